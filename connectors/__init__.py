@@ -1,0 +1,1 @@
+"""Connectors: each source or destination offers pull(entity, since) and push(entity, frame)."""

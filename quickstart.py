@@ -1,0 +1,78 @@
+"""One entry point that needs only Python 3.11+: set up .venv if needed, then run.
+
+    python3 quickstart.py demo [smbml demo options]   # the main job on the sample business
+    python3 quickstart.py test [pytest options]       # lint, format check and the test suite
+
+The virtual environment is (re)installed only when pyproject.toml changed since the
+last install, so repeated runs start at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".smbml-installed"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def _wanted_stamp() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def ensure_venv() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"smbml_connect needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    if not PYTHON.exists():
+        print(f"Creating a virtual environment in {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    if STAMP.exists() and STAMP.read_text().strip() == _wanted_stamp():
+        return
+    print("Installing smbml_connect and its dependencies (first run only) ...", flush=True)
+    subprocess.run(
+        [
+            str(PYTHON),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-e",
+            f"{ROOT}[dev]",
+        ],
+        check=True,
+    )
+    STAMP.write_text(_wanted_stamp())
+
+
+def run(args: list[str]) -> int:
+    return subprocess.run(args, cwd=ROOT).returncode
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"demo", "test", "smbml"}:
+        print(__doc__)
+        return 2
+    ensure_venv()
+    command, rest = argv[0], argv[1:]
+    if command == "demo":
+        return run([str(BIN / "smbml"), "demo", *rest])
+    if command == "smbml":
+        return run([str(BIN / "smbml"), *rest])
+    for check in (["ruff", "check", "."], ["ruff", "format", "--check", "."]):
+        code = run([str(PYTHON), "-m", *check])
+        if code:
+            return code
+    workers = ["-n", "2"] if "-n" not in rest else []
+    return run([str(PYTHON), "-m", "pytest", *workers, *rest])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,65 @@
+"""One exception tree, so the CLI can print one clear line and pick an exit code.
+
+Every message says what went wrong and what to do next; detail belongs in the log.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "DataValidationError",
+    "NotFittedError",
+    "SmbmlError",
+    "SourceFatalError",
+    "SourceRetriableError",
+    "StoreError",
+]
+
+
+class SmbmlError(Exception):
+    """Base of every error smbml_connect raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(SmbmlError):
+    """The config file or a command-line option is wrong; the user must edit it."""
+
+    exit_code = 2
+
+
+class AuthError(SmbmlError):
+    """A token is missing, wrong or lacks a permission."""
+
+    exit_code = 3
+
+
+class SourceRetriableError(SmbmlError):
+    """The source failed in a way that may pass if tried again later (429, 5xx, timeout)."""
+
+    exit_code = 4
+
+
+class SourceFatalError(SmbmlError):
+    """The source refused in a way that retrying will not fix."""
+
+    exit_code = 5
+
+
+class DataValidationError(SmbmlError):
+    """Input data cannot be used as a whole (for example a required column is missing)."""
+
+    exit_code = 6
+
+
+class StoreError(SmbmlError):
+    """The local store cannot be opened or is from a newer version."""
+
+    exit_code = 7
+
+
+class NotFittedError(SmbmlError, ValueError):
+    """A model was asked to predict before it was fitted."""
+
+    exit_code = 8

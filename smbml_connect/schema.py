@@ -1,0 +1,363 @@
+"""The canonical tables: the contract between connectors, the store and the analytics.
+
+Each table is declared once, as data. ``validate`` turns whatever a source sent into
+clean typed rows plus a rejects frame that says, per problem, the source row, the
+column, the value and the reason. A bad value in a key or required column rejects the
+row; a bad value elsewhere is cleared and reported, so one typo does not cost a whole
+contact. Columns the schema does not know are kept in ``extra`` as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from smbml_connect import coerce
+from smbml_connect.errors import DataValidationError
+
+__all__ = [
+    "OUTPUT_TABLES",
+    "REJECT_COLUMNS",
+    "TABLES",
+    "Column",
+    "TableName",
+    "TableSpec",
+    "Validation",
+    "empty_frame",
+    "validate",
+]
+
+Kind = Literal["str", "email", "int", "count", "float", "datetime", "bool"]
+TableName = Literal[
+    "contacts", "deals", "orders", "order_lines", "products", "associations", "activities"
+]
+SOURCE_ROW = "_source_row"
+REJECT_COLUMNS = ["table", "source", "source_row", "column", "value", "reason", "action", "row"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _cols(spec: str) -> tuple[Column, ...]:
+    """Compact declaration: "name:kind" with a trailing "!" for required."""
+    out = []
+    for item in spec.split():
+        name, kind = item.split(":")
+        out.append(Column(name, kind.rstrip("!"), kind.endswith("!")))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        TableSpec(
+            "contacts",
+            ("contact_id",),
+            _cols(
+                "contact_id:str! email:email first_name:str last_name:str company:str "
+                "lifecycle_stage:str lead_source:str country:str industry:str "
+                "created_at:datetime updated_at:datetime last_activity_at:datetime "
+                "page_views:count sessions:count email_opens:count email_clicks:count "
+                "form_submissions:count marketing_consent:bool"
+            ),
+        ),
+        TableSpec(
+            "deals",
+            ("deal_id",),
+            _cols(
+                "deal_id:str! name:str amount:float currency:str pipeline:str stage:str "
+                "is_closed:bool is_won:bool created_at:datetime close_date:datetime "
+                "closed_at:datetime owner_id:str contact_id:str"
+            ),
+        ),
+        TableSpec(
+            "orders",
+            ("order_id",),
+            _cols(
+                "order_id:str! contact_id:str ordered_at:datetime! total:float currency:str "
+                "status:str"
+            ),
+        ),
+        TableSpec(
+            "order_lines",
+            ("order_id", "line_no"),
+            _cols(
+                "order_id:str! line_no:int! product_id:str quantity:float unit_price:float "
+                "discount:float"
+            ),
+        ),
+        TableSpec(
+            "products",
+            ("product_id",),
+            _cols("product_id:str! name:str price:float unit_cost:float category:str"),
+        ),
+        TableSpec(
+            "associations",
+            ("from_type", "from_id", "to_type", "to_id"),
+            _cols("from_type:str! from_id:str! to_type:str! to_id:str!"),
+        ),
+        TableSpec(
+            "activities",
+            ("contact_id", "occurred_at", "kind"),
+            _cols("contact_id:str! occurred_at:datetime! kind:str!"),
+        ),
+    )
+}
+
+# Outputs the analytics write; the store keeps every run's rows as history.
+OUTPUT_TABLES: dict[str, tuple[str, ...]] = {
+    "scores": (
+        "entity", "entity_id", "model", "value", "label", "reasons", "model_version", "scored_at",
+    ),
+    "forecasts": ("series_id", "ds", "yhat", "lo80", "hi80", "lo95", "hi95", "model"),
+    "price_suggestions": (
+        "product_id", "current_price", "suggested_price", "elasticity", "elasticity_lo",
+        "elasticity_hi", "expected_profit_change", "confidence", "reason",
+    ),
+}  # fmt: skip
+
+
+def _coerce_email(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    def parse(value: Any) -> str:
+        text = str(value).strip().lower()
+        local, at, domain = text.partition("@")
+        if not (local and at and "." in domain.strip(".")) or " " in text:
+            raise ValueError("not an email address")
+        return text
+
+    return coerce._map_unique(series, parse, "string")
+
+
+def _coerce_count(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    values, invalid = coerce.coerce_int(series)
+    negative = values.fillna(0) < 0
+    return values.mask(negative), invalid | negative
+
+
+_COERCERS: dict[str, Callable[[pd.Series], tuple[pd.Series, pd.Series]]] = {
+    "str": coerce.coerce_string,
+    "email": _coerce_email,
+    "int": coerce.coerce_int,
+    "count": _coerce_count,
+    "float": coerce.coerce_float,
+    "datetime": coerce.coerce_datetime,
+    "bool": coerce.coerce_bool,
+}
+_REASONS = {
+    "str": "could not be read as text",
+    "email": "is not an email address",
+    "int": "is not a whole number",
+    "count": "is not a whole number of zero or more",
+    "float": "is not a number",
+    "datetime": "is not a date we can read (try 2025-03-14)",
+    "bool": "is not a yes/no value (use yes/no, true/false or 1/0)",
+}
+_PANDAS_DTYPES = {
+    "str": "string",
+    "email": "string",
+    "int": "Int64",
+    "count": "Int64",
+    "float": "Float64",
+    "datetime": "datetime64[us, UTC]",
+    "bool": "boolean",
+}
+
+
+def empty_frame(table: str) -> pd.DataFrame:
+    """A zero-row frame with the canonical columns and dtypes of ``table``."""
+    spec = _spec(table)
+    frame = pd.DataFrame({c.name: pd.Series(dtype=_PANDAS_DTYPES[c.kind]) for c in spec.columns})
+    frame["source"] = pd.Series(dtype="string")
+    frame["extra"] = pd.Series(dtype="string")
+    return frame
+
+
+@dataclass
+class Validation:
+    """The result of ``validate``: rows that can be stored and the problems found."""
+
+    clean: pd.DataFrame
+    rejects: pd.DataFrame
+
+    @property
+    def rejected_rows(self) -> int:
+        rows = self.rejects[self.rejects["action"] == "row rejected"]
+        return int(rows["source_row"].nunique())
+
+
+def _spec(table: str) -> TableSpec:
+    try:
+        return TABLES[table]
+    except KeyError:
+        known = ", ".join(TABLES)
+        raise DataValidationError(f"unknown table {table!r}; known tables: {known}") from None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp | np.datetime64):
+        return pd.Timestamp(value).isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _row_json(frame: pd.DataFrame, position: int) -> str:
+    row = frame.iloc[position]
+    return json.dumps(
+        {
+            str(k): _jsonable(v)
+            for k, v in row.items()
+            if k != SOURCE_ROW and not coerce.is_missing(v)
+        },
+        default=str,
+    )
+
+
+def validate(table: str, frame: pd.DataFrame, source: str = "") -> Validation:
+    """Return the clean typed rows of ``frame`` and every problem found in it.
+
+    ``frame`` has canonical column names (connectors map headers first). A column
+    ``_source_row`` gives the row number the user sees in the source (a sheet row,
+    a CSV line); without it rows are numbered from 1.
+    """
+    spec = _spec(table)
+    missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"{table}{' from ' + source if source else ''}: required column(s) "
+            f"{', '.join(missing)} not found; columns present: {', '.join(map(str, frame.columns))}"
+        )
+    frame = frame.reset_index(drop=True)
+    rows = (
+        frame[SOURCE_ROW].astype("Int64")
+        if SOURCE_ROW in frame.columns
+        else pd.Series(np.arange(1, len(frame) + 1), dtype="Int64")
+    )
+    problems: list[dict[str, Any]] = []
+    reject = pd.Series(False, index=frame.index)
+    clean = pd.DataFrame(index=frame.index)
+    for column in spec.columns:
+        if column.name not in frame.columns:
+            clean[column.name] = pd.Series(
+                pd.NA, index=frame.index, dtype=_PANDAS_DTYPES[column.kind]
+            )
+            continue
+        raw = frame[column.name]
+        values, invalid = _COERCERS[column.kind](raw)
+        clean[column.name] = values.astype(_PANDAS_DTYPES[column.kind])
+        empty = values.isna() & ~invalid if column.required else pd.Series(False, index=frame.index)
+        for position in np.flatnonzero(invalid.to_numpy() | empty.to_numpy()):
+            fatal = column.required
+            problems.append(
+                {
+                    "column": column.name,
+                    "position": position,
+                    "value": ""
+                    if coerce.is_missing(raw.iloc[position])
+                    else str(raw.iloc[position]),
+                    "reason": (
+                        f"{column.name} is empty but required"
+                        if empty.iloc[position]
+                        else f"{column.name} {_REASONS[column.kind]}"
+                    ),
+                    "action": "row rejected" if fatal else "value cleared",
+                }
+            )
+            if fatal:
+                reject.iloc[position] = True
+    _reject_duplicates(spec, clean, reject, rows, problems)
+    clean["source"] = pd.Series(source, index=frame.index, dtype="string")
+    clean["extra"] = _extra(frame, spec)
+    rejects = _rejects_frame(table, source, frame, rows, problems)
+    kept = clean[~reject.to_numpy()].reset_index(drop=True)
+    return Validation(kept, rejects)
+
+
+def _reject_duplicates(
+    spec: TableSpec,
+    clean: pd.DataFrame,
+    reject: pd.Series,
+    rows: pd.Series,
+    problems: list[dict[str, Any]],
+) -> None:
+    """The last row with a given key wins, as an upsert would; earlier ones are reported."""
+    keys = clean[list(spec.key)]
+    candidates = ~reject & keys.notna().all(axis=1)
+    duplicated = keys[candidates].duplicated(keep="last")
+    for index in duplicated[duplicated].index:
+        key_value = ", ".join(str(v) for v in keys.loc[index])
+        later = keys[candidates].eq(keys.loc[index]).all(axis=1)
+        last_row = rows[later[later].index[-1]]
+        problems.append(
+            {
+                "column": "+".join(spec.key),
+                "position": index,
+                "value": key_value,
+                "reason": f"duplicate {'+'.join(spec.key)}; row {last_row} has the same key and wins",
+                "action": "row rejected",
+            }
+        )
+        reject.loc[index] = True
+
+
+def _extra(frame: pd.DataFrame, spec: TableSpec) -> pd.Series:
+    unknown = [
+        c for c in frame.columns if c not in spec.names and c not in (SOURCE_ROW, "source", "extra")
+    ]
+    base = frame["extra"] if "extra" in frame.columns else pd.Series(None, index=frame.index)
+    out = []
+    records = frame[unknown].to_dict("records") if unknown else [{}] * len(frame)
+    for record, prior in zip(records, base, strict=True):
+        merged = json.loads(prior) if isinstance(prior, str) and prior.strip() else {}
+        merged.update({str(k): _jsonable(v) for k, v in record.items() if not coerce.is_missing(v)})
+        out.append(json.dumps(merged, default=str, sort_keys=True) if merged else pd.NA)
+    return pd.Series(out, index=frame.index, dtype="string")
+
+
+def _rejects_frame(
+    table: str,
+    source: str,
+    frame: pd.DataFrame,
+    rows: pd.Series,
+    problems: list[dict[str, Any]],
+) -> pd.DataFrame:
+    records = [
+        {
+            "table": table,
+            "source": source,
+            "source_row": int(rows.iloc[p["position"]]),
+            "column": p["column"],
+            "value": p["value"],
+            "reason": p["reason"],
+            "action": p["action"],
+            "row": _row_json(frame, p["position"]),
+        }
+        for p in problems
+    ]
+    out = pd.DataFrame(records, columns=REJECT_COLUMNS)
+    return out.sort_values(["source_row", "column"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,453 @@
+"""The local store: one SQLite file (WAL) holding everything a run needs to remember.
+
+Canonical tables are upserted by key. Every write that advances a sync cursor does so
+in the same transaction as the rows it covers, so a run killed half way leaves the
+store exactly as it was before that batch. Outputs are kept per run as history, and
+the last value pushed to each destination lets a push send only what changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import platformdirs
+
+from smbml_connect.errors import StoreError
+from smbml_connect.schema import OUTPUT_TABLES, REJECT_COLUMNS, TABLES, TableSpec, empty_frame
+
+__all__ = ["SCHEMA_VERSION", "SavedModel", "Store", "default_store_path"]
+
+_SQL_TYPES = {
+    "str": "TEXT", "email": "TEXT", "int": "INTEGER", "count": "INTEGER",
+    "float": "REAL", "datetime": "TEXT", "bool": "INTEGER",
+}  # fmt: skip
+_OUTPUT_SQL = {
+    "scores": "entity TEXT NOT NULL, entity_id TEXT NOT NULL, model TEXT NOT NULL, value REAL, "
+    "label TEXT, reasons TEXT, model_version TEXT, scored_at TEXT",
+    "forecasts": "series_id TEXT NOT NULL, ds TEXT NOT NULL, yhat REAL, lo80 REAL, hi80 REAL, "
+    "lo95 REAL, hi95 REAL, model TEXT",
+    "price_suggestions": "product_id TEXT NOT NULL, current_price REAL, suggested_price REAL, "
+    "elasticity REAL, elasticity_lo REAL, elasticity_hi REAL, expected_profit_change REAL, "
+    "confidence TEXT, reason TEXT",
+}
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def default_store_path() -> Path:
+    return Path(platformdirs.user_data_dir("smbml_connect", appauthor=False)) / "store.sqlite"
+
+
+def now_text() -> str:
+    return datetime.now(UTC).strftime(_TIME_FORMAT)
+
+
+def _canonical_ddl(spec: TableSpec) -> str:
+    columns = [f'"{c.name}" {_SQL_TYPES[c.kind]}' for c in spec.columns]
+    columns += ["source TEXT", "extra TEXT", "synced_at TEXT NOT NULL"]
+    key = ", ".join(f'"{k}"' for k in spec.key)
+    return f'CREATE TABLE IF NOT EXISTS "{spec.name}" ({", ".join(columns)}, PRIMARY KEY ({key}))'
+
+
+def _migration_1(conn: sqlite3.Connection) -> None:
+    for spec in TABLES.values():
+        conn.execute(_canonical_ddl(spec))
+    for name, columns in _OUTPUT_SQL.items():
+        conn.execute(f"CREATE TABLE {name} (run_id INTEGER NOT NULL, {columns})")
+    # One statement at a time: executescript() would COMMIT and break the migration's
+    # all-or-nothing transaction.
+    script = """
+        CREATE INDEX scores_by_model ON scores (model, run_id);
+        CREATE INDEX forecasts_by_series ON forecasts (series_id, run_id);
+        CREATE INDEX prices_by_product ON price_suggestions (product_id, run_id);
+        CREATE TABLE runs (
+            run_id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, source TEXT,
+            started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
+            counts TEXT, error TEXT, pid INTEGER);
+        CREATE TABLE sync_cursors (
+            source TEXT NOT NULL, table_name TEXT NOT NULL, value TEXT NOT NULL,
+            updated_at TEXT NOT NULL, PRIMARY KEY (source, table_name));
+        CREATE TABLE rejects (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER, table_name TEXT NOT NULL,
+            source TEXT, source_row INTEGER, column_name TEXT, value TEXT, reason TEXT NOT NULL,
+            action TEXT NOT NULL, row_json TEXT, created_at TEXT NOT NULL);
+        CREATE INDEX rejects_by_run ON rejects (run_id);
+        CREATE TABLE models (
+            name TEXT NOT NULL, version INTEGER NOT NULL, format TEXT NOT NULL,
+            payload TEXT NOT NULL, card TEXT NOT NULL, created_at TEXT NOT NULL,
+            PRIMARY KEY (name, version));
+        CREATE TABLE pushed_values (
+            destination TEXT NOT NULL, entity TEXT NOT NULL, entity_id TEXT NOT NULL,
+            field TEXT NOT NULL, value TEXT, pushed_at TEXT NOT NULL,
+            PRIMARY KEY (destination, entity, entity_id, field));
+        """
+    for statement in filter(str.strip, script.split(";")):
+        conn.execute(statement)
+
+
+# Forward migrations, applied in order inside one transaction each. Never edit one that
+# has shipped; append. Columns added to a canonical table in schema.py are added
+# automatically by _add_new_columns, so only other changes need a migration here.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    name: str
+    version: int
+    format: str
+    payload: str
+    card: dict[str, Any]
+    created_at: str
+
+
+class Store:
+    """The embedded store. Open one per process; it is not shared across threads."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_store_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
+
+    # -- lifecycle -------------------------------------------------------------------
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All-or-nothing: BEGIN IMMEDIATE takes the write lock up front, so no deadlock."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        current = self.schema_version
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store at {self.path} was written by a newer smbml_connect "
+                f"(schema {current}, this version knows {SCHEMA_VERSION}); upgrade smbml_connect"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            with self.transaction() as conn:
+                MIGRATIONS[version - 1](conn)
+                conn.execute(f"PRAGMA user_version = {version}")
+        with self.transaction() as conn:
+            self._add_new_columns(conn)
+
+    def _add_new_columns(self, conn: sqlite3.Connection) -> None:
+        for spec in TABLES.values():
+            have = {row[1] for row in conn.execute(f'PRAGMA table_info("{spec.name}")')}
+            for column in spec.columns:
+                if column.name not in have:
+                    sql_type = _SQL_TYPES[column.kind]
+                    conn.execute(f'ALTER TABLE "{spec.name}" ADD COLUMN "{column.name}" {sql_type}')
+
+    # -- canonical tables ------------------------------------------------------------
+    def upsert(
+        self, table: str, frame: pd.DataFrame, *, cursor: tuple[str, str] | None = None
+    ) -> int:
+        """Insert or replace rows by key; ``cursor=(source, value)`` advances in the same commit."""
+        spec = TABLES[table]
+        names = [*spec.names, "source", "extra"]
+        rows = _to_sql_rows(frame.reindex(columns=names), {c.name: c.kind for c in spec.columns})
+        quoted = ", ".join(f'"{n}"' for n in [*names, "synced_at"])
+        updates = ", ".join(f'"{n}" = excluded."{n}"' for n in [*names, "synced_at"])
+        keys = ", ".join(f'"{k}"' for k in spec.key)
+        sql = (
+            f'INSERT INTO "{table}" ({quoted}) VALUES ({", ".join("?" * (len(names) + 1))}) '
+            f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        )
+        stamp = now_text()
+        with self.transaction() as conn:
+            conn.executemany(sql, (row + (stamp,) for row in rows))
+            if cursor is not None:
+                self._set_cursor(conn, cursor[0], table, cursor[1])
+        return len(frame)
+
+    def read(self, table: str) -> pd.DataFrame:
+        spec = TABLES[table]
+        names = [*spec.names, "source", "extra"]
+        quoted = ", ".join(f'"{n}"' for n in names)
+        key = ", ".join(f'"{k}"' for k in spec.key)
+        raw = pd.read_sql_query(f'SELECT {quoted} FROM "{table}" ORDER BY {key}', self._conn)
+        typed = empty_frame(table)
+        out = pd.DataFrame(index=raw.index)
+        for name in names:
+            dtype = typed[name].dtype
+            if isinstance(dtype, pd.DatetimeTZDtype):
+                out[name] = pd.to_datetime(raw[name], format=_TIME_FORMAT, utc=True).astype(dtype)
+            else:
+                out[name] = raw[name].astype(dtype)
+        return out
+
+    def count(self, table: str) -> int:
+        return int(self._conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])
+
+    # -- sync cursors ----------------------------------------------------------------
+    def get_cursor(self, source: str, table: str) -> str | None:
+        row = self._conn.execute(
+            "SELECT value FROM sync_cursors WHERE source = ? AND table_name = ?", (source, table)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_cursor(self, conn: sqlite3.Connection, source: str, table: str, value: str) -> None:
+        conn.execute(
+            "INSERT INTO sync_cursors VALUES (?, ?, ?, ?) ON CONFLICT (source, table_name) "
+            "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            (source, table, value, now_text()),
+        )
+
+    # -- runs and rejects ------------------------------------------------------------
+    def start_run(self, kind: str, source: str) -> int:
+        with self.transaction() as conn:
+            self._mark_interrupted(conn)
+            cur = conn.execute(
+                "INSERT INTO runs (kind, source, started_at, status, pid) "
+                "VALUES (?, ?, ?, 'running', ?)",
+                (kind, source, now_text(), os.getpid()),
+            )
+            return int(cur.lastrowid or 0)
+
+    def _mark_interrupted(self, conn: sqlite3.Connection) -> None:
+        """A 'running' run whose process is gone was killed; say so instead of 'running'."""
+        for run_id, pid in conn.execute("SELECT run_id, pid FROM runs WHERE status = 'running'"):
+            if pid is None or not _process_alive(int(pid)):
+                conn.execute(
+                    "UPDATE runs SET status = 'interrupted', "
+                    "error = 'the process ended before the run finished' WHERE run_id = ?",
+                    (run_id,),
+                )
+
+    def finish_run(
+        self, run_id: int, status: str, counts: dict[str, Any], error: str | None = None
+    ) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, counts = ?, error = ? "
+                "WHERE run_id = ?",
+                (now_text(), status, json.dumps(counts, sort_keys=True), error, run_id),
+            )
+
+    def runs(self, limit: int = 10) -> pd.DataFrame:
+        with self.transaction() as conn:
+            self._mark_interrupted(conn)
+        return pd.read_sql_query(
+            "SELECT run_id, kind, source, started_at, finished_at, status, counts, error "
+            "FROM runs ORDER BY run_id DESC LIMIT ?",
+            self._conn,
+            params=(limit,),
+        )
+
+    def add_rejects(self, run_id: int | None, rejects: pd.DataFrame) -> None:
+        if rejects.empty:
+            return
+        stamp = now_text()
+        rows = [
+            (run_id, r["table"], r["source"], _int_or_none(r["source_row"]), r["column"],
+             r["value"], r["reason"], r["action"], r["row"], stamp)
+            for r in rejects.to_dict("records")
+        ]  # fmt: skip
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO rejects (run_id, table_name, source, source_row, column_name, value, "
+                "reason, action, row_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def rejects(self, run_id: int | None = None) -> pd.DataFrame:
+        where, params = ("WHERE run_id = ?", (run_id,)) if run_id is not None else ("", ())
+        frame = pd.read_sql_query(
+            'SELECT table_name AS "table", source, source_row, column_name AS "column", value, '
+            f"reason, action, row_json AS row FROM rejects {where} ORDER BY id",
+            self._conn,
+            params=params,
+        )
+        return frame.reindex(columns=REJECT_COLUMNS)
+
+    # -- models ----------------------------------------------------------------------
+    def save_model(self, name: str, payload: str, card: dict[str, Any], format: str) -> int:
+        """Models are stored as text (LightGBM model text, JSON): never pickled."""
+        if not isinstance(payload, str):
+            raise TypeError("model payload must be text (LightGBM model text or JSON)")
+        with self.transaction() as conn:
+            version = 1 + int(
+                conn.execute(
+                    "SELECT COALESCE(MAX(version), 0) FROM models WHERE name = ?", (name,)
+                ).fetchone()[0]
+            )
+            conn.execute(
+                "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?)",
+                (name, version, format, payload, json.dumps(card, sort_keys=True), now_text()),
+            )
+        return version
+
+    def load_model(self, name: str, version: int | None = None) -> SavedModel | None:
+        sql = "SELECT name, version, format, payload, card, created_at FROM models WHERE name = ?"
+        params: tuple[Any, ...] = (name,)
+        if version is not None:
+            sql, params = sql + " AND version = ?", (name, version)
+        row = self._conn.execute(sql + " ORDER BY version DESC LIMIT 1", params).fetchone()
+        if row is None:
+            return None
+        return SavedModel(row[0], int(row[1]), row[2], row[3], json.loads(row[4]), row[5])
+
+    # -- outputs ---------------------------------------------------------------------
+    def write_outputs(self, kind: str, run_id: int, frame: pd.DataFrame) -> int:
+        columns = OUTPUT_TABLES[kind]
+        data = frame.reindex(columns=columns)
+        if "reasons" in data:
+            data["reasons"] = data["reasons"].map(_reasons_json)
+        for name in ("scored_at", "ds"):
+            if name in data and len(data):
+                data[name] = pd.to_datetime(data[name], utc=True).dt.strftime(_TIME_FORMAT)
+        rows = [(run_id, *row) for row in _plain_rows(data)]
+        marks = ", ".join("?" * (len(columns) + 1))
+        with self.transaction() as conn:
+            conn.executemany(
+                f"INSERT INTO {kind} (run_id, {', '.join(columns)}) VALUES ({marks})", rows
+            )
+        return len(rows)
+
+    def latest_outputs(self, kind: str, model_column: str = "model") -> pd.DataFrame:
+        """The rows of the most recent run for each model (or series, for forecasts)."""
+        columns = ", ".join(("run_id", *OUTPUT_TABLES[kind]))
+        group = model_column if model_column in OUTPUT_TABLES[kind] else None
+        if group is None:
+            sql = f"SELECT {columns} FROM {kind} WHERE run_id = (SELECT MAX(run_id) FROM {kind})"
+        else:
+            sql = (
+                f"SELECT {columns} FROM {kind} AS o WHERE run_id = "
+                f"(SELECT MAX(run_id) FROM {kind} AS i WHERE i.{group} = o.{group})"
+            )
+        frame = pd.read_sql_query(sql, self._conn)
+        if "reasons" in frame:
+            frame["reasons"] = frame["reasons"].map(lambda t: json.loads(t) if t else [])
+        return frame
+
+    def output_history(self, kind: str) -> pd.DataFrame:
+        columns = ", ".join(("run_id", *OUTPUT_TABLES[kind]))
+        return pd.read_sql_query(f"SELECT {columns} FROM {kind} ORDER BY run_id", self._conn)
+
+    # -- pushed values ---------------------------------------------------------------
+    def changed_since_push(
+        self, destination: str, entity: str, values: pd.DataFrame
+    ) -> pd.DataFrame:
+        """Rows of ``values`` (entity_id, field, value) that differ from what was last pushed."""
+        last = {
+            (row[0], row[1]): row[2]
+            for row in self._conn.execute(
+                "SELECT entity_id, field, value FROM pushed_values "
+                "WHERE destination = ? AND entity = ?",
+                (destination, entity),
+            )
+        }
+        keep = [
+            last.get((str(r.entity_id), str(r.field)), _MISSING) != _value_text(r.value)
+            for r in values.itertuples(index=False)
+        ]
+        return values[np.array(keep, dtype=bool)].reset_index(drop=True)
+
+    def mark_pushed(self, destination: str, entity: str, values: pd.DataFrame) -> None:
+        stamp = now_text()
+        rows = [
+            (destination, entity, str(r.entity_id), str(r.field), _value_text(r.value), stamp)
+            for r in values.itertuples(index=False)
+        ]
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO pushed_values VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (destination, entity, entity_id, field) DO UPDATE SET "
+                "value = excluded.value, pushed_at = excluded.pushed_at",
+                rows,
+            )
+
+
+_MISSING = object()
+
+
+def _value_text(value: Any) -> str | None:
+    if value is None or (not isinstance(value, list | dict) and pd.isna(value)):
+        return None
+    if isinstance(value, float):
+        return repr(round(value, 10))
+    if isinstance(value, list | dict):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _reasons_json(value: Any) -> str | None:
+    if isinstance(value, list | tuple):
+        return json.dumps(list(value))
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return json.dumps([str(value)])
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:  # Windows raises OSError for an unknown pid
+        return False
+    return True
+
+
+def _plain_rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """Python values with None for missing, which is what sqlite3 binds."""
+    columns = []
+    for name in frame.columns:
+        series = frame[name]
+        values = series.astype(object).where(series.notna(), None).tolist()
+        columns.append([v.item() if isinstance(v, np.generic) else v for v in values])
+    return list(zip(*columns, strict=True)) if columns else []
+
+
+def _to_sql_rows(frame: pd.DataFrame, kinds: dict[str, str]) -> list[tuple[Any, ...]]:
+    data = frame.copy()
+    for name, kind in kinds.items():
+        series = data[name]
+        if kind == "datetime":
+            stamps = pd.to_datetime(series, utc=True)
+            data[name] = stamps.dt.strftime(_TIME_FORMAT).where(stamps.notna(), None)
+        elif kind == "bool":
+            data[name] = series.astype("boolean").astype("Int64")
+    return _plain_rows(data)
