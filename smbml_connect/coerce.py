@@ -209,7 +209,7 @@ def parse_datetime(value: Any, day_first: bool = False) -> pd.Timestamp:
     """Read one date or time; naive values are taken as UTC."""
     if isinstance(value, bool):
         raise ValueError("a true/false value is not a date")
-    if isinstance(value, pd.Timestamp | datetime) or isinstance(value, date):
+    if isinstance(value, pd.Timestamp | datetime | date):
         stamp = pd.Timestamp(value)
     elif isinstance(value, int | float | np.integer | np.floating) or (
         isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value)

@@ -318,7 +318,8 @@ def _reject_duplicates(
                 "column": "+".join(spec.key),
                 "position": index,
                 "value": key_value,
-                "reason": f"duplicate {'+'.join(spec.key)}; row {last_row} has the same key and wins",
+                "reason": f"duplicate {'+'.join(spec.key)}; row {last_row} has the same key "
+                "and wins",
                 "action": "row rejected",
             }
         )

@@ -189,7 +189,7 @@ class Store:
         )
         stamp = now_text()
         with self.transaction() as conn:
-            conn.executemany(sql, (row + (stamp,) for row in rows))
+            conn.executemany(sql, ((*row, stamp) for row in rows))
             if cursor is not None:
                 self._set_cursor(conn, cursor[0], table, cursor[1])
         return len(frame)
