@@ -217,11 +217,10 @@ def parse_datetime(value: Any, day_first: bool = False) -> pd.Timestamp:
         stamp = _from_number(float(value))
     else:
         text = str(value).strip()
-        try:
-            stamp = pd.Timestamp(text) if re.match(r"^\d{4}-\d{2}-\d{2}", text) else None
-        except ValueError:
-            stamp = None
-        if stamp is None:
+        if re.match(r"^\d{4}-\d{1,2}-\d{1,2}", text):
+            # ISO shape: strict. dateutil would read "2025-13-01" as 13 January.
+            stamp = pd.Timestamp(text)
+        else:
             # A default in year 1 makes "March 5" (no year) fail below instead of
             # silently taking today's year.
             parsed = date_parser.parse(text, dayfirst=day_first, default=datetime(1, 1, 1))

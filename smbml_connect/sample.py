@@ -558,7 +558,10 @@ def messy_export(
     contacts, orders, lines = raw["contacts"], raw["orders"], raw["order_lines"]
     contacts["created_at"] = contacts["created_at"].dt.strftime("%m/%d/%Y %H:%M")
     contacts["marketing_consent"] = contacts["marketing_consent"].map({True: "yes", False: "no"})
-    orders["ordered_at"] = (orders["ordered_at"].astype("int64") // 1000).astype(str)  # epoch ms
+    epoch = pd.Timestamp("1970-01-01", tz="UTC")
+    orders["ordered_at"] = ((orders["ordered_at"] - epoch) // pd.Timedelta(milliseconds=1)).astype(
+        str
+    )  # epoch milliseconds, as HubSpot sends them
     orders["total"] = orders["total"].map(lambda v: f"${v:,.2f}")
     lines["unit_price"] = lines["unit_price"].map(lambda v: f"{v:.2f}")
     faults: list[dict[str, object]] = []
@@ -568,6 +571,7 @@ def messy_export(
         while frame[column].iloc[position] == value:  # pragma: no cover - vanishingly rare
             position = int(rng.integers(0, len(frame)))
         key = frame.iloc[position, 0]
+        frame[column] = frame[column].astype(object)  # an export is text; ints can't hold "lots"
         frame.iloc[position, frame.columns.get_loc(column)] = value
         faults.append({"table": table, "key": key, "column": column, "value": value,
                        "action": action})  # fmt: skip

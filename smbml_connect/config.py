@@ -1,0 +1,148 @@
+"""The one config file (TOML): sources, mappings, destinations, consent and schedule.
+
+Validated once at start; an error names the key ("source.kind: ...") and what is
+allowed. Secrets never live here: a key that looks like one is refused with a pointer
+to the keyring or the environment variables.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from smbml_connect.errors import ConfigError
+from smbml_connect.schema import TABLES
+
+__all__ = ["Config", "load_config", "parse_config"]
+
+_SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey", "private_key", "credential")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Strict):
+    kind: Literal["files", "sample"]
+    path: Path | None = None
+    tables: dict[str, str] = Field(default_factory=dict)
+    mapping: dict[str, dict[str, str]] = Field(default_factory=dict)
+    seed: int = 7
+
+    @field_validator("tables", "mapping")
+    @classmethod
+    def _known_tables(cls, value: dict[str, object]) -> dict[str, object]:
+        unknown = [t for t in value if t not in TABLES]
+        if unknown:
+            raise ValueError(f"unknown table {unknown[0]!r}; known tables: {', '.join(TABLES)}")
+        return value
+
+
+class ConsentConfig(_Strict):
+    column: str = "marketing_consent"
+    missing_means: Literal["consented", "opted_out"] = "consented"
+
+
+class DestinationConfig(_Strict):
+    kind: Literal["workbook", "report"]
+    path: Path
+
+
+class ScheduleConfig(_Strict):
+    every: str | None = None  # "15m", "1h", "1d"
+    cron: str | None = None  # five fields: minute hour day month weekday
+
+    @field_validator("every")
+    @classmethod
+    def _interval(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d+\s*[smhd]", value.strip()):
+            raise ValueError(f"{value!r} is not an interval; write e.g. '15m', '1h' or '1d'")
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) != 5:
+            raise ValueError(f"{value!r} is not a cron expression of five fields, e.g. '0 * * * *'")
+        return value
+
+
+class AnalyticsConfig(_Strict):
+    enabled: list[str] | None = None  # None: every registered analytic
+    as_of: date | datetime | None = None
+
+
+class Config(_Strict):
+    source: SourceConfig
+    destinations: Annotated[list[DestinationConfig], Field(min_length=0)] = Field(
+        default_factory=list
+    )
+    store: Path | None = None
+    profile: str = "default"
+    consent: ConsentConfig = ConsentConfig()
+    analytics: AnalyticsConfig = AnalyticsConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+
+
+def _find_secret_keys(data: object, prefix: str = "") -> list[str]:
+    found = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if any(word in str(key).lower() for word in _SECRET_WORDS):
+                found.append(path)
+            found += _find_secret_keys(value, path)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            found += _find_secret_keys(value, f"{prefix}[{i}]")
+    return found
+
+
+def parse_config(data: dict[str, object], base: Path | None = None) -> Config:
+    """Validate a config mapping; relative paths are taken from ``base`` (the file's folder)."""
+    secrets = _find_secret_keys(data)
+    if secrets:
+        raise ConfigError(
+            f"config key {secrets[0]} looks like a secret; secrets do not belong in the config "
+            "file: store them with keyring or set SMBML_HUBSPOT_TOKEN / "
+            "SMBML_GOOGLE_SERVICE_ACCOUNT"
+        )
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see the README for the keys)"
+        raise ConfigError(f"config error at {where}: {message}") from None
+    if config.source.kind == "files" and config.source.path is None:
+        raise ConfigError("config error at source.path: a files source needs a path")
+    return _resolve_paths(config, base) if base is not None else config
+
+
+def _resolve_paths(config: Config, base: Path) -> Config:
+    def resolve(path: Path | None) -> Path | None:
+        return None if path is None or path.is_absolute() else base / path
+
+    source = config.source.model_copy(update={"path": resolve(config.source.path)})
+    destinations = [d.model_copy(update={"path": resolve(d.path)}) for d in config.destinations]
+    return config.model_copy(
+        update={"source": source, "destinations": destinations, "store": resolve(config.store)}
+    )
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return parse_config(data, base=path.resolve().parent)

@@ -1,0 +1,153 @@
+"""Secrets: from keyring (service ``smbml_connect``, one entry per profile) or environment.
+
+Resolved once at the entry point and passed down. Each secret is registered with the
+redaction filter as soon as it is read, so it cannot reach a log line or an error
+message that passes through logging.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from typing import Literal
+
+import keyring
+import keyring.backend
+import keyring.errors
+
+from smbml_connect.errors import AuthError
+
+__all__ = [
+    "ENV_VARS",
+    "SERVICE",
+    "InMemoryKeyring",
+    "RedactingFilter",
+    "Secret",
+    "delete_secret",
+    "get_secret",
+    "redact",
+    "store_secret",
+]
+
+SERVICE = "smbml_connect"
+Kind = Literal["hubspot", "google"]
+ENV_VARS: dict[str, str] = {
+    "hubspot": "SMBML_HUBSPOT_TOKEN",
+    "google": "SMBML_GOOGLE_SERVICE_ACCOUNT",
+}
+_KNOWN_SECRETS: set[str] = set()
+# Shapes of secrets we might see before they are registered: HubSpot private-app tokens,
+# bearer headers, and the private key inside a Google service-account JSON.
+_PATTERNS = [
+    re.compile(r"pat-[a-z]{2,4}\d?-[0-9a-f-]{20,}", re.IGNORECASE),
+    re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
+    re.compile(r'("private_key"\s*:\s*")[^"]+'),
+]
+
+
+class Secret:
+    """A secret value that prints as *** everywhere but ``reveal()``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+        _register(value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+def _register(value: str) -> None:
+    if len(value) >= 6:
+        _KNOWN_SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    """Replace every known secret and anything shaped like one with ***."""
+    for secret in sorted(_KNOWN_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Attach to handlers: the formatted message and any traceback text are redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def _username(kind: str, profile: str) -> str:
+    return f"{profile}:{kind}"
+
+
+def get_secret(
+    kind: Kind, profile: str = "default", env: Mapping[str, str] | None = None
+) -> Secret:
+    """The environment variable wins (servers, CI); otherwise keyring."""
+    env = os.environ if env is None else env
+    value = env.get(ENV_VARS[kind])
+    if not value:
+        try:
+            value = keyring.get_password(SERVICE, _username(kind, profile))
+        except keyring.errors.KeyringError:
+            value = None
+    if not value:
+        raise AuthError(
+            f"no {kind} credentials for profile {profile!r}: run `smbml auth {kind}` or set "
+            f"{ENV_VARS[kind]}"
+        )
+    return Secret(value)
+
+
+def store_secret(kind: Kind, value: str, profile: str = "default") -> None:
+    _register(value)
+    try:
+        keyring.set_password(SERVICE, _username(kind, profile), value)
+    except keyring.errors.KeyringError as exc:
+        raise AuthError(
+            f"cannot save to the system keyring ({type(exc).__name__}); on a server set "
+            f"{ENV_VARS[kind]} instead"
+        ) from None
+
+
+def delete_secret(kind: Kind, profile: str = "default") -> None:
+    try:
+        keyring.delete_password(SERVICE, _username(kind, profile))
+    except keyring.errors.PasswordDeleteError:
+        pass
+
+
+class InMemoryKeyring(keyring.backend.KeyringBackend):
+    """A keyring for tests and headless machines: lives in the process, never on disk."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self._items.pop((service, username), None) is None:
+            raise keyring.errors.PasswordDeleteError(f"no entry for {username}")

@@ -1,0 +1,172 @@
+"""Match spreadsheet headers and tab names onto canonical names.
+
+Shared by every spreadsheet-like source (files now, Google Sheets later). Headers are
+compared after normalising case, spacing and punctuation, so "E-mail", "Email Address"
+and "email_address" all land on ``email``. The user's explicit mapping always wins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from smbml_connect.schema import TABLES
+
+__all__ = ["HeaderMapping", "map_headers", "match_table", "normalise"]
+
+_COMMON = {
+    "source": [],
+    "created_at": ["created", "create date", "created date", "date created", "created on",
+                   "createdate", "signup date", "sign up date"],
+    "updated_at": ["updated", "last modified", "last modified date", "modified", "lastmodifieddate",
+                   "hs lastmodifieddate", "updated on"],
+}  # fmt: skip
+SYNONYMS: dict[str, dict[str, list[str]]] = {
+    "contacts": {
+        **_COMMON,
+        "contact_id": ["id", "contact id", "customer id", "customer", "record id", "hs object id",
+                       "vid", "client id", "customer number", "customer no"],
+        "email": ["e-mail", "email address", "e-mail address", "mail", "email id"],
+        "first_name": ["first name", "firstname", "given name", "forename"],
+        "last_name": ["last name", "lastname", "surname", "family name"],
+        "company": ["company name", "organisation", "organization", "business", "account"],
+        "lifecycle_stage": ["lifecycle stage", "lifecyclestage", "stage", "status"],
+        "lead_source": ["source", "lead source", "original source", "hs analytics source",
+                        "channel", "acquisition channel", "how did you hear about us"],
+        "country": ["country/region", "country code", "nation"],
+        "industry": ["sector", "business type", "vertical"],
+        "last_activity_at": ["last activity", "last activity date", "notes last updated",
+                             "last engagement", "last seen"],
+        "page_views": ["page views", "pageviews", "hs analytics num page views", "views"],
+        "sessions": ["visits", "number of sessions", "hs analytics num visits"],
+        "email_opens": ["email opens", "opens", "emails opened", "hs email open"],
+        "email_clicks": ["email clicks", "clicks", "emails clicked", "hs email click"],
+        "form_submissions": ["form submissions", "forms", "num conversion events"],
+        "marketing_consent": ["consent", "marketing consent", "opt in", "opted in",
+                              "subscribed", "accepts marketing", "gdpr consent"],
+    },
+    "deals": {
+        **_COMMON,
+        "deal_id": ["id", "deal id", "record id", "hs object id", "opportunity id"],
+        "name": ["deal name", "dealname", "opportunity", "opportunity name", "title"],
+        "amount": ["value", "deal value", "deal amount", "amount usd", "revenue"],
+        "currency": ["currency code", "deal currency code"],
+        "pipeline": ["deal pipeline"],
+        "stage": ["deal stage", "dealstage", "status"],
+        "is_closed": ["closed", "is closed", "hs is closed"],
+        "is_won": ["won", "is won", "hs is closed won", "closed won"],
+        "close_date": ["close date", "closedate", "expected close date", "expected close"],
+        "closed_at": ["closed at", "closed date", "date closed"],
+        "owner_id": ["owner", "deal owner", "hubspot owner id", "sales rep", "rep"],
+        "contact_id": ["contact", "contact id", "customer id", "customer"],
+    },
+    "orders": {
+        "order_id": ["id", "order id", "order number", "order no", "order #", "invoice",
+                     "invoice number", "invoice no", "transaction id", "receipt"],
+        "contact_id": ["customer id", "customer", "contact", "contact id", "client id",
+                       "customer number", "buyer"],
+        "ordered_at": ["order date", "date", "ordered", "purchase date", "created at",
+                       "invoice date", "transaction date", "created"],
+        "total": ["order total", "amount", "total amount", "grand total", "revenue", "value",
+                  "sales", "total price"],
+        "currency": ["currency code"],
+        "status": ["order status", "state", "financial status"],
+    },
+    "order_lines": {
+        "order_id": ["order", "order id", "order number", "order no", "invoice", "invoice number"],
+        "line_no": ["line", "line number", "line no", "item no", "position", "#"],
+        "product_id": ["product", "product id", "sku", "item", "item id", "article"],
+        "quantity": ["qty", "units", "count", "amount ordered", "quantity ordered"],
+        "unit_price": ["price", "unit price", "price each", "item price", "rate"],
+        "discount": ["discount %", "discount rate", "markdown"],
+    },
+    "products": {
+        "product_id": ["id", "product id", "sku", "item id", "article", "product code", "code"],
+        "name": ["product", "product name", "title", "item", "item name", "description"],
+        "price": ["unit price", "list price", "price each", "retail price", "sale price"],
+        "unit_cost": ["cost", "unit cost", "cost price", "cogs", "purchase price", "hs cost of goods sold"],
+        "category": ["product category", "type", "product type", "group", "department"],
+    },
+    "associations": {
+        "from_type": ["from type", "object type"], "from_id": ["from id", "object id"],
+        "to_type": ["to type", "associated type"], "to_id": ["to id", "associated id"],
+    },
+    "activities": {
+        "contact_id": ["contact", "customer id", "customer", "contact id"],
+        "occurred_at": ["date", "timestamp", "time", "occurred", "when", "event time"],
+        "kind": ["type", "event", "activity", "activity type", "event type"],
+    },
+}  # fmt: skip
+TABLE_SYNONYMS: dict[str, list[str]] = {
+    "contacts": ["contacts", "contact", "customers", "customer", "leads", "people", "clients"],
+    "deals": ["deals", "deal", "opportunities", "pipeline"],
+    "orders": ["orders", "order", "sales", "invoices", "transactions"],
+    "order_lines": ["order lines", "order line", "line items", "order items", "lines",
+                    "invoice lines", "sales lines"],
+    "products": ["products", "product", "items", "catalog", "catalogue", "inventory"],
+    "associations": ["associations", "links"],
+    "activities": ["activities", "activity", "events", "engagements", "engagement"],
+}  # fmt: skip
+
+
+def normalise(text: object) -> str:
+    """'  E-Mail Address ' -> 'e mail address' ; used for every comparison."""
+    return re.sub(r"[^0-9a-z#%]+", " ", str(text).lower()).strip()
+
+
+@dataclass
+class HeaderMapping:
+    """How a source's headers map onto one canonical table."""
+
+    table: str
+    columns: dict[str, str] = field(default_factory=dict)  # source header -> canonical column
+    unmapped: list[str] = field(default_factory=list)  # kept in ``extra``
+    conflicts: list[str] = field(default_factory=list)  # a second header for the same column
+
+    def describe(self) -> list[str]:
+        lines = [f"{source!r} -> {target}" for source, target in self.columns.items()]
+        lines += [f"{h!r} -> extra (no canonical column)" for h in self.unmapped]
+        lines += [f"{h!r} -> extra ({c})" for h, c in (x.split("\0") for x in self.conflicts)]
+        return lines
+
+
+def map_headers(
+    table: str, headers: Iterable[object], overrides: Mapping[str, str] | None = None
+) -> HeaderMapping:
+    """Map ``headers`` onto ``table``'s canonical columns; ``overrides`` (header -> column) win."""
+    spec = TABLES[table]
+    lookup: dict[str, str] = {}
+    for column in spec.names:
+        lookup.setdefault(normalise(column), column)
+    for column, names in SYNONYMS.get(table, {}).items():
+        if column in spec.names:
+            for name in names:
+                lookup.setdefault(normalise(name), column)
+    by_header = {normalise(k): v for k, v in (overrides or {}).items()}
+    mapping = HeaderMapping(table)
+    taken: dict[str, str] = {}
+    exact = {normalise(h) for h in headers if normalise(h) in {normalise(c) for c in spec.names}}
+    for header in headers:
+        key = normalise(header)
+        target = by_header.get(key) or lookup.get(key)
+        # An exact canonical header ("status") beats a synonym of the same word elsewhere.
+        if target and key not in exact and normalise(target) in exact and key not in by_header:
+            target = None
+        if target is None:
+            mapping.unmapped.append(str(header))
+        elif target in taken:
+            mapping.conflicts.append(f"{header}\0already taken by {taken[target]!r}")
+        else:
+            taken[target] = str(header)
+            mapping.columns[str(header)] = target
+    return mapping
+
+
+def match_table(name: str) -> str | None:
+    """The canonical table a tab or file name stands for, if any ("Line Items" -> order_lines)."""
+    key = normalise(re.sub(r"\.(csv|xlsx|xlsm|txt)$", "", name, flags=re.IGNORECASE))
+    for table, names in TABLE_SYNONYMS.items():
+        if key in {normalise(n) for n in names} or key == normalise(table):
+            return table
+    return None

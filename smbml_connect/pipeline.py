@@ -1,0 +1,226 @@
+"""pull -> validate -> store -> analytics -> outputs: the one job every surface runs.
+
+The pipeline owns the order of work and the bookkeeping (run record, rejects, cursors,
+consent); connectors only move data and steps only compute. A table that cannot be
+read is recorded and the rest of the run goes on; the run ends 'partial' then.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pandas as pd
+
+from connectors.base import PushReport, Source
+from smbml_connect.coerce import parse_bool
+from smbml_connect.errors import SmbmlError
+from smbml_connect.schema import REJECT_COLUMNS, TABLES, validate
+from smbml_connect.steps import Step, StepContext, StepResult
+from smbml_connect.store import Store
+
+__all__ = ["Destination", "Progress", "RunOptions", "RunResult", "run_pipeline"]
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    steps: Sequence[Step]
+    as_of: pd.Timestamp | None = None  # default: now
+    consent_column: str = "marketing_consent"
+    missing_consent_means: str = "consented"
+    kind: str = "run"
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced, for destinations and for the person watching."""
+
+    run_id: int
+    as_of: pd.Timestamp
+    source: str
+    status: str = "running"
+    loaded: dict[str, int] = field(default_factory=dict)
+    rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
+    consent_skipped: int = 0
+    steps: dict[str, StepResult] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    pushes: list[PushReport] = field(default_factory=list)
+
+    @property
+    def rejected_rows(self) -> int:
+        rows = self.rejects[self.rejects["action"] != "value cleared"]
+        return len(rows[["table", "source_row"]].drop_duplicates())
+
+    @property
+    def cleared_values(self) -> int:
+        return int((self.rejects["action"] == "value cleared").sum())
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "loaded": self.loaded,
+            "rejected_rows": self.rejected_rows,
+            "cleared_values": self.cleared_values,
+            "consent_skipped": self.consent_skipped,
+            "outputs": {
+                f"{name}.{kind}": len(frame)
+                for name, result in self.steps.items()
+                for kind, frame in result.outputs.items()
+            },
+        }
+
+
+class Destination(Protocol):
+    name: str
+
+    def publish(self, result: RunResult, store: Store) -> PushReport: ...
+
+
+def run_pipeline(
+    source: Source,
+    store: Store,
+    options: RunOptions,
+    destinations: Sequence[Destination] = (),
+    progress: Progress = lambda _: None,
+) -> RunResult:
+    as_of = options.as_of if options.as_of is not None else pd.Timestamp.now(tz="UTC")
+    run_id = store.start_run(options.kind, source.name)
+    result = RunResult(run_id=run_id, as_of=as_of, source=source.name)
+    try:
+        _load(source, store, result, progress)
+        tables = {name: store.read(name) for name in TABLES}
+        personal, result.consent_skipped = _consented_view(tables, options)
+        context = StepContext(as_of=as_of, currency=_main_currency(tables))
+        opted_out = set(tables["contacts"]["contact_id"]) - set(personal["contacts"]["contact_id"])
+        for step in options.steps:
+            progress(f"Computing {step.name.replace('_', ' ')}")
+            _run_step(
+                step, personal if step.personal else tables, context, store, result, opted_out
+            )
+        for destination in destinations:
+            progress(f"Writing {destination.name}")
+            result.pushes.append(destination.publish(result, store))
+        result.status = "partial" if result.errors else "ok"
+    except BaseException as exc:
+        result.status = "failed"
+        message = str(exc) if isinstance(exc, SmbmlError) else f"{type(exc).__name__}: {exc}"
+        result.errors.append(message)
+        store.finish_run(run_id, result.status, result.counts(), "; ".join(result.errors))
+        raise
+    store.finish_run(run_id, result.status, result.counts(), "; ".join(result.errors) or None)
+    return result
+
+
+def _load(source: Source, store: Store, result: RunResult, progress: Progress) -> None:
+    for table in source.available():
+        progress(f"Reading {table}")
+        cursor = store.get_cursor(source.name, table) if source.incremental else None
+        try:
+            raw = source.pull(table, since=cursor)
+            checked = validate(table, raw, source=source.name)
+        except SmbmlError as exc:
+            log.warning("table %s skipped: %s", table, exc)
+            result.errors.append(str(exc))
+            skipped = pd.DataFrame(
+                [[table, source.name, None, "", "", str(exc), "table skipped", None]],
+                columns=REJECT_COLUMNS,
+            )
+            result.rejects = pd.concat([result.rejects, skipped], ignore_index=True)
+            store.add_rejects(result.run_id, skipped)
+            continue
+        new_cursor = _next_cursor(checked.clean, result.as_of) if source.incremental else None
+        store.upsert(table, checked.clean, cursor=(source.name, new_cursor) if new_cursor else None)
+        store.add_rejects(result.run_id, checked.rejects)
+        if not checked.rejects.empty:
+            result.rejects = pd.concat([result.rejects, checked.rejects], ignore_index=True)
+        result.loaded[table] = len(checked.clean)
+
+
+def _next_cursor(frame: pd.DataFrame, started: pd.Timestamp) -> str | None:
+    """The newest change seen, never later than the run's start (changes may still arrive)."""
+    if "updated_at" not in frame or frame["updated_at"].isna().all():
+        return None
+    newest = min(frame["updated_at"].max(), started)
+    return newest.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _consent_values(contacts: pd.DataFrame, column: str) -> pd.Series:
+    if column in contacts.columns:
+        return contacts[column]
+    extras = contacts["extra"].map(
+        lambda t: json.loads(t).get(column) if isinstance(t, str) else None
+    )
+
+    def to_bool(value: Any) -> Any:
+        try:
+            return parse_bool(value)
+        except ValueError:
+            return None
+
+    return extras.map(lambda v: None if v is None else to_bool(v))
+
+
+def _consented_view(
+    tables: dict[str, pd.DataFrame], options: RunOptions
+) -> tuple[dict[str, pd.DataFrame], int]:
+    """Tables without the contacts who opted out of processing, nor anything tied to them."""
+    contacts = tables["contacts"]
+    consent = _consent_values(contacts, options.consent_column)
+    missing_ok = options.missing_consent_means == "consented"
+    allowed = consent.astype("boolean").fillna(missing_ok).astype(bool)
+    out_ids = set(contacts.loc[~allowed.to_numpy(), "contact_id"])
+    if not out_ids:
+        return tables, 0
+    view = dict(tables)
+    view["contacts"] = contacts[allowed.to_numpy()].reset_index(drop=True)
+    for name in ("activities", "orders", "deals"):
+        frame = tables[name]
+        view[name] = frame[~frame["contact_id"].isin(out_ids)].reset_index(drop=True)
+    kept_orders = set(view["orders"]["order_id"])
+    lines = tables["order_lines"]
+    view["order_lines"] = lines[lines["order_id"].isin(kept_orders)].reset_index(drop=True)
+    links = tables["associations"]
+    touches = (links["from_type"].eq("contact") & links["from_id"].isin(out_ids)) | (
+        links["to_type"].eq("contact") & links["to_id"].isin(out_ids)
+    )
+    view["associations"] = links[~touches].reset_index(drop=True)
+    return view, len(out_ids)
+
+
+def _main_currency(tables: dict[str, pd.DataFrame]) -> str:
+    currencies = tables["orders"]["currency"].dropna()
+    return str(currencies.mode().iloc[0]) if len(currencies) else "USD"
+
+
+def _run_step(
+    step: Step,
+    tables: dict[str, pd.DataFrame],
+    context: StepContext,
+    store: Store,
+    result: RunResult,
+    opted_out: set[str],
+) -> None:
+    missing = [t for t in step.needs if tables[t].empty]
+    if missing:
+        result.errors.append(f"{step.name}: skipped, no {', '.join(missing)} data")
+        return
+    try:
+        outcome = step.run(tables, context)
+    except Exception as exc:  # one failing analytic must not cost the others their results
+        log.exception("step %s failed", step.name)
+        detail = str(exc) if isinstance(exc, SmbmlError) else "unexpected error, see the log"
+        result.errors.append(f"{step.name}: {detail}")
+        return
+    scores = outcome.outputs.get("scores")
+    if scores is not None and opted_out:
+        # Belt and braces: an opted-out contact never gets a stored or pushed score.
+        personal = scores["entity"].eq("contact") & scores["entity_id"].isin(opted_out)
+        outcome.outputs["scores"] = scores[~personal].reset_index(drop=True)
+    for kind, frame in outcome.outputs.items():
+        store.write_outputs(kind, result.run_id, frame)
+    result.steps[step.name] = outcome
