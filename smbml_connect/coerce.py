@@ -66,7 +66,8 @@ _FALSE = frozenset(
         "withdrawn",
     }
 )
-_CURRENCY = re.compile(r"[$€£¥₹]|\b(?:usd|eur|gbp|cad|aud|chf|jpy|inr)\b", re.IGNORECASE)
+_CODES = "usd|eur|gbp|cad|aud|chf|jpy|inr"
+_CURRENCY = re.compile(rf"[$€£¥₹]|^(?:{_CODES})|(?:{_CODES})$", re.IGNORECASE)
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)*|[.,]\d+)([eE][+-]?\d+)?$")
 # Excel stores dates as days since 1899-12-30; these bounds are 1954..2119.
 _EXCEL_SERIAL = (20_000, 80_000)

@@ -317,14 +317,14 @@ def _season(
     times: pd.DatetimeIndex, start: pd.Timestamp, december_boost: float = 0.0
 ) -> np.ndarray:
     """Yearly shape (summer dip, December peak), weekly shape and 18%-a-year growth."""
-    doy = times.dayofyear.to_numpy()
+    doy = times.day_of_year.to_numpy()
     yearly = (
         1
         + 0.18 * np.cos(2 * np.pi * (doy - 15) / 365.25)
         - 0.12 * np.exp(-(((doy - 200) / 30) ** 2))
     )
     yearly = yearly + december_boost * np.exp(-(((doy - 350) / 14) ** 2))
-    weekly = WEEKDAY_FACTOR[times.dayofweek.to_numpy()]
+    weekly = WEEKDAY_FACTOR[times.day_of_week.to_numpy()]
     growth = 1 + 0.18 * (times - start).days.to_numpy() / 365.25
     return yearly * weekly * growth
 
@@ -417,7 +417,7 @@ def _basket_lines(
     elasticity = product_truth["elasticity"].to_numpy()
     cat_col = np.array([cat_names.index(c) for c in categories])
     boosts = np.array([CATEGORIES[c][3] for c in cat_names])
-    doy = stamps.dayofyear.to_numpy()
+    doy = stamps.day_of_year.to_numpy()
     december = np.exp(-(((doy - 350) / 14) ** 2))
     seasonal = 1 + boosts[cat_col][None, :] * december[:, None]
     who = trips["contact_id"].map(taste_index).to_numpy()

@@ -52,7 +52,11 @@ def now_text() -> str:
 
 
 def _canonical_ddl(spec: TableSpec) -> str:
-    columns = [f'"{c.name}" {_SQL_TYPES[c.kind]}' for c in spec.columns]
+    # SQLite lets NULL into a non-INTEGER primary key unless the column says NOT NULL.
+    columns = [
+        f'"{c.name}" {_SQL_TYPES[c.kind]}{" NOT NULL" if c.name in spec.key else ""}'
+        for c in spec.columns
+    ]
     columns += ["source TEXT", "extra TEXT", "synced_at TEXT NOT NULL"]
     key = ", ".join(f'"{k}"' for k in spec.key)
     return f'CREATE TABLE IF NOT EXISTS "{spec.name}" ({", ".join(columns)}, PRIMARY KEY ({key}))'

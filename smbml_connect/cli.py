@@ -1,0 +1,275 @@
+"""The ``smbml`` command: thin wrappers that parse, call the pipeline and print.
+
+Errors reach the user as one line and a non-zero exit code; the detail goes to the
+log file (redacted), whose path the error line names.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+import platformdirs
+from rich.console import Console
+
+from smbml_connect import __version__
+from smbml_connect.credentials import RedactingFilter, redact
+from smbml_connect.errors import SmbmlError
+
+__all__ = ["main"]
+
+log = logging.getLogger("smbml_connect")
+console = Console(stderr=True, highlight=False)
+
+
+def default_log_path() -> Path:
+    return Path(platformdirs.user_log_dir("smbml_connect", appauthor=False)) / "smbml.log"
+
+
+def _setup_logging(path: Path, verbose: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers = [h for h in root.handlers if not isinstance(h, logging.FileHandler)]
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+@contextmanager
+def _steps(quiet: bool) -> Iterator[Callable[[str], None]]:
+    """A spinner that names the current step, so long steps show they are alive."""
+    if quiet or not console.is_terminal:
+        yield lambda message: log.info(message)
+        return
+    with console.status("Starting ...") as status:
+
+        def update(message: str) -> None:
+            log.info(message)
+            status.update(f"{message} ...")
+
+        yield update
+
+
+class _Group(click.Group):
+    """Turn every expected error into one line and an exit code; log the traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SmbmlError as exc:
+            log.error("%s", exc, exc_info=True)
+            console.print(f"[red]error:[/red] {redact(str(exc))}", markup=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            log.exception("unexpected error")
+            log_path = ctx.obj.get("log_path") if ctx.obj else None
+            console.print(
+                f"[red]error:[/red] unexpected {type(exc).__name__}: {redact(str(exc))[:200]} "
+                f"(details in {log_path})",
+                markup=True,
+            )
+            sys.exit(70)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="smbml")
+@click.option(
+    "--log-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the detailed log goes (default: your user log folder).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@click.pass_context
+def cli(ctx: click.Context, log_file: Path | None, verbose: bool) -> None:
+    """smbml_connect: predictions for your business, from your CRM or spreadsheets.
+
+    \b
+    Start here:
+      smbml demo                 try it on a sample business, no account needed
+      smbml run -c smbml.toml    run on your own data, as the config file says
+      smbml status               what the last runs did, and what was rejected
+    """  # fmt: skip
+    log_path = log_file or default_log_path()
+    _setup_logging(log_path, verbose)
+    ctx.obj = {"log_path": log_path}
+
+
+def _print_result(result: Any, outputs: list[Path]) -> None:
+    counts = result.counts()
+    loaded = ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in counts["loaded"].items() if n)
+    click.echo(f"Loaded {loaded}.")
+    for step in result.steps.values():
+        for line in step.summary:
+            click.echo(f"  {line}")
+    if result.rejected_rows or result.cleared_values:
+        click.echo(
+            f"{result.rejected_rows:,} rows rejected and {result.cleared_values:,} values left "
+            "empty: see the Rejects tab (or `smbml status`)."
+        )
+    if result.consent_skipped:
+        click.echo(f"{result.consent_skipped:,} contacts opted out of processing: not scored.")
+    for error in result.errors:
+        click.echo(f"problem: {error}")
+    for path in outputs:
+        click.echo(f"Wrote {path}")
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder for results.xlsx and report.html.",
+)
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Store file (default: a fresh demo-store.sqlite in --out).",
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the sample business.")
+@click.option(
+    "--contacts",
+    type=click.IntRange(50, 200_000),
+    default=2000,
+    show_default=True,
+    help="How many contacts the sample business has.",
+)
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def demo(out_dir: Path, store_path: Path | None, seed: int, contacts: int, quiet: bool) -> None:
+    """Build a sample business and run everything on it: no account needed.
+
+    Writes results.xlsx and report.html into --out and prints where they are.
+    """  # fmt: skip
+    from connectors.sample import SampleSource
+    from smbml_connect.pipeline import RunOptions, run_pipeline
+    from smbml_connect.report import HtmlReport, ResultsWorkbook
+    from smbml_connect.sample import SampleConfig, generate
+    from smbml_connect.steps import STEPS
+    from smbml_connect.store import Store
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    store_file = store_path or out_dir / "demo-store.sqlite"
+    if store_path is None:  # a demo starts fresh every time
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{store_file}{suffix}").unlink(missing_ok=True)
+    outputs = [out_dir / "results.xlsx", out_dir / "report.html"]
+    with _steps(quiet) as progress:
+        progress("Generating the sample business")
+        business = generate(SampleConfig(seed=seed, contacts=contacts))
+        with Store(store_file) as store:
+            result = run_pipeline(
+                SampleSource(business),
+                store,
+                RunOptions(steps=STEPS, as_of=business.as_of, kind="demo"),
+                [ResultsWorkbook(outputs[0]), HtmlReport(outputs[1])],
+                progress,
+            )
+    _print_result(result, [p.resolve() for p in outputs])
+
+
+@cli.command()
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("smbml.toml"),
+    show_default=True,
+    help="The config file.",
+)
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Store file (overrides the config).",
+)
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def run(config_path: Path, store_path: Path | None, quiet: bool) -> None:
+    """Pull your data, compute everything, and write the results where the config says."""  # fmt: skip
+    from smbml_connect.config import load_config
+    from smbml_connect.runner import build_run
+
+    config = load_config(config_path)
+    with _steps(quiet) as progress:
+        result, outputs = build_run(config, store_path, progress)
+    _print_result(result, outputs)
+    if result.status != "ok":
+        sys.exit(1)
+
+
+@cli.command()
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Store file (default: your user data folder).",
+)
+@click.option(
+    "-n",
+    "--runs",
+    "limit",
+    type=click.IntRange(1, 1000),
+    default=5,
+    show_default=True,
+    help="How many recent runs to show.",
+)
+def status(store_path: Path | None, limit: int) -> None:
+    """Show the last runs, what they loaded, and the rows they rejected."""
+    from smbml_connect.errors import StoreError
+    from smbml_connect.store import Store, default_store_path
+
+    path = store_path or default_store_path()
+    if not path.exists():
+        raise StoreError(f"no store at {path} yet: run `smbml demo` or `smbml run` first")
+    with Store(path) as store:
+        runs = store.runs(limit)
+        click.echo(f"Store: {path}")
+        if runs.empty:
+            click.echo("No runs yet.")
+            return
+        for row in runs.itertuples(index=False):
+            counts = json.loads(row.counts) if row.counts else {}
+            loaded = ", ".join(f"{n:,} {t}" for t, n in counts.get("loaded", {}).items())
+            click.echo(
+                f"run {row.run_id} [{row.kind}] {row.status:<11} started {row.started_at[:19]}Z  "
+                f"{loaded or 'nothing loaded'}"
+            )
+            if counts:
+                click.echo(
+                    f"    rejected rows {counts.get('rejected_rows', 0):,}, values left empty "
+                    f"{counts.get('cleared_values', 0):,}, opted out {counts.get('consent_skipped', 0):,}"
+                )
+            if row.error:
+                click.echo(f"    problem: {row.error}")
+        latest = int(runs["run_id"].iloc[0])
+        rejects = store.rejects(latest)
+        if not rejects.empty:
+            click.echo(f"Rejects of run {latest} (first 20 of {len(rejects):,}):")
+            shown = rejects.drop(columns=["row"]).head(20)
+            with pd.option_context("display.width", 200, "display.max_colwidth", 60):
+                click.echo(shown.to_string(index=False))
+
+
+def main() -> None:
+    cli(prog_name="smbml")

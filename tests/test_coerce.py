@@ -1,0 +1,97 @@
+import pandas as pd
+import pytest
+
+from smbml_connect.coerce import (
+    coerce_bool,
+    coerce_datetime,
+    coerce_float,
+    coerce_int,
+    coerce_string,
+    parse_number,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1,234.50", 1234.5),
+        ("$99", 99.0),
+        ("€1.234,50", 1234.5),
+        ("12,5", 12.5),
+        ("1,234", 1234.0),
+        ("1,234,567", 1234567.0),
+        ("1.234.567", 1234567.0),
+        ("(45.10)", -45.1),
+        ("-3", -3.0),
+        ("12%", 0.12),
+        (" 7 ", 7.0),
+        ("1 234,5", 1234.5),
+        ("USD 20", 20.0),
+        (3, 3.0),
+        ("1e3", 1000.0),
+    ],
+)
+def test_numbers_as_people_write_them(text, expected):
+    assert parse_number(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text", ["abc", "12abc", "1.2.3,4,5", True, "inf", float("inf")])
+def test_not_numbers_raise(text):
+    with pytest.raises(ValueError):
+        parse_number(text)
+
+
+def test_missing_is_missing_not_invalid():
+    values, invalid = coerce_float(pd.Series(["", "N/A", None, " - ", "5"], dtype=object))
+    assert values.isna().tolist() == [True, True, True, True, False]
+    assert not invalid.any()
+
+
+def test_int_rejects_fractions_and_keeps_the_rest():
+    values, invalid = coerce_int(pd.Series(["3", "3.0", "3.5", "x"], dtype=object))
+    assert values.tolist()[:2] == [3, 3]
+    assert invalid.tolist() == [False, False, True, True]
+
+
+def test_booleans():
+    values, invalid = coerce_bool(pd.Series(["yes", "TRUE", 1, 0, "No", "opted out", "maybe", ""]))
+    assert values.tolist()[:6] == [True, True, True, False, False, False]
+    assert invalid.tolist() == [False] * 6 + [True, False]
+
+
+def test_ids_from_excel_floats_lose_the_point_zero_but_keep_text_zeros():
+    values, _ = coerce_string(pd.Series([12345.0, "00123", "  padded  "], dtype=object))
+    assert values.tolist() == ["12345", "00123", "padded"]
+
+
+def test_dates_in_many_shapes_become_utc():
+    series = pd.Series(
+        [
+            "2025-03-14",
+            "2025-03-14T10:30:00+02:00",
+            "03/14/2025",
+            "14 March 2025",
+            1741910400000,  # epoch milliseconds (HubSpot)
+            "1741910400",  # epoch seconds
+            45730,  # Excel serial for 2025-03-14
+            pd.Timestamp("2025-03-14"),
+        ],
+        dtype=object,
+    )
+    values, invalid = coerce_datetime(series)
+    assert not invalid.any()
+    assert str(values.dt.tz) == "UTC"
+    assert (values.dt.date.astype(str) == "2025-03-14").all()
+    assert values.iloc[1].hour == 8
+
+
+def test_day_first_is_decided_per_column():
+    values, invalid = coerce_datetime(pd.Series(["25/12/2024", "03/04/2025"]))
+    assert not invalid.any()
+    assert values.iloc[1].month == 4 and values.iloc[1].day == 3
+
+
+@pytest.mark.parametrize("text", ["2025-13-01", "31/02/2025", "next Tuesday", "March 5", "12"])
+def test_impossible_or_yearless_dates_are_invalid(text):
+    _, invalid = coerce_datetime(pd.Series([text], dtype=object))
+    assert invalid.all()

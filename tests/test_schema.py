@@ -1,0 +1,73 @@
+import json
+
+import pandas as pd
+import pytest
+
+from smbml_connect.errors import DataValidationError
+from smbml_connect.schema import TABLES, empty_frame, validate
+
+
+def messy_contacts() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "contact_id": ["1", "2", "2", None, "5"],
+            "email": ["A@X.com", "bad", "b@y.org", "c@z.io", ""],
+            "page_views": ["1,234", "-3", "12", "x", ""],
+            "created_at": ["2025-03-14", "03/14/2025", "1741910400000", "soon", "45730"],
+            "marketing_consent": ["yes", "TRUE", 1, "no", "maybe"],
+            "Favourite colour": ["red", None, "blue", "", "green"],
+            "_source_row": [2, 3, 4, 5, 6],
+        }
+    )
+
+
+def test_clean_rows_are_typed_and_problems_are_reported():
+    result = validate("contacts", messy_contacts(), source="upload.csv")
+    clean = result.clean.set_index("contact_id")
+    assert list(clean.index) == ["1", "2", "5"]
+    assert clean.loc["1", "email"] == "a@x.com"
+    assert clean.loc["1", "page_views"] == 1234
+    assert clean.loc["2", "email"] == "b@y.org"  # the later duplicate wins
+    assert pd.isna(clean.loc["5", "marketing_consent"])
+    problems = {(r.source_row, r.column): r for r in result.rejects.itertuples()}
+    assert problems[(3, "contact_id")].action == "row rejected"
+    assert "row 4 has the same key" in problems[(3, "contact_id")].reason
+    assert problems[(5, "contact_id")].reason == "contact_id is empty but required"
+    assert problems[(6, "marketing_consent")].value == "maybe"
+    assert problems[(6, "marketing_consent")].action == "value cleared"
+    assert problems[(3, "page_views")].action == "value cleared"
+    assert result.rejected_rows == 2
+    # The whole original row is kept with a rejected row, so nothing is lost.
+    assert json.loads(problems[(5, "contact_id")].row)["email"] == "c@z.io"
+    assert set(result.rejects["source"]) == {"upload.csv"}
+
+
+def test_unknown_columns_go_to_extra():
+    result = validate("contacts", messy_contacts())
+    extra = result.clean.set_index("contact_id")["extra"]
+    assert json.loads(extra["1"]) == {"Favourite colour": "red"}
+    assert json.loads(extra["5"]) == {"Favourite colour": "green"}
+
+
+def test_rows_are_numbered_from_one_without_a_source_row():
+    frame = messy_contacts().drop(columns="_source_row")
+    result = validate("contacts", frame)
+    duplicate = result.rejects[result.rejects["column"] == "contact_id"].iloc[0]
+    assert duplicate["source_row"] == 2 and "row 3 has the same key" in duplicate["reason"]
+
+
+def test_missing_required_column_names_it():
+    with pytest.raises(DataValidationError, match="ordered_at"):
+        validate("orders", pd.DataFrame({"order_id": ["1"], "total": ["3"]}))
+
+
+def test_unknown_table_lists_known_ones():
+    with pytest.raises(DataValidationError, match="contacts, deals"):
+        validate("contactz", pd.DataFrame())
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+def test_every_table_round_trips_an_empty_frame(table):
+    result = validate(table, empty_frame(table).drop(columns=["source", "extra"]))
+    assert result.clean.empty and result.rejects.empty
+    assert list(result.clean.columns) == [*TABLES[table].names, "source", "extra"]

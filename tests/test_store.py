@@ -1,0 +1,181 @@
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from smbml_connect.errors import StoreError
+from smbml_connect.schema import validate
+from smbml_connect.store import SCHEMA_VERSION, Store
+
+
+def contacts(ids, email_domain="x.com"):
+    frame = pd.DataFrame(
+        {
+            "contact_id": [str(i) for i in ids],
+            "email": [f"p{i}@{email_domain}" for i in ids],
+            "created_at": ["2025-01-02"] * len(ids),
+            "marketing_consent": ["yes"] * len(ids),
+            "page_views": ["3"] * len(ids),
+        }
+    )
+    return validate("contacts", frame, source="test").clean
+
+
+def test_upsert_inserts_then_updates_by_key(store):
+    store.upsert("contacts", contacts([1, 2, 3]))
+    store.upsert("contacts", contacts([3, 4], email_domain="new.org"))
+    stored = store.read("contacts").set_index("contact_id")
+    assert list(stored.index) == ["1", "2", "3", "4"]
+    assert stored.loc["3", "email"] == "p3@new.org"
+    assert stored.loc["1", "page_views"] == 3
+    assert stored.loc["1", "created_at"] == pd.Timestamp("2025-01-02", tz="UTC")
+    assert bool(stored.loc["2", "marketing_consent"]) is True
+
+
+def test_read_round_trips_types(store, business):
+    store.upsert("orders", business.tables["orders"])
+    back = store.read("orders").set_index("order_id")
+    original = business.tables["orders"].set_index("order_id")
+    assert back["total"].astype(float).equals(original["total"].astype(float).loc[back.index])
+    assert (back["ordered_at"] == original["ordered_at"].loc[back.index]).all()
+
+
+def test_cursor_advances_with_the_rows_it_covers(store):
+    store.upsert("contacts", contacts([1]), cursor=("hubspot", "2025-01-01T00:00:00Z"))
+    assert store.get_cursor("hubspot", "contacts") == "2025-01-01T00:00:00Z"
+    assert store.get_cursor("hubspot", "deals") is None
+    bad = contacts([2]).assign(extra="{}")
+    bad["contact_id"] = None  # violates NOT NULL on the key: the whole batch must roll back
+    with pytest.raises(sqlite3.IntegrityError):
+        store.upsert("contacts", pd.concat([contacts([5]), bad]), cursor=("hubspot", "LATER"))
+    assert store.get_cursor("hubspot", "contacts") == "2025-01-01T00:00:00Z"
+    assert store.count("contacts") == 1
+
+
+def test_runs_rejects_and_interrupted_runs(store):
+    run_id = store.start_run("run", "files:x.xlsx")
+    rejects = validate("orders", pd.DataFrame({"order_id": ["1"], "ordered_at": ["soon"]})).rejects
+    store.add_rejects(run_id, rejects)
+    store.finish_run(run_id, "partial", {"loaded": {"orders": 0}}, "1 row rejected")
+    runs = store.runs()
+    assert runs.loc[0, "status"] == "partial" and runs.loc[0, "error"] == "1 row rejected"
+    saved = store.rejects(run_id)
+    assert saved.loc[0, "reason"].startswith("ordered_at is not a date")
+    with store.transaction() as conn:  # a run whose process died
+        conn.execute(
+            "INSERT INTO runs (kind, started_at, status, pid) VALUES ('run', 'x', 'running', 999999999)"
+        )
+    assert "interrupted" in set(store.runs()["status"])
+
+
+def test_models_are_text_with_versions(store):
+    assert store.save_model("lead", "tree text", {"auc": 0.8}, "lightgbm") == 1
+    assert store.save_model("lead", "tree text 2", {"auc": 0.9}, "lightgbm") == 2
+    assert store.load_model("lead").payload == "tree text 2"
+    assert store.load_model("lead", 1).card == {"auc": 0.8}
+    assert store.load_model("nothing") is None
+    with pytest.raises(TypeError):
+        store.save_model("lead", b"\x80\x04pickle", {}, "pickle")
+
+
+def test_outputs_keep_history_and_latest_per_model(store):
+    def scores(value):
+        return pd.DataFrame(
+            {"entity": ["contact"], "entity_id": ["1"], "model": ["rfm"], "value": [value],
+             "label": ["Champions"], "reasons": [["a", "b"]], "model_version": ["1"],
+             "scored_at": [pd.Timestamp("2025-01-01", tz="UTC")]}
+        )  # fmt: skip
+
+    store.write_outputs("scores", 1, scores(1.0))
+    store.write_outputs("scores", 2, scores(2.0))
+    assert len(store.output_history("scores")) == 2
+    latest = store.latest_outputs("scores")
+    assert latest["value"].tolist() == [2.0] and latest["reasons"].iloc[0] == ["a", "b"]
+
+
+def test_push_sends_only_what_changed(store):
+    values = pd.DataFrame(
+        {"entity_id": ["1", "2"], "field": ["score", "score"], "value": [10.0, 20.0]}
+    )
+    assert len(store.changed_since_push("hubspot", "contact", values)) == 2
+    store.mark_pushed("hubspot", "contact", values)
+    values.loc[1, "value"] = 21.0
+    changed = store.changed_since_push("hubspot", "contact", values)
+    assert changed["entity_id"].tolist() == ["2"]
+    assert len(store.changed_since_push("sheets", "contact", values)) == 2
+
+
+def test_newer_store_is_refused(tmp_path):
+    path = tmp_path / "s.sqlite"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer smbml_connect"):
+        Store(path)
+
+
+def test_new_schema_columns_are_added_to_an_old_store(tmp_path):
+    path = tmp_path / "s.sqlite"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute('ALTER TABLE products DROP COLUMN "category"')  # as an older release had it
+    conn.close()
+    with Store(path) as store:
+        store.upsert("products", validate("products", pd.DataFrame(
+            {"product_id": ["P1"], "category": ["Tea"]})).clean)  # fmt: skip
+        assert store.read("products")["category"].tolist() == ["Tea"]
+
+
+def test_store_is_wal(store):
+    assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    import pandas as pd
+    from smbml_connect.store import Store
+    store = Store(sys.argv[1])
+    n = int(sys.argv[2])
+    rows = pd.DataFrame({"contact_id": [f"c{i}" for i in range(n)],
+                         "email": [f"p{i}@x.com" for i in range(n)]})
+    store.upsert("contacts", rows.iloc[:1000], cursor=("src", "first-batch"))
+    steps = [0]
+    def report():  # runs inside SQLite's VM while the big upsert is in progress
+        steps[0] += 1
+        if steps[0] == 200:
+            print("midway", flush=True)
+            time.sleep(60)
+        return 0
+    store._conn.set_progress_handler(report, 1000)
+    store.upsert("contacts", rows, cursor=("src", "second-batch"))
+    print("finished", flush=True)
+    """
+)
+
+
+def test_killed_mid_upsert_leaves_the_store_as_it_was(tmp_path):
+    path = tmp_path / "crash.sqlite"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(path), "200000"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[1],
+    )
+    try:
+        assert child.stdout.readline().strip() == "midway"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(timeout=60)
+    with Store(path) as store:
+        assert store._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert store.count("contacts") == 1000  # the first batch, none of the second
+        assert store.get_cursor("src", "contacts") == "first-batch"
+        store.upsert("contacts", contacts([1]))  # and it is writable again
