@@ -148,7 +148,14 @@ def _frame_from_rows(rows: list[list[Any]], first_row_number: int, where: str) -
     def blank(row: list[Any]) -> bool:
         return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
 
-    start = next((i for i, row in enumerate(rows) if not blank(row)), None)
+    def filled(row: list[Any]) -> int:
+        return sum(not blank([v]) for v in row)
+
+    # The header is the first row with two or more filled cells, so a title line or a
+    # note typed above the table is not mistaken for it.
+    start = next((i for i, row in enumerate(rows) if filled(row) >= 2), None)
+    if start is None:
+        start = next((i for i, row in enumerate(rows) if not blank(row)), None)
     if start is None:
         return pd.DataFrame({SOURCE_ROW: pd.Series(dtype="Int64")})
     header = [("" if h is None else str(h).strip()) for h in rows[start]]
@@ -275,5 +282,5 @@ def _sheet_title(title: str, taken: list[str]) -> str:
 def _fit_widths(sheet: Any, frame: pd.DataFrame) -> None:
     for col, name in enumerate(frame.columns, start=1):
         sample = frame[name].head(200).astype(str).str.len()
-        width = max([len(str(name)), *sample.tolist()] or [8])
+        width = max([len(str(name)), *sample.tolist()])
         sheet.column_dimensions[get_column_letter(col)].width = min(max(10, width + 2), 60)

@@ -70,17 +70,18 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except SmbmlError as exc:
             log.error("%s", exc, exc_info=True)
-            console.print(f"[red]error:[/red] {redact(str(exc))}", markup=True)
+            click.secho(f"error: {redact(str(exc))}", fg="red", err=True)
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Exception as exc:
             log.exception("unexpected error")
             log_path = ctx.obj.get("log_path") if ctx.obj else None
-            console.print(
-                f"[red]error:[/red] unexpected {type(exc).__name__}: {redact(str(exc))[:200]} "
+            click.secho(
+                f"error: unexpected {type(exc).__name__}: {redact(str(exc))[:200]} "
                 f"(details in {log_path})",
-                markup=True,
+                fg="red",
+                err=True,
             )
             sys.exit(70)
 

@@ -7,6 +7,7 @@ message that passes through logging.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -127,10 +128,8 @@ def store_secret(kind: Kind, value: str, profile: str = "default") -> None:
 
 
 def delete_secret(kind: Kind, profile: str = "default") -> None:
-    try:
+    with contextlib.suppress(keyring.errors.PasswordDeleteError):
         keyring.delete_password(SERVICE, _username(kind, profile))
-    except keyring.errors.PasswordDeleteError:
-        pass
 
 
 class InMemoryKeyring(keyring.backend.KeyringBackend):

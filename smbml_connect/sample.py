@@ -64,14 +64,15 @@ PRODUCT_NAMES = {
     "Gift sets": ["Taster Box", "Tea Lover's Set", "Barista Starter Kit", "Holiday Hamper"],
 }  # fmt: skip
 FIRST_NAMES = (
-    "Ava Ben Chloe Dan Ella Finn Grace Hugo Isla Jack Kara Liam Maya Noah Olga Pia Quinn "
-    "Raj Sara Tom Uma Vik Wen Xena Yusuf Zoe Ana Bruno Clara Diego Emma Felix Hana Ivan Jun "
-    "Lena Marco Nina Omar Priya Rosa Sam Tara Ugo Vera Will"
+    "Ava Ben Chloe Dan Ella Finn Grace Hugo Isla Jack Kara Liam Maya Noah Olga Pia "
+    "Quinn Raj Sara Tom Uma Vik Wen Xena Yusuf Zoe Ana Bruno Clara Diego Emma Felix "
+    "Hana Ivan Jun Lena Marco Nina Omar Priya Rosa Sam Tara Ugo Vera Will"
 ).split()
 LAST_NAMES = (
-    "Smith Jones Brown Garcia Miller Davis Wilson Taylor Clark Lewis Walker Young King "
-    "Wright Lopez Hill Green Adams Baker Nelson Carter Mitchell Perez Roberts Turner Phillips "
-    "Campbell Parker Evans Edwards Collins Stewart Morris Murphy Cook Rogers Morgan Cooper"
+    "Smith Jones Brown Garcia Miller Davis Wilson Taylor Clark Lewis Walker Young "
+    "King Wright Lopez Hill Green Adams Baker Nelson Carter Mitchell Perez Roberts "
+    "Turner Phillips Campbell Parker Evans Edwards Collins Stewart Morris Murphy "
+    "Cook Rogers Morgan Cooper"
 ).split()
 DEAL_STAGES_OPEN = ["appointmentscheduled", "qualifiedtobuy", "presentationscheduled",
                     "decisionmakerboughtin", "contractsent"]  # fmt: skip

@@ -159,7 +159,7 @@ def _rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
                     f"Revenue per segment ({context.currency})",
                     context.currency,
                 ),
-            ],  # fmt: skip
+            ],
             summary[
                 [
                     "segment",
@@ -170,7 +170,7 @@ def _rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
                     "share_of_revenue",
                     "what_to_do",
                 ]
-            ],  # fmt: skip
+            ],
         )
     )
     return result

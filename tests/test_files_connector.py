@@ -1,0 +1,125 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from connectors.files import FilesSource, write_workbook
+from smbml_connect.errors import ConfigError
+from smbml_connect.schema import validate
+
+
+def test_csv_folder_with_messy_headers(tmp_path: Path):
+    (tmp_path / "Customers.csv").write_text(
+        "Customer ID;E-mail Address;First Name;Signup Date;Accepts Marketing;Shoe size\n"
+        "00123;Ann@Example.com;Ann;14/03/2025;yes;38\n"
+        "\n"
+        "00124;not-an-email;Bob;25/12/2024;no;44\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "Sales.csv").write_text(
+        "Order #,Customer,Order Date,Grand Total,Status\n"
+        'A-1,00123,2025-03-15,"$1,234.50",paid\n'
+        "A-2,00124,someday,$5,paid\n",
+        encoding="utf-8",
+    )
+    source = FilesSource(tmp_path)
+    assert source.available() == ["contacts", "orders"]
+    contacts = validate("contacts", source.pull("contacts"), source.name)
+    row = contacts.clean.set_index("contact_id").loc["00123"]  # leading zeros survive
+    assert row["email"] == "ann@example.com"
+    assert row["created_at"] == pd.Timestamp("2025-03-14", tz="UTC")
+    assert bool(row["marketing_consent"]) is True
+    assert '"Shoe size": "38"' in row["extra"]
+    bad = contacts.rejects.iloc[0]
+    assert (bad["source_row"], bad["column"], bad["value"]) == (4, "email", "not-an-email")
+    orders = validate("orders", source.pull("orders"), source.name)
+    assert orders.clean["total"].tolist() == [1234.5]
+    assert orders.rejects.iloc[0][["source_row", "column"]].tolist() == [3, "ordered_at"]
+    assert "'E-mail Address' -> email" in source.header_mappings["contacts"].describe()
+
+
+def test_workbook_with_config_mapping_and_typed_cells(tmp_path: Path):
+    path = tmp_path / "shop.xlsx"
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "My orders"
+    sheet.append(["Title row the user typed"])
+    sheet.append([])
+    sheet.append(["Ref", "Who", "When", "Paid"])
+    sheet.append(["R1", 17.0, pd.Timestamp("2025-02-01 10:00").to_pydatetime(), 19.99])
+    sheet.append(["R2", 18.0, "2025-02-02", "oops"])
+    workbook.save(path)
+    source = FilesSource(
+        path,
+        tables={"orders": "My orders"},
+        mappings={
+            "orders": {
+                "Ref": "order_id",
+                "Who": "contact_id",
+                "When": "ordered_at",
+                "Paid": "total",
+            }
+        },
+    )
+    result = validate("orders", source.pull("orders"), source.name)
+    assert result.clean["order_id"].tolist() == ["R1", "R2"]  # R2 kept, its total cleared
+    assert result.clean["total"].iloc[0] == 19.99 and pd.isna(result.clean["total"].iloc[1])
+    reject = result.rejects.iloc[0]
+    assert reject[["source_row", "column", "value", "action"]].tolist() == [
+        5,
+        "total",
+        "oops",
+        "value cleared",
+    ]
+    assert source.header_mappings["orders"].columns["Paid"] == "total"
+
+
+def test_workbook_header_on_first_row(tmp_path: Path):
+    path = tmp_path / "shop.xlsx"
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Orders"
+    sheet.append(["Order ID", "Customer ID", "Order Date", "Total"])
+    sheet.append(["R1", 17.0, pd.Timestamp("2025-02-01 10:00").to_pydatetime(), 19.99])
+    sheet.append(["R2", 18.0, "2025-02-02", "oops"])
+    workbook.save(path)
+    result = validate("orders", FilesSource(path).pull("orders"))
+    assert result.clean["contact_id"].tolist() == ["17", "18"]
+    assert result.clean["ordered_at"].iloc[0] == pd.Timestamp("2025-02-01 10:00", tz="UTC")
+    assert result.rejects.iloc[0][["source_row", "column", "value"]].tolist() == [
+        3,
+        "total",
+        "oops",
+    ]
+
+
+def test_bad_paths_and_names_are_config_errors(tmp_path: Path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        FilesSource(tmp_path / "missing.xlsx")
+    (tmp_path / "one.csv").write_text("a\n1\n")
+    with pytest.raises(ConfigError, match="single CSV"):
+        FilesSource(tmp_path / "one.csv")
+    with pytest.raises(ConfigError, match="unknown table"):
+        FilesSource(tmp_path, tables={"orderz": "one.csv"})
+    with pytest.raises(ConfigError, match="not found"):
+        FilesSource(tmp_path, tables={"orders": "two.csv"})
+
+
+def test_written_workbook_is_safe_and_formatted(tmp_path: Path):
+    frame = pd.DataFrame(
+        {
+            "name": ['=HYPERLINK("http://evil","x")', "+1 555 0100", "@SUM(A1)", "bell\x07"],
+            "spend": [1.5, 2.0, None, 4.0],
+            "when": pd.to_datetime(["2025-01-01"] * 4, utc=True),
+        }
+    )
+    path = write_workbook(tmp_path / "out.xlsx", {"Scores": frame}, {"Scores": "A note"})
+    sheet = load_workbook(path)["Scores"]
+    assert sheet["A1"].value == "A note"
+    assert [c.value for c in sheet[3]] == ["name", "spend", "when"]
+    assert sheet.freeze_panes == "A4"
+    assert sheet["A4"].value.startswith("=HYPERLINK") and sheet["A4"].data_type == "s"
+    assert sheet["A5"].value == "+1 555 0100" and sheet["A7"].value == "bell"
+    assert sheet["B6"].value is None and sheet["B4"].number_format == "#,##0.00"
+    assert sheet["C4"].is_date

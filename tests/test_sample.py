@@ -1,0 +1,70 @@
+import pandas as pd
+
+from smbml_connect.sample import SampleConfig, generate, messy_export
+from smbml_connect.schema import validate
+
+
+def test_same_seed_same_business(business):
+    again = generate(SampleConfig())
+    for name, frame in business.tables.items():
+        pd.testing.assert_frame_equal(frame, again.tables[name], obj=name)
+    other = generate(SampleConfig(seed=8))
+    assert not other.tables["orders"]["total"].equals(business.tables["orders"]["total"])
+
+
+def test_size_and_shape_of_the_business(business):
+    t = business.tables
+    assert len(t["contacts"]) == 2000
+    assert 500 <= len(t["deals"]) <= 700
+    assert t["products"]["product_id"].nunique() >= 30
+    span = t["orders"]["ordered_at"].max() - t["orders"]["ordered_at"].min()
+    assert pd.Timedelta(days=2 * 365) <= span <= pd.Timedelta(days=3 * 366)
+    assert t["order_lines"]["order_id"].isin(t["orders"]["order_id"]).all()
+    per_customer = t["orders"].groupby("contact_id").size()
+    assert (per_customer >= 5).sum() > 100  # repeat buyers
+    assert not business.truth["customers"]["alive_at_end"].all()  # and churners
+
+
+def test_every_table_is_valid_canonical_data(business):
+    for name, frame in business.tables.items():
+        result = validate(name, frame.drop(columns="source"), source="sample")
+        assert result.rejects.empty, (name, result.rejects.head())
+        assert len(result.clean) == len(frame)
+
+
+def test_lead_sources_convert_differently_and_engagement_drives_it(business):
+    contacts = business.tables["contacts"].merge(business.truth["contacts"], on="contact_id")
+    rates = contacts.groupby("lead_source")["converted_by_end"].mean()
+    assert rates["referral"] > rates["social"] + 0.15
+    assert contacts.groupby("converted_by_end")["interest"].mean().diff().iloc[-1] > 0.5
+
+
+def test_engagement_keeps_growing_after_conversion(business):
+    acts = business.tables["activities"].merge(business.truth["contacts"], on="contact_id")
+    converted = acts[acts["converted_by_end"]]
+    after = (converted["occurred_at"] > converted["converted_at"]).mean()
+    assert after > 0.5  # most of a customer's engagement comes after they bought: the leak
+
+
+def test_prices_vary_for_most_products_and_truth_is_given(business):
+    lines = business.tables["order_lines"]
+    effective = (lines["unit_price"] * (1 - lines["discount"])).round(2)
+    levels = effective.groupby(lines["product_id"]).nunique()
+    truth = business.truth["products"].set_index("product_id")
+    varies = truth["has_price_variation"]
+    assert (levels[varies[varies].index] >= 3).all()
+    assert (levels[varies[~varies].index] == 1).all()
+    assert truth["elasticity"].between(-3.5, -0.3).all()
+
+
+def test_seasonality_shows_in_orders(business):
+    orders = business.tables["orders"]
+    by_month = orders.groupby(orders["ordered_at"].dt.month).size()
+    assert by_month[12] > by_month[7]
+
+
+def test_messy_export_faults_are_known(business):
+    raw, faults = messy_export(business, seed=1)
+    assert len(faults) == 10
+    assert raw["orders"]["total"].str.startswith("$").all()
+    assert len(raw["contacts"]) == len(business.tables["contacts"]) + 2

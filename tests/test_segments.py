@@ -1,0 +1,94 @@
+import pandas as pd
+import pytest
+
+from smbml_connect.analytics.segments import SEGMENTS, quintile_score, rfm_table, segment_for
+
+AS_OF = pd.Timestamp("2025-01-31", tz="UTC")
+
+
+def orders(rows):
+    return pd.DataFrame(
+        [
+            {"order_id": f"o{i}", "contact_id": c, "ordered_at": pd.Timestamp(d, tz="UTC"),
+             "total": t, "status": s}
+            for i, (c, d, t, s) in enumerate(rows)
+        ]
+    )  # fmt: skip
+
+
+def test_hand_computed_example():
+    # Five customers; each dimension has five distinct values, so quintiles are 1..5.
+    table = rfm_table(
+        orders(
+            [
+                ("a", "2025-01-30", 500, "completed"),  # R: 1 day, F: 5, M: 2500
+                ("a", "2025-01-20", 500, "completed"),
+                ("a", "2025-01-10", 500, "completed"),
+                ("a", "2024-12-30", 500, "completed"),
+                ("a", "2024-12-01", 500, "completed"),
+                ("b", "2025-01-21", 100, "completed"),  # R: 10, F: 1, M: 100
+                ("c", "2024-12-02", 300, "completed"),  # R: 60, F: 4, M: 900
+                ("c", "2024-11-02", 300, "completed"),
+                ("c", "2024-10-02", 200, "completed"),
+                ("c", "2024-09-02", 100, "completed"),
+                ("d", "2024-11-02", 40, "completed"),  # R: 90, F: 2, M: 50
+                ("d", "2024-08-02", 10, "completed"),
+                ("e", "2024-02-01", 1000, "completed"),  # R: 365, F: 3, M: 3000
+                ("e", "2024-01-01", 1000, "completed"),
+                ("e", "2023-12-01", 1000, "completed"),
+                ("e", "2025-01-31", 9999, "cancelled"),  # not counted
+                ("b", "2025-02-15", 9999, "completed"),  # after as_of: not counted
+            ]
+        ),
+        AS_OF,
+    ).set_index("contact_id")
+    assert table["recency_days"].to_dict() == {"a": 1, "b": 10, "c": 60, "d": 90, "e": 365}
+    assert table["frequency"].to_dict() == {"a": 5, "b": 1, "c": 4, "d": 2, "e": 3}
+    assert table["monetary"].to_dict() == {"a": 2500, "b": 100, "c": 900, "d": 50, "e": 3000}
+    assert table["r_score"].to_dict() == {"a": 5, "b": 4, "c": 3, "d": 2, "e": 1}
+    assert table["f_score"].to_dict() == {"a": 5, "b": 1, "c": 4, "d": 2, "e": 3}
+    assert table["m_score"].to_dict() == {"a": 4, "b": 2, "c": 3, "d": 1, "e": 5}
+    # FM = round-half-up of (F + M) / 2: a 4.5->5, b 1.5->2, c 3.5->4, d 1.5->2, e 4
+    assert table["fm_score"].to_dict() == {"a": 5, "b": 2, "c": 4, "d": 2, "e": 4}
+    assert table["segment"].to_dict() == {
+        "a": "Champions",
+        "b": "Potential Loyalists",
+        "c": "Loyal Customers",
+        "d": "Hibernating",
+        "e": "At Risk",
+    }
+    assert table.loc["a", "rfm_code"] == 554
+
+
+def test_ties_share_a_score_whatever_the_row_order():
+    values = pd.Series([1, 1, 1, 1, 5, 9])
+    # The four 1s share the average rank 2.5 of 6 -> 0.417 -> ceil(2.08) = 3.
+    assert quintile_score(values).tolist() == [3, 3, 3, 3, 5, 5]
+    assert quintile_score(values[::-1]).sort_index().tolist() == quintile_score(values).tolist()
+
+
+def test_grid_covers_every_score_pair_once():
+    for r in range(1, 6):
+        for fm in range(1, 6):
+            matches = [
+                s
+                for s in SEGMENTS
+                if s.recency[0] <= r <= s.recency[1] and s.fm[0] <= fm <= s.fm[1]
+            ]
+            assert len(matches) == 1, (r, fm)
+    with pytest.raises(ValueError, match="scores run from 1 to 5"):
+        segment_for(0, 3)
+
+
+def test_no_counted_orders_gives_empty_table():
+    table = rfm_table(orders([("a", "2025-01-01", 5, "refunded")]), AS_OF)
+    assert table.empty
+
+
+def test_segments_track_true_churn_in_the_sample(business):
+    table = rfm_table(business.tables["orders"], business.as_of)
+    alive = table["contact_id"].map(
+        business.truth["customers"].set_index("contact_id")["alive_at_end"]
+    )
+    rate = alive.groupby(table["segment"]).mean()
+    assert rate["Champions"] > 0.8 and rate["At Risk"] < 0.3
