@@ -25,30 +25,24 @@ __all__ = ["HtmlReport", "ResultsWorkbook", "render_report", "workbook_sheets"]
 _REJECTS_SHOWN = 50
 
 
+def _cell(column: str, value: object) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return "<td></td>"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        percent = any(word in column for word in ("share", "rate", "probability"))
+        text = f"{value:.0%}" if percent else f"{value:,.2f}".rstrip("0").rstrip(".")
+        return f'<td class="num">{escape(text)}</td>'
+    return f"<td>{escape(str(value))}</td>"
+
+
 def _table_html(frame: pd.DataFrame) -> Markup:
-    head = "".join(f"<th>{escape(str(c)).replace('_', ' ')}</th>" for c in frame.columns)
-    rows = []
-    for row in frame.itertuples(index=False):
-        cells = []
-        for value in row:
-            if isinstance(value, float):
-                text = (
-                    ""
-                    if pd.isna(value)
-                    else (
-                        f"{value:.0%}"
-                        if 0 <= abs(value) < 1 and value != 0
-                        else f"{value:,.2f}".rstrip("0").rstrip(".")
-                    )
-                )
-                cells.append(f'<td class="num">{escape(text)}</td>')
-            elif isinstance(value, int):
-                cells.append(f'<td class="num">{value:,}</td>')
-            else:
-                cells.append(
-                    f"<td>{escape('' if value is None or value is pd.NA else str(value))}</td>"
-                )
-        rows.append(f"<tr>{''.join(cells)}</tr>")
+    head = "".join(f"<th>{escape(str(c).replace('_', ' '))}</th>" for c in frame.columns)
+    rows = [
+        "<tr>"
+        + "".join(_cell(str(c), v) for c, v in zip(frame.columns, row, strict=True))
+        + "</tr>"
+        for row in frame.itertuples(index=False)
+    ]
     return Markup(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
@@ -72,7 +66,6 @@ def render_report(result: RunResult, title: str = "smbml_connect report") -> str
         as_of=f"{result.as_of:%d %B %Y}",
         source=result.source,
         run_id=result.run_id,
-        status=result.status,
         cards=cards,
         summary=summary,
         errors=result.errors,
@@ -91,7 +84,7 @@ def workbook_sheets(result: RunResult) -> tuple[dict[str, pd.DataFrame], dict[st
     summary_rows = [
         ("Data up to", f"{result.as_of:%Y-%m-%d}"),
         ("Source", result.source),
-        ("Run", f"{result.run_id} ({result.status})"),
+        ("Run", str(result.run_id)),
         *((f"{t.replace('_', ' ')} loaded", f"{n:,}") for t, n in result.loaded.items()),
         ("Rows rejected", f"{result.rejected_rows:,}"),
         ("Values left empty", f"{result.cleared_values:,}"),

@@ -109,3 +109,20 @@ def test_run_with_a_files_config(tmp_path: Path):
     assert "1 rows rejected" in result.output
     workbook = load_workbook(tmp_path / "results.xlsx")
     assert workbook["Segments"].max_row == 3 + 1  # note, blank, header, one customer
+
+
+def test_report_escapes_source_text():
+    import pandas as pd
+
+    from smbml_connect.pipeline import RunResult
+    from smbml_connect.report import render_report
+    from smbml_connect.steps import ReportSection, StepResult
+
+    result = RunResult(run_id=1, as_of=pd.Timestamp("2025-01-01", tz="UTC"), source="x")
+    table = pd.DataFrame({"name": ["<script>alert(1)</script>"], "share_of_revenue": [0.25],
+                          "avg_orders": [0.5]})  # fmt: skip
+    result.steps["s"] = StepResult(sections=[ReportSection("T", ["<b>hi</b>"], [], table)])
+    html = render_report(result)
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
+    assert "&lt;b&gt;hi" in html
+    assert ">25%<" in html and ">0.5<" in html
