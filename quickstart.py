@@ -52,8 +52,9 @@ def ensure_venv() -> None:
     STAMP.write_text(_wanted_stamp())
 
 
-def run(args: list[str]) -> int:
-    return subprocess.run(args, cwd=ROOT).returncode
+def run(args: list[str], cwd: Path | None = None) -> int:
+    """``smbml`` runs in the caller's folder (results land there); tests run from ROOT."""
+    return subprocess.run(args, cwd=cwd).returncode
 
 
 def main(argv: list[str]) -> int:
@@ -67,11 +68,11 @@ def main(argv: list[str]) -> int:
     if command == "smbml":
         return run([str(BIN / "smbml"), *rest])
     for check in (["ruff", "check", "."], ["ruff", "format", "--check", "."]):
-        code = run([str(PYTHON), "-m", *check])
+        code = run([str(PYTHON), "-m", *check], cwd=ROOT)
         if code:
             return code
     workers = ["-n", "2"] if "-n" not in rest else []
-    return run([str(PYTHON), "-m", "pytest", *workers, *rest])
+    return run([str(PYTHON), "-m", "pytest", *workers, *rest], cwd=ROOT)
 
 
 if __name__ == "__main__":
