@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
-__all__ = ["bar_chart", "histogram"]
+__all__ = ["band_chart", "bar_chart", "calibration_chart", "histogram"]
 
 _BLUE = "#1F4E78"
 _GREY = "#9AA5B1"
@@ -43,12 +43,55 @@ def bar_chart(
     return _svg(figure)
 
 
-def histogram(values: Sequence[float], title: str, xlabel: str, bins: int = 30) -> str:
+def histogram(
+    values: Sequence[float], title: str, xlabel: str, bins: int = 30, ylabel: str = "customers"
+) -> str:
     figure = Figure(figsize=(7, 3))
     axes = figure.subplots()
     axes.hist(list(values), bins=bins, color=_BLUE)
     axes.set_title(title, loc="left", fontsize=11)
     axes.set_xlabel(xlabel)
-    axes.set_ylabel("customers")
+    axes.set_ylabel(ylabel)
+    axes.spines[["top", "right"]].set_visible(False)
+    return _svg(figure)
+
+
+def calibration_chart(predicted: Sequence[float], observed: Sequence[float], title: str) -> str:
+    """Predicted against observed rates: points on the diagonal mean the scores are honest."""
+    figure = Figure(figsize=(4.5, 4.5))
+    axes = figure.subplots()
+    axes.plot([0, 100], [0, 100], color=_GREY, linestyle="--", linewidth=1, label="perfect")
+    axes.plot(
+        [100 * p for p in predicted], [100 * o for o in observed], "o-", color=_BLUE,
+        label="held-out leads",
+    )  # fmt: skip
+    axes.set_xlim(0, 100)
+    axes.set_ylim(0, 100)
+    axes.set_xlabel("predicted chance (%)")
+    axes.set_ylabel("what actually happened (%)")
+    axes.set_title(title, loc="left", fontsize=11)
+    axes.legend(frameon=False, fontsize=8)
+    axes.spines[["top", "right"]].set_visible(False)
+    return _svg(figure)
+
+
+def band_chart(
+    labels: Sequence[str],
+    expected: Sequence[float],
+    low: Sequence[float],
+    high: Sequence[float],
+    title: str,
+    ylabel: str,
+) -> str:
+    """Expected values per period with an interval drawn as error bars."""
+    figure = Figure(figsize=(7, 3))
+    axes = figure.subplots()
+    x = list(range(len(labels)))
+    below = [e - lo for e, lo in zip(expected, low, strict=True)]
+    above = [hi - e for e, hi in zip(expected, high, strict=True)]
+    axes.bar(x, list(expected), color=_BLUE, yerr=[below, above], capsize=4, ecolor="#333333")
+    axes.set_xticks(x, list(labels))
+    axes.set_title(title, loc="left", fontsize=11)
+    axes.set_ylabel(ylabel)
     axes.spines[["top", "right"]].set_visible(False)
     return _svg(figure)

@@ -126,6 +126,8 @@ def _print_result(result: Any, outputs: list[Path]) -> None:
         click.echo(f"{result.consent_skipped:,} contacts opted out of processing: not scored.")
     for error in result.errors:
         click.echo(f"problem: {error}")
+    for line in result.skipped:
+        click.echo(f"skipped: {line}")
     for path in outputs:
         click.echo(f"Wrote {path}")
 

@@ -248,10 +248,10 @@ def _from_number(number: float) -> pd.Timestamp:
 
 
 def coerce_datetime(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    if isinstance(series.dtype, pd.DatetimeTZDtype):
-        return series.dt.tz_convert(UTC).astype("datetime64[us, UTC]"), pd.Series(
-            False, index=series.index
-        )
+    if pd.api.types.is_datetime64_any_dtype(series):
+        # Already dates: naive ones are taken as UTC, like naive text.
+        stamps = series.dt.tz_localize(UTC) if series.dt.tz is None else series.dt.tz_convert(UTC)
+        return stamps.astype("datetime64[us, UTC]"), pd.Series(False, index=series.index)
     day_first = _day_first(series.dropna())
     values, invalid = _map_unique(series, lambda v: parse_datetime(v, day_first))
     out = pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")

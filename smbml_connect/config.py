@@ -72,9 +72,17 @@ class ScheduleConfig(_Strict):
         return value
 
 
+class LeadsConfig(_Strict):
+    label: Literal["customer", "order", "won_deal"] = "customer"
+    horizon_days: int = Field(90, ge=7, le=730)
+    fairness_column: str | None = "country"
+    protected: list[str] = Field(default_factory=list)  # extra columns to warn about
+
+
 class AnalyticsConfig(_Strict):
     enabled: list[str] | None = None  # None: every registered analytic
     as_of: date | datetime | None = None
+    leads: LeadsConfig = LeadsConfig()
 
 
 class Config(_Strict):

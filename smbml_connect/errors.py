@@ -53,6 +53,10 @@ class DataValidationError(SmbmlError):
     exit_code = 6
 
 
+class NotEnoughDataError(DataValidationError):
+    """Too little history for an analytic: it is skipped and the run still counts as ok."""
+
+
 class StoreError(SmbmlError):
     """The local store cannot be opened or is from a newer version."""
 

@@ -61,6 +61,11 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "owner_id": ["owner", "deal owner", "hubspot owner id", "sales rep", "rep"],
         "contact_id": ["contact", "contact id", "customer id", "customer"],
     },
+    "deal_stages": {
+        "deal_id": ["deal", "deal id", "opportunity", "opportunity id", "record id"],
+        "stage": ["deal stage", "dealstage", "status", "to stage", "new stage"],
+        "entered_at": ["entered", "date entered", "entered on", "changed at", "date", "timestamp"],
+    },
     "orders": {
         "order_id": ["id", "order id", "order number", "order no", "order #", "invoice",
                      "invoice number", "invoice no", "transaction id", "receipt"],
@@ -101,6 +106,7 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
 TABLE_SYNONYMS: dict[str, list[str]] = {
     "contacts": ["contacts", "contact", "customers", "customer", "leads", "people", "clients"],
     "deals": ["deals", "deal", "opportunities", "pipeline"],
+    "deal_stages": ["deal stages", "deal stage history", "stage history", "deal history"],
     "orders": ["orders", "order", "sales", "invoices", "transactions"],
     "order_lines": ["order lines", "order line", "line items", "order items", "lines",
                     "invoice lines", "sales lines"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,7 +17,7 @@ import pandas as pd
 
 from connectors.base import PushReport, Source
 from smbml_connect.coerce import parse_bool
-from smbml_connect.errors import SmbmlError
+from smbml_connect.errors import NotEnoughDataError, SmbmlError
 from smbml_connect.schema import REJECT_COLUMNS, TABLES, validate
 from smbml_connect.steps import Step, StepContext, StepResult
 from smbml_connect.store import Store
@@ -35,6 +35,7 @@ class RunOptions:
     consent_column: str = "marketing_consent"
     missing_consent_means: str = "consented"
     kind: str = "run"
+    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per analytic
 
 
 @dataclass
@@ -50,6 +51,7 @@ class RunResult:
     consent_skipped: int = 0
     steps: dict[str, StepResult] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # analytics with no or too little data
     pushes: list[PushReport] = field(default_factory=list)
 
     @property
@@ -67,6 +69,7 @@ class RunResult:
             "rejected_rows": self.rejected_rows,
             "cleared_values": self.cleared_values,
             "consent_skipped": self.consent_skipped,
+            "skipped": self.skipped,
             "outputs": {
                 f"{name}.{kind}": len(frame)
                 for name, result in self.steps.items()
@@ -95,7 +98,9 @@ def run_pipeline(
         _load(source, store, result, progress)
         tables = {name: store.read(name) for name in TABLES}
         personal, result.consent_skipped = _consented_view(tables, options)
-        context = StepContext(as_of=as_of, currency=_main_currency(tables))
+        context = StepContext(
+            as_of=as_of, currency=_main_currency(tables), settings=options.settings
+        )
         opted_out = set(tables["contacts"]["contact_id"]) - set(personal["contacts"]["contact_id"])
         for step in options.steps:
             progress(f"Computing {step.name.replace('_', ' ')}")
@@ -207,10 +212,13 @@ def _run_step(
 ) -> None:
     missing = [t for t in step.needs if tables[t].empty]
     if missing:
-        result.errors.append(f"{step.name}: skipped, no {', '.join(missing)} data")
+        result.skipped.append(f"{step.name}: no {', '.join(missing)} data")
         return
     try:
         outcome = step.run(tables, context)
+    except NotEnoughDataError as exc:
+        result.skipped.append(f"{step.name}: {exc}")
+        return
     except Exception as exc:  # one failing analytic must not cost the others their results
         log.exception("step %s failed", step.name)
         detail = str(exc) if isinstance(exc, SmbmlError) else "unexpected error, see the log"
@@ -223,4 +231,6 @@ def _run_step(
         outcome.outputs["scores"] = scores[~personal].reset_index(drop=True)
     for kind, frame in outcome.outputs.items():
         store.write_outputs(kind, result.run_id, frame)
+    for name, model in outcome.models.items():
+        store.save_model(name, model.payload, model.card, model.format)
     result.steps[step.name] = outcome

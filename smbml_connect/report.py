@@ -69,6 +69,7 @@ def render_report(result: RunResult, title: str = "smbml_connect report") -> str
         cards=cards,
         summary=summary,
         errors=result.errors,
+        skipped=result.skipped,
         sections=sections,
         rejects=rejects,
         rejects_total=len(result.rejects),
@@ -91,6 +92,7 @@ def workbook_sheets(result: RunResult) -> tuple[dict[str, pd.DataFrame], dict[st
         ("Contacts opted out (not scored)", f"{result.consent_skipped:,}"),
         *(("Finding", line) for step in result.steps.values() for line in step.summary),
         *(("Problem", line) for line in result.errors),
+        *(("Skipped", line) for line in result.skipped),
     ]
     sheets: dict[str, pd.DataFrame] = {
         "Summary": pd.DataFrame(summary_rows, columns=["item", "value"])

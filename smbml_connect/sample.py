@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["SampleBusiness", "SampleConfig", "generate", "messy_export"]
+__all__ = ["SampleBusiness", "SampleConfig", "as_it_looked", "generate", "messy_export"]
 
 LEAD_SOURCES = {  # share of new contacts, conversion log-odds offset
     "referral": (0.10, 0.35),
@@ -115,10 +115,12 @@ def generate(config: SampleConfig | None = None) -> SampleBusiness:
         rng, config, contact_truth, products, price_book, product_truth, start, end
     )
     deals, associations, deal_truth = _deals(rng, contacts, contact_truth, end)
+    deal_stages = _stage_history(np.random.default_rng((config.seed, 17)), deals, end)
     _summarise_engagement(contacts, activities, contact_truth, deals)
     tables = {
         "contacts": contacts,
         "deals": deals,
+        "deal_stages": deal_stages,
         "orders": orders,
         "order_lines": lines,
         "products": products,
@@ -506,6 +508,34 @@ def _deals(
     return deals, associations, pd.DataFrame(truth_rows)
 
 
+def _stage_history(
+    rng: np.random.Generator, deals: pd.DataFrame, end: pd.Timestamp
+) -> pd.DataFrame:
+    """When each deal entered each stage: won deals pass every stage, lost ones stall early."""
+    rows = []
+    for deal in deals.itertuples(index=False):
+        if deal.is_won:
+            reached = len(DEAL_STAGES_OPEN)
+        elif deal.is_closed:
+            reached = int(rng.choice([1, 2, 3, 4], p=[0.4, 0.3, 0.2, 0.1]))
+        else:
+            reached = DEAL_STAGES_OPEN.index(deal.stage) + 1
+        finish = deal.closed_at if deal.is_closed else end
+        span = (finish - deal.created_at).total_seconds()
+        offsets = np.sort(rng.uniform(0.05, 0.95, reached - 1)) * span
+        moments = [deal.created_at] + [
+            deal.created_at + pd.Timedelta(seconds=float(o)) for o in offsets
+        ]
+        stages = DEAL_STAGES_OPEN[:reached]
+        if deal.is_closed:
+            stages, moments = [*stages, deal.stage], [*moments, deal.closed_at]
+        rows += [
+            {"deal_id": deal.deal_id, "stage": stage, "entered_at": moment.floor("s")}
+            for stage, moment in zip(stages, moments, strict=True)
+        ]
+    return pd.DataFrame(rows, columns=["deal_id", "stage", "entered_at"])
+
+
 def _summarise_engagement(
     contacts: pd.DataFrame, activities: pd.DataFrame, truth: pd.DataFrame, deals: pd.DataFrame
 ) -> None:
@@ -589,3 +619,46 @@ def messy_export(
         faults.append({"table": "contacts", "key": key, "column": "contact_id", "value": key,
                        "action": "row rejected"})  # fmt: skip
     return raw, pd.DataFrame(faults)
+
+
+def as_it_looked(business: SampleBusiness, days_after_creation: float) -> dict[str, pd.DataFrame]:
+    """Every contact as the CRM showed it `days_after_creation` days after it was created.
+
+    Activities, deals and orders after each contact's own cut-off are dropped and the
+    CRM totals and lifecycle stage are recounted, which is what a lead looked like
+    when someone first had to decide whether to call it. Tests use it to show that a
+    model trained on today's totals does worse on such leads than its held-out score.
+    """
+    tables = {name: frame.copy() for name, frame in business.tables.items()}
+    contacts = tables["contacts"]
+    cutoff = contacts.set_index("contact_id")["created_at"] + pd.Timedelta(days=days_after_creation)
+
+    def before(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+        limit = frame["contact_id"].map(cutoff)
+        return frame[frame[column] < limit].reset_index(drop=True)
+
+    activities = before(tables["activities"], "occurred_at")
+    orders = before(tables["orders"], "ordered_at")
+    deals = before(tables["deals"], "created_at")
+    closed_later = deals["closed_at"].isna() | (
+        deals["closed_at"] >= deals["contact_id"].map(cutoff)
+    )
+    deals.loc[closed_later, ["is_closed", "is_won"]] = False
+    deals.loc[closed_later, "closed_at"] = pd.NaT
+    deals.loc[closed_later & deals["stage"].str.startswith("closed"), "stage"] = (
+        "appointmentscheduled"
+    )
+    truth = business.truth["contacts"].copy()
+    truth["converted_by_end"] = truth["converted_at"] < truth["contact_id"].map(cutoff)
+    _summarise_engagement(contacts, activities, truth, deals)
+    contacts["last_activity_at"] = contacts["last_activity_at"].astype("datetime64[us, UTC]")
+    contacts["updated_at"] = contacts["last_activity_at"].fillna(contacts["created_at"])
+    lines = tables["order_lines"]
+    tables.update(
+        contacts=contacts,
+        activities=activities,
+        orders=orders,
+        deals=deals,
+        order_lines=lines[lines["order_id"].isin(orders["order_id"])].reset_index(drop=True),
+    )
+    return tables

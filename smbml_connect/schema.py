@@ -34,7 +34,14 @@ __all__ = [
 
 Kind = Literal["str", "email", "int", "count", "float", "datetime", "bool"]
 TableName = Literal[
-    "contacts", "deals", "orders", "order_lines", "products", "associations", "activities"
+    "contacts",
+    "deals",
+    "deal_stages",
+    "orders",
+    "order_lines",
+    "products",
+    "associations",
+    "activities",
 ]
 SOURCE_ROW = "_source_row"
 REJECT_COLUMNS = ["table", "source", "source_row", "column", "value", "reason", "action", "row"]
@@ -92,6 +99,11 @@ TABLES: dict[str, TableSpec] = {
                 "is_closed:bool is_won:bool created_at:datetime close_date:datetime "
                 "closed_at:datetime owner_id:str contact_id:str"
             ),
+        ),
+        TableSpec(  # when each deal entered each stage: stage history for the win model
+            "deal_stages",
+            ("deal_id", "stage"),
+            _cols("deal_id:str! stage:str! entered_at:datetime!"),
         ),
         TableSpec(
             "orders",

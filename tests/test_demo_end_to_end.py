@@ -33,7 +33,18 @@ def demo_dir(tmp_path_factory) -> Path:
 
 def test_workbook_has_a_tab_per_output_and_rejects(demo_dir: Path):
     workbook = load_workbook(demo_dir / "results.xlsx")
-    assert workbook.sheetnames == ["Summary", "Segments", "Segment summary", "Rejects"]
+    assert workbook.sheetnames == [
+        "Summary",
+        "Segments",
+        "Segment summary",
+        "Lead scores",
+        "Lead model",
+        "Lead fairness",
+        "Deal win chances",
+        "Pipeline forecast",
+        "Deal model",
+        "Rejects",
+    ]
     segments = workbook["Segments"]
     header = [c.value for c in segments[3]]
     assert header[:4] == ["contact_id", "name", "email", "segment"]

@@ -1,66 +1,19 @@
-"""The registry of analytics the pipeline runs, and how each one is shown to people.
-
-A step takes the canonical tables and returns outputs for the store (scores, forecasts,
-price suggestions), tabs for workbooks and sheets, and a section of the report. Adding
-an analytic means writing one step and appending it to STEPS; the pipeline does not
-change. The analytics themselves stay pure; presentation (wording, charts) lives here.
-"""
+"""The RFM segments step: who bought recently, often and much, and what to do about it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
 import pandas as pd
 
 from smbml_connect import charts
 from smbml_connect.analytics.segments import SEGMENTS, rfm_table
-from smbml_connect.errors import ConfigError
+from smbml_connect.steps.base import ReportSection, StepContext, StepResult, money, plural
 
-__all__ = ["STEPS", "ReportSection", "Step", "StepContext", "StepResult", "steps_by_name"]
-
-
-@dataclass(frozen=True)
-class StepContext:
-    as_of: pd.Timestamp
-    currency: str = "USD"
+__all__ = ["rfm_step"]
 
 
-@dataclass
-class ReportSection:
-    title: str
-    paragraphs: list[str] = field(default_factory=list)
-    figures: list[str] = field(default_factory=list)  # inline SVG
-    table: pd.DataFrame | None = None
-
-
-@dataclass
-class StepResult:
-    outputs: dict[str, pd.DataFrame] = field(default_factory=dict)  # scores/forecasts/prices
-    sheets: dict[str, pd.DataFrame] = field(default_factory=dict)  # tab title -> frame
-    notes: dict[str, str] = field(default_factory=dict)  # tab title -> one-line explanation
-    sections: list[ReportSection] = field(default_factory=list)
-    summary: list[str] = field(default_factory=list)  # one-liners for the CLI and report
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    needs: tuple[str, ...]
-    personal: bool  # works on people's data: opted-out contacts are removed first
-    run: Callable[[Mapping[str, pd.DataFrame], StepContext], StepResult]
-
-
-def money(amount: float, currency: str) -> str:
-    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency.upper())
-    return f"{symbol}{amount:,.0f}" if symbol else f"{amount:,.0f} {currency}"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
-def _rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
+def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
     table = rfm_table(tables["orders"], context.as_of)
     result = StepResult()
     if table.empty:
@@ -68,8 +21,8 @@ def _rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         return result
     reasons = [
         [
-            f"Last order {_plural(int(r.recency_days), 'day')} ago",
-            f"{_plural(int(r.frequency), 'order')} in total",
+            f"Last order {plural(int(r.recency_days), 'day')} ago",
+            f"{plural(int(r.frequency), 'order')} in total",
             f"{money(float(r.monetary), context.currency)} spent",
         ]
         for r in table.itertuples(index=False)
@@ -126,11 +79,11 @@ def _rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     top = summary.sort_values("revenue", ascending=False).iloc[0]
     at_risk = summary[summary["segment"].isin(["At Risk", "Can't Lose Them"])]
     result.summary.append(
-        f"RFM segments: {_plural(len(table), 'customer')} in {len(summary)} segments; "
+        f"RFM segments: {plural(len(table), 'customer')} in {len(summary)} segments; "
         f"{top['segment']} bring {top['share_of_revenue']:.0%} of revenue"
     )
     paragraphs = [
-        f"{_plural(len(table), 'customer')} with counted orders up to {context.as_of:%d %B %Y} "
+        f"{plural(len(table), 'customer')} with counted orders up to {context.as_of:%d %B %Y} "
         f"fall into {len(summary)} segments. {top['segment']} ({int(top['customers'])} people) "
         f"bring {top['share_of_revenue']:.0%} of all revenue.",
     ]
@@ -174,19 +127,3 @@ def _rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         )
     )
     return result
-
-
-STEPS: tuple[Step, ...] = (Step("rfm_segments", needs=("orders",), personal=True, run=_rfm_step),)
-
-
-def steps_by_name(names: list[str] | None) -> list[Step]:
-    if names is None:
-        return list(STEPS)
-    known = {s.name: s for s in STEPS}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ConfigError(
-            f"config error at analytics.enabled: unknown analytic {unknown[0]!r}; "
-            f"available: {', '.join(known)}"
-        )
-    return [known[n] for n in names]

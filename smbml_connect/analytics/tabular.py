@@ -1,0 +1,268 @@
+"""Turn whatever table a user brings into model features, and features back into words.
+
+Excel and Sheets users bring their own columns: numbers typed as text ("1,234",
+"$99"), yes/no columns, dates, free text, identifiers. The encoder decides once, at
+fit time, what each column is and remembers it, so scoring applies exactly the same
+reading. Identifiers and free text are left out (and the card says so), because a
+model that memorises ids learns nothing that carries over to new rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from smbml_connect.coerce import MISSING_TOKENS, coerce_bool, coerce_datetime, coerce_float
+
+__all__ = ["ColumnPlan", "Phrase", "TabularEncoder", "format_number", "humanise"]
+
+Kind = Literal["number", "bool", "category", "date"]
+OTHER = "(other)"
+_ID_NAMES = re.compile(r"(^|_)(id|uuid|guid|email|e_mail|phone|mobile|first_name|last_name|name)$")
+_INFER_SAMPLE = 2000
+
+
+def humanise(name: str) -> str:
+    text = re.sub(r"[_\s]+", " ", str(name)).strip()
+    return text[:1].upper() + text[1:] if text else "Value"
+
+
+def format_number(value: float) -> str:
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+@dataclass
+class Phrase:
+    """How one feature's value reads as a reason. Placeholders: {n} (number), {value} (text)."""
+
+    template: str
+    one: str | None = None
+    zero: str | None = None
+    missing: str | None = None
+    values: dict[str, str] = field(default_factory=dict)  # category value -> text
+
+    def render(self, kind: Kind, value: Any) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return self.missing or self.template.format(n="unknown", value="unknown")
+        if kind == "category":
+            text = str(value)
+            if text in self.values:
+                return self.values[text]
+            if text == OTHER:
+                return self.template.format(value="a less common value", n="")
+            return self.template.format(value=text.replace("_", " "), n="")
+        number = float(value)
+        if number == 0 and self.zero:
+            return self.zero
+        if number == 1 and self.one:
+            return self.one
+        shown = ("yes" if number else "no") if kind == "bool" else format_number(number)
+        return self.template.format(n=shown, value=shown)
+
+
+def _default_phrase(name: str, kind: Kind) -> Phrase:
+    label = humanise(name)
+    if kind == "date":
+        return Phrase(f"{label} {{n}} days before the latest", missing=f"{label} unknown")
+    return Phrase(f"{label}: {{value}}", missing=f"{label} unknown")
+
+
+@dataclass
+class ColumnPlan:
+    """What the encoder learnt about one input column."""
+
+    name: str
+    kind: Kind
+    categories: list[str] = field(default_factory=list)  # last entry is OTHER
+    reference_day: float | None = None  # dates: features are days before this day
+    phrase: Phrase | None = None
+
+    def describe(self, value: float) -> str:
+        phrase = self.phrase or _default_phrase(self.name, self.kind)
+        if self.kind == "category" and not np.isnan(value):
+            return phrase.render(self.kind, self.categories[int(value)])
+        return phrase.render(self.kind, value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ColumnPlan:
+        data = dict(data)
+        if data.get("phrase") is not None:
+            data["phrase"] = Phrase(**data["phrase"])
+        return cls(**data)
+
+
+def _missing_mask(series: pd.Series) -> pd.Series:
+    if series.dtype == object or isinstance(series.dtype, pd.StringDtype):
+        text = series.astype("string").str.strip().str.lower()
+        return series.isna() | text.isin(MISSING_TOKENS).fillna(True)
+    return series.isna()
+
+
+def _sample(series: pd.Series) -> pd.Series:
+    present = series[~_missing_mask(series)]
+    if len(present) <= _INFER_SAMPLE:
+        return present
+    return present.iloc[np.linspace(0, len(present) - 1, _INFER_SAMPLE).astype(int)]
+
+
+def _share_parsed(values: pd.Series, coerce: Any) -> float:
+    if values.empty:
+        return 0.0
+    parsed, invalid = coerce(values.astype(object))
+    return float((~invalid & parsed.notna()).mean())
+
+
+def _to_number(series: pd.Series) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        return pd.to_numeric(series, errors="coerce").astype("float64").to_numpy()
+    fast = pd.to_numeric(series, errors="coerce").astype("float64")
+    todo = fast.isna() & ~_missing_mask(series)
+    if todo.any():
+        slow, _ = coerce_float(series[todo].astype(object))
+        fast[todo] = slow.astype("float64")
+    return fast.to_numpy()
+
+
+def _to_bool(series: pd.Series) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        return pd.to_numeric(series, errors="coerce").astype("float64").to_numpy()
+    values, _ = coerce_bool(series.astype(object))
+    return values.astype("Float64").astype("float64").to_numpy()
+
+
+def _to_days(series: pd.Series) -> np.ndarray:
+    stamps, _ = coerce_datetime(series)
+    days = (stamps - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds() / 86400
+    return days.astype("float64").to_numpy()
+
+
+def _category_key(series: pd.Series) -> pd.Series:
+    return series.astype("string").str.strip().str.casefold()
+
+
+class TabularEncoder:
+    """Column-by-column reading of a user's table into a float matrix.
+
+    Categories become integer codes (LightGBM reads them natively; the logistic model
+    one-hot encodes them), dates become days before the newest date seen in training,
+    yes/no becomes 0/1. Missing stays NaN so each learner handles it its own way.
+    """
+
+    def __init__(self, max_categories: int = 30, min_category_share: float = 0.005) -> None:
+        self.max_categories = max_categories
+        self.min_category_share = min_category_share
+
+    def fit(self, frame: pd.DataFrame, phrases: dict[str, Phrase] | None = None) -> TabularEncoder:
+        phrases = phrases or {}
+        self.plans_: list[ColumnPlan] = []
+        self.ignored_: dict[str, str] = {}
+        for name in frame.columns:
+            plan = self._plan(str(name), frame[name])
+            if isinstance(plan, str):
+                self.ignored_[str(name)] = plan
+            else:
+                plan.phrase = phrases.get(plan.name)
+                self.plans_.append(plan)
+        return self
+
+    def _plan(self, name: str, series: pd.Series) -> ColumnPlan | str:
+        present = series[~_missing_mask(series)]
+        if present.empty:
+            return "empty"
+        if _ID_NAMES.search(name.strip().lower().replace(" ", "_")):
+            return "an identifier or a name: it would not carry over to new rows"
+        kind = self._kind(series)
+        if kind == "category":
+            keys = _category_key(present)
+            counts = keys.value_counts()
+            if len(counts) > max(50, 0.5 * len(present)):
+                return f"free text or identifiers ({len(counts):,} different values)"
+            if len(counts) < 2:
+                return "the same value in every row"
+            floor = max(2, self.min_category_share * len(present))
+            kept = counts[counts >= floor].index[: self.max_categories]
+            chosen = keys.isin(kept)
+            display = (
+                present[chosen]
+                .astype("string")
+                .str.strip()
+                .groupby(keys[chosen])
+                .agg(lambda s: s.mode().iloc[0])
+            )
+            return ColumnPlan(name, "category", [str(display[k]) for k in kept] + [OTHER])
+        values = {"number": _to_number, "bool": _to_bool, "date": _to_days}[kind](series)
+        if np.nanmin(values) == np.nanmax(values):
+            return "the same value in every row"
+        plan = ColumnPlan(name, kind)
+        if kind == "date":
+            plan.reference_day = float(np.nanmax(values))
+        return plan
+
+    @staticmethod
+    def _kind(series: pd.Series) -> Kind:
+        if pd.api.types.is_bool_dtype(series):
+            return "bool"
+        if pd.api.types.is_datetime64_any_dtype(series):
+            return "date"
+        if pd.api.types.is_numeric_dtype(series):
+            distinct = pd.unique(series.dropna())
+            return "bool" if len(distinct) == 2 and set(distinct) <= {0, 1} else "number"
+        sample = _sample(series)
+        if _share_parsed(sample, coerce_bool) >= 0.98:
+            return "bool"
+        if _share_parsed(sample, coerce_float) >= 0.95:
+            return "number"
+        if _share_parsed(sample, coerce_datetime) >= 0.95:
+            return "date"
+        return "category"
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        missing = [p.name for p in self.plans_ if p.name not in frame.columns]
+        if missing:
+            raise KeyError(f"missing column(s) the model was trained with: {', '.join(missing)}")
+        out = np.empty((len(frame), len(self.plans_)), dtype="float64")
+        for j, plan in enumerate(self.plans_):
+            series = frame[plan.name]
+            if plan.kind == "number":
+                out[:, j] = _to_number(series)
+            elif plan.kind == "bool":
+                out[:, j] = _to_bool(series)
+            elif plan.kind == "date":
+                out[:, j] = float(plan.reference_day or 0.0) - _to_days(series)
+            else:
+                lookup = {c.casefold(): i for i, c in enumerate(plan.categories[:-1])}
+                codes = _category_key(series).map(lookup)
+                codes = codes.astype("Float64").fillna(float(len(plan.categories) - 1))
+                codes[_missing_mask(series).to_numpy()] = np.nan
+                out[:, j] = codes.astype("float64").to_numpy()
+        return out
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [p.name for p in self.plans_]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "max_categories": self.max_categories,
+            "min_category_share": self.min_category_share,
+            "plans": [p.to_dict() for p in self.plans_],
+            "ignored": self.ignored_,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TabularEncoder:
+        encoder = cls(data["max_categories"], data["min_category_share"])
+        encoder.plans_ = [ColumnPlan.from_dict(p) for p in data["plans"]]
+        encoder.ignored_ = dict(data["ignored"])
+        return encoder

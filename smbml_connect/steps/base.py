@@ -1,0 +1,76 @@
+"""What a step is: tables in, outputs, tabs, report sections and saved models out.
+
+A step takes the canonical tables and returns outputs for the store (scores, forecasts,
+price suggestions), tabs for workbooks and sheets, a section of the report and the
+models it fitted. The analytics themselves stay pure; presentation (wording, charts)
+lives in the step modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "ReportSection",
+    "SavedModelText",
+    "Step",
+    "StepContext",
+    "StepResult",
+    "money",
+    "plural",
+]
+
+
+@dataclass(frozen=True)
+class StepContext:
+    as_of: pd.Timestamp
+    currency: str = "USD"
+    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per analytic
+
+
+@dataclass(frozen=True)
+class SavedModelText:
+    """A fitted model as text (never pickle) with its card, for the store."""
+
+    payload: str
+    card: dict[str, Any]
+    format: str
+
+
+@dataclass
+class ReportSection:
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)  # inline SVG
+    table: pd.DataFrame | None = None
+
+
+@dataclass
+class StepResult:
+    outputs: dict[str, pd.DataFrame] = field(default_factory=dict)  # scores/forecasts/prices
+    sheets: dict[str, pd.DataFrame] = field(default_factory=dict)  # tab title -> frame
+    notes: dict[str, str] = field(default_factory=dict)  # tab title -> one-line explanation
+    sections: list[ReportSection] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)  # one-liners for the CLI and report
+    models: dict[str, SavedModelText] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    needs: tuple[str, ...]
+    personal: bool  # works on people's data: opted-out contacts are removed first
+    run: Callable[[Mapping[str, pd.DataFrame], StepContext], StepResult]
+
+
+def money(amount: float, currency: str) -> str:
+    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency.upper())
+    return f"{symbol}{amount:,.0f}" if symbol else f"{amount:,.0f} {currency}"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"

@@ -1,0 +1,273 @@
+"""Lead score and deal win steps: the numbers a sales team sees, and how they are explained."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from smbml_connect import charts
+from smbml_connect.analytics.contact_features import (
+    CONTACT_PHRASES,
+    lead_scoring_frame,
+    lead_training_frame,
+)
+from smbml_connect.analytics.deals import DealWinModel, pipeline_forecast
+from smbml_connect.analytics.leads import TIER_SHARES, LeadScorer
+from smbml_connect.analytics.tabular import humanise
+from smbml_connect.errors import NotEnoughDataError
+from smbml_connect.steps.base import (
+    ReportSection,
+    SavedModelText,
+    StepContext,
+    StepResult,
+    money,
+    plural,
+)
+
+__all__ = ["deal_step", "lead_step", "model_card_rows"]
+
+TIER_TEXT = ", ".join(
+    f"{tier} = top {share:.0%}" if i == 0 else f"{tier} = next {share - TIER_SHARES[i - 1][1]:.0%}"
+    for i, (tier, share) in enumerate(TIER_SHARES)
+) + ", D = the rest"  # fmt: skip
+
+
+def _version(payload: str, name: str) -> str:
+    return f"{name}-{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
+
+
+def _joined(reasons: pd.Series) -> pd.Series:
+    return reasons.map("; ".join)
+
+
+def model_card_rows(card: Mapping[str, Any]) -> pd.DataFrame:
+    """The model card as two columns a person can read in a spreadsheet."""
+    held = card["held_out"]
+    rows = [
+        ("Model", card["model"]),
+        ("Learner", card["why_this_learner"]),
+        ("Final model", card["final_model"]),
+        ("Trained at", card["trained_at"]),
+        ("Rows used", f"{card['data']['labelled_rows']:,}"),
+        ("Success rate in the data", f"{card['data']['label_rate']:.1%}"),
+        ("Dates covered", " to ".join(d[:10] for d in card["data"]["date_range"] or [])),
+        ("How it was tested", card["split"]["how"]),
+        ("Held-out rows", f"{card['split']['test_rows']:,}"),
+        ("AUC (0.5 = guessing, 1 = perfect)", f"{held['auc']:.3f}"),
+        ("PR-AUC", f"{held['pr_auc']:.3f}"),
+        ("Brier score (lower is better)", f"{held['brier']:.3f} (guessing the average: {card['baseline_brier']:.3f})"),
+        ("Calibration error", f"{held['calibration_error']:.3f} ({100 * held['calibration_error']:.1f} points on average)"),
+        ("Lift in the top 10%", f"{held['lift_top_decile']:.2f}x the average rate"),
+        ("Calibration method", card["calibration"]["method"]),
+    ]  # fmt: skip
+    rows += [
+        (f"Feature: {humanise(f['name'])}", f"importance {f['importance']:.1%}")
+        for f in card["features"]
+    ]
+    rows += [(f"Left out: {name}", why) for name, why in card["ignored_columns"].items()]
+    rows += [("Note", note) for note in card.get("notes", [])]
+    rows += [("Warning", w) for w in card["warnings"]]
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def _quality_sentence(card: Mapping[str, Any], what: str) -> str:
+    held = card["held_out"]
+    return (
+        f"Tested on {card['split']['test_rows']:,} {what} the model had not seen "
+        f"({card['split']['how'].split(':')[0]}): the top 10% of scores succeeded "
+        f"{held['lift_top_decile']:.1f} times as often as average, and predicted chances were "
+        f"{100 * held['calibration_error']:.0f} points from what happened, on average "
+        f"(AUC {held['auc']:.2f})."
+    )
+
+
+def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
+    settings = context.settings.get("leads", {})
+    horizon = int(settings.get("horizon_days", 90))
+    label = str(settings.get("label", "customer"))
+    fairness = settings.get("fairness_column", "country")
+    data = dict(tables)
+    training = lead_training_frame(data, context.as_of, horizon, label)
+    if training.frame["contact_id"].nunique() < 50:
+        raise NotEnoughDataError(
+            f"lead scores need at least 50 contacts created more than {horizon} days ago to "
+            f"learn from; found {training.frame['contact_id'].nunique()}"
+        )
+    scorer = LeadScorer(
+        phrases=CONTACT_PHRASES, protected=tuple(settings.get("protected", ()))
+    ).fit(
+        training.frame,
+        "converted",
+        time_column="snapshot_at",
+        group_column="contact_id",
+        fairness_column=fairness,
+    )
+    scorer.card_["notes"] = [
+        f"label: became a {label.replace('_', ' ')} within {horizon} days of the moment scored",
+        *training.notes,
+    ]
+    leads = lead_scoring_frame(data, context.as_of, label)
+    scored = scorer.score(leads)
+    payload = scorer.to_json()
+    version = _version(payload, "lead_score")
+    result = StepResult()
+    result.models["lead_score"] = SavedModelText(payload, scorer.card_, "smbml-lead-scorer-1")
+    result.outputs["scores"] = pd.DataFrame(
+        {
+            "entity": "contact",
+            "entity_id": leads["contact_id"],
+            "model": "lead_score",
+            "value": scored["score"].astype(float),
+            "label": scored["tier"],
+            "reasons": scored["reasons"],
+            "model_version": version,
+            "scored_at": context.as_of,
+        }
+    )
+    people = tables["contacts"].drop_duplicates("contact_id").set_index("contact_id")
+    names = (people["first_name"].fillna("") + " " + people["last_name"].fillna("")).str.strip()
+    sheet = pd.DataFrame(
+        {
+            "contact_id": leads["contact_id"],
+            "name": leads["contact_id"].map(names),
+            "email": leads["contact_id"].map(people["email"]),
+            "score": scored["score"],
+            "tier": scored["tier"],
+            "why": _joined(scored["reasons"]),
+            "lead_source": leads["lead_source"],
+            "days_as_lead": leads["days_since_created"],
+        }
+    ).sort_values(["score", "days_as_lead"], ascending=[False, True])
+    result.sheets["Lead scores"] = sheet
+    result.notes["Lead scores"] = (
+        f"Score = chance in % that an open lead becomes a {label.replace('_', ' ')} within "
+        f"{horizon} days. Tiers rank against past leads ({TIER_TEXT}): "
+        + ", ".join(f"{t} from {100 * v:.0f}" for t, v in scorer.tiers_.items())
+        + ". In 'why', + raises the score and - lowers it."
+    )
+    result.sheets["Lead model"] = model_card_rows(scorer.card_)
+    result.notes["Lead model"] = (
+        "How the lead score was built and how well it did on leads it had not seen."
+    )
+    card = scorer.card_
+    top = int((scored["tier"] == "A").sum())
+    result.summary.append(
+        f"Lead scores: {plural(len(leads), 'open lead')} scored; {top:,} in tier A "
+        f"(held-out AUC {card['held_out']['auc']:.2f})"
+    )
+    paragraphs = [
+        f"{plural(len(leads), 'open lead')} scored as of {context.as_of:%d %B %Y}. A score is the "
+        f"chance in % of becoming a {label.replace('_', ' ')} within {horizon} days. "
+        f"{top:,} leads are in tier A: call them first.",
+        _quality_sentence(card, "past leads"),
+        *card["warnings"],
+    ]
+    curve = card["calibration"]["curve"]
+    features = card["features"][:8]
+    figures = [
+        charts.histogram(scored["score"].tolist(), "Lead scores", "score (chance in %)", bins=20, ylabel="leads"),
+        charts.bar_chart(
+            [humanise(f["name"]) for f in features],
+            [round(100 * f["importance"], 1) for f in features],
+            "What drives the score (share of importance, %)",
+            "%",
+        ),
+        charts.calibration_chart(
+            [c["predicted"] for c in curve], [c["observed"] for c in curve], "Are the chances honest?"
+        ),
+    ]  # fmt: skip
+    fairness_table = None
+    if "fairness" in card:
+        fairness_table = pd.DataFrame(card["fairness"]["groups"])[
+            ["group", "rows", "mean_score", "observed_rate", "mean_predicted", "calibration_error", "auc"]
+        ].rename(columns={"group": card["fairness"]["column"]})  # fmt: skip
+        result.sheets["Lead fairness"] = fairness_table
+        result.notes["Lead fairness"] = (
+            f"Held-out leads per {card['fairness']['column']}: average score, what happened and how "
+            "far the chances were off. Large differences in calibration error deserve a look."
+        )
+        paragraphs.append(
+            f"The table compares scores and outcomes per {card['fairness']['column']} on held-out "
+            "leads; a group whose predicted and observed rates differ a lot is served worse."
+        )
+    result.sections.append(ReportSection("Lead scores", paragraphs, figures, fairness_table))
+    return result
+
+
+def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
+    data = dict(tables)
+    model = DealWinModel().fit(data, context.as_of)
+    deals = model.predict(data, context.as_of)
+    payload = model.to_json()
+    result = StepResult()
+    result.models["deal_win"] = SavedModelText(payload, model.card_, "smbml-deal-win-1")
+    result.outputs["scores"] = pd.DataFrame(
+        {
+            "entity": "deal",
+            "entity_id": deals["deal_id"],
+            "model": "deal_win",
+            "value": deals["score"].astype(float),
+            "label": deals["tier"],
+            "reasons": deals["reasons"],
+            "model_version": _version(payload, "deal_win"),
+            "scored_at": context.as_of,
+        }
+    )
+    forecast = pipeline_forecast(deals)
+    result.outputs["forecasts"] = pd.DataFrame(
+        {
+            "series_id": "deal_pipeline",
+            "ds": pd.to_datetime(forecast["month"]).dt.tz_localize("UTC"),
+            "yhat": forecast["expected"],
+            **{c: forecast[c] for c in ("lo80", "hi80", "lo95", "hi95")},
+            "model": "deal_win",
+        }
+    )
+    sheet = deals.assign(
+        win_chance=deals["score"],
+        why=_joined(deals["reasons"]),
+        expected_value=(deals["amount"] * deals["probability"]).round(0),
+        close_date=deals["close_date"].dt.strftime("%Y-%m-%d"),
+    )[["deal_id", "name", "amount", "stage", "close_date", "win_chance", "tier", "expected_value", "why", "overdue"]]  # fmt: skip
+    result.sheets["Deal win chances"] = sheet.sort_values("expected_value", ascending=False)
+    result.notes["Deal win chances"] = (
+        "Chance in % that each open deal is won, learnt from closed deals as they looked while "
+        "still open. expected_value = amount x chance. In 'why', + raises the chance, - lowers it."
+    )
+    result.sheets["Pipeline forecast"] = forecast.round(0)
+    result.notes["Pipeline forecast"] = (
+        "Revenue expected from open deals by the month they should close (overdue deals count in "
+        "this month); lo80-hi80: 8 in 10 outcomes fall in this range if deals close as scored."
+    )
+    result.sheets["Deal model"] = model_card_rows(model.card_)
+    result.notes["Deal model"] = (
+        "How the deal win chance was built and how well it did on deals it had not seen."
+    )
+    expected = float(forecast["expected"].sum()) if len(forecast) else 0.0
+    result.summary.append(
+        f"Deal win chances: {plural(len(deals), 'open deal')}, "
+        f"{money(expected, context.currency)} expected to be won"
+    )
+    paragraphs = [
+        f"{plural(len(deals), 'open deal')} worth {money(float(deals['amount'].sum()), context.currency)} "
+        f"in total; weighted by their chances, {money(expected, context.currency)} is expected to be won.",
+        _quality_sentence(model.card_, "closed deals"),
+        *model.card_["warnings"],
+    ]
+    figures = []
+    if len(forecast):
+        figures.append(
+            charts.band_chart(
+                forecast["month"].tolist(), forecast["expected"].tolist(), forecast["lo80"].tolist(),
+                forecast["hi80"].tolist(), f"Expected won revenue by close month ({context.currency}, 80% range)",
+                context.currency,
+            )
+        )  # fmt: skip
+    table = sheet.sort_values("expected_value", ascending=False).head(15)[
+        ["name", "amount", "stage", "win_chance", "expected_value", "why"]
+    ]
+    result.sections.append(ReportSection("Deals and pipeline", paragraphs, figures, table))
+    return result
