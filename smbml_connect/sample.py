@@ -560,7 +560,8 @@ def _summarise_engagement(
     contacts["sessions"] = ids.map(days).fillna(0).astype(int)
     last = activities.groupby("contact_id")["occurred_at"].max()
     contacts["last_activity_at"] = ids.map(last)
-    contacts["updated_at"] = contacts["last_activity_at"].fillna(contacts["created_at"])
+    created = contacts["created_at"]
+    contacts["updated_at"] = contacts["last_activity_at"].astype(created.dtype).fillna(created)
     open_deal = set(deals.loc[~deals["is_closed"], "contact_id"])
     stage = np.select(
         [
@@ -651,8 +652,6 @@ def as_it_looked(business: SampleBusiness, days_after_creation: float) -> dict[s
     truth = business.truth["contacts"].copy()
     truth["converted_by_end"] = truth["converted_at"] < truth["contact_id"].map(cutoff)
     _summarise_engagement(contacts, activities, truth, deals)
-    contacts["last_activity_at"] = contacts["last_activity_at"].astype("datetime64[us, UTC]")
-    contacts["updated_at"] = contacts["last_activity_at"].fillna(contacts["created_at"])
     lines = tables["order_lines"]
     tables.update(
         contacts=contacts,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# Two xdist workers on two cores: one OpenMP thread each, or LightGBM's threads fight.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import keyring
 import pytest

@@ -245,8 +245,10 @@ class LeadScorer:
                 f"time split: trained on rows before {cut:%Y-%m-%d}, "
                 f"tested on the newest {self.holdout_share:.0%} (from {cut:%Y-%m-%d})"
             )
+            self.test_from_: pd.Timestamp | None = cut
         else:
             test_groups = rng.permutation(unique)[:n_test]
+            self.test_from_ = None
             text = f"random split: {self.holdout_share:.0%} of rows held out (no time column)"
         is_test = np.isin(groups, test_groups)
         train, test = np.flatnonzero(~is_test), np.flatnonzero(is_test)
@@ -351,7 +353,12 @@ class LeadScorer:
                 if times is not None and times.notna().any()
                 else None,
             },
-            "split": {"how": split_text, "train_rows": len(train), "test_rows": len(test)},
+            "split": {
+                "how": split_text,
+                "train_rows": len(train),
+                "test_rows": len(test),
+                "test_from": self.test_from_,
+            },
             "held_out": held_out,
             "baseline_brier": base * (1 - base),
             "calibration": {

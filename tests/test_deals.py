@@ -1,0 +1,111 @@
+"""Deal win chances without leaking the outcome, and the pipeline forecast they add up to."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from smbml_connect.analytics.deals import (
+    DealWinModel,
+    deal_snapshot,
+    deal_training_frame,
+    pipeline_forecast,
+)
+from smbml_connect.errors import NotEnoughDataError
+from smbml_connect.sample import SampleBusiness
+
+
+@pytest.fixture(scope="module")
+def model(business: SampleBusiness) -> DealWinModel:
+    return DealWinModel().fit(business.tables, business.as_of)
+
+
+def test_training_rows_are_deals_while_still_open(business: SampleBusiness):
+    frame = deal_training_frame(business.tables, business.as_of)
+    deals = business.tables["deals"].set_index("deal_id")
+    closed_at = frame["deal_id"].map(deals["closed_at"])
+    later = frame["snapshot_at"] > frame["deal_id"].map(deals["created_at"])
+    assert (frame.loc[later, "snapshot_at"] < closed_at[later]).all()
+    assert not frame["stage"].fillna("").str.startswith("closed").any()
+    assert frame["won"].mean() == pytest.approx(
+        deals.loc[deals["is_closed"], "is_won"].mean(), abs=0.1
+    )
+
+
+def test_owner_win_rate_never_counts_the_deal_itself():
+    deals = pd.DataFrame(
+        {
+            "deal_id": ["a", "b", "c"],
+            "amount": [100.0, 200.0, 300.0],
+            "pipeline": "default",
+            "stage": ["closedwon", "closedwon", "closedlost"],
+            "is_closed": True,
+            "is_won": [True, True, False],
+            "created_at": pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01"], utc=True),
+            "closed_at": pd.to_datetime(["2025-01-10", "2025-02-10", "2025-03-10"], utc=True),
+            "close_date": pd.NaT,
+            "owner_id": "o1",
+            "contact_id": None,
+        }
+    )
+    empty = pd.DataFrame(columns=["from_type", "from_id", "to_type", "to_id"])
+    tables = {
+        "deals": deals,
+        "associations": empty,
+        "contacts": pd.DataFrame(columns=["contact_id", "lead_source"]),
+        "activities": pd.DataFrame(columns=["contact_id", "occurred_at", "kind"]),
+    }
+    rows = pd.DataFrame(
+        {
+            "deal_id": ["b", "c"],
+            "snapshot_at": pd.to_datetime(["2025-02-05", "2025-03-05"], utc=True),
+        }
+    )
+    features = deal_snapshot(tables, rows)
+    assert features["owner_closed_deals"].tolist() == [1, 2]  # b sees a; c sees a and b
+    base = 2 / 3  # the team's rate; an owner's rate is shrunk towards it
+    assert features["owner_win_rate"].iloc[0] == pytest.approx((1 + 5 * base) / 6)
+
+
+def test_open_deals_get_calibrated_chances_and_reasons(
+    business: SampleBusiness, model: DealWinModel
+):
+    scored = model.predict(business.tables, business.as_of)
+    deals = business.tables["deals"]
+    assert set(scored["deal_id"]) == set(deals.loc[~deals["is_closed"], "deal_id"])
+    assert scored["probability"].between(0, 1).all()
+    assert scored["reasons"].map(len).between(1, 3).all()
+    card = model.card_
+    assert card["held_out"]["auc"] > 0.85
+    assert card["data"]["closed_deals"] == int(deals["is_closed"].sum())
+    assert "stage" in {f["name"] for f in card["features"]}
+    truth = business.truth["deals"].set_index("deal_id")
+    assert roc_auc_score(scored["deal_id"].map(truth["will_win"]), scored["probability"]) > 0.65
+    again = DealWinModel.from_json(model.to_json()).predict(business.tables, business.as_of)
+    assert np.allclose(again["probability"], scored["probability"])
+
+
+def test_pipeline_forecast_adds_up():
+    scored = pd.DataFrame(
+        {
+            "amount": [1000.0, 500.0, 2000.0, None],
+            "probability": [0.5, 1.0, 0.0, 0.9],
+            "close_month": ["2026-11", "2026-11", "2026-12", "2026-12"],
+        }
+    )
+    forecast = pipeline_forecast(scored, draws=2000)
+    assert forecast["month"].tolist() == ["2026-11", "2026-12"]
+    assert forecast["expected"].tolist() == [1000.0, 0.0]
+    assert forecast["deals"].tolist() == [2, 1]
+    november = forecast.iloc[0]
+    assert november["lo80"] == 500 and november["hi80"] == 1500  # the 50/50 deal either way
+    assert forecast.iloc[1][["lo95", "hi95"]].tolist() == [0, 0]
+
+
+def test_no_closed_deals_is_not_enough(business: SampleBusiness):
+    tables = dict(business.tables)
+    tables["deals"] = tables["deals"][~tables["deals"]["is_closed"]]
+    with pytest.raises(NotEnoughDataError, match="no closed deals"):
+        DealWinModel().fit(tables, business.as_of)

@@ -1,0 +1,263 @@
+"""LeadScorer on users' own tables, and the contact lead model on the sample business."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from smbml_connect.analytics.contact_features import (
+    CONTACT_PHRASES,
+    contact_snapshot,
+    conversion_times,
+    lead_scoring_frame,
+    lead_training_frame,
+)
+from smbml_connect.analytics.leads import LeadScorer, parse_target
+from smbml_connect.analytics.metrics import calibration_error
+from smbml_connect.errors import DataValidationError, NotEnoughDataError, NotFittedError
+from smbml_connect.sample import SampleBusiness, as_it_looked
+
+
+def excel_table(n: int, seed: int = 1) -> pd.DataFrame:
+    """The kind of table a user pastes: numbers as text, yes/no, dates, ids, blanks."""
+    rng = np.random.default_rng(seed)
+    visits = rng.poisson(3, n)
+    source = rng.choice(["Ads", "Referral", "Web"], n)
+    vip = rng.choice(["yes", "no"], n)
+    z = 0.45 * visits + 1.2 * (source == "Referral") + 0.6 * (vip == "yes") - 2.4
+    won = rng.uniform(size=n) < 1 / (1 + np.exp(-z))
+    frame = pd.DataFrame(
+        {
+            "Customer ID": [f"X{i:05d}" for i in range(n)],
+            "Visits": [f"{v:,}" for v in visits],
+            "Source": source,
+            "Signed up": (
+                pd.Timestamp("2025-01-01") + pd.to_timedelta(np.sort(rng.uniform(0, 300, n)), "D")
+            ).strftime("%Y-%m-%d"),
+            "VIP": vip,
+            "Spend": [f"${v:,.2f}" for v in rng.gamma(2, 50, n)],
+            "Outcome": np.where(won, "won", "lost"),
+        }
+    )
+    frame.loc[rng.uniform(size=n) < 0.05, "Spend"] = ""
+    frame.loc[: n // 20, "Outcome"] = None  # not decided yet: scored, not learnt from
+    return frame
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return excel_table(4000)
+
+
+@pytest.fixture(scope="module")
+def fitted(table: pd.DataFrame) -> LeadScorer:
+    return LeadScorer(random_state=3).fit(table, "Outcome", time_column="Signed up")
+
+
+def test_scores_any_table_with_reasons(fitted: LeadScorer, table: pd.DataFrame):
+    scored = fitted.score(table)
+    assert list(scored.columns) == ["probability", "score", "tier", "reasons"]
+    assert scored["probability"].between(0, 1).all()
+    assert (scored["score"] == np.rint(100 * scored["probability"])).all()
+    assert set(scored["tier"]) <= {"A", "B", "C", "D"}
+    assert scored["reasons"].map(len).between(1, 3).all()
+    assert all(r[:2] in ("+ ", "- ") for reasons in scored["reasons"] for r in reasons)
+    referral = scored["reasons"][table["Source"] == "Referral"].map(" ".join)
+    assert referral.str.contains(r"\+ Source: Referral").mean() > 0.5
+    assert "Customer ID" in fitted.card_["ignored_columns"]
+    kinds = {f["name"]: f["kind"] for f in fitted.card_["features"]}
+    assert kinds == {
+        "Visits": "number", "Source": "category", "VIP": "bool", "Spend": "number",
+    }  # fmt: skip
+
+
+def test_top_tier_converts_more(fitted: LeadScorer, table: pd.DataFrame):
+    known = table["Outcome"].notna()
+    scored = fitted.score(table[known])
+    won = table.loc[known, "Outcome"].eq("won")
+    rates = won.groupby(scored["tier"]).mean()
+    assert rates["A"] > rates["B"] > rates["C"] > rates["D"]
+
+
+def test_model_card_holds_what_it_promises(fitted: LeadScorer, table: pd.DataFrame):
+    card = fitted.card_
+    assert card["split"]["how"].startswith("time split")
+    for name in ("auc", "pr_auc", "brier", "calibration_error", "lift_top_decile"):
+        assert card["held_out"][name] is not None
+    assert 0.65 < card["held_out"]["auc"] < 0.9
+    assert card["held_out"]["brier"] < card["baseline_brier"]
+    assert card["data"]["unlabelled_rows"] == 201
+    assert card["data"]["date_range"][0][:10] == table["Signed up"][table["Outcome"].notna()].min()
+    assert sum(f["importance"] for f in card["features"]) == pytest.approx(1, abs=1e-3)
+    assert card["learner"] == "lightgbm"
+    json.dumps(card)  # the card is stored as JSON
+
+
+def test_same_seed_same_model_and_text_round_trip(table: pd.DataFrame, fitted: LeadScorer):
+    again = LeadScorer(random_state=3).fit(table, "Outcome", time_column="Signed up")
+    assert np.array_equal(again.predict_proba(table), fitted.predict_proba(table))
+    text = fitted.to_json()
+    assert json.loads(text)["learner"]["model_text"].startswith("tree")
+    loaded = LeadScorer.from_json(text)
+    assert np.allclose(loaded.predict_proba(table), fitted.predict_proba(table))
+    assert loaded.score(table.head(50))["reasons"].equals(fitted.score(table.head(50))["reasons"])
+
+
+def test_small_tables_get_a_logistic_model_that_also_saves(table: pd.DataFrame):
+    small = table.iloc[:300]
+    scorer = LeadScorer().fit(small, "Outcome")
+    assert scorer.card_["learner"] == "logistic"
+    assert "below" in scorer.card_["why_this_learner"]
+    assert scorer.card_["split"]["how"].startswith("random split")
+    loaded = LeadScorer.from_json(scorer.to_json())
+    assert np.allclose(loaded.predict_proba(table), scorer.predict_proba(table))
+    assert scorer.score(small)["reasons"].map(len).max() == 3
+
+
+def test_calibrated_on_data_with_known_chances():
+    rng = np.random.default_rng(5)
+    n = 30_000
+    x = rng.normal(size=(n, 3))
+    truth = 1 / (1 + np.exp(-(1.5 * x[:, 0] - np.abs(x[:, 1]) - 1)))
+    frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(y=rng.uniform(size=n) < truth)
+    scorer = LeadScorer().fit(frame.iloc[:20_000], "y")
+    fresh = frame.iloc[20_000:]
+    p = scorer.predict_proba(fresh)
+    assert calibration_error(fresh["y"].to_numpy().astype(int), p) < 0.02
+    assert np.abs(p - truth[20_000:]).mean() < 0.04
+
+
+def test_target_values_people_use():
+    assert parse_target(pd.Series(["Won", "lost", None, "closedwon"])).tolist()[:2] == [1.0, 0.0]
+    assert parse_target(pd.Series(["yes", "no", "1", ""])).tolist()[:3] == [1.0, 0.0, 1.0]
+    assert parse_target(pd.Series(["gold", "silver"]), positive="Gold").tolist() == [1.0, 0.0]
+    with pytest.raises(DataValidationError, match=r"'gold'.*positive="):
+        parse_target(pd.Series(["gold", "silver", "gold"], name="medal"))
+
+
+def test_clear_errors(table: pd.DataFrame):
+    with pytest.raises(NotFittedError):
+        LeadScorer().score(table)
+    with pytest.raises(NotEnoughDataError, match="at least 10 rows of each outcome"):
+        LeadScorer().fit(table.iloc[100:130].assign(Outcome="won"), "Outcome")
+    with pytest.raises(DataValidationError, match="column 'Result' not found"):
+        LeadScorer().fit(table, "Result")
+    with pytest.raises(KeyError, match="Visits"):
+        LeadScorer().fit(table, "Outcome").score(table.drop(columns="Visits"))
+
+
+def test_leaky_and_protected_columns_are_flagged(table: pd.DataFrame):
+    rng = np.random.default_rng(0)
+    known = table["Outcome"].eq("won")
+    leaky = table.assign(
+        **{"Emails after signing": np.where(known, 30, 2) + rng.poisson(2, len(table))},
+        gender=rng.choice(["f", "m"], len(table)),
+    )
+    card = LeadScorer().fit(leaky, "Outcome").card_
+    assert [s["feature"] for s in card["suspicious_features"]] == ["Emails after signing"]
+    assert any("'gender' looks like a protected attribute" in w for w in card["warnings"])
+    assert any("suspiciously well" in w for w in card["warnings"])
+
+
+def test_fairness_report_per_group(fitted: LeadScorer, table: pd.DataFrame):
+    report = fitted.fairness(table, "Outcome", "Source")
+    assert set(report["group"]) == {"Ads", "Referral", "Web"}
+    assert report["rows"].sum() == table["Outcome"].notna().sum()
+    assert report["mean_score"].between(0, 100).all()
+    assert report["observed_rate"].between(0, 1).all()
+
+
+# -- the contact lead model on the sample business ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def contact_model(business: SampleBusiness) -> LeadScorer:
+    training = lead_training_frame(business.tables, business.as_of)
+    return LeadScorer(phrases=CONTACT_PHRASES).fit(
+        training.frame,
+        "converted",
+        time_column="snapshot_at",
+        group_column="contact_id",
+        fairness_column="country",
+    )
+
+
+def test_training_rows_only_use_the_past(business: SampleBusiness):
+    frame = lead_training_frame(business.tables, business.as_of).frame
+    first, _ = conversion_times(business.tables)
+    converted = frame["contact_id"].map(first)
+    assert (converted.isna() | (converted > frame["snapshot_at"])).all()  # not yet a customer
+    assert (frame["snapshot_at"] <= business.as_of - pd.Timedelta(days=90)).all()
+    row = frame.iloc[1234]
+    acts = business.tables["activities"]
+    mine = acts[
+        (acts["contact_id"] == row["contact_id"]) & (acts["occurred_at"] < row["snapshot_at"])
+    ]
+    assert row["page_views"] == (mine["kind"] == "page_view").sum()
+    assert row["emails_opened"] == (mine["kind"] == "email_open").sum()
+
+
+def test_no_leakage_scores_hold_up_on_leads_as_they_looked(
+    business: SampleBusiness, contact_model: LeadScorer
+):
+    """Scored as they looked 3 days after creation, held-out AUC holds; today's totals don't."""
+    held_out = contact_model.card_["held_out"]["auc"]
+    truth = business.truth["contacts"].set_index("contact_id")
+    cut = pd.Timestamp(contact_model.card_["split"]["test_from"])  # the held-out contacts
+    moment = truth["created_at"] + pd.Timedelta(days=3)
+    newest = truth.index[
+        (truth["created_at"] >= cut) & (moment <= business.as_of - pd.Timedelta(days=90))
+    ]
+    still_open = truth.loc[newest, "converted_at"].isna() | (
+        truth.loc[newest, "converted_at"] > moment[newest]
+    )
+    ids = newest[still_open.to_numpy()]
+    outcome = (truth.loc[ids, "converted_at"] <= moment[ids] + pd.Timedelta(days=90)).to_numpy()
+    then = as_it_looked(business, 3)
+    features = contact_snapshot(
+        then, pd.DataFrame({"contact_id": ids, "at": moment[ids].to_numpy()})
+    )
+    ours = roc_auc_score(outcome, contact_model.predict_proba(features))
+    assert abs(ours - held_out) < 0.06
+
+    contacts = business.tables["contacts"].assign(
+        customer=business.tables["contacts"]["lifecycle_stage"].eq("customer")
+    )
+    totals = ["lead_source", "country", "industry", "page_views", "sessions", "email_opens",
+              "email_clicks", "form_submissions", "contact_id"]  # fmt: skip
+    naive = LeadScorer().fit(contacts[[*totals, "customer"]], "customer", group_column="contact_id")
+    naive_held_out = naive.card_["held_out"]["auc"]
+    early = then["contacts"].set_index("contact_id").loc[ids].reset_index()[totals]
+    naive_then = roc_auc_score(outcome, naive.predict_proba(early))
+    assert naive_held_out - naive_then > 0.2  # the leak: great on paper, poor on new leads
+    assert naive.card_["suspicious_features"]  # and the card says which column to distrust
+
+
+def test_contact_model_card_and_fairness(contact_model: LeadScorer):
+    card = contact_model.card_
+    assert card["learner"] == "lightgbm"
+    assert card["held_out"]["auc"] > 0.75
+    assert card["held_out"]["lift_top_decile"] > 2
+    names = {f["name"] for f in card["features"]}
+    assert {"lead_source", "page_views", "days_since_created", "open_deals"} <= names
+    assert not names & {"sessions", "email_opens"}  # CRM totals are never used
+    groups = {g["group"] for g in card["fairness"]["groups"]}
+    assert {"US", "GB", "DE"} <= groups
+
+
+def test_open_leads_are_scored_in_plain_words(business: SampleBusiness, contact_model: LeadScorer):
+    leads = lead_scoring_frame(business.tables, business.as_of)
+    customers = business.tables["contacts"]["lifecycle_stage"].eq("customer")
+    assert not set(leads["contact_id"]) & set(
+        business.tables["contacts"].loc[customers, "contact_id"]
+    )
+    scored = contact_model.score(leads)
+    words = " ".join(scored["reasons"].map(" ".join))
+    assert "Came from" in words and "Lead for" in words
+    truth = business.truth["contacts"].set_index("contact_id")
+    later = leads["contact_id"].map(truth["will_convert"]).astype(bool)
+    assert roc_auc_score(later, scored["probability"]) > 0.7
