@@ -97,7 +97,7 @@ class GradientBoosting:
         small = n < 20_000
         return {
             "objective": "binary",
-            "learning_rate": 0.05 if small else 0.1,
+            "learning_rate": 0.05 if small else (0.1 if n < 200_000 else 0.15),
             "num_leaves": 15 if small else 31,
             "min_child_samples": max(20, n // 5000),
             "feature_fraction": 0.9,
@@ -125,7 +125,7 @@ class GradientBoosting:
             self.booster_ = lgb.train(
                 params,
                 train,
-                num_boost_round=400,
+                num_boost_round=400 if len(y) < 200_000 else 250,  # bounds scoring time too
                 valid_sets=[check],
                 callbacks=[lgb.early_stopping(30, verbose=False)],
             )

@@ -104,8 +104,10 @@ class ColumnPlan:
 
 def _missing_mask(series: pd.Series) -> pd.Series:
     if series.dtype == object or isinstance(series.dtype, pd.StringDtype):
-        text = series.astype("string").str.strip().str.lower()
-        return series.isna() | text.isin(MISSING_TOKENS).fillna(True)
+        # Work on the distinct values: real columns repeat a lot, and this runs per column.
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        blank = np.array([str(u).strip().lower() in MISSING_TOKENS for u in uniques] + [True])
+        return pd.Series(blank[codes], index=series.index)
     return series.isna()
 
 
@@ -148,7 +150,9 @@ def _to_days(series: pd.Series) -> np.ndarray:
 
 
 def _category_key(series: pd.Series) -> pd.Series:
-    return series.astype("string").str.strip().str.casefold()
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    keys = np.array([str(u).strip().casefold() for u in uniques] + [None], dtype=object)
+    return pd.Series(keys[codes], index=series.index, dtype=object)
 
 
 class TabularEncoder:
@@ -172,7 +176,7 @@ class TabularEncoder:
             if isinstance(plan, str):
                 self.ignored_[str(name)] = plan
             else:
-                plan.phrase = phrases.get(plan.name)
+                plan.phrase = phrases.get(plan.name) or _default_phrase(plan.name, plan.kind)
                 self.plans_.append(plan)
         return self
 
@@ -241,11 +245,16 @@ class TabularEncoder:
             elif plan.kind == "date":
                 out[:, j] = float(plan.reference_day or 0.0) - _to_days(series)
             else:
-                lookup = {c.casefold(): i for i, c in enumerate(plan.categories[:-1])}
-                codes = _category_key(series).map(lookup)
-                codes = codes.astype("Float64").fillna(float(len(plan.categories) - 1))
-                codes[_missing_mask(series).to_numpy()] = np.nan
-                out[:, j] = codes.astype("float64").to_numpy()
+                lookup = {c.strip().casefold(): i for i, c in enumerate(plan.categories[:-1])}
+                other = float(len(plan.categories) - 1)
+                codes, uniques = pd.factorize(series, use_na_sentinel=True)
+                mapped = [
+                    np.nan
+                    if str(u).strip().lower() in MISSING_TOKENS
+                    else float(lookup.get(str(u).strip().casefold(), other))
+                    for u in uniques
+                ]
+                out[:, j] = np.array([*mapped, np.nan], dtype="float64")[codes]
         return out
 
     @property
