@@ -261,3 +261,14 @@ def test_open_leads_are_scored_in_plain_words(business: SampleBusiness, contact_
     truth = business.truth["contacts"].set_index("contact_id")
     later = leads["contact_id"].map(truth["will_convert"]).astype(bool)
     assert roc_auc_score(later, scored["probability"]) > 0.7
+
+
+def test_unreadable_values_are_named_and_the_rows_kept(table: pd.DataFrame):
+    spoilt = table.copy()
+    spoilt.loc[1500, "Visits"] = "lots"
+    scorer = LeadScorer().fit(spoilt, "Outcome", time_column="Signed up")
+    assert scorer.card_["data"]["labelled_rows"] == table["Outcome"].notna().sum()
+    assert any(
+        "column 'Visits' row 1500: 'lots' is not a number" in w for w in scorer.card_["warnings"]
+    )
+    assert len(scorer.score(spoilt)) == len(spoilt)

@@ -150,7 +150,7 @@ class LeadScorer:
                 )
         y_all = parse_target(frame[target], positive).to_numpy()
         labelled = ~np.isnan(y_all)
-        data = frame.loc[labelled].reset_index(drop=True)
+        data = frame.loc[labelled]  # original index kept: problems are reported by row
         y = y_all[labelled].astype(int)
         positives, negatives = int(y.sum()), int(len(y) - y.sum())
         if min(positives, negatives) < MIN_PER_CLASS:
@@ -167,6 +167,7 @@ class LeadScorer:
                 + "; ".join(f"{k}: {v}" for k, v in self.encoder_.ignored_.items())
             )
         X = self.encoder_.transform(features)
+        self.unreadable_ = self.encoder_.unreadable(features, X)
         times = coerce_datetime(data[time_column])[0] if time_column else None
         groups = _group_keys(data, group_column)
         rng = np.random.default_rng(self.random_state)
@@ -332,6 +333,11 @@ class LeadScorer:
             for p in plans
             if set(re.split(r"[^a-z0-9]+", p.name.lower())) & PROTECTED_WORDS
             or p.name in self.protected
+        ]
+        warnings += [
+            f"column '{u['column']}' row {u['row']}: {u['value']!r} is not {u['expected']}; "
+            f"{u['count']} such value(s) were treated as missing and the rows kept"
+            for u in self.unreadable_
         ]
         warnings += [
             f"'{name}' looks like a protected attribute and is used as a feature: "

@@ -257,6 +257,34 @@ class TabularEncoder:
                 out[:, j] = np.array([*mapped, np.nan], dtype="float64")[codes]
         return out
 
+    def unreadable(self, frame: pd.DataFrame, X: np.ndarray) -> list[dict[str, Any]]:
+        """Values that were present but could not be read as the column's type.
+
+        They are treated as missing (the row is kept); this says where, so the user can
+        fix the source. Row labels are the frame's index.
+        """
+        found = []
+        for j, plan in enumerate(self.plans_):
+            if plan.kind == "category" or plan.name not in frame.columns:
+                continue
+            bad = np.isnan(X[:, j]) & ~_missing_mask(frame[plan.name]).to_numpy()
+            if bad.any():
+                first = int(np.flatnonzero(bad)[0])
+                found.append(
+                    {
+                        "column": plan.name,
+                        "row": frame.index[first].item()
+                        if hasattr(frame.index[first], "item")
+                        else frame.index[first],
+                        "value": str(frame[plan.name].iloc[first]),
+                        "count": int(bad.sum()),
+                        "expected": {"number": "a number", "bool": "yes/no", "date": "a date"}[
+                            plan.kind
+                        ],
+                    }
+                )
+        return found
+
     @property
     def feature_names(self) -> list[str]:
         return [p.name for p in self.plans_]

@@ -74,3 +74,34 @@ def money(amount: float, currency: str) -> str:
 
 def plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def score_rows(
+    entity: str,
+    ids: pd.Series,
+    model: str,
+    values: pd.Series,
+    labels: pd.Series,
+    reasons: Any,
+    version: str,
+    as_of: pd.Timestamp,
+) -> pd.DataFrame:
+    """Rows for the store's `scores` output, the one shape every surface reads."""
+    return pd.DataFrame(
+        {
+            "entity": entity,
+            "entity_id": ids.to_numpy(),
+            "model": model,
+            "value": pd.Series(values).astype(float).to_numpy(),
+            "label": pd.Series(labels).to_numpy(),
+            "reasons": list(reasons),
+            "model_version": version,
+            "scored_at": as_of,
+        }
+    )
+
+
+def contact_names(contacts: pd.DataFrame) -> pd.Series:
+    """'First Last' by contact_id, for tabs a person reads."""
+    people = contacts.drop_duplicates("contact_id").set_index("contact_id")
+    return (people["first_name"].fillna("") + " " + people["last_name"].fillna("")).str.strip()

@@ -23,8 +23,10 @@ from smbml_connect.steps.base import (
     SavedModelText,
     StepContext,
     StepResult,
+    contact_names,
     money,
     plural,
+    score_rows,
 )
 
 __all__ = ["deal_step", "lead_step", "model_card_rows"]
@@ -115,20 +117,12 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     version = _version(payload, "lead_score")
     result = StepResult()
     result.models["lead_score"] = SavedModelText(payload, scorer.card_, "smbml-lead-scorer-1")
-    result.outputs["scores"] = pd.DataFrame(
-        {
-            "entity": "contact",
-            "entity_id": leads["contact_id"],
-            "model": "lead_score",
-            "value": scored["score"].astype(float),
-            "label": scored["tier"],
-            "reasons": scored["reasons"],
-            "model_version": version,
-            "scored_at": context.as_of,
-        }
-    )
+    result.outputs["scores"] = score_rows(
+        "contact", leads["contact_id"], "lead_score", scored["score"], scored["tier"],
+        scored["reasons"], version, context.as_of,
+    )  # fmt: skip
     people = tables["contacts"].drop_duplicates("contact_id").set_index("contact_id")
-    names = (people["first_name"].fillna("") + " " + people["last_name"].fillna("")).str.strip()
+    names = contact_names(tables["contacts"])
     sheet = pd.DataFrame(
         {
             "contact_id": leads["contact_id"],
@@ -204,18 +198,10 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     payload = model.to_json()
     result = StepResult()
     result.models["deal_win"] = SavedModelText(payload, model.card_, "smbml-deal-win-1")
-    result.outputs["scores"] = pd.DataFrame(
-        {
-            "entity": "deal",
-            "entity_id": deals["deal_id"],
-            "model": "deal_win",
-            "value": deals["score"].astype(float),
-            "label": deals["tier"],
-            "reasons": deals["reasons"],
-            "model_version": _version(payload, "deal_win"),
-            "scored_at": context.as_of,
-        }
-    )
+    result.outputs["scores"] = score_rows(
+        "deal", deals["deal_id"], "deal_win", deals["score"], deals["tier"], deals["reasons"],
+        _version(payload, "deal_win"), context.as_of,
+    )  # fmt: skip
     forecast = pipeline_forecast(deals)
     result.outputs["forecasts"] = pd.DataFrame(
         {

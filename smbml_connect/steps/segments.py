@@ -8,7 +8,15 @@ import pandas as pd
 
 from smbml_connect import charts
 from smbml_connect.analytics.segments import SEGMENTS, rfm_table
-from smbml_connect.steps.base import ReportSection, StepContext, StepResult, money, plural
+from smbml_connect.steps.base import (
+    ReportSection,
+    StepContext,
+    StepResult,
+    contact_names,
+    money,
+    plural,
+    score_rows,
+)
 
 __all__ = ["rfm_step"]
 
@@ -27,23 +35,13 @@ def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepRe
         ]
         for r in table.itertuples(index=False)
     ]
-    result.outputs["scores"] = pd.DataFrame(
-        {
-            "entity": "contact",
-            "entity_id": table["contact_id"],
-            "model": "rfm_segment",
-            "value": table["rfm_code"].astype(float),
-            "label": table["segment"],
-            "reasons": reasons,
-            "model_version": "rfm-1",
-            "scored_at": context.as_of,
-        }
-    )
-    people = tables["contacts"].set_index("contact_id")
+    result.outputs["scores"] = score_rows(
+        "contact", table["contact_id"], "rfm_segment", table["rfm_code"], table["segment"],
+        reasons, "rfm-1", context.as_of,
+    )  # fmt: skip
+    people = tables["contacts"].drop_duplicates("contact_id").set_index("contact_id")
     detail = table.assign(
-        name=table["contact_id"].map(
-            (people["first_name"].fillna("") + " " + people["last_name"].fillna("")).str.strip()
-        ),
+        name=table["contact_id"].map(contact_names(tables["contacts"])),
         email=table["contact_id"].map(people["email"]),
     )
     detail["why"] = ["; ".join(r) for r in reasons]
