@@ -99,7 +99,10 @@ def run_pipeline(
         tables = {name: store.read(name) for name in TABLES}
         personal, result.consent_skipped = _consented_view(tables, options)
         context = StepContext(
-            as_of=as_of, currency=_main_currency(tables), settings=options.settings
+            as_of=as_of,
+            currency=_main_currency(tables),
+            settings=options.settings,
+            previous_model=lambda name: getattr(store.load_model(name), "payload", None),
         )
         opted_out = set(tables["contacts"]["contact_id"]) - set(personal["contacts"]["contact_id"])
         for step in options.steps:

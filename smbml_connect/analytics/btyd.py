@@ -20,7 +20,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
-__all__ = ["BetaGeo", "Fit", "GammaGamma", "hessian_errors"]
+__all__ = ["BetaGeo", "Fit", "GammaGamma", "hessian_errors", "simulate_histories"]
 
 
 @dataclass(frozen=True)
@@ -65,23 +65,31 @@ class BetaGeo:
 
     x is the number of repeat purchases, t_x the time of the last one and T the time
     since the first, all per customer.
+
+    `modified=True` is MBG/NBD (Batislam, Denizel and Filiztekin 2007): a customer may
+    also leave right after the first purchase. Plain BG/NBD cannot, so it calls every
+    one-time buyer certainly alive, which shops full of one-off buyers notice.
     """
 
     names = ("r", "alpha", "a", "b")
 
-    def __init__(self, penalty: float = 0.0) -> None:
+    def __init__(self, penalty: float = 0.0, modified: bool = False) -> None:
         self.penalty = penalty  # small L2 on log-parameters keeps tiny datasets finite
+        self.modified = modified
+        self.shift = 1.0 if modified else 0.0  # dropout chances survived: x (+1 if modified)
 
-    @staticmethod
-    def _log_lik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    def _log_lik(
+        self, params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
         r, alpha, a, b = params
+        s = self.shift
         a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-        a2 = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
-        repeat = x > 0
+        a2 = betaln(a, b + x + s) - betaln(a, b) - (r + x) * np.log(alpha + T)
+        can_leave = (x > 0) | self.modified
         a3 = np.full_like(a2, -np.inf)
-        a3[repeat] = (
-            betaln(a + 1, b + x[repeat] - 1) - betaln(a, b)
-            - (r + x[repeat]) * np.log(alpha + t_x[repeat])
+        a3[can_leave] = (
+            betaln(a + 1, b + x[can_leave] + s - 1) - betaln(a, b)
+            - (r + x[can_leave]) * np.log(alpha + t_x[can_leave])
         )  # fmt: skip
         return a1 + np.logaddexp(a2, a3)
 
@@ -112,22 +120,24 @@ class BetaGeo:
     def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
         r, alpha, a, b = self.params_
         odds = np.zeros(len(x))
-        repeat = x > 0
-        odds[repeat] = np.exp(
-            np.log(a / (b + x[repeat] - 1))
-            + (r + x[repeat]) * (np.log(alpha + T[repeat]) - np.log(alpha + t_x[repeat]))
+        leave = (x > 0) | self.modified
+        odds[leave] = np.exp(
+            np.log(a / (b + x[leave] + self.shift - 1))
+            + (r + x[leave]) * (np.log(alpha + T[leave]) - np.log(alpha + t_x[leave]))
         )
         return 1.0 / (1.0 + odds)
 
     def expected_purchases(
         self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
     ) -> np.ndarray:
-        """E[purchases in the next t weeks | history] (Fader, Hardie and Lee, eq. 10)."""
+        """E[purchases in the next t weeks | history] (Fader, Hardie and Lee, eq. 10;
+        Batislam et al. for the modified model)."""
         r, alpha, a, b = self.params_
+        s = self.shift
         z = t / (alpha + T + t)
         ratio = ((alpha + T) / (alpha + T + t)) ** (r + x)
-        series = hyp2f1(r + x, b + x, a + b + x - 1, z)
-        body = (a + b + x - 1) / (a - 1) * (1 - ratio * series)
+        series = hyp2f1(r + x, b + x + s, a + b + x + s - 1, z)
+        body = (a + b + x + s - 1) / (a - 1) * (1 - ratio * series)
         body = np.where(np.isfinite(body), body, 0.0)
         return np.clip(body * self.p_alive(x, t_x, T), 0, None)
 
@@ -150,14 +160,14 @@ class BetaGeo:
         """Draws of future purchase counts from each customer's posterior (customers x draws).
 
         Alive with the posterior chance; rate from Gamma(r + x, alpha + T); dropout
-        probability from its posterior Beta(a, b + x) given survival so far; then the
+        probability from its posterior Beta(a, b + x (+1)) given survival so far; then the
         count is a Poisson count over t stopped at the purchase after which they leave.
         """
         r, alpha, a, b = self.params_
         n = len(x)
         alive = rng.uniform(size=(n, draws)) < self.p_alive(x, t_x, T)[:, None]
         rate = rng.gamma((r + x)[:, None], 1.0 / (alpha + T)[:, None], size=(n, draws))
-        p = rng.beta(a, (b + x)[:, None], size=(n, draws))
+        p = rng.beta(a, (b + x + self.shift)[:, None], size=(n, draws))
         counts = rng.poisson(rate * t)
         lifetime = rng.geometric(np.clip(p, 1e-9, 1.0))
         return np.where(alive, np.minimum(counts, lifetime), 0)
@@ -228,3 +238,23 @@ class GammaGamma:
         bought = counts > 0
         value[bought] = rng.gamma(p * counts[bought], 1.0 / nu[bought])
         return value
+
+
+def simulate_histories(
+    params: dict[str, float], customers: int, weeks: np.ndarray | float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Draw BG/NBD customers from known parameters: x, t_x, T and each one's repeat times.
+
+    Used to check that the fitter recovers what generated the data, and by the
+    benchmark to build large order books with a known truth.
+    """
+    r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
+    T = np.broadcast_to(np.asarray(weeks, dtype=float), (customers,)).copy()
+    rate = rng.gamma(r, 1.0 / alpha, customers)
+    p = rng.beta(a, b, customers)
+    counts = rng.poisson(rate * T)
+    lifetime = rng.geometric(np.clip(p, 1e-12, 1.0))  # purchases made before leaving
+    x = np.minimum(counts, lifetime)
+    times = [np.sort(rng.uniform(0, T[i], counts[i]))[: x[i]] for i in range(customers)]
+    t_x = np.array([t[-1] if len(t) else 0.0 for t in times])
+    return x.astype(float), t_x, T, times

@@ -3,8 +3,9 @@
 `CustomerValueModel.fit(orders, as_of)` fits two candidates and keeps the one that
 predicted a held-out period better:
 
-- BG/NBD + Gamma-Gamma (see `btyd`): few parameters, works from a few hundred
-  customers, and knows that a quiet customer may have left for good.
+- BG/NBD and MBG/NBD, each with Gamma-Gamma for spend (see `btyd`): few parameters,
+  work from a few hundred customers, and know that a quiet customer may have left
+  for good. MBG/NBD also lets a customer leave after the first purchase.
 - A LightGBM Poisson model over history features (counts in recent windows, gaps,
   spend), trained on one calibration/holdout window and checked on the next. It can
   pick up patterns the BG/NBD story has no room for, given enough customers.
@@ -32,6 +33,7 @@ from smbml_connect.errors import DataValidationError, NotEnoughDataError
 
 __all__ = [
     "MIN_CUSTOMERS",
+    "MODEL_LABELS",
     "CustomerValueModel",
     "daily_purchases",
     "history_summary",
@@ -124,6 +126,12 @@ def _purchases_between(days: pd.DataFrame, start: pd.Timestamp, end: pd.Timestam
     return inside.groupby("contact_id").size()
 
 
+MODEL_LABELS = {
+    "bgnbd": "BG/NBD",
+    "mbgnbd": "MBG/NBD",
+    "boosted": "boosted trees",
+    "naive": "naive (past rate)",
+}
 BOOSTED_FEATURES = [
     "x", "t_x", "T", "recency", "m", "first_value", "last_value", "spend",
     "purchases_13w", "purchases_26w", "purchases_52w", "mean_gap", "past_rate",
@@ -162,7 +170,7 @@ class CustomerValueModel:
     random_state: int = 0
     holdout_days: int | None = None
     draws: int = 300
-    candidates: tuple[str, ...] = ("btyd", "boosted")
+    candidates: tuple[str, ...] = ("bgnbd", "mbgnbd", "boosted")
     report_: dict[str, Any] = field(default_factory=dict, init=False)
 
     # -- fitting ----------------------------------------------------------------------
@@ -185,9 +193,12 @@ class CustomerValueModel:
         holdout = self.holdout_days or int(min(365, max(28, span_days // 3)))
         self.holdout_days_ = holdout
         self.spend_ = self._fit_spend(self.summary_)
-        self.btyd_ = self._fit_btyd(self.summary_)
         self.report_ = self._validate(days, end, pd.Timedelta(days=holdout))
         self.chosen_ = self.report_["chosen"]
+        # p_alive, churn risk and the shape over time always come from the better
+        # buy-till-you-die family, also when boosted trees give the purchase counts.
+        self.family_ = self.report_["family"]
+        self.btyd_ = self._fit_btyd(self.summary_, self.family_ == "mbgnbd")
         if self.chosen_ == "boosted":
             self.booster_ = self._train_boosted(days, end - pd.Timedelta(days=holdout), end)
         return self
@@ -199,8 +210,9 @@ class CustomerValueModel:
         return GammaGamma().fit(repeat["x"].to_numpy(float), repeat["m"].to_numpy(float))
 
     @staticmethod
-    def _fit_btyd(summary: pd.DataFrame) -> BetaGeo:
-        return BetaGeo(penalty=0.0 if len(summary) >= 200 else 0.1).fit(
+    def _fit_btyd(summary: pd.DataFrame, modified: bool) -> BetaGeo:
+        penalty = 0.0 if len(summary) >= 200 else 0.1
+        return BetaGeo(penalty=penalty, modified=modified).fit(
             summary["x"].to_numpy(float), summary["t_x"].to_numpy(), summary["T"].to_numpy()
         )
 
@@ -225,25 +237,25 @@ class CustomerValueModel:
             "customers": len(before),
         }
         if len(before) < MIN_CUSTOMERS:
-            report["chosen"] = "btyd"
+            report["chosen"] = report["family"] = "mbgnbd"
             report["why"] = (
-                f"BG/NBD: only {len(before)} customers bought before {cut:%Y-%m-%d}, too few "
+                f"MBG/NBD: only {len(before)} customers bought before {cut:%Y-%m-%d}, too few "
                 "to check any candidate on a held-out period"
             )
             return report
         actual = _purchases_between(days, cut, end).reindex(before.index, fill_value=0).to_numpy()
         x, t_x, T = (before[c].to_numpy(float) for c in ("x", "t_x", "T"))
-        btyd = self._fit_btyd(before)
-        results = {
-            "btyd": _Candidate(
-                "btyd",
-                btyd.expected_purchases(weeks, x, t_x, T),
-                btyd.p_no_purchase(weeks, x, t_x, T),
-            ),
-            "naive": _Candidate(
-                "naive", before["past_rate"].to_numpy() * weeks, -before["past_rate"].to_numpy()
-            ),
-        }
+        results: dict[str, _Candidate] = {}
+        for family in ("bgnbd", "mbgnbd"):
+            fitted = self._fit_btyd(before, family == "mbgnbd")
+            results[family] = _Candidate(
+                family,
+                fitted.expected_purchases(weeks, x, t_x, T),
+                fitted.p_no_purchase(weeks, x, t_x, T),
+            )
+        results["naive"] = _Candidate(
+            "naive", before["past_rate"].to_numpy() * weeks, -before["past_rate"].to_numpy()
+        )
         skipped = ""
         if "boosted" in self.candidates:
             booster = self._train_boosted(days, cut - h, cut)
@@ -259,10 +271,11 @@ class CustomerValueModel:
         eligible = {k: v for k, v in report["models"].items() if k in self.candidates}
         chosen = min(eligible, key=lambda k: eligible[k]["mae"])
         report["chosen"] = chosen
-        label = {"btyd": "BG/NBD + Gamma-Gamma", "boosted": "boosted trees", "naive": "naive"}
-        maes = ", ".join(f"{label[k]} {v['mae']:.3f}" for k, v in report["models"].items())
+        families = [k for k in ("bgnbd", "mbgnbd") if k in eligible] or ["mbgnbd"]
+        report["family"] = min(families, key=lambda k: report["models"][k]["mae"])
+        maes = ", ".join(f"{MODEL_LABELS[k]} {v['mae']:.3f}" for k, v in report["models"].items())
         report["why"] = (
-            f"{label[chosen]}: lowest error per customer on purchases from {report['holdout']} "
+            f"{MODEL_LABELS[chosen]}: lowest error per customer on purchases from {report['holdout']} "
             f"(mean absolute error {maes})" + (f"; {skipped}" if skipped else "")
         )
         return report
@@ -339,7 +352,8 @@ class CustomerValueModel:
             "as_of": f"{self.as_of_:%Y-%m-%d}",
             "customers": len(self.summary_),
             "purchases": int(self.summary_["purchases"].sum()),
-            "bgnbd": {"params": self.btyd_.fit_.params, "errors": self.btyd_.fit_.errors},
+            "purchase_model": MODEL_LABELS[self.family_],
+            "purchase_params": {"params": self.btyd_.fit_.params, "errors": self.btyd_.fit_.errors},
             "gamma_gamma": (
                 {"params": self.spend_.fit_.params, "errors": self.spend_.fit_.errors}
                 if self.spend_ is not None

@@ -16,6 +16,7 @@ from smbml_connect.steps.base import (
     money,
     plural,
 )
+from smbml_connect.steps.customers import churn_value_step, cluster_step, next_product_step
 from smbml_connect.steps.leads import deal_step, lead_step
 from smbml_connect.steps.segments import rfm_step
 
@@ -33,6 +34,9 @@ __all__ = [
 
 STEPS: tuple[Step, ...] = (
     Step("rfm_segments", needs=("orders",), personal=True, run=rfm_step),
+    Step("customer_clusters", needs=("orders",), personal=True, run=cluster_step),
+    Step("churn_value", needs=("orders",), personal=True, run=churn_value_step),
+    Step("next_product", needs=("orders", "order_lines"), personal=True, run=next_product_step),
     Step("lead_scores", needs=("contacts",), personal=True, run=lead_step),
     Step("deal_win", needs=("deals",), personal=True, run=deal_step),
 )

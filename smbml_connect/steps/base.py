@@ -8,6 +8,7 @@ lives in the step modules.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,9 +21,14 @@ __all__ = [
     "Step",
     "StepContext",
     "StepResult",
+    "model_version",
     "money",
     "plural",
 ]
+
+
+def _no_previous(name: str) -> str | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,9 @@ class StepContext:
     as_of: pd.Timestamp
     currency: str = "USD"
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per analytic
+    # The payload of the newest saved model of that name: lets a step stay consistent
+    # with its last run (clusters keep their names).
+    previous_model: Callable[[str], str | None] = _no_previous
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,11 @@ def score_rows(
             "scored_at": as_of,
         }
     )
+
+
+def model_version(payload: str, name: str) -> str:
+    """A short stable tag: the same fitted model always gets the same version."""
+    return f"{name}-{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
 
 
 def contact_names(contacts: pd.DataFrame) -> pd.Series:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +23,7 @@ from smbml_connect.steps.base import (
     StepContext,
     StepResult,
     contact_names,
+    model_version,
     money,
     plural,
     score_rows,
@@ -35,10 +35,6 @@ TIER_TEXT = ", ".join(
     f"{tier} = top {share:.0%}" if i == 0 else f"{tier} = next {share - TIER_SHARES[i - 1][1]:.0%}"
     for i, (tier, share) in enumerate(TIER_SHARES)
 ) + ", D = the rest"  # fmt: skip
-
-
-def _version(payload: str, name: str) -> str:
-    return f"{name}-{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
 
 
 def _joined(reasons: pd.Series) -> pd.Series:
@@ -114,7 +110,7 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     leads = lead_scoring_frame(data, context.as_of, label)
     scored = scorer.score(leads)
     payload = scorer.to_json()
-    version = _version(payload, "lead_score")
+    version = model_version(payload, "lead_score")
     result = StepResult()
     result.models["lead_score"] = SavedModelText(payload, scorer.card_, "smbml-lead-scorer-1")
     result.outputs["scores"] = score_rows(
@@ -200,7 +196,7 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     result.models["deal_win"] = SavedModelText(payload, model.card_, "smbml-deal-win-1")
     result.outputs["scores"] = score_rows(
         "deal", deals["deal_id"], "deal_win", deals["score"], deals["tier"], deals["reasons"],
-        _version(payload, "deal_win"), context.as_of,
+        model_version(payload, "deal_win"), context.as_of,
     )  # fmt: skip
     forecast = pipeline_forecast(deals)
     result.outputs["forecasts"] = pd.DataFrame(

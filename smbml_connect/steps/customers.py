@@ -1,0 +1,293 @@
+"""Customer steps: churn risk and value, behavioural clusters, next best product."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import pandas as pd
+
+from smbml_connect import charts
+from smbml_connect.analytics.clusters import CustomerClusters, customer_features
+from smbml_connect.analytics.customer_value import MODEL_LABELS, CustomerValueModel
+from smbml_connect.analytics.recommend import (
+    CoPurchaseRecommender,
+    hit_rate_at_k,
+    purchases_by_customer,
+)
+from smbml_connect.errors import NotEnoughDataError
+from smbml_connect.steps.base import (
+    ReportSection,
+    SavedModelText,
+    StepContext,
+    StepResult,
+    contact_names,
+    model_version,
+    money,
+    plural,
+    score_rows,
+)
+
+__all__ = ["churn_value_step", "cluster_step", "next_product_step"]
+
+PROFILE_COLUMNS = ["cluster", "name", "customers", "share_of_revenue", "median_orders",
+                   "median_spend", "median_days_since_order"]  # fmt: skip
+
+
+def _risk_label(risk: float) -> str:
+    return "High" if risk >= 0.7 else ("Medium" if risk >= 0.4 else "Low")
+
+
+def _gap_words(weeks: float) -> str:
+    return plural(round(weeks), "week") if weeks < 9 else plural(round(weeks / 4.35), "month")
+
+
+def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
+    settings = context.settings.get("customers", {})
+    horizon = int(settings.get("horizon_days", 365))
+    model = CustomerValueModel().fit(tables["orders"], context.as_of)
+    table = model.predict(horizon)
+    cur = context.currency
+    months = round(horizon / 30.4)
+    reasons = [
+        [
+            f"Last bought {_gap_words(r.weeks_since_last)} ago",
+            f"{plural(int(r.purchases_so_far), 'purchase')} so far, "
+            f"{money(float(r.spend_so_far), cur)} in total",
+            f"Likely to spend {money(float(r.value_lo80), cur)}-"
+            f"{money(float(r.value_hi80), cur)} in the next {months} months",
+        ]
+        for r in table.itertuples(index=False)
+    ]
+    card = model.card()
+    payload = json.dumps(card, sort_keys=True, default=str)
+    version = model_version(payload, "customer_value")
+    result = StepResult()
+    result.models["customer_value"] = SavedModelText(payload, card, "smbml-customer-value-1")
+    ids = table["contact_id"]
+    result.outputs["scores"] = pd.concat(
+        [
+            score_rows("contact", ids, "churn_risk", table["churn_risk"],
+                       table["churn_risk"].map(_risk_label), reasons, version, context.as_of),
+            score_rows("contact", ids, f"value_{months}m", table["expected_value"],
+                       [f"{money(lo, cur)}-{money(hi, cur)}" for lo, hi in
+                        zip(table["value_lo80"], table["value_hi80"], strict=True)],
+                       reasons, version, context.as_of),
+            score_rows("contact", ids, "p_alive", table["p_alive"],
+                       table["p_alive"].map(lambda p: f"{p:.0%}"), reasons, version,
+                       context.as_of),
+        ],
+        ignore_index=True,
+    )  # fmt: skip
+    people = tables["contacts"].drop_duplicates("contact_id").set_index("contact_id")
+    sheet = pd.DataFrame(
+        {
+            "contact_id": ids,
+            "name": ids.map(contact_names(tables["contacts"])),
+            "email": ids.map(people["email"]),
+            "churn_risk": table["churn_risk"].round(3),
+            "risk": table["churn_risk"].map(_risk_label),
+            "chance_still_a_customer": table["p_alive"].round(3),
+            "expected_purchases": table["expected_purchases"].round(2),
+            f"expected_value_{months}m": table["expected_value"].round(2),
+            "value_low_80": table["value_lo80"].round(2),
+            "value_high_80": table["value_hi80"].round(2),
+            "purchases_so_far": table["purchases_so_far"],
+            "spend_so_far": table["spend_so_far"].round(2),
+            "why": ["; ".join(r) for r in reasons],
+        }
+    ).sort_values(f"expected_value_{months}m", ascending=False)
+    result.sheets["Customer value"] = sheet
+    result.notes["Customer value"] = (
+        f"Churn risk = chance of no purchase in the next {months} months; value = expected "
+        f"spend in that time with an 80% range; as of {context.as_of:%Y-%m-%d}."
+    )
+    validation = card["validation"]
+    rows = [
+        {"model": MODEL_LABELS[name], "chosen": name == model.chosen_, **scores}
+        for name, scores in validation.get("models", {}).items()
+    ]
+    if rows:
+        result.sheets["Value model"] = pd.DataFrame(rows).round(3)
+        result.notes["Value model"] = (
+            f"Each candidate predicted purchases in {validation['holdout']} from the history "
+            "before it; the lowest mean absolute error per customer is used."
+        )
+    high = table["churn_risk"] >= 0.7
+    at_stake = float(table.loc[high, "spend_so_far"].sum())
+    total_value = float(table["expected_value"].sum())
+    result.summary.append(
+        f"Customer value: {money(total_value, cur)} expected from {plural(len(table), 'customer')} "
+        f"in {months} months; {int(high.sum())} at high churn risk"
+    )
+    paragraphs = [
+        f"Over the next {months} months the {plural(len(table), 'customer')} are expected to "
+        f"spend {money(total_value, cur)} in total. {int(high.sum())} are at high risk of "
+        f"not buying again (they have spent {money(at_stake, cur)} so far).",
+        f"Model used: {validation['why']}.",
+    ]
+    chosen = validation.get("models", {}).get(model.chosen_)
+    if chosen:
+        paragraphs.append(
+            f"On that held-out period it predicted {chosen['total_predicted']:,.0f} purchases "
+            f"against {chosen['total_actual']:,.0f} that happened "
+            f"({chosen['total_error_pct']:+.0f}%), and told buyers from non-buyers with an "
+            f"AUC of {chosen['churn_auc']:.2f}."
+        )
+    result.sections.append(
+        ReportSection(
+            "Churn risk and customer value",
+            paragraphs,
+            [
+                charts.histogram(
+                    table["expected_value"].clip(upper=table["expected_value"].quantile(0.99)),
+                    f"Expected spend per customer, next {months} months ({cur})",
+                    cur,
+                ),
+                charts.histogram(
+                    table["churn_risk"], "Churn risk per customer", "chance of no purchase"
+                ),
+            ],
+            result.sheets.get("Value model"),
+        )
+    )
+    return result
+
+
+def cluster_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
+    features = customer_features(
+        tables["orders"], tables.get("order_lines"), tables.get("products"), context.as_of
+    )
+    previous_text = context.previous_model("customer_clusters")
+    previous = json.loads(previous_text) if previous_text else None
+    model = CustomerClusters().fit(features, previous=previous)
+    assigned = model.assign(features)
+    profiles = model.profiles(features)
+    payload = json.dumps(model.to_dict(), sort_keys=True)
+    version = model_version(payload, "customer_clusters")
+    result = StepResult()
+    result.models["customer_clusters"] = SavedModelText(
+        payload, model.card_, "smbml-customer-clusters-1"
+    )
+    result.outputs["scores"] = score_rows(
+        "contact", assigned["contact_id"], "cluster", assigned["cluster"],
+        assigned["cluster_name"], [[n] for n in assigned["cluster_name"]], version, context.as_of,
+    )  # fmt: skip
+    shown = profiles.copy()
+    for c in shown.columns:
+        if c.startswith("share") or c.endswith(" share"):
+            shown[c] = shown[c].round(3)
+    shown = shown.round({"median_days_since_order": 0, "median_spend": 2, "median_basket": 2})
+    result.sheets["Clusters"] = shown
+    result.notes["Clusters"] = (
+        f"Customers grouped by behaviour as of {context.as_of:%Y-%m-%d}; {model.card_['why']}."
+    )
+    names = assigned.set_index("contact_id")["cluster_name"]
+    result.sheets["Cluster members"] = pd.DataFrame(
+        {
+            "contact_id": features.index,
+            "name": features.index.map(contact_names(tables["contacts"])),
+            "cluster": names.reindex(features.index).to_numpy(),
+            "orders": features["orders"].to_numpy(),
+            "spend": features["spend"].round(2).to_numpy(),
+            "days_since_order": features["recency_days"].round(0).to_numpy(),
+        }
+    ).sort_values(["cluster", "spend"], ascending=[True, False])
+    top = profiles.sort_values("share_of_revenue", ascending=False).iloc[0]
+    result.summary.append(
+        f'Customer clusters: {model.k_} groups; "{top["name"]}" bring '
+        f"{top['share_of_revenue']:.0%} of revenue"
+    )
+    paragraphs = [
+        f"Grouping customers by how recently, how often and how much they buy, how long they "
+        f"have been customers and what they buy gives {model.k_} groups ({model.card_['why']}).",
+        *[
+            f"{r.name}: {plural(int(r.customers), 'customer')} "
+            f"({r.share_of_customers:.0%}), {r.share_of_revenue:.0%} of revenue."
+            for r in profiles.itertuples(index=False)
+        ],
+    ]
+    result.sections.append(
+        ReportSection(
+            "Customer clusters",
+            paragraphs,
+            [
+                charts.bar_chart(
+                    profiles["name"].tolist(),
+                    profiles["customers"].tolist(),
+                    "Customers per cluster",
+                    "customers",
+                )
+            ],
+            shown[PROFILE_COLUMNS],
+        )
+    )
+    return result
+
+
+def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
+    if tables.get("order_lines") is None or tables["order_lines"].empty:
+        raise NotEnoughDataError("no order lines: next best product needs what people bought")
+    purchases = purchases_by_customer(tables["orders"], tables["order_lines"], context.as_of)
+    products = tables.get("products", pd.DataFrame(columns=["product_id", "name"]))
+    names = {
+        str(k): str(v)
+        for k, v in products.dropna(subset=["name"]).set_index("product_id")["name"].items()
+    }
+    model = CoPurchaseRecommender().fit(purchases)
+    picks = model.recommend(3, names)
+    result = StepResult()
+    first = picks[picks["rank"] == 1].set_index("contact_id")
+    lists = picks.groupby("contact_id")["product"].agg(list)
+    reasons = [[first.loc[c, "reason"], *[f"Also: {p}" for p in lists[c][1:]]] for c in first.index]
+    version = model_version(
+        json.dumps({"products": list(model.products_), "customers": len(model.customers_)}),
+        "next_product",
+    )
+    result.outputs["scores"] = score_rows(
+        "contact", pd.Series(first.index), "next_product", first["score"].fillna(0.0),
+        first["product"], reasons, version, context.as_of,
+    )  # fmt: skip
+    result.sheets["Next products"] = picks.assign(
+        name=picks["contact_id"].map(contact_names(tables["contacts"])),
+        score=picks["score"].round(3),
+    )[["contact_id", "name", "rank", "product_id", "product", "reason", "score"]]
+    result.notes["Next products"] = (
+        "Up to three products each customer has not bought yet, from what people who bought "
+        "the same things also bought; best sellers where there is no such signal."
+    )
+    paragraphs = [
+        f"Suggestions for {plural(picks['contact_id'].nunique(), 'customer')} from "
+        f"{plural(len(model.products_), 'product')} bought together."
+    ]
+    try:
+        check = hit_rate_at_k(purchases)
+        paragraphs.append(
+            f"Checked on each customer's last order: a top-3 suggestion was among the new "
+            f"products they bought {check['hit_rate']:.0%} of the time, against "
+            f"{check['most_popular_hit_rate']:.0%} for simply suggesting best sellers "
+            f"({plural(check['customers'], 'customer')})."
+        )
+    except NotEnoughDataError as why:
+        paragraphs.append(f"Not checked on past orders: {why}.")
+    counts = picks[picks["rank"] == 1]["product"].value_counts().head(10)
+    result.summary.append(
+        f"Next best product: suggestions for {plural(len(first), 'customer')}; most often "
+        f"{counts.index[0]}"
+    )
+    result.sections.append(
+        ReportSection(
+            "Next best product",
+            paragraphs,
+            [
+                charts.bar_chart(
+                    counts.index.tolist(),
+                    counts.to_numpy(dtype=float).tolist(),
+                    "Most suggested first products",
+                    "customers",
+                )
+            ],
+            None,
+        )
+    )
+    return result

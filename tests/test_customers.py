@@ -1,0 +1,281 @@
+"""Customer models: BTYD fitters against published values, value/churn, clusters, next product."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from smbml_connect.analytics.btyd import BetaGeo, GammaGamma, simulate_histories
+from smbml_connect.analytics.clusters import CustomerClusters, customer_features
+from smbml_connect.analytics.customer_value import CustomerValueModel, daily_purchases
+from smbml_connect.analytics.recommend import (
+    CoPurchaseRecommender,
+    hit_rate_at_k,
+    purchases_by_customer,
+)
+from smbml_connect.errors import DataValidationError, NotEnoughDataError
+
+
+def _cdnow() -> pd.DataFrame:
+    """The CDNOW sample of Fader, Hardie and Lee (2005), as shipped in the lifetimes wheel."""
+    spec = importlib.util.find_spec("lifetimes")  # located, not imported
+    assert spec is not None and spec.submodule_search_locations, "dev extra 'lifetimes' missing"
+    folder = Path(next(iter(spec.submodule_search_locations))) / "datasets"
+    return pd.read_csv(folder / "cdnow_customers_summary_with_transactions.csv")
+
+
+# Published estimates and standard errors: BG/NBD (Fader, Hardie and Lee 2005, table 1)
+# and Gamma-Gamma (Fader and Hardie 2013, "The Gamma-Gamma model of monetary value").
+BGNBD_PUBLISHED = {"r": (0.243, 0.013), "alpha": (4.414, 0.379), "a": (0.793, 0.186),
+                   "b": (2.426, 0.705)}  # fmt: skip
+GAMMA_GAMMA_PUBLISHED = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+
+
+def test_bgnbd_matches_the_published_cdnow_estimates():
+    d = _cdnow()
+    fit = BetaGeo().fit(d["x"].to_numpy(float), d["t_x"].to_numpy(), d["T"].to_numpy()).fit_
+    for name, (value, error) in BGNBD_PUBLISHED.items():
+        assert abs(fit.params[name] - value) < 0.1 * error, (name, fit.params[name])
+        assert fit.errors[name] == pytest.approx(error, rel=0.05), name
+    assert fit.log_likelihood == pytest.approx(-9582.4, abs=0.1)
+
+
+def test_gamma_gamma_matches_the_published_cdnow_estimates():
+    d = _cdnow()
+    fit = GammaGamma().fit(d["x"].to_numpy(float), d["zbar"].to_numpy()).fit_
+    for name, value in GAMMA_GAMMA_PUBLISHED.items():
+        assert fit.params[name] == pytest.approx(value, rel=0.01), name
+    assert fit.customers == 946  # only customers with repeat purchases
+
+
+def test_bgnbd_recovers_simulated_parameters_within_their_errors():
+    truth = {"r": 0.8, "alpha": 5.0, "a": 0.7, "b": 3.0}
+    rng = np.random.default_rng(3)
+    x, t_x, T, _ = simulate_histories(truth, 5000, rng.uniform(20, 100, 5000), rng)
+    fit = BetaGeo().fit(x, t_x, T).fit_
+    for name, value in truth.items():
+        assert abs(fit.params[name] - value) < 3 * fit.errors[name], name
+
+
+def test_expectations_agree_with_simulation_from_the_posterior():
+    d = _cdnow().head(300)
+    x, t_x, T = d["x"].to_numpy(float), d["t_x"].to_numpy(), d["T"].to_numpy()
+    model = BetaGeo().fit(*(c.to_numpy(float) for c in (_cdnow()["x"], _cdnow()["t_x"],
+                                                         _cdnow()["T"])))  # fmt: skip
+    draws = model.simulate_purchases(39, x, t_x, T, 4000, np.random.default_rng(0))
+    assert draws.mean() == pytest.approx(model.expected_purchases(39, x, t_x, T).mean(), rel=0.03)
+    assert (draws == 0).mean() == pytest.approx(model.p_no_purchase(39, x, t_x, T).mean(), abs=0.01)
+
+
+def _orders(rows: list[tuple[str, str, float]], status: str = "completed") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "order_id": [f"O{i}" for i in range(len(rows))],
+            "contact_id": [r[0] for r in rows],
+            "ordered_at": [r[1] for r in rows],
+            "total": [r[2] for r in rows],
+            "status": status,
+        }
+    )
+
+
+def test_daily_purchases_merge_same_day_and_skip_uncounted_orders():
+    orders = _orders([("a", "2025-01-01 09:00", 10), ("a", "2025-01-01 17:00", 5),
+                      ("a", "2025-02-01", 7), ("b", "2025-03-01", 3)])  # fmt: skip
+    orders.loc[3, "status"] = "Refunded"
+    days = daily_purchases(orders)
+    assert days.to_dict("records") == [
+        {"contact_id": "a", "day": pd.Timestamp("2025-01-01", tz="UTC"), "value": 15.0},
+        {"contact_id": "a", "day": pd.Timestamp("2025-02-01", tz="UTC"), "value": 7.0},
+    ]
+    with pytest.raises(DataValidationError, match="missing: total"):
+        daily_purchases(orders.drop(columns=["total"]))
+
+
+@pytest.fixture(scope="module")
+def value_model(business) -> CustomerValueModel:
+    return CustomerValueModel().fit(business.tables["orders"], business.as_of)
+
+
+def test_value_model_predicts_every_customer_with_honest_ranges(value_model, business):
+    table = value_model.predict(365)
+    counted = daily_purchases(business.tables["orders"])["contact_id"].nunique()
+    assert len(table) == counted and table["contact_id"].is_unique
+    assert table["p_alive"].between(0, 1).all() and table["churn_risk"].between(0, 1).all()
+    # No purchase happens at least whenever the customer has left.
+    assert (table["churn_risk"] >= 1 - table["p_alive"] - 1e-9).all()
+    assert (table["value_lo80"] <= table["value_hi80"]).all()
+    assert (table["expected_value"] >= 0).all()
+    longer = value_model.predict(730)
+    assert (longer["expected_purchases"] >= table["expected_purchases"] - 1e-9).all()
+
+
+def test_value_model_knows_who_is_still_buying(value_model, business):
+    from sklearn.metrics import roc_auc_score
+
+    truth = business.truth["customers"].set_index("contact_id")["alive_at_end"]
+    table = value_model.predict(365).set_index("contact_id")
+    alive = truth.reindex(table.index)
+    assert roc_auc_score(alive.astype(int), table["p_alive"]) > 0.8
+
+
+def test_value_model_beats_the_naive_baseline_on_the_holdout(value_model):
+    report = value_model.card()["validation"]
+    models = report["models"]
+    assert models[report["chosen"]]["mae"] < models["naive"]["mae"]
+    assert models["mbgnbd"]["churn_auc"] > models["naive"]["churn_auc"]
+    assert report["holdout_days"] == 362 or report["holdout_days"] == 365
+
+
+def test_value_model_does_not_see_orders_after_as_of(business):
+    orders = business.tables["orders"]
+    as_of = pd.Timestamp("2026-03-31", tz="UTC")
+    early = CustomerValueModel().fit(orders, as_of).predict(90)
+    later_only = orders[coerce(orders["ordered_at"]) > as_of]
+    again = CustomerValueModel().fit(
+        pd.concat([orders[coerce(orders["ordered_at"]) <= as_of], later_only]), as_of
+    )
+    pd.testing.assert_frame_equal(early, again.predict(90))
+    assert CustomerValueModel().fit(orders, as_of).summary_["T"].min() >= 0
+
+
+def coerce(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series, utc=True)
+
+
+def test_value_model_needs_enough_customers():
+    orders = _orders([(f"c{i}", "2025-01-01", 10.0) for i in range(5)])
+    with pytest.raises(NotEnoughDataError, match="at least 30 customers"):
+        CustomerValueModel().fit(orders, "2025-06-01")
+
+
+def test_boosted_candidate_is_tried_and_reported_with_enough_customers():
+    rng = np.random.default_rng(5)
+    truth = {"r": 0.9, "alpha": 6.0, "a": 0.8, "b": 2.5}
+    n = 3000
+    starts = rng.uniform(0, 104, n)  # weeks after the shop opened
+    *_, times = simulate_histories(truth, n, 156 - starts, rng)
+    opened = pd.Timestamp("2023-01-01", tz="UTC")
+    rows = []
+    for i in range(n):
+        for w in (0.0, *times[i]):
+            when = opened + pd.Timedelta(weeks=float(starts[i] + w))
+            rows.append((f"c{i}", when.isoformat(), float(rng.gamma(4, 10))))
+    model = CustomerValueModel(holdout_days=182).fit(
+        _orders(rows), opened + pd.Timedelta(weeks=156)
+    )
+    models = model.card()["validation"]["models"]
+    assert set(models) == {"bgnbd", "mbgnbd", "naive", "boosted"}
+    # Data drawn from BG/NBD itself: the BG/NBD candidate should win or be close.
+    assert models["bgnbd"]["mae"] <= models["boosted"]["mae"] * 1.05
+    assert abs(models["bgnbd"]["total_error_pct"]) < 10
+    assert models["mbgnbd"]["mae"] == pytest.approx(models["bgnbd"]["mae"], rel=0.05)
+
+
+# -- clusters -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def features(business) -> pd.DataFrame:
+    t = business.tables
+    return customer_features(t["orders"], t["order_lines"], t["products"], business.as_of)
+
+
+def test_clusters_are_named_in_words_numbered_by_spend_and_seeded(features):
+    model = CustomerClusters().fit(features)
+    assert 2 <= model.k_ <= 6
+    names = list(model.names_.values())
+    assert len(set(names)) == len(names)
+    assert all("spenders" in n for n in names)
+    profiles = model.profiles(features)
+    assert profiles["customers"].sum() == len(features)
+    assert profiles["share_of_revenue"].sum() == pytest.approx(1.0)
+    again = CustomerClusters().fit(features)
+    assert again.names_ == model.names_
+    assert (again.assign(features)["cluster"] == model.assign(features)["cluster"]).all()
+
+
+def test_cluster_names_survive_a_small_change_in_the_data(features):
+    first = CustomerClusters().fit(features)
+    before = first.assign(features).set_index("contact_id")["cluster_name"]
+    for seed in range(4):
+        keep = np.random.default_rng(seed).uniform(size=len(features)) > 0.03
+        later = CustomerClusters().fit(features[keep], previous=first.to_dict())
+        assert sorted(later.names_.values()) == sorted(first.names_.values())
+        after = later.assign(features[keep]).set_index("contact_id")["cluster_name"]
+        assert (after == before.reindex(after.index)).mean() > 0.95
+
+
+def test_category_mix_comes_from_order_lines(features):
+    shares = features[[c for c in features.columns if c.startswith("share:")]]
+    assert {"share:Coffee beans", "share:Tea"} <= set(shares.columns)
+    assert np.allclose(shares.sum(axis=1), 1.0)
+
+
+# -- next best product ------------------------------------------------------------------
+
+
+def _planted_purchases(rng: np.random.Generator) -> pd.DataFrame:
+    """Two taste groups: tea people buy T1-T4, coffee people C1-C4, everyone buys BAG."""
+    rows = []
+    for i in range(400):
+        group = ["T1", "T2", "T3", "T4"] if i % 2 else ["C1", "C2", "C3", "C4"]
+        for day in range(4):
+            basket = [*rng.choice(group, 1), "BAG"] if day < 3 else list(rng.choice(group, 2))
+            for product in basket:
+                rows.append((f"c{i}", product, pd.Timestamp("2025-01-01") + pd.Timedelta(days=day)))
+    return pd.DataFrame(rows, columns=["contact_id", "product_id", "ordered_at"])
+
+
+def test_recommendations_follow_co_purchases_and_never_repeat_a_purchase():
+    purchases = _planted_purchases(np.random.default_rng(0))
+    model = CoPurchaseRecommender().fit(purchases)
+    picks = model.recommend(3, names={"C1": "House Blend"})
+    owned = purchases.groupby("contact_id")["product_id"].agg(set)
+    for row in picks.itertuples(index=False):
+        assert row.product_id not in owned[row.contact_id]
+    first = picks[picks["rank"] == 1].set_index("contact_id")
+    checked = 0
+    for contact, have in owned.items():
+        group = "T" if int(contact[1:]) % 2 else "C"
+        if any(f"{group}{i}" not in have for i in range(1, 5)):  # a same-taste product left
+            assert first.loc[contact, "product_id"].startswith(group), contact
+            assert first.loc[contact, "reason"].startswith("Often bought with")
+            checked += 1
+    assert checked > 50
+    coffee_reason = picks[(picks["contact_id"] == "c0") & picks["score"].notna()]["reason"]
+    assert coffee_reason.str.contains("House Blend|C2|C3|C4|BAG").all()
+
+
+def test_customers_with_everything_similar_bought_get_best_sellers():
+    purchases = pd.DataFrame(
+        {
+            "contact_id": ["a"] * 5 + [f"b{i}" for i in range(10)] * 2,
+            "product_id": ["P1", "P2", "P3", "P4", "P5"] + ["P1"] * 10 + ["P6"] * 10,
+            "ordered_at": pd.Timestamp("2025-01-01"),
+        }
+    )
+    picks = CoPurchaseRecommender().fit(purchases).recommend(3)
+    lonely = picks[picks["contact_id"] == "a"]
+    assert lonely["product_id"].tolist() == ["P6"]  # the only product they lack
+    assert (
+        lonely["reason"].tolist() == ["A best seller"]
+        or lonely["reason"].str.startswith("Often").all()
+    )
+
+
+def test_hit_rate_beats_most_popular_on_planted_tastes():
+    check = hit_rate_at_k(_planted_purchases(np.random.default_rng(1)))
+    assert check["customers"] > 100
+    assert check["hit_rate"] > check["most_popular_hit_rate"] + 0.2
+
+
+def test_purchases_by_customer_skips_refunds(business):
+    t = business.tables
+    purchases = purchases_by_customer(t["orders"], t["order_lines"])
+    refunded = set(t["orders"].loc[t["orders"]["status"] != "completed", "order_id"])
+    assert not set(purchases["order_id"]) & refunded
