@@ -79,10 +79,15 @@ class LeadsConfig(_Strict):
     protected: list[str] = Field(default_factory=list)  # extra columns to warn about
 
 
+class CustomersConfig(_Strict):
+    horizon_days: int = Field(365, ge=30, le=1095)  # churn risk and value look this far ahead
+
+
 class AnalyticsConfig(_Strict):
     enabled: list[str] | None = None  # None: every registered analytic
     as_of: date | datetime | None = None
     leads: LeadsConfig = LeadsConfig()
+    customers: CustomersConfig = CustomersConfig()
 
 
 class Config(_Strict):

@@ -46,7 +46,10 @@ def build_run(
         as_of=None if as_of is None else pd.Timestamp(as_of, tz="UTC"),
         consent_column=config.consent.column,
         missing_consent_means=config.consent.missing_means,
-        settings={"leads": config.analytics.leads.model_dump()},
+        settings={
+            "leads": config.analytics.leads.model_dump(),
+            "customers": config.analytics.customers.model_dump(),
+        },
     )
     destinations = _destinations(config)
     with Store(store_path or config.store) as store:

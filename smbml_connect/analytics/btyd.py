@@ -23,6 +23,11 @@ from scipy.special import betaln, gammaln, hyp2f1
 __all__ = ["BetaGeo", "Fit", "GammaGamma", "hessian_errors", "simulate_histories"]
 
 
+# Tight enough to reproduce published estimates to three decimals; Nelder-Mead polishing
+# gave the same answers at three times the cost on 100,000 customers.
+TIGHT = {"ftol": 1e-14, "gtol": 1e-9, "maxiter": 1000}
+
+
 @dataclass(frozen=True)
 class Fit:
     """Maximum-likelihood parameters with standard errors (from the observed information)."""
@@ -93,7 +98,10 @@ class BetaGeo:
         )  # fmt: skip
         return a1 + np.logaddexp(a2, a3)
 
-    def fit(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BetaGeo:
+    def fit(
+        self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, start: np.ndarray | None = None
+    ) -> BetaGeo:
+        """`start`: parameters to begin from (an earlier fit on similar data saves time)."""
         rows, weights = _compress(x, t_x, T)
         ux, ut, uT = rows[:, 0], rows[:, 1], rows[:, 2]
         total = weights.sum()
@@ -102,10 +110,12 @@ class BetaGeo:
             value = -(weights * self._log_lik(np.exp(theta), ux, ut, uT)).sum()
             return float(value + self.penalty * (theta**2).sum()) / total
 
-        start = np.log([1.0, max(float(np.mean(T)), 1e-3), 1.0, 1.0])
-        best = minimize(nll, start, method="L-BFGS-B", bounds=[(-10, 10)] * 4)
-        best = minimize(nll, best.x, method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-10,
-                                                                    "maxiter": 4000})  # fmt: skip
+        first = (
+            np.log(start)
+            if start is not None
+            else np.log([1.0, max(float(np.mean(T)), 1e-3), 1.0, 1.0])
+        )
+        best = minimize(nll, first, method="L-BFGS-B", bounds=[(-10, 10)] * 4, options=TIGHT)
         theta = best.x
         errors = hessian_errors(lambda t: nll(t) * total, theta) * np.exp(theta)
         self.params_ = np.exp(theta)
@@ -200,9 +210,7 @@ class GammaGamma:
             return float(-(weights * self._log_lik(params(theta), ux, um)).sum() / total)
 
         start = np.array([0.0, 0.0, np.log(max(float(np.mean(um)), 1e-3))])
-        best = minimize(nll, start, method="L-BFGS-B", bounds=[(-10, 12)] * 3)
-        best = minimize(nll, best.x, method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-10,
-                                                                    "maxiter": 4000})  # fmt: skip
+        best = minimize(nll, start, method="L-BFGS-B", bounds=[(-10, 12)] * 3, options=TIGHT)
         self.params_ = params(best.x)
         # Errors in the natural parameters: jacobian of (exp, 1 + exp, exp) is the value
         # (or value - 1 for q) times the error in theta.

@@ -27,6 +27,7 @@ __all__ = ["MIN_CUSTOMERS", "CustomerClusters", "customer_features"]
 MIN_CUSTOMERS = 40
 MAX_CATEGORIES = 6  # the rest are pooled as "other"
 SILHOUETTE_SAMPLE = 4000
+FIT_SAMPLE = 20_000  # k-means centres from this many customers; everyone is then assigned
 KEEP_K_WITHIN = 0.03  # silhouette points: keep last run's k unless another is clearly better
 KEEP_NAME_WITHIN = 1.0  # distance (standardised units) within which a cluster keeps its name
 BEHAVIOUR = ["recency_days", "orders", "spend", "tenure_days", "avg_basket"]
@@ -120,8 +121,10 @@ class CustomerClusters:
             logged[c] = np.log1p(logged[c].clip(lower=0))
         self.mean_ = logged.mean()
         self.scale_ = logged.std(ddof=0).replace(0, 1.0)
-        X = self._matrix(features)
+        X_all = self._matrix(features)
         rng = np.random.default_rng(self.random_state)
+        fit_rows = np.sort(rng.choice(len(X_all), min(len(X_all), FIT_SAMPLE), replace=False))
+        X = X_all[fit_rows]
         sample = rng.choice(len(X), min(len(X), SILHOUETTE_SAMPLE), replace=False)
         tried: dict[int, float] = {}
         models: dict[int, KMeans] = {}
@@ -137,7 +140,7 @@ class CustomerClusters:
             k = int(previous["k"])  # type: ignore[index]
         km = models[k]
         # Number clusters by mean spend, biggest first: independent of k-means' own order.
-        spend = features["spend"].to_numpy()
+        spend = features["spend"].to_numpy()[fit_rows]
         order = np.argsort([-spend[km.labels_ == c].mean() for c in range(k)], kind="stable")
         self.centres_ = km.cluster_centers_[order]
         self.silhouette_ = tried
@@ -235,9 +238,8 @@ def _names(features: pd.DataFrame, labels: np.ndarray, k: int) -> dict[int, str]
         mix = part[[c for c in part.columns if c.startswith("share:")]].mean()
         if not mix.empty:
             top = mix.idxmax()
-            words.append(
-                f"mostly {top[6:]}" if mix[top] >= 0.5 else f"mixed baskets, most in {top[6:]}"
-            )
+            what = "other categories" if top[6:] == "other" else top[6:]
+            words.append(f"mostly {what}" if mix[top] >= 0.5 else f"mixed baskets, most in {what}")
         names[n] = ", ".join(words)
     seen: dict[str, int] = {}
     for n, name in names.items():

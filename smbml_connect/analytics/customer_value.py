@@ -169,7 +169,7 @@ class CustomerValueModel:
 
     random_state: int = 0
     holdout_days: int | None = None
-    draws: int = 300
+    draws: int = 200
     candidates: tuple[str, ...] = ("bgnbd", "mbgnbd", "boosted")
     report_: dict[str, Any] = field(default_factory=dict, init=False)
 
@@ -193,12 +193,15 @@ class CustomerValueModel:
         holdout = self.holdout_days or int(min(365, max(28, span_days // 3)))
         self.holdout_days_ = holdout
         self.spend_ = self._fit_spend(self.summary_)
+        self._starts: dict[str, np.ndarray] = {}
         self.report_ = self._validate(days, end, pd.Timedelta(days=holdout))
         self.chosen_ = self.report_["chosen"]
         # p_alive, churn risk and the shape over time always come from the better
         # buy-till-you-die family, also when boosted trees give the purchase counts.
         self.family_ = self.report_["family"]
-        self.btyd_ = self._fit_btyd(self.summary_, self.family_ == "mbgnbd")
+        self.btyd_ = self._fit_btyd(
+            self.summary_, self.family_ == "mbgnbd", self._starts.get(self.family_)
+        )
         if self.chosen_ == "boosted":
             self.booster_ = self._train_boosted(days, end - pd.Timedelta(days=holdout), end)
         return self
@@ -210,10 +213,12 @@ class CustomerValueModel:
         return GammaGamma().fit(repeat["x"].to_numpy(float), repeat["m"].to_numpy(float))
 
     @staticmethod
-    def _fit_btyd(summary: pd.DataFrame, modified: bool) -> BetaGeo:
+    def _fit_btyd(
+        summary: pd.DataFrame, modified: bool, start: np.ndarray | None = None
+    ) -> BetaGeo:
         penalty = 0.0 if len(summary) >= 200 else 0.1
         return BetaGeo(penalty=penalty, modified=modified).fit(
-            summary["x"].to_numpy(float), summary["t_x"].to_numpy(), summary["T"].to_numpy()
+            summary["x"].to_numpy(float), summary["t_x"].to_numpy(), summary["T"].to_numpy(), start
         )
 
     def _train_boosted(
@@ -248,6 +253,7 @@ class CustomerValueModel:
         results: dict[str, _Candidate] = {}
         for family in ("bgnbd", "mbgnbd"):
             fitted = self._fit_btyd(before, family == "mbgnbd")
+            self._starts[family] = fitted.params_  # the final fit starts here
             results[family] = _Candidate(
                 family,
                 fitted.expected_purchases(weeks, x, t_x, T),
