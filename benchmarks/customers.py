@@ -31,7 +31,7 @@ from smbml_connect.analytics.recommend import (
 )
 from smbml_connect.sample import generate
 
-TRUTH = {"r": 1.5, "alpha": 7.0, "a": 0.8, "b": 8.0}  # about ten orders per customer
+TRUTH = {"r": 1.5, "alpha": 6.6, "a": 0.8, "b": 8.0}  # about ten orders per customer
 WEEKS = 156
 
 
