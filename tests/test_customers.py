@@ -128,23 +128,33 @@ def test_value_model_beats_the_naive_baseline_on_the_holdout(value_model):
     models = report["models"]
     assert models[report["chosen"]]["mae"] < models["naive"]["mae"]
     assert models["mbgnbd"]["churn_auc"] > models["naive"]["churn_auc"]
-    assert report["holdout_days"] == 362 or report["holdout_days"] == 365
+    assert 28 <= report["holdout_days"] <= 365
 
 
 def test_value_model_does_not_see_orders_after_as_of(business):
     orders = business.tables["orders"]
     as_of = pd.Timestamp("2026-03-31", tz="UTC")
-    early = CustomerValueModel().fit(orders, as_of).predict(90)
-    later_only = orders[coerce(orders["ordered_at"]) > as_of]
-    again = CustomerValueModel().fit(
-        pd.concat([orders[coerce(orders["ordered_at"]) <= as_of], later_only]), as_of
+    everything = CustomerValueModel().fit(orders, as_of)
+    before_only = CustomerValueModel().fit(
+        orders[pd.to_datetime(orders["ordered_at"], utc=True) <= as_of], as_of
     )
-    pd.testing.assert_frame_equal(early, again.predict(90))
-    assert CustomerValueModel().fit(orders, as_of).summary_["T"].min() >= 0
+    later = pd.to_datetime(orders["ordered_at"], utc=True) > as_of
+    assert later.sum() > 500  # the test means something only if there are later orders
+    pd.testing.assert_frame_equal(everything.predict(90), before_only.predict(90))
+    assert everything.summary_["T"].min() >= 0
 
 
-def coerce(series: pd.Series) -> pd.Series:
-    return pd.to_datetime(series, utc=True)
+def test_orders_that_cannot_be_read_are_listed_and_the_rest_counted():
+    rows = [(f"c{i}", f"2025-0{1 + i % 6}-1{i % 9}", 10.0 + i) for i in range(40)]
+    orders = _orders([*rows, ("c1", "someday", 5.0), ("c2", "2025-02-02", "lots")])
+    orders.loc[len(orders)] = ["Ox", None, "2025-03-03", 9.0, "completed"]
+    model = CustomerValueModel().fit(orders, "2025-07-01")
+    assert len(model.summary_) == 40
+    card = model.card()
+    assert card["orders_left_out_count"] == 3
+    assert "row 40, ordered_at = 'someday': missing or not a date" in card["orders_left_out"]
+    assert "row 41, total = 'lots': missing or not a number" in card["orders_left_out"]
+    assert any(line.startswith("row 42, contact_id") for line in card["orders_left_out"])
 
 
 def test_value_model_needs_enough_customers():

@@ -37,6 +37,18 @@ class Fit:
     log_likelihood: float
     customers: int
 
+    @classmethod
+    def of(
+        cls, names: tuple[str, ...], params: np.ndarray, errors: np.ndarray, nll: float, n: float
+    ) -> Fit:
+        """From the optimiser's per-customer negative log-likelihood and the customer count."""
+        return cls(
+            dict(zip(names, params.tolist(), strict=True)),
+            dict(zip(names, errors.tolist(), strict=True)),
+            -nll * n,
+            int(n),
+        )
+
 
 def hessian_errors(nll: Callable[[np.ndarray], float], theta: np.ndarray) -> np.ndarray:
     """Standard errors of `theta` from a central-difference Hessian of the negative LL."""
@@ -119,12 +131,7 @@ class BetaGeo:
         theta = best.x
         errors = hessian_errors(lambda t: nll(t) * total, theta) * np.exp(theta)
         self.params_ = np.exp(theta)
-        self.fit_ = Fit(
-            dict(zip(self.names, self.params_.tolist(), strict=True)),
-            dict(zip(self.names, errors.tolist(), strict=True)),
-            -best.fun * total,
-            int(total),
-        )
+        self.fit_ = Fit.of(self.names, self.params_, errors, best.fun, total)
         return self
 
     def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
@@ -216,12 +223,7 @@ class GammaGamma:
         # (or value - 1 for q) times the error in theta.
         scale = np.array([self.params_[0], self.params_[1] - 1, self.params_[2]])
         errors = hessian_errors(lambda t: nll(t) * total, best.x) * scale
-        self.fit_ = Fit(
-            dict(zip(self.names, self.params_.tolist(), strict=True)),
-            dict(zip(self.names, errors.tolist(), strict=True)),
-            -best.fun * total,
-            int(total),
-        )
+        self.fit_ = Fit.of(self.names, self.params_, errors, best.fun, total)
         return self
 
     @property

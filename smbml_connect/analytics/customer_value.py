@@ -37,6 +37,7 @@ __all__ = [
     "CustomerValueModel",
     "daily_purchases",
     "history_summary",
+    "unreadable_orders",
 ]
 
 WEEK = pd.Timedelta(days=7)
@@ -59,16 +60,10 @@ LGB_PARAMS: dict[str, Any] = {
 def daily_purchases(orders: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
     """Counted orders per customer and day (contact_id, day, value), up to `as_of`.
 
-    Orders without a customer, date or total, and refunded/cancelled ones, are left
-    out: they are not purchases. The caller learns how many through the row count.
+    Refunded/cancelled orders are not purchases. Orders without a customer, or whose
+    date or total cannot be read, are left out too; `unreadable_orders` lists them.
     """
-    missing = [c for c in ("contact_id", "ordered_at", "total") if c not in orders.columns]
-    if missing:
-        raise DataValidationError(
-            f"orders need columns contact_id, ordered_at and total; missing: {', '.join(missing)}"
-        )
-    when = coerce_datetime(orders["ordered_at"])[0]
-    total = pd.to_numeric(orders["total"], errors="coerce")
+    when, total = _read_orders(orders)
     keep = orders["contact_id"].notna() & when.notna() & total.notna()
     if "status" in orders.columns:
         keep &= ~orders["status"].astype("string").str.lower().isin(NOT_COUNTED_STATUSES).fillna(
@@ -84,6 +79,29 @@ def daily_purchases(orders: pd.DataFrame, as_of: pd.Timestamp | None = None) -> 
         }
     )
     return frame.groupby(["contact_id", "day"], as_index=False, sort=True)["value"].sum()
+
+
+def _read_orders(orders: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    missing = [c for c in ("contact_id", "ordered_at", "total") if c not in orders.columns]
+    if missing:
+        raise DataValidationError(
+            f"orders need columns contact_id, ordered_at and total; missing: {', '.join(missing)}"
+        )
+    return coerce_datetime(orders["ordered_at"])[0], pd.to_numeric(orders["total"], errors="coerce")
+
+
+def unreadable_orders(orders: pd.DataFrame) -> pd.DataFrame:
+    """Orders left out for a missing or unreadable value: row, column, value, reason."""
+    when, total = _read_orders(orders)
+    problems = []
+    for column, bad, reason in (
+        ("contact_id", orders["contact_id"].isna(), "no customer: not counted as a purchase"),
+        ("ordered_at", when.isna(), "missing or not a date"),
+        ("total", total.isna(), "missing or not a number"),
+    ):
+        for row in orders.index[bad.to_numpy()]:
+            problems.append((row, column, orders.at[row, column], reason))
+    return pd.DataFrame(problems, columns=["row", "column", "value", "reason"])
 
 
 def history_summary(days: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
@@ -178,6 +196,7 @@ class CustomerValueModel:
         as_of = pd.Timestamp(as_of)
         as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
         days = daily_purchases(orders, as_of)
+        self.skipped_ = unreadable_orders(orders)
         if days.empty:
             raise NotEnoughDataError("no counted orders with a customer, date and total")
         self.as_of_ = as_of
@@ -367,4 +386,9 @@ class CustomerValueModel:
             ),
             "validation": self.report_,
             "chosen": self.chosen_,
+            "orders_left_out": [
+                f"row {r.row}, {r.column} = {r.value!r}: {r.reason}"
+                for r in self.skipped_.head(20).itertuples(index=False)
+            ],
+            "orders_left_out_count": len(self.skipped_),
         }

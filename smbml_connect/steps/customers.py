@@ -126,6 +126,11 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
         f"not buying again (they have spent {money(at_stake, cur)} so far).",
         f"Model used: {validation['why']}.",
     ]
+    if card["orders_left_out_count"]:
+        paragraphs.append(
+            f"{plural(card['orders_left_out_count'], 'order')} could not be counted (no "
+            f"customer, date or total), e.g. {card['orders_left_out'][0]}."
+        )
     chosen = validation.get("models", {}).get(model.chosen_)
     if chosen:
         paragraphs.append(
