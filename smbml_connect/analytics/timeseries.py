@@ -1,0 +1,178 @@
+"""Turning dates and values the way users have them into one regular series.
+
+Users bring daily order totals, weekly sheets, month-end reports or quarter labels,
+with gaps, repeated dates, blanks and the odd typo. Everything here is said back to
+them in words: the frequency found, what was filled in, what was left out and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from smbml_connect.errors import DataValidationError, NotEnoughDataError
+
+__all__ = ["FREQUENCIES", "RegularSeries", "damp_outliers", "regularise"]
+
+# code: (word for one period, usual season length, pandas period alias)
+FREQUENCIES: dict[str, tuple[str, int, str]] = {
+    "D": ("day", 7, "D"),
+    "W": ("week", 52, "W"),
+    "M": ("month", 12, "M"),
+    "Q": ("quarter", 4, "Q"),
+    "Y": ("year", 1, "Y"),
+}
+_TYPICAL_GAP_DAYS = {"D": 1.0, "W": 7.0, "M": 30.4, "Q": 91.3, "Y": 365.25}
+MIN_POINTS = 4
+
+
+@dataclass
+class RegularSeries:
+    """One value per period, oldest first, with what was done to get there."""
+
+    periods: pd.PeriodIndex
+    y: np.ndarray
+    freq: str
+    at_period_end: bool  # dates were month/quarter/year ends: answer in the same style
+    notes: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+
+    @property
+    def word(self) -> str:
+        return FREQUENCIES[self.freq][0]
+
+    def dates(self, periods: pd.PeriodIndex) -> pd.DatetimeIndex:
+        stamps = periods.end_time if self.at_period_end else periods.start_time
+        return pd.DatetimeIndex(stamps).normalize()
+
+    def future(self, horizon: int) -> pd.PeriodIndex:
+        return pd.period_range(self.periods[-1] + 1, periods=horizon, freq=self.periods.freq)
+
+
+def _as_list(values: Any) -> list[Any]:
+    if isinstance(values, pd.Series | pd.Index | np.ndarray):
+        return list(values)
+    return list(values) if not isinstance(values, str) else [values]
+
+
+def _parse_dates(raw: Sequence[Any]) -> pd.Series:
+    if all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in raw if
+           v is not None and v == v):  # fmt: skip
+        # Excel passes dates as serial numbers (days since 1899-12-30).
+        numbers = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce")
+        return pd.to_datetime(numbers, unit="D", origin="1899-12-30", errors="coerce")
+    return pd.to_datetime(pd.Series(raw, dtype=object), errors="coerce", format="mixed")
+
+
+def _infer_frequency(days: pd.DatetimeIndex) -> str:
+    gaps = np.diff(days.asi8) / 86_400e9
+    typical = float(np.median(gaps))
+    return min(_TYPICAL_GAP_DAYS, key=lambda f: abs(np.log(typical / _TYPICAL_GAP_DAYS[f])))
+
+
+def _period_alias(freq: str, days: pd.DatetimeIndex) -> str:
+    if freq != "W":
+        return FREQUENCIES[freq][2]
+    # Weeks start on the weekday the user's dates fall on most often.
+    start = pd.Series(days.dayofweek).mode().iloc[0]
+    return "W-" + ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")[start]
+
+
+def regularise(
+    dates: Any,
+    values: Any,
+    gaps: Literal["interpolate", "zero"] = "interpolate",
+    freq: str | None = None,
+) -> RegularSeries:
+    """One value per period: repeated dates summed, missing periods filled and said so."""
+    raw_dates, raw_values = _as_list(dates), _as_list(values)
+    if len(raw_dates) != len(raw_values):
+        raise DataValidationError(
+            f"dates and values differ in length ({len(raw_dates)} dates, {len(raw_values)} values)"
+        )
+    parsed = _parse_dates(raw_dates)
+    numbers = pd.to_numeric(pd.Series(raw_values, dtype=object), errors="coerce")
+    left_out = []
+    for row, (d, v, pd_, pv) in enumerate(zip(raw_dates, raw_values, parsed, numbers,
+                                             strict=True), start=1):  # fmt: skip
+        if pd.isna(pd_):
+            left_out.append(f"row {row}, date: {d!r} is not a date")
+        elif pd.isna(pv) and not (v is None or (isinstance(v, float) and np.isnan(v)) or v == ""):
+            left_out.append(f"row {row}, value: {v!r} is not a number")
+    keep = parsed.notna() & numbers.notna()
+    if freq is not None and freq not in FREQUENCIES:
+        raise DataValidationError(
+            f"unknown frequency {freq!r}; use one of {', '.join(FREQUENCIES)}"
+        )
+    days = pd.DatetimeIndex(parsed[keep]).tz_localize(None).normalize()
+    if days.nunique() < 2:
+        raise NotEnoughDataError(
+            f"need at least {MIN_POINTS} dates with values, got {days.nunique()}"
+        )
+    unique_days = days.unique().sort_values()
+    freq = freq or _infer_frequency(unique_days)
+    alias = _period_alias(freq, unique_days)
+    periods = days.to_period(alias)
+    totals = pd.Series(numbers[keep].to_numpy(dtype=float), index=periods).groupby(level=0).sum()
+    notes = []
+    repeated = len(days) - len(totals)
+    if repeated:
+        notes.append(
+            f"{repeated} values shared a {FREQUENCIES[freq][0]} with another and were added up"
+        )
+    full = pd.period_range(totals.index.min(), totals.index.max(), freq=alias)
+    series = totals.reindex(full)
+    missing = series.index[series.isna()]
+    if len(missing):
+        shown = ", ".join(str(p) for p in missing[:3]) + (" ..." if len(missing) > 3 else "")
+        if gaps == "zero":
+            series = series.fillna(0.0)
+            notes.append(
+                f"{len(missing)} missing {FREQUENCIES[freq][0]}s ({shown}) counted as zero"
+            )
+        else:
+            series = series.interpolate()
+            notes.append(
+                f"{len(missing)} missing {FREQUENCIES[freq][0]}s ({shown}) were filled in "
+                "between their neighbours"
+            )
+    if len(series) < MIN_POINTS:
+        raise NotEnoughDataError(
+            f"need at least {MIN_POINTS} {FREQUENCIES[freq][0]}s of history, got {len(series)}"
+        )
+    at_end = freq in ("M", "Q", "Y") and bool(
+        (unique_days == pd.DatetimeIndex(unique_days.to_period(alias).end_time).normalize()).all()
+    )
+    return RegularSeries(pd.PeriodIndex(series.index), series.to_numpy(dtype=float), freq, at_end,
+                         notes, left_out)  # fmt: skip
+
+
+def damp_outliers(y: np.ndarray, m: int, limit: float = 8.0) -> tuple[np.ndarray, np.ndarray]:
+    """Pull values far from a robust local fit back to it, so one freak month does not
+    bend the forecast. Returns the adjusted series and the positions changed."""
+    n = len(y)
+    window = max(5, m if m % 2 else m + 1)
+    if n < 2 * window:
+        return y, np.array([], dtype=int)
+    local = pd.Series(y).rolling(window, center=True, min_periods=window // 2 + 1).median()
+    if m > 1 and n >= 3 * m:  # keep the season: compare like with like
+        residual = y - local.to_numpy()
+        pattern = pd.Series(residual).groupby(np.arange(n) % m).transform("median").to_numpy()
+        local = local + pattern
+    fitted = local.to_numpy()
+    residual = y - fitted
+    spread = 1.4826 * np.nanmedian(np.abs(residual - np.nanmedian(residual)))
+    if not spread > 0:
+        return y, np.array([], dtype=int)
+    size = np.abs(residual) / spread
+    # A spike, not a shift: its neighbours look normal. The last values are left alone,
+    # because at the end of the data a new level and a freak value look the same.
+    calm = np.minimum(np.roll(size, 1), np.roll(size, -1)) < limit / 3
+    flagged = np.flatnonzero((size > limit) & calm & (np.arange(n) < n - 2))
+    adjusted = y.copy()
+    adjusted[flagged] = fitted[flagged]
+    return adjusted, flagged
