@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
-__all__ = ["band_chart", "bar_chart", "calibration_chart", "histogram"]
+__all__ = ["band_chart", "bar_chart", "calibration_chart", "forecast_chart", "histogram"]
 
 _BLUE = "#1F4E78"
 _GREY = "#9AA5B1"
@@ -94,4 +94,31 @@ def band_chart(
     axes.set_title(title, loc="left", fontsize=11)
     axes.set_ylabel(ylabel)
     axes.spines[["top", "right"]].set_visible(False)
+    return _svg(figure)
+
+
+def forecast_chart(
+    history_dates: Sequence[object],
+    history: Sequence[float],
+    dates: Sequence[object],
+    expected: Sequence[float],
+    bands: Sequence[tuple[str, Sequence[float], Sequence[float]]],
+    title: str,
+    ylabel: str,
+) -> str:
+    """History as a line, the forecast dashed, each interval as a shaded band (widest first)."""
+    figure = Figure(figsize=(7, 3.2))
+    axes = figure.subplots()
+    axes.plot(list(history_dates), list(history), color=_BLUE, linewidth=1.5, label="actual")
+    for (label, low, high), alpha in zip(bands, (0.18, 0.35, 0.5), strict=False):
+        axes.fill_between(list(dates), list(low), list(high), color=_BLUE, alpha=alpha,
+                          linewidth=0, label=label)  # fmt: skip
+    axes.plot(list(dates), list(expected), color=_BLUE, linestyle="--", linewidth=1.5,
+              label="forecast")  # fmt: skip
+    axes.set_title(title, loc="left", fontsize=11)
+    axes.set_ylabel(ylabel)
+    axes.set_ylim(bottom=min(0.0, min(min(b[1]) for b in bands) if bands else 0.0))
+    axes.legend(frameon=False, fontsize=8, loc="upper left")
+    axes.spines[["top", "right"]].set_visible(False)
+    figure.autofmt_xdate()
     return _svg(figure)

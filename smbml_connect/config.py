@@ -83,11 +83,18 @@ class CustomersConfig(_Strict):
     horizon_days: int = Field(365, ge=30, le=1095)  # churn risk and value look this far ahead
 
 
+class ForecastConfig(_Strict):
+    horizon: int = Field(12, ge=1, le=120)  # periods ahead
+    frequency: Literal["D", "W", "M", "Q"] = "M"
+    products: int = Field(20, ge=0, le=500)  # best sellers forecast one by one; the rest as one
+
+
 class AnalyticsConfig(_Strict):
     enabled: list[str] | None = None  # None: every registered analytic
     as_of: date | datetime | None = None
     leads: LeadsConfig = LeadsConfig()
     customers: CustomersConfig = CustomersConfig()
+    forecast: ForecastConfig = ForecastConfig()
 
 
 class Config(_Strict):

@@ -49,6 +49,7 @@ def build_run(
         settings={
             "leads": config.analytics.leads.model_dump(),
             "customers": config.analytics.customers.model_dump(),
+            "forecast": config.analytics.forecast.model_dump(),
         },
     )
     destinations = _destinations(config)

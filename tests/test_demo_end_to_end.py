@@ -48,6 +48,8 @@ def test_workbook_has_a_tab_per_output_and_rejects(demo_dir: Path):
         "Deal win chances",
         "Pipeline forecast",
         "Deal model",
+        "Forecast",
+        "Forecast check",
         "Rejects",
     ]
     segments = workbook["Segments"]

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
+from smbml_connect.analytics.forecast_gbm import GBM_MIN_SERIES, boosted_candidates
 from smbml_connect.analytics.forecast_models import (
     MODELS,
     Prediction,
@@ -29,7 +30,14 @@ from smbml_connect.analytics.timeseries import (
 )
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 
-__all__ = ["MODEL_WORDS", "SeriesForecast", "forecast_panel", "forecast_regular", "forecast_series"]
+__all__ = [
+    "MODEL_WORDS",
+    "SeriesForecast",
+    "forecast_panel",
+    "forecast_panel_results",
+    "forecast_regular",
+    "forecast_series",
+]
 
 MODEL_WORDS = {
     "seasonal_naive": "same as last season",
@@ -39,9 +47,11 @@ MODEL_WORDS = {
     "ets+theta": "average of exponential smoothing and Theta",
     "croston": "Croston's method for occasional sales",
     "lightgbm": "boosted trees across all series",
+    "ets+theta+lightgbm": "average of exponential smoothing, Theta and boosted trees",
 }
 MAX_ORIGINS = 4
 SWITCH_MARGIN = 0.8
+DEFAULTS = ("ets+theta+lightgbm", "ets+theta")  # the combinations, most members first
 PRIOR_WEIGHT = 30
 PRIOR_DF = 5  # sales errors have heavier tails than the normal curve  # backtest errors needed before they count as much as the normal curve
 
@@ -171,7 +181,7 @@ def _choose(scores: dict[str, float]) -> str:
     MASE of 0.989 against 0.946 for always combining; requiring a 20% lead gave 0.946.
     """
     best = min(scores, key=lambda k: scores[k])
-    default = "ets+theta" if "ets+theta" in scores else best
+    default = next((name for name in DEFAULTS if name in scores), best)
     return best if scores[best] < SWITCH_MARGIN * scores[default] else default
 
 
@@ -209,7 +219,7 @@ def forecast_regular(
     if not intermittent:
         y, flagged = damp_outliers(y_raw, m)
         if len(flagged):
-            shown = ", ".join(f"{series.periods[i]} ({y_raw[i]:,.0f})" for i in flagged[:3])
+            shown = ", ".join(f"{series.periods[i]}: {y_raw[i]:,.0f}" for i in flagged[:3])
             notes.append(
                 f"{len(flagged)} unusual value{'s' if len(flagged) > 1 else ''} ({shown}) "
                 "pulled back to normal before fitting"
@@ -217,6 +227,10 @@ def forecast_regular(
     if intermittent:
         notes.append(f"{zeros:.0%} of {series.word}s have no sales; occasional-demand models tried")
     candidates = _candidates(y, intermittent) | (extra or {})
+    if "lightgbm" in candidates and "ets+theta" in candidates:
+        candidates["ets+theta+lightgbm"] = _combine(
+            MODELS["ets"], MODELS["theta"], candidates["lightgbm"]
+        )
     if n < 8:
         notes.append(f"only {n} {series.word}s of history: no trend or season can be learned yet")
     origins, steps = _origins(n, horizon, m)
@@ -224,6 +238,7 @@ def forecast_regular(
     if origins:
         results = _backtest(y, m, candidates, origins, steps)
         scores = {name: float(np.mean(np.abs(err))) / scale for name, (err, _) in results.items()}
+        scores = {name: score if np.isfinite(score) else np.inf for name, score in scores.items()}
         name = _choose(scores)
         standard = results[name][1]
     else:
@@ -274,6 +289,38 @@ def forecast_series(
     return frame
 
 
+def forecast_panel_results(
+    frame: pd.DataFrame,
+    horizon: int,
+    season_length: int | None = None,
+    levels: Sequence[int] = (80, 95),
+    gaps: Literal["interpolate", "zero"] = "zero",
+    boosted: bool | None = None,
+    random_state: int = 0,
+) -> tuple[dict[str, SeriesForecast], dict[str, str]]:
+    """Each series' forecast with its story, and the series that could not be forecast."""
+    missing = {"unique_id", "ds", "y"} - set(frame.columns)
+    if missing:
+        raise DataValidationError(
+            f"the panel needs columns unique_id, ds, y; missing {', '.join(sorted(missing))}"
+        )
+    regular: dict[str, RegularSeries] = {}
+    skipped: dict[str, str] = {}
+    for uid, group in frame.groupby("unique_id", sort=True):
+        try:
+            regular[str(uid)] = regularise(group["ds"], group["y"], gaps=gaps)
+        except (NotEnoughDataError, DataValidationError) as error:
+            skipped[str(uid)] = str(error)
+    extras: dict[str, dict[str, Candidate]] = {}
+    if boosted or (boosted is None and len(regular) >= GBM_MIN_SERIES):
+        extras = boosted_candidates(regular, horizon, random_state=random_state)
+    results = {
+        uid: forecast_regular(series, horizon, season_length, levels, extras.get(uid))
+        for uid, series in regular.items()
+    }
+    return results, skipped
+
+
 def forecast_panel(
     frame: pd.DataFrame,
     horizon: int,
@@ -285,31 +332,16 @@ def forecast_panel(
 ) -> pd.DataFrame:
     """Forecast every series of a long frame `unique_id, ds, y`.
 
-    With many series a LightGBM model over lags and calendar features, trained on all
-    of them, joins the candidates (`boosted=None` decides by the number of series).
-    One series that cannot be forecast is reported in `attrs["skipped"]`, not fatal.
+    With many series (`boosted=None` decides by their number) a LightGBM model over lags
+    and calendar features, trained on all of them, joins the candidates. A series that
+    cannot be forecast is listed in `attrs["skipped"]` with the reason; the rest go on.
     """
-    missing = {"unique_id", "ds", "y"} - set(frame.columns)
-    if missing:
-        raise DataValidationError(
-            f"the panel needs columns unique_id, ds, y; missing {sorted(missing)}"
-        )
-    regular: dict[str, RegularSeries] = {}
-    skipped: dict[str, str] = {}
-    for uid, group in frame.groupby("unique_id", sort=True):
-        try:
-            regular[str(uid)] = regularise(group["ds"], group["y"], gaps=gaps)
-        except (NotEnoughDataError, DataValidationError) as error:
-            skipped[str(uid)] = str(error)
-    extras: dict[str, dict[str, Candidate]] = {}
-    from smbml_connect.analytics.forecast_gbm import GBM_MIN_SERIES, boosted_candidates
-
-    if boosted or (boosted is None and len(regular) >= GBM_MIN_SERIES):
-        extras = boosted_candidates(regular, horizon, random_state=random_state)
+    results, skipped = forecast_panel_results(
+        frame, horizon, season_length, levels, gaps, boosted, random_state
+    )
     parts = []
-    for uid, series in regular.items():
-        result = forecast_regular(series, horizon, season_length, levels, extras.get(uid))
-        part = result.frame
+    for uid, result in results.items():
+        part = result.frame.copy()
         part.insert(0, "unique_id", uid)
         part["season_length"] = result.season_length
         part["note"] = "; ".join(result.notes)

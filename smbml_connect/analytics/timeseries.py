@@ -53,6 +53,10 @@ class RegularSeries:
         return pd.period_range(self.periods[-1] + 1, periods=horizon, freq=self.periods.freq)
 
 
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
 def _as_list(values: Any) -> list[Any]:
     if isinstance(values, pd.Series | pd.Index | np.ndarray):
         return list(values)
@@ -60,12 +64,17 @@ def _as_list(values: Any) -> list[Any]:
 
 
 def _parse_dates(raw: Sequence[Any]) -> pd.Series:
-    if all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in raw if
-           v is not None and v == v):  # fmt: skip
-        # Excel passes dates as serial numbers (days since 1899-12-30).
-        numbers = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce")
-        return pd.to_datetime(numbers, unit="D", origin="1899-12-30", errors="coerce")
-    return pd.to_datetime(pd.Series(raw, dtype=object), errors="coerce", format="mixed")
+    """Dates as text, datetimes or Excel serial numbers (days since 1899-12-30), mixed."""
+    cells = pd.Series(raw, dtype=object)
+    serial = cells.map(lambda v: isinstance(v, int | float | np.number) and not isinstance(v, bool))
+    out = pd.Series(pd.NaT, index=cells.index, dtype="datetime64[ns]")
+    if serial.any():
+        numbers = pd.to_numeric(cells[serial], errors="coerce")
+        out[serial] = pd.to_datetime(numbers, unit="D", origin="1899-12-30", errors="coerce")
+    if (~serial).any():
+        parsed = pd.to_datetime(cells[~serial], errors="coerce", format="mixed", utc=True)
+        out[~serial] = parsed.dt.tz_localize(None)
+    return out
 
 
 def _infer_frequency(days: pd.DatetimeIndex) -> str:
@@ -108,7 +117,7 @@ def regularise(
         raise DataValidationError(
             f"unknown frequency {freq!r}; use one of {', '.join(FREQUENCIES)}"
         )
-    days = pd.DatetimeIndex(parsed[keep]).tz_localize(None).normalize()
+    days = pd.DatetimeIndex(parsed[keep]).normalize()
     if days.nunique() < 2:
         raise NotEnoughDataError(
             f"need at least {MIN_POINTS} dates with values, got {days.nunique()}"
@@ -119,10 +128,12 @@ def regularise(
     periods = days.to_period(alias)
     totals = pd.Series(numbers[keep].to_numpy(dtype=float), index=periods).groupby(level=0).sum()
     notes = []
+    word = FREQUENCIES[freq][0]
     repeated = len(days) - len(totals)
     if repeated:
         notes.append(
-            f"{repeated} values shared a {FREQUENCIES[freq][0]} with another and were added up"
+            f"{repeated} {'value' if repeated == 1 else 'values'} fell in a {word} that already "
+            "had one and were added to it"
         )
     full = pd.period_range(totals.index.min(), totals.index.max(), freq=alias)
     series = totals.reindex(full)
@@ -131,14 +142,12 @@ def regularise(
         shown = ", ".join(str(p) for p in missing[:3]) + (" ..." if len(missing) > 3 else "")
         if gaps == "zero":
             series = series.fillna(0.0)
-            notes.append(
-                f"{len(missing)} missing {FREQUENCIES[freq][0]}s ({shown}) counted as zero"
-            )
+            notes.append(f"{_count(len(missing), 'missing ' + word)} ({shown}) counted as zero")
         else:
             series = series.interpolate()
             notes.append(
-                f"{len(missing)} missing {FREQUENCIES[freq][0]}s ({shown}) were filled in "
-                "between their neighbours"
+                f"{_count(len(missing), 'missing ' + word)} ({shown}) filled in between the "
+                "neighbouring values"
             )
     if len(series) < MIN_POINTS:
         raise NotEnoughDataError(
@@ -166,12 +175,22 @@ def damp_outliers(y: np.ndarray, m: int, limit: float = 8.0) -> tuple[np.ndarray
     fitted = local.to_numpy()
     residual = y - fitted
     spread = 1.4826 * np.nanmedian(np.abs(residual - np.nanmedian(residual)))
+    # A floor keeps a near-perfect line from calling every small wiggle unusual.
+    spread = max(float(spread), 0.05 * float(np.median(np.abs(y))))
     if not spread > 0:
         return y, np.array([], dtype=int)
     size = np.abs(residual) / spread
     # A spike, not a shift: its neighbours look normal. The last values are left alone,
     # because at the end of the data a new level and a freak value look the same.
     calm = np.minimum(np.roll(size, 1), np.roll(size, -1)) < limit / 3
+    if m > 1:  # a December peak that came back last December is a season, not a freak
+        same_season = np.full(n, 0.0)
+        signed = residual / spread
+        for lag in (m, -m):
+            other = np.roll(signed, lag)
+            valid = (np.arange(n) - lag >= 0) & (np.arange(n) - lag < n)
+            same_season = np.maximum(same_season, np.where(valid, other * np.sign(signed), 0.0))
+        calm &= same_season < limit / 3
     flagged = np.flatnonzero((size > limit) & calm & (np.arange(n) < n - 2))
     adjusted = y.copy()
     adjusted[flagged] = fitted[flagged]

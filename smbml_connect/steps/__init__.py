@@ -17,6 +17,7 @@ from smbml_connect.steps.base import (
     plural,
 )
 from smbml_connect.steps.customers import churn_value_step, cluster_step, next_product_step
+from smbml_connect.steps.forecasts import forecast_step
 from smbml_connect.steps.leads import deal_step, lead_step
 from smbml_connect.steps.segments import rfm_step
 
@@ -39,6 +40,7 @@ STEPS: tuple[Step, ...] = (
     Step("next_product", needs=("orders", "order_lines"), personal=True, run=next_product_step),
     Step("lead_scores", needs=("contacts",), personal=True, run=lead_step),
     Step("deal_win", needs=("deals",), personal=True, run=deal_step),
+    Step("sales_forecast", needs=("orders",), personal=False, run=forecast_step),
 )
 
 

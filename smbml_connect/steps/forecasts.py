@@ -1,0 +1,158 @@
+"""Sales forecast step: revenue and units, in total and per product, with a chart."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from smbml_connect import charts
+from smbml_connect.analytics.forecast import MODEL_WORDS, SeriesForecast, forecast_panel_results
+from smbml_connect.analytics.sales_series import TOTAL, sales_series
+from smbml_connect.analytics.timeseries import FREQUENCIES
+from smbml_connect.errors import NotEnoughDataError
+from smbml_connect.steps.base import ReportSection, StepContext, StepResult, money, plural
+
+__all__ = ["forecast_step"]
+
+LEVELS = (80, 95)
+HISTORY_SHOWN = 36  # periods of history drawn before the forecast
+
+
+def _label(series_id: str, names: Mapping[str, str]) -> tuple[str, str]:
+    measure, _, what = series_id.partition(":")
+    if what == TOTAL:
+        return measure, "All sales"
+    return measure, names.get(what, "Other products" if what == "other" else what)
+
+
+def _rows(uid: str, result: SeriesForecast) -> pd.DataFrame:
+    frame = result.frame
+    return pd.DataFrame(
+        {
+            "series_id": uid,
+            "ds": pd.to_datetime(frame["ds"]).dt.tz_localize("UTC"),
+            **{c: frame[c] for c in ("yhat", "lo80", "hi80", "lo95", "hi95", "model")},
+        }
+    )
+
+
+def _chart(result: SeriesForecast, title: str, unit: str) -> str:
+    history = result.history.tail(HISTORY_SHOWN) if result.history is not None else None
+    frame = result.frame
+    return charts.forecast_chart(
+        history["ds"].tolist() if history is not None else [],
+        history["y"].tolist() if history is not None else [],
+        frame["ds"].tolist(),
+        frame["yhat"].tolist(),
+        [("95% range", frame["lo95"].tolist(), frame["hi95"].tolist()),
+         ("80% range", frame["lo80"].tolist(), frame["hi80"].tolist())],
+        title,
+        unit,
+    )  # fmt: skip
+
+
+def _accuracy_words(result: SeriesForecast) -> str:
+    score = result.backtest.get(result.model)
+    if score is None:
+        return "There was too little history to test it on its own past."
+    comparison = result.backtest.get("seasonal_naive")
+    better = (
+        f", against {comparison:.2f} for repeating last season"
+        if comparison is not None and result.model != "seasonal_naive"
+        else ""
+    )
+    return (
+        f"Tested on its own past, its error was {score:.2f} times the typical change from one "
+        f"season to the next{better} (below 1 beats that simple rule)."
+    )
+
+
+def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
+    settings = context.settings.get("forecast", {})
+    horizon = int(settings.get("horizon", 12))
+    freq = str(settings.get("frequency", "M"))
+    word = FREQUENCIES[freq][0]
+    sales = sales_series(
+        tables["orders"], tables.get("order_lines"), context.as_of, freq,
+        int(settings.get("products", 20)),
+    )  # fmt: skip
+    if sales.frame.empty:
+        raise NotEnoughDataError("no counted orders before the current period to forecast from")
+    results, skipped = forecast_panel_results(sales.frame, horizon, levels=LEVELS, gaps="zero")
+    if f"revenue:{TOTAL}" not in results:
+        reason = skipped.get(f"revenue:{TOTAL}", "no sales history")
+        raise NotEnoughDataError(f"sales forecast skipped: {reason}")
+    names: dict[str, str] = {}
+    if "products" in tables and len(tables["products"]):
+        products = tables["products"].drop_duplicates("product_id")
+        names = dict(zip(products["product_id"].astype(str), products["name"].fillna(""),
+                         strict=True))  # fmt: skip
+    result = StepResult()
+    result.outputs["forecasts"] = pd.concat(
+        [_rows(uid, r) for uid, r in results.items()], ignore_index=True
+    )
+    sheet_rows, check_rows = [], []
+    for uid, r in results.items():
+        measure, label = _label(uid, names)
+        for row in r.frame.itertuples(index=False):
+            sheet_rows.append(
+                {"series": label, "measure": measure, word: row.ds.strftime("%Y-%m-%d"),
+                 "forecast": round(row.yhat, 2), "low_80": round(row.lo80, 2),
+                 "high_80": round(row.hi80, 2), "low_95": round(row.lo95, 2),
+                 "high_95": round(row.hi95, 2)}
+            )  # fmt: skip
+        check_rows.append(
+            {"series": label, "measure": measure, "model": MODEL_WORDS.get(r.model, r.model),
+             "seasonality": r.seasonality,
+             "backtest_error": round(r.backtest.get(r.model, float("nan")), 3),
+             "seasonal_naive_error": round(r.backtest.get("seasonal_naive", float("nan")), 3),
+             "history": plural(len(r.history) if r.history is not None else 0, word),
+             "notes": "; ".join(r.notes)}
+        )  # fmt: skip
+    for uid, reason in skipped.items():
+        measure, label = _label(uid, names)
+        check_rows.append({"series": label, "measure": measure, "model": "not forecast",
+                           "notes": reason})  # fmt: skip
+    result.sheets["Forecast"] = pd.DataFrame(sheet_rows)
+    result.notes["Forecast"] = (
+        f"Sales forecast per {word} for the next {plural(horizon, word)}: 8 in 10 outcomes should "
+        "fall between low_80 and high_80, 19 in 20 between low_95 and high_95."
+    )
+    result.sheets["Forecast check"] = pd.DataFrame(check_rows)
+    result.notes["Forecast check"] = (
+        "How each forecast was made and how it did on its own past: backtest_error is the "
+        "average error divided by the typical seasonal change (below 1 beats repeating last season)."
+    )
+    total = results[f"revenue:{TOTAL}"]
+    cur = context.currency
+    expected = float(total.frame["yhat"].sum())
+    low, high = float(total.frame["lo80"].sum()), float(total.frame["hi80"].sum())
+    result.summary.append(
+        f"Sales forecast: {money(expected, cur)} expected in the next {plural(horizon, word)}"
+    )
+    paragraphs = [
+        f"Revenue in the next {plural(horizon, word)} is expected to be about "
+        f"{money(expected, cur)}. In each {word}, 8 in 10 outcomes should fall in the darker band.",
+        f"Adding up the {word}ly 80% ranges gives {money(low, cur)} to {money(high, cur)}; the "
+        "real total is more certain than that, because good and bad periods partly cancel out.",
+        f"Method: {MODEL_WORDS.get(total.model, total.model)}. Seasonality: {total.seasonality}. "
+        + _accuracy_words(total),
+        *[note[0].upper() + note[1:] + "." for note in sales.notes + total.notes],
+    ]
+    figures = [_chart(total, f"Revenue per {word} ({cur})", cur)]
+    units = results.get(f"units:{TOTAL}")
+    if units is not None:
+        figures.append(_chart(units, f"Units sold per {word}", "units"))
+    products = [
+        {"product": _label(uid, names)[1], f"next {plural(horizon, word)}": round(float(r.frame["yhat"].sum())),
+         "low_80": round(float(r.frame["lo80"].sum())), "high_80": round(float(r.frame["hi80"].sum())),
+         "method": MODEL_WORDS.get(r.model, r.model)}
+        for uid, r in results.items() if uid.startswith("revenue:") and not uid.endswith(TOTAL)
+    ]  # fmt: skip
+    column = f"next {plural(horizon, word)}"
+    table = pd.DataFrame(products).sort_values(column, ascending=False) if products else None
+    if skipped:
+        paragraphs.append(f"{len(skipped)} series could not be forecast; see Forecast check.")
+    result.sections.append(ReportSection("Sales forecast", paragraphs, figures, table))
+    return result

@@ -1,0 +1,209 @@
+"""Sales forecasts: data as users have it, honest intervals, panels, the pipeline step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from smbml_connect.analytics.ets import fit_ets
+from smbml_connect.analytics.forecast import forecast_panel, forecast_series
+from smbml_connect.analytics.forecast_models import seasonal_naive, theta
+from smbml_connect.analytics.sales_series import sales_series
+from smbml_connect.errors import NotEnoughDataError
+from smbml_connect.steps import StepContext
+from smbml_connect.steps.forecasts import forecast_step
+
+COLUMNS = ["ds", "yhat", "lo80", "hi80", "lo95", "hi95", "model"]
+
+
+def seasonal_sales(n: int, seed: int, noise: float = 6.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 200 + 1.5 * t + 40 * np.sin(2 * np.pi * t / 12) + rng.normal(0, noise, n)
+
+
+def test_monthly_forecast_has_the_promised_shape_and_says_what_it_found():
+    dates = pd.date_range("2021-01-01", periods=60, freq="MS")
+    out = forecast_series(dates, seasonal_sales(60, 0), 12)
+    assert list(out.columns) == COLUMNS
+    assert len(out) == 12
+    assert out["ds"].iloc[0] == pd.Timestamp("2026-01-01")
+    assert (out["ds"].dt.day == 1).all()
+    assert out.attrs["frequency"] == "month"
+    assert out.attrs["season_length"] == 12
+    assert out.attrs["seasonality"].startswith("detected")
+    assert (out["lo95"] <= out["lo80"]).all() and (out["lo80"] <= out["yhat"]).all()
+    assert (out["yhat"] <= out["hi80"]).all() and (out["hi80"] <= out["hi95"]).all()
+    assert set(out.attrs["backtest"]) >= {"seasonal_naive", "ets", "theta", "ets+theta"}
+
+
+def test_forecast_beats_repeating_last_season_on_trend_and_season():
+    y = seasonal_sales(84, 1)
+    dates = pd.date_range("2018-01-31", periods=72, freq="ME")
+    out = forecast_series(dates, y[:72], 12)
+    ours = np.mean(np.abs(out["yhat"].to_numpy() - y[72:]))
+    naive = np.mean(np.abs(seasonal_naive(y[:72], 12, 12).mean - y[72:]))
+    assert ours < 0.7 * naive
+    assert (out["ds"] == pd.date_range("2024-01-31", periods=12, freq="ME")).all()  # month ends in
+
+
+def test_intervals_cover_about_what_they_promise():
+    hits80, hits95 = [], []
+    for seed in range(40):
+        y = seasonal_sales(60, 100 + seed, noise=12.0)
+        out = forecast_series(pd.date_range("2020-01-01", periods=48, freq="MS"), y[:48], 12)
+        actual = y[48:]
+        hits80.append(np.mean((actual >= out["lo80"]) & (actual <= out["hi80"])))
+        hits95.append(np.mean((actual >= out["lo95"]) & (actual <= out["hi95"])))
+    assert 0.68 <= np.mean(hits80) <= 0.92
+    assert 0.86 <= np.mean(hits95) <= 0.995
+
+
+def test_frequency_is_inferred_for_daily_weekly_and_quarterly_dates():
+    rng = np.random.default_rng(2)
+    daily = forecast_series(
+        pd.date_range("2024-01-01", periods=120, freq="D"), rng.poisson(20, 120), 7
+    )
+    assert daily.attrs["frequency"] == "day"
+    assert daily["ds"].iloc[0] == pd.Timestamp("2024-04-30")
+    mondays = pd.date_range("2023-01-02", periods=80, freq="W-MON")
+    weekly = forecast_series(mondays, rng.poisson(50, 80), 4)
+    assert weekly.attrs["frequency"] == "week"
+    assert (weekly["ds"].dt.dayofweek == 0).all()
+    assert weekly["ds"].iloc[0] == mondays[-1] + pd.Timedelta(days=7)
+    quarters = forecast_series(pd.period_range("2015Q1", periods=32, freq="Q").start_time,
+                               seasonal_sales(32, 3), 4)  # fmt: skip
+    assert quarters.attrs["frequency"] == "quarter"
+    assert quarters["ds"].iloc[0] == pd.Timestamp("2023-01-01")
+
+
+def test_excel_serial_dates_duplicates_gaps_and_bad_rows():
+    # 45292 is 2024-01-01 in Excel's serial numbering.
+    serials = [45292 + 31 * i for i in range(14)]
+    dates = serials[:5] + serials[6:] + [serials[2], "not a date"]
+    values = [100.0 + i for i in range(14) if i != 5] + [5.0, 7.0]
+    values[3] = "n/a"
+    out = forecast_series(dates, values, 3)
+    assert out.attrs["frequency"] == "month"
+    notes = " ".join(out.attrs["notes"])
+    assert "1 value fell in a month that already had one" in notes  # March 2024
+    # June has no row, April's value is unreadable: both are filled in.
+    assert "2 missing months (2024-04, 2024-06) filled in" in notes
+    assert "unusual" not in notes
+    assert out.attrs["rows_left_out"] == [
+        "row 4, value: 'n/a' is not a number",
+        "row 15, date: 'not a date' is not a date",
+    ]
+
+
+def test_short_history_falls_back_and_too_short_is_a_clear_error():
+    out = forecast_series(
+        pd.date_range("2025-01-01", periods=5, freq="MS"), [10, 12, 11, 13, 12], 3
+    )
+    assert len(out) == 3
+    assert any("only 5 months" in n for n in out.attrs["notes"])
+    assert out.attrs["seasonality"].startswith("not checked")
+    with pytest.raises(NotEnoughDataError, match="need at least 4"):
+        forecast_series(["2025-01-01", "2025-02-01", "2025-03-01"], [1, 2, 3], 3)
+
+
+def test_intermittent_sales_never_go_negative():
+    rng = np.random.default_rng(4)
+    y = np.where(rng.random(80) < 0.6, 0, rng.integers(1, 6, 80))
+    out = forecast_series(pd.date_range("2024-01-01", periods=80, freq="W-MON"), y, 8)
+    assert "croston" in out.attrs["backtest"]
+    assert (out[["yhat", "lo80", "lo95"]] >= 0).all().all()
+    assert any("have no sales" in n for n in out.attrs["notes"])
+
+
+def test_one_freak_value_is_damped_and_reported():
+    y = seasonal_sales(60, 5)
+    spiked = y.copy()
+    spiked[30] *= 6
+    dates = pd.date_range("2020-01-01", periods=60, freq="MS")
+    clean, dirty = forecast_series(dates, y, 12), forecast_series(dates, spiked, 12)
+    assert any("2022-07" in n and "unusual" in n for n in dirty.attrs["notes"])
+    assert np.allclose(clean["yhat"], dirty["yhat"], rtol=0.02)
+
+
+def test_a_repeating_peak_is_a_season_not_an_outlier():
+    y = np.full(36, 100.0) + np.random.default_rng(6).normal(0, 3, 36)
+    y[11::12] = 400.0  # every December
+    out = forecast_series(pd.date_range("2023-01-01", periods=36, freq="MS"), y, 12)
+    assert not any("unusual" in n for n in out.attrs["notes"])
+    assert out["yhat"].iloc[11] > 250  # next December
+
+
+def test_models_on_exact_patterns():
+    line = 10.0 + 2.0 * np.arange(40)
+    assert np.allclose(fit_ets(line).forecast(3), [90, 92, 94], rtol=0.01)
+    season = np.tile([5.0, 9.0, 7.0, 20.0], 6)
+    assert np.array_equal(seasonal_naive(season, 4, 6).mean, [5, 9, 7, 20, 5, 9])
+    assert np.allclose(theta(season, 4, 4).mean, [5, 9, 7, 20], rtol=0.02)
+
+
+def test_panel_forecasts_every_series_and_reports_the_ones_it_cannot():
+    rows = []
+    for i in range(12):
+        y = seasonal_sales(48, 20 + i) * (1 + i / 4)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "unique_id": f"P{i:02d}",
+                    "ds": pd.date_range("2021-01-01", periods=48, freq="MS"),
+                    "y": y,
+                }
+            )
+        )
+    rows.append(
+        pd.DataFrame({"unique_id": "new", "ds": ["2024-11-01", "2024-12-01"], "y": [3.0, 4.0]})
+    )
+    out = forecast_panel(pd.concat(rows), 6)
+    assert out["unique_id"].nunique() == 12 and len(out) == 72
+    assert "new" in out.attrs["skipped"] and "need at least 4" in out.attrs["skipped"]["new"]
+    assert out["model"].str.contains("lightgbm").any() or out.attrs["skipped"]
+    assert (out["ds"].iloc[:6] == pd.date_range("2025-01-01", periods=6, freq="MS")).all()
+
+
+def _orders() -> tuple[pd.DataFrame, pd.DataFrame]:
+    orders = pd.DataFrame({
+        "order_id": ["o1", "o2", "o3", "o4", "o5"],
+        "contact_id": ["c1", "c2", "c1", "c3", "c2"],
+        "ordered_at": pd.to_datetime(["2025-01-05", "2025-01-20", "2025-03-02", "2025-03-09",
+                                      "2025-04-02"], utc=True),
+        "total": [10.0, 20.0, 30.0, 99.0, 40.0],
+        "status": ["paid", "paid", "paid", "refunded", "paid"],
+    })  # fmt: skip
+    lines = pd.DataFrame({
+        "order_id": ["o1", "o2", "o3", "o4", "o5"], "line_no": 1,
+        "product_id": ["A", "B", "A", "A", "A"], "quantity": [1.0, 2.0, 3.0, 9.0, 4.0],
+        "unit_price": [10.0, 10.0, 10.0, 11.0, 10.0], "discount": [0, 0, 0, 0, 0],
+    })  # fmt: skip
+    return orders, lines
+
+
+def test_sales_series_counts_what_was_sold_and_leaves_the_open_month_out():
+    orders, lines = _orders()
+    sales = sales_series(orders, lines, pd.Timestamp("2025-04-15", tz="UTC"), top_products=1)
+    frame = sales.frame.set_index(["unique_id", "ds"])["y"]
+    assert frame["revenue:total"].tolist() == [30.0, 0.0, 30.0]  # Jan, Feb (no sale), Mar
+    assert frame["units:A"].tolist() == [1.0, 0.0, 3.0]  # the refunded order is not a sale
+    assert frame["units:other"].tolist() == [2.0, 0.0, 0.0]
+    assert "2025-04 is not over yet" in sales.notes[0]
+
+
+def test_pipeline_step_writes_forecasts_tabs_and_a_chart(business):
+    context = StepContext(
+        as_of=business.as_of, settings={"forecast": {"horizon": 6, "products": 5}}
+    )
+    result = forecast_step(business.tables, context)
+    forecasts = result.outputs["forecasts"]
+    total = forecasts[forecasts["series_id"] == "revenue:total"]
+    assert len(total) == 6 and (total["hi80"] >= total["yhat"]).all()
+    assert forecasts["series_id"].str.startswith("units:").any()
+    assert set(result.sheets) == {"Forecast", "Forecast check"}
+    assert {"All sales", "Other products"} <= set(result.sheets["Forecast"]["series"])
+    section = result.sections[0]
+    assert section.title == "Sales forecast" and "<svg" in section.figures[0]
+    assert "Seasonality" in section.paragraphs[2]
