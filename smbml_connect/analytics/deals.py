@@ -174,7 +174,8 @@ def deal_training_frame(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) ->
                 }
             )
         )
-    rows = pd.concat(pieces, ignore_index=True)
+    # Landmarks past every deal's close are empty; pandas warns when concatenating those.
+    rows = pd.concat([p for p in pieces if len(p)] or pieces[:1], ignore_index=True)
     if rows.empty:
         return rows
     return pd.concat([rows, deal_snapshot(tables, rows)], axis=1)

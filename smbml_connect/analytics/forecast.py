@@ -52,8 +52,8 @@ MODEL_WORDS = {
 MAX_ORIGINS = 4
 SWITCH_MARGIN = 0.8
 DEFAULTS = ("ets+theta+lightgbm", "ets+theta")  # the combinations, most members first
-PRIOR_WEIGHT = 30
-PRIOR_DF = 5  # sales errors have heavier tails than the normal curve  # backtest errors needed before they count as much as the normal curve
+PRIOR_WEIGHT = 30  # backtest errors needed before they count as much as the prior
+PRIOR_DF = 5  # the prior is a Student-t: sales errors have heavier tails than the normal curve
 
 
 @dataclass
@@ -187,7 +187,7 @@ def _choose(scores: dict[str, float]) -> str:
 
 def _width(standard: np.ndarray, level: int) -> float:
     """How many model standard deviations an interval spans, from the backtest errors,
-    shrunk towards the normal curve when there are few of them."""
+    shrunk towards Student-t quantiles when there are few of them."""
     normal = float(student_t.ppf(0.5 + level / 200, PRIOR_DF))
     z = np.abs(standard[np.isfinite(standard)])
     if len(z) == 0:
