@@ -70,7 +70,7 @@ def test_frequency_is_inferred_for_daily_weekly_and_quarterly_dates():
     mondays = pd.date_range("2023-01-02", periods=80, freq="W-MON")
     weekly = forecast_series(mondays, rng.poisson(50, 80), 4)
     assert weekly.attrs["frequency"] == "week"
-    assert (weekly["ds"].dt.dayofweek == 0).all()
+    assert (weekly["ds"].dt.day_of_week == 0).all()
     assert weekly["ds"].iloc[0] == mondays[-1] + pd.Timedelta(days=7)
     quarters = forecast_series(pd.period_range("2015Q1", periods=32, freq="Q").start_time,
                                seasonal_sales(32, 3), 4)  # fmt: skip
@@ -159,7 +159,12 @@ def test_panel_forecasts_every_series_and_reports_the_ones_it_cannot():
     rows.append(
         pd.DataFrame({"unique_id": "new", "ds": ["2024-11-01", "2024-12-01"], "y": [3.0, 4.0]})
     )
-    out = forecast_panel(pd.concat(rows), 6)
+    panel = pd.concat(rows, ignore_index=True)
+    panel["y"] = panel["y"].astype(object)
+    panel.loc[50, "y"] = "twelve"  # P01's third month: left out, named by its row in the panel
+    out = forecast_panel(panel, 6)
+    p01 = out.loc[out["unique_id"] == "P01", "note"].iloc[0]
+    assert "1 row could not be read and was left out (row 51, value: 'twelve'" in p01
     assert out["unique_id"].nunique() == 12 and len(out) == 72
     assert "new" in out.attrs["skipped"] and "need at least 4" in out.attrs["skipped"]["new"]
     assert out["model"].str.contains("lightgbm").any() or out.attrs["skipped"]
@@ -191,6 +196,14 @@ def test_sales_series_counts_what_was_sold_and_leaves_the_open_month_out():
     assert frame["units:A"].tolist() == [1.0, 0.0, 3.0]  # the refunded order is not a sale
     assert frame["units:other"].tolist() == [2.0, 0.0, 0.0]
     assert "2025-04 is not over yet" in sales.notes[0]
+    lines.loc[1, "quantity"] = np.nan
+    again = sales_series(orders, lines, pd.Timestamp("2025-04-15", tz="UTC"), top_products=1)
+    assert "1 order line without a quantity counted in revenue" in again.notes[-1]
+    assert again.frame.set_index(["unique_id", "ds"])["y"]["revenue:total"].tolist() == [
+        30.0,
+        0.0,
+        30.0,
+    ]
 
 
 def test_pipeline_step_writes_forecasts_tabs_and_a_chart(business):

@@ -211,6 +211,11 @@ def forecast_regular(
             raise DataValidationError(f"levels must be between 0 and 100, got {level}")
     y_raw = series.y
     notes = list(series.notes)
+    if series.left_out:
+        shown = "; ".join(series.left_out[:3]) + (" ..." if len(series.left_out) > 3 else "")
+        count = len(series.left_out)
+        notes.append(f"{count} {'row' if count == 1 else 'rows'} could not be read and "
+                     f"{'was' if count == 1 else 'were'} left out ({shown})")  # fmt: skip
     n = len(y_raw)
     m, seasonality = _season(y_raw, series.freq, season_length)
     zeros = float(np.mean(y_raw == 0))
@@ -306,9 +311,11 @@ def forecast_panel_results(
         )
     regular: dict[str, RegularSeries] = {}
     skipped: dict[str, str] = {}
-    for uid, group in frame.groupby("unique_id", sort=True):
-        try:
-            regular[str(uid)] = regularise(group["ds"], group["y"], gaps=gaps)
+    numbered = frame.reset_index(drop=True)
+    for uid, group in numbered.groupby("unique_id", sort=True):
+        try:  # rows are named by their place in the whole frame, counting from 1
+            regular[str(uid)] = regularise(group["ds"], group["y"], gaps=gaps,
+                                           row_numbers=group.index + 1)  # fmt: skip
         except (NotEnoughDataError, DataValidationError) as error:
             skipped[str(uid)] = str(error)
     extras: dict[str, dict[str, Candidate]] = {}

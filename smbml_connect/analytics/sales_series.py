@@ -71,6 +71,12 @@ def sales_series(
     ]  # fmt: skip
     if order_lines is not None and len(order_lines):
         lines = order_lines.merge(counted[["order_id", "period"]], on="order_id", how="inner")
+        unknown = int(lines["quantity"].isna().sum())
+        if unknown:
+            notes.append(
+                f"{unknown} order {'line' if unknown == 1 else 'lines'} without a quantity "
+                "counted in revenue but not in units or per product"
+            )
         lines = lines.dropna(subset=["quantity"])
         discount = lines["discount"].fillna(0.0) if "discount" in lines else 0.0
         revenue = lines["quantity"] * lines["unit_price"].fillna(0.0) * (1 - discount)

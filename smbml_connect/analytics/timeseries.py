@@ -87,7 +87,7 @@ def _period_alias(freq: str, days: pd.DatetimeIndex) -> str:
     if freq != "W":
         return FREQUENCIES[freq][2]
     # Weeks start on the weekday the user's dates fall on most often.
-    start = pd.Series(days.dayofweek).mode().iloc[0]
+    start = pd.Series(days.day_of_week).mode().iloc[0]
     return "W-" + ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")[start]
 
 
@@ -96,8 +96,12 @@ def regularise(
     values: Any,
     gaps: Literal["interpolate", "zero"] = "interpolate",
     freq: str | None = None,
+    row_numbers: Sequence[int] | None = None,
 ) -> RegularSeries:
-    """One value per period: repeated dates summed, missing periods filled and said so."""
+    """One value per period: repeated dates summed, missing periods filled and said so.
+
+    `row_numbers` name the rows in the user's table (default 1, 2, ...) for rows left out.
+    """
     raw_dates, raw_values = _as_list(dates), _as_list(values)
     if len(raw_dates) != len(raw_values):
         raise DataValidationError(
@@ -106,8 +110,8 @@ def regularise(
     parsed = _parse_dates(raw_dates)
     numbers = pd.to_numeric(pd.Series(raw_values, dtype=object), errors="coerce")
     left_out = []
-    for row, (d, v, pd_, pv) in enumerate(zip(raw_dates, raw_values, parsed, numbers,
-                                             strict=True), start=1):  # fmt: skip
+    rows = list(row_numbers) if row_numbers is not None else range(1, len(raw_dates) + 1)
+    for row, d, v, pd_, pv in zip(rows, raw_dates, raw_values, parsed, numbers, strict=True):
         if pd.isna(pd_):
             left_out.append(f"row {row}, date: {d!r} is not a date")
         elif pd.isna(pv) and not (v is None or (isinstance(v, float) and np.isnan(v)) or v == ""):
