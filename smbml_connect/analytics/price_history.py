@@ -1,0 +1,185 @@
+"""Order lines turned into what each product sold, week by week, at what price.
+
+Demand is read per week rather than per order line: a line says what one buyer took,
+while a week with no sale at a given price is evidence too. The order lines are the only
+record of price most shops have, so a week without a sale takes the list price of the nearest week with one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from smbml_connect.analytics.segments import NOT_COUNTED_STATUSES
+
+__all__ = ["SILENT_WEEKS", "PriceHistory", "evidence", "weekly_prices"]
+
+SILENT_WEEKS = 13  # a product unsold for this long may be off sale: its weeks stop there
+_ANCHORS = ("W-SUN", "W-MON", "W-TUE", "W-WED", "W-THU", "W-FRI", "W-SAT")  # Monday first
+
+
+@dataclass
+class PriceHistory:
+    """One row per product and week: `units, net_price, list_price, promoted, imputed`.
+
+    Weeks start on the weekday the shop's prices change on (a week that straddles a
+    change blurs two prices into one). A week's price is what buyers paid on average;
+    `promoted` is the share of its units sold on promotion; `imputed` marks weeks without
+    a sale, which take the list price of the nearest week with one.
+    """
+
+    frame: pd.DataFrame
+    last_week: pd.Timestamp
+    silent: dict[str, int] = field(default_factory=dict)  # product: weeks since its last sale
+    notes: list[str] = field(default_factory=list)
+
+
+def _lines_with_dates(
+    order_lines: pd.DataFrame, orders: pd.DataFrame | None
+) -> tuple[pd.DataFrame, list[str]]:
+    notes: list[str] = []
+    lines = order_lines.copy()
+    if "ordered_at" not in lines.columns:
+        if orders is None or "ordered_at" not in orders.columns:
+            raise ValueError("order lines need dates: pass the orders, or an ordered_at column")
+        keep = [c for c in ("order_id", "ordered_at", "status") if c in orders.columns]
+        lines = lines.merge(orders[keep], on="order_id", how="inner")
+    if "status" in lines.columns:
+        status = lines["status"].astype("string").str.lower()
+        dropped = status.isin(NOT_COUNTED_STATUSES).fillna(False)
+        if dropped.any():
+            notes.append(f"{int(dropped.sum())} lines of cancelled or refunded orders left out")
+        lines = lines[~dropped.to_numpy()]
+    return lines, notes
+
+
+def _usable(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    quantity = pd.to_numeric(lines["quantity"], errors="coerce")
+    price = pd.to_numeric(lines["unit_price"], errors="coerce")
+    discount = (
+        pd.to_numeric(lines["discount"], errors="coerce").fillna(0.0)
+        if "discount" in lines.columns
+        else pd.Series(0.0, index=lines.index)
+    )
+    stamps = pd.to_datetime(lines["ordered_at"], utc=True, errors="coerce")
+    bad = (
+        ~(quantity > 0) | ~(price > 0) | ~discount.between(0, 1, inclusive="left")
+        | stamps.isna() | lines["product_id"].isna()
+    )  # fmt: skip
+    notes = []
+    if bad.any():
+        first = lines[bad].iloc[0]
+        where = f"order {first.get('order_id', '?')} line {first.get('line_no', '?')}"
+        notes.append(
+            f"{int(bad.sum())} order lines without a usable product, date, quantity, price or "
+            f"discount left out of pricing (first: {where})"
+        )
+    usable = pd.DataFrame(
+        {
+            "product_id": lines["product_id"].astype(str),
+            "stamp": stamps.dt.tz_localize(None),
+            "quantity": quantity.astype(float),
+            "list_price": price.astype(float),
+            "net_price": (price * (1 - discount)).astype(float),
+            "promoted": discount > 0,
+        }
+    )[~bad.to_numpy()]
+    return usable, notes
+
+
+def _nearest(prices: pd.Series) -> pd.Series:
+    """Fill each gap with the nearer of the prices before and after it.
+
+    Carrying the old price forward would book the quiet weeks after a price rise at the
+    old, lower price, which makes buyers look less sensitive than they are.
+    """
+    at = np.arange(len(prices), dtype=float)
+    seen = pd.Series(np.where(prices.notna(), at, np.nan))
+    later = (seen.bfill().to_numpy() - at) < (at - seen.ffill().to_numpy())
+    return prices.ffill().where(~later, prices.bfill())
+
+
+def _week_anchor(usable: pd.DataFrame) -> str:
+    """The week boundary that splits the fewest weeks between two prices of a product."""
+    mixed = []
+    for anchor in _ANCHORS:
+        week = usable["stamp"].dt.to_period(anchor)
+        prices = usable["net_price"].round(2).groupby([usable["product_id"], week]).nunique()
+        mixed.append(int((prices > 1).sum()))
+    return _ANCHORS[int(np.argmin(mixed))]  # ties: the earliest, Monday weeks
+
+
+def weekly_prices(
+    order_lines: pd.DataFrame,
+    orders: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+) -> PriceHistory:
+    """Units and the quantity-weighted price of every product in every complete week.
+
+    A product's weeks run from its first sale to the last complete week before `as_of`
+    (the current week is not over), or to its last sale when it has not sold for
+    `SILENT_WEEKS` weeks.
+    """
+    lines, notes = _lines_with_dates(order_lines, orders)
+    usable, more = _usable(lines)
+    notes += more
+    stamp = pd.Timestamp(as_of)
+    stamp = stamp.tz_convert(None) if stamp.tzinfo else stamp
+    anchor = _week_anchor(usable)
+    usable = usable.assign(week=usable["stamp"].dt.to_period(anchor).dt.start_time)
+    weighted = usable.assign(
+        list_paid=usable["quantity"] * usable["list_price"],
+        net_paid=usable["quantity"] * usable["net_price"],
+    )
+    weekly = weighted.groupby(["product_id", "week"], sort=True).agg(
+        units=("quantity", "sum"), list_paid=("list_paid", "sum"),
+        net_paid=("net_paid", "sum"), promoted=("promoted", "mean"),
+    )  # fmt: skip
+    weekly["list_price"] = weekly["list_paid"] / weekly["units"]
+    weekly["net_price"] = weekly["net_paid"] / weekly["units"]
+    last_week = (stamp.to_period(anchor) - 1).start_time
+    weekly = weekly[weekly.index.get_level_values("week") <= last_week]
+    parts, silent = [], {}
+    for product, group in weekly.groupby(level="product_id", sort=True):
+        sold = group.droplevel("product_id")
+        quiet = int((last_week - sold.index.max()).days // 7)
+        end = sold.index.max() if quiet >= SILENT_WEEKS else last_week
+        if quiet >= SILENT_WEEKS:
+            silent[str(product)] = quiet
+        grid = pd.date_range(sold.index.min(), end, freq="7D")
+        full = sold.reindex(grid)
+        full["list_price"] = _nearest(full["list_price"])
+        parts.append(
+            pd.DataFrame(
+                {
+                    "product_id": str(product),
+                    "week": grid,
+                    "units": full["units"].fillna(0.0).to_numpy(),
+                    "net_price": full["net_price"].fillna(full["list_price"]).to_numpy(),
+                    "list_price": full["list_price"].to_numpy(),
+                    "promoted": full["promoted"].fillna(0.0).to_numpy(dtype=float),
+                    "imputed": full["units"].isna().to_numpy(),
+                }
+            )
+        )
+    columns = ["product_id", "week", "units", "net_price", "list_price", "promoted", "imputed"]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    frame["units"] = frame["units"].astype(float)
+    return PriceHistory(frame, last_week, silent, notes)
+
+
+def evidence(frame: pd.DataFrame) -> dict[str, float]:
+    """What a product's price estimate can rest on, in numbers a user can check."""
+    sold = frame[frame["units"] > 0]
+    prices = sold["net_price"].round(2)
+    return {
+        "observations": len(frame),
+        "selling_periods": len(sold),
+        "units": float(sold["units"].sum()),
+        "distinct_prices": int(prices.nunique()),
+        "price_low": float(prices.min()) if len(sold) else float("nan"),
+        "price_high": float(prices.max()) if len(sold) else float("nan"),
+        "promoted_periods": int(frame["promoted"].sum()) if "promoted" in frame else 0,
+    }
