@@ -90,6 +90,9 @@ class SampleConfig:
     opt_out_rate: float = 0.04
     mean_purchase_rate_per_week: float = 0.16
     units_per_visit: float = 3.0
+    # Raise list prices 12% from mid-November to January, the busy season: a confounder
+    # that makes a model without seasonal controls think buyers like higher prices.
+    seasonal_pricing: bool = False
 
 
 @dataclass
@@ -110,7 +113,7 @@ def generate(config: SampleConfig | None = None) -> SampleBusiness:
     start = end - pd.Timedelta(days=round(365.25 * config.years))
     contacts, contact_truth = _contacts(rng, config, start, end)
     activities = _activities(rng, contacts, contact_truth, end)
-    products, price_book, product_truth = _products(rng, start, end)
+    products, price_book, product_truth = _products(rng, start, end, config.seasonal_pricing)
     orders, lines, customer_truth = _orders(
         rng, config, contact_truth, products, price_book, product_truth, start, end
     )
@@ -262,7 +265,7 @@ def _activities(
 
 
 def _products(
-    rng: np.random.Generator, start: pd.Timestamp, end: pd.Timestamp
+    rng: np.random.Generator, start: pd.Timestamp, end: pd.Timestamp, seasonal: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Products, their weekly price book (list price and promotion) and true elasticities."""
     weeks = pd.date_range(start.normalize(), end, freq="7D")
@@ -286,6 +289,9 @@ def _products(
                 for _ in range(rng.poisson(3.5 * len(weeks) / 52)):
                     when = rng.integers(0, len(weeks) - 2)
                     discount[when : when + rng.integers(1, 3)] = rng.choice([0.1, 0.15, 0.2, 0.25])
+            if varies and seasonal:
+                busy = (weeks.day_of_year >= 319) | (weeks.day_of_year <= 31)
+                list_price = list_price * np.where(busy, 1.12, 1.0)
             list_price = np.round(list_price) - 0.01
             book.append(
                 pd.DataFrame(

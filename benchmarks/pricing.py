@@ -1,0 +1,171 @@
+"""Price suggestions against the truth the sample business was drawn from.
+
+Prints JSON with, for the sample business (and the mean over more seeds):
+- elasticity: mean absolute error, bias and 95% interval coverage of the estimates,
+  side by side with two references fitted on the same weekly data: the textbook
+  log-log least squares on weeks with a sale, and the same Poisson model without
+  controls or pooling;
+- refusals: share of the products that never changed price that got "no suggestion",
+  and share of the products that did change price that were wrongly refused;
+- profit per month under the true demand at today's prices, at the suggested prices,
+  at the prices the references would suggest, and at the best prices within the same
+  guardrails;
+- the same on a sample whose prices rise 12% in the busy season (a confounder).
+
+    python benchmarks/pricing.py [--seeds 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import pandas as pd
+
+from smbml_connect.analytics.elasticity import Z95
+from smbml_connect.analytics.price_history import weekly_prices
+from smbml_connect.analytics.pricing import Guardrails, choose_price, suggest_prices
+from smbml_connect.sample import SampleConfig, generate
+
+RAILS = Guardrails()
+
+
+def _ols(group: pd.DataFrame) -> tuple[float, float]:
+    sold = group[group["units"] > 0]
+    x, y = np.log(sold["net_price"].to_numpy()), np.log(sold["units"].to_numpy())
+    if np.ptp(x) < 1e-9 or len(sold) < 3:
+        return float("nan"), float("nan")
+    slope, intercept = np.polyfit(x, y, 1)
+    resid = y - (slope * x + intercept)
+    se = np.sqrt(resid.var(ddof=2) / (len(x) * x.var()))
+    return float(slope), float(se)
+
+
+def _poisson_no_controls(group: pd.DataFrame) -> tuple[float, float]:
+    from smbml_connect.analytics.glm import fit_poisson
+
+    x = np.log(group["net_price"].to_numpy())
+    if np.ptp(x) < 1e-9:
+        return float("nan"), float("nan")
+    design = np.column_stack([np.ones(len(x)), x - x.mean()])
+    fit = fit_poisson(design, group["units"].to_numpy())
+    return float(fit.coef[1]), float(np.sqrt(fit.cov[1, 1]))
+
+
+def _true_profit(
+    price: float, current: float, cost: float, elasticity: float, units: float
+) -> float:
+    return units * (price - cost) * (price / current) ** elasticity * 52 / 12
+
+
+def _best_in_rails(current: float, cost: float, elasticity: float, units: float) -> float:
+    grid = np.linspace(current * (1 - RAILS.max_change), current * (1 + RAILS.max_change), 401)
+    grid = grid[grid >= cost]
+    return max(_true_profit(p, current, cost, elasticity, units) for p in grid)
+
+
+def _errors(estimate: pd.Series, se: pd.Series, truth: pd.Series) -> dict[str, float]:
+    ok = estimate.notna()
+    err = estimate[ok] - truth[ok]
+    covered = (truth[ok] - estimate[ok]).abs() <= Z95 * se[ok]
+    return {
+        "products": int(ok.sum()),
+        "mae": round(float(err.abs().mean()), 3),
+        "bias": round(float(err.mean()), 3),
+        "coverage95": round(float(covered.mean()), 3),
+    }
+
+
+def evaluate(config: SampleConfig) -> dict[str, object]:
+    business = generate(config)
+    tables, truth = business.tables, business.truth["products"].set_index("product_id")
+    started = time.perf_counter()
+    frame = suggest_prices(
+        tables["order_lines"], tables["products"], tables["orders"], RAILS, business.as_of
+    ).set_index("product_id")
+    seconds = time.perf_counter() - started
+    history = weekly_prices(tables["order_lines"], tables["orders"], business.as_of).frame
+    references = {}
+    for name, fit in (("ols_loglog", _ols), ("poisson_no_controls", _poisson_no_controls)):
+        values = {pid: fit(g) for pid, g in history.groupby("product_id")}
+        references[name] = pd.DataFrame(values, index=["elasticity", "se"]).T
+    true_e = truth["elasticity"]
+    ours_se = (frame["elasticity_hi"] - frame["elasticity_lo"]) / (2 * Z95)
+    elasticity = {"smbml": _errors(frame["elasticity"], ours_se, true_e)}
+    for name, ref in references.items():
+        varied = truth.index[truth["has_price_variation"]]
+        elasticity[name] = _errors(ref["elasticity"].reindex(varied), ref["se"].reindex(varied),
+                                   true_e.reindex(varied))  # fmt: skip
+    no_variation = truth.index[~truth["has_price_variation"]]
+    varied = truth.index[truth["has_price_variation"]]
+    refused = frame["suggested_price"].isna()
+    recent = history[history["week"] > history["week"].max() - pd.Timedelta(weeks=13)]
+    units = recent.groupby("product_id")["units"].mean()
+    profit = {"current": 0.0, "smbml": 0.0, "best_in_guardrails": 0.0}
+    profit |= {name: 0.0 for name in references}
+    for pid, row in truth.iterrows():
+        current = float(frame.loc[pid, "current_price"])
+        cost, e, q = float(row["unit_cost"]), float(row["elasticity"]), float(units.get(pid, 0))
+        suggested = frame.loc[pid, "suggested_price"]
+        suggested = current if pd.isna(suggested) else float(suggested)
+        known_cost = tables["products"].set_index("product_id").loc[pid, "unit_cost"]
+        profit["current"] += _true_profit(current, current, cost, e, q)
+        profit["smbml"] += _true_profit(suggested, current, cost, e, q)
+        profit["best_in_guardrails"] += _best_in_rails(current, cost, e, q)
+        for name, ref in references.items():
+            estimate, se = ref.loc[pid, "elasticity"], ref.loc[pid, "se"]
+            price = current
+            if pd.notna(estimate):
+                price = choose_price(estimate, se, current, known_cost, q, RAILS, pid).suggested
+            profit[name] += _true_profit(price, current, cost, e, q)
+    gain = profit["best_in_guardrails"] - profit["current"]
+    return {
+        "products": len(truth),
+        "seconds": round(seconds, 2),
+        "elasticity": elasticity,
+        "refused_without_price_changes": round(float(refused[no_variation].mean()), 3),
+        "refused_with_price_changes": round(float(refused[varied].mean()), 3),
+        "kept_price": int((frame["suggested_price"] == frame["current_price"]).sum()),
+        "profit_per_month_true_demand": {k: round(v, 1) for k, v in profit.items()},
+        "share_of_possible_gain": {
+            k: round((profit[k] - profit["current"]) / gain, 3) if gain > 0 else None
+            for k in ["smbml", *references]
+        },
+    }
+
+
+def _mean(results: list[dict[str, object]]) -> dict[str, object]:
+    def walk(items: list[object]) -> object:
+        if isinstance(items[0], dict):
+            return {k: walk([i[k] for i in items]) for k in items[0]}  # type: ignore[index]
+        if isinstance(items[0], int | float) and all(i is not None for i in items):
+            return round(float(np.mean(items)), 3)
+        return None
+
+    return walk(results)  # type: ignore[arg-type, return-value]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=4, help="extra sample seeds to average")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    report: dict[str, object] = {"guardrails": {"max_change": RAILS.max_change}}
+    report["sample"] = evaluate(SampleConfig())
+    report["confounded_sample"] = evaluate(SampleConfig(seasonal_pricing=True))
+    if args.seeds:
+        seeds = range(1, args.seeds + 1)
+        report[f"mean_over_seeds_1_to_{args.seeds}"] = _mean(
+            [evaluate(SampleConfig(seed=s)) for s in seeds]
+        )
+        report[f"confounded_mean_over_seeds_1_to_{args.seeds}"] = _mean(
+            [evaluate(SampleConfig(seed=s, seasonal_pricing=True)) for s in seeds]
+        )
+    report["wall_seconds"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
