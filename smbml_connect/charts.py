@@ -10,7 +10,14 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
-__all__ = ["band_chart", "bar_chart", "calibration_chart", "forecast_chart", "histogram"]
+__all__ = [
+    "band_chart",
+    "bar_chart",
+    "calibration_chart",
+    "demand_curves",
+    "forecast_chart",
+    "histogram",
+]
 
 _BLUE = "#1F4E78"
 _GREY = "#9AA5B1"
@@ -121,4 +128,38 @@ def forecast_chart(
     axes.legend(frameon=False, fontsize=8, loc="upper left")
     axes.spines[["top", "right"]].set_visible(False)
     figure.autofmt_xdate()
+    return _svg(figure)
+
+
+def demand_curves(curves: Sequence[dict[str, object]], title: str, ylabel: str) -> str:
+    """Small multiples: each product's expected units against price, 80% band shaded.
+
+    Each curve has `label, prices, units, low, high, current, suggested, limits`, where
+    current and suggested are (price, units) points and limits the allowed price range.
+    """
+    columns = 4
+    rows = max(1, -(-len(curves) // columns))
+    figure = Figure(figsize=(9, 2.1 * rows + 0.5))
+    axes_grid = figure.subplots(rows, columns, squeeze=False)
+    for axes, curve in zip(axes_grid.ravel(), curves, strict=False):
+        prices = list(curve["prices"])  # type: ignore[call-overload]
+        low_limit, high_limit = curve["limits"]  # type: ignore[misc]
+        axes.axvspan(low_limit, high_limit, color=_GREY, alpha=0.15, linewidth=0)
+        axes.fill_between(prices, list(curve["low"]), list(curve["high"]), color=_BLUE,  # type: ignore[call-overload]
+                          alpha=0.18, linewidth=0)  # fmt: skip
+        axes.plot(prices, list(curve["units"]), color=_BLUE, linewidth=1.2)  # type: ignore[call-overload]
+        now_price, now_units = curve["current"]  # type: ignore[misc]
+        axes.plot([now_price], [now_units], "o", color=_GREY, markersize=5, label="today")
+        new_price, new_units = curve["suggested"]  # type: ignore[misc]
+        axes.plot([new_price], [new_units], "o", color=_BLUE, markersize=5, label="suggested")
+        axes.set_title(str(curve["label"]), loc="left", fontsize=8)
+        axes.tick_params(labelsize=7)
+        axes.set_ylim(bottom=0)
+        axes.spines[["top", "right"]].set_visible(False)
+    for axes in axes_grid.ravel()[len(curves) :]:
+        axes.set_visible(False)
+    axes_grid[0, 0].legend(frameon=False, fontsize=7, loc="upper right")
+    axes_grid[0, 0].set_ylabel(ylabel, fontsize=8)
+    figure.suptitle(title, x=0.01, ha="left", fontsize=11)
+    figure.tight_layout()
     return _svg(figure)

@@ -89,12 +89,21 @@ class ForecastConfig(_Strict):
     products: int = Field(20, ge=0, le=500)  # best sellers forecast one by one; the rest as one
 
 
+class PricingConfig(_Strict):
+    max_change: float = Field(0.10, gt=0, le=0.5)  # largest step, as a share of today's price
+    min_margin: float = Field(0.0, ge=0, lt=1)  # share of the price left after unit cost
+    ending: float | None = Field(None, ge=0, lt=1)  # e.g. 0.99 for prices ending in .99
+    floor: dict[str, float] = Field(default_factory=dict)  # product_id: lowest price allowed
+    ceiling: dict[str, float] = Field(default_factory=dict)  # product_id: highest price allowed
+
+
 class AnalyticsConfig(_Strict):
     enabled: list[str] | None = None  # None: every registered analytic
     as_of: date | datetime | None = None
     leads: LeadsConfig = LeadsConfig()
     customers: CustomersConfig = CustomersConfig()
     forecast: ForecastConfig = ForecastConfig()
+    pricing: PricingConfig = PricingConfig()
 
 
 class Config(_Strict):

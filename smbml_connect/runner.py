@@ -50,6 +50,7 @@ def build_run(
             "leads": config.analytics.leads.model_dump(),
             "customers": config.analytics.customers.model_dump(),
             "forecast": config.analytics.forecast.model_dump(),
+            "pricing": config.analytics.pricing.model_dump(),
         },
     )
     destinations = _destinations(config)

@@ -50,6 +50,7 @@ def test_workbook_has_a_tab_per_output_and_rejects(demo_dir: Path):
         "Deal model",
         "Forecast",
         "Forecast check",
+        "Prices",
         "Rejects",
     ]
     segments = workbook["Segments"]
@@ -71,6 +72,7 @@ def test_report_has_findings_and_a_chart(demo_dir: Path):
     html = (demo_dir / "report.html").read_text()
     assert "<svg" in html and "Customer segments (RFM)" in html
     assert "Data quality" in html and "next Tuesday" in html
+    assert "Expected units a month by price" in html  # the demand curves
 
 
 def test_status_shows_the_demo_run(demo_dir: Path):

@@ -39,11 +39,11 @@ MIN_SPREAD = 0.03  # highest price at least 3% above the lowest
 MIN_SELLING_PERIODS = 8
 MIN_UNITS = 20.0
 SEASON_MIN_WEEKS = 56  # a year and a bit before a yearly pattern can be told from a trend
-SEASON_BINS = 13  # four-week slices of the year
+SEASON_BINS = 24  # half months: holidays and paydays follow the calendar
 Z95 = 1.959964
 # Prior spreads, in log units: how far a product's trend (per year), a season slice or
 # a promotion's extra lift beyond its discount plausibly go.
-TREND_SD, SEASON_SD, PROMO_SD, FLAT = 0.5, 0.5, 0.3, 1e-4
+TREND_SD, SEASON_SD, PROMO_SD, FLAT = 0.5, 1.0, 0.3, 1e-4
 LAGS = 8  # weeks over which a product's demand errors are allowed to move together
 # A category's demand drifts as regular buyers come and go: one level per category and
 # quarter absorbs it (without it, own intervals were 1.5 times too narrow on the sample).
@@ -98,8 +98,10 @@ def thin_evidence(facts: Mapping[str, float], unit: str = "week") -> str | None:
     return None
 
 
-def _season_bin(weeks: pd.Series) -> np.ndarray:
-    return np.minimum(pd.DatetimeIndex(weeks).day_of_year.to_numpy() // 28, SEASON_BINS - 1)
+def _season_bin(starts: pd.Series, days: int = 7) -> np.ndarray:
+    """The half month each period falls in, judged by its middle day."""
+    middle = pd.DatetimeIndex(starts) + pd.Timedelta(days=days // 2)
+    return (middle.month.to_numpy() - 1) * 2 + (middle.day.to_numpy() > 15)
 
 
 @dataclass
@@ -198,7 +200,8 @@ def _fit_chunk(panel: pd.DataFrame, category: str) -> list[ProductDemand]:
             panel["net_price"].to_numpy() / references.reindex(panel["product_id"]).to_numpy()
         )
         mask = np.isin(panel["product_id"].to_numpy(), priced)
-        priced_codes = pd.Categorical(panel["product_id"], categories=priced).codes
+        position = {p: i for i, p in enumerate(priced)}
+        priced_codes = panel["product_id"].map(position).fillna(-1).to_numpy(dtype=int)
         keep = mask.nonzero()[0]
         block = scipy.sparse.csr_matrix((log_price[keep], (keep, priced_codes[keep])),
                                         shape=(len(panel), len(priced)))  # fmt: skip
@@ -427,7 +430,7 @@ def estimate_elasticity(
             used.append("trend")
         if "season" in wanted:
             if (when.max() - when.min()).days / 7 + 1 >= SEASON_MIN_WEEKS:
-                bins = _season_bin(pd.Series(when))
+                bins = _season_bin(pd.Series(when), days=0)
                 for b in range(SEASON_BINS):
                     columns.append((bins == b).astype(float))
                     precision.append(1 / SEASON_SD**2)

@@ -56,10 +56,12 @@ def _lines_with_dates(
 
 
 def _usable(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    quantity = pd.to_numeric(lines["quantity"], errors="coerce")
-    price = pd.to_numeric(lines["unit_price"], errors="coerce")
+    def numbers(name: str) -> pd.Series:  # plain floats: store columns are nullable
+        return pd.to_numeric(lines[name], errors="coerce").astype("float64")
+
+    quantity, price = numbers("quantity"), numbers("unit_price")
     discount = (
-        pd.to_numeric(lines["discount"], errors="coerce").fillna(0.0)
+        numbers("discount").fillna(0.0)
         if "discount" in lines.columns
         else pd.Series(0.0, index=lines.index)
     )
@@ -68,6 +70,7 @@ def _usable(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         ~(quantity > 0) | ~(price > 0) | ~discount.between(0, 1, inclusive="left")
         | stamps.isna() | lines["product_id"].isna()
     )  # fmt: skip
+    bad = bad.fillna(True).astype(bool)
     notes = []
     if bad.any():
         first = lines[bad].iloc[0]

@@ -82,7 +82,7 @@ class PriceChoice:
     current: float
     suggested: float
     objective: str  # "profit" or "revenue"
-    confidence: float  # chance the suggested price earns more than today's
+    confidence: float  # chance the suggested price earns more than today's; nan when kept
     capped_by: str | None  # the guardrail that stopped a bigger move
     kept_because: str | None  # why today's price stays, when it does
     changes: dict[str, tuple[float, float, float]] = field(default_factory=dict)
@@ -177,10 +177,7 @@ def choose_price(
     elif suggested == current:
         kept_because = "it is already close to the best price"
     if kept_because:
-        # Confidence in keeping: the chance today's price does at least as well as the
-        # best-looking alternative.
-        alternative = values[:, best] if suggested != current else np.sort(values, 1)[:, -2]
-        confidence = float(np.mean(today >= alternative)) if len(prices) > 1 else 1.0
+        confidence = float("nan")  # a chance that a change pays is reported only for changes
         suggested = round(current, 2)
     capped_by = None
     if suggested != current:

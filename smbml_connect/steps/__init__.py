@@ -19,6 +19,7 @@ from smbml_connect.steps.base import (
 from smbml_connect.steps.customers import churn_value_step, cluster_step, next_product_step
 from smbml_connect.steps.forecasts import forecast_step
 from smbml_connect.steps.leads import deal_step, lead_step
+from smbml_connect.steps.pricing import pricing_step
 from smbml_connect.steps.segments import rfm_step
 
 __all__ = [
@@ -41,6 +42,7 @@ STEPS: tuple[Step, ...] = (
     Step("lead_scores", needs=("contacts",), personal=True, run=lead_step),
     Step("deal_win", needs=("deals",), personal=True, run=deal_step),
     Step("sales_forecast", needs=("orders",), personal=False, run=forecast_step),
+    Step("price_suggestions", needs=("orders", "order_lines"), personal=False, run=pricing_step),
 )
 
 

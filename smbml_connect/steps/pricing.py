@@ -1,0 +1,171 @@
+"""Price suggestion step: one guarded step per product, demand curves in the report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from smbml_connect import charts
+from smbml_connect.analytics.elasticity import Z95
+from smbml_connect.analytics.pricing import WEEKS_PER_MONTH, Guardrails, suggest_prices
+from smbml_connect.errors import NotEnoughDataError
+from smbml_connect.steps.base import ReportSection, StepContext, StepResult, money, plural
+
+__all__ = ["pricing_step"]
+
+CURVES_SHOWN = 24  # demand curves drawn in the report, best sellers first
+Z80 = 1.281552
+
+
+def guardrails_from(settings: Mapping[str, Any]) -> Guardrails:
+    return Guardrails(
+        max_change=float(settings.get("max_change", 0.10)),
+        min_margin=float(settings.get("min_margin", 0.0)),
+        floor=dict(settings.get("floor") or {}) or None,
+        ceiling=dict(settings.get("ceiling") or {}) or None,
+        ending=settings.get("ending"),
+    )
+
+
+def _confidence_text(row: pd.Series) -> str:
+    if row["confidence_words"] in ("keep", "none"):
+        return str(row["confidence_words"])
+    return f"{row['confidence_words']} ({row['confidence']:.0%})"
+
+
+def _store_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "product_id": frame["product_id"],
+            "current_price": frame["current_price"],
+            "suggested_price": frame["suggested_price"],
+            "elasticity": frame.get("elasticity"),
+            "elasticity_lo": frame.get("elasticity_lo"),
+            "elasticity_hi": frame.get("elasticity_hi"),
+            "expected_profit_change": frame.get("expected_profit_change"),
+            "confidence": frame.apply(_confidence_text, axis=1),
+            "reason": frame["reason"],
+        }
+    )
+
+
+def _rounded(value: Any, digits: int = 2) -> Any:
+    return round(float(value), digits) if value is not None and pd.notna(value) else None
+
+
+def _sheet(frame: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for _, r in frame.iterrows():
+        row = {
+            "product": r["name"], "product_id": r["product_id"], "category": r["category"],
+            "current_price": _rounded(r["current_price"]),
+            "suggested_price": _rounded(r["suggested_price"]),
+            "change_pct": _rounded(100 * r["change"], 1) if pd.notna(r.get("change")) else None,
+            "aims_at": r.get("aims_at"), "confidence": _confidence_text(r),
+            "reason": r["reason"], "elasticity": _rounded(r.get("elasticity")),
+            "elasticity_low_95": _rounded(r.get("elasticity_lo")),
+            "elasticity_high_95": _rounded(r.get("elasticity_hi")),
+        }  # fmt: skip
+        for name in ("units", "revenue", "profit"):
+            for suffix, label in (("", ""), ("_lo", "_low_80"), ("_hi", "_high_80")):
+                row[f"{name}_change_per_month{label}"] = _rounded(r.get(f"{name}_change{suffix}"))
+        row |= {
+            "own_evidence_pct": _rounded(100 * r["own_evidence"], 0)
+            if pd.notna(r.get("own_evidence")) else None,
+            "weeks_with_sales": r.get("weeks_with_sales"),
+            "distinct_prices": r.get("distinct_prices"),
+            "lowest_price_paid": _rounded(r.get("price_low")),
+            "highest_price_paid": _rounded(r.get("price_high")),
+        }  # fmt: skip
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _curve(row: pd.Series, rails: Guardrails) -> dict[str, object]:
+    """Units a month against price, 0.7x to 1.3x today's price, with an 80% band."""
+    current, units, e = (
+        row["current_price"],
+        row["weekly_units"] * WEEKS_PER_MONTH,
+        row["elasticity"],
+    )
+    sd = (row["elasticity_hi"] - row["elasticity_lo"]) / (2 * Z95)
+    prices = np.linspace(0.7 * current, 1.3 * current, 61)
+    ratio = np.log(prices / current)
+    low = units * np.exp(ratio * (e + np.sign(ratio) * Z80 * sd))
+    high = units * np.exp(ratio * (e - np.sign(ratio) * Z80 * sd))
+    suggested = row["suggested_price"]
+    return {
+        "label": f"{str(row['name'])[:28]} ({e:.1f})",
+        "prices": prices, "units": units * (prices / current) ** e, "low": low, "high": high,
+        "current": (current, units),
+        "suggested": (suggested, units * (suggested / current) ** e),
+        "limits": (current * (1 - rails.max_change), current * (1 + rails.max_change)),
+    }  # fmt: skip
+
+
+def pricing_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
+    rails = guardrails_from(context.settings.get("pricing", {}))
+    lines = tables.get("order_lines")
+    if lines is None or lines.empty:
+        raise NotEnoughDataError("no order lines to learn prices from")
+    frame = suggest_prices(
+        lines, tables.get("products"), tables["orders"], rails, context.as_of, context.currency
+    )
+    if frame.empty:
+        raise NotEnoughDataError("no product sold in a complete week yet")
+    result = StepResult()
+    result.outputs["price_suggestions"] = _store_rows(frame)
+    result.sheets["Prices"] = _sheet(frame)
+    result.notes["Prices"] = (
+        f"One step per product, at most {rails.max_change:.0%} from today's price. Changes per "
+        "month are at the recent pace of sales, with an 80% range; elasticity is how many % "
+        "sales change when the price rises 1%."
+    )
+    suggested = frame[frame["suggested_price"].notna()]
+    moving = suggested[suggested["suggested_price"] != suggested["current_price"]]
+    up = int((moving["suggested_price"] > moving["current_price"]).sum())
+    refused = len(frame) - len(suggested)
+    cur = context.currency
+    profit = float(moving["profit_change"].sum()) if "profit_change" in moving else 0.0
+    result.summary.append(
+        f"Prices: {plural(len(moving), 'change')} suggested ({up} up, {len(moving) - up} down), "
+        f"{len(suggested) - len(moving)} kept, {refused} without a suggestion"
+    )
+    paragraphs = [
+        f"Of {plural(len(frame), 'product')}, {len(moving)} would do better at a new price "
+        f"({up} higher, {len(moving) - up} lower), {len(suggested) - len(moving)} are best left "
+        f"as they are and {refused} have too little evidence for any suggestion.",
+        f"Together the changes with a known unit cost are expected to add about "
+        f"{money(profit, cur)} profit a month at the recent pace of sales. Each is one step of "
+        f"at most {rails.max_change:.0%}: after a few weeks at the new price, the next run "
+        "learns from the result.",
+        "How buyers react to price was read from the shop's own price changes and promotions, "
+        f"with {', '.join(frame.attrs.get('controls', []))} held apart, so that a busy season "
+        "is not mistaken for buyers liking higher prices. Products whose prices moved little "
+        "borrow from others in their category.",
+        *[note[0].upper() + note[1:] + "." for note in frame.attrs.get("notes", [])],
+    ]
+    figures = []
+    if len(suggested):
+        best = suggested.assign(value=suggested["weekly_units"] * suggested["current_price"])
+        best = best.sort_values("value", ascending=False).head(CURVES_SHOWN)
+        figures.append(
+            charts.demand_curves(
+                [_curve(row, rails) for _, row in best.iterrows()],
+                "Expected units a month by price (grey band: allowed this step)",
+                "units a month",
+            )
+        )
+        if len(suggested) > CURVES_SHOWN:
+            paragraphs.append(
+                f"Curves are drawn for the {CURVES_SHOWN} best sellers; every product is in Prices."
+            )
+    table = pd.DataFrame(
+        {"product": frame["name"], "today": frame["current_price"].round(2),
+         "suggested": frame["suggested_price"].round(2), "reason": frame["reason"]}
+    )  # fmt: skip
+    result.sections.append(ReportSection("Prices", paragraphs, figures, table))
+    return result

@@ -1,0 +1,187 @@
+"""Elasticity estimates, price choices inside guardrails, and the Prices step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from smbml_connect.analytics.elasticity import estimate_elasticity, pool_elasticities
+from smbml_connect.analytics.glm import fit_poisson
+from smbml_connect.analytics.price_history import weekly_prices
+from smbml_connect.analytics.pricing import Guardrails, choose_price, suggest_price, suggest_prices
+from smbml_connect.config import PricingConfig
+from smbml_connect.errors import ConfigError, NotEnoughDataError
+from smbml_connect.sample import SampleBusiness
+from smbml_connect.schema import OUTPUT_TABLES
+from smbml_connect.steps.base import StepContext
+from smbml_connect.steps.pricing import pricing_step
+
+
+def _weekly_demand(
+    elasticity: float, weeks: int = 156, seed: int = 0, seasonal_prices: bool = False
+) -> pd.DataFrame:
+    """Weekly units at a price that steps around; a strong busy season every winter."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2023-01-02", periods=weeks, freq="7D")
+    busy = np.isin(dates.month, [11, 12, 1])
+    price = 20 * np.exp(rng.choice([-0.1, 0.0, 0.1], size=weeks))
+    if seasonal_prices:  # prices raised when demand is high anyway: a confounder
+        price = price * np.where(busy, 1.15, 0.95)
+    mean = 30 * np.where(busy, 2.0, 1.0) * (price / 20) ** elasticity
+    return pd.DataFrame({"date": dates, "price": price.round(2), "units": rng.poisson(mean)})
+
+
+def test_poisson_fit_matches_the_closed_form_for_two_groups():
+    y = np.array([2, 4, 3, 3, 10, 12, 11, 7], dtype=float)
+    group = np.array([0, 0, 0, 0, 1, 1, 1, 1], dtype=float)
+    fit = fit_poisson(np.column_stack([np.ones(8), group]), y)
+    assert fit.coef[1] == pytest.approx(np.log(y[4:].mean() / y[:4].mean()), abs=1e-6)
+    assert fit.dispersion == 1.0  # less spread than Poisson: never credited as extra certainty
+
+
+def test_elasticity_from_two_columns_recovers_the_truth():
+    frame = _weekly_demand(-1.8)
+    estimate = estimate_elasticity(frame.drop(columns="date"), "price", "units")
+    assert estimate.lo95 < -1.8 < estimate.hi95
+    assert estimate.distinct_prices >= 3 and estimate.observations == 156
+    assert estimate.price_low < estimate.price_high
+
+
+def test_season_controls_undo_prices_raised_in_the_busy_season():
+    frame = _weekly_demand(-2.0, seasonal_prices=True)
+    naive = estimate_elasticity(frame, "price", "units", controls=[])
+    controlled = estimate_elasticity(frame, "price", "units", date="date")
+    assert naive.elasticity > -0.5  # fooled: buyers seem to like higher prices
+    assert controlled.lo95 < -2.0 < controlled.hi95
+    assert controlled.controls == ("trend", "season")
+
+
+def test_unreadable_rows_are_named_and_the_rest_still_counts():
+    frame = _weekly_demand(-1.5).drop(columns="date").astype(object)
+    frame.loc[1, "price"] = "abc"
+    frame.loc[4, "units"] = -3
+    estimate = estimate_elasticity(frame, "price", "units")
+    assert estimate.left_out == (
+        "row 3, price: 'abc' is not a number",
+        "row 6, units: -3 is not a possible quantity",
+    )
+    assert estimate.observations == 154
+
+
+def test_one_price_only_is_refused_with_the_reason():
+    frame = pd.DataFrame({"price": [9.99] * 30, "units": np.arange(30) % 5 + 1})
+    with pytest.raises(NotEnoughDataError, match=r"always sold at 9\.99"):
+        estimate_elasticity(frame, "price", "units")
+    frame = pd.DataFrame({"price": [9.99, 12.0] * 3, "units": [3, 2] * 3})
+    with pytest.raises(NotEnoughDataError, match="too few sales"):
+        estimate_elasticity(frame, "price", "units")
+
+
+def test_pooling_leans_on_the_category_only_when_own_evidence_is_weak():
+    pooled = pool_elasticities(
+        [-1.0, -2.0, -2.1, -1.9, -2.0], [3.0, 0.05, 0.3, 0.3, 0.3], ["Tea"] * 5
+    )
+    weak, strong = pooled[0], pooled[1]
+    assert weak.own_weight < 0.1 and -2.2 < weak.elasticity < -1.8
+    assert strong.own_weight > 0.9 and strong.elasticity == pytest.approx(-2.0, abs=0.02)
+    assert weak.hi95 - weak.lo95 > strong.hi95 - strong.lo95
+
+
+def test_inelastic_demand_is_capped_by_the_step_limit_and_says_so():
+    choice = choose_price(-0.5, 0.1, current=10.0, unit_cost=4.0, weekly_units=20)
+    assert choice.suggested == pytest.approx(11.0, abs=0.02)
+    assert choice.capped_by == "the 10% limit per step"
+    assert choice.changes["profit"][0] > 0 and choice.confidence > 0.9
+
+
+def test_elastic_demand_moves_towards_the_profit_optimum_and_stops_there():
+    # With elasticity -3 and cost 10 the best price is 10 * 3 / 2 = 15.
+    lower = choose_price(-3.0, 0.05, current=16.0, unit_cost=10.0, weekly_units=50)
+    assert 14.9 <= lower.suggested <= 15.1 and lower.capped_by is None
+    kept = choose_price(-3.0, 0.05, current=15.0, unit_cost=10.0, weekly_units=50)
+    assert kept.suggested == 15.0 and kept.kept_because
+
+
+def test_uncertain_elasticity_keeps_the_price():
+    choice = choose_price(-1.6, 1.5, current=20.0, unit_cost=9.0, weekly_units=10)
+    assert choice.suggested == 20.0
+    assert "not clearly better" in (choice.kept_because or "")
+
+
+def test_guardrails_margin_floor_and_price_endings():
+    rails = Guardrails(min_margin=0.5, ending=0.99)
+    # Very elastic demand wants a cut, but the margin floor (cost 9 / 0.5 = 18) holds.
+    choice = choose_price(-4.0, 0.05, 19.99, 9.0, 30, rails)
+    assert choice.suggested >= 18.0 and f"{choice.suggested:.2f}".endswith(".99")
+    assert choice.suggested == 18.99 and choice.capped_by == "your minimum margin"
+    ceiling = choose_price(-0.5, 0.05, 10.0, 4.0, 30, Guardrails(ceiling={"P1": 10.5}), "P1")
+    assert ceiling.suggested == 10.5 and ceiling.capped_by == "the price ceiling"
+    with pytest.raises(ConfigError, match="max_change"):
+        Guardrails(max_change=0.8)
+    with pytest.raises(ValueError):
+        PricingConfig(max_change=0.0)
+
+
+def test_revenue_is_the_aim_without_a_unit_cost():
+    choice = choose_price(-0.6, 0.05, 10.0, None, 20)
+    assert choice.objective == "revenue" and "profit" not in choice.changes
+    assert choice.suggested == pytest.approx(11.0, abs=0.02)
+
+
+def test_two_column_suggestion_for_the_worksheet_function():
+    frame = _weekly_demand(-0.7, seed=3)
+    result = suggest_price(frame["price"].tolist(), frame["units"].tolist(), unit_cost=8.0)
+    assert result["current_price"] == frame["price"].iloc[-1]
+    assert result["suggested_price"] == pytest.approx(result["current_price"] * 1.1, abs=0.02)
+    assert result["lo95"] < -0.7 < result["hi95"]
+    assert "Raise" in result["reason"] and "a period" in result["reason"]
+    dated = suggest_price(frame["price"], frame["units"], 8.0, dates=frame["date"])
+    assert "a month" in dated["reason"]
+
+
+def test_weeks_start_on_the_day_prices_change():
+    days = pd.date_range("2024-01-04", periods=120, freq="D")  # a Thursday
+    price = np.where((np.arange(120) // 14) % 2 == 0, 10.0, 12.0)  # changes every 2nd Thursday
+    lines = pd.DataFrame({"order_id": np.arange(120).astype(str), "product_id": "P1",
+                          "quantity": 2.0, "unit_price": price, "discount": 0.0,
+                          "ordered_at": days.tz_localize("UTC") + pd.Timedelta(hours=12)})  # fmt: skip
+    history = weekly_prices(lines, None, pd.Timestamp("2024-06-01", tz="UTC"))
+    weeks = history.frame
+    assert (pd.DatetimeIndex(weeks["week"]).day_of_week == 3).all()
+    assert set(weeks["net_price"].round(2)) == {10.0, 12.0}  # no week blurs two prices
+
+
+def test_sample_suggestions_refuse_products_that_never_changed_price(business: SampleBusiness):
+    tables = business.tables
+    frame = suggest_prices(
+        tables["order_lines"], tables["products"], tables["orders"], as_of=business.as_of
+    ).set_index("product_id")
+    truth = business.truth["products"].set_index("product_id")
+    fixed = truth.index[~truth["has_price_variation"]]
+    assert frame.loc[fixed, "suggested_price"].isna().all()
+    assert frame.loc[fixed, "reason"].str.startswith("No suggestion: always sold at").all()
+    made = frame[frame["suggested_price"].notna()]
+    assert len(made) == len(truth) - len(fixed)
+    step = (made["suggested_price"] / made["current_price"] - 1).abs()
+    assert (step <= 0.1 + 1e-3).all()
+    assert (made["elasticity_lo"] < made["elasticity"]).all()
+    error = (made["elasticity"] - truth.loc[made.index, "elasticity"]).abs().mean()
+    assert error < 0.6  # references without controls or pooling are above 1.5 (benchmark)
+    no_cost = made["unit_cost"].isna()
+    assert (made.loc[no_cost, "aims_at"] == "revenue").all()
+    assert made.loc[no_cost, "reason"].str.contains("Unit cost unknown").all()
+
+
+def test_step_writes_store_rows_a_prices_tab_and_demand_curves(business: SampleBusiness):
+    context = StepContext(business.as_of, settings={"pricing": {"max_change": 0.05}})
+    result = pricing_step(business.tables, context)
+    rows = result.outputs["price_suggestions"]
+    assert list(rows.columns) == list(OUTPUT_TABLES["price_suggestions"])
+    made = rows[rows["suggested_price"].notna()]
+    assert ((made["suggested_price"] / made["current_price"] - 1).abs() <= 0.05 + 1e-3).all()
+    assert set(rows["confidence"].str.split().str[0]) <= {"high", "medium", "low", "keep", "none"}
+    sheet = result.sheets["Prices"]
+    assert {"reason", "profit_change_per_month_low_80", "weeks_with_sales"} <= set(sheet.columns)
+    section = result.sections[0]
+    assert section.title == "Prices" and section.figures[0].startswith("<svg")
