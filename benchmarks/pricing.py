@@ -10,9 +10,10 @@ Prints JSON with, for the sample business (and the mean over more seeds):
 - profit per month under the true demand at today's prices, at the suggested prices,
   at the prices the references would suggest, and at the best prices within the same
   guardrails;
-- the same on a sample whose prices rise 12% in the busy season (a confounder).
+- the same on a sample whose prices rise 12% in the busy season (a confounder);
+- the wall time of suggest_prices on a synthetic catalogue of 2,000 products.
 
-    python benchmarks/pricing.py [--seeds 4]
+    python benchmarks/pricing.py [--seeds 4] [--products 2000]
 """
 
 from __future__ import annotations
@@ -147,9 +148,50 @@ def _mean(results: list[dict[str, object]]) -> dict[str, object]:
     return walk(results)  # type: ignore[arg-type, return-value]
 
 
+def synthetic_catalogue(products: int, weeks: int = 156, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """A large shop: products in categories of 50, weekly price steps and promotions."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2023-11-06", tz="UTC")
+    ids = np.array([f"S{i:05d}" for i in range(products)])
+    base = rng.uniform(5, 80, products).round() - 0.01
+    elasticity = rng.normal(-1.8, 0.5, products)
+    steps = np.cumsum(
+        rng.normal(0, 0.04, (weeks, products)) * (rng.uniform(size=(weeks, products)) < 0.05), 0
+    )
+    promo = rng.uniform(size=(weeks, products)) < 0.06
+    price = base * np.exp(steps) * np.where(promo, 0.85, 1.0)
+    season = 1 + 0.3 * np.cos(2 * np.pi * np.arange(weeks) / 52)[:, None]
+    units = rng.poisson(rng.lognormal(1.2, 0.6, products) * season * (price / base) ** elasticity)
+    week, product = np.nonzero(units)
+    when = start + pd.to_timedelta(week * 7 + rng.integers(0, 7, len(week)), unit="D")
+    order_ids = np.array([f"L{i:08d}" for i in range(len(week))])
+    lines = pd.DataFrame({"order_id": order_ids, "line_no": 1, "product_id": ids[product],
+                          "quantity": units[week, product].astype(float),
+                          "unit_price": (base * np.exp(steps))[week, product].round(2),
+                          "discount": np.where(promo[week, product], 0.15, 0.0)})  # fmt: skip
+    orders = pd.DataFrame({"order_id": order_ids, "ordered_at": when, "status": "completed"})
+    catalogue = pd.DataFrame({"product_id": ids, "name": ids, "price": base,
+                              "unit_cost": (base * 0.5).round(2),
+                              "category": [f"C{i // 50:03d}" for i in range(products)]})  # fmt: skip
+    return {"order_lines": lines, "orders": orders, "products": catalogue}
+
+
+def scale(products: int) -> dict[str, object]:
+    tables = synthetic_catalogue(products)
+    started = time.perf_counter()
+    frame = suggest_prices(tables["order_lines"], tables["products"], tables["orders"], RAILS)
+    return {
+        "products": products,
+        "order_lines": len(tables["order_lines"]),
+        "seconds": round(time.perf_counter() - started, 2),
+        "suggested": int(frame["suggested_price"].notna().sum()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=4, help="extra sample seeds to average")
+    parser.add_argument("--products", type=int, default=2000, help="products in the scale test")
     args = parser.parse_args()
     started = time.perf_counter()
     report: dict[str, object] = {"guardrails": {"max_change": RAILS.max_change}}
@@ -163,6 +205,7 @@ def main() -> None:
         report[f"confounded_mean_over_seeds_1_to_{args.seeds}"] = _mean(
             [evaluate(SampleConfig(seed=s, seasonal_pricing=True)) for s in seeds]
         )
+    report["scale"] = scale(args.products)
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(report, indent=2))
 

@@ -191,7 +191,7 @@ def _fit_chunk(panel: pd.DataFrame, category: str) -> list[ProductDemand]:
     if promoted.any():
         design.add(promoted[:, None], PROMO_SD, ["promotion"])
         controls.append("promotions")
-    facts = {p: evidence(g) for p, g in panel.groupby("product_id", sort=True)}
+    facts = evidence(panel).to_dict("index")
     refusals = {p: thin_evidence(facts[p]) for p in products}
     references = panel.groupby("product_id")["net_price"].median()
     priced = [p for p in products if refusals[p] is None]
@@ -215,9 +215,11 @@ def _fit_chunk(panel: pd.DataFrame, category: str) -> list[ProductDemand]:
     lift = float(fit.coef[design.where("promotion")]) if "promotion" in design.names else 0.0
     panel = panel.assign(fitted=fit.mean)
     results = []
+    tails = panel.groupby("product_id", sort=True).tail(13)
+    recents = dict(iter(tails[["product_id", "week", "units", "fitted", "net_price", "promoted"]]
+                        .groupby("product_id", sort=True)))  # fmt: skip
     for product in products:
-        group = panel[panel["product_id"] == product]
-        recent = group.tail(13)[["week", "units", "fitted", "net_price", "promoted"]]
+        recent = recents[product].drop(columns="product_id")
         own = dict(facts[product])
         if refusals[product] is None:
             j = design.where(f"elasticity:{product}")

@@ -92,16 +92,18 @@ def _usable(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return usable, notes
 
 
-def _nearest(prices: pd.Series) -> pd.Series:
-    """Fill each gap with the nearer of the prices before and after it.
+def _nearest(prices: pd.Series, product: pd.Series) -> pd.Series:
+    """Fill each product's gaps with the nearer of the prices before and after them.
 
     Carrying the old price forward would book the quiet weeks after a price rise at the
     old, lower price, which makes buyers look less sensitive than they are.
     """
-    at = np.arange(len(prices), dtype=float)
-    seen = pd.Series(np.where(prices.notna(), at, np.nan))
-    later = (seen.bfill().to_numpy() - at) < (at - seen.ffill().to_numpy())
-    return prices.ffill().where(~later, prices.bfill())
+    at = pd.Series(np.arange(len(prices), dtype=float), index=prices.index)
+    seen = at.where(prices.notna())
+    before, after = seen.groupby(product).ffill(), seen.groupby(product).bfill()
+    later = ((after - at) < (at - before)).fillna(before.isna())
+    earlier, next_ = prices.groupby(product).ffill(), prices.groupby(product).bfill()
+    return earlier.where(~later, next_).fillna(next_)
 
 
 def _week_anchor(usable: pd.DataFrame) -> str:
@@ -144,45 +146,51 @@ def weekly_prices(
     weekly["net_price"] = weekly["net_paid"] / weekly["units"]
     last_week = (stamp.to_period(anchor) - 1).start_time
     weekly = weekly[weekly.index.get_level_values("week") <= last_week]
-    parts, silent = [], {}
-    for product, group in weekly.groupby(level="product_id", sort=True):
-        sold = group.droplevel("product_id")
-        quiet = int((last_week - sold.index.max()).days // 7)
-        end = sold.index.max() if quiet >= SILENT_WEEKS else last_week
-        if quiet >= SILENT_WEEKS:
-            silent[str(product)] = quiet
-        grid = pd.date_range(sold.index.min(), end, freq="7D")
-        full = sold.reindex(grid)
-        full["list_price"] = _nearest(full["list_price"])
-        parts.append(
-            pd.DataFrame(
-                {
-                    "product_id": str(product),
-                    "week": grid,
-                    "units": full["units"].fillna(0.0).to_numpy(),
-                    "net_price": full["net_price"].fillna(full["list_price"]).to_numpy(),
-                    "list_price": full["list_price"].to_numpy(),
-                    "promoted": full["promoted"].fillna(0.0).to_numpy(dtype=float),
-                    "imputed": full["units"].isna().to_numpy(),
-                }
-            )
-        )
-    columns = ["product_id", "week", "units", "net_price", "list_price", "promoted", "imputed"]
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-    frame["units"] = frame["units"].astype(float)
+    sold = weekly.reset_index()
+    span = sold.groupby("product_id", sort=True)["week"].agg(["min", "max"])
+    quiet = ((last_week - span["max"]).dt.days // 7).astype(int)
+    silent = {str(p): int(q) for p, q in quiet[quiet >= SILENT_WEEKS].items()}
+    end = span["max"].where(quiet >= SILENT_WEEKS, last_week)
+    count = ((end - span["min"]).dt.days // 7 + 1).to_numpy()
+    offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    grid = pd.DataFrame(
+        {
+            "product_id": np.repeat(span.index.to_numpy(), count),
+            "week": np.repeat(span["min"].to_numpy(), count) + pd.to_timedelta(offset * 7, "D"),
+        }
+    )
+    full = grid.merge(sold, on=["product_id", "week"], how="left")
+    frame = pd.DataFrame(
+        {
+            "product_id": full["product_id"].astype(str),
+            "week": full["week"],
+            "units": full["units"].fillna(0.0).astype(float),
+            "list_price": _nearest(full["list_price"], full["product_id"]),
+            "promoted": full["promoted"].fillna(0.0).astype(float),
+            "imputed": full["units"].isna(),
+        }
+    )
+    frame.insert(3, "net_price", full["net_price"].fillna(frame["list_price"]))
+    points = usable["net_price"].round(2).groupby(usable["product_id"]).nunique()
+    frame["price_points"] = frame["product_id"].map(points).fillna(0).astype(int)
     return PriceHistory(frame, last_week, silent, notes)
 
 
-def evidence(frame: pd.DataFrame) -> dict[str, float]:
-    """What a product's price estimate can rest on, in numbers a user can check."""
+def evidence(frame: pd.DataFrame) -> pd.DataFrame:
+    """What each product's price estimate can rest on, in numbers a user can check.
+
+    `distinct_prices` counts the prices actually paid on order lines when the history
+    carries them (`price_points`), else the distinct weekly prices.
+    """
     sold = frame[frame["units"] > 0]
-    prices = sold["net_price"].round(2)
-    return {
-        "observations": len(frame),
-        "selling_periods": len(sold),
-        "units": float(sold["units"].sum()),
-        "distinct_prices": int(prices.nunique()),
-        "price_low": float(prices.min()) if len(sold) else float("nan"),
-        "price_high": float(prices.max()) if len(sold) else float("nan"),
-        "promoted_periods": int(frame["promoted"].sum()) if "promoted" in frame else 0,
-    }
+    rounded = sold["net_price"].round(2).groupby(sold["product_id"])
+    table = pd.DataFrame({"observations": frame.groupby("product_id").size()})
+    table["selling_periods"] = sold.groupby("product_id").size()
+    table["units"] = sold.groupby("product_id")["units"].sum()
+    table["distinct_prices"] = rounded.nunique()
+    if "price_points" in frame.columns:
+        table["distinct_prices"] = frame.groupby("product_id")["price_points"].first()
+    table["price_low"], table["price_high"] = rounded.min(), rounded.max()
+    counts = ["selling_periods", "units", "distinct_prices"]
+    table[counts] = table[counts].fillna(0).astype(float)
+    return table

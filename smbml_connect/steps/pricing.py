@@ -16,7 +16,7 @@ from smbml_connect.steps.base import ReportSection, StepContext, StepResult, mon
 
 __all__ = ["pricing_step"]
 
-CURVES_SHOWN = 24  # demand curves drawn in the report, best sellers first
+CURVES_SHOWN = 40  # demand curves drawn in the report, best sellers first
 Z80 = 1.281552
 
 
@@ -77,8 +77,8 @@ def _sheet(frame: pd.DataFrame) -> pd.DataFrame:
             if pd.notna(r.get("own_evidence")) else None,
             "weeks_with_sales": r.get("weeks_with_sales"),
             "distinct_prices": r.get("distinct_prices"),
-            "lowest_price_paid": _rounded(r.get("price_low")),
-            "highest_price_paid": _rounded(r.get("price_high")),
+            "lowest_weekly_price": _rounded(r.get("price_low")),
+            "highest_weekly_price": _rounded(r.get("price_high")),
         }  # fmt: skip
         rows.append(row)
     return pd.DataFrame(rows)
