@@ -9,7 +9,13 @@ import pytest
 from smbml_connect.analytics.elasticity import estimate_elasticity, pool_elasticities
 from smbml_connect.analytics.glm import fit_poisson
 from smbml_connect.analytics.price_history import weekly_prices
-from smbml_connect.analytics.pricing import Guardrails, choose_price, suggest_price, suggest_prices
+from smbml_connect.analytics.pricing import (
+    Guardrails,
+    choose_price,
+    reason_for,
+    suggest_price,
+    suggest_prices,
+)
 from smbml_connect.config import PricingConfig
 from smbml_connect.errors import ConfigError, NotEnoughDataError
 from smbml_connect.sample import SampleBusiness
@@ -117,6 +123,9 @@ def test_guardrails_margin_floor_and_price_endings():
     assert choice.suggested == 18.99 and choice.capped_by == "your minimum margin"
     ceiling = choose_price(-0.5, 0.05, 10.0, 4.0, 30, Guardrails(ceiling={"P1": 10.5}), "P1")
     assert ceiling.suggested == 10.5 and ceiling.capped_by == "the price ceiling"
+    below = choose_price(-1.5, 0.05, 15.0, 9.0, 30, Guardrails(min_margin=0.5))
+    assert below.suggested == 16.5 and below.forced_by == "your minimum margin"
+    assert "today's price is below your minimum margin" in reason_for(below, -1.5)
     with pytest.raises(ConfigError, match="max_change"):
         Guardrails(max_change=0.8)
     with pytest.raises(ValueError):

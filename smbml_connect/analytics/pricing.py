@@ -87,6 +87,7 @@ class PriceChoice:
     confidence: float  # chance the suggested price earns more than today's; nan when kept
     capped_by: str | None  # the guardrail that stopped a bigger move
     kept_because: str | None  # why today's price stays, when it does
+    forced_by: str | None = None  # the guardrail today's price breaks, when it does
     changes: dict[str, tuple[float, float, float]] = field(default_factory=dict)
 
     @property
@@ -202,7 +203,11 @@ def choose_price(
         )
     if cost is None:
         changes.pop("profit")
-    return PriceChoice(current, suggested, objective, confidence, capped_by, kept_because, changes)
+    forced_by = None
+    if not current_allowed:
+        forced_by = binding["low"] if current < low else binding["high"]
+    return PriceChoice(current, suggested, objective, confidence, capped_by, kept_because,
+                       forced_by=forced_by, changes=changes)  # fmt: skip
 
 
 def _sensitivity(elasticity: float) -> str:
@@ -224,7 +229,11 @@ def reason_for(
     verb = "Raise" if choice.suggested > choice.current else "Lower"
     head = f"{verb} to {money}{choice.suggested:.2f} ({choice.change:+.0%})"
     gain = choice.changes.get(choice.objective, (0.0, 0.0, 0.0))[0]
-    why = f"{_sensitivity(elasticity)} ({e}); expected {choice.objective} {gain:+,.0f} {per}"
+    amount = f"{gain:+,.0f}{' ' + currency if currency else ''}"
+    why = f"{_sensitivity(elasticity)} ({e}); expected {choice.objective} {amount} {per}"
+    if choice.forced_by:
+        side = "below" if choice.suggested > choice.current else "above"
+        return f"{head}: today's price is {side} {choice.forced_by}; {why}."
     if choice.capped_by:
         return f"{head}, capped by {choice.capped_by}: {why}. Check again after a few weeks."
     return f"{head}: {why}."
