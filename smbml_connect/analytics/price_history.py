@@ -22,7 +22,8 @@ _ANCHORS = ("W-SUN", "W-MON", "W-TUE", "W-WED", "W-THU", "W-FRI", "W-SAT")  # Mo
 
 @dataclass
 class PriceHistory:
-    """One row per product and week: `units, net_price, list_price, promoted, imputed`.
+    """One row per product and week: `units, net_price, list_price, promoted, imputed,
+    price_points` (the distinct prices paid on its order lines, repeated on each row).
 
     Weeks start on the weekday the shop's prices change on (a week that straddles a
     change blurs two prices into one). A week's price is what buyers paid on average;
