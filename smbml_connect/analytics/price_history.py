@@ -27,7 +27,7 @@ class PriceHistory:
 
     Weeks start on the weekday the shop's prices change on (a week that straddles a
     change blurs two prices into one). A week's price is what buyers paid on average;
-    `promoted` is the share of its units sold on promotion; `imputed` marks weeks without
+    `promoted` is the share of its order lines sold on promotion; `imputed` marks weeks without
     a sale, which take the list price of the nearest week with one.
     """
 
