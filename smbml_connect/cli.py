@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import pandas as pd
@@ -132,6 +132,20 @@ def _print_result(result: Any, outputs: list[Path]) -> None:
         click.echo(f"Wrote {path}")
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _store_option(help_text: str) -> Callable[[F], F]:
+    """The --store option every command shares; only its help differs."""
+    return click.option(
+        "--store",
+        "store_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help=help_text,
+    )
+
+
 @cli.command()
 @click.option(
     "--out",
@@ -141,13 +155,7 @@ def _print_result(result: Any, outputs: list[Path]) -> None:
     show_default=True,
     help="Folder for results.xlsx and report.html.",
 )
-@click.option(
-    "--store",
-    "store_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Store file (default: a fresh demo-store.sqlite in --out).",
-)
+@_store_option("Store file (default: a fresh demo-store.sqlite in --out).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the sample business.")
 @click.option(
     "--contacts",
@@ -199,13 +207,7 @@ def demo(out_dir: Path, store_path: Path | None, seed: int, contacts: int, quiet
     show_default=True,
     help="The config file.",
 )
-@click.option(
-    "--store",
-    "store_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Store file (overrides the config).",
-)
+@_store_option("Store file (overrides the config).")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def run(config_path: Path, store_path: Path | None, quiet: bool) -> None:
     """Pull your data, compute everything, and write the results where the config says."""  # fmt: skip
@@ -221,13 +223,7 @@ def run(config_path: Path, store_path: Path | None, quiet: bool) -> None:
 
 
 @cli.command()
-@click.option(
-    "--store",
-    "store_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Store file (default: your user data folder).",
-)
+@_store_option("Store file (default: your user data folder).")
 @click.option(
     "-n",
     "--runs",
