@@ -182,6 +182,30 @@ def test_sample_suggestions_refuse_products_that_never_changed_price(business: S
     assert made.loc[no_cost, "reason"].str.contains("Unit cost unknown").all()
 
 
+def test_catalogue_gaps_and_bad_lines_are_named_and_the_rest_goes_through(
+    business: SampleBusiness,
+):
+    tables = business.tables
+    products = tables["products"].astype({"price": "Float64", "unit_cost": "Float64"})
+    products.loc[0, "category"] = None  # P001: no category
+    products.loc[1, "price"] = pd.NA  # P002: no list price, the last price paid is used
+    unsold = pd.DataFrame({"product_id": ["P999"], "name": ["New"], "price": [pd.NA]})
+    products = pd.concat([products, unsold], ignore_index=True)
+    lines = tables["order_lines"].astype(object)
+    lines.loc[5, "quantity"] = "x"
+    frame = suggest_prices(lines, products, tables["orders"], as_of=business.as_of)
+    frame = frame.set_index("product_id")
+    assert frame.loc["P001", "category"] == "Uncategorised"
+    assert frame.loc["P002", "current_price"] > 0
+    assert frame.loc["P999", "reason"] == "No suggestion: no sales in the order lines."
+    assert len(frame) == len(products)
+    first = tables["order_lines"].iloc[5]
+    assert (
+        f"1 order line left out of pricing (first: order {first['order_id']} line "
+        f"{first['line_no']}, quantity: 'x' is not a quantity above 0)"
+    ) in frame.attrs["notes"]
+
+
 def test_step_writes_store_rows_a_prices_tab_and_demand_curves(business: SampleBusiness):
     context = StepContext(business.as_of, settings={"pricing": {"max_change": 0.05}})
     result = pricing_step(business.tables, context)

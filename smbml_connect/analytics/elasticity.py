@@ -206,12 +206,11 @@ def _fit_chunk(panel: pd.DataFrame, category: str) -> list[ProductDemand]:
         block = scipy.sparse.csr_matrix((log_price[keep], (keep, priced_codes[keep])),
                                         shape=(len(panel), len(priced)))  # fmt: skip
         design.add(block, None, [f"elasticity:{p}" for p in priced])
+    matrix = design.matrix()
     fit: PoissonFit = fit_poisson(
-        design.matrix(), panel["units"].to_numpy(), prior_precision=np.concatenate(design.precision)
+        matrix, panel["units"].to_numpy(), prior_precision=np.concatenate(design.precision)
     )
-    robust = _robust_variance(
-        design.matrix(), fit, panel, [design.where(f"elasticity:{p}") for p in priced]
-    )
+    robust = _robust_variance(matrix, fit, panel, [design.where(f"elasticity:{p}") for p in priced])
     lift = float(fit.coef[design.where("promotion")]) if "promotion" in design.names else 0.0
     panel = panel.assign(fitted=fit.mean)
     results = []
@@ -248,10 +247,8 @@ def fit_product_demand(
     weekly: pd.DataFrame, categories: Mapping[str, str] | None = None
 ) -> list[ProductDemand]:
     """Own elasticity of every product in a weekly price history (see price_history)."""
-    categories = categories or {}
-    frame = weekly.assign(
-        category=weekly["product_id"].map(lambda p: categories.get(p) or "Uncategorised")
-    )
+    known = {p: str(c) for p, c in (categories or {}).items() if pd.notna(c) and str(c).strip()}
+    frame = weekly.assign(category=weekly["product_id"].map(known).fillna("Uncategorised"))
     results: list[ProductDemand] = []
     for category, group in frame.groupby("category", sort=True):
         products = sorted(group["product_id"].unique())

@@ -67,18 +67,25 @@ def _usable(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         else pd.Series(0.0, index=lines.index)
     )
     stamps = pd.to_datetime(lines["ordered_at"], utc=True, errors="coerce")
-    bad = (
-        ~(quantity > 0) | ~(price > 0) | ~discount.between(0, 1, inclusive="left")
-        | stamps.isna() | lines["product_id"].isna()
-    )  # fmt: skip
-    bad = bad.fillna(True).astype(bool)
+    checks = {  # column: rows whose value cannot be used, and why
+        "product_id": (lines["product_id"].isna().to_numpy(), "no product"),
+        "ordered_at": (stamps.isna().to_numpy(), "no date"),
+        "quantity": (~(quantity > 0).to_numpy(), "not a quantity above 0"),
+        "unit_price": (~(price > 0).to_numpy(), "not a price above 0"),
+        "discount": (~discount.between(0, 1, inclusive="left").to_numpy(), "not a share below 1"),
+    }
+    bad = np.logical_or.reduce([rows for rows, _ in checks.values()])
     notes = []
     if bad.any():
-        first = lines[bad].iloc[0]
-        where = f"order {first.get('order_id', '?')} line {first.get('line_no', '?')}"
+        at = int(np.flatnonzero(bad)[0])
+        column, (_, why) = next((c, v) for c, v in checks.items() if v[0][at])
+        first = lines.iloc[at]
+        value = first[column] if column in lines.columns else None
         notes.append(
-            f"{int(bad.sum())} order lines without a usable product, date, quantity, price or "
-            f"discount left out of pricing (first: {where})"
+            f"{int(bad.sum())} order line{'' if bad.sum() == 1 else 's'} left out of pricing "
+            f"(first: order "
+            f"{first.get('order_id', '?')} line {first.get('line_no', '?')}, {column}: "
+            f"{value!r} is {why})"
         )
     usable = pd.DataFrame(
         {
@@ -89,7 +96,7 @@ def _usable(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             "net_price": (price * (1 - discount)).astype(float),
             "promoted": discount > 0,
         }
-    )[~bad.to_numpy()]
+    )[~bad]
     return usable, notes
 
 

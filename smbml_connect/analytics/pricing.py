@@ -248,6 +248,12 @@ def _refused(product: str, reason: str, current: float | None) -> dict[str, Any]
             "confidence_words": "none"}  # fmt: skip
 
 
+def _positive(value: Any) -> float | None:
+    """A catalogue price or cost as a number, or None when it is missing or not above 0."""
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").astype("float64").iloc[0]
+    return float(number) if number > 0 else None
+
+
 def _confidence_words(p: float) -> str:
     return "high" if p >= 0.9 else "medium" if p >= 0.75 else "low"
 
@@ -311,12 +317,8 @@ def suggest_prices(
     for demand in demands:
         pid = demand.product_id
         last_list = last_lists[pid]
-        listed = prices.get(pid)
-        current = (
-            float(listed)
-            if listed is not None and pd.notna(listed) and listed > 0
-            else float(last_list)
-        )
+        listed = _positive(prices.get(pid))
+        current = listed if listed is not None else float(last_list)
         facts = {
             "observations": demand.facts["observations"],
             "weeks_with_sales": demand.facts["selling_periods"],
@@ -335,14 +337,18 @@ def suggest_prices(
             continue
         estimate = pooled[pid]
         units = _weekly_units(demand, estimate.elasticity, current)
-        cost = costs.get(pid)
-        cost = None if cost is None or pd.isna(cost) else float(cost)
+        cost = _positive(costs.get(pid))
         choice = choose_price(estimate.elasticity, estimate.sd, current, cost, units, rails, pid)
         reason = reason_for(choice, estimate.elasticity, currency)
         if estimate.own_weight < 0.5:
             reason += (
                 f" Estimate based {estimate.own_weight:.0%} on its own sales and "
-                f"{1 - estimate.own_weight:.0%} on {demand.category}."
+                f"{1 - estimate.own_weight:.0%} on "
+                + (
+                    "other products without a category."
+                    if demand.category == "Uncategorised"
+                    else f"{demand.category}."
+                )
             )
         if cost is None:
             reason += " Unit cost unknown, so this aims at revenue; add the cost to aim at profit."
@@ -360,12 +366,7 @@ def suggest_prices(
             row |= {f"{name}_change": mean, f"{name}_change_lo": lo, f"{name}_change_hi": hi}
         rows.append(row | facts)
     for pid in catalogue.index.difference([d.product_id for d in demands]):
-        listed = prices.get(pid)
-        rows.append(
-            _refused(
-                pid, "no sales in the order lines", listed if listed and pd.notna(listed) else None
-            )
-        )
+        rows.append(_refused(pid, "no sales in the order lines", _positive(prices.get(pid))))
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
