@@ -18,6 +18,7 @@ class PushReport:
     written: int = 0
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (record id, reason)
+    detail: list[str] = field(default_factory=list)  # lines for the person watching
 
 
 class Source(Protocol):

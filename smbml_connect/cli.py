@@ -128,6 +128,18 @@ def _print_result(result: Any, outputs: list[Path]) -> None:
         click.echo(f"problem: {error}")
     for line in result.skipped:
         click.echo(f"skipped: {line}")
+    for push in getattr(result, "pushes", []):
+        if not push.destination.startswith("HubSpot"):
+            continue  # files are named below
+        verb = "would write" if "dry run" in push.destination else "wrote"
+        click.echo(
+            f"{push.destination}: {verb} {push.written:,} values, {push.unchanged:,} unchanged, "
+            f"{len(push.failed):,} not written."
+        )
+        for line in push.detail:
+            click.echo(f"  {line}")
+        for record, reason in push.failed[:10]:
+            click.echo(f"  not written: {record}: {reason}")
     for path in outputs:
         click.echo(f"Wrote {path}")
 
@@ -208,18 +220,81 @@ def demo(out_dir: Path, store_path: Path | None, seed: int, contacts: int, quiet
     help="The config file.",
 )
 @_store_option("Store file (overrides the config).")
+@click.option(
+    "--source",
+    type=click.Choice(["hubspot", "files", "sample"]),
+    default=None,
+    help="Where to pull from (overrides the config; hubspot needs no config file).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Pull and score, but only show what would be written to HubSpot.",
+)
 @click.option("--quiet", is_flag=True, help="No progress display.")
-def run(config_path: Path, store_path: Path | None, quiet: bool) -> None:
+def run(
+    config_path: Path, store_path: Path | None, source: str | None, dry_run: bool, quiet: bool
+) -> None:
     """Pull your data, compute everything, and write the results where the config says."""  # fmt: skip
-    from smbml_connect.config import load_config
+    from smbml_connect.config import load_config, parse_config
     from smbml_connect.runner import build_run
 
-    config = load_config(config_path)
+    if source == "hubspot" and not config_path.exists():
+        config = parse_config({"source": {"kind": "hubspot"}})
+    else:
+        config = load_config(config_path)
+    if source is not None and source != config.source.kind:
+        config = config.model_copy(
+            update={"source": config.source.model_copy(update={"kind": source})}
+        )
     with _steps(quiet) as progress:
-        result, outputs = build_run(config, store_path, progress)
+        result, outputs = build_run(config, store_path, progress, dry_run=dry_run)
     _print_result(result, outputs)
     if result.status != "ok":
         sys.exit(1)
+
+
+@cli.group()
+def auth() -> None:
+    """Save the credentials a source needs in your system keyring."""
+
+
+@auth.command("hubspot")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("smbml.toml"),
+    show_default=True,
+    help="Config file (for the profile name; optional).",
+)
+@click.option("--token-stdin", is_flag=True, help="Read the token from standard input.")
+def auth_hubspot(config_path: Path, token_stdin: bool) -> None:
+    """Check a HubSpot private-app token with one call, then keep it in the keyring.
+
+    Create the token in HubSpot under Settings > Integrations > Private Apps with the
+    scopes listed in the README. It is never written to the config or the log.
+    """  # fmt: skip
+    from smbml_connect.config import load_config, parse_config
+    from smbml_connect.credentials import Secret, store_secret
+    from smbml_connect.runner import check_hubspot_token
+
+    config = (
+        load_config(config_path)
+        if config_path.exists()
+        else parse_config({"source": {"kind": "hubspot"}})
+    )
+    if token_stdin:
+        raw = sys.stdin.readline().strip()
+    else:
+        raw = click.prompt("HubSpot private-app token", hide_input=True).strip()
+    if not raw:
+        raise click.UsageError("no token given")
+    token = Secret(raw)
+    who = check_hubspot_token(config, token)
+    store_secret("hubspot", token.reveal(), config.profile)
+    click.echo(f"Token accepted ({who}) and saved in the keyring for profile {config.profile!r}.")
 
 
 @cli.command()

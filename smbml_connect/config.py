@@ -28,7 +28,7 @@ class _Strict(BaseModel):
 
 
 class SourceConfig(_Strict):
-    kind: Literal["files", "sample"]
+    kind: Literal["files", "sample", "hubspot"]
     path: Path | None = None
     tables: dict[str, str] = Field(default_factory=dict)
     mapping: dict[str, dict[str, str]] = Field(default_factory=dict)
@@ -41,6 +41,17 @@ class SourceConfig(_Strict):
         if unknown:
             raise ValueError(f"unknown table {unknown[0]!r}; known tables: {', '.join(TABLES)}")
         return value
+
+
+class HubSpotConfig(_Strict):
+    """The token is not here: `smbml auth hubspot` keeps it in the keyring."""
+
+    requests_per_10s: int = Field(100, ge=1, le=1000)  # 190 on Professional; headers win if higher
+    search_per_second: int = Field(5, ge=1, le=50)
+    push: bool = True  # write scores back as properties after each run
+    api_url: str = "https://api.hubapi.com"  # only changed for a local emulator
+    timeout_seconds: float = Field(60.0, gt=0, le=600)
+    attempts: int = Field(6, ge=1, le=20)  # per request, for 429, 5xx and timeouts
 
 
 class ConsentConfig(_Strict):
@@ -116,6 +127,7 @@ class Config(_Strict):
     consent: ConsentConfig = ConsentConfig()
     analytics: AnalyticsConfig = AnalyticsConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    hubspot: HubSpotConfig = HubSpotConfig()
 
 
 def _find_secret_keys(data: object, prefix: str = "") -> list[str]:

@@ -53,6 +53,7 @@ class RunResult:
     errors: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # analytics with no or too little data
     pushes: list[PushReport] = field(default_factory=list)
+    archived: dict[str, int] = field(default_factory=dict)  # records the source has deleted
 
     @property
     def rejected_rows(self) -> int:
@@ -70,6 +71,7 @@ class RunResult:
             "cleared_values": self.cleared_values,
             "consent_skipped": self.consent_skipped,
             "skipped": self.skipped,
+            "archived": self.archived,
             "outputs": {
                 f"{name}.{kind}": len(frame)
                 for name, result in self.steps.items()
@@ -96,7 +98,7 @@ def run_pipeline(
     result = RunResult(run_id=run_id, as_of=as_of, source=source.name)
     try:
         _load(source, store, result, progress)
-        tables = {name: store.read(name) for name in TABLES}
+        tables = {name: _live(store.read(name)) for name in TABLES}
         personal, result.consent_skipped = _consented_view(tables, options)
         context = StepContext(
             as_of=as_of,
@@ -129,6 +131,9 @@ def _load(source: Source, store: Store, result: RunResult, progress: Progress) -
         progress(f"Reading {table}")
         cursor = store.get_cursor(source.name, table) if source.incremental else None
         try:
+            if hasattr(source, "pull_pages"):
+                _load_pages(source, table, cursor, store, result, progress)
+                continue
             raw = source.pull(table, since=cursor)
             checked = validate(table, raw, source=source.name)
         except SmbmlError as exc:
@@ -147,6 +152,43 @@ def _load(source: Source, store: Store, result: RunResult, progress: Progress) -
         if not checked.rejects.empty:
             result.rejects = pd.concat([result.rejects, checked.rejects], ignore_index=True)
         result.loaded[table] = len(checked.clean)
+
+
+def _load_pages(
+    source: Any,
+    entity: str,
+    cursor: str | None,
+    store: Store,
+    result: RunResult,
+    progress: Progress,
+) -> None:
+    """A source that pages (HubSpot): each page, its rejects and its cursor commit together."""
+    for page in source.pull_pages(entity, since=cursor):
+        clean, rejects = {}, []
+        for table, frame in page.tables.items():
+            if frame.empty:
+                continue
+            checked = validate(table, frame, source=source.name)
+            clean[table] = checked.clean
+            rejects.append(checked.rejects)
+            result.loaded[table] = result.loaded.get(table, 0) + len(checked.clean)
+        found = pd.concat(rejects, ignore_index=True) if rejects else result.rejects.iloc[:0]
+        mark = (source.name, entity, page.cursor) if page.cursor else None
+        store.commit_page(result.run_id, clean, found, mark, page.archived)
+        if not found.empty:
+            result.rejects = pd.concat([result.rejects, found], ignore_index=True)
+        result.loaded.setdefault(entity, 0)
+        for table, marks in page.archived.items():
+            result.archived[table] = result.archived.get(table, 0) + len(marks)
+        if result.loaded[entity]:
+            progress(f"Reading {entity.replace('_', ' ')}: {result.loaded[entity]:,}")
+
+
+def _live(frame: pd.DataFrame) -> pd.DataFrame:
+    """Records the source has archived (deleted) stay in the store, marked, but are not used."""
+    if "archived_at" not in frame or not frame["archived_at"].notna().any():
+        return frame
+    return frame[frame["archived_at"].isna()].reset_index(drop=True)
 
 
 def _next_cursor(frame: pd.DataFrame, started: pd.Timestamp) -> str | None:

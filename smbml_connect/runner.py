@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -19,15 +20,49 @@ from smbml_connect.store import Store
 __all__ = ["build_run", "make_source"]
 
 
-def make_source(config: Config) -> Source:
+def hubspot_api(config: Config) -> Any:
+    """The HubSpot client with the account's limits; the token comes from keyring or env."""
+    from connectors.hubspot_http import HubSpotApi, Limits
+    from smbml_connect.credentials import get_secret
+
+    settings = config.hubspot
+    limits = Limits(
+        per_window=settings.requests_per_10s,
+        search_per_second=settings.search_per_second,
+        read_timeout=settings.timeout_seconds,
+        attempts=settings.attempts,
+    )
+    return HubSpotApi(get_secret("hubspot", config.profile), host=settings.api_url, limits=limits)
+
+
+def check_hubspot_token(config: Config, token: Any) -> str:
+    """One cheap call with the token; raises AuthError naming a missing scope."""
+    from connectors.hubspot_http import HubSpotApi, Limits
+
+    api = HubSpotApi(token, host=config.hubspot.api_url, limits=Limits(attempts=3))
+    body = api.json(
+        "checking the token", api.client.crm.objects.basic_api.get_page, "contacts", limit=1
+    )
+    return "contacts readable" if "results" in body else "answered"
+
+
+def make_source(config: Config, api: Any = None) -> Source:
+    if config.source.kind == "hubspot":
+        from connectors.hubspot import HubSpotSource
+
+        return HubSpotSource(api or hubspot_api(config), mapping=config.source.mapping)
     if config.source.kind == "files":
         assert config.source.path is not None  # checked by parse_config
         return FilesSource(config.source.path, config.source.tables, config.source.mapping)
     return SampleSource(generate(SampleConfig(seed=config.source.seed)))
 
 
-def _destinations(config: Config) -> list[Destination]:
+def _destinations(config: Config, api: Any = None, dry_run: bool = False) -> list[Destination]:
     made: list[Destination] = []
+    if config.source.kind == "hubspot" and config.hubspot.push:
+        from connectors.hubspot_push import HubSpotDestination
+
+        made.append(HubSpotDestination(api, dry_run=dry_run, account=config.profile))
     for destination in config.destinations:
         if destination.kind == "workbook":
             made.append(ResultsWorkbook(destination.path))
@@ -37,9 +72,10 @@ def _destinations(config: Config) -> list[Destination]:
 
 
 def build_run(
-    config: Config, store_path: Path | None, progress: Progress
+    config: Config, store_path: Path | None, progress: Progress, dry_run: bool = False
 ) -> tuple[RunResult, list[Path]]:
-    source = make_source(config)
+    api = hubspot_api(config) if config.source.kind == "hubspot" else None
+    source = make_source(config, api)
     as_of = config.analytics.as_of
     options = RunOptions(
         steps=steps_by_name(config.analytics.enabled),
@@ -53,7 +89,7 @@ def build_run(
             "pricing": config.analytics.pricing.model_dump(),
         },
     )
-    destinations = _destinations(config)
+    destinations = _destinations(config, api, dry_run)
     with Store(store_path or config.store) as store:
         result = run_pipeline(source, store, options, destinations, progress)
     return result, [d.path.resolve() for d in config.destinations]

@@ -88,7 +88,7 @@ TABLES: dict[str, TableSpec] = {
                 "lifecycle_stage:str lead_source:str country:str industry:str "
                 "created_at:datetime updated_at:datetime last_activity_at:datetime "
                 "page_views:count sessions:count email_opens:count email_clicks:count "
-                "form_submissions:count marketing_consent:bool"
+                "form_submissions:count marketing_consent:bool archived_at:datetime"
             ),
         ),
         TableSpec(
@@ -97,7 +97,7 @@ TABLES: dict[str, TableSpec] = {
             _cols(
                 "deal_id:str! name:str amount:float currency:str pipeline:str stage:str "
                 "is_closed:bool is_won:bool created_at:datetime close_date:datetime "
-                "closed_at:datetime owner_id:str contact_id:str"
+                "closed_at:datetime owner_id:str contact_id:str archived_at:datetime"
             ),
         ),
         TableSpec(  # when each deal entered each stage: stage history for the win model
@@ -110,7 +110,7 @@ TABLES: dict[str, TableSpec] = {
             ("order_id",),
             _cols(
                 "order_id:str! contact_id:str ordered_at:datetime! total:float currency:str "
-                "status:str"
+                "status:str archived_at:datetime"
             ),
         ),
         TableSpec(
@@ -118,13 +118,16 @@ TABLES: dict[str, TableSpec] = {
             ("order_id", "line_no"),
             _cols(
                 "order_id:str! line_no:int! product_id:str quantity:float unit_price:float "
-                "discount:float"
+                "discount:float archived_at:datetime"
             ),
         ),
         TableSpec(
             "products",
             ("product_id",),
-            _cols("product_id:str! name:str price:float unit_cost:float category:str"),
+            _cols(
+                "product_id:str! name:str price:float unit_cost:float category:str "
+                "archived_at:datetime"
+            ),
         ),
         TableSpec(
             "associations",

@@ -185,6 +185,39 @@ class Store:
         self, table: str, frame: pd.DataFrame, *, cursor: tuple[str, str] | None = None
     ) -> int:
         """Insert or replace rows by key; ``cursor=(source, value)`` advances in the same commit."""
+        with self.transaction() as conn:
+            self._upsert_rows(conn, table, frame)
+            if cursor is not None:
+                self._set_cursor(conn, cursor[0], table, cursor[1])
+        return len(frame)
+
+    def commit_page(
+        self,
+        run_id: int | None,
+        tables: dict[str, pd.DataFrame],
+        rejects: pd.DataFrame,
+        cursor: tuple[str, str, str] | None = None,
+        archived: dict[str, list[tuple[str, str]]] | None = None,
+    ) -> None:
+        """One page of a sync in one transaction: rows, their rejects, archive marks, cursor.
+
+        ``cursor`` is (source, entity, value). A sync killed between pages leaves the store
+        as it was after the last whole page, and the cursor pointing at it.
+        """
+        with self.transaction() as conn:
+            for table, frame in tables.items():
+                self._upsert_rows(conn, table, frame)
+            self._insert_rejects(conn, run_id, rejects)
+            for table, marks in (archived or {}).items():
+                key = TABLES[table].key[-1]
+                conn.executemany(
+                    f'UPDATE "{table}" SET archived_at = ? WHERE "{key}" = ?',
+                    [(_archived_text(when), _key_value(table, rid)) for rid, when in marks],
+                )
+            if cursor is not None:
+                self._set_cursor(conn, cursor[0], cursor[1], cursor[2])
+
+    def _upsert_rows(self, conn: sqlite3.Connection, table: str, frame: pd.DataFrame) -> None:
         spec = TABLES[table]
         names = [*spec.names, "source", "extra"]
         rows = _to_sql_rows(frame.reindex(columns=names), {c.name: c.kind for c in spec.columns})
@@ -196,11 +229,7 @@ class Store:
             f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
         )
         stamp = now_text()
-        with self.transaction() as conn:
-            conn.executemany(sql, ((*row, stamp) for row in rows))
-            if cursor is not None:
-                self._set_cursor(conn, cursor[0], table, cursor[1])
-        return len(frame)
+        conn.executemany(sql, ((*row, stamp) for row in rows))
 
     def read(self, table: str) -> pd.DataFrame:
         spec = TABLES[table]
@@ -279,18 +308,23 @@ class Store:
     def add_rejects(self, run_id: int | None, rejects: pd.DataFrame) -> None:
         if rejects.empty:
             return
+        with self.transaction() as conn:
+            self._insert_rejects(conn, run_id, rejects)
+
+    def _insert_rejects(
+        self, conn: sqlite3.Connection, run_id: int | None, rejects: pd.DataFrame
+    ) -> None:
         stamp = now_text()
         rows = [
             (run_id, r["table"], r["source"], _int_or_none(r["source_row"]), r["column"],
              r["value"], r["reason"], r["action"], r["row"], stamp)
             for r in rejects.to_dict("records")
         ]  # fmt: skip
-        with self.transaction() as conn:
-            conn.executemany(
-                "INSERT INTO rejects (run_id, table_name, source, source_row, column_name, value, "
-                "reason, action, row_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+        conn.executemany(
+            "INSERT INTO rejects (run_id, table_name, source, source_row, column_name, value, "
+            "reason, action, row_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
     def rejects(self, run_id: int | None = None) -> pd.DataFrame:
         where, params = ("WHERE run_id = ?", (run_id,)) if run_id is not None else ("", ())
@@ -401,6 +435,15 @@ class Store:
 
 
 _MISSING = object()
+
+
+def _archived_text(when: str) -> str:
+    return pd.Timestamp(when).tz_convert("UTC").strftime(_TIME_FORMAT)
+
+
+def _key_value(table: str, value: str) -> Any:
+    kind = TABLES[table].column(TABLES[table].key[-1]).kind
+    return int(value) if kind == "int" else value
 
 
 def _value_text(value: Any) -> str | None:

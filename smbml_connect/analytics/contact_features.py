@@ -158,7 +158,10 @@ def contact_snapshot(tables: dict[str, pd.DataFrame], pairs: pd.DataFrame) -> pd
     first = np.searchsorted(everything, start, side="left")
     week_ago = np.searchsorted(everything, upper - 7 * 86400, side="left")
     out["activities_last_7_days"] = before - np.maximum(week_ago, first)
-    last = np.where(before > first, everything[np.maximum(before - 1, 0)] % _SHIFT, -1)
+    if len(everything):
+        last = np.where(before > first, everything[np.maximum(before - 1, 0)] % _SHIFT, -1)
+    else:  # a source without timestamped activities (HubSpot, most sheets)
+        last = np.full(len(now), -1, dtype="int64")
     out["days_since_last_activity"] = np.where(last >= 0, np.floor((now - last) / 86400), np.nan)
     kinds = activities["kind"].astype(object).fillna("other").str.strip().str.lower()
     kinds = kinds.str.replace(" ", "_")

@@ -1,0 +1,262 @@
+"""How HubSpot's objects and properties become the canonical tables, and back.
+
+One ``ObjectSpec`` per canonical table says which HubSpot object feeds it, which
+property fills which column, and which associations give its links. The user's config
+can add or override columns (``[source.mapping.contacts] category = "my_property"``);
+unknown canonical names land in ``extra`` so nothing mapped is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from smbml_connect.schema import SOURCE_ROW
+
+__all__ = [
+    "LEAD_SOURCES",
+    "MODIFIED",
+    "OBJECTS",
+    "ObjectSpec",
+    "cast_value",
+    "records_to_frame",
+]
+
+MODIFIED = {"contacts": "lastmodifieddate"}  # every other object: hs_lastmodifieddate
+# HubSpot's original-source codes in the plain words the lead reasons use.
+LEAD_SOURCES = {
+    "ORGANIC_SEARCH": "organic_search",
+    "PAID_SEARCH": "paid_search",
+    "EMAIL_MARKETING": "email",
+    "SOCIAL_MEDIA": "social",
+    "PAID_SOCIAL": "social",
+    "REFERRALS": "referral",
+    "AI_REFERRALS": "referral",
+    "DIRECT_TRAFFIC": "direct",
+    "OFFLINE": "event",
+    "OTHER_CAMPAIGNS": "other_campaigns",
+}
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    table: str
+    object_type: str
+    columns: Mapping[str, str]  # canonical column -> HubSpot property
+    links: Mapping[str, str] = field(default_factory=dict)  # canonical column -> associated type
+    key: str = ""
+
+    @property
+    def modified(self) -> str:
+        return MODIFIED.get(self.object_type, "hs_lastmodifieddate")
+
+    def with_mapping(self, extra: Mapping[str, str]) -> ObjectSpec:
+        return ObjectSpec(
+            self.table, self.object_type, {**self.columns, **extra}, self.links, self.key
+        )
+
+
+OBJECTS: dict[str, ObjectSpec] = {
+    spec.table: spec
+    for spec in (
+        ObjectSpec(
+            "contacts",
+            "contacts",
+            {
+                "email": "email",
+                "first_name": "firstname",
+                "last_name": "lastname",
+                "company": "company",
+                "lifecycle_stage": "lifecyclestage",
+                "lead_source": "hs_analytics_source",
+                "country": "country",
+                "industry": "industry",
+                "created_at": "createdate",
+                "updated_at": "lastmodifieddate",
+                "last_activity_at": "notes_last_updated",
+                "page_views": "hs_analytics_num_page_views",
+                "sessions": "hs_analytics_num_visits",
+                "email_opens": "hs_email_open",
+                "email_clicks": "hs_email_click",
+                "form_submissions": "num_conversion_events",
+                "email_optout": "hs_email_optout",
+                "merged_ids": "hs_merged_object_ids",
+            },
+            {"company_id": "companies"},
+            "contact_id",
+        ),
+        ObjectSpec(
+            "deals",
+            "deals",
+            {
+                "name": "dealname",
+                "amount": "amount",
+                "currency": "deal_currency_code",
+                "pipeline": "pipeline",
+                "stage": "dealstage",
+                "is_closed": "hs_is_closed",
+                "is_won": "hs_is_closed_won",
+                "created_at": "createdate",
+                "close_date": "closedate",
+                "owner_id": "hubspot_owner_id",
+                "updated_at": "hs_lastmodifieddate",
+                "stage_entered_at": "hs_v2_date_entered_current_stage",
+            },
+            {"contact_id": "contacts"},
+            "deal_id",
+        ),
+        ObjectSpec(
+            "orders",
+            "orders",
+            {
+                "name": "hs_order_name",
+                "ordered_at": "hs_external_created_date",
+                "created_at": "hs_createdate",
+                "total": "hs_total_price",
+                "currency": "hs_currency_code",
+                "status": "hs_fulfillment_status",
+                "updated_at": "hs_lastmodifieddate",
+            },
+            {"contact_id": "contacts"},
+            "order_id",
+        ),
+        ObjectSpec(
+            "order_lines",
+            "line_items",
+            {
+                "product_id": "hs_product_id",
+                "quantity": "quantity",
+                "unit_price": "price",
+                "discount": "hs_total_discount",
+                "name": "name",
+                "updated_at": "hs_lastmodifieddate",
+            },
+            {"order_id": "orders"},
+            "line_no",
+        ),
+        ObjectSpec(
+            "products",
+            "products",
+            {
+                "name": "name",
+                "price": "price",
+                "unit_cost": "hs_cost_of_goods_sold",
+                "sku": "hs_sku",
+                "updated_at": "hs_lastmodifieddate",
+            },
+            {},
+            "product_id",
+        ),
+    )
+}
+COMPANY_PROPERTIES = ("name", "industry", "numberofemployees", "domain")
+
+
+def cast_value(value: Any, kind: str) -> Any:
+    """HubSpot sends every value as a string; dates may be epoch milliseconds or ISO text."""
+    if value is None or value == "":
+        return None
+    if kind in ("datetime", "date"):
+        text = str(value)
+        if text.lstrip("-").isdigit():
+            return datetime.fromtimestamp(int(text) / 1000, tz=UTC).isoformat()
+        return text
+    return value
+
+
+def records_to_frame(
+    spec: ObjectSpec,
+    records: list[dict[str, Any]],
+    kinds: Mapping[str, str],
+    links: Mapping[str, Mapping[str, list[str]]],
+    companies: Mapping[str, Mapping[str, Any]],
+) -> pd.DataFrame:
+    """Canonical rows from API records; ``links[column][record id]`` are associated ids."""
+    rows = []
+    for record in records:
+        props = record.get("properties") or {}
+        row: dict[str, Any] = {
+            name: cast_value(props.get(prop), kinds.get(prop, "string"))
+            for name, prop in spec.columns.items()
+        }
+        rid = str(record["id"])
+        row[spec.key] = int(rid) if spec.key == "line_no" else rid
+        row[SOURCE_ROW] = int(rid) if rid.isdigit() else None
+        row["archived_at"] = record.get("archivedAt") if record.get("archived") else None
+        for column in spec.links:
+            ids = links.get(column, {}).get(rid, [])
+            row[column] = ids[0] if ids else None
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    return _finish(spec.table, frame, companies)
+
+
+def _finish(
+    table: str, frame: pd.DataFrame, companies: Mapping[str, Mapping[str, Any]]
+) -> pd.DataFrame:
+    if table == "contacts":
+        frame["lead_source"] = frame["lead_source"].map(
+            lambda v: LEAD_SOURCES.get(str(v), str(v).lower()) if isinstance(v, str) else v
+        )
+        optout = frame.pop("email_optout")
+        frame["marketing_consent"] = optout.map(
+            lambda v: None if v is None else {"true": False, "false": True}.get(str(v).lower())
+        )
+        company = frame["company_id"].map(
+            lambda c: companies.get(c, {}) if isinstance(c, str) else {}
+        )
+        frame["company"] = frame["company"].where(
+            frame["company"].notna(), company.map(lambda c: c.get("name"))
+        )
+        frame["industry"] = frame["industry"].where(
+            frame["industry"].notna(), company.map(lambda c: c.get("industry"))
+        )
+        frame["company_size"] = company.map(lambda c: c.get("numberofemployees"))
+    if table == "deals":
+        closed = frame["is_closed"].astype(str).str.lower().eq("true")
+        frame["closed_at"] = frame["close_date"].where(closed, None)
+    return frame
+
+
+def deal_stage_rows(deals: pd.DataFrame) -> pd.DataFrame:
+    """The current stage's entry time: the part of the stage history HubSpot gives per deal."""
+    if deals.empty or "stage_entered_at" not in deals:
+        return pd.DataFrame()
+    rows = deals.loc[
+        deals["stage_entered_at"].notna() & deals["stage"].notna(),
+        ["deal_id", "stage", "stage_entered_at", SOURCE_ROW],
+    ]
+    return rows.rename(columns={"stage_entered_at": "entered_at"}).reset_index(drop=True)
+
+
+def association_rows(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The canonical associations table from the links each object carries."""
+    pairs = [
+        ("contacts", "contact_id", "contact", "company_id", "company"),
+        ("deals", "deal_id", "deal", "contact_id", "contact"),
+        ("orders", "order_id", "order", "contact_id", "contact"),
+    ]
+    parts = []
+    for table, key, from_type, column, to_type in pairs:
+        frame = frames.get(table)
+        if frame is None or frame.empty or column not in frame:
+            continue
+        linked = frame[frame[column].notna()]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "from_type": from_type,
+                    "from_id": linked[key].astype(str),
+                    "to_type": to_type,
+                    "to_id": linked[column].astype(str),
+                    SOURCE_ROW: linked[SOURCE_ROW],
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

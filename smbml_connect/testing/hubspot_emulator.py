@@ -1,0 +1,767 @@
+"""A local HubSpot CRM v3 server for tests and benchmarks: the official client talks to it.
+
+It copies what a client can tell apart: exact status codes (201 on create, 207 on partial
+failure, 204 on archive), JSON shapes that pass the client's own validation, string
+property values, paging tokens, the batch limit of 100, search pages of 200 and the
+10,000-result cap, the rolling 10-second limit with its headers and HubSpot's 429 body,
+search's own per-second limit (without headers), 401/403 bodies that name the missing
+scope, and archived records. Faults (429 bursts, 5xx, slow answers, dropped connections)
+are injected per test, and every request is counted so a benchmark can compare the
+connector's calls with the lower bound. Time can be scaled so rate limits bite fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from smbml_connect.testing.hubspot_state import (
+    ASSOCIATION_TYPES,
+    ApiError,
+    CrmState,
+    iso_ms,
+    now_ms,
+    property_shape,
+)
+
+__all__ = ["Fault", "HubSpotEmulator"]
+
+TEST_TOKEN = "pat-na1-00000000-0000-4000-8000-000000000001"
+_SCOPE_OBJECT = {"line_items": "line_items", "products": "products", "orders": "orders"}
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour for the next ``count`` matching requests."""
+
+    kind: str  # "429", "5xx", "slow", "drop"
+    count: int = 1
+    path: str = ""  # only requests whose path contains this
+    method: str = ""  # only this method
+    status: int = 503  # for 5xx
+    delay: float = 0.0  # for slow
+    retry_after: float | None = None  # for 429
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.count > 0 and self.path in path and (not self.method or self.method == method)
+
+
+@dataclass
+class _Window:
+    """A rolling window of request times, as HubSpot's TEN_SECONDLY_ROLLING counts them."""
+
+    seconds: float
+    limit: int
+    times: deque[float] = field(default_factory=deque)
+
+    def admit(self, now: float) -> bool:
+        while self.times and self.times[0] <= now - self.seconds:
+            self.times.popleft()
+        if len(self.times) >= self.limit:
+            return False
+        self.times.append(now)
+        return True
+
+    def remaining(self) -> int:
+        return max(0, self.limit - len(self.times))
+
+
+class HubSpotEmulator:
+    """Start with ``with HubSpotEmulator() as hub:`` and point the client at ``hub.url``."""
+
+    def __init__(
+        self,
+        *,
+        token: str = TEST_TOKEN,
+        ten_second_limit: int = 100,
+        search_per_second: int = 5,
+        daily_limit: int | None = None,
+        time_scale: float = 1.0,
+        send_retry_after: bool = False,
+        search_cap: int = 10_000,
+        batch_limit: int = 100,
+        rate_limits: bool = True,
+    ) -> None:
+        self.state = CrmState()
+        self.tokens = {token}
+        self.token = token
+        self.scopes: set[str] | None = None  # None: the token has every scope
+        self.faults: list[Fault] = []
+        self.requests: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
+        self.send_retry_after = send_retry_after
+        self.search_cap = search_cap
+        self.batch_limit = batch_limit
+        self.rate_limits = rate_limits
+        self.time_scale = time_scale
+        self.daily_limit = daily_limit
+        self._daily_used = 0
+        self._burst = _Window(10.0 * time_scale, ten_second_limit)
+        self._search = _Window(1.0 * time_scale, search_per_second)
+        self._limit_lock = threading.Lock()
+        self._fault_lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start the emulator first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> HubSpotEmulator:
+        handler = type("Handler", (_Handler,), {"hub": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> HubSpotEmulator:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # -- test controls ---------------------------------------------------------------
+    def inject(self, fault: Fault) -> None:
+        with self._fault_lock:
+            self.faults.append(fault)
+
+    @contextmanager
+    def offline(self) -> Iterator[None]:
+        """Every request answers 503 while inside the block."""
+        fault = Fault("5xx", count=10**9, status=503)
+        self.inject(fault)
+        try:
+            yield
+        finally:
+            fault.count = 0
+
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+    def reset_counts(self) -> None:
+        self.requests.clear()
+        self.statuses.clear()
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self._fault_lock:
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.count -= 1
+                    return fault
+        return None
+
+    def _admit(self, search: bool) -> tuple[bool, str]:
+        if not self.rate_limits:
+            return True, ""
+        with self._limit_lock:
+            if self.daily_limit is not None and self._daily_used >= self.daily_limit:
+                return False, "DAILY"
+            window = self._search if search else self._burst
+            if not window.admit(time.monotonic()):
+                return False, "SECONDLY" if search else "TEN_SECONDLY_ROLLING"
+            self._daily_used += 1
+            return True, ""
+
+    def rate_headers(self) -> dict[str, str]:
+        headers = {
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self._burst.seconds * 1000)),
+            "X-HubSpot-RateLimit-Max": str(self._burst.limit),
+            "X-HubSpot-RateLimit-Remaining": str(self._burst.remaining()),
+        }
+        if self.daily_limit is not None:
+            headers["X-HubSpot-RateLimit-Daily"] = str(self.daily_limit)
+            headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(
+                self.daily_limit - self._daily_used
+            )
+        return headers
+
+
+# -- HTTP ------------------------------------------------------------------------------
+Route = tuple[str, re.Pattern[str], str]
+_T = r"(?P<type>[a-z_]+|\d+-\d+)"
+ROUTES: list[Route] = [
+    ("POST", re.compile(rf"^/crm/v3/objects/{_T}/search$"), "search"),
+    (
+        "POST",
+        re.compile(rf"^/crm/v3/objects/{_T}/batch/(?P<op>read|create|update|upsert|archive)$"),
+        "batch",
+    ),
+    ("GET", re.compile(rf"^/crm/v3/objects/{_T}$"), "list"),
+    ("POST", re.compile(rf"^/crm/v3/objects/{_T}$"), "create"),
+    ("GET", re.compile(rf"^/crm/v3/objects/{_T}/(?P<id>[^/]+)$"), "get"),
+    ("PATCH", re.compile(rf"^/crm/v3/objects/{_T}/(?P<id>[^/]+)$"), "patch"),
+    ("DELETE", re.compile(rf"^/crm/v3/objects/{_T}/(?P<id>[^/]+)$"), "delete"),
+    ("GET", re.compile(rf"^/crm/v3/properties/{_T}/groups$"), "groups"),
+    ("POST", re.compile(rf"^/crm/v3/properties/{_T}/groups$"), "group_create"),
+    ("GET", re.compile(rf"^/crm/v3/properties/{_T}/groups/(?P<name>[^/]+)$"), "group_get"),
+    ("POST", re.compile(rf"^/crm/v3/properties/{_T}/batch/create$"), "property_batch_create"),
+    ("GET", re.compile(rf"^/crm/v3/properties/{_T}$"), "properties"),
+    ("POST", re.compile(rf"^/crm/v3/properties/{_T}$"), "property_create"),
+    ("GET", re.compile(rf"^/crm/v3/properties/{_T}/(?P<name>[^/]+)$"), "property_get"),
+    ("PATCH", re.compile(rf"^/crm/v3/properties/{_T}/(?P<name>[^/]+)$"), "property_patch"),
+    (
+        "POST",
+        re.compile(rf"^/crm/v4/associations/{_T}/(?P<to>[a-z_]+|\d+-\d+)/batch/read$"),
+        "assoc_batch_read",
+    ),
+    (
+        "GET",
+        re.compile(rf"^/crm/v4/objects/{_T}/(?P<id>[^/]+)/associations/(?P<to>[a-z_]+|\d+-\d+)$"),
+        "assoc_list",
+    ),
+]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    hub: HubSpotEmulator
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read counters
+        pass
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def _serve(self, method: str) -> None:
+        hub = self.hub
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        route = next(
+            (
+                (name, m)
+                for verb, pattern, name in ROUTES
+                if verb == method and (m := pattern.match(parts.path))
+            ),
+            None,
+        )
+        key = f"{method} {route[0] if route else parts.path}"
+        hub.requests[key] += 1
+        fault = hub._take_fault(method, parts.path)
+        if fault is not None:
+            if fault.kind == "drop":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if fault.kind == "slow":
+                time.sleep(fault.delay)
+            elif fault.kind == "429":
+                self._rate_limited("TEN_SECONDLY_ROLLING", fault.retry_after)
+                return
+            elif fault.kind == "5xx":
+                self._send(
+                    fault.status,
+                    {
+                        "status": "error",
+                        "message": "internal error",
+                        "correlationId": "fault",
+                        "category": "INTERNAL_ERROR",
+                    },
+                )
+                return
+        if not self._authorised():
+            return
+        if route is None:
+            self._send(
+                404,
+                {
+                    "status": "error",
+                    "message": f"Unknown route {method} {parts.path}",
+                    "correlationId": "none",
+                    "category": "OBJECT_NOT_FOUND",
+                },
+            )
+            return
+        name, match = route
+        search = name == "search"
+        admitted, policy = hub._admit(search)
+        if not admitted:
+            self._rate_limited(policy, 1.0 * hub.time_scale if hub.send_retry_after else None)
+            return
+        try:
+            args = match.groupdict()
+            if "type" in args:
+                args["type"] = hub.state.object_type(args["type"])
+            if "to" in args:
+                args["to"] = hub.state.object_type(args["to"])
+            self._check_scope(name, args.get("type", ""), method)
+            body = json.loads(raw) if raw else {}
+            query = _query(parts.query)
+            status, payload = getattr(self, f"_{name}")(args, query, body)
+        except ApiError as exc:
+            self._send(exc.status, exc.body, rate=not search)
+            return
+        except (ValueError, KeyError, TypeError) as exc:
+            self._send(
+                400,
+                {
+                    "status": "error",
+                    "message": f"Invalid input JSON: {exc}",
+                    "correlationId": "bad",
+                    "category": "VALIDATION_ERROR",
+                },
+            )
+            return
+        self._send(status, payload, rate=not search)
+
+    # -- plumbing --------------------------------------------------------------------
+    def _send(
+        self,
+        status: int,
+        payload: Any,
+        *,
+        rate: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.hub.statuses[status] += 1
+        data = b"" if payload is None else json.dumps(payload).encode()
+        self.send_response(status)
+        if payload is not None:
+            self.send_header("Content-Type", "application/json;charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        if rate and self.hub.rate_limits:
+            for k, v in self.hub.rate_headers().items():
+                self.send_header(k, v)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+    def _rate_limited(self, policy: str, retry_after: float | None) -> None:
+        messages = {
+            "TEN_SECONDLY_ROLLING": "You have reached your ten_secondly_rolling limit.",
+            "SECONDLY": "You have reached your secondly limit.",
+            "DAILY": "You have reached your daily limit.",
+        }
+        body = {
+            "status": "error",
+            "message": messages[policy],
+            "errorType": "RATE_LIMIT",
+            "correlationId": "c93e06a4-0000-4000-8000-000000000429",
+            "policyName": policy,
+            "groupName": f"publicapi:private-app-api-calls-{policy.lower()}:1234567",
+        }
+        extra = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+        self._send(429, body, rate=policy != "SECONDLY", headers=extra)
+
+    def _authorised(self) -> bool:
+        header = self.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ").strip()
+        if token in self.hub.tokens:
+            return True
+        self._send(
+            401,
+            {
+                "status": "error",
+                "message": "Authentication credentials not found. This API supports OAuth 2.0 "
+                "authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+                "correlationId": "00000000-0000-4000-8000-000000000401",
+                "category": "INVALID_AUTHENTICATION",
+            },
+        )
+        return False
+
+    def _check_scope(self, route: str, object_type: str, method: str) -> None:
+        scopes = self.hub.scopes
+        if scopes is None or not object_type:
+            return
+        access = "read" if method == "GET" or route in ("search", "assoc_batch_read") else "write"
+        if route == "batch" and self._op_is_read():
+            access = "read"
+        if route.startswith(("property", "group", "properties", "groups")):
+            needed = f"crm.schemas.{object_type}.{access}"
+        else:
+            needed = f"crm.objects.{_SCOPE_OBJECT.get(object_type, object_type)}.{access}"
+        if needed not in scopes:
+            raise ApiError(
+                403,
+                "This app hasn't been granted all required scopes to make this call. Read more "
+                "about required scopes here: https://developers.hubspot.com/scopes.",
+                "MISSING_SCOPES",
+                errors=[
+                    {
+                        "message": "One or more of the following scopes are required.",
+                        "context": {"requiredGranularScopes": [needed]},
+                    }
+                ],
+                links={"scopes": "https://developers.hubspot.com/scopes"},
+            )
+
+    def _op_is_read(self) -> bool:
+        return self.path.split("?")[0].endswith("/batch/read")
+
+    # -- objects ---------------------------------------------------------------------
+    def _list(
+        self, args: dict[str, str], query: Mapping[str, list[str]], _: Any
+    ) -> tuple[int, Any]:
+        state, object_type = self.hub.state, args["type"]
+        limit = int(_one(query, "limit", "10"))
+        if limit > 100:
+            raise ApiError(400, "limit must be less than or equal to 100", "VALIDATION_ERROR")
+        archived = _one(query, "archived", "false").lower() == "true"
+        after = _one(query, "after", "")
+        with state.lock:
+            rows = [
+                r
+                for r in state.objects[object_type].values()
+                if (r.archived_ms is not None) == archived
+            ]
+        rows.sort(key=lambda r: int(r.id))
+        if after:
+            rows = [r for r in rows if int(r.id) >= int(after)]
+        page, rest = rows[:limit], rows[limit:]
+        wanted = query.get("properties", [])
+        linked = query.get("associations", [])
+        results = []
+        for record in page:
+            shaped = record.shape(object_type, wanted)
+            links = {}
+            for to in linked:
+                to_type = state.object_type(to)
+                ids = state.associated(object_type, record.id, to_type)
+                if ids:
+                    label = f"{_singular(object_type)}_to_{_singular(to_type)}"
+                    links[to] = {"results": [{"id": i, "type": label} for i in ids]}
+            if links:
+                shaped["associations"] = links
+            results.append(shaped)
+        out: dict[str, Any] = {"results": results}
+        if rest:
+            nxt = rest[0].id
+            out["paging"] = {
+                "next": {
+                    "after": nxt,
+                    "link": f"{self.hub.url}{urlsplit(self.path).path}?after={nxt}",
+                }
+            }
+        return 200, out
+
+    def _get(self, args: dict[str, str], query: Mapping[str, list[str]], _: Any) -> tuple[int, Any]:
+        record = self.hub.state.live(args["type"], args["id"])
+        if record is None:
+            raise ApiError(
+                404, "Object not found.  objectId are usually numeric.", "OBJECT_NOT_FOUND"
+            )
+        return 200, record.shape(args["type"], query.get("properties", []))
+
+    def _create(self, args: dict[str, str], _: Any, body: Mapping[str, Any]) -> tuple[int, Any]:
+        return 201, self._create_one(args["type"], body)
+
+    def _create_one(self, object_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        state = self.hub.state
+        values = body.get("properties") or {}
+        state.validate(object_type, values)
+        record = state.add(object_type, {})
+        state.update(object_type, record, values)
+        for link in body.get("associations") or []:
+            type_id = link["types"][0]["associationTypeId"]
+            to_type = next(
+                t for (f, t), i in ASSOCIATION_TYPES.items() if f == object_type and i == type_id
+            )
+            state.associate(object_type, record.id, to_type, str(link["to"]["id"]))
+        return record.shape(object_type, values)
+
+    def _patch(self, args: dict[str, str], _: Any, body: Mapping[str, Any]) -> tuple[int, Any]:
+        state = self.hub.state
+        record = state.live(args["type"], args["id"])
+        if record is None:
+            raise ApiError(404, "Object not found.", "OBJECT_NOT_FOUND")
+        state.update(args["type"], record, body.get("properties") or {})
+        return 200, record.shape(args["type"], body.get("properties"))
+
+    def _delete(self, args: dict[str, str], _: Any, __: Any) -> tuple[int, Any]:
+        self.hub.state.archive(args["type"], [args["id"]])
+        return 204, None
+
+    def _search(self, args: dict[str, str], _: Any, body: Mapping[str, Any]) -> tuple[int, Any]:
+        return 200, self.hub.state.search(args["type"], body, self.hub.search_cap)
+
+    def _batch(
+        self, args: dict[str, str], query: Mapping[str, list[str]], body: Mapping[str, Any]
+    ) -> tuple[int, Any]:
+        state, object_type, op = self.hub.state, args["type"], args["op"]
+        inputs = body.get("inputs") or []
+        if len(inputs) > self.hub.batch_limit:
+            raise ApiError(
+                400,
+                f"The maximum number of inputs supported in a batch is {self.hub.batch_limit}. "
+                "Please reduce the number of items and try again",
+                "VALIDATION_ERROR",
+            )
+        started = iso_ms(now_ms())
+        if op == "archive":
+            state.archive(object_type, [str(i["id"]) for i in inputs])
+            return 204, None
+        if op == "create":
+            for item in inputs:  # all-or-nothing, as HubSpot validates the whole batch
+                state.validate(object_type, item.get("properties") or {})
+            results = [self._create_one(object_type, item) for item in inputs]
+            return 201, _batch_body(results, [], started)
+        if op in ("update", "upsert"):
+            for item in inputs:
+                state.validate(object_type, item.get("properties") or {})
+        results, missing = [], []
+        for item in inputs:
+            rid = str(item["id"])
+            if op == "upsert" and item.get("idProperty"):
+                found = next(
+                    (
+                        r
+                        for r in state.objects[object_type].values()
+                        if r.archived_ms is None and r.properties.get(item["idProperty"]) == rid
+                    ),
+                    None,
+                )
+                created = found is None
+                found = found or state.add(object_type, {item["idProperty"]: rid})
+                state.update(object_type, found, item.get("properties") or {})
+                results.append(found.shape(object_type, item.get("properties")) | {"new": created})
+                continue
+            record = state.live(object_type, rid)
+            if record is None:
+                missing.append(rid)
+                continue
+            if op == "read":
+                results.append(record.shape(object_type, body.get("properties")))
+            else:
+                state.update(object_type, record, item.get("properties") or {})
+                results.append(record.shape(object_type, item.get("properties")))
+        errors = []
+        if missing:
+            errors.append(
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "message": f"Could not get some {_singular(object_type).upper()} objects, they may "
+                    "be deleted or not exist. Check that ids are valid.",
+                    "context": {"ids": missing},
+                    "errors": [],
+                    "links": {},
+                }
+            )
+        return (207 if errors else 200), _batch_body(results, errors, started)
+
+    # -- properties ------------------------------------------------------------------
+    def _properties(self, args: dict[str, str], *_: Any) -> tuple[int, Any]:
+        props = self.hub.state.properties[args["type"]].values()
+        return 200, {"results": [p for p in props if not p["archived"]]}
+
+    def _property_get(self, args: dict[str, str], *_: Any) -> tuple[int, Any]:
+        prop = self.hub.state.properties[args["type"]].get(args["name"])
+        if prop is None:
+            raise ApiError(404, f"Unable to find property {args['name']}", "OBJECT_NOT_FOUND")
+        return 200, prop
+
+    def _property_create(
+        self, args: dict[str, str], _: Any, body: Mapping[str, Any]
+    ) -> tuple[int, Any]:
+        return 201, self._make_property(args["type"], body)
+
+    def _make_property(self, object_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        state = self.hub.state
+        with state.lock:
+            if body.get("name") in state.properties[object_type]:
+                raise ApiError(
+                    409,
+                    f"Property named '{body['name']}' already exists.",
+                    "OBJECT_ALREADY_EXISTS",
+                    context={"name": [body["name"]]},
+                )
+            prop = property_shape(body, object_type, state.groups[object_type])
+            state.properties[object_type][prop["name"]] = prop
+            return prop
+
+    def _property_batch_create(
+        self, args: dict[str, str], _: Any, body: Mapping[str, Any]
+    ) -> tuple[int, Any]:
+        started, results, errors = iso_ms(now_ms()), [], []
+        for item in body.get("inputs") or []:
+            try:
+                results.append(self._make_property(args["type"], item))
+            except ApiError as exc:
+                errors.append(
+                    {k: v for k, v in exc.body.items() if k != "correlationId"}
+                    | {"context": exc.body.get("context", {}), "errors": [], "links": {}}
+                )
+        return (207 if errors else 201), _batch_body(results, errors, started)
+
+    def _property_patch(
+        self, args: dict[str, str], _: Any, body: Mapping[str, Any]
+    ) -> tuple[int, Any]:
+        state = self.hub.state
+        prop = state.properties[args["type"]].get(args["name"])
+        if prop is None:
+            raise ApiError(404, f"Unable to find property {args['name']}", "OBJECT_NOT_FOUND")
+        if prop["modificationMetadata"]["readOnlyDefinition"]:
+            raise ApiError(
+                400,
+                f"Property {args['name']} is a HubSpot defined property and cannot be changed.",
+                "VALIDATION_ERROR",
+            )
+        merged = {**prop, **{k: v for k, v in body.items() if v is not None}}
+        updated = property_shape(merged, args["type"], state.groups[args["type"]])
+        updated["createdAt"] = prop["createdAt"]
+        state.properties[args["type"]][args["name"]] = updated
+        return 200, updated
+
+    def _groups(self, args: dict[str, str], *_: Any) -> tuple[int, Any]:
+        return 200, {"results": list(self.hub.state.groups[args["type"]].values())}
+
+    def _group_get(self, args: dict[str, str], *_: Any) -> tuple[int, Any]:
+        group = self.hub.state.groups[args["type"]].get(args["name"])
+        if group is None:
+            raise ApiError(404, f"Unable to find property group {args['name']}", "OBJECT_NOT_FOUND")
+        return 200, group
+
+    def _group_create(
+        self, args: dict[str, str], _: Any, body: Mapping[str, Any]
+    ) -> tuple[int, Any]:
+        groups = self.hub.state.groups[args["type"]]
+        if not body.get("name") or not body.get("label"):
+            raise ApiError(400, "Property group name and label are required.", "VALIDATION_ERROR")
+        if body["name"] in groups:
+            raise ApiError(
+                409,
+                f"Property group named '{body['name']}' already exists.",
+                "OBJECT_ALREADY_EXISTS",
+            )
+        group = {
+            "name": body["name"],
+            "label": body["label"],
+            "displayOrder": int(body.get("displayOrder", -1)),
+            "archived": False,
+        }
+        groups[body["name"]] = group
+        return 201, group
+
+    # -- associations v4 -------------------------------------------------------------
+    def _assoc_batch_read(
+        self, args: dict[str, str], _: Any, body: Mapping[str, Any]
+    ) -> tuple[int, Any]:
+        state, from_type, to_type = self.hub.state, args["type"], args["to"]
+        inputs = body.get("inputs") or []
+        if len(inputs) > 1000:
+            raise ApiError(
+                400,
+                "The maximum number of inputs supported in a batch is 1000.",
+                "VALIDATION_ERROR",
+            )
+        started, results, errors = iso_ms(now_ms()), [], []
+        type_id = ASSOCIATION_TYPES.get((from_type, to_type), 0)
+        for item in inputs:
+            rid = str(item["id"])
+            ids = state.associated(from_type, rid, to_type)
+            if not ids:
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                        "message": f"No {to_type} is associated with {_singular(from_type)} {rid}.",
+                        "context": {"fromObjectId": [rid]},
+                        "errors": [],
+                        "links": {},
+                    }
+                )
+                continue
+            results.append(
+                {
+                    "from": {"id": rid},
+                    "to": [
+                        {
+                            "toObjectId": int(i),
+                            "associationTypes": [
+                                {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}
+                            ],
+                        }
+                        for i in ids
+                    ],
+                }
+            )
+        return (207 if errors else 200), _batch_body(results, errors, started)
+
+    def _assoc_list(self, args: dict[str, str], *_: Any) -> tuple[int, Any]:
+        ids = self.hub.state.associated(args["type"], args["id"], args["to"])
+        type_id = ASSOCIATION_TYPES.get((args["type"], args["to"]), 0)
+        return 200, {
+            "results": [
+                {
+                    "toObjectId": int(i),
+                    "associationTypes": [
+                        {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}
+                    ],
+                }
+                for i in ids
+            ]
+        }
+
+
+def _batch_body(results: list[Any], errors: list[Any], started: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": started,
+        "completedAt": iso_ms(now_ms()),
+    }
+    if errors:
+        body["numErrors"] = len(errors)
+        body["errors"] = errors
+    return body
+
+
+def _query(text: str) -> dict[str, list[str]]:
+    """Repeated keys (the Python client) and comma lists (dlt, Singer) mean the same."""
+    out: dict[str, list[str]] = {}
+    for key, values in parse_qs(text, keep_blank_values=True).items():
+        out[key] = [part for v in values for part in v.split(",") if part]
+    return out
+
+
+def _one(query: Mapping[str, list[str]], key: str, default: str) -> str:
+    values = query.get(key)
+    return values[0] if values else default
+
+
+def _singular(object_type: str) -> str:
+    return object_type[:-3] + "y" if object_type.endswith("ies") else object_type.rstrip("s")
+
+
+def utc_ms(value: datetime) -> int:
+    return int(value.replace(tzinfo=value.tzinfo or UTC).timestamp() * 1000)
+
+
+Seeder = Callable[[CrmState], None]

@@ -1,0 +1,613 @@
+"""The CRM data behind the HubSpot emulator: records, properties, associations, search.
+
+No HTTP here, so the rules (string values, property validation, search operators, the
+10,000-result cap) can be read and tested on their own. Shapes follow HubSpot CRM v3 as
+the official client validates them; see shared/hubspot-api.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "ASSOCIATION_TYPES",
+    "CREATED_PROPERTY",
+    "MODIFIED_PROPERTY",
+    "OBJECT_TYPE_IDS",
+    "ApiError",
+    "CrmState",
+    "iso_ms",
+    "parse_time_ms",
+]
+
+OBJECT_TYPE_IDS = {
+    "0-1": "contacts",
+    "0-2": "companies",
+    "0-3": "deals",
+    "0-7": "products",
+    "0-8": "line_items",
+    "0-123": "orders",
+}
+CREATED_PROPERTY = {t: "createdate" for t in OBJECT_TYPE_IDS.values()} | {"orders": "hs_createdate"}
+MODIFIED_PROPERTY = {t: "hs_lastmodifieddate" for t in OBJECT_TYPE_IDS.values()} | {
+    "contacts": "lastmodifieddate"
+}
+SINGULAR = {
+    "contacts": "contact",
+    "companies": "company",
+    "deals": "deal",
+    "products": "product",
+    "line_items": "line_item",
+    "orders": "order",
+}
+# (from, to) -> default HUBSPOT_DEFINED type id, both directions.
+ASSOCIATION_TYPES = {
+    ("contacts", "companies"): 1,
+    ("companies", "contacts"): 2,
+    ("deals", "contacts"): 3,
+    ("contacts", "deals"): 4,
+    ("deals", "companies"): 5,
+    ("companies", "deals"): 6,
+    ("deals", "line_items"): 19,
+    ("line_items", "deals"): 20,
+    ("orders", "contacts"): 507,
+    ("contacts", "orders"): 508,
+    ("orders", "line_items"): 513,
+    ("line_items", "orders"): 514,
+}
+_ENUMS = {
+    "lifecyclestage": "subscriber lead marketingqualifiedlead salesqualifiedlead opportunity "
+    "customer evangelist other",
+    "hs_analytics_source": "ORGANIC_SEARCH PAID_SEARCH EMAIL_MARKETING SOCIAL_MEDIA REFERRALS "
+    "OTHER_CAMPAIGNS DIRECT_TRAFFIC OFFLINE PAID_SOCIAL AI_REFERRALS",
+}
+# name:type per object; string unless said. Read-only ones end in "!".
+_DEFAULTS = {
+    "contacts": "email firstname lastname company lifecyclestage:enumeration "
+    "hs_analytics_source:enumeration country industry createdate:datetime "
+    "lastmodifieddate:datetime! notes_last_updated:datetime! hs_analytics_num_page_views:number! "
+    "hs_analytics_num_visits:number! hs_email_open:number! hs_email_click:number! "
+    "num_conversion_events:number! hs_email_optout:bool hs_object_id:number! "
+    "hs_merged_object_ids:enumeration!",
+    "companies": "name domain industry numberofemployees:number createdate:datetime "
+    "hs_lastmodifieddate:datetime! hs_object_id:number!",
+    "deals": "dealname amount:number deal_currency_code pipeline dealstage "
+    "hs_is_closed:bool! hs_is_closed_won:bool! createdate:datetime closedate:datetime "
+    "hs_lastmodifieddate:datetime! hubspot_owner_id hs_v2_date_entered_current_stage:datetime! "
+    "hs_object_id:number!",
+    "products": "name price:number hs_sku hs_cost_of_goods_sold:number description "
+    "createdate:datetime hs_lastmodifieddate:datetime! hs_object_id:number!",
+    "line_items": "name quantity:number price:number hs_product_id hs_total_discount:number "
+    "amount:number! createdate:datetime hs_lastmodifieddate:datetime! hs_object_id:number!",
+    "orders": "hs_order_name hs_total_price:number hs_currency_code hs_fulfillment_status "
+    "hs_external_created_date:datetime hs_createdate:datetime! hs_lastmodifieddate:datetime! "
+    "hs_object_id:number!",
+}
+_FIELD_TYPES = {
+    "string": {"text", "textarea", "html", "phonenumber", "file"},
+    "number": {"number", "calculation_equation"},
+    "date": {"date"},
+    "datetime": {"date"},
+    "enumeration": {"select", "radio", "checkbox", "booleancheckbox", "calculation_equation"},
+    "bool": {"booleancheckbox", "radio", "select", "calculation_equation"},
+    "phone_number": {"phonenumber", "text"},
+}
+_DEFAULT_FIELD = {
+    "string": "text",
+    "number": "number",
+    "datetime": "date",
+    "date": "date",
+    "enumeration": "select",
+    "bool": "booleancheckbox",
+}
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status and HubSpot's error JSON."""
+
+    def __init__(self, status: int, message: str, category: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body: dict[str, Any] = {
+            "status": "error",
+            "message": message,
+            "correlationId": _correlation_id(),
+            "category": category,
+            **extra,
+        }
+
+
+_ids = itertools.count(1)
+
+
+def _correlation_id() -> str:
+    n = next(_ids)
+    return f"{n:08x}-0000-4000-8000-{n:012x}"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_time_ms(value: str) -> int:
+    """Epoch milliseconds or ISO 8601, as HubSpot accepts both in filters and writes."""
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+@dataclass
+class Record:
+    id: str
+    properties: dict[str, str]
+    created_ms: int
+    updated_ms: int
+    archived_ms: int | None = None
+
+    def shape(self, object_type: str, wanted: Iterable[str] | None) -> dict[str, Any]:
+        """The record as the API returns it: strings only, defaults always present."""
+        names = set(_default_returned(object_type)) | set(wanted or ())
+        props = {n: self.properties.get(n) for n in sorted(names)}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "properties": props,
+            "createdAt": iso_ms(self.created_ms),
+            "updatedAt": iso_ms(self.updated_ms),
+            "archived": self.archived_ms is not None,
+        }
+        if self.archived_ms is not None:
+            out["archivedAt"] = iso_ms(self.archived_ms)
+        return out
+
+
+def _default_returned(object_type: str) -> tuple[str, ...]:
+    return (CREATED_PROPERTY[object_type], MODIFIED_PROPERTY[object_type], "hs_object_id")
+
+
+@dataclass
+class CrmState:
+    """Every object, property, group and association of one emulated account."""
+
+    objects: dict[str, dict[str, Record]] = field(default_factory=dict)
+    properties: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    groups: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    links: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    next_id: int = 100_001
+
+    def __post_init__(self) -> None:
+        stamp = iso_ms(now_ms())
+        for object_type, spec in _DEFAULTS.items():
+            self.objects.setdefault(object_type, {})
+            self.groups[object_type] = {
+                f"{SINGULAR[object_type]}information": {
+                    "name": f"{SINGULAR[object_type]}information",
+                    "label": f"{SINGULAR[object_type].replace('_', ' ').title()} information",
+                    "displayOrder": -1,
+                    "archived": False,
+                }
+            }
+            props: dict[str, dict[str, Any]] = {}
+            for item in spec.split():
+                name, _, kind = item.partition(":")
+                read_only = name.endswith("!") or kind.endswith("!")
+                name, kind = name.rstrip("!"), (kind.rstrip("!") or "string")
+                options = [
+                    {"label": v, "value": v, "hidden": False, "displayOrder": i}
+                    for i, v in enumerate(_ENUMS.get(name, "").split())
+                ]
+                if kind == "bool":
+                    options = [
+                        {"label": "Yes", "value": "true", "hidden": False, "displayOrder": 0},
+                        {"label": "No", "value": "false", "hidden": False, "displayOrder": 1},
+                    ]
+                props[name] = {
+                    "name": name,
+                    "label": name.replace("_", " ").capitalize(),
+                    "type": kind,
+                    "fieldType": _DEFAULT_FIELD[kind],
+                    "groupName": f"{SINGULAR[object_type]}information",
+                    "description": "",
+                    "options": options,
+                    "displayOrder": -1,
+                    "hidden": False,
+                    "formField": not read_only,
+                    "hubspotDefined": True,
+                    "calculated": False,
+                    "externalOptions": False,
+                    "hasUniqueValue": name == "hs_object_id",
+                    "createdAt": stamp,
+                    "updatedAt": stamp,
+                    "archived": False,
+                    "modificationMetadata": {
+                        "archivable": False,
+                        "readOnlyDefinition": True,
+                        "readOnlyValue": read_only,
+                    },
+                }
+            self.properties[object_type] = props
+
+    # -- records ---------------------------------------------------------------------
+    def object_type(self, name: str) -> str:
+        resolved = OBJECT_TYPE_IDS.get(name, name)
+        if resolved in ("order", "contact", "deal", "product", "company", "line_item"):
+            resolved = {v: k for k, v in SINGULAR.items()}[resolved]
+        if resolved not in self.objects:
+            raise ApiError(400, f"Unable to infer object type from: {name}", "VALIDATION_ERROR")
+        return resolved
+
+    def add(
+        self,
+        object_type: str,
+        properties: Mapping[str, Any],
+        *,
+        record_id: str | None = None,
+        created_ms: int | None = None,
+        updated_ms: int | None = None,
+    ) -> Record:
+        """Put a record in as the account already had it (seeding: no validation, no quota)."""
+        with self.lock:
+            rid = record_id or str(self._new_id())
+            created = created_ms if created_ms is not None else now_ms()
+            updated = updated_ms if updated_ms is not None else created
+            values = {k: _text(v) for k, v in properties.items() if v is not None}
+            record = Record(rid, values, created, updated)
+            self._stamp(object_type, record)
+            self.objects[object_type][rid] = record
+            return record
+
+    def _new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def _stamp(self, object_type: str, record: Record) -> None:
+        record.properties["hs_object_id"] = record.id
+        record.properties.setdefault(CREATED_PROPERTY[object_type], iso_ms(record.created_ms))
+        record.properties[MODIFIED_PROPERTY[object_type]] = iso_ms(record.updated_ms)
+        if object_type == "deals":
+            stage = record.properties.get("dealstage", "")
+            closed = stage in ("closedwon", "closedlost")
+            record.properties["hs_is_closed"] = "true" if closed else "false"
+            record.properties["hs_is_closed_won"] = "true" if stage == "closedwon" else "false"
+        if object_type == "line_items":
+            qty = _float(record.properties.get("quantity"))
+            price = _float(record.properties.get("price"))
+            if qty is not None and price is not None:
+                discount = _float(record.properties.get("hs_total_discount")) or 0.0
+                record.properties["amount"] = _text(round(qty * price - discount, 2))
+
+    def live(self, object_type: str, record_id: str) -> Record | None:
+        record = self.objects[object_type].get(record_id)
+        return record if record is not None and record.archived_ms is None else None
+
+    def touch(self, object_type: str, record_ids: Iterable[str], **properties: Any) -> None:
+        """Change records as a user in HubSpot would: new values, new last-modified time."""
+        with self.lock:
+            for rid in record_ids:
+                record = self.objects[object_type][rid]
+                record.properties.update({k: _text(v) for k, v in properties.items()})
+                record.updated_ms = max(now_ms(), record.updated_ms + 1)
+                self._stamp(object_type, record)
+
+    def archive(self, object_type: str, record_ids: Iterable[str]) -> None:
+        with self.lock:
+            for rid in record_ids:
+                record = self.objects[object_type].get(rid)
+                if record is not None and record.archived_ms is None:
+                    record.archived_ms = now_ms()
+                    record.updated_ms = record.archived_ms
+
+    def update(self, object_type: str, record: Record, values: Mapping[str, Any]) -> None:
+        self.validate(object_type, values)
+        with self.lock:
+            for name, value in values.items():
+                if value in ("", None):
+                    record.properties.pop(name, None)
+                else:
+                    record.properties[name] = self._normalise(object_type, name, value)
+            record.updated_ms = max(now_ms(), record.updated_ms + 1)
+            self._stamp(object_type, record)
+
+    def _normalise(self, object_type: str, name: str, value: Any) -> str:
+        kind = self.properties[object_type][name]["type"]
+        if kind == "datetime":
+            return iso_ms(parse_time_ms(str(value)))
+        if kind == "bool":
+            return str(value).lower()
+        return _text(value)
+
+    def validate(self, object_type: str, values: Mapping[str, Any]) -> None:
+        """HubSpot's 400 for unknown, read-only or badly typed values, all listed at once."""
+        problems = []
+        props = self.properties[object_type]
+        for name, value in values.items():
+            spec = props.get(name)
+            if spec is None or spec.get("archived"):
+                problems.append(
+                    _invalid(
+                        name, value, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist'
+                    )
+                )
+                continue
+            if spec["modificationMetadata"]["readOnlyValue"]:
+                problems.append(
+                    _invalid(
+                        name,
+                        value,
+                        "READ_ONLY_VALUE",
+                        f'"{name}" is a read only property; its value cannot be set.',
+                    )
+                )
+                continue
+            if value in ("", None):
+                continue
+            error = _check_value(spec, str(value))
+            if error:
+                problems.append(_invalid(name, value, error[0], error[1]))
+        if problems:
+            raise ApiError(
+                400,
+                "Property values were not valid: " + _json_list(problems),
+                "VALIDATION_ERROR",
+            )
+
+    # -- associations ----------------------------------------------------------------
+    def associate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        with self.lock:
+            self.links.setdefault((from_type, from_id, to_type), set()).add(to_id)
+            self.links.setdefault((to_type, to_id, from_type), set()).add(from_id)
+
+    def associated(self, from_type: str, from_id: str, to_type: str) -> list[str]:
+        targets = self.links.get((from_type, from_id, to_type), set())
+        return sorted((t for t in targets if self.live(to_type, t)), key=_id_key)
+
+    # -- search ----------------------------------------------------------------------
+    def search(self, object_type: str, body: Mapping[str, Any], cap: int) -> dict[str, Any]:
+        groups = body.get("filterGroups") or []
+        _check_filter_limits(groups)
+        limit = int(body.get("limit") or 10)
+        if limit > 200:
+            raise ApiError(400, "limit must be less than or equal to 200", "VALIDATION_ERROR")
+        after = int(body.get("after") or 0)
+        if after >= cap:
+            raise ApiError(
+                400,
+                f"There was a problem with the request. Paging beyond {cap} results is not "
+                "supported.",
+                "VALIDATION_ERROR",
+            )
+        props = self.properties[object_type]
+        with self.lock:
+            rows = [
+                r
+                for r in self.objects[object_type].values()
+                if r.archived_ms is None
+                and (not groups or any(_matches(r, g["filters"], props) for g in groups))
+            ]
+        sorts = body.get("sorts") or []
+        if sorts:
+            sort = sorts[0] if isinstance(sorts[0], dict) else {"propertyName": sorts[0]}
+            name = sort["propertyName"]
+            descending = str(sort.get("direction", "ASCENDING")).upper() == "DESCENDING"
+            kind = props.get(name, {}).get("type", "string")
+            rows.sort(
+                key=lambda r: (_sort_key(r.properties.get(name), kind), _id_key(r.id)),
+                reverse=descending,
+            )
+        else:
+            rows.sort(key=lambda r: _id_key(r.id))
+        end = min(after + limit, cap, len(rows))
+        page = rows[after:end]
+        out: dict[str, Any] = {
+            "total": len(rows),
+            "results": [r.shape(object_type, body.get("properties")) for r in page],
+        }
+        if end < len(rows) and end < cap:
+            out["paging"] = {"next": {"after": str(end)}}
+        return out
+
+
+def _id_key(rid: str) -> tuple[int, str]:
+    return (int(rid), "") if rid.isdigit() else (0, rid)
+
+
+def _sort_key(value: str | None, kind: str) -> tuple[int, Any]:
+    if value is None:
+        return (1, 0)
+    try:
+        if kind in ("datetime", "date"):
+            return (0, parse_time_ms(value))
+        if kind == "number":
+            return (0, float(value))
+    except ValueError:
+        pass
+    return (0, value.lower())
+
+
+def _matches(record: Record, filters: list[Mapping[str, Any]], props: Mapping[str, Any]) -> bool:
+    for f in filters:
+        name, op = f["propertyName"], str(f["operator"]).upper()
+        kind = props.get(name, {}).get("type", "string")
+        raw = record.properties.get(name)
+        if op == "HAS_PROPERTY":
+            ok = raw not in (None, "")
+        elif op == "NOT_HAS_PROPERTY":
+            ok = raw in (None, "")
+        elif raw in (None, ""):
+            ok = op in ("NEQ", "NOT_IN", "NOT_CONTAINS_TOKEN")
+        elif op in ("IN", "NOT_IN"):
+            values = {str(v).lower() for v in f.get("values") or []}
+            ok = (raw.lower() in values) == (op == "IN")
+        elif op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
+            token = str(f.get("value", "")).lower().strip("*")
+            ok = (token in raw.lower()) == (op == "CONTAINS_TOKEN")
+        else:
+            have = _sort_key(raw, kind)[1]
+            want = _sort_key(str(f.get("value")), kind)[1]
+            if op == "BETWEEN":
+                high = _sort_key(str(f.get("highValue")), kind)[1]
+                ok = want <= have <= high
+            else:
+                ok = {
+                    "EQ": have == want,
+                    "NEQ": have != want,
+                    "LT": have < want,
+                    "LTE": have <= want,
+                    "GT": have > want,
+                    "GTE": have >= want,
+                }[op]
+        if not ok:
+            return False
+    return True
+
+
+def _check_filter_limits(groups: list[Mapping[str, Any]]) -> None:
+    per_group = [len(g.get("filters") or []) for g in groups]
+    if len(groups) > 5 or any(n > 10 for n in per_group) or sum(per_group) > 25:
+        raise ApiError(
+            400,
+            "Too many filters: at most 5 filterGroups, 10 filters in each and 25 in total.",
+            "VALIDATION_ERROR",
+        )
+
+
+def _check_value(spec: Mapping[str, Any], value: str) -> tuple[str, str] | None:
+    kind = spec["type"]
+    if kind == "number":
+        try:
+            float(value)
+        except ValueError:
+            return "INVALID_FLOAT", f"{value} was not a valid number."
+    elif kind == "bool" and value.lower() not in ("true", "false"):
+        return "INVALID_BOOLEAN", f"{value} was not a valid boolean."
+    elif kind == "enumeration":
+        allowed = {o["value"] for o in spec["options"]}
+        chosen = value.split(";") if spec["fieldType"] == "checkbox" else [value]
+        bad = [v for v in chosen if v not in allowed]
+        if bad:
+            return "INVALID_OPTION", (
+                f"{bad[0]} was not one of the allowed options: "
+                + ", ".join(
+                    f"[label: {o['label']!r} value: {o['value']!r}]" for o in spec["options"]
+                )
+            )
+    elif kind in ("date", "datetime"):
+        try:
+            ms = parse_time_ms(value)
+        except ValueError:
+            return "INVALID_DATE", f"{value} was not a valid date."
+        if kind == "date" and ms % 86_400_000 != 0:
+            return "INVALID_DATE", f"{value} is not at midnight UTC."
+    return None
+
+
+def _invalid(name: str, value: Any, error: str, message: str) -> dict[str, Any]:
+    return {
+        "isValid": False,
+        "message": message,
+        "error": error,
+        "name": name,
+        "localizedErrorMessage": message,
+    }
+
+
+def _json_list(items: list[dict[str, Any]]) -> str:
+    import json
+
+    return json.dumps(items, separators=(",", ":"))
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return None if value in (None, "") else float(value)
+    except ValueError:
+        return None
+
+
+def property_shape(
+    body: Mapping[str, Any], object_type: str, groups: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Validate a PropertyCreate the way HubSpot does and return the stored Property."""
+    for required in ("name", "label", "type", "fieldType", "groupName"):
+        if not body.get(required):
+            raise ApiError(400, f"Property {required} is required.", "VALIDATION_ERROR")
+    kind, field_type, name = body["type"], body["fieldType"], str(body["name"])
+    if kind not in _FIELD_TYPES:
+        raise ApiError(
+            400,
+            f"Invalid type {kind!r}: allowed are {', '.join(_FIELD_TYPES)}.",
+            "VALIDATION_ERROR",
+        )
+    if field_type not in _FIELD_TYPES[kind]:
+        raise ApiError(
+            400, f"Field type {field_type!r} is not valid for type {kind!r}.", "VALIDATION_ERROR"
+        )
+    if not name.replace("_", "").isalnum() or name != name.lower() or name[0].isdigit():
+        raise ApiError(
+            400,
+            f"Property name {name!r} must be lower case letters, digits and _.",
+            "VALIDATION_ERROR",
+        )
+    if body["groupName"] not in groups:
+        raise ApiError(
+            400, f"Property group {body['groupName']} does not exist.", "VALIDATION_ERROR"
+        )
+    options = [
+        {
+            "label": o["label"],
+            "value": o["value"],
+            "hidden": bool(o.get("hidden", False)),
+            "displayOrder": int(o.get("displayOrder", i)),
+            "description": o.get("description", ""),
+        }
+        for i, o in enumerate(body.get("options") or [])
+    ]
+    if kind == "enumeration" and not options and field_type != "booleancheckbox":
+        raise ApiError(400, "Enumeration properties need at least one option.", "VALIDATION_ERROR")
+    stamp = iso_ms(now_ms())
+    return {
+        "name": name,
+        "label": body["label"],
+        "type": kind,
+        "fieldType": field_type,
+        "groupName": body["groupName"],
+        "description": body.get("description", ""),
+        "options": options,
+        "displayOrder": int(body.get("displayOrder", -1)),
+        "hidden": bool(body.get("hidden", False)),
+        "formField": bool(body.get("formField", False)),
+        "hubspotDefined": False,
+        "calculated": False,
+        "externalOptions": False,
+        "hasUniqueValue": bool(body.get("hasUniqueValue", False)),
+        "createdAt": stamp,
+        "updatedAt": stamp,
+        "archived": False,
+        "modificationMetadata": {
+            "archivable": True,
+            "readOnlyDefinition": False,
+            "readOnlyValue": False,
+        },
+    }
