@@ -81,10 +81,12 @@ class HubSpotSource:
         mapping: Mapping[str, Mapping[str, str]] | None = None,
         page_rows: int = 1000,
         started: datetime | None = None,
+        search_cap: int = SEARCH_CAP,
     ) -> None:
         self.api = api
         self.mapping = mapping or {}
         self.page_rows = page_rows
+        self.search_cap = search_cap
         self.started_ms = int((started or datetime.now(tz=UTC)).timestamp() * 1000)
         self._kinds: dict[str, dict[str, str]] = {}
         self._companies: dict[str, dict[str, Any]] = {}
@@ -191,7 +193,7 @@ class HubSpotSource:
                 yield fresh
                 got = after + len(results)
                 nxt = ((body.get("paging") or {}).get("next") or {}).get("after")
-                if nxt and int(nxt) + SEARCH_PAGE <= SEARCH_CAP:
+                if nxt and int(nxt) + SEARCH_PAGE <= self.search_cap:
                     after = int(nxt)
                     continue
                 restart = int(body.get("total", got)) > got
@@ -222,7 +224,7 @@ class HubSpotSource:
                     last_id = max(last_id, *(int(r["id"]) for r in results))
                 yield [r for r in results if str(r["id"]) not in seen]
                 nxt = ((body.get("paging") or {}).get("next") or {}).get("after")
-                if nxt and int(nxt) + SEARCH_PAGE <= SEARCH_CAP:
+                if nxt and int(nxt) + SEARCH_PAGE <= self.search_cap:
                     after = int(nxt)
                     continue
                 more = int(body.get("total", 0)) > after + len(results)

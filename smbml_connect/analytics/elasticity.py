@@ -248,7 +248,8 @@ def fit_product_demand(
 ) -> list[ProductDemand]:
     """Own elasticity of every product in a weekly price history (see price_history)."""
     known = {p: str(c) for p, c in (categories or {}).items() if pd.notna(c) and str(c).strip()}
-    frame = weekly.assign(category=weekly["product_id"].map(known).fillna("Uncategorised"))
+    category = weekly["product_id"].map(known).astype(object)  # all missing: float NaN otherwise
+    frame = weekly.assign(category=category.fillna("Uncategorised"))
     results: list[ProductDemand] = []
     for category, group in frame.groupby("category", sort=True):
         products = sorted(group["product_id"].unique())

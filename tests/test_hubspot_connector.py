@@ -1,0 +1,394 @@
+"""The HubSpot connector through the official client against the emulator.
+
+Time is scaled: the emulator's 10-second window is 0.1 s and the connector is told so,
+which keeps rate limits on without slow tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from connectors.hubspot import HubSpotSource
+from connectors.hubspot_http import HubSpotApi, Limits
+from connectors.hubspot_push import HubSpotDestination
+from smbml_connect.credentials import Secret
+from smbml_connect.errors import AuthError
+from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.sample import SampleBusiness, SampleConfig, generate
+from smbml_connect.schema import TABLES
+from smbml_connect.store import Store
+from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, Fault, HubSpotEmulator
+from smbml_connect.testing.hubspot_sample import IdMap, load_sample
+
+SCALE = 0.01  # 10 s of HubSpot time is 0.1 s here
+FAST = Limits(window_seconds=10 * SCALE, search_window_seconds=SCALE, backoff_base=0.01,
+              backoff_cap=0.05, read_timeout=2.0)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def small() -> SampleBusiness:
+    return generate(SampleConfig(contacts=300, seed=3))
+
+
+@pytest.fixture
+def hub(small: SampleBusiness) -> Iterator[tuple[HubSpotEmulator, IdMap]]:
+    with HubSpotEmulator(time_scale=SCALE) as emulator:
+        ids = load_sample(emulator.state, small)
+        yield emulator, ids
+
+
+def make_api(hub: HubSpotEmulator, token: str = TEST_TOKEN, **changes: Any) -> HubSpotApi:
+    limits = Limits(**{**FAST.__dict__, **changes})
+    return HubSpotApi(Secret(token), host=hub.url, limits=limits, client_side_validation=True)
+
+
+def sync(hub: HubSpotEmulator, store: Store, **source_args: Any) -> Any:
+    source = HubSpotSource(make_api(hub), **source_args)
+    return run_pipeline(source, store, RunOptions(steps=[]))
+
+
+def snapshot(store: Store) -> dict[str, pd.DataFrame]:
+    return {t: store.read(t).drop(columns=["extra"]) for t in TABLES}
+
+
+def assert_same_store(a: Store, b: Store) -> None:
+    left, right = snapshot(a), snapshot(b)
+    for table in TABLES:
+        pd.testing.assert_frame_equal(left[table], right[table], obj=table)
+
+
+def test_full_pull_maps_every_object_onto_the_canonical_tables(hub, small, store) -> None:
+    emulator, ids = hub
+    result = sync(emulator, store, page_rows=200)
+    assert result.status == "ok", result.errors
+    t = small.tables
+    assert result.loaded["contacts"] == len(t["contacts"])
+    assert result.loaded["order_lines"] == len(t["order_lines"])
+    contacts = store.read("contacts").set_index("contact_id")
+    first = t["contacts"].iloc[0]
+    mine = contacts.loc[ids["contacts"][first.contact_id]]
+    assert mine["email"] == first.email and mine["lead_source"] == first.lead_source
+    assert mine["page_views"] == first.page_views
+    assert bool(mine["marketing_consent"]) == bool(first.marketing_consent)
+    deals = store.read("deals").set_index("deal_id")
+    for row in t["deals"].head(20).itertuples():
+        got = deals.loc[ids["deals"][row.deal_id]]
+        assert got["contact_id"] == ids["contacts"][row.contact_id]
+        assert got["amount"] == pytest.approx(row.amount) and bool(got["is_won"]) == row.is_won
+    lines = store.read("order_lines")
+    sample_line = t["order_lines"].iloc[5]
+    line = lines[
+        lines["line_no"] == int(ids["order_lines"][f"{sample_line.order_id}/{sample_line.line_no}"])
+    ].iloc[0]
+    assert line["order_id"] == ids["orders"][sample_line.order_id]
+    assert line["product_id"] == ids["products"][sample_line.product_id]
+    orders = store.read("orders").set_index("order_id")
+    row = t["orders"].iloc[3]
+    assert orders.loc[ids["orders"][row.order_id], "contact_id"] == ids["contacts"][row.contact_id]
+    # One list pass per object, pages of 100, plus one property discovery each and the
+    # archived pass: nothing else.
+    pages = sum(-(-n // 100) for n in (len(t["contacts"]), len(t["deals"]), len(t["orders"]),
+                                       len(t["order_lines"]), len(t["products"])))  # fmt: skip
+    assert emulator.requests["GET list"] == pages + 5
+    assert emulator.requests["GET properties"] == 5
+
+
+def test_incremental_pull_takes_only_changes_and_never_passes_the_start(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    changed = list(emulator.state.objects["contacts"])[10:25]
+    emulator.state.touch("contacts", changed, country="NZ")
+    emulator.reset_counts()
+    started = datetime.now(tz=UTC)
+    result = run_pipeline(HubSpotSource(make_api(emulator), started=started), store,
+                          RunOptions(steps=[]))  # fmt: skip
+    # GTE on the cursor: the newest record of last time comes again (an upsert, no duplicate)
+    assert result.loaded["contacts"] == 16 and result.loaded["orders"] <= 1
+    contacts = store.read("contacts").set_index("contact_id")
+    assert (contacts.loc[changed, "country"] == "NZ").all()
+    cursor = pd.Timestamp(store.get_cursor("hubspot", "contacts"))
+    assert cursor <= pd.Timestamp(started)
+    assert emulator.requests["GET list"] == 5  # only the archived pass lists
+
+
+def test_search_past_the_cap_loses_and_repeats_nothing(store: Store) -> None:
+    with HubSpotEmulator(time_scale=SCALE, search_cap=300) as emulator:
+        old = [emulator.state.add("contacts", {"email": f"old{i}@x.com"},
+                                  updated_ms=1_600_000_000_000).id for i in range(40)]  # fmt: skip
+        sync(emulator, store, search_cap=300)
+        fresh = [emulator.state.add("contacts", {"email": f"n{i}@x.com"},
+                                    updated_ms=1_700_000_000_000 + i // 7).id
+                 for i in range(1000)]  # fmt: skip
+        # 400 changes inside one millisecond: more than a whole capped query can hold
+        burst = [emulator.state.add("contacts", {"email": f"b{i}@x.com"},
+                                    updated_ms=1_700_000_100_000).id for i in range(400)]  # fmt: skip
+        source = HubSpotSource(make_api(emulator), search_cap=300)
+        pulled = source.pull("contacts", since=store.get_cursor("hubspot", "contacts"))
+        got = pulled["contact_id"].tolist()
+        # the 40 at the cursor's millisecond come again (GTE), once each
+        assert len(got) == len(set(got)) == 1440
+        assert set(got) == set(fresh) | set(burst) | set(old)
+
+
+def test_archived_records_are_marked_and_left_out_of_the_analytics(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    gone = list(emulator.state.objects["contacts"])[:3]
+    emulator.state.archive("contacts", gone)
+    result = sync(emulator, store)
+    assert result.archived == {"contacts": 3}
+    contacts = store.read("contacts").set_index("contact_id")
+    assert contacts.loc[gone, "archived_at"].notna().all()
+    assert contacts["archived_at"].notna().sum() == 3
+
+
+class _Killed(BaseException):
+    """Stands in for the process dying: not an Exception, so nothing catches it."""
+
+
+class _DiesAfter(HubSpotSource):
+    def __init__(self, *args: Any, pages: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.left = pages
+
+    def pull_pages(self, entity: str, since: str | None = None) -> Iterator[Any]:
+        for page in super().pull_pages(entity, since):
+            if self.left == 0:
+                raise _Killed
+            self.left -= 1
+            yield page
+
+
+@pytest.mark.parametrize("pages", [1, 4, 9])
+def test_a_sync_killed_anywhere_and_run_again_ends_identical(
+    hub, tmp_path: Path, pages: int
+) -> None:
+    emulator, _ = hub
+    fixed = datetime.now(tz=UTC)
+    with Store(tmp_path / "a.sqlite") as reference, Store(tmp_path / "b.sqlite") as killed:
+        for target, dies in ((reference, None), (killed, pages)):
+            source = (HubSpotSource(make_api(emulator), page_rows=300, started=fixed) if dies is None
+                      else _DiesAfter(make_api(emulator), page_rows=300, started=fixed, pages=dies))  # fmt: skip
+            with contextlib.suppress(_Killed):
+                run_pipeline(source, target, RunOptions(steps=[]))
+            run_pipeline(HubSpotSource(make_api(emulator), page_rows=300, started=fixed), target,
+                         RunOptions(steps=[]))  # fmt: skip
+        assert_same_store(reference, killed)
+        # and the same for a killed incremental sync
+        emulator.state.touch("line_items", list(emulator.state.objects["line_items"])[:700])
+        emulator.state.touch("deals", list(emulator.state.objects["deals"])[:50], amount=1)
+        later = datetime.now(tz=UTC)
+        for target, dies in ((reference, None), (killed, 2)):
+            source = (HubSpotSource(make_api(emulator), page_rows=100, started=later) if dies is None
+                      else _DiesAfter(make_api(emulator), page_rows=100, started=later, pages=dies))  # fmt: skip
+            with contextlib.suppress(_Killed):
+                run_pipeline(source, target, RunOptions(steps=[]))
+            run_pipeline(HubSpotSource(make_api(emulator), page_rows=100, started=later), target,
+                         RunOptions(steps=[]))  # fmt: skip
+        assert_same_store(reference, killed)
+
+
+def test_faults_cost_retries_not_records(hub, tmp_path: Path) -> None:
+    emulator, _ = hub
+    fixed = datetime.now(tz=UTC)
+    with Store(tmp_path / "a.sqlite") as calm:
+        run_pipeline(HubSpotSource(make_api(emulator), started=fixed), calm, RunOptions(steps=[]))
+        emulator.inject(Fault("429", count=3, path="/objects/contacts"))
+        emulator.inject(Fault("429", count=2, retry_after=0.05, path="/objects/line_items"))
+        emulator.inject(Fault("5xx", count=3, status=502, path="/objects/deals"))
+        emulator.inject(Fault("5xx", count=1, status=500, path="/objects/orders"))
+        emulator.inject(Fault("slow", count=1, delay=0.6, path="/objects/products"))
+        emulator.inject(Fault("drop", count=2, path="/properties/"))
+        api = make_api(emulator, read_timeout=0.3)
+        with Store(tmp_path / "b.sqlite") as stormy:
+            result = run_pipeline(HubSpotSource(api, started=fixed), stormy, RunOptions(steps=[]))
+            assert result.status == "ok"
+            assert api.retries >= 7 and all(f.count == 0 for f in emulator.faults)
+            assert_same_store(calm, stormy)
+
+
+def test_an_outage_gives_up_with_a_clear_message_and_keeps_the_cursor(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    before = store.get_cursor("hubspot", "contacts")
+    emulator.state.touch("contacts", list(emulator.state.objects["contacts"])[:5])
+    with emulator.offline():
+        result = sync(emulator, store)
+    assert result.status == "partial"
+    assert "kept failing" in result.errors[0] and "run again later" in result.errors[0]
+    assert store.get_cursor("hubspot", "contacts") == before
+
+
+def test_bad_token_and_missing_scope_say_what_to_do_without_the_token(hub, store, caplog) -> None:
+    emulator, _ = hub
+    caplog.set_level(logging.DEBUG)
+    wrong = "pat-na1-11111111-2222-4333-8444-555555555555"
+    api = make_api(emulator, token=wrong)
+    with pytest.raises(AuthError) as caught:
+        api.json("listing", api.client.crm.objects.basic_api.get_page, "contacts")
+    assert "smbml auth hubspot" in str(caught.value) and wrong not in str(caught.value)
+    emulator.scopes = {f"crm.{k}.{o}.read" for k in ("objects", "schemas")
+                       for o in ("contacts", "deals", "line_items", "products")}  # fmt: skip
+    result = sync(emulator, store)
+    assert result.status == "partial" and result.loaded["contacts"] == 300
+    (problem,) = result.errors
+    assert "crm.schemas.orders.read" in problem and "Private Apps" in problem
+    assert all(
+        wrong not in r.getMessage() and TEST_TOKEN not in r.getMessage() for r in caplog.records
+    )
+
+
+# -- push ------------------------------------------------------------------------------
+def _scores(
+    store: Store, contact_ids: list[str], scores: list[float], segment: str = "Champions"
+) -> None:
+    run = store.start_run("test", "hubspot")
+    at = pd.Timestamp("2026-10-31", tz="UTC")
+    rows = [
+        {"entity": "contact", "entity_id": c, "model": "lead_score", "value": s, "label": "A" if s > 50 else "C",
+         "reasons": ["Came from a referral", "Opened 12 emails"], "model_version": "v1", "scored_at": at}
+        for c, s in zip(contact_ids, scores, strict=True)
+    ] + [
+        {"entity": "contact", "entity_id": c, "model": "rfm_segment", "value": 555, "label": segment,
+         "reasons": [], "model_version": "rfm-1", "scored_at": at}
+        for c in contact_ids
+    ]  # fmt: skip
+    store.write_outputs("scores", run, pd.DataFrame(rows))
+    store.finish_run(run, "ok", {}, None)
+
+
+def test_push_creates_properties_once_and_sends_only_changes(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:250]
+    _scores(store, ids, [float(i % 100) for i in range(250)])
+    emulator.reset_counts()
+    push = HubSpotDestination(make_api(emulator))
+    report = push.publish(None, store)
+    assert report.failed == [] and report.written == 250 * 5
+    assert emulator.requests["POST batch"] == 3  # 250 records, 100 a batch
+    assert emulator.requests["POST group_create"] == 3
+    record = emulator.state.objects["contacts"][ids[7]].properties
+    assert record["smbml_lead_score"] == "7" and record["smbml_lead_tier"] == "C"
+    assert record["smbml_lead_reasons"] == "Came from a referral; Opened 12 emails"
+    assert record["smbml_segment"] == "Champions"
+    assert record["smbml_scored_at"] == "2026-10-31T00:00:00.000Z"
+    prop = emulator.state.properties["contacts"]["smbml_lead_score"]
+    assert (prop["groupName"], prop["type"], prop["fieldType"]) == ("smbml", "number", "number")
+    emulator.reset_counts()
+    again = HubSpotDestination(make_api(emulator)).publish(None, store)
+    assert again.written == 0 and again.unchanged == 1250
+    assert (
+        emulator.requests["POST batch"] == 0
+        and emulator.requests["POST property_batch_create"] == 0
+    )
+    assert emulator.requests["POST group_create"] == 0
+    _scores(store, ids[:3], [99.0, 98.0, 97.0], segment="Rising Star")  # a new segment name
+    emulator.reset_counts()
+    third = HubSpotDestination(make_api(emulator)).publish(None, store)
+    assert third.written == 9  # score, tier and segment on 3; reasons and time unchanged
+    assert emulator.requests["POST batch"] == 1
+    options = {
+        o["value"] for o in emulator.state.properties["contacts"]["smbml_segment"]["options"]
+    }
+    assert "Rising Star" in options
+
+
+def test_push_reports_deleted_records_and_leaves_foreign_properties_alone(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    emulator.state.properties["contacts"]["smbml_lead_reasons"] = {
+        **emulator.state.properties["contacts"]["email"],
+        "name": "smbml_lead_reasons",
+        "hubspotDefined": False,
+        "modificationMetadata": {
+            "archivable": True,
+            "readOnlyDefinition": False,
+            "readOnlyValue": False,
+        },
+    }  # made by someone else, in their own group
+    ids = sorted(store.read("contacts")["contact_id"])[:30]
+    _scores(store, ids, [60.0] * 30)
+    emulator.state.archive("contacts", ids[:2])  # deleted between pull and push
+    report = HubSpotDestination(make_api(emulator)).publish(None, store)
+    failed = dict(report.failed)
+    assert f"contacts {ids[0]}" in failed and "deleted or merged" in failed[f"contacts {ids[1]}"]
+    assert "left alone" in failed["smbml_lead_reasons"]
+    assert emulator.state.objects["contacts"][ids[5]].properties["smbml_lead_score"] == "60"
+    assert "smbml_lead_reasons" not in emulator.state.objects["contacts"][ids[5]].properties
+    assert (
+        emulator.state.properties["contacts"]["smbml_lead_reasons"]["groupName"]
+        == "contactinformation"
+    )
+
+
+def test_push_finds_the_one_record_a_batch_was_refused_for(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:40]
+    _scores(store, ids, [10.0] * 40)
+    HubSpotDestination(make_api(emulator)).publish(None, store)
+    # Someone turns our score into a drop-down of one value in HubSpot: "90" is refused.
+    prop = emulator.state.properties["contacts"]["smbml_lead_score"]
+    prop.update(type="enumeration", fieldType="select",
+                options=[{"label": "10", "value": "10", "hidden": False, "displayOrder": 0}])  # fmt: skip
+    _scores(store, ids, [10.0] * 39 + [90.0])
+    destination = HubSpotDestination(make_api(emulator))
+    report = destination.publish(None, store)
+    assert [r for r, _ in report.failed] == [f"contacts {ids[-1]}"]
+    assert "INVALID_OPTION" in report.failed[0][1]
+    assert report.written == 0 and report.unchanged == 40 * 5 - 2  # the others had no change
+
+
+def test_dry_run_writes_nothing(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:10]
+    _scores(store, ids, [70.0] * 10)
+    emulator.reset_counts()
+    report = HubSpotDestination(make_api(emulator), dry_run=True).publish(None, store)
+    assert report.written == 50 and "would write 50 values on 10 contacts" in report.detail[0]
+    assert set(emulator.requests) == {"GET properties"}
+    assert "smbml" not in emulator.state.groups["contacts"]
+
+
+def test_cli_auth_then_run_with_dry_run(hub, tmp_path: Path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from smbml_connect.cli import cli
+
+    emulator, _ = hub
+    monkeypatch.delenv("SMBML_HUBSPOT_TOKEN", raising=False)
+    config = tmp_path / "smbml.toml"
+    config.write_text(
+        f'[source]\nkind = "hubspot"\n\n[hubspot]\napi_url = "{emulator.url}"\n'
+        "requests_per_10s = 100\n",
+        encoding="utf-8",
+    )
+    log = tmp_path / "smbml.log"
+    runner = CliRunner()
+    base = ["--log-file", str(log)]
+    refused = runner.invoke(cli, [*base, "auth", "hubspot", "-c", str(config), "--token-stdin"],
+                            input="pat-na1-99999999-9999-4999-8999-999999999999\n")  # fmt: skip
+    assert refused.exit_code == 3 and "did not accept the token" in refused.output
+    saved = runner.invoke(cli, [*base, "auth", "hubspot", "-c", str(config), "--token-stdin"],
+                          input=TEST_TOKEN + "\n")  # fmt: skip
+    assert saved.exit_code == 0, saved.output
+    assert "saved in the keyring" in saved.output
+    store = tmp_path / "store.sqlite"
+    ran = runner.invoke(cli, [*base, "run", "-c", str(config), "--store", str(store),
+                              "--dry-run", "--quiet"])  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    assert "HubSpot (dry run): would write" in ran.output and "contacts:" in ran.output
+    assert not any(r.properties.get("smbml_lead_score")
+                   for r in emulator.state.objects["contacts"].values())  # fmt: skip
+    text = log.read_text(encoding="utf-8")
+    assert TEST_TOKEN not in text and "99999999-9999-4999" not in text

@@ -1,0 +1,214 @@
+"""The emulator through the official client with its own response validation switched on.
+
+hubspot-api-client maps answers to models by exact status and, with
+client_side_validation=True, rejects models missing required fields: each call here is a
+check that the emulator answers as HubSpot does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+import urllib3
+from hubspot import HubSpot
+from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
+from hubspot.crm.contacts import (
+    BatchInputSimplePublicObjectBatchInput,
+    BatchInputSimplePublicObjectBatchInputForCreate,
+    BatchReadInputSimplePublicObjectId,
+    PublicObjectSearchRequest,
+    SimplePublicObjectInputForCreate,
+)
+from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
+
+from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, Fault, HubSpotEmulator
+
+
+@pytest.fixture
+def hub() -> Iterator[HubSpotEmulator]:
+    with HubSpotEmulator(time_scale=0.05) as emulator:
+        for i in range(250):
+            emulator.state.add(
+                "contacts",
+                {
+                    "email": f"p{i}@example.com",
+                    "firstname": f"P{i}",
+                    "hs_analytics_num_page_views": i,
+                },
+                created_ms=1_700_000_000_000 + i,
+                updated_ms=1_700_000_000_000 + i * 1000,
+            )
+        yield emulator
+
+
+def client(hub: HubSpotEmulator, token: str = TEST_TOKEN) -> HubSpot:
+    return HubSpot(access_token=token, host=hub.url, client_side_validation=True,
+                   retry=urllib3.Retry(0))  # fmt: skip
+
+
+def test_list_pages_with_string_values_and_opaque_after(hub: HubSpotEmulator) -> None:
+    api = client(hub).crm.contacts.basic_api
+    page = api.get_page(limit=100, properties=["email", "hs_analytics_num_page_views"])
+    assert len(page.results) == 100 and page.paging.next.after
+    first = page.results[0]
+    assert first.properties["hs_analytics_num_page_views"] == "0"  # numbers come as strings
+    assert {"createdate", "lastmodifieddate", "hs_object_id", "email"} <= set(first.properties)
+    seen = [r.id for r in page.results]
+    while page.paging:
+        page = api.get_page(limit=100, after=page.paging.next.after)
+        seen += [r.id for r in page.results]
+    assert len(seen) == len(set(seen)) == 250
+
+
+def test_comma_lists_and_boolean_spellings_are_accepted(hub: HubSpotEmulator) -> None:
+    http = urllib3.PoolManager()
+    url = f"{hub.url}/crm/v3/objects/contacts?limit=2&properties=email,firstname&archived=False"
+    answer = http.request("GET", url, headers={"Authorization": f"Bearer {TEST_TOKEN}"})
+    body = json.loads(answer.data)
+    assert answer.status == 200 and set(body["results"][0]["properties"]) >= {"email", "firstname"}
+    assert answer.headers["X-HubSpot-RateLimit-Max"] == "100"
+
+
+def test_create_is_201_and_batch_update_reports_missing_records_as_207(
+    hub: HubSpotEmulator,
+) -> None:
+    api = client(hub).crm.contacts
+    made = api.basic_api.create(SimplePublicObjectInputForCreate(properties={"email": "new@x.com"}))
+    assert made is not None and made.properties["email"] == "new@x.com"  # None would mean 200
+    batch = api.batch_api.create(BatchInputSimplePublicObjectBatchInputForCreate(
+        inputs=[{"properties": {"email": f"b{i}@x.com"}} for i in range(3)]))  # fmt: skip
+    assert batch is not None and len(batch.results) == 3
+    update = BatchInputSimplePublicObjectBatchInput(
+        inputs=[{"id": made.id, "properties": {"firstname": "Ann"}},
+                {"id": "999999999", "properties": {"firstname": "Ghost"}}])  # fmt: skip
+    result, status, _ = api.batch_api.update_with_http_info(update)
+    assert status == 207 and result.num_errors == 1
+    assert result.errors[0].category == "OBJECT_NOT_FOUND"
+    assert result.errors[0].context == {"ids": ["999999999"]}
+    assert hub.state.objects["contacts"][made.id].properties["firstname"] == "Ann"
+
+
+def test_batch_limit_and_validation_errors_match_hubspot(hub: HubSpotEmulator) -> None:
+    api = client(hub).crm.contacts.batch_api
+    too_many = BatchReadInputSimplePublicObjectId(
+        inputs=[{"id": str(i)} for i in range(101)], properties=[], properties_with_history=[]
+    )
+    with pytest.raises(Exception) as caught:
+        api.read(too_many)
+    assert caught.value.status == 400
+    assert "maximum number of inputs supported in a batch is 100" in caught.value.body
+    first = next(iter(hub.state.objects["contacts"]))
+    bad = BatchInputSimplePublicObjectBatchInput(
+        inputs=[{"id": first, "properties": {"hs_analytics_num_page_views": "7"}}]
+    )
+    with pytest.raises(Exception) as caught:
+        api.update(bad)  # a read-only property
+    body = json.loads(caught.value.body)
+    assert caught.value.status == 400 and body["category"] == "VALIDATION_ERROR"
+    assert "READ_ONLY_VALUE" in body["message"]
+
+
+def test_search_sorts_filters_pages_and_stops_at_the_cap() -> None:
+    with HubSpotEmulator(search_cap=300, rate_limits=False) as hub:
+        for i in range(500):
+            hub.state.add(
+                "contacts", {"email": f"s{i}@x.com"}, updated_ms=1_700_000_000_000 + (i % 50)
+            )
+        api = client(hub).crm.contacts.search_api
+        request = PublicObjectSearchRequest(
+            filter_groups=[{"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE",
+                                         "value": "1700000000010"}]}],
+            sorts=[{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+            properties=["email"], limit=200, after="0",
+        )  # fmt: skip
+        page = api.do_search(public_object_search_request=request)
+        assert page.total == 400 and len(page.results) == 200
+        stamps = [r.properties["lastmodifieddate"] for r in page.results]
+        assert stamps == sorted(stamps)
+        request.after = page.paging.next.after
+        second = api.do_search(public_object_search_request=request)
+        assert len(second.results) == 100 and second.paging is None  # the cap: 300
+        request.after = "300"
+        with pytest.raises(Exception) as caught:
+            api.do_search(public_object_search_request=request)
+        assert caught.value.status == 400
+
+
+def test_properties_groups_and_enumeration_validation(hub: HubSpotEmulator) -> None:
+    props = client(hub).crm.properties
+    group = props.groups_api.create("contacts", PropertyGroupCreate(name="smbml", label="SMB ML"))
+    assert group.name == "smbml"
+    created = props.core_api.create("contacts", PropertyCreate(
+        name="smbml_tier", label="Tier", type="enumeration", field_type="select",
+        group_name="smbml", options=[{"label": "A", "value": "A", "hidden": False}]))  # fmt: skip
+    assert created is not None and created.options[0].value == "A"
+    with pytest.raises(Exception) as caught:
+        props.core_api.create("contacts", PropertyCreate(
+            name="smbml_tier", label="Tier", type="enumeration", field_type="select",
+            group_name="smbml", options=[{"label": "A", "value": "A", "hidden": False}]))  # fmt: skip
+    assert caught.value.status == 409
+    listed = props.core_api.get_all("contacts")
+    assert any(p.name == "smbml_tier" for p in listed.results)
+    first = next(iter(hub.state.objects["contacts"]))
+    with pytest.raises(Exception) as caught:
+        client(hub).crm.contacts.basic_api.update(first, {"properties": {"smbml_tier": "Z"}})
+    assert "INVALID_OPTION" in caught.value.body
+
+
+def test_associations_v4_batch_read_reports_records_without_links(hub: HubSpotEmulator) -> None:
+    contact = next(iter(hub.state.objects["contacts"]))
+    deal = hub.state.add("deals", {"dealname": "Big", "dealstage": "closedwon"})
+    hub.state.associate("deals", deal.id, "contacts", contact)
+    other = hub.state.add("deals", {"dealname": "Alone"})
+    request = BatchInputPublicFetchAssociationsBatchRequest(
+        inputs=[{"id": deal.id}, {"id": other.id}]
+    )
+    api = client(hub).crm.associations.v4.batch_api
+    result, status, _ = api.get_page_with_http_info("deals", "contacts", request)
+    assert status == 207 and str(result.results[0].to[0].to_object_id) == contact
+    assert hub.state.objects["deals"][deal.id].properties["hs_is_closed_won"] == "true"
+
+
+def test_rate_limit_429_body_and_search_limit_without_headers() -> None:
+    with HubSpotEmulator(ten_second_limit=3, time_scale=10.0) as hub:
+        http = urllib3.PoolManager(retries=False)
+        auth = {"Authorization": f"Bearer {TEST_TOKEN}"}
+        statuses = [http.request("GET", f"{hub.url}/crm/v3/objects/contacts", headers=auth).status
+                    for _ in range(4)]  # fmt: skip
+        assert statuses == [200, 200, 200, 429]
+        refused = http.request("GET", f"{hub.url}/crm/v3/objects/contacts", headers=auth)
+        body = json.loads(refused.data)
+        assert body["policyName"] == "TEN_SECONDLY_ROLLING" and body["errorType"] == "RATE_LIMIT"
+        assert "Retry-After" not in refused.headers
+        search = [
+            http.request("POST", f"{hub.url}/crm/v3/objects/contacts/search", headers=auth,
+                         body=b"{}").status for _ in range(6)
+        ]  # fmt: skip
+        assert search.count(429) == 1  # 5 a second, and not counted in the 10-second window
+
+
+def test_auth_scopes_and_faults(hub: HubSpotEmulator) -> None:
+    with pytest.raises(Exception) as caught:
+        client(hub, token="pat-na1-wrong").crm.contacts.basic_api.get_page()
+    assert caught.value.status == 401 and "INVALID_AUTHENTICATION" in caught.value.body
+    hub.scopes = {"crm.objects.contacts.read"}
+    with pytest.raises(Exception) as caught:
+        client(hub).crm.deals.basic_api.get_page()
+    assert caught.value.status == 403
+    assert "crm.objects.deals.read" in caught.value.body
+    hub.scopes = None
+    hub.inject(Fault("429", retry_after=0.2))
+    with pytest.raises(Exception) as caught:
+        client(hub).crm.contacts.basic_api.get_page()
+    assert caught.value.status == 429 and caught.value.headers["Retry-After"] == "0.2"
+    hub.inject(Fault("slow", delay=0.3))
+    started = time.perf_counter()
+    client(hub).crm.contacts.basic_api.get_page()
+    assert time.perf_counter() - started >= 0.3
+    hub.inject(Fault("drop"))
+    with pytest.raises(urllib3.exceptions.HTTPError):
+        client(hub).crm.contacts.basic_api.get_page()
+    assert hub.requests["GET list"] >= 4
