@@ -82,18 +82,20 @@ class HubSpotSource:
         page_rows: int = 1000,
         started: datetime | None = None,
         search_cap: int = SEARCH_CAP,
+        entities: tuple[str, ...] | None = None,
     ) -> None:
         self.api = api
         self.mapping = mapping or {}
         self.page_rows = page_rows
         self.search_cap = search_cap
+        self.entities = list(entities or OBJECTS)
         self.started_ms = int((started or datetime.now(tz=UTC)).timestamp() * 1000)
         self._kinds: dict[str, dict[str, str]] = {}
         self._companies: dict[str, dict[str, Any]] = {}
         self._newest: dict[str, int] = {}
 
     def available(self) -> list[str]:
-        return list(OBJECTS)
+        return self.entities
 
     def pull(self, entity: str, since: str | None = None) -> pd.DataFrame:
         """Everything at once (for callers that do not commit page by page)."""

@@ -179,9 +179,9 @@ class HubSpotDestination:
                     object_type,
                 ).get("results", [])
             }
-            if not self.dry_run:
-                self._ensure_group(object_type)
             missing = [p for p in ours if p.name not in existing]
+            if missing and not self.dry_run:  # our properties exist only inside our group
+                self._ensure_group(object_type)
             for spec in ours:
                 found = existing.get(spec.name)
                 if found is not None and found.get("groupName") != GROUP:

@@ -392,3 +392,60 @@ def test_cli_auth_then_run_with_dry_run(hub, tmp_path: Path, monkeypatch) -> Non
                    for r in emulator.state.objects["contacts"].values())  # fmt: skip
     text = log.read_text(encoding="utf-8")
     assert TEST_TOKEN not in text and "99999999-9999-4999" not in text
+
+
+_CHILD = """
+import sys
+from datetime import datetime
+from connectors.hubspot import HubSpotSource
+from connectors.hubspot_http import HubSpotApi, Limits
+from smbml_connect.credentials import Secret
+from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.store import Store
+url, path, started, token = sys.argv[1:5]
+api = HubSpotApi(Secret(token), host=url, limits=Limits(window_seconds=0.1, search_window_seconds=0.01))
+with Store(path) as store:
+    run_pipeline(HubSpotSource(api, page_rows=100, started=datetime.fromisoformat(started)),
+                 store, RunOptions(steps=[]))
+"""
+
+
+def test_a_sync_killed_by_the_operating_system_resumes_to_the_same_store(
+    hub, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    emulator, _ = hub
+    fixed = datetime.now(tz=UTC)
+    reference = tmp_path / "reference.sqlite"
+    with Store(reference) as store:
+        run_pipeline(HubSpotSource(make_api(emulator), page_rows=100, started=fixed), store,
+                     RunOptions(steps=[]))  # fmt: skip
+    target = tmp_path / "killed.sqlite"
+    with Store(target):
+        pass  # created (and migrated) before the child starts
+    emulator.inject(Fault("slow", count=10**6, delay=0.01))  # let the kill land mid-sync
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, emulator.url, str(target), fixed.isoformat(), TEST_TOKEN],
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    deadline = time.monotonic() + 60
+    with Store(target) as watcher:
+        while watcher.count("order_lines") == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    emulator.faults.clear()
+    with Store(target) as store:
+        with Store(reference) as expected:
+            full = expected.count("order_lines")
+        assert 0 < store.count("order_lines") < full  # it really died half way
+        run_pipeline(HubSpotSource(make_api(emulator), page_rows=100, started=fixed), store,
+                     RunOptions(steps=[]))  # fmt: skip
+        with Store(reference) as expected:
+            assert_same_store(expected, store)
+        assert "interrupted" in set(store.runs(5)["status"])

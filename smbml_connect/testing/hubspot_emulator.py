@@ -53,9 +53,15 @@ class Fault:
     status: int = 503  # for 5xx
     delay: float = 0.0  # for slow
     retry_after: float | None = None  # for 429
+    skip: int = 0  # let this many matching requests through first (a fault mid-sync)
 
     def matches(self, method: str, path: str) -> bool:
-        return self.count > 0 and self.path in path and (not self.method or self.method == method)
+        if self.count <= 0 or self.path not in path or (self.method and self.method != method):
+            return False
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        return True
 
 
 @dataclass

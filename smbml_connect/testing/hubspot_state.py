@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -188,6 +189,7 @@ class CrmState:
     links: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     next_id: int = 100_001
+    writes: Counter[tuple[str, str]] = field(default_factory=Counter)  # API updates per record
 
     def __post_init__(self) -> None:
         stamp = iso_ms(now_ms())
@@ -321,6 +323,7 @@ class CrmState:
                     record.properties[name] = self._normalise(object_type, name, value)
             record.updated_ms = max(now_ms(), record.updated_ms + 1)
             self._stamp(object_type, record)
+            self.writes[(object_type, record.id)] += 1
 
     def _normalise(self, object_type: str, name: str, value: Any) -> str:
         kind = self.properties[object_type][name]["type"]

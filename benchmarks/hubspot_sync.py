@@ -1,0 +1,264 @@
+"""HubSpot sync against the emulator with rate limits on: requests and time vs their bounds.
+
+Scenarios (each with faults off, then on: 429 bursts with and without Retry-After, 5xx,
+dropped connections):
+- full pull of 50,000 contacts and 20,000 deals (deals linked to contacts);
+- incremental pull after 1% of both changed;
+- push after all scores changed (contact lead score and tier, deal win probability);
+- push after 2% of the scores changed.
+
+request_bound is the least a client can do: pages of 100 (list) or 200 (search), batches
+of 100 (update) and of 1,000 (association reads), plus one property list per object and
+one archived list per object (pull only). time_bound_seconds is what the rate limit
+alone forces: floor((requests - 1) / limit) windows. Time runs at --time-scale (0.5: a
+10-second window lasts 5 s), and both the emulator and the connector are told.
+records_lost: records whose stored (pull) or HubSpot (push) value is not the expected
+one; records_duplicated: rows given more than once in one pull, or records written more
+than once in one push.
+
+    python benchmarks/hubspot_sync.py [--contacts 50000] [--deals 20000] [--time-scale 0.5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from connectors.hubspot import HubSpotSource
+from connectors.hubspot_http import HubSpotApi, Limits
+from connectors.hubspot_push import HubSpotDestination
+from smbml_connect.credentials import Secret
+from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.store import Store
+from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, Fault, HubSpotEmulator
+
+LIMIT = 100  # a Free/Starter account's 10-second budget
+
+
+def seed_account(hub: HubSpotEmulator, contacts: int, deals: int, rng: np.random.Generator) -> None:
+    start = 1_700_000_000_000
+    contact_ids = []
+    for i in range(contacts):
+        stamp = start + i * 37
+        record = hub.state.add("contacts", {
+            "email": f"person{i}@example.com", "firstname": f"P{i}", "lastname": "Load",
+            "lifecyclestage": "lead", "hs_analytics_source": "ORGANIC_SEARCH", "country": "US",
+            "hs_analytics_num_page_views": int(rng.integers(0, 60)),
+        }, created_ms=stamp, updated_ms=stamp)  # fmt: skip
+        contact_ids.append(record.id)
+    for i in range(deals):
+        stamp = start + i * 91
+        record = hub.state.add("deals", {
+            "dealname": f"Deal {i}", "amount": float(rng.integers(100, 9000)), "pipeline": "default",
+            "dealstage": "closedwon" if i % 3 else "appointmentscheduled",
+            "createdate": stamp, "closedate": stamp + 86_400_000,
+        }, created_ms=stamp, updated_ms=stamp)  # fmt: skip
+        hub.state.associate("deals", record.id, "contacts", contact_ids[i % contacts])
+
+
+def api_for(hub: HubSpotEmulator, scale: float) -> HubSpotApi:
+    limits = Limits(per_window=LIMIT, window_seconds=10 * scale, search_window_seconds=scale,
+                    backoff_base=0.2 * scale, backoff_cap=5 * scale, attempts=8)  # fmt: skip
+    return HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits)
+
+
+def time_bound(requests: int, scale: float) -> float:
+    return math.floor(max(requests - 1, 0) / LIMIT) * 10 * scale
+
+
+def inject_faults(hub: HubSpotEmulator) -> None:
+    """Spread through the sync, never more than three in a row on one request."""
+    hub.inject(Fault("429", count=3, skip=5))
+    hub.inject(Fault("429", count=2, retry_after=0.2, skip=40))
+    hub.inject(Fault("5xx", count=3, status=503, skip=25))
+    hub.inject(Fault("5xx", count=1, status=500, path="/batch/", skip=3))
+    hub.inject(Fault("drop", count=2, skip=60))
+
+
+def measure(name: str, hub: HubSpotEmulator, bound: int, scale: float,
+            work: Callable[[], tuple[int, int]]) -> dict[str, Any]:  # fmt: skip
+    hub.reset_counts()
+    hub.state.writes.clear()
+    started = time.perf_counter()
+    lost, duplicated = work()
+    seconds = time.perf_counter() - started
+    requests = hub.total_requests()
+    limit_bound = time_bound(bound, scale)
+    return {
+        "name": name,
+        "requests": requests,
+        "request_bound": bound,
+        "requests_over_bound_pct": round(100 * (requests / bound - 1), 2),
+        "seconds": round(seconds, 2),
+        "time_bound_seconds": round(limit_bound, 2),
+        "seconds_over_bound_pct": round(100 * (seconds / limit_bound - 1), 2)
+        if limit_bound
+        else None,
+        "records_lost": lost,
+        "records_duplicated": duplicated,
+        "responses_429": hub.statuses[429],
+        "responses_5xx": sum(n for s, n in hub.statuses.items() if s >= 500),
+    }
+
+
+def pull_check(
+    hub: HubSpotEmulator, store: Store, result: Any, expected: dict[str, int]
+) -> tuple[int, int]:
+    """Lost: records whose stored row is missing or stale. Duplicated: rows given twice."""
+    lost = 0
+    checks = {"contacts": ("contact_id", "hs_analytics_num_page_views", "page_views"),
+              "deals": ("deal_id", "amount", "amount")}  # fmt: skip
+    for table, (key, prop, column) in checks.items():
+        stored = store.read(table).set_index(key)[column]
+        for rid, record in hub.state.objects[table].items():
+            want = float(record.properties.get(prop, "nan"))
+            have = stored.get(rid)
+            if have is None or pd.isna(have) or float(have) != want:
+                lost += 1
+    duplicated = sum(max(0, result.loaded.get(t, 0) - n) for t, n in expected.items())
+    return lost, duplicated
+
+
+def write_scores(
+    store: Store, contacts: list[str], deals: list[str], rng: np.random.Generator
+) -> None:
+    run = store.start_run("benchmark", "hubspot")
+    at = pd.Timestamp.now(tz="UTC")
+    lead = rng.integers(0, 101, size=len(contacts)).astype(float)
+    win = rng.random(len(deals)).round(3)
+    frame = pd.concat([
+        pd.DataFrame({"entity": "contact", "entity_id": contacts, "model": "lead_score", "value": lead,
+                      "label": np.where(lead > 70, "A", np.where(lead > 40, "B", "C")),
+                      "reasons": [["Came from organic search"]] * len(contacts), "model_version": "b",
+                      "scored_at": at}),
+        pd.DataFrame({"entity": "deal", "entity_id": deals, "model": "deal_win", "value": win,
+                      "label": "", "reasons": [["Large amount"]] * len(deals), "model_version": "b",
+                      "scored_at": at}),
+    ], ignore_index=True)  # fmt: skip
+    store.write_outputs("scores", run, frame)
+    store.finish_run(run, "ok", {}, None)
+
+
+def push_check(hub: HubSpotEmulator, store: Store, report: Any) -> tuple[int, int]:
+    scores = store.latest_outputs("scores")
+    lead = scores[scores["model"] == "lead_score"].set_index("entity_id")["value"]
+    win = scores[scores["model"] == "deal_win"].set_index("entity_id")["value"]
+    lost = sum(
+        hub.state.objects["contacts"][rid].properties.get("smbml_lead_score") != str(int(v))
+        for rid, v in lead.items()
+    ) + sum(
+        abs(float(hub.state.objects["deals"][rid].properties.get("smbml_win_probability", "nan")) - v * 100) > 1e-6
+        for rid, v in win.items()
+    )  # fmt: skip
+    duplicated = sum(1 for n in hub.state.writes.values() if n > 1)
+    return int(lost) + len(report.failed), duplicated
+
+
+def run(contacts: int, deals: int, scale: float, faults: bool) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(0)
+    out = []
+    tag = " (faults on)" if faults else ""
+    with HubSpotEmulator(time_scale=scale) as hub, tempfile.TemporaryDirectory() as folder:
+        seed_account(hub, contacts, deals, rng)
+        store = Store(Path(folder) / "bench.sqlite")
+        entities = ("contacts", "deals")
+        pages = math.ceil(contacts / 100) + math.ceil(deals / 100)
+
+        def full() -> tuple[int, int]:
+            if faults:
+                inject_faults(hub)
+            source = HubSpotSource(api_for(hub, scale), entities=entities, page_rows=2000)
+            result = run_pipeline(source, store, RunOptions(steps=[]))
+            return pull_check(hub, store, result, {"contacts": contacts, "deals": deals})
+
+        out.append(measure(f"full pull{tag}", hub, pages + 2 + 2, scale, full))
+
+        changed_contacts = list(hub.state.objects["contacts"])[::100]
+        changed_deals = list(hub.state.objects["deals"])[::100]
+        hub.state.touch("contacts", changed_contacts)
+        for rid in changed_deals:
+            hub.state.touch("deals", [rid], amount=float(rng.integers(100, 9000)))
+        for rid in changed_contacts:
+            hub.state.touch(
+                "contacts", [rid], hs_analytics_num_page_views=int(rng.integers(60, 90))
+            )
+
+        def incremental() -> tuple[int, int]:
+            if faults:
+                inject_faults(hub)
+            source = HubSpotSource(api_for(hub, scale), entities=entities, page_rows=2000)
+            result = run_pipeline(source, store, RunOptions(steps=[]))
+            # each changed record once, plus the newest of last time (the cursor is inclusive)
+            return pull_check(hub, store, result, {"contacts": len(changed_contacts) + 1,
+                                                   "deals": len(changed_deals) + 1})  # fmt: skip
+
+        n_c, n_d = len(changed_contacts), len(changed_deals)
+        bound = (
+            math.ceil(n_c / 200)
+            + math.ceil(n_d / 200)
+            + math.ceil(n_c / 1000)
+            + math.ceil(n_d / 1000)
+            + 4
+        )
+        out.append(measure(f"incremental pull, 1% changed{tag}", hub, bound, scale, incremental))
+
+        contact_ids = sorted(hub.state.objects["contacts"], key=int)
+        deal_ids = sorted(hub.state.objects["deals"], key=int)
+        write_scores(store, contact_ids, deal_ids, rng)
+        HubSpotDestination(api_for(hub, scale)).publish(
+            None, store
+        )  # first push: creates properties
+
+        def rescore(share: float) -> None:
+            """New scores for all, or for every 50th record only (the rest stay as they were)."""
+            old = store.latest_outputs("scores")
+            write_scores(store, contact_ids, deal_ids, rng)
+            if share < 1:
+                step = int(1 / share)
+                picked = set(contact_ids[::step]) | set(deal_ids[::step])
+                run_id = int(store.runs(1)["run_id"].iloc[0])
+                fresh = store.latest_outputs("scores")
+                mixed = pd.concat([old[~old["entity_id"].isin(picked)],
+                                   fresh[fresh["entity_id"].isin(picked)]])  # fmt: skip
+                with store.transaction() as conn:
+                    conn.execute("DELETE FROM scores WHERE run_id = ?", (run_id,))
+                store.write_outputs("scores", run_id, mixed.drop(columns="run_id"))
+
+        def push() -> tuple[int, int]:
+            if faults:
+                inject_faults(hub)
+            report = HubSpotDestination(api_for(hub, scale)).publish(None, store)
+            return push_check(hub, store, report)
+
+        rescore(1.0)
+        bound_all = math.ceil(contacts / 100) + math.ceil(deals / 100) + 3
+        out.append(measure(f"push, all scores changed{tag}", hub, bound_all, scale, push))
+        rescore(0.02)
+        bound_some = math.ceil(contacts * 0.02 / 100) + math.ceil(deals * 0.02 / 100) + 3
+        out.append(measure(f"push, 2% changed{tag}", hub, bound_some, scale, push))
+        store.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=50_000)
+    parser.add_argument("--deals", type=int, default=20_000)
+    parser.add_argument("--time-scale", type=float, default=0.5)
+    args = parser.parse_args()
+    results = run(args.contacts, args.deals, args.time_scale, faults=False)
+    results += run(args.contacts, args.deals, args.time_scale, faults=True)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
