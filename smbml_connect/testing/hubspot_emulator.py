@@ -19,10 +19,9 @@ import socket
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -770,10 +769,3 @@ def _one(query: Mapping[str, list[str]], key: str, default: str) -> str:
 
 def _singular(object_type: str) -> str:
     return object_type[:-3] + "y" if object_type.endswith("ies") else object_type.rstrip("s")
-
-
-def utc_ms(value: datetime) -> int:
-    return int(value.replace(tzinfo=value.tzinfo or UTC).timestamp() * 1000)
-
-
-Seeder = Callable[[CrmState], None]
