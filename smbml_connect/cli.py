@@ -122,6 +122,11 @@ def _print_result(result: Any, outputs: list[Path]) -> None:
             f"{result.rejected_rows:,} rows rejected and {result.cleared_values:,} values left "
             "empty: see the Rejects tab (or `smbml status`)."
         )
+    for table, n in getattr(result, "not_loaded", {}).items():
+        click.echo(
+            f"{n:,} source records are not {table.replace('_', ' ')} (HubSpot line items of a "
+            "deal or quote, not of an order) and were left out."
+        )
     if result.consent_skipped:
         click.echo(f"{result.consent_skipped:,} contacts opted out of processing: not scored.")
     for error in result.errors:

@@ -54,6 +54,7 @@ class RunResult:
     skipped: list[str] = field(default_factory=list)  # analytics with no or too little data
     pushes: list[PushReport] = field(default_factory=list)
     archived: dict[str, int] = field(default_factory=dict)  # records the source has deleted
+    not_loaded: dict[str, int] = field(default_factory=dict)  # source records not of the table
 
     @property
     def rejected_rows(self) -> int:
@@ -72,6 +73,7 @@ class RunResult:
             "consent_skipped": self.consent_skipped,
             "skipped": self.skipped,
             "archived": self.archived,
+            "not_loaded": self.not_loaded,
             "outputs": {
                 f"{name}.{kind}": len(frame)
                 for name, result in self.steps.items()
@@ -178,6 +180,8 @@ def _load_pages(
         if not found.empty:
             result.rejects = pd.concat([result.rejects, found], ignore_index=True)
         result.loaded.setdefault(entity, 0)
+        if page.skipped:  # e.g. HubSpot line items of a deal or quote: not order lines
+            result.not_loaded[entity] = result.not_loaded.get(entity, 0) + page.skipped
         for table, marks in page.archived.items():
             result.archived[table] = result.archived.get(table, 0) + len(marks)
         if result.loaded[entity]:

@@ -167,6 +167,19 @@ class _DiesAfter(HubSpotSource):
             yield page
 
 
+def _killed_then_resumed(
+    emulator: HubSpotEmulator, store: Store, rows: int, started: datetime, dies: int | None
+) -> None:
+    """A sync that dies after ``dies`` pages (None: does not die), then a full run again."""
+    api = make_api(emulator)
+    source = (HubSpotSource(api, page_rows=rows, started=started) if dies is None
+              else _DiesAfter(api, page_rows=rows, started=started, pages=dies))  # fmt: skip
+    with contextlib.suppress(_Killed):
+        run_pipeline(source, store, RunOptions(steps=[]))
+    resumed = HubSpotSource(make_api(emulator), page_rows=rows, started=started)
+    run_pipeline(resumed, store, RunOptions(steps=[]))
+
+
 @pytest.mark.parametrize("pages", [1, 4, 9])
 def test_a_sync_killed_anywhere_and_run_again_ends_identical(
     hub, tmp_path: Path, pages: int
@@ -174,25 +187,15 @@ def test_a_sync_killed_anywhere_and_run_again_ends_identical(
     emulator, _ = hub
     fixed = datetime.now(tz=UTC)
     with Store(tmp_path / "a.sqlite") as reference, Store(tmp_path / "b.sqlite") as killed:
-        for target, dies in ((reference, None), (killed, pages)):
-            source = (HubSpotSource(make_api(emulator), page_rows=300, started=fixed) if dies is None
-                      else _DiesAfter(make_api(emulator), page_rows=300, started=fixed, pages=dies))  # fmt: skip
-            with contextlib.suppress(_Killed):
-                run_pipeline(source, target, RunOptions(steps=[]))
-            run_pipeline(HubSpotSource(make_api(emulator), page_rows=300, started=fixed), target,
-                         RunOptions(steps=[]))  # fmt: skip
+        _killed_then_resumed(emulator, reference, 300, fixed, None)
+        _killed_then_resumed(emulator, killed, 300, fixed, pages)
         assert_same_store(reference, killed)
         # and the same for a killed incremental sync
         emulator.state.touch("line_items", list(emulator.state.objects["line_items"])[:700])
         emulator.state.touch("deals", list(emulator.state.objects["deals"])[:50], amount=1)
         later = datetime.now(tz=UTC)
-        for target, dies in ((reference, None), (killed, 2)):
-            source = (HubSpotSource(make_api(emulator), page_rows=100, started=later) if dies is None
-                      else _DiesAfter(make_api(emulator), page_rows=100, started=later, pages=dies))  # fmt: skip
-            with contextlib.suppress(_Killed):
-                run_pipeline(source, target, RunOptions(steps=[]))
-            run_pipeline(HubSpotSource(make_api(emulator), page_rows=100, started=later), target,
-                         RunOptions(steps=[]))  # fmt: skip
+        _killed_then_resumed(emulator, reference, 100, later, None)
+        _killed_then_resumed(emulator, killed, 100, later, 2)
         assert_same_store(reference, killed)
 
 
@@ -449,3 +452,13 @@ def test_a_sync_killed_by_the_operating_system_resumes_to_the_same_store(
         with Store(reference) as expected:
             assert_same_store(expected, store)
         assert "interrupted" in set(store.runs(5)["status"])
+
+
+def test_line_items_of_a_deal_are_counted_not_silently_dropped(hub, store) -> None:
+    emulator, _ = hub
+    deal = next(iter(emulator.state.objects["deals"]))
+    item = emulator.state.add("line_items", {"name": "Setup", "quantity": 1, "price": 50})
+    emulator.state.associate("line_items", item.id, "deals", deal)
+    result = sync(emulator, store)
+    assert result.not_loaded == {"order_lines": 1}
+    assert int(item.id) not in set(store.read("order_lines")["line_no"])
