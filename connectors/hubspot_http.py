@@ -17,7 +17,6 @@ import logging
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -26,6 +25,7 @@ import urllib3
 from hubspot import HubSpot
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from connectors.ratelimit import RateLimiter
 from smbml_connect.credentials import Secret, redact
 from smbml_connect.errors import AuthError, SourceFatalError, SourceRetriableError
 
@@ -49,43 +49,6 @@ class Limits:
     backoff_cap: float = 30.0
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
-
-
-class RateLimiter:
-    """A rolling-window limiter shared by every thread, as HubSpot counts per app."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._times: deque[float] = deque()
-        self._blocked_until = 0.0
-        self._lock = threading.Lock()
-        self.waited = 0.0
-
-    def acquire(self) -> None:
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                while self._times and self._times[0] <= now - self.window * 1.02:
-                    self._times.popleft()
-                wait = self._blocked_until - now
-                if wait <= 0 and len(self._times) < self.limit:
-                    self._times.append(now)
-                    return
-                if wait <= 0:  # 2% slack: HubSpot counts arrivals, we count sends
-                    wait = self._times[0] + self.window * 1.02 - now
-            wait = max(wait, 0.0005)
-            self.waited += wait
-            time.sleep(wait)
-
-    def block(self, seconds: float) -> None:
-        """HubSpot said stop (429): every thread waits, not just the one that was refused."""
-        with self._lock:
-            self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
-
-    def configure(self, limit: int, window: float) -> None:
-        with self._lock:
-            self.limit, self.window = limit, window
 
 
 class HubSpotHttpError(SourceFatalError):

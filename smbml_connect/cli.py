@@ -104,6 +104,8 @@ def cli(ctx: click.Context, log_file: Path | None, verbose: bool) -> None:
       smbml demo                 try it on a sample business, no account needed
       smbml run -c smbml.toml    run on your own data, as the config file says
       smbml status               what the last runs did, and what was rejected
+      smbml inspect              which tabs and headers feed which tables
+      smbml schedule --every 1h  keep Google Sheets result tabs fresh
     """  # fmt: skip
     log_path = log_file or default_log_path()
     _setup_logging(log_path, verbose)
@@ -227,7 +229,7 @@ def demo(out_dir: Path, store_path: Path | None, seed: int, contacts: int, quiet
 @_store_option("Store file (overrides the config).")
 @click.option(
     "--source",
-    type=click.Choice(["hubspot", "files", "sample"]),
+    type=click.Choice(["hubspot", "gsheets", "files", "sample"]),
     default=None,
     help="Where to pull from (overrides the config; hubspot needs no config file).",
 )
@@ -300,6 +302,131 @@ def auth_hubspot(config_path: Path, token_stdin: bool) -> None:
     who = check_hubspot_token(config, token)
     store_secret("hubspot", token.reveal(), config.profile)
     click.echo(f"Token accepted ({who}) and saved in the keyring for profile {config.profile!r}.")
+
+
+@auth.command("google")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("smbml.toml"),
+    show_default=True,
+    help="Config file (profile, and the spreadsheet to check access to; optional).",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The service account's JSON key file (otherwise read from standard input).",
+)
+def auth_google(config_path: Path, key_file: Path | None) -> None:
+    """Check a Google service-account key, then keep it in the keyring.
+
+    Create the key in Google Cloud Console (IAM > Service accounts > Keys > JSON), enable
+    the Google Sheets API for its project, and share your spreadsheet with the service
+    account's e-mail. Delete the downloaded file afterwards: the keyring has it.
+    """  # fmt: skip
+    from smbml_connect.config import load_config, parse_config
+    from smbml_connect.credentials import Secret, store_secret
+    from smbml_connect.runner import check_google_key
+
+    config = (
+        load_config(config_path)
+        if config_path.exists()
+        else parse_config({"source": {"kind": "sample"}})
+    )
+    raw = key_file.read_text(encoding="utf-8") if key_file else sys.stdin.read()
+    if not raw.strip():
+        raise click.UsageError("no key given: pass --key-file or pipe the JSON in")
+    key = Secret(raw.strip())
+    who = check_google_key(config, key)
+    store_secret("google", key.reveal(), config.profile)
+    click.echo(f"Key accepted ({who}) and saved in the keyring for profile {config.profile!r}.")
+
+
+@cli.command()
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("smbml.toml"),
+    show_default=True,
+    help="The config file.",
+)
+def inspect(config_path: Path) -> None:
+    """Show which tab or file feeds each table and how its headers were matched.
+
+    Nothing is stored. Fix a wrong match with [source.mapping.<table>] in the config,
+    e.g. "Cust Mail" = "email".
+    """  # fmt: skip
+    from smbml_connect.config import load_config
+    from smbml_connect.runner import make_source
+
+    config = load_config(config_path)
+    source = make_source(config)
+    tables = source.available()
+    click.echo(f"Source: {source.name}")
+    if not tables:
+        click.echo("No tab or file matches a table name (contacts, deals, orders, ...).")
+        return
+    for table in tables:
+        frame = source.pull(table)
+        where = getattr(source, "where", lambda t: "")(table)
+        click.echo(f"\n{table}: {len(frame):,} rows" + (f" from {where!r}" if where else ""))
+        mapping = getattr(source, "header_mappings", {}).get(table)
+        for line in mapping.describe() if mapping else []:
+            click.echo(f"  {line}")
+
+
+@cli.command()
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("smbml.toml"),
+    show_default=True,
+    help="The config file (read again before every run).",
+)
+@_store_option("Store file (overrides the config).")
+@click.option("--every", default=None, help="Run every interval, e.g. 15m, 1h, 1d.")
+@click.option("--cron", default=None, help="Run on a cron schedule, e.g. '0 7 * * 1-5'.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Run once now under the lock and exit (for cron, systemd timers, Task Scheduler).",
+)
+def schedule(
+    config_path: Path, store_path: Path | None, every: str | None, cron: str | None, once: bool
+) -> None:
+    """Keep the results fresh: one run at a time, each recorded in the store.
+
+    A failed run is logged and the next one still happens. Without --once the command
+    keeps running (Ctrl+C stops it); the [schedule] section of the config is used when
+    neither --every nor --cron is given.
+    """  # fmt: skip
+    from smbml_connect.config import load_config
+    from smbml_connect.schedule import Outcome, run_forever, run_once
+
+    def show(outcome: Outcome) -> None:
+        colour = {"ok": "green", "partial": "yellow", "skipped": "yellow"}.get(
+            outcome.status, "red"
+        )
+        click.secho(f"{pd.Timestamp.now():%Y-%m-%d %H:%M} {outcome.message}", fg=colour)
+
+    if once:
+        outcome = run_once(config_path, store_path)
+        show(outcome)
+        sys.exit(0 if outcome.status in ("ok", "skipped") else 1)
+    if every is None and cron is None:
+        planned = load_config(config_path).schedule
+        every, cron = planned.every, planned.cron
+    if every is None and cron is None:
+        raise click.UsageError("give --every, --cron or --once (or [schedule] in the config)")
+    click.echo(f"Refreshing {'every ' + every if every else 'on ' + repr(cron)}; Ctrl+C stops.")
+    run_forever(config_path, store_path, every=every, cron=cron, on_outcome=show)
 
 
 @cli.command()

@@ -28,8 +28,9 @@ class _Strict(BaseModel):
 
 
 class SourceConfig(_Strict):
-    kind: Literal["files", "sample", "hubspot"]
+    kind: Literal["files", "sample", "hubspot", "gsheets"]
     path: Path | None = None
+    spreadsheet: str | None = None  # gsheets: the spreadsheet's URL or key
     tables: dict[str, str] = Field(default_factory=dict)
     mapping: dict[str, dict[str, str]] = Field(default_factory=dict)
     seed: int = 7
@@ -54,14 +55,25 @@ class HubSpotConfig(_Strict):
     attempts: int = Field(6, ge=1, le=20)  # per request, for 429, 5xx and timeouts
 
 
+class GoogleConfig(_Strict):
+    """The service-account key is not here: `smbml auth google` keeps it in the keyring."""
+
+    requests_per_minute: int = Field(60, ge=1, le=600)  # Google's default per-user quota
+    write_results: bool = True  # a gsheets source gets its result tabs in the same spreadsheet
+    api_url: str = "https://sheets.googleapis.com"  # only changed for a local emulator
+    timeout_seconds: float = Field(120.0, gt=0, le=600)
+    attempts: int = Field(6, ge=1, le=20)  # per request, for 429, 5xx and timeouts
+
+
 class ConsentConfig(_Strict):
     column: str = "marketing_consent"
     missing_means: Literal["consented", "opted_out"] = "consented"
 
 
 class DestinationConfig(_Strict):
-    kind: Literal["workbook", "report"]
-    path: Path
+    kind: Literal["workbook", "report", "gsheets"]
+    path: Path | None = None  # workbook, report
+    spreadsheet: str | None = None  # gsheets: URL or key of the spreadsheet for result tabs
 
 
 class ScheduleConfig(_Strict):
@@ -128,6 +140,7 @@ class Config(_Strict):
     analytics: AnalyticsConfig = AnalyticsConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     hubspot: HubSpotConfig = HubSpotConfig()
+    google: GoogleConfig = GoogleConfig()
 
 
 def _find_secret_keys(data: object, prefix: str = "") -> list[str]:
@@ -164,6 +177,17 @@ def parse_config(data: dict[str, object], base: Path | None = None) -> Config:
         raise ConfigError(f"config error at {where}: {message}") from None
     if config.source.kind == "files" and config.source.path is None:
         raise ConfigError("config error at source.path: a files source needs a path")
+    if config.source.kind == "gsheets" and not config.source.spreadsheet:
+        raise ConfigError(
+            "config error at source.spreadsheet: a gsheets source needs the spreadsheet's URL"
+        )
+    for i, destination in enumerate(config.destinations):
+        if destination.kind == "gsheets" and not destination.spreadsheet:
+            raise ConfigError(f"config error at destinations[{i}].spreadsheet: give its URL")
+        if destination.kind != "gsheets" and destination.path is None:
+            raise ConfigError(
+                f"config error at destinations[{i}].path: a {destination.kind} needs a path"
+            )
     return _resolve_paths(config, base) if base is not None else config
 
 

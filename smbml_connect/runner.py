@@ -46,7 +46,51 @@ def check_hubspot_token(config: Config, token: Any) -> str:
     return "contacts readable" if "results" in body else "answered"
 
 
-def make_source(config: Config, api: Any = None) -> Source:
+def sheets_api(config: Config) -> Any:
+    """gspread with Google's quota as the limit; the key comes from keyring or env."""
+    from connectors.gsheets_http import SheetsApi, SheetsLimits
+    from smbml_connect.credentials import get_secret
+
+    settings = config.google
+    limits = SheetsLimits(
+        per_minute=settings.requests_per_minute,
+        read_timeout=settings.timeout_seconds,
+        attempts=settings.attempts,
+    )
+    return SheetsApi(get_secret("google", config.profile), api_url=settings.api_url, limits=limits)
+
+
+def check_google_key(config: Config, key: Any) -> str:
+    """Get a token with the key (proves it is valid), and open the configured spreadsheet."""
+    from connectors.gsheets import spreadsheet_key
+    from connectors.gsheets_http import SheetsApi, SheetsLimits
+
+    api = SheetsApi(key, api_url=config.google.api_url, limits=SheetsLimits(attempts=3))
+    wanted = config.source.spreadsheet if config.source.kind == "gsheets" else None
+    wanted = wanted or next((d.spreadsheet for d in config.destinations if d.spreadsheet), None)
+    if wanted is None:
+        api.authorise()
+        return f"signed in as {api.account}"
+    meta = api.client.http_client.fetch_sheet_metadata(spreadsheet_key(wanted))
+    title = meta.get("properties", {}).get("title", "")
+    return f"{api.account} can open {title!r}"
+
+
+def _needs_sheets(config: Config) -> bool:
+    return config.source.kind == "gsheets" or any(d.kind == "gsheets" for d in config.destinations)
+
+
+def make_source(config: Config, api: Any = None, sheets: Any = None) -> Source:
+    if config.source.kind == "gsheets":
+        from connectors.gsheets import SheetsSource
+
+        assert config.source.spreadsheet is not None  # checked by parse_config
+        return SheetsSource(
+            sheets or sheets_api(config),
+            config.source.spreadsheet,
+            config.source.tables,
+            config.source.mapping,
+        )
     if config.source.kind == "hubspot":
         from connectors.hubspot import HubSpotSource
 
@@ -57,13 +101,26 @@ def make_source(config: Config, api: Any = None) -> Source:
     return SampleSource(generate(SampleConfig(seed=config.source.seed)))
 
 
-def _destinations(config: Config, api: Any = None, dry_run: bool = False) -> list[Destination]:
+def _destinations(
+    config: Config, api: Any = None, dry_run: bool = False, sheets: Any = None
+) -> list[Destination]:
     made: list[Destination] = []
     if config.source.kind == "hubspot" and config.hubspot.push:
         from connectors.hubspot_push import HubSpotDestination
 
         made.append(HubSpotDestination(api, dry_run=dry_run, account=config.profile))
+    if not dry_run and _needs_sheets(config):
+        from connectors.gsheets import SheetsResults
+
+        if config.source.kind == "gsheets" and config.google.write_results:
+            assert config.source.spreadsheet is not None
+            made.append(SheetsResults(sheets, config.source.spreadsheet))
+        for destination in config.destinations:
+            if destination.kind == "gsheets" and destination.spreadsheet:
+                made.append(SheetsResults(sheets, destination.spreadsheet))
     for destination in config.destinations:
+        if destination.path is None:
+            continue
         if destination.kind == "workbook":
             made.append(ResultsWorkbook(destination.path))
         else:
@@ -72,14 +129,22 @@ def _destinations(config: Config, api: Any = None, dry_run: bool = False) -> lis
 
 
 def build_run(
-    config: Config, store_path: Path | None, progress: Progress, dry_run: bool = False
+    config: Config,
+    store_path: Path | None,
+    progress: Progress,
+    dry_run: bool = False,
+    kind: str = "run",
+    sheets: Any = None,
 ) -> tuple[RunResult, list[Path]]:
     api = hubspot_api(config) if config.source.kind == "hubspot" else None
-    source = make_source(config, api)
+    if sheets is None and _needs_sheets(config):
+        sheets = sheets_api(config)
+    source = make_source(config, api, sheets)
     as_of = config.analytics.as_of
     options = RunOptions(
         steps=steps_by_name(config.analytics.enabled),
         as_of=None if as_of is None else pd.Timestamp(as_of, tz="UTC"),
+        kind=kind,
         consent_column=config.consent.column,
         missing_consent_means=config.consent.missing_means,
         settings={
@@ -89,7 +154,7 @@ def build_run(
             "pricing": config.analytics.pricing.model_dump(),
         },
     )
-    destinations = _destinations(config, api, dry_run)
+    destinations = _destinations(config, api, dry_run, sheets)
     with Store(store_path or config.store) as store:
         result = run_pipeline(source, store, options, destinations, progress)
-    return result, [d.path.resolve() for d in config.destinations]
+    return result, [d.path.resolve() for d in config.destinations if d.path is not None]

@@ -18,14 +18,14 @@ import re
 import socket
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from smbml_connect.testing.faults import Fault, RollingWindow
 from smbml_connect.testing.hubspot_state import (
     ASSOCIATION_TYPES,
     ApiError,
@@ -39,48 +39,6 @@ __all__ = ["Fault", "HubSpotEmulator"]
 
 TEST_TOKEN = "pat-na1-00000000-0000-4000-8000-000000000001"
 _SCOPE_OBJECT = {"line_items": "line_items", "products": "products", "orders": "orders"}
-
-
-@dataclass
-class Fault:
-    """One injected misbehaviour for the next ``count`` matching requests."""
-
-    kind: str  # "429", "5xx", "slow", "drop"
-    count: int = 1
-    path: str = ""  # only requests whose path contains this
-    method: str = ""  # only this method
-    status: int = 503  # for 5xx
-    delay: float = 0.0  # for slow
-    retry_after: float | None = None  # for 429
-    skip: int = 0  # let this many matching requests through first (a fault mid-sync)
-
-    def matches(self, method: str, path: str) -> bool:
-        if self.count <= 0 or self.path not in path or (self.method and self.method != method):
-            return False
-        if self.skip > 0:
-            self.skip -= 1
-            return False
-        return True
-
-
-@dataclass
-class _Window:
-    """A rolling window of request times, as HubSpot's TEN_SECONDLY_ROLLING counts them."""
-
-    seconds: float
-    limit: int
-    times: deque[float] = field(default_factory=deque)
-
-    def admit(self, now: float) -> bool:
-        while self.times and self.times[0] <= now - self.seconds:
-            self.times.popleft()
-        if len(self.times) >= self.limit:
-            return False
-        self.times.append(now)
-        return True
-
-    def remaining(self) -> int:
-        return max(0, self.limit - len(self.times))
 
 
 class HubSpotEmulator:
@@ -113,8 +71,8 @@ class HubSpotEmulator:
         self.time_scale = time_scale
         self.daily_limit = daily_limit
         self._daily_used = 0
-        self._burst = _Window(10.0 * time_scale, ten_second_limit)
-        self._search = _Window(1.0 * time_scale, search_per_second)
+        self._burst = RollingWindow(10.0 * time_scale, ten_second_limit)
+        self._search = RollingWindow(1.0 * time_scale, search_per_second)
         self._limit_lock = threading.Lock()
         self._fault_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None

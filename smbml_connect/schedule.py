@@ -1,0 +1,156 @@
+"""Keep the results fresh: run the job now and then, one run at a time.
+
+APScheduler owns the timing (intervals and cron expressions, a missed run is coalesced
+into one, never two at once in this process); a file lock beside the store keeps two
+processes (a cron entry and a forgotten terminal) from running together. The lock is
+an OS lock (fcntl/msvcrt through filelock), so the OS releases it when a run crashes or
+is killed: no stale lock file to delete by hand. Every attempt is recorded in the
+store's run table, including the ones that failed before the pipeline started (a wrong
+config, a revoked key) and the ones skipped because another run held the lock; a failed
+run is logged and the next one still happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from smbml_connect.config import load_config
+from smbml_connect.errors import ConfigError, SmbmlError
+from smbml_connect.store import Store, default_store_path
+
+__all__ = ["Outcome", "lock_path", "parse_every", "run_forever", "run_once"]
+
+log = logging.getLogger(__name__)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # ok, partial, failed, skipped
+    run_id: int | None
+    message: str
+
+
+def parse_every(text: str) -> int:
+    """'15m' -> 900 seconds; at least a minute, so a typo cannot hammer an API."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", text)
+    if not match:
+        raise ConfigError(f"--every {text!r}: write a number and a unit, e.g. 15m, 1h or 1d")
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds < 60:
+        raise ConfigError(f"--every {text!r}: the shortest interval is 1m")
+    return seconds
+
+
+def lock_path(store_path: Path) -> Path:
+    return store_path.with_name(store_path.name + ".lock")
+
+
+def run_once(
+    config_path: Path,
+    store_path: Path | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Outcome:
+    """One scheduled run under the lock; never raises for a failed run, only reports it."""
+    from smbml_connect.runner import build_run
+
+    try:
+        config = load_config(config_path)  # read every time: an edit applies to the next run
+    except SmbmlError as exc:
+        return _record_failure(store_path or default_store_path(), str(exc))
+    path = store_path or config.store or default_store_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_path(path)))
+    before = _latest_run(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        message = "skipped: another run of this store is still going"
+        log.warning(message)
+        with Store(path) as store:
+            run_id = store.start_run("scheduled", config.source.kind)
+            store.finish_run(run_id, "skipped", {}, message)
+        return Outcome("skipped", run_id, message)
+    try:
+        result, _ = build_run(config, path, progress, kind="scheduled")
+    except SmbmlError as exc:
+        log.error("scheduled run failed: %s", exc)
+        return _record_failure(path, str(exc), config.source.kind, before)
+    except Exception as exc:  # the next run must still happen
+        log.exception("scheduled run failed")
+        return _record_failure(path, f"{type(exc).__name__}: {exc}", config.source.kind, before)
+    finally:
+        lock.release()
+    message = f"run {result.run_id} {result.status}: " + ", ".join(
+        f"{n:,} {t}" for t, n in result.loaded.items() if n
+    )
+    log.info(message)
+    return Outcome(result.status, result.run_id, message)
+
+
+def _latest_run(path: Path) -> int:
+    with Store(path) as store:
+        runs = store.runs(1)
+    return int(runs["run_id"].iloc[0]) if len(runs) else 0
+
+
+def _record_failure(path: Path, message: str, source: str = "unknown", since: int = -1) -> Outcome:
+    """A run that died before or inside the pipeline still leaves a line in the run table."""
+    with Store(path) as store:
+        latest = store.runs(1)
+        if since >= 0 and len(latest) and int(latest["run_id"].iloc[0]) > since:
+            return Outcome("failed", int(latest["run_id"].iloc[0]), message)  # pipeline recorded it
+        run_id = store.start_run("scheduled", source)
+        store.finish_run(run_id, "failed", {}, message)
+    return Outcome("failed", run_id, message)
+
+
+def run_forever(
+    config_path: Path,
+    store_path: Path | None = None,
+    every: str | None = None,
+    cron: str | None = None,
+    on_outcome: Callable[[Outcome], None] = lambda _: None,
+) -> None:
+    """Block and run on the schedule until Ctrl+C; the first run starts at once for --every."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    if (every is None) == (cron is None):
+        raise ConfigError("give either --every (e.g. 1h) or --cron (e.g. '0 * * * *')")
+    if cron is not None:
+        try:
+            trigger = CronTrigger.from_crontab(cron)
+        except ValueError as exc:
+            raise ConfigError(f"--cron {cron!r}: {exc}") from None
+        first = None
+    else:
+        assert every is not None
+        trigger = IntervalTrigger(seconds=parse_every(every))
+        first = "now"
+
+    def job() -> None:
+        on_outcome(run_once(config_path, store_path))
+
+    scheduler = BlockingScheduler()
+    options: dict[str, object] = {
+        "max_instances": 1,  # a slow run delays the next one instead of overlapping it
+        "coalesce": True,  # after a sleep or a long run, catch up with one run, not many
+        "misfire_grace_time": None,
+    }
+    if first == "now":
+        from datetime import datetime
+
+        options["next_run_time"] = datetime.now().astimezone()
+    scheduler.add_job(job, trigger, id="refresh", **options)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        scheduler.shutdown(wait=False)

@@ -1,0 +1,781 @@
+"""In-memory spreadsheets behind the Sheets emulator: the API's rules, no HTTP.
+
+Each method answers with the JSON body Google sends, or raises SheetsError with
+Google's status and message. batchUpdate is atomic: it runs on a copy that replaces
+the original only when every request succeeded. The 10 million cell cap counts the
+grid (rows x columns of every sheet), as Google does, not the filled cells.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+from smbml_connect.testing.sheets_a1 import A1Error, GridSpan, col_letter, parse_a1, quote_title
+from smbml_connect.testing.sheets_values import Cell, parse_user_entered, render
+
+__all__ = ["CELL_CAP", "Sheet", "SheetsError", "SheetsState", "Spreadsheet"]
+
+CELL_CAP = 10_000_000
+_RENDER = ("FORMATTED_VALUE", "UNFORMATTED_VALUE", "FORMULA")
+_DATETIME = ("SERIAL_NUMBER", "FORMATTED_STRING")
+_INPUT = ("RAW", "USER_ENTERED")
+# Request kinds this emulator applies; any other kind in Google's list gets a clear 400.
+SUPPORTED = (
+    "addSheet",
+    "deleteSheet",
+    "updateSheetProperties",
+    "updateCells",
+    "repeatCell",
+    "addChart",
+    "deleteEmbeddedObject",
+    "createDeveloperMetadata",
+    "deleteDeveloperMetadata",
+    "updateSpreadsheetProperties",
+)
+
+
+class SheetsError(Exception):
+    """An API error: HTTP status, Google's status word and message."""
+
+    STATUS: ClassVar[dict[int, str]] = {
+        400: "INVALID_ARGUMENT",
+        403: "PERMISSION_DENIED",
+        404: "NOT_FOUND",
+    }
+
+    def __init__(self, code: int, message: str, status: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status or self.STATUS.get(code, "INTERNAL")
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "status": self.status}}
+
+
+@dataclass
+class Sheet:
+    sheet_id: int
+    title: str
+    index: int
+    rows: int = 1000
+    cols: int = 26
+    frozen_rows: int = 0
+    frozen_cols: int = 0
+    cells: dict[tuple[int, int], Cell] = field(default_factory=dict)
+    charts: list[dict[str, Any]] = field(default_factory=list)
+    metadata: list[dict[str, Any]] = field(default_factory=list)
+
+    def copy(self) -> Sheet:
+        return replace(
+            self,
+            cells=dict(self.cells),
+            charts=[dict(c) for c in self.charts],
+            metadata=[dict(m) for m in self.metadata],
+        )
+
+    def properties(self) -> dict[str, Any]:
+        grid: dict[str, Any] = {"rowCount": self.rows, "columnCount": self.cols}
+        if self.frozen_rows:
+            grid["frozenRowCount"] = self.frozen_rows
+        if self.frozen_cols:
+            grid["frozenColumnCount"] = self.frozen_cols
+        return {
+            "sheetId": self.sheet_id,
+            "title": self.title,
+            "index": self.index,
+            "sheetType": "GRID",
+            "gridProperties": grid,
+        }
+
+    def used(self) -> tuple[int, int]:
+        """Rows and columns up to the last filled cell."""
+        if not self.cells:
+            return 0, 0
+        return max(r for r, _ in self.cells) + 1, max(c for _, c in self.cells) + 1
+
+
+@dataclass
+class Spreadsheet:
+    spreadsheet_id: str
+    title: str
+    locale: str = "en_US"
+    time_zone: str = "Etc/GMT"
+    sheets: list[Sheet] = field(default_factory=list)
+    shared_with: set[str] | None = None  # None: anyone with a valid token
+    modified: int = 0  # bumps on every write, for Drive's modifiedTime
+    metadata_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def copy(self) -> Spreadsheet:
+        return replace(self, sheets=[s.copy() for s in self.sheets])
+
+    def titles(self) -> list[str]:
+        return [s.title for s in self.sheets]
+
+    def sheet(self, title: str | None) -> Sheet:
+        if title is None:
+            return self.sheets[0]
+        for sheet in self.sheets:
+            if sheet.title == title:
+                return sheet
+        raise SheetsError(400, f"Unable to parse range: {quote_title(title)}")
+
+    def by_id(self, sheet_id: int) -> Sheet:
+        for sheet in self.sheets:
+            if sheet.sheet_id == sheet_id:
+                return sheet
+        raise SheetsError(400, f"Invalid requests: No grid with id: {sheet_id}")
+
+    def cells_in_grid(self) -> int:
+        return sum(s.rows * s.cols for s in self.sheets)
+
+    def check_cap(self) -> None:
+        if self.cells_in_grid() > CELL_CAP:
+            raise SheetsError(
+                400,
+                "This action would increase the number of cells in the workbook above the "
+                f"limit of {CELL_CAP} cells.",
+            )
+
+    def reindex(self) -> None:
+        for i, sheet in enumerate(self.sheets):
+            sheet.index = i
+
+    def metadata_body(self, sheet: Sheet | None = None) -> dict[str, Any]:
+        sheets = [sheet] if sheet else self.sheets
+        body: dict[str, Any] = {
+            "spreadsheetId": self.spreadsheet_id,
+            "properties": {
+                "title": self.title,
+                "locale": self.locale,
+                "autoRecalc": "ON_CHANGE",
+                "timeZone": self.time_zone,
+            },
+            "sheets": [],
+            "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{self.spreadsheet_id}/edit",
+        }
+        for s in sheets:
+            entry: dict[str, Any] = {"properties": s.properties()}
+            if s.charts:
+                entry["charts"] = s.charts
+            if s.metadata:
+                entry["developerMetadata"] = s.metadata
+            body["sheets"].append(entry)
+        return body
+
+
+def _span(book: Spreadsheet, text: str) -> tuple[Sheet, GridSpan]:
+    try:
+        span = parse_a1(text, book.titles())
+    except A1Error:
+        raise SheetsError(400, f"Unable to parse range: {text}") from None
+    return book.sheet(span.title), span
+
+
+def _a1(sheet: Sheet, r0: int, c0: int, r1: int, c1: int) -> str:
+    return f"{quote_title(sheet.title)}!{col_letter(c0)}{r0 + 1}:{col_letter(c1 - 1)}{r1}"
+
+
+class SheetsState:
+    """Every spreadsheet the emulator holds, by id."""
+
+    def __init__(self) -> None:
+        self.books: dict[str, Spreadsheet] = {}
+        self._ids = random.Random(20261122)
+
+    # -- setting up ------------------------------------------------------------------
+    def create(
+        self,
+        spreadsheet_id: str,
+        title: str = "Untitled spreadsheet",
+        tabs: Mapping[str, Sequence[Sequence[Any]]] | None = None,
+        locale: str = "en_US",
+        shared_with: Iterable[str] | None = None,
+    ) -> Spreadsheet:
+        """A spreadsheet whose tabs are typed in as a person would (USER_ENTERED)."""
+        book = Spreadsheet(spreadsheet_id, title, locale=locale)
+        book.shared_with = None if shared_with is None else set(shared_with)
+        for i, (name, rows) in enumerate((tabs or {"Sheet1": []}).items()):
+            height = max(1000, len(rows))
+            width = max(26, max((len(r) for r in rows), default=0))
+            sheet = Sheet(sheet_id=0 if i == 0 else self._new_id(book), title=name, index=i)
+            sheet.rows, sheet.cols = height, width
+            book.sheets.append(sheet)
+            self._write(book, sheet, 0, 0, rows, "USER_ENTERED")
+        book.check_cap()
+        self.books[spreadsheet_id] = book
+        return book
+
+    def book(self, spreadsheet_id: str) -> Spreadsheet:
+        try:
+            return self.books[spreadsheet_id]
+        except KeyError:
+            raise SheetsError(404, "Requested entity was not found.") from None
+
+    def _new_id(self, book: Spreadsheet) -> int:
+        taken = {s.sheet_id for s in book.sheets}
+        while True:
+            candidate = self._ids.randrange(1, 2**31 - 1)
+            if candidate not in taken:
+                return candidate
+
+    # -- values ----------------------------------------------------------------------
+    def values_get(
+        self,
+        spreadsheet_id: str,
+        text: str,
+        value_render: str = "FORMATTED_VALUE",
+        datetime_render: str = "SERIAL_NUMBER",
+        major: str = "ROWS",
+    ) -> dict[str, Any]:
+        _check_enum("valueRenderOption", value_render, _RENDER)
+        _check_enum("dateTimeRenderOption", datetime_render, _DATETIME)
+        _check_enum("majorDimension", major, ("ROWS", "COLUMNS"))
+        book = self.book(spreadsheet_id)
+        sheet, span = _span(book, text)
+        r1 = min(span.row1 if span.row1 is not None else sheet.rows, sheet.rows)
+        c1 = min(span.col1 if span.col1 is not None else sheet.cols, sheet.cols)
+        if span.row0 >= sheet.rows or span.col0 >= sheet.cols:
+            raise SheetsError(
+                400,
+                f"Range ({quote_title(sheet.title)}!{text.rpartition('!')[2]}) exceeds grid "
+                f"limits. Max rows: {sheet.rows}, max columns: {sheet.cols}",
+            )
+        body: dict[str, Any] = {
+            "range": _a1(sheet, span.row0, span.col0, r1, c1),
+            "majorDimension": major,
+        }
+        rows: list[list[Any]] = []
+        by_row: dict[int, list[tuple[int, Cell]]] = {}
+        for (r, c), cell in sheet.cells.items():
+            if span.row0 <= r < r1 and span.col0 <= c < c1 and not cell.empty:
+                by_row.setdefault(r, []).append((c, cell))
+        if by_row:
+            last = max(by_row)
+            for r in range(span.row0, last + 1):
+                entries = sorted(by_row.get(r, []), key=lambda e: e[0])
+                row: list[Any] = []
+                for c, cell in entries:
+                    shown = render(cell, value_render, datetime_render)
+                    if shown is None:
+                        continue
+                    row.extend([""] * (c - span.col0 - len(row)))
+                    row.append(shown)
+                rows.append(row)
+        if major == "COLUMNS" and rows:
+            width = max(len(r) for r in rows)
+            padded = [r + [""] * (width - len(r)) for r in rows]
+            rows = [_trim(list(col)) for col in zip(*padded, strict=True)]
+        if rows:
+            body["values"] = rows
+        return body
+
+    def values_update(
+        self,
+        spreadsheet_id: str,
+        text: str,
+        values: Sequence[Sequence[Any]] | None,
+        input_option: str | None,
+        major: str | None = None,
+    ) -> dict[str, Any]:
+        if input_option is None:
+            raise SheetsError(400, "'valueInputOption' is required but not specified")
+        _check_enum("valueInputOption", input_option, _INPUT)
+        book = self.book(spreadsheet_id)
+        sheet, span = _span(book, text)
+        rows = _as_rows(values or [], major)
+        height = len(rows)
+        width = max((len(r) for r in rows), default=0)
+        _check_fits(span, height, width, text)
+        self._grow(book, sheet, span.row0 + height, span.col0 + width)
+        self._write(book, sheet, span.row0, span.col0, rows, input_option)
+        book.modified += 1
+        return {
+            "spreadsheetId": spreadsheet_id,
+            "updatedRange": _a1(
+                sheet, span.row0, span.col0, span.row0 + max(height, 1), span.col0 + max(width, 1)
+            ),
+            "updatedRows": height,
+            "updatedColumns": width,
+            "updatedCells": sum(len(r) for r in rows),
+        }
+
+    def values_batch_update(self, spreadsheet_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        option = body.get("valueInputOption")
+        if option is None:
+            raise SheetsError(400, "'valueInputOption' is required but not specified")
+        book = self.book(spreadsheet_id).copy()
+        backup, self.books[spreadsheet_id] = self.books[spreadsheet_id], book
+        try:
+            answers = [
+                self.values_update(
+                    spreadsheet_id, d["range"], d.get("values"), option, d.get("majorDimension")
+                )
+                for d in body.get("data") or []
+            ]
+        except SheetsError:
+            self.books[spreadsheet_id] = backup
+            raise
+        return {
+            "spreadsheetId": spreadsheet_id,
+            "totalUpdatedRows": sum(a["updatedRows"] for a in answers),
+            "totalUpdatedColumns": sum(a["updatedColumns"] for a in answers),
+            "totalUpdatedCells": sum(a["updatedCells"] for a in answers),
+            "totalUpdatedSheets": len({a["updatedRange"].rpartition("!")[0] for a in answers}),
+            "responses": answers,
+        }
+
+    def values_append(
+        self,
+        spreadsheet_id: str,
+        text: str,
+        values: Sequence[Sequence[Any]] | None,
+        input_option: str | None,
+        insert_option: str = "OVERWRITE",
+    ) -> dict[str, Any]:
+        """Append below the logical table that starts in ``text``'s columns."""
+        if input_option is None:
+            raise SheetsError(400, "'valueInputOption' is required but not specified")
+        _check_enum("insertDataOption", insert_option, ("OVERWRITE", "INSERT_ROWS"))
+        book = self.book(spreadsheet_id)
+        sheet, span = _span(book, text)
+        c1 = span.col1 if span.col1 is not None else sheet.cols
+        filled = [r for (r, c) in sheet.cells if span.col0 <= c < c1 and r >= span.row0]
+        table_end = max(filled) + 1 if filled else span.row0
+        rows = _as_rows(values or [], None)
+        if insert_option == "INSERT_ROWS" and rows:
+            moved = {
+                ((r + len(rows)) if r >= table_end else r, c): cell
+                for (r, c), cell in sheet.cells.items()
+            }
+            sheet.cells = moved
+            sheet.rows += len(rows)
+            book.check_cap()
+        table = (
+            _a1(sheet, span.row0, span.col0, table_end, max(c1, span.col0 + 1)) if filled else None
+        )
+        target = f"{quote_title(sheet.title)}!{col_letter(span.col0)}{table_end + 1}"
+        update = self.values_update(spreadsheet_id, target, rows, input_option)
+        answer: dict[str, Any] = {"spreadsheetId": spreadsheet_id, "updates": update}
+        if table:
+            answer["tableRange"] = table
+        return answer
+
+    def values_clear(self, spreadsheet_id: str, text: str) -> dict[str, Any]:
+        book = self.book(spreadsheet_id)
+        sheet, span = _span(book, text)
+        r1 = min(span.row1 if span.row1 is not None else sheet.rows, sheet.rows)
+        c1 = min(span.col1 if span.col1 is not None else sheet.cols, sheet.cols)
+        for key in [k for k in sheet.cells if span.row0 <= k[0] < r1 and span.col0 <= k[1] < c1]:
+            cell = sheet.cells[key]
+            kept = replace(cell, value=None, formula=None)
+            if kept.number_type or kept.style:
+                sheet.cells[key] = kept
+            else:
+                del sheet.cells[key]
+        book.modified += 1
+        return {
+            "spreadsheetId": spreadsheet_id,
+            "clearedRange": _a1(sheet, span.row0, span.col0, r1, c1),
+        }
+
+    # -- batchUpdate -----------------------------------------------------------------
+    def batch_update(self, spreadsheet_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        requests = body.get("requests")
+        if not requests:
+            raise SheetsError(400, "Must specify at least one request.")
+        draft = self.book(spreadsheet_id).copy()
+        replies = []
+        for i, request in enumerate(requests):
+            if not isinstance(request, Mapping) or len(request) != 1:
+                raise SheetsError(
+                    400, f"Invalid requests[{i}]: exactly one kind of request must be set."
+                )
+            kind, args = next(iter(request.items()))
+            if kind not in SUPPORTED:
+                raise SheetsError(
+                    400,
+                    f"Invalid JSON payload received. Unknown name \"{kind}\" at 'requests[{i}]': "
+                    "Cannot find field (or this emulator does not implement it).",
+                )
+            try:
+                replies.append(getattr(self, f"_do_{kind}")(draft, args or {}))
+            except SheetsError as exc:
+                raise SheetsError(
+                    exc.code, f"Invalid requests[{i}].{kind}: {exc.message}"
+                ) from None
+            except (KeyError, TypeError, ValueError) as exc:
+                raise SheetsError(400, f"Invalid requests[{i}].{kind}: {exc}") from None
+        draft.check_cap()
+        draft.modified += 1
+        self.books[spreadsheet_id] = draft
+        answer: dict[str, Any] = {"spreadsheetId": spreadsheet_id, "replies": replies}
+        if body.get("includeSpreadsheetInResponse"):
+            answer["updatedSpreadsheet"] = draft.metadata_body()
+        return answer
+
+    def _do_addSheet(self, book: Spreadsheet, args: Mapping[str, Any]) -> dict[str, Any]:
+        props = args.get("properties") or {}
+        title = props.get("title") or f"Sheet{len(book.sheets) + 1}"
+        if title in book.titles():
+            raise SheetsError(
+                400,
+                f'A sheet with the name "{title}" already exists. Please enter another name.',
+            )
+        sheet_id = props.get("sheetId")
+        if sheet_id is None:
+            sheet_id = self._new_id(book)
+        elif sheet_id < 0 or sheet_id in {s.sheet_id for s in book.sheets}:
+            raise SheetsError(400, f"Sheet with id {sheet_id} already exists.")
+        grid = props.get("gridProperties") or {}
+        sheet = Sheet(
+            sheet_id=sheet_id,
+            title=title,
+            index=props.get("index", len(book.sheets)),
+            rows=grid.get("rowCount", 1000),
+            cols=grid.get("columnCount", 26),
+            frozen_rows=grid.get("frozenRowCount", 0),
+            frozen_cols=grid.get("frozenColumnCount", 0),
+        )
+        book.sheets.insert(min(sheet.index, len(book.sheets)), sheet)
+        book.reindex()
+        book.check_cap()
+        return {"addSheet": {"properties": sheet.properties()}}
+
+    def _do_deleteSheet(self, book: Spreadsheet, args: Mapping[str, Any]) -> dict[str, Any]:
+        sheet = book.by_id(args["sheetId"])
+        if len(book.sheets) == 1:
+            raise SheetsError(400, "You can't remove all the sheets in a document.")
+        book.sheets.remove(sheet)
+        book.reindex()
+        return {}
+
+    def _do_updateSheetProperties(
+        self, book: Spreadsheet, args: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        props = args.get("properties") or {}
+        fields = _fields(args.get("fields"))
+        sheet = book.by_id(props.get("sheetId", 0))
+        grid = props.get("gridProperties") or {}
+        setters = {
+            "title": lambda: setattr(sheet, "title", props["title"]),
+            "index": lambda: None,
+            "gridProperties.rowCount": lambda: self._resize(sheet, rows=grid["rowCount"]),
+            "gridProperties.columnCount": lambda: self._resize(sheet, cols=grid["columnCount"]),
+            "gridProperties.frozenRowCount": lambda: setattr(
+                sheet, "frozen_rows", grid.get("frozenRowCount", 0)
+            ),
+            "gridProperties.frozenColumnCount": lambda: setattr(
+                sheet, "frozen_cols", grid.get("frozenColumnCount", 0)
+            ),
+        }
+        for name in fields:
+            matched = [k for k in setters if k == name or k.startswith(name + ".")]
+            if not matched:
+                raise SheetsError(400, f"Invalid field mask: {name}")
+            for key in matched:
+                setters[key]()
+        if sheet.frozen_rows >= sheet.rows and sheet.rows > 0:
+            raise SheetsError(400, "You can't freeze all visible rows on the sheet.")
+        return {}
+
+    def _do_updateSpreadsheetProperties(
+        self, book: Spreadsheet, args: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        props = args.get("properties") or {}
+        for name in _fields(args.get("fields")):
+            if name == "title":
+                book.title = props["title"]
+            elif name == "locale":
+                book.locale = props["locale"]
+            elif name == "timeZone":
+                book.time_zone = props["timeZone"]
+            else:
+                raise SheetsError(400, f"Invalid field mask: {name}")
+        return {}
+
+    def _resize(self, sheet: Sheet, rows: int | None = None, cols: int | None = None) -> None:
+        if rows is not None:
+            if rows < 1:
+                raise SheetsError(400, "Invalid value for rowCount: must be at least 1")
+            sheet.rows = rows
+        if cols is not None:
+            if cols < 1:
+                raise SheetsError(400, "Invalid value for columnCount: must be at least 1")
+            sheet.cols = cols
+        sheet.cells = {
+            k: v for k, v in sheet.cells.items() if k[0] < sheet.rows and k[1] < sheet.cols
+        }
+
+    def _do_updateCells(self, book: Spreadsheet, args: Mapping[str, Any]) -> dict[str, Any]:
+        fields = _fields(args.get("fields"))
+        if not fields:
+            raise SheetsError(400, "At least one field must be updated, but none specified.")
+        rows = args.get("rows") or []
+        if "range" in args:
+            grid = args["range"]
+            sheet = book.by_id(grid.get("sheetId", 0))
+            r0, c0 = grid.get("startRowIndex", 0), grid.get("startColumnIndex", 0)
+            r1 = grid.get("endRowIndex", sheet.rows)
+            c1 = grid.get("endColumnIndex", sheet.cols)
+            covering = True
+        elif "start" in args:
+            start = args["start"]
+            sheet = book.by_id(start.get("sheetId", 0))
+            r0, c0 = start.get("rowIndex", 0), start.get("columnIndex", 0)
+            r1 = r0 + len(rows)
+            c1 = c0 + max((len(r.get("values") or []) for r in rows), default=0)
+            covering = False
+        else:
+            raise SheetsError(400, "Either range or start must be set.")
+        if r1 > sheet.rows or c1 > sheet.cols:
+            raise SheetsError(
+                400,
+                f"Range ({quote_title(sheet.title)}!{col_letter(c0)}{r0 + 1}:{col_letter(max(c1, 1) - 1)}"
+                f"{r1}) exceeds grid limits. Max rows: {sheet.rows}, max columns: {sheet.cols}",
+            )
+        written: set[tuple[int, int]] = set()
+        for i, row in enumerate(rows):
+            for j, data in enumerate(row.get("values") or []):
+                r, c = r0 + i, c0 + j
+                if r >= r1 or c >= c1:
+                    raise SheetsError(400, "The rows do not fit inside the range.")
+                written.add((r, c))
+                self._apply_cell(book, sheet, (r, c), data or {}, fields)
+        if covering:  # cells of the range not in ``rows`` lose the fields named
+            blank: dict[str, Any] = {}
+            for key in [k for k in sheet.cells if r0 <= k[0] < r1 and c0 <= k[1] < c1]:
+                if key not in written:
+                    self._apply_cell(book, sheet, key, blank, fields)
+        return {}
+
+    def _do_repeatCell(self, book: Spreadsheet, args: Mapping[str, Any]) -> dict[str, Any]:
+        grid = args["range"]
+        sheet = book.by_id(grid.get("sheetId", 0))
+        fields = _fields(args.get("fields"))
+        r0, c0 = grid.get("startRowIndex", 0), grid.get("startColumnIndex", 0)
+        r1 = min(grid.get("endRowIndex", sheet.rows), sheet.rows)
+        c1 = min(grid.get("endColumnIndex", sheet.cols), sheet.cols)
+        data = args.get("cell") or {}
+        for key in itertools.product(range(r0, r1), range(c0, c1)):
+            self._apply_cell(book, sheet, key, data, fields)
+        return {}
+
+    def _apply_cell(
+        self,
+        book: Spreadsheet,
+        sheet: Sheet,
+        key: tuple[int, int],
+        data: Mapping[str, Any],
+        fields: list[str],
+    ) -> None:
+        cell = sheet.cells.get(key, Cell())
+        for name in fields:
+            if name in ("*", "userEnteredValue") or name.startswith("userEnteredValue."):
+                cell = _with_value(cell, data.get("userEnteredValue"))
+            if name in ("*", "userEnteredFormat") or name.startswith("userEnteredFormat"):
+                cell = _with_format(cell, data.get("userEnteredFormat"), name)
+            if name not in ("*",) and not name.startswith(
+                ("userEnteredValue", "userEnteredFormat", "note", "hyperlink")
+            ):
+                raise SheetsError(400, f"Invalid field mask: {name}")
+        if cell.empty and not cell.number_type and not cell.style:
+            sheet.cells.pop(key, None)
+        else:
+            sheet.cells[key] = cell
+
+    def _do_addChart(self, book: Spreadsheet, args: Mapping[str, Any]) -> dict[str, Any]:
+        chart = dict(args["chart"])
+        spec = chart.get("spec") or {}
+        sources = [
+            source
+            for part in ("domains", "series")
+            for entry in (spec.get("basicChart") or {}).get(part, [])
+            for source in (entry.get("domain") or entry.get("series") or {})
+            .get("sourceRange", {})
+            .get("sources", [])
+        ]
+        if not sources:
+            raise SheetsError(400, "The chart has no data: set domains and series source ranges.")
+        for source in sources:
+            book.by_id(source.get("sheetId", 0))
+        position = chart.get("position") or {}
+        anchor = (position.get("overlayPosition") or {}).get("anchorCell") or {}
+        host = book.by_id(anchor.get("sheetId", position.get("sheetId", 0)))
+        taken = {c["chartId"] for s in book.sheets for c in s.charts}
+        chart.setdefault("chartId", self._ids.randrange(1, 2**31 - 1))
+        if chart["chartId"] in taken:
+            raise SheetsError(400, f"An object with id {chart['chartId']} already exists.")
+        host.charts.append(chart)
+        return {"addChart": {"chart": chart}}
+
+    def _do_deleteEmbeddedObject(
+        self, book: Spreadsheet, args: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        target = args["objectId"]
+        for sheet in book.sheets:
+            for chart in sheet.charts:
+                if chart["chartId"] == target:
+                    sheet.charts.remove(chart)
+                    return {}
+        raise SheetsError(400, f"No object with id {target}")
+
+    def _do_createDeveloperMetadata(
+        self, book: Spreadsheet, args: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        meta = dict(args["developerMetadata"])
+        location = meta.get("location") or {}
+        if "metadataKey" not in meta or "visibility" not in meta:
+            raise SheetsError(400, "metadataKey and visibility are required.")
+        if "sheetId" not in location:
+            raise SheetsError(400, "This emulator stores developer metadata on sheets only.")
+        sheet = book.by_id(location["sheetId"])
+        meta["metadataId"] = meta.get("metadataId") or next(book.metadata_ids)
+        meta["location"] = {"locationType": "SHEET", "sheetId": sheet.sheet_id}
+        sheet.metadata.append(meta)
+        return {"createDeveloperMetadata": {"developerMetadata": meta}}
+
+    def _do_deleteDeveloperMetadata(
+        self, book: Spreadsheet, args: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        lookup = (args.get("dataFilter") or {}).get("developerMetadataLookup") or {}
+        gone = []
+        for sheet in book.sheets:
+            for meta in list(sheet.metadata):
+                if all(meta.get(k) == v for k, v in lookup.items() if k != "locationType"):
+                    sheet.metadata.remove(meta)
+                    gone.append(meta)
+        return {"deleteDeveloperMetadata": {"deletedDeveloperMetadata": gone}}
+
+    # -- helpers ---------------------------------------------------------------------
+    def _grow(self, book: Spreadsheet, sheet: Sheet, rows: int, cols: int) -> None:
+        """values.update and append add rows and columns as needed, inside the cap."""
+        sheet.rows, sheet.cols = max(sheet.rows, rows), max(sheet.cols, cols)
+        book.check_cap()
+
+    def _write(
+        self,
+        book: Spreadsheet,
+        sheet: Sheet,
+        r0: int,
+        c0: int,
+        rows: Sequence[Sequence[Any]],
+        input_option: str,
+    ) -> None:
+        for i, row in enumerate(rows):
+            for j, value in enumerate(row):
+                if value is None:
+                    continue  # null leaves the cell as it is
+                key = (r0 + i, c0 + j)
+                old = sheet.cells.get(key, Cell())
+                if value == "":
+                    new = replace(old, value=None, formula=None)
+                elif isinstance(value, list | dict):
+                    raise SheetsError(
+                        400,
+                        f"Invalid values[{i}][{j}]: {type(value).__name__} is not a cell value",
+                    )
+                elif input_option == "RAW":
+                    stored = float(value) if type(value) is int else value
+                    new = replace(old, value=stored, formula=None)
+                else:
+                    parsed = parse_user_entered(value, book.locale)
+                    new = replace(
+                        old,
+                        value=parsed.value,
+                        formula=parsed.formula,
+                        number_type=parsed.number_type or old.number_type,
+                        pattern=parsed.pattern or old.pattern,
+                    )
+                if new.empty and not new.number_type and not new.style:
+                    sheet.cells.pop(key, None)
+                else:
+                    sheet.cells[key] = new
+
+
+def _with_value(cell: Cell, value: Mapping[str, Any] | None) -> Cell:
+    if not value:
+        return replace(cell, value=None, formula=None)
+    if len(value) != 1:
+        raise SheetsError(400, "Exactly one of the ExtendedValue kinds must be set.")
+    kind, raw = next(iter(value.items()))
+    if kind == "stringValue":
+        return replace(cell, value=str(raw), formula=None)
+    if kind == "numberValue":
+        return replace(cell, value=float(raw), formula=None)
+    if kind == "boolValue":
+        return replace(cell, value=bool(raw), formula=None)
+    if kind == "formulaValue":
+        return replace(cell, value=None, formula=str(raw))
+    raise SheetsError(400, f'Unknown name "{kind}" in ExtendedValue')
+
+
+def _with_format(cell: Cell, fmt: Mapping[str, Any] | None, field_name: str) -> Cell:
+    fmt = dict(fmt or {})
+    if field_name in ("*", "userEnteredFormat"):
+        number = fmt.pop("numberFormat", None) or {}
+        style = tuple(sorted((k, repr(v)) for k, v in fmt.items()))
+        return replace(
+            cell, number_type=number.get("type"), pattern=number.get("pattern"), style=style
+        )
+    part = field_name.removeprefix("userEnteredFormat.").split(".")[0]
+    if part == "numberFormat":
+        number = fmt.get("numberFormat") or {}
+        return replace(cell, number_type=number.get("type"), pattern=number.get("pattern"))
+    style = dict(cell.style)
+    if part in fmt:
+        style[part] = repr(fmt[part])
+    else:
+        style.pop(part, None)
+    return replace(cell, style=tuple(sorted(style.items())))
+
+
+def _fields(mask: str | None) -> list[str]:
+    if not mask:
+        return []
+    return [f.strip() for f in mask.split(",") if f.strip()]
+
+
+def _check_enum(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise SheetsError(
+            400,
+            f"Invalid value at '{name}' (type.googleapis.com/google.apps.sheets.v4.{name}), "
+            f'"{value}"',
+        )
+
+
+def _as_rows(values: Sequence[Sequence[Any]], major: str | None) -> list[list[Any]]:
+    rows = [list(r) for r in values]
+    if major == "COLUMNS":
+        width = max((len(r) for r in rows), default=0)
+        padded = [r + [None] * (width - len(r)) for r in rows]
+        rows = [list(col) for col in zip(*padded, strict=True)]
+    return rows
+
+
+def _check_fits(span: GridSpan, height: int, width: int, text: str) -> None:
+    if span.single:
+        return
+    if span.row1 is not None and span.row0 + height > span.row1:
+        raise SheetsError(
+            400,
+            f"Requested writing within range [{text}], but tried writing to row "
+            f"[{span.row0 + height}]",
+        )
+    if span.col1 is not None and span.col0 + width > span.col1:
+        raise SheetsError(
+            400,
+            f"Requested writing within range [{text}], but tried writing to column "
+            f"[{col_letter(span.col0 + width - 1)}]",
+        )
+
+
+def _trim(values: list[Any]) -> list[Any]:
+    while values and values[-1] == "":
+        values.pop()
+    return values
