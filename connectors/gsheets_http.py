@@ -84,11 +84,32 @@ def service_account_info(secret: Secret) -> dict[str, Any]:
     return info
 
 
+class _Rewriter(requests.Session):
+    """A plain session that sends Google's hosts to ``base`` (token and IAM calls go here)."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__()
+        self._base = base.rstrip("/")
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        for real in (*GOOGLE_URLS, "https://iamcredentials.googleapis.com"):
+            if url.startswith(real):
+                url = self._base + url[len(real) :]
+        return super().request(method, url, *args, **kwargs)
+
+
 class _RoutedSession(AuthorizedSession):
-    """Google's authorised session, pointed at another host when ``base`` is set (an emulator)."""
+    """Google's authorised session, pointed at another host when ``base`` is set (an emulator).
+
+    The auth side (token refresh, google-auth's background IAM lookup) is routed too, so
+    a test never reaches for the internet.
+    """
 
     def __init__(self, credentials: Any, base: str | None) -> None:
-        super().__init__(credentials)
+        from google.auth.transport.requests import Request
+
+        auth_request = Request(session=_Rewriter(base)) if base else None
+        super().__init__(credentials, auth_request=auth_request)
         self._base = base.rstrip("/") if base else None
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
@@ -239,10 +260,9 @@ class SheetsApi:
     def authorise(self) -> None:
         """Exchange the key for a token now: a bad or revoked key fails here, clearly."""
         import google.auth.exceptions
-        from google.auth.transport.requests import Request
 
         try:
-            self._credentials.refresh(Request(self._session))
+            self._credentials.refresh(self._session._auth_request)
         except google.auth.exceptions.RefreshError as exc:
             reason = redact(str(exc.args[0]) if exc.args else "refused")[:200]
             raise AuthError(

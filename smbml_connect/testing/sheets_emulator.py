@@ -42,6 +42,8 @@ SHEETS_SCOPES = (
 _ID = r"(?P<id>[A-Za-z0-9_-]+)"
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(r"^/token$"), "token"),
+    # google-auth asks IAM which regions a service account may use (a background lookup)
+    ("GET", re.compile(r"^/v1/projects/-/serviceAccounts/[^/]+/allowedLocations$"), "iam"),
     ("GET", re.compile(rf"^/drive/v3/files/{_ID}$"), "drive_get"),
     ("GET", re.compile(rf"^/v4/spreadsheets/{_ID}/values:batchGet$"), "values_batch_get"),
     ("POST", re.compile(rf"^/v4/spreadsheets/{_ID}/values:batchUpdate$"), "values_batch_update"),
@@ -156,8 +158,12 @@ class SheetsEmulator:
             fault.count = 0
 
     def total(self, prefix: str = "") -> int:
-        """Requests so far, not counting token exchanges (they are not Sheets API calls)."""
-        return sum(n for k, n in self.requests.items() if k.startswith(prefix) and "token" not in k)
+        """Sheets and Drive requests so far; token and IAM calls are not Sheets API calls."""
+        return sum(
+            n
+            for k, n in self.requests.items()
+            if k.startswith(prefix) and k.split()[-1] not in ("token", "iam")
+        )
 
     def reset_counts(self) -> None:
         self.requests.clear()
@@ -240,6 +246,9 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(parts.query, keep_blank_values=True)
         if name == "token":
             self._token(raw)
+            return
+        if name == "iam":
+            self._send(200, {"locations": [], "encodedLocations": "0x0"})
             return
         who = self._caller()
         if who is None:

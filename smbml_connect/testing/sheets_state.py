@@ -173,7 +173,10 @@ def _span(book: Spreadsheet, text: str) -> tuple[Sheet, GridSpan]:
         span = parse_a1(text, book.titles())
     except A1Error:
         raise SheetsError(400, f"Unable to parse range: {text}") from None
-    return book.sheet(span.title), span
+    try:
+        return book.sheet(span.title), span
+    except SheetsError:
+        raise SheetsError(400, f"Unable to parse range: {text}") from None
 
 
 def _a1(sheet: Sheet, r0: int, c0: int, r1: int, c1: int) -> str:
@@ -343,9 +346,18 @@ class SheetsState:
         _check_enum("insertDataOption", insert_option, ("OVERWRITE", "INSERT_ROWS"))
         book = self.book(spreadsheet_id)
         sheet, span = _span(book, text)
-        c1 = span.col1 if span.col1 is not None else sheet.cols
-        filled = [r for (r, c) in sheet.cells if span.col0 <= c < c1 and r >= span.row0]
-        table_end = max(filled) + 1 if filled else span.row0
+        filled = {k for k, cell in sheet.cells.items() if not cell.empty}
+        # The "logical table": the block of filled rows that starts in the range, as wide as
+        # its filled columns reach (Google's docs: the values go on the table's next row,
+        # starting with the table's first column).
+        c1 = span.col1 if span.col1 is not None and not span.single else None
+        if c1 is None:
+            c1 = span.col0 + 1
+            while (span.row0, c1) in filled:
+                c1 += 1
+        table_end = span.row0
+        while any((table_end, c) in filled for c in range(span.col0, c1)):
+            table_end += 1
         rows = _as_rows(values or [], None)
         if insert_option == "INSERT_ROWS" and rows:
             moved = {
@@ -355,9 +367,7 @@ class SheetsState:
             sheet.cells = moved
             sheet.rows += len(rows)
             book.check_cap()
-        table = (
-            _a1(sheet, span.row0, span.col0, table_end, max(c1, span.col0 + 1)) if filled else None
-        )
+        table = _a1(sheet, span.row0, span.col0, table_end, c1) if table_end > span.row0 else None
         target = f"{quote_title(sheet.title)}!{col_letter(span.col0)}{table_end + 1}"
         update = self.values_update(spreadsheet_id, target, rows, input_option)
         answer: dict[str, Any] = {"spreadsheetId": spreadsheet_id, "updates": update}
