@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import google.auth.exceptions
 import gspread
 import requests
 from google.auth.transport.requests import AuthorizedSession
@@ -186,6 +187,12 @@ class SheetsApi:
                 raise self._classify(exc, what, limiter, tries) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 raise _Retry(None, f"{type(exc).__name__} on {what}") from None
+            except google.auth.exceptions.RefreshError as exc:  # getting the token failed
+                if getattr(exc, "retryable", False):
+                    raise _Retry(None, f"token refresh failed on {what}") from None
+                raise _refused(exc) from None
+            except google.auth.exceptions.TransportError:
+                raise _Retry(None, f"token endpoint unreachable on {what}") from None
 
         retrying = Retrying(
             retry=retry_if_exception(lambda e: isinstance(e, _Retry)),
@@ -259,20 +266,22 @@ class SheetsApi:
 
     def authorise(self) -> None:
         """Exchange the key for a token now: a bad or revoked key fails here, clearly."""
-        import google.auth.exceptions
-
         try:
             self._credentials.refresh(self._session._auth_request)
         except google.auth.exceptions.RefreshError as exc:
-            reason = redact(str(exc.args[0]) if exc.args else "refused")[:200]
-            raise AuthError(
-                f"Google refused the service-account key ({reason}): create a new JSON key "
-                "and run `smbml auth google` again"
-            ) from None
+            raise _refused(exc) from None
         except google.auth.exceptions.TransportError:
             raise SourceRetriableError(
                 "could not reach Google to check the key; try again"
             ) from None
+
+
+def _refused(exc: Exception) -> AuthError:
+    reason = redact(str(exc.args[0]) if exc.args else "refused")[:200]
+    return AuthError(
+        f"Google refused the service-account key ({reason}): create a new JSON key and run "
+        "`smbml auth google` again"
+    )
 
 
 def _describe(method: str, endpoint: str) -> str:

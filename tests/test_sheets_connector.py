@@ -1,0 +1,372 @@
+"""Google Sheets in and out through gspread against the emulator: read, write, quota, auth."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import connectors.gsheets as gsheets
+from connectors.gsheets import ResultTab, SheetsResults, SheetsSource, spreadsheet_key, tab_requests
+from connectors.gsheets_http import SheetsApi, SheetsLimits
+from smbml_connect.cli import cli
+from smbml_connect.config import parse_config
+from smbml_connect.credentials import Secret
+from smbml_connect.errors import AuthError, ConfigError, SourceRetriableError
+from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.sample import SampleBusiness
+from smbml_connect.schema import validate
+from smbml_connect.steps import steps_by_name
+from smbml_connect.store import Store
+from smbml_connect.testing.faults import Fault
+from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account
+from smbml_connect.testing.sheets_sample import SAMPLE_KEY, TAB_TITLES, load_sample_sheets
+
+FAST = SheetsLimits(backoff_base=0.01, backoff_cap=0.05, attempts=6)
+NOTES_BEFORE = {"values": [["Our own notes: smbml must never touch this tab"]]}
+
+
+@pytest.fixture(scope="module")
+def emu(business: SampleBusiness) -> SheetsEmulator:
+    with SheetsEmulator() as emulator:
+        load_sample_sheets(emulator.state, business, messy=True)
+        yield emulator
+
+
+@pytest.fixture
+def key(emu: SheetsEmulator) -> Secret:
+    return Secret(json.dumps(make_service_account(emu)))
+
+
+@pytest.fixture
+def api(emu: SheetsEmulator, key: Secret) -> SheetsApi:
+    return SheetsApi(key, api_url=emu.url, limits=FAST)
+
+
+def _fresh_book(emu: SheetsEmulator, business: SampleBusiness, spreadsheet: str) -> None:
+    load_sample_sheets(emu.state, business, key=spreadsheet, messy=True)
+
+
+def test_spreadsheet_key_from_url_or_key() -> None:
+    url = f"https://docs.google.com/spreadsheets/d/{SAMPLE_KEY}/edit#gid=0"
+    assert spreadsheet_key(url) == SAMPLE_KEY
+    assert spreadsheet_key(f"  {SAMPLE_KEY} ") == SAMPLE_KEY
+    with pytest.raises(ConfigError, match="neither a Google Sheets URL"):
+        spreadsheet_key("my sheet")
+
+
+def test_reads_every_table_in_two_requests(
+    emu: SheetsEmulator, api: SheetsApi, business: SampleBusiness
+) -> None:
+    emu.reset_counts()
+    source = SheetsSource(api, SAMPLE_KEY)
+    assert source.available() == list(TAB_TITLES)  # "Notes" is not a table
+    frames = {table: source.pull(table) for table in source.available()}
+    assert emu.total() == 2  # metadata, then one values:batchGet of all five tabs
+    assert source.header_mappings["contacts"].columns["E-mail Address"] == "email"
+    contacts = validate("contacts", frames["contacts"], source=source.name)
+    assert len(contacts.clean) == len(business.tables["contacts"])  # two duplicates rejected
+    # A date typed into a cell arrives as a date, not as text in some locale's order.
+    orders = validate("orders", frames["orders"], source=source.name)
+    truth = business.tables["orders"].set_index("order_id")["total"]
+    got = orders.clean.set_index("order_id")["total"]
+    assert (got - truth.reindex(got.index)).abs().max() < 0.01
+
+
+def test_rejects_name_the_sheet_row(emu: SheetsEmulator, api: SheetsApi) -> None:
+    source = SheetsSource(api, SAMPLE_KEY)
+    checked = validate("orders", source.pull("orders"), source=source.name)
+    bad = checked.rejects[checked.rejects["value"] == "next Tuesday"].iloc[0]
+    row = int(bad["source_row"])
+    shown = emu.state.values_get(SAMPLE_KEY, f"Orders!A{row}:C{row}")["values"][0]
+    assert shown[2] == "next Tuesday"  # the row number the user sees in the sheet
+
+
+def test_leading_zeros_and_text_survive(emu: SheetsEmulator, api: SheetsApi) -> None:
+    emu.state.create(
+        "1LeadingZerosSpreadsheet0000000000000000",
+        "Zeros",
+        {"Customers": [["Customer ID", "Email", "Created"], ["'00123", "a@x.com", "2025-02-03"]]},
+    )
+    source = SheetsSource(api, "1LeadingZerosSpreadsheet0000000000000000")
+    checked = validate("contacts", source.pull("contacts"), source="t")
+    assert checked.clean["contact_id"].tolist() == ["00123"]
+    assert checked.clean["created_at"].iloc[0] == pd.Timestamp("2025-02-03", tz="UTC")
+
+
+def test_config_names_tabs_and_overrides_headers(emu: SheetsEmulator, api: SheetsApi) -> None:
+    emu.state.create(
+        "1OddNamesSpreadsheet0000000000000000000",
+        "Odd",
+        {"Leute": [["Kunde", "Mail"], ["K1", "k@x.com"]]},
+    )
+    source = SheetsSource(
+        api,
+        "1OddNamesSpreadsheet0000000000000000000",
+        tables={"contacts": "Leute"},
+        mappings={"contacts": {"Kunde": "contact_id", "Mail": "email"}},
+    )
+    frame = source.pull("contacts")
+    assert {"contact_id", "email"} <= set(frame.columns)
+    with pytest.raises(ConfigError, match="no tab 'People'"):
+        SheetsSource(api, "1OddNamesSpreadsheet0000000000000000000", tables={"contacts": "People"}).available()  # fmt: skip
+
+
+def _run(api: SheetsApi, spreadsheet: str, tmp_path: Path, steps: Any = None) -> Any:
+    from smbml_connect.steps import STEPS
+
+    source = SheetsSource(api, spreadsheet)
+    destination = SheetsResults(api, spreadsheet)
+    with Store(tmp_path / "store.sqlite") as store:
+        return run_pipeline(source, store, RunOptions(steps=steps or STEPS), [destination])
+
+
+@pytest.mark.slow
+def test_refresh_writes_result_tabs_one_request_each(
+    emu: SheetsEmulator, api: SheetsApi, business: SampleBusiness, tmp_path: Path
+) -> None:
+    book_key = "1RefreshSpreadsheet00000000000000000000"
+    _fresh_book(emu, business, book_key)
+    book = emu.state.book(book_key)
+    # A user's own tab called "Scores": never touched; ours goes beside it.
+    book.sheets[0].title = "Scores"
+    user_cells = dict(book.sheets[0].cells)
+    emu.reset_counts()
+    result = _run(api, book_key, tmp_path)
+    assert result.status == "ok"
+    assert emu.total("POST batch_update") == 5  # one per result tab
+    assert emu.total("GET") == 3  # metadata and values to read, metadata to write
+    book = emu.state.book(book_key)
+    assert book.sheets[0].title == "Scores" and book.sheets[0].cells == user_cells
+    titles = [s.title for s in book.sheets]
+    assert titles[-5:] == ["Scores (smbml)", "Segments", "Forecast", "Prices", "Rejects"]
+    scores = book.sheet("Scores (smbml)")
+    assert scores.frozen_rows == 2
+    assert [m["metadataValue"] for m in scores.metadata] == ["scores"]
+    head = emu.state.values_get(book_key, "'Scores (smbml)'!A1:J3", "UNFORMATTED_VALUE")["values"]
+    assert head[0][0].startswith("Last refreshed ")
+    assert head[1][:5] == ["contact_id", "name", "email", "kind", "lead_score"]
+    header_cell = scores.cells[(1, 0)]
+    assert ("textFormat", repr(gsheets._HEADER_FORMAT["textFormat"])) in header_cell.style
+    shown = emu.state.values_get(book_key, "'Scores (smbml)'!A3:J3")["values"][0]
+    assert shown[4].isdigit()  # a score of 64 shows as "64"
+    forecast = book.sheet("Forecast")
+    assert len(forecast.charts) == 1
+    month = forecast.cells[(2, 2)]
+    assert month.number_type == "DATE" and isinstance(month.value, float)  # a real date
+    rejects = emu.state.values_get(book_key, "Rejects!A3:G20", "UNFORMATTED_VALUE")["values"]
+    assert any("next Tuesday" in row for row in rejects)
+
+    # Second refresh: the same tabs rewritten in place (found by metadata, even renamed).
+    forecast.title = "My forecast"
+    emu.reset_counts()
+    again = _run(api, book_key, tmp_path, steps=steps_by_name(["rfm_segments"]))
+    assert again.status == "ok"
+    book = emu.state.book(book_key)
+    assert [s.title for s in book.sheets].count("Segments") == 1
+    assert "Forecast" not in [s.title for s in book.sheets]
+    assert book.sheet("My forecast").charts == []  # no forecast this time: old chart gone
+    assert (
+        "Nothing to show this run"
+        in emu.state.values_get(book_key, "'My forecast'!A1")["values"][0][0]
+    )
+    assert emu.total("POST batch_update") == 5
+
+
+def test_text_from_a_crm_is_never_a_formula(emu: SheetsEmulator, api: SheetsApi) -> None:
+    book_key = "1FormulaSpreadsheet00000000000000000000"
+    emu.state.create(book_key, "F", {"Sheet1": [["x"]]})
+    frame = pd.DataFrame(
+        {
+            "name": ['=HYPERLINK("http://evil.example","click")', "+1 555 0100", "-5 apples"],
+            "amount": [1.5, 2.0, None],
+            "when": pd.to_datetime(["2025-01-02", None, "2025-03-04"], utc=True),
+            "ok": [True, False, None],
+        }
+    )
+    tab = ResultTab("scores", "Scores", frame)
+    for requests in tab_requests(tab, 77, None, "now"):
+        api.client.http_client.batch_update(book_key, {"requests": requests})
+    formulas = emu.state.values_get(book_key, "Scores!A3:D5", "FORMULA")["values"]
+    assert [row[0] for row in formulas] == [frame["name"][0], "+1 555 0100", "-5 apples"]
+    assert all(cell.formula is None for cell in emu.state.book(book_key).sheet("Scores").cells.values())  # fmt: skip
+    shown = emu.state.values_get(book_key, "Scores!B3:D5")["values"]
+    assert shown[0] == ["1.50", "2025-01-02", "TRUE"]
+    assert shown[2][0] == ""  # a missing value is an empty cell, not "nan"
+
+
+def test_a_tab_over_the_size_limit_is_split_and_lands_whole(
+    emu: SheetsEmulator, api: SheetsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book_key = "1ChunkSpreadsheet0000000000000000000000"
+    emu.state.create(book_key, "C", {"Sheet1": [["x"]]})
+    frame = pd.DataFrame({"id": [f"C{i:05d}" for i in range(500)], "value": range(500)})
+    monkeypatch.setattr(gsheets, "CHUNK_BYTES", 4_000)
+    lists = tab_requests(ResultTab("scores", "Scores", frame), 5, None, "now")
+    assert len(lists) > 3
+    for requests in lists:
+        api.client.http_client.batch_update(book_key, {"requests": requests})
+    values = emu.state.values_get(book_key, "Scores!A2:B502", "UNFORMATTED_VALUE")["values"]
+    assert values[0] == ["id", "value"] and len(values) == 501
+    assert values[1:] == [[f"C{i:05d}", i] for i in range(500)]
+
+
+def test_rewrite_shrinks_and_clears_old_rows(emu: SheetsEmulator, api: SheetsApi) -> None:
+    book_key = "1ShrinkSpreadsheet000000000000000000000"
+    emu.state.create(book_key, "S", {"Sheet1": [["x"]]})
+    big = pd.DataFrame({"a": range(50), "b": ["x"] * 50, "c": [1.0] * 50})
+    for requests in tab_requests(ResultTab("prices", "Prices", big), 9, None, "then"):
+        api.client.http_client.batch_update(book_key, {"requests": requests})
+    meta = api.client.http_client.fetch_sheet_metadata(book_key)
+    existing = next(s for s in meta["sheets"] if s["properties"]["sheetId"] == 9)
+    small = pd.DataFrame({"a": [1, 2]})
+    for requests in tab_requests(ResultTab("prices", "Prices", small), 9, existing, "now"):
+        api.client.http_client.batch_update(book_key, {"requests": requests})
+    sheet = emu.state.book(book_key).sheet("Prices")
+    assert (sheet.rows, sheet.cols) == (4, 1)
+    assert emu.state.values_get(book_key, "Prices")["values"] == [["Last refreshed now"], ["a"], ["1"], ["2"]]  # fmt: skip
+
+
+def test_forecast_chart_is_redrawn_not_duplicated(emu: SheetsEmulator, api: SheetsApi) -> None:
+    book_key = "1ChartSpreadsheet0000000000000000000000"
+    emu.state.create(book_key, "C", {"Sheet1": [["x"]]})
+    frame = pd.DataFrame(
+        {
+            "series": ["All sales"] * 3 + ["Tea"],
+            "measure": ["revenue"] * 4,
+            "month": ["2026-01-01", "2026-02-01", "2026-03-01", "2026-01-01"],
+            "forecast": [10.0, 11.0, 12.0, 3.0],
+            "low_80": [8.0, 9.0, 9.5, 2.0],
+            "high_80": [12.0, 13.0, 14.5, 4.0],
+        }
+    )
+    for _ in range(2):
+        meta = api.client.http_client.fetch_sheet_metadata(book_key)
+        existing = next((s for s in meta["sheets"] if s["properties"]["sheetId"] == 3), None)
+        tab = ResultTab("forecast", "Forecast", frame)
+        tab.chart = {"title": "All sales", "rows": 3, "domain": "month", "series": ["forecast", "low_80", "high_80"]}  # fmt: skip
+        for requests in tab_requests(tab, 3, existing, "now"):
+            api.client.http_client.batch_update(book_key, {"requests": requests})
+    charts = emu.state.book(book_key).sheet("Forecast").charts
+    assert len(charts) == 1
+    series = charts[0]["spec"]["basicChart"]["series"]
+    source = series[0]["series"]["sourceRange"]["sources"][0]
+    assert (source["startRowIndex"], source["endRowIndex"], source["startColumnIndex"]) == (1, 5, 3)
+
+
+def test_quota_hit_waits_and_loses_nothing(business: SampleBusiness, tmp_path: Path) -> None:
+    """The server allows fewer requests than our limiter thinks: 429s, waits, then completes."""
+    with SheetsEmulator(per_user_per_minute=3, time_scale=0.02) as emu:  # 3 per 1.2 s
+        book_key = "1QuotaSpreadsheet0000000000000000000000"
+        emu.state.create(book_key, "Q", {"Sheet1": [["x"]]})
+        api = SheetsApi(
+            Secret(json.dumps(make_service_account(emu))),
+            api_url=emu.url,
+            limits=SheetsLimits(backoff_base=0.2, backoff_cap=1.0, attempts=8),
+        )
+        frames = {f"T{i}": pd.DataFrame({"n": range(i * 10, i * 10 + 40)}) for i in range(6)}
+        for i, (title, frame) in enumerate(frames.items()):
+            for requests in tab_requests(ResultTab(f"t{i}", title, frame), 100 + i, None, "now"):
+                api.client.http_client.batch_update(book_key, {"requests": requests})
+        assert emu.statuses[429] >= 1 and api.waited_on_429 > 0
+        for title, frame in frames.items():
+            got = emu.state.values_get(book_key, f"{title}!A3:A50", "UNFORMATTED_VALUE")["values"]
+            assert [r[0] for r in got] == frame["n"].tolist()
+
+
+def test_retries_stop_at_the_cap(emu: SheetsEmulator, key: Secret) -> None:
+    slept: list[float] = []
+    api = SheetsApi(key, api_url=emu.url, limits=SheetsLimits(attempts=4), sleep=slept.append)
+    api.authorise()  # the token first: google-auth retries its own token call on its own clock
+    with emu.offline(), pytest.raises(SourceRetriableError, match="after 4 attempts"):
+        api.client.http_client.fetch_sheet_metadata(SAMPLE_KEY)
+    assert len(slept) == 3 and max(slept) <= SheetsLimits().backoff_cap
+
+
+def test_transient_faults_are_retried(emu: SheetsEmulator, api: SheetsApi) -> None:
+    emu.inject(Fault("5xx", count=2, status=503, path=SAMPLE_KEY))
+    emu.inject(Fault("drop", count=1, path=SAMPLE_KEY))
+    emu.inject(Fault("429", count=1, retry_after=0.01, path=SAMPLE_KEY))
+    meta = api.client.http_client.fetch_sheet_metadata(SAMPLE_KEY)
+    assert meta["properties"]["title"] == "Sample coffee shop"
+    assert api.retries == 4
+
+
+def test_not_shared_is_one_clear_message_without_the_key(
+    emu: SheetsEmulator, key: Secret, business: SampleBusiness, caplog: pytest.LogCaptureFixture
+) -> None:
+    book_key = "1PrivateSpreadsheet00000000000000000000"
+    load_sample_sheets(emu.state, business, key=book_key, shared_with=["owner@example.com"])
+    api = SheetsApi(key, api_url=emu.url, limits=FAST)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(AuthError) as refused:
+        SheetsSource(api, book_key).available()
+    message = str(refused.value)
+    assert "Share" in message and api.account in message
+    private = json.loads(key.reveal())["private_key"]
+    body = private.split("-----")[2].strip().splitlines()[1]
+    assert body not in message and body not in caplog.text
+
+
+def test_bad_key_is_refused_clearly() -> None:
+    with pytest.raises(AuthError, match="not a service-account JSON key"):
+        SheetsApi(Secret("not json"))
+    with pytest.raises(AuthError, match="missing client_email"):
+        SheetsApi(Secret(json.dumps({"type": "service_account", "private_key": "x", "token_uri": "y"})))  # fmt: skip
+
+
+def test_cli_auth_inspect_and_run(
+    emu: SheetsEmulator, key: Secret, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "smbml.toml"
+    config.write_text(
+        f'[source]\nkind = "gsheets"\nspreadsheet = "https://docs.google.com/spreadsheets/d/{SAMPLE_KEY}/edit"\n'
+        f'[google]\napi_url = "{emu.url}"\nwrite_results = false\n'
+        '[analytics]\nenabled = ["rfm_segments"]\n',
+        encoding="utf-8",
+    )
+    key_file = tmp_path / "key.json"
+    key_file.write_text(key.reveal(), encoding="utf-8")
+    runner = CliRunner()
+    log = tmp_path / "log.txt"
+    stored = runner.invoke(
+        cli,
+        ["--log-file", str(log), "auth", "google", "-c", str(config), "--key-file", str(key_file)],
+    )
+    assert stored.exit_code == 0, stored.output
+    assert "can open 'Sample coffee shop'" in stored.output
+    monkeypatch.delenv("SMBML_GOOGLE_SERVICE_ACCOUNT", raising=False)
+    shown = runner.invoke(cli, ["--log-file", str(log), "inspect", "-c", str(config)])
+    assert shown.exit_code == 0, shown.output
+    assert "contacts: 2,002 rows from 'Customers'" in shown.output
+    assert "'E-mail Address' -> email" in shown.output
+    ran = runner.invoke(
+        cli,
+        [
+            "--log-file",
+            str(log),
+            "run",
+            "-c",
+            str(config),
+            "--store",
+            str(tmp_path / "s.db"),
+            "--quiet",
+        ],
+    )
+    assert ran.exit_code == 0, ran.output
+    private = json.loads(key.reveal())["private_key"].split("-----")[2].strip().splitlines()[1]
+    assert private not in log.read_text() and private not in ran.output
+
+
+def test_config_for_sheets() -> None:
+    with pytest.raises(ConfigError, match=r"source\.spreadsheet"):
+        parse_config({"source": {"kind": "gsheets"}})
+    with pytest.raises(ConfigError, match=r"destinations\[0\].spreadsheet"):
+        parse_config({"source": {"kind": "sample"}, "destinations": [{"kind": "gsheets"}]})
+    with pytest.raises(ConfigError, match="looks like a secret"):
+        parse_config({"source": {"kind": "sample"}, "google": {"private_key": "x"}})
