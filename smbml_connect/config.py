@@ -193,7 +193,9 @@ def parse_config(data: dict[str, object], base: Path | None = None) -> Config:
 
 def _resolve_paths(config: Config, base: Path) -> Config:
     def resolve(path: Path | None) -> Path | None:
-        return None if path is None or path.is_absolute() else base / path
+        if path is None:
+            return None
+        return path if path.is_absolute() else base / path  # an absolute path stays as given
 
     source = config.source.model_copy(update={"path": resolve(config.source.path)})
     destinations = [d.model_copy(update={"path": resolve(d.path)}) for d in config.destinations]

@@ -43,6 +43,12 @@ def test_full_config_loads_with_paths_relative_to_the_file(tmp_path: Path):
     assert config.consent.column == "gdpr_ok"
 
 
+def test_absolute_paths_stay_as_given(tmp_path: Path):
+    shop = (tmp_path / "elsewhere" / "shop.xlsx").resolve()
+    config = parse_config({"source": {"kind": "files", "path": str(shop)}}, base=tmp_path / "cfg")
+    assert config.source.path == shop
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

@@ -1,0 +1,143 @@
+"""The scheduler: one run at a time (even across processes and crashes), every run recorded."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import smbml_connect.schedule as schedule
+from smbml_connect.cli import cli
+from smbml_connect.errors import ConfigError
+from smbml_connect.schedule import lock_path, parse_every, run_forever, run_once
+from smbml_connect.store import Store
+
+CSV = "order_id,customer,order date,total\nO1,C1,2025-01-02,10.5\nO2,C2,2025-01-03,7\n"
+
+
+def _config(tmp_path: Path, data: Path) -> Path:
+    """A files source with no analytics: runs in well under a second."""
+    config = tmp_path / "smbml.toml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            store = "store.sqlite"
+            [source]
+            kind = "files"
+            path = "{data.as_posix()}"
+            tables = {{ orders = "{data.name}" }}
+            [analytics]
+            enabled = []
+            """
+        ),
+        encoding="utf-8",
+    )
+    return config
+
+
+def _runs(tmp_path: Path) -> list[tuple[str, str, str | None]]:
+    with Store(tmp_path / "store.sqlite") as store:
+        runs = store.runs(20)
+    return [(r.kind, r.status, r.error) for r in runs.itertuples()][::-1]
+
+
+def test_parse_every() -> None:
+    assert parse_every("15m") == 900 and parse_every("1h") == 3600 and parse_every("2d") == 172800
+    with pytest.raises(ConfigError, match="shortest interval"):
+        parse_every("10s")
+    with pytest.raises(ConfigError, match=r"e\.g\. 15m"):
+        parse_every("hourly")
+
+
+def test_once_records_the_run(tmp_path: Path) -> None:
+    data = tmp_path / "orders.csv"
+    data.write_text(CSV, encoding="utf-8")
+    outcome = run_once(_config(tmp_path, data))
+    assert outcome.status == "ok" and "2 orders" in outcome.message
+    assert _runs(tmp_path) == [("scheduled", "ok", None)]
+
+
+def test_failure_before_the_pipeline_is_recorded_and_does_not_raise(tmp_path: Path) -> None:
+    config = _config(tmp_path, tmp_path / "missing.csv")
+    outcome = run_once(config)
+    assert outcome.status == "failed" and "does not exist" in outcome.message
+    assert _runs(tmp_path) == [("scheduled", "failed", outcome.message)]
+
+
+def test_lock_held_by_another_process_skips_and_survives_a_crash(tmp_path: Path) -> None:
+    data = tmp_path / "orders.csv"
+    data.write_text(CSV, encoding="utf-8")
+    config = _config(tmp_path, data)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from filelock import FileLock; "
+            f"lock = FileLock({str(lock_path(tmp_path / 'store.sqlite'))!r}); lock.acquire(); "
+            "print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        skipped = run_once(config)
+        assert skipped.status == "skipped"
+        holder.send_signal(signal.SIGKILL)  # the run holding the lock crashes
+        holder.wait(timeout=10)
+    finally:
+        holder.kill()
+    after = run_once(config)  # the OS released the lock with the dead process
+    assert after.status == "ok"
+    assert [(k, s) for k, s, _ in _runs(tmp_path)] == [
+        ("scheduled", "skipped"),
+        ("scheduled", "ok"),
+    ]
+
+
+def test_forever_keeps_going_after_a_failed_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "orders.csv"
+    config = _config(tmp_path, data)  # the file does not exist yet: the first run fails
+    monkeypatch.setattr(schedule, "parse_every", lambda _: 1)
+    outcomes = []
+
+    def seen(outcome: schedule.Outcome) -> None:
+        outcomes.append(outcome)
+        if len(outcomes) == 1:
+            data.write_text(CSV, encoding="utf-8")  # the user fixes the problem
+        if len(outcomes) == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl+C
+
+    run_forever(config, every="1s", on_outcome=seen)
+    assert [o.status for o in outcomes] == ["failed", "ok"]
+    assert [s for _, s, _ in _runs(tmp_path)] == ["failed", "ok"]
+
+
+def test_cron_expressions_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--cron"):
+        run_forever(tmp_path / "x.toml", cron="61 * * * *")
+    with pytest.raises(ConfigError, match="either --every"):
+        run_forever(tmp_path / "x.toml")
+
+
+def test_cli_schedule_once(tmp_path: Path) -> None:
+    data = tmp_path / "orders.csv"
+    data.write_text(CSV, encoding="utf-8")
+    config = _config(tmp_path, data)
+    result = CliRunner().invoke(
+        cli, ["--log-file", str(tmp_path / "log.txt"), "schedule", "-c", str(config), "--once"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "ok: 2 orders" in result.output
+    bad = CliRunner().invoke(
+        cli, ["--log-file", str(tmp_path / "log.txt"), "schedule", "-c", str(config)]
+    )
+    assert bad.exit_code == 2 and "give --every, --cron or --once" in bad.output
