@@ -747,7 +747,8 @@ def _with_format(cell: Cell, fmt: Mapping[str, Any] | None, field_name: str) -> 
 def _fields(mask: str | None) -> list[str]:
     if not mask:
         return []
-    return [f.strip() for f in mask.split(",") if f.strip()]
+    # Google reads "a/b" like "a.b" (gspread's freeze() sends "gridProperties/frozenRowCount")
+    return [f.strip().replace("/", ".") for f in mask.split(",") if f.strip()]
 
 
 def _check_enum(name: str, value: str, allowed: Sequence[str]) -> None:
