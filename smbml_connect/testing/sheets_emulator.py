@@ -102,6 +102,7 @@ class SheetsEmulator:
         self.requests: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.quotas = quotas
+        self.busy_seconds = 0.0  # time spent applying requests (benchmarks subtract it)
         self.time_scale = time_scale
         self.per_user = per_user_per_minute
         self._windows: dict[tuple[str, str], RollingWindow] = {}
@@ -168,6 +169,7 @@ class SheetsEmulator:
     def reset_counts(self) -> None:
         self.requests.clear()
         self.statuses.clear()
+        self.busy_seconds = 0.0
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
@@ -270,9 +272,11 @@ class _Handler(BaseHTTPRequestHandler):
             book = emu.state.book(args["id"])
             if book.shared_with is not None and who not in book.shared_with:
                 raise SheetsError(403, "The caller does not have permission")
+            started = time.perf_counter()
             body = json.loads(raw) if raw else {}
             with emu._lock:
                 payload = getattr(self, f"_{name}")(args, query, body)
+                emu.busy_seconds += time.perf_counter() - started
         except SheetsError as exc:
             self._error(exc)
             return

@@ -583,7 +583,15 @@ class SheetsState:
         data: Mapping[str, Any],
         fields: list[str],
     ) -> None:
-        cell = sheet.cells.get(key, Cell())
+        if len(fields) == 2 and set(fields) == _WHOLE_CELL and not data.get("userEnteredFormat"):
+            # The common case, a value and no format: one Cell, not two replace() calls.
+            cell = _with_value(_BLANK, data.get("userEnteredValue"))
+            if cell.empty:
+                sheet.cells.pop(key, None)
+            else:
+                sheet.cells[key] = cell
+            return
+        cell = sheet.cells.get(key, _BLANK)
         for name in fields:
             if name in ("*", "userEnteredValue") or name.startswith("userEnteredValue."):
                 cell = _with_value(cell, data.get("userEnteredValue"))
@@ -707,12 +715,18 @@ class SheetsState:
                     sheet.cells[key] = new
 
 
+_BLANK = Cell()
+_WHOLE_CELL = {"userEnteredValue", "userEnteredFormat"}
+
+
 def _with_value(cell: Cell, value: Mapping[str, Any] | None) -> Cell:
     if not value:
         return replace(cell, value=None, formula=None)
     if len(value) != 1:
         raise SheetsError(400, "Exactly one of the ExtendedValue kinds must be set.")
     kind, raw = next(iter(value.items()))
+    if cell is _BLANK and kind in ("stringValue", "numberValue"):
+        return Cell(value=str(raw) if kind == "stringValue" else float(raw))
     if kind == "stringValue":
         return replace(cell, value=str(raw), formula=None)
     if kind == "numberValue":
