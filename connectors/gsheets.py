@@ -576,7 +576,6 @@ class SheetsResults:
     api: SheetsApi
     spreadsheet: str
     name: str = "Google Sheets result tabs"
-    requests_sent: int = 0
 
     def __post_init__(self) -> None:
         self.key = spreadsheet_key(self.spreadsheet)
