@@ -13,10 +13,12 @@ marked in the store.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from queue import Full, Queue
+from typing import Any, TypeVar
 
 import pandas as pd
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
@@ -36,6 +38,7 @@ from smbml_connect.errors import ConfigError
 __all__ = ["LIST_PAGE", "SEARCH_CAP", "SEARCH_PAGE", "HubSpotSource", "Page"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 LIST_PAGE = 100
 SEARCH_PAGE = 200
 SEARCH_CAP = 10_000
@@ -111,7 +114,7 @@ class HubSpotSource:
         else:
             batches = self._search(spec, wanted, _ms(since))
         buffer: list[dict[str, Any]] = []
-        for batch in batches:
+        for batch in read_ahead(batches):
             buffer += batch
             if len(buffer) >= self.page_rows:
                 yield self._page(spec, buffer, kinds, final=False, full=since is None)
@@ -340,6 +343,50 @@ class HubSpotSource:
         elif stamps:  # a search is in change order: each page may move the cursor
             page.cursor = _iso(min(max(stamps), self.started_ms))
         return page
+
+
+def read_ahead(batches: Iterator[T], depth: int = 3) -> Iterator[T]:
+    """Fetch the next batches in a thread while the caller works on this one.
+
+    Paging is sequential (each page names the next), so without this the time HubSpot
+    takes to answer and the time we take to validate and commit add up. Batches fetched
+    ahead but not yet committed are simply fetched again after a crash: the cursor only
+    moves with committed pages. An error in the fetching thread is raised here.
+    """
+    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.05)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not put(("batch", batch)):
+                    return
+            put(("done", None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="hubspot-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = queue.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def _id_order(value: str) -> tuple[int, str]:

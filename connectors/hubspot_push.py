@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 GROUP = "smbml"
 GROUP_LABEL = "SMB ML"
 BATCH = 100
+PARALLEL = 3  # batches in flight at once (the limiter still sets the rate)
 MARK = "Written by smbml_connect."
 
 
@@ -281,17 +283,30 @@ class HubSpotDestination:
     def _write(
         self, object_type: str, changed: pd.DataFrame, store: Any, report: PushReport
     ) -> None:
+        groups = changed.groupby("entity_id", sort=False)
         by_record = {
-            rid: dict(zip(group["field"], group["value"], strict=True))
-            for rid, group in changed.groupby("entity_id", sort=False)
+            rid: dict(zip(group["field"], group["value"], strict=True)) for rid, group in groups
         }
+        rows_of = groups.indices  # entity_id -> row positions, to mark a batch without a scan
         ids = sorted(by_record, key=lambda i: (len(i), i))
-        for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
-            done = self._send(object_type, chunk, by_record, report)
-            sent = changed[changed["entity_id"].isin(done)]
-            store.mark_pushed(self.key, object_type, sent)
-            report.written += len(sent)
+        chunks = [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
+        # A few batches in flight: HubSpot's answer time overlaps building the next one. The
+        # shared limiter still caps the rate; the store is only written from this thread.
+        with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="hubspot-push") as pool:
+            futures = [
+                pool.submit(self._send, object_type, chunk, by_record, report) for chunk in chunks
+            ]
+            try:
+                for future in futures:
+                    done = future.result()
+                    positions = [p for rid in done for p in rows_of[rid]]
+                    sent = changed.iloc[sorted(positions)]
+                    store.mark_pushed(self.key, object_type, sent)
+                    report.written += len(sent)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
 
     def _send(
         self,

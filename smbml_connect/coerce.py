@@ -84,11 +84,30 @@ def is_missing(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in MISSING_TOKENS
 
 
+def _missing(series: pd.Series) -> pd.Series:
+    """``is_missing`` for a whole column: empty, NaN, or a token such as "n/a" or "-"."""
+    mask = series.isna()
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return mask
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return mask
+    tokens = _stripped(series).str.lower().isin(MISSING_TOKENS)
+    return (mask | tokens.fillna(False)).astype(bool)
+
+
+def _stripped(series: pd.Series) -> pd.Series:
+    """Text values stripped; anything that is not text becomes NaN (no Python call per value)."""
+    try:
+        return series.astype(object).str.strip()
+    except AttributeError:  # not a single text value in the column
+        return pd.Series(np.nan, index=series.index, dtype=object)
+
+
 def _map_unique(
     series: pd.Series, parse: Callable[[Any], Any], dtype: str | None = None
 ) -> tuple[pd.Series, pd.Series]:
     """Apply ``parse`` once per distinct value; ``parse`` returns a value or raises ValueError."""
-    present = ~series.map(is_missing).astype(bool)
+    present = ~_missing(series)
     parsed: dict[Any, Any] = {}
     bad: set[Any] = set()
     for value in pd.unique(series[present]):
@@ -96,7 +115,11 @@ def _map_unique(
             parsed[value] = parse(value)
         except (ValueError, TypeError, OverflowError):
             bad.add(value)
-    values = series.where(present).map(lambda v: parsed.get(v) if v in parsed else None)
+    if parsed:  # a dict lookup per value, done by pandas, not a Python call per value
+        values = series.where(present).map(parsed)
+        values = values.astype(object).where(values.notna(), None)
+    else:
+        values = pd.Series([None] * len(series), index=series.index, dtype=object)
     if dtype is not None:
         values = values.astype(dtype)
     invalid = present & series.isin(list(bad)) if bad else pd.Series(False, index=series.index)
@@ -192,7 +215,17 @@ def coerce_string(series: pd.Series) -> tuple[pd.Series, pd.Series]:
             return value.isoformat()
         return str(value).strip()
 
-    return _map_unique(series, parse, "string")
+    # Text is only stripped, in one vectorised step; other values (numbers, dates) go
+    # through ``parse`` one distinct value at a time.
+    stripped = _stripped(series)
+    present = ~_missing(series)
+    other = present & stripped.isna()
+    out = stripped.where(present)
+    invalid = pd.Series(False, index=series.index)
+    if other.any():
+        values, invalid = _map_unique(series.where(other), parse)
+        out = out.where(~other, values)
+    return out.astype("string"), invalid
 
 
 def _day_first(values: pd.Series) -> bool:
@@ -252,7 +285,17 @@ def coerce_datetime(series: pd.Series) -> tuple[pd.Series, pd.Series]:
         # Already dates: naive ones are taken as UTC, like naive text.
         stamps = series.dt.tz_localize(UTC) if series.dt.tz is None else series.dt.tz_convert(UTC)
         return stamps.astype("datetime64[us, UTC]"), pd.Series(False, index=series.index)
-    day_first = _day_first(series.dropna())
-    values, invalid = _map_unique(series, lambda v: parse_datetime(v, day_first))
-    out = pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
-    return out, invalid
+    # ISO text (what HubSpot and most exports send) is parsed by pandas in one go; only
+    # the rest goes value by value through parse_datetime.
+    texts = _stripped(series).fillna("").astype(str)
+    iso = texts.str.match(
+        r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?\s*$"
+    )
+    fast = pd.to_datetime(texts.where(iso), format="ISO8601", utc=True, errors="coerce")
+    fast = fast.where((fast.dt.year >= 1900) & (fast.dt.year <= 2200))
+    done = fast.notna()
+    day_first = _day_first(series[~done].dropna())
+    values, invalid = _map_unique(series.where(~done), lambda v: parse_datetime(v, day_first))
+    slow = pd.to_datetime(values, utc=True)
+    out = fast.where(done, slow).astype("datetime64[us, UTC]")
+    return out, invalid & ~done

@@ -201,6 +201,9 @@ class SheetsEmulator:
 class _Handler(BaseHTTPRequestHandler):
     emu: SheetsEmulator
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes; with Nagle on, the second waits for the
+    # client's delayed ACK (about 40 ms a response on Linux). Real servers set TCP_NODELAY.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
