@@ -270,7 +270,7 @@ class HubSpotDestination:
                 if rows.empty:
                     continue
                 series = spec.take(rows)
-                series = series[series.index.astype(str).isin(ids)]
+                series = series[pd.Index(series.index.astype(str), dtype=object).isin(ids)]
                 texts = series.map(lambda v, k=spec.type: _text(v, k)).dropna()
                 if spec.type == "enumeration" and not self.dry_run and len(texts):
                     self._add_options(object_type, spec, texts.unique())
@@ -283,11 +283,12 @@ class HubSpotDestination:
     def _write(
         self, object_type: str, changed: pd.DataFrame, store: Any, report: PushReport
     ) -> None:
-        groups = changed.groupby("entity_id", sort=False)
-        by_record = {
-            rid: dict(zip(group["field"], group["value"], strict=True)) for rid, group in groups
-        }
-        rows_of = groups.indices  # entity_id -> row positions, to mark a batch without a scan
+        by_record: dict[str, dict[str, str]] = {}
+        rows_of: dict[str, list[int]] = {}  # entity_id -> row positions, to mark a batch fast
+        columns = (changed[c].tolist() for c in ("entity_id", "field", "value"))
+        for position, (rid, name, value) in enumerate(zip(*columns, strict=True)):
+            by_record.setdefault(rid, {})[name] = value
+            rows_of.setdefault(rid, []).append(position)
         ids = sorted(by_record, key=lambda i: (len(i), i))
         chunks = [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
         # A few batches in flight: HubSpot's answer time overlaps building the next one. The
