@@ -43,6 +43,7 @@ LIST_PAGE = 100
 SEARCH_PAGE = 200
 SEARCH_CAP = 10_000
 ASSOCIATION_BATCH = 1000
+NOT_IN_LIMIT = 100  # ids a NOT_IN filter may list
 READ_BATCH = 100
 
 
@@ -57,13 +58,28 @@ class Page:
 
 
 def _ms(text: str) -> int:
-    stamp = pd.Timestamp(text)
+    """The cursor's time; a cursor is "<ISO time>" or "<ISO time>|<ids given at that time>"."""
+    stamp = pd.Timestamp(text.split("|", 1)[0])
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return int(stamp.value // 1_000_000)
 
 
 def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+
+
+def _seen(cursor: str) -> set[str]:
+    """Ids the last sync already took at the cursor's millisecond."""
+    _, _, ids = cursor.partition("|")
+    return {i for i in ids.split(",") if i}
+
+
+def _cursor(ms: int, ids: set[str]) -> str:
+    """The ids ride along (when few), so the next search can leave them out instead of
+    reading them again: the cursor stays inclusive (GTE) for anything else at that time."""
+    if ids and len(ids) <= NOT_IN_LIMIT:
+        return _iso(ms) + "|" + ",".join(sorted(ids, key=_id_order))
+    return _iso(ms)
 
 
 def _modified_ms(record: Mapping[str, Any], prop: str) -> int:
@@ -95,7 +111,7 @@ class HubSpotSource:
         self.started_ms = int((started or datetime.now(tz=UTC)).timestamp() * 1000)
         self._kinds: dict[str, dict[str, str]] = {}
         self._companies: dict[str, dict[str, Any]] = {}
-        self._newest: dict[str, int] = {}
+        self._newest: dict[str, tuple[int, set[str]]] = {}  # newest change seen, ids at it
 
     def available(self) -> list[str]:
         return self.entities
@@ -112,7 +128,8 @@ class HubSpotSource:
         if since is None:
             batches = self._list(spec, wanted, archived=False)
         else:
-            batches = self._search(spec, wanted, _ms(since))
+            self._newest[spec.table] = (_ms(since), _seen(since))
+            batches = self._search(spec, wanted, _ms(since), _seen(since))
         buffer: list[dict[str, Any]] = []
         for batch in read_ahead(batches):
             buffer += batch
@@ -171,19 +188,28 @@ class HubSpotSource:
                 return
 
     def _search(
-        self, spec: ObjectSpec, properties: list[str], since_ms: int
+        self, spec: ObjectSpec, properties: list[str], since_ms: int, seen: set[str]
     ) -> Iterator[list[dict[str, Any]]]:
         """Changed records, oldest change first, each exactly once, past the 10,000 cap."""
         prop, low = spec.modified, since_ms
-        at_low: set[str] = set()  # ids already given whose change time is ``low``
+        at_low = set(seen)  # ids already given whose change time is ``low``
         while low <= self.started_ms:
             after, newest, at_newest = 0, low, set(at_low)
+            until = {"propertyName": prop, "operator": "LTE", "value": str(self.started_ms)}
+            if at_low and len(at_low) <= NOT_IN_LIMIT:
+                # After ``low``, or at ``low`` but not given yet: nothing is read twice.
+                groups = [
+                    [{"propertyName": prop, "operator": "GT", "value": str(low)}, until],
+                    [
+                        {"propertyName": prop, "operator": "EQ", "value": str(low)},
+                        {"propertyName": "hs_object_id", "operator": "NOT_IN",
+                         "values": sorted(at_low, key=_id_order)},
+                    ],
+                ]  # fmt: skip
+            else:
+                groups = [[{"propertyName": prop, "operator": "GTE", "value": str(low)}, until]]
             while True:
-                filters = [
-                    {"propertyName": prop, "operator": "GTE", "value": str(low)},
-                    {"propertyName": prop, "operator": "LTE", "value": str(self.started_ms)},
-                ]
-                body = self._search_page(spec, properties, filters, prop, after)
+                body = self._search_page(spec, properties, groups, prop, after)
                 results = body.get("results", [])
                 fresh = []
                 for record in results:
@@ -222,7 +248,7 @@ class HubSpotSource:
                     {"propertyName": prop, "operator": "EQ", "value": str(ms)},
                     {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)},
                 ]
-                body = self._search_page(spec, properties, filters, "hs_object_id", after)
+                body = self._search_page(spec, properties, [filters], "hs_object_id", after)
                 results = body.get("results", [])
                 if results:
                     progressed = True
@@ -241,12 +267,12 @@ class HubSpotSource:
         self,
         spec: ObjectSpec,
         properties: list[str],
-        filters: list[dict[str, str]],
+        groups: list[list[dict[str, Any]]],
         sort: str,
         after: int,
     ) -> dict[str, Any]:
         request = PublicObjectSearchRequest(
-            filter_groups=[{"filters": filters}],
+            filter_groups=[{"filters": filters} for filters in groups],
             sorts=[{"propertyName": sort, "direction": "ASCENDING"}],
             properties=properties,
             limit=SEARCH_PAGE,
@@ -333,15 +359,23 @@ class HubSpotSource:
             page.tables["deal_stages"] = deal_stage_rows(frame)
         if spec.table in ("contacts", "deals", "orders"):
             page.tables["associations"] = association_rows({spec.table: frame})
-        stamps = [_modified_ms(r, spec.modified) for r in records]
-        if full:  # a list is in id order: only its end says everything up to now is in
-            if stamps:
-                self._newest[spec.table] = max(self._newest.get(spec.table, 0), *stamps)
-            if final:
-                newest = self._newest.get(spec.table, self.started_ms)
-                page.cursor = _iso(min(newest, self.started_ms))
-        elif stamps:  # a search is in change order: each page may move the cursor
-            page.cursor = _iso(min(max(stamps), self.started_ms))
+        newest, at_newest = self._newest.get(spec.table, (0, set()))
+        for record in records:
+            when = _modified_ms(record, spec.modified)
+            if when > newest:
+                newest, at_newest = when, {str(record["id"])}
+            elif when == newest:
+                at_newest.add(str(record["id"]))
+        self._newest[spec.table] = (newest, at_newest)
+        # A list is in id order: only its end says everything up to now is in. A search is
+        # in change order: each page may move the cursor. Never past the sync's start.
+        if (final or not full) and newest:
+            if newest <= self.started_ms:
+                page.cursor = _cursor(newest, at_newest)
+            else:
+                page.cursor = _iso(self.started_ms)
+        elif final and full:
+            page.cursor = _iso(self.started_ms)
         return page
 
 
