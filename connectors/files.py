@@ -64,6 +64,10 @@ class FilesSource:
     def available(self) -> list[str]:
         return [t for t in TABLES if t in self._locations]
 
+    def where(self, table: str) -> str:
+        """The sheet or file a table comes from (for `smbml inspect`)."""
+        return self._locations.get(table, "")
+
     def pull(self, entity: str, since: str | None = None) -> pd.DataFrame:
         """All rows of ``entity`` with canonical headers; files are always read in full."""
         location = self._locations.get(entity)

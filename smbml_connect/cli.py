@@ -365,6 +365,12 @@ def inspect(config_path: Path) -> None:
     from smbml_connect.runner import make_source
 
     config = load_config(config_path)
+    if config.source.kind not in ("files", "gsheets"):
+        click.echo(
+            f"inspect shows how spreadsheet tabs and headers are matched; a {config.source.kind} "
+            "source has fixed fields (HubSpot: see the README, and [source.mapping.<table>])."
+        )
+        return
     source = make_source(config)
     tables = source.available()
     click.echo(f"Source: {source.name}")
@@ -374,7 +380,8 @@ def inspect(config_path: Path) -> None:
     for table in tables:
         frame = source.pull(table)
         where = getattr(source, "where", lambda t: "")(table)
-        click.echo(f"\n{table}: {len(frame):,} rows" + (f" from {where!r}" if where else ""))
+        rows = f"{len(frame):,} row" + ("" if len(frame) == 1 else "s")
+        click.echo(f"\n{table}: {rows}" + (f" from {where!r}" if where else ""))
         mapping = getattr(source, "header_mappings", {}).get(table)
         for line in mapping.describe() if mapping else []:
             click.echo(f"  {line}")

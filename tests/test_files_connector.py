@@ -123,3 +123,32 @@ def test_written_workbook_is_safe_and_formatted(tmp_path: Path):
     assert sheet["A5"].value == "+1 555 0100" and sheet["A7"].value == "bell"
     assert sheet["B6"].value is None and sheet["B4"].number_format == "#,##0.00"
     assert sheet["C4"].is_date
+
+
+def test_inspect_shows_tabs_and_header_matches(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from smbml_connect.cli import cli
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Kunden"
+    sheet.append(["Customer ID", "E-mail Address", "Shoe size"])
+    sheet.append(["C1", "a@x.com", 42])
+    book.create_sheet("Orders").append(["Order ID", "Customer", "Order date", "Total"])
+    book.save(tmp_path / "shop.xlsx")
+    config = tmp_path / "smbml.toml"
+    config.write_text(
+        '[source]\nkind = "files"\npath = "shop.xlsx"\n[source.tables]\ncontacts = "Kunden"\n',
+        encoding="utf-8",
+    )
+    log = str(tmp_path / "log.txt")
+    shown = CliRunner().invoke(cli, ["--log-file", log, "inspect", "-c", str(config)])
+    assert shown.exit_code == 0, shown.output
+    assert "contacts: 1 row from 'Kunden'" in shown.output
+    assert "'E-mail Address' -> email" in shown.output
+    assert "'Shoe size' -> extra (no canonical column)" in shown.output
+    assert "orders: 0 rows from 'Orders'" in shown.output
+    config.write_text('[source]\nkind = "hubspot"\n', encoding="utf-8")
+    other = CliRunner().invoke(cli, ["--log-file", log, "inspect", "-c", str(config)])
+    assert other.exit_code == 0 and "fixed fields" in other.output
