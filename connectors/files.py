@@ -27,10 +27,10 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from smbml_connect.errors import ConfigError, SourceFatalError
-from smbml_connect.headers import HeaderMapping, map_headers, match_table
+from smbml_connect.headers import HeaderMapping, locate_tables, map_headers
 from smbml_connect.schema import SOURCE_ROW, TABLES
 
-__all__ = ["FilesSource", "write_workbook"]
+__all__ = ["FilesSource", "frame_from_rows", "number_format", "write_workbook"]
 
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 _MAX_CELL = 32_767  # Excel's limit on characters in one cell
@@ -98,19 +98,7 @@ class FilesSource:
             return {next(iter(self.tables)): self.path.name}
         else:
             raise ConfigError(f"{self.path.name}: use an .xlsx workbook, a .csv file or a folder")
-        located: dict[str, str] = {}
-        for table, name in self.tables.items():
-            if name not in names:
-                raise ConfigError(
-                    f"source.tables.{table}: {name!r} not found in {self.path.name}; "
-                    f"found: {', '.join(names)}"
-                )
-            located[table] = name
-        for name in names:
-            table = match_table(name)
-            if table and table not in located:
-                located[table] = name
-        return located
+        return locate_tables(self.tables, names, self.path.name)
 
     def _read(self, location: str) -> pd.DataFrame:
         if self.path.is_dir():
@@ -135,7 +123,7 @@ def read_csv(path: Path) -> pd.DataFrame:
     except csv.Error:
         dialect = csv.excel
     rows = list(csv.reader(io.StringIO(text), dialect))
-    return _frame_from_rows(rows, first_row_number=1, where=path.name)
+    return frame_from_rows(rows, first_row_number=1, where=path.name)
 
 
 def read_sheet(path: Path, sheet: str) -> pd.DataFrame:
@@ -145,10 +133,10 @@ def read_sheet(path: Path, sheet: str) -> pd.DataFrame:
         rows = [list(r) for r in workbook[sheet].iter_rows(values_only=True)]
     finally:
         workbook.close()
-    return _frame_from_rows(rows, first_row_number=1, where=f"{path.name} / {sheet}")
+    return frame_from_rows(rows, first_row_number=1, where=f"{path.name} / {sheet}")
 
 
-def _frame_from_rows(rows: list[list[Any]], first_row_number: int, where: str) -> pd.DataFrame:
+def frame_from_rows(rows: list[list[Any]], first_row_number: int, where: str) -> pd.DataFrame:
     def blank(row: list[Any]) -> bool:
         return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
 
@@ -205,7 +193,7 @@ def _cell_value(value: Any) -> Any:
     return value
 
 
-def _number_format(name: str, series: pd.Series) -> str | None:
+def number_format(name: str, series: pd.Series) -> str | None:
     lowered = name.lower()
     if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(series):
         return "yyyy-mm-dd hh:mm" if "at" in lowered.split() or "time" in lowered else "yyyy-mm-dd"
@@ -243,7 +231,7 @@ def write_workbook(
             cell = _text_cell(sheet.cell(row=top, column=col), str(name))
             cell.fill, cell.font = _HEADER_FILL, _HEADER_FONT
             cell.alignment = Alignment(vertical="center")
-        formats = [_number_format(str(n), frame[n]) for n in frame.columns]
+        formats = [number_format(str(n), frame[n]) for n in frame.columns]
         for r, row in enumerate(frame.itertuples(index=False), start=top + 1):
             for c, value in enumerate(row, start=1):
                 cell = sheet.cell(row=r, column=c)

@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 
 from connectors.base import PushReport
-from connectors.files import _frame_from_rows, _number_format
+from connectors.files import frame_from_rows, number_format
 from connectors.gsheets_http import SheetsApi
 from smbml_connect.errors import ConfigError, SourceFatalError
-from smbml_connect.headers import HeaderMapping, map_headers, match_table
+from smbml_connect.headers import HeaderMapping, locate_tables, map_headers
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES
 
 __all__ = [
@@ -107,7 +107,7 @@ class SheetsSource:
         if entity not in located:
             raise SourceFatalError(f"the spreadsheet has no tab for {entity}")
         rows = self._values()[entity]
-        raw = _frame_from_rows(rows, first_row_number=1, where=located[entity])
+        raw = frame_from_rows(rows, first_row_number=1, where=located[entity])
         mapping = map_headers(
             entity, [c for c in raw.columns if c != SOURCE_ROW], self.mappings.get(entity)
         )
@@ -125,20 +125,10 @@ class SheetsSource:
             for s in meta.get("sheets", [])
             if s["properties"]["title"] not in ours
         ]
-        located: dict[str, str] = {}
-        for table, title in self.tables.items():
-            if title not in titles:
-                raise ConfigError(
-                    f"source.tables.{table}: no tab {title!r} in the spreadsheet; its tabs are: "
-                    f"{', '.join(titles)}"
-                )
-            located[table] = title
-        for title in titles:
-            table = match_table(title)
-            if table and table not in located:
-                located[table] = title
-        self._located = located
-        return located
+        self._located = locate_tables(
+            self.tables, titles, f"the spreadsheet {self.title!r}", noun="tab"
+        )
+        return self._located
 
     def _values(self) -> dict[str, list[list[Any]]]:
         """Every table tab in one request (Google counts a batchGet as one read)."""
@@ -300,7 +290,7 @@ def _date_like(name: str, series: pd.Series) -> bool:
 
 
 def _number_spec(name: str, series: pd.Series) -> dict[str, str] | None:
-    pattern = _number_format(name, series)
+    pattern = number_format(name, series)
     if pattern is None:
         return None
     if pattern == "#,##0.00" and "price" not in name and "value" not in name:

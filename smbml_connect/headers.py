@@ -11,9 +11,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from smbml_connect.errors import ConfigError
 from smbml_connect.schema import TABLES
 
-__all__ = ["HeaderMapping", "map_headers", "match_table", "normalise"]
+__all__ = ["HeaderMapping", "locate_tables", "map_headers", "match_table", "normalise"]
 
 _COMMON = {
     "source": [],
@@ -176,3 +177,26 @@ def match_table(name: str) -> str | None:
         if key in {normalise(n) for n in names} or key == normalise(table):
             return table
     return None
+
+
+def locate_tables(
+    configured: Mapping[str, str], names: list[str], where: str, noun: str = "sheet or file"
+) -> dict[str, str]:
+    """Table -> tab (or file) name: the config's choices first, then names that say the table.
+
+    A configured name that is not there is an error naming ``where`` (the workbook or
+    spreadsheet) and listing the names that are.
+    """
+    located: dict[str, str] = {}
+    for table, name in configured.items():
+        if name not in names:
+            raise ConfigError(
+                f"source.tables.{table}: no {noun} {name!r} in {where} (not found among: "
+                f"{', '.join(names)})"
+            )
+        located[table] = name
+    for name in names:
+        table = match_table(name)
+        if table and table not in located:
+            located[table] = name
+    return located
