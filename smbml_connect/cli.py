@@ -154,6 +154,19 @@ def _print_result(result: Any, outputs: list[Path]) -> None:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _config_option(help_text: str) -> Callable[[F], F]:
+    """The -c/--config option every command shares; only its help differs."""
+    return click.option(
+        "-c",
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path("smbml.toml"),
+        show_default=True,
+        help=help_text,
+    )
+
+
 def _store_option(help_text: str) -> Callable[[F], F]:
     """The --store option every command shares; only its help differs."""
     return click.option(
@@ -217,15 +230,7 @@ def demo(out_dir: Path, store_path: Path | None, seed: int, contacts: int, quiet
 
 
 @cli.command()
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("smbml.toml"),
-    show_default=True,
-    help="The config file.",
-)
+@_config_option("The config file.")
 @_store_option("Store file (overrides the config).")
 @click.option(
     "--source",
@@ -267,15 +272,7 @@ def auth() -> None:
 
 
 @auth.command("hubspot")
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("smbml.toml"),
-    show_default=True,
-    help="Config file (for the profile name; optional).",
-)
+@_config_option("Config file (for the profile name; optional).")
 @click.option("--token-stdin", is_flag=True, help="Read the token from standard input.")
 def auth_hubspot(config_path: Path, token_stdin: bool) -> None:
     """Check a HubSpot private-app token with one call, then keep it in the keyring.
@@ -305,15 +302,7 @@ def auth_hubspot(config_path: Path, token_stdin: bool) -> None:
 
 
 @auth.command("google")
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("smbml.toml"),
-    show_default=True,
-    help="Config file (profile, and the spreadsheet to check access to; optional).",
-)
+@_config_option("Config file (profile, and the spreadsheet to check access to; optional).")
 @click.option(
     "--key-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -346,15 +335,7 @@ def auth_google(config_path: Path, key_file: Path | None) -> None:
 
 
 @cli.command()
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("smbml.toml"),
-    show_default=True,
-    help="The config file.",
-)
+@_config_option("The config file.")
 def inspect(config_path: Path) -> None:
     """Show which tab or file feeds each table and how its headers were matched.
 
@@ -388,15 +369,7 @@ def inspect(config_path: Path) -> None:
 
 
 @cli.command()
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("smbml.toml"),
-    show_default=True,
-    help="The config file (read again before every run).",
-)
+@_config_option("The config file (read again before every run).")
 @_store_option("Store file (overrides the config).")
 @click.option("--every", default=None, help="Run every interval, e.g. 15m, 1h, 1d.")
 @click.option("--cron", default=None, help="Run on a cron schedule, e.g. '0 7 * * 1-5'.")
