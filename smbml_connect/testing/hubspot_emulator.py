@@ -13,16 +13,11 @@ connector's calls with the lower bound. Time can be scaled so rate limits bite f
 from __future__ import annotations
 
 import bisect
-import contextlib
 import json
 import re
-import socket
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -35,6 +30,7 @@ from smbml_connect.testing.hubspot_state import (
     now_ms,
     property_shape,
 )
+from smbml_connect.testing.local_server import LocalServer, QuietHandler, match_route
 
 __all__ = ["Fault", "HubSpotEmulator"]
 
@@ -42,7 +38,7 @@ TEST_TOKEN = "pat-na1-00000000-0000-4000-8000-000000000001"
 _SCOPE_OBJECT = {"line_items": "line_items", "products": "products", "orders": "orders"}
 
 
-class HubSpotEmulator:
+class HubSpotEmulator(LocalServer):
     """Start with ``with HubSpotEmulator() as hub:`` and point the client at ``hub.url``."""
 
     def __init__(
@@ -58,13 +54,11 @@ class HubSpotEmulator:
         batch_limit: int = 100,
         rate_limits: bool = True,
     ) -> None:
+        super().__init__()
         self.state = CrmState()
         self.tokens = {token}
         self.token = token
         self.scopes: set[str] | None = None  # None: the token has every scope
-        self.faults: list[Fault] = []
-        self.requests: Counter[str] = Counter()
-        self.statuses: Counter[int] = Counter()
         self.send_retry_after = send_retry_after
         self.search_cap = search_cap
         self.batch_limit = batch_limit
@@ -75,66 +69,10 @@ class HubSpotEmulator:
         self._burst = RollingWindow(10.0 * time_scale, ten_second_limit)
         self._search = RollingWindow(1.0 * time_scale, search_per_second)
         self._limit_lock = threading.Lock()
-        self._fault_lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle -------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start the emulator first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> HubSpotEmulator:
-        handler = type("Handler", (_Handler,), {"hub": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> HubSpotEmulator:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
-    # -- test controls ---------------------------------------------------------------
-    def inject(self, fault: Fault) -> None:
-        with self._fault_lock:
-            self.faults.append(fault)
-
-    @contextmanager
-    def offline(self) -> Iterator[None]:
-        """Every request answers 503 while inside the block."""
-        fault = Fault("5xx", count=10**9, status=503)
-        self.inject(fault)
-        try:
-            yield
-        finally:
-            fault.count = 0
-
+    # -- test controls (start, stop, inject, offline, reset_counts: LocalServer) --------
     def total_requests(self) -> int:
         return sum(self.requests.values())
-
-    def reset_counts(self) -> None:
-        self.requests.clear()
-        self.statuses.clear()
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._fault_lock:
-            for fault in self.faults:
-                if fault.matches(method, path):
-                    fault.count -= 1
-                    return fault
-        return None
 
     def _admit(self, search: bool) -> tuple[bool, str]:
         if not self.rate_limits:
@@ -198,56 +136,21 @@ ROUTES: list[Route] = [
 ]
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     hub: HubSpotEmulator
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out as two writes; with Nagle on, the second waits for the
-    # client's delayed ACK (about 40 ms a response on Linux). Real servers set TCP_NODELAY.
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read counters
-        pass
-
-    def handle(self) -> None:
-        # The client gave up waiting (a timeout test): there is nobody left to answer.
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            super().handle()
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def do_PATCH(self) -> None:
-        self._serve("PATCH")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
-
-    def do_PUT(self) -> None:
-        self._serve("PUT")
 
     def _serve(self, method: str) -> None:
         hub = self.hub
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        route = next(
-            (
-                (name, m)
-                for verb, pattern, name in ROUTES
-                if verb == method and (m := pattern.match(parts.path))
-            ),
-            None,
-        )
+        route = match_route(ROUTES, method, parts.path)
         key = f"{method} {route[0] if route else parts.path}"
         hub.requests[key] += 1
         fault = hub._take_fault(method, parts.path)
         if fault is not None:
             if fault.kind == "drop":
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
+                self._drop()
                 return
             if fault.kind == "slow":
                 time.sleep(fault.delay)
@@ -724,3 +627,7 @@ def _one(query: Mapping[str, list[str]], key: str, default: str) -> str:
 
 def _singular(object_type: str) -> str:
     return object_type[:-3] + "y" if object_type.endswith("ies") else object_type.rstrip("s")
+
+
+HubSpotEmulator.handler = _Handler
+HubSpotEmulator.handler_attribute = "hub"

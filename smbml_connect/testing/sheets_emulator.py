@@ -13,22 +13,18 @@ flow. A spreadsheet not shared with the account answers 403, as Google does.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import re
 import secrets
-import socket
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from smbml_connect.testing.faults import Fault, RollingWindow
+from smbml_connect.testing.local_server import LocalServer, QuietHandler, match_route
 from smbml_connect.testing.sheets_state import SheetsError, SheetsState
 
 __all__ = ["Fault", "SheetsEmulator", "make_service_account"]
@@ -84,7 +80,7 @@ def make_service_account(
     }
 
 
-class SheetsEmulator:
+class SheetsEmulator(LocalServer):
     """Start with ``with SheetsEmulator() as emu:``; point clients at ``emu.url``."""
 
     def __init__(
@@ -95,12 +91,10 @@ class SheetsEmulator:
         time_scale: float = 1.0,
         quotas: bool = True,
     ) -> None:
+        super().__init__()
         self.state = SheetsState()
         self.service_accounts: dict[str, Any] = {}  # client_email -> RSA public key
         self.tokens: dict[str, str] = {}  # access token -> who
-        self.faults: list[Fault] = []
-        self.requests: Counter[str] = Counter()
-        self.statuses: Counter[int] = Counter()
         self.quotas = quotas
         self.busy_seconds = 0.0  # time spent applying requests (benchmarks subtract it)
         self.time_scale = time_scale
@@ -111,52 +105,12 @@ class SheetsEmulator:
             for kind in ("read", "write")
         }
         self._lock = threading.Lock()  # one request changes state at a time, as in a transaction
-        self._server: ThreadingHTTPServer | None = None
-
-    # -- lifecycle -------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start the emulator first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> SheetsEmulator:
-        handler = type("Handler", (_Handler,), {"emu": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> SheetsEmulator:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     # -- test controls ---------------------------------------------------------------
     def issue_token(self, who: str = "tester@example.com") -> str:
         token = "ya29.emu-" + secrets.token_urlsafe(24)
         self.tokens[token] = who
         return token
-
-    def inject(self, fault: Fault) -> None:
-        with self._lock:
-            self.faults.append(fault)
-
-    @contextmanager
-    def offline(self) -> Iterator[None]:
-        fault = Fault("5xx", count=10**9, status=503)
-        self.inject(fault)
-        try:
-            yield
-        finally:
-            fault.count = 0
 
     def total(self, prefix: str = "") -> int:
         """Sheets and Drive requests so far; token and IAM calls are not Sheets API calls."""
@@ -167,17 +121,8 @@ class SheetsEmulator:
         )
 
     def reset_counts(self) -> None:
-        self.requests.clear()
-        self.statuses.clear()
+        super().reset_counts()
         self.busy_seconds = 0.0
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.matches(method, path):
-                    fault.count -= 1
-                    return fault
-        return None
 
     def _admit(self, who: str, kind: str) -> str | None:
         """None when admitted, else the quota that is used up."""
@@ -198,28 +143,8 @@ class SheetsEmulator:
             return None
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     emu: SheetsEmulator
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out as two writes; with Nagle on, the second waits for the
-    # client's delayed ACK (about 40 ms a response on Linux). Real servers set TCP_NODELAY.
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def handle(self) -> None:
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            super().handle()
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def do_PUT(self) -> None:
-        self._serve("PUT")
 
     def _serve(self, method: str) -> None:
         emu = self.emu
@@ -232,14 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         raw = self.rfile.read(length) if length else b""
-        route = next(
-            (
-                (name, m)
-                for verb, pattern, name in ROUTES
-                if verb == method and (m := pattern.match(parts.path))
-            ),
-            None,
-        )
+        route = match_route(ROUTES, method, parts.path)
         emu.requests[f"{method} {route[0] if route else parts.path}"] += 1
         fault = emu._take_fault(method, parts.path)
         if fault is not None and self._fault(fault):
@@ -291,8 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
     # -- plumbing --------------------------------------------------------------------
     def _fault(self, fault: Fault) -> bool:
         if fault.kind == "drop":
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
+            self._drop()
             return True
         if fault.kind == "slow":
             time.sleep(fault.delay)
@@ -470,3 +387,7 @@ def _one(query: Mapping[str, list[str]], key: str, default: Any) -> Any:
 
 def _b64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+SheetsEmulator.handler = _Handler
+SheetsEmulator.handler_attribute = "emu"
