@@ -84,14 +84,18 @@ def is_missing(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in MISSING_TOKENS
 
 
-def _missing(series: pd.Series) -> pd.Series:
-    """``is_missing`` for a whole column: empty, NaN, or a token such as "n/a" or "-"."""
+def _missing(series: pd.Series, stripped: pd.Series | None = None) -> pd.Series:
+    """``is_missing`` for a whole column: empty, NaN, or a token such as "n/a" or "-".
+
+    ``stripped`` is ``_stripped(series)`` when the caller has it already.
+    """
     mask = series.isna()
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return mask
     if pd.api.types.is_datetime64_any_dtype(series):
         return mask
-    tokens = _stripped(series).str.lower().isin(MISSING_TOKENS)
+    text = _stripped(series) if stripped is None else stripped
+    tokens = text.str.lower().isin(MISSING_TOKENS)
     return (mask | tokens.fillna(False)).astype(bool)
 
 
@@ -218,7 +222,7 @@ def coerce_string(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     # Text is only stripped, in one vectorised step; other values (numbers, dates) go
     # through ``parse`` one distinct value at a time.
     stripped = _stripped(series)
-    present = ~_missing(series)
+    present = ~_missing(series, stripped)
     other = present & stripped.isna()
     out = stripped.where(present)
     invalid = pd.Series(False, index=series.index)
