@@ -29,9 +29,9 @@ import requests
 from google.auth.transport.requests import AuthorizedSession
 from google.oauth2 import service_account
 from gspread.exceptions import APIError
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from connectors.ratelimit import RateLimiter
+from connectors.retry import RetryLater, with_retries
 from smbml_connect.credentials import Secret, redact
 from smbml_connect.errors import AuthError, ConfigError, SourceFatalError, SourceRetriableError
 
@@ -121,12 +121,6 @@ class _RoutedSession(AuthorizedSession):
         return super().request(method, url, *args, **kwargs)
 
 
-class _Retry(Exception):
-    def __init__(self, wait: float | None, reason: str) -> None:
-        super().__init__(reason)
-        self.wait = wait  # None: backoff decides
-
-
 class SheetsApi:
     """A gspread Client whose every request is limited and retried; ``client`` is gspread's."""
 
@@ -186,23 +180,33 @@ class SheetsApi:
             except APIError as exc:
                 raise self._classify(exc, what, limiter, tries) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
-                raise _Retry(None, f"{type(exc).__name__} on {what}") from None
+                raise RetryLater(f"{type(exc).__name__} on {what}") from None
             except google.auth.exceptions.RefreshError as exc:  # getting the token failed
                 if getattr(exc, "retryable", False):
-                    raise _Retry(None, f"token refresh failed on {what}") from None
+                    raise RetryLater(f"token refresh failed on {what}") from None
                 raise _refused(exc) from None
             except google.auth.exceptions.TransportError:
-                raise _Retry(None, f"token endpoint unreachable on {what}") from None
+                raise RetryLater(f"token endpoint unreachable on {what}") from None
 
-        retrying = Retrying(
-            retry=retry_if_exception(lambda e: isinstance(e, _Retry)),
-            stop=stop_after_attempt(self.limits.attempts),
-            wait=self._wait,
+        def give_up(attempts: int, last: RetryLater) -> Exception:
+            return SourceRetriableError(
+                f"Google Sheets kept failing on {what} after {attempts} attempts "
+                f"(last: {last}); run again later."
+            )
+
+        return with_retries(
+            attempt,
+            attempts=self.limits.attempts,
+            backoff_base=self.limits.backoff_base,
+            backoff_cap=self.limits.backoff_cap,
+            give_up=give_up,
             sleep=self._sleep,
-            before_sleep=self._log_retry,
-            retry_error_callback=lambda state: self._give_up(state, what),
+            on_retry=self._count_retry,
         )
-        return retrying(attempt)
+
+    def _count_retry(self) -> None:
+        with self._count:
+            self.retries += 1
 
     def _classify(self, exc: APIError, what: str, limiter: RateLimiter, attempt: int) -> Exception:
         response = exc.response
@@ -215,8 +219,8 @@ class SheetsApi:
                 wait = wait if wait is not None else self._backoff_for(attempt)
                 limiter.block(wait)
                 self.waited_on_429 += wait
-                return _Retry(0.0, f"429 on {what}: {message[:120]}")
-            return _Retry(wait, f"HTTP {status} on {what}")
+                return RetryLater(f"429 on {what}: {message[:120]}", wait=0.0)
+            return RetryLater(f"HTTP {status} on {what}", wait=wait)
         if status == 401:
             return AuthError(
                 "Google did not accept the service account's credentials (401): the key was "
@@ -239,30 +243,6 @@ class SheetsApi:
     def _backoff_for(self, attempt: int) -> float:
         ceiling = min(self.limits.backoff_cap, self.limits.backoff_base * 2**attempt)
         return ceiling * (0.5 + random.random() / 2)
-
-    def _wait(self, state: RetryCallState) -> float:
-        self.retries += 1
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retry) and exc.wait is not None:
-            return exc.wait
-        ceiling = min(
-            self.limits.backoff_cap, self.limits.backoff_base * 2 ** (state.attempt_number - 1)
-        )
-        return random.uniform(0, ceiling)
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.info("retrying after %s (attempt %d)", exc, state.attempt_number)
-
-    def _give_up(self, state: RetryCallState, what: str) -> Any:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retry):
-            raise SourceRetriableError(
-                f"Google Sheets kept failing on {what} after {state.attempt_number} attempts "
-                f"(last: {exc}); run again later."
-            )
-        assert exc is not None
-        raise exc
 
     def authorise(self) -> None:
         """Exchange the key for a token now: a bad or revoked key fails here, clearly."""

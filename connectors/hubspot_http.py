@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 
 import urllib3
 from hubspot import HubSpot
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from connectors.ratelimit import RateLimiter
+from connectors.retry import RetryLater, with_retries
 from smbml_connect.credentials import Secret, redact
 from smbml_connect.errors import AuthError, SourceFatalError, SourceRetriableError
 
@@ -62,12 +62,6 @@ class HubSpotHttpError(SourceFatalError):
         )
         self.status = status
         self.body = body
-
-
-class _Retry(Exception):
-    def __init__(self, wait: float, reason: str) -> None:
-        super().__init__(reason)
-        self.wait = wait
 
 
 class HubSpotApi:
@@ -118,15 +112,25 @@ class HubSpotApi:
             self._learn_limits(result)
             return result
 
-        retrying = Retrying(
-            retry=retry_if_exception(lambda e: isinstance(e, _Retry)),
-            stop=stop_after_attempt(self.limits.attempts),
-            wait=self._wait,
+        def give_up(attempts: int, last: RetryLater) -> Exception:
+            return SourceRetriableError(
+                f"HubSpot kept failing on {what} after {attempts} attempts (last: {last}); "
+                "nothing after the last saved page was lost, run again later."
+            )
+
+        return with_retries(
+            attempt,
+            attempts=self.limits.attempts,
+            backoff_base=self.limits.backoff_base,
+            backoff_cap=self.limits.backoff_cap,
+            give_up=give_up,
             sleep=self._sleep,
-            before_sleep=self._log_retry,
-            retry_error_callback=lambda state: self._give_up(state, what),
+            on_retry=self._count_retry,
         )
-        return retrying(attempt)
+
+    def _count_retry(self) -> None:
+        with self._count_lock:
+            self.retries += 1
 
     def json(
         self, what: str, fn: Callable[..., Any], *args: Any, search: bool = False, **kwargs: Any
@@ -145,7 +149,7 @@ class HubSpotApi:
         status = getattr(exc, "status", None)
         if not status:  # no answer at all: timeout, dropped connection, TLS failure
             if status == 0 or isinstance(exc, urllib3.exceptions.HTTPError | OSError):
-                return _Retry(self._backoff(), f"{type(exc).__name__} on {what}")
+                return RetryLater(f"{type(exc).__name__} on {what}")
             return exc
         body = _body(exc)
         if status == 429:
@@ -163,9 +167,9 @@ class HubSpotApi:
             else:
                 wait = self.limits.window_seconds / 10 * (1 + random.random())
             (self.search_limiter if search else self.limiter).block(wait)
-            return _Retry(0.0, f"429 {policy} on {what}")
+            return RetryLater(f"429 {policy} on {what}", wait=0.0)
         if status >= 500:
-            return _Retry(self._backoff(), f"HTTP {status} on {what}")
+            return RetryLater(f"HTTP {status} on {what}")
         if status == 401:
             return AuthError(
                 "HubSpot did not accept the token (401): it is wrong, expired or was revoked. "
@@ -181,33 +185,6 @@ class HubSpotApi:
                 "`smbml auth hubspot` with the new token."
             )
         return HubSpotHttpError(status, body, what)
-
-    def _backoff(self) -> float:
-        self.retries += 1
-        return -1.0  # decided in _wait, which knows the attempt number
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retry) and exc.wait >= 0:
-            return exc.wait
-        ceiling = min(
-            self.limits.backoff_cap, self.limits.backoff_base * 2 ** (state.attempt_number - 1)
-        )
-        return random.uniform(0, ceiling)  # full jitter: many clients do not retry in step
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.info("retrying after %s (attempt %d)", exc, state.attempt_number)
-
-    def _give_up(self, state: RetryCallState, what: str) -> Any:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retry):
-            raise SourceRetriableError(
-                f"HubSpot kept failing on {what} after {state.attempt_number} attempts "
-                f"(last: {exc}); nothing after the last saved page was lost, run again later."
-            )
-        assert exc is not None
-        raise exc
 
     def _learn_limits(self, result: Any) -> None:
         """Follow the account's real budget (190 on Professional) when HubSpot states it."""

@@ -1,0 +1,69 @@
+"""One retry policy for every HTTP client (HubSpot, Google Sheets), with tenacity.
+
+A request that may pass later raises ``RetryLater``: with ``wait`` when the server said
+how long (Retry-After, a rate window), else full-jitter exponential backoff with a cap,
+so many clients do not retry in step. Any other exception is final at once. After the
+last attempt the caller's ``give_up`` turns the last RetryLater into the error the user
+sees.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+__all__ = ["RetryLater", "with_retries"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class RetryLater(Exception):
+    def __init__(self, reason: str, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.wait = wait  # None: the backoff decides
+
+
+def with_retries(
+    attempt: Callable[[], T],
+    *,
+    attempts: int,
+    backoff_base: float,
+    backoff_cap: float,
+    give_up: Callable[[int, RetryLater], Exception],
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[], None] = lambda: None,
+) -> T:
+    def wait(state: RetryCallState) -> float:
+        on_retry()
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RetryLater) and exc.wait is not None:
+            return exc.wait
+        ceiling = min(backoff_cap, backoff_base * 2 ** (state.attempt_number - 1))
+        return random.uniform(0, ceiling)
+
+    def log_retry(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.info("retrying after %s (attempt %d)", exc, state.attempt_number)
+
+    def final(state: RetryCallState) -> T:
+        exc = state.outcome.exception() if state.outcome else None
+        assert exc is not None
+        if isinstance(exc, RetryLater):
+            raise give_up(state.attempt_number, exc)
+        raise exc
+
+    retrying = Retrying(
+        retry=retry_if_exception_type(RetryLater),
+        stop=stop_after_attempt(attempts),
+        wait=wait,
+        sleep=sleep,
+        before_sleep=log_retry,
+        retry_error_callback=final,
+    )
+    return retrying(attempt)
