@@ -396,6 +396,12 @@ class Store:
             frame["reasons"] = frame["reasons"].map(lambda t: json.loads(t) if t else [])
         return frame
 
+    def latest_run_with(self, kind: str) -> int | None:
+        """The newest run that stored `kind` outputs: a cheap check whether they changed."""
+        if kind not in OUTPUT_TABLES:
+            raise KeyError(f"no output table {kind!r}")
+        return self._conn.execute(f"SELECT MAX(run_id) FROM {kind}").fetchone()[0]
+
     def output_history(self, kind: str) -> pd.DataFrame:
         columns = ", ".join(("run_id", *OUTPUT_TABLES[kind]))
         return pd.read_sql_query(f"SELECT {columns} FROM {kind} ORDER BY run_id", self._conn)

@@ -1,0 +1,103 @@
+"""A/B test read-out a marketer can act on: chance B beats A, lift, visitors still needed.
+
+Bayesian with flat Beta(1, 1) priors, because "78% chance B is better" is what people
+ask; the visitors still needed come from the classical two-proportion power formula
+(5% two-sided, 80% power) at the lift seen so far, because that is the plan a test
+would have been sized with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import beta, norm
+
+from smbml_connect.errors import DataValidationError
+
+__all__ = ["ABResult", "ab_test"]
+
+DRAWS = 200_000
+GRID = 4001
+ALPHA = 0.05
+POWER = 0.80
+DECIDED = 0.95  # chance at which we call a winner
+
+
+@dataclass(frozen=True)
+class ABResult:
+    prob_b_beats_a: float
+    rate_a: float
+    rate_b: float
+    lift: float  # relative: rate_b / rate_a - 1
+    lift_lo95: float
+    lift_hi95: float
+    visitors_needed: float  # more visitors per variant; 0 when done, inf when no difference yet
+    verdict: str
+
+
+def _count(value: Any, name: str) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DataValidationError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(number) or number < 0 or number != round(number):
+        raise DataValidationError(f"{name} must be a whole number of 0 or more, got {value!r}")
+    return int(number)
+
+
+def _sure(p: float) -> str:
+    return "over 99%" if p > 0.99 else f"{p:.0%}"
+
+
+def _prob_b_beats_a(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """P(p_B > p_A) = integral of f_A(x) * P(p_B > x) dx, on a grid over A's mass."""
+    lo, hi = beta.ppf([1e-10, 1 - 1e-10], *a)
+    x = np.linspace(lo, hi, GRID)
+    return float(np.clip(np.trapezoid(beta.pdf(x, *a) * beta.sf(x, *b), x), 0.0, 1.0))
+
+
+def _sample_size(p_a: float, p_b: float) -> float:
+    """Visitors per variant to detect p_a vs p_b (two-sided 5%, 80% power)."""
+    if p_a == p_b:
+        return float("inf")
+    pooled = (p_a + p_b) / 2
+    z_a, z_b = norm.ppf(1 - ALPHA / 2), norm.ppf(POWER)
+    top = z_a * np.sqrt(2 * pooled * (1 - pooled)) + z_b * np.sqrt(
+        p_a * (1 - p_a) + p_b * (1 - p_b)
+    )
+    return float(np.ceil(top**2 / (p_a - p_b) ** 2))
+
+
+def ab_test(
+    conversions_a: Any, visitors_a: Any, conversions_b: Any, visitors_b: Any, seed: int = 0
+) -> ABResult:
+    ca, na = _count(conversions_a, "conversions_a"), _count(visitors_a, "visitors_a")
+    cb, nb = _count(conversions_b, "conversions_b"), _count(visitors_b, "visitors_b")
+    for c, n, arm in ((ca, na, "a"), (cb, nb, "b")):
+        if n == 0:
+            raise DataValidationError(f"visitors_{arm} must be more than 0")
+        if c > n:
+            raise DataValidationError(f"conversions_{arm} ({c}) cannot exceed visitors_{arm} ({n})")
+    post_a, post_b = (ca + 1.0, na - ca + 1.0), (cb + 1.0, nb - cb + 1.0)
+    prob = _prob_b_beats_a(post_a, post_b)
+    rng = np.random.default_rng(seed)
+    draws_a, draws_b = rng.beta(*post_a, DRAWS), rng.beta(*post_b, DRAWS)
+    lift_draws = draws_b / draws_a - 1
+    lo, hi = np.quantile(lift_draws, [0.025, 0.975])
+    rate_a, rate_b = ca / na, cb / nb
+    lift = rate_b / rate_a - 1 if rate_a > 0 else float("inf") if rate_b > 0 else 0.0
+    needed = _sample_size(rate_a, rate_b)
+    remaining = max(0.0, needed - min(na, nb)) if np.isfinite(needed) else needed
+    if prob >= DECIDED:
+        verdict = f"B is better ({_sure(prob)} sure)"
+    elif prob <= 1 - DECIDED:
+        verdict = f"A is better ({_sure(1 - prob)} sure)"
+    elif np.isfinite(remaining) and remaining > 0:
+        verdict = f"Too early: about {remaining:,.0f} more visitors per version needed"
+    elif np.isfinite(remaining):
+        verdict = "No clear winner: the difference is too small to matter"
+    else:
+        verdict = "No difference so far"
+    return ABResult(prob, rate_a, rate_b, float(lift), float(lo), float(hi), remaining, verdict)

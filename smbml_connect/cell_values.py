@@ -1,0 +1,156 @@
+"""Worksheet values in and out: ranges as Excel hands them over, tables as it shows them.
+
+Excel passes a range as a list of rows. Office.js sends empty cells as "" and dates as
+serial numbers; xlwings sends None and datetime objects. Both arrive here, so every
+worksheet function reads them the same way, and whole-column references (A:A) work
+because blank rows at the end are dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from smbml_connect.errors import DataValidationError
+
+__all__ = [
+    "Matrix",
+    "as_column",
+    "as_number",
+    "as_table",
+    "as_text",
+    "blank",
+    "matrix_from_frame",
+    "paired_columns",
+]
+
+Matrix = list[list[Any]]
+
+
+def blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _rows(value: Any) -> Matrix:
+    if isinstance(value, list | tuple):
+        if value and all(isinstance(row, list | tuple) for row in value):
+            return [list(row) for row in value]
+        return [[v] for v in value]
+    return [[value]]
+
+
+def as_column(value: Any, name: str) -> list[Any]:
+    """A one-column or one-row range (or a single value) as a flat list."""
+    rows = _rows(value)
+    width = max((len(r) for r in rows), default=0)
+    if len(rows) > 1 and width > 1:
+        raise DataValidationError(
+            f"{name} must be one column or one row, got {len(rows)} rows x {width} columns"
+        )
+    return [v for row in rows for v in row]
+
+
+def paired_columns(**columns: Any) -> dict[str, list[Any]]:
+    """Columns that belong together, with the blank rows at the end of all of them dropped."""
+    flat = {name: as_column(value, name) for name, value in columns.items()}
+    lengths = {name: len(v) for name, v in flat.items()}
+    while any(lengths.values()) and all(
+        n == 0 or blank(flat[name][n - 1]) for name, n in lengths.items()
+    ):
+        longest = max(lengths.values())
+        for name, n in lengths.items():
+            if n == longest:
+                lengths[name] = n - 1
+    trimmed = {name: flat[name][: lengths[name]] for name in flat}
+    if len(set(lengths.values())) > 1:
+        described = ", ".join(f"{n} {name}" for name, n in lengths.items())
+        raise DataValidationError(f"the ranges differ in length ({described})")
+    return trimmed
+
+
+def as_table(value: Any, name: str = "table") -> pd.DataFrame:
+    """A range whose first row is the header; blank headers and duplicates get names."""
+    rows = _rows(value)
+    while rows and all(blank(v) for v in rows[-1]):
+        rows.pop()
+    if len(rows) < 2:
+        raise DataValidationError(f"{name} needs a header row and at least one row of data")
+    header: list[str] = []
+    for i, cell in enumerate(rows[0], start=1):
+        text = "" if blank(cell) else str(cell).strip()
+        text = text or f"column {i}"
+        while text in header:
+            text += " (2)"
+        header.append(text)
+    body = [[None if blank(v) else v for v in row] for row in rows[1:]]
+    return pd.DataFrame(body, columns=header, dtype=object)
+
+
+def as_number(value: Any, name: str, default: float | None = None) -> float | None:
+    """A scalar argument (a 1x1 range counts); blank means the default."""
+    cells = as_column(value, name)
+    if len(cells) != 1:
+        raise DataValidationError(f"{name} must be a single value, got {len(cells)} cells")
+    cell = cells[0]
+    if blank(cell):
+        return default
+    if isinstance(cell, bool):
+        raise DataValidationError(f"{name} must be a number, got {cell}")
+    try:
+        number = float(str(cell).replace(",", "").strip()) if isinstance(cell, str) else float(cell)
+    except (TypeError, ValueError):
+        raise DataValidationError(f"{name} must be a number, got {cell!r}") from None
+    if not math.isfinite(number):
+        raise DataValidationError(f"{name} must be a number, got {cell!r}")
+    return number
+
+
+def as_text(value: Any, name: str) -> str | None:
+    cells = as_column(value, name)
+    if len(cells) != 1:
+        raise DataValidationError(f"{name} must be a single value, got {len(cells)} cells")
+    cell = cells[0]
+    if blank(cell):
+        return None
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))  # Excel hands ids over as floats
+    return str(cell).strip()
+
+
+def _cell(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        naive = (
+            value.replace(tzinfo=None)
+            if value.tzinfo is None
+            else value.astimezone(dt.UTC).replace(tzinfo=None)
+        )
+        return naive.date() if naive.time() == dt.time() else naive
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return None if not math.isfinite(number) else number
+    return value
+
+
+def matrix_from_frame(frame: pd.DataFrame, header: Sequence[str] | None = None) -> Matrix:
+    """Header row plus rows of plain Python values; a missing number becomes None."""
+    rows = [[_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+    return [list(header or (str(c) for c in frame.columns)), *rows]

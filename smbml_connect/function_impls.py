@@ -1,0 +1,255 @@
+"""What each worksheet function computes: cell values in, a frame out, via the analytics.
+
+Each returns `(frame, notes)`: the frame is what spills (its columns are the header),
+notes say what was left out or assumed, for the task pane and the log. Dates that
+default to "today" default instead to the day after the last order, so the same
+inputs always give the same answer and the cache stays right.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from smbml_connect.analytics.abtest import ab_test
+from smbml_connect.analytics.customer_value import CustomerValueModel
+from smbml_connect.analytics.forecast import forecast_series
+from smbml_connect.analytics.leads import LeadScorer, parse_target
+from smbml_connect.analytics.pricing import Guardrails, suggest_price
+from smbml_connect.analytics.segments import rfm_table
+from smbml_connect.cell_values import as_column, as_number, as_table, as_text, paired_columns
+from smbml_connect.coerce import coerce_datetime, coerce_float, coerce_string, parse_datetime
+from smbml_connect.errors import DataValidationError, NotEnoughDataError
+
+__all__ = [
+    "Result",
+    "abtest",
+    "churn",
+    "forecast",
+    "leadscore",
+    "leadscore_of",
+    "price",
+    "segment",
+]
+
+Result = tuple[pd.DataFrame, list[str]]
+TARGET_WORDS = ("converted", "outcome", "won", "customer", "result", "target", "label", "bought")
+MIN_FORECAST_DATES = 8
+
+
+def _orders(customer_ids: Any, order_dates: Any, amounts: Any) -> tuple[pd.DataFrame, list[str]]:
+    columns = paired_columns(customer_ids=customer_ids, order_dates=order_dates, amounts=amounts)
+    frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in columns.items()})
+    ids = coerce_string(frame["customer_ids"])[0]
+    when, bad_when = coerce_datetime(frame["order_dates"])
+    total, bad_total = coerce_float(frame["amounts"])
+    notes = []
+    for row in frame.index[(bad_when | bad_total | ids.isna()).to_numpy()][:20]:
+        column = "order_dates" if bad_when[row] else "amounts" if bad_total[row] else "customer_ids"
+        notes.append(f"row {row + 1}, {column}: {frame.at[row, column]!r} left out")
+    orders = pd.DataFrame(
+        {"contact_id": ids, "ordered_at": when, "total": total.astype(float), "status": None}
+    ).dropna(subset=["contact_id", "ordered_at", "total"])
+    if orders.empty:
+        raise DataValidationError("no rows with a customer id, a date and an amount")
+    return orders, notes
+
+
+def _as_of(value: Any, orders: pd.DataFrame) -> pd.Timestamp:
+    if as_text(value, "as_of") is None:
+        return orders["ordered_at"].max().floor("D") + pd.Timedelta(days=1)
+    cell = as_column(value, "as_of")[0]
+    try:
+        return parse_datetime(cell)
+    except ValueError as error:
+        raise DataValidationError(f"as_of: {cell!r} is {error}") from None
+
+
+def segment(customer_ids: Any, order_dates: Any, amounts: Any, as_of: Any = None) -> Result:
+    orders, notes = _orders(customer_ids, order_dates, amounts)
+    when = _as_of(as_of, orders)
+    table = rfm_table(orders, when)
+    frame = pd.DataFrame(
+        {
+            "customer": table["contact_id"],
+            "segment": table["segment"],
+            "days since last order": table["recency_days"],
+            "orders": table["frequency"],
+            "spend": table["monetary"],
+            "RFM": table["rfm_code"].astype(str),
+        }
+    )
+    return frame, [*notes, f"as of {when:%Y-%m-%d}"]
+
+
+def churn(customer_ids: Any, order_dates: Any, amounts: Any, as_of: Any = None) -> Result:
+    orders, notes = _orders(customer_ids, order_dates, amounts)
+    when = _as_of(as_of, orders)
+    model = CustomerValueModel().fit(orders, when)
+    table = model.predict(365)
+    frame = pd.DataFrame(
+        {
+            "customer": table["contact_id"],
+            "churn risk": table["churn_risk"],
+            "expected value (12 months)": table["expected_value"],
+            "value low (80%)": table["value_lo80"],
+            "value high (80%)": table["value_hi80"],
+            "chance still active": table["p_alive"],
+        }
+    )
+    return frame, [*notes, f"as of {when:%Y-%m-%d}", model.report_.get("why", "")]
+
+
+def forecast(
+    dates: Any, values: Any, horizon: Any, season_length: Any = None, level: Any = None
+) -> Result:
+    columns = paired_columns(dates=dates, values=values)
+    steps = as_number(horizon, "horizon")
+    if steps is None or steps < 1 or not float(steps).is_integer():
+        raise DataValidationError(f"horizon must be a whole number of 1 or more, got {horizon!r}")
+    season = as_number(season_length, "season_length")
+    if season is not None and (season < 1 or not float(season).is_integer()):
+        raise DataValidationError(f"season_length must be a whole number, got {season_length!r}")
+    chosen = as_number(level, "level", 80.0)
+    if chosen is None or not 50 <= chosen < 100:
+        raise DataValidationError(f"level must be a percent from 50 to 99, got {level!r}")
+    filled = sum(not pd.isna(v) and v != "" for v in columns["values"])
+    if filled < MIN_FORECAST_DATES:
+        raise NotEnoughDataError(f"need at least {MIN_FORECAST_DATES} dates, got {filled}")
+    percent = round(chosen)
+    result = forecast_series(
+        columns["dates"],
+        columns["values"],
+        int(steps),
+        season_length=int(season) if season else None,
+        levels=(percent,),
+    )
+    frame = pd.DataFrame(
+        {
+            "date": result["ds"],
+            "forecast": result["yhat"],
+            f"low ({percent}%)": result[f"lo{percent}"],
+            f"high ({percent}%)": result[f"hi{percent}"],
+        }
+    )
+    attrs = result.attrs
+    notes = [
+        f"{attrs['frequency']} data; {attrs['seasonality']}; model: {attrs['model_words']}",
+        *attrs.get("notes", []),
+        *attrs.get("rows_left_out", []),
+    ]
+    return frame, notes
+
+
+def _target_column(frame: pd.DataFrame, target: Any) -> str:
+    name = as_text(target, "target_column")
+    if name is not None:
+        matches = [c for c in frame.columns if c.lower() == name.lower()]
+        if not matches:
+            raise DataValidationError(
+                f"no column named {name!r}; columns are {', '.join(frame.columns)}"
+            )
+        return matches[0]
+    for word in TARGET_WORDS:
+        for column in frame.columns:
+            if word in column.lower():
+                return column
+    return str(frame.columns[-1])
+
+
+def leadscore(table_with_header: Any, target_column: Any = None) -> Result:
+    frame = as_table(table_with_header, "table_with_header")
+    target = _target_column(frame, target_column)
+    known = parse_target(frame[target]).notna().to_numpy()
+    if known.all():
+        raise DataValidationError(
+            f"every row has an outcome in {target!r}; leave it blank on the rows to score"
+        )
+    scorer = LeadScorer(random_state=0).fit(frame, target)
+    unknown = frame.loc[~known]
+    scored = scorer.score(unknown.drop(columns=[target]))
+    score = pd.Series(np.nan, index=frame.index)
+    tier = pd.Series("", index=frame.index, dtype=object)
+    reasons = pd.Series("has an outcome: learnt from", index=frame.index, dtype=object)
+    score[~known] = scored["score"].to_numpy(float)
+    tier[~known] = scored["tier"].to_numpy()
+    reasons[~known] = ["; ".join(r) for r in scored["reasons"]]
+    held_out = scorer.card_["held_out"]
+    notes = [
+        f"outcome column: {target!r}; learnt from {int(known.sum())} rows with "
+        f"{scorer.learner_.name}; held-out AUC {held_out['auc']:.2f}",
+        *scorer.card_.get("warnings", []),
+    ]
+    frame_out = pd.DataFrame({"score": score, "tier": tier, "reasons": reasons})
+    return frame_out, notes
+
+
+def leadscore_of(email_or_id: Any, scores: pd.DataFrame | None) -> Result:
+    key = as_text(email_or_id, "email_or_id")
+    if key is None:
+        raise DataValidationError("give an email address or a contact id")
+    if scores is None or scores.empty:
+        raise NotEnoughDataError("no lead scores stored yet: run smbml run (or smbml demo) first")
+    hit = scores[(scores["entity_id"] == key) | (scores["email"].str.lower() == key.lower())]
+    if hit.empty:
+        raise DataValidationError(f"no scored contact with email or id {key!r}")
+    row = hit.iloc[0]
+    frame = pd.DataFrame(
+        {
+            "score": [round(float(row["value"]) * 100)],
+            "tier": [row["label"]],
+            "reasons": ["; ".join(row["reasons"])],
+            "scored at": [pd.Timestamp(row["scored_at"])],
+        }
+    )
+    return frame, []
+
+
+def price(prices: Any, quantities: Any, unit_cost: Any = None, max_change: Any = None) -> Result:
+    columns = paired_columns(prices=prices, quantities=quantities)
+    cost = as_number(unit_cost, "unit_cost")
+    step = as_number(max_change, "max_change", 0.10)
+    if step is not None and step > 1:
+        step = step / 100  # "10" means 10%
+    guardrails = Guardrails(max_change=step or 0.10)
+    result = suggest_price(columns["prices"], columns["quantities"], cost, guardrails)
+    frame = pd.DataFrame(
+        {
+            "suggested price": [result["suggested_price"]],
+            "elasticity": [result["elasticity"]],
+            "confidence": [result["confidence"]],
+            "reason": [result["reason"]],
+        }
+    )
+    return frame, [f"current price {result['current_price']:g}"]
+
+
+def abtest(conversions_a: Any, visitors_a: Any, conversions_b: Any, visitors_b: Any) -> Result:
+    numbers = {
+        name: as_number(value, name)
+        for name, value in (
+            ("conversions_a", conversions_a),
+            ("visitors_a", visitors_a),
+            ("conversions_b", conversions_b),
+            ("visitors_b", visitors_b),
+        )
+    }
+    for name, number in numbers.items():
+        if number is None:
+            raise DataValidationError(f"{name} is blank")
+    r = ab_test(*numbers.values())
+    frame = pd.DataFrame(
+        {
+            "chance B beats A": [r.prob_b_beats_a],
+            "lift": [r.lift],
+            "lift low (95%)": [r.lift_lo95],
+            "lift high (95%)": [r.lift_hi95],
+            "visitors still needed": [
+                r.visitors_needed if np.isfinite(r.visitors_needed) else None
+            ],
+            "verdict": [r.verdict],
+        }
+    )
+    return frame, []

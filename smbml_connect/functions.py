@@ -1,0 +1,325 @@
+"""The one registry of worksheet functions.
+
+Each function is declared once, as data: name, arguments (with help text, scalar or
+range, type), the columns it spills and its implementation. The xlwings UDFs, the
+Office.js metadata (functions.json) and the routes of `smbml serve` are loops over
+`REGISTRY`, so a new function is one entry here and one implementation.
+
+`call` never raises: a bad input comes back as a short message for the cell, such as
+"FORECAST: need at least 8 dates, got 5"; anything unexpected is logged in full and
+the cell says to look at the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from smbml_connect import __version__, function_impls
+from smbml_connect.cell_values import Matrix, matrix_from_frame
+from smbml_connect.errors import SmbmlError
+from smbml_connect.result_cache import ResultCache, input_hash
+
+__all__ = [
+    "REGISTRY",
+    "Arg",
+    "CallResult",
+    "FunctionContext",
+    "WorksheetFunction",
+    "call",
+    "function",
+]
+
+log = logging.getLogger(__name__)
+ValueType = Literal["number", "text", "date", "any"]
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    help: str
+    range: bool = True  # a range of cells (or one cell) rather than a single value
+    type: ValueType = "any"
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class WorksheetFunction:
+    name: str
+    help: str
+    args: tuple[Arg, ...]
+    columns: tuple[str, ...]  # what spills: the header row, for the docs
+    rows: Literal["one", "many"]  # one row, or one per input row/customer/period
+    implementation: Callable[..., function_impls.Result]
+    uses_store: bool = False  # reads synced results, so inputs alone do not fix the answer
+
+    @property
+    def required(self) -> int:
+        return sum(not a.optional for a in self.args)
+
+    def usage(self) -> str:
+        names = [a.name if not a.optional else f"[{a.name}]" for a in self.args]
+        return f"{self.name}({', '.join(names)})"
+
+
+_IDS = Arg("customer_ids", "Customer id or email of each order", type="text")
+_DATES = Arg("order_dates", "Date of each order", type="date")
+_AMOUNTS = Arg("amounts", "Amount of each order", type="number")
+_AS_OF = Arg(
+    "as_of",
+    "Date to measure from (default: the day after the last order)",
+    range=False,
+    type="date",
+    optional=True,
+)
+
+REGISTRY: dict[str, WorksheetFunction] = {
+    f.name: f
+    for f in (
+        WorksheetFunction(
+            "LEADSCORE",
+            "Learns from the rows that have an outcome and scores the rest 0-100, "
+            "with tier A-D and the top reasons.",
+            (
+                Arg(
+                    "table_with_header",
+                    "Your leads table, header row included, with an "
+                    "outcome column (yes/no, blank for the leads to score)",
+                ),
+                Arg(
+                    "target_column",
+                    "Header of the outcome column (default: a column named "
+                    "like converted/won/outcome, else the last)",
+                    range=False,
+                    type="text",
+                    optional=True,
+                ),
+            ),
+            ("score", "tier", "reasons"),
+            "many",
+            function_impls.leadscore,
+        ),
+        WorksheetFunction(
+            "LEADSCORE_OF",
+            "The lead score of a synced contact, as stored by the last run.",
+            (Arg("email_or_id", "The contact's email address or id", range=False, type="text"),),
+            ("score", "tier", "reasons", "scored at"),
+            "one",
+            function_impls.leadscore_of,
+            uses_store=True,
+        ),
+        WorksheetFunction(
+            "SEGMENT",
+            "RFM segment per customer (Champions, Loyal, At risk...) from their orders.",
+            (_IDS, _DATES, _AMOUNTS, _AS_OF),
+            ("customer", "segment", "days since last order", "orders", "spend", "RFM"),
+            "many",
+            function_impls.segment,
+        ),
+        WorksheetFunction(
+            "CHURN",
+            "Chance each customer buys nothing in the next 12 months, and their expected "
+            "value with an 80% range.",
+            (_IDS, _DATES, _AMOUNTS, _AS_OF),
+            (
+                "customer",
+                "churn risk",
+                "expected value (12 months)",
+                "value low (80%)",
+                "value high (80%)",
+                "chance still active",
+            ),
+            "many",
+            function_impls.churn,
+        ),
+        WorksheetFunction(
+            "FORECAST",
+            "Forecast of a sales series with a low-high range; the frequency and the "
+            "season are found from the dates.",
+            (
+                Arg(
+                    "dates",
+                    "Dates of the history (daily, weekly, monthly or quarterly)",
+                    type="date",
+                ),
+                Arg("values", "Values of the history, one per date", type="number"),
+                Arg("horizon", "How many periods ahead", range=False, type="number"),
+                Arg(
+                    "season_length",
+                    "Periods per season, e.g. 12 for months (default: found)",
+                    range=False,
+                    type="number",
+                    optional=True,
+                ),
+                Arg(
+                    "level",
+                    "Range width in percent (default 80)",
+                    range=False,
+                    type="number",
+                    optional=True,
+                ),
+            ),
+            ("date", "forecast", "low (80%)", "high (80%)"),
+            "many",
+            function_impls.forecast,
+        ),
+        WorksheetFunction(
+            "PRICE",
+            "Suggested price from past prices and units sold at them, with the price "
+            "elasticity and how sure it is.",
+            (
+                Arg("prices", "Price in each period", type="number"),
+                Arg("quantities", "Units sold in each period", type="number"),
+                Arg(
+                    "unit_cost",
+                    "Cost of one unit (keeps the price above it)",
+                    range=False,
+                    type="number",
+                    optional=True,
+                ),
+                Arg(
+                    "max_change",
+                    "Largest change in one step, e.g. 10% (default 10%)",
+                    range=False,
+                    type="number",
+                    optional=True,
+                ),
+            ),
+            ("suggested price", "elasticity", "confidence", "reason"),
+            "one",
+            function_impls.price,
+        ),
+        WorksheetFunction(
+            "ABTEST",
+            "Chance version B beats A, the lift with a 95% range, and the visitors still "
+            "needed per version.",
+            (
+                Arg("conversions_a", "Conversions of version A", range=False, type="number"),
+                Arg("visitors_a", "Visitors of version A", range=False, type="number"),
+                Arg("conversions_b", "Conversions of version B", range=False, type="number"),
+                Arg("visitors_b", "Visitors of version B", range=False, type="number"),
+            ),
+            (
+                "chance B beats A",
+                "lift",
+                "lift low (95%)",
+                "lift high (95%)",
+                "visitors still needed",
+                "verdict",
+            ),
+            "one",
+            function_impls.abtest,
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class CallResult:
+    value: Matrix | None = None
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+    cached: bool = False
+
+    @property
+    def cells(self) -> Matrix:
+        """What the cell shows: the table, or the message alone."""
+        return self.value if self.value is not None else [[self.error]]
+
+
+@dataclass
+class FunctionContext:
+    """What a call may read besides its inputs: the store of synced results."""
+
+    store_path: Path | None = None
+    cache: ResultCache[CallResult] = field(default_factory=ResultCache)
+    _scores: tuple[int, pd.DataFrame] | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def lead_scores(self) -> pd.DataFrame | None:
+        """Latest lead scores with emails, reloaded only when a newer run has stored some."""
+        from smbml_connect.store import Store
+
+        if self.store_path is None or not Path(self.store_path).exists():
+            return None
+        with self._lock, Store(self.store_path) as store:
+            newest = store.latest_run_with("scores")
+            if self._scores is None or self._scores[0] != newest:
+                scores = store.latest_outputs("scores")
+                scores = scores[scores["model"] == "lead_score"]
+                emails = store.read("contacts")[["contact_id", "email"]]
+                merged = scores.merge(
+                    emails, how="left", left_on="entity_id", right_on="contact_id"
+                )
+                merged["email"] = merged["email"].astype("string").fillna("")
+                self._scores = (newest, merged)
+            return self._scores[1]
+
+
+DEFAULT_CONTEXT = FunctionContext()
+
+
+def function(name: str) -> WorksheetFunction:
+    key = name.upper().removeprefix("SMB.").removeprefix("SMB_")
+    if key not in REGISTRY:
+        raise KeyError(f"no worksheet function {name!r}; there are {', '.join(REGISTRY)}")
+    return REGISTRY[key]
+
+
+def _compute(spec: WorksheetFunction, args: Sequence[Any], context: FunctionContext) -> CallResult:
+    try:
+        if spec.uses_store:
+            frame, notes = spec.implementation(*args, context.lead_scores())
+        else:
+            frame, notes = spec.implementation(*args)
+    except (SmbmlError, ValueError) as error:
+        return CallResult(error=f"{spec.name}: {_short(error)}")
+    except Exception:
+        log.exception("worksheet function %s failed", spec.name)
+        return CallResult(error=f"{spec.name}: unexpected error, details are in the smbml log")
+    return CallResult(value=matrix_from_frame(frame), notes=tuple(n for n in notes if n))
+
+
+def _short(error: Exception) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text if len(text) <= 240 else text[:237] + "..."
+
+
+def call(name: str, args: Sequence[Any], context: FunctionContext | None = None) -> CallResult:
+    """Run one worksheet function on cell values (ranges as lists of rows)."""
+    context = context or DEFAULT_CONTEXT
+    try:
+        spec = function(name)
+    except KeyError as error:
+        return CallResult(error=str(error.args[0]))
+    args = list(args)
+    while len(args) > spec.required and args and args[-1] is None:
+        args.pop()  # Excel passes omitted optional arguments as null
+    if not spec.required <= len(args) <= len(spec.args):
+        wanted = (
+            f"{spec.required}"
+            if spec.required == len(spec.args)
+            else f"{spec.required} to {len(spec.args)}"
+        )
+        return CallResult(
+            error=f"{spec.name}: takes {wanted} arguments, got {len(args)}: {spec.usage()}"
+        )
+    if spec.uses_store:
+        return _compute(spec, args, context)
+    key = input_hash(f"{__version__}:{spec.name}", args)
+    holder: dict[str, bool] = {}
+
+    def compute() -> CallResult:
+        holder["computed"] = True
+        return _compute(spec, args, context)
+
+    result = context.cache.get_or_compute(key, compute)
+    if holder:
+        return result
+    return CallResult(result.value, result.error, result.notes, cached=True)
