@@ -33,10 +33,11 @@ __all__ = [
 ]
 
 SERVICE = "smbml_connect"
-Kind = Literal["hubspot", "google"]
+Kind = Literal["hubspot", "google", "excel-pairing"]
 ENV_VARS: dict[str, str] = {
     "hubspot": "SMBML_HUBSPOT_TOKEN",
     "google": "SMBML_GOOGLE_SERVICE_ACCOUNT",
+    "excel-pairing": "SMBML_PAIRING_SECRET",
 }
 _KNOWN_SECRETS: set[str] = set()
 # Shapes of secrets we might see before they are registered: HubSpot private-app tokens,

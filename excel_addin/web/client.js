@@ -1,0 +1,112 @@
+// Talks to `smbml serve` for the SMB.* worksheet functions.
+//
+// One recalculation can ask for hundreds of cells at once, so calls made within
+// BATCH_MS of each other go to the server in one request and each promise is settled
+// from its slot in the answer. The pairing code (typed once in the task pane) is kept
+// in OfficeRuntime.storage, which the task pane and the functions runtime share.
+/* global OfficeRuntime, CustomFunctions */
+
+const SMB_BATCH_MS = 30;
+const SMB_MAX_BATCH = 2000;
+const SMB_PAIRING_KEY = "smbml-pairing-code";
+const SMB_SERVER_KEY = "smbml-server-url";
+
+let smbQueue = [];
+let smbTimer = null;
+
+function smbServerUrl(stored) {
+  if (stored) return stored;
+  if (typeof location !== "undefined" && location.origin && location.origin !== "null") {
+    return location.origin;
+  }
+  return "https://localhost:8765";
+}
+
+async function smbSettings() {
+  const storage = typeof OfficeRuntime !== "undefined" ? OfficeRuntime.storage : null;
+  if (!storage) return { code: null, url: smbServerUrl(null) };
+  const [code, url] = await Promise.all([
+    storage.getItem(SMB_PAIRING_KEY),
+    storage.getItem(SMB_SERVER_KEY),
+  ]);
+  return { code, url: smbServerUrl(url) };
+}
+
+// A missing number shows as #N/A, as Excel's own functions do; text stays text.
+function smbCell(value) {
+  if (value !== null && value !== undefined) return value;
+  if (typeof CustomFunctions !== "undefined" && CustomFunctions.Error) {
+    return new CustomFunctions.Error(CustomFunctions.ErrorCode.notAvailable);
+  }
+  return "";
+}
+
+function smbCells(result) {
+  if (result.error) return [[result.error]];
+  return result.value.map((row) => row.map(smbCell));
+}
+
+function smbFail(batch, message) {
+  for (const item of batch) item.resolve([[message]]);
+}
+
+async function smbFlush() {
+  smbTimer = null;
+  const batch = smbQueue.splice(0, smbQueue.length);
+  if (batch.length === 0) return;
+  for (let start = 0; start < batch.length; start += SMB_MAX_BATCH) {
+    await smbSend(batch.slice(start, start + SMB_MAX_BATCH));
+  }
+}
+
+async function smbSend(batch) {
+  const settings = await smbSettings();
+  if (!settings.code) {
+    smbFail(batch, "SMB: not paired yet: open the SMB ML pane and enter the pairing code");
+    return;
+  }
+  let response;
+  try {
+    response = await fetch(settings.url + "/api/call", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-SMBML-Pairing": settings.code },
+      body: JSON.stringify({ calls: batch.map((item) => ({ name: item.name, args: item.args })) }),
+    });
+  } catch (error) {
+    smbFail(batch, "SMB: cannot reach smbml serve at " + settings.url + ": is it running?");
+    return;
+  }
+  let answer = null;
+  try {
+    answer = await response.json();
+  } catch (error) {
+    answer = null;
+  }
+  if (!response.ok || !answer || !Array.isArray(answer.results)) {
+    const why = answer && answer.error ? answer.error : "HTTP " + response.status;
+    smbFail(batch, "SMB: " + why);
+    return;
+  }
+  batch.forEach((item, i) => item.resolve(smbCells(answer.results[i])));
+}
+
+// Excel passes an omitted optional argument as null or undefined: both go as null.
+function smbCall(name, args) {
+  const cleaned = args.map((value) => (value === undefined ? null : value));
+  return new Promise((resolve) => {
+    smbQueue.push({ name, args: cleaned, resolve });
+    if (smbQueue.length >= SMB_MAX_BATCH) {
+      if (smbTimer) clearTimeout(smbTimer);
+      smbFlush();
+    } else if (!smbTimer) {
+      smbTimer = setTimeout(smbFlush, SMB_BATCH_MS);
+    }
+  });
+}
+
+if (typeof globalThis !== "undefined") {
+  globalThis.smbCall = smbCall;
+}
+if (typeof module !== "undefined") {
+  module.exports = { smbCall, smbCells, smbSettings, SMB_PAIRING_KEY, SMB_SERVER_KEY };
+}
