@@ -410,6 +410,62 @@ def schedule(
 
 
 @cli.command()
+@_store_option("Store whose synced scores LEADSCORE_OF reads (default: your user data folder).")
+@click.option("--port", type=click.IntRange(1024, 65535), default=None, help="Port (default 8765).")
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    help="Another origin allowed to call the API (the add-in's own is always allowed).",
+)
+@click.option("--new-code", is_flag=True, help="Make a new pairing code (unpairs every workbook).")
+@click.option(
+    "--cert-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the local certificate (default: your user data folder).",
+)
+def serve(
+    store_path: Path | None,
+    port: int | None,
+    origins: tuple[str, ...],
+    new_code: bool,
+    cert_dir: Path | None,
+) -> None:
+    """Serve the Excel add-in (=SMB.FORECAST and friends) on https://localhost."""
+    import platformdirs
+
+    from excel_addin.officejs import DEFAULT_PORT
+    from smbml_connect.credentials import pairing_code
+    from smbml_connect.local_cert import ensure_certificate, office_dev_certs, trust_command
+    from smbml_connect.serve import ServeSettings, serve_forever
+    from smbml_connect.store import default_store_path
+
+    port = port or DEFAULT_PORT
+    certs = office_dev_certs()
+    if certs is None:
+        folder = cert_dir or Path(platformdirs.user_data_dir("smbml_connect", appauthor=False))
+        certs = ensure_certificate(folder / "certs")
+        click.echo("Trust the local certificate once (Excel refuses an untrusted one):")
+        click.echo(f"  {trust_command(certs.ca)}")
+    code, kept = pairing_code(new=new_code)
+    settings = ServeSettings(
+        secret=code,
+        port=port,
+        store_path=store_path or default_store_path(),
+        extra_origins=origins,
+    )
+    base = f"https://localhost:{port}"
+    click.echo(f"Add-in manifest: {base}/manifest.xml (sideload it once in Excel)")
+    # The code is shown on this terminal only; it never goes to the log.
+    click.echo(f"Pairing code:    {code.reveal()}")
+    if not kept:
+        click.echo("  (no keyring here: the code changes when the server restarts)")
+    click.echo(f"Serving on {base} (this computer only); Ctrl+C stops.")
+    serve_forever(settings, certs)
+
+
+@cli.command()
 @_store_option("Store file (default: your user data folder).")
 @click.option(
     "-n",

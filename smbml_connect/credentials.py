@@ -11,12 +11,14 @@ import contextlib
 import logging
 import os
 import re
+import secrets
 from collections.abc import Mapping
 from typing import Literal
 
 import keyring
 import keyring.backend
 import keyring.errors
+from jaraco.classes import properties
 
 from smbml_connect.errors import AuthError
 
@@ -128,6 +130,28 @@ def store_secret(kind: Kind, value: str, profile: str = "default") -> None:
         ) from None
 
 
+def pairing_code(
+    profile: str = "default", env: Mapping[str, str] | None = None, new: bool = False
+) -> tuple[Secret, bool]:
+    """The Excel add-in's pairing code, and whether it lasts beyond this process.
+
+    Kept in keyring so a restarted server needs no new pairing; made when missing or when
+    `new` is asked for (which unpairs every workbook). Without a keyring backend the code
+    lasts as long as the server, unless SMBML_PAIRING_SECRET sets one.
+    """
+    if not new:
+        try:
+            return get_secret("excel-pairing", profile, env), True
+        except AuthError:
+            pass
+    code = secrets.token_urlsafe(18)
+    try:
+        store_secret("excel-pairing", code, profile)
+        return Secret(code), True
+    except AuthError:
+        return Secret(code), False
+
+
 def delete_secret(kind: Kind, profile: str = "default") -> None:
     with contextlib.suppress(keyring.errors.PasswordDeleteError):
         keyring.delete_password(SERVICE, _username(kind, profile))
@@ -136,7 +160,17 @@ def delete_secret(kind: Kind, profile: str = "default") -> None:
 class InMemoryKeyring(keyring.backend.KeyringBackend):
     """A keyring for tests and headless machines: lives in the process, never on disk."""
 
-    priority = 1  # type: ignore[assignment]
+    @classmethod
+    def _never_chosen_by_keyring(cls) -> float:
+        # keyring picks the best viable subclass of KeyringBackend on its own; a priority
+        # that raises keeps this one out, so a headless `smbml auth` fails loudly instead
+        # of "saving" a token into memory. Tests install it with keyring.set_keyring.
+        raise RuntimeError("InMemoryKeyring is only used when installed with set_keyring")
+
+    priority = properties.classproperty(_never_chosen_by_keyring)  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return "InMemoryKeyring (tests only)"
 
     def __init__(self) -> None:
         super().__init__()
