@@ -1,0 +1,215 @@
+"""The xlwings UDFs, called as Excel calls them, through xlwings' own conversion code.
+
+There is no Excel here and xlwings.udfs imports pywin32 at the top, so the fixture
+stands in stub pywin32 modules, imports the real xlwings.udfs (its decorators build
+the metadata Excel's import reads), reloads our UDF module with those decorators, and
+adds an engine whose value cleaning is the same as xlwings' Windows engine.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import importlib
+import math
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import xlwings as xw
+from excel_helpers import leads_table, monthly, orders
+from xlwings import conversion
+
+from smbml_connect.functions import REGISTRY
+
+ROOT = Path(__file__).resolve().parents[1]
+MISSING = object()
+
+
+class WindowsLikeEngine:
+    """Value cleaning as in xlwings/_xlwindows.py (dates stay datetimes: no COM here)."""
+
+    name = "excel"
+    type = "desktop"
+
+    @staticmethod
+    def clean_value_data(data, datetime_builder, empty_as, number_builder, err_to_str):
+        def clean(value: Any) -> Any:
+            if value in ("", None):
+                return empty_as
+            if number_builder is not None and isinstance(value, float):
+                return number_builder(value)
+            return value
+
+        return [[clean(c) for c in row] for row in data]
+
+    @staticmethod
+    def prepare_xl_data_element(x: Any, options: Any) -> Any:
+        if isinstance(x, dt.date | dt.datetime):
+            return x
+        if x is None or (not isinstance(x, str) and pd.isna(x)):
+            return ""
+        if isinstance(x, np.number):
+            return float(x)
+        return x
+
+
+@pytest.fixture(scope="module")
+def udfs():
+    saved = {name: sys.modules.get(name) for name in ("pythoncom", "pywintypes", "win32com",
+                                                     "win32com.client", "xlwings.udfs")}  # fmt: skip
+    pywintypes = types.ModuleType("pywintypes")
+    pywintypes.TimeType = dt.datetime  # type: ignore[attr-defined]
+    win32com = types.ModuleType("win32com")
+    client = types.ModuleType("win32com.client")
+    client.Dispatch = lambda *a, **k: None  # type: ignore[attr-defined]
+    win32com.client = client  # type: ignore[attr-defined]
+    pythoncom = types.ModuleType("pythoncom")
+    pythoncom.CoInitialize = lambda: None  # type: ignore[attr-defined]
+    sys.modules.update(pythoncom=pythoncom, pywintypes=pywintypes, win32com=win32com)
+    sys.modules["win32com.client"] = client
+    sys.modules.pop("xlwings.udfs", None)
+    real = importlib.import_module("xlwings.udfs")
+    originals = (xw.func, xw.arg, xw.ret)
+    xw.func, xw.arg, xw.ret = real.xlfunc, real.xlarg, real.xlret
+    engine = xw.main.Engine(impl=WindowsLikeEngine())
+    xw.engines.add(engine)
+    module = importlib.reload(importlib.import_module("excel_addin.udfs"))
+    yield module
+    xw.func, xw.arg, xw.ret = originals
+    xw.engines.engines.remove(engine)
+    del xw.engines.engines_by_name["excel"]
+    for name, value in saved.items():
+        if value is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = value
+    importlib.reload(module)
+
+
+def excel_values(value: Any) -> Any:
+    """Lists of rows as COM hands them over: tuples of tuples."""
+    if isinstance(value, list):
+        return tuple(tuple(row) for row in value)
+    return value
+
+
+def call_like_excel(func: Any, *cells: Any) -> list[list[Any]]:
+    """What xlwings.udfs.call_udf does for values (not Range objects), then the write."""
+    info = func.__xlfunc__
+    args = []
+    for i, value in enumerate(cells):
+        arg_info = info["args"][i]
+        if value is MISSING:
+            args.append(arg_info.get("optional"))
+        else:
+            args.append(conversion.read(None, excel_values(value), arg_info["options"]))
+    result = func(*args)
+    return conversion.write(result, None, info["ret"]["options"])
+
+
+def test_every_registry_function_has_a_udf_with_its_arguments(udfs):
+    found = {n: f for n, f in vars(udfs).items() if n.startswith("SMB_") and callable(f)}
+    assert set(found) == {f"SMB_{name}" for name in REGISTRY}
+    for name, spec in REGISTRY.items():
+        info = found[f"SMB_{name}"].__xlfunc__
+        assert [a["name"] for a in info["args"]] == [a.name for a in spec.args]
+        assert [a["doc"] for a in info["args"]] == [a.help for a in spec.args]
+        assert info["ret"]["doc"] == spec.help
+        assert info["category"] == "SMB ML"
+        assert info["ret"]["options"] == {"index": False, "header": True}
+        for arg, xl_arg in zip(spec.args, info["args"], strict=True):
+            assert ("optional" in xl_arg) == arg.optional
+            if arg.name == "table_with_header":
+                assert xl_arg["options"] == {"convert": pd.DataFrame, "index": False,
+                                             "header": True}  # fmt: skip
+            elif arg.range:
+                assert xl_arg["options"] == {"ndim": 2}
+            else:
+                assert xl_arg["options"] == {}
+
+
+def test_forecast_spills_a_table_with_dates(udfs):
+    dates, values = monthly(60)
+    out = call_like_excel(udfs.SMB_FORECAST, dates, values, 6.0, MISSING, MISSING)
+    assert out[0] == ["date", "forecast", "low (80%)", "high (80%)"]
+    assert len(out) == 7
+    assert out[1][0] == dt.date(2025, 1, 1)
+    for _, yhat, lo, hi in out[1:]:
+        assert lo <= yhat <= hi
+
+
+def test_a_single_column_read_as_one_cell_still_works(udfs):
+    """ndim=2 makes one cell a 1x1 table, so a horizon given as a range works too."""
+    dates, values = monthly(24)
+    out = call_like_excel(udfs.SMB_FORECAST, dates, values, [[3.0]], 12.0, 95.0)
+    assert out[0][2:] == ["low (95%)", "high (95%)"]
+    assert len(out) == 4
+
+
+def test_errors_are_one_short_cell(udfs):
+    dates, values = monthly(5)
+    assert call_like_excel(udfs.SMB_FORECAST, dates, values, 3.0, MISSING, MISSING) == [
+        ["FORECAST: need at least 8 dates, got 5"]
+    ]
+    bad = call_like_excel(udfs.SMB_ABTEST, 30.0, 20.0, 1.0, 10.0)
+    assert bad == [["ABTEST: conversions_a (30) cannot exceed visitors_a (20)"]]
+
+
+def test_leadscore_reads_the_table_as_a_dataframe_and_marks_missing_as_na(udfs):
+    table = leads_table(600, unknown=100)
+    out = call_like_excel(udfs.SMB_LEADSCORE, table, MISSING)
+    assert out[0] == ["score", "tier", "reasons"]
+    assert len(out) == 601  # one row per input row, so it spills beside the table
+    known, scored = out[1:501], out[501:]
+    assert all(row[0] == "#N/A" for row in known)  # no score where the outcome is known
+    assert all(0 <= row[0] <= 100 and row[1] in "ABCD" and row[2] for row in scored)
+
+
+def test_segment_and_churn_take_three_columns(udfs):
+    ids, dates, amounts = orders(80)
+    segments = call_like_excel(udfs.SMB_SEGMENT, ids, dates, amounts, MISSING)
+    assert segments[0][:2] == ["customer", "segment"]
+    assert len(segments) == 81
+    churn = call_like_excel(udfs.SMB_CHURN, ids, dates, amounts, "2025-01-01")
+    assert churn[0][1] == "churn risk"
+    assert all(0 <= row[1] <= 1 and row[2] >= 0 for row in churn[1:])
+
+
+def test_abtest_and_price_spill_one_row(udfs):
+    out = call_like_excel(udfs.SMB_ABTEST, 120.0, 1000.0, 150.0, 1000.0)
+    assert len(out) == 2 and math.isclose(out[1][1], 0.25)
+    assert 0.95 < out[1][0] < 1
+    prices = [[p] for p in [10, 10, 11, 11, 12, 12, 10, 11, 12, 10]]
+    units = [[q] for q in [100, 98, 90, 91, 80, 82, 99, 92, 79, 101]]
+    price = call_like_excel(udfs.SMB_PRICE, prices, units, 5.0, MISSING)
+    assert price[0] == ["suggested price", "elasticity", "confidence", "reason"]
+    assert 9.0 <= price[1][0] <= 11.0 + 1e-9  # within the 10% step
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def test_only_the_bsd_part_of_xlwings_is_used():
+    files = [*ROOT.glob("excel_addin/*.py"), *ROOT.glob("smbml_connect/**/*.py"),
+             *ROOT.glob("connectors/*.py")]  # fmt: skip
+    assert files
+    for path in files:
+        for name in _imports(path):
+            assert not name.startswith(("xlwings.pro", "xlwings.server")), (path, name)
+        text = path.read_text(encoding="utf-8")
+        assert "LICENSE_KEY" not in text and "license update" not in text, path
+    importlib.import_module("excel_addin.udfs")
+    assert xw.__pro__ is False  # no licence active in this process
