@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -52,6 +53,22 @@ def ensure_venv() -> None:
     STAMP.write_text(_wanted_stamp())
 
 
+def ensure_node_tools() -> None:
+    """Microsoft's add-in tools for the Office.js tests (npm ci from the lock file)."""
+    addin = ROOT / "excel_addin"
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        print("node/npm not found: the Office.js add-in tests will be skipped.", flush=True)
+        return
+    lock = hashlib.sha256((addin / "package-lock.json").read_bytes()).hexdigest()
+    stamp = addin / "node_modules" / ".smbml-installed"
+    if stamp.exists() and stamp.read_text().strip() == lock:
+        return
+    print("Installing the add-in's test tools with npm (first run only) ...", flush=True)
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=addin, check=True)
+    stamp.write_text(lock)
+
+
 def run(args: list[str], cwd: Path | None = None) -> int:
     """``smbml`` runs in the caller's folder (results land there); tests run from ROOT."""
     return subprocess.run(args, cwd=cwd).returncode
@@ -71,6 +88,7 @@ def main(argv: list[str]) -> int:
         code = run([str(PYTHON), "-m", *check], cwd=ROOT)
         if code:
             return code
+    ensure_node_tools()
     workers = ["-n", "2"] if "-n" not in rest else []
     return run([str(PYTHON), "-m", "pytest", *workers, *rest], cwd=ROOT)
 

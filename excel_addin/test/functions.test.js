@@ -1,0 +1,135 @@
+// functions.js and client.js against a running `smbml serve`, with Office mocked by
+// Microsoft's office-addin-mock. tests/test_excel_officejs.py starts the server and runs
+// this file with SMBML_URL, SMBML_CODE and NODE_EXTRA_CA_CERTS set.
+const { test, before } = require("node:test");
+const assert = require("node:assert/strict");
+const path = require("node:path");
+const fs = require("node:fs");
+const { OfficeMockObject } = require("office-addin-mock");
+
+const URL_ = process.env.SMBML_URL;
+const CODE = process.env.SMBML_CODE;
+const skip = !URL_ || !CODE ? "run through pytest (tests/test_excel_officejs.py)" : false;
+
+const storage = {};
+const associated = {};
+let fetches = 0;
+
+class FakeError {
+  constructor(code, message) {
+    this.code = code;
+    this.message = message;
+  }
+}
+
+before(() => {
+  global.OfficeRuntime = new OfficeMockObject({
+    storage: {
+      getItem: async (key) => (key in storage ? storage[key] : null),
+      setItem: async (key, value) => {
+        storage[key] = value;
+      },
+    },
+  });
+  global.CustomFunctions = new OfficeMockObject({
+    associate: (id, fn) => {
+      associated[id] = fn;
+    },
+  });
+  // Plain members, not mock properties: Office.js constants need no load().
+  global.CustomFunctions.Error = FakeError;
+  global.CustomFunctions.ErrorCode = { notAvailable: "#N/A", invalidValue: "#VALUE!" };
+  const realFetch = global.fetch;
+  global.fetch = (...args) => {
+    fetches += 1;
+    return realFetch(...args);
+  };
+  require("../web/client.js");
+  require("../web/functions.js");
+});
+
+function pair(code = CODE, url = URL_) {
+  storage["smbml-pairing-code"] = code;
+  storage["smbml-server-url"] = url;
+}
+
+function monthly(n) {
+  const dates = [];
+  const values = [];
+  for (let i = 0; i < n; i++) {
+    const d = Date.UTC(2020, i, 1);
+    dates.push([d / 86400000 + 25569]); // Excel serial, as Office.js hands dates over
+    values.push([200 + 3 * i + 40 * Math.sin((2 * Math.PI * i) / 12)]);
+  }
+  return { dates, values };
+}
+
+test("every function in functions.json is associated", { skip }, () => {
+  const metadata = JSON.parse(fs.readFileSync(path.join(__dirname, "../web/functions.json")));
+  const ids = metadata.functions.map((f) => f.id).sort();
+  assert.deepEqual(Object.keys(associated).sort(), ids);
+});
+
+test("before pairing a cell says how to pair", { skip }, async () => {
+  delete storage["smbml-pairing-code"];
+  const cells = await associated.ABTEST(1, 10, 2, 10);
+  assert.match(cells[0][0], /not paired yet/);
+});
+
+test("FORECAST spills a table with Excel dates", { skip }, async () => {
+  pair();
+  const { dates, values } = monthly(48);
+  const cells = await associated.FORECAST(dates, values, 6, null, null);
+  assert.deepEqual(cells[0], ["date", "forecast", "low (80%)", "high (80%)"]);
+  assert.equal(cells.length, 7);
+  assert.equal(cells[1][0], Date.UTC(2024, 0, 1) / 86400000 + 25569);
+  for (const row of cells.slice(1)) assert.ok(row[2] <= row[1] && row[1] <= row[3]);
+});
+
+test("a recalculation of 500 cells goes to the server in one request", { skip }, async () => {
+  pair();
+  const before = fetches;
+  const calls = [];
+  for (let i = 0; i < 500; i++) calls.push(associated.ABTEST(40 + (i % 50), 1000, 60, 1000));
+  const results = await Promise.all(calls);
+  assert.equal(fetches - before, 1);
+  assert.equal(results.length, 500);
+  for (const cells of results) {
+    assert.equal(cells[0][0], "chance B beats A");
+    assert.ok(cells[1][0] > 0 && cells[1][0] < 1);
+  }
+});
+
+test("bad input is a short message in the cell", { skip }, async () => {
+  pair();
+  const { dates, values } = monthly(5);
+  const cells = await associated.FORECAST(dates, values, 3);
+  assert.deepEqual(cells, [["FORECAST: need at least 8 dates, got 5"]]);
+});
+
+test("a missing number shows as #N/A", { skip }, async () => {
+  pair();
+  const table = [["Visits", "Source", "Converted"]];
+  for (let i = 0; i < 200; i++) {
+    const outcome = i >= 180 ? "" : (i * 7) % 10 < 3 + (i % 4) ? "yes" : "no";
+    table.push([i % 9, ["Ads", "Referral", "Event"][i % 3], outcome]);
+  }
+  const cells = await associated.LEADSCORE(table, null);
+  assert.deepEqual(cells[0], ["score", "tier", "reasons"]);
+  assert.equal(cells.length, 201);
+  assert.ok(cells[1][0] instanceof FakeError);
+  assert.equal(cells[1][0].code, "#N/A");
+  assert.equal(typeof cells[200][0], "number");
+});
+
+test("a wrong pairing code is refused", { skip }, async () => {
+  pair("not-the-code");
+  const cells = await associated.ABTEST(1, 10, 2, 10);
+  assert.match(cells[0][0], /^SMB: wrong or missing pairing code/);
+});
+
+test("a stopped server is named in the cell", { skip }, async () => {
+  pair(CODE, "https://localhost:9");
+  const cells = await associated.ABTEST(1, 10, 2, 10);
+  assert.match(cells[0][0], /^SMB: cannot reach smbml serve at https:\/\/localhost:9/);
+});

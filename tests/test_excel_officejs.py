@@ -1,0 +1,250 @@
+"""The Office.js route: `smbml serve` over real HTTPS, functions.js under node, metadata.
+
+The function API is checked with real requests (bad input, wrong code, other origins,
+large ranges, concurrent calls); functions.js runs under `node --test` with Microsoft's
+office-addin-mock against the same running server; functions.json and the manifest
+are checked offline, the first against Microsoft's custom-functions-metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from excel_helpers import leads_table, monthly
+
+from excel_addin import officejs
+from smbml_connect import serve as serve_module
+from smbml_connect.credentials import Secret
+from smbml_connect.functions import REGISTRY, FunctionContext
+from smbml_connect.local_cert import ensure_certificate
+from smbml_connect.serve import PAIRING_HEADER, ServerThread, ServeSettings
+
+ADDIN = Path(__file__).resolve().parents[1] / "excel_addin"
+CODE = "test-pairing-code-4f9a"
+PORT = 18765 + os.getpid() % 1000  # xdist workers each get their own port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    certs = ensure_certificate(tmp_path_factory.mktemp("certs"))
+    settings = ServeSettings(secret=Secret(CODE), port=PORT, context=FunctionContext())
+    with ServerThread(settings, certs) as running:
+        session = requests.Session()
+        session.verify = str(certs.ca)
+        session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
+        yield {"base": f"https://localhost:{PORT}", "session": session, "certs": certs,
+               "settings": settings, "thread": running}  # fmt: skip
+
+
+def post(server, calls, headers=None, **kwargs):
+    headers = {PAIRING_HEADER: CODE, **(headers or {})}
+    return server["session"].post(
+        server["base"] + "/api/call", json={"calls": calls}, headers=headers, **kwargs
+    )
+
+
+def test_binds_to_this_machine_only(server):
+    sockets = server["thread"].server.servers[0].sockets
+    assert {s.getsockname()[0] for s in sockets} == {"127.0.0.1"}
+
+
+def test_health_is_open_but_everything_else_needs_the_code(server):
+    s, base = server["session"], server["base"]
+    assert s.get(base + "/api/health").json()["ok"] is True
+    for path in ("/api/status", "/api/functions"):
+        assert s.get(base + path).status_code == 401
+        assert s.get(base + path, headers={PAIRING_HEADER: "wrong"}).status_code == 401
+        assert s.get(base + path, headers={PAIRING_HEADER: CODE}).status_code == 200
+    refused = post(server, [{"name": "ABTEST", "args": [1, 2, 1, 2]}], {PAIRING_HEADER: "x"})
+    assert refused.status_code == 401
+    assert "pairing code" in refused.json()["error"]
+
+
+def test_other_origins_and_hosts_are_refused(server):
+    s, base = server["session"], server["base"]
+    evil = post(
+        server, [{"name": "ABTEST", "args": [1, 2, 1, 2]}], {"Origin": "https://evil.example"}
+    )
+    assert evil.status_code == 403
+    assert "access-control-allow-origin" not in {k.lower() for k in evil.headers}
+    own = post(server, [{"name": "ABTEST", "args": [1, 2, 1, 2]}], {"Origin": base})
+    assert own.status_code == 200
+    assert own.headers["access-control-allow-origin"] == base
+    preflight = s.options(base + "/api/call", headers={"Origin": base,
+                          "Access-Control-Request-Method": "POST"})  # fmt: skip
+    assert preflight.status_code == 204
+    assert PAIRING_HEADER in preflight.headers["access-control-allow-headers"]
+    rebound = s.get(base + "/api/health", headers={"Host": f"attacker.example:{PORT}"})
+    assert rebound.status_code == 421
+
+
+def test_bad_requests_get_clear_errors(server, monkeypatch):
+    s, base = server["session"], server["base"]
+    headers = {PAIRING_HEADER: CODE, "Content-Type": "application/json"}
+    assert s.post(base + "/api/call", data="{not json", headers=headers).json() == {
+        "error": "the body is not JSON"
+    }
+    assert s.post(base + "/api/call", json={"calls": 3}, headers=headers).status_code == 400
+    bad_item = s.post(base + "/api/call", json={"calls": [{"args": []}]}, headers=headers)
+    assert bad_item.json()["error"] == "call 0 needs a name (text) and args (a list)"
+    mixed = post(server, [{"name": "FORECAST", "args": [*series(5), 3]},
+                          {"name": "ABTEST", "args": [1, 10, 2, 10]}]).json()["results"]  # fmt: skip
+    assert mixed[0] == {"error": "FORECAST: need at least 8 dates, got 5"}
+    assert mixed[1]["value"][0][0] == "chance B beats A"
+    monkeypatch.setattr(serve_module, "MAX_BODY_BYTES", 1000)
+    big = post(server, [{"name": "FORECAST", "args": [*series(200), 3]}])
+    assert big.status_code == 413
+
+
+def test_dates_go_out_as_excel_serials(server):
+    dates, values = monthly(36)
+    result = post(server, [{"name": "FORECAST", "args": [dates_as_text(dates), values, 2]}])
+    rows = result.json()["results"][0]["value"]
+    assert rows[1][0] == 44927.0  # 2023-01-01
+    assert rows[2][0] == 44958.0  # 2023-02-01
+
+
+def dates_as_text(dates):
+    return [[d[0].strftime("%Y-%m-%d")] for d in dates]
+
+
+def series(n):
+    dates, values = monthly(n)
+    return dates_as_text(dates), values
+
+
+def test_large_ranges_and_the_cache(server):
+    table = leads_table(10_000, unknown=2_000)
+    first = post(server, [{"name": "LEADSCORE", "args": [table]}], timeout=120).json()
+    result = first["results"][0]
+    assert len(result["value"]) == 10_001 and not result["cached"]
+    again = post(server, [{"name": "LEADSCORE", "args": [table]}], timeout=120).json()
+    assert again["results"][0]["cached"] and again["results"][0]["value"] == result["value"]
+    padded = monthly(60)[1] + [[""]] * 100_000  # a whole-column reference
+    dates = dates_as_text(monthly(60)[0]) + [[""]] * 100_000
+    whole = post(server, [{"name": "FORECAST", "args": [dates, padded, 3]}], timeout=60).json()
+    assert len(whole["results"][0]["value"]) == 4
+
+
+def test_concurrent_calls_each_get_their_own_answer(server):
+    def one(i):
+        return post(server, [{"name": "ABTEST", "args": [i, 100, 10, 100]}]).json()["results"][0]
+
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(one, range(24)))
+    for i, answer in enumerate(answers):
+        assert answer["value"][1][0] == pytest.approx(
+            post(server, [{"name": "ABTEST", "args": [i, 100, 10, 100]}]).json()["results"][0][
+                "value"
+            ][1][0]
+        )
+    # the same recalculation from two workbooks at once is computed once
+    context = server["settings"].context
+    before = context.cache.stats.misses
+    dates, values = monthly(40)
+    calls = [{"name": "FORECAST", "args": [dates_as_text(dates), values, 5]}]
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda _: post(server, calls).json(), range(6)))
+    assert len({json.dumps(r["results"][0]["value"]) for r in results}) == 1
+    assert context.cache.stats.misses == before + 1
+
+
+def test_the_pairing_code_never_reaches_the_log(server, caplog):
+    caplog.set_level(logging.DEBUG)
+    post(server, [{"name": "ABTEST", "args": [1, 10, 2, 10]}])
+    post(server, [{"name": "ABTEST", "args": [1, 10, 2, 10]}], {"Origin": "https://evil.example"})
+    assert CODE not in caplog.text
+
+
+def test_add_in_files_are_served(server):
+    s, base = server["session"], server["base"]
+    assert s.get(base + "/functions.json").json() == officejs.functions_metadata()
+    assert s.get(base + "/taskpane.html").status_code == 200
+    manifest = s.get(base + "/manifest.xml").text
+    assert f"https://localhost:{PORT}/functions.js" in manifest
+
+
+# -- offline checks of the generated files ------------------------------------------------
+
+
+def test_generated_files_are_up_to_date():
+    assert (ADDIN / "web" / "functions.json").read_text() == json.dumps(
+        officejs.functions_metadata(), indent=4
+    ) + "\n", "run: python -m excel_addin.officejs"
+    assert (ADDIN / "web" / "functions.js").read_text() == officejs.functions_js()
+    assert (ADDIN / "web" / "manifest.xml").read_text() == officejs.manifest_xml()
+
+
+def test_functions_json_lists_every_function_with_stable_ids():
+    metadata = json.loads((ADDIN / "web" / "functions.json").read_text())
+    ids = [f["id"] for f in metadata["functions"]]
+    assert ids == list(REGISTRY)  # ids are the registry names: they never change
+    for entry in metadata["functions"]:
+        spec = REGISTRY[entry["id"]]
+        assert entry["name"] == spec.name and entry["id"].isupper()
+        assert [p["name"] for p in entry["parameters"]] == [a.name for a in spec.args]
+        assert [p.get("optional", False) for p in entry["parameters"]] == [
+            a.optional for a in spec.args
+        ]
+
+
+def test_manifest_is_well_formed_and_points_at_this_machine():
+    ns = {"o": "http://schemas.microsoft.com/office/appforoffice/1.1",
+          "bt": "http://schemas.microsoft.com/office/officeappbasictypes/1.0",
+          "ov": "http://schemas.microsoft.com/office/taskpaneappversionoverrides"}  # fmt: skip
+    root = ET.fromstring((ADDIN / "web" / "manifest.xml").read_text())
+    assert root.find("o:Id", ns).text == officejs.ADDIN_ID
+    strings = {e.get("id"): e.get("DefaultValue") for e in root.iter(f"{{{ns['bt']}}}String")}
+    assert strings["Functions.Namespace"] == "SMB"
+    urls = {e.get("id"): e.get("DefaultValue") for e in root.iter(f"{{{ns['bt']}}}Url")}
+    assert urls["Functions.Metadata.Url"] == "https://localhost:8765/functions.json"
+    resids = {e.get("resid") for e in root.iter() if e.get("resid")}
+    defined = set(urls) | set(strings) | {e.get("id") for e in root.iter(f"{{{ns['bt']}}}Image")}
+    assert resids <= defined, resids - defined
+    for value in [*urls.values(), root.find("o:IconUrl", ns).get("DefaultValue")]:
+        assert value.startswith("https://localhost:8765/")
+        assert (ADDIN / "web" / value.removeprefix("https://localhost:8765/")).exists(), value
+    for resid in resids:
+        assert len(resid) <= 32  # the manifest schema's limit
+
+
+def _node_tools() -> Path:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are not installed")
+    modules = ADDIN / "node_modules"
+    if not (modules / "custom-functions-metadata").exists():
+        pytest.fail("the add-in's npm tools are missing: python3 quickstart.py test installs them")
+    return modules
+
+
+def test_microsofts_metadata_tool_agrees_with_functions_json(tmp_path):
+    modules = _node_tools()
+    out = tmp_path / "functions.json"
+    subprocess.run(
+        ["node", str(modules / "custom-functions-metadata" / "cli.js"), "generate",
+         str(ADDIN / "web" / "functions.js"), str(out)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert json.loads(out.read_text()) == json.loads((ADDIN / "web" / "functions.json").read_text())
+
+
+def test_functions_js_under_node_against_the_server(server):
+    _node_tools()
+    env = {**os.environ, "SMBML_URL": server["base"], "SMBML_CODE": CODE,
+           "NODE_EXTRA_CA_CERTS": str(server["certs"].ca)}  # fmt: skip
+    done = subprocess.run(
+        ["node", "--test", "test/"], cwd=ADDIN, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "# fail 0" in done.stdout and "# skipped 0" in done.stdout
+    assert "# pass 8" in done.stdout

@@ -1,0 +1,248 @@
+"""The worksheet-function registry: inputs as Excel sends them, short errors, the cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+from excel_helpers import leads_table, monthly, orders
+from scipy.special import betaln
+
+from connectors.sample import SampleSource
+from smbml_connect import functions
+from smbml_connect.analytics.abtest import ab_test
+from smbml_connect.cell_values import as_table, paired_columns
+from smbml_connect.errors import DataValidationError
+from smbml_connect.functions import REGISTRY, FunctionContext, call
+from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.steps import steps_by_name
+from smbml_connect.store import Store
+
+
+def fresh() -> FunctionContext:
+    return FunctionContext()
+
+
+def test_office_js_and_xlwings_inputs_give_the_same_forecast():
+    dates, values = monthly(48)
+    serials = [[(d[0] - dt.datetime(1899, 12, 30)).days] for d in dates]  # Office.js
+    as_xlwings = call("FORECAST", [dates, values, 6], fresh())
+    as_office = call("FORECAST", [serials, values, 6, "", ""], fresh())
+    assert as_xlwings.error is None and as_office.error is None
+    assert as_xlwings.value == as_office.value
+    assert "month" in as_xlwings.notes[0]
+
+
+def test_whole_column_references_drop_trailing_blank_rows():
+    dates, values = monthly(36)
+    padded_dates = dates + [[None]] * 500
+    padded_values = values + [[""]] * 500
+    result = call("FORECAST", [padded_dates, padded_values, 3], fresh())
+    assert result.error is None
+    assert call("FORECAST", [dates, values, 3], fresh()).value == result.value
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "message"),
+    [
+        ("FORECAST", [[[1], [2]], [[1]], 3], "FORECAST: the ranges differ in length (2 dates, 1 values)"),
+        ("FORECAST", [*monthly(5), 3], "FORECAST: need at least 8 dates, got 5"),
+        ("FORECAST", [*monthly(24), 0], "FORECAST: horizon must be a whole number of 1 or more, got 0"),
+        ("FORECAST", [*monthly(24), 3, None, 120], "FORECAST: level must be a percent from 50 to 99, got 120"),
+        ("FORECAST", [[[1, 2], [3, 4]], [[1], [2]], 3], "FORECAST: dates must be one column or one row, got 2 rows x 2 columns"),
+        ("ABTEST", [5, 0, 1, 10], "ABTEST: visitors_a must be more than 0"),
+        ("ABTEST", ["many", 10, 1, 10], "ABTEST: conversions_a must be a number, got 'many'"),
+        ("LEADSCORE", [[["a", "b"]]], "LEADSCORE: table_with_header needs a header row and at least one row of data"),
+        ("LEADSCORE", [leads_table(50, 0), "Converted"], "LEADSCORE: every row has an outcome in 'Converted'; leave it blank on the rows to score"),
+        ("LEADSCORE", [leads_table(50, 10), "Nope"], "LEADSCORE: no column named 'Nope'; columns are Email, Source, Visits, Emails opened, Country, Converted"),
+        ("SEGMENT", [[["C1"]], [["not a date"]], [[5]]], "SEGMENT: no rows with a customer id, a date and an amount"),
+        ("PRICE", [[[10]] * 3, [[5]] * 3], "PRICE: no elasticity: "),
+        ("FORECAST", [[[1]]], "FORECAST: takes 3 to 5 arguments, got 1: FORECAST(dates, values, horizon, [season_length], [level])"),
+        ("NOPE", [], "no worksheet function 'NOPE'"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_short_message(name, args, message):
+    result = call(name, args, fresh())
+    assert result.value is None
+    assert result.error.startswith(message)
+    assert "Traceback" not in result.error and len(result.error) <= 240
+    assert result.cells == [[result.error]]
+
+
+def test_an_unexpected_failure_is_logged_not_shown(monkeypatch, caplog):
+    def broken(*args):
+        raise ZeroDivisionError("inner detail")
+
+    spec = REGISTRY["ABTEST"]
+    monkeypatch.setitem(
+        REGISTRY, "ABTEST", spec.__class__(**{**spec.__dict__, "implementation": broken})
+    )
+    result = call("ABTEST", [1, 10, 2, 10], fresh())
+    assert result.error == "ABTEST: unexpected error, details are in the smbml log"
+    assert "inner detail" in caplog.text
+
+
+def test_identical_calls_are_computed_once_even_when_concurrent(monkeypatch):
+    context = fresh()
+    runs = []
+    gate = threading.Event()
+    real = REGISTRY["FORECAST"].implementation
+
+    def slow(*args):
+        runs.append(1)
+        gate.wait(5)
+        return real(*args)
+
+    spec = REGISTRY["FORECAST"]
+    monkeypatch.setitem(
+        REGISTRY, "FORECAST", spec.__class__(**{**spec.__dict__, "implementation": slow})
+    )
+    dates, values = monthly(30)
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(call, "FORECAST", [dates, values, 4], context) for _ in range(8)]
+        threading.Timer(0.3, gate.set).start()
+        results = [f.result() for f in futures]
+    assert len(runs) == 1
+    assert len({str(r.value) for r in results}) == 1
+    assert context.cache.stats.misses == 1 and context.cache.stats.waits == 7
+    again = call("FORECAST", [dates, values, 4], context)
+    assert again.cached and len(runs) == 1
+    changed = [row[:] for row in values]
+    changed[-1][0] += 1
+    call("FORECAST", [dates, changed, 4], context)
+    assert len(runs) == 2  # a different input is a different answer
+
+
+def test_cache_keeps_only_the_most_recent_entries():
+    context = FunctionContext()
+    context.cache.max_entries = 3
+    for n in range(5):
+        call("ABTEST", [n, 100, 5, 100], context)
+    assert len(context.cache) == 3
+    assert not call("ABTEST", [0, 100, 5, 100], context).cached
+    assert call("ABTEST", [4, 100, 5, 100], context).cached
+
+
+def test_leadscore_scores_only_rows_without_an_outcome():
+    table = leads_table(600, unknown=150)
+    result = call("LEADSCORE", [table], fresh())
+    assert result.error is None, result.error
+    header, *rows = result.value
+    assert header == ["score", "tier", "reasons"]
+    assert len(rows) == 600
+    assert all(r[0] is None and r[1] == "" for r in rows[:450])
+    scored = rows[450:]
+    assert all(isinstance(r[0], float) and 0 <= r[0] <= 100 for r in scored)
+    assert {r[1] for r in scored} <= set("ABCD")
+    assert "Converted" in result.notes[0]
+    # Referral leads convert more in the data, so they should score higher on average.
+    sources = [row[1] for row in table[451:]]
+    referral = np.mean([r[0] for r, s in zip(scored, sources, strict=True) if s == "Referral"])
+    other = np.mean([r[0] for r, s in zip(scored, sources, strict=True) if s != "Referral"])
+    assert referral > other
+
+
+def test_segment_and_churn_default_to_the_day_after_the_last_order():
+    ids, dates, amounts = orders(60)
+    segments = call("SEGMENT", [ids, dates, amounts], fresh())
+    assert segments.error is None
+    last = max(d[0] for d in dates).date() + dt.timedelta(days=1)
+    assert f"as of {last:%Y-%m-%d}" in segments.notes
+    assert len(segments.value) == 61
+    given = call("SEGMENT", [ids, dates, amounts, "2030-01-01"], fresh())
+    assert given.value != segments.value  # recency is measured from the date given
+    churn = call("CHURN", [ids, dates, amounts], fresh())
+    assert churn.error is None and len(churn.value) == 61
+
+
+def test_bad_order_rows_are_left_out_and_named():
+    ids, dates, amounts = orders(40)
+    dates[3] = ["someday"]
+    result = call("SEGMENT", [ids, dates, amounts], fresh())
+    assert result.error is None
+    assert any(n.startswith("row 4, order_dates: 'someday' left out") for n in result.notes)
+
+
+def _exact_prob_b_beats_a(ca: int, na: int, cb: int, nb: int) -> float:
+    """Evan Miller's closed form for Beta(1,1) priors."""
+    a_a, b_a, a_b, b_b = ca + 1, na - ca + 1, cb + 1, nb - cb + 1
+    total = 0.0
+    for i in range(a_b):
+        total += np.exp(
+            betaln(a_a + i, b_a + b_b) - np.log(b_b + i) - betaln(1 + i, b_b) - betaln(a_a, b_a)
+        )
+    return float(total)
+
+
+@pytest.mark.parametrize(
+    ("ca", "na", "cb", "nb"), [(120, 1000, 150, 1000), (10, 100, 10, 100), (3, 40, 9, 45)]
+)
+def test_ab_test_matches_the_closed_form(ca, na, cb, nb):
+    result = ab_test(ca, na, cb, nb)
+    assert result.prob_b_beats_a == pytest.approx(_exact_prob_b_beats_a(ca, na, cb, nb), abs=1e-4)
+    assert result.lift_lo95 < result.lift < result.lift_hi95 or result.lift == 0
+
+
+def test_ab_test_visitors_needed_follows_the_power_formula():
+    # 10% vs 12%: the textbook answer (two-sided 5%, 80% power) is 3,841 per group.
+    result = ab_test(10, 100, 12, 100)
+    assert result.visitors_needed == pytest.approx(3841 - 100, abs=2)
+    assert "Too early" in result.verdict
+
+
+def test_leadscore_of_reads_the_latest_synced_scores(tmp_path, business):
+    store_path = tmp_path / "store.sqlite"
+    with Store(store_path) as store:
+        options = RunOptions(steps=steps_by_name(["lead_scores"]), as_of=business.as_of)
+        run_pipeline(SampleSource(business), store, options)
+        scores = store.latest_outputs("scores")
+        contacts = store.read("contacts").set_index("contact_id")
+    lead = scores[scores["model"] == "lead_score"].iloc[0]
+    email = contacts.loc[lead["entity_id"], "email"]
+    context = FunctionContext(store_path=store_path)
+    by_email = call("LEADSCORE_OF", [email.upper()], context)
+    by_id = call("LEADSCORE_OF", [lead["entity_id"]], context)
+    assert by_email.error is None, by_email.error
+    assert by_email.value == by_id.value
+    assert by_email.value[1][0] == round(lead["value"] * 100)
+    assert by_email.value[1][1] == lead["label"]
+    missing = call("LEADSCORE_OF", ["nobody@example.com"], context)
+    assert missing.error == "LEADSCORE_OF: no scored contact with email or id 'nobody@example.com'"
+    empty = call("LEADSCORE_OF", ["x@example.com"], FunctionContext(store_path=tmp_path / "none"))
+    assert empty.error.startswith("LEADSCORE_OF: no lead scores stored yet")
+
+
+def test_cell_helpers_name_blank_headers_and_check_lengths():
+    frame = as_table([["Email", "", "Email"], ["a@x", 1, 2], [None, None, None]])
+    assert list(frame.columns) == ["Email", "column 2", "Email (2)"]
+    assert len(frame) == 1
+    with pytest.raises(DataValidationError, match="differ in length"):
+        paired_columns(a=[[1], [2], [3]], b=[[1], [2]])
+    assert paired_columns(a=[[1], [2], [None]], b=[[1], [2], [""]]) == {"a": [1, 2], "b": [1, 2]}
+
+
+def test_registry_declares_what_the_docs_need():
+    assert set(REGISTRY) >= {
+        "LEADSCORE",
+        "LEADSCORE_OF",
+        "SEGMENT",
+        "CHURN",
+        "FORECAST",
+        "PRICE",
+        "ABTEST",
+    }
+    for spec in REGISTRY.values():
+        assert spec.help and spec.columns
+        optional_seen = False
+        for arg in spec.args:
+            assert arg.help
+            assert not (optional_seen and not arg.optional), (
+                f"{spec.name}: optional before required"
+            )
+            optional_seen |= arg.optional
+    assert functions.function("smb.forecast") is REGISTRY["FORECAST"]
+    assert isinstance(pd.DataFrame(), pd.DataFrame)
