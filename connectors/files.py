@@ -30,7 +30,14 @@ from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.headers import HeaderMapping, locate_tables, map_headers
 from smbml_connect.schema import SOURCE_ROW, TABLES
 
-__all__ = ["FilesSource", "frame_from_rows", "number_format", "write_workbook"]
+__all__ = [
+    "FilesSource",
+    "build_workbook",
+    "frame_from_rows",
+    "number_format",
+    "save_workbook",
+    "write_workbook",
+]
 
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 _MAX_CELL = 32_767  # Excel's limit on characters in one cell
@@ -218,8 +225,24 @@ def write_workbook(
     ``notes`` puts a one-line explanation above a tab's table (the table then starts on
     row 3 and that row is frozen). Text cells are always stored as text, never formulas.
     """
+    workbook, _ = build_workbook(sheets, notes)
+    return save_workbook(workbook, path)
+
+
+def save_workbook(workbook: Workbook, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
+    return path
+
+
+def build_workbook(
+    sheets: Mapping[str, pd.DataFrame], notes: Mapping[str, str] | None = None
+) -> tuple[Workbook, dict[str, tuple[Any, int]]]:
+    """The workbook `write_workbook` saves, and where each table sits: title -> (sheet, header row)."""
     workbook = Workbook()
     workbook.remove(workbook.active)
+    placed: dict[str, tuple[Any, int]] = {}
     for title, frame in sheets.items():
         sheet = workbook.create_sheet(_sheet_title(title, workbook.sheetnames))
         top = 1
@@ -247,12 +270,10 @@ def write_workbook(
             last = get_column_letter(len(frame.columns))
             sheet.auto_filter.ref = f"A{top}:{last}{top + max(len(frame), 1)}"
         _fit_widths(sheet, frame)
+        placed[title] = (sheet, top)
     if not workbook.sheetnames:
         workbook.create_sheet("Empty")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
-    return path
+    return workbook, placed
 
 
 def _text_cell(cell: Any, text: str) -> Any:

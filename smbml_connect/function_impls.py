@@ -198,7 +198,7 @@ def leadscore_of(email_or_id: Any, scores: pd.DataFrame | None) -> Result:
     row = hit.iloc[0]
     frame = pd.DataFrame(
         {
-            "score": [round(float(row["value"]) * 100)],
+            "score": [round(float(row["value"]))],  # stored as 0-100 already
             "tier": [row["label"]],
             "reasons": ["; ".join(row["reasons"])],
             "scored at": [pd.Timestamp(row["scored_at"])],

@@ -15,10 +15,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from connectors.base import PushReport
-from connectors.files import write_workbook
+from connectors.files import build_workbook, save_workbook
+from smbml_connect.functions import FunctionContext
 from smbml_connect.pipeline import RunResult
 from smbml_connect.schema import REJECT_COLUMNS
 from smbml_connect.store import Store
+from smbml_connect.workbook_extras import add_extras
 
 __all__ = ["HtmlReport", "ResultsWorkbook", "render_report", "workbook_sheets"]
 
@@ -119,7 +121,9 @@ class ResultsWorkbook:
 
     def publish(self, result: RunResult, store: Store) -> PushReport:
         sheets, notes = workbook_sheets(result)
-        write_workbook(self.path, sheets, notes)
+        workbook, placed = build_workbook(sheets, notes)
+        add_extras(workbook, placed, sheets, FunctionContext(store_path=store.path))
+        save_workbook(workbook, self.path)
         return PushReport(destination=str(self.path), written=sum(len(f) for f in sheets.values()))
 
 

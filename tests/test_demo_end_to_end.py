@@ -1,5 +1,6 @@
 """The main job as a user runs it: the console script on a fresh folder."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,7 @@ def test_workbook_has_a_tab_per_output_and_rejects(demo_dir: Path):
     workbook = load_workbook(demo_dir / "results.xlsx")
     assert workbook.sheetnames == [
         "Summary",
+        "Instructions",
         "Segments",
         "Segment summary",
         "Clusters",
@@ -49,6 +51,7 @@ def test_workbook_has_a_tab_per_output_and_rejects(demo_dir: Path):
         "Pipeline forecast",
         "Deal model",
         "Forecast",
+        "Forecast chart",
         "Forecast check",
         "Prices",
         "Rejects",
@@ -66,6 +69,65 @@ def test_workbook_has_a_tab_per_output_and_rejects(demo_dir: Path):
     assert any(r[3] == "ordered_at" and r[4] == "next Tuesday" for r in rejects)
     summary = {r[0]: r[1] for r in workbook["Summary"].iter_rows(min_row=2, values_only=True)}
     assert summary["Rows rejected"] == "5"
+
+
+def test_workbook_has_native_charts_colours_and_instructions(demo_dir: Path):
+    workbook = load_workbook(demo_dir / "results.xlsx")
+    charts = {ws.title: ws._charts for ws in workbook.worksheets if ws._charts}
+    assert set(charts) == {"Forecast chart", "Segment summary", "Lead scores"}
+    forecast = charts["Forecast chart"][0]
+    assert forecast.tagname == "areaChart" and forecast.grouping == "stacked"
+    assert [s.tx.strRef.f for s in forecast.series] == [
+        "'Forecast chart'!D3",
+        "'Forecast chart'!F3",
+    ]
+    # the band's floor is invisible; the width sits on top of it
+    assert forecast.series[0].graphicalProperties.noFill
+    chart_rows = list(workbook["Forecast chart"].iter_rows(min_row=4, values_only=True))
+    future = [r for r in chart_rows if r[2] is not None]
+    assert len(future) == 12
+    assert all(r[3] <= r[2] <= r[4] and abs(r[5] - (r[4] - r[3])) < 0.02 for r in future)
+    lead_sheet = workbook["Lead scores"]
+    bins = {c.value: c for c in lead_sheet[3] if c.value == "score band"}
+    assert bins, "the score distribution table sits beside the scores"
+    band_col = bins["score band"].column
+    counts = [lead_sheet.cell(row=r, column=band_col + 1).value for r in range(4, 14)]
+    scored = sum(
+        1 for r in lead_sheet.iter_rows(min_row=4, max_col=4, values_only=True) if r[3] is not None
+    )
+    assert sum(counts) == scored
+    rules = {ws.title: [str(r.sqref) for r in ws.conditional_formatting]
+             for ws in workbook.worksheets if ws.conditional_formatting}  # fmt: skip
+    assert set(rules) == {"Lead scores", "Deal win chances", "Customer value"}
+    instructions = [[v for v in row if v is not None]
+                    for row in workbook["Instructions"].iter_rows(values_only=True)]  # fmt: skip
+    text = [v for row in instructions for v in row if isinstance(v, str)]
+    for name in ("LEADSCORE", "LEADSCORE_OF", "SEGMENT", "CHURN", "FORECAST", "PRICE", "ABTEST"):
+        assert any(t.startswith(f"=SMB.{name}(") for t in text), name
+    cell = next(c for row in workbook["Instructions"].iter_rows() for c in row
+                if isinstance(c.value, str) and c.value.startswith("=SMB.ABTEST(B"))  # fmt: skip
+    assert cell.data_type == "s"  # shown as text, never a formula Excel would try to run
+    result_row = [c.value for c in workbook["Instructions"][cell.row + 2]][3:9]
+    assert 0.97 < result_row[0] < 0.98 and result_row[1] == 0.25
+    email = next(
+        c for row in workbook["Instructions"].iter_rows() for c in row if c.value == "email"
+    )
+    sheet = workbook["Instructions"]
+    assert sheet.cell(row=email.row, column=4).value == f"=SMB.LEADSCORE_OF(B{email.row})"
+    score, tier = (sheet.cell(row=email.row + 2, column=c).value for c in (4, 5))
+    assert 0 <= score <= 100 and tier in "ABCD"
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_libreoffice_opens_the_workbook(demo_dir: Path, tmp_path: Path):
+    done = subprocess.run(
+        ["soffice", "--headless", "--norestore", f"-env:UserInstallation=file://{tmp_path}/lo",
+         "--convert-to", "pdf", "--outdir", str(tmp_path), str(demo_dir / "results.xlsx")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    pdf = tmp_path / "results.pdf"
+    assert pdf.exists() and pdf.stat().st_size > 50_000
 
 
 def test_report_has_findings_and_a_chart(demo_dir: Path):

@@ -52,6 +52,29 @@ def _chart(result: SeriesForecast, title: str, unit: str) -> str:
     )  # fmt: skip
 
 
+def _chart_table(result: SeriesForecast, word: str) -> pd.DataFrame:
+    """History then forecast in one table, the shape a native Excel chart needs."""
+    history = result.history.tail(HISTORY_SHOWN) if result.history is not None else None
+    past = pd.DataFrame(
+        {word: history["ds"], "actual": history["y"].round(2)}
+        if history is not None
+        else {word: [], "actual": []}
+    )
+    ahead = result.frame
+    future = pd.DataFrame(
+        {
+            word: ahead["ds"],
+            "forecast": ahead["yhat"].round(2),
+            "low_80": ahead["lo80"].round(2),
+            "high_80": ahead["hi80"].round(2),
+            "range_80": (ahead["hi80"] - ahead["lo80"]).round(2),
+        }
+    )
+    table = pd.concat([past, future], ignore_index=True)
+    table[word] = pd.to_datetime(table[word]).dt.tz_localize(None)
+    return table.reindex(columns=[word, "actual", "forecast", "low_80", "high_80", "range_80"])
+
+
 def _accuracy_words(result: SeriesForecast) -> str:
     score = result.backtest.get(result.model)
     if score is None:
@@ -118,6 +141,11 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     result.notes["Forecast"] = (
         f"Sales forecast per {word} for the next {plural(horizon, word)}: 8 in 10 outcomes should "
         "fall between low_80 and high_80, 19 in 20 between low_95 and high_95."
+    )
+    result.sheets["Forecast chart"] = _chart_table(results[f"revenue:{TOTAL}"], word)
+    result.notes["Forecast chart"] = (
+        f"Total revenue: the last {plural(HISTORY_SHOWN, word)} of history and the forecast "
+        "with its 80% range (the chart's shaded band)."
     )
     result.sheets["Forecast check"] = pd.DataFrame(check_rows)
     result.notes["Forecast check"] = (

@@ -1,0 +1,256 @@
+"""What makes the results workbook read like a report in Excel: charts, colours, how-to.
+
+Native Excel charts (not pictures) so they stay live when the user filters or edits:
+the forecast with its 80% band, segment sizes, and the spread of lead scores. Colour
+scales on scores and risks. An Instructions tab lists the worksheet functions, with
+examples computed by the same registry the add-ins call, next to the inputs they used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from openpyxl.chart import AreaChart, BarChart, LineChart, Reference
+from openpyxl.formatting.rule import ColorScaleRule
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.workbook import Workbook
+
+from smbml_connect.functions import REGISTRY, FunctionContext, call
+
+__all__ = ["add_extras"]
+
+Placed = Mapping[str, tuple[Any, int]]
+RED, AMBER, GREEN = "F8696B", "FFEB84", "63BE7B"
+# tab -> (column, lowest value, highest value, high is good)
+COLOUR_SCALES = {
+    "Lead scores": ("score", 0, 100, True),
+    "Deal win chances": ("win_chance", 0, 1, True),
+    "Customer value": ("churn_risk", 0, 1, False),
+}
+
+
+def _column(sheet: Any, top: int, name: str) -> int | None:
+    for cell in sheet[top]:
+        if cell.value == name:
+            return int(cell.column)
+    return None
+
+
+def _text(sheet: Any, row: int, column: int, value: str, bold: bool = False) -> None:
+    cell = sheet.cell(row=row, column=column)
+    cell.value = value
+    cell.data_type = "s"  # a formula shown as an example stays text
+    if bold:
+        cell.font = Font(bold=True)
+
+
+def _forecast_chart(sheet: Any, top: int, rows: int) -> None:
+    last = top + rows
+    dates = Reference(sheet, min_col=1, min_row=top + 1, max_row=last)
+    band = AreaChart()
+    band.grouping = "stacked"
+    band.add_data(Reference(sheet, min_col=4, min_row=top, max_row=last), titles_from_data=True)
+    band.add_data(Reference(sheet, min_col=6, min_row=top, max_row=last), titles_from_data=True)
+    floor, width = band.series
+    floor.graphicalProperties.noFill = True  # the band starts at low_80 ...
+    floor.graphicalProperties.line.noFill = True
+    width.graphicalProperties.solidFill = "BDD7EE"  # ... and is as tall as the range
+    width.graphicalProperties.line.noFill = True
+    lines = LineChart()
+    lines.add_data(Reference(sheet, min_col=2, max_col=3, min_row=top, max_row=last),
+                   titles_from_data=True)  # fmt: skip
+    lines.series[1].graphicalProperties.line.dashStyle = "dash"
+    band.set_categories(dates)
+    lines.set_categories(dates)
+    band += lines
+    band.title = "Total revenue: history, forecast and 80% range"
+    band.y_axis.title = "revenue"
+    band.x_axis.number_format = "mmm yy"
+    band.height, band.width = 9, 22
+    sheet.add_chart(band, f"H{top}")
+
+
+def _segment_chart(sheet: Any, top: int, rows: int) -> None:
+    names, counts = _column(sheet, top, "segment"), _column(sheet, top, "customers")
+    if names is None or counts is None or rows == 0:
+        return
+    chart = BarChart()
+    chart.type = "bar"
+    chart.add_data(Reference(sheet, min_col=counts, min_row=top, max_row=top + rows),
+                   titles_from_data=True)  # fmt: skip
+    chart.set_categories(Reference(sheet, min_col=names, min_row=top + 1, max_row=top + rows))
+    chart.title = "Customers per segment"
+    chart.legend = None
+    chart.height, chart.width = 9, 16
+    sheet.add_chart(chart, f"{get_column_letter(sheet.max_column + 2)}{top}")
+
+
+def _score_distribution(sheet: Any, top: int, scores: pd.Series) -> None:
+    """A bin table beside the scores (counted here, so it is right without recalculation)."""
+    values = pd.to_numeric(scores, errors="coerce").dropna().to_numpy()
+    if not len(values):
+        return
+    edges = np.arange(0, 101, 10)
+    counts, _ = np.histogram(np.clip(values, 0, 100), bins=edges)
+    col = sheet.max_column + 2
+    _text(sheet, top, col, "score band", bold=True)
+    _text(sheet, top, col + 1, "leads", bold=True)
+    for i, count in enumerate(counts):
+        _text(sheet, top + 1 + i, col, f"{edges[i]}-{edges[i + 1] - (1 if i < 9 else 0)}")
+        sheet.cell(row=top + 1 + i, column=col + 1, value=int(count))
+    chart = BarChart()
+    chart.add_data(Reference(sheet, min_col=col + 1, min_row=top, max_row=top + len(counts)),
+                   titles_from_data=True)  # fmt: skip
+    chart.set_categories(Reference(sheet, min_col=col, min_row=top + 1, max_row=top + len(counts)))
+    chart.title = "How lead scores are spread"
+    chart.legend = None
+    chart.gapWidth = 30
+    chart.height, chart.width = 8, 14
+    sheet.add_chart(chart, f"{get_column_letter(col + 3)}{top}")
+
+
+def _colour_scale(sheet: Any, top: int, rows: int, spec: tuple[str, float, float, bool]) -> None:
+    name, low, high, high_is_good = spec
+    col = _column(sheet, top, name)
+    if col is None or rows == 0:
+        return
+    letter = get_column_letter(col)
+    first, last = (GREEN, RED) if not high_is_good else (RED, GREEN)
+    sheet.conditional_formatting.add(
+        f"{letter}{top + 1}:{letter}{top + rows}",
+        ColorScaleRule(start_type="num", start_value=low, start_color=first,
+                       mid_type="num", mid_value=(low + high) / 2, mid_color=AMBER,
+                       end_type="num", end_value=high, end_color=last),
+    )  # fmt: skip
+
+
+def _write_matrix(sheet: Any, row: int, col: int, matrix: list[list[Any]]) -> int:
+    for r, values in enumerate(matrix):
+        for c, value in enumerate(values):
+            cell = sheet.cell(row=row + r, column=col + c)
+            if isinstance(value, str):
+                _text(sheet, row + r, col + c, value, bold=r == 0)
+            else:
+                cell.value = value
+                if isinstance(value, float):
+                    cell.number_format = "#,##0.00"
+    return row + len(matrix)
+
+
+def _instructions(
+    workbook: Workbook, sheets: Mapping[str, pd.DataFrame], context: FunctionContext
+) -> None:
+    sheet = workbook.create_sheet("Instructions", index=1 if workbook.sheetnames else 0)
+    sheet["A1"] = "Worksheet functions"
+    sheet["A1"].font = Font(bold=True, size=14)
+    lines = [
+        "Excel on Windows, Mac or the web: run `smbml serve`, sideload the manifest it prints "
+        "(Insert > Add-ins > Upload My Add-in), enter the pairing code in the SMB ML pane, "
+        "then type =SMB.FORECAST(...) and the others below.",
+        "Windows desktop with xlwings: `xlwings addin install`, set UDF Modules to "
+        "excel_addin.udfs, Import Functions; the names are SMB_FORECAST and so on.",
+        "Each function spills a table with a header row. A problem shows as a short message in "
+        "the cell, e.g. 'FORECAST: need at least 8 dates, got 5'.",
+    ]
+    for i, line in enumerate(lines, start=2):
+        _text(sheet, i, 1, line)
+    row = len(lines) + 3
+    for col, title in enumerate(["function", "xlwings name", "what it does", "spills"], start=1):
+        _text(sheet, row, col, title, bold=True)
+    for spec in REGISTRY.values():
+        row += 1
+        _text(sheet, row, 1, f"=SMB.{spec.usage()}")
+        _text(sheet, row, 2, f"SMB_{spec.name}")
+        _text(sheet, row, 3, spec.help)
+        _text(sheet, row, 4, ", ".join(spec.columns))
+    row += 2
+    _text(sheet, row, 1, "Examples, computed with these functions when this workbook was written",
+          bold=True)  # fmt: skip
+    row = _forecast_example(sheet, row + 2, sheets.get("Forecast chart"), context)
+    row = _abtest_example(sheet, row + 1, context)
+    _lead_example(sheet, row + 1, sheets.get("Lead scores"), context)
+    for letter, width in zip("ABCDEFGH", (44, 16, 70, 40, 14, 14, 14, 30), strict=True):
+        sheet.column_dimensions[letter].width = width
+
+
+def _forecast_example(
+    sheet: Any, row: int, table: pd.DataFrame | None, context: FunctionContext
+) -> int:
+    if table is None or table["actual"].notna().sum() < 8:
+        return row
+    history = table.dropna(subset=["actual"]).tail(24)
+    first, last = row + 1, row + len(history)
+    _text(sheet, row, 1, "month", bold=True)
+    _text(sheet, row, 2, "revenue", bold=True)
+    for i, item in enumerate(history.itertuples(index=False)):
+        sheet.cell(row=first + i, column=1, value=item[0].to_pydatetime()).number_format = "yyyy-mm"
+        sheet.cell(row=first + i, column=2, value=float(item[1])).number_format = "#,##0"
+    formula = f"=SMB.FORECAST(A{first}:A{last}, B{first}:B{last}, 6)"
+    _text(sheet, row, 4, formula, bold=True)
+    dates = [[d.to_pydatetime()] for d in history.iloc[:, 0]]
+    result = call("FORECAST", [dates, [[float(v)] for v in history["actual"]], 6], context)
+    _text(sheet, row + 1, 3, "gives:") if result.value else None
+    if result.value:
+        end = _write_matrix(sheet, row + 1, 4, result.value)
+        for r in range(row + 2, end):
+            sheet.cell(row=r, column=4).number_format = "yyyy-mm"
+    else:
+        _text(sheet, row + 1, 4, result.error or "")
+    return last + 1
+
+
+def _abtest_example(sheet: Any, row: int, context: FunctionContext) -> int:
+    inputs = [
+        ("conversions A", 120),
+        ("visitors A", 1000),
+        ("conversions B", 150),
+        ("visitors B", 1000),
+    ]
+    for i, (label, value) in enumerate(inputs):
+        _text(sheet, row + i, 1, label)
+        sheet.cell(row=row + i, column=2, value=value)
+    _text(sheet, row, 4, f"=SMB.ABTEST(B{row}, B{row + 1}, B{row + 2}, B{row + 3})", bold=True)
+    result = call("ABTEST", [value for _, value in inputs], context)
+    _write_matrix(sheet, row + 1, 4, result.cells)
+    return row + len(inputs) + 1
+
+
+def _lead_example(
+    sheet: Any, row: int, leads: pd.DataFrame | None, context: FunctionContext
+) -> None:
+    if leads is None or leads.empty or "email" not in leads or context.store_path is None:
+        return
+    email = leads["email"].dropna()
+    if email.empty:
+        return
+    _text(sheet, row, 1, "email")
+    _text(sheet, row, 2, str(email.iloc[0]))
+    _text(sheet, row, 4, f"=SMB.LEADSCORE_OF(B{row})", bold=True)
+    result = call("LEADSCORE_OF", [str(email.iloc[0])], context)
+    _write_matrix(sheet, row + 1, 4, result.cells)
+
+
+def add_extras(
+    workbook: Workbook,
+    placed: Placed,
+    sheets: Mapping[str, pd.DataFrame],
+    context: FunctionContext,
+) -> None:
+    if "Forecast chart" in placed and len(sheets["Forecast chart"]):
+        sheet, top = placed["Forecast chart"]
+        _forecast_chart(sheet, top, len(sheets["Forecast chart"]))
+    if "Segment summary" in placed:
+        sheet, top = placed["Segment summary"]
+        _segment_chart(sheet, top, len(sheets["Segment summary"]))
+    if "Lead scores" in placed and "score" in sheets["Lead scores"]:
+        sheet, top = placed["Lead scores"]
+        _score_distribution(sheet, top, sheets["Lead scores"]["score"])
+    for title, spec in COLOUR_SCALES.items():
+        if title in placed:
+            sheet, top = placed[title]
+            _colour_scale(sheet, top, len(sheets[title]), spec)
+    _instructions(workbook, sheets, context)
