@@ -238,7 +238,9 @@ class FunctionContext:
     """What a call may read besides its inputs: the store of synced results."""
 
     store_path: Path | None = None
-    cache: ResultCache[CallResult] = field(default_factory=ResultCache)
+    cache: ResultCache[CallResult] = field(
+        default_factory=lambda: ResultCache(weigh=lambda r: sum(map(len, r.cells)))
+    )
     _scores: tuple[int, pd.DataFrame] | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 

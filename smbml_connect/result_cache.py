@@ -42,10 +42,20 @@ class CacheStats:
 
 
 class ResultCache(Generic[T]):
-    def __init__(self, max_entries: int = 256) -> None:
+    """LRU by count and by weight (cells), so 500 small results and a few big ones both fit."""
+
+    def __init__(
+        self,
+        max_entries: int = 20_000,
+        max_weight: int = 20_000_000,
+        weigh: Callable[[T], int] = lambda _: 1,
+    ) -> None:
         self.max_entries = max_entries
+        self.max_weight = max_weight
+        self.weigh = weigh
         self.stats = CacheStats()
-        self._done: OrderedDict[str, T] = OrderedDict()
+        self.weight = 0
+        self._done: OrderedDict[str, tuple[T, int]] = OrderedDict()
         self._running: dict[str, Future[T]] = {}
         self._lock = threading.Lock()
 
@@ -57,7 +67,7 @@ class ResultCache(Generic[T]):
             if key in self._done:
                 self._done.move_to_end(key)
                 self.stats.hits += 1
-                return self._done[key]
+                return self._done[key][0]
             running = self._running.get(key)
             if running is None:
                 future: Future[T] = Future()
@@ -74,14 +84,18 @@ class ResultCache(Generic[T]):
                 del self._running[key]
             future.set_exception(error)
             raise
+        weight = self.weigh(value)
         with self._lock:
             del self._running[key]
-            self._done[key] = value
-            while len(self._done) > self.max_entries:
-                self._done.popitem(last=False)
+            if weight <= self.max_weight:
+                self._done[key] = (value, weight)
+                self.weight += weight
+            while len(self._done) > self.max_entries or self.weight > self.max_weight:
+                self.weight -= self._done.popitem(last=False)[1][1]
         future.set_result(value)
         return value
 
     def clear(self) -> None:
         with self._lock:
             self._done.clear()
+            self.weight = 0

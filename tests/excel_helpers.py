@@ -18,11 +18,18 @@ def monthly(n: int = 60, start: dt.date = dt.date(2020, 1, 1)) -> tuple[list, li
     return dates, values
 
 
-def leads_table(rows: int = 600, unknown: int = 100, seed: int = 0) -> list[list]:
-    """A leads range with a header; the last `unknown` rows have no outcome yet."""
+def leads_table(
+    rows: int = 600, unknown: int = 100, seed: int = 0, wide: bool = False
+) -> list[list]:
+    """A leads range with a header; the last `unknown` rows have no outcome yet.
+
+    `wide` adds four columns (10 in all), the shape the LEADSCORE benchmark names.
+    """
     rng = np.random.default_rng(seed)
     sources = np.array(["Referral", "Ads", "Organic", "Event"])
     header = ["Email", "Source", "Visits", "Emails opened", "Country", "Converted"]
+    if wide:
+        header[5:5] = ["Company size", "Industry", "Forms", "Days since visit"]
     table = [header]
     for i in range(rows):
         source = sources[rng.integers(0, 4)]
@@ -30,10 +37,12 @@ def leads_table(rows: int = 600, unknown: int = 100, seed: int = 0) -> list[list
         opens = int(rng.poisson(3))
         logit = -2.0 + 1.2 * (source == "Referral") + 0.25 * visits + 0.15 * opens
         outcome = "yes" if rng.random() < 1 / (1 + math.exp(-logit)) else "no"
-        table.append(
-            [f"lead{i}@example.com", str(source), visits, opens, "NL" if i % 3 else "BE",
-             "" if i >= rows - unknown else outcome]
-        )  # fmt: skip
+        row = [f"lead{i}@example.com", str(source), visits, opens, "NL" if i % 3 else "BE",
+               "" if i >= rows - unknown else outcome]  # fmt: skip
+        if wide:
+            row[5:5] = [int(rng.integers(1, 500)), ["Retail", "Food", "Tech"][i % 3],
+                        int(rng.poisson(1)), int(rng.integers(0, 60))]  # fmt: skip
+        table.append(row)
     return table
 
 

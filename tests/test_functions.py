@@ -117,6 +117,15 @@ def test_identical_calls_are_computed_once_even_when_concurrent(monkeypatch):
     assert len(runs) == 2  # a different input is a different answer
 
 
+def test_cache_is_bounded_by_cells_too():
+    context = FunctionContext()
+    context.cache.max_weight = 20  # an ABTEST answer is 12 cells
+    call("ABTEST", [1, 100, 5, 100], context)
+    call("ABTEST", [2, 100, 5, 100], context)
+    assert len(context.cache) == 1 and context.cache.weight == 12
+    assert call("ABTEST", [2, 100, 5, 100], context).cached
+
+
 def test_cache_keeps_only_the_most_recent_entries():
     context = FunctionContext()
     context.cache.max_entries = 3

@@ -12,17 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import beta, norm
+from scipy.special import betaincc, betaincinv, betaln, xlog1py, xlogy
+from scipy.stats import norm
 
 from smbml_connect.errors import DataValidationError
 
 __all__ = ["ABResult", "ab_test"]
 
-DRAWS = 200_000
-GRID = 4001
+DRAWS = 20_000  # lift interval: about 0.001 from the exact quantiles, 1 ms
+GRID = 801  # P(B beats A): within 1e-9 of the closed form on the tests' cases
 ALPHA = 0.05
 POWER = 0.80
 DECIDED = 0.95  # chance at which we call a winner
+Z_ALPHA, Z_POWER = float(norm.ppf(1 - ALPHA / 2)), float(norm.ppf(POWER))
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,15 @@ def _sure(p: float) -> str:
 
 
 def _prob_b_beats_a(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """P(p_B > p_A) = integral of f_A(x) * P(p_B > x) dx, on a grid over A's mass."""
-    lo, hi = beta.ppf([1e-10, 1 - 1e-10], *a)
+    """P(p_B > p_A) = integral of f_A(x) * P(p_B > x) dx, on a grid over A's mass.
+
+    scipy.special's ufuncs rather than scipy.stats: the same functions without the
+    per-call overhead, which matters when a sheet recalculates hundreds of tests.
+    """
+    lo, hi = betaincinv(*a, np.array([1e-10, 1 - 1e-10]))
     x = np.linspace(lo, hi, GRID)
-    return float(np.clip(np.trapezoid(beta.pdf(x, *a) * beta.sf(x, *b), x), 0.0, 1.0))
+    log_pdf = xlogy(a[0] - 1, x) + xlog1py(a[1] - 1, -x) - betaln(*a)
+    return float(np.clip(np.trapezoid(np.exp(log_pdf) * betaincc(*b, x), x), 0.0, 1.0))
 
 
 def _sample_size(p_a: float, p_b: float) -> float:
@@ -63,7 +70,7 @@ def _sample_size(p_a: float, p_b: float) -> float:
     if p_a == p_b:
         return float("inf")
     pooled = (p_a + p_b) / 2
-    z_a, z_b = norm.ppf(1 - ALPHA / 2), norm.ppf(POWER)
+    z_a, z_b = Z_ALPHA, Z_POWER
     top = z_a * np.sqrt(2 * pooled * (1 - pooled)) + z_b * np.sqrt(
         p_a * (1 - p_a) + p_b * (1 - p_b)
     )
