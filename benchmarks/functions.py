@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -53,8 +54,10 @@ def _lead_args(seed: int) -> list[Any]:
 
 
 def _batch(offset: int) -> list[dict[str, Any]]:
+    """500 different tests: every batch is new, so warm_ms is computed, not cached."""
     return [
-        {"name": "ABTEST", "args": [20 + (i + offset) % 300, 1000, 40, 1000]} for i in range(500)
+        {"name": "ABTEST", "args": [100 + i + 500 * offset, 100_000, 400, 100_000]}
+        for i in range(500)
     ]
 
 
@@ -66,14 +69,16 @@ class Client:
         self.session.trust_env = False
 
     def ms(self, calls: list[dict[str, Any]]) -> tuple[float, list[dict[str, Any]]]:
+        """From sending the request (built beforehand, as the add-in builds its own) to
+        having the parsed answer."""
+        body = orjson.dumps({"calls": calls})
+        headers = {PAIRING_HEADER: CODE, "Content-Type": "application/json"}
         started = time.perf_counter()
-        response = self.session.post(
-            self.base + "/api/call", json={"calls": calls}, headers={PAIRING_HEADER: CODE},
-            timeout=300,
-        )  # fmt: skip
-        elapsed = 1000 * (time.perf_counter() - started)
+        response = self.session.post(self.base + "/api/call", data=body, headers=headers,
+                                     timeout=300)  # fmt: skip
         response.raise_for_status()
-        results = response.json()["results"]
+        results = orjson.loads(response.content)["results"]
+        elapsed = 1000 * (time.perf_counter() - started)
         errors = [r["error"] for r in results if "error" in r]
         if errors:
             raise SystemExit(f"benchmark call failed: {errors[0]}")
@@ -130,7 +135,7 @@ def main() -> None:
                  lambda i: [{"name": "LEADSCORE", "args": _lead_args(i)}], max(2, args.repeat // 2),
                  {"cold_ms": 2000.0, "cached_ms": 100.0}),
             case(client, "500 single-cell ABTEST calls in one request",
-                 lambda i: _batch(i * 7), args.repeat, {}),
+                 lambda i: _batch(i), args.repeat, {}),
         ]  # fmt: skip
     print(
         json.dumps(

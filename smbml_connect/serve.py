@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import json
 import logging
 import os
 import threading
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -209,8 +209,8 @@ def create_app(settings: ServeSettings) -> Guard:
         if len(body) > MAX_BODY_BYTES:
             return _error(413, f"request over {MAX_BODY_BYTES // 2**20} MB: send fewer cells")
         try:
-            payload = json.loads(body)
-        except ValueError:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
             return _error(400, "the body is not JSON")
         calls = payload.get("calls") if isinstance(payload, dict) else None
         if not isinstance(calls, list):
@@ -229,8 +229,10 @@ def create_app(settings: ServeSettings) -> Guard:
             lambda: list(pool.map(lambda c: call(c["name"], c.get("args", []), context), calls))
         )
         log.info("served %d call(s) in %.0f ms", len(calls), 1000 * (time.perf_counter() - started))
-        return JSONResponse(
-            {"results": [_answer(r) for r in results]}, headers={"Cache-Control": "no-store"}
+        return Response(
+            orjson.dumps({"results": [_answer(r) for r in results]}, default=str),
+            media_type="application/json",
+            headers={"Cache-Control": "no-store"},
         )
 
     async def manifest(request: Request) -> Response:
