@@ -215,7 +215,7 @@ def test_pipeline_step_writes_forecasts_tabs_and_a_chart(business):
     total = forecasts[forecasts["series_id"] == "revenue:total"]
     assert len(total) == 6 and (total["hi80"] >= total["yhat"]).all()
     assert forecasts["series_id"].str.startswith("units:").any()
-    assert set(result.sheets) == {"Forecast", "Forecast check"}
+    assert set(result.sheets) == {"Forecast", "Forecast chart", "Forecast check"}
     assert {"All sales", "Other products"} <= set(result.sheets["Forecast"]["series"])
     section = result.sections[0]
     assert section.title == "Sales forecast" and "<svg" in section.figures[0]
