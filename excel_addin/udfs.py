@@ -37,11 +37,19 @@ def SMB_LEADSCORE_OF(email_or_id):
     return run("LEADSCORE_OF", email_or_id)
 
 
+def order_args(name):
+    """SEGMENT and CHURN take the same three order columns and an as-of date."""
+
+    def apply(f):
+        for arg in ("customer_ids", "order_dates", "amounts"):
+            f = xw.arg(arg, doc=arg_doc(name, arg), **RANGE)(f)
+        return xw.arg("as_of", doc=arg_doc(name, "as_of"))(f)
+
+    return apply
+
+
 @xw.func(category=CATEGORY)
-@xw.arg("customer_ids", doc=arg_doc("SEGMENT", "customer_ids"), **RANGE)
-@xw.arg("order_dates", doc=arg_doc("SEGMENT", "order_dates"), **RANGE)
-@xw.arg("amounts", doc=arg_doc("SEGMENT", "amounts"), **RANGE)
-@xw.arg("as_of", doc=arg_doc("SEGMENT", "as_of"))
+@order_args("SEGMENT")
 @xw.ret(index=False, header=True)
 @described("SEGMENT")
 def SMB_SEGMENT(customer_ids, order_dates, amounts, as_of=None):
@@ -49,10 +57,7 @@ def SMB_SEGMENT(customer_ids, order_dates, amounts, as_of=None):
 
 
 @xw.func(category=CATEGORY)
-@xw.arg("customer_ids", doc=arg_doc("CHURN", "customer_ids"), **RANGE)
-@xw.arg("order_dates", doc=arg_doc("CHURN", "order_dates"), **RANGE)
-@xw.arg("amounts", doc=arg_doc("CHURN", "amounts"), **RANGE)
-@xw.arg("as_of", doc=arg_doc("CHURN", "as_of"))
+@order_args("CHURN")
 @xw.ret(index=False, header=True)
 @described("CHURN")
 def SMB_CHURN(customer_ids, order_dates, amounts, as_of=None):

@@ -27,6 +27,7 @@ __all__ = [
     "blank",
     "matrix_from_frame",
     "paired_columns",
+    "single",
 ]
 
 Matrix = list[list[Any]]
@@ -95,13 +96,18 @@ def as_table(value: Any, name: str = "table") -> pd.DataFrame:
     return pd.DataFrame(body, columns=header, dtype=object)
 
 
-def as_number(value: Any, name: str, default: float | None = None) -> float | None:
-    """A scalar argument (a 1x1 range counts); blank means the default."""
+def single(value: Any, name: str) -> Any:
+    """The one cell of a scalar argument (a 1x1 range counts); None when blank."""
     cells = as_column(value, name)
     if len(cells) != 1:
         raise DataValidationError(f"{name} must be a single value, got {len(cells)} cells")
-    cell = cells[0]
-    if blank(cell):
+    return None if blank(cells[0]) else cells[0]
+
+
+def as_number(value: Any, name: str, default: float | None = None) -> float | None:
+    """A number argument; blank means the default."""
+    cell = single(value, name)
+    if cell is None:
         return default
     if isinstance(cell, bool):
         raise DataValidationError(f"{name} must be a number, got {cell}")
@@ -115,11 +121,8 @@ def as_number(value: Any, name: str, default: float | None = None) -> float | No
 
 
 def as_text(value: Any, name: str) -> str | None:
-    cells = as_column(value, name)
-    if len(cells) != 1:
-        raise DataValidationError(f"{name} must be a single value, got {len(cells)} cells")
-    cell = cells[0]
-    if blank(cell):
+    cell = single(value, name)
+    if cell is None:
         return None
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))  # Excel hands ids over as floats

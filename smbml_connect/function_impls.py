@@ -19,7 +19,7 @@ from smbml_connect.analytics.forecast import forecast_series
 from smbml_connect.analytics.leads import LeadScorer, parse_target
 from smbml_connect.analytics.pricing import Guardrails, suggest_price
 from smbml_connect.analytics.segments import rfm_table
-from smbml_connect.cell_values import as_column, as_number, as_table, as_text, paired_columns
+from smbml_connect.cell_values import as_number, as_table, as_text, paired_columns, single
 from smbml_connect.coerce import coerce_datetime, coerce_float, coerce_string, parse_datetime
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 
@@ -58,9 +58,9 @@ def _orders(customer_ids: Any, order_dates: Any, amounts: Any) -> tuple[pd.DataF
 
 
 def _as_of(value: Any, orders: pd.DataFrame) -> pd.Timestamp:
-    if as_text(value, "as_of") is None:
+    cell = single(value, "as_of")
+    if cell is None:
         return orders["ordered_at"].max().floor("D") + pd.Timedelta(days=1)
-    cell = as_column(value, "as_of")[0]
     try:
         return parse_datetime(cell)
     except ValueError as error:
