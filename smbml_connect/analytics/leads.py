@@ -477,22 +477,39 @@ class LeadScorer:
         contributions = self.learner_.contributions(X)
         size = np.abs(contributions)
         count = min(count, X.shape[1])
-        top = np.argsort(-size, axis=1, kind="stable")[:, :count]
+        top = self._top(size, count)
+        rows = np.arange(len(X))[:, None]
+        shown = size[rows, top] >= 0.01
         texts = np.full(top.shape, "", dtype=object)
-        rows = np.arange(len(X))
         for j, plan in enumerate(self.encoder_.plans_):
-            for rank in range(count):
-                hit = rows[(top[:, rank] == j) & (size[rows, j] >= 0.01)]
-                if not len(hit):
-                    continue
-                values = X[hit, j]
-                if plan.kind != "category":  # phrases show at most two decimals
-                    values = np.round(values, 2)
-                distinct, inverse = np.unique(values, return_inverse=True)
-                words = np.array([plan.describe(v) for v in distinct], dtype=object)[inverse]
-                sign = np.where(contributions[hit, j] > 0, "+ ", "- ")
-                texts[hit, rank] = sign + words
-        return [[t for t in row if t] for row in texts.tolist()]
+            hit = (top == j) & shown  # rows x ranks where this column is a reason
+            which = np.flatnonzero(hit.any(axis=1))
+            if not len(which):
+                continue
+            values = X[which, j]
+            if plan.kind != "category":  # phrases show at most two decimals
+                values = np.round(values, 2)
+            distinct, inverse = np.unique(values, return_inverse=True)
+            words = [plan.describe(v) for v in distinct]
+            phrases = np.array([f"- {w}" for w in words] + [f"+ {w}" for w in words], dtype=object)
+            up = contributions[which, j] > 0
+            picked = phrases[inverse + up * len(words)]
+            rank = hit[which].argmax(axis=1)  # a column is at most one of a row's reasons
+            texts[which, rank] = picked
+        out = texts.tolist()
+        for i in np.flatnonzero(~shown.all(axis=1)):  # fewer reasons than asked for
+            out[i] = [t for t in out[i] if t]
+        return out
+
+    @staticmethod
+    def _top(size: np.ndarray, count: int) -> np.ndarray:
+        """Columns of the `count` largest effects per row, largest first (ties: leftmost)."""
+        if count >= size.shape[1]:
+            return np.argsort(-size, axis=1, kind="stable")[:, :count]
+        part = np.argpartition(-size, count - 1, axis=1)[:, :count]
+        part.sort(axis=1)  # ties are then broken by column order, as a stable sort would
+        order = np.argsort(-np.take_along_axis(size, part, axis=1), axis=1, kind="stable")
+        return np.take_along_axis(part, order, axis=1)
 
     # -- saving as text ------------------------------------------------------------------------
     def to_json(self) -> str:
