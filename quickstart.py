@@ -65,7 +65,8 @@ def ensure_node_tools() -> None:
     if stamp.exists() and stamp.read_text().strip() == lock:
         return
     print("Installing the add-in's test tools with npm (first run only) ...", flush=True)
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=addin, check=True)
+    if subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=addin).returncode:
+        sys.exit("npm ci failed in excel_addin/ (see above): the Office.js tests need its tools.")
     stamp.write_text(lock)
 
 

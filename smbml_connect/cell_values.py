@@ -93,7 +93,8 @@ def as_table(value: Any, name: str = "table") -> pd.DataFrame:
             text += " (2)"
         header.append(text)
     body = [[None if blank(v) else v for v in row] for row in rows[1:]]
-    return pd.DataFrame(body, columns=header, dtype=object)
+    # Indexed by row of the range (header = 1), so a warning's "row 5" is the 5th row.
+    return pd.DataFrame(body, columns=header, dtype=object, index=range(2, len(rows) + 1))
 
 
 def single(value: Any, name: str) -> Any:

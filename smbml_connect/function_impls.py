@@ -154,7 +154,8 @@ def _target_column(frame: pd.DataFrame, target: Any) -> str:
         return matches[0]
     for word in TARGET_WORDS:
         for column in frame.columns:
-            if word in column.lower():
+            # "Customer name" is not an outcome: the column must hold yes/no values.
+            if word in column.lower() and parse_target(frame[column]).notna().any():
                 return column
     return str(frame.columns[-1])
 
@@ -210,10 +211,10 @@ def leadscore_of(email_or_id: Any, scores: pd.DataFrame | None) -> Result:
 def price(prices: Any, quantities: Any, unit_cost: Any = None, max_change: Any = None) -> Result:
     columns = paired_columns(prices=prices, quantities=quantities)
     cost = as_number(unit_cost, "unit_cost")
-    step = as_number(max_change, "max_change", 0.10)
-    if step is not None and step > 1:
+    step = as_number(max_change, "max_change", 0.10) or 0.0
+    if step > 1:
         step = step / 100  # "10" means 10%
-    guardrails = Guardrails(max_change=step or 0.10)
+    guardrails = Guardrails(max_change=step)  # refuses 0 and over 50% with a message
     result = suggest_price(columns["prices"], columns["quantities"], cost, guardrails)
     frame = pd.DataFrame(
         {

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,6 +242,9 @@ class FunctionContext:
     cache: ResultCache[CallResult] = field(
         default_factory=lambda: ResultCache(weigh=lambda r: sum(map(len, r.cells)))
     )
+    # What the latest computed calls left out or assumed, newest last: the task pane
+    # shows them, since a cell has no room for "row 4 was left out".
+    recent_notes: deque[str] = field(default_factory=lambda: deque(maxlen=50))
     _scores: tuple[int, pd.DataFrame] | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -275,6 +279,7 @@ def function(name: str) -> WorksheetFunction:
 
 
 def _compute(spec: WorksheetFunction, args: Sequence[Any], context: FunctionContext) -> CallResult:
+    """Run one implementation; errors become the cell's message, notes go to the log."""
     try:
         if spec.uses_store:
             frame, notes = spec.implementation(*args, context.lead_scores())
@@ -285,7 +290,11 @@ def _compute(spec: WorksheetFunction, args: Sequence[Any], context: FunctionCont
     except Exception:
         log.exception("worksheet function %s failed", spec.name)
         return CallResult(error=f"{spec.name}: unexpected error, details are in the smbml log")
-    return CallResult(value=matrix_from_frame(frame), notes=tuple(n for n in notes if n))
+    kept = tuple(n for n in notes if n)
+    for note in kept:
+        log.info("%s: %s", spec.name, note)
+        context.recent_notes.append(f"{spec.name}: {note}")
+    return CallResult(value=matrix_from_frame(frame), notes=kept)
 
 
 def _short(error: Exception) -> str:

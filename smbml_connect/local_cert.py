@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -107,9 +108,10 @@ def _load_ca(folder: Path, now: dt.datetime) -> tuple[x509.Certificate, ec.Ellip
 def _server_is_fresh(path: Path, ca: x509.Certificate, now: dt.datetime) -> bool:
     try:
         cert = x509.load_pem_x509_certificate(path.read_bytes())
-    except (OSError, ValueError):
+        cert.verify_directly_issued_by(ca)  # a renewed CA has the same name but a new key
+    except (OSError, ValueError, TypeError, InvalidSignature):
         return False
-    return cert.issuer == ca.subject and cert.not_valid_after_utc - now > RENEW_BEFORE
+    return cert.not_valid_after_utc - now > RENEW_BEFORE
 
 
 def ensure_certificate(folder: Path) -> CertFiles:

@@ -179,6 +179,7 @@ def create_app(settings: ServeSettings) -> Guard:
                     "waits": stats.waits,
                 },
                 "store": await run_in_threadpool(store_state),
+                "notes": list(context.recent_notes)[-20:],
             },
             headers={"Cache-Control": "no-store"},
         )

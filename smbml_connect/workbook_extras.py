@@ -193,8 +193,8 @@ def _forecast_example(
     _text(sheet, row, 4, formula, bold=True)
     dates = [[d.to_pydatetime()] for d in history.iloc[:, 0]]
     result = call("FORECAST", [dates, [[float(v)] for v in history["actual"]], 6], context)
-    _text(sheet, row + 1, 3, "gives:") if result.value else None
     if result.value:
+        _text(sheet, row + 1, 3, "gives:")
         end = _write_matrix(sheet, row + 1, 4, result.value)
         for r in range(row + 2, end):
             sheet.cell(row=r, column=4).number_format = "yyyy-mm"

@@ -158,6 +158,15 @@ def test_concurrent_calls_each_get_their_own_answer(server):
     assert context.cache.stats.misses == before + 1
 
 
+def test_status_shows_what_the_latest_calls_left_out(server):
+    dates, values = series(30)
+    dates[2] = ["not a date"]
+    post(server, [{"name": "FORECAST", "args": [dates, values, 3]}])
+    status = server["session"].get(server["base"] + "/api/status",
+                                   headers={PAIRING_HEADER: CODE}).json()  # fmt: skip
+    assert any(n.startswith("FORECAST: row 3, date: 'not a date'") for n in status["notes"]), status
+
+
 def test_the_pairing_code_never_reaches_the_log(server, caplog):
     caplog.set_level(logging.DEBUG)
     post(server, [{"name": "ABTEST", "args": [1, 10, 2, 10]}])
@@ -248,3 +257,16 @@ def test_functions_js_under_node_against_the_server(server):
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "# fail 0" in done.stdout and "# skipped 0" in done.stdout
     assert "# pass 8" in done.stdout
+
+
+def test_a_renewed_authority_reissues_the_server_certificate(tmp_path):
+    first = ensure_certificate(tmp_path)
+    old_cert = first.cert.read_bytes()
+    assert ensure_certificate(tmp_path).cert.read_bytes() == old_cert  # kept while valid
+    first.ca.unlink()  # the authority is made again: same name, new key
+    second = ensure_certificate(tmp_path)
+    assert second.cert.read_bytes() != old_cert
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(second.cert.read_bytes())
+    cert.verify_directly_issued_by(x509.load_pem_x509_certificate(second.ca.read_bytes()))

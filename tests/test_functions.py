@@ -256,3 +256,32 @@ def test_registry_declares_what_the_docs_need():
             optional_seen |= arg.optional
     assert functions.function("smb.forecast") is REGISTRY["FORECAST"]
     assert isinstance(pd.DataFrame(), pd.DataFrame)
+
+
+def test_a_name_column_is_not_taken_for_the_outcome_and_bad_cells_name_their_row():
+    table = leads_table(400, unknown=50)
+    table[0].insert(0, "Customer name")
+    for i, row in enumerate(table[1:], start=1):
+        row.insert(0, f"Shop {i}")
+    table[4][3] = "lots"  # Visits on the 5th row of the range (the header is row 1)
+    result = call("LEADSCORE", [table], fresh())
+    assert result.error is None, result.error
+    assert "outcome column: 'Converted'" in result.notes[0]
+    assert any("'Visits'" in n and "row 5" in n and "'lots'" in n for n in result.notes), (
+        result.notes
+    )
+
+
+def test_price_refuses_a_zero_step_instead_of_using_the_default():
+    prices = [[p] for p in [10, 10, 11, 11, 12, 12, 10, 11, 12, 10]]
+    units = [[q] for q in [100, 98, 90, 91, 80, 82, 99, 92, 79, 101]]
+    result = call("PRICE", [prices, units, None, 0], fresh())
+    assert result.error == "PRICE: max_change must be above 0 and at most 0.5, got 0.0"
+
+
+def test_notes_are_kept_for_the_task_pane():
+    ids, dates, amounts = orders(40)
+    dates[3] = ["someday"]
+    context = fresh()
+    call("SEGMENT", [ids, dates, amounts], context)
+    assert "SEGMENT: row 4, order_dates: 'someday' left out" in context.recent_notes

@@ -26,6 +26,10 @@ function describe(s) {
     "Cached results: " + s.cache.entries + " (" + s.cache.hits + " reused, " + s.cache.misses + " computed).",
   ];
   lines.push(s.store.scores_run ? "Synced scores from run " + s.store.scores_run + "." : "No synced scores yet: LEADSCORE_OF needs smbml run.");
+  if (s.notes && s.notes.length) {
+    // Rows left out and other notes of the latest calculations (shown as text, never HTML).
+    lines.push("", "Latest notes:", ...s.notes.slice().reverse());
+  }
   return lines.join("\n");
 }
 
