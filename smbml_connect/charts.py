@@ -23,9 +23,10 @@ _BLUE = "#1F4E78"
 _GREY = "#9AA5B1"
 
 
-def _svg(figure: Figure) -> str:
+def _svg(figure: Figure, tight: bool = True) -> str:
+    """`tight` trims the margins to the drawn content, at the cost of one more full draw."""
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    figure.savefig(buffer, format="svg", bbox_inches="tight" if tight else None)
     text = buffer.getvalue()
     return text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE for inline use
 
@@ -161,5 +162,10 @@ def demand_curves(curves: Sequence[dict[str, object]], title: str, ylabel: str) 
     axes_grid[0, 0].legend(frameon=False, fontsize=7, loc="upper right")
     axes_grid[0, 0].set_ylabel(ylabel, fontsize=8)
     figure.suptitle(title, x=0.01, ha="left", fontsize=11)
-    figure.tight_layout()
-    return _svg(figure)
+    # Fixed margins instead of tight_layout: every text size here is fixed, and measuring
+    # a hundred tick labels three times took 4.6 of the demo's 34 seconds.
+    height = figure.get_figheight()
+    figure.subplots_adjust(
+        left=0.07, right=0.98, bottom=0.35 / height, top=1 - 0.6 / height, wspace=0.3, hspace=0.55
+    )
+    return _svg(figure, tight=False)

@@ -27,7 +27,6 @@ PARAMS = {
     "min_data_in_leaf": 50,
     "feature_fraction": 0.9,
     "verbose": -1,
-    "num_threads": 2,
 }
 ROUNDS = 300
 
