@@ -7,9 +7,17 @@ import pandas as pd
 import pytest
 
 from smbml_connect.analytics.ets import fit_ets
-from smbml_connect.analytics.forecast import forecast_panel, forecast_series
+from smbml_connect.analytics.forecast import (
+    Fitted,
+    _width,
+    fit_regular,
+    forecast_panel,
+    forecast_series,
+    pooled_widths,
+)
 from smbml_connect.analytics.forecast_models import seasonal_naive, theta
 from smbml_connect.analytics.sales_series import sales_series
+from smbml_connect.analytics.timeseries import regularise
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.steps import StepContext
 from smbml_connect.steps.forecasts import forecast_step
@@ -169,6 +177,57 @@ def test_panel_forecasts_every_series_and_reports_the_ones_it_cannot():
     assert "new" in out.attrs["skipped"] and "need at least 4" in out.attrs["skipped"]["new"]
     assert out["model"].str.contains("lightgbm").any() or out.attrs["skipped"]
     assert (out["ds"].iloc[:6] == pd.date_range("2025-01-01", periods=6, freq="MS")).all()
+
+
+def _fitted(standard: list[float]) -> Fitted:
+    series = regularise(pd.date_range("2020-01-01", periods=30, freq="MS"), np.arange(30.0))
+    fit = fit_regular(series, 3)
+    fit.standard = np.array(standard)
+    return fit
+
+
+def test_pooled_widths_count_each_series_once_and_need_five_series():
+    long = _fitted([1.0] * 100 + [np.nan])  # one long history must not outvote the rest
+    short = [_fitted([3.0] * 10) for _ in range(4)]
+    assert pooled_widths([long, *short], (50, 80)) == {50: 3.0, 80: 3.0}
+    assert pooled_widths([long, *short[:3]], (80,)) is None  # too few series to pool
+    assert pooled_widths([long, *short[:3], _fitted([])], (80,)) is None  # no errors: not counted
+    mixed = [_fitted([float(k)] * 5) for k in range(1, 11)]
+    assert pooled_widths(mixed, (20, 90)) == {20: 2.0, 90: 9.0}
+
+
+def test_panel_intervals_blend_each_series_with_the_pooled_errors():
+    rng = np.random.default_rng(3)
+    rows, futures = [], {}
+    for i in range(30):
+        t = np.arange(60)
+        y = 500 + 3 * t + 60 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 25, 60)
+        futures[f"S{i}"] = y[48:]
+        rows.append(pd.DataFrame({"unique_id": f"S{i}", "y": y[:48],
+                                  "ds": pd.date_range("2021-01-01", periods=48, freq="MS")}))  # fmt: skip
+    panel = pd.concat(rows, ignore_index=True)
+    out = forecast_panel(panel, 12, boosted=False)
+    fits = {
+        uid: fit_regular(regularise(g["ds"], g["y"], gaps="zero"), 12)
+        for uid, g in panel.groupby("unique_id")
+    }
+    prior = pooled_widths(list(fits.values()), (80, 95))
+    assert prior is not None and prior[80] < prior[95]
+    s3 = out[out["unique_id"] == "S3"]
+    fit = fits["S3"]
+    assert np.allclose(s3["yhat"], fit.prediction.mean)
+    expected = _width(fit.standard, 95, prior[95]) * fit.prediction.sd
+    assert np.allclose(s3["hi95"] - s3["yhat"], expected)
+
+    def coverage(level: int) -> float:
+        hits = [
+            np.mean((futures[uid] >= g[f"lo{level}"]) & (futures[uid] <= g[f"hi{level}"]))
+            for uid, g in out.groupby("unique_id")
+        ]
+        return float(np.mean(hits))
+
+    assert 0.68 <= coverage(80) <= 0.92
+    assert 0.86 <= coverage(95) <= 1.0
 
 
 def _orders() -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -4,6 +4,10 @@ Each series is tested on its own past (rolling-origin backtests): every candidat
 forecasts from a few cut-off points and is scored on what happened next. The candidate
 with the lowest scaled error is used, and its backtest errors set the width of the
 intervals, so an 80% interval is as wide as the errors really were 80% of the time.
+
+One series has only a few dozen backtest errors, all from a few cut-offs, which is too
+few to tell how wide a 95% interval must be. So a series' own errors are blended with a
+prior: in a panel, the errors of all its series pooled; alone, a Student-t.
 """
 
 from __future__ import annotations
@@ -32,11 +36,14 @@ from smbml_connect.errors import DataValidationError, NotEnoughDataError
 
 __all__ = [
     "MODEL_WORDS",
+    "Fitted",
     "SeriesForecast",
+    "fit_regular",
     "forecast_panel",
     "forecast_panel_results",
     "forecast_regular",
     "forecast_series",
+    "pooled_widths",
 ]
 
 MODEL_WORDS = {
@@ -54,6 +61,7 @@ SWITCH_MARGIN = 0.8
 DEFAULTS = ("ets+theta+lightgbm", "ets+theta")  # the combinations, most members first
 PRIOR_WEIGHT = 30  # backtest errors needed before they count as much as the prior
 PRIOR_DF = 5  # the prior is a Student-t: sales errors have heavier tails than the normal curve
+POOL_MIN_SERIES = 5  # backtested series a panel needs before its pooled errors are the prior
 
 
 @dataclass
@@ -185,15 +193,64 @@ def _choose(scores: dict[str, float]) -> str:
     return best if scores[best] < SWITCH_MARGIN * scores[default] else default
 
 
-def _width(standard: np.ndarray, level: int) -> float:
+def _width(standard: np.ndarray, level: int, prior: float | None = None) -> float:
     """How many model standard deviations an interval spans, from the backtest errors,
-    shrunk towards Student-t quantiles when there are few of them."""
-    normal = float(student_t.ppf(0.5 + level / 200, PRIOR_DF))
+    shrunk towards the prior (Student-t quantiles unless given) when there are few."""
+    if prior is None:
+        prior = float(student_t.ppf(0.5 + level / 200, PRIOR_DF))
     z = np.abs(standard[np.isfinite(standard)])
     if len(z) == 0:
-        return normal
+        return prior
     weight = len(z) / (len(z) + PRIOR_WEIGHT)
-    return weight * float(np.quantile(z, level / 100)) + (1 - weight) * normal
+    return weight * float(np.quantile(z, level / 100)) + (1 - weight) * prior
+
+
+def pooled_widths(fits: Sequence[Fitted], levels: Sequence[int]) -> dict[int, float] | None:
+    """The panel's prior: quantiles of all series' standardised backtest errors, each
+    series counting once however long its history.
+
+    On M3 company sales (474 monthly, 204 quarterly series) this brought the 80% and 95%
+    intervals to 81.0% / 95.6% and 79.9% / 91.3% coverage, from 87.8% / 98.5% and
+    77.3% / 89.2% with the Student-t prior; on M3's monthly INDUSTRY, quarterly MACRO
+    and quarterly INDUSTRY series it moved them from 80.0/92.6, 80.0/93.9 and 87.5/94.9
+    to 77.4/90.7, 82.3/95.3 and 87.3/94.7 (mean distance from nominal over all ten:
+    3.1 -> 2.3 points).
+    """
+    errors = [np.abs(f.standard[np.isfinite(f.standard)]) for f in fits]
+    errors = [z for z in errors if len(z)]
+    if len(errors) < POOL_MIN_SERIES:
+        return None
+    z = np.concatenate(errors)
+    weight = np.concatenate([np.full(len(e), 1.0 / len(e)) for e in errors])
+    order = np.argsort(z, kind="stable")
+    share = np.cumsum(weight[order]) / weight.sum()
+    return {
+        level: float(z[order][min(np.searchsorted(share, level / 100), len(z) - 1)])
+        for level in levels
+    }
+
+
+@dataclass
+class Fitted:
+    """A series' chosen model, its forecast and backtest errors, before intervals."""
+
+    series: RegularSeries
+    model: str
+    prediction: Prediction
+    standard: np.ndarray  # backtest errors in model standard deviations
+    backtested: bool
+    season_length: int
+    seasonality: str
+    scores: dict[str, float]
+    notes: list[str]
+
+
+def _check(horizon: int, levels: Sequence[int]) -> None:
+    if horizon < 1:
+        raise DataValidationError(f"horizon must be 1 or more, got {horizon}")
+    for level in levels:
+        if not 0 < level < 100:
+            raise DataValidationError(f"levels must be between 0 and 100, got {level}")
 
 
 def forecast_regular(
@@ -203,12 +260,20 @@ def forecast_regular(
     levels: Sequence[int] = (80, 95),
     extra: dict[str, Candidate] | None = None,
 ) -> SeriesForecast:
-    """Forecast a series already on a regular grid (the panel reuses this per series)."""
-    if horizon < 1:
-        raise DataValidationError(f"horizon must be 1 or more, got {horizon}")
-    for level in levels:
-        if not 0 < level < 100:
-            raise DataValidationError(f"levels must be between 0 and 100, got {level}")
+    """Forecast a series already on a regular grid, calibrated on its own past only."""
+    _check(horizon, levels)
+    return _intervals(fit_regular(series, horizon, season_length, extra), horizon, levels)
+
+
+def fit_regular(
+    series: RegularSeries,
+    horizon: int,
+    season_length: int | None = None,
+    extra: dict[str, Candidate] | None = None,
+) -> Fitted:
+    """Choose the model on backtests and forecast, leaving the intervals for later (a
+    panel sets them once every series' errors are known)."""
+    _check(horizon, ())
     y_raw = series.y
     notes = list(series.notes)
     if series.left_out:
@@ -251,19 +316,27 @@ def forecast_regular(
         scores, name = {}, "ets" if "ets" in candidates else next(iter(candidates))
         standard = np.array([])
     prediction = candidates[name](y, m, horizon)
-    future = series.future(horizon)
-    frame = pd.DataFrame({"ds": series.dates(future), "yhat": prediction.mean})
-    never_negative = bool(y_raw.min() >= 0)
+    return Fitted(series, name, prediction, standard, bool(origins), m, seasonality, scores, notes)
+
+
+def _intervals(
+    fit: Fitted, horizon: int, levels: Sequence[int], prior: dict[int, float] | None = None
+) -> SeriesForecast:
+    series, prediction = fit.series, fit.prediction
+    frame = pd.DataFrame({"ds": series.dates(series.future(horizon)), "yhat": prediction.mean})
+    never_negative = bool(series.y.min() >= 0)
     for level in levels:
-        half = _width(standard, level) * prediction.sd * (1.0 if origins else 1.5)
+        width = _width(fit.standard, level, prior.get(level) if prior else None)
+        half = width * prediction.sd * (1.0 if fit.backtested else 1.5)
         lo = prediction.mean - half
         frame[f"lo{level}"] = np.maximum(lo, 0.0) if never_negative else lo
         frame[f"hi{level}"] = prediction.mean + half
     if never_negative:
         frame["yhat"] = frame["yhat"].clip(lower=0.0)
-    frame["model"] = name
-    history = pd.DataFrame({"ds": series.dates(series.periods), "y": y_raw})
-    return SeriesForecast(frame, name, series.freq, m, seasonality, scores, notes, history)
+    frame["model"] = fit.model
+    history = pd.DataFrame({"ds": series.dates(series.periods), "y": series.y})
+    return SeriesForecast(frame, fit.model, series.freq, fit.season_length, fit.seasonality,
+                          fit.scores, fit.notes, history)  # fmt: skip
 
 
 def forecast_series(
@@ -303,7 +376,12 @@ def forecast_panel_results(
     boosted: bool | None = None,
     random_state: int = 0,
 ) -> tuple[dict[str, SeriesForecast], dict[str, str]]:
-    """Each series' forecast with its story, and the series that could not be forecast."""
+    """Each series' forecast with its story, and the series that could not be forecast.
+
+    Intervals are calibrated on each series' own backtests shrunk towards those of the
+    whole panel (`pooled_widths`), when it has enough series.
+    """
+    _check(horizon, levels)
     missing = {"unique_id", "ds", "y"} - set(frame.columns)
     if missing:
         raise DataValidationError(
@@ -321,11 +399,12 @@ def forecast_panel_results(
     extras: dict[str, dict[str, Candidate]] = {}
     if boosted or (boosted is None and len(regular) >= GBM_MIN_SERIES):
         extras = boosted_candidates(regular, horizon, random_state=random_state)
-    results = {
-        uid: forecast_regular(series, horizon, season_length, levels, extras.get(uid))
+    fits = {
+        uid: fit_regular(series, horizon, season_length, extras.get(uid))
         for uid, series in regular.items()
     }
-    return results, skipped
+    prior = pooled_widths(list(fits.values()), levels)
+    return {uid: _intervals(fit, horizon, levels, prior) for uid, fit in fits.items()}, skipped
 
 
 def forecast_panel(
