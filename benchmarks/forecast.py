@@ -76,7 +76,7 @@ def _frame(series: Series, freq: str) -> pd.DataFrame:
 Forecasts = dict[str, dict[str, np.ndarray]]  # id -> {"mean", "lo80", ...}
 
 
-def run_smbml(series: Series, freq: str, h: int, m: int, boosted: bool) -> Forecasts:
+def run_smbml(series: Series, freq: str, h: int, m: int, boosted: bool | None) -> Forecasts:
     out = forecast_panel(_frame(series, freq), h, gaps="zero", boosted=boosted)
     return {
         uid: {c: g[c].to_numpy() for c in ("yhat", "lo80", "hi80", "lo95", "hi95")}
@@ -204,7 +204,10 @@ def main() -> None:
         ("sample business monthly revenue and units", sample_series(6), "MS", 6, 12),
     ]
     methods: dict[str, Callable[[Series, str, int, int], Forecasts]] = {
-        "smbml": lambda s, f, h, m: run_smbml(s, f, h, m, boosted=False),
+        # What the product does: boosted trees join a panel of 10+ series when they
+        # improve its backtests; then without them, and with them always.
+        "smbml": lambda s, f, h, m: run_smbml(s, f, h, m, boosted=None),
+        "smbml_no_lightgbm": lambda s, f, h, m: run_smbml(s, f, h, m, boosted=False),
         "smbml_panel_lightgbm": lambda s, f, h, m: run_smbml(s, f, h, m, boosted=True),
         "seasonal_naive": run_seasonal_naive,
         "holt_winters_additive_excel": run_holt_winters,
@@ -230,7 +233,8 @@ def main() -> None:
         for method in methods
     }
     references = [m for m in methods if not m.startswith("smbml")]
-    ours = min(("smbml", "smbml_panel_lightgbm"), key=lambda k: mean_mase[k])
+    variants = [m for m in methods if m.startswith("smbml")]
+    ours = min(variants, key=lambda k: mean_mase[k])
     print(
         json.dumps(
             {
@@ -238,12 +242,10 @@ def main() -> None:
                 "mean_mase": mean_mase,
                 "speed_60_point_monthly": speed(),
                 "targets": {
-                    "smbml_beats_every_reference_on_mean_mase": all(
-                        mean_mase["smbml"] < mean_mase[r] for r in references
-                    ),
-                    "smbml_panel_beats_every_reference_on_mean_mase": all(
-                        mean_mase["smbml_panel_lightgbm"] < mean_mase[r] for r in references
-                    ),
+                    "beats_every_reference_on_mean_mase": {
+                        variant: all(mean_mase[variant] < mean_mase[r] for r in references)
+                        for variant in variants
+                    },
                     "best_smbml_variant": ours,
                     "coverage_within_5_points": {
                         f"{e['dataset']} / {method}": all(
@@ -251,7 +253,7 @@ def main() -> None:
                             for lv in LEVELS  # type: ignore[index]
                         )
                         for e in report
-                        for method in ("smbml", "smbml_panel_lightgbm")
+                        for method in variants
                     },
                 },
             },

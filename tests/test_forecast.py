@@ -8,10 +8,14 @@ import pytest
 
 from smbml_connect.analytics.ets import fit_ets
 from smbml_connect.analytics.forecast import (
+    BOOSTED,
     Fitted,
+    _boosting_helps,
     _width,
+    _without_boosting,
     fit_regular,
     forecast_panel,
+    forecast_panel_results,
     forecast_series,
     pooled_widths,
 )
@@ -194,6 +198,37 @@ def test_pooled_widths_count_each_series_once_and_need_five_series():
     assert pooled_widths([long, *short[:3], _fitted([])], (80,)) is None  # no errors: not counted
     mixed = [_fitted([float(k)] * 5) for k in range(1, 11)]
     assert pooled_widths(mixed, (20, 90)) == {20: 2.0, 90: 9.0}
+
+
+def test_boosted_trees_stay_in_a_panel_only_when_its_backtests_improve():
+    rows = []
+    for i in range(12):
+        y = seasonal_sales(48, 40 + i) * (1 + i / 5)
+        rows.append(pd.DataFrame({"unique_id": f"P{i:02d}", "y": y,
+                                  "ds": pd.date_range("2021-01-01", periods=48, freq="MS")}))  # fmt: skip
+    panel = pd.concat(rows, ignore_index=True)
+    results, _ = forecast_panel_results(panel, 6, boosted=True)
+    boosted = [r for r in results.values() if "lightgbm" in r.model]
+    helped = float(np.mean([r.backtest[BOOSTED] - r.backtest["ets+theta"]
+                            for r in results.values()])) < 0  # fmt: skip
+    plain, _ = forecast_panel_results(panel, 6, boosted=False)
+    if helped:
+        assert boosted
+    else:  # as if the panel had no boosted model; what was tried is still reported
+        assert not boosted
+        assert [r.model for r in results.values()] == [r.model for r in plain.values()]
+        assert all(BOOSTED in r.backtest for r in results.values())
+    fits = [_fitted([1.0] * 5) for _ in range(3)]
+    for fit, (with_trees, without) in zip(fits, [(0.5, 0.7), (0.9, 0.8), (0.6, 0.6)], strict=True):
+        fit.scores = {BOOSTED: with_trees, "ets+theta": without, "ets": 2.0, "theta": 2.0}
+    assert _boosting_helps(fits)  # -0.2 + 0.1 + 0 on average below zero
+    fits[1].scores[BOOSTED] = 1.1
+    assert not _boosting_helps(fits)
+    fits[0].model = BOOSTED
+    fits[0].backtests = {"ets+theta": (np.zeros(5), np.full(5, 0.5))}
+    again = _without_boosting(fits[0], 3)
+    assert again.model == "ets+theta" and np.allclose(again.standard, 0.5)
+    assert len(again.prediction.mean) == 3
 
 
 def test_panel_intervals_blend_each_series_with_the_pooled_errors():
