@@ -204,8 +204,8 @@ def main() -> None:
         ("sample business monthly revenue and units", sample_series(6), "MS", 6, 12),
     ]
     methods: dict[str, Callable[[Series, str, int, int], Forecasts]] = {
-        # What the product does: boosted trees join a panel of 10+ series when they
-        # improve its backtests; then without them, and with them always.
+        # What the product does (boosted=None): boosted trees join a panel of 10+ series
+        # when they improve its backtests; then without them, and with them always.
         "smbml": lambda s, f, h, m: run_smbml(s, f, h, m, boosted=None),
         "smbml_no_lightgbm": lambda s, f, h, m: run_smbml(s, f, h, m, boosted=False),
         "smbml_panel_lightgbm": lambda s, f, h, m: run_smbml(s, f, h, m, boosted=True),

@@ -441,7 +441,7 @@ def forecast_panel_results(
         uid: fit_regular(series, horizon, season_length, extras.get(uid))
         for uid, series in regular.items()
     }
-    if extras and not _boosting_helps(list(fits.values())):
+    if extras and boosted is None and not _boosting_helps(list(fits.values())):
         fits = {uid: _without_boosting(fit, horizon) for uid, fit in fits.items()}
     prior = pooled_widths(list(fits.values()), levels)
     return {uid: _intervals(fit, horizon, levels, prior) for uid, fit in fits.items()}, skipped
@@ -458,8 +458,9 @@ def forecast_panel(
 ) -> pd.DataFrame:
     """Forecast every series of a long frame `unique_id, ds, y`.
 
-    With many series (`boosted=None` decides by their number) a LightGBM model over lags
-    and calendar features, trained on all of them, joins the candidates. A series that
+    A LightGBM model over lags and calendar features, trained on all the series, joins the
+    candidates when `boosted` is True, or (None) when there are 10 or more series and it
+    improved their backtests on average. A series that
     cannot be forecast is listed in `attrs["skipped"]` with the reason; the rest go on.
     """
     results, skipped = forecast_panel_results(
