@@ -1,6 +1,9 @@
+import numpy as np
 import pandas as pd
 
-from smbml_connect.sample import SampleConfig, generate, messy_export
+from smbml_connect.analytics.contact_features import lead_training_frame
+from smbml_connect.analytics.metrics import calibration_error
+from smbml_connect.sample import SampleConfig, generate, messy_export, true_conversion_chance
 from smbml_connect.schema import validate
 
 
@@ -68,3 +71,22 @@ def test_messy_export_faults_are_known(business):
     assert len(faults) == 10
     assert raw["orders"]["total"].str.startswith("$").all()
     assert len(raw["contacts"]) == len(business.tables["contacts"]) + 2
+
+
+def test_true_conversion_chance_matches_what_the_sample_records(business):
+    """The benchmark's noise floor is only a floor if this chance is calibrated."""
+    snapshots = lead_training_frame(business.tables, business.as_of).frame
+    outcome = snapshots["converted"].astype(int).to_numpy()
+    chance = true_conversion_chance(
+        business, snapshots["contact_id"], snapshots["days_since_created"]
+    )
+    assert calibration_error(outcome, chance, bins=20) < 0.02
+    assert abs(chance.mean() - outcome.mean()) < 0.015
+    at_creation = (snapshots["days_since_created"] == 0).to_numpy()
+    assert abs(chance[at_creation].mean() - outcome[at_creation].mean()) < 0.02
+    # A shorter horizon than the label's is a different chance, and the check sees it.
+    wrong = true_conversion_chance(
+        business, snapshots["contact_id"], snapshots["days_since_created"], horizon_days=30
+    )
+    assert calibration_error(outcome, wrong, bins=20) > 0.03  # 0.047; the right one 0.010
+    assert np.all((chance >= 0) & (chance <= 1))
