@@ -229,6 +229,7 @@ def synthetic_benchmark(rows: int) -> dict[str, object]:
     train, test = frame.iloc[:cut], frame.iloc[cut:]
     out = _compare(train, test, "converted", time_column="created")
     scorer = out.pop("scorer")
+    out.pop("predictions")
     fresh = synthetic(100_000, seed=1).drop(columns=["converted"])
     scorer.score(fresh.head(1000))  # warm
     started = time.perf_counter()
@@ -266,6 +267,12 @@ def learning_curve(
     return rows
 
 
+def _plain(value: object) -> object:
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return round(float(value), 4)  # type: ignore[arg-type]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -287,7 +294,7 @@ def main() -> None:
             for split, part in (("single_split", sample), ("rolling", rolling))
         },
     }
-    print(json.dumps(report, indent=2, default=lambda v: round(float(v), 4)))
+    print(json.dumps(report, indent=2, default=_plain))
 
 
 if __name__ == "__main__":

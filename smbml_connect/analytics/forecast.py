@@ -342,9 +342,11 @@ def _boosting_helps(fits: Sequence[Fitted]) -> bool:
     """Whether adding the boosted model improved the panel's backtests on average.
 
     Per series the combination is kept unless a single model is clearly better, so the
-    panel as a whole decides whether boosted trees join it: on M3 they helped the monthly
-    series (MASE 0.697 -> 0.663) and hurt the quarterly ones (1.380 -> 1.408), and the
-    sample business's (0.610 -> 0.662).
+    panel as a whole decides whether boosted trees join it. Held-out MASE on M3: they
+    helped the monthly series (0.697 -> 0.663) and hurt the quarterly ones (1.380 ->
+    1.408), and the backtests chose the same. On the sample business's they hurt held-out
+    MASE (0.610 -> 0.662) but the backtests chose them: with 28 months of history the
+    backtests are short and this test is noisy.
     """
     pairs = [
         (f.scores[BOOSTED], f.scores["ets+theta"])
