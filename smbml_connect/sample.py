@@ -697,6 +697,12 @@ def true_conversion_chance(
     """
     shape, scale = DAYS_TO_CONVERT
     truth = business.truth["contacts"].set_index("contact_id")
+    unknown = pd.Index(contact_ids).difference(truth.index)
+    if len(unknown):
+        raise ValueError(
+            f"{len(unknown)} contact ids are not in this sample business, e.g. "
+            + ", ".join(map(repr, unknown[:3]))
+        )
     propensity = truth["propensity"].reindex(contact_ids).to_numpy()
     days = np.asarray(days_since_created, dtype=float)
 

@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from smbml_connect.analytics.contact_features import lead_training_frame
 from smbml_connect.analytics.metrics import calibration_error
@@ -90,3 +91,5 @@ def test_true_conversion_chance_matches_what_the_sample_records(business):
     )
     assert calibration_error(outcome, wrong, bins=20) > 0.03  # 0.047; the right one 0.010
     assert np.all((chance >= 0) & (chance <= 1))
+    with pytest.raises(ValueError, match="'C99999'"):
+        true_conversion_chance(business, pd.Series(["C00001", "C99999"]), pd.Series([0, 0]))

@@ -344,9 +344,9 @@ def _boosting_helps(fits: Sequence[Fitted]) -> bool:
     Per series the combination is kept unless a single model is clearly better, so the
     panel as a whole decides whether boosted trees join it. Held-out MASE on M3: they
     helped the monthly series (0.697 -> 0.663) and hurt the quarterly ones (1.380 ->
-    1.408), and the backtests chose the same. On the sample business's they hurt held-out
-    MASE (0.610 -> 0.662) but the backtests chose them: with 28 months of history the
-    backtests are short and this test is noisy.
+    1.408), and the backtests chose the same. On the sample business's series they hurt
+    held-out MASE (0.610 -> 0.662) but the backtests chose them: with 28 months of
+    history the backtests are short and this test is noisy.
     """
     pairs = [
         (f.scores[BOOSTED], f.scores["ets+theta"])
@@ -462,8 +462,8 @@ def forecast_panel(
 
     A LightGBM model over lags and calendar features, trained on all the series, joins the
     candidates when `boosted` is True, or (None) when there are 10 or more series and it
-    improved their backtests on average. A series that
-    cannot be forecast is listed in `attrs["skipped"]` with the reason; the rest go on.
+    improved their backtests on average. A series that cannot be forecast is listed in
+    `attrs["skipped"]` with the reason; the rest go on.
     """
     results, skipped = forecast_panel_results(
         frame, horizon, season_length, levels, gaps, boosted, random_state
