@@ -232,15 +232,19 @@ def synthetic_benchmark(rows: int) -> dict[str, object]:
     out.pop("predictions")
     fresh = synthetic(100_000, seed=1).drop(columns=["converted"])
     scorer.score(fresh.head(1000))  # warm
-    started = time.perf_counter()
-    scorer.score(fresh)
-    seconds = time.perf_counter() - started
+    runs = []  # three timed runs, the median reported: one run swings by ~0.1 s
+    for _ in range(3):
+        started = time.perf_counter()
+        scorer.score(fresh)
+        runs.append(time.perf_counter() - started)
+    seconds = float(np.median(runs))
     full_started = time.perf_counter()
     LeadScorer().fit(frame, "converted", time_column="created")
     out["fit_all_rows_seconds"] = round(time.perf_counter() - full_started, 2)
     out["fit_all_rows"] = rows
     out["columns"] = 30
     out["score_100k_seconds"] = round(seconds, 3)
+    out["score_100k_runs_seconds"] = [round(r, 3) for r in runs]
     out["score_rows_per_second"] = round(100_000 / seconds)
     out["targets"] = {"fit_1m_rows_seconds": 60, "score_100k_seconds": 1}
     return out

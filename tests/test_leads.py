@@ -75,6 +75,45 @@ def test_scores_any_table_with_reasons(fitted: LeadScorer, table: pd.DataFrame):
     }  # fmt: skip
 
 
+def _reasons_one_row_at_a_time(scorer: LeadScorer, row: np.ndarray) -> list[str]:
+    """The reasons as the docs define them, worked out slowly and plainly for one row."""
+    effects = []
+    for value, table in zip(row, scorer.learner_.effects_, strict=True):
+        if np.isnan(value):
+            effects.append(table["missing"])
+        elif "codes" in table:
+            effects.append(table["codes"][min(max(int(value), 0), len(table["codes"]) - 1)])
+        else:
+            passed = sum(edge <= value for edge in table["edges"])
+            effects.append(table["values"][passed])
+    ranked = sorted(range(len(row)), key=lambda j: (-abs(effects[j]), j))[:3]
+    texts = []
+    for j in ranked:
+        if abs(effects[j]) < 0.01:
+            continue
+        plan = scorer.encoder_.plans_[j]
+        value = row[j] if plan.kind == "category" else np.round(row[j], 2)
+        texts.append(("+ " if effects[j] > 0 else "- ") + plan.describe(value))
+    return texts
+
+
+def test_reasons_are_each_rows_largest_effects_largest_first(
+    fitted: LeadScorer, table: pd.DataFrame
+):
+    odd = table.head(3).assign(Source="Radio", VIP=None)  # unseen and blank: no effect
+    rows = pd.concat([table.iloc[::7], odd])  # also blank Spend cells and every source
+    X = fitted.encoder_.transform(rows)
+    expected = [_reasons_one_row_at_a_time(fitted, x) for x in X]
+    assert fitted.score(rows)["reasons"].tolist() == expected
+    assert any(len(r) < 3 for r in expected)
+    assert any(
+        "Spend" in " ".join(r) for r, x in zip(expected, rows["Spend"], strict=True) if not x
+    )
+    top, size = LeadScorer._top(np.array([[1.0, 3, 3, 2], [0, 0, 0, 0], [0.5, 0, 0, 4]]), 3)
+    assert top.tolist() == [[1, 2, 3], [0, 1, 2], [3, 0, 1]]  # ties: the leftmost column first
+    assert size.tolist() == [[3, 3, 2], [0, 0, 0], [4, 0.5, 0]]
+
+
 def test_top_tier_converts_more(fitted: LeadScorer, table: pd.DataFrame):
     known = table["Outcome"].notna()
     scored = fitted.score(table[known])

@@ -18,10 +18,12 @@ How a model is chosen and checked:
 
 from __future__ import annotations
 
+import gc
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import lightgbm as lgb
@@ -111,6 +113,23 @@ def _group_keys(frame: pd.DataFrame, group_column: str | None) -> np.ndarray:
     if group_column is None:
         return np.arange(len(frame))
     return pd.factorize(frame[group_column].astype("string").fillna("(none)"))[0]
+
+
+@contextmanager
+def _collection_held() -> Iterator[None]:
+    """Hold the cyclic garbage collector while one list of reasons per row is built.
+
+    100,000 new lists set off full collections that walk every object in the process:
+    0.1 s of the 1 s scoring budget, against 0.015 s for the lists themselves. Lists of
+    strings cannot form cycles, so nothing is left uncollected by waiting.
+    """
+    held = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if held:
+            gc.enable()
 
 
 class LeadScorer:
@@ -486,41 +505,49 @@ class LeadScorer:
 
     def _reasons(self, X: np.ndarray, count: int) -> list[list[str]]:
         contributions = self.learner_.contributions(X)
-        size = np.abs(contributions)
         count = min(count, X.shape[1])
-        top = self._top(size, count)
-        rows = np.arange(len(X))[:, None]
-        shown = size[rows, top] >= 0.01
-        texts = np.full(top.shape, "", dtype=object)
+        top, size = self._top(np.abs(contributions), count)
+        shown = size >= 0.01
+        # Reasons grouped by column (one sort) so each column's values are put into
+        # words once per distinct value rather than once per row.
+        spots = np.flatnonzero(shown.ravel())  # row * count + rank
+        columns = top.ravel()[spots]
+        order = np.argsort(columns, kind="stable")
+        spots, columns = spots[order], columns[order]
+        bounds = np.searchsorted(columns, np.arange(X.shape[1] + 1))
+        texts = np.full(top.size, "", dtype=object)
         for j, plan in enumerate(self.encoder_.plans_):
-            hit = (top == j) & shown  # rows x ranks where this column is a reason
-            which = np.flatnonzero(hit.any(axis=1))
-            if not len(which):
+            where = spots[bounds[j] : bounds[j + 1]]
+            if not len(where):
                 continue
-            values = X[which, j]
+            rows = where // count
+            values = X[rows, j]
             if plan.kind != "category":  # phrases show at most two decimals
                 values = np.round(values, 2)
             distinct, inverse = np.unique(values, return_inverse=True)
             words = [plan.describe(v) for v in distinct]
             phrases = np.array([f"- {w}" for w in words] + [f"+ {w}" for w in words], dtype=object)
-            up = contributions[which, j] > 0
-            picked = phrases[inverse + up * len(words)]
-            rank = hit[which].argmax(axis=1)  # a column is at most one of a row's reasons
-            texts[which, rank] = picked
-        out = texts.tolist()
-        for i in np.flatnonzero(~shown.all(axis=1)):  # fewer reasons than asked for
-            out[i] = [t for t in out[i] if t]
+            up = contributions[rows, j] > 0
+            texts[where] = phrases[inverse + up * len(words)]
+        with _collection_held():
+            out = texts.reshape(top.shape).tolist()
+            for i in np.flatnonzero(~shown.all(axis=1)):  # fewer reasons than asked for
+                out[i] = [t for t in out[i] if t]
         return out
 
     @staticmethod
-    def _top(size: np.ndarray, count: int) -> np.ndarray:
-        """Columns of the `count` largest effects per row, largest first (ties: leftmost)."""
-        if count >= size.shape[1]:
-            return np.argsort(-size, axis=1, kind="stable")[:, :count]
-        part = np.argpartition(-size, count - 1, axis=1)[:, :count]
-        part.sort(axis=1)  # ties are then broken by column order, as a stable sort would
-        order = np.argsort(-np.take_along_axis(size, part, axis=1), axis=1, kind="stable")
-        return np.take_along_axis(part, order, axis=1)
+    def _top(size: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Columns of the `count` largest effects per row, largest first (ties: leftmost),
+        and those effects: `count` argmax passes beat a partial sort for a few reasons."""
+        work = np.array(size, order="C")
+        top = np.empty((len(work), count), dtype=np.intp)
+        values = np.empty((len(work), count))
+        rows = np.arange(len(work))
+        for rank in range(count):
+            top[:, rank] = column = work.argmax(axis=1)
+            values[:, rank] = work[rows, column]
+            work[rows, column] = -np.inf
+        return top, values
 
     # -- saving as text ------------------------------------------------------------------------
     def to_json(self) -> str:
