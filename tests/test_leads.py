@@ -20,6 +20,7 @@ from smbml_connect.analytics.leads import LeadScorer, parse_target
 from smbml_connect.analytics.metrics import calibration_error
 from smbml_connect.errors import DataValidationError, NotEnoughDataError, NotFittedError
 from smbml_connect.sample import SampleBusiness, as_it_looked
+from smbml_connect.steps.leads import _quality_sentence, model_card_rows
 
 
 def excel_table(n: int, seed: int = 1) -> pd.DataFrame:
@@ -133,6 +134,7 @@ def test_model_card_holds_what_it_promises(fitted: LeadScorer, table: pd.DataFra
     assert card["data"]["date_range"][0][:10] == table["Signed up"][table["Outcome"].notna()].min()
     assert sum(f["importance"] for f in card["features"]) == pytest.approx(1, abs=1e-3)
     assert card["learner"] == "lightgbm"
+    assert card["split"]["test_groups"] == card["split"]["test_rows"]  # a row per customer
     json.dumps(card)  # the card is stored as JSON
 
 
@@ -286,6 +288,25 @@ def test_contact_model_card_and_fairness(contact_model: LeadScorer):
     assert not names & {"sessions", "email_opens"}  # CRM totals are never used
     groups = {g["group"] for g in card["fairness"]["groups"]}
     assert {"US", "GB", "DE"} <= groups
+
+
+def test_held_out_leads_are_counted_as_leads_not_rows(
+    business: SampleBusiness, contact_model: LeadScorer
+):
+    split = contact_model.card_["split"]
+    frame = lead_training_frame(business.tables, business.as_of).frame
+    first_seen = frame.groupby("contact_id")["snapshot_at"].min()
+    newest = first_seen.index[first_seen >= pd.Timestamp(split["test_from"])]
+    assert split["test_groups"] == len(newest)
+    assert split["test_rows"] == frame["contact_id"].isin(newest).sum()
+    assert split["test_rows"] > 2 * split["test_groups"]  # each lead at several ages
+    sentence = _quality_sentence(contact_model.card_, "past leads")
+    assert sentence.startswith(
+        f"Tested on {len(newest):,} past leads the model had not seen, each at several ages "
+        f"({split['test_rows']:,} scorings)"
+    )
+    rows = dict(model_card_rows(contact_model.card_).to_numpy())
+    assert rows["Held-out rows"].startswith(f"{split['test_rows']:,} ({len(newest):,} distinct")
 
 
 def test_open_leads_are_scored_in_plain_words(business: SampleBusiness, contact_model: LeadScorer):

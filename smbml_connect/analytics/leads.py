@@ -225,8 +225,8 @@ class LeadScorer:
             tier: float(np.quantile(reference, 1 - share)) for tier, share in TIER_SHARES
         }
         self.card_ = self._card(
-            frame, target, data, y, times, features, X, train, test, p_test, held_out,
-            split_text, why, refit, fairness_column,
+            frame, target, data, y, times, features, X, train, test, groups, p_test,
+            held_out, split_text, why, refit, fairness_column,
         )  # fmt: skip
         return self
 
@@ -333,6 +333,7 @@ class LeadScorer:
         X: np.ndarray,
         train: np.ndarray,
         test: np.ndarray,
+        groups: np.ndarray,
         p_test: np.ndarray,
         held_out: dict[str, float],
         split_text: str,
@@ -387,6 +388,9 @@ class LeadScorer:
                 "how": split_text,
                 "train_rows": len(train),
                 "test_rows": len(test),
+                # A lead or deal is seen at several ages: rows are not the count of leads.
+                "train_groups": int(np.unique(groups[train]).size),
+                "test_groups": int(np.unique(groups[test]).size),
                 "test_from": self.test_from_,
             },
             "held_out": held_out,

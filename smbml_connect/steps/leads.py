@@ -53,7 +53,7 @@ def model_card_rows(card: Mapping[str, Any]) -> pd.DataFrame:
         ("Success rate in the data", f"{card['data']['label_rate']:.1%}"),
         ("Dates covered", " to ".join(d[:10] for d in card["data"]["date_range"] or [])),
         ("How it was tested", card["split"]["how"]),
-        ("Held-out rows", f"{card['split']['test_rows']:,}"),
+        ("Held-out rows", _held_out_rows(card["split"])),
         ("AUC (0.5 = guessing, 1 = perfect)", f"{held['auc']:.3f}"),
         ("PR-AUC", f"{held['pr_auc']:.3f}"),
         ("Brier score (lower is better)", f"{held['brier']:.3f} (guessing the average: {card['baseline_brier']:.3f})"),
@@ -71,11 +71,26 @@ def model_card_rows(card: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item", "value"])
 
 
+def _test_counts(split: Mapping[str, Any]) -> tuple[int, int]:
+    """(rows, leads or deals): cards saved before the distinct count was kept have rows only."""
+    return split["test_rows"], split.get("test_groups", split["test_rows"])
+
+
+def _held_out_rows(split: Mapping[str, Any]) -> str:
+    rows, groups = _test_counts(split)
+    if groups == rows:
+        return f"{rows:,}"
+    return f"{rows:,} ({groups:,} distinct records, each seen at several ages)"
+
+
 def _quality_sentence(card: Mapping[str, Any], what: str) -> str:
-    held = card["held_out"]
+    """Counts leads or deals, not rows: each is tested at several ages, one row per age."""
+    held, split = card["held_out"], card["split"]
+    rows, groups = _test_counts(split)
+    ages = f", each at several ages ({rows:,} scorings)" if groups != rows else ""
     return (
-        f"Tested on {card['split']['test_rows']:,} {what} the model had not seen "
-        f"({card['split']['how'].split(':')[0]}): the top 10% of scores succeeded "
+        f"Tested on {groups:,} {what} the model had not seen{ages} "
+        f"({split['how'].split(':')[0]}): the top 10% of scores succeeded "
         f"{held['lift_top_decile']:.1f} times as often as average, and predicted chances were "
         f"{100 * held['calibration_error']:.0f} points from what happened, on average "
         f"(AUC {held['auc']:.2f})."
