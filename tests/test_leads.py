@@ -302,8 +302,8 @@ def test_held_out_leads_are_counted_as_leads_not_rows(
     assert split["test_rows"] > 2 * split["test_groups"]  # each lead at several ages
     sentence = _quality_sentence(contact_model.card_, "past leads")
     assert sentence.startswith(
-        f"Tested on {len(newest):,} past leads the model had not seen, each at several ages "
-        f"({split['test_rows']:,} scorings)"
+        f"Tested on {len(newest):,} past leads the model had not seen (time split; "
+        f"{split['test_rows']:,} scorings, as each looked at several ages): "
     )
     rows = dict(model_card_rows(contact_model.card_).to_numpy())
     assert rows["Held-out rows"].startswith(f"{split['test_rows']:,} ({len(newest):,} distinct")

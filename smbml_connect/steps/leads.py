@@ -87,10 +87,12 @@ def _quality_sentence(card: Mapping[str, Any], what: str) -> str:
     """Counts leads or deals, not rows: each is tested at several ages, one row per age."""
     held, split = card["held_out"], card["split"]
     rows, groups = _test_counts(split)
-    ages = f", each at several ages ({rows:,} scorings)" if groups != rows else ""
+    how = split["how"].split(":")[0]
+    if groups != rows:
+        how += f"; {rows:,} scorings, as each looked at several ages"
     return (
-        f"Tested on {groups:,} {what} the model had not seen{ages} "
-        f"({split['how'].split(':')[0]}): the top 10% of scores succeeded "
+        f"Tested on {groups:,} {what} the model had not seen "
+        f"({how}): the top 10% of scores succeeded "
         f"{held['lift_top_decile']:.1f} times as often as average, and predicted chances were "
         f"{100 * held['calibration_error']:.0f} points from what happened, on average "
         f"(AUC {held['auc']:.2f})."
