@@ -86,6 +86,8 @@ LAST_NAMES = (
 ).split()
 DEAL_STAGES_OPEN = ["appointmentscheduled", "qualifiedtobuy", "presentationscheduled",
                     "decisionmakerboughtin", "contractsent"]  # fmt: skip
+# How many open stages a deal that will be lost reaches, closed yet or not.
+LOST_REACH, LOST_P = [1, 2, 3, 4], [0.4, 0.3, 0.2, 0.1]
 WEEKDAY_FACTOR = np.array([1.12, 1.05, 1.0, 1.0, 0.95, 0.86, 1.02])
 
 
@@ -128,7 +130,7 @@ def generate(config: SampleConfig | None = None) -> SampleBusiness:
         rng, config, contact_truth, products, price_book, product_truth, start, end
     )
     deals, associations, deal_truth = _deals(rng, contacts, contact_truth, end)
-    deal_stages = _stage_history(np.random.default_rng((config.seed, 17)), deals, end)
+    deal_stages = _stage_history(np.random.default_rng((config.seed, 17)), deals, deal_truth, end)
     _summarise_engagement(contacts, activities, contact_truth, deals)
     tables = {
         "contacts": contacts,
@@ -462,16 +464,21 @@ def _basket_lines(
 def _deals(
     rng: np.random.Generator, contacts: pd.DataFrame, truth: pd.DataFrame, end: pd.Timestamp
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Wholesale-style deals: won when the contact converts, lost for keen non-buyers."""
+    """Wholesale-style deals: won when the contact converts, lost for keen non-buyers and
+    some warm ones.
+
+    The same process runs over the whole period, so the deals open at the end are the
+    ones whose close falls after it and look like past deals did at their age: a model
+    learnt from closed deals can be checked against `will_win` on them.
+    """
     n = len(truth)
     u = rng.uniform(size=n)
     converted = truth["converted_by_end"].to_numpy()
-    pending = truth["will_convert"].to_numpy() & ~converted
-    keen = (truth["interest"].to_numpy() > 0.6) & ~truth["will_convert"].to_numpy()
-    recent = (end - truth["created_at"]).dt.days.to_numpy() < 120
-    warm = truth["interest"].to_numpy() > -0.2
-    has_deal = (converted & (u < 0.55)) | (keen & (u < 0.75)) | (pending & (u < 0.9))
-    has_deal |= recent & warm & ~converted & (u < 0.6)
+    will_convert = truth["will_convert"].to_numpy()
+    keen = (truth["interest"].to_numpy() > 0.6) & ~will_convert
+    warm = (truth["interest"].to_numpy() > -0.2) & ~keen & ~will_convert
+    has_deal = (will_convert & (u < 0.55)) | (keen & (u < 0.75))
+    has_deal |= warm & (u < 0.12)
     rows, truth_rows = [], []
     for i in np.flatnonzero(has_deal):
         created_contact = truth["created_at"].iloc[i]
@@ -479,17 +486,22 @@ def _deals(
         pipeline = "wholesale" if rng.uniform() < 0.2 else "default"
         if pipeline == "wholesale":
             amount *= 3
-        if converted[i]:
+        if will_convert[i]:  # won when the contact converts, which may be after the end
             closed = truth["converted_at"].iloc[i]
             opened = max(created_contact, closed - pd.Timedelta(days=float(rng.uniform(7, 45))))
-            stage, is_closed, won = "closedwon", True, True
+            if converted[i]:
+                stage, is_closed, won = "closedwon", True, True
+            else:  # still open: _stage_history sets how far along it is
+                stage, is_closed, won = DEAL_STAGES_OPEN[0], False, False
         else:
             opened = created_contact + pd.Timedelta(days=float(rng.uniform(3, 30)))
             closed = opened + pd.Timedelta(days=float(rng.uniform(14, 70)))
-            if closed <= end and not pending[i] and not (recent[i] and u[i] < 0.45):
+            if rng.uniform() < 0.3:  # left to go stale until someone tidies the pipeline
+                closed += pd.Timedelta(days=float(rng.uniform(30, 150)))
+            if closed <= end:
                 stage, is_closed, won = "closedlost", True, False
-            else:
-                stage, is_closed, won = str(rng.choice(DEAL_STAGES_OPEN)), False, False
+            else:  # still open: _stage_history sets how far along it is
+                stage, is_closed, won = DEAL_STAGES_OPEN[0], False, False
         if opened > end:
             continue
         deal_id = f"D{len(rows) + 1:05d}"
@@ -511,7 +523,13 @@ def _deals(
                 "contact_id": contacts["contact_id"].iloc[i],
             }
         )  # fmt: skip
-        truth_rows.append({"deal_id": deal_id, "will_win": bool(truth["will_convert"].iloc[i])})
+        truth_rows.append(
+            {
+                "deal_id": deal_id,
+                "will_win": bool(truth["will_convert"].iloc[i]),
+                "closes_at": closed,  # for open deals: after the end
+            }
+        )
     deals = pd.DataFrame(rows)
     associations = pd.DataFrame(
         {
@@ -525,19 +543,23 @@ def _deals(
 
 
 def _stage_history(
-    rng: np.random.Generator, deals: pd.DataFrame, end: pd.Timestamp
+    rng: np.random.Generator, deals: pd.DataFrame, truth: pd.DataFrame, end: pd.Timestamp
 ) -> pd.DataFrame:
-    """When each deal entered each stage: won deals pass every stage, lost ones stall early."""
-    rows = []
+    """When each deal entered each stage: won deals pass every stage, lost ones stall early.
+
+    Stages are spread over a deal's whole life, to its close, whether that is before the
+    end or after it: an open deal shows the stages it has entered so far (and its
+    `stage` is set to the last of them), so it looks as a closed deal did at its age.
+    """
+    closes = truth.set_index("deal_id")["closes_at"]
+    wins = truth.set_index("deal_id")["will_win"]
+    rows, current = [], {}
     for deal in deals.itertuples(index=False):
-        if deal.is_won:
+        if wins[deal.deal_id]:
             reached = len(DEAL_STAGES_OPEN)
-        elif deal.is_closed:
-            reached = int(rng.choice([1, 2, 3, 4], p=[0.4, 0.3, 0.2, 0.1]))
         else:
-            reached = DEAL_STAGES_OPEN.index(deal.stage) + 1
-        finish = deal.closed_at if deal.is_closed else end
-        span = (finish - deal.created_at).total_seconds()
+            reached = int(rng.choice(LOST_REACH, p=LOST_P))
+        span = (closes[deal.deal_id] - deal.created_at).total_seconds()
         offsets = np.sort(rng.uniform(0.05, 0.95, reached - 1)) * span
         moments = [deal.created_at] + [
             deal.created_at + pd.Timedelta(seconds=float(o)) for o in offsets
@@ -545,10 +567,16 @@ def _stage_history(
         stages = DEAL_STAGES_OPEN[:reached]
         if deal.is_closed:
             stages, moments = [*stages, deal.stage], [*moments, deal.closed_at]
+        else:
+            seen = sum(m <= end for m in moments)
+            stages, moments = stages[:seen], moments[:seen]
+            current[deal.deal_id] = stages[-1]
         rows += [
             {"deal_id": deal.deal_id, "stage": stage, "entered_at": moment.floor("s")}
             for stage, moment in zip(stages, moments, strict=True)
         ]
+    still_open = deals["deal_id"].isin(current)
+    deals.loc[still_open, "stage"] = deals.loc[still_open, "deal_id"].map(current)
     return pd.DataFrame(rows, columns=["deal_id", "stage", "entered_at"])
 
 

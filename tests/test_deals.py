@@ -13,8 +13,9 @@ from smbml_connect.analytics.deals import (
     deal_training_frame,
     pipeline_forecast,
 )
+from smbml_connect.analytics.metrics import calibration_error
 from smbml_connect.errors import NotEnoughDataError
-from smbml_connect.sample import SampleBusiness
+from smbml_connect.sample import SampleBusiness, SampleConfig, generate
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +30,15 @@ def test_training_rows_are_deals_while_still_open(business: SampleBusiness):
     later = frame["snapshot_at"] > frame["deal_id"].map(deals["created_at"])
     assert (frame.loc[later, "snapshot_at"] < closed_at[later]).all()
     assert not frame["stage"].fillna("").str.startswith("closed").any()
-    assert frame["won"].mean() == pytest.approx(
-        deals.loc[deals["is_closed"], "is_won"].mean(), abs=0.1
-    )
+    assert frame["deal_id"].map(deals["is_closed"]).all()
+    assert (frame["won"] == frame["deal_id"].map(deals["is_won"]).astype(bool)).all()
+    # Every closed deal is seen once on its first day; lost ones linger, so are seen at
+    # more ages than won ones.
+    first_day = frame[~later]
+    assert first_day["deal_id"].is_unique
+    assert set(first_day["deal_id"]) == set(deals.index[deals["is_closed"].astype(bool)])
+    ages = frame.groupby("deal_id")["won"].agg(["size", "first"]).groupby("first")["size"]
+    assert ages.mean()[False] > ages.mean()[True]
 
 
 def test_owner_win_rate_never_counts_the_deal_itself():
@@ -85,6 +92,30 @@ def test_open_deals_get_calibrated_chances_and_reasons(
     assert roc_auc_score(scored["deal_id"].map(truth["will_win"]), scored["probability"]) > 0.65
     again = DealWinModel.from_json(model.to_json()).predict(business.tables, business.as_of)
     assert np.allclose(again["probability"], scored["probability"])
+
+
+def test_chances_on_open_deals_match_how_they_turn_out():
+    """Today's open deals, scored, against the sample's own knowledge of which will be won.
+
+    Pooled over three samples (~60 open deals). Before the sample's open deals followed
+    the same process as its closed ones, chances averaged 70% against 18% won.
+    """
+    chances, outcomes = [], []
+    for seed in (1, 2, 3):
+        business = generate(SampleConfig(seed=seed))
+        scored = (
+            DealWinModel()
+            .fit(business.tables, business.as_of)
+            .predict(business.tables, business.as_of)
+        )
+        truth = business.truth["deals"].set_index("deal_id")["will_win"]
+        chances.append(scored["probability"].to_numpy())
+        outcomes.append(scored["deal_id"].map(truth).astype(int).to_numpy())
+    p, y = np.concatenate(chances), np.concatenate(outcomes)
+    assert len(p) > 40
+    assert abs(p.mean() - y.mean()) < 0.1
+    assert roc_auc_score(y, p) > 0.85
+    assert calibration_error(y, p, bins=5) < 0.15
 
 
 def test_pipeline_forecast_adds_up():

@@ -29,6 +29,24 @@ def test_size_and_shape_of_the_business(business):
     assert not business.truth["customers"]["alive_at_end"].all()  # and churners
 
 
+def test_open_deals_are_where_closed_ones_were_at_their_age(business):
+    """An open deal's stage history is its whole life's, cut at the end date."""
+    deals = business.tables["deals"].set_index("deal_id")
+    history = business.tables["deal_stages"].sort_values("entered_at")
+    truth = business.truth["deals"].set_index("deal_id")
+    still_open = deals.index[~deals["is_closed"]]
+    assert 10 <= len(still_open) <= 60
+    last = history.groupby("deal_id").last()
+    assert (last.loc[still_open, "stage"] == deals.loc[still_open, "stage"]).all()
+    assert (history["entered_at"] <= business.as_of).all()
+    assert (truth.loc[still_open, "closes_at"] > business.as_of).all()
+    losing = still_open[~truth.loc[still_open, "will_win"].to_numpy()]
+    assert not deals.loc[losing, "stage"].eq("contractsent").any()  # as lost deals stall
+    passed = history.groupby("deal_id").size() - 1
+    closed_lost = deals.index[deals["stage"].eq("closedlost")]
+    assert passed[losing].max() <= passed[closed_lost].max()
+
+
 def test_every_table_is_valid_canonical_data(business):
     for name, frame in business.tables.items():
         result = validate(name, frame.drop(columns="source"), source="sample")
