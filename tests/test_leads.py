@@ -159,6 +159,32 @@ def test_small_tables_get_a_logistic_model_that_also_saves(table: pd.DataFrame):
     assert scorer.score(small)["reasons"].map(len).max() == 3
 
 
+def test_between_the_thresholds_both_learners_are_tried_and_the_better_kept():
+    linear = LeadScorer().fit(excel_table(2000, seed=2), "Outcome", time_column="Signed up")
+    assert linear.card_["learner"] == "logistic"
+    assert "both were fitted" in linear.card_["why_this_learner"]
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 100, 2000)
+    won = rng.uniform(size=2000) < np.where((x > 40) & (x < 60), 0.8, 0.1)
+    bump = LeadScorer().fit(
+        pd.DataFrame({"x": x, "noise": rng.normal(size=2000), "won": won}), "won"
+    )
+    assert bump.card_["learner"] == "lightgbm"  # a straight line cannot bend at 40 and 60
+    assert "both were fitted" in bump.card_["why_this_learner"]
+    p = bump.predict_proba(pd.DataFrame({"x": [20.0, 50.0, 80.0], "noise": 0.0}))
+    assert p[1] > 0.6 and p[0] < 0.25 and p[2] < 0.25
+
+
+def test_logistic_reads_numbers_beyond_the_training_range_as_its_ends():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 10, 400)
+    won = rng.uniform(size=400) < 1 / (1 + np.exp(-(x - 5)))
+    scorer = LeadScorer(model="logistic").fit(pd.DataFrame({"x": x, "won": won}), "won")
+    p = scorer.predict_proba(pd.DataFrame({"x": [10.0, 1000.0, 0.0, -500.0, 5.0]}))
+    assert p[0] == p[1] and p[2] == p[3]
+    assert p[3] < p[4] < p[0]
+
+
 def test_calibrated_on_data_with_known_chances():
     rng = np.random.default_rng(5)
     n = 30_000

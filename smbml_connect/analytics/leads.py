@@ -9,9 +9,12 @@ How a model is chosen and checked:
 - Validation is a time split when a time column is given (train on older rows, test
   on the newest), because scores are used on tomorrow's leads, not on a shuffled past.
 - LightGBM needs `LGBM_MIN_ROWS` labelled rows and `LGBM_MIN_MINORITY` of the rarer
-  outcome; below that a regularised logistic regression wins or ties on held-out AUC
-  and is far steadier (benchmarks/leads.py prints the learning curve behind these
-  numbers).
+  outcome; below `TRY_BOTH_ROWS` / `TRY_BOTH_MINORITY` a regularised logistic regression
+  wins or ties on held-out AUC and is far steadier (benchmarks/leads.py prints the
+  learning curve behind these numbers). In between, which wins depends on the data
+  (on step-like effects such as a deal's age LightGBM wins clearly), so both are fitted
+  and the one with the higher AUC on the calibration slice is kept; LightGBM must win
+  by `TRY_BOTH_MARGIN`, being the less steady of the two.
 - Calibration is fitted on rows the learner did not train on: an inner held-out slice
   for the held-out estimate, out-of-fold predictions for the final model.
 """
@@ -48,12 +51,17 @@ __all__ = [
     "LGBM_MIN_MINORITY",
     "LGBM_MIN_ROWS",
     "PROTECTED_WORDS",
+    "TRY_BOTH_MINORITY",
+    "TRY_BOTH_ROWS",
     "LeadScorer",
     "parse_target",
 ]
 
 LGBM_MIN_ROWS = 3000
 LGBM_MIN_MINORITY = 300
+TRY_BOTH_ROWS = 1000
+TRY_BOTH_MINORITY = 100
+TRY_BOTH_MARGIN = 0.005
 MIN_PER_CLASS = 10
 # Above this many labelled rows the held-out-stage model is kept (trained on 64% of the
 # rows): a refit plus out-of-fold calibration would triple the training time for a gain
@@ -196,9 +204,12 @@ class LeadScorer:
         learner_kind, why = self._choose(len(y), min(positives, negatives))
         # Stage 1: honest held-out estimate.
         fit_rows, cal_rows = self._slice(train, groups, y, rng, 0.2)
-        first = self._learner(learner_kind).fit(
-            X[fit_rows], y[fit_rows], valid=(X[cal_rows], y[cal_rows])
-        )
+        if learner_kind == "both":
+            learner_kind, first, why = self._better_of_two(X, y, fit_rows, cal_rows, why)
+        else:
+            first = self._learner(learner_kind).fit(
+                X[fit_rows], y[fit_rows], valid=(X[cal_rows], y[cal_rows])
+            )
         calibration = fit_calibrator(first.raw(X[cal_rows]), y[cal_rows])
         p_test = apply_calibrator(calibration, first.raw(X[test]))
         held_out = binary_metrics(y[test], p_test)
@@ -238,10 +249,39 @@ class LeadScorer:
                 f"LightGBM: {rows:,} labelled rows and {minority:,} of the rarer outcome "
                 f"(needs {LGBM_MIN_ROWS:,} and {LGBM_MIN_MINORITY:,})"
             )
+        if rows >= TRY_BOTH_ROWS and minority >= TRY_BOTH_MINORITY:
+            return "both", (
+                f"{rows:,} labelled rows and {minority:,} of the rarer outcome: between the "
+                f"{TRY_BOTH_ROWS:,} / {TRY_BOTH_MINORITY:,} where LightGBM may pay off and the "
+                f"{LGBM_MIN_ROWS:,} / {LGBM_MIN_MINORITY:,} where it does, so both were fitted"
+            )
         return "logistic", (
             f"regularised logistic regression: {rows:,} labelled rows and {minority:,} of the "
-            f"rarer outcome, below the {LGBM_MIN_ROWS:,} / {LGBM_MIN_MINORITY:,} where "
+            f"rarer outcome, below the {TRY_BOTH_ROWS:,} / {TRY_BOTH_MINORITY:,} where "
             "LightGBM starts to pay off"
+        )
+
+    def _better_of_two(
+        self, X: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, cal_rows: np.ndarray, why: str
+    ) -> tuple[str, Learner, str]:
+        """Both learners on the same rows; the one that ranks the calibration slice better."""
+        fitted = {
+            kind: self._learner(kind).fit(
+                X[fit_rows], y[fit_rows], valid=(X[cal_rows], y[cal_rows])
+            )
+            for kind in ("logistic", "lightgbm")
+        }
+        auc = {kind: roc_auc_score(y[cal_rows], m.raw(X[cal_rows])) for kind, m in fitted.items()}
+        kind = "lightgbm" if auc["lightgbm"] >= auc["logistic"] + TRY_BOTH_MARGIN else "logistic"
+        name = {"lightgbm": "LightGBM", "logistic": "the regularised logistic regression"}
+        return (
+            kind,
+            fitted[kind],
+            (
+                f"{name[kind]}: {why}, and it ranked the calibration slice better "
+                f"(AUC {auc['lightgbm']:.3f} for LightGBM, {auc['logistic']:.3f} for the logistic "
+                f"regression; LightGBM must win by {TRY_BOTH_MARGIN})"
+            ),
         )
 
     def _learner(self, kind: str, rounds: int | None = None) -> Learner:

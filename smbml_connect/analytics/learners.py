@@ -214,7 +214,10 @@ class Logistic:
 
     Counts are log-scaled (a contact with 200 page views is not 100 times keener than
     one with 2), missing numbers become the median plus a missing flag, categories
-    are one-hot. Contributions are exact: coefficient times distance from the mean.
+    are one-hot. A number outside the range seen in training is read as the nearest end
+    of it: a straight line fitted on deals open up to 60 days says nothing trustworthy
+    about one open for 200 (trees behave the same way). Contributions are exact:
+    coefficient times distance from the mean.
     """
 
     name = "logistic"
@@ -240,6 +243,8 @@ class Logistic:
                     "median": float(np.median(t)),
                     "mean": float(t.mean()),
                     "std": float(t.std()) or 1.0,
+                    "low": float(t.min()),
+                    "high": float(t.max()),
                     "flag": bool(np.isnan(x).any()),
                 }
             )
@@ -256,6 +261,8 @@ class Logistic:
                 block[rows, codes] = 1.0
             else:
                 t = np.log1p(np.clip(x, 0, None)) if spec["log"] else x
+                # Models saved before the range was kept have no "low"/"high".
+                t = np.clip(t, spec.get("low", -np.inf), spec.get("high", np.inf))
                 t = np.where(nan, spec["median"], t)
                 block = ((t - spec["mean"]) / spec["std"]).reshape(-1, 1)
                 if spec["flag"]:
