@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from smbml_connect import charts
 from smbml_connect.analytics.deals import (
     DealWinModel,
     deal_snapshot,
@@ -133,6 +134,18 @@ def test_pipeline_forecast_adds_up():
     november = forecast.iloc[0]
     assert november["lo80"] == 500 and november["hi80"] == 1500  # the 50/50 deal either way
     assert forecast.iloc[1][["lo95", "hi95"]].tolist() == [0, 0]
+
+
+def test_pipeline_chart_when_the_range_sits_above_the_expected_value():
+    sure = pipeline_forecast(
+        pd.DataFrame({"amount": [1000.0], "probability": [0.95], "close_month": ["2026-11"]})
+    )
+    assert sure["expected"].iloc[0] == 950 and sure["lo80"].iloc[0] == 1000
+    svg = charts.band_chart(
+        sure["month"].tolist(), sure["expected"].tolist(), sure["lo80"].tolist(),
+        sure["hi80"].tolist(), "Expected won revenue", "USD",
+    )  # fmt: skip
+    assert "<svg" in svg
 
 
 def test_no_closed_deals_is_not_enough(business: SampleBusiness):
