@@ -157,6 +157,9 @@ def test_small_tables_get_a_logistic_model_that_also_saves(table: pd.DataFrame):
     loaded = LeadScorer.from_json(scorer.to_json())
     assert np.allclose(loaded.predict_proba(table), scorer.predict_proba(table))
     assert scorer.score(small)["reasons"].map(len).max() == 3
+    older = json.loads(scorer.to_json()) | {"version": 1}  # its logistic read numbers otherwise
+    with pytest.raises(DataValidationError, match="earlier version"):
+        LeadScorer.from_json(json.dumps(older))
 
 
 def test_between_the_thresholds_both_learners_are_tried_and_the_better_kept():

@@ -599,7 +599,7 @@ class LeadScorer:
         return json.dumps(
             {
                 "format": "smbml-lead-scorer",
-                "version": 1,
+                "version": 2,
                 "settings": {
                     "random_state": self.random_state,
                     "model": self.model,
@@ -618,8 +618,14 @@ class LeadScorer:
     @classmethod
     def from_json(cls, text: str) -> LeadScorer:
         data = json.loads(text)
-        if data.get("format") != "smbml-lead-scorer" or data.get("version") != 1:
+        if data.get("format") != "smbml-lead-scorer" or data.get("version") not in (1, 2):
             raise DataValidationError("not a saved smbml lead scorer (or from a newer version)")
+        if data["version"] == 1 and data["learner"]["learner"] == "logistic":
+            # Version 2 reads large numbers both as they are and log-scaled.
+            raise DataValidationError(
+                "this lead scorer was saved by an earlier version whose logistic regression "
+                "reads numbers differently: fit it again"
+            )
         scorer = cls(**data["settings"])
         scorer.encoder_ = TabularEncoder.from_dict(data["encoder"])
         scorer.phrases = {p.name: p.phrase for p in scorer.encoder_.plans_ if p.phrase}

@@ -212,12 +212,14 @@ class GradientBoosting:
 class Logistic:
     """L2-regularised logistic regression, strength chosen by cross-validated log loss.
 
-    Counts are log-scaled (a contact with 200 page views is not 100 times keener than
-    one with 2), missing numbers become the median plus a missing flag, categories
-    are one-hot. A number outside the range seen in training is read as the nearest end
-    of it: a straight line fitted on deals open up to 60 days says nothing trustworthy
-    about one open for 200 (trees behave the same way). Contributions are exact:
-    coefficient times distance from the mean.
+    A non-negative number that reaches past 20 enters twice, as it is and log-scaled:
+    for a count the log is usually right (200 page views is not 100 times keener than
+    2), for a duration often the straight line (a deal's chance falls steadily with
+    its age), and the fit weighs the two. Missing numbers become the median plus a
+    missing flag, categories are one-hot. A number outside the range seen in training
+    is read as the nearest end of it: a straight line fitted on deals open up to 60
+    days says nothing trustworthy about one open for 200 (trees behave the same way).
+    Contributions are exact: coefficient times distance from the mean.
     """
 
     name = "logistic"
@@ -235,19 +237,20 @@ class Logistic:
                 continue
             present = x[~np.isnan(x)]
             log = bool(plan.kind != "bool" and present.min() >= 0 and present.max() > 20)
-            t = np.log1p(present) if log else present
-            self.columns_.append(
-                {
-                    "kind": "number",
-                    "log": log,
-                    "median": float(np.median(t)),
-                    "mean": float(t.mean()),
-                    "std": float(t.std()) or 1.0,
-                    "low": float(t.min()),
-                    "high": float(t.max()),
-                    "flag": bool(np.isnan(x).any()),
-                }
-            )
+            spec: dict[str, Any] = {
+                "kind": "number",
+                "log": log,
+                "median": float(np.median(present)),
+                "low": float(present.min()),
+                "high": float(present.max()),
+                "flag": bool(np.isnan(x).any()),
+            }
+            # Each shape's centre and spread, on the values as read (median-filled).
+            for shape, t in (("", present), ("log_", np.log1p(present) if log else None)):
+                if t is not None:
+                    spec[f"{shape}mean"] = float(t.mean())
+                    spec[f"{shape}std"] = float(t.std()) or 1.0
+            self.columns_.append(spec)
 
     def _design(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         parts, owner = [], []
@@ -260,11 +263,11 @@ class Logistic:
                 codes = np.clip(x[rows].astype(int), 0, spec["size"] - 1)
                 block[rows, codes] = 1.0
             else:
-                t = np.log1p(np.clip(x, 0, None)) if spec["log"] else x
-                # Models saved before the range was kept have no "low"/"high".
-                t = np.clip(t, spec.get("low", -np.inf), spec.get("high", np.inf))
-                t = np.where(nan, spec["median"], t)
-                block = ((t - spec["mean"]) / spec["std"]).reshape(-1, 1)
+                t = np.where(nan, spec["median"], np.clip(x, spec["low"], spec["high"]))
+                shapes = [(t - spec["mean"]) / spec["std"]]
+                if spec["log"]:
+                    shapes.append((np.log1p(t) - spec["log_mean"]) / spec["log_std"])
+                block = np.column_stack(shapes)
                 if spec["flag"]:
                     block = np.hstack([block, nan.astype(float).reshape(-1, 1)])
             parts.append(block)
