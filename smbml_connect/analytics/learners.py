@@ -245,7 +245,7 @@ class Logistic:
                 "high": float(present.max()),
                 "flag": bool(np.isnan(x).any()),
             }
-            # Each shape's centre and spread, on the values as read (median-filled).
+            # Centre and spread of each shape the number enters as, over the values present.
             for shape, t in (("", present), ("log_", np.log1p(present) if log else None)):
                 if t is not None:
                     spec[f"{shape}mean"] = float(t.mean())
