@@ -278,9 +278,9 @@ class LeadScorer:
             kind,
             fitted[kind],
             (
-                f"{name[kind]}: {why}, and it ranked the calibration slice better "
-                f"(AUC {auc['lightgbm']:.3f} for LightGBM, {auc['logistic']:.3f} for the logistic "
-                f"regression; LightGBM must win by {TRY_BOTH_MARGIN})"
+                f"{name[kind]}: {why}; on the calibration slice LightGBM ranked with AUC "
+                f"{auc['lightgbm']:.3f} and the logistic regression with {auc['logistic']:.3f}, "
+                f"and LightGBM is kept only if it leads by {TRY_BOTH_MARGIN}"
             ),
         )
 
