@@ -15,7 +15,8 @@ Prints JSON. Run: .venv/bin/python benchmarks/leads.py [--rows 1000000]
   non-linear signal), time split 80/20: the same three, fit time and scoring
   throughput on 100,000 rows (reasons included).
 - learning_curve: held-out AUC of the two learners LeadScorer chooses between, by
-  labelled rows: the evidence behind LGBM_MIN_ROWS.
+  labelled rows: the evidence behind LGBM_MIN_ROWS and TRY_BOTH_ROWS (between them
+  LeadScorer fits both and keeps the better).
 - deals_open: DealWinModel on seeds 1-10 of the sample, fitted on closed deals and
   scoring the deals open at the end, checked against the sample's `will_win` (which
   of them will be won), pooled: what a user's open pipeline would see. Beside it the
@@ -41,7 +42,13 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from smbml_connect.analytics.contact_features import CONTACT_PHRASES, lead_training_frame
 from smbml_connect.analytics.deals import DealWinModel, deal_scoring_frame, deal_training_frame
-from smbml_connect.analytics.leads import LGBM_MIN_MINORITY, LGBM_MIN_ROWS, LeadScorer
+from smbml_connect.analytics.leads import (
+    LGBM_MIN_MINORITY,
+    LGBM_MIN_ROWS,
+    TRY_BOTH_MINORITY,
+    TRY_BOTH_ROWS,
+    LeadScorer,
+)
 from smbml_connect.analytics.metrics import binary_metrics
 from smbml_connect.sample import SampleConfig, generate, true_conversion_chance
 
@@ -342,7 +349,12 @@ def main() -> None:
         "synthetic": synthetic_benchmark(args.rows),
         "learning_curve": learning_curve(),
         "deals_open": deals_open(range(1, 11)),
-        "thresholds": {"lgbm_min_rows": LGBM_MIN_ROWS, "lgbm_min_minority": LGBM_MIN_MINORITY},
+        "thresholds": {
+            "lgbm_min_rows": LGBM_MIN_ROWS,
+            "lgbm_min_minority": LGBM_MIN_MINORITY,
+            "try_both_rows": TRY_BOTH_ROWS,
+            "try_both_minority": TRY_BOTH_MINORITY,
+        },
         "targets": {"sample_calibration_error": limit, "auc": "at least the better reference"},
         "sample_calibration_error_under_target": {
             split: {name: r["calibration_error"] < limit for name, r in part["results"].items()}

@@ -264,7 +264,11 @@ class LeadScorer:
     def _better_of_two(
         self, X: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, cal_rows: np.ndarray, why: str
     ) -> tuple[str, Learner, str]:
-        """Both learners on the same rows; the one that ranks the calibration slice better."""
+        """Both learners on the same rows; the one that ranks the calibration slice better.
+
+        LightGBM stops early on that slice too, which flatters it a little: part of why
+        it must lead by `TRY_BOTH_MARGIN`.
+        """
         fitted = {
             kind: self._learner(kind).fit(
                 X[fit_rows], y[fit_rows], valid=(X[cal_rows], y[cal_rows])
