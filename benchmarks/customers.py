@@ -21,14 +21,14 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from smbml_connect.analytics.btyd import simulate_histories
-from smbml_connect.analytics.clusters import CustomerClusters, customer_features
-from smbml_connect.analytics.customer_value import CustomerValueModel
-from smbml_connect.analytics.recommend import (
+from smbml_connect.analytics.customers.btyd import simulate_histories
+from smbml_connect.analytics.customers.clusters import CustomerClusters, customer_features
+from smbml_connect.analytics.customers.recommend import (
     CoPurchaseRecommender,
     hit_rate_at_k,
     purchases_by_customer,
 )
+from smbml_connect.analytics.customers.value import CustomerValueModel
 from smbml_connect.sample import generate
 
 TRUTH = {"r": 1.5, "alpha": 6.6, "a": 0.8, "b": 8.0}  # about ten orders per customer

@@ -25,8 +25,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from smbml_connect.analytics.forecast import forecast_panel
-from smbml_connect.analytics.sales_series import sales_series
+from smbml_connect.analytics.forecast.engine import forecast_panel
+from smbml_connect.analytics.forecast.sales_series import sales_series
 from smbml_connect.sample import generate
 
 LEVELS = (80, 95)
@@ -172,7 +172,7 @@ def speed() -> dict[str, float]:
     code = (
         "import time; t = time.perf_counter()\n"
         "import numpy as np, pandas as pd\n"
-        "from smbml_connect.analytics.forecast import forecast_series\n"
+        "from smbml_connect.analytics.forecast.engine import forecast_series\n"
         "d = pd.date_range('2020-01-01', periods=60, freq='MS')\n"
         "y = 100 + np.arange(60) + 20 * np.sin(np.arange(60) * np.pi / 6)\n"
         "forecast_series(d, y, 12); first = time.perf_counter() - t\n"

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from connectors.sample import SampleSource
+from smbml_connect.connectors.sample.source import SampleSource
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.report import HtmlReport, ResultsWorkbook
 from smbml_connect.sample import SampleConfig, generate

@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from excel_helpers import leads_table, monthly
 
 from smbml_connect.credentials import Secret
+from smbml_connect.excel_addin.local_cert import ensure_certificate
+from smbml_connect.excel_addin.serve import PAIRING_HEADER, ServerThread, ServeSettings
 from smbml_connect.functions import FunctionContext, call
-from smbml_connect.local_cert import ensure_certificate
-from smbml_connect.serve import PAIRING_HEADER, ServerThread, ServeSettings
 
 CODE = "benchmark-pairing-code"
 

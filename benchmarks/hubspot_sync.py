@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from connectors.hubspot import HubSpotSource
-from connectors.hubspot_http import HubSpotApi, Limits
-from connectors.hubspot_push import HubSpotDestination
+from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
+from smbml_connect.connectors.hubspot.push import HubSpotDestination
+from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.store import Store

@@ -40,16 +40,20 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from smbml_connect.analytics.contact_features import CONTACT_PHRASES, lead_training_frame
-from smbml_connect.analytics.deals import DealWinModel, deal_scoring_frame, deal_training_frame
-from smbml_connect.analytics.leads import (
+from smbml_connect.analytics.leads.contact_features import CONTACT_PHRASES, lead_training_frame
+from smbml_connect.analytics.leads.deals import (
+    DealWinModel,
+    deal_scoring_frame,
+    deal_training_frame,
+)
+from smbml_connect.analytics.leads.scoring import (
     LGBM_MIN_MINORITY,
     LGBM_MIN_ROWS,
     TRY_BOTH_MINORITY,
     TRY_BOTH_ROWS,
     LeadScorer,
 )
-from smbml_connect.analytics.metrics import binary_metrics
+from smbml_connect.analytics.shared.metrics import binary_metrics
 from smbml_connect.sample import SampleConfig, generate, true_conversion_chance
 
 

@@ -25,9 +25,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from smbml_connect.analytics.elasticity import Z95
-from smbml_connect.analytics.price_history import weekly_prices
-from smbml_connect.analytics.pricing import Guardrails, choose_price, suggest_prices
+from smbml_connect.analytics.pricing.elasticity import Z95
+from smbml_connect.analytics.pricing.price_history import weekly_prices
+from smbml_connect.analytics.pricing.suggest import Guardrails, choose_price, suggest_prices
 from smbml_connect.sample import SampleConfig, generate
 
 RAILS = Guardrails()
@@ -45,7 +45,7 @@ def _ols(group: pd.DataFrame) -> tuple[float, float]:
 
 
 def _poisson_no_controls(group: pd.DataFrame) -> tuple[float, float]:
-    from smbml_connect.analytics.glm import fit_poisson
+    from smbml_connect.analytics.shared.glm import fit_poisson
 
     x = np.log(group["net_price"].to_numpy())
     if np.ptp(x) < 1e-9:

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from connectors.gsheets import SheetsResults, SheetsSource, result_tabs
-from connectors.gsheets_http import SheetsApi, SheetsLimits
+from smbml_connect.connectors.gsheets.http import SheetsApi, SheetsLimits
+from smbml_connect.connectors.gsheets.sheets import SheetsResults, SheetsSource, result_tabs
 from smbml_connect.credentials import Secret
 from smbml_connect.pipeline import RunResult
 from smbml_connect.schema import REJECT_COLUMNS, validate

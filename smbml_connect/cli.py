@@ -202,7 +202,7 @@ def demo(out_dir: Path, store_path: Path | None, seed: int, contacts: int, quiet
 
     Writes results.xlsx and report.html into --out and prints where they are.
     """  # fmt: skip
-    from connectors.sample import SampleSource
+    from smbml_connect.connectors.sample.source import SampleSource
     from smbml_connect.pipeline import RunOptions, run_pipeline
     from smbml_connect.report import HtmlReport, ResultsWorkbook
     from smbml_connect.sample import SampleConfig, generate
@@ -435,10 +435,14 @@ def serve(
     """Serve the Excel add-in (=SMB.FORECAST and friends) on https://localhost."""
     import platformdirs
 
-    from excel_addin.officejs import DEFAULT_PORT
     from smbml_connect.credentials import pairing_code
-    from smbml_connect.local_cert import ensure_certificate, office_dev_certs, trust_command
-    from smbml_connect.serve import ServeSettings, serve_forever
+    from smbml_connect.excel_addin.local_cert import (
+        ensure_certificate,
+        office_dev_certs,
+        trust_command,
+    )
+    from smbml_connect.excel_addin.officejs import DEFAULT_PORT
+    from smbml_connect.excel_addin.serve import ServeSettings, serve_forever
     from smbml_connect.store import default_store_path
 
     port = port or DEFAULT_PORT

@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smbml_connect.analytics.abtest import ab_test
-from smbml_connect.analytics.customer_value import CustomerValueModel
-from smbml_connect.analytics.forecast import forecast_series
-from smbml_connect.analytics.leads import LeadScorer, parse_target
-from smbml_connect.analytics.pricing import Guardrails, suggest_price
-from smbml_connect.analytics.segments import rfm_table
+from smbml_connect.analytics.customers.segments import rfm_table
+from smbml_connect.analytics.customers.value import CustomerValueModel
+from smbml_connect.analytics.experiments.abtest import ab_test
+from smbml_connect.analytics.forecast.engine import forecast_series
+from smbml_connect.analytics.leads.scoring import LeadScorer, parse_target
+from smbml_connect.analytics.pricing.suggest import Guardrails, suggest_price
 from smbml_connect.cell_values import as_number, as_table, as_text, paired_columns, single
 from smbml_connect.coerce import coerce_datetime, coerce_float, coerce_string, parse_datetime
 from smbml_connect.errors import DataValidationError, NotEnoughDataError

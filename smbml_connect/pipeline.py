@@ -15,9 +15,9 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from connectors.base import PushReport, Source
 from smbml_connect.coerce import parse_bool
 from smbml_connect.errors import NotEnoughDataError, SmbmlError
+from smbml_connect.ports import PushReport, Source
 from smbml_connect.schema import REJECT_COLUMNS, TABLES, validate
 from smbml_connect.steps import Step, StepContext, StepResult
 from smbml_connect.store import Store

@@ -14,13 +14,13 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from connectors.base import PushReport
-from connectors.files import build_workbook, save_workbook
 from smbml_connect.functions import FunctionContext
 from smbml_connect.pipeline import RunResult
+from smbml_connect.ports import PushReport
 from smbml_connect.schema import REJECT_COLUMNS
 from smbml_connect.store import Store
 from smbml_connect.workbook_extras import add_extras
+from smbml_connect.xlsx import build_workbook, save_workbook
 
 __all__ = ["HtmlReport", "ResultsWorkbook", "render_report", "workbook_sheets"]
 

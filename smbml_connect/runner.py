@@ -7,11 +7,11 @@ from typing import Any
 
 import pandas as pd
 
-from connectors.base import Source
-from connectors.files import FilesSource
-from connectors.sample import SampleSource
 from smbml_connect.config import Config
+from smbml_connect.connectors.files.source import FilesSource
+from smbml_connect.connectors.sample.source import SampleSource
 from smbml_connect.pipeline import Destination, Progress, RunOptions, RunResult, run_pipeline
+from smbml_connect.ports import Source
 from smbml_connect.report import HtmlReport, ResultsWorkbook
 from smbml_connect.sample import SampleConfig, generate
 from smbml_connect.steps import steps_by_name
@@ -22,7 +22,7 @@ __all__ = ["build_run", "make_source"]
 
 def hubspot_api(config: Config) -> Any:
     """The HubSpot client with the account's limits; the token comes from keyring or env."""
-    from connectors.hubspot_http import HubSpotApi, Limits
+    from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
     from smbml_connect.credentials import get_secret
 
     settings = config.hubspot
@@ -37,7 +37,7 @@ def hubspot_api(config: Config) -> Any:
 
 def check_hubspot_token(config: Config, token: Any) -> str:
     """One cheap call with the token; raises AuthError naming a missing scope."""
-    from connectors.hubspot_http import HubSpotApi, Limits
+    from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
 
     api = HubSpotApi(token, host=config.hubspot.api_url, limits=Limits(attempts=3))
     body = api.json(
@@ -48,7 +48,7 @@ def check_hubspot_token(config: Config, token: Any) -> str:
 
 def sheets_api(config: Config) -> Any:
     """gspread with Google's quota as the limit; the key comes from keyring or env."""
-    from connectors.gsheets_http import SheetsApi, SheetsLimits
+    from smbml_connect.connectors.gsheets.http import SheetsApi, SheetsLimits
     from smbml_connect.credentials import get_secret
 
     settings = config.google
@@ -62,8 +62,8 @@ def sheets_api(config: Config) -> Any:
 
 def check_google_key(config: Config, key: Any) -> str:
     """Get a token with the key (proves it is valid), and open the configured spreadsheet."""
-    from connectors.gsheets import spreadsheet_key
-    from connectors.gsheets_http import SheetsApi, SheetsLimits
+    from smbml_connect.connectors.gsheets.http import SheetsApi, SheetsLimits
+    from smbml_connect.connectors.gsheets.sheets import spreadsheet_key
 
     api = SheetsApi(key, api_url=config.google.api_url, limits=SheetsLimits(attempts=3))
     wanted = config.source.spreadsheet if config.source.kind == "gsheets" else None
@@ -82,7 +82,7 @@ def _needs_sheets(config: Config) -> bool:
 
 def make_source(config: Config, api: Any = None, sheets: Any = None) -> Source:
     if config.source.kind == "gsheets":
-        from connectors.gsheets import SheetsSource
+        from smbml_connect.connectors.gsheets.sheets import SheetsSource
 
         assert config.source.spreadsheet is not None  # checked by parse_config
         return SheetsSource(
@@ -92,7 +92,7 @@ def make_source(config: Config, api: Any = None, sheets: Any = None) -> Source:
             config.source.mapping,
         )
     if config.source.kind == "hubspot":
-        from connectors.hubspot import HubSpotSource
+        from smbml_connect.connectors.hubspot.source import HubSpotSource
 
         return HubSpotSource(api or hubspot_api(config), mapping=config.source.mapping)
     if config.source.kind == "files":
@@ -106,11 +106,11 @@ def _destinations(
 ) -> list[Destination]:
     made: list[Destination] = []
     if config.source.kind == "hubspot" and config.hubspot.push:
-        from connectors.hubspot_push import HubSpotDestination
+        from smbml_connect.connectors.hubspot.push import HubSpotDestination
 
         made.append(HubSpotDestination(api, dry_run=dry_run, account=config.profile))
     if not dry_run and _needs_sheets(config):
-        from connectors.gsheets import SheetsResults
+        from smbml_connect.connectors.gsheets.sheets import SheetsResults
 
         if config.source.kind == "gsheets" and config.google.write_results:
             assert config.source.spreadsheet is not None

@@ -152,7 +152,7 @@ def _instructions(
         "(Insert > Add-ins > Upload My Add-in), enter the pairing code in the SMB ML pane, "
         "then type =SMB.FORECAST(...) and the others below.",
         "Windows desktop with xlwings: `xlwings addin install`, set UDF Modules to "
-        "excel_addin.udfs, Import Functions; the names are SMB_FORECAST and so on.",
+        "smbml_connect.excel_addin.udfs, Import Functions; the names are SMB_FORECAST and so on.",
         "Each function spills a table with a header row. A problem shows as a short message in "
         "the cell, e.g. 'FORECAST: need at least 8 dates, got 5'.",
     ]

@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smbml_connect.analytics.btyd import BetaGeo, GammaGamma, simulate_histories
-from smbml_connect.analytics.clusters import CustomerClusters, customer_features
-from smbml_connect.analytics.customer_value import CustomerValueModel, daily_purchases
-from smbml_connect.analytics.recommend import (
+from smbml_connect.analytics.customers.btyd import BetaGeo, GammaGamma, simulate_histories
+from smbml_connect.analytics.customers.clusters import CustomerClusters, customer_features
+from smbml_connect.analytics.customers.recommend import (
     CoPurchaseRecommender,
     hit_rate_at_k,
     purchases_by_customer,
 )
+from smbml_connect.analytics.customers.value import CustomerValueModel, daily_purchases
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 
 

@@ -8,13 +8,13 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from smbml_connect import charts
-from smbml_connect.analytics.deals import (
+from smbml_connect.analytics.leads.deals import (
     DealWinModel,
     deal_snapshot,
     deal_training_frame,
     pipeline_forecast,
 )
-from smbml_connect.analytics.metrics import calibration_error
+from smbml_connect.analytics.shared.metrics import calibration_error
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.sample import SampleBusiness, SampleConfig, generate
 

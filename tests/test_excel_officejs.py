@@ -21,14 +21,15 @@ import pytest
 import requests
 from excel_helpers import leads_table, monthly
 
-from excel_addin import officejs
-from smbml_connect import serve as serve_module
 from smbml_connect.credentials import Secret
+from smbml_connect.excel_addin import officejs
+from smbml_connect.excel_addin import serve as serve_module
+from smbml_connect.excel_addin.local_cert import ensure_certificate
+from smbml_connect.excel_addin.serve import PAIRING_HEADER, ServerThread, ServeSettings
 from smbml_connect.functions import REGISTRY, FunctionContext
-from smbml_connect.local_cert import ensure_certificate
-from smbml_connect.serve import PAIRING_HEADER, ServerThread, ServeSettings
 
-ADDIN = Path(__file__).resolve().parents[1] / "excel_addin"
+ADDIN = Path(__file__).resolve().parents[1] / "excel_addin"  # the npm test tools
+WEB = officejs.WEB_ROOT
 CODE = "test-pairing-code-4f9a"
 PORT = 18765 + os.getpid() % 1000  # xdist workers each get their own port
 
@@ -186,15 +187,15 @@ def test_add_in_files_are_served(server):
 
 
 def test_generated_files_are_up_to_date():
-    assert (ADDIN / "web" / "functions.json").read_text() == json.dumps(
+    assert (WEB / "functions.json").read_text() == json.dumps(
         officejs.functions_metadata(), indent=4
-    ) + "\n", "run: python -m excel_addin.officejs"
-    assert (ADDIN / "web" / "functions.js").read_text() == officejs.functions_js()
-    assert (ADDIN / "web" / "manifest.xml").read_text() == officejs.manifest_xml()
+    ) + "\n", "run: python -m smbml_connect.excel_addin.officejs"
+    assert (WEB / "functions.js").read_text() == officejs.functions_js()
+    assert (WEB / "manifest.xml").read_text() == officejs.manifest_xml()
 
 
 def test_functions_json_lists_every_function_with_stable_ids():
-    metadata = json.loads((ADDIN / "web" / "functions.json").read_text())
+    metadata = json.loads((WEB / "functions.json").read_text())
     ids = [f["id"] for f in metadata["functions"]]
     assert ids == list(REGISTRY)  # ids are the registry names: they never change
     for entry in metadata["functions"]:
@@ -210,7 +211,7 @@ def test_manifest_is_well_formed_and_points_at_this_machine():
     ns = {"o": "http://schemas.microsoft.com/office/appforoffice/1.1",
           "bt": "http://schemas.microsoft.com/office/officeappbasictypes/1.0",
           "ov": "http://schemas.microsoft.com/office/taskpaneappversionoverrides"}  # fmt: skip
-    root = ET.fromstring((ADDIN / "web" / "manifest.xml").read_text())
+    root = ET.fromstring((WEB / "manifest.xml").read_text())
     assert root.find("o:Id", ns).text == officejs.ADDIN_ID
     strings = {e.get("id"): e.get("DefaultValue") for e in root.iter(f"{{{ns['bt']}}}String")}
     assert strings["Functions.Namespace"] == "SMB"
@@ -221,7 +222,7 @@ def test_manifest_is_well_formed_and_points_at_this_machine():
     assert resids <= defined, resids - defined
     for value in [*urls.values(), root.find("o:IconUrl", ns).get("DefaultValue")]:
         assert value.startswith("https://localhost:8765/")
-        assert (ADDIN / "web" / value.removeprefix("https://localhost:8765/")).exists(), value
+        assert (WEB / value.removeprefix("https://localhost:8765/")).exists(), value
     for resid in resids:
         assert len(resid) <= 32  # the manifest schema's limit
 
@@ -240,10 +241,10 @@ def test_microsofts_metadata_tool_agrees_with_functions_json(tmp_path):
     out = tmp_path / "functions.json"
     subprocess.run(
         ["node", str(modules / "custom-functions-metadata" / "cli.js"), "generate",
-         str(ADDIN / "web" / "functions.js"), str(out)],
+         str(WEB / "functions.js"), str(out)],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
-    assert json.loads(out.read_text()) == json.loads((ADDIN / "web" / "functions.json").read_text())
+    assert json.loads(out.read_text()) == json.loads((WEB / "functions.json").read_text())
 
 
 def test_functions_js_under_node_against_the_server(server):

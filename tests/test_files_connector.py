@@ -4,9 +4,10 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from connectors.files import FilesSource, write_workbook
+from smbml_connect.connectors.files.source import FilesSource
 from smbml_connect.errors import ConfigError
 from smbml_connect.schema import validate
+from smbml_connect.xlsx import write_workbook
 
 
 def test_csv_folder_with_messy_headers(tmp_path: Path):

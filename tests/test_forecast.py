@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smbml_connect.analytics.ets import fit_ets
-from smbml_connect.analytics.forecast import (
+from smbml_connect.analytics.forecast.engine import (
     BOOSTED,
     Fitted,
     _boosting_helps,
@@ -19,9 +18,10 @@ from smbml_connect.analytics.forecast import (
     forecast_series,
     pooled_widths,
 )
-from smbml_connect.analytics.forecast_models import seasonal_naive, theta
-from smbml_connect.analytics.sales_series import sales_series
-from smbml_connect.analytics.timeseries import regularise
+from smbml_connect.analytics.forecast.ets import fit_ets
+from smbml_connect.analytics.forecast.models import seasonal_naive, theta
+from smbml_connect.analytics.forecast.sales_series import sales_series
+from smbml_connect.analytics.forecast.timeseries import regularise
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.steps import StepContext
 from smbml_connect.steps.forecasts import forecast_step

@@ -12,10 +12,10 @@ import pytest
 from excel_helpers import leads_table, monthly, orders
 from scipy.special import betaln
 
-from connectors.sample import SampleSource
 from smbml_connect import functions
-from smbml_connect.analytics.abtest import ab_test
+from smbml_connect.analytics.experiments.abtest import ab_test
 from smbml_connect.cell_values import as_table, paired_columns
+from smbml_connect.connectors.sample.source import SampleSource
 from smbml_connect.errors import DataValidationError
 from smbml_connect.functions import REGISTRY, FunctionContext, call
 from smbml_connect.pipeline import RunOptions, run_pipeline

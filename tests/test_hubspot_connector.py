@@ -16,9 +16,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from connectors.hubspot import HubSpotSource
-from connectors.hubspot_http import HubSpotApi, Limits
-from connectors.hubspot_push import HubSpotDestination
+from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
+from smbml_connect.connectors.hubspot.push import HubSpotDestination
+from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
 from smbml_connect.errors import AuthError
 from smbml_connect.pipeline import RunOptions, run_pipeline
@@ -403,8 +403,8 @@ def test_cli_auth_then_run_with_dry_run(hub, tmp_path: Path, monkeypatch) -> Non
 _CHILD = """
 import sys
 from datetime import datetime
-from connectors.hubspot import HubSpotSource
-from connectors.hubspot_http import HubSpotApi, Limits
+from smbml_connect.connectors.hubspot.source import HubSpotSource
+from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
 from smbml_connect.credentials import Secret
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.store import Store

@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from smbml_connect.analytics.contact_features import (
+from smbml_connect.analytics.leads.contact_features import (
     CONTACT_PHRASES,
     contact_snapshot,
     conversion_times,
     lead_scoring_frame,
     lead_training_frame,
 )
-from smbml_connect.analytics.leads import LeadScorer, parse_target
-from smbml_connect.analytics.metrics import calibration_error
+from smbml_connect.analytics.leads.scoring import LeadScorer, parse_target
+from smbml_connect.analytics.shared.metrics import calibration_error
 from smbml_connect.errors import DataValidationError, NotEnoughDataError, NotFittedError
 from smbml_connect.sample import SampleBusiness, as_it_looked
 from smbml_connect.steps.leads import _quality_sentence, model_card_rows

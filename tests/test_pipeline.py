@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from connectors.sample import SampleSource
+from smbml_connect.connectors.sample.source import SampleSource
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.steps import STEPS, Step, StepResult, steps_by_name
 

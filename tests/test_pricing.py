@@ -6,16 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smbml_connect.analytics.elasticity import estimate_elasticity, pool_elasticities
-from smbml_connect.analytics.glm import fit_poisson
-from smbml_connect.analytics.price_history import weekly_prices
-from smbml_connect.analytics.pricing import (
+from smbml_connect.analytics.pricing.elasticity import estimate_elasticity, pool_elasticities
+from smbml_connect.analytics.pricing.price_history import weekly_prices
+from smbml_connect.analytics.pricing.suggest import (
     Guardrails,
     choose_price,
     reason_for,
     suggest_price,
     suggest_prices,
 )
+from smbml_connect.analytics.shared.glm import fit_poisson
 from smbml_connect.config import PricingConfig
 from smbml_connect.errors import ConfigError, NotEnoughDataError
 from smbml_connect.sample import SampleBusiness

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smbml_connect.analytics.contact_features import lead_training_frame
-from smbml_connect.analytics.metrics import calibration_error
+from smbml_connect.analytics.leads.contact_features import lead_training_frame
+from smbml_connect.analytics.shared.metrics import calibration_error
 from smbml_connect.sample import SampleConfig, generate, messy_export, true_conversion_chance
 from smbml_connect.schema import validate
 

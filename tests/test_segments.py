@@ -1,7 +1,12 @@
 import pandas as pd
 import pytest
 
-from smbml_connect.analytics.segments import SEGMENTS, quintile_score, rfm_table, segment_for
+from smbml_connect.analytics.customers.segments import (
+    SEGMENTS,
+    quintile_score,
+    rfm_table,
+    segment_for,
+)
 
 AS_OF = pd.Timestamp("2025-01-31", tz="UTC")
 

@@ -11,11 +11,17 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import connectors.gsheets as gsheets
-from connectors.gsheets import ResultTab, SheetsResults, SheetsSource, spreadsheet_key, tab_requests
-from connectors.gsheets_http import SheetsApi, SheetsLimits
+import smbml_connect.connectors.gsheets.sheets as gsheets
 from smbml_connect.cli import cli
 from smbml_connect.config import parse_config
+from smbml_connect.connectors.gsheets.http import SheetsApi, SheetsLimits
+from smbml_connect.connectors.gsheets.sheets import (
+    ResultTab,
+    SheetsResults,
+    SheetsSource,
+    spreadsheet_key,
+    tab_requests,
+)
 from smbml_connect.credentials import Secret
 from smbml_connect.errors import AuthError, ConfigError, SourceRetriableError
 from smbml_connect.pipeline import RunOptions, run_pipeline

@@ -8,7 +8,7 @@ import gspread
 import pytest
 import requests
 
-from connectors.gsheets_http import SheetsApi, SheetsLimits
+from smbml_connect.connectors.gsheets.http import SheetsApi, SheetsLimits
 from smbml_connect.credentials import Secret
 from smbml_connect.testing.sheets_a1 import A1Error, GridSpan, parse_a1, quote_title
 from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account

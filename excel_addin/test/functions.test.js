@@ -44,8 +44,8 @@ before(() => {
     fetches += 1;
     return realFetch(...args);
   };
-  require("../web/client.js");
-  require("../web/functions.js");
+  require("../../smbml_connect/excel_addin/web/client.js");
+  require("../../smbml_connect/excel_addin/web/functions.js");
 });
 
 function pair(code = CODE, url = URL_) {
@@ -65,7 +65,7 @@ function monthly(n) {
 }
 
 test("every function in functions.json is associated", { skip }, () => {
-  const metadata = JSON.parse(fs.readFileSync(path.join(__dirname, "../web/functions.json")));
+  const metadata = JSON.parse(fs.readFileSync(path.join(__dirname, "../../smbml_connect/excel_addin/web/functions.json")));
   const ids = metadata.functions.map((f) => f.id).sort();
   assert.deepEqual(Object.keys(associated).sort(), ids);
 });

@@ -1,1 +1,1 @@
-"""Pure analytics: pandas DataFrames with canonical columns in, DataFrames out; no I/O."""
+"""Pure analytics, grouped by family (leads, customers, forecast, pricing, experiments, shared): DataFrames in, DataFrames out; no I/O."""

@@ -8,13 +8,13 @@ from collections.abc import Mapping
 import pandas as pd
 
 from smbml_connect import charts
-from smbml_connect.analytics.clusters import CustomerClusters, customer_features
-from smbml_connect.analytics.customer_value import MODEL_LABELS, CustomerValueModel
-from smbml_connect.analytics.recommend import (
+from smbml_connect.analytics.customers.clusters import CustomerClusters, customer_features
+from smbml_connect.analytics.customers.recommend import (
     CoPurchaseRecommender,
     hit_rate_at_k,
     purchases_by_customer,
 )
+from smbml_connect.analytics.customers.value import MODEL_LABELS, CustomerValueModel
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.steps.base import (
     ReportSection,

@@ -7,9 +7,13 @@ from collections.abc import Mapping
 import pandas as pd
 
 from smbml_connect import charts
-from smbml_connect.analytics.forecast import MODEL_WORDS, SeriesForecast, forecast_panel_results
-from smbml_connect.analytics.sales_series import TOTAL, sales_series
-from smbml_connect.analytics.timeseries import FREQUENCIES
+from smbml_connect.analytics.forecast.engine import (
+    MODEL_WORDS,
+    SeriesForecast,
+    forecast_panel_results,
+)
+from smbml_connect.analytics.forecast.sales_series import TOTAL, sales_series
+from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.steps.base import ReportSection, StepContext, StepResult, money, plural
 

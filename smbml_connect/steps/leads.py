@@ -8,14 +8,14 @@ from typing import Any
 import pandas as pd
 
 from smbml_connect import charts
-from smbml_connect.analytics.contact_features import (
+from smbml_connect.analytics.leads.contact_features import (
     CONTACT_PHRASES,
     lead_scoring_frame,
     lead_training_frame,
 )
-from smbml_connect.analytics.deals import DealWinModel, pipeline_forecast
-from smbml_connect.analytics.leads import TIER_SHARES, LeadScorer
-from smbml_connect.analytics.tabular import humanise
+from smbml_connect.analytics.leads.deals import DealWinModel, pipeline_forecast
+from smbml_connect.analytics.leads.scoring import TIER_SHARES, LeadScorer
+from smbml_connect.analytics.shared.tabular import humanise
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.steps.base import (
     ReportSection,

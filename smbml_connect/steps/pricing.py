@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect import charts
-from smbml_connect.analytics.elasticity import Z95
-from smbml_connect.analytics.pricing import WEEKS_PER_MONTH, Guardrails, suggest_prices
+from smbml_connect.analytics.pricing.elasticity import Z95
+from smbml_connect.analytics.pricing.suggest import WEEKS_PER_MONTH, Guardrails, suggest_prices
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.steps.base import ReportSection, StepContext, StepResult, money, plural
 

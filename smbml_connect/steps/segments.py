@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from smbml_connect import charts
-from smbml_connect.analytics.segments import SEGMENTS, rfm_table
+from smbml_connect.analytics.customers.segments import SEGMENTS, rfm_table
 from smbml_connect.steps.base import (
     ReportSection,
     StepContext,

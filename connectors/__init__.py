@@ -1,1 +1,0 @@
-"""Connectors: each source or destination offers pull(entity, since) and push(entity, frame)."""

@@ -1,0 +1,277 @@
+"""Behavioural customer clusters, each named from its profile in plain words.
+
+RFM puts customers in fixed boxes; clusters find the groups this shop actually has:
+recency, frequency, spend, tenure, basket size and category mix, log-scaled where a
+few customers dwarf the rest, standardised, then k-means with k picked by silhouette
+over 2-6. Clusters are numbered by spend (1 = biggest spenders) and named from how
+they differ from the typical customer, so a rerun on slightly different data gives
+the same names even when k-means numbers its centres differently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+
+from smbml_connect.analytics.customers.value import daily_purchases
+from smbml_connect.errors import NotEnoughDataError
+
+__all__ = ["MIN_CUSTOMERS", "CustomerClusters", "customer_features"]
+
+MIN_CUSTOMERS = 40
+MAX_CATEGORIES = 6  # the rest are pooled as "other"
+SILHOUETTE_SAMPLE = 4000
+FIT_SAMPLE = 20_000  # k-means centres from this many customers; everyone is then assigned
+KEEP_K_WITHIN = 0.03  # silhouette points: keep last run's k unless another is clearly better
+KEEP_NAME_WITHIN = 1.0  # distance (standardised units) within which a cluster keeps its name
+BEHAVIOUR = ["recency_days", "orders", "spend", "tenure_days", "avg_basket"]
+LOGGED = {"recency_days", "orders", "spend", "tenure_days", "avg_basket"}
+
+
+def customer_features(
+    orders: pd.DataFrame,
+    order_lines: pd.DataFrame | None,
+    products: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+) -> pd.DataFrame:
+    """One row per customer with counted orders: behaviour plus share of spend per category."""
+    as_of = pd.Timestamp(as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    days = daily_purchases(orders, as_of)
+    if days.empty:
+        return pd.DataFrame(columns=BEHAVIOUR)
+    age = (as_of - days["day"]).dt.total_seconds() / 86400
+    g = days.assign(age=age.to_numpy()).groupby("contact_id", sort=True)
+    out = pd.DataFrame(
+        {
+            "recency_days": g["age"].min().clip(lower=0),
+            "orders": g.size().astype(float),
+            "spend": g["value"].sum(),
+            "tenure_days": g["age"].max().clip(lower=0),
+        }
+    )
+    out["avg_basket"] = out["spend"] / out["orders"]
+    mix = _category_mix(orders, order_lines, products, out.index)
+    return out.join(mix) if mix is not None else out
+
+
+def _category_mix(
+    orders: pd.DataFrame,
+    lines: pd.DataFrame | None,
+    products: pd.DataFrame | None,
+    customers: pd.Index,
+) -> pd.DataFrame | None:
+    if lines is None or products is None or lines.empty or "category" not in products:
+        return None
+    cats = products.drop_duplicates("product_id").set_index("product_id")["category"]
+    value = pd.to_numeric(lines["quantity"], errors="coerce") * pd.to_numeric(
+        lines["unit_price"], errors="coerce"
+    )
+    who = orders.drop_duplicates("order_id").set_index("order_id")["contact_id"]
+    frame = pd.DataFrame(
+        {
+            "contact_id": lines["order_id"].map(who).astype("string"),
+            "category": lines["product_id"].map(cats).astype("string").fillna("other"),
+            "value": value.clip(lower=0),
+        }
+    ).dropna(subset=["contact_id", "value"])
+    if frame.empty:
+        return None
+    top = frame.groupby("category")["value"].sum().sort_values(ascending=False)
+    keep = [c for c in top.index[:MAX_CATEGORIES] if c != "other"]
+    frame["category"] = frame["category"].where(frame["category"].isin(keep), "other")
+    wide = frame.pivot_table(index="contact_id", columns="category", values="value", aggfunc="sum")
+    wide = wide.reindex(index=customers).fillna(0.0)
+    shares = wide.div(wide.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
+    return shares.rename(columns=lambda c: f"share:{c}")
+
+
+@dataclass
+class CustomerClusters:
+    random_state: int = 0
+    k_range: tuple[int, int] = (2, 6)
+    card_: dict[str, Any] = field(default_factory=dict, init=False)
+
+    def _matrix(self, features: pd.DataFrame) -> np.ndarray:
+        X = features.astype(float).copy()
+        for c in LOGGED & set(X.columns):
+            X[c] = np.log1p(X[c].clip(lower=0))
+        return ((X - self.mean_) / self.scale_).to_numpy()
+
+    def fit(
+        self, features: pd.DataFrame, previous: dict[str, Any] | None = None
+    ) -> CustomerClusters:
+        """`previous` is an earlier fit's `to_dict()`: its k and names are kept when the
+        data only changed a little, so "Big spenders, ..." does not become another name
+        because one customer crossed a threshold."""
+        if len(features) < MIN_CUSTOMERS:
+            raise NotEnoughDataError(
+                f"need at least {MIN_CUSTOMERS} customers with counted orders to find "
+                f"groups; got {len(features)}"
+            )
+        self.columns_ = list(features.columns)
+        logged = features.astype(float).copy()
+        for c in LOGGED & set(logged.columns):
+            logged[c] = np.log1p(logged[c].clip(lower=0))
+        self.mean_ = logged.mean()
+        self.scale_ = logged.std(ddof=0).replace(0, 1.0)
+        X_all = self._matrix(features)
+        rng = np.random.default_rng(self.random_state)
+        fit_rows = np.sort(rng.choice(len(X_all), min(len(X_all), FIT_SAMPLE), replace=False))
+        X = X_all[fit_rows]
+        sample = rng.choice(len(X), min(len(X), SILHOUETTE_SAMPLE), replace=False)
+        tried: dict[int, float] = {}
+        models: dict[int, KMeans] = {}
+        for k in range(self.k_range[0], min(self.k_range[1], len(X) // 10) + 1):
+            km = KMeans(k, n_init=10, random_state=self.random_state).fit(X)
+            models[k] = km
+            tried[k] = float(silhouette_score(X[sample], km.labels_[sample]))
+        if not tried:
+            raise NotEnoughDataError("too few customers to split into at least two groups")
+        k = max(tried, key=lambda key: tried[key])
+        kept_k = previous is not None and int(previous["k"]) in tried
+        if kept_k and tried[int(previous["k"])] >= tried[k] - KEEP_K_WITHIN:  # type: ignore[index]
+            k = int(previous["k"])  # type: ignore[index]
+        km = models[k]
+        # Number clusters by mean spend, biggest first: independent of k-means' own order.
+        spend = features["spend"].to_numpy()[fit_rows]
+        order = np.argsort([-spend[km.labels_ == c].mean() for c in range(k)], kind="stable")
+        self.centres_ = km.cluster_centers_[order]
+        self.silhouette_ = tried
+        self.k_ = k
+        labels = self.predict_number(features)
+        self.names_ = _names(features, labels, k)
+        kept = self._keep_previous_names(previous) if previous else 0
+        self.card_ = {
+            "clusters": k,
+            "silhouette_by_k": {str(key): round(v, 3) for key, v in tried.items()},
+            "why": f"{k} groups: the best silhouette ({tried[k]:.2f}) among "
+            + ", ".join(f"{key} ({v:.2f})" for key, v in tried.items()),
+            "features": self.columns_,
+            "renames_avoided": kept,
+        }
+        return self
+
+    def _keep_previous_names(self, previous: dict[str, Any]) -> int:
+        """Match last run's centres to this run's and keep the names of close matches."""
+        if list(previous["columns"]) != self.columns_ or int(previous["k"]) != self.k_:
+            return 0
+        old = np.asarray(previous["centres"]) * np.asarray(previous["scale"]) + np.asarray(
+            previous["mean"]
+        )
+        old_here = (old - self.mean_.to_numpy()) / self.scale_.to_numpy()
+        cost = np.sqrt(((old_here[:, None, :] - self.centres_[None, :, :]) ** 2).sum(axis=2))
+        rows, cols = linear_sum_assignment(cost)
+        kept = 0
+        for r, c in zip(rows, cols, strict=True):
+            name = previous["names"][str(r + 1)]
+            taken = {v for n, v in self.names_.items() if n != c + 1}
+            if cost[r, c] <= KEEP_NAME_WITHIN and name not in taken:
+                kept += self.names_[c + 1] != name
+                self.names_[c + 1] = name
+        return kept
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "k": self.k_,
+            "columns": self.columns_,
+            "mean": self.mean_.tolist(),
+            "scale": self.scale_.tolist(),
+            "centres": self.centres_.tolist(),
+            "names": {str(n): v for n, v in self.names_.items()},
+        }
+
+    def predict_number(self, features: pd.DataFrame) -> np.ndarray:
+        X = self._matrix(features.reindex(columns=self.columns_, fill_value=0.0))
+        distance = ((X[:, None, :] - self.centres_[None, :, :]) ** 2).sum(axis=2)
+        return distance.argmin(axis=1) + 1
+
+    def assign(self, features: pd.DataFrame) -> pd.DataFrame:
+        number = self.predict_number(features)
+        return pd.DataFrame(
+            {
+                "contact_id": features.index.to_numpy(),
+                "cluster": number,
+                "cluster_name": [self.names_[n] for n in number],
+            }
+        )
+
+    def profiles(self, features: pd.DataFrame) -> pd.DataFrame:
+        number = self.predict_number(features)
+        rows = []
+        for n in range(1, self.k_ + 1):
+            part = features[number == n]
+            row: dict[str, Any] = {
+                "cluster": n,
+                "name": self.names_[n],
+                "customers": len(part),
+                "share_of_customers": len(part) / len(features),
+                "share_of_revenue": part["spend"].sum() / max(features["spend"].sum(), 1e-9),
+                "median_days_since_order": part["recency_days"].median(),
+                "median_orders": part["orders"].median(),
+                "median_spend": part["spend"].median(),
+                "median_basket": part["avg_basket"].median(),
+            }
+            for c in features.columns:
+                if c.startswith("share:"):
+                    row[f"{c[6:]} share"] = part[c].mean()
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def _names(features: pd.DataFrame, labels: np.ndarray, k: int) -> dict[int, str]:
+    typical_spend = features["spend"].median()
+    names: dict[int, str] = {}
+    for n in range(1, k + 1):
+        part = features[labels == n]
+        words = [_spend_word(part["spend"].median() / max(typical_spend, 1e-9))]
+        words.append(_rhythm(part))
+        quiet = part["recency_days"].median()
+        if quiet >= 180:
+            words.append(f"quiet for {round(quiet / 30.4)} months")
+        mix = part[[c for c in part.columns if c.startswith("share:")]].mean()
+        if not mix.empty:
+            top = mix.idxmax()
+            what = "other categories" if top[6:] == "other" else top[6:]
+            words.append(f"mostly {what}" if mix[top] >= 0.5 else f"mixed baskets, most in {what}")
+        names[n] = ", ".join(words)
+    seen: dict[str, int] = {}
+    for n, name in names.items():
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1 or list(names.values()).count(name) > 1:
+            tenure = features.loc[labels == n, "tenure_days"].median()
+            names[n] = f"{name} ({_tenure_words(tenure)})"
+    return names
+
+
+def _spend_word(ratio: float) -> str:
+    if ratio >= 2.0:
+        return "Big spenders"
+    if ratio <= 0.5:
+        return "Light spenders"
+    return "Mid spenders"
+
+
+def _rhythm(part: pd.DataFrame) -> str:
+    if part["orders"].median() <= 1:
+        return "one-off buyers"
+    repeat = part[part["orders"] > 1]
+    gap = (repeat["tenure_days"] - repeat["recency_days"]) / (repeat["orders"] - 1)
+    days = float(gap.median())
+    if days <= 45:
+        return "buy about every month" if days > 21 else "buy every few weeks"
+    if days <= 120:
+        return "buy every few months"
+    return "buy once or twice a year"
+
+
+def _tenure_words(days: float) -> str:
+    if days < 365:
+        return f"customers for about {max(1, round(days / 30.4))} months"
+    return f"customers for about {round(days / 365.25, 1):g} years"

@@ -1,0 +1,154 @@
+"""The single-series candidates: each takes an array and returns a mean and a spread.
+
+Every model here has the same signature, `(y, m, horizon) -> Prediction`, so the
+backtest and the combination treat them alike. The spreads are shapes (how uncertainty
+grows with the horizon); their level is calibrated later on backtest errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from smbml_connect.analytics.forecast.ets import fit_ets
+
+__all__ = [
+    "MODELS",
+    "Prediction",
+    "croston_sba",
+    "deseasonalise",
+    "ets",
+    "has_seasonality",
+    "naive",
+    "seasonal_naive",
+    "theta",
+]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    mean: np.ndarray
+    sd: np.ndarray
+    detail: str = ""
+
+
+def has_seasonality(y: np.ndarray, m: int) -> bool:
+    """The 90% autocorrelation test at lag m used by the Theta method (Hyndman's thetaf)."""
+    n = len(y)
+    if m <= 1 or n < 2 * m + 2 or np.ptp(y) == 0:
+        return False
+    x = y - y.mean()
+    denominator = float(x @ x)
+    acf = np.array([float(x[k:] @ x[:-k]) / denominator for k in range(1, m + 1)])
+    limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / n)
+    return bool(abs(acf[-1]) > limit)
+
+
+def deseasonalise(y: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Classical decomposition: seasonal indices by position, multiplicative if positive."""
+    multiplicative = bool(y.min() > 0)
+    kernel = np.ones(m + 1 if m % 2 == 0 else m)
+    if m % 2 == 0:
+        kernel[[0, -1]] = 0.5
+    kernel /= m
+    trend = np.convolve(y, kernel, mode="valid")
+    offset = (len(y) - len(trend)) // 2
+    detrended = (
+        y[offset : offset + len(trend)] / trend
+        if multiplicative
+        else y[offset : offset + len(trend)] - trend
+    )
+    positions = (np.arange(len(trend)) + offset) % m
+    index = np.array([detrended[positions == p].mean() for p in range(m)])
+    index = index / index.mean() if multiplicative else index - index.mean()
+    season = index[np.arange(len(y)) % m]
+    adjusted = y / season if multiplicative else y - season
+    return adjusted, index, multiplicative
+
+
+def _future_season(index: np.ndarray, n: int, horizon: int) -> np.ndarray:
+    return index[(np.arange(n, n + horizon)) % len(index)]
+
+
+def _residual_sd(errors: np.ndarray) -> float:
+    errors = errors[np.isfinite(errors)]
+    return float(np.sqrt(np.mean(errors**2))) if len(errors) else 0.0
+
+
+def naive(y: np.ndarray, m: int, horizon: int) -> Prediction:
+    sigma = _residual_sd(np.diff(y))
+    steps = np.arange(1, horizon + 1)
+    return Prediction(np.full(horizon, y[-1]), sigma * np.sqrt(steps), "last value")
+
+
+def seasonal_naive(y: np.ndarray, m: int, horizon: int) -> Prediction:
+    if m <= 1 or len(y) < m + 1:
+        return naive(y, m, horizon)
+    steps = np.arange(horizon)
+    mean = y[len(y) - m + steps % m]
+    sigma = _residual_sd(y[m:] - y[:-m])
+    return Prediction(mean, sigma * np.sqrt(steps // m + 1), f"same as {m} periods before")
+
+
+def _ses(x: np.ndarray) -> tuple[float, float, float]:
+    """Simple exponential smoothing with alpha picked on a grid: (alpha, level, sigma)."""
+    alphas = np.linspace(0.02, 0.98, 25)
+    level = np.full(len(alphas), x[0])
+    sse = np.zeros(len(alphas))
+    for value in x[1:]:
+        error = value - level
+        sse += error * error
+        level = level + alphas * error
+    j = int(np.argmin(sse))
+    return float(alphas[j]), float(level[j]), float(np.sqrt(sse[j] / max(len(x) - 2, 1)))
+
+
+def theta(y: np.ndarray, m: int, horizon: int) -> Prediction:
+    """The standard Theta method: SES on the seasonally adjusted series plus half the trend."""
+    n = len(y)
+    seasonal = has_seasonality(y, m)
+    if seasonal:
+        x, index, multiplicative = deseasonalise(y, m)
+    else:
+        x, index, multiplicative = y, np.zeros(1), False
+    alpha, level, sigma = _ses(x)
+    slope = float(np.polyfit(np.arange(n), x, 1)[0]) if n >= 3 else 0.0
+    steps = np.arange(horizon)
+    mean = level + 0.5 * slope * (steps + (1 - (1 - alpha) ** n) / alpha)
+    sd = sigma * np.sqrt(1 + steps * alpha**2)
+    if seasonal:
+        future = _future_season(index, n, horizon)
+        mean = mean * future if multiplicative else mean + future
+        sd = sd * future if multiplicative else sd
+    return Prediction(mean, sd, "theta" + (" with season" if seasonal else ""))
+
+
+def ets(y: np.ndarray, m: int, horizon: int) -> Prediction:
+    fit = fit_ets(y, m)
+    return Prediction(fit.forecast(horizon), fit.sd(horizon), f"ETS({fit.form})")
+
+
+def croston_sba(y: np.ndarray, m: int, horizon: int) -> Prediction:
+    """Croston's method with the Syntetos-Boylan correction, for sales with many zeros."""
+    alpha = 0.1
+    demand = y[y > 0]
+    if len(demand) == 0:
+        return Prediction(np.zeros(horizon), np.zeros(horizon), "no sales")
+    gaps = np.diff(np.concatenate([[-1], np.flatnonzero(y > 0)]))
+    size, interval = float(demand[0]), float(gaps[0])
+    for d, g in zip(demand[1:], gaps[1:], strict=True):
+        size += alpha * (d - size)
+        interval += alpha * (g - interval)
+    rate = (1 - alpha / 2) * size / interval
+    sigma = _residual_sd(y - rate)
+    return Prediction(np.full(horizon, rate), np.full(horizon, sigma), "Croston (SBA)")
+
+
+MODELS: dict[str, Callable[[np.ndarray, int, int], Prediction]] = {
+    "seasonal_naive": seasonal_naive,
+    "ets": ets,
+    "theta": theta,
+    "croston": croston_sba,
+}

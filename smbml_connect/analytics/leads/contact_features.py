@@ -1,0 +1,247 @@
+"""Contact features as of a moment, so a lead model never sees its own answer.
+
+CRM totals ("email opens: 40") are counted up to today, and customers keep engaging
+after they buy, so a model trained on totals learns "engaged because a customer" and
+fails on new leads. Here every feature is counted from timestamped activities before a
+snapshot time. Training uses landmark snapshots: each past contact is looked at 0, 3,
+7, ... days after it was created, while it was still not a customer, and labelled by
+whether it converted within the horizon after that moment. Scoring looks at today's
+open leads the same way, so training and scoring rows mean the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from smbml_connect.analytics.shared.tabular import Phrase
+from smbml_connect.errors import DataValidationError
+
+__all__ = [
+    "CONTACT_PHRASES",
+    "LANDMARK_DAYS",
+    "ContactFrames",
+    "contact_snapshot",
+    "conversion_times",
+    "lead_scoring_frame",
+    "lead_training_frame",
+]
+
+LANDMARK_DAYS = (0, 3, 7, 14, 30, 60, 90, 180, 365)
+CUSTOMER_STAGES = frozenset({"customer", "evangelist"})
+LABELS = ("customer", "order", "won_deal")
+_KNOWN_KINDS = {  # activity kind -> (feature name, phrase)
+    "page_view": ("page_views", Phrase("Viewed {n} pages", "Viewed 1 page", "No page views yet")),
+    "email_open": ("emails_opened", Phrase("Opened {n} emails", "Opened 1 email", "No emails opened")),
+    "email_click": ("emails_clicked", Phrase("Clicked {n} emails", "Clicked 1 email", "No email clicks")),
+    "form_submission": ("forms_filled", Phrase("Filled in {n} forms", "Filled in 1 form", "No forms filled in")),
+    "meeting": ("meetings", Phrase("Had {n} meetings", "Had 1 meeting", "No meeting yet")),
+    "call": ("calls", Phrase("Had {n} calls", "Had 1 call", "No calls yet")),
+    "email": ("emails", Phrase("{n} emails exchanged", "1 email exchanged", "No emails exchanged")),
+}  # fmt: skip
+CONTACT_PHRASES: dict[str, Phrase] = {
+    "lead_source": Phrase(
+        "Came from {value}",
+        missing="Lead source unknown",
+        values={
+            "referral": "Came from a referral",
+            "organic_search": "Came from organic search",
+            "paid_search": "Came from a paid search ad",
+            "social": "Came from social media",
+            "email": "Came from an email campaign",
+            "event": "Met at an event",
+            "direct": "Came to the site directly",
+        },
+    ),
+    "country": Phrase("Based in {value}", missing="Country unknown"),
+    "industry": Phrase("Industry: {value}", missing="Industry unknown"),
+    "has_company": Phrase("Has a company name", zero="No company name"),
+    "days_since_created": Phrase("Lead for {n} days", "Lead for 1 day", "New lead today"),
+    "days_since_last_activity": Phrase(
+        "Last active {n} days ago", "Last active yesterday", "Active today", "No activity yet"
+    ),
+    "activities_last_7_days": Phrase(
+        "{n} actions in the last week", "1 action in the last week", "Nothing in the last week"
+    ),
+    "open_deals": Phrase("{n} open deals", "Has an open deal", "No open deal"),
+    "lost_deals": Phrase("Lost {n} deals before", "Lost a deal before", "No lost deals"),
+    **{name: phrase for name, phrase in _KNOWN_KINDS.values()},
+}
+_STATIC = ("lead_source", "country", "industry")
+_SHIFT = np.int64(1) << 35  # room for seconds since 1970 well past 2100
+
+
+@dataclass
+class ContactFrames:
+    """A feature frame plus what was left out and why, for the model card."""
+
+    frame: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def _utc(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series, utc=True)
+
+
+def conversion_times(
+    tables: dict[str, pd.DataFrame], label: str = "customer"
+) -> tuple[pd.Series, set[str]]:
+    """When each contact became a success, and who did with no date to place it.
+
+    customer: a counted order, a won deal, or a customer lifecycle stage; order: a
+    counted order; won_deal: a won deal. Cancelled and refunded orders do not count.
+    """
+    if label not in LABELS:
+        raise DataValidationError(f"lead label must be one of {', '.join(LABELS)}, not {label!r}")
+    moments = []
+    if label in ("customer", "order"):
+        orders = tables["orders"]
+        counted = orders[~orders["status"].fillna("").str.lower().isin(["cancelled", "refunded"])]
+        moments.append(counted[["contact_id", "ordered_at"]].set_axis(["contact_id", "at"], axis=1))
+    if label in ("customer", "won_deal"):
+        deals = tables["deals"]
+        won = deals[deals["is_won"].fillna(False).astype(bool)]
+        at = _utc(won["closed_at"]).fillna(_utc(won["close_date"]))
+        moments.append(pd.DataFrame({"contact_id": won["contact_id"], "at": at}))
+    events = pd.concat(moments, ignore_index=True).dropna()
+    events["at"] = _utc(events["at"])
+    first = events.groupby("contact_id")["at"].min()
+    undated: set[str] = set()
+    if label == "customer":
+        contacts = tables["contacts"]
+        stage = contacts["lifecycle_stage"].fillna("").str.lower()
+        customers = set(contacts.loc[stage.isin(CUSTOMER_STAGES), "contact_id"])
+        undated = customers - set(first.index)
+    return first, undated
+
+
+def _codes(ids: pd.Series, universe: pd.Index) -> np.ndarray:
+    return pd.Categorical(ids.astype(object), categories=universe).codes.astype("int64")
+
+
+def _seconds(times: pd.Series) -> np.ndarray:
+    stamps = _utc(times).astype("datetime64[ns, UTC]")
+    return (stamps.astype("int64") // 1_000_000_000).to_numpy(dtype="int64")
+
+
+def _sorted_keys(frame: pd.DataFrame, column: str, universe: pd.Index) -> np.ndarray:
+    codes = _codes(frame["contact_id"], universe)
+    keep = codes >= 0
+    return np.sort(codes[keep] * _SHIFT + _seconds(frame[column])[keep])
+
+
+def contact_snapshot(tables: dict[str, pd.DataFrame], pairs: pd.DataFrame) -> pd.DataFrame:
+    """Features of each (contact_id, at) pair, counted from what happened before `at`.
+
+    One pass for any number of pairs: activities become sorted integer keys (contact
+    code, seconds) and every count is the difference of two binary searches.
+    """
+    contacts = tables["contacts"].drop_duplicates("contact_id").set_index("contact_id")
+    universe = pd.Index(contacts.index.astype(object))
+    who = _codes(pairs["contact_id"], universe)
+    moment = _utc(pairs["at"]).reset_index(drop=True)
+    now = _seconds(moment)
+    upper, start = who * _SHIFT + now, who * _SHIFT
+    mine = contacts.reindex(pairs["contact_id"].astype(object).to_numpy())
+    out = pd.DataFrame(index=pairs.index)
+    for column in _STATIC:
+        out[column] = mine[column].to_numpy()
+    out["has_company"] = mine["company"].notna().astype(float).to_numpy()
+    created = _utc(mine["created_at"]).reset_index(drop=True).fillna(moment)
+    age = ((moment - created).dt.total_seconds() / 86400).clip(lower=0).round(0)
+    out["days_since_created"] = age.to_numpy()
+    activities = tables["activities"]
+    everything = _sorted_keys(activities, "occurred_at", universe)
+    before = np.searchsorted(everything, upper, side="left")
+    first = np.searchsorted(everything, start, side="left")
+    week_ago = np.searchsorted(everything, upper - 7 * 86400, side="left")
+    out["activities_last_7_days"] = before - np.maximum(week_ago, first)
+    if len(everything):
+        last = np.where(before > first, everything[np.maximum(before - 1, 0)] % _SHIFT, -1)
+    else:  # a source without timestamped activities (HubSpot, most sheets)
+        last = np.full(len(now), -1, dtype="int64")
+    out["days_since_last_activity"] = np.where(last >= 0, np.floor((now - last) / 86400), np.nan)
+    kinds = activities["kind"].astype(object).fillna("other").str.strip().str.lower()
+    kinds = kinds.str.replace(" ", "_")
+    for kind in kinds.value_counts().index[:8]:
+        name = _KNOWN_KINDS.get(kind, (f"{kind}_count", None))[0]
+        keys = _sorted_keys(activities[(kinds == kind).to_numpy()], "occurred_at", universe)
+        out[name] = np.searchsorted(keys, upper) - np.searchsorted(keys, start)
+    deals = tables["deals"]
+    if len(deals):
+        never = pd.Timestamp("2200-01-01", tz="UTC")
+        opened = deals.assign(at=_utc(deals["created_at"]).fillna(never))
+        closed = deals.assign(at=_utc(deals["closed_at"]).fillna(never))
+        lost = closed[~deals["is_won"].fillna(False).astype(bool).to_numpy()]
+        counts = {}
+        for name, frame in (("opened", opened), ("closed", closed), ("lost", lost)):
+            keys = _sorted_keys(frame, "at", universe)
+            counts[name] = np.searchsorted(keys, upper) - np.searchsorted(keys, start)
+        out["open_deals"] = counts["opened"] - counts["closed"]
+        out["lost_deals"] = counts["lost"]
+    return out
+
+
+def lead_training_frame(
+    tables: dict[str, pd.DataFrame],
+    as_of: pd.Timestamp,
+    horizon_days: int = 90,
+    label: str = "customer",
+) -> ContactFrames:
+    """Landmark snapshots of past contacts, labelled by conversion within the horizon."""
+    converted, undated = conversion_times(tables, label)
+    contacts = tables["contacts"].drop_duplicates("contact_id")
+    contacts = contacts[~contacts["contact_id"].isin(undated) & contacts["created_at"].notna()]
+    created = _utc(contacts.set_index("contact_id")["created_at"])
+    horizon = pd.Timedelta(days=horizon_days)
+    converted = converted.reindex(created.index)
+    pieces = []
+    for days in LANDMARK_DAYS:
+        moment = created + pd.Timedelta(days=days)
+        observable = moment <= as_of - horizon
+        still_open = converted.isna() | (converted > moment)
+        keep = observable & still_open
+        if keep.any():
+            outcome = converted[keep].notna() & (converted[keep] <= moment[keep] + horizon)
+            pieces.append(
+                pd.DataFrame(
+                    {
+                        "contact_id": moment.index[keep],
+                        "snapshot_at": moment[keep].to_numpy(),
+                        "converted": outcome.to_numpy(),
+                    }
+                )
+            )
+    notes = []
+    if undated:
+        notes.append(
+            f"{len(undated):,} customers have no order or won deal to date their conversion "
+            "and were left out of training"
+        )
+    if tables["activities"].empty:
+        notes.append(
+            "no timestamped activities: engagement totals were left out, because they "
+            "include engagement after a contact converted"
+        )
+    if not pieces:
+        return ContactFrames(
+            pd.DataFrame(columns=["contact_id", "snapshot_at", "converted"]), notes
+        )
+    rows = pd.concat(pieces, ignore_index=True)
+    rows["snapshot_at"] = _utc(rows["snapshot_at"])
+    pairs = pd.DataFrame({"contact_id": rows["contact_id"], "at": rows["snapshot_at"]})
+    return ContactFrames(pd.concat([rows, contact_snapshot(tables, pairs)], axis=1), notes)
+
+
+def lead_scoring_frame(
+    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, label: str = "customer"
+) -> pd.DataFrame:
+    """Today's open leads (not yet a success) as they look at `as_of`."""
+    converted, undated = conversion_times(tables, label)
+    contacts = tables["contacts"].drop_duplicates("contact_id")
+    done = set(converted[converted <= as_of].index) | undated
+    open_ids = contacts.loc[~contacts["contact_id"].isin(done), "contact_id"]
+    pairs = pd.DataFrame({"contact_id": open_ids.to_numpy(), "at": as_of})
+    return pd.concat([pairs[["contact_id"]], contact_snapshot(tables, pairs)], axis=1)

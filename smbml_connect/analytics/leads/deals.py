@@ -1,0 +1,314 @@
+"""Deal win probabilities and the revenue forecast they add up to.
+
+Closed deals teach the model, but a closed deal's stage ("closed lost") and age at
+close are its answer. So, as for leads, each closed deal is looked at on landmark
+days while it was still open: the stage it had reached then (from the stage
+history), days in that stage, the owner's win rate over deals closed before that
+day (never the deal itself), the contact's recent engagement. Open deals are scored
+as they are today, which is the same question asked at a later day.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from smbml_connect.analytics.leads.scoring import LeadScorer
+from smbml_connect.analytics.shared.tabular import Phrase
+from smbml_connect.errors import DataValidationError, NotEnoughDataError, NotFittedError
+
+__all__ = [
+    "DEAL_PHRASES",
+    "DealWinModel",
+    "deal_scoring_frame",
+    "deal_snapshot",
+    "deal_training_frame",
+    "pipeline_forecast",
+]
+
+DEAL_LANDMARK_DAYS = (0, 7, 14, 30, 60, 90, 180)
+_PRIOR_DEALS = 5.0  # an owner's win rate is shrunk towards the team's as if by 5 deals
+DEAL_PHRASES: dict[str, Phrase] = {
+    "amount": Phrase("Worth {n}"),
+    "pipeline": Phrase("In the {value} pipeline"),
+    "stage": Phrase(
+        "At stage: {value}",
+        missing="Stage history unknown",
+        values={
+            "appointmentscheduled": "Appointment scheduled",
+            "qualifiedtobuy": "Qualified to buy",
+            "presentationscheduled": "Presentation scheduled",
+            "decisionmakerboughtin": "Decision maker bought in",
+            "contractsent": "Contract sent",
+        },
+    ),
+    "days_in_stage": Phrase("{n} days in this stage", "1 day in this stage", "Entered this stage today"),
+    "days_open": Phrase("Open for {n} days", "Open for 1 day", "Opened today"),
+    "stages_passed": Phrase("Moved through {n} stages", "Moved through 1 stage", "Not moved yet"),
+    "contacts": Phrase("{n} contacts involved", "1 contact involved", "No contact linked"),
+    "owner_win_rate": Phrase("Owner wins {value} of deals", missing="Owner's record unknown"),
+    "owner_closed_deals": Phrase("Owner closed {n} deals before", "Owner closed 1 deal before", "Owner's first deal"),
+    "month": Phrase("Month {n} of the year"),
+    "contact_activity_30d": Phrase("Contact active {n} times in 30 days", "Contact active once in 30 days", "Contact quiet for 30 days"),
+    "lead_source": Phrase("Contact came from {value}"),
+}  # fmt: skip
+
+
+def _utc(series: pd.Series | Any) -> Any:
+    stamps = pd.to_datetime(series, utc=True)
+    return stamps.astype("datetime64[ns, UTC]") if isinstance(stamps, pd.Series) else stamps
+
+
+def _owner_record(deals: pd.DataFrame, owners: pd.Series, moments: pd.Series) -> pd.DataFrame:
+    """Each owner's wins and closed deals strictly before each moment."""
+    closed = deals[deals["is_closed"].fillna(False).astype(bool) & deals["closed_at"].notna()]
+    closed = closed.assign(closed_at=_utc(closed["closed_at"])).sort_values("closed_at")
+    base = float(closed["is_won"].fillna(False).astype(bool).mean()) if len(closed) else 0.5
+    wins = np.zeros(len(owners))
+    count = np.zeros(len(owners))
+    owner_values = owners.fillna("(none)").to_numpy()
+    moment_values = _utc(pd.Series(moments.to_numpy())).to_numpy()
+    for owner, mine in closed.groupby(closed["owner_id"].fillna("(none)")):
+        hit = owner_values == owner
+        if not hit.any():
+            continue
+        times = mine["closed_at"].to_numpy()
+        position = np.searchsorted(times, moment_values[hit], side="left")
+        cumulative = np.concatenate([[0], np.cumsum(mine["is_won"].fillna(False).astype(bool))])
+        wins[hit] = cumulative[position]
+        count[hit] = position
+    rate = (wins + _PRIOR_DEALS * base) / (count + _PRIOR_DEALS)
+    return pd.DataFrame({"owner_win_rate": rate, "owner_closed_deals": count})
+
+
+def deal_snapshot(tables: dict[str, pd.DataFrame], rows: pd.DataFrame) -> pd.DataFrame:
+    """Features of (deal_id, snapshot_at) pairs, from what was known at that moment."""
+    deals = tables["deals"].drop_duplicates("deal_id").set_index("deal_id")
+    ids = rows["deal_id"].to_numpy()
+    moment = _utc(rows["snapshot_at"]).reset_index(drop=True)
+    me = deals.reindex(ids).reset_index()
+    created = _utc(me["created_at"]).fillna(moment)
+    out = pd.DataFrame(
+        {
+            "amount": pd.to_numeric(me["amount"], errors="coerce"),
+            "pipeline": me["pipeline"],
+            "days_open": ((moment - created).dt.total_seconds() // 86400).clip(lower=0),
+            "month": moment.dt.month.astype(float),
+        }
+    )
+    history = tables.get("deal_stages", pd.DataFrame(columns=["deal_id", "stage", "entered_at"]))
+    history = history[~history["stage"].str.lower().str.startswith("closed")]
+    if not history.empty:
+        joined = pd.DataFrame(
+            {"deal_id": ids.astype(str), "at": moment, "row": np.arange(len(ids))}
+        )
+        steps = history.assign(entered_at=_utc(history["entered_at"])).sort_values("entered_at")
+        steps["passed"] = steps.groupby("deal_id").cumcount().astype(float)
+        steps["deal_id"] = steps["deal_id"].astype(str).astype(object)
+        joined["deal_id"] = joined["deal_id"].astype(object)
+        joined = joined.sort_values("at")
+        current = pd.merge_asof(
+            joined, steps, left_on="at", right_on="entered_at", by="deal_id",
+            allow_exact_matches=True,
+        ).set_index("row").sort_index()  # fmt: skip
+        out["stage"] = current["stage"].to_numpy()
+        in_stage = (current["at"] - current["entered_at"]).dt.total_seconds() // 86400
+        out["days_in_stage"] = in_stage.to_numpy()
+        out["stages_passed"] = current["passed"].to_numpy()
+    links = tables["associations"]
+    linked = links[links["from_type"].eq("deal") & links["to_type"].eq("contact")]
+    people = pd.concat(
+        [linked[["from_id", "to_id"]].set_axis(["deal_id", "contact_id"], axis=1),
+         deals["contact_id"].dropna().reset_index()]
+    ).drop_duplicates()  # fmt: skip
+    out["contacts"] = pd.Series(ids).map(people.groupby("deal_id").size()).fillna(0).to_numpy()
+    out = pd.concat([out, _owner_record(tables["deals"], me["owner_id"], moment)], axis=1)
+    contacts = tables["contacts"].drop_duplicates("contact_id").set_index("contact_id")
+    out["lead_source"] = me["contact_id"].map(contacts["lead_source"]).to_numpy()
+    activity = tables["activities"]
+    if not activity.empty:
+        out["contact_activity_30d"] = _recent_activity(activity, me["contact_id"], moment)
+    return out
+
+
+def _recent_activity(activities: pd.DataFrame, contact: pd.Series, moment: pd.Series) -> np.ndarray:
+    codes = {c: i for i, c in enumerate(pd.unique(contact.dropna()))}
+    shift = np.int64(1) << 35
+    mine = activities[activities["contact_id"].isin(codes)]
+    epoch = pd.Timestamp("1970-01-01", tz="UTC")
+    keys = np.sort(
+        mine["contact_id"].map(codes).to_numpy(dtype="int64") * shift
+        + ((_utc(mine["occurred_at"]) - epoch) // pd.Timedelta(seconds=1)).to_numpy(dtype="int64")
+    )
+    who = contact.map(codes).fillna(-1).to_numpy(dtype="int64")
+    now = ((moment - epoch) // pd.Timedelta(seconds=1)).to_numpy(dtype="int64")
+    counts = np.searchsorted(keys, who * shift + now) - np.searchsorted(
+        keys, who * shift + now - 30 * 86400
+    )
+    return np.where(who >= 0, counts, np.nan)
+
+
+def deal_training_frame(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
+    """Closed deals at landmark ages while they were still open, labelled won or lost."""
+    deals = tables["deals"].drop_duplicates("deal_id")
+    closed = deals[
+        deals["is_closed"].fillna(False).astype(bool)
+        & deals["closed_at"].notna()
+        & deals["created_at"].notna()
+    ]
+    closed = closed[_utc(closed["closed_at"]) <= as_of]
+    created, closed_at = _utc(closed["created_at"]), _utc(closed["closed_at"])
+    pieces = []
+    for days in DEAL_LANDMARK_DAYS:
+        moment = created + pd.Timedelta(days=days)
+        keep = (moment < closed_at) | (days == 0)
+        pieces.append(
+            pd.DataFrame(
+                {
+                    "deal_id": closed.loc[keep, "deal_id"].to_numpy(),
+                    "snapshot_at": moment[keep].to_numpy(),
+                    "won": closed.loc[keep, "is_won"].fillna(False).astype(bool).to_numpy(),
+                }
+            )
+        )
+    # Landmarks past every deal's close are empty; pandas warns when concatenating those.
+    rows = pd.concat([p for p in pieces if len(p)] or pieces[:1], ignore_index=True)
+    if rows.empty:
+        return rows
+    return pd.concat([rows, deal_snapshot(tables, rows)], axis=1)
+
+
+def deal_scoring_frame(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
+    deals = tables["deals"].drop_duplicates("deal_id")
+    open_deals = deals[~deals["is_closed"].fillna(False).astype(bool)]
+    rows = pd.DataFrame({"deal_id": open_deals["deal_id"].to_numpy(), "snapshot_at": as_of})
+    return pd.concat([rows, deal_snapshot(tables, rows)], axis=1)
+
+
+class DealWinModel:
+    """Chance each open deal is won, learnt from closed deals; reasons as for leads."""
+
+    def __init__(self, random_state: int = 0, model: str = "auto") -> None:
+        self.random_state = random_state
+        self.model = model
+
+    def fit(self, tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> DealWinModel:
+        frame = deal_training_frame(tables, as_of)
+        if frame.empty:
+            raise NotEnoughDataError(
+                "no closed deals to learn from: win rates need won and lost deals"
+            )
+        self.scorer_ = LeadScorer(
+            random_state=self.random_state, model=self.model, phrases=DEAL_PHRASES, subject="deal"
+        ).fit(
+            frame,
+            "won",
+            time_column="snapshot_at",
+            group_column="deal_id",
+            fairness_column="pipeline",
+        )
+        self.scorer_.card_["data"]["closed_deals"] = int(frame["deal_id"].nunique())
+        return self
+
+    @property
+    def card_(self) -> dict[str, Any]:
+        self._check()
+        return self.scorer_.card_
+
+    def _check(self) -> None:
+        if not hasattr(self, "scorer_"):
+            raise NotFittedError("the deal win model is not fitted yet: call fit first")
+
+    def predict(self, tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
+        """Open deals with probability, score, tier, reasons and the month they should close."""
+        self._check()
+        frame = deal_scoring_frame(tables, as_of)
+        deals = tables["deals"].drop_duplicates("deal_id").set_index("deal_id")
+        scored = self.scorer_.score(frame)
+        close = _utc(frame["deal_id"].map(deals["close_date"]))
+        this_month = as_of.tz_convert("UTC").tz_localize(None).to_period("M")
+        month = close.dt.tz_localize(None).dt.to_period("M")
+        overdue = month.isna() | (month < this_month)
+        return pd.DataFrame(
+            {
+                "deal_id": frame["deal_id"],
+                "name": frame["deal_id"].map(deals["name"]),
+                "amount": frame["amount"],
+                "stage": frame["deal_id"].map(deals["stage"]),
+                "close_date": close,
+                "close_month": month.where(~overdue, this_month).astype(str),
+                "overdue": overdue.to_numpy(),
+                **{c: scored[c] for c in ("probability", "score", "tier", "reasons")},
+            }
+        )
+
+    def to_json(self) -> str:
+        self._check()
+        return json.dumps(
+            {"format": "smbml-deal-win", "version": 1, "scorer": self.scorer_.to_json()}
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> DealWinModel:
+        data = json.loads(text)
+        if data.get("format") != "smbml-deal-win":
+            raise DataValidationError("not a saved smbml deal win model")
+        scorer = LeadScorer.from_json(data["scorer"])
+        model = cls(scorer.random_state, scorer.model)
+        model.scorer_ = scorer
+        return model
+
+
+def pipeline_forecast(
+    scored: pd.DataFrame,
+    draws: int = 4000,
+    random_state: int = 0,
+    levels: tuple[int, ...] = (80, 95),
+) -> pd.DataFrame:
+    """Expected won revenue per close month, with intervals from simulating every deal.
+
+    Each open deal is won or lost independently with its probability; the interval is
+    the spread of the simulated monthly totals. Deals without an amount are left out.
+    """
+    usable = scored[scored["amount"].notna()]
+    months = sorted(usable["close_month"].unique())
+    if not months:
+        return pd.DataFrame(
+            columns=[
+                "month",
+                "deals",
+                "pipeline_amount",
+                "expected",
+                "lo80",
+                "hi80",
+                "lo95",
+                "hi95",
+            ]
+        )
+    rng = np.random.default_rng(random_state)
+    amount = usable["amount"].to_numpy(dtype=float)
+    p = usable["probability"].to_numpy(dtype=float)
+    which = usable["close_month"].map({m: i for i, m in enumerate(months)}).to_numpy()
+    totals = np.zeros((draws, len(months)))
+    for start in range(0, len(usable), 2000):  # bounded memory for big pipelines
+        part = slice(start, start + 2000)
+        won = rng.uniform(size=(draws, len(p[part]))) < p[part]
+        onehot = np.zeros((len(p[part]), len(months)))
+        onehot[np.arange(len(p[part])), which[part]] = amount[part]
+        totals += won @ onehot
+    frame = pd.DataFrame(
+        {
+            "month": months,
+            "deals": np.bincount(which, minlength=len(months)),
+            "pipeline_amount": np.bincount(which, amount, minlength=len(months)),
+            "expected": np.bincount(which, amount * p, minlength=len(months)),
+        }
+    )
+    for level in levels:
+        tail = (100 - level) / 2
+        frame[f"lo{level}"] = np.percentile(totals, tail, axis=0)
+        frame[f"hi{level}"] = np.percentile(totals, 100 - tail, axis=0)
+    return frame

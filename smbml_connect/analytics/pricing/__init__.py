@@ -1,0 +1,10 @@
+"""Price suggestions from how demand reacts to price, within the owner's guardrails."""
+
+from smbml_connect.analytics.pricing.suggest import (
+    Guardrails,
+    estimate_elasticity,
+    suggest_price,
+    suggest_prices,
+)
+
+__all__ = ["Guardrails", "estimate_elasticity", "suggest_price", "suggest_prices"]

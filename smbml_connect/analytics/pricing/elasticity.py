@@ -1,0 +1,456 @@
+"""How much each product's sales move when its price moves: the price elasticity.
+
+Demand is log-linear in price (constant elasticity), fitted as a quasi-Poisson model so
+that weeks with no sale count and counts are not logged: `log E[units] = level + trend +
+season + promotion + elasticity * log(price)`. The controls matter: a shop that raises
+prices in its busy season would otherwise learn that buyers like higher prices.
+
+Products whose own prices moved little borrow strength from their category, and
+categories from the whole shop: a normal hierarchy whose spreads are averaged over a
+grid (small categories make a point estimate of the spread unreliable). A product whose
+price never really moved gets no estimate at all, never a guess dressed up as one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse
+
+from smbml_connect.analytics.pricing.price_history import evidence
+from smbml_connect.analytics.shared.glm import PoissonFit, fit_poisson
+from smbml_connect.coerce import parse_number
+from smbml_connect.errors import DataValidationError, NotEnoughDataError
+
+__all__ = [
+    "ElasticityEstimate",
+    "ProductDemand",
+    "estimate_elasticity",
+    "fit_product_demand",
+    "pool_elasticities",
+    "thin_evidence",
+]
+
+MIN_SPREAD = 0.03  # highest price at least 3% above the lowest
+MIN_SELLING_PERIODS = 8
+MIN_UNITS = 20.0
+SEASON_MIN_WEEKS = 56  # a year and a bit before a yearly pattern can be told from a trend
+SEASON_BINS = 24  # half months: holidays and paydays follow the calendar
+Z95 = 1.959964
+# Prior spreads, in log units: how far a product's trend (per year), a season slice or
+# a promotion's extra lift beyond its discount plausibly go.
+TREND_SD, SEASON_SD, PROMO_SD, FLAT = 0.5, 1.0, 0.3, 1e-4
+LAGS = 8  # weeks over which a product's demand errors are allowed to move together
+# A category's demand drifts as regular buyers come and go: one level per category and
+# quarter absorbs it (without it, own intervals were 1.5 times too narrow on the sample).
+DRIFT_WEEKS, DRIFT_SD = 13, 0.3
+CHUNK = 200  # products fitted together at most, so the design stays small
+
+
+@dataclass(frozen=True)
+class ElasticityEstimate:
+    """An elasticity with its 95% interval and the evidence it rests on."""
+
+    elasticity: float
+    lo95: float
+    hi95: float
+    observations: int
+    distinct_prices: int
+    price_low: float
+    price_high: float
+    controls: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    left_out: tuple[str, ...] = ()
+
+    @property
+    def se(self) -> float:
+        return (self.hi95 - self.lo95) / (2 * Z95)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "elasticity": self.elasticity, "lo95": self.lo95, "hi95": self.hi95,
+            "observations": self.observations, "distinct_prices": self.distinct_prices,
+            "price_low": self.price_low, "price_high": self.price_high,
+            "controls": list(self.controls), "notes": list(self.notes),
+            "left_out": list(self.left_out),
+        }  # fmt: skip
+
+
+def thin_evidence(facts: Mapping[str, float], unit: str = "week") -> str | None:
+    """Why the data cannot tell how buyers react to price, or None when it can."""
+    low, high = facts["price_low"], facts["price_high"]
+    if facts["selling_periods"] < MIN_SELLING_PERIODS or facts["units"] < MIN_UNITS:
+        return (
+            f"too few sales to learn from ({facts['units']:g} units in "
+            f"{facts['selling_periods']:g} {unit}s with a sale)"
+        )
+    if facts["distinct_prices"] < 2:
+        return f"always sold at {low:.2f}, so there is no evidence of how buyers react to a change"
+    if high < low * (1 + MIN_SPREAD):
+        return (
+            f"its price barely moved ({low:.2f} to {high:.2f}), too little to tell how buyers "
+            "react to a change"
+        )
+    return None
+
+
+def _season_bin(starts: pd.Series, days: int = 7) -> np.ndarray:
+    """The half month each period falls in, judged by its middle day."""
+    middle = pd.DatetimeIndex(starts) + pd.Timedelta(days=days // 2)
+    return (middle.month.to_numpy() - 1) * 2 + (middle.day.to_numpy() > 15)
+
+
+@dataclass
+class _Design:
+    blocks: list[scipy.sparse.spmatrix] = field(default_factory=list)
+    precision: list[np.ndarray] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    def add(self, block: Any, sd: float | None, names: Sequence[str]) -> None:
+        block = scipy.sparse.csr_matrix(block)
+        self.blocks.append(block)
+        value = FLAT if sd is None else 1.0 / sd**2
+        self.precision.append(np.full(block.shape[1], value))
+        self.names.extend(names)
+
+    def matrix(self) -> scipy.sparse.csr_matrix:
+        return scipy.sparse.hstack(self.blocks, format="csr")
+
+    def where(self, name: str) -> int:
+        return self.names.index(name)
+
+
+@dataclass(frozen=True)
+class ProductDemand:
+    """One product's own elasticity estimate (before pooling) and what it rests on."""
+
+    product_id: str
+    category: str
+    facts: dict[str, float]
+    refusal: str | None
+    elasticity: float = float("nan")  # own estimate; nan when refused
+    se: float = float("nan")
+    reference_price: float = float("nan")
+    promo_lift: float = 0.0  # log extra lift while promoted, beyond the discount itself
+    recent: pd.DataFrame | None = None  # last weeks: fitted units, net price, promoted
+    controls: tuple[str, ...] = ()
+
+
+def _robust_variance(
+    X: scipy.sparse.csr_matrix, fit: PoissonFit, panel: pd.DataFrame, columns: list[int]
+) -> np.ndarray:
+    """Newey-West variance of the chosen coefficients, weeks of one product correlated.
+
+    Demand drifts (regular buyers come and go), so neighbouring weeks are not
+    independent; ignoring it makes a price effect look surer than it is.
+    """
+    if not columns:
+        return np.empty(0)
+    residual = panel["units"].to_numpy() - fit.mean
+    influence = (X @ fit.cov[:, columns]).T * (residual / fit.dispersion)  # k x n
+    product = panel["product_id"].to_numpy()
+    variance = np.sum(influence**2, axis=1)
+    for lag in range(1, LAGS + 1):
+        same = product[lag:] == product[:-lag]
+        weight = 1 - lag / (LAGS + 1)
+        variance += 2 * weight * np.sum(influence[:, lag:] * influence[:, :-lag] * same, axis=1)
+    return variance
+
+
+def _fit_chunk(panel: pd.DataFrame, category: str) -> list[ProductDemand]:
+    """One model for products that share a category: season and promotion lift shared."""
+    panel = panel.reset_index(drop=True)
+    products = sorted(panel["product_id"].unique())
+    codes = pd.Categorical(panel["product_id"], categories=products).codes
+    rows = np.arange(len(panel))
+    onehot = scipy.sparse.csr_matrix((np.ones(len(panel)), (rows, codes)),
+                                     shape=(len(panel), len(products)))  # fmt: skip
+    design = _Design()
+    design.add(onehot, None, [f"level:{p}" for p in products])
+    weeks = pd.DatetimeIndex(panel["week"])
+    years = (weeks - weeks.min()).days.to_numpy() / 365.25
+    centred = years - pd.Series(years).groupby(panel["product_id"]).transform("mean").to_numpy()
+    controls = ["trend", "category drift"]
+    design.add(onehot.multiply(centred[:, None]), TREND_SD, [f"trend:{p}" for p in products])
+    quarter = (weeks - weeks.min()).days.to_numpy() // (7 * DRIFT_WEEKS)
+    drift = scipy.sparse.csr_matrix((np.ones(len(panel)), (rows, quarter)),
+                                    shape=(len(panel), int(quarter.max()) + 1))  # fmt: skip
+    design.add(drift, DRIFT_SD, [f"drift:{b}" for b in range(drift.shape[1])])
+    span_weeks = (weeks.max() - weeks.min()).days / 7 + 1
+    if span_weeks >= SEASON_MIN_WEEKS:
+        bins = _season_bin(panel["week"])
+        season = scipy.sparse.csr_matrix((np.ones(len(panel)), (rows, bins)),
+                                         shape=(len(panel), SEASON_BINS))  # fmt: skip
+        design.add(season, SEASON_SD, [f"season:{b}" for b in range(SEASON_BINS)])
+        controls.append("season")
+    promoted = panel["promoted"].to_numpy(dtype=float)
+    if promoted.any():
+        design.add(promoted[:, None], PROMO_SD, ["promotion"])
+        controls.append("promotions")
+    facts = evidence(panel).to_dict("index")
+    refusals = {p: thin_evidence(facts[p]) for p in products}
+    references = panel.groupby("product_id")["net_price"].median()
+    priced = [p for p in products if refusals[p] is None]
+    if priced:
+        log_price = np.log(
+            panel["net_price"].to_numpy() / references.reindex(panel["product_id"]).to_numpy()
+        )
+        mask = np.isin(panel["product_id"].to_numpy(), priced)
+        position = {p: i for i, p in enumerate(priced)}
+        priced_codes = panel["product_id"].map(position).fillna(-1).to_numpy(dtype=int)
+        keep = mask.nonzero()[0]
+        block = scipy.sparse.csr_matrix((log_price[keep], (keep, priced_codes[keep])),
+                                        shape=(len(panel), len(priced)))  # fmt: skip
+        design.add(block, None, [f"elasticity:{p}" for p in priced])
+    matrix = design.matrix()
+    fit: PoissonFit = fit_poisson(
+        matrix, panel["units"].to_numpy(), prior_precision=np.concatenate(design.precision)
+    )
+    robust = _robust_variance(matrix, fit, panel, [design.where(f"elasticity:{p}") for p in priced])
+    lift = float(fit.coef[design.where("promotion")]) if "promotion" in design.names else 0.0
+    panel = panel.assign(fitted=fit.mean)
+    results = []
+    tails = panel.groupby("product_id", sort=True).tail(13)
+    recents = dict(iter(tails[["product_id", "week", "units", "fitted", "net_price", "promoted"]]
+                        .groupby("product_id", sort=True)))  # fmt: skip
+    for product in products:
+        recent = recents[product].drop(columns="product_id")
+        own = dict(facts[product])
+        if refusals[product] is None:
+            j = design.where(f"elasticity:{product}")
+            value = float(fit.coef[j])
+            se = float(np.sqrt(max(fit.cov[j, j], robust[priced.index(product)])))
+        else:
+            value, se = float("nan"), float("nan")
+        results.append(
+            ProductDemand(
+                product,
+                category,
+                own,
+                refusals[product],
+                value,
+                se,
+                float(references[product]),
+                lift,
+                recent.reset_index(drop=True),
+                tuple(controls),
+            )
+        )
+    return results
+
+
+def fit_product_demand(
+    weekly: pd.DataFrame, categories: Mapping[str, str] | None = None
+) -> list[ProductDemand]:
+    """Own elasticity of every product in a weekly price history (see price_history)."""
+    known = {p: str(c) for p, c in (categories or {}).items() if pd.notna(c) and str(c).strip()}
+    category = weekly["product_id"].map(known).astype(object)  # all missing: float NaN otherwise
+    frame = weekly.assign(category=category.fillna("Uncategorised"))
+    results: list[ProductDemand] = []
+    for category, group in frame.groupby("category", sort=True):
+        products = sorted(group["product_id"].unique())
+        for start in range(0, len(products), CHUNK):
+            chunk = group[group["product_id"].isin(products[start : start + CHUNK])]
+            results.extend(_fit_chunk(chunk, str(category)))
+    return results
+
+
+# -- pooling ---------------------------------------------------------------------------
+
+# Spread of products around their category's elasticity. The floor: products of one
+# category are never assumed identical (with the spread estimated near zero from noisy
+# estimates, 95% intervals covered 77% of the sample's true values; with it, 89%).
+_TAU = np.linspace(0.25, 1.5, 60)
+_SIGMA = np.linspace(0.02, 2.0, 50)  # spread of categories around the shop's
+_TAU_PRIOR, _SIGMA_PRIOR = 0.5, 1.0  # half-normal scales
+
+
+@dataclass(frozen=True)
+class PooledElasticity:
+    elasticity: float
+    sd: float
+    own_weight: float  # share of the answer that comes from the product's own sales
+
+    @property
+    def lo95(self) -> float:
+        return self.elasticity - Z95 * self.sd
+
+    @property
+    def hi95(self) -> float:
+        return self.elasticity + Z95 * self.sd
+
+
+def pool_elasticities(
+    estimates: Sequence[float], ses: Sequence[float], groups: Sequence[str]
+) -> list[PooledElasticity]:
+    """Shrink each own estimate towards its category, and categories towards the shop.
+
+    Exact normal-hierarchy posteriors for each (tau, sigma) on a grid, averaged with the
+    grid's posterior weights (half-normal priors on both spreads, flat on the shop's mean).
+    """
+    b = np.asarray(estimates, dtype=float)
+    v = np.asarray(ses, dtype=float) ** 2
+    labels = pd.Categorical(list(groups))
+    codes, k = labels.codes, len(labels.categories)
+    if len(b) == 0:
+        return []
+    if len(b) == 1:  # nothing to pool with
+        return [PooledElasticity(float(b[0]), float(np.sqrt(v[0])), 1.0)]
+    tau, sigma = np.meshgrid(_TAU, _SIGMA, indexing="ij")
+    tau, sigma = tau.ravel()[:, None], sigma.ravel()[:, None]  # grid x 1
+    total = v[None, :] + tau**2  # grid x n
+    precision = 1 / total
+    group_precision = np.zeros((len(tau), k))
+    np.add.at(group_precision.T, codes, precision.T)
+    group_sum = np.zeros((len(tau), k))
+    np.add.at(group_sum.T, codes, (precision * b[None, :]).T)
+    group_mean = group_sum / group_precision  # category summary c_hat with variance 1/prec
+    group_var = 1 / group_precision
+    within = -0.5 * np.sum(np.log(total) + precision * (b[None, :] - group_mean[:, codes]) ** 2, 1)
+    within -= 0.5 * np.sum(np.log(group_precision), 1)  # integrating each category's mean out
+    between_var = group_var + sigma**2
+    shop_precision = np.sum(1 / between_var, 1, keepdims=True)
+    shop_mean = np.sum(group_mean / between_var, 1, keepdims=True) / shop_precision
+    between = -0.5 * np.sum(np.log(between_var) + (group_mean - shop_mean) ** 2 / between_var, 1)
+    between -= 0.5 * np.log(shop_precision[:, 0])
+    prior = -0.5 * (tau[:, 0] / _TAU_PRIOR) ** 2 - 0.5 * (sigma[:, 0] / _SIGMA_PRIOR) ** 2
+    log_weight = within + between + prior
+    weight = np.exp(log_weight - log_weight.max())
+    weight /= weight.sum()
+    # Category means given the grid point, then products given their category.
+    share = sigma**2 / (sigma**2 + group_var)
+    cat_mean = share * group_mean + (1 - share) * shop_mean
+    cat_var = share * group_var + (1 - share) ** 2 / shop_precision
+    own = tau**2 / (tau**2 + v[None, :])
+    mean = own * b[None, :] + (1 - own) * cat_mean[:, codes]
+    var = own * v[None, :] + (1 - own) ** 2 * cat_var[:, codes]
+    pooled_mean = weight @ mean
+    pooled_var = weight @ (var + mean**2) - pooled_mean**2
+    own_weight = weight @ own
+    return [
+        PooledElasticity(float(m), float(np.sqrt(max(s, 0.0))), float(w))
+        for m, s, w in zip(pooled_mean, pooled_var, own_weight, strict=True)
+    ]
+
+
+# -- one product, from columns a user has -----------------------------------------------
+
+
+def _numbers(values: pd.Series, name: str, rows: Sequence[int]) -> tuple[np.ndarray, list[str]]:
+    out, problems = np.full(len(values), np.nan), []
+    for i, (row, value) in enumerate(zip(rows, values, strict=True)):
+        try:
+            out[i] = parse_number(value)
+        except (TypeError, ValueError):
+            problems.append(f"row {row}, {name}: {value!r} is not a number")
+    return out, problems
+
+
+def _control_columns(frame: pd.DataFrame, names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    columns, labels = [], []
+    for name in names:
+        if name not in frame.columns:
+            raise DataValidationError(f"control column {name!r} is not in the table")
+        values = frame[name]
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.notna().mean() > 0.9 and values.nunique() > 2:
+            filled = numeric.fillna(numeric.median()).to_numpy(dtype=float)
+            spread = filled.std() or 1.0
+            columns.append(((filled - filled.mean()) / spread)[:, None])
+            labels.append(name)
+        else:
+            dummies = pd.get_dummies(values.astype("string").fillna("missing"), drop_first=True)
+            columns.append(dummies.to_numpy(dtype=float))
+            labels.append(name)
+    return (np.hstack(columns) if columns else np.empty((len(frame), 0))), labels
+
+
+def estimate_elasticity(
+    frame: pd.DataFrame,
+    price: str = "unit_price",
+    quantity: str = "quantity",
+    controls: Sequence[str] | None = None,
+    date: str | None = None,
+) -> ElasticityEstimate:
+    """Elasticity of one product from rows of (price, units sold), each row one period.
+
+    With a `date` column the model adds a trend and, past a year of dates, a yearly
+    season, unless `controls` names the controls (column names; "trend" and "season"
+    mean the ones built from the dates). Rows whose price or quantity cannot be read are
+    left out and named; the rest still go through.
+    """
+    for column in (price, quantity) + ((date,) if date else ()):
+        if column not in frame.columns:
+            raise DataValidationError(f"column {column!r} is not in the table")
+    rows = [i + 2 for i in range(len(frame))]  # row 1 is the header in a sheet
+    prices, left_out = _numbers(frame[price], price, rows)
+    units, problems = _numbers(frame[quantity], quantity, rows)
+    left_out += problems
+    ok = np.isfinite(prices) & np.isfinite(units)
+    for i in np.flatnonzero(ok & ((prices <= 0) | (units < 0))):
+        left_out.append(
+            f"row {rows[i]}, {price if prices[i] <= 0 else quantity}: "
+            f"{prices[i] if prices[i] <= 0 else units[i]:g} is not a possible "
+            f"{'price' if prices[i] <= 0 else 'quantity'}"
+        )
+    ok &= (prices > 0) & (units >= 0)
+    stamps = None
+    if date:
+        stamps = pd.to_datetime(frame[date], errors="coerce", utc=True).dt.tz_localize(None)
+        for i in np.flatnonzero(ok & stamps.isna().to_numpy()):
+            left_out.append(f"row {rows[i]}, {date}: {frame[date].iloc[i]!r} is not a date")
+        ok &= stamps.notna().to_numpy()
+    data = frame[ok]
+    p, q = prices[ok], units[ok]
+    facts = {
+        "observations": float(len(q)), "selling_periods": float((q > 0).sum()),
+        "units": float(q.sum()), "distinct_prices": float(len(np.unique(np.round(p, 2)))),
+        "price_low": float(p[q > 0].min()) if (q > 0).any() else float("nan"),
+        "price_high": float(p[q > 0].max()) if (q > 0).any() else float("nan"),
+    }  # fmt: skip
+    refusal = thin_evidence(facts, unit="row")
+    if refusal:
+        raise NotEnoughDataError(f"no elasticity: {refusal}")
+    reference = float(np.median(p))
+    columns = [np.ones(len(q)), np.log(p / reference)]
+    precision = [FLAT, FLAT]
+    wanted = list(controls) if controls is not None else (["trend", "season"] if date else [])
+    used: list[str] = []
+    notes: list[str] = []
+    if stamps is not None:
+        when = pd.DatetimeIndex(stamps[ok])
+        years = (when - when.min()).days.to_numpy() / 365.25
+        if "trend" in wanted:
+            columns.append(years - years.mean())
+            precision.append(1 / TREND_SD**2)
+            used.append("trend")
+        if "season" in wanted:
+            if (when.max() - when.min()).days / 7 + 1 >= SEASON_MIN_WEEKS:
+                bins = _season_bin(pd.Series(when), days=0)
+                for b in range(SEASON_BINS):
+                    columns.append((bins == b).astype(float))
+                    precision.append(1 / SEASON_SD**2)
+                used.append("season")
+            else:
+                notes.append("less than a year of dates: no seasonal control")
+    elif any(c in ("trend", "season") for c in wanted):
+        raise DataValidationError("trend and season controls need a date column")
+    extra, labels = _control_columns(data, [c for c in wanted if c not in ("trend", "season")])
+    design = np.column_stack(columns + ([extra] if extra.size else []))
+    precision += [1.0] * extra.shape[1]  # user controls: a mild ridge, standardised columns
+    used += labels
+    fit = fit_poisson(design, q, prior_precision=np.array(precision))
+    value, se = float(fit.coef[1]), float(np.sqrt(fit.cov[1, 1]))
+    if fit.dispersion > 1.5:
+        notes.append(
+            f"sales vary {fit.dispersion:.1f} times more than chance alone; intervals allow for it"
+        )
+    return ElasticityEstimate(
+        value, value - Z95 * se, value + Z95 * se, int(facts["observations"]),
+        int(facts["distinct_prices"]), facts["price_low"], facts["price_high"], tuple(used),
+        tuple(notes), tuple(left_out),
+    )  # fmt: skip

@@ -1,0 +1,204 @@
+"""Order lines turned into what each product sold, week by week, at what price.
+
+Demand is read per week rather than per order line: a line says what one buyer took,
+while a week with no sale at a given price is evidence too. The order lines are the only
+record of price most shops have, so a week without a sale takes the list price of the nearest week with one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from smbml_connect.analytics.customers.segments import NOT_COUNTED_STATUSES
+
+__all__ = ["SILENT_WEEKS", "PriceHistory", "evidence", "weekly_prices"]
+
+SILENT_WEEKS = 13  # a product unsold for this long may be off sale: its weeks stop there
+_ANCHORS = ("W-SUN", "W-MON", "W-TUE", "W-WED", "W-THU", "W-FRI", "W-SAT")  # Monday first
+
+
+@dataclass
+class PriceHistory:
+    """One row per product and week: `units, net_price, list_price, promoted, imputed,
+    price_points` (the distinct prices paid on its order lines, repeated on each row).
+
+    Weeks start on the weekday the shop's prices change on (a week that straddles a
+    change blurs two prices into one). A week's price is what buyers paid on average;
+    `promoted` is the share of its order lines sold on promotion; `imputed` marks weeks without
+    a sale, which take the list price of the nearest week with one.
+    """
+
+    frame: pd.DataFrame
+    last_week: pd.Timestamp
+    silent: dict[str, int] = field(default_factory=dict)  # product: weeks since its last sale
+    notes: list[str] = field(default_factory=list)
+
+
+def _lines_with_dates(
+    order_lines: pd.DataFrame, orders: pd.DataFrame | None
+) -> tuple[pd.DataFrame, list[str]]:
+    notes: list[str] = []
+    lines = order_lines.copy()
+    if "ordered_at" not in lines.columns:
+        if orders is None or "ordered_at" not in orders.columns:
+            raise ValueError("order lines need dates: pass the orders, or an ordered_at column")
+        keep = [c for c in ("order_id", "ordered_at", "status") if c in orders.columns]
+        lines = lines.merge(orders[keep], on="order_id", how="inner")
+    if "status" in lines.columns:
+        status = lines["status"].astype("string").str.lower()
+        dropped = status.isin(NOT_COUNTED_STATUSES).fillna(False)
+        if dropped.any():
+            notes.append(f"{int(dropped.sum())} lines of cancelled or refunded orders left out")
+        lines = lines[~dropped.to_numpy()]
+    return lines, notes
+
+
+def _usable(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    def numbers(name: str) -> pd.Series:  # plain floats: store columns are nullable
+        return pd.to_numeric(lines[name], errors="coerce").astype("float64")
+
+    quantity, price = numbers("quantity"), numbers("unit_price")
+    discount = (
+        numbers("discount").fillna(0.0)
+        if "discount" in lines.columns
+        else pd.Series(0.0, index=lines.index)
+    )
+    stamps = pd.to_datetime(lines["ordered_at"], utc=True, errors="coerce")
+    checks = {  # column: rows whose value cannot be used, and why
+        "product_id": (lines["product_id"].isna().to_numpy(), "no product"),
+        "ordered_at": (stamps.isna().to_numpy(), "no date"),
+        "quantity": (~(quantity > 0).to_numpy(), "not a quantity above 0"),
+        "unit_price": (~(price > 0).to_numpy(), "not a price above 0"),
+        "discount": (~discount.between(0, 1, inclusive="left").to_numpy(), "not a share below 1"),
+    }
+    bad = np.logical_or.reduce([rows for rows, _ in checks.values()])
+    notes = []
+    if bad.any():
+        at = int(np.flatnonzero(bad)[0])
+        column, (_, why) = next((c, v) for c, v in checks.items() if v[0][at])
+        first = lines.iloc[at]
+        value = first[column] if column in lines.columns else None
+        notes.append(
+            f"{int(bad.sum())} order line{'' if bad.sum() == 1 else 's'} left out of pricing "
+            f"(first: order "
+            f"{first.get('order_id', '?')} line {first.get('line_no', '?')}, {column}: "
+            f"{value!r} is {why})"
+        )
+    usable = pd.DataFrame(
+        {
+            "product_id": lines["product_id"].astype(str),
+            "stamp": stamps.dt.tz_localize(None),
+            "quantity": quantity.astype(float),
+            "list_price": price.astype(float),
+            "net_price": (price * (1 - discount)).astype(float),
+            "promoted": discount > 0,
+        }
+    )[~bad]
+    return usable, notes
+
+
+def _nearest(prices: pd.Series, product: pd.Series) -> pd.Series:
+    """Fill each product's gaps with the nearer of the prices before and after them.
+
+    Carrying the old price forward would book the quiet weeks after a price rise at the
+    old, lower price, which makes buyers look less sensitive than they are.
+    """
+    at = pd.Series(np.arange(len(prices), dtype=float), index=prices.index)
+    seen = at.where(prices.notna())
+    before, after = seen.groupby(product).ffill(), seen.groupby(product).bfill()
+    later = ((after - at) < (at - before)).fillna(before.isna())
+    earlier, next_ = prices.groupby(product).ffill(), prices.groupby(product).bfill()
+    return earlier.where(~later, next_).fillna(next_)
+
+
+def _week_anchor(usable: pd.DataFrame) -> str:
+    """The week boundary that splits the fewest weeks between two prices of a product."""
+    mixed = []
+    for anchor in _ANCHORS:
+        week = usable["stamp"].dt.to_period(anchor)
+        prices = usable["net_price"].round(2).groupby([usable["product_id"], week]).nunique()
+        mixed.append(int((prices > 1).sum()))
+    return _ANCHORS[int(np.argmin(mixed))]  # ties: the earliest, Monday weeks
+
+
+def weekly_prices(
+    order_lines: pd.DataFrame,
+    orders: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+) -> PriceHistory:
+    """Units and the quantity-weighted price of every product in every complete week.
+
+    A product's weeks run from its first sale to the last complete week before `as_of`
+    (the current week is not over), or to its last sale when it has not sold for
+    `SILENT_WEEKS` weeks.
+    """
+    lines, notes = _lines_with_dates(order_lines, orders)
+    usable, more = _usable(lines)
+    notes += more
+    stamp = pd.Timestamp(as_of)
+    stamp = stamp.tz_convert(None) if stamp.tzinfo else stamp
+    anchor = _week_anchor(usable)
+    usable = usable.assign(week=usable["stamp"].dt.to_period(anchor).dt.start_time)
+    weighted = usable.assign(
+        list_paid=usable["quantity"] * usable["list_price"],
+        net_paid=usable["quantity"] * usable["net_price"],
+    )
+    weekly = weighted.groupby(["product_id", "week"], sort=True).agg(
+        units=("quantity", "sum"), list_paid=("list_paid", "sum"),
+        net_paid=("net_paid", "sum"), promoted=("promoted", "mean"),
+    )  # fmt: skip
+    weekly["list_price"] = weekly["list_paid"] / weekly["units"]
+    weekly["net_price"] = weekly["net_paid"] / weekly["units"]
+    last_week = (stamp.to_period(anchor) - 1).start_time
+    weekly = weekly[weekly.index.get_level_values("week") <= last_week]
+    sold = weekly.reset_index()
+    span = sold.groupby("product_id", sort=True)["week"].agg(["min", "max"])
+    quiet = ((last_week - span["max"]).dt.days // 7).astype(int)
+    silent = {str(p): int(q) for p, q in quiet[quiet >= SILENT_WEEKS].items()}
+    end = span["max"].where(quiet >= SILENT_WEEKS, last_week)
+    count = ((end - span["min"]).dt.days // 7 + 1).to_numpy()
+    offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    grid = pd.DataFrame(
+        {
+            "product_id": np.repeat(span.index.to_numpy(), count),
+            "week": np.repeat(span["min"].to_numpy(), count) + pd.to_timedelta(offset * 7, "D"),
+        }
+    )
+    full = grid.merge(sold, on=["product_id", "week"], how="left")
+    frame = pd.DataFrame(
+        {
+            "product_id": full["product_id"].astype(str),
+            "week": full["week"],
+            "units": full["units"].fillna(0.0).astype(float),
+            "list_price": _nearest(full["list_price"], full["product_id"]),
+            "promoted": full["promoted"].fillna(0.0).astype(float),
+            "imputed": full["units"].isna(),
+        }
+    )
+    frame.insert(3, "net_price", full["net_price"].fillna(frame["list_price"]))
+    points = usable["net_price"].round(2).groupby(usable["product_id"]).nunique()
+    frame["price_points"] = frame["product_id"].map(points).fillna(0).astype(int)
+    return PriceHistory(frame, last_week, silent, notes)
+
+
+def evidence(frame: pd.DataFrame) -> pd.DataFrame:
+    """What each product's price estimate can rest on, in numbers a user can check.
+
+    `distinct_prices` counts the prices actually paid on order lines when the history
+    carries them (`price_points`), else the distinct weekly prices.
+    """
+    sold = frame[frame["units"] > 0]
+    rounded = sold["net_price"].round(2).groupby(sold["product_id"])
+    table = pd.DataFrame({"observations": frame.groupby("product_id").size()})
+    table["selling_periods"] = sold.groupby("product_id").size()
+    table["units"] = sold.groupby("product_id")["units"].sum()
+    table["distinct_prices"] = rounded.nunique()
+    if "price_points" in frame.columns:
+        table["distinct_prices"] = frame.groupby("product_id")["price_points"].first()
+    table["price_low"], table["price_high"] = rounded.min(), rounded.max()
+    counts = ["selling_periods", "units", "distinct_prices"]
+    table[counts] = table[counts].fillna(0).astype(float)
+    return table

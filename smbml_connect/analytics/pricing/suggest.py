@@ -1,0 +1,443 @@
+"""Price suggestions a shop owner can act on: one guarded step towards more profit.
+
+Each product's elasticity (see elasticity.py) says how its sales answer a price change.
+The suggestion maximises expected profit (revenue when the unit cost is unknown) over
+the elasticity's uncertainty, inside guardrails: at most one step (10% by default), a
+minimum margin, a floor and a ceiling, optional .99 endings. Constant elasticity has no
+inner optimum when demand is inelastic (or when only revenue counts), so the guardrail
+is then the answer, and the reason says so. When the data cannot say whether a change
+would pay, the answer is to keep the price, or no suggestion at all, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+
+from smbml_connect.analytics.pricing.elasticity import (
+    ElasticityEstimate,
+    ProductDemand,
+    estimate_elasticity,
+    fit_product_demand,
+    pool_elasticities,
+)
+from smbml_connect.analytics.pricing.price_history import weekly_prices
+from smbml_connect.errors import ConfigError, NotEnoughDataError
+
+__all__ = [
+    "Guardrails",
+    "PriceChoice",
+    "choose_price",
+    "estimate_elasticity",
+    "suggest_price",
+    "suggest_prices",
+]
+
+WEEKS_PER_MONTH = 52 / 12
+MIN_CONFIDENCE = 0.7  # below this chance that a change pays, keep the price
+MIN_GAIN = 0.005  # gains under 0.5% of today's profit are not worth a change
+DRAWS = 1000
+_NORMAL_QUANTILES = scipy.stats.norm.ppf((np.arange(DRAWS) + 0.5) / DRAWS)
+
+
+def _per_product(value: float | Mapping[str, float] | None, product: str) -> float | None:
+    if isinstance(value, Mapping):
+        found = value.get(product)
+        return None if found is None or pd.isna(found) else float(found)
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    """Limits every suggestion stays inside; floor and ceiling may be set per product."""
+
+    max_change: float = 0.10  # largest change per step, as a share of today's price
+    min_margin: float = 0.0  # share of the price that must be left after unit cost
+    floor: float | Mapping[str, float] | None = None
+    ceiling: float | Mapping[str, float] | None = None
+    ending: float | None = None  # e.g. 0.99: prices end in .99
+
+    def __post_init__(self) -> None:
+        if not 0 < self.max_change <= 0.5:
+            raise ConfigError(f"max_change must be above 0 and at most 0.5, got {self.max_change}")
+        if not 0 <= self.min_margin < 1:
+            raise ConfigError(f"min_margin must be from 0 up to 1, got {self.min_margin}")
+        if self.ending is not None and not 0 <= self.ending < 1:
+            raise ConfigError(f"ending must be the cents part, like 0.99, got {self.ending}")
+        both = isinstance(self.floor, int | float) and isinstance(self.ceiling, int | float)
+        if both and self.floor > self.ceiling:  # type: ignore[operator]
+            raise ConfigError(f"price floor {self.floor} is above the ceiling {self.ceiling}")
+
+    def step_words(self) -> str:
+        return f"the {self.max_change:.0%} limit per step"
+
+
+@dataclass(frozen=True)
+class PriceChoice:
+    """The chosen price and what it is expected to do, per month, with 80% ranges."""
+
+    current: float
+    suggested: float
+    objective: str  # "profit" or "revenue"
+    confidence: float  # chance the suggested price earns more than today's; nan when kept
+    capped_by: str | None  # the guardrail that stopped a bigger move
+    kept_because: str | None  # why today's price stays, when it does
+    forced_by: str | None = None  # the guardrail today's price breaks, when it does
+    changes: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+
+    @property
+    def change(self) -> float:
+        return self.suggested / self.current - 1
+
+
+def _band(
+    current: float, cost: float | None, rails: Guardrails, product: str
+) -> tuple[float, float, dict[str, str]]:
+    """Lowest and highest allowed price, and which guardrail sets each end."""
+    step = rails.step_words()
+    low, low_by = current * (1 - rails.max_change), step
+    high, high_by = current * (1 + rails.max_change), step
+    floor, ceiling = _per_product(rails.floor, product), _per_product(rails.ceiling, product)
+    if floor is not None and floor > low:
+        low, low_by = floor, "the price floor"
+    if cost is not None and cost / (1 - rails.min_margin) > low:
+        low = cost / (1 - rails.min_margin)
+        low_by = "your minimum margin" if rails.min_margin > 0 else "the unit cost"
+    if ceiling is not None and ceiling < high:
+        high, high_by = ceiling, "the price ceiling"
+    # The step limit wins over a floor or ceiling that is more than a step away.
+    low = min(max(low, current * (1 - rails.max_change)), current * (1 + rails.max_change))
+    high = max(min(high, current * (1 + rails.max_change)), current * (1 - rails.max_change))
+    if low > high:  # today's price is far outside a floor/margin: go as far as a step allows
+        low = high if low_by != step else low
+        high = max(high, low)
+    return low, high, {"low": low_by, "high": high_by}
+
+
+def _candidates(low: float, high: float, current: float, ending: float | None) -> np.ndarray:
+    if ending is not None and high >= 1:
+        whole = np.arange(np.floor(low), np.floor(high) + 1)
+        prices = whole + ending
+        prices = prices[(prices >= low - 1e-9) & (prices <= high + 1e-9)]
+    else:
+        prices = np.round(np.linspace(low, high, 201), 2)
+        prices = prices[(prices >= low - 1e-9) & (prices <= high + 1e-9)]
+    allowed_now = low - 1e-9 <= current <= high + 1e-9
+    if allowed_now or len(prices) == 0:
+        prices = np.append(prices, current if allowed_now else np.clip(current, low, high))
+    return np.unique(np.round(prices, 2))
+
+
+def choose_price(
+    elasticity: float,
+    sd: float,
+    current: float,
+    unit_cost: float | None,
+    weekly_units: float,
+    rails: Guardrails | None = None,
+    product: str = "",
+    periods_per_month: float = WEEKS_PER_MONTH,
+) -> PriceChoice:
+    """The allowed price with the highest expected profit (revenue without a unit cost).
+
+    `weekly_units` is what sells in one period at today's price (a week, by default).
+    """
+    rails = rails or Guardrails()
+    cost = None if unit_cost is None or pd.isna(unit_cost) else float(unit_cost)
+    margin_cost = 0.0 if cost is None else cost
+    objective = "revenue" if cost is None else "profit"
+    low, high, binding = _band(current, cost, rails, product)
+    prices = _candidates(low, high, current, rails.ending)
+    # Evenly spaced quantiles of the elasticity's normal posterior: smoother and cheaper
+    # than random draws, and the same answer every run.
+    draws = elasticity + max(sd, 1e-9) * _NORMAL_QUANTILES
+
+    def outcome(price: np.ndarray) -> np.ndarray:  # draws x prices, per week
+        ratio = np.exp(np.outer(draws, np.log(price / current)))
+        return weekly_units * (price[None, :] - margin_cost) * ratio
+
+    values = outcome(prices)
+    today = weekly_units * (current - margin_cost)
+    expected = values.mean(axis=0)
+    best = int(np.argmax(expected))
+    suggested = float(prices[best])
+    current_allowed = low - 1e-9 <= current <= high + 1e-9
+    kept_because = None
+    gain = expected[best] - today
+    confidence = float(np.mean(values[:, best] > today)) if suggested != current else 0.0
+    if current_allowed and suggested != current:
+        if gain < MIN_GAIN * abs(today):
+            kept_because = "it is already close to the best price"
+        elif confidence < MIN_CONFIDENCE:
+            kept_because = (
+                f"a change is not clearly better (a {confidence:.0%} chance it pays, "
+                f"{MIN_CONFIDENCE:.0%} needed)"
+            )
+    elif suggested == current:
+        kept_because = "it is already close to the best price"
+    if kept_because:
+        confidence = float("nan")  # a chance that a change pays is reported only for changes
+        suggested = round(current, 2)
+    capped_by = None
+    if suggested != current:
+        edge = "high" if suggested == prices.max() else "low" if suggested == prices.min() else None
+        if edge:
+            beyond = np.array([suggested * (1.02 if edge == "high" else 0.98)])
+            if outcome(beyond).mean() > expected[best]:
+                capped_by = binding[edge]
+    units = weekly_units * ((suggested / current) ** draws - 1)
+    revenue = weekly_units * (suggested * (suggested / current) ** draws - current)
+    profit = weekly_units * ((suggested - margin_cost) * (suggested / current) ** draws) - today
+    changes = {}
+    for name, sample in (("units", units), ("revenue", revenue), ("profit", profit)):
+        month = sample * periods_per_month
+        changes[name] = (
+            float(month.mean()),
+            float(np.quantile(month, 0.1)),
+            float(np.quantile(month, 0.9)),
+        )
+    if cost is None:
+        changes.pop("profit")
+    forced_by = None
+    if not current_allowed:
+        forced_by = binding["low"] if current < low else binding["high"]
+    return PriceChoice(current, suggested, objective, confidence, capped_by, kept_because,
+                       forced_by=forced_by, changes=changes)  # fmt: skip
+
+
+def _sensitivity(elasticity: float) -> str:
+    if elasticity > -1:
+        return "buyers barely react to price"
+    if elasticity > -2:
+        return "buyers react to price about as much as usual"
+    return "buyers are very price-sensitive"
+
+
+def reason_for(
+    choice: PriceChoice, elasticity: float, currency: str = "", per: str = "a month"
+) -> str:
+    """One plain line: what to do and why."""
+    money = f"{currency} " if currency else ""
+    e = f"elasticity {elasticity:.1f}"
+    if choice.kept_because:
+        return f"Keep {money}{choice.current:.2f}: {choice.kept_because} ({e})."
+    verb = "Raise" if choice.suggested > choice.current else "Lower"
+    head = f"{verb} to {money}{choice.suggested:.2f} ({choice.change:+.0%})"
+    gain = choice.changes.get(choice.objective, (0.0, 0.0, 0.0))[0]
+    amount = f"{gain:+,.0f}{' ' + currency if currency else ''}"
+    why = f"{_sensitivity(elasticity)} ({e}); expected {choice.objective} {amount} {per}"
+    if choice.forced_by:
+        side = "below" if choice.suggested > choice.current else "above"
+        return f"{head}: today's price is {side} {choice.forced_by}; {why}."
+    if choice.capped_by:
+        return f"{head}, capped by {choice.capped_by}: {why}. Check again after a few weeks."
+    return f"{head}: {why}."
+
+
+# -- the whole catalogue from orders ---------------------------------------------------
+
+
+def _refused(product: str, reason: str, current: float | None) -> dict[str, Any]:
+    return {"product_id": product, "current_price": current, "suggested_price": np.nan,
+            "reason": f"No suggestion: {reason}.", "confidence": np.nan,
+            "confidence_words": "none"}  # fmt: skip
+
+
+def _positive(value: Any) -> float | None:
+    """A catalogue price or cost as a number, or None when it is missing or not above 0."""
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").astype("float64").iloc[0]
+    return float(number) if number > 0 else None
+
+
+def _confidence_words(p: float) -> str:
+    return "high" if p >= 0.9 else "medium" if p >= 0.75 else "low"
+
+
+def _weekly_units(demand: ProductDemand, elasticity: float, current: float) -> float:
+    """Units a week at today's price, at the recent pace, without promotions."""
+    recent = demand.recent
+    if recent is None or recent.empty:
+        return 0.0
+    price = recent["net_price"].to_numpy(dtype=float)
+    promoted = recent["promoted"].to_numpy(dtype=float)
+    adjust = (current / price) ** elasticity * np.exp(-demand.promo_lift * promoted)
+    return float(np.mean(recent["fitted"].to_numpy(dtype=float) * adjust))
+
+
+def suggest_prices(
+    order_lines: pd.DataFrame,
+    products: pd.DataFrame | None = None,
+    orders: pd.DataFrame | None = None,
+    guardrails: Guardrails | None = None,
+    as_of: pd.Timestamp | None = None,
+    currency: str = "",
+) -> pd.DataFrame:
+    """A suggestion, or a reason for none, for every product sold or listed.
+
+    Order lines need dates: an `ordered_at` column or the `orders` to take it from.
+    Money columns are per month at the recent pace of sales, with 80% ranges.
+    """
+    rails = guardrails or Guardrails()
+    if as_of is None:
+        source = order_lines if "ordered_at" in order_lines.columns else orders
+        if source is None:
+            raise NotEnoughDataError("order lines need dates to suggest prices")
+        as_of = pd.to_datetime(source["ordered_at"], utc=True).max() + pd.Timedelta(days=1)
+    history = weekly_prices(order_lines, orders, as_of)
+    catalogue = (
+        products.drop_duplicates("product_id").set_index(products["product_id"].astype(str))
+        if products is not None and len(products)
+        else pd.DataFrame(index=pd.Index([], dtype=str))
+    )
+
+    def column(name: str) -> dict[str, Any]:
+        return catalogue[name].to_dict() if name in catalogue.columns else {}
+
+    categories, prices, costs, names = (
+        column("category"), column("price"), column("unit_cost"), column("name")
+    )  # fmt: skip
+    demands = fit_product_demand(history.frame, categories) if len(history.frame) else []
+    usable = [d for d in demands if d.refusal is None and d.product_id not in history.silent]
+    pooled = dict(
+        zip(
+            [d.product_id for d in usable],
+            pool_elasticities(
+                [d.elasticity for d in usable], [d.se for d in usable], [d.category for d in usable]
+            ),
+            strict=True,
+        )
+    )
+    last_lists = history.frame.groupby("product_id")["list_price"].last().to_dict()
+    rows = []
+    for demand in demands:
+        pid = demand.product_id
+        last_list = last_lists[pid]
+        listed = _positive(prices.get(pid))
+        current = listed if listed is not None else float(last_list)
+        facts = {
+            "observations": demand.facts["observations"],
+            "weeks_with_sales": demand.facts["selling_periods"],
+            "units_sold": demand.facts["units"],
+            "distinct_prices": demand.facts["distinct_prices"],
+            "price_low": demand.facts["price_low"],
+            "price_high": demand.facts["price_high"],
+        }
+        if pid in history.silent:
+            rows.append(
+                _refused(pid, f"no sales in the last {history.silent[pid]} weeks", current) | facts
+            )
+            continue
+        if demand.refusal:
+            rows.append(_refused(pid, demand.refusal, current) | facts)
+            continue
+        estimate = pooled[pid]
+        units = _weekly_units(demand, estimate.elasticity, current)
+        cost = _positive(costs.get(pid))
+        choice = choose_price(estimate.elasticity, estimate.sd, current, cost, units, rails, pid)
+        reason = reason_for(choice, estimate.elasticity, currency)
+        if estimate.own_weight < 0.5:
+            reason += (
+                f" Estimate based {estimate.own_weight:.0%} on its own sales and "
+                f"{1 - estimate.own_weight:.0%} on "
+                + (
+                    "other products without a category."
+                    if demand.category == "Uncategorised"
+                    else f"{demand.category}."
+                )
+            )
+        if cost is None:
+            reason += " Unit cost unknown, so this aims at revenue; add the cost to aim at profit."
+        row = {
+            "product_id": pid, "current_price": current, "suggested_price": choice.suggested,
+            "change": choice.change, "unit_cost": cost, "aims_at": choice.objective,
+            "elasticity": estimate.elasticity, "elasticity_lo": estimate.lo95,
+            "elasticity_hi": estimate.hi95, "own_evidence": estimate.own_weight,
+            "weekly_units": units, "capped_by": choice.capped_by,
+            "confidence": choice.confidence,
+            "confidence_words": _confidence_words(choice.confidence) if not choice.kept_because else "keep",
+            "reason": reason,
+        }  # fmt: skip
+        for name, (mean, lo, hi) in choice.changes.items():
+            row |= {f"{name}_change": mean, f"{name}_change_lo": lo, f"{name}_change_hi": hi}
+        rows.append(row | facts)
+    for pid in catalogue.index.difference([d.product_id for d in demands]):
+        rows.append(_refused(pid, "no sales in the order lines", _positive(prices.get(pid))))
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    frame.insert(1, "name", frame["product_id"].map(names).fillna(frame["product_id"]))
+    frame.insert(2, "category", frame["product_id"].map(categories).fillna("Uncategorised"))
+    frame["expected_profit_change"] = frame.get("profit_change", np.nan)
+    frame = frame.sort_values("product_id", ignore_index=True)
+    frame.attrs["notes"] = history.notes
+    frame.attrs["controls"] = sorted({c for d in demands for c in d.controls})
+    frame.attrs["weeks"] = int(history.frame["week"].nunique()) if len(history.frame) else 0
+    return frame
+
+
+# -- one product from two columns (the worksheet function) -----------------------------
+
+
+def suggest_price(
+    prices: Sequence[Any],
+    quantities: Sequence[Any],
+    unit_cost: float | None = None,
+    guardrails: Guardrails | None = None,
+    dates: Sequence[Any] | None = None,
+    current_price: float | None = None,
+) -> dict[str, Any]:
+    """Elasticity and a suggested price from rows of (price, units sold in a period).
+
+    Today's price is `current_price`, else the price of the latest row (by date when
+    dates are given, else the last row).
+    """
+    frame = pd.DataFrame({"price": list(prices), "quantity": list(quantities)})
+    if dates is not None:
+        frame["date"] = list(dates)
+    estimate: ElasticityEstimate = estimate_elasticity(
+        frame, "price", "quantity", date="date" if dates is not None else None
+    )
+    clean = frame.assign(
+        p=pd.to_numeric(frame["price"], errors="coerce"),
+        q=pd.to_numeric(frame["quantity"], errors="coerce"),
+    ).dropna(subset=["p", "q"])
+    clean = clean[(clean["p"] > 0) & (clean["q"] >= 0)]
+    if dates is not None:
+        clean = clean.assign(when=pd.to_datetime(clean["date"], errors="coerce")).dropna(
+            subset=["when"]
+        )
+        clean = clean.sort_values("when", kind="stable")
+    current = float(current_price) if current_price else float(clean["p"].iloc[-1])
+    e, sd = estimate.elasticity, estimate.se
+    per_period = float(np.mean(clean["q"] * (current / clean["p"]) ** e))
+    periods, per = 1.0, "a period"
+    if dates is not None and len(clean) > 1:
+        gap = float(
+            np.median(np.diff(clean["when"].to_numpy()).astype("timedelta64[s]").astype(float))
+        )
+        if gap > 0:
+            periods, per = 30.44 * 86400 / gap, "a month"
+    choice = choose_price(
+        e, sd, current, unit_cost, per_period, guardrails, periods_per_month=periods
+    )
+    return {
+        "current_price": current,
+        "suggested_price": choice.suggested,
+        "elasticity": e,
+        "lo95": estimate.lo95,
+        "hi95": estimate.hi95,
+        "confidence": choice.confidence,
+        "confidence_words": _confidence_words(choice.confidence)
+        if not choice.kept_because
+        else "keep",
+        "capped_by": choice.capped_by,
+        "reason": reason_for(choice, e, per=per),
+        "changes_per": per,
+        **{f"{k}_change": v[0] for k, v in choice.changes.items()},
+        "estimate": estimate,
+    }

@@ -1,0 +1,1 @@
+"""Pieces several analytic families share: encoders, learners, metrics, a GLM."""

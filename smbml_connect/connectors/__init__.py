@@ -1,0 +1,1 @@
+"""Connectors: one package per source or destination kind, found through the registry."""

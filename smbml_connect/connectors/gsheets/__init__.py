@@ -1,0 +1,1 @@
+"""Google Sheets: tables in from tabs, result tabs out."""

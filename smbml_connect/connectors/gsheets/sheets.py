@@ -1,0 +1,609 @@
+"""Google Sheets: tables in from a spreadsheet's tabs, result tabs out.
+
+Reading costs two requests whatever the size: the spreadsheet's metadata (tab names),
+then one values:batchGet of every table tab, unformatted (numbers stay numbers, "00123"
+typed as text stays text) with dates as serial numbers, which are unambiguous where a
+formatted "03/04/2025" is not. Headers are matched like a workbook's
+(smbml_connect.headers) and every row keeps its sheet row number for rejects.
+
+Writing costs one request per result tab plus the metadata read: a spreadsheets
+batchUpdate that (re)creates the tab, sizes the grid, writes typed cells (a string is
+always a stringValue, so "=HYPERLINK(...)" or "+1 555" from a CRM stays text), formats
+the header, freezes it, sets number formats and redraws the forecast chart. Our tabs
+carry developer metadata, so a tab the user made is never touched, even if it is
+called "Scores", and a tab of ours the user renamed is still found.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from smbml_connect.connectors.gsheets.http import SheetsApi
+from smbml_connect.errors import ConfigError, SourceFatalError
+from smbml_connect.headers import HeaderMapping, locate_tables, map_headers
+from smbml_connect.ports import PushReport
+from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES
+from smbml_connect.sheet_rows import frame_from_rows
+from smbml_connect.xlsx import number_format
+
+__all__ = [
+    "METADATA_KEY",
+    "ResultTab",
+    "SheetsResults",
+    "SheetsSource",
+    "result_tabs",
+    "spreadsheet_key",
+    "tab_requests",
+]
+
+METADATA_KEY = "smbml_connect.tab"
+MAX_CELL_CHARS = 50_000  # Google's limit per cell
+CHUNK_BYTES = 9_000_000  # Google refuses request bodies over 10 MB
+_KEY = re.compile(r"^[A-Za-z0-9_-]{20,}$")
+_HEADER_ROW = 1  # zero-based: row 1 holds "last refreshed", row 2 the header
+_HEADER_FORMAT = {
+    "backgroundColor": {"red": 0.122, "green": 0.306, "blue": 0.471},
+    "textFormat": {"bold": True, "foregroundColor": {"red": 1, "green": 1, "blue": 1}},
+    "verticalAlignment": "MIDDLE",
+}
+_NOTE_FORMAT = {"textFormat": {"italic": True}}
+
+
+def spreadsheet_key(text: str) -> str:
+    """The key from a spreadsheet URL (…/spreadsheets/d/KEY/edit…) or the key itself."""
+    text = text.strip()
+    match = re.search(r"/spreadsheets/d/([A-Za-z0-9_-]+)", text)
+    key = match.group(1) if match else text
+    if not _KEY.match(key):
+        raise ConfigError(
+            f"source.spreadsheet: {text!r} is neither a Google Sheets URL nor a spreadsheet key "
+            "(the long code between /d/ and /edit in the address bar)"
+        )
+    return key
+
+
+# -- reading -------------------------------------------------------------------------
+@dataclass
+class SheetsSource:
+    """Reads table tabs of one spreadsheet; tabs are matched by name unless ``tables`` names them."""
+
+    api: SheetsApi
+    spreadsheet: str
+    tables: Mapping[str, str] = field(default_factory=dict)  # table -> tab title
+    mappings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    incremental = False
+
+    def __post_init__(self) -> None:
+        self.key = spreadsheet_key(self.spreadsheet)
+        unknown = [t for t in self.tables if t not in TABLES]
+        if unknown:
+            raise ConfigError(f"source.tables: unknown table(s) {', '.join(unknown)}")
+        self._located: dict[str, str] | None = None
+        self._rows: dict[str, list[list[Any]]] | None = None
+        self.title = ""
+        self.header_mappings: dict[str, HeaderMapping] = {}
+
+    @property
+    def name(self) -> str:
+        return f"gsheets:{self.key[:12]}"
+
+    def available(self) -> list[str]:
+        return [t for t in TABLES if t in self._locate()]
+
+    def where(self, table: str) -> str:
+        return self._locate().get(table, "")
+
+    def pull(self, entity: str, since: str | None = None) -> pd.DataFrame:
+        located = self._locate()
+        if entity not in located:
+            raise SourceFatalError(f"the spreadsheet has no tab for {entity}")
+        rows = self._values()[entity]
+        raw = frame_from_rows(rows, first_row_number=1, where=located[entity])
+        mapping = map_headers(
+            entity, [c for c in raw.columns if c != SOURCE_ROW], self.mappings.get(entity)
+        )
+        self.header_mappings[entity] = mapping
+        return raw.rename(columns=mapping.columns)
+
+    def _locate(self) -> dict[str, str]:
+        if self._located is not None:
+            return self._located
+        meta = self.api.client.http_client.fetch_sheet_metadata(self.key)
+        self.title = str(meta.get("properties", {}).get("title", ""))
+        ours = {s["properties"]["title"] for s in meta.get("sheets", []) if _our_role(s)}
+        titles = [
+            s["properties"]["title"]
+            for s in meta.get("sheets", [])
+            if s["properties"]["title"] not in ours
+        ]
+        self._located = locate_tables(
+            self.tables, titles, f"the spreadsheet {self.title!r}", noun="tab"
+        )
+        return self._located
+
+    def _values(self) -> dict[str, list[list[Any]]]:
+        """Every table tab in one request (Google counts a batchGet as one read)."""
+        if self._rows is None:
+            located = self._locate()
+            tables = list(located)
+            answer = self.api.client.http_client.values_batch_get(
+                self.key,
+                [_quote(located[t]) for t in tables],
+                params={
+                    "valueRenderOption": "UNFORMATTED_VALUE",
+                    "dateTimeRenderOption": "SERIAL_NUMBER",
+                    "majorDimension": "ROWS",
+                },
+            )
+            ranges = answer.get("valueRanges", [])
+            self._rows = {t: r.get("values", []) for t, r in zip(tables, ranges, strict=True)}
+        return self._rows
+
+
+def _quote(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def _our_role(sheet: Mapping[str, Any]) -> str | None:
+    for meta in sheet.get("developerMetadata", []) or []:
+        if meta.get("metadataKey") == METADATA_KEY:
+            return str(meta.get("metadataValue"))
+    return None
+
+
+# -- what goes into the result tabs --------------------------------------------------
+@dataclass
+class ResultTab:
+    role: str  # stable name in the metadata; the title the user sees may change
+    title: str
+    frame: pd.DataFrame
+    note: str = ""
+    chart: dict[str, Any] | None = None  # for the forecast: which rows and columns to draw
+
+
+def result_tabs(result: Any) -> list[ResultTab]:
+    """Scores, Segments, Forecast, Prices and Rejects from one run; empty ones say why."""
+    sheets = {t: f for step in result.steps.values() for t, f in step.sheets.items()}
+    skipped = " ".join(result.skipped)
+    tabs = [
+        ResultTab("scores", "Scores", _scores(sheets)),
+        ResultTab("segments", "Segments", sheets.get("Segments", pd.DataFrame())),
+        ResultTab("forecast", "Forecast", _forecast(sheets.get("Forecast", pd.DataFrame()))),
+        ResultTab("prices", "Prices", sheets.get("Prices", pd.DataFrame())),
+        ResultTab(
+            "rejects",
+            "Rejects",
+            result.rejects.reindex(columns=REJECT_COLUMNS).rename(columns={"row": "original row"}),
+            "Rows or values we could not use: fix them in the source tab (row number given) "
+            "and the next refresh picks them up.",
+        ),
+    ]
+    for tab in tabs:
+        if tab.frame.empty and tab.role != "rejects":
+            tab.note = "Nothing to show this run" + (f" ({skipped})" if skipped else "") + "."
+    forecast = tabs[2]
+    if not forecast.frame.empty:
+        first = forecast.frame.iloc[0]
+        same = (forecast.frame["series"] == first["series"]) & (
+            forecast.frame["measure"] == first["measure"]
+        )
+        count = int(same.cumprod().sum())
+        forecast.chart = {
+            "title": f"{first['series']}: {first['measure']} forecast",
+            "rows": count,
+            "domain": "month",
+            "series": ["forecast", "low_80", "high_80"],
+        }
+    return tabs
+
+
+def _scores(sheets: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per contact: a lead score for leads, churn risk and value for customers."""
+    leads = sheets.get("Lead scores", pd.DataFrame())
+    value = sheets.get("Customer value", pd.DataFrame())
+    segments = sheets.get("Segments", pd.DataFrame())
+    parts = []
+    if not leads.empty:
+        parts.append(
+            leads.rename(columns={"score": "lead_score", "tier": "lead_tier"}).assign(kind="lead")[
+                ["contact_id", "name", "email", "kind", "lead_score", "lead_tier", "why"]
+            ]
+        )
+    if not value.empty:
+        parts.append(
+            value.rename(columns={"expected_value_12m": "value_12m"}).assign(kind="customer")[
+                ["contact_id", "name", "email", "kind", "churn_risk", "value_12m", "why"]
+            ]
+        )
+    if not parts:
+        return pd.DataFrame()
+    frame = pd.concat(parts, ignore_index=True)
+    if not segments.empty:
+        frame = frame.merge(segments[["contact_id", "segment"]], on="contact_id", how="left")
+    columns = [
+        "contact_id",
+        "name",
+        "email",
+        "kind",
+        "lead_score",
+        "lead_tier",
+        "churn_risk",
+        "value_12m",
+        "segment",
+        "why",
+    ]
+    return frame.reindex(columns=[c for c in columns if c in frame.columns])
+
+
+def _forecast(frame: pd.DataFrame) -> pd.DataFrame:
+    """The total comes first, so the chart reads one block of rows."""
+    if frame.empty:
+        return frame
+    first = (frame["series"] == "All sales") & (frame["measure"] == "revenue")
+    order = (~first).astype(int)
+    frame = frame.assign(_o=order).sort_values("_o", kind="stable").drop(columns="_o")
+    return frame.reset_index(drop=True)
+
+
+# -- the batchUpdate for one tab -----------------------------------------------------
+def _extended(value: Any) -> dict[str, Any] | None:
+    """A typed cell value; text is always a stringValue, so it can never become a formula."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return {"boolValue": bool(value)}
+    if isinstance(value, pd.Timestamp | datetime | date):
+        stamp = pd.Timestamp(value)
+        if stamp.tzinfo is not None:
+            stamp = stamp.tz_convert(None)
+        return {
+            "numberValue": round((stamp - pd.Timestamp("1899-12-30")).total_seconds() / 86400, 6)
+        }
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None if math.isnan(value) else {"stringValue": str(value)}
+        return {"numberValue": value}
+    if isinstance(value, list | tuple):
+        value = "; ".join(str(v) for v in value)
+    return {"stringValue": str(value)[:MAX_CELL_CHARS]}
+
+
+def _date_like(name: str, series: pd.Series) -> bool:
+    """ISO date text in a date column (the forecast's month) is written as a real date."""
+    if pd.api.types.is_datetime64_any_dtype(series) or isinstance(series.dtype, pd.DatetimeTZDtype):
+        return True
+    if not (name in ("month", "date", "ds") or name.endswith(("_at", "_date"))):
+        return False
+    values = series.dropna().astype(str)
+    return bool(len(values)) and bool(values.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all())
+
+
+def _number_spec(name: str, series: pd.Series) -> dict[str, str] | None:
+    pattern = number_format(name, series)
+    if pattern is None:
+        return None
+    if pattern == "#,##0.00" and "price" not in name and "value" not in name:
+        values = pd.to_numeric(series, errors="coerce").dropna()
+        if len(values) and bool((values == values.round()).all()):
+            pattern = "#,##0"  # a score of 64 reads as 64, not 64.00
+    kind = "DATE" if "yy" in pattern else "PERCENT" if pattern.endswith("%") else "NUMBER"
+    if kind == "DATE" and "hh" in pattern:
+        kind = "DATE_TIME"
+    return {"type": kind, "pattern": pattern}
+
+
+_EMPTY: dict[str, Any] = {}
+
+
+def _column_cells(series: pd.Series) -> list[dict[str, Any]]:
+    """One column's cells, typed by the column's dtype (fast), or value by value (object)."""
+    missing = series.isna().to_numpy()
+    if pd.api.types.is_bool_dtype(series):
+        values = series.fillna(False).astype(bool).tolist()
+        return [_EMPTY if m else {"userEnteredValue": {"boolValue": v}} for v, m in zip(values, missing, strict=True)]  # fmt: skip
+    if pd.api.types.is_datetime64_any_dtype(series):
+        stamps = series.dt.tz_convert(None) if series.dt.tz is not None else series
+        serial = ((stamps - pd.Timestamp("1899-12-30")).dt.total_seconds() / 86400).round(6)
+        return [_EMPTY if m else {"userEnteredValue": {"numberValue": v}} for v, m in zip(serial.tolist(), missing, strict=True)]  # fmt: skip
+    if pd.api.types.is_numeric_dtype(series):
+        numbers = series.astype("float64").to_numpy()
+        whole = pd.api.types.is_integer_dtype(series)
+        cells = []
+        for v, m in zip(numbers.tolist(), missing, strict=True):
+            if m:
+                cells.append(_EMPTY)
+            elif not math.isfinite(v):
+                cells.append({"userEnteredValue": {"stringValue": str(v)}})
+            else:
+                cells.append({"userEnteredValue": {"numberValue": int(v) if whole else v}})
+        return cells
+    if pd.api.types.is_string_dtype(series) and not pd.api.types.is_object_dtype(series):
+        texts = series.fillna("").str.slice(0, MAX_CELL_CHARS).tolist()
+        return [_EMPTY if m else {"userEnteredValue": {"stringValue": t}} for t, m in zip(texts, missing, strict=True)]  # fmt: skip
+    return [_cell(v) for v in series.tolist()]
+
+
+def _cell(value: Any) -> dict[str, Any]:
+    typed = _extended(value)
+    return {"userEnteredValue": typed} if typed else _EMPTY
+
+
+def _rows_json(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    header = {
+        "values": [
+            {"userEnteredValue": {"stringValue": str(c)}, "userEnteredFormat": _HEADER_FORMAT}
+            for c in frame.columns
+        ]
+    }
+    columns = [_column_cells(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    return [header, *({"values": list(cells)} for cells in zip(*columns, strict=True))]
+
+
+def tab_requests(
+    tab: ResultTab,
+    sheet_id: int,
+    existing: Mapping[str, Any] | None,
+    refreshed: str,
+) -> list[list[dict[str, Any]]]:
+    """The batchUpdate request lists for one tab: one list unless the body passes 9 MB."""
+    frame = tab.frame.copy()
+    for name in frame.columns:
+        if _date_like(str(name), frame[name]) and not pd.api.types.is_datetime64_any_dtype(
+            frame[name]
+        ):
+            frame[name] = pd.to_datetime(frame[name], errors="coerce")
+    width = max(len(frame.columns), 1)
+    height = len(frame) + 2 + (1 if frame.empty else 0)
+    first: list[dict[str, Any]] = []
+    if existing is None:
+        first.append(
+            {
+                "addSheet": {
+                    "properties": {
+                        "sheetId": sheet_id,
+                        "title": tab.title,
+                        "gridProperties": {"rowCount": height, "columnCount": width},
+                    }
+                }
+            }
+        )
+        first.append(
+            {
+                "createDeveloperMetadata": {
+                    "developerMetadata": {
+                        "metadataKey": METADATA_KEY,
+                        "metadataValue": tab.role,
+                        "location": {"sheetId": sheet_id},
+                        "visibility": "DOCUMENT",
+                    }
+                }
+            }
+        )
+    else:
+        first += [
+            {"deleteEmbeddedObject": {"objectId": chart["chartId"]}}
+            for chart in existing.get("charts", []) or []
+        ]
+        frozen_now = existing["properties"].get("gridProperties", {}).get("frozenRowCount", 0)
+        grid: dict[str, Any] = {"rowCount": height, "columnCount": width}
+        fields = "gridProperties.rowCount,gridProperties.columnCount"
+        if frozen_now >= height:
+            grid["frozenRowCount"] = 0
+            fields += ",gridProperties.frozenRowCount"
+        first.append(
+            {
+                "updateSheetProperties": {
+                    "properties": {"sheetId": sheet_id, "gridProperties": grid},
+                    "fields": fields,
+                }
+            }
+        )
+    body_rows = _rows_json(frame)
+    chunks = _chunk(body_rows)
+    lists: list[list[dict[str, Any]]] = []
+    for i, (start, rows) in enumerate(chunks):
+        requests = first if i == 0 else []
+        where: dict[str, Any]
+        if i == 0:  # a range over the whole grid also clears whatever was there before
+            where = {
+                "range": {"sheetId": sheet_id, "startRowIndex": _HEADER_ROW, "startColumnIndex": 0}
+            }
+            requests.append(
+                {
+                    "updateCells": {
+                        "range": {"sheetId": sheet_id, "startRowIndex": 0, "endRowIndex": 1},
+                        "fields": "userEnteredValue,userEnteredFormat",
+                    }
+                }
+            )
+        else:
+            where = {
+                "start": {"sheetId": sheet_id, "rowIndex": _HEADER_ROW + start, "columnIndex": 0}
+            }
+        requests.append(
+            {"updateCells": {**where, "rows": rows, "fields": "userEnteredValue,userEnteredFormat"}}
+        )
+        lists.append(requests)
+    last = lists[-1]
+    note = f"Last refreshed {refreshed}" + (f". {tab.note}" if tab.note else "")
+    last.append(
+        {
+            "updateCells": {
+                "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0},
+                "rows": [
+                    {
+                        "values": [
+                            {
+                                "userEnteredValue": {"stringValue": note},
+                                "userEnteredFormat": _NOTE_FORMAT,
+                            }
+                        ]
+                    }
+                ],
+                "fields": "userEnteredValue,userEnteredFormat",
+            }
+        }
+    )
+    for col, name in enumerate(frame.columns):
+        spec = _number_spec(str(name), frame[name])
+        if spec and len(frame):
+            last.append(
+                {
+                    "repeatCell": {
+                        "range": {
+                            "sheetId": sheet_id,
+                            "startRowIndex": _HEADER_ROW + 1,
+                            "endRowIndex": _HEADER_ROW + 1 + len(frame),
+                            "startColumnIndex": col,
+                            "endColumnIndex": col + 1,
+                        },
+                        "cell": {"userEnteredFormat": {"numberFormat": spec}},
+                        "fields": "userEnteredFormat.numberFormat",
+                    }
+                }
+            )
+    last.append(
+        {
+            "updateSheetProperties": {
+                "properties": {"sheetId": sheet_id, "gridProperties": {"frozenRowCount": 2}},
+                "fields": "gridProperties.frozenRowCount",
+            }
+        }
+    )
+    if tab.chart:
+        last.append(_chart(sheet_id, frame, tab.chart))
+    return lists
+
+
+def _chunk(rows: list[dict[str, Any]]) -> list[tuple[int, list[dict[str, Any]]]]:
+    """Rows in pieces under CHUNK_BYTES of JSON; almost always one piece (measured once)."""
+    if len(json.dumps(rows, separators=(",", ":"))) <= CHUNK_BYTES:
+        return [(0, rows)]
+    chunks: list[tuple[int, list[dict[str, Any]]]] = []
+    start, size, current = 0, 0, []
+    for i, row in enumerate(rows):
+        length = len(json.dumps(row, separators=(",", ":")))
+        if current and size + length > CHUNK_BYTES:
+            chunks.append((start, current))
+            start, size, current = i, 0, []
+        current.append(row)
+        size += length
+    chunks.append((start, current))
+    return chunks
+
+
+def _chart(sheet_id: int, frame: pd.DataFrame, chart: Mapping[str, Any]) -> dict[str, Any]:
+    columns = list(frame.columns)
+
+    def source(name: str) -> dict[str, Any]:
+        col = columns.index(name)
+        return {
+            "sourceRange": {
+                "sources": [
+                    {
+                        "sheetId": sheet_id,
+                        "startRowIndex": _HEADER_ROW,
+                        "endRowIndex": _HEADER_ROW + 1 + int(chart["rows"]),
+                        "startColumnIndex": col,
+                        "endColumnIndex": col + 1,
+                    }
+                ]
+            }
+        }
+
+    return {
+        "addChart": {
+            "chart": {
+                "spec": {
+                    "title": chart["title"],
+                    "basicChart": {
+                        "chartType": "LINE",
+                        "legendPosition": "BOTTOM_LEGEND",
+                        "headerCount": 1,
+                        "axis": [
+                            {"position": "BOTTOM_AXIS", "title": chart["domain"]},
+                            {"position": "LEFT_AXIS", "title": "forecast with 80% range"},
+                        ],
+                        "domains": [{"domain": source(chart["domain"])}],
+                        "series": [
+                            {"series": source(name), "targetAxis": "LEFT_AXIS"}
+                            for name in chart["series"]
+                        ],
+                    },
+                },
+                "position": {
+                    "overlayPosition": {
+                        "anchorCell": {
+                            "sheetId": sheet_id,
+                            "rowIndex": _HEADER_ROW,
+                            "columnIndex": len(columns) + 1,
+                        },
+                        "widthPixels": 720,
+                        "heightPixels": 360,
+                    }
+                },
+            }
+        }
+    }
+
+
+# -- writing -------------------------------------------------------------------------
+@dataclass
+class SheetsResults:
+    """Destination: result tabs in a spreadsheet, refreshed in place on every run."""
+
+    api: SheetsApi
+    spreadsheet: str
+    name: str = "Google Sheets result tabs"
+
+    def __post_init__(self) -> None:
+        self.key = spreadsheet_key(self.spreadsheet)
+
+    def publish(self, result: Any, store: Any = None) -> PushReport:
+        report = PushReport(destination=f"Google Sheets {self.key[:12]}…")
+        meta = self.api.client.http_client.fetch_sheet_metadata(self.key)
+        sheets = meta.get("sheets", [])
+        ours = {role: s for s in sheets if (role := _our_role(s))}
+        titles = {s["properties"]["title"] for s in sheets}
+        ids = {s["properties"]["sheetId"] for s in sheets}
+        refreshed = f"{pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC (run {result.run_id}, data up to {result.as_of:%Y-%m-%d})"
+        rng = random.Random()
+        for tab in result_tabs(result):
+            existing = ours.get(tab.role)
+            if existing is not None:
+                sheet_id = int(existing["properties"]["sheetId"])
+            else:
+                tab.title = _free_title(tab.title, titles)
+                titles.add(tab.title)
+                sheet_id = rng.randrange(10_000, 2**31 - 1)
+                while sheet_id in ids:
+                    sheet_id = rng.randrange(10_000, 2**31 - 1)
+                ids.add(sheet_id)
+            for requests in tab_requests(tab, sheet_id, existing, refreshed):
+                self.api.client.http_client.batch_update(self.key, {"requests": requests})
+            report.written += len(tab.frame)
+            shown = existing["properties"]["title"] if existing else tab.title
+            report.detail.append(f"{shown}: {len(tab.frame):,} rows")
+        return report
+
+
+def _free_title(title: str, taken: set[str]) -> str:
+    """A user's own tab keeps its name: ours becomes "Scores (smbml)"."""
+    if title not in taken:
+        return title
+    candidate, n = f"{title} (smbml)", 2
+    while candidate in taken:
+        candidate, n = f"{title} (smbml {n})", n + 1
+    return candidate

@@ -1,0 +1,292 @@
+"""`smbml serve`: the local HTTPS server behind the Office.js add-in.
+
+It serves the add-in's files and one function API over the registry. Only this
+machine can reach it (127.0.0.1), only pages of the add-in's own origin may call it
+(a web page elsewhere cannot, even in the same browser), the Host header must name
+this machine (so a DNS-rebinding page cannot pose as it), and every API call must
+carry the pairing code. Dates go out as Excel serial numbers, which is what a cell
+holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import logging
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from smbml_connect import __version__
+from smbml_connect.credentials import Secret
+from smbml_connect.excel_addin.local_cert import CertFiles
+from smbml_connect.excel_addin.officejs import DEFAULT_PORT, WEB_ROOT, manifest_xml
+from smbml_connect.functions import REGISTRY, CallResult, FunctionContext, call
+
+__all__ = ["PAIRING_HEADER", "ServeSettings", "ServerThread", "create_app", "serve_forever"]
+
+log = logging.getLogger(__name__)
+PAIRING_HEADER = "X-SMBML-Pairing"
+MAX_BODY_BYTES = 64 * 1024 * 1024
+MAX_CALLS = 10_000
+EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+
+
+@dataclass
+class ServeSettings:
+    secret: Secret
+    port: int = DEFAULT_PORT
+    store_path: Path | None = None
+    extra_origins: Sequence[str] = ()
+    web_root: Path = WEB_ROOT
+    context: FunctionContext = field(default_factory=FunctionContext)
+
+    def __post_init__(self) -> None:
+        self.context.store_path = self.store_path
+
+    @property
+    def origins(self) -> set[str]:
+        own = {f"https://localhost:{self.port}", f"https://127.0.0.1:{self.port}"}
+        return own | {o.rstrip("/") for o in self.extra_origins}
+
+    @property
+    def hosts(self) -> set[str]:
+        return {f"localhost:{self.port}", f"127.0.0.1:{self.port}"}
+
+
+def _serial(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return (value - EXCEL_EPOCH) / dt.timedelta(days=1)
+    if isinstance(value, dt.date):
+        return float((value - EXCEL_EPOCH.date()).days)
+    return value
+
+
+def _answer(result: CallResult) -> dict[str, Any]:
+    if result.error is not None:
+        return {"error": result.error}
+    rows = [[_serial(v) for v in row] for row in result.value or []]
+    return {"value": rows, "notes": list(result.notes), "cached": result.cached}
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": message}, status_code=status, headers={"Cache-Control": "no-store"}
+    )
+
+
+class Guard:
+    """Host, origin and pairing checks in front of everything (pure ASGI, so static too)."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], settings: ServeSettings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        refusal = self._refusal(request)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        origin = request.headers.get("origin")
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                if origin:
+                    headers.append((b"access-control-allow-origin", origin.encode()))
+                    headers.append((b"vary", b"Origin"))
+                message["headers"] = headers
+            await send(message)
+
+        if request.method == "OPTIONS" and origin:
+            await Response(
+                status_code=204,
+                headers={
+                    "Access-Control-Allow-Methods": "GET, POST",
+                    "Access-Control-Allow-Headers": f"Content-Type, {PAIRING_HEADER}",
+                    "Access-Control-Max-Age": "600",
+                },
+            )(scope, receive, send_with_headers)
+            return
+        await self.app(scope, receive, send_with_headers)
+
+    def _refusal(self, request: Request) -> Response | None:
+        host = request.headers.get("host", "")
+        if host not in self.settings.hosts:
+            return _error(421, f"this server answers only to {sorted(self.settings.hosts)[0]}")
+        origin = request.headers.get("origin")
+        if origin is not None and origin.rstrip("/") not in self.settings.origins:
+            log.warning("refused a request from origin %s", origin)
+            return _error(403, f"origin {origin} is not allowed")
+        if request.url.path.startswith("/api/") and request.method != "OPTIONS":
+            given = request.headers.get(PAIRING_HEADER, "")
+            if request.url.path != "/api/health" and not hmac.compare_digest(
+                given.encode(), self.settings.secret.reveal().encode()
+            ):
+                return _error(
+                    401,
+                    "wrong or missing pairing code: copy the code smbml serve printed into the "
+                    "SMB ML pane",
+                )
+        return None
+
+
+def create_app(settings: ServeSettings) -> Guard:
+    context = settings.context
+    pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="smb")
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True, "version": __version__})
+
+    async def status(request: Request) -> JSONResponse:
+        def store_state() -> dict[str, Any]:
+            from smbml_connect.store import Store
+
+            path = settings.store_path
+            if path is None or not Path(path).exists():
+                return {"path": str(path) if path else None, "scores_run": None}
+            with Store(path) as store:
+                return {"path": str(path), "scores_run": store.latest_run_with("scores")}
+
+        stats = context.cache.stats
+        return JSONResponse(
+            {
+                "version": __version__,
+                "functions": list(REGISTRY),
+                "cache": {
+                    "entries": len(context.cache),
+                    "hits": stats.hits,
+                    "misses": stats.misses,
+                    "waits": stats.waits,
+                },
+                "store": await run_in_threadpool(store_state),
+                "notes": list(context.recent_notes)[-20:],
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def functions(request: Request) -> JSONResponse:
+        return JSONResponse(
+            [
+                {
+                    "name": spec.name,
+                    "help": spec.help,
+                    "usage": spec.usage(),
+                    "columns": list(spec.columns),
+                    "args": [
+                        {"name": a.name, "help": a.help, "range": a.range, "type": a.type,
+                         "optional": a.optional}
+                        for a in spec.args
+                    ],
+                }
+                for spec in REGISTRY.values()
+            ]
+        )  # fmt: skip
+
+    async def call_batch(request: Request) -> JSONResponse:
+        size = request.headers.get("content-length")
+        if size is not None and size.isdigit() and int(size) > MAX_BODY_BYTES:
+            return _error(413, f"request over {MAX_BODY_BYTES // 2**20} MB: send fewer cells")
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return _error(413, f"request over {MAX_BODY_BYTES // 2**20} MB: send fewer cells")
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return _error(400, "the body is not JSON")
+        calls = payload.get("calls") if isinstance(payload, dict) else None
+        if not isinstance(calls, list):
+            return _error(400, 'send {"calls": [{"name": "FORECAST", "args": [...]}, ...]}')
+        if len(calls) > MAX_CALLS:
+            return _error(413, f"{len(calls)} calls in one request; at most {MAX_CALLS}")
+        problems = [
+            i for i, c in enumerate(calls)
+            if not isinstance(c, dict) or not isinstance(c.get("name"), str)
+            or not isinstance(c.get("args", []), list)
+        ]  # fmt: skip
+        if problems:
+            return _error(400, f"call {problems[0]} needs a name (text) and args (a list)")
+        started = time.perf_counter()
+        results = await run_in_threadpool(
+            lambda: list(pool.map(lambda c: call(c["name"], c.get("args", []), context), calls))
+        )
+        log.info("served %d call(s) in %.0f ms", len(calls), 1000 * (time.perf_counter() - started))
+        return Response(
+            orjson.dumps({"results": [_answer(r) for r in results]}, default=str),
+            media_type="application/json",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def manifest(request: Request) -> Response:
+        return Response(
+            manifest_xml(f"https://localhost:{settings.port}"), media_type="application/xml"
+        )
+
+    app = Starlette(
+        routes=[
+            Route("/api/health", health),
+            Route("/api/status", status),
+            Route("/api/functions", functions),
+            Route("/api/call", call_batch, methods=["POST"]),
+            Route("/manifest.xml", manifest),
+            Mount("/", StaticFiles(directory=settings.web_root, html=True)),
+        ]
+    )
+    return Guard(app, settings)
+
+
+def _config(settings: ServeSettings, certs: CertFiles) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",  # never another interface: the pairing code is not a password
+        port=settings.port,
+        ssl_certfile=str(certs.cert),
+        ssl_keyfile=str(certs.key),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+
+
+def serve_forever(settings: ServeSettings, certs: CertFiles) -> None:
+    uvicorn.Server(_config(settings, certs)).run()
+
+
+class ServerThread:
+    """The server in a background thread: for tests, benchmarks and the demo."""
+
+    def __init__(self, settings: ServeSettings, certs: CertFiles) -> None:
+        self.server = uvicorn.Server(_config(settings, certs))
+        self.thread = threading.Thread(target=self.server.run, daemon=True, name="smbml-serve")
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("smbml serve did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
