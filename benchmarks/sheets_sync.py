@@ -36,7 +36,7 @@ import pandas as pd
 from smbml_connect.connectors.gsheets.http import SheetsApi, SheetsLimits
 from smbml_connect.connectors.gsheets.sheets import SheetsResults, SheetsSource, result_tabs
 from smbml_connect.credentials import Secret
-from smbml_connect.pipeline import RunResult
+from smbml_connect.ports import RunResult
 from smbml_connect.schema import REJECT_COLUMNS, validate
 from smbml_connect.steps.base import StepResult
 from smbml_connect.testing.faults import Fault

@@ -136,7 +136,7 @@ def _print_result(result: Any, outputs: list[Path]) -> None:
     for line in result.skipped:
         click.echo(f"skipped: {line}")
     for push in getattr(result, "pushes", []):
-        if not push.destination.startswith("HubSpot"):
+        if push.kind != "crm":
             continue  # files are named below
         verb = "would write" if "dry run" in push.destination else "wrote"
         click.echo(

@@ -11,18 +11,18 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import pandas as pd
 
 from smbml_connect.coerce import parse_bool
 from smbml_connect.errors import NotEnoughDataError, SmbmlError
-from smbml_connect.ports import PushReport, Source
+from smbml_connect.ports import Destination, PagedSource, RunResult, Source
 from smbml_connect.schema import REJECT_COLUMNS, TABLES, validate
-from smbml_connect.steps import Step, StepContext, StepResult
+from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
 
-__all__ = ["Destination", "Progress", "RunOptions", "RunResult", "run_pipeline"]
+__all__ = ["Progress", "RunOptions", "run_pipeline"]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -36,56 +36,6 @@ class RunOptions:
     missing_consent_means: str = "consented"
     kind: str = "run"
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per analytic
-
-
-@dataclass
-class RunResult:
-    """Everything a run produced, for destinations and for the person watching."""
-
-    run_id: int
-    as_of: pd.Timestamp
-    source: str
-    status: str = "running"
-    loaded: dict[str, int] = field(default_factory=dict)
-    rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
-    consent_skipped: int = 0
-    steps: dict[str, StepResult] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # analytics with no or too little data
-    pushes: list[PushReport] = field(default_factory=list)
-    archived: dict[str, int] = field(default_factory=dict)  # records the source has deleted
-    not_loaded: dict[str, int] = field(default_factory=dict)  # source records not of the table
-
-    @property
-    def rejected_rows(self) -> int:
-        rows = self.rejects[self.rejects["action"] != "value cleared"]
-        return len(rows[["table", "source_row"]].drop_duplicates())
-
-    @property
-    def cleared_values(self) -> int:
-        return int((self.rejects["action"] == "value cleared").sum())
-
-    def counts(self) -> dict[str, Any]:
-        return {
-            "loaded": self.loaded,
-            "rejected_rows": self.rejected_rows,
-            "cleared_values": self.cleared_values,
-            "consent_skipped": self.consent_skipped,
-            "skipped": self.skipped,
-            "archived": self.archived,
-            "not_loaded": self.not_loaded,
-            "outputs": {
-                f"{name}.{kind}": len(frame)
-                for name, result in self.steps.items()
-                for kind, frame in result.outputs.items()
-            },
-        }
-
-
-class Destination(Protocol):
-    name: str
-
-    def publish(self, result: RunResult, store: Store) -> PushReport: ...
 
 
 def run_pipeline(
@@ -133,7 +83,7 @@ def _load(source: Source, store: Store, result: RunResult, progress: Progress) -
         progress(f"Reading {table}")
         cursor = store.get_cursor(source.name, table) if source.incremental else None
         try:
-            if hasattr(source, "pull_pages"):
+            if isinstance(source, PagedSource):
                 _load_pages(source, table, cursor, store, result, progress)
                 continue
             raw = source.pull(table, since=cursor)
@@ -157,7 +107,7 @@ def _load(source: Source, store: Store, result: RunResult, progress: Progress) -
 
 
 def _load_pages(
-    source: Any,
+    source: PagedSource,
     entity: str,
     cursor: str | None,
     store: Store,

@@ -15,8 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from smbml_connect.functions import FunctionContext
-from smbml_connect.pipeline import RunResult
-from smbml_connect.ports import PushReport
+from smbml_connect.ports import PushReport, RunResult
 from smbml_connect.schema import REJECT_COLUMNS
 from smbml_connect.store import Store
 from smbml_connect.workbook_extras import add_extras

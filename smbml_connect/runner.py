@@ -10,8 +10,8 @@ import pandas as pd
 from smbml_connect.config import Config
 from smbml_connect.connectors.files.source import FilesSource
 from smbml_connect.connectors.sample.source import SampleSource
-from smbml_connect.pipeline import Destination, Progress, RunOptions, RunResult, run_pipeline
-from smbml_connect.ports import Source
+from smbml_connect.pipeline import Progress, RunOptions, run_pipeline
+from smbml_connect.ports import Destination, RunResult, Source
 from smbml_connect.report import HtmlReport, ResultsWorkbook
 from smbml_connect.sample import SampleConfig, generate
 from smbml_connect.steps import steps_by_name

@@ -196,7 +196,7 @@ def test_run_with_a_files_config(tmp_path: Path):
 def test_report_escapes_source_text():
     import pandas as pd
 
-    from smbml_connect.pipeline import RunResult
+    from smbml_connect.ports import RunResult
     from smbml_connect.report import render_report
     from smbml_connect.steps import ReportSection, StepResult
 

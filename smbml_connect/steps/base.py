@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from smbml_connect.ports import ReportSection, SavedModelText, StepResult
+
 __all__ = [
     "ReportSection",
     "SavedModelText",
@@ -39,33 +41,6 @@ class StepContext:
     # The payload of the newest saved model of that name: lets a step stay consistent
     # with its last run (clusters keep their names).
     previous_model: Callable[[str], str | None] = _no_previous
-
-
-@dataclass(frozen=True)
-class SavedModelText:
-    """A fitted model as text (never pickle) with its card, for the store."""
-
-    payload: str
-    card: dict[str, Any]
-    format: str
-
-
-@dataclass
-class ReportSection:
-    title: str
-    paragraphs: list[str] = field(default_factory=list)
-    figures: list[str] = field(default_factory=list)  # inline SVG
-    table: pd.DataFrame | None = None
-
-
-@dataclass
-class StepResult:
-    outputs: dict[str, pd.DataFrame] = field(default_factory=dict)  # scores/forecasts/prices
-    sheets: dict[str, pd.DataFrame] = field(default_factory=dict)  # tab title -> frame
-    notes: dict[str, str] = field(default_factory=dict)  # tab title -> one-line explanation
-    sections: list[ReportSection] = field(default_factory=list)
-    summary: list[str] = field(default_factory=list)  # one-liners for the CLI and report
-    models: dict[str, SavedModelText] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

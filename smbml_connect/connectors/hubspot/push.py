@@ -148,7 +148,9 @@ class HubSpotDestination:
 
     # -- the one entry point ---------------------------------------------------------
     def publish(self, result: Any, store: Any) -> PushReport:
-        report = PushReport(destination="HubSpot (dry run)" if self.dry_run else "HubSpot")
+        report = PushReport(
+            destination="HubSpot (dry run)" if self.dry_run else "HubSpot", kind="crm"
+        )
         usable = self._ensure_properties(report)
         values = self._values(store, usable)
         for object_type, frame in values.items():

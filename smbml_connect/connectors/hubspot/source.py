@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from queue import Full, Queue
 from typing import Any, TypeVar
@@ -34,6 +33,7 @@ from smbml_connect.connectors.hubspot.mapping import (
     records_to_frame,
 )
 from smbml_connect.errors import ConfigError
+from smbml_connect.ports import Page
 
 __all__ = ["LIST_PAGE", "SEARCH_CAP", "SEARCH_PAGE", "HubSpotSource", "Page"]
 
@@ -45,16 +45,6 @@ SEARCH_CAP = 10_000
 ASSOCIATION_BATCH = 1000
 NOT_IN_LIMIT = 100  # ids a NOT_IN filter may list
 READ_BATCH = 100
-
-
-@dataclass
-class Page:
-    """Rows to commit together, the cursor they allow, and records HubSpot has archived."""
-
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    cursor: str | None = None
-    archived: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # table: (key, when)
-    skipped: int = 0  # records that are not rows of this table (e.g. line items of a quote)
 
 
 def _ms(text: str) -> int:
