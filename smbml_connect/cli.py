@@ -229,14 +229,58 @@ def demo(out_dir: Path, store_path: Path | None, seed: int, contacts: int, quiet
     _print_result(result, [p.resolve() for p in outputs])
 
 
+def _source_kinds() -> list[str]:
+    from smbml_connect import registry
+
+    return [c.kind for c in registry.connectors() if c.make_source is not None]
+
+
+def _read_config(config_path: Path, source: str | None = None) -> Any:
+    """The config file, with --source overriding its kind; without a file, the defaults."""
+    import tomllib
+
+    from smbml_connect import registry
+    from smbml_connect.errors import ConfigError
+
+    if not config_path.exists() and source is not None:
+        return registry.parse_config({"source": {"kind": source}})
+    if source is None:
+        return registry.load_config(config_path)
+    try:
+        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {config_path} is not valid TOML: {exc}") from None
+    table = data.setdefault("source", {})
+    if isinstance(table, dict) and table.get("kind") != source:
+        data["source"] = {k: v for k, v in table.items() if k in ("tables", "mapping")}
+        data["source"]["kind"] = source
+    return registry.parse_config(data, base=config_path.resolve().parent)
+
+
+class _SourceChoice(click.Choice):
+    """The registered source kinds, read when the command runs (plugins may add some)."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        self.choices = _source_kinds()
+        return super().convert(value, param, ctx)
+
+    def get_metavar(self, param: Any, ctx: Any = None) -> str:
+        self.choices = _source_kinds()
+        return "[" + "|".join(self.choices) + "]"
+
+
 @cli.command()
 @_config_option("The config file.")
 @_store_option("Store file (overrides the config).")
 @click.option(
     "--source",
-    type=click.Choice(["hubspot", "gsheets", "files", "sample"]),
+    type=_SourceChoice(),
     default=None,
-    help="Where to pull from (overrides the config; hubspot needs no config file).",
+    help="Where to pull from (overrides the config; a source that needs no keys of its own, "
+    "such as hubspot, needs no config file).",
 )
 @click.option(
     "--dry-run",
@@ -248,17 +292,9 @@ def run(
     config_path: Path, store_path: Path | None, source: str | None, dry_run: bool, quiet: bool
 ) -> None:
     """Pull your data, compute everything, and write the results where the config says."""  # fmt: skip
-    from smbml_connect.config import load_config, parse_config
     from smbml_connect.runner import build_run
 
-    if source == "hubspot" and not config_path.exists():
-        config = parse_config({"source": {"kind": "hubspot"}})
-    else:
-        config = load_config(config_path)
-    if source is not None and source != config.source.kind:
-        config = config.model_copy(
-            update={"source": config.source.model_copy(update={"kind": source})}
-        )
+    config = _read_config(config_path, source)
     with _steps(quiet) as progress:
         result, outputs = build_run(config, store_path, progress, dry_run=dry_run)
     _print_result(result, outputs)
@@ -266,72 +302,85 @@ def run(
         sys.exit(1)
 
 
-@cli.group()
+def _auth_command(spec: Any) -> click.Command:
+    """`smbml auth <name>` for one connector's secret: read it, check it, keep it."""
+
+    def command(config_path: Path, token_stdin: bool = False, key_file: Path | None = None) -> None:
+        from smbml_connect import registry
+        from smbml_connect.credentials import Secret, store_secret
+
+        config = (
+            registry.load_config(config_path)
+            if config_path.exists()
+            else registry.parse_config({"source": {"kind": "sample"}})
+        )
+        label = spec.credential.label
+        if spec.input == "token":
+            if token_stdin:
+                raw = sys.stdin.readline().strip()
+            else:
+                raw = click.prompt(label, hide_input=True).strip()
+            if not raw:
+                raise click.UsageError("no token given")
+        else:
+            raw = key_file.read_text(encoding="utf-8") if key_file else sys.stdin.read()
+            raw = raw.strip()
+            if not raw:
+                raise click.UsageError("no key given: pass --key-file or pipe the JSON in")
+        secret = Secret(raw)
+        who = spec.check(config, secret)
+        store_secret(spec.credential, secret.reveal(), config.profile)
+        what = "Token" if spec.input == "token" else "Key"
+        click.echo(
+            f"{what} accepted ({who}) and saved in the keyring for profile {config.profile!r}."
+        )
+
+    params: list[click.Parameter] = [
+        click.Option(
+            ["-c", "--config", "config_path"],
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=Path("smbml.toml"),
+            show_default=True,
+            help="Config file (for the profile name and what to check access to; optional).",
+        )
+    ]
+    if spec.input == "token":
+        params.append(
+            click.Option(
+                ["--token-stdin"], is_flag=True, help="Read the token from standard input."
+            )
+        )
+    else:
+        params.append(
+            click.Option(
+                ["--key-file"],
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=None,
+                help="The JSON key file (otherwise read from standard input).",
+            )
+        )
+    return click.Command(spec.credential.name, callback=command, params=params, help=spec.help)
+
+
+class _AuthGroup(click.Group):
+    """One subcommand per registered connector that needs a secret."""
+
+    def _specs(self) -> dict[str, Any]:
+        from smbml_connect import registry
+
+        return {c.auth.credential.name: c.auth for c in registry.connectors() if c.auth}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self._specs())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = self._specs().get(cmd_name)
+        return _auth_command(spec) if spec else None
+
+
+@cli.group(cls=_AuthGroup)
 def auth() -> None:
     """Save the credentials a source needs in your system keyring."""
-
-
-@auth.command("hubspot")
-@_config_option("Config file (for the profile name; optional).")
-@click.option("--token-stdin", is_flag=True, help="Read the token from standard input.")
-def auth_hubspot(config_path: Path, token_stdin: bool) -> None:
-    """Check a HubSpot private-app token with one call, then keep it in the keyring.
-
-    Create the token in HubSpot under Settings > Integrations > Private Apps with the
-    scopes listed in the README. It is never written to the config or the log.
-    """  # fmt: skip
-    from smbml_connect.config import load_config, parse_config
-    from smbml_connect.credentials import Secret, store_secret
-    from smbml_connect.runner import check_hubspot_token
-
-    config = (
-        load_config(config_path)
-        if config_path.exists()
-        else parse_config({"source": {"kind": "hubspot"}})
-    )
-    if token_stdin:
-        raw = sys.stdin.readline().strip()
-    else:
-        raw = click.prompt("HubSpot private-app token", hide_input=True).strip()
-    if not raw:
-        raise click.UsageError("no token given")
-    token = Secret(raw)
-    who = check_hubspot_token(config, token)
-    store_secret("hubspot", token.reveal(), config.profile)
-    click.echo(f"Token accepted ({who}) and saved in the keyring for profile {config.profile!r}.")
-
-
-@auth.command("google")
-@_config_option("Config file (profile, and the spreadsheet to check access to; optional).")
-@click.option(
-    "--key-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="The service account's JSON key file (otherwise read from standard input).",
-)
-def auth_google(config_path: Path, key_file: Path | None) -> None:
-    """Check a Google service-account key, then keep it in the keyring.
-
-    Create the key in Google Cloud Console (IAM > Service accounts > Keys > JSON), enable
-    the Google Sheets API for its project, and share your spreadsheet with the service
-    account's e-mail. Delete the downloaded file afterwards: the keyring has it.
-    """  # fmt: skip
-    from smbml_connect.config import load_config, parse_config
-    from smbml_connect.credentials import Secret, store_secret
-    from smbml_connect.runner import check_google_key
-
-    config = (
-        load_config(config_path)
-        if config_path.exists()
-        else parse_config({"source": {"kind": "sample"}})
-    )
-    raw = key_file.read_text(encoding="utf-8") if key_file else sys.stdin.read()
-    if not raw.strip():
-        raise click.UsageError("no key given: pass --key-file or pipe the JSON in")
-    key = Secret(raw.strip())
-    who = check_google_key(config, key)
-    store_secret("google", key.reveal(), config.profile)
-    click.echo(f"Key accepted ({who}) and saved in the keyring for profile {config.profile!r}.")
 
 
 @cli.command()
@@ -342,17 +391,19 @@ def inspect(config_path: Path) -> None:
     Nothing is stored. Fix a wrong match with [source.mapping.<table>] in the config,
     e.g. "Cust Mail" = "email".
     """  # fmt: skip
-    from smbml_connect.config import load_config
-    from smbml_connect.runner import make_source
+    from smbml_connect import registry
+    from smbml_connect.connector import Inspectable
+    from smbml_connect.runner import connector_context, make_source
 
-    config = load_config(config_path)
-    if config.source.kind not in ("files", "gsheets"):
+    config = registry.load_config(config_path)
+    if not registry.connector(config.source.kind).spreadsheet:
         click.echo(
             f"inspect shows how spreadsheet tabs and headers are matched; a {config.source.kind} "
             "source has fixed fields (HubSpot: see the README, and [source.mapping.<table>])."
         )
         return
-    source = make_source(config)
+    source = make_source(connector_context(config))
+    assert isinstance(source, Inspectable), f"{config.source.kind} sources must be Inspectable"
     tables = source.available()
     click.echo(f"Source: {source.name}")
     if not tables:
@@ -360,10 +411,10 @@ def inspect(config_path: Path) -> None:
         return
     for table in tables:
         frame = source.pull(table)
-        where = getattr(source, "where", lambda t: "")(table)
+        where = source.where(table)
         rows = f"{len(frame):,} row" + ("" if len(frame) == 1 else "s")
         click.echo(f"\n{table}: {rows}" + (f" from {where!r}" if where else ""))
-        mapping = getattr(source, "header_mappings", {}).get(table)
+        mapping = source.header_mappings.get(table)
         for line in mapping.describe() if mapping else []:
             click.echo(f"  {line}")
 
@@ -387,7 +438,7 @@ def schedule(
     keeps running (Ctrl+C stops it); the [schedule] section of the config is used when
     neither --every nor --cron is given.
     """  # fmt: skip
-    from smbml_connect.config import load_config
+    from smbml_connect.registry import load_config
     from smbml_connect.schedule import Outcome, run_forever, run_once
 
     def show(outcome: Outcome) -> None:

@@ -9,16 +9,28 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from smbml_connect.errors import ConfigError
 from smbml_connect.schema import TABLES
 
-__all__ = ["Config", "load_config", "parse_config"]
+__all__ = [
+    "Config",
+    "ConfigSchema",
+    "DestinationConfig",
+    "SourceConfig",
+    "load_config",
+    "parse_config",
+]
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T", bound=BaseModel)
 
 _SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey", "private_key", "credential")
 
@@ -27,13 +39,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SourceConfig(_Strict):
-    kind: Literal["files", "sample", "hubspot", "gsheets"]
-    path: Path | None = None
-    spreadsheet: str | None = None  # gsheets: the spreadsheet's URL or key
+class SourceConfig(BaseModel):
+    """``[source]``: the keys every source shares; the rest belong to its connector.
+
+    The connector's own keys (a files source's ``path``, a sheet's ``spreadsheet``) are
+    validated by the settings model it registers and land in ``settings``.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    kind: str
     tables: dict[str, str] = Field(default_factory=dict)
     mapping: dict[str, dict[str, str]] = Field(default_factory=dict)
-    seed: int = 7
+    settings: BaseModel | None = None  # the connector's own keys, validated
 
     @field_validator("tables", "mapping")
     @classmethod
@@ -43,26 +61,11 @@ class SourceConfig(_Strict):
             raise ValueError(f"unknown table {unknown[0]!r}; known tables: {', '.join(TABLES)}")
         return value
 
-
-class HubSpotConfig(_Strict):
-    """The token is not here: `smbml auth hubspot` keeps it in the keyring."""
-
-    requests_per_10s: int = Field(100, ge=1, le=1000)  # 190 on Professional; headers win if higher
-    search_per_second: int = Field(5, ge=1, le=50)
-    push: bool = True  # write scores back as properties after each run
-    api_url: str = "https://api.hubapi.com"  # only changed for a local emulator
-    timeout_seconds: float = Field(60.0, gt=0, le=600)
-    attempts: int = Field(6, ge=1, le=20)  # per request, for 429, 5xx and timeouts
-
-
-class GoogleConfig(_Strict):
-    """The service-account key is not here: `smbml auth google` keeps it in the keyring."""
-
-    requests_per_minute: int = Field(60, ge=1, le=600)  # Google's default per-user quota
-    write_results: bool = True  # a gsheets source gets its result tabs in the same spreadsheet
-    api_url: str = "https://sheets.googleapis.com"  # only changed for a local emulator
-    timeout_seconds: float = Field(120.0, gt=0, le=600)
-    attempts: int = Field(6, ge=1, le=20)  # per request, for 429, 5xx and timeouts
+    def settings_as(self, model: type[M]) -> M:
+        """The connector's own keys, typed; refuses a config validated for another kind."""
+        if not isinstance(self.settings, model):
+            raise ConfigError(f"source.kind {self.kind!r} has no {model.__name__}")
+        return self.settings
 
 
 class ConsentConfig(_Strict):
@@ -70,10 +73,18 @@ class ConsentConfig(_Strict):
     missing_means: Literal["consented", "opted_out"] = "consented"
 
 
-class DestinationConfig(_Strict):
-    kind: Literal["workbook", "report", "gsheets"]
-    path: Path | None = None  # workbook, report
-    spreadsheet: str | None = None  # gsheets: URL or key of the spreadsheet for result tabs
+class DestinationConfig(BaseModel):
+    """One ``[[destinations]]`` entry; its keys besides ``kind`` belong to that output."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    kind: str
+    settings: BaseModel | None = None  # validated by the destination kind's own model
+
+    def settings_as(self, model: type[M]) -> M:
+        if not isinstance(self.settings, model):
+            raise ConfigError(f"destination kind {self.kind!r} has no {model.__name__}")
+        return self.settings
 
 
 class ScheduleConfig(_Strict):
@@ -129,18 +140,41 @@ class AnalyticsConfig(_Strict):
     pricing: PricingConfig = PricingConfig()
 
 
-class Config(_Strict):
+class Config(BaseModel):
+    """The whole file; connector sections (``[hubspot]``, ``[google]``) land in ``sections``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     source: SourceConfig
-    destinations: Annotated[list[DestinationConfig], Field(min_length=0)] = Field(
-        default_factory=list
-    )
+    destinations: list[DestinationConfig] = Field(default_factory=list)
     store: Path | None = None
     profile: str = "default"
     consent: ConsentConfig = ConsentConfig()
     analytics: AnalyticsConfig = AnalyticsConfig()
     schedule: ScheduleConfig = ScheduleConfig()
-    hubspot: HubSpotConfig = HubSpotConfig()
-    google: GoogleConfig = GoogleConfig()
+    sections: dict[str, BaseModel] = Field(default_factory=dict)
+
+    def section(self, model: type[M]) -> M:
+        """A connector's own section, typed (its defaults when the file has none)."""
+        for value in self.sections.values():
+            if isinstance(value, model):
+                return value
+        raise ConfigError(f"no config section holds {model.__name__}")
+
+
+@dataclass(frozen=True)
+class ConfigSchema:
+    """What the registered connectors add to the file; the composition root builds it.
+
+    ``sources``: source kind -> the model of its own ``[source]`` keys. ``sections``:
+    a top-level table name -> its model. ``destinations``: ``[[destinations]]`` kind ->
+    its model. ``secret_hints``: environment variables to name when a secret is refused.
+    """
+
+    sources: Mapping[str, type[BaseModel]]
+    sections: Mapping[str, type[BaseModel]] = field(default_factory=dict)
+    destinations: Mapping[str, type[BaseModel]] = field(default_factory=dict)
+    secret_hints: tuple[str, ...] = ()
 
 
 def _find_secret_keys(data: object, prefix: str = "") -> list[str]:
@@ -157,38 +191,75 @@ def _find_secret_keys(data: object, prefix: str = "") -> list[str]:
     return found
 
 
-def parse_config(data: dict[str, object], base: Path | None = None) -> Config:
+def _check(model: type[M], data: object, where: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, where) from None
+
+
+def _config_error(exc: ValidationError, prefix: str = "") -> ConfigError:
+    first = exc.errors()[0]
+    parts = [*(prefix.split(".") if prefix else []), *(str(p) for p in first["loc"])]
+    where = ".".join(parts)
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling; see the README for the keys)"
+    elif first["type"] == "missing":
+        message = "this kind needs it (see the README)"
+    return ConfigError(f"config error at {where or '(top level)'}: {message}")
+
+
+def _choice(kind: str, known: Mapping[str, object], where: str) -> None:
+    if kind not in known:
+        allowed = ", ".join(repr(k) for k in known)
+        raise ConfigError(f"config error at {where}: {kind!r} is not one of {allowed}")
+
+
+def parse_config(data: dict[str, object], schema: ConfigSchema, base: Path | None = None) -> Config:
     """Validate a config mapping; relative paths are taken from ``base`` (the file's folder)."""
     secrets = _find_secret_keys(data)
     if secrets:
+        hint = " / ".join(schema.secret_hints) or "the environment variables in the README"
         raise ConfigError(
             f"config key {secrets[0]} looks like a secret; secrets do not belong in the config "
-            "file: store them with keyring or set SMBML_HUBSPOT_TOKEN / "
-            "SMBML_GOOGLE_SERVICE_ACCOUNT"
+            f"file: store them with keyring or set {hint}"
         )
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        message = first["msg"]
-        if first["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; see the README for the keys)"
-        raise ConfigError(f"config error at {where}: {message}") from None
-    if config.source.kind == "files" and config.source.path is None:
-        raise ConfigError("config error at source.path: a files source needs a path")
-    if config.source.kind == "gsheets" and not config.source.spreadsheet:
+    reserved = set(Config.model_fields) - {"sections"}
+    own = {k: v for k, v in data.items() if k in reserved}
+    unknown = [k for k in data if k not in reserved and k not in schema.sections]
+    if unknown or "sections" in data:
+        where = "sections" if "sections" in data else unknown[0]
         raise ConfigError(
-            "config error at source.spreadsheet: a gsheets source needs the spreadsheet's URL"
+            f"config error at {where}: unknown key (check the spelling; see the README for the keys)"
         )
+    config = _check(Config, own, "")
+    source = config.source
+    _choice(source.kind, schema.sources, "source.kind")
+    source_settings = _check(schema.sources[source.kind], source.model_extra or {}, "source")
+    destinations = []
     for i, destination in enumerate(config.destinations):
-        if destination.kind == "gsheets" and not destination.spreadsheet:
-            raise ConfigError(f"config error at destinations[{i}].spreadsheet: give its URL")
-        if destination.kind != "gsheets" and destination.path is None:
-            raise ConfigError(
-                f"config error at destinations[{i}].path: a {destination.kind} needs a path"
-            )
+        where = f"destinations[{i}]"
+        _choice(destination.kind, schema.destinations, f"{where}.kind")
+        settings = _check(schema.destinations[destination.kind], destination.model_extra, where)
+        destinations.append(_settled(destination, settings))
+    sections = {
+        name: _check(model, data.get(name, {}), name) for name, model in schema.sections.items()
+    }
+    config = config.model_copy(
+        update={
+            "source": _settled(source, source_settings),
+            "destinations": destinations,
+            "sections": sections,
+        }
+    )
     return _resolve_paths(config, base) if base is not None else config
+
+
+def _settled(part: T, settings: BaseModel) -> T:
+    """The part with its own keys validated into ``settings`` (and no longer loose extras)."""
+    fields = {k: getattr(part, k) for k in type(part).model_fields if k != "settings"}
+    return type(part).model_construct(**fields, settings=settings)
 
 
 def _resolve_paths(config: Config, base: Path) -> Config:
@@ -197,14 +268,22 @@ def _resolve_paths(config: Config, base: Path) -> Config:
             return None
         return path if path.is_absolute() else base / path  # an absolute path stays as given
 
-    source = config.source.model_copy(update={"path": resolve(config.source.path)})
-    destinations = [d.model_copy(update={"path": resolve(d.path)}) for d in config.destinations]
+    def resolved(settings: BaseModel | None) -> BaseModel | None:
+        if settings is None:
+            return None
+        paths = {name: resolve(value) for name, value in settings if isinstance(value, Path)}
+        return settings.model_copy(update=paths) if paths else settings
+
+    source = config.source.model_copy(update={"settings": resolved(config.source.settings)})
+    destinations = [
+        d.model_copy(update={"settings": resolved(d.settings)}) for d in config.destinations
+    ]
     return config.model_copy(
         update={"source": source, "destinations": destinations, "store": resolve(config.store)}
     )
 
 
-def load_config(path: str | Path) -> Config:
+def load_config(path: str | Path, schema: ConfigSchema) -> Config:
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -212,4 +291,4 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"config file {path} not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    return parse_config(data, base=path.resolve().parent)
+    return parse_config(data, schema, base=path.resolve().parent)

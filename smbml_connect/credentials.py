@@ -13,7 +13,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from typing import Literal
+from dataclasses import dataclass
 
 import keyring
 import keyring.backend
@@ -23,8 +23,9 @@ from jaraco.classes import properties
 from smbml_connect.errors import AuthError
 
 __all__ = [
-    "ENV_VARS",
+    "PAIRING",
     "SERVICE",
+    "CredentialSpec",
     "InMemoryKeyring",
     "RedactingFilter",
     "Secret",
@@ -35,12 +36,21 @@ __all__ = [
 ]
 
 SERVICE = "smbml_connect"
-Kind = Literal["hubspot", "google", "excel-pairing"]
-ENV_VARS: dict[str, str] = {
-    "hubspot": "SMBML_HUBSPOT_TOKEN",
-    "google": "SMBML_GOOGLE_SERVICE_ACCOUNT",
-    "excel-pairing": "SMBML_PAIRING_SECRET",
-}
+
+
+@dataclass(frozen=True)
+class CredentialSpec:
+    """A secret a connector needs: its keyring entry, its environment variable, its name.
+
+    ``name`` is also the ``smbml auth <name>`` command; connectors declare their own.
+    """
+
+    name: str
+    env_var: str
+    label: str
+
+
+PAIRING = CredentialSpec("excel-pairing", "SMBML_PAIRING_SECRET", "Excel pairing code")
 _KNOWN_SECRETS: set[str] = set()
 # Shapes of secrets we might see before they are registered: HubSpot private-app tokens,
 # bearer headers, and the private key inside a Google service-account JSON.
@@ -101,32 +111,32 @@ def _username(kind: str, profile: str) -> str:
 
 
 def get_secret(
-    kind: Kind, profile: str = "default", env: Mapping[str, str] | None = None
+    spec: CredentialSpec, profile: str = "default", env: Mapping[str, str] | None = None
 ) -> Secret:
     """The environment variable wins (servers, CI); otherwise keyring."""
     env = os.environ if env is None else env
-    value = env.get(ENV_VARS[kind])
+    value = env.get(spec.env_var)
     if not value:
         try:
-            value = keyring.get_password(SERVICE, _username(kind, profile))
+            value = keyring.get_password(SERVICE, _username(spec.name, profile))
         except keyring.errors.KeyringError:
             value = None
     if not value:
         raise AuthError(
-            f"no {kind} credentials for profile {profile!r}: run `smbml auth {kind}` or set "
-            f"{ENV_VARS[kind]}"
+            f"no {spec.name} credentials for profile {profile!r}: run `smbml auth {spec.name}` "
+            f"or set {spec.env_var}"
         )
     return Secret(value)
 
 
-def store_secret(kind: Kind, value: str, profile: str = "default") -> None:
+def store_secret(spec: CredentialSpec, value: str, profile: str = "default") -> None:
     _register(value)
     try:
-        keyring.set_password(SERVICE, _username(kind, profile), value)
+        keyring.set_password(SERVICE, _username(spec.name, profile), value)
     except keyring.errors.KeyringError as exc:
         raise AuthError(
             f"cannot save to the system keyring ({type(exc).__name__}); on a server set "
-            f"{ENV_VARS[kind]} instead"
+            f"{spec.env_var} instead"
         ) from None
 
 
@@ -141,20 +151,20 @@ def pairing_code(
     """
     if not new:
         try:
-            return get_secret("excel-pairing", profile, env), True
+            return get_secret(PAIRING, profile, env), True
         except AuthError:
             pass
     code = secrets.token_urlsafe(18)
     try:
-        store_secret("excel-pairing", code, profile)
+        store_secret(PAIRING, code, profile)
         return Secret(code), True
     except AuthError:
         return Secret(code), False
 
 
-def delete_secret(kind: Kind, profile: str = "default") -> None:
+def delete_secret(spec: CredentialSpec, profile: str = "default") -> None:
     with contextlib.suppress(keyring.errors.PasswordDeleteError):
-        keyring.delete_password(SERVICE, _username(kind, profile))
+        keyring.delete_password(SERVICE, _username(spec.name, profile))
 
 
 class InMemoryKeyring(keyring.backend.KeyringBackend):

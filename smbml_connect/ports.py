@@ -40,7 +40,7 @@ class PushReport:
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (record id, reason)
     detail: list[str] = field(default_factory=list)  # lines for the person watching
-    kind: str = "file"  # "file" (named by path at the end) or "crm" (counts are printed)
+    kind: str = "file"  # "file" (destination is its path), "sheets" or "crm" (counts printed)
 
 
 @runtime_checkable

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from smbml_connect.config import load_config
 from smbml_connect.errors import ConfigError, SmbmlError
+from smbml_connect.registry import load_config
 from smbml_connect.store import Store, default_store_path
 
 __all__ = ["Outcome", "lock_path", "parse_every", "run_forever", "run_once"]

@@ -1,9 +1,10 @@
 import logging
+import re
 from pathlib import Path
 
 import pytest
 
-from smbml_connect.config import load_config, parse_config
+from smbml_connect.connectors.hubspot import TOKEN
 from smbml_connect.credentials import (
     RedactingFilter,
     Secret,
@@ -13,6 +14,7 @@ from smbml_connect.credentials import (
     store_secret,
 )
 from smbml_connect.errors import AuthError, ConfigError
+from smbml_connect.registry import load_config, parse_config
 
 
 def test_full_config_loads_with_paths_relative_to_the_file(tmp_path: Path):
@@ -36,9 +38,9 @@ def test_full_config_loads_with_paths_relative_to_the_file(tmp_path: Path):
         """
     )
     config = load_config(tmp_path / "smbml.toml")
-    assert config.source.path == tmp_path / "shop.xlsx"
+    assert config.source.settings.path == tmp_path / "shop.xlsx"
     assert config.store == tmp_path / "data/store.sqlite"
-    assert config.destinations[0].path == tmp_path / "out/results.xlsx"
+    assert config.destinations[0].settings.path == tmp_path / "out/results.xlsx"
     assert config.source.mapping["contacts"]["E-mail address"] == "email"
     assert config.consent.column == "gdpr_ok"
 
@@ -46,7 +48,7 @@ def test_full_config_loads_with_paths_relative_to_the_file(tmp_path: Path):
 def test_absolute_paths_stay_as_given(tmp_path: Path):
     shop = (tmp_path / "elsewhere" / "shop.xlsx").resolve()
     config = parse_config({"source": {"kind": "files", "path": str(shop)}}, base=tmp_path / "cfg")
-    assert config.source.path == shop
+    assert config.source.settings.path == shop
 
 
 @pytest.mark.parametrize(
@@ -60,13 +62,13 @@ def test_absolute_paths_stay_as_given(tmp_path: Path):
         ({"source": {"kind": "sample"}, "schedule": {"cron": "* *"}}, "schedule.cron"),
         (
             {"source": {"kind": "sample"}, "destinations": [{"kind": "pdf", "path": "x"}]},
-            "destinations.0.kind",
+            "destinations[0].kind",
         ),
         ({}, "source"),
     ],
 )
 def test_config_errors_name_the_key(data, message):
-    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("'", ".")):
+    with pytest.raises(ConfigError, match=re.escape(message).replace("'", ".")):
         parse_config(data)
 
 
@@ -85,15 +87,15 @@ def test_bad_toml_and_missing_file(tmp_path: Path):
 
 
 def test_environment_wins_then_keyring_per_profile():
-    store_secret("hubspot", "keyring-token-123456", profile="shop")
-    assert get_secret("hubspot", "shop", env={}).reveal() == "keyring-token-123456"
+    store_secret(TOKEN, "keyring-token-123456", profile="shop")
+    assert get_secret(TOKEN, "shop", env={}).reveal() == "keyring-token-123456"
     env = {"SMBML_HUBSPOT_TOKEN": "env-token-abcdef"}
-    assert get_secret("hubspot", "shop", env=env).reveal() == "env-token-abcdef"
+    assert get_secret(TOKEN, "shop", env=env).reveal() == "env-token-abcdef"
     with pytest.raises(AuthError, match="smbml auth hubspot"):
-        get_secret("hubspot", "other", env={})
-    delete_secret("hubspot", "shop")
+        get_secret(TOKEN, "other", env={})
+    delete_secret(TOKEN, "shop")
     with pytest.raises(AuthError):
-        get_secret("hubspot", "shop", env={})
+        get_secret(TOKEN, "shop", env={})
 
 
 def test_secret_never_prints():

@@ -13,7 +13,6 @@ from click.testing import CliRunner
 
 import smbml_connect.connectors.gsheets.sheets as gsheets
 from smbml_connect.cli import cli
-from smbml_connect.config import parse_config
 from smbml_connect.connectors.gsheets.http import SheetsApi, SheetsLimits
 from smbml_connect.connectors.gsheets.sheets import (
     ResultTab,
@@ -25,6 +24,7 @@ from smbml_connect.connectors.gsheets.sheets import (
 from smbml_connect.credentials import Secret
 from smbml_connect.errors import AuthError, ConfigError, SourceRetriableError
 from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.registry import parse_config
 from smbml_connect.sample import SampleBusiness
 from smbml_connect.schema import validate
 from smbml_connect.steps import steps_by_name

@@ -572,7 +572,7 @@ class SheetsResults:
         self.key = spreadsheet_key(self.spreadsheet)
 
     def publish(self, result: Any, store: Any = None) -> PushReport:
-        report = PushReport(destination=f"Google Sheets {self.key[:12]}…")
+        report = PushReport(destination=f"Google Sheets {self.key[:12]}…", kind="sheets")
         meta = self.api.client.http_client.fetch_sheet_metadata(self.key)
         sheets = meta.get("sheets", [])
         ours = {role: s for s in sheets if (role := _our_role(s))}

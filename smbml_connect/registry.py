@@ -1,0 +1,114 @@
+"""The composition root's list of connectors: the one place that knows them all.
+
+Config validation, credentials, the runner and the CLI ask this module; adding a
+connector is one package under ``smbml_connect/connectors/`` and one line in
+``CONNECTORS``. ``register`` adds one at run time (a plugin, or a test's in-memory
+connector).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from smbml_connect import config as config_module
+from smbml_connect.config import Config, ConfigSchema, DestinationConfig
+from smbml_connect.connector import Connector, ConnectorContext
+from smbml_connect.connectors import files, gsheets, hubspot, sample
+from smbml_connect.errors import ConfigError
+from smbml_connect.ports import Destination
+from smbml_connect.report import HtmlReport, ResultsWorkbook
+
+__all__ = [
+    "CONNECTORS",
+    "config_schema",
+    "connector",
+    "connectors",
+    "load_config",
+    "parse_config",
+    "register",
+    "registered",
+]
+
+
+class FileOutput(BaseModel):
+    """``[[destinations]]`` keys of a results workbook or an HTML report."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: Path
+
+
+def _workbook(context: ConnectorContext, entry: DestinationConfig) -> Destination:
+    return ResultsWorkbook(entry.settings_as(FileOutput).path)
+
+
+def _report(context: ConnectorContext, entry: DestinationConfig) -> Destination:
+    return HtmlReport(entry.settings_as(FileOutput).path)
+
+
+WORKBOOK = Connector(
+    "workbook", "the results workbook (.xlsx)", destination_settings=FileOutput,
+    make_destination=_workbook,
+)  # fmt: skip
+REPORT = Connector(
+    "report", "the HTML report", destination_settings=FileOutput, make_destination=_report
+)
+
+CONNECTORS: list[Connector] = [
+    files.CONNECTOR,
+    sample.CONNECTOR,
+    hubspot.CONNECTOR,
+    gsheets.CONNECTOR,
+    WORKBOOK,
+    REPORT,
+]
+
+
+def connectors() -> list[Connector]:
+    return list(CONNECTORS)
+
+
+def connector(kind: str) -> Connector:
+    for item in CONNECTORS:
+        if item.kind == kind:
+            return item
+    known = ", ".join(c.kind for c in CONNECTORS)
+    raise ConfigError(f"no connector of kind {kind!r}; known: {known}")
+
+
+def register(item: Connector) -> None:
+    """Add a connector (a plugin); a kind that exists already is refused."""
+    if any(c.kind == item.kind for c in CONNECTORS):
+        raise ConfigError(f"a connector of kind {item.kind!r} is registered already")
+    CONNECTORS.append(item)
+
+
+@contextmanager
+def registered(item: Connector) -> Iterator[Connector]:
+    """Register for the length of a block (tests), then restore the list."""
+    register(item)
+    try:
+        yield item
+    finally:
+        CONNECTORS.remove(item)
+
+
+def config_schema() -> ConfigSchema:
+    return ConfigSchema(
+        sources={c.kind: c.source_settings for c in CONNECTORS if c.source_settings},
+        sections={c.section: c.settings for c in CONNECTORS if c.section and c.settings},
+        destinations={c.kind: c.destination_settings for c in CONNECTORS if c.destination_settings},
+        secret_hints=tuple(c.auth.credential.env_var for c in CONNECTORS if c.auth),
+    )
+
+
+def parse_config(data: dict[str, object], base: Path | None = None) -> Config:
+    return config_module.parse_config(data, config_schema(), base)
+
+
+def load_config(path: str | Path) -> Config:
+    return config_module.load_config(path, config_schema())
