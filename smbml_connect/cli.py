@@ -264,11 +264,11 @@ class _SourceChoice(click.Choice):
         super().__init__([])
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
-        self.choices = _source_kinds()
+        self.choices = tuple(_source_kinds())
         return super().convert(value, param, ctx)
 
     def get_metavar(self, param: Any, ctx: Any = None) -> str:
-        self.choices = _source_kinds()
+        self.choices = tuple(_source_kinds())
         return "[" + "|".join(self.choices) + "]"
 
 
