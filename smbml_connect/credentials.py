@@ -177,7 +177,7 @@ class InMemoryKeyring(keyring.backend.KeyringBackend):
         # of "saving" a token into memory. Tests install it with keyring.set_keyring.
         raise RuntimeError("InMemoryKeyring is only used when installed with set_keyring")
 
-    priority = properties.classproperty(_never_chosen_by_keyring)  # type: ignore[assignment]
+    priority = properties.classproperty(_never_chosen_by_keyring)
 
     def __str__(self) -> str:
         return "InMemoryKeyring (tests only)"

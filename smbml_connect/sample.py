@@ -479,7 +479,8 @@ def _deals(
     warm = (truth["interest"].to_numpy() > -0.2) & ~keen & ~will_convert
     has_deal = (will_convert & (u < 0.55)) | (keen & (u < 0.75))
     has_deal |= warm & (u < 0.12)
-    rows, truth_rows = [], []
+    rows: list[dict[str, object]] = []
+    truth_rows: list[dict[str, object]] = []
     for i in np.flatnonzero(has_deal):
         created_contact = truth["created_at"].iloc[i]
         amount = float(np.round(rng.lognormal(7.4, 0.6), -1))

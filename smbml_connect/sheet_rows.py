@@ -33,7 +33,8 @@ def frame_from_rows(rows: list[list[Any]], first_row_number: int, where: str) ->
     header = [("" if h is None else str(h).strip()) for h in rows[start]]
     width = max((i + 1 for i, h in enumerate(header) if h), default=0)
     header = header[:width]
-    names, seen = [], {}
+    names: list[str] = []
+    seen: dict[str, int] = {}
     for i, h in enumerate(header):
         name = h or f"column {get_column_letter(i + 1)}"
         seen[name] = seen.get(name, 0) + 1

@@ -750,7 +750,7 @@ def _with_format(cell: Cell, fmt: Mapping[str, Any] | None, field_name: str) -> 
     if part == "numberFormat":
         number = fmt.get("numberFormat") or {}
         return replace(cell, number_type=number.get("type"), pattern=number.get("pattern"))
-    style = dict(cell.style)
+    style: dict[str, str] = dict(cell.style)
     if part in fmt:
         style[part] = repr(fmt[part])
     else:

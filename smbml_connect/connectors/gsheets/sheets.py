@@ -492,7 +492,8 @@ def _chunk(rows: list[dict[str, Any]]) -> list[tuple[int, list[dict[str, Any]]]]
     if len(json.dumps(rows, separators=(",", ":"))) <= CHUNK_BYTES:
         return [(0, rows)]
     chunks: list[tuple[int, list[dict[str, Any]]]] = []
-    start, size, current = 0, 0, []
+    start, size = 0, 0
+    current: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
         length = len(json.dumps(row, separators=(",", ":")))
         if current and size + length > CHUNK_BYTES:
