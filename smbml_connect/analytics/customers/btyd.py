@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
+
+from smbml_connect.analytics.shared.contract import check_fitted, read_text, write_text
 
 __all__ = ["BetaGeo", "Fit", "GammaGamma", "hessian_errors", "simulate_histories"]
 
@@ -93,7 +96,11 @@ class BetaGeo:
     def __init__(self, penalty: float = 0.0, modified: bool = False) -> None:
         self.penalty = penalty  # small L2 on log-parameters keeps tiny datasets finite
         self.modified = modified
-        self.shift = 1.0 if modified else 0.0  # dropout chances survived: x (+1 if modified)
+
+    @property
+    def shift(self) -> float:
+        """Dropout chances survived: x, plus one if the model is modified."""
+        return 1.0 if self.modified else 0.0
 
     def _log_lik(
         self, params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
@@ -135,6 +142,7 @@ class BetaGeo:
         return self
 
     def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        check_fitted(self, "params_", "BG/NBD model")
         r, alpha, a, b = self.params_
         odds = np.zeros(len(x))
         leave = (x > 0) | self.modified
@@ -149,6 +157,7 @@ class BetaGeo:
     ) -> np.ndarray:
         """E[purchases in the next t weeks | history] (Fader, Hardie and Lee, eq. 10;
         Batislam et al. for the modified model)."""
+        check_fitted(self, "params_", "BG/NBD model")
         r, alpha, a, b = self.params_
         s = self.shift
         z = t / (alpha + T + t)
@@ -160,6 +169,7 @@ class BetaGeo:
 
     def p_no_purchase(self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
         """Chance of no purchase at all in the next t weeks: gone, or alive and quiet."""
+        check_fitted(self, "params_", "BG/NBD model")
         r, alpha, _, _ = self.params_
         alive = self.p_alive(x, t_x, T)
         quiet = ((alpha + T) / (alpha + T + t)) ** (r + x)
@@ -180,6 +190,7 @@ class BetaGeo:
         probability from its posterior Beta(a, b + x (+1)) given survival so far; then the
         count is a Poisson count over t stopped at the purchase after which they leave.
         """
+        check_fitted(self, "params_", "BG/NBD model")
         r, alpha, a, b = self.params_
         n = len(x)
         alive = rng.uniform(size=(n, draws)) < self.p_alive(x, t_x, T)[:, None]
@@ -188,6 +199,21 @@ class BetaGeo:
         counts = rng.poisson(rate * t)
         lifetime = rng.geometric(np.clip(p, 1e-9, 1.0))
         return np.where(alive, np.minimum(counts, lifetime), 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        check_fitted(self, "params_", "BG/NBD model")
+        return {"penalty": self.penalty, "modified": self.modified, **_fit_dict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BetaGeo:
+        return _restore_fit(cls(data["penalty"], data["modified"]), data)
+
+    def to_text(self) -> str:
+        return write_text("smbml-bgnbd", 1, self.to_dict())
+
+    @classmethod
+    def from_text(cls, text: str) -> BetaGeo:
+        return cls.from_dict(read_text(text, "smbml-bgnbd"))
 
 
 class GammaGamma:
@@ -228,11 +254,13 @@ class GammaGamma:
 
     @property
     def population_mean(self) -> float:
+        check_fitted(self, "params_", "Gamma-Gamma model")
         p, q, g = self.params_
         return float(p * g / (q - 1))
 
     def expected_spend(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
         """Posterior mean spend per purchase: a weighted blend of own mean and everyone's."""
+        check_fitted(self, "params_", "Gamma-Gamma model")
         p, q, g = self.params_
         m = np.where((x > 0) & (m > 0), m, 0.0)
         return (g + x * m) * p / (p * x + q - 1)
@@ -241,6 +269,7 @@ class GammaGamma:
         self, counts: np.ndarray, x: np.ndarray, m: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
         """Total spend of `counts` future purchases (customers x draws) from the posterior."""
+        check_fitted(self, "params_", "Gamma-Gamma model")
         p, q, g = self.params_
         m = np.where((x > 0) & (m > 0), m, 0.0)
         nu = rng.gamma((p * x + q)[:, None], 1.0 / (g + x * m)[:, None], size=counts.shape)
@@ -248,6 +277,43 @@ class GammaGamma:
         bought = counts > 0
         value[bought] = rng.gamma(p * counts[bought], 1.0 / nu[bought])
         return value
+
+    def to_dict(self) -> dict[str, Any]:
+        check_fitted(self, "params_", "Gamma-Gamma model")
+        return _fit_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GammaGamma:
+        return _restore_fit(cls(), data)
+
+    def to_text(self) -> str:
+        return write_text("smbml-gamma-gamma", 1, self.to_dict())
+
+    @classmethod
+    def from_text(cls, text: str) -> GammaGamma:
+        return cls.from_dict(read_text(text, "smbml-gamma-gamma"))
+
+
+def _fit_dict(model: BetaGeo | GammaGamma) -> dict[str, Any]:
+    fit = model.fit_
+    return {
+        "params": model.params_.tolist(),
+        "fit": {
+            "params": fit.params,
+            "errors": fit.errors,
+            "log_likelihood": fit.log_likelihood,
+            "customers": fit.customers,
+        },
+    }
+
+
+_Fitter = TypeVar("_Fitter", BetaGeo, GammaGamma)
+
+
+def _restore_fit(model: _Fitter, data: dict[str, Any]) -> _Fitter:
+    model.params_ = np.asarray(data["params"], dtype=float)
+    model.fit_ = Fit(**data["fit"])
+    return model
 
 
 def simulate_histories(

@@ -10,7 +10,7 @@ the same names even when k-means numbers its centres differently.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
 from smbml_connect.analytics.customers.value import daily_purchases
+from smbml_connect.analytics.shared.contract import check_fitted, read_text, write_text
 from smbml_connect.errors import NotEnoughDataError
 
 __all__ = ["MIN_CUSTOMERS", "CustomerClusters", "customer_features"]
@@ -94,9 +95,10 @@ def _category_mix(
 
 @dataclass
 class CustomerClusters:
+    """k-means groups of customers (k by silhouette within `k_range`), named in words."""
+
     random_state: int = 0
     k_range: tuple[int, int] = (2, 6)
-    card_: dict[str, Any] = field(default_factory=dict, init=False)
 
     def _matrix(self, features: pd.DataFrame) -> np.ndarray:
         X = features.astype(float).copy()
@@ -178,6 +180,8 @@ class CustomerClusters:
         return kept
 
     def to_dict(self) -> dict[str, Any]:
+        """What `fit(previous=...)` reads to keep names; `to_text` saves the whole model."""
+        check_fitted(self, "centres_", "customer clustering")
         return {
             "k": self.k_,
             "columns": self.columns_,
@@ -188,6 +192,7 @@ class CustomerClusters:
         }
 
     def predict_number(self, features: pd.DataFrame) -> np.ndarray:
+        check_fitted(self, "centres_", "customer clustering")
         X = self._matrix(features.reindex(columns=self.columns_, fill_value=0.0))
         distance = ((X[:, None, :] - self.centres_[None, :, :]) ** 2).sum(axis=2)
         return distance.argmin(axis=1) + 1
@@ -223,6 +228,33 @@ class CustomerClusters:
                     row[f"{c[6:]} share"] = part[c].mean()
             rows.append(row)
         return pd.DataFrame(rows)
+
+    def to_text(self) -> str:
+        return write_text(
+            "smbml-customer-clusters",
+            1,
+            {
+                "settings": {"random_state": self.random_state, "k_range": list(self.k_range)},
+                **self.to_dict(),
+                "silhouette": {str(k): v for k, v in self.silhouette_.items()},
+                "card": self.card_,
+            },
+        )
+
+    @classmethod
+    def from_text(cls, text: str) -> CustomerClusters:
+        data = read_text(text, "smbml-customer-clusters")
+        settings = data["settings"]
+        model = cls(settings["random_state"], tuple(settings["k_range"]))
+        model.k_ = int(data["k"])
+        model.columns_ = list(data["columns"])
+        model.mean_ = pd.Series(data["mean"], index=model.columns_, dtype=float)
+        model.scale_ = pd.Series(data["scale"], index=model.columns_, dtype=float)
+        model.centres_ = np.asarray(data["centres"], dtype=float)
+        model.names_ = {int(n): v for n, v in data["names"].items()}
+        model.silhouette_ = {int(k): v for k, v in data["silhouette"].items()}
+        model.card_ = data["card"]
+        return model
 
 
 def _names(features: pd.DataFrame, labels: np.ndarray, k: int) -> dict[int, str]:

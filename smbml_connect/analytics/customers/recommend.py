@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import sparse
 
 from smbml_connect.analytics.customers.segments import NOT_COUNTED_STATUSES
+from smbml_connect.analytics.shared.contract import check_fitted, read_text, write_text
 from smbml_connect.coerce import coerce_datetime
 from smbml_connect.errors import NotEnoughDataError
 
@@ -48,6 +49,8 @@ def purchases_by_customer(
 
 @dataclass
 class CoPurchaseRecommender:
+    """Item-item co-purchase similarity; deterministic, so it takes no random_state."""
+
     shrink: float = SHRINK
 
     def fit(self, purchases: pd.DataFrame) -> CoPurchaseRecommender:
@@ -58,6 +61,10 @@ class CoPurchaseRecommender:
                 f"next product; got {pairs['product_id'].nunique()} and "
                 f"{pairs['contact_id'].nunique()}"
             )
+        return self._learn(pairs)
+
+    def _learn(self, pairs: pd.DataFrame) -> CoPurchaseRecommender:
+        """Everything from (contact_id, product_id, size): also how `from_text` rebuilds."""
         self.customers_ = pd.Index(np.sort(pairs["contact_id"].unique()))
         self.products_ = pd.Index(np.sort(pairs["product_id"].unique()))
         rows = self.customers_.get_indexer(pairs["contact_id"])
@@ -79,10 +86,41 @@ class CoPurchaseRecommender:
         self.popularity_ = buyers
         return self
 
+    def to_text(self) -> str:
+        """Who bought what how often: the similarities are rebuilt from it exactly."""
+        check_fitted(self, "similarity_", "next-product recommender")
+        counts = self.weight_.tocoo()
+        return write_text(
+            "smbml-co-purchase",
+            1,
+            {
+                "shrink": self.shrink,
+                "customers": list(self.customers_),
+                "products": list(self.products_),
+                "rows": counts.row.tolist(),
+                "cols": counts.col.tolist(),
+                "times": np.rint(np.expm1(counts.data.astype(np.float64))).astype(int).tolist(),
+            },
+        )
+
+    @classmethod
+    def from_text(cls, text: str) -> CoPurchaseRecommender:
+        data = read_text(text, "smbml-co-purchase")
+        customers, products = np.asarray(data["customers"]), np.asarray(data["products"])
+        pairs = pd.DataFrame(
+            {
+                "contact_id": customers[np.asarray(data["rows"], dtype=int)],
+                "product_id": products[np.asarray(data["cols"], dtype=int)],
+                "size": np.asarray(data["times"], dtype=np.int64),
+            }
+        )
+        return cls(data["shrink"])._learn(pairs)
+
     def recommend(
         self, k: int = 3, names: dict[str, str] | None = None, customers: Any = None
     ) -> pd.DataFrame:
         """contact_id, rank, product_id, product, score, reason: k per known customer."""
+        check_fitted(self, "similarity_", "next-product recommender")
         names = names or {}
         wanted = self.customers_ if customers is None else pd.Index(customers)
         index = self.customers_.get_indexer(wanted)

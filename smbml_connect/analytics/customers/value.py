@@ -18,7 +18,7 @@ reported beside it. Orders on the same day count as one purchase, as in the pape
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import lightgbm as lgb
@@ -28,6 +28,13 @@ from sklearn.metrics import roc_auc_score
 
 from smbml_connect.analytics.customers.btyd import BetaGeo, GammaGamma
 from smbml_connect.analytics.customers.segments import NOT_COUNTED_STATUSES
+from smbml_connect.analytics.shared.contract import (
+    check_fitted,
+    frame_from_dict,
+    frame_to_dict,
+    read_text,
+    write_text,
+)
 from smbml_connect.coerce import coerce_datetime
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 
@@ -189,7 +196,6 @@ class CustomerValueModel:
     holdout_days: int | None = None
     draws: int = 200
     candidates: tuple[str, ...] = ("bgnbd", "mbgnbd", "boosted")
-    report_: dict[str, Any] = field(default_factory=dict, init=False)
 
     # -- fitting ----------------------------------------------------------------------
     def fit(self, orders: pd.DataFrame, as_of: pd.Timestamp | str) -> CustomerValueModel:
@@ -201,7 +207,8 @@ class CustomerValueModel:
             raise NotEnoughDataError("no counted orders with a customer, date and total")
         self.as_of_ = as_of
         end = as_of.floor("D") + pd.Timedelta(days=1)  # purchases on the as_of day count
-        self.days_ = days
+        # Per-customer history up to as_of (x, t_x, T, m, ...): what predictions condition
+        # on. The orders themselves are not kept.
         self.summary_ = history_summary(days, end)
         customers = len(self.summary_)
         if customers < MIN_CUSTOMERS:
@@ -212,17 +219,20 @@ class CustomerValueModel:
         holdout = self.holdout_days or int(min(365, max(28, span_days // 3)))
         self.holdout_days_ = holdout
         self.spend_ = self._fit_spend(self.summary_)
-        self._starts: dict[str, np.ndarray] = {}
-        self.report_ = self._validate(days, end, pd.Timedelta(days=holdout))
+        starts: dict[str, np.ndarray] = {}  # the holdout fits' parameters, to start from
+        self.report_ = self._validate(days, end, pd.Timedelta(days=holdout), starts)
         self.chosen_ = self.report_["chosen"]
         # p_alive, churn risk and the shape over time always come from the better
         # buy-till-you-die family, also when boosted trees give the purchase counts.
         self.family_ = self.report_["family"]
         self.btyd_ = self._fit_btyd(
-            self.summary_, self.family_ == "mbgnbd", self._starts.get(self.family_)
+            self.summary_, self.family_ == "mbgnbd", starts.get(self.family_)
         )
-        if self.chosen_ == "boosted":
-            self.booster_ = self._train_boosted(days, end - pd.Timedelta(days=holdout), end)
+        self.booster_ = (
+            self._train_boosted(days, end - pd.Timedelta(days=holdout), end)
+            if self.chosen_ == "boosted"
+            else None
+        )
         return self
 
     def _fit_spend(self, summary: pd.DataFrame) -> GammaGamma | None:
@@ -251,7 +261,13 @@ class CustomerValueModel:
         data = lgb.Dataset(features[BOOSTED_FEATURES].to_numpy(float), label.to_numpy(float))
         return lgb.train({**LGB_PARAMS, "seed": self.random_state}, data, num_boost_round=300)
 
-    def _validate(self, days: pd.DataFrame, end: pd.Timestamp, h: pd.Timedelta) -> dict[str, Any]:
+    def _validate(
+        self,
+        days: pd.DataFrame,
+        end: pd.Timestamp,
+        h: pd.Timedelta,
+        starts: dict[str, np.ndarray],
+    ) -> dict[str, Any]:
         cut = end - h
         weeks = h / WEEK
         before = history_summary(days, cut)
@@ -272,7 +288,7 @@ class CustomerValueModel:
         results: dict[str, _Candidate] = {}
         for family in ("bgnbd", "mbgnbd"):
             fitted = self._fit_btyd(before, family == "mbgnbd")
-            self._starts[family] = fitted.params_  # the final fit starts here
+            starts[family] = fitted.params_  # the final fit starts here
             results[family] = _Candidate(
                 family,
                 fitted.expected_purchases(weeks, x, t_x, T),
@@ -306,15 +322,23 @@ class CustomerValueModel:
         return report
 
     # -- predicting ---------------------------------------------------------------------
-    def predict(self, horizon_days: int = 365) -> pd.DataFrame:
+    def predict(self, horizon_days: int = 365, orders: pd.DataFrame | None = None) -> pd.DataFrame:
         """One row per customer: contact_id, p_alive, expected_purchases, expected_value,
-        value_lo80, value_hi80, churn_risk (chance of no purchase in the horizon)."""
+        value_lo80, value_hi80, churn_risk (chance of no purchase in the horizon).
+
+        The customers are those seen in `fit`, or, given `orders`, those in these orders,
+        each with their history up to the fitted `as_of`.
+        """
+        check_fitted(self, "btyd_", "customer value model")
         s = self.summary_
+        if orders is not None:
+            end = self.as_of_.floor("D") + pd.Timedelta(days=1)
+            s = history_summary(daily_purchases(orders, self.as_of_), end)
         weeks = horizon_days / 7
         x, t_x, T, m = (s[c].to_numpy(float) for c in ("x", "t_x", "T", "m"))
         bg = self.btyd_
         purchases = bg.expected_purchases(weeks, x, t_x, T)
-        if self.chosen_ == "boosted" and getattr(self, "booster_", None) is not None:
+        if self.chosen_ == "boosted" and self.booster_ is not None:
             # The boosted model learnt one horizon; other horizons follow BG/NBD's shape.
             trained_weeks = self.holdout_days_ / 7
             mu = self.booster_.predict(s[BOOSTED_FEATURES].to_numpy(float))
@@ -355,7 +379,7 @@ class CustomerValueModel:
     ) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(self.random_state)
         lo, hi = np.zeros(len(x)), np.zeros(len(x))
-        boosted = self.chosen_ == "boosted" and getattr(self, "booster_", None) is not None
+        boosted = self.chosen_ == "boosted" and self.booster_ is not None
         for start in range(0, len(x), 5000):
             part = slice(start, start + 5000)
             if boosted:
@@ -373,6 +397,7 @@ class CustomerValueModel:
 
     def card(self) -> dict[str, Any]:
         """What a model card shows: the fitted parameters, the check, the choice."""
+        check_fitted(self, "btyd_", "customer value model")
         return {
             "as_of": f"{self.as_of_:%Y-%m-%d}",
             "customers": len(self.summary_),
@@ -392,3 +417,46 @@ class CustomerValueModel:
             ],
             "orders_left_out_count": len(self.skipped_),
         }
+
+    # -- saving as text -------------------------------------------------------------------
+    def to_text(self) -> str:
+        check_fitted(self, "btyd_", "customer value model")
+        return write_text(
+            "smbml-customer-value",
+            1,
+            {
+                "settings": {
+                    "random_state": self.random_state,
+                    "holdout_days": self.holdout_days,
+                    "draws": self.draws,
+                    "candidates": list(self.candidates),
+                },
+                "as_of": self.as_of_.isoformat(),
+                "skipped": frame_to_dict(self.skipped_),
+                "summary": frame_to_dict(self.summary_),
+                "holdout_days_": self.holdout_days_,
+                "spend": self.spend_.to_dict() if self.spend_ is not None else None,
+                "report": self.report_,
+                "chosen": self.chosen_,
+                "family": self.family_,
+                "btyd": self.btyd_.to_dict(),
+                "booster": self.booster_.model_to_string() if self.booster_ is not None else None,
+            },
+        )
+
+    @classmethod
+    def from_text(cls, text: str) -> CustomerValueModel:
+        data = read_text(text, "smbml-customer-value")
+        settings = data["settings"]
+        model = cls(**{**settings, "candidates": tuple(settings["candidates"])})
+        model.as_of_ = pd.Timestamp(data["as_of"])
+        model.skipped_ = frame_from_dict(data["skipped"])
+        model.summary_ = frame_from_dict(data["summary"])
+        model.holdout_days_ = data["holdout_days_"]
+        model.spend_ = GammaGamma.from_dict(data["spend"]) if data["spend"] is not None else None
+        model.report_ = data["report"]
+        model.chosen_ = data["chosen"]
+        model.family_ = data["family"]
+        model.btyd_ = BetaGeo.from_dict(data["btyd"])
+        model.booster_ = lgb.Booster(model_str=data["booster"]) if data["booster"] else None
+        return model

@@ -6,5 +6,13 @@ from smbml_connect.analytics.forecast.engine import (
     forecast_panel_results,
     forecast_series,
 )
+from smbml_connect.analytics.forecast.estimators import PanelForecaster, SeriesForecaster
 
-__all__ = ["SeriesForecast", "forecast_panel", "forecast_panel_results", "forecast_series"]
+__all__ = [
+    "PanelForecaster",
+    "SeriesForecast",
+    "SeriesForecaster",
+    "forecast_panel",
+    "forecast_panel_results",
+    "forecast_series",
+]

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect.analytics.leads.scoring import LeadScorer
+from smbml_connect.analytics.shared.contract import check_fitted
 from smbml_connect.analytics.shared.tabular import Phrase
-from smbml_connect.errors import DataValidationError, NotEnoughDataError, NotFittedError
+from smbml_connect.errors import DataValidationError, NotEnoughDataError
 
 __all__ = [
     "DEAL_PHRASES",
@@ -219,8 +220,7 @@ class DealWinModel:
         return self.scorer_.card_
 
     def _check(self) -> None:
-        if not hasattr(self, "scorer_"):
-            raise NotFittedError("the deal win model is not fitted yet: call fit first")
+        check_fitted(self, "scorer_", "deal win model")
 
     def predict(self, tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
         """Open deals with probability, score, tier, reasons and the month they should close."""
@@ -245,21 +245,25 @@ class DealWinModel:
             }
         )
 
-    def to_json(self) -> str:
+    def to_text(self) -> str:
         self._check()
         return json.dumps(
-            {"format": "smbml-deal-win", "version": 1, "scorer": self.scorer_.to_json()}
+            {"format": "smbml-deal-win", "version": 1, "scorer": self.scorer_.to_text()}
         )
 
     @classmethod
-    def from_json(cls, text: str) -> DealWinModel:
+    def from_text(cls, text: str) -> DealWinModel:
         data = json.loads(text)
         if data.get("format") != "smbml-deal-win":
             raise DataValidationError("not a saved smbml deal win model")
-        scorer = LeadScorer.from_json(data["scorer"])
+        scorer = LeadScorer.from_text(data["scorer"])
         model = cls(scorer.random_state, scorer.model)
         model.scorer_ = scorer
         return model
+
+    # The names the steps used before `to_text` / `from_text`.
+    to_json = to_text
+    from_json = from_text
 
 
 def pipeline_forecast(

@@ -35,6 +35,7 @@ import pandas as pd
 import sklearn
 from sklearn.metrics import roc_auc_score
 
+from smbml_connect.analytics.shared.contract import check_fitted
 from smbml_connect.analytics.shared.learners import (
     GradientBoosting,
     Learner,
@@ -49,7 +50,7 @@ from smbml_connect.analytics.shared.metrics import (
 )
 from smbml_connect.analytics.shared.tabular import Phrase, TabularEncoder, humanise
 from smbml_connect.coerce import coerce_bool, coerce_datetime
-from smbml_connect.errors import DataValidationError, NotEnoughDataError, NotFittedError
+from smbml_connect.errors import DataValidationError, NotEnoughDataError
 
 __all__ = [
     "LGBM_MIN_MINORITY",
@@ -521,8 +522,7 @@ class LeadScorer:
 
     # -- using the model ---------------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if not hasattr(self, "learner_"):
-            raise NotFittedError(f"this {self.subject} scorer is not fitted yet: call fit first")
+        check_fitted(self, "learner_", f"{self.subject} scorer")
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         self._check_fitted()
@@ -602,7 +602,8 @@ class LeadScorer:
         return top, values
 
     # -- saving as text ------------------------------------------------------------------------
-    def to_json(self) -> str:
+    def to_text(self) -> str:
+        """The fitted scorer as JSON (a LightGBM learner in its own text format inside)."""
         self._check_fitted()
         return json.dumps(
             {
@@ -624,7 +625,7 @@ class LeadScorer:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> LeadScorer:
+    def from_text(cls, text: str) -> LeadScorer:
         data = json.loads(text)
         if data.get("format") != "smbml-lead-scorer" or data.get("version") not in (1, 2):
             raise DataValidationError("not a saved smbml lead scorer (or from a newer version)")
@@ -649,6 +650,11 @@ class LeadScorer:
         scorer.card_ = data["card"]
         return scorer
 
+    # The names the steps and saved-model code used before `to_text` / `from_text`.
+    to_json = to_text
+    from_json = from_text
+
     @property
     def feature_labels(self) -> dict[str, str]:
+        self._check_fitted()
         return {p.name: humanise(p.name) for p in self.encoder_.plans_}
