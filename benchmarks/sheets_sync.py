@@ -38,6 +38,7 @@ from smbml_connect.connectors.gsheets.sheets import SheetsResults, SheetsSource,
 from smbml_connect.credentials import Secret
 from smbml_connect.ports import RunResult
 from smbml_connect.schema import REJECT_COLUMNS, validate
+from smbml_connect.steps import STEPS
 from smbml_connect.steps.base import StepResult
 from smbml_connect.testing.faults import Fault
 from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account
@@ -107,6 +108,7 @@ def run_result(contacts: int, rng: np.random.Generator) -> RunResult:
         "sales_forecast": StepResult(sheets={"Forecast": forecast}),
         "price_suggestions": StepResult(sheets={"Prices": prices}),
     }
+    result.declared = {step.name: step.outputs for step in STEPS}
     result.rejects = rejects
     return result
 
