@@ -43,6 +43,7 @@ from smbml_connect.connectors.hubspot.push import HubSpotDestination
 from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
 from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.steps import crm_properties
 from smbml_connect.store import Store
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, Fault, HubSpotEmulator
 
@@ -243,7 +244,7 @@ def run(contacts: int, deals: int, scale: float, faults: bool) -> list[dict[str,
         contact_ids = sorted(hub.state.objects["contacts"], key=int)
         deal_ids = sorted(hub.state.objects["deals"], key=int)
         write_scores(store, contact_ids, deal_ids, rng)
-        HubSpotDestination(api_for(hub, scale)).publish(
+        HubSpotDestination(api_for(hub, scale), properties=crm_properties()).publish(
             None, store
         )  # first push: creates properties
 
@@ -264,7 +265,11 @@ def run(contacts: int, deals: int, scale: float, faults: bool) -> list[dict[str,
 
         def push() -> int:
             with Store(path) as own:
-                return len(HubSpotDestination(api_for(hub, scale)).publish(None, own).failed)
+                return len(
+                    HubSpotDestination(api_for(hub, scale), properties=crm_properties())
+                    .publish(None, own)
+                    .failed
+                )
 
         def pushed(failed: int) -> tuple[int, int]:
             return push_check(hub, store, failed)

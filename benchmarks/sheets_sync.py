@@ -38,7 +38,13 @@ from smbml_connect.connectors.gsheets.sheets import SheetsResults, SheetsSource,
 from smbml_connect.credentials import Secret
 from smbml_connect.ports import RunResult
 from smbml_connect.schema import REJECT_COLUMNS, validate
+from smbml_connect.steps import STEPS
 from smbml_connect.steps.base import StepResult
+from smbml_connect.steps.customers import VALUE_TAB
+from smbml_connect.steps.forecasts import FORECAST_TAB
+from smbml_connect.steps.leads import LEAD_TAB
+from smbml_connect.steps.pricing import PRICES_TAB
+from smbml_connect.steps.segments import SEGMENTS_TAB
 from smbml_connect.testing.faults import Fault
 from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account
 from smbml_connect.testing.sheets_values import render
@@ -101,12 +107,13 @@ def run_result(contacts: int, rng: np.random.Generator) -> RunResult:
     )  # fmt: skip
     result = RunResult(run_id=1, as_of=pd.Timestamp("2026-11-23", tz="UTC"), source="bench")
     result.steps = {
-        "lead_scores": StepResult(sheets={"Lead scores": lead_scores}),
-        "churn_value": StepResult(sheets={"Customer value": value}),
-        "rfm_segments": StepResult(sheets={"Segments": segments}),
-        "sales_forecast": StepResult(sheets={"Forecast": forecast}),
-        "price_suggestions": StepResult(sheets={"Prices": prices}),
+        "lead_scores": StepResult(sheets={LEAD_TAB.title: lead_scores}),
+        "churn_value": StepResult(sheets={VALUE_TAB.title: value}),
+        "rfm_segments": StepResult(sheets={SEGMENTS_TAB.title: segments}),
+        "sales_forecast": StepResult(sheets={FORECAST_TAB.title: forecast}),
+        "price_suggestions": StepResult(sheets={PRICES_TAB.title: prices}),
     }
+    result.declared = {step.name: step.outputs for step in STEPS}
     result.rejects = rejects
     return result
 

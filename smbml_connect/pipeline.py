@@ -15,9 +15,10 @@ from typing import Any
 
 import pandas as pd
 
+from smbml_connect import steps as steps_registry
 from smbml_connect.coerce import parse_bool
 from smbml_connect.errors import NotEnoughDataError, SmbmlError
-from smbml_connect.ports import Destination, PagedSource, RunResult, Source
+from smbml_connect.ports import Destination, PagedSource, RunResult, Source, StepResult
 from smbml_connect.schema import REJECT_COLUMNS, TABLES, validate
 from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
@@ -59,6 +60,10 @@ def run_pipeline(
             previous_model=lambda name: getattr(store.load_model(name), "payload", None),
         )
         opted_out = set(tables["contacts"]["contact_id"]) - set(personal["contacts"]["contact_id"])
+        for step in _declaring(options.steps):
+            result.declared[step.name] = step.outputs
+            for table in step.outputs.tables:
+                store.ensure_output(table)
         for step in options.steps:
             progress(f"Computing {step.name.replace('_', ' ')}")
             _run_step(
@@ -76,6 +81,17 @@ def run_pipeline(
         raise
     store.finish_run(run_id, result.status, result.counts(), "; ".join(result.errors) or None)
     return result
+
+
+def _declaring(enabled: Sequence[Step]) -> list[Step]:
+    """Every registered step, then enabled ones the registry lacks.
+
+    Outputs loop over what these declare, whether the step ran this time or not: a
+    Sheets tab of an analytic not run says so, and the CRM keeps its latest values.
+    """
+    registered = list(steps_registry.STEPS)  # read now: a test may register a step
+    names = {s.name for s in registered}
+    return registered + [s for s in enabled if s.name not in names]
 
 
 def _load(source: Source, store: Store, result: RunResult, progress: Progress) -> None:
@@ -223,13 +239,28 @@ def _run_step(
         detail = str(exc) if isinstance(exc, SmbmlError) else "unexpected error, see the log"
         result.errors.append(f"{step.name}: {detail}")
         return
+    undeclared = _undeclared(step, outcome)
+    if undeclared:  # a programming error: surfaces in tests, costs only this step's results
+        log.error("step %s wrote undeclared outputs: %s", step.name, ", ".join(undeclared))
+        result.errors.append(f"{step.name}: wrote undeclared outputs {', '.join(undeclared)}")
+        return
     scores = outcome.outputs.get("scores")
     if scores is not None and opted_out:
         # Belt and braces: an opted-out contact never gets a stored or pushed score.
         personal = scores["entity"].eq("contact") & scores["entity_id"].isin(opted_out)
         outcome.outputs["scores"] = scores[~personal].reset_index(drop=True)
+    declared = {t.name: t for t in step.outputs.tables}
     for kind, frame in outcome.outputs.items():
-        store.write_outputs(kind, result.run_id, frame)
+        store.write_outputs(declared[kind], result.run_id, frame)
     for name, model in outcome.models.items():
         store.save_model(name, model.payload, model.card, model.format)
     result.steps[step.name] = outcome
+
+
+def _undeclared(step: Step, outcome: StepResult) -> list[str]:
+    """Output tables and tabs a step wrote without declaring them (so no output shows them)."""
+    tables = {t.name for t in step.outputs.tables}
+    tabs = {t.title for t in step.outputs.tabs}
+    return [f"table {k}" for k in outcome.outputs if k not in tables] + [
+        f"tab {t!r}" for t in outcome.sheets if t not in tabs
+    ]

@@ -7,27 +7,37 @@ connectors, steps and the add-in import this module.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import pandas as pd
 
-from smbml_connect.schema import REJECT_COLUMNS
+from smbml_connect.schema import REJECT_COLUMNS, OutputColumn, OutputTable
 
 if TYPE_CHECKING:
     from smbml_connect.store import Store
 
 __all__ = [
+    "ColourScale",
+    "CrmProperty",
     "Destination",
+    "OutputColumn",
+    "OutputTable",
     "Page",
     "PagedSource",
     "PushReport",
     "ReportSection",
     "RunResult",
     "SavedModelText",
+    "SheetsChart",
+    "SheetsPart",
+    "SheetsTab",
     "Source",
+    "StepOutputs",
     "StepResult",
+    "Tab",
+    "WorkbookChart",
 ]
 
 
@@ -89,6 +99,121 @@ class SavedModelText:
     format: str
 
 
+# -- what a step declares it writes: looped over by the workbook, Sheets and HubSpot -----
+@dataclass(frozen=True)
+class ColourScale:
+    """Red-amber-green on one column of a workbook tab."""
+
+    column: str
+    low: float
+    high: float
+    high_is_good: bool = True
+
+
+@dataclass(frozen=True)
+class WorkbookChart:
+    """A native Excel chart beside a tab's table.
+
+    ``band``: the tab is a chart table (date, actual, forecast, low, high, range) and
+    ``label`` names the y axis; ``bar``: ``values`` per ``category``; ``histogram``: how
+    ``values`` (0-100) spread over ten bands, counted as ``label``.
+    """
+
+    kind: Literal["band", "bar", "histogram"]
+    title: str
+    category: str = ""
+    values: str = ""
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class SheetsChart:
+    """A line chart over the first ``rows`` rows of a Sheets tab."""
+
+    title: str
+    rows: int
+    domain: str
+    series: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SheetsTab:
+    """A result tab in Google Sheets. Several steps may fill one (declare it once, share it).
+
+    ``role`` is the stable name kept in the tab's metadata; ``title`` (default: the
+    workbook tab's title) is what the user sees. ``columns`` orders a tab several parts
+    fill; ``prepare`` and ``chart`` see the finished frame.
+    """
+
+    role: str
+    title: str | None = None
+    columns: tuple[str, ...] = ()
+    prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    chart: Callable[[pd.DataFrame], SheetsChart | None] | None = None
+
+
+@dataclass(frozen=True)
+class SheetsPart:
+    """How one workbook tab goes into a Sheets tab: its rows, or columns joined on a key."""
+
+    tab: SheetsTab
+    how: Literal["rows", "join"] = "rows"
+    columns: tuple[str, ...] = ()  # taken after renaming; empty: all
+    rename: Mapping[str, str] = field(default_factory=dict)
+    constants: Mapping[str, Any] = field(default_factory=dict)  # e.g. kind = "lead"
+    on: str = "contact_id"  # the key of a join
+    order: int = 0  # where the rows go among other parts' rows
+
+
+@dataclass(frozen=True)
+class Tab:
+    """A tab of results: in the workbook, and in Google Sheets through ``sheets``."""
+
+    title: str
+    columns: tuple[str, ...] = ()  # the columns in order, where they do not depend on settings
+    formats: Mapping[str, str] = field(default_factory=dict)  # column: number format override
+    colour_scale: ColourScale | None = None
+    chart: WorkbookChart | None = None
+    example: Literal["forecast_history", "lead_emails"] | None = None  # for the Instructions tab
+    sheets: tuple[SheetsPart, ...] = ()
+    workbook: bool = True
+
+    def select(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The declared columns of ``frame``, in the declared order."""
+        return frame[list(self.columns)] if self.columns else frame
+
+
+CrmObject = Literal["contacts", "deals", "products"]
+
+
+@dataclass(frozen=True)
+class CrmProperty:
+    """A CRM property a step writes: how to create it, and where its value comes from.
+
+    ``take`` gets the latest rows of the output table ``table`` and returns the value
+    per record id (the id as the CRM knows it).
+    """
+
+    object_type: CrmObject
+    name: str
+    label: str
+    type: str
+    field_type: str
+    description: str
+    table: str
+    take: Callable[[pd.DataFrame], pd.Series]
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StepOutputs:
+    """Everything a step writes, as data: output tables, tabs and CRM properties."""
+
+    tables: tuple[OutputTable, ...] = ()
+    tabs: tuple[Tab, ...] = ()
+    properties: tuple[CrmProperty, ...] = ()
+
+
 @dataclass
 class ReportSection:
     title: str
@@ -105,6 +230,11 @@ class StepResult:
     sections: list[ReportSection] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)  # one-liners for the CLI and report
     models: dict[str, SavedModelText] = field(default_factory=dict)
+
+    def add_tab(self, tab: Tab, frame: pd.DataFrame, note: str | None = None) -> None:
+        self.sheets[tab.title] = frame
+        if note is not None:
+            self.notes[tab.title] = note
 
 
 @dataclass
@@ -124,6 +254,14 @@ class RunResult:
     pushes: list[PushReport] = field(default_factory=list)
     archived: dict[str, int] = field(default_factory=dict)  # records the source has deleted
     not_loaded: dict[str, int] = field(default_factory=dict)  # source records not of the table
+    declared: dict[str, StepOutputs] = field(default_factory=dict)  # per step run or skipped
+
+    def tabs(self) -> dict[str, Tab]:
+        """Every declared tab by title, in the order of the steps."""
+        return {t.title: t for outputs in self.declared.values() for t in outputs.tabs}
+
+    def properties(self) -> list[CrmProperty]:
+        return [p for outputs in self.declared.values() for p in outputs.properties]
 
     @property
     def rejected_rows(self) -> int:

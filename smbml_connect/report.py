@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 
 from smbml_connect.functions import FunctionContext
 from smbml_connect.ports import PushReport, RunResult
-from smbml_connect.schema import REJECT_COLUMNS
+from smbml_connect.schema import REJECT_COLUMNS, REJECTS_TAB
 from smbml_connect.store import Store
 from smbml_connect.workbook_extras import add_extras
 from smbml_connect.xlsx import build_workbook, save_workbook
@@ -99,12 +99,16 @@ def workbook_sheets(result: RunResult) -> tuple[dict[str, pd.DataFrame], dict[st
         "Summary": pd.DataFrame(summary_rows, columns=["item", "value"])
     }
     notes: dict[str, str] = {}
+    declared = result.tabs()
     for step in result.steps.values():
-        sheets.update(step.sheets)
-        notes.update(step.notes)
+        for title, frame in step.sheets.items():
+            if title not in declared or declared[title].workbook:
+                sheets[title] = frame
+                if title in step.notes:
+                    notes[title] = step.notes[title]
     rejects = result.rejects.reindex(columns=REJECT_COLUMNS).rename(columns={"row": "original row"})
-    sheets["Rejects"] = rejects
-    notes["Rejects"] = (
+    sheets[REJECTS_TAB] = rejects
+    notes[REJECTS_TAB] = (
         "Rows or values we could not use. 'row rejected': the row was left out; 'value cleared': "
         "the row was kept without this value. Fix them in the source and run again."
     )
@@ -120,8 +124,10 @@ class ResultsWorkbook:
 
     def publish(self, result: RunResult, store: Store) -> PushReport:
         sheets, notes = workbook_sheets(result)
-        workbook, placed = build_workbook(sheets, notes)
-        add_extras(workbook, placed, sheets, FunctionContext(store_path=store.path))
+        tabs = result.tabs()
+        formats = {title: tab.formats for title, tab in tabs.items() if tab.formats}
+        workbook, placed = build_workbook(sheets, notes, formats)
+        add_extras(workbook, placed, sheets, FunctionContext(store_path=store.path), tabs)
         save_workbook(workbook, self.path)
         return PushReport(destination=str(self.path), written=sum(len(f) for f in sheets.values()))
 

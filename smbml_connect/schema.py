@@ -10,6 +10,7 @@ contact. Columns the schema does not know are kept in ``extra`` as JSON.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,10 +22,17 @@ from smbml_connect import coerce
 from smbml_connect.errors import DataValidationError
 
 __all__ = [
+    "FORECASTS",
     "OUTPUT_TABLES",
+    "PRICE_SUGGESTIONS",
+    "REJECTS_TAB",
     "REJECT_COLUMNS",
+    "SCORES",
+    "SHARED_OUTPUTS",
     "TABLES",
     "Column",
+    "OutputColumn",
+    "OutputTable",
     "TableName",
     "TableSpec",
     "Validation",
@@ -44,6 +52,7 @@ TableName = Literal[
     "activities",
 ]
 SOURCE_ROW = "_source_row"
+REJECTS_TAB = "Rejects"  # the tab of rows and values a run could not use, wherever results go
 REJECT_COLUMNS = ["table", "source", "source_row", "column", "value", "reason", "action", "row"]
 
 
@@ -142,17 +151,75 @@ TABLES: dict[str, TableSpec] = {
     )
 }
 
-# Outputs the analytics write; the store keeps every run's rows as history.
-OUTPUT_TABLES: dict[str, tuple[str, ...]] = {
-    "scores": (
-        "entity", "entity_id", "model", "value", "label", "reasons", "model_version", "scored_at",
-    ),
-    "forecasts": ("series_id", "ds", "yhat", "lo80", "hi80", "lo95", "hi95", "model"),
-    "price_suggestions": (
-        "product_id", "current_price", "suggested_price", "elasticity", "elasticity_lo",
-        "elasticity_hi", "expected_profit_change", "confidence", "reason",
-    ),
-}  # fmt: skip
+OutputKind = Literal["str", "float", "int", "datetime", "json"]
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    name: str
+    kind: OutputKind
+    required: bool = False  # NOT NULL in the store
+
+
+@dataclass(frozen=True)
+class OutputTable:
+    """A table of results a step writes; the store keeps every run's rows as history.
+
+    Declared once, as data: the store derives its DDL from it (a table a new step
+    declares is created the first time it is written), and ``latest`` names the column
+    whose newest run counts (each model, each series), if any.
+    """
+
+    name: str
+    columns: tuple[OutputColumn, ...]
+    latest: str | None = None
+    index: tuple[str, ...] = ()  # columns of an index (with run_id), e.g. ("model",)
+
+    def __post_init__(self) -> None:
+        for name in (self.name, *self.names):
+            if not _IDENTIFIER.match(name):  # names go into SQL: plain identifiers only
+                raise ValueError(f"output table {self.name!r}: {name!r} is not a plain name")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+def _out(spec: str) -> tuple[OutputColumn, ...]:
+    """ "name:kind!" items, ! meaning required (the same shorthand as the canonical tables)."""
+    columns = []
+    for item in spec.split():
+        name, kind = item.rstrip("!").split(":")
+        columns.append(OutputColumn(name, kind, item.endswith("!")))  # type: ignore[arg-type]
+    return tuple(columns)
+
+
+# The outputs several steps share; a step may declare a table of its own as well.
+SCORES = OutputTable(
+    "scores",
+    _out("entity:str! entity_id:str! model:str! value:float label:str reasons:json "
+         "model_version:str scored_at:datetime"),
+    latest="model",
+    index=("model",),
+)  # fmt: skip
+FORECASTS = OutputTable(
+    "forecasts",
+    _out("series_id:str! ds:datetime! yhat:float lo80:float hi80:float lo95:float hi95:float "
+         "model:str"),
+    latest="model",
+    index=("series_id",),
+)  # fmt: skip
+PRICE_SUGGESTIONS = OutputTable(
+    "price_suggestions",
+    _out("product_id:str! current_price:float suggested_price:float elasticity:float "
+         "elasticity_lo:float elasticity_hi:float expected_profit_change:float confidence:str "
+         "reason:str"),
+    index=("product_id",),
+)  # fmt: skip
+SHARED_OUTPUTS: dict[str, OutputTable] = {t.name: t for t in (SCORES, FORECASTS, PRICE_SUGGESTIONS)}
+# Column names per shared output table (derived, for readers that need only the names).
+OUTPUT_TABLES: dict[str, tuple[str, ...]] = {n: t.names for n, t in SHARED_OUTPUTS.items()}
 
 
 def _coerce_email(series: pd.Series) -> tuple[pd.Series, pd.Series]:

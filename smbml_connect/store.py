@@ -23,7 +23,15 @@ import pandas as pd
 import platformdirs
 
 from smbml_connect.errors import StoreError
-from smbml_connect.schema import OUTPUT_TABLES, REJECT_COLUMNS, TABLES, TableSpec, empty_frame
+from smbml_connect.schema import (
+    REJECT_COLUMNS,
+    SHARED_OUTPUTS,
+    TABLES,
+    OutputColumn,
+    OutputTable,
+    TableSpec,
+    empty_frame,
+)
 
 __all__ = ["SCHEMA_VERSION", "SavedModel", "Store", "default_store_path"]
 
@@ -31,15 +39,8 @@ _SQL_TYPES = {
     "str": "TEXT", "email": "TEXT", "int": "INTEGER", "count": "INTEGER",
     "float": "REAL", "datetime": "TEXT", "bool": "INTEGER",
 }  # fmt: skip
-_OUTPUT_SQL = {
-    "scores": "entity TEXT NOT NULL, entity_id TEXT NOT NULL, model TEXT NOT NULL, value REAL, "
-    "label TEXT, reasons TEXT, model_version TEXT, scored_at TEXT",
-    "forecasts": "series_id TEXT NOT NULL, ds TEXT NOT NULL, yhat REAL, lo80 REAL, hi80 REAL, "
-    "lo95 REAL, hi95 REAL, model TEXT",
-    "price_suggestions": "product_id TEXT NOT NULL, current_price REAL, suggested_price REAL, "
-    "elasticity REAL, elasticity_lo REAL, elasticity_hi REAL, expected_profit_change REAL, "
-    "confidence TEXT, reason TEXT",
-}
+_OUTPUT_SQL_TYPES = {"str": "TEXT", "float": "REAL", "int": "INTEGER", "datetime": "TEXT",
+                     "json": "TEXT"}  # fmt: skip
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -62,17 +63,36 @@ def _canonical_ddl(spec: TableSpec) -> str:
     return f'CREATE TABLE IF NOT EXISTS "{spec.name}" ({", ".join(columns)}, PRIMARY KEY ({key}))'
 
 
+def _output_column_sql(column: OutputColumn) -> str:
+    return f"{column.name} {_OUTPUT_SQL_TYPES[column.kind]}{' NOT NULL' if column.required else ''}"
+
+
+def _output_ddl(table: OutputTable) -> list[str]:
+    """The table (and its index) from its declaration; harmless when both exist already."""
+    columns = ", ".join(_output_column_sql(c) for c in table.columns)
+    statements = [f"CREATE TABLE IF NOT EXISTS {table.name} (run_id INTEGER NOT NULL, {columns})"]
+    if table.index:
+        # The shipped stores named the shared tables' indexes like this; keep the names.
+        name = _INDEX_NAMES.get(table.name, f"{table.name}_by_{'_'.join(table.index)}")
+        statements.append(
+            f"CREATE INDEX IF NOT EXISTS {name} ON {table.name} ({', '.join(table.index)}, run_id)"
+        )
+    return statements
+
+
+_INDEX_NAMES = {"scores": "scores_by_model", "forecasts": "forecasts_by_series",
+                "price_suggestions": "prices_by_product"}  # fmt: skip
+
+
 def _migration_1(conn: sqlite3.Connection) -> None:
     for spec in TABLES.values():
         conn.execute(_canonical_ddl(spec))
-    for name, columns in _OUTPUT_SQL.items():
-        conn.execute(f"CREATE TABLE {name} (run_id INTEGER NOT NULL, {columns})")
+    for table in SHARED_OUTPUTS.values():
+        for statement in _output_ddl(table):
+            conn.execute(statement)
     # One statement at a time: executescript() would COMMIT and break the migration's
     # all-or-nothing transaction.
     script = """
-        CREATE INDEX scores_by_model ON scores (model, run_id);
-        CREATE INDEX forecasts_by_series ON forecasts (series_id, run_id);
-        CREATE INDEX prices_by_product ON price_suggestions (product_id, run_id);
         CREATE TABLE runs (
             run_id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, source TEXT,
             started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
@@ -104,7 +124,8 @@ def _migration_2(conn: sqlite3.Connection) -> None:
 
 # Forward migrations, applied in order inside one transaction each. Never edit one that
 # has shipped; append. Columns added to a canonical table in schema.py are added
-# automatically by _add_new_columns, so only other changes need a migration here.
+# automatically by _add_new_columns, and output tables (and their new columns) come
+# from their declarations (_ensure_output), so only other changes need a migration here.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -124,6 +145,7 @@ class Store:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_store_path()
+        self._outputs: dict[str, OutputTable] = dict(SHARED_OUTPUTS)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
@@ -171,6 +193,8 @@ class Store:
                 conn.execute(f"PRAGMA user_version = {version}")
         with self.transaction() as conn:
             self._add_new_columns(conn)
+            for table in self._outputs.values():
+                _ensure_output(conn, table)
 
     def _add_new_columns(self, conn: sqlite3.Connection) -> None:
         for spec in TABLES.values():
@@ -364,14 +388,38 @@ class Store:
         return SavedModel(row[0], int(row[1]), row[2], row[3], json.loads(row[4]), row[5])
 
     # -- outputs ---------------------------------------------------------------------
-    def write_outputs(self, kind: str, run_id: int, frame: pd.DataFrame) -> int:
-        columns = OUTPUT_TABLES[kind]
+    def ensure_output(self, table: OutputTable) -> None:
+        """Know (and create, if new) an output table a step declares: no migration needed."""
+        known = self._outputs.get(table.name)
+        if known == table:
+            return
+        if known is not None and known.names != table.names[: len(known.names)]:
+            raise StoreError(
+                f"output table {table.name!r} is declared twice with different columns: "
+                f"{', '.join(known.names)} and {', '.join(table.names)}"
+            )
+        with self.transaction() as conn:
+            _ensure_output(conn, table)
+        self._outputs[table.name] = table
+
+    def _output(self, kind: str) -> OutputTable:
+        if kind not in self._outputs:
+            raise KeyError(f"no output table {kind!r}; known: {', '.join(self._outputs)}")
+        return self._outputs[kind]
+
+    def write_outputs(self, kind: str | OutputTable, run_id: int, frame: pd.DataFrame) -> int:
+        if isinstance(kind, OutputTable):
+            self.ensure_output(kind)
+            kind = kind.name
+        table = self._output(kind)
+        columns = table.names
         data = frame.reindex(columns=columns)
-        if "reasons" in data:
-            data["reasons"] = data["reasons"].map(_reasons_json)
-        for name in ("scored_at", "ds"):
-            if name in data and len(data):
-                data[name] = pd.to_datetime(data[name], utc=True).dt.strftime(_TIME_FORMAT)
+        for column in table.columns:
+            if column.kind == "json":
+                data[column.name] = data[column.name].map(_reasons_json)
+            elif column.kind == "datetime" and len(data):
+                stamps = pd.to_datetime(data[column.name], utc=True)
+                data[column.name] = stamps.dt.strftime(_TIME_FORMAT)
         rows = [(run_id, *row) for row in _plain_rows(data)]
         marks = ", ".join("?" * (len(columns) + 1))
         with self.transaction() as conn:
@@ -380,11 +428,12 @@ class Store:
             )
         return len(rows)
 
-    def latest_outputs(self, kind: str, model_column: str = "model") -> pd.DataFrame:
-        """The rows of the most recent run for each model (or series, for forecasts)."""
-        columns = ", ".join(("run_id", *OUTPUT_TABLES[kind]))
-        group = model_column if model_column in OUTPUT_TABLES[kind] else None
-        if group is None:
+    def latest_outputs(self, kind: str, model_column: str | None = None) -> pd.DataFrame:
+        """The rows of the most recent run for each model (the table's ``latest`` column)."""
+        table = self._output(kind)
+        columns = ", ".join(("run_id", *table.names))
+        group = model_column or table.latest
+        if group not in table.names:
             sql = f"SELECT {columns} FROM {kind} WHERE run_id = (SELECT MAX(run_id) FROM {kind})"
         else:
             sql = (
@@ -392,18 +441,18 @@ class Store:
                 f"(SELECT MAX(run_id) FROM {kind} AS i WHERE i.{group} = o.{group})"
             )
         frame = pd.read_sql_query(sql, self._conn)
-        if "reasons" in frame:
-            frame["reasons"] = frame["reasons"].map(lambda t: json.loads(t) if t else [])
+        for column in table.columns:
+            if column.kind == "json":
+                frame[column.name] = frame[column.name].map(lambda t: json.loads(t) if t else [])
         return frame
 
     def latest_run_with(self, kind: str) -> int | None:
         """The newest run that stored `kind` outputs: a cheap check whether they changed."""
-        if kind not in OUTPUT_TABLES:
-            raise KeyError(f"no output table {kind!r}")
+        self._output(kind)
         return self._conn.execute(f"SELECT MAX(run_id) FROM {kind}").fetchone()[0]
 
     def output_history(self, kind: str) -> pd.DataFrame:
-        columns = ", ".join(("run_id", *OUTPUT_TABLES[kind]))
+        columns = ", ".join(("run_id", *self._output(kind).names))
         return pd.read_sql_query(f"SELECT {columns} FROM {kind} ORDER BY run_id", self._conn)
 
     # -- pushed values ---------------------------------------------------------------
@@ -441,6 +490,16 @@ class Store:
 
 
 _MISSING = object()
+
+
+def _ensure_output(conn: sqlite3.Connection, table: OutputTable) -> None:
+    for statement in _output_ddl(table):
+        conn.execute(statement)
+    have = {row[1] for row in conn.execute(f"PRAGMA table_info({table.name})")}
+    for column in table.columns:
+        if column.name not in have:  # NOT NULL cannot be added to rows that exist
+            sql_type = _OUTPUT_SQL_TYPES[column.kind]
+            conn.execute(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {sql_type}")
 
 
 def _archived_text(when: str) -> str:

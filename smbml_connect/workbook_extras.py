@@ -1,9 +1,10 @@
 """What makes the results workbook read like a report in Excel: charts, colours, how-to.
 
-Native Excel charts (not pictures) so they stay live when the user filters or edits:
-the forecast with its 80% band, segment sizes, and the spread of lead scores. Colour
-scales on scores and risks. An Instructions tab lists the worksheet functions, with
-examples computed by the same registry the add-ins call, next to the inputs they used.
+Native Excel charts (not pictures) so they stay live when the user filters or edits, and
+colour scales, wherever a step's tab declares them (a forecast band, bars, the spread of
+scores). An Instructions tab lists the worksheet functions, with examples computed by the
+same registry the add-ins call, next to the inputs they used (from the tabs that declare
+themselves as examples).
 """
 
 from __future__ import annotations
@@ -20,17 +21,12 @@ from openpyxl.utils import get_column_letter
 from openpyxl.workbook import Workbook
 
 from smbml_connect.functions import REGISTRY, FunctionContext, call
+from smbml_connect.ports import ColourScale, Tab, WorkbookChart
 
 __all__ = ["add_extras"]
 
 Placed = Mapping[str, tuple[Any, int]]
 RED, AMBER, GREEN = "F8696B", "FFEB84", "63BE7B"
-# tab -> (column, lowest value, highest value, high is good)
-COLOUR_SCALES = {
-    "Lead scores": ("score", 0, 100, True),
-    "Deal win chances": ("win_chance", 0, 1, True),
-    "Customer value": ("churn_risk", 0, 1, False),
-}
 
 
 def _column(sheet: Any, top: int, name: str) -> int | None:
@@ -48,8 +44,11 @@ def _text(sheet: Any, row: int, column: int, value: str, bold: bool = False) -> 
         cell.font = Font(bold=True)
 
 
-def _forecast_chart(sheet: Any, top: int, rows: int) -> None:
-    last = top + rows
+def _band_chart(sheet: Any, top: int, frame: pd.DataFrame, spec: WorkbookChart) -> None:
+    """Columns as a chart table has them: date, actual, forecast, low, high, range."""
+    if not len(frame):
+        return
+    last = top + len(frame)
     dates = Reference(sheet, min_col=1, min_row=top + 1, max_row=last)
     band = AreaChart()
     band.grouping = "stacked"
@@ -67,15 +66,16 @@ def _forecast_chart(sheet: Any, top: int, rows: int) -> None:
     band.set_categories(dates)
     lines.set_categories(dates)
     band += lines
-    band.title = "Total revenue: history, forecast and 80% range"
-    band.y_axis.title = "revenue"
+    band.title = spec.title
+    band.y_axis.title = spec.label
     band.x_axis.number_format = "mmm yy"
     band.height, band.width = 9, 22
     sheet.add_chart(band, f"H{top}")
 
 
-def _segment_chart(sheet: Any, top: int, rows: int) -> None:
-    names, counts = _column(sheet, top, "segment"), _column(sheet, top, "customers")
+def _bar_chart(sheet: Any, top: int, frame: pd.DataFrame, spec: WorkbookChart) -> None:
+    names, counts = _column(sheet, top, spec.category), _column(sheet, top, spec.values)
+    rows = len(frame)
     if names is None or counts is None or rows == 0:
         return
     chart = BarChart()
@@ -83,22 +83,24 @@ def _segment_chart(sheet: Any, top: int, rows: int) -> None:
     chart.add_data(Reference(sheet, min_col=counts, min_row=top, max_row=top + rows),
                    titles_from_data=True)  # fmt: skip
     chart.set_categories(Reference(sheet, min_col=names, min_row=top + 1, max_row=top + rows))
-    chart.title = "Customers per segment"
+    chart.title = spec.title
     chart.legend = None
     chart.height, chart.width = 9, 16
     sheet.add_chart(chart, f"{get_column_letter(sheet.max_column + 2)}{top}")
 
 
-def _score_distribution(sheet: Any, top: int, scores: pd.Series) -> None:
-    """A bin table beside the scores (counted here, so it is right without recalculation)."""
-    values = pd.to_numeric(scores, errors="coerce").dropna().to_numpy()
+def _histogram(sheet: Any, top: int, frame: pd.DataFrame, spec: WorkbookChart) -> None:
+    """A bin table beside the 0-100 values (counted here, so it is right without recalculation)."""
+    if spec.values not in frame:
+        return
+    values = pd.to_numeric(frame[spec.values], errors="coerce").dropna().to_numpy()
     if not len(values):
         return
     edges = np.arange(0, 101, 10)
     counts, _ = np.histogram(np.clip(values, 0, 100), bins=edges)
     col = sheet.max_column + 2
-    _text(sheet, top, col, "score band", bold=True)
-    _text(sheet, top, col + 1, "leads", bold=True)
+    _text(sheet, top, col, f"{spec.values} band", bold=True)
+    _text(sheet, top, col + 1, spec.label, bold=True)
     for i, count in enumerate(counts):
         _text(sheet, top + 1 + i, col, f"{edges[i]}-{edges[i + 1] - (1 if i < 9 else 0)}")
         sheet.cell(row=top + 1 + i, column=col + 1, value=int(count))
@@ -106,20 +108,23 @@ def _score_distribution(sheet: Any, top: int, scores: pd.Series) -> None:
     chart.add_data(Reference(sheet, min_col=col + 1, min_row=top, max_row=top + len(counts)),
                    titles_from_data=True)  # fmt: skip
     chart.set_categories(Reference(sheet, min_col=col, min_row=top + 1, max_row=top + len(counts)))
-    chart.title = "How lead scores are spread"
+    chart.title = spec.title
     chart.legend = None
     chart.gapWidth = 30
     chart.height, chart.width = 8, 14
     sheet.add_chart(chart, f"{get_column_letter(col + 3)}{top}")
 
 
-def _colour_scale(sheet: Any, top: int, rows: int, spec: tuple[str, float, float, bool]) -> None:
-    name, low, high, high_is_good = spec
-    col = _column(sheet, top, name)
+_CHARTS = {"band": _band_chart, "bar": _bar_chart, "histogram": _histogram}
+
+
+def _colour_scale(sheet: Any, top: int, rows: int, spec: ColourScale) -> None:
+    low, high = spec.low, spec.high
+    col = _column(sheet, top, spec.column)
     if col is None or rows == 0:
         return
     letter = get_column_letter(col)
-    first, last = (GREEN, RED) if not high_is_good else (RED, GREEN)
+    first, last = (GREEN, RED) if not spec.high_is_good else (RED, GREEN)
     sheet.conditional_formatting.add(
         f"{letter}{top + 1}:{letter}{top + rows}",
         ColorScaleRule(start_type="num", start_value=low, start_color=first,
@@ -142,7 +147,7 @@ def _write_matrix(sheet: Any, row: int, col: int, matrix: list[list[Any]]) -> in
 
 
 def _instructions(
-    workbook: Workbook, sheets: Mapping[str, pd.DataFrame], context: FunctionContext
+    workbook: Workbook, examples: Mapping[str, pd.DataFrame], context: FunctionContext
 ) -> None:
     sheet = workbook.create_sheet("Instructions", index=1 if workbook.sheetnames else 0)
     sheet["A1"] = "Worksheet functions"
@@ -170,9 +175,9 @@ def _instructions(
     row += 2
     _text(sheet, row, 1, "Examples, computed with these functions when this workbook was written",
           bold=True)  # fmt: skip
-    row = _forecast_example(sheet, row + 2, sheets.get("Forecast chart"), context)
+    row = _forecast_example(sheet, row + 2, examples.get("forecast_history"), context)
     row = _abtest_example(sheet, row + 1, context)
-    _lead_example(sheet, row + 1, sheets.get("Lead scores"), context)
+    _lead_example(sheet, row + 1, examples.get("lead_emails"), context)
     for letter, width in zip("ABCDEFGH", (44, 16, 70, 40, 14, 14, 14, 30), strict=True):
         sheet.column_dimensions[letter].width = width
 
@@ -239,18 +244,18 @@ def add_extras(
     placed: Placed,
     sheets: Mapping[str, pd.DataFrame],
     context: FunctionContext,
+    tabs: Mapping[str, Tab] | None = None,
 ) -> None:
-    if "Forecast chart" in placed and len(sheets["Forecast chart"]):
-        sheet, top = placed["Forecast chart"]
-        _forecast_chart(sheet, top, len(sheets["Forecast chart"]))
-    if "Segment summary" in placed:
-        sheet, top = placed["Segment summary"]
-        _segment_chart(sheet, top, len(sheets["Segment summary"]))
-    if "Lead scores" in placed and "score" in sheets["Lead scores"]:
-        sheet, top = placed["Lead scores"]
-        _score_distribution(sheet, top, sheets["Lead scores"]["score"])
-    for title, spec in COLOUR_SCALES.items():
-        if title in placed:
-            sheet, top = placed[title]
-            _colour_scale(sheet, top, len(sheets[title]), spec)
-    _instructions(workbook, sheets, context)
+    """Charts and colour scales the tabs declare, then the Instructions tab."""
+    examples: dict[str, pd.DataFrame] = {}
+    for title, tab in (tabs or {}).items():
+        if title not in placed:
+            continue
+        sheet, top = placed[title]
+        if tab.chart is not None:
+            _CHARTS[tab.chart.kind](sheet, top, sheets[title], tab.chart)
+        if tab.colour_scale is not None:
+            _colour_scale(sheet, top, len(sheets[title]), tab.colour_scale)
+        if tab.example is not None:
+            examples[tab.example] = sheets[title]
+    _instructions(workbook, examples, context)

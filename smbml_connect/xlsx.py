@@ -80,9 +80,14 @@ def save_workbook(workbook: Workbook, path: Path) -> Path:
 
 
 def build_workbook(
-    sheets: Mapping[str, pd.DataFrame], notes: Mapping[str, str] | None = None
+    sheets: Mapping[str, pd.DataFrame],
+    notes: Mapping[str, str] | None = None,
+    formats: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[Workbook, dict[str, tuple[Any, int]]]:
-    """The workbook `write_workbook` saves, and where each table sits: title -> (sheet, header row)."""
+    """The workbook `write_workbook` saves, and where each table sits: title -> (sheet, header row).
+
+    ``formats`` (tab -> column -> number format) overrides what a column's name suggests.
+    """
     workbook = Workbook()
     workbook.remove(workbook.active)
     placed: dict[str, tuple[Any, int]] = {}
@@ -97,7 +102,8 @@ def build_workbook(
             cell = _text_cell(sheet.cell(row=top, column=col), str(name))
             cell.fill, cell.font = _HEADER_FILL, _HEADER_FONT
             cell.alignment = Alignment(vertical="center")
-        formats = [number_format(str(n), frame[n]) for n in frame.columns]
+        given = (formats or {}).get(title, {})
+        patterns = [given.get(str(n)) or number_format(str(n), frame[n]) for n in frame.columns]
         for r, row in enumerate(frame.itertuples(index=False), start=top + 1):
             for c, value in enumerate(row, start=1):
                 cell = sheet.cell(row=r, column=c)
@@ -106,8 +112,8 @@ def build_workbook(
                     _text_cell(cell, converted)
                 else:
                     cell.value = converted
-                    if formats[c - 1] and converted is not None:
-                        cell.number_format = formats[c - 1]
+                    if patterns[c - 1] and converted is not None:
+                        cell.number_format = patterns[c - 1]
         sheet.freeze_panes = sheet.cell(row=top + 1, column=1)
         if len(frame.columns):
             last = get_column_letter(len(frame.columns))

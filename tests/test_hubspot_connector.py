@@ -24,6 +24,7 @@ from smbml_connect.errors import AuthError
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.sample import SampleBusiness, SampleConfig, generate
 from smbml_connect.schema import TABLES
+from smbml_connect.steps import crm_properties
 from smbml_connect.store import Store
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, Fault, HubSpotEmulator
 from smbml_connect.testing.hubspot_sample import IdMap, load_sample
@@ -277,7 +278,7 @@ def test_push_creates_properties_once_and_sends_only_changes(hub, store) -> None
     ids = sorted(store.read("contacts")["contact_id"])[:250]
     _scores(store, ids, [float(i % 100) for i in range(250)])
     emulator.reset_counts()
-    push = HubSpotDestination(make_api(emulator))
+    push = HubSpotDestination(make_api(emulator), properties=crm_properties())
     report = push.publish(None, store)
     assert report.failed == [] and report.written == 250 * 5
     assert emulator.requests["POST batch"] == 3  # 250 records, 100 a batch
@@ -290,7 +291,7 @@ def test_push_creates_properties_once_and_sends_only_changes(hub, store) -> None
     prop = emulator.state.properties["contacts"]["smbml_lead_score"]
     assert (prop["groupName"], prop["type"], prop["fieldType"]) == ("smbml", "number", "number")
     emulator.reset_counts()
-    again = HubSpotDestination(make_api(emulator)).publish(None, store)
+    again = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
     assert again.written == 0 and again.unchanged == 1250
     assert (
         emulator.requests["POST batch"] == 0
@@ -299,7 +300,7 @@ def test_push_creates_properties_once_and_sends_only_changes(hub, store) -> None
     assert emulator.requests["POST group_create"] == 0
     _scores(store, ids[:3], [99.0, 98.0, 97.0], segment="Rising Star")  # a new segment name
     emulator.reset_counts()
-    third = HubSpotDestination(make_api(emulator)).publish(None, store)
+    third = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
     assert third.written == 9  # score, tier and segment on 3; reasons and time unchanged
     assert emulator.requests["POST batch"] == 1
     options = {
@@ -324,7 +325,9 @@ def test_push_reports_deleted_records_and_leaves_foreign_properties_alone(hub, s
     ids = sorted(store.read("contacts")["contact_id"])[:30]
     _scores(store, ids, [60.0] * 30)
     emulator.state.archive("contacts", ids[:2])  # deleted between pull and push
-    report = HubSpotDestination(make_api(emulator)).publish(None, store)
+    report = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(
+        None, store
+    )
     failed = dict(report.failed)
     assert f"contacts {ids[0]}" in failed and "deleted or merged" in failed[f"contacts {ids[1]}"]
     assert "left alone" in failed["smbml_lead_reasons"]
@@ -341,13 +344,13 @@ def test_push_finds_the_one_record_a_batch_was_refused_for(hub, store) -> None:
     sync(emulator, store)
     ids = sorted(store.read("contacts")["contact_id"])[:40]
     _scores(store, ids, [10.0] * 40)
-    HubSpotDestination(make_api(emulator)).publish(None, store)
+    HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
     # Someone turns our score into a drop-down of one value in HubSpot: "90" is refused.
     prop = emulator.state.properties["contacts"]["smbml_lead_score"]
     prop.update(type="enumeration", fieldType="select",
                 options=[{"label": "10", "value": "10", "hidden": False, "displayOrder": 0}])  # fmt: skip
     _scores(store, ids, [10.0] * 39 + [90.0])
-    destination = HubSpotDestination(make_api(emulator))
+    destination = HubSpotDestination(make_api(emulator), properties=crm_properties())
     report = destination.publish(None, store)
     assert [r for r, _ in report.failed] == [f"contacts {ids[-1]}"]
     assert "INVALID_OPTION" in report.failed[0][1]
@@ -360,7 +363,9 @@ def test_dry_run_writes_nothing(hub, store) -> None:
     ids = sorted(store.read("contacts")["contact_id"])[:10]
     _scores(store, ids, [70.0] * 10)
     emulator.reset_counts()
-    report = HubSpotDestination(make_api(emulator), dry_run=True).publish(None, store)
+    report = HubSpotDestination(
+        make_api(emulator), dry_run=True, properties=crm_properties()
+    ).publish(None, store)
     assert report.written == 50 and "would write 50 values on 10 contacts" in report.detail[0]
     assert set(emulator.requests) == {"GET properties"}
     assert "smbml" not in emulator.state.groups["contacts"]

@@ -1,12 +1,14 @@
-"""The registry of analytics the pipeline runs, and how each one is shown to people.
+"""The registry of analytics the pipeline runs.
 
-Adding an analytic means writing one step and appending it to STEPS; the pipeline does
-not change.
+Adding an analytic is its analytics module, one step module (settings, run, and the
+outputs it declares: tables, tabs, CRM properties) and one line in STEPS; the pipeline,
+the workbook, the report, Sheets and HubSpot loop over the declarations and do not change.
 """
 
 from __future__ import annotations
 
 from smbml_connect.errors import ConfigError
+from smbml_connect.ports import CrmProperty
 from smbml_connect.steps.base import (
     ReportSection,
     SavedModelText,
@@ -16,11 +18,11 @@ from smbml_connect.steps.base import (
     money,
     plural,
 )
-from smbml_connect.steps.customers import churn_value_step, cluster_step, next_product_step
-from smbml_connect.steps.forecasts import forecast_step
-from smbml_connect.steps.leads import deal_step, lead_step
-from smbml_connect.steps.pricing import pricing_step
-from smbml_connect.steps.segments import rfm_step
+from smbml_connect.steps.customers import CHURN_VALUE, CUSTOMER_CLUSTERS, NEXT_PRODUCT
+from smbml_connect.steps.forecasts import SALES_FORECAST
+from smbml_connect.steps.leads import DEAL_WIN, LEAD_SCORES
+from smbml_connect.steps.pricing import PRICE_SUGGESTIONS_STEP
+from smbml_connect.steps.segments import RFM_SEGMENTS
 
 __all__ = [
     "STEPS",
@@ -29,21 +31,39 @@ __all__ = [
     "Step",
     "StepContext",
     "StepResult",
+    "crm_properties",
     "money",
     "plural",
+    "settings_models",
     "steps_by_name",
 ]
 
 STEPS: tuple[Step, ...] = (
-    Step("rfm_segments", needs=("orders",), personal=True, run=rfm_step),
-    Step("customer_clusters", needs=("orders",), personal=True, run=cluster_step),
-    Step("churn_value", needs=("orders",), personal=True, run=churn_value_step),
-    Step("next_product", needs=("orders", "order_lines"), personal=True, run=next_product_step),
-    Step("lead_scores", needs=("contacts",), personal=True, run=lead_step),
-    Step("deal_win", needs=("deals",), personal=True, run=deal_step),
-    Step("sales_forecast", needs=("orders",), personal=False, run=forecast_step),
-    Step("price_suggestions", needs=("orders", "order_lines"), personal=False, run=pricing_step),
+    RFM_SEGMENTS,
+    CUSTOMER_CLUSTERS,
+    CHURN_VALUE,
+    NEXT_PRODUCT,
+    LEAD_SCORES,
+    DEAL_WIN,
+    SALES_FORECAST,
+    PRICE_SUGGESTIONS_STEP,
 )
+
+
+def crm_properties(steps: tuple[Step, ...] | list[Step] = STEPS) -> list[CrmProperty]:
+    """The CRM properties the steps write, for a push from the store without a run."""
+    return [p for step in steps for p in step.outputs.properties]
+
+
+def settings_models(steps: tuple[Step, ...] | list[Step] = STEPS) -> dict[str, type]:
+    """analytics.<key> -> the settings model of the step(s) that read it."""
+    models: dict[str, type] = {}
+    for step in steps:
+        if step.settings is None or step.settings_key is None:
+            continue
+        if models.setdefault(step.settings_key, step.settings) is not step.settings:
+            raise ValueError(f"two steps declare different settings under {step.settings_key}")
+    return models
 
 
 def steps_by_name(names: list[str] | None) -> list[Step]:

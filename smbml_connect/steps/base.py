@@ -9,15 +9,24 @@ lives in the step modules.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from pydantic import BaseModel
 
-from smbml_connect.ports import ReportSection, SavedModelText, StepResult
+from smbml_connect.ports import (
+    ReportSection,
+    SavedModelText,
+    SheetsTab,
+    StepOutputs,
+    StepResult,
+)
 
 __all__ = [
+    "SCORES_SHEET",
     "ReportSection",
     "SavedModelText",
     "Step",
@@ -25,8 +34,20 @@ __all__ = [
     "StepResult",
     "model_version",
     "money",
+    "percent_of",
     "plural",
+    "reasons_of",
+    "score_of",
 ]
+
+# The Sheets tab with one row per contact that lead scores and customer value fill and
+# segments join: declared once, here, because three steps share it.
+SCORES_SHEET = SheetsTab(
+    "scores",
+    "Scores",
+    columns=("contact_id", "name", "email", "kind", "lead_score", "lead_tier", "churn_risk",
+             "value_12m", "segment", "why"),
+)  # fmt: skip
 
 
 def _no_previous(name: str) -> str | None:
@@ -45,10 +66,45 @@ class StepContext:
 
 @dataclass(frozen=True)
 class Step:
+    """One analytic: what it needs, how it runs, its settings and everything it writes."""
+
     name: str
     needs: tuple[str, ...]
     personal: bool  # works on people's data: opted-out contacts are removed first
     run: Callable[[Mapping[str, pd.DataFrame], StepContext], StepResult]
+    outputs: StepOutputs = field(default_factory=StepOutputs)
+    settings: type[BaseModel] | None = None  # validated from analytics.<settings_key>
+    settings_key: str | None = None
+
+
+def score_of(entity: str, model: str, column: str = "value") -> Callable[[pd.DataFrame], pd.Series]:
+    """A CRM property's value from the latest `scores` rows: ``column`` of one model."""
+
+    def take(rows: pd.DataFrame) -> pd.Series:
+        picked = rows[(rows["entity"] == entity) & (rows["model"] == model)]
+        return picked.set_index("entity_id")[column]
+
+    return take
+
+
+def percent_of(entity: str, model: str) -> Callable[[pd.DataFrame], pd.Series]:
+    return lambda rows: (score_of(entity, model)(rows).astype(float) * 100).round(1)
+
+
+def reasons_of(entity: str, model: str) -> Callable[[pd.DataFrame], pd.Series]:
+    def take(rows: pd.DataFrame) -> pd.Series:
+        return score_of(entity, model, "reasons")(rows).map(_join_reasons)
+
+    return take
+
+
+def _join_reasons(value: Any) -> str | None:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return "; ".join(str(v) for v in value) if isinstance(value, list) and value else None
 
 
 def money(amount: float, currency: str) -> str:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 from smbml_connect import charts
 from smbml_connect.analytics.customers.clusters import CustomerClusters, customer_features
@@ -16,19 +17,59 @@ from smbml_connect.analytics.customers.recommend import (
 )
 from smbml_connect.analytics.customers.value import MODEL_LABELS, CustomerValueModel
 from smbml_connect.errors import NotEnoughDataError
+from smbml_connect.ports import ColourScale, CrmProperty, SheetsPart, StepOutputs, Tab
+from smbml_connect.schema import SCORES
 from smbml_connect.steps.base import (
+    SCORES_SHEET,
     ReportSection,
     SavedModelText,
+    Step,
     StepContext,
     StepResult,
     contact_names,
     model_version,
     money,
+    percent_of,
     plural,
+    score_of,
     score_rows,
 )
 
-__all__ = ["churn_value_step", "cluster_step", "next_product_step"]
+__all__ = [
+    "CHURN_VALUE",
+    "CUSTOMER_CLUSTERS",
+    "NEXT_PRODUCT",
+    "CustomersSettings",
+    "churn_value_step",
+    "cluster_step",
+    "next_product_step",
+]
+
+
+class CustomersSettings(BaseModel):
+    """analytics.customers: churn risk and value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    horizon_days: int = Field(365, ge=30, le=1095)  # churn risk and value look this far ahead
+
+
+VALUE_TAB = Tab(
+    "Customer value",
+    colour_scale=ColourScale("churn_risk", 0, 1, high_is_good=False),
+    sheets=(
+        SheetsPart(SCORES_SHEET, rename={"expected_value_12m": "value_12m"},
+                   constants={"kind": "customer"}, order=1,
+                   columns=("contact_id", "name", "email", "kind", "churn_risk", "value_12m",
+                            "why")),
+    ),
+)  # fmt: skip
+VALUE_MODEL_TAB = Tab("Value model")
+CLUSTERS_TAB = Tab("Clusters")
+MEMBERS_TAB = Tab("Cluster members")
+NEXT_TAB = Tab(
+    "Next products",
+    columns=("contact_id", "name", "rank", "product_id", "product", "reason", "score"),
+)
 
 PROFILE_COLUMNS = ["cluster", "name", "customers", "share_of_revenue", "median_orders",
                    "median_spend", "median_days_since_order"]  # fmt: skip
@@ -97,10 +138,11 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
             "why": ["; ".join(r) for r in reasons],
         }
     ).sort_values(f"expected_value_{months}m", ascending=False)
-    result.sheets["Customer value"] = sheet
-    result.notes["Customer value"] = (
+    result.add_tab(
+        VALUE_TAB,
+        sheet,
         f"Churn risk = chance of no purchase in the next {months} months; value = expected "
-        f"spend in that time with an 80% range; as of {context.as_of:%Y-%m-%d}."
+        f"spend in that time with an 80% range; as of {context.as_of:%Y-%m-%d}.",
     )
     validation = card["validation"]
     rows = [
@@ -108,10 +150,11 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
         for name, scores in validation.get("models", {}).items()
     ]
     if rows:
-        result.sheets["Value model"] = pd.DataFrame(rows).round(3)
-        result.notes["Value model"] = (
+        result.add_tab(
+            VALUE_MODEL_TAB,
+            pd.DataFrame(rows).round(3),
             f"Each candidate predicted purchases in {validation['holdout']} from the history "
-            "before it; the lowest mean absolute error per customer is used."
+            "before it; the lowest mean absolute error per customer is used.",
         )
     high = table["churn_risk"] >= 0.7
     at_stake = float(table.loc[high, "spend_so_far"].sum())
@@ -153,7 +196,7 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
                     table["churn_risk"], "Churn risk per customer", "chance of no purchase"
                 ),
             ],
-            result.sheets.get("Value model"),
+            result.sheets.get(VALUE_MODEL_TAB.title),
         )
     )
     return result
@@ -183,12 +226,13 @@ def cluster_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
         if c.startswith("share") or c.endswith(" share"):
             shown[c] = shown[c].round(3)
     shown = shown.round({"median_days_since_order": 0, "median_spend": 2, "median_basket": 2})
-    result.sheets["Clusters"] = shown
-    result.notes["Clusters"] = (
-        f"Customers grouped by behaviour as of {context.as_of:%Y-%m-%d}; {model.card_['why']}."
+    result.add_tab(
+        CLUSTERS_TAB,
+        shown,
+        f"Customers grouped by behaviour as of {context.as_of:%Y-%m-%d}; {model.card_['why']}.",
     )
     names = assigned.set_index("contact_id")["cluster_name"]
-    result.sheets["Cluster members"] = pd.DataFrame(
+    members = pd.DataFrame(
         {
             "contact_id": features.index,
             "name": features.index.map(contact_names(tables["contacts"])),
@@ -198,6 +242,7 @@ def cluster_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
             "days_since_order": features["recency_days"].round(0).to_numpy(),
         }
     ).sort_values(["cluster", "spend"], ascending=[True, False])
+    result.add_tab(MEMBERS_TAB, members)
     top = profiles.sort_values("share_of_revenue", ascending=False).iloc[0]
     result.summary.append(
         f'Customer clusters: {model.k_} groups; "{top["name"]}" bring '
@@ -253,13 +298,15 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
         "contact", pd.Series(first.index), "next_product", first["score"].fillna(0.0),
         first["product"], reasons, version, context.as_of,
     )  # fmt: skip
-    result.sheets["Next products"] = picks.assign(
+    shown = picks.assign(
         name=picks["contact_id"].map(contact_names(tables["contacts"])),
         score=picks["score"].round(3),
-    )[["contact_id", "name", "rank", "product_id", "product", "reason", "score"]]
-    result.notes["Next products"] = (
+    )
+    result.add_tab(
+        NEXT_TAB,
+        NEXT_TAB.select(shown),
         "Up to three products each customer has not bought yet, from what people who bought "
-        "the same things also bought; best sellers where there is no such signal."
+        "the same things also bought; best sellers where there is no such signal.",
     )
     paragraphs = [
         f"Suggestions for {plural(picks['contact_id'].nunique(), 'customer')} from "
@@ -296,3 +343,39 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
         )
     )
     return result
+
+
+CHURN_VALUE = Step(
+    "churn_value", needs=("orders",), personal=True, run=churn_value_step,
+    outputs=StepOutputs(
+        tables=(SCORES,),
+        tabs=(VALUE_TAB, VALUE_MODEL_TAB),
+        properties=(
+            CrmProperty("contacts", "smbml_churn_risk", "Churn risk % (SMB ML)", "number",
+                        "number", "Chance this customer has stopped buying, in percent.",
+                        "scores", percent_of("contact", "churn_risk")),
+            CrmProperty("contacts", "smbml_value_12m", "Expected 12-month value (SMB ML)",
+                        "number", "number",
+                        "What this customer is expected to spend in the next 12 months.",
+                        "scores", score_of("contact", "value_12m")),
+        ),
+    ),
+    settings=CustomersSettings,
+    settings_key="customers",
+)  # fmt: skip
+CUSTOMER_CLUSTERS = Step(
+    "customer_clusters", needs=("orders",), personal=True, run=cluster_step,
+    outputs=StepOutputs(tables=(SCORES,), tabs=(CLUSTERS_TAB, MEMBERS_TAB)),
+)  # fmt: skip
+NEXT_PRODUCT = Step(
+    "next_product", needs=("orders", "order_lines"), personal=True, run=next_product_step,
+    outputs=StepOutputs(
+        tables=(SCORES,),
+        tabs=(NEXT_TAB,),
+        properties=(
+            CrmProperty("contacts", "smbml_next_product", "Next best product (SMB ML)", "string",
+                        "text", "The product this customer is most likely to buy next.",
+                        "scores", score_of("contact", "next_product", "label")),
+        ),
+    ),
+)  # fmt: skip

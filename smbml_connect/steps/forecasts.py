@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 from smbml_connect import charts
 from smbml_connect.analytics.forecast.engine import (
@@ -15,18 +17,66 @@ from smbml_connect.analytics.forecast.engine import (
 from smbml_connect.analytics.forecast.sales_series import TOTAL, sales_series
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.errors import NotEnoughDataError
-from smbml_connect.steps.base import ReportSection, StepContext, StepResult, money, plural
+from smbml_connect.ports import SheetsChart, SheetsPart, SheetsTab, StepOutputs, Tab, WorkbookChart
+from smbml_connect.schema import FORECASTS
+from smbml_connect.steps.base import ReportSection, Step, StepContext, StepResult, money, plural
 
-__all__ = ["forecast_step"]
+__all__ = ["SALES_FORECAST", "ForecastSettings", "forecast_step"]
 
 LEVELS = (80, 95)
 HISTORY_SHOWN = 36  # periods of history drawn before the forecast
+ALL_SALES = "All sales"
+
+
+class ForecastSettings(BaseModel):
+    """analytics.forecast: how far ahead, per what period, how many products one by one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    horizon: int = Field(12, ge=1, le=120)  # periods ahead
+    frequency: Literal["D", "W", "M", "Q"] = "M"
+    products: int = Field(20, ge=0, le=500)  # best sellers forecast one by one; the rest as one
+
+
+def _total_first(frame: pd.DataFrame) -> pd.DataFrame:
+    """The total comes first, so the Sheets chart reads one block of rows."""
+    if frame.empty:
+        return frame
+    first = (frame["series"] == ALL_SALES) & (frame["measure"] == "revenue")
+    order = (~first).astype(int)
+    frame = frame.assign(_o=order).sort_values("_o", kind="stable").drop(columns="_o")
+    return frame.reset_index(drop=True)
+
+
+def _sheets_chart(frame: pd.DataFrame) -> SheetsChart | None:
+    """The first series (the total, once _total_first ran) with its 80% range."""
+    if frame.empty:
+        return None
+    first = frame.iloc[0]
+    same = (frame["series"] == first["series"]) & (frame["measure"] == first["measure"])
+    return SheetsChart(
+        title=f"{first['series']}: {first['measure']} forecast",
+        rows=int(same.cumprod().sum()),
+        domain=str(frame.columns[2]),  # the period column: month, week, ...
+        series=("forecast", "low_80", "high_80"),
+    )
+
+
+FORECAST_TAB = Tab(
+    "Forecast",
+    sheets=(SheetsPart(SheetsTab("forecast", prepare=_total_first, chart=_sheets_chart)),),
+)
+CHART_TAB = Tab(
+    "Forecast chart",
+    chart=WorkbookChart("band", "Total revenue: history, forecast and 80% range", label="revenue"),
+    example="forecast_history",
+)
+CHECK_TAB = Tab("Forecast check")
 
 
 def _label(series_id: str, names: Mapping[str, str]) -> tuple[str, str]:
     measure, _, what = series_id.partition(":")
     if what == TOTAL:
-        return measure, "All sales"
+        return measure, ALL_SALES
     return measure, names.get(what, "Other products" if what == "other" else what)
 
 
@@ -141,20 +191,23 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         measure, label = _label(uid, names)
         check_rows.append({"series": label, "measure": measure, "model": "not forecast",
                            "notes": reason})  # fmt: skip
-    result.sheets["Forecast"] = pd.DataFrame(sheet_rows)
-    result.notes["Forecast"] = (
+    result.add_tab(
+        FORECAST_TAB,
+        pd.DataFrame(sheet_rows),
         f"Sales forecast per {word} for the next {plural(horizon, word)}: 8 in 10 outcomes should "
-        "fall between low_80 and high_80, 19 in 20 between low_95 and high_95."
+        "fall between low_80 and high_80, 19 in 20 between low_95 and high_95.",
     )
-    result.sheets["Forecast chart"] = _chart_table(results[f"revenue:{TOTAL}"], word)
-    result.notes["Forecast chart"] = (
+    result.add_tab(
+        CHART_TAB,
+        _chart_table(results[f"revenue:{TOTAL}"], word),
         f"Total revenue: the last {plural(HISTORY_SHOWN, word)} of history and the forecast "
-        "with its 80% range (the chart's shaded band)."
+        "with its 80% range (the chart's shaded band).",
     )
-    result.sheets["Forecast check"] = pd.DataFrame(check_rows)
-    result.notes["Forecast check"] = (
+    result.add_tab(
+        CHECK_TAB,
+        pd.DataFrame(check_rows),
         "How each forecast was made and how it did on its own past: backtest_error is the "
-        "average error divided by the typical seasonal change (below 1 beats repeating last season)."
+        "average error divided by the typical seasonal change (below 1 beats repeating last season).",
     )
     total = results[f"revenue:{TOTAL}"]
     cur = context.currency
@@ -185,6 +238,14 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     column = f"next {plural(horizon, word)}"
     table = pd.DataFrame(products).sort_values(column, ascending=False) if products else None
     if skipped:
-        paragraphs.append(f"{len(skipped)} series could not be forecast; see Forecast check.")
+        paragraphs.append(f"{len(skipped)} series could not be forecast; see {CHECK_TAB.title}.")
     result.sections.append(ReportSection("Sales forecast", paragraphs, figures, table))
     return result
+
+
+SALES_FORECAST = Step(
+    "sales_forecast", needs=("orders",), personal=False, run=forecast_step,
+    outputs=StepOutputs(tables=(FORECASTS,), tabs=(FORECAST_TAB, CHART_TAB, CHECK_TAB)),
+    settings=ForecastSettings,
+    settings_key="forecast",
+)  # fmt: skip

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 from smbml_connect import charts
 from smbml_connect.analytics.leads.contact_features import (
@@ -17,19 +18,74 @@ from smbml_connect.analytics.leads.deals import DealWinModel, pipeline_forecast
 from smbml_connect.analytics.leads.scoring import TIER_SHARES, LeadScorer
 from smbml_connect.analytics.shared.tabular import humanise
 from smbml_connect.errors import NotEnoughDataError
+from smbml_connect.ports import (
+    ColourScale,
+    CrmProperty,
+    SheetsPart,
+    StepOutputs,
+    Tab,
+    WorkbookChart,
+)
+from smbml_connect.schema import FORECASTS, SCORES
 from smbml_connect.steps.base import (
+    SCORES_SHEET,
     ReportSection,
     SavedModelText,
+    Step,
     StepContext,
     StepResult,
     contact_names,
     model_version,
     money,
+    percent_of,
     plural,
+    reasons_of,
+    score_of,
     score_rows,
 )
 
-__all__ = ["deal_step", "lead_step", "model_card_rows"]
+__all__ = [
+    "DEAL_WIN",
+    "LEAD_SCORES",
+    "LeadsSettings",
+    "deal_step",
+    "lead_step",
+    "model_card_rows",
+]
+
+
+class LeadsSettings(BaseModel):
+    """analytics.leads: what counts as a converted lead, and how far ahead."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    label: Literal["customer", "order", "won_deal"] = "customer"
+    horizon_days: int = Field(90, ge=7, le=730)
+    fairness_column: str | None = "country"
+    protected: list[str] = Field(default_factory=list)  # extra columns to warn about
+
+
+LEAD_TAB = Tab(
+    "Lead scores",
+    colour_scale=ColourScale("score", 0, 100),
+    chart=WorkbookChart("histogram", "How lead scores are spread", values="score", label="leads"),
+    example="lead_emails",
+    sheets=(
+        SheetsPart(SCORES_SHEET, rename={"score": "lead_score", "tier": "lead_tier"},
+                   constants={"kind": "lead"}, order=0,
+                   columns=("contact_id", "name", "email", "kind", "lead_score", "lead_tier",
+                            "why")),
+    ),
+)  # fmt: skip
+LEAD_MODEL_TAB = Tab("Lead model")
+FAIRNESS_TAB = Tab("Lead fairness")
+DEALS_TAB = Tab(
+    "Deal win chances",
+    columns=("deal_id", "name", "amount", "stage", "close_date", "win_chance", "tier",
+             "expected_value", "why", "overdue"),
+    colour_scale=ColourScale("win_chance", 0, 1),
+)  # fmt: skip
+PIPELINE_TAB = Tab("Pipeline forecast")
+DEAL_MODEL_TAB = Tab("Deal model")
 
 TIER_TEXT = ", ".join(
     f"{tier} = top {share:.0%}" if i == 0 else f"{tier} = next {share - TIER_SHARES[i - 1][1]:.0%}"
@@ -99,6 +155,13 @@ def _quality_sentence(card: Mapping[str, Any], what: str) -> str:
     )
 
 
+def _scored_at(rows: pd.DataFrame) -> pd.Series:
+    """When the lead scores were computed, in the form HubSpot's datetime properties take."""
+    picked = rows[(rows["entity"] == "contact") & (rows["model"] == "lead_score")]
+    stamps = pd.to_datetime(picked.set_index("entity_id")["scored_at"], utc=True)
+    return stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
 def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
     settings = context.settings.get("leads", {})
     horizon = int(settings.get("horizon_days", 90))
@@ -148,16 +211,18 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
             "days_as_lead": leads["days_since_created"],
         }
     ).sort_values(["score", "days_as_lead"], ascending=[False, True])
-    result.sheets["Lead scores"] = sheet
-    result.notes["Lead scores"] = (
+    result.add_tab(
+        LEAD_TAB,
+        sheet,
         f"Score = chance in % that an open lead becomes a {label.replace('_', ' ')} within "
         f"{horizon} days. Tiers rank against past leads ({TIER_TEXT}): "
         + ", ".join(f"{t} from {100 * v:.0f}" for t, v in scorer.tiers_.items())
-        + ". In 'why', + raises the score and - lowers it."
+        + ". In 'why', + raises the score and - lowers it.",
     )
-    result.sheets["Lead model"] = model_card_rows(scorer.card_)
-    result.notes["Lead model"] = (
-        "How the lead score was built and how well it did on leads it had not seen."
+    result.add_tab(
+        LEAD_MODEL_TAB,
+        model_card_rows(scorer.card_),
+        "How the lead score was built and how well it did on leads it had not seen.",
     )
     card = scorer.card_
     top = int((scored["tier"] == "A").sum())
@@ -175,7 +240,7 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     curve = card["calibration"]["curve"]
     features = card["features"][:8]
     figures = [
-        charts.histogram(scored["score"].tolist(), "Lead scores", "score (chance in %)", bins=20, ylabel="leads"),
+        charts.histogram(scored["score"].tolist(), LEAD_TAB.title, "score (chance in %)", bins=20, ylabel="leads"),
         charts.bar_chart(
             [humanise(f["name"]) for f in features],
             [round(100 * f["importance"], 1) for f in features],
@@ -191,16 +256,17 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         fairness_table = pd.DataFrame(card["fairness"]["groups"])[
             ["group", "rows", "mean_score", "observed_rate", "mean_predicted", "calibration_error", "auc"]
         ].rename(columns={"group": card["fairness"]["column"]})  # fmt: skip
-        result.sheets["Lead fairness"] = fairness_table
-        result.notes["Lead fairness"] = (
+        result.add_tab(
+            FAIRNESS_TAB,
+            fairness_table,
             f"Held-out leads per {card['fairness']['column']}: average score, what happened and how "
-            "far the chances were off. Large differences in calibration error deserve a look."
+            "far the chances were off. Large differences in calibration error deserve a look.",
         )
         paragraphs.append(
             f"The table compares scores and outcomes per {card['fairness']['column']} on held-out "
             "leads; a group whose predicted and observed rates differ a lot is served worse."
         )
-    result.sections.append(ReportSection("Lead scores", paragraphs, figures, fairness_table))
+    result.sections.append(ReportSection(LEAD_TAB.title, paragraphs, figures, fairness_table))
     return result
 
 
@@ -230,20 +296,24 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         why=_joined(deals["reasons"]),
         expected_value=(deals["amount"] * deals["probability"]).round(0),
         close_date=deals["close_date"].dt.strftime("%Y-%m-%d"),
-    )[["deal_id", "name", "amount", "stage", "close_date", "win_chance", "tier", "expected_value", "why", "overdue"]]  # fmt: skip
-    result.sheets["Deal win chances"] = sheet.sort_values("expected_value", ascending=False)
-    result.notes["Deal win chances"] = (
+    )
+    sheet = DEALS_TAB.select(sheet)
+    result.add_tab(
+        DEALS_TAB,
+        sheet.sort_values("expected_value", ascending=False),
         "Chance in % that each open deal is won, learnt from closed deals as they looked while "
-        "still open. expected_value = amount x chance. In 'why', + raises the chance, - lowers it."
+        "still open. expected_value = amount x chance. In 'why', + raises the chance, - lowers it.",
     )
-    result.sheets["Pipeline forecast"] = forecast.round(0)
-    result.notes["Pipeline forecast"] = (
+    result.add_tab(
+        PIPELINE_TAB,
+        forecast.round(0),
         "Revenue expected from open deals by the month they should close (overdue deals count in "
-        "this month); lo80-hi80: 8 in 10 outcomes fall in this range if deals close as scored."
+        "this month); lo80-hi80: 8 in 10 outcomes fall in this range if deals close as scored.",
     )
-    result.sheets["Deal model"] = model_card_rows(model.card_)
-    result.notes["Deal model"] = (
-        "How the deal win chance was built and how well it did on deals it had not seen."
+    result.add_tab(
+        DEAL_MODEL_TAB,
+        model_card_rows(model.card_),
+        "How the deal win chance was built and how well it did on deals it had not seen.",
     )
     expected = float(forecast["expected"].sum()) if len(forecast) else 0.0
     result.summary.append(
@@ -270,3 +340,42 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     ]
     result.sections.append(ReportSection("Deals and pipeline", paragraphs, figures, table))
     return result
+
+
+LEAD_SCORES = Step(
+    "lead_scores", needs=("contacts",), personal=True, run=lead_step,
+    outputs=StepOutputs(
+        tables=(SCORES,),
+        tabs=(LEAD_TAB, LEAD_MODEL_TAB, FAIRNESS_TAB),
+        properties=(
+            CrmProperty("contacts", "smbml_lead_score", "Lead score (SMB ML)", "number", "number",
+                        "Chance this contact becomes a customer, 0-100.", "scores",
+                        score_of("contact", "lead_score")),
+            CrmProperty("contacts", "smbml_lead_tier", "Lead tier (SMB ML)", "enumeration",
+                        "select", "A: call first ... D: not now.", "scores",
+                        score_of("contact", "lead_score", "label"), ("A", "B", "C", "D")),
+            CrmProperty("contacts", "smbml_lead_reasons", "Lead score reasons (SMB ML)", "string",
+                        "textarea", "The three things that moved the score most.", "scores",
+                        reasons_of("contact", "lead_score")),
+            CrmProperty("contacts", "smbml_scored_at", "Scored at (SMB ML)", "datetime", "date",
+                        "When the scores above were computed.", "scores", _scored_at),
+        ),
+    ),
+    settings=LeadsSettings,
+    settings_key="leads",
+)  # fmt: skip
+DEAL_WIN = Step(
+    "deal_win", needs=("deals",), personal=True, run=deal_step,
+    outputs=StepOutputs(
+        tables=(SCORES, FORECASTS),
+        tabs=(DEALS_TAB, PIPELINE_TAB, DEAL_MODEL_TAB),
+        properties=(
+            CrmProperty("deals", "smbml_win_probability", "Win probability % (SMB ML)", "number",
+                        "number", "Chance this open deal is won, in percent.", "scores",
+                        percent_of("deal", "deal_win")),
+            CrmProperty("deals", "smbml_win_reasons", "Win probability reasons (SMB ML)",
+                        "string", "textarea", "What moved the win probability most.", "scores",
+                        reasons_of("deal", "deal_win")),
+        ),
+    ),
+)  # fmt: skip

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 from smbml_connect import charts
 from smbml_connect.analytics.pricing.elasticity import Z95
 from smbml_connect.analytics.pricing.suggest import WEEKS_PER_MONTH, Guardrails, suggest_prices
 from smbml_connect.errors import NotEnoughDataError
-from smbml_connect.steps.base import ReportSection, StepContext, StepResult, money, plural
+from smbml_connect.ports import CrmProperty, SheetsPart, SheetsTab, StepOutputs, Tab
+from smbml_connect.schema import PRICE_SUGGESTIONS
+from smbml_connect.steps.base import ReportSection, Step, StepContext, StepResult, money, plural
 
-__all__ = ["pricing_step"]
+__all__ = ["PRICE_SUGGESTIONS_STEP", "PricingSettings", "pricing_step"]
+
+
+class PricingSettings(BaseModel):
+    """analytics.pricing: the guardrails every suggested price stays within."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_change: float = Field(0.10, gt=0, le=0.5)  # largest step, as a share of today's price
+    min_margin: float = Field(0.0, ge=0, lt=1)  # share of the price left after unit cost
+    ending: float | None = Field(None, ge=0, lt=1)  # e.g. 0.99 for prices ending in .99
+    floor: dict[str, float] = Field(default_factory=dict)  # product_id: lowest price allowed
+    ceiling: dict[str, float] = Field(default_factory=dict)  # product_id: highest price allowed
+
+
+PRICES_TAB = Tab("Prices", sheets=(SheetsPart(SheetsTab("prices")),))
 
 CURVES_SHOWN = 40  # demand curves drawn in the report, best sellers first
 Z80 = 1.281552
@@ -118,11 +135,12 @@ def pricing_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
         raise NotEnoughDataError("no product sold in a complete week yet")
     result = StepResult()
     result.outputs["price_suggestions"] = _store_rows(frame)
-    result.sheets["Prices"] = _sheet(frame)
-    result.notes["Prices"] = (
+    result.add_tab(
+        PRICES_TAB,
+        _sheet(frame),
         f"One step per product, at most {rails.max_change:.0%} from today's price. Changes per "
         "month are at the recent pace of sales, with an 80% range; elasticity is how many % "
-        "sales change when the price rises 1%."
+        "sales change when the price rises 1%.",
     )
     suggested = frame[frame["suggested_price"].notna()]
     moving = suggested[suggested["suggested_price"] != suggested["current_price"]]
@@ -161,11 +179,38 @@ def pricing_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
         )
         if len(suggested) > CURVES_SHOWN:
             paragraphs.append(
-                f"Curves are drawn for the {CURVES_SHOWN} best sellers; every product is in Prices."
+                f"Curves are drawn for the {CURVES_SHOWN} best sellers; every product is in "
+                f"{PRICES_TAB.title}."
             )
     table = pd.DataFrame(
         {"product": frame["name"], "today": frame["current_price"].round(2),
          "suggested": frame["suggested_price"].round(2), "reason": frame["reason"]}
     )  # fmt: skip
-    result.sections.append(ReportSection("Prices", paragraphs, figures, table))
+    result.sections.append(ReportSection(PRICES_TAB.title, paragraphs, figures, table))
     return result
+
+
+def _price(column: str) -> Callable[[pd.DataFrame], pd.Series]:
+    return lambda rows: rows.set_index("product_id")[column]
+
+
+PRICE_SUGGESTIONS_STEP = Step(
+    "price_suggestions", needs=("orders", "order_lines"), personal=False, run=pricing_step,
+    outputs=StepOutputs(
+        tables=(PRICE_SUGGESTIONS,),
+        tabs=(PRICES_TAB,),
+        properties=(
+            CrmProperty("products", "smbml_suggested_price", "Suggested price (SMB ML)", "number",
+                        "number", "Price with the best expected profit within the guardrails.",
+                        "price_suggestions", _price("suggested_price")),
+            CrmProperty("products", "smbml_elasticity", "Price elasticity (SMB ML)", "number",
+                        "number", "% change in units for a 1% price rise.", "price_suggestions",
+                        _price("elasticity")),
+            CrmProperty("products", "smbml_price_reason", "Price suggestion reason (SMB ML)",
+                        "string", "textarea", "Why this price, in one line.",
+                        "price_suggestions", _price("reason")),
+        ),
+    ),
+    settings=PricingSettings,
+    settings_key="pricing",
+)  # fmt: skip

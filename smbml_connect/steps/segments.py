@@ -8,17 +8,51 @@ import pandas as pd
 
 from smbml_connect import charts
 from smbml_connect.analytics.customers.segments import SEGMENTS, rfm_table
+from smbml_connect.ports import (
+    CrmProperty,
+    SheetsPart,
+    SheetsTab,
+    StepOutputs,
+    Tab,
+    WorkbookChart,
+)
+from smbml_connect.schema import SCORES
 from smbml_connect.steps.base import (
+    SCORES_SHEET,
     ReportSection,
+    Step,
     StepContext,
     StepResult,
     contact_names,
     money,
     plural,
+    score_of,
     score_rows,
 )
 
-__all__ = ["rfm_step"]
+__all__ = ["RFM_SEGMENTS", "rfm_step"]
+
+SEGMENTS_TAB = Tab(
+    "Segments",
+    columns=("contact_id", "name", "email", "segment", "why", "what_to_do", "last_order_at",
+             "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "rfm_code"),
+    # The join comes first so that Scores stays the first Sheets tab.
+    sheets=(SheetsPart(SCORES_SHEET, how="join", columns=("contact_id", "segment")),
+            SheetsPart(SheetsTab("segments"))),
+)  # fmt: skip
+SUMMARY_TAB = Tab(
+    "Segment summary",
+    chart=WorkbookChart("bar", "Customers per segment", category="segment", values="customers"),
+)
+OUTPUTS = StepOutputs(
+    tables=(SCORES,),
+    tabs=(SEGMENTS_TAB, SUMMARY_TAB),
+    properties=(
+        CrmProperty("contacts", "smbml_segment", "Customer segment (SMB ML)", "enumeration",
+                    "select", "RFM segment from recency, frequency and spend.", "scores",
+                    score_of("contact", "rfm_segment", "label"), tuple(s.name for s in SEGMENTS)),
+    ),
+)  # fmt: skip
 
 
 def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
@@ -47,13 +81,11 @@ def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepRe
     detail["why"] = ["; ".join(r) for r in reasons]
     meaning = {s.name: s for s in SEGMENTS}
     detail["what_to_do"] = detail["segment"].map(lambda s: meaning[s].action)
-    columns = ["contact_id", "name", "email", "segment", "why", "what_to_do", "last_order_at",
-               "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
-               "rfm_code"]  # fmt: skip
-    result.sheets["Segments"] = detail[columns].sort_values(["segment", "monetary"])
-    result.notes["Segments"] = (
+    result.add_tab(
+        SEGMENTS_TAB,
+        SEGMENTS_TAB.select(detail).sort_values(["segment", "monetary"]),
         f"RFM segments as of {context.as_of:%Y-%m-%d}: scores 1-5 for how recently, how often "
-        "and how much each customer bought, compared with all other customers."
+        "and how much each customer bought, compared with all other customers.",
     )
     summary = (
         table.groupby("segment")
@@ -73,7 +105,7 @@ def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepRe
     summary["meaning"] = summary["segment"].map(lambda s: meaning[s].meaning)
     summary["what_to_do"] = summary["segment"].map(lambda s: meaning[s].action)
     summary = summary.round({"avg_days_since_order": 0, "avg_orders": 1, "avg_spend": 2})
-    result.sheets["Segment summary"] = summary
+    result.add_tab(SUMMARY_TAB, summary)
     top = summary.sort_values("revenue", ascending=False).iloc[0]
     at_risk = summary[summary["segment"].isin(["At Risk", "Can't Lose Them"])]
     result.summary.append(
@@ -125,3 +157,6 @@ def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepRe
         )
     )
     return result
+
+
+RFM_SEGMENTS = Step("rfm_segments", needs=("orders",), personal=True, run=rfm_step, outputs=OUTPUTS)

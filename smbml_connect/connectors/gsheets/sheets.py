@@ -31,8 +31,15 @@ import pandas as pd
 from smbml_connect.connectors.gsheets.http import SheetsApi
 from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.headers import HeaderMapping, locate_tables, map_headers
-from smbml_connect.ports import PushReport
-from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES
+from smbml_connect.ports import (
+    PushReport,
+    RunResult,
+    SheetsChart,
+    SheetsPart,
+    SheetsTab,
+    Tab,
+)
+from smbml_connect.schema import REJECT_COLUMNS, REJECTS_TAB, SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import frame_from_rows
 from smbml_connect.xlsx import number_format
 
@@ -171,88 +178,72 @@ class ResultTab:
     chart: dict[str, Any] | None = None  # for the forecast: which rows and columns to draw
 
 
-def result_tabs(result: Any) -> list[ResultTab]:
-    """Scores, Segments, Forecast, Prices and Rejects from one run; empty ones say why."""
-    sheets = {t: f for step in result.steps.values() for t, f in step.sheets.items()}
+def result_tabs(result: RunResult) -> list[ResultTab]:
+    """The Sheets tabs the run's steps declare, in step order, then Rejects; empty ones say why."""
+    frames = {t: f for step in result.steps.values() for t, f in step.sheets.items()}
+    groups: dict[str, tuple[SheetsTab, str, list[tuple[Tab, SheetsPart]]]] = {}
+    for tab in result.tabs().values():
+        for part in tab.sheets:
+            title = part.tab.title or tab.title
+            groups.setdefault(part.tab.role, (part.tab, title, []))[2].append((tab, part))
     skipped = " ".join(result.skipped)
-    tabs = [
-        ResultTab("scores", "Scores", _scores(sheets)),
-        ResultTab("segments", "Segments", sheets.get("Segments", pd.DataFrame())),
-        ResultTab("forecast", "Forecast", _forecast(sheets.get("Forecast", pd.DataFrame()))),
-        ResultTab("prices", "Prices", sheets.get("Prices", pd.DataFrame())),
+    tabs = []
+    for role, (sheet, title, parts) in groups.items():
+        frame = _combined(parts, frames)
+        if sheet.prepare is not None:
+            frame = sheet.prepare(frame)
+        if sheet.columns:
+            frame = frame.reindex(columns=[c for c in sheet.columns if c in frame.columns])
+        chart = sheet.chart(frame) if sheet.chart is not None else None
+        tab = ResultTab(role, title, frame, chart=_chart_spec(chart) if chart else None)
+        if frame.empty:
+            tab.note = "Nothing to show this run" + (f" ({skipped})" if skipped else "") + "."
+        tabs.append(tab)
+    tabs.append(
         ResultTab(
             "rejects",
-            "Rejects",
+            REJECTS_TAB,
             result.rejects.reindex(columns=REJECT_COLUMNS).rename(columns={"row": "original row"}),
             "Rows or values we could not use: fix them in the source tab (row number given) "
             "and the next refresh picks them up.",
-        ),
-    ]
-    for tab in tabs:
-        if tab.frame.empty and tab.role != "rejects":
-            tab.note = "Nothing to show this run" + (f" ({skipped})" if skipped else "") + "."
-    forecast = tabs[2]
-    if not forecast.frame.empty:
-        first = forecast.frame.iloc[0]
-        same = (forecast.frame["series"] == first["series"]) & (
-            forecast.frame["measure"] == first["measure"]
         )
-        count = int(same.cumprod().sum())
-        forecast.chart = {
-            "title": f"{first['series']}: {first['measure']} forecast",
-            "rows": count,
-            "domain": "month",
-            "series": ["forecast", "low_80", "high_80"],
-        }
+    )
     return tabs
 
 
-def _scores(sheets: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per contact: a lead score for leads, churn risk and value for customers."""
-    leads = sheets.get("Lead scores", pd.DataFrame())
-    value = sheets.get("Customer value", pd.DataFrame())
-    segments = sheets.get("Segments", pd.DataFrame())
-    parts = []
-    if not leads.empty:
-        parts.append(
-            leads.rename(columns={"score": "lead_score", "tier": "lead_tier"}).assign(kind="lead")[
-                ["contact_id", "name", "email", "kind", "lead_score", "lead_tier", "why"]
-            ]
-        )
-    if not value.empty:
-        parts.append(
-            value.rename(columns={"expected_value_12m": "value_12m"}).assign(kind="customer")[
-                ["contact_id", "name", "email", "kind", "churn_risk", "value_12m", "why"]
-            ]
-        )
-    if not parts:
+def _combined(
+    parts: list[tuple[Tab, SheetsPart]], frames: Mapping[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """The rows parts stacked (empty ones left out when several fill the tab), then the joins."""
+    rows = sorted((p for p in parts if p[1].how == "rows"), key=lambda p: p[1].order)
+    pieces = [_part(frames[tab.title], part) for tab, part in rows if tab.title in frames]
+    if len(rows) > 1:
+        pieces = [p for p in pieces if not p.empty]
+    if not pieces:
         return pd.DataFrame()
-    frame = pd.concat(parts, ignore_index=True)
-    if not segments.empty:
-        frame = frame.merge(segments[["contact_id", "segment"]], on="contact_id", how="left")
-    columns = [
-        "contact_id",
-        "name",
-        "email",
-        "kind",
-        "lead_score",
-        "lead_tier",
-        "churn_risk",
-        "value_12m",
-        "segment",
-        "why",
-    ]
-    return frame.reindex(columns=[c for c in columns if c in frame.columns])
+    frame = pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True)
+    for tab, part in parts:
+        joined = frames.get(tab.title)
+        if part.how == "join" and joined is not None and not joined.empty:
+            frame = frame.merge(_part(joined, part), on=part.on, how="left")
+    return frame
 
 
-def _forecast(frame: pd.DataFrame) -> pd.DataFrame:
-    """The total comes first, so the chart reads one block of rows."""
-    if frame.empty:
-        return frame
-    first = (frame["series"] == "All sales") & (frame["measure"] == "revenue")
-    order = (~first).astype(int)
-    frame = frame.assign(_o=order).sort_values("_o", kind="stable").drop(columns="_o")
-    return frame.reset_index(drop=True)
+def _part(frame: pd.DataFrame, part: SheetsPart) -> pd.DataFrame:
+    if part.rename:
+        frame = frame.rename(columns=dict(part.rename))
+    if part.constants:
+        frame = frame.assign(**part.constants)
+    return frame[list(part.columns)] if part.columns else frame
+
+
+def _chart_spec(chart: SheetsChart) -> dict[str, Any]:
+    return {
+        "title": chart.title,
+        "rows": chart.rows,
+        "domain": chart.domain,
+        "series": list(chart.series),
+    }
 
 
 # -- the batchUpdate for one tab -----------------------------------------------------
@@ -572,7 +563,7 @@ class SheetsResults:
     def __post_init__(self) -> None:
         self.key = spreadsheet_key(self.spreadsheet)
 
-    def publish(self, result: Any, store: Any = None) -> PushReport:
+    def publish(self, result: RunResult, store: Any = None) -> PushReport:
         report = PushReport(destination=f"Google Sheets {self.key[:12]}…", kind="sheets")
         meta = self.api.client.http_client.fetch_sheet_metadata(self.key)
         sheets = meta.get("sheets", [])

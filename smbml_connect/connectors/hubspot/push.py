@@ -1,6 +1,7 @@
 """HubSpot as a destination: scores written back as ``smbml`` properties on the records.
 
-The property group and properties are created once (a second run finds them and
+The properties are the ones the run's steps declare (ports.CrmProperty): the
+property group and properties are created once (a second run finds them and
 creates nothing); a property of the same name that someone else made is never touched,
 and its field is not written. Only values that differ from the last successful push
 (kept in the store) are sent, 100 records a request, by record id. A record HubSpot no
@@ -11,22 +12,19 @@ until the one bad record is found, so that record alone is reported.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput
 from hubspot.crm.properties import BatchInputPropertyCreate, PropertyCreate, PropertyGroupCreate
 
-from smbml_connect.analytics.customers.segments import SEGMENTS
 from smbml_connect.connectors.hubspot.http import HubSpotApi, HubSpotHttpError
-from smbml_connect.ports import PushReport
+from smbml_connect.ports import CrmProperty, PushReport, RunResult
 
-__all__ = ["GROUP", "PROPERTIES", "HubSpotDestination", "PropertySpec"]
+__all__ = ["GROUP", "HubSpotDestination"]
 
 log = logging.getLogger(__name__)
 GROUP = "smbml"
@@ -36,93 +34,6 @@ PARALLEL = 3  # batches in flight at once (the limiter still sets the rate)
 MARK = "Written by smbml_connect."
 
 
-@dataclass(frozen=True)
-class PropertySpec:
-    """One property we own: where its value comes from and how HubSpot should type it."""
-
-    object_type: str
-    name: str
-    label: str
-    type: str
-    field_type: str
-    description: str
-    take: Callable[[pd.DataFrame], pd.Series]  # latest outputs of one entity -> value per id
-    options: tuple[str, ...] = ()
-
-
-def _score(model: str, column: str = "value") -> Callable[[pd.DataFrame], pd.Series]:
-    def take(rows: pd.DataFrame) -> pd.Series:
-        picked = rows[rows["model"] == model]
-        return picked.set_index("entity_id")[column]
-
-    return take
-
-
-def _percent(model: str) -> Callable[[pd.DataFrame], pd.Series]:
-    return lambda rows: (_score(model)(rows).astype(float) * 100).round(1)
-
-
-def _reasons(model: str) -> Callable[[pd.DataFrame], pd.Series]:
-    def take(rows: pd.DataFrame) -> pd.Series:
-        return _score(model, "reasons")(rows).map(_join_reasons)
-
-    return take
-
-
-def _join_reasons(value: Any) -> str | None:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return value
-    return "; ".join(str(v) for v in value) if isinstance(value, list) and value else None
-
-
-def _scored_at(rows: pd.DataFrame) -> pd.Series:
-    picked = rows[rows["model"] == "lead_score"].set_index("entity_id")["scored_at"]
-    return pd.to_datetime(picked, utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _price(column: str) -> Callable[[pd.DataFrame], pd.Series]:
-    return lambda rows: rows.set_index("product_id")[column]
-
-
-PROPERTIES: tuple[PropertySpec, ...] = (
-    PropertySpec("contacts", "smbml_lead_score", "Lead score (SMB ML)", "number", "number",
-                 "Chance this contact becomes a customer, 0-100. " + MARK, _score("lead_score")),
-    PropertySpec("contacts", "smbml_lead_tier", "Lead tier (SMB ML)", "enumeration", "select",
-                 "A: call first ... D: not now. " + MARK, _score("lead_score", "label"),
-                 ("A", "B", "C", "D")),
-    PropertySpec("contacts", "smbml_lead_reasons", "Lead score reasons (SMB ML)", "string",
-                 "textarea", "The three things that moved the score most. " + MARK,
-                 _reasons("lead_score")),
-    PropertySpec("contacts", "smbml_segment", "Customer segment (SMB ML)", "enumeration",
-                 "select", "RFM segment from recency, frequency and spend. " + MARK,
-                 _score("rfm_segment", "label"), tuple(s.name for s in SEGMENTS)),
-    PropertySpec("contacts", "smbml_churn_risk", "Churn risk % (SMB ML)", "number", "number",
-                 "Chance this customer has stopped buying, in percent. " + MARK,
-                 _percent("churn_risk")),
-    PropertySpec("contacts", "smbml_value_12m", "Expected 12-month value (SMB ML)", "number",
-                 "number", "What this customer is expected to spend in the next 12 months. " + MARK,
-                 _score("value_12m")),
-    PropertySpec("contacts", "smbml_next_product", "Next best product (SMB ML)", "string", "text",
-                 "The product this customer is most likely to buy next. " + MARK,
-                 _score("next_product", "label")),
-    PropertySpec("contacts", "smbml_scored_at", "Scored at (SMB ML)", "datetime", "date",
-                 "When the scores above were computed. " + MARK, _scored_at),
-    PropertySpec("deals", "smbml_win_probability", "Win probability % (SMB ML)", "number",
-                 "number", "Chance this open deal is won, in percent. " + MARK, _percent("deal_win")),
-    PropertySpec("deals", "smbml_win_reasons", "Win probability reasons (SMB ML)", "string",
-                 "textarea", "What moved the win probability most. " + MARK, _reasons("deal_win")),
-    PropertySpec("products", "smbml_suggested_price", "Suggested price (SMB ML)", "number",
-                 "number", "Price with the best expected profit within the guardrails. " + MARK,
-                 _price("suggested_price")),
-    PropertySpec("products", "smbml_elasticity", "Price elasticity (SMB ML)", "number", "number",
-                 "% change in units for a 1% price rise. " + MARK, _price("elasticity")),
-    PropertySpec("products", "smbml_price_reason", "Price suggestion reason (SMB ML)", "string",
-                 "textarea", "Why this price, in one line. " + MARK, _price("reason")),
-)  # fmt: skip
-_ENTITY = {"contacts": "contact", "deals": "deal", "products": "product"}
 _TABLE_KEY = {"contacts": "contact_id", "deals": "deal_id", "products": "product_id"}
 
 
@@ -136,22 +47,37 @@ def _text(value: Any, kind: str) -> str | None:
 
 
 class HubSpotDestination:
-    """Writes the latest outputs in the store to the HubSpot records they belong to."""
+    """Writes the latest outputs in the store to the HubSpot records they belong to.
+
+    ``properties`` fixes what is written (a push without a run, from the store alone);
+    by default it is what the run's steps declare.
+    """
 
     name = "hubspot"
 
-    def __init__(self, api: HubSpotApi, dry_run: bool = False, account: str = "default") -> None:
+    def __init__(
+        self,
+        api: HubSpotApi,
+        dry_run: bool = False,
+        account: str = "default",
+        properties: Sequence[CrmProperty] | None = None,
+    ) -> None:
         self.api = api
         self.dry_run = dry_run
         self.key = f"hubspot:{account}"  # pushed values are remembered per account
+        self.properties = tuple(properties) if properties is not None else None
         self._options: dict[tuple[str, str], set[str]] = {}  # enumeration values known per property
 
     # -- the one entry point ---------------------------------------------------------
-    def publish(self, result: Any, store: Any) -> PushReport:
+    def publish(self, result: RunResult | None, store: Any) -> PushReport:
         report = PushReport(
             destination="HubSpot (dry run)" if self.dry_run else "HubSpot", kind="crm"
         )
-        usable = self._ensure_properties(report)
+        if self.properties is not None:
+            declared = list(self.properties)
+        else:
+            declared = result.properties() if result is not None else []
+        usable = self._ensure_properties(report, declared)
         values = self._values(store, usable)
         for object_type, frame in values.items():
             changed = store.changed_since_push(self.key, object_type, frame)
@@ -171,10 +97,12 @@ class HubSpotDestination:
         return report
 
     # -- properties ------------------------------------------------------------------
-    def _ensure_properties(self, report: PushReport) -> list[PropertySpec]:
-        usable: list[PropertySpec] = []
-        for object_type in dict.fromkeys(p.object_type for p in PROPERTIES):
-            ours = [p for p in PROPERTIES if p.object_type == object_type]
+    def _ensure_properties(
+        self, report: PushReport, declared: list[CrmProperty]
+    ) -> list[CrmProperty]:
+        usable: list[CrmProperty] = []
+        for object_type in dict.fromkeys(p.object_type for p in declared):
+            ours = [p for p in declared if p.object_type == object_type]
             existing = {
                 p["name"]: p
                 for p in self.api.json(
@@ -216,11 +144,11 @@ class HubSpotDestination:
             PropertyGroupCreate(name=GROUP, label=GROUP_LABEL, display_order=-1),
         )
 
-    def _create_properties(self, object_type: str, specs: list[PropertySpec]) -> None:
+    def _create_properties(self, object_type: str, specs: list[CrmProperty]) -> None:
         inputs = [
             PropertyCreate(
                 name=s.name, label=s.label, type=s.type, field_type=s.field_type,
-                group_name=GROUP, description=s.description, form_field=False,
+                group_name=GROUP, description=f"{s.description} {MARK}", form_field=False,
                 options=[{"label": o, "value": o, "hidden": False, "displayOrder": i}
                          for i, o in enumerate(s.options)],
             )
@@ -236,7 +164,7 @@ class HubSpotDestination:
             if error.get("category") != "OBJECT_ALREADY_EXISTS":  # made meanwhile: fine
                 raise HubSpotHttpError(400, error, f"creating {object_type} properties")
 
-    def _add_options(self, object_type: str, spec: PropertySpec, values: Iterable[str]) -> None:
+    def _add_options(self, object_type: str, spec: CrmProperty, values: Iterable[str]) -> None:
         """A new segment name appears: add it as an option of our own property first."""
         known = self._options.setdefault((object_type, spec.name), set())
         new = sorted(set(values) - known)
@@ -254,24 +182,21 @@ class HubSpotDestination:
         known.update(new)
 
     # -- values ----------------------------------------------------------------------
-    def _values(self, store: Any, usable: list[PropertySpec]) -> dict[str, pd.DataFrame]:
+    def _values(self, store: Any, usable: list[CrmProperty]) -> dict[str, pd.DataFrame]:
         """(entity_id, field, value) per object type: our latest outputs on HubSpot records."""
-        scores = store.latest_outputs("scores")
-        prices = store.latest_outputs("price_suggestions")
+        latest: dict[str, pd.DataFrame] = {}  # output table -> its latest rows, read once
         out: dict[str, pd.DataFrame] = {}
         for object_type in dict.fromkeys(p.object_type for p in usable):
             records = store.read(object_type)
             ours = records[(records["source"] == "hubspot") & records["archived_at"].isna()]
             ids = set(ours[_TABLE_KEY[object_type]].astype(str))
-            if object_type == "products":
-                rows = prices
-            else:
-                rows = scores[scores["entity"] == _ENTITY[object_type]]
             parts = []
             for spec in (p for p in usable if p.object_type == object_type):
-                if rows.empty:
+                if spec.table not in latest:
+                    latest[spec.table] = store.latest_outputs(spec.table)
+                if latest[spec.table].empty:
                     continue
-                series = spec.take(rows)
+                series = spec.take(latest[spec.table])
                 series = series[pd.Index(series.index.astype(str), dtype=object).isin(ids)]
                 texts = series.map(lambda v, k=spec.type: _text(v, k)).dropna()
                 if spec.type == "enumeration" and not self.dry_run and len(texts):
