@@ -106,38 +106,14 @@ class ScheduleConfig(_Strict):
         return value
 
 
-class LeadsConfig(_Strict):
-    label: Literal["customer", "order", "won_deal"] = "customer"
-    horizon_days: int = Field(90, ge=7, le=730)
-    fairness_column: str | None = "country"
-    protected: list[str] = Field(default_factory=list)  # extra columns to warn about
+class AnalyticsConfig(BaseModel):
+    """``[analytics]``: which steps run, as of when; ``[analytics.<key>]`` is a step's own."""
 
+    model_config = ConfigDict(extra="allow", frozen=True)
 
-class CustomersConfig(_Strict):
-    horizon_days: int = Field(365, ge=30, le=1095)  # churn risk and value look this far ahead
-
-
-class ForecastConfig(_Strict):
-    horizon: int = Field(12, ge=1, le=120)  # periods ahead
-    frequency: Literal["D", "W", "M", "Q"] = "M"
-    products: int = Field(20, ge=0, le=500)  # best sellers forecast one by one; the rest as one
-
-
-class PricingConfig(_Strict):
-    max_change: float = Field(0.10, gt=0, le=0.5)  # largest step, as a share of today's price
-    min_margin: float = Field(0.0, ge=0, lt=1)  # share of the price left after unit cost
-    ending: float | None = Field(None, ge=0, lt=1)  # e.g. 0.99 for prices ending in .99
-    floor: dict[str, float] = Field(default_factory=dict)  # product_id: lowest price allowed
-    ceiling: dict[str, float] = Field(default_factory=dict)  # product_id: highest price allowed
-
-
-class AnalyticsConfig(_Strict):
     enabled: list[str] | None = None  # None: every registered analytic
     as_of: date | datetime | None = None
-    leads: LeadsConfig = LeadsConfig()
-    customers: CustomersConfig = CustomersConfig()
-    forecast: ForecastConfig = ForecastConfig()
-    pricing: PricingConfig = PricingConfig()
+    settings: dict[str, BaseModel] = Field(default_factory=dict)  # validated, per key
 
 
 class Config(BaseModel):
@@ -168,12 +144,14 @@ class ConfigSchema:
 
     ``sources``: source kind -> the model of its own ``[source]`` keys. ``sections``:
     a top-level table name -> its model. ``destinations``: ``[[destinations]]`` kind ->
-    its model. ``secret_hints``: environment variables to name when a secret is refused.
+    its model. ``analytics``: ``[analytics.<key>]`` -> the settings model the steps
+    declared. ``secret_hints``: environment variables to name when a secret is refused.
     """
 
     sources: Mapping[str, type[BaseModel]]
     sections: Mapping[str, type[BaseModel]] = field(default_factory=dict)
     destinations: Mapping[str, type[BaseModel]] = field(default_factory=dict)
+    analytics: Mapping[str, type[BaseModel]] = field(default_factory=dict)
     secret_hints: tuple[str, ...] = ()
 
 
@@ -246,17 +224,29 @@ def parse_config(data: dict[str, object], schema: ConfigSchema, base: Path | Non
     sections = {
         name: _check(model, data.get(name, {}), name) for name, model in schema.sections.items()
     }
+    own_keys = config.analytics.model_extra or {}
+    stray = [k for k in own_keys if k not in schema.analytics]
+    if stray or "settings" in (data.get("analytics") or {}):  # type: ignore[operator]
+        raise ConfigError(
+            f"config error at analytics.{stray[0] if stray else 'settings'}: unknown key "
+            f"(the analytics' own sections are: {', '.join(schema.analytics)})"
+        )
+    analytics = {
+        key: _check(model, own_keys.get(key, {}), f"analytics.{key}")
+        for key, model in schema.analytics.items()
+    }
     config = config.model_copy(
         update={
             "source": _settled(source, source_settings),
             "destinations": destinations,
             "sections": sections,
+            "analytics": _settled(config.analytics, analytics),
         }
     )
     return _resolve_paths(config, base) if base is not None else config
 
 
-def _settled(part: T, settings: BaseModel) -> T:
+def _settled(part: T, settings: object) -> T:
     """The part with its own keys validated into ``settings`` (and no longer loose extras)."""
     fields = {k: getattr(part, k) for k in type(part).model_fields if k != "settings"}
     return type(part).model_construct(**fields, settings=settings)

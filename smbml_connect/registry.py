@@ -21,6 +21,7 @@ from smbml_connect.connectors import files, gsheets, hubspot, sample
 from smbml_connect.errors import ConfigError
 from smbml_connect.ports import Destination
 from smbml_connect.report import HtmlReport, ResultsWorkbook
+from smbml_connect.steps import settings_models
 
 __all__ = [
     "CONNECTORS",
@@ -102,6 +103,7 @@ def config_schema() -> ConfigSchema:
         sources={c.kind: c.source_settings for c in CONNECTORS if c.source_settings},
         sections={c.section: c.settings for c in CONNECTORS if c.section and c.settings},
         destinations={c.kind: c.destination_settings for c in CONNECTORS if c.destination_settings},
+        analytics=settings_models(),
         secret_hints=tuple(c.auth.credential.env_var for c in CONNECTORS if c.auth),
     )
 

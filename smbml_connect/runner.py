@@ -75,12 +75,7 @@ def build_run(
         kind=kind,
         consent_column=config.consent.column,
         missing_consent_means=config.consent.missing_means,
-        settings={
-            "leads": config.analytics.leads.model_dump(),
-            "customers": config.analytics.customers.model_dump(),
-            "forecast": config.analytics.forecast.model_dump(),
-            "pricing": config.analytics.pricing.model_dump(),
-        },
+        settings={key: model.model_dump() for key, model in config.analytics.settings.items()},
     )
     destinations = make_destinations(context)
     with Store(store_path or config.store) as store:

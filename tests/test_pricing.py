@@ -16,12 +16,11 @@ from smbml_connect.analytics.pricing.suggest import (
     suggest_prices,
 )
 from smbml_connect.analytics.shared.glm import fit_poisson
-from smbml_connect.config import PricingConfig
 from smbml_connect.errors import ConfigError, NotEnoughDataError
 from smbml_connect.sample import SampleBusiness
 from smbml_connect.schema import OUTPUT_TABLES
 from smbml_connect.steps.base import StepContext
-from smbml_connect.steps.pricing import pricing_step
+from smbml_connect.steps.pricing import PricingSettings, pricing_step
 
 
 def _weekly_demand(
@@ -129,7 +128,7 @@ def test_guardrails_margin_floor_and_price_endings():
     with pytest.raises(ConfigError, match="max_change"):
         Guardrails(max_change=0.8)
     with pytest.raises(ValueError):
-        PricingConfig(max_change=0.0)
+        PricingSettings(max_change=0.0)
 
 
 def test_revenue_is_the_aim_without_a_unit_cost():

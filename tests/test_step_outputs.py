@@ -19,13 +19,13 @@ from openpyxl import load_workbook
 
 import smbml_connect
 import smbml_connect.steps as registry
-from smbml_connect.config import AnalyticsConfig
 from smbml_connect.connectors.gsheets.http import SheetsApi, SheetsLimits
 from smbml_connect.connectors.gsheets.sheets import SheetsResults
 from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
 from smbml_connect.connectors.hubspot.push import HubSpotDestination
 from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
+from smbml_connect.errors import ConfigError
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.ports import (
     ColourScale,
@@ -37,6 +37,7 @@ from smbml_connect.ports import (
     StepOutputs,
     Tab,
 )
+from smbml_connect.registry import parse_config
 from smbml_connect.report import HtmlReport, ResultsWorkbook
 from smbml_connect.sample import SampleConfig, generate
 from smbml_connect.schema import REJECTS_TAB
@@ -209,6 +210,14 @@ def test_every_step_declares_its_settings_tables_and_tabs() -> None:
         assert (step.settings is None) == (step.settings_key is None), step.name
     models = registry.settings_models()
     assert set(models) == {"leads", "customers", "forecast", "pricing"}
-    defaults = AnalyticsConfig()  # until config validation loops over the steps' models
+    config = parse_config(
+        {"source": {"kind": "sample"}, "analytics": {"leads": {"horizon_days": 30}}}
+    )
+    assert set(config.analytics.settings) == set(models)
     for key, model in models.items():
-        assert model().model_dump() == getattr(defaults, key).model_dump(), key
+        assert isinstance(config.analytics.settings[key], model), key
+    assert config.analytics.settings["leads"].model_dump()["horizon_days"] == 30
+    with pytest.raises(ConfigError, match=r"analytics\.leads\.horizon_days"):
+        parse_config({"source": {"kind": "sample"}, "analytics": {"leads": {"horizon_days": 1}}})
+    with pytest.raises(ConfigError, match=r"analytics\.leeds: unknown key"):
+        parse_config({"source": {"kind": "sample"}, "analytics": {"leeds": {}}})
