@@ -6,6 +6,7 @@ Every message says what went wrong and what to do next; detail belongs in the lo
 from __future__ import annotations
 
 __all__ = [
+    "ApiError",
     "AuthError",
     "ConfigError",
     "DataValidationError",
@@ -45,6 +46,29 @@ class SourceFatalError(SmbmlError):
     """The source refused in a way that retrying will not fix."""
 
     exit_code = 5
+
+
+class ApiError(SourceFatalError):
+    """A service refused a request for good (400, 404, 409 ...): retrying will not help.
+
+    Carries the HTTP ``status``, the response ``body`` with secrets redacted, the service's
+    own ``detail`` line and ``advice``: what to do next.
+    """
+
+    def __init__(
+        self, service: str, status: int, what: str, body: str = "", *, detail: str = "",
+        advice: str = "",
+    ) -> None:  # fmt: skip
+        from smbml_connect.credentials import redact  # credentials imports this module
+
+        self.service, self.status, self.what = service, status, what
+        self.body = redact(body)[:2000]
+        self.detail = redact(detail or f"HTTP {status}")[:300]
+        self.advice = advice
+        super().__init__(
+            f"{service} refused {what} (HTTP {status}): {self.detail}"
+            + (f"; {advice}" if advice else "")
+        )
 
 
 class DataValidationError(SmbmlError):

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import pandas as pd
 import platformdirs
 
 from smbml_connect.errors import StoreError
+from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
 from smbml_connect.schema import (
     REJECT_COLUMNS,
     SHARED_OUTPUTS,
@@ -48,8 +49,9 @@ def default_store_path() -> Path:
     return Path(platformdirs.user_data_dir("smbml_connect", appauthor=False)) / "store.sqlite"
 
 
-def now_text() -> str:
-    return datetime.now(UTC).strftime(_TIME_FORMAT)
+def now_text(clock: Clock = SYSTEM_CLOCK) -> str:
+    """The clock's UTC time as the store writes it (a fake clock makes it reproducible)."""
+    return clock.now().astimezone(UTC).strftime(_TIME_FORMAT)
 
 
 def _canonical_ddl(spec: TableSpec) -> str:
@@ -143,9 +145,10 @@ class SavedModel:
 class Store:
     """The embedded store. Open one per process; it is not shared across threads."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self.path = Path(path) if path is not None else default_store_path()
         self._outputs: dict[str, OutputTable] = dict(SHARED_OUTPUTS)
+        self.clock = clock  # stamps runs, cursors, models and pushes
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
@@ -252,7 +255,7 @@ class Store:
             f'INSERT INTO "{table}" ({quoted}) VALUES ({", ".join("?" * (len(names) + 1))}) '
             f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
         )
-        stamp = now_text()
+        stamp = now_text(self.clock)
         conn.executemany(sql, ((*row, stamp) for row in rows))
 
     def read(self, table: str) -> pd.DataFrame:
@@ -285,7 +288,7 @@ class Store:
         conn.execute(
             "INSERT INTO sync_cursors VALUES (?, ?, ?, ?) ON CONFLICT (source, table_name) "
             "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            (source, table, value, now_text()),
+            (source, table, value, now_text(self.clock)),
         )
 
     # -- runs and rejects ------------------------------------------------------------
@@ -295,7 +298,7 @@ class Store:
             cur = conn.execute(
                 "INSERT INTO runs (kind, source, started_at, status, pid) "
                 "VALUES (?, ?, ?, 'running', ?)",
-                (kind, source, now_text(), os.getpid()),
+                (kind, source, now_text(self.clock), os.getpid()),
             )
             return int(cur.lastrowid or 0)
 
@@ -316,7 +319,7 @@ class Store:
             conn.execute(
                 "UPDATE runs SET finished_at = ?, status = ?, counts = ?, error = ? "
                 "WHERE run_id = ?",
-                (now_text(), status, json.dumps(counts, sort_keys=True), error, run_id),
+                (now_text(self.clock), status, json.dumps(counts, sort_keys=True), error, run_id),
             )
 
     def runs(self, limit: int = 10) -> pd.DataFrame:
@@ -338,7 +341,7 @@ class Store:
     def _insert_rejects(
         self, conn: sqlite3.Connection, run_id: int | None, rejects: pd.DataFrame
     ) -> None:
-        stamp = now_text()
+        stamp = now_text(self.clock)
         rows = [
             (run_id, r["table"], r["source"], _int_or_none(r["source_row"]), r["column"],
              r["value"], r["reason"], r["action"], r["row"], stamp)
@@ -373,7 +376,14 @@ class Store:
             )
             conn.execute(
                 "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?)",
-                (name, version, format, payload, json.dumps(card, sort_keys=True), now_text()),
+                (
+                    name,
+                    version,
+                    format,
+                    payload,
+                    json.dumps(card, sort_keys=True),
+                    now_text(self.clock),
+                ),
             )
         return version
 
@@ -475,7 +485,7 @@ class Store:
         return values[np.array(keep, dtype=bool)].reset_index(drop=True)
 
     def mark_pushed(self, destination: str, entity: str, values: pd.DataFrame) -> None:
-        stamp = now_text()
+        stamp = now_text(self.clock)
         rows = [
             (destination, entity, str(r.entity_id), str(r.field), _value_text(r.value), stamp)
             for r in values.itertuples(index=False)

@@ -1,12 +1,14 @@
 """The HubSpot connector through the official client against the emulator.
 
-Time is scaled: the emulator's 10-second window is 0.1 s and the connector is told so,
-which keeps rate limits on without slow tests.
+The emulator and the connector share a fake clock: HubSpot's real windows and pauses
+(100 per 10 s, backoff up to 30 s) stay on, and every wait takes no wall time. Only the
+read timeout is real, as it must be for a socket.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,12 +28,11 @@ from smbml_connect.sample import SampleBusiness, SampleConfig, generate
 from smbml_connect.schema import TABLES
 from smbml_connect.steps import crm_properties
 from smbml_connect.store import Store
+from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, Fault, HubSpotEmulator
 from smbml_connect.testing.hubspot_sample import IdMap, load_sample
 
-SCALE = 0.01  # 10 s of HubSpot time is 0.1 s here
-FAST = Limits(window_seconds=10 * SCALE, search_window_seconds=SCALE, backoff_base=0.01,
-              backoff_cap=0.05, read_timeout=2.0)  # fmt: skip
+FAST = Limits(read_timeout=2.0)  # HubSpot's numbers; only the socket's patience is shorter
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +42,19 @@ def small() -> SampleBusiness:
 
 @pytest.fixture
 def hub(small: SampleBusiness) -> Iterator[tuple[HubSpotEmulator, IdMap]]:
-    with HubSpotEmulator(time_scale=SCALE) as emulator:
+    with HubSpotEmulator(clock=FakeClock()) as emulator:
         ids = load_sample(emulator.state, small)
         yield emulator, ids
 
 
 def make_api(hub: HubSpotEmulator, token: str = TEST_TOKEN, **changes: Any) -> HubSpotApi:
-    limits = Limits(**{**FAST.__dict__, **changes})
-    return HubSpotApi(Secret(token), host=hub.url, limits=limits, client_side_validation=True)
+    limits = dataclasses.replace(FAST, **changes)
+    # A new client knows nothing of the calls before it; as runs are minutes apart in
+    # life, it starts a window after the last one (else it may meet a full window).
+    hub.clock.advance(limits.window_seconds)
+    return HubSpotApi(
+        Secret(token), host=hub.url, limits=limits, client_side_validation=True, clock=hub.clock
+    )
 
 
 def sync(hub: HubSpotEmulator, store: Store, **source_args: Any) -> Any:
@@ -124,7 +130,7 @@ def test_incremental_pull_takes_only_changes_and_never_passes_the_start(hub, sto
 
 
 def test_search_past_the_cap_loses_and_repeats_nothing(store: Store) -> None:
-    with HubSpotEmulator(time_scale=SCALE, search_cap=300) as emulator:
+    with HubSpotEmulator(clock=FakeClock(), search_cap=300) as emulator:
         old = [emulator.state.add("contacts", {"email": f"old{i}@x.com"},
                                   updated_ms=1_600_000_000_000).id for i in range(40)]  # fmt: skip
         sync(emulator, store, search_cap=300)
@@ -440,6 +446,7 @@ def test_a_sync_killed_by_the_operating_system_resumes_to_the_same_store(
     with Store(target):
         pass  # created (and migrated) before the child starts
     emulator.inject(Fault("slow", count=10**6, delay=0.01))  # let the kill land mid-sync
+    emulator.rate_limits = False  # the child runs on real time; our fake clock stands still
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD, emulator.url, str(target), fixed.isoformat(), TEST_TOKEN],
         cwd=Path(__file__).resolve().parents[1],
@@ -451,6 +458,7 @@ def test_a_sync_killed_by_the_operating_system_resumes_to_the_same_store(
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     emulator.faults.clear()
+    emulator.rate_limits = True
     with Store(target) as store:
         with Store(reference) as expected:
             full = expected.count("order_lines")

@@ -24,12 +24,13 @@ from hubspot.crm.contacts import (
 )
 from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
 
+from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, Fault, HubSpotEmulator
 
 
 @pytest.fixture
 def hub() -> Iterator[HubSpotEmulator]:
-    with HubSpotEmulator(time_scale=0.05) as emulator:
+    with HubSpotEmulator(clock=FakeClock()) as emulator:
         for i in range(250):
             emulator.state.add(
                 "contacts",
@@ -173,7 +174,7 @@ def test_associations_v4_batch_read_reports_records_without_links(hub: HubSpotEm
 
 
 def test_rate_limit_429_body_and_search_limit_without_headers() -> None:
-    with HubSpotEmulator(ten_second_limit=3, time_scale=10.0) as hub:
+    with HubSpotEmulator(ten_second_limit=3, clock=FakeClock()) as hub:
         http = urllib3.PoolManager(retries=False)
         auth = {"Authorization": f"Bearer {TEST_TOKEN}"}
         statuses = [http.request("GET", f"{hub.url}/crm/v3/objects/contacts", headers=auth).status

@@ -29,29 +29,31 @@ from smbml_connect.sample import SampleBusiness
 from smbml_connect.schema import validate
 from smbml_connect.steps import steps_by_name
 from smbml_connect.store import Store
+from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.faults import Fault
 from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account
 from smbml_connect.testing.sheets_sample import SAMPLE_KEY, TAB_TITLES, load_sample_sheets
 
-FAST = SheetsLimits(backoff_base=0.01, backoff_cap=0.05, attempts=6)
+CLOCK = FakeClock()  # the module's emulator and clients share it: waits take no wall time
 NOTES_BEFORE = {"values": [["Our own notes: smbml must never touch this tab"]]}
 
 
 @pytest.fixture(scope="module")
 def emu(business: SampleBusiness) -> SheetsEmulator:
-    with SheetsEmulator() as emulator:
+    with SheetsEmulator(clock=CLOCK) as emulator:
         load_sample_sheets(emulator.state, business, messy=True)
         yield emulator
 
 
 @pytest.fixture
 def key(emu: SheetsEmulator) -> Secret:
+    CLOCK.advance(61)  # each test starts with a fresh minute of quota
     return Secret(json.dumps(make_service_account(emu)))
 
 
 @pytest.fixture
 def api(emu: SheetsEmulator, key: Secret) -> SheetsApi:
-    return SheetsApi(key, api_url=emu.url, limits=FAST)
+    return SheetsApi(key, api_url=emu.url, clock=CLOCK)  # Google's own numbers
 
 
 def _fresh_book(emu: SheetsEmulator, business: SampleBusiness, spreadsheet: str) -> None:
@@ -127,7 +129,7 @@ def _run(api: SheetsApi, spreadsheet: str, tmp_path: Path, steps: Any = None) ->
     from smbml_connect.steps import STEPS
 
     source = SheetsSource(api, spreadsheet)
-    destination = SheetsResults(api, spreadsheet)
+    destination = SheetsResults(api, spreadsheet, clock=CLOCK)
     with Store(tmp_path / "store.sqlite") as store:
         return run_pipeline(source, store, RunOptions(steps=steps or STEPS), [destination])
 
@@ -155,7 +157,7 @@ def test_refresh_writes_result_tabs_one_request_each(
     assert scores.frozen_rows == 2
     assert [m["metadataValue"] for m in scores.metadata] == ["scores"]
     head = emu.state.values_get(book_key, "'Scores (smbml)'!A1:J3", "UNFORMATTED_VALUE")["values"]
-    assert head[0][0].startswith("Last refreshed ")
+    assert head[0][0].startswith(f"Last refreshed {CLOCK.now():%Y-%m-%d %H:%M} UTC (run ")
     assert head[1][:5] == ["contact_id", "name", "email", "kind", "lead_score"]
     header_cell = scores.cells[(1, 0)]
     assert ("textFormat", repr(gsheets._HEADER_FORMAT["textFormat"])) in header_cell.style
@@ -267,31 +269,34 @@ def test_forecast_chart_is_redrawn_not_duplicated(emu: SheetsEmulator, api: Shee
 
 def test_quota_hit_waits_and_loses_nothing(business: SampleBusiness, tmp_path: Path) -> None:
     """The server allows fewer requests than our limiter thinks: 429s, waits, then completes."""
-    with SheetsEmulator(per_user_per_minute=3, time_scale=0.02) as emu:  # 3 per 1.2 s
+    clock = FakeClock()
+    with SheetsEmulator(per_user_per_minute=3, clock=clock) as emu:  # 3 a minute
         book_key = "1QuotaSpreadsheet0000000000000000000000"
         emu.state.create(book_key, "Q", {"Sheet1": [["x"]]})
         api = SheetsApi(
             Secret(json.dumps(make_service_account(emu))),
             api_url=emu.url,
-            limits=SheetsLimits(backoff_base=0.2, backoff_cap=1.0, attempts=8),
+            limits=SheetsLimits(attempts=8),
+            clock=clock,
         )
         frames = {f"T{i}": pd.DataFrame({"n": range(i * 10, i * 10 + 40)}) for i in range(6)}
         for i, (title, frame) in enumerate(frames.items()):
             for requests in tab_requests(ResultTab(f"t{i}", title, frame), 100 + i, None, "now"):
                 api.client.http_client.batch_update(book_key, {"requests": requests})
         assert emu.statuses[429] >= 1 and api.waited_on_429 > 0
+        assert clock.monotonic() >= 60  # the minute really rolled, on the fake clock
         for title, frame in frames.items():
             got = emu.state.values_get(book_key, f"{title}!A3:A50", "UNFORMATTED_VALUE")["values"]
             assert [r[0] for r in got] == frame["n"].tolist()
 
 
 def test_retries_stop_at_the_cap(emu: SheetsEmulator, key: Secret) -> None:
-    slept: list[float] = []
-    api = SheetsApi(key, api_url=emu.url, limits=SheetsLimits(attempts=4), sleep=slept.append)
+    clock = FakeClock()
+    api = SheetsApi(key, api_url=emu.url, limits=SheetsLimits(attempts=4), clock=clock)
     api.authorise()  # the token first: google-auth retries its own token call on its own clock
     with emu.offline(), pytest.raises(SourceRetriableError, match="after 4 attempts"):
         api.client.http_client.fetch_sheet_metadata(SAMPLE_KEY)
-    assert len(slept) == 3 and max(slept) <= SheetsLimits().backoff_cap
+    assert len(clock.slept) == 3 and max(clock.slept) <= SheetsLimits().backoff_cap
 
 
 def test_transient_faults_are_retried(emu: SheetsEmulator, api: SheetsApi) -> None:
@@ -308,7 +313,7 @@ def test_not_shared_is_one_clear_message_without_the_key(
 ) -> None:
     book_key = "1PrivateSpreadsheet00000000000000000000"
     load_sample_sheets(emu.state, business, key=book_key, shared_with=["owner@example.com"])
-    api = SheetsApi(key, api_url=emu.url, limits=FAST)
+    api = SheetsApi(key, api_url=emu.url, clock=CLOCK)
     caplog.set_level(logging.DEBUG)
     with pytest.raises(AuthError) as refused:
         SheetsSource(api, book_key).available()

@@ -1,21 +1,22 @@
-"""One retry policy for every HTTP client (HubSpot, Google Sheets), with tenacity.
+"""One retry loop for every HTTP client (HubSpot, Google Sheets), with tenacity.
 
 A request that may pass later raises ``RetryLater``: with ``wait`` when the server said
 how long (Retry-After, a rate window), else full-jitter exponential backoff with a cap,
 so many clients do not retry in step. Any other exception is final at once. After the
 last attempt the caller's ``give_up`` turns the last RetryLater into the error the user
-sees.
+sees. Waiting goes through the clock, so a test's fake clock makes it instant.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
+from smbml_connect.http.policy import HttpPolicy, backoff
 
 __all__ = ["RetryLater", "with_retries"]
 
@@ -32,22 +33,19 @@ class RetryLater(Exception):
 def with_retries(
     attempt: Callable[[], T],
     *,
-    attempts: int,
-    backoff_base: float,
-    backoff_cap: float,
+    policy: HttpPolicy,
     give_up: Callable[[int, RetryLater], Exception],
-    sleep: Callable[[float], None] = time.sleep,
+    clock: Clock = SYSTEM_CLOCK,
     on_retry: Callable[[], None] = lambda: None,
 ) -> T:
     def wait(state: RetryCallState) -> float:
-        on_retry()
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RetryLater) and exc.wait is not None:
             return exc.wait
-        ceiling = min(backoff_cap, backoff_base * 2 ** (state.attempt_number - 1))
-        return random.uniform(0, ceiling)
+        return backoff(policy, state.attempt_number)
 
-    def log_retry(state: RetryCallState) -> None:
+    def log_retry(state: RetryCallState) -> None:  # only when a retry follows
+        on_retry()
         exc = state.outcome.exception() if state.outcome else None
         log.info("retrying after %s (attempt %d)", exc, state.attempt_number)
 
@@ -60,9 +58,9 @@ def with_retries(
 
     retrying = Retrying(
         retry=retry_if_exception_type(RetryLater),
-        stop=stop_after_attempt(attempts),
+        stop=stop_after_attempt(policy.attempts),
         wait=wait,
-        sleep=sleep,
+        sleep=clock.sleep,
         before_sleep=log_retry,
         retry_error_callback=final,
     )

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
 from smbml_connect.testing.faults import Fault, RollingWindow
 from smbml_connect.testing.hubspot_state import (
     ASSOCIATION_TYPES,
@@ -53,6 +54,7 @@ class HubSpotEmulator(LocalServer):
         search_cap: int = 10_000,
         batch_limit: int = 100,
         rate_limits: bool = True,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         super().__init__()
         self.state = CrmState()
@@ -64,6 +66,7 @@ class HubSpotEmulator(LocalServer):
         self.batch_limit = batch_limit
         self.rate_limits = rate_limits
         self.time_scale = time_scale
+        self.clock = clock  # rate windows only; share a FakeClock with the client under test
         self.daily_limit = daily_limit
         self._daily_used = 0
         self._burst = RollingWindow(10.0 * time_scale, ten_second_limit)
@@ -81,7 +84,7 @@ class HubSpotEmulator(LocalServer):
             if self.daily_limit is not None and self._daily_used >= self.daily_limit:
                 return False, "DAILY"
             window = self._search if search else self._burst
-            if not window.admit(time.monotonic()):
+            if not window.admit(self.clock.monotonic()):
                 return False, "SECONDLY" if search else "TEN_SECONDLY_ROLLING"
             self._daily_used += 1
             return True, ""

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
 from smbml_connect.testing.faults import Fault, RollingWindow
 from smbml_connect.testing.local_server import LocalServer, QuietHandler, match_route
 from smbml_connect.testing.sheets_state import SheetsError, SheetsState
@@ -90,6 +91,7 @@ class SheetsEmulator(LocalServer):
         per_project_per_minute: int = 300,
         time_scale: float = 1.0,
         quotas: bool = True,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         super().__init__()
         self.state = SheetsState()
@@ -98,6 +100,7 @@ class SheetsEmulator(LocalServer):
         self.quotas = quotas
         self.busy_seconds = 0.0  # time spent applying requests (benchmarks subtract it)
         self.time_scale = time_scale
+        self.clock = clock  # rate windows only; share a FakeClock with the client under test
         self.per_user = per_user_per_minute
         self._windows: dict[tuple[str, str], RollingWindow] = {}
         self._project = {
@@ -129,7 +132,7 @@ class SheetsEmulator(LocalServer):
         if not self.quotas:
             return None
         with self._lock:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             user = self._windows.setdefault(
                 (who, kind), RollingWindow(60.0 * self.time_scale, self.per_user)
             )

@@ -1,12 +1,13 @@
-"""Every Google Sheets request goes through here: gspread, our limiter, our retry.
+"""Every Google Sheets request goes through here: gspread, under the one HTTP policy.
 
 gspread builds the requests; its own BackOffHTTPClient is not used because in 6.2.1 it
 never gives up (the wait is clamped before the give-up check) and ignores Retry-After.
-Instead every request waits for a slot in a rolling 60-second window (Google's quota is
-60 reads and 60 writes per minute per user), and failures are retried by tenacity:
-- 429: Retry-After when sent, else truncated exponential backoff (Google's advice),
-  and the limiter holds every other request for as long;
-- 5xx, 408, timeouts, dropped connections: full-jitter backoff with a cap;
+Instead every request goes through smbml_connect.http's caller: a slot in a rolling
+60-second window (Google's quota is 60 reads and 60 writes per minute per user), the
+timeout, retries of 408/429/5xx, timeouts and dropped connections with the server's
+wait hints. What is Google's own is said here, once:
+- a 429 without Retry-After waits truncated exponential backoff (Google's advice);
+- a failed token refresh is retried when google-auth says it may pass, else refused;
 - 401/403/404: one clear error that says what to do (share the sheet with the
   service account's e-mail, check the key), never retried.
 The service-account key is a Secret: it never appears in a message or a log.
@@ -17,9 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -31,9 +30,9 @@ from google.oauth2 import service_account
 from gspread.exceptions import APIError
 
 from smbml_connect.credentials import Secret, redact
-from smbml_connect.errors import AuthError, ConfigError, SourceFatalError, SourceRetriableError
-from smbml_connect.http.ratelimit import RateLimiter
-from smbml_connect.http.retry import RetryLater, with_retries
+from smbml_connect.errors import ApiError, AuthError, ConfigError, SmbmlError, SourceRetriableError
+from smbml_connect.http import SYSTEM_CLOCK, Clock, Failure, HttpCaller, HttpPolicy, Window
+from smbml_connect.http.clock import with_sleep
 
 __all__ = ["GOOGLE_URLS", "SheetsApi", "SheetsHttpError", "SheetsLimits", "service_account_info"]
 
@@ -41,12 +40,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 GOOGLE_URLS = ("https://sheets.googleapis.com", "https://www.googleapis.com")
-_RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
 
 @dataclass(frozen=True)
 class SheetsLimits:
-    """Google's per-user quota and our patience; the window is shortened only in tests."""
+    """Google's per-user quota in its own words, and our patience."""
 
     per_minute: int = 60  # reads and writes each
     window_seconds: float = 60.0
@@ -56,13 +54,30 @@ class SheetsLimits:
     connect_timeout: float = 10.0
     read_timeout: float = 120.0
 
+    def policy(self) -> HttpPolicy:
+        window = Window(self.per_minute, self.window_seconds)
+        return HttpPolicy(
+            windows={"read": window, "write": window},
+            attempts=self.attempts,
+            backoff_base=self.backoff_base,
+            backoff_cap=self.backoff_cap,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+        )
 
-class SheetsHttpError(SourceFatalError):
-    """A request Google refused for good (a bad range, a bad request): carries the status."""
 
-    def __init__(self, status: int, message: str, what: str) -> None:
-        super().__init__(f"Google Sheets refused {what} (HTTP {status}): {redact(message)[:300]}")
-        self.status = status
+class SheetsHttpError(ApiError):
+    """A request Google refused for good (a bad range, a bad request): status, redacted body."""
+
+    def __init__(self, status: int, message: str, what: str, body: str = "") -> None:
+        super().__init__(
+            "Google Sheets",
+            status,
+            what,
+            body,
+            detail=message or f"HTTP {status}",
+            advice="check the spreadsheet and tab named in the config; retrying will not help",
+        )
 
 
 def service_account_info(secret: Secret) -> dict[str, Any]:
@@ -124,12 +139,15 @@ class _RoutedSession(AuthorizedSession):
 class SheetsApi:
     """A gspread Client whose every request is limited and retried; ``client`` is gspread's."""
 
+    name = "Google Sheets"
+
     def __init__(
         self,
         credentials: Secret,
         api_url: str | None = None,
         limits: SheetsLimits | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         info = service_account_info(credentials)
         self.account = str(info["client_email"])
@@ -138,13 +156,9 @@ class SheetsApi:
         base = None if not api_url or api_url.startswith(GOOGLE_URLS) else api_url
         session = _RoutedSession(creds, base)
         self._credentials, self._session = creds, session
-        self.readers = RateLimiter(self.limits.per_minute, self.limits.window_seconds)
-        self.writers = RateLimiter(self.limits.per_minute, self.limits.window_seconds)
-        self.requests = 0
-        self.retries = 0
-        self.waited_on_429 = 0.0
-        self._sleep = sleep
-        self._count = threading.Lock()
+        self.http = HttpCaller(self, self.limits.policy(), with_sleep(clock, sleep))
+        self.readers = self.http.limiters["read"]
+        self.writers = self.http.limiters["write"]
         api = self
 
         class _LimitedClient(gspread.HTTPClient):
@@ -160,67 +174,49 @@ class SheetsApi:
                 return api.send(method, endpoint, lambda: parent(method, endpoint, **kwargs))
 
         self.client = gspread.Client(auth=None, session=session, http_client=_LimitedClient)
-        self.client.set_timeout((self.limits.connect_timeout, self.limits.read_timeout))
+        self.client.set_timeout(self.http.policy.timeout)
+
+    @property
+    def requests(self) -> int:
+        return self.http.requests
+
+    @property
+    def retries(self) -> int:
+        return self.http.retries
+
+    @property
+    def waited_on_429(self) -> float:
+        return self.http.waited_on_429
 
     # -- the one way to make a request ------------------------------------------------
     def send(self, method: str, endpoint: str, fn: Callable[[], T]) -> T:
-        what = _describe(method, endpoint)
-        limiter = self.readers if method.upper() == "GET" else self.writers
+        window = "read" if method.upper() == "GET" else "write"
+        return self.http.call(_describe(method, endpoint), fn, window)
 
-        tries = 0
+    # -- what is Google's own (the Service the caller asks) ----------------------------
+    def failure(self, exc: Exception) -> Failure | SmbmlError | None:
+        if isinstance(exc, APIError):
+            response = exc.response
+            status = int(getattr(response, "status_code", 0) or exc.code or 0)
+            headers = dict(response.headers) if response is not None else {}
+            body = response.text if response is not None else json.dumps({"error": exc.error})
+            return Failure(status or None, body, headers, reason="no status")
+        if isinstance(exc, requests.ConnectionError | requests.Timeout):
+            return Failure(None, reason=type(exc).__name__)
+        if isinstance(exc, google.auth.exceptions.RefreshError):  # getting the token failed
+            if getattr(exc, "retryable", False):
+                return Failure(None, reason="token refresh failed")
+            return _refused(exc)
+        if isinstance(exc, google.auth.exceptions.TransportError):
+            return Failure(None, reason="token endpoint unreachable")
+        return None
 
-        def attempt() -> T:
-            nonlocal tries
-            tries += 1
-            limiter.acquire()
-            with self._count:
-                self.requests += 1
-            try:
-                return fn()
-            except APIError as exc:
-                raise self._classify(exc, what, limiter, tries) from None
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                raise RetryLater(f"{type(exc).__name__} on {what}") from None
-            except google.auth.exceptions.RefreshError as exc:  # getting the token failed
-                if getattr(exc, "retryable", False):
-                    raise RetryLater(f"token refresh failed on {what}") from None
-                raise _refused(exc) from None
-            except google.auth.exceptions.TransportError:
-                raise RetryLater(f"token endpoint unreachable on {what}") from None
+    def rate_wait(self, failure: Failure, window: str, attempt: int) -> float:
+        ceiling = min(self.limits.backoff_cap, self.limits.backoff_base * 2**attempt)
+        return ceiling * (0.5 + random.random() / 2)
 
-        def give_up(attempts: int, last: RetryLater) -> Exception:
-            return SourceRetriableError(
-                f"Google Sheets kept failing on {what} after {attempts} attempts "
-                f"(last: {last}); run again later."
-            )
-
-        return with_retries(
-            attempt,
-            attempts=self.limits.attempts,
-            backoff_base=self.limits.backoff_base,
-            backoff_cap=self.limits.backoff_cap,
-            give_up=give_up,
-            sleep=self._sleep,
-            on_retry=self._count_retry,
-        )
-
-    def _count_retry(self) -> None:
-        with self._count:
-            self.retries += 1
-
-    def _classify(self, exc: APIError, what: str, limiter: RateLimiter, attempt: int) -> Exception:
-        response = exc.response
-        status = int(getattr(response, "status_code", 0) or exc.code or 0)
-        message = str(exc.error.get("message", "")) if isinstance(exc.error, Mapping) else ""
-        if status in _RETRY_STATUS:
-            header = response.headers.get("Retry-After") if response is not None else None
-            wait = float(header) if header else None
-            if status == 429:
-                wait = wait if wait is not None else self._backoff_for(attempt)
-                limiter.block(wait)
-                self.waited_on_429 += wait
-                return RetryLater(f"429 on {what}: {message[:120]}", wait=0.0)
-            return RetryLater(f"HTTP {status} on {what}", wait=wait)
+    def refused(self, failure: Failure, what: str) -> SmbmlError:
+        status = failure.status or 0
         if status == 401:
             return AuthError(
                 "Google did not accept the service account's credentials (401): the key was "
@@ -238,11 +234,9 @@ class SheetsApi:
                 "Google Sheets has no spreadsheet with that key (404): check source.spreadsheet "
                 "in the config (the URL or the key between /d/ and /edit)."
             )
-        return SheetsHttpError(status, message, what)
-
-    def _backoff_for(self, attempt: int) -> float:
-        ceiling = min(self.limits.backoff_cap, self.limits.backoff_base * 2**attempt)
-        return ceiling * (0.5 + random.random() / 2)
+        error = failure.json().get("error")
+        message = str(error.get("message", "")) if isinstance(error, dict) else ""
+        return SheetsHttpError(status, message, what, failure.body)
 
     def authorise(self) -> None:
         """Exchange the key for a token now: a bad or revoked key fails here, clearly."""

@@ -22,7 +22,7 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ import pandas as pd
 from smbml_connect.connectors.gsheets.http import SheetsApi
 from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.headers import HeaderMapping, locate_tables, map_headers
+from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
 from smbml_connect.ports import (
     PushReport,
     RunResult,
@@ -559,6 +560,7 @@ class SheetsResults:
     api: SheetsApi
     spreadsheet: str
     name: str = "Google Sheets result tabs"
+    clock: Clock = SYSTEM_CLOCK  # the "refreshed" stamp on every tab
 
     def __post_init__(self) -> None:
         self.key = spreadsheet_key(self.spreadsheet)
@@ -570,7 +572,7 @@ class SheetsResults:
         ours = {role: s for s in sheets if (role := _our_role(s))}
         titles = {s["properties"]["title"] for s in sheets}
         ids = {s["properties"]["sheetId"] for s in sheets}
-        refreshed = f"{pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC (run {result.run_id}, data up to {result.as_of:%Y-%m-%d})"
+        refreshed = f"{self.clock.now().astimezone(UTC):%Y-%m-%d %H:%M} UTC (run {result.run_id}, data up to {result.as_of:%Y-%m-%d})"
         rng = random.Random()
         for tab in result_tabs(result):
             existing = ours.get(tab.role)

@@ -1,12 +1,13 @@
-"""Every HubSpot request goes through here: one rate limiter, one retry policy, one timeout.
+"""Every HubSpot request goes through here, under the one HTTP policy (smbml_connect.http).
 
 The official client is kept for transport, auth and request building, but its urllib3
 retries are switched off: a retry it made on its own would bypass the limiter, and it
-never retries POST (search, batch). Our policy, with tenacity:
-- 429: wait for Retry-After when HubSpot sends it (it usually does not), else a pause
-  sized to the policy that was hit (10-second window, search's second, or stop on DAILY).
-- 5xx, timeouts and dropped connections: full-jitter exponential backoff with a cap.
-- 401/403: one AuthError that says what to do and which scope is missing.
+never retries POST (search, batch). What is HubSpot's own is said here, once:
+- a 429 without Retry-After (HubSpot usually sends none) waits for the policy that was
+  hit, read from the body: a tenth of the 10-second window, search's second, or a stop
+  on DAILY;
+- 401/403: one AuthError that says what to do and which scope is missing;
+- the limiter follows X-HubSpot-RateLimit-Max when the account has a bigger budget.
 The token is never put in a message; errors carry HubSpot's message, not request data.
 """
 
@@ -15,8 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,11 +24,11 @@ import urllib3
 from hubspot import HubSpot
 
 from smbml_connect.credentials import Secret, redact
-from smbml_connect.errors import AuthError, SourceFatalError, SourceRetriableError
-from smbml_connect.http.ratelimit import RateLimiter
-from smbml_connect.http.retry import RetryLater, with_retries
+from smbml_connect.errors import ApiError, AuthError, SmbmlError, SourceRetriableError
+from smbml_connect.http import SYSTEM_CLOCK, Clock, Failure, HttpCaller, HttpPolicy, Window
+from smbml_connect.http.clock import with_sleep
 
-__all__ = ["HubSpotApi", "HubSpotHttpError", "Limits", "RateLimiter"]
+__all__ = ["HubSpotApi", "HubSpotHttpError", "Limits"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,7 +36,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Limits:
-    """Request budget and patience. Real HubSpot: 100 (Free/Starter) or 190 per 10 s."""
+    """HubSpot's budget in its own words. Real HubSpot: 100 (Free/Starter) or 190 per 10 s."""
 
     per_window: int = 100
     window_seconds: float = 10.0
@@ -50,22 +49,40 @@ class Limits:
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
 
+    def policy(self) -> HttpPolicy:
+        return HttpPolicy(
+            windows={
+                "default": Window(self.per_window, self.window_seconds),
+                "search": Window(self.search_per_second, self.search_window_seconds),
+            },
+            attempts=self.attempts,
+            backoff_base=self.backoff_base,
+            backoff_cap=self.backoff_cap,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+        )
 
-class HubSpotHttpError(SourceFatalError):
-    """A request HubSpot refused for good (400, 404, 409 ...): carries status and body."""
+
+class HubSpotHttpError(ApiError):
+    """A request HubSpot refused for good (400, 404, 409 ...): status, category, redacted body."""
 
     def __init__(self, status: int, body: dict[str, Any], what: str) -> None:
-        message = str(body.get("message") or f"HTTP {status}")
+        self.category = str(body.get("category", ""))
+        self.message = redact(str(body.get("message") or f"HTTP {status}"))[:300]
         super().__init__(
-            f"HubSpot refused {what} (HTTP {status} {body.get('category', '')}): "
-            f"{redact(message)[:300]}"
+            "HubSpot",
+            status,
+            what,
+            json.dumps(body),
+            detail=f"{self.category}: {self.message}" if self.category else self.message,
+            advice="fix the value or setting HubSpot names; retrying will not help",
         )
-        self.status = status
-        self.body = body
 
 
 class HubSpotApi:
-    """The official client plus our limiter and retry policy; ``call`` runs one request."""
+    """The official client under the one HTTP policy; ``call`` and ``json`` run one request."""
+
+    name = "HubSpot"
 
     def __init__(
         self,
@@ -73,7 +90,8 @@ class HubSpotApi:
         host: str | None = None,
         limits: Limits | None = None,
         client_side_validation: bool = False,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.limits = limits or Limits()
         extra = {"host": host} if host else {}
@@ -85,91 +103,69 @@ class HubSpotApi:
             client_side_validation=client_side_validation,
             **extra,
         )
-        self.limiter = RateLimiter(self.limits.per_window, self.limits.window_seconds)
-        self.search_limiter = RateLimiter(
-            self.limits.search_per_second, self.limits.search_window_seconds
-        )
-        self.requests = 0
-        self.retries = 0
-        self._sleep = sleep
-        self._count_lock = threading.Lock()
+        self.http = HttpCaller(self, self.limits.policy(), with_sleep(clock, sleep))
+        self.limiter = self.http.limiters["default"]
+        self.search_limiter = self.http.limiters["search"]
+
+    @property
+    def requests(self) -> int:
+        return self.http.requests
+
+    @property
+    def retries(self) -> int:
+        return self.http.retries
 
     # -- the one way to make a request ------------------------------------------------
     def call(
         self, what: str, fn: Callable[..., T], *args: Any, search: bool = False, **kwargs: Any
     ) -> T:
-        """Run ``fn`` (a client method) under the limiter with retries; ``what`` names it in errors."""
-        timeout = (self.limits.connect_timeout, self.limits.read_timeout)
+        """Run ``fn`` (a client method) under the policy; ``what`` names it in errors."""
+        timeout = self.http.policy.timeout
 
-        def attempt() -> T:
-            (self.search_limiter if search else self.limiter).acquire()
-            with self._count_lock:
-                self.requests += 1
-            try:
-                result = fn(*args, _request_timeout=timeout, **kwargs)
-            except Exception as exc:
-                raise self._classify(exc, what, search) from None
+        def send() -> T:
+            result = fn(*args, _request_timeout=timeout, **kwargs)
+            status = getattr(result, "status", None)  # a raw answer's; a model's may be text
+            if isinstance(status, int) and status >= 400:
+                raise _StatusError(status, result)
             self._learn_limits(result)
             return result
 
-        def give_up(attempts: int, last: RetryLater) -> Exception:
-            return SourceRetriableError(
-                f"HubSpot kept failing on {what} after {attempts} attempts (last: {last}); "
-                "nothing after the last saved page was lost, run again later."
-            )
-
-        return with_retries(
-            attempt,
-            attempts=self.limits.attempts,
-            backoff_base=self.limits.backoff_base,
-            backoff_cap=self.limits.backoff_cap,
-            give_up=give_up,
-            sleep=self._sleep,
-            on_retry=self._count_retry,
-        )
-
-    def _count_retry(self) -> None:
-        with self._count_lock:
-            self.retries += 1
+        return self.http.call(what, send, "search" if search else "default")
 
     def json(
         self, what: str, fn: Callable[..., Any], *args: Any, search: bool = False, **kwargs: Any
     ) -> dict[str, Any]:
         """Like ``call`` but returns the raw JSON: 3x faster than the client's models on big pages."""
         response = self.call(what, fn, *args, search=search, _preload_content=False, **kwargs)
-        status = int(getattr(response, "status", 200))
         body = json.loads(response.data) if response.data else {}
-        if status >= 400:  # the client only raises when it deserializes
-            raise self._classify(_StatusError(status, response), what, search) from None
-        body["_status"] = status
+        body["_status"] = int(getattr(response, "status", 200))
         return body
 
-    # -- policy ----------------------------------------------------------------------
-    def _classify(self, exc: Exception, what: str, search: bool) -> Exception:
+    # -- what is HubSpot's own (the Service the caller asks) ---------------------------
+    def failure(self, exc: Exception) -> Failure | SmbmlError | None:
         status = getattr(exc, "status", None)
         if not status:  # no answer at all: timeout, dropped connection, TLS failure
             if status == 0 or isinstance(exc, urllib3.exceptions.HTTPError | OSError):
-                return RetryLater(f"{type(exc).__name__} on {what}")
-            return exc
-        body = _body(exc)
-        if status == 429:
-            policy = str(body.get("policyName", "TEN_SECONDLY_ROLLING"))
-            if policy == "DAILY":
-                return SourceRetriableError(
-                    "HubSpot's daily API limit for this account is used up; it resets at midnight "
-                    "in the account's time zone. Run again then."
-                )
-            header = _header(exc, "Retry-After")
-            if header:
-                wait = float(header)
-            elif search or policy == "SECONDLY":
-                wait = self.limits.search_window_seconds
-            else:
-                wait = self.limits.window_seconds / 10 * (1 + random.random())
-            (self.search_limiter if search else self.limiter).block(wait)
-            return RetryLater(f"429 {policy} on {what}", wait=0.0)
-        if status >= 500:
-            return RetryLater(f"HTTP {status} on {what}")
+                return Failure(None, reason=type(exc).__name__)
+            return None
+        raw = getattr(exc, "body", None) or ""
+        body = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        headers = getattr(exc, "headers", None) or {}
+        return Failure(int(status), body, dict(headers))
+
+    def rate_wait(self, failure: Failure, window: str, attempt: int) -> float:
+        policy = str(failure.json().get("policyName", "TEN_SECONDLY_ROLLING"))
+        if policy == "DAILY":
+            raise SourceRetriableError(
+                "HubSpot's daily API limit for this account is used up; it resets at midnight "
+                "in the account's time zone. Run again then."
+            )
+        if window == "search" or policy == "SECONDLY":
+            return self.limits.search_window_seconds
+        return self.limits.window_seconds / 10 * (1 + random.random())
+
+    def refused(self, failure: Failure, what: str) -> SmbmlError:
+        status, body = failure.status or 0, failure.json()
         if status == 401:
             return AuthError(
                 "HubSpot did not accept the token (401): it is wrong, expired or was revoked. "
@@ -207,20 +203,6 @@ class _StatusError(Exception):
         self.status = status
         self.body = response.data.decode("utf-8", "replace") if response.data else ""
         self.headers = response.headers
-
-
-def _body(exc: Exception) -> dict[str, Any]:
-    raw = getattr(exc, "body", None)
-    try:
-        parsed = json.loads(raw) if raw else {}
-    except (TypeError, ValueError):
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
-def _header(exc: Exception, name: str) -> str | None:
-    headers = getattr(exc, "headers", None)
-    return None if headers is None else headers.get(name)
 
 
 def _required_scopes(body: dict[str, Any]) -> list[str]:

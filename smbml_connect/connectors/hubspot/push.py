@@ -255,12 +255,10 @@ class HubSpotDestination:
                 request,
             )
         except HubSpotHttpError as exc:
-            if exc.status != 400 or exc.body.get("category") != "VALIDATION_ERROR":
+            if exc.status != 400 or exc.category != "VALIDATION_ERROR":
                 raise
             if len(ids) == 1:
-                report.failed.append(
-                    (f"{object_type} {ids[0]}", str(exc.body.get("message"))[:300])
-                )
+                report.failed.append((f"{object_type} {ids[0]}", exc.message))
                 return []
             half = len(ids) // 2
             return self._send(object_type, ids[:half], values, report) + self._send(

@@ -1,0 +1,47 @@
+"""The numbers of one HTTP policy: request windows, attempts, backoff and timeouts."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["RETRY_STATUSES", "HttpPolicy", "Window", "backoff"]
+
+# 408 and 429 may pass later, as may any 5xx but "not implemented" and "version not supported".
+RETRY_STATUSES = frozenset({408, 429} | set(range(500, 600)) - {501, 505})
+
+
+@dataclass(frozen=True)
+class Window:
+    """At most ``limit`` requests in any rolling ``seconds``."""
+
+    limit: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    """Everything a connector's HTTP client needs to know about patience and budget.
+
+    ``windows`` names one limiter each ("default"; HubSpot adds "search", Sheets has
+    "read" and "write"). ``attempts`` counts the first try.
+    """
+
+    windows: Mapping[str, Window] = field(default_factory=lambda: {"default": Window(100, 10.0)})
+    attempts: int = 6
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    retry_statuses: frozenset[int] = RETRY_STATUSES
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (self.connect_timeout, self.read_timeout)
+
+
+def backoff(policy: HttpPolicy, attempt: int, rng: random.Random | None = None) -> float:
+    """Full jitter: a random pause up to base * 2^(attempt-1), capped; many clients spread out."""
+    ceiling = min(policy.backoff_cap, policy.backoff_base * 2 ** (attempt - 1))
+    return (rng or random).uniform(0, ceiling)
