@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ import keyring.errors
 from jaraco.classes import properties
 
 from smbml_connect.errors import AuthError
+from smbml_connect.redaction import redact
+from smbml_connect.redaction import register as _register
 
 __all__ = [
     "PAIRING",
@@ -51,15 +52,6 @@ class CredentialSpec:
 
 
 PAIRING = CredentialSpec("excel-pairing", "SMBML_PAIRING_SECRET", "Excel pairing code")
-_KNOWN_SECRETS: set[str] = set()
-# Shapes of secrets we might see before they are registered: HubSpot private-app tokens,
-# bearer headers, and the private key inside a Google service-account JSON.
-_PATTERNS = [
-    re.compile(r"pat-[a-z]{2,4}\d?-[0-9a-f-]{20,}", re.IGNORECASE),
-    re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
-    re.compile(r'("private_key"\s*:\s*")[^"]+'),
-]
 
 
 class Secret:
@@ -78,20 +70,6 @@ class Secret:
         return "Secret('***')"
 
     __str__ = __repr__
-
-
-def _register(value: str) -> None:
-    if len(value) >= 6:
-        _KNOWN_SECRETS.add(value)
-
-
-def redact(text: str) -> str:
-    """Replace every known secret and anything shaped like one with ***."""
-    for secret in sorted(_KNOWN_SECRETS, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    for pattern in _PATTERNS:
-        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
-    return text
 
 
 class RedactingFilter(logging.Filter):

@@ -5,6 +5,8 @@ Every message says what went wrong and what to do next; detail belongs in the lo
 
 from __future__ import annotations
 
+from smbml_connect.redaction import redact
+
 __all__ = [
     "ApiError",
     "AuthError",
@@ -59,7 +61,6 @@ class ApiError(SourceFatalError):
         self, service: str, status: int, what: str, body: str = "", *, detail: str = "",
         advice: str = "",
     ) -> None:  # fmt: skip
-        from smbml_connect.credentials import redact  # credentials imports this module
 
         self.service, self.status, self.what = service, status, what
         self.body = redact(body)[:2000]
