@@ -361,3 +361,13 @@ def test_unreadable_values_are_named_and_the_rows_kept(table: pd.DataFrame):
         "column 'Visits' row 1500: 'lots' is not a number" in w for w in scorer.card_["warnings"]
     )
     assert len(scorer.score(spoilt)) == len(spoilt)
+
+
+def test_model_version_names_the_fitted_model_not_the_time_it_was_fitted() -> None:
+    from smbml_connect.steps.base import model_version
+
+    monday = '{"card": {"trained_at": "2026-12-01T10:00:00+00:00"}, "coef": [0.5]}'
+    tuesday = '{"card": {"trained_at": "2026-12-02T09:30:00+00:00"}, "coef": [0.5]}'
+    other = '{"card": {"trained_at": "2026-12-01T10:00:00+00:00"}, "coef": [0.6]}'
+    assert model_version(monday, "lead_score") == model_version(tuesday, "lead_score")
+    assert model_version(monday, "lead_score") != model_version(other, "lead_score")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,9 +142,15 @@ def score_rows(
     )
 
 
+# When a model was fitted is not part of what it is: the lead and deal cards carry a
+# wall-clock "trained_at", which made every run look like a new model version.
+_FIT_TIME = re.compile(r'"trained_at":\s*"[^"]*"')
+
+
 def model_version(payload: str, name: str) -> str:
     """A short stable tag: the same fitted model always gets the same version."""
-    return f"{name}-{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
+    fitted = _FIT_TIME.sub('"trained_at": null', payload)
+    return f"{name}-{hashlib.sha256(fitted.encode()).hexdigest()[:10]}"
 
 
 def contact_names(contacts: pd.DataFrame) -> pd.Series:
