@@ -518,4 +518,10 @@ def status(store_path: Path | None, limit: int) -> None:
 
 
 def main() -> None:
+    # Process-wide settings belong to the entry point, not to an import. Importing this
+    # module loads no OpenMP runtime (tests/test_no_import_effects.py checks), so the
+    # setting is read when a command first loads LightGBM or scikit-learn.
+    from smbml_connect.runtime import prefer_passive_openmp_waits
+
+    prefer_passive_openmp_waits()
     cli(prog_name="smbml")
