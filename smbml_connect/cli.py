@@ -443,6 +443,7 @@ def serve(
     )
     from smbml_connect.excel_addin.officejs import DEFAULT_PORT
     from smbml_connect.excel_addin.serve import ServeSettings, serve_forever
+    from smbml_connect.runtime import freeze_loaded_objects
     from smbml_connect.store import default_store_path
 
     port = port or DEFAULT_PORT
@@ -466,6 +467,8 @@ def serve(
     if not kept:
         click.echo("  (no keyring here: the code changes when the server restarts)")
     click.echo(f"Serving on {base} (this computer only); Ctrl+C stops.")
+    # All is loaded and no thread runs yet: full collections during requests skip it.
+    freeze_loaded_objects()
     serve_forever(settings, certs)
 
 

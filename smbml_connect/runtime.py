@@ -8,10 +8,11 @@ program that imports smbml_connect as a library keeps its own settings.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import MutableMapping
 
-__all__ = ["prefer_passive_openmp_waits"]
+__all__ = ["freeze_loaded_objects", "prefer_passive_openmp_waits"]
 
 
 def prefer_passive_openmp_waits(environ: MutableMapping[str, str] = os.environ) -> None:
@@ -26,3 +27,17 @@ def prefer_passive_openmp_waits(environ: MutableMapping[str, str] = os.environ) 
     """
     environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+
+def freeze_loaded_objects() -> None:
+    """Hide everything loaded so far from the cyclic garbage collector's full passes.
+
+    Call once, after the imports and before any thread starts. `smbml serve` holds
+    ~140,000 objects from its imports (pandas, scikit-learn, LightGBM); a request that
+    makes many containers (scoring 100,000 rows makes one list of reasons per row) sets
+    off full collections that walk all of them: the reasons take ~0.22 s instead of
+    ~0.15 s. Frozen, they are skipped. Nothing frozen is ever freed, which for objects
+    loaded once for the life of the process is no loss. Unlike `gc.disable()` around a
+    computation, this is safe with threads: it is done once, before any start.
+    """
+    gc.collect()
+    gc.freeze()
