@@ -61,6 +61,8 @@ def test_server_thread_stops_at_once_with_keep_alive_connections_open(certs):
         assert took < GRACE_SECONDS  # was 10 s (the join's timeout), thread still running
         with pytest.raises(requests.ConnectionError):  # the port is closed
             session.get(f"https://localhost:{PORT}/api/health", timeout=5)
+        with pytest.raises(RuntimeError, match="shutdown"):  # queued calls are dropped
+            running.server.config.app.pool.submit(print)
     finally:
         idle.close()
         session.close()

@@ -95,9 +95,20 @@ def _error(status: int, message: str) -> JSONResponse:
 class Guard:
     """Host, origin and pairing checks in front of everything (pure ASGI, so static too)."""
 
-    def __init__(self, app: Callable[..., Awaitable[None]], settings: ServeSettings) -> None:
+    def __init__(
+        self,
+        app: Callable[..., Awaitable[None]],
+        settings: ServeSettings,
+        pool: ThreadPoolExecutor | None = None,
+    ) -> None:
         self.app = app
         self.settings = settings
+        self.pool = pool
+
+    def close(self) -> None:
+        """Drop the function calls still queued: a stopping server answers none of them."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -254,7 +265,7 @@ def create_app(settings: ServeSettings) -> Guard:
             Mount("/", StaticFiles(directory=settings.web_root, html=True)),
         ]
     )
-    return Guard(app, settings)
+    return Guard(app, settings, pool)
 
 
 def _config(settings: ServeSettings, certs: CertFiles) -> uvicorn.Config:
@@ -280,7 +291,7 @@ class _Server(uvicorn.Server):
     connections open without reading them, so Ctrl+C took ~30 s and a test's server
     10 s. Nothing is in flight on an idle connection: it is dropped at once. A request
     in flight gets `GRACE_SECONDS` to finish (a second Ctrl+C cuts that short), and
-    whatever is still open after that is dropped too.
+    whatever is still open after that is dropped too. Calls not yet started are dropped.
     """
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -288,6 +299,10 @@ class _Server(uvicorn.Server):
             cycle = getattr(connection, "cycle", None)
             if cycle is None or cycle.response_complete:
                 connection.transport.abort()
+        # Queued calls would otherwise all run before the process could exit (its exit
+        # waits for the pool's threads, and a recalculation can queue 10,000 calls).
+        if isinstance(self.config.app, Guard):
+            self.config.app.close()
         await super().shutdown(sockets)
         for connection in list(self.server_state.connections):
             connection.transport.abort()
