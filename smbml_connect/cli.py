@@ -494,6 +494,7 @@ def serve(
     )
     from smbml_connect.excel_addin.officejs import DEFAULT_PORT
     from smbml_connect.excel_addin.serve import ServeSettings, serve_forever
+    from smbml_connect.runtime import freeze_loaded_objects
     from smbml_connect.store import default_store_path
 
     port = port or DEFAULT_PORT
@@ -517,6 +518,8 @@ def serve(
     if not kept:
         click.echo("  (no keyring here: the code changes when the server restarts)")
     click.echo(f"Serving on {base} (this computer only); Ctrl+C stops.")
+    # All is loaded and no thread runs yet: full collections during requests skip it.
+    freeze_loaded_objects()
     serve_forever(settings, certs)
 
 
@@ -569,4 +572,10 @@ def status(store_path: Path | None, limit: int) -> None:
 
 
 def main() -> None:
+    # Process-wide settings belong to the entry point, not to an import. Importing this
+    # module loads no OpenMP runtime (tests/test_no_import_effects.py checks), so the
+    # setting is read when a command first loads LightGBM or scikit-learn.
+    from smbml_connect.runtime import prefer_passive_openmp_waits
+
+    prefer_passive_openmp_waits()
     cli(prog_name="smbml")

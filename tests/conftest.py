@@ -5,15 +5,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-# Two xdist workers on two cores: one OpenMP thread each, or LightGBM's threads fight.
+from smbml_connect.runtime import prefer_passive_openmp_waits
+
+# The test workers are an entry point: their settings are made here, before any test
+# module loads LightGBM or scikit-learn. Two xdist workers on two cores: one OpenMP
+# thread each, or LightGBM's threads fight; idle threads sleep rather than spin.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+prefer_passive_openmp_waits()
 
-import keyring
-import pytest
+import keyring  # noqa: E402
+import pytest  # noqa: E402
 
-from smbml_connect.credentials import InMemoryKeyring
-from smbml_connect.sample import SampleBusiness, SampleConfig, generate
-from smbml_connect.store import Store
+from smbml_connect.credentials import InMemoryKeyring  # noqa: E402
+from smbml_connect.sample import SampleBusiness, SampleConfig, generate  # noqa: E402
+from smbml_connect.store import Store  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import datetime as dt
 import hmac
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -44,6 +45,8 @@ PAIRING_HEADER = "X-SMBML-Pairing"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_CALLS = 10_000
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+# When stopping, a request in flight gets this long to finish; idle connections none.
+GRACE_SECONDS = 3.0
 
 
 @dataclass
@@ -92,9 +95,20 @@ def _error(status: int, message: str) -> JSONResponse:
 class Guard:
     """Host, origin and pairing checks in front of everything (pure ASGI, so static too)."""
 
-    def __init__(self, app: Callable[..., Awaitable[None]], settings: ServeSettings) -> None:
+    def __init__(
+        self,
+        app: Callable[..., Awaitable[None]],
+        settings: ServeSettings,
+        pool: ThreadPoolExecutor | None = None,
+    ) -> None:
         self.app = app
         self.settings = settings
+        self.pool = pool
+
+    def close(self) -> None:
+        """Drop the function calls still queued: a stopping server answers none of them."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -251,7 +265,7 @@ def create_app(settings: ServeSettings) -> Guard:
             Mount("/", StaticFiles(directory=settings.web_root, html=True)),
         ]
     )
-    return Guard(app, settings)
+    return Guard(app, settings, pool)
 
 
 def _config(settings: ServeSettings, certs: CertFiles) -> uvicorn.Config:
@@ -264,18 +278,45 @@ def _config(settings: ServeSettings, certs: CertFiles) -> uvicorn.Config:
         log_level="warning",
         access_log=False,
         lifespan="off",
+        timeout_graceful_shutdown=GRACE_SECONDS,
     )
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, minus its wait on idle keep-alive connections when stopping.
+
+    uvicorn closes an idle connection politely, which over TLS means a close_notify and
+    a wait for the client's (up to asyncio's 30 s ssl_shutdown_timeout), and it stops
+    only when every connection is gone. Browsers and HTTP client sessions keep
+    connections open without reading them, so Ctrl+C took ~30 s and a test's server
+    10 s. Nothing is in flight on an idle connection: it is dropped at once. A request
+    in flight gets `GRACE_SECONDS` to finish (a second Ctrl+C cuts that short), and
+    whatever is still open after that is dropped too. Calls not yet started are dropped.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for connection in list(self.server_state.connections):
+            cycle = getattr(connection, "cycle", None)
+            if cycle is None or cycle.response_complete:
+                connection.transport.abort()
+        # Queued calls would otherwise all run before the process could exit (its exit
+        # waits for the pool's threads, and a recalculation can queue 10,000 calls).
+        if isinstance(self.config.app, Guard):
+            self.config.app.close()
+        await super().shutdown(sockets)
+        for connection in list(self.server_state.connections):
+            connection.transport.abort()
+
+
 def serve_forever(settings: ServeSettings, certs: CertFiles) -> None:
-    uvicorn.Server(_config(settings, certs)).run()
+    _Server(_config(settings, certs)).run()
 
 
 class ServerThread:
     """The server in a background thread: for tests, benchmarks and the demo."""
 
     def __init__(self, settings: ServeSettings, certs: CertFiles) -> None:
-        self.server = uvicorn.Server(_config(settings, certs))
+        self.server = _Server(_config(settings, certs))
         self.thread = threading.Thread(target=self.server.run, daemon=True, name="smbml-serve")
 
     def __enter__(self) -> ServerThread:
@@ -289,4 +330,9 @@ class ServerThread:
 
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.thread.join(timeout=GRACE_SECONDS + 2)
+        if self.thread.is_alive():  # past the grace: what a second Ctrl+C does
+            self.server.force_exit = True
+            self.thread.join(timeout=2)
+        if self.thread.is_alive():
+            raise RuntimeError("smbml serve did not stop")

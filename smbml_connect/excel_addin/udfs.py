@@ -11,10 +11,21 @@ The functions carry no type hints on purpose: xlwings reads a hint as a converte
 
 from __future__ import annotations
 
-import pandas as pd
-import xlwings as xw
+from smbml_connect.runtime import prefer_passive_openmp_waits
 
-from smbml_connect.excel_addin.xlwings_bridge import CATEGORY, arg_doc, described, run
+# Excel's Python imports this module to serve the functions: here the import is the
+# entry point, and it runs before the bridge loads LightGBM and scikit-learn (OpenMP).
+prefer_passive_openmp_waits()
+
+import pandas as pd  # noqa: E402
+import xlwings as xw  # noqa: E402
+
+from smbml_connect.excel_addin.xlwings_bridge import (  # noqa: E402
+    CATEGORY,
+    arg_doc,
+    described,
+    run,
+)
 
 TABLE = {"convert": pd.DataFrame, "index": False, "header": True}
 RANGE = {"ndim": 2}

@@ -20,6 +20,8 @@ from smbml_connect.testing.faults import Fault
 
 __all__ = ["LocalServer", "QuietHandler", "match_route"]
 
+POLL_SECONDS = 0.05
+
 
 class QuietHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -27,12 +29,23 @@ class QuietHandler(BaseHTTPRequestHandler):
     # client's delayed ACK (about 40 ms a response on Linux). Real servers set TCP_NODELAY.
     disable_nagle_algorithm = True
 
+    local_server: ClassVar[LocalServer]
+
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read counters
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        self.local_server._opened(self.connection)
+
+    def finish(self) -> None:
+        self.local_server._closed(self.connection)
+        super().finish()
+
     def handle(self) -> None:
-        # The client gave up waiting (a timeout test): there is nobody left to answer.
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        # The client gave up waiting (a timeout test), or stop() closed a kept-alive
+        # connection: there is nobody left to answer.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, OSError):
             super().handle()
 
     def do_GET(self) -> None:
@@ -80,6 +93,9 @@ class LocalServer:
         self.statuses: Counter[int] = Counter()
         self._fault_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -88,17 +104,42 @@ class LocalServer:
         return f"http://{host}:{port}"
 
     def start(self) -> Self:
-        handler = type("Handler", (self.handler,), {self.handler_attribute: self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        attributes = {self.handler_attribute: self, "local_server": self}
+        self._server = ThreadingHTTPServer(
+            ("127.0.0.1", 0), type("Handler", (self.handler,), attributes)
+        )
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # shutdown() waits for the loop to look at its flag, once per poll interval
+        # (0.5 s by default: half a second lost at every stop).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(POLL_SECONDS,), daemon=True,
+            name=f"{type(self).__name__}",
+        )  # fmt: skip
+        self._thread.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        """Stop at once: clients' kept-alive connections are closed, not waited for."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        with self._connections_lock:
+            still_open = list(self._connections)
+        for connection in still_open:  # each handler thread, waiting to read, sees the end
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join()
+        self._server = self._thread = None
+
+    def _opened(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.add(connection)
+
+    def _closed(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.discard(connection)
 
     def __enter__(self) -> Self:
         return self.start()
