@@ -371,3 +371,6 @@ def test_model_version_names_the_fitted_model_not_the_time_it_was_fitted() -> No
     other = '{"card": {"trained_at": "2026-12-01T10:00:00+00:00"}, "coef": [0.6]}'
     assert model_version(monday, "lead_score") == model_version(tuesday, "lead_score")
     assert model_version(monday, "lead_score") != model_version(other, "lead_score")
+    nested = '{"scorer": "{\\"trained_at\\": \\"2026-12-01T10:00:00+00:00\\", \\"c\\": 1}"}'
+    later = nested.replace("2026-12-01T10", "2026-12-03T11")
+    assert model_version(nested, "deal_win") == model_version(later, "deal_win")

@@ -144,12 +144,12 @@ def score_rows(
 
 # When a model was fitted is not part of what it is: the lead and deal cards carry a
 # wall-clock "trained_at", which made every run look like a new model version.
-_FIT_TIME = re.compile(r'"trained_at":\s*"[^"]*"')
+_FIT_TIME = re.compile(r'(\\?)"trained_at\\?":\s*\\?"[^"\\]*\\?"')  # also inside JSON in JSON
 
 
 def model_version(payload: str, name: str) -> str:
     """A short stable tag: the same fitted model always gets the same version."""
-    fitted = _FIT_TIME.sub('"trained_at": null', payload)
+    fitted = _FIT_TIME.sub(r'\1"trained_at\1": null', payload)
     return f"{name}-{hashlib.sha256(fitted.encode()).hexdigest()[:10]}"
 
 
