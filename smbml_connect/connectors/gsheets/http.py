@@ -113,9 +113,11 @@ class _Rewriter(requests.Session):
         super().__init__()
         self._base = base.rstrip("/")
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(
+        self, method: str, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         for real in (*GOOGLE_URLS, "https://iamcredentials.googleapis.com"):
-            if url.startswith(real):
+            if isinstance(url, str) and url.startswith(real):
                 url = self._base + url[len(real) :]
         return super().request(method, url, *args, **kwargs)
 
@@ -134,10 +136,12 @@ class _RoutedSession(AuthorizedSession):
         super().__init__(credentials, auth_request=auth_request)
         self._base = base.rstrip("/") if base else None
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(
+        self, method: str, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         if self._base:
             for real in GOOGLE_URLS:
-                if url.startswith(real):
+                if isinstance(url, str) and url.startswith(real):
                     url = self._base + url[len(real) :]
         return super().request(method, url, *args, **kwargs)
 
