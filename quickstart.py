@@ -1,7 +1,7 @@
 """One entry point that needs only Python 3.11+: set up .venv if needed, then run.
 
     python3 quickstart.py demo [smbml demo options]   # the main job on the sample business
-    python3 quickstart.py test [pytest options]       # lint, format check and the test suite
+    python3 quickstart.py test [pytest options]       # lint, format and type checks, the tests
 
 The virtual environment is (re)installed only when pyproject.toml changed since the
 last install, so repeated runs start at once.
@@ -85,7 +85,8 @@ def main(argv: list[str]) -> int:
         return run([str(BIN / "smbml"), "demo", *rest])
     if command == "smbml":
         return run([str(BIN / "smbml"), *rest])
-    for check in (["ruff", "check", "."], ["ruff", "format", "--check", "."]):
+    # mypy reads [tool.mypy] in pyproject.toml: the package, protocols included (protocol_checks).
+    for check in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]):
         code = run([str(PYTHON), "-m", *check], cwd=ROOT)
         if code:
             return code

@@ -6,11 +6,15 @@ Uses matplotlib's object API (no pyplot), so no global backend is switched at im
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import TypedDict
 
+import numpy as np
 from matplotlib.figure import Figure
 
 __all__ = [
+    "DemandCurve",
     "band_chart",
     "bar_chart",
     "calibration_chart",
@@ -111,9 +115,9 @@ def band_chart(
 
 
 def forecast_chart(
-    history_dates: Sequence[object],
+    history_dates: Sequence[date],
     history: Sequence[float],
-    dates: Sequence[object],
+    dates: Sequence[date],
     expected: Sequence[float],
     bands: Sequence[tuple[str, Sequence[float], Sequence[float]]],
     title: str,
@@ -122,11 +126,13 @@ def forecast_chart(
     """History as a line, the forecast dashed, each interval as a shaded band (widest first)."""
     figure = Figure(figsize=(7, 3.2))
     axes = figure.subplots()
-    axes.plot(list(history_dates), list(history), color=_BLUE, linewidth=1.5, label="actual")
+    # Dates go in as object arrays: matplotlib's date converter reads them as it reads lists.
+    history_x, x = np.asarray(history_dates, dtype=object), np.asarray(dates, dtype=object)
+    axes.plot(history_x, list(history), color=_BLUE, linewidth=1.5, label="actual")
     for (label, low, high), alpha in zip(bands, (0.18, 0.35, 0.5), strict=False):
-        axes.fill_between(list(dates), list(low), list(high), color=_BLUE, alpha=alpha,
+        axes.fill_between(x, list(low), list(high), color=_BLUE, alpha=alpha,
                           linewidth=0, label=label)  # fmt: skip
-    axes.plot(list(dates), list(expected), color=_BLUE, linestyle="--", linewidth=1.5,
+    axes.plot(x, list(expected), color=_BLUE, linestyle="--", linewidth=1.5,
               label="forecast")  # fmt: skip
     axes.set_title(title, loc="left", fontsize=11)
     axes.set_ylabel(ylabel)
@@ -137,7 +143,20 @@ def forecast_chart(
     return _svg(figure)
 
 
-def demand_curves(curves: Sequence[dict[str, object]], title: str, ylabel: str) -> str:
+class DemandCurve(TypedDict):
+    """One product's curve: units against price with an 80% band, and three marks on it."""
+
+    label: str
+    prices: Iterable[float]
+    units: Iterable[float]
+    low: Iterable[float]
+    high: Iterable[float]
+    current: tuple[float, float]  # (price, units) today
+    suggested: tuple[float, float]  # (price, units) at the suggested price
+    limits: tuple[float, float]  # the allowed price range this step
+
+
+def demand_curves(curves: Sequence[DemandCurve], title: str, ylabel: str) -> str:
     """Small multiples: each product's expected units against price, 80% band shaded.
 
     Each curve has `label, prices, units, low, high, current, suggested, limits`, where
@@ -148,15 +167,15 @@ def demand_curves(curves: Sequence[dict[str, object]], title: str, ylabel: str) 
     figure = Figure(figsize=(9, 2.1 * rows + 0.5))
     axes_grid = figure.subplots(rows, columns, squeeze=False)
     for axes, curve in zip(axes_grid.ravel(), curves, strict=False):
-        prices = list(curve["prices"])  # type: ignore[call-overload]
-        low_limit, high_limit = curve["limits"]  # type: ignore[misc]
+        prices = list(curve["prices"])
+        low_limit, high_limit = curve["limits"]
         axes.axvspan(low_limit, high_limit, color=_GREY, alpha=0.15, linewidth=0)
-        axes.fill_between(prices, list(curve["low"]), list(curve["high"]), color=_BLUE,  # type: ignore[call-overload]
+        axes.fill_between(prices, list(curve["low"]), list(curve["high"]), color=_BLUE,
                           alpha=0.18, linewidth=0)  # fmt: skip
-        axes.plot(prices, list(curve["units"]), color=_BLUE, linewidth=1.2)  # type: ignore[call-overload]
-        now_price, now_units = curve["current"]  # type: ignore[misc]
+        axes.plot(prices, list(curve["units"]), color=_BLUE, linewidth=1.2)
+        now_price, now_units = curve["current"]
         axes.plot([now_price], [now_units], "o", color=_GREY, markersize=5, label="today")
-        new_price, new_units = curve["suggested"]  # type: ignore[misc]
+        new_price, new_units = curve["suggested"]
         axes.plot([new_price], [new_units], "o", color=_BLUE, markersize=5, label="suggested")
         axes.set_title(str(curve["label"]), loc="left", fontsize=8)
         axes.tick_params(labelsize=7)

@@ -226,7 +226,8 @@ def parse_config(data: dict[str, object], schema: ConfigSchema, base: Path | Non
     }
     own_keys = config.analytics.model_extra or {}
     stray = [k for k in own_keys if k not in schema.analytics]
-    if stray or "settings" in (data.get("analytics") or {}):  # type: ignore[operator]
+    given = data.get("analytics")  # a table: Config has validated it above
+    if stray or (isinstance(given, dict) and "settings" in given):
         raise ConfigError(
             f"config error at analytics.{stray[0] if stray else 'settings'}: unknown key "
             f"(the analytics' own sections are: {', '.join(schema.analytics)})"

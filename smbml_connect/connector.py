@@ -101,6 +101,7 @@ class Connector:
 class Inspectable(Protocol):
     """A spreadsheet-shaped source: where each table comes from and how headers matched."""
 
-    header_mappings: Mapping[str, HeaderMapping]
+    @property
+    def header_mappings(self) -> Mapping[str, HeaderMapping]: ...
 
     def where(self, table: str) -> str: ...

@@ -240,7 +240,8 @@ def abtest(conversions_a: Any, visitors_a: Any, conversions_b: Any, visitors_b: 
     for name, number in numbers.items():
         if number is None:
             raise DataValidationError(f"{name} is blank")
-    r = ab_test(*numbers.values())
+    ca, na, cb, nb = numbers.values()
+    r = ab_test(ca, na, cb, nb)
     frame = pd.DataFrame(
         {
             "chance B beats A": [r.prob_b_beats_a],

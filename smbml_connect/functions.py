@@ -245,7 +245,8 @@ class FunctionContext:
     # What the latest computed calls left out or assumed, newest last: the task pane
     # shows them, since a cell has no room for "row 4 was left out".
     recent_notes: deque[str] = field(default_factory=lambda: deque(maxlen=50))
-    _scores: tuple[int, pd.DataFrame] | None = field(default=None, init=False, repr=False)
+    # (the newest run with scores, None before any has stored some; the scores it holds)
+    _scores: tuple[int | None, pd.DataFrame] | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def lead_scores(self) -> pd.DataFrame | None:

@@ -196,7 +196,7 @@ def locate_tables(
             )
         located[table] = name
     for name in names:
-        table = match_table(name)
-        if table and table not in located:
-            located[table] = name
+        matched = match_table(name)
+        if matched and matched not in located:
+            located[matched] = name
     return located

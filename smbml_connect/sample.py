@@ -196,7 +196,7 @@ def _contacts(
     suffix = _pick(rng, ["Coffee", "Cafe", "Kitchen", "& Co", "Roasters", "Deli", "Ltd"], n)
     company = np.where(
         np.isin(industries, ["Home"]),
-        None,
+        np.array(None, dtype=object),
         [f"{ln} {s}" for ln, s in zip(last, suffix, strict=True)],
     )
     domains = _pick(rng, ["example.com", "mail.test", "inbox.test", "post.example"], n)

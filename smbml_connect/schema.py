@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard, get_args
 
 import numpy as np
 import pandas as pd
@@ -77,12 +77,18 @@ class TableSpec:
         return next(c for c in self.columns if c.name == name)
 
 
+def _is_kind(kind: str) -> TypeGuard[Kind]:
+    return kind in get_args(Kind)
+
+
 def _cols(spec: str) -> tuple[Column, ...]:
     """Compact declaration: "name:kind" with a trailing "!" for required."""
     out = []
     for item in spec.split():
-        name, kind = item.split(":")
-        out.append(Column(name, kind.rstrip("!"), kind.endswith("!")))  # type: ignore[arg-type]
+        name, kind = item.rstrip("!").split(":")
+        if not _is_kind(kind):
+            raise ValueError(f"{item}: the kind is not one of {', '.join(get_args(Kind))}")
+        out.append(Column(name, kind, item.endswith("!")))
     return tuple(out)
 
 
@@ -186,12 +192,18 @@ class OutputTable:
         return tuple(c.name for c in self.columns)
 
 
+def _is_output_kind(kind: str) -> TypeGuard[OutputKind]:
+    return kind in get_args(OutputKind)
+
+
 def _out(spec: str) -> tuple[OutputColumn, ...]:
     """ "name:kind!" items, ! meaning required (the same shorthand as the canonical tables)."""
     columns = []
     for item in spec.split():
         name, kind = item.rstrip("!").split(":")
-        columns.append(OutputColumn(name, kind, item.endswith("!")))  # type: ignore[arg-type]
+        if not _is_output_kind(kind):
+            raise ValueError(f"{item}: the kind is not one of {', '.join(get_args(OutputKind))}")
+        columns.append(OutputColumn(name, kind, item.endswith("!")))
     return tuple(columns)
 
 

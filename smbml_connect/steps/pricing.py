@@ -101,7 +101,7 @@ def _sheet(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _curve(row: pd.Series, rails: Guardrails) -> dict[str, object]:
+def _curve(row: pd.Series, rails: Guardrails) -> charts.DemandCurve:
     """Units a month against price, 0.7x to 1.3x today's price, with an 80% band."""
     current, units, e = (
         row["current_price"],

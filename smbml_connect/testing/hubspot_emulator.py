@@ -324,10 +324,10 @@ class _Handler(QuietHandler):
             links = {}
             for to in linked:
                 to_type = state.object_type(to)
-                ids = state.associated(object_type, record.id, to_type)
-                if ids:
+                linked_ids = state.associated(object_type, record.id, to_type)
+                if linked_ids:
                     label = f"{_singular(object_type)}_to_{_singular(to_type)}"
-                    links[to] = {"results": [{"id": i, "type": label} for i in ids]}
+                    links[to] = {"results": [{"id": i, "type": label} for i in linked_ids]}
             if links:
                 shaped["associations"] = links
             results.append(shaped)

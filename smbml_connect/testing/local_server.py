@@ -101,6 +101,7 @@ class LocalServer:
     def url(self) -> str:
         assert self._server is not None, "start the emulator first"
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str), "an AF_INET address (a unix socket's would be bytes)"
         return f"http://{host}:{port}"
 
     def start(self) -> Self:

@@ -750,12 +750,12 @@ def _with_format(cell: Cell, fmt: Mapping[str, Any] | None, field_name: str) -> 
     if part == "numberFormat":
         number = fmt.get("numberFormat") or {}
         return replace(cell, number_type=number.get("type"), pattern=number.get("pattern"))
-    style: dict[str, str] = dict(cell.style)
+    styles: dict[str, str] = dict(cell.style)
     if part in fmt:
-        style[part] = repr(fmt[part])
+        styles[part] = repr(fmt[part])
     else:
-        style.pop(part, None)
-    return replace(cell, style=tuple(sorted(style.items())))
+        styles.pop(part, None)
+    return replace(cell, style=tuple(sorted(styles.items())))
 
 
 def _fields(mask: str | None) -> list[str]:

@@ -137,9 +137,13 @@ class CustomerClusters:
         if not tried:
             raise NotEnoughDataError("too few customers to split into at least two groups")
         k = max(tried, key=lambda key: tried[key])
-        kept_k = previous is not None and int(previous["k"]) in tried
-        if kept_k and tried[int(previous["k"])] >= tried[k] - KEEP_K_WITHIN:  # type: ignore[index]
-            k = int(previous["k"])  # type: ignore[index]
+        previous_k = int(previous["k"]) if previous is not None else None
+        if (
+            previous_k is not None
+            and previous_k in tried
+            and tried[previous_k] >= tried[k] - KEEP_K_WITHIN
+        ):
+            k = previous_k
         km = models[k]
         # Number clusters by mean spend, biggest first: independent of k-means' own order.
         spend = features["spend"].to_numpy()[fit_rows]

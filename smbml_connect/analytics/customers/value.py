@@ -306,7 +306,7 @@ class CustomerValueModel:
                     f"{cut - h:%Y-%m-%d} to train on"
                 )
             else:
-                mu = booster.predict(before[BOOSTED_FEATURES].to_numpy(float))
+                mu = np.asarray(booster.predict(before[BOOSTED_FEATURES].to_numpy(float)))
                 results["boosted"] = _Candidate("boosted", mu, -mu)
         report["models"] = {name: _scores(actual, c) for name, c in results.items()}
         eligible = {k: v for k, v in report["models"].items() if k in self.candidates}
@@ -341,7 +341,7 @@ class CustomerValueModel:
         if self.chosen_ == "boosted" and self.booster_ is not None:
             # The boosted model learnt one horizon; other horizons follow BG/NBD's shape.
             trained_weeks = self.holdout_days_ / 7
-            mu = self.booster_.predict(s[BOOSTED_FEATURES].to_numpy(float))
+            mu = np.asarray(self.booster_.predict(s[BOOSTED_FEATURES].to_numpy(float)))
             shape = purchases / np.maximum(bg.expected_purchases(trained_weeks, x, t_x, T), 1e-9)
             purchases = mu * np.where(np.isfinite(shape), shape, weeks / trained_weeks)
         spend = self._spend_per_purchase(x, m, s)

@@ -225,7 +225,7 @@ def pooled_widths(fits: Sequence[Fitted], levels: Sequence[int]) -> dict[int, fl
     order = np.argsort(z, kind="stable")
     share = np.cumsum(weight[order]) / weight.sum()
     return {
-        level: float(z[order][min(np.searchsorted(share, level / 100), len(z) - 1)])
+        level: float(z[order][min(int(np.searchsorted(share, level / 100)), len(z) - 1)])
         for level in levels
     }
 

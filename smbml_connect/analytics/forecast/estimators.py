@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import pandas as pd
 
@@ -42,33 +42,23 @@ def _first_rows(
     return out
 
 
-class SeriesForecaster:
-    """One series forecast `horizon` periods ahead (see `forecast_series`)."""
+class _Forecaster:
+    """What both forecasters share: the settings, the saved forecast and its text form."""
 
-    _kind = "smbml-series-forecast"
+    _kind: ClassVar[str]
+    forecast_: pd.DataFrame  # set by `fit` or `from_text`
 
     def __init__(
         self,
-        horizon: int = 12,
-        season_length: int | None = None,
-        levels: Sequence[int] = (80, 95),
-        gaps: Literal["interpolate", "zero"] = "interpolate",
+        horizon: int,
+        season_length: int | None,
+        levels: Sequence[int],
+        gaps: Literal["interpolate", "zero"],
     ) -> None:
         self.horizon = horizon
         self.season_length = season_length
         self.levels = levels
         self.gaps = gaps
-
-    def fit(self, dates: Any, values: Any) -> SeriesForecaster:
-        self.forecast_ = forecast_series(
-            dates, values, self.horizon, self.season_length, tuple(self.levels), self.gaps
-        )
-        return self
-
-    def predict(self, horizon: int | None = None) -> pd.DataFrame:
-        """`ds, yhat, lo/hi per level, model`, with the story in `attrs`."""
-        check_fitted(self, "forecast_", "series forecaster")
-        return _first_rows(self.forecast_, self.horizon, horizon, None)
 
     def _settings(self) -> dict[str, Any]:
         return {
@@ -84,14 +74,40 @@ class SeriesForecaster:
         return write_text(self._kind, 1, body)
 
     @classmethod
-    def from_text(cls, text: str) -> SeriesForecaster:
+    def from_text(cls, text: str) -> Self:
         data = read_text(text, cls._kind)
         model = cls(**{**data["settings"], "levels": tuple(data["settings"]["levels"])})
         model.forecast_ = frame_from_dict(data["forecast"])
         return model
 
 
-class PanelForecaster(SeriesForecaster):
+class SeriesForecaster(_Forecaster):
+    """One series forecast `horizon` periods ahead (see `forecast_series`)."""
+
+    _kind = "smbml-series-forecast"
+
+    def __init__(
+        self,
+        horizon: int = 12,
+        season_length: int | None = None,
+        levels: Sequence[int] = (80, 95),
+        gaps: Literal["interpolate", "zero"] = "interpolate",
+    ) -> None:
+        super().__init__(horizon, season_length, levels, gaps)
+
+    def fit(self, dates: Any, values: Any) -> SeriesForecaster:
+        self.forecast_ = forecast_series(
+            dates, values, self.horizon, self.season_length, tuple(self.levels), self.gaps
+        )
+        return self
+
+    def predict(self, horizon: int | None = None) -> pd.DataFrame:
+        """`ds, yhat, lo/hi per level, model`, with the story in `attrs`."""
+        check_fitted(self, "forecast_", "series forecaster")
+        return _first_rows(self.forecast_, self.horizon, horizon, None)
+
+
+class PanelForecaster(_Forecaster):
     """Every series of a long frame `unique_id, ds, y` (see `forecast_panel`)."""
 
     _kind = "smbml-panel-forecast"
@@ -109,7 +125,7 @@ class PanelForecaster(SeriesForecaster):
         self.boosted = boosted
         self.random_state = random_state
 
-    def fit(self, frame: pd.DataFrame) -> PanelForecaster:  # type: ignore[override]
+    def fit(self, frame: pd.DataFrame) -> PanelForecaster:
         self.forecast_ = forecast_panel(
             frame, self.horizon, self.season_length, tuple(self.levels), self.gaps,
             self.boosted, self.random_state,

@@ -59,7 +59,7 @@ class _GlobalModel:
             if len(origins) > per_series:
                 origins = np.sort(rng.choice(origins, per_series, replace=False))
             level = _level(y, self.m)
-            for t in origins:
+            for t in map(int, origins):
                 window = y[t - self.lags + 1 : t + 1]
                 for step in range(1, min(horizon, len(y) - 1 - t) + 1):
                     rows.append(_features(window, level, step, t + step, self.m))
@@ -76,7 +76,7 @@ class _GlobalModel:
         window = y[-self.lags :]
         rows = [_features(window, level, s, len(y) - 1 + s, self.m)
                 for s in range(1, self.horizon + 1)]  # fmt: skip
-        mean = self.booster.predict(np.array(rows)) * level
+        mean = np.asarray(self.booster.predict(np.array(rows))) * level
         spread = float(np.mean(np.abs(np.diff(y[-4 * self.m :])))) * 1.25
         return Prediction(mean, spread * np.sqrt(np.arange(1, self.horizon + 1)), "LightGBM")
 

@@ -69,8 +69,8 @@ class Guardrails:
             raise ConfigError(f"min_margin must be from 0 up to 1, got {self.min_margin}")
         if self.ending is not None and not 0 <= self.ending < 1:
             raise ConfigError(f"ending must be the cents part, like 0.99, got {self.ending}")
-        both = isinstance(self.floor, int | float) and isinstance(self.ceiling, int | float)
-        if both and self.floor > self.ceiling:  # type: ignore[operator]
+        floor, ceiling = self.floor, self.ceiling
+        if isinstance(floor, int | float) and isinstance(ceiling, int | float) and floor > ceiling:
             raise ConfigError(f"price floor {self.floor} is above the ceiling {self.ceiling}")
 
     def step_words(self) -> str:

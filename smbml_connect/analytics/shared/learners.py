@@ -152,7 +152,10 @@ class GradientBoosting:
         check_fitted(self, "booster_", "LightGBM learner")
         rng = np.random.default_rng(self.random_state)
         rows = X if len(X) <= 2000 else X[rng.choice(len(X), 2000, replace=False)]
-        shap = self.booster_.predict(rows, pred_contrib=True, num_iteration=self.rounds_)
+        # Dense rows in, so one dense array out (the stub also allows sparse matrices and lists).
+        shap = np.asarray(
+            self.booster_.predict(rows, pred_contrib=True, num_iteration=self.rounds_)
+        )
         self.effects_: list[dict[str, Any]] = []
         for j, plan in enumerate(self.plans):
             x, c = rows[:, j], shap[:, j]

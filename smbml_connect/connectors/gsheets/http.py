@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -28,6 +28,7 @@ import requests
 from google.auth.transport.requests import AuthorizedSession
 from google.oauth2 import service_account
 from gspread.exceptions import APIError
+from gspread.http_client import FileType, ParamsType
 
 from smbml_connect.credentials import Secret, redact
 from smbml_connect.errors import ApiError, AuthError, ConfigError, SmbmlError, SourceRetriableError
@@ -100,6 +101,11 @@ def service_account_info(secret: Secret) -> dict[str, Any]:
     return info
 
 
+def _compact_json(body: Mapping[str, Any]) -> bytes:
+    """A request body without spaces; ASCII (non-ASCII is escaped), so str and bytes agree."""
+    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("ascii")
+
+
 class _Rewriter(requests.Session):
     """A plain session that sends Google's hosts to ``base`` (token and IAM calls go here)."""
 
@@ -107,9 +113,11 @@ class _Rewriter(requests.Session):
         super().__init__()
         self._base = base.rstrip("/")
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(
+        self, method: str, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         for real in (*GOOGLE_URLS, "https://iamcredentials.googleapis.com"):
-            if url.startswith(real):
+            if isinstance(url, str) and url.startswith(real):
                 url = self._base + url[len(real) :]
         return super().request(method, url, *args, **kwargs)
 
@@ -128,10 +136,12 @@ class _RoutedSession(AuthorizedSession):
         super().__init__(credentials, auth_request=auth_request)
         self._base = base.rstrip("/") if base else None
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(
+        self, method: str, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         if self._base:
             for real in GOOGLE_URLS:
-                if url.startswith(real):
+                if isinstance(url, str) and url.startswith(real):
                     url = self._base + url[len(real) :]
         return super().request(method, url, *args, **kwargs)
 
@@ -162,18 +172,30 @@ class SheetsApi:
         api = self
 
         class _LimitedClient(gspread.HTTPClient):
-            def request(self, method: str, endpoint: str, **kwargs: Any) -> requests.Response:
-                body = kwargs.pop("json", None)
-                if body is not None:  # compact: a 20,000-row tab stays well under 10 MB
-                    kwargs["data"] = json.dumps(body, separators=(",", ":"), allow_nan=False)
-                    kwargs["headers"] = {
-                        **(kwargs.get("headers") or {}),
-                        "Content-Type": "application/json",
-                    }
+            def request(
+                self,
+                method: str,
+                endpoint: str,
+                params: ParamsType | None = None,
+                data: bytes | None = None,
+                json: Mapping[str, Any] | None = None,
+                files: FileType = None,
+                headers: MutableMapping[str, str] | None = None,
+            ) -> requests.Response:
+                if json is not None:  # compact: a 20,000-row tab stays well under 10 MB
+                    data = _compact_json(json)
+                    headers = {**(headers or {}), "Content-Type": "application/json"}
                 parent = super().request
-                return api.send(method, endpoint, lambda: parent(method, endpoint, **kwargs))
+                return api.send(
+                    method,
+                    endpoint,
+                    lambda: parent(
+                        method, endpoint, params=params, data=data, files=files, headers=headers
+                    ),
+                )
 
-        self.client = gspread.Client(auth=None, session=session, http_client=_LimitedClient)
+        # gspread uses `auth` only when it builds its own session; ours is already authorised.
+        self.client = gspread.Client(auth=creds, session=session, http_client=_LimitedClient)
         self.client.set_timeout(self.http.policy.timeout)
 
     @property

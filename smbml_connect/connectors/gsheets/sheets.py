@@ -188,7 +188,7 @@ def result_tabs(result: RunResult) -> list[ResultTab]:
             title = part.tab.title or tab.title
             groups.setdefault(part.tab.role, (part.tab, title, []))[2].append((tab, part))
     skipped = " ".join(result.skipped)
-    tabs = []
+    tabs: list[ResultTab] = []
     for role, (sheet, title, parts) in groups.items():
         frame = _combined(parts, frames)
         if sheet.prepare is not None:
@@ -196,10 +196,10 @@ def result_tabs(result: RunResult) -> list[ResultTab]:
         if sheet.columns:
             frame = frame.reindex(columns=[c for c in sheet.columns if c in frame.columns])
         chart = sheet.chart(frame) if sheet.chart is not None else None
-        tab = ResultTab(role, title, frame, chart=_chart_spec(chart) if chart else None)
+        out = ResultTab(role, title, frame, chart=_chart_spec(chart) if chart else None)
         if frame.empty:
-            tab.note = "Nothing to show this run" + (f" ({skipped})" if skipped else "") + "."
-        tabs.append(tab)
+            out.note = "Nothing to show this run" + (f" ({skipped})" if skipped else "") + "."
+        tabs.append(out)
     tabs.append(
         ResultTab(
             "rejects",

@@ -186,6 +186,7 @@ class HubSpotSource:
         while low <= self.started_ms:
             after, newest, at_newest = 0, low, set(at_low)
             until = {"propertyName": prop, "operator": "LTE", "value": str(self.started_ms)}
+            groups: list[list[dict[str, Any]]]
             if at_low and len(at_low) <= NOT_IN_LIMIT:
                 # After ``low``, or at ``low`` but not given yet: nothing is read twice.
                 groups = [
