@@ -1,7 +1,7 @@
 """One entry point that needs only Python 3.11+: set up .venv if needed, then run.
 
     python3 quickstart.py demo [smbml demo options]   # the main job on the sample business
-    python3 quickstart.py test [pytest options]       # lint, format and type checks, the tests
+    python3 quickstart.py test [pytest options]       # lint, layers, types and the test suite
 
 The virtual environment is (re)installed only when pyproject.toml changed since the
 last install, so repeated runs start at once.
@@ -85,9 +85,15 @@ def main(argv: list[str]) -> int:
         return run([str(BIN / "smbml"), "demo", *rest])
     if command == "smbml":
         return run([str(BIN / "smbml"), *rest])
-    # mypy reads [tool.mypy] in pyproject.toml: the package, protocols included (protocol_checks).
-    for check in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]):
-        code = run([str(PYTHON), "-m", *check], cwd=ROOT)
+    checks = (
+        ["-m", "ruff", "check", "."],
+        ["-m", "ruff", "format", "--check", "."],
+        # The layers (pyproject.toml, [tool.importlinter]): imports point down only.
+        ["-c", "import sys; from importlinter.cli import lint_imports_command as c; sys.exit(c())"],
+        ["-m", "mypy"],  # [tool.mypy]: the package; protocol_checks.py holds the protocols
+    )
+    for check in checks:
+        code = run([str(PYTHON), *check], cwd=ROOT)
         if code:
             return code
     ensure_node_tools()

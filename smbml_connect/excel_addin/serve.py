@@ -17,7 +17,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +46,7 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_CALLS = 10_000
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 # When stopping, a request in flight gets this long to finish; idle connections none.
-GRACE_SECONDS = 3.0
+GRACE_SECONDS = 3  # uvicorn takes whole seconds
 
 
 @dataclass
@@ -121,7 +121,7 @@ class Guard:
             return
         origin = request.headers.get("origin")
 
-        async def send_with_headers(message: dict[str, Any]) -> None:
+        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.append((b"x-content-type-options", b"nosniff"))
@@ -216,7 +216,7 @@ def create_app(settings: ServeSettings) -> Guard:
             ]
         )  # fmt: skip
 
-    async def call_batch(request: Request) -> JSONResponse:
+    async def call_batch(request: Request) -> Response:
         size = request.headers.get("content-length")
         if size is not None and size.isdigit() and int(size) > MAX_BODY_BYTES:
             return _error(413, f"request over {MAX_BODY_BYTES // 2**20} MB: send fewer cells")
