@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import pandas as pd
@@ -22,7 +22,12 @@ from rich.console import Console
 
 from smbml_connect import __version__
 from smbml_connect.credentials import RedactingFilter, redact
-from smbml_connect.errors import SmbmlError
+from smbml_connect.errors import ConfigError, SmbmlError
+
+if TYPE_CHECKING:
+    from smbml_connect.config import Config
+    from smbml_connect.connector import AuthSpec
+    from smbml_connect.ports import RunResult
 
 __all__ = ["main"]
 
@@ -112,7 +117,7 @@ def cli(ctx: click.Context, log_file: Path | None, verbose: bool) -> None:
     ctx.obj = {"log_path": log_path}
 
 
-def _print_result(result: Any, outputs: list[Path]) -> None:
+def _print_result(result: RunResult, outputs: list[Path]) -> None:
     counts = result.counts()
     loaded = ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in counts["loaded"].items() if n)
     click.echo(f"Loaded {loaded}.")
@@ -124,10 +129,10 @@ def _print_result(result: Any, outputs: list[Path]) -> None:
             f"{result.rejected_rows:,} rows rejected and {result.cleared_values:,} values left "
             "empty: see the Rejects tab (or `smbml status`)."
         )
-    for table, n in getattr(result, "not_loaded", {}).items():
+    for table, n in result.not_loaded.items():
         click.echo(
-            f"{n:,} source records are not {table.replace('_', ' ')} (HubSpot line items of a "
-            "deal or quote, not of an order) and were left out."
+            f"{n:,} source records are not {table.replace('_', ' ')} (e.g. HubSpot line items "
+            "of a deal or quote, not of an order) and were left out."
         )
     if result.consent_skipped:
         click.echo(f"{result.consent_skipped:,} contacts opted out of processing: not scored.")
@@ -135,7 +140,7 @@ def _print_result(result: Any, outputs: list[Path]) -> None:
         click.echo(f"problem: {error}")
     for line in result.skipped:
         click.echo(f"skipped: {line}")
-    for push in getattr(result, "pushes", []):
+    for push in result.pushes:
         if push.kind != "crm":
             continue  # files are named below
         verb = "would write" if "dry run" in push.destination else "wrote"
@@ -235,12 +240,11 @@ def _source_kinds() -> list[str]:
     return [c.kind for c in registry.connectors() if c.make_source is not None]
 
 
-def _read_config(config_path: Path, source: str | None = None) -> Any:
+def _read_config(config_path: Path, source: str | None = None) -> Config:
     """The config file, with --source overriding its kind; without a file, the defaults."""
     import tomllib
 
     from smbml_connect import registry
-    from smbml_connect.errors import ConfigError
 
     if not config_path.exists() and source is not None:
         return registry.parse_config({"source": {"kind": source}})
@@ -272,7 +276,18 @@ class _SourceChoice(click.Choice):
         return "[" + "|".join(self.choices) + "]"
 
 
-@cli.command()
+class _RunCommand(click.Command):
+    """`smbml run --help` ends with the registered sources, each in one line."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from smbml_connect import registry
+
+        rows = [(c.kind, c.summary) for c in registry.connectors() if c.make_source]
+        with formatter.section("Sources"):
+            formatter.write_dl(rows)
+
+
+@cli.command(cls=_RunCommand)
 @_config_option("The config file.")
 @_store_option("Store file (overrides the config).")
 @click.option(
@@ -302,7 +317,7 @@ def run(
         sys.exit(1)
 
 
-def _auth_command(spec: Any) -> click.Command:
+def _auth_command(spec: AuthSpec) -> click.Command:
     """`smbml auth <name>` for one connector's secret: read it, check it, keep it."""
 
     def command(config_path: Path, token_stdin: bool = False, key_file: Path | None = None) -> None:
@@ -403,7 +418,11 @@ def inspect(config_path: Path) -> None:
         )
         return
     source = make_source(connector_context(config))
-    assert isinstance(source, Inspectable), f"{config.source.kind} sources must be Inspectable"
+    if not isinstance(source, Inspectable):
+        raise ConfigError(
+            f"the {config.source.kind} connector says it is spreadsheet-shaped, but its source "
+            "cannot show where tables come from (a bug in that connector)"
+        )
     tables = source.available()
     click.echo(f"Source: {source.name}")
     if not tables:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -67,7 +67,7 @@ class AuthSpec:
     """
 
     credential: CredentialSpec
-    input: str
+    input: Literal["token", "key_file"]
     help: str
     check: Callable[[Config, Secret], str]
 
@@ -77,7 +77,7 @@ class Connector:
     """One connector's public face. Every field but ``kind`` is optional."""
 
     kind: str
-    summary: str  # one line, for `smbml run --help`
+    summary: str  # one line, listed by `smbml run --help`
     # Tabs and headers are matched by name (spreadsheet-shaped); `smbml inspect` shows how.
     spreadsheet: bool = False
     # [source] kind = <kind>: the model of its own keys and the factory of the source.
@@ -87,7 +87,8 @@ class Connector:
     section: str | None = None
     settings: type[BaseModel] | None = None
     auth: AuthSpec | None = None
-    # Destinations that follow from the source (HubSpot writes back to the records it read).
+    # Destinations that follow when this connector is the source (HubSpot writes back to
+    # the records it read); the runner asks only the source's connector.
     implied_destinations: Callable[[ConnectorContext], list[Destination]] | None = None
     # [[destinations]] kind = <kind>: the model of its keys and the factory.
     destination_settings: type[BaseModel] | None = None

@@ -36,7 +36,7 @@ class RunOptions:
     consent_column: str = "marketing_consent"
     missing_consent_means: str = "consented"
     kind: str = "run"
-    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per analytic
+    settings: Mapping[str, Any] = field(default_factory=dict)  # analytics.<key> -> settings
 
 
 def run_pipeline(

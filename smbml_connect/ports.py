@@ -50,7 +50,9 @@ class PushReport:
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (record id, reason)
     detail: list[str] = field(default_factory=list)  # lines for the person watching
-    kind: str = "file"  # "file" (destination is its path), "sheets" or "crm" (counts printed)
+    # How the CLI reports it: "file" (destination is its path, named at the end), "sheets"
+    # (the tabs, in detail) or "crm" (values written, unchanged, not written).
+    kind: Literal["file", "sheets", "crm"] = "file"
 
 
 @runtime_checkable

@@ -43,9 +43,9 @@ def make_source(context: ConnectorContext) -> Source:
 def make_destinations(context: ConnectorContext) -> list[Destination]:
     """Destinations that follow from the source first (HubSpot), then [[destinations]]."""
     made: list[Destination] = []
-    for item in registry.connectors():
-        if item.implied_destinations is not None:
-            made += item.implied_destinations(context)
+    implied = registry.connector(context.config.source.kind).implied_destinations
+    if implied is not None:
+        made += implied(context)
     for entry in context.config.destinations:
         make = registry.connector(entry.kind).make_destination
         destination = make(context, entry) if make is not None else None
@@ -75,7 +75,7 @@ def build_run(
         kind=kind,
         consent_column=config.consent.column,
         missing_consent_means=config.consent.missing_means,
-        settings={key: model.model_dump() for key, model in config.analytics.settings.items()},
+        settings=dict(config.analytics.settings),
     )
     destinations = make_destinations(context)
     with Store(store_path or config.store) as store:

@@ -317,3 +317,12 @@ def test_fit_and_predict_leave_their_inputs_alone(fitted):
     assert_same(f.args_copy, f.args)
     predict_input, predict_copy = f.predict_copy
     assert_same(predict_copy, predict_input)
+
+
+def test_the_table_encoder_refuses_to_transform_before_it_is_fitted() -> None:
+    """A building block, not a model the contract suite fits and saves; it still says so."""
+    from smbml_connect.analytics.shared.tabular import TabularEncoder
+    from smbml_connect.errors import NotFittedError
+
+    with pytest.raises(NotFittedError, match="table encoder is not fitted"):
+        TabularEncoder().transform(pd.DataFrame({"a": [1.0]}))

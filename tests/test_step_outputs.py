@@ -12,10 +12,12 @@ import ast
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
+from pydantic import Field
 
 import smbml_connect
 import smbml_connect.steps as registry
@@ -42,6 +44,7 @@ from smbml_connect.report import HtmlReport, ResultsWorkbook
 from smbml_connect.sample import SampleConfig, generate
 from smbml_connect.schema import REJECTS_TAB
 from smbml_connect.steps import STEPS, ReportSection, Step, StepContext, StepResult, steps_by_name
+from smbml_connect.steps.base import StepSettings
 from smbml_connect.store import SCHEMA_VERSION, Store
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, HubSpotEmulator
 from smbml_connect.testing.hubspot_sample import load_sample
@@ -67,9 +70,17 @@ FLAG_TAB = Tab(
 )
 
 
+class FlagSettings(StepSettings):
+    """analytics.test_flags: declared by the step, validated by the config like the others."""
+
+    key: ClassVar[str] = "test_flags"
+    modulus: int = Field(97, ge=2)
+
+
 def _flags(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
+    modulus = context.settings_for(FlagSettings).modulus
     ids = tables["contacts"]["contact_id"].astype(str)
-    frame = pd.DataFrame({"contact_id": ids, "flag": ids.map(lambda i: float(int(i) % 97))})
+    frame = pd.DataFrame({"contact_id": ids, "flag": ids.map(lambda i: float(int(i) % modulus))})
     result = StepResult()
     result.outputs["test_flags"] = frame.assign(flagged_at=context.as_of)
     result.add_tab(FLAG_TAB, FLAG_TAB.select(frame), "One number per contact, for the test.")
@@ -83,6 +94,7 @@ FLAG_STEP = Step(
     needs=("contacts",),
     personal=True,
     run=_flags,
+    settings=FlagSettings,
     outputs=StepOutputs(
         tables=(FLAGS,),
         tabs=(FLAG_TAB,),
@@ -126,6 +138,13 @@ def test_a_step_defined_here_reaches_store_workbook_report_sheets_and_hubspot(
 ) -> None:
     with monkeypatch.context() as patch:
         patch.setattr(registry, "STEPS", (*STEPS, FLAG_STEP))  # the one registry line
+        config = parse_config(
+            {"source": {"kind": "sample"}, "analytics": {"test_flags": {"modulus": 89}}}
+        )
+        with pytest.raises(ConfigError, match=r"analytics\.test_flags\.modulus"):
+            parse_config(
+                {"source": {"kind": "sample"}, "analytics": {"test_flags": {"modulus": 1}}}
+            )
         destinations = [
             ResultsWorkbook(tmp_path / "results.xlsx"),
             HtmlReport(tmp_path / "report.html"),
@@ -136,7 +155,7 @@ def test_a_step_defined_here_reaches_store_workbook_report_sheets_and_hubspot(
             result = run_pipeline(
                 HubSpotSource(_hubspot_api(hub)),
                 store,
-                RunOptions(steps=steps_by_name(["test_flags"])),
+                RunOptions(steps=steps_by_name(["test_flags"]), settings=config.analytics.settings),
                 destinations,
             )
             assert result.status == "ok", result.errors
@@ -145,6 +164,7 @@ def test_a_step_defined_here_reaches_store_workbook_report_sheets_and_hubspot(
     assert [s.name for s in registry.STEPS] == [s.name for s in STEPS]  # nothing leaked
     assert len(stored) > 50
     contact, flag = str(stored.index[0]), float(stored.iloc[0])
+    assert (stored == stored.index.map(lambda i: float(int(i) % 89))).all()  # the config's 89
 
     workbook = load_workbook(tmp_path / "results.xlsx")
     tab = workbook[FLAG_TAB.title]

@@ -7,6 +7,8 @@ the workbook, the report, Sheets and HubSpot loop over the declarations and do n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from smbml_connect.errors import ConfigError
 from smbml_connect.ports import CrmProperty
 from smbml_connect.steps.base import (
@@ -15,6 +17,7 @@ from smbml_connect.steps.base import (
     Step,
     StepContext,
     StepResult,
+    StepSettings,
     money,
     plural,
 )
@@ -50,15 +53,15 @@ STEPS: tuple[Step, ...] = (
 )
 
 
-def crm_properties(steps: tuple[Step, ...] | list[Step] = STEPS) -> list[CrmProperty]:
+def crm_properties(steps: Sequence[Step] | None = None) -> list[CrmProperty]:
     """The CRM properties the steps write, for a push from the store without a run."""
-    return [p for step in steps for p in step.outputs.properties]
+    return [p for step in (STEPS if steps is None else steps) for p in step.outputs.properties]
 
 
-def settings_models(steps: tuple[Step, ...] | list[Step] = STEPS) -> dict[str, type]:
-    """analytics.<key> -> the settings model of the step(s) that read it."""
-    models: dict[str, type] = {}
-    for step in steps:
+def settings_models(steps: Sequence[Step] | None = None) -> dict[str, type[StepSettings]]:
+    """analytics.<key> -> the settings model of the step(s) that read it (STEPS as it is now)."""
+    models: dict[str, type[StepSettings]] = {}
+    for step in STEPS if steps is None else steps:
         if step.settings is None or step.settings_key is None:
             continue
         if models.setdefault(step.settings_key, step.settings) is not step.settings:

@@ -13,10 +13,10 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from smbml_connect.ports import (
     ReportSection,
@@ -55,14 +55,32 @@ def _no_previous(name: str) -> str | None:
     return None
 
 
+class StepSettings(BaseModel):
+    """A step's own config section, ``[analytics.<key>]``; the key is declared with it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    key: ClassVar[str]
+
+
+S = TypeVar("S", bound=StepSettings)
+
+
 @dataclass(frozen=True)
 class StepContext:
     as_of: pd.Timestamp
     currency: str = "USD"
-    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per analytic
+    # analytics.<key> -> the validated settings (or a plain mapping, validated on use)
+    settings: Mapping[str, StepSettings | Mapping[str, Any]] = field(default_factory=dict)
     # The payload of the newest saved model of that name: lets a step stay consistent
     # with its last run (clusters keep their names).
     previous_model: Callable[[str], str | None] = _no_previous
+
+    def settings_for(self, model: type[S]) -> S:
+        """A step's settings: as validated from the config, or the model's defaults."""
+        value = self.settings.get(model.key)
+        if isinstance(value, model):
+            return value
+        return model.model_validate(value or {})
 
 
 @dataclass(frozen=True)
@@ -74,8 +92,11 @@ class Step:
     personal: bool  # works on people's data: opted-out contacts are removed first
     run: Callable[[Mapping[str, pd.DataFrame], StepContext], StepResult]
     outputs: StepOutputs = field(default_factory=StepOutputs)
-    settings: type[BaseModel] | None = None  # validated from analytics.<settings_key>
-    settings_key: str | None = None
+    settings: type[StepSettings] | None = None  # validated from analytics.<settings.key>
+
+    @property
+    def settings_key(self) -> str | None:
+        return None if self.settings is None else self.settings.key
 
 
 def score_of(entity: str, model: str, column: str = "value") -> Callable[[pd.DataFrame], pd.Series]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import ClassVar
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from smbml_connect import charts
 from smbml_connect.analytics.customers.clusters import CustomerClusters, customer_features
@@ -26,6 +27,7 @@ from smbml_connect.steps.base import (
     Step,
     StepContext,
     StepResult,
+    StepSettings,
     contact_names,
     model_version,
     money,
@@ -46,10 +48,10 @@ __all__ = [
 ]
 
 
-class CustomersSettings(BaseModel):
+class CustomersSettings(StepSettings):
     """analytics.customers: churn risk and value."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    key: ClassVar[str] = "customers"
     horizon_days: int = Field(365, ge=30, le=1095)  # churn risk and value look this far ahead
 
 
@@ -84,8 +86,7 @@ def _gap_words(weeks: float) -> str:
 
 
 def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
-    settings = context.settings.get("customers", {})
-    horizon = int(settings.get("horizon_days", 365))
+    horizon = context.settings_for(CustomersSettings).horizon_days
     model = CustomerValueModel().fit(tables["orders"], context.as_of)
     table = model.predict(horizon)
     cur = context.currency
@@ -361,7 +362,6 @@ CHURN_VALUE = Step(
         ),
     ),
     settings=CustomersSettings,
-    settings_key="customers",
 )  # fmt: skip
 CUSTOMER_CLUSTERS = Step(
     "customer_clusters", needs=("orders",), personal=True, run=cluster_step,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import ClassVar, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from smbml_connect import charts
 from smbml_connect.analytics.forecast.engine import (
@@ -19,7 +19,15 @@ from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.ports import SheetsChart, SheetsPart, SheetsTab, StepOutputs, Tab, WorkbookChart
 from smbml_connect.schema import FORECASTS
-from smbml_connect.steps.base import ReportSection, Step, StepContext, StepResult, money, plural
+from smbml_connect.steps.base import (
+    ReportSection,
+    Step,
+    StepContext,
+    StepResult,
+    StepSettings,
+    money,
+    plural,
+)
 
 __all__ = ["SALES_FORECAST", "ForecastSettings", "forecast_step"]
 
@@ -28,10 +36,10 @@ HISTORY_SHOWN = 36  # periods of history drawn before the forecast
 ALL_SALES = "All sales"
 
 
-class ForecastSettings(BaseModel):
+class ForecastSettings(StepSettings):
     """analytics.forecast: how far ahead, per what period, how many products one by one."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    key: ClassVar[str] = "forecast"
     horizon: int = Field(12, ge=1, le=120)  # periods ahead
     frequency: Literal["D", "W", "M", "Q"] = "M"
     products: int = Field(20, ge=0, le=500)  # best sellers forecast one by one; the rest as one
@@ -146,13 +154,12 @@ def _accuracy_words(result: SeriesForecast) -> str:
 
 
 def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
-    settings = context.settings.get("forecast", {})
-    horizon = int(settings.get("horizon", 12))
-    freq = str(settings.get("frequency", "M"))
+    settings = context.settings_for(ForecastSettings)
+    horizon, freq = settings.horizon, settings.frequency
     word = FREQUENCIES[freq][0]
     sales = sales_series(
         tables["orders"], tables.get("order_lines"), context.as_of, freq,
-        int(settings.get("products", 20)),
+        settings.products,
     )  # fmt: skip
     if sales.frame.empty:
         raise NotEnoughDataError("no counted orders before the current period to forecast from")
@@ -247,5 +254,4 @@ SALES_FORECAST = Step(
     "sales_forecast", needs=("orders",), personal=False, run=forecast_step,
     outputs=StepOutputs(tables=(FORECASTS,), tabs=(FORECAST_TAB, CHART_TAB, CHECK_TAB)),
     settings=ForecastSettings,
-    settings_key="forecast",
 )  # fmt: skip

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from smbml_connect import charts
 from smbml_connect.analytics.leads.contact_features import (
@@ -34,6 +34,7 @@ from smbml_connect.steps.base import (
     Step,
     StepContext,
     StepResult,
+    StepSettings,
     contact_names,
     model_version,
     money,
@@ -54,10 +55,10 @@ __all__ = [
 ]
 
 
-class LeadsSettings(BaseModel):
+class LeadsSettings(StepSettings):
     """analytics.leads: what counts as a converted lead, and how far ahead."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    key: ClassVar[str] = "leads"
     label: Literal["customer", "order", "won_deal"] = "customer"
     horizon_days: int = Field(90, ge=7, le=730)
     fairness_column: str | None = "country"
@@ -163,10 +164,8 @@ def _scored_at(rows: pd.DataFrame) -> pd.Series:
 
 
 def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
-    settings = context.settings.get("leads", {})
-    horizon = int(settings.get("horizon_days", 90))
-    label = str(settings.get("label", "customer"))
-    fairness = settings.get("fairness_column", "country")
+    settings = context.settings_for(LeadsSettings)
+    horizon, label, fairness = settings.horizon_days, settings.label, settings.fairness_column
     data = dict(tables)
     training = lead_training_frame(data, context.as_of, horizon, label)
     if training.frame["contact_id"].nunique() < 50:
@@ -174,9 +173,7 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
             f"lead scores need at least 50 contacts created more than {horizon} days ago to "
             f"learn from; found {training.frame['contact_id'].nunique()}"
         )
-    scorer = LeadScorer(
-        phrases=CONTACT_PHRASES, protected=tuple(settings.get("protected", ()))
-    ).fit(
+    scorer = LeadScorer(phrases=CONTACT_PHRASES, protected=tuple(settings.protected)).fit(
         training.frame,
         "converted",
         time_column="snapshot_at",
@@ -362,7 +359,6 @@ LEAD_SCORES = Step(
         ),
     ),
     settings=LeadsSettings,
-    settings_key="leads",
 )  # fmt: skip
 DEAL_WIN = Step(
     "deal_win", needs=("deals",), personal=True, run=deal_step,

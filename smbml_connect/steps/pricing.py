@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from smbml_connect import charts
 from smbml_connect.analytics.pricing.elasticity import Z95
@@ -15,15 +15,23 @@ from smbml_connect.analytics.pricing.suggest import WEEKS_PER_MONTH, Guardrails,
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.ports import CrmProperty, SheetsPart, SheetsTab, StepOutputs, Tab
 from smbml_connect.schema import PRICE_SUGGESTIONS
-from smbml_connect.steps.base import ReportSection, Step, StepContext, StepResult, money, plural
+from smbml_connect.steps.base import (
+    ReportSection,
+    Step,
+    StepContext,
+    StepResult,
+    StepSettings,
+    money,
+    plural,
+)
 
 __all__ = ["PRICE_SUGGESTIONS_STEP", "PricingSettings", "pricing_step"]
 
 
-class PricingSettings(BaseModel):
+class PricingSettings(StepSettings):
     """analytics.pricing: the guardrails every suggested price stays within."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    key: ClassVar[str] = "pricing"
     max_change: float = Field(0.10, gt=0, le=0.5)  # largest step, as a share of today's price
     min_margin: float = Field(0.0, ge=0, lt=1)  # share of the price left after unit cost
     ending: float | None = Field(None, ge=0, lt=1)  # e.g. 0.99 for prices ending in .99
@@ -37,13 +45,13 @@ CURVES_SHOWN = 40  # demand curves drawn in the report, best sellers first
 Z80 = 1.281552
 
 
-def guardrails_from(settings: Mapping[str, Any]) -> Guardrails:
+def guardrails_from(settings: PricingSettings) -> Guardrails:
     return Guardrails(
-        max_change=float(settings.get("max_change", 0.10)),
-        min_margin=float(settings.get("min_margin", 0.0)),
-        floor=dict(settings.get("floor") or {}) or None,
-        ceiling=dict(settings.get("ceiling") or {}) or None,
-        ending=settings.get("ending"),
+        max_change=settings.max_change,
+        min_margin=settings.min_margin,
+        floor=dict(settings.floor) or None,
+        ceiling=dict(settings.ceiling) or None,
+        ending=settings.ending,
     )
 
 
@@ -124,7 +132,7 @@ def _curve(row: pd.Series, rails: Guardrails) -> charts.DemandCurve:
 
 
 def pricing_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
-    rails = guardrails_from(context.settings.get("pricing", {}))
+    rails = guardrails_from(context.settings_for(PricingSettings))
     lines = tables.get("order_lines")
     if lines is None or lines.empty:
         raise NotEnoughDataError("no order lines to learn prices from")
@@ -212,5 +220,4 @@ PRICE_SUGGESTIONS_STEP = Step(
         ),
     ),
     settings=PricingSettings,
-    settings_key="pricing",
 )  # fmt: skip

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from smbml_connect.analytics.shared.contract import check_fitted
 from smbml_connect.coerce import MISSING_TOKENS, coerce_bool, coerce_datetime, coerce_float
 
 __all__ = ["ColumnPlan", "Phrase", "TabularEncoder", "format_number", "humanise"]
@@ -232,6 +233,7 @@ class TabularEncoder:
         return "category"
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        check_fitted(self, "plans_", "table encoder")
         missing = [p.name for p in self.plans_ if p.name not in frame.columns]
         if missing:
             raise KeyError(f"missing column(s) the model was trained with: {', '.join(missing)}")
@@ -287,6 +289,7 @@ class TabularEncoder:
 
     @property
     def feature_names(self) -> list[str]:
+        check_fitted(self, "plans_", "table encoder")
         return [p.name for p in self.plans_]
 
     def to_dict(self) -> dict[str, Any]:

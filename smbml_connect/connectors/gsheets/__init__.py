@@ -93,7 +93,7 @@ def _source(context: ConnectorContext) -> Source:
 def _same_spreadsheet(context: ConnectorContext) -> list[Destination]:
     """A gsheets source gets its result tabs in the same spreadsheet (unless turned off)."""
     config = context.config
-    if context.dry_run or config.source.kind != "gsheets":
+    if context.dry_run:
         return []
     if not config.section(GoogleSettings).write_results:
         return []

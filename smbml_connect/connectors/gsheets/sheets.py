@@ -193,8 +193,9 @@ def result_tabs(result: RunResult) -> list[ResultTab]:
         frame = _combined(parts, frames)
         if sheet.prepare is not None:
             frame = sheet.prepare(frame)
-        if sheet.columns:
-            frame = frame.reindex(columns=[c for c in sheet.columns if c in frame.columns])
+        if sheet.columns:  # the declared order first; a column a new part brings, after
+            first = [c for c in sheet.columns if c in frame.columns]
+            frame = frame[first + [c for c in frame.columns if c not in sheet.columns]]
         chart = sheet.chart(frame) if sheet.chart is not None else None
         out = ResultTab(role, title, frame, chart=_chart_spec(chart) if chart else None)
         if frame.empty:

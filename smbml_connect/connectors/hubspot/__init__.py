@@ -62,7 +62,7 @@ def _source(context: ConnectorContext) -> Source:
 def _push(context: ConnectorContext) -> list[Destination]:
     """Scores go back to the records they came from, when HubSpot is the source."""
     config = context.config
-    if config.source.kind != "hubspot" or not config.section(HubSpotSettings).push:
+    if not config.section(HubSpotSettings).push:
         return []
     return [HubSpotDestination(_api(context), dry_run=context.dry_run, account=config.profile)]
 
