@@ -84,6 +84,8 @@ OBJECTS: dict[str, ObjectSpec] = {
                 "email_clicks": "hs_email_click",
                 "form_submissions": "num_conversion_events",
                 "email_optout": "hs_email_optout",
+                "marketable": "hs_marketable_status",
+                "legal_basis": "hs_legal_basis",
                 "merged_ids": "hs_merged_object_ids",
             },
             {"company_id": "companies"},
@@ -204,10 +206,15 @@ def _finish(
         frame["lead_source"] = frame["lead_source"].map(
             lambda v: LEAD_SOURCES.get(str(v), str(v).lower()) if isinstance(v, str) else v
         )
-        optout = frame.pop("email_optout")
-        frame["marketing_consent"] = optout.map(
-            lambda v: None if v is None else {"true": False, "false": True}.get(str(v).lower())
-        )
+        frame["marketing_consent"] = [
+            _consent_text(*values)
+            for values in zip(
+                frame.pop("email_optout"),
+                frame.pop("marketable"),
+                frame.pop("legal_basis"),
+                strict=True,
+            )
+        ]
         company = frame["company_id"].map(
             lambda c: companies.get(c, {}) if isinstance(c, str) else {}
         )
@@ -222,6 +229,25 @@ def _finish(
         closed = frame["is_closed"].astype(str).str.lower().eq("true")
         frame["closed_at"] = frame["close_date"].where(closed, None)
     return frame
+
+
+_OPTOUT_WORDS = {"true": "unsubscribed from all email", "false": "subscribed"}
+_MARKETABLE_WORDS = {"true": "marketing contact", "false": "non-marketing contact"}
+
+
+def _consent_text(optout: Any, marketable: Any, legal_basis: Any) -> str | None:
+    """HubSpot's consent properties as one value of words the consent reader knows.
+
+    "Unsubscribed from all email" and a non-marketing contact each opt out; a value we do
+    not know is passed on as written, so it is read as unreadable (an opt-out) and listed.
+    """
+    parts = [
+        _OPTOUT_WORDS.get(str(optout).lower(), str(optout)) if optout else None,
+        _MARKETABLE_WORDS.get(str(marketable).lower(), str(marketable)) if marketable else None,
+        str(legal_basis) if legal_basis else None,  # multiple checkboxes: "a;b"
+    ]
+    present = [p for p in parts if p]
+    return "; ".join(present) if present else None
 
 
 def deal_stage_rows(deals: pd.DataFrame) -> pd.DataFrame:
