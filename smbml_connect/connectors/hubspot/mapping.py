@@ -231,22 +231,35 @@ def _finish(
     return frame
 
 
-_OPTOUT_WORDS = {"true": "unsubscribed from all email", "false": "subscribed"}
 _MARKETABLE_WORDS = {"true": "marketing contact", "false": "non-marketing contact"}
+
+
+def _text(value: Any) -> str | None:
+    """A property value as text; None when absent (a record without it gives NaN here)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return str(value).strip() or None
 
 
 def _consent_text(optout: Any, marketable: Any, legal_basis: Any) -> str | None:
     """HubSpot's consent properties as one value of words the consent reader knows.
 
-    "Unsubscribed from all email" and a non-marketing contact each opt out; a value we do
-    not know is passed on as written, so it is read as unreadable (an opt-out) and listed.
+    "Unsubscribed from all email" and a non-marketing contact each opt out. Not being
+    unsubscribed (every contact's default) counts as consent only when neither the
+    marketing contact status nor a GDPR legal basis says more. A value we do not know is
+    passed on as written, so it is read as unreadable (an opt-out) and listed.
     """
+    optout, marketable, legal_basis = (_text(v) for v in (optout, marketable, legal_basis))
+    said = optout.lower() if optout else None
     parts = [
-        _OPTOUT_WORDS.get(str(optout).lower(), str(optout)) if optout else None,
-        _MARKETABLE_WORDS.get(str(marketable).lower(), str(marketable)) if marketable else None,
-        str(legal_basis) if legal_basis else None,  # multiple checkboxes: "a;b"
-    ]
+        None if said in (None, "false") else "unsubscribed from all email" if said == "true"
+        else optout,
+        _MARKETABLE_WORDS.get(marketable.lower(), marketable) if marketable else None,
+        legal_basis,  # multiple checkboxes: "a;b"
+    ]  # fmt: skip
     present = [p for p in parts if p]
+    if not present and said == "false":
+        return "subscribed"
     return "; ".join(present) if present else None
 
 
