@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
 
+from smbml_connect.cli import cli
 from smbml_connect.connectors.files.source import FilesSource
 from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
 from smbml_connect.connectors.hubspot.push import HubSpotDestination
@@ -260,3 +263,28 @@ def test_hubspot_opt_outs_get_no_score_and_no_push(store):
         assert listed(result) == {hub_ids[2]: "maybe"}
         stored = store.read("contacts").set_index("contact_id")["marketing_consent"]
         assert stored[hub_ids[0]].endswith("non-marketing contact")
+
+
+def test_the_user_sees_them_in_the_run_output_the_workbook_and_status(tmp_path):
+    export(tmp_path)
+    (tmp_path / "smbml.toml").write_text(
+        '[source]\nkind = "files"\npath = "."\n'
+        '[consent]\ncolumn = "marketing_consent"\n'
+        '[analytics]\nenabled = ["rfm_segments"]\nas_of = 2025-06-01\n'
+        '[[destinations]]\nkind = "workbook"\npath = "results.xlsx"\n'
+    )
+    store = ["--store", str(tmp_path / "s.sqlite")]
+    ran = CliRunner().invoke(
+        cli, ["--log-file", str(tmp_path / "log.txt"), "run", "-c", str(tmp_path / "smbml.toml"),
+              *store, "--quiet"],
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    assert "8 contacts opted out of processing: not scored." in ran.output
+    assert "1 of them have a consent value that could not be read" in ran.output
+    assert "rows rejected" not in ran.output  # an opt-out is not a rejected row
+    rejects = load_workbook(tmp_path / "results.xlsx")["Rejects"]
+    cells = [str(c.value) for row in rejects.iter_rows() for c in row]
+    assert UNREADABLE_CONSENT in cells and "maybe later" in cells
+    status = CliRunner().invoke(cli, ["status", *store])
+    assert "opted out 8 (1 unreadable consent values)" in status.output
+    assert "treated as opt-out" in status.output and "maybe later" in status.output
