@@ -136,6 +136,12 @@ def _print_result(result: RunResult, outputs: list[Path]) -> None:
         )
     if result.consent_skipped:
         click.echo(f"{result.consent_skipped:,} contacts opted out of processing: not scored.")
+    unreadable = getattr(result, "consent_unreadable", 0)
+    if unreadable:
+        click.echo(
+            f"{unreadable:,} of them have a consent value that could not be read, so it counts "
+            "as an opt-out: see the Rejects tab (action 'treated as opt-out')."
+        )
     for error in result.errors:
         click.echo(f"problem: {error}")
     for line in result.skipped:
@@ -578,6 +584,11 @@ def status(store_path: Path | None, limit: int) -> None:
                 click.echo(
                     f"    rejected rows {counts.get('rejected_rows', 0):,}, values left empty "
                     f"{counts.get('cleared_values', 0):,}, opted out {counts.get('consent_skipped', 0):,}"
+                    + (
+                        f" ({counts['consent_unreadable']:,} unreadable consent values)"
+                        if counts.get("consent_unreadable")
+                        else ""
+                    )
                 )
             if row.error:
                 click.echo(f"    problem: {row.error}")

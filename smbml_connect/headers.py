@@ -45,7 +45,8 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "email_clicks": ["email clicks", "clicks", "emails clicked", "hs email click"],
         "form_submissions": ["form submissions", "forms", "num conversion events"],
         "marketing_consent": ["consent", "marketing consent", "opt in", "opted in",
-                              "subscribed", "accepts marketing", "gdpr consent"],
+                              "subscribed", "accepts marketing", "gdpr consent",
+                              "accepts email marketing", "marketing contact status"],
     },
     "deals": {
         **_COMMON,

@@ -13,11 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from smbml_connect import steps as steps_registry
-from smbml_connect.coerce import parse_bool
-from smbml_connect.errors import NotEnoughDataError, SmbmlError
+from smbml_connect.consent import UNREADABLE_CONSENT, read_column
+from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError
 from smbml_connect.ports import Destination, PagedSource, RunResult, Source, StepResult
 from smbml_connect.schema import REJECT_COLUMNS, TABLES, validate
 from smbml_connect.steps import Step, StepContext
@@ -52,7 +53,10 @@ def run_pipeline(
     try:
         _load(source, store, result, progress)
         tables = {name: _live(store.read(name)) for name in TABLES}
-        personal, result.consent_skipped = _consented_view(tables, options)
+        personal, result.consent_skipped, unreadable = _consented_view(tables, options)
+        if not unreadable.empty:
+            store.add_rejects(run_id, unreadable)
+            result.rejects = pd.concat([result.rejects, unreadable], ignore_index=True)
         context = StepContext(
             as_of=as_of,
             currency=_main_currency(tables),
@@ -169,35 +173,41 @@ def _next_cursor(frame: pd.DataFrame, started: pd.Timestamp) -> str | None:
     return newest.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _consent_values(contacts: pd.DataFrame, column: str) -> pd.Series:
+def _consent_readings(contacts: pd.DataFrame, column: str) -> pd.Series:
+    """Each contact's consent value read as consent, opt-out, missing or unreadable."""
     if column in contacts.columns:
-        return contacts[column]
-    extras = contacts["extra"].map(
+        return read_column(contacts[column], column)
+    values = contacts["extra"].map(
         lambda t: json.loads(t).get(column) if isinstance(t, str) else None
     )
-
-    def to_bool(value: Any) -> Any:
-        try:
-            return parse_bool(value)
-        except ValueError:
-            return None
-
-    return extras.map(lambda v: None if v is None else to_bool(v))
+    if len(contacts) and values.isna().all():
+        # A header no contact has is a typo, not "nobody said anything": that would let
+        # every contact through under missing_means = "consented".
+        raise ConfigError(
+            f"config error at consent.column: no contact has a column {column!r}; use "
+            "marketing_consent or one of your contacts' headers exactly as written"
+        )
+    return read_column(values, column)
 
 
 def _consented_view(
     tables: dict[str, pd.DataFrame], options: RunOptions
-) -> tuple[dict[str, pd.DataFrame], int]:
-    """Tables without the contacts who opted out of processing, nor anything tied to them."""
+) -> tuple[dict[str, pd.DataFrame], int, pd.DataFrame]:
+    """Tables without the contacts who opted out of processing, nor anything tied to them.
+
+    Also returns the unreadable consent values, each listed as "treated as opt-out".
+    """
     contacts = tables["contacts"]
-    consent = _consent_values(contacts, options.consent_column)
+    readings = _consent_readings(contacts, options.consent_column)
     missing_ok = options.missing_consent_means == "consented"
-    allowed = consent.astype("boolean").fillna(missing_ok).astype(bool)
-    out_ids = set(contacts.loc[~allowed.to_numpy(), "contact_id"])
+    allowed = readings.map(lambda r: missing_ok if r.allowed is None else r.allowed)
+    allowed = allowed.astype(bool).to_numpy()
+    unreadable = _unreadable_rejects(contacts, readings, options.consent_column)
+    out_ids = set(contacts.loc[~allowed, "contact_id"])
     if not out_ids:
-        return tables, 0
+        return tables, 0, unreadable
     view = dict(tables)
-    view["contacts"] = contacts[allowed.to_numpy()].reset_index(drop=True)
+    view["contacts"] = contacts[allowed].reset_index(drop=True)
     for name in ("activities", "orders", "deals"):
         frame = tables[name]
         view[name] = frame[~frame["contact_id"].isin(out_ids)].reset_index(drop=True)
@@ -209,7 +219,32 @@ def _consented_view(
         links["to_type"].eq("contact") & links["to_id"].isin(out_ids)
     )
     view["associations"] = links[~touches].reset_index(drop=True)
-    return view, len(out_ids)
+    return view, len(out_ids), unreadable
+
+
+def _unreadable_rejects(contacts: pd.DataFrame, readings: pd.Series, column: str) -> pd.DataFrame:
+    """One line per contact whose consent value could not be read (so counts as an opt-out)."""
+    records = []
+    for position in np.flatnonzero(readings.map(lambda r: r.decision == "unreadable").to_numpy()):
+        contact = contacts.iloc[position]
+        reading = readings.iloc[position]
+        records.append(
+            {
+                "table": "contacts",
+                "source": contact["source"],
+                "source_row": None,
+                "column": column,
+                "value": reading.value,
+                "reason": f"contact {contact['contact_id']}: {column} {reading.reason}, so it "
+                "counts as an opt-out (see What counts as consent in the README)",
+                "action": UNREADABLE_CONSENT,
+                "row": json.dumps(
+                    {"contact_id": contact["contact_id"], "email": contact["email"]},
+                    default=str,
+                ),
+            }
+        )
+    return pd.DataFrame(records, columns=REJECT_COLUMNS)
 
 
 def _main_currency(tables: dict[str, pd.DataFrame]) -> str:

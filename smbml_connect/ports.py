@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import pandas as pd
 
+from smbml_connect.consent import UNREADABLE_CONSENT
 from smbml_connect.schema import REJECT_COLUMNS, OutputColumn, OutputTable
 
 if TYPE_CHECKING:
@@ -267,12 +268,17 @@ class RunResult:
 
     @property
     def rejected_rows(self) -> int:
-        rows = self.rejects[self.rejects["action"] != "value cleared"]
+        rows = self.rejects[~self.rejects["action"].isin(["value cleared", UNREADABLE_CONSENT])]
         return len(rows[["table", "source_row"]].drop_duplicates())
 
     @property
     def cleared_values(self) -> int:
         return int((self.rejects["action"] == "value cleared").sum())
+
+    @property
+    def consent_unreadable(self) -> int:
+        """Contacts whose consent value could not be read: opted out, listed in the rejects."""
+        return int((self.rejects["action"] == UNREADABLE_CONSENT).sum())
 
     def counts(self) -> dict[str, Any]:
         return {
@@ -280,6 +286,7 @@ class RunResult:
             "rejected_rows": self.rejected_rows,
             "cleared_values": self.cleared_values,
             "consent_skipped": self.consent_skipped,
+            "consent_unreadable": self.consent_unreadable,
             "skipped": self.skipped,
             "archived": self.archived,
             "not_loaded": self.not_loaded,

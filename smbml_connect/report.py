@@ -77,6 +77,7 @@ def render_report(result: RunResult, title: str = "smbml_connect report") -> str
         rejects_text=rejects_text,
         shown=len(rejects),
         consent_skipped=result.consent_skipped,
+        consent_unreadable=result.consent_unreadable,
         table_html=_table_html,
     )
 
@@ -91,6 +92,7 @@ def workbook_sheets(result: RunResult) -> tuple[dict[str, pd.DataFrame], dict[st
         ("Rows rejected", f"{result.rejected_rows:,}"),
         ("Values left empty", f"{result.cleared_values:,}"),
         ("Contacts opted out (not scored)", f"{result.consent_skipped:,}"),
+        ("of them: consent value unreadable", f"{result.consent_unreadable:,}"),
         *(("Finding", line) for step in result.steps.values() for line in step.summary),
         *(("Problem", line) for line in result.errors),
         *(("Skipped", line) for line in result.skipped),

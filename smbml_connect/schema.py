@@ -103,7 +103,7 @@ TABLES: dict[str, TableSpec] = {
                 "lifecycle_stage:str lead_source:str country:str industry:str "
                 "created_at:datetime updated_at:datetime last_activity_at:datetime "
                 "page_views:count sessions:count email_opens:count email_clicks:count "
-                "form_submissions:count marketing_consent:bool archived_at:datetime"
+                "form_submissions:count marketing_consent:str archived_at:datetime"
             ),
         ),
         TableSpec(

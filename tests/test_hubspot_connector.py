@@ -21,6 +21,7 @@ import pytest
 from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
 from smbml_connect.connectors.hubspot.push import HubSpotDestination
 from smbml_connect.connectors.hubspot.source import HubSpotSource
+from smbml_connect.consent import read_consent
 from smbml_connect.credentials import Secret
 from smbml_connect.errors import AuthError
 from smbml_connect.pipeline import RunOptions, run_pipeline
@@ -84,7 +85,7 @@ def test_full_pull_maps_every_object_onto_the_canonical_tables(hub, small, store
     mine = contacts.loc[ids["contacts"][first.contact_id]]
     assert mine["email"] == first.email and mine["lead_source"] == first.lead_source
     assert mine["page_views"] == first.page_views
-    assert bool(mine["marketing_consent"]) == bool(first.marketing_consent)
+    assert read_consent(mine["marketing_consent"]).allowed == bool(first.marketing_consent)
     deals = store.read("deals").set_index("deal_id")
     for row in t["deals"].head(20).itertuples():
         got = deals.loc[ids["deals"][row.deal_id]]
@@ -416,6 +417,7 @@ import sys
 from datetime import datetime
 from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
+from smbml_connect.consent import read_consent
 from smbml_connect.credentials import Secret
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.store import Store

@@ -28,13 +28,13 @@ def test_clean_rows_are_typed_and_problems_are_reported():
     assert clean.loc["1", "email"] == "a@x.com"
     assert clean.loc["1", "page_views"] == 1234
     assert clean.loc["2", "email"] == "b@y.org"  # the later duplicate wins
-    assert pd.isna(clean.loc["5", "marketing_consent"])
+    # Consent is kept as written: the pipeline reads it (and "maybe" counts as an opt-out).
+    assert clean.loc["5", "marketing_consent"] == "maybe"
     problems = {(r.source_row, r.column): r for r in result.rejects.itertuples()}
     assert problems[(3, "contact_id")].action == "row rejected"
     assert "row 4 has the same key" in problems[(3, "contact_id")].reason
     assert problems[(5, "contact_id")].reason == "contact_id is empty but required"
-    assert problems[(6, "marketing_consent")].value == "maybe"
-    assert problems[(6, "marketing_consent")].action == "value cleared"
+    assert (6, "marketing_consent") not in problems
     assert problems[(3, "page_views")].action == "value cleared"
     assert result.rejected_rows == 2
     # The whole original row is kept with a rejected row, so nothing is lost.

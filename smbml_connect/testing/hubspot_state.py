@@ -67,6 +67,7 @@ _ENUMS = {
     "customer evangelist other",
     "hs_analytics_source": "ORGANIC_SEARCH PAID_SEARCH EMAIL_MARKETING SOCIAL_MEDIA REFERRALS "
     "OTHER_CAMPAIGNS DIRECT_TRAFFIC OFFLINE PAID_SOCIAL AI_REFERRALS",
+    "hs_marketable_status": "true false",  # labels "Marketing contact", "Non-marketing contact"
 }
 # name:type per object; string unless said. Read-only ones end in "!".
 _DEFAULTS = {
@@ -74,7 +75,8 @@ _DEFAULTS = {
     "hs_analytics_source:enumeration country industry createdate:datetime "
     "lastmodifieddate:datetime! notes_last_updated:datetime! hs_analytics_num_page_views:number! "
     "hs_analytics_num_visits:number! hs_email_open:number! hs_email_click:number! "
-    "num_conversion_events:number! hs_email_optout:bool hs_object_id:number! "
+    "num_conversion_events:number! hs_email_optout:bool hs_marketable_status:enumeration "
+    "hs_legal_basis:enumeration hs_object_id:number! "
     "hs_merged_object_ids:enumeration!",
     "companies": "name domain industry numberofemployees:number createdate:datetime "
     "hs_lastmodifieddate:datetime! hs_object_id:number!",

@@ -84,6 +84,8 @@ OBJECTS: dict[str, ObjectSpec] = {
                 "email_clicks": "hs_email_click",
                 "form_submissions": "num_conversion_events",
                 "email_optout": "hs_email_optout",
+                "marketable": "hs_marketable_status",
+                "legal_basis": "hs_legal_basis",
                 "merged_ids": "hs_merged_object_ids",
             },
             {"company_id": "companies"},
@@ -204,10 +206,15 @@ def _finish(
         frame["lead_source"] = frame["lead_source"].map(
             lambda v: LEAD_SOURCES.get(str(v), str(v).lower()) if isinstance(v, str) else v
         )
-        optout = frame.pop("email_optout")
-        frame["marketing_consent"] = optout.map(
-            lambda v: None if v is None else {"true": False, "false": True}.get(str(v).lower())
-        )
+        frame["marketing_consent"] = [
+            _consent_text(*values)
+            for values in zip(
+                frame.pop("email_optout"),
+                frame.pop("marketable"),
+                frame.pop("legal_basis"),
+                strict=True,
+            )
+        ]
         company = frame["company_id"].map(
             lambda c: companies.get(c, {}) if isinstance(c, str) else {}
         )
@@ -222,6 +229,38 @@ def _finish(
         closed = frame["is_closed"].astype(str).str.lower().eq("true")
         frame["closed_at"] = frame["close_date"].where(closed, None)
     return frame
+
+
+_MARKETABLE_WORDS = {"true": "marketing contact", "false": "non-marketing contact"}
+
+
+def _text(value: Any) -> str | None:
+    """A property value as text; None when absent (a record without it gives NaN here)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return str(value).strip() or None
+
+
+def _consent_text(optout: Any, marketable: Any, legal_basis: Any) -> str | None:
+    """HubSpot's consent properties as one value of words the consent reader knows.
+
+    "Unsubscribed from all email" and a non-marketing contact each opt out. Not being
+    unsubscribed (every contact's default) counts as consent only when neither the
+    marketing contact status nor a GDPR legal basis says more. A value we do not know is
+    passed on as written, so it is read as unreadable (an opt-out) and listed.
+    """
+    optout, marketable, legal_basis = (_text(v) for v in (optout, marketable, legal_basis))
+    said = optout.lower() if optout else None
+    parts = [
+        None if said in (None, "false") else "unsubscribed from all email" if said == "true"
+        else optout,
+        _MARKETABLE_WORDS.get(marketable.lower(), marketable) if marketable else None,
+        legal_basis,  # multiple checkboxes: "a;b"
+    ]  # fmt: skip
+    present = [p for p in parts if p]
+    if not present and said == "false":
+        return "subscribed"
+    return "; ".join(present) if present else None
 
 
 def deal_stage_rows(deals: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,146 @@
+"""What counts as consent: the wordings of real exports, read one way, failing closed.
+
+A consent value is read as consent, as an opt-out, or as missing (blank). Anything
+else is unreadable, and an unreadable value is an opt-out too: a contact is scored
+only on a value that says yes. Blank values are the user's choice (``missing_means``).
+
+Yes/no values are read against the column's own wording: ``true`` under "Accepts
+Marketing" is consent, ``true`` under "Unsubscribed from all email" or "Do not
+contact" is an opt-out. Lists (HubSpot multiple checkboxes, "a;b") count as consent
+when one part is consent and no part is an opt-out or unreadable.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+
+__all__ = [
+    "CONSENT_WORDS",
+    "NEGATIVE_HEADERS",
+    "OPT_OUT_WORDS",
+    "UNREADABLE_CONSENT",
+    "Reading",
+    "read_column",
+    "read_consent",
+]
+
+Decision = Literal["consent", "opt-out", "missing", "unreadable"]
+
+_YES = frozenset({"true", "t", "yes", "y", "1", "on", "x", "checked"})
+_NO = frozenset({"false", "f", "no", "n", "0", "off", "unchecked"})
+# Wordings that say yes whatever the column is called.
+CONSENT_WORDS = frozenset(
+    {
+        "opted in", "opt-in", "opt in", "opted-in", "subscribed", "granted", "consented",
+        "consent given", "accepts marketing", "accepts email marketing",
+        "marketing contact",  # HubSpot "Marketing contact status"
+        "freely given consent from contact",  # HubSpot GDPR legal basis
+        "legitimate interest - prospect/lead",
+        "legitimate interest - existing customer",
+    }
+)  # fmt: skip
+# Wordings that say no (or that say nothing that allows marketing) whatever the column.
+OPT_OUT_WORDS = frozenset(
+    {
+        "opted out", "opt-out", "opt out", "opted-out", "unsubscribed", "denied", "revoked",
+        "withdrawn", "declined", "refused", "do not contact", "do not email", "do not market",
+        "do not call", "dnc", "opted out of all email", "unsubscribed from all email",
+        "non-marketing contact", "non-marketing", "not a marketing contact",
+        "not subscribed", "not_subscribed", "never subscribed",  # Shopify
+        "cleaned", "pending", "transactional", "archived",  # Mailchimp audience status
+        "bounced", "complained", "spam", "redacted", "invalid",
+    }
+)  # fmt: skip
+# GDPR lawful bases that do not cover marketing; they say no unless another part says yes.
+_NO_MARKETING_BASIS = frozenset(
+    {
+        "not applicable", "performance of a contract", "legitimate interest - other",
+        "legal obligation", "vital interest", "public task",
+    }
+)  # fmt: skip
+# Column names under which yes means "do not market to them".
+NEGATIVE_HEADERS = re.compile(
+    r"do.?not|\bdnc\b|unsubscri|opt(ed)?.?out|optout|non.?marketing|suppress|blacklist|"
+    r"block(ed|list)|bounced",
+)
+UNREADABLE_CONSENT = "treated as opt-out"  # the rejects action of an unreadable consent value
+_BLANK = frozenset({"", "nan", "null", "(blank)", "<na>"})
+_DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2012": "-", "\u2212": "-"})
+
+
+@dataclass(frozen=True)
+class Reading:
+    decision: Decision
+    value: str  # the value as the source wrote it
+    reason: str  # why, in words that follow the value: "is an opt-out"
+
+    @property
+    def allowed(self) -> bool | None:
+        """True or False, or None when blank (the user's ``missing_means`` decides)."""
+        return None if self.decision == "missing" else self.decision == "consent"
+
+
+def _normal(text: str) -> str:
+    text = text.translate(_DASHES).strip().lower().rstrip(".")
+    text = re.sub(r"\s*-\s*", " - ", text)  # "Legitimate interest–prospect" spacing varies
+    return re.sub(r"\s+", " ", text)
+
+
+def _word(text: str, negative: bool) -> Literal["consent", "opt-out", "no-basis"] | None:
+    for variant in (text, text.replace(" - ", "-"), text.replace("_", " ")):
+        if variant in _YES:
+            return "opt-out" if negative else "consent"
+        if variant in _NO:
+            return "consent" if negative else "opt-out"
+        if variant in CONSENT_WORDS:
+            return "consent"
+        if variant in OPT_OUT_WORDS:
+            return "opt-out"
+        if variant in _NO_MARKETING_BASIS:
+            return "no-basis"
+    return None
+
+
+def read_consent(value: Any, column: str = "") -> Reading:
+    """Read one consent value of ``column``; see the module docstring for the rules."""
+    negative = bool(NEGATIVE_HEADERS.search(column.lower()))
+    if value is None or value is pd.NA or value is pd.NaT:
+        return Reading("missing", "", "is empty")
+    if isinstance(value, float) and math.isnan(value):
+        return Reading("missing", "", "is empty")
+    shown = str(value).strip()
+    if isinstance(value, bool) or (isinstance(value, int | float) and value in (0, 1)):
+        value = "true" if value else "false"
+    text = _normal(str(value))
+    if text in _BLANK:
+        return Reading("missing", shown, "is empty")
+    parts = [p.strip() for p in text.split(";")] if ";" in text else [text]
+    words = [_word(p, negative) for p in parts if p]
+    if not words or None in words:
+        return Reading("unreadable", shown, "is not a consent wording we know")
+    if "opt-out" in words:
+        return Reading("opt-out", shown, "is an opt-out")
+    if "consent" in words:
+        return Reading("consent", shown, "is consent")
+    return Reading("opt-out", shown, "is not a lawful basis for marketing")
+
+
+def read_column(values: pd.Series, column: str = "") -> pd.Series:
+    """``read_consent`` for a whole column (once per distinct value), as Readings."""
+    readings: dict[Any, Reading] = {}
+    out = []
+    for value in values.astype(object):
+        key = ("nan",) if isinstance(value, float) and math.isnan(value) else value
+        try:
+            reading = readings[key]
+        except KeyError:
+            reading = readings[key] = read_consent(value, column)
+        except TypeError:  # an unhashable value from JSON (a list): read it every time
+            reading = read_consent(";".join(map(str, value)), column)
+        out.append(reading)
+    return pd.Series(out, index=values.index, dtype=object)

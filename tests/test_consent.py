@@ -1,0 +1,290 @@
+"""Consent fails closed: every wording read the same way, unreadable values opt out and are listed.
+
+The files tests run the whole pipeline on a small CSV export whose consent is written
+in three columns: ``Consent`` (mapped onto ``marketing_consent``), and two of the
+user's own headers kept in ``extra``: HubSpot's "Unsubscribed from all email" (yes
+means no) and its GDPR "Legal basis for processing contact's data".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from smbml_connect.cli import cli
+from smbml_connect.connectors.files.source import FilesSource
+from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
+from smbml_connect.connectors.hubspot.push import HubSpotDestination
+from smbml_connect.connectors.hubspot.source import HubSpotSource
+from smbml_connect.consent import UNREADABLE_CONSENT, read_consent
+from smbml_connect.credentials import Secret
+from smbml_connect.errors import ConfigError
+from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.sample import SampleConfig, generate
+from smbml_connect.steps import crm_properties, steps_by_name
+from smbml_connect.testing.clock import FakeClock
+from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, HubSpotEmulator
+from smbml_connect.testing.hubspot_sample import load_sample
+
+RFM = steps_by_name(["rfm_segments"])
+AS_OF = pd.Timestamp("2025-06-01", tz="UTC")
+
+CONSENT = [
+    # plain yes/no, as spreadsheets and Shopify's "Accepts (Email) Marketing" write them
+    "yes", "Yes", "TRUE", "true", "1", "y", "x", "checked", True, 1, 1.0,
+    "Subscribed", "opted in", "Opt-in", "granted", "consented",
+    "Marketing contact",  # HubSpot "Marketing contact status"
+    "Freely given consent from contact",  # HubSpot GDPR legal basis
+    "Legitimate interest – prospect/lead", "Legitimate interest - existing customer",
+    "Performance of a contract;Freely given consent from contact",
+]  # fmt: skip
+OPT_OUT = [
+    "no", "No", "FALSE", "0", "n", False, 0, "unchecked",
+    "Unsubscribed", "Opted out", "opt-out", "withdrawn", "revoked", "denied",
+    "Do not contact", "DO NOT CONTACT", "Opted out of all email", "Unsubscribed from all email",
+    "Non-marketing contact", "non-marketing",
+    "cleaned", "pending", "transactional", "archived",  # Mailchimp audience status
+    "not_subscribed", "never subscribed",  # Shopify's email marketing state
+    "Not applicable", "Performance of a contract", "Legitimate interest – other",
+    "Freely given consent from contact;Unsubscribed",  # any "no" wins
+]  # fmt: skip
+UNREADABLE = ["maybe", "n/a", "none", "-", "ask Bob", "2", 0.5, "#N/A", "yes please", "yes;maybe"]
+
+
+@pytest.mark.parametrize("value", CONSENT)
+def test_consent_wordings(value):
+    assert read_consent(value, "marketing_consent").decision == "consent"
+
+
+@pytest.mark.parametrize("value", OPT_OUT)
+def test_opt_out_wordings(value):
+    assert read_consent(value, "marketing_consent").decision == "opt-out"
+
+
+@pytest.mark.parametrize("value", UNREADABLE)
+def test_anything_else_is_unreadable_and_not_allowed(value):
+    reading = read_consent(value, "marketing_consent")
+    assert reading.decision == "unreadable" and reading.allowed is False
+
+
+@pytest.mark.parametrize("value", [None, "", "  ", float("nan"), pd.NA])
+def test_blank_is_missing_for_missing_means_to_decide(value):
+    assert read_consent(value).allowed is None
+
+
+@pytest.mark.parametrize(
+    "column",
+    ["Unsubscribed from all email", "Do not contact", "Opted out of all email", "DNC",
+     "hs_email_optout", "Email opt-out"],
+)  # fmt: skip
+def test_yes_under_a_negative_header_is_an_opt_out(column):
+    assert read_consent("yes", column).decision == "opt-out"
+    assert read_consent("true", column).decision == "opt-out"
+    assert read_consent("No", column).decision == "consent"
+    # words keep their meaning whatever the header says
+    assert read_consent("Unsubscribed", column).decision == "opt-out"
+
+
+@pytest.mark.parametrize("column", ["Accepts Marketing", "Accepts Email Marketing", "GDPR ok"])
+def test_yes_under_a_positive_header_is_consent(column):
+    assert read_consent("yes", column).decision == "consent"
+    assert read_consent("no", column).decision == "opt-out"
+
+
+# id, Consent, Unsubscribed from all email, Legal basis for processing contact's data
+ROWS = [
+    ("c01", "Yes", "false", "Freely given consent from contact"),
+    ("c02", "No", "true", "Not applicable"),
+    ("c03", "Do not contact", "TRUE", "Performance of a contract"),
+    ("c04", "Opted out of all email", "yes", "Legitimate interest – prospect/lead"),
+    ("c05", "Marketing contact", "no", "Legitimate interest – existing customer"),
+    ("c06", "Non-marketing contact", "", ""),
+    ("c07", "Unsubscribed", "1", "Legitimate interest – other"),
+    ("c08", "subscribed", "0", "Performance of a contract;Freely given consent from contact"),
+    ("c09", "", "", ""),
+    ("c10", "maybe later", "perhaps", "Because we can"),
+    ("c11", "cleaned", "false", "Not applicable;Legitimate interest – prospect/lead"),
+    ("c12", "pending", "FALSE", "Legitimate interest - other"),
+]
+EVERYONE = {r[0] for r in ROWS}
+
+
+def export(folder: Path) -> Path:
+    lines = [
+        'ID,Email,Consent,Unsubscribed from all email,"Legal basis for processing contact\'s data"'
+    ]
+    lines += [f"{i},{i}@shop.test,{c},{u},{b}" for i, c, u, b in ROWS]
+    (folder / "Customers.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    orders = ["Order ID,Customer ID,Order Date,Total"]
+    for n, (contact, *_) in enumerate(ROWS):
+        orders += [f"o{n}a,{contact},2025-01-{n + 1:02d},{10 + n}",
+                   f"o{n}b,{contact},2025-03-{n + 1:02d},{20 + n}"]  # fmt: skip
+    (folder / "Orders.csv").write_text("\n".join(orders) + "\n", encoding="utf-8")
+    return folder
+
+
+def run(folder: Path, store, column: str, missing: str = "consented"):
+    options = RunOptions(
+        steps=RFM, as_of=AS_OF, consent_column=column, missing_consent_means=missing
+    )
+    return run_pipeline(FilesSource(folder), store, options)
+
+
+def scored(result, store) -> set[str]:
+    step = set(result.steps["rfm_segments"].outputs["scores"]["entity_id"])
+    assert set(store.latest_outputs("scores")["entity_id"]) == step
+    return step
+
+
+def listed(result) -> dict[str, str]:
+    """Contact id -> value of each unreadable consent value listed in the rejects."""
+    rows = result.rejects[result.rejects["action"] == UNREADABLE_CONSENT]
+    return {r.reason.split(":")[0].removeprefix("contact "): r.value for r in rows.itertuples()}
+
+
+@pytest.mark.parametrize(
+    ("column", "missing", "allowed", "unreadable"),
+    [
+        ("marketing_consent", "consented", {"c01", "c05", "c08", "c09"}, {"c10": "maybe later"}),
+        ("marketing_consent", "opted_out", {"c01", "c05", "c08"}, {"c10": "maybe later"}),
+        (
+            "Unsubscribed from all email",
+            "consented",
+            {"c01", "c05", "c06", "c08", "c09", "c11", "c12"},
+            {"c10": "perhaps"},
+        ),
+        (
+            "Legal basis for processing contact's data",
+            "consented",
+            {"c01", "c04", "c05", "c06", "c08", "c09", "c11"},
+            {"c10": "Because we can"},
+        ),
+    ],
+)
+def test_files_export_scores_only_the_consented(
+    tmp_path, store, column, missing, allowed, unreadable
+):
+    result = run(export(tmp_path), store, column, missing)
+    assert result.status == "ok", result.errors
+    assert result.loaded["contacts"] == len(ROWS)
+    assert scored(result, store) == allowed
+    assert result.consent_skipped == len(EVERYONE - allowed)
+    assert listed(result) == unreadable
+    assert result.consent_unreadable == len(unreadable)
+    # Listed, not counted as rejected rows nor as cleared values.
+    assert result.rejected_rows == 0 and result.cleared_values == 0
+    saved = store.rejects(result.run_id)
+    mine = saved[saved["action"] == UNREADABLE_CONSENT]
+    assert mine["value"].tolist() == list(unreadable.values())
+    assert set(mine["column"]) == {column}
+    assert "counts as an opt-out" in mine["reason"].iloc[0]
+    counts = store.runs().iloc[0]["counts"]
+    assert f'"consent_unreadable": {len(unreadable)}' in counts
+
+
+def test_the_original_wording_is_kept_in_the_store(tmp_path, store):
+    run(export(tmp_path), store, "marketing_consent")
+    stored = store.read("contacts").set_index("contact_id")["marketing_consent"]
+    assert stored["c03"] == "Do not contact" and stored["c10"] == "maybe later"
+    assert pd.isna(stored["c09"])
+
+
+def test_a_consent_column_no_contact_has_is_a_config_error(tmp_path, store):
+    with pytest.raises(ConfigError, match=r"consent\.column"):
+        run(export(tmp_path), store, "Legal basis")  # a typo must not consent everyone
+
+
+def test_shopify_and_mailchimp_exports(tmp_path, store):
+    # Shopify names the file customers_export.csv; recognising that name is another point.
+    (tmp_path / "Customers.csv").write_text(
+        "Customer ID,First Name,Email,Accepts Email Marketing,Member Status\n"
+        "s1,Ann,s1@shop.test,yes,subscribed\n"
+        "s2,Bob,s2@shop.test,no,unsubscribed\n"
+        "s3,Cy,s3@shop.test,yes,cleaned\n"
+        "s4,Di,s4@shop.test,NO,pending\n"
+        "s5,Ed,s5@shop.test,Yes,transactional\n",
+        encoding="utf-8",
+    )
+    orders = [
+        f"{c}{k},{c},2025-0{k}-10,{k}0" for c in ("s1", "s2", "s3", "s4", "s5") for k in (1, 3)
+    ]
+    (tmp_path / "Orders.csv").write_text(
+        "Order ID,Customer ID,Order Date,Total\n" + "\n".join(orders) + "\n", encoding="utf-8"
+    )
+    shopify = run(tmp_path, store, "marketing_consent")
+    assert scored(shopify, store) == {"s1", "s3", "s5"}
+    mailchimp = run(tmp_path, store, "Member Status")
+    assert scored(mailchimp, store) == {"s1"}
+    assert mailchimp.consent_skipped == 4 and mailchimp.consent_unreadable == 0
+
+
+def make_api(hub: HubSpotEmulator) -> HubSpotApi:
+    hub.clock.advance(10)  # a new client starts after HubSpot's 10-second window
+    return HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=Limits(read_timeout=2.0),
+                      client_side_validation=True, clock=hub.clock)  # fmt: skip
+
+
+def test_hubspot_opt_outs_get_no_score_and_no_push(store):
+    business = generate(SampleConfig(contacts=200, seed=5))
+    buyers = list(dict.fromkeys(business.tables["orders"]["contact_id"]))[:7]
+    consent = business.tables["contacts"].set_index("contact_id")["marketing_consent"]
+    buyers = [c for c in buyers if consent[c]][:6]
+    with HubSpotEmulator(clock=FakeClock()) as hub:
+        ids = load_sample(hub.state, business)
+        changes = [
+            {"hs_marketable_status": "false"},  # a non-marketing contact
+            {"hs_email_optout": "true", "hs_marketable_status": "true"},
+            {"hs_email_optout": "maybe"},  # not a value HubSpot sends: unreadable
+            {"hs_legal_basis": "Not applicable"},  # no lawful basis for marketing
+            {"hs_marketable_status": "true", "hs_legal_basis": "Freely given consent from contact"},
+            {},  # hs_email_optout false: consent, as before
+        ]
+        for contact, props in zip(buyers, changes, strict=True):
+            hub.state.objects["contacts"][ids["contacts"][contact]].properties.update(props)
+        destination = HubSpotDestination(make_api(hub), properties=crm_properties())
+        result = run_pipeline(
+            HubSpotSource(make_api(hub)),
+            store,
+            RunOptions(steps=RFM, as_of=business.as_of),
+            destinations=[destination],
+        )
+        assert result.status == "ok", result.errors
+        hub_ids = [ids["contacts"][c] for c in buyers]
+        scores = set(store.latest_outputs("scores")["entity_id"])
+        pushed = {
+            h for h in hub_ids if hub.state.objects["contacts"][h].properties.get("smbml_segment")
+        }
+        assert {h for h in hub_ids if h in scores} == set(hub_ids[4:])
+        assert pushed == set(hub_ids[4:])
+        assert listed(result) == {hub_ids[2]: "maybe"}
+        stored = store.read("contacts").set_index("contact_id")["marketing_consent"]
+        assert stored[hub_ids[0]].endswith("non-marketing contact")
+
+
+def test_the_user_sees_them_in_the_run_output_the_workbook_and_status(tmp_path):
+    export(tmp_path)
+    (tmp_path / "smbml.toml").write_text(
+        '[source]\nkind = "files"\npath = "."\n'
+        '[consent]\ncolumn = "marketing_consent"\n'
+        '[analytics]\nenabled = ["rfm_segments"]\nas_of = 2025-06-01\n'
+        '[[destinations]]\nkind = "workbook"\npath = "results.xlsx"\n'
+    )
+    store = ["--store", str(tmp_path / "s.sqlite")]
+    ran = CliRunner().invoke(
+        cli, ["--log-file", str(tmp_path / "log.txt"), "run", "-c", str(tmp_path / "smbml.toml"),
+              *store, "--quiet"],
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    assert "8 contacts opted out of processing: not scored." in ran.output
+    assert "1 of them have a consent value that could not be read" in ran.output
+    assert "rows rejected" not in ran.output  # an opt-out is not a rejected row
+    rejects = load_workbook(tmp_path / "results.xlsx")["Rejects"]
+    cells = [str(c.value) for row in rejects.iter_rows() for c in row]
+    assert UNREADABLE_CONSENT in cells and "maybe later" in cells
+    status = CliRunner().invoke(cli, ["status", *store])
+    assert "opted out 8 (1 unreadable consent values)" in status.output
+    assert "treated as opt-out" in status.output and "maybe later" in status.output
