@@ -265,7 +265,7 @@ class RunResult:
 
     @property
     def rejected_rows(self) -> int:
-        rows = self.rejects[self.rejects["action"] != "value cleared"]
+        rows = self.rejects[~self.rejects["action"].isin(["value cleared", "column note"])]
         return len(rows[["table", "source_row"]].drop_duplicates())
 
     @property
