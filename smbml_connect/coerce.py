@@ -167,7 +167,10 @@ def _read_mantissa(mantissa: str, decimal: Decimal) -> str:
     head, _, tail = mantissa[len(sign) :].partition(decimal)
     if decimal in tail or group in tail or not (head or tail):
         raise ValueError(f"does not fit {decimal!r} as the decimal mark")
-    if group in head and not re.fullmatch(rf"\d{{1,3}}(\{group}\d{{3}})+", head):
+    g = re.escape(group)  # thousands: 1,234,567; lakhs (India): 12,34,567
+    if group in head and not re.fullmatch(
+        rf"\d{{1,3}}({g}\d{{3}})+|\d{{1,2}}({g}\d{{2}})+{g}\d{{3}}", head
+    ):
         raise ValueError(f"does not fit {decimal!r} as the decimal mark")
     return f"{sign}{head.replace(group, '') or '0'}.{tail or '0'}"
 
@@ -220,10 +223,11 @@ def _n(count: int, noun: str) -> str:
 
 
 def _present_counts(series: pd.Series) -> pd.Series:
-    present = series[~_missing(series)]
-    if present.empty:
-        return pd.Series(dtype="int64")
-    return present.value_counts(sort=False, dropna=True)
+    """How often each value that is not missing occurs (missing checked once per value)."""
+    counts = series.value_counts(sort=False, dropna=True)
+    if counts.empty:
+        return counts
+    return counts[[not is_missing(value) for value in counts.index]]
 
 
 def is_missing(value: Any) -> bool:

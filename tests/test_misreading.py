@@ -110,6 +110,12 @@ def test_values_that_contradict_the_column_are_cleared_not_swapped():
     assert "fits either decimal mark and this column uses both" in reasons["3,000"]
 
 
+def test_lakh_grouping_is_read():
+    result = validate("orders", orders(["1,23,456.50", "12,34,567", "5"]))
+    assert result.clean["total"].tolist() == [123456.5, 1234567.0, 5.0]
+    assert counts(result) == (3, 0, 0, 0)
+
+
 def test_whole_number_columns_use_their_own_evidence():
     frame = pd.DataFrame({"contact_id": ["1", "2"], "page_views": ["1,234", "1.000"]})
     result = validate("contacts", frame)
@@ -383,13 +389,13 @@ def _doubled_orders(n: int) -> pd.DataFrame:
 
 
 def test_the_duplicate_check_scales_n_log_n():
-    small, large = _doubled_orders(20_000), _doubled_orders(80_000)
+    small, large = _doubled_orders(10_000), _doubled_orders(40_000)
     started = time.perf_counter()
     checked = validate("orders", small)
     small_s = time.perf_counter() - started
     started = time.perf_counter()
     validate("orders", large)
     large_s = time.perf_counter() - started
-    assert counts(checked) == (10_000, 10_000, 0, 0)
+    assert counts(checked) == (5_000, 5_000, 0, 0)
     assert checked.clean["status"].eq("paid").all()  # the fuller first rows win
     assert large_s < 8 * small_s + 1  # 4x the rows: about 4x the time, not 16x
