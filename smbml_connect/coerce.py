@@ -333,13 +333,19 @@ def _normalise_separators(text: str) -> str:
     return text
 
 
+# Callers with no one to tell (analytics on a sheet range, worksheet functions) read a
+# column's values that fit both marks with a decimal point, as they always did; the
+# column's own proof still decides first. ``schema.validate`` reports instead.
+_POINT = Hint(decimal=".", decimal_why="no other value tells")
+
+
 def coerce_float(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    reading = read_numbers(series)
+    reading = read_numbers(series, hint=_POINT)
     return reading.values, reading.invalid
 
 
 def coerce_int(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    reading = read_numbers(series, whole=True)
+    reading = read_numbers(series, hint=_POINT, whole=True)
     return reading.values, reading.invalid
 
 
