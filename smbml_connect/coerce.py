@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,12 +22,19 @@ from dateutil import parser as date_parser
 
 __all__ = [
     "MISSING_TOKENS",
+    "ColumnFormat",
+    "Hint",
+    "Reading",
     "coerce_bool",
     "coerce_datetime",
     "coerce_float",
     "coerce_int",
     "coerce_string",
+    "date_evidence",
     "is_missing",
+    "number_evidence",
+    "read_dates",
+    "read_numbers",
 ]
 
 MISSING_TOKENS = frozenset(
@@ -74,6 +82,152 @@ _EXCEL_SERIAL = (20_000, 80_000)
 _EPOCH_SECONDS = (1e8, 1e10)
 _EPOCH_MILLIS = (1e11, 1e14)
 _SLASHED = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})\b")
+
+
+Decimal = Literal[",", "."]
+NoteKind = Literal["decimal", "dates", "text"]  # which config key a note points to
+_OTHER: dict[str, Decimal] = {",": ".", ".": ","}
+_MANTISSA = re.compile(r"^([+-]?)([\d.,]*)([eE][+-]?\d+)?$")
+
+
+@dataclass(frozen=True)
+class ColumnFormat:
+    """How a column is written, for when its values alone cannot tell (stated in the config).
+
+    ``ColumnFormat.parse("decimal=, dayfirst")``: the decimal mark ("decimal=," or
+    "decimal=.") and the date order ("dayfirst" or "monthfirst"), in any order.
+    """
+
+    decimal: Decimal | None = None
+    day_first: bool | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ColumnFormat:
+        decimal: Decimal | None = None
+        day_first: bool | None = None
+        for word in text.split():
+            if word in ("decimal=,", "decimal=."):
+                decimal = "," if word.endswith(",") else "."
+            elif word in ("dayfirst", "monthfirst"):
+                day_first = word == "dayfirst"
+            else:
+                raise ValueError(
+                    f"{word!r} is not a column format; use decimal=, or decimal=. and/or "
+                    'dayfirst or monthfirst (e.g. "decimal=, dayfirst")'
+                )
+        return cls(decimal, day_first)
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A column's likely format from the rest of its table, with the reason, for notes."""
+
+    decimal: Decimal | None = None
+    decimal_why: str = ""
+    day_first: bool | None = None
+    day_first_why: str = ""
+
+
+@dataclass
+class Reading:
+    """A column read: typed values, values present but unreadable, and what to tell the user.
+
+    ``reasons`` gives the reason for an unreadable value when it is more specific than
+    "not a number" (keyed by the value as it arrived); ``notes`` are about the column.
+    """
+
+    values: pd.Series
+    invalid: pd.Series
+    reasons: dict[Any, str] = field(default_factory=dict)
+    notes: list[tuple[NoteKind, str]] = field(default_factory=list)
+
+
+def _number_parts(value: str) -> tuple[str, str, bool, bool]:
+    """Split a number as typed into (sign and digits with marks, exponent, negative, percent)."""
+    text = value.strip().replace("\u00a0", "").replace(" ", "").replace("'", "")
+    negative = text.startswith("(") and text.endswith(")")
+    if negative:
+        text = text[1:-1]
+    text = _CURRENCY.sub("", text)
+    percent = text.endswith("%")
+    if percent:
+        text = text[:-1]
+    if text.endswith("-"):  # "99-" is how some ledgers write a negative
+        negative, text = True, text[:-1]
+    match = _MANTISSA.match(text) if _NUMBER.match(text) else None
+    if not match:
+        raise ValueError("not a number")
+    return match.group(1) + match.group(2), match.group(3) or "", negative, percent
+
+
+def _read_mantissa(mantissa: str, decimal: Decimal) -> str:
+    """Read digits with ``decimal`` as the decimal mark and the other mark grouping thousands."""
+    group = _OTHER[decimal]
+    sign = mantissa[:1] if mantissa[:1] in "+-" else ""
+    head, _, tail = mantissa[len(sign) :].partition(decimal)
+    if decimal in tail or group in tail or not (head or tail):
+        raise ValueError(f"does not fit {decimal!r} as the decimal mark")
+    g = re.escape(group)  # thousands: 1,234,567; lakhs (India): 12,34,567
+    if group in head and not re.fullmatch(
+        rf"\d{{1,3}}({g}\d{{3}})+|\d{{1,2}}({g}\d{{2}})+{g}\d{{3}}", head
+    ):
+        raise ValueError(f"does not fit {decimal!r} as the decimal mark")
+    return f"{sign}{head.replace(group, '') or '0'}.{tail or '0'}"
+
+
+def _evidence(mantissa: str, whole: bool) -> str:
+    """Which decimal mark one value proves: "," or ".", "?" (either fits) or "" (no mark)."""
+    digits = mantissa.lstrip("+-")
+    commas, dots = digits.count(","), digits.count(".")
+    if not commas and not dots:
+        return ""
+    if commas and dots:  # "1.234,50" / "1,234.50": the last mark is the decimal one
+        return "," if digits.rfind(",") > digits.rfind(".") else "."
+    mark: Decimal = "," if commas else "."
+    if commas + dots > 1:  # "1,234,567": the mark groups thousands
+        return _OTHER[mark]
+    head, _, tail = digits.partition(mark)
+    if len(tail) != 3 or not head or head.startswith("0") or len(head) > 3:
+        return mark  # "12,5", "0,125", ",5", "1234,567": nobody groups thousands like that
+    if whole and tail != "000":  # a whole-number column: "1,234" cannot be 1.234
+        return _OTHER[mark]
+    return "?"  # "3,000", "1.234": thousands, or three decimals
+
+
+def _fits(mantissa: str, decimal: Decimal) -> bool:
+    try:
+        _read_mantissa(mantissa, decimal)
+    except ValueError:
+        return False
+    return True
+
+
+def number_evidence(series: pd.Series, whole: bool = False) -> dict[str, int]:
+    """How many values prove each decimal mark ("," / "."), and how many fit either ("?")."""
+    counts = {",": 0, ".": 0, "?": 0}
+    for value, n in _present_counts(series).items():
+        if not isinstance(value, str):
+            continue
+        try:
+            mantissa = _number_parts(value)[0]
+        except ValueError:
+            continue
+        proof = _evidence(mantissa, whole)
+        if proof == "?" or (proof and _fits(mantissa, proof)):  # type: ignore[arg-type]
+            counts[proof] += int(n)
+    return counts
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def _present_counts(series: pd.Series) -> pd.Series:
+    """How often each value that is not missing occurs (missing checked once per value)."""
+    counts = series.value_counts(sort=False, dropna=True)
+    if counts.empty:
+        return counts
+    return counts[[not is_missing(value) for value in counts.index]]
 
 
 def is_missing(value: Any) -> bool:
@@ -179,18 +333,155 @@ def _normalise_separators(text: str) -> str:
     return text
 
 
+# Callers with no one to tell (analytics on a sheet range, worksheet functions) read a
+# column's values that fit both marks with a decimal point, as they always did; the
+# column's own proof still decides first. ``schema.validate`` reports instead.
+_POINT = Hint(decimal=".", decimal_why="no other value tells")
+
+
 def coerce_float(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    return _map_unique(series, parse_number, "Float64")
+    reading = read_numbers(series, hint=_POINT)
+    return reading.values, reading.invalid
 
 
 def coerce_int(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    def parse(value: Any) -> int:
-        number = parse_number(value)
+    reading = read_numbers(series, hint=_POINT, whole=True)
+    return reading.values, reading.invalid
+
+
+def _decide(
+    votes: dict[str, int], stated: Any, hinted: Any, default: Any
+) -> tuple[Any, Literal["values", "config", "hint", "default"]]:
+    """The majority of the values' proofs; on no proof or a tie, the config, the hint, a default."""
+    (first, n_first), (second, n_second) = votes.items()
+    if n_first != n_second:
+        return (first if n_first > n_second else second), "values"
+    if stated is not None:
+        return stated, "config"
+    if hinted is not None:
+        return hinted, "hint"
+    return default, "default"
+
+
+def read_numbers(
+    series: pd.Series,
+    fmt: ColumnFormat | None = None,
+    hint: Hint | None = None,
+    whole: bool = False,
+) -> Reading:
+    """Read a column of numbers, deciding its decimal mark from all of its values.
+
+    A value such as "0,125" or "1.234,50" proves a decimal comma and "0.125" or
+    "1,234.50" a decimal point; "3,000" alone fits both. The mark most values prove
+    wins and values proving the other are unreadable (not swapped); with no proof the
+    config (``fmt``), then the rest of the table (``hint``) decide, and if nothing does,
+    values that fit both are left unread and the column gets a note.
+    """
+    fmt, hint = fmt or ColumnFormat(), hint or Hint()
+    votes = number_evidence(series, whole)
+    ambiguous = votes.pop("?")
+    decimal, how = _decide(votes, fmt.decimal, hint.decimal, None)
+    minority = votes[_OTHER[decimal]] if decimal else 0
+    # In a column that mixes both marks, a value that fits both is a coin toss: not read.
+    reading = _read_number_values(series, decimal, whole, strict=bool(minority))
+    if minority:
+        reading.notes.append(
+            ("decimal", f"{_n(minority, 'value')} use {_OTHER[decimal]!r} as the decimal mark where "
+             f"{votes[decimal]:,} use {decimal!r}; those, and {ambiguous:,} that fit either, "
+             "were left out, not guessed")
+        )  # fmt: skip
+    if how == "values" and fmt.decimal and fmt.decimal != decimal:
+        reading.notes.append(
+            ("decimal", f"the config says decimal={fmt.decimal} but the values show {decimal!r}; "
+             "read with the values' mark")
+        )  # fmt: skip
+    if ambiguous and how == "hint":
+        reading.notes.append(
+            ("decimal", f"{_n(ambiguous, 'value')} (like 3,000 or 1.234) fit either decimal mark; "
+             f"read with {decimal!r} as the decimal mark because {hint.decimal_why}")
+        )  # fmt: skip
+    elif ambiguous and decimal is None:
+        reading.notes.append(
+            ("decimal", f"{_n(ambiguous, 'value')} (like 3,000 or 1.234) could be thousands or "
+             "decimals and no value in the column tells which; they were left empty")
+        )  # fmt: skip
+    return reading
+
+
+def _read_number_values(
+    series: pd.Series, decimal: Decimal | None, whole: bool, strict: bool
+) -> Reading:
+    """Read text with ``decimal`` as the mark; ``strict``: values fitting both are unread."""
+    reasons: dict[Any, str] = {}
+    typed, as_text = 0, 0
+
+    def parse(value: Any) -> float | int:
+        nonlocal typed, as_text
+        if not isinstance(value, str):
+            typed += 1
+            number = parse_number(value)
+        else:
+            mantissa, exponent, negative, percent = _number_parts(value)
+            number = _read_with(value, mantissa, exponent, decimal, whole, strict, reasons)
+            number = -abs(number) if negative else number
+            number = number / 100 if percent else number
+            as_text += 1
+        if not whole:
+            return number
         if not float(number).is_integer():
             raise ValueError("not a whole number")
         return int(number)
 
-    return _map_unique(series, parse, "Int64")
+    values, invalid = _map_unique(series, parse, "Int64" if whole else "Float64")
+    reading = Reading(values, invalid, reasons)
+    if typed and as_text:  # an Excel column where some cells hold numbers as text
+        reading.notes.append(
+            ("text", f"{_n(as_text, 'distinct value')} stored as text read as numbers")
+        )
+    return reading
+
+
+def _read_with(
+    value: str, mantissa: str, exponent: str, decimal: Decimal | None, whole: bool,
+    strict: bool, reasons: dict[Any, str],
+) -> float:  # fmt: skip
+    proof = _evidence(mantissa, whole)
+    if proof == "":
+        return float(mantissa + exponent)
+    if proof == "?" and (decimal is None or strict):
+        reasons[value] = (
+            "fits either decimal mark and this column uses both"
+            if decimal
+            else "could be thousands or decimals; state the decimal mark in the config"
+        )
+        raise ValueError("ambiguous")
+    mark: Decimal = decimal if decimal is not None else proof  # type: ignore[assignment]
+    if proof != "?" and proof != mark and _fits(mantissa, proof):  # type: ignore[arg-type]
+        reasons[value] = f"uses {proof!r} as the decimal mark, unlike the rest of the column"
+        raise ValueError("contradicts the column")
+    return float(_read_mantissa(mantissa, mark) + exponent)
+
+
+def date_evidence(series: pd.Series) -> dict[str, int]:
+    """How many slashed dates prove day/month ("day"), month/day ("month"), fit either ("?")."""
+    counts = {"day": 0, "month": 0, "?": 0}
+    for value, n in _present_counts(series).items():
+        proof = _date_proof(value)
+        if proof:
+            counts[proof] += int(n)
+    return counts
+
+
+def _date_proof(value: Any) -> str:
+    match = _SLASHED.match(value) if isinstance(value, str) else None
+    if not match:
+        return ""
+    first, second = int(match.group(1)), int(match.group(2))
+    if first > 12 >= second:
+        return "day"
+    if second > 12 >= first:
+        return "month"
+    return "?" if first != second and first <= 12 and second <= 12 else ""
 
 
 def parse_bool(value: Any) -> bool:
@@ -232,17 +523,6 @@ def coerce_string(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return out.astype("string"), invalid
 
 
-def _day_first(values: pd.Series) -> bool:
-    """Decide per column whether "03/04/2025" means 3 April: any first part over 12 says so."""
-    first_over, second_over = False, False
-    for text in values.astype(str):
-        match = _SLASHED.match(text)
-        if match:
-            first_over |= int(match.group(1)) > 12
-            second_over |= int(match.group(2)) > 12
-    return first_over and not second_over
-
-
 def parse_datetime(value: Any, day_first: bool = False) -> pd.Timestamp:
     """Read one date or time; naive values are taken as UTC."""
     if isinstance(value, bool):
@@ -255,9 +535,12 @@ def parse_datetime(value: Any, day_first: bool = False) -> pd.Timestamp:
         stamp = _from_number(float(value))
     else:
         text = str(value).strip()
-        if re.match(r"^\d{4}-\d{1,2}-\d{1,2}", text):
-            # ISO shape: strict. dateutil would read "2025-13-01" as 13 January.
-            stamp = pd.Timestamp(text)
+        year_first = re.match(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b(.*)$", text)
+        if year_first:
+            # Year first is always year-month-day, and strict: dateutil would read
+            # "2025-13-01" as 13 January, and "2025/03/04" as 3 April when day-first.
+            year, month, day, rest = year_first.groups()
+            stamp = pd.Timestamp(f"{year}-{month:0>2}-{day:0>2}{rest}")
         else:
             # A default in year 1 makes "March 5" (no year) fail below instead of
             # silently taking today's year.
@@ -284,11 +567,21 @@ def _from_number(number: float) -> pd.Timestamp:
     raise ValueError("a number that is not a date, an Excel date or an epoch time")
 
 
-def coerce_datetime(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+def read_dates(
+    series: pd.Series, fmt: ColumnFormat | None = None, hint: Hint | None = None
+) -> Reading:
+    """Read a column of dates, deciding day/month order from all of its values.
+
+    "25/12/2024" proves day/month and "12/25/2024" month/day. The order most values
+    prove wins; values that prove the other are unreadable (not swapped). When no value
+    decides, the config (``fmt``), then the rest of the table (``hint``) decide, else
+    month/day; if some dates fit both orders the column gets a note saying which was used.
+    """
+    fmt, hint = fmt or ColumnFormat(), hint or Hint()
     if pd.api.types.is_datetime64_any_dtype(series):
         # Already dates: naive ones are taken as UTC, like naive text.
         stamps = series.dt.tz_localize(UTC) if series.dt.tz is None else series.dt.tz_convert(UTC)
-        return stamps.astype("datetime64[us, UTC]"), pd.Series(False, index=series.index)
+        return Reading(stamps.astype("datetime64[us, UTC]"), pd.Series(False, index=series.index))
     # ISO text (what HubSpot and most exports send) is parsed by pandas in one go; only
     # the rest goes value by value through parse_datetime.
     texts = _stripped(series).fillna("").astype(str)
@@ -298,8 +591,50 @@ def coerce_datetime(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     fast = pd.to_datetime(texts.where(iso), format="ISO8601", utc=True, errors="coerce")
     fast = fast.where((fast.dt.year >= 1900) & (fast.dt.year <= 2200))
     done = fast.notna()
-    day_first = _day_first(series[~done].dropna())
-    values, invalid = _map_unique(series.where(~done), lambda v: parse_datetime(v, day_first))
+    rest = series.where(~done)
+    votes = date_evidence(rest)
+    ambiguous = votes.pop("?")
+    order, how = _decide(votes, _order(fmt.day_first), _order(hint.day_first), "month")
+    reasons: dict[Any, str] = {}
+
+    def parse(value: Any) -> pd.Timestamp:
+        proof = _date_proof(value)
+        if proof in ("day", "month") and proof != order:
+            reasons[value] = (
+                f"fits only {_ORDER_NAMES[proof]} but this column is {_ORDER_NAMES[order]}; "
+                "left out rather than swapped"
+            )
+            raise ValueError("contradicts the column")
+        return parse_datetime(value, order == "day")
+
+    values, invalid = _map_unique(rest, parse)
     slow = pd.to_datetime(values, utc=True)
     out = fast.where(done, slow).astype("datetime64[us, UTC]")
-    return out, invalid & ~done
+    reading = Reading(out, invalid & ~done, reasons)
+    minority = votes["month" if order == "day" else "day"]
+    name = _ORDER_NAMES[order]
+    if minority:
+        reading.notes.append(
+            ("dates", f"the dates mix both orders: {votes[order]:,} fit only {name} and "
+             f"{minority:,} fit only the other order; read as {name} and those {minority:,} "
+             f"left out, not swapped; {ambiguous:,} that fit both were read as {name}")
+        )  # fmt: skip
+    elif ambiguous and how in ("hint", "default"):
+        why = hint.day_first_why if how == "hint" else "that is the default"
+        reading.notes.append(
+            ("dates", f"{_n(ambiguous, 'date')} (like 03/04/2025) fit both day/month and month/day "
+             f"and none tells which; read as {name} because {why}")
+        )  # fmt: skip
+    return reading
+
+
+_ORDER_NAMES = {"day": "day/month", "month": "month/day"}
+
+
+def _order(day_first: bool | None) -> str | None:
+    return None if day_first is None else ("day" if day_first else "month")
+
+
+def coerce_datetime(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    reading = read_dates(series)
+    return reading.values, reading.invalid

@@ -17,6 +17,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from smbml_connect.coerce import ColumnFormat
 from smbml_connect.errors import ConfigError
 from smbml_connect.schema import TABLES
 
@@ -51,9 +52,28 @@ class SourceConfig(BaseModel):
     kind: str
     tables: dict[str, str] = Field(default_factory=dict)
     mapping: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # table -> canonical column -> "decimal=," / "decimal=." / "dayfirst" / "monthfirst"
+    formats: dict[str, dict[str, str]] = Field(default_factory=dict)
     settings: BaseModel | None = None  # the connector's own keys, validated
 
-    @field_validator("tables", "mapping")
+    @field_validator("formats")
+    @classmethod
+    def _known_formats(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for table, columns in value.items():
+            for column, text in columns.items():
+                if table in TABLES and column not in TABLES[table].names:
+                    raise ValueError(f"{table} has no column {column!r}")
+                ColumnFormat.parse(text)
+        return value
+
+    def column_formats(self) -> dict[str, dict[str, ColumnFormat]]:
+        """``formats`` typed: table -> column -> how its values are written."""
+        return {
+            table: {column: ColumnFormat.parse(text) for column, text in columns.items()}
+            for table, columns in self.formats.items()
+        }
+
+    @field_validator("tables", "mapping", "formats")
     @classmethod
     def _known_tables(cls, value: dict[str, object]) -> dict[str, object]:
         unknown = [t for t in value if t not in TABLES]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect import steps as steps_registry
+from smbml_connect.coerce import ColumnFormat
 from smbml_connect.consent import UNREADABLE_CONSENT, read_column
 from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError
 from smbml_connect.ports import Destination, PagedSource, RunResult, Source, StepResult
@@ -38,6 +39,8 @@ class RunOptions:
     missing_consent_means: str = "consented"
     kind: str = "run"
     settings: Mapping[str, Any] = field(default_factory=dict)  # analytics.<key> -> settings
+    # table -> column -> decimal mark / date order the values cannot show (config)
+    formats: Mapping[str, Mapping[str, ColumnFormat]] = field(default_factory=dict)
 
 
 def run_pipeline(
@@ -51,7 +54,7 @@ def run_pipeline(
     run_id = store.start_run(options.kind, source.name)
     result = RunResult(run_id=run_id, as_of=as_of, source=source.name)
     try:
-        _load(source, store, result, progress)
+        _load(source, store, result, progress, options.formats)
         tables = {name: _live(store.read(name)) for name in TABLES}
         personal, result.consent_skipped, unreadable = _consented_view(tables, options)
         if not unreadable.empty:
@@ -98,16 +101,22 @@ def _declaring(enabled: Sequence[Step]) -> list[Step]:
     return registered + [s for s in enabled if s.name not in names]
 
 
-def _load(source: Source, store: Store, result: RunResult, progress: Progress) -> None:
+def _load(
+    source: Source,
+    store: Store,
+    result: RunResult,
+    progress: Progress,
+    formats: Mapping[str, Mapping[str, ColumnFormat]],
+) -> None:
     for table in source.available():
         progress(f"Reading {table}")
         cursor = store.get_cursor(source.name, table) if source.incremental else None
         try:
             if isinstance(source, PagedSource):
-                _load_pages(source, table, cursor, store, result, progress)
+                _load_pages(source, table, cursor, store, result, progress, formats)
                 continue
             raw = source.pull(table, since=cursor)
-            checked = validate(table, raw, source=source.name)
+            checked = validate(table, raw, source=source.name, formats=formats.get(table))
         except SmbmlError as exc:
             log.warning("table %s skipped: %s", table, exc)
             result.errors.append(str(exc))
@@ -133,6 +142,7 @@ def _load_pages(
     store: Store,
     result: RunResult,
     progress: Progress,
+    formats: Mapping[str, Mapping[str, ColumnFormat]],
 ) -> None:
     """A source that pages (HubSpot): each page, its rejects and its cursor commit together."""
     for page in source.pull_pages(entity, since=cursor):
@@ -140,7 +150,7 @@ def _load_pages(
         for table, frame in page.tables.items():
             if frame.empty:
                 continue
-            checked = validate(table, frame, source=source.name)
+            checked = validate(table, frame, source=source.name, formats=formats.get(table))
             clean[table] = checked.clean
             rejects.append(checked.rejects)
             result.loaded[table] = result.loaded.get(table, 0) + len(checked.clean)

@@ -268,7 +268,9 @@ class RunResult:
 
     @property
     def rejected_rows(self) -> int:
-        rows = self.rejects[~self.rejects["action"].isin(["value cleared", UNREADABLE_CONSENT])]
+        rows = self.rejects[
+            ~self.rejects["action"].isin(["value cleared", "column note", UNREADABLE_CONSENT])
+        ]
         return len(rows[["table", "source_row"]].drop_duplicates())
 
     @property

@@ -76,6 +76,7 @@ def build_run(
         consent_column=config.consent.column,
         missing_consent_means=config.consent.missing_means,
         settings=dict(config.analytics.settings),
+        formats=config.source.column_formats(),
     )
     destinations = make_destinations(context)
     with Store(store_path or config.store) as store:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard, get_args
 
@@ -23,6 +23,7 @@ from smbml_connect.errors import DataValidationError
 
 __all__ = [
     "FORECASTS",
+    "NOTE",
     "OUTPUT_TABLES",
     "PRICE_SUGGESTIONS",
     "REJECTS_TAB",
@@ -53,6 +54,7 @@ TableName = Literal[
 ]
 SOURCE_ROW = "_source_row"
 REJECTS_TAB = "Rejects"  # the tab of rows and values a run could not use, wherever results go
+NOTE = "column note"  # a rejects row about a whole column (how it was read), not a problem row
 REJECT_COLUMNS = ["table", "source", "source_row", "column", "value", "reason", "action", "row"]
 
 
@@ -320,24 +322,38 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _row_json(frame: pd.DataFrame, position: int) -> str:
-    row = frame.iloc[position]
-    return json.dumps(
-        {
-            str(k): _jsonable(v)
-            for k, v in row.items()
-            if k != SOURCE_ROW and not coerce.is_missing(v)
-        },
-        default=str,
-    )
+def _rows_json(frame: pd.DataFrame, positions: list[int]) -> dict[int, str]:
+    """The original rows at ``positions`` as JSON, without empty values; one pass, not per row."""
+    unique = sorted(set(positions))
+    subset = frame.drop(columns=[SOURCE_ROW], errors="ignore").iloc[unique]
+    present = ~pd.DataFrame({c: coerce._missing(subset[c]) for c in subset.columns})
+    cells = subset.astype(object).where(present.to_numpy(), None).to_numpy()
+    names = [str(c) for c in subset.columns]
+    return {
+        position: json.dumps(
+            {
+                name: value if isinstance(value, str) else _jsonable(value)
+                for name, value in zip(names, row, strict=True)
+                if value is not None
+            },
+            default=str,
+        )
+        for position, row in zip(unique, cells, strict=True)
+    }
 
 
-def validate(table: str, frame: pd.DataFrame, source: str = "") -> Validation:
+def validate(
+    table: str,
+    frame: pd.DataFrame,
+    source: str = "",
+    formats: Mapping[str, coerce.ColumnFormat] | None = None,
+) -> Validation:
     """Return the clean typed rows of ``frame`` and every problem found in it.
 
     ``frame`` has canonical column names (connectors map headers first). A column
     ``_source_row`` gives the row number the user sees in the source (a sheet row,
-    a CSV line); without it rows are numbered from 1.
+    a CSV line); without it rows are numbered from 1. ``formats`` states, per column,
+    the decimal mark or date order the values cannot show (from the config).
     """
     spec = _spec(table)
     missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
@@ -352,6 +368,8 @@ def validate(table: str, frame: pd.DataFrame, source: str = "") -> Validation:
         if SOURCE_ROW in frame.columns
         else pd.Series(np.arange(1, len(frame) + 1), dtype="Int64")
     )
+    formats = formats or {}
+    hint = _table_hint(spec, frame)
     problems: list[dict[str, Any]] = []
     reject = pd.Series(False, index=frame.index)
     clean = pd.DataFrame(index=frame.index)
@@ -362,34 +380,104 @@ def validate(table: str, frame: pd.DataFrame, source: str = "") -> Validation:
             )
             continue
         raw = frame[column.name]
-        values, invalid = _COERCERS[column.kind](raw)
+        reading = _read(column, raw, formats.get(column.name), hint)
+        values, invalid = reading.values, reading.invalid
         clean[column.name] = values.astype(_PANDAS_DTYPES[column.kind])
         empty = values.isna() & ~invalid if column.required else pd.Series(False, index=frame.index)
         for position in np.flatnonzero(invalid.to_numpy() | empty.to_numpy()):
             fatal = column.required
+            value = raw.iloc[position]
             problems.append(
                 {
                     "column": column.name,
                     "position": position,
-                    "value": ""
-                    if coerce.is_missing(raw.iloc[position])
-                    else str(raw.iloc[position]),
+                    "value": "" if coerce.is_missing(value) else str(value),
                     "reason": (
                         f"{column.name} is empty but required"
                         if empty.iloc[position]
-                        else f"{column.name} {_REASONS[column.kind]}"
+                        else f"{column.name} {_reason(reading, column, value)}"
                     ),
                     "action": "row rejected" if fatal else "value cleared",
                 }
             )
             if fatal:
                 reject.iloc[position] = True
+        for kind, text in reading.notes:
+            problems.append(
+                {
+                    "column": column.name,
+                    "position": None,
+                    "value": "",
+                    "reason": f"{column.name}: {text}{_how_to_state(kind, table, column.name)}",
+                    "action": NOTE,
+                }
+            )
     _reject_duplicates(spec, clean, reject, rows, problems)
     clean["source"] = pd.Series(source, index=frame.index, dtype="string")
     clean["extra"] = _extra(frame, spec)
     rejects = _rejects_frame(table, source, frame, rows, problems)
     kept = clean[~reject.to_numpy()].reset_index(drop=True)
     return Validation(kept, rejects)
+
+
+def _read(
+    column: Column, raw: pd.Series, fmt: coerce.ColumnFormat | None, hint: coerce.Hint
+) -> coerce.Reading:
+    if column.kind in ("float", "int", "count"):
+        reading = coerce.read_numbers(raw, fmt, hint, whole=column.kind != "float")
+        if column.kind == "count":
+            negative = (reading.values.fillna(0) < 0).astype(bool)
+            reading.values = reading.values.mask(negative)
+            reading.invalid = reading.invalid | negative
+        return reading
+    if column.kind == "datetime":
+        return coerce.read_dates(raw, fmt, hint)
+    values, invalid = _COERCERS[column.kind](raw)
+    return coerce.Reading(values, invalid)
+
+
+def _reason(reading: coerce.Reading, column: Column, value: Any) -> str:
+    try:
+        return reading.reasons.get(value) or _REASONS[column.kind]
+    except TypeError:  # an unhashable cell
+        return _REASONS[column.kind]
+
+
+def _how_to_state(kind: str, table: str, column: str) -> str:
+    if kind == "decimal":
+        return f'; to state it: [source.formats.{table}] {column} = "decimal=," (or "decimal=.")'
+    if kind == "dates":
+        return f'; to state it: [source.formats.{table}] {column} = "dayfirst" (or "monthfirst")'
+    return ""
+
+
+def _table_hint(spec: TableSpec, frame: pd.DataFrame) -> coerce.Hint:
+    """What the table's other columns show: a column no value decides follows its table."""
+    numbers = {",": 0, ".": 0}
+    dates = {"day": 0, "month": 0}
+    for column in spec.columns:
+        if column.name not in frame.columns:
+            continue
+        if column.kind in ("float", "int", "count"):
+            found = coerce.number_evidence(frame[column.name], whole=column.kind != "float")
+            numbers = {k: n + found[k] for k, n in numbers.items()}
+        elif column.kind == "datetime" and not pd.api.types.is_datetime64_any_dtype(
+            frame[column.name]
+        ):
+            found = coerce.date_evidence(frame[column.name])
+            dates = {k: n + found[k] for k, n in dates.items()}
+    decimal: coerce.Decimal | None = None
+    if numbers[","] != numbers["."]:
+        decimal = "," if numbers[","] > numbers["."] else "."
+    day_first, why = None, ""
+    if dates["day"] != dates["month"]:
+        day_first = dates["day"] > dates["month"]
+        why = f"the table's other dates are {'day/month' if day_first else 'month/day'}"
+    elif decimal == ",":
+        day_first, why = True, "the table's numbers use decimal commas, as day/month countries do"
+    return coerce.Hint(
+        decimal, f"the table's other numbers use {decimal!r}" if decimal else "", day_first, why
+    )
 
 
 def _reject_duplicates(
@@ -399,25 +487,67 @@ def _reject_duplicates(
     rows: pd.Series,
     problems: list[dict[str, Any]],
 ) -> None:
-    """The last row with a given key wins, as an upsert would; earlier ones are reported."""
-    keys = clean[list(spec.key)]
-    candidates = ~reject & keys.notna().all(axis=1)
-    duplicated = keys[candidates].duplicated(keep="last")
-    for index in duplicated[duplicated].index:
-        key_value = ", ".join(str(v) for v in keys.loc[index])
-        later = keys[candidates].eq(keys.loc[index]).all(axis=1)
-        last_row = rows[later[later].index[-1]]
+    """Of rows with the same key, the one with the most values filled in wins.
+
+    Ties go to the newest ``updated_at``, then to the last in the file. Each other row
+    is reported with the columns where it differed from the winner. Sorting makes this
+    n log n: (key, filled, updated_at, position), the last of each key wins.
+    """
+    key = list(spec.key)
+    candidates = ~reject.to_numpy() & clean[key].notna().all(axis=1).to_numpy()
+    rivals = clean[candidates]
+    if rivals.empty or not rivals.duplicated(key, keep=False).any():
+        return
+    rivals = rivals[rivals.duplicated(key, keep=False)]
+    others = [c for c in clean.columns if c not in key]
+    order = pd.DataFrame(
+        {
+            **{k: rivals[k] for k in key},
+            "filled": rivals[others].notna().sum(axis=1),
+            "updated": rivals.get("updated_at", pd.NaT),
+            "position": rivals.index,
+        }
+    ).sort_values([*key, "filled", "updated", "position"], na_position="first", kind="stable")
+    order["winner"] = order.groupby(key, sort=False)["position"].transform("last")
+    lost = order[order["position"] != order["winner"]]
+    loser = lost["position"].to_numpy()
+    winner = lost["winner"].to_numpy()
+    mine, theirs = clean.loc[loser, others], clean.loc[winner, others]
+    mine.index = theirs.index = range(len(loser))
+    differed = np.full(len(loser), "", dtype=object)
+    for column in others:
+        same = (mine[column] == theirs[column]).fillna(False).astype(bool)
+        same |= mine[column].isna() & theirs[column].isna()
+        differed = differed + np.where(same.to_numpy(), "", f", {column}")
+    by = order.set_index("position")
+    why = np.select(
+        [
+            by.loc[winner, "filled"].to_numpy() > by.loc[loser, "filled"].to_numpy(),
+            (by.loc[winner, "updated"].to_numpy() != by.loc[loser, "updated"].to_numpy())
+            & pd.notna(by.loc[winner, "updated"].to_numpy()),
+        ],
+        ["has more values filled in", "was updated later"],
+        "comes later",
+    )
+    name = "+".join(key)
+    key_text = clean.loc[loser, key[0]].astype(str).to_numpy(dtype=object)
+    for part in key[1:]:
+        key_text = key_text + ", " + clean.loc[loser, part].astype(str).to_numpy(dtype=object)
+    numbers = rows.to_numpy()
+    for i, position in enumerate(loser):
+        diff = differed[i]
         problems.append(
             {
-                "column": "+".join(spec.key),
-                "position": index,
-                "value": key_value,
-                "reason": f"duplicate {'+'.join(spec.key)}; row {last_row} has the same key "
-                "and wins",
+                "column": name,
+                "position": int(position),
+                "value": key_text[i],
+                "reason": f"duplicate {name}; row {numbers[winner[i]]} has the same key, "
+                f"{why[i]} and wins; "
+                + (f"this row differed in {diff[2:]}" if diff else "this row had the same values"),
                 "action": "row rejected",
             }
         )
-        reject.loc[index] = True
+    reject.iloc[loser] = True
 
 
 def _extra(frame: pd.DataFrame, spec: TableSpec) -> pd.Series:
@@ -441,18 +571,22 @@ def _rejects_frame(
     rows: pd.Series,
     problems: list[dict[str, Any]],
 ) -> pd.DataFrame:
+    numbers = rows.to_numpy()
+    originals = _rows_json(frame, [p["position"] for p in problems if p["position"] is not None])
     records = [
         {
             "table": table,
             "source": source,
-            "source_row": int(rows.iloc[p["position"]]),
+            "source_row": None if p["position"] is None else int(numbers[p["position"]]),
             "column": p["column"],
             "value": p["value"],
             "reason": p["reason"],
             "action": p["action"],
-            "row": _row_json(frame, p["position"]),
+            "row": None if p["position"] is None else originals[p["position"]],
         }
         for p in problems
     ]
     out = pd.DataFrame(records, columns=REJECT_COLUMNS)
-    return out.sort_values(["source_row", "column"], kind="stable").reset_index(drop=True)
+    out["source_row"] = out["source_row"].astype("Int64")  # a column note has no row
+    out = out.sort_values(["source_row", "column"], kind="stable", na_position="first")
+    return out.reset_index(drop=True)

@@ -95,3 +95,10 @@ def test_day_first_is_decided_per_column():
 def test_impossible_or_yearless_dates_are_invalid(text):
     _, invalid = coerce_datetime(pd.Series([text], dtype=object))
     assert invalid.all()
+
+
+def test_a_column_decides_its_decimal_mark_and_context_free_callers_keep_the_point():
+    values, invalid = coerce_float(pd.Series(["0,125", "1.234", "3,000"], dtype=object))
+    assert values.tolist() == [0.125, 1234.0, 3.0] and not invalid.any()
+    values, invalid = coerce_float(pd.Series(["1,234", "7"], dtype=object))
+    assert values.tolist() == [1234.0, 7.0] and not invalid.any()
