@@ -160,8 +160,11 @@ def prepare(raw: pd.DataFrame, layout: Layout | None) -> Prepared:
     return Prepared(kept, rows, layout)
 
 
-# A first cell like these, in a row with no e-mail in it ("Total Wine & More" is a customer).
-_TOTAL = re.compile(r"(grand |sub ?)?totals?( .*)?|sum|summe|gesamt|totaal|totale")
+# A total row says so in one of its first cells: "Total", "Subtotal Leeds", "Grand total",
+# "Total for Acme Co"; or it starts with "Total" and holds nothing but numbers besides
+# ("Total 2025", "$1,234"). "Total Wine & More" with an e-mail or a date is a customer.
+_TOTAL = re.compile(r"(grand |sub ?)totals?( .*)?|totals?( for .*)?|sum|summe|gesamt|totaal|totale")
+_TOTAL_LIKE = re.compile(r"totals? .*")
 
 
 _TOTAL_START = r"\W*(?:grand|sub|total|sum|gesamt|totaal|totale)"
@@ -201,13 +204,33 @@ def _non_records(frame: pd.DataFrame) -> Skips:
         same = sum(v == headers[i] for i, v in filled if headers[i])
         if same >= 2 and same * 2 >= len(filled):
             out[position] = "repeated header row"
-        elif any(_TOTAL.fullmatch(v) for _, v in filled[:3]) and not any(
-            "@" in str(values[i]) for i, _ in filled
-        ):
-            first = next(str(values[i]).strip() for i, v in filled[:3] if _TOTAL.fullmatch(v))
-            kind = "subtotal" if "sub" in normalise(first) else "total"
-            out[position] = f"{kind} row ({first!r})"
+        else:
+            label = _total_label(values, filled)
+            if label is not None:
+                kind = "subtotal" if "sub" in normalise(label) else "total"
+                out[position] = f"{kind} row ({label!r})"
     return out
+
+
+def _total_label(values: tuple[Any, ...], filled: list[tuple[int, str]]) -> str | None:
+    """The cell that makes this row a total row, if it is one."""
+    if any("@" in str(values[i]) for i, _ in filled):
+        return None
+    for i, text in filled[:3]:
+        others = [values[j] for j, _ in filled if j != i]
+        if _TOTAL.fullmatch(text) or (
+            _TOTAL_LIKE.fullmatch(text) and all(_is_number(v) for v in others)
+        ):
+            return str(values[i]).strip()
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        coerce.parse_number(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _text(value: Any) -> bool:
@@ -393,10 +416,10 @@ def _shopify_customers(frame: pd.DataFrame) -> pd.DataFrame:
     consent = _col(frame, "Accepts Email Marketing")
     if not _filled(consent).any():
         consent = _col(frame, "Accepts Marketing")
-    key = _col(frame, "Customer ID")
+    # Keyed by e-mail as the orders export is (it has no customer id), else by the id.
+    ids = _col(frame, "Customer ID").map(lambda v: str(v).strip().lstrip("'") if _text(v) else None)
     email = _email_key(_col(frame, "Email"))
-    key = key.where(_filled(key), email) if _filled(key).any() else email
-    return _with(frame, contact_id=key, marketing_consent=consent)
+    return _with(frame, contact_id=email.where(_filled(email), ids), marketing_consent=consent)
 
 
 SHOPIFY_CUSTOMERS = Layout(

@@ -19,8 +19,9 @@ import pytest
 from openpyxl import Workbook
 
 from smbml_connect.connectors.files.source import FilesSource
+from smbml_connect.layouts import prepare
 from smbml_connect.pipeline import RunOptions, run_pipeline
-from smbml_connect.schema import validate
+from smbml_connect.schema import SOURCE_ROW, validate
 from smbml_connect.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "layouts"
@@ -195,6 +196,22 @@ def test_shopify_orders_run_through_the_pipeline_and_exit_clean(tmp_path: Path):
     assert result.loaded == {"contacts": 21, "orders": 8, "order_lines": 21}
     skipped = result.rejects[result.rejects["action"] == "row skipped"]
     assert len(skipped) == 6 and set(skipped["table"]) == {"contacts"}
+
+
+def test_shopify_customers_export_keys_as_the_orders_export_does(tmp_path: Path):
+    folder = fixture(tmp_path, "customers_export.csv", "shopify_orders_export_1.csv")
+    loaded = load(folder)
+    contacts = loaded["contacts"]
+    assert contacts.layout == "Shopify customers export"  # not the buyers of the orders
+    assert (len(contacts.clean), contacts.rejected, len(contacts.skipped)) == (7, 0, 0)
+    clean = contacts.clean.set_index("contact_id")
+    assert clean["marketing_consent"].tolist() == [True, False, True, False, True, False, False]
+    assert set(loaded["orders"].clean["contact_id"].dropna()) <= set(clean.index)
+    assert clean.index[5] == "7412345678906"  # no e-mail: Shopify's customer id
+    assert clean.loc["sophie.martin@example.fr", ["company", "country"]].tolist() == [
+        "Atelier Martin",
+        "FR",
+    ]
 
 
 # -- point 5: HubSpot exports -------------------------------------------------------
@@ -383,6 +400,7 @@ def test_xero_invoices_export(tmp_path: Path):
 ROW_TABLE = {  # the table that has one row per row of the file
     "hand_kept_customers.csv": "contacts",
     "shopify_orders_export_1.csv": "order_lines",
+    "customers_export.csv": "contacts",
     HUBSPOT.format("contacts"): "contacts",
     HUBSPOT.format("deals"): "deals",
     HUBSPOT.format("companies"): "contacts",
@@ -446,3 +464,20 @@ def test_a_hand_kept_tab_in_a_workbook(tmp_path: Path):
         "repeated header row",
         "total row ('Total')",
     ]
+
+
+def test_total_rows_are_told_from_customers_named_total():
+    rows = [
+        ["Total Wine & More", "2025-01-02", "12.00"],
+        ["TOTAL 2025", "", "$1,234.00"],
+        ["Total Fitness", "2025-02-02", "9"],
+        ["Subtotal Leeds", "", "5"],
+        ["Total for Acme", "", "5"],
+        ["Summer Jones", "2025-03-03", "7"],
+    ]
+    frame = pd.DataFrame(rows, columns=["Customer", "Date", "Spent"], dtype=object)
+    frame[SOURCE_ROW] = pd.Series(range(2, 8), dtype="Int64")
+    prepared = prepare(frame, None)
+    assert prepared.frame["Customer"].tolist() == ["Total Wine & More", "Total Fitness",
+                                                   "Summer Jones"]  # fmt: skip
+    assert prepared.skipped[SOURCE_ROW].tolist() == [3, 5, 6]
