@@ -30,9 +30,19 @@ from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalis
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import BLANK_ROWS
 
-__all__ = ["LAYOUTS", "Layout", "LayoutTable", "Prepared", "detect", "prepare"]
+__all__ = [
+    "FILE",
+    "LAYOUTS",
+    "Layout",
+    "LayoutTable",
+    "Prepared",
+    "detect",
+    "join_prepared",
+    "prepare",
+]
 
 SKIPPED = "row skipped"  # the reject action of a row that holds no record
+FILE = "File"  # the column that names the file of each row when one export is several files
 
 Shape = Callable[[pd.DataFrame], pd.DataFrame]
 Skips = dict[int, str]  # frame position -> why the row holds no record
@@ -163,6 +173,17 @@ def prepare(raw: pd.DataFrame, layout: Layout | None) -> Prepared:
 # A total row says so in one of its first cells: "Total", "Subtotal Leeds", "Grand total",
 # "Total for Acme Co"; or it starts with "Total" and holds nothing but numbers besides
 # ("Total 2025", "$1,234"). "Total Wine & More" with an e-mail or a date is a customer.
+def join_prepared(pieces: list[Prepared], files: list[str]) -> Prepared:
+    """One export written as several files: their rows together, each naming its file."""
+    frames = [p.frame.assign(**{FILE: f}) for p, f in zip(pieces, files, strict=True)]
+    skipped = [p.skipped.assign(**{FILE: f}) for p, f in zip(pieces, files, strict=True)]
+    return Prepared(
+        pd.concat(frames, ignore_index=True),
+        pd.concat(skipped, ignore_index=True),
+        pieces[0].layout,
+    )
+
+
 _TOTAL = re.compile(r"(grand |sub ?)totals?( .*)?|totals?( for .*)?|sum|summe|gesamt|totaal|totale")
 _TOTAL_LIKE = re.compile(r"totals? .*")
 
@@ -254,6 +275,14 @@ def _email_key(series: pd.Series) -> pd.Series:
     return series.map(lambda v: str(v).strip().lower() if _text(v) else None)
 
 
+def _row_keys(frame: pd.DataFrame) -> pd.Series:
+    """'row 12' (or 'file.csv row 12' when one export is several files): a key of last resort."""
+    rows = frame[SOURCE_ROW].map(lambda n: f"row {n}")
+    if FILE in frame.columns:
+        rows = frame[FILE].astype(str) + " " + rows
+    return rows
+
+
 def _first_of(frame: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
     """The first row of each key in file order (rows without a key kept, to be rejected)."""
     first = ~key.duplicated() | ~_filled(key)
@@ -325,15 +354,23 @@ def _is_hand_kept(head: pd.DataFrame) -> bool:
     return bool(values) and len(names) * 5 >= len(values) * 4
 
 
+def _any_of(frame: pd.DataFrame, headers: set[str]) -> pd.Series:
+    """The first filled of the columns whose headers are in ``headers`` (lists put together
+    may call the same thing "Email" and "E-mail")."""
+    out = pd.Series(None, index=frame.index, dtype=object)
+    for column in (c for c in frame.columns if normalise(c) in headers):
+        out = out.where(_filled(out), frame[column])
+    return out
+
+
 def _hand_kept_contacts(frame: pd.DataFrame) -> pd.DataFrame:
-    email = next((c for c in frame.columns if normalise(c) in _EMAIL_HEADERS), None)
-    key = _email_key(frame[email]) if email else pd.Series(None, index=frame.index)
-    by_row = frame[SOURCE_ROW].map(lambda n: f"row {n}")
-    out = _with(frame, contact_id=key.where(_filled(key), by_row))
-    name = _name_column(frame)
+    key = _email_key(_any_of(frame, _EMAIL_HEADERS))
+    out = _with(frame, contact_id=key.where(_filled(key), _row_keys(frame)))
+    if sum(normalise(c) in _EMAIL_HEADERS for c in frame.columns) > 1:
+        out = _with(out, email=_any_of(frame, _EMAIL_HEADERS))
     mapped = set(map_headers("contacts", _headers(frame)).columns.values())
-    if name and not {"first_name", "last_name"} & mapped:
-        first, last = _split_name(frame[name])
+    if _name_column(frame) and not {"first_name", "last_name"} & mapped:
+        first, last = _split_name(_any_of(frame, _NAME_HEADERS))
         out = _with(out, first_name=first, last_name=last)
     return out
 
@@ -553,10 +590,22 @@ HUBSPOT_COMPANIES = Layout(
 
 
 # -- Mailchimp (an audience export: one CSV per status, subscribed / unsubscribed / cleaned) --
+def _mailchimp_status(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
+    # Unsubscribed and cleaned (bounced) members come in files with their own columns;
+    # the status is noted per file, before files of one audience are put together.
+    columns = {normalise(c) for c in frame.columns}
+    status = (
+        "unsubscribed"
+        if "unsub time" in columns
+        else "cleaned"
+        if "clean time" in columns
+        else "subscribed"
+    )
+    return _with(frame, **{"Mailchimp status": pd.Series(status, index=frame.index)}), {}
+
+
 def _mailchimp(frame: pd.DataFrame) -> pd.DataFrame:
-    # Unsubscribed and cleaned (bounced) members are in files with their own columns.
-    out = {normalise(c) for c in frame.columns} & {"unsub time", "clean time"}
-    consent = pd.Series("no" if out else "yes", index=frame.index)
+    consent = _col(frame, "Mailchimp status").map(lambda v: "yes" if v == "subscribed" else "no")
     return _with(frame, contact_id=_email_key(_col(frame, "Email Address")),
                  marketing_consent=consent)  # fmt: skip
 
@@ -577,6 +626,7 @@ MAILCHIMP = Layout(
             _mailchimp,
         )
     },
+    prepare=_mailchimp_status,
 )
 
 
@@ -639,7 +689,7 @@ def _key(*headers: str, by_row: bool = False) -> Callable[[pd.DataFrame], pd.Ser
                 values = values.map(lambda v: str(v).strip() if _text(v) else None)
             out = out.where(_filled(out), values)
         if by_row:
-            out = out.where(_filled(out), frame[SOURCE_ROW].map(lambda n: f"row {n}"))
+            out = out.where(_filled(out), _row_keys(frame))
         return out
 
     return key

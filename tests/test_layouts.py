@@ -481,3 +481,40 @@ def test_total_rows_are_told_from_customers_named_total():
     assert prepared.frame["Customer"].tolist() == ["Total Wine & More", "Total Fitness",
                                                    "Summer Jones"]  # fmt: skip
     assert prepared.skipped[SOURCE_ROW].tolist() == [3, 5, 6]
+
+
+def test_one_export_in_several_files_is_read_whole(tmp_path: Path):
+    """Mailchimp writes a file per status; each row says its file, consent follows it."""
+    folder = fixture(tmp_path, MAILCHIMP.format("subscribed"), MAILCHIMP.format("unsubscribed"))
+    source = FilesSource(folder)
+    assert source.where("contacts") == ", ".join(sorted(p.name for p in folder.iterdir()))
+    contacts = load(folder)["contacts"]
+    assert (len(contacts.clean), contacts.rejected, len(contacts.skipped)) == (14, 0, 1)
+    consent = contacts.clean.set_index("contact_id")["marketing_consent"]
+    assert consent.sum() == 10 and not consent["tom.obrien@example.com"]
+    assert (
+        '"File": "unsubscribed_'
+        in contacts.clean.set_index("contact_id").loc["olga@example.ru", "extra"]
+    )
+    assert json.loads(contacts.skipped["row"].iloc[0]) == {"File": MAILCHIMP.format("subscribed")}
+
+
+def test_a_shopify_export_split_in_two_files(tmp_path: Path):
+    lines = (FIXTURES / "shopify_orders_export_1.csv").read_text().splitlines(keepends=True)
+    (tmp_path / "orders_export_1.csv").write_text("".join(lines[:10]))
+    (tmp_path / "orders_export_2.csv").write_text("".join(lines[:1] + lines[10:]))
+    loaded = load(tmp_path)
+    assert _counts(loaded) == {
+        "contacts": (5, 0, 0), "orders": (8, 0, 0), "order_lines": (21, 0, 0),
+    }  # fmt: skip
+
+
+def test_two_hand_kept_lists_are_both_loaded(tmp_path: Path):
+    (tmp_path / "list a.csv").write_text("Customer,Email\nAnn Lee,ann@example.com\nBo Chen,\n")
+    (tmp_path / "list b.csv").write_text("Client,E-mail\nCy Diaz,\nAnn Lee,ann2@example.com\n")
+    contacts = load(tmp_path)["contacts"]
+    assert contacts.clean["contact_id"].tolist() == [
+        "ann@example.com", "list a.csv row 3", "list b.csv row 2", "ann2@example.com",
+    ]  # fmt: skip
+    assert contacts.clean["email"].tolist()[3] == "ann2@example.com"
+    assert contacts.clean["first_name"].tolist() == ["Ann", "Bo", "Cy", "Ann"]

@@ -20,7 +20,7 @@ from smbml_connect.headers import locate_tables
 from smbml_connect.layouts import Layout, detect
 from smbml_connect.sheet_rows import frame_from_rows
 
-__all__ = ["head_of_csv", "head_of_sheet", "place"]
+__all__ = ["companions", "head_of_csv", "head_of_sheet", "place"]
 
 _HEAD_ROWS = 40
 
@@ -49,6 +49,23 @@ def place(
     for _, _, table, name in offers:
         located.setdefault(table, name)
     return located, layouts
+
+
+def companions(located: Mapping[str, str], layouts: Mapping[str, Layout]) -> dict[str, list[str]]:
+    """Files or tabs of the same export as one already used: read with it, not left out.
+
+    Shopify splits a large export into orders_export_1.csv, orders_export_2.csv, ...;
+    Mailchimp writes one file per status (subscribed, unsubscribed, cleaned).
+    """
+    used = set(located.values())
+    out: dict[str, list[str]] = {}
+    for name, layout in layouts.items():
+        if name in used:
+            continue
+        main = next((n for n in layouts if n in used and layouts[n] is layout), None)
+        if main is not None:
+            out.setdefault(main, []).append(name)
+    return out
 
 
 def head_of_csv(path: Path) -> pd.DataFrame:

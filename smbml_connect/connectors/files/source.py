@@ -19,10 +19,15 @@ from typing import Any
 import pandas as pd
 from openpyxl import load_workbook
 
-from smbml_connect.connectors.files.placing import head_of_csv, head_of_sheet, place
+from smbml_connect.connectors.files.placing import (
+    companions,
+    head_of_csv,
+    head_of_sheet,
+    place,
+)
 from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.headers import HeaderMapping
-from smbml_connect.layouts import Layout, Prepared, prepare
+from smbml_connect.layouts import Layout, Prepared, join_prepared, prepare
 from smbml_connect.schema import REJECT_COLUMNS, TABLES
 from smbml_connect.sheet_rows import frame_from_rows
 
@@ -52,6 +57,7 @@ class FilesSource:
             )
         self._layouts: dict[str, Layout] = {}  # file or tab -> the known export it is
         self._locations = self._locate()
+        self._companions = companions(self._locations, self._layouts)  # more of one export
         self.header_mappings: dict[str, HeaderMapping] = {}
         self._prepared: dict[str, Prepared] = {}  # files or tabs that give several tables
         self._skipped: dict[str, pd.DataFrame] = {}
@@ -65,7 +71,8 @@ class FilesSource:
 
     def where(self, table: str) -> str:
         """The sheet or file a table comes from (for `smbml inspect`)."""
-        return self._locations.get(table, "")
+        location = self._locations.get(table, "")
+        return ", ".join([location, *self._companions.get(location, [])])
 
     def pull(self, entity: str, since: str | None = None) -> pd.DataFrame:
         """All rows of ``entity`` with canonical headers; files are always read in full."""
@@ -88,7 +95,12 @@ class FilesSource:
     def _prepare(self, location: str) -> Prepared:
         if location in self._prepared:
             return self._prepared[location]
-        prepared = prepare(self._read(location), self._layouts.get(location))
+        layout = self._layouts.get(location)
+        prepared = prepare(self._read(location), layout)
+        if location in self._companions:  # one export in several files: rows say which
+            parts = [location, *self._companions[location]]
+            pieces = [prepared, *(prepare(self._read(p), layout) for p in parts[1:])]
+            prepared = join_prepared(pieces, parts)
         if sum(n == location for n in self._locations.values()) > 1:
             self._prepared[location] = prepared  # read once for all the tables it gives
         return prepared
