@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from smbml_connect.errors import ConfigError
 from smbml_connect.schema import TABLES
 
-__all__ = ["HeaderMapping", "locate_tables", "map_headers", "match_table", "normalise"]
+__all__ = ["SYNONYMS", "HeaderMapping", "locate_tables", "map_headers", "match_table", "normalise"]
 
 _COMMON = {
     "source": [],
@@ -131,43 +131,71 @@ class HeaderMapping:
     columns: dict[str, str] = field(default_factory=dict)  # source header -> canonical column
     unmapped: list[str] = field(default_factory=list)  # kept in ``extra``
     conflicts: list[str] = field(default_factory=list)  # a second header for the same column
+    layout: str | None = None  # the known export recognised by its headers, if any
+    made: list[str] = field(default_factory=list)  # columns the layout makes (line numbers)
 
     def describe(self) -> list[str]:
-        lines = [f"{source!r} -> {target}" for source, target in self.columns.items()]
+        lines = [f"layout: {self.layout}"] if self.layout else []
+        lines += [
+            f"{source!r} -> {target}"
+            for source, target in self.columns.items()
+            if source not in self.made
+        ]
+        lines += [f"{column}: made by the layout" for column in self.made]
         lines += [f"{h!r} -> extra (no canonical column)" for h in self.unmapped]
         lines += [f"{h!r} -> extra ({c})" for h, c in (x.split("\0") for x in self.conflicts)]
         return lines
 
 
 def map_headers(
-    table: str, headers: Iterable[object], overrides: Mapping[str, str] | None = None
+    table: str,
+    headers: Iterable[object],
+    overrides: Mapping[str, str] | None = None,
+    synonyms: bool = True,
 ) -> HeaderMapping:
-    """Map ``headers`` onto ``table``'s canonical columns; ``overrides`` (header -> column) win."""
+    """Map ``headers`` onto ``table``'s canonical columns; ``overrides`` (header -> column) win.
+
+    Without ``synonyms`` only the overrides and exact canonical names are mapped (a known
+    export's layout says what each header is).
+    """
     spec = TABLES[table]
     lookup: dict[str, str] = {}
     for column in spec.names:
         lookup.setdefault(normalise(column), column)
-    for column, names in SYNONYMS.get(table, {}).items():
+    for column, names in SYNONYMS.get(table, {}).items() if synonyms else ():
         if column in spec.names:
             for name in names:
                 lookup.setdefault(normalise(name), column)
     by_header = {normalise(k): v for k, v in (overrides or {}).items()}
     mapping = HeaderMapping(table)
+    names = [str(h) for h in headers]
+    # The user's mapping wins: its headers claim their columns before any synonym is tried.
     taken: dict[str, str] = {}
-    exact = {normalise(h) for h in headers if normalise(h) in {normalise(c) for c in spec.names}}
-    for header in headers:
+    for header in names:  # the exact spelling first: "discount" before "Discount"
+        if header in (overrides or {}):
+            taken.setdefault(by_header[normalise(header)], header)
+    for header in names:
+        if normalise(header) in by_header:
+            taken.setdefault(by_header[normalise(header)], header)
+    canonical = {normalise(c) for c in spec.names}
+    exact = {normalise(h) for h in names if normalise(h) in canonical - by_header.keys()}
+    for header in names:
         key = normalise(header)
-        target = by_header.get(key) or lookup.get(key)
-        # An exact canonical header ("status") beats a synonym of the same word elsewhere.
-        if target and key not in exact and normalise(target) in exact and key not in by_header:
-            target = None
+        if key in by_header:
+            target: str | None = by_header[key]
+        else:
+            target = lookup.get(key)
+            # An exact canonical header ("status") beats a synonym of the same word elsewhere.
+            if target and key not in exact and normalise(target) in exact:
+                target = None
+            if target in by_header.values():
+                target = None  # the user gave this column to another header
         if target is None:
-            mapping.unmapped.append(str(header))
-        elif target in taken:
+            mapping.unmapped.append(header)
+        elif taken.setdefault(target, header) != header:
             mapping.conflicts.append(f"{header}\0already taken by {taken[target]!r}")
         else:
-            taken[target] = str(header)
-            mapping.columns[str(header)] = target
+            mapping.columns[header] = target
     return mapping
 
 

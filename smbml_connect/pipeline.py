@@ -20,7 +20,14 @@ from smbml_connect import steps as steps_registry
 from smbml_connect.coerce import ColumnFormat
 from smbml_connect.consent import UNREADABLE_CONSENT, read_column
 from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError
-from smbml_connect.ports import Destination, PagedSource, RunResult, Source, StepResult
+from smbml_connect.ports import (
+    Destination,
+    PagedSource,
+    RunResult,
+    SkipsRows,
+    Source,
+    StepResult,
+)
 from smbml_connect.schema import REJECT_COLUMNS, TABLES, validate
 from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
@@ -117,6 +124,9 @@ def _load(
                 continue
             raw = source.pull(table, since=cursor)
             checked = validate(table, raw, source=source.name, formats=formats.get(table))
+            listed = source.skipped_rows(table) if isinstance(source, SkipsRows) else None
+            if listed is not None and not listed.empty:  # blank, total, header-again rows
+                checked.rejects = pd.concat([listed, checked.rejects], ignore_index=True)
         except SmbmlError as exc:
             log.warning("table %s skipped: %s", table, exc)
             result.errors.append(str(exc))

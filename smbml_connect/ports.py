@@ -34,6 +34,7 @@ __all__ = [
     "SheetsChart",
     "SheetsPart",
     "SheetsTab",
+    "SkipsRows",
     "Source",
     "StepOutputs",
     "StepResult",
@@ -74,6 +75,17 @@ class Source(Protocol):
     def available(self) -> list[str]: ...
 
     def pull(self, entity: str, since: str | None = None) -> pd.DataFrame: ...
+
+
+@runtime_checkable
+class SkipsRows(Protocol):
+    """A source that leaves out rows holding no record (blank, total, repeated header rows).
+
+    ``skipped_rows`` lists those of ``entity``'s last pull as rejects rows (the columns of
+    ``schema.REJECT_COLUMNS``, action 'row skipped'), so every row read is loaded or listed.
+    """
+
+    def skipped_rows(self, entity: str) -> pd.DataFrame: ...
 
 
 @dataclass

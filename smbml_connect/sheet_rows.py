@@ -13,7 +13,9 @@ from openpyxl.utils import get_column_letter
 
 from smbml_connect.schema import SOURCE_ROW
 
-__all__ = ["frame_from_rows"]
+__all__ = ["BLANK_ROWS", "frame_from_rows"]
+
+BLANK_ROWS = "blank_rows"  # frame.attrs key: numbers of the blank rows inside the table
 
 
 def frame_from_rows(rows: list[list[Any]], first_row_number: int, where: str) -> pd.DataFrame:
@@ -39,13 +41,16 @@ def frame_from_rows(rows: list[list[Any]], first_row_number: int, where: str) ->
         name = h or f"column {get_column_letter(i + 1)}"
         seen[name] = seen.get(name, 0) + 1
         names.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
-    body, numbers = [], []
+    body, numbers, blanks = [], [], []
     for offset, row in enumerate(rows[start + 1 :], start=start + 1):
         if blank(row):
+            blanks.append(offset + first_row_number)
             continue
         padded = (list(row) + [None] * width)[:width]
         body.append(padded)
         numbers.append(offset + first_row_number)
     frame = pd.DataFrame(body, columns=names, dtype=object)
     frame[SOURCE_ROW] = pd.Series(numbers, dtype="Int64")
+    # Blank rows inside the table (not the empty tail) are listed by whoever reports rows.
+    frame.attrs[BLANK_ROWS] = [n for n in blanks if numbers and n < numbers[-1]]
     return frame

@@ -19,14 +19,22 @@ from typing import Any
 import pandas as pd
 from openpyxl import load_workbook
 
+from smbml_connect.connectors.files.placing import (
+    companions,
+    head_of_csv,
+    head_of_sheet,
+    place,
+)
 from smbml_connect.errors import ConfigError, SourceFatalError
-from smbml_connect.headers import HeaderMapping, locate_tables, map_headers
-from smbml_connect.schema import SOURCE_ROW, TABLES
+from smbml_connect.headers import HeaderMapping
+from smbml_connect.layouts import Layout, Prepared, join_prepared, prepare
+from smbml_connect.schema import REJECT_COLUMNS, TABLES
 from smbml_connect.sheet_rows import frame_from_rows
 
 __all__ = ["FilesSource", "read_csv", "read_sheet"]
 
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+_NO_REJECTS = pd.DataFrame(columns=REJECT_COLUMNS)
 
 
 @dataclass
@@ -47,8 +55,12 @@ class FilesSource:
             raise ConfigError(
                 f"source.tables: unknown table(s) {', '.join(unknown)}; known: {', '.join(TABLES)}"
             )
+        self._layouts: dict[str, Layout] = {}  # file or tab -> the known export it is
         self._locations = self._locate()
+        self._companions = companions(self._locations, self._layouts)  # more of one export
         self.header_mappings: dict[str, HeaderMapping] = {}
+        self._prepared: dict[str, Prepared] = {}  # files or tabs that give several tables
+        self._skipped: dict[str, pd.DataFrame] = {}
 
     @property
     def name(self) -> str:
@@ -59,20 +71,39 @@ class FilesSource:
 
     def where(self, table: str) -> str:
         """The sheet or file a table comes from (for `smbml inspect`)."""
-        return self._locations.get(table, "")
+        location = self._locations.get(table, "")
+        return ", ".join([location, *self._companions.get(location, [])])
 
     def pull(self, entity: str, since: str | None = None) -> pd.DataFrame:
         """All rows of ``entity`` with canonical headers; files are always read in full."""
         location = self._locations.get(entity)
         if location is None:
             raise SourceFatalError(f"{self.path} has no {entity} sheet or file")
-        raw = self._read(location)
-        mapping = map_headers(
-            entity, [c for c in raw.columns if c != SOURCE_ROW], self.mappings.get(entity)
+        prepared = self._prepare(location)
+        frame, self.header_mappings[entity] = prepared.table(entity, self.mappings.get(entity))
+        gives = list(prepared.layout.tables) if prepared.layout else [entity]
+        lists = next((t for t in gives if self._locations.get(t) == location), entity)
+        self._skipped[entity] = (  # rows of a file are listed once, with its main table
+            prepared.rejects(entity, self.name) if lists == entity else _NO_REJECTS
         )
-        self.header_mappings[entity] = mapping
-        renamed = raw.rename(columns=mapping.columns)
-        return renamed
+        return frame
+
+    def skipped_rows(self, entity: str) -> pd.DataFrame:
+        """Rows of ``entity``'s last pull that hold no record (blank, total, header again)."""
+        return self._skipped.get(entity, _NO_REJECTS)
+
+    def _prepare(self, location: str) -> Prepared:
+        if location in self._prepared:
+            return self._prepared[location]
+        layout = self._layouts.get(location)
+        prepared = prepare(self._read(location), layout)
+        if location in self._companions:  # one export in several files: rows say which
+            parts = [location, *self._companions[location]]
+            pieces = [prepared, *(prepare(self._read(p), layout) for p in parts[1:])]
+            prepared = join_prepared(pieces, parts)
+        if sum(n == location for n in self._locations.values()) > 1:
+            self._prepared[location] = prepared  # read once for all the tables it gives
+        return prepared
 
     # -- locating and reading --------------------------------------------------------
     def _locate(self) -> dict[str, str]:
@@ -83,15 +114,24 @@ class FilesSource:
             names = list(workbook.sheetnames)
             workbook.close()
         elif self.path.suffix.lower() in {".csv", ".txt"}:
-            if len(self.tables) != 1:
+            located, self._layouts = place(
+                {t: self.path.name for t in self.tables}, [self.path.name], self._head, ""
+            )
+            if not self._layouts and len(self.tables) != 1:
                 raise ConfigError(
                     f"{self.path.name} is a single CSV file: name the one table it holds in "
                     'source.tables, e.g. orders = "' + self.path.name + '"'
                 )
-            return {next(iter(self.tables)): self.path.name}
+            return located
         else:
             raise ConfigError(f"{self.path.name}: use an .xlsx workbook, a .csv file or a folder")
-        return locate_tables(self.tables, names, self.path.name)
+        located, self._layouts = place(self.tables, names, self._head, self.path.name)
+        return located
+
+    def _head(self, location: str) -> pd.DataFrame:
+        if self.path.suffix.lower() in _EXCEL_SUFFIXES:
+            return head_of_sheet(self.path, location)
+        return head_of_csv(self.path / location if self.path.is_dir() else self.path)
 
     def _read(self, location: str) -> pd.DataFrame:
         if self.path.is_dir():

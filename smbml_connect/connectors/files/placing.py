@@ -1,0 +1,107 @@
+"""Which file or tab gives which table: the config, then names, then known export layouts.
+
+A file's layout is recognised from its first rows (read here without reading the whole
+file), so ``available()`` can list every table an export gives: a Shopify orders
+export named ``orders_export_1.csv`` gives orders, order lines and contacts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from openpyxl import load_workbook
+
+from smbml_connect.headers import locate_tables
+from smbml_connect.layouts import Layout, detect
+from smbml_connect.sheet_rows import frame_from_rows
+
+__all__ = ["companions", "head_of_csv", "head_of_sheet", "place"]
+
+_HEAD_ROWS = 40
+
+
+def place(
+    configured: Mapping[str, str], names: list[str], head: Callable[[str], pd.DataFrame], where: str
+) -> tuple[dict[str, str], dict[str, Layout]]:
+    """Table -> file or tab, and the layout of each file or tab that has a known one.
+
+    The config's choices come first, then names that say the table ("Customers"), then
+    the main table of each recognised export, then the other tables exports give. A
+    layout that does not give the table a name says is not used for that file.
+    """
+    located = locate_tables(configured, names, where)
+    layouts: dict[str, Layout] = {}
+    for name in names:
+        layout = detect(head(name))
+        claimed = {t for t, n in located.items() if n == name}
+        if layout is not None and claimed <= set(layout.tables):
+            layouts[name] = layout
+    offers = sorted(
+        (layout.rank + rank, i, table, name)
+        for i, (name, layout) in enumerate(layouts.items())
+        for rank, table in enumerate(layout.tables)
+    )
+    for _, _, table, name in offers:
+        located.setdefault(table, name)
+    return located, layouts
+
+
+def companions(located: Mapping[str, str], layouts: Mapping[str, Layout]) -> dict[str, list[str]]:
+    """Files or tabs of the same export as one already used: read with it, not left out.
+
+    Shopify splits a large export into orders_export_1.csv, orders_export_2.csv, ...;
+    Mailchimp writes one file per status (subscribed, unsubscribed, cleaned).
+    """
+    used = set(located.values())
+    out: dict[str, list[str]] = {}
+    for name, layout in layouts.items():
+        if name in used:
+            continue
+        main = next((n for n in layouts if n in used and layouts[n] is layout), None)
+        if main is not None:
+            out.setdefault(main, []).append(name)
+    return out
+
+
+def head_of_csv(path: Path) -> pd.DataFrame:
+    """The header and first rows of a CSV file, read from its first 64 KB."""
+    with path.open("rb") as handle:
+        data = handle.read(65_536)
+    text = _decode(data)
+    try:
+        dialect: Any = csv.Sniffer().sniff(text[:20_000], delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    lines = text.splitlines(keepends=True)
+    if len(data) == 65_536 and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut in the middle
+    try:
+        rows = list(csv.reader(io.StringIO("".join(lines[: _HEAD_ROWS * 4])), dialect))
+    except csv.Error:
+        return pd.DataFrame()
+    return frame_from_rows(rows[:_HEAD_ROWS], first_row_number=1, where=path.name)
+
+
+def head_of_sheet(path: Path, sheet: str) -> pd.DataFrame:
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = [list(r) for r in workbook[sheet].iter_rows(max_row=_HEAD_ROWS, values_only=True)]
+    finally:
+        workbook.close()
+    return frame_from_rows(rows, first_row_number=1, where=f"{path.name} / {sheet}")
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start > len(data) - 4:  # a character cut at the end of the 64 KB
+            return data[: exc.start].decode("utf-8-sig")
+        return data.decode("cp1252", errors="replace")

@@ -1,0 +1,982 @@
+"""Vendor export layouts: how a known export's rows become canonical tables.
+
+A spreadsheet source reads a file or tab into a frame of text cells with the user's
+headers; this module then (1) leaves out rows that hold no record (blank rows, repeated
+header rows, total and subtotal rows) and says which and why, (2) recognises the layout
+of a known export by its headers (Shopify, WooCommerce, HubSpot, Mailchimp, ...) and
+(3) turns it into one or more canonical tables: Shopify's orders export gives orders,
+order lines and contacts. Each layout is data: its name, the headers that identify it,
+per table a header map and a shape (a function on the frame, before headers are mapped,
+that adds canonical columns the export lacks: line numbers, keys, statuses).
+
+The user's mapping always wins: a header the user mapped goes where the user said, a
+column the user gave to another header is taken from nowhere else, and a canonical
+column a shape adds is dropped when the user mapped that column.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from smbml_connect import coerce
+from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
+from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES
+from smbml_connect.sheet_rows import BLANK_ROWS
+
+__all__ = [
+    "FILE",
+    "LAYOUTS",
+    "Layout",
+    "LayoutTable",
+    "Prepared",
+    "detect",
+    "join_prepared",
+    "prepare",
+]
+
+SKIPPED = "row skipped"  # the reject action of a row that holds no record
+FILE = "File"  # the column that names the file of each row when one export is several files
+
+Shape = Callable[[pd.DataFrame], pd.DataFrame]
+Skips = dict[int, str]  # frame position -> why the row holds no record
+
+
+def _as_is(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame
+
+
+def _map(*pairs: str) -> dict[str, str]:
+    """'Vendor header -> column' lines as a dict: a layout's header map, read as a table."""
+    split = (pair.split("->") for pair in pairs)
+    return {header.strip(): column.strip() for header, column in split}
+
+
+@dataclass(frozen=True)
+class LayoutTable:
+    """One canonical table a layout gives: vendor header -> column, and a shape."""
+
+    columns: Mapping[str, str] = field(default_factory=dict)
+    shape: Shape = _as_is
+    synonyms: bool = False  # also map other headers by the usual synonyms
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A known export: the headers that identify it and the tables it gives (main first)."""
+
+    name: str
+    signature: tuple[str, ...]  # headers that must all be present (compared normalised)
+    tables: Mapping[str, LayoutTable]
+    prepare: Callable[[pd.DataFrame], tuple[pd.DataFrame, Skips]] | None = None
+    check: Callable[[pd.DataFrame], bool] | None = None  # on the first rows, after headers
+    rank: int = 0  # added to each table's rank when files compete for a table
+
+    def matches(self, head: pd.DataFrame) -> bool:
+        present = {normalise(c) for c in head.columns}
+        return {normalise(s) for s in self.signature} <= present and (
+            self.check is None or self.check(head)
+        )
+
+
+@dataclass
+class Prepared:
+    """A file or tab ready to be cut into tables: its record rows and the rows left out."""
+
+    frame: pd.DataFrame
+    skipped: pd.DataFrame  # the raw rows left out, with a ``reason`` column
+    layout: Layout | None
+
+    def table(
+        self, table: str, overrides: Mapping[str, str] | None = None
+    ) -> tuple[pd.DataFrame, HeaderMapping]:
+        """Rows of ``table`` with canonical headers, and how the headers were mapped."""
+        user = dict(overrides or {})
+        if self.layout is None:
+            mapping = map_headers(table, _headers(self.frame), user)
+            return self.frame.rename(columns=mapping.columns), mapping
+        spec = self.layout.tables[table]
+        shaped = spec.shape(self.frame.copy())
+        mine = {normalise(h) for h in user}
+        claimed = set(user.values())
+        # A canonical column the shape made yields to the user's choice for that column.
+        made = [c for c in shaped.columns if c in claimed and normalise(c) not in mine]
+        shaped = shaped.drop(columns=made)
+        # Columns the shape made win over a vendor header of the same name ("Status").
+        made_here = [c for c in shaped.columns if c not in self.frame.columns]
+        given = {c: c for c in made_here if c in TABLES[table].names and c not in claimed}
+        given.update({h: c for h, c in spec.columns.items() if c not in claimed | given.keys()})
+        mapping = map_headers(table, _headers(shaped), {**given, **user}, synonyms=spec.synonyms)
+        mapping.layout = self.layout.name
+        mapping.made = [c for c in made_here if mapping.columns.get(c) == c]
+        return shaped.rename(columns=mapping.columns), mapping
+
+    def rejects(self, table: str, source: str) -> pd.DataFrame:
+        """The rows left out as rejects rows (action 'row skipped'), for the run's list."""
+        rows = [
+            {
+                "table": table,
+                "source": source,
+                "source_row": int(row[SOURCE_ROW]),
+                "column": "",
+                "value": "",
+                "reason": row["reason"],
+                "action": SKIPPED,
+                "row": _row_json(row),
+            }
+            for _, row in self.skipped.iterrows()
+        ]
+        return pd.DataFrame(rows, columns=REJECT_COLUMNS)
+
+
+def _headers(frame: pd.DataFrame) -> list[str]:
+    return [str(c) for c in frame.columns if c != SOURCE_ROW]
+
+
+def _row_json(row: pd.Series) -> str | None:
+    values = {
+        str(k): str(v)
+        for k, v in row.items()
+        if k not in (SOURCE_ROW, "reason") and not coerce.is_missing(v) and str(v).strip()
+    }
+    return json.dumps(values) if values else None
+
+
+def detect(head: pd.DataFrame) -> Layout | None:
+    """The first layout whose headers (and first rows) match, most specific first."""
+    return next((layout for layout in LAYOUTS if layout.matches(head)), None)
+
+
+def prepare(raw: pd.DataFrame, layout: Layout | None) -> Prepared:
+    """Leave out rows that hold no record, then the layout's own (headings, notes)."""
+    reasons = _non_records(raw)
+    blank = raw.attrs.get(BLANK_ROWS, [])
+    kept = raw.drop(index=raw.index[list(reasons)]).reset_index(drop=True)
+    skipped = [raw.iloc[list(reasons)].assign(reason=list(reasons.values()))]
+    if layout is not None and layout.prepare is not None:
+        kept, more = layout.prepare(kept)
+        skipped.append(kept.iloc[list(more)].assign(reason=list(more.values())))
+        kept = kept.drop(index=kept.index[list(more)]).reset_index(drop=True)
+    if blank:
+        skipped.append(pd.DataFrame({SOURCE_ROW: blank, "reason": "blank row"}))
+    rows = pd.concat([s for s in skipped if not s.empty] or [skipped[0]], ignore_index=True)
+    rows = rows.sort_values(SOURCE_ROW, kind="stable").reset_index(drop=True)
+    return Prepared(kept, rows, layout)
+
+
+# A total row says so in one of its first cells: "Total", "Subtotal Leeds", "Grand total",
+# "Total for Acme Co"; or it starts with "Total" and holds nothing but numbers besides
+# ("Total 2025", "$1,234"). "Total Wine & More" with an e-mail or a date is a customer.
+def join_prepared(pieces: list[Prepared], files: list[str]) -> Prepared:
+    """One export written as several files: their rows together, each naming its file."""
+    frames = [p.frame.assign(**{FILE: f}) for p, f in zip(pieces, files, strict=True)]
+    skipped = [p.skipped.assign(**{FILE: f}) for p, f in zip(pieces, files, strict=True)]
+    return Prepared(
+        pd.concat(frames, ignore_index=True),
+        pd.concat(skipped, ignore_index=True),
+        pieces[0].layout,
+    )
+
+
+_TOTAL = re.compile(r"(grand |sub ?)totals?( .*)?|totals?( for .*)?|sum|summe|gesamt|totaal|totale")
+_TOTAL_LIKE = re.compile(r"totals? .*")
+
+
+_TOTAL_START = r"\W*(?:grand|sub|total|sum|gesamt|totaal|totale)"
+
+
+def _candidates(cells: pd.DataFrame) -> list[int]:
+    """Rows whose first filled cell (of the first three) may say total or repeat the header.
+
+    A cheap first pass (one compiled regex over one column for most rows) so that a
+    2,000,000-row file stays fast; the rows it finds are then looked at whole.
+    """
+    maybe = np.zeros(len(cells), dtype=bool)
+    pending = np.ones(len(cells), dtype=bool)  # rows whose earlier cells were all empty
+    for column in list(cells.columns)[:3]:
+        pattern = re.compile(rf"{_TOTAL_START}|\s*{re.escape(str(column).strip())}\s*$", re.I)
+        values = cells[column].to_numpy()
+        for i in pending.nonzero()[0]:
+            value = values[i]
+            if isinstance(value, str) and value.strip():
+                pending[i] = False
+                maybe[i] = pattern.match(value) is not None
+            elif not coerce.is_missing(value):
+                pending[i] = False
+    return list(map(int, maybe.nonzero()[0]))
+
+
+def _non_records(frame: pd.DataFrame) -> Skips:
+    """Repeated header rows and total/subtotal rows, by position."""
+    headers = [normalise(c) for c in frame.columns if c != SOURCE_ROW]
+    cells = frame[[c for c in frame.columns if c != SOURCE_ROW]]
+    out: Skips = {}
+    for position in _candidates(cells):
+        values = tuple(cells.iloc[position])
+        filled = [(i, normalise(v)) for i, v in enumerate(values) if _text(v)]
+        if not filled:
+            continue
+        same = sum(v == headers[i] for i, v in filled if headers[i])
+        if same >= 2 and same * 2 >= len(filled):
+            out[position] = "repeated header row"
+        else:
+            label = _total_label(values, filled)
+            if label is not None:
+                kind = "subtotal" if "sub" in normalise(label) else "total"
+                out[position] = f"{kind} row ({label!r})"
+    return out
+
+
+def _total_label(values: tuple[Any, ...], filled: list[tuple[int, str]]) -> str | None:
+    """The cell that makes this row a total row, if it is one."""
+    if any("@" in str(values[i]) for i, _ in filled):
+        return None
+    for i, text in filled[:3]:
+        others = [values[j] for j, _ in filled if j != i]
+        if _TOTAL.fullmatch(text) or (
+            _TOTAL_LIKE.fullmatch(text) and all(_is_number(v) for v in others)
+        ):
+            return str(values[i]).strip()
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        coerce.parse_number(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _text(value: Any) -> bool:
+    return not coerce.is_missing(value) and bool(str(value).strip())
+
+
+# -- helpers the shapes share -------------------------------------------------------
+def _col(frame: pd.DataFrame, header: str) -> pd.Series:
+    """The column whose header is ``header`` (compared normalised), or all missing."""
+    for column in frame.columns:
+        if normalise(column) == normalise(header):
+            return frame[column]
+    return pd.Series(None, index=frame.index, dtype=object)
+
+
+def _filled(series: pd.Series) -> pd.Series:
+    return series.map(_text).astype(bool)
+
+
+def _email_key(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: str(v).strip().lower() if _text(v) else None)
+
+
+def _row_keys(frame: pd.DataFrame) -> pd.Series:
+    """'row 12' (or 'file.csv row 12' when one export is several files): a key of last resort."""
+    rows = frame[SOURCE_ROW].map(lambda n: f"row {n}")
+    if FILE in frame.columns:
+        rows = frame[FILE].astype(str) + " " + rows
+    return rows
+
+
+def _first_of(frame: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
+    """The first row of each key in file order (rows without a key kept, to be rejected)."""
+    first = ~key.duplicated() | ~_filled(key)
+    return frame[first.to_numpy()]
+
+
+def _line_numbers(key: pd.Series) -> pd.Series:
+    return (key.groupby(key.fillna("").to_numpy()).cumcount() + 1).astype("Int64")
+
+
+def _split_name(full: pd.Series) -> tuple[pd.Series, pd.Series]:
+    parts = full.map(lambda v: " ".join(str(v).split()).rsplit(" ", 1) if _text(v) else [None])
+    first = parts.map(lambda p: p[0])
+    last = parts.map(lambda p: p[1] if len(p) == 2 else None)
+    return first, last
+
+
+def _consent(series: pd.Series, yes: set[str], no: set[str]) -> pd.Series:
+    """A vendor's consent wording as yes/no; anything else stays as written."""
+
+    def read(value: Any) -> Any:
+        key = normalise(value) if _text(value) else ""
+        return "yes" if key in yes else "no" if key in no else value
+
+    return series.map(read)
+
+
+def _number(series: pd.Series) -> pd.Series:
+    return coerce.coerce_float(series)[0].astype("float64")
+
+
+def _share(amount: pd.Series, quantity: pd.Series, price: pd.Series) -> pd.Series:
+    """A line's discount amount as the share of its price the canonical column holds."""
+    gross = _number(quantity) * _number(price)
+    share = (_number(amount).abs() / gross).where(gross > 0)
+    return share.map(lambda v: None if pd.isna(v) else round(float(v), 6))
+
+
+def _with(frame: pd.DataFrame, **columns: pd.Series) -> pd.DataFrame:
+    return frame.assign(**{k: v.to_numpy() for k, v in columns.items()})
+
+
+# -- hand-kept lists ----------------------------------------------------------------
+_NAME_HEADERS = {"customer", "client", "name", "customer name", "client name", "full name",
+                 "contact", "contact name", "buyer", "kunde", "klant"}  # fmt: skip
+_EMAIL_HEADERS = {normalise(h) for h in ["email", *SYNONYMS["contacts"]["email"]]}
+_ORDER_HEADERS = {normalise(h) for h in SYNONYMS["orders"]["ordered_at"]} | {
+    normalise(h) for h in SYNONYMS["orders"]["order_id"] if h != "id"
+}
+
+
+def _name_column(frame: pd.DataFrame) -> str | None:
+    return next((c for c in frame.columns if normalise(c) in _NAME_HEADERS), None)
+
+
+def _is_hand_kept(head: pd.DataFrame) -> bool:
+    """Names and e-mails, no id: a list someone keeps by hand (not orders, not an export)."""
+    keys = {normalise(c) for c in head.columns}
+    if not keys & _EMAIL_HEADERS or keys & _ORDER_HEADERS:
+        return False
+    ids = map_headers("contacts", _headers(head)).columns
+    key_header = next((h for h, c in ids.items() if c == "contact_id"), None)
+    if key_header is None:
+        return True  # e-mails but no key at all: the e-mail is the key
+    if normalise(key_header) not in _NAME_HEADERS:
+        return False
+    values = [str(v).strip() for v in head[key_header] if _text(v)]
+    names = [v for v in values if re.search(r"[^\W\d_]", v) and not re.search(r"\d", v)]
+    return bool(values) and len(names) * 5 >= len(values) * 4
+
+
+def _any_of(frame: pd.DataFrame, headers: set[str]) -> pd.Series:
+    """The first filled of the columns whose headers are in ``headers`` (lists put together
+    may call the same thing "Email" and "E-mail")."""
+    out = pd.Series(None, index=frame.index, dtype=object)
+    for column in (c for c in frame.columns if normalise(c) in headers):
+        out = out.where(_filled(out), frame[column])
+    return out
+
+
+def _hand_kept_contacts(frame: pd.DataFrame) -> pd.DataFrame:
+    key = _email_key(_any_of(frame, _EMAIL_HEADERS))
+    out = _with(frame, contact_id=key.where(_filled(key), _row_keys(frame)))
+    if sum(normalise(c) in _EMAIL_HEADERS for c in frame.columns) > 1:
+        out = _with(out, email=_any_of(frame, _EMAIL_HEADERS))
+    mapped = set(map_headers("contacts", _headers(frame)).columns.values())
+    if _name_column(frame) and not {"first_name", "last_name"} & mapped:
+        first, last = _split_name(_any_of(frame, _NAME_HEADERS))
+        out = _with(out, first_name=first, last_name=last)
+    return out
+
+
+HAND_KEPT = Layout(
+    name="hand-kept list (names and e-mails; the e-mail, or the row, is the key)",
+    signature=(),
+    tables={"contacts": LayoutTable(shape=_hand_kept_contacts, synonyms=True)},
+    check=_is_hand_kept,
+)
+
+
+# -- Shopify ------------------------------------------------------------------------
+def _shopify_orders(frame: pd.DataFrame) -> pd.DataFrame:
+    # Order fields are written on an order's first line row only; the others are lines.
+    first = _first_of(frame, _col(frame, "Name"))
+    cancelled = _filled(_col(first, "Cancelled at"))
+    status = _col(first, "Financial Status").where(~cancelled, "cancelled")
+    lines = [c for c in first.columns if normalise(c).startswith("lineitem ")]
+    return _with(first.drop(columns=lines), contact_id=_email_key(_col(first, "Email")),
+                 status=status)  # fmt: skip
+
+
+def _shopify_lines(frame: pd.DataFrame) -> pd.DataFrame:
+    order = _col(frame, "Name")
+    sku = _col(frame, "Lineitem sku")
+    keep = [c for c in frame.columns if normalise(c).startswith("lineitem ") or c == SOURCE_ROW]
+    quantity, price = _col(frame, "Lineitem quantity"), _col(frame, "Lineitem price")
+    return _with(frame[[*keep, "Name"]], line_no=_line_numbers(order),
+                 product_id=sku.where(_filled(sku), _col(frame, "Lineitem name")),
+                 discount=_share(_col(frame, "Lineitem discount"), quantity, price))  # fmt: skip
+
+
+def _shopify_buyers(frame: pd.DataFrame) -> pd.DataFrame:
+    orders = _first_of(frame, _col(frame, "Name"))
+    email = _email_key(_col(orders, "Email"))
+    buyers = orders[_filled(email).to_numpy() & ~email.duplicated().to_numpy()]
+    first, last = _split_name(_col(buyers, "Billing Name"))
+    keep = [c for c in buyers.columns if normalise(c).startswith("billing ") or c in (SOURCE_ROW,)]
+    keep += [c for c in buyers.columns if normalise(c) in {"email", "accepts marketing", "phone"}]
+    return _with(buyers[keep], contact_id=_email_key(_col(buyers, "Email")), first_name=first,
+                 last_name=last)  # fmt: skip
+
+
+SHOPIFY_ORDERS = Layout(
+    name="Shopify orders export",
+    signature=("Name", "Email", "Financial Status", "Lineitem quantity", "Lineitem name"),
+    tables={
+        "orders": LayoutTable(
+            _map(
+                "Name -> order_id",
+                "Created at -> ordered_at",
+                "Total -> total",
+                "Currency -> currency",
+            ),
+            _shopify_orders,
+        ),
+        "order_lines": LayoutTable(
+            _map(
+                "Name -> order_id",
+                "Lineitem quantity -> quantity",
+                "Lineitem price -> unit_price",
+            ),
+            _shopify_lines,
+        ),
+        "contacts": LayoutTable(
+            _map(
+                "Email -> email",
+                "Billing Company -> company",
+                "Billing Country -> country",
+                "Accepts Marketing -> marketing_consent",
+            ),
+            _shopify_buyers,
+        ),
+    },
+)
+
+
+def _shopify_customers(frame: pd.DataFrame) -> pd.DataFrame:
+    consent = _col(frame, "Accepts Email Marketing")
+    if not _filled(consent).any():
+        consent = _col(frame, "Accepts Marketing")
+    # Keyed by e-mail as the orders export is (it has no customer id), else by the id.
+    ids = _col(frame, "Customer ID").map(lambda v: str(v).strip().lstrip("'") if _text(v) else None)
+    email = _email_key(_col(frame, "Email"))
+    return _with(frame, contact_id=email.where(_filled(email), ids), marketing_consent=consent)
+
+
+SHOPIFY_CUSTOMERS = Layout(
+    name="Shopify customers export",
+    signature=("First Name", "Last Name", "Email", "Total Spent", "Total Orders"),
+    tables={
+        "contacts": LayoutTable(
+            _map(
+                "First Name -> first_name",
+                "Last Name -> last_name",
+                "Email -> email",
+                "Company -> company",
+                "Default Address Company -> company",
+                "Country Code -> country",
+                "Default Address Country Code -> country",
+            ),
+            _shopify_customers,
+        )
+    },
+)
+
+
+# -- HubSpot (the CRM's "Export" of a view: property labels as headers) ---------------
+_TRUE = {"true", "yes", "1"}
+
+
+def _hubspot_contacts(frame: pd.DataFrame) -> pd.DataFrame:
+    status = _col(frame, "Marketing contact status")
+    optout = _col(frame, "Unsubscribed from all email")
+    if not _filled(optout).any():
+        optout = _col(frame, "Opted out of all email")
+    if not (_filled(status).any() or _filled(optout).any()):
+        return frame
+    # "Non-marketing contact" is HubSpot's word for: not to be marketed to.
+    consent = _consent(status, {"marketing contact"}, {"non marketing contact"})
+    unsubscribed = optout.map(lambda v: _text(v) and normalise(v) in _TRUE).astype(bool)
+    return _with(frame, marketing_consent=consent.where(~unsubscribed, "no"))
+
+
+def _hubspot_deals(frame: pd.DataFrame) -> pd.DataFrame:
+    stage = _col(frame, "Deal Stage").map(lambda v: normalise(v) if _text(v) else "")
+    won = _col(frame, "Is Closed Won")
+    closed = _col(frame, "Is Deal Closed?")
+    if not _filled(won).any():
+        won = stage.map(lambda s: "yes" if s == "closed won" else "no" if s else None)
+    if not _filled(closed).any():
+        closed = stage.map(
+            lambda s: "yes" if s in {"closed won", "closed lost"} else "no" if s else None
+        )
+    ids = _col(frame, "Associated Contact IDs")
+    contact = ids.map(lambda v: str(v).split(";")[0].strip() if _text(v) else None)
+    return _with(frame, is_won=won, is_closed=closed, contact_id=contact)
+
+
+def _hubspot_companies(frame: pd.DataFrame) -> pd.DataFrame:
+    key = _col(frame, "Record ID").map(lambda v: f"company {v}" if _text(v) else None)
+    return _with(frame, contact_id=key)
+
+
+HUBSPOT_CONTACTS = Layout(
+    name="HubSpot contacts export",
+    signature=("Record ID", "Email"),
+    tables={
+        "contacts": LayoutTable(
+            _map(
+                "Record ID -> contact_id",
+                "First Name -> first_name",
+                "Last Name -> last_name",
+                "Email -> email",
+                "Company Name -> company",
+                "Lifecycle Stage -> lifecycle_stage",
+                "Original Source -> lead_source",
+                "Country/Region -> country",
+                "Industry -> industry",
+                "Create Date -> created_at",
+                "Last Modified Date -> updated_at",
+                "Last Activity Date -> last_activity_at",
+                "Number of Pageviews -> page_views",
+                "Number of Sessions -> sessions",
+                "Marketing emails opened -> email_opens",
+                "Marketing emails clicked -> email_clicks",
+                "Number of Form Submissions -> form_submissions",
+            ),
+            _hubspot_contacts,
+        )
+    },
+)
+HUBSPOT_DEALS = Layout(
+    name="HubSpot deals export",
+    signature=("Record ID", "Deal Name", "Deal Stage"),
+    tables={
+        "deals": LayoutTable(
+            _map(
+                "Record ID -> deal_id",
+                "Deal Name -> name",
+                "Amount -> amount",
+                "Currency -> currency",
+                "Pipeline -> pipeline",
+                "Deal Stage -> stage",
+                "Create Date -> created_at",
+                "Close Date -> close_date",
+                "Deal owner -> owner_id",
+                "Last Modified Date -> updated_at",
+            ),
+            _hubspot_deals,
+        )
+    },
+)
+# A company export gives accounts: they load as contacts keyed "company <Record ID>" only
+# when no contacts file or tab is there (``rank``); a companies table is the better home.
+HUBSPOT_COMPANIES = Layout(
+    name="HubSpot companies export (as accounts in contacts)",
+    signature=("Record ID", "Company name", "Company Domain Name"),
+    tables={
+        "contacts": LayoutTable(
+            _map(
+                "Company name -> company",
+                "Industry -> industry",
+                "Country/Region -> country",
+                "Lifecycle Stage -> lifecycle_stage",
+                "Original Source Type -> lead_source",
+                "Create Date -> created_at",
+                "Last Modified Date -> updated_at",
+                "Last Activity Date -> last_activity_at",
+            ),
+            _hubspot_companies,
+        )
+    },
+    rank=1,
+)
+
+
+# -- Mailchimp (an audience export: one CSV per status, subscribed / unsubscribed / cleaned) --
+def _mailchimp_status(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
+    # Unsubscribed and cleaned (bounced) members come in files with their own columns;
+    # the status is noted per file, before files of one audience are put together.
+    columns = {normalise(c) for c in frame.columns}
+    status = (
+        "unsubscribed"
+        if "unsub time" in columns
+        else "cleaned"
+        if "clean time" in columns
+        else "subscribed"
+    )
+    return _with(frame, **{"Mailchimp status": pd.Series(status, index=frame.index)}), {}
+
+
+def _mailchimp(frame: pd.DataFrame) -> pd.DataFrame:
+    consent = _col(frame, "Mailchimp status").map(lambda v: "yes" if v == "subscribed" else "no")
+    return _with(frame, contact_id=_email_key(_col(frame, "Email Address")),
+                 marketing_consent=consent)  # fmt: skip
+
+
+MAILCHIMP = Layout(
+    name="Mailchimp audience export",
+    signature=("Email Address", "MEMBER_RATING", "OPTIN_TIME", "LEID"),
+    tables={
+        "contacts": LayoutTable(
+            _map(
+                "Email Address -> email",
+                "First Name -> first_name",
+                "Last Name -> last_name",
+                "OPTIN_TIME -> created_at",
+                "LAST_CHANGED -> updated_at",
+                "CC -> country",
+            ),
+            _mailchimp,
+        )
+    },
+    prepare=_mailchimp_status,
+)
+
+
+# -- shapes shared by exports with one row per line item ----------------------------
+def _first_rows(key: str, **derive: Callable[[pd.DataFrame], pd.Series]) -> Shape:
+    """Orders from a file with one row per line: each order's first row, plus columns."""
+
+    def shape(frame: pd.DataFrame) -> pd.DataFrame:
+        first = _first_of(frame, _col(frame, key))
+        return _with(first, **{name: make(first) for name, make in derive.items()})
+
+    return shape
+
+
+def _numbered(
+    key: str, product: tuple[str, ...], quantity: str, price: str, discount: str | None = None
+) -> Shape:
+    """Order lines from a file with one row per line: numbered in file order within the key."""
+
+    def shape(frame: pd.DataFrame) -> pd.DataFrame:
+        item = _col(frame, product[0])
+        for fallback in product[1:]:
+            item = item.where(_filled(item), _col(frame, fallback))
+        extra = {} if discount is None else {"discount": _share(_col(frame, discount),
+                                              _col(frame, quantity), _col(frame, price))}  # fmt: skip
+        return _with(frame, line_no=_line_numbers(_col(frame, key)), product_id=item, **extra)
+
+    return shape
+
+
+def _people(key: Callable[[pd.DataFrame], pd.Series], name: str | None = None) -> Shape:
+    """One contact per key (first row in file order); a full name split into first/last."""
+
+    def shape(frame: pd.DataFrame) -> pd.DataFrame:
+        keys = key(frame)
+        people = frame[_filled(keys).to_numpy() & ~keys.duplicated().to_numpy()]
+        out = _with(people, contact_id=keys[people.index])
+        if name is not None:
+            first, last = _split_name(_col(people, name))
+            out = _with(out, first_name=first, last_name=last)
+        return out
+
+    return shape
+
+
+def _key(*headers: str, by_row: bool = False) -> Callable[[pd.DataFrame], pd.Series]:
+    """The first filled of ``headers`` (an e-mail is lower-cased): a customer's key.
+
+    With ``by_row`` a row with none of them is keyed by its row number ("row 12"), so a
+    person on a list is kept even without an e-mail.
+    """
+
+    def key(frame: pd.DataFrame) -> pd.Series:
+        out = pd.Series(None, index=frame.index, dtype=object)
+        for header in headers:
+            values = _col(frame, header)
+            if "mail" in normalise(header):
+                values = _email_key(values)
+            else:
+                values = values.map(lambda v: str(v).strip() if _text(v) else None)
+            out = out.where(_filled(out), values)
+        if by_row:
+            out = out.where(_filled(out), _row_keys(frame))
+        return out
+
+    return key
+
+
+def _refund_status(status: str, total: str, refunded: str) -> Callable[[pd.DataFrame], pd.Series]:
+    """The export's status, or refunded / partially refunded when money went back."""
+
+    def read(frame: pd.DataFrame) -> pd.Series:
+        paid, back = _number(_col(frame, total)), _number(_col(frame, refunded)).abs()
+        out = _col(frame, status).astype(object)
+        out = out.where(~((back > 0) & (back < paid)), "partially refunded")
+        return out.where(~((back > 0) & (back >= paid)), "refunded")
+
+    return read
+
+
+# -- Stripe (Payments > Export, the default columns) ----------------------------------
+STRIPE = Layout(
+    name="Stripe payments export",
+    signature=("id", "Created date (UTC)", "Amount", "Amount Refunded", "Currency", "Status"),
+    tables={
+        "orders": LayoutTable(
+            _map("id -> order_id", "Created date (UTC) -> ordered_at", "Amount -> total"),
+            _first_rows(
+                "id",
+                contact_id=_key("Customer ID", "Customer Email"),
+                status=_refund_status("Status", "Amount", "Amount Refunded"),
+                currency=lambda f: _col(f, "Currency").map(
+                    lambda v: str(v).upper() if _text(v) else v
+                ),
+            ),
+        ),
+        "contacts": LayoutTable(
+            _map("Customer Email -> email"),
+            _people(_key("Customer ID", "Customer Email"), name="Card Name"),
+        ),
+    },
+)
+
+
+# -- Square (Transactions and Item sales exports of the Square Dashboard) -------------
+def _square_when(frame: pd.DataFrame) -> pd.Series:
+    date, time = _col(frame, "Date"), _col(frame, "Time")
+    return date.where(~_filled(time), date.astype(str) + " " + time.astype(str))
+
+
+def _square_order(frame: pd.DataFrame) -> pd.Series:
+    # A refund is its own row with the sale's transaction id: kept, as its own order.
+    refund = _col(frame, "Event Type").map(lambda v: _text(v) and normalise(v) == "refund")
+    key = _col(frame, "Transaction ID")
+    return key.where(~refund.astype(bool), key.astype(str) + " refund")
+
+
+def _square_status(frame: pd.DataFrame) -> pd.Series:
+    event = _col(frame, "Event Type").map(lambda v: normalise(v) if _text(v) else None)
+    return event.where(event != "payment", _col(frame, "Transaction Status"))
+
+
+def _square_totals(frame: pd.DataFrame) -> pd.DataFrame:
+    """Orders from the item sales export (when no transactions export is there)."""
+    key = _col(frame, "Transaction ID")
+    net = _number(_col(frame, "Net Sales")).groupby(key.to_numpy()).transform("sum")
+    first = _first_of(frame, key)
+    return _with(first, total=net[first.index], ordered_at=_square_when(first),
+                 contact_id=_key("Customer ID")(first))  # fmt: skip
+
+
+def _square_lines(frame: pd.DataFrame) -> pd.DataFrame:
+    # Square gives the line's gross sales, not a unit price; discounts are negative amounts.
+    unit = _number(_col(frame, "Gross Sales")) / _number(_col(frame, "Qty"))
+    priced = _with(frame, unit_price=unit)
+    return _numbered("Transaction ID", ("SKU", "Item"), "Qty", "unit_price", "Discounts")(priced)
+
+
+SQUARE_TRANSACTIONS = Layout(
+    name="Square transactions export",
+    signature=("Date", "Time", "Time Zone", "Gross Sales", "Total Collected", "Transaction ID"),
+    tables={
+        "orders": LayoutTable(
+            _map("Total Collected -> total"),
+            _first_rows(
+                "Payment ID",
+                order_id=_square_order,
+                ordered_at=_square_when,
+                contact_id=_key("Customer ID"),
+                status=_square_status,
+            ),
+        ),
+        "contacts": LayoutTable({}, _people(_key("Customer ID"), name="Customer Name")),
+    },
+)
+SQUARE_ITEMS = Layout(
+    name="Square item sales export",
+    signature=("Date", "Time", "Category", "Item", "Qty", "Price Point Name", "Transaction ID"),
+    tables={
+        "order_lines": LayoutTable(
+            _map("Transaction ID -> order_id", "Qty -> quantity"), _square_lines
+        ),
+        "orders": LayoutTable(_map("Transaction ID -> order_id"), _square_totals),
+    },
+)
+
+
+# -- Etsy (Shop Manager > Settings > Options > Download Data) ---------------------------
+def _etsy_status(frame: pd.DataFrame) -> pd.Series:
+    # Etsy shows a refund as an adjusted total lower than the order total.
+    total, adjusted = (
+        _number(_col(frame, "Order Total")),
+        _number(_col(frame, "Adjusted Order Total")),
+    )
+    status = _col(frame, "Status").astype(object)
+    cancelled = status.map(lambda v: _text(v) and normalise(v) in {"canceled", "cancelled"})
+    refunded = ~cancelled.astype(bool) & (adjusted < total)
+    return status.where(
+        ~refunded, adjusted.map(lambda a: "refunded" if a == 0 else "partially refunded")
+    )
+
+
+ETSY_ORDERS = Layout(
+    name="Etsy sold orders export (EtsySoldOrders)",
+    signature=("Sale Date", "Order ID", "Buyer User ID", "Number of Items", "Order Total"),
+    tables={
+        "orders": LayoutTable(
+            _map(
+                "Order ID -> order_id",
+                "Sale Date -> ordered_at",
+                "Order Total -> total",
+                "Currency -> currency",
+            ),
+            _first_rows(
+                "Order ID",
+                contact_id=_key("Buyer User ID", "Buyer"),
+                status=_etsy_status,
+            ),
+        ),
+        "contacts": LayoutTable(
+            _map("First Name -> first_name", "Last Name -> last_name", "Ship Country -> country"),
+            _people(_key("Buyer User ID", "Buyer")),
+        ),
+    },
+)
+ETSY_ITEMS = Layout(
+    name="Etsy sold order items export (EtsySoldOrderItems)",
+    signature=("Sale Date", "Item Name", "Transaction ID", "Listing ID", "Order ID"),
+    tables={
+        "order_lines": LayoutTable(
+            _map("Order ID -> order_id", "Quantity -> quantity", "Price -> unit_price"),
+            _numbered("Order ID", ("SKU", "Listing ID"), "Quantity", "Price", "Discount Amount"),
+        ),
+    },
+)
+
+
+# -- WooCommerce (Analytics > Orders and Analytics > Customers, "Download") ------------
+WOOCOMMERCE_ORDERS = Layout(
+    name="WooCommerce orders report (Analytics)",
+    signature=("Date", "Order #", "Status", "Customer", "Customer type", "Product(s)"),
+    tables={
+        # "Customer" is a name, not a key: it stays in extra and the order has no contact.
+        "orders": LayoutTable(
+            _map(
+                "Order # -> order_id",
+                "Date -> ordered_at",
+                "Net Sales -> total",
+                "Status -> status",
+            ),
+        ),
+    },
+)
+WOOCOMMERCE_CUSTOMERS = Layout(
+    name="WooCommerce customers report (Analytics)",
+    signature=("Name", "Username", "Last active", "Date registered", "Email", "Total spend"),
+    tables={
+        "contacts": LayoutTable(
+            _map(
+                "Email -> email",
+                "Date registered -> created_at",
+                "Last active -> last_activity_at",
+                "Country / Region -> country",
+            ),
+            _people(_key("Email", "Username", by_row=True), name="Name"),
+        ),
+    },
+)
+
+
+# -- QuickBooks Online: Reports > Sales by Customer Detail, exported ------------------
+_QB_CREDIT = {"credit memo", "refund receipt", "refund"}
+
+
+def _quickbooks_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
+    """Customer headings give the customer of the rows under them; notes are left out."""
+    first = frame.columns[0]
+    date = _filled(_col(frame, "Date"))
+    customer, current, skips = [], None, {}
+    for position, (heading, dated) in enumerate(zip(frame[first], date, strict=True)):
+        filled = int(frame.iloc[position].drop(SOURCE_ROW).map(_text).sum())
+        if not dated and _text(heading) and filled == 1 and position + 1 < len(frame):
+            current = str(heading).strip()
+            skips[position] = f"customer heading ({current!r})"
+        elif not dated:
+            skips[position] = "report note"
+        customer.append(current)
+    return _with(frame, Customer=pd.Series(customer, index=frame.index)), skips
+
+
+def _qb_order(frame: pd.DataFrame) -> pd.Series:
+    kind = _col(frame, "Transaction Type").map(lambda v: normalise(v) if _text(v) else "")
+    num = _col(frame, "Num").astype(str)
+    return num.where(~kind.isin(_QB_CREDIT), _col(frame, "Transaction Type") + " " + num)
+
+
+def _qb_orders(frame: pd.DataFrame) -> pd.DataFrame:
+    key = _qb_order(frame)
+    total = _number(_col(frame, "Amount")).groupby(key.to_numpy()).transform("sum")
+    first = _first_of(frame, key)
+    return _with(first, order_id=key[first.index], total=total[first.index],
+                 contact_id=_col(first, "Customer"),
+                 status=_col(first, "Transaction Type"))  # fmt: skip
+
+
+QUICKBOOKS = Layout(
+    name="QuickBooks Sales by Customer Detail report",
+    signature=("Date", "Transaction Type", "Num", "Product/Service", "Sales Price", "Amount"),
+    tables={
+        "orders": LayoutTable(_map("Date -> ordered_at"), _qb_orders),
+        "order_lines": LayoutTable(
+            _map("Product/Service -> product_id", "Qty -> quantity", "Sales Price -> unit_price"),
+            lambda f: _with(f, order_id=_qb_order(f), line_no=_line_numbers(_qb_order(f))),
+        ),
+        # QuickBooks display names are unique per company file: here the name is the key.
+        "contacts": LayoutTable({}, _people(_key("Customer"))),
+    },
+    prepare=_quickbooks_rows,
+)
+
+
+# -- Xero: Business > Invoices > Export (one row per invoice line) ---------------------
+def _xero_lines(frame: pd.DataFrame) -> pd.DataFrame:
+    item = ("InventoryItemCode", "Description")
+    lines = _numbered("InvoiceNumber", item, "Quantity", "UnitAmount")(frame)
+    share = _number(_col(frame, "Discount")) / 100  # Xero writes the discount in percent
+    return _with(lines, discount=share.map(lambda v: None if pd.isna(v) else round(float(v), 6)))
+
+
+XERO = Layout(
+    name="Xero sales invoices export",
+    signature=("ContactName", "InvoiceNumber", "InvoiceDate", "UnitAmount", "LineAmount"),
+    tables={
+        "orders": LayoutTable(
+            _map(
+                "InvoiceNumber -> order_id",
+                "InvoiceDate -> ordered_at",
+                "Total -> total",
+                "Currency -> currency",
+                "Status -> status",
+            ),
+            _first_rows("InvoiceNumber", contact_id=_key("EmailAddress", "ContactName")),
+        ),
+        "order_lines": LayoutTable(
+            _map("InvoiceNumber -> order_id", "Quantity -> quantity", "UnitAmount -> unit_price"),
+            _xero_lines,
+        ),
+        "contacts": LayoutTable(
+            _map("EmailAddress -> email", "POCountry -> country"),
+            _people(_key("EmailAddress", "ContactName")),
+        ),
+    },
+)
+
+
+LAYOUTS: tuple[Layout, ...] = (
+    STRIPE,
+    SQUARE_TRANSACTIONS,
+    SQUARE_ITEMS,
+    ETSY_ORDERS,
+    ETSY_ITEMS,
+    WOOCOMMERCE_ORDERS,
+    WOOCOMMERCE_CUSTOMERS,
+    QUICKBOOKS,
+    XERO,
+    MAILCHIMP,
+    SHOPIFY_ORDERS,
+    SHOPIFY_CUSTOMERS,
+    HUBSPOT_DEALS,
+    HUBSPOT_COMPANIES,
+    HUBSPOT_CONTACTS,
+    HAND_KEPT,
+)

@@ -1,0 +1,534 @@
+"""Known export layouts and hand-kept lists load whole; the user's mapping always wins.
+
+Each fixture under tests/fixtures/layouts/ was written by hand from the vendor's published
+column list, with the dirt real files carry (blank rows, a header row again, total rows,
+currency symbols, odd spacing). Every row read is loaded, rejected or listed as skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from openpyxl import Workbook
+
+from smbml_connect.connectors.files.source import FilesSource
+from smbml_connect.consent import read_consent
+from smbml_connect.layouts import prepare
+from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.schema import SOURCE_ROW, validate
+from smbml_connect.store import Store
+
+FIXTURES = Path(__file__).parent / "fixtures" / "layouts"
+
+
+@dataclass
+class Loaded:
+    clean: pd.DataFrame
+    rejected: int  # rows rejected by validation
+    skipped: pd.DataFrame  # rows that hold no record, as rejects rows
+    layout: str | None
+
+
+def _allowed(values: pd.Series) -> pd.Series:
+    """Consent as the pipeline reads it (the store keeps the text as the export wrote it)."""
+    return values.map(lambda v: read_consent(v).allowed)
+
+
+def load(
+    path: Path,
+    tables: Mapping[str, str] | None = None,
+    mappings: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, Loaded]:
+    source = FilesSource(path, tables or {}, mappings or {})
+    out = {}
+    for table in source.available():
+        checked = validate(table, source.pull(table), source.name)
+        out[table] = Loaded(
+            checked.clean,
+            checked.rejected_rows,
+            source.skipped_rows(table),
+            source.header_mappings[table].layout,
+        )
+    return out
+
+
+def fixture(tmp_path: Path, *names: str) -> Path:
+    """A folder holding copies of the named fixtures (a CSV folder source)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    return tmp_path
+
+
+# -- point 4: the user's mapping always wins ---------------------------------------
+HUBSPOT_LIKE = "Record ID,First Name,Email,Create Date\n101,Ann,ann@example.com,2025-01-02\n"
+SYNONYM_FIRST = "Customer ID,Name,Email\n1,Ann,ann@example.com\n2,Bob,bob@example.com\n"
+
+
+def _workbook(path: Path, sheet: str, text: str) -> Path:
+    workbook = Workbook()
+    tab = workbook.active
+    assert tab is not None
+    tab.title = sheet
+    for line in text.strip().splitlines():
+        tab.append(line.split(","))
+    workbook.save(path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["folder", "single csv", "workbook"])
+def test_the_users_mapping_beats_an_earlier_synonym(tmp_path: Path, kind: str):
+    mapping = {"contacts": {"Email": "contact_id"}}
+    if kind == "folder":
+        (tmp_path / "Customers.csv").write_text(SYNONYM_FIRST)
+        path, tables = tmp_path, {}
+    elif kind == "single csv":
+        path = tmp_path / "people.csv"
+        path.write_text(SYNONYM_FIRST)
+        tables = {"contacts": "people.csv"}
+    else:
+        path, tables = _workbook(tmp_path / "shop.xlsx", "Customers", SYNONYM_FIRST), {}
+    contacts = load(path, tables, mapping)["contacts"]
+    assert contacts.clean["contact_id"].tolist() == ["ann@example.com", "bob@example.com"]
+    assert '"Customer ID": "1"' in contacts.clean["extra"].iloc[0]
+
+
+@pytest.mark.parametrize("kind", ["folder", "single csv", "workbook"])
+def test_the_users_mapping_beats_a_detected_layout(tmp_path: Path, kind: str):
+    """HubSpot's export is recognised, yet the user's "Email" = "contact_id" wins."""
+    mapping = {"contacts": {"Email": "contact_id", "Record ID": "lead_source"}}
+    if kind == "folder":
+        (tmp_path / "hubspot-crm-exports-all-contacts.csv").write_text(HUBSPOT_LIKE)
+        path, tables = tmp_path, {}
+    elif kind == "single csv":
+        path = tmp_path / "all-contacts.csv"
+        path.write_text(HUBSPOT_LIKE)
+        tables = {}
+    else:
+        path, tables = _workbook(tmp_path / "crm.xlsx", "Export", HUBSPOT_LIKE), {}
+    contacts = load(path, tables, mapping)["contacts"]
+    assert contacts.layout == "HubSpot contacts export"
+    assert contacts.clean["contact_id"].tolist() == ["ann@example.com"]
+    assert contacts.clean["lead_source"].tolist() == ["101"]
+    assert contacts.clean["first_name"].tolist() == ["Ann"]
+
+
+def test_a_column_the_user_gave_away_is_not_filled_by_a_synonym(tmp_path: Path):
+    (tmp_path / "Customers.csv").write_text(SYNONYM_FIRST)
+    # "Customer ID" would be contact_id by synonym; the user named another header for it.
+    source = FilesSource(tmp_path, mappings={"contacts": {"Mail": "contact_id"}})
+    mapping = map_of(source, "contacts")
+    assert "contact_id" not in mapping.values()
+
+
+def map_of(source: FilesSource, table: str) -> dict[str, str]:
+    source.pull(table)
+    return source.header_mappings[table].columns
+
+
+# -- point 5: hand-kept lists --------------------------------------------------------
+def test_a_hand_kept_list_keys_by_email_and_skips_totals_blanks_and_headers(tmp_path: Path):
+    contacts = load(fixture(tmp_path, "hand_kept_customers.csv"))["contacts"]
+    clean = contacts.clean
+    assert len(clean) == 21 and contacts.rejected == 0  # two John Smiths, two Sarah Connors...
+    assert contacts.layout and contacts.layout.startswith("hand-kept list")
+    by_key = clean.set_index("contact_id")
+    assert by_key.loc["jsmith@smithbuild.example.co.uk", "last_name"] == "Smith"
+    assert by_key.loc["tom.obrien@example.com", ["first_name", "last_name"]].tolist() == [
+        "Tom",
+        "O'Brien",
+    ]
+    assert by_key.loc["row 16", "first_name"] == "Alan"  # no e-mail: the row is the key
+    assert "TOTAL" not in " ".join(clean["extra"].dropna())
+    skipped = contacts.skipped
+    assert skipped["source_row"].tolist() == [10, 11, 18, 27, 28, 29]
+    assert skipped["reason"].tolist() == [
+        "blank row",
+        "repeated header row",
+        "subtotal row ('Subtotal Leeds/York')",
+        "blank row",
+        "blank row",
+        "total row ('TOTAL')",
+    ]
+    assert set(skipped["action"]) == {"row skipped"}
+    assert json.loads(skipped["row"].iloc[-1]) == {"Customer": "TOTAL", "Spent 2025": "£11,191.42"}
+
+
+# -- point 5: Shopify ---------------------------------------------------------------
+def test_shopify_orders_export_gives_orders_lines_and_buyers(tmp_path: Path):
+    loaded = load(fixture(tmp_path, "shopify_orders_export_1.csv"))
+    assert set(loaded) == {"orders", "order_lines", "contacts"}
+    assert {t.layout for t in loaded.values()} == {"Shopify orders export"}
+    orders, lines, buyers = loaded["orders"], loaded["order_lines"], loaded["contacts"]
+    assert (len(orders.clean), orders.rejected) == (8, 0)
+    assert (len(lines.clean), lines.rejected) == (21, 0)  # every line row of the file
+    assert (len(buyers.clean), buyers.rejected) == (5, 0)  # 8 orders, one without e-mail
+    status = orders.clean.set_index("order_id")["status"]
+    assert status[["#1011", "#1010", "#1009", "#1008"]].tolist() == [
+        "refunded",
+        "partially_refunded",
+        "cancelled",
+        "paid",
+    ]
+    by_order = lines.clean.groupby("order_id")["line_no"].apply(list)
+    assert by_order["#1007"] == [1, 2, 3, 4] and by_order["#1011"] == [1]
+    gift = lines.clean[lines.clean["unit_price"] == 50.0]
+    assert gift["product_id"].tolist() == ["Gift card $25-$50"]  # no SKU: the item's name
+    soap = lines.clean[(lines.clean["order_id"] == "#1007") & (lines.clean["line_no"] == 1)]
+    assert soap["discount"].tolist() == [0.1]  # 7.50 off 6 x 12.50, as a share
+    assert orders.clean.set_index("order_id").loc["#1005", "contact_id"] == "james.o@example.co.uk"
+    consent = _allowed(buyers.clean.set_index("contact_id")["marketing_consent"])
+    assert consent.to_dict() == {
+        "sophie.martin@example.fr": True,
+        "james.o@example.co.uk": False,
+        "anna.k@example.de": True,
+        "m.rossi@example.it": False,
+        "lena@example.at": True,
+    }
+
+
+def test_shopify_orders_run_through_the_pipeline_and_exit_clean(tmp_path: Path):
+    folder = fixture(tmp_path / "in", "shopify_orders_export_1.csv", "hand_kept_customers.csv")
+    with Store(tmp_path / "store.db") as store:
+        result = run_pipeline(FilesSource(folder), store, RunOptions(steps=()))
+    assert result.status == "ok"
+    assert result.loaded == {"contacts": 21, "orders": 8, "order_lines": 21}
+    skipped = result.rejects[result.rejects["action"] == "row skipped"]
+    assert len(skipped) == 6 and set(skipped["table"]) == {"contacts"}
+
+
+def test_shopify_customers_export_keys_as_the_orders_export_does(tmp_path: Path):
+    folder = fixture(tmp_path, "customers_export.csv", "shopify_orders_export_1.csv")
+    loaded = load(folder)
+    contacts = loaded["contacts"]
+    assert contacts.layout == "Shopify customers export"  # not the buyers of the orders
+    assert (len(contacts.clean), contacts.rejected, len(contacts.skipped)) == (7, 0, 0)
+    clean = contacts.clean.set_index("contact_id")
+    assert _allowed(clean["marketing_consent"]).tolist() == [
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+        False,
+    ]
+    assert set(loaded["orders"].clean["contact_id"].dropna()) <= set(clean.index)
+    assert clean.index[5] == "7412345678906"  # no e-mail: Shopify's customer id
+    assert clean.loc["sophie.martin@example.fr", ["company", "country"]].tolist() == [
+        "Atelier Martin",
+        "FR",
+    ]
+
+
+# -- point 5: HubSpot exports -------------------------------------------------------
+HUBSPOT = "hubspot-crm-exports-all-{}-2025-11-03.csv"
+
+
+def test_hubspot_contacts_export_with_consent(tmp_path: Path):
+    contacts = load(fixture(tmp_path, HUBSPOT.format("contacts")))["contacts"]
+    assert contacts.layout == "HubSpot contacts export"
+    assert (len(contacts.clean), contacts.rejected) == (10, 0)
+    assert contacts.skipped["reason"].tolist() == ["blank row"]
+    clean = contacts.clean.set_index("contact_id")
+    # Non-marketing contacts and those unsubscribed from all e-mail are opted out.
+    assert _allowed(clean["marketing_consent"]).to_dict() == {
+        "51": True, "52": False, "53": False, "54": True, "55": False,
+        "56": True, "57": True, "58": True, "59": False, "60": True,
+    }  # fmt: skip
+    assert clean.loc["60", ["page_views", "email_clicks", "lead_source"]].tolist() == [
+        120,
+        22,
+        "Referrals",
+    ]
+    assert clean.loc["56", "email"] == "clara.schmidt@example.de"
+
+
+def test_hubspot_deals_export_knows_won_and_closed_from_the_stage(tmp_path: Path):
+    deals = load(fixture(tmp_path, HUBSPOT.format("deals")))["deals"]
+    assert deals.layout == "HubSpot deals export"
+    assert (len(deals.clean), deals.rejected, len(deals.skipped)) == (7, 0, 0)
+    clean = deals.clean.set_index("deal_id")
+    assert clean["is_won"].tolist() == [True, False, True, False, False, False, True]
+    assert clean["is_closed"].tolist() == [True, False, True, False, True, False, True]
+    assert clean.loc["9001", "amount"] == 12400.0
+    assert clean.loc["9006", "contact_id"] == "60"  # the first associated contact
+
+
+def test_hubspot_companies_fill_contacts_only_when_no_contacts_export_is_there(tmp_path: Path):
+    alone = load(fixture(tmp_path / "a", HUBSPOT.format("companies")))
+    accounts = alone["contacts"]
+    assert accounts.layout and accounts.layout.startswith("HubSpot companies export")
+    assert (len(accounts.clean), accounts.rejected) == (6, 0)
+    assert accounts.clean["contact_id"].iloc[0] == "company 7001"
+    assert accounts.clean["company"].iloc[0] == "Bright Smiles Dental"
+    names = [HUBSPOT.format(k) for k in ("companies", "contacts", "deals")]
+    both = load(fixture(tmp_path / "b", *names))
+    assert both["contacts"].layout == "HubSpot contacts export"
+    assert set(both) == {"contacts", "deals"}
+
+
+# -- point 5: Mailchimp -------------------------------------------------------------
+MAILCHIMP = "{}_email_audience_export_5f3a2b.csv"
+
+
+@pytest.mark.parametrize(("status", "rows", "consent"), [("subscribed", 10, True),
+                                                         ("unsubscribed", 4, False)])  # fmt: skip
+def test_mailchimp_audience_exports_carry_consent(tmp_path: Path, status: str, rows: int,
+                                                  consent: bool):  # fmt: skip
+    path = fixture(tmp_path, MAILCHIMP.format(status)) / MAILCHIMP.format(status)
+    contacts = load(path)["contacts"]  # one CSV: the layout says which table it is
+    assert contacts.layout == "Mailchimp audience export"
+    assert (len(contacts.clean), contacts.rejected) == (rows, 0)
+    assert _allowed(contacts.clean["marketing_consent"]).tolist() == [consent] * rows
+    assert len(contacts.skipped) == (1 if status == "subscribed" else 0)
+    if status == "subscribed":
+        zoe = contacts.clean.set_index("contact_id").loc["zoe.mueller@example.de"]
+        assert (zoe["first_name"], zoe["country"]) == ("Zoë", "DE")
+        assert zoe["created_at"] == pd.Timestamp("2023-12-24 20:00", tz="UTC")
+
+
+# -- point 5: payment and shop exports ----------------------------------------------
+def _counts(loaded: dict[str, Loaded]) -> dict[str, tuple[int, int, int]]:
+    """Per table: rows loaded, rows rejected, rows skipped (blank, total, heading...)."""
+    return {t: (len(x.clean), x.rejected, len(x.skipped)) for t, x in loaded.items()}
+
+
+def test_stripe_payments_export_keeps_refunds_and_failures_as_statuses(tmp_path: Path):
+    loaded = load(fixture(tmp_path, "unified_payments.csv"))
+    assert _counts(loaded) == {"contacts": (4, 0, 0), "orders": (6, 0, 0)}
+    orders = loaded["orders"].clean.set_index("order_id")
+    assert orders["status"].tolist() == [
+        "Paid", "partially refunded", "refunded", "Failed", "Paid", "Paid",
+    ]  # fmt: skip
+    assert orders["contact_id"].tolist() == [
+        "cus_QxA001", "cus_QxA002", "guest.buyer@example.org", "guest.buyer@example.org",
+        "cus_QxA001", "cus_QxA006",
+    ]  # fmt: skip
+    assert orders.loc["ch_3PqA06", ["total", "currency"]].tolist() == [2500.0, "EUR"]
+    buyers = loaded["contacts"].clean.set_index("contact_id")
+    assert buyers.loc["guest.buyer@example.org", "first_name"] == "Kim"
+
+
+def test_square_transactions_and_item_sales(tmp_path: Path):
+    folder = fixture(tmp_path, "transactions-2025-10-01-2025-10-31.csv",
+                     "items-2025-10-01-2025-10-31.csv")  # fmt: skip
+    loaded = load(folder)
+    assert _counts(loaded) == {
+        "contacts": (2, 0, 0), "orders": (5, 0, 0), "order_lines": (6, 0, 0),
+    }  # fmt: skip
+    assert loaded["orders"].layout == "Square transactions export"
+    assert loaded["order_lines"].layout == "Square item sales export"
+    orders = loaded["orders"].clean.set_index("order_id")
+    assert orders.loc["T1aa refund", ["status", "total"]].tolist() == ["refund", -10.36]
+    assert orders.loc["T3cc", ["status", "total", "contact_id"]].tolist() == [
+        "Complete", 34.52, "CUST9",
+    ]  # fmt: skip
+    lines = loaded["order_lines"].clean
+    assert lines[lines["order_id"] == "T1aa"]["line_no"].tolist() == [1, 2]
+    latte = lines.iloc[0]
+    assert (latte["product_id"], latte["quantity"], latte["unit_price"]) == ("LAT-R", 2, 4.0)
+    drip = lines[lines["order_id"] == "T2bb"].iloc[0]
+    assert drip["product_id"] == "Drip coffee" and drip["discount"] == pytest.approx(0.5 / 4.25)
+
+
+def test_square_item_sales_alone_also_give_orders(tmp_path: Path):
+    loaded = load(fixture(tmp_path, "items-2025-10-01-2025-10-31.csv"))
+    assert _counts(loaded) == {"orders": (4, 0, 0), "order_lines": (6, 0, 0)}
+    totals = loaded["orders"].clean.set_index("order_id")["total"]
+    assert totals.to_dict() == {"T1aa": 9.5, "T2bb": 3.75, "T3cc": 28.0, "T5ee": 6.0}
+
+
+def test_etsy_orders_and_items(tmp_path: Path):
+    loaded = load(fixture(tmp_path, "EtsySoldOrders2025-10.csv", "EtsySoldOrderItems2025-10.csv"))
+    assert _counts(loaded) == {
+        "contacts": (3, 0, 0), "orders": (4, 0, 0), "order_lines": (6, 0, 0),
+    }  # fmt: skip
+    orders = loaded["orders"].clean.set_index("order_id")
+    assert orders["status"].tolist() == ["Completed", "Completed", "Canceled", "partially refunded"]
+    assert orders.loc["3456789012", "ordered_at"] == pd.Timestamp("2025-10-02", tz="UTC")
+    lines = loaded["order_lines"].clean
+    assert lines[lines["order_id"] == "3456789015"]["product_id"].tolist() == [
+        "RING-S", "1500000004",
+    ]  # fmt: skip
+    assert lines[lines["order_id"] == "3456789013"]["discount"].tolist() == [0.1]
+
+
+def test_woocommerce_reports(tmp_path: Path):
+    loaded = load(fixture(tmp_path, "wc-orders-report-export-2025-10-31.csv",
+                          "wc-customers-report-export-2025-10-31.csv"))  # fmt: skip
+    assert _counts(loaded) == {"contacts": (4, 0, 0), "orders": (6, 0, 0)}
+    orders = loaded["orders"].clean.set_index("order_id")
+    assert orders["contact_id"].isna().all()  # the report names customers, it has no key
+    assert orders.loc["1205", "status"] == "Refunded" and orders.loc["1202", "total"] == 1012.5
+    people = loaded["contacts"].clean.set_index("contact_id")
+    assert list(people.index) == [
+        "hannah.berg@example.no", "omar.haddad@example.ae", "julia.santos@example.br", "row 5",
+    ]  # fmt: skip
+    assert people.loc["row 5", ["first_name", "last_name"]].tolist() == ["Guest", "Buyer"]
+
+
+def test_quickbooks_sales_by_customer_detail(tmp_path: Path):
+    loaded = load(fixture(tmp_path, "Sales_by_Customer_Detail.csv"))
+    assert {t.layout for t in loaded.values()} == {"QuickBooks Sales by Customer Detail report"}
+    assert _counts(loaded) == {
+        "contacts": (3, 0, 0), "orders": (5, 0, 11), "order_lines": (7, 0, 0),
+    }  # fmt: skip
+    orders = loaded["orders"].clean.set_index("order_id")
+    assert orders["total"].to_dict() == {
+        "1001": 145.0, "1017": 90.0, "1005": 460.0, "Credit Memo 1005": -40.0, "1022": 285.0,
+    }  # fmt: skip
+    assert orders.loc["1022", "contact_id"] == "Carter, Jane"
+    reasons = loaded["orders"].skipped["reason"].tolist()
+    assert reasons.count("blank row") == 3 and reasons[-1] == "report note"
+    assert "customer heading ('Beta Landscaping')" in reasons
+    assert "total row ('TOTAL')" in reasons
+
+
+def test_xero_invoices_export(tmp_path: Path):
+    loaded = load(fixture(tmp_path, "Export_Invoices.csv"))
+    assert _counts(loaded) == {
+        "contacts": (3, 0, 0), "orders": (4, 0, 0), "order_lines": (5, 0, 0),
+    }  # fmt: skip
+    orders = loaded["orders"].clean.set_index("order_id")
+    assert orders["contact_id"].tolist() == [
+        "accounts@harbourcafe.example.co.nz", "orders@kowhai.example.co.nz", "Tui Deli",
+        "accounts@harbourcafe.example.co.nz",
+    ]  # fmt: skip
+    assert orders["status"].tolist() == ["PAID", "AUTHORISED", "VOIDED", "AUTHORISED"]
+    assert orders.loc["INV-0102", "total"] == 1035.0
+    assert orders.loc["INV-0104", "ordered_at"] == pd.Timestamp("2025-10-24", tz="UTC")
+    lines = loaded["order_lines"].clean
+    assert lines["product_id"].tolist()[:2] == ["BEAN-5KG", "Delivery"]
+    assert lines[lines["order_id"] == "INV-0102"]["discount"].tolist() == [0.1]
+
+
+# -- every row read is loaded, rejected or listed -------------------------------------
+ROW_TABLE = {  # the table that has one row per row of the file
+    "hand_kept_customers.csv": "contacts",
+    "shopify_orders_export_1.csv": "order_lines",
+    "customers_export.csv": "contacts",
+    HUBSPOT.format("contacts"): "contacts",
+    HUBSPOT.format("deals"): "deals",
+    HUBSPOT.format("companies"): "contacts",
+    MAILCHIMP.format("subscribed"): "contacts",
+    MAILCHIMP.format("unsubscribed"): "contacts",
+    "unified_payments.csv": "orders",
+    "transactions-2025-10-01-2025-10-31.csv": "orders",
+    "items-2025-10-01-2025-10-31.csv": "order_lines",
+    "EtsySoldOrders2025-10.csv": "orders",
+    "EtsySoldOrderItems2025-10.csv": "order_lines",
+    "wc-orders-report-export-2025-10-31.csv": "orders",
+    "wc-customers-report-export-2025-10-31.csv": "contacts",
+    "Sales_by_Customer_Detail.csv": "order_lines",
+    "Export_Invoices.csv": "order_lines",
+}
+
+
+def _rows_read(path: Path) -> int:
+    """Rows under the header (the first row with two filled cells), up to the last filled."""
+    rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+    filled = [sum(bool(c.strip()) for c in row) for row in rows]
+    header = next(i for i, n in enumerate(filled) if n >= 2)
+    last = max(i for i, n in enumerate(filled) if n)
+    return last - header
+
+
+@pytest.mark.parametrize("name", sorted(ROW_TABLE))
+def test_every_row_is_loaded_rejected_or_listed(tmp_path: Path, name: str):
+    assert set(ROW_TABLE) == {p.name for p in FIXTURES.iterdir()}  # no fixture forgotten
+    loaded = load(fixture(tmp_path, name) / name)
+    table = loaded[ROW_TABLE[name]]
+    skipped = sum(len(t.skipped) for t in loaded.values())
+    assert len(table.clean) + table.rejected + skipped == _rows_read(FIXTURES / name)
+
+
+def test_a_hand_kept_tab_in_a_workbook(tmp_path: Path):
+    rows = [
+        ["Customer", "Email", "Spent"],
+        ["Ann Lee", "ann@example.com", 120.5],
+        ["Ann Lee", "ann.lee@work.example.com", 80],
+        [None, None, None],
+        ["Customer", "Email", "Spent"],
+        ["Bo Chen", None, 15],
+        ["Total", None, 215.5],
+    ]
+    workbook = Workbook()
+    tab = workbook.active
+    assert tab is not None
+    tab.title = "Customers"
+    for row in rows:
+        tab.append(row)
+    workbook.save(tmp_path / "list.xlsx")
+    contacts = load(tmp_path / "list.xlsx")["contacts"]
+    assert contacts.clean["contact_id"].tolist() == [
+        "ann@example.com",
+        "ann.lee@work.example.com",
+        "row 6",
+    ]
+    assert contacts.skipped["reason"].tolist() == [
+        "blank row",
+        "repeated header row",
+        "total row ('Total')",
+    ]
+
+
+def test_total_rows_are_told_from_customers_named_total():
+    rows = [
+        ["Total Wine & More", "2025-01-02", "12.00"],
+        ["TOTAL 2025", "", "$1,234.00"],
+        ["Total Fitness", "2025-02-02", "9"],
+        ["Subtotal Leeds", "", "5"],
+        ["Total for Acme", "", "5"],
+        ["Summer Jones", "2025-03-03", "7"],
+    ]
+    frame = pd.DataFrame(rows, columns=["Customer", "Date", "Spent"], dtype=object)
+    frame[SOURCE_ROW] = pd.Series(range(2, 8), dtype="Int64")
+    prepared = prepare(frame, None)
+    assert prepared.frame["Customer"].tolist() == ["Total Wine & More", "Total Fitness",
+                                                   "Summer Jones"]  # fmt: skip
+    assert prepared.skipped[SOURCE_ROW].tolist() == [3, 5, 6]
+
+
+def test_one_export_in_several_files_is_read_whole(tmp_path: Path):
+    """Mailchimp writes a file per status; each row says its file, consent follows it."""
+    folder = fixture(tmp_path, MAILCHIMP.format("subscribed"), MAILCHIMP.format("unsubscribed"))
+    source = FilesSource(folder)
+    assert source.where("contacts") == ", ".join(sorted(p.name for p in folder.iterdir()))
+    contacts = load(folder)["contacts"]
+    assert (len(contacts.clean), contacts.rejected, len(contacts.skipped)) == (14, 0, 1)
+    consent = _allowed(contacts.clean.set_index("contact_id")["marketing_consent"])
+    assert consent.sum() == 10 and not consent["tom.obrien@example.com"]
+    assert (
+        '"File": "unsubscribed_'
+        in contacts.clean.set_index("contact_id").loc["olga@example.ru", "extra"]
+    )
+    assert json.loads(contacts.skipped["row"].iloc[0]) == {"File": MAILCHIMP.format("subscribed")}
+
+
+def test_a_shopify_export_split_in_two_files(tmp_path: Path):
+    lines = (FIXTURES / "shopify_orders_export_1.csv").read_text().splitlines(keepends=True)
+    (tmp_path / "orders_export_1.csv").write_text("".join(lines[:10]))
+    (tmp_path / "orders_export_2.csv").write_text("".join(lines[:1] + lines[10:]))
+    loaded = load(tmp_path)
+    assert _counts(loaded) == {
+        "contacts": (5, 0, 0), "orders": (8, 0, 0), "order_lines": (21, 0, 0),
+    }  # fmt: skip
+
+
+def test_two_hand_kept_lists_are_both_loaded(tmp_path: Path):
+    (tmp_path / "list a.csv").write_text("Customer,Email\nAnn Lee,ann@example.com\nBo Chen,\n")
+    (tmp_path / "list b.csv").write_text("Client,E-mail\nCy Diaz,\nAnn Lee,ann2@example.com\n")
+    contacts = load(tmp_path)["contacts"]
+    assert contacts.clean["contact_id"].tolist() == [
+        "ann@example.com", "list a.csv row 3", "list b.csv row 2", "ann2@example.com",
+    ]  # fmt: skip
+    assert contacts.clean["email"].tolist()[3] == "ann2@example.com"
+    assert contacts.clean["first_name"].tolist() == ["Ann", "Bo", "Cy", "Ann"]
