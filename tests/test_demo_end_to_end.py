@@ -37,6 +37,7 @@ def test_workbook_has_a_tab_per_output_and_rejects(demo_dir: Path):
     assert workbook.sheetnames == [
         "Summary",
         "Instructions",
+        "Data checks",
         "Segments",
         "Segment summary",
         "Clusters",
@@ -149,7 +150,8 @@ def test_status_shows_the_demo_run(demo_dir: Path):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "[demo] ok" in result.output and "rejected rows 5" in result.output
+    assert "[demo] ok" in result.output and "5 rows rejected" in result.output
+    assert "data checks:" in result.output and "problem:" not in result.output
 
 
 def test_errors_are_one_line_and_non_zero(tmp_path: Path):
@@ -188,7 +190,7 @@ def test_run_with_a_files_config(tmp_path: Path):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "1 rows rejected" in result.output
+    assert "1 row rejected and 0 values left empty" in result.output
     workbook = load_workbook(tmp_path / "results.xlsx")
     assert workbook["Segments"].max_row == 3 + 1  # note, blank, header, one customer
 
