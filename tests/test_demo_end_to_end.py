@@ -210,3 +210,20 @@ def test_report_escapes_source_text():
     assert "<script>alert" not in html and "&lt;script&gt;" in html
     assert "&lt;b&gt;hi" in html
     assert ">25%<" in html and ">0.5<" in html
+
+
+def test_data_checks_agree_everywhere_and_no_text_says_nan(demo_dir: Path, business):
+    workbook = load_workbook(demo_dir / "results.xlsx")
+    checks = list(workbook["Data checks"].iter_rows(min_row=4, values_only=True))
+    summary = {r[0]: r[1] for r in workbook["Summary"].iter_rows(min_row=2, values_only=True)}
+    assert summary["Data checks with findings"] == str(len(checks))
+    by_check = {(r[0], r[1]): r[2] for r in checks}
+    refunded = business.tables["orders"]["status"].eq("refunded").sum()
+    assert by_check[("refunds", "orders")] == refunded  # the sample's refunds, exactly
+    html = (demo_dir / "report.html").read_text()
+    section = html[html.index("<h2>Data checks</h2>") : html.index("<h2>Data quality</h2>")]
+    assert section.count("<li>") == len(checks)
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows(values_only=True):
+            for value in row:
+                assert not (isinstance(value, str) and value.strip().lower() == "nan"), sheet.title
