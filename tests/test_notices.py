@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -309,3 +310,18 @@ def test_rejected_rows_plural_in_report(rows, cleared, words):
     html = render_report(result)
     assert words in html
     assert ("<b>1</b>row rejected" in html) == (rows == 1)
+
+
+def test_scores_on_data_that_ends_early_say_so(store):
+    rng = np.random.default_rng(1)
+    dates = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 545, 600), unit="D")
+    orders = pd.DataFrame(
+        {"order_id": [str(i) for i in range(600)],
+         "contact_id": [f"c{i}" for i in rng.integers(0, 80, 600)],
+         "ordered_at": dates.strftime("%Y-%m-%d"), "total": rng.integers(5, 50, 600).astype(str)}
+    )  # fmt: skip
+    contacts = pd.DataFrame({"contact_id": [f"c{i}" for i in range(80)]})
+    options = RunOptions(steps=steps_by_name(["churn_value"]), as_of=AS_OF)
+    result = run_pipeline(FrameSource(contacts=contacts, orders=orders), store, options)
+    (line,) = result.steps["churn_value"].summary
+    assert "the orders end on 2024-06-28, long before 2025-06-01" in line
