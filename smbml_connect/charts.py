@@ -1,16 +1,22 @@
 """Charts for the HTML report, rendered to inline SVG so the report is one offline file.
 
 Uses matplotlib's object API (no pyplot), so no global backend is switched at import.
+Names come from the user's data, so every chart draws text as text: matplotlib would
+otherwise read "Buy 2 for $10 ^ save $" as mathematics (and fail), and a tab as a glyph
+the font lacks.
 """
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
-from typing import TypedDict
+from typing import Any, ParamSpec, TypedDict, TypeVar
 
 import numpy as np
+from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 __all__ = [
@@ -25,6 +31,33 @@ __all__ = [
 
 _BLUE = "#1F4E78"
 _GREY = "#9AA5B1"
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # every control character but newline
+# Text objects take these settings when they are made, tick labels when they are drawn:
+# so the whole chart, from Figure() to savefig, is made inside them.
+_PLAIN_TEXT: dict[Any, Any] = {"text.parse_math": False, "text.usetex": False}
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _plain(value: Any) -> Any:
+    """Strings (also inside lists, tuples and dicts) without control characters."""
+    if isinstance(value, str):
+        return _CONTROL.sub(" ", value)
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _text_is_text(function: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(function)
+    def chart(*args: P.args, **kwargs: P.kwargs) -> R:
+        with rc_context(_PLAIN_TEXT):
+            return function(*_plain(args), **_plain(kwargs))
+
+    return chart
 
 
 def _svg(figure: Figure, tight: bool = True) -> str:
@@ -35,6 +68,7 @@ def _svg(figure: Figure, tight: bool = True) -> str:
     return text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE for inline use
 
 
+@_text_is_text
 def bar_chart(
     labels: Sequence[str],
     values: Sequence[float],
@@ -55,6 +89,7 @@ def bar_chart(
     return _svg(figure)
 
 
+@_text_is_text
 def histogram(
     values: Sequence[float], title: str, xlabel: str, bins: int = 30, ylabel: str = "customers"
 ) -> str:
@@ -68,6 +103,7 @@ def histogram(
     return _svg(figure)
 
 
+@_text_is_text
 def calibration_chart(predicted: Sequence[float], observed: Sequence[float], title: str) -> str:
     """Predicted against observed rates: points on the diagonal mean the scores are honest."""
     figure = Figure(figsize=(4.5, 4.5))
@@ -87,6 +123,7 @@ def calibration_chart(predicted: Sequence[float], observed: Sequence[float], tit
     return _svg(figure)
 
 
+@_text_is_text
 def band_chart(
     labels: Sequence[str],
     expected: Sequence[float],
@@ -114,6 +151,7 @@ def band_chart(
     return _svg(figure)
 
 
+@_text_is_text
 def forecast_chart(
     history_dates: Sequence[date],
     history: Sequence[float],
@@ -156,6 +194,7 @@ class DemandCurve(TypedDict):
     limits: tuple[float, float]  # the allowed price range this step
 
 
+@_text_is_text
 def demand_curves(curves: Sequence[DemandCurve], title: str, ylabel: str) -> str:
     """Small multiples: each product's expected units against price, 80% band shaded.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -117,18 +118,27 @@ def cli(ctx: click.Context, log_file: Path | None, verbose: bool) -> None:
     ctx.obj = {"log_path": log_path}
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word if n == 1 else word + 's'}"
+
+
 def _print_result(result: RunResult, outputs: list[Path]) -> None:
     counts = result.counts()
     loaded = ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in counts["loaded"].items() if n)
-    click.echo(f"Loaded {loaded}.")
+    click.echo(f"Loaded {loaded}." if loaded else "Nothing loaded.")
     for step in result.steps.values():
         for line in step.summary:
             click.echo(f"  {line}")
     if result.rejected_rows or result.cleared_values:
         click.echo(
-            f"{result.rejected_rows:,} rows rejected and {result.cleared_values:,} values left "
-            "empty: see the Rejects tab (or `smbml status`)."
+            f"{_plural(result.rejected_rows, 'row')} rejected and "
+            f"{_plural(result.cleared_values, 'value')} left empty: see the Rejects tab "
+            "(or `smbml status`)."
         )
+    if result.notices:
+        click.echo("Data checks:")
+        for notice in result.notices:
+            click.echo(f"  {notice.message}")
     for table, n in result.not_loaded.items():
         click.echo(
             f"{n:,} source records are not {table.replace('_', ' ')} (e.g. HubSpot line items "
@@ -560,7 +570,29 @@ def serve(
     help="How many recent runs to show.",
 )
 def status(store_path: Path | None, limit: int) -> None:
-    """Show the last runs, what they loaded, and the rows they rejected."""
+    """Show the last runs, what they loaded, the data checks, and the rows they rejected."""
+    with _quiet_when_the_reader_leaves():
+        _status(store_path, limit)
+
+
+@contextmanager
+def _quiet_when_the_reader_leaves() -> Iterator[None]:
+    """`smbml status | head`: the reader closing the pipe early is not an error."""
+    try:
+        yield
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at nothing so that flush is quiet too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # no real file descriptor (a test runner's stream)
+            pass
+        finally:
+            os.close(devnull)
+        sys.exit(0)
+
+
+def _status(store_path: Path | None, limit: int) -> None:
     from smbml_connect.errors import StoreError
     from smbml_connect.store import Store, default_store_path
 
@@ -574,31 +606,45 @@ def status(store_path: Path | None, limit: int) -> None:
             click.echo("No runs yet.")
             return
         for row in runs.itertuples(index=False):
-            counts = json.loads(row.counts) if row.counts else {}
-            loaded = ", ".join(f"{n:,} {t}" for t, n in counts.get("loaded", {}).items())
-            click.echo(
-                f"run {row.run_id} [{row.kind}] {row.status:<11} started {row.started_at[:19]}Z  "
-                f"{loaded or 'nothing loaded'}"
-            )
-            if counts:
-                click.echo(
-                    f"    rejected rows {counts.get('rejected_rows', 0):,}, values left empty "
-                    f"{counts.get('cleared_values', 0):,}, opted out {counts.get('consent_skipped', 0):,}"
-                    + (
-                        f" ({counts['consent_unreadable']:,} unreadable consent values)"
-                        if counts.get("consent_unreadable")
-                        else ""
-                    )
-                )
-            if row.error:
-                click.echo(f"    problem: {row.error}")
+            _print_run(row)
         latest = int(runs["run_id"].iloc[0])
         rejects = store.rejects(latest)
         if not rejects.empty:
-            click.echo(f"Rejects of run {latest} (first 20 of {len(rejects):,}):")
             shown = rejects.drop(columns=["row"]).head(20)
+            rows = shown["source_row"].astype("Int64").astype("string")  # 3, not 3.0
+            shown["source_row"] = rows.fillna("")  # a row left out after loading has none
+            click.echo(f"Rejects of run {latest} (first {len(shown)} of {len(rejects):,}):")
             with pd.option_context("display.width", 200, "display.max_colwidth", 60):
-                click.echo(shown.to_string(index=False))
+                click.echo(shown.to_string(index=False, na_rep=""))
+
+
+def _print_run(row: Any) -> None:
+    """One run of `smbml status`: what it loaded, rejected and noticed, and what went wrong."""
+    counts = json.loads(row.counts) if isinstance(row.counts, str) and row.counts else {}
+    loaded = ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in counts.get("loaded", {}).items())
+    started = row.started_at[:19] if isinstance(row.started_at, str) else "?"
+    click.echo(
+        f"run {row.run_id} [{row.kind}] {row.status:<11} started {started}Z  "
+        f"{loaded or 'nothing loaded'}"
+    )
+    if counts:
+        parts = [
+            f"{_plural(counts.get('rejected_rows', 0), 'row')} rejected",
+            f"{_plural(counts.get('cleared_values', 0), 'value')} left empty",
+            f"{_plural(counts.get('consent_skipped', 0), 'contact')} opted out",
+        ]
+        if counts.get("consent_unreadable"):
+            parts.append(f"{_plural(counts['consent_unreadable'], 'unreadable consent value')}")
+        if counts.get("skipped_tables"):
+            parts.append(f"{_plural(counts['skipped_tables'], 'table')} not read")
+        click.echo(f"    {', '.join(parts)}")
+        notices = counts.get("notices", [])
+        if notices:
+            click.echo("    data checks:")
+        for notice in notices:
+            click.echo(f"      {notice.get('message', '')}")
+    if isinstance(row.error, str) and row.error:  # a run without a problem has none (not "nan")
+        click.echo(f"    problem: {row.error}")
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ read is recorded and the rest of the run goes on; the run ends 'partial' then.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ import pandas as pd
 from smbml_connect import steps as steps_registry
 from smbml_connect.coerce import ColumnFormat
 from smbml_connect.consent import UNREADABLE_CONSENT, read_column
+from smbml_connect.data_checks import check_data
 from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError
 from smbml_connect.ports import (
     Destination,
@@ -63,6 +65,7 @@ def run_pipeline(
     try:
         _load(source, store, result, progress, options.formats)
         tables = {name: _live(store.read(name)) for name in TABLES}
+        tables = _checked(tables, store, result)
         personal, result.consent_skipped, unreadable = _consented_view(tables, options)
         if not unreadable.empty:
             store.add_rejects(run_id, unreadable)
@@ -85,7 +88,7 @@ def run_pipeline(
             )
         for destination in destinations:
             progress(f"Writing {destination.name}")
-            result.pushes.append(destination.publish(result, store))
+            _publish(destination, result, store)
         result.status = "partial" if result.errors else "ok"
     except BaseException as exc:
         result.status = "failed"
@@ -95,6 +98,48 @@ def run_pipeline(
         raise
     store.finish_run(run_id, result.status, result.counts(), "; ".join(result.errors) or None)
     return result
+
+
+def _checked(
+    tables: dict[str, pd.DataFrame], store: Store, result: RunResult
+) -> dict[str, pd.DataFrame]:
+    """The data checks: notices for the run, rows dated in the future left out (and listed)."""
+    checked = check_data(tables, result.as_of, result.rejects)
+    result.notices = checked.notices
+    if not checked.rejects.empty:
+        store.add_rejects(result.run_id, checked.rejects)
+        result.rejects = pd.concat([result.rejects, checked.rejects], ignore_index=True)
+    return checked.tables
+
+
+def _publish(destination: Destination, result: RunResult, store: Store) -> None:
+    """One destination that cannot be written costs only itself: the others still are."""
+    try:
+        result.pushes.append(destination.publish(result, store))
+    except OSError as exc:
+        log.warning("%s not written", destination.name, exc_info=True)
+        result.errors.append(f"{destination.name} not written: {_os_reason(exc)}")
+    except SmbmlError as exc:
+        log.warning("%s not written", destination.name, exc_info=True)
+        result.errors.append(f"{destination.name} not written: {exc}")
+
+
+_OS_REASONS = {
+    errno.EACCES: "permission denied (choose a folder you can write to, or close the file "
+    "if another program has it open)",
+    errno.EPERM: "permission denied (choose a folder you can write to)",
+    errno.ENOSPC: "the disk is full (free some space)",
+    errno.EDQUOT: "the disk quota is used up (free some space)",
+    errno.ENOENT: "the folder does not exist (create it, or fix the path in the config)",
+    errno.ENOTDIR: "part of the path is a file, not a folder (fix the path in the config)",
+    errno.EISDIR: "the path is a folder, not a file (add a file name in the config)",
+    errno.EROFS: "the disk is read-only (choose another folder)",
+}
+
+
+def _os_reason(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return _OS_REASONS.get(exc.errno or 0, exc.strerror or type(exc).__name__) + where
 
 
 def _declaring(enabled: Sequence[Step]) -> list[Step]:

@@ -23,6 +23,7 @@ __all__ = [
     "ColourScale",
     "CrmProperty",
     "Destination",
+    "Notice",
     "OutputColumn",
     "OutputTable",
     "Page",
@@ -252,6 +253,25 @@ class StepResult:
             self.notes[tab.title] = note
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One data check that found something: what, in which table, how many rows, what we did.
+
+    ``check`` is a stable key (e.g. ``future_dates``) for tests and the store; ``message``
+    is the one line people read, in the report, the workbook and ``smbml status``.
+    """
+
+    check: str
+    table: str
+    count: int
+    message: str
+
+
+# Rejects rows that are not rows the user's data lost: a table that could not be read at all
+# is a problem of the run, and a cleared value left the rest of its row in use.
+_NOT_A_REJECTED_ROW = ("value cleared", "table skipped", "column note", UNREADABLE_CONSENT)
+
+
 @dataclass
 class RunResult:
     """Everything a run produced, for destinations and for the person watching."""
@@ -270,6 +290,7 @@ class RunResult:
     archived: dict[str, int] = field(default_factory=dict)  # records the source has deleted
     not_loaded: dict[str, int] = field(default_factory=dict)  # source records not of the table
     declared: dict[str, StepOutputs] = field(default_factory=dict)  # per step run or skipped
+    notices: list[Notice] = field(default_factory=list)  # the data checks (data_checks.py)
 
     def tabs(self) -> dict[str, Tab]:
         """Every declared tab by title, in the order of the steps."""
@@ -280,10 +301,13 @@ class RunResult:
 
     @property
     def rejected_rows(self) -> int:
-        rows = self.rejects[
-            ~self.rejects["action"].isin(["value cleared", "column note", UNREADABLE_CONSENT])
-        ]
-        return len(rows[["table", "source_row"]].drop_duplicates())
+        rows = self.rejects[~self.rejects["action"].isin(_NOT_A_REJECTED_ROW)]
+        numbered = rows[rows["source_row"].notna()]  # rows left out after loading have no number
+        return len(numbered[["table", "source_row"]].drop_duplicates()) + len(rows) - len(numbered)
+
+    @property
+    def skipped_tables(self) -> int:
+        return int((self.rejects["action"] == "table skipped").sum())
 
     @property
     def cleared_values(self) -> int:
@@ -304,6 +328,11 @@ class RunResult:
             "skipped": self.skipped,
             "archived": self.archived,
             "not_loaded": self.not_loaded,
+            "skipped_tables": self.skipped_tables,
+            "notices": [
+                {"check": n.check, "table": n.table, "count": n.count, "message": n.message}
+                for n in self.notices
+            ],
             "outputs": {
                 f"{name}.{kind}": len(frame)
                 for name, result in self.steps.items()

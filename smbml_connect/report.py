@@ -24,6 +24,9 @@ from smbml_connect.xlsx import build_workbook, save_workbook
 __all__ = ["HtmlReport", "ResultsWorkbook", "render_report", "workbook_sheets"]
 
 _REJECTS_SHOWN = 50
+SHEET_ROWS = 1_048_576  # Excel's rows per sheet: more rejects than fit go to a CSV beside it
+_REJECTS_TOP = 3  # the note, a blank row, the header
+DATA_CHECKS_TAB = "Data checks"
 
 
 def _cell(column: str, value: object) -> str:
@@ -47,6 +50,45 @@ def _table_html(frame: pd.DataFrame) -> Markup:
     return Markup(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word if n == 1 else word + 's'}"
+
+
+def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text Excel would run as a formula when it opens the CSV gets a leading apostrophe."""
+
+    def cell(value: object) -> object:
+        text = isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r")
+        return f"'{value}" if text else value
+
+    return frame.map(cell)
+
+
+def _data_checks(result: RunResult) -> pd.DataFrame:
+    rows = [(n.check.replace("_", " "), n.table.replace("_", " "), n.count, n.message)
+            for n in result.notices]  # fmt: skip
+    return pd.DataFrame(rows, columns=["check", "table", "count", "notice"])
+
+
+def _rejects_sheet(result: RunResult, overflow: str | None) -> tuple[pd.DataFrame, str]:
+    """The Rejects tab and its note: the first rows a sheet holds, and where the rest are."""
+    rejects = result.rejects.reindex(columns=REJECT_COLUMNS).rename(columns={"row": "original row"})
+    note = (
+        "Rows or values we could not use. 'row rejected': the row was left out; 'value cleared': "
+        "the row was kept without this value; 'row not used': kept in the store but dated after "
+        "the run's date. Fix them in the source and run again."
+    )
+    room = SHEET_ROWS - _REJECTS_TOP
+    if len(rejects) > room:
+        where = f"{overflow}, beside this workbook," if overflow else "the store"
+        note += (
+            f" A sheet holds {room:,} of them: {len(rejects) - room:,} more are in {where} "
+            f"(`smbml status` counts them)."
+        )
+        rejects = rejects.head(room)
+    return rejects, note
+
+
 def render_report(result: RunResult, title: str = "smbml_connect report") -> str:
     env = Environment(
         loader=PackageLoader("smbml_connect", "templates"),
@@ -56,11 +98,13 @@ def render_report(result: RunResult, title: str = "smbml_connect report") -> str
     summary = [line for step in result.steps.values() for line in step.summary]
     loaded = result.loaded
     cards = [(table.replace("_", " "), f"{n:,}") for table, n in loaded.items() if n]
-    cards.append(("rows rejected", f"{result.rejected_rows:,}"))
+    cards.append((_count(result.rejected_rows, "row").split(" ", 1)[1] + " rejected",
+                  f"{result.rejected_rows:,}"))  # fmt: skip
     rejects = result.rejects.drop(columns=["row"]).head(_REJECTS_SHOWN)
     rejects_text = (
-        f"{result.rejected_rows:,} rows could not be used and {result.cleared_values:,} values "
-        "were unreadable and left empty (the rest of their row was kept)."
+        f"{_count(result.rejected_rows, 'row')} could not be used and "
+        f"{_count(result.cleared_values, 'value')} {'was' if result.cleared_values == 1 else 'were'} "
+        "unreadable and left empty (the rest of their row was kept)."
     )
     return env.get_template("report.html").render(
         title=title,
@@ -78,18 +122,25 @@ def render_report(result: RunResult, title: str = "smbml_connect report") -> str
         shown=len(rejects),
         consent_skipped=result.consent_skipped,
         consent_unreadable=result.consent_unreadable,
+        notices=[n.message for n in result.notices],
         table_html=_table_html,
     )
 
 
-def workbook_sheets(result: RunResult) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """A Summary tab, every step's tabs, then Rejects (always present, even when empty)."""
+def workbook_sheets(
+    result: RunResult, overflow: str | None = None
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """A Summary tab, Data checks, every step's tabs, then Rejects (always present).
+
+    ``overflow`` names the CSV that holds every reject when there are more than a sheet holds.
+    """
     summary_rows = [
         ("Data up to", f"{result.as_of:%Y-%m-%d}"),
         ("Source", result.source),
         ("Run", str(result.run_id)),
         *((f"{t.replace('_', ' ')} loaded", f"{n:,}") for t, n in result.loaded.items()),
         ("Rows rejected", f"{result.rejected_rows:,}"),
+        ("Data checks with findings", f"{len(result.notices):,}"),
         ("Values left empty", f"{result.cleared_values:,}"),
         ("Contacts opted out (not scored)", f"{result.consent_skipped:,}"),
         ("of them: consent value unreadable", f"{result.consent_unreadable:,}"),
@@ -98,9 +149,15 @@ def workbook_sheets(result: RunResult) -> tuple[dict[str, pd.DataFrame], dict[st
         *(("Skipped", line) for line in result.skipped),
     ]
     sheets: dict[str, pd.DataFrame] = {
-        "Summary": pd.DataFrame(summary_rows, columns=["item", "value"])
+        "Summary": pd.DataFrame(summary_rows, columns=["item", "value"]),
+        DATA_CHECKS_TAB: _data_checks(result),
     }
-    notes: dict[str, str] = {}
+    notes: dict[str, str] = {
+        DATA_CHECKS_TAB: "What the data checks found: each row says what was kept, counted or "
+        "left out."
+        if result.notices
+        else "The data checks found nothing to report."
+    }
     declared = result.tabs()
     for step in result.steps.values():
         for title, frame in step.sheets.items():
@@ -108,12 +165,7 @@ def workbook_sheets(result: RunResult) -> tuple[dict[str, pd.DataFrame], dict[st
                 sheets[title] = frame
                 if title in step.notes:
                     notes[title] = step.notes[title]
-    rejects = result.rejects.reindex(columns=REJECT_COLUMNS).rename(columns={"row": "original row"})
-    sheets[REJECTS_TAB] = rejects
-    notes[REJECTS_TAB] = (
-        "Rows or values we could not use. 'row rejected': the row was left out; 'value cleared': "
-        "the row was kept without this value. Fix them in the source and run again."
-    )
+    sheets[REJECTS_TAB], notes[REJECTS_TAB] = _rejects_sheet(result, overflow)
     return sheets, notes
 
 
@@ -125,7 +177,12 @@ class ResultsWorkbook:
     name: str = "results workbook"
 
     def publish(self, result: RunResult, store: Store) -> PushReport:
-        sheets, notes = workbook_sheets(result)
+        overflow = None
+        if len(result.rejects) > SHEET_ROWS - _REJECTS_TOP:
+            overflow = self.path.with_name(f"{self.path.stem}-rejects.csv")
+            overflow.parent.mkdir(parents=True, exist_ok=True)
+            _csv_safe(result.rejects).to_csv(overflow, index=False)
+        sheets, notes = workbook_sheets(result, overflow.name if overflow else None)
         tabs = result.tabs()
         formats = {title: tab.formats for title, tab in tabs.items() if tab.formats}
         workbook, placed = build_workbook(sheets, notes, formats)

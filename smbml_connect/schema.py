@@ -360,7 +360,7 @@ def validate(
     if missing:
         raise DataValidationError(
             f"{table}{' from ' + source if source else ''}: required column(s) "
-            f"{', '.join(missing)} not found; columns present: {', '.join(map(str, frame.columns))}"
+            f"{', '.join(missing)} not found; columns present: {', '.join(str(c) for c in frame.columns if c != SOURCE_ROW)}"
         )
     frame = frame.reset_index(drop=True)
     rows = (

@@ -286,5 +286,5 @@ def test_the_user_sees_them_in_the_run_output_the_workbook_and_status(tmp_path):
     cells = [str(c.value) for row in rejects.iter_rows() for c in row]
     assert UNREADABLE_CONSENT in cells and "maybe later" in cells
     status = CliRunner().invoke(cli, ["status", *store])
-    assert "opted out 8 (1 unreadable consent values)" in status.output
+    assert "8 contacts opted out, 1 unreadable consent value" in status.output
     assert "treated as opt-out" in status.output and "maybe later" in status.output

@@ -37,6 +37,7 @@ def test_workbook_has_a_tab_per_output_and_rejects(demo_dir: Path):
     assert workbook.sheetnames == [
         "Summary",
         "Instructions",
+        "Data checks",
         "Segments",
         "Segment summary",
         "Clusters",
@@ -149,7 +150,8 @@ def test_status_shows_the_demo_run(demo_dir: Path):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "[demo] ok" in result.output and "rejected rows 5" in result.output
+    assert "[demo] ok" in result.output and "5 rows rejected" in result.output
+    assert "data checks:" in result.output and "problem:" not in result.output
 
 
 def test_errors_are_one_line_and_non_zero(tmp_path: Path):
@@ -188,7 +190,7 @@ def test_run_with_a_files_config(tmp_path: Path):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "1 rows rejected" in result.output
+    assert "1 row rejected and 0 values left empty" in result.output
     workbook = load_workbook(tmp_path / "results.xlsx")
     assert workbook["Segments"].max_row == 3 + 1  # note, blank, header, one customer
 
@@ -208,3 +210,20 @@ def test_report_escapes_source_text():
     assert "<script>alert" not in html and "&lt;script&gt;" in html
     assert "&lt;b&gt;hi" in html
     assert ">25%<" in html and ">0.5<" in html
+
+
+def test_data_checks_agree_everywhere_and_no_text_says_nan(demo_dir: Path, business):
+    workbook = load_workbook(demo_dir / "results.xlsx")
+    checks = list(workbook["Data checks"].iter_rows(min_row=4, values_only=True))
+    summary = {r[0]: r[1] for r in workbook["Summary"].iter_rows(min_row=2, values_only=True)}
+    assert summary["Data checks with findings"] == str(len(checks))
+    by_check = {(r[0], r[1]): r[2] for r in checks}
+    refunded = business.tables["orders"]["status"].eq("refunded").sum()
+    assert by_check[("refunds", "orders")] == refunded  # the sample's refunds, exactly
+    html = (demo_dir / "report.html").read_text()
+    section = html[html.index("<h2>Data checks</h2>") : html.index("<h2>Data quality</h2>")]
+    assert section.count("<li>") == len(checks)
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows(values_only=True):
+            for value in row:
+                assert not (isinstance(value, str) and value.strip().lower() == "nan"), sheet.title

@@ -17,6 +17,7 @@ from smbml_connect.analytics.customers.recommend import (
     purchases_by_customer,
 )
 from smbml_connect.analytics.customers.value import MODEL_LABELS, CustomerValueModel
+from smbml_connect.data_checks import data_ends_early
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.ports import ColourScale, CrmProperty, SheetsPart, StepOutputs, Tab
 from smbml_connect.schema import SCORES
@@ -160,14 +161,21 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
     high = table["churn_risk"] >= 0.7
     at_stake = float(table.loc[high, "spend_so_far"].sum())
     total_value = float(table["expected_value"].sum())
+    ended = data_ends_early(tables["orders"], context.as_of)
+    stale = (
+        f" (the orders end on {ended:%Y-%m-%d}, long before {context.as_of:%Y-%m-%d}: these are "
+        "risks and values as the data left them, not of today)"
+        if ended is not None
+        else ""
+    )
     result.summary.append(
         f"Customer value: {money(total_value, cur)} expected from {plural(len(table), 'customer')} "
-        f"in {months} months; {int(high.sum())} at high churn risk"
+        f"in {months} months; {int(high.sum())} at high churn risk{stale}"
     )
     paragraphs = [
         f"Over the next {months} months the {plural(len(table), 'customer')} are expected to "
         f"spend {money(total_value, cur)} in total. {int(high.sum())} are at high risk of "
-        f"not buying again (they have spent {money(at_stake, cur)} so far).",
+        f"not buying again (they have spent {money(at_stake, cur)} so far).{stale}",
         f"Model used: {validation['why']}.",
     ]
     if card["orders_left_out_count"]:

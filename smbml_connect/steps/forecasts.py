@@ -16,6 +16,7 @@ from smbml_connect.analytics.forecast.engine import (
 )
 from smbml_connect.analytics.forecast.sales_series import TOTAL, sales_series
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
+from smbml_connect.data_checks import data_ends_early
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.ports import SheetsChart, SheetsPart, SheetsTab, StepOutputs, Tab, WorkbookChart
 from smbml_connect.schema import FORECASTS
@@ -157,6 +158,13 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     settings = context.settings_for(ForecastSettings)
     horizon, freq = settings.horizon, settings.frequency
     word = FREQUENCIES[freq][0]
+    ended = data_ends_early(tables["orders"], context.as_of)
+    if ended is not None:  # months of zeros ahead would read as a forecast of no sales
+        raise NotEnoughDataError(
+            f"the orders end on {ended:%Y-%m-%d}, long before the run's date "
+            f"({context.as_of:%Y-%m-%d}): no forecast of the {plural(horizon, word)} ahead "
+            "(load newer orders, or set as_of in [analytics] to that date)"
+        )
     sales = sales_series(
         tables["orders"], tables.get("order_lines"), context.as_of, freq,
         settings.products,

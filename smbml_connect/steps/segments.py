@@ -109,7 +109,7 @@ def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepRe
     top = summary.sort_values("revenue", ascending=False).iloc[0]
     at_risk = summary[summary["segment"].isin(["At Risk", "Can't Lose Them"])]
     result.summary.append(
-        f"RFM segments: {plural(len(table), 'customer')} in {len(summary)} segments; "
+        f"RFM segments: {plural(len(table), 'customer')} in {plural(len(summary), 'segment')}; "
         f"{top['segment']} bring {top['share_of_revenue']:.0%} of revenue"
     )
     paragraphs = [

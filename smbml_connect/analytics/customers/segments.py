@@ -70,7 +70,8 @@ def rfm_table(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """One row per customer with recency (days), frequency, monetary value and the segment.
 
     Counts orders placed up to ``as_of`` that have a customer and were not cancelled or
-    refunded. A missing total counts as an order with no known value.
+    refunded (a negative total is a refund too). A missing total counts as an order with
+    no known value.
     """
     as_of = pd.Timestamp(as_of)
     as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
@@ -80,6 +81,7 @@ def rfm_table(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         & orders["ordered_at"].notna()
         & (orders["ordered_at"] <= as_of)
         & ~status.isin(NOT_COUNTED_STATUSES).fillna(False).astype(bool)
+        & ~orders["total"].lt(0).fillna(False).astype(bool)  # a refund is not a purchase
     ]
     columns = ["contact_id", "last_order_at", "recency_days", "frequency", "monetary",
                "r_score", "f_score", "m_score", "fm_score", "rfm_code", "segment"]  # fmt: skip

@@ -67,11 +67,12 @@ LGB_PARAMS: dict[str, Any] = {
 def daily_purchases(orders: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
     """Counted orders per customer and day (contact_id, day, value), up to `as_of`.
 
-    Refunded/cancelled orders are not purchases. Orders without a customer, or whose
-    date or total cannot be read, are left out too; `unreadable_orders` lists them.
+    Refunded/cancelled orders (and negative totals: refunds) are not purchases. Orders
+    without a customer, or whose date or total cannot be read, are left out too;
+    `unreadable_orders` lists them.
     """
     when, total = _read_orders(orders)
-    keep = orders["contact_id"].notna() & when.notna() & total.notna()
+    keep = orders["contact_id"].notna() & when.notna() & total.notna() & ~(total < 0)
     if "status" in orders.columns:
         keep &= ~orders["status"].astype("string").str.lower().isin(NOT_COUNTED_STATUSES).fillna(
             False

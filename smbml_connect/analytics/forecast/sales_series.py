@@ -63,6 +63,10 @@ def sales_series(
     if "status" in counted.columns:
         status = counted["status"].astype("string").str.lower()
         counted = counted[~status.isin(NOT_COUNTED_STATUSES).fillna(False)]
+    refunds = counted["total"].lt(0).fillna(False).to_numpy(dtype=bool)
+    if refunds.any():  # a refund is not a sale (and its order is kept in the store)
+        notes.append(f"{int(refunds.sum())} orders with a negative total (refunds) left out")
+        counted = counted[~refunds]
     counted = counted.assign(period=_periods(counted["ordered_at"], alias))
     counted = counted[counted["period"] <= last]
     rows = [
@@ -78,6 +82,10 @@ def sales_series(
                 "counted in revenue but not in units or per product"
             )
         lines = lines.dropna(subset=["quantity"])
+        returned = lines["quantity"].lt(0).to_numpy(dtype=bool)
+        if returned.any():  # returns are not sales
+            notes.append(f"{int(returned.sum())} order lines with a negative quantity left out")
+            lines = lines[~returned]
         discount = lines["discount"].fillna(0.0) if "discount" in lines else 0.0
         revenue = lines["quantity"] * lines["unit_price"].fillna(0.0) * (1 - discount)
         lines = lines.assign(revenue=revenue.to_numpy(dtype=float))

@@ -1,0 +1,232 @@
+"""Data checks: what is odd in the loaded tables, said once, before any step runs.
+
+Pure: the live tables, the run's date and its rejects in; the tables the steps may use,
+the rows left out and the notices out. Nothing here changes a value. Rows dated more
+than a day after the run's date are left out of the steps (and listed as rejects: they
+stay in the store, so a later run with a later date uses them); everything else is kept
+and counted, and the analytics decide how to treat it (refunds and negative quantities
+are not sales there).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from smbml_connect.ports import Notice
+from smbml_connect.schema import REJECT_COLUMNS, TABLES
+
+__all__ = [
+    "FUTURE_GRACE",
+    "STALE_AFTER",
+    "Checked",
+    "check_data",
+    "data_ends_early",
+]
+
+FUTURE_GRACE = pd.Timedelta(days=1)  # time zones and late-evening exports: a day is normal
+STALE_AFTER = pd.Timedelta(days=90)  # a quarter with no order at all: the data stopped
+# The dated tables whose rows are events; a contact or deal created "in the future" is
+# kept (its other fields still hold), an order or activity that has not happened is not.
+EVENT_DATES = {"orders": ("ordered_at", "order"), "activities": ("occurred_at", "activity")}
+REFUND_STATUSES = frozenset({"refunded", "refund", "returned", "chargeback"})
+NUMBER_KINDS = frozenset({"int", "count", "float"})
+FUTURE_ACTION = "row not used"
+
+
+@dataclass
+class Checked:
+    tables: dict[str, pd.DataFrame]
+    rejects: pd.DataFrame  # the rows left out, as rejects rows
+    notices: list[Notice] = field(default_factory=list)
+
+
+def _plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
+def _utc(stamp: pd.Timestamp) -> pd.Timestamp:
+    stamp = pd.Timestamp(stamp)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _dates(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
+    return pd.to_datetime(frame[column], utc=True, errors="coerce")
+
+
+def data_ends_early(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.Timestamp | None:
+    """The newest order date when it is more than STALE_AFTER before ``as_of``, else None."""
+    dates = _dates(orders, "ordered_at")
+    dates = dates[dates <= _utc(as_of) + FUTURE_GRACE]
+    if dates.empty or dates.isna().all():
+        return None
+    newest = dates.max()
+    return newest if _utc(as_of) - newest > STALE_AFTER else None
+
+
+def _future(
+    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, list[Notice]]:
+    limit = _utc(as_of) + FUTURE_GRACE
+    view, found, notices = dict(tables), [], []
+    for table, (column, noun) in EVENT_DATES.items():
+        frame = tables.get(table)
+        if frame is None or frame.empty:
+            continue
+        late = (_dates(frame, column) > limit).to_numpy()
+        if not late.any():
+            continue
+        view[table] = frame[~late].reset_index(drop=True)
+        rows = frame[late]
+        key = TABLES[table].key
+        found.append(
+            pd.DataFrame(
+                {
+                    "table": table,
+                    "source": rows.get("source"),
+                    "source_row": None,
+                    "column": column,
+                    "value": _dates(rows, column).dt.strftime("%Y-%m-%d %H:%M"),
+                    "reason": [
+                        f"{noun} {' '.join(str(r[k]) for k in key)}: dated after "
+                        f"{limit:%Y-%m-%d %H:%M} UTC (a day after the run's date), not used until then"
+                        for _, r in rows.iterrows()
+                    ],
+                    "action": FUTURE_ACTION,
+                    "row": [json.dumps({k: str(r[k]) for k in key}) for _, r in rows.iterrows()],
+                },
+                columns=REJECT_COLUMNS,
+            )
+        )
+        notices.append(
+            Notice(
+                "future_dates",
+                table,
+                int(late.sum()),
+                f"{_plural(int(late.sum()), noun, table)} dated more than a day "
+                f"after the run's date ({as_of:%Y-%m-%d}), e.g. {rows[column].max():%Y-%m-%d}: "
+                "not used (listed in Rejects).",
+            )
+        )
+    if "orders" in view and len(view["orders"]) < len(tables["orders"]):
+        kept = set(view["orders"]["order_id"])
+        lines = tables["order_lines"]
+        view["order_lines"] = lines[lines["order_id"].isin(kept)].reset_index(drop=True)
+    rejects = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=REJECT_COLUMNS)
+    return view, rejects, notices
+
+
+def _refunds(tables: Mapping[str, pd.DataFrame]) -> list[Notice]:
+    notices = []
+    orders = tables.get("orders", pd.DataFrame())
+    if len(orders):
+        status = orders.get("status", pd.Series(None, index=orders.index, dtype="string"))
+        refund = status.astype("string").str.strip().str.lower().isin(REFUND_STATUSES)
+        negative = pd.to_numeric(orders.get("total"), errors="coerce").lt(0)
+        n = int((refund.fillna(False) | negative.fillna(False)).sum())
+        if n:
+            notices.append(
+                Notice(
+                    "refunds",
+                    "orders",
+                    n,
+                    f"{_plural(n, 'order')} refunded or with a negative total: kept, not counted "
+                    "as sales in forecasts and prices.",
+                )
+            )
+    lines = tables.get("order_lines", pd.DataFrame())
+    if len(lines) and "quantity" in lines:
+        n = int(pd.to_numeric(lines["quantity"], errors="coerce").lt(0).fillna(False).sum())
+        if n:
+            notices.append(
+                Notice(
+                    "negative_quantities",
+                    "order_lines",
+                    n,
+                    f"{_plural(n, 'order line')} with a negative quantity (returns): kept, not "
+                    "counted as sales in forecasts and prices.",
+                )
+            )
+    return notices
+
+
+def _unknown_contacts(tables: Mapping[str, pd.DataFrame]) -> list[Notice]:
+    orders, contacts = tables.get("orders", pd.DataFrame()), tables.get("contacts", pd.DataFrame())
+    if orders.empty or contacts.empty or "contact_id" not in orders:
+        return []  # without a contacts table no order could name a known one: nothing to say
+    known = set(contacts["contact_id"].dropna().astype(str))
+    ids = orders["contact_id"].astype("string")
+    unknown = ids.isna() | ~ids.isin(known).fillna(False)
+    n = int(unknown.sum())
+    if not n:
+        return []
+    return [
+        Notice(
+            "unknown_contacts",
+            "orders",
+            n,
+            f"{_plural(n, 'order')} with no known contact (no contact id, or one that is not "
+            "among the contacts): kept, counted in sales, not in any customer's history.",
+        )
+    ]
+
+
+def _text_in_numbers(rejects: pd.DataFrame) -> list[Notice]:
+    if rejects.empty:
+        return []
+    numeric = {
+        (table, column.name)
+        for table, spec in TABLES.items()
+        for column in spec.columns
+        if column.kind in NUMBER_KINDS
+    }
+    cleared = rejects[rejects["action"].eq("value cleared")]
+    notices = []
+    for table, group in cleared.groupby("table", sort=False):
+        hits = group[[(table, c) in numeric for c in group["column"]]]
+        if hits.empty:
+            continue
+        first = hits.iloc[0]
+        notices.append(
+            Notice(
+                "text_in_numbers",
+                str(table),
+                len(hits),
+                f"{_plural(len(hits), 'value')} in number columns of {str(table).replace('_', ' ')} "
+                f"{'was' if len(hits) == 1 else 'were'} text, e.g. "
+                f"{first['column']} = {str(first['value'])!r}: left empty (listed in Rejects).",
+            )
+        )
+    return notices
+
+
+def _stale(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> list[Notice]:
+    newest = data_ends_early(tables.get("orders", pd.DataFrame()), as_of)
+    if newest is None:
+        return []
+    days = (_utc(as_of) - newest).days
+    return [
+        Notice(
+            "data_ends_early",
+            "orders",
+            days,
+            f"The newest order is dated {newest:%Y-%m-%d}, {days:,} days before the run's date "
+            f"({as_of:%Y-%m-%d}): no sales forecast is made, and scores describe customers as "
+            "they were then. Load newer orders, or set as_of in [analytics] to that date.",
+        )
+    ]
+
+
+def check_data(
+    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, rejects: pd.DataFrame
+) -> Checked:
+    """The tables the steps may use, the rows left out, and what people should know."""
+    view, left_out, notices = _future(tables, as_of)
+    notices += _refunds(view) + _unknown_contacts(view) + _text_in_numbers(rejects)
+    notices += _stale(view, as_of)
+    return Checked(view, left_out, notices)
