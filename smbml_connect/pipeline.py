@@ -19,7 +19,7 @@ from smbml_connect import steps as steps_registry
 from smbml_connect.coerce import parse_bool
 from smbml_connect.errors import NotEnoughDataError, SmbmlError
 from smbml_connect.ports import Destination, PagedSource, RunResult, Source, StepResult
-from smbml_connect.schema import REJECT_COLUMNS, TABLES, validate
+from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, Validation, validate
 from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
 
@@ -130,16 +130,28 @@ def _load_pages(
     result: RunResult,
     progress: Progress,
 ) -> None:
-    """A source that pages (HubSpot): each page, its rejects and its cursor commit together."""
+    """A source that pages (HubSpot, a large CSV): each page, its rejects and its cursor
+    commit together. Rows the source could not read come with the page as its rejects."""
+    seen = _KeysSeen(enabled=not source.incremental)
     for page in source.pull_pages(entity, since=cursor):
         clean, rejects = {}, []
+        for table, unread in page.rejects.items():
+            rejects.append(
+                pd.DataFrame(
+                    [r.as_record(table, source.name) for r in unread], columns=REJECT_COLUMNS
+                )
+            )
         for table, frame in page.tables.items():
             if frame.empty:
                 continue
             checked = validate(table, frame, source=source.name)
             clean[table] = checked.clean
             rejects.append(checked.rejects)
-            result.loaded[table] = result.loaded.get(table, 0) + len(checked.clean)
+            overwritten = seen.add(table, frame, checked, source.name)
+            rejects.append(overwritten)
+            result.loaded[table] = (
+                result.loaded.get(table, 0) + len(checked.clean) - len(overwritten)
+            )
         found = pd.concat(rejects, ignore_index=True) if rejects else result.rejects.iloc[:0]
         mark = (source.name, entity, page.cursor) if page.cursor else None
         store.commit_page(result.run_id, clean, found, mark, page.archived)
@@ -152,6 +164,58 @@ def _load_pages(
             result.archived[table] = result.archived.get(table, 0) + len(marks)
         if result.loaded[entity]:
             progress(f"Reading {entity.replace('_', ' ')}: {result.loaded[entity]:,}")
+
+
+class _KeysSeen:
+    """Keys stored by earlier pages of this load, so a key repeated in a later page is a
+    reported duplicate (the later row wins, as within a page) and not a silent overwrite.
+
+    Only a source read whole each time (files) is tracked: an incremental one (a CRM)
+    may send a later version of a record in a later page, and that is an update.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.rows: dict[str, pd.Series] = {}  # table -> source row, indexed by key text
+
+    def add(
+        self, table: str, frame: pd.DataFrame, checked: Validation, source: str
+    ) -> pd.DataFrame:
+        if not self.enabled or SOURCE_ROW not in frame.columns or checked.clean.empty:
+            return pd.DataFrame(columns=REJECT_COLUMNS)
+        key = list(TABLES[table].key)
+        dropped = checked.rejects.loc[checked.rejects["action"] == "row rejected", "source_row"]
+        rows = frame[SOURCE_ROW][~frame[SOURCE_ROW].isin(dropped)].to_numpy()
+        keys = (
+            checked.clean[key].astype(str).agg("\x1f".join, axis=1)
+            if len(key) > 1
+            else (checked.clean[key[0]].astype(str))
+        )
+        current = pd.Series(rows, index=pd.Index(keys.to_numpy()))
+        prior = self.rows.get(table)
+        if prior is None:
+            self.rows[table] = current
+            return pd.DataFrame(columns=REJECT_COLUMNS)
+        again = prior.index.isin(current.index)
+        earlier = prior[again]
+        self.rows[table] = pd.concat([prior[~again], current])
+        name = "+".join(key)
+        return pd.DataFrame(
+            [
+                {
+                    "table": table,
+                    "source": source,
+                    "source_row": int(row),
+                    "column": name,
+                    "value": value.replace("\x1f", ", "),
+                    "reason": f"duplicate {name}; row {current[value]} has the same key and wins",
+                    "action": "row rejected",
+                    "row": None,
+                }
+                for value, row in earlier.items()
+            ],
+            columns=REJECT_COLUMNS,
+        )
 
 
 def _live(frame: pd.DataFrame) -> pd.DataFrame:
