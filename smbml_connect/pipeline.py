@@ -94,6 +94,12 @@ def _declaring(enabled: Sequence[Step]) -> list[Step]:
     return registered + [s for s in enabled if s.name not in names]
 
 
+_TOO_BIG = (
+    "{} is too big for this computer's memory: close other programs, or split the source "
+    "into smaller files"
+)
+
+
 def _load(source: Source, store: Store, result: RunResult, progress: Progress) -> None:
     for table in source.available():
         progress(f"Reading {table}")
@@ -104,11 +110,12 @@ def _load(source: Source, store: Store, result: RunResult, progress: Progress) -
                 continue
             raw = source.pull(table, since=cursor)
             checked = validate(table, raw, source=source.name)
-        except SmbmlError as exc:
-            log.warning("table %s skipped: %s", table, exc)
-            result.errors.append(str(exc))
+        except (SmbmlError, MemoryError) as exc:
+            message = str(exc) if isinstance(exc, SmbmlError) else _TOO_BIG.format(table)
+            log.warning("table %s skipped: %s", table, message)
+            result.errors.append(message)
             skipped = pd.DataFrame(
-                [[table, source.name, None, "", "", str(exc), "table skipped", None]],
+                [[table, source.name, None, "", "", message, "table skipped", None]],
                 columns=REJECT_COLUMNS,
             )
             result.rejects = pd.concat([result.rejects, skipped], ignore_index=True)

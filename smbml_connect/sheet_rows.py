@@ -11,12 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from smbml_connect.schema import SOURCE_ROW
 
-__all__ = ["body_frame", "column_names", "frame_from_rows", "header_index", "is_blank"]
+__all__ = [
+    "body_frame",
+    "column_names",
+    "columns_frame",
+    "frame_from_rows",
+    "header_index",
+    "is_blank",
+]
 
 
 def is_blank(row: Sequence[Any]) -> bool:
@@ -57,6 +65,20 @@ def body_frame(
 ) -> pd.DataFrame:
     """Rows already cut to ``len(names)`` cells, with their row numbers, as a text frame."""
     frame = pd.DataFrame(list(body), columns=range(len(names)), dtype=object)
+    frame.columns = pd.Index(names)
+    frame[SOURCE_ROW] = pd.Series(numbers, dtype="Int64")
+    return frame
+
+
+def columns_frame(
+    columns: Sequence[Sequence[Any]], numbers: Sequence[int], names: list[str]
+) -> pd.DataFrame:
+    """``body_frame`` for cells already gathered by column."""
+    frame = pd.DataFrame(
+        {i: np.array(c, dtype=object) for i, c in enumerate(columns)},
+        index=range(len(numbers)),
+        dtype=object,  # as body_frame: pandas would otherwise infer its str dtype
+    )
     frame.columns = pd.Index(names)
     frame[SOURCE_ROW] = pd.Series(numbers, dtype="Int64")
     return frame

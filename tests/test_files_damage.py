@@ -201,3 +201,37 @@ def test_workbook_values_right_of_the_header_are_rejected(tmp_path: Path, store:
     result = run_pipeline(source, store, RunOptions(steps=[]))
     assert result.loaded["orders"] == 2
     assert list(result.rejects["source_row"]) == [3]
+
+
+def test_running_out_of_memory_while_validating_skips_the_table(
+    tmp_path: Path, monkeypatch, store: Store
+):
+    from smbml_connect import pipeline
+
+    path = write(tmp_path, order_lines(5))
+
+    def no_memory(*_args, **_kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(pipeline, "validate", no_memory)
+    result = run_pipeline(FilesSource(path, {"orders": path.name}), store, RunOptions(steps=[]))
+    assert result.status == "partial"
+    assert result.errors == [
+        "orders is too big for this computer's memory: close other programs, or split the "
+        "source into smaller files"
+    ]
+
+
+def test_plain_and_quoted_batches_agree(tmp_path: Path):
+    """The quote-free batch path and the record path read the same rows."""
+    lines = order_lines(400)
+    plain = write(tmp_path, lines, "plain.csv")
+    quoted = write(tmp_path, [line.replace(",USD,", ',"USD",') for line in lines], "quoted.csv")
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(plain.read_bytes().replace(b"\n", b"\r\n"))
+    frames = [
+        FilesSource(p, {"orders": p.name}, page_rows=64).pull("orders")
+        for p in (plain, quoted, crlf)
+    ]
+    assert frames[0].equals(frames[1]) and frames[0].equals(frames[2])
+    assert len(frames[0]) == 400 and frames[0]["_source_row"].tolist() == list(range(2, 402))

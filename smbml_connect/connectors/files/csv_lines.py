@@ -19,9 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import pandas as pd
+
 from smbml_connect.errors import SourceFatalError
 from smbml_connect.ports import SourceReject
-from smbml_connect.sheet_rows import column_names, header_index, is_blank
+from smbml_connect.sheet_rows import (
+    body_frame,
+    column_names,
+    columns_frame,
+    header_index,
+    is_blank,
+)
 
 __all__ = ["CsvBatch", "CsvFile", "open_csv"]
 
@@ -38,6 +46,12 @@ class CsvBatch:
     rows: list[list[str]] = field(default_factory=list)
     numbers: list[int] = field(default_factory=list)
     rejects: list[SourceReject] = field(default_factory=list)
+    columns: list[list[str]] | None = None  # instead of rows, when the batch is read by column
+
+    def frame(self, names: list[str]) -> pd.DataFrame:
+        if self.columns is None:
+            return body_frame(self.rows, self.numbers, names)
+        return columns_frame(self.columns, self.numbers, names)
 
 
 @dataclass
@@ -164,7 +178,7 @@ class _Reader:
                 if not lines:
                     return
                 batch, used = self._batch(lines, number, end)
-                if batch.rows or batch.rejects:
+                if batch.numbers or batch.rejects:
                     yield batch
                 carry, number = lines[used:], number + used
                 if end and not carry:
@@ -172,10 +186,38 @@ class _Reader:
 
     def _batch(self, lines: list[str], number: int, end: bool) -> tuple[CsvBatch, int]:
         """Records of ``lines`` (starting at line ``number``) and how many lines they used."""
-        fast = self._fast(lines if end else lines[:-1], number)
+        whole = lines if end else lines[:-1]
+        fast = self._plain(whole, number) or self._fast(whole, number)
         if fast is not None:
             return fast, len(lines) if end else len(lines) - 1
         return self._careful(lines, number, end)
+
+    def _plain(self, lines: list[str], number: int) -> CsvBatch | None:
+        """No quote, no blank row, every line the header's length: split by column at once.
+
+        Most large exports look like this; splitting the whole batch on the delimiter is
+        several times faster than a record at a time.
+        """
+        d = self.dialect
+        if not lines or d.skipinitialspace or d.escapechar:
+            return None
+        text = "".join(lines)
+        if d.quotechar in text or min(map(len, lines)) <= 3 * self.header_len + 2:
+            return None  # quotes, or perhaps a blank row: the record path decides
+        if max(map(len, lines)) > csv.field_size_limit():
+            return None  # perhaps a value over the limit: the record path rejects it
+        if set(map(str.count, lines, itertools.repeat(d.delimiter))) != {self.header_len - 1}:
+            return None
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        cells = text.removesuffix("\n").replace("\n", d.delimiter).split(d.delimiter)
+        n, step = len(lines), self.header_len
+        if len(cells) != n * step:
+            return None  # a line break inside a line: cannot happen, but never guess
+        columns = [cells[i::step] for i in range(step)]
+        if any(any(c) for c in columns[self.width :]):
+            return None
+        return CsvBatch(numbers=list(range(number, number + n)), columns=columns[: self.width])
 
     def _fast(self, lines: list[str], number: int) -> CsvBatch | None:
         """Every line one whole record of the header's length: no check per record needed."""

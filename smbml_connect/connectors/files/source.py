@@ -139,7 +139,7 @@ def read_csv(path: Path, batch_rows: int = BATCH_LINES) -> Iterator[Batch]:
     yielded = False
     for batch in opened.batches:
         yielded = True
-        yield body_frame(batch.rows, batch.numbers, opened.names), batch.rejects
+        yield batch.frame(opened.names), batch.rejects
     if not yielded:
         yield body_frame([], [], opened.names), []
 
