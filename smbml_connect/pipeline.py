@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from smbml_connect import steps as steps_registry
@@ -178,51 +179,62 @@ class _KeysSeen:
     reported duplicate (the later row wins, as within a page) and not a silent overwrite.
 
     Only a source read whole each time (files) is tracked: an incremental one (a CRM)
-    may send a later version of a record in a later page, and that is an update.
+    may send a later version of a record in a later page, and that is an update. Keys
+    are kept as 64-bit hashes (16 MB for 2 million rows, not the strings).
     """
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.rows: dict[str, pd.Series] = {}  # table -> source row, indexed by key text
+        self.hashes: dict[str, set[int]] = {}
+        self.pages: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}  # (hashes, rows)
 
     def add(
         self, table: str, frame: pd.DataFrame, checked: Validation, source: str
     ) -> pd.DataFrame:
+        none = pd.DataFrame(columns=REJECT_COLUMNS)
         if not self.enabled or SOURCE_ROW not in frame.columns or checked.clean.empty:
-            return pd.DataFrame(columns=REJECT_COLUMNS)
+            return none
         key = list(TABLES[table].key)
         dropped = checked.rejects.loc[checked.rejects["action"] == "row rejected", "source_row"]
-        rows = frame[SOURCE_ROW][~frame[SOURCE_ROW].isin(dropped)].to_numpy()
-        keys = (
-            checked.clean[key].astype(str).agg("\x1f".join, axis=1)
-            if len(key) > 1
-            else (checked.clean[key[0]].astype(str))
-        )
-        current = pd.Series(rows, index=pd.Index(keys.to_numpy()))
-        prior = self.rows.get(table)
-        if prior is None:
-            self.rows[table] = current
-            return pd.DataFrame(columns=REJECT_COLUMNS)
-        again = prior.index.isin(current.index)
-        earlier = prior[again]
-        self.rows[table] = pd.concat([prior[~again], current])
+        rows = frame[SOURCE_ROW][~frame[SOURCE_ROW].isin(dropped)].to_numpy(dtype=np.int64)
+        text = checked.clean[key].astype(str)
+        keys = text.iloc[:, 0] if len(key) == 1 else text.agg("\x1f".join, axis=1)
+        hashed = pd.util.hash_array(keys.to_numpy(dtype=object))
+        seen = self.hashes.setdefault(table, set())
+        listed = hashed.tolist()
+        repeats = none if seen.isdisjoint(listed) else self._repeats(table, hashed, keys, rows)
+        seen.update(listed)
+        self.pages.setdefault(table, []).append((hashed, rows))
+        if repeats.empty:
+            return repeats
+        repeats["table"], repeats["source"] = table, source
         name = "+".join(key)
+        repeats["column"], repeats["action"] = name, "row rejected"
+        repeats["reason"] = [
+            f"duplicate {name}; row {later} has the same key and wins" for later in repeats["row"]
+        ]
+        repeats["row"] = None
+        return repeats[REJECT_COLUMNS]
+
+    def _repeats(
+        self, table: str, hashed: np.ndarray, keys: pd.Series, rows: np.ndarray
+    ) -> pd.DataFrame:
+        """The latest earlier row of each key of this page that an earlier page had."""
+        before = self.pages[table]
+        earlier_hashes = np.concatenate([h for h, _ in before])
+        earlier_rows = np.concatenate([r for _, r in before])
+        hit = np.isin(earlier_hashes, hashed)
+        latest = pd.Series(earlier_rows[hit], index=earlier_hashes[hit]).groupby(level=0).last()
+        here = pd.DataFrame({"value": keys.str.replace("\x1f", ", ").to_numpy(), "row": rows})
+        here.index = pd.Index(hashed)
+        here = here[here.index.isin(latest.index)]
         return pd.DataFrame(
-            [
-                {
-                    "table": table,
-                    "source": source,
-                    "source_row": int(row),
-                    "column": name,
-                    "value": value.replace("\x1f", ", "),
-                    "reason": f"duplicate {name}; row {current[value]} has the same key and wins",
-                    "action": "row rejected",
-                    "row": None,
-                }
-                for value, row in earlier.items()
-            ],
-            columns=REJECT_COLUMNS,
-        )
+            {
+                "source_row": latest.reindex(here.index).to_numpy(),
+                "value": here["value"].to_numpy(),
+                "row": here["row"].to_numpy(),
+            }
+        ).sort_values("source_row", ignore_index=True)
 
 
 def _live(frame: pd.DataFrame) -> pd.DataFrame:
