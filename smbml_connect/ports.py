@@ -7,6 +7,7 @@ connectors, steps and the add-in import this module.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -37,6 +38,7 @@ __all__ = [
     "SheetsTab",
     "SkipsRows",
     "Source",
+    "SourceReject",
     "StepOutputs",
     "StepResult",
     "Tab",
@@ -78,6 +80,33 @@ class Source(Protocol):
     def pull(self, entity: str, since: str | None = None) -> pd.DataFrame: ...
 
 
+@dataclass(frozen=True)
+class SourceReject:
+    """A row the source could not even split into cells (a CSV line with a stray quote ...).
+
+    It never reaches ``validate``; the pipeline records it with the table's rejects.
+    ``row`` is the row number the user sees, ``value`` the raw text (shortened).
+    """
+
+    row: int
+    column: str
+    value: str
+    reason: str
+
+    def as_record(self, table: str, source: str) -> dict[str, Any]:
+        """One row of ``REJECT_COLUMNS``."""
+        return {
+            "table": table,
+            "source": source,
+            "source_row": self.row,
+            "column": self.column,
+            "value": self.value,
+            "reason": self.reason,
+            "action": "row rejected",
+            "row": json.dumps({"line": self.value}),
+        }
+
+
 @runtime_checkable
 class SkipsRows(Protocol):
     """A source that leaves out rows holding no record (blank, total, repeated header rows).
@@ -91,12 +120,17 @@ class SkipsRows(Protocol):
 
 @dataclass
 class Page:
-    """Rows to commit together, the cursor they allow, and records the source has archived."""
+    """Rows to commit together, the cursor they allow, and records the source has archived.
+
+    ``rejects`` are rows of ``tables`` the source could not read at all; they are
+    recorded with the page, so every input row ends either loaded or rejected.
+    """
 
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     cursor: str | None = None
     archived: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # table: (key, when)
     skipped: int = 0  # records that are not rows of this table (e.g. line items of a quote)
+    rejects: dict[str, list[SourceReject]] = field(default_factory=dict)  # table: unreadable rows
 
 
 @runtime_checkable

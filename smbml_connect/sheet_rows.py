@@ -1,56 +1,112 @@
 """Rows of cells (a CSV, a worksheet, a Sheets range) -> a frame with the row numbers people see.
 
 Shared by every spreadsheet-shaped source, so header detection and ``_source_row`` are
-the same for a workbook, a CSV folder and a Google Sheet.
+the same for a workbook, a CSV folder and a Google Sheet. A source that streams (a large
+CSV) finds the header with ``header_index`` and ``column_names`` once, then builds each
+batch with ``body_frame``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from smbml_connect.schema import SOURCE_ROW
 
-__all__ = ["BLANK_ROWS", "frame_from_rows"]
+__all__ = [
+    "BLANK_ROWS",
+    "body_frame",
+    "column_names",
+    "columns_frame",
+    "frame_from_rows",
+    "header_index",
+    "is_blank",
+]
+
 
 BLANK_ROWS = "blank_rows"  # frame.attrs key: numbers of the blank rows inside the table
 
 
-def frame_from_rows(rows: list[list[Any]], first_row_number: int, where: str) -> pd.DataFrame:
-    def blank(row: list[Any]) -> bool:
-        return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
+def is_blank(row: Sequence[Any]) -> bool:
+    return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
 
-    def filled(row: list[Any]) -> int:
-        return sum(not blank([v]) for v in row)
 
-    # The header is the first row with two or more filled cells, so a title line or a
-    # note typed above the table is not mistaken for it.
-    start = next((i for i, row in enumerate(rows) if filled(row) >= 2), None)
+def _filled(row: Sequence[Any]) -> int:
+    return sum(not (v is None or (isinstance(v, str) and not v.strip())) for v in row)
+
+
+def header_index(rows: Sequence[Sequence[Any]]) -> int | None:
+    """Where the header is: the first row with two or more filled cells.
+
+    So a title line or a note typed above the table is not mistaken for it; a table of
+    one column has its header on the first filled row.
+    """
+    start = next((i for i, row in enumerate(rows) if _filled(row) >= 2), None)
     if start is None:
-        start = next((i for i, row in enumerate(rows) if not blank(row)), None)
-    if start is None:
-        return pd.DataFrame({SOURCE_ROW: pd.Series(dtype="Int64")})
-    header = [("" if h is None else str(h).strip()) for h in rows[start]]
+        start = next((i for i, row in enumerate(rows) if not is_blank(row)), None)
+    return start
+
+
+def column_names(header_row: Sequence[Any]) -> list[str]:
+    """Header cells as column names: up to the last filled one, blanks and repeats named."""
+    header = [("" if h is None else str(h).strip()) for h in header_row]
     width = max((i + 1 for i, h in enumerate(header) if h), default=0)
-    header = header[:width]
     names: list[str] = []
     seen: dict[str, int] = {}
-    for i, h in enumerate(header):
+    for i, h in enumerate(header[:width]):
         name = h or f"column {get_column_letter(i + 1)}"
         seen[name] = seen.get(name, 0) + 1
         names.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return names
+
+
+def body_frame(
+    body: Sequence[Sequence[Any]], numbers: Sequence[int], names: list[str]
+) -> pd.DataFrame:
+    """Rows already cut to ``len(names)`` cells, with their row numbers, as a text frame."""
+    frame = pd.DataFrame(list(body), columns=range(len(names)), dtype=object)
+    frame.columns = pd.Index(names)
+    frame[SOURCE_ROW] = pd.Series(numbers, dtype="Int64")
+    return frame
+
+
+def columns_frame(
+    columns: Sequence[Sequence[Any]], numbers: Sequence[int], names: list[str]
+) -> pd.DataFrame:
+    """``body_frame`` for cells already gathered by column."""
+    frame = pd.DataFrame(
+        {i: np.array(c, dtype=object) for i, c in enumerate(columns)},
+        index=range(len(numbers)),
+        dtype=object,  # as body_frame: pandas would otherwise infer its str dtype
+    )
+    frame.columns = pd.Index(names)
+    frame[SOURCE_ROW] = pd.Series(numbers, dtype="Int64")
+    return frame
+
+
+def frame_from_rows(rows: list[list[Any]], first_row_number: int, where: str) -> pd.DataFrame:
+    start = header_index(rows)
+    if start is None:
+        return pd.DataFrame({SOURCE_ROW: pd.Series(dtype="Int64")})
+    names = column_names(rows[start])
+    width = len(names)
     body, numbers, blanks = [], [], []
     for offset, row in enumerate(rows[start + 1 :], start=start + 1):
-        if blank(row):
+        if is_blank(row):
             blanks.append(offset + first_row_number)
             continue
-        padded = (list(row) + [None] * width)[:width]
-        body.append(padded)
+        body.append((list(row) + [None] * width)[:width])
         numbers.append(offset + first_row_number)
-    frame = pd.DataFrame(body, columns=names, dtype=object)
-    frame[SOURCE_ROW] = pd.Series(numbers, dtype="Int64")
-    # Blank rows inside the table (not the empty tail) are listed by whoever reports rows.
-    frame.attrs[BLANK_ROWS] = [n for n in blanks if numbers and n < numbers[-1]]
+    frame = body_frame(body, numbers, names)
+    frame.attrs[BLANK_ROWS] = inside(blanks, numbers)
     return frame
+
+
+def inside(blanks: Sequence[int], numbers: Sequence[int]) -> list[int]:
+    """Blank rows between the header and the last row with data (trailing ones are not rows)."""
+    last = max(numbers, default=0)
+    return [b for b in blanks if b < last]

@@ -9,16 +9,18 @@ row number the user sees, so a reject can point at it.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Mapping
+import itertools
+import zipfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
 
+from smbml_connect.connectors.files.csv_lines import BATCH_LINES, open_csv
 from smbml_connect.connectors.files.placing import (
     companions,
     head_of_csv,
@@ -26,24 +28,41 @@ from smbml_connect.connectors.files.placing import (
     place,
 )
 from smbml_connect.errors import ConfigError, SourceFatalError
-from smbml_connect.headers import HeaderMapping
+from smbml_connect.headers import HeaderMapping, map_headers
 from smbml_connect.layouts import Layout, Prepared, join_prepared, prepare
-from smbml_connect.schema import REJECT_COLUMNS, TABLES
-from smbml_connect.sheet_rows import frame_from_rows
+from smbml_connect.ports import Page, SourceReject
+from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
+from smbml_connect.sheet_rows import (
+    BLANK_ROWS,
+    body_frame,
+    column_names,
+    header_index,
+    inside,
+    is_blank,
+)
 
 __all__ = ["FilesSource", "read_csv", "read_sheet"]
 
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+_OLE2 = bytes.fromhex("D0CF11E0A1B11AE1")  # encrypted .xlsx, or an old .xls renamed
+Batch = tuple[pd.DataFrame, list[SourceReject]]
 _NO_REJECTS = pd.DataFrame(columns=REJECT_COLUMNS)
 
 
 @dataclass
 class FilesSource:
-    """Reads a workbook, a folder of CSV files, or one CSV file (then ``tables`` names it)."""
+    """Reads a workbook, a folder of CSV files, or one CSV file (then ``tables`` names it).
+
+    Rows come in pages of ``page_rows``, so a file of millions of rows streams into the
+    store; each page carries the lines that could not be read as rejects. A known export
+    (``layouts``: a Shopify orders file, a hand-kept list...) is read whole instead, since
+    its rows depend on each other (order fields only on an order's first line row).
+    """
 
     path: Path
     tables: Mapping[str, str] = field(default_factory=dict)  # table -> sheet or file name
     mappings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # header overrides
+    page_rows: int = BATCH_LINES
     incremental = False
 
     def __post_init__(self) -> None:
@@ -59,7 +78,8 @@ class FilesSource:
         self._locations = self._locate()
         self._companions = companions(self._locations, self._layouts)  # more of one export
         self.header_mappings: dict[str, HeaderMapping] = {}
-        self._prepared: dict[str, Prepared] = {}  # files or tabs that give several tables
+        self.rejects: dict[str, list[SourceReject]] = {}  # of the last pull()
+        self._prepared: dict[str, tuple[Prepared, list[SourceReject]]] = {}
         self._skipped: dict[str, pd.DataFrame] = {}
 
     @property
@@ -74,45 +94,96 @@ class FilesSource:
         location = self._locations.get(table, "")
         return ", ".join([location, *self._companions.get(location, [])])
 
-    def pull(self, entity: str, since: str | None = None) -> pd.DataFrame:
-        """All rows of ``entity`` with canonical headers; files are always read in full."""
-        location = self._locations.get(entity)
-        if location is None:
-            raise SourceFatalError(f"{self.path} has no {entity} sheet or file")
-        prepared = self._prepare(location)
-        frame, self.header_mappings[entity] = prepared.table(entity, self.mappings.get(entity))
-        gives = list(prepared.layout.tables) if prepared.layout else [entity]
-        lists = next((t for t in gives if self._locations.get(t) == location), entity)
-        self._skipped[entity] = (  # rows of a file are listed once, with its main table
-            prepared.rejects(entity, self.name) if lists == entity else _NO_REJECTS
-        )
-        return frame
-
     def skipped_rows(self, entity: str) -> pd.DataFrame:
         """Rows of ``entity``'s last pull that hold no record (blank, total, header again)."""
         return self._skipped.get(entity, _NO_REJECTS)
 
-    def _prepare(self, location: str) -> Prepared:
+    def pull(self, entity: str, since: str | None = None) -> pd.DataFrame:
+        """All rows of ``entity`` at once (``smbml inspect``); unreadable ones in ``rejects``."""
+        pages = list(self.pull_pages(entity, since))
+        self.rejects[entity] = [r for page in pages for r in page.rejects.get(entity, [])]
+        frames = [page.tables[entity] for page in pages]
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+    def pull_pages(self, entity: str, since: str | None = None) -> Iterator[Page]:
+        """Pages of rows with canonical headers; files are always read in full."""
+        location = self._locations.get(entity)
+        if location is None:
+            raise SourceFatalError(f"{self.path} has no {entity} sheet or file")
+        whole = (
+            location in self._layouts
+            or location in self._companions
+            or sum(n == location for n in self._locations.values()) > 1
+        )
+        if whole:
+            yield self._whole(entity, location)
+            return
+        self._skipped[entity] = _NO_REJECTS
+        mapping: HeaderMapping | None = None
+        try:
+            for raw, rejects in self._read(location):
+                if mapping is None:
+                    headers = [c for c in raw.columns if c != SOURCE_ROW]
+                    mapping = map_headers(entity, headers, self.mappings.get(entity))
+                    self.header_mappings[entity] = mapping
+                    # Missing required columns fail now, even for a file with no rows.
+                    validate(entity, raw.iloc[:0].rename(columns=mapping.columns), self.name)
+                page = raw.rename(columns=mapping.columns)
+                yield Page(tables={entity: page}, rejects={entity: rejects} if rejects else {})
+        except MemoryError:
+            size = self._file(location).stat().st_size / 1e6
+            raise SourceFatalError(
+                f"{location} ({size:,.0f} MB) is too big for this computer's memory: close "
+                "other programs, or split it into smaller files (a folder of CSV files is read "
+                "one file at a time)"
+            ) from None
+
+    def _whole(self, entity: str, location: str) -> Page:
+        """A known export, or a file that gives several tables: read whole, then prepared."""
+        prepared, rejects = self._prepare(location)
+        frame, self.header_mappings[entity] = prepared.table(entity, self.mappings.get(entity))
+        gives = list(prepared.layout.tables) if prepared.layout else [entity]
+        main = next((t for t in gives if self._locations.get(t) == location), entity)
+        listed = main == entity  # a file's skipped and unreadable rows go with its main table
+        self._skipped[entity] = prepared.rejects(entity, self.name) if listed else _NO_REJECTS
+        found = rejects if listed else []
+        return Page(tables={entity: frame}, rejects={entity: found} if found else {})
+
+    def _prepare(self, location: str) -> tuple[Prepared, list[SourceReject]]:
         if location in self._prepared:
             return self._prepared[location]
         layout = self._layouts.get(location)
-        prepared = prepare(self._read(location), layout)
+        frame, rejects = self._whole_frame(location)
+        prepared = prepare(frame, layout)
         if location in self._companions:  # one export in several files: rows say which
             parts = [location, *self._companions[location]]
-            pieces = [prepared, *(prepare(self._read(p), layout) for p in parts[1:])]
+            pieces = [prepared]
+            for part in parts[1:]:
+                more, more_rejects = self._whole_frame(part)
+                pieces.append(prepare(more, layout))
+                rejects = rejects + more_rejects
             prepared = join_prepared(pieces, parts)
-        if sum(n == location for n in self._locations.values()) > 1:
-            self._prepared[location] = prepared  # read once for all the tables it gives
-        return prepared
+        self._prepared[location] = (prepared, rejects)  # read once for all the tables it gives
+        return prepared, rejects
+
+    def _whole_frame(self, location: str) -> tuple[pd.DataFrame, list[SourceReject]]:
+        frames, rejects, blanks = [], [], []
+        for frame, found in self._read(location):
+            frames.append(frame)
+            rejects += found
+            blanks += frame.attrs.get(BLANK_ROWS, [])
+        whole = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        numbers = whole[SOURCE_ROW].dropna().astype(int).tolist() if SOURCE_ROW in whole else []
+        # Blank rows above a rejected last line (a report's footer) are inside the table.
+        whole.attrs[BLANK_ROWS] = inside(blanks, numbers + [r.row for r in rejects])
+        return whole, rejects
 
     # -- locating and reading --------------------------------------------------------
     def _locate(self) -> dict[str, str]:
         if self.path.is_dir():
             names = sorted(p.name for p in self.path.iterdir() if p.suffix.lower() == ".csv")
         elif self.path.suffix.lower() in _EXCEL_SUFFIXES:
-            workbook = load_workbook(self.path, read_only=True)
-            names = list(workbook.sheetnames)
-            workbook.close()
+            names = _sheet_names(self.path)
         elif self.path.suffix.lower() in {".csv", ".txt"}:
             located, self._layouts = place(
                 {t: self.path.name for t in self.tables}, [self.path.name], self._head, ""
@@ -131,39 +202,111 @@ class FilesSource:
     def _head(self, location: str) -> pd.DataFrame:
         if self.path.suffix.lower() in _EXCEL_SUFFIXES:
             return head_of_sheet(self.path, location)
-        return head_of_csv(self.path / location if self.path.is_dir() else self.path)
+        return head_of_csv(self._file(location))
 
-    def _read(self, location: str) -> pd.DataFrame:
-        if self.path.is_dir():
-            return read_csv(self.path / location)
-        if self.path.suffix.lower() in _EXCEL_SUFFIXES:
-            return read_sheet(self.path, location)
-        return read_csv(self.path)
+    def _file(self, location: str) -> Path:
+        return self.path / location if self.path.is_dir() else self.path
+
+    def _read(self, location: str) -> Iterator[Batch]:
+        if self.path.suffix.lower() in _EXCEL_SUFFIXES and not self.path.is_dir():
+            return read_sheet(self.path, location, self.page_rows)
+        return read_csv(self._file(location), self.page_rows)
 
 
-def read_csv(path: Path) -> pd.DataFrame:
-    """Every value as text (leading zeros survive); ``,`` ``;`` or tab separated."""
-    data = path.read_bytes()
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    sample = text[:20_000]
+def read_csv(path: Path, batch_rows: int = BATCH_LINES) -> Iterator[Batch]:
+    """Every value as text (leading zeros survive); ``,`` ``;`` ``|`` or tab separated.
+
+    UTF-8, UTF-16 (Excel's "Unicode Text") and Windows-1252 are read. A line that cannot
+    be split into the header's cells is rejected, and reading goes on at the next line.
+    """
+    opened = open_csv(path, batch_rows)
+    yielded = False
+    for batch in opened.batches:
+        yielded = True
+        frame = batch.frame(opened.names)
+        frame.attrs[BLANK_ROWS] = batch.blanks
+        yield frame, batch.rejects
+    if not yielded:
+        yield body_frame([], [], opened.names), []
+
+
+def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterator[Batch]:
+    """Cell values as Excel holds them: numbers as numbers, dates as datetimes, text as text.
+
+    A row with a value to the right of the last named column is rejected, not cut.
+    """
+    workbook = _open_workbook(path)
     try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    rows = list(csv.reader(io.StringIO(text), dialect))
-    return frame_from_rows(rows, first_row_number=1, where=path.name)
-
-
-def read_sheet(path: Path, sheet: str) -> pd.DataFrame:
-    """Cell values as Excel holds them: numbers as numbers, dates as datetimes, text as text."""
-    workbook = load_workbook(path, read_only=True, data_only=True)
-    try:
-        rows = [list(r) for r in workbook[sheet].iter_rows(values_only=True)]
+        rows = (list(r) for r in workbook[sheet].iter_rows(values_only=True))
+        head = list(itertools.islice(rows, 50))
+        start = header_index(head)
+        if start is None:
+            yield body_frame([], [], []), []
+            return
+        names = column_names(head[start])
+        body: list[list[Any]] = []
+        numbers: list[int] = []
+        rejects: list[SourceReject] = []
+        blanks: list[int] = []
+        for number, row in enumerate(itertools.chain(head[start + 1 :], rows), start + 2):
+            if is_blank(row):
+                blanks.append(number)
+                continue
+            if not is_blank(row[len(names) :]):
+                rejects.append(_beyond_header(number, row, names))
+                continue
+            body.append((row + [None] * len(names))[: len(names)])
+            numbers.append(number)
+            if len(body) >= batch_rows:
+                yield _with_blanks(body_frame(body, numbers, names), blanks), rejects
+                body, numbers, rejects, blanks = [], [], [], []
+        yield _with_blanks(body_frame(body, numbers, names), blanks), rejects
     finally:
         workbook.close()
-    return frame_from_rows(rows, first_row_number=1, where=f"{path.name} / {sheet}")
+
+
+def _with_blanks(frame: pd.DataFrame, blanks: list[int]) -> pd.DataFrame:
+    frame.attrs[BLANK_ROWS] = blanks
+    return frame
+
+
+def _beyond_header(number: int, row: list[Any], names: list[str]) -> SourceReject:
+    shown = ", ".join("" if v is None else str(v) for v in row)[:200]
+    return SourceReject(
+        number,
+        "",
+        shown,
+        f"a value right of the last named column ({names[-1] if names else 'none'}): give "
+        "its column a header, or move the value; this row is not loaded",
+    )
+
+
+def _open_workbook(path: Path) -> Any:
+    """The workbook, or one line saying why this file is not one smbml can read."""
+    with path.open("rb") as raw:
+        magic = raw.read(8)
+    if magic == _OLE2:
+        raise SourceFatalError(
+            f"{path.name} is password-protected (or an old .xls renamed .xlsx): open it in "
+            "Excel, remove the password (File > Info > Protect Workbook > Encrypt with "
+            "Password, clear it) and save it as an Excel Workbook (.xlsx)"
+        )
+    not_workbook = SourceFatalError(
+        f"{path.name} is not an Excel workbook (an .xlsx is a zip file; this one is not, or it "
+        "is damaged): open it in Excel and save it as an Excel Workbook (.xlsx), or export "
+        "it as CSV UTF-8"
+    )
+    if not magic.startswith(b"PK"):
+        raise not_workbook
+    try:
+        return load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
+        raise not_workbook from exc
+
+
+def _sheet_names(path: Path) -> list[str]:
+    workbook = _open_workbook(path)
+    try:
+        return list(workbook.sheetnames)
+    finally:
+        workbook.close()

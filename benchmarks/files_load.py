@@ -1,0 +1,113 @@
+"""Loading a large orders CSV, side by side with pandas.read_csv, as JSON (issue 23 point 10).
+
+Each measure runs in its own Python process, so its peak RSS (``ru_maxrss``) is its own:
+
+- ``pandas_read_csv``: ``pandas.read_csv(path)``, no validation: the reference.
+- ``files_read``: the files source alone: encoding, line checks, pages of text frames.
+- ``load``: the pipeline's load stage: read, validate, store (SQLite), rejects recorded.
+- ``load_without_duplicate_check``: the same with the duplicate-key checks (validate's,
+  within a page, and the pipeline's, across pages) replaced by no-ops, so their cost is
+  the difference (the issue allows it 20%).
+
+    .venv/bin/python benchmarks/files_load.py --rows 2000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STATUSES = ["paid", "refunded", "pending", "shipped", "cancelled"]
+
+
+def write_orders(path: Path, rows: int, seed: int = 7) -> None:
+    """A Shopify-like orders export: ids, customer, timestamp, total, currency, status."""
+    rnd = random.Random(seed)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("Order ID,Customer ID,Order Date,Total,Currency,Status\n")
+        block = []
+        for i in range(rows):
+            block.append(
+                f"#{1000 + i},C{rnd.randrange(rows // 10 + 1):07d},"
+                f"2024-{rnd.randrange(1, 13):02d}-{rnd.randrange(1, 29):02d} "
+                f"{rnd.randrange(24):02d}:{rnd.randrange(60):02d}:00,"
+                f"{rnd.randrange(100_000) / 100:.2f},USD,{rnd.choice(STATUSES)}\n"
+            )
+            if len(block) == 100_000:
+                out.write("".join(block))
+                block.clear()
+        out.write("".join(block))
+
+
+def measure(kind: str, path: Path) -> dict[str, float | int]:
+    """One measure, in this (fresh) process; imports are not timed."""
+    import pandas as pd
+
+    from smbml_connect import pipeline, schema
+    from smbml_connect.connectors.files.source import FilesSource
+    from smbml_connect.ports import RunResult
+    from smbml_connect.store import Store
+
+    start = time.perf_counter()
+    rows = 0
+    if kind == "pandas_read_csv":
+        rows = len(pd.read_csv(path))
+    elif kind == "files_read":
+        source = FilesSource(path, {"orders": path.name})
+        rows = sum(len(page.tables["orders"]) for page in source.pull_pages("orders"))
+    else:
+        if kind == "load_without_duplicate_check":
+            schema._reject_duplicates = lambda *args: None  # type: ignore[assignment]
+            pipeline._KeysSeen.add = lambda *args: pd.DataFrame(columns=schema.REJECT_COLUMNS)  # type: ignore[method-assign]
+        with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "s.sqlite") as store:
+            source = FilesSource(path, {"orders": path.name})
+            result = RunResult(
+                run_id=store.start_run("bench", source.name),
+                as_of=pd.Timestamp.now(tz="UTC"),
+                source=source.name,
+            )
+            pipeline._load(source, store, result, lambda _: None)
+            rows = result.loaded["orders"] + result.rejected_rows
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"rows": rows, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
+            "peak_rss_mb": round(peak_mb)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--path", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.path)))
+        return
+    kinds = ["pandas_read_csv", "files_read", "load", "load_without_duplicate_check"]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "orders.csv"
+        write_orders(path, args.rows)
+        out: dict[str, object] = {"rows": args.rows, "file_mb": round(path.stat().st_size / 1e6)}
+        for kind in kinds:
+            child = subprocess.run(
+                [sys.executable, __file__, "--measure", kind, "--path", str(path)],
+                check=True, capture_output=True, text=True,
+            )  # fmt: skip
+            out[kind] = json.loads(child.stdout)
+    base = out["pandas_read_csv"]["seconds"]  # type: ignore[index]
+    for kind in kinds[1:]:
+        out[kind]["x_pandas_time"] = round(out[kind]["seconds"] / base, 2)  # type: ignore[index]
+    load, plain = out["load"]["seconds"], out["load_without_duplicate_check"]["seconds"]  # type: ignore[index]
+    out["duplicate_check_share"] = round((load - plain) / plain, 3)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

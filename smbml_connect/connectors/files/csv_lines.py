@@ -1,0 +1,323 @@
+"""CSV text -> batches of records, where a damaged line is rejected and reading goes on.
+
+``csv.reader`` (and pandas) trust quotes: one unbalanced ``"`` opens a field that runs
+to the next quote, possibly the end of the file, and every line in between becomes one
+value. Here each record is checked against the header: a record that spans several
+lines while one of those lines reads as a whole record by itself, a field count that
+differs from the header's, or a field over ``csv.field_size_limit()`` rejects the first
+line of that record only; parsing starts again on the next line. Lines are read in
+batches, so a file of millions of rows never sits in memory whole.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+
+from smbml_connect.errors import SourceFatalError
+from smbml_connect.ports import SourceReject
+from smbml_connect.sheet_rows import (
+    body_frame,
+    column_names,
+    columns_frame,
+    header_index,
+    is_blank,
+)
+
+__all__ = ["CsvBatch", "CsvFile", "open_csv"]
+
+BATCH_LINES = 100_000
+_SHOWN = 200  # characters of a rejected line kept in the rejects
+_HEADER_SEARCH = 50  # lines looked at for the header (a title or note may sit above it)
+_ADVICE = 'save it as UTF-8 (in Excel: File > Save As > "CSV UTF-8 (Comma delimited)")'
+
+
+@dataclass
+class CsvBatch:
+    """Records cut to the header's width, the line each starts on, and the lines rejected."""
+
+    rows: list[list[str]] = field(default_factory=list)
+    numbers: list[int] = field(default_factory=list)
+    rejects: list[SourceReject] = field(default_factory=list)
+    columns: list[list[str]] | None = None  # instead of rows, when the batch is read by column
+    blanks: list[int] = field(default_factory=list)  # lines with no value (listed as skipped)
+
+    def frame(self, names: list[str]) -> pd.DataFrame:
+        if self.columns is None:
+            return body_frame(self.rows, self.numbers, names)
+        return columns_frame(self.columns, self.numbers, names)
+
+
+@dataclass
+class CsvFile:
+    """An open CSV: its column names, and its records batch by batch (read once)."""
+
+    names: list[str]
+    batches: Iterator[CsvBatch]
+    encoding: str
+
+
+def open_csv(path: Path, batch_lines: int = BATCH_LINES) -> CsvFile:
+    """Decide the encoding and dialect, find the header; records come lazily."""
+    encoding = detect_encoding(path)
+    stream = path.open(encoding=encoding, newline="", errors="strict")
+    try:
+        sample = _decoded(path, stream, lambda s: s.read(20_000))
+        stream.seek(0)
+        dialect = _dialect(sample)
+        head = _decoded(path, stream, lambda s: list(itertools.islice(s, _HEADER_SEARCH)))
+    except BaseException:
+        stream.close()
+        raise
+    records = _records(head, dialect)
+    start = header_index([r for r, _ in records])
+    if start is None:
+        stream.close()
+        return CsvFile([], iter(()), encoding)
+    header, used = records[start]
+    names = column_names(header)
+    reader = _Reader(path, dialect, names, len(header), batch_lines)
+    return CsvFile(names, reader.batches(stream, head[used:], used + 1), encoding)
+
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM), UTF-16 (BOM or not), else Windows-1252 if it decodes."""
+    with path.open("rb") as raw:
+        head = raw.read(4096)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"  # Excel's "Unicode Text" save
+    if head and head.count(b"\0") > len(head) // 4:  # UTF-16 written without a BOM
+        return "utf-16-le" if head[1::2].count(b"\0") > head[0::2].count(b"\0") else "utf-16-be"
+    if _decodes(path, "utf-8"):
+        return "utf-8-sig"
+    if _decodes(path, "cp1252"):  # Excel's plain "CSV (Comma delimited)" on Windows
+        return "cp1252"
+    raise SourceFatalError(f"{path.name} is not text in an encoding smbml reads: {_ADVICE}")
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with path.open("rb") as raw:
+        for block in iter(lambda: raw.read(1 << 22), b""):
+            if block.isascii():
+                continue
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                return False
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+def _decoded(path: Path, stream: TextIO, read: Any) -> Any:
+    try:
+        return read(stream)
+    except UnicodeDecodeError as exc:
+        raise SourceFatalError(
+            f"{path.name} has bytes that are not {exc.encoding}: {_ADVICE}"
+        ) from exc
+
+
+def _dialect(sample: str) -> Any:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|")
+    except csv.Error:
+        return csv.excel
+
+
+def _records(lines: Sequence[str], dialect: Any) -> list[tuple[list[str], int]]:
+    """Records of ``lines`` with the number of lines read up to the end of each."""
+    reader = csv.reader(lines, dialect)
+    out = []
+    try:
+        for row in reader:
+            out.append((row, reader.line_num))
+    except csv.Error:
+        pass  # the header sits above; damage below it is judged line by line later
+    return out
+
+
+def _shown(line: str) -> str:
+    line = line.rstrip("\r\n")
+    return line if len(line) <= _SHOWN else line[:_SHOWN] + f"... ({len(line):,} characters)"
+
+
+class _Reader:
+    """Data lines -> checked records; the state is only where the header left off."""
+
+    def __init__(
+        self, path: Path, dialect: Any, names: list[str], header_len: int, batch_lines: int
+    ) -> None:
+        self.path, self.dialect, self.names = path, dialect, names
+        self.width, self.header_len = len(names), header_len
+        self.batch_lines = batch_lines
+        self.delimiter = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}.get(
+            dialect.delimiter, repr(dialect.delimiter)
+        )
+
+    def batches(self, stream: TextIO, head: list[str], number: int) -> Iterator[CsvBatch]:
+        """Batches of records from ``head`` (starting at line ``number``) and the rest of
+        ``stream``; the last record of a batch waits for the next, as it may go on there."""
+        with stream:
+            carry = head
+            while True:
+                fresh = _decoded(
+                    self.path, stream, lambda s: list(itertools.islice(s, self.batch_lines))
+                )
+                lines = carry + fresh
+                end = not fresh
+                if not lines:
+                    return
+                batch, used = self._batch(lines, number, end)
+                if batch.numbers or batch.rejects or batch.blanks:
+                    yield batch
+                carry, number = lines[used:], number + used
+                if end and not carry:
+                    return
+
+    def _batch(self, lines: list[str], number: int, end: bool) -> tuple[CsvBatch, int]:
+        """Records of ``lines`` (starting at line ``number``) and how many lines they used."""
+        whole = lines if end else lines[:-1]
+        fast = self._plain(whole, number) or self._fast(whole, number)
+        if fast is not None:
+            return fast, len(lines) if end else len(lines) - 1
+        return self._careful(lines, number, end)
+
+    def _plain(self, lines: list[str], number: int) -> CsvBatch | None:
+        """No quote, no blank row, every line the header's length: split by column at once.
+
+        Most large exports look like this; splitting the whole batch on the delimiter is
+        several times faster than a record at a time.
+        """
+        d = self.dialect
+        if not lines or d.skipinitialspace or d.escapechar:
+            return None
+        text = "".join(lines)
+        if d.quotechar in text or min(map(len, lines)) <= 3 * self.header_len + 2:
+            return None  # quotes, or perhaps a blank row: the record path decides
+        if max(map(len, lines)) > csv.field_size_limit():
+            return None  # perhaps a value over the limit: the record path rejects it
+        if set(map(str.count, lines, itertools.repeat(d.delimiter))) != {self.header_len - 1}:
+            return None
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        cells = text.removesuffix("\n").replace("\n", d.delimiter).split(d.delimiter)
+        n, step = len(lines), self.header_len
+        if len(cells) != n * step:
+            return None  # a line break inside a line: cannot happen, but never guess
+        columns = [cells[i::step] for i in range(step)]
+        if any(any(c) for c in columns[self.width :]):
+            return None
+        return CsvBatch(numbers=list(range(number, number + n)), columns=columns[: self.width])
+
+    def _fast(self, lines: list[str], number: int) -> CsvBatch | None:
+        """Every line one whole record of the header's length: no check per record needed."""
+        try:
+            rows = list(csv.reader(lines, self.dialect))
+        except csv.Error:
+            return None
+        if len(rows) != len(lines):
+            return None  # some record spans lines
+        lengths = set(map(len, rows))
+        if not lengths <= {self.header_len, 0}:
+            return None
+        if self.header_len > self.width and any(any(r[self.width :]) for r in rows):
+            return None
+        numbers = list(range(number, number + len(rows)))
+        short = 3 * self.header_len + 2  # a blank row is delimiters, perhaps quotes and spaces
+        if 0 in lengths or any(
+            is_blank(r) for r, line in zip(rows, lines, strict=True) if len(line) <= short
+        ):
+            kept = [(r, n) for r, n in zip(rows, numbers, strict=True) if r and not is_blank(r)]
+            blanks = sorted(set(numbers) - {n for _, n in kept})
+            rows, numbers = [r for r, _ in kept], [n for _, n in kept]
+            if self.header_len > self.width:
+                rows = [r[: self.width] for r in rows]
+            return CsvBatch(rows, numbers, blanks=blanks)
+        if self.header_len > self.width:
+            rows = [r[: self.width] for r in rows]
+        return CsvBatch(rows, numbers)
+
+    def _careful(self, lines: list[str], number: int, end: bool) -> tuple[CsvBatch, int]:
+        """Record by record; a bad record rejects its first line and parsing restarts after it."""
+        batch = CsvBatch()
+        pos = 0
+        while pos < len(lines):
+            reader = csv.reader(itertools.islice(lines, pos, None), self.dialect)
+            done = 0  # lines of lines[pos:] used by accepted records
+            while True:
+                start = pos + done
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return batch, len(lines)
+                except csv.Error as exc:
+                    batch.rejects.append(self._reject(lines[start], number + start, str(exc)))
+                    pos = start + 1
+                    break
+                span = reader.line_num - done
+                if not end and start + span >= len(lines):
+                    if start > 0:  # may go on in the next batch: read it again there
+                        return batch, start
+                    span = len(lines)  # one "record" filling a whole batch is damage
+                problem = self._problem(row, lines[start : start + span])
+                if problem:
+                    column, reason = problem
+                    batch.rejects.append(
+                        SourceReject(number + start, column, _shown(lines[start]), reason)
+                    )
+                    pos = start + 1
+                    break
+                done += span
+                if not is_blank(row):
+                    batch.rows.append(row[: self.width] + [""] * (self.width - len(row)))
+                    batch.numbers.append(number + start)
+                else:
+                    batch.blanks.append(number + start)
+        return batch, len(lines)
+
+    def _problem(self, row: list[str], lines: list[str]) -> tuple[str, str] | None:
+        """Why a record cannot be trusted: (column, reason), or None when it can."""
+        if len(lines) > 1:
+            # A line inside a quoted value that reads as a whole record by itself: the
+            # quote is a stray one, not a value with line breaks (a note, an address).
+            swallowed = self.header_len >= 2 and any(
+                len(next(csv.reader([line], self.dialect), [])) == self.header_len
+                for line in lines[1:]
+            )
+            opened = next((i for i, v in enumerate(row) if "\n" in v or "\r" in v), len(row) - 1)
+            column = self.names[opened] if opened < self.width else ""
+            if swallowed or len(row) != self.header_len:
+                return column, (
+                    f"a quote opened in {column or 'this line'} is not closed on its line: it "
+                    f"would take in the next {len(lines) - 1:,} line(s); this line is not loaded "
+                    "and reading goes on at the next line (fix the quote and load again)"
+                )
+        if not row or is_blank(row):
+            return None
+        if len(row) < self.width or (len(row) > self.width and any(row[self.width :])):
+            return "", (
+                f"{len(row)} values where the header has {self.width}: a {self.delimiter} too "
+                "many or missing, or a stray quote; this line is not loaded"
+            )
+        return None
+
+    def _reject(self, line: str, number: int, error: str) -> SourceReject:
+        if "field larger than field limit" in error:
+            reason = (
+                f"a value is longer than {csv.field_size_limit():,} characters (or a quote is "
+                "never closed); this line is not loaded"
+            )
+        else:
+            reason = f"the line cannot be read as CSV ({error}); it is not loaded"
+        return SourceReject(number, "", _shown(line), reason)
