@@ -73,7 +73,7 @@ def measure(kind: str, path: Path) -> dict[str, float | int]:
                 as_of=pd.Timestamp.now(tz="UTC"),
                 source=source.name,
             )
-            pipeline._load(source, store, result, lambda _: None)
+            pipeline._load(source, store, result, lambda _: None, {})
             rows = result.loaded["orders"] + result.rejected_rows
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
