@@ -68,12 +68,30 @@ def _steps(quiet: bool) -> Iterator[Callable[[str], None]]:
         yield update
 
 
+@contextmanager
+def _quiet_when_the_reader_leaves() -> Iterator[None]:
+    """`smbml status | head`, `smbml run | head`: the reader leaving early is not an error."""
+    try:
+        yield
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at nothing so that flush is quiet too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # no real file descriptor (a test runner's stream)
+            pass
+        finally:
+            os.close(devnull)
+        sys.exit(0)
+
+
 class _Group(click.Group):
     """Turn every expected error into one line and an exit code; log the traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with _quiet_when_the_reader_leaves():
+                return super().invoke(ctx)
         except SmbmlError as exc:
             log.error("%s", exc, exc_info=True)
             click.secho(f"error: {redact(str(exc))}", fg="red", err=True)
@@ -571,25 +589,7 @@ def serve(
 )
 def status(store_path: Path | None, limit: int) -> None:
     """Show the last runs, what they loaded, the data checks, and the rows they rejected."""
-    with _quiet_when_the_reader_leaves():
-        _status(store_path, limit)
-
-
-@contextmanager
-def _quiet_when_the_reader_leaves() -> Iterator[None]:
-    """`smbml status | head`: the reader closing the pipe early is not an error."""
-    try:
-        yield
-    except BrokenPipeError:
-        # Python flushes stdout again at exit: point it at nothing so that flush is quiet too.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError):  # no real file descriptor (a test runner's stream)
-            pass
-        finally:
-            os.close(devnull)
-        sys.exit(0)
+    _status(store_path, limit)
 
 
 def _status(store_path: Path | None, limit: int) -> None:

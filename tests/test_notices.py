@@ -293,6 +293,17 @@ def test_status_piped_into_head_ends_quietly(tmp_path, store):
     assert done.stdout.startswith("Store: ")
 
 
+def test_run_piped_into_head_ends_quietly(tmp_path):
+    command = (
+        f"{sys.executable} -m smbml_connect --log-file {tmp_path / 'log.txt'} demo --quiet "
+        f"--contacts 60 --out {tmp_path} | head -n 1"
+    )
+    done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0
+    assert done.stderr == "", done.stderr
+    assert done.stdout.startswith("Loaded ")
+
+
 @pytest.mark.parametrize(
     ("rows", "cleared", "words"),
     [(1, 1, "1 row could not be used and 1 value was unreadable"),
