@@ -405,7 +405,21 @@ def read_numbers(
             ("decimal", f"{_n(ambiguous, 'value')} (like 3,000 or 1.234) could be thousands or "
              "decimals and no value in the column tells which; they were left empty")
         )  # fmt: skip
+    markers = _written_missing(series)
+    if len(markers):
+        shown = ", ".join(repr(m) for m in markers.unique()[:3])
+        reading.notes.append(
+            ("text", f"{_n(len(markers), 'value')} written as {shown} were read as missing, "
+             "not as a number (leave the cell empty, or type the number)")
+        )  # fmt: skip
     return reading
+
+
+def _written_missing(series: pd.Series) -> pd.Series:
+    """Cells that spell out "no value" (n/a, -, null ...) instead of being empty."""
+    text = series[series.map(lambda v: isinstance(v, str))].astype(str)
+    marked = text.str.strip().str.lower()
+    return text[marked.isin(MISSING_TOKENS - {""})].str.strip()
 
 
 def _read_number_values(

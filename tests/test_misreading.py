@@ -127,7 +127,9 @@ def test_whole_number_columns_use_their_own_evidence():
 
 def test_missing_markers_are_missing_and_text_numbers_are_noted():
     frame = orders(["n/a", "-", "N/A", "", "5"])
-    assert counts(validate("orders", frame)) == (5, 0, 0, 0)
+    marked = validate("orders", frame)
+    assert counts(marked) == (5, 0, 0, 1)  # missing, and said so: "n/a" is not silent
+    assert "3 values written as 'n/a', '-', 'N/A' were read as missing" in notes(marked)[0]
     typed = orders(["x"] * 3)
     typed["total"] = pd.Series([1.5, "2", 3.0], dtype=object)  # an Excel column
     result = validate("orders", typed)
@@ -399,3 +401,21 @@ def test_the_duplicate_check_scales_n_log_n():
     assert counts(checked) == (5_000, 5_000, 0, 0)
     assert checked.clean["status"].eq("paid").all()  # the fuller first rows win
     assert large_s < 8 * small_s + 1  # 4x the rows: about 4x the time, not 16x
+
+
+def test_a_number_column_says_when_cells_spell_out_no_value() -> None:
+    """`n/a` and `-` are missing, not numbers; the column says how many were written so."""
+    frame = pd.DataFrame(
+        {
+            "order_id": ["1", "2", "3", "4"],
+            "ordered_at": ["2025-01-02"] * 4,
+            "total": ["12.50", "n/a", " - ", ""],
+            "_source_row": [2, 3, 4, 5],
+        }
+    )
+    checked = validate("orders", frame, "test")
+    assert checked.clean["total"].isna().tolist() == [False, True, True, True]
+    notes = checked.rejects[checked.rejects["action"] == "column note"]
+    assert len(notes) == 1 and notes["column"].tolist() == ["total"]
+    assert "2 values written as 'n/a', '-' were read as missing" in notes["reason"].iloc[0]
+    assert checked.rejected_rows == 0
