@@ -142,8 +142,9 @@ class Reading:
     notes: list[tuple[NoteKind, str]] = field(default_factory=list)
 
 
-def _number_parts(value: str) -> tuple[str, str, bool, bool]:
-    """Split a number as typed into (sign and digits with marks, exponent, negative, percent)."""
+def _unwrap(value: str) -> tuple[str, bool, bool]:
+    """A number as typed without spaces, currency, brackets, "%" or a trailing minus:
+    (what is left, negative, percent)."""
     text = value.strip().replace("\u00a0", "").replace(" ", "").replace("'", "")
     negative = text.startswith("(") and text.endswith(")")
     if negative:
@@ -154,6 +155,12 @@ def _number_parts(value: str) -> tuple[str, str, bool, bool]:
         text = text[:-1]
     if text.endswith("-"):  # "99-" is how some ledgers write a negative
         negative, text = True, text[:-1]
+    return text, negative, percent
+
+
+def _number_parts(value: str) -> tuple[str, str, bool, bool]:
+    """Split a number as typed into (sign and digits with marks, exponent, negative, percent)."""
+    text, negative, percent = _unwrap(value)
     match = _MANTISSA.match(text) if _NUMBER.match(text) else None
     if not match:
         raise ValueError("not a number")
@@ -293,16 +300,7 @@ def parse_number(value: Any) -> float:
         if math.isinf(number):
             raise ValueError("infinite")
         return number
-    text = str(value).strip().replace("\u00a0", "").replace(" ", "").replace("'", "")
-    negative = text.startswith("(") and text.endswith(")")
-    if negative:
-        text = text[1:-1]
-    text = _CURRENCY.sub("", text)
-    percent = text.endswith("%")
-    if percent:
-        text = text[:-1]
-    if text.endswith("-"):  # "99-" is how some ledgers write a negative
-        negative, text = True, text[:-1]
+    text, negative, percent = _unwrap(str(value))
     if not _NUMBER.match(text):
         raise ValueError("not a number")
     text = _normalise_separators(text)
