@@ -615,7 +615,7 @@ def _status(store_path: Path | None, limit: int) -> None:
             shown["source_row"] = rows.fillna("")  # a row left out after loading has none
             click.echo(f"Rejects of run {latest} (first {len(shown)} of {len(rejects):,}):")
             with pd.option_context("display.width", 200, "display.max_colwidth", 60):
-                click.echo(shown.to_string(index=False, na_rep=""))
+                click.echo(shown.to_string(index=False, na_rep="", max_colwidth=60))
 
 
 def _print_run(row: Any) -> None:

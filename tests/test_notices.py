@@ -279,6 +279,18 @@ def test_status_of_good_runs_has_no_nan_and_plurals(tmp_path, store):
     assert re.search(r"frames +3 +email", result.output)  # a row number, not 3.0
 
 
+def test_status_keeps_long_rejected_lines_to_a_readable_width(tmp_path, store):
+    run_pipeline(_shop(), store, RunOptions(steps=[], as_of=AS_OF))
+    long = store.rejects(1).iloc[[0]].assign(value="x" * 300, reason="a damaged line")
+    store.add_rejects(1, long.reset_index(drop=True))
+    shown = CliRunner().invoke(
+        cli, ["--log-file", str(tmp_path / "log.txt"), "status", "--store", str(store.path)]
+    )
+    assert shown.exit_code == 0, shown.output
+    table = shown.output.split("Rejects of run 1", 1)[1].splitlines()[1:]
+    assert table and max(map(len, table)) < 260  # the 300-character value is cut, not padded
+
+
 def test_status_piped_into_head_ends_quietly(tmp_path, store):
     for _ in range(3):
         run_pipeline(_shop(), store, RunOptions(steps=[], as_of=AS_OF))
