@@ -20,10 +20,15 @@ import numpy as np
 import pandas as pd
 from dateutil import parser as date_parser
 
+from smbml_connect import plain_numbers
+from smbml_connect.distinct import MISSING_TOKENS, Distinct
+
 __all__ = [
     "MISSING_TOKENS",
     "ColumnFormat",
+    "DateScan",
     "Hint",
+    "NumberScan",
     "Reading",
     "coerce_bool",
     "coerce_datetime",
@@ -35,11 +40,10 @@ __all__ = [
     "number_evidence",
     "read_dates",
     "read_numbers",
+    "scan_dates",
+    "scan_numbers",
 ]
 
-MISSING_TOKENS = frozenset(
-    {"", "-", "--", "n/a", "na", "nan", "none", "null", "nil", "#n/a", "(blank)", "missing"}
-)
 _TRUE = frozenset(
     {
         "true",
@@ -209,20 +213,63 @@ def _fits(mantissa: str, decimal: Decimal) -> bool:
     return True
 
 
+@dataclass
+class NumberScan:
+    """A column's distinct values, how often each occurs and the decimal mark each proves,
+    from one pass: the table's hint and the column's own reading share it.
+
+    Per distinct value: ``present`` (not a "no value" token), ``proofs`` ("," / "." /
+    "?" / "" as ``_evidence`` says, a proof the value does not fit dropped to "", None
+    when it is not a number as typed), ``plain`` (see ``plain_numbers``) and, for plain
+    ones, ``floats``, their value as Python reads it.
+    """
+
+    distinct: Distinct
+    present: np.ndarray
+    counts: np.ndarray
+    proofs: np.ndarray
+    plain: np.ndarray
+    floats: np.ndarray
+    whole: bool
+
+    def votes(self) -> dict[str, int]:
+        return {mark: int(self.counts[self.proofs == mark].sum()) for mark in (",", ".", "?")}
+
+
+def scan_numbers(series: pd.Series, whole: bool = False) -> NumberScan:
+    distinct = Distinct.of(series)
+    n = len(distinct.values)
+    codes = distinct.codes
+    counts = np.bincount(codes[codes >= 0], minlength=n)
+    if distinct.all_text and n:
+        quick = plain_numbers.classify(distinct.values, whole)
+        plain, proofs, floats = quick.plain, quick.proof, quick.value
+    else:
+        plain, proofs, floats = np.zeros(n, bool), np.full(n, None, object), np.full(n, np.nan)
+    present = np.ones(n, dtype=bool)
+    for i in np.flatnonzero(~plain).tolist():  # the rest, value by value
+        value = distinct.values[i]
+        present[i] = not is_missing(value)
+        proofs[i] = _slow_proof(value, whole) if present[i] else None
+    return NumberScan(distinct, present, counts, proofs, plain, floats, whole)
+
+
+def _slow_proof(value: Any, whole: bool) -> str | None:
+    if not isinstance(value, str):
+        return ""
+    try:
+        mantissa = _number_parts(value)[0]
+    except ValueError:
+        return None
+    proof = _evidence(mantissa, whole)
+    if proof in ("", "?") or _fits(mantissa, proof):  # type: ignore[arg-type]
+        return proof
+    return ""
+
+
 def number_evidence(series: pd.Series, whole: bool = False) -> dict[str, int]:
     """How many values prove each decimal mark ("," / "."), and how many fit either ("?")."""
-    counts = {",": 0, ".": 0, "?": 0}
-    for value, n in _present_counts(series).items():
-        if not isinstance(value, str):
-            continue
-        try:
-            mantissa = _number_parts(value)[0]
-        except ValueError:
-            continue
-        proof = _evidence(mantissa, whole)
-        if proof == "?" or (proof and _fits(mantissa, proof)):  # type: ignore[arg-type]
-            counts[proof] += int(n)
-    return counts
+    return scan_numbers(series, whole).votes()
 
 
 def _n(count: int, noun: str) -> str:
@@ -231,10 +278,13 @@ def _n(count: int, noun: str) -> str:
 
 def _present_counts(series: pd.Series) -> pd.Series:
     """How often each value that is not missing occurs (missing checked once per value)."""
-    counts = series.value_counts(sort=False, dropna=True)
-    if counts.empty:
-        return counts
-    return counts[[not is_missing(value) for value in counts.index]]
+    distinct = Distinct.of(series)
+    codes = distinct.codes
+    counts = np.bincount(codes[codes >= 0], minlength=len(distinct.values))
+    keep = ~distinct.missing() & (counts > 0)
+    values = np.empty(len(distinct.values), dtype=object)
+    values[:] = distinct.values
+    return pd.Series(counts[keep], index=pd.Index(values[keep], dtype=object))
 
 
 def is_missing(value: Any) -> bool:
@@ -245,50 +295,43 @@ def is_missing(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in MISSING_TOKENS
 
 
-def _missing(series: pd.Series, stripped: pd.Series | None = None) -> pd.Series:
-    """``is_missing`` for a whole column: empty, NaN, or a token such as "n/a" or "-".
-
-    ``stripped`` is ``_stripped(series)`` when the caller has it already.
-    """
+def _missing(series: pd.Series) -> pd.Series:
+    """``is_missing`` for a whole column: empty, NaN, or a token such as "n/a" or "-"."""
     mask = series.isna()
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return mask
     if pd.api.types.is_datetime64_any_dtype(series):
         return mask
-    text = _stripped(series) if stripped is None else stripped
-    tokens = text.str.lower().isin(MISSING_TOKENS)
-    return (mask | tokens.fillna(False)).astype(bool)
+    distinct = Distinct.of(series)
+    return distinct.take(distinct.missing(), True, series.index, np.dtype(bool))
 
 
 def _stripped(series: pd.Series) -> pd.Series:
-    """Text values stripped; anything that is not text becomes NaN (no Python call per value)."""
-    try:
-        return series.astype(object).str.strip()
-    except AttributeError:  # not a single text value in the column
-        return pd.Series(np.nan, index=series.index, dtype=object)
+    """Text values stripped; anything that is not text becomes NaN."""
+    distinct = Distinct.of(series)
+    done = [v.strip() if isinstance(v, str) else np.nan for v in distinct.values]
+    return distinct.take(done, np.nan, series.index)
 
 
 def _map_unique(
     series: pd.Series, parse: Callable[[Any], Any], dtype: str | None = None
 ) -> tuple[pd.Series, pd.Series]:
     """Apply ``parse`` once per distinct value; ``parse`` returns a value or raises ValueError."""
-    present = ~_missing(series)
-    parsed: dict[Any, Any] = {}
-    bad: set[Any] = set()
-    for value in pd.unique(series[present]):
+    distinct = Distinct.of(series)
+    missing = distinct.missing().tolist()
+    parsed: list[Any] = [None] * len(distinct.values)
+    bad = np.zeros(len(distinct.values), dtype=bool)
+    for i, value in enumerate(distinct.values):
+        if missing[i]:
+            continue
         try:
-            parsed[value] = parse(value)
+            parsed[i] = parse(value)
         except (ValueError, TypeError, OverflowError):
-            bad.add(value)
-    if parsed:  # a dict lookup per value, done by pandas, not a Python call per value
-        values = series.where(present).map(parsed)
-        values = values.astype(object).where(values.notna(), None)
-    else:
-        values = pd.Series([None] * len(series), index=series.index, dtype=object)
+            bad[i] = True
+    values = distinct.take(parsed, None, series.index)
     if dtype is not None:
         values = values.astype(dtype)
-    invalid = present & series.isin(list(bad)) if bad else pd.Series(False, index=series.index)
-    return values, invalid
+    return values, distinct.take(bad, False, series.index, np.dtype(bool))
 
 
 def parse_number(value: Any) -> float:
@@ -366,6 +409,7 @@ def read_numbers(
     fmt: ColumnFormat | None = None,
     hint: Hint | None = None,
     whole: bool = False,
+    scan: NumberScan | None = None,
 ) -> Reading:
     """Read a column of numbers, deciding its decimal mark from all of its values.
 
@@ -373,15 +417,17 @@ def read_numbers(
     "1,234.50" a decimal point; "3,000" alone fits both. The mark most values prove
     wins and values proving the other are unreadable (not swapped); with no proof the
     config (``fmt``), then the rest of the table (``hint``) decide, and if nothing does,
-    values that fit both are left unread and the column gets a note.
+    values that fit both are left unread and the column gets a note. ``scan`` is
+    ``scan_numbers(series, whole)`` when the caller has it already.
     """
     fmt, hint = fmt or ColumnFormat(), hint or Hint()
-    votes = number_evidence(series, whole)
+    scan = scan if scan is not None and scan.whole == whole else scan_numbers(series, whole)
+    votes = scan.votes()
     ambiguous = votes.pop("?")
     decimal, how = _decide(votes, fmt.decimal, hint.decimal, None)
     minority = votes[_OTHER[decimal]] if decimal else 0
     # In a column that mixes both marks, a value that fits both is a coin toss: not read.
-    reading = _read_number_values(series, decimal, whole, strict=bool(minority))
+    reading = _read_number_values(series, scan, decimal, strict=bool(minority))
     if minority:
         reading.notes.append(
             ("decimal", f"{_n(minority, 'value')} use {_OTHER[decimal]!r} as the decimal mark where "
@@ -403,48 +449,72 @@ def read_numbers(
             ("decimal", f"{_n(ambiguous, 'value')} (like 3,000 or 1.234) could be thousands or "
              "decimals and no value in the column tells which; they were left empty")
         )  # fmt: skip
-    markers = _written_missing(series)
-    if len(markers):
-        shown = ", ".join(repr(m) for m in markers.unique()[:3])
+    shown, count = _written_missing(scan)
+    if count:
         reading.notes.append(
-            ("text", f"{_n(len(markers), 'value')} written as {shown} were read as missing, "
-             "not as a number (leave the cell empty, or type the number)")
+            ("text", f"{_n(count, 'value')} written as {', '.join(shown[:3])} were read as "
+             "missing, not as a number (leave the cell empty, or type the number)")
         )  # fmt: skip
     return reading
 
 
-def _written_missing(series: pd.Series) -> pd.Series:
-    """Cells that spell out "no value" (n/a, -, null ...) instead of being empty."""
-    text = series[series.map(lambda v: isinstance(v, str))].astype(str)
-    marked = text.str.strip().str.lower()
-    return text[marked.isin(MISSING_TOKENS - {""})].str.strip()
+def _written_missing(scan: NumberScan) -> tuple[list[str], int]:
+    """Cells that spell out "no value" (n/a, -, null ...) instead of being empty: the first
+    few spellings in column order, and how many cells."""
+    values, counts = scan.distinct.values, scan.counts
+    spelled = [
+        i for i in np.flatnonzero(~scan.present).tolist()
+        if isinstance(values[i], str) and values[i].strip()
+    ]  # fmt: skip
+    shown = list(dict.fromkeys(repr(values[i].strip()) for i in sorted(spelled)))
+    return shown, int(sum(counts[i] for i in spelled))
 
 
 def _read_number_values(
-    series: pd.Series, decimal: Decimal | None, whole: bool, strict: bool
+    series: pd.Series, scan: NumberScan, decimal: Decimal | None, strict: bool
 ) -> Reading:
     """Read text with ``decimal`` as the mark; ``strict``: values fitting both are unread."""
+    whole = scan.whole
     reasons: dict[Any, str] = {}
-    typed, as_text = 0, 0
-
-    def parse(value: Any) -> float | int:
-        nonlocal typed, as_text
-        if not isinstance(value, str):
-            typed += 1
-            number = parse_number(value)
-        else:
-            mantissa, exponent, negative, percent = _number_parts(value)
-            number = _read_with(value, mantissa, exponent, decimal, whole, strict, reasons)
-            number = -abs(number) if negative else number
-            number = number / 100 if percent else number
-            as_text += 1
-        if not whole:
-            return number
-        if not float(number).is_integer():
-            raise ValueError("not a whole number")
-        return int(number)
-
-    values, invalid = _map_unique(series, parse, "Int64" if whole else "Float64")
+    typed = 0
+    # A plain value reads as Python reads it unless the column's mark says otherwise.
+    marks = {""} | ({".", "?"} if decimal == "." and not strict else set())
+    if decimal is None:
+        marks.add(".")
+    fast = scan.plain & np.isin(scan.proofs.astype(str), list(marks))
+    if whole:  # fast values are at most 15 digits: exact as floats and as ints
+        fractional = fast & (scan.floats != np.floor(scan.floats))
+        fast &= ~fractional
+    else:
+        fractional = np.zeros(len(fast), dtype=bool)
+    parsed = np.full(len(fast), None, dtype=object)
+    parsed[fast] = (scan.floats[fast].astype(np.int64) if whole else scan.floats[fast]).tolist()
+    bad = fractional.copy()
+    as_text = int(fast.sum() + fractional.sum())
+    for i in np.flatnonzero(scan.present & ~fast & ~fractional).tolist():
+        value = scan.distinct.values[i]
+        try:
+            if not isinstance(value, str):
+                typed += 1
+                number = parse_number(value)
+            else:
+                mantissa, exponent, negative, percent = _number_parts(value)
+                number = _read_with(value, mantissa, exponent, decimal, whole, strict, reasons)
+                number = -abs(number) if negative else number
+                number = number / 100 if percent else number
+                as_text += 1
+            if whole and not float(number).is_integer():
+                raise ValueError("not a whole number")
+            parsed[i] = int(number) if whole else number
+        except (ValueError, TypeError, OverflowError):
+            bad[i] = True
+    distinct = scan.distinct
+    if whole:  # via float64 an integer over 2**53 would lose digits
+        values = distinct.take(parsed, None, series.index).astype("Int64")
+    else:
+        floats = np.where(pd.isna(parsed), np.nan, parsed).astype(float)
+        values = distinct.take(floats, np.nan, series.index, np.dtype(float)).astype("Float64")
+    invalid = distinct.take(bad, False, series.index, np.dtype(bool))
     reading = Reading(values, invalid, reasons)
     if typed and as_text:  # an Excel column where some cells hold numbers as text
         reading.notes.append(
@@ -522,17 +592,25 @@ def coerce_string(series: pd.Series) -> tuple[pd.Series, pd.Series]:
             return value.isoformat()
         return str(value).strip()
 
-    # Text is only stripped, in one vectorised step; other values (numbers, dates) go
-    # through ``parse`` one distinct value at a time.
-    stripped = _stripped(series)
-    present = ~_missing(series, stripped)
-    other = present & stripped.isna()
-    out = stripped.where(present)
-    invalid = pd.Series(False, index=series.index)
-    if other.any():
-        values, invalid = _map_unique(series.where(other), parse)
-        out = out.where(~other, values)
-    return out.astype("string"), invalid
+    # Text is only stripped, once per distinct value; other values (numbers, dates) go
+    # through ``parse``.
+    distinct = Distinct.of(series)
+    stripped = distinct.stripped()
+    missing = distinct.missing(stripped).tolist()
+    out: list[Any] = [None] * len(stripped)
+    bad = np.zeros(len(stripped), dtype=bool)
+    for i, value in enumerate(stripped):
+        if missing[i]:
+            continue
+        if isinstance(value, str):
+            out[i] = value
+            continue
+        try:
+            out[i] = parse(value)
+        except (ValueError, TypeError, OverflowError):
+            bad[i] = True
+    values = distinct.take(out, None, series.index).astype("string")
+    return values, distinct.take(bad, False, series.index, np.dtype(bool))
 
 
 def parse_datetime(value: Any, day_first: bool = False) -> pd.Timestamp:
@@ -579,8 +657,67 @@ def _from_number(number: float) -> pd.Timestamp:
     raise ValueError("a number that is not a date, an Excel date or an epoch time")
 
 
+_ISO = re.compile(
+    r"\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?\s*"
+)
+
+
+@dataclass
+class DateScan:
+    """A text column's ISO values (pandas reads them in one go) and what the others prove
+    about day/month order, from one pass: the table's hint and the column's reading share it."""
+
+    texts: pd.Series
+    iso: pd.Series
+    votes: dict[str, int]
+
+
+def scan_dates(series: pd.Series) -> DateScan:
+    distinct = Distinct.of(series)
+    texts = [v if isinstance(v, str) else "" for v in distinct.stripped()]
+    flags = _iso_flags(texts)
+    iso = distinct.take(flags, False, series.index, np.dtype(bool))
+    return DateScan(distinct.take(texts, "", series.index), iso, date_evidence(series.where(~iso)))
+
+
+def _iso_flags(texts: list[str], matrix_from: int = 1_000) -> list[bool]:
+    """Which texts are ISO dates or times: the usual shapes ("2024-01-05", with " 10:30",
+    ":00" and "Z") are checked on a byte matrix by numpy, the others by ``_ISO``."""
+    n = len(texts)
+    if n < matrix_from:  # a few values: building the matrix costs more than it saves
+        return [_ISO.fullmatch(t) is not None for t in texts]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    raw = np.array([t if len(t) <= 20 and t.isascii() else "" for t in texts], dtype="S20")
+    chars = raw.view(np.uint8).reshape(n, 20)
+    digit = (chars >= ord("0")) & (chars <= ord("9"))
+
+    def at(positions: list[int], ok: np.ndarray) -> np.ndarray:
+        return np.asarray(ok[:, positions].all(axis=1))
+
+    day = at([0, 1, 2, 3, 5, 6, 8, 9], digit) & at([4, 7], chars == ord("-"))
+    minute = (
+        ((chars[:, 10] == ord("T")) | (chars[:, 10] == ord(" ")))
+        & at([11, 12, 14, 15], digit)
+        & (chars[:, 13] == ord(":"))
+    )
+    second = minute & at([17, 18], digit) & (chars[:, 16] == ord(":"))
+    known = (
+        ((lengths == 10) & day)
+        | ((lengths == 16) & day & minute)
+        | ((lengths == 19) & day & second)
+        | ((lengths == 20) & day & second & (chars[:, 19] == ord("Z")))
+    )
+    return [
+        True if fast else _ISO.fullmatch(t) is not None
+        for fast, t in zip(known.tolist(), texts, strict=True)
+    ]
+
+
 def read_dates(
-    series: pd.Series, fmt: ColumnFormat | None = None, hint: Hint | None = None
+    series: pd.Series,
+    fmt: ColumnFormat | None = None,
+    hint: Hint | None = None,
+    scan: DateScan | None = None,
 ) -> Reading:
     """Read a column of dates, deciding day/month order from all of its values.
 
@@ -596,15 +733,12 @@ def read_dates(
         return Reading(stamps.astype("datetime64[us, UTC]"), pd.Series(False, index=series.index))
     # ISO text (what HubSpot and most exports send) is parsed by pandas in one go; only
     # the rest goes value by value through parse_datetime.
-    texts = _stripped(series).fillna("").astype(str)
-    iso = texts.str.match(
-        r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?\s*$"
-    )
-    fast = pd.to_datetime(texts.where(iso), format="ISO8601", utc=True, errors="coerce")
+    scan = scan if scan is not None else scan_dates(series)
+    fast = pd.to_datetime(scan.texts.where(scan.iso), format="ISO8601", utc=True, errors="coerce")
     fast = fast.where((fast.dt.year >= 1900) & (fast.dt.year <= 2200))
     done = fast.notna()
     rest = series.where(~done)
-    votes = date_evidence(rest)
+    votes = dict(scan.votes)  # an ISO text out of range proves no order: the same votes
     ambiguous = votes.pop("?")
     order, how = _decide(votes, _order(fmt.day_first), _order(hint.day_first), "month")
     reasons: dict[Any, str] = {}

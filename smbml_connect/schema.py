@@ -369,7 +369,8 @@ def validate(
         else pd.Series(np.arange(1, len(frame) + 1), dtype="Int64")
     )
     formats = formats or {}
-    hint = _table_hint(spec, frame)
+    scans: dict[str, coerce.NumberScan | coerce.DateScan] = {}
+    hint = _table_hint(spec, frame, scans)
     problems: list[dict[str, Any]] = []
     reject = pd.Series(False, index=frame.index)
     clean = pd.DataFrame(index=frame.index)
@@ -380,7 +381,7 @@ def validate(
             )
             continue
         raw = frame[column.name]
-        reading = _read(column, raw, formats.get(column.name), hint)
+        reading = _read(column, raw, formats.get(column.name), hint, scans.get(column.name))
         values, invalid = reading.values, reading.invalid
         clean[column.name] = values.astype(_PANDAS_DTYPES[column.kind])
         empty = values.isna() & ~invalid if column.required else pd.Series(False, index=frame.index)
@@ -421,17 +422,23 @@ def validate(
 
 
 def _read(
-    column: Column, raw: pd.Series, fmt: coerce.ColumnFormat | None, hint: coerce.Hint
+    column: Column,
+    raw: pd.Series,
+    fmt: coerce.ColumnFormat | None,
+    hint: coerce.Hint,
+    scan: coerce.NumberScan | coerce.DateScan | None = None,
 ) -> coerce.Reading:
     if column.kind in ("float", "int", "count"):
-        reading = coerce.read_numbers(raw, fmt, hint, whole=column.kind != "float")
+        numbers = scan if isinstance(scan, coerce.NumberScan) else None
+        reading = coerce.read_numbers(raw, fmt, hint, column.kind != "float", numbers)
         if column.kind == "count":
             negative = (reading.values.fillna(0) < 0).astype(bool)
             reading.values = reading.values.mask(negative)
             reading.invalid = reading.invalid | negative
         return reading
     if column.kind == "datetime":
-        return coerce.read_dates(raw, fmt, hint)
+        dates = scan if isinstance(scan, coerce.DateScan) else None
+        return coerce.read_dates(raw, fmt, hint, dates)
     values, invalid = _COERCERS[column.kind](raw)
     return coerce.Reading(values, invalid)
 
@@ -451,20 +458,29 @@ def _how_to_state(kind: str, table: str, column: str) -> str:
     return ""
 
 
-def _table_hint(spec: TableSpec, frame: pd.DataFrame) -> coerce.Hint:
-    """What the table's other columns show: a column no value decides follows its table."""
+def _table_hint(
+    spec: TableSpec, frame: pd.DataFrame, scans: dict[str, coerce.NumberScan | coerce.DateScan]
+) -> coerce.Hint:
+    """What the table's other columns show: a column no value decides follows its table.
+
+    Each number and date column's scan is kept in ``scans`` for its own reading.
+    """
     numbers = {",": 0, ".": 0}
     dates = {"day": 0, "month": 0}
     for column in spec.columns:
         if column.name not in frame.columns:
             continue
         if column.kind in ("float", "int", "count"):
-            found = coerce.number_evidence(frame[column.name], whole=column.kind != "float")
+            scan = coerce.scan_numbers(frame[column.name], whole=column.kind != "float")
+            scans[column.name] = scan
+            found = scan.votes()
             numbers = {k: n + found[k] for k, n in numbers.items()}
         elif column.kind == "datetime" and not pd.api.types.is_datetime64_any_dtype(
             frame[column.name]
         ):
-            found = coerce.date_evidence(frame[column.name])
+            dated = coerce.scan_dates(frame[column.name])
+            scans[column.name] = dated
+            found = dated.votes
             dates = {k: n + found[k] for k, n in dates.items()}
     decimal: coerce.Decimal | None = None
     if numbers[","] != numbers["."]:
@@ -551,17 +567,47 @@ def _reject_duplicates(
 
 
 def _extra(frame: pd.DataFrame, spec: TableSpec) -> pd.Series:
+    """Columns the schema does not know, kept per row as JSON (with any ``extra`` it had)."""
     unknown = [
         c for c in frame.columns if c not in spec.names and c not in (SOURCE_ROW, "source", "extra")
     ]
     base = frame["extra"] if "extra" in frame.columns else pd.Series(None, index=frame.index)
+    given = base[base.notna()]
+    prior = given.map(lambda v: isinstance(v, str) and bool(v.strip()))
+    if not prior.any() and len({str(c) for c in unknown}) == len(unknown):
+        return _extra_columns(frame, sorted(unknown, key=str))
     out = []
     records = frame[unknown].to_dict("records") if unknown else [{}] * len(frame)
-    for record, prior in zip(records, base, strict=True):
-        merged = json.loads(prior) if isinstance(prior, str) and prior.strip() else {}
+    for record, before in zip(records, base, strict=True):
+        merged = json.loads(before) if isinstance(before, str) and before.strip() else {}
         merged.update({str(k): _jsonable(v) for k, v in record.items() if not coerce.is_missing(v)})
         out.append(json.dumps(merged, default=str, sort_keys=True) if merged else pd.NA)
     return pd.Series(out, index=frame.index, dtype="string")
+
+
+def _extra_columns(frame: pd.DataFrame, unknown: list[Any]) -> pd.Series:
+    """``json.dumps(row, sort_keys=True)`` of the unknown columns, built a column at a time:
+    each distinct value is encoded once and rows are joined by numpy, not row by row."""
+    joined = np.full(len(frame), "", dtype=object)
+    for name in unknown:
+        column = frame[name]
+        present = ~coerce._missing(column)
+        if not present.any():
+            continue
+        key = json.dumps(str(name)) + ": "
+        values = column[present]
+        part = np.full(len(frame), "", dtype=object)
+        if values.dtype == object and pd.api.types.infer_dtype(values) != "string":
+            # Mixed cells (1, True, 1.0 are equal as dict keys): each is encoded itself.
+            part[present.to_numpy()] = [key + json.dumps(_jsonable(v), default=str) for v in values]
+        else:
+            encoded = {v: key + json.dumps(_jsonable(v), default=str) for v in pd.unique(values)}
+            part[present.to_numpy()] = values.map(encoded).to_numpy(dtype=object)
+        has = part != ""
+        sep = np.where((joined != "") & has, ", ", "")
+        joined = joined + sep + part
+    out = pd.Series("{" + joined + "}", index=frame.index, dtype=object)
+    return out.where(joined != "", None).astype("string")
 
 
 def _rejects_frame(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
@@ -247,7 +247,9 @@ class Store:
     def _upsert_rows(self, conn: sqlite3.Connection, table: str, frame: pd.DataFrame) -> None:
         spec = TABLES[table]
         names = [*spec.names, "source", "extra"]
-        rows = _to_sql_rows(frame.reindex(columns=names), {c.name: c.kind for c in spec.columns})
+        stamp = now_text(self.clock)
+        kinds = {c.name: c.kind for c in spec.columns}
+        rows = _to_sql_rows(frame.reindex(columns=names), kinds, stamp)
         quoted = ", ".join(f'"{n}"' for n in [*names, "synced_at"])
         updates = ", ".join(f'"{n}" = excluded."{n}"' for n in [*names, "synced_at"])
         keys = ", ".join(f'"{k}"' for k in spec.key)
@@ -255,8 +257,7 @@ class Store:
             f'INSERT INTO "{table}" ({quoted}) VALUES ({", ".join("?" * (len(names) + 1))}) '
             f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
         )
-        stamp = now_text(self.clock)
-        conn.executemany(sql, ((*row, stamp) for row in rows))
+        conn.executemany(sql, rows)
 
     def read(self, table: str) -> pd.DataFrame:
         spec = TABLES[table]
@@ -559,21 +560,39 @@ def _process_alive(pid: int) -> bool:
 
 def _plain_rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
     """Python values with None for missing, which is what sqlite3 binds."""
-    columns = []
-    for name in frame.columns:
-        series = frame[name]
-        values = series.astype(object).where(series.notna(), None).tolist()
-        columns.append([v.item() if isinstance(v, np.generic) else v for v in values])
+    columns = [_plain_values(frame[name]) for name in frame.columns]
     return list(zip(*columns, strict=True)) if columns else []
 
 
-def _to_sql_rows(frame: pd.DataFrame, kinds: dict[str, str]) -> list[tuple[Any, ...]]:
-    data = frame.copy()
-    for name, kind in kinds.items():
-        series = data[name]
+def _plain_values(series: pd.Series) -> list[Any]:
+    """A typed column converts in one step; only a column of mixed objects goes value by value
+    (numpy scalars there, which sqlite3 cannot bind, become Python ones)."""
+    if series.dtype != object or pd.api.types.infer_dtype(series) in ("string", "empty"):
+        return series.to_numpy(dtype=object, na_value=None).tolist()
+    values = series.where(series.notna(), None).tolist()
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
+def _to_sql_rows(
+    frame: pd.DataFrame, kinds: Mapping[str, str], *extra: Any
+) -> list[tuple[Any, ...]]:
+    """Rows as sqlite3 binds them, each ending with the constants ``extra`` (a stamp)."""
+    columns = []
+    for name in frame.columns:
+        series, kind = frame[name], kinds.get(str(name))
         if kind == "datetime":
-            stamps = pd.to_datetime(series, utc=True)
-            data[name] = stamps.dt.strftime(_TIME_FORMAT).where(stamps.notna(), None)
+            columns.append(_time_texts(pd.to_datetime(series, utc=True)).tolist())
         elif kind == "bool":
-            data[name] = series.astype("boolean").astype("Int64")
-    return _plain_rows(data)
+            columns.append(_plain_values(series.astype("boolean").astype("Int64")))
+        else:
+            columns.append(_plain_values(series))
+    columns += [[value] * len(frame) for value in extra]
+    return list(zip(*columns, strict=True)) if columns else []
+
+
+def _time_texts(stamps: pd.Series) -> pd.Series:
+    """``_TIME_FORMAT`` text of UTC times, formatted by numpy in C (strftime is per value)."""
+    naive = stamps.dt.tz_localize(None).to_numpy("datetime64[us]")
+    text = np.datetime_as_string(naive, unit="us").astype(object) + "Z"
+    text[stamps.isna().to_numpy()] = None
+    return pd.Series(text, index=stamps.index, dtype=object)
