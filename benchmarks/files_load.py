@@ -53,7 +53,7 @@ def measure(kind: str, path: Path) -> dict[str, float | int]:
     """One measure, in this (fresh) process; imports are not timed."""
     import pandas as pd
 
-    from smbml_connect import pipeline, schema
+    from smbml_connect import page_duplicates, pipeline, schema
     from smbml_connect.connectors.files.source import FilesSource
     from smbml_connect.ports import RunResult
     from smbml_connect.store import Store
@@ -70,7 +70,8 @@ def measure(kind: str, path: Path) -> dict[str, float | int]:
     else:
         if kind == "load_without_duplicate_check":
             schema._reject_duplicates = lambda *args: None  # type: ignore[assignment]
-            pipeline._KeysSeen.add = lambda *args: pd.DataFrame(columns=schema.REJECT_COLUMNS)  # type: ignore[method-assign]
+            tracked = page_duplicates.KeysSeen.__init__
+            page_duplicates.KeysSeen.__init__ = lambda self, enabled: tracked(self, False)  # type: ignore[method-assign]
         with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "s.sqlite") as store:
             source = FilesSource(path, {"orders": path.name})
             result = RunResult(

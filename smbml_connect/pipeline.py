@@ -22,6 +22,7 @@ from smbml_connect.coerce import ColumnFormat
 from smbml_connect.consent import UNREADABLE_CONSENT, read_column
 from smbml_connect.data_checks import check_data
 from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError
+from smbml_connect.page_duplicates import KeysSeen
 from smbml_connect.ports import (
     Destination,
     PagedSource,
@@ -30,7 +31,7 @@ from smbml_connect.ports import (
     Source,
     StepResult,
 )
-from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, Validation, validate
+from smbml_connect.schema import REJECT_COLUMNS, TABLES, validate
 from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
 
@@ -208,7 +209,7 @@ def _load_pages(
 ) -> None:
     """A source that pages (HubSpot, a large CSV): each page, its rejects and its cursor
     commit together. Rows the source could not read come with the page as its rejects."""
-    seen = _KeysSeen(enabled=not source.incremental)
+    seen = KeysSeen(enabled=not source.incremental)
     for page in source.pull_pages(entity, since=cursor):
         clean, rejects = {}, []
         for table, unread in page.rejects.items():
@@ -221,12 +222,11 @@ def _load_pages(
             if frame.empty:
                 continue
             checked = validate(table, frame, source=source.name, formats=formats.get(table))
-            clean[table] = checked.clean
-            rejects.append(checked.rejects)
-            overwritten = seen.add(table, frame, checked, source.name)
-            rejects.append(overwritten)
+            settled = seen.settle(table, frame, checked, source.name, store)
+            clean[table] = settled.clean
+            rejects += [checked.rejects, settled.rejects]
             result.loaded[table] = (
-                result.loaded.get(table, 0) + len(checked.clean) - len(overwritten)
+                result.loaded.get(table, 0) + len(settled.clean) - settled.replaced
             )
         found = pd.concat(rejects, ignore_index=True) if rejects else result.rejects.iloc[:0]
         mark = (source.name, entity, page.cursor) if page.cursor else None
@@ -244,69 +244,6 @@ def _load_pages(
     if listed is not None and not listed.empty:  # blank, total, header-again rows
         store.add_rejects(result.run_id, listed)
         result.rejects = pd.concat([result.rejects, listed], ignore_index=True)
-
-
-class _KeysSeen:
-    """Keys stored by earlier pages of this load, so a key repeated in a later page is a
-    reported duplicate (the later row wins, as within a page) and not a silent overwrite.
-
-    Only a source read whole each time (files) is tracked: an incremental one (a CRM)
-    may send a later version of a record in a later page, and that is an update. Keys
-    are kept as 64-bit hashes, not the strings (about 180 MB for 2 million rows).
-    """
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.hashes: dict[str, set[int]] = {}
-        self.pages: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}  # (hashes, rows)
-
-    def add(
-        self, table: str, frame: pd.DataFrame, checked: Validation, source: str
-    ) -> pd.DataFrame:
-        none = pd.DataFrame(columns=REJECT_COLUMNS)
-        if not self.enabled or SOURCE_ROW not in frame.columns or checked.clean.empty:
-            return none
-        key = list(TABLES[table].key)
-        dropped = checked.rejects.loc[checked.rejects["action"] == "row rejected", "source_row"]
-        rows = frame[SOURCE_ROW][~frame[SOURCE_ROW].isin(dropped)].to_numpy(dtype=np.int64)
-        text = checked.clean[key].astype(str)
-        keys = text.iloc[:, 0] if len(key) == 1 else text.agg("\x1f".join, axis=1)
-        hashed = pd.util.hash_array(keys.to_numpy(dtype=object))
-        seen = self.hashes.setdefault(table, set())
-        listed = hashed.tolist()
-        repeats = none if seen.isdisjoint(listed) else self._repeats(table, hashed, keys, rows)
-        seen.update(listed)
-        self.pages.setdefault(table, []).append((hashed, rows))
-        if repeats.empty:
-            return repeats
-        repeats["table"], repeats["source"] = table, source
-        name = "+".join(key)
-        repeats["column"], repeats["action"] = name, "row rejected"
-        repeats["reason"] = [
-            f"duplicate {name}; row {later} has the same key and wins" for later in repeats["row"]
-        ]
-        repeats["row"] = None
-        return repeats[REJECT_COLUMNS]
-
-    def _repeats(
-        self, table: str, hashed: np.ndarray, keys: pd.Series, rows: np.ndarray
-    ) -> pd.DataFrame:
-        """The latest earlier row of each key of this page that an earlier page had."""
-        before = self.pages[table]
-        earlier_hashes = np.concatenate([h for h, _ in before])
-        earlier_rows = np.concatenate([r for _, r in before])
-        hit = np.isin(earlier_hashes, hashed)
-        latest = pd.Series(earlier_rows[hit], index=earlier_hashes[hit]).groupby(level=0).last()
-        here = pd.DataFrame({"value": keys.str.replace("\x1f", ", ").to_numpy(), "row": rows})
-        here.index = pd.Index(hashed)
-        here = here[here.index.isin(latest.index)]
-        return pd.DataFrame(
-            {
-                "source_row": latest.reindex(here.index).to_numpy(),
-                "value": here["value"].to_numpy(),
-                "row": here["row"].to_numpy(),
-            }
-        ).sort_values("source_row", ignore_index=True)
 
 
 def _live(frame: pd.DataFrame) -> pd.DataFrame:

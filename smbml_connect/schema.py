@@ -503,19 +503,38 @@ def _reject_duplicates(
     rows: pd.Series,
     problems: list[dict[str, Any]],
 ) -> None:
-    """Of rows with the same key, the one with the most values filled in wins.
-
-    Ties go to the newest ``updated_at``, then to the last in the file. Each other row
-    is reported with the columns where it differed from the winner. Sorting makes this
-    n log n: (key, filled, updated_at, position), the last of each key wins.
-    """
+    """Of rows with the same key, the one with the most values filled in wins (see
+    ``duplicate_losers``); each other row is reported with how it differed."""
     key = list(spec.key)
     candidates = ~reject.to_numpy() & clean[key].notna().all(axis=1).to_numpy()
     rivals = clean[candidates]
     if rivals.empty or not rivals.duplicated(key, keep=False).any():
         return
-    rivals = rivals[rivals.duplicated(key, keep=False)]
-    others = [c for c in clean.columns if c not in key]
+    lost = duplicate_losers(key, rivals[rivals.duplicated(key, keep=False)])
+    numbers = rows.to_numpy()
+    for loser, winner, why, differed, key_text in lost.itertuples(index=False, name=None):
+        problems.append(
+            {
+                "column": "+".join(key),
+                "position": int(loser),
+                "value": key_text,
+                "reason": duplicate_reason(key, numbers[winner], why, differed),
+                "action": "row rejected",
+            }
+        )
+    reject.iloc[lost["loser"].to_numpy()] = True
+
+
+def duplicate_losers(key: list[str], rivals: pd.DataFrame) -> pd.DataFrame:
+    """Which rows of ``rivals`` (rows sharing keys, indexed by their order in the source)
+    lose to another with the same key, and why.
+
+    The row with the most values filled in wins; ties go to the newest ``updated_at``,
+    then to the last. Sorting on (key, filled, updated_at, position) makes it n log n.
+    Returns loser, winner (index labels), why, differed (the columns where the loser's
+    values differ, comma-separated) and key (the key as text).
+    """
+    others = [c for c in rivals.columns if c not in key]
     order = pd.DataFrame(
         {
             **{k: rivals[k] for k in key},
@@ -528,7 +547,7 @@ def _reject_duplicates(
     lost = order[order["position"] != order["winner"]]
     loser = lost["position"].to_numpy()
     winner = lost["winner"].to_numpy()
-    mine, theirs = clean.loc[loser, others], clean.loc[winner, others]
+    mine, theirs = rivals.loc[loser, others], rivals.loc[winner, others]
     mine.index = theirs.index = range(len(loser))
     differed = np.full(len(loser), "", dtype=object)
     for column in others:
@@ -545,25 +564,30 @@ def _reject_duplicates(
         ["has more values filled in", "was updated later"],
         "comes later",
     )
-    name = "+".join(key)
-    key_text = clean.loc[loser, key[0]].astype(str).to_numpy(dtype=object)
+    key_text = rivals.loc[loser, key[0]].astype(str).to_numpy(dtype=object)
     for part in key[1:]:
-        key_text = key_text + ", " + clean.loc[loser, part].astype(str).to_numpy(dtype=object)
-    numbers = rows.to_numpy()
-    for i, position in enumerate(loser):
-        diff = differed[i]
-        problems.append(
-            {
-                "column": name,
-                "position": int(position),
-                "value": key_text[i],
-                "reason": f"duplicate {name}; row {numbers[winner[i]]} has the same key, "
-                f"{why[i]} and wins; "
-                + (f"this row differed in {diff[2:]}" if diff else "this row had the same values"),
-                "action": "row rejected",
-            }
-        )
-    reject.iloc[loser] = True
+        key_text = key_text + ", " + rivals.loc[loser, part].astype(str).to_numpy(dtype=object)
+    return pd.DataFrame(
+        {
+            "loser": loser,
+            "winner": winner,
+            "why": why,
+            "differed": [d[2:] for d in differed],
+            "key": key_text,
+        }
+    )
+
+
+def duplicate_reason(key: list[str], winner_row: Any, why: str, differed: str) -> str:
+    name = "+".join(key)
+    return f"duplicate {name}; row {winner_row} has the same key, {why} and wins; " + (
+        f"this row differed in {differed}" if differed else "this row had the same values"
+    )
+
+
+def row_json(frame: pd.DataFrame, positions: list[int]) -> dict[int, str]:
+    """The rows of ``frame`` at ``positions`` as JSON, as a reject shows the original row."""
+    return _rows_json(frame, positions)
 
 
 def _extra(frame: pd.DataFrame, spec: TableSpec) -> pd.Series:

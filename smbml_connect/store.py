@@ -265,15 +265,24 @@ class Store:
         quoted = ", ".join(f'"{n}"' for n in names)
         key = ", ".join(f'"{k}"' for k in spec.key)
         raw = pd.read_sql_query(f'SELECT {quoted} FROM "{table}" ORDER BY {key}', self._conn)
-        typed = empty_frame(table)
-        out = pd.DataFrame(index=raw.index)
-        for name in names:
-            dtype = typed[name].dtype
-            if isinstance(dtype, pd.DatetimeTZDtype):
-                out[name] = pd.to_datetime(raw[name], format=_TIME_FORMAT, utc=True).astype(dtype)
-            else:
-                out[name] = raw[name].astype(dtype)
-        return out
+        return _typed(table, raw)
+
+    def read_keys(self, table: str, keys: pd.DataFrame) -> pd.DataFrame:
+        """The stored rows whose key is one of ``keys`` (a frame of the key columns)."""
+        spec = TABLES[table]
+        names = [*spec.names, "source", "extra"]
+        wanted = _to_sql_rows(keys[list(spec.key)], {c.name: c.kind for c in spec.columns})
+        columns = ", ".join(f'"{k}"' for k in spec.key)
+        with self.transaction() as conn:
+            conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS _wanted_{table} ({columns})")
+            conn.execute(f"DELETE FROM _wanted_{table}")
+            marks = ", ".join("?" * len(spec.key))
+            conn.executemany(f"INSERT INTO _wanted_{table} VALUES ({marks})", wanted)
+            quoted = ", ".join(f't."{n}"' for n in names)
+            raw = pd.read_sql_query(
+                f'SELECT {quoted} FROM "{table}" t JOIN _wanted_{table} USING ({columns})', conn
+            )
+        return _typed(table, raw)
 
     def count(self, table: str) -> int:
         return int(self._conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])
@@ -556,6 +565,19 @@ def _process_alive(pid: int) -> bool:
     except OSError:  # Windows raises OSError for an unknown pid
         return False
     return True
+
+
+def _typed(table: str, raw: pd.DataFrame) -> pd.DataFrame:
+    """Stored text and numbers back to the table's typed columns."""
+    typed = empty_frame(table)
+    out = pd.DataFrame(index=raw.index)
+    for name in raw.columns:
+        dtype = typed[name].dtype
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            out[name] = pd.to_datetime(raw[name], format=_TIME_FORMAT, utc=True).astype(dtype)
+        else:
+            out[name] = raw[name].astype(dtype)
+    return out
 
 
 def _plain_rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:

@@ -104,6 +104,47 @@ def test_pages_keep_their_line_numbers_and_repeat_keys_are_reported(tmp_path: Pa
     assert len(store.read("orders")) == 48
 
 
+@pytest.mark.parametrize("page_rows", [4, 100_000])
+def test_across_pages_the_fuller_row_wins_as_within_one(
+    tmp_path: Path, store: Store, page_rows: int
+):
+    """The same rule whether the two rows share a page or not (issue 23 point 6)."""
+    lines = order_lines(50)
+    full_early = lines[3]  # line 5: every value
+    lines[40] = full_early.replace(",USD,", ",,")  # line 42: the same order, no currency
+    sparse_early = lines[7].replace(",USD,", ",,")  # line 9: no currency ...
+    lines[7] = sparse_early
+    lines[44] = lines[7].replace(",,", ",EUR,")  # line 46: ... which comes later, filled in
+    path = write(tmp_path, lines)
+    loaded, rejected, result = load(path, store, page_rows=page_rows)
+    assert (loaded, rejected) == (48, 2)
+    dups = result.rejects[result.rejects["column"] == "order_id"].set_index("source_row")
+    assert sorted(dups.index) == [9, 42]
+    assert dups.loc[42, "reason"] == (
+        "duplicate order_id; row 5 has the same key, has more values filled in and wins; "
+        "this row differed in currency"
+    )
+    assert dups.loc[9, "reason"].startswith("duplicate order_id; row 46 has the same key, has more")
+    stored = store.read("orders").set_index("order_id")
+    assert stored.loc["O000003", "currency"] == "USD" and stored.loc["O000007", "currency"] == "EUR"
+    assert len(stored) == 48
+
+
+def test_a_key_on_three_pages_keeps_the_fullest_and_lists_the_other_two(
+    tmp_path: Path, store: Store
+):
+    lines = order_lines(30)
+    lines[12] = lines[2].replace(",USD,", ",EUR,")  # line 14: differs, as full as line 4
+    lines[24] = lines[2].replace(",USD,", ",,")  # line 26: emptier
+    path = write(tmp_path, lines)
+    loaded, rejected, result = load(path, store, page_rows=5)
+    assert (loaded, rejected) == (28, 2)
+    dups = result.rejects[result.rejects["column"] == "order_id"].set_index("source_row")
+    assert "row 14 has the same key, comes later and wins" in dups.loc[4, "reason"]
+    assert "row 14 has the same key, has more values filled in and wins" in dups.loc[26, "reason"]
+    assert store.read("orders").set_index("order_id").loc["O000002", "currency"] == "EUR"
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_random_damage_never_loses_a_row(tmp_path: Path, store: Store, seed: int):
     rnd = random.Random(seed)

@@ -1,0 +1,131 @@
+"""A key repeated across the pages of one file: the same rule as within a page.
+
+A large file is validated and stored a page at a time, so a key whose rows sit on
+different pages meets a row already in the store. The rule is the one ``validate``
+applies inside a page: the row with the most values filled in wins, then the newest
+``updated_at``, then the last in the file; the other row is rejected and listed with how
+it differed. Only a source read whole each time (files) is tracked: an incremental one (a
+CRM) may send a later version of a record in a later page, and that is an update.
+
+Keys are kept as 64-bit hashes, not the strings (about 180 MB for 2 million rows); a
+page whose hashes meet no earlier one costs one set lookup per row, and only the few rows
+that do meet one are read back from the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from smbml_connect.schema import (
+    REJECT_COLUMNS,
+    SOURCE_ROW,
+    TABLES,
+    Validation,
+    duplicate_losers,
+    duplicate_reason,
+    row_json,
+)
+from smbml_connect.store import Store
+
+
+@dataclass
+class Settled:
+    """A page's rows to store, the rejects the rule made, and the stored rows it replaced."""
+
+    clean: pd.DataFrame
+    rejects: pd.DataFrame
+    replaced: int
+
+
+class KeysSeen:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.hashes: dict[str, set[int]] = {}
+        self.rows: dict[str, dict[int, int]] = {}  # hash of a key seen -> its stored row
+
+    def settle(
+        self, table: str, frame: pd.DataFrame, checked: Validation, source: str, store: Store
+    ) -> Settled:
+        """Apply the rule to ``checked.clean`` (the page validated from ``frame``)."""
+        none = Settled(checked.clean, pd.DataFrame(columns=REJECT_COLUMNS), 0)
+        if not self.enabled or SOURCE_ROW not in frame.columns or checked.clean.empty:
+            return none
+        key = list(TABLES[table].key)
+        rejected = checked.rejects["action"] == "row rejected"
+        dropped = checked.rejects.loc[rejected, "source_row"]
+        kept_raw = frame[~frame[SOURCE_ROW].isin(dropped)].reset_index(drop=True)
+        rows = kept_raw[SOURCE_ROW].to_numpy(dtype=np.int64)
+        hashed = pd.util.hash_array(_key_text(checked.clean, key))
+        seen = self.hashes.setdefault(table, set())
+        listed = hashed.tolist()
+        settled = none
+        if not seen.isdisjoint(listed):
+            settled = self._against_store(table, checked, kept_raw, rows, listed, source, store)
+        keep = np.isin(np.arange(len(rows)), settled.clean.index.to_numpy())
+        kept_hashes = hashed[keep].tolist()
+        seen.update(kept_hashes)
+        self.rows.setdefault(table, {}).update(zip(kept_hashes, rows[keep].tolist(), strict=True))
+        settled.clean = settled.clean.reset_index(drop=True)
+        return settled
+
+    def _against_store(
+        self,
+        table: str,
+        checked: Validation,
+        raw: pd.DataFrame,
+        rows: np.ndarray,
+        hashed: list[int],
+        source: str,
+        store: Store,
+    ) -> Settled:
+        spec = TABLES[table]
+        key = list(spec.key)
+        seen, earlier = self.hashes[table], self.rows[table]
+        repeat = np.array([h in seen for h in hashed], dtype=bool)
+        new = checked.clean[repeat]
+        stored = store.read_keys(table, new[key])
+        columns = list(spec.names)
+        stored_rows = [earlier[h] for h in pd.util.hash_array(_key_text(stored, key)).tolist()]
+        # Earlier rows sort before the page's: negative positions, then the page's own.
+        rivals = pd.concat(
+            [
+                stored[columns].set_axis(-1 - np.arange(len(stored))),
+                new[columns],
+            ]
+        )
+        lost = duplicate_losers(key, rivals)
+        number = {-1 - i: row for i, row in enumerate(stored_rows)}
+        number.update({int(i): int(rows[i]) for i in new.index})
+        originals = row_json(raw, [int(i) for i in lost["loser"] if i >= 0])
+        name = "+".join(key)
+        records = []
+        for loser, winner, why, differed, key_text in lost.itertuples(index=False, name=None):
+            records.append(
+                {
+                    "table": table,
+                    "source": source,
+                    "source_row": number[loser],
+                    "column": name,
+                    "value": key_text,
+                    "reason": duplicate_reason(key, number[winner], why, differed),
+                    "action": "row rejected",
+                    "row": originals.get(loser) if loser >= 0 else None,
+                }
+            )
+        rejects = pd.DataFrame(records, columns=REJECT_COLUMNS)
+        rejects["source_row"] = rejects["source_row"].astype("Int64")
+        losers_here = [int(i) for i in lost["loser"] if i >= 0]
+        return Settled(
+            checked.clean.drop(index=losers_here),
+            rejects.sort_values("source_row", ignore_index=True),
+            replaced=int((lost["loser"] < 0).sum()),
+        )
+
+
+def _key_text(frame: pd.DataFrame, key: list[str]) -> np.ndarray:
+    text = frame[key].astype(str)
+    joined = text.iloc[:, 0] if len(key) == 1 else text.agg("\x1f".join, axis=1)
+    return joined.to_numpy(dtype=object)
