@@ -470,6 +470,36 @@ def inspect(config_path: Path) -> None:
         mapping = source.header_mappings.get(table)
         for line in mapping.describe() if mapping else []:
             click.echo(f"  {line}")
+        _show_left_out(source, table)
+
+
+def _show_left_out(source: object, table: str, shown: int = 5) -> None:
+    """What a run will not load from this table, before it runs: rows that cannot be
+    read (rejected) and rows that hold no record (skipped)."""
+    from smbml_connect.ports import ListsUnreadable, SkipsRows
+
+    unread = source.unreadable(table) if isinstance(source, ListsUnreadable) else []
+    if unread:
+        click.echo(
+            f"  {_plural(len(unread), 'row')} cannot be read; a run rejects "
+            f"{'it' if len(unread) == 1 else 'them'} and lists them in `smbml status`:"
+        )
+        for reject in unread[:shown]:
+            click.echo(f"    row {reject.row}: {reject.reason}")
+        if len(unread) > shown:
+            click.echo(f"    ... and {len(unread) - shown:,} more")
+    skipped = source.skipped_rows(table) if isinstance(source, SkipsRows) else None
+    if skipped is not None and not skipped.empty:
+        click.echo(
+            f"  {_plural(len(skipped), 'row')} hold no record (blank, total or header "
+            "rows) and will be skipped:"
+            if len(skipped) > 1
+            else "  1 row holds no record (a blank, total or header row) and will be skipped:"
+        )
+        for row, reason in skipped[["source_row", "reason"]].head(shown).itertuples(index=False):
+            click.echo(f"    row {row}: {reason}")
+        if len(skipped) > shown:
+            click.echo(f"    ... and {len(skipped) - shown:,} more")
 
 
 @cli.command()

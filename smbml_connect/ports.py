@@ -24,6 +24,7 @@ __all__ = [
     "ColourScale",
     "CrmProperty",
     "Destination",
+    "ListsUnreadable",
     "Notice",
     "OutputColumn",
     "OutputTable",
@@ -116,6 +117,14 @@ class SkipsRows(Protocol):
     """
 
     def skipped_rows(self, entity: str) -> pd.DataFrame: ...
+
+
+@runtime_checkable
+class ListsUnreadable(Protocol):
+    """A source whose last ``pull`` of ``entity`` kept the rows it could not split into
+    cells, so ``smbml inspect`` can show them before a run rejects them."""
+
+    def unreadable(self, entity: str) -> list[SourceReject]: ...
 
 
 @dataclass

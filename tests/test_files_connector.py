@@ -153,3 +153,31 @@ def test_inspect_shows_tabs_and_header_matches(tmp_path: Path):
     config.write_text('[source]\nkind = "hubspot"\n', encoding="utf-8")
     other = CliRunner().invoke(cli, ["--log-file", log, "inspect", "-c", str(config)])
     assert other.exit_code == 0 and "fixed fields" in other.output
+
+
+def test_inspect_shows_the_rows_a_run_will_reject_or_skip(tmp_path: Path):
+    """Before a run, the user sees which lines cannot be read and which hold no record."""
+    from click.testing import CliRunner
+
+    from smbml_connect.cli import cli
+
+    lines = [f"O{i},C{i % 7},2025-01-{1 + i % 28:02d},{10 + i}.50\n" for i in range(12)]
+    lines[3] = 'O3,C3,2025-01-04,"13.50\n'  # a stray quote: line 5 of the file
+    lines[8] = ",,,\n"  # a blank row: line 10
+    (tmp_path / "orders.csv").write_text(
+        "Order ID,Customer ID,Order Date,Total\n" + "".join(lines), encoding="utf-8"
+    )
+    config = tmp_path / "smbml.toml"
+    config.write_text('[source]\nkind = "files"\npath = "."\n', encoding="utf-8")
+    log = str(tmp_path / "log.txt")
+    shown = CliRunner().invoke(cli, ["--log-file", log, "inspect", "-c", str(config)])
+    assert shown.exit_code == 0, shown.output
+    assert "orders: 10 rows from 'orders.csv'" in shown.output
+    assert "1 row cannot be read; a run rejects it and lists them in `smbml status`:" in (
+        shown.output
+    )
+    assert "    row 5: " in shown.output and "quote" in shown.output
+    assert "1 row holds no record (a blank, total or header row) and will be skipped:" in (
+        shown.output
+    )
+    assert "    row 10: " in shown.output

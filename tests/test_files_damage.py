@@ -241,7 +241,8 @@ def test_workbook_values_right_of_the_header_are_rejected(tmp_path: Path, store:
     source = FilesSource(path)
     result = run_pipeline(source, store, RunOptions(steps=[]))
     assert result.loaded["orders"] == 2
-    assert list(result.rejects["source_row"]) == [3]
+    rejects = result.rejects.set_index("source_row")["action"]
+    assert rejects.to_dict() == {3: "row rejected", 4: "row skipped"}  # the blank row: listed
 
 
 def test_running_out_of_memory_while_validating_skips_the_table(
@@ -276,3 +277,17 @@ def test_plain_and_quoted_batches_agree(tmp_path: Path):
     ]
     assert frames[0].equals(frames[1]) and frames[0].equals(frames[2])
     assert len(frames[0]) == 400 and frames[0]["_source_row"].tolist() == list(range(2, 402))
+
+
+def test_blank_rows_inside_a_paged_file_are_listed_as_skipped(tmp_path: Path, store: Store):
+    """Every row ends in one place: blank rows inside the data are listed, trailing ones are
+    the end of the file."""
+    lines = order_lines(30)
+    lines[4] = ",,,,,\n"  # line 6
+    lines[17] = "\n"  # line 19
+    path = write(tmp_path, [*lines, "\n", ",,,,,\n"])
+    loaded, rejected, result = load(path, store, page_rows=7)
+    assert (loaded, rejected) == (28, 0)
+    skipped = result.rejects[result.rejects["action"] == "row skipped"]
+    assert skipped["source_row"].tolist() == [6, 19]
+    assert set(skipped["reason"]) == {"blank row"}

@@ -29,7 +29,7 @@ from smbml_connect.connectors.files.placing import (
 )
 from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.headers import HeaderMapping, map_headers
-from smbml_connect.layouts import Layout, Prepared, join_prepared, prepare
+from smbml_connect.layouts import SKIPPED, Layout, Prepared, join_prepared, prepare
 from smbml_connect.ports import Page, SourceReject
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
 from smbml_connect.sheet_rows import (
@@ -98,6 +98,10 @@ class FilesSource:
         """Rows of ``entity``'s last pull that hold no record (blank, total, header again)."""
         return self._skipped.get(entity, _NO_REJECTS)
 
+    def unreadable(self, entity: str) -> list[SourceReject]:
+        """Rows of ``entity``'s last ``pull`` that could not be split into cells."""
+        return self.rejects.get(entity, [])
+
     def pull(self, entity: str, since: str | None = None) -> pd.DataFrame:
         """All rows of ``entity`` at once (``smbml inspect``); unreadable ones in ``rejects``."""
         pages = list(self.pull_pages(entity, since))
@@ -120,8 +124,14 @@ class FilesSource:
             return
         self._skipped[entity] = _NO_REJECTS
         mapping: HeaderMapping | None = None
+        blanks: list[int] = []
+        last = 0  # the last row read: blank rows after it are the file's end, not rows
         try:
             for raw, rejects in self._read(location):
+                blanks += raw.attrs.get(BLANK_ROWS, [])
+                if len(raw):
+                    last = max(last, int(raw[SOURCE_ROW].max()))
+                last = max([last, *(r.row for r in rejects)])
                 if mapping is None:
                     headers = [c for c in raw.columns if c != SOURCE_ROW]
                     mapping = map_headers(entity, headers, self.mappings.get(entity))
@@ -130,6 +140,7 @@ class FilesSource:
                     validate(entity, raw.iloc[:0].rename(columns=mapping.columns), self.name)
                 page = raw.rename(columns=mapping.columns)
                 yield Page(tables={entity: page}, rejects={entity: rejects} if rejects else {})
+            self._skipped[entity] = _blank_rows(entity, self.name, [b for b in blanks if b < last])
         except MemoryError:
             size = self._file(location).stat().st_size / 1e6
             raise SourceFatalError(
@@ -310,3 +321,22 @@ def _sheet_names(path: Path) -> list[str]:
         return list(workbook.sheetnames)
     finally:
         workbook.close()
+
+
+def _blank_rows(table: str, source: str, rows: list[int]) -> pd.DataFrame:
+    """Blank rows inside a file read in pages, listed as skipped like a layout's."""
+    if not rows:
+        return _NO_REJECTS
+    return pd.DataFrame(
+        {
+            "table": table,
+            "source": source,
+            "source_row": pd.array(rows, dtype="Int64"),
+            "column": "",
+            "value": "",
+            "reason": "blank row",
+            "action": SKIPPED,
+            "row": None,
+        },
+        columns=REJECT_COLUMNS,
+    )
