@@ -151,7 +151,7 @@ def test_random_damage_never_loses_a_row(tmp_path: Path, store: Store, seed: int
     lines = order_lines(200, seed)
     for _ in range(8):
         i = rnd.randrange(len(lines))
-        kind = rnd.choice(["quote", "comma", "semicolon", "blank", "swap"])
+        kind = rnd.choice(["quote", "comma", "semicolon", "blank", "swap", "total", "header"])
         if kind == "quote":
             cut = rnd.randrange(len(lines[i]) - 1)
             lines[i] = lines[i][:cut] + '"' + lines[i][cut:]
@@ -161,12 +161,18 @@ def test_random_damage_never_loses_a_row(tmp_path: Path, store: Store, seed: int
             lines[i] = lines[i].replace(",", ";")
         elif kind == "blank":
             lines[i] = "\n"
+        elif kind == "total":
+            lines.insert(i, f"Total,,,{rnd.randrange(10**6) / 100:.2f},,\n")
+        elif kind == "header":
+            lines.insert(i, HEADER)
         else:
             j = rnd.randrange(len(lines))
             lines[i], lines[j] = lines[j], lines[i]
     path = write(tmp_path, lines)
-    loaded, rejected, _ = load(path, store, page_rows=rnd.choice([7, 50, 1000]))
-    assert loaded + rejected == data_lines(path)
+    loaded, rejected, result = load(path, store, page_rows=rnd.choice([7, 50, 1000]))
+    skipped = result.rejects[result.rejects["action"] == "row skipped"]
+    listed = int((skipped["reason"] != "blank row").sum())  # data_lines leaves blanks out
+    assert loaded + rejected + listed == data_lines(path)
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig", "cp1252"])
@@ -277,6 +283,21 @@ def test_plain_and_quoted_batches_agree(tmp_path: Path):
     ]
     assert frames[0].equals(frames[1]) and frames[0].equals(frames[2])
     assert len(frames[0]) == 400 and frames[0]["_source_row"].tolist() == list(range(2, 402))
+
+
+def test_total_and_repeated_header_rows_of_a_paged_file_are_skipped(tmp_path: Path, store: Store):
+    """As when a file is read whole: a 'Total' row or the header again is not an order."""
+    lines = order_lines(20)
+    lines[6:6] = [HEADER]  # line 8
+    lines.append("Total,,,1234.00,,\n")  # line 23
+    path = write(tmp_path, lines)
+    loaded, rejected, result = load(path, store, page_rows=5)
+    assert (loaded, rejected) == (20, 0)
+    skipped = result.rejects[result.rejects["action"] == "row skipped"]
+    assert skipped[["source_row", "reason"]].values.tolist() == [
+        [8, "repeated header row"],
+        [23, "total row ('Total')"],
+    ]
 
 
 def test_blank_rows_inside_a_paged_file_are_listed_as_skipped(tmp_path: Path, store: Store):

@@ -126,9 +126,11 @@ class FilesSource:
         mapping: HeaderMapping | None = None
         blanks: list[int] = []
         last = 0  # the last row read: blank rows after it are the file's end, not rows
+        skipped: list[pd.DataFrame] = []
         try:
             for raw, rejects in self._read(location):
                 blanks += raw.attrs.get(BLANK_ROWS, [])
+                raw.attrs[BLANK_ROWS] = []  # listed once at the end, without the file's tail
                 if len(raw):
                     last = max(last, int(raw[SOURCE_ROW].max()))
                 last = max([last, *(r.row for r in rejects)])
@@ -138,9 +140,14 @@ class FilesSource:
                     self.header_mappings[entity] = mapping
                     # Missing required columns fail now, even for a file with no rows.
                     validate(entity, raw.iloc[:0].rename(columns=mapping.columns), self.name)
-                page = raw.rename(columns=mapping.columns)
+                prepared = prepare(raw, None)  # total and repeated header rows, as when whole
+                if not prepared.skipped.empty:
+                    skipped.append(prepared.rejects(entity, self.name))
+                page = prepared.frame.rename(columns=mapping.columns)
                 yield Page(tables={entity: page}, rejects={entity: rejects} if rejects else {})
-            self._skipped[entity] = _blank_rows(entity, self.name, [b for b in blanks if b < last])
+            skipped.append(_blank_rows(entity, self.name, [b for b in blanks if b < last]))
+            listed = pd.concat([f for f in skipped if not f.empty] or [_NO_REJECTS])
+            self._skipped[entity] = listed.sort_values("source_row", ignore_index=True)
         except MemoryError:
             size = self._file(location).stat().st_size / 1e6
             raise SourceFatalError(
