@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,8 @@ import pandas as pd
 from smbml_connect.errors import DataValidationError
 
 __all__ = [
+    "CellError",
+    "ErrorCode",
     "Matrix",
     "as_column",
     "as_number",
@@ -31,6 +33,18 @@ __all__ = [
 ]
 
 Matrix = list[list[Any]]
+# The Excel error values a worksheet function answers with (Office.js ErrorCode names
+# and COM codes are looked up from these in the add-ins).
+ErrorCode = Literal["#VALUE!", "#NUM!", "#N/A", "#NAME?"]
+
+
+class CellError(DataValidationError):
+    """Bad input whose Excel error value is not the default #VALUE!: a lookup with no
+    match is #N/A, a number out of range #NUM!, as in Excel's own functions."""
+
+    def __init__(self, message: str, code: ErrorCode) -> None:
+        super().__init__(message)
+        self.code: ErrorCode = code
 
 
 def blank(value: Any) -> bool:

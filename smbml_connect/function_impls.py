@@ -19,7 +19,14 @@ from smbml_connect.analytics.experiments.abtest import ab_test
 from smbml_connect.analytics.forecast.engine import forecast_series
 from smbml_connect.analytics.leads.scoring import LeadScorer, parse_target
 from smbml_connect.analytics.pricing.suggest import Guardrails, suggest_price
-from smbml_connect.cell_values import as_number, as_table, as_text, paired_columns, single
+from smbml_connect.cell_values import (
+    CellError,
+    as_number,
+    as_table,
+    as_text,
+    paired_columns,
+    single,
+)
 from smbml_connect.coerce import coerce_datetime, coerce_float, coerce_string, parse_datetime
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 
@@ -37,6 +44,9 @@ __all__ = [
 Result = tuple[pd.DataFrame, list[str]]
 TARGET_WORDS = ("converted", "outcome", "won", "customer", "result", "target", "label", "bought")
 MIN_FORECAST_DATES = 8
+# The furthest a forecast reaches: 1,000 periods (about 83 years of months, 19 of weeks).
+# Past it the dates leave what Excel can show and the range says nothing anyway.
+MAX_HORIZON = 1000
 
 
 def _orders(customer_ids: Any, order_dates: Any, amounts: Any) -> tuple[pd.DataFrame, list[str]]:
@@ -109,19 +119,19 @@ def forecast(
     steps = as_number(horizon, "horizon")
     if steps is None or steps < 1 or not float(steps).is_integer():
         raise DataValidationError(f"horizon must be a whole number of 1 or more, got {horizon!r}")
+    if steps > MAX_HORIZON:
+        raise CellError(f"horizon can be at most {MAX_HORIZON} periods, got {steps:g}", "#NUM!")
     season = as_number(season_length, "season_length")
     if season is not None and (season < 1 or not float(season).is_integer()):
         raise DataValidationError(f"season_length must be a whole number, got {season_length!r}")
-    chosen = as_number(level, "level", 80.0)
-    if chosen is None or not 50 <= chosen < 100:
-        raise DataValidationError(f"level must be a percent from 50 to 99, got {level!r}")
+    percent = _level_percent(level)
     filled = sum(not pd.isna(v) and v != "" for v in columns["values"])
     if filled < MIN_FORECAST_DATES:
         raise NotEnoughDataError(f"need at least {MIN_FORECAST_DATES} dates, got {filled}")
-    percent = round(chosen)
+    values_column, bool_notes = _without_booleans(columns["values"], "values")
     result = forecast_series(
         columns["dates"],
-        columns["values"],
+        values_column,
         int(steps),
         season_length=int(season) if season else None,
         levels=(percent,),
@@ -139,8 +149,36 @@ def forecast(
         f"{attrs['frequency']} data; {attrs['seasonality']}; model: {attrs['model_words']}",
         *attrs.get("notes", []),
         *attrs.get("rows_left_out", []),
+        *bool_notes,
     ]
     return frame, notes
+
+
+def _level_percent(level: Any) -> int:
+    """The range width as a whole percent: Excel's 0.95 style or a percent (95)."""
+    chosen = as_number(level, "level")
+    if chosen is None:
+        return 80
+    percent = chosen * 100 if 0 < chosen < 1 else chosen
+    if not 50 <= percent < 100 or abs(percent - round(percent)) > 1e-9:
+        raise CellError(
+            f"level must be a whole percent from 50 to 99 (or 0.5 to 0.99), got {chosen:g}",
+            "#NUM!",
+        )
+    return round(percent)
+
+
+def _without_booleans(values: list[Any], name: str) -> tuple[list[Any], list[str]]:
+    """TRUE and FALSE are not amounts: Excel's own statistics skip them, and so do these
+    (Python would count TRUE as 1)."""
+    notes = [
+        f"row {i + 1}, {name}: {str(v).upper()} left out (not a number)"
+        for i, v in enumerate(values)
+        if isinstance(v, bool)
+    ]
+    if not notes:
+        return values, []
+    return ["" if isinstance(v, bool) else v for v in values], notes[:20]
 
 
 def _target_column(frame: pd.DataFrame, target: Any) -> str:
@@ -192,10 +230,10 @@ def leadscore_of(email_or_id: Any, scores: pd.DataFrame | None) -> Result:
     if key is None:
         raise DataValidationError("give an email address or a contact id")
     if scores is None or scores.empty:
-        raise NotEnoughDataError("no lead scores stored yet: run smbml run (or smbml demo) first")
+        raise CellError("no lead scores stored yet: run smbml run (or smbml demo) first", "#N/A")
     hit = scores[(scores["entity_id"] == key) | (scores["email"].str.lower() == key.lower())]
     if hit.empty:
-        raise DataValidationError(f"no scored contact with email or id {key!r}")
+        raise CellError(f"no scored contact with email or id {key!r}", "#N/A")
     row = hit.iloc[0]
     frame = pd.DataFrame(
         {

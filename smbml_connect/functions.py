@@ -5,9 +5,11 @@ range, type), the columns it spills and its implementation. The xlwings UDFs, th
 Office.js metadata (functions.json) and the routes of `smbml serve` are loops over
 `REGISTRY`, so a new function is one entry here and one implementation.
 
-`call` never raises: a bad input comes back as a short message for the cell, such as
+`call` never raises: a bad input comes back as an Excel error value with a short
+message, as Excel's own functions do (#VALUE! for an input that cannot be read, #NUM!
+for one that cannot be computed on, #N/A for a lookup with no match), such as #NUM!
 "FORECAST: need at least 8 dates, got 5"; anything unexpected is logged in full and
-the cell says to look at the log.
+the message says to look at the log. IFERROR and ISERROR catch every one of them.
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
 from smbml_connect import __version__, function_impls
-from smbml_connect.cell_values import Matrix, matrix_from_frame
-from smbml_connect.errors import SmbmlError
+from smbml_connect.cell_values import CellError, ErrorCode, Matrix, matrix_from_frame
+from smbml_connect.errors import NotEnoughDataError, SmbmlError
 from smbml_connect.result_cache import ResultCache, input_hash
 
 __all__ = [
@@ -227,11 +229,20 @@ class CallResult:
     error: str | None = None
     notes: tuple[str, ...] = ()
     cached: bool = False
+    code: ErrorCode = "#VALUE!"  # the Excel error value shown when `error` is set
 
     @property
     def cells(self) -> Matrix:
-        """What the cell shows: the table, or the message alone."""
+        """What a workbook written by smbml shows: the table, or the message alone."""
         return self.value if self.value is not None else [[self.error]]
+
+
+def _failure(message: str, code: ErrorCode, context: FunctionContext) -> CallResult:
+    """An error result; the message also goes to the log and the task pane's list, since
+    the cell itself shows only the error value."""
+    log.warning("%s %s", code, message)
+    context.recent_notes.append(f"{code} {message}")
+    return CallResult(error=message, code=code)
 
 
 @dataclass
@@ -286,16 +297,26 @@ def _compute(spec: WorksheetFunction, args: Sequence[Any], context: FunctionCont
             frame, notes = spec.implementation(*args, context.lead_scores())
         else:
             frame, notes = spec.implementation(*args)
+        value = matrix_from_frame(frame)
     except (SmbmlError, ValueError) as error:
-        return CallResult(error=f"{spec.name}: {_short(error)}")
+        return _failure(f"{spec.name}: {_short(error)}", _code(error), context)
     except Exception:
         log.exception("worksheet function %s failed", spec.name)
-        return CallResult(error=f"{spec.name}: unexpected error, details are in the smbml log")
+        message = f"{spec.name}: unexpected error, details are in the smbml log"
+        return _failure(message, "#VALUE!", context)
     kept = tuple(n for n in notes if n)
     for note in kept:
         log.info("%s: %s", spec.name, note)
         context.recent_notes.append(f"{spec.name}: {note}")
-    return CallResult(value=matrix_from_frame(frame), notes=kept)
+    return CallResult(value=value, notes=kept)
+
+
+def _code(error: Exception) -> ErrorCode:
+    if isinstance(error, CellError):
+        return error.code
+    if isinstance(error, NotEnoughDataError):
+        return "#NUM!"  # readable, but too little to compute on: Excel's #NUM!
+    return "#VALUE!"
 
 
 def _short(error: Exception) -> str:
@@ -309,8 +330,13 @@ def call(name: str, args: Sequence[Any], context: FunctionContext | None = None)
     try:
         spec = function(name)
     except KeyError as error:
-        return CallResult(error=str(error.args[0]))
+        return _failure(str(error.args[0]), "#NAME?", context)
     args = list(args)
+    deep = next((i for i, a in enumerate(args) if _too_deep(a)), None)
+    if deep is not None:
+        name_of = spec.args[deep].name if deep < len(spec.args) else f"argument {deep + 1}"
+        message = f"{spec.name}: {name_of} must be a value or a range of cells, got nested lists"
+        return _failure(message, "#VALUE!", context)
     while len(args) > spec.required and args and args[-1] is None:
         args.pop()  # Excel passes omitted optional arguments as null
     if not spec.required <= len(args) <= len(spec.args):
@@ -319,9 +345,8 @@ def call(name: str, args: Sequence[Any], context: FunctionContext | None = None)
             if spec.required == len(spec.args)
             else f"{spec.required} to {len(spec.args)}"
         )
-        return CallResult(
-            error=f"{spec.name}: takes {wanted} arguments, got {len(args)}: {spec.usage()}"
-        )
+        message = f"{spec.name}: takes {wanted} arguments, got {len(args)}: {spec.usage()}"
+        return _failure(message, "#VALUE!", context)
     if spec.uses_store:
         return _compute(spec, args, context)
     key = input_hash(f"{__version__}:{spec.name}", args)
@@ -334,4 +359,14 @@ def call(name: str, args: Sequence[Any], context: FunctionContext | None = None)
     result = context.cache.get_or_compute(key, compute)
     if holder:
         return result
-    return CallResult(result.value, result.error, result.notes, cached=True)
+    return replace(result, cached=True)
+
+
+def _too_deep(value: Any) -> bool:
+    """Lists inside the rows of a range: not something Excel sends, and hashing or
+    reading it would only fail further in (a body nested 254 levels deep once cost a
+    whole batch of calls)."""
+    if not isinstance(value, list | tuple):
+        return False
+    rows = [row for row in value if isinstance(row, list | tuple)]
+    return any(isinstance(cell, list | tuple | dict) for row in rows for cell in row)

@@ -99,11 +99,29 @@ def test_bad_requests_get_clear_errors(server, monkeypatch):
     assert bad_item.json()["error"] == "call 0 needs a name (text) and args (a list)"
     mixed = post(server, [{"name": "FORECAST", "args": [*series(5), 3]},
                           {"name": "ABTEST", "args": [1, 10, 2, 10]}]).json()["results"]  # fmt: skip
-    assert mixed[0] == {"error": "FORECAST: need at least 8 dates, got 5"}
+    assert mixed[0] == {"error": "FORECAST: need at least 8 dates, got 5", "code": "#NUM!"}
     assert mixed[1]["value"][0][0] == "chance B beats A"
     monkeypatch.setattr(serve_module, "MAX_BODY_BYTES", 1000)
     big = post(server, [{"name": "FORECAST", "args": [*series(200), 3]}])
     assert big.status_code == 413
+
+
+def test_one_bad_call_is_one_error_cell_not_a_failed_batch(server):
+    nested: list = [1]
+    for _ in range(253):
+        nested = [nested]
+    dates, values = series(24)
+    results = post(server, [
+        {"name": "FORECAST", "args": [dates, values, 100_000]},
+        {"name": "ABTEST", "args": [nested, 10, 1, 10]},
+        {"name": "ABTEST", "args": [1, 10, 2, 10]},
+    ]).json()["results"]  # fmt: skip
+    assert results[0] == {
+        "error": "FORECAST: horizon can be at most 1000 periods, got 100000",
+        "code": "#NUM!",
+    }
+    assert results[1]["code"] == "#VALUE!" and "nested lists" in results[1]["error"]
+    assert results[2]["value"][0][0] == "chance B beats A"
 
 
 def test_dates_go_out_as_excel_serials(server):

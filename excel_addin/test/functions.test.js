@@ -38,7 +38,12 @@ before(() => {
   });
   // Plain members, not mock properties: Office.js constants need no load().
   global.CustomFunctions.Error = FakeError;
-  global.CustomFunctions.ErrorCode = { notAvailable: "#N/A", invalidValue: "#VALUE!" };
+  global.CustomFunctions.ErrorCode = {
+    notAvailable: "#N/A",
+    invalidValue: "#VALUE!",
+    invalidNumber: "#NUM!",
+    invalidName: "#NAME?",
+  };
   const realFetch = global.fetch;
   global.fetch = (...args) => {
     fetches += 1;
@@ -70,10 +75,18 @@ test("every function in functions.json is associated", { skip }, () => {
   assert.deepEqual(Object.keys(associated).sort(), ids);
 });
 
-test("before pairing a cell says how to pair", { skip }, async () => {
+// What Excel shows for a rejected call: an error value whose message the cell's error
+// indicator shows.
+async function excelError(promise) {
+  await assert.rejects(promise, (error) => error instanceof FakeError);
+  return promise.catch((error) => error);
+}
+
+test("before pairing a cell is #N/A saying how to pair", { skip }, async () => {
   delete storage["smbml-pairing-code"];
-  const cells = await associated.ABTEST(1, 10, 2, 10);
-  assert.match(cells[0][0], /not paired yet/);
+  const error = await excelError(associated.ABTEST(1, 10, 2, 10));
+  assert.equal(error.code, "#N/A");
+  assert.match(error.message, /not paired yet/);
 });
 
 test("FORECAST spills a table with Excel dates", { skip }, async () => {
@@ -100,11 +113,15 @@ test("a recalculation of 500 cells goes to the server in one request", { skip },
   }
 });
 
-test("bad input is a short message in the cell", { skip }, async () => {
+test("bad input is an Excel error value with a short message", { skip }, async () => {
   pair();
   const { dates, values } = monthly(5);
-  const cells = await associated.FORECAST(dates, values, 3);
-  assert.deepEqual(cells, [["FORECAST: need at least 8 dates, got 5"]]);
+  const short = await excelError(associated.FORECAST(dates, values, 3));
+  assert.equal(short.code, "#NUM!");
+  assert.equal(short.message, "FORECAST: need at least 8 dates, got 5");
+  const text = await excelError(associated.ABTEST("many", 10, 1, 10));
+  assert.equal(text.code, "#VALUE!");
+  assert.equal(text.message, "ABTEST: conversions_a must be a number, got 'many'");
 });
 
 test("a missing number shows as #N/A", { skip }, async () => {
@@ -124,12 +141,16 @@ test("a missing number shows as #N/A", { skip }, async () => {
 
 test("a wrong pairing code is refused", { skip }, async () => {
   pair("not-the-code");
-  const cells = await associated.ABTEST(1, 10, 2, 10);
-  assert.match(cells[0][0], /^SMB: wrong or missing pairing code/);
+  const error = await excelError(associated.ABTEST(1, 10, 2, 10));
+  assert.equal(error.code, "#N/A");
+  assert.match(error.message, /^SMB: wrong or missing pairing code/);
 });
 
-test("a stopped server is named in the cell", { skip }, async () => {
+test("a stopped server is named in the error", { skip }, async () => {
   pair(CODE, "https://localhost:9");
-  const cells = await associated.ABTEST(1, 10, 2, 10);
-  assert.match(cells[0][0], /^SMB: cannot reach smbml serve at https:\/\/localhost:9/);
+  const error = await excelError(associated.ABTEST(1, 10, 2, 10));
+  assert.equal(error.code, "#N/A");
+  assert.match(error.message, /^SMB: cannot reach smbml serve at https:\/\/localhost:9/);
+  const { smbRecentErrors } = require("../../smbml_connect/excel_addin/web/client.js");
+  assert.match(smbRecentErrors[smbRecentErrors.length - 1], /^#N\/A SMB: cannot reach/);
 });

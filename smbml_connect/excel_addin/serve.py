@@ -81,7 +81,7 @@ def _serial(value: Any) -> Any:
 
 def _answer(result: CallResult) -> dict[str, Any]:
     if result.error is not None:
-        return {"error": result.error}
+        return {"error": result.error, "code": result.code}
     rows = [[_serial(v) for v in row] for row in result.value or []]
     return {"value": rows, "notes": list(result.notes), "cached": result.cached}
 

@@ -7,6 +7,8 @@ smbml_connect.functions; only the BSD part of xlwings is used (no xlwings.pro, n
 xlwings.server, no licence key).
 
 The functions carry no type hints on purpose: xlwings reads a hint as a converter.
+`call_in_wizard=False`: Excel's Function Wizard would otherwise run each function (and
+retrain LEADSCORE) on every keystroke of its dialog.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ TABLE = {"convert": pd.DataFrame, "index": False, "header": True}
 RANGE = {"ndim": 2}
 
 
-@xw.func(category=CATEGORY)
+@xw.func(category=CATEGORY, call_in_wizard=False)
 @xw.arg("table_with_header", doc=arg_doc("LEADSCORE", "table_with_header"), **TABLE)
 @xw.arg("target_column", doc=arg_doc("LEADSCORE", "target_column"))
 @xw.ret(index=False, header=True)
@@ -40,7 +42,7 @@ def SMB_LEADSCORE(table_with_header, target_column=None):
     return run("LEADSCORE", table_with_header, target_column)
 
 
-@xw.func(category=CATEGORY)
+@xw.func(category=CATEGORY, call_in_wizard=False)
 @xw.arg("email_or_id", doc=arg_doc("LEADSCORE_OF", "email_or_id"))
 @xw.ret(index=False, header=True)
 @described("LEADSCORE_OF")
@@ -59,7 +61,7 @@ def order_args(name):
     return apply
 
 
-@xw.func(category=CATEGORY)
+@xw.func(category=CATEGORY, call_in_wizard=False)
 @order_args("SEGMENT")
 @xw.ret(index=False, header=True)
 @described("SEGMENT")
@@ -67,7 +69,7 @@ def SMB_SEGMENT(customer_ids, order_dates, amounts, as_of=None):
     return run("SEGMENT", customer_ids, order_dates, amounts, as_of)
 
 
-@xw.func(category=CATEGORY)
+@xw.func(category=CATEGORY, call_in_wizard=False)
 @order_args("CHURN")
 @xw.ret(index=False, header=True)
 @described("CHURN")
@@ -75,7 +77,7 @@ def SMB_CHURN(customer_ids, order_dates, amounts, as_of=None):
     return run("CHURN", customer_ids, order_dates, amounts, as_of)
 
 
-@xw.func(category=CATEGORY)
+@xw.func(category=CATEGORY, call_in_wizard=False)
 @xw.arg("dates", doc=arg_doc("FORECAST", "dates"), **RANGE)
 @xw.arg("values", doc=arg_doc("FORECAST", "values"), **RANGE)
 @xw.arg("horizon", doc=arg_doc("FORECAST", "horizon"))
@@ -87,7 +89,7 @@ def SMB_FORECAST(dates, values, horizon, season_length=None, level=None):
     return run("FORECAST", dates, values, horizon, season_length, level)
 
 
-@xw.func(category=CATEGORY)
+@xw.func(category=CATEGORY, call_in_wizard=False)
 @xw.arg("prices", doc=arg_doc("PRICE", "prices"), **RANGE)
 @xw.arg("quantities", doc=arg_doc("PRICE", "quantities"), **RANGE)
 @xw.arg("unit_cost", doc=arg_doc("PRICE", "unit_cost"))
@@ -98,7 +100,7 @@ def SMB_PRICE(prices, quantities, unit_cost=None, max_change=None):
     return run("PRICE", prices, quantities, unit_cost, max_change)
 
 
-@xw.func(category=CATEGORY)
+@xw.func(category=CATEGORY, call_in_wizard=False)
 @xw.arg("conversions_a", doc=arg_doc("ABTEST", "conversions_a"))
 @xw.arg("visitors_a", doc=arg_doc("ABTEST", "visitors_a"))
 @xw.arg("conversions_b", doc=arg_doc("ABTEST", "conversions_b"))
