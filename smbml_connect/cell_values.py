@@ -24,9 +24,11 @@ __all__ = [
     "Matrix",
     "as_column",
     "as_number",
+    "as_rows",
     "as_table",
     "as_text",
     "blank",
+    "flag",
     "matrix_from_frame",
     "paired_columns",
     "single",
@@ -61,6 +63,11 @@ def _rows(value: Any) -> Matrix:
             return [list(row) for row in value]
         return [[v] for v in value]
     return [[value]]
+
+
+def as_rows(value: Any) -> Matrix:
+    """A range (or one value) as a list of rows."""
+    return _rows(value)
 
 
 def as_column(value: Any, name: str) -> list[Any]:
@@ -133,6 +140,20 @@ def as_number(value: Any, name: str, default: float | None = None) -> float | No
     if not math.isfinite(number):
         raise DataValidationError(f"{name} must be a number, got {cell!r}")
     return number
+
+
+def flag(value: Any, name: str, default: bool) -> bool:
+    """A TRUE/FALSE argument: Excel's booleans, 1/0, or the words; blank is the default."""
+    cell = single(value, name)
+    if cell is None:
+        return default
+    if isinstance(cell, bool):
+        return cell
+    if isinstance(cell, int | float) and cell in (0, 1):
+        return bool(cell)
+    if isinstance(cell, str) and cell.strip().upper() in ("TRUE", "FALSE"):
+        return cell.strip().upper() == "TRUE"
+    raise DataValidationError(f"{name} must be TRUE or FALSE, got {cell!r}")
 
 
 def as_text(value: Any, name: str) -> str | None:

@@ -14,6 +14,7 @@ the message says to look at the log. IFERROR and ISERROR catch every one of them
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections import deque
@@ -25,8 +26,8 @@ from typing import Any, Literal
 import pandas as pd
 
 from smbml_connect import __version__, function_impls
-from smbml_connect.cell_values import CellError, ErrorCode, Matrix, matrix_from_frame
-from smbml_connect.errors import NotEnoughDataError, SmbmlError
+from smbml_connect.cell_values import CellError, ErrorCode, Matrix, flag, matrix_from_frame
+from smbml_connect.errors import DataValidationError, NotEnoughDataError, SmbmlError
 from smbml_connect.result_cache import ResultCache, input_hash
 
 __all__ = [
@@ -61,6 +62,9 @@ class WorksheetFunction:
     rows: Literal["one", "many"]  # one row, or one per input row/customer/period
     implementation: Callable[..., function_impls.Result]
     uses_store: bool = False  # reads synced results, so inputs alone do not fix the answer
+    # A table with a header row (and the optional `headers` argument last), or bare
+    # values in the shape Excel's own function returns (the FORECAST.ETS family).
+    header: bool = True
 
     @property
     def required(self) -> int:
@@ -74,9 +78,51 @@ class WorksheetFunction:
 _IDS = Arg("customer_ids", "Customer id or email of each order", type="text")
 _DATES = Arg("order_dates", "Date of each order", type="date")
 _AMOUNTS = Arg("amounts", "Amount of each order", type="number")
+# The last argument of every function that spills a table: FALSE leaves the header
+# row out, for a spill that goes under headers of the user's own.
+HEADERS = Arg(
+    "headers",
+    "TRUE (default) spills a header row first; FALSE leaves it out",
+    range=False,
+    type="any",
+    optional=True,
+)
+_TARGET = Arg(
+    "target_date",
+    "The date (or range of dates) to forecast, after the end of the timeline",
+    type="date",
+)
+_VALUES = Arg("values", "The history: one number per point of the timeline", type="number")
+_TIMELINE = Arg(
+    "timeline",
+    "Dates (or numbers) with a constant step, e.g. the 1st of each month; need not be sorted",
+    type="date",
+)
+_SEASONALITY = Arg(
+    "seasonality",
+    "1 (default) finds the season, 0 means none, n means n points per season (up to 8760)",
+    range=False,
+    type="number",
+    optional=True,
+)
+_COMPLETION = Arg(
+    "data_completion",
+    "1 (default) fills missing points from their neighbours, 0 counts them as zero",
+    range=False,
+    type="number",
+    optional=True,
+)
+_AGGREGATION = Arg(
+    "aggregation",
+    "How values on the same date combine: 1 AVERAGE (default), 2 COUNT, 3 COUNTA, 4 MAX, "
+    "5 MEDIAN, 6 MIN, 7 SUM",
+    range=False,
+    type="number",
+    optional=True,
+)
 _AS_OF = Arg(
     "as_of",
-    "Date to measure from (default: the day after the last order)",
+    'Date to measure from, or "today" (default: the day after the last order)',
     range=False,
     type="date",
     optional=True,
@@ -103,6 +149,15 @@ REGISTRY: dict[str, WorksheetFunction] = {
                     type="text",
                     optional=True,
                 ),
+                Arg(
+                    "all_rows",
+                    "TRUE scores every row, those with an outcome too; FALSE (default) "
+                    "leaves those blank",
+                    range=False,
+                    type="any",
+                    optional=True,
+                ),
+                HEADERS,
             ),
             ("score", "tier", "reasons"),
             "many",
@@ -111,7 +166,10 @@ REGISTRY: dict[str, WorksheetFunction] = {
         WorksheetFunction(
             "LEADSCORE_OF",
             "The lead score of a synced contact, as stored by the last run.",
-            (Arg("email_or_id", "The contact's email address or id", range=False, type="text"),),
+            (
+                Arg("email_or_id", "The contact's email address or id", range=False, type="text"),
+                HEADERS,
+            ),
             ("score", "tier", "reasons", "scored at"),
             "one",
             function_impls.leadscore_of,
@@ -120,7 +178,7 @@ REGISTRY: dict[str, WorksheetFunction] = {
         WorksheetFunction(
             "SEGMENT",
             "RFM segment per customer (Champions, Loyal, At risk...) from their orders.",
-            (_IDS, _DATES, _AMOUNTS, _AS_OF),
+            (_IDS, _DATES, _AMOUNTS, _AS_OF, HEADERS),
             ("customer", "segment", "days since last order", "orders", "spend", "RFM"),
             "many",
             function_impls.segment,
@@ -129,7 +187,7 @@ REGISTRY: dict[str, WorksheetFunction] = {
             "CHURN",
             "Chance each customer buys nothing in the next 12 months, and their expected "
             "value with an 80% range.",
-            (_IDS, _DATES, _AMOUNTS, _AS_OF),
+            (_IDS, _DATES, _AMOUNTS, _AS_OF, HEADERS),
             (
                 "customer",
                 "churn risk",
@@ -162,11 +220,12 @@ REGISTRY: dict[str, WorksheetFunction] = {
                 ),
                 Arg(
                     "level",
-                    "Range width in percent (default 80)",
+                    "Range width: 0.8 or 80 for 80% (default), 0.95 or 95 for 95%",
                     range=False,
                     type="number",
                     optional=True,
                 ),
+                HEADERS,
             ),
             ("date", "forecast", "low (80%)", "high (80%)"),
             "many",
@@ -193,6 +252,7 @@ REGISTRY: dict[str, WorksheetFunction] = {
                     type="number",
                     optional=True,
                 ),
+                HEADERS,
             ),
             ("suggested price", "elasticity", "confidence", "reason"),
             "one",
@@ -207,6 +267,7 @@ REGISTRY: dict[str, WorksheetFunction] = {
                 Arg("visitors_a", "Visitors of version A", range=False, type="number"),
                 Arg("conversions_b", "Conversions of version B", range=False, type="number"),
                 Arg("visitors_b", "Visitors of version B", range=False, type="number"),
+                HEADERS,
             ),
             (
                 "chance B beats A",
@@ -219,6 +280,49 @@ REGISTRY: dict[str, WorksheetFunction] = {
             "one",
             function_impls.abtest,
         ),
+        WorksheetFunction(
+            "FORECAST.ETS",
+            "Excel's FORECAST.ETS (AAA exponential smoothing), same arguments: the "
+            "forecast at each target date.",
+            (_TARGET, _VALUES, _TIMELINE, _SEASONALITY, _COMPLETION, _AGGREGATION),
+            ("forecast",),
+            "many",
+            function_impls.forecast_ets,
+            header=False,
+        ),
+        WorksheetFunction(
+            "FORECAST.ETS.CONFINT",
+            "Excel's FORECAST.ETS.CONFINT: half the width of the range around the "
+            "forecast at each target date.",
+            (
+                _TARGET,
+                _VALUES,
+                _TIMELINE,
+                Arg(
+                    "confidence_level",
+                    "Between 0 and 1 (default 0.95)",
+                    range=False,
+                    type="number",
+                    optional=True,
+                ),
+                _SEASONALITY,
+                _COMPLETION,
+                _AGGREGATION,
+            ),
+            ("half width",),
+            "many",
+            function_impls.forecast_ets_confint,
+            header=False,
+        ),
+        WorksheetFunction(
+            "FORECAST.ETS.SEASONALITY",
+            "Excel's FORECAST.ETS.SEASONALITY: the season length found (0 for none).",
+            (_VALUES, _TIMELINE, _COMPLETION, _AGGREGATION),
+            ("season length",),
+            "one",
+            function_impls.forecast_ets_seasonality,
+            header=False,
+        ),
     )
 }
 
@@ -230,6 +334,7 @@ class CallResult:
     notes: tuple[str, ...] = ()
     cached: bool = False
     code: ErrorCode = "#VALUE!"  # the Excel error value shown when `error` is set
+    header: bool = True  # the value's first row is a header row
 
     @property
     def cells(self) -> Matrix:
@@ -331,7 +436,7 @@ def call(name: str, args: Sequence[Any], context: FunctionContext | None = None)
         spec = function(name)
     except KeyError as error:
         return _failure(str(error.args[0]), "#NAME?", context)
-    args = list(args)
+    args = [_today_resolved(a) for a in args]
     deep = next((i for i, a in enumerate(args) if _too_deep(a)), None)
     if deep is not None:
         name_of = spec.args[deep].name if deep < len(spec.args) else f"argument {deep + 1}"
@@ -347,8 +452,15 @@ def call(name: str, args: Sequence[Any], context: FunctionContext | None = None)
         )
         message = f"{spec.name}: takes {wanted} arguments, got {len(args)}: {spec.usage()}"
         return _failure(message, "#VALUE!", context)
+    with_header = spec.header
+    if spec.args[-1] is HEADERS:
+        given = args.pop() if len(args) == len(spec.args) else None
+        try:
+            with_header = flag(given, "headers", default=True)
+        except DataValidationError as error:
+            return _failure(f"{spec.name}: {error}", "#VALUE!", context)
     if spec.uses_store:
-        return _compute(spec, args, context)
+        return _shown(_compute(spec, args, context), with_header)
     key = input_hash(f"{__version__}:{spec.name}", args)
     holder: dict[str, bool] = {}
 
@@ -356,10 +468,23 @@ def call(name: str, args: Sequence[Any], context: FunctionContext | None = None)
         holder["computed"] = True
         return _compute(spec, args, context)
 
-    result = context.cache.get_or_compute(key, compute)
-    if holder:
+    result = _shown(context.cache.get_or_compute(key, compute), with_header)
+    return result if holder else replace(result, cached=True)
+
+
+def _shown(result: CallResult, with_header: bool) -> CallResult:
+    """The result as the cell shows it: the header row left out when not wanted."""
+    if with_header or result.value is None:
         return result
-    return replace(result, cached=True)
+    return replace(result, value=result.value[1:], header=False)
+
+
+def _today_resolved(value: Any) -> Any:
+    """ "today" as a date argument means the date of the call: resolved before the
+    cache key is made, so tomorrow's call is computed again."""
+    if isinstance(value, str) and value.strip().lower() == "today":
+        return dt.date.today().isoformat()
+    return value
 
 
 def _too_deep(value: Any) -> bool:

@@ -140,22 +140,22 @@ def call_like_excel(func: Any, *cells: Any) -> list[list[Any]]:
 
 def test_every_registry_function_has_a_udf_with_its_arguments(udfs):
     found = {n: f for n, f in vars(udfs).items() if n.startswith("SMB_") and callable(f)}
-    assert set(found) == {f"SMB_{name}" for name in REGISTRY}
+    assert set(found) == {f"SMB_{name.replace('.', '_')}" for name in REGISTRY}
     for name, spec in REGISTRY.items():
-        info = found[f"SMB_{name}"].__xlfunc__
+        info = found[f"SMB_{name.replace('.', '_')}"].__xlfunc__
         assert [a["name"] for a in info["args"]] == [a.name for a in spec.args]
         assert [a["doc"] for a in info["args"]] == [a.help for a in spec.args]
         assert info["ret"]["doc"] == spec.help
         assert info["category"] == "SMB ML"
         assert info["call_in_wizard"] is False  # the wizard would retrain on each keystroke
-        assert info["ret"]["options"] == {"index": False, "header": True}
+        assert info["ret"]["options"] == {}  # rows, header row first where there is one
         for arg, xl_arg in zip(spec.args, info["args"], strict=True):
             assert ("optional" in xl_arg) == arg.optional
             if arg.name == "table_with_header":
                 assert xl_arg["options"] == {"convert": pd.DataFrame, "index": False,
                                              "header": True}  # fmt: skip
             elif arg.range:
-                assert xl_arg["options"] == {"ndim": 2}
+                assert xl_arg["options"] == {"ndim": 2}, (name, arg.name)
             else:
                 assert xl_arg["options"] == {}
 

@@ -63,7 +63,7 @@ def test_whole_column_references_drop_trailing_blank_rows():
         ("LEADSCORE", [leads_table(50, 10), "Nope"], "#VALUE!", "LEADSCORE: no column named 'Nope'; columns are Email, Source, Visits, Emails opened, Country, Converted"),
         ("SEGMENT", [[["C1"]], [["not a date"]], [[5]]], "#VALUE!", "SEGMENT: no rows with a customer id, a date and an amount"),
         ("PRICE", [[[10]] * 3, [[5]] * 3], "#NUM!", "PRICE: no elasticity: "),
-        ("FORECAST", [[[1]]], "#VALUE!", "FORECAST: takes 3 to 5 arguments, got 1: FORECAST(dates, values, horizon, [season_length], [level])"),
+        ("FORECAST", [[[1]]], "#VALUE!", "FORECAST: takes 3 to 6 arguments, got 1: FORECAST(dates, values, horizon, [season_length], [level], [headers])"),
         ("NOPE", [], "#NAME?", "no worksheet function 'NOPE'"),
     ],
 )  # fmt: skip

@@ -76,6 +76,10 @@ def functions_metadata() -> dict[str, object]:
     }
 
 
+def _js_name(spec: WorksheetFunction) -> str:
+    return spec.name.lower().replace(".", "_")
+
+
 def _wrapper(spec: WorksheetFunction) -> str:
     params = []
     for arg in spec.args:
@@ -88,9 +92,10 @@ def _wrapper(spec: WorksheetFunction) -> str:
             f" * {_description(spec)}",
             f" * @customfunction {spec.name}",
             *params,
-            " * @returns {any[][]} A table with a header row.",
+            " * @returns {any[][]} "
+            + ("A table with a header row." if spec.header else "One value per target."),
             " */",
-            f"function {spec.name.lower()}({names}) {{",
+            f"function {_js_name(spec)}({names}) {{",
             f'  return smbCall("{spec.name}", [{names}]);',
             "}",
             "",
@@ -107,10 +112,10 @@ def functions_js() -> str:
     )
     wrappers = "\n".join(_wrapper(spec) for spec in REGISTRY.values())
     associate = "\n".join(
-        f'  CustomFunctions.associate("{spec.name}", {spec.name.lower()});'
+        f'  CustomFunctions.associate("{spec.name}", {_js_name(spec)});'
         for spec in REGISTRY.values()
     )
-    exports = ", ".join(spec.name.lower() for spec in REGISTRY.values())
+    exports = ", ".join(_js_name(spec) for spec in REGISTRY.values())
     return (
         f"{head}{wrappers}\n"
         'if (typeof CustomFunctions !== "undefined") {\n'

@@ -2,7 +2,7 @@
 
 The UDFs receive what xlwings' converters made of the cells (lists of rows, a
 DataFrame with its header, datetimes, None for empty cells) and hand it to the
-registry; the answer goes back as a DataFrame so xlwings writes it with its header.
+registry; the answer goes back as rows of real dates and numbers, header row first.
 A missing number is #N/A, as in Excel's own functions. A failure is an Excel error
 value (#VALUE!, #NUM!, #N/A...) that IFERROR can catch, returned as the COM error
 variant pywin32 provides, the form xlwings itself reads cell errors in (the free part
@@ -73,11 +73,12 @@ def _cells(value: Any) -> Any:
     return value
 
 
-def run(name: str, *args: Any) -> pd.DataFrame | Any:
+def run(name: str, *args: Any) -> Any:
+    """The answer as rows (the header row first, unless asked to leave it out), with
+    Excel's error values where a number is missing or the call failed."""
     result = call(name, [_cells(a) for a in args])
-    if result.error is not None or not result.value:
-        log.warning("SMB_%s: %s %s", name, result.code, result.error)
+    if result.error is not None or result.value is None:
+        log.warning("SMB_%s: %s %s", name.replace(".", "_"), result.code, result.error)
         return error_value(result.code)
-    header, *rows = result.value
-    frame = pd.DataFrame(rows, columns=header, dtype=object)
-    return frame.where(frame.notna(), error_value("#N/A"))
+    missing = error_value("#N/A")
+    return [[missing if v is None else v for v in row] for row in result.value]
