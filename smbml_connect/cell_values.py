@@ -28,6 +28,7 @@ __all__ = [
     "as_table",
     "as_text",
     "blank",
+    "column_formats",
     "flag",
     "matrix_from_frame",
     "paired_columns",
@@ -187,6 +188,31 @@ def _cell(value: Any) -> Any:
         number = float(value)
         return None if not math.isfinite(number) else number
     return value
+
+
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+
+
+def column_formats(frame: pd.DataFrame) -> tuple[str | None, ...]:
+    """The Excel number format of each column: dates as dates, and what the
+    implementation declared in `frame.attrs["formats"]` (probabilities as "0%")."""
+    declared: dict[str, str] = frame.attrs.get("formats", {})
+    formats: list[str | None] = []
+    for column in frame.columns:
+        values = frame[column]
+        if column in declared:
+            formats.append(declared[column])
+        elif pd.api.types.is_datetime64_any_dtype(values) or (
+            len(values) and all(isinstance(v, dt.date) for v in values.dropna())
+            and values.notna().any()
+        ):  # fmt: skip
+            stamps = pd.to_datetime(values.dropna())
+            whole_days = bool((stamps == stamps.dt.normalize()).all())
+            formats.append(DATE_FORMAT if whole_days else DATETIME_FORMAT)
+        else:
+            formats.append(None)
+    return tuple(formats)
 
 
 def matrix_from_frame(frame: pd.DataFrame, header: Sequence[str] | None = None) -> Matrix:

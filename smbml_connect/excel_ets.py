@@ -75,12 +75,20 @@ def serial(value: Any, name: str, row: int | None = None) -> float:
                 f"{name}: {number:g}{where} cannot be a date or a point in time", "#NUM!"
             )
         return number
-    shown = "TRUE/FALSE" if isinstance(value, bool) else repr(value)
     raise CellError(
-        f"{name}: {shown}{where} is not a date or a number; a timeline holds dates "
+        f"{name}: {_shown(value)}{where} is not a date or a number; a timeline holds dates "
         "or numbers with a constant step (FORECAST.ETS takes target_date, values, timeline)",
         "#VALUE!",
     )
+
+
+def _shown(value: Any) -> str:
+    """A cell as the user typed it, for a message."""
+    if isinstance(value, bool):
+        return "TRUE/FALSE"
+    if isinstance(value, dt.date):
+        return f"{value:%Y-%m-%d}"
+    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -127,13 +135,13 @@ def _month_index(serials: np.ndarray) -> np.ndarray | None:
 
 
 def _constant_step(points: np.ndarray) -> float | None:
-    """The step every gap is a whole multiple of: the smallest gap, if it divides all."""
+    """The timeline's step: its smallest gap, when every gap is a whole multiple of it."""
     gaps = np.diff(points)
     if len(gaps) == 0 or gaps.min() <= 0:
         return None
     step = float(gaps.min())
     ratio = gaps / step
-    return step if np.allclose(ratio, np.round(ratio), atol=1e-6) else None
+    return step if np.allclose(ratio, np.round(ratio), rtol=0, atol=1e-6) else None
 
 
 def prepare(
@@ -157,8 +165,7 @@ def prepare(
                 raise CellError(f"timeline: row {row} is blank but values has {value!r}", "#VALUE!")
             continue
         if not blank(value) and not _is_number(value):
-            shown = "TRUE/FALSE" if isinstance(value, bool) else repr(value)
-            raise CellError(f"values: {shown} (row {row}) is not a number", "#VALUE!")
+            raise CellError(f"values: {_shown(value)} (row {row}) is not a number", "#VALUE!")
         points.setdefault(serial(when, "timeline", row), []).append(value)
     if len(points) < 3:
         raise CellError(f"timeline: need at least 3 distinct points, got {len(points)}", "#NUM!")
@@ -166,7 +173,8 @@ def prepare(
     months = _month_index(order)
     axis = months if months is not None else order
     step = _constant_step(axis)
-    if step is None:
+    length = round((axis[-1] - axis[0]) / step) + 1 if step else 0
+    if step is None or length > 2 * len(order):  # over half missing: not a step at all
         gaps = np.diff(order)
         raise CellError(
             f"timeline: no constant step between its points (gaps from {gaps.min():g} to "
@@ -178,7 +186,6 @@ def prepare(
     merged = [len(points[p]) for p in order if len(points[p]) > 1]
     observed = np.array([_aggregate(aggregate, points[p]) for p in order])
     index = np.round((axis - axis[0]) / step).astype(int)
-    length = int(index[-1]) + 1
     missing = length - len(index) + int(np.isnan(observed).sum())
     if missing / length > MAX_MISSING_SHARE:
         raise CellError(
@@ -291,15 +298,21 @@ class EtsModel:
 
 
 def _initial(y: np.ndarray, m: int) -> tuple[float, float, np.ndarray]:
+    """States before the first point (classical decomposition of the first two seasons),
+    so that a noiseless line plus season is reproduced from its first point on."""
     if m > 1:
         first, second = y[:m].mean(), y[m : 2 * m].mean()
-        return float(first), float((second - first) / m), y[:m] - first
-    return float(y[0]), float(y[1] - y[0]), np.zeros(1)
+        trend = (second - first) / m
+        level = first - trend * ((m - 1) / 2 + 1)
+        season = y[:m] - (level + trend * np.arange(1, m + 1))
+        return float(level), float(trend), season - season.mean()
+    trend = float(y[1] - y[0])
+    return float(y[0]) - trend, trend, np.zeros(1)
 
 
 def _run(y: np.ndarray, m: int, a: float, b: float, g: float) -> tuple[float, EtsModel]:
-    level, trend, season = _initial(y, m)
-    season = list(season)
+    level, trend, initial = _initial(y, m)
+    season = list(initial)
     sse = 0.0
     for t, value in enumerate(y):
         s = season[t % m] if m > 1 else 0.0

@@ -8,6 +8,7 @@ inputs always give the same answer and the cache stays right.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
@@ -125,6 +126,7 @@ def churn(customer_ids: Any, order_dates: Any, amounts: Any, as_of: Any = None) 
             "chance still active": table["p_alive"],
         }
     )
+    frame.attrs["formats"] = {"churn risk": "0%", "chance still active": "0%"}
     return frame, [*notes, *later, f"as of {when:%Y-%m-%d}", model.report_.get("why", "")]
 
 
@@ -141,6 +143,8 @@ def forecast(
     if season is not None and (season < 1 or not float(season).is_integer()):
         raise DataValidationError(f"season_length must be a whole number, got {season_length!r}")
     percent = _level_percent(level)
+    _check_dates_are_dates(columns["dates"])
+    _check_values_are_not_dates(columns["values"])
     filled = sum(not pd.isna(v) and v != "" for v in columns["values"])
     if filled < MIN_FORECAST_DATES:
         raise NotEnoughDataError(f"need at least {MIN_FORECAST_DATES} dates, got {filled}")
@@ -168,6 +172,33 @@ def forecast(
         *bool_notes,
     ]
     return frame, notes
+
+
+EARLIEST_SERIAL = 3653  # 1910-01-01: a smaller number in a date column is not a date
+
+
+def _check_dates_are_dates(dates: list[Any]) -> None:
+    """Numbers a date column cannot mean: with the arguments swapped, sales of 212 would
+    be read as 1900-07-30 and the forecast would start in 1901."""
+    for row, cell in enumerate(dates, start=1):
+        if isinstance(cell, int | float) and not isinstance(cell, bool):
+            if cell < EARLIEST_SERIAL:
+                raise CellError(
+                    f"dates: {cell:g} (row {row}) is not a date; SMB.FORECAST takes "
+                    "(dates, values, horizon): are the two swapped?",
+                    "#VALUE!",
+                )
+            return  # one real serial is enough: the column is dates
+
+
+def _check_values_are_not_dates(values: list[Any]) -> None:
+    for row, cell in enumerate(values, start=1):
+        if isinstance(cell, dt.date):
+            raise CellError(
+                f"values: {cell:%Y-%m-%d} (row {row}) is a date; SMB.FORECAST takes "
+                "(dates, values, horizon): are the two swapped?",
+                "#VALUE!",
+            )
 
 
 def _level_percent(level: Any) -> int:
@@ -329,6 +360,13 @@ def abtest(conversions_a: Any, visitors_a: Any, conversions_b: Any, visitors_b: 
             "verdict": [r.verdict],
         }
     )
+    frame.attrs["formats"] = {
+        "chance B beats A": "0.0%",
+        "lift": "0.0%",
+        "lift low (95%)": "0.0%",
+        "lift high (95%)": "0.0%",
+        "visitors still needed": "#,##0",
+    }
     return frame, []
 
 

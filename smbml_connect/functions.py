@@ -26,7 +26,14 @@ from typing import Any, Literal
 import pandas as pd
 
 from smbml_connect import __version__, function_impls
-from smbml_connect.cell_values import CellError, ErrorCode, Matrix, flag, matrix_from_frame
+from smbml_connect.cell_values import (
+    CellError,
+    ErrorCode,
+    Matrix,
+    column_formats,
+    flag,
+    matrix_from_frame,
+)
 from smbml_connect.errors import DataValidationError, NotEnoughDataError, SmbmlError
 from smbml_connect.result_cache import ResultCache, input_hash
 
@@ -335,6 +342,9 @@ class CallResult:
     cached: bool = False
     code: ErrorCode = "#VALUE!"  # the Excel error value shown when `error` is set
     header: bool = True  # the value's first row is a header row
+    # Excel number format per column ("yyyy-mm-dd", "0%"), None where the cell's own
+    # format should stay: Office.js sends them as formatted numbers.
+    formats: tuple[str | None, ...] = ()
 
     @property
     def cells(self) -> Matrix:
@@ -403,6 +413,7 @@ def _compute(spec: WorksheetFunction, args: Sequence[Any], context: FunctionCont
         else:
             frame, notes = spec.implementation(*args)
         value = matrix_from_frame(frame)
+        formats = column_formats(frame)
     except (SmbmlError, ValueError) as error:
         return _failure(f"{spec.name}: {_short(error)}", _code(error), context)
     except Exception:
@@ -413,7 +424,7 @@ def _compute(spec: WorksheetFunction, args: Sequence[Any], context: FunctionCont
     for note in kept:
         log.info("%s: %s", spec.name, note)
         context.recent_notes.append(f"{spec.name}: {note}")
-    return CallResult(value=value, notes=kept)
+    return CallResult(value=value, notes=kept, formats=formats)
 
 
 def _code(error: Exception) -> ErrorCode:

@@ -149,6 +149,7 @@ def test_functions_called_from_the_add_ins_page_in_chromium(browser_server, tmp_
     assert forecast[0] == ["date", "forecast", "low (80%)", "high (80%)"]
     assert len(forecast) == 4
     assert out["abtest"]["value"][0][0] == "chance B beats A"
+    assert out["abtest"]["value"][1][0]["numberFormat"] == "0.0%"
     # a failure is an Excel error value with its message, not text in the cell
     assert out["short"]["error"] == {
         "code": "#NUM!",

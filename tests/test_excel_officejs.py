@@ -127,9 +127,12 @@ def test_one_bad_call_is_one_error_cell_not_a_failed_batch(server):
 def test_dates_go_out_as_excel_serials(server):
     dates, values = monthly(36)
     result = post(server, [{"name": "FORECAST", "args": [dates_as_text(dates), values, 2]}])
-    rows = result.json()["results"][0]["value"]
+    answer = result.json()["results"][0]
+    rows = answer["value"]
     assert rows[1][0] == 44927.0  # 2023-01-01
     assert rows[2][0] == 44958.0  # 2023-02-01
+    assert answer["formats"] == ["yyyy-mm-dd", None, None, None]  # shown as dates
+    assert answer["header"] is True
 
 
 def dates_as_text(dates):
@@ -275,7 +278,7 @@ def test_functions_js_under_node_against_the_server(server):
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "# fail 0" in done.stdout and "# skipped 0" in done.stdout
-    assert "# pass 8" in done.stdout
+    assert "# pass 9" in done.stdout
 
 
 def test_a_renewed_authority_reissues_the_server_certificate(tmp_path):

@@ -89,14 +89,33 @@ test("before pairing a cell is #N/A saying how to pair", { skip }, async () => {
   assert.match(error.message, /not paired yet/);
 });
 
-test("FORECAST spills a table with Excel dates", { skip }, async () => {
+test("FORECAST spills a table with formatted Excel dates", { skip }, async () => {
   pair();
   const { dates, values } = monthly(48);
-  const cells = await associated.FORECAST(dates, values, 6, null, null);
+  const cells = await associated.FORECAST(dates, values, 6, null, null, null);
   assert.deepEqual(cells[0], ["date", "forecast", "low (80%)", "high (80%)"]);
   assert.equal(cells.length, 7);
-  assert.equal(cells[1][0], Date.UTC(2024, 0, 1) / 86400000 + 25569);
+  assert.deepEqual(cells[1][0], {
+    type: "FormattedNumber",
+    basicValue: Date.UTC(2024, 0, 1) / 86400000 + 25569,
+    numberFormat: "yyyy-mm-dd",
+  });
   for (const row of cells.slice(1)) assert.ok(row[2] <= row[1] && row[1] <= row[3]);
+  const bare = await associated.FORECAST(dates, values, 6, null, null, false);
+  assert.equal(bare.length, 6); // headers FALSE: the rows alone
+  assert.deepEqual(bare[0], cells[1]);
+});
+
+test("FORECAST.ETS takes Excel's argument order and returns bare values", { skip }, async () => {
+  pair();
+  const { dates, values } = monthly(48);
+  const next = Date.UTC(2024, 0, 1) / 86400000 + 25569;
+  const cells = await associated["FORECAST.ETS"]([[next]], values, dates, 1, 1, 1);
+  assert.equal(cells.length, 1);
+  assert.equal(typeof cells[0][0], "number");
+  const swapped = await excelError(associated["FORECAST.ETS"]([[next]], dates, values));
+  assert.equal(swapped.code, "#NUM!");
+  assert.match(swapped.message, /^FORECAST.ETS: timeline: no constant step/);
 });
 
 test("a recalculation of 500 cells goes to the server in one request", { skip }, async () => {
@@ -109,7 +128,8 @@ test("a recalculation of 500 cells goes to the server in one request", { skip },
   assert.equal(results.length, 500);
   for (const cells of results) {
     assert.equal(cells[0][0], "chance B beats A");
-    assert.ok(cells[1][0] > 0 && cells[1][0] < 1);
+    assert.equal(cells[1][0].numberFormat, "0.0%"); // a probability shows as a percent
+    assert.ok(cells[1][0].basicValue > 0 && cells[1][0].basicValue < 1);
   }
 });
 

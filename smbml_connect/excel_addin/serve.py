@@ -83,7 +83,13 @@ def _answer(result: CallResult) -> dict[str, Any]:
     if result.error is not None:
         return {"error": result.error, "code": result.code}
     rows = [[_serial(v) for v in row] for row in result.value or []]
-    return {"value": rows, "notes": list(result.notes), "cached": result.cached}
+    return {
+        "value": rows,
+        "header": result.header,
+        "formats": list(result.formats),
+        "notes": list(result.notes),
+        "cached": result.cached,
+    }
 
 
 def _error(status: int, message: str) -> JSONResponse:

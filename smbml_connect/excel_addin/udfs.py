@@ -21,6 +21,8 @@ from smbml_connect.runtime import prefer_passive_openmp_waits
 # entry point, and it runs before the bridge loads LightGBM and scikit-learn (OpenMP).
 prefer_passive_openmp_waits()
 
+from typing import Any  # noqa: E402
+
 import pandas as pd  # noqa: E402
 import xlwings as xw  # noqa: E402
 
@@ -33,7 +35,7 @@ from smbml_connect.excel_addin.xlwings_bridge import (  # noqa: E402
 
 TABLE = {"convert": pd.DataFrame, "index": False, "header": True}
 RANGE = {"ndim": 2}
-FUNC = {"category": CATEGORY, "call_in_wizard": False}
+FUNC: dict[str, Any] = {"category": CATEGORY, "call_in_wizard": False}
 
 
 def plain(name, *names):
