@@ -15,6 +15,7 @@ the message says to look at the log. IFERROR and ISERROR catch every one of them
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import threading
 from collections import deque
@@ -31,6 +32,7 @@ from smbml_connect.cell_values import (
     ErrorCode,
     Matrix,
     column_formats,
+    filled_rows,
     flag,
     matrix_from_frame,
 )
@@ -447,7 +449,7 @@ def call(name: str, args: Sequence[Any], context: FunctionContext | None = None)
         spec = function(name)
     except KeyError as error:
         return _failure(str(error.args[0]), "#NAME?", context)
-    args = [_today_resolved(a) for a in args]
+    args = _without_blank_tail([_today_resolved(a) for a in args])
     deep = next((i for i, a in enumerate(args) if _too_deep(a)), None)
     if deep is not None:
         name_of = spec.args[deep].name if deep < len(spec.args) else f"argument {deep + 1}"
@@ -490,6 +492,21 @@ def _shown(result: CallResult, with_header: bool) -> CallResult:
     return replace(result, value=result.value[1:], header=False)
 
 
+def _without_blank_tail(args: list[Any]) -> list[Any]:
+    """Ranges cut below the last row any of them fills: a whole-column reference (A:A)
+    is a million rows, nearly all blank, and everything after this sees only the rows
+    in use. Only rows blank in every range go, so ranges of unequal size stay unequal."""
+    ranges = [i for i, a in enumerate(args) if isinstance(a, list) and a and _is_rows(a)]
+    if not ranges:
+        return args
+    used = max(filled_rows(args[i]) for i in ranges)
+    return [a[:used] if i in ranges and len(a) > used else a for i, a in enumerate(args)]
+
+
+def _is_rows(value: list[Any]) -> bool:
+    return isinstance(value[0], list) and isinstance(value[-1], list)
+
+
 def _today_resolved(value: Any) -> Any:
     """ "today" as a date argument means the date of the call: resolved before the
     cache key is made, so tomorrow's call is computed again."""
@@ -501,8 +518,11 @@ def _today_resolved(value: Any) -> Any:
 def _too_deep(value: Any) -> bool:
     """Lists inside the rows of a range: not something Excel sends, and hashing or
     reading it would only fail further in (a body nested 254 levels deep once cost a
-    whole batch of calls)."""
+    whole batch of calls). Type sets, not loops: a whole column is a million cells."""
     if not isinstance(value, list | tuple):
         return False
-    rows = [row for row in value if isinstance(row, list | tuple)]
-    return any(isinstance(cell, list | tuple | dict) for row in rows for cell in row)
+    containers = {list, tuple, dict}
+    row_types = set(map(type, value))
+    if not row_types <= {list, tuple}:
+        return bool(row_types & containers)  # a flat list: only plain values may be in it
+    return bool(set(map(type, itertools.chain.from_iterable(value))) & containers)

@@ -292,3 +292,12 @@ def test_notes_are_kept_for_the_task_pane():
     context = fresh()
     call("SEGMENT", [ids, dates, amounts], context)
     assert "SEGMENT: row 4, order_dates: 'someday' left out" in context.recent_notes
+
+
+def test_whole_columns_are_cut_to_the_rows_in_use_but_unequal_ranges_stay_unequal():
+    dates, values = monthly(36)
+    blank_rows = [[""] for _ in range(200_000)]
+    whole = call("FORECAST", [dates + blank_rows, values + blank_rows, 3], fresh())
+    assert whole.value == call("FORECAST", [dates, values, 3], fresh()).value
+    short = call("FORECAST", [dates + [[None]], values[:-1], 3], fresh())
+    assert short.error == "FORECAST: the ranges differ in length (36 dates, 35 values)"

@@ -118,6 +118,33 @@ test("FORECAST.ETS takes Excel's argument order and returns bare values", { skip
   assert.match(swapped.message, /^FORECAST.ETS: timeline: no constant step/);
 });
 
+test("a whole-column reference sends only the rows in use", { skip }, async () => {
+  pair();
+  const { dates, values } = monthly(48);
+  const blank = (n) => Array.from({ length: n }, () => [""]);
+  const sent = [];
+  const realFetch = global.fetch;
+  global.fetch = (url, init) => {
+    sent.push(init.body.length);
+    return realFetch(url, init);
+  };
+  try {
+    const exact = await associated.FORECAST(dates, values, 3, null, null, null);
+    const whole = await associated.FORECAST(
+      [...dates, ...blank(1048576 - 48)],
+      [...values, ...blank(1048576 - 48)],
+      3, null, null, null,
+    );
+    assert.deepEqual(whole, exact);
+  } finally {
+    global.fetch = realFetch;
+  }
+  assert.equal(sent[0], sent[1]); // the same request as the exact range
+  const { smbTrim } = require("../../smbml_connect/excel_addin/web/client.js");
+  const uneven = smbTrim([[[1], [2], [3]], [[1], [2]], 5]);
+  assert.deepEqual(uneven, [[[1], [2], [3]], [[1], [2]], 5]); // unequal stays unequal
+});
+
 test("a recalculation of 500 cells goes to the server in one request", { skip }, async () => {
   pair();
   const before = fetches;

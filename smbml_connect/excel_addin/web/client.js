@@ -140,9 +140,28 @@ async function smbSend(batch) {
   batch.forEach((item, i) => smbSettle(item, answer.results[i]));
 }
 
+function smbBlankRow(row) {
+  return row.every((v) => v === "" || v === null || v === undefined);
+}
+
+// A whole-column reference (A:A) hands over a million rows, nearly all blank. Rows
+// below the last one any range argument fills are cut before sending (only rows blank
+// in every range go, so ranges of unequal size stay unequal), as the server does too.
+function smbTrim(args) {
+  const ranges = args.filter((a) => Array.isArray(a) && a.length && Array.isArray(a[0]));
+  if (ranges.length === 0) return args;
+  let used = 0;
+  for (const rows of ranges) {
+    let end = rows.length;
+    while (end > used && smbBlankRow(rows[end - 1])) end -= 1;
+    used = Math.max(used, end);
+  }
+  return args.map((a) => (ranges.includes(a) && a.length > used ? a.slice(0, used) : a));
+}
+
 // Excel passes an omitted optional argument as null or undefined: both go as null.
 function smbCall(name, args) {
-  const cleaned = args.map((value) => (value === undefined ? null : value));
+  const cleaned = smbTrim(args.map((value) => (value === undefined ? null : value)));
   return new Promise((resolve, reject) => {
     smbQueue.push({ name, args: cleaned, resolve, reject });
     if (smbQueue.length >= SMB_MAX_BATCH) {
@@ -164,6 +183,7 @@ if (typeof module !== "undefined") {
     smbCells,
     smbSettings,
     smbRecentErrors,
+    smbTrim,
     SMB_PAIRING_KEY,
     SMB_SERVER_KEY,
   };
