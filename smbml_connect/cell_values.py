@@ -109,7 +109,7 @@ def filled_rows(rows: Matrix) -> int:
     """Number of rows without the blank rows at the end (in blocks, as `filled_length`)."""
     end = len(rows)
     width = len(rows[0]) if rows else 0
-    empty = ([""] * width, [None] * width, ("",) * width, (None,) * width)
+    empty: tuple[Any, ...] = ([""] * width, [None] * width, ("",) * width, (None,) * width)
     block = 4096
     while end >= block:
         chunk = rows[end - block : end]

@@ -299,5 +299,5 @@ def test_whole_columns_are_cut_to_the_rows_in_use_but_unequal_ranges_stay_unequa
     blank_rows = [[""] for _ in range(200_000)]
     whole = call("FORECAST", [dates + blank_rows, values + blank_rows, 3], fresh())
     assert whole.value == call("FORECAST", [dates, values, 3], fresh()).value
-    short = call("FORECAST", [dates + [[None]], values[:-1], 3], fresh())
+    short = call("FORECAST", [[*dates, [None]], values[:-1], 3], fresh())
     assert short.error == "FORECAST: the ranges differ in length (36 dates, 35 values)"
