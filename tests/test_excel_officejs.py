@@ -8,6 +8,7 @@ are checked offline, the first against Microsoft's custom-functions-metadata.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -292,3 +293,52 @@ def test_a_renewed_authority_reissues_the_server_certificate(tmp_path):
 
     cert = x509.load_pem_x509_certificate(second.cert.read_bytes())
     cert.verify_directly_issued_by(x509.load_pem_x509_certificate(second.ca.read_bytes()))
+
+
+def test_the_local_authority_can_vouch_for_this_machine_only(tmp_path):
+    from cryptography import x509
+
+    from smbml_connect.excel_addin.local_cert import CA_DAYS
+
+    files = ensure_certificate(tmp_path)
+    ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
+    constraints = ca.extensions.get_extension_for_class(x509.NameConstraints)
+    assert constraints.critical
+    permitted = {str(n.value) for n in constraints.value.permitted_subtrees}
+    assert permitted == {"localhost", "127.0.0.1/32", "::1/128"}
+    assert ca.not_valid_after_utc - ca.not_valid_before_utc <= dt.timedelta(days=731)
+    assert CA_DAYS <= 731
+    for key in (tmp_path / "ca-key.pem", files.key):
+        assert key.stat().st_mode & 0o777 == 0o600  # readable by the user alone
+    server = x509.load_pem_x509_certificate(files.cert.read_bytes())
+    names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {str(n.value) for n in names} == {"localhost", "127.0.0.1", "::1"}
+
+
+def test_an_authority_made_under_the_old_rules_is_replaced(tmp_path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "smbml_connect local CA")])
+    now = dt.datetime.now(dt.UTC)
+    old = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(1)
+        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    (tmp_path / "ca.pem").write_bytes(old.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "ca-key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    files = ensure_certificate(tmp_path)
+    ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
+    assert ca.serial_number != 1
+    ca.extensions.get_extension_for_class(x509.NameConstraints)
