@@ -47,6 +47,7 @@ __all__ = [
     "WorksheetFunction",
     "call",
     "function",
+    "without_blank_tail",
 ]
 
 log = logging.getLogger(__name__)
@@ -449,7 +450,7 @@ def call(name: str, args: Sequence[Any], context: FunctionContext | None = None)
         spec = function(name)
     except KeyError as error:
         return _failure(str(error.args[0]), "#NAME?", context)
-    args = _without_blank_tail([_today_resolved(a) for a in args])
+    args = without_blank_tail([_today_resolved(a) for a in args])
     deep = next((i for i, a in enumerate(args) if _too_deep(a)), None)
     if deep is not None:
         name_of = spec.args[deep].name if deep < len(spec.args) else f"argument {deep + 1}"
@@ -492,7 +493,7 @@ def _shown(result: CallResult, with_header: bool) -> CallResult:
     return replace(result, value=result.value[1:], header=False)
 
 
-def _without_blank_tail(args: list[Any]) -> list[Any]:
+def without_blank_tail(args: list[Any]) -> list[Any]:
     """Ranges cut below the last row any of them fills: a whole-column reference (A:A)
     is a million rows, nearly all blank, and everything after this sees only the rows
     in use. Only rows blank in every range go, so ranges of unequal size stay unequal."""

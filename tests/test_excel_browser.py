@@ -91,6 +91,14 @@ fetch("%BASE%/api/call", { method: "POST",
 </script></body></html>"""
 
 
+PANE_STUBS = """
+<script>
+  // Office.js itself is on Microsoft's CDN; its onReady waits for the page, as this does.
+  window.Office = { onReady(callback) { addEventListener("DOMContentLoaded", callback); } };
+</script>
+"""
+
+
 def _chromium() -> Path:
     if not CHROMIUM.exists():
         print("skipped: /usr/bin/chromium is not installed")
@@ -133,6 +141,10 @@ def browser_server(tmp_path_factory):
     shutil.copytree(officejs.WEB_ROOT, web)
     stubs = STUBS.replace("%CODE%", CODE)
     (web / "harness.html").write_text(HARNESS.replace("%STUBS%", stubs))
+    pane = (web / "taskpane.html").read_text()
+    office_js = '<script src="https://appsforoffice.microsoft.com/lib/1/hosted/office.js" type="text/javascript"></script>'
+    assert office_js in pane
+    (web / "pane.html").write_text(pane.replace(office_js, stubs + PANE_STUBS))
     certs = ensure_certificate(tmp_path_factory.mktemp("certs"))
     settings = ServeSettings(
         secret=Secret(CODE), port=PORT, web_root=web, context=FunctionContext()
@@ -177,3 +189,31 @@ def test_a_page_from_another_origin_is_refused_by_the_browser(browser_server, tm
     finally:
         httpd.shutdown()
     assert _out(dom).startswith("BLOCKED TypeError"), _out(dom)
+
+
+def test_the_task_pane_in_chromium(browser_server, tmp_path):
+    """The pane as Excel shows it, paired: a screenshot for the docs, and its text.
+
+    SMBML_SCREENS=folder keeps the screenshot (the README's is made that way)."""
+    base = browser_server["base"]
+    dom = dump_dom(base + "/pane.html", browser_server["certs"].cert, tmp_path / "profile")
+    status = dom[dom.index('<div id="status"') : dom.index("</div>", dom.index('<div id="status"'))]
+    assert "Paired with smbml" in status, status
+    for button in ("run-forecast", "run-leads", "run-segments"):
+        assert f'id="{button}"' in dom
+    shot = tmp_path / "taskpane.png"
+    done = subprocess.run(
+        [str(_chromium()), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'shot-profile'}",
+         f"--ignore-certificate-errors-spki-list={_spki_hash(browser_server['certs'].cert)}",
+         "--hide-scrollbars", "--window-size=380,720", "--virtual-time-budget=20000",
+         f"--screenshot={shot}", base + "/pane.html"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 5000
+    keep = os.environ.get("SMBML_SCREENS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep) / "excel-taskpane.png")

@@ -163,6 +163,8 @@ def manifest_xml(base_url: str = f"https://localhost:{DEFAULT_PORT}") -> str:
   <DefaultSettings>
     <SourceLocation DefaultValue={attr(url + "/taskpane.html")} />
   </DefaultSettings>
+  <!-- The least the task pane needs: it reads the selected range and writes formulas,
+       tables and charts beside it. The worksheet functions alone would need none. -->
   <Permissions>ReadWriteDocument</Permissions>
   <VersionOverrides xmlns="http://schemas.microsoft.com/office/taskpaneappversionoverrides" xsi:type="VersionOverridesV1_0">
     <Hosts>
