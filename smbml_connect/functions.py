@@ -469,6 +469,8 @@ def call(name: str, args: Sequence[Any], context: FunctionContext | None = None)
     with_header = spec.header
     if spec.args[-1] is HEADERS:
         given = args.pop() if len(args) == len(spec.args) else None
+        while len(args) > spec.required and args[-1] is None:
+            args.pop()  # so FORECAST(d, v, 3, , , FALSE) shares FORECAST(d, v, 3)'s answer
         try:
             with_header = flag(given, "headers", default=True)
         except DataValidationError as error:

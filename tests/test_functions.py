@@ -301,3 +301,45 @@ def test_whole_columns_are_cut_to_the_rows_in_use_but_unequal_ranges_stay_unequa
     assert whole.value == call("FORECAST", [dates, values, 3], fresh()).value
     short = call("FORECAST", [[*dates, [None]], values[:-1], 3], fresh())
     assert short.error == "FORECAST: the ranges differ in length (36 dates, 35 values)"
+
+
+def test_headers_false_leaves_the_header_row_out_and_shares_the_cached_answer():
+    dates, values = monthly(36)
+    context = fresh()
+    full = call("FORECAST", [dates, values, 3], context)
+    bare = call("FORECAST", [dates, values, 3, None, None, False], context)
+    assert bare.value == full.value[1:] and bare.header is False and bare.cached
+    refused = call("ABTEST", [1, 10, 2, 10, "maybe"], context)
+    assert (refused.code, refused.error) == (
+        "#VALUE!",
+        "ABTEST: headers must be TRUE or FALSE, got 'maybe'",
+    )
+
+
+def test_leadscore_all_rows_scores_the_rows_with_an_outcome_too():
+    table = leads_table(400, unknown=50)
+    default = call("LEADSCORE", [table], fresh())
+    every = call("LEADSCORE", [table, None, True], fresh())
+    assert sum(r[0] is None for r in default.value[1:]) == 350
+    assert all(isinstance(r[0], float) for r in every.value[1:])
+    assert [r[0] for r in every.value[-50:]] == [r[0] for r in default.value[-50:]]
+
+
+def test_leadscore_warns_when_the_first_row_looks_like_data():
+    table = leads_table(400, unknown=50)
+    without_header = table[1:]
+    result = call("LEADSCORE", [without_header], fresh())
+    assert result.error is None, result.error
+    assert result.notes[0].startswith("the first row holds 'lead0@example.com', which looks like")
+    assert not any("looks like data" in n for n in call("LEADSCORE", [table], fresh()).notes)
+
+
+def test_as_of_today_is_todays_date_and_before_every_order_is_an_error():
+    ids, dates, amounts = orders(30)
+    today = call("SEGMENT", [ids, dates, amounts, "today"], fresh())
+    assert f"as of {dt.date.today():%Y-%m-%d}" in today.notes
+    early = call("SEGMENT", [ids, dates, amounts, "2001-01-01"], fresh())
+    assert early.code == "#NUM!"
+    assert early.error.startswith("SEGMENT: as_of 2001-01-01 is before every order (the first is")
+    middle = call("SEGMENT", [ids, dates, amounts, "2024-01-01"], fresh())
+    assert any(n.endswith("orders after as_of 2024-01-01 left out") for n in middle.notes)
