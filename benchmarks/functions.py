@@ -134,7 +134,7 @@ def whole_column(client: Client, repeat: int) -> dict[str, Any]:
     }
 
 
-def ets_side_by_side() -> list[dict[str, Any]]:
+def ets_side_by_side() -> dict[str, Any]:
     """SMB.FORECAST.ETS and .CONFINT next to statsmodels' ETS(A,A,A) on the sample."""
     import warnings
 
@@ -180,7 +180,26 @@ def ets_side_by_side() -> list[dict[str, Any]]:
                 ).value,
             }
         )
-    return rows
+    return {"summary": _ets_summary(rows), "series": rows}
+
+
+def _ets_summary(rows: list[dict[str, Any]]) -> dict[str, float]:
+    import numpy as np
+
+    ours, theirs, actual = (
+        np.array([r[k] for r in rows]) for k in ("smb_forecast_ets", "statsmodels_aaa", "actual")
+    )
+    ours_band = np.array([r["smb_confint_95"] for r in rows])
+    theirs_band = np.array([r["statsmodels_half_width_95"] for r in rows])
+    return {
+        "series": len(rows),
+        "median_difference_pct": round(float(np.median(abs(ours - theirs) / abs(theirs))) * 100, 1),
+        "mape_smb_pct": round(float(np.mean(abs(ours - actual) / abs(actual))) * 100, 1),
+        "mape_statsmodels_pct": round(float(np.mean(abs(theirs - actual) / abs(actual))) * 100, 1),
+        "median_confint_ratio": round(float(np.median(ours_band / theirs_band)), 2),
+        "coverage_95_smb": round(float(np.mean(abs(actual - ours) <= ours_band)), 2),
+        "coverage_95_statsmodels": round(float(np.mean(abs(actual - theirs) <= theirs_band)), 2),
+    }
 
 
 def _median(values: list[float]) -> float:
