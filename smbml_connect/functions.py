@@ -511,8 +511,8 @@ def _is_rows(value: list[Any]) -> bool:
 
 
 def _today_resolved(value: Any) -> Any:
-    """ "today" as a date argument means the date of the call: resolved before the
-    cache key is made, so tomorrow's call is computed again."""
+    """The word today, as a date argument, means the date of the call: resolved before
+    the cache key is made, so tomorrow's call is computed again."""
     if isinstance(value, str) and value.strip().lower() == "today":
         return dt.date.today().isoformat()
     return value
