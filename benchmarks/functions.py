@@ -11,6 +11,9 @@ calls it over keep-alive HTTPS, as the add-in does. Each case prints:
   reference: the rest is HTTP, JSON and TLS);
 - target_ms where the issue sets one.
 
+The task pane's Forecast run (node, the pane's own code on a mocked workbook, against
+the same server) is timed the same way: cold, new inputs, identical again.
+
 A whole-column case (`=SMB.FORECAST(A:A, B:B, 12)`: the same 60 points followed by
 blank rows down to row 1,048,576) reports the registry in-process (the xlwings path,
 and the server's work after parsing) on the exact range and on the whole columns,
@@ -134,6 +137,24 @@ def whole_column(client: Client, repeat: int) -> dict[str, Any]:
     }
 
 
+def taskpane_forecast(base: str, ca: Path, repeat: int) -> dict[str, Any]:
+    """The task pane's Forecast run (excel_addin/bench/taskpane_forecast.js: selection
+    read, the call, formula, chart and explanation written) on a mocked workbook."""
+    import shutil
+    import subprocess
+
+    addin = Path(__file__).resolve().parents[1] / "excel_addin"
+    name = "task pane Forecast run, 60 monthly points, 12 ahead"
+    if shutil.which("node") is None or not (addin / "node_modules" / "office-addin-mock").exists():
+        return {"name": name, "skipped": "node or the add-in's npm tools are missing"}
+    env = {**os.environ, "SMBML_URL": base, "SMBML_CODE": CODE, "NODE_EXTRA_CA_CERTS": str(ca)}
+    done = subprocess.run(
+        ["node", "bench/taskpane_forecast.js", str(repeat)],
+        cwd=addin, env=env, capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    return {"name": name, **json.loads(done.stdout)}
+
+
 def ets_side_by_side() -> dict[str, Any]:
     """SMB.FORECAST.ETS and .CONFINT next to statsmodels' ETS(A,A,A) on the sample."""
     import warnings
@@ -255,6 +276,7 @@ def main() -> None:
             case(client, "500 single-cell ABTEST calls in one request",
                  lambda i: _batch(i), args.repeat, {}),
             whole_column(client, args.repeat),
+            taskpane_forecast(client.base, certs.ca, args.repeat),
         ]  # fmt: skip
     print(
         json.dumps(
