@@ -85,6 +85,11 @@ def test_other_origins_and_hosts_are_refused(server):
                           "Access-Control-Request-Method": "POST"})  # fmt: skip
     assert preflight.status_code == 204
     assert PAIRING_HEADER in preflight.headers["access-control-allow-headers"]
+    assert "access-control-allow-private-network" not in preflight.headers
+    private = s.options(base + "/api/call", headers={"Origin": base,
+                        "Access-Control-Request-Method": "POST",
+                        "Access-Control-Request-Private-Network": "true"})  # fmt: skip
+    assert private.headers["access-control-allow-private-network"] == "true"
     rebound = s.get(base + "/api/health", headers={"Host": f"attacker.example:{PORT}"})
     assert rebound.status_code == 421
 

@@ -138,14 +138,16 @@ class Guard:
             await send(message)
 
         if request.method == "OPTIONS" and origin:
-            await Response(
-                status_code=204,
-                headers={
-                    "Access-Control-Allow-Methods": "GET, POST",
-                    "Access-Control-Allow-Headers": f"Content-Type, {PAIRING_HEADER}",
-                    "Access-Control-Max-Age": "600",
-                },
-            )(scope, receive, send_with_headers)
+            headers = {
+                "Access-Control-Allow-Methods": "GET, POST",
+                "Access-Control-Allow-Headers": f"Content-Type, {PAIRING_HEADER}",
+                "Access-Control-Max-Age": "600",
+            }
+            # Chrome's Private Network Access asks before a page reaches this machine;
+            # the allowed origins (checked above) may.
+            if request.headers.get("access-control-request-private-network") == "true":
+                headers["Access-Control-Allow-Private-Network"] = "true"
+            await Response(status_code=204, headers=headers)(scope, receive, send_with_headers)
             return
         await self.app(scope, receive, send_with_headers)
 
