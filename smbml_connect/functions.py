@@ -80,6 +80,11 @@ class WorksheetFunction:
     def required(self) -> int:
         return sum(not a.optional for a in self.args)
 
+    @property
+    def xlwings_name(self) -> str:
+        """The UDF's name: VBA names cannot hold a dot (SMB_FORECAST_ETS)."""
+        return "SMB_" + self.name.replace(".", "_")
+
     def usage(self) -> str:
         names = [a.name if not a.optional else f"[{a.name}]" for a in self.args]
         return f"{self.name}({', '.join(names)})"

@@ -140,9 +140,9 @@ def call_like_excel(func: Any, *cells: Any) -> list[list[Any]]:
 
 def test_every_registry_function_has_a_udf_with_its_arguments(udfs):
     found = {n: f for n, f in vars(udfs).items() if n.startswith("SMB_") and callable(f)}
-    assert set(found) == {f"SMB_{name.replace('.', '_')}" for name in REGISTRY}
+    assert set(found) == {spec.xlwings_name for spec in REGISTRY.values()}
     for name, spec in REGISTRY.items():
-        info = found[f"SMB_{name.replace('.', '_')}"].__xlfunc__
+        info = found[spec.xlwings_name].__xlfunc__
         assert [a["name"] for a in info["args"]] == [a.name for a in spec.args]
         assert [a["doc"] for a in info["args"]] == [a.help for a in spec.args]
         assert info["ret"]["doc"] == spec.help
