@@ -9,9 +9,10 @@ because blank rows at the end are dropped.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -19,18 +20,37 @@ import pandas as pd
 from smbml_connect.errors import DataValidationError
 
 __all__ = [
+    "CellError",
+    "ErrorCode",
     "Matrix",
     "as_column",
     "as_number",
+    "as_rows",
     "as_table",
     "as_text",
     "blank",
+    "column_formats",
+    "filled_length",
+    "filled_rows",
+    "flag",
     "matrix_from_frame",
     "paired_columns",
     "single",
 ]
 
 Matrix = list[list[Any]]
+# The Excel error values a worksheet function answers with (Office.js ErrorCode names
+# and COM codes are looked up from these in the add-ins).
+ErrorCode = Literal["#VALUE!", "#NUM!", "#N/A", "#NAME?"]
+
+
+class CellError(DataValidationError):
+    """Bad input whose Excel error value is not the default #VALUE!: a lookup with no
+    match is #N/A, a number out of range #NUM!, as in Excel's own functions."""
+
+    def __init__(self, message: str, code: ErrorCode) -> None:
+        super().__init__(message)
+        self.code: ErrorCode = code
 
 
 def blank(value: Any) -> bool:
@@ -43,35 +63,75 @@ def blank(value: Any) -> bool:
 
 def _rows(value: Any) -> Matrix:
     if isinstance(value, list | tuple):
-        if value and all(isinstance(row, list | tuple) for row in value):
-            return [list(row) for row in value]
+        if value and set(map(type, value)) <= {list, tuple}:
+            return value if isinstance(value, list) else list(value)  # rows are only read
         return [[v] for v in value]
     return [[value]]
+
+
+def as_rows(value: Any) -> Matrix:
+    """A range (or one value) as a list of rows."""
+    return _rows(value)
 
 
 def as_column(value: Any, name: str) -> list[Any]:
     """A one-column or one-row range (or a single value) as a flat list."""
     rows = _rows(value)
-    width = max((len(r) for r in rows), default=0)
-    if len(rows) > 1 and width > 1:
+    if len(rows) == 1:
+        return list(rows[0])
+    width = max(map(len, rows), default=0)
+    if width > 1:
         raise DataValidationError(
             f"{name} must be one column or one row, got {len(rows)} rows x {width} columns"
         )
-    return [v for row in rows for v in row]
+    return list(itertools.chain.from_iterable(rows))
+
+
+def filled_length(cells: list[Any]) -> int:
+    """Length without the blank cells at the end.
+
+    A whole-column reference (A:A) hands over a million cells, nearly all blank: the
+    blank tail is skipped in blocks with list.count (C speed), and only the block where
+    the data ends is looked at cell by cell."""
+    end = len(cells)
+    block = 4096
+    while end >= block:
+        chunk = cells[end - block : end]
+        if chunk.count("") + chunk.count(None) != block:
+            break
+        end -= block
+    while end and blank(cells[end - 1]):
+        end -= 1
+    return end
+
+
+def filled_rows(rows: Matrix) -> int:
+    """Number of rows without the blank rows at the end (in blocks, as `filled_length`)."""
+    end = len(rows)
+    width = len(rows[0]) if rows else 0
+    empty: tuple[Any, ...] = ([""] * width, [None] * width, ("",) * width, (None,) * width)
+    block = 4096
+    while end >= block:
+        chunk = rows[end - block : end]
+        found = 0
+        for e in empty:  # usually the first kind alone fills the block
+            found += chunk.count(e)
+            if found == block:
+                break
+        if found != block:
+            break
+        end -= block
+    while end and all(blank(v) for v in rows[end - 1]):
+        end -= 1
+    return end
 
 
 def paired_columns(**columns: Any) -> dict[str, list[Any]]:
     """Columns that belong together, with the blank rows at the end of all of them dropped."""
     flat = {name: as_column(value, name) for name, value in columns.items()}
-    lengths = {name: len(v) for name, v in flat.items()}
-    while any(lengths.values()) and all(
-        n == 0 or blank(flat[name][n - 1]) for name, n in lengths.items()
-    ):
-        longest = max(lengths.values())
-        for name, n in lengths.items():
-            if n == longest:
-                lengths[name] = n - 1
-    trimmed = {name: flat[name][: lengths[name]] for name in flat}
+    used = max((filled_length(cells) for cells in flat.values()), default=0)
+    trimmed = {name: cells[:used] for name, cells in flat.items()}
+    lengths = {name: len(cells) for name, cells in trimmed.items()}
     if len(set(lengths.values())) > 1:
         described = ", ".join(f"{n} {name}" for name, n in lengths.items())
         raise DataValidationError(f"the ranges differ in length ({described})")
@@ -81,8 +141,7 @@ def paired_columns(**columns: Any) -> dict[str, list[Any]]:
 def as_table(value: Any, name: str = "table") -> pd.DataFrame:
     """A range whose first row is the header; blank headers and duplicates get names."""
     rows = _rows(value)
-    while rows and all(blank(v) for v in rows[-1]):
-        rows.pop()
+    rows = rows[: filled_rows(rows)]
     if len(rows) < 2:
         raise DataValidationError(f"{name} needs a header row and at least one row of data")
     header: list[str] = []
@@ -121,6 +180,20 @@ def as_number(value: Any, name: str, default: float | None = None) -> float | No
     return number
 
 
+def flag(value: Any, name: str, default: bool) -> bool:
+    """A TRUE/FALSE argument: Excel's booleans, 1/0, or the words; blank is the default."""
+    cell = single(value, name)
+    if cell is None:
+        return default
+    if isinstance(cell, bool):
+        return cell
+    if isinstance(cell, int | float) and cell in (0, 1):
+        return bool(cell)
+    if isinstance(cell, str) and cell.strip().upper() in ("TRUE", "FALSE"):
+        return cell.strip().upper() == "TRUE"
+    raise DataValidationError(f"{name} must be TRUE or FALSE, got {cell!r}")
+
+
 def as_text(value: Any, name: str) -> str | None:
     cell = single(value, name)
     if cell is None:
@@ -152,6 +225,31 @@ def _cell(value: Any) -> Any:
         number = float(value)
         return None if not math.isfinite(number) else number
     return value
+
+
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+
+
+def column_formats(frame: pd.DataFrame) -> tuple[str | None, ...]:
+    """The Excel number format of each column: dates as dates, and what the
+    implementation declared in `frame.attrs["formats"]` (probabilities as "0%")."""
+    declared: dict[str, str] = frame.attrs.get("formats", {})
+    formats: list[str | None] = []
+    for column in frame.columns:
+        values = frame[column]
+        if column in declared:
+            formats.append(declared[column])
+        elif pd.api.types.is_datetime64_any_dtype(values) or (
+            len(values) and all(isinstance(v, dt.date) for v in values.dropna())
+            and values.notna().any()
+        ):  # fmt: skip
+            stamps = pd.to_datetime(values.dropna())
+            whole_days = bool((stamps == stamps.dt.normalize()).all())
+            formats.append(DATE_FORMAT if whole_days else DATETIME_FORMAT)
+        else:
+            formats.append(None)
+    return tuple(formats)
 
 
 def matrix_from_frame(frame: pd.DataFrame, header: Sequence[str] | None = None) -> Matrix:

@@ -5,26 +5,38 @@ range, type), the columns it spills and its implementation. The xlwings UDFs, th
 Office.js metadata (functions.json) and the routes of `smbml serve` are loops over
 `REGISTRY`, so a new function is one entry here and one implementation.
 
-`call` never raises: a bad input comes back as a short message for the cell, such as
+`call` never raises: a bad input comes back as an Excel error value with a short
+message, as Excel's own functions do (#VALUE! for an input that cannot be read, #NUM!
+for one that cannot be computed on, #N/A for a lookup with no match), such as #NUM!
 "FORECAST: need at least 8 dates, got 5"; anything unexpected is logged in full and
-the cell says to look at the log.
+the message says to look at the log. IFERROR and ISERROR catch every one of them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
 from smbml_connect import __version__, function_impls
-from smbml_connect.cell_values import Matrix, matrix_from_frame
-from smbml_connect.errors import SmbmlError
+from smbml_connect.cell_values import (
+    CellError,
+    ErrorCode,
+    Matrix,
+    column_formats,
+    filled_rows,
+    flag,
+    matrix_from_frame,
+)
+from smbml_connect.errors import DataValidationError, NotEnoughDataError, SmbmlError
 from smbml_connect.result_cache import ResultCache, input_hash
 
 __all__ = [
@@ -35,6 +47,7 @@ __all__ = [
     "WorksheetFunction",
     "call",
     "function",
+    "without_blank_tail",
 ]
 
 log = logging.getLogger(__name__)
@@ -59,10 +72,18 @@ class WorksheetFunction:
     rows: Literal["one", "many"]  # one row, or one per input row/customer/period
     implementation: Callable[..., function_impls.Result]
     uses_store: bool = False  # reads synced results, so inputs alone do not fix the answer
+    # A table with a header row (and the optional `headers` argument last), or bare
+    # values in the shape Excel's own function returns (the FORECAST.ETS family).
+    header: bool = True
 
     @property
     def required(self) -> int:
         return sum(not a.optional for a in self.args)
+
+    @property
+    def xlwings_name(self) -> str:
+        """The UDF's name: VBA names cannot hold a dot (SMB_FORECAST_ETS)."""
+        return "SMB_" + self.name.replace(".", "_")
 
     def usage(self) -> str:
         names = [a.name if not a.optional else f"[{a.name}]" for a in self.args]
@@ -72,9 +93,51 @@ class WorksheetFunction:
 _IDS = Arg("customer_ids", "Customer id or email of each order", type="text")
 _DATES = Arg("order_dates", "Date of each order", type="date")
 _AMOUNTS = Arg("amounts", "Amount of each order", type="number")
+# The last argument of every function that spills a table: FALSE leaves the header
+# row out, for a spill that goes under headers of the user's own.
+HEADERS = Arg(
+    "headers",
+    "TRUE (default) spills a header row first; FALSE leaves it out",
+    range=False,
+    type="any",
+    optional=True,
+)
+_TARGET = Arg(
+    "target_date",
+    "The date (or range of dates) to forecast, after the end of the timeline",
+    type="date",
+)
+_VALUES = Arg("values", "The history: one number per point of the timeline", type="number")
+_TIMELINE = Arg(
+    "timeline",
+    "Dates (or numbers) with a constant step, e.g. the 1st of each month; need not be sorted",
+    type="date",
+)
+_SEASONALITY = Arg(
+    "seasonality",
+    "1 (default) finds the season, 0 means none, n means n points per season (up to 8760)",
+    range=False,
+    type="number",
+    optional=True,
+)
+_COMPLETION = Arg(
+    "data_completion",
+    "1 (default) fills missing points from their neighbours, 0 counts them as zero",
+    range=False,
+    type="number",
+    optional=True,
+)
+_AGGREGATION = Arg(
+    "aggregation",
+    "How values on the same date combine: 1 AVERAGE (default), 2 COUNT, 3 COUNTA, 4 MAX, "
+    "5 MEDIAN, 6 MIN, 7 SUM",
+    range=False,
+    type="number",
+    optional=True,
+)
 _AS_OF = Arg(
     "as_of",
-    "Date to measure from (default: the day after the last order)",
+    'Date to measure from, or "today" (default: the day after the last order)',
     range=False,
     type="date",
     optional=True,
@@ -101,6 +164,15 @@ REGISTRY: dict[str, WorksheetFunction] = {
                     type="text",
                     optional=True,
                 ),
+                Arg(
+                    "all_rows",
+                    "TRUE scores every row, those with an outcome too; FALSE (default) "
+                    "leaves those blank",
+                    range=False,
+                    type="any",
+                    optional=True,
+                ),
+                HEADERS,
             ),
             ("score", "tier", "reasons"),
             "many",
@@ -109,7 +181,10 @@ REGISTRY: dict[str, WorksheetFunction] = {
         WorksheetFunction(
             "LEADSCORE_OF",
             "The lead score of a synced contact, as stored by the last run.",
-            (Arg("email_or_id", "The contact's email address or id", range=False, type="text"),),
+            (
+                Arg("email_or_id", "The contact's email address or id", range=False, type="text"),
+                HEADERS,
+            ),
             ("score", "tier", "reasons", "scored at"),
             "one",
             function_impls.leadscore_of,
@@ -118,7 +193,7 @@ REGISTRY: dict[str, WorksheetFunction] = {
         WorksheetFunction(
             "SEGMENT",
             "RFM segment per customer (Champions, Loyal, At risk...) from their orders.",
-            (_IDS, _DATES, _AMOUNTS, _AS_OF),
+            (_IDS, _DATES, _AMOUNTS, _AS_OF, HEADERS),
             ("customer", "segment", "days since last order", "orders", "spend", "RFM"),
             "many",
             function_impls.segment,
@@ -127,7 +202,7 @@ REGISTRY: dict[str, WorksheetFunction] = {
             "CHURN",
             "Chance each customer buys nothing in the next 12 months, and their expected "
             "value with an 80% range.",
-            (_IDS, _DATES, _AMOUNTS, _AS_OF),
+            (_IDS, _DATES, _AMOUNTS, _AS_OF, HEADERS),
             (
                 "customer",
                 "churn risk",
@@ -160,11 +235,12 @@ REGISTRY: dict[str, WorksheetFunction] = {
                 ),
                 Arg(
                     "level",
-                    "Range width in percent (default 80)",
+                    "Range width: 0.8 or 80 for 80% (default), 0.95 or 95 for 95%",
                     range=False,
                     type="number",
                     optional=True,
                 ),
+                HEADERS,
             ),
             ("date", "forecast", "low (80%)", "high (80%)"),
             "many",
@@ -191,6 +267,7 @@ REGISTRY: dict[str, WorksheetFunction] = {
                     type="number",
                     optional=True,
                 ),
+                HEADERS,
             ),
             ("suggested price", "elasticity", "confidence", "reason"),
             "one",
@@ -205,6 +282,7 @@ REGISTRY: dict[str, WorksheetFunction] = {
                 Arg("visitors_a", "Visitors of version A", range=False, type="number"),
                 Arg("conversions_b", "Conversions of version B", range=False, type="number"),
                 Arg("visitors_b", "Visitors of version B", range=False, type="number"),
+                HEADERS,
             ),
             (
                 "chance B beats A",
@@ -217,6 +295,49 @@ REGISTRY: dict[str, WorksheetFunction] = {
             "one",
             function_impls.abtest,
         ),
+        WorksheetFunction(
+            "FORECAST.ETS",
+            "Excel's FORECAST.ETS (AAA exponential smoothing), same arguments: the "
+            "forecast at each target date.",
+            (_TARGET, _VALUES, _TIMELINE, _SEASONALITY, _COMPLETION, _AGGREGATION),
+            ("forecast",),
+            "many",
+            function_impls.forecast_ets,
+            header=False,
+        ),
+        WorksheetFunction(
+            "FORECAST.ETS.CONFINT",
+            "Excel's FORECAST.ETS.CONFINT: half the width of the range around the "
+            "forecast at each target date.",
+            (
+                _TARGET,
+                _VALUES,
+                _TIMELINE,
+                Arg(
+                    "confidence_level",
+                    "Between 0 and 1 (default 0.95)",
+                    range=False,
+                    type="number",
+                    optional=True,
+                ),
+                _SEASONALITY,
+                _COMPLETION,
+                _AGGREGATION,
+            ),
+            ("half width",),
+            "many",
+            function_impls.forecast_ets_confint,
+            header=False,
+        ),
+        WorksheetFunction(
+            "FORECAST.ETS.SEASONALITY",
+            "Excel's FORECAST.ETS.SEASONALITY: the season length found (0 for none).",
+            (_VALUES, _TIMELINE, _COMPLETION, _AGGREGATION),
+            ("season length",),
+            "one",
+            function_impls.forecast_ets_seasonality,
+            header=False,
+        ),
     )
 }
 
@@ -227,11 +348,24 @@ class CallResult:
     error: str | None = None
     notes: tuple[str, ...] = ()
     cached: bool = False
+    code: ErrorCode = "#VALUE!"  # the Excel error value shown when `error` is set
+    header: bool = True  # the value's first row is a header row
+    # Excel number format per column ("yyyy-mm-dd", "0%"), None where the cell's own
+    # format should stay: Office.js sends them as formatted numbers.
+    formats: tuple[str | None, ...] = ()
 
     @property
     def cells(self) -> Matrix:
-        """What the cell shows: the table, or the message alone."""
+        """What a workbook written by smbml shows: the table, or the message alone."""
         return self.value if self.value is not None else [[self.error]]
+
+
+def _failure(message: str, code: ErrorCode, context: FunctionContext) -> CallResult:
+    """An error result; the message also goes to the log and the task pane's list, since
+    the cell itself shows only the error value."""
+    log.warning("%s %s", code, message)
+    context.recent_notes.append(f"{code} {message}")
+    return CallResult(error=message, code=code)
 
 
 @dataclass
@@ -286,16 +420,27 @@ def _compute(spec: WorksheetFunction, args: Sequence[Any], context: FunctionCont
             frame, notes = spec.implementation(*args, context.lead_scores())
         else:
             frame, notes = spec.implementation(*args)
+        value = matrix_from_frame(frame)
+        formats = column_formats(frame)
     except (SmbmlError, ValueError) as error:
-        return CallResult(error=f"{spec.name}: {_short(error)}")
+        return _failure(f"{spec.name}: {_short(error)}", _code(error), context)
     except Exception:
         log.exception("worksheet function %s failed", spec.name)
-        return CallResult(error=f"{spec.name}: unexpected error, details are in the smbml log")
+        message = f"{spec.name}: unexpected error, details are in the smbml log"
+        return _failure(message, "#VALUE!", context)
     kept = tuple(n for n in notes if n)
     for note in kept:
         log.info("%s: %s", spec.name, note)
         context.recent_notes.append(f"{spec.name}: {note}")
-    return CallResult(value=matrix_from_frame(frame), notes=kept)
+    return CallResult(value=value, notes=kept, formats=formats)
+
+
+def _code(error: Exception) -> ErrorCode:
+    if isinstance(error, CellError):
+        return error.code
+    if isinstance(error, NotEnoughDataError):
+        return "#NUM!"  # readable, but too little to compute on: Excel's #NUM!
+    return "#VALUE!"
 
 
 def _short(error: Exception) -> str:
@@ -309,8 +454,13 @@ def call(name: str, args: Sequence[Any], context: FunctionContext | None = None)
     try:
         spec = function(name)
     except KeyError as error:
-        return CallResult(error=str(error.args[0]))
-    args = list(args)
+        return _failure(str(error.args[0]), "#NAME?", context)
+    args = without_blank_tail([_today_resolved(a) for a in args])
+    deep = next((i for i, a in enumerate(args) if _too_deep(a)), None)
+    if deep is not None:
+        name_of = spec.args[deep].name if deep < len(spec.args) else f"argument {deep + 1}"
+        message = f"{spec.name}: {name_of} must be a value or a range of cells, got nested lists"
+        return _failure(message, "#VALUE!", context)
     while len(args) > spec.required and args and args[-1] is None:
         args.pop()  # Excel passes omitted optional arguments as null
     if not spec.required <= len(args) <= len(spec.args):
@@ -319,11 +469,19 @@ def call(name: str, args: Sequence[Any], context: FunctionContext | None = None)
             if spec.required == len(spec.args)
             else f"{spec.required} to {len(spec.args)}"
         )
-        return CallResult(
-            error=f"{spec.name}: takes {wanted} arguments, got {len(args)}: {spec.usage()}"
-        )
+        message = f"{spec.name}: takes {wanted} arguments, got {len(args)}: {spec.usage()}"
+        return _failure(message, "#VALUE!", context)
+    with_header = spec.header
+    if spec.args[-1] is HEADERS:
+        given = args.pop() if len(args) == len(spec.args) else None
+        while len(args) > spec.required and args[-1] is None:
+            args.pop()  # so FORECAST(d, v, 3, , , FALSE) shares FORECAST(d, v, 3)'s answer
+        try:
+            with_header = flag(given, "headers", default=True)
+        except DataValidationError as error:
+            return _failure(f"{spec.name}: {error}", "#VALUE!", context)
     if spec.uses_store:
-        return _compute(spec, args, context)
+        return _shown(_compute(spec, args, context), with_header)
     key = input_hash(f"{__version__}:{spec.name}", args)
     holder: dict[str, bool] = {}
 
@@ -331,7 +489,48 @@ def call(name: str, args: Sequence[Any], context: FunctionContext | None = None)
         holder["computed"] = True
         return _compute(spec, args, context)
 
-    result = context.cache.get_or_compute(key, compute)
-    if holder:
+    result = _shown(context.cache.get_or_compute(key, compute), with_header)
+    return result if holder else replace(result, cached=True)
+
+
+def _shown(result: CallResult, with_header: bool) -> CallResult:
+    """The result as the cell shows it: the header row left out when not wanted."""
+    if with_header or result.value is None:
         return result
-    return CallResult(result.value, result.error, result.notes, cached=True)
+    return replace(result, value=result.value[1:], header=False)
+
+
+def without_blank_tail(args: list[Any]) -> list[Any]:
+    """Ranges cut below the last row any of them fills: a whole-column reference (A:A)
+    is a million rows, nearly all blank, and everything after this sees only the rows
+    in use. Only rows blank in every range go, so ranges of unequal size stay unequal."""
+    ranges = [i for i, a in enumerate(args) if isinstance(a, list) and a and _is_rows(a)]
+    if not ranges:
+        return args
+    used = max(filled_rows(args[i]) for i in ranges)
+    return [a[:used] if i in ranges and len(a) > used else a for i, a in enumerate(args)]
+
+
+def _is_rows(value: list[Any]) -> bool:
+    return isinstance(value[0], list) and isinstance(value[-1], list)
+
+
+def _today_resolved(value: Any) -> Any:
+    """The word today, as a date argument, means the date of the call: resolved before
+    the cache key is made, so tomorrow's call is computed again."""
+    if isinstance(value, str) and value.strip().lower() == "today":
+        return dt.date.today().isoformat()
+    return value
+
+
+def _too_deep(value: Any) -> bool:
+    """Lists inside the rows of a range: not something Excel sends, and hashing or
+    reading it would only fail further in (a body nested 254 levels deep once cost a
+    whole batch of calls). Type sets, not loops: a whole column is a million cells."""
+    if not isinstance(value, list | tuple):
+        return False
+    containers = {list, tuple, dict}
+    row_types = set(map(type, value))
+    if not row_types <= {list, tuple}:
+        return bool(row_types & containers)  # a flat list: only plain values may be in it
+    return bool(set(map(type, itertools.chain.from_iterable(value))) & containers)

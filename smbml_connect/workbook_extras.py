@@ -158,8 +158,9 @@ def _instructions(
         "then type =SMB.FORECAST(...) and the others below.",
         "Windows desktop with xlwings: `xlwings addin install`, set UDF Modules to "
         "smbml_connect.excel_addin.udfs, Import Functions; the names are SMB_FORECAST and so on.",
-        "Each function spills a table with a header row. A problem shows as a short message in "
-        "the cell, e.g. 'FORECAST: need at least 8 dates, got 5'.",
+        "Each function spills a table with a header row. A problem shows as an Excel error value "
+        "(#VALUE!, #NUM!, #N/A) whose message, e.g. 'FORECAST: need at least 8 dates, got 5', "
+        "is in the SMB ML pane and the log.",
     ]
     for i, line in enumerate(lines, start=2):
         _text(sheet, i, 1, line)
@@ -169,7 +170,7 @@ def _instructions(
     for spec in REGISTRY.values():
         row += 1
         _text(sheet, row, 1, f"=SMB.{spec.usage()}")
-        _text(sheet, row, 2, f"SMB_{spec.name}")
+        _text(sheet, row, 2, spec.xlwings_name)
         _text(sheet, row, 3, spec.help)
         _text(sheet, row, 4, ", ".join(spec.columns))
     row += 2

@@ -8,6 +8,7 @@ are checked offline, the first against Microsoft's custom-functions-metadata.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -84,6 +85,11 @@ def test_other_origins_and_hosts_are_refused(server):
                           "Access-Control-Request-Method": "POST"})  # fmt: skip
     assert preflight.status_code == 204
     assert PAIRING_HEADER in preflight.headers["access-control-allow-headers"]
+    assert "access-control-allow-private-network" not in preflight.headers
+    private = s.options(base + "/api/call", headers={"Origin": base,
+                        "Access-Control-Request-Method": "POST",
+                        "Access-Control-Request-Private-Network": "true"})  # fmt: skip
+    assert private.headers["access-control-allow-private-network"] == "true"
     rebound = s.get(base + "/api/health", headers={"Host": f"attacker.example:{PORT}"})
     assert rebound.status_code == 421
 
@@ -99,19 +105,40 @@ def test_bad_requests_get_clear_errors(server, monkeypatch):
     assert bad_item.json()["error"] == "call 0 needs a name (text) and args (a list)"
     mixed = post(server, [{"name": "FORECAST", "args": [*series(5), 3]},
                           {"name": "ABTEST", "args": [1, 10, 2, 10]}]).json()["results"]  # fmt: skip
-    assert mixed[0] == {"error": "FORECAST: need at least 8 dates, got 5"}
+    assert mixed[0] == {"error": "FORECAST: need at least 8 dates, got 5", "code": "#NUM!"}
     assert mixed[1]["value"][0][0] == "chance B beats A"
     monkeypatch.setattr(serve_module, "MAX_BODY_BYTES", 1000)
     big = post(server, [{"name": "FORECAST", "args": [*series(200), 3]}])
     assert big.status_code == 413
 
 
+def test_one_bad_call_is_one_error_cell_not_a_failed_batch(server):
+    nested: list = [1]
+    for _ in range(253):
+        nested = [nested]
+    dates, values = series(24)
+    results = post(server, [
+        {"name": "FORECAST", "args": [dates, values, 100_000]},
+        {"name": "ABTEST", "args": [nested, 10, 1, 10]},
+        {"name": "ABTEST", "args": [1, 10, 2, 10]},
+    ]).json()["results"]  # fmt: skip
+    assert results[0] == {
+        "error": "FORECAST: horizon can be at most 1000 periods, got 100000",
+        "code": "#NUM!",
+    }
+    assert results[1]["code"] == "#VALUE!" and "nested lists" in results[1]["error"]
+    assert results[2]["value"][0][0] == "chance B beats A"
+
+
 def test_dates_go_out_as_excel_serials(server):
     dates, values = monthly(36)
     result = post(server, [{"name": "FORECAST", "args": [dates_as_text(dates), values, 2]}])
-    rows = result.json()["results"][0]["value"]
+    answer = result.json()["results"][0]
+    rows = answer["value"]
     assert rows[1][0] == 44927.0  # 2023-01-01
     assert rows[2][0] == 44958.0  # 2023-02-01
+    assert answer["formats"] == ["yyyy-mm-dd", None, None, None]  # shown as dates
+    assert answer["header"] is True
 
 
 def dates_as_text(dates):
@@ -257,7 +284,7 @@ def test_functions_js_under_node_against_the_server(server):
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "# fail 0" in done.stdout and "# skipped 0" in done.stdout
-    assert "# pass 8" in done.stdout
+    assert "# pass 14" in done.stdout
 
 
 def test_a_renewed_authority_reissues_the_server_certificate(tmp_path):
@@ -271,3 +298,52 @@ def test_a_renewed_authority_reissues_the_server_certificate(tmp_path):
 
     cert = x509.load_pem_x509_certificate(second.cert.read_bytes())
     cert.verify_directly_issued_by(x509.load_pem_x509_certificate(second.ca.read_bytes()))
+
+
+def test_the_local_authority_can_vouch_for_this_machine_only(tmp_path):
+    from cryptography import x509
+
+    from smbml_connect.excel_addin.local_cert import CA_DAYS
+
+    files = ensure_certificate(tmp_path)
+    ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
+    constraints = ca.extensions.get_extension_for_class(x509.NameConstraints)
+    assert constraints.critical
+    permitted = {str(n.value) for n in constraints.value.permitted_subtrees}
+    assert permitted == {"localhost", "127.0.0.1/32", "::1/128"}
+    assert ca.not_valid_after_utc - ca.not_valid_before_utc <= dt.timedelta(days=731)
+    assert CA_DAYS <= 731
+    for key in (tmp_path / "ca-key.pem", files.key):
+        assert key.stat().st_mode & 0o777 == 0o600  # readable by the user alone
+    server = x509.load_pem_x509_certificate(files.cert.read_bytes())
+    names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {str(n.value) for n in names} == {"localhost", "127.0.0.1", "::1"}
+
+
+def test_an_authority_made_under_the_old_rules_is_replaced(tmp_path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "smbml_connect local CA")])
+    now = dt.datetime.now(dt.UTC)
+    old = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(1)
+        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    (tmp_path / "ca.pem").write_bytes(old.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "ca-key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    files = ensure_certificate(tmp_path)
+    ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
+    assert ca.serial_number != 1
+    ca.extensions.get_extension_for_class(x509.NameConstraints)

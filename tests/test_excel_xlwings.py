@@ -30,6 +30,30 @@ ROOT = Path(__file__).resolve().parents[1]
 MISSING = object()
 
 
+class Variant:
+    """pywin32's win32com.client.VARIANT: a COM value with its type."""
+
+    def __init__(self, vartype: int, value: Any) -> None:
+        self.varianttype, self.value = vartype, value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Variant) and (other.varianttype, other.value) == (
+            self.varianttype,
+            self.value,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+VT_ERROR = 10  # pythoncom.VT_ERROR
+
+
+def excel_error(code: str) -> Variant:
+    from smbml_connect.excel_addin.xlwings_bridge import XL_ERRORS
+
+    return Variant(VT_ERROR, XL_ERRORS[code])
+
+
 class WindowsLikeEngine:
     """Value cleaning as in xlwings/_xlwindows.py (dates stay datetimes: no COM here)."""
 
@@ -67,9 +91,11 @@ def udfs():
     win32com = types.ModuleType("win32com")
     client = types.ModuleType("win32com.client")
     client.Dispatch = lambda *a, **k: None  # type: ignore[attr-defined]
+    client.VARIANT = Variant  # type: ignore[attr-defined]
     win32com.client = client  # type: ignore[attr-defined]
     pythoncom = types.ModuleType("pythoncom")
     pythoncom.CoInitialize = lambda: None  # type: ignore[attr-defined]
+    pythoncom.VT_ERROR = VT_ERROR  # type: ignore[attr-defined]
     sys.modules.update(pythoncom=pythoncom, pywintypes=pywintypes, win32com=win32com)
     sys.modules["win32com.client"] = client
     sys.modules.pop("xlwings.udfs", None)
@@ -114,21 +140,22 @@ def call_like_excel(func: Any, *cells: Any) -> list[list[Any]]:
 
 def test_every_registry_function_has_a_udf_with_its_arguments(udfs):
     found = {n: f for n, f in vars(udfs).items() if n.startswith("SMB_") and callable(f)}
-    assert set(found) == {f"SMB_{name}" for name in REGISTRY}
+    assert set(found) == {spec.xlwings_name for spec in REGISTRY.values()}
     for name, spec in REGISTRY.items():
-        info = found[f"SMB_{name}"].__xlfunc__
+        info = found[spec.xlwings_name].__xlfunc__
         assert [a["name"] for a in info["args"]] == [a.name for a in spec.args]
         assert [a["doc"] for a in info["args"]] == [a.help for a in spec.args]
         assert info["ret"]["doc"] == spec.help
         assert info["category"] == "SMB ML"
-        assert info["ret"]["options"] == {"index": False, "header": True}
+        assert info["call_in_wizard"] is False  # the wizard would retrain on each keystroke
+        assert info["ret"]["options"] == {}  # rows, header row first where there is one
         for arg, xl_arg in zip(spec.args, info["args"], strict=True):
             assert ("optional" in xl_arg) == arg.optional
             if arg.name == "table_with_header":
                 assert xl_arg["options"] == {"convert": pd.DataFrame, "index": False,
                                              "header": True}  # fmt: skip
             elif arg.range:
-                assert xl_arg["options"] == {"ndim": 2}
+                assert xl_arg["options"] == {"ndim": 2}, (name, arg.name)
             else:
                 assert xl_arg["options"] == {}
 
@@ -151,13 +178,16 @@ def test_a_single_column_read_as_one_cell_still_works(udfs):
     assert len(out) == 4
 
 
-def test_errors_are_one_short_cell(udfs):
+def test_errors_are_excel_error_values_with_the_message_in_the_log(udfs, caplog):
     dates, values = monthly(5)
-    assert call_like_excel(udfs.SMB_FORECAST, dates, values, 3.0, MISSING, MISSING) == [
-        ["FORECAST: need at least 8 dates, got 5"]
-    ]
+    out = call_like_excel(udfs.SMB_FORECAST, dates, values, 3.0, MISSING, MISSING)
+    assert out == [[excel_error("#NUM!")]]
+    assert "SMB_FORECAST: #NUM! FORECAST: need at least 8 dates, got 5" in caplog.text
     bad = call_like_excel(udfs.SMB_ABTEST, 30.0, 20.0, 1.0, 10.0)
-    assert bad == [["ABTEST: conversions_a (30) cannot exceed visitors_a (20)"]]
+    assert bad == [[excel_error("#VALUE!")]]
+    assert "ABTEST: conversions_a (30) cannot exceed visitors_a (20)" in caplog.text
+    unknown = call_like_excel(udfs.SMB_LEADSCORE_OF, "nobody@example.com")
+    assert unknown == [[excel_error("#N/A")]]
 
 
 def test_leadscore_reads_the_table_as_a_dataframe_and_marks_missing_as_na(udfs):
@@ -166,7 +196,7 @@ def test_leadscore_reads_the_table_as_a_dataframe_and_marks_missing_as_na(udfs):
     assert out[0] == ["score", "tier", "reasons"]
     assert len(out) == 601  # one row per input row, so it spills beside the table
     known, scored = out[1:501], out[501:]
-    assert all(row[0] == "#N/A" for row in known)  # no score where the outcome is known
+    assert all(row[0] == excel_error("#N/A") for row in known)  # no score: outcome known
     assert all(0 <= row[0] <= 100 and row[1] in "ABCD" and row[2] for row in scored)
 
 

@@ -47,30 +47,34 @@ def test_whole_column_references_drop_trailing_blank_rows():
 
 
 @pytest.mark.parametrize(
-    ("name", "args", "message"),
+    ("name", "args", "code", "message"),
     [
-        ("FORECAST", [[[1], [2]], [[1]], 3], "FORECAST: the ranges differ in length (2 dates, 1 values)"),
-        ("FORECAST", [*monthly(5), 3], "FORECAST: need at least 8 dates, got 5"),
-        ("FORECAST", [*monthly(24), 0], "FORECAST: horizon must be a whole number of 1 or more, got 0"),
-        ("FORECAST", [*monthly(24), 3, None, 120], "FORECAST: level must be a percent from 50 to 99, got 120"),
-        ("FORECAST", [[[1, 2], [3, 4]], [[1], [2]], 3], "FORECAST: dates must be one column or one row, got 2 rows x 2 columns"),
-        ("ABTEST", [5, 0, 1, 10], "ABTEST: visitors_a must be more than 0"),
-        ("ABTEST", ["many", 10, 1, 10], "ABTEST: conversions_a must be a number, got 'many'"),
-        ("LEADSCORE", [[["a", "b"]]], "LEADSCORE: table_with_header needs a header row and at least one row of data"),
-        ("LEADSCORE", [leads_table(50, 0), "Converted"], "LEADSCORE: every row has an outcome in 'Converted'; leave it blank on the rows to score"),
-        ("LEADSCORE", [leads_table(50, 10), "Nope"], "LEADSCORE: no column named 'Nope'; columns are Email, Source, Visits, Emails opened, Country, Converted"),
-        ("SEGMENT", [[["C1"]], [["not a date"]], [[5]]], "SEGMENT: no rows with a customer id, a date and an amount"),
-        ("PRICE", [[[10]] * 3, [[5]] * 3], "PRICE: no elasticity: "),
-        ("FORECAST", [[[1]]], "FORECAST: takes 3 to 5 arguments, got 1: FORECAST(dates, values, horizon, [season_length], [level])"),
-        ("NOPE", [], "no worksheet function 'NOPE'"),
+        ("FORECAST", [[[1], [2]], [[1]], 3], "#VALUE!", "FORECAST: the ranges differ in length (2 dates, 1 values)"),
+        ("FORECAST", [*monthly(5), 3], "#NUM!", "FORECAST: need at least 8 dates, got 5"),
+        ("FORECAST", [*monthly(24), 0], "#VALUE!", "FORECAST: horizon must be a whole number of 1 or more, got 0"),
+        ("FORECAST", [*monthly(24), 100_000], "#NUM!", "FORECAST: horizon can be at most 1000 periods, got 100000"),
+        ("FORECAST", [*monthly(24), 3, None, 120], "#NUM!", "FORECAST: level must be a whole percent from 50 to 99 (or 0.5 to 0.99), got 120"),
+        ("FORECAST", [[[1, 2], [3, 4]], [[1], [2]], 3], "#VALUE!", "FORECAST: dates must be one column or one row, got 2 rows x 2 columns"),
+        ("ABTEST", [5, 0, 1, 10], "#VALUE!", "ABTEST: visitors_a must be more than 0"),
+        ("ABTEST", ["many", 10, 1, 10], "#VALUE!", "ABTEST: conversions_a must be a number, got 'many'"),
+        ("ABTEST", [[[[1]]], 10, 1, 10], "#VALUE!", "ABTEST: conversions_a must be a value or a range of cells, got nested lists"),
+        ("LEADSCORE", [[["a", "b"]]], "#VALUE!", "LEADSCORE: table_with_header needs a header row and at least one row of data"),
+        ("LEADSCORE", [leads_table(50, 0), "Converted"], "#VALUE!", "LEADSCORE: every row has an outcome in 'Converted'; leave it blank on the rows to score"),
+        ("LEADSCORE", [leads_table(50, 10), "Nope"], "#VALUE!", "LEADSCORE: no column named 'Nope'; columns are Email, Source, Visits, Emails opened, Country, Converted"),
+        ("SEGMENT", [[["C1"]], [["not a date"]], [[5]]], "#VALUE!", "SEGMENT: no rows with a customer id, a date and an amount"),
+        ("PRICE", [[[10]] * 3, [[5]] * 3], "#NUM!", "PRICE: no elasticity: "),
+        ("FORECAST", [[[1]]], "#VALUE!", "FORECAST: takes 3 to 6 arguments, got 1: FORECAST(dates, values, horizon, [season_length], [level], [headers])"),
+        ("NOPE", [], "#NAME?", "no worksheet function 'NOPE'"),
     ],
 )  # fmt: skip
-def test_bad_input_is_one_short_message(name, args, message):
-    result = call(name, args, fresh())
+def test_bad_input_is_an_excel_error_value_with_one_short_message(name, args, code, message):
+    context = fresh()
+    result = call(name, args, context)
     assert result.value is None
+    assert result.code == code
     assert result.error.startswith(message)
     assert "Traceback" not in result.error and len(result.error) <= 240
-    assert result.cells == [[result.error]]
+    assert context.recent_notes[-1] == f"{code} {result.error}"  # the task pane lists it
 
 
 def test_an_unexpected_failure_is_logged_not_shown(monkeypatch, caplog):
@@ -222,8 +226,10 @@ def test_leadscore_of_reads_the_latest_synced_scores(tmp_path, business):
     assert by_email.value[1][1] == lead["label"]
     missing = call("LEADSCORE_OF", ["nobody@example.com"], context)
     assert missing.error == "LEADSCORE_OF: no scored contact with email or id 'nobody@example.com'"
+    assert missing.code == "#N/A"  # a lookup without a match, as VLOOKUP's
     empty = call("LEADSCORE_OF", ["x@example.com"], FunctionContext(store_path=tmp_path / "none"))
     assert empty.error.startswith("LEADSCORE_OF: no lead scores stored yet")
+    assert empty.code == "#N/A"
 
 
 def test_cell_helpers_name_blank_headers_and_check_lengths():
@@ -277,6 +283,7 @@ def test_price_refuses_a_zero_step_instead_of_using_the_default():
     units = [[q] for q in [100, 98, 90, 91, 80, 82, 99, 92, 79, 101]]
     result = call("PRICE", [prices, units, None, 0], fresh())
     assert result.error == "PRICE: max_change must be above 0 and at most 0.5, got 0.0"
+    assert result.code == "#VALUE!"
 
 
 def test_notes_are_kept_for_the_task_pane():
@@ -285,3 +292,54 @@ def test_notes_are_kept_for_the_task_pane():
     context = fresh()
     call("SEGMENT", [ids, dates, amounts], context)
     assert "SEGMENT: row 4, order_dates: 'someday' left out" in context.recent_notes
+
+
+def test_whole_columns_are_cut_to_the_rows_in_use_but_unequal_ranges_stay_unequal():
+    dates, values = monthly(36)
+    blank_rows = [[""] for _ in range(200_000)]
+    whole = call("FORECAST", [dates + blank_rows, values + blank_rows, 3], fresh())
+    assert whole.value == call("FORECAST", [dates, values, 3], fresh()).value
+    short = call("FORECAST", [[*dates, [None]], values[:-1], 3], fresh())
+    assert short.error == "FORECAST: the ranges differ in length (36 dates, 35 values)"
+
+
+def test_headers_false_leaves_the_header_row_out_and_shares_the_cached_answer():
+    dates, values = monthly(36)
+    context = fresh()
+    full = call("FORECAST", [dates, values, 3], context)
+    bare = call("FORECAST", [dates, values, 3, None, None, False], context)
+    assert bare.value == full.value[1:] and bare.header is False and bare.cached
+    refused = call("ABTEST", [1, 10, 2, 10, "maybe"], context)
+    assert (refused.code, refused.error) == (
+        "#VALUE!",
+        "ABTEST: headers must be TRUE or FALSE, got 'maybe'",
+    )
+
+
+def test_leadscore_all_rows_scores_the_rows_with_an_outcome_too():
+    table = leads_table(400, unknown=50)
+    default = call("LEADSCORE", [table], fresh())
+    every = call("LEADSCORE", [table, None, True], fresh())
+    assert sum(r[0] is None for r in default.value[1:]) == 350
+    assert all(isinstance(r[0], float) for r in every.value[1:])
+    assert [r[0] for r in every.value[-50:]] == [r[0] for r in default.value[-50:]]
+
+
+def test_leadscore_warns_when_the_first_row_looks_like_data():
+    table = leads_table(400, unknown=50)
+    without_header = table[1:]
+    result = call("LEADSCORE", [without_header], fresh())
+    assert result.error is None, result.error
+    assert result.notes[0].startswith("the first row holds 'lead0@example.com', which looks like")
+    assert not any("looks like data" in n for n in call("LEADSCORE", [table], fresh()).notes)
+
+
+def test_as_of_today_is_todays_date_and_before_every_order_is_an_error():
+    ids, dates, amounts = orders(30)
+    today = call("SEGMENT", [ids, dates, amounts, "today"], fresh())
+    assert f"as of {dt.date.today():%Y-%m-%d}" in today.notes
+    early = call("SEGMENT", [ids, dates, amounts, "2001-01-01"], fresh())
+    assert early.code == "#NUM!"
+    assert early.error.startswith("SEGMENT: as_of 2001-01-01 is before every order (the first is")
+    middle = call("SEGMENT", [ids, dates, amounts, "2024-01-01"], fresh())
+    assert any(n.endswith("orders after as_of 2024-01-01 left out") for n in middle.notes)

@@ -38,7 +38,12 @@ before(() => {
   });
   // Plain members, not mock properties: Office.js constants need no load().
   global.CustomFunctions.Error = FakeError;
-  global.CustomFunctions.ErrorCode = { notAvailable: "#N/A", invalidValue: "#VALUE!" };
+  global.CustomFunctions.ErrorCode = {
+    notAvailable: "#N/A",
+    invalidValue: "#VALUE!",
+    invalidNumber: "#NUM!",
+    invalidName: "#NAME?",
+  };
   const realFetch = global.fetch;
   global.fetch = (...args) => {
     fetches += 1;
@@ -70,20 +75,74 @@ test("every function in functions.json is associated", { skip }, () => {
   assert.deepEqual(Object.keys(associated).sort(), ids);
 });
 
-test("before pairing a cell says how to pair", { skip }, async () => {
+// What Excel shows for a rejected call: an error value whose message the cell's error
+// indicator shows.
+async function excelError(promise) {
+  await assert.rejects(promise, (error) => error instanceof FakeError);
+  return promise.catch((error) => error);
+}
+
+test("before pairing a cell is #N/A saying how to pair", { skip }, async () => {
   delete storage["smbml-pairing-code"];
-  const cells = await associated.ABTEST(1, 10, 2, 10);
-  assert.match(cells[0][0], /not paired yet/);
+  const error = await excelError(associated.ABTEST(1, 10, 2, 10));
+  assert.equal(error.code, "#N/A");
+  assert.match(error.message, /not paired yet/);
 });
 
-test("FORECAST spills a table with Excel dates", { skip }, async () => {
+test("FORECAST spills a table with formatted Excel dates", { skip }, async () => {
   pair();
   const { dates, values } = monthly(48);
-  const cells = await associated.FORECAST(dates, values, 6, null, null);
+  const cells = await associated.FORECAST(dates, values, 6, null, null, null);
   assert.deepEqual(cells[0], ["date", "forecast", "low (80%)", "high (80%)"]);
   assert.equal(cells.length, 7);
-  assert.equal(cells[1][0], Date.UTC(2024, 0, 1) / 86400000 + 25569);
+  assert.deepEqual(cells[1][0], {
+    type: "FormattedNumber",
+    basicValue: Date.UTC(2024, 0, 1) / 86400000 + 25569,
+    numberFormat: "yyyy-mm-dd",
+  });
   for (const row of cells.slice(1)) assert.ok(row[2] <= row[1] && row[1] <= row[3]);
+  const bare = await associated.FORECAST(dates, values, 6, null, null, false);
+  assert.equal(bare.length, 6); // headers FALSE: the rows alone
+  assert.deepEqual(bare[0], cells[1]);
+});
+
+test("FORECAST.ETS takes Excel's argument order and returns bare values", { skip }, async () => {
+  pair();
+  const { dates, values } = monthly(48);
+  const next = Date.UTC(2024, 0, 1) / 86400000 + 25569;
+  const cells = await associated["FORECAST.ETS"]([[next]], values, dates, 1, 1, 1);
+  assert.equal(cells.length, 1);
+  assert.equal(typeof cells[0][0], "number");
+  const swapped = await excelError(associated["FORECAST.ETS"]([[next]], dates, values));
+  assert.equal(swapped.code, "#NUM!");
+  assert.match(swapped.message, /^FORECAST.ETS: timeline: no constant step/);
+});
+
+test("a whole-column reference sends only the rows in use", { skip }, async () => {
+  pair();
+  const { dates, values } = monthly(48);
+  const blank = (n) => Array.from({ length: n }, () => [""]);
+  const sent = [];
+  const realFetch = global.fetch;
+  global.fetch = (url, init) => {
+    sent.push(init.body.length);
+    return realFetch(url, init);
+  };
+  try {
+    const exact = await associated.FORECAST(dates, values, 3, null, null, null);
+    const whole = await associated.FORECAST(
+      [...dates, ...blank(1048576 - 48)],
+      [...values, ...blank(1048576 - 48)],
+      3, null, null, null,
+    );
+    assert.deepEqual(whole, exact);
+  } finally {
+    global.fetch = realFetch;
+  }
+  assert.equal(sent[0], sent[1]); // the same request as the exact range
+  const { smbTrim } = require("../../smbml_connect/excel_addin/web/client.js");
+  const uneven = smbTrim([[[1], [2], [3]], [[1], [2]], 5]);
+  assert.deepEqual(uneven, [[[1], [2], [3]], [[1], [2]], 5]); // unequal stays unequal
 });
 
 test("a recalculation of 500 cells goes to the server in one request", { skip }, async () => {
@@ -96,15 +155,20 @@ test("a recalculation of 500 cells goes to the server in one request", { skip },
   assert.equal(results.length, 500);
   for (const cells of results) {
     assert.equal(cells[0][0], "chance B beats A");
-    assert.ok(cells[1][0] > 0 && cells[1][0] < 1);
+    assert.equal(cells[1][0].numberFormat, "0.0%"); // a probability shows as a percent
+    assert.ok(cells[1][0].basicValue > 0 && cells[1][0].basicValue < 1);
   }
 });
 
-test("bad input is a short message in the cell", { skip }, async () => {
+test("bad input is an Excel error value with a short message", { skip }, async () => {
   pair();
   const { dates, values } = monthly(5);
-  const cells = await associated.FORECAST(dates, values, 3);
-  assert.deepEqual(cells, [["FORECAST: need at least 8 dates, got 5"]]);
+  const short = await excelError(associated.FORECAST(dates, values, 3));
+  assert.equal(short.code, "#NUM!");
+  assert.equal(short.message, "FORECAST: need at least 8 dates, got 5");
+  const text = await excelError(associated.ABTEST("many", 10, 1, 10));
+  assert.equal(text.code, "#VALUE!");
+  assert.equal(text.message, "ABTEST: conversions_a must be a number, got 'many'");
 });
 
 test("a missing number shows as #N/A", { skip }, async () => {
@@ -124,12 +188,16 @@ test("a missing number shows as #N/A", { skip }, async () => {
 
 test("a wrong pairing code is refused", { skip }, async () => {
   pair("not-the-code");
-  const cells = await associated.ABTEST(1, 10, 2, 10);
-  assert.match(cells[0][0], /^SMB: wrong or missing pairing code/);
+  const error = await excelError(associated.ABTEST(1, 10, 2, 10));
+  assert.equal(error.code, "#N/A");
+  assert.match(error.message, /^SMB: wrong or missing pairing code/);
 });
 
-test("a stopped server is named in the cell", { skip }, async () => {
+test("a stopped server is named in the error", { skip }, async () => {
   pair(CODE, "https://localhost:9");
-  const cells = await associated.ABTEST(1, 10, 2, 10);
-  assert.match(cells[0][0], /^SMB: cannot reach smbml serve at https:\/\/localhost:9/);
+  const error = await excelError(associated.ABTEST(1, 10, 2, 10));
+  assert.equal(error.code, "#N/A");
+  assert.match(error.message, /^SMB: cannot reach smbml serve at https:\/\/localhost:9/);
+  const { smbRecentErrors } = require("../../smbml_connect/excel_addin/web/client.js");
+  assert.match(smbRecentErrors[smbRecentErrors.length - 1], /^#N\/A SMB: cannot reach/);
 });

@@ -1,9 +1,12 @@
 """A certificate for https://localhost, because Excel only loads add-ins over HTTPS.
 
-The first `smbml serve` makes a small certificate authority of its own (valid for this
-machine only, its key never leaves the data folder) and a server certificate for
-localhost and 127.0.0.1 signed by it. The user trusts that authority once, with the
-command `trust_command` prints for their system. Certificates made by Microsoft's
+The first `smbml serve` makes a small certificate authority of its own and a server
+certificate for localhost, 127.0.0.1 and ::1 signed by it. The user trusts that
+authority once, with the command `trust_command` prints for their system; what
+trusting it risks is kept small: the authority is name-constrained (RFC 5280) to
+localhost, 127.0.0.1 and ::1, so even its key could not mint a certificate a browser
+accepts for any other site; it is valid for two years; its key file is readable by
+the user alone (0600). An authority made before these rules is replaced. Certificates made by Microsoft's
 `npx office-addin-dev-certs install` are used instead when they exist, since those
 are already trusted.
 """
@@ -23,10 +26,21 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["CertFiles", "ensure_certificate", "office_dev_certs", "trust_command"]
+__all__ = [
+    "CertFiles",
+    "ensure_certificate",
+    "office_dev_certs",
+    "trust_command",
+    "untrust_command",
+]
 
 SERVER_DAYS = 397  # browsers refuse server certificates valid for longer
-CA_DAYS = 3650
+CA_DAYS = 730  # two years
+LOCAL_NAMES: list[x509.GeneralName] = [
+    x509.DNSName("localhost"),
+    x509.IPAddress(ipaddress.ip_network("127.0.0.1/32")),
+    x509.IPAddress(ipaddress.ip_network("::1/128")),
+]
 RENEW_BEFORE = dt.timedelta(days=30)
 
 
@@ -80,6 +94,10 @@ def _make_ca(folder: Path, now: dt.datetime) -> tuple[x509.Certificate, ec.Ellip
         .not_valid_after(now + dt.timedelta(days=CA_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
+            x509.NameConstraints(permitted_subtrees=LOCAL_NAMES, excluded_subtrees=None),
+            critical=True,
+        )
+        .add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False),
             critical=True,
         )
@@ -100,9 +118,20 @@ def _load_ca(folder: Path, now: dt.datetime) -> tuple[x509.Certificate, ec.Ellip
     if (
         not isinstance(key, ec.EllipticCurvePrivateKey)
         or cert.not_valid_after_utc - now < RENEW_BEFORE
+        or not _follows_the_rules(cert)
     ):
         return _make_ca(folder, now)
     return cert, key
+
+
+def _follows_the_rules(ca: x509.Certificate) -> bool:
+    """Made under the current rules: name-constrained and valid for two years at most."""
+    lifetime = ca.not_valid_after_utc - ca.not_valid_before_utc
+    try:
+        ca.extensions.get_extension_for_class(x509.NameConstraints)
+    except x509.ExtensionNotFound:
+        return False
+    return lifetime <= dt.timedelta(days=CA_DAYS, minutes=10)
 
 
 def _server_is_fresh(path: Path, ca: x509.Certificate, now: dt.datetime) -> bool:
@@ -135,6 +164,7 @@ def ensure_certificate(folder: Path) -> CertFiles:
                 [
                     x509.DNSName("localhost"),
                     x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.IPAddress(ipaddress.ip_address("::1")),
                 ]
             ),
             critical=False,
@@ -164,4 +194,20 @@ def trust_command(ca: Path, platform: str | None = None) -> str:
     return (
         f'sudo cp "{ca}" /usr/local/share/ca-certificates/smbml-local-ca.crt '
         "&& sudo update-ca-certificates"
+    )
+
+
+def untrust_command(platform: str | None = None) -> str:
+    """The command that removes the trust `trust_command` gave (the README shows it)."""
+    platform = platform or sys.platform
+    if platform.startswith("win"):
+        return 'certutil -user -delstore Root "smbml_connect local CA"'
+    if platform == "darwin":
+        return (
+            'security delete-certificate -c "smbml_connect local CA" '
+            "~/Library/Keychains/login.keychain-db"
+        )
+    return (
+        "sudo rm /usr/local/share/ca-certificates/smbml-local-ca.crt "
+        "&& sudo update-ca-certificates --fresh"
     )

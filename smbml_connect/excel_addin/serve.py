@@ -81,9 +81,15 @@ def _serial(value: Any) -> Any:
 
 def _answer(result: CallResult) -> dict[str, Any]:
     if result.error is not None:
-        return {"error": result.error}
+        return {"error": result.error, "code": result.code}
     rows = [[_serial(v) for v in row] for row in result.value or []]
-    return {"value": rows, "notes": list(result.notes), "cached": result.cached}
+    return {
+        "value": rows,
+        "header": result.header,
+        "formats": list(result.formats),
+        "notes": list(result.notes),
+        "cached": result.cached,
+    }
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -132,14 +138,16 @@ class Guard:
             await send(message)
 
         if request.method == "OPTIONS" and origin:
-            await Response(
-                status_code=204,
-                headers={
-                    "Access-Control-Allow-Methods": "GET, POST",
-                    "Access-Control-Allow-Headers": f"Content-Type, {PAIRING_HEADER}",
-                    "Access-Control-Max-Age": "600",
-                },
-            )(scope, receive, send_with_headers)
+            headers = {
+                "Access-Control-Allow-Methods": "GET, POST",
+                "Access-Control-Allow-Headers": f"Content-Type, {PAIRING_HEADER}",
+                "Access-Control-Max-Age": "600",
+            }
+            # Chrome's Private Network Access asks before a page reaches this machine;
+            # the allowed origins (checked above) may.
+            if request.headers.get("access-control-request-private-network") == "true":
+                headers["Access-Control-Allow-Private-Network"] = "true"
+            await Response(status_code=204, headers=headers)(scope, receive, send_with_headers)
             return
         await self.app(scope, receive, send_with_headers)
 

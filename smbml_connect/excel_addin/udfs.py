@@ -1,12 +1,16 @@
 """Classic xlwings add-in (Windows desktop Excel): =SMB_FORECAST(...) and friends.
 
-Setup: `pip install smbml-connect`, `xlwings addin install`, then in the xlwings ribbon
-tab set UDF Modules to `smbml_connect.excel_addin.udfs` and click Import Functions. VBA names cannot
-contain dots, hence SMB_ rather than SMB. Each function is a one-line adapter over
+Setup (README, "Windows desktop Excel"): the project's Python as the xlwings
+interpreter, `xlwings addin install`, trust access to the VBA project, then in the
+xlwings ribbon tab set UDF Modules to `smbml_connect.excel_addin.udfs` and click Import
+Functions. VBA names cannot contain dots, hence SMB_ rather than SMB. and
+SMB_FORECAST_ETS for SMB.FORECAST.ETS. Each function is a one-line adapter over
 smbml_connect.functions; only the BSD part of xlwings is used (no xlwings.pro, no
 xlwings.server, no licence key).
 
 The functions carry no type hints on purpose: xlwings reads a hint as a converter.
+`call_in_wizard=False`: Excel's Function Wizard would otherwise run each function (and
+retrain LEADSCORE) on every keystroke of its dialog.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from smbml_connect.runtime import prefer_passive_openmp_waits
 # Excel's Python imports this module to serve the functions: here the import is the
 # entry point, and it runs before the bridge loads LightGBM and scikit-learn (OpenMP).
 prefer_passive_openmp_waits()
+
+from typing import Any  # noqa: E402
 
 import pandas as pd  # noqa: E402
 import xlwings as xw  # noqa: E402
@@ -29,81 +35,128 @@ from smbml_connect.excel_addin.xlwings_bridge import (  # noqa: E402
 
 TABLE = {"convert": pd.DataFrame, "index": False, "header": True}
 RANGE = {"ndim": 2}
+FUNC: dict[str, Any] = {"category": CATEGORY, "call_in_wizard": False}
 
 
-@xw.func(category=CATEGORY)
-@xw.arg("table_with_header", doc=arg_doc("LEADSCORE", "table_with_header"), **TABLE)
-@xw.arg("target_column", doc=arg_doc("LEADSCORE", "target_column"))
-@xw.ret(index=False, header=True)
-@described("LEADSCORE")
-def SMB_LEADSCORE(table_with_header, target_column=None):
-    return run("LEADSCORE", table_with_header, target_column)
-
-
-@xw.func(category=CATEGORY)
-@xw.arg("email_or_id", doc=arg_doc("LEADSCORE_OF", "email_or_id"))
-@xw.ret(index=False, header=True)
-@described("LEADSCORE_OF")
-def SMB_LEADSCORE_OF(email_or_id):
-    return run("LEADSCORE_OF", email_or_id)
-
-
-def order_args(name):
-    """SEGMENT and CHURN take the same three order columns and an as-of date."""
+def plain(name, *names):
+    """Arguments passed as xlwings reads a single cell (or a range, unconverted)."""
 
     def apply(f):
-        for arg in ("customer_ids", "order_dates", "amounts"):
-            f = xw.arg(arg, doc=arg_doc(name, arg), **RANGE)(f)
-        return xw.arg("as_of", doc=arg_doc(name, "as_of"))(f)
+        for arg in names:
+            f = xw.arg(arg, doc=arg_doc(name, arg))(f)
+        return f
 
     return apply
 
 
-@xw.func(category=CATEGORY)
-@order_args("SEGMENT")
-@xw.ret(index=False, header=True)
+def ranges(name, *names):
+    """Arguments read as two-dimensional ranges (lists of rows)."""
+
+    def apply(f):
+        for arg in names:
+            f = xw.arg(arg, doc=arg_doc(name, arg), **RANGE)(f)
+        return f
+
+    return apply
+
+
+@xw.func(**FUNC)
+@xw.arg("table_with_header", doc=arg_doc("LEADSCORE", "table_with_header"), **TABLE)
+@plain("LEADSCORE", "target_column", "all_rows", "headers")
+@described("LEADSCORE")
+def SMB_LEADSCORE(table_with_header, target_column=None, all_rows=None, headers=None):
+    return run("LEADSCORE", table_with_header, target_column, all_rows, headers)
+
+
+@xw.func(**FUNC)
+@plain("LEADSCORE_OF", "email_or_id", "headers")
+@described("LEADSCORE_OF")
+def SMB_LEADSCORE_OF(email_or_id, headers=None):
+    return run("LEADSCORE_OF", email_or_id, headers)
+
+
+@xw.func(**FUNC)
+@ranges("SEGMENT", "customer_ids", "order_dates", "amounts")
+@plain("SEGMENT", "as_of", "headers")
 @described("SEGMENT")
-def SMB_SEGMENT(customer_ids, order_dates, amounts, as_of=None):
-    return run("SEGMENT", customer_ids, order_dates, amounts, as_of)
+def SMB_SEGMENT(customer_ids, order_dates, amounts, as_of=None, headers=None):
+    return run("SEGMENT", customer_ids, order_dates, amounts, as_of, headers)
 
 
-@xw.func(category=CATEGORY)
-@order_args("CHURN")
-@xw.ret(index=False, header=True)
+@xw.func(**FUNC)
+@ranges("CHURN", "customer_ids", "order_dates", "amounts")
+@plain("CHURN", "as_of", "headers")
 @described("CHURN")
-def SMB_CHURN(customer_ids, order_dates, amounts, as_of=None):
-    return run("CHURN", customer_ids, order_dates, amounts, as_of)
+def SMB_CHURN(customer_ids, order_dates, amounts, as_of=None, headers=None):
+    return run("CHURN", customer_ids, order_dates, amounts, as_of, headers)
 
 
-@xw.func(category=CATEGORY)
-@xw.arg("dates", doc=arg_doc("FORECAST", "dates"), **RANGE)
-@xw.arg("values", doc=arg_doc("FORECAST", "values"), **RANGE)
-@xw.arg("horizon", doc=arg_doc("FORECAST", "horizon"))
-@xw.arg("season_length", doc=arg_doc("FORECAST", "season_length"))
-@xw.arg("level", doc=arg_doc("FORECAST", "level"))
-@xw.ret(index=False, header=True)
+@xw.func(**FUNC)
+@ranges("FORECAST", "dates", "values")
+@plain("FORECAST", "horizon", "season_length", "level", "headers")
 @described("FORECAST")
-def SMB_FORECAST(dates, values, horizon, season_length=None, level=None):
-    return run("FORECAST", dates, values, horizon, season_length, level)
+def SMB_FORECAST(dates, values, horizon, season_length=None, level=None, headers=None):
+    return run("FORECAST", dates, values, horizon, season_length, level, headers)
 
 
-@xw.func(category=CATEGORY)
-@xw.arg("prices", doc=arg_doc("PRICE", "prices"), **RANGE)
-@xw.arg("quantities", doc=arg_doc("PRICE", "quantities"), **RANGE)
-@xw.arg("unit_cost", doc=arg_doc("PRICE", "unit_cost"))
-@xw.arg("max_change", doc=arg_doc("PRICE", "max_change"))
-@xw.ret(index=False, header=True)
+@xw.func(**FUNC)
+@ranges("PRICE", "prices", "quantities")
+@plain("PRICE", "unit_cost", "max_change", "headers")
 @described("PRICE")
-def SMB_PRICE(prices, quantities, unit_cost=None, max_change=None):
-    return run("PRICE", prices, quantities, unit_cost, max_change)
+def SMB_PRICE(prices, quantities, unit_cost=None, max_change=None, headers=None):
+    return run("PRICE", prices, quantities, unit_cost, max_change, headers)
 
 
-@xw.func(category=CATEGORY)
-@xw.arg("conversions_a", doc=arg_doc("ABTEST", "conversions_a"))
-@xw.arg("visitors_a", doc=arg_doc("ABTEST", "visitors_a"))
-@xw.arg("conversions_b", doc=arg_doc("ABTEST", "conversions_b"))
-@xw.arg("visitors_b", doc=arg_doc("ABTEST", "visitors_b"))
-@xw.ret(index=False, header=True)
+@xw.func(**FUNC)
+@plain("ABTEST", "conversions_a", "visitors_a", "conversions_b", "visitors_b", "headers")
 @described("ABTEST")
-def SMB_ABTEST(conversions_a, visitors_a, conversions_b, visitors_b):
-    return run("ABTEST", conversions_a, visitors_a, conversions_b, visitors_b)
+def SMB_ABTEST(conversions_a, visitors_a, conversions_b, visitors_b, headers=None):
+    return run("ABTEST", conversions_a, visitors_a, conversions_b, visitors_b, headers)
+
+
+ETS = ("seasonality", "data_completion", "aggregation")
+
+
+@xw.func(**FUNC)
+@ranges("FORECAST.ETS", "target_date", "values", "timeline")
+@plain("FORECAST.ETS", *ETS)
+@described("FORECAST.ETS")
+def SMB_FORECAST_ETS(
+    target_date, values, timeline, seasonality=None, data_completion=None, aggregation=None
+):
+    return run(
+        "FORECAST.ETS", target_date, values, timeline, seasonality, data_completion, aggregation
+    )
+
+
+@xw.func(**FUNC)
+@ranges("FORECAST.ETS.CONFINT", "target_date", "values", "timeline")
+@plain("FORECAST.ETS.CONFINT", "confidence_level", *ETS)
+@described("FORECAST.ETS.CONFINT")
+def SMB_FORECAST_ETS_CONFINT(
+    target_date,
+    values,
+    timeline,
+    confidence_level=None,
+    seasonality=None,
+    data_completion=None,
+    aggregation=None,
+):
+    return run(
+        "FORECAST.ETS.CONFINT",
+        target_date,
+        values,
+        timeline,
+        confidence_level,
+        seasonality,
+        data_completion,
+        aggregation,
+    )
+
+
+@xw.func(**FUNC)
+@ranges("FORECAST.ETS.SEASONALITY", "values", "timeline")
+@plain("FORECAST.ETS.SEASONALITY", "data_completion", "aggregation")
+@described("FORECAST.ETS.SEASONALITY")
+def SMB_FORECAST_ETS_SEASONALITY(values, timeline, data_completion=None, aggregation=None):
+    return run("FORECAST.ETS.SEASONALITY", values, timeline, data_completion, aggregation)

@@ -2,13 +2,17 @@
 
 The UDFs receive what xlwings' converters made of the cells (lists of rows, a
 DataFrame with its header, datetimes, None for empty cells) and hand it to the
-registry; the answer goes back as a DataFrame so xlwings writes it with its header.
-A missing number is #N/A, as in Excel's own functions; an error is one short message.
+registry; the answer goes back as rows of real dates and numbers, header row first.
+A missing number is #N/A, as in Excel's own functions. A failure is an Excel error
+value (#VALUE!, #NUM!, #N/A...) that IFERROR can catch, returned as the COM error
+variant pywin32 provides, the form xlwings itself reads cell errors in (the free part
+of xlwings has no error type of its own for UDF results); its message goes to the
+smbml log, since a cell holding an error value has no room for text.
 """
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -16,10 +20,20 @@ import pandas as pd
 
 from smbml_connect.functions import call, function
 
-__all__ = ["CATEGORY", "arg_doc", "described", "not_available", "run"]
+__all__ = ["CATEGORY", "XL_ERRORS", "arg_doc", "described", "error_value", "run"]
 
+log = logging.getLogger(__name__)
 CATEGORY = "SMB ML"
-XL_ERR_NA = -2146826246  # the COM error code Excel shows as #N/A
+# The COM codes (HRESULTs) of Excel's error values, as xlwings' Windows engine maps them.
+XL_ERRORS = {
+    "#NULL!": -2146826288,
+    "#DIV/0!": -2146826281,
+    "#VALUE!": -2146826273,
+    "#REF!": -2146826265,
+    "#NAME?": -2146826259,
+    "#NUM!": -2146826252,
+    "#N/A": -2146826246,
+}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -40,14 +54,15 @@ def arg_doc(name: str, arg: str) -> str:
     return next(a.help for a in function(name).args if a.name == arg)
 
 
-def not_available() -> Any:
-    """#N/A in a returned array: a COM error variant on Windows, the text elsewhere."""
-    if sys.platform.startswith("win"):
+def error_value(code: str) -> Any:
+    """An Excel error value in a UDF result: a COM error variant (VT_ERROR) on Windows,
+    where xlwings UDFs run; the error's text where there is no COM."""
+    try:
         import pythoncom
         from win32com.client import VARIANT
-
-        return VARIANT(pythoncom.VT_ERROR, XL_ERR_NA)
-    return "#N/A"
+    except ImportError:
+        return code
+    return VARIANT(pythoncom.VT_ERROR, XL_ERRORS[code])
 
 
 def _cells(value: Any) -> Any:
@@ -58,10 +73,12 @@ def _cells(value: Any) -> Any:
     return value
 
 
-def run(name: str, *args: Any) -> pd.DataFrame | str:
+def run(name: str, *args: Any) -> Any:
+    """The answer as rows (the header row first, unless asked to leave it out), with
+    Excel's error values where a number is missing or the call failed."""
     result = call(name, [_cells(a) for a in args])
-    if result.error is not None or not result.value:
-        return result.error or ""
-    header, *rows = result.value
-    frame = pd.DataFrame(rows, columns=header, dtype=object)
-    return frame.where(frame.notna(), not_available())
+    if result.error is not None or result.value is None:
+        log.warning("SMB_%s: %s %s", name.replace(".", "_"), result.code, result.error)
+        return error_value(result.code)
+    missing = error_value("#N/A")
+    return [[missing if v is None else v for v in row] for row in result.value]

@@ -8,20 +8,23 @@
  * @customfunction LEADSCORE
  * @param {any[][]} table_with_header Your leads table, header row included, with an outcome column (yes/no, blank for the leads to score)
  * @param {string} [target_column] Header of the outcome column (default: a column named like converted/won/outcome, else the last)
+ * @param {any} [all_rows] TRUE scores every row, those with an outcome too; FALSE (default) leaves those blank
+ * @param {any} [headers] TRUE (default) spills a header row first; FALSE leaves it out
  * @returns {any[][]} A table with a header row.
  */
-function leadscore(table_with_header, target_column) {
-  return smbCall("LEADSCORE", [table_with_header, target_column]);
+function leadscore(table_with_header, target_column, all_rows, headers) {
+  return smbCall("LEADSCORE", [table_with_header, target_column, all_rows, headers]);
 }
 
 /**
  * The lead score of a synced contact, as stored by the last run. Spills: score, tier, reasons, scored at.
  * @customfunction LEADSCORE_OF
  * @param {string} email_or_id The contact's email address or id
+ * @param {any} [headers] TRUE (default) spills a header row first; FALSE leaves it out
  * @returns {any[][]} A table with a header row.
  */
-function leadscore_of(email_or_id) {
-  return smbCall("LEADSCORE_OF", [email_or_id]);
+function leadscore_of(email_or_id, headers) {
+  return smbCall("LEADSCORE_OF", [email_or_id, headers]);
 }
 
 /**
@@ -30,11 +33,12 @@ function leadscore_of(email_or_id) {
  * @param {any[][]} customer_ids Customer id or email of each order
  * @param {any[][]} order_dates Date of each order
  * @param {any[][]} amounts Amount of each order
- * @param {any} [as_of] Date to measure from (default: the day after the last order)
+ * @param {any} [as_of] Date to measure from, or "today" (default: the day after the last order)
+ * @param {any} [headers] TRUE (default) spills a header row first; FALSE leaves it out
  * @returns {any[][]} A table with a header row.
  */
-function segment(customer_ids, order_dates, amounts, as_of) {
-  return smbCall("SEGMENT", [customer_ids, order_dates, amounts, as_of]);
+function segment(customer_ids, order_dates, amounts, as_of, headers) {
+  return smbCall("SEGMENT", [customer_ids, order_dates, amounts, as_of, headers]);
 }
 
 /**
@@ -43,11 +47,12 @@ function segment(customer_ids, order_dates, amounts, as_of) {
  * @param {any[][]} customer_ids Customer id or email of each order
  * @param {any[][]} order_dates Date of each order
  * @param {any[][]} amounts Amount of each order
- * @param {any} [as_of] Date to measure from (default: the day after the last order)
+ * @param {any} [as_of] Date to measure from, or "today" (default: the day after the last order)
+ * @param {any} [headers] TRUE (default) spills a header row first; FALSE leaves it out
  * @returns {any[][]} A table with a header row.
  */
-function churn(customer_ids, order_dates, amounts, as_of) {
-  return smbCall("CHURN", [customer_ids, order_dates, amounts, as_of]);
+function churn(customer_ids, order_dates, amounts, as_of, headers) {
+  return smbCall("CHURN", [customer_ids, order_dates, amounts, as_of, headers]);
 }
 
 /**
@@ -57,11 +62,12 @@ function churn(customer_ids, order_dates, amounts, as_of) {
  * @param {any[][]} values Values of the history, one per date
  * @param {number} horizon How many periods ahead
  * @param {number} [season_length] Periods per season, e.g. 12 for months (default: found)
- * @param {number} [level] Range width in percent (default 80)
+ * @param {number} [level] Range width: 0.8 or 80 for 80% (default), 0.95 or 95 for 95%
+ * @param {any} [headers] TRUE (default) spills a header row first; FALSE leaves it out
  * @returns {any[][]} A table with a header row.
  */
-function forecast(dates, values, horizon, season_length, level) {
-  return smbCall("FORECAST", [dates, values, horizon, season_length, level]);
+function forecast(dates, values, horizon, season_length, level, headers) {
+  return smbCall("FORECAST", [dates, values, horizon, season_length, level, headers]);
 }
 
 /**
@@ -71,10 +77,11 @@ function forecast(dates, values, horizon, season_length, level) {
  * @param {any[][]} quantities Units sold in each period
  * @param {number} [unit_cost] Cost of one unit (keeps the price above it)
  * @param {number} [max_change] Largest change in one step, e.g. 10% (default 10%)
+ * @param {any} [headers] TRUE (default) spills a header row first; FALSE leaves it out
  * @returns {any[][]} A table with a header row.
  */
-function price(prices, quantities, unit_cost, max_change) {
-  return smbCall("PRICE", [prices, quantities, unit_cost, max_change]);
+function price(prices, quantities, unit_cost, max_change, headers) {
+  return smbCall("PRICE", [prices, quantities, unit_cost, max_change, headers]);
 }
 
 /**
@@ -84,10 +91,55 @@ function price(prices, quantities, unit_cost, max_change) {
  * @param {number} visitors_a Visitors of version A
  * @param {number} conversions_b Conversions of version B
  * @param {number} visitors_b Visitors of version B
+ * @param {any} [headers] TRUE (default) spills a header row first; FALSE leaves it out
  * @returns {any[][]} A table with a header row.
  */
-function abtest(conversions_a, visitors_a, conversions_b, visitors_b) {
-  return smbCall("ABTEST", [conversions_a, visitors_a, conversions_b, visitors_b]);
+function abtest(conversions_a, visitors_a, conversions_b, visitors_b, headers) {
+  return smbCall("ABTEST", [conversions_a, visitors_a, conversions_b, visitors_b, headers]);
+}
+
+/**
+ * Excel's FORECAST.ETS (AAA exponential smoothing), same arguments: the forecast at each target date. Spills: forecast.
+ * @customfunction FORECAST.ETS
+ * @param {any[][]} target_date The date (or range of dates) to forecast, after the end of the timeline
+ * @param {any[][]} values The history: one number per point of the timeline
+ * @param {any[][]} timeline Dates (or numbers) with a constant step, e.g. the 1st of each month; need not be sorted
+ * @param {number} [seasonality] 1 (default) finds the season, 0 means none, n means n points per season (up to 8760)
+ * @param {number} [data_completion] 1 (default) fills missing points from their neighbours, 0 counts them as zero
+ * @param {number} [aggregation] How values on the same date combine: 1 AVERAGE (default), 2 COUNT, 3 COUNTA, 4 MAX, 5 MEDIAN, 6 MIN, 7 SUM
+ * @returns {any[][]} One value per target.
+ */
+function forecast_ets(target_date, values, timeline, seasonality, data_completion, aggregation) {
+  return smbCall("FORECAST.ETS", [target_date, values, timeline, seasonality, data_completion, aggregation]);
+}
+
+/**
+ * Excel's FORECAST.ETS.CONFINT: half the width of the range around the forecast at each target date. Spills: half width.
+ * @customfunction FORECAST.ETS.CONFINT
+ * @param {any[][]} target_date The date (or range of dates) to forecast, after the end of the timeline
+ * @param {any[][]} values The history: one number per point of the timeline
+ * @param {any[][]} timeline Dates (or numbers) with a constant step, e.g. the 1st of each month; need not be sorted
+ * @param {number} [confidence_level] Between 0 and 1 (default 0.95)
+ * @param {number} [seasonality] 1 (default) finds the season, 0 means none, n means n points per season (up to 8760)
+ * @param {number} [data_completion] 1 (default) fills missing points from their neighbours, 0 counts them as zero
+ * @param {number} [aggregation] How values on the same date combine: 1 AVERAGE (default), 2 COUNT, 3 COUNTA, 4 MAX, 5 MEDIAN, 6 MIN, 7 SUM
+ * @returns {any[][]} One value per target.
+ */
+function forecast_ets_confint(target_date, values, timeline, confidence_level, seasonality, data_completion, aggregation) {
+  return smbCall("FORECAST.ETS.CONFINT", [target_date, values, timeline, confidence_level, seasonality, data_completion, aggregation]);
+}
+
+/**
+ * Excel's FORECAST.ETS.SEASONALITY: the season length found (0 for none). Spills: season length.
+ * @customfunction FORECAST.ETS.SEASONALITY
+ * @param {any[][]} values The history: one number per point of the timeline
+ * @param {any[][]} timeline Dates (or numbers) with a constant step, e.g. the 1st of each month; need not be sorted
+ * @param {number} [data_completion] 1 (default) fills missing points from their neighbours, 0 counts them as zero
+ * @param {number} [aggregation] How values on the same date combine: 1 AVERAGE (default), 2 COUNT, 3 COUNTA, 4 MAX, 5 MEDIAN, 6 MIN, 7 SUM
+ * @returns {any[][]} One value per target.
+ */
+function forecast_ets_seasonality(values, timeline, data_completion, aggregation) {
+  return smbCall("FORECAST.ETS.SEASONALITY", [values, timeline, data_completion, aggregation]);
 }
 
 if (typeof CustomFunctions !== "undefined") {
@@ -98,7 +150,10 @@ if (typeof CustomFunctions !== "undefined") {
   CustomFunctions.associate("FORECAST", forecast);
   CustomFunctions.associate("PRICE", price);
   CustomFunctions.associate("ABTEST", abtest);
+  CustomFunctions.associate("FORECAST.ETS", forecast_ets);
+  CustomFunctions.associate("FORECAST.ETS.CONFINT", forecast_ets_confint);
+  CustomFunctions.associate("FORECAST.ETS.SEASONALITY", forecast_ets_seasonality);
 }
 if (typeof module !== "undefined") {
-  module.exports = { leadscore, leadscore_of, segment, churn, forecast, price, abtest };
+  module.exports = { leadscore, leadscore_of, segment, churn, forecast, price, abtest, forecast_ets, forecast_ets_confint, forecast_ets_seasonality };
 }

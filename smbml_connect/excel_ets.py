@@ -1,0 +1,365 @@
+"""Excel's FORECAST.ETS conventions, for SMB.FORECAST.ETS and its .CONFINT and .SEASONALITY.
+
+Excel documents the contract, not the code: the AAA form of exponential smoothing
+(additive error, trend and season); a numeric timeline with a constant step that need
+not be sorted, up to 30% of its points missing and filled in (by interpolation, or as
+zeros), duplicate points aggregated with codes 1-7 (AVERAGE, COUNT, COUNTA, MAX,
+MEDIAN, MIN, SUM); seasonality 1 = find it, 0 = none, n = n points per season (up to
+8,760); a target before the end of the timeline is #NUM!. This module keeps that
+contract with Excel's error values; the smoothing parameters are fitted by least
+squares on one-step errors, so numbers agree with Excel's closely, not digit for digit.
+A timeline of dates on the same day of each month steps by calendar months.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import optimize, stats
+
+from smbml_connect.cell_values import CellError, blank
+
+__all__ = [
+    "AGGREGATIONS",
+    "EtsModel",
+    "Timeline",
+    "fit_aaa",
+    "prepare",
+    "season_length",
+    "steps_ahead",
+]
+
+MAX_SEASON = 8760  # Excel's limit: the hours of a year
+MAX_MISSING_SHARE = 0.30
+EXCEL_EPOCH_ORDINAL = 693594  # date(1899, 12, 30).toordinal(): serial 0
+
+AGGREGATIONS: dict[int, tuple[str, Callable[[list[Any]], float]]] = {
+    1: ("AVERAGE", lambda v: float(np.mean(_numbers(v)))),
+    2: ("COUNT", lambda v: float(len(_numbers(v)))),
+    3: ("COUNTA", lambda v: float(sum(not blank(x) for x in v))),
+    4: ("MAX", lambda v: float(np.max(_numbers(v)))),
+    5: ("MEDIAN", lambda v: float(np.median(_numbers(v)))),
+    6: ("MIN", lambda v: float(np.min(_numbers(v)))),
+    7: ("SUM", lambda v: float(np.sum(_numbers(v)))),
+}
+
+
+def _numbers(values: list[Any]) -> list[float]:
+    return [float(v) for v in values if _is_number(v)]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool
+    ) and math.isfinite(float(value))  # fmt: skip
+
+
+def serial(value: Any, name: str, row: int | None = None) -> float:
+    """A timeline point or target date as Excel's serial number."""
+    where = f" (row {row})" if row is not None else ""
+    if isinstance(value, dt.datetime):
+        delta = value.replace(tzinfo=None) - dt.datetime(1899, 12, 30)
+        return delta / dt.timedelta(days=1)
+    if isinstance(value, dt.date):
+        return float(value.toordinal() - EXCEL_EPOCH_ORDINAL)
+    if _is_number(value):
+        number = float(value)
+        if number < 0:
+            raise CellError(
+                f"{name}: {number:g}{where} cannot be a date or a point in time", "#NUM!"
+            )
+        return number
+    raise CellError(
+        f"{name}: {_shown(value)}{where} is not a date or a number; a timeline holds dates "
+        "or numbers with a constant step (FORECAST.ETS takes target_date, values, timeline)",
+        "#VALUE!",
+    )
+
+
+def _shown(value: Any) -> str:
+    """A cell as the user typed it, for a message."""
+    if isinstance(value, bool):
+        return "TRUE/FALSE"
+    if isinstance(value, dt.date):
+        return f"{value:%Y-%m-%d}"
+    return repr(value)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The regular series after sorting, aggregating and filling in."""
+
+    y: np.ndarray
+    start: float  # serial of the first point
+    step: float  # in days, or in months when `months`
+    months: bool
+    filled: int  # points that were missing and filled in
+    notes: tuple[str, ...]
+
+    @property
+    def end(self) -> float:
+        return self.position(len(self.y) - 1)
+
+    def position(self, index: float) -> float:
+        """Serial of the point `index` steps from the start (months counted in months)."""
+        if not self.months:
+            return self.start + index * self.step
+        first = dt.date.fromordinal(int(self.start) + EXCEL_EPOCH_ORDINAL)
+        total = first.month - 1 + int(index * self.step)
+        year, month = first.year + total // 12, total % 12 + 1
+        day = min(first.day, _month_days(year, month))
+        return float(dt.date(year, month, day).toordinal() - EXCEL_EPOCH_ORDINAL)
+
+
+def _month_days(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
+
+
+def _month_index(serials: np.ndarray) -> np.ndarray | None:
+    """Months since year 0 when every point is a whole date on one day of the month
+    (or every one the month's last day); None otherwise."""
+    if not np.all(serials == np.floor(serials)):
+        return None
+    days = [dt.date.fromordinal(int(s) + EXCEL_EPOCH_ORDINAL) for s in serials]
+    same_day = len({d.day for d in days}) == 1
+    month_ends = all(d.day == _month_days(d.year, d.month) for d in days)
+    if not (same_day or month_ends) or len({(d.year, d.month) for d in days}) < 2:
+        return None
+    return np.array([d.year * 12 + d.month - 1 for d in days], dtype=float)
+
+
+def _constant_step(points: np.ndarray) -> float | None:
+    """The timeline's step: its smallest gap, when every gap is a whole multiple of it."""
+    gaps = np.diff(points)
+    if len(gaps) == 0 or gaps.min() <= 0:
+        return None
+    step = float(gaps.min())
+    ratio = gaps / step
+    return step if np.allclose(ratio, np.round(ratio), rtol=0, atol=1e-6) else None
+
+
+def prepare(
+    values: Sequence[Any], timeline: Sequence[Any], completion: Any, aggregation: Any
+) -> Timeline:
+    """Sort, aggregate duplicates and fill in the missing points, as Excel does."""
+    if len(values) != len(timeline):
+        raise CellError(
+            f"values and timeline differ in size ({len(values)} and {len(timeline)} cells)", "#N/A"
+        )
+    code = _whole(aggregation, "aggregation", 1)
+    if code == 0:
+        code = 1  # Excel's page calls AVERAGE both 0 and 1
+    if code not in AGGREGATIONS:
+        raise CellError(f"aggregation must be a whole number from 1 to 7, got {code}", "#NUM!")
+    zeros = _completion(completion)
+    points: dict[float, list[Any]] = {}
+    for row, (value, when) in enumerate(zip(values, timeline, strict=True), start=1):
+        if blank(when):
+            if not blank(value):
+                raise CellError(f"timeline: row {row} is blank but values has {value!r}", "#VALUE!")
+            continue
+        if not blank(value) and not _is_number(value):
+            raise CellError(f"values: {_shown(value)} (row {row}) is not a number", "#VALUE!")
+        points.setdefault(serial(when, "timeline", row), []).append(value)
+    if len(points) < 3:
+        raise CellError(f"timeline: need at least 3 distinct points, got {len(points)}", "#NUM!")
+    order = np.array(sorted(points))
+    months = _month_index(order)
+    axis = months if months is not None else order
+    step = _constant_step(axis)
+    length = round((axis[-1] - axis[0]) / step) + 1 if step else 0
+    if step is None or length > 2 * len(order):  # over half missing: not a step at all
+        gaps = np.diff(order)
+        raise CellError(
+            f"timeline: no constant step between its points (gaps from {gaps.min():g} to "
+            f"{gaps.max():g}); is it the values? FORECAST.ETS takes (target_date, values, "
+            "timeline)",
+            "#NUM!",
+        )
+    name, aggregate = AGGREGATIONS[code]
+    merged = [len(points[p]) for p in order if len(points[p]) > 1]
+    observed = np.array([_aggregate(aggregate, points[p]) for p in order])
+    index = np.round((axis - axis[0]) / step).astype(int)
+    missing = length - len(index) + int(np.isnan(observed).sum())
+    if missing / length > MAX_MISSING_SHARE:
+        raise CellError(
+            f"timeline: {missing} of {length} points are missing, more than the 30% "
+            "that can be filled in",
+            "#NUM!",
+        )
+    y = np.full(length, np.nan)
+    y[index] = observed
+    gaps = np.isnan(y)
+    if gaps.any():
+        known = np.flatnonzero(~gaps)
+        y[gaps] = 0.0 if zeros else np.interp(np.flatnonzero(gaps), known, y[known])
+    notes = []
+    if merged:
+        notes.append(f"{sum(merged)} values on {len(merged)} repeated dates combined by {name}")
+    if missing:
+        how = "as zero" if zeros else "from their neighbours"
+        notes.append(f"{missing} missing points of {length} filled in {how}")
+    return Timeline(y, float(order[0]), step, months is not None, missing, tuple(notes))
+
+
+def _aggregate(aggregate: Callable[[list[Any]], float], values: list[Any]) -> float:
+    if not _numbers(values) and aggregate is not AGGREGATIONS[3][1]:
+        return math.nan if aggregate is not AGGREGATIONS[2][1] else 0.0
+    return aggregate(values)
+
+
+def _whole(value: Any, name: str, default: int) -> int:
+    if blank(value):
+        return default
+    if isinstance(value, bool) or not _is_number(value) or float(value) != int(value):
+        raise CellError(f"{name} must be a whole number, got {value!r}", "#NUM!")
+    return int(value)
+
+
+def _completion(value: Any) -> bool:
+    """True when missing points count as zeros (data_completion 0 or FALSE)."""
+    if blank(value):
+        return False
+    if isinstance(value, bool):
+        return not value
+    if _is_number(value) and float(value) in (0.0, 1.0):
+        return float(value) == 0.0
+    raise CellError(f"data_completion must be 1 or 0 (TRUE or FALSE), got {value!r}", "#NUM!")
+
+
+def season_length(y: np.ndarray) -> int:
+    """The season Excel's seasonality 1 stands for: the strongest autocorrelation peak
+    of the detrended series, when it is clearly above noise; 0 when there is none."""
+    n = len(y)
+    t = np.arange(n)
+    detrended = y - np.polyval(np.polyfit(t, y, 1), t)
+    if n < 6 or np.allclose(detrended, 0):
+        return 0
+    centred = detrended - detrended.mean()
+    full = np.correlate(centred, centred, mode="full")[n - 1 :]
+    acf = full / full[0]
+    best, best_value = 0, 2.0 / math.sqrt(n)  # the usual 95% band for white noise
+    for lag in range(2, min(n // 2, MAX_SEASON) + 1):
+        peak = acf[lag] > acf[lag - 1] and (lag + 1 >= len(acf) or acf[lag] >= acf[lag + 1])
+        if peak and acf[lag] > best_value:
+            best, best_value = lag, float(acf[lag])
+    return best
+
+
+def chosen_season(y: np.ndarray, seasonality: Any) -> int:
+    m = _whole(seasonality, "seasonality", 1)
+    if m < 0 or m > MAX_SEASON:
+        raise CellError(f"seasonality must be from 0 to {MAX_SEASON}, got {m}", "#NUM!")
+    if m == 1:
+        return season_length(y)
+    if m > len(y) // 2:
+        raise CellError(
+            f"seasonality {m} needs at least two seasons ({2 * m} points), got {len(y)}", "#NUM!"
+        )
+    return m
+
+
+@dataclass(frozen=True)
+class EtsModel:
+    """ETS(A,A,A) in error-correction form (Hyndman et al. 2008, table 2.2)."""
+
+    alpha: float
+    beta: float
+    gamma: float
+    level: float
+    trend: float
+    season: np.ndarray  # the last m seasonal terms, oldest first
+    sigma: float  # root mean squared one-step error
+    m: int
+
+    def forecast(self, h: float) -> float:
+        """The forecast h steps after the last point; between steps, the straight line."""
+        low, high = math.floor(h), math.ceil(h)
+        if low == high:
+            return self._at(low)
+        return self._at(low) + (h - low) * (self._at(high) - self._at(low))
+
+    def _at(self, h: int) -> float:
+        season = self.season[(h - 1) % self.m] if self.m > 1 else 0.0
+        return self.level + h * self.trend + season
+
+    def half_width(self, h: float, confidence: float) -> float:
+        steps = max(1, math.ceil(h))
+        j = np.arange(1, steps)
+        c = self.alpha + self.beta * j + (self.gamma * (j % self.m == 0) if self.m > 1 else 0)
+        variance = self.sigma**2 * (1 + float(np.sum(np.square(c))))
+        return float(stats.norm.ppf(0.5 + confidence / 2) * math.sqrt(variance))
+
+
+def _initial(y: np.ndarray, m: int) -> tuple[float, float, np.ndarray]:
+    """States before the first point (classical decomposition of the first two seasons),
+    so that a noiseless line plus season is reproduced from its first point on."""
+    if m > 1:
+        first, second = y[:m].mean(), y[m : 2 * m].mean()
+        trend = (second - first) / m
+        level = first - trend * ((m - 1) / 2 + 1)
+        season = y[:m] - (level + trend * np.arange(1, m + 1))
+        return float(level), float(trend), season - season.mean()
+    trend = float(y[1] - y[0])
+    return float(y[0]) - trend, trend, np.zeros(1)
+
+
+def _run(y: np.ndarray, m: int, a: float, b: float, g: float) -> tuple[float, EtsModel]:
+    level, trend, initial = _initial(y, m)
+    season = list(initial)
+    sse = 0.0
+    for t, value in enumerate(y):
+        s = season[t % m] if m > 1 else 0.0
+        error = value - (level + trend + s)
+        sse += error * error
+        level, trend = level + trend + a * error, trend + b * error
+        if m > 1:
+            season[t % m] = s + g * error
+    n = len(y)
+    last = np.array([season[(n + i) % m] for i in range(m)]) if m > 1 else np.zeros(1)
+    sigma = math.sqrt(sse / n)
+    return sse, EtsModel(a, b, g, level, trend, last, sigma, m)
+
+
+def fit_aaa(y: np.ndarray, m: int) -> EtsModel:
+    """Least squares on the one-step errors, with 0 <= beta <= alpha and
+    0 <= gamma <= 1 - alpha (the usual admissible region), from a few starts."""
+
+    def unpack(p: np.ndarray) -> tuple[float, float, float]:
+        a, b, g = np.clip(p, 0.0, 1.0)
+        return float(a), float(a * b), float((1 - a) * g if m > 1 else 0.0)
+
+    def loss(p: np.ndarray) -> float:
+        sse, _ = _run(y, m, *unpack(p))
+        return sse if math.isfinite(sse) else 1e300
+
+    best = None
+    for start in ((0.3, 0.1, 0.1), (0.7, 0.05, 0.3), (0.1, 0.3, 0.05)):
+        found = optimize.minimize(loss, np.array(start), method="L-BFGS-B",
+                                  bounds=[(0.0, 1.0)] * 3)  # fmt: skip
+        if best is None or found.fun < best.fun:
+            best = found
+    assert best is not None
+    return _run(y, m, *unpack(best.x))[1]
+
+
+def steps_ahead(series: Timeline, target: Any, row: int | None = None) -> float:
+    """How many timeline steps the target date lies after the last point."""
+    when = serial(target, "target_date", row)
+    if when < series.end - 1e-9:
+        raise CellError(
+            f"target_date {when:g} is before the end of the timeline ({series.end:g})", "#NUM!"
+        )
+    if not series.months:
+        return (when - series.end) / series.step
+    last = dt.date.fromordinal(int(series.end) + EXCEL_EPOCH_ORDINAL)
+    day = dt.date.fromordinal(int(when) + EXCEL_EPOCH_ORDINAL)
+    months = (day.year - last.year) * 12 + day.month - last.month
+    fraction = (day.day - last.day) / _month_days(day.year, day.month)
+    return (months + fraction) / series.step

@@ -1,0 +1,167 @@
+"""SMB.FORECAST.ETS and friends: Excel's argument order, conventions and error values.
+
+Ground truth comes from series whose continuation is known exactly (a straight line, a
+line plus a fixed season): AAA smoothing reproduces them whatever parameters it picks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+from excel_helpers import monthly
+
+from smbml_connect.functions import FunctionContext, call
+
+EPOCH = dt.datetime(1899, 12, 30)
+
+
+def serials(dates: list) -> list[list[float]]:
+    return [[float((d[0] - EPOCH).days)] for d in dates]
+
+
+def line(n: int = 30) -> tuple[list, list]:
+    """values 10 + 2t on the timeline 1..n (a numeric timeline, as Excel allows)."""
+    return [[10.0 + 2 * t] for t in range(n)], [[float(t + 1)] for t in range(n)]
+
+
+def seasonal(n: int = 48) -> tuple[list, list]:
+    """A monthly line plus a fixed 12-month pattern, dates on the 1st of each month."""
+    dates, _ = monthly(n)
+    pattern = [0, 5, 9, 4, -2, -8, -12, -6, 1, 3, 7, -1]
+    values = [[100.0 + 1.5 * i + pattern[i % 12]] for i in range(n)]
+    return values, dates
+
+
+def run(name: str, *args):
+    return call(name, list(args), FunctionContext())
+
+
+def test_a_straight_line_is_continued_exactly():
+    values, timeline = line(30)
+    result = run("FORECAST.ETS", [[31.0], [35.0]], values, timeline, 0)
+    assert result.error is None, result.error
+    assert result.header is False  # bare values, as Excel's FORECAST.ETS returns
+    assert result.value[0][0] == pytest.approx(10 + 2 * 30, abs=1e-6)
+    assert result.value[1][0] == pytest.approx(10 + 2 * 34, abs=1e-6)
+
+
+def test_a_monthly_season_is_found_and_continued():
+    values, dates = seasonal(48)
+    assert run("FORECAST.ETS.SEASONALITY", values, dates).value == [[12]]
+    target = [[dt.datetime(2024, 1, 1)], [dt.datetime(2024, 6, 1)]]  # steps 1 and 6
+    result = run("FORECAST.ETS", target, values, dates)
+    assert result.error is None, result.error
+    pattern = [0, 5, 9, 4, -2, -8, -12, -6, 1, 3, 7, -1]
+    for (got,), i in zip(result.value, (48, 53), strict=True):
+        assert got == pytest.approx(100 + 1.5 * i + pattern[i % 12], abs=1e-3)
+    # the same from Office.js serials, shuffled (the timeline need not be sorted)
+    pairs = list(zip(values, serials(dates), strict=True))[::-1]
+    shuffled = run("FORECAST.ETS", serials(target), [p[0] for p in pairs], [p[1] for p in pairs])
+    assert [r[0] for r in shuffled.value] == pytest.approx([r[0] for r in result.value])
+
+
+def test_confint_grows_with_the_horizon_and_the_level():
+    dates, values = monthly(48)
+    walk = np.cumsum(np.random.default_rng(3).normal(0, 6, len(values)))  # a moving level
+    values = [[v[0] + w] for v, w in zip(values, walk, strict=True)]
+    near = run("FORECAST.ETS.CONFINT", [[dt.datetime(2024, 1, 1)]], values, dates)
+    far = run("FORECAST.ETS.CONFINT", [[dt.datetime(2024, 12, 1)]], values, dates)
+    wide = run("FORECAST.ETS.CONFINT", [[dt.datetime(2024, 1, 1)]], values, dates, 0.99)
+    assert 0 < near.value[0][0] < far.value[0][0]
+    assert wide.value[0][0] == pytest.approx(near.value[0][0] * 2.5758 / 1.9600, rel=1e-3)
+
+
+def test_duplicates_are_aggregated_with_excels_codes():
+    values, timeline = line(20)
+    doubled_values = values + [[v[0] + 10] for v in values]
+    doubled_timeline = timeline + timeline
+    average = run("FORECAST.ETS", [[21.0]], doubled_values, doubled_timeline, 0)
+    total = run("FORECAST.ETS", [[21.0]], doubled_values, doubled_timeline, 0, 1, 7)
+    assert average.value[0][0] == pytest.approx(10 + 2 * 20 + 5, abs=1e-6)  # AVERAGE
+    assert total.value[0][0] == pytest.approx(2 * (10 + 2 * 20) + 10, abs=1e-6)  # SUM
+    assert "40 values on 20 repeated dates combined by AVERAGE" in average.notes
+
+
+def test_missing_points_are_filled_in_up_to_30_percent():
+    values, timeline = line(20)
+    gappy = [p for i, p in enumerate(zip(values, timeline, strict=True)) if i not in (5, 9, 13)]
+    result = run("FORECAST.ETS", [[21.0]], [p[0] for p in gappy], [p[1] for p in gappy], 0)
+    assert result.value[0][0] == pytest.approx(50.0, abs=1e-6)  # interpolated: still a line
+    assert "3 missing points of 20 filled in from their neighbours" in result.notes
+    zeros = run("FORECAST.ETS", [[21.0]], [p[0] for p in gappy], [p[1] for p in gappy], 0, 0)
+    assert zeros.value[0][0] != pytest.approx(50.0, abs=1e-3)
+    dropped = (2, 4, 6, 8, 10, 12, 14)  # 7 of 20: 35%
+    sparse = [p for i, p in enumerate(zip(values, timeline, strict=True)) if i not in dropped]
+    refused = run("FORECAST.ETS", [[21.0]], [p[0] for p in sparse], [p[1] for p in sparse])
+    assert refused.code == "#NUM!"
+    assert "more than the 30% that can be filled in" in refused.error
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        # values and timeline swapped: the values have no constant step
+        ("swapped", "#NUM!", "FORECAST.ETS: timeline: no constant step between its points"),
+        ("text", "#VALUE!", "FORECAST.ETS: timeline: 'March' (row 3) is not a date or a number"),
+        ("negative", "#NUM!", "FORECAST.ETS: timeline: -3 (row 1) cannot be a date"),
+        ("before", "#NUM!", "FORECAST.ETS: target_date 5 is before the end of the timeline (30)"),
+        ("season", "#NUM!", "FORECAST.ETS: seasonality must be from 0 to 8760, got 9000"),
+        ("long season", "#NUM!", "FORECAST.ETS: seasonality 20 needs at least two seasons"),
+        ("aggregation", "#NUM!", "FORECAST.ETS: aggregation must be a whole number from 1 to 7, got 9"),
+        ("completion", "#NUM!", "FORECAST.ETS: data_completion must be 1 or 0 (TRUE or FALSE), got 2"),
+        ("sizes", "#N/A", "FORECAST.ETS: the ranges differ in length (30 values, 29 timeline)"),
+        ("boolean", "#VALUE!", "FORECAST.ETS: values: TRUE/FALSE (row 2) is not a number"),
+        ("date in values", "#VALUE!", "FORECAST.ETS: values: 2024-01-01 (row 1) is not a number"),
+    ],
+)  # fmt: skip
+def test_bad_calls_are_excel_errors_naming_the_argument(args, code, message):
+    values, timeline = line(30)
+    target = [[31.0]]
+    calls = {
+        "swapped": (target, timeline, monthly(30)[1]),
+        "text": (target, values, [*timeline[:2], ["March"], *timeline[3:]]),
+        "negative": (target, values, [[-3.0], *timeline[1:]]),
+        "before": ([[5.0]], values, timeline),
+        "season": (target, values, timeline, 9000),
+        "long season": (target, values, timeline, 20),
+        "aggregation": (target, values, timeline, 1, 1, 9),
+        "completion": (target, values, timeline, 1, 2),
+        "sizes": (target, values, timeline[:-1]),
+        "boolean": (target, [values[0], [True], *values[2:]], timeline),
+        "date in values": (target, [[dt.datetime(2024, 1, 1)], *values[1:]], timeline),
+    }
+    result = run("FORECAST.ETS", *calls[args])
+    assert result.value is None
+    assert (result.code, result.error[: len(message)]) == (code, message)
+
+
+def test_smb_forecast_names_swapped_arguments_instead_of_forecasting_1901():
+    dates, values = monthly(36)
+    swapped = run("FORECAST", values, serials(dates), 12)
+    assert swapped.code == "#VALUE!"
+    assert swapped.error.startswith("FORECAST: dates: 200 (row 1) is not a date")
+    from_xlwings = run("FORECAST", values, dates, 12)
+    assert from_xlwings.error.startswith("FORECAST: dates: 200 (row 1) is not a date")
+
+
+def test_level_takes_excels_fraction_and_names_what_was_given():
+    dates, values = monthly(36)
+    as_fraction = run("FORECAST", dates, values, 3, None, 0.95)
+    as_percent = run("FORECAST", dates, values, 3, None, 95)
+    assert as_fraction.value == as_percent.value
+    assert as_fraction.value[0][2] == "low (95%)"
+    refused = run("FORECAST", dates, values, 3, None, 99.5)
+    assert refused.code == "#NUM!"
+    assert refused.error.endswith("got 99.5")
+
+
+def test_true_in_values_is_left_out_not_counted_as_one():
+    dates, values = monthly(36)
+    with_true = [*values[:5], [True], *values[6:]]
+    result = run("FORECAST", dates, with_true, 3)
+    assert result.error is None
+    assert "row 6, values: TRUE left out (not a number)" in result.notes
+    assert math.isfinite(result.value[1][1])
