@@ -596,14 +596,14 @@ def coerce_string(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     # through ``parse``.
     distinct = Distinct.of(series)
     stripped = distinct.stripped()
-    missing = distinct.missing(stripped).tolist()
-    out: list[Any] = [None] * len(stripped)
+    missing = distinct.missing(stripped)
+    out = np.array(stripped + [None], dtype=object)[:-1]  # (the None keeps it 1-D)
+    out[missing] = None
     bad = np.zeros(len(stripped), dtype=bool)
-    for i, value in enumerate(stripped):
-        if missing[i]:
-            continue
+    others = [] if distinct.all_text else np.flatnonzero(~missing).tolist()
+    for i in others:
+        value = stripped[i]
         if isinstance(value, str):
-            out[i] = value
             continue
         try:
             out[i] = parse(value)
@@ -674,7 +674,8 @@ class DateScan:
 
 def scan_dates(series: pd.Series) -> DateScan:
     distinct = Distinct.of(series)
-    texts = [v if isinstance(v, str) else "" for v in distinct.stripped()]
+    stripped = distinct.stripped()
+    texts = stripped if distinct.all_text else [v if isinstance(v, str) else "" for v in stripped]
     flags = _iso_flags(texts)
     iso = distinct.take(flags, False, series.index, np.dtype(bool))
     return DateScan(distinct.take(texts, "", series.index), iso, date_evidence(series.where(~iso)))
@@ -687,7 +688,10 @@ def _iso_flags(texts: list[str], matrix_from: int = 1_000) -> list[bool]:
     if n < matrix_from:  # a few values: building the matrix costs more than it saves
         return [_ISO.fullmatch(t) is not None for t in texts]
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
-    raw = np.array([t if len(t) <= 20 and t.isascii() else "" for t in texts], dtype="S20")
+    try:  # longer texts are cut, and their length keeps them from the fast shapes
+        raw = np.array(texts, dtype="S20")
+    except UnicodeEncodeError:  # some text is not ASCII: blank those out
+        raw = np.array([t if t.isascii() else "" for t in texts], dtype="S20")
     chars = raw.view(np.uint8).reshape(n, 20)
     digit = (chars >= ord("0")) & (chars <= ord("9"))
 

@@ -43,18 +43,66 @@ class Distinct:
 
     def stripped(self) -> list[Any]:
         """Each text value stripped; any other value unchanged."""
-        if self.all_text:
+        if not self.all_text:
+            return [v.strip() if isinstance(v, str) else v for v in self.values]
+        matrix = _ascii_matrix(self.values)
+        if matrix is None:
             return [v.strip() for v in self.values]
-        return [v.strip() if isinstance(v, str) else v for v in self.values]
+        chars, lengths = matrix
+        rows = np.arange(len(lengths))
+        last = chars[rows, np.maximum(lengths - 1, 0)]
+        edge = np.isin(chars[:, 0], _SPACES) | np.isin(last, _SPACES)
+        out = list(self.values)
+        for i in np.flatnonzero(edge).tolist():  # the few with spaces around them
+            out[i] = out[i].strip()
+        return out
 
     def missing(self, stripped: list[Any] | None = None) -> np.ndarray:
         """Which distinct values stand for no value ("", "n/a", "-", ...), per value."""
         texts = self.stripped() if stripped is None else stripped
         if self.all_text:
-            flags = [len(t) <= _LONGEST_TOKEN and t.lower() in MISSING_TOKENS for t in texts]
-        else:
-            flags = [
-                isinstance(t, str) and len(t) <= _LONGEST_TOKEN and t.lower() in MISSING_TOKENS
-                for t in texts
-            ]
+            matrix = _ascii_matrix(texts, _LONGEST_TOKEN)
+            if matrix is not None:
+                chars, lengths = matrix
+                upper = (chars >= ord("A")) & (chars <= ord("Z"))
+                lowered = np.where(upper, chars + 32, chars).astype(np.uint8)
+                words = lowered.view(f"S{chars.shape[1]}").ravel()
+                return (lengths <= _LONGEST_TOKEN) & np.isin(words, _TOKEN_BYTES)
+            return np.array(
+                [len(t) <= _LONGEST_TOKEN and t.lower() in MISSING_TOKENS for t in texts],
+                dtype=bool,
+            )
+        flags = [
+            isinstance(t, str) and len(t) <= _LONGEST_TOKEN and t.lower() in MISSING_TOKENS
+            for t in texts
+        ]
         return np.array(flags, dtype=bool)
+
+
+# What str.strip() removes, in ASCII (numpy's own strip leaves \x1c-\x1f).
+_SPACES = np.array([9, 10, 11, 12, 13, 28, 29, 30, 31, 32], dtype=np.uint8)
+_TOKEN_BYTES = np.array(sorted(t.encode() for t in MISSING_TOKENS), dtype=f"S{_LONGEST_TOKEN}")
+_WIDEST = 256  # wider text goes value by value: the matrix would cost more than it saves
+
+
+def _ascii_matrix(
+    texts: list[str], width: int | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Texts as a byte matrix (one row each, NUL-padded) and their lengths, or None when a
+    text is not ASCII, holds a NUL, or the matrix would be too wide. With ``width``, longer
+    texts are cut to it (their length still tells they are longer)."""
+    if len(texts) < 1_000:
+        return None
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    size = int(lengths.max(initial=0)) if width is None else width
+    if size == 0 or size > _WIDEST:
+        return None
+    try:
+        raw = np.array(texts, dtype=f"S{size}")
+    except UnicodeEncodeError:
+        return None
+    chars = raw.view(np.uint8).reshape(len(texts), size)
+    shown = np.minimum(lengths, size)
+    if (np.count_nonzero(chars, axis=1) != shown).any():  # a NUL inside a text
+        return None
+    return chars, lengths

@@ -33,8 +33,10 @@ def classify(values: list[str], whole: bool) -> PlainNumbers:
     """``values`` are text; anything not plain is left to the caller (``plain`` False)."""
     n = len(values)
     lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
-    short = [v if len(v) <= _WIDTH and v.isascii() else "" for v in values]
-    raw = np.array(short, dtype=f"S{_WIDTH}")
+    try:  # longer values are cut, and their length keeps them from being plain
+        raw = np.array(values, dtype=f"S{_WIDTH}")
+    except UnicodeEncodeError:  # some value is not ASCII: blank those out
+        raw = np.array([v if v.isascii() else "" for v in values], dtype=f"S{_WIDTH}")
     chars = raw.view(np.uint8).reshape(n, _WIDTH)
     inside = np.arange(_WIDTH) < np.minimum(lengths, _WIDTH)[:, None]
     digit = (chars >= _ZERO) & (chars <= _NINE)
