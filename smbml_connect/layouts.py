@@ -16,6 +16,7 @@ column a shape adds is dropped when the user mapped that column.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -27,6 +28,7 @@ import pandas as pd
 
 from smbml_connect import coerce
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
+from smbml_connect.ports import SourceReject
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import BLANK_ROWS
 
@@ -46,6 +48,11 @@ FILE = "File"  # the column that names the file of each row when one export is s
 
 Shape = Callable[[pd.DataFrame], pd.DataFrame]
 Skips = dict[int, str]  # frame position -> why the row holds no record
+# An export's own reading of the lines the CSV reader could not split: the record rows
+# and those lines in; out the lines that stay rejects (reasons may say more) and, by row
+# number, why the others hold no record (a report's footer note).
+Unread = Callable[[pd.DataFrame, list[SourceReject]], tuple[list[SourceReject], dict[int, str]]]
+UNREAD_ROWS = "unread_rows"  # frame.attrs key: row numbers of the lines the reader rejected
 
 
 def _as_is(frame: pd.DataFrame) -> pd.DataFrame:
@@ -77,6 +84,7 @@ class Layout:
     prepare: Callable[[pd.DataFrame], tuple[pd.DataFrame, Skips]] | None = None
     check: Callable[[pd.DataFrame], bool] | None = None  # on the first rows, after headers
     rank: int = 0  # added to each table's rank when files compete for a table
+    unread: Unread | None = None
 
     def matches(self, head: pd.DataFrame) -> bool:
         present = {normalise(c) for c in head.columns}
@@ -92,6 +100,7 @@ class Prepared:
     frame: pd.DataFrame
     skipped: pd.DataFrame  # the raw rows left out, with a ``reason`` column
     layout: Layout | None
+    settled: bool = False  # the unreadable lines were seen (``settle`` is done once)
 
     def table(
         self, table: str, overrides: Mapping[str, str] | None = None
@@ -116,6 +125,36 @@ class Prepared:
         mapping.layout = self.layout.name
         mapping.made = [c for c in made_here if mapping.columns.get(c) == c]
         return shaped.rename(columns=mapping.columns), mapping
+
+    def settle(self, unread: list[SourceReject]) -> list[SourceReject]:
+        """The lines the reader could not split, as the layout reads them.
+
+        A report's footer note ("Accrual basis Monday, November 3, 2025 ...") holds no
+        record: it joins the skipped rows. The others stay rejects, which the layout may
+        word better (a Shopify order's first row); the record rows learn which lines
+        were lost (``UNREAD_ROWS``), so a shape can tell a lost row from a missing value.
+        """
+        if self.settled:
+            return unread
+        self.settled = True
+        self.frame.attrs[UNREAD_ROWS] = sorted(r.row for r in unread)
+        if self.layout is None or self.layout.unread is None or not unread:
+            return unread
+        kept, notes = self.layout.unread(self.frame, unread)
+        if notes:
+            first = next(c for c in self.frame.columns if c not in (SOURCE_ROW, FILE))
+            shown = {r.row: r.value for r in unread}
+            rows = pd.DataFrame(
+                {
+                    SOURCE_ROW: list(notes),
+                    first: [shown[n] for n in notes],
+                    "reason": list(notes.values()),
+                }
+            )
+            skipped = pd.concat([self.skipped, rows], ignore_index=True)
+            self.skipped = skipped.sort_values(SOURCE_ROW, kind="stable").reset_index(drop=True)
+        self.frame.attrs[UNREAD_ROWS] = sorted(r.row for r in kept)
+        return kept
 
     def rejects(self, table: str, source: str) -> pd.DataFrame:
         """The rows left out as rejects rows (action 'row skipped'), for the run's list."""
@@ -384,9 +423,65 @@ HAND_KEPT = Layout(
 
 
 # -- Shopify ------------------------------------------------------------------------
+def _carries_order(frame: pd.DataFrame) -> pd.Series:
+    """Rows that hold the order's own fields (Shopify writes them on its first row only)."""
+    return _filled(_col(frame, "Created at")) | _filled(_col(frame, "Financial Status"))
+
+
+def _lost_first_rows(frame: pd.DataFrame) -> dict[str, int]:
+    """Order -> the unreadable line just above its rows, when none of its rows holds the
+    order's fields: that line was the order's first row, and the fields went with it."""
+    unread = frame.attrs.get(UNREAD_ROWS, [])
+    if not unread or FILE in frame.columns:  # row numbers of several files do not compare
+        return {}
+    name = _col(frame, "Name").map(lambda v: str(v).strip() if _text(v) else None)
+    carried = set(name[_carries_order(frame).to_numpy()].dropna())
+    rows = frame[SOURCE_ROW].astype("int64").to_numpy()
+    seen = name.duplicated().to_numpy()
+    out: dict[str, int] = {}
+    for line in unread:
+        at = int(np.searchsorted(rows, line))  # the first record row below the lost line
+        if at < len(rows) and name.iloc[at] and not seen[at] and name.iloc[at] not in carried:
+            out[str(name.iloc[at])] = int(line)
+    return out
+
+
+def _shopify_unread(
+    frame: pd.DataFrame, unread: list[SourceReject]
+) -> tuple[list[SourceReject], dict[int, str]]:
+    """A lost first row of an order says so: its order is not loaded, its lines are."""
+    lost = {line: order for order, line in _lost_first_rows(frame).items()}
+
+    def said(line: SourceReject) -> SourceReject:
+        if line.row not in lost:
+            return line
+        more = (
+            f"; it is the first row of order {lost[line.row]}, the only row with the order's "
+            "date, status and total, so that order is not loaded (its other line rows are, as "
+            "order lines): fix this line and load again"
+        )
+        return SourceReject(line.row, line.column, line.value, line.reason + more)
+
+    return [said(line) for line in unread], {}
+
+
+def _order_rows(frame: pd.DataFrame, keep_lost: bool = False) -> pd.DataFrame:
+    """Each order's first row that holds the order's fields (the first row, unless that
+    line could not be read); an order whose fields were on a lost line is left out (the
+    reject of that line says so) unless ``keep_lost``, one with no such row keeps its first
+    row (and is rejected for what it lacks)."""
+    name = _col(frame, "Name")
+    lost = set() if keep_lost else set(_lost_first_rows(frame))
+    carrier = frame[_carries_order(frame).to_numpy() & _filled(name).to_numpy()]
+    carrier = carrier[~_col(carrier, "Name").duplicated().to_numpy()]
+    have = set(_col(carrier, "Name"))
+    rest = _first_of(frame, name)
+    rest = rest[~_col(rest, "Name").map(lambda v: v in have or v in lost).to_numpy()]
+    return pd.concat([carrier, rest]).sort_index(kind="stable")
+
+
 def _shopify_orders(frame: pd.DataFrame) -> pd.DataFrame:
-    # Order fields are written on an order's first line row only; the others are lines.
-    first = _first_of(frame, _col(frame, "Name"))
+    first = _order_rows(frame)
     cancelled = _filled(_col(first, "Cancelled at"))
     status = _col(first, "Financial Status").where(~cancelled, "cancelled")
     lines = [c for c in first.columns if normalise(c).startswith("lineitem ")]
@@ -405,7 +500,9 @@ def _shopify_lines(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _shopify_buyers(frame: pd.DataFrame) -> pd.DataFrame:
-    orders = _first_of(frame, _col(frame, "Name"))
+    # A buyer whose order lost its first row is still a buyer (every row has the e-mail);
+    # with the "Accepts Marketing" of that row lost, consent is unknown: an opt-out.
+    orders = _order_rows(frame, keep_lost=True)
     email = _email_key(_col(orders, "Email"))
     buyers = orders[_filled(email).to_numpy() & ~email.duplicated().to_numpy()]
     first, last = _split_name(_col(buyers, "Billing Name"))
@@ -446,6 +543,7 @@ SHOPIFY_ORDERS = Layout(
             _shopify_buyers,
         ),
     },
+    unread=_shopify_unread,
 )
 
 
@@ -897,6 +995,33 @@ def _quickbooks_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
     return _with(frame, Customer=pd.Series(customer, index=frame.index)), skips
 
 
+_BASIS = re.compile(r"\W*(accrual|cash) basis\b", re.I)
+
+
+def _quickbooks_unread(
+    frame: pd.DataFrame, unread: list[SourceReject]
+) -> tuple[list[SourceReject], dict[int, str]]:
+    """QuickBooks ends a report with a one-value line, "Accrual basis Monday, November 3,
+    2025 10:15 AM GMT-05:00", which the reader cannot split into the header's cells: a
+    note, as is any one-value line below the last record. A damaged record stays a reject."""
+    last = -1 if FILE in frame.columns or frame.empty else int(frame[SOURCE_ROW].max())
+    kept, notes = [], {}
+    for line in unread:
+        one_value = len([v for v in _cells(line.value) if v.strip()]) <= 1
+        if _BASIS.match(line.value) or (one_value and 0 <= last < line.row):
+            notes[line.row] = "report note"
+        else:
+            kept.append(line)
+    return kept, notes
+
+
+def _cells(text: str) -> list[str]:
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error:
+        return [text]
+
+
 def _qb_order(frame: pd.DataFrame) -> pd.Series:
     kind = _col(frame, "Transaction Type").map(lambda v: normalise(v) if _text(v) else "")
     num = _col(frame, "Num").astype(str)
@@ -925,6 +1050,7 @@ QUICKBOOKS = Layout(
         "contacts": LayoutTable({}, _people(_key("Customer"))),
     },
     prepare=_quickbooks_rows,
+    unread=_quickbooks_unread,
 )
 
 

@@ -21,8 +21,9 @@ from openpyxl import Workbook
 from smbml_connect.connectors.files.source import FilesSource
 from smbml_connect.consent import read_consent
 from smbml_connect.errors import DataValidationError
-from smbml_connect.layouts import prepare
+from smbml_connect.layouts import Prepared, prepare
 from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.ports import SourceReject
 from smbml_connect.schema import SOURCE_ROW, validate
 from smbml_connect.store import Store
 
@@ -43,12 +44,24 @@ def _allowed(values: pd.Series) -> pd.Series:
     return values.map(lambda v: read_consent(v).allowed)
 
 
+class SettlingSource(FilesSource):
+    """A files source that hands the lines its reader could not split to the layout
+    (``Prepared.settle``): a report's footer note is a skipped row, and a lost first row
+    of a Shopify order says so. ``FilesSource._prepare`` takes this step once wired."""
+
+    def _prepare(self, location: str) -> tuple[Prepared, list[SourceReject]]:
+        prepared, rejects = super()._prepare(location)
+        self._prepared[location] = (prepared, prepared.settle(rejects))
+        return self._prepared[location]
+
+
 def load(
     path: Path,
     tables: Mapping[str, str] | None = None,
     mappings: Mapping[str, Mapping[str, str]] | None = None,
+    kind: type[FilesSource] = FilesSource,
 ) -> dict[str, Loaded]:
-    source = FilesSource(path, tables or {}, mappings or {})
+    source = kind(path, tables or {}, mappings or {})
     out = {}
     for table in source.available():
         checked = validate(table, source.pull(table), source.name)
@@ -542,3 +555,80 @@ def test_two_hand_kept_lists_are_both_loaded(tmp_path: Path):
     ]  # fmt: skip
     assert contacts.clean["email"].tolist()[3] == "ann2@example.com"
     assert contacts.clean["first_name"].tolist() == ["Ann", "Bo", "Cy", "Ann"]
+
+
+# -- lines the reader could not split, read with the layout --------------------------
+QB_FOOTER = "Accrual basis Monday, November 3, 2025 10:15 AM GMT-05:00"
+
+
+@pytest.mark.parametrize("footer", [f'"{QB_FOOTER}"', QB_FOOTER, "Cash Basis"])
+def test_a_quickbooks_reports_footer_lines_are_skipped_not_rejected(tmp_path: Path, footer: str):
+    """The "Total for ...", TOTAL, blank and basis/date lines hold no record: all skipped."""
+    text = (FIXTURES / "Sales_by_Customer_Detail.csv").read_text().splitlines()
+    (tmp_path / "Sales_by_Customer_Detail.csv").write_text("\n".join([*text[:-1], footer]) + "\n")
+    loaded = load(tmp_path, kind=SettlingSource)
+    assert _counts(loaded) == {
+        "contacts": (3, 0, 0), "orders": (5, 0, 11), "order_lines": (7, 0, 0),
+    }  # fmt: skip
+    assert loaded["orders"].unread == 0
+    skipped = loaded["orders"].skipped.set_index("source_row")["reason"]
+    assert skipped.loc[[10, 15, 18, 19, 20, 21, 22, 23]].tolist() == [
+        "total row ('Total for Acme Co')", "total row ('Total for Beta Landscaping')",
+        "total row ('Total for Carter Jane')", "total row ('TOTAL')",
+        "blank row", "blank row", "blank row", "report note",
+    ]  # fmt: skip
+    with Store(tmp_path / "store.db") as store:
+        result = run_pipeline(SettlingSource(tmp_path), store, RunOptions(steps=()))
+    assert result.status == "ok" and len(result.rejects) == 11
+    assert set(result.rejects["action"]) == {"row skipped"}
+
+
+def test_a_damaged_record_line_of_a_quickbooks_report_stays_a_reject(tmp_path: Path):
+    text = (FIXTURES / "Sales_by_Customer_Detail.csv").read_text().splitlines()
+    text[8] = ",03/02/2025,Sales Receipt,1017"  # line 9: a record cut short
+    (tmp_path / "Sales_by_Customer_Detail.csv").write_text("\n".join(text) + "\n")
+    loaded = load(tmp_path, kind=SettlingSource)
+    assert _counts(loaded)["orders"] == (4, 0, 11) and loaded["orders"].unread == 1
+
+
+def _damaged_shopify(tmp_path: Path) -> Path:
+    """The orders export with a stray quote on line 6, the first row of order #1010."""
+    lines = (FIXTURES / "shopify_orders_export_1.csv").read_text().splitlines(keepends=True)
+    assert lines[5].startswith("#1010,") and lines[6].startswith("#1010,")
+    lines[5] = lines[5].replace(",Clay Soap,", ',"Clay Soap,', 1)
+    (tmp_path / "orders_export_1.csv").write_text("".join(lines))
+    return tmp_path
+
+
+def test_a_shopify_orders_lost_first_row_is_the_one_reject(tmp_path: Path):
+    """Its other line rows load as lines; the order is not rejected again for a missing date."""
+    loaded = load(_damaged_shopify(tmp_path), kind=SettlingSource)
+    assert _counts(loaded) == {
+        "orders": (7, 0, 0), "order_lines": (20, 0, 0), "contacts": (5, 0, 0),
+    }  # fmt: skip
+    assert "#1010" not in set(loaded["orders"].clean["order_id"])
+    lines = loaded["order_lines"].clean
+    assert lines[lines["order_id"] == "#1010"]["line_no"].tolist() == [1, 2]
+    with Store(tmp_path / "store.db") as store:
+        result = run_pipeline(SettlingSource(tmp_path), store, RunOptions(steps=()))
+    rejects = result.rejects
+    assert rejects[["source_row", "action"]].values.tolist() == [[6, "row rejected"]]
+    assert "it is the first row of order #1010" in rejects["reason"].iloc[0]
+    assert "ordered_at" not in " ".join(rejects["reason"])
+    # Her "Accepts Marketing" was on the lost line: she is a buyer, consent unknown (no).
+    consent = _allowed(loaded["contacts"].clean.set_index("contact_id")["marketing_consent"])
+    assert not consent["anna.k@example.de"] and consent["sophie.martin@example.fr"]
+
+
+def test_a_shopify_export_sorted_by_hand_still_finds_each_orders_fields(tmp_path: Path):
+    """Sorted by product in Excel, an order's first row in the file is not the one with
+    its date, status and total: those are taken from the row that has them."""
+    header, *rows = (FIXTURES / "shopify_orders_export_1.csv").read_text().splitlines()
+    by_product = sorted(rows, key=lambda r: next(csv.reader([r]))[17])
+    (tmp_path / "orders_export_1.csv").write_text("\n".join([header, *by_product]) + "\n")
+    loaded = load(tmp_path)
+    assert _counts(loaded) == {
+        "orders": (8, 0, 0), "order_lines": (21, 0, 0), "contacts": (5, 0, 0),
+    }  # fmt: skip
+    orders = loaded["orders"].clean.set_index("order_id")
+    assert orders.loc["#1012", ["total", "status"]].tolist() == [183.6, "paid"]
