@@ -306,6 +306,18 @@ def _col(frame: pd.DataFrame, header: str) -> pd.Series:
     return pd.Series(None, index=frame.index, dtype=object)
 
 
+def _either(frame: pd.DataFrame, *headers: str) -> pd.Series:
+    """The first of ``headers`` the frame has (one export, two generations of names)."""
+    present = {normalise(c) for c in frame.columns}
+    return _col(frame, next((h for h in headers if normalise(h) in present), headers[0]))
+
+
+def _has_any(*headers: str) -> Callable[[pd.DataFrame], bool]:
+    """A layout check: at least one of ``headers`` is there."""
+    wanted = {normalise(h) for h in headers}
+    return lambda head: bool(wanted & {normalise(c) for c in head.columns})
+
+
 def _filled(series: pd.Series) -> pd.Series:
     return series.map(_text).astype(bool)
 
@@ -976,13 +988,23 @@ WOOCOMMERCE_CUSTOMERS = Layout(
 
 
 # -- QuickBooks Online: Reports > Sales by Customer Detail, exported ------------------
+# Classic headers: ",Date,Transaction Type,Num,Product/Service,Memo/Description,Qty,Sales
+# Price,Amount,Balance"; the report's newer view writes ",Transaction date,Transaction
+# type,Num,Product/Service full name,Memo/Description,Quantity,Sales price,Amount,Balance".
+# No Intuit page with the column list was found; both were checked against other people's
+# readers of real exports (find_string "Product/Service full name": several repositories,
+# one holding a "Sales by Customer Type Detail" export with those headers, customer headings
+# and "Total for ..." rows; xyugen/cosmetic-marketing-assistant
+# src/interface/SalesByProductData.ts for the classic names).
 _QB_CREDIT = {"credit memo", "refund receipt", "refund"}
+_QB_DATE = ("Date", "Transaction date")
+_QB_PRODUCT = ("Product/Service", "Product/Service full name")
 
 
 def _quickbooks_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
     """Customer headings give the customer of the rows under them; notes are left out."""
     first = frame.columns[0]
-    date = _filled(_col(frame, "Date"))
+    date = _filled(_either(frame, *_QB_DATE))
     customer, current, skips = [], None, {}
     for position, (heading, dated) in enumerate(zip(frame[first], date, strict=True)):
         filled = int(frame.iloc[position].drop(SOURCE_ROW).map(_text).sum())
@@ -992,7 +1014,9 @@ def _quickbooks_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
         elif not dated:
             skips[position] = "report note"
         customer.append(current)
-    return _with(frame, Customer=pd.Series(customer, index=frame.index)), skips
+    named = _either(frame, "Customer full name", "Customer")  # a column, where there is one
+    headed = pd.Series(customer, index=frame.index, dtype=object)
+    return _with(frame, Customer=named.where(_filled(named), headed)), skips
 
 
 _BASIS = re.compile(r"\W*(accrual|cash) basis\b", re.I)
@@ -1039,11 +1063,20 @@ def _qb_orders(frame: pd.DataFrame) -> pd.DataFrame:
 
 QUICKBOOKS = Layout(
     name="QuickBooks Sales by Customer Detail report",
-    signature=("Date", "Transaction Type", "Num", "Product/Service", "Sales Price", "Amount"),
+    signature=("Transaction Type", "Num", "Sales Price", "Amount"),
+    check=lambda head: _has_any(*_QB_DATE)(head) and _has_any(*_QB_PRODUCT)(head),
     tables={
-        "orders": LayoutTable(_map("Date -> ordered_at"), _qb_orders),
+        "orders": LayoutTable(
+            _map("Date -> ordered_at", "Transaction date -> ordered_at"), _qb_orders
+        ),
         "order_lines": LayoutTable(
-            _map("Product/Service -> product_id", "Qty -> quantity", "Sales Price -> unit_price"),
+            _map(
+                "Product/Service -> product_id",
+                "Product/Service full name -> product_id",
+                "Qty -> quantity",
+                "Quantity -> quantity",
+                "Sales Price -> unit_price",
+            ),
             lambda f: _with(f, order_id=_qb_order(f), line_no=_line_numbers(_qb_order(f))),
         ),
         # QuickBooks display names are unique per company file: here the name is the key.

@@ -414,6 +414,27 @@ def test_quickbooks_sales_by_customer_detail(tmp_path: Path):
     assert "total row ('TOTAL')" in reasons
 
 
+def test_quickbooks_report_in_the_newer_view(tmp_path: Path):
+    """The newer report view renames the columns (Transaction date, Product/Service full
+    name, Quantity, Sales price); it is the same report, read the same way."""
+    loaded = load(fixture(tmp_path, "Sales_by_Customer_Detail_modern.csv"), kind=SettlingSource)
+    assert {t.layout for t in loaded.values()} == {"QuickBooks Sales by Customer Detail report"}
+    assert _counts(loaded) == {
+        "contacts": (3, 0, 0), "orders": (5, 0, 11), "order_lines": (7, 0, 0),
+    }  # fmt: skip
+    orders = loaded["orders"].clean.set_index("order_id")
+    assert orders["total"].to_dict() == {
+        "1001": 145.0, "1017": 81.0, "1022": 285.0, "1031": 1140.0, "Credit memo 1031": -190.0,
+    }  # fmt: skip
+    assert orders["contact_id"].tolist() == [
+        "Acme Co", "Acme Co:Warehouse", "Carter, Jane", "Carter, Jane", "Carter, Jane",
+    ]  # fmt: skip
+    assert orders.loc["1017", "ordered_at"] == pd.Timestamp("2025-03-02", tz="UTC")
+    lines = loaded["order_lines"].clean
+    assert lines["product_id"].tolist()[:2] == ["Widgets:Widget Blue", "Shipping"]
+    assert lines["quantity"].tolist()[:2] == [10, 1] and lines["unit_price"].iloc[0] == 12.5
+
+
 def test_xero_invoices_export(tmp_path: Path):
     loaded = load(fixture(tmp_path, "Export_Invoices.csv"))
     assert _counts(loaded) == {
@@ -450,6 +471,7 @@ ROW_TABLE = {  # the table that has one row per row of the file
     "wc-orders-report-export-2025-10-31.csv": "orders",
     "wc-customers-report-export-2025-10-31.csv": "contacts",
     "Sales_by_Customer_Detail.csv": "order_lines",
+    "Sales_by_Customer_Detail_modern.csv": "order_lines",
     "Export_Invoices.csv": "order_lines",
 }
 
