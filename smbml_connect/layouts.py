@@ -955,9 +955,17 @@ ETSY_ITEMS = Layout(
 
 
 # -- WooCommerce (Analytics > Orders and Analytics > Customers, "Download") ------------
+# Checked against woocommerce/woocommerce: the browser download writes the table's headers
+# (plugins/woocommerce/client/admin/client/analytics/report/orders/table.js and
+# .../customers/table.js: "Net sales", "Payment method", "Date registered", "Role"), the
+# e-mailed export of a large report the controller's (src/Admin/API/Reports/Orders/
+# Controller.php and Customers/Controller.php get_export_columns: "Net Sales", "N. Revenue
+# (formatted)", "Last Active", "Sign Up", "Billing Phone"). Columns the user hid in the
+# table (Username, City, Region, Postal code are hidden by default) may be missing.
 WOOCOMMERCE_ORDERS = Layout(
     name="WooCommerce orders report (Analytics)",
-    signature=("Date", "Order #", "Status", "Customer", "Customer type", "Product(s)"),
+    signature=("Date", "Order #"),
+    check=_has_any("Product(s)", "Items sold", "Customer type", "Net Sales"),
     tables={
         # "Customer" is a name, not a key: it stays in extra and the order has no contact.
         "orders": LayoutTable(
@@ -972,12 +980,14 @@ WOOCOMMERCE_ORDERS = Layout(
 )
 WOOCOMMERCE_CUSTOMERS = Layout(
     name="WooCommerce customers report (Analytics)",
-    signature=("Name", "Username", "Last active", "Date registered", "Email", "Total spend"),
+    signature=("Name", "Email", "Orders", "Total spend", "AOV"),
+    check=_has_any("Last active", "Date registered", "Sign Up"),
     tables={
         "contacts": LayoutTable(
             _map(
                 "Email -> email",
                 "Date registered -> created_at",
+                "Sign Up -> created_at",
                 "Last active -> last_activity_at",
                 "Country / Region -> country",
             ),

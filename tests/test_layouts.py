@@ -395,6 +395,36 @@ def test_woocommerce_reports(tmp_path: Path):
     assert people.loc["row 5", ["first_name", "last_name"]].tolist() == ["Guest", "Buyer"]
 
 
+WC_BROWSER_CUSTOMERS = """Name,Role,Last active,Date registered,Email,Orders,Total spend,AOV,Country / Region
+Hannah Berg,customer,2025-10-31,2025-10-31,hannah.berg@example.no,2,$34.00,$17.00,NO
+Guest Buyer,,2025-10-28,,,1,$48.00,$48.00,US
+"""
+WC_EMAILED_ORDERS = """Date,Order #,N. Revenue (formatted),Status,Customer,Customer type,Product(s),\
+Items sold,Coupon(s),Net Sales,Attribution
+2025-10-31 09:12:40,1207,$34.00,processing,Hannah Berg,new,1× Linen Apron,1,,34,Organic: Google
+2025-10-30 18:40:02,1206,$58.65,completed,Omar Haddad,returning,2× Tea Towel Set,2,autumn15,58.65,Direct
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "table", "rows"),
+    [(WC_BROWSER_CUSTOMERS, "contacts", 2), (WC_EMAILED_ORDERS, "orders", 2)],
+)
+def test_woocommerce_reports_as_the_browser_and_the_email_write_them(
+    tmp_path: Path, text: str, table: str, rows: int
+):
+    """The browser download leaves out hidden columns (Username by default); the e-mailed
+    export of a large report names some columns differently (Sign Up, Net Sales)."""
+    (tmp_path / "wc-report-export.csv").write_text(text)
+    loaded = load(tmp_path)
+    assert loaded[table].layout and loaded[table].layout.startswith("WooCommerce")
+    assert (len(loaded[table].clean), loaded[table].rejected) == (rows, 0)
+    if table == "orders":
+        assert loaded[table].clean["total"].tolist() == [34.0, 58.65]
+    else:
+        assert loaded[table].clean["contact_id"].tolist() == ["hannah.berg@example.no", "row 3"]
+
+
 def test_quickbooks_sales_by_customer_detail(tmp_path: Path):
     loaded = load(fixture(tmp_path, "Sales_by_Customer_Detail.csv"))
     assert {t.layout for t in loaded.values()} == {"QuickBooks Sales by Customer Detail report"}
