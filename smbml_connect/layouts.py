@@ -435,6 +435,15 @@ HAND_KEPT = Layout(
 
 
 # -- Shopify ------------------------------------------------------------------------
+# Orders export (Orders > Export): no Shopify help page with the column list was found in
+# the search tools; the header was checked against others' readers of real exports
+# (jadwro/allegro_csv_parser src/Shopify/types/ShopifyOrderTypeCSV.ts; laplace-live/
+# shopify-csv-converter src/types/index.d.ts, which marks the order fields optional on
+# later line rows; a full header with Tax 1-5, Payment ID, Payment Terms Name, Next Payment
+# Due At, Payment References found with find_string "Lineitem fulfillment status,Billing
+# Name"). Customers export: the current "Customer ID, ..., Accepts Email Marketing, Default
+# Address Company, ..." and the older "First Name, Last Name, Email, Accepts Email Marketing,
+# Company, Address1, ..., Country Code, ..." headers (find_string "Default Address Company").
 def _carries_order(frame: pd.DataFrame) -> pd.Series:
     """Rows that hold the order's own fields (Shopify writes them on its first row only)."""
     return _filled(_col(frame, "Created at")) | _filled(_col(frame, "Financial Status"))
@@ -590,6 +599,12 @@ SHOPIFY_CUSTOMERS = Layout(
 
 
 # -- HubSpot (the CRM's "Export" of a view: property labels as headers) ---------------
+# Not checked against HubSpot documentation (none found in the search tools). Headers are
+# the properties' labels ("Record ID", "Marketing contact status", "Contact owner", "Deal
+# Stage", "Associated Contact IDs"), as seen in others' code reading real exports
+# (find_string '"Record ID","First Name","Last Name"', one reading a file named
+# hubspot-crm-exports-all-contacts-2023-02-21.csv). An export holds the columns of the
+# exported view, so only the record id and one or two labels are required.
 _TRUE = {"true", "yes", "1"}
 
 
@@ -679,7 +694,12 @@ HUBSPOT_DEALS = Layout(
 # when no contacts file or tab is there (``rank``); a companies table is the better home.
 HUBSPOT_COMPANIES = Layout(
     name="HubSpot companies export (as accounts in contacts)",
-    signature=("Record ID", "Company name", "Company Domain Name"),
+    # An export holds the view's columns: the domain may be left out, the owner kept.
+    signature=("Record ID", "Company name"),
+    check=lambda head: (
+        _has_any("Company Domain Name", "Company owner")(head)
+        and not _has_any("Email", "Deal Name")(head)
+    ),
     tables={
         "contacts": LayoutTable(
             _map(
@@ -700,6 +720,11 @@ HUBSPOT_COMPANIES = Layout(
 
 
 # -- Mailchimp (an audience export: one CSV per status, subscribed / unsubscribed / cleaned) --
+# Not checked against Mailchimp documentation; the columns ("Email Address", merge fields,
+# MEMBER_RATING, OPTIN_TIME, OPTIN_IP, CONFIRM_TIME, CONFIRM_IP, LATITUDE, LONGITUDE, GMTOFF,
+# DSTOFF, TIMEZONE, CC, REGION, LAST_CHANGED, LEID, EUID, NOTES, TAGS; the unsubscribed file
+# UNSUB_TIME, UNSUB_CAMPAIGN_TITLE, UNSUB_CAMPAIGN_ID, UNSUB_REASON, UNSUB_REASON_OTHER)
+# match copies of real exports in others' code (find_string "MEMBER_RATING,OPTIN_TIME,OPTIN_IP").
 def _mailchimp_status(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
     # Unsubscribed and cleaned (bounced) members come in files with their own columns;
     # the status is noted per file, before files of one audience are put together.
@@ -818,6 +843,10 @@ def _refund_status(status: str, total: str, refunded: str) -> Callable[[pd.DataF
 
 
 # -- Stripe (Payments > Export, the default columns) ----------------------------------
+# Not checked against Stripe documentation; "id, Created date (UTC), Amount, Amount
+# Refunded, Currency, ..., Status, Customer ID, Customer Email" appear in others' readers of
+# Stripe's payments export (find_string "Created date (UTC),Amount,Amount Refunded"), with
+# varying columns in between: only those six are required.
 STRIPE = Layout(
     name="Stripe payments export",
     signature=("id", "Created date (UTC)", "Amount", "Amount Refunded", "Currency", "Status"),
@@ -842,6 +871,11 @@ STRIPE = Layout(
 
 
 # -- Square (Transactions and Item sales exports of the Square Dashboard) -------------
+# Item sales: a real export, zoetankersley/sunrise_social_club
+# data/raw/items-2026-07-18-2026-07-19.csv (Qty written as 1.0, GTIN, Commission, Employee,
+# Token, Card Brand, PAN Suffix). Transactions: the 55-column header quoted in others' code
+# (find_string "Time Zone,Gross Sales,Discounts,Service Charges"); older files lack the
+# customer and deposit columns. No Square help page with the column list was found.
 def _square_when(frame: pd.DataFrame) -> pd.Series:
     date, time = _col(frame, "Date"), _col(frame, "Time")
     return date.where(~_filled(time), date.astype(str) + " " + time.astype(str))
@@ -905,6 +939,10 @@ SQUARE_ITEMS = Layout(
 
 
 # -- Etsy (Shop Manager > Settings > Options > Download Data) ---------------------------
+# Not verified: no Etsy help page with the columns was found in the search tools, only
+# other projects' hand-written fixtures of EtsySoldOrders / EtsySoldOrderItems (find_string
+# "Sale Date,Item Name,Buyer,Quantity,Price"; "Buyer User ID,Full Name,First Name"), which
+# agree with the columns used here.
 def _etsy_status(frame: pd.DataFrame) -> pd.Series:
     # Etsy shows a refund as an adjusted total lower than the order total.
     total, adjusted = (
@@ -1098,6 +1136,12 @@ QUICKBOOKS = Layout(
 
 
 # -- Xero: Business > Invoices > Export (one row per invoice line) ---------------------
+# The export's header (no asterisks, unlike the import template): ContactName, EmailAddress,
+# PO address, SA address, InvoiceNumber, Reference, InvoiceDate, DueDate, PlannedDate, Total,
+# TaxTotal, InvoiceAmountPaid, InvoiceAmountDue, InventoryItemCode, Description, Quantity,
+# UnitAmount, Discount, LineAmount, AccountCode, TaxType, TaxAmount, Tracking, Currency,
+# Type, Sent, Status: as written by several tools that produce or read it (find_string
+# "InvoiceAmountDue,InventoryItemCode"). No Xero Central page was found in the search tools.
 def _xero_lines(frame: pd.DataFrame) -> pd.DataFrame:
     item = ("InventoryItemCode", "Description")
     lines = _numbered("InvoiceNumber", item, "Quantity", "UnitAmount")(frame)

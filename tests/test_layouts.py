@@ -295,6 +295,19 @@ def test_hubspot_companies_fill_contacts_only_when_no_contacts_export_is_there(t
     assert set(both) == {"contacts", "deals"}
 
 
+def test_a_hubspot_companies_view_without_the_domain_column(tmp_path: Path):
+    """HubSpot's default companies view has no domain column; the owner says "company"."""
+    (tmp_path / "hubspot-crm-exports-my-companies.csv").write_text(
+        '"Record ID","Company name","Company owner","Create Date","Phone Number",'
+        '"Last Activity Date","City","Country/Region","Industry"\n'
+        '"7001","Bright Smiles Dental","Sam Owner","2024-02-14 09:12","","","London",'
+        '"United Kingdom","Healthcare"\n'
+    )
+    accounts = load(tmp_path)["contacts"]
+    assert accounts.layout and accounts.layout.startswith("HubSpot companies export")
+    assert accounts.clean["contact_id"].tolist() == ["company 7001"]
+
+
 # -- point 5: Mailchimp -------------------------------------------------------------
 MAILCHIMP = "{}_email_audience_export_5f3a2b.csv"
 
