@@ -446,7 +446,11 @@ HAND_KEPT = Layout(
 # Company, Address1, ..., Country Code, ..." headers (find_string "Default Address Company").
 def _carries_order(frame: pd.DataFrame) -> pd.Series:
     """Rows that hold the order's own fields (Shopify writes them on its first row only)."""
-    return _filled(_col(frame, "Created at")) | _filled(_col(frame, "Financial Status"))
+    filled = [_col(frame, h).fillna("").astype(str).str.strip().ne("") for h in _ORDER_FIELDS]
+    return filled[0] | filled[1]
+
+
+_ORDER_FIELDS = ("Created at", "Financial Status")
 
 
 def _lost_first_rows(frame: pd.DataFrame) -> dict[str, int]:
@@ -488,17 +492,21 @@ def _shopify_unread(
 
 def _order_rows(frame: pd.DataFrame, keep_lost: bool = False) -> pd.DataFrame:
     """Each order's first row that holds the order's fields (the first row, unless that
-    line could not be read); an order whose fields were on a lost line is left out (the
-    reject of that line says so) unless ``keep_lost``, one with no such row keeps its first
-    row (and is rejected for what it lacks)."""
+    line could not be read or the file was sorted); an order whose fields were on a lost
+    line is left out (the reject of that line says so) unless ``keep_lost``; one with no
+    such row keeps its first row (and is rejected for what it lacks)."""
     name = _col(frame, "Name")
+    first = _first_of(frame, name)
+    lacking = set(_col(first, "Name")[~_carries_order(first).to_numpy()].dropna())
     lost = set() if keep_lost else set(_lost_first_rows(frame))
-    carrier = frame[_carries_order(frame).to_numpy() & _filled(name).to_numpy()]
+    if not lacking and not lost:
+        return first  # the usual file: each order's first row holds its fields
+    rows = frame[name.isin(lacking).to_numpy()]
+    carrier = rows[_carries_order(rows).to_numpy()]
     carrier = carrier[~_col(carrier, "Name").duplicated().to_numpy()]
-    have = set(_col(carrier, "Name"))
-    rest = _first_of(frame, name)
-    rest = rest[~_col(rest, "Name").map(lambda v: v in have or v in lost).to_numpy()]
-    return pd.concat([carrier, rest]).sort_index(kind="stable")
+    replaced = set(_col(carrier, "Name")) | lost
+    first = first[~_col(first, "Name").isin(replaced).to_numpy()]
+    return pd.concat([first, carrier]).sort_index(kind="stable")
 
 
 def _shopify_orders(frame: pd.DataFrame) -> pd.DataFrame:
