@@ -580,10 +580,13 @@ def _shopify_customers(frame: pd.DataFrame) -> pd.DataFrame:
     consent = _col(frame, "Accepts Email Marketing")
     if not _filled(consent).any():
         consent = _col(frame, "Accepts Marketing")
-    # Keyed by e-mail as the orders export is (it has no customer id), else by the id.
+    # Keyed by e-mail as the orders export is (it has no customer id), else by the id; the
+    # older export has no "Customer ID": a customer without e-mail is keyed by the row.
     ids = _col(frame, "Customer ID").map(lambda v: str(v).strip().lstrip("'") if _text(v) else None)
     email = _email_key(_col(frame, "Email"))
-    return _with(frame, contact_id=email.where(_filled(email), ids), marketing_consent=consent)
+    key = email.where(_filled(email), ids)
+    return _with(frame, contact_id=key.where(_filled(key), _row_keys(frame)),
+                 marketing_consent=consent)  # fmt: skip
 
 
 SHOPIFY_CUSTOMERS = Layout(

@@ -248,6 +248,32 @@ def test_shopify_customers_export_keys_as_the_orders_export_does(tmp_path: Path)
     ]
 
 
+SHOPIFY_OLD_CUSTOMERS = """First Name,Last Name,Email,Accepts Email Marketing,Company,Address1,\
+Address2,City,Province,Province Code,Country,Country Code,Zip,Phone,Accepts SMS Marketing,\
+Total Spent,Total Orders,Tags,Note,Tax Exempt
+Sophie,Martin,sophie.martin@example.fr,yes,Atelier Martin,8 Rue de Berri,,Paris,,,France,FR,\
+'75008,,no,145.60,2,"VIP, newsletter",,no
+,,,no,,,,,,,,,,+43 660 000 0006,yes,0.00,0,,POS walk-in,no
+"""
+
+
+def test_the_older_shopify_customers_export_keys_a_customer_without_email_by_row(
+    tmp_path: Path,
+):
+    """Before "Customer ID" was added, a walk-in customer had neither e-mail nor id."""
+    (tmp_path / "customers_export.csv").write_text(SHOPIFY_OLD_CUSTOMERS)
+    contacts = load(tmp_path)["contacts"]
+    assert contacts.layout == "Shopify customers export"
+    assert (len(contacts.clean), contacts.rejected) == (2, 0)
+    clean = contacts.clean.set_index("contact_id")
+    assert list(clean.index) == ["sophie.martin@example.fr", "row 3"]
+    assert clean.loc["sophie.martin@example.fr", ["company", "country"]].tolist() == [
+        "Atelier Martin",
+        "FR",
+    ]
+    assert _allowed(clean["marketing_consent"]).tolist() == [True, False]
+
+
 # -- point 5: HubSpot exports -------------------------------------------------------
 HUBSPOT = "hubspot-crm-exports-all-{}-2025-11-03.csv"
 
