@@ -970,7 +970,8 @@ def _etsy_status(frame: pd.DataFrame) -> pd.Series:
 
 ETSY_ORDERS = Layout(
     name="Etsy sold orders export (EtsySoldOrders)",
-    signature=("Sale Date", "Order ID", "Buyer User ID", "Number of Items", "Order Total"),
+    # "Buyer User ID" is not required: not every copy of the export seen carries it.
+    signature=("Sale Date", "Order ID", "Number of Items", "Order Total"),
     tables={
         "orders": LayoutTable(
             _map(

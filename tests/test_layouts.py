@@ -420,6 +420,18 @@ def test_etsy_orders_and_items(tmp_path: Path):
     assert lines[lines["order_id"] == "3456789013"]["discount"].tolist() == [0.1]
 
 
+def test_etsy_orders_without_the_buyer_user_id_column(tmp_path: Path):
+    header, *rows = (FIXTURES / "EtsySoldOrders2025-10.csv").read_text().splitlines()
+    names = next(csv.reader([header]))
+    keep = [i for i, n in enumerate(names) if n != "Buyer User ID"]
+    cut = [[r[i] for i in keep] for r in csv.reader([header, *rows])]
+    with (tmp_path / "EtsySoldOrders2025-10.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows(cut)
+    loaded = load(tmp_path)
+    assert _counts(loaded) == {"contacts": (3, 0, 0), "orders": (4, 0, 0)}
+    assert loaded["orders"].clean["contact_id"].tolist()[:2] == ["emilyc88", "marcuslee"]
+
+
 def test_woocommerce_reports(tmp_path: Path):
     loaded = load(fixture(tmp_path, "wc-orders-report-export-2025-10-31.csv",
                           "wc-customers-report-export-2025-10-31.csv"))  # fmt: skip
