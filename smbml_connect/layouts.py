@@ -752,13 +752,19 @@ def _mailchimp_status(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
 
 def _mailchimp(frame: pd.DataFrame) -> pd.DataFrame:
     consent = _col(frame, "Mailchimp status").map(lambda v: "yes" if v == "subscribed" else "no")
-    return _with(frame, contact_id=_email_key(_col(frame, "Email Address")),
-                 marketing_consent=consent)  # fmt: skip
+    # The e-mail is the first column; its header is the field's label, which an audience
+    # may have renamed or kept in its language ("E-Mail-Adresse").
+    if "email address" in {normalise(c) for c in frame.columns}:
+        email, more = _col(frame, "Email Address"), {}  # mapped to email by the header map
+    else:
+        email = frame[next(c for c in frame.columns if c not in (SOURCE_ROW, FILE))]
+        more = {"email": email}
+    return _with(frame, contact_id=_email_key(email), marketing_consent=consent, **more)
 
 
 MAILCHIMP = Layout(
     name="Mailchimp audience export",
-    signature=("Email Address", "MEMBER_RATING", "OPTIN_TIME", "LEID"),
+    signature=("MEMBER_RATING", "OPTIN_TIME", "LEID"),
     tables={
         "contacts": LayoutTable(
             _map(

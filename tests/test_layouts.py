@@ -623,6 +623,22 @@ def test_total_rows_are_told_from_customers_named_total():
     assert prepared.skipped[SOURCE_ROW].tolist() == [3, 5, 6]
 
 
+def test_a_mailchimp_unsubscribed_export_with_german_field_labels_is_still_opted_out(
+    tmp_path: Path,
+):
+    """Field labels follow the audience ("E-Mail-Adresse", "Vorname"): the layout is still
+    recognised, so these members stay opted out instead of counting as consent unknown."""
+    path = FIXTURES / MAILCHIMP.format("unsubscribed")
+    text = path.read_text().replace('"Email Address","First Name","Last Name"',
+                                    '"E-Mail-Adresse","Vorname","Nachname"', 1)  # fmt: skip
+    (tmp_path / "unsubscribed_members_export.csv").write_text(text)
+    contacts = load(tmp_path / "unsubscribed_members_export.csv")["contacts"]
+    assert contacts.layout == "Mailchimp audience export"
+    assert (len(contacts.clean), contacts.rejected) == (4, 0)
+    assert contacts.clean["email"].iloc[0] == "tom.obrien@example.com"
+    assert not _allowed(contacts.clean["marketing_consent"]).any()
+
+
 def test_one_export_in_several_files_is_read_whole(tmp_path: Path):
     """Mailchimp writes a file per status; each row says its file, consent follows it."""
     folder = fixture(tmp_path, MAILCHIMP.format("subscribed"), MAILCHIMP.format("unsubscribed"))
