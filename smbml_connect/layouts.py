@@ -16,6 +16,7 @@ column a shape adds is dropped when the user mapped that column.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -27,6 +28,7 @@ import pandas as pd
 
 from smbml_connect import coerce
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
+from smbml_connect.ports import SourceReject
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import BLANK_ROWS
 
@@ -46,6 +48,11 @@ FILE = "File"  # the column that names the file of each row when one export is s
 
 Shape = Callable[[pd.DataFrame], pd.DataFrame]
 Skips = dict[int, str]  # frame position -> why the row holds no record
+# An export's own reading of the lines the CSV reader could not split: the record rows
+# and those lines in; out the lines that stay rejects (reasons may say more) and, by row
+# number, why the others hold no record (a report's footer note).
+Unread = Callable[[pd.DataFrame, list[SourceReject]], tuple[list[SourceReject], dict[int, str]]]
+UNREAD_ROWS = "unread_rows"  # frame.attrs key: row numbers of the lines the reader rejected
 
 
 def _as_is(frame: pd.DataFrame) -> pd.DataFrame:
@@ -77,6 +84,7 @@ class Layout:
     prepare: Callable[[pd.DataFrame], tuple[pd.DataFrame, Skips]] | None = None
     check: Callable[[pd.DataFrame], bool] | None = None  # on the first rows, after headers
     rank: int = 0  # added to each table's rank when files compete for a table
+    unread: Unread | None = None
 
     def matches(self, head: pd.DataFrame) -> bool:
         present = {normalise(c) for c in head.columns}
@@ -92,6 +100,7 @@ class Prepared:
     frame: pd.DataFrame
     skipped: pd.DataFrame  # the raw rows left out, with a ``reason`` column
     layout: Layout | None
+    settled: bool = False  # the unreadable lines were seen (``settle`` is done once)
 
     def table(
         self, table: str, overrides: Mapping[str, str] | None = None
@@ -116,6 +125,36 @@ class Prepared:
         mapping.layout = self.layout.name
         mapping.made = [c for c in made_here if mapping.columns.get(c) == c]
         return shaped.rename(columns=mapping.columns), mapping
+
+    def settle(self, unread: list[SourceReject]) -> list[SourceReject]:
+        """The lines the reader could not split, as the layout reads them.
+
+        A report's footer note ("Accrual basis Monday, November 3, 2025 ...") holds no
+        record: it joins the skipped rows. The others stay rejects, which the layout may
+        word better (a Shopify order's first row); the record rows learn which lines
+        were lost (``UNREAD_ROWS``), so a shape can tell a lost row from a missing value.
+        """
+        if self.settled:
+            return unread
+        self.settled = True
+        self.frame.attrs[UNREAD_ROWS] = sorted(r.row for r in unread)
+        if self.layout is None or self.layout.unread is None or not unread:
+            return unread
+        kept, notes = self.layout.unread(self.frame, unread)
+        if notes:
+            first = next(c for c in self.frame.columns if c not in (SOURCE_ROW, FILE))
+            shown = {r.row: r.value for r in unread}
+            rows = pd.DataFrame(
+                {
+                    SOURCE_ROW: list(notes),
+                    first: [shown[n] for n in notes],
+                    "reason": list(notes.values()),
+                }
+            )
+            skipped = pd.concat([self.skipped, rows], ignore_index=True)
+            self.skipped = skipped.sort_values(SOURCE_ROW, kind="stable").reset_index(drop=True)
+        self.frame.attrs[UNREAD_ROWS] = sorted(r.row for r in kept)
+        return kept
 
     def rejects(self, table: str, source: str) -> pd.DataFrame:
         """The rows left out as rejects rows (action 'row skipped'), for the run's list."""
@@ -267,6 +306,18 @@ def _col(frame: pd.DataFrame, header: str) -> pd.Series:
     return pd.Series(None, index=frame.index, dtype=object)
 
 
+def _either(frame: pd.DataFrame, *headers: str) -> pd.Series:
+    """The first of ``headers`` the frame has (one export, two generations of names)."""
+    present = {normalise(c) for c in frame.columns}
+    return _col(frame, next((h for h in headers if normalise(h) in present), headers[0]))
+
+
+def _has_any(*headers: str) -> Callable[[pd.DataFrame], bool]:
+    """A layout check: at least one of ``headers`` is there."""
+    wanted = {normalise(h) for h in headers}
+    return lambda head: bool(wanted & {normalise(c) for c in head.columns})
+
+
 def _filled(series: pd.Series) -> pd.Series:
     return series.map(_text).astype(bool)
 
@@ -384,9 +435,82 @@ HAND_KEPT = Layout(
 
 
 # -- Shopify ------------------------------------------------------------------------
+# Orders export (Orders > Export): no Shopify help page with the column list was found in
+# the search tools; the header was checked against others' readers of real exports
+# (jadwro/allegro_csv_parser src/Shopify/types/ShopifyOrderTypeCSV.ts; laplace-live/
+# shopify-csv-converter src/types/index.d.ts, which marks the order fields optional on
+# later line rows; a full header with Tax 1-5, Payment ID, Payment Terms Name, Next Payment
+# Due At, Payment References found with find_string "Lineitem fulfillment status,Billing
+# Name"). Customers export: the current "Customer ID, ..., Accepts Email Marketing, Default
+# Address Company, ..." and the older "First Name, Last Name, Email, Accepts Email Marketing,
+# Company, Address1, ..., Country Code, ..." headers (find_string "Default Address Company").
+def _carries_order(frame: pd.DataFrame) -> pd.Series:
+    """Rows that hold the order's own fields (Shopify writes them on its first row only)."""
+    filled = [_col(frame, h).fillna("").astype(str).str.strip().ne("") for h in _ORDER_FIELDS]
+    return filled[0] | filled[1]
+
+
+_ORDER_FIELDS = ("Created at", "Financial Status")
+
+
+def _lost_first_rows(frame: pd.DataFrame) -> dict[str, int]:
+    """Order -> the unreadable line just above its rows, when none of its rows holds the
+    order's fields: that line was the order's first row, and the fields went with it."""
+    unread = frame.attrs.get(UNREAD_ROWS, [])
+    if not unread or FILE in frame.columns:  # row numbers of several files do not compare
+        return {}
+    name = _col(frame, "Name").map(lambda v: str(v).strip() if _text(v) else None)
+    carried = set(name[_carries_order(frame).to_numpy()].dropna())
+    rows = frame[SOURCE_ROW].astype("int64").to_numpy()
+    seen = name.duplicated().to_numpy()
+    out: dict[str, int] = {}
+    for line in unread:
+        at = int(np.searchsorted(rows, line))  # the first record row below the lost line
+        if at < len(rows) and name.iloc[at] and not seen[at] and name.iloc[at] not in carried:
+            out[str(name.iloc[at])] = int(line)
+    return out
+
+
+def _shopify_unread(
+    frame: pd.DataFrame, unread: list[SourceReject]
+) -> tuple[list[SourceReject], dict[int, str]]:
+    """A lost first row of an order says so: its order is not loaded, its lines are."""
+    lost = {line: order for order, line in _lost_first_rows(frame).items()}
+
+    def said(line: SourceReject) -> SourceReject:
+        if line.row not in lost:
+            return line
+        more = (
+            f"; it is the first row of order {lost[line.row]}, the only row with the order's "
+            "date, status and total, so that order is not loaded (its other line rows are, as "
+            "order lines): fix this line and load again"
+        )
+        return SourceReject(line.row, line.column, line.value, line.reason + more)
+
+    return [said(line) for line in unread], {}
+
+
+def _order_rows(frame: pd.DataFrame, keep_lost: bool = False) -> pd.DataFrame:
+    """Each order's first row that holds the order's fields (the first row, unless that
+    line could not be read or the file was sorted); an order whose fields were on a lost
+    line is left out (the reject of that line says so) unless ``keep_lost``; one with no
+    such row keeps its first row (and is rejected for what it lacks)."""
+    name = _col(frame, "Name")
+    first = _first_of(frame, name)
+    lacking = set(_col(first, "Name")[~_carries_order(first).to_numpy()].dropna())
+    lost = set() if keep_lost else set(_lost_first_rows(frame))
+    if not lacking and not lost:
+        return first  # the usual file: each order's first row holds its fields
+    rows = frame[name.isin(lacking).to_numpy()]
+    carrier = rows[_carries_order(rows).to_numpy()]
+    carrier = carrier[~_col(carrier, "Name").duplicated().to_numpy()]
+    replaced = set(_col(carrier, "Name")) | lost
+    first = first[~_col(first, "Name").isin(replaced).to_numpy()]
+    return pd.concat([first, carrier]).sort_index(kind="stable")
+
+
 def _shopify_orders(frame: pd.DataFrame) -> pd.DataFrame:
-    # Order fields are written on an order's first line row only; the others are lines.
-    first = _first_of(frame, _col(frame, "Name"))
+    first = _order_rows(frame)
     cancelled = _filled(_col(first, "Cancelled at"))
     status = _col(first, "Financial Status").where(~cancelled, "cancelled")
     lines = [c for c in first.columns if normalise(c).startswith("lineitem ")]
@@ -405,7 +529,9 @@ def _shopify_lines(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _shopify_buyers(frame: pd.DataFrame) -> pd.DataFrame:
-    orders = _first_of(frame, _col(frame, "Name"))
+    # A buyer whose order lost its first row is still a buyer (every row has the e-mail);
+    # with the "Accepts Marketing" of that row lost, consent is unknown: an opt-out.
+    orders = _order_rows(frame, keep_lost=True)
     email = _email_key(_col(orders, "Email"))
     buyers = orders[_filled(email).to_numpy() & ~email.duplicated().to_numpy()]
     first, last = _split_name(_col(buyers, "Billing Name"))
@@ -446,6 +572,7 @@ SHOPIFY_ORDERS = Layout(
             _shopify_buyers,
         ),
     },
+    unread=_shopify_unread,
 )
 
 
@@ -453,10 +580,13 @@ def _shopify_customers(frame: pd.DataFrame) -> pd.DataFrame:
     consent = _col(frame, "Accepts Email Marketing")
     if not _filled(consent).any():
         consent = _col(frame, "Accepts Marketing")
-    # Keyed by e-mail as the orders export is (it has no customer id), else by the id.
+    # Keyed by e-mail as the orders export is (it has no customer id), else by the id; the
+    # older export has no "Customer ID": a customer without e-mail is keyed by the row.
     ids = _col(frame, "Customer ID").map(lambda v: str(v).strip().lstrip("'") if _text(v) else None)
     email = _email_key(_col(frame, "Email"))
-    return _with(frame, contact_id=email.where(_filled(email), ids), marketing_consent=consent)
+    key = email.where(_filled(email), ids)
+    return _with(frame, contact_id=key.where(_filled(key), _row_keys(frame)),
+                 marketing_consent=consent)  # fmt: skip
 
 
 SHOPIFY_CUSTOMERS = Layout(
@@ -480,6 +610,12 @@ SHOPIFY_CUSTOMERS = Layout(
 
 
 # -- HubSpot (the CRM's "Export" of a view: property labels as headers) ---------------
+# Not checked against HubSpot documentation (none found in the search tools). Headers are
+# the properties' labels ("Record ID", "Marketing contact status", "Contact owner", "Deal
+# Stage", "Associated Contact IDs"), as seen in others' code reading real exports
+# (find_string '"Record ID","First Name","Last Name"', one reading a file named
+# hubspot-crm-exports-all-contacts-2023-02-21.csv). An export holds the columns of the
+# exported view, so only the record id and one or two labels are required.
 _TRUE = {"true", "yes", "1"}
 
 
@@ -569,7 +705,12 @@ HUBSPOT_DEALS = Layout(
 # when no contacts file or tab is there (``rank``); a companies table is the better home.
 HUBSPOT_COMPANIES = Layout(
     name="HubSpot companies export (as accounts in contacts)",
-    signature=("Record ID", "Company name", "Company Domain Name"),
+    # An export holds the view's columns: the domain may be left out, the owner kept.
+    signature=("Record ID", "Company name"),
+    check=lambda head: (
+        _has_any("Company Domain Name", "Company owner")(head)
+        and not _has_any("Email", "Deal Name")(head)
+    ),
     tables={
         "contacts": LayoutTable(
             _map(
@@ -590,6 +731,11 @@ HUBSPOT_COMPANIES = Layout(
 
 
 # -- Mailchimp (an audience export: one CSV per status, subscribed / unsubscribed / cleaned) --
+# Not checked against Mailchimp documentation; the columns ("Email Address", merge fields,
+# MEMBER_RATING, OPTIN_TIME, OPTIN_IP, CONFIRM_TIME, CONFIRM_IP, LATITUDE, LONGITUDE, GMTOFF,
+# DSTOFF, TIMEZONE, CC, REGION, LAST_CHANGED, LEID, EUID, NOTES, TAGS; the unsubscribed file
+# UNSUB_TIME, UNSUB_CAMPAIGN_TITLE, UNSUB_CAMPAIGN_ID, UNSUB_REASON, UNSUB_REASON_OTHER)
+# match copies of real exports in others' code (find_string "MEMBER_RATING,OPTIN_TIME,OPTIN_IP").
 def _mailchimp_status(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
     # Unsubscribed and cleaned (bounced) members come in files with their own columns;
     # the status is noted per file, before files of one audience are put together.
@@ -606,13 +752,19 @@ def _mailchimp_status(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
 
 def _mailchimp(frame: pd.DataFrame) -> pd.DataFrame:
     consent = _col(frame, "Mailchimp status").map(lambda v: "yes" if v == "subscribed" else "no")
-    return _with(frame, contact_id=_email_key(_col(frame, "Email Address")),
-                 marketing_consent=consent)  # fmt: skip
+    # The e-mail is the first column; its header is the field's label, which an audience
+    # may have renamed or kept in its language ("E-Mail-Adresse").
+    if "email address" in {normalise(c) for c in frame.columns}:
+        email, more = _col(frame, "Email Address"), {}  # mapped to email by the header map
+    else:
+        email = frame[next(c for c in frame.columns if c not in (SOURCE_ROW, FILE))]
+        more = {"email": email}
+    return _with(frame, contact_id=_email_key(email), marketing_consent=consent, **more)
 
 
 MAILCHIMP = Layout(
     name="Mailchimp audience export",
-    signature=("Email Address", "MEMBER_RATING", "OPTIN_TIME", "LEID"),
+    signature=("MEMBER_RATING", "OPTIN_TIME", "LEID"),
     tables={
         "contacts": LayoutTable(
             _map(
@@ -708,6 +860,10 @@ def _refund_status(status: str, total: str, refunded: str) -> Callable[[pd.DataF
 
 
 # -- Stripe (Payments > Export, the default columns) ----------------------------------
+# Not checked against Stripe documentation; "id, Created date (UTC), Amount, Amount
+# Refunded, Currency, ..., Status, Customer ID, Customer Email" appear in others' readers of
+# Stripe's payments export (find_string "Created date (UTC),Amount,Amount Refunded"), with
+# varying columns in between: only those six are required.
 STRIPE = Layout(
     name="Stripe payments export",
     signature=("id", "Created date (UTC)", "Amount", "Amount Refunded", "Currency", "Status"),
@@ -732,6 +888,11 @@ STRIPE = Layout(
 
 
 # -- Square (Transactions and Item sales exports of the Square Dashboard) -------------
+# Item sales: a real export, zoetankersley/sunrise_social_club
+# data/raw/items-2026-07-18-2026-07-19.csv (Qty written as 1.0, GTIN, Commission, Employee,
+# Token, Card Brand, PAN Suffix). Transactions: the 55-column header quoted in others' code
+# (find_string "Time Zone,Gross Sales,Discounts,Service Charges"); older files lack the
+# customer and deposit columns. No Square help page with the column list was found.
 def _square_when(frame: pd.DataFrame) -> pd.Series:
     date, time = _col(frame, "Date"), _col(frame, "Time")
     return date.where(~_filled(time), date.astype(str) + " " + time.astype(str))
@@ -795,6 +956,10 @@ SQUARE_ITEMS = Layout(
 
 
 # -- Etsy (Shop Manager > Settings > Options > Download Data) ---------------------------
+# Not verified: no Etsy help page with the columns was found in the search tools, only
+# other projects' hand-written fixtures of EtsySoldOrders / EtsySoldOrderItems (find_string
+# "Sale Date,Item Name,Buyer,Quantity,Price"; "Buyer User ID,Full Name,First Name"), which
+# agree with the columns used here.
 def _etsy_status(frame: pd.DataFrame) -> pd.Series:
     # Etsy shows a refund as an adjusted total lower than the order total.
     total, adjusted = (
@@ -811,7 +976,8 @@ def _etsy_status(frame: pd.DataFrame) -> pd.Series:
 
 ETSY_ORDERS = Layout(
     name="Etsy sold orders export (EtsySoldOrders)",
-    signature=("Sale Date", "Order ID", "Buyer User ID", "Number of Items", "Order Total"),
+    # "Buyer User ID" is not required: not every copy of the export seen carries it.
+    signature=("Sale Date", "Order ID", "Number of Items", "Order Total"),
     tables={
         "orders": LayoutTable(
             _map(
@@ -845,9 +1011,17 @@ ETSY_ITEMS = Layout(
 
 
 # -- WooCommerce (Analytics > Orders and Analytics > Customers, "Download") ------------
+# Checked against woocommerce/woocommerce: the browser download writes the table's headers
+# (plugins/woocommerce/client/admin/client/analytics/report/orders/table.js and
+# .../customers/table.js: "Net sales", "Payment method", "Date registered", "Role"), the
+# e-mailed export of a large report the controller's (src/Admin/API/Reports/Orders/
+# Controller.php and Customers/Controller.php get_export_columns: "Net Sales", "N. Revenue
+# (formatted)", "Last Active", "Sign Up", "Billing Phone"). Columns the user hid in the
+# table (Username, City, Region, Postal code are hidden by default) may be missing.
 WOOCOMMERCE_ORDERS = Layout(
     name="WooCommerce orders report (Analytics)",
-    signature=("Date", "Order #", "Status", "Customer", "Customer type", "Product(s)"),
+    signature=("Date", "Order #"),
+    check=_has_any("Product(s)", "Items sold", "Customer type", "Net Sales"),
     tables={
         # "Customer" is a name, not a key: it stays in extra and the order has no contact.
         "orders": LayoutTable(
@@ -862,12 +1036,14 @@ WOOCOMMERCE_ORDERS = Layout(
 )
 WOOCOMMERCE_CUSTOMERS = Layout(
     name="WooCommerce customers report (Analytics)",
-    signature=("Name", "Username", "Last active", "Date registered", "Email", "Total spend"),
+    signature=("Name", "Email", "Orders", "Total spend", "AOV"),
+    check=_has_any("Last active", "Date registered", "Sign Up"),
     tables={
         "contacts": LayoutTable(
             _map(
                 "Email -> email",
                 "Date registered -> created_at",
+                "Sign Up -> created_at",
                 "Last active -> last_activity_at",
                 "Country / Region -> country",
             ),
@@ -878,13 +1054,23 @@ WOOCOMMERCE_CUSTOMERS = Layout(
 
 
 # -- QuickBooks Online: Reports > Sales by Customer Detail, exported ------------------
+# Classic headers: ",Date,Transaction Type,Num,Product/Service,Memo/Description,Qty,Sales
+# Price,Amount,Balance"; the report's newer view writes ",Transaction date,Transaction
+# type,Num,Product/Service full name,Memo/Description,Quantity,Sales price,Amount,Balance".
+# No Intuit page with the column list was found; both were checked against other people's
+# readers of real exports (find_string "Product/Service full name": several repositories,
+# one holding a "Sales by Customer Type Detail" export with those headers, customer headings
+# and "Total for ..." rows; xyugen/cosmetic-marketing-assistant
+# src/interface/SalesByProductData.ts for the classic names).
 _QB_CREDIT = {"credit memo", "refund receipt", "refund"}
+_QB_DATE = ("Date", "Transaction date")
+_QB_PRODUCT = ("Product/Service", "Product/Service full name")
 
 
 def _quickbooks_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
     """Customer headings give the customer of the rows under them; notes are left out."""
     first = frame.columns[0]
-    date = _filled(_col(frame, "Date"))
+    date = _filled(_either(frame, *_QB_DATE))
     customer, current, skips = [], None, {}
     for position, (heading, dated) in enumerate(zip(frame[first], date, strict=True)):
         filled = int(frame.iloc[position].drop(SOURCE_ROW).map(_text).sum())
@@ -894,7 +1080,36 @@ def _quickbooks_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
         elif not dated:
             skips[position] = "report note"
         customer.append(current)
-    return _with(frame, Customer=pd.Series(customer, index=frame.index)), skips
+    named = _either(frame, "Customer full name", "Customer")  # a column, where there is one
+    headed = pd.Series(customer, index=frame.index, dtype=object)
+    return _with(frame, Customer=named.where(_filled(named), headed)), skips
+
+
+_BASIS = re.compile(r"\W*(accrual|cash) basis\b", re.I)
+
+
+def _quickbooks_unread(
+    frame: pd.DataFrame, unread: list[SourceReject]
+) -> tuple[list[SourceReject], dict[int, str]]:
+    """QuickBooks ends a report with a one-value line, "Accrual basis Monday, November 3,
+    2025 10:15 AM GMT-05:00", which the reader cannot split into the header's cells: a
+    note, as is any one-value line below the last record. A damaged record stays a reject."""
+    last = -1 if FILE in frame.columns or frame.empty else int(frame[SOURCE_ROW].max())
+    kept, notes = [], {}
+    for line in unread:
+        one_value = len([v for v in _cells(line.value) if v.strip()]) <= 1
+        if _BASIS.match(line.value) or (one_value and 0 <= last < line.row):
+            notes[line.row] = "report note"
+        else:
+            kept.append(line)
+    return kept, notes
+
+
+def _cells(text: str) -> list[str]:
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error:
+        return [text]
 
 
 def _qb_order(frame: pd.DataFrame) -> pd.Series:
@@ -914,21 +1129,37 @@ def _qb_orders(frame: pd.DataFrame) -> pd.DataFrame:
 
 QUICKBOOKS = Layout(
     name="QuickBooks Sales by Customer Detail report",
-    signature=("Date", "Transaction Type", "Num", "Product/Service", "Sales Price", "Amount"),
+    signature=("Transaction Type", "Num", "Sales Price", "Amount"),
+    check=lambda head: _has_any(*_QB_DATE)(head) and _has_any(*_QB_PRODUCT)(head),
     tables={
-        "orders": LayoutTable(_map("Date -> ordered_at"), _qb_orders),
+        "orders": LayoutTable(
+            _map("Date -> ordered_at", "Transaction date -> ordered_at"), _qb_orders
+        ),
         "order_lines": LayoutTable(
-            _map("Product/Service -> product_id", "Qty -> quantity", "Sales Price -> unit_price"),
+            _map(
+                "Product/Service -> product_id",
+                "Product/Service full name -> product_id",
+                "Qty -> quantity",
+                "Quantity -> quantity",
+                "Sales Price -> unit_price",
+            ),
             lambda f: _with(f, order_id=_qb_order(f), line_no=_line_numbers(_qb_order(f))),
         ),
         # QuickBooks display names are unique per company file: here the name is the key.
         "contacts": LayoutTable({}, _people(_key("Customer"))),
     },
     prepare=_quickbooks_rows,
+    unread=_quickbooks_unread,
 )
 
 
 # -- Xero: Business > Invoices > Export (one row per invoice line) ---------------------
+# The export's header (no asterisks, unlike the import template): ContactName, EmailAddress,
+# PO address, SA address, InvoiceNumber, Reference, InvoiceDate, DueDate, PlannedDate, Total,
+# TaxTotal, InvoiceAmountPaid, InvoiceAmountDue, InventoryItemCode, Description, Quantity,
+# UnitAmount, Discount, LineAmount, AccountCode, TaxType, TaxAmount, Tracking, Currency,
+# Type, Sent, Status: as written by several tools that produce or read it (find_string
+# "InvoiceAmountDue,InventoryItemCode"). No Xero Central page was found in the search tools.
 def _xero_lines(frame: pd.DataFrame) -> pd.DataFrame:
     item = ("InventoryItemCode", "Description")
     lines = _numbered("InvoiceNumber", item, "Quantity", "UnitAmount")(frame)

@@ -21,8 +21,9 @@ from openpyxl import Workbook
 from smbml_connect.connectors.files.source import FilesSource
 from smbml_connect.consent import read_consent
 from smbml_connect.errors import DataValidationError
-from smbml_connect.layouts import prepare
+from smbml_connect.layouts import Prepared, prepare
 from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.ports import SourceReject
 from smbml_connect.schema import SOURCE_ROW, validate
 from smbml_connect.store import Store
 
@@ -43,12 +44,24 @@ def _allowed(values: pd.Series) -> pd.Series:
     return values.map(lambda v: read_consent(v).allowed)
 
 
+class SettlingSource(FilesSource):
+    """A files source that hands the lines its reader could not split to the layout
+    (``Prepared.settle``): a report's footer note is a skipped row, and a lost first row
+    of a Shopify order says so. ``FilesSource._prepare`` takes this step once wired."""
+
+    def _prepare(self, location: str) -> tuple[Prepared, list[SourceReject]]:
+        prepared, rejects = super()._prepare(location)
+        self._prepared[location] = (prepared, prepared.settle(rejects))
+        return self._prepared[location]
+
+
 def load(
     path: Path,
     tables: Mapping[str, str] | None = None,
     mappings: Mapping[str, Mapping[str, str]] | None = None,
+    kind: type[FilesSource] = FilesSource,
 ) -> dict[str, Loaded]:
-    source = FilesSource(path, tables or {}, mappings or {})
+    source = kind(path, tables or {}, mappings or {})
     out = {}
     for table in source.available():
         checked = validate(table, source.pull(table), source.name)
@@ -235,6 +248,32 @@ def test_shopify_customers_export_keys_as_the_orders_export_does(tmp_path: Path)
     ]
 
 
+SHOPIFY_OLD_CUSTOMERS = """First Name,Last Name,Email,Accepts Email Marketing,Company,Address1,\
+Address2,City,Province,Province Code,Country,Country Code,Zip,Phone,Accepts SMS Marketing,\
+Total Spent,Total Orders,Tags,Note,Tax Exempt
+Sophie,Martin,sophie.martin@example.fr,yes,Atelier Martin,8 Rue de Berri,,Paris,,,France,FR,\
+'75008,,no,145.60,2,"VIP, newsletter",,no
+,,,no,,,,,,,,,,+43 660 000 0006,yes,0.00,0,,POS walk-in,no
+"""
+
+
+def test_the_older_shopify_customers_export_keys_a_customer_without_email_by_row(
+    tmp_path: Path,
+):
+    """Before "Customer ID" was added, a walk-in customer had neither e-mail nor id."""
+    (tmp_path / "customers_export.csv").write_text(SHOPIFY_OLD_CUSTOMERS)
+    contacts = load(tmp_path)["contacts"]
+    assert contacts.layout == "Shopify customers export"
+    assert (len(contacts.clean), contacts.rejected) == (2, 0)
+    clean = contacts.clean.set_index("contact_id")
+    assert list(clean.index) == ["sophie.martin@example.fr", "row 3"]
+    assert clean.loc["sophie.martin@example.fr", ["company", "country"]].tolist() == [
+        "Atelier Martin",
+        "FR",
+    ]
+    assert _allowed(clean["marketing_consent"]).tolist() == [True, False]
+
+
 # -- point 5: HubSpot exports -------------------------------------------------------
 HUBSPOT = "hubspot-crm-exports-all-{}-2025-11-03.csv"
 
@@ -280,6 +319,19 @@ def test_hubspot_companies_fill_contacts_only_when_no_contacts_export_is_there(t
     both = load(fixture(tmp_path / "b", *names))
     assert both["contacts"].layout == "HubSpot contacts export"
     assert set(both) == {"contacts", "deals"}
+
+
+def test_a_hubspot_companies_view_without_the_domain_column(tmp_path: Path):
+    """HubSpot's default companies view has no domain column; the owner says "company"."""
+    (tmp_path / "hubspot-crm-exports-my-companies.csv").write_text(
+        '"Record ID","Company name","Company owner","Create Date","Phone Number",'
+        '"Last Activity Date","City","Country/Region","Industry"\n'
+        '"7001","Bright Smiles Dental","Sam Owner","2024-02-14 09:12","","","London",'
+        '"United Kingdom","Healthcare"\n'
+    )
+    accounts = load(tmp_path)["contacts"]
+    assert accounts.layout and accounts.layout.startswith("HubSpot companies export")
+    assert accounts.clean["contact_id"].tolist() == ["company 7001"]
 
 
 # -- point 5: Mailchimp -------------------------------------------------------------
@@ -368,6 +420,18 @@ def test_etsy_orders_and_items(tmp_path: Path):
     assert lines[lines["order_id"] == "3456789013"]["discount"].tolist() == [0.1]
 
 
+def test_etsy_orders_without_the_buyer_user_id_column(tmp_path: Path):
+    header, *rows = (FIXTURES / "EtsySoldOrders2025-10.csv").read_text().splitlines()
+    names = next(csv.reader([header]))
+    keep = [i for i, n in enumerate(names) if n != "Buyer User ID"]
+    cut = [[r[i] for i in keep] for r in csv.reader([header, *rows])]
+    with (tmp_path / "EtsySoldOrders2025-10.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows(cut)
+    loaded = load(tmp_path)
+    assert _counts(loaded) == {"contacts": (3, 0, 0), "orders": (4, 0, 0)}
+    assert loaded["orders"].clean["contact_id"].tolist()[:2] == ["emilyc88", "marcuslee"]
+
+
 def test_woocommerce_reports(tmp_path: Path):
     loaded = load(fixture(tmp_path, "wc-orders-report-export-2025-10-31.csv",
                           "wc-customers-report-export-2025-10-31.csv"))  # fmt: skip
@@ -380,6 +444,36 @@ def test_woocommerce_reports(tmp_path: Path):
         "hannah.berg@example.no", "omar.haddad@example.ae", "julia.santos@example.br", "row 5",
     ]  # fmt: skip
     assert people.loc["row 5", ["first_name", "last_name"]].tolist() == ["Guest", "Buyer"]
+
+
+WC_BROWSER_CUSTOMERS = """Name,Role,Last active,Date registered,Email,Orders,Total spend,AOV,Country / Region
+Hannah Berg,customer,2025-10-31,2025-10-31,hannah.berg@example.no,2,$34.00,$17.00,NO
+Guest Buyer,,2025-10-28,,,1,$48.00,$48.00,US
+"""
+WC_EMAILED_ORDERS = """Date,Order #,N. Revenue (formatted),Status,Customer,Customer type,Product(s),\
+Items sold,Coupon(s),Net Sales,Attribution
+2025-10-31 09:12:40,1207,$34.00,processing,Hannah Berg,new,1× Linen Apron,1,,34,Organic: Google
+2025-10-30 18:40:02,1206,$58.65,completed,Omar Haddad,returning,2× Tea Towel Set,2,autumn15,58.65,Direct
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "table", "rows"),
+    [(WC_BROWSER_CUSTOMERS, "contacts", 2), (WC_EMAILED_ORDERS, "orders", 2)],
+)
+def test_woocommerce_reports_as_the_browser_and_the_email_write_them(
+    tmp_path: Path, text: str, table: str, rows: int
+):
+    """The browser download leaves out hidden columns (Username by default); the e-mailed
+    export of a large report names some columns differently (Sign Up, Net Sales)."""
+    (tmp_path / "wc-report-export.csv").write_text(text)
+    loaded = load(tmp_path)
+    assert loaded[table].layout and loaded[table].layout.startswith("WooCommerce")
+    assert (len(loaded[table].clean), loaded[table].rejected) == (rows, 0)
+    if table == "orders":
+        assert loaded[table].clean["total"].tolist() == [34.0, 58.65]
+    else:
+        assert loaded[table].clean["contact_id"].tolist() == ["hannah.berg@example.no", "row 3"]
 
 
 def test_quickbooks_sales_by_customer_detail(tmp_path: Path):
@@ -399,6 +493,27 @@ def test_quickbooks_sales_by_customer_detail(tmp_path: Path):
     assert reasons.count("blank row") == 3 and loaded["orders"].unread == 1  # the footer
     assert "customer heading ('Beta Landscaping')" in reasons
     assert "total row ('TOTAL')" in reasons
+
+
+def test_quickbooks_report_in_the_newer_view(tmp_path: Path):
+    """The newer report view renames the columns (Transaction date, Product/Service full
+    name, Quantity, Sales price); it is the same report, read the same way."""
+    loaded = load(fixture(tmp_path, "Sales_by_Customer_Detail_modern.csv"), kind=SettlingSource)
+    assert {t.layout for t in loaded.values()} == {"QuickBooks Sales by Customer Detail report"}
+    assert _counts(loaded) == {
+        "contacts": (3, 0, 0), "orders": (5, 0, 11), "order_lines": (7, 0, 0),
+    }  # fmt: skip
+    orders = loaded["orders"].clean.set_index("order_id")
+    assert orders["total"].to_dict() == {
+        "1001": 145.0, "1017": 81.0, "1022": 285.0, "1031": 1140.0, "Credit memo 1031": -190.0,
+    }  # fmt: skip
+    assert orders["contact_id"].tolist() == [
+        "Acme Co", "Acme Co:Warehouse", "Carter, Jane", "Carter, Jane", "Carter, Jane",
+    ]  # fmt: skip
+    assert orders.loc["1017", "ordered_at"] == pd.Timestamp("2025-03-02", tz="UTC")
+    lines = loaded["order_lines"].clean
+    assert lines["product_id"].tolist()[:2] == ["Widgets:Widget Blue", "Shipping"]
+    assert lines["quantity"].tolist()[:2] == [10, 1] and lines["unit_price"].iloc[0] == 12.5
 
 
 def test_xero_invoices_export(tmp_path: Path):
@@ -437,6 +552,7 @@ ROW_TABLE = {  # the table that has one row per row of the file
     "wc-orders-report-export-2025-10-31.csv": "orders",
     "wc-customers-report-export-2025-10-31.csv": "contacts",
     "Sales_by_Customer_Detail.csv": "order_lines",
+    "Sales_by_Customer_Detail_modern.csv": "order_lines",
     "Export_Invoices.csv": "order_lines",
 }
 
@@ -507,6 +623,22 @@ def test_total_rows_are_told_from_customers_named_total():
     assert prepared.skipped[SOURCE_ROW].tolist() == [3, 5, 6]
 
 
+def test_a_mailchimp_unsubscribed_export_with_german_field_labels_is_still_opted_out(
+    tmp_path: Path,
+):
+    """Field labels follow the audience ("E-Mail-Adresse", "Vorname"): the layout is still
+    recognised, so these members stay opted out instead of counting as consent unknown."""
+    path = FIXTURES / MAILCHIMP.format("unsubscribed")
+    text = path.read_text().replace('"Email Address","First Name","Last Name"',
+                                    '"E-Mail-Adresse","Vorname","Nachname"', 1)  # fmt: skip
+    (tmp_path / "unsubscribed_members_export.csv").write_text(text)
+    contacts = load(tmp_path / "unsubscribed_members_export.csv")["contacts"]
+    assert contacts.layout == "Mailchimp audience export"
+    assert (len(contacts.clean), contacts.rejected) == (4, 0)
+    assert contacts.clean["email"].iloc[0] == "tom.obrien@example.com"
+    assert not _allowed(contacts.clean["marketing_consent"]).any()
+
+
 def test_one_export_in_several_files_is_read_whole(tmp_path: Path):
     """Mailchimp writes a file per status; each row says its file, consent follows it."""
     folder = fixture(tmp_path, MAILCHIMP.format("subscribed"), MAILCHIMP.format("unsubscribed"))
@@ -542,3 +674,80 @@ def test_two_hand_kept_lists_are_both_loaded(tmp_path: Path):
     ]  # fmt: skip
     assert contacts.clean["email"].tolist()[3] == "ann2@example.com"
     assert contacts.clean["first_name"].tolist() == ["Ann", "Bo", "Cy", "Ann"]
+
+
+# -- lines the reader could not split, read with the layout --------------------------
+QB_FOOTER = "Accrual basis Monday, November 3, 2025 10:15 AM GMT-05:00"
+
+
+@pytest.mark.parametrize("footer", [f'"{QB_FOOTER}"', QB_FOOTER, "Cash Basis"])
+def test_a_quickbooks_reports_footer_lines_are_skipped_not_rejected(tmp_path: Path, footer: str):
+    """The "Total for ...", TOTAL, blank and basis/date lines hold no record: all skipped."""
+    text = (FIXTURES / "Sales_by_Customer_Detail.csv").read_text().splitlines()
+    (tmp_path / "Sales_by_Customer_Detail.csv").write_text("\n".join([*text[:-1], footer]) + "\n")
+    loaded = load(tmp_path, kind=SettlingSource)
+    assert _counts(loaded) == {
+        "contacts": (3, 0, 0), "orders": (5, 0, 11), "order_lines": (7, 0, 0),
+    }  # fmt: skip
+    assert loaded["orders"].unread == 0
+    skipped = loaded["orders"].skipped.set_index("source_row")["reason"]
+    assert skipped.loc[[10, 15, 18, 19, 20, 21, 22, 23]].tolist() == [
+        "total row ('Total for Acme Co')", "total row ('Total for Beta Landscaping')",
+        "total row ('Total for Carter Jane')", "total row ('TOTAL')",
+        "blank row", "blank row", "blank row", "report note",
+    ]  # fmt: skip
+    with Store(tmp_path / "store.db") as store:
+        result = run_pipeline(SettlingSource(tmp_path), store, RunOptions(steps=()))
+    assert result.status == "ok" and len(result.rejects) == 11
+    assert set(result.rejects["action"]) == {"row skipped"}
+
+
+def test_a_damaged_record_line_of_a_quickbooks_report_stays_a_reject(tmp_path: Path):
+    text = (FIXTURES / "Sales_by_Customer_Detail.csv").read_text().splitlines()
+    text[8] = ",03/02/2025,Sales Receipt,1017"  # line 9: a record cut short
+    (tmp_path / "Sales_by_Customer_Detail.csv").write_text("\n".join(text) + "\n")
+    loaded = load(tmp_path, kind=SettlingSource)
+    assert _counts(loaded)["orders"] == (4, 0, 11) and loaded["orders"].unread == 1
+
+
+def _damaged_shopify(tmp_path: Path) -> Path:
+    """The orders export with a stray quote on line 6, the first row of order #1010."""
+    lines = (FIXTURES / "shopify_orders_export_1.csv").read_text().splitlines(keepends=True)
+    assert lines[5].startswith("#1010,") and lines[6].startswith("#1010,")
+    lines[5] = lines[5].replace(",Clay Soap,", ',"Clay Soap,', 1)
+    (tmp_path / "orders_export_1.csv").write_text("".join(lines))
+    return tmp_path
+
+
+def test_a_shopify_orders_lost_first_row_is_the_one_reject(tmp_path: Path):
+    """Its other line rows load as lines; the order is not rejected again for a missing date."""
+    loaded = load(_damaged_shopify(tmp_path), kind=SettlingSource)
+    assert _counts(loaded) == {
+        "orders": (7, 0, 0), "order_lines": (20, 0, 0), "contacts": (5, 0, 0),
+    }  # fmt: skip
+    assert "#1010" not in set(loaded["orders"].clean["order_id"])
+    lines = loaded["order_lines"].clean
+    assert lines[lines["order_id"] == "#1010"]["line_no"].tolist() == [1, 2]
+    with Store(tmp_path / "store.db") as store:
+        result = run_pipeline(SettlingSource(tmp_path), store, RunOptions(steps=()))
+    rejects = result.rejects
+    assert rejects[["source_row", "action"]].values.tolist() == [[6, "row rejected"]]
+    assert "it is the first row of order #1010" in rejects["reason"].iloc[0]
+    assert "ordered_at" not in " ".join(rejects["reason"])
+    # Her "Accepts Marketing" was on the lost line: she is a buyer, consent unknown (no).
+    consent = _allowed(loaded["contacts"].clean.set_index("contact_id")["marketing_consent"])
+    assert not consent["anna.k@example.de"] and consent["sophie.martin@example.fr"]
+
+
+def test_a_shopify_export_sorted_by_hand_still_finds_each_orders_fields(tmp_path: Path):
+    """Sorted by product in Excel, an order's first row in the file is not the one with
+    its date, status and total: those are taken from the row that has them."""
+    header, *rows = (FIXTURES / "shopify_orders_export_1.csv").read_text().splitlines()
+    by_product = sorted(rows, key=lambda r: next(csv.reader([r]))[17])
+    (tmp_path / "orders_export_1.csv").write_text("\n".join([header, *by_product]) + "\n")
+    loaded = load(tmp_path)
+    assert _counts(loaded) == {
+        "orders": (8, 0, 0), "order_lines": (21, 0, 0), "contacts": (5, 0, 0),
+    }  # fmt: skip
+    orders = loaded["orders"].clean.set_index("order_id")
+    assert orders.loc["#1012", ["total", "status"]].tolist() == [183.6, "paid"]
