@@ -597,7 +597,7 @@ def coerce_string(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     distinct = Distinct.of(series)
     stripped = distinct.stripped()
     missing = distinct.missing(stripped)
-    out = np.array(stripped + [None], dtype=object)[:-1]  # (the None keeps it 1-D)
+    out = np.array([*stripped, None], dtype=object)[:-1]  # (the None keeps it 1-D)
     out[missing] = None
     bad = np.zeros(len(stripped), dtype=bool)
     others = [] if distinct.all_text else np.flatnonzero(~missing).tolist()

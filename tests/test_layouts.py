@@ -21,9 +21,8 @@ from openpyxl import Workbook
 from smbml_connect.connectors.files.source import FilesSource
 from smbml_connect.consent import read_consent
 from smbml_connect.errors import DataValidationError
-from smbml_connect.layouts import Prepared, prepare
+from smbml_connect.layouts import prepare
 from smbml_connect.pipeline import RunOptions, run_pipeline
-from smbml_connect.ports import SourceReject
 from smbml_connect.schema import SOURCE_ROW, validate
 from smbml_connect.store import Store
 
@@ -44,24 +43,12 @@ def _allowed(values: pd.Series) -> pd.Series:
     return values.map(lambda v: read_consent(v).allowed)
 
 
-class SettlingSource(FilesSource):
-    """A files source that hands the lines its reader could not split to the layout
-    (``Prepared.settle``): a report's footer note is a skipped row, and a lost first row
-    of a Shopify order says so. ``FilesSource._prepare`` takes this step once wired."""
-
-    def _prepare(self, location: str) -> tuple[Prepared, list[SourceReject]]:
-        prepared, rejects = super()._prepare(location)
-        self._prepared[location] = (prepared, prepared.settle(rejects))
-        return self._prepared[location]
-
-
 def load(
     path: Path,
     tables: Mapping[str, str] | None = None,
     mappings: Mapping[str, Mapping[str, str]] | None = None,
-    kind: type[FilesSource] = FilesSource,
 ) -> dict[str, Loaded]:
-    source = kind(path, tables or {}, mappings or {})
+    source = FilesSource(path, tables or {}, mappings or {})
     out = {}
     for table in source.available():
         checked = validate(table, source.pull(table), source.name)
@@ -480,9 +467,10 @@ def test_quickbooks_sales_by_customer_detail(tmp_path: Path):
     loaded = load(fixture(tmp_path, "Sales_by_Customer_Detail.csv"))
     assert {t.layout for t in loaded.values()} == {"QuickBooks Sales by Customer Detail report"}
     # The footer note ("Accrual basis ...", one value where the header has ten) is a line
-    # the CSV reader rejects; the blank lines above it and the headings/totals are skipped.
+    # the CSV reader cannot split; the layout lists it as skipped, with the blank lines
+    # above it and the headings and totals.
     assert _counts(loaded) == {
-        "contacts": (3, 0, 0), "orders": (5, 0, 10), "order_lines": (7, 0, 0),
+        "contacts": (3, 0, 0), "orders": (5, 0, 11), "order_lines": (7, 0, 0),
     }  # fmt: skip
     orders = loaded["orders"].clean.set_index("order_id")
     assert orders["total"].to_dict() == {
@@ -490,7 +478,8 @@ def test_quickbooks_sales_by_customer_detail(tmp_path: Path):
     }  # fmt: skip
     assert orders.loc["1022", "contact_id"] == "Carter, Jane"
     reasons = loaded["orders"].skipped["reason"].tolist()
-    assert reasons.count("blank row") == 3 and loaded["orders"].unread == 1  # the footer
+    assert reasons.count("blank row") == 3 and loaded["orders"].unread == 0
+    assert "report note" in reasons  # the footer
     assert "customer heading ('Beta Landscaping')" in reasons
     assert "total row ('TOTAL')" in reasons
 
@@ -498,7 +487,7 @@ def test_quickbooks_sales_by_customer_detail(tmp_path: Path):
 def test_quickbooks_report_in_the_newer_view(tmp_path: Path):
     """The newer report view renames the columns (Transaction date, Product/Service full
     name, Quantity, Sales price); it is the same report, read the same way."""
-    loaded = load(fixture(tmp_path, "Sales_by_Customer_Detail_modern.csv"), kind=SettlingSource)
+    loaded = load(fixture(tmp_path, "Sales_by_Customer_Detail_modern.csv"))
     assert {t.layout for t in loaded.values()} == {"QuickBooks Sales by Customer Detail report"}
     assert _counts(loaded) == {
         "contacts": (3, 0, 0), "orders": (5, 0, 11), "order_lines": (7, 0, 0),
@@ -685,7 +674,7 @@ def test_a_quickbooks_reports_footer_lines_are_skipped_not_rejected(tmp_path: Pa
     """The "Total for ...", TOTAL, blank and basis/date lines hold no record: all skipped."""
     text = (FIXTURES / "Sales_by_Customer_Detail.csv").read_text().splitlines()
     (tmp_path / "Sales_by_Customer_Detail.csv").write_text("\n".join([*text[:-1], footer]) + "\n")
-    loaded = load(tmp_path, kind=SettlingSource)
+    loaded = load(tmp_path)
     assert _counts(loaded) == {
         "contacts": (3, 0, 0), "orders": (5, 0, 11), "order_lines": (7, 0, 0),
     }  # fmt: skip
@@ -697,7 +686,7 @@ def test_a_quickbooks_reports_footer_lines_are_skipped_not_rejected(tmp_path: Pa
         "blank row", "blank row", "blank row", "report note",
     ]  # fmt: skip
     with Store(tmp_path / "store.db") as store:
-        result = run_pipeline(SettlingSource(tmp_path), store, RunOptions(steps=()))
+        result = run_pipeline(FilesSource(tmp_path), store, RunOptions(steps=()))
     assert result.status == "ok" and len(result.rejects) == 11
     assert set(result.rejects["action"]) == {"row skipped"}
 
@@ -706,7 +695,7 @@ def test_a_damaged_record_line_of_a_quickbooks_report_stays_a_reject(tmp_path: P
     text = (FIXTURES / "Sales_by_Customer_Detail.csv").read_text().splitlines()
     text[8] = ",03/02/2025,Sales Receipt,1017"  # line 9: a record cut short
     (tmp_path / "Sales_by_Customer_Detail.csv").write_text("\n".join(text) + "\n")
-    loaded = load(tmp_path, kind=SettlingSource)
+    loaded = load(tmp_path)
     assert _counts(loaded)["orders"] == (4, 0, 11) and loaded["orders"].unread == 1
 
 
@@ -721,7 +710,7 @@ def _damaged_shopify(tmp_path: Path) -> Path:
 
 def test_a_shopify_orders_lost_first_row_is_the_one_reject(tmp_path: Path):
     """Its other line rows load as lines; the order is not rejected again for a missing date."""
-    loaded = load(_damaged_shopify(tmp_path), kind=SettlingSource)
+    loaded = load(_damaged_shopify(tmp_path))
     assert _counts(loaded) == {
         "orders": (7, 0, 0), "order_lines": (20, 0, 0), "contacts": (5, 0, 0),
     }  # fmt: skip
@@ -729,7 +718,7 @@ def test_a_shopify_orders_lost_first_row_is_the_one_reject(tmp_path: Path):
     lines = loaded["order_lines"].clean
     assert lines[lines["order_id"] == "#1010"]["line_no"].tolist() == [1, 2]
     with Store(tmp_path / "store.db") as store:
-        result = run_pipeline(SettlingSource(tmp_path), store, RunOptions(steps=()))
+        result = run_pipeline(FilesSource(tmp_path), store, RunOptions(steps=()))
     rejects = result.rejects
     assert rejects[["source_row", "action"]].values.tolist() == [[6, "row rejected"]]
     assert "it is the first row of order #1010" in rejects["reason"].iloc[0]

@@ -181,6 +181,7 @@ class FilesSource:
                 pieces.append(prepare(more, layout))
                 rejects = rejects + more_rejects
             prepared = join_prepared(pieces, parts)
+        rejects = prepared.settle(rejects)  # the layout reads the lines the reader could not
         self._prepared[location] = (prepared, rejects)  # read once for all the tables it gives
         return prepared, rejects
 
