@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect import coerce
+from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
 from smbml_connect.ports import SourceReject
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES
@@ -233,21 +234,32 @@ _TOTAL_START = r"\W*(?:grand|sub|total|sum|gesamt|totaal|totale)"
 def _candidates(cells: pd.DataFrame) -> list[int]:
     """Rows whose first filled cell (of the first three) may say total or repeat the header.
 
-    A cheap first pass (one compiled regex over one column for most rows) so that a
+    A cheap first pass (one compiled regex per distinct value of a column) so that a
     2,000,000-row file stays fast; the rows it finds are then looked at whole.
     """
     maybe = np.zeros(len(cells), dtype=bool)
     pending = np.ones(len(cells), dtype=bool)  # rows whose earlier cells were all empty
     for column in list(cells.columns)[:3]:
+        if not pending.any():
+            break
         pattern = re.compile(rf"{_TOTAL_START}|\s*{re.escape(str(column).strip())}\s*$", re.I)
-        values = cells[column].to_numpy()
-        for i in pending.nonzero()[0]:
-            value = values[i]
-            if isinstance(value, str) and value.strip():
-                pending[i] = False
-                maybe[i] = pattern.match(value) is not None
-            elif not coerce.is_missing(value):
-                pending[i] = False
+        distinct = Distinct.of(cells[column])
+        stripped = distinct.stripped()
+        filled = np.array([isinstance(v, str) and v != "" for v in stripped], dtype=bool)
+        other = np.array([not isinstance(v, str) for v in distinct.values], dtype=bool)
+        match = np.zeros(len(filled), dtype=bool)
+        for i in np.flatnonzero(filled).tolist():
+            match[i] = pattern.match(distinct.values[i]) is not None
+        codes = distinct.codes
+        here = codes >= 0
+        row_filled = np.zeros(len(cells), dtype=bool)
+        row_filled[here] = filled[codes[here]]
+        row_stops = row_filled.copy()
+        row_stops[here] |= other[codes[here]]
+        row_match = np.zeros(len(cells), dtype=bool)
+        row_match[here] = match[codes[here]]
+        maybe |= pending & row_filled & row_match
+        pending &= ~row_stops
     return list(map(int, maybe.nonzero()[0]))
 
 
