@@ -210,6 +210,19 @@ def test_a_sync_killed_anywhere_and_run_again_ends_identical(
         assert_same_store(reference, killed)
 
 
+def test_a_first_list_killed_part_way_carries_on_from_its_page(hub, store) -> None:
+    emulator, _ = hub
+    contacts = len(emulator.state.objects["contacts"])
+    with contextlib.suppress(_Killed):
+        run_pipeline(_DiesAfter(make_api(emulator), page_rows=100, pages=2), store,
+                     RunOptions(steps=[]))  # fmt: skip
+    assert store.get_cursor("hubspot", "contacts").startswith("list:")
+    emulator.reset_counts()
+    result = sync(emulator, store, page_rows=100)
+    assert result.loaded["contacts"] == contacts - 200  # the two committed pages are not read again
+    assert store.count("contacts") == contacts
+
+
 def test_faults_cost_retries_not_records(hub, tmp_path: Path) -> None:
     emulator, _ = hub
     fixed = datetime.now(tz=UTC)
@@ -480,3 +493,52 @@ def test_line_items_of_a_deal_are_counted_not_silently_dropped(hub, store) -> No
     result = sync(emulator, store)
     assert result.not_loaded == {"order_lines": 1}
     assert int(item.id) not in set(store.read("order_lines")["line_no"])
+
+
+def test_changes_made_while_a_sync_pages_are_neither_skipped_nor_lost(store: Store) -> None:
+    """Records changed between pages leave the sync's time range: paging by offset over
+    that moving set skipped as many others; paging by a stable key skips none."""
+    with HubSpotEmulator(clock=FakeClock()) as emulator:
+        ids = [emulator.state.add("contacts", {"email": f"c{i}@x.com"},
+                                  updated_ms=1_600_000_000_000).id for i in range(700)]  # fmt: skip
+        sync(emulator, store)
+        started = datetime.now(tz=UTC)
+        start_ms = int(started.timestamp() * 1000)
+        # 700 changes before the sync, one per millisecond, oldest first
+        for n, rid in enumerate(ids):
+            emulator.state.touch("contacts", [rid], at_ms=start_ms - 5_000 + n, country="NZ")
+        edited: list[str] = []
+
+        def edit_after_first_page(route: str) -> None:
+            if route == "POST search" and not edited:
+                edited.extend(ids[:10])  # on page 1, changed again during the sync
+                emulator.state.touch("contacts", edited, at_ms=start_ms + 50, country="AU")
+
+        emulator.after_request = edit_after_first_page
+        run_pipeline(HubSpotSource(make_api(emulator), started=started), store,
+                     RunOptions(steps=[]))  # fmt: skip
+        emulator.after_request = None
+        country = store.read("contacts").set_index("contact_id")["country"]
+        lost = [i for i in ids[10:] if country.loc[i] is pd.NA or country.loc[i] != "NZ"]
+        assert not lost, f"{len(lost)} changes made before the sync were lost"
+        sync(emulator, store)  # the next run takes the changes made during this one
+        country = store.read("contacts").set_index("contact_id")["country"]
+        assert country.loc[edited].tolist() == ["AU"] * 10
+
+
+def test_ten_thousand_changes_in_one_millisecond_all_arrive_and_are_read_once(
+    store: Store,
+) -> None:
+    with HubSpotEmulator(clock=FakeClock()) as emulator:
+        first = emulator.state.add("contacts", {"email": "a@x.com"}, updated_ms=1_600_000_000_000)
+        sync(emulator, store)
+        burst = [emulator.state.add("contacts", {"email": f"b{i}@x.com"},
+                                    updated_ms=1_700_000_000_000).id for i in range(10_500)]  # fmt: skip
+        result = sync(emulator, store)
+        assert result.loaded["contacts"] == 10_500
+        stored = store.read("contacts")
+        assert set(stored["contact_id"]) == {first.id, *burst}
+        emulator.reset_counts()
+        idle = sync(emulator, store)  # nothing changed: nothing is read again
+        assert idle.loaded["contacts"] == 0
+        assert emulator.requests["POST search"] == 5

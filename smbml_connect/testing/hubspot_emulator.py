@@ -17,7 +17,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -72,6 +72,9 @@ class HubSpotEmulator(LocalServer):
         self._burst = RollingWindow(10.0 * time_scale, ten_second_limit)
         self._search = RollingWindow(1.0 * time_scale, search_per_second)
         self._limit_lock = threading.Lock()
+        # Called once each request's answer is made with its route ("POST search" ...): a test
+        # changes records between the pages of a sync, as users do while it runs.
+        self.after_request: Callable[[str], None] | None = None
 
     # -- test controls (start, stop, inject, offline, reset_counts: LocalServer) --------
     def total_requests(self) -> int:
@@ -214,6 +217,8 @@ class _Handler(QuietHandler):
                 },
             )
             return
+        if hub.after_request is not None:  # before the answer leaves: no race with the next
+            hub.after_request(key)
         self._send(status, payload, rate=not search)
 
     # -- plumbing --------------------------------------------------------------------
