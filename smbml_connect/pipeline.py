@@ -24,6 +24,7 @@ from smbml_connect.data_checks import check_data
 from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError
 from smbml_connect.ports import (
     Destination,
+    Notice,
     PagedSource,
     RunResult,
     SkipsRows,
@@ -50,6 +51,7 @@ class RunOptions:
     settings: Mapping[str, Any] = field(default_factory=dict)  # analytics.<key> -> settings
     # table -> column -> decimal mark / date order the values cannot show (config)
     formats: Mapping[str, Mapping[str, ColumnFormat]] = field(default_factory=dict)
+    incomplete_inputs: str = "skip"  # or "last_complete": see analytics.incomplete_inputs
 
 
 def run_pipeline(
@@ -64,6 +66,7 @@ def run_pipeline(
     result = RunResult(run_id=run_id, as_of=as_of, source=source.name)
     try:
         _load(source, store, result, progress, options.formats)
+        _mark_complete(source, store, result)
         tables = {name: _live(store.read(name)) for name in TABLES}
         tables = _checked(tables, store, result)
         personal, result.consent_skipped, unreadable = _consented_view(tables, options)
@@ -82,6 +85,8 @@ def run_pipeline(
             for table in step.outputs.tables:
                 store.ensure_output(table)
         for step in options.steps:
+            if _held_back(step, source, store, result, options):
+                continue
             progress(f"Computing {step.name.replace('_', ' ')}")
             _run_step(
                 step, personal if step.personal else tables, context, store, result, opted_out
@@ -98,6 +103,54 @@ def run_pipeline(
         raise
     store.finish_run(run_id, result.status, result.counts(), "; ".join(result.errors) or None)
     return result
+
+
+def _mark_complete(source: Source, store: Store, result: RunResult) -> None:
+    """Tables read to the end this run: the store's copy of them is complete as of now."""
+    for table in result.loaded:
+        if table in TABLES and table not in result.incomplete:
+            store.mark_loaded(source.name, table)
+
+
+def _held_back(
+    step: Step, source: Source, store: Store, result: RunResult, options: RunOptions
+) -> bool:
+    """A step reading a table that failed to load this run is not computed (nothing from
+    partial data is stored, pushed or published), or, by the config's choice, computed
+    from the store's last complete copy of that table, saying so."""
+    reads = set(TABLES) if step.reads is None else {*step.needs, *step.reads}
+    if step.personal:
+        reads.add("contacts")  # who opted out is read from the contacts
+    failed = sorted(t for t in result.incomplete if t in reads)
+    if not failed:
+        return False
+    names = ", ".join(t.replace("_", " ") for t in failed)
+    if options.incomplete_inputs == "last_complete":
+        when = [store.last_loaded(source.name, t) for t in failed]
+        if all(when):
+            dates = ", ".join(
+                f"{t.replace('_', ' ')} of {w:%Y-%m-%d %H:%M} UTC"
+                for t, w in zip(failed, when, strict=True)
+                if w
+            )
+            result.notices.append(
+                Notice(
+                    "older_input",
+                    failed[0],
+                    0,
+                    f"{step.name.replace('_', ' ')}: computed from the last complete copy "
+                    f"({dates}), as {names} did not load this run",
+                )
+            )
+            return False
+    reason = f"{names} did not load completely this run"
+    if options.incomplete_inputs == "last_complete":
+        reason += " and the store has no complete copy of it yet"
+    result.held_back[step.name] = reason
+    result.skipped.append(
+        f"{step.name}: held back, {reason}; nothing computed from it was written or published"
+    )
+    return True
 
 
 def _checked(
@@ -182,6 +235,7 @@ def _load(
             message = str(exc) if isinstance(exc, SmbmlError) else _TOO_BIG.format(table)
             log.warning("table %s skipped: %s", table, message)
             result.errors.append(message)
+            result.incomplete[table] = message
             skipped = pd.DataFrame(
                 [[table, source.name, None, "", "", message, "table skipped", None]],
                 columns=REJECT_COLUMNS,

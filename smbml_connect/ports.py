@@ -325,6 +325,8 @@ class RunResult:
     not_loaded: dict[str, int] = field(default_factory=dict)  # source records not of the table
     declared: dict[str, StepOutputs] = field(default_factory=dict)  # per step run or skipped
     notices: list[Notice] = field(default_factory=list)  # the data checks (data_checks.py)
+    incomplete: dict[str, str] = field(default_factory=dict)  # table -> why it did not load
+    held_back: dict[str, str] = field(default_factory=dict)  # step -> why it was not computed
 
     def tabs(self) -> dict[str, Tab]:
         """Every declared tab by title, in the order of the steps."""

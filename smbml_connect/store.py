@@ -291,6 +291,16 @@ class Store:
             (source, table, value, now_text(self.clock)),
         )
 
+    # -- complete loads: a table read to its end, for steps that may use an older copy ---
+    def mark_loaded(self, source: str, table: str) -> None:
+        """Kept beside the cursors (no schema change): ``complete:<table>`` -> now."""
+        with self.transaction() as conn:
+            self._set_cursor(conn, source, f"complete:{table}", now_text(self.clock))
+
+    def last_loaded(self, source: str, table: str) -> pd.Timestamp | None:
+        text = self.get_cursor(source, f"complete:{table}")
+        return None if text is None else pd.Timestamp(text)
+
     # -- runs and rejects ------------------------------------------------------------
     def start_run(self, kind: str, source: str) -> int:
         with self.transaction() as conn:

@@ -27,7 +27,7 @@ from smbml_connect.errors import AuthError
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.sample import SampleBusiness, SampleConfig, generate
 from smbml_connect.schema import TABLES
-from smbml_connect.steps import crm_properties
+from smbml_connect.steps import crm_properties, steps_by_name
 from smbml_connect.store import Store
 from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, Fault, HubSpotEmulator
@@ -542,3 +542,51 @@ def test_ten_thousand_changes_in_one_millisecond_all_arrive_and_are_read_once(
         idle = sync(emulator, store)  # nothing changed: nothing is read again
         assert idle.loaded["contacts"] == 0
         assert emulator.requests["POST search"] == 5
+
+
+def _run_and_push(emulator: HubSpotEmulator, store: Store, **options: Any) -> Any:
+    api = make_api(emulator)
+    return run_pipeline(HubSpotSource(api, page_rows=100), store,
+                        RunOptions(steps=steps_by_name(None), **options),
+                        [HubSpotDestination(api)])  # fmt: skip
+
+
+def _ours(emulator: HubSpotEmulator, object_type: str) -> int:
+    return sum(
+        1
+        for r in emulator.state.objects[object_type].values()
+        for name in r.properties
+        if name.startswith("smbml_")
+    )
+
+
+def test_a_table_that_fails_part_way_holds_back_what_reads_it(hub, store) -> None:
+    """Orders answer 503 after two pages: nothing computed from 200 orders is pushed."""
+    emulator, _ = hub
+    emulator.inject(Fault("5xx", count=1000, status=503, path="/objects/orders", skip=2))
+    result = _run_and_push(emulator, store)
+    assert result.status == "partial" and "orders" in result.incomplete
+    assert store.count("orders") == 200  # two committed pages: the store keeps them
+    for step in ("rfm_segments", "churn_value", "lead_scores", "sales_forecast"):
+        assert "orders did not load" in result.held_back[step]
+        assert step not in result.steps
+    assert any(line.startswith("rfm_segments: held back") for line in result.skipped)
+    assert _ours(emulator, "contacts") == 0 and _ours(emulator, "deals") == 0
+    assert store.latest_outputs("scores").empty
+
+
+def test_a_failed_table_may_be_taken_from_its_last_complete_copy(hub, store) -> None:
+    emulator, _ = hub
+    first = _run_and_push(emulator, store, incomplete_inputs="last_complete")
+    assert first.status == "ok" and not first.held_back
+    emulator.state.touch("orders", list(emulator.state.objects["orders"])[:5])
+    emulator.inject(Fault("5xx", count=1000, status=503, path="/objects/orders"))
+    second = _run_and_push(emulator, store, incomplete_inputs="last_complete")
+    assert second.status == "partial" and not second.held_back
+    assert "rfm_segments" in second.steps
+    older = [n.message for n in second.notices if n.check == "older_input"]
+    assert any("computed from the last complete copy (orders of" in m for m in older)
+    emulator.faults.clear()
+    emulator.inject(Fault("5xx", count=1000, status=503, path="/objects/orders"))
+    third = _run_and_push(emulator, store)  # the default: held back
+    assert "rfm_segments" in third.held_back and "rfm_segments" not in third.steps
