@@ -590,3 +590,33 @@ def test_a_failed_table_may_be_taken_from_its_last_complete_copy(hub, store) -> 
     emulator.inject(Fault("5xx", count=1000, status=503, path="/objects/orders"))
     third = _run_and_push(emulator, store)  # the default: held back
     assert "rfm_segments" in third.held_back and "rfm_segments" not in third.steps
+
+
+def test_a_window_filled_by_another_client_is_waited_out(hub, store) -> None:
+    """A burst the limiter never saw fills the 10-second window mid-sync: the run waits
+    the window out (HubSpot sends no Retry-After) and completes, nothing skipped."""
+    emulator, _ = hub
+    served = {"n": 0}
+
+    def other_client(route: str) -> None:
+        served["n"] += 1
+        if served["n"] in (5, 30):
+            emulator.burst()
+
+    emulator.after_request = other_client
+    api = make_api(emulator)
+    result = run_pipeline(HubSpotSource(api), store, RunOptions(steps=[]))
+    emulator.after_request = None
+    assert result.status == "ok", result.errors
+    assert emulator.statuses[429] >= 2
+    assert api.http.waited_on_429 >= 2 * 10.0  # each time, at least the whole window
+
+
+def test_a_window_that_stays_full_gives_up_after_the_configured_wait(hub, store) -> None:
+    emulator, _ = hub
+    emulator.inject(Fault("429", count=10_000, path="/objects/contacts"))  # never lets up
+    api = make_api(emulator, max_wait=120.0)
+    result = run_pipeline(HubSpotSource(api), store, RunOptions(steps=[]))
+    assert result.status == "partial" and list(result.incomplete) == ["contacts"]
+    assert "too many requests" in result.errors[0] and "2 minutes" in result.errors[0]
+    assert 120.0 < api.http.waited_on_429 <= 120.0 + 2 * 60 * 1.25

@@ -92,6 +92,14 @@ class HubSpotEmulator(LocalServer):
             self._daily_used += 1
             return True, ""
 
+    def burst(self, requests: int | None = None) -> None:
+        """Another client on the same token fills the 10-second window now: requests the
+        connector's limiter never saw (a second process, a run killed a moment ago)."""
+        with self._limit_lock:
+            now = self.clock.monotonic()
+            for _ in range(self._burst.limit if requests is None else requests):
+                self._burst.times.append(now)
+
     def rate_headers(self) -> dict[str, str]:
         headers = {
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self._burst.seconds * 1000)),
