@@ -620,3 +620,22 @@ def test_a_window_that_stays_full_gives_up_after_the_configured_wait(hub, store)
     assert result.status == "partial" and list(result.incomplete) == ["contacts"]
     assert "too many requests" in result.errors[0] and "2 minutes" in result.errors[0]
     assert 120.0 < api.http.waited_on_429 <= 120.0 + 2 * 60 * 1.25
+
+
+def test_failures_a_207_does_not_attribute_are_found_counted_and_retried(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:40]
+    _scores(store, ids, [60.0] * 40)
+    emulator.state.archive("contacts", [ids[3], ids[17], ids[30]])  # gone before the push
+    emulator.error_ids = False  # the 207's errors name no record
+    report = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(
+        None, store
+    )
+    assert sorted(r for r, _ in report.failed) == sorted(
+        f"contacts {i}" for i in (ids[3], ids[17], ids[30])
+    )
+    assert report.written == 37 * 5
+    # not marked as pushed: the next push tries those three again
+    again = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    assert len(again.failed) == 3 and again.written == 0

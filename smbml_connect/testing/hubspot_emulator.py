@@ -75,6 +75,9 @@ class HubSpotEmulator(LocalServer):
         # Called once each request's answer is made with its route ("POST search" ...): a test
         # changes records between the pages of a sync, as users do while it runs.
         self.after_request: Callable[[str], None] | None = None
+        # False: a 207's errors name no record ids (HubSpot does this for some errors),
+        # so a client cannot tell which records of the batch failed.
+        self.error_ids = True
 
     # -- test controls (start, stop, inject, offline, reset_counts: LocalServer) --------
     def total_requests(self) -> int:
@@ -453,7 +456,7 @@ class _Handler(QuietHandler):
                     "category": "OBJECT_NOT_FOUND",
                     "message": f"Could not get some {_singular(object_type).upper()} objects, they may "
                     "be deleted or not exist. Check that ids are valid.",
-                    "context": {"ids": missing},
+                    "context": {"ids": missing} if self.hub.error_ids else {},
                     "errors": [],
                     "links": {},
                 }

@@ -46,6 +46,18 @@ def _text(value: Any, kind: str) -> str | None:
     return str(value)
 
 
+def _error_ids(error: dict[str, Any]) -> list[Any]:
+    context = error.get("context") or {}
+    found = context.get("ids") or context.get("id") or []
+    return [found] if isinstance(found, str | int) else list(found)
+
+
+def _reason(error: dict[str, Any]) -> str:
+    if error.get("category") == "OBJECT_NOT_FOUND":
+        return "no longer in HubSpot (deleted or merged into another record)"
+    return str(error.get("message") or error.get("category") or "refused")[:300]
+
+
 class HubSpotDestination:
     """Writes the latest outputs in the store to the HubSpot records they belong to.
 
@@ -265,14 +277,24 @@ class HubSpotDestination:
                 object_type, ids[half:], values, report
             )
         gone: set[str] = set()
+        unnamed: list[dict[str, Any]] = []  # errors that name no record of the batch
         for error in body.get("errors") or []:
-            context = error.get("context") or {}
-            for rid in context.get("ids") or context.get("id") or []:
-                gone.add(str(rid))
-                reason = (
-                    "no longer in HubSpot (deleted or merged into another record)"
-                    if error.get("category") == "OBJECT_NOT_FOUND"
-                    else str(error.get("message"))[:300]
-                )
-                report.failed.append((f"{object_type} {rid}", reason))
-        return [i for i in ids if i not in gone]
+            named = {str(r) for r in _error_ids(error)} & set(ids)
+            if not named:
+                unnamed.append(error)
+            for rid in sorted(named - gone):
+                gone.add(rid)
+                report.failed.append((f"{object_type} {rid}", _reason(error)))
+        if not unnamed:
+            return [i for i in ids if i not in gone]
+        # Some records failed and HubSpot did not say which: none of the rest counts as
+        # written. Halves are sent again (values already taken are taken again, harmless)
+        # until each failure comes back on a batch of one record.
+        rest = [i for i in ids if i not in gone]
+        if len(rest) == 1:
+            report.failed.append((f"{object_type} {rest[0]}", _reason(unnamed[0])))
+            return []
+        half = len(rest) // 2
+        return self._send(object_type, rest[:half], values, report) + self._send(
+            object_type, rest[half:], values, report
+        )
