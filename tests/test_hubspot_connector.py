@@ -274,11 +274,17 @@ def test_bad_token_and_missing_scope_say_what_to_do_without_the_token(hub, store
 
 
 # -- push ------------------------------------------------------------------------------
+SCORED = pd.Timestamp("2026-10-31", tz="UTC")
+
+
 def _scores(
-    store: Store, contact_ids: list[str], scores: list[float], segment: str = "Champions"
+    store: Store,
+    contact_ids: list[str],
+    scores: list[float],
+    segment: str = "Champions",
+    at: pd.Timestamp = SCORED,
 ) -> None:
     run = store.start_run("test", "hubspot")
-    at = pd.Timestamp("2026-10-31", tz="UTC")
     rows = [
         {"entity": "contact", "entity_id": c, "model": "lead_score", "value": s, "label": "A" if s > 50 else "C",
          "reasons": ["Came from a referral", "Opened 12 emails"], "model_version": "v1", "scored_at": at}
@@ -639,3 +645,21 @@ def test_failures_a_207_does_not_attribute_are_found_counted_and_retried(hub, st
     # not marked as pushed: the next push tries those three again
     again = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
     assert len(again.failed) == 3 and again.written == 0
+
+
+def test_a_run_with_nothing_new_writes_nothing_not_even_scored_at(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:30]
+    _scores(store, ids, [40.0] * 30)
+    push = HubSpotDestination(make_api(emulator), properties=crm_properties())
+    assert push.publish(None, store).written == 30 * 5
+    emulator.reset_counts()
+    _scores(store, ids, [40.0] * 30, at=pd.Timestamp("2026-11-01", tz="UTC"))  # an hour on
+    again = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    assert again.written == 0 and emulator.requests["POST batch"] == 0
+    _scores(store, ids, [40.0] * 29 + [90.0], at=pd.Timestamp("2026-11-02", tz="UTC"))
+    third = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    assert third.written == 3  # score, tier and the time it was scored, on one record
+    record = emulator.state.objects["contacts"][ids[-1]].properties
+    assert record["smbml_scored_at"] == "2026-11-02T00:00:00.000Z"

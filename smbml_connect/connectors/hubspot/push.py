@@ -46,6 +46,17 @@ def _text(value: Any, kind: str) -> str | None:
     return str(value)
 
 
+def _without_lone_stamps(changed: pd.DataFrame, stamps: set[str]) -> pd.DataFrame:
+    """A time stamp (Scored at) is written only with a value of the record that changed:
+    a run with no new data writes nothing (no record history, no workflow triggers, no
+    re-read by the next incremental pull). The score's date stays in the store."""
+    if changed.empty or not stamps:
+        return changed
+    is_stamp = changed["field"].isin(stamps)
+    moved = set(changed.loc[~is_stamp, "entity_id"])
+    return changed[~is_stamp | changed["entity_id"].isin(moved)].reset_index(drop=True)
+
+
 def _error_ids(error: dict[str, Any]) -> list[Any]:
     context = error.get("context") or {}
     found = context.get("ids") or context.get("id") or []
@@ -91,8 +102,10 @@ class HubSpotDestination:
             declared = result.properties() if result is not None else []
         usable = self._ensure_properties(report, declared)
         values = self._values(store, usable)
+        stamps = {p.name for p in usable if p.type in ("datetime", "date")}
         for object_type, frame in values.items():
             changed = store.changed_since_push(self.key, object_type, frame)
+            changed = _without_lone_stamps(changed, stamps)
             report.unchanged += len(frame) - len(changed)
             if changed.empty:
                 continue
