@@ -494,6 +494,15 @@ class Store:
         ]
         return values[np.array(keep, dtype=bool)].reset_index(drop=True)
 
+    def pushed(self, destination: str, entity: str) -> pd.DataFrame:
+        """What was last written to ``destination`` (entity_id, field, value): to clear it."""
+        return pd.read_sql_query(
+            "SELECT entity_id, field, value FROM pushed_values "
+            "WHERE destination = ? AND entity = ?",
+            self._conn,
+            params=(destination, entity),
+        )
+
     def mark_pushed(self, destination: str, entity: str, values: pd.DataFrame) -> None:
         stamp = now_text(self.clock)
         rows = [

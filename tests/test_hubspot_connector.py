@@ -324,7 +324,8 @@ def test_push_creates_properties_once_and_sends_only_changes(hub, store) -> None
         and emulator.requests["POST property_batch_create"] == 0
     )
     assert emulator.requests["POST group_create"] == 0
-    _scores(store, ids[:3], [99.0, 98.0, 97.0], segment="Rising Star")  # a new segment name
+    _scores(store, ids, [99.0, 98.0, 97.0] + [float(i % 100) for i in range(3, 250)])
+    _rows(store, "rfm_segment", "contact", ids, 555, ["Rising Star"] * 3 + ["Champions"] * 247)
     emulator.reset_counts()
     third = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
     assert third.written == 9  # score, tier and segment on 3; reasons and time unchanged
@@ -663,3 +664,47 @@ def test_a_run_with_nothing_new_writes_nothing_not_even_scored_at(hub, store) ->
     assert third.written == 3  # score, tier and the time it was scored, on one record
     record = emulator.state.objects["contacts"][ids[-1]].properties
     assert record["smbml_scored_at"] == "2026-11-02T00:00:00.000Z"
+
+
+def _rows(
+    store: Store, model: str, entity: str, ids: list[str], value: float, label: str | list[str]
+) -> None:
+    """One run of ``model``: every record it applies to (a run's outputs are complete)."""
+    labels = [label] * len(ids) if isinstance(label, str) else label
+    run = store.start_run("test", "hubspot")
+    store.write_outputs("scores", run, pd.DataFrame(
+        [{"entity": entity, "entity_id": i, "model": model, "value": value, "label": tag,
+          "reasons": ["Came from a referral", "Opened 12 emails"], "model_version": "v1",
+          "scored_at": SCORED}
+         for i, tag in zip(ids, labels, strict=True)]))  # fmt: skip
+    store.finish_run(run, "ok", {}, None)
+
+
+def test_values_that_no_longer_apply_are_cleared_in_the_same_batches(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:30]
+    _scores(store, ids, [40.0] * 30)
+    deals = sorted(store.read("deals")["deal_id"])[:10]
+    _rows(store, "deal_win", "deal", deals, 0.4, "B")
+    HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    # Next run: 5 leads opted out or became customers (not scored), 2 customers left
+    # the segments, 3 deals closed (no win chance any more).
+    _rows(store, "lead_score", "contact", ids[5:], 40.0, "C")
+    _rows(store, "rfm_segment", "contact", ids[:28], 555, "Champions")
+    _rows(store, "deal_win", "deal", deals[3:], 0.4, "B")
+    emulator.reset_counts()
+    report = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(
+        None, store
+    )
+    assert report.written == 5 * 4 + 2 + 3 * 2
+    assert emulator.requests["POST batch"] == 2  # one for contacts, one for deals: no extra
+    gone = emulator.state.objects["contacts"][ids[0]].properties
+    lead = ("smbml_lead_score", "smbml_lead_tier", "smbml_lead_reasons", "smbml_scored_at")
+    assert not any(gone.get(name) for name in lead)  # HubSpot keeps no empty value
+    assert gone["smbml_segment"] == "Champions"
+    assert not emulator.state.objects["contacts"][ids[29]].properties.get("smbml_segment")
+    assert not emulator.state.objects["deals"][deals[0]].properties.get("smbml_win_probability")
+    assert emulator.state.objects["contacts"][ids[9]].properties["smbml_lead_score"] == "40"
+    again = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    assert again.written == 0  # cleared once, not every run

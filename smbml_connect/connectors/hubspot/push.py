@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput
 from hubspot.crm.properties import BatchInputPropertyCreate, PropertyCreate, PropertyGroupCreate
@@ -109,6 +110,12 @@ class HubSpotDestination:
             report.unchanged += len(frame) - len(changed)
             if changed.empty:
                 continue
+            cleared = int(changed["value"].eq("").sum())
+            if cleared:
+                report.detail.append(
+                    f"{cleared:,} values on {object_type} cleared: they no longer apply "
+                    "(opted out, now a customer, deal closed, left the segment)"
+                )
             if self.dry_run:
                 report.written += len(changed)
                 counts = changed.groupby("field").size().sort_index()
@@ -216,11 +223,13 @@ class HubSpotDestination:
             ours = records[(records["source"] == "hubspot") & records["archived_at"].isna()]
             ids = set(ours[_TABLE_KEY[object_type]].astype(str))
             parts = []
+            known: set[str] = set()  # fields with outputs: a record missing from them is cleared
             for spec in (p for p in usable if p.object_type == object_type):
                 if spec.table not in latest:
                     latest[spec.table] = store.latest_outputs(spec.table)
                 if latest[spec.table].empty:
                     continue
+                known.add(spec.name)
                 series = spec.take(latest[spec.table])
                 series = series[pd.Index(series.index.astype(str), dtype=object).isin(ids)]
                 texts = series.map(lambda v, k=spec.type: _text(v, k)).dropna()
@@ -228,9 +237,40 @@ class HubSpotDestination:
                     self._add_options(object_type, spec, texts.unique())
                 parts.append(pd.DataFrame({"entity_id": texts.index.astype(str),
                                            "field": spec.name, "value": texts.to_numpy()}))  # fmt: skip
-            if parts:
-                out[object_type] = pd.concat(parts, ignore_index=True)
+            parts.append(self._cleared(store, object_type, parts, known, ids))
+            frame = pd.concat(parts, ignore_index=True)
+            if not frame.empty:
+                out[object_type] = frame
         return out
+
+    def _cleared(
+        self,
+        store: Any,
+        object_type: str,
+        parts: list[pd.DataFrame],
+        fields: set[str],
+        live: set[str],
+    ) -> pd.DataFrame:
+        """Values we wrote that no longer apply, as empty values: the contact opted out, the
+        lead became a customer, the deal closed, the customer left the segment. Only our own
+        fields, on records HubSpot still has; they ride in the same batches as the rest."""
+        before = store.pushed(self.key, object_type)
+        before = before[
+            before["field"].isin(fields)
+            & before["value"].fillna("").ne("")
+            & before["entity_id"].isin(live)
+        ]
+        now = {
+            (e, f) for part in parts for e, f in zip(part["entity_id"], part["field"], strict=True)
+        }
+        keep = [
+            (e, f) not in now for e, f in zip(before["entity_id"], before["field"], strict=True)
+        ]
+        gone = before[np.array(keep, dtype=bool)] if len(before) else before
+        return pd.DataFrame(
+            {"entity_id": gone["entity_id"].astype(str).to_numpy(), "field": gone["field"].to_numpy(),
+             "value": ""}
+        )  # fmt: skip
 
     def _write(
         self, object_type: str, changed: pd.DataFrame, store: Any, report: PushReport
