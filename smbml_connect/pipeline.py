@@ -21,7 +21,7 @@ from smbml_connect import steps as steps_registry
 from smbml_connect.coerce import ColumnFormat
 from smbml_connect.consent import UNREADABLE_CONSENT, read_column
 from smbml_connect.data_checks import check_data
-from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError
+from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError, TokenRejectedError
 from smbml_connect.ports import (
     Destination,
     Notice,
@@ -231,6 +231,8 @@ def _load(
             listed = source.skipped_rows(table) if isinstance(source, SkipsRows) else None
             if listed is not None and not listed.empty:  # blank, total, header-again rows
                 checked.rejects = pd.concat([listed, checked.rejects], ignore_index=True)
+        except TokenRejectedError:
+            raise  # every further request would be refused too: one line, not one per table
         except (SmbmlError, MemoryError) as exc:
             message = str(exc) if isinstance(exc, SmbmlError) else _TOO_BIG.format(table)
             log.warning("table %s skipped: %s", table, message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -708,3 +709,80 @@ def test_values_that_no_longer_apply_are_cleared_in_the_same_batches(hub, store)
     assert emulator.state.objects["contacts"][ids[9]].properties["smbml_lead_score"] == "40"
     again = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
     assert again.written == 0  # cleared once, not every run
+
+
+def test_a_refused_token_stops_the_run_at_once_with_one_line(hub, store) -> None:
+    emulator, _ = hub
+    emulator.reset_counts()
+    api = make_api(emulator, token="pat-na1-11111111-2222-4333-8444-555555555555")
+    with pytest.raises(AuthError, match="did not accept the token"):
+        run_pipeline(HubSpotSource(api), store, RunOptions(steps=[]))
+    assert emulator.total_requests() == 1  # not one try per table
+    (run,) = store.runs().itertuples()
+    assert run.status == "failed" and run.error.count("did not accept the token") == 1
+
+
+def test_a_property_group_made_meanwhile_is_used(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:5]
+    _scores(store, ids, [70.0] * 5)
+
+    def colleague(route: str) -> None:  # someone makes the group between our look and create
+        if route == "GET groups":
+            for groups in emulator.state.groups.values():
+                groups.setdefault("smbml", {"name": "smbml", "label": "SMB ML",
+                                            "displayOrder": -1, "archived": False})  # fmt: skip
+
+    emulator.after_request = colleague
+    report = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(
+        None, store
+    )
+    emulator.after_request = None
+    assert report.failed == [] and report.written == 25
+    assert emulator.statuses[409] >= 1
+
+
+class _SlowFirstBatch(HubSpotDestination):
+    first = ""
+
+    def _send(self, object_type: str, ids: list[str], *args: Any) -> list[str]:
+        if self.first in ids:
+            time.sleep(0.5)  # HubSpot takes its time over this one batch
+        return super()._send(object_type, ids, *args)
+
+
+class _DiesMarking:
+    """A store that dies when the slow first batch is marked (a kill at that moment)."""
+
+    def __init__(self, store: Store, first: str) -> None:
+        self.store, self.first = store, first
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def mark_pushed(self, destination: str, entity: str, values: pd.DataFrame) -> None:
+        if self.first in set(values["entity_id"]):
+            raise _Killed
+        self.store.mark_pushed(destination, entity, values)
+
+
+def test_a_push_killed_mid_way_resends_only_what_was_not_confirmed(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"], key=lambda i: (len(i), i))[:300]
+    _scores(store, ids, [70.0] * 300)
+    push = _SlowFirstBatch(make_api(emulator), properties=crm_properties())
+    push.first = ids[0]
+    with contextlib.suppress(_Killed):
+        push.publish(None, _DiesMarking(store, ids[0]))
+    emulator.reset_counts()
+    HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    assert emulator.requests["POST batch"] == 1  # the two fast batches were marked already
+
+
+def test_numbers_are_written_rounded() -> None:
+    from smbml_connect.connectors.hubspot.push import _text
+
+    assert _text(0.0103317, "number") == "0.01" and _text(19.9, "number") == "19.9"
+    assert _text(64.0, "number") == "64" and _text(1234.5678, "number") == "1234.57"

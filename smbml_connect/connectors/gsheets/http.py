@@ -31,7 +31,14 @@ from gspread.exceptions import APIError
 from gspread.http_client import FileType, ParamsType
 
 from smbml_connect.credentials import Secret, redact
-from smbml_connect.errors import ApiError, AuthError, ConfigError, SmbmlError, SourceRetriableError
+from smbml_connect.errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    SmbmlError,
+    SourceRetriableError,
+    TokenRejectedError,
+)
 from smbml_connect.http import SYSTEM_CLOCK, Clock, Failure, HttpCaller, HttpPolicy, Window
 from smbml_connect.http.clock import with_sleep
 
@@ -240,7 +247,7 @@ class SheetsApi:
     def refused(self, failure: Failure, what: str) -> SmbmlError:
         status = failure.status or 0
         if status == 401:
-            return AuthError(
+            return TokenRejectedError(
                 "Google did not accept the service account's credentials (401): the key was "
                 "deleted or disabled. Create a new key and run `smbml auth google`, or set "
                 "SMBML_GOOGLE_SERVICE_ACCOUNT."

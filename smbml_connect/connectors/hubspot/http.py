@@ -29,7 +29,13 @@ import urllib3
 from hubspot import HubSpot
 
 from smbml_connect.credentials import Secret, redact
-from smbml_connect.errors import ApiError, AuthError, SmbmlError, SourceRetriableError
+from smbml_connect.errors import (
+    ApiError,
+    AuthError,
+    SmbmlError,
+    SourceRetriableError,
+    TokenRejectedError,
+)
 from smbml_connect.http import (
     SYSTEM_CLOCK,
     Clock,
@@ -198,7 +204,7 @@ class HubSpotApi:
     def refused(self, failure: Failure, what: str) -> SmbmlError:
         status, body = failure.status or 0, failure.json()
         if status == 401:
-            return AuthError(
+            return TokenRejectedError(
                 "HubSpot did not accept the token (401): it is wrong, expired or was revoked. "
                 "Create a new private-app token and run `smbml auth hubspot`, or set "
                 "SMBML_HUBSPOT_TOKEN."

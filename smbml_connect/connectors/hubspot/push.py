@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 import numpy as np
@@ -42,8 +42,9 @@ def _text(value: Any, kind: str) -> str | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     if kind == "number":
-        number = float(value)
-        return str(int(number)) if number.is_integer() else f"{number:.6g}"
+        # Two decimals at most: a 12-month value of 0.0103317 is 0.01, a price 19.9 stays.
+        number = round(float(value), 2)
+        return str(int(number)) if number.is_integer() else f"{number:.2f}".rstrip("0")
     return str(value)
 
 
@@ -169,12 +170,16 @@ class HubSpotDestination:
         ).get("results", [])
         if any(g.get("name") == GROUP for g in groups):
             return
-        self.api.json(
-            f"creating the {object_type} property group {GROUP}",
-            self.api.client.crm.properties.groups_api.create,
-            object_type,
-            PropertyGroupCreate(name=GROUP, label=GROUP_LABEL, display_order=-1),
-        )
+        try:
+            self.api.json(
+                f"creating the {object_type} property group {GROUP}",
+                self.api.client.crm.properties.groups_api.create,
+                object_type,
+                PropertyGroupCreate(name=GROUP, label=GROUP_LABEL, display_order=-1),
+            )
+        except HubSpotHttpError as exc:
+            if exc.status != 409:  # made meanwhile (another run, a colleague): use it
+                raise
 
     def _create_properties(self, object_type: str, specs: list[CrmProperty]) -> None:
         inputs = [
@@ -290,7 +295,9 @@ class HubSpotDestination:
                 pool.submit(self._send, object_type, chunk, by_record, report) for chunk in chunks
             ]
             try:
-                for future in futures:
+                # Marked as each batch is confirmed, in whatever order: a kill now and then
+                # re-sends only what was in flight, not what waited behind a slow batch.
+                for future in as_completed(futures):
                     done = future.result()
                     positions = [p for rid in done for p in rows_of[rid]]
                     sent = changed.iloc[sorted(positions)]
