@@ -128,4 +128,6 @@ def shared_limiter(
                 folder.mkdir(parents=True, exist_ok=True)
                 path = folder / f"{key}.json"
             limiter = mine[key] = RateLimiter(limit, window, clock, path)
+        elif limiter.window != window:  # the same account with another window length
+            limiter.configure(limit, window)
         return limiter

@@ -102,6 +102,8 @@ class HubSpotDestination:
             declared = list(self.properties)
         else:
             declared = result.properties() if result is not None else []
+        if not self.dry_run and self._nothing_to_write(store, declared, report):
+            return report
         usable = self._ensure_properties(report, declared)
         values = self._values(store, usable)
         stamps = {p.name for p in usable if p.type in ("datetime", "date")}
@@ -128,6 +130,18 @@ class HubSpotDestination:
                 continue
             self._write(object_type, changed, store, report)
         return report
+
+    def _nothing_to_write(
+        self, store: Any, declared: list[CrmProperty], report: PushReport
+    ) -> bool:
+        """True, without a request, when every value is as last written (or there is none):
+        an unchanged hourly run then costs no property reads."""
+        values = self._values(store, declared, add_options=False)
+        for object_type, frame in values.items():
+            if not store.changed_since_push(self.key, object_type, frame).empty:
+                return False
+        report.unchanged += sum(len(frame) for frame in values.values())
+        return True
 
     # -- properties ------------------------------------------------------------------
     def _ensure_properties(
@@ -219,7 +233,9 @@ class HubSpotDestination:
         known.update(new)
 
     # -- values ----------------------------------------------------------------------
-    def _values(self, store: Any, usable: list[CrmProperty]) -> dict[str, pd.DataFrame]:
+    def _values(
+        self, store: Any, usable: list[CrmProperty], add_options: bool = True
+    ) -> dict[str, pd.DataFrame]:
         """(entity_id, field, value) per object type: our latest outputs on HubSpot records."""
         latest: dict[str, pd.DataFrame] = {}  # output table -> its latest rows, read once
         out: dict[str, pd.DataFrame] = {}
@@ -238,7 +254,7 @@ class HubSpotDestination:
                 series = spec.take(latest[spec.table])
                 series = series[pd.Index(series.index.astype(str), dtype=object).isin(ids)]
                 texts = series.map(lambda v, k=spec.type: _text(v, k)).dropna()
-                if spec.type == "enumeration" and not self.dry_run and len(texts):
+                if spec.type == "enumeration" and add_options and not self.dry_run and len(texts):
                     self._add_options(object_type, spec, texts.unique())
                 parts.append(pd.DataFrame({"entity_id": texts.index.astype(str),
                                            "field": spec.name, "value": texts.to_numpy()}))  # fmt: skip
