@@ -137,8 +137,10 @@ class HubSpotDestination:
         """True, without a request, when every value is as last written (or there is none):
         an unchanged hourly run then costs no property reads."""
         values = self._values(store, declared, add_options=False)
+        stamps = {p.name for p in declared if p.type in ("datetime", "date")}
         for object_type, frame in values.items():
-            if not store.changed_since_push(self.key, object_type, frame).empty:
+            changed = store.changed_since_push(self.key, object_type, frame)
+            if not _without_lone_stamps(changed, stamps).empty:
                 return False
         report.unchanged += sum(len(frame) for frame in values.values())
         return True
