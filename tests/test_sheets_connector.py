@@ -402,3 +402,18 @@ def test_a_failed_read_leaves_the_tabs_it_feeds_as_they_were(
     after = emu.state.values_get(book_key, "Segments!A2:Z", "UNFORMATTED_VALUE")["values"]
     assert after == before
     assert any("Segments: left as it was" in line for line in result.pushes[0].detail)
+
+
+def test_the_token_exchange_follows_the_key_or_the_configs_override(
+    emu: SheetsEmulator, key: Secret
+) -> None:
+    info = json.loads(key.reveal())
+    wrong = Secret(json.dumps({**info, "token_uri": f"{emu.url}/not-the-token-endpoint"}))
+    with pytest.raises(AuthError) as refused:
+        SheetsApi(wrong, api_url=emu.url, clock=CLOCK).authorise()
+    message = str(refused.value)
+    assert "not-the-token-endpoint gave no token" in message and "token_uri" in message
+    assert "{" not in message and "new JSON key" not in message  # not the key's fault
+    fixed = SheetsApi(wrong, api_url=emu.url, clock=CLOCK, token_url=f"{emu.url}/token")
+    fixed.authorise()  # the override reaches the emulator's token endpoint
+    assert fixed.client.http_client.fetch_sheet_metadata(SAMPLE_KEY)["spreadsheetId"] == SAMPLE_KEY
