@@ -79,6 +79,7 @@ def run_pipeline(
             settings=options.settings,
             previous_model=lambda name: getattr(store.load_model(name), "payload", None),
         )
+        result.currency = context.currency
         opted_out = set(tables["contacts"]["contact_id"]) - set(personal["contacts"]["contact_id"])
         for step in _declaring(options.steps):
             result.declared[step.name] = step.outputs

@@ -587,6 +587,13 @@ def test_a_failed_table_may_be_taken_from_its_last_complete_copy(hub, store) -> 
     emulator, _ = hub
     first = _run_and_push(emulator, store, incomplete_inputs="last_complete")
     assert first.status == "ok" and not first.held_back
+    value = emulator.state.properties["contacts"]["smbml_value_12m"]["description"]
+    assert f"Amounts in {first.currency}." in value and len(first.currency) == 3
+    assert all(  # rounded: at most two decimals
+        len(r.properties["smbml_value_12m"].partition(".")[2]) <= 2
+        for r in emulator.state.objects["contacts"].values()
+        if r.properties.get("smbml_value_12m")
+    )
     emulator.state.touch("orders", list(emulator.state.objects["orders"])[:5])
     emulator.inject(Fault("5xx", count=1000, status=503, path="/objects/orders"))
     second = _run_and_push(emulator, store, incomplete_inputs="last_complete")

@@ -366,7 +366,7 @@ CHURN_VALUE = Step(
             CrmProperty("contacts", "smbml_value_12m", "Expected 12-month value (SMB ML)",
                         "number", "number",
                         "What this customer is expected to spend in the next 12 months.",
-                        "scores", score_of("contact", "value_12m")),
+                        "scores", score_of("contact", "value_12m"), money=True),
         ),
     ),
     settings=CustomersSettings,

@@ -211,7 +211,7 @@ PRICE_SUGGESTIONS_STEP = Step(
         properties=(
             CrmProperty("products", "smbml_suggested_price", "Suggested price (SMB ML)", "number",
                         "number", "Price with the best expected profit within the guardrails.",
-                        "price_suggestions", _price("suggested_price")),
+                        "price_suggestions", _price("suggested_price"), money=True),
             CrmProperty("products", "smbml_elasticity", "Price elasticity (SMB ML)", "number",
                         "number", "% change in units for a 1% price rise.", "price_suggestions",
                         _price("elasticity")),

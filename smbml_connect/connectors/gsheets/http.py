@@ -294,7 +294,8 @@ def _refused(exc: Exception, token_url: str) -> AuthError:
     error = data.get("error") if isinstance(data, Mapping) else None
     if isinstance(error, str) and error in _KEY_ERRORS:
         assert isinstance(data, Mapping)
-        reason = redact(str(data.get("error_description") or error))[:200]
+        described = data.get("error_description")
+        reason = redact(f"{error}: {described}" if described else error)[:200]
         return AuthError(
             f"Google refused the service-account key ({reason}): create a new JSON key and "
             "run `smbml auth google` again"

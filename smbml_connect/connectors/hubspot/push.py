@@ -48,6 +48,11 @@ def _text(value: Any, kind: str) -> str | None:
     return str(value)
 
 
+def _description(spec: CrmProperty, currency: str) -> str:
+    amounts = f" Amounts in {currency}." if spec.money and currency else ""
+    return f"{spec.description}{amounts} {MARK}"
+
+
 def _without_lone_stamps(changed: pd.DataFrame, stamps: set[str]) -> pd.DataFrame:
     """A time stamp (Scored at) is written only with a value of the record that changed:
     a run with no new data writes nothing (no record history, no workflow triggers, no
@@ -104,7 +109,8 @@ class HubSpotDestination:
             declared = result.properties() if result is not None else []
         if not self.dry_run and self._nothing_to_write(store, declared, report):
             return report
-        usable = self._ensure_properties(report, declared)
+        currency = result.currency if result is not None else ""
+        usable = self._ensure_properties(report, declared, currency)
         values = self._values(store, usable)
         stamps = {p.name for p in usable if p.type in ("datetime", "date")}
         for object_type, frame in values.items():
@@ -147,7 +153,7 @@ class HubSpotDestination:
 
     # -- properties ------------------------------------------------------------------
     def _ensure_properties(
-        self, report: PushReport, declared: list[CrmProperty]
+        self, report: PushReport, declared: list[CrmProperty], currency: str = ""
     ) -> list[CrmProperty]:
         usable: list[CrmProperty] = []
         for object_type in dict.fromkeys(p.object_type for p in declared):
@@ -170,8 +176,10 @@ class HubSpotDestination:
                                           "exists and was not made by smbml_connect: left alone"))  # fmt: skip
                     continue
                 usable.append(spec)
+                if found is not None and not self.dry_run:
+                    self._label(object_type, spec, found, currency)
             if missing and not self.dry_run:
-                self._create_properties(object_type, missing)
+                self._create_properties(object_type, missing, currency)
             for name, prop in existing.items():
                 self._options[(object_type, name)] = {o["value"] for o in prop.get("options") or []}
             for spec in missing:
@@ -197,11 +205,28 @@ class HubSpotDestination:
             if exc.status != 409:  # made meanwhile (another run, a colleague): use it
                 raise
 
-    def _create_properties(self, object_type: str, specs: list[CrmProperty]) -> None:
+    def _label(
+        self, object_type: str, spec: CrmProperty, found: dict[str, Any], currency: str
+    ) -> None:
+        """An amount's property says its currency; when the currency changes, so does it."""
+        wanted = _description(spec, currency)
+        if not spec.money or not currency or found.get("description") == wanted:
+            return
+        self.api.json(
+            f"labelling {spec.name} with its currency",
+            self.api.client.crm.properties.core_api.update,
+            object_type,
+            spec.name,
+            {"description": wanted},
+        )
+
+    def _create_properties(
+        self, object_type: str, specs: list[CrmProperty], currency: str = ""
+    ) -> None:
         inputs = [
             PropertyCreate(
                 name=s.name, label=s.label, type=s.type, field_type=s.field_type,
-                group_name=GROUP, description=f"{s.description} {MARK}", form_field=False,
+                group_name=GROUP, description=_description(s, currency), form_field=False,
                 options=[{"label": o, "value": o, "hidden": False, "displayOrder": i}
                          for i, o in enumerate(s.options)],
             )
