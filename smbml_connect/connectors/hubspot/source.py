@@ -45,13 +45,12 @@ from smbml_connect.connectors.hubspot.mapping import (
 from smbml_connect.errors import ConfigError
 from smbml_connect.ports import Page
 
-__all__ = ["LIST_PAGE", "SEARCH_CAP", "SEARCH_PAGE", "HubSpotSource", "Page"]
+__all__ = ["LIST_PAGE", "SEARCH_PAGE", "HubSpotSource", "Page"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 LIST_PAGE = 100
 SEARCH_PAGE = 200
-SEARCH_CAP = 10_000
 ASSOCIATION_BATCH = 1000
 READ_BATCH = 100
 
@@ -78,13 +77,11 @@ class HubSpotSource:
         mapping: Mapping[str, Mapping[str, str]] | None = None,
         page_rows: int = 1000,
         started: datetime | None = None,
-        search_cap: int = SEARCH_CAP,
         entities: tuple[str, ...] | None = None,
     ) -> None:
         self.api = api
         self.mapping = mapping or {}
         self.page_rows = page_rows
-        self.search_cap = search_cap
         self.entities = list(entities or OBJECTS)
         self.started_ms = int((started or datetime.now(tz=UTC)).timestamp() * 1000)
         self._kinds: dict[str, dict[str, str]] = {}
