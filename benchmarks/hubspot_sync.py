@@ -5,7 +5,15 @@ dropped connections):
 - full pull of 50,000 contacts and 20,000 deals (deals linked to contacts);
 - incremental pull after 1% of both changed;
 - push after all scores changed (contact lead score and tier, deal win probability);
-- push after 2% of the scores changed.
+- push after 2% of the scores changed;
+and, once, what issue 27 asked to prove (faults off):
+- incremental pull while records change during it (page 1's records edited after it
+  was read, which shifted offset paging): changes_before_start_missed (after this run)
+  and records_lost (after the next run) must be 0;
+- incremental pull while another client fills the 10-second window: status must be ok;
+- an unchanged hourly run (pull, then push of the same scores with a new scored_at):
+  requests at the bound of reading changes only (a property list, one search and the
+  archived list per object), writes 0.
 
 request_bound is the least a client can do: pages of 100 (list) or 200 (search), batches
 of 100 (update) and of 1,000 (association reads), plus one property list per object and
@@ -21,6 +29,7 @@ one; records_duplicated: rows given more than once in one pull, or records writt
 than once in one push.
 
     python benchmarks/hubspot_sync.py [--contacts 50000] [--deals 20000] [--time-scale 1.0]
+                                      [--integrity-only]
 """
 
 from __future__ import annotations
@@ -124,7 +133,8 @@ def measure(name: str, hub: HubSpotEmulator, bound: int, scale: float,
     lost, duplicated = check(answer)
     requests = hub.total_requests()
     limit_bound = time_bound(bound, scale)
-    return {
+    status = {"run_status": answer["status"]} if isinstance(answer, dict) else {}
+    return status | {
         "name": name,
         "requests": requests,
         "request_bound": bound,
@@ -288,14 +298,122 @@ def run(contacts: int, deals: int, scale: float, faults: bool) -> list[dict[str,
     return out
 
 
+def page_views(hub: HubSpotEmulator) -> dict[str, float]:
+    return {rid: float(r.properties.get("hs_analytics_num_page_views", "nan"))
+            for rid, r in hub.state.objects["contacts"].items()}  # fmt: skip
+
+
+def integrity(contacts: int, deals: int, scale: float) -> list[dict[str, Any]]:
+    """Issue 27: changes during a sync, a burst from another client, an unchanged run."""
+    rng = np.random.default_rng(1)
+    out = []
+    entities = ("contacts", "deals")
+    with HubSpotEmulator(time_scale=scale) as hub, tempfile.TemporaryDirectory() as folder:
+        seed_account(hub, contacts, deals, rng)
+        path = Path(folder) / "bench.sqlite"
+        store = Store(path)
+
+        def pull() -> dict[str, Any]:
+            source = HubSpotSource(api_for(hub, scale), entities=entities, page_rows=2000)
+            with Store(path) as own:
+                result = run_pipeline(source, own, RunOptions(steps=[]))
+                return {"loaded": result.loaded, "status": result.status}
+
+        in_child(pull)  # the first full list
+        ids = list(hub.state.objects["contacts"])
+        before = ids[:: max(1, len(ids) // 1000)]  # ~1,000 changed before the sync: 5 pages
+        for rid in before:
+            hub.state.touch(
+                "contacts", [rid], hs_analytics_num_page_views=int(rng.integers(60, 90))
+            )
+            time.sleep(0.0011)  # one change a millisecond, as users make them
+        at_start = page_views(hub)
+        during = before[:40]  # on the first page, edited again while the sync runs
+        searches = {"n": 0}
+
+        def edit_mid_sync(route: str) -> None:
+            if route == "POST search":
+                searches["n"] += 1
+                if searches["n"] == 1:
+                    hub.state.touch("contacts", during, hs_analytics_num_page_views=99)
+
+        hub.after_request = edit_mid_sync
+        n = len(before)
+        # contacts: search pages, association reads, property list, archived list; deals:
+        # property list, one search, archived list
+        bound = math.ceil(n / 200) + math.ceil(n / 1000) + 2 + 3
+        row = measure("incremental pull, records changed during it", hub, bound, scale, pull,
+                      lambda answer: (0, 0))  # fmt: skip
+        hub.after_request = None
+        stored = store.read("contacts").set_index("contact_id")["page_views"]
+        row["changes_before_start_missed"] = sum(
+            1 for rid in before if rid not in during and float(stored[rid]) != at_start[rid]
+        )
+        in_child(pull)  # the next run
+        stored = store.read("contacts").set_index("contact_id")["page_views"]
+        now = page_views(hub)
+        row["records_lost"] = sum(1 for rid, v in now.items() if float(stored[rid]) != v)
+        out.append(row)
+
+        burst_ids = ids[1::100]
+        hub.state.touch("contacts", burst_ids, hs_analytics_num_page_views=7)
+        served = {"n": 0}
+
+        def other_client(route: str) -> None:
+            served["n"] += 1
+            if served["n"] == 2:
+                hub.burst()  # the window is full of requests our limiter never saw
+
+        hub.after_request = other_client
+        row = measure("incremental pull, another client fills the window", hub,
+                      math.ceil(len(burst_ids) / 200) + 7, scale, pull,
+                      lambda answer: (0, 0))  # fmt: skip
+        hub.after_request = None
+        out.append(row)
+
+        contact_ids = sorted(hub.state.objects["contacts"], key=int)
+        deal_ids = sorted(hub.state.objects["deals"], key=int)
+        write_scores(store, contact_ids, deal_ids, rng)
+        HubSpotDestination(api_for(hub, scale), properties=crm_properties()).publish(None, store)
+        in_child(pull)  # takes the records the push modified, as the next hourly run would
+
+        def hourly() -> dict[str, Any]:
+            with Store(path) as own:
+                source = HubSpotSource(api_for(hub, scale), entities=entities, page_rows=2000)
+                result = run_pipeline(source, own, RunOptions(steps=[]))
+                same = own.latest_outputs("scores").drop(columns="run_id")
+                run_id = own.start_run("benchmark", "hubspot")
+                same["scored_at"] = pd.Timestamp.now(tz="UTC")  # scored again, same values
+                own.write_outputs("scores", run_id, same)
+                own.finish_run(run_id, "ok", {}, None)
+                report = HubSpotDestination(
+                    api_for(hub, scale), properties=crm_properties()
+                ).publish(None, own)
+                return {"loaded": result.loaded, "status": result.status,
+                        "written": report.written}  # fmt: skip
+
+        row = measure("unchanged hourly run (pull and push)", hub, 6, scale, hourly,
+                      lambda answer: (0, 0))  # fmt: skip
+        row["writes"] = sum(hub.state.writes.values())
+        out.append(row)
+        store.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=50_000)
     parser.add_argument("--deals", type=int, default=20_000)
     parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument("--integrity-only", action="store_true",
+                        help="only the issue 27 scenarios (changes during a sync, a burst, "
+                        "an unchanged hourly run)")  # fmt: skip
     args = parser.parse_args()
-    results = run(args.contacts, args.deals, args.time_scale, faults=False)
-    results += run(args.contacts, args.deals, args.time_scale, faults=True)
+    results = []
+    if not args.integrity_only:
+        results += run(args.contacts, args.deals, args.time_scale, faults=False)
+        results += run(args.contacts, args.deals, args.time_scale, faults=True)
+    results += integrity(args.contacts, args.deals, args.time_scale)
     print(json.dumps(results, indent=2))
 
 

@@ -133,6 +133,9 @@ class AnalyticsConfig(BaseModel):
 
     enabled: list[str] | None = None  # None: every registered analytic
     as_of: date | datetime | None = None
+    # A table that failed to load this run: hold back the steps that read it ("skip"), or
+    # compute them from the store's last complete copy of it and say so ("last_complete").
+    incomplete_inputs: Literal["skip", "last_complete"] = "skip"
     settings: dict[str, BaseModel] = Field(default_factory=dict)  # validated, per key
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "SourceFatalError",
     "SourceRetriableError",
     "StoreError",
+    "TokenRejectedError",
 ]
 
 
@@ -36,6 +37,11 @@ class AuthError(SmbmlError):
     """A token is missing, wrong or lacks a permission."""
 
     exit_code = 3
+
+
+class TokenRejectedError(AuthError):
+    """The credential itself was refused (401): every further request would be too, so the
+    run stops at once instead of trying each table."""
 
 
 class SourceRetriableError(SmbmlError):

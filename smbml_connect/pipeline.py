@@ -21,10 +21,11 @@ from smbml_connect import steps as steps_registry
 from smbml_connect.coerce import ColumnFormat
 from smbml_connect.consent import UNREADABLE_CONSENT, read_column
 from smbml_connect.data_checks import check_data
-from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError
+from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError, TokenRejectedError
 from smbml_connect.page_duplicates import KeysSeen
 from smbml_connect.ports import (
     Destination,
+    Notice,
     PagedSource,
     RunResult,
     SkipsRows,
@@ -51,6 +52,7 @@ class RunOptions:
     settings: Mapping[str, Any] = field(default_factory=dict)  # analytics.<key> -> settings
     # table -> column -> decimal mark / date order the values cannot show (config)
     formats: Mapping[str, Mapping[str, ColumnFormat]] = field(default_factory=dict)
+    incomplete_inputs: str = "skip"  # or "last_complete": see analytics.incomplete_inputs
 
 
 def run_pipeline(
@@ -65,6 +67,7 @@ def run_pipeline(
     result = RunResult(run_id=run_id, as_of=as_of, source=source.name)
     try:
         _load(source, store, result, progress, options.formats)
+        _mark_complete(source, store, result)
         tables = {name: _live(store.read(name)) for name in TABLES}
         tables = _checked(tables, store, result)
         personal, result.consent_skipped, unreadable = _consented_view(tables, options)
@@ -77,12 +80,15 @@ def run_pipeline(
             settings=options.settings,
             previous_model=lambda name: getattr(store.load_model(name), "payload", None),
         )
+        result.currency = context.currency
         opted_out = set(tables["contacts"]["contact_id"]) - set(personal["contacts"]["contact_id"])
         for step in _declaring(options.steps):
             result.declared[step.name] = step.outputs
             for table in step.outputs.tables:
                 store.ensure_output(table)
         for step in options.steps:
+            if _held_back(step, source, store, result, options):
+                continue
             progress(f"Computing {step.name.replace('_', ' ')}")
             _run_step(
                 step, personal if step.personal else tables, context, store, result, opted_out
@@ -99,6 +105,54 @@ def run_pipeline(
         raise
     store.finish_run(run_id, result.status, result.counts(), "; ".join(result.errors) or None)
     return result
+
+
+def _mark_complete(source: Source, store: Store, result: RunResult) -> None:
+    """Tables read to the end this run: the store's copy of them is complete as of now."""
+    for table in result.loaded:
+        if table in TABLES and table not in result.incomplete:
+            store.mark_loaded(source.name, table)
+
+
+def _held_back(
+    step: Step, source: Source, store: Store, result: RunResult, options: RunOptions
+) -> bool:
+    """A step reading a table that failed to load this run is not computed (nothing from
+    partial data is stored, pushed or published), or, by the config's choice, computed
+    from the store's last complete copy of that table, saying so."""
+    reads = set(TABLES) if step.reads is None else {*step.needs, *step.reads}
+    if step.personal:
+        reads.add("contacts")  # who opted out is read from the contacts
+    failed = sorted(t for t in result.incomplete if t in reads)
+    if not failed:
+        return False
+    names = ", ".join(t.replace("_", " ") for t in failed)
+    if options.incomplete_inputs == "last_complete":
+        when = [store.last_loaded(source.name, t) for t in failed]
+        if all(when):
+            dates = ", ".join(
+                f"{t.replace('_', ' ')} of {w:%Y-%m-%d %H:%M} UTC"
+                for t, w in zip(failed, when, strict=True)
+                if w
+            )
+            result.notices.append(
+                Notice(
+                    "older_input",
+                    failed[0],
+                    0,
+                    f"{step.name.replace('_', ' ')}: computed from the last complete copy "
+                    f"({dates}), as {names} did not load this run",
+                )
+            )
+            return False
+    reason = f"{names} did not load completely this run"
+    if options.incomplete_inputs == "last_complete":
+        reason += " and the store has no complete copy of it yet"
+    result.held_back[step.name] = reason
+    result.skipped.append(
+        f"{step.name}: held back, {reason}; nothing computed from it was written or published"
+    )
+    return True
 
 
 def _checked(
@@ -179,10 +233,13 @@ def _load(
             listed = source.skipped_rows(table) if isinstance(source, SkipsRows) else None
             if listed is not None and not listed.empty:  # blank, total, header-again rows
                 checked.rejects = pd.concat([listed, checked.rejects], ignore_index=True)
+        except TokenRejectedError:
+            raise  # every further request would be refused too: one line, not one per table
         except (SmbmlError, MemoryError) as exc:
             message = str(exc) if isinstance(exc, SmbmlError) else _TOO_BIG.format(table)
             log.warning("table %s skipped: %s", table, message)
             result.errors.append(message)
+            result.incomplete[table] = message
             skipped = pd.DataFrame(
                 [[table, source.name, None, "", "", message, "table skipped", None]],
                 columns=REJECT_COLUMNS,

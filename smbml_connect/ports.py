@@ -262,6 +262,7 @@ class CrmProperty:
     table: str
     take: Callable[[pd.DataFrame], pd.Series]
     options: tuple[str, ...] = ()
+    money: bool = False  # an amount: the description names the run's currency
 
 
 @dataclass(frozen=True)
@@ -334,6 +335,9 @@ class RunResult:
     not_loaded: dict[str, int] = field(default_factory=dict)  # source records not of the table
     declared: dict[str, StepOutputs] = field(default_factory=dict)  # per step run or skipped
     notices: list[Notice] = field(default_factory=list)  # the data checks (data_checks.py)
+    incomplete: dict[str, str] = field(default_factory=dict)  # table -> why it did not load
+    held_back: dict[str, str] = field(default_factory=dict)  # step -> why it was not computed
+    currency: str = ""  # the main currency of the orders (amounts written are in it)
 
     def tabs(self) -> dict[str, Tab]:
         """Every declared tab by title, in the order of the steps."""

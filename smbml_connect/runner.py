@@ -77,6 +77,7 @@ def build_run(
         missing_consent_means=config.consent.missing_means,
         settings=dict(config.analytics.settings),
         formats=config.source.column_formats(),
+        incomplete_inputs=config.analytics.incomplete_inputs,
     )
     destinations = make_destinations(context)
     with Store(store_path or config.store) as store:

@@ -301,6 +301,16 @@ class Store:
             (source, table, value, now_text(self.clock)),
         )
 
+    # -- complete loads: a table read to its end, for steps that may use an older copy ---
+    def mark_loaded(self, source: str, table: str) -> None:
+        """Kept beside the cursors (no schema change): ``complete:<table>`` -> now."""
+        with self.transaction() as conn:
+            self._set_cursor(conn, source, f"complete:{table}", now_text(self.clock))
+
+    def last_loaded(self, source: str, table: str) -> pd.Timestamp | None:
+        text = self.get_cursor(source, f"complete:{table}")
+        return None if text is None else pd.Timestamp(text)
+
     # -- runs and rejects ------------------------------------------------------------
     def start_run(self, kind: str, source: str) -> int:
         with self.transaction() as conn:
@@ -493,6 +503,15 @@ class Store:
             for r in values.itertuples(index=False)
         ]
         return values[np.array(keep, dtype=bool)].reset_index(drop=True)
+
+    def pushed(self, destination: str, entity: str) -> pd.DataFrame:
+        """What was last written to ``destination`` (entity_id, field, value): to clear it."""
+        return pd.read_sql_query(
+            "SELECT entity_id, field, value FROM pushed_values "
+            "WHERE destination = ? AND entity = ?",
+            self._conn,
+            params=(destination, entity),
+        )
 
     def mark_pushed(self, destination: str, entity: str, values: pd.DataFrame) -> None:
         stamp = now_text(self.clock)

@@ -232,3 +232,42 @@ def test_the_clients_older_sleep_keyword_still_waits_with_it() -> None:
     with pytest.raises(SourceRetriableError, match="HubSpot kept failing on listing"):
         api.call("listing", dropped)
     assert len(slept) == 2 and api.requests == 3 and api.retries == 2
+
+
+def test_429s_are_retried_until_the_total_wait_not_a_count_of_attempts() -> None:
+    clock = FakeClock()
+    policy = HttpPolicy(windows={"default": Window(100, 10.0)}, attempts=3, max_wait=60.0)
+    api = HttpCaller(Service(rate_wait=10.0), policy, clock)
+    _, send = answers(*[Boom(429, "{}")] * 6, "ok")  # six 429s: more than 3 attempts
+    assert api.call("listing", send) == "ok" and api.waited_on_429 == 60.0
+    _, never = answers(*[Boom(429, "{}")] * 50)
+    with pytest.raises(SourceRetriableError, match=r"too many requests.* for 60 seconds"):
+        api.call("listing", never)
+    _, broken = answers(*[Boom(503, "{}")] * 3, "ok")  # 5xx still stop on attempts
+    with pytest.raises(SourceRetriableError, match="after 3 attempts"):
+        api.call("listing", broken)
+
+
+def test_two_processes_on_one_token_share_the_window_through_a_file(tmp_path) -> None:
+    clock = FakeClock()
+    first = RateLimiter(100, 10.0, clock, tmp_path / "account.json")
+    second = RateLimiter(100, 10.0, clock, tmp_path / "account.json")  # another process
+    for _ in range(100):
+        first.acquire()
+    assert clock.monotonic() == 0.0
+    second.acquire()  # the window is full of the first one's requests: it waits
+    assert clock.monotonic() == pytest.approx(10.2)
+    first.block(30.0)  # a 429 seen by one holds the other
+    second.acquire()
+    assert clock.monotonic() == pytest.approx(40.2)
+
+
+def test_clients_of_one_account_in_a_process_share_one_limiter() -> None:
+    from smbml_connect.connectors.hubspot.http import HubSpotApi
+
+    clock = FakeClock()
+    a = HubSpotApi(Secret("pat-one"), host="http://127.0.0.1:9", clock=clock)
+    b = HubSpotApi(Secret("pat-one"), host="http://127.0.0.1:9", clock=clock)
+    c = HubSpotApi(Secret("pat-two"), host="http://127.0.0.1:9", clock=clock)
+    assert a.limiter is b.limiter and a.search_limiter is b.search_limiter
+    assert c.limiter is not a.limiter

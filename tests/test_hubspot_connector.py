@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from smbml_connect.errors import AuthError
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.sample import SampleBusiness, SampleConfig, generate
 from smbml_connect.schema import TABLES
-from smbml_connect.steps import crm_properties
+from smbml_connect.steps import crm_properties, steps_by_name
 from smbml_connect.store import Store
 from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, Fault, HubSpotEmulator
@@ -134,14 +135,14 @@ def test_search_past_the_cap_loses_and_repeats_nothing(store: Store) -> None:
     with HubSpotEmulator(clock=FakeClock(), search_cap=300) as emulator:
         old = [emulator.state.add("contacts", {"email": f"old{i}@x.com"},
                                   updated_ms=1_600_000_000_000).id for i in range(40)]  # fmt: skip
-        sync(emulator, store, search_cap=300)
+        sync(emulator, store)
         fresh = [emulator.state.add("contacts", {"email": f"n{i}@x.com"},
                                     updated_ms=1_700_000_000_000 + i // 7).id
                  for i in range(1000)]  # fmt: skip
         # 400 changes inside one millisecond: more than a whole capped query can hold
         burst = [emulator.state.add("contacts", {"email": f"b{i}@x.com"},
                                     updated_ms=1_700_000_100_000).id for i in range(400)]  # fmt: skip
-        source = HubSpotSource(make_api(emulator), search_cap=300)
+        source = HubSpotSource(make_api(emulator))  # keyed paging never meets the cap
         pulled = source.pull("contacts", since=store.get_cursor("hubspot", "contacts"))
         got = pulled["contact_id"].tolist()
         # the 40 taken last time at the cursor's millisecond are left out by id
@@ -210,6 +211,19 @@ def test_a_sync_killed_anywhere_and_run_again_ends_identical(
         assert_same_store(reference, killed)
 
 
+def test_a_first_list_killed_part_way_carries_on_from_its_page(hub, store) -> None:
+    emulator, _ = hub
+    contacts = len(emulator.state.objects["contacts"])
+    with contextlib.suppress(_Killed):
+        run_pipeline(_DiesAfter(make_api(emulator), page_rows=100, pages=2), store,
+                     RunOptions(steps=[]))  # fmt: skip
+    assert store.get_cursor("hubspot", "contacts").startswith("list:")
+    emulator.reset_counts()
+    result = sync(emulator, store, page_rows=100)
+    assert result.loaded["contacts"] == contacts - 200  # the two committed pages are not read again
+    assert store.count("contacts") == contacts
+
+
 def test_faults_cost_retries_not_records(hub, tmp_path: Path) -> None:
     emulator, _ = hub
     fixed = datetime.now(tz=UTC)
@@ -261,11 +275,17 @@ def test_bad_token_and_missing_scope_say_what_to_do_without_the_token(hub, store
 
 
 # -- push ------------------------------------------------------------------------------
+SCORED = pd.Timestamp("2026-10-31", tz="UTC")
+
+
 def _scores(
-    store: Store, contact_ids: list[str], scores: list[float], segment: str = "Champions"
+    store: Store,
+    contact_ids: list[str],
+    scores: list[float],
+    segment: str = "Champions",
+    at: pd.Timestamp = SCORED,
 ) -> None:
     run = store.start_run("test", "hubspot")
-    at = pd.Timestamp("2026-10-31", tz="UTC")
     rows = [
         {"entity": "contact", "entity_id": c, "model": "lead_score", "value": s, "label": "A" if s > 50 else "C",
          "reasons": ["Came from a referral", "Opened 12 emails"], "model_version": "v1", "scored_at": at}
@@ -305,7 +325,8 @@ def test_push_creates_properties_once_and_sends_only_changes(hub, store) -> None
         and emulator.requests["POST property_batch_create"] == 0
     )
     assert emulator.requests["POST group_create"] == 0
-    _scores(store, ids[:3], [99.0, 98.0, 97.0], segment="Rising Star")  # a new segment name
+    _scores(store, ids, [99.0, 98.0, 97.0] + [float(i % 100) for i in range(3, 250)])
+    _rows(store, "rfm_segment", "contact", ids, 555, ["Rising Star"] * 3 + ["Champions"] * 247)
     emulator.reset_counts()
     third = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
     assert third.written == 9  # score, tier and segment on 3; reasons and time unchanged
@@ -480,3 +501,295 @@ def test_line_items_of_a_deal_are_counted_not_silently_dropped(hub, store) -> No
     result = sync(emulator, store)
     assert result.not_loaded == {"order_lines": 1}
     assert int(item.id) not in set(store.read("order_lines")["line_no"])
+
+
+def test_changes_made_while_a_sync_pages_are_neither_skipped_nor_lost(store: Store) -> None:
+    """Records changed between pages leave the sync's time range: paging by offset over
+    that moving set skipped as many others; paging by a stable key skips none."""
+    with HubSpotEmulator(clock=FakeClock()) as emulator:
+        ids = [emulator.state.add("contacts", {"email": f"c{i}@x.com"},
+                                  updated_ms=1_600_000_000_000).id for i in range(700)]  # fmt: skip
+        sync(emulator, store)
+        started = datetime.now(tz=UTC)
+        start_ms = int(started.timestamp() * 1000)
+        # 700 changes before the sync, one per millisecond, oldest first
+        for n, rid in enumerate(ids):
+            emulator.state.touch("contacts", [rid], at_ms=start_ms - 5_000 + n, country="NZ")
+        edited: list[str] = []
+
+        def edit_after_first_page(route: str) -> None:
+            if route == "POST search" and not edited:
+                edited.extend(ids[:10])  # on page 1, changed again during the sync
+                emulator.state.touch("contacts", edited, at_ms=start_ms + 50, country="AU")
+
+        emulator.after_request = edit_after_first_page
+        run_pipeline(HubSpotSource(make_api(emulator), started=started), store,
+                     RunOptions(steps=[]))  # fmt: skip
+        emulator.after_request = None
+        country = store.read("contacts").set_index("contact_id")["country"]
+        lost = [i for i in ids[10:] if country.loc[i] is pd.NA or country.loc[i] != "NZ"]
+        assert not lost, f"{len(lost)} changes made before the sync were lost"
+        sync(emulator, store)  # the next run takes the changes made during this one
+        country = store.read("contacts").set_index("contact_id")["country"]
+        assert country.loc[edited].tolist() == ["AU"] * 10
+
+
+def test_ten_thousand_changes_in_one_millisecond_all_arrive_and_are_read_once(
+    store: Store,
+) -> None:
+    with HubSpotEmulator(clock=FakeClock()) as emulator:
+        first = emulator.state.add("contacts", {"email": "a@x.com"}, updated_ms=1_600_000_000_000)
+        sync(emulator, store)
+        burst = [emulator.state.add("contacts", {"email": f"b{i}@x.com"},
+                                    updated_ms=1_700_000_000_000).id for i in range(10_500)]  # fmt: skip
+        result = sync(emulator, store)
+        assert result.loaded["contacts"] == 10_500
+        stored = store.read("contacts")
+        assert set(stored["contact_id"]) == {first.id, *burst}
+        emulator.reset_counts()
+        idle = sync(emulator, store)  # nothing changed: nothing is read again
+        assert idle.loaded["contacts"] == 0
+        assert emulator.requests["POST search"] == 5
+
+
+def _run_and_push(emulator: HubSpotEmulator, store: Store, **options: Any) -> Any:
+    api = make_api(emulator)
+    return run_pipeline(HubSpotSource(api, page_rows=100), store,
+                        RunOptions(steps=steps_by_name(None), **options),
+                        [HubSpotDestination(api)])  # fmt: skip
+
+
+def _ours(emulator: HubSpotEmulator, object_type: str) -> int:
+    return sum(
+        1
+        for r in emulator.state.objects[object_type].values()
+        for name in r.properties
+        if name.startswith("smbml_")
+    )
+
+
+def test_a_table_that_fails_part_way_holds_back_what_reads_it(hub, store) -> None:
+    """Orders answer 503 after two pages: nothing computed from 200 orders is pushed."""
+    emulator, _ = hub
+    emulator.inject(Fault("5xx", count=1000, status=503, path="/objects/orders", skip=2))
+    result = _run_and_push(emulator, store)
+    assert result.status == "partial" and "orders" in result.incomplete
+    assert store.count("orders") == 200  # two committed pages: the store keeps them
+    for step in ("rfm_segments", "churn_value", "lead_scores", "sales_forecast"):
+        assert "orders did not load" in result.held_back[step]
+        assert step not in result.steps
+    assert any(line.startswith("rfm_segments: held back") for line in result.skipped)
+    assert _ours(emulator, "contacts") == 0 and _ours(emulator, "deals") == 0
+    assert store.latest_outputs("scores").empty
+
+
+def test_a_failed_table_may_be_taken_from_its_last_complete_copy(hub, store) -> None:
+    emulator, _ = hub
+    first = _run_and_push(emulator, store, incomplete_inputs="last_complete")
+    assert first.status == "ok" and not first.held_back
+    value = emulator.state.properties["contacts"]["smbml_value_12m"]["description"]
+    assert f"Amounts in {first.currency}." in value and len(first.currency) == 3
+    assert all(  # rounded: at most two decimals
+        len(r.properties["smbml_value_12m"].partition(".")[2]) <= 2
+        for r in emulator.state.objects["contacts"].values()
+        if r.properties.get("smbml_value_12m")
+    )
+    emulator.state.touch("orders", list(emulator.state.objects["orders"])[:5])
+    emulator.inject(Fault("5xx", count=1000, status=503, path="/objects/orders"))
+    second = _run_and_push(emulator, store, incomplete_inputs="last_complete")
+    assert second.status == "partial" and not second.held_back
+    assert "rfm_segments" in second.steps
+    older = [n.message for n in second.notices if n.check == "older_input"]
+    assert any("computed from the last complete copy (orders of" in m for m in older)
+    emulator.faults.clear()
+    emulator.inject(Fault("5xx", count=1000, status=503, path="/objects/orders"))
+    third = _run_and_push(emulator, store)  # the default: held back
+    assert "rfm_segments" in third.held_back and "rfm_segments" not in third.steps
+
+
+def test_a_window_filled_by_another_client_is_waited_out(hub, store) -> None:
+    """A burst the limiter never saw fills the 10-second window mid-sync: the run waits
+    the window out (HubSpot sends no Retry-After) and completes, nothing skipped."""
+    emulator, _ = hub
+    served = {"n": 0}
+
+    def other_client(route: str) -> None:
+        served["n"] += 1
+        if served["n"] in (5, 30):
+            emulator.burst()
+
+    emulator.after_request = other_client
+    api = make_api(emulator)
+    result = run_pipeline(HubSpotSource(api), store, RunOptions(steps=[]))
+    emulator.after_request = None
+    assert result.status == "ok", result.errors
+    assert emulator.statuses[429] >= 2
+    assert api.http.waited_on_429 >= 2 * 10.0  # each time, at least the whole window
+
+
+def test_a_window_that_stays_full_gives_up_after_the_configured_wait(hub, store) -> None:
+    emulator, _ = hub
+    emulator.inject(Fault("429", count=10_000, path="/objects/contacts"))  # never lets up
+    api = make_api(emulator, max_wait=120.0)
+    result = run_pipeline(HubSpotSource(api), store, RunOptions(steps=[]))
+    assert result.status == "partial" and list(result.incomplete) == ["contacts"]
+    assert "too many requests" in result.errors[0] and "2 minutes" in result.errors[0]
+    assert 120.0 < api.http.waited_on_429 <= 120.0 + 2 * 60 * 1.25
+
+
+def test_failures_a_207_does_not_attribute_are_found_counted_and_retried(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:40]
+    _scores(store, ids, [60.0] * 40)
+    emulator.state.archive("contacts", [ids[3], ids[17], ids[30]])  # gone before the push
+    emulator.error_ids = False  # the 207's errors name no record
+    report = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(
+        None, store
+    )
+    assert sorted(r for r, _ in report.failed) == sorted(
+        f"contacts {i}" for i in (ids[3], ids[17], ids[30])
+    )
+    assert report.written == 37 * 5
+    # not marked as pushed: the next push tries those three again
+    again = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    assert len(again.failed) == 3 and again.written == 0
+
+
+def test_a_run_with_nothing_new_writes_nothing_not_even_scored_at(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:30]
+    _scores(store, ids, [40.0] * 30)
+    push = HubSpotDestination(make_api(emulator), properties=crm_properties())
+    assert push.publish(None, store).written == 30 * 5
+    emulator.reset_counts()
+    _scores(store, ids, [40.0] * 30, at=pd.Timestamp("2026-11-01", tz="UTC"))  # an hour on
+    again = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    assert again.written == 0 and emulator.total_requests() == 0  # not even property lists
+    _scores(store, ids, [40.0] * 29 + [90.0], at=pd.Timestamp("2026-11-02", tz="UTC"))
+    third = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    assert third.written == 3  # score, tier and the time it was scored, on one record
+    record = emulator.state.objects["contacts"][ids[-1]].properties
+    assert record["smbml_scored_at"] == "2026-11-02T00:00:00.000Z"
+
+
+def _rows(
+    store: Store, model: str, entity: str, ids: list[str], value: float, label: str | list[str]
+) -> None:
+    """One run of ``model``: every record it applies to (a run's outputs are complete)."""
+    labels = [label] * len(ids) if isinstance(label, str) else label
+    run = store.start_run("test", "hubspot")
+    store.write_outputs("scores", run, pd.DataFrame(
+        [{"entity": entity, "entity_id": i, "model": model, "value": value, "label": tag,
+          "reasons": ["Came from a referral", "Opened 12 emails"], "model_version": "v1",
+          "scored_at": SCORED}
+         for i, tag in zip(ids, labels, strict=True)]))  # fmt: skip
+    store.finish_run(run, "ok", {}, None)
+
+
+def test_values_that_no_longer_apply_are_cleared_in_the_same_batches(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:30]
+    _scores(store, ids, [40.0] * 30)
+    deals = sorted(store.read("deals")["deal_id"])[:10]
+    _rows(store, "deal_win", "deal", deals, 0.4, "B")
+    HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    # Next run: 5 leads opted out or became customers (not scored), 2 customers left
+    # the segments, 3 deals closed (no win chance any more).
+    _rows(store, "lead_score", "contact", ids[5:], 40.0, "C")
+    _rows(store, "rfm_segment", "contact", ids[:28], 555, "Champions")
+    _rows(store, "deal_win", "deal", deals[3:], 0.4, "B")
+    emulator.reset_counts()
+    report = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(
+        None, store
+    )
+    assert report.written == 5 * 4 + 2 + 3 * 2
+    assert emulator.requests["POST batch"] == 2  # one for contacts, one for deals: no extra
+    gone = emulator.state.objects["contacts"][ids[0]].properties
+    lead = ("smbml_lead_score", "smbml_lead_tier", "smbml_lead_reasons", "smbml_scored_at")
+    assert not any(gone.get(name) for name in lead)  # HubSpot keeps no empty value
+    assert gone["smbml_segment"] == "Champions"
+    assert not emulator.state.objects["contacts"][ids[29]].properties.get("smbml_segment")
+    assert not emulator.state.objects["deals"][deals[0]].properties.get("smbml_win_probability")
+    assert emulator.state.objects["contacts"][ids[9]].properties["smbml_lead_score"] == "40"
+    again = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    assert again.written == 0  # cleared once, not every run
+
+
+def test_a_refused_token_stops_the_run_at_once_with_one_line(hub, store) -> None:
+    emulator, _ = hub
+    emulator.reset_counts()
+    api = make_api(emulator, token="pat-na1-11111111-2222-4333-8444-555555555555")
+    with pytest.raises(AuthError, match="did not accept the token"):
+        run_pipeline(HubSpotSource(api), store, RunOptions(steps=[]))
+    assert emulator.total_requests() == 1  # not one try per table
+    (run,) = store.runs().itertuples()
+    assert run.status == "failed" and run.error.count("did not accept the token") == 1
+
+
+def test_a_property_group_made_meanwhile_is_used(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:5]
+    _scores(store, ids, [70.0] * 5)
+
+    def colleague(route: str) -> None:  # someone makes the group between our look and create
+        if route == "GET groups":
+            for groups in emulator.state.groups.values():
+                groups.setdefault("smbml", {"name": "smbml", "label": "SMB ML",
+                                            "displayOrder": -1, "archived": False})  # fmt: skip
+
+    emulator.after_request = colleague
+    report = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(
+        None, store
+    )
+    emulator.after_request = None
+    assert report.failed == [] and report.written == 25
+    assert emulator.statuses[409] >= 1
+
+
+class _SlowFirstBatch(HubSpotDestination):
+    first = ""
+
+    def _send(self, object_type: str, ids: list[str], *args: Any) -> list[str]:
+        if self.first in ids:
+            time.sleep(0.5)  # HubSpot takes its time over this one batch
+        return super()._send(object_type, ids, *args)
+
+
+class _DiesMarking:
+    """A store that dies when the slow first batch is marked (a kill at that moment)."""
+
+    def __init__(self, store: Store, first: str) -> None:
+        self.store, self.first = store, first
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def mark_pushed(self, destination: str, entity: str, values: pd.DataFrame) -> None:
+        if self.first in set(values["entity_id"]):
+            raise _Killed
+        self.store.mark_pushed(destination, entity, values)
+
+
+def test_a_push_killed_mid_way_resends_only_what_was_not_confirmed(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"], key=lambda i: (len(i), i))[:300]
+    _scores(store, ids, [70.0] * 300)
+    push = _SlowFirstBatch(make_api(emulator), properties=crm_properties())
+    push.first = ids[0]
+    with contextlib.suppress(_Killed):
+        push.publish(None, _DiesMarking(store, ids[0]))
+    emulator.reset_counts()
+    HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    assert emulator.requests["POST batch"] == 1  # the two fast batches were marked already
+
+
+def test_numbers_are_written_rounded() -> None:
+    from smbml_connect.connectors.hubspot.push import _text
+
+    assert _text(0.0103317, "number") == "0.01" and _text(19.9, "number") == "19.9"
+    assert _text(64.0, "number") == "64" and _text(1234.5678, "number") == "1234.57"

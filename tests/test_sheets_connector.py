@@ -381,3 +381,39 @@ def test_config_for_sheets() -> None:
         parse_config({"source": {"kind": "sample"}, "destinations": [{"kind": "gsheets"}]})
     with pytest.raises(ConfigError, match="looks like a secret"):
         parse_config({"source": {"kind": "sample"}, "google": {"private_key": "x"}})
+
+
+def test_a_failed_read_leaves_the_tabs_it_feeds_as_they_were(
+    emu: SheetsEmulator, api: SheetsApi, business: SampleBusiness, tmp_path: Path
+) -> None:
+    """The contacts read fails for good: Scores and Segments keep their last complete rows."""
+    from smbml_connect.steps import STEPS
+
+    book_key = "1HeldBackSpreadsheet0000000000000000000"
+    _fresh_book(emu, business, book_key)
+    steps = [s for s in STEPS if s.name in ("rfm_segments", "sales_forecast")]
+    assert _run(api, book_key, tmp_path, steps=steps).status == "ok"
+    before = emu.state.values_get(book_key, "Segments!A2:Z", "UNFORMATTED_VALUE")["values"]
+    emu.inject(Fault("5xx", count=6, status=503, path="values:batchGet"))  # the first read
+    (tmp_path / "new").mkdir()  # a new machine: its store has no earlier copy of contacts
+    result = _run(api, book_key, tmp_path / "new", steps=steps)
+    assert result.status == "partial" and "contacts" in result.incomplete
+    assert "rfm_segments" in result.held_back and "sales_forecast" in result.steps
+    after = emu.state.values_get(book_key, "Segments!A2:Z", "UNFORMATTED_VALUE")["values"]
+    assert after == before
+    assert any("Segments: left as it was" in line for line in result.pushes[0].detail)
+
+
+def test_the_token_exchange_follows_the_key_or_the_configs_override(
+    emu: SheetsEmulator, key: Secret
+) -> None:
+    info = json.loads(key.reveal())
+    wrong = Secret(json.dumps({**info, "token_uri": f"{emu.url}/not-the-token-endpoint"}))
+    with pytest.raises(AuthError) as refused:
+        SheetsApi(wrong, api_url=emu.url, clock=CLOCK).authorise()
+    message = str(refused.value)
+    assert "not-the-token-endpoint gave no token" in message and "token_uri" in message
+    assert "{" not in message and "new JSON key" not in message  # not the key's fault
+    fixed = SheetsApi(wrong, api_url=emu.url, clock=CLOCK, token_url=f"{emu.url}/token")
+    fixed.authorise()  # the override reaches the emulator's token endpoint
+    assert fixed.client.http_client.fetch_sheet_metadata(SAMPLE_KEY)["spreadsheetId"] == SAMPLE_KEY

@@ -7,7 +7,7 @@
 from smbml_connect.http.caller import Failure, HttpCaller, Service, refused_plainly, retry_after
 from smbml_connect.http.clock import SYSTEM_CLOCK, Clock, SystemClock
 from smbml_connect.http.policy import RETRY_STATUSES, HttpPolicy, Window, backoff
-from smbml_connect.http.ratelimit import RateLimiter
+from smbml_connect.http.ratelimit import RateLimiter, shared_limiter
 from smbml_connect.http.retry import RetryLater, with_retries
 
 __all__ = [
@@ -25,5 +25,6 @@ __all__ = [
     "backoff",
     "refused_plainly",
     "retry_after",
+    "shared_limiter",
     "with_retries",
 ]

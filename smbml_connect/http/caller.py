@@ -6,7 +6,8 @@ connection), how long a 429 without Retry-After should wait, and what a final re
 means in words. ``HttpCaller.call`` does the rest, the same way for every connector:
 - no answer, 408 and 5xx: retried; Retry-After is honoured, else full-jitter backoff;
 - 429: the wait is Retry-After, else the service's hint; the limiter is blocked for it,
-  so every thread pauses, not just the one that was refused;
+  so every thread (and process, when the limiter is shared through a file) pauses, not
+  just the one that was refused; it is retried up to the policy's total ``max_wait``;
 - anything else: the service's error (``AuthError``, ``ConfigError``) or an ``ApiError``.
 Vendor exceptions never leave the caller; the last of too many retries becomes a
 ``SourceRetriableError`` that says to run again later.
@@ -88,11 +89,18 @@ def retry_after(failure: Failure, clock: Clock = SYSTEM_CLOCK) -> float | None:
 class HttpCaller:
     """One policy applied to every request of one client; counts requests, retries and waits."""
 
-    def __init__(self, service: Service, policy: HttpPolicy, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self,
+        service: Service,
+        policy: HttpPolicy,
+        clock: Clock = SYSTEM_CLOCK,
+        limiters: Mapping[str, RateLimiter] | None = None,
+    ) -> None:
         self.service = service
         self.policy = policy
         self.clock = clock
-        self.limiters = {
+        # Given (shared_limiter): one per account for the process, and across processes.
+        self.limiters = dict(limiters or {}) or {
             name: RateLimiter(w.limit, w.seconds, clock) for name, w in policy.windows.items()
         }
         self.requests = 0
@@ -124,6 +132,13 @@ class HttpCaller:
                 raise self.decide(seen, what, window, tries) from None
 
         def give_up(attempts: int, last: RetryLater) -> Exception:
+            if last.held:
+                return SourceRetriableError(
+                    f"{self.service.name} kept answering 'too many requests' on {what} for "
+                    f"{_duration(self.policy.max_wait)} (another app or process on the "
+                    "same account may be using its limit); nothing after the last saved page "
+                    "was lost, run again later."
+                )
             return SourceRetriableError(
                 f"{self.service.name} kept failing on {what} after {attempts} attempts "
                 f"(last: {last}); nothing after the last saved page was lost, run again later."
@@ -144,7 +159,7 @@ class HttpCaller:
             self.limiters[window].block(wait)
             with self._lock:
                 self.waited_on_429 += wait
-            return RetryLater(f"429 on {what}", wait=0.0)
+            return RetryLater(f"429 on {what}", wait=0.0, held=max(wait, 0.001))
         if status in self.policy.retry_statuses:
             return RetryLater(f"HTTP {status} on {what}", wait=hint)
         return self.service.refused(failure, what)
@@ -152,6 +167,13 @@ class HttpCaller:
     def _retried(self) -> None:
         with self._lock:
             self.retries += 1
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} seconds"
+    minutes = seconds / 60
+    return f"{minutes:.0f} minutes" if minutes == int(minutes) else f"{minutes:.1f} minutes"
 
 
 def refused_plainly(service: str, failure: Failure, what: str, detail: str = "") -> ApiError:

@@ -25,11 +25,13 @@ class HttpPolicy:
     """Everything a connector's HTTP client needs to know about patience and budget.
 
     ``windows`` names one limiter each ("default"; HubSpot adds "search", Sheets has
-    "read" and "write"). ``attempts`` counts the first try.
+    "read" and "write"). ``attempts`` counts the first try. A server that says "too
+    many requests" is waited for as long as it asks, up to ``max_wait`` in all.
     """
 
     windows: Mapping[str, Window] = field(default_factory=lambda: {"default": Window(100, 10.0)})
-    attempts: int = 6
+    attempts: int = 6  # for 5xx, timeouts and drops; a 429 counts against max_wait instead
+    max_wait: float = 300.0  # seconds of 429 waits for one request before the run gives up
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     connect_timeout: float = 5.0

@@ -93,6 +93,9 @@ class Step:
     run: Callable[[Mapping[str, pd.DataFrame], StepContext], StepResult]
     outputs: StepOutputs = field(default_factory=StepOutputs)
     settings: type[StepSettings] | None = None  # validated from analytics.<settings.key>
+    # The tables it reads, so a table that failed to load holds back only the steps that
+    # read it; None: it may read any (held back when any failed).
+    reads: tuple[str, ...] | None = None
 
     @property
     def settings_key(self) -> str | None:

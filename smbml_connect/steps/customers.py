@@ -355,7 +355,7 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
 
 
 CHURN_VALUE = Step(
-    "churn_value", needs=("orders",), personal=True, run=churn_value_step,
+    "churn_value", needs=("orders",), personal=True, run=churn_value_step, reads=("contacts",),
     outputs=StepOutputs(
         tables=(SCORES,),
         tabs=(VALUE_TAB, VALUE_MODEL_TAB),
@@ -366,17 +366,19 @@ CHURN_VALUE = Step(
             CrmProperty("contacts", "smbml_value_12m", "Expected 12-month value (SMB ML)",
                         "number", "number",
                         "What this customer is expected to spend in the next 12 months.",
-                        "scores", score_of("contact", "value_12m")),
+                        "scores", score_of("contact", "value_12m"), money=True),
         ),
     ),
     settings=CustomersSettings,
 )  # fmt: skip
 CUSTOMER_CLUSTERS = Step(
     "customer_clusters", needs=("orders",), personal=True, run=cluster_step,
+    reads=("order_lines", "products", "contacts"),
     outputs=StepOutputs(tables=(SCORES,), tabs=(CLUSTERS_TAB, MEMBERS_TAB)),
 )  # fmt: skip
 NEXT_PRODUCT = Step(
     "next_product", needs=("orders", "order_lines"), personal=True, run=next_product_step,
+    reads=("products", "contacts"),
     outputs=StepOutputs(
         tables=(SCORES,),
         tabs=(NEXT_TAB,),

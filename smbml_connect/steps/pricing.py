@@ -204,13 +204,14 @@ def _price(column: str) -> Callable[[pd.DataFrame], pd.Series]:
 
 PRICE_SUGGESTIONS_STEP = Step(
     "price_suggestions", needs=("orders", "order_lines"), personal=False, run=pricing_step,
+    reads=("products",),
     outputs=StepOutputs(
         tables=(PRICE_SUGGESTIONS,),
         tabs=(PRICES_TAB,),
         properties=(
             CrmProperty("products", "smbml_suggested_price", "Suggested price (SMB ML)", "number",
                         "number", "Price with the best expected profit within the guardrails.",
-                        "price_suggestions", _price("suggested_price")),
+                        "price_suggestions", _price("suggested_price"), money=True),
             CrmProperty("products", "smbml_elasticity", "Price elasticity (SMB ML)", "number",
                         "number", "% change in units for a 1% price rise.", "price_suggestions",
                         _price("elasticity")),

@@ -17,7 +17,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -72,6 +72,12 @@ class HubSpotEmulator(LocalServer):
         self._burst = RollingWindow(10.0 * time_scale, ten_second_limit)
         self._search = RollingWindow(1.0 * time_scale, search_per_second)
         self._limit_lock = threading.Lock()
+        # Called once each request's answer is made with its route ("POST search" ...): a test
+        # changes records between the pages of a sync, as users do while it runs.
+        self.after_request: Callable[[str], None] | None = None
+        # False: a 207's errors name no record ids (HubSpot does this for some errors),
+        # so a client cannot tell which records of the batch failed.
+        self.error_ids = True
 
     # -- test controls (start, stop, inject, offline, reset_counts: LocalServer) --------
     def total_requests(self) -> int:
@@ -88,6 +94,14 @@ class HubSpotEmulator(LocalServer):
                 return False, "SECONDLY" if search else "TEN_SECONDLY_ROLLING"
             self._daily_used += 1
             return True, ""
+
+    def burst(self, requests: int | None = None) -> None:
+        """Another client on the same token fills the 10-second window now: requests the
+        connector's limiter never saw (a second process, a run killed a moment ago)."""
+        with self._limit_lock:
+            now = self.clock.monotonic()
+            for _ in range(self._burst.limit if requests is None else requests):
+                self._burst.times.append(now)
 
     def rate_headers(self) -> dict[str, str]:
         headers = {
@@ -214,6 +228,8 @@ class _Handler(QuietHandler):
                 },
             )
             return
+        if hub.after_request is not None:  # before the answer leaves: no race with the next
+            hub.after_request(key)
         self._send(status, payload, rate=not search)
 
     # -- plumbing --------------------------------------------------------------------
@@ -440,7 +456,7 @@ class _Handler(QuietHandler):
                     "category": "OBJECT_NOT_FOUND",
                     "message": f"Could not get some {_singular(object_type).upper()} objects, they may "
                     "be deleted or not exist. Check that ids are valid.",
-                    "context": {"ids": missing},
+                    "context": {"ids": missing} if self.hub.error_ids else {},
                     "errors": [],
                     "links": {},
                 }

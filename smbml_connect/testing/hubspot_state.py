@@ -325,13 +325,22 @@ class CrmState:
         record = self.objects[object_type].get(record_id)
         return record if record is not None and record.archived_ms is None else None
 
-    def touch(self, object_type: str, record_ids: Iterable[str], **properties: Any) -> None:
-        """Change records as a user in HubSpot would: new values, new last-modified time."""
+    def touch(
+        self,
+        object_type: str,
+        record_ids: Iterable[str],
+        at_ms: int | None = None,
+        **properties: Any,
+    ) -> None:
+        """Change records as a user in HubSpot would: new values, new last-modified time
+        (``at_ms`` fixes that time, e.g. many changes inside one millisecond)."""
         with self.lock:
             for rid in record_ids:
                 record = self.objects[object_type][rid]
                 record.properties.update({k: _text(v) for k, v in properties.items()})
-                record.updated_ms = max(now_ms(), record.updated_ms + 1)
+                record.updated_ms = (
+                    at_ms if at_ms is not None else max(now_ms(), record.updated_ms + 1)
+                )
                 self._stamp(object_type, record)
 
     def archive(self, object_type: str, record_ids: Iterable[str]) -> None:

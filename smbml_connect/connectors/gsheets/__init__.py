@@ -30,6 +30,7 @@ class GoogleSettings(BaseModel):
     requests_per_minute: int = Field(60, ge=1, le=600)  # Google's default per-user quota
     write_results: bool = True  # a gsheets source gets its result tabs in the same spreadsheet
     api_url: str = "https://sheets.googleapis.com"  # only changed for a local emulator
+    token_url: str | None = None  # None: the key's token_uri; set for a local emulator
     timeout_seconds: float = Field(120.0, gt=0, le=600)
     attempts: int = Field(6, ge=1, le=20)  # per request, for 429, 5xx and timeouts
 
@@ -60,15 +61,21 @@ def _api(context: ConnectorContext) -> SheetsApi:
             read_timeout=settings.timeout_seconds,
             attempts=settings.attempts,
         )
-        return SheetsApi(context.secret(KEY), api_url=settings.api_url, limits=limits)
+        return SheetsApi(
+            context.secret(KEY),
+            api_url=settings.api_url,
+            limits=limits,
+            token_url=settings.token_url,
+        )
 
     return context.client("gsheets", make)
 
 
 def check_key(config: Config, key: Secret) -> str:
     """Get a token with the key (proves it is valid), and open the configured spreadsheet."""
+    settings = config.section(GoogleSettings)
     api = SheetsApi(
-        key, api_url=config.section(GoogleSettings).api_url, limits=SheetsLimits(attempts=3)
+        key, api_url=settings.api_url, limits=SheetsLimits(attempts=3), token_url=settings.token_url
     )
     wanted = None
     if isinstance(config.source.settings, SheetsSourceSettings):

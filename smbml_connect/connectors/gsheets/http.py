@@ -31,7 +31,14 @@ from gspread.exceptions import APIError
 from gspread.http_client import FileType, ParamsType
 
 from smbml_connect.credentials import Secret, redact
-from smbml_connect.errors import ApiError, AuthError, ConfigError, SmbmlError, SourceRetriableError
+from smbml_connect.errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    SmbmlError,
+    SourceRetriableError,
+    TokenRejectedError,
+)
 from smbml_connect.http import SYSTEM_CLOCK, Clock, Failure, HttpCaller, HttpPolicy, Window
 from smbml_connect.http.clock import with_sleep
 
@@ -158,8 +165,12 @@ class SheetsApi:
         limits: SheetsLimits | None = None,
         sleep: Callable[[float], None] | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        token_url: str | None = None,
     ) -> None:
         info = service_account_info(credentials)
+        if token_url:  # the config's override (a local emulator); else the key's own token_uri
+            info = {**info, "token_uri": token_url}
+        self.token_url = str(info["token_uri"])
         self.account = str(info["client_email"])
         self.limits = limits or SheetsLimits()
         creds = service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
@@ -228,7 +239,7 @@ class SheetsApi:
         if isinstance(exc, google.auth.exceptions.RefreshError):  # getting the token failed
             if getattr(exc, "retryable", False):
                 return Failure(None, reason="token refresh failed")
-            return _refused(exc)
+            return _refused(exc, self.token_url)
         if isinstance(exc, google.auth.exceptions.TransportError):
             return Failure(None, reason="token endpoint unreachable")
         return None
@@ -240,7 +251,7 @@ class SheetsApi:
     def refused(self, failure: Failure, what: str) -> SmbmlError:
         status = failure.status or 0
         if status == 401:
-            return AuthError(
+            return TokenRejectedError(
                 "Google did not accept the service account's credentials (401): the key was "
                 "deleted or disabled. Create a new key and run `smbml auth google`, or set "
                 "SMBML_GOOGLE_SERVICE_ACCOUNT."
@@ -265,18 +276,39 @@ class SheetsApi:
         try:
             self._credentials.refresh(self._session._auth_request)
         except google.auth.exceptions.RefreshError as exc:
-            raise _refused(exc) from None
+            raise _refused(exc, self.token_url) from None
         except google.auth.exceptions.TransportError:
             raise SourceRetriableError(
-                "could not reach Google to check the key; try again"
+                f"could not reach the token endpoint {self.token_url} to check the key: check "
+                "the network, or the key's token_uri (normally "
+                "https://oauth2.googleapis.com/token; [google] token_url overrides it)"
             ) from None
 
 
-def _refused(exc: Exception) -> AuthError:
-    reason = redact(str(exc.args[0]) if exc.args else "refused")[:200]
+# OAuth errors that are about the key itself (RFC 6749 5.2); anything else is the endpoint.
+_KEY_ERRORS = {"invalid_grant", "invalid_client", "unauthorized_client", "invalid_scope"}
+
+
+def _refused(exc: Exception, token_url: str) -> AuthError:
+    data = exc.args[1] if len(exc.args) > 1 else None
+    error = data.get("error") if isinstance(data, Mapping) else None
+    if isinstance(error, str) and error in _KEY_ERRORS:
+        assert isinstance(data, Mapping)
+        described = data.get("error_description")
+        reason = redact(f"{error}: {described}" if described else error)[:200]
+        return AuthError(
+            f"Google refused the service-account key ({reason}): create a new JSON key and "
+            "run `smbml auth google` again"
+        )
+    if isinstance(error, Mapping):  # an HTTP error page in Google's shape: a wrong address
+        shown = f"HTTP {error.get('code', '?')}: {error.get('message', '')}"
+    else:
+        shown = data if isinstance(data, str) else "no token in the answer"
+    reason = redact(" ".join(shown.split()))[:120]
     return AuthError(
-        f"Google refused the service-account key ({reason}): create a new JSON key and run "
-        "`smbml auth google` again"
+        f"the token endpoint {token_url} gave no token ({reason}): check token_uri in the key "
+        "(normally https://oauth2.googleapis.com/token), or set [google] token_url when "
+        "pointing at a local emulator"
     )
 
 

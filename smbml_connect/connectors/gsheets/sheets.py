@@ -213,6 +213,18 @@ def result_tabs(result: RunResult) -> list[ResultTab]:
     return tabs
 
 
+def held_back_tabs(result: RunResult) -> dict[str, str]:
+    """Tab roles a held-back step fills, with why: rewriting them would publish partial data."""
+    held: dict[str, str] = {}
+    for step, outputs in result.declared.items():
+        if step in result.held_back:
+            for tab in outputs.tabs:
+                for part in tab.sheets:
+                    held.setdefault(part.tab.role, f"{step.replace('_', ' ')} held back: "
+                                    f"{result.held_back[step]}")  # fmt: skip
+    return held
+
+
 def _combined(
     parts: list[tuple[Tab, SheetsPart]], frames: Mapping[str, pd.DataFrame]
 ) -> pd.DataFrame:
@@ -575,8 +587,12 @@ class SheetsResults:
         ids = {s["properties"]["sheetId"] for s in sheets}
         refreshed = f"{self.clock.now().astimezone(UTC):%Y-%m-%d %H:%M} UTC (run {result.run_id}, data up to {result.as_of:%Y-%m-%d})"
         rng = random.Random()
+        held = held_back_tabs(result)
         for tab in result_tabs(result):
             existing = ours.get(tab.role)
+            if tab.role in held:  # its last values were computed from complete data: kept
+                report.detail.append(f"{tab.title}: left as it was ({held[tab.role]})")
+                continue
             if existing is not None:
                 sheet_id = int(existing["properties"]["sheetId"])
             else:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import platformdirs
 from pydantic import BaseModel, ConfigDict, Field
 
 from smbml_connect.config import Config
@@ -14,6 +17,8 @@ from smbml_connect.ports import Destination, Source
 
 __all__ = ["CONNECTOR", "TOKEN", "HubSpotSettings"]
 
+# Every process on the same token shares its request window through a file here.
+LIMITS_FOLDER = Path(platformdirs.user_cache_dir("smbml_connect")) / "limits"
 TOKEN = CredentialSpec("hubspot", "SMBML_HUBSPOT_TOKEN", "HubSpot private-app token")
 
 
@@ -27,7 +32,9 @@ class HubSpotSettings(BaseModel):
     push: bool = True  # write scores back as properties after each run
     api_url: str = "https://api.hubapi.com"  # only changed for a local emulator
     timeout_seconds: float = Field(60.0, gt=0, le=600)
-    attempts: int = Field(6, ge=1, le=20)  # per request, for 429, 5xx and timeouts
+    attempts: int = Field(6, ge=1, le=20)  # per request, for 5xx, timeouts and drops
+    # How long one request may wait on "too many requests" in all before the run gives up.
+    max_wait_seconds: float = Field(300.0, ge=0, le=3600)
 
 
 def _api(context: ConnectorContext) -> HubSpotApi:
@@ -40,6 +47,8 @@ def _api(context: ConnectorContext) -> HubSpotApi:
             search_per_second=settings.search_per_second,
             read_timeout=settings.timeout_seconds,
             attempts=settings.attempts,
+            max_wait=settings.max_wait_seconds,
+            shared_folder=LIMITS_FOLDER,
         )
         return HubSpotApi(context.secret(TOKEN), host=settings.api_url, limits=limits)
 

@@ -4,8 +4,11 @@ The official client is kept for transport, auth and request building, but its ur
 retries are switched off: a retry it made on its own would bypass the limiter, and it
 never retries POST (search, batch). What is HubSpot's own is said here, once:
 - a 429 without Retry-After (HubSpot usually sends none) waits for the policy that was
-  hit, read from the body: a tenth of the 10-second window, search's second, or a stop
-  on DAILY;
+  hit, read from the body: the whole 10-second window (requests we never saw may fill
+  it: another process on the token, a killed run), then growing random pauses up to a
+  minute, for up to ``max_wait`` in all; search's second; or a stop on DAILY;
+- the limiters are one per token for the process (and, with ``shared_folder``, for
+  every process on the token, through a file);
 - 401/403: one AuthError that says what to do and which scope is missing;
 - the limiter follows X-HubSpot-RateLimit-Max when the account has a bigger budget.
 The token is never put in a message; errors carry HubSpot's message, not request data.
@@ -13,19 +16,35 @@ The token is never put in a message; errors carry HubSpot's message, not request
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
 from hubspot import HubSpot
 
 from smbml_connect.credentials import Secret, redact
-from smbml_connect.errors import ApiError, AuthError, SmbmlError, SourceRetriableError
-from smbml_connect.http import SYSTEM_CLOCK, Clock, Failure, HttpCaller, HttpPolicy, Window
+from smbml_connect.errors import (
+    ApiError,
+    AuthError,
+    SmbmlError,
+    SourceRetriableError,
+    TokenRejectedError,
+)
+from smbml_connect.http import (
+    SYSTEM_CLOCK,
+    Clock,
+    Failure,
+    HttpCaller,
+    HttpPolicy,
+    Window,
+    shared_limiter,
+)
 from smbml_connect.http.clock import with_sleep
 
 __all__ = ["HubSpotApi", "HubSpotHttpError", "Limits"]
@@ -43,11 +62,14 @@ class Limits:
     search_per_second: int = 5
     search_window_seconds: float = 1.0
     adapt_to_headers: bool = True  # follow X-HubSpot-RateLimit-Max when the account has more
-    attempts: int = 6
+    attempts: int = 6  # for 5xx, timeouts and drops
+    max_wait: float = 300.0  # 429 waits for one request before giving up
+    rate_wait_cap: float = 60.0  # the longest single pause after a 429
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
+    shared_folder: Path | None = None  # the window lives here for every process on the token
 
     def policy(self) -> HttpPolicy:
         return HttpPolicy(
@@ -56,6 +78,7 @@ class Limits:
                 "search": Window(self.search_per_second, self.search_window_seconds),
             },
             attempts=self.attempts,
+            max_wait=self.max_wait,
             backoff_base=self.backoff_base,
             backoff_cap=self.backoff_cap,
             connect_timeout=self.connect_timeout,
@@ -103,7 +126,15 @@ class HubSpotApi:
             client_side_validation=client_side_validation,
             **extra,
         )
-        self.http = HttpCaller(self, self.limits.policy(), with_sleep(clock, sleep))
+        policy, clock = self.limits.policy(), with_sleep(clock, sleep)
+        account = "hubspot-" + hashlib.sha256(token.reveal().encode()).hexdigest()[:16]
+        limiters = {
+            name: shared_limiter(
+                clock, f"{account}-{name}", w.limit, w.seconds, self.limits.shared_folder
+            )
+            for name, w in policy.windows.items()
+        }
+        self.http = HttpCaller(self, policy, clock, limiters)
         self.limiter = self.http.limiters["default"]
         self.search_limiter = self.http.limiters["search"]
 
@@ -161,13 +192,19 @@ class HubSpotApi:
                 "in the account's time zone. Run again then."
             )
         if window == "search" or policy == "SECONDLY":
-            return self.limits.search_window_seconds
-        return self.limits.window_seconds / 10 * (1 + random.random())
+            return self.limits.search_window_seconds * (1 + random.random())
+        # The window is full with requests we may never have seen (another process, a
+        # killed run): wait out a whole window, then growing random pauses.
+        interval = failure.header("X-HubSpot-RateLimit-Interval-Milliseconds")
+        window_s = int(interval) / 1000 if interval and interval.isdigit() else None
+        whole = window_s or self.limits.window_seconds
+        pause = min(self.limits.rate_wait_cap, whole * 2 ** max(0, attempt - 1))
+        return pause * (1 + random.random() / 4)
 
     def refused(self, failure: Failure, what: str) -> SmbmlError:
         status, body = failure.status or 0, failure.json()
         if status == 401:
-            return AuthError(
+            return TokenRejectedError(
                 "HubSpot did not accept the token (401): it is wrong, expired or was revoked. "
                 "Create a new private-app token and run `smbml auth hubspot`, or set "
                 "SMBML_HUBSPOT_TOKEN."

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput
 from hubspot.crm.properties import BatchInputPropertyCreate, PropertyCreate, PropertyGroupCreate
@@ -41,9 +42,38 @@ def _text(value: Any, kind: str) -> str | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     if kind == "number":
-        number = float(value)
-        return str(int(number)) if number.is_integer() else f"{number:.6g}"
+        # Two decimals at most: a 12-month value of 0.0103317 is 0.01, a price 19.9 stays.
+        number = round(float(value), 2)
+        return str(int(number)) if number.is_integer() else f"{number:.2f}".rstrip("0")
     return str(value)
+
+
+def _description(spec: CrmProperty, currency: str) -> str:
+    amounts = f" Amounts in {currency}." if spec.money and currency else ""
+    return f"{spec.description}{amounts} {MARK}"
+
+
+def _without_lone_stamps(changed: pd.DataFrame, stamps: set[str]) -> pd.DataFrame:
+    """A time stamp (Scored at) is written only with a value of the record that changed:
+    a run with no new data writes nothing (no record history, no workflow triggers, no
+    re-read by the next incremental pull). The score's date stays in the store."""
+    if changed.empty or not stamps:
+        return changed
+    is_stamp = changed["field"].isin(stamps)
+    moved = set(changed.loc[~is_stamp, "entity_id"])
+    return changed[~is_stamp | changed["entity_id"].isin(moved)].reset_index(drop=True)
+
+
+def _error_ids(error: dict[str, Any]) -> list[Any]:
+    context = error.get("context") or {}
+    found = context.get("ids") or context.get("id") or []
+    return [found] if isinstance(found, str | int) else list(found)
+
+
+def _reason(error: dict[str, Any]) -> str:
+    if error.get("category") == "OBJECT_NOT_FOUND":
+        return "no longer in HubSpot (deleted or merged into another record)"
+    return str(error.get("message") or error.get("category") or "refused")[:300]
 
 
 class HubSpotDestination:
@@ -77,13 +107,24 @@ class HubSpotDestination:
             declared = list(self.properties)
         else:
             declared = result.properties() if result is not None else []
-        usable = self._ensure_properties(report, declared)
+        if not self.dry_run and self._nothing_to_write(store, declared, report):
+            return report
+        currency = result.currency if result is not None else ""
+        usable = self._ensure_properties(report, declared, currency)
         values = self._values(store, usable)
+        stamps = {p.name for p in usable if p.type in ("datetime", "date")}
         for object_type, frame in values.items():
             changed = store.changed_since_push(self.key, object_type, frame)
+            changed = _without_lone_stamps(changed, stamps)
             report.unchanged += len(frame) - len(changed)
             if changed.empty:
                 continue
+            cleared = int(changed["value"].eq("").sum())
+            if cleared:
+                report.detail.append(
+                    f"{cleared:,} values on {object_type} cleared: they no longer apply "
+                    "(opted out, now a customer, deal closed, left the segment)"
+                )
             if self.dry_run:
                 report.written += len(changed)
                 counts = changed.groupby("field").size().sort_index()
@@ -96,9 +137,23 @@ class HubSpotDestination:
             self._write(object_type, changed, store, report)
         return report
 
+    def _nothing_to_write(
+        self, store: Any, declared: list[CrmProperty], report: PushReport
+    ) -> bool:
+        """True, without a request, when every value is as last written (or there is none):
+        an unchanged hourly run then costs no property reads."""
+        values = self._values(store, declared, add_options=False)
+        stamps = {p.name for p in declared if p.type in ("datetime", "date")}
+        for object_type, frame in values.items():
+            changed = store.changed_since_push(self.key, object_type, frame)
+            if not _without_lone_stamps(changed, stamps).empty:
+                return False
+        report.unchanged += sum(len(frame) for frame in values.values())
+        return True
+
     # -- properties ------------------------------------------------------------------
     def _ensure_properties(
-        self, report: PushReport, declared: list[CrmProperty]
+        self, report: PushReport, declared: list[CrmProperty], currency: str = ""
     ) -> list[CrmProperty]:
         usable: list[CrmProperty] = []
         for object_type in dict.fromkeys(p.object_type for p in declared):
@@ -121,8 +176,10 @@ class HubSpotDestination:
                                           "exists and was not made by smbml_connect: left alone"))  # fmt: skip
                     continue
                 usable.append(spec)
+                if found is not None and not self.dry_run:
+                    self._label(object_type, spec, found, currency)
             if missing and not self.dry_run:
-                self._create_properties(object_type, missing)
+                self._create_properties(object_type, missing, currency)
             for name, prop in existing.items():
                 self._options[(object_type, name)] = {o["value"] for o in prop.get("options") or []}
             for spec in missing:
@@ -137,18 +194,39 @@ class HubSpotDestination:
         ).get("results", [])
         if any(g.get("name") == GROUP for g in groups):
             return
+        try:
+            self.api.json(
+                f"creating the {object_type} property group {GROUP}",
+                self.api.client.crm.properties.groups_api.create,
+                object_type,
+                PropertyGroupCreate(name=GROUP, label=GROUP_LABEL, display_order=-1),
+            )
+        except HubSpotHttpError as exc:
+            if exc.status != 409:  # made meanwhile (another run, a colleague): use it
+                raise
+
+    def _label(
+        self, object_type: str, spec: CrmProperty, found: dict[str, Any], currency: str
+    ) -> None:
+        """An amount's property says its currency; when the currency changes, so does it."""
+        wanted = _description(spec, currency)
+        if not spec.money or not currency or found.get("description") == wanted:
+            return
         self.api.json(
-            f"creating the {object_type} property group {GROUP}",
-            self.api.client.crm.properties.groups_api.create,
+            f"labelling {spec.name} with its currency",
+            self.api.client.crm.properties.core_api.update,
             object_type,
-            PropertyGroupCreate(name=GROUP, label=GROUP_LABEL, display_order=-1),
+            spec.name,
+            {"description": wanted},
         )
 
-    def _create_properties(self, object_type: str, specs: list[CrmProperty]) -> None:
+    def _create_properties(
+        self, object_type: str, specs: list[CrmProperty], currency: str = ""
+    ) -> None:
         inputs = [
             PropertyCreate(
                 name=s.name, label=s.label, type=s.type, field_type=s.field_type,
-                group_name=GROUP, description=f"{s.description} {MARK}", form_field=False,
+                group_name=GROUP, description=_description(s, currency), form_field=False,
                 options=[{"label": o, "value": o, "hidden": False, "displayOrder": i}
                          for i, o in enumerate(s.options)],
             )
@@ -182,7 +260,9 @@ class HubSpotDestination:
         known.update(new)
 
     # -- values ----------------------------------------------------------------------
-    def _values(self, store: Any, usable: list[CrmProperty]) -> dict[str, pd.DataFrame]:
+    def _values(
+        self, store: Any, usable: list[CrmProperty], add_options: bool = True
+    ) -> dict[str, pd.DataFrame]:
         """(entity_id, field, value) per object type: our latest outputs on HubSpot records."""
         latest: dict[str, pd.DataFrame] = {}  # output table -> its latest rows, read once
         out: dict[str, pd.DataFrame] = {}
@@ -191,21 +271,54 @@ class HubSpotDestination:
             ours = records[(records["source"] == "hubspot") & records["archived_at"].isna()]
             ids = set(ours[_TABLE_KEY[object_type]].astype(str))
             parts = []
+            known: set[str] = set()  # fields with outputs: a record missing from them is cleared
             for spec in (p for p in usable if p.object_type == object_type):
                 if spec.table not in latest:
                     latest[spec.table] = store.latest_outputs(spec.table)
                 if latest[spec.table].empty:
                     continue
+                known.add(spec.name)
                 series = spec.take(latest[spec.table])
                 series = series[pd.Index(series.index.astype(str), dtype=object).isin(ids)]
                 texts = series.map(lambda v, k=spec.type: _text(v, k)).dropna()
-                if spec.type == "enumeration" and not self.dry_run and len(texts):
+                if spec.type == "enumeration" and add_options and not self.dry_run and len(texts):
                     self._add_options(object_type, spec, texts.unique())
                 parts.append(pd.DataFrame({"entity_id": texts.index.astype(str),
                                            "field": spec.name, "value": texts.to_numpy()}))  # fmt: skip
-            if parts:
-                out[object_type] = pd.concat(parts, ignore_index=True)
+            parts.append(self._cleared(store, object_type, parts, known, ids))
+            frame = pd.concat(parts, ignore_index=True)
+            if not frame.empty:
+                out[object_type] = frame
         return out
+
+    def _cleared(
+        self,
+        store: Any,
+        object_type: str,
+        parts: list[pd.DataFrame],
+        fields: set[str],
+        live: set[str],
+    ) -> pd.DataFrame:
+        """Values we wrote that no longer apply, as empty values: the contact opted out, the
+        lead became a customer, the deal closed, the customer left the segment. Only our own
+        fields, on records HubSpot still has; they ride in the same batches as the rest."""
+        before = store.pushed(self.key, object_type)
+        before = before[
+            before["field"].isin(fields)
+            & before["value"].fillna("").ne("")
+            & before["entity_id"].isin(live)
+        ]
+        now = {
+            (e, f) for part in parts for e, f in zip(part["entity_id"], part["field"], strict=True)
+        }
+        keep = [
+            (e, f) not in now for e, f in zip(before["entity_id"], before["field"], strict=True)
+        ]
+        gone = before[np.array(keep, dtype=bool)] if len(before) else before
+        return pd.DataFrame(
+            {"entity_id": gone["entity_id"].astype(str).to_numpy(), "field": gone["field"].to_numpy(),
+             "value": ""}
+        )  # fmt: skip
 
     def _write(
         self, object_type: str, changed: pd.DataFrame, store: Any, report: PushReport
@@ -225,7 +338,9 @@ class HubSpotDestination:
                 pool.submit(self._send, object_type, chunk, by_record, report) for chunk in chunks
             ]
             try:
-                for future in futures:
+                # Marked as each batch is confirmed, in whatever order: a kill now and then
+                # re-sends only what was in flight, not what waited behind a slow batch.
+                for future in as_completed(futures):
                     done = future.result()
                     positions = [p for rid in done for p in rows_of[rid]]
                     sent = changed.iloc[sorted(positions)]
@@ -265,14 +380,24 @@ class HubSpotDestination:
                 object_type, ids[half:], values, report
             )
         gone: set[str] = set()
+        unnamed: list[dict[str, Any]] = []  # errors that name no record of the batch
         for error in body.get("errors") or []:
-            context = error.get("context") or {}
-            for rid in context.get("ids") or context.get("id") or []:
-                gone.add(str(rid))
-                reason = (
-                    "no longer in HubSpot (deleted or merged into another record)"
-                    if error.get("category") == "OBJECT_NOT_FOUND"
-                    else str(error.get("message"))[:300]
-                )
-                report.failed.append((f"{object_type} {rid}", reason))
-        return [i for i in ids if i not in gone]
+            named = {str(r) for r in _error_ids(error)} & set(ids)
+            if not named:
+                unnamed.append(error)
+            for rid in sorted(named - gone):
+                gone.add(rid)
+                report.failed.append((f"{object_type} {rid}", _reason(error)))
+        if not unnamed:
+            return [i for i in ids if i not in gone]
+        # Some records failed and HubSpot did not say which: none of the rest counts as
+        # written. Halves are sent again (values already taken are taken again, harmless)
+        # until each failure comes back on a batch of one record.
+        rest = [i for i in ids if i not in gone]
+        if len(rest) == 1:
+            report.failed.append((f"{object_type} {rest[0]}", _reason(unnamed[0])))
+            return []
+        half = len(rest) // 2
+        return self._send(object_type, rest[:half], values, report) + self._send(
+            object_type, rest[half:], values, report
+        )

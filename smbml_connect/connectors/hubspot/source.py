@@ -1,13 +1,15 @@
 """HubSpot as a source: contacts (with their companies), deals, orders, line items, products.
 
-The first run lists every record (pages of 100, associations inline). Later runs search
-on the last-modified property from the stored cursor, sorted ascending (pages of 200),
-and get past search's 10,000-result cap by restarting from the last timestamp seen (or,
-when 10,000 records share one millisecond, by walking record ids inside it), so no
-record is lost or repeated. Records arrive in pages of about 1,000; the pipeline commits
-each page and its cursor together, so a killed sync resumes where it stopped. The cursor
-never passes the moment the sync started. Archived records are listed every run and
-marked in the store.
+The first run lists every record (pages of 100, associations inline); a list killed
+part way carries on from its last committed page. Later runs search on the
+last-modified property from the stored cursor, sorted ascending (pages of 200). Each
+page is a new query keyed on the last record taken (its time and the ids taken at that
+time), never an offset into a set that moves as records change: a record changed
+during the sync leaves the range (newer than the sync's start) without shifting the
+others, and the next run takes it. More changes in one millisecond than a filter can
+name are walked in id order. Records arrive in pages of about 1,000; the pipeline
+commits each page and its cursor together. Archived records are listed every run and
+marked in the store. The cursor's text is described in ``cursor.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,14 @@ import pandas as pd
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
 from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, PublicObjectSearchRequest
 
+from smbml_connect.connectors.hubspot.cursor import (
+    NOT_IN_LIMIT,
+    ListMark,
+    Mark,
+    id_order,
+    iso,
+    to_ms,
+)
 from smbml_connect.connectors.hubspot.http import HubSpotApi
 from smbml_connect.connectors.hubspot.mapping import (
     COMPANY_PROPERTIES,
@@ -35,47 +45,24 @@ from smbml_connect.connectors.hubspot.mapping import (
 from smbml_connect.errors import ConfigError
 from smbml_connect.ports import Page
 
-__all__ = ["LIST_PAGE", "SEARCH_CAP", "SEARCH_PAGE", "HubSpotSource", "Page"]
+__all__ = ["LIST_PAGE", "SEARCH_PAGE", "HubSpotSource", "Page"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 LIST_PAGE = 100
 SEARCH_PAGE = 200
-SEARCH_CAP = 10_000
 ASSOCIATION_BATCH = 1000
-NOT_IN_LIMIT = 100  # ids a NOT_IN filter may list
 READ_BATCH = 100
-
-
-def _ms(text: str) -> int:
-    """The cursor's time; a cursor is "<ISO time>" or "<ISO time>|<ids given at that time>"."""
-    stamp = pd.Timestamp(text.split("|", 1)[0])
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return int(stamp.value // 1_000_000)
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
-
-
-def _seen(cursor: str) -> set[str]:
-    """Ids the last sync already took at the cursor's millisecond."""
-    _, _, ids = cursor.partition("|")
-    return {i for i in ids.split(",") if i}
-
-
-def _cursor(ms: int, ids: set[str]) -> str:
-    """The ids ride along (when few), so the next search can leave them out instead of
-    reading them again: the cursor stays inclusive (GTE) for anything else at that time."""
-    if ids and len(ids) <= NOT_IN_LIMIT:
-        return _iso(ms) + "|" + ",".join(sorted(ids, key=_id_order))
-    return _iso(ms)
 
 
 def _modified_ms(record: Mapping[str, Any], prop: str) -> int:
     value = (record.get("properties") or {}).get(prop) or record.get("updatedAt")
     text = str(value)
-    return int(text) if text.isdigit() else _ms(text)
+    return int(text) if text.isdigit() else to_ms(text)
+
+
+# A batch of records and the cursor that is safe once they are committed (None: not yet).
+Batch = tuple[list[dict[str, Any]], str | None]
 
 
 class HubSpotSource:
@@ -90,18 +77,15 @@ class HubSpotSource:
         mapping: Mapping[str, Mapping[str, str]] | None = None,
         page_rows: int = 1000,
         started: datetime | None = None,
-        search_cap: int = SEARCH_CAP,
         entities: tuple[str, ...] | None = None,
     ) -> None:
         self.api = api
         self.mapping = mapping or {}
         self.page_rows = page_rows
-        self.search_cap = search_cap
         self.entities = list(entities or OBJECTS)
         self.started_ms = int((started or datetime.now(tz=UTC)).timestamp() * 1000)
         self._kinds: dict[str, dict[str, str]] = {}
         self._companies: dict[str, dict[str, Any]] = {}
-        self._newest: dict[str, tuple[int, set[str]]] = {}  # newest change seen, ids at it
 
     def available(self) -> list[str]:
         return self.entities
@@ -115,20 +99,26 @@ class HubSpotSource:
         spec = self._spec(entity)
         kinds = self._property_kinds(spec.object_type)
         wanted = [p for p in dict.fromkeys(spec.columns.values()) if p in kinds]
-        if since is None:
-            batches = self._list(spec, wanted, archived=False)
+        resumed = ListMark.parse(since) if since else None
+        full = since is None or resumed is not None
+        batches: Iterator[Batch]
+        if full:
+            started = resumed.started_ms if resumed else self.started_ms
+            batches = self._full_list(spec, wanted, resumed.after if resumed else None, started)
         else:
-            self._newest[spec.table] = (_ms(since), _seen(since))
-            batches = self._search(spec, wanted, _ms(since), _seen(since))
+            assert since is not None
+            batches = self._search(spec, wanted, Mark.parse(since))
         buffer: list[dict[str, Any]] = []
-        for batch in read_ahead(batches):
-            buffer += batch
+        cursor: str | None = None
+        for records, resume in read_ahead(batches):
+            buffer += records
+            cursor = resume or cursor
             if len(buffer) >= self.page_rows:
-                yield self._page(spec, buffer, kinds, final=False, full=since is None)
-                buffer = []
-        yield self._page(spec, buffer, kinds, final=True, full=since is None)
+                yield self._page(spec, buffer, kinds, cursor, full=full)
+                buffer, cursor = [], None
+        yield self._page(spec, buffer, kinds, cursor, full=full)
         archived: list[tuple[str, str]] = []
-        for batch in self._list(spec, [], archived=True, inline=False):
+        for batch, _ in self._list(spec, [], archived=True, inline=False):
             archived += [(str(r["id"]), str(r.get("archivedAt") or r["updatedAt"])) for r in batch]
         if archived:
             yield Page(archived={entity: archived})
@@ -155,10 +145,31 @@ class HubSpotSource:
             self._kinds[object_type] = {p["name"]: p["type"] for p in body.get("results", [])}
         return self._kinds[object_type]
 
+    def _full_list(
+        self, spec: ObjectSpec, properties: list[str], after: str | None, started_ms: int
+    ) -> Iterator[Batch]:
+        """Every record in id order. Each page's end is a place to carry on from after a
+        crash; the end of the list hands over to searches from when the list started, which
+        then take whatever changed meanwhile, on pages read before or after."""
+        newest = Mark(0)
+        for records, nxt in self._list(spec, properties, archived=False, after=after):
+            for record in records:
+                newest.take(_modified_ms(record, spec.modified), str(record["id"]))
+            if nxt:
+                yield records, ListMark(nxt, started_ms).text()
+            elif after is None and 0 < newest.ms <= started_ms:
+                yield records, newest.text()  # read whole in one go: nothing newer is missed
+            else:
+                yield records, iso(started_ms)
+
     def _list(
-        self, spec: ObjectSpec, properties: list[str], archived: bool, inline: bool = True
-    ) -> Iterator[list[dict[str, Any]]]:
-        after: str | None = None
+        self,
+        spec: ObjectSpec,
+        properties: list[str],
+        archived: bool,
+        inline: bool = True,
+        after: str | None = None,
+    ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
         links = sorted(set(spec.links.values())) if inline else []
         what = f"listing {'archived ' if archived else ''}{spec.object_type}"
         while True:
@@ -172,86 +183,71 @@ class HubSpotSource:
             body = self.api.json(
                 what, self.api.client.crm.objects.basic_api.get_page, spec.object_type, **kwargs
             )
-            yield body.get("results", [])
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            yield body.get("results", []), after
             if not after:
                 return
 
-    def _search(
-        self, spec: ObjectSpec, properties: list[str], since_ms: int, seen: set[str]
-    ) -> Iterator[list[dict[str, Any]]]:
-        """Changed records, oldest change first, each exactly once, past the 10,000 cap."""
-        prop, low = spec.modified, since_ms
-        at_low = set(seen)  # ids already given whose change time is ``low``
-        while low <= self.started_ms:
-            after, newest, at_newest = 0, low, set(at_low)
-            until = {"propertyName": prop, "operator": "LTE", "value": str(self.started_ms)}
-            groups: list[list[dict[str, Any]]]
-            if at_low and len(at_low) <= NOT_IN_LIMIT:
-                # After ``low``, or at ``low`` but not given yet: nothing is read twice.
-                groups = [
-                    [{"propertyName": prop, "operator": "GT", "value": str(low)}, until],
-                    [
-                        {"propertyName": prop, "operator": "EQ", "value": str(low)},
-                        {"propertyName": "hs_object_id", "operator": "NOT_IN",
-                         "values": sorted(at_low, key=_id_order)},
-                    ],
-                ]  # fmt: skip
-            else:
-                groups = [[{"propertyName": prop, "operator": "GTE", "value": str(low)}, until]]
-            while True:
-                body = self._search_page(spec, properties, groups, prop, after)
-                results = body.get("results", [])
-                fresh = []
-                for record in results:
-                    rid, when = str(record["id"]), _modified_ms(record, prop)
-                    if when == low and rid in at_low:
-                        continue  # given before the restart
-                    fresh.append(record)
-                    if when > newest:
-                        newest, at_newest = when, {rid}
-                    elif when == newest:
-                        at_newest.add(rid)
-                yield fresh
-                got = after + len(results)
-                nxt = ((body.get("paging") or {}).get("next") or {}).get("after")
-                if nxt and int(nxt) + SEARCH_PAGE <= self.search_cap:
-                    after = int(nxt)
-                    continue
-                restart = int(body.get("total", got)) > got
-                break
-            if not restart:
-                return
-            if newest == low:  # 10,000 changes in one millisecond: walk ids inside it
-                yield from self._search_one_millisecond(spec, properties, low, at_newest)
-                low, at_low = low + 1, set()
-            else:
-                low, at_low = newest, at_newest
+    def _search(self, spec: ObjectSpec, properties: list[str], mark: Mark) -> Iterator[Batch]:
+        """Changed records, oldest change first, each once, however many and whatever
+        changes meanwhile.
 
-    def _search_one_millisecond(
-        self, spec: ObjectSpec, properties: list[str], ms: int, seen: set[str]
-    ) -> Iterator[list[dict[str, Any]]]:
-        prop, last_id = spec.modified, 0
+        Every page is a new query from the last record taken (its time, and the ids taken
+        at that time), never an offset: a record that changes during the sync leaves the
+        range (it is newer than the sync's start) without shifting the pages after it, and
+        is taken by the next run. The 10,000-result cap is never reached. When more changes
+        share one millisecond than a NOT_IN filter can name, that millisecond is walked in
+        id order, again by key.
+        """
+        prop = spec.modified
         while True:
-            after, progressed = 0, False
-            while True:
-                filters = [
-                    {"propertyName": prop, "operator": "EQ", "value": str(ms)},
-                    {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)},
-                ]
-                body = self._search_page(spec, properties, [filters], "hs_object_id", after)
-                results = body.get("results", [])
-                if results:
-                    progressed = True
-                    last_id = max(last_id, *(int(r["id"]) for r in results))
-                yield [r for r in results if str(r["id"]) not in seen]
-                nxt = ((body.get("paging") or {}).get("next") or {}).get("after")
-                if nxt and int(nxt) + SEARCH_PAGE <= self.search_cap:
-                    after = int(nxt)
-                    continue
-                more = int(body.get("total", 0)) > after + len(results)
-                break
-            if not (more and progressed):
+            body = self._search_page(spec, properties, self._after(prop, mark), prop)
+            results = body.get("results", [])
+            fresh = []
+            for record in results:
+                rid, when = str(record["id"]), _modified_ms(record, prop)
+                if not mark.taken(when, rid):
+                    fresh.append(record)
+                    mark.take(when, rid)
+            yield fresh, mark.text()
+            if not results or not (body.get("paging") or {}).get("next"):
+                return
+            if not fresh or (mark.upto is None and len(mark.ids) > NOT_IN_LIMIT):
+                yield from self._walk_millisecond(spec, properties, mark)
+
+    def _after(self, prop: str, mark: Mark) -> list[list[dict[str, Any]]]:
+        """Filter groups for "changed after the mark, and not after the sync started"."""
+        until = {"propertyName": prop, "operator": "LTE", "value": str(self.started_ms)}
+        at = {"propertyName": prop, "operator": "EQ", "value": str(mark.ms)}
+        later = [{"propertyName": prop, "operator": "GT", "value": str(mark.ms)}, until]
+        if mark.upto is not None:
+            above = {"propertyName": "hs_object_id", "operator": "GT", "value": str(mark.upto)}
+            if mark.ids and len(mark.ids) <= NOT_IN_LIMIT:
+                return [later, [at, above, _not_in(mark.ids)]]
+            if not mark.ids:
+                return [later, [at, above]]
+        elif mark.ids and len(mark.ids) <= NOT_IN_LIMIT:
+            return [later, [at, _not_in(mark.ids)]]
+        return [[{"propertyName": prop, "operator": "GTE", "value": str(mark.ms)}, until]]
+
+    def _walk_millisecond(
+        self, spec: ObjectSpec, properties: list[str], mark: Mark
+    ) -> Iterator[Batch]:
+        """Every record changed at ``mark.ms``, in id order from the last id taken."""
+        prop, ms = spec.modified, mark.ms
+        taken, last = set(mark.ids), mark.upto or 0
+        while True:
+            filters = [
+                {"propertyName": prop, "operator": "EQ", "value": str(ms)},
+                {"propertyName": "hs_object_id", "operator": "GT", "value": str(last)},
+            ]
+            body = self._search_page(spec, properties, [filters], "hs_object_id")
+            results = body.get("results", [])
+            if results:
+                last = max(last, *(int(r["id"]) for r in results))
+            mark.ms, mark.ids, mark.upto = ms, set(), last
+            yield [r for r in results if str(r["id"]) not in taken], mark.text()
+            if not results or not (body.get("paging") or {}).get("next"):
                 return
 
     def _search_page(
@@ -260,14 +256,13 @@ class HubSpotSource:
         properties: list[str],
         groups: list[list[dict[str, Any]]],
         sort: str,
-        after: int,
     ) -> dict[str, Any]:
         request = PublicObjectSearchRequest(
             filter_groups=[{"filters": filters} for filters in groups],
             sorts=[{"propertyName": sort, "direction": "ASCENDING"}],
             properties=properties,
             limit=SEARCH_PAGE,
-            after=str(after),
+            after="0",  # always the first page of a query keyed on the last record taken
         )
         return self.api.json(
             f"searching changed {spec.object_type}",
@@ -288,7 +283,7 @@ class HubSpotSource:
                 for r in records:
                     linked = ((r.get("associations") or {}).get(to_type) or {}).get("results") or []
                     if linked:
-                        found[str(r["id"])] = sorted({str(a["id"]) for a in linked}, key=_id_order)
+                        found[str(r["id"])] = sorted({str(a["id"]) for a in linked}, key=id_order)
             else:
                 ids = [str(r["id"]) for r in records]
                 for start in range(0, len(ids), ASSOCIATION_BATCH):
@@ -305,13 +300,13 @@ class HubSpotSource:
                     )
                     for result in body.get("results", []):
                         found[str(result["from"]["id"])] = sorted(
-                            (str(t["toObjectId"]) for t in result.get("to", [])), key=_id_order
+                            (str(t["toObjectId"]) for t in result.get("to", [])), key=id_order
                         )
             out[column] = found
         return out
 
     def _fetch_companies(self, ids: set[str]) -> None:
-        missing = sorted(ids - set(self._companies), key=_id_order)
+        missing = sorted(ids - set(self._companies), key=id_order)
         for start in range(0, len(missing), READ_BATCH):
             chunk = missing[start : start + READ_BATCH]
             request = BatchReadInputSimplePublicObjectId(
@@ -333,14 +328,14 @@ class HubSpotSource:
         spec: ObjectSpec,
         records: list[dict[str, Any]],
         kinds: Mapping[str, str],
-        final: bool,
+        cursor: str | None,
         full: bool,
     ) -> Page:
         links = self._links(spec, records, inline=full)
         if "company_id" in links:
             self._fetch_companies({c[0] for c in links["company_id"].values() if c})
         frame = records_to_frame(spec, records, kinds, links, self._companies)
-        page = Page()
+        page = Page(cursor=cursor)
         if not frame.empty and spec.table == "order_lines":
             orphan = frame["order_id"].isna()
             page.skipped = int(orphan.sum())
@@ -350,23 +345,6 @@ class HubSpotSource:
             page.tables["deal_stages"] = deal_stage_rows(frame)
         if spec.table in ("contacts", "deals", "orders"):
             page.tables["associations"] = association_rows({spec.table: frame})
-        newest, at_newest = self._newest.get(spec.table, (0, set()))
-        for record in records:
-            when = _modified_ms(record, spec.modified)
-            if when > newest:
-                newest, at_newest = when, {str(record["id"])}
-            elif when == newest:
-                at_newest.add(str(record["id"]))
-        self._newest[spec.table] = (newest, at_newest)
-        # A list is in id order: only its end says everything up to now is in. A search is
-        # in change order: each page may move the cursor. Never past the sync's start.
-        if (final or not full) and newest:
-            if newest <= self.started_ms:
-                page.cursor = _cursor(newest, at_newest)
-            else:
-                page.cursor = _iso(self.started_ms)
-        elif final and full:
-            page.cursor = _iso(self.started_ms)
         return page
 
 
@@ -414,5 +392,9 @@ def read_ahead(batches: Iterator[T], depth: int = 3) -> Iterator[T]:
         thread.join(timeout=5)
 
 
-def _id_order(value: str) -> tuple[int, str]:
-    return (int(value), "") if value.isdigit() else (0, value)
+def _not_in(ids: set[str]) -> dict[str, Any]:
+    return {
+        "propertyName": "hs_object_id",
+        "operator": "NOT_IN",
+        "values": sorted(ids, key=id_order),
+    }
