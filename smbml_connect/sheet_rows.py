@@ -15,16 +15,19 @@ import numpy as np
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
+from smbml_connect.ports import SourceReject
 from smbml_connect.schema import SOURCE_ROW
 
 __all__ = [
     "BLANK_ROWS",
+    "beyond_header",
     "body_frame",
     "column_names",
     "columns_frame",
     "frame_from_rows",
     "header_index",
     "is_blank",
+    "split_rows",
 ]
 
 
@@ -89,21 +92,46 @@ def columns_frame(
 
 
 def frame_from_rows(rows: list[list[Any]], first_row_number: int, where: str) -> pd.DataFrame:
+    """The rows under the header; a value right of the last named column is cut (a preview)."""
+    return split_rows(rows, first_row_number, where, cut=True)[0]
+
+
+def split_rows(
+    rows: list[list[Any]], first_row_number: int, where: str, cut: bool = False
+) -> tuple[pd.DataFrame, list[SourceReject]]:
+    """The rows under the header, and the rows with a value right of the last named column
+    (rejected, not cut, unless ``cut``), with the row numbers people see."""
     start = header_index(rows)
     if start is None:
-        return pd.DataFrame({SOURCE_ROW: pd.Series(dtype="Int64")})
+        return pd.DataFrame({SOURCE_ROW: pd.Series(dtype="Int64")}), []
     names = column_names(rows[start])
     width = len(names)
-    body, numbers, blanks = [], [], []
+    body, numbers, blanks, rejects = [], [], [], []
     for offset, row in enumerate(rows[start + 1 :], start=start + 1):
+        number = offset + first_row_number
         if is_blank(row):
-            blanks.append(offset + first_row_number)
+            blanks.append(number)
+            continue
+        if not cut and not is_blank(row[width:]):
+            rejects.append(beyond_header(number, list(row), names))
             continue
         body.append((list(row) + [None] * width)[:width])
-        numbers.append(offset + first_row_number)
+        numbers.append(number)
     frame = body_frame(body, numbers, names)
-    frame.attrs[BLANK_ROWS] = inside(blanks, numbers)
-    return frame
+    frame.attrs[BLANK_ROWS] = inside(blanks, numbers + [r.row for r in rejects])
+    return frame, rejects
+
+
+def beyond_header(number: int, row: list[Any], names: list[str]) -> SourceReject:
+    """A row with a value right of the last named column: where it would go is unknown."""
+    shown = ", ".join("" if v is None else str(v) for v in row)[:200]
+    return SourceReject(
+        number,
+        "",
+        shown,
+        f"a value right of the last named column ({names[-1] if names else 'none'}): give "
+        "its column a header, or move the value; this row is not loaded",
+    )
 
 
 def inside(blanks: Sequence[int], numbers: Sequence[int]) -> list[int]:

@@ -125,6 +125,62 @@ def test_config_names_tabs_and_overrides_headers(emu: SheetsEmulator, api: Sheet
         SheetsSource(api, "1OddNamesSpreadsheet0000000000000000000", tables={"contacts": "People"}).available()  # fmt: skip
 
 
+def test_a_tab_is_read_as_a_worksheet_is(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
+) -> None:
+    """Issue 23 for Sheets: a value right of the header rejects its row (not cut), blank,
+    total and repeated header rows are listed as skipped, every row ends in one place."""
+    key = "1DamagedTabSpreadsheet00000000000000000"
+    emu.state.create(
+        key,
+        "Damaged",
+        {
+            "Orders": [
+                ["Order ID", "Customer ID", "Order Date", "Total"],
+                ["O1", "C1", "2025-01-02", 10],
+                ["O2", "C2", "2025-01-03", 11, "a note without a header"],  # row 3
+                ["", "", "", ""],  # row 4
+                ["Order ID", "Customer ID", "Order Date", "Total"],  # row 5
+                ["O3", "C1", "2025-01-04", 12],
+                ["Total", "", "", 33],  # row 7
+            ]
+        },
+    )
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
+        assert result.loaded["orders"] == 2
+        listed = result.rejects.set_index("source_row")[["action", "reason"]]
+        assert listed["action"].to_dict() == {
+            3: "row rejected", 4: "row skipped", 5: "row skipped", 7: "row skipped",
+        }  # fmt: skip
+        assert "right of the last named column (Total)" in listed.loc[3, "reason"]
+        assert listed.loc[7, "reason"] == "total row ('Total')"
+
+
+def test_a_known_export_pasted_into_a_tab_is_read_by_its_layout(
+    emu: SheetsEmulator, api: SheetsApi
+) -> None:
+    """A Shopify customers export pasted into a Customers tab: detected by its headers and
+    read with its own rules, exactly as the files source reads the CSV."""
+    import csv
+
+    from smbml_connect.connectors.files.source import FilesSource
+
+    path = Path(__file__).parent / "fixtures" / "layouts" / "customers_export.csv"
+    rows = [list(r) for r in csv.reader(path.read_text(encoding="utf-8").splitlines())]
+    key = "1PastedExportSpreadsheet000000000000000"
+    emu.state.create(key, "Pasted", {"Customers": rows})
+    source = SheetsSource(api, key)
+    frame = source.pull("contacts")
+    assert source.header_mappings["contacts"].layout == "Shopify customers export"
+    from_sheet = validate("contacts", frame, source="s").clean
+    files = FilesSource(path, {"contacts": path.name})
+    from_file = validate("contacts", files.pull("contacts"), source="s").clean
+    assert from_sheet["marketing_consent"].notna().any()
+    columns = [c for c in from_file.columns if c != "extra"]  # cells arrive typed from Sheets
+    pd.testing.assert_frame_equal(from_sheet[columns], from_file[columns])
+
+
 def _run(api: SheetsApi, spreadsheet: str, tmp_path: Path, steps: Any = None) -> Any:
     from smbml_connect.steps import STEPS
 

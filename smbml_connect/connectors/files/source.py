@@ -34,6 +34,7 @@ from smbml_connect.ports import Page, SourceReject
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
 from smbml_connect.sheet_rows import (
     BLANK_ROWS,
+    beyond_header,
     body_frame,
     column_names,
     header_index,
@@ -272,7 +273,7 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
                 blanks.append(number)
                 continue
             if not is_blank(row[len(names) :]):
-                rejects.append(_beyond_header(number, row, names))
+                rejects.append(beyond_header(number, row, names))
                 continue
             body.append((row + [None] * len(names))[: len(names)])
             numbers.append(number)
@@ -287,17 +288,6 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
 def _with_blanks(frame: pd.DataFrame, blanks: list[int]) -> pd.DataFrame:
     frame.attrs[BLANK_ROWS] = blanks
     return frame
-
-
-def _beyond_header(number: int, row: list[Any], names: list[str]) -> SourceReject:
-    shown = ", ".join("" if v is None else str(v) for v in row)[:200]
-    return SourceReject(
-        number,
-        "",
-        shown,
-        f"a value right of the last named column ({names[-1] if names else 'none'}): give "
-        "its column a header, or move the value; this row is not loaded",
-    )
 
 
 def _open_workbook(path: Path) -> Any:

@@ -20,7 +20,7 @@ import json
 import math
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -30,18 +30,21 @@ import pandas as pd
 
 from smbml_connect.connectors.gsheets.http import SheetsApi
 from smbml_connect.errors import ConfigError, SourceFatalError
-from smbml_connect.headers import HeaderMapping, locate_tables, map_headers
+from smbml_connect.headers import HeaderMapping, locate_tables
 from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
+from smbml_connect.layouts import detect, prepare
 from smbml_connect.ports import (
+    Page,
     PushReport,
     RunResult,
     SheetsChart,
     SheetsPart,
     SheetsTab,
+    SourceReject,
     Tab,
 )
-from smbml_connect.schema import REJECT_COLUMNS, REJECTS_TAB, SOURCE_ROW, TABLES
-from smbml_connect.sheet_rows import frame_from_rows
+from smbml_connect.schema import REJECT_COLUMNS, REJECTS_TAB, TABLES
+from smbml_connect.sheet_rows import split_rows
 from smbml_connect.xlsx import number_format
 
 __all__ = [
@@ -100,6 +103,8 @@ class SheetsSource:
         self._rows: dict[str, list[list[Any]]] | None = None
         self.title = ""
         self.header_mappings: dict[str, HeaderMapping] = {}
+        self._unread: dict[str, list[SourceReject]] = {}
+        self._skipped: dict[str, pd.DataFrame] = {}
 
     @property
     def name(self) -> str:
@@ -112,16 +117,34 @@ class SheetsSource:
         return self._locate().get(table, "")
 
     def pull(self, entity: str, since: str | None = None) -> pd.DataFrame:
+        """All rows of ``entity``'s tab (``smbml inspect``); unreadable ones in ``unreadable``."""
+        return self._page(entity).tables[entity]
+
+    def pull_pages(self, entity: str, since: str | None = None) -> Iterator[Page]:
+        """One page: a tab comes whole, with its rows that cannot be placed as rejects."""
+        yield self._page(entity)
+
+    def unreadable(self, entity: str) -> list[SourceReject]:
+        return self._unread.get(entity, [])
+
+    def skipped_rows(self, entity: str) -> pd.DataFrame:
+        """Rows that hold no record (blank, total, header again, a layout's headings)."""
+        return self._skipped.get(entity, pd.DataFrame(columns=REJECT_COLUMNS))
+
+    def _page(self, entity: str) -> Page:
+        """The tab as the files source reads a sheet: a known export by its layout, rows
+        holding no record listed as skipped, values right of the header rejected."""
         located = self._locate()
         if entity not in located:
             raise SourceFatalError(f"the spreadsheet has no tab for {entity}")
-        rows = self._values()[entity]
-        raw = frame_from_rows(rows, first_row_number=1, where=located[entity])
-        mapping = map_headers(
-            entity, [c for c in raw.columns if c != SOURCE_ROW], self.mappings.get(entity)
-        )
-        self.header_mappings[entity] = mapping
-        return raw.rename(columns=mapping.columns)
+        raw, unread = split_rows(self._values()[entity], first_row_number=1, where=located[entity])
+        layout = detect(raw.head(50))
+        prepared = prepare(raw, layout if layout and entity in layout.tables else None)
+        unread = prepared.settle(unread)
+        frame, self.header_mappings[entity] = prepared.table(entity, self.mappings.get(entity))
+        self._skipped[entity] = prepared.rejects(entity, self.name)
+        self._unread[entity] = unread
+        return Page(tables={entity: frame}, rejects={entity: unread} if unread else {})
 
     def _locate(self) -> dict[str, str]:
         if self._located is not None:
