@@ -19,7 +19,7 @@ from smbml_connect.ports import PushReport, RunResult
 from smbml_connect.schema import REJECT_COLUMNS, REJECTS_TAB
 from smbml_connect.store import Store
 from smbml_connect.workbook_extras import add_extras
-from smbml_connect.xlsx import build_workbook, save_workbook
+from smbml_connect.xlsx import build_workbook, prepare_for_print, save_workbook
 
 __all__ = ["HtmlReport", "ResultsWorkbook", "render_report", "workbook_sheets"]
 
@@ -127,6 +127,12 @@ def render_report(result: RunResult, title: str = "smbml_connect report") -> str
     )
 
 
+def _day(moment: pd.Timestamp) -> pd.Timestamp:
+    """The date of ``moment`` without a time zone (a workbook date has none)."""
+    stamp = pd.Timestamp(moment)
+    return (stamp.tz_localize(None) if stamp.tzinfo else stamp).normalize()
+
+
 def workbook_sheets(
     result: RunResult, overflow: str | None = None
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
@@ -134,16 +140,17 @@ def workbook_sheets(
 
     ``overflow`` names the CSV that holds every reject when there are more than a sheet holds.
     """
-    summary_rows = [
-        ("Data up to", f"{result.as_of:%Y-%m-%d}"),
+    # Values are numbers and dates (formatted by the workbook), so they sum and sort.
+    summary_rows: list[tuple[str, object]] = [
+        ("Data up to", _day(result.as_of)),
         ("Source", result.source),
-        ("Run", str(result.run_id)),
-        *((f"{t.replace('_', ' ')} loaded", f"{n:,}") for t, n in result.loaded.items()),
-        ("Rows rejected", f"{result.rejected_rows:,}"),
-        ("Data checks with findings", f"{len(result.notices):,}"),
-        ("Values left empty", f"{result.cleared_values:,}"),
-        ("Contacts opted out (not scored)", f"{result.consent_skipped:,}"),
-        ("of them: consent value unreadable", f"{result.consent_unreadable:,}"),
+        ("Run", result.run_id),
+        *((f"{t.replace('_', ' ')} loaded", int(n)) for t, n in result.loaded.items()),
+        ("Rows rejected", int(result.rejected_rows)),
+        ("Data checks with findings", len(result.notices)),
+        ("Values left empty", int(result.cleared_values)),
+        ("Contacts opted out (not scored)", int(result.consent_skipped)),
+        ("of them: consent value unreadable", int(result.consent_unreadable)),
         *(("Finding", line) for step in result.steps.values() for line in step.summary),
         *(("Problem", line) for line in result.errors),
         *(("Skipped", line) for line in result.skipped),
@@ -187,6 +194,7 @@ class ResultsWorkbook:
         formats = {title: tab.formats for title, tab in tabs.items() if tab.formats}
         workbook, placed = build_workbook(sheets, notes, formats)
         add_extras(workbook, placed, sheets, FunctionContext(store_path=store.path), tabs)
+        prepare_for_print(workbook, {sheet.title: top for sheet, top in placed.values()})
         save_workbook(workbook, self.path)
         return PushReport(destination=str(self.path), written=sum(len(f) for f in sheets.values()))
 
