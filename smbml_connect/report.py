@@ -29,25 +29,47 @@ _REJECTS_TOP = 3  # the note, a blank row, the header
 DATA_CHECKS_TAB = "Data checks"
 
 
+_TOP_ROWS = 10  # a long table shows this many rows; the rest are one tap away
+_CARD_COLUMNS = 2  # wider tables turn into one card per row on a narrow screen
+
+
 def _cell(column: str, value: object) -> str:
+    label = escape(column.replace("_", " "))
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
-        return "<td></td>"
+        return f'<td data-label="{label}"></td>'
     if isinstance(value, int | float) and not isinstance(value, bool):
         percent = any(word in column for word in ("share", "rate", "probability"))
         text = f"{value:.0%}" if percent else f"{value:,.2f}".rstrip("0").rstrip(".")
-        return f'<td class="num">{escape(text)}</td>'
-    return f"<td>{escape(str(value))}</td>"
+        return f'<td class="num" data-label="{label}">{escape(text)}</td>'
+    return f'<td data-label="{label}">{escape(str(value))}</td>'
 
 
-def _table_html(frame: pd.DataFrame) -> Markup:
-    head = "".join(f"<th>{escape(str(c).replace('_', ' '))}</th>" for c in frame.columns)
-    rows = [
+def _rows_table(frame: pd.DataFrame, head: str, kind: str) -> str:
+    rows = "".join(
         "<tr>"
         + "".join(_cell(str(c), v) for c, v in zip(frame.columns, row, strict=True))
         + "</tr>"
         for row in frame.itertuples(index=False)
-    ]
-    return Markup(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    )
+    return f'<div class="table"><table class="{kind}"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+
+
+def _table_html(frame: pd.DataFrame) -> Markup:
+    """The first rows, the rest behind a disclosure; a wide table reads as cards on a phone.
+
+    Every table sits in its own box that scrolls sideways if it must, so no table makes
+    the page wider than the screen.
+    """
+    head = "".join(f"<th>{escape(str(c).replace('_', ' '))}</th>" for c in frame.columns)
+    kind = "wide" if len(frame.columns) > _CARD_COLUMNS else "narrow"
+    html = _rows_table(frame.head(_TOP_ROWS), head, kind)
+    rest = frame.iloc[_TOP_ROWS:]
+    if len(rest):
+        html += (
+            f"<details><summary>Show the other {_count(len(rest), 'row')}</summary>"
+            f"{_rows_table(rest, head, kind)}</details>"
+        )
+    return Markup(html)
 
 
 def _count(n: int, word: str) -> str:
