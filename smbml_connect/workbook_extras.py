@@ -1,8 +1,9 @@
 """What makes the results workbook read like a report in Excel: charts, colours, how-to.
 
-Native Excel charts (not pictures) so they stay live when the user filters or edits, and
+Native Excel charts (not pictures) so they stay live when the user edits a value, and
 colour scales, wherever a step's tab declares them (a forecast band, bars, the spread of
-scores). An Instructions tab lists the worksheet functions, with examples computed by the
+scores). Filtering a list never changes a chart: charts plot hidden rows too, and a
+histogram's bins sit on a tab of their own. An Instructions tab lists the worksheet functions, with examples computed by the
 same registry the add-ins call, next to the inputs they used (from the tabs that declare
 themselves as examples).
 """
