@@ -2,8 +2,9 @@
 
 Native Excel charts (not pictures) so they stay live when the user edits a value, and
 colour scales, wherever a step's tab declares them (a forecast band, bars, the spread of
-scores). Filtering a list never changes a chart: charts plot hidden rows too, and a
-histogram's bins sit on a tab of their own. An Instructions tab lists the worksheet functions, with examples computed by the
+scores). Charts sit clear of filterable lists: a table that is a chart's data has no
+filter (and the chart plots hidden rows too), and a histogram's bins sit on a tab of
+their own, away from the list they count. An Instructions tab lists the worksheet functions, with examples computed by the
 same registry the add-ins call, next to the inputs they used (from the tabs that declare
 themselves as examples).
 """
@@ -277,6 +278,8 @@ def add_extras(
         sheet, top = placed[title]
         if tab.chart is not None:
             _CHARTS[tab.chart.kind](sheet, top, sheets[title], tab.chart)
+            if tab.chart.kind != "histogram":  # the table is the chart's data, not a list
+                sheet.auto_filter.ref = None
         if tab.colour_scale is not None:
             _colour_scale(sheet, top, len(sheets[title]), tab.colour_scale)
         if tab.example is not None:

@@ -95,7 +95,11 @@ def test_workbook_has_native_charts_colours_and_instructions(demo_dir: Path):
     future = [r for r in chart_rows if r[2] is not None]
     assert len(future) == 12
     assert all(r[3] <= r[2] <= r[4] and abs(r[5] - (r[4] - r[3])) < 0.02 for r in future)
-    # the score spread has a tab of its own: filtering the lead list leaves it whole
+    # charts sit clear of filterable lists: a chart's own table has no filter, and ...
+    assert not workbook["Forecast chart"].auto_filter.ref
+    assert not workbook["Segment summary"].auto_filter.ref
+    assert workbook["Lead scores"].auto_filter.ref
+    # ... the score spread has a tab of its own: filtering the lead list leaves it whole
     lead_sheet = workbook["Lead scores"]
     assert not lead_sheet._charts
     assert lead_sheet.max_column == len([c for c in lead_sheet[3] if c.value is not None])
