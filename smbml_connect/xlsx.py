@@ -37,6 +37,8 @@ _PIXELS_PER_CM = 96 / 2.54
 _ROW_PIXELS = 20  # Excel's default row height (15 pt)
 PRINTED_ROWS = 300
 _WIDEST = 60  # characters: a column is never wider
+_HEADER_LINES = 3  # a long header wraps over up to this many lines
+_LINE_POINTS = 15  # the height of one line of text at the default font
 _WRAPPED_ROWS = 100  # tables up to this long wrap text that does not fit the widest column
 
 
@@ -244,14 +246,39 @@ def _wrap_note(sheet: Any, note: str, columns: int) -> None:
 
 
 def _fit_widths(sheet: Any, frame: pd.DataFrame, top: int) -> None:
-    """Columns as wide as their text, up to 60 characters; in a short table (a reading
-    table, not a list to filter) longer text wraps, so it shows and prints whole."""
+    """Columns as wide as their values (10 to 60 characters); a longer header wraps over
+    up to three lines instead of widening its column, so a wide tab still prints legibly.
+    In a short table (a reading table, not a list to filter) longer text wraps too. Rows
+    that wrap get their height here: neither openpyxl nor LibreOffice's import sizes them."""
+    header_lines = 1
+    wrapped: list[tuple[int, int]] = []  # (column, width) of the columns whose text wraps
     for col, name in enumerate(frame.columns, start=1):
         sample = frame[name].head(200).astype(str).str.len()
-        width = max([len(str(name)), *sample.tolist()])
-        sheet.column_dimensions[get_column_letter(col)].width = min(max(10, width + 2), _WIDEST)
-        if width + 2 > _WIDEST and len(frame) <= _WRAPPED_ROWS:
-            for row in range(top + 1, top + len(frame) + 1):
-                sheet.cell(row=row, column=col).alignment = Alignment(
-                    wrap_text=True, vertical="top"
-                )
+        values = max([0, *sample.tolist()])
+        title = len(str(name))
+        width = min(max(10, values + 2, -(-title // _HEADER_LINES) + 2), _WIDEST)
+        sheet.column_dimensions[get_column_letter(col)].width = width
+        if title > width - 1:
+            sheet.cell(row=top, column=col).alignment = Alignment(vertical="center", wrap_text=True)
+            header_lines = max(header_lines, _lines(str(name), width))
+        if values + 2 > _WIDEST and len(frame) <= _WRAPPED_ROWS:
+            wrapped.append((col, width))
+    if header_lines > 1:
+        sheet.row_dimensions[top].height = _LINE_POINTS * header_lines
+    widths = dict(wrapped)
+    for row in range(top + 1, top + len(frame) + 1) if wrapped else ():
+        lines = 1
+        for col in range(1, len(frame.columns) + 1):  # a row reads from its top line
+            cell = sheet.cell(row=row, column=col)
+            cell.alignment = Alignment(wrap_text=col in widths, vertical="top")
+            if col in widths:
+                lines = max(lines, _lines(str(cell.value or ""), widths[col]))
+        if lines > 1:
+            sheet.row_dimensions[row].height = _LINE_POINTS * lines
+
+
+def _lines(text: str, width: int) -> int:
+    """Lines ``text`` takes when wrapped in a column ``width`` characters wide (words wrap
+    whole, so a line holds a little less than the width)."""
+    per_line = max(int(width * 0.85) - 1, 1)
+    return sum(max(-(-len(part) // per_line), 1) for part in text.split("\n"))

@@ -67,3 +67,15 @@ def test_long_text_wraps_in_a_short_table_but_not_in_a_long_list(tmp_path: Path)
     book = _saved(tmp_path, {"Short": short, "Long": long}, {})
     assert book["Short"]["A2"].alignment.wrap_text
     assert not book["Long"]["A2"].alignment.wrap_text
+
+
+def test_wrapped_rows_and_long_headers_get_the_height_their_lines_need(tmp_path: Path):
+    """LibreOffice prints wrapped text over the next rows unless the row is made taller."""
+    text = "a reason that is much longer than sixty characters, so it needs wrapping " * 2
+    frame = pd.DataFrame({"revenue_change_per_month_high_80": [1.5, 2.5], "why": [text, "short"]})
+    sheet = _saved(tmp_path, {"Reasons": frame}, {})["Reasons"]
+    assert sheet.column_dimensions["A"].width < len("revenue_change_per_month_high_80")
+    assert sheet["A1"].alignment.wrap_text and sheet.row_dimensions[1].height >= 30
+    assert sheet.row_dimensions[2].height >= 45  # three lines of the long reason
+    assert sheet.row_dimensions[3].height is None  # a short one keeps the default
+    assert sheet["A2"].alignment.vertical == "top"
