@@ -44,7 +44,9 @@ def test_every_config_key_the_readme_shows_works_where_it_is_shown(tmp_path: Pat
     assert data["store"] == "smbml.sqlite"  # a top-level key, not one of a destination's
 
 
-def test_smbml_is_found_as_written_once_the_readme_has_activated_the_environment():
+def test_smbml_is_found_as_written_once_the_readme_has_activated_the_environment(
+    tmp_path: Path,
+):
     first_use = min(
         offset
         for offset, text in _blocks("bash")
@@ -62,7 +64,7 @@ def test_smbml_is_found_as_written_once_the_readme_has_activated_the_environment
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT)},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.splitlines()[0] == str(Path(sys.prefix) / "bin" / "smbml")
