@@ -107,10 +107,15 @@ def ensure_system_tools() -> None:
 
 def next_steps() -> None:
     """Where the `smbml` command is: the README's commands after the demo use it."""
-    activate = r".venv\Scripts\activate" if os.name == "nt" else "source .venv/bin/activate"
+    here = Path.cwd().resolve()
+    where = VENV.relative_to(here) if VENV.is_relative_to(here) else VENV
+    if os.name == "nt":
+        activate = str(where / "Scripts" / "activate")
+    else:
+        activate = f"source {where / 'bin' / 'activate'}"
     print(
         f"\nTo use the smbml command (smbml status, smbml run -c smbml.toml, ...): run "
-        f"`{activate}` in this folder once per terminal, or call {BIN / 'smbml'} directly.",
+        f"`{activate}` once per terminal, or call {BIN / 'smbml'} directly.",
         flush=True,
     )
 

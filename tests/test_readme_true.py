@@ -89,12 +89,18 @@ def test_the_readme_names_every_file_the_demo_writes(tmp_path: Path):
     assert sorted(named) == written
 
 
-def test_the_quickstart_demo_tells_where_the_smbml_command_is(capsys: pytest.CaptureFixture[str]):
+def test_the_quickstart_demo_tells_where_the_smbml_command_is(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
     sys.path.insert(0, str(ROOT))
     try:
         import quickstart
     finally:
         sys.path.remove(str(ROOT))
+    monkeypatch.chdir(ROOT)  # the README's case: the demo run in the clone
     quickstart.next_steps()
     printed = capsys.readouterr().out
-    assert "source .venv/bin/activate" in printed and str(quickstart.BIN / "smbml") in printed
+    assert "`source .venv/bin/activate`" in printed and str(quickstart.BIN / "smbml") in printed
+    monkeypatch.chdir(tmp_path)  # run from another folder: the path must still be right
+    quickstart.next_steps()
+    assert f"`source {ROOT / '.venv' / 'bin' / 'activate'}`" in capsys.readouterr().out
