@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import re
+import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any, ParamSpec, TypedDict, TypeVar
@@ -18,6 +19,7 @@ from typing import Any, ParamSpec, TypedDict, TypeVar
 import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 __all__ = [
     "DemandCurve",
@@ -34,7 +36,15 @@ _GREY = "#9AA5B1"
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # every control character but newline
 # Text objects take these settings when they are made, tick labels when they are drawn:
 # so the whole chart, from Figure() to savefig, is made inside them.
-_PLAIN_TEXT: dict[Any, Any] = {"text.parse_math": False, "text.usetex": False}
+# Text stays text in the SVG (the browser draws it, sharp at any size) and no label is
+# smaller than _SMALL points: a 5-inch chart shrunk to a 390-pixel phone is still legible.
+_SMALL, _TITLE, _WIDTH = 11, 12, 5.0
+_PLAIN_TEXT: dict[Any, Any] = {
+    "text.parse_math": False,
+    "text.usetex": False,
+    "svg.fonttype": "none",
+    "font.size": _SMALL,
+}
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -76,16 +86,23 @@ def bar_chart(
     xlabel: str,
     highlight: Sequence[str] = (),
 ) -> str:
-    """Horizontal bars, largest first as given; labels stay readable when long."""
-    figure = Figure(figsize=(7, 0.45 * max(len(labels), 3) + 1))
+    """Horizontal bars, largest first as given; long labels wrap, so the chart stays narrow
+    enough to read on a phone."""
+    wrapped = [textwrap.fill(label, 22) for label in labels]
+    lines = sum(max(label.count("\n") + 1, 2) for label in wrapped)
+    figure = Figure(figsize=(_WIDTH, 0.2 * max(lines, 6) + 1))
     axes = figure.subplots()
     colours = [_BLUE if not highlight or label in highlight else _GREY for label in labels]
-    axes.barh(list(labels)[::-1], list(values)[::-1], color=colours[::-1])
-    axes.set_title(title, loc="left", fontsize=11)
+    rows = list(range(len(labels)))
+    axes.barh(rows, list(values)[::-1], color=colours[::-1])
+    axes.set_yticks(rows, wrapped[::-1])
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=4))  # room for "140,000" on a phone
+    axes.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    axes.set_title(title, loc="left", fontsize=_TITLE)
     axes.set_xlabel(xlabel)
     axes.spines[["top", "right"]].set_visible(False)
     for y, value in enumerate(list(values)[::-1]):
-        axes.text(value, y, f" {value:,.0f}", va="center", fontsize=8)
+        axes.text(value, y, f" {value:,.0f}", va="center", fontsize=_SMALL)
     return _svg(figure)
 
 
@@ -93,10 +110,10 @@ def bar_chart(
 def histogram(
     values: Sequence[float], title: str, xlabel: str, bins: int = 30, ylabel: str = "customers"
 ) -> str:
-    figure = Figure(figsize=(7, 3))
+    figure = Figure(figsize=(_WIDTH, 3))
     axes = figure.subplots()
     axes.hist(list(values), bins=bins, color=_BLUE)
-    axes.set_title(title, loc="left", fontsize=11)
+    axes.set_title(title, loc="left", fontsize=_TITLE)
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.spines[["top", "right"]].set_visible(False)
@@ -117,8 +134,8 @@ def calibration_chart(predicted: Sequence[float], observed: Sequence[float], tit
     axes.set_ylim(0, 100)
     axes.set_xlabel("predicted chance (%)")
     axes.set_ylabel("what actually happened (%)")
-    axes.set_title(title, loc="left", fontsize=11)
-    axes.legend(frameon=False, fontsize=8)
+    axes.set_title(title, loc="left", fontsize=_TITLE)
+    axes.legend(frameon=False, fontsize=_SMALL)
     axes.spines[["top", "right"]].set_visible(False)
     return _svg(figure)
 
@@ -137,7 +154,7 @@ def band_chart(
     The interval need not contain the bar: one deal at 95% has an expected value of 95%
     of its amount, but in 80% of outcomes it is won in full.
     """
-    figure = Figure(figsize=(7, 3))
+    figure = Figure(figsize=(_WIDTH, 3))
     axes = figure.subplots()
     x = list(range(len(labels)))
     middle = [(lo + hi) / 2 for lo, hi in zip(low, high, strict=True)]
@@ -145,7 +162,7 @@ def band_chart(
     axes.bar(x, list(expected), color=_BLUE)
     axes.errorbar(x, middle, yerr=half, fmt="none", capsize=4, ecolor="#333333")
     axes.set_xticks(x, list(labels))
-    axes.set_title(title, loc="left", fontsize=11)
+    axes.set_title(title, loc="left", fontsize=_TITLE)
     axes.set_ylabel(ylabel)
     axes.spines[["top", "right"]].set_visible(False)
     return _svg(figure)
@@ -162,7 +179,7 @@ def forecast_chart(
     ylabel: str,
 ) -> str:
     """History as a line, the forecast dashed, each interval as a shaded band (widest first)."""
-    figure = Figure(figsize=(7, 3.2))
+    figure = Figure(figsize=(_WIDTH, 3.2))
     axes = figure.subplots()
     # Dates go in as object arrays: matplotlib's date converter reads them as it reads lists.
     history_x, x = np.asarray(history_dates, dtype=object), np.asarray(dates, dtype=object)
@@ -172,10 +189,10 @@ def forecast_chart(
                           linewidth=0, label=label)  # fmt: skip
     axes.plot(x, list(expected), color=_BLUE, linestyle="--", linewidth=1.5,
               label="forecast")  # fmt: skip
-    axes.set_title(title, loc="left", fontsize=11)
+    axes.set_title(title, loc="left", fontsize=_TITLE)
     axes.set_ylabel(ylabel)
     axes.set_ylim(bottom=min(0.0, min(min(b[1]) for b in bands) if bands else 0.0))
-    axes.legend(frameon=False, fontsize=8, loc="upper left")
+    axes.legend(frameon=False, fontsize=_SMALL, loc="upper left")
     axes.spines[["top", "right"]].set_visible(False)
     figure.autofmt_xdate()
     return _svg(figure)
@@ -201,9 +218,11 @@ def demand_curves(curves: Sequence[DemandCurve], title: str, ylabel: str) -> str
     Each curve has `label, prices, units, low, high, current, suggested, limits`, where
     current and suggested are (price, units) points and limits the allowed price range.
     """
-    columns = 4
+    columns = 2  # two across: each curve stays readable when the page is a phone
     rows = max(1, -(-len(curves) // columns))
-    figure = Figure(figsize=(9, 2.1 * rows + 0.5))
+    title = textwrap.fill(title, 50)
+    head = 0.35 + 0.22 * (title.count("\n") + 1)  # inches for the title and the legend under it
+    figure = Figure(figsize=(_WIDTH, 2.3 * rows + head + 0.4))
     axes_grid = figure.subplots(rows, columns, squeeze=False)
     for axes, curve in zip(axes_grid.ravel(), curves, strict=False):
         prices = list(curve["prices"])
@@ -216,19 +235,26 @@ def demand_curves(curves: Sequence[DemandCurve], title: str, ylabel: str) -> str
         axes.plot([now_price], [now_units], "o", color=_GREY, markersize=5, label="today")
         new_price, new_units = curve["suggested"]
         axes.plot([new_price], [new_units], "o", color=_BLUE, markersize=5, label="suggested")
-        axes.set_title(str(curve["label"]), loc="left", fontsize=8)
-        axes.tick_params(labelsize=7)
+        axes.set_title(str(curve["label"]), loc="left", fontsize=_SMALL)
+        axes.tick_params(labelsize=_SMALL)
         axes.set_ylim(bottom=0)
         axes.spines[["top", "right"]].set_visible(False)
     for axes in axes_grid.ravel()[len(curves) :]:
         axes.set_visible(False)
-    axes_grid[0, 0].legend(frameon=False, fontsize=7, loc="upper right")
-    axes_grid[0, 0].set_ylabel(ylabel, fontsize=8)
-    figure.suptitle(title, x=0.01, ha="left", fontsize=11)
+    axes_grid[0, 0].set_ylabel(ylabel, fontsize=_SMALL)
+    height = figure.get_figheight()
+    figure.suptitle(title, x=0.01, y=1 - 0.05 / height, ha="left", va="top", fontsize=_TITLE)
+    handles, labels = axes_grid[0, 0].get_legend_handles_labels()
+    figure.legend(handles, labels, frameon=False, fontsize=_SMALL, ncols=2, loc="upper left",
+                  bbox_to_anchor=(0.0, 1 - (head - 0.3) / height))  # fmt: skip
     # Fixed margins instead of tight_layout: every text size here is fixed, and measuring
     # a hundred tick labels three times took 4.6 of the demo's 34 seconds.
-    height = figure.get_figheight()
     figure.subplots_adjust(
-        left=0.07, right=0.98, bottom=0.35 / height, top=1 - 0.6 / height, wspace=0.3, hspace=0.55
+        left=0.12,
+        right=0.98,
+        bottom=0.4 / height,
+        top=1 - (head + 0.4) / height,
+        wspace=0.3,
+        hspace=0.6,
     )
     return _svg(figure, tight=False)

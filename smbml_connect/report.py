@@ -19,7 +19,7 @@ from smbml_connect.ports import PushReport, RunResult
 from smbml_connect.schema import REJECT_COLUMNS, REJECTS_TAB
 from smbml_connect.store import Store
 from smbml_connect.workbook_extras import add_extras
-from smbml_connect.xlsx import build_workbook, save_workbook
+from smbml_connect.xlsx import build_workbook, prepare_for_print, save_workbook
 
 __all__ = ["HtmlReport", "ResultsWorkbook", "render_report", "workbook_sheets"]
 
@@ -29,25 +29,47 @@ _REJECTS_TOP = 3  # the note, a blank row, the header
 DATA_CHECKS_TAB = "Data checks"
 
 
+_TOP_ROWS = 10  # a long table shows this many rows; the rest are one tap away
+_CARD_COLUMNS = 2  # wider tables turn into one card per row on a narrow screen
+
+
 def _cell(column: str, value: object) -> str:
+    label = escape(column.replace("_", " "))
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
-        return "<td></td>"
+        return f'<td data-label="{label}"></td>'
     if isinstance(value, int | float) and not isinstance(value, bool):
         percent = any(word in column for word in ("share", "rate", "probability"))
         text = f"{value:.0%}" if percent else f"{value:,.2f}".rstrip("0").rstrip(".")
-        return f'<td class="num">{escape(text)}</td>'
-    return f"<td>{escape(str(value))}</td>"
+        return f'<td class="num" data-label="{label}">{escape(text)}</td>'
+    return f'<td data-label="{label}">{escape(str(value))}</td>'
 
 
-def _table_html(frame: pd.DataFrame) -> Markup:
-    head = "".join(f"<th>{escape(str(c).replace('_', ' '))}</th>" for c in frame.columns)
-    rows = [
+def _rows_table(frame: pd.DataFrame, head: str, kind: str) -> str:
+    rows = "".join(
         "<tr>"
         + "".join(_cell(str(c), v) for c, v in zip(frame.columns, row, strict=True))
         + "</tr>"
         for row in frame.itertuples(index=False)
-    ]
-    return Markup(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    )
+    return f'<div class="table"><table class="{kind}"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+
+
+def _table_html(frame: pd.DataFrame) -> Markup:
+    """The first rows, the rest behind a disclosure; a wide table reads as cards on a phone.
+
+    Every table sits in its own box that scrolls sideways if it must, so no table makes
+    the page wider than the screen.
+    """
+    head = "".join(f"<th>{escape(str(c).replace('_', ' '))}</th>" for c in frame.columns)
+    kind = "wide" if len(frame.columns) > _CARD_COLUMNS else "narrow"
+    html = _rows_table(frame.head(_TOP_ROWS), head, kind)
+    rest = frame.iloc[_TOP_ROWS:]
+    if len(rest):
+        html += (
+            f"<details><summary>Show the other {_count(len(rest), 'row')}</summary>"
+            f"{_rows_table(rest, head, kind)}</details>"
+        )
+    return Markup(html)
 
 
 def _count(n: int, word: str) -> str:
@@ -127,6 +149,12 @@ def render_report(result: RunResult, title: str = "smbml_connect report") -> str
     )
 
 
+def _day(moment: pd.Timestamp) -> pd.Timestamp:
+    """The date of ``moment`` without a time zone (a workbook date has none)."""
+    stamp = pd.Timestamp(moment)
+    return (stamp.tz_localize(None) if stamp.tzinfo else stamp).normalize()
+
+
 def workbook_sheets(
     result: RunResult, overflow: str | None = None
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
@@ -134,16 +162,17 @@ def workbook_sheets(
 
     ``overflow`` names the CSV that holds every reject when there are more than a sheet holds.
     """
-    summary_rows = [
-        ("Data up to", f"{result.as_of:%Y-%m-%d}"),
+    # Values are numbers and dates (formatted by the workbook), so they sum and sort.
+    summary_rows: list[tuple[str, object]] = [
+        ("Data up to", _day(result.as_of)),
         ("Source", result.source),
-        ("Run", str(result.run_id)),
-        *((f"{t.replace('_', ' ')} loaded", f"{n:,}") for t, n in result.loaded.items()),
-        ("Rows rejected", f"{result.rejected_rows:,}"),
-        ("Data checks with findings", f"{len(result.notices):,}"),
-        ("Values left empty", f"{result.cleared_values:,}"),
-        ("Contacts opted out (not scored)", f"{result.consent_skipped:,}"),
-        ("of them: consent value unreadable", f"{result.consent_unreadable:,}"),
+        ("Run", result.run_id),
+        *((f"{t.replace('_', ' ')} loaded", int(n)) for t, n in result.loaded.items()),
+        ("Rows rejected", int(result.rejected_rows)),
+        ("Data checks with findings", len(result.notices)),
+        ("Values left empty", int(result.cleared_values)),
+        ("Contacts opted out (not scored)", int(result.consent_skipped)),
+        ("of them: consent value unreadable", int(result.consent_unreadable)),
         *(("Finding", line) for step in result.steps.values() for line in step.summary),
         *(("Problem", line) for line in result.errors),
         *(("Skipped", line) for line in result.skipped),
@@ -187,6 +216,7 @@ class ResultsWorkbook:
         formats = {title: tab.formats for title, tab in tabs.items() if tab.formats}
         workbook, placed = build_workbook(sheets, notes, formats)
         add_extras(workbook, placed, sheets, FunctionContext(store_path=store.path), tabs)
+        prepare_for_print(workbook, {sheet.title: top for sheet, top in placed.values()})
         save_workbook(workbook, self.path)
         return PushReport(destination=str(self.path), written=sum(len(f) for f in sheets.values()))
 

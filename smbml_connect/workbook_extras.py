@@ -1,8 +1,10 @@
 """What makes the results workbook read like a report in Excel: charts, colours, how-to.
 
-Native Excel charts (not pictures) so they stay live when the user filters or edits, and
+Native Excel charts (not pictures) so they stay live when the user edits a value, and
 colour scales, wherever a step's tab declares them (a forecast band, bars, the spread of
-scores). An Instructions tab lists the worksheet functions, with examples computed by the
+scores). Charts sit clear of filterable lists: a table that is a chart's data has no
+filter (and the chart plots hidden rows too), and a histogram's bins sit on a tab of
+their own, away from the list they count. An Instructions tab lists the worksheet functions, with examples computed by the
 same registry the add-ins call, next to the inputs they used (from the tabs that declare
 themselves as examples).
 """
@@ -15,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from openpyxl.chart import AreaChart, BarChart, LineChart, Reference
+from openpyxl.chart.legend import LegendEntry
+from openpyxl.chart.series import SeriesLabel
 from openpyxl.formatting.rule import ColorScaleRule
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
@@ -44,6 +48,13 @@ def _text(sheet: Any, row: int, column: int, value: str, bold: bool = False) -> 
         cell.font = Font(bold=True)
 
 
+def _plain_lines(chart: LineChart) -> None:
+    """Straight segments: a smoothed line would invent values between the months."""
+    for series in chart.series:
+        series.smooth = False
+    chart.smooth = False
+
+
 def _band_chart(sheet: Any, top: int, frame: pd.DataFrame, spec: WorkbookChart) -> None:
     """Columns as a chart table has them: date, actual, forecast, low, high, range."""
     if not len(frame):
@@ -52,24 +63,31 @@ def _band_chart(sheet: Any, top: int, frame: pd.DataFrame, spec: WorkbookChart) 
     dates = Reference(sheet, min_col=1, min_row=top + 1, max_row=last)
     band = AreaChart()
     band.grouping = "stacked"
-    band.add_data(Reference(sheet, min_col=4, min_row=top, max_row=last), titles_from_data=True)
-    band.add_data(Reference(sheet, min_col=6, min_row=top, max_row=last), titles_from_data=True)
+    band.add_data(Reference(sheet, min_col=4, min_row=top + 1, max_row=last))
+    band.add_data(Reference(sheet, min_col=6, min_row=top + 1, max_row=last))
     floor, width = band.series
-    floor.graphicalProperties.noFill = True  # the band starts at low_80 ...
+    floor.tx = SeriesLabel(v="lowest likely")  # the band starts at the low end ...
+    floor.graphicalProperties.noFill = True
     floor.graphicalProperties.line.noFill = True
-    width.graphicalProperties.solidFill = "BDD7EE"  # ... and is as tall as the range
+    width.tx = SeriesLabel(v="80% range")  # ... and is as tall as the range
+    width.graphicalProperties.solidFill = "BDD7EE"
     width.graphicalProperties.line.noFill = True
     lines = LineChart()
-    lines.add_data(Reference(sheet, min_col=2, max_col=3, min_row=top, max_row=last),
-                   titles_from_data=True)  # fmt: skip
+    for column, label in ((2, "actual"), (3, "forecast")):
+        lines.add_data(Reference(sheet, min_col=column, min_row=top + 1, max_row=last))
+        lines.series[-1].tx = SeriesLabel(v=label)
     lines.series[1].graphicalProperties.line.dashStyle = "dash"
+    _plain_lines(lines)
     band.set_categories(dates)
     lines.set_categories(dates)
     band += lines
+    band.legend.legendEntry = [LegendEntry(idx=0, delete=True)]  # the invisible floor
+    band.legend.position = "b"
     band.title = spec.title
     band.y_axis.title = spec.label
     band.x_axis.number_format = "mmm yy"
     band.height, band.width = 9, 22
+    band.visible_cells_only = False  # filtering the table beside it leaves the chart whole
     sheet.add_chart(band, f"H{top}")
 
 
@@ -86,11 +104,13 @@ def _bar_chart(sheet: Any, top: int, frame: pd.DataFrame, spec: WorkbookChart) -
     chart.title = spec.title
     chart.legend = None
     chart.height, chart.width = 9, 16
+    chart.visible_cells_only = False
     sheet.add_chart(chart, f"{get_column_letter(sheet.max_column + 2)}{top}")
 
 
 def _histogram(sheet: Any, top: int, frame: pd.DataFrame, spec: WorkbookChart) -> None:
-    """A bin table beside the 0-100 values (counted here, so it is right without recalculation)."""
+    """A tab of its own: the bin table (counted here, so it is right without recalculation)
+    and its chart, clear of the list, so filtering the list neither hides nor empties it."""
     if spec.values not in frame:
         return
     values = pd.to_numeric(frame[spec.values], errors="coerce").dropna().to_numpy()
@@ -98,21 +118,25 @@ def _histogram(sheet: Any, top: int, frame: pd.DataFrame, spec: WorkbookChart) -
         return
     edges = np.arange(0, 101, 10)
     counts, _ = np.histogram(np.clip(values, 0, 100), bins=edges)
-    col = sheet.max_column + 2
-    _text(sheet, top, col, f"{spec.values} band", bold=True)
-    _text(sheet, top, col + 1, spec.label, bold=True)
+    workbook = sheet.parent
+    chart_sheet = workbook.create_sheet(
+        spec.title[:31], index=workbook.sheetnames.index(sheet.title) + 1
+    )
+    _text(chart_sheet, 1, 1, f"{spec.values} band", bold=True)
+    _text(chart_sheet, 1, 2, spec.label, bold=True)
     for i, count in enumerate(counts):
-        _text(sheet, top + 1 + i, col, f"{edges[i]}-{edges[i + 1] - (1 if i < 9 else 0)}")
-        sheet.cell(row=top + 1 + i, column=col + 1, value=int(count))
+        _text(chart_sheet, 2 + i, 1, f"{edges[i]}-{edges[i + 1] - (1 if i < 9 else 0)}")
+        chart_sheet.cell(row=2 + i, column=2, value=int(count)).number_format = "#,##0"
+    chart_sheet.column_dimensions["A"].width = 14
     chart = BarChart()
-    chart.add_data(Reference(sheet, min_col=col + 1, min_row=top, max_row=top + len(counts)),
+    chart.add_data(Reference(chart_sheet, min_col=2, min_row=1, max_row=1 + len(counts)),
                    titles_from_data=True)  # fmt: skip
-    chart.set_categories(Reference(sheet, min_col=col, min_row=top + 1, max_row=top + len(counts)))
+    chart.set_categories(Reference(chart_sheet, min_col=1, min_row=2, max_row=1 + len(counts)))
     chart.title = spec.title
     chart.legend = None
     chart.gapWidth = 30
     chart.height, chart.width = 8, 14
-    sheet.add_chart(chart, f"{get_column_letter(col + 3)}{top}")
+    chart_sheet.add_chart(chart, "D1")
 
 
 _CHARTS = {"band": _band_chart, "bar": _bar_chart, "histogram": _histogram}
@@ -255,6 +279,8 @@ def add_extras(
         sheet, top = placed[title]
         if tab.chart is not None:
             _CHARTS[tab.chart.kind](sheet, top, sheets[title], tab.chart)
+            if tab.chart.kind != "histogram":  # the table is the chart's data, not a list
+                sheet.auto_filter.ref = None
         if tab.colour_scale is not None:
             _colour_scale(sheet, top, len(sheets[title]), tab.colour_scale)
         if tab.example is not None:

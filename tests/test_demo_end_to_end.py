@@ -46,6 +46,7 @@ def test_workbook_has_a_tab_per_output_and_rejects(demo_dir: Path):
         "Value model",
         "Next products",
         "Lead scores",
+        "How lead scores are spread",
         "Lead model",
         "Lead fairness",
         "Deal win chances",
@@ -68,31 +69,43 @@ def test_workbook_has_a_tab_per_output_and_rejects(demo_dir: Path):
     rejects = list(workbook["Rejects"].iter_rows(min_row=4, values_only=True))
     assert len(rejects) == 10
     assert any(r[3] == "ordered_at" and r[4] == "next Tuesday" for r in rejects)
-    summary = {r[0]: r[1] for r in workbook["Summary"].iter_rows(min_row=2, values_only=True)}
-    assert summary["Rows rejected"] == "5"
+    summary = {r[0].value: r[1] for r in workbook["Summary"].iter_rows(min_row=2)}
+    # numbers and dates, not text, each with a number format
+    assert summary["Rows rejected"].value == 5
+    assert summary["Rows rejected"].number_format == "#,##0"
+    assert summary["contacts loaded"].value == 2000
+    assert summary["Data up to"].is_date and summary["Data up to"].number_format == "yyyy-mm-dd"
 
 
 def test_workbook_has_native_charts_colours_and_instructions(demo_dir: Path):
     workbook = load_workbook(demo_dir / "results.xlsx")
     charts = {ws.title: ws._charts for ws in workbook.worksheets if ws._charts}
-    assert set(charts) == {"Forecast chart", "Segment summary", "Lead scores"}
+    assert set(charts) == {"Forecast chart", "Segment summary", "How lead scores are spread"}
     forecast = charts["Forecast chart"][0]
     assert forecast.tagname == "areaChart" and forecast.grouping == "stacked"
-    assert [s.tx.strRef.f for s in forecast.series] == [
-        "'Forecast chart'!D3",
-        "'Forecast chart'!F3",
-    ]
+    # the legend says plain words, not the table's column names (low_80, range_80) ...
+    series = [*forecast.series, *forecast._charts[1].series]
+    assert [s.tx.v for s in series] == ["lowest likely", "80% range", "actual", "forecast"]
+    assert [(e.idx, e.delete) for e in forecast.legend.legendEntry] == [(0, True)]
+    # ... and the lines are straight between months, not smoothed
+    assert all(s.smooth is False for s in forecast._charts[1].series)
     # the band's floor is invisible; the width sits on top of it
     assert forecast.series[0].graphicalProperties.noFill
     chart_rows = list(workbook["Forecast chart"].iter_rows(min_row=4, values_only=True))
     future = [r for r in chart_rows if r[2] is not None]
     assert len(future) == 12
     assert all(r[3] <= r[2] <= r[4] and abs(r[5] - (r[4] - r[3])) < 0.02 for r in future)
+    # charts sit clear of filterable lists: a chart's own table has no filter, and ...
+    assert not workbook["Forecast chart"].auto_filter.ref
+    assert not workbook["Segment summary"].auto_filter.ref
+    assert workbook["Lead scores"].auto_filter.ref
+    # ... the score spread has a tab of its own: filtering the lead list leaves it whole
     lead_sheet = workbook["Lead scores"]
-    bins = {c.value: c for c in lead_sheet[3] if c.value == "score band"}
-    assert bins, "the score distribution table sits beside the scores"
-    band_col = bins["score band"].column
-    counts = [lead_sheet.cell(row=r, column=band_col + 1).value for r in range(4, 14)]
+    assert not lead_sheet._charts
+    assert lead_sheet.max_column == len([c for c in lead_sheet[3] if c.value is not None])
+    spread = workbook["How lead scores are spread"]
+    assert [spread.cell(row=1, column=c).value for c in (1, 2)] == ["score band", "leads"]
+    counts = [spread.cell(row=r, column=2).value for r in range(2, 12)]
     scored = sum(
         1 for r in lead_sheet.iter_rows(min_row=4, max_col=4, values_only=True) if r[3] is not None
     )
@@ -216,7 +229,7 @@ def test_data_checks_agree_everywhere_and_no_text_says_nan(demo_dir: Path, busin
     workbook = load_workbook(demo_dir / "results.xlsx")
     checks = list(workbook["Data checks"].iter_rows(min_row=4, values_only=True))
     summary = {r[0]: r[1] for r in workbook["Summary"].iter_rows(min_row=2, values_only=True)}
-    assert summary["Data checks with findings"] == str(len(checks))
+    assert summary["Data checks with findings"] == len(checks)
     by_check = {(r[0], r[1]): r[2] for r in checks}
     refunded = business.tables["orders"]["status"].eq("refunded").sum()
     assert by_check[("refunds", "orders")] == refunded  # the sample's refunds, exactly
@@ -227,3 +240,44 @@ def test_data_checks_agree_everywhere_and_no_text_says_nan(demo_dir: Path, busin
         for row in sheet.iter_rows(values_only=True):
             for value in row:
                 assert not (isinstance(value, str) and value.strip().lower() == "nan"), sheet.title
+
+
+def test_every_tab_prints_one_page_wide_with_its_header_repeated(demo_dir: Path):
+    from openpyxl.utils import range_boundaries
+
+    workbook = load_workbook(demo_dir / "results.xlsx")
+    for sheet in workbook.worksheets:
+        assert sheet.print_area, sheet.title
+        min_col, min_row, max_col, max_row = range_boundaries(sheet.print_area.split("!")[1])
+        assert (min_col, min_row) == (1, 1), sheet.title
+        setup = sheet.page_setup
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage, sheet.title
+        assert (setup.fitToWidth, setup.fitToHeight) == (1, 0), sheet.title
+        for chart in sheet._charts:  # charts print whole, inside the area
+            start = chart.anchor._from
+            assert start.col + 1 <= max_col and start.row + 1 <= max_row, sheet.title
+    # the tables' header rows repeat on every page; wide tabs print landscape
+    for title, header in (("Lead scores", 3), ("Cluster members", 1), ("Prices", 3)):
+        assert workbook[title].print_title_rows == f"${header}:${header}", title
+    assert workbook["Prices"].page_setup.orientation == "landscape"
+    assert workbook["Summary"].page_setup.orientation == "portrait"
+    # a long list prints its first rows, and the footer says so
+    leads = workbook["Lead scores"]
+    assert leads.print_area.endswith("$303")
+    assert "the first 300 of" in leads.oddFooter.center.text
+
+
+def test_libreoffice_prints_the_demo_workbook_in_under_80_pages(demo_dir: Path, tmp_path: Path):
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        pytest.skip("LibreOffice is not installed (apt-get install libreoffice-calc-nogui)")
+    pypdf = pytest.importorskip("pypdf")
+    subprocess.run(
+        [soffice, f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless",
+         "--convert-to", "pdf", "--outdir", str(tmp_path), str(demo_dir / "results.xlsx")],
+        capture_output=True, timeout=300, check=True,
+    )  # fmt: skip
+    pages = pypdf.PdfReader(tmp_path / "results.pdf").pages
+    assert len(pages) < 80
+    first = pages[0].extract_text()  # Summary: labels and values on one page
+    assert "Rows rejected" in first and "2,000" in first and "Summary, page 1 of" in first

@@ -1,0 +1,197 @@
+"""The report on a phone (390 px wide) and on a desktop (1280 px), as a browser draws it.
+
+The layout tests measure the demo's report in headless Chromium through Playwright (the
+system's /usr/bin/chromium, which `python3 quickstart.py test` installs from Debian's
+packages when it can); without Chromium they are skipped with the reason. The structure
+of the HTML is checked without a browser.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from smbml_connect.ports import ReportSection, RunResult, StepResult
+from smbml_connect.report import render_report
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# What works in containers and CI: no sandbox (root), no GPU, nothing fetched at start.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WIDTHS = (390, 1280)
+SMALLEST_TEXT_PX = 8.5  # chart text drawn smaller than this is not read on a phone
+TALLEST_SECTION_PX = 7000  # at 390 px (the Prices section was ~16,000 before)
+
+# Everything measured in one pass over the page, in CSS pixels.
+MEASURE = """() => {
+  const shown = (el) => el.getClientRects().length > 0 && !el.closest('details:not([open])');
+  const body = getComputedStyle(document.body), box = document.body.getBoundingClientRect();
+  const left = box.left + parseFloat(body.paddingLeft), right = box.right - parseFloat(body.paddingRight);
+  const tables = [...document.querySelectorAll('.table')].filter(shown).map((wrap) => {
+    const table = wrap.querySelector('table'), r = wrap.getBoundingClientRect();
+    const cells = [...table.querySelectorAll('td')].filter(shown);
+    return {left: r.left, right: r.right, box: wrap.clientWidth, width: table.scrollWidth,
+            kind: table.className, head: table.querySelector('th').textContent,
+            narrowest: Math.min(...cells.map((c) => c.getBoundingClientRect().width))};
+  });
+  const text = [...document.querySelectorAll('figure svg')].map((svg) => {
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    return Math.min(...[...svg.querySelectorAll('text')].map(
+      (t) => parseFloat(getComputedStyle(t).fontSize) * scale));
+  });
+  const heads = [...document.querySelectorAll('h2')];
+  const sections = heads.map((h, i) => [h.textContent,
+    (i + 1 < heads.length ? heads[i + 1].getBoundingClientRect().top : box.bottom)
+      - h.getBoundingClientRect().top]);
+  return {viewport: innerWidth, page: document.documentElement.scrollWidth, left, right,
+          tables, text, sections};
+}"""
+
+# A section's list: rows shown, rows behind its disclosure (which gets an id to click).
+SECTION_LIST = """(title) => {
+  const head = [...document.querySelectorAll('h2')].find((h) => h.textContent === title);
+  let el = head.nextElementSibling, table = null, details = null;
+  while (el && el.tagName !== 'H2') {
+    if (!table && el.matches('.table')) table = el;
+    if (!details && el.tagName === 'DETAILS') details = el;
+    el = el.nextElementSibling;
+  }
+  if (details) details.id = 'rest-' + title.replace(/\\W+/g, '-');
+  return {shown: table.querySelectorAll('tbody tr').length, id: details && details.id,
+          hidden: details ? details.querySelectorAll('tbody tr').length : 0};
+}"""
+
+
+def _result_with_table(rows: int, columns: int) -> RunResult:
+    result = RunResult(run_id=1, as_of=pd.Timestamp("2026-10-31", tz="UTC"), source="sample")
+    table = pd.DataFrame(
+        {f"column_{c}": [f"r{r}c{c}" for r in range(rows)] for c in range(columns)}
+    )
+    result.steps["s"] = StepResult(sections=[ReportSection("Long list", [], [], table)])
+    return result
+
+
+def test_a_long_table_shows_ten_rows_and_the_rest_behind_a_disclosure():
+    html = render_report(_result_with_table(rows=25, columns=6))
+    shown, rest = html.split("<details>", 1)
+    assert shown.count("<tr><td") == 10 and "r9c0" in shown and "r10c0" not in shown
+    assert "<summary>Show the other 15 rows</summary>" in rest
+    assert rest.count("<tr><td") == 15 and "r24c0" in rest
+
+
+def test_a_wide_table_can_become_cards_each_value_under_its_column_name():
+    html = render_report(_result_with_table(rows=3, columns=6))
+    assert '<table class="wide">' in html and "<details>" not in html
+    assert '<td data-label="column 5">r2c5</td>' in html
+    narrow = render_report(_result_with_table(rows=3, columns=2))
+    assert '<table class="narrow">' in narrow
+
+
+def test_chart_text_is_text_and_never_smaller_than_the_legible_size():
+    from smbml_connect import charts
+
+    svg = charts.bar_chart(["A cluster with a very long descriptive name", "B"], [3, 4], "T", "n")
+    sizes = [float(s) for s in re.findall(r"<text style=\"font-size: ([\d.]+)px", svg)]
+    assert sizes and min(sizes) >= 10
+    # the long label wraps: the chart stays about 5 inches (360 pt) wide, so a phone
+    # shrinks it (and its text) by a tenth, not by half
+    width = float(re.search(r'viewBox="0 0 ([\d.]+)', svg).group(1))
+    assert width <= 450
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("phone")
+    completed = subprocess.run(
+        [sys.executable, "-m", "smbml_connect", "demo", "--out", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HOME": str(out), "XDG_DATA_HOME": str(out / "data")},
+    )
+    assert completed.returncode == 0, completed.stderr
+    return out / "report.html"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if CHROMIUM is None:
+        pytest.skip(
+            "Chromium is not installed (apt-get install chromium): report layout not measured"
+        )
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        opened = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield opened
+        opened.close()
+
+
+def _page(browser: Any, report: Path, width: int) -> Any:
+    page = browser.new_page(viewport={"width": width, "height": 844 if width < 600 else 900})
+    page.goto(report.as_uri())
+    return page
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_table_overflows_its_section_and_no_cell_is_a_word_wide(
+    browser: Any, demo_report: Path, width: int
+):
+    page = _page(browser, demo_report, width)
+    found = page.evaluate(MEASURE)
+    shots = Path(os.environ.get("SMBML_SCREENSHOTS", demo_report.parent))
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / f"report-{width}px.png"), full_page=True)
+    page.close()
+    assert found["page"] <= found["viewport"]  # the page never scrolls sideways
+    assert found["tables"]
+    for table in found["tables"]:
+        assert found["left"] - 1 <= table["left"] and table["right"] <= found["right"] + 1, table
+        assert table["width"] <= table["box"] + 1, table  # fits: no sideways scrolling needed
+        if width < 600 and table["kind"] == "wide":  # a card: each value has the whole line
+            assert table["narrowest"] >= 0.8 * table["box"], table
+        else:
+            assert table["narrowest"] >= 40, table
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", WIDTHS)
+def test_chart_text_is_legible(browser: Any, demo_report: Path, width: int):
+    page = _page(browser, demo_report, width)
+    smallest = page.evaluate(MEASURE)["text"]
+    page.close()
+    assert len(smallest) >= 10  # every section's charts
+    assert min(smallest) >= SMALLEST_TEXT_PX, smallest
+
+
+@pytest.mark.slow
+def test_long_lists_show_their_top_rows_and_sections_stay_short_on_a_phone(
+    browser: Any, demo_report: Path
+):
+    page = _page(browser, demo_report, 390)
+    sections = dict(page.evaluate(MEASURE)["sections"])
+    assert max(sections.values()) <= TALLEST_SECTION_PX, sections
+    for title in ("Prices", "Deals and pipeline"):
+        found = page.evaluate(SECTION_LIST, title)
+        assert found["shown"] == 10 and found["hidden"] > 0, (title, found)
+        rest = page.locator(f"#{found['id']}")
+        assert not rest.locator("tbody tr").first.is_visible(), title
+        rest.locator("summary").click()
+        assert rest.locator("tbody tr").first.is_visible(), title
+    page.close()
