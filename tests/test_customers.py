@@ -110,6 +110,10 @@ def test_value_model_predicts_every_customer_with_honest_ranges(value_model, bus
     assert (table["churn_risk"] >= 1 - table["p_alive"] - 1e-9).all()
     assert (table["value_lo80"] <= table["value_hi80"]).all()
     assert (table["expected_value"] >= 0).all()
+    # The range holds the expected value, also for the customer who has most likely left
+    # (a 10-90% range of $0-$0 beside an expected $67 was a contradiction).
+    assert (table["value_lo80"] <= table["expected_value"] + 1e-9).all()
+    assert (table["expected_value"] <= table["value_hi80"] + 1e-9).all()
     longer = value_model.predict(730)
     assert (longer["expected_purchases"] >= table["expected_purchases"] - 1e-9).all()
 

@@ -97,8 +97,9 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
             f"Last bought {_gap_words(r.weeks_since_last)} ago",
             f"{plural(int(r.purchases_so_far), 'purchase')} so far, "
             f"{money(float(r.spend_so_far), cur)} in total",
-            f"Likely to spend {money(float(r.value_lo80), cur)}-"
-            f"{money(float(r.value_hi80), cur)} in the next {months} months",
+            f"Expected to spend {money(float(r.expected_value), cur)} in the next {months} "
+            f"months (80% range {money(float(r.value_lo80), cur)}-"
+            f"{money(float(r.value_hi80), cur)})",
         ]
         for r in table.itertuples(index=False)
     ]
