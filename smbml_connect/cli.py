@@ -191,6 +191,7 @@ def _print_result(result: RunResult, outputs: list[Path]) -> None:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+DEMO_STORE = "demo-store.sqlite"  # where `smbml demo` keeps its store, in --out
 
 
 def _config_option(help_text: str) -> Callable[[F], F]:
@@ -249,7 +250,7 @@ def demo(out_dir: Path, store_path: Path | None, seed: int, contacts: int, quiet
     from smbml_connect.store import Store
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    store_file = store_path or out_dir / "demo-store.sqlite"
+    store_file = store_path or out_dir / DEMO_STORE
     if store_path is None:  # a demo starts fresh every time
         for suffix in ("", "-wal", "-shm"):
             Path(f"{store_file}{suffix}").unlink(missing_ok=True)
@@ -577,7 +578,11 @@ def serve(
 
 
 @cli.command()
-@_store_option("Store file (default: your user data folder).")
+@_config_option("The config file whose `store =` to read, if it has one.")
+@_store_option(
+    "Store file (default: the config's store, else the newer of ./demo-store.sqlite and "
+    "the store in your user data folder)."
+)
 @click.option(
     "-n",
     "--runs",
@@ -587,18 +592,33 @@ def serve(
     show_default=True,
     help="How many recent runs to show.",
 )
-def status(store_path: Path | None, limit: int) -> None:
+def status(config_path: Path, store_path: Path | None, limit: int) -> None:
     """Show the last runs, what they loaded, the data checks, and the rows they rejected."""
-    _status(store_path, limit)
+    _status(_status_store(config_path, store_path), limit)
 
 
-def _status(store_path: Path | None, limit: int) -> None:
+def _status_store(config_path: Path, store_path: Path | None) -> Path:
+    """The store `status` reads: --store, the config's `store =`, or the newer of the demo's
+    store here and the default one (the demo tells a new user to run `smbml status` next)."""
     from smbml_connect.errors import StoreError
-    from smbml_connect.store import Store, default_store_path
+    from smbml_connect.store import default_store_path
 
-    path = store_path or default_store_path()
-    if not path.exists():
-        raise StoreError(f"no store at {path} yet: run `smbml demo` or `smbml run` first")
+    if store_path is not None:
+        candidates = [store_path]
+    elif config_path.exists() and (configured := _read_config(config_path).store) is not None:
+        candidates = [configured]
+    else:
+        candidates = [default_store_path(), Path(DEMO_STORE)]
+    found = [p for p in candidates if p.exists()]
+    if not found:
+        where = " or ".join(str(p) for p in candidates)
+        raise StoreError(f"no store at {where} yet: run `smbml demo` or `smbml run` first")
+    return max(found, key=lambda p: p.stat().st_mtime)
+
+
+def _status(path: Path, limit: int) -> None:
+    from smbml_connect.store import Store
+
     with Store(path) as store:
         runs = store.runs(limit)
         click.echo(f"Store: {path}")
