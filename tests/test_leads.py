@@ -410,14 +410,16 @@ def test_a_model_no_better_than_guessing_says_so_and_gets_no_tiers():
     )
 
 
-def test_fairness_tab_shows_every_rate_in_percent(contact_model: LeadScorer):
-    """Issue 24: mean_score 23.92 beside mean_predicted 0.24 and an observed 25%."""
+def test_fairness_tab_shows_every_rate_in_one_unit(contact_model: LeadScorer):
+    """Issue 24: mean_score 23.92 beside mean_predicted 0.24 and an observed 25%. Every rate
+    is now a share of 1 named as a rate, which the workbook and report both show in %."""
     table = _fairness_table(contact_model.card_["fairness"])
     assert "mean_score" not in table.columns
-    for column in ("predicted_chance", "observed_rate"):
-        assert table[column].between(0, 100).all() and table[column].max() > 1
+    rates = [c for c in table.columns if "rate" in c]
+    assert rates == ["predicted_rate", "observed_rate", "average_rate_gap"]
+    assert table[rates].apply(lambda c: c.dropna().between(0, 1).all()).all()
     groups = pd.DataFrame(contact_model.card_["fairness"]["groups"])
-    assert table["predicted_chance"].tolist() == (groups["mean_predicted"] * 100).round(1).tolist()
+    assert table["predicted_rate"].tolist() == groups["mean_predicted"].round(4).tolist()
 
 
 def test_hubspot_win_probability_is_the_chance_in_percent_once():

@@ -178,13 +178,15 @@ def _scored_at(rows: pd.DataFrame) -> pd.Series:
 
 
 def _fairness_table(fairness: Mapping[str, Any]) -> pd.DataFrame:
-    """One unit for every rate: percent (a score of 23.9 beside a rate of 0.24 read as two things)."""
+    """Every rate as a share of 1, named as a rate, so that the workbook and the report both
+    show it in % (a mean score of 23.9 beside a predicted 0.24 and an observed 25% read as
+    three different things)."""
     groups = pd.DataFrame(fairness["groups"])
-    percent = {"mean_predicted": "predicted_chance", "observed_rate": "observed_rate",
-               "calibration_error": "calibration_error"}  # fmt: skip
     table = groups[["group", "rows"]].rename(columns={"group": fairness["column"]})
-    for column, shown in percent.items():
-        table[shown] = (pd.to_numeric(groups[column], errors="coerce") * 100).round(1)
+    shares = {"mean_predicted": "predicted_rate", "observed_rate": "observed_rate",
+              "calibration_error": "average_rate_gap"}  # fmt: skip
+    for column, shown in shares.items():
+        table[shown] = pd.to_numeric(groups[column], errors="coerce").round(4)
     table["auc"] = pd.to_numeric(groups["auc"], errors="coerce").round(3)
     return table
 
@@ -289,8 +291,8 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
             FAIRNESS_TAB,
             fairness_table,
             f"Held-out leads per {card['fairness']['column']}, all in %: the average predicted "
-            "chance, how many became customers, and how far the chances were off (calibration "
-            "error, in percentage points). Large differences in calibration error deserve a look.",
+            "chance, how many became customers, and how far the chances were off on average "
+            "(average_rate_gap). Large differences in that gap deserve a look.",
         )
         paragraphs.append(
             f"The table compares scores and outcomes per {card['fairness']['column']} on held-out "
