@@ -23,7 +23,7 @@ from rich.console import Console
 
 from smbml_connect import __version__
 from smbml_connect.credentials import RedactingFilter, redact
-from smbml_connect.errors import ConfigError, SmbmlError
+from smbml_connect.errors import ConfigError, DataValidationError, SmbmlError
 
 if TYPE_CHECKING:
     from smbml_connect.config import Config
@@ -163,7 +163,9 @@ def _print_result(result: RunResult, outputs: list[Path]) -> None:
             "of a deal or quote, not of an order) and were left out."
         )
     if result.consent_skipped:
-        click.echo(f"{result.consent_skipped:,} contacts opted out of processing: not scored.")
+        click.echo(
+            f"{_plural(result.consent_skipped, 'contact')} opted out of processing: not scored."
+        )
     unreadable = getattr(result, "consent_unreadable", 0)
     if unreadable:
         click.echo(
@@ -461,8 +463,11 @@ def inspect(config_path: Path) -> None:
     tables = source.available()
     click.echo(f"Source: {source.name}")
     if not tables:
-        click.echo("No tab or file matches a table name (contacts, deals, orders, ...).")
-        return
+        raise DataValidationError(
+            f"no tab or file in {source.name} matches a table name (contacts, deals, orders, "
+            "order lines, products, ...): rename a tab, or name it in the config, e.g. "
+            '[source.tables] orders = "Sheet1"'
+        )
     for table in tables:
         frame = source.pull(table)
         where = source.where(table)
@@ -633,7 +638,10 @@ def _status(path: Path, limit: int) -> None:
             shown = rejects.drop(columns=["row"]).head(20)
             rows = shown["source_row"].astype("Int64").astype("string")  # 3, not 3.0
             shown["source_row"] = rows.fillna("")  # a row left out after loading has none
-            click.echo(f"Rejects of run {latest} (first {len(shown)} of {len(rejects):,}):")
+            which = (
+                f"first {len(shown)} of {len(rejects):,}" if len(shown) < len(rejects) else "all"
+            )
+            click.echo(f"Rejects of run {latest} ({which}):")
             with pd.option_context("display.width", 200, "display.max_colwidth", 60):
                 click.echo(shown.to_string(index=False, na_rep="", max_colwidth=60))
 

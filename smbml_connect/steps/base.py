@@ -93,6 +93,11 @@ class Step:
     run: Callable[[Mapping[str, pd.DataFrame], StepContext], StepResult]
     outputs: StepOutputs = field(default_factory=StepOutputs)
     settings: type[StepSettings] | None = None  # validated from analytics.<settings.key>
+    title: str = ""  # what a person reads ("Deal win chances", not "deal_win")
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name.replace("_", " ").capitalize()
 
     @property
     def settings_key(self) -> str | None:

@@ -356,7 +356,7 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
 
 
 CHURN_VALUE = Step(
-    "churn_value", needs=("orders",), personal=True, run=churn_value_step,
+    "churn_value", title="Churn risk and customer value", needs=("orders",), personal=True, run=churn_value_step,
     outputs=StepOutputs(
         tables=(SCORES,),
         tabs=(VALUE_TAB, VALUE_MODEL_TAB),
@@ -373,11 +373,11 @@ CHURN_VALUE = Step(
     settings=CustomersSettings,
 )  # fmt: skip
 CUSTOMER_CLUSTERS = Step(
-    "customer_clusters", needs=("orders",), personal=True, run=cluster_step,
+    "customer_clusters", title="Customer clusters", needs=("orders",), personal=True, run=cluster_step,
     outputs=StepOutputs(tables=(SCORES,), tabs=(CLUSTERS_TAB, MEMBERS_TAB)),
 )  # fmt: skip
 NEXT_PRODUCT = Step(
-    "next_product", needs=("orders", "order_lines"), personal=True, run=next_product_step,
+    "next_product", title="Next best product", needs=("orders", "order_lines"), personal=True, run=next_product_step,
     outputs=StepOutputs(
         tables=(SCORES,),
         tabs=(NEXT_TAB,),

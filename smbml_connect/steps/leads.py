@@ -380,7 +380,7 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
 
 
 LEAD_SCORES = Step(
-    "lead_scores", needs=("contacts",), personal=True, run=lead_step,
+    "lead_scores", title="Lead scores", needs=("contacts",), personal=True, run=lead_step,
     outputs=StepOutputs(
         tables=(SCORES,),
         tabs=(LEAD_TAB, LEAD_MODEL_TAB, FAIRNESS_TAB),
@@ -401,7 +401,7 @@ LEAD_SCORES = Step(
     settings=LeadsSettings,
 )  # fmt: skip
 DEAL_WIN = Step(
-    "deal_win", needs=("deals",), personal=True, run=deal_step,
+    "deal_win", title="Deal win chances", needs=("deals",), personal=True, run=deal_step,
     outputs=StepOutputs(
         tables=(SCORES, FORECASTS),
         tabs=(DEALS_TAB, PIPELINE_TAB, DEAL_MODEL_TAB),

@@ -212,7 +212,7 @@ def _price(column: str) -> Callable[[pd.DataFrame], pd.Series]:
 
 
 PRICE_SUGGESTIONS_STEP = Step(
-    "price_suggestions", needs=("orders", "order_lines"), personal=False, run=pricing_step,
+    "price_suggestions", title="Price suggestions", needs=("orders", "order_lines"), personal=False, run=pricing_step,
     outputs=StepOutputs(
         tables=(PRICE_SUGGESTIONS,),
         tabs=(PRICES_TAB,),

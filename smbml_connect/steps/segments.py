@@ -159,4 +159,11 @@ def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepRe
     return result
 
 
-RFM_SEGMENTS = Step("rfm_segments", needs=("orders",), personal=True, run=rfm_step, outputs=OUTPUTS)
+RFM_SEGMENTS = Step(
+    "rfm_segments",
+    title="Customer segments (RFM)",
+    needs=("orders",),
+    personal=True,
+    run=rfm_step,
+    outputs=OUTPUTS,
+)
