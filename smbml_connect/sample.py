@@ -461,7 +461,7 @@ def _basket_lines(
     )
 
 
-def _deal_owner_name(contacts: pd.DataFrame, i: int) -> str:
+def _deal_owner_name(contacts: pd.DataFrame, i: int | np.integer) -> str:
     """The company, or for a home buyer (no company) the last name: never "nan"."""
     company = contacts["company"].iloc[i]
     return (
