@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from audit import cluster_name_problems
 
 from smbml_connect.analytics.customers.btyd import BetaGeo, GammaGamma, simulate_histories
 from smbml_connect.analytics.customers.clusters import CustomerClusters, customer_features
@@ -294,29 +294,6 @@ def test_purchases_by_customer_skips_refunds(business):
     purchases = purchases_by_customer(t["orders"], t["order_lines"])
     refunded = set(t["orders"].loc[t["orders"]["status"] != "completed", "order_id"])
     assert not set(purchases["order_id"]) & refunded
-
-
-def cluster_name_problems(profiles: pd.DataFrame) -> list[str]:
-    """What a cluster's name says that its own medians contradict (also used by the audit)."""
-    problems = []
-    for row in profiles.itertuples(index=False):
-        name, orders, quiet = (
-            str(row.name),
-            float(row.median_orders),
-            float(row.median_days_since_order),
-        )
-        said = re.search(r"about (\d+) orders each", name)
-        if said and int(said.group(1)) != round(orders):
-            problems.append(f"{name!r}: median orders {orders:g}")
-        if "one-off" in name and orders > 1:
-            problems.append(f"{name!r}: median orders {orders:g}")
-        if ("every month" in name or "every few weeks" in name) and quiet > 60:
-            problems.append(f"{name!r}: quiet for {quiet:.0f} days")
-        if ("quiet for" in name) != (quiet >= 180):
-            problems.append(f"{name!r}: median days since an order {quiet:.0f}")
-    if profiles["name"].nunique() != len(profiles):
-        problems.append(f"names repeat: {profiles['name'].tolist()}")
-    return problems
 
 
 def test_cluster_names_follow_each_clusters_own_medians(business):

@@ -74,6 +74,7 @@ NEXT_TAB = Tab(
     columns=("contact_id", "name", "rank", "product_id", "product", "reason", "score"),
 )
 
+SHOWN_CHANCES = (0.001, 0.999)  # shown to one decimal in %: never 0.0% or 100.0%
 PROFILE_COLUMNS = ["cluster", "name", "customers", "share_of_revenue", "median_orders",
                    "median_spend", "median_days_since_order"]  # fmt: skip
 
@@ -90,6 +91,10 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
     horizon = context.settings_for(CustomersSettings).horizon_days
     model = CustomerValueModel().fit(tables["orders"], context.as_of)
     table = model.predict(horizon)
+    # A chance shown as 100.0% or 0.0% reads as certain; a customer quiet for years is
+    # very likely, not surely, gone.
+    for column in ("churn_risk", "p_alive"):
+        table[column] = table[column].clip(SHOWN_CHANCES[0], SHOWN_CHANCES[1])
     cur = context.currency
     months = round(horizon / 30.4)
     reasons = [
