@@ -377,6 +377,11 @@ MISSING_WORDS = re.compile(r"(?<![\w-])(nan|None|<NA>|NaT|NaN|null)(?![\w-])")
 CONFIG_KEYS = {"as_of", "min_margin", "max_change", "order_lines", "deal_stages", "source_row"}
 
 
+ONE_PLURAL = re.compile(
+    r"(?<![\d.,])\b1 (rows|contacts|values|customers|orders|order lines|leads|deals|products|"
+    r"months|weeks|days|changes|lines|tables|groups|segments|purchases|series)\b"
+)
+FIRST_OF = re.compile(r"first ([\d,]+) of ([\d,]+)")
 # Columns whose text is the shop's own data (a CRM's "organic_search", a rejected value).
 DATA_COLUMNS = {"lead_source", "country", "industry", "stage", "pipeline", "category", "email",
                 "value", "product", "name", "segment", "original row", "source", "column"}  # fmt: skip
@@ -424,6 +429,12 @@ def check_text(out: Outputs, tally: Tally) -> None:
     for name, values in out.hubspot.items():
         texts += [(f"hubspot {name}", str(v), CONFIG_KEYS) for v in values]
     for where, text, allowed in texts:
+        wrong = ONE_PLURAL.findall(text) + [
+            f"first {a} of {b}"
+            for a, b in FIRST_OF.findall(text)
+            if int(a.replace(",", "")) > int(b.replace(",", ""))
+        ]
+        tally.check("plural agreement", not wrong, f"{where}: {wrong} in {text[:100]!r}")
         missing = MISSING_WORDS.findall(text)
         tally.check(
             "no nan/None/<NA> in text", not missing, f"{where}: {missing} in {text[:100]!r}"
