@@ -667,7 +667,9 @@ def cluster_name_problems(profiles: pd.DataFrame) -> list[str]:
             problems.append(f"{name!r}: median orders {orders:g}")
         if "one-off" in name and orders > 1:
             problems.append(f"{name!r}: median orders {orders:g}")
-        if ("every month" in name or "every few weeks" in name) and quiet > 60:
+        # A rhythm is said only while the median customer keeps it: quiet for at most 1.5
+        # times the longest gap the words allow (45 days a month, 21 every few weeks).
+        if ("every month" in name and quiet > 67.5) or ("every few weeks" in name and quiet > 31.5):
             problems.append(f"{name!r}: quiet for {quiet:.0f} days")
         if ("quiet for" in name) != (quiet >= 180):
             problems.append(f"{name!r}: median days since an order {quiet:.0f}")

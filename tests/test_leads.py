@@ -429,3 +429,17 @@ def test_hubspot_win_probability_is_the_chance_in_percent_once():
         {"entity": ["deal"], "entity_id": ["D1"], "model": ["deal_win"], "value": [92.0]}
     )
     assert prop.take(rows).tolist() == [92.0]
+
+
+def test_leads_showing_the_same_score_share_a_tier(fitted: LeadScorer, table: pd.DataFrame):
+    """Audit of issue 24 (seed 102): a D sat above a C, both showing the same score, as
+    tiers were cut on the unrounded chance."""
+    scorer = LeadScorer.from_text(fitted.to_text())
+    scored = scorer.score(table)
+    spread = scored.groupby("score")["probability"].agg(["min", "max"])
+    low, high = next((r["min"], r["max"]) for _, r in spread.iterrows() if r["max"] > r["min"])
+    scorer.tiers_ = {**scorer.tiers_, "C": (low + high) / 2, "D": 0.0}
+    scorer.tiers_["B"] = max(scorer.tiers_["B"], scorer.tiers_["C"])
+    scorer.tiers_["A"] = max(scorer.tiers_["A"], scorer.tiers_["B"])
+    again = scorer.score(table)
+    assert (again.groupby("score")["tier"].nunique() == 1).all()

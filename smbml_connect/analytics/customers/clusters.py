@@ -307,7 +307,7 @@ def _rhythm(part: pd.DataFrame) -> str:
     gap = float(
         ((repeat["tenure_days"] - repeat["recency_days"]) / (repeat["orders"] - 1)).median()
     )
-    if float(part["recency_days"].median()) > max(2 * gap, 60):
+    if float(part["recency_days"].median()) > 1.5 * gap:  # overdue by half a cycle or more
         return count
     if gap <= 45:
         return f"{count}, " + ("buy about every month" if gap > 21 else "buy every few weeks")

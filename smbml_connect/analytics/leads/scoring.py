@@ -536,13 +536,16 @@ class LeadScorer:
         # Calibration maps a sparse corner of the data to exactly 0 or 1; no deal or lead is
         # certain, so a shown chance stays within 1%-99%.
         p = np.clip(p, SHOWN_LIMITS[0], SHOWN_LIMITS[1])
+        score = np.rint(100 * p).astype(int)
+        # Tiers are cut on the score people see, so two leads showing the same score never
+        # get different tiers, and "A from 45" in the tab's note is exactly true.
         tier = np.full(len(p), "D", dtype=object)
         for name, _ in reversed(TIER_SHARES):
-            tier[p >= self.tiers_[name]] = name
+            tier[score >= np.rint(100 * self.tiers_[name])] = name
         return pd.DataFrame(
             {
                 "probability": p,
-                "score": np.rint(100 * p).astype(int),
+                "score": score,
                 "tier": tier,
                 "reasons": texts,
             },
