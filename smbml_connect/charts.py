@@ -18,6 +18,7 @@ from typing import Any, ParamSpec, TypedDict, TypeVar
 import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 __all__ = [
     "DemandCurve",
@@ -86,6 +87,8 @@ def bar_chart(
     axes.spines[["top", "right"]].set_visible(False)
     for y, value in enumerate(list(values)[::-1]):
         axes.text(value, y, f" {value:,.0f}", va="center", fontsize=8)
+    if all(float(v).is_integer() for v in values):  # counts: no 0.25-customer ticks
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _svg(figure)
 
 
@@ -96,6 +99,7 @@ def histogram(
     figure = Figure(figsize=(7, 3))
     axes = figure.subplots()
     axes.hist(list(values), bins=bins, color=_BLUE)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count of customers or leads
     axes.set_title(title, loc="left", fontsize=11)
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
