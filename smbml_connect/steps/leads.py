@@ -266,7 +266,10 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     paragraphs = [
         f"{plural(len(leads), 'open lead')} scored as of {context.as_of:%d %B %Y}. A score is the "
         f"chance in % of becoming a {label.replace('_', ' ')} within {horizon} days. "
-        + (untiered or f"{top:,} leads are in tier A: call them first."),
+        + (
+            untiered
+            or f"{plural(top, 'lead')} {'is' if top == 1 else 'are'} in tier A: call them first."
+        ),
         _quality_sentence(card, "past leads"),
         *card["warnings"],
     ]
