@@ -97,7 +97,7 @@ class Step:
 
     @property
     def label(self) -> str:
-        return self.title or self.name.replace("_", " ").capitalize()
+        return self.title or self.name.replace("_", " ")
 
     @property
     def settings_key(self) -> str | None:

@@ -383,7 +383,7 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
 
 
 LEAD_SCORES = Step(
-    "lead_scores", title="Lead scores", needs=("contacts",), personal=True, run=lead_step,
+    "lead_scores", title=LEAD_TAB.title, needs=("contacts",), personal=True, run=lead_step,
     outputs=StepOutputs(
         tables=(SCORES,),
         tabs=(LEAD_TAB, LEAD_MODEL_TAB, FAIRNESS_TAB),
@@ -404,7 +404,7 @@ LEAD_SCORES = Step(
     settings=LeadsSettings,
 )  # fmt: skip
 DEAL_WIN = Step(
-    "deal_win", title="Deal win chances", needs=("deals",), personal=True, run=deal_step,
+    "deal_win", title=DEALS_TAB.title, needs=("deals",), personal=True, run=deal_step,
     outputs=StepOutputs(
         tables=(SCORES, FORECASTS),
         tabs=(DEALS_TAB, PIPELINE_TAB, DEAL_MODEL_TAB),
