@@ -103,6 +103,8 @@ def bar_chart(
     axes.spines[["top", "right"]].set_visible(False)
     for y, value in enumerate(list(values)[::-1]):
         axes.text(value, y, f" {value:,.0f}", va="center", fontsize=_SMALL)
+    if all(float(v).is_integer() for v in values):  # counts: no 0.25-customer ticks
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _svg(figure)
 
 
@@ -113,6 +115,7 @@ def histogram(
     figure = Figure(figsize=(_WIDTH, 3))
     axes = figure.subplots()
     axes.hist(list(values), bins=bins, color=_BLUE)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count of customers or leads
     axes.set_title(title, loc="left", fontsize=_TITLE)
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)

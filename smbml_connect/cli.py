@@ -23,7 +23,7 @@ from rich.console import Console
 
 from smbml_connect import __version__
 from smbml_connect.credentials import RedactingFilter, redact
-from smbml_connect.errors import ConfigError, SmbmlError
+from smbml_connect.errors import ConfigError, DataValidationError, SmbmlError
 
 if TYPE_CHECKING:
     from smbml_connect.config import Config
@@ -163,7 +163,9 @@ def _print_result(result: RunResult, outputs: list[Path]) -> None:
             "of a deal or quote, not of an order) and were left out."
         )
     if result.consent_skipped:
-        click.echo(f"{result.consent_skipped:,} contacts opted out of processing: not scored.")
+        click.echo(
+            f"{_plural(result.consent_skipped, 'contact')} opted out of processing: not scored."
+        )
     unreadable = getattr(result, "consent_unreadable", 0)
     if unreadable:
         click.echo(
@@ -191,6 +193,7 @@ def _print_result(result: RunResult, outputs: list[Path]) -> None:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+DEMO_STORE = "demo-store.sqlite"  # where `smbml demo` keeps its store, in --out
 
 
 def _config_option(help_text: str) -> Callable[[F], F]:
@@ -249,7 +252,7 @@ def demo(out_dir: Path, store_path: Path | None, seed: int, contacts: int, quiet
     from smbml_connect.store import Store
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    store_file = store_path or out_dir / "demo-store.sqlite"
+    store_file = store_path or out_dir / DEMO_STORE
     if store_path is None:  # a demo starts fresh every time
         for suffix in ("", "-wal", "-shm"):
             Path(f"{store_file}{suffix}").unlink(missing_ok=True)
@@ -460,8 +463,11 @@ def inspect(config_path: Path) -> None:
     tables = source.available()
     click.echo(f"Source: {source.name}")
     if not tables:
-        click.echo("No tab or file matches a table name (contacts, deals, orders, ...).")
-        return
+        raise DataValidationError(
+            f"no tab or file in {source.name} matches a table name (contacts, deals, orders, "
+            "order lines, products, ...): rename a tab, or name it in the config, e.g. "
+            '[source.tables] orders = "Sheet1"'
+        )
     for table in tables:
         frame = source.pull(table)
         where = source.where(table)
@@ -607,7 +613,11 @@ def serve(
 
 
 @cli.command()
-@_store_option("Store file (default: your user data folder).")
+@_config_option("The config file whose `store =` to read, if it has one.")
+@_store_option(
+    "Store file (default: the config's store, else the newer of ./demo-store.sqlite and "
+    "the store in your user data folder)."
+)
 @click.option(
     "-n",
     "--runs",
@@ -617,18 +627,33 @@ def serve(
     show_default=True,
     help="How many recent runs to show.",
 )
-def status(store_path: Path | None, limit: int) -> None:
+def status(config_path: Path, store_path: Path | None, limit: int) -> None:
     """Show the last runs, what they loaded, the data checks, and the rows they rejected."""
-    _status(store_path, limit)
+    _status(_status_store(config_path, store_path), limit)
 
 
-def _status(store_path: Path | None, limit: int) -> None:
+def _status_store(config_path: Path, store_path: Path | None) -> Path:
+    """The store `status` reads: --store, the config's `store =`, or the newer of the demo's
+    store here and the default one (the demo tells a new user to run `smbml status` next)."""
     from smbml_connect.errors import StoreError
-    from smbml_connect.store import Store, default_store_path
+    from smbml_connect.store import default_store_path
 
-    path = store_path or default_store_path()
-    if not path.exists():
-        raise StoreError(f"no store at {path} yet: run `smbml demo` or `smbml run` first")
+    if store_path is not None:
+        candidates = [store_path]
+    elif config_path.exists() and (configured := _read_config(config_path).store) is not None:
+        candidates = [configured]
+    else:
+        candidates = [default_store_path(), Path(DEMO_STORE)]
+    found = [p for p in candidates if p.exists()]
+    if not found:
+        where = " or ".join(str(p) for p in candidates)
+        raise StoreError(f"no store at {where} yet: run `smbml demo` or `smbml run` first")
+    return max(found, key=lambda p: p.stat().st_mtime)
+
+
+def _status(path: Path, limit: int) -> None:
+    from smbml_connect.store import Store
+
     with Store(path) as store:
         runs = store.runs(limit)
         click.echo(f"Store: {path}")
@@ -643,7 +668,10 @@ def _status(store_path: Path | None, limit: int) -> None:
             shown = rejects.drop(columns=["row"]).head(20)
             rows = shown["source_row"].astype("Int64").astype("string")  # 3, not 3.0
             shown["source_row"] = rows.fillna("")  # a row left out after loading has none
-            click.echo(f"Rejects of run {latest} (first {len(shown)} of {len(rejects):,}):")
+            which = (
+                f"first {len(shown)} of {len(rejects):,}" if len(shown) < len(rejects) else "all"
+            )
+            click.echo(f"Rejects of run {latest} ({which}):")
             with pd.option_context("display.width", 200, "display.max_colwidth", 60):
                 click.echo(shown.to_string(index=False, na_rep="", max_colwidth=60))
 

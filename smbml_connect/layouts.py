@@ -446,6 +446,30 @@ HAND_KEPT = Layout(
 )
 
 
+# -- order lines without a line number ----------------------------------------------
+def _line_headers(frame: pd.DataFrame) -> dict[str, str]:
+    """Canonical order_lines column -> the header the usual synonyms give it."""
+    return {c: h for h, c in map_headers("order_lines", _headers(frame)).columns.items()}
+
+
+def _is_unnumbered_lines(head: pd.DataFrame) -> bool:
+    """An order, a product and a quantity per row, and no line number: a small shop's lines."""
+    found = _line_headers(head)
+    return {"order_id", "product_id", "quantity"} <= found.keys() and "line_no" not in found
+
+
+def _numbered_lines(frame: pd.DataFrame) -> pd.DataFrame:
+    return _with(frame, line_no=_line_numbers(frame[_line_headers(frame)["order_id"]]))
+
+
+UNNUMBERED_LINES = Layout(
+    name="order lines without a line number (numbered in file order within each order)",
+    signature=(),
+    tables={"order_lines": LayoutTable(shape=_numbered_lines, synonyms=True)},
+    check=_is_unnumbered_lines,
+)
+
+
 # -- Shopify ------------------------------------------------------------------------
 # Orders export (Orders > Export): no Shopify help page with the column list was found in
 # the search tools; the header was checked against others' readers of real exports
@@ -1221,5 +1245,6 @@ LAYOUTS: tuple[Layout, ...] = (
     HUBSPOT_DEALS,
     HUBSPOT_COMPANIES,
     HUBSPOT_CONTACTS,
+    UNNUMBERED_LINES,
     HAND_KEPT,
 )

@@ -407,17 +407,19 @@ def _run_step(
 ) -> None:
     missing = [t for t in step.needs if tables[t].empty]
     if missing:
-        result.skipped.append(f"{step.name}: no {', '.join(missing)} data")
+        result.skipped.append(
+            f"{step.label}: no {', '.join(t.replace('_', ' ') for t in missing)} data"
+        )
         return
     try:
         outcome = step.run(tables, context)
     except NotEnoughDataError as exc:
-        result.skipped.append(f"{step.name}: {exc}")
+        result.skipped.append(f"{step.label}: {exc}")
         return
     except Exception as exc:  # one failing analytic must not cost the others their results
         log.exception("step %s failed", step.name)
         detail = str(exc) if isinstance(exc, SmbmlError) else "unexpected error, see the log"
-        result.errors.append(f"{step.name}: {detail}")
+        result.errors.append(f"{step.label}: {detail}")
         return
     undeclared = _undeclared(step, outcome)
     if undeclared:  # a programming error: surfaces in tests, costs only this step's results

@@ -39,7 +39,14 @@ def _cell(column: str, value: object) -> str:
         return f'<td data-label="{label}"></td>'
     if isinstance(value, int | float) and not isinstance(value, bool):
         percent = any(word in column for word in ("share", "rate", "probability"))
-        text = f"{value:.0%}" if percent else f"{value:,.2f}".rstrip("0").rstrip(".")
+        money = any(w in column for w in ("price", "amount", "value", "revenue", "profit", "spend"))
+        text = (
+            f"{value:.0%}"
+            if percent
+            else f"{value:,.2f}"
+            if money
+            else f"{value:,.2f}".rstrip("0").rstrip(".")
+        )
         return f'<td class="num" data-label="{label}">{escape(text)}</td>'
     return f'<td data-label="{label}">{escape(str(value))}</td>'
 

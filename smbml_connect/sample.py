@@ -461,6 +461,14 @@ def _basket_lines(
     )
 
 
+def _deal_owner_name(contacts: pd.DataFrame, i: int | np.integer) -> str:
+    """The company, or for a home buyer (no company) the last name: never "nan"."""
+    company = contacts["company"].iloc[i]
+    return (
+        str(company) if isinstance(company, str) and company else str(contacts["last_name"].iloc[i])
+    )
+
+
 def _deals(
     rng: np.random.Generator, contacts: pd.DataFrame, truth: pd.DataFrame, end: pd.Timestamp
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -509,7 +517,7 @@ def _deals(
         rows.append(
             {
                 "deal_id": deal_id,
-                "name": f"{contacts['company'].iloc[i] or contacts['last_name'].iloc[i]} order",
+                "name": f"{_deal_owner_name(contacts, i)} order",
                 "amount": amount,
                 "currency": "USD",
                 "pipeline": pipeline,

@@ -361,6 +361,8 @@ def validate(
         raise DataValidationError(
             f"{table}{' from ' + source if source else ''}: required column(s) "
             f"{', '.join(missing)} not found; columns present: {', '.join(str(c) for c in frame.columns if c != SOURCE_ROW)}"
+            f" (name the header that holds it in the config: [source.mapping.{table}] "
+            f'"Your header" = "{missing[0]}"; `smbml inspect` shows how headers were read)'
         )
     frame = frame.reset_index(drop=True)
     rows = (

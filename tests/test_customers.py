@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from audit import cluster_name_problems
 
 from smbml_connect.analytics.customers.btyd import BetaGeo, GammaGamma, simulate_histories
 from smbml_connect.analytics.customers.clusters import CustomerClusters, customer_features
@@ -110,6 +111,10 @@ def test_value_model_predicts_every_customer_with_honest_ranges(value_model, bus
     assert (table["churn_risk"] >= 1 - table["p_alive"] - 1e-9).all()
     assert (table["value_lo80"] <= table["value_hi80"]).all()
     assert (table["expected_value"] >= 0).all()
+    # The range holds the expected value, also for the customer who has most likely left
+    # (a 10-90% range of $0-$0 beside an expected $67 was a contradiction).
+    assert (table["value_lo80"] <= table["expected_value"] + 1e-9).all()
+    assert (table["expected_value"] <= table["value_hi80"] + 1e-9).all()
     longer = value_model.predict(730)
     assert (longer["expected_purchases"] >= table["expected_purchases"] - 1e-9).all()
 
@@ -289,3 +294,13 @@ def test_purchases_by_customer_skips_refunds(business):
     purchases = purchases_by_customer(t["orders"], t["order_lines"])
     refunded = set(t["orders"].loc[t["orders"]["status"] != "completed", "order_id"])
     assert not set(purchases["order_id"]) & refunded
+
+
+def test_cluster_names_follow_each_clusters_own_medians(business):
+    """Issue 24: "Light spenders, buy about every month, quiet for 6 months" had a median of
+    2 orders, and both clusters "buy about every month"."""
+    t = business.tables
+    for seed in (0, 1, 2):
+        features = customer_features(t["orders"], t["order_lines"], t["products"], business.as_of)
+        model = CustomerClusters(random_state=seed).fit(features)
+        assert cluster_name_problems(model.profiles(features)) == []

@@ -9,8 +9,10 @@ from sklearn.metrics import roc_auc_score
 
 from smbml_connect import charts
 from smbml_connect.analytics.leads.deals import (
+    DEAL_TIER_TEXT,
     DealWinModel,
     deal_snapshot,
+    deal_tier,
     deal_training_frame,
     pipeline_forecast,
 )
@@ -140,7 +142,9 @@ def test_pipeline_chart_when_the_range_sits_above_the_expected_value():
     sure = pipeline_forecast(
         pd.DataFrame({"amount": [1000.0], "probability": [0.95], "close_month": ["2026-11"]})
     )
-    assert sure["expected"].iloc[0] == 950 and sure["lo80"].iloc[0] == 1000
+    # The 80% range holds the expected value: it reaches down to the deal being lost.
+    assert sure["expected"].iloc[0] == 950 and sure["lo80"].iloc[0] == 0
+    assert sure["hi80"].iloc[0] == 1000
     svg = charts.band_chart(
         sure["month"].tolist(), sure["expected"].tolist(), sure["lo80"].tolist(),
         sure["hi80"].tolist(), "Expected won revenue", "USD",
@@ -153,3 +157,42 @@ def test_no_closed_deals_is_not_enough(business: SampleBusiness):
     tables["deals"] = tables["deals"][~tables["deals"]["is_closed"]]
     with pytest.raises(NotEnoughDataError, match="no closed deals"):
         DealWinModel().fit(tables, business.as_of)
+
+
+def test_pipeline_ranges_hold_the_expected_value_and_nest():
+    """Issue 24: an expected $1,646 outside its 80% range of $1,710-$1,710, and a month
+    whose 80% and 95% ranges were the very same."""
+    scored = pd.DataFrame(
+        {
+            "amount": [1710.0, 2280.0, 3020.0, 4560.0],
+            "probability": [0.96, 0.01, 0.99, 0.98],
+            "close_month": ["2026-11", "2026-11", "2026-12", "2026-12"],
+        }
+    )
+    forecast = pipeline_forecast(scored)
+    assert (forecast["lo80"] <= forecast["expected"]).all()
+    assert (forecast["expected"] <= forecast["hi80"]).all()
+    assert (forecast["lo95"] <= forecast["lo80"]).all()
+    assert (forecast["hi80"] <= forecast["hi95"]).all()
+    december = forecast.iloc[1]
+    assert (december["lo95"], december["hi95"]) != (december["lo80"], december["hi80"])
+
+
+def test_deal_tiers_follow_the_chance_and_no_chance_is_certain(
+    business: SampleBusiness, model: DealWinModel
+):
+    """Issue 24: 92% was tier C and 99% tier B; six deals showed exactly 0%, one 100%."""
+    scored = model.predict(business.tables, business.as_of)
+    assert scored["score"].between(1, 99).all()
+    assert scored["probability"].between(0.01, 0.99).all()
+    order = {"A": 0, "B": 1, "C": 2, "D": 3}
+    ranked = scored.sort_values("score", ascending=False)["tier"].map(order)
+    assert ranked.is_monotonic_increasing
+    assert deal_tier(pd.Series([92, 75, 74, 50, 49, 25, 24, 1])).tolist() == list("AABBCCDD")
+    assert "A = 75% or more" in DEAL_TIER_TEXT
+
+
+def test_sample_deals_have_names_not_nan(business: SampleBusiness):
+    names = business.tables["deals"]["name"].astype(str)
+    assert not names.str.contains(r"\bnan\b|\bNone\b", regex=True).any()
+    assert names.str.endswith(" order").all()

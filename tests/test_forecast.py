@@ -21,10 +21,11 @@ from smbml_connect.analytics.forecast.engine import (
 from smbml_connect.analytics.forecast.ets import fit_ets
 from smbml_connect.analytics.forecast.models import seasonal_naive, theta
 from smbml_connect.analytics.forecast.sales_series import sales_series
+from smbml_connect.analytics.forecast.seasonality import check_seasonality
 from smbml_connect.analytics.forecast.timeseries import regularise
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.steps import StepContext
-from smbml_connect.steps.forecasts import forecast_step
+from smbml_connect.steps.forecasts import FORECAST_TAB, forecast_step
 
 COLUMNS = ["ds", "yhat", "lo80", "hi80", "lo95", "hi95", "model"]
 
@@ -289,7 +290,7 @@ def test_sales_series_counts_what_was_sold_and_leaves_the_open_month_out():
     assert frame["revenue:total"].tolist() == [30.0, 0.0, 30.0]  # Jan, Feb (no sale), Mar
     assert frame["units:A"].tolist() == [1.0, 0.0, 3.0]  # the refunded order is not a sale
     assert frame["units:other"].tolist() == [2.0, 0.0, 0.0]
-    assert "2025-04 is not over yet" in sales.notes[0]
+    assert "April 2025 is not over yet" in sales.notes[0]
     lines.loc[1, "quantity"] = np.nan
     again = sales_series(orders, lines, pd.Timestamp("2025-04-15", tz="UTC"), top_products=1)
     assert "1 order line without a quantity counted in revenue" in again.notes[-1]
@@ -314,3 +315,42 @@ def test_pipeline_step_writes_forecasts_tabs_and_a_chart(business):
     section = result.sections[0]
     assert section.title == "Sales forecast" and "<svg" in section.figures[0]
     assert "Seasonality" in section.paragraphs[2]
+
+
+def test_a_december_peak_the_eye_sees_is_called_seasonal():
+    """Issue 24: Decembers 50-60% above Novembers in both years, and the words said
+    "none clear" (the lag-12 autocorrelation test barely moves for one peaking month)."""
+    rng = np.random.default_rng(7)
+    t = np.arange(35)
+    dates = pd.date_range("2023-11-01", periods=35, freq="MS")
+    y = (12_000 + 350 * t) * np.where(dates.month == 12, 1.55, 1.0) * rng.normal(1, 0.06, 35)
+    out = forecast_series(dates, y, 12)
+    words = out.attrs["seasonality"]
+    assert words.startswith("detected") and "highest in December" in words
+
+
+def test_noise_is_not_called_seasonal():
+    rng = np.random.default_rng(3)
+    found = 0
+    for _ in range(40):
+        y = 100 + 2 * np.arange(36) + rng.normal(0, 10, 36)
+        check = check_seasonality(y, 12)
+        assert check is not None
+        found += check.seasonal
+    assert found <= 2  # the 1% level: about one false alarm in a hundred
+
+
+def test_the_forecast_names_the_months_it_covers_the_same_way_everywhere(business):
+    """Issue 24: 'Data up to 31 October 2026', then '2026-10 is left out', and '$274,917 in
+    the next 12 months' that in fact covered October 2026 to September 2027."""
+    result = forecast_step(business.tables, StepContext(as_of=business.as_of))
+    first = business.as_of.tz_convert(None).to_period("M")
+    span = f"{first.start_time:%B %Y} to {(first + 11).start_time:%B %Y}"
+    assert span in result.summary[0]
+    assert span in result.sections[0].paragraphs[0]
+    assert span in result.notes[FORECAST_TAB.title]
+    stored = result.outputs["forecasts"]
+    months = pd.to_datetime(stored["ds"]).dt.tz_convert(None).dt.to_period("M")
+    assert months.min() == first and months.max() == first + 11
+    notes = " ".join(result.sections[0].paragraphs)
+    assert f"{first.start_time:%B %Y} is not over yet" in notes

@@ -16,11 +16,17 @@ from smbml_connect.analytics.leads.contact_features import (
     lead_scoring_frame,
     lead_training_frame,
 )
-from smbml_connect.analytics.leads.scoring import LeadScorer, parse_target
+from smbml_connect.analytics.leads.scoring import LeadScorer, beats_baseline, parse_target
 from smbml_connect.analytics.shared.metrics import calibration_error
 from smbml_connect.errors import DataValidationError, NotEnoughDataError, NotFittedError
 from smbml_connect.sample import SampleBusiness, as_it_looked
-from smbml_connect.steps.leads import _quality_sentence, model_card_rows
+from smbml_connect.steps.leads import (
+    DEAL_WIN,
+    _fairness_table,
+    _no_better_than_guessing,
+    _quality_sentence,
+    model_card_rows,
+)
 
 
 def excel_table(n: int, seed: int = 1) -> pd.DataFrame:
@@ -374,3 +380,66 @@ def test_model_version_names_the_fitted_model_not_the_time_it_was_fitted() -> No
     nested = '{"scorer": "{\\"trained_at\\": \\"2026-12-01T10:00:00+00:00\\", \\"c\\": 1}"}'
     later = nested.replace("2026-12-01T10", "2026-12-03T11")
     assert model_version(nested, "deal_win") == model_version(later, "deal_win")
+
+
+def test_the_contact_model_beats_guessing_on_the_same_held_out_leads(contact_model: LeadScorer):
+    """Issue 24: 'Brier 0.163 (guessing the average: 0.158)' compared the held-out Brier
+    with guessing on the training rows; the baseline is now the same held-out rows."""
+    card = contact_model.card_
+    assert beats_baseline(card)
+    test_rate = card["held_out"]["positive_rate"]
+    train_rate = (
+        card["data"]["label_rate"] * card["data"]["labelled_rows"]
+        - test_rate * card["split"]["test_rows"]
+    ) / card["split"]["train_rows"]
+    expected = test_rate * (1 - train_rate) ** 2 + (1 - test_rate) * train_rate**2
+    assert card["baseline_brier"] == pytest.approx(expected, abs=1e-5)  # card rounds to 6 places
+    assert _no_better_than_guessing(card, "past leads") is None
+
+
+def test_a_model_no_better_than_guessing_says_so_and_gets_no_tiers():
+    rng = np.random.default_rng(4)
+    noise = pd.DataFrame({"a": rng.normal(size=600), "b": rng.normal(size=600)})
+    noise["won"] = rng.uniform(size=600) < 0.3
+    card = LeadScorer(model="logistic").fit(noise, "won").card_
+    worse = {**card, "held_out": {**card["held_out"], "brier": card["baseline_brier"] + 0.01}}
+    assert not beats_baseline(worse)
+    text = _no_better_than_guessing(worse, "past leads")
+    assert (
+        text is not None and "no better than guessing" in text and "not sorted into tiers" in text
+    )
+
+
+def test_fairness_tab_shows_every_rate_in_one_unit(contact_model: LeadScorer):
+    """Issue 24: mean_score 23.92 beside mean_predicted 0.24 and an observed 25%. Every rate
+    is now a share of 1 named as a rate, which the workbook and report both show in %."""
+    table = _fairness_table(contact_model.card_["fairness"])
+    assert "mean_score" not in table.columns
+    rates = [c for c in table.columns if "rate" in c]
+    assert rates == ["predicted_rate", "observed_rate", "average_rate_gap"]
+    assert table[rates].apply(lambda c: c.dropna().between(0, 1).all()).all()
+    groups = pd.DataFrame(contact_model.card_["fairness"]["groups"])
+    assert table["predicted_rate"].tolist() == groups["mean_predicted"].round(4).tolist()
+
+
+def test_hubspot_win_probability_is_the_chance_in_percent_once():
+    """The stored deal_win value is already in %: 92 was written to HubSpot as 9200."""
+    prop = next(p for p in DEAL_WIN.outputs.properties if p.name == "smbml_win_probability")
+    rows = pd.DataFrame(
+        {"entity": ["deal"], "entity_id": ["D1"], "model": ["deal_win"], "value": [92.0]}
+    )
+    assert prop.take(rows).tolist() == [92.0]
+
+
+def test_leads_showing_the_same_score_share_a_tier(fitted: LeadScorer, table: pd.DataFrame):
+    """Audit of issue 24 (seed 102): a D sat above a C, both showing the same score, as
+    tiers were cut on the unrounded chance."""
+    scorer = LeadScorer.from_text(fitted.to_text())
+    scored = scorer.score(table)
+    spread = scored.groupby("score")["probability"].agg(["min", "max"])
+    low, high = next((r["min"], r["max"]) for _, r in spread.iterrows() if r["max"] > r["min"])
+    scorer.tiers_ = {**scorer.tiers_, "C": (low + high) / 2, "D": 0.0}
+    scorer.tiers_["B"] = max(scorer.tiers_["B"], scorer.tiers_["C"])
+    scorer.tiers_["A"] = max(scorer.tiers_["A"], scorer.tiers_["B"])
+    again = scorer.score(table)
+    assert (again.groupby("score")["tier"].nunique() == 1).all()

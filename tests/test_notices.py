@@ -150,7 +150,7 @@ def test_data_that_ends_long_before_as_of_is_said_not_forecast_as_zero(store):
     assert len(stale) == 1 and stale[0].count == 337  # 2024-06-29 -> 2025-06-01
     assert "2024-06-29" in stale[0].message
     assert "sales_forecast" not in result.steps
-    (line,) = [s for s in result.skipped if s.startswith("sales_forecast")]
+    (line,) = [s for s in result.skipped if s.startswith("Sales forecast")]
     assert "orders end on 2024-06-29" in line and "expected" not in line
     html = render_report(result)
     assert "Data checks" in html and "2024-06-29" in html and "$0" not in html

@@ -20,7 +20,7 @@ from smbml_connect.errors import ConfigError, NotEnoughDataError
 from smbml_connect.sample import SampleBusiness
 from smbml_connect.schema import OUTPUT_TABLES
 from smbml_connect.steps.base import StepContext
-from smbml_connect.steps.pricing import PricingSettings, pricing_step
+from smbml_connect.steps.pricing import PricingSettings, _confidence_text, pricing_step
 
 
 def _weekly_demand(
@@ -217,3 +217,38 @@ def test_step_writes_store_rows_a_prices_tab_and_demand_curves(business: SampleB
     assert {"reason", "profit_change_per_month_low_80", "weeks_with_sales"} <= set(sheet.columns)
     section = result.sections[0]
     assert section.title == "Prices" and section.figures[0].startswith("<svg")
+
+
+def test_a_suggestion_short_of_the_minimum_margin_says_so():
+    """Issue 24: Sencha, 6.99 at a unit cost of 5.85: raised to 7.68 (a 23.8% margin) under a
+    30% minimum, and the reason did not say the guardrail was still not met."""
+    choice = choose_price(-0.7, 0.05, 6.99, 5.85, 30, Guardrails(min_margin=0.30))
+    assert choice.suggested == pytest.approx(7.69, abs=0.01)
+    reason = reason_for(choice, -0.7, "USD")
+    assert "minimum margin of 30%" in reason and "needs 8.36" in reason
+    assert "which leaves 23." in reason
+    met = choose_price(-0.7, 0.05, 9.99, 5.85, 30, Guardrails(min_margin=0.30))
+    assert met.unmet is None and (met.suggested - 5.85) / met.suggested >= 0.30
+    floor = choose_price(-3.0, 0.05, 10.0, None, 30, Guardrails(floor={"P": 12.0}), "P")
+    assert floor.suggested == 11.0 and "the price floor is 12.00" in reason_for(floor, -3.0)
+
+
+def test_confidence_is_never_shown_as_certain():
+    """Issue 24: "high (100%)" from 1,000 draws that all agreed."""
+    row = pd.Series({"confidence_words": "high", "confidence": 1.0})
+    assert _confidence_text(row) == "high (over 99%)"
+    assert _confidence_text(row.replace(1.0, 0.934)) == "high (93%)"
+
+
+def test_a_missing_quantity_is_said_in_words_not_as_pandas_text():
+    """Issue 24: "quantity: <NA> is not a quantity above 0" in the report."""
+    lines = pd.DataFrame(
+        {"order_id": ["1", "2"], "line_no": [1, 1], "product_id": ["P1", "P1"],
+         "quantity": pd.array([pd.NA, 2.0], dtype="Float64"), "unit_price": [5.0, 5.0],
+         "discount": [0.0, 0.0],
+         "ordered_at": pd.to_datetime(["2024-01-02", "2024-01-03"], utc=True)}
+    )  # fmt: skip
+    notes = weekly_prices(lines, None, pd.Timestamp("2024-06-01", tz="UTC")).notes
+    text = " ".join(notes)
+    assert "quantity is empty" in text
+    assert not any(word in text for word in ("<NA>", "nan", "None"))

@@ -96,6 +96,11 @@ class Step:
     # The tables it reads, so a table that failed to load holds back only the steps that
     # read it; None: it may read any (held back when any failed).
     reads: tuple[str, ...] | None = None
+    title: str = ""  # what a person reads ("Deal win chances", not "deal_win")
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name.replace("_", " ")
 
     @property
     def settings_key(self) -> str | None:

@@ -74,6 +74,7 @@ NEXT_TAB = Tab(
     columns=("contact_id", "name", "rank", "product_id", "product", "reason", "score"),
 )
 
+SHOWN_CHANCES = (0.001, 0.999)  # shown to one decimal in %: never 0.0% or 100.0%
 PROFILE_COLUMNS = ["cluster", "name", "customers", "share_of_revenue", "median_orders",
                    "median_spend", "median_days_since_order"]  # fmt: skip
 
@@ -90,6 +91,10 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
     horizon = context.settings_for(CustomersSettings).horizon_days
     model = CustomerValueModel().fit(tables["orders"], context.as_of)
     table = model.predict(horizon)
+    # A chance shown as 100.0% or 0.0% reads as certain; a customer quiet for years is
+    # very likely, not surely, gone.
+    for column in ("churn_risk", "p_alive"):
+        table[column] = table[column].clip(SHOWN_CHANCES[0], SHOWN_CHANCES[1])
     cur = context.currency
     months = round(horizon / 30.4)
     reasons = [
@@ -97,8 +102,9 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
             f"Last bought {_gap_words(r.weeks_since_last)} ago",
             f"{plural(int(r.purchases_so_far), 'purchase')} so far, "
             f"{money(float(r.spend_so_far), cur)} in total",
-            f"Likely to spend {money(float(r.value_lo80), cur)}-"
-            f"{money(float(r.value_hi80), cur)} in the next {months} months",
+            f"Expected to spend {money(float(r.expected_value), cur)} in the next {months} "
+            f"months (80% range {money(float(r.value_lo80), cur)}-"
+            f"{money(float(r.value_hi80), cur)})",
         ]
         for r in table.itertuples(index=False)
     ]
@@ -355,7 +361,8 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
 
 
 CHURN_VALUE = Step(
-    "churn_value", needs=("orders",), personal=True, run=churn_value_step, reads=("contacts",),
+    "churn_value", title="Churn risk and customer value", needs=("orders",), personal=True,
+    run=churn_value_step, reads=("contacts",),
     outputs=StepOutputs(
         tables=(SCORES,),
         tabs=(VALUE_TAB, VALUE_MODEL_TAB),
@@ -372,13 +379,13 @@ CHURN_VALUE = Step(
     settings=CustomersSettings,
 )  # fmt: skip
 CUSTOMER_CLUSTERS = Step(
-    "customer_clusters", needs=("orders",), personal=True, run=cluster_step,
-    reads=("order_lines", "products", "contacts"),
+    "customer_clusters", title="Customer clusters", needs=("orders",), personal=True,
+    run=cluster_step, reads=("order_lines", "products", "contacts"),
     outputs=StepOutputs(tables=(SCORES,), tabs=(CLUSTERS_TAB, MEMBERS_TAB)),
 )  # fmt: skip
 NEXT_PRODUCT = Step(
-    "next_product", needs=("orders", "order_lines"), personal=True, run=next_product_step,
-    reads=("products", "contacts"),
+    "next_product", title="Next best product", needs=("orders", "order_lines"), personal=True,
+    run=next_product_step, reads=("products", "contacts"),
     outputs=StepOutputs(
         tables=(SCORES,),
         tabs=(NEXT_TAB,),

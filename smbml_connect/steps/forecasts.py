@@ -14,7 +14,7 @@ from smbml_connect.analytics.forecast.engine import (
     SeriesForecast,
     forecast_panel_results,
 )
-from smbml_connect.analytics.forecast.sales_series import TOTAL, sales_series
+from smbml_connect.analytics.forecast.sales_series import TOTAL, period_words, sales_series
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.data_checks import data_ends_early
 from smbml_connect.errors import NotEnoughDataError
@@ -154,6 +154,15 @@ def _accuracy_words(result: SeriesForecast) -> str:
     )
 
 
+def _span(dates: pd.Series, freq: str) -> str:
+    """The periods a forecast covers, named as a person would: 'October 2026 to September 2027'."""
+    alias = FREQUENCIES[freq][2]
+    first, last = (pd.Timestamp(d).to_period(alias) for d in (dates.min(), dates.max()))
+    if first == last:
+        return period_words(first, freq)
+    return f"{period_words(first, freq)} to {period_words(last, freq)}"
+
+
 def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
     settings = context.settings_for(ForecastSettings)
     horizon, freq = settings.horizon, settings.frequency
@@ -209,7 +218,8 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     result.add_tab(
         FORECAST_TAB,
         pd.DataFrame(sheet_rows),
-        f"Sales forecast per {word} for the next {plural(horizon, word)}: 8 in 10 outcomes should "
+        f"Sales forecast per {word} for the next {plural(horizon, word)} "
+        f"({_span(results[f'revenue:{TOTAL}'].frame['ds'], freq)}): 8 in 10 outcomes should "
         "fall between low_80 and high_80, 19 in 20 between low_95 and high_95.",
     )
     result.add_tab(
@@ -228,11 +238,10 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     cur = context.currency
     expected = float(total.frame["yhat"].sum())
     low, high = float(total.frame["lo80"].sum()), float(total.frame["hi80"].sum())
-    result.summary.append(
-        f"Sales forecast: {money(expected, cur)} expected in the next {plural(horizon, word)}"
-    )
+    span = _span(total.frame["ds"], freq)
+    result.summary.append(f"Sales forecast: {money(expected, cur)} expected in {span}")
     paragraphs = [
-        f"Revenue in the next {plural(horizon, word)} is expected to be about "
+        f"Revenue in the next {plural(horizon, word)} ({span}) is expected to be about "
         f"{money(expected, cur)}. In each {word}, 8 in 10 outcomes should fall in the darker band.",
         f"Adding up the {word}ly 80% ranges gives {money(low, cur)} to {money(high, cur)}; the "
         "real total is more certain than that, because good and bad periods partly cancel out.",
@@ -259,8 +268,8 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
 
 
 SALES_FORECAST = Step(
-    "sales_forecast", needs=("orders",), personal=False, run=forecast_step,
-    reads=("order_lines", "products"),
+    "sales_forecast", title="Sales forecast", needs=("orders",), personal=False,
+    run=forecast_step, reads=("order_lines", "products"),
     outputs=StepOutputs(tables=(FORECASTS,), tabs=(FORECAST_TAB, CHART_TAB, CHECK_TAB)),
     settings=ForecastSettings,
 )  # fmt: skip

@@ -14,8 +14,8 @@ from smbml_connect.analytics.leads.contact_features import (
     lead_scoring_frame,
     lead_training_frame,
 )
-from smbml_connect.analytics.leads.deals import DealWinModel, pipeline_forecast
-from smbml_connect.analytics.leads.scoring import TIER_SHARES, LeadScorer
+from smbml_connect.analytics.leads.deals import DEAL_TIER_TEXT, DealWinModel, pipeline_forecast
+from smbml_connect.analytics.leads.scoring import TIER_SHARES, LeadScorer, beats_baseline
 from smbml_connect.analytics.shared.tabular import humanise
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.ports import (
@@ -38,7 +38,6 @@ from smbml_connect.steps.base import (
     contact_names,
     model_version,
     money,
-    percent_of,
     plural,
     reasons_of,
     score_of,
@@ -156,11 +155,40 @@ def _quality_sentence(card: Mapping[str, Any], what: str) -> str:
     )
 
 
+NO_TIERS = "-"  # the tier shown when the model did no better than guessing
+
+
+def _no_better_than_guessing(card: Mapping[str, Any], what: str) -> str | None:
+    """The warning for a model that did no better than guessing, or None when it did better."""
+    if beats_baseline(dict(card)):
+        return None
+    return (
+        f"On {what} it had not seen, this model did no better than guessing the past average "
+        f"rate for every one (Brier score {card['held_out']['brier']:.3f} against "
+        f"{card['baseline_brier']:.3f} for guessing): treat its chances as rough, and they are "
+        "not sorted into tiers."
+    )
+
+
 def _scored_at(rows: pd.DataFrame) -> pd.Series:
     """When the lead scores were computed, in the form HubSpot's datetime properties take."""
     picked = rows[(rows["entity"] == "contact") & (rows["model"] == "lead_score")]
     stamps = pd.to_datetime(picked.set_index("entity_id")["scored_at"], utc=True)
     return stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _fairness_table(fairness: Mapping[str, Any]) -> pd.DataFrame:
+    """Every rate as a share of 1, named as a rate, so that the workbook and the report both
+    show it in % (a mean score of 23.9 beside a predicted 0.24 and an observed 25% read as
+    three different things)."""
+    groups = pd.DataFrame(fairness["groups"])
+    table = groups[["group", "rows"]].rename(columns={"group": fairness["column"]})
+    shares = {"mean_predicted": "predicted_rate", "observed_rate": "observed_rate",
+              "calibration_error": "average_rate_gap"}  # fmt: skip
+    for column, shown in shares.items():
+        table[shown] = pd.to_numeric(groups[column], errors="coerce").round(4)
+    table["auc"] = pd.to_numeric(groups["auc"], errors="coerce").round(3)
+    return table
 
 
 def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
@@ -186,6 +214,9 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     ]
     leads = lead_scoring_frame(data, context.as_of, label)
     scored = scorer.score(leads)
+    untiered = _no_better_than_guessing(scorer.card_, "past leads")
+    if untiered:
+        scored["tier"] = NO_TIERS
     payload = scorer.to_json()
     version = model_version(payload, "lead_score")
     result = StepResult()
@@ -212,9 +243,14 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         LEAD_TAB,
         sheet,
         f"Score = chance in % that an open lead becomes a {label.replace('_', ' ')} within "
-        f"{horizon} days. Tiers rank against past leads ({TIER_TEXT}): "
-        + ", ".join(f"{t} from {100 * v:.0f}" for t, v in scorer.tiers_.items())
-        + ". In 'why', + raises the score and - lowers it.",
+        f"{horizon} days. "
+        + (
+            untiered
+            or f"Tiers rank against past leads ({TIER_TEXT}): "
+            + ", ".join(f"{t} from {100 * v:.0f}" for t, v in scorer.tiers_.items())
+            + "."
+        )
+        + " In 'why', + raises the score and - lowers it.",
     )
     result.add_tab(
         LEAD_MODEL_TAB,
@@ -230,7 +266,10 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     paragraphs = [
         f"{plural(len(leads), 'open lead')} scored as of {context.as_of:%d %B %Y}. A score is the "
         f"chance in % of becoming a {label.replace('_', ' ')} within {horizon} days. "
-        f"{top:,} leads are in tier A: call them first.",
+        + (
+            untiered
+            or f"{plural(top, 'lead')} {'is' if top == 1 else 'are'} in tier A: call them first."
+        ),
         _quality_sentence(card, "past leads"),
         *card["warnings"],
     ]
@@ -250,14 +289,13 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     ]  # fmt: skip
     fairness_table = None
     if "fairness" in card:
-        fairness_table = pd.DataFrame(card["fairness"]["groups"])[
-            ["group", "rows", "mean_score", "observed_rate", "mean_predicted", "calibration_error", "auc"]
-        ].rename(columns={"group": card["fairness"]["column"]})  # fmt: skip
+        fairness_table = _fairness_table(card["fairness"])
         result.add_tab(
             FAIRNESS_TAB,
             fairness_table,
-            f"Held-out leads per {card['fairness']['column']}: average score, what happened and how "
-            "far the chances were off. Large differences in calibration error deserve a look.",
+            f"Held-out leads per {card['fairness']['column']}, all in %: the average predicted "
+            "chance, how many became customers, and how far the chances were off on average "
+            "(average_rate_gap). Large differences in that gap deserve a look.",
         )
         paragraphs.append(
             f"The table compares scores and outcomes per {card['fairness']['column']} on held-out "
@@ -271,6 +309,9 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     data = dict(tables)
     model = DealWinModel().fit(data, context.as_of)
     deals = model.predict(data, context.as_of)
+    untiered = _no_better_than_guessing(model.card_, "closed deals")
+    if untiered:
+        deals["tier"] = NO_TIERS
     payload = model.to_json()
     result = StepResult()
     result.models["deal_win"] = SavedModelText(payload, model.card_, "smbml-deal-win-1")
@@ -299,7 +340,8 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         DEALS_TAB,
         sheet.sort_values("expected_value", ascending=False),
         "Chance in % that each open deal is won, learnt from closed deals as they looked while "
-        "still open. expected_value = amount x chance. In 'why', + raises the chance, - lowers it.",
+        f"still open. {untiered or f'Tier by chance: {DEAL_TIER_TEXT}.'} "
+        "expected_value = amount x chance. In 'why', + raises the chance, - lowers it.",
     )
     result.add_tab(
         PIPELINE_TAB,
@@ -320,6 +362,7 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     paragraphs = [
         f"{plural(len(deals), 'open deal')} worth {money(float(deals['amount'].sum()), context.currency)} "
         f"in total; weighted by their chances, {money(expected, context.currency)} is expected to be won.",
+        untiered or f"Deal tiers follow the win chance: {DEAL_TIER_TEXT}.",
         _quality_sentence(model.card_, "closed deals"),
         *model.card_["warnings"],
     ]
@@ -340,7 +383,7 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
 
 
 LEAD_SCORES = Step(
-    "lead_scores", needs=("contacts",), personal=True, run=lead_step,
+    "lead_scores", title=LEAD_TAB.title, needs=("contacts",), personal=True, run=lead_step,
     outputs=StepOutputs(
         tables=(SCORES,),
         tabs=(LEAD_TAB, LEAD_MODEL_TAB, FAIRNESS_TAB),
@@ -361,14 +404,14 @@ LEAD_SCORES = Step(
     settings=LeadsSettings,
 )  # fmt: skip
 DEAL_WIN = Step(
-    "deal_win", needs=("deals",), personal=True, run=deal_step,
+    "deal_win", title=DEALS_TAB.title, needs=("deals",), personal=True, run=deal_step,
     outputs=StepOutputs(
         tables=(SCORES, FORECASTS),
         tabs=(DEALS_TAB, PIPELINE_TAB, DEAL_MODEL_TAB),
         properties=(
             CrmProperty("deals", "smbml_win_probability", "Win probability % (SMB ML)", "number",
                         "number", "Chance this open deal is won, in percent.", "scores",
-                        percent_of("deal", "deal_win")),
+                        score_of("deal", "deal_win")),  # the stored value is already in %
             CrmProperty("deals", "smbml_win_reasons", "Win probability reasons (SMB ML)",
                         "string", "textarea", "What moved the win probability most.", "scores",
                         reasons_of("deal", "deal_win")),

@@ -55,10 +55,19 @@ def guardrails_from(settings: PricingSettings) -> Guardrails:
     )
 
 
+def _chance_text(p: float) -> str:
+    """A chance in %, never an exact 0% or 100%: 1,000 draws that all agree are not certainty."""
+    if p >= 0.995:
+        return "over 99%"
+    if p < 0.005:
+        return "under 1%"
+    return f"{p:.0%}"
+
+
 def _confidence_text(row: pd.Series) -> str:
     if row["confidence_words"] in ("keep", "none"):
         return str(row["confidence_words"])
-    return f"{row['confidence_words']} ({row['confidence']:.0%})"
+    return f"{row['confidence_words']} ({_chance_text(float(row['confidence']))})"
 
 
 def _store_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -191,8 +200,8 @@ def pricing_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
                 f"{PRICES_TAB.title}."
             )
     table = pd.DataFrame(
-        {"product": frame["name"], "today": frame["current_price"].round(2),
-         "suggested": frame["suggested_price"].round(2), "reason": frame["reason"]}
+        {"product": frame["name"], "price_today": frame["current_price"].round(2),
+         "suggested_price": frame["suggested_price"].round(2), "reason": frame["reason"]}
     )  # fmt: skip
     result.sections.append(ReportSection(PRICES_TAB.title, paragraphs, figures, table))
     return result
@@ -203,8 +212,8 @@ def _price(column: str) -> Callable[[pd.DataFrame], pd.Series]:
 
 
 PRICE_SUGGESTIONS_STEP = Step(
-    "price_suggestions", needs=("orders", "order_lines"), personal=False, run=pricing_step,
-    reads=("products",),
+    "price_suggestions", title="Price suggestions", needs=("orders", "order_lines"),
+    personal=False, run=pricing_step, reads=("products",),
     outputs=StepOutputs(
         tables=(PRICE_SUGGESTIONS,),
         tabs=(PRICES_TAB,),

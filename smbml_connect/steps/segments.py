@@ -160,6 +160,6 @@ def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepRe
 
 
 RFM_SEGMENTS = Step(
-    "rfm_segments", needs=("orders",), personal=True, run=rfm_step, outputs=OUTPUTS,
-    reads=("contacts",),
+    "rfm_segments", title="Customer segments (RFM)", needs=("orders",), personal=True,
+    run=rfm_step, outputs=OUTPUTS, reads=("contacts",),
 )  # fmt: skip

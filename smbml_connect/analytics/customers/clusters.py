@@ -277,12 +277,13 @@ def _names(features: pd.DataFrame, labels: np.ndarray, k: int) -> dict[int, str]
             what = "other categories" if top[6:] == "other" else top[6:]
             words.append(f"mostly {what}" if mix[top] >= 0.5 else f"mixed baskets, most in {what}")
         names[n] = ", ".join(words)
-    seen: dict[str, int] = {}
-    for n, name in names.items():
-        seen[name] = seen.get(name, 0) + 1
-        if seen[name] > 1 or list(names.values()).count(name) > 1:
+    for n, name in list(names.items()):
+        if list(names.values()).count(name) > 1:
             tenure = features.loc[labels == n, "tenure_days"].median()
             names[n] = f"{name} ({_tenure_words(tenure)})"
+    for n, name in list(names.items()):  # the same tenure too: the number tells them apart
+        if list(names.values()).count(name) > 1:
+            names[n] = f"{name} (group {n})"
     return names
 
 
@@ -295,16 +296,24 @@ def _spend_word(ratio: float) -> str:
 
 
 def _rhythm(part: pd.DataFrame) -> str:
-    if part["orders"].median() <= 1:
+    """How often the cluster buys, from its own medians: the median number of orders, and
+    a rhythm only while the median customer still keeps it (a pair of orders a month apart
+    six months ago is not "buy about every month")."""
+    orders = float(part["orders"].median())
+    if orders <= 1:
         return "one-off buyers"
+    count = f"about {round(orders)} orders each"
     repeat = part[part["orders"] > 1]
-    gap = (repeat["tenure_days"] - repeat["recency_days"]) / (repeat["orders"] - 1)
-    days = float(gap.median())
-    if days <= 45:
-        return "buy about every month" if days > 21 else "buy every few weeks"
-    if days <= 120:
-        return "buy every few months"
-    return "buy once or twice a year"
+    gap = float(
+        ((repeat["tenure_days"] - repeat["recency_days"]) / (repeat["orders"] - 1)).median()
+    )
+    if float(part["recency_days"].median()) > 1.5 * gap:  # overdue by half a cycle or more
+        return count
+    if gap <= 45:
+        return f"{count}, " + ("buy about every month" if gap > 21 else "buy every few weeks")
+    if gap <= 120:
+        return f"{count}, buy every few months"
+    return f"{count}, buy once or twice a year"
 
 
 def _tenure_words(days: float) -> str:

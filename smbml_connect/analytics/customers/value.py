@@ -346,13 +346,19 @@ class CustomerValueModel:
             shape = purchases / np.maximum(bg.expected_purchases(trained_weeks, x, t_x, T), 1e-9)
             purchases = mu * np.where(np.isfinite(shape), shape, weeks / trained_weeks)
         spend = self._spend_per_purchase(x, m, s)
+        expected = purchases * spend
         lo, hi = self._value_interval(weeks, x, t_x, T, m, purchases, spend)
+        # A customer who has most likely left has a 10-90% range of $0-$0 while the mean,
+        # pulled up by the chance they come back, is above zero. A range that leaves out
+        # the expected value reads as a contradiction, so the range is widened to hold it
+        # (it then covers at least 80%).
+        lo, hi = np.minimum(lo, expected), np.maximum(hi, expected)
         return pd.DataFrame(
             {
                 "contact_id": s.index.to_numpy(),
                 "p_alive": bg.p_alive(x, t_x, T),
                 "expected_purchases": purchases,
-                "expected_value": purchases * spend,
+                "expected_value": expected,
                 "value_lo80": lo,
                 "value_hi80": hi,
                 "churn_risk": bg.p_no_purchase(weeks, x, t_x, T),

@@ -24,8 +24,8 @@ from smbml_connect.analytics.forecast.gbm import GBM_MIN_SERIES, boosted_candida
 from smbml_connect.analytics.forecast.models import (
     MODELS,
     Prediction,
-    has_seasonality,
 )
+from smbml_connect.analytics.forecast.seasonality import check_seasonality, describe_season
 from smbml_connect.analytics.forecast.timeseries import (
     FREQUENCIES,
     RegularSeries,
@@ -118,7 +118,9 @@ def _origins(n: int, horizon: int, m: int) -> tuple[list[int], int]:
     return [o for o in origins if o >= min_train], steps
 
 
-def _season(y: np.ndarray, freq: str, season_length: int | None) -> tuple[int, str]:
+def _season(
+    y: np.ndarray, periods: pd.PeriodIndex, freq: str, season_length: int | None
+) -> tuple[int, str]:
     """The season length the models may use, and what a person is told about it.
 
     Without a given length, the usual one for the frequency is offered to the models when
@@ -141,20 +143,10 @@ def _season(y: np.ndarray, freq: str, season_length: int | None) -> tuple[int, s
         return 1, "none looked for (yearly data)"
     if len(y) < 2 * m + 2:
         return 1, f"not checked: {2 * m + 2} {word}s are needed to see a {m}-{word} pattern"
-    if _seasonal(y, m):
-        return m, f"detected: repeats every {m} {word}s"
-    return m, f"none clear (checked for a {m}-{word} pattern)"
-
-
-def _seasonal(y: np.ndarray, m: int) -> bool:
-    """The seasonality test on the series with its trend taken out, so a strong trend does
-    not hide (or fake) a season."""
-    kernel = np.ones(m + 1 if m % 2 == 0 else m)
-    if m % 2 == 0:
-        kernel[[0, -1]] = 0.5
-    trend = np.convolve(y, kernel / m, mode="valid")
-    offset = (len(y) - len(trend)) // 2
-    return has_seasonality(y[offset : offset + len(trend)] - trend, m)
+    check = check_seasonality(y, m)
+    if check is None:
+        return m, f"not checked: {2 * m + 2} {word}s are needed to see a {m}-{word} pattern"
+    return m, describe_season(check, periods, freq, word, m)
 
 
 def _scale(y: np.ndarray, m: int) -> float:
@@ -285,7 +277,7 @@ def fit_regular(
         notes.append(f"{count} {'row' if count == 1 else 'rows'} could not be read and "
                      f"{'was' if count == 1 else 'were'} left out ({shown})")  # fmt: skip
     n = len(y_raw)
-    m, seasonality = _season(y_raw, series.freq, season_length)
+    m, seasonality = _season(y_raw, series.periods, series.freq, season_length)
     zeros = float(np.mean(y_raw == 0))
     intermittent = zeros >= 0.3
     y = y_raw

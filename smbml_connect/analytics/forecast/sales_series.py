@@ -8,7 +8,7 @@ import pandas as pd
 from smbml_connect.analytics.customers.segments import NOT_COUNTED_STATUSES
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 
-__all__ = ["SalesSeries", "sales_series"]
+__all__ = ["SalesSeries", "period_words", "sales_series"]
 
 TOTAL = "total"
 OTHER = "other"
@@ -41,6 +41,18 @@ def _complete(frame: pd.DataFrame, last: pd.Period) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else frame.iloc[0:0]
 
 
+def period_words(period: pd.Period, freq: str) -> str:
+    """A period as a person names it: 'October 2026', 'Q4 2026', 'week of 5 October 2026'."""
+    start = period.start_time
+    if freq == "M":
+        return f"{start:%B %Y}"
+    if freq == "Q":
+        return f"Q{period.quarter} {period.year}"
+    if freq == "W":
+        return f"the week of {start:%d %B %Y}"
+    return f"{start:%d %B %Y}"
+
+
 def sales_series(
     orders: pd.DataFrame,
     order_lines: pd.DataFrame | None,
@@ -58,7 +70,11 @@ def sales_series(
     stamp = stamp.tz_convert(None) if stamp.tzinfo else stamp
     current = stamp.to_period(alias)
     last = current - 1
-    notes = [f"{current} is not over yet and is left out"]
+    notes = [
+        f"{period_words(current, freq)} is not over yet (the data runs to "
+        f"{stamp:%d %B %Y}): its sales so far are not used as history, and the whole "
+        f"{FREQUENCIES[freq][0]} is forecast"
+    ]
     counted = orders.dropna(subset=["ordered_at"])
     if "status" in counted.columns:
         status = counted["status"].astype("string").str.lower()

@@ -23,14 +23,21 @@ from smbml_connect.errors import DataValidationError, NotEnoughDataError
 
 __all__ = [
     "DEAL_PHRASES",
+    "DEAL_TIERS",
+    "DEAL_TIER_TEXT",
     "DealWinModel",
     "deal_scoring_frame",
     "deal_snapshot",
+    "deal_tier",
     "deal_training_frame",
     "pipeline_forecast",
 ]
 
 DEAL_LANDMARK_DAYS = (0, 7, 14, 30, 60, 90, 180)
+# A deal's tier says how likely it is to be won, read straight off its chance (a rank
+# against past deals put a 92% deal in tier C). Lowest chance in % for each tier.
+DEAL_TIERS = (("A", 75), ("B", 50), ("C", 25))
+DEAL_TIER_TEXT = "A = 75% or more, B = 50-74%, C = 25-49%, D = under 25%"
 _PRIOR_DEALS = 5.0  # an owner's win rate is shrunk towards the team's as if by 5 deals
 DEAL_PHRASES: dict[str, Phrase] = {
     "amount": Phrase("Worth {n}"),
@@ -152,6 +159,14 @@ def _recent_activity(activities: pd.DataFrame, contact: pd.Series, moment: pd.Se
     return np.where(who >= 0, counts, np.nan)
 
 
+def deal_tier(score: pd.Series) -> pd.Series:
+    """The tier of each win chance in % (see DEAL_TIERS): monotonic in the chance."""
+    tier = pd.Series("D", index=score.index, dtype=object)
+    for name, lowest in reversed(DEAL_TIERS):
+        tier[score >= lowest] = name
+    return tier
+
+
 def deal_training_frame(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
     """Closed deals at landmark ages while they were still open, labelled won or lost."""
     deals = tables["deals"].drop_duplicates("deal_id")
@@ -235,13 +250,15 @@ class DealWinModel:
         return pd.DataFrame(
             {
                 "deal_id": frame["deal_id"],
-                "name": frame["deal_id"].map(deals["name"]),
+                # A deal without a name is shown by its id, not as an empty or "nan" cell.
+                "name": frame["deal_id"].map(deals["name"]).fillna(frame["deal_id"]),
                 "amount": frame["amount"],
                 "stage": frame["deal_id"].map(deals["stage"]),
                 "close_date": close,
                 "close_month": month.where(~overdue, this_month).astype(str),
                 "overdue": overdue.to_numpy(),
-                **{c: scored[c] for c in ("probability", "score", "tier", "reasons")},
+                **{c: scored[c] for c in ("probability", "score", "reasons")},
+                "tier": deal_tier(scored["score"]),
             }
         )
 
@@ -311,8 +328,32 @@ def pipeline_forecast(
             "expected": np.bincount(which, amount * p, minlength=len(months)),
         }
     )
-    for level in levels:
+    lo_before = hi_before = frame["expected"].to_numpy()
+    for level in sorted(levels):
         tail = (100 - level) / 2
-        frame[f"lo{level}"] = np.percentile(totals, tail, axis=0)
-        frame[f"hi{level}"] = np.percentile(totals, 100 - tail, axis=0)
+        lo, hi = _nested_range(totals, tail, lo_before, hi_before)
+        frame[f"lo{level}"], frame[f"hi{level}"] = lo, hi
+        lo_before, hi_before = lo, hi
     return frame
+
+
+def _nested_range(
+    totals: np.ndarray, tail: float, lo_inner: np.ndarray, hi_inner: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A range of simulated monthly totals that holds the narrower one inside it.
+
+    A month of few deals has few possible totals, so plain percentiles can leave out the
+    expected value (one likely deal: 80% range $1,710-$1,710 around an expected $1,646)
+    or give the 95% range the very bounds of the 80% one. The range is widened to hold
+    the inner one and, where that left the bounds equal, out to the next total that the
+    simulation produced beyond them; it then covers at least the stated share.
+    """
+    lo = np.minimum(np.percentile(totals, tail, axis=0), lo_inner)
+    hi = np.maximum(np.percentile(totals, 100 - tail, axis=0), hi_inner)
+    for j in range(totals.shape[1]):
+        below, above = totals[:, j][totals[:, j] < lo[j]], totals[:, j][totals[:, j] > hi[j]]
+        if lo[j] >= lo_inner[j] and below.size:
+            lo[j] = below.max()
+        if hi[j] <= hi_inner[j] and above.size:
+            hi[j] = above.min()
+    return lo, hi

@@ -54,9 +54,11 @@ __all__ = [
     "LGBM_MIN_MINORITY",
     "LGBM_MIN_ROWS",
     "PROTECTED_WORDS",
+    "SHOWN_LIMITS",
     "TRY_BOTH_MINORITY",
     "TRY_BOTH_ROWS",
     "LeadScorer",
+    "beats_baseline",
     "parse_target",
 ]
 
@@ -71,6 +73,7 @@ MIN_PER_CLASS = 10
 # that the learning curve in benchmarks/leads.py shows is small at that size.
 REFIT_LIMIT = 50_000
 TIER_SHARES = (("A", 0.10), ("B", 0.30), ("C", 0.60))  # cumulative share from the top
+SHOWN_LIMITS = (0.01, 0.99)  # a shown chance is never an exact 0% or 100%
 PARALLEL_ROWS = 20_000  # below this, a thread costs more than it saves
 SUSPICIOUS_AUC = 0.9  # real lead signals rarely pass 0.8 alone; totals counted after the outcome do
 PROTECTED_WORDS = frozenset(
@@ -79,6 +82,11 @@ PROTECTED_WORDS = frozenset(
 )
 _POSITIVE_WORDS = frozenset({"won", "closedwon", "closed won", "customer", "converted", "success"})
 _NEGATIVE_WORDS = frozenset({"lost", "closedlost", "closed lost", "not converted", "failure"})
+
+
+def beats_baseline(card: dict[str, Any]) -> bool:
+    """Whether the held-out Brier score is lower than guessing the past average rate."""
+    return float(card["held_out"]["brier"]) < float(card["baseline_brier"])
 
 
 def parse_target(series: pd.Series, positive: Any = None) -> pd.Series:
@@ -424,7 +432,9 @@ class LeadScorer:
                 "test_from": self.test_from_,
             },
             "held_out": held_out,
-            "baseline_brier": base * (1 - base),
+            # Guessing the training rate for every held-out row: the same rows and the same
+            # information as the model, so "better than guessing" compares like with like.
+            "baseline_brier": float(np.mean((y[test] - base) ** 2)),
             "calibration": {
                 "method": self.calibration_["kind"],
                 "curve": calibration_table(y[test], p_test).round(4).to_dict("records"),
@@ -523,13 +533,19 @@ class LeadScorer:
         else:
             p = apply_calibrator(self.calibration_, self.learner_.raw(X))
             texts = self._reasons(X, reasons)
+        # Calibration maps a sparse corner of the data to exactly 0 or 1; no deal or lead is
+        # certain, so a shown chance stays within 1%-99%.
+        p = np.clip(p, SHOWN_LIMITS[0], SHOWN_LIMITS[1])
+        score = np.rint(100 * p).astype(int)
+        # Tiers are cut on the score people see, so two leads showing the same score never
+        # get different tiers, and "A from 45" in the tab's note is exactly true.
         tier = np.full(len(p), "D", dtype=object)
         for name, _ in reversed(TIER_SHARES):
-            tier[p >= self.tiers_[name]] = name
+            tier[score >= np.rint(100 * self.tiers_[name])] = name
         return pd.DataFrame(
             {
                 "probability": p,
-                "score": np.rint(100 * p).astype(int),
+                "score": score,
                 "tier": tier,
                 "reasons": texts,
             },

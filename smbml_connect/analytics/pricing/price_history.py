@@ -8,6 +8,7 @@ record of price most shops have, so a week without a sale takes the list price o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,6 +57,12 @@ def _lines_with_dates(
     return lines, notes
 
 
+def _shown(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "(none)"
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 def _usable(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     def numbers(name: str) -> pd.Series:  # plain floats: store columns are nullable
         return pd.to_numeric(lines[name], errors="coerce").astype("float64")
@@ -81,11 +88,12 @@ def _usable(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         column, (_, why) = next((c, v) for c, v in checks.items() if v[0][at])
         first = lines.iloc[at]
         value = first[column] if column in lines.columns else None
+        # A missing value is said in words: repr would show pandas' "<NA>" or "nan".
+        problem = f"{column} is empty" if pd.isna(value) else f"{column}: {value!r} is {why}"
         notes.append(
             f"{int(bad.sum())} order line{'' if bad.sum() == 1 else 's'} left out of pricing "
-            f"(first: order "
-            f"{first.get('order_id', '?')} line {first.get('line_no', '?')}, {column}: "
-            f"{value!r} is {why})"
+            f"(first: order {_shown(first.get('order_id'))} line {_shown(first.get('line_no'))}, "
+            f"{problem})"
         )
     usable = pd.DataFrame(
         {

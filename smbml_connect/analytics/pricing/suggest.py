@@ -36,6 +36,7 @@ __all__ = [
     "estimate_elasticity",
     "suggest_price",
     "suggest_prices",
+    "unmet_guardrail",
 ]
 
 WEEKS_PER_MONTH = 52 / 12
@@ -88,6 +89,7 @@ class PriceChoice:
     capped_by: str | None  # the guardrail that stopped a bigger move
     kept_because: str | None  # why today's price stays, when it does
     forced_by: str | None = None  # the guardrail today's price breaks, when it does
+    unmet: str | None = None  # a guardrail the suggestion still breaks, and why, in words
     changes: dict[str, tuple[float, float, float]] = field(default_factory=dict)
 
     @property
@@ -206,8 +208,33 @@ def choose_price(
     forced_by = None
     if not current_allowed:
         forced_by = binding["low"] if current < low else binding["high"]
+    unmet = unmet_guardrail(suggested, cost, rails, product, current)
     return PriceChoice(current, suggested, objective, confidence, capped_by, kept_because,
-                       forced_by=forced_by, changes=changes)  # fmt: skip
+                       forced_by=forced_by, unmet=unmet, changes=changes)  # fmt: skip
+
+
+def unmet_guardrail(
+    price: float, cost: float | None, rails: Guardrails, product: str, current: float
+) -> str | None:
+    """The guardrail a price still breaks (one step cannot reach it), and by how much."""
+    step = f"one step of at most {rails.max_change:.0%} from {current:.2f} reaches {price:.2f}"
+    if cost is not None and price > 0:
+        needed = cost / (1 - rails.min_margin)
+        if price < needed - 0.005:
+            margin = (price - cost) / price
+            what = (
+                f"your minimum margin of {rails.min_margin:.0%} after the unit cost of "
+                f"{cost:.2f} needs {needed:.2f}"
+                if rails.min_margin > 0
+                else f"the unit cost is {cost:.2f}"
+            )
+            return f"{what}; {step}, which leaves {margin:.1%}"
+    floor, ceiling = _per_product(rails.floor, product), _per_product(rails.ceiling, product)
+    if floor is not None and price < floor - 0.005:
+        return f"the price floor is {floor:.2f}; {step}"
+    if ceiling is not None and price > ceiling + 0.005:
+        return f"the price ceiling is {ceiling:.2f}; {step}"
+    return None
 
 
 def _sensitivity(elasticity: float) -> str:
@@ -225,15 +252,19 @@ def reason_for(
     money = f"{currency} " if currency else ""
     e = f"elasticity {elasticity:.1f}"
     if choice.kept_because:
-        return f"Keep {money}{choice.current:.2f}: {choice.kept_because} ({e})."
+        kept = f"Keep {money}{choice.current:.2f}: {choice.kept_because} ({e})."
+        return kept + (f" Still short of a guardrail: {choice.unmet}." if choice.unmet else "")
     verb = "Raise" if choice.suggested > choice.current else "Lower"
     head = f"{verb} to {money}{choice.suggested:.2f} ({choice.change:+.0%})"
     gain = choice.changes.get(choice.objective, (0.0, 0.0, 0.0))[0]
     amount = f"{gain:+,.0f}{' ' + currency if currency else ''}"
     why = f"{_sensitivity(elasticity)} ({e}); expected {choice.objective} {amount} {per}"
+    short = f" and the suggestion is still short of it ({choice.unmet})" if choice.unmet else ""
     if choice.forced_by:
         side = "below" if choice.suggested > choice.current else "above"
-        return f"{head}: today's price is {side} {choice.forced_by}; {why}."
+        return f"{head}: today's price is {side} {choice.forced_by}{short}; {why}."
+    if choice.unmet:
+        return f"{head}, still short of a guardrail ({choice.unmet}): {why}."
     if choice.capped_by:
         return f"{head}, capped by {choice.capped_by}: {why}. Check again after a few weeks."
     return f"{head}: {why}."

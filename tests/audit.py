@@ -1,0 +1,730 @@
+"""An audit of the invariants every output of a run must keep (issue 24).
+
+`run_shop` runs the whole pipeline on one shop and gathers everything a person or a CRM
+would see: the store's output tables, the workbook (read back with openpyxl), the report's
+visible text and tables, the Google Sheets tabs and the HubSpot property values the run
+would write. `audit` checks each invariant over all of it and counts the values it looked
+at. Run as a script, it audits the seeds of `SHOPS` and prints what it checked as JSON:
+
+    PYTHONPATH=$PWD .venv/bin/python tests/audit.py
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import openpyxl
+import pandas as pd
+
+from smbml_connect.analytics.forecast.seasonality import check_seasonality
+from smbml_connect.analytics.leads.scoring import beats_baseline
+from smbml_connect.connectors.gsheets.sheets import result_tabs
+from smbml_connect.connectors.hubspot.push import _text as hubspot_text
+from smbml_connect.connectors.sample.source import SampleSource
+from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.ports import RunResult
+from smbml_connect.registry import load_config, parse_config
+from smbml_connect.report import HtmlReport, ResultsWorkbook
+from smbml_connect.runner import build_run
+from smbml_connect.sample import SampleConfig, generate
+from smbml_connect.schema import TABLES
+from smbml_connect.steps import STEPS
+from smbml_connect.store import Store
+
+sys.path.insert(0, str(Path(__file__).parent))  # run as a script: shops.py beside it
+from shops import write_tiny_shop
+
+__all__ = ["INVARIANTS", "SHOPS", "Outputs", "Shop", "audit", "cluster_name_problems", "run_shop"]
+
+
+@dataclass(frozen=True)
+class Shop:
+    """One sample business to audit: its seed and size, deals or not, a messy export or not,
+    and the pricing guardrails of its config."""
+
+    seed: int
+    contacts: int
+    deals: bool = True
+    messy: bool = True
+    pricing: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        parts = [f"seed {self.seed}", f"{self.contacts} contacts"]
+        parts += [] if self.deals else ["no deals"]
+        parts += ["messy export"] if self.messy else ["clean export"]
+        parts += [f"{k} {v}" for k, v in self.pricing.items()]
+        return ", ".join(parts)
+
+
+# 20 seeds of the sample: several sizes, with and without deals, messy and clean exports,
+# default guardrails and a 30% minimum margin with .99 endings.
+SHOPS: tuple[Shop, ...] = tuple(
+    Shop(
+        seed=100 + i,
+        contacts=(300, 450, 700)[i % 3],
+        deals=i % 4 != 3,
+        messy=i % 5 != 4,
+        pricing={"min_margin": 0.3} if i % 2 else ({"ending": 0.99} if i % 6 == 0 else {}),
+    )
+    for i in range(20)
+)
+
+
+@dataclass
+class Outputs:
+    """Everything one run shows, gathered for the checks."""
+
+    name: str
+    result: RunResult
+    settings: dict[str, Any]
+    store: dict[str, pd.DataFrame]  # output and catalogue tables
+    models: dict[str, dict[str, Any]]  # model name -> card
+    workbook: dict[str, list[list[Any]]]  # tab -> rows of cell values
+    formats: dict[str, list[list[str]]]  # tab -> rows of number formats
+    report_text: str
+    report_tables: list[pd.DataFrame]  # every table of the report, as shown (text)
+    sheets: dict[str, pd.DataFrame]  # Sheets tab title -> frame
+    hubspot: dict[str, pd.Series]  # property name -> text values as written
+
+
+# -- running ------------------------------------------------------------------------------
+def run_shop(shop: Shop, folder: Path) -> Outputs:
+    """The whole pipeline on ``shop``, into a fresh store, workbook and report in ``folder``."""
+    business = generate(SampleConfig(seed=shop.seed, contacts=shop.contacts))
+    source = SampleSource(business, messy=shop.messy)
+    if not shop.deals:
+        for table in ("deals", "deal_stages"):
+            source.raw.pop(table, None)
+    # Ten best sellers forecast one by one (not twenty): the same outputs, a quicker suite.
+    analytics = {"pricing": shop.pricing, "forecast": {"products": 10}}
+    config = parse_config({"source": {"kind": "sample"}, "analytics": analytics})
+    folder.mkdir(parents=True, exist_ok=True)
+    with Store(folder / "store.sqlite") as store:
+        result = run_pipeline(
+            source,
+            store,
+            RunOptions(steps=STEPS, as_of=business.as_of, kind="demo",
+                       settings=config.analytics.settings),
+            [ResultsWorkbook(folder / "results.xlsx"), HtmlReport(folder / "report.html")],
+        )  # fmt: skip
+        hubspot = _hubspot_values(result, store)
+    return gather(shop.name, result, config.analytics.settings, folder, hubspot)
+
+
+def run_config(config_path: Path, name: str) -> Outputs:
+    """A run as `smbml run -c` does it; the config writes a workbook and a report beside it."""
+    config = load_config(config_path)
+    result, _ = build_run(config, None, lambda message: None)
+    assert config.store is not None, "the audited config names its store"
+    with Store(config.store) as store:
+        hubspot = _hubspot_values(result, store)
+    folder = config.store.parent
+    return gather(name, result, config.analytics.settings, folder, hubspot, config.store)
+
+
+def _hubspot_values(result: RunResult, store: Store) -> dict[str, pd.Series]:
+    """What the HubSpot destination would write: each declared property, as its text."""
+    values = {}
+    for prop in result.properties():
+        rows = store.latest_outputs(prop.table)
+        if not rows.empty:
+            taken = prop.take(rows).map(lambda v, k=prop.type: hubspot_text(v, k))
+            values[prop.name] = taken.dropna()
+    return values
+
+
+def gather(
+    name: str,
+    result: RunResult,
+    settings: Any,
+    folder: Path,
+    hubspot: dict[str, pd.Series],
+    store_file: Path | None = None,
+) -> Outputs:
+    with sqlite3.connect(store_file or folder / "store.sqlite") as db:
+        store = {
+            table: pd.read_sql(f"select * from {table}", db)
+            for table in ("scores", "forecasts", "price_suggestions", "products", "orders")
+        }
+        models = {
+            row[0]: json.loads(row[1])
+            for row in db.execute("select name, card from models order by version")
+        }
+    book = openpyxl.load_workbook(folder / "results.xlsx")
+    workbook = {ws.title: [[c.value for c in row] for row in ws.iter_rows()] for ws in book}
+    formats = {ws.title: [[c.number_format for c in row] for row in ws.iter_rows()] for ws in book}
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    text, tables = _report(html)
+    sheets = {tab.title: tab.frame for tab in result_tabs(result)}
+    return Outputs(name, result, {k: _plain(v) for k, v in dict(settings).items()}, store,
+                   models, workbook, formats, text, tables, sheets, hubspot)  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    return value.model_dump() if hasattr(value, "model_dump") else dict(value)
+
+
+class _Visible(HTMLParser):
+    """The text a reader sees (no script, style or SVG), and each table's cells."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: list[str] = []
+        self.tables: list[list[list[str]]] = []
+        self._hidden = 0
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "svg"):
+            self._hidden += 1
+        elif tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "svg"):
+            self._hidden -= 1
+        elif tag in ("td", "th") and self._cell is not None and self.tables:
+            self.tables[-1][-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._hidden:
+            return
+        self.text.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _report(html: str) -> tuple[str, list[pd.DataFrame]]:
+    parser = _Visible()
+    parser.feed(html)
+    tables = []
+    for rows in parser.tables:
+        if len(rows) > 1 and all(len(r) == len(rows[0]) for r in rows):
+            tables.append(pd.DataFrame(rows[1:], columns=rows[0]))
+    return "\n".join(t for t in parser.text if t.strip()), tables
+
+
+# -- the checks ---------------------------------------------------------------------------
+@dataclass
+class Tally:
+    """Values checked and problems found, per invariant."""
+
+    checked: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+    def check(self, invariant: str, ok: bool, where: str) -> None:
+        self.checked[invariant] += 1
+        if not ok:
+            self.problems.append(f"{invariant}: {where}")
+
+
+def _frames(out: Outputs) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Every table of numbers a person sees: workbook tabs, Sheets tabs, report tables."""
+    for title, rows in out.workbook.items():
+        frame = _tab_frame(rows)
+        if frame is not None:
+            yield f"workbook {title!r}", frame
+    for title, frame in out.sheets.items():
+        yield f"sheets {title!r}", frame
+    for i, frame in enumerate(out.report_tables):
+        yield f"report table {i + 1}", frame.apply(lambda c: c.map(_number_or_text))
+
+
+def _header_row(rows: list[list[Any]]) -> int | None:
+    """The first row with two or more values is the header (a note may sit above it)."""
+    for i, row in enumerate(rows[:6]):
+        if sum(v is not None for v in row) >= 2:
+            return i
+    return None
+
+
+def _tab_frame(rows: list[list[Any]]) -> pd.DataFrame | None:
+    at = _header_row(rows)
+    if at is None:
+        return None
+    header = [str(v) if v is not None else f"column {j}" for j, v in enumerate(rows[at])]
+    return pd.DataFrame(rows[at + 1 :], columns=header)
+
+
+def _number_or_text(value: str) -> Any:
+    cleaned = value.replace(",", "")
+    try:
+        return float(cleaned)
+    except ValueError:
+        return value
+
+
+RANGE = re.compile(r"^(?P<stem>.*?)_?(?P<side>lo|low|hi|high)_?(?P<level>80|95)$")
+CENTRES = ("forecast", "yhat", "expected", "value_12m")
+
+
+def check_ranges(out: Outputs, tally: Tally) -> None:
+    """Every range holds its central value, and the 95% range holds the 80% one."""
+    frames = [*_frames(out), ("store forecasts", out.store["forecasts"])]
+    for where, frame in frames:
+        ranges: dict[tuple[str, str], dict[str, str]] = {}
+        for column in frame.columns:
+            found = RANGE.match(str(column))
+            if found:
+                side = "lo" if found["side"] in ("lo", "low") else "hi"
+                ranges.setdefault((found["stem"], found["level"]), {})[side] = str(column)
+        for (stem, level), sides in ranges.items():
+            if set(sides) != {"lo", "hi"}:
+                continue
+            centre = next((c for c in ([stem] if stem else []) + list(CENTRES)
+                           if c in frame.columns), None)  # fmt: skip
+            lo, hi = _numbers(frame[sides["lo"]]), _numbers(frame[sides["hi"]])
+            mid = _numbers(frame[centre]) if centre else None
+            for i in range(len(frame)):
+                if np.isnan(lo[i]) or np.isnan(hi[i]):
+                    continue
+                row = f"{where} row {i + 1} {sides['lo']}..{sides['hi']}"
+                tally.check("range holds its centre", lo[i] <= hi[i] + 1e-9, f"{row} reversed")
+                if mid is not None and not np.isnan(mid[i]):
+                    tally.check("range holds its centre", lo[i] - 1e-6 <= mid[i] <= hi[i] + 1e-6,
+                                f"{row}: {centre} {mid[i]} outside {lo[i]}..{hi[i]}")  # fmt: skip
+                inner = ranges.get((stem, "80")) if level == "95" else None
+                if inner and set(inner) == {"lo", "hi"}:
+                    a, b = _numbers(frame[inner["lo"]])[i], _numbers(frame[inner["hi"]])[i]
+                    tally.check("wider range holds the narrower", lo[i] - 1e-6 <= a and b <= hi[i] + 1e-6,
+                                f"{row}: 80% {a}..{b} not inside 95% {lo[i]}..{hi[i]}")  # fmt: skip
+
+
+def _numbers(series: pd.Series) -> np.ndarray:
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+
+
+CHANCE_COLUMNS = re.compile(r"(probability|chance|churn_risk|p_alive|predicted_rate)")
+
+
+def check_chances(out: Outputs, tally: Tally) -> None:
+    """Chances within [0, 1] (or 0-100 where in %), and never an exact 0% or 100% shown."""
+    scores = out.store["scores"]
+    for model in ("churn_risk", "p_alive"):
+        values = scores.loc[scores["model"] == model, "value"].to_numpy(float)
+        for v in values:
+            tally.check("chance within [0, 1]", 0 <= v <= 1, f"store {model} {v}")
+            tally.check("no certain chance shown", 0.0005 <= v < 0.9995,
+                        f"store {model} {v} shows as {v:.1%}")  # fmt: skip
+    for model in ("deal_win", "lead_score"):
+        for v in scores.loc[scores["model"] == model, "value"].to_numpy(float):
+            tally.check("chance within [0, 1]", 0 <= v <= 100, f"store {model} {v}")
+            tally.check("no certain chance shown", 0 < round(v) < 100, f"store {model} {v}%")
+    for where, frame in _frames(out):
+        for column in frame.columns:
+            name = str(column)
+            if name == "win_chance" or (name == "score" and "Lead scores" in where):
+                for v in _numbers(frame[column]):
+                    if not np.isnan(v):
+                        tally.check("no certain chance shown", 0 < round(v) < 100,
+                                    f"{where} {name} {v}")  # fmt: skip
+            elif CHANCE_COLUMNS.search(name) and not where.startswith("report"):
+                for v in _numbers(frame[column]):
+                    if not np.isnan(v):
+                        tally.check("chance within [0, 1]", 0 <= v <= 1, f"{where} {name} {v}")
+                        tally.check("no certain chance shown", 0.0005 <= v < 0.9995,
+                                    f"{where} {name} {v}")  # fmt: skip
+    for name, values in out.hubspot.items():
+        if name in ("smbml_win_probability", "smbml_churn_risk", "smbml_lead_score"):
+            for v in values.astype(float):
+                tally.check("chance within [0, 1]", 0 <= v <= 100, f"hubspot {name} {v}")
+                tally.check("no certain chance shown", 0 < v < 100, f"hubspot {name} {v}")
+    shown = re.findall(r"\((?:[^()]*\s)?(100|0)%\)", out.report_text)
+    tally.check("no certain chance shown", not shown, f"report text shows {shown}")
+
+
+TIER_ORDER = {"A": 0, "B": 1, "C": 2, "D": 3}
+
+
+def check_tiers(out: Outputs, tally: Tally) -> None:
+    """Tiers follow the score they come from, and their meaning is written beside them."""
+    for title, score in (("Lead scores", "score"), ("Deal win chances", "win_chance")):
+        rows = out.workbook.get(title)
+        frame = _tab_frame(rows) if rows else None
+        if frame is None or frame.empty or "tier" not in frame.columns:
+            continue
+        tiers = frame["tier"].astype(str)
+        note = str(rows[0][0] or "") if rows else ""
+        if (tiers == "-").all():
+            tally.check("tier meaning written beside", "not sorted into tiers" in note,
+                        f"{title}: no tiers and no word why")  # fmt: skip
+            continue
+        ranked = frame.assign(_s=_numbers(frame[score]), _t=tiers.map(TIER_ORDER))
+        ranked = ranked.sort_values("_s", ascending=False, kind="stable")
+        for a, b in zip(ranked["_t"].iloc[:-1], ranked["_t"].iloc[1:], strict=True):
+            tally.check("tiers monotonic in their score", a <= b, f"{title}: tier order {a} > {b}")
+        tally.check("tier meaning written beside", "A =" in note and "D =" in note,
+                    f"{title}: the note does not say what a tier means: {note[:80]!r}")  # fmt: skip
+
+
+SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+MISSING_WORDS = re.compile(r"(?<![\w-])(nan|None|<NA>|NaT|NaN|null)(?![\w-])")
+# Config keys a message names on purpose, so the user can type them.
+CONFIG_KEYS = {"as_of", "min_margin", "max_change", "order_lines", "deal_stages", "source_row"}
+
+
+ONE_PLURAL = re.compile(
+    r"(?<![\d.,])\b1 (rows|contacts|values|customers|orders|order lines|leads|deals|products|"
+    r"months|weeks|days|changes|lines|tables|groups|segments|purchases|series)\b"
+)
+FIRST_OF = re.compile(r"first ([\d,]+) of ([\d,]+)")
+# Columns whose text is the shop's own data (a CRM's "organic_search", a rejected value).
+DATA_COLUMNS = {"lead_source", "country", "industry", "stage", "pipeline", "category", "email",
+                "value", "product", "name", "segment", "original row", "source", "column"}  # fmt: skip
+WORD_TABS_SKIPPED = {"Instructions"}  # worksheet function signatures, argument names as typed
+
+
+def _allowed_names(headers: list[Any]) -> set[str]:
+    """Code-like words a text may use: the table's own column headers, canonical column
+    names (the Rejects list names the column), config keys, the package's name."""
+    canonical = {c for spec in TABLES.values() for c in spec.names}
+    return CONFIG_KEYS | canonical | {str(h) for h in headers} | {"smbml_connect"}
+
+
+def check_text(out: Outputs, tally: Tally) -> None:
+    """No "nan", "None", "<NA>" or code names in any text a person reads."""
+    every_header = {
+        str(h)
+        for rows in out.workbook.values()
+        for h in (rows[_header_row(rows) or 0] if rows else [])
+    }
+    texts: list[tuple[str, str, set[str]]] = [
+        ("report", line, _allowed_names(list(every_header)))
+        for line in out.report_text.splitlines()
+    ]
+    for title, rows in out.workbook.items():
+        if title in WORD_TABS_SKIPPED:
+            continue
+        at = _header_row(rows)
+        headers = rows[at] if at is not None else []
+        allowed = _allowed_names(headers)
+        for i, row in enumerate(rows):
+            if i == at:
+                continue  # column headers are the declared column names
+            for j, v in enumerate(row):
+                column = str(headers[j]) if at is not None and i > at and j < len(headers) else ""
+                if isinstance(v, str) and column not in DATA_COLUMNS:
+                    texts.append((f"workbook {title!r} row {i + 1}", v, allowed))
+    for title, frame in out.sheets.items():
+        allowed = _allowed_names(list(frame.columns))
+        for column in frame.columns:
+            if frame[column].dtype == object and str(column) not in DATA_COLUMNS:
+                texts += [
+                    (f"sheets {title!r}", v, allowed) for v in frame[column] if isinstance(v, str)
+                ]
+    for name, values in out.hubspot.items():
+        texts += [(f"hubspot {name}", str(v), CONFIG_KEYS) for v in values]
+    for where, text, allowed in texts:
+        wrong = ONE_PLURAL.findall(text) + [
+            f"first {a} of {b}"
+            for a, b in FIRST_OF.findall(text)
+            if int(a.replace(",", "")) > int(b.replace(",", ""))
+        ]
+        tally.check("plural agreement", not wrong, f"{where}: {wrong} in {text[:100]!r}")
+        missing = MISSING_WORDS.findall(text)
+        tally.check(
+            "no nan/None/<NA> in text", not missing, f"{where}: {missing} in {text[:100]!r}"
+        )
+        if "@" in text or text.startswith(("http", "{", "[")):
+            continue  # an e-mail address or a JSON detail column is data, not words
+        code = [w for w in SNAKE.findall(text) if w not in allowed]
+        bracketed = re.findall(r"\[[^\]]*\]|`[^`]*`", text)
+        code = [w for w in code if not any(w in b for b in bracketed)]
+        tally.check("no code names in text", not code, f"{where}: {code} in {text[:100]!r}")
+
+
+MONEY_COLUMN = re.compile(r"(price|amount|expected_value|value_|revenue|profit|spend)", re.I)
+NOT_MONEY = re.compile(
+    r"(pct|share|rate|count|units|elasticity|orders|customers|error|actual)", re.I
+)
+NOT_MONEY_TABS = re.compile(r"( model|check|Rejects|Data checks|Summary|Instructions)")
+
+
+def check_money(out: Outputs, tally: Tally) -> None:
+    """Money at 2 decimals: stored and written rounded to cents, shown with 2 decimals."""
+    for where, frame in _frames(out):
+        if NOT_MONEY_TABS.search(where):
+            continue
+        for column in frame.columns:
+            name = str(column)
+            if not MONEY_COLUMN.search(name) or NOT_MONEY.search(name):
+                continue
+            if where.startswith("report"):
+                cells = out.report_tables[int(where.rsplit(" ", 1)[1]) - 1][column]
+                for cell in cells:
+                    if cell and re.fullmatch(r"-?[\d,.]+", cell):
+                        tally.check("money at 2 decimals", bool(re.fullmatch(r"-?[\d,]+\.\d\d", cell)),
+                                    f"{where} {name}: {cell!r}")  # fmt: skip
+                continue
+            for v in _numbers(frame[column]):
+                if not np.isnan(v):
+                    tally.check("money at 2 decimals", abs(v * 100 - round(v * 100)) < 1e-6,
+                                f"{where} {name}: {v!r}")  # fmt: skip
+    for title, rows in out.workbook.items():
+        at = _header_row(rows)
+        if at is None or NOT_MONEY_TABS.search(title):
+            continue
+        for j, header in enumerate(rows[at]):
+            if not MONEY_COLUMN.search(str(header)) or NOT_MONEY.search(str(header)):
+                continue
+            for i in range(at + 1, len(rows)):
+                if isinstance(rows[i][j], int | float) and not isinstance(rows[i][j], bool):
+                    fmt = out.formats[title][i][j]
+                    tally.check("money at 2 decimals", fmt.endswith("0.00"),
+                                f"workbook {title!r} {header} row {i + 1}: format {fmt!r}")  # fmt: skip
+    for name in ("smbml_suggested_price",):
+        for v in out.hubspot.get(name, pd.Series(dtype=object)):
+            tally.check("money at 2 decimals", bool(re.fullmatch(r"-?\d+(\.\d{1,2})?", str(v))),
+                        f"hubspot {name}: {v!r}")  # fmt: skip
+
+
+def check_guardrails(out: Outputs, tally: Tally) -> None:
+    """Every suggested price keeps the config's guardrails, or its reason says which it cannot."""
+    rails = out.settings.get("pricing", {})
+    max_change = float(rails.get("max_change", 0.10))
+    min_margin = float(rails.get("min_margin", 0.0))
+    ending = rails.get("ending")
+    prices = out.store["price_suggestions"]
+    costs = out.store["products"].drop_duplicates("product_id").set_index("product_id")["unit_cost"]
+    for row in prices.itertuples(index=False):
+        if pd.isna(row.suggested_price):
+            continue
+        where = f"price of {row.product_id}: {row.current_price} -> {row.suggested_price}"
+        said = "still short of" in str(row.reason)
+        change = abs(row.suggested_price / row.current_price - 1)
+        tally.check("guardrails hold", change <= max_change + 0.01 / row.current_price + 1e-9,
+                    f"{where}: a {change:.1%} step")  # fmt: skip
+        cost = pd.to_numeric(pd.Series([costs.get(row.product_id)]), errors="coerce").iloc[0]
+        if pd.notna(cost) and cost > 0:
+            margin = (row.suggested_price - cost) / row.suggested_price
+            tally.check("guardrails hold", margin >= min_margin - 1e-3 or said,
+                        f"{where}: margin {margin:.1%} under {min_margin:.0%} and not said")  # fmt: skip
+        if ending is not None and row.suggested_price != row.current_price:
+            cents = round(row.suggested_price % 1, 2)
+            tally.check("guardrails hold", abs(cents - ending) < 1e-6 or said,
+                        f"{where}: does not end in {ending}")  # fmt: skip
+
+
+def check_totals(out: Outputs, tally: Tally) -> None:
+    """Every total shown equals the sum of its parts."""
+    summary = " ".join(line for step in out.result.steps.values() for line in step.summary)
+    forecasts = out.store["forecasts"]
+    total = forecasts[forecasts["series_id"] == "revenue:total"]["yhat"].sum()
+    found = re.search(r"Sales forecast: \$([\d,]+) expected", summary)
+    if found:
+        tally.check("totals equal their parts", abs(_dollars(found[1]) - total) <= 0.5,
+                    f"sales forecast {found[1]} vs months adding to {total:.2f}")  # fmt: skip
+    pipeline = forecasts[forecasts["series_id"] == "deal_pipeline"]["yhat"].sum()
+    found = re.search(r"\$([\d,]+) expected to be won", summary)
+    if found:
+        tally.check("totals equal their parts", abs(_dollars(found[1]) - pipeline) <= 0.5,
+                    f"pipeline {found[1]} vs months adding to {pipeline:.2f}")  # fmt: skip
+    scores = out.store["scores"]
+    value = scores.loc[scores["model"] == "value_12m", "value"]
+    found = re.search(r"Customer value: \$([\d,]+) expected from ([\d,]+) customers", summary)
+    if found:
+        tally.check("totals equal their parts", abs(_dollars(found[1]) - value.sum()) <= 0.5,
+                    f"customer value {found[1]} vs {value.sum():.2f}")  # fmt: skip
+        tally.check("totals equal their parts", _dollars(found[2]) == len(value),
+                    f"customer value counts {found[2]} vs {len(value)}")  # fmt: skip
+    found = re.search(r"Prices: ([\d,]+) changes? suggested \((\d+) up, (\d+) down\), (\d+) kept, "
+                      r"(\d+) without", summary)  # fmt: skip
+    if found:
+        changes, up, down, kept, none = (int(found[i].replace(",", "")) for i in range(1, 6))
+        tally.check("totals equal their parts", up + down == changes, f"prices {found[0]}")
+        tally.check("totals equal their parts",
+                    changes + kept + none == len(out.store["price_suggestions"]),
+                    f"prices {found[0]} vs {len(out.store['price_suggestions'])} products")  # fmt: skip
+    for title, shares in (
+        ("Segment summary", "share_of_revenue"),
+        ("Clusters", "share_of_revenue"),
+    ):
+        rows = out.workbook.get(title)
+        frame = _tab_frame(rows) if rows else None
+        if frame is not None and shares in frame.columns and len(frame):
+            total_share = float(np.nansum(_numbers(frame[shares])))
+            tally.check("totals equal their parts", abs(total_share - 1) < 0.01,
+                        f"{title} shares add to {total_share:.3f}")  # fmt: skip
+
+
+def _dollars(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def check_periods(out: Outputs, tally: Tally) -> None:
+    """The period a figure covers is stated, and the same wherever the figure appears."""
+    forecasts = out.store["forecasts"]
+    total = forecasts[forecasts["series_id"] == "revenue:total"]
+    if total.empty:
+        return
+    months = pd.to_datetime(total["ds"], utc=True).dt.tz_convert(None).dt.to_period("M")
+    span = f"{months.min().start_time:%B %Y} to {months.max().start_time:%B %Y}"
+    step = out.result.steps["sales_forecast"]
+    places = {"summary": " ".join(step.summary), "report": out.report_text,
+              "workbook Forecast note": str(out.workbook["Forecast"][0][0])}  # fmt: skip
+    for where, text in places.items():
+        tally.check("period stated and the same everywhere", span in text,
+                    f"{where} does not name {span}")  # fmt: skip
+    as_of = out.result.as_of
+    open_month = (
+        f"{as_of.tz_convert(None):%B %Y} is not over yet (the data runs to {as_of:%d %B %Y})"
+    )
+    tally.check("period stated and the same everywhere", open_month in out.report_text,
+                f"the report does not say {open_month!r}")  # fmt: skip
+    tally.check("period stated and the same everywhere",
+                months.min() == as_of.tz_convert(None).to_period("M"),
+                f"the forecast starts {months.min()}, the data runs to {as_of:%Y-%m-%d}")  # fmt: skip
+
+
+def check_baselines(out: Outputs, tally: Tally) -> None:
+    """A model no better than guessing says so in words and gives no tiers."""
+    scores = out.store["scores"]
+    for name, model, words in (("lead_score", "lead_score", "past leads"),
+                               ("deal_win", "deal_win", "closed deals")):  # fmt: skip
+        card = out.models.get(name)
+        if card is None:
+            continue
+        tiers = set(scores.loc[scores["model"] == model, "label"])
+        if beats_baseline(card):
+            tally.check("no-better-than-baseline said, no tiers", tiers <= set(TIER_ORDER),
+                        f"{name}: tiers {sorted(tiers)[:5]}")  # fmt: skip
+        else:
+            tally.check("no-better-than-baseline said, no tiers", tiers == {"-"},
+                        f"{name} did no better than guessing but gave tiers")  # fmt: skip
+            tally.check("no-better-than-baseline said, no tiers",
+                        f"On {words} it had not seen, this model did no better" in out.report_text,
+                        f"{name}: no words about guessing")  # fmt: skip
+
+
+def check_pictures(out: Outputs, tally: Tally) -> None:
+    """Words match pictures: the seasonality words agree with the test on the history the
+    chart draws, naming its peak; cluster names agree with each cluster's medians."""
+    tables = out.result.steps.get("sales_forecast")
+    check_rows = _tab_frame(out.workbook.get("Forecast check", []))
+    if tables is not None and check_rows is not None:
+        chart = _tab_frame(out.workbook["Forecast chart"])
+        history = chart[chart["actual"].notna()] if chart is not None else None
+        words = check_rows.loc[(check_rows["series"] == "All sales")
+                               & (check_rows["measure"] == "revenue"), "seasonality"]  # fmt: skip
+        if history is not None and len(words):
+            y = _numbers(history["actual"])
+            said = str(words.iloc[0])
+            seen = check_seasonality(y, 12) if len(y) >= 26 else None
+            whole = str(check_rows.loc[words.index[0], "history"]) == f"{len(y)} months"
+            if seen is not None and whole:  # the chart draws the whole history
+                tally.check("seasonality words match the chart",
+                            said.startswith("detected") == seen.seasonal,
+                            f"{said[:60]!r} but the test on the chart says {seen.seasonal}")  # fmt: skip
+            if said.startswith("detected"):
+                peak = re.search(r"highest in (\w+)", said)
+                months = pd.to_datetime(history.iloc[:, 0])
+                by_month = pd.Series(y).groupby(months.dt.month_name().to_numpy()).mean()
+                tally.check("seasonality words match the chart",
+                            bool(peak) and by_month.idxmax() == peak[1],
+                            f"{said[:80]!r}: the chart's highest month is {by_month.idxmax()}")  # fmt: skip
+    profiles = _tab_frame(out.workbook.get("Clusters", []))
+    if profiles is not None and len(profiles):
+        columns = ["name", "median_orders", "median_days_since_order"]
+        for i in range(len(profiles)):
+            problems = cluster_name_problems(
+                profiles[columns]
+                .iloc[[i]]
+                .assign(
+                    median_orders=lambda f: _numbers(f["median_orders"]),
+                    median_days_since_order=lambda f: _numbers(f["median_days_since_order"]),
+                )
+            )
+            tally.check("cluster names match their medians", not problems, "; ".join(problems))
+        tally.check("cluster names match their medians",
+                    profiles["name"].nunique() == len(profiles), "cluster names repeat")  # fmt: skip
+
+
+def cluster_name_problems(profiles: pd.DataFrame) -> list[str]:
+    """What a cluster's name says that its own medians contradict (also used by the audit)."""
+    problems = []
+    for row in profiles.itertuples(index=False):
+        name, orders, quiet = (
+            str(row.name),
+            float(row.median_orders),
+            float(row.median_days_since_order),
+        )
+        said = re.search(r"about (\d+) orders each", name)
+        if said and int(said.group(1)) != round(orders):
+            problems.append(f"{name!r}: median orders {orders:g}")
+        if "one-off" in name and orders > 1:
+            problems.append(f"{name!r}: median orders {orders:g}")
+        # A rhythm is said only while the median customer keeps it: quiet for at most 1.5
+        # times the longest gap the words allow (45 days a month, 21 every few weeks).
+        if ("every month" in name and quiet > 67.5) or ("every few weeks" in name and quiet > 31.5):
+            problems.append(f"{name!r}: quiet for {quiet:.0f} days")
+        if ("quiet for" in name) != (quiet >= 180):
+            problems.append(f"{name!r}: median days since an order {quiet:.0f}")
+    if profiles["name"].nunique() != len(profiles):
+        problems.append(f"names repeat: {profiles['name'].tolist()}")
+    return problems
+
+
+INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
+    "ranges hold their centre; 95% holds 80%": check_ranges,
+    "chances within [0, 1]; no exact 0%/100% shown": check_chances,
+    "tiers monotonic, meaning written beside": check_tiers,
+    "no nan/None/<NA>/code names in text": check_text,
+    "money at 2 decimals": check_money,
+    "guardrails hold or the reason says which cannot": check_guardrails,
+    "totals equal the sum of their parts": check_totals,
+    "period stated and the same everywhere": check_periods,
+    "a model no better than guessing says so, no tiers": check_baselines,
+    "words match pictures (seasonality, cluster names)": check_pictures,
+}
+
+
+def audit(out: Outputs) -> Tally:
+    tally = Tally()
+    for check in INVARIANTS.values():
+        check(out, tally)
+    return tally
+
+
+def main(folder: Path) -> dict[str, Any]:
+    """Audit every shop of SHOPS; the counts per invariant and every problem found."""
+    checked: Counter[str] = Counter()
+    problems: list[str] = []
+    for shop in SHOPS:
+        tally = audit(run_shop(shop, folder / f"seed-{shop.seed}"))
+        checked.update(tally.checked)
+        problems += [f"{shop.name}: {p}" for p in tally.problems]
+    tiny = audit(run_config(write_tiny_shop(folder / "tiny"), "tiny shop"))
+    problems += [f"tiny shop: {p}" for p in tiny.problems]
+    return {
+        "shops": [s.name for s in SHOPS],
+        "tiny_shop_values_checked": dict(sorted(tiny.checked.items())),
+        "invariants": list(INVARIANTS),
+        "values_checked": dict(sorted(checked.items())),
+        "values_checked_total": sum(checked.values()),
+        "problems": problems,
+    }
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as temp:
+        report = main(Path(temp))
+    print(json.dumps(report, indent=2))
+    sys.exit(1 if report["problems"] else 0)

@@ -1,0 +1,84 @@
+"""The audit of issue 24: every invariant over every output of a run, on 20 seeds of the
+sample (several sizes, with and without deals, messy and clean exports, two sets of price
+guardrails) and on a tiny shop. `python tests/audit.py` prints what it checks and how many
+values it looked at."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from audit import INVARIANTS, SHOPS, Outputs, Shop, audit, run_config, run_shop
+from shops import write_tiny_shop
+
+# Each invariant that every sample shop must have met on at least this many values: the
+# checks looked at something, rather than passing over an output they did not find.
+AT_LEAST = {
+    "range holds its centre": 1000,
+    "wider range holds the narrower": 200,
+    "chance within [0, 1]": 300,
+    "no certain chance shown": 300,
+    "tiers monotonic in their score": 50,
+    "tier meaning written beside": 1,
+    "no nan/None/<NA> in text": 1000,
+    "no code names in text": 1000,
+    "money at 2 decimals": 500,
+    "guardrails hold": 20,
+    "totals equal their parts": 5,
+    "period stated and the same everywhere": 5,
+    "no-better-than-baseline said, no tiers": 1,
+    "cluster names match their medians": 2,
+}
+
+
+@pytest.mark.parametrize("shop", SHOPS, ids=lambda s: s.name)
+def test_every_output_of_a_sample_shop_keeps_every_invariant(shop: Shop, tmp_path: Path):
+    tally = audit(run_shop(shop, tmp_path))
+    assert tally.problems == [], "\n".join(tally.problems[:20])
+    thin = {k: tally.checked[k] for k, least in AT_LEAST.items() if tally.checked[k] < least}
+    assert not thin, f"too few values checked: {thin}"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Outputs:
+    return run_config(write_tiny_shop(tmp_path_factory.mktemp("tiny")), "tiny shop")
+
+
+def test_every_output_of_the_tiny_shop_keeps_every_invariant(tiny: Outputs):
+    tally = audit(tiny)
+    assert tally.problems == [], "\n".join(tally.problems[:20])
+    assert tally.checked["range holds its centre"] > 100
+    assert tally.checked["money at 2 decimals"] > 20
+
+
+def test_the_audit_finds_what_issue_24_saw(tiny: Outputs):
+    """Plant the contradictions of issue 24 in real outputs: each check must report them."""
+    forecasts = tiny.store["forecasts"].copy()
+    forecasts.loc[0, "lo80"] = forecasts.loc[0, "yhat"] + 10  # expected outside its range
+    prices = tiny.store["price_suggestions"].copy()
+    prices["suggested_price"] = prices["current_price"] * 1.5  # a 50% step
+    broken = Outputs(
+        **{
+            **vars(tiny),
+            "store": {**tiny.store, "forecasts": forecasts, "price_suggestions": prices},
+            "report_text": tiny.report_text + "\nquantity: <NA> is not a quantity above 0"
+            "\nNot computed: churn_value: too few",
+            "hubspot": {**tiny.hubspot, "smbml_win_probability": pd.Series(["100"])},
+        }
+    )
+    found = {problem.split(":")[0] for problem in audit(broken).problems}
+    assert {
+        "range holds its centre",
+        "guardrails hold",
+        "no nan/None/<NA> in text",
+        "no code names in text",
+        "no certain chance shown",
+    } <= found
+
+
+def test_every_invariant_is_listed_with_its_check():
+    assert len(INVARIANTS) >= 10 and all(callable(c) for c in INVARIANTS.values())
+    assert len(SHOPS) >= 20 and len({s.seed for s in SHOPS}) == len(SHOPS)
+    assert {s.deals for s in SHOPS} == {True, False} and {s.messy for s in SHOPS} == {True, False}
+    assert len({s.contacts for s in SHOPS}) >= 3

@@ -1,0 +1,39 @@
+"""Words a user reads after a run: plural agreement and plain names (issue 24, item 14)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from smbml_connect import pipeline
+from smbml_connect.cli import _print_result
+from smbml_connect.ports import RunResult
+from smbml_connect.report import render_report
+from smbml_connect.steps import STEPS, StepContext
+from smbml_connect.steps.leads import DEAL_WIN
+from smbml_connect.store import Store
+
+
+def test_one_contact_opted_out_is_said_in_the_singular(capsys: pytest.CaptureFixture[str]):
+    result = RunResult(run_id=1, as_of=pd.Timestamp("2026-10-31", tz="UTC"), source="s")
+    result.consent_skipped = 1
+    _print_result(result, [])
+    out = capsys.readouterr().out
+    assert "1 contact opted out" in out and "1 contacts" not in out
+
+
+def test_skipped_analytics_are_named_in_plain_words(store: Store):
+    """'Not computed' listed churn_value and deal_win, and tables as order_lines."""
+    assert all("_" not in step.label and step.label[0].isupper() for step in STEPS)
+    result = RunResult(run_id=1, as_of=pd.Timestamp("2026-10-31", tz="UTC"), source="s")
+    tables = {"deals": pd.DataFrame()}
+    context = StepContext(as_of=result.as_of)
+    pipeline._run_step(DEAL_WIN, tables, context, store, result, set())
+    assert result.skipped == ["Deal win chances: no deals data"]
+
+
+def test_the_report_says_one_contact_opted_out_in_the_singular():
+    result = RunResult(run_id=1, as_of=pd.Timestamp("2026-10-31", tz="UTC"), source="s")
+    result.consent_skipped = 1
+    html = render_report(result)
+    assert "1 contact opted out" in html and "1 contacts" not in html

@@ -1,0 +1,25 @@
+"""Count charts tick in whole numbers (issue 24: a tiny shop's chart had 0.25-customer ticks)."""
+
+from __future__ import annotations
+
+import re
+
+from smbml_connect import charts
+
+
+def _tick_labels(svg: str) -> list[str]:
+    # matplotlib's SVG keeps each text it drew as a comment beside its glyphs.
+    return re.findall(r"<!-- ([^<>]*?) -->", svg)
+
+
+def test_a_bar_chart_of_a_few_customers_has_whole_ticks():
+    svg = charts.bar_chart(["Champions", "At Risk", "New"], [2, 1, 1], "Customers", "customers")
+    numbers = [t for t in _tick_labels(svg) if re.fullmatch(r"[\d.]+", t)]
+    assert numbers and not [t for t in numbers if "." in t]
+
+
+def test_a_histogram_counts_in_whole_numbers():
+    svg = charts.histogram([10.0, 20.0, 20.0], "Scores", "score", bins=5, ylabel="leads")
+    numbers = [t for t in _tick_labels(svg) if re.fullmatch(r"[\d.]+", t)]
+    assert "1" in numbers or "2" in numbers
+    assert not [t for t in numbers if re.fullmatch(r"\d+\.\d*[1-9]", t) and float(t) < 3]
