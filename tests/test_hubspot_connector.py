@@ -793,3 +793,24 @@ def test_numbers_are_written_rounded() -> None:
 
     assert _text(0.0103317, "number") == "0.01" and _text(19.9, "number") == "19.9"
     assert _text(64.0, "number") == "64" and _text(1234.5678, "number") == "1234.57"
+
+
+def test_scored_at_is_on_every_scored_object_and_follows_its_newest_value() -> None:
+    """Issue 27 point 7: deals get 'Scored at' too, and a customer scored only for churn
+    (no lead score) gets it as well: the stamp is the record's newest computed value."""
+    stamps = {p.object_type: p for p in crm_properties() if p.name == "smbml_scored_at"}
+    assert set(stamps) == {"contacts", "deals"}
+    assert stamps["contacts"].label == stamps["deals"].label == "Scored at (SMB ML)"
+    early, late = pd.Timestamp("2026-10-01", tz="UTC"), pd.Timestamp("2026-10-31", tz="UTC")
+    rows = pd.DataFrame(
+        [
+            {"entity": "contact", "entity_id": "c1", "model": "lead_score", "scored_at": early},
+            {"entity": "contact", "entity_id": "c1", "model": "churn_value", "scored_at": late},
+            {"entity": "contact", "entity_id": "c2", "model": "churn_value", "scored_at": early},
+            {"entity": "deal", "entity_id": "d1", "model": "deal_win", "scored_at": late},
+        ]
+    )
+    assert stamps["contacts"].take(rows).to_dict() == {
+        "c1": "2026-10-31T00:00:00.000Z", "c2": "2026-10-01T00:00:00.000Z",
+    }  # fmt: skip
+    assert stamps["deals"].take(rows).to_dict() == {"d1": "2026-10-31T00:00:00.000Z"}

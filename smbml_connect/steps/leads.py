@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 
 import pandas as pd
@@ -170,11 +170,21 @@ def _no_better_than_guessing(card: Mapping[str, Any], what: str) -> str | None:
     )
 
 
-def _scored_at(rows: pd.DataFrame) -> pd.Series:
-    """When the lead scores were computed, in the form HubSpot's datetime properties take."""
-    picked = rows[(rows["entity"] == "contact") & (rows["model"] == "lead_score")]
-    stamps = pd.to_datetime(picked.set_index("entity_id")["scored_at"], utc=True)
-    return stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+def _scored_at(entity: str) -> Callable[[pd.DataFrame], pd.Series]:
+    """When a record's values were last computed (its newest model), as HubSpot's datetime
+    properties take it: the same stamp on contacts and deals."""
+
+    def take(rows: pd.DataFrame) -> pd.Series:
+        picked = rows[rows["entity"] == entity]
+        stamps = pd.to_datetime(picked["scored_at"], utc=True)
+        newest = stamps.groupby(picked["entity_id"].to_numpy()).max()
+        return newest.dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    return take
+
+
+# One property on every object, so a view or a workflow reads it alike.
+SCORED_AT, SCORED_AT_LABEL = "smbml_scored_at", "Scored at (SMB ML)"
 
 
 def _fairness_table(fairness: Mapping[str, Any]) -> pd.DataFrame:
@@ -397,8 +407,9 @@ LEAD_SCORES = Step(
             CrmProperty("contacts", "smbml_lead_reasons", "Lead score reasons (SMB ML)", "string",
                         "textarea", "The three things that moved the score most.", "scores",
                         reasons_of("contact", "lead_score")),
-            CrmProperty("contacts", "smbml_scored_at", "Scored at (SMB ML)", "datetime", "date",
-                        "When the scores above were computed.", "scores", _scored_at),
+            CrmProperty("contacts", SCORED_AT, SCORED_AT_LABEL, "datetime", "date",
+                        "When this contact's SMB ML values were last computed.", "scores",
+                        _scored_at("contact")),
         ),
     ),
     settings=LeadsSettings,
@@ -415,6 +426,9 @@ DEAL_WIN = Step(
             CrmProperty("deals", "smbml_win_reasons", "Win probability reasons (SMB ML)",
                         "string", "textarea", "What moved the win probability most.", "scores",
                         reasons_of("deal", "deal_win")),
+            CrmProperty("deals", SCORED_AT, SCORED_AT_LABEL, "datetime", "date",
+                        "When this deal's win probability was last computed.", "scores",
+                        _scored_at("deal")),
         ),
     ),
 )  # fmt: skip
