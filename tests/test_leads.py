@@ -374,3 +374,19 @@ def test_model_version_names_the_fitted_model_not_the_time_it_was_fitted() -> No
     nested = '{"scorer": "{\\"trained_at\\": \\"2026-12-01T10:00:00+00:00\\", \\"c\\": 1}"}'
     later = nested.replace("2026-12-01T10", "2026-12-03T11")
     assert model_version(nested, "deal_win") == model_version(later, "deal_win")
+
+
+def test_calibration_of_a_mid_sized_table_keeps_the_learners_ranking():
+    # 1,300 rows with 400 of the rarer outcome: isotonic steps would tie scores the learner
+    # told apart (AUC lost) and follow noise; Platt scaling keeps every distinction.
+    from smbml_connect.analytics.shared.learners import apply_calibrator, fit_calibrator
+
+    rng = np.random.default_rng(5)
+    score = rng.normal(size=1300)
+    y = (rng.uniform(size=1300) < 1 / (1 + np.exp(-(1.5 * score - 0.9)))).astype(int)
+    raw = 1 / (1 + np.exp(-score))
+    fresh = rng.normal(size=1300)
+    y_fresh = (rng.uniform(size=1300) < 1 / (1 + np.exp(-(1.5 * fresh - 0.9)))).astype(int)
+    calibrated = apply_calibrator(fit_calibrator(raw, y), 1 / (1 + np.exp(-fresh)))
+    assert roc_auc_score(y_fresh, calibrated) == pytest.approx(roc_auc_score(y_fresh, fresh))
+    assert calibration_error(y_fresh, calibrated) < 0.04
