@@ -705,12 +705,16 @@ def test_values_that_no_longer_apply_are_cleared_in_the_same_batches(hub, store)
     report = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(
         None, store
     )
-    assert report.written == 5 * 4 + 2 + 3 * 2
+    # 5 leads x score, tier, reasons; 2 segments; 3 deals x chance, reasons, scored at. The
+    # 5 leads keep 'Scored at': their segment still applies and was computed then.
+    assert report.written == 5 * 3 + 2 + 3 * 3
     assert emulator.requests["POST batch"] == 2  # one for contacts, one for deals: no extra
     gone = emulator.state.objects["contacts"][ids[0]].properties
-    lead = ("smbml_lead_score", "smbml_lead_tier", "smbml_lead_reasons", "smbml_scored_at")
+    lead = ("smbml_lead_score", "smbml_lead_tier", "smbml_lead_reasons")
     assert not any(gone.get(name) for name in lead)  # HubSpot keeps no empty value
-    assert gone["smbml_segment"] == "Champions"
+    assert gone["smbml_segment"] == "Champions" and gone["smbml_scored_at"]
+    closed = emulator.state.objects["deals"][deals[0]].properties
+    assert not closed.get("smbml_scored_at")
     assert not emulator.state.objects["contacts"][ids[29]].properties.get("smbml_segment")
     assert not emulator.state.objects["deals"][deals[0]].properties.get("smbml_win_probability")
     assert emulator.state.objects["contacts"][ids[9]].properties["smbml_lead_score"] == "40"
