@@ -63,11 +63,7 @@ def _initial_states(y: np.ndarray, m: int, multiplicative: bool) -> tuple[float,
     a straight line through the first ten adjusted points."""
     if m > 1 and len(y) >= 2 * m:
         head = y
-        kernel = np.ones(m + 1 if m % 2 == 0 else m)
-        if m % 2 == 0:
-            kernel[[0, -1]] = 0.5
-        moving = np.convolve(head, kernel / m, mode="valid")
-        offset = (len(head) - len(moving)) // 2
+        moving, offset = centred_moving_average(head, m)
         inner = head[offset : offset + len(moving)]
         ratio = inner / moving if multiplicative else inner - moving
         positions = (np.arange(len(moving)) + offset) % m
@@ -197,3 +193,13 @@ def fit_ets(y: np.ndarray, m: int = 1, allow_multiplicative: bool = True) -> Ets
             best = fit
     assert best is not None
     return best
+
+
+def centred_moving_average(y: np.ndarray, m: int) -> tuple[np.ndarray, int]:
+    """The classical decomposition's trend: a centred moving average over one season (2xm
+    for an even ``m``), and the index of ``y`` its first value sits at."""
+    kernel = np.ones(m + 1 if m % 2 == 0 else m)
+    if m % 2 == 0:
+        kernel[[0, -1]] = 0.5
+    moving = np.convolve(y, kernel / m, mode="valid")
+    return moving, (len(y) - len(moving)) // 2

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import f_oneway
 
+from smbml_connect.analytics.forecast.ets import centred_moving_average
+
 __all__ = ["SIGNIFICANCE", "SeasonCheck", "check_seasonality", "describe_season"]
 
 SIGNIFICANCE = 0.01
@@ -43,11 +45,7 @@ def check_seasonality(y: np.ndarray, m: int) -> SeasonCheck | None:
     y = np.asarray(y, dtype=float)
     if m <= 1 or len(y) < 2 * m + 2 or np.ptp(y) == 0:
         return None
-    kernel = np.ones(m + 1 if m % 2 == 0 else m)
-    if m % 2 == 0:
-        kernel[[0, -1]] = 0.5
-    trend = np.convolve(y, kernel / m, mode="valid")
-    offset = (len(y) - len(trend)) // 2
+    trend, offset = centred_moving_average(y, m)
     middle = y[offset : offset + len(trend)]
     relative = bool((y > 0).all() and (trend > 0).all())
     detrended = middle / trend if relative else middle - trend
