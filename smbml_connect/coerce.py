@@ -678,7 +678,16 @@ def scan_dates(series: pd.Series) -> DateScan:
     texts = stripped if distinct.all_text else [v if isinstance(v, str) else "" for v in stripped]
     flags = _iso_flags(texts)
     iso = distinct.take(flags, False, series.index, np.dtype(bool))
-    return DateScan(distinct.take(texts, "", series.index), iso, date_evidence(series.where(~iso)))
+    # What the other values prove, from the same distinct values (date_evidence's count).
+    codes = distinct.codes
+    counts = np.bincount(codes[codes >= 0], minlength=len(texts))
+    others = ~np.array(flags, dtype=bool) & ~distinct.missing(stripped) & (counts > 0)
+    votes = {"day": 0, "month": 0, "?": 0}
+    for i in np.flatnonzero(others).tolist():
+        proof = _date_proof(distinct.values[i])
+        if proof:
+            votes[proof] += int(counts[i])
+    return DateScan(distinct.take(texts, "", series.index), iso, votes)
 
 
 def _iso_flags(texts: list[str], matrix_from: int = 1_000) -> list[bool]:
