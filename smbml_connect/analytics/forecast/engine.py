@@ -81,16 +81,32 @@ class SeriesForecast:
 Candidate = Callable[[np.ndarray, int, int], Prediction]
 
 
-def _combine(*members: Candidate) -> Candidate:
-    def combined(y: np.ndarray, m: int, horizon: int) -> Prediction:
-        predictions = [member(y, m, horizon) for member in members]
-        return Prediction(
-            np.mean([p.mean for p in predictions], axis=0),
-            np.mean([p.sd for p in predictions], axis=0),
-            " + ".join(p.detail for p in predictions),
-        )
+def _predict(
+    name: str,
+    bases: dict[str, Candidate],
+    y: np.ndarray,
+    m: int,
+    horizon: int,
+    cache: dict[str, Prediction] | None = None,
+) -> Prediction:
+    """A base model's forecast, or for a combination ("ets+theta") the mean of its members'.
 
-    return combined
+    With a cache, each member is fitted once per cut-off however many combinations use
+    it: a backtest of ets, theta and ets+theta fits ETS once, not twice.
+    """
+    cache = {} if cache is None else cache
+    predictions = []
+    for part in name.split("+"):
+        if part not in cache:
+            cache[part] = bases[part](y, m, horizon)
+        predictions.append(cache[part])
+    if len(predictions) == 1:
+        return predictions[0]
+    return Prediction(
+        np.mean([p.mean for p in predictions], axis=0),
+        np.mean([p.sd for p in predictions], axis=0),
+        " + ".join(p.detail for p in predictions),
+    )
 
 
 def _candidates(y: np.ndarray, intermittent: bool) -> dict[str, Candidate]:
@@ -100,11 +116,15 @@ def _candidates(y: np.ndarray, intermittent: bool) -> dict[str, Candidate]:
         "seasonal_naive": MODELS["seasonal_naive"],
         "ets": MODELS["ets"],
         "theta": MODELS["theta"],
-        "ets+theta": _combine(MODELS["ets"], MODELS["theta"]),
     }
     if intermittent:
         chosen["croston"] = MODELS["croston"]
     return chosen
+
+
+def _combinations(bases: dict[str, Candidate]) -> list[str]:
+    """The combinations tried besides the base models, most members first."""
+    return [name for name in DEFAULTS if all(part in bases for part in name.split("+"))]
 
 
 def _origins(n: int, horizon: int, m: int) -> tuple[list[int], int]:
@@ -160,18 +180,19 @@ def _backtest(
     y: np.ndarray, m: int, candidates: dict[str, Candidate], origins: list[int], steps: int
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Errors and standardised errors of each candidate over all cut-offs."""
-    results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for name, model in candidates.items():
-        errors, standard = [], []
-        for origin in origins:
-            prediction = model(y[:origin], m, steps)
-            actual = y[origin : origin + steps]
+    names = [*candidates, *_combinations(candidates)]
+    errors: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    standard: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for origin in origins:
+        cache: dict[str, Prediction] = {}
+        actual = y[origin : origin + steps]
+        for name in names:
+            prediction = _predict(name, candidates, y[:origin], m, steps, cache)
             error = actual - prediction.mean[: len(actual)]
-            errors.append(error)
+            errors[name].append(error)
             sd = np.where(prediction.sd[: len(actual)] > 0, prediction.sd[: len(actual)], np.nan)
-            standard.append(error / sd)
-        results[name] = (np.concatenate(errors), np.concatenate(standard))
-    return results
+            standard[name].append(error / sd)
+    return {name: (np.concatenate(errors[name]), np.concatenate(standard[name])) for name in names}
 
 
 def _choose(scores: dict[str, float]) -> str:
@@ -292,10 +313,6 @@ def fit_regular(
     if intermittent:
         notes.append(f"{zeros:.0%} of {series.word}s have no sales; occasional-demand models tried")
     candidates = _candidates(y, intermittent) | (extra or {})
-    if "lightgbm" in candidates and "ets+theta" in candidates:
-        candidates["ets+theta+lightgbm"] = _combine(
-            MODELS["ets"], MODELS["theta"], candidates["lightgbm"]
-        )
     if n < 8:
         notes.append(f"only {n} {series.word}s of history: no trend or season can be learned yet")
     origins, steps = _origins(n, horizon, m)
@@ -310,7 +327,7 @@ def fit_regular(
         notes.append("too little history to test the forecast on its own past: intervals are rough")
         scores, name = {}, "ets" if "ets" in candidates else next(iter(candidates))
         standard = np.array([])
-    prediction = candidates[name](y, m, horizon)
+    prediction = _predict(name, candidates, y, m, horizon)
     return Fitted(series, name, prediction, standard, bool(origins), m, seasonality, scores,
                   notes, candidates, results if origins else {}, y)  # fmt: skip
 
@@ -326,7 +343,7 @@ def _without_boosting(fit: Fitted, horizon: int) -> Fitted:
     name = _choose(scores)  # the default changes too, so every series is chosen again
     if name == fit.model:
         return fit
-    prediction = fit.candidates[name](fit.y, fit.season_length, horizon)
+    prediction = _predict(name, fit.candidates, fit.y, fit.season_length, horizon)
     return replace(fit, model=name, prediction=prediction, standard=fit.backtests[name][1])
 
 

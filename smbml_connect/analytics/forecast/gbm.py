@@ -27,6 +27,7 @@ PARAMS = {
     "min_data_in_leaf": 50,
     "feature_fraction": 0.9,
     "verbose": -1,
+    "num_threads": 1,
 }
 ROUNDS = 300
 
