@@ -118,7 +118,7 @@ class PanelForecaster(_Forecaster):
         season_length: int | None = None,
         levels: Sequence[int] = (80, 95),
         gaps: Literal["interpolate", "zero"] = "zero",
-        boosted: bool | None = None,
+        boosted: bool | None = False,
         random_state: int = 0,
     ) -> None:
         super().__init__(horizon, season_length, levels, gaps)

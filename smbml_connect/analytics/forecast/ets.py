@@ -162,7 +162,7 @@ def fit_ets(y: np.ndarray, m: int = 1, allow_multiplicative: bool = True) -> Ets
         season_kinds += ["A"] + (["M"] if allow_multiplicative and y.min() > 0 else [])
     # An undamped trend is left out: on real sales it overshoots (M3 monthly MASE 1.03 vs
     # 0.97 for damped), and a damped trend with phi 0.98 is nearly linear anyway.
-    trends = ["N", "Ad"] if n >= 8 else ["N"]
+    trends = (["N", "A", "Ad"] if m <= 1 else ["N", "Ad"]) if n >= 8 else ["N"]
     period = m if seasonal_ok else 1
     candidates = _candidates(y, period, season_kinds, trends)
     with np.errstate(all="ignore"):  # diverging grid rows end as inf and lose

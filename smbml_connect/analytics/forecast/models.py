@@ -19,6 +19,7 @@ __all__ = [
     "Prediction",
     "croston_sba",
     "deseasonalise",
+    "drift",
     "ets",
     "has_seasonality",
     "naive",
@@ -81,6 +82,24 @@ def naive(y: np.ndarray, m: int, horizon: int) -> Prediction:
     sigma = _residual_sd(np.diff(y))
     steps = np.arange(1, horizon + 1)
     return Prediction(np.full(horizon, y[-1]), sigma * np.sqrt(steps), "last value")
+
+
+def drift(y: np.ndarray, m: int, horizon: int) -> Prediction:
+    """The last value plus the average change so far (a random walk with drift), on the
+    seasonally adjusted series when a season is clear."""
+    n = len(y)
+    seasonal = has_seasonality(y, m)
+    x, index, multiplicative = deseasonalise(y, m) if seasonal else (y, np.zeros(1), False)
+    steps = np.arange(1, horizon + 1)
+    slope = (x[-1] - x[0]) / max(n - 1, 1)
+    mean = x[-1] + slope * steps
+    sigma = _residual_sd(np.diff(x) - slope)
+    sd = sigma * np.sqrt(steps * (1 + steps / max(n - 1, 1)))
+    if seasonal:
+        future = _future_season(index, n, horizon)
+        mean = mean * future if multiplicative else mean + future
+        sd = sd * future if multiplicative else sd
+    return Prediction(mean, sd, "drift" + (" with season" if seasonal else ""))
 
 
 def seasonal_naive(y: np.ndarray, m: int, horizon: int) -> Prediction:
@@ -150,5 +169,6 @@ MODELS: dict[str, Callable[[np.ndarray, int, int], Prediction]] = {
     "seasonal_naive": seasonal_naive,
     "ets": ets,
     "theta": theta,
+    "drift": drift,
     "croston": croston_sba,
 }
