@@ -67,7 +67,7 @@ BOOSTED = "ets+theta+lightgbm"
 # Drift earns its place on short, trending series: held-out MASE on 80-series subsets of
 # M3 quarterly 0.940 -> 0.925, tourism yearly 2.880 -> 2.793, M3 other 2.106 -> 2.089; on
 # monthly series it hurts (M3 0.841 -> 0.874), and the backtests say which is which.
-PLAIN = ("ets+theta+drift", "ets+theta")
+PLAIN = ("ets+theta+drift", "ets+theta", "calendar", "calendar+ets", "calendar+seasonal_naive")
 PRIOR_WEIGHT = 30  # backtest errors needed before they count as much as the prior
 PRIOR_DF = 5  # the prior is a Student-t: sales errors have heavier tails than the normal curve
 POOL_MIN_SERIES = 5  # backtested series a panel needs before its pooled errors are the prior
