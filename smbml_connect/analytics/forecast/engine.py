@@ -67,6 +67,7 @@ BOOSTED = "ets+theta+lightgbm"
 # Drift earns its place on short, trending series: held-out MASE on 80-series subsets of
 # M3 quarterly 0.940 -> 0.925, tourism yearly 2.880 -> 2.793, M3 other 2.106 -> 2.089; on
 # monthly series it hurts (M3 0.841 -> 0.874), and the backtests say which is which.
+PANEL_MARGIN = 0.01
 PLAIN = ("ets+theta+drift", "ets+theta", "calendar", "calendar+ets", "calendar+seasonal_naive")
 PRIOR_WEIGHT = 30  # backtest errors needed before they count as much as the prior
 PRIOR_DF = 5  # the prior is a Student-t: sales errors have heavier tails than the normal curve
@@ -230,10 +231,11 @@ def _choose(scores: dict[str, float], plain: str | None = None) -> str:
 
 
 def _panel_combination(fits: Sequence[Fitted]) -> str | None:
-    """The plain combination with the lower mean backtest error over the whole panel:
-    steadier than each series' own choice between two close combinations (on six
-    80-series subsets of M3 and tourism it picked the one better on held-out data each
-    time)."""
+    """The plain combination with the lowest mean backtest error over the whole panel,
+    steadier than each series' own choice between close combinations. `ets+theta` stays
+    unless another is 1% better: on tourism monthly series `ets+theta+drift` won the
+    backtests by 0.06% and lost on held-out data (MASE 1.58 against 1.48); where drift
+    helped held-out (M3 quarterly and yearly, tourism yearly) it led by 1.8% to 5%."""
     totals = {
         name: [f.scores[name] for f in fits if name in f.scores and np.isfinite(f.scores[name])]
         for name in PLAIN
@@ -241,7 +243,12 @@ def _panel_combination(fits: Sequence[Fitted]) -> str | None:
     totals = {name: values for name, values in totals.items() if values}
     if len(totals) < 2 or len({len(v) for v in totals.values()}) != 1:
         return None
-    return min(totals, key=lambda k: float(np.mean(totals[k])))
+    means = {name: float(np.mean(values)) for name, values in totals.items()}
+    best = min(means, key=lambda k: means[k])
+    incumbent = "ets+theta"
+    if incumbent in means and means[best] >= (1 - PANEL_MARGIN) * means[incumbent]:
+        return incumbent
+    return best
 
 
 def _rechoose(fit: Fitted, horizon: int, plain: str) -> Fitted:
