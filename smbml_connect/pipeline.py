@@ -55,15 +55,15 @@ class RunOptions:
     incomplete_inputs: str = "skip"  # or "last_complete": see analytics.incomplete_inputs
 
 
-def _stacked_rejects(first: pd.DataFrame, more: pd.DataFrame) -> pd.DataFrame:
-    """``first`` then ``more``, each column keeping the type its values give it: a column with
-    no values in one part (pandas' concat would let it decide the type, and warns) is left out
-    of that part and comes back empty."""
-    parts = [p.dropna(axis=1, how="all") for p in (first, more) if not p.empty]
-    if not parts:
-        return first if more.empty else more
-    columns = list(dict.fromkeys([*first.columns, *more.columns]))
-    return pd.concat(parts, ignore_index=True).reindex(columns=columns)
+def _stacked_rejects(*parts: pd.DataFrame) -> pd.DataFrame:
+    """The parts one under the other, each column keeping the type its values give it: a
+    column with no values in one part (pandas' concat would let it decide the type, and
+    warns) is left out of that part and comes back empty."""
+    columns = list(dict.fromkeys(c for p in parts for c in p.columns))
+    filled = [p.dropna(axis=1, how="all") for p in parts if not p.empty]
+    if not filled:
+        return parts[0].iloc[:0].reindex(columns=columns)
+    return pd.concat(filled, ignore_index=True).reindex(columns=columns)
 
 
 def run_pipeline(
@@ -296,7 +296,7 @@ def _load_pages(
             result.loaded[table] = (
                 result.loaded.get(table, 0) + len(settled.clean) - settled.replaced
             )
-        found = pd.concat(rejects, ignore_index=True) if rejects else result.rejects.iloc[:0]
+        found = _stacked_rejects(result.rejects.iloc[:0], *rejects)
         mark = (source.name, entity, page.cursor) if page.cursor else None
         store.commit_page(result.run_id, clean, found, mark, page.archived)
         if not found.empty:
