@@ -54,7 +54,7 @@ LABELS: dict[str, str] = {
     "purchases_so_far": "Purchases so far",
     "spend_so_far": "Spent so far",
     "mae": "Average error per customer (purchases)",
-    "rmse": "Typical error per customer (RMSE, purchases)",
+    "rmse": "Typical error per customer, large misses weigh more (purchases)",
     "total_predicted": "Purchases predicted",
     "total_actual": "Purchases that happened",
     "total_error_pct": "Error of the total (%)",

@@ -170,7 +170,7 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
             VALUE_MODEL_TAB,
             pd.DataFrame(rows).round(3),
             f"Each candidate predicted purchases in {validation['holdout']} from the history "
-            "before it; the lowest mean absolute error per customer is used.",
+            "before it; the lowest root mean squared error per customer is used.",
         )
     high = table["churn_risk"] >= 0.7
     at_stake = float(table.loc[high, "spend_so_far"].sum())
