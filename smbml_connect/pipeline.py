@@ -55,6 +55,17 @@ class RunOptions:
     incomplete_inputs: str = "skip"  # or "last_complete": see analytics.incomplete_inputs
 
 
+def _stacked_rejects(*parts: pd.DataFrame) -> pd.DataFrame:
+    """The parts one under the other, each column keeping the type its values give it: a
+    column with no values in one part (pandas' concat would let it decide the type, and
+    warns) is left out of that part and comes back empty."""
+    columns = list(dict.fromkeys(c for p in parts for c in p.columns))
+    filled = [p.dropna(axis=1, how="all") for p in parts if not p.empty]
+    if not filled:
+        return parts[0].iloc[:0].reindex(columns=columns)
+    return pd.concat(filled, ignore_index=True).reindex(columns=columns)
+
+
 def run_pipeline(
     source: Source,
     store: Store,
@@ -73,7 +84,7 @@ def run_pipeline(
         personal, result.consent_skipped, unreadable = _consented_view(tables, options)
         if not unreadable.empty:
             store.add_rejects(run_id, unreadable)
-            result.rejects = pd.concat([result.rejects, unreadable], ignore_index=True)
+            result.rejects = _stacked_rejects(result.rejects, unreadable)
         context = StepContext(
             as_of=as_of,
             currency=_main_currency(tables),
@@ -163,7 +174,7 @@ def _checked(
     result.notices = checked.notices
     if not checked.rejects.empty:
         store.add_rejects(result.run_id, checked.rejects)
-        result.rejects = pd.concat([result.rejects, checked.rejects], ignore_index=True)
+        result.rejects = _stacked_rejects(result.rejects, checked.rejects)
     return checked.tables
 
 
@@ -244,14 +255,14 @@ def _load(
                 [[table, source.name, None, "", "", message, "table skipped", None]],
                 columns=REJECT_COLUMNS,
             )
-            result.rejects = pd.concat([result.rejects, skipped], ignore_index=True)
+            result.rejects = _stacked_rejects(result.rejects, skipped)
             store.add_rejects(result.run_id, skipped)
             continue
         new_cursor = _next_cursor(checked.clean, result.as_of) if source.incremental else None
         store.upsert(table, checked.clean, cursor=(source.name, new_cursor) if new_cursor else None)
         store.add_rejects(result.run_id, checked.rejects)
         if not checked.rejects.empty:
-            result.rejects = pd.concat([result.rejects, checked.rejects], ignore_index=True)
+            result.rejects = _stacked_rejects(result.rejects, checked.rejects)
         result.loaded[table] = len(checked.clean)
 
 
@@ -285,11 +296,11 @@ def _load_pages(
             result.loaded[table] = (
                 result.loaded.get(table, 0) + len(settled.clean) - settled.replaced
             )
-        found = pd.concat(rejects, ignore_index=True) if rejects else result.rejects.iloc[:0]
+        found = _stacked_rejects(result.rejects.iloc[:0], *rejects)
         mark = (source.name, entity, page.cursor) if page.cursor else None
         store.commit_page(result.run_id, clean, found, mark, page.archived)
         if not found.empty:
-            result.rejects = pd.concat([result.rejects, found], ignore_index=True)
+            result.rejects = _stacked_rejects(result.rejects, found)
         result.loaded.setdefault(entity, 0)
         if page.skipped:  # e.g. HubSpot line items of a deal or quote: not order lines
             result.not_loaded[entity] = result.not_loaded.get(entity, 0) + page.skipped
@@ -300,7 +311,7 @@ def _load_pages(
     listed = source.skipped_rows(entity) if isinstance(source, SkipsRows) else None
     if listed is not None and not listed.empty:  # blank, total, header-again rows
         store.add_rejects(result.run_id, listed)
-        result.rejects = pd.concat([result.rejects, listed], ignore_index=True)
+        result.rejects = _stacked_rejects(result.rejects, listed)
 
 
 def _live(frame: pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from smbml_connect.analytics.customers.btyd import BetaGeo, GammaGamma
     from smbml_connect.analytics.customers.clusters import CustomerClusters
+    from smbml_connect.analytics.customers.pareto import ParetoNBD
     from smbml_connect.analytics.customers.recommend import CoPurchaseRecommender
     from smbml_connect.analytics.customers.value import CustomerValueModel
     from smbml_connect.analytics.forecast.estimators import PanelForecaster, SeriesForecaster
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
         DealWinModel,
         CustomerValueModel,
         BetaGeo,
+        ParetoNBD,
         GammaGamma,
         CustomerClusters,
         CoPurchaseRecommender,

@@ -14,6 +14,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from smbml_connect.column_labels import column_label, yes_no
 from smbml_connect.functions import FunctionContext
 from smbml_connect.ports import PushReport, RunResult
 from smbml_connect.schema import REJECT_COLUMNS, REJECTS_TAB
@@ -34,7 +35,8 @@ _CARD_COLUMNS = 2  # wider tables turn into one card per row on a narrow screen
 
 
 def _cell(column: str, value: object) -> str:
-    label = escape(column.replace("_", " "))
+    label = escape(column_label(column))
+    value = yes_no(value)
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
         return f'<td data-label="{label}"></td>'
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -67,7 +69,7 @@ def _table_html(frame: pd.DataFrame) -> Markup:
     Every table sits in its own box that scrolls sideways if it must, so no table makes
     the page wider than the screen.
     """
-    head = "".join(f"<th>{escape(str(c).replace('_', ' '))}</th>" for c in frame.columns)
+    head = "".join(f"<th>{escape(column_label(c))}</th>" for c in frame.columns)
     kind = "wide" if len(frame.columns) > _CARD_COLUMNS else "narrow"
     html = _rows_table(frame.head(_TOP_ROWS), head, kind)
     rest = frame.iloc[_TOP_ROWS:]

@@ -24,6 +24,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook import Workbook
 
+from smbml_connect.column_labels import column_label
 from smbml_connect.functions import REGISTRY, FunctionContext, call
 from smbml_connect.ports import ColourScale, Tab, WorkbookChart
 
@@ -34,8 +35,10 @@ RED, AMBER, GREEN = "F8696B", "FFEB84", "63BE7B"
 
 
 def _column(sheet: Any, top: int, name: str) -> int | None:
+    """Where the column ``name`` sits: the header row shows its plain label."""
+    label = column_label(name)
     for cell in sheet[top]:
-        if cell.value == name:
+        if cell.value == label:
             return int(cell.column)
     return None
 
@@ -66,7 +69,7 @@ def _band_chart(sheet: Any, top: int, frame: pd.DataFrame, spec: WorkbookChart) 
     band.add_data(Reference(sheet, min_col=4, min_row=top + 1, max_row=last))
     band.add_data(Reference(sheet, min_col=6, min_row=top + 1, max_row=last))
     floor, width = band.series
-    floor.tx = SeriesLabel(v="lowest likely")  # the band starts at the low end ...
+    floor.tx = SeriesLabel(v="Lowest likely")  # the band starts at the low end ...
     floor.graphicalProperties.noFill = True
     floor.graphicalProperties.line.noFill = True
     width.tx = SeriesLabel(v="80% range")  # ... and is as tall as the range
@@ -75,7 +78,7 @@ def _band_chart(sheet: Any, top: int, frame: pd.DataFrame, spec: WorkbookChart) 
     lines = LineChart()
     for column, label in ((2, "actual"), (3, "forecast")):
         lines.add_data(Reference(sheet, min_col=column, min_row=top + 1, max_row=last))
-        lines.series[-1].tx = SeriesLabel(v=label)
+        lines.series[-1].tx = SeriesLabel(v=column_label(label))
     lines.series[1].graphicalProperties.line.dashStyle = "dash"
     _plain_lines(lines)
     band.set_categories(dates)
@@ -122,8 +125,8 @@ def _histogram(sheet: Any, top: int, frame: pd.DataFrame, spec: WorkbookChart) -
     chart_sheet = workbook.create_sheet(
         spec.title[:31], index=workbook.sheetnames.index(sheet.title) + 1
     )
-    _text(chart_sheet, 1, 1, f"{spec.values} band", bold=True)
-    _text(chart_sheet, 1, 2, spec.label, bold=True)
+    _text(chart_sheet, 1, 1, column_label(f"{spec.values} band"), bold=True)
+    _text(chart_sheet, 1, 2, column_label(spec.label), bold=True)
     for i, count in enumerate(counts):
         _text(chart_sheet, 2 + i, 1, f"{edges[i]}-{edges[i + 1] - (1 if i < 9 else 0)}")
         chart_sheet.cell(row=2 + i, column=2, value=int(count)).number_format = "#,##0"

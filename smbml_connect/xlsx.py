@@ -1,5 +1,7 @@
 """Formatted .xlsx output: one tab per frame, bold frozen headers, filters, widths, print setup.
 
+Headers are the plain labels of `column_labels`; number formats follow the code names.
+
 Written workbooks never contain formulas made from data: a value such as
 "=HYPERLINK(...)" from a CRM stays text.
 """
@@ -17,6 +19,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+
+from smbml_connect.column_labels import column_label, yes_no
 
 __all__ = [
     "build_workbook",
@@ -117,7 +121,7 @@ def build_workbook(
             _text_cell(sheet.cell(row=1, column=1), note).font = Font(italic=True)
             top = 3
         for col, name in enumerate(frame.columns, start=1):
-            cell = _text_cell(sheet.cell(row=top, column=col), str(name))
+            cell = _text_cell(sheet.cell(row=top, column=col), column_label(name))
             cell.fill, cell.font = _HEADER_FILL, _HEADER_FONT
             cell.alignment = Alignment(vertical="center")
         given = (formats or {}).get(title, {})
@@ -125,7 +129,7 @@ def build_workbook(
         for r, row in enumerate(frame.itertuples(index=False), start=top + 1):
             for c, value in enumerate(row, start=1):
                 cell = sheet.cell(row=r, column=c)
-                converted = _cell_value(value)
+                converted = _cell_value(yes_no(value))
                 if isinstance(converted, str):
                     _text_cell(cell, converted)
                 else:
@@ -255,12 +259,13 @@ def _fit_widths(sheet: Any, frame: pd.DataFrame, top: int) -> None:
     for col, name in enumerate(frame.columns, start=1):
         sample = frame[name].head(200).astype(str).str.len()
         values = max([0, *sample.tolist()])
-        title = len(str(name))
+        label = column_label(name)
+        title = len(label)
         width = min(max(10, values + 2, -(-title // _HEADER_LINES) + 2), _WIDEST)
         sheet.column_dimensions[get_column_letter(col)].width = width
         if title > width - 1:
             sheet.cell(row=top, column=col).alignment = Alignment(vertical="center", wrap_text=True)
-            header_lines = max(header_lines, _lines(str(name), width))
+            header_lines = max(header_lines, _lines(label, width))
         if values + 2 > _WIDEST and len(frame) <= _WRAPPED_ROWS:
             wrapped.append((col, width))
     if header_lines > 1:

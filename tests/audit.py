@@ -28,7 +28,8 @@ import pandas as pd
 
 from smbml_connect.analytics.forecast.seasonality import check_seasonality
 from smbml_connect.analytics.leads.scoring import beats_baseline
-from smbml_connect.connectors.gsheets.sheets import result_tabs
+from smbml_connect.column_labels import code_name
+from smbml_connect.connectors.gsheets.sheets import result_tabs, sheet_header
 from smbml_connect.connectors.hubspot.push import _text as hubspot_text
 from smbml_connect.connectors.sample.source import SampleSource
 from smbml_connect.pipeline import RunOptions, run_pipeline
@@ -93,7 +94,8 @@ class Outputs:
     workbook: dict[str, list[list[Any]]]  # tab -> rows of cell values
     formats: dict[str, list[list[str]]]  # tab -> rows of number formats
     report_text: str
-    report_tables: list[pd.DataFrame]  # every table of the report, as shown (text)
+    report_tables: list[pd.DataFrame]  # every table of the report, as shown (text), by code name
+    report_headers: list[list[str]]  # each of those tables' header row, as shown
     sheets: dict[str, pd.DataFrame]  # Sheets tab title -> frame
     hubspot: dict[str, pd.Series]  # property name -> text values as written
 
@@ -167,8 +169,10 @@ def gather(
     html = (folder / "report.html").read_text(encoding="utf-8")
     text, tables = _report(html)
     sheets = {tab.title: tab.frame for tab in result_tabs(result)}
+    headers = [[str(c) for c in t.columns] for t in tables]
+    tables = [t.rename(columns=lambda label: code_name(str(label))) for t in tables]
     return Outputs(name, result, {k: _plain(v) for k, v in dict(settings).items()}, store,
-                   models, workbook, formats, text, tables, sheets, hubspot)  # fmt: skip
+                   models, workbook, formats, text, tables, headers, sheets, hubspot)  # fmt: skip
 
 
 def _plain(value: Any) -> Any:
@@ -258,7 +262,7 @@ def _tab_frame(rows: list[list[Any]]) -> pd.DataFrame | None:
     at = _header_row(rows)
     if at is None:
         return None
-    header = [str(v) if v is not None else f"column {j}" for j, v in enumerate(rows[at])]
+    header = [code_name(str(v)) if v is not None else f"column {j}" for j, v in enumerate(rows[at])]
     return pd.DataFrame(rows[at + 1 :], columns=header)
 
 
@@ -418,7 +422,11 @@ def check_text(out: Outputs, tally: Tally) -> None:
             if i == at:
                 continue  # column headers are the declared column names
             for j, v in enumerate(row):
-                column = str(headers[j]) if at is not None and i > at and j < len(headers) else ""
+                column = (
+                    code_name(str(headers[j]))
+                    if at is not None and i > at and j < len(headers)
+                    else ""
+                )
                 if isinstance(v, str) and column not in DATA_COLUMNS:
                     texts.append((f"workbook {title!r} row {i + 1}", v, allowed))
     for title, frame in out.sheets.items():
@@ -481,7 +489,8 @@ def check_money(out: Outputs, tally: Tally) -> None:
         if at is None or NOT_MONEY_TABS.search(title):
             continue
         for j, header in enumerate(rows[at]):
-            if not MONEY_COLUMN.search(str(header)) or NOT_MONEY.search(str(header)):
+            code = code_name(str(header))
+            if not MONEY_COLUMN.search(code) or NOT_MONEY.search(code):
                 continue
             for i in range(at + 1, len(rows)):
                 if isinstance(rows[i][j], int | float) and not isinstance(rows[i][j], bool):
@@ -612,6 +621,33 @@ def check_baselines(out: Outputs, tally: Tally) -> None:
                         f"{name}: no words about guessing")  # fmt: skip
 
 
+def _header_problems(headers: list[Any]) -> list[str]:
+    """Why a header row is not what a person should read: code names, blanks, repeats."""
+    shown = [str(h) for h in headers if h is not None]
+    problems = [f"{h!r} reads as code" for h in shown if "_" in h or h[:1].islower()]
+    problems += [f"{h!r} twice" for h, n in Counter(shown).items() if n > 1]
+    return problems
+
+
+def check_headers(out: Outputs, tally: Tally) -> None:
+    """Every column header is plain words (no code names, no lower-case abbreviations such as
+    "mae"), and no tab shows the same header twice."""
+    rows_of = [
+        (f"workbook {title!r}", rows[at])
+        for title, rows in out.workbook.items()
+        if title not in WORD_TABS_SKIPPED and rows and (at := _header_row(rows)) is not None
+    ]
+    rows_of += [(f"sheets {title!r}", sheet_header(frame)) for title, frame in out.sheets.items()]
+    rows_of += [(f"report table {i + 1}", h) for i, h in enumerate(out.report_headers)]
+    for where, headers in rows_of:
+        for header in headers:
+            if header is not None:
+                problems = _header_problems([header])
+                tally.check("plain column headers", not problems, f"{where}: {problems}")
+        repeats = [p for p in _header_problems(headers) if p.endswith("twice")]
+        tally.check("plain column headers", not repeats, f"{where}: {repeats}")
+
+
 def check_pictures(out: Outputs, tally: Tally) -> None:
     """Words match pictures: the seasonality words agree with the test on the history the
     chart draws, naming its peak; cluster names agree with each cluster's medians."""
@@ -691,6 +727,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "period stated and the same everywhere": check_periods,
     "a model no better than guessing says so, no tiers": check_baselines,
     "words match pictures (seasonality, cluster names)": check_pictures,
+    "plain column headers": check_headers,
 }
 
 

@@ -29,6 +29,7 @@ AT_LEAST = {
     "period stated and the same everywhere": 5,
     "no-better-than-baseline said, no tiers": 1,
     "cluster names match their medians": 2,
+    "plain column headers": 150,
 }
 
 
@@ -58,10 +59,15 @@ def test_the_audit_finds_what_issue_24_saw(tiny: Outputs):
     forecasts.loc[0, "lo80"] = forecasts.loc[0, "yhat"] + 10  # expected outside its range
     prices = tiny.store["price_suggestions"].copy()
     prices["suggested_price"] = prices["current_price"] * 1.5  # a 50% step
+    workbook = {title: [list(r) for r in rows] for title, rows in tiny.workbook.items()}
+    rejects = workbook["Rejects"]
+    at = next(i for i, r in enumerate(rejects) if sum(v is not None for v in r) >= 2)
+    rejects[at][:2] = ["source_row", "Source row"]  # a code name, and a header shown twice
     broken = Outputs(
         **{
             **vars(tiny),
             "store": {**tiny.store, "forecasts": forecasts, "price_suggestions": prices},
+            "workbook": workbook,
             "report_text": tiny.report_text + "\nquantity: <NA> is not a quantity above 0"
             "\nNot computed: churn_value: too few",
             "hubspot": {**tiny.hubspot, "smbml_win_probability": pd.Series(["100"])},
@@ -74,7 +80,11 @@ def test_the_audit_finds_what_issue_24_saw(tiny: Outputs):
         "no nan/None/<NA> in text",
         "no code names in text",
         "no certain chance shown",
+        "plain column headers",
     } <= found
+    headers = [p for p in audit(broken).problems if p.startswith("plain column headers")]
+    assert any("'source_row' reads as code" in p for p in headers)
+    assert any("'Source row' twice" in p for p in headers)
 
 
 def test_every_invariant_is_listed_with_its_check():

@@ -184,7 +184,7 @@ def test_boosted_candidate_is_tried_and_reported_with_enough_customers():
         _orders(rows), opened + pd.Timedelta(weeks=156)
     )
     models = model.card()["validation"]["models"]
-    assert set(models) == {"bgnbd", "mbgnbd", "naive", "boosted"}
+    assert set(models) == {"bgnbd", "mbgnbd", "pnbd", "naive", "boosted"}
     # Data drawn from BG/NBD itself: the BG/NBD candidate should win or be close.
     assert models["bgnbd"]["mae"] <= models["boosted"]["mae"] * 1.05
     assert abs(models["bgnbd"]["total_error_pct"]) < 10

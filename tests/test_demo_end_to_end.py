@@ -60,7 +60,7 @@ def test_workbook_has_a_tab_per_output_and_rejects(demo_dir: Path):
     ]
     segments = workbook["Segments"]
     header = [c.value for c in segments[3]]
-    assert header[:4] == ["contact_id", "name", "email", "segment"]
+    assert header[:4] == ["Contact ID", "Name", "Email", "Segment"]
     assert segments.freeze_panes == "A4"
     assert segments["A3"].font.bold
     rows = list(segments.iter_rows(min_row=4, values_only=True))
@@ -85,7 +85,7 @@ def test_workbook_has_native_charts_colours_and_instructions(demo_dir: Path):
     assert forecast.tagname == "areaChart" and forecast.grouping == "stacked"
     # the legend says plain words, not the table's column names (low_80, range_80) ...
     series = [*forecast.series, *forecast._charts[1].series]
-    assert [s.tx.v for s in series] == ["lowest likely", "80% range", "actual", "forecast"]
+    assert [s.tx.v for s in series] == ["Lowest likely", "80% range", "Actual", "Forecast"]
     assert [(e.idx, e.delete) for e in forecast.legend.legendEntry] == [(0, True)]
     # ... and the lines are straight between months, not smoothed
     assert all(s.smooth is False for s in forecast._charts[1].series)
@@ -104,7 +104,7 @@ def test_workbook_has_native_charts_colours_and_instructions(demo_dir: Path):
     assert not lead_sheet._charts
     assert lead_sheet.max_column == len([c for c in lead_sheet[3] if c.value is not None])
     spread = workbook["How lead scores are spread"]
-    assert [spread.cell(row=1, column=c).value for c in (1, 2)] == ["score band", "leads"]
+    assert [spread.cell(row=1, column=c).value for c in (1, 2)] == ["Score band", "Leads"]
     counts = [spread.cell(row=r, column=2).value for r in range(2, 12)]
     scored = sum(
         1 for r in lead_sheet.iter_rows(min_row=4, max_col=4, values_only=True) if r[3] is not None

@@ -118,7 +118,7 @@ def test_written_workbook_is_safe_and_formatted(tmp_path: Path):
     path = write_workbook(tmp_path / "out.xlsx", {"Scores": frame}, {"Scores": "A note"})
     sheet = load_workbook(path)["Scores"]
     assert sheet["A1"].value == "A note"
-    assert [c.value for c in sheet[3]] == ["name", "spend", "when"]
+    assert [c.value for c in sheet[3]] == ["Name", "Spend", "When"]  # plain labels of the columns
     assert sheet.freeze_panes == "A4"
     assert sheet["A4"].value.startswith("=HYPERLINK") and sheet["A4"].data_type == "s"
     assert sheet["A5"].value == "+1 555 0100" and sheet["A7"].value == "bell"

@@ -28,6 +28,7 @@ from smbml_connect.analytics.customers import (
 )
 from smbml_connect.analytics.customers.btyd import BetaGeo, GammaGamma, simulate_histories
 from smbml_connect.analytics.customers.clusters import customer_features
+from smbml_connect.analytics.customers.pareto import ParetoNBD
 from smbml_connect.analytics.customers.recommend import purchases_by_customer
 from smbml_connect.analytics.forecast import PanelForecaster, SeriesForecaster
 from smbml_connect.analytics.leads import DealWinModel, LeadScorer
@@ -176,6 +177,12 @@ CASES: dict[str, Case] = {
     ),
     "BetaGeo": Case(
         lambda: BetaGeo(modified=True),
+        _histories,
+        lambda m, x: m.expected_purchases(26.0, *x),
+        lambda b: _histories(b)[0],
+    ),
+    "ParetoNBD": Case(
+        lambda: ParetoNBD(),
         _histories,
         lambda m, x: m.expected_purchases(26.0, *x),
         lambda b: _histories(b)[0],

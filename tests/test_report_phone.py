@@ -98,7 +98,7 @@ def test_a_long_table_shows_ten_rows_and_the_rest_behind_a_disclosure():
 def test_a_wide_table_can_become_cards_each_value_under_its_column_name():
     html = render_report(_result_with_table(rows=3, columns=6))
     assert '<table class="wide">' in html and "<details>" not in html
-    assert '<td data-label="column 5">r2c5</td>' in html
+    assert '<td data-label="Column 5">r2c5</td>' in html
     narrow = render_report(_result_with_table(rows=3, columns=2))
     assert '<table class="narrow">' in narrow
 

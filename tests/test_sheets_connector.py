@@ -214,7 +214,7 @@ def test_refresh_writes_result_tabs_one_request_each(
     assert [m["metadataValue"] for m in scores.metadata] == ["scores"]
     head = emu.state.values_get(book_key, "'Scores (smbml)'!A1:J3", "UNFORMATTED_VALUE")["values"]
     assert head[0][0].startswith(f"Last refreshed {CLOCK.now():%Y-%m-%d %H:%M} UTC (run ")
-    assert head[1][:5] == ["contact_id", "name", "email", "kind", "lead_score"]
+    assert head[1][:5] == ["Contact ID", "Name", "Email", "Kind", "Lead score"]
     header_cell = scores.cells[(1, 0)]
     assert ("textFormat", repr(gsheets._HEADER_FORMAT["textFormat"])) in header_cell.style
     shown = emu.state.values_get(book_key, "'Scores (smbml)'!A3:J3")["values"][0]
@@ -260,7 +260,7 @@ def test_text_from_a_crm_is_never_a_formula(emu: SheetsEmulator, api: SheetsApi)
     assert [row[0] for row in formulas] == [frame["name"][0], "+1 555 0100", "-5 apples"]
     assert all(cell.formula is None for cell in emu.state.book(book_key).sheet("Scores").cells.values())  # fmt: skip
     shown = emu.state.values_get(book_key, "Scores!B3:D5")["values"]
-    assert shown[0] == ["1.50", "2025-01-02", "TRUE"]
+    assert shown[0] == ["1.50", "2025-01-02", "Yes"]
     assert shown[2][0] == ""  # a missing value is an empty cell, not "nan"
 
 
@@ -276,7 +276,7 @@ def test_a_tab_over_the_size_limit_is_split_and_lands_whole(
     for requests in lists:
         api.client.http_client.batch_update(book_key, {"requests": requests})
     values = emu.state.values_get(book_key, "Scores!A2:B502", "UNFORMATTED_VALUE")["values"]
-    assert values[0] == ["id", "value"] and len(values) == 501
+    assert values[0] == ["ID", "Value"] and len(values) == 501
     assert values[1:] == [[f"C{i:05d}", i] for i in range(500)]
 
 
@@ -293,7 +293,7 @@ def test_rewrite_shrinks_and_clears_old_rows(emu: SheetsEmulator, api: SheetsApi
         api.client.http_client.batch_update(book_key, {"requests": requests})
     sheet = emu.state.book(book_key).sheet("Prices")
     assert (sheet.rows, sheet.cols) == (4, 1)
-    assert emu.state.values_get(book_key, "Prices")["values"] == [["Last refreshed now"], ["a"], ["1"], ["2"]]  # fmt: skip
+    assert emu.state.values_get(book_key, "Prices")["values"] == [["Last refreshed now"], ["A"], ["1"], ["2"]]  # fmt: skip
 
 
 def test_forecast_chart_is_redrawn_not_duplicated(emu: SheetsEmulator, api: SheetsApi) -> None:

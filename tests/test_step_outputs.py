@@ -169,7 +169,7 @@ def test_a_step_defined_here_reaches_store_workbook_report_sheets_and_hubspot(
     workbook = load_workbook(tmp_path / "results.xlsx")
     tab = workbook[FLAG_TAB.title]
     assert tab["A1"].value == "One number per contact, for the test."
-    assert [c.value for c in tab[3]] == ["contact_id", "flag"]
+    assert [c.value for c in tab[3]] == ["Contact ID", "Flag"]
     rows = {str(r[0]): r[1] for r in tab.iter_rows(min_row=4, values_only=True)}
     assert rows[contact] == flag and len(rows) == len(stored)
     assert tab["B4"].number_format == "0.0"  # the declared format
@@ -182,7 +182,7 @@ def test_a_step_defined_here_reaches_store_workbook_report_sheets_and_hubspot(
     mine = book.sheet(FLAG_TAB.title)
     assert [m["metadataValue"] for m in mine.metadata] == ["test_flags"]
     values = sheets.state.values_get(BOOK, f"'{FLAG_TAB.title}'!A2:B400", "UNFORMATTED_VALUE")
-    assert values["values"][0] == ["contact_id", "flag"]
+    assert values["values"][0] == ["Contact ID", "Flag"]
     published = {str(r[0]): float(r[1]) for r in values["values"][1:]}
     assert published[contact] == flag and len(published) == len(stored)
 

@@ -108,6 +108,11 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
         ]
         for r in table.itertuples(index=False)
     ]
+    # The CRM property and the Sheets column hold the 12-month value whatever the horizon
+    # setting: their names and labels say 12 months.
+    by_months = {months: table}
+    if months != 12:
+        by_months[12] = model.predict(365)
     card = model.card()
     payload = json.dumps(card, sort_keys=True, default=str)
     version = model_version(payload, "customer_value")
@@ -118,10 +123,13 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
         [
             score_rows("contact", ids, "churn_risk", table["churn_risk"],
                        table["churn_risk"].map(_risk_label), reasons, version, context.as_of),
-            score_rows("contact", ids, f"value_{months}m", table["expected_value"],
-                       [f"{money(lo, cur)}-{money(hi, cur)}" for lo, hi in
-                        zip(table["value_lo80"], table["value_hi80"], strict=True)],
-                       reasons, version, context.as_of),
+            *(
+                score_rows("contact", ids, f"value_{m}m", t["expected_value"],
+                           [f"{money(lo, cur)}-{money(hi, cur)}" for lo, hi in
+                            zip(t["value_lo80"], t["value_hi80"], strict=True)],
+                           reasons, version, context.as_of)
+                for m, t in by_months.items()
+            ),
             score_rows("contact", ids, "p_alive", table["p_alive"],
                        table["p_alive"].map(lambda p: f"{p:.0%}"), reasons, version,
                        context.as_of),
@@ -138,7 +146,7 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
             "risk": table["churn_risk"].map(_risk_label),
             "chance_still_a_customer": table["p_alive"].round(3),
             "expected_purchases": table["expected_purchases"].round(2),
-            f"expected_value_{months}m": table["expected_value"].round(2),
+            **{f"expected_value_{m}m": t["expected_value"].round(2) for m, t in by_months.items()},
             "value_low_80": table["value_lo80"].round(2),
             "value_high_80": table["value_hi80"].round(2),
             "purchases_so_far": table["purchases_so_far"],
@@ -162,7 +170,7 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
             VALUE_MODEL_TAB,
             pd.DataFrame(rows).round(3),
             f"Each candidate predicted purchases in {validation['holdout']} from the history "
-            "before it; the lowest mean absolute error per customer is used.",
+            "before it; the lowest root mean squared error per customer is used.",
         )
     high = table["churn_risk"] >= 0.7
     at_stake = float(table.loc[high, "spend_so_far"].sum())

@@ -220,7 +220,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         pd.DataFrame(sheet_rows),
         f"Sales forecast per {word} for the next {plural(horizon, word)} "
         f"({_span(results[f'revenue:{TOTAL}'].frame['ds'], freq)}): 8 in 10 outcomes should "
-        "fall between low_80 and high_80, 19 in 20 between low_95 and high_95.",
+        "fall between the low and high ends of the 80% range, 19 in 20 within the 95% range.",
     )
     result.add_tab(
         CHART_TAB,
@@ -231,8 +231,9 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     result.add_tab(
         CHECK_TAB,
         pd.DataFrame(check_rows),
-        "How each forecast was made and how it did on its own past: backtest_error is the "
-        "average error divided by the typical seasonal change (below 1 beats repeating last season).",
+        "How each forecast was made and how it did on its own past: the error on its own past is "
+        "the average error divided by the typical seasonal change (below 1 beats repeating last "
+        "season).",
     )
     total = results[f"revenue:{TOTAL}"]
     cur = context.currency

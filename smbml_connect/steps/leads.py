@@ -305,7 +305,7 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
             fairness_table,
             f"Held-out leads per {card['fairness']['column']}, all in %: the average predicted "
             "chance, how many became customers, and how far the chances were off on average "
-            "(average_rate_gap). Large differences in that gap deserve a look.",
+            "(the average gap). Large differences in that gap deserve a look.",
         )
         paragraphs.append(
             f"The table compares scores and outcomes per {card['fairness']['column']} on held-out "
@@ -351,7 +351,7 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         sheet.sort_values("expected_value", ascending=False),
         "Chance in % that each open deal is won, learnt from closed deals as they looked while "
         f"still open. {untiered or f'Tier by chance: {DEAL_TIER_TEXT}.'} "
-        "expected_value = amount x chance. In 'why', + raises the chance, - lowers it.",
+        "Expected value = amount x win chance. In 'why', + raises the chance, - lowers it.",
     )
     result.add_tab(
         PIPELINE_TAB,

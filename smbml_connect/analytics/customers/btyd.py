@@ -23,7 +23,7 @@ from scipy.special import betaln, gammaln, hyp2f1
 
 from smbml_connect.analytics.shared.contract import check_fitted, read_text, write_text
 
-__all__ = ["BetaGeo", "Fit", "GammaGamma", "hessian_errors", "simulate_histories"]
+__all__ = ["BetaGeo", "Fit", "GammaGamma", "compress", "hessian_errors", "simulate_histories"]
 
 
 # Tight enough to reproduce published estimates to three decimals; Nelder-Mead polishing
@@ -72,7 +72,7 @@ def hessian_errors(nll: Callable[[np.ndarray], float], theta: np.ndarray) -> np.
     return np.sqrt(np.clip(np.diag(cov), 0, None))
 
 
-def _compress(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def compress(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unique rows and their counts: 100,000 customers share far fewer histories."""
     stacked = np.column_stack(columns)
     unique, counts = np.unique(stacked, axis=0, return_counts=True)
@@ -121,7 +121,7 @@ class BetaGeo:
         self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, start: np.ndarray | None = None
     ) -> BetaGeo:
         """`start`: parameters to begin from (an earlier fit on similar data saves time)."""
-        rows, weights = _compress(x, t_x, T)
+        rows, weights = compress(x, t_x, T)
         ux, ut, uT = rows[:, 0], rows[:, 1], rows[:, 2]
         total = weights.sum()
 
@@ -232,7 +232,7 @@ class GammaGamma:
 
     def fit(self, x: np.ndarray, m: np.ndarray) -> GammaGamma:
         keep = (x > 0) & (m > 0)
-        rows, weights = _compress(x[keep], m[keep])
+        rows, weights = compress(x[keep], m[keep])
         ux, um = rows[:, 0], rows[:, 1]
         total = weights.sum()
 

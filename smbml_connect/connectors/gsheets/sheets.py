@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from smbml_connect.column_labels import column_label, yes_no
 from smbml_connect.connectors.gsheets.http import SheetsApi
 from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.headers import HeaderMapping, locate_tables
@@ -289,7 +290,7 @@ def _extended(value: Any) -> dict[str, Any] | None:
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, bool | np.bool_):
-        return {"boolValue": bool(value)}
+        return {"stringValue": str(yes_no(bool(value)))}  # "Yes"/"No", as the workbook says it
     if isinstance(value, pd.Timestamp | datetime | date):
         stamp = pd.Timestamp(value)
         if stamp.tzinfo is not None:
@@ -339,8 +340,8 @@ def _column_cells(series: pd.Series) -> list[dict[str, Any]]:
     """One column's cells, typed by the column's dtype (fast), or value by value (object)."""
     missing = series.isna().to_numpy()
     if pd.api.types.is_bool_dtype(series):
-        values = series.fillna(False).astype(bool).tolist()
-        return [_EMPTY if m else {"userEnteredValue": {"boolValue": v}} for v, m in zip(values, missing, strict=True)]  # fmt: skip
+        values = series.fillna(False).astype(bool).map(yes_no).tolist()
+        return [_EMPTY if m else {"userEnteredValue": {"stringValue": v}} for v, m in zip(values, missing, strict=True)]  # fmt: skip
     if pd.api.types.is_datetime64_any_dtype(series):
         stamps = series.dt.tz_convert(None) if series.dt.tz is not None else series
         serial = ((stamps - pd.Timestamp("1899-12-30")).dt.total_seconds() / 86400).round(6)
@@ -368,11 +369,16 @@ def _cell(value: Any) -> dict[str, Any]:
     return {"userEnteredValue": typed} if typed else _EMPTY
 
 
+def sheet_header(frame: pd.DataFrame) -> list[str]:
+    """The header row a result tab shows: plain labels, not the code's column names."""
+    return [column_label(c) for c in frame.columns]
+
+
 def _rows_json(frame: pd.DataFrame) -> list[dict[str, Any]]:
     header = {
         "values": [
-            {"userEnteredValue": {"stringValue": str(c)}, "userEnteredFormat": _HEADER_FORMAT}
-            for c in frame.columns
+            {"userEnteredValue": {"stringValue": label}, "userEnteredFormat": _HEADER_FORMAT}
+            for label in sheet_header(frame)
         ]
     }
     columns = [_column_cells(frame.iloc[:, i]) for i in range(frame.shape[1])]
@@ -562,7 +568,7 @@ def _chart(sheet_id: int, frame: pd.DataFrame, chart: Mapping[str, Any]) -> dict
                         "legendPosition": "BOTTOM_LEGEND",
                         "headerCount": 1,
                         "axis": [
-                            {"position": "BOTTOM_AXIS", "title": chart["domain"]},
+                            {"position": "BOTTOM_AXIS", "title": column_label(chart["domain"])},
                             {"position": "LEFT_AXIS", "title": "forecast with 80% range"},
                         ],
                         "domains": [{"domain": source(chart["domain"])}],
