@@ -72,6 +72,31 @@ def hessian_errors(nll: Callable[[np.ndarray], float], theta: np.ndarray) -> np.
     return np.sqrt(np.clip(np.diag(cov), 0, None))
 
 
+def fit_four(
+    log_lik: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+    names: tuple[str, ...],
+    penalty: float,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    first: np.ndarray,
+) -> tuple[np.ndarray, Fit]:
+    """Maximum likelihood of a four-parameter purchase model over the distinct histories,
+    on log parameters (a small ridge keeps them finite), with errors from the Hessian."""
+    rows, weights = compress(x, t_x, T)
+    ux, ut, uT = rows[:, 0], rows[:, 1], rows[:, 2]
+    total = weights.sum()
+
+    def nll(theta: np.ndarray) -> float:
+        value = -(weights * log_lik(np.exp(theta), ux, ut, uT)).sum()
+        return float(value + penalty * (theta**2).sum()) / total
+
+    best = minimize(nll, np.log(first), method="L-BFGS-B", bounds=[(-10, 10)] * 4, options=TIGHT)
+    errors = hessian_errors(lambda t: nll(t) * total, best.x) * np.exp(best.x)
+    params = np.exp(best.x)
+    return params, Fit.of(names, params, errors, best.fun, total)
+
+
 def compress(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unique rows and their counts: 100,000 customers share far fewer histories."""
     stacked = np.column_stack(columns)
@@ -121,24 +146,10 @@ class BetaGeo:
         self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, start: np.ndarray | None = None
     ) -> BetaGeo:
         """`start`: parameters to begin from (an earlier fit on similar data saves time)."""
-        rows, weights = compress(x, t_x, T)
-        ux, ut, uT = rows[:, 0], rows[:, 1], rows[:, 2]
-        total = weights.sum()
-
-        def nll(theta: np.ndarray) -> float:
-            value = -(weights * self._log_lik(np.exp(theta), ux, ut, uT)).sum()
-            return float(value + self.penalty * (theta**2).sum()) / total
-
-        first = (
-            np.log(start)
-            if start is not None
-            else np.log([1.0, max(float(np.mean(T)), 1e-3), 1.0, 1.0])
+        first = np.array([1.0, max(float(np.mean(T)), 1e-3), 1.0, 1.0])
+        self.params_, self.fit_ = fit_four(
+            self._log_lik, self.names, self.penalty, x, t_x, T, first if start is None else start
         )
-        best = minimize(nll, first, method="L-BFGS-B", bounds=[(-10, 10)] * 4, options=TIGHT)
-        theta = best.x
-        errors = hessian_errors(lambda t: nll(t) * total, theta) * np.exp(theta)
-        self.params_ = np.exp(theta)
-        self.fit_ = Fit.of(self.names, self.params_, errors, best.fun, total)
         return self
 
     def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:

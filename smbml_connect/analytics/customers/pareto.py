@@ -18,10 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import gammaln, hyp2f1, roots_legendre
 
-from smbml_connect.analytics.customers.btyd import TIGHT, Fit, compress, hessian_errors
+from smbml_connect.analytics.customers.btyd import Fit, fit_four
 from smbml_connect.analytics.shared.contract import check_fitted, read_text, write_text
 
 __all__ = ["ParetoNBD"]
@@ -83,21 +82,11 @@ class ParetoNBD:
         self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, start: np.ndarray | None = None
     ) -> ParetoNBD:
         """`start`: parameters to begin from (an earlier fit on similar data saves time)."""
-        rows, weights = compress(x, t_x, T)
-        ux, ut, uT = rows[:, 0], rows[:, 1], rows[:, 2]
-        total = weights.sum()
-
-        def nll(theta: np.ndarray) -> float:
-            value = -(weights * self._log_lik(np.exp(theta), ux, ut, uT)).sum()
-            return float(value + self.penalty * (theta**2).sum()) / total
-
         scale = max(float(np.mean(T)), 1e-3)
-        first = np.log(start) if start is not None else np.log([1.0, scale, 1.0, scale])
-        best = minimize(nll, first, method="L-BFGS-B", bounds=[(-10, 10)] * 4, options=TIGHT)
-        theta = best.x
-        errors = hessian_errors(lambda t: nll(t) * total, theta) * np.exp(theta)
-        self.params_ = np.exp(theta)
-        self.fit_ = Fit.of(self.names, self.params_, errors, best.fun, total)
+        first = np.array([1.0, scale, 1.0, scale])
+        self.params_, self.fit_ = fit_four(
+            self._log_lik, self.names, self.penalty, x, t_x, T, first if start is None else start
+        )
         return self
 
     def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
