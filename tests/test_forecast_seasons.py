@@ -12,13 +12,13 @@ from smbml_connect.analytics.forecast.ets import fit_ets
 
 
 def _thanksgiving(days: pd.DatetimeIndex) -> np.ndarray:
-    return np.asarray((days.month == 11) & (days.dayofweek == 3) & ((days.day - 1) // 7 == 3))
+    return np.asarray((days.month == 11) & (days.day_of_week == 3) & ((days.day - 1) // 7 == 3))
 
 
 def _daily_truth(days: pd.DatetimeIndex, start: pd.Timestamp) -> np.ndarray:
     t = np.asarray((days - start).days, dtype=float)
-    yearly = 200 * np.sin(2 * np.pi * np.asarray(days.dayofyear) / 365.25)
-    weekend = np.where(np.asarray(days.dayofweek) >= 5, -300.0, 0.0)
+    yearly = 200 * np.sin(2 * np.pi * np.asarray(days.day_of_year) / 365.25)
+    weekend = np.where(np.asarray(days.day_of_week) >= 5, -300.0, 0.0)
     return 1000 + 0.1 * t + yearly + weekend - 500 * _thanksgiving(days)
 
 
@@ -42,7 +42,7 @@ def test_weekly_sales_follow_a_yearly_season_of_52_point_18_weeks():
     weeks = pd.date_range("2018-01-01", periods=5 * 52 + 40, freq="W-MON")
 
     def truth(w: pd.DatetimeIndex) -> np.ndarray:
-        yearly = 80 * np.cos(2 * np.pi * np.asarray(w.dayofyear) / 365.25)
+        yearly = 80 * np.cos(2 * np.pi * np.asarray(w.day_of_year) / 365.25)
         thursday = w + pd.Timedelta(days=3)
         return 500 + yearly - 150 * _thanksgiving(pd.DatetimeIndex(thursday))
 
@@ -57,8 +57,8 @@ def test_holidays_are_found_once_under_their_plainest_name():
     residual = np.random.default_rng(1).normal(0, 1, len(days))
     residual[_thanksgiving(days)] -= 20  # also the last Thursday of November each of these years
     residual[np.asarray((days.month == 7) & (days.day == 4))] += 20
-    keys = [[("date", d.month, d.day), ("weekday", d.month, d.dayofweek, (d.day - 1) // 7)]
-            + ([("last", d.month, d.dayofweek)] if d.day + 7 > d.days_in_month else [])
+    keys = [[("date", d.month, d.day), ("weekday", d.month, d.day_of_week, (d.day - 1) // 7)]
+            + ([("last", d.month, d.day_of_week)] if d.day + 7 > d.days_in_month else [])
             for d in days]  # fmt: skip
     found = holiday_keys(residual, keys, np.asarray(days.year))
     assert set(found) == {("weekday", 11, 3, 3), ("date", 7, 4)}

@@ -40,7 +40,7 @@ Candidate = Callable[[np.ndarray, int, int], Prediction]
 def _day_keys(days: pd.DatetimeIndex) -> list[list[tuple[object, ...]]]:
     """The names each day could be a holiday under: its date, its n-th weekday of the
     month, and 'last' weekday of the month when it is one."""
-    month, day, dow = days.month.to_numpy(), days.day.to_numpy(), days.dayofweek.to_numpy()
+    month, day, dow = days.month.to_numpy(), days.day.to_numpy(), days.day_of_week.to_numpy()
     last = (day + 7 > days.days_in_month.to_numpy()).tolist()
     out: list[list[tuple[object, ...]]] = []
     for mo, d, w, is_last in zip(month.tolist(), day.tolist(), dow.tolist(), last, strict=True):
@@ -65,11 +65,11 @@ def _design(starts: pd.DatetimeIndex, freq: str, yearly: bool) -> np.ndarray:
     t = np.arange(len(starts), dtype=float)
     columns = [np.ones(len(starts)), t / max(len(starts), 1)]
     if freq == "D":
-        dow = starts.dayofweek.to_numpy()
+        dow = starts.day_of_week.to_numpy()
         columns += [(dow == d).astype(float) for d in range(1, 7)]
     if yearly:
         middle = starts + pd.Timedelta(days=3) if freq == "W" else starts
-        phase = 2 * np.pi * (middle.dayofyear.to_numpy() - 1) / YEAR_DAYS
+        phase = 2 * np.pi * (middle.day_of_year.to_numpy() - 1) / YEAR_DAYS
         for k in range(1, HARMONICS[freq] + 1):
             columns += [np.sin(k * phase), np.cos(k * phase)]
     return np.column_stack(columns)
