@@ -459,3 +459,22 @@ def test_calibration_of_a_mid_sized_table_keeps_the_learners_ranking():
     calibrated = apply_calibrator(fit_calibrator(raw, y), 1 / (1 + np.exp(-fresh)))
     assert roc_auc_score(y_fresh, calibrated) == pytest.approx(roc_auc_score(y_fresh, fresh))
     assert calibration_error(y_fresh, calibrated) < 0.04
+
+
+def test_a_yes_no_column_named_like_an_identifier_is_a_feature():
+    """The resume-callback table's `email` says whether the resume gave one: yes/no, a real
+    signal; a column of addresses with the same name stays out."""
+    from smbml_connect.analytics.shared.tabular import TabularEncoder
+
+    frame = pd.DataFrame(
+        {
+            "email": ["yes", "no"] * 30,
+            "phone": [f"+1 555 01{i:02d}" for i in range(60)],
+            "contact_email": [f"p{i}@shop.test" for i in range(60)],
+            "visits": range(60),
+        }
+    )
+    encoder = TabularEncoder().fit(frame)
+    kept = {plan.name for plan in encoder.plans_}
+    assert kept == {"email", "visits"}
+    assert "identifier" in encoder.ignored_["phone"] and "contact_email" in encoder.ignored_

@@ -185,9 +185,11 @@ class TabularEncoder:
         present = series[~_missing_mask(series)]
         if present.empty:
             return "empty"
-        if _ID_NAMES.search(name.strip().lower().replace(" ", "_")):
-            return "an identifier or a name: it would not carry over to new rows"
         kind = self._kind(series)
+        # "email" or "phone" holding yes/no says whether one was given: a feature, not an
+        # identifier (an address or a number never reads as yes/no).
+        if _ID_NAMES.search(name.strip().lower().replace(" ", "_")) and kind != "bool":
+            return "an identifier or a name: it would not carry over to new rows"
         if kind == "category":
             keys = _category_key(present)
             counts = keys.value_counts()
