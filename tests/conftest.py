@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from smbml_connect.runtime import prefer_passive_openmp_waits
@@ -24,6 +26,28 @@ from smbml_connect.store import Store  # noqa: E402
 @pytest.fixture(scope="session")
 def business() -> SampleBusiness:
     return generate(SampleConfig())
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`smbml demo` run once, as a user runs it (console entry, a bare PATH, a fresh home):
+    the end-to-end and the phone-layout tests read the same outputs."""
+    out = tmp_path_factory.mktemp("demo")
+    completed = subprocess.run(
+        [sys.executable, "-m", "smbml_connect", "demo", "--out", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(out),
+            "XDG_DATA_HOME": str(out / "data"),
+            "XDG_STATE_HOME": str(out / "state"),
+        },
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert f"Wrote {out / 'results.xlsx'}" in completed.stdout
+    return out
 
 
 @pytest.fixture

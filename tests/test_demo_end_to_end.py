@@ -2,7 +2,6 @@
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,26 +9,6 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from smbml_connect.cli import cli
-
-
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo")
-    completed = subprocess.run(
-        [sys.executable, "-m", "smbml_connect", "demo", "--out", str(out), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(out),
-            "XDG_DATA_HOME": str(out / "data"),
-            "XDG_STATE_HOME": str(out / "state"),
-        },
-    )
-    assert completed.returncode == 0, completed.stderr
-    assert f"Wrote {out / 'results.xlsx'}" in completed.stdout
-    return out
 
 
 def test_workbook_has_a_tab_per_output_and_rejects(demo_dir: Path):

@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,17 +114,8 @@ def test_chart_text_is_text_and_never_smaller_than_the_legible_size():
 
 
 @pytest.fixture(scope="module")
-def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("phone")
-    completed = subprocess.run(
-        [sys.executable, "-m", "smbml_connect", "demo", "--out", str(out), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "HOME": str(out), "XDG_DATA_HOME": str(out / "data")},
-    )
-    assert completed.returncode == 0, completed.stderr
-    return out / "report.html"
+def demo_report(demo_dir: Path) -> Path:
+    return demo_dir / "report.html"
 
 
 @pytest.fixture(scope="module")
