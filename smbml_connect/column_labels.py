@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 __all__ = ["LABELS", "code_name", "column_label", "yes_no"]
 
 _80, _95 = "(80% range)", "(95% range)"
@@ -152,6 +154,6 @@ def code_name(label: str, columns: tuple[str, ...] = ()) -> str:
 
 def yes_no(value: object) -> object:
     """True/False as a person says it; everything else unchanged."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if isinstance(value, bool | np.bool_):
         return "Yes" if value else "No"
     return value
