@@ -36,6 +36,7 @@ from lightgbm import LGBMClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_predict
 
+from smbml_connect.analytics.customers.boosted import HISTORY_FEATURES
 from smbml_connect.analytics.customers.btyd import simulate_histories
 from smbml_connect.analytics.customers.clusters import CustomerClusters, customer_features
 from smbml_connect.analytics.customers.recommend import (
@@ -44,7 +45,6 @@ from smbml_connect.analytics.customers.recommend import (
     purchases_by_customer,
 )
 from smbml_connect.analytics.customers.value import (
-    BOOSTED_FEATURES,
     CustomerValueModel,
     daily_purchases,
     history_summary,
@@ -221,7 +221,7 @@ def _ceiling_auc(summary: pd.DataFrame, actual: np.ndarray) -> float:
     learner = LGBMClassifier(
         n_estimators=300, learning_rate=0.03, num_leaves=15, min_child_samples=50, verbose=-1
     )
-    features = summary[BOOSTED_FEATURES].to_numpy(float)
+    features = summary[HISTORY_FEATURES].to_numpy(float)
     chance = cross_val_predict(learner, features, actual > 0, cv=5, method="predict_proba")[:, 1]
     return float(roc_auc_score(actual > 0, chance))
 
