@@ -159,7 +159,7 @@ MODEL_LABELS = {
     "bgnbd": "BG/NBD",
     "mbgnbd": "MBG/NBD",
     "pnbd": "Pareto/NBD",
-    "boosted": "boosted trees",
+    "boosted": "MBG/NBD corrected by boosted trees",
     "naive": "naive (past rate)",
 }
 BASE_FAMILY = "mbgnbd"  # what the boosted trees correct
