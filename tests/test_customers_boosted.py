@@ -97,6 +97,14 @@ def test_boosted_correction_sees_regular_buyers_leave_where_mbgnbd_cannot(clockw
     assert ((risk >= 0) & (risk <= 1)).all()
 
 
+@pytest.mark.parametrize("days", [30, 182, 365])
+def test_boosted_churn_risk_never_exceeds_the_chance_of_being_gone(boosted_model, days):
+    """P(no purchase) >= 1 - P(alive) at every horizon: whoever buys is still there."""
+    table = boosted_model.predict(days)
+    assert (table["churn_risk"] >= 1 - table["p_alive"] - 1e-9).all()
+    assert table["p_alive"].between(0, 1).all()
+
+
 def test_a_boosted_value_model_saves_and_predicts_the_same(boosted_model):
     again = CustomerValueModel.from_text(boosted_model.to_text())
     pd.testing.assert_frame_equal(boosted_model.predict(90), again.predict(90))

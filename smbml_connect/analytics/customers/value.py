@@ -368,9 +368,14 @@ class CustomerValueModel:
         bg = self.btyd_
         purchases = bg.expected_purchases(weeks, x, t_x, T)
         churn = bg.p_no_purchase(weeks, x, t_x, T)
+        alive = bg.p_alive(x, t_x, T)
         if self.booster_ is not None and self.base_ is not None:
             purchases = self.booster_.expected_purchases(weeks, s, self.base_)
             churn = self.booster_.p_no_purchase(weeks, s, self.base_)
+            # Someone who will buy is still there: where the corrected chance of a purchase
+            # is above BTYD's P(alive), P(alive) is raised to it ("40% still active, 50%
+            # will buy" would contradict itself).
+            alive = np.maximum(alive, 1 - churn)
         spend = self._spend_per_purchase(x, m, s)
         expected = purchases * spend
         lo, hi = self._value_interval(weeks, x, t_x, T, m, purchases, spend)
@@ -382,7 +387,7 @@ class CustomerValueModel:
         return pd.DataFrame(
             {
                 "contact_id": s.index.to_numpy(),
-                "p_alive": bg.p_alive(x, t_x, T),
+                "p_alive": alive,
                 "expected_purchases": purchases,
                 "expected_value": expected,
                 "value_lo80": lo,
