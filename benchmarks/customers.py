@@ -259,6 +259,11 @@ def evaluate_public(name: str) -> dict[str, object]:
         "spend_model_total_error_pct": float(
             100 * ((actual * table["spend_per_purchase"]).sum() / value.sum() - 1)
         ),
+        # The count model's part of the value error: predicted against true counts, both
+        # priced by the spend model (the value error is about the two combined).
+        "count_model_value_error_pct": float(
+            100 * (table["expected_value"].sum() / (actual * table["spend_per_purchase"]).sum() - 1)
+        ),
         "chosen": model.chosen_,
         "purchase_model": model.card()["purchase_model"],
         "why": model.report_["why"],
