@@ -271,13 +271,16 @@ class CustomerValueModel:
         cut: pd.Timestamp,
         end: pd.Timestamp,
         base: PurchaseModel | None = None,
+        start: np.ndarray | None = None,
     ) -> BoostedCorrection | None:
         """Features at `cut`, label = purchases in [cut, end); `base` is MBG/NBD fitted on
         the history before `cut` (fitted here when not given)."""
         features = history_summary(days, cut)
         if len(features) < GBM_MIN_CUSTOMERS:
             return None
-        base = base or self._fit_btyd(features, BASE_FAMILY)
+        # Started from the later fit's parameters when given: the same shop a little
+        # earlier, so the optimiser has less to walk (seconds at 100,000 customers).
+        base = base or self._fit_btyd(features, BASE_FAMILY, start)
         label = _purchases_between(days, cut, end).reindex(features.index, fill_value=0)
         return BoostedCorrection(self.random_state).fit(
             features, label.to_numpy(), base, (end - cut) / WEEK
@@ -322,7 +325,9 @@ class CustomerValueModel:
         )
         skipped = ""
         if "boosted" in self.candidates:
-            booster = self._train_boosted(days, cut - h, cut)
+            booster = self._train_boosted(
+                days, cut - h, cut, start=fitted_at_cut[BASE_FAMILY].params_
+            )
             if booster is None:
                 skipped = (
                     f"the boosted model needs {GBM_MIN_CUSTOMERS:,} customers who bought before "
