@@ -115,3 +115,14 @@ def test_a_value_model_saved_before_the_correction_is_refused_with_a_clear_line(
     data["version"] = 1
     with pytest.raises(DataValidationError, match=r"saved as version 1.*fit it again"):
         CustomerValueModel.from_text(json.dumps(data))
+
+
+def test_boosted_predictions_for_other_orders_match_those_of_the_fit(clockwork, boosted_model):
+    """`predict(orders=...)` rebuilds the features and MBG/NBD's inputs per customer, so a
+    customer's row does not depend on who else is in the orders."""
+    orders = clockwork[0]  # with orders after as_of: predict leaves them out
+    some = orders[orders["contact_id"].isin([f"c{i}" for i in range(0, 1600, 7)])]
+    part = boosted_model.predict(90, orders=some).set_index("contact_id")
+    whole = boosted_model.predict(90).set_index("contact_id").loc[part.index]
+    columns = ["p_alive", "expected_purchases", "expected_value", "churn_risk"]
+    pd.testing.assert_frame_equal(part[columns], whole[columns])
