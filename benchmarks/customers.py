@@ -7,8 +7,9 @@ are for), 39 weeks in, 39 weeks out. Per log: the product's customer value model
 on the first 39 weeks only, beside BG/NBD, MBG/NBD and Pareto/NBD as `lifetimes` fits
 them on the same histories: per-customer RMSE of holdout purchases, total purchases
 against the truth, AUC of "bought again in the holdout"; the value (spend) totals; and,
-as a ceiling rather than a method, the AUC a LightGBM classifier reaches when it is
-cross-validated on the holdout answers themselves.
+as a reference rather than a method, the AUC a LightGBM classifier reaches when it is
+cross-validated on the holdout answers themselves (it sees the future; not a bound, but
+close to what the history can tell).
 
 Then, for the sample business and a synthetic shop of 100,000 customers and about
 1,000,000 orders:
@@ -36,6 +37,7 @@ from lightgbm import LGBMClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_predict
 
+from smbml_connect.analytics.customers.boosted import HISTORY_FEATURES
 from smbml_connect.analytics.customers.btyd import simulate_histories
 from smbml_connect.analytics.customers.clusters import CustomerClusters, customer_features
 from smbml_connect.analytics.customers.recommend import (
@@ -44,7 +46,6 @@ from smbml_connect.analytics.customers.recommend import (
     purchases_by_customer,
 )
 from smbml_connect.analytics.customers.value import (
-    BOOSTED_FEATURES,
     CustomerValueModel,
     daily_purchases,
     history_summary,
@@ -215,13 +216,19 @@ def _references(summary: pd.DataFrame, actual: np.ndarray) -> dict[str, dict[str
     return out
 
 
-def _ceiling_auc(summary: pd.DataFrame, actual: np.ndarray) -> float:
-    """AUC of a classifier cross-validated on the holdout answers: what the history's
-    features can tell at best, not a method (it sees the future)."""
+def _auc_seeing_the_future(summary: pd.DataFrame, actual: np.ndarray) -> float:
+    """AUC of a classifier cross-validated on the holdout answers: near what the history's
+    features can tell, not a method (it sees the future). Regularised as the product's
+    trees are; 15 leaves and 50 a leaf scored lower (0.766 on CDNOW)."""
     learner = LGBMClassifier(
-        n_estimators=300, learning_rate=0.03, num_leaves=15, min_child_samples=50, verbose=-1
+        n_estimators=400,
+        learning_rate=0.02,
+        num_leaves=7,
+        min_child_samples=200,
+        reg_lambda=5.0,
+        verbose=-1,
     )
-    features = summary[BOOSTED_FEATURES].to_numpy(float)
+    features = summary[HISTORY_FEATURES].to_numpy(float)
     chance = cross_val_predict(learner, features, actual > 0, cv=5, method="predict_proba")[:, 1]
     return float(roc_auc_score(actual > 0, chance))
 
@@ -252,6 +259,11 @@ def evaluate_public(name: str) -> dict[str, object]:
         "spend_model_total_error_pct": float(
             100 * ((actual * table["spend_per_purchase"]).sum() / value.sum() - 1)
         ),
+        # The count model's part of the value error: predicted against true counts, both
+        # priced by the spend model (the value error is about the two combined).
+        "count_model_value_error_pct": float(
+            100 * (table["expected_value"].sum() / (actual * table["spend_per_purchase"]).sum() - 1)
+        ),
         "chosen": model.chosen_,
         "purchase_model": model.card()["purchase_model"],
         "why": model.report_["why"],
@@ -268,9 +280,9 @@ def evaluate_public(name: str) -> dict[str, object]:
         "holdout_dollars": float(value.sum()),
         "product": product,
         "references": references,
-        # Five folds of a few hundred buyers overfit: the ceiling says nothing there.
-        "ceiling_auc_cross_validated_on_the_holdout": (
-            _ceiling_auc(summary, actual) if len(table) >= 10_000 else None
+        # Five folds of a few hundred buyers overfit: the reference says nothing there.
+        "auc_of_a_classifier_cross_validated_on_the_holdout": (
+            _auc_seeing_the_future(summary, actual) if len(table) >= 10_000 else None
         ),
         "targets_met": {
             "rmse_below_pareto_nbd": product["rmse"] < pareto["rmse"],

@@ -7,9 +7,10 @@ predicted a held-out period better:
   `pareto`): few parameters, work from a few hundred customers, and know that a quiet
   customer may have left for good. MBG/NBD also lets a customer leave after the first
   purchase; Pareto/NBD at any moment, not only just after a purchase.
-- A LightGBM Poisson model over history features (counts in recent windows, gaps,
-  spend), trained on one calibration/holdout window and checked on the next. It can
-  pick up patterns the BG/NBD story has no room for, given enough customers.
+- MBG/NBD corrected by boosted trees over history features (counts in recent windows,
+  gap regularity, how overdue, spend; see `boosted`), trained on one calibration/holdout
+  window and checked on the next. It picks up patterns the BG/NBD story has no room
+  for, given enough customers; its churn risk is corrected the same way.
 
 The check: history is cut at `as_of - holdout`; each candidate sees only what came
 before and predicts each customer's purchases after. Per-customer root mean squared
@@ -24,11 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from smbml_connect.analytics.customers.boosted import BoostedCorrection
 from smbml_connect.analytics.customers.btyd import BetaGeo, GammaGamma
 from smbml_connect.analytics.customers.pareto import ParetoNBD
 from smbml_connect.analytics.customers.segments import NOT_COUNTED_STATUSES
@@ -56,16 +57,6 @@ MIN_CUSTOMERS = 30  # fewer and four parameters are guesswork
 MIN_REPEAT_BUYERS = 10  # for the Gamma-Gamma spend model
 GBM_MIN_CUSTOMERS = 1000  # below this the boosted candidate is not tried
 INTERVAL = (10, 90)  # percentiles of the 80% interval
-LGB_PARAMS: dict[str, Any] = {
-    "objective": "poisson",
-    "learning_rate": 0.05,
-    "num_leaves": 15,
-    "min_child_samples": 40,
-    "lambda_l2": 1.0,
-    "verbose": -1,
-    "deterministic": True,
-    "force_col_wise": True,
-}
 
 
 def daily_purchases(orders: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -122,7 +113,7 @@ def history_summary(days: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     x = repeat purchases, t_x = weeks from first to last, T = weeks from first to `at`,
     m = mean value of the repeat purchases (the Gamma-Gamma convention).
     """
-    seen = days[days["day"] < at]
+    seen = days[days["day"] < at].sort_values(["contact_id", "day"], kind="stable")
     if seen.empty:
         return pd.DataFrame()
     weeks_before = (at - seen["day"]).dt.total_seconds().to_numpy() / 604800
@@ -142,12 +133,20 @@ def history_summary(days: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     out["t_x"] = out["T"] - out["recency"]
     repeat_spend = out["spend"] - out["first_value"]
     out["m"] = np.where(out["x"] > 0, repeat_spend / out["x"].clip(lower=1), 0.0)
-    for weeks in (13, 26, 52):
+    for weeks in (4, 8, 13, 26, 52):
         out[f"purchases_{weeks}w"] = (
             seen.assign(inside=weeks_before <= weeks).groupby("contact_id")["inside"].sum()
         )
     out["mean_gap"] = np.where(out["x"] > 0, out["t_x"] / out["x"].clip(lower=1), np.nan)
     out["past_rate"] = out["x"] / out["T"].clip(lower=1)  # repeat purchases per week
+    # How regular the gaps are, how overdue the next purchase is, and where spend is going:
+    # a regular buyer three gaps late has more likely left than an irregular one.
+    gaps = -np.diff(weeks_before, prepend=np.nan)  # days are sorted within each customer
+    gaps[seen["contact_id"].ne(seen["contact_id"].shift()).to_numpy()] = np.nan
+    out["gap_sd"] = pd.Series(gaps, index=seen["contact_id"].to_numpy()).groupby(level=0).std()
+    out["overdue"] = out["recency"] / out["mean_gap"]
+    out["recency_share"] = out["recency"] / out["T"].clip(lower=1 / 7)
+    out["value_trend"] = out["last_value"] / (out["spend"] / out["purchases"]).replace(0, np.nan)
     return out
 
 
@@ -160,13 +159,10 @@ MODEL_LABELS = {
     "bgnbd": "BG/NBD",
     "mbgnbd": "MBG/NBD",
     "pnbd": "Pareto/NBD",
-    "boosted": "boosted trees",
+    "boosted": "MBG/NBD corrected by boosted trees",
     "naive": "naive (past rate)",
 }
-BOOSTED_FEATURES = [
-    "x", "t_x", "T", "recency", "m", "first_value", "last_value", "spend",
-    "purchases_13w", "purchases_26w", "purchases_52w", "mean_gap", "past_rate",
-]  # fmt: skip
+BASE_FAMILY = "mbgnbd"  # what the boosted trees correct
 
 
 FAMILIES = ("bgnbd", "mbgnbd", "pnbd")  # the buy-till-you-die candidates
@@ -230,18 +226,23 @@ class CustomerValueModel:
         holdout = self.holdout_days or int(min(365, max(28, span_days // 3)))
         self.holdout_days_ = holdout
         self.spend_ = self._fit_spend(self.summary_)
-        starts: dict[str, np.ndarray] = {}  # the holdout fits' parameters, to start from
-        self.report_ = self._validate(days, end, pd.Timedelta(days=holdout), starts)
+        fitted: dict[str, PurchaseModel] = {}  # the holdout fits, to start from
+        self.report_ = self._validate(days, end, pd.Timedelta(days=holdout), fitted)
+        starts = {family: model.params_ for family, model in fitted.items()}
         self.chosen_ = self.report_["chosen"]
-        # p_alive, churn risk and the shape over time always come from the better
-        # buy-till-you-die family, also when boosted trees give the purchase counts.
+        # p_alive and the value range's shape come from the better buy-till-you-die
+        # family, also when the boosted correction gives the counts and churn risk.
         self.family_ = self.report_["family"]
         self.btyd_ = self._fit_btyd(self.summary_, self.family_, starts.get(self.family_))
-        self.booster_ = (
-            self._train_boosted(days, end - pd.Timedelta(days=holdout), end)
-            if self.chosen_ == "boosted"
-            else None
-        )
+        self.booster_: BoostedCorrection | None = None
+        self.base_: PurchaseModel | None = None
+        if self.chosen_ == "boosted":
+            # Trained on the check period itself: features at its start, corrected from
+            # the MBG/NBD the check fitted there.
+            cut = end - pd.Timedelta(days=holdout)
+            self.booster_ = self._train_boosted(days, cut, end, fitted[BASE_FAMILY])
+            base = self.btyd_ if self.family_ == BASE_FAMILY else None
+            self.base_ = base or self._fit_btyd(self.summary_, BASE_FAMILY, starts.get(BASE_FAMILY))
         return self
 
     def _fit_spend(self, summary: pd.DataFrame) -> GammaGamma | None:
@@ -265,22 +266,32 @@ class CustomerValueModel:
         )
 
     def _train_boosted(
-        self, days: pd.DataFrame, cut: pd.Timestamp, end: pd.Timestamp
-    ) -> lgb.Booster | None:
-        """Features at `cut`, label = purchases in [cut, end)."""
+        self,
+        days: pd.DataFrame,
+        cut: pd.Timestamp,
+        end: pd.Timestamp,
+        base: PurchaseModel | None = None,
+        start: np.ndarray | None = None,
+    ) -> BoostedCorrection | None:
+        """Features at `cut`, label = purchases in [cut, end); `base` is MBG/NBD fitted on
+        the history before `cut` (fitted here when not given)."""
         features = history_summary(days, cut)
         if len(features) < GBM_MIN_CUSTOMERS:
             return None
+        # Started from the later fit's parameters when given: the same shop a little
+        # earlier, so the optimiser has less to walk (seconds at 100,000 customers).
+        base = base or self._fit_btyd(features, BASE_FAMILY, start)
         label = _purchases_between(days, cut, end).reindex(features.index, fill_value=0)
-        data = lgb.Dataset(features[BOOSTED_FEATURES].to_numpy(float), label.to_numpy(float))
-        return lgb.train({**LGB_PARAMS, "seed": self.random_state}, data, num_boost_round=300)
+        return BoostedCorrection(self.random_state).fit(
+            features, label.to_numpy(), base, (end - cut) / WEEK
+        )
 
     def _validate(
         self,
         days: pd.DataFrame,
         end: pd.Timestamp,
         h: pd.Timedelta,
-        starts: dict[str, np.ndarray],
+        fitted_at_cut: dict[str, PurchaseModel],
     ) -> dict[str, Any]:
         cut = end - h
         weeks = h / WEEK
@@ -303,8 +314,7 @@ class CustomerValueModel:
         for family in FAMILIES:
             if family not in self.candidates and family != "mbgnbd":
                 continue
-            fitted = self._fit_btyd(before, family)
-            starts[family] = fitted.params_  # the final fit starts here
+            fitted = fitted_at_cut[family] = self._fit_btyd(before, family)
             results[family] = _Candidate(
                 family,
                 fitted.expected_purchases(weeks, x, t_x, T),
@@ -315,15 +325,21 @@ class CustomerValueModel:
         )
         skipped = ""
         if "boosted" in self.candidates:
-            booster = self._train_boosted(days, cut - h, cut)
+            booster = self._train_boosted(
+                days, cut - h, cut, start=fitted_at_cut[BASE_FAMILY].params_
+            )
             if booster is None:
                 skipped = (
                     f"the boosted model needs {GBM_MIN_CUSTOMERS:,} customers who bought before "
                     f"{cut - h:%Y-%m-%d} to train on"
                 )
             else:
-                mu = np.asarray(booster.predict(before[BOOSTED_FEATURES].to_numpy(float)))
-                results["boosted"] = _Candidate("boosted", mu, -mu)
+                base = fitted_at_cut[BASE_FAMILY]
+                results["boosted"] = _Candidate(
+                    "boosted",
+                    booster.expected_purchases(weeks, before, base),
+                    booster.p_no_purchase(weeks, before, base),
+                )
         report["models"] = {name: _scores(actual, c) for name, c in results.items()}
         eligible = {k: v for k, v in report["models"].items() if k in self.candidates}
         chosen = min(eligible, key=lambda k: eligible[k]["rmse"])
@@ -356,12 +372,15 @@ class CustomerValueModel:
         x, t_x, T, m = (s[c].to_numpy(float) for c in ("x", "t_x", "T", "m"))
         bg = self.btyd_
         purchases = bg.expected_purchases(weeks, x, t_x, T)
-        if self.chosen_ == "boosted" and self.booster_ is not None:
-            # The boosted model learnt one horizon; other horizons follow BG/NBD's shape.
-            trained_weeks = self.holdout_days_ / 7
-            mu = np.asarray(self.booster_.predict(s[BOOSTED_FEATURES].to_numpy(float)))
-            shape = purchases / np.maximum(bg.expected_purchases(trained_weeks, x, t_x, T), 1e-9)
-            purchases = mu * np.where(np.isfinite(shape), shape, weeks / trained_weeks)
+        churn = bg.p_no_purchase(weeks, x, t_x, T)
+        alive = bg.p_alive(x, t_x, T)
+        if self.booster_ is not None and self.base_ is not None:
+            purchases = self.booster_.expected_purchases(weeks, s, self.base_)
+            churn = self.booster_.p_no_purchase(weeks, s, self.base_)
+            # Someone who will buy is still there: where the corrected chance of a purchase
+            # is above BTYD's P(alive), P(alive) is raised to it ("40% still active, 50%
+            # will buy" would contradict itself).
+            alive = np.maximum(alive, 1 - churn)
         spend = self._spend_per_purchase(x, m, s)
         expected = purchases * spend
         lo, hi = self._value_interval(weeks, x, t_x, T, m, purchases, spend)
@@ -373,12 +392,12 @@ class CustomerValueModel:
         return pd.DataFrame(
             {
                 "contact_id": s.index.to_numpy(),
-                "p_alive": bg.p_alive(x, t_x, T),
+                "p_alive": alive,
                 "expected_purchases": purchases,
                 "expected_value": expected,
                 "value_lo80": lo,
                 "value_hi80": hi,
-                "churn_risk": bg.p_no_purchase(weeks, x, t_x, T),
+                "churn_risk": churn,
                 "spend_per_purchase": spend,
                 "purchases_so_far": s["purchases"].to_numpy(),
                 "spend_so_far": s["spend"].to_numpy(),
@@ -447,7 +466,7 @@ class CustomerValueModel:
         check_fitted(self, "btyd_", "customer value model")
         return write_text(
             "smbml-customer-value",
-            1,
+            2,  # 2: the boosted model reads more features and MBG/NBD's outputs
             {
                 "settings": {
                     "random_state": self.random_state,
@@ -464,13 +483,14 @@ class CustomerValueModel:
                 "chosen": self.chosen_,
                 "family": self.family_,
                 "btyd": self.btyd_.to_dict(),
-                "booster": self.booster_.model_to_string() if self.booster_ is not None else None,
+                "booster": self.booster_.to_dict() if self.booster_ is not None else None,
+                "base": self.base_.to_dict() if self.base_ is not None else None,
             },
         )
 
     @classmethod
     def from_text(cls, text: str) -> CustomerValueModel:
-        data = read_text(text, "smbml-customer-value")
+        data = read_text(text, "smbml-customer-value", versions=(2,))
         settings = data["settings"]
         model = cls(**{**settings, "candidates": tuple(settings["candidates"])})
         model.as_of_ = pd.Timestamp(data["as_of"])
@@ -486,5 +506,6 @@ class CustomerValueModel:
             if data["family"] == "pnbd"
             else BetaGeo.from_dict(data["btyd"])
         )
-        model.booster_ = lgb.Booster(model_str=data["booster"]) if data["booster"] else None
+        model.booster_ = BoostedCorrection.from_dict(data["booster"]) if data["booster"] else None
+        model.base_ = BetaGeo.from_dict(data["base"]) if data["base"] else None
         return model
