@@ -272,12 +272,14 @@ class GradientBoosting:
 
     def to_dict(self) -> dict[str, Any]:
         check_fitted(self, "booster_", "LightGBM learner")
+        # The cross-validated trees' settings only when set: a size-rule model saves
+        # exactly as before, so its version tag (a hash of the text) does not move.
+        chosen = {"leaves": self.leaves, "fine_categories": True} if self.fine_categories else {}
         return {
             "learner": self.name,
             "random_state": self.random_state,
             "rounds": self.rounds_,
-            "leaves": self.leaves,
-            "fine_categories": self.fine_categories,
+            **chosen,
             "model_text": self.booster_.model_to_string(num_iteration=self.rounds_),
             "effects": getattr(self, "effects_", None),
         }
@@ -445,10 +447,11 @@ class Logistic:
 
     def to_dict(self) -> dict[str, Any]:
         check_fitted(self, "coef_", "logistic learner")
+        chosen = {} if self.inverse_l2 is None else {"inverse_l2": self.inverse_l2}
         return {
             "learner": self.name,
             "random_state": self.random_state,
-            "inverse_l2": self.inverse_l2,
+            **chosen,
             "columns": self.columns_,
             "coef": self.coef_,
             "intercept": self.intercept_,
