@@ -94,3 +94,17 @@ def test_small_tables_trees_split_categories_on_groups_of_tens_of_rows():
     assert "[min_data_per_group: 100]" in texts[False] and "[cat_smooth: 10]" in texts[False]
     saved = GradientBoosting.from_dict(json.loads(json.dumps(model.to_dict())), encoder.plans_)
     assert saved.fine_categories
+
+
+def test_a_fold_with_one_outcome_gets_its_rate_not_an_error():
+    # Few leads seen many times: a fold's fitting rows can all share one outcome, and
+    # the logistic regression cannot be fitted on them.
+    X = np.arange(40.0).reshape(-1, 1)
+    y = np.array([1] * 8 + [0] * 32)
+    encoder = TabularEncoder().fit(pd.DataFrame({"x": X[:, 0]}))
+    folds = [(np.arange(10, 40), np.arange(10)), (np.arange(20), np.arange(20, 40))]
+    from smbml_connect.analytics.shared.learners import Logistic
+
+    chances, _ = Logistic(encoder.plans_).out_of_fold(X, y, folds)
+    assert np.allclose(chances[:10], 0.0)  # its fitting rows were all "no"
+    assert chances[20:].max() < 0.5

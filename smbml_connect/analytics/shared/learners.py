@@ -414,6 +414,9 @@ class Logistic:
         the one of `INVERSE_L2` with the lowest out-of-fold log loss over all folds."""
         tried = np.zeros((len(INVERSE_L2), len(y)))
         for fit_rows, check in folds:
+            if len(np.unique(y[fit_rows])) < 2:  # a few leads seen many times: one outcome
+                tried[:, check] = y[fit_rows].mean()
+                continue
             for i, c in enumerate(INVERSE_L2):
                 part = Logistic(self.plans, self.random_state, c).fit(X[fit_rows], y[fit_rows])
                 tried[i, check] = part.raw(X[check])
