@@ -1,0 +1,130 @@
+"""How wide a forecast's intervals are, from the errors its model made on the series' past.
+
+A model's spread is a shape (how uncertainty grows with the horizon); the interval is a
+multiple of it, and the multiple is a quantile of the model's backtest errors measured
+in that spread (split conformal prediction on standardised errors, as in statsforecast's
+and mlforecast's conformal intervals, but pooled over a panel rather than per series,
+since one series has only a few cut-offs). A series' own errors are blended with a prior:
+in a panel, every series' errors pooled per step ahead; alone, a Student-t.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import t as student_t
+
+__all__ = [
+    "NEAR_ORIGINS",
+    "PooledWidth",
+    "calibration_origins",
+    "pooled_width",
+    "step_bucket",
+    "weighted_quantile",
+    "width",
+]
+
+PRIOR_WEIGHT = 30  # backtest errors needed before they count as much as the prior
+PRIOR_DF = 5  # the prior is a Student-t: sales errors have heavier tails than the normal curve
+POOL_MIN_SERIES = 5  # series with errors a panel (or a step) needs before its pool is the prior
+NEAR_ORIGINS = 2  # cut-offs at the very end of the history, scored on what is left
+
+
+def step_bucket(step: np.ndarray) -> np.ndarray:
+    """Steps ahead (0-based) in two buckets: the next period, and every later one.
+
+    The next period's errors are the one-step errors the models' spreads are estimated
+    from; later ones depend on how a model says its uncertainty grows, which it can get
+    wrong. Finer buckets (1, 2-3, 4-7, ...) hold too few errors each: on the 40-series
+    groups of benchmarks/forecast.py they raised MSIS on six of ten groups, where two
+    buckets lowered it on six.
+    """
+    return np.minimum(np.asarray(step), 1).astype(int)
+
+
+def calibration_origins(
+    n: int, m: int, origins: Sequence[int], steps: int, min_train: int
+) -> list[int]:
+    """Cut-offs, besides the backtest's, where the chosen model's errors are measured for
+    the intervals only (the model is already chosen, so this cannot change the forecast).
+
+    - The last NEAR_ORIGINS periods: the backtest's models learn from `steps` fewer
+      periods than the forecast does, which on short series (M3 yearly, 14 years) makes
+      their errors larger than the forecast's; a cut-off one period from the end learns
+      from nearly all of it.
+    - When the backtest's cut-offs span less than a season (13 weeks ahead with a 52-week
+      year), cut-offs spread over one season: a summer's errors are not a winter's.
+    """
+    chosen = {n - k for k in range(1, NEAR_ORIGINS + 1)}
+    if m > 1 and origins and max(origins) - min(origins) + steps < m:
+        stride = max(1, m // 4)
+        chosen |= {n - steps - i * stride for i in range(4)}
+    return sorted(o for o in chosen if o >= min_train and o not in set(origins))
+
+
+def weighted_quantile(errors: Sequence[np.ndarray], level: int) -> float:
+    """The `level`% quantile of all arrays pooled, each array counting once however long."""
+    z = np.concatenate(errors)
+    weight = np.concatenate([np.full(len(e), 1.0 / len(e)) for e in errors])
+    order = np.argsort(z, kind="stable")
+    share = np.cumsum(weight[order]) / weight.sum()
+    return float(z[order][min(int(np.searchsorted(share, level / 100)), len(z) - 1)])
+
+
+@dataclass(frozen=True)
+class PooledWidth:
+    """A panel's prior for one level: the quantile over all steps, and per step ahead."""
+
+    overall: float
+    by_step: np.ndarray  # one multiple per forecast step
+
+
+def pooled_width(
+    errors: Sequence[tuple[np.ndarray, np.ndarray]], level: int, horizon: int
+) -> PooledWidth | None:
+    """Quantiles of the panel's standardised errors `(errors, steps)` per series, each
+    series counting once, overall and per bucket of steps ahead (`step_bucket`).
+
+    A step whose bucket has errors from fewer than POOL_MIN_SERIES series takes the
+    nearest bucket before it: a series backtested 2 months ahead but forecast 6 keeps
+    the spread's own growth beyond what was tested.
+    """
+    kept = []
+    for z, step in errors:
+        finite = np.isfinite(z)
+        if finite.any():
+            kept.append((np.abs(z[finite]), step[finite]))
+    if len(kept) < POOL_MIN_SERIES:
+        return None
+    overall = weighted_quantile([z for z, _ in kept], level)
+    buckets = step_bucket(np.arange(horizon))
+    by_bucket: dict[int, float] = {}
+    for bucket in np.unique(buckets):
+        parts = [z[step_bucket(step) == bucket] for z, step in kept]
+        parts = [part for part in parts if len(part)]
+        if len(parts) >= POOL_MIN_SERIES:
+            by_bucket[int(bucket)] = weighted_quantile(parts, level)
+    by_step = np.empty(horizon)
+    for h, bucket in enumerate(buckets):
+        known = [b for b in by_bucket if b <= bucket]
+        by_step[h] = by_bucket[max(known)] if known else overall
+    return PooledWidth(overall, by_step)
+
+
+def width(
+    standard: np.ndarray, level: int, horizon: int, prior: PooledWidth | None = None
+) -> np.ndarray:
+    """How many model standard deviations the interval spans at each step: the series'
+    own error quantile shrunk towards the prior's when there are few errors, and in a
+    panel shaped over the steps like the pooled errors."""
+    overall = float(student_t.ppf(0.5 + level / 200, PRIOR_DF)) if prior is None else prior.overall
+    z = np.abs(standard[np.isfinite(standard)])
+    blended = overall
+    if len(z):
+        weight = len(z) / (len(z) + PRIOR_WEIGHT)
+        blended = weight * float(np.quantile(z, level / 100)) + (1 - weight) * overall
+    if prior is None:
+        return np.full(horizon, blended)
+    return prior.by_step * (blended / overall if overall > 0 else 1.0)
