@@ -267,7 +267,7 @@ def _rechoose(fit: Fitted, horizon: int, plain: str) -> Fitted:
     name = _choose(scores, plain)
     if name == fit.model:
         return fit
-    prediction = _predict(name, fit.candidates, fit.y, fit.season_length, horizon)
+    prediction = _predict(name, fit.candidates, fit.y, fit.season_length, horizon, fit.members)
     return replace(fit, model=name, prediction=prediction, standard=fit.backtests[name][1])
 
 
@@ -307,6 +307,7 @@ class Fitted:
     y: np.ndarray = field(default_factory=lambda: np.array([]), repr=False)  # as fitted
     steps: np.ndarray = field(default_factory=lambda: np.array([], dtype=int), repr=False)
     origins: list[int] = field(default_factory=list, repr=False)  # the backtest's cut-offs
+    members: dict[str, Prediction] = field(default_factory=dict, repr=False)  # full history
 
 
 def _check(horizon: int, levels: Sequence[int]) -> None:
@@ -380,10 +381,11 @@ def fit_regular(
         notes.append("too little history to test the forecast on its own past: intervals are rough")
         scores, name = {}, "ets" if "ets" in candidates else next(iter(candidates))
         standard = np.array([])
-    prediction = _predict(name, candidates, y, m, horizon)
+    members: dict[str, Prediction] = {}  # kept: a panel may choose another combination
+    prediction = _predict(name, candidates, y, m, horizon, members)
     return Fitted(series, name, prediction, standard, bool(origins), m, seasonality, scores,
                   notes, candidates, results if origins else {}, y,
-                  np.tile(np.arange(steps), len(origins)), origins)  # fmt: skip
+                  np.tile(np.arange(steps), len(origins)), origins, members)  # fmt: skip
 
 
 def _calibrated(fit: Fitted, horizon: int) -> Fitted:
@@ -412,7 +414,7 @@ def _without_boosting(fit: Fitted, horizon: int) -> Fitted:
     name = _choose(scores)  # the default changes too, so every series is chosen again
     if name == fit.model:
         return fit
-    prediction = _predict(name, fit.candidates, fit.y, fit.season_length, horizon)
+    prediction = _predict(name, fit.candidates, fit.y, fit.season_length, horizon, fit.members)
     return replace(fit, model=name, prediction=prediction, standard=fit.backtests[name][1])
 
 
