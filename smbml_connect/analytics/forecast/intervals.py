@@ -1,11 +1,13 @@
 """How wide a forecast's intervals are, from the errors its model made on the series' past.
 
 A model's spread is a shape (how uncertainty grows with the horizon); the interval is a
-multiple of it, and the multiple is a quantile of the model's backtest errors measured
-in that spread (split conformal prediction on standardised errors, as in statsforecast's
-and mlforecast's conformal intervals, but pooled over a panel rather than per series,
-since one series has only a few cut-offs). A series' own errors are blended with a prior:
-in a panel, every series' errors pooled per step ahead; alone, a Student-t.
+multiple of it, set by the model's backtest errors measured in that spread. This is
+conformal prediction as statsforecast's ConformalIntervals does it (the model refitted at
+rolling cut-offs, a quantile of its absolute errors per step ahead), except that
+statsforecast takes each series' raw errors alone, per step, which needs many windows;
+here a series has 1 to 4 cut-offs, so errors are standardised and, in a panel, pooled
+over the series (each at its own error size) and over steps after the first. Alone, a
+series' errors are blended with a Student-t.
 """
 
 from __future__ import annotations
