@@ -41,7 +41,7 @@ def step_bucket(step: np.ndarray) -> np.ndarray:
     from; later ones depend on how a model says its uncertainty grows, which it can get
     wrong. Finer buckets (1, 2-3, 4-7, ...) hold too few errors each: on the 40-series
     groups of benchmarks/forecast.py (with the calibration cut-offs, before errors were
-    scaled by each series' size) they raised MSIS against one bucket on six of ten
+    scaled by each series' size) they raised MSIS against one bucket on eight of ten
     groups, where two buckets lowered it on six.
     """
     return np.minimum(np.asarray(step), 1).astype(int)
