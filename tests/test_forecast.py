@@ -10,9 +10,9 @@ from smbml_connect.analytics.forecast.engine import (
     BOOSTED,
     Fitted,
     _boosting_helps,
+    _calibrated,
     _panel_combination,
     _rechoose,
-    _width,
     _without_boosting,
     fit_regular,
     forecast_panel,
@@ -21,6 +21,7 @@ from smbml_connect.analytics.forecast.engine import (
     pooled_widths,
 )
 from smbml_connect.analytics.forecast.ets import fit_ets
+from smbml_connect.analytics.forecast.intervals import width
 from smbml_connect.analytics.forecast.models import seasonal_naive, theta
 from smbml_connect.analytics.forecast.sales_series import sales_series
 from smbml_connect.analytics.forecast.seasonality import check_seasonality
@@ -190,17 +191,24 @@ def _fitted(standard: list[float]) -> Fitted:
     series = regularise(pd.date_range("2020-01-01", periods=30, freq="MS"), np.arange(30.0))
     fit = fit_regular(series, 3)
     fit.standard = np.array(standard)
+    fit.steps = np.zeros(len(standard), dtype=int)  # all one step ahead
     return fit
 
 
 def test_pooled_widths_count_each_series_once_and_need_five_series():
     long = _fitted([1.0] * 100 + [np.nan])  # one long history must not outvote the rest
     short = [_fitted([3.0] * 10) for _ in range(4)]
-    assert pooled_widths([long, *short], (50, 80)) == {50: 3.0, 80: 3.0}
-    assert pooled_widths([long, *short[:3]], (80,)) is None  # too few series to pool
-    assert pooled_widths([long, *short[:3], _fitted([])], (80,)) is None  # no errors: not counted
+    pooled = pooled_widths([long, *short], (50, 80), 1)
+    assert pooled is not None and pooled[50].center == 3.0  # the median series' error size
+    assert np.allclose(pooled[50].by_step, 1.0)  # the four short series' errors, at their size
+    assert pooled_widths([long, *short[:3]], (80,), 1) is None  # too few series to pool
+    no_errors = _fitted([])  # not counted
+    assert pooled_widths([long, *short[:3], no_errors], (80,), 1) is None
     mixed = [_fitted([float(k)] * 5) for k in range(1, 11)]
-    assert pooled_widths(mixed, (20, 90)) == {20: 2.0, 90: 9.0}
+    pooled = pooled_widths(mixed, (80,), 1)
+    assert pooled is not None
+    sizes = [float(width(f.standard, 80, 1, pooled[80])[0]) for f in mixed]
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]  # calm series get narrower intervals
 
 
 def test_boosted_trees_stay_in_a_panel_only_when_its_backtests_improve():
@@ -252,12 +260,13 @@ def test_panel_intervals_blend_each_series_with_the_pooled_errors():
     plain = _panel_combination(list(fits.values()))  # the panel's default combination
     if plain is not None:
         fits = {uid: _rechoose(fit, 12, plain) for uid, fit in fits.items()}
-    prior = pooled_widths(list(fits.values()), (80, 95))
-    assert prior is not None and prior[80] < prior[95]
+    fits = {uid: _calibrated(fit, 12) for uid, fit in fits.items()}
+    prior = pooled_widths(list(fits.values()), (80, 95), 12)
+    assert prior is not None and (prior[80].by_step < prior[95].by_step).all()
     s3 = out[out["unique_id"] == "S3"]
     fit = fits["S3"]
     assert np.allclose(s3["yhat"], fit.prediction.mean)
-    expected = _width(fit.standard, 95, prior[95]) * fit.prediction.sd
+    expected = width(fit.standard, 95, 12, prior[95]) * fit.prediction.sd
     assert np.allclose(s3["hi95"] - s3["yhat"], expected)
 
     def coverage(level: int) -> float:
