@@ -12,17 +12,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from smbml_connect.analytics.forecast.arima import fit_arima
 from smbml_connect.analytics.forecast.ets import fit_ets
 
 __all__ = [
     "MODELS",
     "Prediction",
+    "arima",
+    "blend",
     "croston_sba",
     "deseasonalise",
     "drift",
     "ets",
     "has_seasonality",
     "naive",
+    "remembered",
     "seasonal_naive",
     "theta",
 ]
@@ -179,6 +183,39 @@ def ets(y: np.ndarray, m: int, horizon: int) -> Prediction:
     return Prediction(fit.forecast(horizon), fit.sd(horizon), f"ETS({fit.form})")
 
 
+def _on_adjusted(
+    y: np.ndarray, m: int, horizon: int, model: Callable[[np.ndarray, int], Prediction]
+) -> Prediction:
+    """A non-seasonal model on the seasonally adjusted series, the season put back after,
+    when the autocorrelation test finds one (as the Theta method does)."""
+    if not has_seasonality(y, m):
+        return model(y, horizon)
+    x, index, multiplicative = deseasonalise(y, m)
+    inner = model(x, horizon)
+    future = _future_season(index, len(y), horizon)
+    mean = inner.mean * future if multiplicative else inner.mean + future
+    sd = inner.sd * future if multiplicative else inner.sd
+    return Prediction(mean, sd, inner.detail + " with season")
+
+
+def _arima(x: np.ndarray, horizon: int, m: int = 1, seasonal: bool = False) -> Prediction:
+    fit = fit_arima(x, m, seasonal)
+    mean, sd = fit.forecast(horizon), fit.sd(horizon)
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(sd))):
+        return naive(x, 1, horizon)
+    return Prediction(mean, sd, fit.form)
+
+
+def arima(y: np.ndarray, m: int, horizon: int) -> Prediction:
+    """A small automatic ARIMA (arima.py): seasonally differenced when three seasons are
+    known and the season is clear in the changes from period to period (a trend hides it
+    from the autocorrelations of the levels), else on the series, seasonally adjusted if
+    need be."""
+    if m > 1 and len(y) >= 3 * m + 4 and has_seasonality(np.diff(y), m):
+        return _arima(y, horizon, m, seasonal=True)
+    return _on_adjusted(y, m, horizon, _arima)
+
+
 def croston_sba(y: np.ndarray, m: int, horizon: int) -> Prediction:
     """Croston's method with the Syntetos-Boylan correction, for sales with many zeros."""
     alpha = 0.1
@@ -201,4 +238,52 @@ MODELS: dict[str, Callable[[np.ndarray, int, int], Prediction]] = {
     "theta": theta,
     "drift": drift,
     "croston": croston_sba,
+    "arima": arima,
 }
+
+
+_MEMO: dict[tuple[str, int, int, bytes], Prediction] = {}
+_MEMO_SIZE = 64
+
+
+def _remembered(name: str, y: np.ndarray, m: int, horizon: int) -> Prediction:
+    """A member's forecast, fitted once per series, cut-off and horizon however many
+    blends (and the backtest's own run of the member) ask for it."""
+    key = (name, m, horizon, np.ascontiguousarray(y, dtype=float).tobytes())
+    found = _MEMO.get(key)
+    if found is None:
+        found = MODELS[name](y, m, horizon)
+        found.mean.flags.writeable = False  # shared by every caller: never changed in place
+        found.sd.flags.writeable = False
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)), None)
+        _MEMO[key] = found
+    return found
+
+
+def remembered(name: str) -> Callable[[np.ndarray, int, int], Prediction]:
+    """MODELS[name], remembering its last forecasts so a blend that has it as a member
+    does not fit it again on the same cut-off."""
+
+    def forecast(y: np.ndarray, m: int, horizon: int) -> Prediction:
+        return _remembered(name, y, m, horizon)
+
+    return forecast
+
+
+def blend(*members: str) -> Callable[[np.ndarray, int, int], Prediction]:
+    """The mean of several models' forecasts, as one candidate.
+
+    A blend is one candidate, so a model that is only good in company (ARIMA: see the
+    engine's `_candidates`) is never chosen alone.
+    """
+
+    def forecast(y: np.ndarray, m: int, horizon: int) -> Prediction:
+        predictions = [_remembered(name, y, m, horizon) for name in members]
+        return Prediction(
+            np.mean([p.mean for p in predictions], axis=0),
+            np.mean([p.sd for p in predictions], axis=0),
+            " + ".join(p.detail for p in predictions),
+        )
+
+    return forecast

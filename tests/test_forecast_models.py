@@ -1,0 +1,142 @@
+"""The forecast candidates: ARIMA against a reference implementation and on the processes
+it is for, and the blends that bring it into the panel's choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from smbml_connect.analytics.forecast import models
+from smbml_connect.analytics.forecast.arima import fit_arima, kpss_differences
+from smbml_connect.analytics.forecast.engine import (
+    MODEL_WORDS,
+    PLAIN,
+    forecast_panel,
+    forecast_panel_results,
+)
+from smbml_connect.analytics.forecast.models import arima, blend, drift, ets, seasonal_naive, theta
+
+# An airline-model series, (0,1,1)(0,1,1)12 with theta -0.4 and Theta -0.6, rounded.
+AIRLINE = np.array([
+    48.85, 49.43, 50.6, 49.04, 49.61, 47.61, 46.29, 45.59, 46.34, 44.73, 45.41, 45.48,
+    44.66, 42.59, 43.81, 43.39, 44.04, 41.5, 40.63, 39.93, 39.97, 40.44, 39.43, 39.76,
+    39.99, 38.45, 39.51, 39.14, 39.73, 36.89, 36.51, 37.61, 35.8, 36.92, 36.42, 35.89,
+    37.84, 36.82, 36.3, 36.4, 37.52, 35.01, 35.05, 35.01, 35.16, 36.56, 34.94, 35.3,
+    35.35, 34.67, 33.82, 33.47, 34.3, 33.02, 33.39, 31.78, 31.24, 32.91, 29.79, 30.19,
+    30.66, 31.08, 31.16, 30.28, 30.85, 28.88, 30.4, 28.82, 28.31, 29.87, 27.84, 27.89,
+])  # fmt: skip
+# statsmodels 0.15 ARIMA(order=(0,1,1), seasonal_order=(0,1,1,12)).fit().forecast(12)
+STATSMODELS_AIRLINE = np.array([
+    28.336, 28.428, 28.314, 27.598, 28.248, 26.37, 27.548, 26.085, 25.589, 27.148,
+    24.955, 25.082,
+])  # fmt: skip
+
+
+def test_airline_model_matches_statsmodels() -> None:
+    """Conditional least squares on a grid lands within a quarter of the one-step error of
+    statsmodels' exact maximum likelihood."""
+    fit = fit_arima(AIRLINE, 12, seasonal=True, orders=((0, 1),), constants=(False,))
+    assert fit.form == "ARIMA(0,1,1)(0,1,1)12"
+    forecast = fit.forecast(12)
+    assert np.max(np.abs(forecast - STATSMODELS_AIRLINE)) < 0.3
+    assert np.max(np.abs(forecast - STATSMODELS_AIRLINE)) < 0.35 * fit.sigma
+    sd = fit.sd(12)
+    assert np.all(np.diff(sd) > 0) and 0.5 < sd[0] / fit.sigma < 1.5
+
+
+def _arma11_walk(seed: int, n: int = 200) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    e = rng.normal(0, 1, n)
+    w = np.zeros(n)
+    for t in range(1, n):
+        w[t] = 0.6 * w[t - 1] + e[t] + 0.4 * e[t - 1]
+    return 50 + np.cumsum(w)
+
+
+def test_arima_recovers_an_arima_111_process() -> None:
+    y = _arma11_walk(11)
+    fit = fit_arima(y)
+    assert fit.d == 1 and fit.p >= 1
+    assert abs(fit.ar[0] - 0.6) < 0.25
+    assert kpss_differences(np.diff(y)) == 0
+
+
+def _airline(seed: int, n: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    e = rng.normal(0, 1, n + 13)
+    y = np.zeros(n + 13)
+    for t in range(13, n + 13):
+        y[t] = y[t - 1] + y[t - 12] - y[t - 13] + e[t] - 0.4 * e[t - 1] - 0.6 * e[t - 12]
+        y[t] += 0.24 * e[t - 13]
+    return 100 + y[13:] + 5 * np.sin(2 * np.pi * np.arange(n) / 12)
+
+
+def _seasonal_ar(seed: int, n: int) -> np.ndarray:
+    """ARIMA(1,1,0)(0,1,1)12: momentum in the changes, which smoothing does not carry."""
+    rng = np.random.default_rng(seed)
+    e = rng.normal(0, 1, n + 40)
+    w = np.zeros(n + 40)
+    y = np.zeros(n + 40)
+    for t in range(14, n + 40):
+        w[t] = 0.8 * w[t - 1] + e[t] - 0.6 * e[t - 12]
+        y[t] = y[t - 1] + y[t - 12] - y[t - 13] + w[t]
+    return 100 + y[40:]
+
+
+def test_arima_forecasts_a_seasonal_arima_process_better_than_the_old_candidates() -> None:
+    """On series drawn from a seasonal ARIMA, the new candidate beats every model the
+    forecasts had before it (mean absolute error over 12 months, 16 series)."""
+    old = {"ets": ets, "theta": theta, "drift": drift, "seasonal_naive": seasonal_naive}
+    errors: dict[str, list[float]] = {name: [] for name in [*old, "arima"]}
+    for seed in range(16):
+        y = _seasonal_ar(seed, 84)
+        history, future = y[:-12], y[-12:]
+        for name, model in [*old.items(), ("arima", arima)]:
+            errors[name].append(float(np.mean(np.abs(model(history, 12, 12).mean - future))))
+    score = {name: float(np.mean(values)) for name, values in errors.items()}
+    assert all(score["arima"] < 0.9 * score[name] for name in old), score
+
+
+def test_blend_is_the_mean_of_its_members_and_fits_each_once(monkeypatch) -> None:
+    calls = {"ets": 0}
+
+    def counted(y: np.ndarray, m: int, horizon: int) -> models.Prediction:
+        calls["ets"] += 1
+        return ets(y, m, horizon)
+
+    monkeypatch.setitem(models.MODELS, "ets", counted)
+    y = _airline(3, 60)
+    alone = models.remembered("ets")(y, 12, 6)
+    mixed = blend("ets", "theta", "arima")(y, 12, 6)
+    expected = np.mean([ets(y, 12, 6).mean, theta(y, 12, 6).mean, arima(y, 12, 6).mean], axis=0)
+    assert np.allclose(mixed.mean, expected)
+    assert calls["ets"] == 1 and np.array_equal(alone.mean, ets(y, 12, 6).mean)
+    assert not alone.mean.flags.writeable  # shared: nobody may change it in place
+
+
+def _panel(series: list[np.ndarray], freq: str = "MS") -> pd.DataFrame:
+    return pd.concat(
+        pd.DataFrame({"unique_id": f"s{i}", "y": y,
+                      "ds": pd.date_range("2010-01-01", periods=len(y), freq=freq)})
+        for i, y in enumerate(series)
+    )  # fmt: skip
+
+
+def test_a_seasonal_panel_takes_the_arima_blend_when_its_backtests_say_so() -> None:
+    frame = _panel([_seasonal_ar(seed, 84) for seed in range(8)])
+    results, _ = forecast_panel_results(frame, 12)
+    assert all("ets_theta_arima" in r.backtest for r in results.values())
+    chosen = [r.model for r in results.values()]
+    assert chosen.count("ets_theta_arima") >= 6, chosen
+    assert "ets_theta_arima" in PLAIN and "ARIMA" in MODEL_WORDS["ets_theta_arima"]
+    out = forecast_panel(frame, 12)
+    assert len(out) == 8 * 12 and np.isfinite(out["yhat"]).all()
+
+
+def test_the_arima_blend_is_not_offered_without_three_seasons_or_a_season() -> None:
+    short, _ = forecast_panel_results(_panel([_seasonal_ar(seed, 36) for seed in range(3)]), 6)
+    yearly, _ = forecast_panel_results(
+        _panel([_seasonal_ar(seed, 40) for seed in range(3)], "YS"), 4
+    )
+    for results in (short, yearly):
+        assert not any("ets_theta_arima" in r.backtest for r in results.values())
