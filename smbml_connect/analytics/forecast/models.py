@@ -115,27 +115,38 @@ def seasonal_naive(y: np.ndarray, m: int, horizon: int) -> Prediction:
     return Prediction(mean, sigma * np.sqrt(steps // m + 1), f"same as {m} periods before")
 
 
-def _ses(x: np.ndarray) -> tuple[float, float, float, float]:
-    """Simple exponential smoothing with alpha picked on a grid: (alpha, level, sigma, sse).
+ALPHAS = np.linspace(0.02, 0.98, 25)
+
+
+def _ses_thetas(line: np.ndarray, gap: np.ndarray, thetas: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Simple exponential smoothing of every theta line `line + theta * gap`, each with
+    alpha picked on a grid: (alpha, level, sigma, sse) per theta.
 
     The starting level is the best one for each alpha, not the first value: the errors
     are linear in it, so it has a closed form. Starting at the first value cost the
     Theta method dearly on short trending series (M3 yearly MASE 3.02 against 2.74 for
-    statsforecast's AutoTheta on 100 series).
+    statsforecast's AutoTheta on 100 series). The errors are linear in the series too,
+    so the line and the gap are smoothed once and every theta is their sum: one pass
+    over the history instead of one per theta.
     """
-    alphas = np.linspace(0.02, 0.98, 25)
-    level = np.zeros(len(alphas))  # filtered from a start of zero
-    errors = np.empty((len(x), len(alphas)))
-    for t, value in enumerate(x):
-        errors[t] = value - level
-        level = level + alphas * errors[t]
-    decay = (1 - alphas)[None, :] ** np.arange(len(x))[:, None]  # d error / d start = -decay
-    start = (errors * decay).sum(axis=0) / (decay * decay).sum(axis=0)
-    sse = ((errors - decay * start) ** 2).sum(axis=0)
-    j = int(np.argmin(sse))
-    final = level[j] + (1 - alphas[j]) ** len(x) * start[j]
-    sigma = float(np.sqrt(sse[j] / max(len(x) - 2, 1)))
-    return float(alphas[j]), float(final), sigma, float(sse[j])
+    n = len(line)
+    level = np.zeros((2, len(ALPHAS)))  # line, gap; filtered from a start of zero
+    parts = np.empty((n, 2, len(ALPHAS)))
+    both = np.stack([line, gap], axis=1)[:, :, None]
+    for t in range(n):
+        parts[t] = both[t] - level
+        level = level + ALPHAS * parts[t]
+    errors = parts[None, :, 0] + thetas[:, None, None] * parts[None, :, 1]  # theta, t, alpha
+    final = level[None, 0] + thetas[:, None] * level[None, 1]
+    decay = (1 - ALPHAS)[None, :] ** np.arange(n)[:, None]  # d error / d start = -decay
+    start = (errors * decay).sum(axis=1) / (decay * decay).sum(axis=0)
+    sse = ((errors - decay * start[:, None, :]) ** 2).sum(axis=1)
+    j = np.argmin(sse, axis=1)
+    rows = np.arange(len(thetas))
+    best = sse[rows, j]
+    final = final[rows, j] + (1 - ALPHAS[j]) ** n * start[rows, j]
+    sigma = np.sqrt(best / max(n - 2, 1))
+    return ALPHAS[j], final, sigma, best
 
 
 THETAS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0)
@@ -159,14 +170,15 @@ def theta(y: np.ndarray, m: int, horizon: int) -> Prediction:
     t = np.arange(n)
     slope, intercept = (float(v) for v in np.polyfit(t, x, 1)) if n >= 3 else (0.0, float(x.mean()))
     line = intercept + slope * t
-    best: tuple[float, float, float, float] | None = None  # sse, theta, level, sigma
-    for th in THETAS:
-        alpha, level, sigma, sse = _ses(th * x + (1 - th) * line)
-        fit = (sse / th**2, th, level, sigma / th)
-        if best is None or fit[0] < best[0]:
-            best, chosen_alpha = fit, alpha
-    assert best is not None
-    _, th, level, sigma = best
+    thetas = np.array(THETAS)
+    alphas, levels, sigmas, sse = _ses_thetas(line, x - line, thetas)
+    k = int(np.argmin(sse / thetas**2))
+    th, level, sigma, chosen_alpha = (
+        float(thetas[k]),
+        float(levels[k]),
+        float(sigmas[k] / thetas[k]),
+        float(alphas[k]),
+    )
     steps = np.arange(horizon)
     future_line = intercept + slope * (n + steps)
     mean = (1 - 1 / th) * future_line + level / th

@@ -1,0 +1,52 @@
+"""How a forecast's model is chosen: per series on its own backtests, and panel-wide."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from smbml_connect.analytics.forecast import engine
+from smbml_connect.analytics.forecast.models import ALPHAS, THETAS, _ses_thetas
+
+
+def _ses_reference(z: np.ndarray, alpha: float) -> tuple[float, float]:
+    """SES with the best starting level found by least squares: (sse, final level)."""
+    decay = (1 - alpha) ** np.arange(len(z))
+    level, errors = 0.0, []
+    for value in z:
+        errors.append(value - level)
+        level += alpha * (value - level)
+    errors_ = np.array(errors)
+    start = float(errors_ @ decay / (decay @ decay))
+    return float(((errors_ - decay * start) ** 2).sum()), level + (1 - alpha) ** len(z) * start
+
+
+def test_every_theta_line_is_smoothed_as_if_on_its_own():
+    rng = np.random.default_rng(1)
+    x = np.cumsum(rng.normal(2, 5, 30)) + 100
+    t = np.arange(30)
+    slope, intercept = np.polyfit(t, x, 1)
+    line = intercept + slope * t
+    alphas, levels, _, sse = _ses_thetas(line, x - line, np.array(THETAS))
+    for k, th in enumerate(THETAS):
+        fits = [_ses_reference(line + th * (x - line), a) for a in ALPHAS]
+        j = int(np.argmin([f[0] for f in fits]))
+        assert alphas[k] == ALPHAS[j]
+        assert np.isclose(sse[k], fits[j][0]) and np.isclose(levels[k], fits[j][1])
+
+
+def _fit(scores: dict[str, float]) -> engine.Fitted:
+    return SimpleNamespace(scores=scores)  # type: ignore[return-value]
+
+
+def test_panel_combination_compares_combinations_present_on_different_series():
+    # Only the long series can have ets_theta_arima; drift leads ets+theta by 10% everywhere.
+    long = [_fit({"ets+theta": 1.0, "ets+theta+drift": 0.9, "ets_theta_arima": 0.95})] * 3
+    short = [_fit({"ets+theta": 2.0, "ets+theta+drift": 1.8})] * 5
+    assert engine._panel_combination(long + short) == "ets+theta+drift"
+
+
+def test_panel_combination_keeps_ets_theta_unless_another_clearly_leads():
+    fits = [_fit({"ets+theta": 1.0, "ets+theta+drift": 0.995})] * 4
+    assert engine._panel_combination(fits) == "ets+theta"
