@@ -5,9 +5,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 
 from smbml_connect.analytics.forecast import engine
 from smbml_connect.analytics.forecast.models import ALPHAS, THETAS, _ses_thetas
+from smbml_connect.analytics.forecast.timeseries import RegularSeries, regularise
 
 
 def _ses_reference(z: np.ndarray, alpha: float) -> tuple[float, float]:
@@ -50,3 +52,19 @@ def test_panel_combination_compares_combinations_present_on_different_series():
 def test_panel_combination_keeps_ets_theta_unless_another_clearly_leads():
     fits = [_fit({"ets+theta": 1.0, "ets+theta+drift": 0.995})] * 4
     assert engine._panel_combination(fits) == "ets+theta"
+
+
+def _monthly(seed: int, n: int = 28) -> RegularSeries:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    y = 200 + 40 * np.sin(2 * np.pi * t / 12) + np.cumsum(rng.normal(0, 15, n))
+    return regularise(pd.date_range("2022-01-01", periods=n, freq="MS"), y)
+
+
+def test_a_backtest_shorter_than_the_horizon_never_leaves_the_combination():
+    # 28 months with a 12-month season: the backtest can score 2 of the 6 months asked for.
+    chosen = [engine.fit_regular(_monthly(seed), 6).model for seed in range(30)]
+    assert all(name in engine.PLAIN for name in chosen), chosen
+    # Asked for 2 months, the same backtests cover the horizon and may switch.
+    switched = [engine.fit_regular(_monthly(seed), 2).model for seed in range(30)]
+    assert any(name not in engine.PLAIN for name in switched), switched
