@@ -24,13 +24,7 @@ if TYPE_CHECKING:
     from smbml_connect.analytics.leads.scoring import LeadScorer
     from smbml_connect.analytics.pricing.estimators import PriceSuggester
     from smbml_connect.analytics.shared.contract import Model
-    from smbml_connect.analytics.shared.learners import (
-        Blend,
-        GradientBoosting,
-        HistBoosting,
-        Learner,
-        Logistic,
-    )
+    from smbml_connect.analytics.shared.learners import Blend, GradientBoosting, Learner, Logistic
     from smbml_connect.connector import Inspectable
     from smbml_connect.connectors.files.source import FilesSource
     from smbml_connect.connectors.gsheets.http import SheetsApi
@@ -57,7 +51,7 @@ if TYPE_CHECKING:
     ]
     services: list[type[Service]] = [HubSpotApi, SheetsApi]
     clocks: list[type[Clock]] = [SystemClock, _OwnSleep, FakeClock]
-    learners: list[type[Learner]] = [GradientBoosting, HistBoosting, Logistic, Blend]
+    learners: list[type[Learner]] = [GradientBoosting, Logistic, Blend]
     models: list[type[Model]] = [
         LeadScorer,
         DealWinModel,

@@ -11,12 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from smbml_connect.analytics.leads.scoring import CROSS_FIT_ROWS, LeadScorer
 from smbml_connect.analytics.leads.selection import group_folds
-from smbml_connect.analytics.shared.learners import (
-    Blend,
-    GradientBoosting,
-    HistBoosting,
-    learner_from_dict,
-)
+from smbml_connect.analytics.shared.learners import Blend, GradientBoosting, learner_from_dict
 from smbml_connect.analytics.shared.tabular import TabularEncoder
 
 
@@ -113,53 +108,3 @@ def test_a_fold_with_one_outcome_gets_its_rate_not_an_error():
     chances, _ = Logistic(encoder.plans_).out_of_fold(X, y, folds)
     assert np.allclose(chances[:10], 0.0)  # its fitting rows were all "no"
     assert chances[20:].max() < 0.5
-
-
-def _category_bump(n: int, seed: int) -> pd.DataFrame:
-    """A chance set by which of many job ads a row answered, plus a straight number."""
-    rng = np.random.default_rng(seed)
-    job = rng.choice([f"ad {i}" for i in range(12)] + [None], n)
-    x = rng.normal(size=n)
-    x[rng.uniform(size=n) < 0.1] = np.nan
-    lift = np.isin(job, ["ad 1", "ad 4", "ad 7", "ad 9"]) * 1.2 + (job == None) * 0.8  # noqa: E711
-    z = lift + np.nan_to_num(x) - 1.5
-    return pd.DataFrame({"job": job, "x": x, "won": rng.uniform(size=n) < 1 / (1 + np.exp(-z))})
-
-
-def test_scikit_learns_boosting_predicts_as_lightgbm_text_exactly_and_saves_as_text():
-    # scikit-learn saves only by pickle; its trees are rewritten in LightGBM's text format,
-    # which must give scikit-learn's own chances for every row: missing numbers, missing
-    # categories, and a category the trees never saw (scikit-learn sends it with missing).
-    frame = _category_bump(2000, seed=5)
-    encoder = TabularEncoder().fit(frame.drop(columns="won"))
-    X = encoder.transform(frame.drop(columns="won"))
-    y = frame["won"].to_numpy().astype(int)
-    job = next(j for j, p in enumerate(encoder.plans_) if p.kind == "category")
-    unseen = X[:, job] == 3.0
-    model = HistBoosting(encoder.plans_).fit(X[~unseen], y[~unseen])
-    sklearn_model = model._model(model.rounds_).fit(model._inputs(X[~unseen]), y[~unseen])
-    expected = sklearn_model.predict_proba(model._inputs(X))[:, 1]
-    assert unseen.any() and np.isnan(X).any()
-    assert np.allclose(model.raw(X), expected, rtol=0, atol=1e-9)
-    model.explain(X)
-    text = json.dumps(model.to_dict())
-    assert "pickle" not in text and text.count("Tree=") == model.rounds_
-    again = learner_from_dict(json.loads(text), encoder.plans_)
-    assert isinstance(again, HistBoosting)
-    assert np.array_equal(again.raw(X), model.raw(X))
-    assert np.array_equal(again.contributions(X), model.contributions(X))
-
-
-def test_scikit_learns_boosting_is_a_cross_fitted_candidate_and_a_blend_of_it_reloads():
-    frame = _category_bump(3000, seed=6)
-    scorer = LeadScorer().fit(frame, "won")
-    why = scorer.card_["why_this_learner"]
-    assert "scikit-learn's boosting" in why  # compared with the others on the same folds
-    blend = Blend(scorer.encoder_.plans_, 0, 0.5, None, [(31, 40)], "histgb")
-    X = scorer.encoder_.transform(frame)
-    blend.fit(X, frame["won"].to_numpy().astype(int))
-    blend.explain(X)
-    again = learner_from_dict(json.loads(json.dumps(blend.to_dict())), scorer.encoder_.plans_)
-    assert isinstance(again, Blend) and again.trees == "histgb"
-    assert isinstance(again.trees_[0], HistBoosting)
-    assert np.allclose(again.raw(X), blend.raw(X))

@@ -17,7 +17,6 @@ from sklearn.metrics import roc_auc_score
 from smbml_connect.analytics.shared.learners import (
     Blend,
     GradientBoosting,
-    HistBoosting,
     Learner,
     Logistic,
     blend_chances,
@@ -27,7 +26,6 @@ from smbml_connect.analytics.shared.tabular import ColumnPlan
 __all__ = [
     "BLEND_WEIGHTS",
     "FOLDS",
-    "HIST_LEAVES",
     "TREES_MARGIN",
     "TREE_SHAPES",
     "Choice",
@@ -46,10 +44,6 @@ BLEND_WEIGHTS = (1.0, 0.0, 0.75, 0.5, 0.25)
 # of the 10): their steps carry less far than lines to deals unlike most closed ones.
 TREES_MARGIN = 0.005
 TREE_SHAPES = (15, 4)  # LightGBM's leaves per tree: both fitted and averaged
-# scikit-learn's histogram boosting with its own defaults (31 leaves, rate 0.1) is the
-# other tree candidate: its category splits did better than LightGBM's on the resume
-# callback table (out-of-fold AUC 0.713 against 0.700 on the same encoded columns).
-HIST_LEAVES = 31
 
 
 @dataclass
@@ -57,27 +51,26 @@ class Choice:
     """The chosen candidate's settings, its out-of-fold chances and every candidate's AUC.
 
     `weight` is the logistic regression's share in log-odds (1: it alone, 0: trees
-    alone); `trees` which trees ("lightgbm" or "histgb"), `shapes` their (leaves, rounds).
+    alone); `shapes` the trees' (leaves, rounds).
     """
 
     weight: float
     inverse_l2: float | None
     shapes: list[tuple[int, int]]
     chances: np.ndarray
-    auc: dict[tuple[str, float], float] = field(default_factory=dict)
-    trees: str = "lightgbm"
+    auc: dict[float, float] = field(default_factory=dict)
 
     def learner(self, plans: list[ColumnPlan], random_state: int) -> Learner:
         """The chosen candidate, not yet fitted, with the settings cross-validation found."""
         if self.weight == 1.0:
             return Logistic(plans, random_state, self.inverse_l2)
-        return Blend(plans, random_state, self.weight, self.inverse_l2, self.shapes, self.trees)
+        return Blend(plans, random_state, self.weight, self.inverse_l2, self.shapes)
 
     def why(self, rows: int) -> str:
-        best = f"{_name(self.trees, self.weight)}: the highest AUC in {FOLDS}-fold cross-validation"
+        best = f"{_name(self.weight)}: the highest AUC in {FOLDS}-fold cross-validation"
         if len(self.auc) == 1:
-            return f"{best} on {rows:,} labelled rows ({next(iter(self.auc.values())):.3f})"
-        compared = ", ".join(f"{_name(*k)} {a:.3f}" for k, a in self.auc.items())
+            return f"{best} on {rows:,} labelled rows ({self.auc[self.weight]:.3f})"
+        compared = ", ".join(f"{_name(w)} {a:.3f}" for w, a in self.auc.items())
         return (
             f"{best} on {rows:,} labelled rows, trees needing a lead of {TREES_MARGIN} ({compared})"
         )
@@ -94,13 +87,12 @@ def group_folds(
     return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(folds)]
 
 
-def _name(trees: str, weight: float) -> str:
-    named = {"lightgbm": "LightGBM", "histgb": "scikit-learn's boosting"}.get(trees, trees)
+def _name(weight: float) -> str:
     if weight == 1.0:
         return "logistic regression"
     if weight == 0.0:
-        return named
-    return f"blend {weight:.0%} logistic + {named}"
+        return "LightGBM"
+    return f"blend {weight:.0%} logistic"
 
 
 def choose_learner(
@@ -118,8 +110,8 @@ def choose_learner(
     from fold to fold, and their average matched or beat the better one.
     """
     lines, inverse_l2 = Logistic(plans, random_state).out_of_fold(X, y, folds)
-    candidates = {("", 1.0): lines}
-    shapes: dict[str, list[tuple[int, int]]] = {"lightgbm": []}
+    candidates = {1.0: lines}
+    shapes: list[tuple[int, int]] = []
     if with_trees:
         tried = []
         for leaves in TREE_SHAPES:
@@ -127,23 +119,15 @@ def choose_learner(
                 plans, random_state, leaves=leaves, fine_categories=True
             ).out_of_fold(X, y, folds)
             tried.append(oof)
-            shapes["lightgbm"].append((leaves, rounds))
-        hist, rounds = HistBoosting(plans, random_state, leaves=HIST_LEAVES).out_of_fold(
-            X, y, folds
-        )
-        shapes["histgb"] = [(HIST_LEAVES, rounds)]
-        for kind, trees in (("lightgbm", blend_chances(0.5, tried[0], tried[1])), ("histgb", hist)):
-            for weight in BLEND_WEIGHTS[1:]:
-                blended = trees if weight == 0.0 else blend_chances(weight, lines, trees)
-                candidates[kind, weight] = blended
-    auc = {key: float(roc_auc_score(y, p)) for key, p in candidates.items()}
+            shapes.append((leaves, rounds))
+        trees = blend_chances(0.5, tried[0], tried[1])
+        for weight in BLEND_WEIGHTS[1:]:
+            candidates[weight] = trees if weight == 0.0 else blend_chances(weight, lines, trees)
+    auc = {w: float(roc_auc_score(y, p)) for w, p in candidates.items()}
     best = max(auc, key=auc.__getitem__)  # the first of equals: the simplest
-    if auc[best] < auc["", 1.0] + TREES_MARGIN:
-        best = ("", 1.0)
-    kind, weight = best
-    return Choice(
-        weight, inverse_l2, shapes.get(kind, []), candidates[best], auc, kind or "lightgbm"
-    )
+    if auc[best] < auc[1.0] + TREES_MARGIN:
+        best = 1.0
+    return Choice(best, inverse_l2, shapes, candidates[best], auc)
 
 
 def refit_out_of_fold(

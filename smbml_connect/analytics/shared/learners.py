@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 import lightgbm as lgb
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 
@@ -26,7 +25,6 @@ __all__ = [
     "INVERSE_L2",
     "Blend",
     "GradientBoosting",
-    "HistBoosting",
     "Learner",
     "Logistic",
     "apply_calibrator",
@@ -43,11 +41,6 @@ INVERSE_L2 = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # the logistic regression's C val
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, _EPS, 1 - _EPS)
     return np.log(p / (1 - p))
-
-
-def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    p = np.clip(p, _EPS, 1 - _EPS)
-    return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
 
 
 def blend_chances(weight: float, lines: np.ndarray, trees: np.ndarray) -> np.ndarray:
@@ -220,15 +213,9 @@ class GradientBoosting:
             oof[check] = booster.predict(X[check], num_iteration=rounds)
         return oof, rounds
 
-    def _inputs(self, X: np.ndarray) -> np.ndarray:
-        """The matrix the booster reads (`HistBoosting` codes missing categories)."""
-        return X
-
     def raw(self, X: np.ndarray) -> np.ndarray:
         check_fitted(self, "booster_", "LightGBM learner")
-        return np.asarray(
-            self.booster_.predict(self._inputs(X), num_iteration=self.rounds_), dtype=float
-        )
+        return np.asarray(self.booster_.predict(X, num_iteration=self.rounds_), dtype=float)
 
     def explain(self, X: np.ndarray) -> None:
         """Learn the effect tables behind `contributions` (only the kept model needs them)."""
@@ -237,7 +224,7 @@ class GradientBoosting:
         rows = X if len(X) <= 2000 else X[rng.choice(len(X), 2000, replace=False)]
         # Dense rows in, so one dense array out (the stub also allows sparse matrices and lists).
         shap = np.asarray(
-            self.booster_.predict(self._inputs(rows), pred_contrib=True, num_iteration=self.rounds_)
+            self.booster_.predict(rows, pred_contrib=True, num_iteration=self.rounds_)
         )
         self.effects_: list[dict[str, Any]] = []
         for j, plan in enumerate(self.plans):
@@ -319,193 +306,6 @@ class GradientBoosting:
     def from_text(cls, text: str) -> GradientBoosting:
         data, plans = _read_learner_text(text, cls.name)
         return cls.from_dict(data, plans)
-
-
-class HistBoosting(GradientBoosting):
-    """scikit-learn's histogram gradient boosting, kept as a LightGBM model text.
-
-    Its category splits beat LightGBM's on a table where the rarer values of a
-    many-valued category matter (resume callback: out-of-fold AUC 0.713 against 0.700).
-    scikit-learn saves only by pickle, which runs code when loaded, so once fitted its
-    trees are rewritten in LightGBM's text format (`_as_lightgbm_text`): the same splits
-    and leaf values, predictions equal to the last digit, and LightGBM then scores,
-    explains (TreeSHAP) and saves it like any LightGBM learner. A missing category is
-    given a code of its own first, because LightGBM always sends a missing category
-    right, where scikit-learn may send it either way.
-    """
-
-    name = "histgb"
-    RATE, MAX_ROUNDS = 0.1, 300
-    STEP, PATIENCE = 20, 60  # out-of-fold rounds: grown 20 at a time, stopped after 60 idle
-
-    def _inputs(self, X: np.ndarray) -> np.ndarray:
-        X = np.array(X, dtype=float)
-        for j, plan in enumerate(self.plans):
-            if plan.kind == "category":
-                X[np.isnan(X[:, j]), j] = len(plan.categories)
-        return X
-
-    def _sizes(self) -> list[int]:
-        return [len(p.categories) if p.kind == "category" else 0 for p in self.plans]
-
-    def _model(self, rounds: int) -> HistGradientBoostingClassifier:
-        return HistGradientBoostingClassifier(
-            learning_rate=self.RATE,
-            max_iter=rounds,
-            max_leaf_nodes=self.leaves or 31,
-            categorical_features=[p.kind == "category" for p in self.plans],
-            early_stopping=False,
-            random_state=self.random_state,
-        )
-
-    def fit(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        valid: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> HistBoosting:
-        self.rounds_ = self.rounds or 100
-        model = self._model(self.rounds_).fit(self._inputs(X), y)
-        self.booster_ = lgb.Booster(model_str=_as_lightgbm_text(model, self._sizes()))
-        return self
-
-    def out_of_fold(
-        self, X: np.ndarray, y: np.ndarray, folds: Sequence[tuple[np.ndarray, np.ndarray]]
-    ) -> tuple[np.ndarray, int]:
-        """As `GradientBoosting.out_of_fold`: one number of rounds for all folds, where
-        the mean held-out log loss is lowest. Each fold grows `STEP` rounds at a time and
-        stops once its held-out loss has not fallen for `PATIENCE` rounds (a fold that
-        stopped keeps its last chances for the later rounds)."""
-        Z = self._inputs(X)
-        staged = np.full((self.MAX_ROUNDS, len(y)), float(y.mean()))
-        for fit_rows, check in folds:
-            if len(np.unique(y[fit_rows])) < 2:
-                staged[:, check] = y[fit_rows].mean()
-                continue
-            model = self._model(0)
-            model.set_params(warm_start=True)
-            best, best_loss = 0, np.inf
-            while model.max_iter < self.MAX_ROUNDS and model.max_iter - best < self.PATIENCE:
-                model.set_params(max_iter=model.max_iter + self.STEP).fit(Z[fit_rows], y[fit_rows])
-                loss = _log_loss(y[check], model.predict_proba(Z[check])[:, 1])
-                if loss < best_loss:
-                    best, best_loss = model.max_iter, loss
-            for i, p in enumerate(model.staged_predict_proba(Z[check])):
-                staged[i, check] = p[:, 1]
-            staged[i + 1 :, check] = staged[i, check]
-        rounds = int(np.argmin([_log_loss(y, p) for p in staged]))
-        return staged[rounds], rounds + 1
-
-    def to_dict(self) -> dict[str, Any]:
-        return super().to_dict() | {"leaves": self.leaves}
-
-
-def _as_lightgbm_text(model: HistGradientBoostingClassifier, sizes: list[int]) -> str:
-    """A fitted binary HistGradientBoostingClassifier's trees in LightGBM's model text.
-
-    `sizes`: per column, its number of category codes (0 for a number). Split for split:
-    a number goes left when at most the threshold and a missing one where scikit-learn
-    sends it; a category goes left when in the split's set. scikit-learn reads the
-    categories first and each as its rank among the codes it saw, and sends a code it
-    never saw where it sends missing values, so all three are translated back here.
-    The starting log-odds and any tree without a split go into the first tree's leaves.
-    """
-    is_category = np.asarray(sizes) > 0
-    order = np.r_[np.flatnonzero(is_category), np.flatnonzero(~is_category)]
-    seen: list[np.ndarray] = []
-    if model._preprocessor is not None:
-        seen = [
-            c.astype(int) for c in model._preprocessor.named_transformers_["encoder"].categories_
-        ]
-    codes = {int(j): (seen[k], sizes[j]) for k, j in enumerate(np.flatnonzero(is_category))}
-    trees = [(t[0].nodes, t[0].raw_left_cat_bitsets) for t in model._predictors]
-    offset = float(np.ravel(model._baseline_prediction)[0])
-    offset += sum(float(nodes["value"][0]) for nodes, _ in trees if len(nodes) == 1)
-    kept = [t for t in trees if len(t[0]) > 1]
-    blocks = [
-        _tree_text(i, nodes, bitsets, order, codes, offset if i == 0 else 0.0)
-        for i, (nodes, bitsets) in enumerate(kept)
-    ]
-    if not blocks:  # nothing to split on: one leaf holding the starting log-odds
-        blocks = [f"Tree=0\nnum_leaves=1\nnum_cat=0\nleaf_value={offset!r}\nshrinkage=1\n"]
-    features = len(sizes)
-    names = " ".join(f"Column_{j}" for j in range(features))
-    header = (
-        "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\n"
-        f"max_feature_idx={features - 1}\nobjective=binary sigmoid:1\n"
-        f"feature_names={names}\nfeature_infos={' '.join(['none'] * features)}\n\n"
-    )
-    return header + "\n\n".join(blocks) + "\n\nend of trees\n"
-
-
-def _left_codes(bitset: np.ndarray, seen: np.ndarray, size: int, missing_left: bool) -> list[int]:
-    """A category split's left codes as LightGBM's 32-bit words, in the column's own codes."""
-    ranks = [r for r in range(len(seen)) if (int(bitset[r // 32]) >> (r % 32)) & 1]
-    left = set(seen[ranks].tolist())
-    if missing_left:  # codes scikit-learn never saw go where missing values go
-        left |= set(range(size + 1)) - set(seen.tolist())
-    words = [0] * (max(left, default=0) // 32 + 1)
-    for code in left:
-        words[code // 32] |= 1 << (code % 32)
-    return words
-
-
-def _tree_text(
-    index: int,
-    nodes: np.ndarray,
-    bitsets: np.ndarray,
-    order: np.ndarray,
-    codes: dict[int, tuple[np.ndarray, int]],
-    offset: float,
-) -> str:
-    internal = np.flatnonzero(nodes["is_leaf"] == 0)
-    leaves = np.flatnonzero(nodes["is_leaf"] == 1)
-    ref = np.zeros(len(nodes), dtype=np.int64)
-    ref[internal] = np.arange(len(internal))
-    ref[leaves] = -np.arange(len(leaves)) - 1  # LightGBM's ~leaf
-    # Mean leaf value under each node, weighted by rows (what TreeSHAP's expectation uses).
-    mean = nodes["value"].astype(float)
-    for i in sorted(internal, key=lambda k: -int(nodes["depth"][k])):
-        left, right = nodes["left"][i], nodes["right"][i]
-        counts = float(nodes["count"][left]), float(nodes["count"][right])
-        mean[i] = (mean[left] * counts[0] + mean[right] * counts[1]) / max(sum(counts), 1.0)
-    features = order[nodes["feature_idx"][internal]]
-    thresholds, kinds, boundaries, words = [], [], [0], []
-    for i, feature in zip(internal, features, strict=True):
-        if nodes["is_categorical"][i]:
-            seen, size = codes[int(feature)]
-            bitset = bitsets[nodes["bitset_idx"][i]]
-            words += _left_codes(bitset, seen, size, bool(nodes["missing_go_to_left"][i]))
-            thresholds.append(repr(float(len(boundaries) - 1)))
-            boundaries.append(len(words))
-            kinds.append("1")
-        else:
-            thresholds.append(repr(float(np.clip(nodes["num_threshold"][i], -1e300, 1e300))))
-            kinds.append(str(8 | (2 if nodes["missing_go_to_left"][i] else 0)))  # NaN type
-
-    def join(values: Any) -> str:
-        return " ".join(str(v) for v in values)
-
-    lines = [
-        f"Tree={index}",
-        f"num_leaves={len(leaves)}",
-        f"num_cat={len(boundaries) - 1}",
-        f"split_feature={join(features)}",
-        f"split_gain={join(repr(float(g)) for g in nodes['gain'][internal])}",
-        f"threshold={join(thresholds)}",
-        f"decision_type={join(kinds)}",
-        f"left_child={join(ref[nodes['left'][internal]])}",
-        f"right_child={join(ref[nodes['right'][internal]])}",
-        f"leaf_value={join(repr(float(v) + offset) for v in nodes['value'][leaves])}",
-        f"leaf_weight={join(nodes['count'][leaves])}",
-        f"leaf_count={join(nodes['count'][leaves])}",
-        f"internal_value={join(repr(float(v) + offset) for v in mean[internal])}",
-        f"internal_weight={join(nodes['count'][internal])}",
-        f"internal_count={join(nodes['count'][internal])}",
-    ]
-    if len(boundaries) > 1:
-        lines += [f"cat_boundaries={join(boundaries)}", f"cat_threshold={join(words)}"]
-    return "\n".join([*lines, "is_linear=0", "shrinkage=1", ""])
 
 
 class Logistic:
@@ -705,14 +505,12 @@ class Blend:
         weight: float = 0.5,
         inverse_l2: float | None = None,
         shapes: Sequence[tuple[int | None, int]] = ((None, 200),),
-        trees: str = "lightgbm",
     ) -> None:
         self.plans = plans
         self.random_state = random_state
         self.weight = weight
         self.inverse_l2 = inverse_l2
         self.shapes = tuple(shapes)
-        self.trees = trees  # "lightgbm" or "histgb" (scikit-learn's, see HistBoosting)
 
     def fit(
         self,
@@ -725,9 +523,8 @@ class Blend:
             if self.weight > 0
             else None
         )
-        kind = HistBoosting if self.trees == HistBoosting.name else GradientBoosting
         self.trees_ = [
-            kind(self.plans, self.random_state, rounds, leaves, kind is GradientBoosting).fit(X, y)
+            GradientBoosting(self.plans, self.random_state, rounds, leaves, True).fit(X, y)
             for leaves, rounds in self.shapes
         ]
         return self
@@ -766,17 +563,13 @@ class Blend:
     @classmethod
     def from_dict(cls, data: dict[str, Any], plans: list[ColumnPlan]) -> Blend:
         lines = Logistic.from_dict(data["logistic"], plans) if data["logistic"] else None
-        kinds = {HistBoosting.name: HistBoosting}  # older blends' trees carry LightGBM's name
-        trees = [
-            kinds.get(t["learner"], GradientBoosting).from_dict(t, plans) for t in data["lightgbm"]
-        ]
+        trees = [GradientBoosting.from_dict(t, plans) for t in data["lightgbm"]]
         model = cls(
             plans,
             data["random_state"],
             data["weight"],
             lines.inverse_l2 if lines is not None else None,
             [(t.leaves, t.rounds_) for t in trees],
-            trees[0].name,
         )
         model.lines_, model.trees_ = lines, trees
         return model
@@ -793,7 +586,7 @@ class Blend:
 def learner_from_dict(data: dict[str, Any], plans: list[ColumnPlan]) -> Learner:
     """Any of the learners above, from its `to_dict`."""
     kinds: dict[str, type[GradientBoosting] | type[Logistic] | type[Blend]] = {
-        "lightgbm": GradientBoosting, "histgb": HistBoosting, "logistic": Logistic, "blend": Blend
+        "lightgbm": GradientBoosting, "logistic": Logistic, "blend": Blend
     }  # fmt: skip
     if data.get("learner") not in kinds:
         raise DataValidationError(f"unknown saved learner {data.get('learner')!r}")
