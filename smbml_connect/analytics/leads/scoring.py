@@ -159,6 +159,12 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _fitted_and_explained(learner: Learner, X: np.ndarray, y: np.ndarray) -> Learner:
+    learner.fit(X, y)
+    learner.explain(X)
+    return learner
+
+
 def _group_keys(frame: pd.DataFrame, group_column: str | None) -> np.ndarray:
     if group_column is None:
         return np.arange(len(frame))
@@ -265,12 +271,17 @@ class LeadScorer:
         with_trees = len(y) >= CV_LGBM_MIN_ROWS and minority >= CV_LGBM_MIN_MINORITY
         choice = choose_learner(plans, X, y, group_folds(groups, rng), with_trees, seed)
         self.calibration_ = fit_calibrator(choice.chances, y)
-        self.learner_ = choice.learner(plans, seed).fit(X, y)
-        self.learner_.explain(X)
-        train_folds = group_folds(groups[train], rng)
-        oof = refit_out_of_fold(choice, plans, X[train], y[train], train_folds, seed)
-        first = choice.learner(plans, seed).fit(X[train], y[train])
-        p_test = apply_calibrator(fit_calibrator(oof, y[train]), first.raw(X[test]))
+        # The kept model and the card's estimate share nothing, so the kept model (its
+        # fit and TreeSHAP tables) is built in a second thread meanwhile: LightGBM runs
+        # without the GIL (resume callback table, one thread each: 14.8 s -> see
+        # benchmarks/leads.py --public-only). Same numbers either way.
+        with ThreadPoolExecutor(1) as pool:
+            kept = pool.submit(_fitted_and_explained, choice.learner(plans, seed), X, y)
+            train_folds = group_folds(groups[train], rng)
+            oof = refit_out_of_fold(choice, plans, X[train], y[train], train_folds, seed)
+            first = choice.learner(plans, seed).fit(X[train], y[train])
+            p_test = apply_calibrator(fit_calibrator(oof, y[train]), first.raw(X[test]))
+            self.learner_ = kept.result()
         why = choice.why(len(y))
         if not with_trees:
             why += (

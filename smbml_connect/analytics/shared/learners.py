@@ -36,6 +36,11 @@ __all__ = [
 _EPS = 1e-6
 ISOTONIC_MIN_ROWS, ISOTONIC_MIN_MINORITY = 5000, 500
 INVERSE_L2 = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # the logistic regression's C values tried
+# The cross-validated trees (tables under 10,000 rows) use one thread each and the
+# scorer runs two at once: on a few thousand rows LightGBM's threads wait on each other
+# more than they work (resume callback fit, two busy cores: 92 s with LightGBM's
+# default threads, 28 s with two Python threads, see benchmarks/leads.py).
+_ONE_THREAD = {"num_threads": 1}
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -149,7 +154,7 @@ class GradientBoosting:
             "seed": self.random_state,
             "deterministic": True,
             "force_col_wise": True,
-        } | (self._small_categories(n) if self.fine_categories else {})
+        } | (self._small_categories(n) | _ONE_THREAD if self.fine_categories else {})
 
     @staticmethod
     def _small_categories(n: int) -> dict[str, Any]:
