@@ -115,6 +115,16 @@ def test_calibration_adds_cut_offs_near_the_end_and_over_a_season():
     assert calibration_origins(60, 12, [48, 42, 36, 30], 12, 26) == [58, 59]
 
 
+def test_calibration_adds_the_same_season_a_year_back():
+    # 18 months ahead from cut-offs 9 months apart: none starts on the months the forecast
+    # covers, so the cut-off a year before the end is added (12 errors on those months).
+    assert 48 in calibration_origins(60, 12, [42, 33, 24], 18, 26)
+    assert 40 in calibration_origins(44, 4, [36, 32, 28, 24], 8, 10)
+    # Not before the shortest history a model may learn from, and not without a season.
+    assert 14 not in calibration_origins(26, 12, [18], 8, 26)
+    assert calibration_origins(14, 1, [8], 6, 8) == [12, 13]
+
+
 def test_weekly_intervals_learn_from_a_whole_year_of_errors():
     # Summer weeks are three times as noisy as the rest; the history ends in spring, so
     # the last months' backtests saw only calm weeks. Cut-offs over the whole year bring
