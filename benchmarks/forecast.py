@@ -336,6 +336,26 @@ def _write_references(
     os.replace(f"{path}.{os.getpid()}", path)  # whole or absent: another run may be reading
 
 
+def _result(
+    group: Group,
+    methods: dict[str, dict[str, float]],
+    forecasts: dict[str, Forecasts],
+    targets: dict[str, bool],
+    reused: bool,
+) -> dict[str, object]:
+    return {
+        "group": group.name,
+        "series": len(group.series),
+        "horizon": group.horizon,
+        "season_length": group.m,
+        "methods": methods,
+        "smbml_coverage_by_step": coverage_by_step(group, forecasts["smbml"]),
+        "targets": targets,
+        "targets_met": all(targets.values()),
+        "references_reused": reused,
+    }
+
+
 def evaluate_product(group: Group) -> dict[str, object]:
     """The product and the seasonal naive floor alone: minutes for a whole group where the
     references take hours, so interval coverage can be read on every series, not 40."""
@@ -350,17 +370,7 @@ def evaluate_product(group: Group) -> dict[str, object]:
     targets = {
         f"coverage{lv}_within_3_points": abs(ours[f"coverage{lv}"] - lv) <= 3 for lv in LEVELS
     }
-    return {
-        "group": group.name,
-        "series": len(group.series),
-        "horizon": group.horizon,
-        "season_length": group.m,
-        "methods": methods,
-        "smbml_coverage_by_step": coverage_by_step(group, forecasts["smbml"]),
-        "targets": targets,
-        "targets_met": all(targets.values()),
-        "references_reused": False,
-    }
+    return _result(group, methods, forecasts, targets, reused=False)
 
 
 def evaluate(group: Group, cache: str | None = None) -> dict[str, object]:
@@ -400,17 +410,7 @@ def evaluate(group: Group, cache: str | None = None) -> dict[str, object]:
         f"coverage{lv}_within_3_points": abs(ours[f"coverage{lv}"] - lv) <= 3 for lv in LEVELS
     }
     targets["time_at_most_AutoETS"] = ours["seconds"] <= methods["AutoETS"]["seconds"]
-    return {
-        "group": group.name,
-        "series": len(group.series),
-        "horizon": group.horizon,
-        "season_length": group.m,
-        "methods": methods,
-        "smbml_coverage_by_step": coverage_by_step(group, forecasts["smbml"]),
-        "targets": targets,
-        "targets_met": all(targets.values()),
-        "references_reused": bool(reused),
-    }
+    return _result(group, methods, forecasts, targets, bool(reused))
 
 
 def speed() -> dict[str, float]:
