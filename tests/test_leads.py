@@ -181,7 +181,7 @@ def test_with_a_time_split_both_learners_are_tried_and_the_better_kept():
     # A straight line cannot bend at 40 and 60. Without a time column the choice is
     # cross-validated: trees alone (both shapes, averaged).
     assert bump.card_["why_this_learner"].startswith("LightGBM: the highest AUC")
-    assert "blend 50% logistic 0." in bump.card_["why_this_learner"]
+    assert "a mix of 50% logistic regression and 50% LightGBM 0." in bump.card_["why_this_learner"]
     p = bump.predict_proba(pd.DataFrame({"x": [20.0, 50.0, 80.0], "noise": 0.0}))
     assert p[1] > 0.6 and p[0] < 0.25 and p[2] < 0.25
 

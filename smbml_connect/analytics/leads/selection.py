@@ -93,7 +93,7 @@ def _name(weight: float) -> str:
         return "logistic regression"
     if weight == 0.0:
         return "LightGBM"
-    return f"blend {weight:.0%} logistic"
+    return f"a mix of {weight:.0%} logistic regression and {1 - weight:.0%} LightGBM"
 
 
 def choose_learner(
