@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,7 +119,7 @@ def run_forever(
     on_outcome: Callable[[Outcome], None] = lambda _: None,
 ) -> None:
     """Block and run on the schedule until Ctrl+C; the first run starts at once for --every."""
-    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
@@ -140,7 +139,7 @@ def run_forever(
     def job() -> None:
         on_outcome(run_once(config_path, store_path))
 
-    scheduler = BackgroundScheduler()
+    scheduler = BlockingScheduler()
     options: dict[str, object] = {
         "max_instances": 1,  # a slow run delays the next one instead of overlapping it
         "coalesce": True,  # after a sleep or a long run, catch up with one run, not many
@@ -151,14 +150,7 @@ def run_forever(
 
         options["next_run_time"] = datetime.now().astimezone()
     scheduler.add_job(job, trigger, id="refresh", **options)
-    scheduler.start()
-    # The main thread waits here, in our code, for Ctrl+C. With APScheduler's blocking
-    # scheduler it waited inside the scheduler's loop, which catches BaseException while
-    # it submits a run: a Ctrl+C landing there was logged and lost, and the loop went on
-    # (seen as a hung test_forever_keeps_going_after_a_failed_run). Short sleeps: a
-    # signal the kernel hands to a run's thread is noticed here within a second.
     try:
-        while scheduler.running:
-            time.sleep(1)
+        scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         scheduler.shutdown(wait=False)
