@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -101,6 +103,23 @@ def test_lock_held_by_another_process_skips_and_survives_a_crash(tmp_path: Path)
     ]
 
 
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """Ctrl+C as a terminal delivers it, whatever this process inherited, and a bounded wait.
+
+    A shell without job control starts `cmd &` with SIGINT ignored, and Python then installs
+    no KeyboardInterrupt handler: the SIGINT below did nothing and the test hung a CI run.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    faulthandler.dump_traceback_later(120, exit=True)  # a hang ends the worker, with stacks
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_forever_keeps_going_after_a_failed_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
