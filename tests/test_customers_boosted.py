@@ -11,6 +11,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from smbml_connect.analytics.customers.value import (
+    MODEL_LABELS,
     CustomerValueModel,
     daily_purchases,
     history_summary,
@@ -75,6 +76,9 @@ def test_boosted_correction_sees_regular_buyers_leave_where_mbgnbd_cannot(clockw
     report = boosted_model.card()["validation"]
     models = report["models"]
     assert report["chosen"] == "boosted"
+    card = boosted_model.card()  # the card names the model that gave the counts
+    assert card["purchase_model"] == "MBG/NBD corrected by boosted trees"
+    assert card["still_a_customer_model"] == MODEL_LABELS[report["family"]]
     assert models["boosted"]["rmse"] < 0.9 * models["mbgnbd"]["rmse"]
     # The next 26 weeks, never seen by the fit.
     table = boosted_model.predict(26 * 7).set_index("contact_id")

@@ -445,7 +445,10 @@ class CustomerValueModel:
             "as_of": f"{self.as_of_:%Y-%m-%d}",
             "customers": len(self.summary_),
             "purchases": int(self.summary_["purchases"].sum()),
-            "purchase_model": MODEL_LABELS[self.family_],
+            # What gives the expected purchases and churn risk, and (not always the same)
+            # the buy-till-you-die model behind the chance of still being a customer.
+            "purchase_model": MODEL_LABELS[self.chosen_],
+            "still_a_customer_model": MODEL_LABELS[self.family_],
             "purchase_params": {"params": self.btyd_.fit_.params, "errors": self.btyd_.fit_.errors},
             "gamma_gamma": (
                 {"params": self.spend_.fit_.params, "errors": self.spend_.fit_.errors}
