@@ -106,8 +106,11 @@ class Masker:
 
 def run_window(store: Path) -> Window:
     """The wall-clock span of the demo run, from the store's runs table."""
-    with _connect(store) as db:
+    db = _connect(store)
+    try:
         row = db.execute("SELECT min(started_at), max(finished_at) FROM runs").fetchone()
+    finally:
+        db.close()
     start, end = (_aware(v) if v else None for v in row)
     if start is None:
         return None
@@ -287,7 +290,13 @@ def compare_report(before: Path, after: Path, masks: tuple[Masker, Masker]) -> d
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    """Read-only, and leaving nothing beside the store: a read-only connection to a WAL
+    store makes -wal and -shm files it cannot remove, so a store with no -wal (closed
+    cleanly) is opened as immutable."""
+    closed_cleanly = not path.with_name(path.name + "-wal").exists()
+    return sqlite3.connect(
+        f"file:{path}?{'immutable=1' if closed_cleanly else 'mode=ro'}", uri=True
+    )
 
 
 def _version_map(db: sqlite3.Connection, mask: Masker) -> dict[str, str]:
