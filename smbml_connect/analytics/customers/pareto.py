@@ -9,7 +9,9 @@ buys rarely keeps a chance of still being there longer.
 Likelihood, P(alive) and the conditional expectation follow Fader and Hardie (2005, "A
 note on deriving the Pareto/NBD model and related expressions"); the Gauss
 hypergeometric terms are evaluated after Euler's transformation, which keeps them
-bounded for customers with many purchases. The fitter is tested against the
+bounded for customers with many purchases. Where scipy's hyp2f1 still fails (large
+dropout parameters with z near 1, which regular heavy buyers lead the fit towards), the
+same term is integrated numerically instead. The fitter is tested against the
 parameters that note publishes for the CDNOW sample. Time is in weeks.
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import gammaln, hyp2f1, roots_legendre
+from scipy.special import gammaln, hyp2f1, logsumexp, roots_legendre
 
 from smbml_connect.analytics.customers.btyd import Fit, fit_four
 from smbml_connect.analytics.shared.contract import check_fitted, read_text, write_text
@@ -28,6 +30,47 @@ __all__ = ["ParetoNBD"]
 # Nodes for the one-dimensional integral behind P(no purchase): the integrand is smooth
 # and monotone on [0, t], and 32 nodes agree with 256 to 1e-10 on CDNOW.
 _NODES, _WEIGHTS = roots_legendre(32)
+
+
+def _panels(per_panel: int = 12, halvings: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [0, 1], in panels that halve towards both ends,
+    where the substitution in `_log_dropout_integral` bunches the mass."""
+    nodes, weights = roots_legendre(per_panel)
+    half = 0.5 ** np.arange(2, halvings + 1)
+    edges = np.unique(np.concatenate([[0.0, 0.5, 1.0], half, 1.0 - half]))
+    lo, hi = edges[:-1, None], edges[1:, None]
+    return ((lo + (hi - lo) * (nodes + 1.0) / 2.0).ravel(), ((hi - lo) * weights / 2.0).ravel())
+
+
+_PANEL_NODES, _PANEL_WEIGHTS = _panels()
+
+
+def _log_dropout_integral(
+    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+) -> np.ndarray:
+    """log of the integral over the moment of leaving, from t_x to T, of
+    (alpha+tau)^-(r+x) (beta+tau)^-(s+1): A0 / (r+s+x) without a hypergeometric function.
+
+    Integrated in u = log(min(alpha, beta) + tau), where both power laws are smooth, after
+    an exponential change of variable that follows the integrand's decay at t_x. Within
+    2.5e-7 of scipy's adaptive quadrature over 4,000 random parameter sets (log scale).
+    """
+    r, alpha, s, beta = params
+    p, q = r + x, s + 1.0
+    c = min(alpha, beta)
+    u0 = np.log(c + t_x)
+    span = np.log(c + T) - u0
+    rate = p * (c + t_x) / (alpha + t_x) + q * (c + t_x) / (beta + t_x) - 1.0
+    tiny = np.abs(rate * span) < 1e-8  # flat: the change of variable is the identity
+    rate = np.where(tiny, 1e-8 / np.maximum(span, 1e-300), rate)
+    share = -np.expm1(-rate * span)  # of the exponential's mass on the interval
+    w = _PANEL_NODES[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = u0 - np.log1p(-w * share) / rate
+        tau = np.exp(u) - c
+        log_h = u - p * np.log(alpha + tau) - q * np.log(beta + tau)
+        log_jacobian = np.log(share / rate) - np.log1p(-w * share)
+        return logsumexp(log_h + log_jacobian, b=_PANEL_WEIGHTS[:, None], axis=0)
 
 
 class ParetoNBD:
@@ -68,8 +111,13 @@ class ParetoNBD:
         near, far = self._log_a0(params, x, t_x), self._log_a0(params, x, T)
         # A0 = near - far >= 0 (t_x <= T); zero when the last purchase was at T, so that
         # leaving before T is impossible and only the alive part remains.
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             log_a0 = near + np.log(-np.expm1(np.minimum(far - near, 0.0)))
+        failed = ~np.isfinite(log_a0) & (t_x < T)  # hyp2f1 gave nan or inf
+        if failed.any():
+            log_a0[failed] = np.log(r + s + x[failed]) + _log_dropout_integral(
+                params, x[failed], t_x[failed], T[failed]
+            )
         left = head + np.log(s) - np.log(r + s + x) + log_a0
         return np.logaddexp(alive, left), alive
 
