@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EtsFit", "fit_ets"]
+__all__ = ["EtsFit", "best_damped", "fit_ets", "fit_ets_forms"]
 
 _ALPHAS = (0.03, 0.08, 0.15, 0.25, 0.4, 0.6, 0.8, 0.95)
 _BETA_SHARES = (0.02, 0.1, 0.3)  # beta as a share of alpha (beta <= alpha)
@@ -154,6 +154,18 @@ def _run(y: np.ndarray, c: _Candidates, m: int) -> tuple[np.ndarray, ...]:
 
 def fit_ets(y: np.ndarray, m: int = 1, allow_multiplicative: bool = True) -> EtsFit:
     """Fit every form on its grid in one pass and keep the lowest AICc."""
+    return min(fit_ets_forms(y, m, allow_multiplicative), key=lambda fit: fit.aicc)
+
+
+def best_damped(fits: list[EtsFit]) -> EtsFit:
+    """Of every form's fit, the damped-trend one with the lowest AICc (the lowest overall
+    when the series was too short for a trend)."""
+    damped = [fit for fit in fits if fit.form.split(",")[1] == "Ad"]
+    return min(damped or fits, key=lambda fit: fit.aicc)
+
+
+def fit_ets_forms(y: np.ndarray, m: int = 1, allow_multiplicative: bool = True) -> list[EtsFit]:
+    """Every form's best fit on its grid, all from one pass over the series."""
     y = np.asarray(y, dtype=float)
     n = len(y)
     seasonal_ok = m > 1 and n >= 2 * m + 2
@@ -168,7 +180,7 @@ def fit_ets(y: np.ndarray, m: int = 1, allow_multiplicative: bool = True) -> Ets
     with np.errstate(all="ignore"):  # diverging grid rows end as inf and lose
         sse, level, trend_state, season = _run(y, candidates, period)
     sse = np.where(np.isfinite(sse), sse, np.inf)
-    best: EtsFit | None = None
+    fits = []
     for (trend, season_kind), block in zip(candidates.forms, candidates.blocks, strict=True):
         j = block.start + int(np.argmin(sse[block]))
         seasonal = season_kind != "N"
@@ -189,10 +201,8 @@ def fit_ets(y: np.ndarray, m: int = 1, allow_multiplicative: bool = True) -> Ets
             aicc=float(aicc),
             m=period if seasonal else 1,
         )
-        if best is None or fit.aicc < best.aicc:
-            best = fit
-    assert best is not None
-    return best
+        fits.append(fit)
+    return fits
 
 
 def centred_moving_average(y: np.ndarray, m: int) -> tuple[np.ndarray, int]:

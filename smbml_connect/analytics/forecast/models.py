@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from smbml_connect.analytics.forecast.arima import fit_arima
-from smbml_connect.analytics.forecast.ets import fit_ets
+from smbml_connect.analytics.forecast.ets import EtsFit, best_damped, fit_ets_forms
 
 __all__ = [
     "MODELS",
@@ -21,6 +21,7 @@ __all__ = [
     "arima",
     "blend",
     "croston_sba",
+    "damped_ets",
     "deseasonalise",
     "drift",
     "ets",
@@ -190,9 +191,37 @@ def theta(y: np.ndarray, m: int, horizon: int) -> Prediction:
     return Prediction(mean, sd, f"theta {th:g}" + (" with season" if seasonal else ""))
 
 
-def ets(y: np.ndarray, m: int, horizon: int) -> Prediction:
-    fit = fit_ets(y, m)
+_ETS_FORMS: dict[tuple[int, bytes], list[EtsFit]] = {}
+
+
+def _ets_forms(y: np.ndarray, m: int) -> list[EtsFit]:
+    """Every ETS form fitted once per series and cut-off, for `ets` and `damped_ets`."""
+    key = (m, np.ascontiguousarray(y, dtype=float).tobytes())
+    found = _ETS_FORMS.get(key)
+    if found is None:
+        found = fit_ets_forms(y, m)
+        if len(_ETS_FORMS) >= 16:
+            _ETS_FORMS.pop(next(iter(_ETS_FORMS)), None)
+        _ETS_FORMS[key] = found
+    return found
+
+
+def _ets_prediction(fit: EtsFit, horizon: int) -> Prediction:
     return Prediction(fit.forecast(horizon), fit.sd(horizon), f"ETS({fit.form})")
+
+
+def ets(y: np.ndarray, m: int, horizon: int) -> Prediction:
+    """ETS with the form of lowest AICc (ets.py)."""
+    return _ets_prediction(min(_ets_forms(y, m), key=lambda fit: fit.aicc), horizon)
+
+
+def damped_ets(y: np.ndarray, m: int, horizon: int) -> Prediction:
+    """ETS held to a damped trend, from the same fit as `ets` (no second pass).
+
+    AICc often prefers no trend or a straight one on short series; beside the AICc
+    choice in a combination, the damped form hedges between them (the idea of M4's
+    "Comb" benchmark: SES, Holt and damped averaged)."""
+    return _ets_prediction(best_damped(_ets_forms(y, m)), horizon)
 
 
 def _on_adjusted(
@@ -247,6 +276,7 @@ def croston_sba(y: np.ndarray, m: int, horizon: int) -> Prediction:
 MODELS: dict[str, Callable[[np.ndarray, int, int], Prediction]] = {
     "seasonal_naive": seasonal_naive,
     "ets": ets,
+    "damped_ets": damped_ets,
     "theta": theta,
     "drift": drift,
     "croston": croston_sba,
