@@ -11,9 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.signal import lfilter
 
 from smbml_connect.analytics.forecast.arima import fit_arima
-from smbml_connect.analytics.forecast.ets import EtsFit, best_damped, fit_ets_forms
+from smbml_connect.analytics.forecast.ets import (
+    EtsFit,
+    best_damped,
+    fit_ets_forms,
+    straight_line,
+)
 
 __all__ = [
     "MODELS",
@@ -119,6 +125,25 @@ def seasonal_naive(y: np.ndarray, m: int, horizon: int) -> Prediction:
 ALPHAS = np.linspace(0.02, 0.98, 25)
 
 
+def _smoothed(both: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SES of each column for every alpha, from a start of zero: the one-step errors
+    (t, column, alpha) and the final levels (column, alpha).
+
+    A loop over the periods makes a handful of numpy calls a step; past 60 periods one
+    linear filter per alpha (scipy's lfilter, in C) is quicker (0.5 against 1 ms at 120)."""
+    n = len(both)
+    if n > 60:
+        after = np.stack([lfilter([a], [1.0, a - 1.0], both, axis=0) for a in ALPHAS], axis=2)
+        before = np.concatenate([np.zeros((1, *after.shape[1:])), after[:-1]])
+        return both[:, :, None] - before, after[-1]
+    level = np.zeros((both.shape[1], len(ALPHAS)))
+    parts = np.empty((n, both.shape[1], len(ALPHAS)))
+    for t in range(n):
+        step = np.subtract(both[t, :, None], level, out=parts[t])
+        level = level + ALPHAS * step
+    return parts, level
+
+
 def _ses_thetas(line: np.ndarray, gap: np.ndarray, thetas: np.ndarray) -> tuple[np.ndarray, ...]:
     """Simple exponential smoothing of every theta line `line + theta * gap`, each with
     alpha picked on a grid: (alpha, level, sigma, sse) per theta.
@@ -131,12 +156,7 @@ def _ses_thetas(line: np.ndarray, gap: np.ndarray, thetas: np.ndarray) -> tuple[
     over the history instead of one per theta.
     """
     n = len(line)
-    level = np.zeros((2, len(ALPHAS)))  # line, gap; filtered from a start of zero
-    parts = np.empty((n, 2, len(ALPHAS)))
-    both = np.stack([line, gap], axis=1)[:, :, None]
-    for t in range(n):
-        parts[t] = both[t] - level
-        level = level + ALPHAS * parts[t]
+    parts, level = _smoothed(np.stack([line, gap], axis=1))
     errors = parts[None, :, 0] + thetas[:, None, None] * parts[None, :, 1]  # theta, t, alpha
     final = level[None, 0] + thetas[:, None] * level[None, 1]
     decay = (1 - ALPHAS)[None, :] ** np.arange(n)[:, None]  # d error / d start = -decay
@@ -169,7 +189,7 @@ def theta(y: np.ndarray, m: int, horizon: int) -> Prediction:
     else:
         x, index, multiplicative = y, np.zeros(1), False
     t = np.arange(n)
-    slope, intercept = (float(v) for v in np.polyfit(t, x, 1)) if n >= 3 else (0.0, float(x.mean()))
+    slope, intercept = straight_line(x) if n >= 3 else (0.0, float(x.mean()))
     line = intercept + slope * t
     thetas = np.array(THETAS)
     alphas, levels, sigmas, sse = _ses_thetas(line, x - line, thetas)
