@@ -160,24 +160,30 @@ def _run(y: np.ndarray, c: _Candidates, m: int) -> tuple[np.ndarray, ...]:
             trend = damped + beta * error
         return np.einsum("tr,tr->r", errors, errors), level, trend, c.season.copy()
     season = c.season.copy()
-    mult = c.multiplicative
-    any_mult = bool(mult.any())
-    for t, value in enumerate(y):
-        i = t % m
-        s = season[:, i]
-        damped = phi * trend
-        base = level + damped
-        if any_mult:
-            error = value - np.where(mult, base * s, base + s)
-            by_season = error / np.where(mult, np.maximum(s, 1e-6), 1.0)
-            by_base = error / np.where(mult, np.where(np.abs(base) > 1e-9, base, 1e-9), 1.0)
-        else:
-            error = value - base - s
-            by_season = by_base = error
-        level = base + alpha * by_season
-        trend = damped + beta * by_season
-        season[:, i] = s + gamma * by_base
-        errors[t] = error
+    # multiplicative rows come last: the additive and the multiplicative ones are filtered
+    # apart, each without the other's arithmetic or a np.where per step
+    split = int(np.argmax(c.multiplicative)) if c.multiplicative.any() else len(alpha)
+    for rows, multiplicative in ((slice(0, split), False), (slice(split, None), True)):
+        a, b, g, p = alpha[rows], beta[rows], gamma[rows], phi[rows]
+        lv, tr, seasons, out = level[rows], trend[rows], season[rows], errors[:, rows]
+        if not len(a):
+            continue
+        for t, value in enumerate(y):
+            i = t % m
+            s = seasons[:, i]
+            damped = p * tr
+            base = lv + damped
+            if multiplicative:
+                error = np.subtract(value, base * s, out=out[t])
+                by_season = error / np.maximum(s, 1e-6)
+                by_base = error / np.where(np.abs(base) > 1e-9, base, 1e-9)
+            else:
+                error = np.subtract(value - s, base, out=out[t])
+                by_season = by_base = error
+            lv = base + a * by_season
+            tr = damped + b * by_season
+            seasons[:, i] = s + g * by_base
+        level[rows], trend[rows] = lv, tr
     order = (np.arange(m) + len(y)) % m  # seasonal terms for the steps after the data
     return np.einsum("tr,tr->r", errors, errors), level, trend, season[:, order]
 
