@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from smbml_connect.analytics.forecast import engine
 from smbml_connect.analytics.forecast.models import ALPHAS, THETAS, _ses_thetas
@@ -24,10 +25,11 @@ def _ses_reference(z: np.ndarray, alpha: float) -> tuple[float, float]:
     return float(((errors_ - decay * start) ** 2).sum()), level + (1 - alpha) ** len(z) * start
 
 
-def test_every_theta_line_is_smoothed_as_if_on_its_own():
+@pytest.mark.parametrize("n", [30, 90])  # a loop up to 60 periods, a linear filter beyond
+def test_every_theta_line_is_smoothed_as_if_on_its_own(n: int):
     rng = np.random.default_rng(1)
-    x = np.cumsum(rng.normal(2, 5, 30)) + 100
-    t = np.arange(30)
+    x = np.cumsum(rng.normal(2, 5, n)) + 100
+    t = np.arange(n)
     slope, intercept = np.polyfit(t, x, 1)
     line = intercept + slope * t
     alphas, levels, _, sse = _ses_thetas(line, x - line, np.array(THETAS))

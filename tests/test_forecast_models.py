@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from smbml_connect.analytics.forecast import models
+from smbml_connect.analytics.forecast import engine, models
 from smbml_connect.analytics.forecast.arima import fit_arima, kpss_differences
 from smbml_connect.analytics.forecast.engine import (
     MODEL_WORDS,
@@ -14,7 +14,16 @@ from smbml_connect.analytics.forecast.engine import (
     forecast_panel,
     forecast_panel_results,
 )
-from smbml_connect.analytics.forecast.models import arima, blend, drift, ets, seasonal_naive, theta
+from smbml_connect.analytics.forecast.ets import fit_ets, fit_ets_forms
+from smbml_connect.analytics.forecast.models import (
+    arima,
+    blend,
+    damped_ets,
+    drift,
+    ets,
+    seasonal_naive,
+    theta,
+)
 
 # An airline-model series, (0,1,1)(0,1,1)12 with theta -0.4 and Theta -0.6, rounded.
 AIRLINE = np.array([
@@ -140,3 +149,43 @@ def test_the_arima_blend_is_not_offered_without_three_seasons_or_a_season() -> N
     )
     for results in (short, yearly):
         assert not any("ets_theta_arima" in r.backtest for r in results.values())
+
+
+def _fading_trend(seed: int, n: int = 30, phi: float = 0.8) -> np.ndarray:
+    """Growth that slows: a damped-trend ETS process."""
+    rng = np.random.default_rng(seed)
+    level, trend, out = 100.0, 8.0, []
+    for _ in range(n):
+        e = rng.normal(0, 4)
+        level, trend = level + phi * trend + 0.5 * e, phi * trend + 0.3 * e
+        out.append(level + e)
+    return np.array(out)
+
+
+def test_damped_ets_comes_from_the_same_pass_as_ets(monkeypatch) -> None:
+    calls = {"forms": 0}
+
+    def counted(y: np.ndarray, m: int = 1, allow_multiplicative: bool = True) -> list:
+        calls["forms"] += 1
+        return fit_ets_forms(y, m, allow_multiplicative)
+
+    monkeypatch.setattr(models, "fit_ets_forms", counted)
+    y = np.arange(20.0) * 3 + 50 + np.sin(np.arange(20))  # a straight line: AICc takes Holt
+    auto, damped = ets(y, 1, 6), damped_ets(y, 1, 6)
+    assert calls["forms"] == 1
+    assert auto.detail == f"ETS({fit_ets(y).form})" == "ETS(A,A,N)"
+    assert damped.detail.startswith("ETS(A,Ad,")
+    steps = np.diff(damped.mean)
+    assert np.all(steps > 0) and np.all(np.diff(steps) < 0)  # still growing, ever slower
+    too_short = np.array([5.0, 6, 7, 8, 9])  # no trend form below 8 points: the AICc choice
+    assert np.array_equal(damped_ets(too_short, 1, 3).mean, ets(too_short, 1, 3).mean)
+
+
+def test_a_panel_whose_trends_fade_takes_the_damped_ets_combination() -> None:
+    frame = _panel([_fading_trend(seed) for seed in range(8)], "YS")
+    results, _ = forecast_panel_results(frame, 6)
+    chosen = [r.model for r in results.values()]
+    assert chosen.count("ets+damped_ets+theta") >= 5, chosen
+    assert "ets+damped_ets+theta" in PLAIN and "ets+damped_ets+theta" in MODEL_WORDS
+    occasional = np.where(np.arange(40) % 3 == 0, 5.0, 0.0)  # intermittent: Croston's world
+    assert "damped_ets" not in engine._candidates(occasional, True, 1)
