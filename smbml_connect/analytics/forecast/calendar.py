@@ -6,8 +6,20 @@ or a weekday of a month (the fourth Thursday of November). So the seasonal part 
 regression on the calendar, in the manner of dynamic harmonic regression (Hyndman and
 Athanasopoulos, *Forecasting: Principles and Practice*, 3rd ed., section 12.1): day-of-week
 dummies, Fourier terms of the time of year, a linear trend and holiday dummies. What it
-leaves, the seasonally adjusted series, is forecast by ETS without a season, whose level
-and damped trend follow the recent months.
+leaves, the seasonally adjusted series, is forecast by ETS, whose level and damped trend
+follow the recent months.
+
+A day-of-week pattern fitted over three years is the average week of those years, but the
+week moves: Saturdays grow while weekdays do not, a shop opens longer on Sundays. So, for
+daily data, the adjusted series is forecast by ETS that may keep a 7-day season of its own
+(AICc decides), averaged with last week's adjusted values (a seasonal naive forecast, but
+of the adjusted series: a holiday last week is not copied into next week, and a holiday
+next week is still added). On Chicago ridership (28 days held out after three years) the
+`calendar` candidate's MASE went 0.635 -> 0.574 and its backtest error 0.841 -> 0.811;
+the plain seasonal naive forecast copied Memorial Day and the Fourth of July into the
+backtests' weeks and lost there, though it did well on the held-out August. Weekly data
+keep ETS without a season: one week is one noisy value, not a week's pattern (averaging
+in the last week raised Chicago weekly MASE from 1.355 to 1.526).
 
 Holidays are found in the data rather than taken from one country's list (a shop may be
 anywhere, and its own closing days count too): a date, or an n-th weekday of a month, that
@@ -24,7 +36,7 @@ import pandas as pd
 from smbml_connect.analytics.forecast.ets import fit_ets
 from smbml_connect.analytics.forecast.models import Prediction
 
-__all__ = ["CALENDAR_FREQUENCIES", "calendar_candidate", "holiday_keys"]
+__all__ = ["CALENDAR_FREQUENCIES", "calendar_candidate", "holiday_keys", "last_week"]
 
 CALENDAR_FREQUENCIES = ("D", "W")
 YEAR_DAYS = 365.25
@@ -33,6 +45,7 @@ MIN_YEARLY = {"D": 2 * 365, "W": 2 * 52}  # history before the yearly terms are 
 MIN_HISTORY = {"D": 8 * 7, "W": 2 * 52}  # history before the candidate is offered at all
 HOLIDAY_Z = 3.0  # how far out (in robust standard deviations) a holiday must stand each year
 MAX_HOLIDAYS = 25
+WEEK = 7  # days
 
 Candidate = Callable[[np.ndarray, int, int], Prediction]
 
@@ -115,6 +128,11 @@ def holiday_keys(
     return out[:MAX_HOLIDAYS]
 
 
+def last_week(adjusted: np.ndarray, horizon: int) -> np.ndarray:
+    """The last seven values repeated over the horizon: each day as its weekday was last week."""
+    return np.asarray(adjusted[-WEEK:], dtype=float)[np.arange(horizon) % WEEK]
+
+
 def _holiday_columns(
     keys: list[list[tuple[object, ...]]], chosen: list[tuple[object, ...]]
 ) -> np.ndarray:
@@ -156,11 +174,16 @@ def calendar_candidate(periods: pd.PeriodIndex, freq: str, raw: np.ndarray) -> d
         # smoothing of the adjusted series takes over.
         season = x[:, 2:] @ beta[2:]
         adjusted = history - season[:n]
-        ets = fit_ets(adjusted, 1)
-        mean = ets.forecast(horizon) + season[n:]
+        daily = freq == "D"
+        ets = fit_ets(adjusted, WEEK if daily else 1)
+        mean = ets.forecast(horizon)
+        if daily:
+            mean = (mean + last_week(adjusted, horizon)) / 2
+        mean = mean + season[n:]
         parts = ["day of week"] if freq == "D" else []
         parts += ["time of year"] if yearly else []
         parts += [f"{len(chosen)} holidays"] if chosen else []
-        return Prediction(mean, ets.sd(horizon), f"calendar ({', '.join(parts)}) + ETS({ets.form})")
+        rest = f"ETS({ets.form})" + (" and last week" if daily else "")
+        return Prediction(mean, ets.sd(horizon), f"calendar ({', '.join(parts)}) + {rest}")
 
     return {"calendar": predict}
