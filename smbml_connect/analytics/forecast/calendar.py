@@ -175,7 +175,9 @@ def calendar_candidate(periods: pd.PeriodIndex, freq: str, raw: np.ndarray) -> d
         season = x[:, 2:] @ beta[2:]
         adjusted = history - season[:n]
         daily = freq == "D"
-        ets = fit_ets(adjusted, WEEK if daily else 1)
+        # The calendar part is additive, so is what remains of the week: multiplicative
+        # seasons moved Chicago daily MASE by under 0.001 and took 60% of this model's time.
+        ets = fit_ets(adjusted, WEEK if daily else 1, allow_multiplicative=False)
         mean = ets.forecast(horizon)
         if daily:
             mean = (mean + last_week(adjusted, horizon)) / 2
