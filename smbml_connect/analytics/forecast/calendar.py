@@ -45,6 +45,7 @@ MIN_YEARLY = {"D": 2 * 365, "W": 2 * 52}  # history before the yearly terms are 
 MIN_HISTORY = {"D": 8 * 7, "W": 2 * 52}  # history before the candidate is offered at all
 HOLIDAY_Z = 3.0  # how far out (in robust standard deviations) a holiday must stand each year
 MAX_HOLIDAYS = 25
+SMOOTHING = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # yearly-curve penalties GCV picks from
 WEEK = 7  # days
 
 Candidate = Callable[[np.ndarray, int, int], Prediction]
@@ -73,19 +74,23 @@ def _keys(starts: pd.DatetimeIndex, freq: str) -> list[list[tuple[object, ...]]]
     return [[key for day in days[7 * i : 7 * i + 7] for key in day] for i in range(len(starts))]
 
 
-def _design(starts: pd.DatetimeIndex, freq: str, yearly: bool) -> np.ndarray:
-    """Trend, day of week and time-of-year columns (the intercept is the first)."""
+def _design(starts: pd.DatetimeIndex, freq: str, yearly: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Trend, day of week and time-of-year columns (the intercept is the first), and each
+    column's roughness: zero, or for the k-th yearly harmonic (k/K)^4, which is how the
+    squared curvature of a sine k times a year grows (a smoothing spline's penalty)."""
     t = np.arange(len(starts), dtype=float)
     columns = [np.ones(len(starts)), t / max(len(starts), 1)]
     if freq == "D":
         dow = starts.day_of_week.to_numpy()
         columns += [(dow == d).astype(float) for d in range(1, 7)]
+    roughness = [0.0] * len(columns)
     if yearly:
         middle = starts + pd.Timedelta(days=3) if freq == "W" else starts
         phase = 2 * np.pi * (middle.day_of_year.to_numpy() - 1) / YEAR_DAYS
         for k in range(1, HARMONICS[freq] + 1):
             columns += [np.sin(k * phase), np.cos(k * phase)]
-    return np.column_stack(columns)
+            roughness += [(k / HARMONICS[freq]) ** 4] * 2
+    return np.column_stack(columns), np.array(roughness)
 
 
 def holiday_keys(
@@ -141,11 +146,29 @@ def _holiday_columns(
     )
 
 
-def _fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least squares by the normal equations, with a whisker of ridge for holiday columns
-    that coincide."""
+def _fit(x: np.ndarray, y: np.ndarray, roughness: np.ndarray) -> np.ndarray:
+    """Penalised least squares by the normal equations: a whisker of ridge for holiday
+    columns that coincide, and the yearly curve smoothed as much as generalised
+    cross-validation (GCV, the leave-one-out error in closed form) says. Two or three
+    years show each date only two or three times, and 6 or 10 harmonics fitted plainly
+    follow those years' accidents. Chicago, mean/median held-out MASE of the panel
+    (the calendar candidate's mean backtest error): daily 0.580/0.537 (0.811) unsmoothed,
+    0.579/0.536 (0.807) smoothed; weekly 1.355/1.083 (1.229) and 1.338/1.055 (1.141)."""
+    n = len(y)
     gram = np.einsum("ij,ik->jk", x, x)  # BLAS's gemm took 100 ms here on a busy machine
-    return np.linalg.solve(gram + 1e-8 * np.trace(gram) * np.eye(len(gram)), x.T @ y)
+    whisker = 1e-8 * np.trace(gram) * np.eye(len(gram))
+    target = x.T @ y
+    if not roughness.any():
+        return np.linalg.solve(gram + whisker, target)
+    best, chosen = np.inf, np.zeros(len(gram))
+    for strength in SMOOTHING:
+        system = gram + whisker + strength * n * np.diag(roughness)
+        beta = np.linalg.solve(system, target)
+        freedom = float(np.trace(np.linalg.solve(system, gram)))
+        score = float(np.sum((y - x @ beta) ** 2)) / max(n - freedom, 1.0) ** 2
+        if score < best:
+            best, chosen = score, beta
+    return chosen
 
 
 def calendar_candidate(periods: pd.PeriodIndex, freq: str, raw: np.ndarray) -> dict[str, Candidate]:
@@ -163,13 +186,14 @@ def calendar_candidate(periods: pd.PeriodIndex, freq: str, raw: np.ndarray) -> d
             pd.period_range(first, periods=n + horizon, freq=periods.freq)
         ).start_time
         yearly = n >= MIN_YEARLY[freq]
-        x = _design(pd.DatetimeIndex(starts), freq, yearly)
+        x, roughness = _design(pd.DatetimeIndex(starts), freq, yearly)
         keys = _keys(pd.DatetimeIndex(starts), freq)
-        beta = _fit(x[:n], history)
+        beta = _fit(x[:n], history, roughness)
         chosen = holiday_keys(history - x[:n] @ beta, keys, starts.year.to_numpy())
         if chosen:
             x = np.column_stack([x, _holiday_columns(keys, chosen)])
-            beta = _fit(x[:n], history)
+            roughness = np.concatenate([roughness, np.zeros(len(chosen))])
+            beta = _fit(x[:n], history, roughness)
         # The seasonal part is everything but the intercept and the trend, which the
         # smoothing of the adjusted series takes over.
         season = x[:, 2:] @ beta[2:]
