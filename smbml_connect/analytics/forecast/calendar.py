@@ -6,8 +6,21 @@ or a weekday of a month (the fourth Thursday of November). So the seasonal part 
 regression on the calendar, in the manner of dynamic harmonic regression (Hyndman and
 Athanasopoulos, *Forecasting: Principles and Practice*, 3rd ed., section 12.1): day-of-week
 dummies, Fourier terms of the time of year, a linear trend and holiday dummies. What it
-leaves, the seasonally adjusted series, is forecast by ETS without a season, whose level
-and damped trend follow the recent months.
+leaves, the seasonally adjusted series, is forecast by ETS, whose level and damped trend
+follow the recent months.
+
+A day-of-week pattern fitted over three years is the average week of those years, but the
+week moves: Saturdays grow while weekdays do not, a shop opens longer on Sundays. So, for
+daily data, the adjusted series is forecast by ETS that may keep a 7-day season of its own
+(AICc decides), averaged with last week's adjusted values (a seasonal naive forecast, but
+of the adjusted series: a holiday last week is not copied into next week, and a holiday
+next week is still added). On Chicago ridership (28 days held out after three years) the
+`calendar` candidate's MASE went 0.635 -> 0.574 and its backtest error 0.841 -> 0.811.
+The plain seasonal naive forecast did well on the held-out August (0.61) but not in the
+backtests (1.23), partly for holidays: without Memorial Day, the Fourth of July and the
+days a week later it copied them to, 1.11. Weekly data keep ETS without a season: one
+week is one noisy value, not a week's pattern (averaging in the last week raised Chicago
+weekly MASE from 1.355 to 1.526).
 
 Holidays are found in the data rather than taken from one country's list (a shop may be
 anywhere, and its own closing days count too): a date, or an n-th weekday of a month, that
@@ -24,7 +37,7 @@ import pandas as pd
 from smbml_connect.analytics.forecast.ets import fit_ets
 from smbml_connect.analytics.forecast.models import Prediction
 
-__all__ = ["CALENDAR_FREQUENCIES", "calendar_candidate", "holiday_keys"]
+__all__ = ["CALENDAR_FREQUENCIES", "calendar_candidate", "holiday_keys", "last_week"]
 
 CALENDAR_FREQUENCIES = ("D", "W")
 YEAR_DAYS = 365.25
@@ -33,6 +46,8 @@ MIN_YEARLY = {"D": 2 * 365, "W": 2 * 52}  # history before the yearly terms are 
 MIN_HISTORY = {"D": 8 * 7, "W": 2 * 52}  # history before the candidate is offered at all
 HOLIDAY_Z = 3.0  # how far out (in robust standard deviations) a holiday must stand each year
 MAX_HOLIDAYS = 25
+SMOOTHING = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # yearly-curve penalties GCV picks from
+WEEK = 7  # days
 
 Candidate = Callable[[np.ndarray, int, int], Prediction]
 
@@ -60,19 +75,23 @@ def _keys(starts: pd.DatetimeIndex, freq: str) -> list[list[tuple[object, ...]]]
     return [[key for day in days[7 * i : 7 * i + 7] for key in day] for i in range(len(starts))]
 
 
-def _design(starts: pd.DatetimeIndex, freq: str, yearly: bool) -> np.ndarray:
-    """Trend, day of week and time-of-year columns (the intercept is the first)."""
+def _design(starts: pd.DatetimeIndex, freq: str, yearly: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Trend, day of week and time-of-year columns (the intercept is the first), and each
+    column's roughness: zero, or for the k-th yearly harmonic (k/K)^4, which is how the
+    squared curvature of a sine k times a year grows (a smoothing spline's penalty)."""
     t = np.arange(len(starts), dtype=float)
     columns = [np.ones(len(starts)), t / max(len(starts), 1)]
     if freq == "D":
         dow = starts.day_of_week.to_numpy()
         columns += [(dow == d).astype(float) for d in range(1, 7)]
+    roughness = [0.0] * len(columns)
     if yearly:
         middle = starts + pd.Timedelta(days=3) if freq == "W" else starts
         phase = 2 * np.pi * (middle.day_of_year.to_numpy() - 1) / YEAR_DAYS
         for k in range(1, HARMONICS[freq] + 1):
             columns += [np.sin(k * phase), np.cos(k * phase)]
-    return np.column_stack(columns)
+            roughness += [(k / HARMONICS[freq]) ** 4] * 2
+    return np.column_stack(columns), np.array(roughness)
 
 
 def holiday_keys(
@@ -115,6 +134,11 @@ def holiday_keys(
     return out[:MAX_HOLIDAYS]
 
 
+def last_week(adjusted: np.ndarray, horizon: int) -> np.ndarray:
+    """The last seven values repeated over the horizon: each day as its weekday was last week."""
+    return np.asarray(adjusted[-WEEK:], dtype=float)[np.arange(horizon) % WEEK]
+
+
 def _holiday_columns(
     keys: list[list[tuple[object, ...]]], chosen: list[tuple[object, ...]]
 ) -> np.ndarray:
@@ -123,11 +147,29 @@ def _holiday_columns(
     )
 
 
-def _fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least squares by the normal equations, with a whisker of ridge for holiday columns
-    that coincide."""
+def _fit(x: np.ndarray, y: np.ndarray, roughness: np.ndarray) -> np.ndarray:
+    """Penalised least squares by the normal equations: a whisker of ridge for holiday
+    columns that coincide, and the yearly curve smoothed as much as generalised
+    cross-validation (GCV, the leave-one-out error in closed form) says. Two or three
+    years show each date only two or three times, and 6 or 10 harmonics fitted plainly
+    follow those years' accidents. Chicago, mean/median held-out MASE of the panel
+    (the calendar candidate's mean backtest error): daily 0.580/0.537 (0.811) unsmoothed,
+    0.579/0.536 (0.807) smoothed; weekly 1.355/1.083 (1.229) and 1.338/1.055 (1.141)."""
+    n = len(y)
     gram = np.einsum("ij,ik->jk", x, x)  # BLAS's gemm took 100 ms here on a busy machine
-    return np.linalg.solve(gram + 1e-8 * np.trace(gram) * np.eye(len(gram)), x.T @ y)
+    whisker = 1e-8 * np.trace(gram) * np.eye(len(gram))
+    target = x.T @ y
+    if not roughness.any():
+        return np.linalg.solve(gram + whisker, target)
+    best, chosen = np.inf, np.zeros(len(gram))
+    for strength in SMOOTHING:
+        system = gram + whisker + strength * n * np.diag(roughness)
+        beta = np.linalg.solve(system, target)
+        freedom = float(np.trace(np.linalg.solve(system, gram)))
+        score = float(np.sum((y - x @ beta) ** 2)) / max(n - freedom, 1.0) ** 2
+        if score < best:
+            best, chosen = score, beta
+    return chosen
 
 
 def calendar_candidate(periods: pd.PeriodIndex, freq: str, raw: np.ndarray) -> dict[str, Candidate]:
@@ -145,22 +187,30 @@ def calendar_candidate(periods: pd.PeriodIndex, freq: str, raw: np.ndarray) -> d
             pd.period_range(first, periods=n + horizon, freq=periods.freq)
         ).start_time
         yearly = n >= MIN_YEARLY[freq]
-        x = _design(pd.DatetimeIndex(starts), freq, yearly)
+        x, roughness = _design(pd.DatetimeIndex(starts), freq, yearly)
         keys = _keys(pd.DatetimeIndex(starts), freq)
-        beta = _fit(x[:n], history)
+        beta = _fit(x[:n], history, roughness)
         chosen = holiday_keys(history - x[:n] @ beta, keys, starts.year.to_numpy())
         if chosen:
             x = np.column_stack([x, _holiday_columns(keys, chosen)])
-            beta = _fit(x[:n], history)
+            roughness = np.concatenate([roughness, np.zeros(len(chosen))])
+            beta = _fit(x[:n], history, roughness)
         # The seasonal part is everything but the intercept and the trend, which the
         # smoothing of the adjusted series takes over.
         season = x[:, 2:] @ beta[2:]
         adjusted = history - season[:n]
-        ets = fit_ets(adjusted, 1)
-        mean = ets.forecast(horizon) + season[n:]
+        daily = freq == "D"
+        # The calendar part is additive, so is what remains of the week: multiplicative
+        # seasons moved Chicago daily MASE by under 0.001 and took 60% of this model's time.
+        ets = fit_ets(adjusted, WEEK if daily else 1, allow_multiplicative=False)
+        mean = ets.forecast(horizon)
+        if daily:
+            mean = (mean + last_week(adjusted, horizon)) / 2
+        mean = mean + season[n:]
         parts = ["day of week"] if freq == "D" else []
         parts += ["time of year"] if yearly else []
         parts += [f"{len(chosen)} holidays"] if chosen else []
-        return Prediction(mean, ets.sd(horizon), f"calendar ({', '.join(parts)}) + ETS({ets.form})")
+        rest = f"ETS({ets.form})" + (" and last week" if daily else "")
+        return Prediction(mean, ets.sd(horizon), f"calendar ({', '.join(parts)}) + {rest}")
 
     return {"calendar": predict}
