@@ -16,6 +16,7 @@ import lightgbm as lgb
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.metrics import roc_auc_score
 
 from smbml_connect.analytics.shared.contract import check_fitted, read_text, write_text
 from smbml_connect.analytics.shared.tabular import ColumnPlan
@@ -35,6 +36,8 @@ __all__ = [
 
 _EPS = 1e-6
 ISOTONIC_MIN_ROWS, ISOTONIC_MIN_MINORITY = 5000, 500
+# Cross-validated trees: rounds tried up to OOF_ROUNDS, the pooled AUC checked every OOF_STEP.
+OOF_ROUNDS, OOF_STEP = 400, 10
 INVERSE_L2 = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # the logistic regression's C values tried
 # The cross-validated trees (tables under 10,000 rows) use one thread each and the
 # scorer runs two at once: on a few thousand rows LightGBM's threads wait on each other
@@ -158,16 +161,20 @@ class GradientBoosting:
 
     @staticmethod
     def _small_categories(n: int) -> dict[str, Any]:
-        """On small tables, let a category split on groups of 20 rows, not LightGBM's 100.
+        """On small tables, split categories as scikit-learn's HistGradientBoosting does.
 
-        A category's rarer values are often what matters in a small table (which job ad a
-        resume answered: the resume callback table, 4,870 rows, went from AUC 0.690 to
-        0.700 in 5-fold cross-validation). The default's floor and smoothing are tuned
-        for large data; on small data `min_child_samples` already guards every leaf.
+        That is: values sorted by their smoothed rate (smoothing 10, LightGBM's default
+        too) even when there are only three or four of them (LightGBM tries one value
+        against the rest up to `max_cat_to_onehot` 4), no extra L2 on categorical
+        splits and no floor on a group's rows beyond every leaf's `min_child_samples`.
+        A category's rarer values are often what matters in a small table (which job ad
+        a resume answered): the resume callback table (4,870 rows, 5-fold) gained AUC
+        0.708 -> 0.713 over the 20-row groups with smoothing 1 and categorical L2 1 used
+        before, HistGradientBoosting 0.710; the other tables moved by less than 0.0005.
         """
         if n >= 20_000:
             return {}
-        return {"min_data_per_group": 20, "cat_smooth": 1.0, "cat_l2": 1.0}
+        return {"min_data_per_group": 1, "cat_smooth": 10.0, "cat_l2": 0.0, "max_cat_to_onehot": 1}
 
     def fit(
         self,
@@ -197,26 +204,35 @@ class GradientBoosting:
         self, X: np.ndarray, y: np.ndarray, folds: Sequence[tuple[np.ndarray, np.ndarray]]
     ) -> tuple[np.ndarray, int]:
         """Each row's chance from the fold model that did not see it, and the number of
-        rounds: one for all folds, where their mean held-out log loss stopped falling."""
+        rounds: one for all folds, the one whose pooled out-of-fold AUC is highest.
+
+        AUC, not log loss, because AUC is what the candidates are chosen by and the
+        calibrator fixes the scale afterwards. Log loss stops while the ranking still
+        improves: on the resume callback table (8% called back) it stopped after 44-184
+        rounds, where the trees' AUC kept rising to 200-400 (5-fold: scorer 0.690 -> 0.708).
+        """
         categorical = [j for j, p in enumerate(self.plans) if p.kind == "category"]
-        params = self._params(len(y)) | {"metric": "binary_logloss"}
+        params = self._params(len(y)) | {"metric": "None"}
         data = lgb.Dataset(X, y, categorical_feature=categorical, free_raw_data=False)
         result = lgb.cv(
-            params,
-            data,
-            num_boost_round=400,
-            folds=list(folds),
-            callbacks=[lgb.early_stopping(30, verbose=False)],
-            return_cvbooster=True,
+            params, data, num_boost_round=OOF_ROUNDS, folds=list(folds), return_cvbooster=True
         )
         boosters = result["cvbooster"]
         if not isinstance(boosters, lgb.CVBooster):  # typed as a union; never a list here
             raise TypeError("lightgbm.cv returned no fold models")
-        rounds = max(1, int(boosters.best_iteration))
-        oof = np.zeros(len(y))
-        for (_, check), booster in zip(folds, boosters.boosters, strict=True):
-            oof[check] = booster.predict(X[check], num_iteration=rounds)
-        return oof, rounds
+        # Log-odds summed block by block (LightGBM's first tree holds the starting
+        # average), so every checkpoint costs one block of trees, not all before it.
+        z, best_z = np.zeros(len(y)), np.zeros(len(y))
+        best_auc, rounds = -1.0, OOF_STEP
+        for end in range(OOF_STEP, OOF_ROUNDS + 1, OOF_STEP):
+            for (_, check), booster in zip(folds, boosters.boosters, strict=True):
+                z[check] += booster.predict(
+                    X[check], start_iteration=end - OOF_STEP, num_iteration=OOF_STEP, raw_score=True
+                )
+            auc = float(roc_auc_score(y, z))
+            if auc > best_auc:
+                best_auc, rounds, best_z = auc, end, z.copy()
+        return 1.0 / (1.0 + np.exp(-best_z)), rounds
 
     def raw(self, X: np.ndarray) -> np.ndarray:
         check_fitted(self, "booster_", "LightGBM learner")
