@@ -103,30 +103,6 @@ def test_the_next_period_and_later_steps_have_their_own_width():
     assert pooled_width(errors[:4], 80, 6) is None  # too few series to pool
 
 
-def test_the_multiple_is_learned_from_errors_the_size_was_not_measured_on():
-    # Three cut-offs per series, the errors of one cut-off moving together: a series' size
-    # measured on the errors it then divides fits them too well, and the panel's 95%
-    # multiple learned so covered 91-93% of fresh cut-offs (each cut-off's errors divided
-    # by the size from the series' other cut-offs: 94.5-96%).
-    rng = np.random.default_rng(2)
-    steps = np.tile(np.arange(6), 3)
-
-    def draw(size: float, cut_offs: int) -> np.ndarray:
-        shock = np.repeat(rng.standard_normal(cut_offs), 6)
-        return size * (0.9 * shock + 0.45 * rng.standard_normal(6 * cut_offs))
-
-    errors, fresh = [], []
-    for _ in range(200):
-        size = float(rng.lognormal(0, 0.5))
-        errors.append((draw(size, 3), steps))
-        fresh.append(draw(size, 20))
-    pooled = pooled_width(errors, 95, 6)
-    assert pooled is not None
-    bound = [width(z, 95, 6, pooled)[1] for z, _ in errors]
-    inside = [np.mean(np.abs(f) <= b) for f, b in zip(fresh, bound, strict=True)]
-    assert 0.935 <= float(np.mean(inside)) <= 0.97
-
-
 def test_calibration_adds_cut_offs_near_the_end_and_over_a_season():
     # A 14-year series backtested once, 6 years ahead from year 8: years 12 and 13 too.
     assert calibration_origins(14, 1, [8], 6, 8) == [12, 13]

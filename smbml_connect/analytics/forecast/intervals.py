@@ -98,37 +98,12 @@ def _size(z: np.ndarray, center: float) -> float:
     return (len(z) * float(np.mean(z)) + PRIOR_WEIGHT * center) / (len(z) + PRIOR_WEIGHT)
 
 
-def _cut_offs(step: np.ndarray) -> np.ndarray:
-    """Which cut-off each error came from: each cut-off's errors start at step 0."""
-    return np.cumsum(np.asarray(step) == 0)
-
-
-def _scaled_out_of_sample(z: np.ndarray, cut: np.ndarray, center: float) -> np.ndarray:
-    """Each cut-off's errors divided by the series' error size measured on its other
-    cut-offs (their mean, shrunk as much as the forecast's size, `_size`, is).
-
-    The forecast's errors are not among those its size is measured on, so the errors
-    its multiple is learned from must not be either: a size measured on the very errors
-    it divides makes them look tamer than new ones, more so in the tails, since the
-    errors of one cut-off move together and a series has only 2 to 7 cut-offs. In-sample
-    sizes covered every series of M3 monthly 77.0% / 92.2% at 80% / 95% (MSIS 6.26) and
-    M3 quarterly 78.9% / 92.4% (9.46); these cover 78.1% / 94.3% (6.14) and 80.3% /
-    94.1% (9.40). Where the held-out years were already covered at 95% or more (tourism
-    quarterly and yearly, Chicago daily) they widen to 96-98% and MSIS rises 1-5%.
-    """
-    rest_sum = z.sum() - np.bincount(cut, weights=z)[cut]
-    rest_count = len(z) - np.bincount(cut)[cut]
-    rest_mean = np.divide(rest_sum, rest_count, out=np.full(len(z), center), where=rest_count > 0)
-    return z / ((len(z) * rest_mean + PRIOR_WEIGHT * center) / (len(z) + PRIOR_WEIGHT))
-
-
 def pooled_width(
     errors: Sequence[tuple[np.ndarray, np.ndarray]], level: int, horizon: int
 ) -> PooledWidth | None:
     """From the panel's standardised errors `(errors, steps)` per series: each series'
-    errors divided by its own error size (measured on its other cut-offs,
-    `_scaled_out_of_sample`), then quantiles over all series (each counting once), per
-    bucket of steps ahead (`step_bucket`).
+    errors divided by its own error size, then quantiles over all series (each counting
+    once), per bucket of steps ahead (`step_bucket`).
 
     Dividing by each series' size first keeps one panel-wide quantile from being too
     wide for the calm series and too narrow for the wild ones: against the quantile of
@@ -140,18 +115,18 @@ def pooled_width(
     for z, step in errors:
         finite = np.isfinite(z)
         if finite.any():
-            kept.append((np.abs(z[finite]), step[finite], _cut_offs(step)[finite]))
+            kept.append((np.abs(z[finite]), step[finite]))
     if len(kept) < POOL_MIN_SERIES:
         return None
-    center = float(np.median([np.mean(z) for z, _, _ in kept]))
+    center = float(np.median([np.mean(z) for z, _ in kept]))
     if not center > 0:
         return None
-    kept = [(_scaled_out_of_sample(z, cut, center), step, cut) for z, step, cut in kept]
-    overall = weighted_quantile([z for z, _, _ in kept], level)
+    kept = [(z / _size(z, center), step) for z, step in kept]
+    overall = weighted_quantile([z for z, _ in kept], level)
     buckets = step_bucket(np.arange(horizon))
     by_bucket: dict[int, float] = {}
     for bucket in np.unique(buckets):
-        parts = [z[step_bucket(step) == bucket] for z, step, _ in kept]
+        parts = [z[step_bucket(step) == bucket] for z, step in kept]
         parts = [part for part in parts if len(part)]
         if len(parts) >= POOL_MIN_SERIES:
             by_bucket[int(bucket)] = weighted_quantile(parts, level)
