@@ -22,7 +22,7 @@ from smbml_connect.analytics.forecast.engine import (
     pooled_widths,
 )
 from smbml_connect.analytics.forecast.ets import fit_ets
-from smbml_connect.analytics.forecast.intervals import width
+from smbml_connect.analytics.forecast.intervals import recency, width
 from smbml_connect.analytics.forecast.models import seasonal_naive, theta
 from smbml_connect.analytics.forecast.sales_series import sales_series
 from smbml_connect.analytics.forecast.seasonality import check_seasonality
@@ -267,7 +267,8 @@ def test_panel_intervals_blend_each_series_with_the_pooled_errors():
     s3 = out[out["unique_id"] == "S3"]
     fit = fits["S3"]
     assert np.allclose(s3["yhat"], fit.prediction.mean)
-    expected = width(fit.standard, 95, 12, prior[95]) * fit.prediction.sd
+    weight = recency(fit.ages, 12, fit.season_length)  # recent cut-offs count more
+    expected = width(fit.standard, 95, 12, prior[95], weight) * fit.prediction.sd
     assert np.allclose(s3["hi95"] - s3["yhat"], expected)
 
     def coverage(level: int) -> float:

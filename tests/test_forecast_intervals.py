@@ -7,10 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from smbml_connect.analytics.forecast.engine import fit_regular, forecast_panel
+from smbml_connect.analytics.forecast.engine import _calibrated, fit_regular, forecast_panel
 from smbml_connect.analytics.forecast.intervals import (
     calibration_origins,
     pooled_width,
+    recency,
     step_bucket,
     width,
 )
@@ -101,6 +102,43 @@ def test_the_next_period_and_later_steps_have_their_own_width():
     assert pooled.by_step[0] < 0.6 * pooled.by_step[1]
     assert np.allclose(pooled.by_step[1:], pooled.by_step[1])
     assert pooled_width(errors[:4], 80, 6) is None  # too few series to pool
+
+
+def test_recent_errors_count_more_when_a_series_got_wilder_or_calmer():
+    # Half the series' errors doubled in the last 6 periods, half halved; the forecast's
+    # errors are at the new size. Weighting errors by how recent their cut-off was
+    # (half as much 6 periods further back) covers the wilder series better and the
+    # calmer ones less needlessly than counting every cut-off alike.
+    rng = np.random.default_rng(4)
+    blocks = [(6, 6), (9, 6), (12, 6), (15, 6), (18, 6), (1, 1), (2, 2)]  # (age, steps)
+    steps = np.concatenate([np.arange(k) for _, k in blocks])
+    ages = np.concatenate([np.full(k, age) for age, k in blocks])
+    errors, fresh = [], []
+    for i in range(40):
+        before, now = (1.0, 2.0) if i % 2 else (2.0, 1.0)
+        errors.append((np.where(ages <= 6, now, before) * rng.standard_normal(len(ages)), steps))
+        fresh.append(now * rng.standard_normal(200))
+    weight = recency(ages, 6, 1)
+    gaps = []
+    for known in (None, weight):
+        pooled = pooled_width(errors, 80, 6, None if known is None else [known] * len(errors))
+        assert pooled is not None
+        bound = [width(z, 80, 6, pooled, known)[1] for z, _ in errors]
+        inside = np.array([np.mean(np.abs(f) <= b) for f, b in zip(fresh, bound, strict=True)])
+        gaps.append(inside[0::2].mean() - inside[1::2].mean())  # calmer minus wilder
+    assert gaps[1] < gaps[0] - 0.03
+
+
+def test_calibration_knows_how_far_back_each_error_s_cut_off_was():
+    rng = np.random.default_rng(3)
+    dates = pd.date_range("2019-01-01", periods=60, freq="MS")
+    y = 100 + 10 * np.sin(np.arange(60) * np.pi / 6) + rng.normal(0, 3, 60)
+    fit = _calibrated(fit_regular(regularise(dates, y), 12), 12)
+    assert fit.ages is not None and len(fit.ages) == len(fit.standard)
+    starts = np.flatnonzero(fit.steps == 0)  # each cut-off's errors start at step 0
+    assert sorted(fit.ages[starts]) == sorted(
+        60 - o for o in [*fit.origins, *calibration_origins(60, 12, fit.origins, 12, 26)]
+    )
 
 
 def test_calibration_adds_cut_offs_near_the_end_and_over_a_season():

@@ -26,6 +26,7 @@ from smbml_connect.analytics.forecast.intervals import (
     PooledWidth,
     calibration_origins,
     pooled_width,
+    recency,
     width,
 )
 from smbml_connect.analytics.forecast.models import (
@@ -326,8 +327,9 @@ def pooled_widths(
     business's held-out months 86% / 98% at 80% / 95% (MSIS 3.64); this covers 82% / 96%
     (MSIS 3.42), with the calibration cut-offs of `_calibrated`.
     """
-    pooled = {level: pooled_width([(f.standard, f.steps) for f in fits], level, horizon)
-              for level in levels}  # fmt: skip
+    errors = [(f.standard, f.steps) for f in fits]
+    weights = [recency(f.ages, horizon, f.season_length) for f in fits]
+    pooled = {level: pooled_width(errors, level, horizon, weights) for level in levels}
     if any(p is None for p in pooled.values()):
         return None
     return {level: p for level, p in pooled.items() if p is not None}
@@ -353,6 +355,7 @@ class Fitted:
     origins: list[int] = field(default_factory=list, repr=False)  # the backtest's cut-offs
     members: dict[str, Prediction] = field(default_factory=dict, repr=False)  # full history
     switchable: bool = True  # the backtest scored the whole horizon (see `_choose`)
+    ages: np.ndarray | None = field(default=None, repr=False)  # cut-off to end, per error
 
 
 def _check(horizon: int, levels: Sequence[int]) -> None:
@@ -443,6 +446,7 @@ def _calibrated(fit: Fitted, horizon: int) -> Fitted:
     n, m = len(fit.y), fit.season_length
     tested = int(fit.steps.max()) + 1 if len(fit.steps) else 0
     standard, steps = [fit.standard], [fit.steps]
+    ages = [np.repeat([n - origin for origin in fit.origins], tested)]  # `_backtest`'s order
     for origin in calibration_origins(n, m, fit.origins, tested, _min_train(m)):
         ahead = min(horizon, n - origin)
         prediction = _predict(fit.model, fit.candidates, fit.y[:origin], m, ahead)
@@ -450,7 +454,9 @@ def _calibrated(fit: Fitted, horizon: int) -> Fitted:
         error = fit.y[origin : origin + ahead] - prediction.mean[:ahead]
         standard.append(error / np.where(sd > 0, sd, np.nan))
         steps.append(np.arange(ahead))
-    return replace(fit, standard=np.concatenate(standard), steps=np.concatenate(steps))
+        ages.append(np.full(ahead, n - origin))
+    return replace(fit, standard=np.concatenate(standard), steps=np.concatenate(steps),
+                   ages=np.concatenate(ages))  # fmt: skip
 
 
 def _without_boosting(fit: Fitted, horizon: int) -> Fitted:
@@ -494,7 +500,8 @@ def _intervals(
     never_negative = bool(series.y.min() >= 0)
     columns: dict[str, Any] = {"ds": series.dates(series.future(horizon)), "yhat": prediction.mean}
     for level in levels:
-        multiple = width(fit.standard, level, horizon, prior.get(level) if prior else None)
+        multiple = width(fit.standard, level, horizon, prior.get(level) if prior else None,
+                         recency(fit.ages, horizon, fit.season_length))  # fmt: skip
         half = multiple * prediction.sd * (1.0 if fit.backtested else 1.5)
         lo = prediction.mean - half
         columns[f"lo{level}"] = np.maximum(lo, 0.0) if never_negative else lo
