@@ -70,3 +70,24 @@ def test_a_backtest_shorter_than_the_horizon_never_leaves_the_combination():
     # Asked for 2 months, the same backtests cover the horizon and may switch.
     switched = [engine.fit_regular(_monthly(seed), 2).model for seed in range(30)]
     assert any(name not in engine.PLAIN for name in switched), switched
+
+
+def test_typed_columns_regularise_as_the_cell_by_cell_reading_does() -> None:
+    """A panel's datetime and number columns skip the cell-by-cell reading (speed only):
+    repeated dates, a missing month and integer values come out as from plain lists."""
+    dates = pd.Series(pd.to_datetime(["2024-01-31", "2024-01-31", "2024-03-31", "2024-04-30",
+                                      "2024-05-31", "2024-06-30", "2024-07-31"]))  # fmt: skip
+    for values in (pd.Series([1, 2, 3, 4, 5, 6, 7]), pd.Series([1.5, 2.0, 3.0, 4, 5, 6, 7.25])):
+        for gaps in ("zero", "interpolate"):
+            typed = regularise(dates, values, gaps=gaps)
+            cells = regularise(list(dates), list(values), gaps=gaps)
+            assert typed.periods.equals(cells.periods) and np.array_equal(typed.y, cells.y)
+            assert (typed.freq, typed.at_period_end, typed.notes) == (
+                cells.freq,
+                cells.at_period_end,
+                cells.notes,
+            )
+    with_blank = pd.Series([pd.NaT, *dates[1:]])  # a blank date still gets its line
+    assert regularise(with_blank, pd.Series(range(7))).left_out == [
+        "row 1, date: NaT is not a date"
+    ]
