@@ -134,6 +134,19 @@ def test_intermittent_sales_never_go_negative():
     assert any("have no sales" in n for n in out.attrs["notes"])
 
 
+def test_a_trend_falling_through_zero_keeps_its_ranges_around_the_forecast():
+    """Sales falling towards zero: the forecast shown is zero, and each range still
+    contains it (the high ends were the negative mean plus the width, below zero)."""
+    dates = pd.date_range("2023-01-01", periods=24, freq="MS")
+    values = np.linspace(240, 10, 24) + np.random.default_rng(0).normal(0, 0.5, 24)
+    out = forecast_series(dates, values, 12)
+    assert (out["yhat"] >= 0).all() and (out["yhat"].iloc[-1] == 0)
+    for level in (80, 95):
+        assert (out[f"lo{level}"] <= out["yhat"]).all() and (out["yhat"] <= out[f"hi{level}"]).all()
+        assert (out[f"hi{level}"] > 0).all()
+    assert (out["hi95"] >= out["hi80"]).all() and (out["lo95"] <= out["lo80"]).all()
+
+
 def test_one_freak_value_is_damped_and_reported():
     y = seasonal_sales(60, 5)
     spiked = y.copy()
