@@ -19,7 +19,8 @@ Prints JSON with, for the sample business (and the mean over more seeds):
   sales, 46 states' cigarette sales, a fish market's daily sales with weekday and
   weather, gasoline in 18 OECD countries) and on the sample's
   products (last 13 weeks held out). Errors: WAPE (sum of absolute errors over sum of
-  units) and RMSE relative to the mean held-out units, pooled over a set's series, and a
+  units), RMSE relative to the mean held-out units and the bias of the total (what monthly
+  changes in money rest on), pooled over a set's series, and a
   paired bootstrap 95% interval of the product's WAPE minus log-log OLS's.
 
     python benchmarks/pricing.py [--seeds 4] [--products 2000]
@@ -227,6 +228,7 @@ def _scores(parts: list[dict[str, np.ndarray]], series: int) -> dict[str, object
         out[name] = {
             "wape": round(float(np.abs(err).sum() / actual.sum()), 4),
             "rel_rmse": round(float(np.sqrt(np.mean(err**2)) / actual.mean()), 4),
+            "total_bias": round(float(err.sum() / actual.sum()), 4),
         }
     best = min(joined, key=lambda k: out[k]["wape"])  # type: ignore[index]
     out["best_by_wape"] = best
