@@ -168,3 +168,33 @@ def test_cross_validated_trees_take_the_rounds_with_the_best_out_of_fold_auc():
     best = max(auc, key=auc.__getitem__)
     assert rounds == best
     assert roc_auc_score(y, chances) == pytest.approx(auc[best])
+
+
+def test_cross_validated_trees_that_stop_early_are_scored_on_the_trees_they_built():
+    # A fold model stops when no leaf can be split (here: 32 fitting rows, and a leaf
+    # needs 20), long before the 400 rounds checked. Its chances are its own trees'
+    # (not a block it does not have), and the rounds returned are rounds that exist.
+    rng = np.random.default_rng(11)
+    frame = pd.DataFrame({"x": rng.normal(size=240)})
+    y = (rng.uniform(size=240) < 1 / (1 + np.exp(-2 * frame["x"].to_numpy()))).astype(int)
+    encoder = TabularEncoder().fit(frame)
+    X = encoder.transform(frame)
+    rows = np.arange(240)
+    checks = [rows[:8], rows[8:40], rows[40:140], rows[140:]]
+    folds = [(np.setdiff1d(rows[:40], c) if i == 0 else np.setdiff1d(rows, c), c)
+             for i, c in enumerate(checks)]  # fmt: skip
+    model = GradientBoosting(encoder.plans_, leaves=4, fine_categories=True)
+    chances, rounds = model.out_of_fold(X, y, folds)
+    params = model._params(len(y)) | {"metric": "None"}
+    boosters = lgb.cv(params, lgb.Dataset(X, y), num_boost_round=400, folds=folds,
+                      return_cvbooster=True)["cvbooster"].boosters  # fmt: skip
+    built = [b.current_iteration() for b in boosters]
+    assert built[0] == 1 and min(built[1:]) > 1  # the 32-row fold stopped at its first tree
+    assert rounds <= max(built)
+    for (_, check), booster in zip(folds, boosters, strict=True):
+        assert np.allclose(chances[check], booster.predict(X[check], num_iteration=rounds))
+    # Every fold stopped at its first tree: one round, not the first checkpoint's ten
+    # (the kept model is refitted with these rounds, and would grow trees none was judged by).
+    tiny = [(np.setdiff1d(rows[:40], c), c) for c in np.array_split(rows[:40], 5)]
+    _, rounds = model.out_of_fold(X[:40], y[:40], tiny)
+    assert rounds == 1

@@ -222,13 +222,22 @@ class GradientBoosting:
             raise TypeError("lightgbm.cv returned no fold models")
         # Log-odds summed block by block (LightGBM's first tree holds the starting
         # average), so every checkpoint costs one block of trees, not all before it.
+        # A fold model stops short of OOF_ROUNDS when no leaf can be split any more (few
+        # rows, one usable column): its blocks end where its trees do, and the rounds
+        # returned are never more than the most any fold built.
+        built = [booster.current_iteration() for booster in boosters.boosters]
         z, best_z = np.zeros(len(y)), np.zeros(len(y))
-        best_auc, rounds = -1.0, OOF_STEP
-        for end in range(OOF_STEP, OOF_ROUNDS + 1, OOF_STEP):
-            for (_, check), booster in zip(folds, boosters.boosters, strict=True):
-                z[check] += booster.predict(
-                    X[check], start_iteration=end - OOF_STEP, num_iteration=OOF_STEP, raw_score=True
-                )
+        best_auc, rounds = -1.0, 1
+        for start in range(0, max(built), OOF_STEP):
+            end = min(start + OOF_STEP, max(built))
+            for (_, check), booster, trees in zip(folds, boosters.boosters, built, strict=True):
+                if start < trees:
+                    z[check] += booster.predict(
+                        X[check],
+                        start_iteration=start,
+                        num_iteration=min(end, trees) - start,
+                        raw_score=True,
+                    )
             auc = float(roc_auc_score(y, z))
             if auc > best_auc:
                 best_auc, rounds, best_z = auc, end, z.copy()
