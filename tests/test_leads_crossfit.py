@@ -122,7 +122,7 @@ def test_a_fold_with_one_outcome_gets_its_rate_not_an_error():
     folds = [(np.arange(10, 40), np.arange(10)), (np.arange(20), np.arange(20, 40))]
     from smbml_connect.analytics.shared.learners import Logistic
 
-    chances, _ = Logistic(encoder.plans_).out_of_fold(X, y, folds)
+    chances, _, _ = Logistic(encoder.plans_).out_of_fold(X, y, folds)
     assert np.allclose(chances[:10], 0.0)  # its fitting rows were all "no"
     assert chances[20:].max() < 0.5
 
@@ -198,3 +198,45 @@ def test_cross_validated_trees_that_stop_early_are_scored_on_the_trees_they_buil
     tiny = [(np.setdiff1d(rows[:40], c), c) for c in np.array_split(rows[:40], 5)]
     _, rounds = model.out_of_fold(X[:40], y[:40], tiny)
     assert rounds == 1
+
+
+def _weak_signal_with_random_blanks(n: int, seed: int, columns: int = 4) -> pd.DataFrame:
+    """Like the alcohol abuse table: a weak signal in a few of many columns, 10% of every
+    number's cells blank at random (a blank says nothing about the outcome)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, columns))
+    z = -1.8 + 0.25 * X[:, 0] + 0.2 * X[:, 1]
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(columns)])
+    frame = frame.mask(rng.uniform(size=frame.shape) < 0.1)
+    frame["yes"] = rng.uniform(size=n) < 1 / (1 + np.exp(-z))
+    return frame
+
+
+def test_blanks_get_their_own_columns_only_where_they_tell_something():
+    # Blanks at random: 0/1 "was blank" columns are noise the penalty must shrink
+    # (alcohol abuse, 26 columns, 5-fold AUC 0.586 with them, 0.589 without). Blanks that
+    # mark the likelier outcome (no phone given) keep them.
+    from smbml_connect.analytics.shared.learners import Logistic
+
+    frame = _weak_signal_with_random_blanks(3000, 9, columns=20)
+    y = frame.pop("yes").to_numpy().astype(int)
+    encoder = TabularEncoder().fit(frame)
+    folds = group_folds(np.arange(len(y)), np.random.default_rng(0))
+    _, _, flags = Logistic(encoder.plans_).out_of_fold(encoder.transform(frame), y, folds)
+    assert not flags
+    telling = frame.copy()
+    telling.loc[y == 1, "x5"] = np.nan  # every yes left x5 blank
+    X = encoder.transform(telling)
+    _, _, flags = Logistic(encoder.plans_).out_of_fold(X, y, folds)
+    assert flags
+    # The choice travels with the kept model (alone or in a blend), and saves.
+    from smbml_connect.analytics.leads.selection import Choice
+
+    for weight in (1.0, 0.5):
+        choice = Choice(weight, 0.1, [(4, 20)], np.zeros(len(y)), {}, missing_flags=False)
+        model = choice.learner(encoder.plans_, 0).fit(encoder.transform(frame), y)
+        lines = model if isinstance(model, Logistic) else model.lines_
+        assert not lines.missing_flags and not any(s.get("flag") for s in lines.columns_)
+        again = learner_from_dict(json.loads(json.dumps(model.to_dict())), encoder.plans_)
+        assert np.allclose(again.raw(X), model.raw(X))
+        assert isinstance(again, Logistic | Blend) and not again.missing_flags

@@ -60,12 +60,15 @@ class Choice:
     shapes: list[tuple[int, int]]
     chances: np.ndarray
     auc: dict[float, float] = field(default_factory=dict)
+    missing_flags: bool = True
 
     def learner(self, plans: list[ColumnPlan], random_state: int) -> Learner:
         """The chosen candidate, not yet fitted, with the settings cross-validation found."""
         if self.weight == 1.0:
-            return Logistic(plans, random_state, self.inverse_l2)
-        return Blend(plans, random_state, self.weight, self.inverse_l2, self.shapes)
+            return Logistic(plans, random_state, self.inverse_l2, self.missing_flags)
+        return Blend(
+            plans, random_state, self.weight, self.inverse_l2, self.shapes, self.missing_flags
+        )
 
     def why(self, rows: int) -> str:
         best = f"{_name(self.weight)}: the highest AUC in {FOLDS}-fold cross-validation"
@@ -119,7 +122,7 @@ def choose_learner(
     # the GIL); the numbers are the same as one after the other.
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(trees, TREE_SHAPES[0]) if with_trees else None
-        lines, inverse_l2 = Logistic(plans, random_state).out_of_fold(X, y, folds)
+        lines, inverse_l2, flags = Logistic(plans, random_state).out_of_fold(X, y, folds)
         second = trees(TREE_SHAPES[1]) if first is not None else None
         tried = [first.result(), second] if first is not None and second is not None else []
     candidates = {1.0: lines}
@@ -132,7 +135,7 @@ def choose_learner(
     best = max(auc, key=auc.__getitem__)  # the first of equals: the simplest
     if auc[best] < auc[1.0] + TREES_MARGIN:
         best = 1.0
-    return Choice(best, inverse_l2, shapes, candidates[best], auc)
+    return Choice(best, inverse_l2, shapes, candidates[best], auc, flags)
 
 
 def refit_out_of_fold(
