@@ -30,6 +30,7 @@ __all__ = [
     "Logistic",
     "apply_calibrator",
     "blend_chances",
+    "fit_beta_calibrator",
     "fit_calibrator",
     "learner_from_dict",
 ]
@@ -64,6 +65,7 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     learner had told apart. On real tables of 600 to 1,300 rows it cost AUC and raised the
     calibration error (titanic, 5-fold: AUC 0.837 and ECE 0.034 with it, 0.842 and 0.027
     with Platt), so it waits for thousands of rows and hundreds of the rarer outcome.
+    Tables that are cross-fitted use `fit_beta_calibrator` instead.
     """
     minority = min(int(y.sum()), int(len(y) - y.sum()))
     if len(y) >= ISOTONIC_MIN_ROWS and minority >= ISOTONIC_MIN_MINORITY:
@@ -73,6 +75,30 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray) -> dict[str, Any]:
             "x": iso.X_thresholds_.tolist(),
             "y": iso.y_thresholds_.tolist(),
         }
+    return _platt(raw, y)
+
+
+def fit_beta_calibrator(raw: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """Beta calibration (Kull et al. 2017): log-odds a*log(p) - b*log(1-p) + c, a, b >= 0.
+
+    For the cross-fitted chances of small tables, where one out-of-fold prediction per
+    labelled row is all there is. It keeps every distinction the learner made (strictly
+    increasing), as Platt scaling does, but with one more degree of freedom it can bend
+    differently at the two ends, which a blend of trees and a line often needs. Platt
+    scaling is the case a = b, and is used when the free fit is not increasing.
+    Isotonic steps, used before on tables over 5,000 rows, tied 20-60 groups of rows per
+    fold (alcohol abuse, 5-fold: AUC 0.5753 isotonic, 0.5801 beta; flchain 0.8390, 0.8411).
+    """
+    p = np.clip(raw, _EPS, 1 - _EPS)
+    both = np.column_stack([np.log(p), -np.log(1 - p)])
+    beta = LogisticRegression(C=1e4).fit(both, y)
+    a, b = (float(v) for v in beta.coef_[0])
+    if a > 0 and b > 0:
+        return {"kind": "beta", "a": a, "b": b, "c": float(beta.intercept_[0])}
+    return _platt(raw, y)
+
+
+def _platt(raw: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     platt = LogisticRegression(C=1e4).fit(_logit(raw).reshape(-1, 1), y)
     return {"kind": "platt", "a": float(platt.coef_[0, 0]), "b": float(platt.intercept_[0])}
 
@@ -80,7 +106,11 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray) -> dict[str, Any]:
 def apply_calibrator(spec: dict[str, Any], raw: np.ndarray) -> np.ndarray:
     if spec["kind"] == "isotonic":
         return np.interp(raw, np.asarray(spec["x"]), np.asarray(spec["y"]))
-    z = spec["a"] * _logit(raw) + spec["b"]
+    if spec["kind"] == "beta":
+        p = np.clip(raw, _EPS, 1 - _EPS)
+        z = spec["a"] * np.log(p) - spec["b"] * np.log(1 - p) + spec["c"]
+    else:
+        z = spec["a"] * _logit(raw) + spec["b"]
     return 1.0 / (1.0 + np.exp(-z))
 
 
