@@ -22,7 +22,8 @@ How a model is chosen and checked:
   the highest out-of-fold AUC kept. On real tables of that size neither learner wins
   everywhere and a blend often beats both (benchmarks/leads.py, public tables). The
   same out-of-fold chances fit the calibrator (cross-fitting), so the whole calibration
-  set is used instead of a 20% slice.
+  set is used instead of a 20% slice; it is beta calibration, strictly increasing, so
+  no two leads the learner told apart share a chance (`learners.fit_beta_calibrator`).
 - Calibration is fitted on rows the learner did not train on: an inner held-out slice
   (or, below `CROSS_FIT_ROWS`, the out-of-fold chances) for the held-out estimate,
   out-of-fold predictions for the final model.
@@ -53,6 +54,7 @@ from smbml_connect.analytics.shared.learners import (
     Learner,
     Logistic,
     apply_calibrator,
+    fit_beta_calibrator,
     fit_calibrator,
     learner_from_dict,
 )
@@ -270,7 +272,7 @@ class LeadScorer:
         minority = min(int(y.sum()), int(len(y) - y.sum()))
         with_trees = len(y) >= CV_LGBM_MIN_ROWS and minority >= CV_LGBM_MIN_MINORITY
         choice = choose_learner(plans, X, y, group_folds(groups, rng), with_trees, seed)
-        self.calibration_ = fit_calibrator(choice.chances, y)
+        self.calibration_ = fit_beta_calibrator(choice.chances, y)
         # The kept model and the card's estimate share nothing, so the kept model (its
         # fit and TreeSHAP tables) is built in a second thread meanwhile: LightGBM runs
         # without the GIL (resume callback table, one thread each, fit and then build
@@ -280,7 +282,7 @@ class LeadScorer:
             train_folds = group_folds(groups[train], rng)
             oof = refit_out_of_fold(choice, plans, X[train], y[train], train_folds, seed)
             first = choice.learner(plans, seed).fit(X[train], y[train])
-            p_test = apply_calibrator(fit_calibrator(oof, y[train]), first.raw(X[test]))
+            p_test = apply_calibrator(fit_beta_calibrator(oof, y[train]), first.raw(X[test]))
             self.learner_ = kept.result()
         why = choice.why(len(y))
         if not with_trees:

@@ -30,6 +30,7 @@ __all__ = [
     "Logistic",
     "apply_calibrator",
     "blend_chances",
+    "fit_beta_calibrator",
     "fit_calibrator",
     "learner_from_dict",
 ]
@@ -64,6 +65,7 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     learner had told apart. On real tables of 600 to 1,300 rows it cost AUC and raised the
     calibration error (titanic, 5-fold: AUC 0.837 and ECE 0.034 with it, 0.842 and 0.027
     with Platt), so it waits for thousands of rows and hundreds of the rarer outcome.
+    Tables that are cross-fitted use `fit_beta_calibrator` instead.
     """
     minority = min(int(y.sum()), int(len(y) - y.sum()))
     if len(y) >= ISOTONIC_MIN_ROWS and minority >= ISOTONIC_MIN_MINORITY:
@@ -73,6 +75,30 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray) -> dict[str, Any]:
             "x": iso.X_thresholds_.tolist(),
             "y": iso.y_thresholds_.tolist(),
         }
+    return _platt(raw, y)
+
+
+def fit_beta_calibrator(raw: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """Beta calibration (Kull et al. 2017): log-odds a*log(p) - b*log(1-p) + c, a, b >= 0.
+
+    For the cross-fitted chances of small tables, where one out-of-fold prediction per
+    labelled row is all there is. It keeps every distinction the learner made (strictly
+    increasing), as Platt scaling does, but with one more degree of freedom it can bend
+    differently at the two ends, which a blend of trees and a line often needs. Platt
+    scaling is the case a = b, and is used when the free fit is not increasing.
+    Isotonic steps, used before on tables over 5,000 rows, tied 20-60 groups of rows per
+    fold (alcohol abuse, 5-fold: AUC 0.5753 isotonic, 0.5801 beta; flchain 0.8390, 0.8411).
+    """
+    p = np.clip(raw, _EPS, 1 - _EPS)
+    both = np.column_stack([np.log(p), -np.log(1 - p)])
+    beta = LogisticRegression(C=1e4).fit(both, y)
+    a, b = (float(v) for v in beta.coef_[0])
+    if a > 0 and b > 0:
+        return {"kind": "beta", "a": a, "b": b, "c": float(beta.intercept_[0])}
+    return _platt(raw, y)
+
+
+def _platt(raw: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     platt = LogisticRegression(C=1e4).fit(_logit(raw).reshape(-1, 1), y)
     return {"kind": "platt", "a": float(platt.coef_[0, 0]), "b": float(platt.intercept_[0])}
 
@@ -80,7 +106,11 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray) -> dict[str, Any]:
 def apply_calibrator(spec: dict[str, Any], raw: np.ndarray) -> np.ndarray:
     if spec["kind"] == "isotonic":
         return np.interp(raw, np.asarray(spec["x"]), np.asarray(spec["y"]))
-    z = spec["a"] * _logit(raw) + spec["b"]
+    if spec["kind"] == "beta":
+        p = np.clip(raw, _EPS, 1 - _EPS)
+        z = spec["a"] * np.log(p) - spec["b"] * np.log(1 - p) + spec["c"]
+    else:
+        z = spec["a"] * _logit(raw) + spec["b"]
     return 1.0 / (1.0 + np.exp(-z))
 
 
@@ -222,13 +252,22 @@ class GradientBoosting:
             raise TypeError("lightgbm.cv returned no fold models")
         # Log-odds summed block by block (LightGBM's first tree holds the starting
         # average), so every checkpoint costs one block of trees, not all before it.
+        # A fold model stops short of OOF_ROUNDS when no leaf can be split any more (few
+        # rows, one usable column): its blocks end where its trees do, and the rounds
+        # returned are never more than the most any fold built.
+        built = [booster.current_iteration() for booster in boosters.boosters]
         z, best_z = np.zeros(len(y)), np.zeros(len(y))
-        best_auc, rounds = -1.0, OOF_STEP
-        for end in range(OOF_STEP, OOF_ROUNDS + 1, OOF_STEP):
-            for (_, check), booster in zip(folds, boosters.boosters, strict=True):
-                z[check] += booster.predict(
-                    X[check], start_iteration=end - OOF_STEP, num_iteration=OOF_STEP, raw_score=True
-                )
+        best_auc, rounds = -1.0, 1
+        for start in range(0, max(built), OOF_STEP):
+            end = min(start + OOF_STEP, max(built))
+            for (_, check), booster, trees in zip(folds, boosters.boosters, built, strict=True):
+                if start < trees:
+                    z[check] += booster.predict(
+                        X[check],
+                        start_iteration=start,
+                        num_iteration=min(end, trees) - start,
+                        raw_score=True,
+                    )
             auc = float(roc_auc_score(y, z))
             if auc > best_auc:
                 best_auc, rounds, best_z = auc, end, z.copy()
@@ -345,11 +384,16 @@ class Logistic:
     name = "logistic"
 
     def __init__(
-        self, plans: list[ColumnPlan], random_state: int = 0, inverse_l2: float | None = None
+        self,
+        plans: list[ColumnPlan],
+        random_state: int = 0,
+        inverse_l2: float | None = None,
+        missing_flags: bool = True,
     ) -> None:
         self.plans = plans
         self.random_state = random_state
         self.inverse_l2 = inverse_l2  # sklearn's C; None: chosen by an inner cross-validation
+        self.missing_flags = missing_flags  # a 0/1 column per number with blanks (see out_of_fold)
 
     def _learn_design(self, X: np.ndarray) -> None:
         self.columns_: list[dict[str, Any]] = []
@@ -366,7 +410,7 @@ class Logistic:
                 "median": float(np.median(present)),
                 "low": float(present.min()),
                 "high": float(present.max()),
-                "flag": bool(np.isnan(x).any()),
+                "flag": bool(self.missing_flags and np.isnan(x).any()),
             }
             # Centre and spread of each shape the number enters as, over the values present.
             for shape, t in (("", present), ("log_", np.log1p(present) if log else None)):
@@ -430,21 +474,31 @@ class Logistic:
 
     def out_of_fold(
         self, X: np.ndarray, y: np.ndarray, folds: Sequence[tuple[np.ndarray, np.ndarray]]
-    ) -> tuple[np.ndarray, float]:
-        """Each row's chance from the fold model that did not see it, and the penalty:
-        the one of `INVERSE_L2` with the lowest out-of-fold log loss over all folds."""
-        tried = np.zeros((len(INVERSE_L2), len(y)))
+    ) -> tuple[np.ndarray, float, bool]:
+        """Each row's chance from the fold model that did not see it, the penalty and
+        whether blanks get their own 0/1 columns: of `INVERSE_L2`, with and without them,
+        the pair with the lowest out-of-fold log loss over all folds.
+
+        A blank can tell something (no phone given) or nothing (a cell lost at random);
+        only the data can say which. Where blanks fall at random the flags are noise the
+        penalty must also shrink: on the alcohol abuse table (26 columns, 10% of cells
+        blank at random) they cost 0.003 AUC (5-fold, 0.586 with, 0.589 without).
+        """
+        numbers = [j for j, plan in enumerate(self.plans) if plan.kind != "category"]
+        flags = (True, False) if np.isnan(X[:, numbers]).any() else (True,)
+        settings = [(c, f) for f in flags for c in INVERSE_L2]
+        tried = np.zeros((len(settings), len(y)))
         for fit_rows, check in folds:
             if len(np.unique(y[fit_rows])) < 2:  # a few leads seen many times: one outcome
                 tried[:, check] = y[fit_rows].mean()
                 continue
-            for i, c in enumerate(INVERSE_L2):
-                part = Logistic(self.plans, self.random_state, c).fit(X[fit_rows], y[fit_rows])
+            for i, (c, f) in enumerate(settings):
+                part = Logistic(self.plans, self.random_state, c, f).fit(X[fit_rows], y[fit_rows])
                 tried[i, check] = part.raw(X[check])
         p = np.clip(tried, _EPS, 1 - _EPS)
         loss = -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean(axis=1)
-        best = int(np.argmin(loss))
-        return tried[best], INVERSE_L2[best]
+        best = int(np.argmin(loss))  # the first of equals: flags kept, the stronger penalty
+        return tried[best], *settings[best]
 
     def explain(self, X: np.ndarray) -> None:
         """Nothing to learn: a linear model's contributions are exact."""
@@ -472,6 +526,8 @@ class Logistic:
     def to_dict(self) -> dict[str, Any]:
         check_fitted(self, "coef_", "logistic learner")
         chosen = {} if self.inverse_l2 is None else {"inverse_l2": self.inverse_l2}
+        if not self.missing_flags:  # only then: other saved models keep their exact text
+            chosen["missing_flags"] = False
         return {
             "learner": self.name,
             "random_state": self.random_state,
@@ -485,7 +541,9 @@ class Logistic:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], plans: list[ColumnPlan]) -> Logistic:
-        model = cls(plans, data["random_state"], data.get("inverse_l2"))
+        model = cls(
+            plans, data["random_state"], data.get("inverse_l2"), data.get("missing_flags", True)
+        )
         model.columns_ = data["columns"]
         model.coef_ = data["coef"]
         model.intercept_ = data["intercept"]
@@ -526,12 +584,14 @@ class Blend:
         weight: float = 0.5,
         inverse_l2: float | None = None,
         shapes: Sequence[tuple[int | None, int]] = ((None, 200),),
+        missing_flags: bool = True,
     ) -> None:
         self.plans = plans
         self.random_state = random_state
         self.weight = weight
         self.inverse_l2 = inverse_l2
         self.shapes = tuple(shapes)
+        self.missing_flags = missing_flags  # the logistic regression's (see Logistic)
 
     def fit(
         self,
@@ -540,7 +600,7 @@ class Blend:
         valid: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> Blend:
         self.lines_ = (
-            Logistic(self.plans, self.random_state, self.inverse_l2).fit(X, y)
+            Logistic(self.plans, self.random_state, self.inverse_l2, self.missing_flags).fit(X, y)
             if self.weight > 0
             else None
         )
@@ -591,6 +651,7 @@ class Blend:
             data["weight"],
             lines.inverse_l2 if lines is not None else None,
             [(t.leaves, t.rounds_) for t in trees],
+            lines.missing_flags if lines is not None else True,
         )
         model.lines_, model.trees_ = lines, trees
         return model
