@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,52 @@ def test_a_backtest_shorter_than_the_horizon_never_leaves_the_combination():
     # Asked for 2 months, the same backtests cover the horizon and may switch.
     switched = [engine.fit_regular(_monthly(seed), 2).model for seed in range(30)]
     assert any(name not in engine.PLAIN for name in switched), switched
+
+
+def _backtested(newest: dict[str, float], older: dict[str, float]) -> engine.Fitted:
+    """A series whose backtest errors are constant per cut-off: `newest` at the newest of
+    three cut-offs, `older` at the two before it."""
+    y = np.tile([1.0, 2.0], 30)  # every change from season to season is 1
+    backtests = {
+        name: (np.concatenate([np.full(4, newest[name]), np.full(8, older[name])]), np.zeros(12))
+        for name in newest
+    }
+    scores = {name: float(np.abs(errors).mean()) for name, (errors, _) in backtests.items()}
+    fit = SimpleNamespace(origins=[50, 48, 46], switchable=True, scores=scores,
+                          backtests=backtests, y=y, season_length=12)  # fmt: skip
+    return cast(engine.Fitted, fit)
+
+
+def test_a_panel_keeps_its_combination_when_switching_lost_on_the_newest_cut_off():
+    # Drift led by half on the older cut-offs and then did twice as badly as the combination.
+    lucky = _backtested({"ets+theta": 1.0, "drift": 2.0}, {"ets+theta": 2.0, "drift": 1.0})
+    assert not engine._switching_helps([lucky] * 5, "ets+theta")
+    # Where the lead held on the newest cut-off too, switching helps and is kept.
+    steady = _backtested({"ets+theta": 2.0, "drift": 1.0}, {"ets+theta": 2.0, "drift": 1.0})
+    assert engine._switching_helps([steady] * 5, "ets+theta")
+    assert engine._switching_helps([lucky, steady, steady], "ets+theta")
+    # A series without a clear leader on its older cut-offs has no say.
+    close = _backtested({"ets+theta": 1.0, "drift": 3.0}, {"ets+theta": 1.0, "drift": 0.9})
+    assert not engine._switching_helps([close] * 5, "ets+theta")
+
+
+def _white_noise_panel(seed: int, count: int = 30, n: int = 48) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2020-01-01", periods=n, freq="MS")
+    return pd.concat(
+        [pd.DataFrame({"unique_id": f"s{k}", "ds": dates, "y": 200 + rng.normal(0, 20, n)})
+         for k in range(count)],
+        ignore_index=True,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_no_series_of_noise_leaves_the_panel_combination_on_a_lucky_backtest(seed: int):
+    # Around a flat level no model is truly better than the combination: a series whose
+    # backtests say otherwise was lucky (before the newest-cut-off test, seed 1 sent one
+    # series to the seasonal naive).
+    results, _ = engine.forecast_panel_results(_white_noise_panel(seed), 6)
+    assert {r.model for r in results.values()} <= set(engine.PLAIN)
 
 
 def test_typed_columns_regularise_as_the_cell_by_cell_reading_does() -> None:

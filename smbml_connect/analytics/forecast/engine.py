@@ -304,12 +304,46 @@ def _panel_combination(fits: Sequence[Fitted]) -> str | None:
     return best if ratios[best] < 1 - PANEL_MARGIN else incumbent
 
 
-def _rechoose(fit: Fitted, horizon: int, plain: str) -> Fitted:
-    """The same series chosen again with the panel's plain combination as its default."""
+def _switching_helps(fits: Sequence[Fitted], plain: str | None) -> bool:
+    """Whether leaving the combination for a clearly better candidate (`_choose`) helps
+    this panel's series on data the choice did not see: each series chooses on its older
+    cut-offs only, and the choice is scored against the combination on its newest.
+
+    The switch is otherwise judged on the very backtests it is made on, so a lucky model
+    looks clearly better. Judged this way, on every series of each group, the panel kept
+    its combination on M3 monthly, quarterly and other and tourism quarterly, and kept
+    switching on M3 and tourism yearly. Held-out MASE mean / median / sMAPE: M3 monthly
+    (1428 series) 0.847 / 0.709 / 13.78 -> 0.828 / 0.699 / 13.52, M3 quarterly (756)
+    1.061 / 0.769 / 9.00 -> 1.060 / 0.761 / 8.93, tourism quarterly (427) 1.503 / 1.204 /
+    14.25 -> 1.499 / 1.204 / 14.26, M3 other (174) 1.767 / 1.471 / 4.32 -> 1.776 / 1.441 /
+    4.30; the switches it stopped had cost M3 monthly 0.020 (64 series on the seasonal
+    naive, 67 on drift, 59 on ETS).
+    """
+    change = 0.0
+    for fit in fits:
+        count = len(fit.origins)
+        if not fit.switchable or count < 2:
+            continue
+        names = [k for k in fit.scores if "lightgbm" not in k and np.isfinite(fit.scores[k])]
+        by_origin = {k: np.abs(fit.backtests[k][0]).reshape(count, -1).mean(axis=1) for k in names}
+        older = {k: float(v[1:].mean()) for k, v in by_origin.items()}  # origins: newest first
+        default = _default(older, plain)
+        if default is None:
+            continue
+        chosen = _choose(older, plain)
+        if chosen != default:
+            newest = by_origin[chosen][0] - by_origin[default][0]
+            change += float(newest) / _scale(fit.y, fit.season_length)
+    return change < 0
+
+
+def _rechoose(fit: Fitted, horizon: int, plain: str, switch: bool = True) -> Fitted:
+    """The same series chosen again with the panel's plain combination as its default
+    (and kept to it when `switch` is False)."""
     scores = {k: v for k, v in fit.scores.items() if "lightgbm" not in k}
     if not scores:
         return fit
-    name = _choose(scores, plain, fit.switchable)
+    name = _choose(scores, plain, fit.switchable and switch)
     if name == fit.model:
         return fit
     prediction = _predict(name, fit.candidates, fit.y, fit.season_length, horizon, fit.members)
@@ -590,7 +624,8 @@ def forecast_panel_results(
         fits = {uid: _without_boosting(fit, horizon) for uid, fit in fits.items()}
     plain = None if boosting else _panel_combination(list(fits.values()))
     if plain is not None:
-        fits = {uid: _rechoose(fit, horizon, plain) for uid, fit in fits.items()}
+        switch = _switching_helps(list(fits.values()), plain)
+        fits = {uid: _rechoose(fit, horizon, plain, switch) for uid, fit in fits.items()}
     fits = {uid: _calibrated(fit, horizon) for uid, fit in fits.items()}
     prior = pooled_widths(list(fits.values()), levels, horizon)
     return {uid: _intervals(fit, horizon, levels, prior) for uid, fit in fits.items()}, skipped
