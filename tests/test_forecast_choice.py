@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,66 @@ def test_a_backtest_shorter_than_the_horizon_never_leaves_the_combination():
     # Asked for 2 months, the same backtests cover the horizon and may switch.
     switched = [engine.fit_regular(_monthly(seed), 2).model for seed in range(30)]
     assert any(name not in engine.PLAIN for name in switched), switched
+
+
+def _backtested(newest: dict[str, float], older: dict[str, float]) -> engine.Fitted:
+    """A series whose backtest errors are constant per cut-off: `newest` at the newest of
+    three cut-offs, `older` at the two before it."""
+    y = np.tile([1.0, 2.0], 30)  # every change from season to season is 1
+    backtests = {
+        name: (np.concatenate([np.full(4, newest[name]), np.full(8, older[name])]), np.zeros(12))
+        for name in newest
+    }
+    scores = {name: float(np.abs(errors).mean()) for name, (errors, _) in backtests.items()}
+    fit = SimpleNamespace(origins=[50, 48, 46], switchable=True, scores=scores,
+                          backtests=backtests, y=y, season_length=12)  # fmt: skip
+    return cast(engine.Fitted, fit)
+
+
+def test_a_panel_keeps_its_combination_when_switching_lost_on_the_newest_cut_off():
+    # Drift led by half on the older cut-offs and then did about twice as badly as the
+    # combination, on every series.
+    lucky = [_backtested({"ets+theta": 1.0, "drift": d}, {"ets+theta": 2.0, "drift": 1.0})
+             for d in (1.8, 2.0, 2.2, 1.9, 2.1)]  # fmt: skip
+    assert not engine._switching_helps(lucky, "ets+theta")
+    # Where the lead held on the newest cut-off too, switching helps and is kept.
+    steady = [_backtested({"ets+theta": 2.0, "drift": d}, {"ets+theta": 2.0, "drift": 1.0})
+              for d in (0.9, 1.0, 1.1, 1.2, 0.8)]  # fmt: skip
+    assert engine._switching_helps(steady, "ets+theta")
+    assert engine._switching_helps(lucky[:1] + steady, "ets+theta")
+    # A series without a clear leader on its older cut-offs has no say, and with no
+    # evidence the series keep their own choice.
+    close = _backtested({"ets+theta": 1.0, "drift": 3.0}, {"ets+theta": 1.0, "drift": 0.9})
+    assert engine._switching_helps([close] * 5, "ets+theta")
+
+
+def test_a_small_panel_keeps_switching_unless_it_clearly_lost():
+    """A loss on the newest cut-off that is within noise is no reason to overrule the
+    series: with the plain sign of the sum, 40-series panels followed noise (40 M3 yearly
+    series: sMAPE 15.67 -> 18.42)."""
+    mixed = [_backtested({"ets+theta": 1.0, "drift": d}, {"ets+theta": 2.0, "drift": 1.0})
+             for d in (1.5, 0.6, 1.4, 0.7, 1.3)]  # fmt: skip
+    assert engine._switching_helps(mixed, "ets+theta")  # lost by 0.1 on average, t 0.5
+    assert not engine._switching_helps(mixed * 20, "ets+theta")  # the same loss, 100 series
+
+
+def _white_noise_panel(seed: int, count: int = 30, n: int = 48) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2020-01-01", periods=n, freq="MS")
+    return pd.concat(
+        [pd.DataFrame({"unique_id": f"s{k}", "ds": dates, "y": 200 + rng.normal(0, 20, n)})
+         for k in range(count)],
+        ignore_index=True,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("helps", [True, False])
+def test_a_panel_whose_switching_lost_keeps_every_series_on_its_combination(monkeypatch, helps):
+    # On this panel of noise one series leads its backtests by luck (the seasonal naive).
+    monkeypatch.setattr(engine, "_switching_helps", lambda fits, plain: helps)
+    results, _ = engine.forecast_panel_results(_white_noise_panel(1), 6)
+    left = [uid for uid, r in results.items() if r.model not in engine.PLAIN]
+    assert len(left) == (1 if helps else 0), left
 
 
 def test_typed_columns_regularise_as_the_cell_by_cell_reading_does() -> None:
