@@ -41,8 +41,9 @@ from smbml_connect.analytics.forecast.timeseries import (
     RegularSeries,
     damp_outliers,
     regularise,
+    regularise_panel,
 )
-from smbml_connect.errors import DataValidationError, NotEnoughDataError
+from smbml_connect.errors import DataValidationError
 
 __all__ = [
     "MODEL_WORDS",
@@ -569,15 +570,7 @@ def forecast_panel_results(
         raise DataValidationError(
             f"the panel needs columns unique_id, ds, y; missing {', '.join(sorted(missing))}"
         )
-    regular: dict[str, RegularSeries] = {}
-    skipped: dict[str, str] = {}
-    numbered = frame.reset_index(drop=True)
-    for uid, group in numbered.groupby("unique_id", sort=True):
-        try:  # rows are named by their place in the whole frame, counting from 1
-            regular[str(uid)] = regularise(group["ds"], group["y"], gaps=gaps,
-                                           row_numbers=group.index + 1)  # fmt: skip
-        except (NotEnoughDataError, DataValidationError) as error:
-            skipped[str(uid)] = str(error)
+    regular, skipped = regularise_panel(frame, gaps)
     extras: dict[str, dict[str, Candidate]] = {}
     if boosted or (boosted is None and len(regular) >= GBM_MIN_SERIES):
         extras = boosted_candidates(regular, horizon, random_state=random_state)
