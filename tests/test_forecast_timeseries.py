@@ -13,6 +13,13 @@ import pandas as pd
 import pytest
 
 from smbml_connect.analytics.forecast import timeseries
+from smbml_connect.analytics.forecast.engine import (
+    _predict,
+    forecast_panel,
+    forecast_panel_results,
+)
+from smbml_connect.analytics.forecast.intervals import pooled_width, pooled_width_per_level
+from smbml_connect.analytics.forecast.models import Prediction
 from smbml_connect.analytics.forecast.timeseries import (
     RegularSeries,
     _centred_median,
@@ -137,6 +144,24 @@ def test_a_panel_is_read_as_series_by_series(monkeypatch):
             assert all(_same(regular[uid], expected[uid]) for uid in expected)
 
 
+def test_a_panel_frame_is_its_series_frames_one_after_another():
+    """forecast_panel builds whole columns; the per-series frames are the general path."""
+    frame = _panel()
+    out = forecast_panel(frame, 5, levels=(50, 80, 95))
+    results, skipped = forecast_panel_results(frame, 5, levels=(50, 80, 95))
+    parts = []
+    for uid, result in results.items():
+        part = result.frame.copy()
+        part.insert(0, "unique_id", uid)
+        part["season_length"] = result.season_length
+        part["note"] = "; ".join(result.notes)
+        parts.append(part)
+    expected = pd.concat(parts, ignore_index=True)
+    assert expected["note"].str.len().gt(0).any() and expected["ds"].nunique() > 20
+    pd.testing.assert_frame_equal(out, expected, check_exact=True)
+    assert out.attrs["skipped"] == skipped
+
+
 def test_medians_are_pandas_rolling_and_group_medians():
     rng = np.random.default_rng(0)
     for _ in range(400):
@@ -164,3 +189,30 @@ def test_weeks_start_on_the_weekday_most_dates_fall_on_the_earliest_on_a_tie():
         weekdays = rng.integers(0, 7, int(rng.integers(1, 12)))
         assert _period_alias("W", weekdays) == "W-" + names[pd.Series(weekdays).mode().iloc[0]]
     assert regularise(COMPLETE["weeks on Saturdays"], np.ones(60)).periods.freqstr == "W-FRI"
+
+
+def test_a_combination_is_its_members_mean_to_the_bit():
+    rng = np.random.default_rng(4)
+    members = {
+        name: Prediction(rng.normal(0, 10.0**k, 9), rng.gamma(2.0, 10.0**k, 9))
+        for k, name in enumerate(("a", "b", "c"))
+    }
+    bases = {name: (lambda y, m, h, p=p: p) for name, p in members.items()}
+    for name in ("a+b", "a+b+c", "c+a+b"):
+        parts = [members[part] for part in name.split("+")]
+        got = _predict(name, bases, np.ones(12), 1, 9)
+        assert np.array_equal(got.mean, np.mean([p.mean for p in parts], axis=0))
+        assert np.array_equal(got.sd, np.mean([p.sd for p in parts], axis=0))
+
+
+def test_pooled_widths_for_several_levels_are_each_level_alone():
+    rng = np.random.default_rng(6)
+    errors = [(rng.standard_t(4, 12) * (1 + i), np.tile(np.arange(4), 3)) for i in range(8)]
+    weights = [rng.uniform(0.2, 1.0, 12) for _ in errors]
+    together = pooled_width_per_level(errors, [50, 80, 95], 6, weights)
+    assert together is not None
+    for level in (50, 80, 95):
+        alone = pooled_width(errors, level, 6, weights)
+        assert alone is not None and together[level].center == alone.center
+        assert np.array_equal(together[level].by_step, alone.by_step)
+    assert together[50].by_step[0] < together[95].by_step[0]
