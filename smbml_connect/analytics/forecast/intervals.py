@@ -23,9 +23,11 @@ __all__ = [
     "PooledWidth",
     "calibration_origins",
     "pooled_width",
+    "pooled_width_per_level",
     "recency",
     "step_bucket",
     "weighted_quantile",
+    "weighted_quantiles",
     "width",
 ]
 
@@ -93,17 +95,26 @@ def recency(ages: np.ndarray | None, horizon: int, season_length: int) -> np.nda
     return np.power(0.5, np.asarray(ages, dtype=float) / max(horizon, season_length, 1))
 
 
-def weighted_quantile(
-    errors: Sequence[np.ndarray], level: int, weights: Sequence[np.ndarray] | None = None
-) -> float:
-    """The `level`% quantile of all arrays pooled, each array counting once however long
-    (its values weighted among themselves by `weights`, if given)."""
+def weighted_quantiles(
+    errors: Sequence[np.ndarray], levels: Sequence[int], weights: Sequence[np.ndarray] | None = None
+) -> list[float]:
+    """The `levels`% quantiles of all arrays pooled, each array counting once however long
+    (its values weighted among themselves by `weights`, if given); one sort for all."""
     z = np.concatenate(errors)
     within = weights if weights is not None else [np.ones(len(e)) for e in errors]
     weight = np.concatenate([w / w.sum() for w in within])
     order = np.argsort(z, kind="stable")
     share = np.cumsum(weight[order]) / weight.sum()
-    return float(z[order][min(int(np.searchsorted(share, level / 100)), len(z) - 1)])
+    ordered = z[order]
+    return [float(ordered[min(int(np.searchsorted(share, level / 100)), len(z) - 1)])
+            for level in levels]  # fmt: skip
+
+
+def weighted_quantile(
+    errors: Sequence[np.ndarray], level: int, weights: Sequence[np.ndarray] | None = None
+) -> float:
+    """The `level`% quantile of all arrays pooled (`weighted_quantiles`)."""
+    return weighted_quantiles(errors, [level], weights)[0]
 
 
 @dataclass(frozen=True)
@@ -121,8 +132,13 @@ def _size(z: np.ndarray, center: float, weight: np.ndarray | None = None) -> flo
     quantile of a few errors); weighted, they count as their effective number."""
     w = np.ones(len(z)) if weight is None else weight
     count = float(w.sum() ** 2 / (w**2).sum())
-    mean = float(np.average(z, weights=w))
-    return (count * mean + PRIOR_WEIGHT * center) / (count + PRIOR_WEIGHT)
+    return (count * _average(z, w) + PRIOR_WEIGHT * center) / (count + PRIOR_WEIGHT)
+
+
+def _average(z: np.ndarray, w: np.ndarray) -> float:
+    """`np.average(z, weights=w)` for two float arrays of one length, without its checks
+    (a panel calls it a few times a series)."""
+    return float((z * w).sum() / w.sum())
 
 
 def _weights(z: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
@@ -138,10 +154,21 @@ def pooled_width(
     horizon: int,
     weights: Sequence[np.ndarray | None] | None = None,
 ) -> PooledWidth | None:
+    """The panel's prior for one level (`pooled_width_per_level`)."""
+    pooled = pooled_width_per_level(errors, [level], horizon, weights)
+    return None if pooled is None else pooled[level]
+
+
+def pooled_width_per_level(
+    errors: Sequence[tuple[np.ndarray, np.ndarray]],
+    levels: Sequence[int],
+    horizon: int,
+    weights: Sequence[np.ndarray | None] | None = None,
+) -> dict[int, PooledWidth] | None:
     """From the panel's standardised errors `(errors, steps)` per series: each series'
     errors divided by its own error size, then quantiles over all series (each counting
     once), per bucket of steps ahead (`step_bucket`), each error counting by its
-    `weights` (`recency`) if given.
+    `weights` (`recency`) if given. None when the panel has too few series with errors.
 
     Dividing by each series' size first keeps one panel-wide quantile from being too
     wide for the calm series and too narrow for the wild ones: against the quantile of
@@ -157,22 +184,24 @@ def pooled_width(
             kept.append((np.abs(z[finite]), step[finite], weight))
     if len(kept) < POOL_MIN_SERIES:
         return None
-    center = float(np.median([np.average(z, weights=w) for z, _, w in kept]))
+    center = float(np.median([_average(z, w) for z, _, w in kept]))
     if not center > 0:
         return None
     kept = [(z / _size(z, center, w), step, w) for z, step, w in kept]
-    overall = weighted_quantile([z for z, _, _ in kept], level, [w for _, _, w in kept])
+    overall = weighted_quantiles([z for z, _, _ in kept], levels, [w for _, _, w in kept])
     buckets = step_bucket(np.arange(horizon))
-    by_bucket: dict[int, float] = {}
+    by_bucket: dict[int, list[float]] = {}
     for bucket in np.unique(buckets):
         chosen = [step_bucket(step) == bucket for _, step, _ in kept]
         parts = [(z[c], w[c]) for (z, _, w), c in zip(kept, chosen, strict=True) if c.any()]
         if len(parts) >= POOL_MIN_SERIES:
-            by_bucket[int(bucket)] = weighted_quantile(
-                [z for z, _ in parts], level, [w for _, w in parts]
+            by_bucket[int(bucket)] = weighted_quantiles(
+                [z for z, _ in parts], levels, [w for _, w in parts]
             )
-    by_step = np.array([by_bucket.get(int(bucket), overall) for bucket in buckets])
-    return PooledWidth(center, by_step)
+    return {
+        level: PooledWidth(center, np.array([by_bucket.get(int(b), overall)[k] for b in buckets]))
+        for k, level in enumerate(levels)
+    }
 
 
 def width(
