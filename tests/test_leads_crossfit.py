@@ -15,6 +15,7 @@ from smbml_connect.analytics.leads.selection import group_folds
 from smbml_connect.analytics.shared.learners import Blend, GradientBoosting, learner_from_dict
 from smbml_connect.analytics.shared.metrics import calibration_error
 from smbml_connect.analytics.shared.tabular import TabularEncoder
+from smbml_connect.errors import DataValidationError
 
 
 def _straight_and_stepped(n: int, seed: int) -> pd.DataFrame:
@@ -257,6 +258,23 @@ def test_cross_fitted_calibration_keeps_every_distinction_the_learner_made():
     assert len(np.unique(calibrated)) == len(np.unique(raw))
     assert roc_auc_score(y, calibrated) == pytest.approx(roc_auc_score(y, raw), abs=1e-12)
     assert calibration_error(y, calibrated) < 0.03
+
+
+def test_a_beta_calibrated_scorer_is_saved_so_that_older_versions_refuse_it():
+    """An install from before beta calibration read any calibrator that was not isotonic as
+    Platt's: a model saved as version 2 with a beta calibrator gave chances 0.16 off there,
+    without a word. Version 3 is refused by those installs; others keep version 2."""
+    scorer = LeadScorer().fit(_weak_signal_with_random_blanks(3000, 11), "yes")
+    saved = json.loads(scorer.to_text())
+    assert saved["calibration"]["kind"] == "beta" and saved["version"] == 3
+    rows = _weak_signal_with_random_blanks(200, 12)
+    loaded = LeadScorer.from_text(json.dumps(saved))
+    assert np.array_equal(loaded.predict_proba(rows), scorer.predict_proba(rows))
+    platt = dict(saved, version=2, calibration={"kind": "platt", "a": 1.0, "b": 0.0})
+    assert json.loads(LeadScorer.from_text(json.dumps(platt)).to_text())["version"] == 2
+    unknown = dict(saved, calibration={"kind": "venn_abers"})
+    with pytest.raises(DataValidationError, match="newer version"):
+        LeadScorer.from_text(json.dumps(unknown))
 
 
 def test_the_highest_out_of_fold_auc_wins_without_a_lead_asked_of_the_trees(monkeypatch):

@@ -22,8 +22,9 @@ How a model is chosen and checked:
   the highest out-of-fold AUC kept. On real tables of that size neither learner wins
   everywhere and a blend often beats both (benchmarks/leads.py, public tables). The
   same out-of-fold chances fit the calibrator (cross-fitting), so the whole calibration
-  set is used instead of a 20% slice; it is beta calibration, strictly increasing, so
-  no two leads the learner told apart share a chance (`learners.fit_beta_calibrator`).
+  set is used instead of a 20% slice; it is beta calibration (Platt scaling where beta's
+  fit would not rise), so leads the learner told apart keep apart whenever its
+  out-of-fold chances rank at all (`learners.fit_beta_calibrator`).
 - Calibration is fitted on rows the learner did not train on: an inner held-out slice
   (or, below `CROSS_FIT_ROWS`, the out-of-fold chances) for the held-out estimate,
   out-of-fold predictions for the final model.
@@ -50,6 +51,7 @@ from smbml_connect.analytics.leads.selection import (
 )
 from smbml_connect.analytics.shared.contract import check_fitted
 from smbml_connect.analytics.shared.learners import (
+    CALIBRATOR_KINDS,
     GradientBoosting,
     Learner,
     Logistic,
@@ -709,7 +711,10 @@ class LeadScorer:
         return json.dumps(
             {
                 "format": "smbml-lead-scorer",
-                "version": 2,
+                # 3 only where an older install would misread the model (a beta
+                # calibrator: read as Platt's, its chances were wrong without a word),
+                # so that every other saved model keeps its exact text.
+                "version": 3 if self.calibration_.get("kind") not in ("isotonic", "platt") else 2,
                 "settings": {
                     "random_state": self.random_state,
                     "model": self.model,
@@ -728,8 +733,13 @@ class LeadScorer:
     @classmethod
     def from_text(cls, text: str) -> LeadScorer:
         data = json.loads(text)
-        if data.get("format") != "smbml-lead-scorer" or data.get("version") not in (1, 2):
+        if data.get("format") != "smbml-lead-scorer" or data.get("version") not in (1, 2, 3):
             raise DataValidationError("not a saved smbml lead scorer (or from a newer version)")
+        if data["calibration"].get("kind") not in CALIBRATOR_KINDS:
+            raise DataValidationError(
+                "this lead scorer's calibration is of a kind this version does not know "
+                "(saved by a newer version): update smbml_connect or fit it again"
+            )
         if data["version"] == 1 and data["learner"]["learner"] == "logistic":
             # Version 2 reads large numbers both as they are and log-scaled.
             raise DataValidationError(
