@@ -321,3 +321,10 @@ def test_quantities_that_are_not_counts_weigh_every_period_the_same_whatever_the
     rounded = frame.assign(units=frame["units"].round())  # the same sales as whole units
     counted = estimate_elasticity(rounded, "price", "units", date="date")
     assert not any("counts" in note or "proportion" in note for note in counted.notes)
+    # Whole units worked out in a sheet (revenue / price) carry float noise: still counts.
+    revenue = rounded["units"] * rounded["price"] * 1.1
+    worked_out = rounded.assign(units=revenue / (rounded["price"] * 1.1))
+    assert not np.array_equal(worked_out["units"], rounded["units"])
+    again = estimate_elasticity(worked_out, "price", "units", date="date")
+    assert again.elasticity == pytest.approx(counted.elasticity, abs=1e-9)
+    assert again.notes == counted.notes

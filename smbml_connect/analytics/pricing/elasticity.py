@@ -67,6 +67,8 @@ DRIFT_WEEKS, DRIFT_SD = 13, 0.3
 # fell inside the counting band, 14.5% -> 12.8%; cigarettes per head 7.49% -> 7.45%.
 PROPORTIONAL_DISPERSION, UNDER_DISPERSION = 10.0, 0.5
 CHUNK = 200  # products fitted together at most, so the design stays small
+# Units worked out in a sheet (revenue / price) are whole numbers with float noise.
+WHOLE_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -553,7 +555,7 @@ def fit_demand(
     prior = np.array(precision)
     fit = fit_poisson(design, q, prior_precision=prior)
     counted = fit
-    if not np.array_equal(q, np.round(q)):
+    if not np.allclose(q, np.round(q), rtol=0, atol=WHOLE_TOLERANCE):
         fit = _fit_proportional(design, q, prior)
         notes.append(
             "quantities are not whole counts (amounts or averages), so every period weighs the same"
