@@ -383,3 +383,19 @@ def test_the_forecast_names_the_months_it_covers_the_same_way_everywhere(busines
     assert months.min() == first and months.max() == first + 11
     notes = " ".join(result.sections[0].paragraphs)
     assert f"{first.start_time:%B %Y} is not over yet" in notes
+
+
+def test_a_method_kept_though_repeating_last_season_did_better_on_the_past_says_why():
+    """A panel may keep a series on its combination though the simple rule's backtest was
+    lower (`_switching_helps`, or a lead under 20%): the report showed "1.18 ... against
+    0.86 for repeating last season" without a word on why the worse-looking one was used."""
+    from smbml_connect.analytics.forecast.engine import SeriesForecast
+    from smbml_connect.steps.forecasts import _accuracy_words
+
+    kept = SeriesForecast(pd.DataFrame(), "ets+theta", "MS", 12, "detected",
+                          backtest={"ets+theta": 1.18, "seasonal_naive": 0.86})  # fmt: skip
+    words = _accuracy_words(kept)
+    assert "1.18" in words and "0.86" in words and "steadier method above is kept" in words
+    ahead = SeriesForecast(pd.DataFrame(), "ets+theta", "MS", 12, "detected",
+                           backtest={"ets+theta": 0.7, "seasonal_naive": 0.86})  # fmt: skip
+    assert "kept" not in _accuracy_words(ahead)

@@ -76,7 +76,7 @@ def test_a_backtest_shorter_than_the_horizon_never_leaves_the_combination():
 def _backtested(newest: dict[str, float], older: dict[str, float]) -> engine.Fitted:
     """A series whose backtest errors are constant per cut-off: `newest` at the newest of
     three cut-offs, `older` at the two before it."""
-    y = np.tile([1.0, 2.0], 30)  # every change from season to season is 1
+    y = np.tile([1.0, 2.0], 30)  # no change from one 12-period season to the next: scale 1.5
     backtests = {
         name: (np.concatenate([np.full(4, newest[name]), np.full(8, older[name])]), np.zeros(12))
         for name in newest
@@ -112,6 +112,11 @@ def test_a_small_panel_keeps_switching_unless_it_clearly_lost():
              for d in (1.5, 0.6, 1.4, 0.7, 1.3)]  # fmt: skip
     assert engine._switching_helps(mixed, "ets+theta")  # lost by 0.1 on average, t 0.5
     assert not engine._switching_helps(mixed * 20, "ets+theta")  # the same loss, 100 series
+    # Series that all lost by the same amount (duplicate products) are sure evidence.
+    same = _backtested({"ets+theta": 1.0, "drift": 1.5}, {"ets+theta": 2.0, "drift": 1.0})
+    assert not engine._switching_helps([same] * 5, "ets+theta")
+    won = _backtested({"ets+theta": 2.0, "drift": 1.0}, {"ets+theta": 2.0, "drift": 1.0})
+    assert engine._switching_helps([won] * 5, "ets+theta")
 
 
 def _white_noise_panel(seed: int, count: int = 30, n: int = 48) -> pd.DataFrame:

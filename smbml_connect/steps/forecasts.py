@@ -148,9 +148,15 @@ def _accuracy_words(result: SeriesForecast) -> str:
         if comparison is not None and result.model != "seasonal_naive"
         else ""
     )
+    kept = (
+        " That rule did better on this past, but a lead over a few test periods often does "
+        "not last, so the steadier method above is kept."
+        if better and comparison is not None and comparison < score
+        else ""
+    )
     return (
         f"Tested on its own past, its error was {score:.2f} times the typical change from one "
-        f"season to the next{better} (below 1 beats that simple rule)."
+        f"season to the next{better} (below 1 beats that simple rule).{kept}"
     )
 
 
