@@ -120,24 +120,43 @@ class _Candidates:
     season: np.ndarray  # rows x m
 
 
-def _candidates(y: np.ndarray, m: int, season_kinds: list[str], trends: list[str]) -> _Candidates:
-    forms, blocks, params, mult, start, season = [], [], [], [], [], []
+@functools.cache
+def _layout(
+    season_kinds: tuple[str, ...], trends: tuple[str, ...]
+) -> tuple[list[tuple[str, str]], list[slice], np.ndarray, np.ndarray, np.ndarray]:
+    """What of the stacked grid depends only on the forms (blocks, parameters, which rows
+    are multiplicative, which carry a trend), built once per set of forms: assembling it
+    per fit took longer than the filter itself on short series."""
+    forms, blocks, params, mult, trended = [], [], [], [], []
     row = 0
     for season_kind in season_kinds:
-        multiplicative = season_kind == "M"
-        level, slope, s = _initial_states(y, m if season_kind != "N" else 1, multiplicative)
-        s = np.resize(s, m) if season_kind != "N" else np.zeros(m)
         for trend in trends:
             grid = _grid(trend, season_kind != "N")
             forms.append((trend, season_kind))
             blocks.append(slice(row, row + len(grid)))
             row += len(grid)
             params.append(grid)
-            mult.append(np.full(len(grid), multiplicative))
-            start.append(np.tile([level, slope if trend != "N" else 0.0], (len(grid), 1)))
-            season.append(np.tile(s, (len(grid), 1)))
-    return _Candidates(forms, blocks, np.vstack(params), np.concatenate(mult),
-                       np.vstack(start), np.vstack(season))  # fmt: skip
+            mult.append(np.full(len(grid), season_kind == "M"))
+            trended.append(np.full(len(grid), trend != "N"))
+    stacked = np.vstack(params)
+    multiplicative, has_trend = np.concatenate(mult), np.concatenate(trended)
+    for array in (stacked, multiplicative, has_trend):
+        array.flags.writeable = False
+    return forms, blocks, stacked, multiplicative, has_trend
+
+
+def _candidates(y: np.ndarray, m: int, season_kinds: list[str], trends: list[str]) -> _Candidates:
+    forms, blocks, params, multiplicative, has_trend = _layout(tuple(season_kinds), tuple(trends))
+    start = np.empty((len(params), 2))
+    season = np.empty((len(params), m))
+    for i, season_kind in enumerate(season_kinds):
+        level, slope, s = _initial_states(y, m if season_kind != "N" else 1, season_kind == "M")
+        first, last = blocks[i * len(trends)], blocks[(i + 1) * len(trends) - 1]
+        rows = slice(first.start, last.stop)  # this season kind's forms, one after another
+        start[rows, 0] = level
+        start[rows, 1] = np.where(has_trend[rows], slope, 0.0)
+        season[rows] = np.resize(s, m) if season_kind != "N" else 0.0
+    return _Candidates(forms, blocks, params, multiplicative, start, season)
 
 
 def _run(y: np.ndarray, c: _Candidates, m: int) -> tuple[np.ndarray, ...]:

@@ -7,6 +7,7 @@ grows with the horizon); their level is calibrated later on backtest errors.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -136,12 +137,27 @@ def _smoothed(both: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         after = np.stack([lfilter([a], [1.0, a - 1.0], both, axis=0) for a in ALPHAS], axis=2)
         before = np.concatenate([np.zeros((1, *after.shape[1:])), after[:-1]])
         return both[:, :, None] - before, after[-1]
-    level = np.zeros((both.shape[1], len(ALPHAS)))
-    parts = np.empty((n, both.shape[1], len(ALPHAS)))
-    for t in range(n):
-        step = np.subtract(both[t, :, None], level, out=parts[t])
-        level = level + ALPHAS * step
-    return parts, level
+    # Flat rows (column-major over alpha) and no broadcasting inside the loop: numpy's
+    # per-call cost on 2-D broadcast operands was twice the arithmetic's.
+    width = both.shape[1] * len(ALPHAS)
+    values = np.repeat(both, len(ALPHAS), axis=1)
+    alphas = np.tile(ALPHAS, both.shape[1])
+    level, moved = np.zeros(width), np.empty(width)
+    parts = np.empty((n, width))
+    for value, step in zip(values, parts, strict=True):
+        np.subtract(value, level, out=step)
+        np.add(level, np.multiply(alphas, step, out=moved), out=level)
+    return parts.reshape(n, *both.shape[1:], len(ALPHAS)), level.reshape(both.shape[1], -1)
+
+
+@functools.lru_cache(maxsize=64)
+def _decay(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(1 - alpha)^t for t < n and every alpha, and its sum of squares per alpha: the
+    same for every series of a length, so made once per length (read-only)."""
+    decay = (1 - ALPHAS)[None, :] ** np.arange(n)[:, None]
+    squares = (decay * decay).sum(axis=0)
+    decay.flags.writeable = squares.flags.writeable = False
+    return decay, squares
 
 
 def _ses_thetas(line: np.ndarray, gap: np.ndarray, thetas: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -157,11 +173,17 @@ def _ses_thetas(line: np.ndarray, gap: np.ndarray, thetas: np.ndarray) -> tuple[
     """
     n = len(line)
     parts, level = _smoothed(np.stack([line, gap], axis=1))
-    errors = parts[None, :, 0] + thetas[:, None, None] * parts[None, :, 1]  # theta, t, alpha
+    # theta, t, alpha; in place into two buffers (the same operations as the plain
+    # expressions, without a temporary per step of them)
+    errors = np.multiply(thetas[:, None, None], parts[None, :, 1])
+    errors += parts[None, :, 0]
     final = level[None, 0] + thetas[:, None] * level[None, 1]
-    decay = (1 - ALPHAS)[None, :] ** np.arange(n)[:, None]  # d error / d start = -decay
-    start = (errors * decay).sum(axis=1) / (decay * decay).sum(axis=0)
-    sse = ((errors - decay * start[:, None, :]) ** 2).sum(axis=1)
+    decay, decay_squares = _decay(n)  # d error / d start = -decay
+    scratch = np.multiply(errors, decay)
+    start = scratch.sum(axis=1) / decay_squares
+    np.multiply(decay, start[:, None, :], out=scratch)
+    np.subtract(errors, scratch, out=scratch)
+    sse = np.square(scratch, out=scratch).sum(axis=1)
     j = np.argmin(sse, axis=1)
     rows = np.arange(len(thetas))
     best = sse[rows, j]
