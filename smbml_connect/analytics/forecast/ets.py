@@ -294,8 +294,8 @@ def fit_ets_cutoffs(
     y: np.ndarray, m: int, lengths: list[int], allow_multiplicative: bool = True
 ) -> dict[int, list[EtsFit]]:
     """`fit_ets_forms(y[:length], m)` for each length, the same to the bit, with the
-    cut-offs that share a season length filtered in one pass over y: a backtest fits
-    every cut-off, and the per-period numpy calls, not the arithmetic, are the cost."""
+    cut-offs fitted without a season filtered in one pass over y: a backtest fits every
+    cut-off, and there the per-period numpy calls, not the arithmetic, are the cost."""
     y = np.asarray(y, dtype=float)
     plans: dict[int, list[tuple[int, _Candidates]]] = {}
     for n in dict.fromkeys(lengths):
@@ -311,11 +311,16 @@ def fit_ets_cutoffs(
         plans.setdefault(period, []).append((n, _candidates(part, period, season_kinds, trends)))
     fits = {}
     for period, planned in plans.items():
-        ns = [n for n, _ in planned]
-        with np.errstate(all="ignore"):  # diverging grid rows end as inf and lose
-            runs = _run_cutoffs(y, [c for _, c in planned], ns, period)
-        for (n, candidates), run in zip(planned, runs, strict=True):
-            fits[n] = _best_per_form(candidates, run, n, period)
+        # Shared only without a season: its ~100 rows a step make the numpy calls the
+        # cost; the ~700 of a seasonal grid make it the arithmetic, which a shared pass
+        # adds to (short cut-offs run to the end: 8.1 against 5.0 ms on 60 months).
+        batches = [planned] if period == 1 else [[plan] for plan in planned]
+        for batch in batches:
+            ns = [n for n, _ in batch]
+            with np.errstate(all="ignore"):  # diverging grid rows end as inf and lose
+                runs = _run_cutoffs(y, [c for _, c in batch], ns, period)
+            for (n, candidates), run in zip(batch, runs, strict=True):
+                fits[n] = _best_per_form(candidates, run, n, period)
     return fits
 
 
