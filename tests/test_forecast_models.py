@@ -3,10 +3,13 @@ it is for, and the blends that bring it into the panel's choice."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from smbml_connect.analytics.forecast import engine, models
+from smbml_connect.analytics.forecast import ets as ets_module
 from smbml_connect.analytics.forecast.arima import fit_arima, kpss_differences
 from smbml_connect.analytics.forecast.engine import (
     MODEL_WORDS,
@@ -189,3 +192,91 @@ def test_a_panel_whose_trends_fade_takes_the_damped_ets_combination() -> None:
     assert "ets+damped_ets+theta" in PLAIN and "ets+damped_ets+theta" in MODEL_WORDS
     occasional = np.where(np.arange(40) % 3 == 0, 5.0, 0.0)  # intermittent: Croston's world
     assert "damped_ets" not in engine._candidates(occasional, True, 1)
+
+
+def _plain_ses(x: np.ndarray, alpha: float) -> tuple[list[float], float]:
+    """Simple exponential smoothing from zero, one period at a time: errors, last level."""
+    level, errors = 0.0, []
+    for value in x:
+        errors.append(value - level)
+        level = level + alpha * (value - level)
+    return errors, level
+
+
+def test_thetas_smoothing_equals_the_plain_recursion() -> None:
+    """The vectorised SES of Theta is the plain recursion: to the bit on the step-by-step
+    path (up to 60 periods), to 1e-12 on scipy's linear filter (another order of sums)."""
+    rng = np.random.default_rng(4)
+    for n, exact in ((30, True), (90, False)):
+        both = np.stack([np.cumsum(rng.normal(1, 3, n)) + 40, rng.normal(0, 2, n)], axis=1)
+        parts, level = models._smoothed(both)
+        for column in range(2):
+            for j, alpha in enumerate(models.ALPHAS):
+                errors, last = _plain_ses(both[:, column], float(alpha))
+                if exact:
+                    assert parts[:, column, j].tolist() == errors and level[column, j] == last
+                else:
+                    assert np.allclose(parts[:, column, j], errors, rtol=1e-12, atol=1e-9)
+                    assert np.isclose(level[column, j], last, rtol=1e-12)
+
+
+def test_ets_fits_equal_the_plain_recursion_of_their_parameters() -> None:
+    """Each form's fit from the grid pass has the states and error of its own parameters
+    filtered one period at a time (Holt's damped trend, additive errors)."""
+    y = np.cumsum(np.random.default_rng(2).normal(1, 3, 30)) + 60
+    level0, slope0, _ = ets_module._initial_states(y, 1, False)
+    for fit in fit_ets_forms(y, 1):
+        level, trend, sse = level0, slope0 if fit.form != "A,N,N" else 0.0, 0.0
+        for value in y:
+            damped = fit.phi * trend
+            base = level + damped
+            error = value - base
+            level, trend, sse = base + fit.alpha * error, damped + fit.beta * error, sse + error**2
+        assert (fit.level, fit.trend) == (level, trend), fit.form
+        k = {"A,N,N": 2, "A,A,N": 4, "A,Ad,N": 5}[fit.form]
+        assert np.isclose(fit.sigma, np.sqrt(sse / (len(y) - k)), rtol=1e-12)
+
+
+def test_every_cut_off_fitted_in_one_pass_equals_its_own_fit(monkeypatch) -> None:
+    """`prepare` fits ETS and Theta at a backtest's cut-offs in shared passes over the
+    series, and every forecast is the one a fit of that cut-off alone gives, to the bit:
+    short and long, with and without a (multiplicative) season."""
+    rng = np.random.default_rng(8)
+    series = [
+        (_airline(5, 84) + 60, 12, [40, 52, 61, 70, 84]),  # two seasonal kinds, lfilter too
+        (np.cumsum(rng.normal(1, 3, 26)) + 80, 1, [9, 14, 20, 26]),
+        (np.cumsum(rng.normal(0, 1, 44)) - 5, 4, [8, 12, 30, 44]),  # a season for some
+    ]
+    runs = {"ets": 0, "theta": 0}
+    filter_ets, smooth = ets_module._filter, models._smoothed_cutoffs
+
+    def counted_filter(*args: Any, **kwargs: Any) -> Any:
+        runs["ets"] += 1
+        return filter_ets(*args, **kwargs)
+
+    def counted_smooth(*args: Any, **kwargs: Any) -> Any:
+        runs["theta"] += 1
+        return smooth(*args, **kwargs)
+
+    def forget() -> None:
+        models._ETS_FORMS.clear(), models._THETA_FITS.clear(), models._MEMO.clear()
+
+    for y, m, cutoffs in series:
+        lone = {}
+        for c in cutoffs:
+            forget()
+            lone[c] = [f(y[:c], m, 7) for f in (ets, damped_ets, theta)]
+        forget()
+        runs.update(ets=0, theta=0)
+        monkeypatch.setattr(ets_module, "_filter", counted_filter)
+        monkeypatch.setattr(models, "_smoothed_cutoffs", counted_smooth)
+        models.prepare(y, m, cutoffs)
+        monkeypatch.undo()
+        # not a pass per cut-off: one for Theta's up to 60 periods and one past; one for
+        # ETS without a season (a seasonal grid is wide enough to be fitted per cut-off)
+        assert 1 <= runs["theta"] <= 2 and (m > 1 or runs["ets"] == 1), runs
+        for c in cutoffs:
+            prepared = [f(y[:c], m, 7) for f in (ets, damped_ets, theta)]
+            for a, b in zip(lone[c], prepared, strict=True):
+                assert a.detail == b.detail
+                assert a.mean.tobytes() == b.mean.tobytes() and a.sd.tobytes() == b.sd.tobytes()

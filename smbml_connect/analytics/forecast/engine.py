@@ -33,6 +33,7 @@ from smbml_connect.analytics.forecast.models import (
     MODELS,
     Prediction,
     blend,
+    prepare,
     remembered,
 )
 from smbml_connect.analytics.forecast.seasonality import check_seasonality, describe_season
@@ -469,6 +470,7 @@ def fit_regular(
     if n < 8:
         notes.append(f"only {n} {series.word}s of history: no trend or season can be learned yet")
     origins, steps = _origins(n, horizon, m)
+    prepare(y, m, [*origins, n])  # every cut-off's ETS and Theta in one pass each
     scale = _scale(y, m)
     if origins:
         results = _backtest(y, m, candidates, origins, steps)
@@ -498,7 +500,9 @@ def _calibrated(fit: Fitted, horizon: int) -> Fitted:
     tested = int(fit.steps.max()) + 1 if len(fit.steps) else 0
     standard, steps = [fit.standard], [fit.steps]
     ages = [np.repeat([n - origin for origin in fit.origins], tested)]  # `_backtest`'s order
-    for origin in calibration_origins(n, m, fit.origins, tested, _min_train(m)):
+    cutoffs = calibration_origins(n, m, fit.origins, tested, _min_train(m))
+    prepare(fit.y, m, cutoffs, fit.model)  # in one pass, as above
+    for origin in cutoffs:
         ahead = min(horizon, n - origin)
         prediction = _predict(fit.model, fit.candidates, fit.y[:origin], m, ahead)
         sd = prediction.sd[:ahead]

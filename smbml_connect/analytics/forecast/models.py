@@ -7,8 +7,10 @@ grows with the horizon); their level is calibrated later on backtest errors.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.signal import lfilter
@@ -17,6 +19,7 @@ from smbml_connect.analytics.forecast.arima import fit_arima
 from smbml_connect.analytics.forecast.ets import (
     EtsFit,
     best_damped,
+    fit_ets_cutoffs,
     fit_ets_forms,
     straight_line,
 )
@@ -33,6 +36,7 @@ __all__ = [
     "ets",
     "has_seasonality",
     "naive",
+    "prepare",
     "remembered",
     "seasonal_naive",
     "theta",
@@ -127,24 +131,68 @@ ALPHAS = np.linspace(0.02, 0.98, 25)
 
 def _smoothed(both: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """SES of each column for every alpha, from a start of zero: the one-step errors
-    (t, column, alpha) and the final levels (column, alpha).
+    (t, column, alpha) and the final levels (column, alpha)."""
+    return _smoothed_cutoffs(both, [len(both)])[0]
 
-    A loop over the periods makes a handful of numpy calls a step; past 60 periods one
-    linear filter per alpha (scipy's lfilter, in C) is quicker (0.5 against 1 ms at 120)."""
-    n = len(both)
-    if n > 60:
+
+def _smoothed_cutoffs(
+    both: np.ndarray, lengths: Sequence[int]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`_smoothed(both[:n, pair])` for the k-th length n and the k-th pair of columns
+    (a cut-off's line and gap), the same to the bit, from one pass over the rows: SES is
+    causal, so a prefix's errors are the first rows of the longer pass, and each column
+    is its own. Past 60 periods the lone pass is one linear filter per alpha (scipy's
+    lfilter, in C: 0.5 against 1 ms at 120), so lengths past 60 are never mixed with
+    shorter ones (`_theta_cutoffs`)."""
+    n, width = len(both), both.shape[1]
+    if max(lengths) > 60:
         after = np.stack([lfilter([a], [1.0, a - 1.0], both, axis=0) for a in ALPHAS], axis=2)
-        before = np.concatenate([np.zeros((1, *after.shape[1:])), after[:-1]])
-        return both[:, :, None] - before, after[-1]
-    level = np.zeros((both.shape[1], len(ALPHAS)))
-    parts = np.empty((n, both.shape[1], len(ALPHAS)))
-    for t in range(n):
-        step = np.subtract(both[t, :, None], level, out=parts[t])
-        level = level + ALPHAS * step
-    return parts, level
+        out = []
+        for k, length in enumerate(lengths):
+            mine = after[:length, 2 * k : 2 * k + 2]
+            before = np.concatenate([np.zeros((1, *mine.shape[1:])), mine[:-1]])
+            out.append((both[:length, 2 * k : 2 * k + 2, None] - before, mine[-1]))
+        return out
+    # Flat rows (column-major over alpha) and no broadcasting inside the loop: numpy's
+    # per-call cost on 2-D broadcast operands was twice the arithmetic's.
+    values = np.repeat(both, len(ALPHAS), axis=1)
+    alphas = np.tile(ALPHAS, width)
+    level, moved = np.zeros(width * len(ALPHAS)), np.empty(width * len(ALPHAS))
+    parts = np.empty((n, width * len(ALPHAS)))
+    stops, finals = set(lengths), {}
+    for t, (value, step) in enumerate(zip(values, parts, strict=True)):
+        np.subtract(value, level, out=step)
+        np.add(level, np.multiply(alphas, step, out=moved), out=level)
+        if t + 1 in stops:
+            finals[t + 1] = level.copy()
+    columns = 2 * len(ALPHAS)
+    return [
+        (
+            np.ascontiguousarray(parts[:length, k * columns : (k + 1) * columns]).reshape(
+                length, 2, len(ALPHAS)
+            ),
+            finals[length][k * columns : (k + 1) * columns].reshape(2, len(ALPHAS)),
+        )
+        for k, length in enumerate(lengths)
+    ]
 
 
-def _ses_thetas(line: np.ndarray, gap: np.ndarray, thetas: np.ndarray) -> tuple[np.ndarray, ...]:
+@functools.lru_cache(maxsize=64)
+def _decay(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(1 - alpha)^t for t < n and every alpha, and its sum of squares per alpha: the
+    same for every series of a length, so made once per length (read-only)."""
+    decay = (1 - ALPHAS)[None, :] ** np.arange(n)[:, None]
+    squares = (decay * decay).sum(axis=0)
+    decay.flags.writeable = squares.flags.writeable = False
+    return decay, squares
+
+
+def _ses_thetas(
+    line: np.ndarray,
+    gap: np.ndarray,
+    thetas: np.ndarray,
+    smoothed: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, ...]:
     """Simple exponential smoothing of every theta line `line + theta * gap`, each with
     alpha picked on a grid: (alpha, level, sigma, sse) per theta.
 
@@ -156,12 +204,18 @@ def _ses_thetas(line: np.ndarray, gap: np.ndarray, thetas: np.ndarray) -> tuple[
     over the history instead of one per theta.
     """
     n = len(line)
-    parts, level = _smoothed(np.stack([line, gap], axis=1))
-    errors = parts[None, :, 0] + thetas[:, None, None] * parts[None, :, 1]  # theta, t, alpha
+    parts, level = smoothed or _smoothed(np.stack([line, gap], axis=1))
+    # theta, t, alpha; in place into two buffers (the same operations as the plain
+    # expressions, without a temporary per step of them)
+    errors = np.multiply(thetas[:, None, None], parts[None, :, 1])
+    errors += parts[None, :, 0]
     final = level[None, 0] + thetas[:, None] * level[None, 1]
-    decay = (1 - ALPHAS)[None, :] ** np.arange(n)[:, None]  # d error / d start = -decay
-    start = (errors * decay).sum(axis=1) / (decay * decay).sum(axis=0)
-    sse = ((errors - decay * start[:, None, :]) ** 2).sum(axis=1)
+    decay, decay_squares = _decay(n)  # d error / d start = -decay
+    scratch = np.multiply(errors, decay)
+    start = scratch.sum(axis=1) / decay_squares
+    np.multiply(decay, start[:, None, :], out=scratch)
+    np.subtract(errors, scratch, out=scratch)
+    sse = np.square(scratch, out=scratch).sum(axis=1)
     j = np.argmin(sse, axis=1)
     rows = np.arange(len(thetas))
     best = sse[rows, j]
@@ -173,15 +227,34 @@ def _ses_thetas(line: np.ndarray, gap: np.ndarray, thetas: np.ndarray) -> tuple[
 THETAS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0)
 
 
-def theta(y: np.ndarray, m: int, horizon: int) -> Prediction:
-    """The optimised Theta method (Fiorucci et al. 2016): the straight line through the
-    seasonally adjusted series, and its theta line (theta times the series, less what the
-    straight line accounts for) forecast by SES, weighted 1 - 1/theta and 1/theta.
+@dataclass(frozen=True)
+class _ThetaFit:
+    """What the Theta method learns from a series, whatever the horizon."""
 
-    Theta = 2 is the classical method; choosing theta by in-sample fit as well brought
-    held-out MASE on 100 M3 yearly series from 3.01 to 2.83 (statsforecast's AutoTheta
-    2.74) and on 60 M3 monthly ones from 0.871 to 0.837.
-    """
+    n: int
+    seasonal: bool
+    season_index: np.ndarray
+    multiplicative: bool
+    slope: float
+    intercept: float
+    theta: float
+    level: float
+    sigma: float
+    alpha: float
+
+
+class _ThetaInputs(NamedTuple):
+    x: np.ndarray  # the series, seasonally adjusted when a season is clear
+    season_index: np.ndarray
+    multiplicative: bool
+    seasonal: bool
+    slope: float
+    intercept: float
+    line: np.ndarray
+
+
+def _theta_inputs(y: np.ndarray, m: int) -> _ThetaInputs:
+    """The seasonally adjusted series and its straight line."""
     n = len(y)
     seasonal = has_seasonality(y, m)
     if seasonal:
@@ -191,27 +264,74 @@ def theta(y: np.ndarray, m: int, horizon: int) -> Prediction:
     t = np.arange(n)
     slope, intercept = straight_line(x) if n >= 3 else (0.0, float(x.mean()))
     line = intercept + slope * t
+    return _ThetaInputs(x, index, multiplicative, seasonal, slope, intercept, line)
+
+
+def _theta_fit(
+    inputs: _ThetaInputs, smoothed: tuple[np.ndarray, np.ndarray] | None = None
+) -> _ThetaFit:
+    x, line = inputs.x, inputs.line
     thetas = np.array(THETAS)
-    alphas, levels, sigmas, sse = _ses_thetas(line, x - line, thetas)
+    alphas, levels, sigmas, sse = _ses_thetas(line, x - line, thetas, smoothed)
     k = int(np.argmin(sse / thetas**2))
-    th, level, sigma, chosen_alpha = (
-        float(thetas[k]),
-        float(levels[k]),
-        float(sigmas[k] / thetas[k]),
-        float(alphas[k]),
-    )
+    return _ThetaFit(len(x), inputs.seasonal, inputs.season_index, inputs.multiplicative,
+                     inputs.slope, inputs.intercept, float(thetas[k]), float(levels[k]),
+                     float(sigmas[k] / thetas[k]), float(alphas[k]))  # fmt: skip
+
+
+_THETA_FITS: dict[tuple[int, bytes], _ThetaFit] = {}
+
+
+def _theta_cutoffs(y: np.ndarray, m: int, cutoffs: Sequence[int]) -> dict[int, _ThetaFit]:
+    """The Theta fit of y[:cutoff] for each cut-off, the same to the bit as one at a
+    time, with their smoothing (the loop over the periods) shared: one pass for the
+    cut-offs of up to 60 periods, one for the longer ones."""
+    inputs = {c: _theta_inputs(y[:c], m) for c in cutoffs}
+    fits = {}
+    for group in ([c for c in cutoffs if c <= 60], [c for c in cutoffs if c > 60]):
+        if not group:
+            continue
+        longest = max(group)
+        both = np.zeros((longest, 2 * len(group)))
+        for k, c in enumerate(group):
+            x, line = inputs[c].x, inputs[c].line
+            both[:c, 2 * k], both[:c, 2 * k + 1] = line, x - line
+        for c, smoothed in zip(group, _smoothed_cutoffs(both, group), strict=True):
+            fits[c] = _theta_fit(inputs[c], smoothed)
+    return fits
+
+
+def theta(y: np.ndarray, m: int, horizon: int) -> Prediction:
+    """The optimised Theta method (Fiorucci et al. 2016): the straight line through the
+    seasonally adjusted series, and its theta line (theta times the series, less what the
+    straight line accounts for) forecast by SES, weighted 1 - 1/theta and 1/theta.
+
+    Theta = 2 is the classical method; choosing theta by in-sample fit as well brought
+    held-out MASE on 100 M3 yearly series from 3.01 to 2.83 (statsforecast's AutoTheta
+    2.74) and on 60 M3 monthly ones from 0.871 to 0.837.
+    """
+    key = (m, np.ascontiguousarray(y, dtype=float).tobytes())
+    fit = _THETA_FITS.get(key) or _theta_fit(_theta_inputs(y, m))
+    n, th, level, sigma, chosen_alpha = fit.n, fit.theta, fit.level, fit.sigma, fit.alpha
     steps = np.arange(horizon)
-    future_line = intercept + slope * (n + steps)
+    future_line = fit.intercept + fit.slope * (n + steps)
     mean = (1 - 1 / th) * future_line + level / th
     sd = sigma * np.sqrt(1 + steps * chosen_alpha**2)
-    if seasonal:
-        future = _future_season(index, n, horizon)
-        mean = mean * future if multiplicative else mean + future
-        sd = sd * future if multiplicative else sd
-    return Prediction(mean, sd, f"theta {th:g}" + (" with season" if seasonal else ""))
+    if fit.seasonal:
+        future = _future_season(fit.season_index, n, horizon)
+        mean = mean * future if fit.multiplicative else mean + future
+        sd = sd * future if fit.multiplicative else sd
+    return Prediction(mean, sd, f"theta {th:g}" + (" with season" if fit.seasonal else ""))
 
 
 _ETS_FORMS: dict[tuple[int, bytes], list[EtsFit]] = {}
+_FITS_KEPT = 32  # a series' cut-offs (backtest, forecast, calibration) and then some
+
+
+def _remember(cache: dict[tuple[int, bytes], Any], key: tuple[int, bytes], fit: Any) -> None:
+    if len(cache) >= _FITS_KEPT:
+        cache.pop(next(iter(cache)), None)
+    cache[key] = fit
 
 
 def _ets_forms(y: np.ndarray, m: int) -> list[EtsFit]:
@@ -220,10 +340,25 @@ def _ets_forms(y: np.ndarray, m: int) -> list[EtsFit]:
     found = _ETS_FORMS.get(key)
     if found is None:
         found = fit_ets_forms(y, m)
-        if len(_ETS_FORMS) >= 16:
-            _ETS_FORMS.pop(next(iter(_ETS_FORMS)), None)
-        _ETS_FORMS[key] = found
+        _remember(_ETS_FORMS, key, found)
     return found
+
+
+def prepare(y: np.ndarray, m: int, cutoffs: Sequence[int], model: str = "ets+theta") -> None:
+    """Fit ETS and Theta (those `model` names) on y[:cutoff] for every cut-off a backtest
+    is about to ask for, in one pass over y each (`fit_ets_cutoffs`, `_theta_cutoffs`:
+    the same fits to the bit), for `ets`, `damped_ets` and `theta` to find. A fit's numpy
+    calls per period, not its arithmetic, are its cost, so five cut-offs in one pass cost
+    little more than one."""
+    y = np.ascontiguousarray(y, dtype=float)
+    wanted = [c for c in dict.fromkeys(cutoffs) if 0 < c <= len(y)]
+    for name, cache, fit in (("ets", _ETS_FORMS, fit_ets_cutoffs),
+                             ("theta", _THETA_FITS, _theta_cutoffs)):  # fmt: skip
+        missing = [c for c in wanted if (m, y[:c].tobytes()) not in cache]
+        if name not in model or len(missing) < 2:
+            continue  # nothing to share: fitted when asked
+        for c, found in fit(y, m, missing).items():
+            _remember(cache, (m, y[:c].tobytes()), found)
 
 
 def _ets_prediction(fit: EtsFit, horizon: int) -> Prediction:
