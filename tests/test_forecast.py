@@ -399,3 +399,6 @@ def test_a_method_kept_though_repeating_last_season_did_better_on_the_past_says_
     ahead = SeriesForecast(pd.DataFrame(), "ets+theta", "MS", 12, "detected",
                            backtest={"ets+theta": 0.7, "seasonal_naive": 0.86})  # fmt: skip
     assert "kept" not in _accuracy_words(ahead)
+    shown_alike = SeriesForecast(pd.DataFrame(), "ets+theta", "MS", 12, "detected",
+                                 backtest={"ets+theta": 1.061, "seasonal_naive": 1.058})  # fmt: skip
+    assert "kept" not in _accuracy_words(shown_alike)  # both read 1.06: nothing to explain

@@ -151,7 +151,7 @@ def _accuracy_words(result: SeriesForecast) -> str:
     kept = (
         " That rule did better on this past, but a lead over a few test periods often does "
         "not last, so the steadier method above is kept."
-        if better and comparison is not None and comparison < score
+        if better and comparison is not None and round(comparison, 2) < round(score, 2)
         else ""
     )
     return (
