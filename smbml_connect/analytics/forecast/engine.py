@@ -351,7 +351,7 @@ def _switching_helps(fits: Sequence[Fitted], plain: str | None) -> bool:
     if len(changes) < 2:
         return True
     mean, spread = float(np.mean(changes)), float(np.std(changes, ddof=1))
-    if not spread > 1e-12 * max(abs(mean), 1e-300):  # every series lost (or won) alike
+    if spread <= 1e-12 * abs(mean):  # every series lost (or won) alike: no noise to weigh
         return mean <= 0
     return mean / (spread / np.sqrt(len(changes))) <= SWITCH_EVIDENCE
 
