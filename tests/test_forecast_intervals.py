@@ -167,6 +167,25 @@ def test_the_growth_with_the_step_is_read_inside_each_cut_off_and_smoothed():
     assert step_shape([(np.abs(z), s, np.ones(32)) for z, s in errors], [None] * 200, 8) is None
 
 
+def test_later_multiples_never_fall_with_the_step():
+    # Short aligned series (the sample business): one backtest cut-off scores steps 0-7 of
+    # 12, its errors shrinking with the step, and no cut-off reaches steps 8-11. The shape
+    # falls, the unscored steps keep the later bucket's multiple: without the monotone
+    # step the multiples fell over steps 1-7 and jumped back at step 8.
+    rng = np.random.default_rng(15)
+    steps = np.concatenate([[0], [0, 1], np.arange(8)])
+    ages = np.concatenate([[1], [2, 2], np.full(8, 8)])
+    scale = np.concatenate([[1.0], [1.0, 1.0], np.linspace(1.0, 0.5, 8)])
+    errors = [(scale * rng.standard_normal(len(steps)), steps) for _ in range(44)]
+    weight = recency(ages, 12, 12)
+    pooled = pooled_width(errors, 80, 12, [weight] * 44, [ages] * 44)
+    assert pooled is not None
+    assert np.all(np.diff(pooled.by_step[1:]) >= 0)
+    assert pooled.by_step[1] < pooled.by_step[11]  # the unscored steps are not narrowed
+    alone = pooled_width(errors, 80, 12, [weight] * 44)  # no cut-offs known: flat later steps
+    assert alone is not None and np.ptp(alone.by_step[1:]) == 0
+
+
 def test_recent_errors_count_more_when_a_series_got_wilder_or_calmer():
     # Half the series' errors doubled in the last 6 periods, half halved; the forecast's
     # errors are at the new size. Weighting errors by how recent their cut-off was

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import isotonic_regression
 from scipy.stats import t as student_t
 
 __all__ = [
@@ -177,7 +178,14 @@ def pooled_width_per_level(
     `weights` (`recency`) if given. None when the panel has too few series with errors.
     With each error's cut-off (`ages`, periods from it to the end), later steps take the
     next period's multiple times the panel's step shape (`step_shape`), blended with
-    their own bucket's by how many series the shape has seen at that step.
+    their own bucket's by how many series the shape has seen at that step. The later
+    steps' multiples are then made non-decreasing (isotonic regression): a month further
+    ahead is never given a smaller multiple of the model's spread than a nearer one. On
+    short series the shape can fall (the sample's months 4-9) while the steps no cut-off
+    scored keep the bucket's multiple, so the demo's ranges narrowed over months 4-9 and
+    widened again at month 10; made monotone, every whole group of benchmarks/forecast.py
+    stays within 3 points (tourism monthly 79.8 / 93.0 either way) and the sample's twelve
+    draws cover 77.8 / 93.6 (MSIS 3.378) against 77.7 / 93.5 (3.394).
 
     Dividing by each series' size first keeps one panel-wide quantile from being too
     wide for the calm series and too narrow for the wild ones: against the quantile of
@@ -222,6 +230,7 @@ def pooled_width_per_level(
             blended = np.exp(trust * np.log(np.where(usable, from_first, 1.0))
                              + (1 - trust) * np.log(np.where(usable, by_step[k], 1.0)))  # fmt: skip
             by_step[k] = np.where(usable, blended, by_step[k])
+            by_step[k][1:] = isotonic_regression(by_step[k][1:]).x
     return {level: PooledWidth(center, by_step[k]) for k, level in enumerate(levels)}
 
 
