@@ -13,6 +13,7 @@ from smbml_connect.analytics.forecast.intervals import (
     pooled_width,
     recency,
     step_bucket,
+    step_shape,
     width,
 )
 from smbml_connect.analytics.forecast.timeseries import regularise
@@ -102,6 +103,87 @@ def test_the_next_period_and_later_steps_have_their_own_width():
     assert pooled.by_step[0] < 0.6 * pooled.by_step[1]
     assert np.allclose(pooled.by_step[1:], pooled.by_step[1])
     assert pooled_width(errors[:4], 80, 6) is None  # too few series to pool
+
+
+def _calmed_panel(count: int, seed: int) -> tuple[list, list, np.ndarray]:
+    """Series whose errors halved lately: the cut-offs 1 and 2 periods from the end (which
+    score the next one or two periods) saw the new size, those 12 to 24 back (6 steps
+    each) twice that; inside a cut-off, errors do not grow with the step."""
+    rng = np.random.default_rng(seed)
+    blocks = [(1, 1), (2, 2), (12, 6), (18, 6), (24, 6)]  # (age, steps)
+    steps = np.concatenate([np.arange(k) for _, k in blocks])
+    ages = np.concatenate([np.full(k, age) for age, k in blocks])
+    errors = [
+        (np.where(ages <= 2, 1.0, 2.0) * rng.standard_normal(len(ages)), steps)
+        for _ in range(count)
+    ]
+    return errors, [ages] * count, recency(ages, 6, 1)
+
+
+def test_later_steps_take_their_size_from_the_recent_cut_offs_not_only_the_old_ones():
+    # Later steps are only scored at the old cut-offs. Their own bucket made them 1.4
+    # times as wide as the next period, covering 97% of fresh errors at the new size at
+    # 80%; with the growth read inside each cut-off they start from the next period's
+    # multiple (within 5% of it here), covering 88%.
+    errors, ages, weight = _calmed_panel(300, 11)
+    pooled = pooled_width(errors, 80, 6, [weight] * len(errors), ages)
+    assert pooled is not None
+    assert np.all(pooled.by_step[1:] < 1.25 * pooled.by_step[0])
+    rng = np.random.default_rng(12)
+    inside = []
+    for z, _ in errors[:100]:
+        bound = width(z, 80, 6, pooled, weight)[1:]
+        inside.append(np.mean(np.abs(rng.standard_normal((50, 5))) <= bound))
+    assert 0.72 <= np.mean(inside) <= 0.9
+
+
+def test_a_small_panel_trusts_the_step_shape_less():
+    # The same pattern on 6 series: the shape is blended with the later steps' own bucket
+    # by how many series it has seen, so the later steps stay nearer that bucket.
+    shares = []
+    for count in (6, 300):
+        errors, ages, weight = _calmed_panel(count, 13)
+        pooled = pooled_width(errors, 80, 6, [weight] * count, ages)
+        assert pooled is not None
+        shares.append(pooled.by_step[3] / pooled.by_step[0])
+    assert shares[0] > shares[1] + 0.15
+
+
+def test_the_growth_with_the_step_is_read_inside_each_cut_off_and_smoothed():
+    # Errors grow as the square root of the step inside every cut-off; one bucket for all
+    # later steps could not follow that.
+    rng = np.random.default_rng(14)
+    steps = np.tile(np.arange(8), 4)
+    ages = np.repeat([8, 16, 24, 32], 8)
+    grow = np.sqrt(steps + 1.0)
+    errors = [(grow * rng.standard_normal(32), steps) for _ in range(200)]
+    pooled = pooled_width(errors, 80, 8, [recency(ages, 8, 1)] * 200, [ages] * 200)
+    assert pooled is not None
+    assert np.all(np.diff(pooled.by_step[1:]) > 0)
+    assert 1.5 < pooled.by_step[7] / pooled.by_step[1] < 2.0  # sqrt(8 / 2) = 2 by the law
+    shape = step_shape([(np.abs(z), s, np.ones(32)) for z, s in errors], [ages] * 200, 8)
+    assert shape is not None
+    assert np.allclose(shape[0], np.sqrt(np.arange(1, 9)), rtol=0.12)
+    assert step_shape([(np.abs(z), s, np.ones(32)) for z, s in errors], [None] * 200, 8) is None
+
+
+def test_later_multiples_never_fall_with_the_step():
+    # Short aligned series (the sample business): one backtest cut-off scores steps 0-7 of
+    # 12, its errors shrinking with the step, and no cut-off reaches steps 8-11. The shape
+    # falls, the unscored steps keep the later bucket's multiple: without the monotone
+    # step the multiples fell over steps 1-7 and jumped back at step 8.
+    rng = np.random.default_rng(15)
+    steps = np.concatenate([[0], [0, 1], np.arange(8)])
+    ages = np.concatenate([[1], [2, 2], np.full(8, 8)])
+    scale = np.concatenate([[1.0], [1.0, 1.0], np.linspace(1.0, 0.5, 8)])
+    errors = [(scale * rng.standard_normal(len(steps)), steps) for _ in range(44)]
+    weight = recency(ages, 12, 12)
+    pooled = pooled_width(errors, 80, 12, [weight] * 44, [ages] * 44)
+    assert pooled is not None
+    assert np.all(np.diff(pooled.by_step[1:]) >= 0)
+    assert pooled.by_step[1] < pooled.by_step[11]  # the unscored steps are not narrowed
+    alone = pooled_width(errors, 80, 12, [weight] * 44)  # no cut-offs known: flat later steps
+    assert alone is not None and np.ptp(alone.by_step[1:]) == 0
 
 
 def test_recent_errors_count_more_when_a_series_got_wilder_or_calmer():

@@ -374,17 +374,19 @@ def pooled_widths(
 ) -> dict[int, PooledWidth] | None:
     """The panel's prior per level (`intervals.pooled_width_per_level`): quantiles of all
     series' standardised errors, each at its own error size and counting once however
-    long its history, for the next period and for later steps.
+    long its history, for the next period and, for later steps, that multiple times the
+    growth with the step read inside each cut-off (`intervals.step_shape`, which needs
+    each error's cut-off, `Fitted.ages`).
 
     One quantile of the raw errors for every step and series covered the sample
     business's held-out months 86% / 98% at 80% / 95% (MSIS 3.64). With this, the
     calibration cut-offs of `_calibrated` and recency weights, the demo's draw of the
-    sample is covered 89.8% / 97.7% (MSIS 3.50) and twelve draws 78.9% / 94.2% on average
-    (MSIS 3.39; benchmarks/forecast.py, groups sample and sample_draws).
+    sample is covered 89.4% / 97.7% (MSIS 3.50) and twelve draws 77.8% / 93.6% on average
+    (MSIS 3.38; benchmarks/forecast.py, groups sample and sample_draws).
     """
     errors = [(f.standard, f.steps) for f in fits]
     weights = [recency(f.ages, horizon, f.season_length) for f in fits]
-    return pooled_width_per_level(errors, levels, horizon, weights)
+    return pooled_width_per_level(errors, levels, horizon, weights, [f.ages for f in fits])
 
 
 @dataclass
