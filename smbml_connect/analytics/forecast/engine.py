@@ -31,10 +31,12 @@ from smbml_connect.analytics.forecast.intervals import (
 )
 from smbml_connect.analytics.forecast.models import (
     MODELS,
+    Kept,
     Prediction,
     blend,
     prepare,
     remembered,
+    restore,
 )
 from smbml_connect.analytics.forecast.seasonality import check_seasonality, describe_season
 from smbml_connect.analytics.forecast.timeseries import (
@@ -408,6 +410,7 @@ class Fitted:
     members: dict[str, Prediction] = field(default_factory=dict, repr=False)  # full history
     switchable: bool = True  # the backtest scored the whole horizon (see `_choose`)
     ages: np.ndarray | None = field(default=None, repr=False)  # cut-off to end, per error
+    kept: Kept = field(default_factory=Kept, repr=False)  # calibration fits made ahead
 
 
 def _check(horizon: int, levels: Sequence[int]) -> None:
@@ -470,7 +473,9 @@ def fit_regular(
     if n < 8:
         notes.append(f"only {n} {series.word}s of history: no trend or season can be learned yet")
     origins, steps = _origins(n, horizon, m)
-    prepare(y, m, [*origins, n])  # every cut-off's ETS and Theta in one pass each
+    # every cut-off's ETS and Theta in one pass each, the calibration's (`_calibrated`) too
+    later = calibration_origins(n, m, origins, steps, _min_train(m)) if origins else []
+    kept = prepare(y, m, [*origins, n], later=later)
     scale = _scale(y, m)
     if origins:
         results = _backtest(y, m, candidates, origins, steps)
@@ -487,7 +492,7 @@ def fit_regular(
     return Fitted(series, name, prediction, standard, bool(origins), m, seasonality, scores,
                   notes, candidates, results if origins else {}, y,
                   np.tile(np.arange(steps), len(origins)), origins, members,
-                  bool(origins) and steps >= horizon)  # fmt: skip
+                  bool(origins) and steps >= horizon, kept=kept)  # fmt: skip
 
 
 def _calibrated(fit: Fitted, horizon: int) -> Fitted:
@@ -501,7 +506,8 @@ def _calibrated(fit: Fitted, horizon: int) -> Fitted:
     standard, steps = [fit.standard], [fit.steps]
     ages = [np.repeat([n - origin for origin in fit.origins], tested)]  # `_backtest`'s order
     cutoffs = calibration_origins(n, m, fit.origins, tested, _min_train(m))
-    prepare(fit.y, m, cutoffs, fit.model)  # in one pass, as above
+    restore(fit.kept)  # fitted beside the backtest's cut-offs (`fit_regular`)
+    prepare(fit.y, m, cutoffs, fit.model)  # those still missing in one pass, as above
     for origin in cutoffs:
         ahead = min(horizon, n - origin)
         prediction = _predict(fit.model, fit.candidates, fit.y[:origin], m, ahead)
@@ -511,7 +517,7 @@ def _calibrated(fit: Fitted, horizon: int) -> Fitted:
         steps.append(np.arange(ahead))
         ages.append(np.full(ahead, n - origin))
     return replace(fit, standard=np.concatenate(standard), steps=np.concatenate(steps),
-                   ages=np.concatenate(ages))  # fmt: skip
+                   ages=np.concatenate(ages), kept=Kept())  # fmt: skip
 
 
 def _without_boosting(fit: Fitted, horizon: int) -> Fitted:

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EtsFit", "best_damped", "fit_ets", "fit_ets_cutoffs", "fit_ets_forms", "straight_line"]
+__all__ = [
+    "EtsFit",
+    "best_damped",
+    "fit_ets",
+    "fit_ets_cutoffs",
+    "fit_ets_forms",
+    "own_pass",
+    "straight_line",
+]
 
 _ALPHAS = (0.03, 0.08, 0.15, 0.25, 0.4, 0.6, 0.8, 0.95)
 _BETA_SHARES = (0.02, 0.1, 0.3)  # beta as a share of alpha (beta <= alpha)
@@ -290,6 +298,12 @@ def fit_ets_forms(y: np.ndarray, m: int = 1, allow_multiplicative: bool = True) 
     return fit_ets_cutoffs(y, m, [len(y)], allow_multiplicative)[len(y)]
 
 
+def own_pass(n: int, m: int) -> bool:
+    """Whether `fit_ets_cutoffs` filters a cut-off of n periods in a pass of its own: one
+    long enough for the seasonal forms (two seasons and two periods)."""
+    return m > 1 and n >= 2 * m + 2
+
+
 def fit_ets_cutoffs(
     y: np.ndarray, m: int, lengths: list[int], allow_multiplicative: bool = True
 ) -> dict[int, list[EtsFit]]:
@@ -300,7 +314,7 @@ def fit_ets_cutoffs(
     plans: dict[int, list[tuple[int, _Candidates]]] = {}
     for n in dict.fromkeys(lengths):
         part = y[:n]
-        seasonal_ok = m > 1 and n >= 2 * m + 2
+        seasonal_ok = own_pass(n, m)
         season_kinds = ["N"]
         if seasonal_ok:
             season_kinds += ["A"] + (["M"] if allow_multiplicative and part.min() > 0 else [])
