@@ -233,50 +233,49 @@ def _run_cutoffs(
     """For each plan (the candidates of y[:length]): SSE and final states per row, as a
     pass over that prefix alone would give them to the bit, from one pass over y.
 
-    The rows are filtered additive first, then multiplicative (every plan's of each):
-    one plan alone keeps its own order (its multiplicative rows come last) and needs no
-    copy of its errors."""
+    Plans share a pass only without a season (`fit_ets_cutoffs`), where every row is
+    additive; a seasonal plan's multiplicative rows come last and are filtered apart. A
+    shorter plan's errors past its length are zero in the sums of squares, which add one
+    period after another (einsum's order, as in a pass that stopped there): rows of every
+    plan are summed in one call and their states are slices, not copies."""
     if len(plans) == 1:
         params, starts, seasons = plans[0].params, plans[0].start, plans[0].season
         multiplicative = plans[0].multiplicative
     else:
+        params = np.vstack([c.params for c in plans])
+        starts = np.vstack([c.start for c in plans])
+        seasons = np.vstack([c.season for c in plans])
         multiplicative = np.concatenate([c.multiplicative for c in plans])
-        order = np.concatenate([np.flatnonzero(~multiplicative), np.flatnonzero(multiplicative)])
-        params = np.vstack([c.params for c in plans])[order]
-        starts = np.vstack([c.start for c in plans])[order]
-        seasons = np.vstack([c.season for c in plans])[order]
     split = int(np.count_nonzero(~multiplicative))
-    groups = (
-        [(slice(0, split), False), (slice(split, None), True)] if m > 1 else [(slice(None), False)]
-    )
+    if m > 1 and (len(plans) > 1 or multiplicative[:split].any()):
+        raise ValueError("seasonal rows are filtered one plan at a time, additive first")
     longest = max(lengths)
     errors = np.empty((longest, len(params)))
-    finals = {n: (np.empty(len(params)), np.empty(len(params)), np.empty_like(seasons))
-              for n in lengths}  # fmt: skip
-    for rows, is_multiplicative in groups:
-        if not len(params[rows]):
-            continue
-        states = _filter(y[:longest], params[rows], starts[rows], seasons[rows], m,
-                         is_multiplicative, set(lengths), errors[:, rows])  # fmt: skip
-        for n, found in states.items():
-            for final, state in zip(finals[n], found, strict=True):
-                final[rows] = state
-    owned: list[tuple[np.ndarray, tuple[np.ndarray, ...]]] = []
-    if len(plans) == 1:  # the array a lone pass makes, its own order: no copy
-        owned.append((errors, finals[lengths[0]]))
+    if m <= 1:
+        finals = _filter(y[:longest], params, starts, seasons, m, False, set(lengths), errors)
     else:
-        place = np.empty(len(order), dtype=int)
-        place[order] = np.arange(len(order))  # where each plan's row went
-        ends = np.cumsum([len(c.params) for c in plans])
-        for end, plan, n in zip(ends, plans, lengths, strict=True):
-            mine = place[end - len(plan.params) : end]
-            kept = tuple(state[mine] for state in finals[n])
-            owned.append((np.ascontiguousarray(errors[:n, mine]), kept))
+        finals = {n: (np.empty(len(params)), np.empty(len(params)), np.empty_like(seasons))
+                  for n in lengths}  # fmt: skip
+        for rows, is_multiplicative in ((slice(0, split), False), (slice(split, None), True)):
+            if not len(params[rows]):
+                continue
+            states = _filter(y[:longest], params[rows], starts[rows], seasons[rows], m,
+                             is_multiplicative, set(lengths), errors[:, rows])  # fmt: skip
+            for n, found in states.items():
+                for final, state in zip(finals[n], found, strict=True):
+                    final[rows] = state
+    sizes = [len(c.params) for c in plans]
+    if len(plans) > 1:
+        upto = np.repeat(lengths, sizes)
+        errors = np.where(np.arange(longest)[:, None] < upto[None, :], errors, 0.0)
+    sse = np.einsum("tr,tr->r", errors, errors)
     results: list[tuple[np.ndarray, ...]] = []
-    for n, (own, (level, trend, season)) in zip(lengths, owned, strict=True):
+    end = 0
+    for size, n in zip(sizes, lengths, strict=True):
+        rows, end = slice(end, end + size), end + size
+        level, trend, season = (state[rows] for state in finals[n])
         ahead = (np.arange(m) + n) % m  # seasonal terms for the steps after the data
-        sse = np.einsum("tr,tr->r", own, own)
-        results.append((sse, level, trend, season[:, ahead] if m > 1 else season))
+        results.append((sse[rows], level, trend, season[:, ahead] if m > 1 else season))
     return results
 
 
