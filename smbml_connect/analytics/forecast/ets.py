@@ -308,9 +308,14 @@ def fit_ets_cutoffs(
 ) -> dict[int, list[EtsFit]]:
     """`fit_ets_forms(y[:length], m)` for each length, the same to the bit, with the
     cut-offs fitted without a season filtered in one pass over y: a backtest fits every
-    cut-off, and there the per-period numpy calls, not the arithmetic, are the cost."""
+    cut-off, and there the per-period numpy calls, not the arithmetic, are the cost.
+
+    Without a season a grid starts from a line through the first ten values, so the
+    cut-offs of ten and more share their candidates, and their best rows are picked in
+    the same numpy calls (`_best_per_form`)."""
     y = np.asarray(y, dtype=float)
     plans: dict[int, list[tuple[int, _Candidates]]] = {}
+    shared: dict[tuple[int, tuple[str, ...]], _Candidates] = {}
     for n in dict.fromkeys(lengths):
         part = y[:n]
         seasonal_ok = own_pass(n, m)
@@ -321,8 +326,15 @@ def fit_ets_cutoffs(
         # vs 0.97 for damped), and a damped trend with phi 0.98 is nearly linear anyway.
         trends = (["N", "A", "Ad"] if m <= 1 else ["N", "Ad"]) if n >= 8 else ["N"]
         period = m if seasonal_ok else 1
-        plans.setdefault(period, []).append((n, _candidates(part, period, season_kinds, trends)))
-    fits = {}
+        if period == 1:  # `_initial_states` reads only the first ten values
+            key = (min(n, 10), tuple(trends))
+            if key not in shared:
+                shared[key] = _candidates(part, 1, season_kinds, trends)
+            candidates = shared[key]
+        else:
+            candidates = _candidates(part, period, season_kinds, trends)
+        plans.setdefault(period, []).append((n, candidates))
+    fits: dict[int, list[EtsFit]] = {}
     for period, planned in plans.items():
         # Shared only without a season: its ~100 rows a step make the numpy calls the
         # cost; the ~700 of a seasonal grid make it the arithmetic, which a shared pass
@@ -332,39 +344,53 @@ def fit_ets_cutoffs(
             ns = [n for n, _ in batch]
             with np.errstate(all="ignore"):  # diverging grid rows end as inf and lose
                 runs = _run_cutoffs(y, [c for _, c in batch], ns, period)
-            for (n, candidates), run in zip(batch, runs, strict=True):
-                fits[n] = _best_per_form(candidates, run, n, period)
+            alike: dict[int, list[int]] = {}  # plans with the same candidates
+            for i, (_, candidates) in enumerate(batch):
+                alike.setdefault(id(candidates), []).append(i)
+            for chosen in alike.values():
+                found = _best_per_form(batch[chosen[0]][1], [runs[i] for i in chosen],
+                                       [ns[i] for i in chosen], period)  # fmt: skip
+                fits.update(zip([ns[i] for i in chosen], found, strict=True))
     return fits
 
 
 def _best_per_form(
-    candidates: _Candidates, run: tuple[np.ndarray, ...], n: int, period: int
-) -> list[EtsFit]:
-    sse, level, trend_state, season = run
+    candidates: _Candidates, runs: list[tuple[np.ndarray, ...]], lengths: list[int], period: int
+) -> list[list[EtsFit]]:
+    """Each form's best row as a fit, for each cut-off (length) with these candidates,
+    picked and scored in the same numpy calls: the same operations, element by element,
+    as one cut-off and form at a time."""
+    sse = np.stack([run[0] for run in runs])
     sse = np.where(np.isfinite(sse), sse, np.inf)
-    fits = []
-    for (trend, season_kind), block in zip(candidates.forms, candidates.blocks, strict=True):
-        j = block.start + int(np.argmin(sse[block]))
-        seasonal = season_kind != "N"
-        k = 2 + 2 * (trend != "N") + (trend == "Ad") + seasonal * period  # params + states
-        sigma2 = max(float(sse[j]) / n, 1e-12)
-        aicc = n * np.log(sigma2) + 2 * k + (2 * k * (k + 1) / (n - k - 1) if n - k - 1 > 0
-                                            else np.inf)  # fmt: skip
-        fit = EtsFit(
-            form=f"A,{trend},{season_kind}",
-            alpha=float(candidates.params[j, 0]),
-            beta=float(candidates.params[j, 1]),
-            gamma=float(candidates.params[j, 2]),
-            phi=float(candidates.params[j, 3]),
-            level=float(level[j]),
-            trend=float(trend_state[j]),
-            season=season[j].copy() if seasonal else np.zeros(period),
-            sigma=float(np.sqrt(sse[j] / max(n - k, 1))),
-            aicc=float(aicc),
-            m=period if seasonal else 1,
-        )
-        fits.append(fit)
-    return fits
+    rows = np.stack([block.start + np.argmin(sse[:, block], axis=1)
+                     for block in candidates.blocks], axis=1)  # fmt: skip
+    n = np.array(lengths)[:, None]
+    seasonal = np.array([season_kind != "N" for _, season_kind in candidates.forms])
+    k = np.array([2 + 2 * (trend != "N") + (trend == "Ad") for trend, _ in candidates.forms])
+    k = k + seasonal * period  # params + states
+    best = np.take_along_axis(sse, rows, axis=1)
+    sigma2 = np.maximum(best / n, 1e-12)
+    room = n - k - 1
+    penalty = np.where(room > 0, 2 * k * (k + 1) / np.where(room > 0, room, 1), np.inf)
+    aicc = (n * np.log(sigma2) + 2 * k + penalty).tolist()
+    sigma = np.sqrt(best / np.maximum(n - k, 1)).tolist()
+    params = candidates.params[rows].tolist()
+    level = np.take_along_axis(np.stack([run[1] for run in runs]), rows, axis=1).tolist()
+    trend_state = np.take_along_axis(np.stack([run[2] for run in runs]), rows, axis=1).tolist()
+    names = [f"A,{trend},{season_kind}" for trend, season_kind in candidates.forms]
+    out = []
+    for c, run in enumerate(runs):
+        fits = []
+        for f, name in enumerate(names):
+            alpha, beta, gamma, phi = params[c][f]
+            fits.append(EtsFit(form=name, alpha=alpha, beta=beta, gamma=gamma, phi=phi,
+                               level=level[c][f], trend=trend_state[c][f],
+                               season=run[3][rows[c, f]].copy() if seasonal[f]
+                               else np.zeros(period),
+                               sigma=sigma[c][f], aicc=aicc[c][f],
+                               m=period if seasonal[f] else 1))  # fmt: skip
+        out.append(fits)
+    return out
 
 
 def centred_moving_average(y: np.ndarray, m: int) -> tuple[np.ndarray, int]:
