@@ -47,22 +47,42 @@ class EtsFit:
     m: int
 
     def forecast(self, horizon: int) -> np.ndarray:
-        steps = np.arange(1, horizon + 1)
-        damp = np.cumsum(self.phi**steps) if self.form.split(",")[1] != "N" else 0 * steps
+        trended = self.form.split(",")[1] != "N"
+        damp = _damping(self.phi, horizon) if trended else 0 * np.arange(1, horizon + 1)
         base = self.level + damp * self.trend
         if self.m <= 1 or self.form.endswith("N"):
             return base
-        season = self.season[(steps - 1) % self.m]
+        season = self.season[np.arange(horizon) % self.m]
         return base * season if self.form.endswith("M") else base + season
 
     def sd(self, horizon: int) -> np.ndarray:
         """Forecast standard deviation per step (class 1 formula, used as a shape)."""
-        j = np.arange(1, horizon)
-        trend_part = self.beta * np.cumsum(self.phi**j) if "N" not in self.form.split(",")[1] else 0
-        seasonal = self.gamma * ((j % max(self.m, 1)) == 0) if self.m > 1 else 0
-        c = self.alpha + trend_part + seasonal + 0.0 * j
         scale = self.season.mean() if self.form.endswith("M") else 1.0
-        return self.sigma * np.sqrt(np.concatenate([[1.0], 1.0 + np.cumsum(c**2)])) * scale
+        shape = _sd_shape(self.form, self.alpha, self.beta, self.gamma, self.phi, self.m, horizon)
+        return self.sigma * shape * scale
+
+
+@functools.lru_cache(maxsize=64)
+def _damping(phi: float, horizon: int) -> np.ndarray:
+    """phi + phi^2 + ... + phi^h for h = 1..horizon (read-only): phi is one of a few."""
+    damp = np.cumsum(phi ** np.arange(1, horizon + 1))
+    damp.flags.writeable = False
+    return damp
+
+
+@functools.lru_cache(maxsize=4096)
+def _sd_shape(
+    form: str, alpha: float, beta: float, gamma: float, phi: float, m: int, horizon: int
+) -> np.ndarray:
+    """`EtsFit.sd` before sigma and the seasonal scale (read-only): its parameters come
+    from the grid, so a panel asks for the same few hundred shapes again and again."""
+    j = np.arange(1, horizon)
+    trend_part = beta * np.cumsum(phi**j) if "N" not in form.split(",")[1] else 0
+    seasonal = gamma * ((j % max(m, 1)) == 0) if m > 1 else 0
+    c = alpha + trend_part + seasonal + 0.0 * j
+    shape = np.sqrt(np.concatenate([[1.0], 1.0 + np.cumsum(c**2)]))
+    shape.flags.writeable = False
+    return shape
 
 
 def straight_line(y: np.ndarray) -> tuple[float, float]:
