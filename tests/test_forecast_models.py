@@ -250,6 +250,7 @@ def test_every_cut_off_fitted_in_one_pass_equals_its_own_fit(monkeypatch) -> Non
         (np.cumsum(rng.normal(0, 1, 44)) - 5, 4, [8, 12, 30, 44]),  # a season for some
         # in no order, as the engine asks (newest backtest cut-off first); Theta chooses
         # for the short ones at once in their own order and the long ones in batches
+        (np.cumsum(rng.normal(1, 3, 24)) + 80, 1, [24, 14, 22, 9, 18, 20, 23]),
         (np.cumsum(rng.normal(1, 3, 30)) + 80, 1, [30, 14, 22, 9, 26, 18, 28, 29]),
         (_airline(6, 96) + 60, 12, [96, 40, 90, 52, 61, 75, 70, 94, 95]),
     ]

@@ -135,23 +135,24 @@ ALPHAS = np.linspace(0.02, 0.98, 25)
 def _smoothed(both: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """SES of each column for every alpha, from a start of zero: the one-step errors
     (t, column, alpha) and the final levels (column, alpha)."""
-    parts, levels = _smoothed_cutoffs(both, [len(both)])
-    return parts[:, :, 0].transpose(1, 0, 2), levels[0]
+    errors, levels = _smoothed_cutoffs(both, [len(both)])
+    return errors[:, 0], levels[0]
 
 
 def _smoothed_cutoffs(both: np.ndarray, lengths: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """`_smoothed(both[:n, pair])` for the k-th length n and the k-th pair of columns
     (a cut-off's line and gap), the same to the bit, from one pass over the rows: SES is
     causal, so a prefix's errors are the first rows of the longer pass, and each column
-    is its own. The errors come stacked (pair, t, cut-off, alpha), zero past each
-    cut-off's length, and the final levels (cut-off, pair, alpha). Past 60 periods the
-    lone pass is one linear filter per alpha (scipy's lfilter, in C: 0.5 against 1 ms at
-    120), so lengths past 60 are never mixed with shorter ones (`_theta_cutoffs`)."""
+    is its own. The errors (t, cut-off, pair, alpha; past a cut-off's length they go on
+    over zeros) and the final levels (cut-off, pair, alpha). Past 60 periods the lone
+    pass is one linear filter per alpha (scipy's lfilter, in C: 0.5 against 1 ms at 120),
+    so lengths past 60 are never mixed with shorter ones (`_theta_cutoffs`)."""
     n, width, count = len(both), both.shape[1], len(lengths)
     if max(lengths) > 60:
         after = np.stack([lfilter([a], [1.0, a - 1.0], both, axis=0) for a in ALPHAS], axis=2)
-        before = np.concatenate([np.zeros((1, *after.shape[1:])), after[:-1]])
-        flat = both[:, :, None] - before
+        errors = np.empty_like(after)
+        errors[0] = both[0, :, None] - 0.0  # the level before the first value is zero
+        np.subtract(both[1:, :, None], after[:-1], out=errors[1:])
         levels = np.stack(
             [after[length - 1, 2 * k : 2 * k + 2] for k, length in enumerate(lengths)]
         )
@@ -161,20 +162,27 @@ def _smoothed_cutoffs(both: np.ndarray, lengths: Sequence[int]) -> tuple[np.ndar
         values = np.repeat(both, len(ALPHAS), axis=1)
         alphas = np.tile(ALPHAS, width)
         level, moved = np.zeros(width * len(ALPHAS)), np.empty(width * len(ALPHAS))
-        flat = np.empty((n, width * len(ALPHAS)))
+        errors = np.empty((n, width * len(ALPHAS)))
         stops, finals = set(lengths), {}
-        for t, (value, step) in enumerate(zip(values, flat, strict=True)):
+        for t, (value, step) in enumerate(zip(values, errors, strict=True)):
             np.subtract(value, level, out=step)
             np.add(level, np.multiply(alphas, step, out=moved), out=level)
             if t + 1 in stops:
                 finals[t + 1] = level.copy()
         levels = np.stack([finals[length].reshape(count, 2, len(ALPHAS))[k]
                            for k, length in enumerate(lengths)])  # fmt: skip
-    parts = np.zeros((2, n, count, len(ALPHAS)))
-    inside = np.arange(n)[:, None] < np.asarray(lengths)[None, :]
-    by_pair = flat.reshape(n, count, 2, len(ALPHAS)).transpose(2, 0, 1, 3)
-    np.copyto(parts, by_pair, where=inside[None, :, :, None])
-    return parts, levels
+    return errors.reshape(n, count, 2, len(ALPHAS)), levels
+
+
+def _by_pair(errors: np.ndarray, lengths: Sequence[int], chosen: list[int] | None) -> np.ndarray:
+    """The `chosen` cut-offs' errors (all when None) as `_ses_theta_cutoffs` takes them:
+    (pair, t, cut-off, alpha), contiguous, zero past each cut-off's length."""
+    longest = max(lengths)
+    mine = errors[:longest] if chosen is None else errors[:longest, chosen]
+    parts = np.zeros((2, longest, len(lengths), len(ALPHAS)))
+    inside = np.arange(longest)[:, None] < np.asarray(lengths)[None, :]
+    np.copyto(parts, mine.transpose(2, 0, 1, 3), where=inside[None, :, :, None])
+    return parts
 
 
 @functools.lru_cache(maxsize=64)
@@ -191,8 +199,9 @@ def _ses_thetas(line: np.ndarray, gap: np.ndarray, thetas: np.ndarray) -> tuple[
     """Simple exponential smoothing of every theta line `line + theta * gap`, each with
     alpha picked on a grid: (alpha, level, sigma, sse) per theta (`_ses_theta_cutoffs`
     for one series)."""
-    smoothed = _smoothed_cutoffs(np.stack([line, gap], axis=1), [len(line)])
-    return tuple(part[0] for part in _ses_theta_cutoffs(*smoothed, [len(line)], thetas))
+    errors, levels = _smoothed_cutoffs(np.stack([line, gap], axis=1), [len(line)])
+    parts = _by_pair(errors, [len(line)], None)
+    return tuple(part[0] for part in _ses_theta_cutoffs(parts, levels, [len(line)], thetas))
 
 
 def _ses_theta_cutoffs(
@@ -291,10 +300,11 @@ def _theta_fit(inputs: _ThetaInputs) -> _ThetaFit:
 
 
 # Periods times cut-offs whose alphas and thetas are chosen in the same numpy calls: past
-# about 350 the arrays (12 thetas x 25 alphas a period and cut-off) leave the processor's
-# cache and a cut-off costs twice what it does alone (60 periods: 85 us a cut-off five at
-# a time, 233 six at a time, 230 alone).
-_THETA_BATCH = 300
+# about 350 the arrays (12 thetas x 25 alphas a period and cut-off) left the processor's
+# cache and a cut-off cost as much as alone or more (60 periods: 85 us a cut-off five at
+# a time, 233 six at a time, 230 alone); 200 leaves room for whatever else runs beside.
+# A short yearly backtest (7 cut-offs of up to 28 years) is still chosen at once.
+_THETA_BATCH = 200
 
 
 def _theta_fits(inputs: Sequence[_ThetaInputs]) -> list[_ThetaFit]:
@@ -306,7 +316,7 @@ def _theta_fits(inputs: Sequence[_ThetaInputs]) -> list[_ThetaFit]:
     for k, one in enumerate(inputs):
         both[: len(one.x), 2 * k], both[: len(one.x), 2 * k + 1] = one.line, one.x - one.line
     thetas = np.array(THETAS)
-    parts, levels = _smoothed_cutoffs(both, lengths)
+    errors, levels = _smoothed_cutoffs(both, lengths)
     everything = list(range(len(inputs)))
     batches: list[list[int]] = [[]]
     for k in sorted(everything, key=lambda k: lengths[k]):  # like with like
@@ -318,7 +328,7 @@ def _theta_fits(inputs: Sequence[_ThetaInputs]) -> list[_ThetaFit]:
     fits: dict[int, _ThetaFit] = {}
     for batch in batches:
         mine = [lengths[k] for k in batch]
-        own = parts if batch == everything else np.ascontiguousarray(parts[:, : max(mine), batch])
+        own = _by_pair(errors, mine, None if batch == everything else batch)
         alphas, level, sigmas, sse = _ses_theta_cutoffs(own, levels[batch], mine, thetas)
         chosen = np.argmin(sse / thetas**2, axis=1)
         for c, (k, j) in enumerate(zip(batch, chosen, strict=True)):
