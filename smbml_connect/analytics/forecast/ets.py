@@ -374,41 +374,54 @@ def fit_ets_cutoffs(
     return fits
 
 
+@functools.cache
+def _form_terms(
+    forms: tuple[tuple[str, str], ...], period: int
+) -> tuple[list[str], list[bool], np.ndarray]:
+    """Each form's name, whether it has a season, and its count of parameters and
+    states (AICc's k), read-only."""
+    seasonal = [season_kind != "N" for _, season_kind in forms]
+    k = np.array([2 + 2 * (trend != "N") + (trend == "Ad") + has * period
+                  for (trend, _), has in zip(forms, seasonal, strict=True)])  # fmt: skip
+    k.flags.writeable = False
+    return [f"A,{trend},{season_kind}" for trend, season_kind in forms], seasonal, k
+
+
+def _stacked(runs: list[tuple[np.ndarray, ...]], i: int) -> np.ndarray:
+    return runs[0][i][None] if len(runs) == 1 else np.stack([run[i] for run in runs])
+
+
 def _best_per_form(
     candidates: _Candidates, runs: list[tuple[np.ndarray, ...]], lengths: list[int], period: int
 ) -> list[list[EtsFit]]:
     """Each form's best row as a fit, for each cut-off (length) with these candidates,
     picked and scored in the same numpy calls: the same operations, element by element,
     as one cut-off and form at a time."""
-    sse = np.stack([run[0] for run in runs])
+    names, seasonal, k = _form_terms(tuple(candidates.forms), period)
+    sse = _stacked(runs, 0)
     sse = np.where(np.isfinite(sse), sse, np.inf)
     rows = np.stack([block.start + np.argmin(sse[:, block], axis=1)
                      for block in candidates.blocks], axis=1)  # fmt: skip
+    pick = (np.arange(len(runs))[:, None], rows)
     n = np.array(lengths)[:, None]
-    seasonal = np.array([season_kind != "N" for _, season_kind in candidates.forms])
-    k = np.array([2 + 2 * (trend != "N") + (trend == "Ad") for trend, _ in candidates.forms])
-    k = k + seasonal * period  # params + states
-    best = np.take_along_axis(sse, rows, axis=1)
+    best = sse[pick]
     sigma2 = np.maximum(best / n, 1e-12)
     room = n - k - 1
     penalty = np.where(room > 0, 2 * k * (k + 1) / np.where(room > 0, room, 1), np.inf)
     aicc = (n * np.log(sigma2) + 2 * k + penalty).tolist()
     sigma = np.sqrt(best / np.maximum(n - k, 1)).tolist()
     params = candidates.params[rows].tolist()
-    level = np.take_along_axis(np.stack([run[1] for run in runs]), rows, axis=1).tolist()
-    trend_state = np.take_along_axis(np.stack([run[2] for run in runs]), rows, axis=1).tolist()
-    names = [f"A,{trend},{season_kind}" for trend, season_kind in candidates.forms]
+    level, trend_state = _stacked(runs, 1)[pick].tolist(), _stacked(runs, 2)[pick].tolist()
     out = []
-    for c, run in enumerate(runs):
+    for c, (run, chosen) in enumerate(zip(runs, rows.tolist(), strict=True)):
         fits = []
-        for f, name in enumerate(names):
+        for f, (name, has, j) in enumerate(zip(names, seasonal, chosen, strict=True)):
             alpha, beta, gamma, phi = params[c][f]
             fits.append(EtsFit(form=name, alpha=alpha, beta=beta, gamma=gamma, phi=phi,
                                level=level[c][f], trend=trend_state[c][f],
-                               season=run[3][rows[c, f]].copy() if seasonal[f]
-                               else np.zeros(period),
+                               season=run[3][j].copy() if has else np.zeros(period),
                                sigma=sigma[c][f], aicc=aicc[c][f],
-                               m=period if seasonal[f] else 1))  # fmt: skip
+                               m=period if has else 1))  # fmt: skip
         out.append(fits)
     return out
 
