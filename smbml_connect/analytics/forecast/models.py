@@ -425,7 +425,9 @@ def prepare(
     little more than one.
 
     The `later` cut-offs (the engine's calibration cut-offs) join the passes where they
-    share one (Theta's always, ETS's without a season: `own_pass`) and are returned, to
+    share one cheaply (ETS's without a season: `own_pass`; Theta's up to 60 periods, past
+    which each cut-off's own arithmetic is its cost, paid for nothing when the chosen
+    model has no Theta, as a calendar model's daily series) and are returned, to
     be put back with `restore` when asked for: the calibration's own passes had been 17%
     of the panel's profile samples on the 518 tourism yearly series."""
     y = np.ascontiguousarray(y, dtype=float)
@@ -434,7 +436,9 @@ def prepare(
         _share(y, m, cutoffs, [c for c in ahead if not own_pass(c, m)], _ETS_FORMS, fit_ets_cutoffs)
         if "ets" in model
         else {},
-        _share(y, m, cutoffs, ahead, _THETA_FITS, _theta_cutoffs) if "theta" in model else {},
+        _share(y, m, cutoffs, [c for c in ahead if c <= 60], _THETA_FITS, _theta_cutoffs)
+        if "theta" in model
+        else {},
     )
 
 
