@@ -3,6 +3,7 @@ it is for, and the blends that bring it into the panel's choice."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from smbml_connect.analytics.forecast.models import (
     seasonal_naive,
     theta,
 )
+from smbml_connect.analytics.forecast.timeseries import regularise
 
 # An airline-model series, (0,1,1)(0,1,1)12 with theta -0.4 and Theta -0.6, rounded.
 AIRLINE = np.array([
@@ -246,6 +248,11 @@ def test_every_cut_off_fitted_in_one_pass_equals_its_own_fit(monkeypatch) -> Non
         (_airline(5, 84) + 60, 12, [40, 52, 61, 70, 84]),  # two seasonal kinds, lfilter too
         (np.cumsum(rng.normal(1, 3, 26)) + 80, 1, [9, 14, 20, 26]),
         (np.cumsum(rng.normal(0, 1, 44)) - 5, 4, [8, 12, 30, 44]),  # a season for some
+        # in no order, as the engine asks (newest backtest cut-off first); Theta chooses
+        # for the short ones at once in their own order and the long ones in batches
+        (np.cumsum(rng.normal(1, 3, 24)) + 80, 1, [24, 14, 22, 9, 18, 20, 23]),
+        (np.cumsum(rng.normal(1, 3, 30)) + 80, 1, [30, 14, 22, 9, 26, 18, 28, 29]),
+        (_airline(6, 96) + 60, 12, [96, 40, 90, 52, 61, 75, 70, 94, 95]),
     ]
     runs = {"ets": 0, "theta": 0}
     filter_ets, smooth = ets_module._filter, models._smoothed_cutoffs
@@ -280,3 +287,35 @@ def test_every_cut_off_fitted_in_one_pass_equals_its_own_fit(monkeypatch) -> Non
             for a, b in zip(lone[c], prepared, strict=True):
                 assert a.detail == b.detail
                 assert a.mean.tobytes() == b.mean.tobytes() and a.sd.tobytes() == b.sd.tobytes()
+
+
+def test_calibration_cut_offs_are_fitted_in_the_backtests_passes(monkeypatch) -> None:
+    """A panel calibrates its series' intervals (`engine._calibrated`) after every series
+    is chosen, when the caches hold other series' fits. The calibration cut-offs' ETS and
+    Theta fits are made in the backtest's passes (`prepare`'s `later`) and kept with the
+    series, so calibrating a series without a season makes no pass of its own, and its
+    errors are those of fitting the cut-offs then, to the bit."""
+    y = np.cumsum(np.random.default_rng(3).normal(1, 3, 24)) + 50
+    series = regularise(pd.date_range("2000-01-01", periods=24, freq="YS"), y)
+    fit = engine.fit_regular(series, 4)
+    assert "ets" in fit.model and fit.kept.ets and fit.kept.theta
+    runs = {"passes": 0}
+    filter_ets, smooth = ets_module._filter, models._smoothed_cutoffs
+
+    def counted(function: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            runs["passes"] += 1
+            return function(*args, **kwargs)
+
+        return run
+
+    monkeypatch.setattr(ets_module, "_filter", counted(filter_ets))
+    monkeypatch.setattr(models, "_smoothed_cutoffs", counted(smooth))
+    outcomes = []
+    for kept in (fit.kept, models.Kept()):  # as fitted, then as if nothing had been kept
+        models._ETS_FORMS.clear(), models._THETA_FITS.clear(), models._MEMO.clear()
+        runs["passes"] = 0
+        calibrated = engine._calibrated(replace(fit, kept=kept), 4)
+        outcomes.append((runs["passes"], calibrated.standard.tobytes(), calibrated.ages.tobytes()))
+    assert outcomes[0][0] == 0 and outcomes[1][0] >= 2
+    assert outcomes[0][1:] == outcomes[1][1:] and len(calibrated.standard) > len(fit.standard)

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EtsFit", "best_damped", "fit_ets", "fit_ets_cutoffs", "fit_ets_forms", "straight_line"]
+__all__ = [
+    "EtsFit",
+    "best_damped",
+    "fit_ets",
+    "fit_ets_cutoffs",
+    "fit_ets_forms",
+    "own_pass",
+    "straight_line",
+]
 
 _ALPHAS = (0.03, 0.08, 0.15, 0.25, 0.4, 0.6, 0.8, 0.95)
 _BETA_SHARES = (0.02, 0.1, 0.3)  # beta as a share of alpha (beta <= alpha)
@@ -39,22 +47,42 @@ class EtsFit:
     m: int
 
     def forecast(self, horizon: int) -> np.ndarray:
-        steps = np.arange(1, horizon + 1)
-        damp = np.cumsum(self.phi**steps) if self.form.split(",")[1] != "N" else 0 * steps
+        trended = self.form.split(",")[1] != "N"
+        damp = _damping(self.phi, horizon) if trended else 0 * np.arange(1, horizon + 1)
         base = self.level + damp * self.trend
         if self.m <= 1 or self.form.endswith("N"):
             return base
-        season = self.season[(steps - 1) % self.m]
+        season = self.season[np.arange(horizon) % self.m]
         return base * season if self.form.endswith("M") else base + season
 
     def sd(self, horizon: int) -> np.ndarray:
         """Forecast standard deviation per step (class 1 formula, used as a shape)."""
-        j = np.arange(1, horizon)
-        trend_part = self.beta * np.cumsum(self.phi**j) if "N" not in self.form.split(",")[1] else 0
-        seasonal = self.gamma * ((j % max(self.m, 1)) == 0) if self.m > 1 else 0
-        c = self.alpha + trend_part + seasonal + 0.0 * j
         scale = self.season.mean() if self.form.endswith("M") else 1.0
-        return self.sigma * np.sqrt(np.concatenate([[1.0], 1.0 + np.cumsum(c**2)])) * scale
+        shape = _sd_shape(self.form, self.alpha, self.beta, self.gamma, self.phi, self.m, horizon)
+        return self.sigma * shape * scale
+
+
+@functools.lru_cache(maxsize=64)
+def _damping(phi: float, horizon: int) -> np.ndarray:
+    """phi + phi^2 + ... + phi^h for h = 1..horizon (read-only): phi is one of a few."""
+    damp = np.cumsum(phi ** np.arange(1, horizon + 1))
+    damp.flags.writeable = False
+    return damp
+
+
+@functools.lru_cache(maxsize=4096)
+def _sd_shape(
+    form: str, alpha: float, beta: float, gamma: float, phi: float, m: int, horizon: int
+) -> np.ndarray:
+    """`EtsFit.sd` before sigma and the seasonal scale (read-only): its parameters come
+    from the grid, so a panel asks for the same few hundred shapes again and again."""
+    j = np.arange(1, horizon)
+    trend_part = beta * np.cumsum(phi**j) if "N" not in form.split(",")[1] else 0
+    seasonal = gamma * ((j % max(m, 1)) == 0) if m > 1 else 0
+    c = alpha + trend_part + seasonal + 0.0 * j
+    shape = np.sqrt(np.concatenate([[1.0], 1.0 + np.cumsum(c**2)]))
+    shape.flags.writeable = False
+    return shape
 
 
 def straight_line(y: np.ndarray) -> tuple[float, float]:
@@ -225,50 +253,49 @@ def _run_cutoffs(
     """For each plan (the candidates of y[:length]): SSE and final states per row, as a
     pass over that prefix alone would give them to the bit, from one pass over y.
 
-    The rows are filtered additive first, then multiplicative (every plan's of each):
-    one plan alone keeps its own order (its multiplicative rows come last) and needs no
-    copy of its errors."""
+    Plans share a pass only without a season (`fit_ets_cutoffs`), where every row is
+    additive; a seasonal plan's multiplicative rows come last and are filtered apart. A
+    shorter plan's errors past its length are zero in the sums of squares, which add one
+    period after another (einsum's order, as in a pass that stopped there): rows of every
+    plan are summed in one call and their states are slices, not copies."""
     if len(plans) == 1:
         params, starts, seasons = plans[0].params, plans[0].start, plans[0].season
         multiplicative = plans[0].multiplicative
     else:
+        params = np.vstack([c.params for c in plans])
+        starts = np.vstack([c.start for c in plans])
+        seasons = np.vstack([c.season for c in plans])
         multiplicative = np.concatenate([c.multiplicative for c in plans])
-        order = np.concatenate([np.flatnonzero(~multiplicative), np.flatnonzero(multiplicative)])
-        params = np.vstack([c.params for c in plans])[order]
-        starts = np.vstack([c.start for c in plans])[order]
-        seasons = np.vstack([c.season for c in plans])[order]
     split = int(np.count_nonzero(~multiplicative))
-    groups = (
-        [(slice(0, split), False), (slice(split, None), True)] if m > 1 else [(slice(None), False)]
-    )
+    if m > 1 and (len(plans) > 1 or multiplicative[:split].any()):
+        raise ValueError("seasonal rows are filtered one plan at a time, additive first")
     longest = max(lengths)
     errors = np.empty((longest, len(params)))
-    finals = {n: (np.empty(len(params)), np.empty(len(params)), np.empty_like(seasons))
-              for n in lengths}  # fmt: skip
-    for rows, is_multiplicative in groups:
-        if not len(params[rows]):
-            continue
-        states = _filter(y[:longest], params[rows], starts[rows], seasons[rows], m,
-                         is_multiplicative, set(lengths), errors[:, rows])  # fmt: skip
-        for n, found in states.items():
-            for final, state in zip(finals[n], found, strict=True):
-                final[rows] = state
-    owned: list[tuple[np.ndarray, tuple[np.ndarray, ...]]] = []
-    if len(plans) == 1:  # the array a lone pass makes, its own order: no copy
-        owned.append((errors, finals[lengths[0]]))
+    if m <= 1:
+        finals = _filter(y[:longest], params, starts, seasons, m, False, set(lengths), errors)
     else:
-        place = np.empty(len(order), dtype=int)
-        place[order] = np.arange(len(order))  # where each plan's row went
-        ends = np.cumsum([len(c.params) for c in plans])
-        for end, plan, n in zip(ends, plans, lengths, strict=True):
-            mine = place[end - len(plan.params) : end]
-            kept = tuple(state[mine] for state in finals[n])
-            owned.append((np.ascontiguousarray(errors[:n, mine]), kept))
+        finals = {n: (np.empty(len(params)), np.empty(len(params)), np.empty_like(seasons))
+                  for n in lengths}  # fmt: skip
+        for rows, is_multiplicative in ((slice(0, split), False), (slice(split, None), True)):
+            if not len(params[rows]):
+                continue
+            states = _filter(y[:longest], params[rows], starts[rows], seasons[rows], m,
+                             is_multiplicative, set(lengths), errors[:, rows])  # fmt: skip
+            for n, found in states.items():
+                for final, state in zip(finals[n], found, strict=True):
+                    final[rows] = state
+    sizes = [len(c.params) for c in plans]
+    if len(plans) > 1:
+        upto = np.repeat(lengths, sizes)
+        errors = np.where(np.arange(longest)[:, None] < upto[None, :], errors, 0.0)
+    sse = np.einsum("tr,tr->r", errors, errors)
     results: list[tuple[np.ndarray, ...]] = []
-    for n, (own, (level, trend, season)) in zip(lengths, owned, strict=True):
+    end = 0
+    for size, n in zip(sizes, lengths, strict=True):
+        rows, end = slice(end, end + size), end + size
+        level, trend, season = (state[rows] for state in finals[n])
         ahead = (np.arange(m) + n) % m  # seasonal terms for the steps after the data
-        sse = np.einsum("tr,tr->r", own, own)
-        results.append((sse, level, trend, season[:, ahead] if m > 1 else season))
+        results.append((sse[rows], level, trend, season[:, ahead] if m > 1 else season))
     return results
 
 
@@ -290,17 +317,28 @@ def fit_ets_forms(y: np.ndarray, m: int = 1, allow_multiplicative: bool = True) 
     return fit_ets_cutoffs(y, m, [len(y)], allow_multiplicative)[len(y)]
 
 
+def own_pass(n: int, m: int) -> bool:
+    """Whether `fit_ets_cutoffs` filters a cut-off of n periods in a pass of its own: one
+    long enough for the seasonal forms (two seasons and two periods)."""
+    return m > 1 and n >= 2 * m + 2
+
+
 def fit_ets_cutoffs(
     y: np.ndarray, m: int, lengths: list[int], allow_multiplicative: bool = True
 ) -> dict[int, list[EtsFit]]:
     """`fit_ets_forms(y[:length], m)` for each length, the same to the bit, with the
     cut-offs fitted without a season filtered in one pass over y: a backtest fits every
-    cut-off, and there the per-period numpy calls, not the arithmetic, are the cost."""
+    cut-off, and there the per-period numpy calls, not the arithmetic, are the cost.
+
+    Without a season a grid starts from a line through the first ten values, so the
+    cut-offs of ten and more share their candidates, and their best rows are picked in
+    the same numpy calls (`_best_per_form`)."""
     y = np.asarray(y, dtype=float)
     plans: dict[int, list[tuple[int, _Candidates]]] = {}
+    shared: dict[tuple[int, tuple[str, ...]], _Candidates] = {}
     for n in dict.fromkeys(lengths):
         part = y[:n]
-        seasonal_ok = m > 1 and n >= 2 * m + 2
+        seasonal_ok = own_pass(n, m)
         season_kinds = ["N"]
         if seasonal_ok:
             season_kinds += ["A"] + (["M"] if allow_multiplicative and part.min() > 0 else [])
@@ -308,8 +346,15 @@ def fit_ets_cutoffs(
         # vs 0.97 for damped), and a damped trend with phi 0.98 is nearly linear anyway.
         trends = (["N", "A", "Ad"] if m <= 1 else ["N", "Ad"]) if n >= 8 else ["N"]
         period = m if seasonal_ok else 1
-        plans.setdefault(period, []).append((n, _candidates(part, period, season_kinds, trends)))
-    fits = {}
+        if period == 1:  # `_initial_states` reads only the first ten values
+            key = (min(n, 10), tuple(trends))
+            if key not in shared:
+                shared[key] = _candidates(part, 1, season_kinds, trends)
+            candidates = shared[key]
+        else:
+            candidates = _candidates(part, period, season_kinds, trends)
+        plans.setdefault(period, []).append((n, candidates))
+    fits: dict[int, list[EtsFit]] = {}
     for period, planned in plans.items():
         # Shared only without a season: its ~100 rows a step make the numpy calls the
         # cost; the ~700 of a seasonal grid make it the arithmetic, which a shared pass
@@ -319,39 +364,66 @@ def fit_ets_cutoffs(
             ns = [n for n, _ in batch]
             with np.errstate(all="ignore"):  # diverging grid rows end as inf and lose
                 runs = _run_cutoffs(y, [c for _, c in batch], ns, period)
-            for (n, candidates), run in zip(batch, runs, strict=True):
-                fits[n] = _best_per_form(candidates, run, n, period)
+            alike: dict[int, list[int]] = {}  # plans with the same candidates
+            for i, (_, candidates) in enumerate(batch):
+                alike.setdefault(id(candidates), []).append(i)
+            for chosen in alike.values():
+                found = _best_per_form(batch[chosen[0]][1], [runs[i] for i in chosen],
+                                       [ns[i] for i in chosen], period)  # fmt: skip
+                fits.update(zip([ns[i] for i in chosen], found, strict=True))
     return fits
+
+
+@functools.cache
+def _form_terms(
+    forms: tuple[tuple[str, str], ...], period: int
+) -> tuple[list[str], list[bool], np.ndarray]:
+    """Each form's name, whether it has a season, and its count of parameters and
+    states (AICc's k), read-only."""
+    seasonal = [season_kind != "N" for _, season_kind in forms]
+    k = np.array([2 + 2 * (trend != "N") + (trend == "Ad") + has * period
+                  for (trend, _), has in zip(forms, seasonal, strict=True)])  # fmt: skip
+    k.flags.writeable = False
+    return [f"A,{trend},{season_kind}" for trend, season_kind in forms], seasonal, k
+
+
+def _stacked(runs: list[tuple[np.ndarray, ...]], i: int) -> np.ndarray:
+    return runs[0][i][None] if len(runs) == 1 else np.stack([run[i] for run in runs])
 
 
 def _best_per_form(
-    candidates: _Candidates, run: tuple[np.ndarray, ...], n: int, period: int
-) -> list[EtsFit]:
-    sse, level, trend_state, season = run
+    candidates: _Candidates, runs: list[tuple[np.ndarray, ...]], lengths: list[int], period: int
+) -> list[list[EtsFit]]:
+    """Each form's best row as a fit, for each cut-off (length) with these candidates,
+    picked and scored in the same numpy calls: the same operations, element by element,
+    as one cut-off and form at a time."""
+    names, seasonal, k = _form_terms(tuple(candidates.forms), period)
+    sse = _stacked(runs, 0)
     sse = np.where(np.isfinite(sse), sse, np.inf)
-    fits = []
-    for (trend, season_kind), block in zip(candidates.forms, candidates.blocks, strict=True):
-        j = block.start + int(np.argmin(sse[block]))
-        seasonal = season_kind != "N"
-        k = 2 + 2 * (trend != "N") + (trend == "Ad") + seasonal * period  # params + states
-        sigma2 = max(float(sse[j]) / n, 1e-12)
-        aicc = n * np.log(sigma2) + 2 * k + (2 * k * (k + 1) / (n - k - 1) if n - k - 1 > 0
-                                            else np.inf)  # fmt: skip
-        fit = EtsFit(
-            form=f"A,{trend},{season_kind}",
-            alpha=float(candidates.params[j, 0]),
-            beta=float(candidates.params[j, 1]),
-            gamma=float(candidates.params[j, 2]),
-            phi=float(candidates.params[j, 3]),
-            level=float(level[j]),
-            trend=float(trend_state[j]),
-            season=season[j].copy() if seasonal else np.zeros(period),
-            sigma=float(np.sqrt(sse[j] / max(n - k, 1))),
-            aicc=float(aicc),
-            m=period if seasonal else 1,
-        )
-        fits.append(fit)
-    return fits
+    rows = np.stack([block.start + np.argmin(sse[:, block], axis=1)
+                     for block in candidates.blocks], axis=1)  # fmt: skip
+    pick = (np.arange(len(runs))[:, None], rows)
+    n = np.array(lengths)[:, None]
+    best = sse[pick]
+    sigma2 = np.maximum(best / n, 1e-12)
+    room = n - k - 1
+    penalty = np.where(room > 0, 2 * k * (k + 1) / np.where(room > 0, room, 1), np.inf)
+    aicc = (n * np.log(sigma2) + 2 * k + penalty).tolist()
+    sigma = np.sqrt(best / np.maximum(n - k, 1)).tolist()
+    params = candidates.params[rows].tolist()
+    level, trend_state = _stacked(runs, 1)[pick].tolist(), _stacked(runs, 2)[pick].tolist()
+    out = []
+    for c, (run, chosen) in enumerate(zip(runs, rows.tolist(), strict=True)):
+        fits = []
+        for f, (name, has, j) in enumerate(zip(names, seasonal, chosen, strict=True)):
+            alpha, beta, gamma, phi = params[c][f]
+            fits.append(EtsFit(form=name, alpha=alpha, beta=beta, gamma=gamma, phi=phi,
+                               level=level[c][f], trend=trend_state[c][f],
+                               season=run[3][j].copy() if has else np.zeros(period),
+                               sigma=sigma[c][f], aicc=aicc[c][f],
+                               m=period if has else 1))  # fmt: skip
+        out.append(fits)
+    return out
 
 
 def centred_moving_average(y: np.ndarray, m: int) -> tuple[np.ndarray, int]:
