@@ -402,3 +402,24 @@ def test_a_method_kept_though_repeating_last_season_did_better_on_the_past_says_
     shown_alike = SeriesForecast(pd.DataFrame(), "ets+theta", "MS", 12, "detected",
                                  backtest={"ets+theta": 1.061, "seasonal_naive": 1.058})  # fmt: skip
     assert "kept" not in _accuracy_words(shown_alike)  # both read 1.06: nothing to explain
+
+
+def test_a_history_that_held_still_then_moved_gets_ranges_of_its_own_size():
+    # 36 months at exactly 920, then small drops. At the cut-offs inside the still
+    # stretch the models' spreads are 0 or rounding dust (Theta's 3e-15), and an error of
+    # a few units divided by that made the 80% range reach 4.5e15 (reviewer's find).
+    y = np.r_[np.full(36, 920.0), 915, 912, 912, 912, np.full(8, 902.0)]
+    dates = pd.date_range("2019-01-01", periods=48, freq="MS")
+    for horizon in (6, 12):
+        out = forecast_series(dates, y, horizon)
+        widths = (out["hi95"] - out["lo95"]).to_numpy()
+        assert np.all(np.isfinite(widths)) and widths.max() < 200, widths
+    rng = np.random.default_rng(18)
+    others = [100 + rng.normal(0, 5, 48).cumsum() for _ in range(5)]
+    frame = pd.concat(
+        pd.DataFrame({"unique_id": f"s{i}", "ds": dates, "y": values})
+        for i, values in enumerate([y, *others])
+    )
+    panel = forecast_panel(frame, 6)
+    still = panel[panel["unique_id"] == "s0"]
+    assert (still["hi95"] - still["lo95"]).max() < 200
