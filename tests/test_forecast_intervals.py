@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from smbml_connect.analytics.forecast.engine import _calibrated, fit_regular, forecast_panel
 from smbml_connect.analytics.forecast.intervals import (
@@ -330,3 +331,39 @@ def test_a_panel_gives_the_pooled_widths_each_error_s_cut_off(monkeypatch):
     assert ages is not None and len(ages) == len(errors) == 6
     assert all(a is not None and len(a) == len(z) for (z, _), a in zip(errors, ages, strict=True))
     assert all(np.unique(a).size > 1 for a in ages)  # several cut-offs per series
+
+
+def test_pooled_multiples_equal_a_quantile_worked_out_by_hand():
+    # Written out from the definition, apart from the code: each series' |errors| over
+    # its size (its weighted mean shrunk with weight n/(n+30) towards the median of the
+    # series' means, n the effective count), then the first value whose cumulative
+    # weight reaches the level, every series' weights summing to one.
+    rng = np.random.default_rng(19)
+    panel = []
+    for i in range(7):
+        steps = np.tile(np.arange(4), 3)
+        panel.append((rng.standard_t(4, 12) * (1 + i), steps, rng.uniform(0.2, 1.0, 12)))
+    means = [np.sum(w * np.abs(z)) / np.sum(w) for z, _, w in panel]
+    center = float(np.median(means))
+
+    def by_hand(level: int, later: bool) -> float:
+        values, shares = [], []
+        for (z, step, w), mean in zip(panel, means, strict=True):
+            n = w.sum() ** 2 / (w**2).sum()
+            size = (n * mean + 30 * center) / (n + 30)
+            chosen = (step > 0) if later else (step == 0)
+            values.append(np.abs(z[chosen]) / size)
+            shares.append(w[chosen] / w[chosen].sum())
+        v, s = np.concatenate(values), np.concatenate(shares)
+        order = np.argsort(v)
+        cumulative = np.cumsum(s[order]) / s.sum()
+        return float(v[order][np.searchsorted(cumulative, level / 100)])
+
+    errors = [(z, step) for z, step, _ in panel]
+    weights = [w for _, _, w in panel]
+    for level in (50, 80, 95):
+        pooled = pooled_width(errors, level, 4, weights)
+        assert pooled is not None
+        assert pooled.center == pytest.approx(center)
+        assert pooled.by_step[0] == pytest.approx(by_hand(level, later=False))
+        assert np.allclose(pooled.by_step[1:], by_hand(level, later=True))
