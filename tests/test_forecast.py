@@ -423,3 +423,24 @@ def test_a_history_that_held_still_then_moved_gets_ranges_of_its_own_size():
     panel = forecast_panel(frame, 6)
     still = panel[panel["unique_id"] == "s0"]
     assert (still["hi95"] - still["lo95"]).max() < 200
+
+
+def test_a_panel_says_when_its_forecast_reaches_further_than_its_tests():
+    # 30 months of history: the backtest scores 4 months ahead (30 - 26), so months 5-12
+    # of a 12-month forecast keep the general later-step width and the ranges step up
+    # there; the note says why. Within the tested reach there is nothing to say.
+    rng = np.random.default_rng(20)
+    dates = pd.date_range("2021-01-01", periods=30, freq="MS")
+    frame = pd.concat(
+        pd.DataFrame({"unique_id": f"s{i}", "ds": dates, "y": 200 + rng.normal(0, 8, 30).cumsum()})
+        for i in range(6)
+    )
+    results, _ = forecast_panel_results(frame, 12)
+    notes = [n for r in results.values() for n in r.notes if "tests on past data" in n]
+    assert len(notes) == 6
+    assert notes[0] == (
+        "tests on past data reached 4 months ahead; months 5 to 12 go further, so their "
+        "ranges allow for more error"
+    )
+    near, _ = forecast_panel_results(frame, 4)
+    assert not any("tests on past data" in n for r in near.values() for n in r.notes)

@@ -675,7 +675,24 @@ def _panel_fits(
         switch = _switching_helps(list(fits.values()), plain)
         fits = {uid: _rechoose(fit, horizon, plain, switch) for uid, fit in fits.items()}
     fits = {uid: _calibrated(fit, horizon) for uid, fit in fits.items()}
-    return fits, pooled_widths(list(fits.values()), levels, horizon), skipped
+    prior = pooled_widths(list(fits.values()), levels, horizon)
+    reached = max((int(f.steps.max()) + 1 for f in fits.values() if len(f.steps)), default=0)
+    if prior is not None and 0 < reached < horizon:
+        fits = {uid: _reach_noted(fit, reached, horizon) for uid, fit in fits.items()}
+    return fits, prior, skipped
+
+
+def _reach_noted(fit: Fitted, reached: int, horizon: int) -> Fitted:
+    """The forecast's note when it reaches further ahead than any test on the panel's past
+    (`reached` periods): those periods keep the general later-step width
+    (`intervals.step_shape` has seen no error there), so the ranges step up where the
+    tested ones end, and a person looking at the chart is told why."""
+    word = fit.series.word
+    later = f"{word} {horizon}" if reached + 1 == horizon else f"{word}s {reached + 1} to {horizon}"
+    ahead = f"{reached} {word}{'s' if reached > 1 else ''}"
+    note = (f"tests on past data reached {ahead} ahead; {later} go further, so their ranges "
+            "allow for more error")  # fmt: skip
+    return replace(fit, notes=[*fit.notes, note])
 
 
 def forecast_panel_results(
