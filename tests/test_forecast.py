@@ -439,8 +439,8 @@ def test_a_panel_says_when_its_forecast_reaches_further_than_its_tests():
     notes = [n for r in results.values() for n in r.notes if "tests on past data" in n]
     assert len(notes) == 6
     assert notes[0] == (
-        "tests on past data reached 4 months ahead; months 5 to 12 go further, so their "
-        "ranges allow for more error"
+        "tests on past data reached 4 months ahead; months 5 to 12 go further than any test, "
+        "so their ranges rest on the general pattern of errors and can be wider"
     )
     near, _ = forecast_panel_results(frame, 4)
     assert not any("tests on past data" in n for r in near.values() for n in r.notes)

@@ -405,8 +405,8 @@ def pooled_widths(
     One quantile of the raw errors for every step and series covered the sample
     business's held-out months 86% / 98% at 80% / 95% (MSIS 3.64). With this, the
     calibration cut-offs of `_calibrated` and recency weights, the demo's draw of the
-    sample is covered 89.4% / 97.7% (MSIS 3.50) and twelve draws 77.8% / 93.6% on average
-    (MSIS 3.38; benchmarks/forecast.py, groups sample and sample_draws).
+    sample is covered 89.4% / 97.7% (MSIS 3.50) and twelve draws 77.7% / 93.4% on average
+    (MSIS 3.39; benchmarks/forecast.py, groups sample and sample_draws).
     """
     errors = [(f.standard, f.steps) for f in fits]
     weights = [recency(f.ages, horizon, f.season_length) for f in fits]
@@ -685,13 +685,15 @@ def _panel_fits(
 def _reach_noted(fit: Fitted, reached: int, horizon: int) -> Fitted:
     """The forecast's note when it reaches further ahead than any test on the panel's past
     (`reached` periods): those periods keep the general later-step width
-    (`intervals.step_shape` has seen no error there), so the ranges step up where the
-    tested ones end, and a person looking at the chart is told why."""
+    (`intervals.step_shape` has seen no error there), so the ranges can step up where the
+    tested ones end, and a person looking at the chart is told why. Only in a panel with
+    pooled widths (five series with errors or more); a series alone has one multiple for
+    every later step."""
     word = fit.series.word
     later = f"{word} {horizon}" if reached + 1 == horizon else f"{word}s {reached + 1} to {horizon}"
     ahead = f"{reached} {word}{'s' if reached > 1 else ''}"
-    note = (f"tests on past data reached {ahead} ahead; {later} go further, so their ranges "
-            "allow for more error")  # fmt: skip
+    note = (f"tests on past data reached {ahead} ahead; {later} go further than any test, so "
+            "their ranges rest on the general pattern of errors and can be wider")  # fmt: skip
     return replace(fit, notes=[*fit.notes, note])
 
 
