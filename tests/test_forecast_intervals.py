@@ -4,6 +4,8 @@ cut-offs kept for calibration)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -367,3 +369,20 @@ def test_pooled_multiples_equal_a_quantile_worked_out_by_hand():
         assert pooled.center == pytest.approx(center)
         assert pooled.by_step[0] == pytest.approx(by_hand(level, later=False))
         assert np.allclose(pooled.by_step[1:], by_hand(level, later=True))
+
+
+def test_errors_that_weigh_nothing_leave_no_warning_and_no_gap():
+    # Recency halves an error's weight every horizon back, so a cut-off thousands of
+    # periods back weighs exactly 0; the step shape divided 0 by 0 there.
+    rng = np.random.default_rng(21)
+    steps = np.tile(np.arange(4), 3)
+    ages = np.repeat([4, 8, 5000], 4)
+    errors = [(rng.standard_normal(12), steps) for _ in range(8)]
+    weight = recency(ages, 4, 1)
+    assert weight is not None and weight[-1] == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pooled = pooled_width(errors, 80, 4, [weight] * 8, [ages] * 8)
+        lone = pooled_width(errors, 80, 4, [np.where(ages > 8, 0.0, 1.0)] * 8, [ages] * 8)
+    assert pooled is not None and lone is not None
+    assert np.all(np.isfinite(pooled.by_step)) and np.all(np.isfinite(lone.by_step))

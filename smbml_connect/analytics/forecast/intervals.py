@@ -270,7 +270,7 @@ def step_shape(
         later = np.zeros(len(ids), dtype=bool)
         later[cutoff[step > 0]] = True
         both = (first & later)[cutoff] & (step < horizon)
-        if both.any():
+        if both.any() and w[both].sum() > 0:
             parts.append((z[both], step[both], cutoff[both], w[both] / w[both].sum(), series))
     if len(parts) < POOL_MIN_SERIES or horizon < 2:
         return None
@@ -283,7 +283,11 @@ def step_shape(
     owner = np.concatenate([np.full(len(p[0]), p[4]) for p in parts])
     shape = np.ones(horizon)
     for _ in range(SHAPE_ROUNDS):
-        size = np.bincount(cutoff, weight * z) / np.bincount(cutoff, weight * shape[step])
+        # A cut-off whose errors weigh nothing (recency underflows past ~1,000 horizons back)
+        # has no size rather than 0 / 0.
+        counted = np.bincount(cutoff, weight * shape[step])
+        size = np.divide(np.bincount(cutoff, weight * z), counted,
+                         out=np.zeros(len(counted)), where=counted > 0)  # fmt: skip
         expected = np.bincount(step, weight * size[cutoff], horizon)
         shape = np.bincount(step, weight * z, horizon) / np.where(expected > 0, expected, 1.0)
         if not shape[0] > 0:
