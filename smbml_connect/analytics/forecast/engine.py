@@ -398,9 +398,9 @@ def pooled_widths(
 ) -> dict[int, PooledWidth] | None:
     """The panel's prior per level (`intervals.pooled_width_per_level`): quantiles of all
     series' standardised errors, each at its own error size and counting once however
-    long its history, for the next period and, for later steps, that multiple times the
-    growth with the step read inside each cut-off (`intervals.step_shape`, which needs
-    each error's cut-off, `Fitted.ages`).
+    long its history, for the next period and, for later steps, the next period's mean
+    error times the growth with the step read inside each cut-off (`intervals.step_shape`,
+    which needs each error's cut-off, `Fitted.ages`).
 
     One quantile of the raw errors for every step and series covered the sample
     business's held-out months 86% / 98% at 80% / 95% (MSIS 3.64). With this, the

@@ -6,9 +6,9 @@ conformal prediction as statsforecast's ConformalIntervals does it (the model re
 rolling cut-offs, a quantile of its absolute errors per step ahead), except that
 statsforecast takes each series' raw errors alone, per step, which needs many windows;
 here a series has 1 to 4 cut-offs, so errors are standardised and, in a panel, pooled
-over the series (each at its own error size); later steps take the next period's multiple
-times the growth with the step read inside each cut-off (`step_shape`). Alone, a series'
-errors are blended with a Student-t.
+over the series (each at its own error size); later steps take the next period's mean
+error times the growth with the step read inside each cut-off (`step_shape`), at their
+own quantile-to-mean ratio. Alone, a series' errors are blended with a Student-t.
 """
 
 from __future__ import annotations
