@@ -150,3 +150,15 @@ def test_products_carry_scored_at_like_contacts_and_deals() -> None:
     ]
     rows = pd.DataFrame({"product_id": ["p1"], "scored_at": [AS_OF]})
     assert stamp.take(rows).to_dict() == {"p1": "2026-11-30T09:00:00.000Z"}
+
+
+def test_a_sheets_tab_of_a_failed_step_says_it_failed_and_keeps_no_older_rows() -> None:
+    from smbml_connect.connectors.gsheets.sheets import result_tabs
+    from smbml_connect.steps import STEPS
+
+    result = RunResult(run_id=2, as_of=AS_OF, source="sheets")
+    result.declared = {s.name: s.outputs for s in STEPS}
+    result.failed["price_suggestions"] = "unexpected error, see the log"
+    (prices,) = [t for t in result_tabs(result) if t.role == "prices"]
+    assert prices.frame.empty
+    assert "price suggestions failed: unexpected error, see the log." in prices.note
