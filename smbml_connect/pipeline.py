@@ -501,8 +501,8 @@ def _forget_opted_out(
     deals = set(tables["deals"]["deal_id"]) - set(personal["deals"]["deal_id"])
     kinds = {t.name for outputs in result.declared.values() for t in outputs.tables}
     for kind in sorted(kinds):
-        store.forget_outputs(kind, "contact", people)
-        store.forget_outputs(kind, "deal", deals)
+        store.forget_outputs(kind, "contact", people, result.run_id)
+        store.forget_outputs(kind, "deal", deals, result.run_id)
 
 
 def _undeclared(step: Step, outcome: StepResult) -> list[str]:

@@ -137,6 +137,10 @@ def _migration_3(conn: sqlite3.Connection) -> None:
         "run_id INTEGER NOT NULL, step TEXT NOT NULL, reason TEXT NOT NULL, "
         "PRIMARY KEY (kind, model))"
     )
+    # Consent withdrawn: rows about a person are deleted (Store.forget_outputs); the last
+    # run that did so per table tells a cache of that table to reload.
+    conn.execute("CREATE TABLE forgotten_outputs (kind TEXT PRIMARY KEY, run_id INTEGER NOT NULL)")
+    conn.execute("CREATE INDEX IF NOT EXISTS scores_by_record ON scores (entity, entity_id)")
 
 
 # Forward migrations, applied in order inside one transaction each. Never edit one that
@@ -497,13 +501,14 @@ class Store:
         return frame
 
     def latest_run_with(self, kind: str) -> int | None:
-        """The newest run that stored or withdrew `kind` outputs: a cheap check whether
-        they changed."""
+        """The newest run that stored, withdrew or deleted `kind` outputs: a cheap check
+        whether they changed."""
         self._output(kind)
         return self._conn.execute(
             f"SELECT MAX(r) FROM (SELECT MAX(run_id) AS r FROM {kind} UNION ALL "
-            "SELECT MAX(run_id) FROM withdrawn_outputs WHERE kind = ?)",
-            (kind,),
+            "SELECT MAX(run_id) FROM withdrawn_outputs WHERE kind = ? UNION ALL "
+            "SELECT MAX(run_id) FROM forgotten_outputs WHERE kind = ?)",
+            (kind, kind),
         ).fetchone()[0]
 
     # -- what a step stands behind ---------------------------------------------------
@@ -566,7 +571,7 @@ class Store:
         ).fetchone()
         return (int(row[0]), str(row[1])) if row else None
 
-    def forget_outputs(self, kind: str, entity: str, ids: Iterable[str]) -> int:
+    def forget_outputs(self, kind: str, entity: str, ids: Iterable[str], run_id: int) -> int:
         """Delete every run's rows of ``kind`` for these records (consent withdrawn: what
         was computed about a person is not kept, shown or pushed). Returns rows deleted."""
         table = self._output(kind)
@@ -582,6 +587,12 @@ class Store:
                     f"DELETE FROM {kind} WHERE entity = ? AND entity_id IN ({marks})",
                     (entity, *chunk),
                 ).rowcount
+            if deleted:
+                conn.execute(
+                    "INSERT INTO forgotten_outputs VALUES (?, ?) ON CONFLICT (kind) "
+                    "DO UPDATE SET run_id = excluded.run_id",
+                    (kind, run_id),
+                )
         return deleted
 
     def output_history(self, kind: str) -> pd.DataFrame:

@@ -140,6 +140,11 @@ def test_outputs_a_step_no_longer_stands_behind_are_not_the_latest(store) -> Non
     store.settle_step("leads", again, {"scores": {"lead_score"}}, "unused")
     assert store.latest_outputs("scores")["entity_id"].tolist() == ["c3"]
     assert store.last_filled("leads") is not None and store.last_filled("leads")[0] == again
+    forgetting = store.start_run("test", "files")  # c3 opted out: a cache must reload
+    assert store.forget_outputs("scores", "contact", ["c3"], forgetting) == 1
+    assert store.latest_run_with("scores") == forgetting
+    assert store.forget_outputs("scores", "contact", ["c3"], forgetting + 1) == 0
+    assert store.latest_run_with("scores") == forgetting
 
 
 def test_products_carry_scored_at_like_contacts_and_deals() -> None:
@@ -162,3 +167,18 @@ def test_a_sheets_tab_of_a_failed_step_says_it_failed_and_keeps_no_older_rows() 
     (prices,) = [t for t in result_tabs(result) if t.role == "prices"]
     assert prices.frame.empty
     assert "price suggestions failed: unexpected error, see the log." in prices.note
+
+
+def test_a_dry_run_says_what_would_be_cleared_and_why() -> None:
+    from smbml_connect.connectors.hubspot.push import _cleared_lines
+
+    changed = pd.DataFrame(
+        {"entity_id": ["1", "1", "2"], "field": ["smbml_lead_score", "smbml_segment", "x"],
+         "value": ["", "", "7"]}
+    )  # fmt: skip
+    why = {"smbml_lead_score": "Lead scores not computed this run (too few leads)"}
+    assert _cleared_lines("contacts", changed, why, dry_run=True) == [
+        "1 values on contacts would be cleared: Lead scores not computed this run (too few leads)",
+        "1 values on contacts would be cleared: they no longer apply (opted out, now a customer, "
+        "deal closed, left the segment)",
+    ]

@@ -78,14 +78,17 @@ def _withdrawn_now(result: RunResult | None, store: Any) -> dict[str, str]:
     }
 
 
-def _cleared_lines(object_type: str, changed: pd.DataFrame, withdrawn: dict[str, str]) -> list[str]:
+def _cleared_lines(
+    object_type: str, changed: pd.DataFrame, withdrawn: dict[str, str], dry_run: bool = False
+) -> list[str]:
     """One plain line per reason values on ``object_type`` are cleared."""
+    verb = "would be cleared" if dry_run else "cleared"
     cleared = changed.loc[changed["value"].eq(""), "field"]
     counts = cleared.map(lambda f: withdrawn.get(f, "")).value_counts(sort=False)
-    lines = [f"{n:,} values on {object_type} cleared: {why}" for why, n in counts.items() if why]
+    lines = [f"{n:,} values on {object_type} {verb}: {why}" for why, n in counts.items() if why]
     if counts.get("", 0):
         lines.append(
-            f"{counts['']:,} values on {object_type} cleared: they no longer apply "
+            f"{counts['']:,} values on {object_type} {verb}: they no longer apply "
             "(opted out, now a customer, deal closed, left the segment)"
         )
     return lines
@@ -167,7 +170,7 @@ class HubSpotDestination:
             report.unchanged += len(frame) - len(changed)
             if changed.empty:
                 continue
-            report.detail.extend(_cleared_lines(object_type, changed, withdrawn))
+            report.detail.extend(_cleared_lines(object_type, changed, withdrawn, self.dry_run))
             if self.dry_run:
                 report.written += len(changed)
                 counts = changed.groupby("field").size().sort_index()
