@@ -178,7 +178,7 @@ def test_a_dry_run_says_what_would_be_cleared_and_why() -> None:
     )  # fmt: skip
     why = {"smbml_lead_score": "Lead scores not computed this run (too few leads)"}
     assert _cleared_lines("contacts", changed, why, dry_run=True) == [
-        "1 values on contacts would be cleared: Lead scores not computed this run (too few leads)",
-        "1 values on contacts would be cleared: they no longer apply (opted out, now a customer, "
+        "1 value on contacts would be cleared: Lead scores not computed this run (too few leads)",
+        "1 value on contacts would be cleared: they no longer apply (opted out, now a customer, "
         "deal closed, left the segment)",
     ]

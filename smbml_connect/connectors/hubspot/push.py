@@ -85,13 +85,19 @@ def _cleared_lines(
     verb = "would be cleared" if dry_run else "cleared"
     cleared = changed.loc[changed["value"].eq(""), "field"]
     counts = cleared.map(lambda f: withdrawn.get(f, "")).value_counts(sort=False)
-    lines = [f"{n:,} values on {object_type} {verb}: {why}" for why, n in counts.items() if why]
+    lines = [
+        f"{_values_text(n)} on {object_type} {verb}: {why}" for why, n in counts.items() if why
+    ]
     if counts.get("", 0):
         lines.append(
-            f"{counts['']:,} values on {object_type} {verb}: they no longer apply "
+            f"{_values_text(counts[''])} on {object_type} {verb}: they no longer apply "
             "(opted out, now a customer, deal closed, left the segment)"
         )
     return lines
+
+
+def _values_text(n: int) -> str:
+    return f"{n:,} value{'' if n == 1 else 's'}"
 
 
 def _kept_lines(result: RunResult, store: Any) -> list[str]:
