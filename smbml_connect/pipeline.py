@@ -32,7 +32,7 @@ from smbml_connect.ports import (
     Source,
     StepResult,
 )
-from smbml_connect.schema import REJECT_COLUMNS, TABLES, validate
+from smbml_connect.schema import REJECT_COLUMNS, TABLES, OutputTable, validate
 from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
 
@@ -97,13 +97,15 @@ def run_pipeline(
             result.declared[step.name] = step.outputs
             for table in step.outputs.tables:
                 store.ensure_output(table)
+        _forget_opted_out(store, result, tables, personal)
         for step in options.steps:
             if _held_back(step, source, store, result, options):
                 continue
             progress(f"Computing {step.name.replace('_', ' ')}")
-            _run_step(
+            written = _run_step(
                 step, personal if step.personal else tables, context, store, result, opted_out
             )
+            _settle(step, written, store, result)
         for destination in destinations:
             progress(f"Writing {destination.name}")
             _publish(destination, result, store)
@@ -415,39 +417,92 @@ def _run_step(
     store: Store,
     result: RunResult,
     opted_out: set[str],
-) -> None:
+) -> dict[str, set[str]] | str | None:
+    """Run one step and store its outputs.
+
+    Returns what it stored (output table -> groups, see ``Store.settle_step``), the reason
+    when it was skipped on purpose (no or too little data), or None when it failed.
+    """
     missing = [t for t in step.needs if tables[t].empty]
     if missing:
-        result.skipped.append(
-            f"{step.label}: no {', '.join(t.replace('_', ' ') for t in missing)} data"
-        )
-        return
+        why = f"no {', '.join(t.replace('_', ' ') for t in missing)} data"
+        result.skipped.append(f"{step.label}: {why}")
+        return why
     try:
         outcome = step.run(tables, context)
     except NotEnoughDataError as exc:
         result.skipped.append(f"{step.label}: {exc}")
-        return
+        return str(exc)
     except Exception as exc:  # one failing analytic must not cost the others their results
         log.exception("step %s failed", step.name)
         detail = str(exc) if isinstance(exc, SmbmlError) else "unexpected error, see the log"
         result.errors.append(f"{step.label}: {detail}")
-        return
+        result.failed[step.name] = detail
+        return None
     undeclared = _undeclared(step, outcome)
     if undeclared:  # a programming error: surfaces in tests, costs only this step's results
         log.error("step %s wrote undeclared outputs: %s", step.name, ", ".join(undeclared))
         result.errors.append(f"{step.name}: wrote undeclared outputs {', '.join(undeclared)}")
-        return
+        result.failed[step.name] = "wrote outputs it does not declare"
+        return None
     scores = outcome.outputs.get("scores")
     if scores is not None and opted_out:
         # Belt and braces: an opted-out contact never gets a stored or pushed score.
         personal = scores["entity"].eq("contact") & scores["entity_id"].isin(opted_out)
         outcome.outputs["scores"] = scores[~personal].reset_index(drop=True)
     declared = {t.name: t for t in step.outputs.tables}
+    written: dict[str, set[str]] = {}
     for kind, frame in outcome.outputs.items():
         store.write_outputs(declared[kind], result.run_id, frame)
+        written[kind] = _groups(declared[kind], frame)
     for name, model in outcome.models.items():
         store.save_model(name, model.payload, model.card, model.format)
     result.steps[step.name] = outcome
+    return written
+
+
+def _groups(table: OutputTable, frame: pd.DataFrame) -> set[str]:
+    """The groups of ``table`` (its models; "" for a table without) that ``frame`` has rows of."""
+    if frame.empty:
+        return set()
+    if table.latest is None or table.latest not in frame:
+        return {""}
+    return set(frame[table.latest].fillna("").astype(str))
+
+
+def _settle(
+    step: Step, written: dict[str, set[str]] | str | None, store: Store, result: RunResult
+) -> None:
+    """A step skipped on purpose no longer stands behind its earlier outputs, nor does a step
+    that computed no rows for a model it filled before: both are withdrawn, so the CRM is
+    cleared of them. A failed step settles nothing: its last values stay (with their dates)."""
+    if written is None:
+        return
+    if isinstance(written, str):
+        why = f"{step.label} not computed this run ({written})"
+        store.settle_step(step.name, result.run_id, None, why)
+    else:
+        why = f"{step.label} computed none of them this run"
+        store.settle_step(step.name, result.run_id, written, why)
+
+
+def _forget_opted_out(
+    store: Store,
+    result: RunResult,
+    tables: Mapping[str, pd.DataFrame],
+    personal: Mapping[str, pd.DataFrame],
+) -> None:
+    """Consent fails closed whatever the steps do this run (skipped, failed, held back or
+    off): what was computed before about a contact who opted out, or about their deals, is
+    deleted from every run's outputs, so no destination shows or keeps it."""
+    people = set(tables["contacts"]["contact_id"]) - set(personal["contacts"]["contact_id"])
+    if not people:
+        return
+    deals = set(tables["deals"]["deal_id"]) - set(personal["deals"]["deal_id"])
+    kinds = {t.name for outputs in result.declared.values() for t in outputs.tables}
+    for kind in sorted(kinds):
+        store.forget_outputs(kind, "contact", people, result.run_id)
+        store.forget_outputs(kind, "deal", deals, result.run_id)
 
 
 def _undeclared(step: Step, outcome: StepResult) -> list[str]:

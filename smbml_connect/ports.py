@@ -337,6 +337,7 @@ class RunResult:
     notices: list[Notice] = field(default_factory=list)  # the data checks (data_checks.py)
     incomplete: dict[str, str] = field(default_factory=dict)  # table -> why it did not load
     held_back: dict[str, str] = field(default_factory=dict)  # step -> why it was not computed
+    failed: dict[str, str] = field(default_factory=dict)  # step -> why it failed (values kept)
     currency: str = ""  # the main currency of the orders (amounts written are in it)
 
     def tabs(self) -> dict[str, Tab]:

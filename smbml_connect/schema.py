@@ -228,7 +228,7 @@ PRICE_SUGGESTIONS = OutputTable(
     "price_suggestions",
     _out("product_id:str! current_price:float suggested_price:float elasticity:float "
          "elasticity_lo:float elasticity_hi:float expected_profit_change:float confidence:str "
-         "reason:str"),
+         "reason:str scored_at:datetime"),
     index=("product_id",),
 )  # fmt: skip
 SHARED_OUTPUTS: dict[str, OutputTable] = {t.name: t for t in (SCORES, FORECASTS, PRICE_SUGGESTIONS)}

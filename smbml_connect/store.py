@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
@@ -124,11 +124,30 @@ def _migration_2(conn: sqlite3.Connection) -> None:
     conn.execute(_canonical_ddl(TABLES["deal_stages"]))
 
 
+def _migration_3(conn: sqlite3.Connection) -> None:
+    """Which output groups (a model, or the whole table) each step last filled, and which
+    the tool no longer stands behind: a step skipped since (too little data) or one that
+    computed no rows for a model it wrote before."""
+    conn.execute(
+        "CREATE TABLE step_outputs (step TEXT NOT NULL, kind TEXT NOT NULL, model TEXT NOT NULL, "
+        "run_id INTEGER NOT NULL, PRIMARY KEY (step, kind, model))"
+    )
+    conn.execute(
+        "CREATE TABLE withdrawn_outputs (kind TEXT NOT NULL, model TEXT NOT NULL, "
+        "run_id INTEGER NOT NULL, step TEXT NOT NULL, reason TEXT NOT NULL, "
+        "PRIMARY KEY (kind, model))"
+    )
+    # Consent withdrawn: rows about a person are deleted (Store.forget_outputs); the last
+    # run that did so per table tells a cache of that table to reload.
+    conn.execute("CREATE TABLE forgotten_outputs (kind TEXT PRIMARY KEY, run_id INTEGER NOT NULL)")
+    conn.execute("CREATE INDEX IF NOT EXISTS scores_by_record ON scores (entity, entity_id)")
+
+
 # Forward migrations, applied in order inside one transaction each. Never edit one that
 # has shipped; append. Columns added to a canonical table in schema.py are added
 # automatically by _add_new_columns, and output tables (and their new columns) come
 # from their declarations (_ensure_output), so only other changes need a migration here.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -459,27 +478,122 @@ class Store:
         return len(rows)
 
     def latest_outputs(self, kind: str, model_column: str | None = None) -> pd.DataFrame:
-        """The rows of the most recent run for each model (the table's ``latest`` column)."""
+        """The rows of the most recent run for each model (the table's ``latest`` column),
+        unless that model was withdrawn since (see ``settle_step``)."""
         table = self._output(kind)
         columns = ", ".join(("run_id", *table.names))
         group = model_column or table.latest
         if group not in table.names:
-            sql = f"SELECT {columns} FROM {kind} WHERE run_id = (SELECT MAX(run_id) FROM {kind})"
+            newest = f"(SELECT MAX(run_id) FROM {kind})"
+            model = "''"  # a table without models is withdrawn as a whole
         else:
-            sql = (
-                f"SELECT {columns} FROM {kind} AS o WHERE run_id = "
-                f"(SELECT MAX(run_id) FROM {kind} AS i WHERE i.{group} = o.{group})"
-            )
-        frame = pd.read_sql_query(sql, self._conn)
+            newest = f"(SELECT MAX(run_id) FROM {kind} AS i WHERE i.{group} = o.{group})"
+            model = f"COALESCE(o.{group}, '')"
+        sql = (
+            f"SELECT {columns} FROM {kind} AS o WHERE run_id = {newest} AND NOT EXISTS "
+            f"(SELECT 1 FROM withdrawn_outputs AS w WHERE w.kind = ? AND w.model = {model} "
+            "AND w.run_id > o.run_id)"
+        )
+        frame = pd.read_sql_query(sql, self._conn, params=(kind,))
         for column in table.columns:
             if column.kind == "json":
                 frame[column.name] = frame[column.name].map(lambda t: json.loads(t) if t else [])
         return frame
 
     def latest_run_with(self, kind: str) -> int | None:
-        """The newest run that stored `kind` outputs: a cheap check whether they changed."""
+        """The newest run that stored, withdrew or deleted `kind` outputs: a cheap check
+        whether they changed."""
         self._output(kind)
-        return self._conn.execute(f"SELECT MAX(run_id) FROM {kind}").fetchone()[0]
+        return self._conn.execute(
+            f"SELECT MAX(r) FROM (SELECT MAX(run_id) AS r FROM {kind} UNION ALL "
+            "SELECT MAX(run_id) FROM withdrawn_outputs WHERE kind = ? UNION ALL "
+            "SELECT MAX(run_id) FROM forgotten_outputs WHERE kind = ?)",
+            (kind, kind),
+        ).fetchone()[0]
+
+    # -- what a step stands behind ---------------------------------------------------
+    def settle_step(
+        self,
+        step: str,
+        run_id: int,
+        written: Mapping[str, Iterable[str]] | None,
+        reason: str,
+    ) -> list[tuple[str, str]]:
+        """Record what a step's run filled, and withdraw what it no longer stands behind.
+
+        ``written``: output table -> the groups (values of its ``latest`` column; "" for a
+        table without one) this run stored rows for, or None when the step was skipped on
+        purpose. Groups the step filled before and did not fill now are withdrawn with
+        ``reason``: their older rows stop being the latest (no destination shows them).
+        A step that failed is not settled at all, so its last values stay. Returns the
+        (table, group) pairs withdrawn now.
+        """
+        filled = {(kind, model) for kind, models in (written or {}).items() for model in models}
+        with self.transaction() as conn:
+            before = {
+                (kind, model)
+                for kind, model in conn.execute(
+                    "SELECT kind, model FROM step_outputs WHERE step = ?", (step,)
+                )
+            }
+            withdrawn = sorted(before - filled)
+            conn.executemany(
+                "INSERT INTO withdrawn_outputs VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, model) "
+                "DO UPDATE SET run_id = excluded.run_id, step = excluded.step, "
+                "reason = excluded.reason",
+                [(kind, model, run_id, step, reason) for kind, model in withdrawn],
+            )
+            conn.executemany(
+                "DELETE FROM step_outputs WHERE step = ? AND kind = ? AND model = ?",
+                [(step, kind, model) for kind, model in withdrawn],
+            )
+            conn.executemany(
+                "INSERT INTO step_outputs VALUES (?, ?, ?, ?) ON CONFLICT (step, kind, model) "
+                "DO UPDATE SET run_id = excluded.run_id",
+                [(step, kind, model, run_id) for kind, model in sorted(filled)],
+            )
+        return withdrawn
+
+    def withdrawals(self, run_id: int | None = None) -> pd.DataFrame:
+        """Output groups withdrawn (kind, model, run_id, step, reason); one run's, if given."""
+        sql = "SELECT kind, model, run_id, step, reason FROM withdrawn_outputs"
+        params: tuple[Any, ...] = ()
+        if run_id is not None:
+            sql, params = sql + " WHERE run_id = ?", (run_id,)
+        return pd.read_sql_query(sql + " ORDER BY kind, model", self._conn, params=params)
+
+    def last_filled(self, step: str) -> tuple[int, str] | None:
+        """The run (id, start) whose outputs of ``step`` are the ones shown now, if any."""
+        row = self._conn.execute(
+            "SELECT r.run_id, r.started_at FROM step_outputs AS s JOIN runs AS r "
+            "ON r.run_id = s.run_id WHERE s.step = ? ORDER BY s.run_id DESC LIMIT 1",
+            (step,),
+        ).fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def forget_outputs(self, kind: str, entity: str, ids: Iterable[str], run_id: int) -> int:
+        """Delete every run's rows of ``kind`` for these records (consent withdrawn: what
+        was computed about a person is not kept, shown or pushed). Returns rows deleted."""
+        table = self._output(kind)
+        if "entity" not in table.names:
+            return 0
+        keys = sorted({str(i) for i in ids})
+        deleted = 0
+        with self.transaction() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                deleted += conn.execute(
+                    f"DELETE FROM {kind} WHERE entity = ? AND entity_id IN ({marks})",
+                    (entity, *chunk),
+                ).rowcount
+            if deleted:
+                conn.execute(
+                    "INSERT INTO forgotten_outputs VALUES (?, ?) ON CONFLICT (kind) "
+                    "DO UPDATE SET run_id = excluded.run_id",
+                    (kind, run_id),
+                )
+        return deleted
 
     def output_history(self, kind: str) -> pd.DataFrame:
         columns = ", ".join(("run_id", *self._output(kind).names))

@@ -803,8 +803,8 @@ def test_scored_at_is_on_every_scored_object_and_follows_its_newest_value() -> N
     """Issue 27 point 7: deals get 'Scored at' too, and a customer scored only for churn
     (no lead score) gets it as well: the stamp is the record's newest computed value."""
     stamps = {p.object_type: p for p in crm_properties() if p.name == "smbml_scored_at"}
-    assert set(stamps) == {"contacts", "deals"}
-    assert stamps["contacts"].label == stamps["deals"].label == "Scored at (SMB ML)"
+    assert set(stamps) == {"contacts", "deals", "products"}
+    assert {s.label for s in stamps.values()} == {"Scored at (SMB ML)"}
     early, late = pd.Timestamp("2026-10-01", tz="UTC"), pd.Timestamp("2026-10-31", tz="UTC")
     rows = pd.DataFrame(
         [

@@ -27,6 +27,8 @@ from smbml_connect.ports import (
 )
 
 __all__ = [
+    "SCORED_AT",
+    "SCORED_AT_LABEL",
     "SCORES_SHEET",
     "ReportSection",
     "SavedModelText",
@@ -39,6 +41,8 @@ __all__ = [
     "plural",
     "reasons_of",
     "score_of",
+    "scored_at_of",
+    "stamps",
 ]
 
 # The Sheets tab with one row per contact that lead scores and customer value fill and
@@ -113,6 +117,29 @@ def score_of(entity: str, model: str, column: str = "value") -> Callable[[pd.Dat
     def take(rows: pd.DataFrame) -> pd.Series:
         picked = rows[(rows["entity"] == entity) & (rows["model"] == model)]
         return picked.set_index("entity_id")[column]
+
+    return take
+
+
+# One property on every object the tool writes to, so a view or a workflow reads it alike:
+# when the record's values were last computed, which tells values kept from an older run
+# (a step that failed this run keeps them) from fresh ones.
+SCORED_AT, SCORED_AT_LABEL = "smbml_scored_at", "Scored at (SMB ML)"
+
+
+def stamps(values: pd.Series) -> pd.Series:
+    """Times as HubSpot's datetime properties take them."""
+    return pd.to_datetime(values, utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def scored_at_of(entity: str) -> Callable[[pd.DataFrame], pd.Series]:
+    """When a record's values were last computed (its newest model) from the latest `scores`
+    rows: the same stamp on contacts and deals."""
+
+    def take(rows: pd.DataFrame) -> pd.Series:
+        picked = rows[rows["entity"] == entity]
+        newest = pd.to_datetime(picked["scored_at"], utc=True)
+        return stamps(newest.groupby(picked["entity_id"].to_numpy()).max())
 
     return take
 

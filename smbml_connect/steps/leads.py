@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import pandas as pd
@@ -28,6 +28,8 @@ from smbml_connect.ports import (
 )
 from smbml_connect.schema import FORECASTS, SCORES
 from smbml_connect.steps.base import (
+    SCORED_AT,
+    SCORED_AT_LABEL,
     SCORES_SHEET,
     ReportSection,
     SavedModelText,
@@ -42,6 +44,7 @@ from smbml_connect.steps.base import (
     reasons_of,
     score_of,
     score_rows,
+    scored_at_of,
 )
 
 __all__ = [
@@ -168,23 +171,6 @@ def _no_better_than_guessing(card: Mapping[str, Any], what: str) -> str | None:
         f"{card['baseline_brier']:.3f} for guessing): treat its chances as rough, and they are "
         "not sorted into tiers."
     )
-
-
-def _scored_at(entity: str) -> Callable[[pd.DataFrame], pd.Series]:
-    """When a record's values were last computed (its newest model), as HubSpot's datetime
-    properties take it: the same stamp on contacts and deals."""
-
-    def take(rows: pd.DataFrame) -> pd.Series:
-        picked = rows[rows["entity"] == entity]
-        stamps = pd.to_datetime(picked["scored_at"], utc=True)
-        newest = stamps.groupby(picked["entity_id"].to_numpy()).max()
-        return newest.dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-    return take
-
-
-# One property on every object, so a view or a workflow reads it alike.
-SCORED_AT, SCORED_AT_LABEL = "smbml_scored_at", "Scored at (SMB ML)"
 
 
 def _fairness_table(fairness: Mapping[str, Any]) -> pd.DataFrame:
@@ -409,7 +395,7 @@ LEAD_SCORES = Step(
                         reasons_of("contact", "lead_score")),
             CrmProperty("contacts", SCORED_AT, SCORED_AT_LABEL, "datetime", "date",
                         "When this contact's SMB ML values were last computed.", "scores",
-                        _scored_at("contact")),
+                        scored_at_of("contact")),
         ),
     ),
     settings=LeadsSettings,
@@ -428,7 +414,7 @@ DEAL_WIN = Step(
                         reasons_of("deal", "deal_win")),
             CrmProperty("deals", SCORED_AT, SCORED_AT_LABEL, "datetime", "date",
                         "When this deal's win probability was last computed.", "scores",
-                        _scored_at("deal")),
+                        scored_at_of("deal")),
         ),
     ),
 )  # fmt: skip

@@ -16,6 +16,8 @@ from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.ports import CrmProperty, SheetsPart, SheetsTab, StepOutputs, Tab
 from smbml_connect.schema import PRICE_SUGGESTIONS
 from smbml_connect.steps.base import (
+    SCORED_AT,
+    SCORED_AT_LABEL,
     ReportSection,
     Step,
     StepContext,
@@ -23,6 +25,7 @@ from smbml_connect.steps.base import (
     StepSettings,
     money,
     plural,
+    stamps,
 )
 
 __all__ = ["PRICE_SUGGESTIONS_STEP", "PricingSettings", "pricing_step"]
@@ -151,7 +154,7 @@ def pricing_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
     if frame.empty:
         raise NotEnoughDataError("no product sold in a complete week yet")
     result = StepResult()
-    result.outputs["price_suggestions"] = _store_rows(frame)
+    result.outputs["price_suggestions"] = _store_rows(frame).assign(scored_at=context.as_of)
     result.add_tab(
         PRICES_TAB,
         _sheet(frame),
@@ -227,6 +230,9 @@ PRICE_SUGGESTIONS_STEP = Step(
             CrmProperty("products", "smbml_price_reason", "Price suggestion reason (SMB ML)",
                         "string", "textarea", "Why this price, in one line.",
                         "price_suggestions", _price("reason")),
+            CrmProperty("products", SCORED_AT, SCORED_AT_LABEL, "datetime", "date",
+                        "When this product's price suggestion was last computed.",
+                        "price_suggestions", lambda rows: stamps(_price("scored_at")(rows))),
         ),
     ),
     settings=PricingSettings,

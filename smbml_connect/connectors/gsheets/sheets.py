@@ -204,14 +204,19 @@ class ResultTab:
 
 
 def result_tabs(result: RunResult) -> list[ResultTab]:
-    """The Sheets tabs the run's steps declare, in step order, then Rejects; empty ones say why."""
+    """The Sheets tabs the run's steps declare, in step order, then Rejects; empty ones say why.
+
+    A tab shows this run's results only: what a skipped or failed step filled is gone from it
+    (a failed step's older rows are not kept, as they may hold contacts who opted out since),
+    and the note names the step and why."""
     frames = {t: f for step in result.steps.values() for t, f in step.sheets.items()}
     groups: dict[str, tuple[SheetsTab, str, list[tuple[Tab, SheetsPart]]]] = {}
     for tab in result.tabs().values():
         for part in tab.sheets:
             title = part.tab.title or tab.title
             groups.setdefault(part.tab.role, (part.tab, title, []))[2].append((tab, part))
-    skipped = " ".join(result.skipped)
+    failed = [f"{step.replace('_', ' ')} failed: {why}." for step, why in result.failed.items()]
+    skipped = " ".join([*result.skipped, *failed])
     tabs: list[ResultTab] = []
     for role, (sheet, title, parts) in groups.items():
         frame = _combined(parts, frames)

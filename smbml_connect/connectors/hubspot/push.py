@@ -64,6 +64,60 @@ def _without_lone_stamps(changed: pd.DataFrame, stamps: set[str]) -> pd.DataFram
     return changed[~is_stamp | changed["entity_id"].isin(moved)].reset_index(drop=True)
 
 
+def _withdrawn_now(result: RunResult | None, store: Any) -> dict[str, str]:
+    """Property name -> why, for the steps whose outputs this run withdrew."""
+    if result is None:
+        return {}
+    withdrawn = store.withdrawals(result.run_id)
+    why = dict(zip(withdrawn["step"], withdrawn["reason"], strict=True))
+    return {
+        prop.name: why[step]
+        for step, outputs in result.declared.items()
+        if step in why
+        for prop in outputs.properties
+    }
+
+
+def _cleared_lines(
+    object_type: str, changed: pd.DataFrame, withdrawn: dict[str, str], dry_run: bool = False
+) -> list[str]:
+    """One plain line per reason values on ``object_type`` are cleared."""
+    verb = "would be cleared" if dry_run else "cleared"
+    cleared = changed.loc[changed["value"].eq(""), "field"]
+    counts = cleared.map(lambda f: withdrawn.get(f, "")).value_counts(sort=False)
+    lines = [
+        f"{_values_text(n)} on {object_type} {verb}: {why}" for why, n in counts.items() if why
+    ]
+    if counts.get("", 0):
+        lines.append(
+            f"{_values_text(counts[''])} on {object_type} {verb}: they no longer apply "
+            "(opted out, now a customer, deal closed, left the segment)"
+        )
+    return lines
+
+
+def _values_text(n: int) -> str:
+    return f"{n:,} value{'' if n == 1 else 's'}"
+
+
+def _kept_lines(result: RunResult, store: Any) -> list[str]:
+    """Steps that failed this run keep their last values in HubSpot: say from when."""
+    lines = []
+    for step, why in result.failed.items():
+        outputs = result.declared.get(step)
+        filled = store.last_filled(step)
+        if outputs is None or not outputs.properties or filled is None:
+            continue
+        run_id, started = filled
+        objects = " and ".join(dict.fromkeys(p.object_type for p in outputs.properties))
+        when = pd.Timestamp(started).tz_convert("UTC")
+        lines.append(
+            f"{step.replace('_', ' ')} failed this run ({why}): its values on {objects} are "
+            f"kept as run {run_id} computed them on {when:%Y-%m-%d %H:%M} UTC (see Scored at)"
+        )
+    return lines
+
+
 def _error_ids(error: dict[str, Any]) -> list[Any]:
     context = error.get("context") or {}
     found = context.get("ids") or context.get("id") or []
@@ -107,24 +161,22 @@ class HubSpotDestination:
             declared = list(self.properties)
         else:
             declared = result.properties() if result is not None else []
+        if result is not None:
+            report.detail.extend(_kept_lines(result, store))
         if not self.dry_run and self._nothing_to_write(store, declared, report):
             return report
         currency = result.currency if result is not None else ""
         usable = self._ensure_properties(report, declared, currency)
         values = self._values(store, usable)
         stamps = {p.name for p in usable if p.type in ("datetime", "date")}
+        withdrawn = _withdrawn_now(result, store)
         for object_type, frame in values.items():
             changed = store.changed_since_push(self.key, object_type, frame)
             changed = _without_lone_stamps(changed, stamps)
             report.unchanged += len(frame) - len(changed)
             if changed.empty:
                 continue
-            cleared = int(changed["value"].eq("").sum())
-            if cleared:
-                report.detail.append(
-                    f"{cleared:,} values on {object_type} cleared: they no longer apply "
-                    "(opted out, now a customer, deal closed, left the segment)"
-                )
+            report.detail.extend(_cleared_lines(object_type, changed, withdrawn, self.dry_run))
             if self.dry_run:
                 report.written += len(changed)
                 counts = changed.groupby("field").size().sort_index()
@@ -271,13 +323,12 @@ class HubSpotDestination:
             ours = records[(records["source"] == "hubspot") & records["archived_at"].isna()]
             ids = set(ours[_TABLE_KEY[object_type]].astype(str))
             parts = []
-            known: set[str] = set()  # fields with outputs: a record missing from them is cleared
+            fields = {p.name for p in usable if p.object_type == object_type}
             for spec in (p for p in usable if p.object_type == object_type):
                 if spec.table not in latest:
                     latest[spec.table] = store.latest_outputs(spec.table)
-                if latest[spec.table].empty:
+                if latest[spec.table].empty:  # nothing stands (withdrawn, or never computed)
                     continue
-                known.add(spec.name)
                 series = spec.take(latest[spec.table])
                 series = series[pd.Index(series.index.astype(str), dtype=object).isin(ids)]
                 texts = series.map(lambda v, k=spec.type: _text(v, k)).dropna()
@@ -285,7 +336,7 @@ class HubSpotDestination:
                     self._add_options(object_type, spec, texts.unique())
                 parts.append(pd.DataFrame({"entity_id": texts.index.astype(str),
                                            "field": spec.name, "value": texts.to_numpy()}))  # fmt: skip
-            parts.append(self._cleared(store, object_type, parts, known, ids))
+            parts.append(self._cleared(store, object_type, parts, fields, ids))
             frame = pd.concat(parts, ignore_index=True)
             if not frame.empty:
                 out[object_type] = frame
@@ -300,8 +351,10 @@ class HubSpotDestination:
         live: set[str],
     ) -> pd.DataFrame:
         """Values we wrote that no longer apply, as empty values: the contact opted out, the
-        lead became a customer, the deal closed, the customer left the segment. Only our own
-        fields, on records HubSpot still has; they ride in the same batches as the rest."""
+        lead became a customer, the deal closed, the customer left the segment, or the step
+        that computed them was skipped since (too little data: its outputs are withdrawn).
+        Only values this destination wrote, of our own fields, on records HubSpot still has;
+        they ride in the same batches as the rest."""
         before = store.pushed(self.key, object_type)
         before = before[
             before["field"].isin(fields)
