@@ -342,9 +342,13 @@ def _choose(scores: dict[str, float], plain: str | None = None, switch: bool = T
 def _panel_combination(fits: Sequence[Fitted]) -> str | None:
     """The plain combination with the lowest mean backtest error over the whole panel,
     steadier than each series' own choice between close combinations. `ets+theta` stays
-    unless another is 1% better: on tourism monthly series `ets+theta+drift` won the
+    unless another is 1% better, or leads by more than `SWITCH_EVIDENCE` standard errors
+    of the series' differences: on tourism monthly series `ets+theta+drift` won the
     backtests by 0.06% and lost on held-out data (MASE 1.58 against 1.48); where drift
-    helped held-out (M3 quarterly and yearly, tourism yearly) it led by 1.8% to 5%.
+    helped held-out (M3 quarterly and yearly, tourism yearly) it led by 1.8% to 5%. On
+    all 1,428 M3 monthly series the median with CES led by 0.7% at 2.6 standard errors
+    (t -2.6), and took held-out MASE 0.828 / 0.699 (median) / sMAPE 13.52 to 0.826 /
+    0.693 / 13.47; on the other benchmark groups the evidence changed no choice.
 
     Each challenger is compared with `ets+theta` on the series that have both: in a panel
     where only the longer series can have `ets_theta_arima` (three seasons and more),
@@ -355,17 +359,32 @@ def _panel_combination(fits: Sequence[Fitted]) -> str | None:
     def finite(fit: Fitted, name: str) -> bool:
         return name in fit.scores and bool(np.isfinite(fit.scores[name]))
 
-    ratios: dict[str, float] = {}
+    ratios: dict[str, float] = {}  # of the challengers that lead clearly
+    compared = False
     for name in PLAIN:
-        pairs = [(f.scores[name], f.scores[incumbent]) for f in fits
-                 if name != incumbent and finite(f, name) and finite(f, incumbent)]  # fmt: skip
-        if pairs:
-            challenger, kept = np.mean(pairs, axis=0)
-            ratios[name] = float(challenger / kept) if kept > 0 else 1.0
-    if not ratios:
+        pairs = np.array([(f.scores[name], f.scores[incumbent]) for f in fits
+                          if name != incumbent and finite(f, name) and finite(f, incumbent)])  # fmt: skip
+        if not len(pairs):
+            continue
+        compared = True
+        challenger, kept = pairs.mean(axis=0)
+        ratio = float(challenger / kept) if kept > 0 else 1.0
+        if ratio < 1 - PANEL_MARGIN or _clear_lead(pairs[:, 0] - pairs[:, 1]):
+            ratios[name] = ratio
+    if not compared:
         return None
-    best = min(ratios, key=lambda k: ratios[k])
-    return best if ratios[best] < 1 - PANEL_MARGIN else incumbent
+    return min(ratios, key=lambda k: ratios[k]) if ratios else incumbent
+
+
+def _clear_lead(differences: np.ndarray) -> bool:
+    """Lower errors than the incumbent's by more than `SWITCH_EVIDENCE` standard errors of
+    the series' differences (none with fewer than two series or no spread)."""
+    if len(differences) < 2:
+        return False
+    spread = float(np.std(differences, ddof=1))
+    if not spread > 0:
+        return False
+    return float(np.mean(differences)) < -SWITCH_EVIDENCE * spread / np.sqrt(len(differences))
 
 
 def _switching_helps(fits: Sequence[Fitted], plain: str | None) -> bool:
