@@ -299,8 +299,8 @@ def test_the_highest_out_of_fold_auc_wins_without_a_lead_asked_of_the_trees(monk
 
 
 def test_a_table_too_small_for_trees_is_cross_validated_over_ten_folds():
-    # Only the logistic regression is tried there, so 10 folds cost about a second, and
-    # each fit sees 90% of a few hundred rows: on affairs (480 rows) the penalty chosen
+    # Only the logistic regression is tried there, so 10 folds cost a quarter of a
+    # second, and each fit sees 90% of a few hundred rows: on affairs (480 rows) the penalty chosen
     # stopped changing with the shuffle (C 0.03-0.3 by outer fold with 5 folds, 0.1 in all
     # with 10). Tables with trees keep 5 folds.
     small = LeadScorer().fit(_weak_signal_with_random_blanks(500, 21), "yes")
