@@ -296,3 +296,23 @@ def test_the_highest_out_of_fold_auc_wins_without_a_lead_asked_of_the_trees(monk
     best = max(choice.auc, key=choice.auc.__getitem__)
     assert 0 < choice.auc[best] - choice.auc[1.0] < 0.005  # a small lead, as on flchain
     assert choice.weight == best != 1.0
+
+
+def test_a_table_too_small_for_trees_is_cross_validated_over_ten_folds():
+    # Only the logistic regression is tried there, so 10 folds cost a quarter of a
+    # second, and each fit sees 90% of a few hundred rows: on affairs (480 rows) the penalty chosen
+    # stopped changing with the shuffle (C 0.03-0.3 by outer fold with 5 folds, 0.1 in all
+    # with 10). Tables with trees keep 5 folds.
+    small = LeadScorer().fit(_weak_signal_with_random_blanks(500, 21), "yes")
+    assert small.card_["learner"] == "logistic"
+    assert "10-fold cross-validation on 500 labelled rows" in small.card_["why_this_learner"]
+    large = LeadScorer().fit(_straight_and_stepped(1500, seed=22), "won")
+    assert "5-fold cross-validation" in large.card_["why_this_learner"]
+
+
+def test_no_more_folds_than_groups():
+    # A few deals seen many times: fewer groups than folds must not leave a fold empty.
+    groups = np.repeat(np.arange(3), 10)
+    folds = group_folds(groups, np.random.default_rng(0), 5)
+    assert len(folds) == 3
+    assert all(len(check) == 10 for _, check in folds)

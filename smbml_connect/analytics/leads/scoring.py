@@ -17,7 +17,8 @@ How a model is chosen and checked:
   by `TRY_BOTH_MARGIN`, being the less steady of the two.
 - Below `CROSS_FIT_ROWS` labelled rows, with a random split (no time column) and
   `model="auto"`, that rule is replaced
-  by 5-fold cross-validation (`selection.choose_learner`): the logistic regression and,
+  by 5-fold cross-validation (`selection.choose_learner`; 10-fold where only the
+  logistic regression is tried, see `LINE_ONLY_FOLDS`): the logistic regression and,
   from `CV_LGBM_MIN_ROWS` / `CV_LGBM_MIN_MINORITY`, LightGBM and log-odds blends of the two,
   the highest out-of-fold AUC kept. On real tables of that size neither learner wins
   everywhere and a blend often beats both (benchmarks/leads.py, public tables). The
@@ -45,6 +46,8 @@ import sklearn
 from sklearn.metrics import roc_auc_score
 
 from smbml_connect.analytics.leads.selection import (
+    FOLDS,
+    LINE_ONLY_FOLDS,
     choose_learner,
     group_folds,
     refit_out_of_fold,
@@ -273,7 +276,8 @@ class LeadScorer:
         plans, seed = self.encoder_.plans_, self.random_state
         minority = min(int(y.sum()), int(len(y) - y.sum()))
         with_trees = len(y) >= CV_LGBM_MIN_ROWS and minority >= CV_LGBM_MIN_MINORITY
-        choice = choose_learner(plans, X, y, group_folds(groups, rng), with_trees, seed)
+        folds = FOLDS if with_trees else LINE_ONLY_FOLDS
+        choice = choose_learner(plans, X, y, group_folds(groups, rng, folds), with_trees, seed)
         self.calibration_ = fit_beta_calibrator(choice.chances, y)
         # The kept model and the card's estimate share nothing, so the kept model (its
         # fit and TreeSHAP tables) is built in a second thread meanwhile: LightGBM runs
@@ -281,7 +285,7 @@ class LeadScorer:
         # run back to back on a loaded machine: 14.8 s before, 7.7 s). Same numbers.
         with ThreadPoolExecutor(1) as pool:
             kept = pool.submit(_fitted_and_explained, choice.learner(plans, seed), X, y)
-            train_folds = group_folds(groups[train], rng)
+            train_folds = group_folds(groups[train], rng, folds)
             oof = refit_out_of_fold(choice, plans, X[train], y[train], train_folds, seed)
             first = choice.learner(plans, seed).fit(X[train], y[train])
             p_test = apply_calibrator(fit_beta_calibrator(oof, y[train]), first.raw(X[test]))

@@ -487,6 +487,8 @@ class Logistic:
         only the data can say which. Where blanks fall at random the flags are noise the
         penalty must also shrink: on the alcohol abuse table (26 columns, 10% of cells
         blank at random) they cost 0.003 AUC (5-fold, 0.586 with, 0.589 without).
+        Log loss, not AUC as for the trees' rounds: the penalty chosen by out-of-fold AUC
+        did no better (affairs 0.6835 -> 0.6814, alcohol abuse 0.5819 -> 0.5817, 5-fold).
         """
         numbers = [j for j, plan in enumerate(self.plans) if plan.kind != "category"]
         flags = (True, False) if np.isnan(X[:, numbers]).any() else (True,)
