@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from smbml_connect.analytics.forecast import engine, models
 from smbml_connect.analytics.forecast import ets as ets_module
@@ -115,7 +116,9 @@ def test_arima_forecasts_a_seasonal_arima_process_better_than_the_old_candidates
     assert all(score["arima"] < 0.9 * score[name] for name in old), score
 
 
-def test_blend_is_the_mean_of_its_members_and_fits_each_once(monkeypatch) -> None:
+@pytest.fixture
+def ets_calls(monkeypatch) -> dict[str, int]:
+    """How many times ETS is fitted from here on."""
     calls = {"ets": 0}
 
     def counted(y: np.ndarray, m: int, horizon: int) -> models.Prediction:
@@ -123,6 +126,11 @@ def test_blend_is_the_mean_of_its_members_and_fits_each_once(monkeypatch) -> Non
         return ets(y, m, horizon)
 
     monkeypatch.setitem(models.MODELS, "ets", counted)
+    return calls
+
+
+def test_blend_is_the_mean_of_its_members_and_fits_each_once(ets_calls) -> None:
+    calls = ets_calls
     y = _airline(3, 60)
     alone = models.remembered("ets")(y, 12, 6)
     mixed = blend("ets", "theta", "arima")(y, 12, 6)
@@ -132,14 +140,8 @@ def test_blend_is_the_mean_of_its_members_and_fits_each_once(monkeypatch) -> Non
     assert not alone.mean.flags.writeable  # shared: nobody may change it in place
 
 
-def test_median_is_the_middle_of_its_members_and_fits_each_once(monkeypatch) -> None:
-    calls = {"ets": 0}
-
-    def counted(y: np.ndarray, m: int, horizon: int) -> models.Prediction:
-        calls["ets"] += 1
-        return ets(y, m, horizon)
-
-    monkeypatch.setitem(models.MODELS, "ets", counted)
+def test_median_is_the_middle_of_its_members_and_fits_each_once(ets_calls) -> None:
+    calls = ets_calls
     y = _airline(4, 60)
     members = [ets(y, 12, 6), damped_ets(y, 12, 6), theta(y, 12, 6), ces(y, 12, 6)]
     middle = median("ets", "damped_ets", "theta", "ces")(y, 12, 6)
