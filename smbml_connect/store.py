@@ -554,12 +554,19 @@ class Store:
             )
         return withdrawn
 
-    def withdrawals(self, run_id: int | None = None) -> pd.DataFrame:
-        """Output groups withdrawn (kind, model, run_id, step, reason); one run's, if given."""
-        sql = "SELECT kind, model, run_id, step, reason FROM withdrawn_outputs"
+    def withdrawals(self, run_id: int | None = None, in_effect: bool = False) -> pd.DataFrame:
+        """Output groups withdrawn (kind, model, run_id, step, reason); one run's, if given;
+        with ``in_effect``, only those no run has filled again since (a dry run's or a run
+        whose push failed still have their values to clear, for the reason given then)."""
+        sql = "SELECT kind, model, run_id, step, reason FROM withdrawn_outputs AS w WHERE 1 = 1"
         params: tuple[Any, ...] = ()
         if run_id is not None:
-            sql, params = sql + " WHERE run_id = ?", (run_id,)
+            sql, params = sql + " AND run_id = ?", (run_id,)
+        if in_effect:
+            sql += (
+                " AND NOT EXISTS (SELECT 1 FROM step_outputs AS s WHERE s.kind = w.kind "
+                "AND s.model = w.model AND s.run_id > w.run_id)"
+            )
         return pd.read_sql_query(sql + " ORDER BY kind, model", self._conn, params=params)
 
     def last_filled(self, step: str) -> tuple[int, str] | None:

@@ -176,9 +176,32 @@ def test_a_dry_run_says_what_would_be_cleared_and_why() -> None:
         {"entity_id": ["1", "1", "2"], "field": ["smbml_lead_score", "smbml_segment", "x"],
          "value": ["", "", "7"]}
     )  # fmt: skip
-    why = {"smbml_lead_score": "Lead scores not computed this run (too few leads)"}
+    why = {("contacts", "smbml_lead_score"): "Lead scores not computed this run (too few leads)"}
     assert _cleared_lines("contacts", changed, why, dry_run=True) == [
         "1 value on contacts would be cleared: Lead scores not computed this run (too few leads)",
         "1 value on contacts would be cleared: they no longer apply (opted out, now a customer, "
         "deal closed, left the segment)",
     ]
+
+
+def test_cleared_values_are_explained_per_object_and_until_filled_again(tmp_path) -> None:
+    """Contacts, deals and products share the name of their Scored at: a price step's
+    withdrawal explains products' values only. And a withdrawal made by a dry run (or a
+    run whose push failed) still explains the values the next real run clears, until the
+    step fills its outputs again."""
+    from smbml_connect.connectors.hubspot.push import _cleared_lines, _withdrawn_now
+    from smbml_connect.steps import STEPS
+
+    with Store(tmp_path / "s.sqlite") as store:
+        store.settle_step("price_suggestions", 1, {"price_suggestions": {""}}, "")
+        store.settle_step("price_suggestions", 2, None, "Price suggestions not computed (x)")
+        result = RunResult(run_id=3, as_of=AS_OF, source="hubspot")  # after a dry run 2
+        result.declared = {s.name: s.outputs for s in STEPS}
+        why = _withdrawn_now(result, store)
+        assert why[("products", "smbml_scored_at")] == "Price suggestions not computed (x)"
+        assert ("contacts", "smbml_scored_at") not in why
+        stamps = pd.DataFrame({"entity_id": ["1"], "field": ["smbml_scored_at"], "value": [""]})
+        assert "opted out" in _cleared_lines("contacts", stamps, why)[0]
+        assert "not computed (x)" in _cleared_lines("products", stamps, why)[0]
+        store.settle_step("price_suggestions", 4, {"price_suggestions": {""}}, "")
+        assert _withdrawn_now(dataclasses.replace(result, run_id=5), store) == {}

@@ -64,14 +64,17 @@ def _without_lone_stamps(changed: pd.DataFrame, stamps: set[str]) -> pd.DataFram
     return changed[~is_stamp | changed["entity_id"].isin(moved)].reset_index(drop=True)
 
 
-def _withdrawn_now(result: RunResult | None, store: Any) -> dict[str, str]:
-    """Property name -> why, for the steps whose outputs this run withdrew."""
+def _withdrawn_now(result: RunResult | None, store: Any) -> dict[tuple[str, str], str]:
+    """(object type, property name) -> why, for the steps whose outputs are withdrawn and
+    not filled again since: by this run, or by an earlier one whose values were never
+    cleared (a dry run, a push that failed). Keyed by object type too: contacts, deals and
+    products share the name of their "Scored at"."""
     if result is None:
         return {}
-    withdrawn = store.withdrawals(result.run_id)
-    why = dict(zip(withdrawn["step"], withdrawn["reason"], strict=True))
+    withdrawn = store.withdrawals(in_effect=True).sort_values("run_id", kind="stable")
+    why = dict(zip(withdrawn["step"], withdrawn["reason"], strict=True))  # the newest wins
     return {
-        prop.name: why[step]
+        (prop.object_type, prop.name): why[step]
         for step, outputs in result.declared.items()
         if step in why
         for prop in outputs.properties
@@ -79,12 +82,15 @@ def _withdrawn_now(result: RunResult | None, store: Any) -> dict[str, str]:
 
 
 def _cleared_lines(
-    object_type: str, changed: pd.DataFrame, withdrawn: dict[str, str], dry_run: bool = False
+    object_type: str,
+    changed: pd.DataFrame,
+    withdrawn: dict[tuple[str, str], str],
+    dry_run: bool = False,
 ) -> list[str]:
     """One plain line per reason values on ``object_type`` are cleared."""
     verb = "would be cleared" if dry_run else "cleared"
     cleared = changed.loc[changed["value"].eq(""), "field"]
-    counts = cleared.map(lambda f: withdrawn.get(f, "")).value_counts(sort=False)
+    counts = cleared.map(lambda f: withdrawn.get((object_type, f), "")).value_counts(sort=False)
     lines = [
         f"{_values_text(n)} on {object_type} {verb}: {why}" for why, n in counts.items() if why
     ]
