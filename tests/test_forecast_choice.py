@@ -175,3 +175,13 @@ def test_typed_columns_regularise_as_the_cell_by_cell_reading_does() -> None:
     assert regularise(with_blank, pd.Series(range(7))).left_out == [
         "row 1, date: NaT is not a date"
     ]
+
+
+def test_a_small_panel_needs_the_margin_not_the_evidence():
+    """Under ten series a lead under 1% never counts, however steady; over ten, a lead
+    that is the same on every series does (no spread to weigh it by)."""
+    few = [_fit({"ets+theta": 1.0 + i / 10, engine.MEDIAN: (1.0 + i / 10) * 0.995 - i * 1e-4})
+           for i in range(5)]  # fmt: skip
+    assert engine._panel_combination(few) == "ets+theta"
+    same = [_fit({"ets+theta": 1.0, engine.MEDIAN: 0.995}) for _ in range(12)]
+    assert engine._panel_combination(same) == engine.MEDIAN

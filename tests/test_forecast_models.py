@@ -169,7 +169,7 @@ def test_ces_is_statsforecasts_autoces_and_never_fails() -> None:
         assert np.allclose(out.mean, 5.5) and np.all(np.isfinite(out.sd)), out
 
 
-def test_the_medians_with_ces_are_offered_to_monthly_series_only() -> None:
+def test_the_medians_with_ces_are_offered_to_seasons_of_twelve_and_longer_only() -> None:
     """A CES fit costs some 2 ms whatever the season: on quarterly and yearly panels it
     took the CPU over AutoETS's for MASE changes under 0.01 (engine `_candidates`)."""
     y = _airline(6, 60)

@@ -8,6 +8,7 @@ grows with the horizon); their level is calibrated later on backtest errors.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
@@ -533,7 +534,8 @@ def ces(y: np.ndarray, m: int, horizon: int) -> Prediction:
     a second, is paid only by a call that reaches this model. The spread is the residual
     standard deviation growing with the square root of the step, a shape whose level the
     engine calibrates on backtest errors like every model's."""
-    from statsforecast.models import AutoCES
+    with warnings.catch_warnings():  # statsmodels sets process-wide filters on import
+        from statsforecast.models import AutoCES
 
     x = np.asarray(y, dtype=float)
     try:
