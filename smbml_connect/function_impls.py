@@ -18,6 +18,7 @@ from smbml_connect.analytics.customers.segments import rfm_table
 from smbml_connect.analytics.customers.value import CustomerValueModel
 from smbml_connect.analytics.experiments.abtest import ab_test
 from smbml_connect.analytics.forecast.engine import forecast_series
+from smbml_connect.analytics.forecast.models import warm_up
 from smbml_connect.analytics.leads.scoring import LeadScorer, parse_target
 from smbml_connect.analytics.pricing.suggest import Guardrails, suggest_price
 from smbml_connect.cell_values import (
@@ -47,6 +48,7 @@ __all__ = [
     "leadscore_of",
     "price",
     "segment",
+    "warm_up",
 ]
 
 Result = tuple[pd.DataFrame, list[str]]

@@ -47,6 +47,7 @@ __all__ = [
     "WorksheetFunction",
     "call",
     "function",
+    "warm_up",
     "without_blank_tail",
 ]
 
@@ -446,6 +447,12 @@ def _code(error: Exception) -> ErrorCode:
 def _short(error: Exception) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return text if len(text) <= 240 else text[:237] + "..."
+
+
+def warm_up() -> None:
+    """What a server's first worksheet calls would otherwise wait for (the forecast's CES
+    library): run once when the server starts, beside the first calls."""
+    function_impls.warm_up()
 
 
 def call(name: str, args: Sequence[Any], context: FunctionContext | None = None) -> CallResult:

@@ -347,3 +347,15 @@ def test_an_authority_made_under_the_old_rules_is_replaced(tmp_path):
     ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
     assert ca.serial_number != 1
     ca.extensions.get_extension_for_class(x509.NameConstraints)
+
+
+def test_a_server_warms_the_forecast_up_when_it_starts(monkeypatch):
+    """The first monthly forecast would otherwise import CES's library (about 0.4 s)."""
+    import threading
+
+    ran = threading.Event()
+    monkeypatch.setattr(serve_module, "warm_up", ran.set)
+    serve_module.create_app(
+        ServeSettings(secret=Secret(CODE), port=PORT, context=FunctionContext())
+    )
+    assert ran.wait(10)

@@ -36,7 +36,7 @@ from smbml_connect import __version__
 from smbml_connect.credentials import Secret
 from smbml_connect.excel_addin.local_cert import CertFiles
 from smbml_connect.excel_addin.officejs import DEFAULT_PORT, WEB_ROOT, manifest_xml
-from smbml_connect.functions import REGISTRY, CallResult, FunctionContext, call
+from smbml_connect.functions import REGISTRY, CallResult, FunctionContext, call, warm_up
 
 __all__ = ["PAIRING_HEADER", "ServeSettings", "ServerThread", "create_app", "serve_forever"]
 
@@ -175,6 +175,7 @@ class Guard:
 def create_app(settings: ServeSettings) -> Guard:
     context = settings.context
     pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="smb")
+    pool.submit(warm_up)  # on one of the workers: the first calls take the others
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "version": __version__})
