@@ -48,7 +48,9 @@ def _setup_logging(path: Path, verbose: bool) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
-    root.handlers = [h for h in root.handlers if not isinstance(h, logging.FileHandler)]
+    for old in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
+        root.removeHandler(old)
+        old.close()  # dropped unclosed, its file lingered until garbage collection
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
 

@@ -37,3 +37,26 @@ def test_the_report_says_one_contact_opted_out_in_the_singular():
     result.consent_skipped = 1
     html = render_report(result)
     assert "1 contact opted out" in html and "1 contacts" not in html
+
+
+def test_a_second_log_setup_closes_the_first_log_file(tmp_path):
+    """Dropped unclosed, the first file lingered until garbage collection (a
+    ResourceWarning that failed a later test under -W error, found by a review)."""
+    import logging
+
+    from smbml_connect.cli import _setup_logging
+
+    root = logging.getLogger()
+    kept = list(root.handlers)
+    try:
+        _setup_logging(tmp_path / "a.log", verbose=False)
+        (first,) = [h for h in root.handlers if isinstance(h, logging.FileHandler)]
+        _setup_logging(tmp_path / "b.log", verbose=False)
+        assert first.stream is None  # closed
+        assert first not in root.handlers
+    finally:
+        for handler in root.handlers:
+            if handler not in kept:
+                root.removeHandler(handler)
+                handler.close()
+        root.handlers = kept

@@ -378,3 +378,14 @@ def test_calibration_cut_offs_are_fitted_in_the_backtests_passes(monkeypatch) ->
         outcomes.append((runs["passes"], calibrated.standard.tobytes(), calibrated.ages.tobytes()))
     assert outcomes[0][0] == 0 and outcomes[1][0] >= 2
     assert outcomes[0][1:] == outcomes[1][1:] and len(calibrated.standard) > len(fit.standard)
+
+
+def test_a_series_of_vanishing_size_is_forecast_not_an_error() -> None:
+    """Values near 1e-200: the seasonality test's sum of squares underflows to 0 (it
+    divided by it, ZeroDivisionError, found by a review)."""
+    t = np.arange(48)
+    noise = np.random.default_rng(0).normal(0, 0.01, 48)
+    y = 1e-200 * (1 + 0.1 * np.sin(2 * np.pi * t / 12) + noise)
+    assert not models.has_seasonality(y, 12)
+    out = engine.forecast_series(pd.date_range("2020-01-01", periods=48, freq="MS"), y, 6)
+    assert np.isfinite(out["yhat"]).all()

@@ -64,6 +64,8 @@ def has_seasonality(y: np.ndarray, m: int) -> bool:
         return False
     x = y - y.mean()
     denominator = float(x @ x)
+    if not denominator > 0:  # a spread so small its square underflows (values near 1e-200)
+        return False
     acf = np.array([float(x[k:] @ x[:-k]) / denominator for k in range(1, m + 1)])
     limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / n)
     return bool(abs(acf[-1]) > limit)
