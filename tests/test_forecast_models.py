@@ -146,7 +146,8 @@ def test_median_is_the_middle_of_its_members_and_fits_each_once(ets_calls) -> No
     members = [ets(y, 12, 6), damped_ets(y, 12, 6), theta(y, 12, 6), ces(y, 12, 6)]
     middle = median("ets", "damped_ets", "theta", "ces")(y, 12, 6)
     assert np.allclose(middle.mean, np.median([p.mean for p in members], axis=0))
-    assert np.allclose(middle.sd, np.mean([p.sd for p in members], axis=0))
+    # the spread of the members with a spread formula: CES's is a rough shape
+    assert np.allclose(middle.sd, np.mean([p.sd for p in members[:3]], axis=0))
     # four members: the middle is the mean of the two inner ones, never an outer one
     ordered = np.sort([p.mean for p in members], axis=0)
     assert np.allclose(middle.mean, (ordered[1] + ordered[2]) / 2)

@@ -642,19 +642,30 @@ def blend(*members: str) -> Callable[[np.ndarray, int, int], Prediction]:
     return forecast
 
 
+# Models whose spread is only a rough shape (CES: statsforecast gives its multi-step
+# spread by simulation, too slow here; ours is the one-step SD x sqrt(step)).
+_ROUGH_SPREADS = frozenset({"ces"})
+
+
 def median(*members: str) -> Callable[[np.ndarray, int, int], Prediction]:
     """The middle of several models' forecasts, as one candidate: one member gone astray
     moves it less than it moves a mean. The median of ETS, CES, ARIMA and Theta is the
     combination Petropoulos and Svetunkov (2020) found hard to beat on the M4 series; the
-    statsforecast ensemble the benchmark compares with is the same idea. The spread is the
-    members' mean spread (a shape, calibrated later as a blend's is)."""
+    statsforecast ensemble the benchmark compares with is the same idea.
+
+    The spread is the mean spread of the members that have a spread formula (a shape,
+    calibrated later as a blend's is). With CES's rough shape in the mean as well, the
+    spread grew too fast after the first period: on all 366 tourism monthly series 80%
+    ranges covered 66-74% at 2 to 5 months ahead (75-80% without it), MSIS 10.91 (10.89
+    without)."""
+    shaped = [name for name in members if name not in _ROUGH_SPREADS] or list(members)
 
     def forecast(y: np.ndarray, m: int, horizon: int) -> Prediction:
-        predictions = [_remembered(name, y, m, horizon) for name in members]
+        predictions = {name: _remembered(name, y, m, horizon) for name in members}
         return Prediction(
-            np.median([p.mean for p in predictions], axis=0),
-            np.mean([p.sd for p in predictions], axis=0),
-            "middle of " + ", ".join(p.detail for p in predictions),
+            np.median([p.mean for p in predictions.values()], axis=0),
+            np.mean([predictions[name].sd for name in shaped], axis=0),
+            "middle of " + ", ".join(p.detail for p in predictions.values()),
         )
 
     return forecast
