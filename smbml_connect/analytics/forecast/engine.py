@@ -185,18 +185,17 @@ def _candidates(
     ARIMA, CES) where the ARIMA blend is offered and `MEDIAN` (ETS, damped ETS, Theta,
     CES). CES is only ever a member: chosen alone per series, a replay of the backtests
     took it on 20% leads and lost held-out (M3 yearly 2.63 -> 2.81). The panel takes a
-    median when its backtests say so (`_panel_combination`), on every series of the
-    benchmark groups: tourism monthly 1.456 / 1.248 / 18.31 -> 1.415 / 1.208 / 18.03,
-    M3 quarterly 1.061 / 0.769 / 9.00 -> 1.054 / 0.739 / 8.94, tourism quarterly
-    1.503 / 1.204 / 14.25 -> 1.501 / 1.204 / 14.24 (quarterly: see below), M3 monthly
-    0.828 / 0.699 / 13.52 -> 0.826 / 0.693 / 13.47 (a lead under 1%, taken on the evidence
-    rule of `_panel_combination`). Elsewhere they were not worth their time, which took the panel's CPU
-    over AutoETS's: a CES fit (four forms, some 2 ms) costs much the same whatever the
-    season, and the panels of shorter seasons are cheaper. Quarterly: M3 1.061 / 0.769 /
-    9.00 -> 1.054 / 0.739 / 8.94 and tourism 1.503 -> 1.501 at 0.68 -> 1.10 and 1.18 ->
-    1.64 CPU seconds on 40 series (AutoETS 0.92 and 1.62); without a season: M3 other
-    1.767 / 1.471 -> 1.764 / 1.461, M3 yearly 2.628 -> 2.630, tourism yearly the same, at
-    40-55% more CPU."""
+    median when its backtests say so (`_panel_combination`); on every series of the
+    benchmark's monthly groups, MASE mean / median / sMAPE: tourism 1.456 / 1.248 / 18.31
+    -> 1.415 / 1.208 / 18.03, M3 0.828 / 0.699 / 13.52 -> 0.826 / 0.693 / 13.47 (a lead
+    under 1%, taken on the evidence rule of `_panel_combination`).
+
+    Shorter seasons are not offered them: a CES fit (four forms, some 2 ms) costs much
+    the same whatever the season, their panels are cheaper, and the medians took the CPU
+    over AutoETS's for little. Quarterly: M3 1.061 / 0.769 / 9.00 -> 1.054 / 0.739 /
+    8.94 and tourism 1.503 -> 1.501, at 0.68 -> 1.10 and 1.18 -> 1.64 CPU seconds on 40
+    series (AutoETS 0.92 and 1.62); without a season: M3 other 1.767 / 1.471 -> 1.764 /
+    1.461, M3 yearly 2.628 -> 2.630, tourism yearly the same, at 40-55% more CPU."""
     if len(y) < 8:
         return {"naive": MODELS["seasonal_naive"], "ets": MODELS["ets"]}
     chosen = {name: remembered(name) for name in ("seasonal_naive", "ets", "theta", "drift")}
@@ -382,8 +381,8 @@ def _panel_combination(fits: Sequence[Fitted]) -> str | None:
 
 def _clear_lead(differences: np.ndarray) -> bool:
     """Lower errors than the incumbent's by more than `SWITCH_EVIDENCE` standard errors of
-    the series' differences, or Student's t 97.5% quantile where that is larger, and over
-    `EVIDENCE_MIN_SERIES` series at least: with no real difference, two standard errors
+    the series' differences, or Student's t 97.5% quantile where that is larger, on at
+    least `EVIDENCE_MIN_SERIES` series: with no real difference, two standard errors
     said "clear" for 14.5% of two-series panels and 5.7% of five-series ones (a review's
     simulation), and a shop's panel is often that small; those keep the 1% margin."""
     n = len(differences)
