@@ -136,13 +136,16 @@ def run_config(config_path: Path, name: str) -> Outputs:
 
 
 def _hubspot_values(result: RunResult, store: Store) -> dict[str, pd.Series]:
-    """What the HubSpot destination would write: each declared property, as its text."""
-    values = {}
+    """What the HubSpot destination would write: each declared property, as its text. A
+    name on several objects ("Scored at" on contacts, deals and products) has all their
+    values, not the last object's only."""
+    values: dict[str, pd.Series] = {}
     for prop in result.properties():
         rows = store.latest_outputs(prop.table)
         if not rows.empty:
-            taken = prop.take(rows).map(lambda v, k=prop.type: hubspot_text(v, k))
-            values[prop.name] = taken.dropna()
+            taken = prop.take(rows).map(lambda v, k=prop.type: hubspot_text(v, k)).dropna()
+            earlier = values.get(prop.name)
+            values[prop.name] = taken if earlier is None else pd.concat([earlier, taken])
     return values
 
 
