@@ -242,3 +242,17 @@ def test_only_the_bsd_part_of_xlwings_is_used():
         assert "LICENSE_KEY" not in text and "license update" not in text, path
     importlib.import_module("smbml_connect.excel_addin.udfs")
     assert xw.__pro__ is False  # no licence active in this process
+
+
+def test_excel_loading_the_functions_warms_the_forecast_up(udfs, monkeypatch):
+    """Excel imports the module when its UDF server starts: the CES library's import
+    (about 0.4 s) is taken then, in the background, not by the first =SMB_FORECAST."""
+    import threading
+
+    import smbml_connect.functions as functions_module
+
+    ran = threading.Event()
+    monkeypatch.setattr(functions_module, "warm_up", ran.set)
+    importlib.reload(udfs)
+    assert udfs.WARMING.daemon
+    assert ran.wait(10)

@@ -21,6 +21,7 @@ from smbml_connect.runtime import prefer_passive_openmp_waits
 # entry point, and it runs before the bridge loads LightGBM and scikit-learn (OpenMP).
 prefer_passive_openmp_waits()
 
+import threading  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pandas as pd  # noqa: E402
@@ -32,6 +33,19 @@ from smbml_connect.excel_addin.xlwings_bridge import (  # noqa: E402
     described,
     run,
 )
+from smbml_connect.functions import warm_up  # noqa: E402
+
+
+def warm_in_background() -> threading.Thread:
+    """Excel loads this module when its UDF server starts; the first =SMB_FORECAST would
+    otherwise wait for the CES library's import, as `smbml serve`'s first call would
+    without its warm-up. A daemon thread takes that wait while the user is still typing."""
+    thread = threading.Thread(target=warm_up, name="smbml-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+WARMING = warm_in_background()
 
 TABLE = {"convert": pd.DataFrame, "index": False, "header": True}
 RANGE = {"ndim": 2}
