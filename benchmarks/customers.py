@@ -11,7 +11,9 @@ as a reference rather than a method, the AUC a LightGBM classifier reaches when 
 cross-validated on the holdout answers themselves (it sees the future; not a bound, but
 close to what the history can tell). Beside the product's totals: where their error comes
 from, per group of repeat purchases before the cut, over the holdout's first 4 and 13
-weeks, and on the calibration weeks' own check (the chosen model's total there).
+weeks, and on the calibration weeks' own check (the chosen model's total there), with
+MBG/NBD's total error over the same check length from every week of the calibration
+period's later part (how much the one check window says about the level ahead).
 
 Then, for the sample business and a synthetic shop of 100,000 customers and about
 1,000,000 orders:
@@ -40,7 +42,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_predict
 
 from smbml_connect.analytics.customers.boosted import HISTORY_FEATURES
-from smbml_connect.analytics.customers.btyd import simulate_histories
+from smbml_connect.analytics.customers.btyd import BetaGeo, simulate_histories
 from smbml_connect.analytics.customers.clusters import CustomerClusters, customer_features
 from smbml_connect.analytics.customers.recommend import (
     CoPurchaseRecommender,
@@ -272,6 +274,29 @@ def _totals_by_weeks_ahead(
     return out
 
 
+CHECK_WEEKS = WEEKS_IN // 3  # the product's own check on these logs: the last third
+
+
+def _check_error_by_origin(days: pd.DataFrame, cut: pd.Timestamp) -> dict[str, float]:
+    """MBG/NBD refitted at every week from a third of the calibration weeks on, its total
+    error over the `CHECK_WEEKS` that follow, all before the cut (the last origin is the
+    product's own check): how much one check window's total says about the level ahead.
+    A model that only overstated the decline would be short at every origin."""
+    out, start = {}, None
+    for week in range(WEEKS_IN // 3, WEEKS_IN - CHECK_WEEKS + 1):
+        origin = cut - pd.Timedelta(weeks=WEEKS_IN - week)
+        before = history_summary(days, origin)
+        x, t_x, T = (before[c].to_numpy(float) for c in ("x", "t_x", "T"))
+        model = BetaGeo(modified=True).fit(x, t_x, T, start)  # a week on: a short walk
+        start = model.params_
+        predicted = model.expected_purchases(CHECK_WEEKS, x, t_x, T).sum()
+        end = origin + pd.Timedelta(weeks=CHECK_WEEKS)
+        actual = days[(days["day"] >= origin) & (days["day"] < end)]
+        actual = actual[actual["contact_id"].isin(before.index)]
+        out[f"from week {week}"] = float(100 * (predicted / len(actual) - 1))
+    return out
+
+
 def evaluate_public(name: str) -> dict[str, object]:
     file, what = PUBLIC_LOGS[name]
     orders = public_orders(file)
@@ -312,6 +337,9 @@ def evaluate_public(name: str) -> dict[str, object]:
             f"all {WEEKS_OUT} weeks": float(100 * (predicted.sum() / actual.sum() - 1)),
         },
         "totals_by_history": _totals_by_history(summary, actual, predicted),
+        f"mbgnbd_total_error_pct_over_{CHECK_WEEKS}_weeks_by_origin_in_calibration": (
+            _check_error_by_origin(days[days["day"] < cut], cut)
+        ),
         "chosen": model.chosen_,
         "purchase_model": model.card()["purchase_model"],
         "why": model.report_["why"],
