@@ -15,6 +15,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import fdtrc
 
 __all__ = [
     "EtsFit",
@@ -23,6 +24,7 @@ __all__ = [
     "fit_ets_cutoffs",
     "fit_ets_forms",
     "own_pass",
+    "season_drifted",
     "straight_line",
 ]
 
@@ -104,13 +106,58 @@ def _abscissa(n: int) -> tuple[float, np.ndarray, float]:
     return float(t.mean()), centred, float(centred @ centred)
 
 
+# The level at which `season_drifted` calls a change of seasonal pattern real: the usual 5%.
+DRIFT_LEVEL = 0.05
+
+
+def season_drifted(y: np.ndarray, m: int, multiplicative: bool) -> bool:
+    """Whether the seasonal pattern of the series' first half differs from its second
+    half's by more than noise: the F test of season x half in a two-way analysis of
+    variance of the detrended values (logs of the ratios for a multiplicative season), at
+    `DRIFT_LEVEL`, on the last whole seasons that split evenly (each season as often in
+    both halves, so the halves' own levels do not pass for a change of pattern). Needs
+    two seasons in each half."""
+    moving, offset = centred_moving_average(y, m)
+    seasons = len(moving) // (2 * m) * 2  # whole seasons, an even number of them
+    if seasons < 4:
+        return False
+    start = len(moving) - seasons * m
+    inner = y[offset + start : offset + len(moving)]
+    with np.errstate(all="ignore"):
+        detrended = np.log(inner / moving[start:]) if multiplicative else inner - moving[start:]
+    if not np.all(np.isfinite(detrended)):
+        return False
+    # years x seasons, each row one whole season: the halves are the first and last rows
+    table = detrended.reshape(seasons, m)
+    halves = table.reshape(2, seasons // 2, m)
+    cell_mean = halves.mean(axis=1)  # 2 x m
+    additive = (table.mean(axis=0)[None, :] + halves.mean(axis=(1, 2))[:, None]
+                - detrended.mean())  # fmt: skip
+    interaction = float((seasons // 2) * ((cell_mean - additive) ** 2).sum())
+    within = float(((halves - cell_mean[:, None, :]) ** 2).sum())
+    df1, df2 = m - 1, len(detrended) - 2 * m
+    if within <= 0:
+        return False
+    return bool(fdtrc(df1, df2, (interaction / df1) / (within / df2)) < DRIFT_LEVEL)
+
+
 def _initial_states(y: np.ndarray, m: int, multiplicative: bool) -> tuple[float, float, np.ndarray]:
-    """Start values after Hyndman et al. (2008, section 2.6.1): a classical decomposition
-    (of the whole series rather than the first seasons: with the small seasonal smoothing
-    most series need, a noisy start persists; M3 monthly MASE 0.949 against 0.966), then
-    a straight line through the first ten adjusted points."""
+    """Start values after Hyndman et al. (2008, section 2.6.1): a classical decomposition,
+    then a straight line through the first ten adjusted points.
+
+    The decomposition is of the whole series, not of its first seasons: with the small
+    seasonal smoothing most series need, a noisy start persists (M3 monthly MASE 0.949
+    against 0.966). But where the seasonal pattern drifted (`season_drifted`), the whole
+    series' average pattern is a start that already knows the later seasons: the fit
+    then needs little seasonal smoothing and carries a stale pattern to the forecast.
+    There the start is read from the first half, so the smoothing has to follow the
+    drift. ETS alone, MASE mean / median on all series of a group: tourism monthly 1.556
+    / 1.305 -> 1.520 / 1.248, quarterly 1.613 / 1.315 -> 1.595 / 1.291, M3 quarterly
+    1.135 / 0.846 -> 1.130 / 0.833, M3 monthly 0.860 / 0.714 -> 0.863 / 0.712."""
     if m > 1 and len(y) >= 2 * m:
         head = y
+        if season_drifted(y, m, multiplicative):
+            head = y[: max(round(len(y) / m / 2) * m, 2 * m + 2)]
         moving, offset = centred_moving_average(head, m)
         inner = head[offset : offset + len(moving)]
         ratio = inner / moving if multiplicative else inner - moving

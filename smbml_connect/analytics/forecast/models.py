@@ -23,6 +23,7 @@ from smbml_connect.analytics.forecast.ets import (
     fit_ets_cutoffs,
     fit_ets_forms,
     own_pass,
+    season_drifted,
     straight_line,
 )
 
@@ -72,7 +73,18 @@ def has_seasonality(y: np.ndarray, m: int) -> bool:
 
 
 def deseasonalise(y: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Classical decomposition: seasonal indices by position, multiplicative if positive."""
+    """Classical decomposition: seasonal indices by position, multiplicative if positive,
+    and the indices the forecast is to be seasonalised with.
+
+    Where the pattern drifted (`ets.season_drifted`), each half of the series is adjusted
+    by its own half's indices and the forecast takes the later half's: the whole
+    series' average left a drifting season in the adjusted series and gave the forecast a
+    stale one. Theta alone, MASE mean / median / sMAPE on all series of a group: tourism
+    monthly 1.661 / 1.367 / 20.11 -> 1.500 / 1.274 / 18.76, quarterly 1.658 / 1.360 /
+    15.47 -> 1.532 / 1.243 / 14.60, M3 monthly 0.851 / 0.715 / 14.73 -> 0.848 / 0.715 /
+    14.70, M3 quarterly 1.103 / 0.819 / 9.28 -> 1.100 / 0.803 / 9.25. The later half's
+    indices for the forecast alone, the whole series still adjusted by the average, did
+    less (tourism monthly 1.563 / 1.299 / 19.39)."""
     multiplicative = bool(y.min() > 0)
     kernel = np.ones(m + 1 if m % 2 == 0 else m)
     if m % 2 == 0:
@@ -86,11 +98,24 @@ def deseasonalise(y: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, bool]:
         else y[offset : offset + len(trend)] - trend
     )
     positions = (np.arange(len(trend)) + offset) % m
-    index = np.array([detrended[positions == p].mean() for p in range(m)])
-    index = index / index.mean() if multiplicative else index - index.mean()
-    season = index[np.arange(len(y)) % m]
+    if not season_drifted(y, m, multiplicative):
+        index = _indices(detrended, positions, m, multiplicative)
+        season = index[np.arange(len(y)) % m]
+    else:
+        later = np.arange(len(trend)) >= len(trend) // 2
+        early = _indices(detrended[~later], positions[~later], m, multiplicative)
+        index = _indices(detrended[later], positions[later], m, multiplicative)
+        at = np.arange(len(y))
+        season = np.where(at < offset + len(trend) // 2, early[at % m], index[at % m])
     adjusted = y / season if multiplicative else y - season
     return adjusted, index, multiplicative
+
+
+def _indices(
+    detrended: np.ndarray, positions: np.ndarray, m: int, multiplicative: bool
+) -> np.ndarray:
+    index = np.array([detrended[positions == p].mean() for p in range(m)])
+    return index / index.mean() if multiplicative else index - index.mean()
 
 
 def _future_season(index: np.ndarray, n: int, horizon: int) -> np.ndarray:
