@@ -393,11 +393,14 @@ def test_a_series_of_vanishing_size_is_forecast_not_an_error() -> None:
     assert np.isfinite(out["yhat"]).all()
 
 
-def _seasonal_years(years: int, drift: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _seasonal_years(
+    years: int, drift: bool, seed: int, extra: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Monthly sales with a trend and a season whose peak moves from summer to winter
-    over the years when `drift`, else stays; the history and the next year's truth."""
+    over the years when `drift`, else stays; the history (`extra` months past whole
+    years) and the next year's truth."""
     rng = np.random.default_rng(seed)
-    t = np.arange(12 * (years + 1))
+    t = np.arange(12 * (years + 1) + extra)
     share = t / len(t) if drift else np.zeros(len(t))
     summer, winter = np.sin(2 * np.pi * t / 12), np.cos(2 * np.pi * t / 12)
     y = 500 + 2 * t + 80 * ((1 - share) * summer + share * winter) + rng.normal(0, 8, len(t))
@@ -405,12 +408,13 @@ def _seasonal_years(years: int, drift: bool, seed: int) -> tuple[np.ndarray, np.
 
 
 def test_the_drift_test_tells_a_moved_season_from_noise() -> None:
-    """A 5% test: a steady season is called drifted about once in twenty histories."""
+    """A test at 5%: the detrended values are not independent, so a steady season is
+    called drifted somewhat more often (about 7% of these histories), never most."""
     steady = [ets_module.season_drifted(_seasonal_years(12, False, s)[0], 12, False)
-              for s in range(40)]  # fmt: skip
+              for s in range(200)]  # fmt: skip
     moved = [ets_module.season_drifted(_seasonal_years(12, True, s)[0], 12, False)
              for s in range(40)]  # fmt: skip
-    assert sum(steady) <= 6
+    assert sum(steady) <= 25
     assert all(moved)
     short = _seasonal_years(3, True, 0)[0]  # under two seasons a half: not tested
     assert not ets_module.season_drifted(short, 12, False)
@@ -436,16 +440,16 @@ def test_a_drifted_season_is_adjusted_half_by_half_and_forecast_with_the_later_o
 ) -> None:
     """Theta, drift and ARIMA on adjusted values re-season their forecasts with the
     decomposition's indices: the whole series' average pattern is stale when it moved."""
-    history, _ = _seasonal_years(15, True, 0)
+    history, _ = _seasonal_years(15, True, 0, extra=5)  # the phase past whole years too
     index = deseasonalise(history, 12)[1]
-    t = np.arange(12 * 16)[-12:]
+    t = np.arange(12 * 16 + 5)[-12:]
     later = np.cos(2 * np.pi * t / 12)  # the pattern the drift is heading for (winter peak)
     assert np.corrcoef(index[t % 12], later)[0, 1] > 0.8
     errors: dict[str, list[float]] = {"by half": [], "whole series": []}
     for level, name in ((ets_module.DRIFT_LEVEL, "by half"), (0.0, "whole series")):
         monkeypatch.setattr(ets_module, "DRIFT_LEVEL", level)
         for seed in range(10):
-            history, truth = _seasonal_years(15, True, seed)
+            history, truth = _seasonal_years(15, True, seed, extra=5)
             forecast = models.theta(history, 12, 12).mean
             errors[name].append(float(np.abs(forecast - truth).mean()))
     assert np.mean(errors["by half"]) < 0.8 * np.mean(errors["whole series"])

@@ -117,6 +117,8 @@ def season_drifted(y: np.ndarray, m: int, multiplicative: bool) -> bool:
     `DRIFT_LEVEL`, on the last whole seasons that split evenly (each season as often in
     both halves, so the halves' own levels do not pass for a change of pattern). Needs
     two seasons in each half."""
+    if m < 2:
+        return False
     moving, offset = centred_moving_average(y, m)
     seasons = len(moving) // (2 * m) * 2  # whole seasons, an even number of them
     if seasons < 4:
@@ -125,8 +127,13 @@ def season_drifted(y: np.ndarray, m: int, multiplicative: bool) -> bool:
     inner = y[offset + start : offset + len(moving)]
     with np.errstate(all="ignore"):
         detrended = np.log(inner / moving[start:]) if multiplicative else inner - moving[start:]
+        return _interaction_p(detrended, seasons, m) < DRIFT_LEVEL
+
+
+def _interaction_p(detrended: np.ndarray, seasons: int, m: int) -> float:
+    """p-value of season x half in a balanced two-way table of `seasons` rows of m."""
     if not np.all(np.isfinite(detrended)):
-        return False
+        return 1.0
     # years x seasons, each row one whole season: the halves are the first and last rows
     table = detrended.reshape(seasons, m)
     halves = table.reshape(2, seasons // 2, m)
@@ -136,9 +143,9 @@ def season_drifted(y: np.ndarray, m: int, multiplicative: bool) -> bool:
     interaction = float((seasons // 2) * ((cell_mean - additive) ** 2).sum())
     within = float(((halves - cell_mean[:, None, :]) ** 2).sum())
     df1, df2 = m - 1, len(detrended) - 2 * m
-    if within <= 0:
-        return False
-    return bool(fdtrc(df1, df2, (interaction / df1) / (within / df2)) < DRIFT_LEVEL)
+    if not within > 0:
+        return 1.0
+    return float(fdtrc(df1, df2, (interaction / df1) / (within / df2)))
 
 
 def _initial_states(y: np.ndarray, m: int, multiplicative: bool) -> tuple[float, float, np.ndarray]:
@@ -157,7 +164,8 @@ def _initial_states(y: np.ndarray, m: int, multiplicative: bool) -> tuple[float,
     if m > 1 and len(y) >= 2 * m:
         head = y
         if season_drifted(y, m, multiplicative):
-            head = y[: max(round(len(y) / m / 2) * m, 2 * m + 2)]
+            # the first half, but at least three seasons: two values a season to average
+            head = y[: max(len(y) // 2, 3 * m)]
         moving, offset = centred_moving_average(head, m)
         inner = head[offset : offset + len(moving)]
         ratio = inner / moving if multiplicative else inner - moving

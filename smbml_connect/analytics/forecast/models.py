@@ -99,16 +99,16 @@ def deseasonalise(y: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, bool]:
     )
     positions = (np.arange(len(trend)) + offset) % m
     if not season_drifted(y, m, multiplicative):
-        index = _indices(detrended, positions, m, multiplicative)
-        season = index[np.arange(len(y)) % m]
+        ahead = _indices(detrended, positions, m, multiplicative)
+        season = ahead[np.arange(len(y)) % m]
     else:
-        later = np.arange(len(trend)) >= len(trend) // 2
-        early = _indices(detrended[~later], positions[~later], m, multiplicative)
-        index = _indices(detrended[later], positions[later], m, multiplicative)
+        in_later = np.arange(len(trend)) >= len(trend) // 2
+        early = _indices(detrended[~in_later], positions[~in_later], m, multiplicative)
+        ahead = _indices(detrended[in_later], positions[in_later], m, multiplicative)
         at = np.arange(len(y))
-        season = np.where(at < offset + len(trend) // 2, early[at % m], index[at % m])
+        season = np.where(at < offset + len(trend) // 2, early[at % m], ahead[at % m])
     adjusted = y / season if multiplicative else y - season
-    return adjusted, index, multiplicative
+    return adjusted, ahead, multiplicative
 
 
 def _indices(
