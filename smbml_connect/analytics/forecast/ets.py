@@ -159,8 +159,8 @@ def _initial_states(y: np.ndarray, m: int, multiplicative: bool) -> tuple[float,
     then needs little seasonal smoothing and carries a stale pattern to the forecast.
     There the start is read from the first half, so the smoothing has to follow the
     drift. ETS alone, MASE mean / median on all series of a group: tourism monthly 1.556
-    / 1.305 -> 1.520 / 1.248, quarterly 1.613 / 1.315 -> 1.595 / 1.291, M3 quarterly
-    1.135 / 0.846 -> 1.130 / 0.833, M3 monthly 0.860 / 0.714 -> 0.863 / 0.712."""
+    / 1.305 -> 1.521 / 1.250, quarterly 1.613 / 1.315 -> 1.598 / 1.287, M3 quarterly
+    1.135 / 0.846 -> 1.130 / 0.833, M3 monthly 0.860 / 0.714 -> 0.862 / 0.713."""
     if m > 1 and len(y) >= 2 * m:
         head = y
         if season_drifted(y, m, multiplicative):
