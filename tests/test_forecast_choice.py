@@ -83,12 +83,27 @@ def _monthly(seed: int, n: int = 28) -> RegularSeries:
 
 
 def test_a_backtest_shorter_than_the_horizon_never_leaves_the_combination():
-    # 28 months with a 12-month season: the backtest can score 2 of the 6 months asked for.
-    chosen = [engine.fit_regular(_monthly(seed), 6).model for seed in range(30)]
+    # 12 periods without a season: the backtest (from 8 on) can score 4 of the 6 asked for.
+    chosen = [engine.fit_regular(_monthly(seed, 12), 6, 1).model for seed in range(30)]
     assert all(name in engine.PLAIN for name in chosen), chosen
-    # Asked for 2 months, the same backtests cover the horizon and may switch.
-    switched = [engine.fit_regular(_monthly(seed), 2).model for seed in range(30)]
+    # Asked for 4, the same backtests cover the horizon and may switch.
+    switched = [engine.fit_regular(_monthly(seed, 12), 4, 1).model for seed in range(30)]
     assert any(name not in engine.PLAIN for name in switched), switched
+
+
+def test_a_seasonal_series_keeps_the_combination_unless_a_model_is_made_for_it():
+    # 60 months with a season, backtests covering the 6 months asked for: no series leaves
+    # the combination (`_may_switch`); before, 7 of these 40 left it for the seasonal naive
+    # or ETS alone.
+    seasonal = [engine.fit_regular(_monthly(seed, 60), 6) for seed in range(40)]
+    assert all(fit.season_length == 12 and not fit.switchable for fit in seasonal)
+    assert all(fit.model in engine.PLAIN for fit in seasonal), [f.model for f in seasonal]
+    # Occasional sales with a season may still leave it, for Croston's method.
+    rng = np.random.default_rng(3)
+    sales = rng.poisson(1.5, 60) * (rng.random(60) < 0.5) * (1 + (np.arange(60) % 12 == 11))
+    fit = engine.fit_regular(regularise(pd.date_range("2020-01-01", periods=60, freq="MS"),
+                                        sales.astype(float)), 6, 12)  # fmt: skip
+    assert fit.switchable and "croston" in fit.scores
 
 
 def _backtested(newest: dict[str, float], older: dict[str, float]) -> engine.Fitted:
@@ -137,9 +152,9 @@ def test_a_small_panel_keeps_switching_unless_it_clearly_lost():
     assert engine._switching_helps([won] * 5, "ets+theta")
 
 
-def _white_noise_panel(seed: int, count: int = 30, n: int = 48) -> pd.DataFrame:
+def _white_noise_panel(seed: int, count: int = 30, n: int = 48, freq: str = "MS") -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    dates = pd.date_range("2020-01-01", periods=n, freq="MS")
+    dates = pd.date_range("1970-01-01", periods=n, freq=freq)
     return pd.concat(
         [pd.DataFrame({"unique_id": f"s{k}", "ds": dates, "y": 200 + rng.normal(0, 20, n)})
          for k in range(count)],
@@ -149,11 +164,12 @@ def _white_noise_panel(seed: int, count: int = 30, n: int = 48) -> pd.DataFrame:
 
 @pytest.mark.parametrize("helps", [True, False])
 def test_a_panel_whose_switching_lost_keeps_every_series_on_its_combination(monkeypatch, helps):
-    # On this panel of noise one series leads its backtests by luck (the seasonal naive).
+    # On this yearly panel of noise two series lead their backtests by luck (the naive and
+    # damped ETS); a seasonal series would keep the combination anyway (`_may_switch`).
     monkeypatch.setattr(engine, "_switching_helps", lambda fits, plain: helps)
-    results, _ = engine.forecast_panel_results(_white_noise_panel(1), 6)
+    results, _ = engine.forecast_panel_results(_white_noise_panel(2, n=30, freq="YS"), 6)
     left = [uid for uid, r in results.items() if r.model not in engine.PLAIN]
-    assert len(left) == (1 if helps else 0), left
+    assert len(left) == (2 if helps else 0), left
 
 
 def test_typed_columns_regularise_as_the_cell_by_cell_reading_does() -> None:
