@@ -332,8 +332,9 @@ def _choose(scores: dict[str, float], plain: str | None = None, switch: bool = T
     A series whose backtest could not score the whole horizon (`switch` False: too short
     a history) keeps the combination: on the sample business's 28-month series the
     backtest scores 2 of the 6 months asked for, and switching on those chose worse
-    (held-out MASE 0.609 against 0.539, sMAPE 24.2 against 20.7). A panel may also keep
-    every series on the combination (`_switching_helps`).
+    (held-out MASE 0.609 against 0.539, sMAPE 24.2 against 20.7), and so does a seasonal
+    series without occasional sales or a calendar model (`_may_switch`). A panel may also
+    keep every series on the combination (`_switching_helps`).
     """
     best = min(scores, key=lambda k: scores[k])
     default = _default(scores, plain) or best
@@ -413,7 +414,9 @@ def _switching_helps(fits: Sequence[Fitted], plain: str | None) -> bool:
     -3.86. By the plain sign of the sum (the first version), small panels (a shop's 20 to
     40 products) followed noise (t at most 1.45 on the 40-series benchmark groups): 40 M3
     yearly series went from sMAPE 15.67 to 18.42, 40 M3 other from MASE 2.005 to 2.130 and
-    20 Auckland daily sensors from 1.028 to 1.060.
+    20 Auckland daily sensors from 1.028 to 1.060. (Those figures predate `_may_switch`;
+    seasonal series without occasional sales or a calendar model no longer switch, so
+    their panels have nothing to weigh here.)
     """
     changes = []
     for fit in fits:
