@@ -206,3 +206,42 @@ def test_a_small_panel_needs_the_margin_not_the_evidence():
     assert engine._panel_combination(few) == "ets+theta"
     same = [_fit({"ets+theta": 1.0, engine.MEDIAN: 0.995}) for _ in range(12)]
     assert engine._panel_combination(same) == engine.MEDIAN
+
+
+def _yearly(seed: int, n: int) -> RegularSeries:
+    rng = np.random.default_rng(seed)
+    y = 500 + np.cumsum(rng.normal(20, 30, n))  # a drifting walk, like M3's yearly series
+    return regularise(pd.date_range("2000-01-01", periods=n, freq="YS"), y)
+
+
+def test_a_series_too_short_to_test_takes_a_combination_not_ets_alone():
+    # 8 years, 6 asked for: no cut-off leaves 8 to learn from, so nothing is backtested.
+    # Before, ETS alone: held-out the worst of every candidate on such series (`_untested`).
+    fits = [engine.fit_regular(_yearly(seed, 8), 6) for seed in range(5)]
+    assert all(not fit.backtested and fit.model == engine.UNTESTED for fit in fits)
+    assert all(not np.allclose(fit.prediction.mean, engine.MODELS["ets"](fit.y, 1, 6).mean)
+               for fit in fits)  # fmt: skip
+    # Under 8 periods only ETS and the naive forecast are offered: ETS stays. So it does
+    # when the forecast reaches further ahead than the history goes back.
+    assert engine.fit_regular(_yearly(0, 7), 6).model == "ets"
+    assert engine.fit_regular(_yearly(0, 8), 9).model == "ets"
+
+
+def test_a_short_series_in_a_panel_follows_the_combination_the_longer_ones_chose():
+    # The panel's choice comes from the long series' backtests; the short series, with
+    # none of its own, takes it whenever its members can be fitted on it.
+    rows = []
+    for seed in range(12):
+        series = _yearly(seed, 30 if seed < 11 else 8)
+        rows.append(pd.DataFrame({"unique_id": f"s{seed}", "ds": series.periods.to_timestamp(),
+                                  "y": series.y}))  # fmt: skip
+    frame = pd.concat(rows, ignore_index=True)
+    long_fits = [engine.fit_regular(_yearly(seed, 30), 6) for seed in range(11)]
+    plain = engine._panel_combination(long_fits)
+    results, _ = engine.forecast_panel_results(frame, 6)
+    assert plain is not None and results["s11"].model == plain
+    # And with a combination its members cannot make (ARIMA's blend needs three seasons
+    # and more), the plain one.
+    short = engine.fit_regular(_yearly(11, 8), 6)
+    rechosen = engine._rechoose(short, 6, "ets_theta_arima")
+    assert rechosen.model == engine.UNTESTED
