@@ -267,8 +267,9 @@ def groups(limit: int | None) -> dict[str, Callable[[], Group]]:
         ),
         # Added at stop 38, after every rule of the engine was chosen, and run once as
         # they are: prescriptions per drug group (PBS: in 40 of the 334 series, 30% of
-        # months or more have none), livestock slaughtered per animal and state, prisoners per state and
-        # group, and GDP per country (the 124 with every year from 1960 to 2017).
+        # months or more have none), livestock slaughtered per animal and state,
+        # prisoners per state and group, and GDP per country (the 124 with every year
+        # from 1960 to 2017).
         "fpp3_pbs_monthly": lambda: _fpp3(
             "PBS.csv",
             ["Concession", "Type", "ATC2"],

@@ -614,8 +614,9 @@ def _untested(
     ETS alone 0.94 and 1.34), and ets+theta lost too.
     """
     if n >= horizon and "croston" not in candidates:
+        offered = _combinations(candidates)
         for name in (plain, UNTESTED):
-            if name is not None and all(part in candidates for part in name.split("+")):
+            if name in offered:
                 return name
     return "ets" if "ets" in candidates else next(iter(candidates))
 
