@@ -23,8 +23,8 @@ week is one noisy value, not a week's pattern (averaging in the last week raised
 weekly MASE from 1.355 to 1.526).
 
 Holidays are found in the data rather than taken from one country's list (a shop may be
-anywhere, and its own closing days count too): a date, or an n-th weekday of a month, that
-stood out the same way in at least two past years becomes a dummy.
+anywhere, and its own closing days count too): a date, an n-th weekday of a month, or a
+day around Easter, that stood out the same way in at least two past years becomes a dummy.
 """
 
 from __future__ import annotations
@@ -48,20 +48,40 @@ HOLIDAY_Z = 3.0  # how far out (in robust standard deviations) a holiday must st
 MAX_HOLIDAYS = 25
 SMOOTHING = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # yearly-curve penalties GCV picks from
 WEEK = 7  # days
+# Days from Easter Sunday that are holidays somewhere: Maundy Thursday to Easter Monday,
+# Ascension, Pentecost and Whit Monday. Easter moves by up to five weeks, so no date or
+# n-th weekday names it two years running.
+EASTER_DAYS = frozenset((-3, -2, -1, 0, 1, 39, 49, 50))
 
 Candidate = Callable[[np.ndarray, int, int], Prediction]
 
 
+def _easter_offsets(days: pd.DatetimeIndex) -> np.ndarray:
+    """Each day's distance in days from (western) Easter Sunday of its year."""
+    years, where = np.unique(days.year.to_numpy(), return_inverse=True)
+    sundays = pd.DatetimeIndex(
+        [pd.Timestamp(year=int(y), month=1, day=1) + pd.offsets.Easter() for y in years]
+    )
+    day = days.normalize().to_numpy().astype("datetime64[D]").astype(np.int64)
+    return day - sundays.to_numpy().astype("datetime64[D]").astype(np.int64)[where]
+
+
 def _day_keys(days: pd.DatetimeIndex) -> list[list[tuple[object, ...]]]:
     """The names each day could be a holiday under: its date, its n-th weekday of the
-    month, and 'last' weekday of the month when it is one."""
+    month, 'last' weekday of the month when it is one, and its place around Easter
+    (`EASTER_DAYS`) when it has one."""
     month, day, dow = days.month.to_numpy(), days.day.to_numpy(), days.day_of_week.to_numpy()
     last = (day + 7 > days.days_in_month.to_numpy()).tolist()
+    easter = _easter_offsets(days).tolist()
     out: list[list[tuple[object, ...]]] = []
-    for mo, d, w, is_last in zip(month.tolist(), day.tolist(), dow.tolist(), last, strict=True):
+    for mo, d, w, is_last, e in zip(
+        month.tolist(), day.tolist(), dow.tolist(), last, easter, strict=True
+    ):
         keys: list[tuple[object, ...]] = [("date", mo, d), ("weekday", mo, w, (d - 1) // 7)]
         if is_last:
             keys.append(("last", mo, w))
+        if e in EASTER_DAYS:
+            keys.append(("easter", e))
         out.append(keys)
     return out
 
@@ -121,7 +141,7 @@ def holiday_keys(
     same_sign = (low > 0) | (high < 0)
     chosen = np.flatnonzero((distinct_years >= 2) & same_sign & (weakest > HOLIDAY_Z))
     by_key = list(index)
-    rank = {"date": 0, "weekday": 1, "last": 2}  # on a tie, the plainer name
+    rank = {"date": 0, "weekday": 1, "last": 2, "easter": 3}  # on a tie, the plainer name
     found = sorted(chosen, key=lambda c: (-round(float(strength[c]), 6), rank[str(by_key[c][0])]))
     # Two names for the same days (the fourth Thursday of November was also its last,
     # every year so far) would split the effect between them: keep the first.
