@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from smbml_connect.analytics.forecast.calendar import holiday_keys
+from smbml_connect.analytics.forecast.calendar import _day_keys, holiday_keys
 from smbml_connect.analytics.forecast.engine import forecast_panel, forecast_series
 from smbml_connect.analytics.forecast.ets import fit_ets
 
@@ -90,6 +90,21 @@ def test_holidays_are_found_once_under_their_plainest_name():
             for d in days]  # fmt: skip
     found = holiday_keys(residual, keys, np.asarray(days.year))
     assert set(found) == {("weekday", 11, 3, 3), ("date", 7, 4)}
+
+
+def test_easter_needs_less_evidence_than_any_other_day():
+    """Two and a half robust standard deviations below normal two years running: enough
+    for Easter Monday, one of a few days known to be holidays, not for an ordinary date
+    among hundreds that could do so by chance."""
+    days = pd.date_range("2022-01-01", "2023-12-31", freq="D")
+    residual = np.random.default_rng(2).normal(0, 0.3, len(days))
+    spread = 1.4826 * np.median(np.abs(residual - np.median(residual)))
+    strings = days.strftime("%Y-%m-%d")
+    residual[np.asarray(strings.isin(["2022-04-18", "2023-04-10"]))] = -2.5 * spread
+    residual[np.asarray(strings.isin(["2022-06-14", "2023-06-14"]))] = -2.5 * spread
+    found = holiday_keys(residual, _day_keys(days), np.asarray(days.year))
+    assert ("easter", 1) in found
+    assert ("date", 6, 14) not in found
 
 
 def test_short_trending_yearly_series_keep_their_drift():
