@@ -92,6 +92,28 @@ def test_holidays_are_found_once_under_their_plainest_name():
     assert set(found) == {("weekday", 11, 3, 3), ("date", 7, 4)}
 
 
+def test_a_holiday_stands_out_from_its_month_when_the_level_wanders():
+    """Sales whose level wanders by hundreds over three years, closed half the day on the
+    second Tuesday of March: against a straight trend the wander hides the closure,
+    against the month around it the closure is plain, so next year's is forecast."""
+    days = pd.date_range("2021-01-01", "2024-02-29", freq="D")
+    rng = np.random.default_rng(11)
+    level = 1000 + np.cumsum(rng.normal(0, 8, len(days)))
+    closed = np.asarray((days.month == 3) & (days.day_of_week == 1) & ((days.day - 1) // 7 == 1))
+    yearly = 200 * np.sin(2 * np.pi * np.asarray(days.day_of_year) / 365.25)
+    weekend = np.where(np.asarray(days.day_of_week) >= 5, -300.0, 0.0)
+    y = level + yearly + weekend - 250 * closed + rng.normal(0, 30, len(days))
+    out = forecast_series(days, y, 28)
+    yhat = out.set_index("ds")["yhat"]
+    assert out["model"].iloc[0].startswith("calendar")
+    # the closure against the same weekday a week before and a week after
+    drop = (
+        yhat[pd.Timestamp("2024-03-12")]
+        - (yhat[pd.Timestamp("2024-03-05")] + yhat[pd.Timestamp("2024-03-19")]) / 2
+    )
+    assert -350 < drop < -100  # -250, or half that where ETS (blind to it) is averaged in
+
+
 def test_easter_needs_less_evidence_than_any_other_day():
     """Two and a half robust standard deviations below normal two years running: enough
     for Easter Monday, one of a few days known to be holidays, not for an ordinary date
