@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from smbml_connect.analytics.forecast import timeseries
 from smbml_connect.analytics.forecast.engine import (
     BOOSTED,
     PLAIN,
@@ -113,6 +114,36 @@ def test_excel_serial_dates_duplicates_gaps_and_bad_rows():
         "row 4, value: 'n/a' is not a number",
         "row 15, date: 'not a date' is not a date",
     ]
+
+
+def test_dates_with_a_time_zone_are_the_days_they_show_where_they_were_written():
+    """Daily sales dated at Auckland midnight, busy at the weekend: taken as UTC they were
+    the previous days, the forecast began on the last day given (29 April) and put the
+    busy days on Friday and Saturday. As zoned dates, as text with offsets or as the
+    same days without a zone, the forecast is the same."""
+    days = pd.date_range("2024-01-01", periods=120, freq="D", tz="Pacific/Auckland")
+    y = 100 + 50 * (days.day_of_week >= 5) + np.random.default_rng(0).normal(0, 5, 120)
+    zoned = forecast_series(days, y, 7)
+    written = forecast_series([d.isoformat() for d in days], y, 7)  # "2024-04-29T00:00:00+12:00"
+    plain = forecast_series(days.tz_localize(None), y, 7)
+    assert zoned["ds"].iloc[0] == pd.Timestamp("2024-04-30")
+    busy = zoned.loc[zoned["yhat"] > 125, "ds"].dt.day_name().tolist()
+    assert busy == ["Saturday", "Sunday"]
+    for other in (written, plain):
+        pd.testing.assert_frame_equal(other, zoned, check_like=True)
+
+
+def test_text_dates_keep_their_own_offset():
+    cells = ["2024-04-29T00:00:00+12:00", "2024-04-29T10:00:00Z", "2024-04-29 09:15 -0500",
+             "2024-04-29T23:30:00.5+05:30", "2024-04-29", "29 April 2024 08:00 +0100",
+             pd.Timestamp("2024-04-29 07:00", tz="America/Denver"), "2024-04-29-05", 45411]  # fmt: skip
+    parsed = timeseries._parse_dates(cells)
+    assert parsed.dt.strftime("%Y-%m-%d %H:%M").tolist() == [
+        "2024-04-29 00:00", "2024-04-29 10:00", "2024-04-29 09:15", "2024-04-29 23:30",
+        "2024-04-29 00:00", "2024-04-29 08:00", "2024-04-29 07:00", "2024-04-29 00:00",
+        "2024-04-29 00:00",
+    ]  # fmt: skip
+    assert timeseries._parse_dates([pd.NaT, None, "late 10:00 +0200"]).isna().all()
 
 
 def test_short_history_falls_back_and_too_short_is_a_clear_error():

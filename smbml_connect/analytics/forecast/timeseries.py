@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -98,8 +99,7 @@ def _parse_dates(raw: Sequence[Any], given: Any = None) -> pd.Series:
     taken as it is, without looking at each cell.
     """
     if given is not None and pd.api.types.is_datetime64_any_dtype(getattr(given, "dtype", None)):
-        stamps = pd.DatetimeIndex(given)
-        stamps = stamps.tz_convert(None) if stamps.tz is not None else stamps  # as UTC
+        stamps = _as_written(pd.DatetimeIndex(given))
         return pd.Series(stamps.astype("datetime64[ns]"), dtype="datetime64[ns]")
     cells = pd.Series(raw, dtype=object)
     serial = cells.map(lambda v: isinstance(v, int | float | np.number) and not isinstance(v, bool))
@@ -108,9 +108,41 @@ def _parse_dates(raw: Sequence[Any], given: Any = None) -> pd.Series:
         numbers = pd.to_numeric(cells[serial], errors="coerce")
         out[serial] = pd.to_datetime(numbers, unit="D", origin="1899-12-30", errors="coerce")
     if (~serial).any():
-        parsed = pd.to_datetime(cells[~serial], errors="coerce", format="mixed", utc=True)
-        out[~serial] = parsed.dt.tz_localize(None)
+        texts = cells[~serial]
+        parsed = pd.to_datetime(texts, errors="coerce", format="mixed", utc=True)
+        out[~serial] = parsed.dt.tz_localize(None) + _offsets(texts)
     return out
+
+
+# An offset from UTC at the end of a text, after a time of day ("23:30:00+13:00",
+# "9:15 -0500") or straight after an ISO date ("2024-04-29-05:00", which pandas reads too).
+_OFFSET = (
+    r"(?:\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*|\d{4}-\d{2}-\d{2})"
+    r"([+-])(\d{2}):?(\d{2})?\s*$"
+)
+
+
+def _offsets(cells: pd.Series) -> pd.Series:
+    """How far each cell's own clock was ahead of UTC (zero without an offset), so a date
+    parsed as UTC can be put back at the time it shows (`_as_written`): "…T00:00+12:00"
+    is the 29th where it was written, the 28th in UTC."""
+    texts = cells.map(lambda v: v if isinstance(v, str) else "").astype(str)
+    parts = texts.str.extract(_OFFSET)
+    minutes = parts[1].astype(float) * 60 + parts[2].astype(float).fillna(0.0)
+    minutes = minutes.where(parts[0] != "-", -minutes).fillna(0.0)
+    aware = cells.map(lambda v: isinstance(v, datetime) and not pd.isna(v) and v.tzinfo is not None)
+    aware = aware.astype(bool)
+    if aware.any():  # datetime objects that carry a zone, not text
+        ahead = cells[aware].map(lambda v: v.utcoffset().total_seconds() / 60)
+        minutes[aware] = ahead.astype(float)
+    return pd.to_timedelta(minutes, unit="min")
+
+
+def _as_written(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Dates with a time zone at the time they show where they were written: a day's sales
+    in Auckland are that Auckland day's, which in UTC began the day before (taken as UTC,
+    a series ending on 29 April was forecast from 29 April, its weekdays one day off)."""
+    return stamps.tz_localize(None) if stamps.tz is not None else stamps
 
 
 def _infer_frequency(gaps: np.ndarray) -> str:
@@ -146,8 +178,9 @@ def _ordinals(days: np.ndarray, alias: str) -> np.ndarray:
 
 
 def _typed_arrays(dates: Any, values: Any) -> tuple[np.ndarray, np.ndarray, Any] | None:
-    """Typed date and number columns (a panel's) as nanoseconds since 1970 in UTC (a blank
-    is `_NAT`), floats and the dates' name; None for anything else."""
+    """Typed date and number columns (a panel's) as nanoseconds since 1970 at the time
+    they show (`_as_written`; a blank is `_NAT`), floats and the dates' name; None for
+    anything else."""
     if not (
         isinstance(dates, pd.Series | pd.Index)
         and isinstance(values, pd.Series | pd.Index | np.ndarray)
@@ -158,9 +191,7 @@ def _typed_arrays(dates: Any, values: Any) -> tuple[np.ndarray, np.ndarray, Any]
         and values.dtype.kind in "iuf"
     ):
         return None
-    stamps = pd.DatetimeIndex(dates)
-    if stamps.tz is not None:
-        stamps = stamps.tz_convert(None)
+    stamps = _as_written(pd.DatetimeIndex(dates))
     return stamps.as_unit("ns").asi8, np.array(values, dtype=float), stamps.name
 
 
