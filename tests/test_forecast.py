@@ -134,16 +134,24 @@ def test_dates_with_a_time_zone_are_the_days_they_show_where_they_were_written()
 
 
 def test_text_dates_keep_their_own_offset():
+    """Each date at the time it shows, the offset read as pandas reads it: "-05" straight
+    after a date is five o'clock to pandas (an hourly column written 2024-04-29-00 to -23
+    keeps its 24 hours), and "GMT-0500", "PM +1200" and "+5:30" come back as written."""
     cells = ["2024-04-29T00:00:00+12:00", "2024-04-29T10:00:00Z", "2024-04-29 09:15 -0500",
              "2024-04-29T23:30:00.5+05:30", "2024-04-29", "29 April 2024 08:00 +0100",
-             pd.Timestamp("2024-04-29 07:00", tz="America/Denver"), "2024-04-29-05", 45411]  # fmt: skip
+             pd.Timestamp("2024-04-29 07:00", tz="America/Denver"), "2024-04-29-05", 45411,
+             "4/29/2024 10:00 PM +1200", "Mon Apr 29 2024 00:00:00 GMT-0500",
+             "2024-04-29T00:00+5:30", "Mon, 29 Apr 2024 10:00:00 +1200"]  # fmt: skip
     parsed = timeseries._parse_dates(cells)
     assert parsed.dt.strftime("%Y-%m-%d %H:%M").tolist() == [
         "2024-04-29 00:00", "2024-04-29 10:00", "2024-04-29 09:15", "2024-04-29 23:30",
-        "2024-04-29 00:00", "2024-04-29 08:00", "2024-04-29 07:00", "2024-04-29 00:00",
-        "2024-04-29 00:00",
+        "2024-04-29 00:00", "2024-04-29 08:00", "2024-04-29 07:00", "2024-04-29 05:00",
+        "2024-04-29 00:00", "2024-04-29 22:00", "2024-04-29 00:00", "2024-04-29 00:00",
+        "2024-04-29 10:00",
     ]  # fmt: skip
     assert timeseries._parse_dates([pd.NaT, None, "late 10:00 +0200"]).isna().all()
+    hours = timeseries._parse_dates([f"2024-04-29-{h:02d}" for h in range(24)])
+    assert hours.nunique() == 24
 
 
 def test_short_history_falls_back_and_too_short_is_a_clear_error():

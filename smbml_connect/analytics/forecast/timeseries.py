@@ -114,28 +114,58 @@ def _parse_dates(raw: Sequence[Any], given: Any = None) -> pd.Series:
     return out
 
 
-# An offset from UTC at the end of a text, after a time of day ("23:30:00+13:00",
-# "9:15 -0500") or straight after an ISO date ("2024-04-29-05:00", which pandas reads too).
-_OFFSET = (
-    r"(?:\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*|\d{4}-\d{2}-\d{2})"
-    r"([+-])(\d{2}):?(\d{2})?\s*$"
-)
+# Text that may carry an offset from UTC: a sign and a digit after the first 10 characters
+# (where a date ends: "2024-04-29" alone has none), or "GMT"/"UTC" with a sign after it.
+_MAYBE_OFFSET = r"^.{10,}[+-]\d|(?:GMT|UTC)\s*[+-]"
+# A time of day directly followed by a two-digit-hour offset at the end of the text.
+_ISO_OFFSET = r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*([+-])(\d{2}):?(\d{2})?\s*$"
 
 
 def _offsets(cells: pd.Series) -> pd.Series:
     """How far each cell's own clock was ahead of UTC (zero without an offset), so a date
     parsed as UTC can be put back at the time it shows (`_as_written`): "…T00:00+12:00"
-    is the 29th where it was written, the 28th in UTC."""
-    texts = cells.map(lambda v: v if isinstance(v, str) else "").astype(str)
-    parts = texts.str.extract(_OFFSET)
-    minutes = parts[1].astype(float) * 60 + parts[2].astype(float).fillna(0.0)
-    minutes = minutes.where(parts[0] != "-", -minutes).fillna(0.0)
-    aware = cells.map(lambda v: isinstance(v, datetime) and not pd.isna(v) and v.tzinfo is not None)
-    aware = aware.astype(bool)
-    if aware.any():  # datetime objects that carry a zone, not text
-        ahead = cells[aware].map(lambda v: v.utcoffset().total_seconds() / 60)
-        minutes[aware] = ahead.astype(float)
+    is the 29th where it was written, the 28th in UTC.
+
+    The offset is the one pandas reads from the text. The usual shape (a time of day, then
+    "+12:00", "-0500" or "+05") is read at once by `_ISO_OFFSET`, as pandas reads it; any
+    other text that may hold one goes to `pd.Timestamp`, once per distinct text, rather
+    than to more patterns of our own: "2024-04-29-05" is five o'clock to pandas, not an
+    offset, "GMT+2" is two hours behind UTC to dateutil, "10:00 PM +1200" is 22:00, and
+    each comes back at the time it shows."""
+    minutes = pd.Series(0.0, index=cells.index)
+    written = cells.map(lambda v: isinstance(v, str)).astype(bool)
+    texts = cells[written].astype(str)
+    maybe = texts[texts.str.contains(_MAYBE_OFFSET, regex=True)]
+    if len(maybe):
+        # The usual shape, a time of day and then "+12:00", "-0500" or "+05", is read here
+        # at once (pandas reads those the same way); anything else text by text.
+        parts = maybe.str.extract(_ISO_OFFSET)
+        iso = parts[0].notna()
+        sign = np.where(parts[0][iso] == "-", -1.0, 1.0)
+        hours, mins = parts[1][iso].astype(float), parts[2][iso].astype(float).fillna(0.0)
+        minutes[maybe.index[iso]] = sign * (hours * 60 + mins)
+        rest = maybe[~iso]
+        ahead = {text: _offset_minutes(text) for text in rest.unique()}
+        minutes[rest.index] = rest.map(ahead).astype(float)
+    others = cells[~written]
+    aware = others[
+        others.map(
+            lambda v: isinstance(v, datetime) and not pd.isna(v) and v.tzinfo is not None
+        ).astype(bool)
+    ]
+    if len(aware):  # datetime objects that carry a zone, not text
+        minutes[aware.index] = aware.map(_offset_minutes).astype(float)
     return pd.to_timedelta(minutes, unit="min")
+
+
+def _offset_minutes(value: object) -> float:
+    """Minutes a date's clock is ahead of UTC as pandas reads it; 0 without one (or when
+    pandas cannot read the text, which the column's parse leaves blank anyway)."""
+    try:
+        offset = pd.Timestamp(value).utcoffset()
+    except (ValueError, TypeError, OverflowError):
+        return 0.0
+    return 0.0 if offset is None or pd.isna(offset) else offset.total_seconds() / 60
 
 
 def _as_written(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex:
