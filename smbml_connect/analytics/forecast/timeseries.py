@@ -137,8 +137,6 @@ def _offsets(cells: pd.Series) -> pd.Series:
     texts = cells[written].astype(str)
     maybe = texts[texts.str.contains(_MAYBE_OFFSET, regex=True)]
     if len(maybe):
-        # The usual shape, a time of day and then "+12:00", "-0500" or "+05", is read here
-        # at once (pandas reads those the same way); anything else text by text.
         parts = maybe.str.extract(_ISO_OFFSET)
         iso = parts[0].notna()
         sign = np.where(parts[0][iso] == "-", -1.0, 1.0)
