@@ -85,6 +85,29 @@ def test_daily_sales_learn_easter_from_past_years():
         assert yhat[day] - usual < -350
 
 
+def test_daily_sales_learn_orthodox_easter_too():
+    """The same closures on Orthodox Good Friday and Easter Monday (a Greek shop; 2021-2023
+    they fell one to five weeks after the western ones): next year's are forecast, on
+    3 and 6 May 2024. Knowing western Easter only, the engine forecast ordinary days."""
+    days = pd.date_range("2021-01-01", "2024-04-19", freq="D")
+    closed = {"2021-04-30", "2021-05-03", "2022-04-22", "2022-04-25", "2023-04-14",
+              "2023-04-17", "2024-05-03", "2024-05-06"}  # fmt: skip
+
+    def truth(d: pd.DatetimeIndex) -> np.ndarray:
+        yearly = 200 * np.sin(2 * np.pi * np.asarray(d.day_of_year) / 365.25)
+        weekend = np.where(np.asarray(d.day_of_week) >= 5, -300.0, 0.0)
+        usual = 1000 + 0.05 * np.asarray((d - days[0]).days) + yearly + weekend
+        return usual * np.where(d.strftime("%Y-%m-%d").isin(list(closed)), 0.2, 1.0)
+
+    y = truth(days) + np.random.default_rng(5).normal(0, 30, len(days))
+    out = forecast_series(days, y, 28)
+    yhat = out.set_index("ds")["yhat"]
+    assert out["model"].iloc[0].startswith("calendar")
+    for day in pd.to_datetime(["2024-05-03", "2024-05-06"]):
+        usual = (yhat[day - pd.Timedelta(days=7)] + yhat[day + pd.Timedelta(days=7)]) / 2
+        assert yhat[day] - usual < -350
+
+
 def test_holidays_are_found_once_under_their_plainest_name():
     days = pd.date_range("2019-01-01", "2022-12-31", freq="D")
     residual = np.random.default_rng(1).normal(0, 1, len(days))
