@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,22 @@ def _page(browser: Any, report: Path, width: int) -> Any:
     return page
 
 
+def _keep_screenshot(page: Any, path: Path) -> None:
+    """A picture of the page for people to look at; the test checks the measurements, not
+    it. Headless Chromium now and then answers "Unable to capture screenshot" for a full
+    tall page on a busy machine (once in four clean-clone runs at stop 39), so it is tried
+    twice and then only reported."""
+    from playwright.sync_api import Error
+
+    for attempt in range(2):
+        try:
+            page.screenshot(path=str(path), full_page=True)
+            return
+        except Error as error:
+            if attempt:
+                warnings.warn(f"screenshot {path.name} not saved: {error}", stacklevel=2)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("width", WIDTHS)
 def test_no_table_overflows_its_section_and_no_cell_is_a_word_wide(
@@ -146,7 +163,7 @@ def test_no_table_overflows_its_section_and_no_cell_is_a_word_wide(
     found = page.evaluate(MEASURE)
     shots = Path(os.environ.get("SMBML_SCREENSHOTS", demo_report.parent))
     shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shots / f"report-{width}px.png"), full_page=True)
+    _keep_screenshot(page, shots / f"report-{width}px.png")
     page.close()
     assert found["page"] <= found["viewport"]  # the page never scrolls sideways
     assert found["tables"]
