@@ -22,12 +22,12 @@ from smbml_connect.analytics.forecast.intervals import pooled_width, pooled_widt
 from smbml_connect.analytics.forecast.models import Prediction
 from smbml_connect.analytics.forecast.timeseries import (
     RegularSeries,
-    _centred_median,
     _one_a_period,
     _period_alias,
     _row_medians,
     _seasonal_medians,
     _typed_arrays,
+    centred_median,
     regularise,
     regularise_panel,
 )
@@ -173,7 +173,7 @@ def test_medians_are_pandas_rolling_and_group_medians():
             y[rng.random(n) < 0.1] = np.inf * rng.choice([-1, 1])
         window, m = int(rng.choice([5, 7, 13, 53])), int(rng.choice([2, 4, 7, 12, 52]))
         rolled = pd.Series(y).rolling(window, center=True, min_periods=window // 2 + 1).median()
-        assert np.array_equal(_centred_median(y, window), rolled.to_numpy(), equal_nan=True)
+        assert np.array_equal(centred_median(y, window), rolled.to_numpy(), equal_nan=True)
         grouped = pd.Series(y).groupby(np.arange(n) % m).transform("median")
         assert np.array_equal(_seasonal_medians(y, m), grouped.to_numpy(), equal_nan=True)
         with warnings.catch_warnings():  # nanmedian warns on a row of blanks

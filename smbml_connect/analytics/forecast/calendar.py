@@ -38,6 +38,7 @@ from dateutil.easter import EASTER_ORTHODOX, EASTER_WESTERN, easter
 
 from smbml_connect.analytics.forecast.ets import fit_ets
 from smbml_connect.analytics.forecast.models import Prediction
+from smbml_connect.analytics.forecast.timeseries import centred_median
 
 __all__ = ["CALENDAR_FREQUENCIES", "calendar_candidate", "holiday_keys", "last_week"]
 
@@ -187,9 +188,9 @@ def holiday_keys(
 
 def _local_level(residual: np.ndarray) -> np.ndarray:
     """The residual's centred running median over `LOCAL_DAYS`: where the series stood
-    that month, which a straight trend through three years does not follow."""
-    rolling = pd.Series(residual).rolling(LOCAL_DAYS, center=True, min_periods=1)
-    return rolling.median().to_numpy()
+    that month, which a straight trend through three years does not follow. At the ends
+    the window is cut short (it always holds at least half of it: the model needs 8 weeks)."""
+    return centred_median(residual, LOCAL_DAYS)
 
 
 def last_week(adjusted: np.ndarray, horizon: int) -> np.ndarray:

@@ -18,7 +18,14 @@ from numpy.lib.stride_tricks import as_strided
 
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 
-__all__ = ["FREQUENCIES", "RegularSeries", "damp_outliers", "regularise", "regularise_panel"]
+__all__ = [
+    "FREQUENCIES",
+    "RegularSeries",
+    "centred_median",
+    "damp_outliers",
+    "regularise",
+    "regularise_panel",
+]
 
 # code: (word for one period, usual season length, pandas period alias)
 FREQUENCIES: dict[str, tuple[str, int, str]] = {
@@ -389,7 +396,7 @@ def _row_medians(rows: np.ndarray) -> np.ndarray:
     return np.where(count > 0, middle, np.nan)
 
 
-def _centred_median(y: np.ndarray, window: int) -> np.ndarray:
+def centred_median(y: np.ndarray, window: int) -> np.ndarray:
     """pandas' `Series(y).rolling(window, center=True, min_periods=window // 2 + 1)
     .median()` (odd `window`): the median of each value's centred window, cut short at
     the ends, at a tenth of its time on short series. Like pandas, it takes an infinite
@@ -423,7 +430,7 @@ def damp_outliers(y: np.ndarray, m: int, limit: float = 8.0) -> tuple[np.ndarray
     window = max(5, m if m % 2 else m + 1)
     if n < 2 * window:
         return y, np.array([], dtype=int)
-    fitted = _centred_median(y, window)
+    fitted = centred_median(y, window)
     if m > 1 and n >= 3 * m:  # keep the season: compare like with like
         residual = y - fitted
         fitted = fitted + _seasonal_medians(residual, m)
