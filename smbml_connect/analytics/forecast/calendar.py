@@ -35,6 +35,8 @@ years (daily: from the month around it) becomes a dummy.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,10 +84,11 @@ MAX_HOLIDAYS = 25
 # 6 median absolute residuals, not tuned. Against the plain fit, mean MASE over windows
 # (benchmarks/forecast.py --earlier K, product only): Auckland weekly (12 windows) 0.501
 # -> 0.471, better in 10 and worse in none, median 0.381 -> 0.361, sMAPE 16.38 -> 15.12;
-# Ansett weekly (11) 0.775 -> 0.702, better in 9 and worse in none, the 1989 strike
-# having bent its yearly curve; Auckland daily (22) 0.8044 -> 0.8063 (9 better, 7
-# worse), median 0.719 -> 0.713; Victoria's daily electricity demand (11 starts in
-# 2013-14) 0.655 -> 0.647 (7 better, 4 worse).
+# Ansett weekly (11) 0.775 -> 0.710, better in 9 and worse in 1, the 1989 strike having
+# bent its yearly curve; Auckland daily (22) 0.8044 -> 0.8062 (9 better, 7 worse),
+# median 0.719 -> 0.712; Victoria's daily electricity demand (11 starts in 2013-14)
+# 0.655 -> 0.648 (7 better, 4 worse). Choosing the smoothing again at each refit (GCV)
+# did as well (Ansett 0.702) at a fifth more time.
 ROBUST_ROUNDS = 2
 SMOOTHING = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # yearly-curve penalties GCV picks from
 WEEK = 7  # days
@@ -158,32 +161,54 @@ def _design(starts: pd.DatetimeIndex, freq: str, yearly: bool) -> tuple[np.ndarr
     return np.column_stack(columns), np.array(roughness)
 
 
+@dataclass(frozen=True)
+class KeyTable:
+    """Every (period, name) pair of a calendar, coded once: a series' cut-offs read the
+    rows before them (`holiday_keys`) instead of coding its names again each time."""
+
+    names: list[tuple[object, ...]]  # by code, in the order they first appear
+    code: np.ndarray
+    row: np.ndarray
+
+    @classmethod
+    def of(cls, keys: list[list[tuple[object, ...]]]) -> KeyTable:
+        index: dict[tuple[object, ...], int] = {}
+        codes, rows = [], []
+        for i, period_keys in enumerate(keys):
+            for key in period_keys:
+                codes.append(index.setdefault(key, len(index)))
+                rows.append(i)
+        return cls(list(index), np.array(codes, dtype=np.int64), np.array(rows, dtype=np.int64))
+
+
 def holiday_keys(
-    residual: np.ndarray, keys: list[list[tuple[object, ...]]], years: np.ndarray
+    residual: np.ndarray,
+    keys: list[list[tuple[object, ...]]],
+    years: np.ndarray,
+    table: KeyTable | None = None,
 ) -> list[tuple[object, ...]]:
-    """Calendar keys whose periods stood out the same way in two or more past years."""
+    """Calendar keys whose periods stood out the same way in two or more past years
+    (`table`, if given, is `KeyTable.of(keys)` or of a longer calendar that starts alike)."""
     residual, years = np.asarray(residual, dtype=float), np.asarray(years)
     spread = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
     if not spread > 0:
         return []
     z = residual / spread
-    index: dict[tuple[object, ...], int] = {}
-    codes, rows = [], []
-    for i, period_keys in enumerate(keys[: len(residual)]):
-        for key in period_keys:
-            codes.append(index.setdefault(key, len(index)))
-            rows.append(i)
-    code, row = np.array(codes, dtype=np.int64), np.array(rows, dtype=np.int64)
+    table = table if table is not None else KeyTable.of(keys[: len(residual)])
+    inside = table.row < len(residual)
+    code, row, count = table.code[inside], table.row[inside], len(table.names)
     hit, year = z[row], years[row].astype(np.int64)
-    low, high, weakest = (np.full(len(index), v) for v in (np.inf, -np.inf, np.inf))
+    low, high, weakest = (np.full(count, v) for v in (np.inf, -np.inf, np.inf))
     np.minimum.at(low, code, hit)
     np.maximum.at(high, code, hit)
     np.minimum.at(weakest, code, np.abs(hit))
     pairs = np.unique(code * 10_000 + (year - year.min()))
-    distinct_years = np.bincount(pairs // 10_000, minlength=len(index))
-    strength = np.bincount(code, np.abs(hit), len(index)) / np.bincount(code, None, len(index))
+    distinct_years = np.bincount(pairs // 10_000, minlength=count)
+    seen = np.bincount(code, None, count)
+    strength = np.divide(np.bincount(code, np.abs(hit), count), seen,
+                         out=np.zeros(count), where=seen > 0)  # fmt: skip
     same_sign = (low > 0) | (high < 0)
-    by_key = list(index)
+    by_key = table.names
     bar = np.array([EASTER_Z if "easter" in str(key[0]) else HOLIDAY_Z for key in by_key])
     chosen = np.flatnonzero((distinct_years >= 2) & same_sign & (weakest > bar))
     rank = {"date": 0, "weekday": 1, "last": 2, "easter": 3, "orthodox easter": 4}  # plainer first
@@ -221,23 +246,27 @@ def _holiday_columns(
 
 def _robust_fit(x: np.ndarray, y: np.ndarray, roughness: np.ndarray) -> np.ndarray:
     """`_fit`, then refitted ROBUST_ROUNDS times with each period weighted by the bisquare
-    of its residual over 6 median absolute residuals, as STL's robust loop does: with
-    Ansett's seven weeks of no passengers in one autumn fitted plainly, every later
-    autumn was forecast lower."""
-    beta = _fit(x, y, roughness)
+    of its residual over 6 median absolute residuals, at the first fit's smoothing, as
+    STL's robust loop does: with Ansett's seven weeks of no passengers in one autumn
+    fitted plainly, every later autumn was forecast lower."""
+    beta, strength = _fit(x, y, roughness)
     for _ in range(ROBUST_ROUNDS):
         residual = np.abs(y - x @ beta)
         scale = 6 * float(np.median(residual))
         if not scale > 0:
             break
         weight = np.clip(1 - (residual / scale) ** 2, 0, None) ** 2
-        beta = _fit(x, y, roughness, weight)
+        beta, _ = _fit(x, y, roughness, weight, (strength,))
     return beta
 
 
 def _fit(
-    x: np.ndarray, y: np.ndarray, roughness: np.ndarray, weight: np.ndarray | None = None
-) -> np.ndarray:
+    x: np.ndarray,
+    y: np.ndarray,
+    roughness: np.ndarray,
+    weight: np.ndarray | None = None,
+    strengths: tuple[float, ...] = SMOOTHING,
+) -> tuple[np.ndarray, float]:
     """Penalised least squares by the normal equations: a whisker of ridge for holiday
     columns that coincide, and the yearly curve smoothed as much as generalised
     cross-validation (GCV, the leave-one-out error in closed form) says. Two or three
@@ -252,16 +281,19 @@ def _fit(
     whisker = 1e-8 * np.trace(gram) * np.eye(len(gram))
     target = xw.T @ y
     if not roughness.any():
-        return np.linalg.solve(gram + whisker, target)
-    best, chosen = np.inf, np.zeros(len(gram))
-    for strength in SMOOTHING:
+        return np.linalg.solve(gram + whisker, target), 0.0
+    if len(strengths) == 1:  # the robust refits keep the first fit's smoothing, as STL's do
+        system = gram + whisker + strengths[0] * n * np.diag(roughness)
+        return np.linalg.solve(system, target), strengths[0]
+    best, chosen, picked = np.inf, np.zeros(len(gram)), strengths[0]
+    for strength in strengths:
         system = gram + whisker + strength * n * np.diag(roughness)
         beta = np.linalg.solve(system, target)
         freedom = float(np.trace(np.linalg.solve(system, gram)))
         score = float(np.sum(w * (y - x @ beta) ** 2)) / max(n - freedom, 1.0) ** 2
         if score < best:
-            best, chosen = score, beta
-    return chosen
+            best, chosen, picked = score, beta, strength
+    return chosen, picked
 
 
 def calendar_candidate(periods: pd.PeriodIndex, freq: str, raw: np.ndarray) -> dict[str, Candidate]:
@@ -271,21 +303,31 @@ def calendar_candidate(periods: pd.PeriodIndex, freq: str, raw: np.ndarray) -> d
     if freq not in CALENDAR_FREQUENCIES or len(raw) < MIN_HISTORY[freq]:
         return {}
     first = periods[0]
+    # The calendar from the first period on, made once for the longest reach asked (a
+    # series' backtest, forecast and calibration cut-offs all start at `first`).
+    made: dict[str, Any] = {"total": 0}
+
+    def calendar(total: int) -> tuple[pd.DatetimeIndex, list[list[tuple[object, ...]]]]:
+        if made["total"] < total:
+            longest = max(total, len(raw))
+            starts = pd.PeriodIndex(
+                pd.period_range(first, periods=longest, freq=periods.freq)
+            ).start_time
+            keys = _keys(pd.DatetimeIndex(starts), freq)
+            made.update(total=longest, starts=starts, keys=keys, table=KeyTable.of(keys))
+        return made["starts"][:total], made["keys"][:total]
 
     def predict(y: np.ndarray, m: int, horizon: int) -> Prediction:
         n = len(y)
         history = raw[:n]
-        starts = pd.PeriodIndex(
-            pd.period_range(first, periods=n + horizon, freq=periods.freq)
-        ).start_time
+        starts, keys = calendar(n + horizon)
         yearly = n >= MIN_YEARLY[freq]
         x, roughness = _design(pd.DatetimeIndex(starts), freq, yearly)
-        keys = _keys(pd.DatetimeIndex(starts), freq)
         beta = _robust_fit(x[:n], history, roughness)
         residual = history - x[:n] @ beta
         if freq == "D":
             residual = residual - _local_level(residual)
-        chosen = holiday_keys(residual, keys, starts.year.to_numpy())
+        chosen = holiday_keys(residual, keys, starts.year.to_numpy(), made["table"])
         if chosen:
             x = np.column_stack([x, _holiday_columns(keys, chosen)])
             roughness = np.concatenate([roughness, np.zeros(len(chosen))])
