@@ -188,7 +188,10 @@ def _contacts(
     propensity = _sigmoid(logit)
     will_convert = rng.uniform(size=n) < propensity
     days_to_convert = rng.gamma(*DAYS_TO_CONVERT, size=n) + 1.0
-    converted_at = created + pd.to_timedelta(np.where(will_convert, days_to_convert, np.nan), "D")
+    # NaT by `where` rather than NaN days: pandas rounds its buffer's unset NaN slots too
+    # and numpy warned "overflow encountered in multiply" on the garbage left there.
+    wait = pd.to_timedelta(np.where(will_convert, days_to_convert, 0.0), "D").where(will_convert)
+    converted_at = created + wait
     converted_by_end = will_convert & (converted_at <= end)
     first = _pick(rng, FIRST_NAMES, n)
     last = _pick(rng, LAST_NAMES, n)
