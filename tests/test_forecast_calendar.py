@@ -61,3 +61,18 @@ def test_the_yearly_curve_of_two_and_a_half_years_is_smoothed_not_fitted_to_nois
         candidate = calendar_candidate(periods, "W", y[:130])["calendar"]
         errors.append(np.mean(np.abs(candidate(y[:130], 52, 13).mean - truth[130:])))
     assert np.mean(errors) < 10
+
+
+def test_a_holiday_whose_size_changed_keeps_its_effect_after_the_robust_refits():
+    """Christmas 200 below normal one year and 300 the next, on a day-to-day noise of 10:
+    found as a holiday, fitted at -250, then both its days weighted to nothing by the
+    robust refits (their residuals of 50 are beyond 6 median absolute residuals), which
+    left its dummy at zero and the next Christmas forecast as an ordinary day."""
+    days = pd.date_range("2021-01-01", "2022-12-31", freq="D")
+    christmas = np.asarray(days.strftime("%m%d") == "1225")
+    for seed in range(3):
+        y = 1000 + np.random.default_rng(seed).normal(0, 10, len(days))
+        y[christmas] -= np.where(days[christmas].year == 2021, 200.0, 300.0)
+        candidate = calendar_candidate(pd.PeriodIndex(days, freq="D"), "D", y)["calendar"]
+        mean = candidate(y, 7, 365).mean  # 1 January to 31 December 2023
+        assert -320 < mean[358] - mean[351] < -180, seed  # 25 December against the 18th

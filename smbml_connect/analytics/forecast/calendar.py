@@ -243,13 +243,19 @@ def _holiday_columns(
     )
 
 
-def _robust_fit(x: np.ndarray, y: np.ndarray, roughness: np.ndarray) -> np.ndarray:
+def _robust_fit(
+    x: np.ndarray, y: np.ndarray, roughness: np.ndarray, kept: np.ndarray | None = None
+) -> np.ndarray:
     """`_fit`, then refitted ROBUST_ROUNDS times with each period weighted by the bisquare
     of its residual over 6 median absolute residuals, as STL's robust loop does: with
     Ansett's seven weeks of no passengers in one autumn fitted plainly, every later
     autumn was forecast lower. The smoothing is chosen again at each refit (GCV on the
     weighted errors); kept at the first fit's, as STL keeps its spans, Ansett's mean MASE
-    over 11 windows was 0.710 against 0.702, the other groups the same."""
+    over 11 windows was 0.710 against 0.702, the other groups the same.
+
+    The `kept` periods (a found holiday's) keep their full weight: a holiday seen in two
+    years, -200 one year and -300 the next on a day-to-day noise of 10, was fitted at
+    -250 and both its days then weighted to nothing, which left its dummy at zero."""
     beta = _fit(x, y, roughness)
     for _ in range(ROBUST_ROUNDS):
         residual = np.abs(y - x @ beta)
@@ -257,6 +263,8 @@ def _robust_fit(x: np.ndarray, y: np.ndarray, roughness: np.ndarray) -> np.ndarr
         if not scale > 0:
             break
         weight = np.clip(1 - (residual / scale) ** 2, 0, None) ** 2
+        if kept is not None:
+            weight[kept] = 1.0
         beta = _fit(x, y, roughness, weight)
     return beta
 
@@ -325,7 +333,7 @@ def calendar_candidate(periods: pd.PeriodIndex, freq: str, raw: np.ndarray) -> d
         if chosen:
             x = np.column_stack([x, _holiday_columns(keys, chosen)])
             roughness = np.concatenate([roughness, np.zeros(len(chosen))])
-            beta = _robust_fit(x[:n], history, roughness)
+            beta = _robust_fit(x[:n], history, roughness, x[:n, -len(chosen) :].any(axis=1))
         # The seasonal part is everything but the intercept and the trend, which the
         # smoothing of the adjusted series takes over.
         season = x[:, 2:] @ beta[2:]
