@@ -333,7 +333,8 @@ def calendar_candidate(periods: pd.PeriodIndex, freq: str, raw: np.ndarray) -> d
         if chosen:
             x = np.column_stack([x, _holiday_columns(keys, chosen)])
             roughness = np.concatenate([roughness, np.zeros(len(chosen))])
-            beta = _robust_fit(x[:n], history, roughness, x[:n, -len(chosen) :].any(axis=1))
+            holiday = np.asarray(x[:n, -len(chosen) :].any(axis=1))
+            beta = _robust_fit(x[:n], history, roughness, holiday)
         # The seasonal part is everything but the intercept and the trend, which the
         # smoothing of the adjusted series takes over.
         season = x[:, 2:] @ beta[2:]
