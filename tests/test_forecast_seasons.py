@@ -220,3 +220,22 @@ def test_a_strike_in_one_year_does_not_bend_the_yearly_pattern():
         y[strike] = 0.0
         out = forecast_series(weeks, y, 13)
         assert np.mean(np.abs(out["yhat"].to_numpy() - truth(future))) < 30, seed
+
+
+def test_a_calendar_series_is_not_forecast_by_last_years_copy_alone_series_or_panel():
+    """Weekly series whose year repeats with small changes (each week last year's plus a
+    little noise): the seasonal naive forecast wins their backtests clearly, and the old
+    engine took it alone for these four, one by one and as a panel. A calendar series
+    keeps a blend (`_choose`), through `fit_regular` and a panel's `_rechoose` alike."""
+    weeks = pd.date_range("2018-01-07", periods=4 * 52 + 6, freq="W-SUN")
+    rows = []
+    for seed in (1, 3, 5, 6):
+        rng = np.random.default_rng(seed)
+        y = np.empty(len(weeks))
+        y[:52] = 500 + rng.normal(0, 80, 52)
+        for t in range(52, len(weeks)):
+            y[t] = y[t - 52] + rng.normal(0, 4)
+        assert forecast_series(weeks, y, 8)["model"].iloc[0] != "seasonal_naive", seed
+        rows.append(pd.DataFrame({"unique_id": str(seed), "ds": weeks, "y": y}))
+    panel = forecast_panel(pd.concat(rows, ignore_index=True), 8)
+    assert not (panel["model"] == "seasonal_naive").any()
