@@ -179,21 +179,27 @@ class KeyTable:
                 rows.append(i)
         return cls(list(index), np.array(codes, dtype=np.int64), np.array(rows, dtype=np.int64))
 
+    def columns(self, chosen: list[tuple[object, ...]], total: int) -> np.ndarray:
+        """A dummy per chosen name over the first `total` periods."""
+        where = {name: i for i, name in enumerate(self.names)}
+        out = np.zeros((total, len(chosen)))
+        for j, key in enumerate(chosen):
+            rows = self.row[self.code == where[key]]
+            out[rows[rows < total], j] = 1.0
+        return out
+
 
 def holiday_keys(
-    residual: np.ndarray,
-    keys: list[list[tuple[object, ...]]],
-    years: np.ndarray,
-    table: KeyTable | None = None,
+    residual: np.ndarray, keys: list[list[tuple[object, ...]]] | KeyTable, years: np.ndarray
 ) -> list[tuple[object, ...]]:
     """Calendar keys whose periods stood out the same way in two or more past years
-    (`table`, if given, is `KeyTable.of(keys)` or of a longer calendar that starts alike)."""
+    (`keys` per period, or coded as a `KeyTable`, which may reach past the residual)."""
     residual, years = np.asarray(residual, dtype=float), np.asarray(years)
     spread = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
     if not spread > 0:
         return []
     z = residual / spread
-    table = table if table is not None else KeyTable.of(keys[: len(residual)])
+    table = keys if isinstance(keys, KeyTable) else KeyTable.of(keys[: len(residual)])
     inside = table.row < len(residual)
     code, row, count = table.code[inside], table.row[inside], len(table.names)
     hit, year = z[row], years[row].astype(np.int64)
@@ -233,14 +239,6 @@ def _local_level(residual: np.ndarray) -> np.ndarray:
 def last_week(adjusted: np.ndarray, horizon: int) -> np.ndarray:
     """The last seven values repeated over the horizon: each day as its weekday was last week."""
     return np.asarray(adjusted[-WEEK:], dtype=float)[np.arange(horizon) % WEEK]
-
-
-def _holiday_columns(
-    keys: list[list[tuple[object, ...]]], chosen: list[tuple[object, ...]]
-) -> np.ndarray:
-    return np.array([[float(key in period) for key in chosen] for period in keys]).reshape(
-        len(keys), len(chosen)
-    )
 
 
 def _robust_fit(
@@ -306,32 +304,34 @@ def calendar_candidate(periods: pd.PeriodIndex, freq: str, raw: np.ndarray) -> d
         return {}
     first = periods[0]
     # The calendar from the first period on, made once for the longest reach asked (a
-    # series' backtest, forecast and calibration cut-offs all start at `first`).
+    # series' backtest, forecast and calibration cut-offs all start at `first`), and
+    # kept coded only: a panel holds every series' candidates until its intervals are
+    # set, and the names per period took some 0.3 MB a daily series of three years.
     made: dict[str, Any] = {"total": 0}
 
-    def calendar(total: int) -> tuple[pd.DatetimeIndex, list[list[tuple[object, ...]]]]:
+    def calendar(total: int) -> tuple[pd.DatetimeIndex, KeyTable]:
         if made["total"] < total:
             longest = max(total, len(raw))
             starts = pd.PeriodIndex(
                 pd.period_range(first, periods=longest, freq=periods.freq)
             ).start_time
-            keys = _keys(pd.DatetimeIndex(starts), freq)
-            made.update(total=longest, starts=starts, keys=keys, table=KeyTable.of(keys))
-        return made["starts"][:total], made["keys"][:total]
+            table = KeyTable.of(_keys(pd.DatetimeIndex(starts), freq))
+            made.update(total=longest, starts=starts, table=table)
+        return made["starts"][:total], made["table"]
 
     def predict(y: np.ndarray, m: int, horizon: int) -> Prediction:
         n = len(y)
         history = raw[:n]
-        starts, keys = calendar(n + horizon)
+        starts, table = calendar(n + horizon)
         yearly = n >= MIN_YEARLY[freq]
         x, roughness = _design(pd.DatetimeIndex(starts), freq, yearly)
         beta = _robust_fit(x[:n], history, roughness)
         residual = history - x[:n] @ beta
         if freq == "D":
             residual = residual - _local_level(residual)
-        chosen = holiday_keys(residual, keys, starts.year.to_numpy(), made["table"])
+        chosen = holiday_keys(residual, table, starts.year.to_numpy())
         if chosen:
-            x = np.column_stack([x, _holiday_columns(keys, chosen)])
+            x = np.column_stack([x, table.columns(chosen, n + horizon)])
             roughness = np.concatenate([roughness, np.zeros(len(chosen))])
             holiday = np.asarray(x[:n, -len(chosen) :].any(axis=1))
             beta = _robust_fit(x[:n], history, roughness, holiday)
