@@ -201,7 +201,7 @@ def _ansett(limit: int | None) -> Group:
     damage: every route and class carried no one for seven weeks of the 1989 pilots'
     dispute, and some for twelve more; the Business class series start in July 1989,
     the others in June 1987. The one missing week of 13
-    series (20 September 1987 on eight routes' Economy and First, 1989 and 1990 on three
+    series (20 September 1987 on five routes' Economy and First, 1989 and 1990 on three
     others) is interpolated from its neighbours, since every method needs whole weeks."""
     from public_data import read_csv_in
 
