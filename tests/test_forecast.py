@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -114,6 +116,29 @@ def test_excel_serial_dates_duplicates_gaps_and_bad_rows():
         "row 4, value: 'n/a' is not a number",
         "row 15, date: 'not a date' is not a date",
     ]
+
+
+def test_infinity_is_a_value_left_out_with_its_row_on_every_way_in():
+    """'inf' in a CSV, or a division by zero upstream, read as a number: it went into the
+    models (numpy warned, the calendar regression took it) and no row was named. Now it
+    is left out with its line, as text, as a float cell and in a typed panel column."""
+    days = pd.date_range("2023-01-01", periods=120, freq="D")
+    y = 100 + np.random.default_rng(0).normal(0, 5, 120)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for value, shown in ((np.inf, "inf"), ("inf", "'inf'"), (-np.inf, "-inf")):
+            cells = list(y)
+            cells[50] = value
+            out = forecast_series(list(days), cells, 7)
+            assert out.attrs["rows_left_out"] == [f"row 51, value: {shown} is not a number"]
+            assert np.isfinite(out[["yhat", "lo95", "hi95"]].to_numpy()).all()
+        typed = y.copy()
+        typed[50] = np.inf
+        out = forecast_series(pd.Series(days), typed, 7)  # the quick typed path
+        assert out.attrs["rows_left_out"] == ["row 51, value: inf is not a number"]
+        panel = forecast_panel(pd.DataFrame({"unique_id": "a", "ds": days, "y": typed}), 7)
+        assert "row 51, value: inf is not a number" in panel["note"].iloc[0]
+        assert np.isfinite(panel[["yhat", "lo95", "hi95"]].to_numpy()).all()
 
 
 def test_dates_with_a_time_zone_are_the_days_they_show_where_they_were_written():

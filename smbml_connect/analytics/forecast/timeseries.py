@@ -94,9 +94,10 @@ def _typed_columns(dates: Any, values: Any) -> tuple[pd.Series, pd.Series] | Non
     ):
         return None
     parsed = _parse_dates([], dates)
-    if parsed.isna().any():  # a blank date gets its line the careful way
+    numbers = np.asarray(values, dtype=float)
+    if parsed.isna().any() or np.isinf(numbers).any():  # they get their line the careful way
         return None
-    return parsed, pd.Series(np.asarray(values, dtype=float))
+    return parsed, pd.Series(numbers)
 
 
 def _parse_dates(raw: Sequence[Any], given: Any = None) -> pd.Series:
@@ -243,7 +244,7 @@ def _one_a_period(
         len(y) < MIN_POINTS
         or (freq is not None and freq not in FREQUENCIES)
         or (nanoseconds == _NAT).any()
-        or np.isnan(y).any()
+        or not np.isfinite(y).all()
     ):
         return None
     days = nanoseconds // _DAY_NS
@@ -316,6 +317,9 @@ def regularise(
             )
         parsed = _parse_dates(raw_dates, dates)
         numbers = pd.to_numeric(pd.Series(raw_values, dtype=object), errors="coerce")
+        # Infinity ("inf" in a CSV, 1e999, a division by zero) is not a quantity sold: it
+        # is left out with its line like any other value that is not a number.
+        numbers = numbers.where(~np.isinf(numbers.to_numpy(dtype=float)))
         left_out = []
         rows = list(row_numbers) if row_numbers is not None else range(1, len(raw_dates) + 1)
         for row, d, v, pd_, pv in zip(rows, raw_dates, raw_values, parsed, numbers, strict=True):
@@ -324,7 +328,8 @@ def regularise(
             elif pd.isna(pv) and not (
                 v is None or (isinstance(v, float) and np.isnan(v)) or v == ""
             ):
-                left_out.append(f"row {row}, value: {v!r} is not a number")
+                shown = repr(v) if isinstance(v, str) else str(v)  # inf, not np.float64(inf)
+                left_out.append(f"row {row}, value: {shown} is not a number")
     keep = parsed.notna() & numbers.notna()
     if freq is not None and freq not in FREQUENCIES:
         raise DataValidationError(
