@@ -86,12 +86,11 @@ MAX_HOLIDAYS = 25
 # Ansett 0.702 -> 0.705 (4 better, 6 worse) at some 35% and 60% more time (stop 40's
 # review, before a found holiday kept its full weight). Against the plain fit, mean
 # MASE over windows (benchmarks/forecast.py --earlier K, product only): Auckland weekly
-# (12 windows) 0.501
-# -> 0.471, better in 10 and worse in none, median 0.381 -> 0.361, sMAPE 16.38 -> 15.12;
-# Ansett weekly (11) 0.775 -> 0.702, better in 9 and worse in none, the 1989 strike
-# having bent its yearly curve; Auckland daily (22) 0.8044 -> 0.8063 (8 better, 8
-# worse), median 0.719 -> 0.714; Victoria's daily electricity demand (11 starts in
-# 2013-14) 0.655 -> 0.646 (7 better, 4 worse).
+# (12 windows) 0.501 -> 0.471, better in 10 and worse in none, median 0.381 -> 0.361,
+# sMAPE 16.38 -> 15.12; Ansett weekly (11) 0.775 -> 0.702, better in 9 and worse in
+# none, the 1989 strike having bent its yearly curve; Auckland daily (22) 0.8044 ->
+# 0.8063 (8 better, 8 worse), median 0.719 -> 0.714; Victoria's daily electricity
+# demand (11 starts in 2013-14) 0.655 -> 0.646 (7 better, 4 worse).
 ROBUST_ROUNDS = 2
 SMOOTHING = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # yearly-curve penalties GCV picks from
 WEEK = 7  # days

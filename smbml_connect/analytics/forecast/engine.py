@@ -367,7 +367,7 @@ def _choose(
     return default
 
 
-def _has_calendar(fit: Fitted) -> bool:
+def _regular_calendar(fit: Fitted) -> bool:
     """Whether the series was offered the calendar model and has regular sales (no
     Croston's method offered): such a series does not switch to the copy alone (`_choose`)."""
     return "calendar" in fit.candidates and "croston" not in fit.candidates
@@ -459,7 +459,7 @@ def _switching_helps(fits: Sequence[Fitted], plain: str | None) -> bool:
         default = _default(older, plain)
         if default is None:
             continue
-        chosen = _choose(older, plain, calendar=_has_calendar(fit))
+        chosen = _choose(older, plain, calendar=_regular_calendar(fit))
         if chosen != default:
             newest = by_origin[chosen][0] - by_origin[default][0]
             changes.append(float(newest) / _scale(fit.y, fit.season_length))
@@ -477,7 +477,7 @@ def _rechoose(fit: Fitted, horizon: int, plain: str, switch: bool = True) -> Fit
     when it can (`_untested`)."""
     scores = {k: v for k, v in fit.scores.items() if "lightgbm" not in k}
     if scores:
-        name = _choose(scores, plain, fit.switchable and switch, _has_calendar(fit))
+        name = _choose(scores, plain, fit.switchable and switch, _regular_calendar(fit))
     elif not fit.backtested:  # too short for a backtest: see `_untested`
         name = _untested(fit.candidates, len(fit.y), horizon, plain)
     else:
@@ -705,7 +705,7 @@ def _without_boosting(fit: Fitted, horizon: int) -> Fitted:
     if len(scores) == len(fit.scores) or not scores:
         return fit
     # the default changes too, so every series is chosen again
-    name = _choose(scores, None, fit.switchable, _has_calendar(fit))
+    name = _choose(scores, None, fit.switchable, _regular_calendar(fit))
     if name == fit.model:
         return fit
     prediction = _predict(name, fit.candidates, fit.y, fit.season_length, horizon, fit.members)
