@@ -251,3 +251,20 @@ def test_a_short_series_in_a_panel_follows_the_combination_the_longer_ones_chose
     short = replace(engine.fit_regular(_yearly(11, 8), 6), model="ets")
     assert engine._rechoose(short, 6, "ets_theta_arima").model == engine.UNTESTED
     assert engine._rechoose(short, 6, "ets+theta+drift").model == "ets+theta+drift"
+
+
+def test_the_switching_check_weighs_only_switches_a_calendar_series_may_make():
+    """Calendar series whose older cut-offs put the seasonal naive far ahead and whose
+    newest undid it: they may not switch to the copy alone (`_choose`), so the copy's
+    luck is no evidence against the switches they may make, and switching stays on. With
+    regular sales and no calendar model, the same backtests turn switching off."""
+
+    def series(newest: float, calendar: bool) -> engine.Fitted:
+        fit = _backtested({"ets+theta": 1.0, "seasonal_naive": newest},
+                          {"ets+theta": 2.0, "seasonal_naive": 1.0})  # fmt: skip
+        fit.candidates = {"calendar": None} if calendar else {}  # type: ignore[misc]
+        return fit
+
+    newest = (1.8, 2.0, 2.2, 1.9, 2.1)
+    assert engine._switching_helps([series(d, True) for d in newest], "ets+theta")
+    assert not engine._switching_helps([series(d, False) for d in newest], "ets+theta")
