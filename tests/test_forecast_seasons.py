@@ -3,12 +3,16 @@ choices the benchmarks on M3, tourism and Chicago ridership led to (issue 26).""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
+from smbml_connect.analytics.forecast import engine
 from smbml_connect.analytics.forecast.calendar import _day_keys, holiday_keys
 from smbml_connect.analytics.forecast.engine import _choose, forecast_panel, forecast_series
 from smbml_connect.analytics.forecast.ets import fit_ets
+from smbml_connect.analytics.forecast.timeseries import regularise
 
 
 def _thanksgiving(days: pd.DatetimeIndex) -> np.ndarray:
@@ -239,6 +243,25 @@ def test_a_calendar_series_is_not_forecast_by_last_years_copy_alone_series_or_pa
         rows.append(pd.DataFrame({"unique_id": str(seed), "ds": weeks, "y": y}))
     panel = forecast_panel(pd.concat(rows, ignore_index=True), 8)
     assert not (panel["model"] == "seasonal_naive").any()
+
+
+def test_a_calendar_series_dropping_boosted_trees_is_not_given_last_years_copy_alone():
+    """When a panel trains boosted trees and then drops them (`_boosting_helps`), each
+    series is chosen again without them (`_without_boosting`): the copy rule holds there
+    too, so a calendar series whose backtests favour last year's copy keeps a blend."""
+    weeks = pd.date_range("2018-01-07", periods=4 * 52 + 6, freq="W-SUN")
+    rng = np.random.default_rng(1)
+    y = np.empty(len(weeks))
+    y[:52] = 500 + rng.normal(0, 80, 52)
+    for t in range(52, len(weeks)):
+        y[t] = y[t - 52] + rng.normal(0, 4)
+    fit = engine.fit_regular(regularise(weeks, y), 8)
+    assert "calendar" in fit.candidates and fit.switchable
+    assert min(fit.scores, key=fit.scores.__getitem__) == "seasonal_naive"
+    boosted = replace(fit, model=engine.BOOSTED, scores={**fit.scores, engine.BOOSTED: 0.0})
+    again = engine._without_boosting(boosted, 8)
+    assert again.model not in (engine.BOOSTED, "seasonal_naive")
+    assert again.model in fit.scores
 
 
 def test_occasional_daily_sales_may_still_take_last_weeks_copy():
