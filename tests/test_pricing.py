@@ -231,7 +231,9 @@ def test_catalogue_gaps_and_bad_lines_are_named_and_the_rest_goes_through(
     products = tables["products"].astype({"price": "Float64", "unit_cost": "Float64"})
     products.loc[0, "category"] = None  # P001: no category
     products.loc[1, "price"] = pd.NA  # P002: no list price, the last price paid is used
-    unsold = pd.DataFrame({"product_id": ["P999"], "name": ["New"], "price": [pd.NA]})
+    unsold = pd.DataFrame(
+        {"product_id": ["P999"], "name": ["New"], "price": pd.array([pd.NA], dtype="Float64")}
+    )
     products = pd.concat([products, unsold], ignore_index=True)
     lines = tables["order_lines"].astype(object)
     lines.loc[5, "quantity"] = "x"

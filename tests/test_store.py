@@ -56,10 +56,10 @@ def test_cursor_advances_with_the_rows_it_covers(store):
     store.upsert("contacts", contacts([1]), cursor=("hubspot", "2025-01-01T00:00:00Z"))
     assert store.get_cursor("hubspot", "contacts") == "2025-01-01T00:00:00Z"
     assert store.get_cursor("hubspot", "deals") is None
-    bad = contacts([2]).assign(extra="{}")
-    bad["contact_id"] = None  # violates NOT NULL on the key: the whole batch must roll back
+    batch = pd.concat([contacts([5]), contacts([2]).assign(extra="{}")], ignore_index=True)
+    batch.loc[1, "contact_id"] = None  # violates NOT NULL on the key: the whole batch rolls back
     with pytest.raises(sqlite3.IntegrityError):
-        store.upsert("contacts", pd.concat([contacts([5]), bad]), cursor=("hubspot", "LATER"))
+        store.upsert("contacts", batch, cursor=("hubspot", "LATER"))
     assert store.get_cursor("hubspot", "contacts") == "2025-01-01T00:00:00Z"
     assert store.count("contacts") == 1
 
