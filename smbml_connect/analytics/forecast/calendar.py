@@ -93,12 +93,16 @@ MAX_HOLIDAYS = 25
 #   4       0.461/0.343/14.88   0.697/0.456/23.55   0.8069/0.7117   1.9 / 1.7
 #   6       0.459/0.340/14.82   0.701/0.461/23.76   0.8079/0.7145   2.0 / 2.0
 #   15      0.458 (review)      0.705 (review)      -               +35% / +60%
-# 4 against 2: weekly better in 9 windows and worse in 1 (80% coverage 73.7 -> 75.1,
-# MSIS 4.08 -> 3.95), Ansett 6 and 4, daily 7 and 8, Victoria 0.646 either way. 6
-# against 4: weekly 7 and 2, Ansett 4 and 4, daily 5 and 8, Victoria 0.646. STL's
-# own robust default is 15 outer rounds (R's stl, statsmodels); 4 takes most of what
-# more rounds gave on Auckland, and Ansett's panel stays under AutoETS's 2.2 s. The
-# count was chosen on these windows (stop 41), so they are not independent evidence.
+# (15: stop 40's review, before a found holiday kept its full weight, against 0.471 and
+# 0.702 at two rounds then. Seconds: wall time of one panel run after a warm-up.) 4
+# against 2: weekly better in 9 windows and worse in 1 (80% coverage 73.7 -> 75.1, MSIS
+# 4.08 -> 3.95), Ansett 6 and 4 (MSIS 12.21 -> 12.22), daily 7 and 8, Victoria 0.646
+# either way; Auckland daily's panel 5.8 -> 6.3-6.5 CPU seconds (forecast_cpu.py, all 20
+# series). 6 against 4: weekly 7 and 2, Ansett 4 and 4, daily 5 and 8, Victoria 0.646.
+# STL's own robust default is 15 outer rounds (R's stl, statsmodels); 4 takes most of
+# what more rounds gave on Auckland, and Ansett's panel stays under AutoETS's 2.2 s
+# (benchmarks/forecast.py, window 0). The count was picked among 2, 4, 6 and 15 by these
+# same windows (stop 41), so they are not independent evidence for it.
 ROBUST_ROUNDS = 4
 SMOOTHING = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # yearly-curve penalties GCV picks from
 WEEK = 7  # days
@@ -297,7 +301,8 @@ def _fit(
     if not roughness.any():
         return np.linalg.solve(gram + whisker, target)
     # Every smoothing level's system solved in one batched call (a panel fits this model
-    # some ten times a series, ROBUST_ROUNDS + 1 times each with the robust refits).
+    # some ten times a series, ROBUST_ROUNDS + 1 times each with the robust refits, twice
+    # that where holidays are found).
     systems = (gram + whisker)[None] + (np.array(SMOOTHING) * n)[:, None, None] * np.diag(roughness)
     solved = np.linalg.solve(systems, np.concatenate([target[:, None], gram], axis=1)[None])
     betas = solved[:, :, 0]
