@@ -257,8 +257,12 @@ def test_a_calendar_series_dropping_boosted_trees_is_not_given_last_years_copy_a
         y[t] = y[t - 52] + rng.normal(0, 4)
     fit = engine.fit_regular(regularise(weeks, y), 8)
     assert "calendar" in fit.candidates and fit.switchable
-    assert min(fit.scores, key=fit.scores.__getitem__) == "seasonal_naive"
-    boosted = replace(fit, model=engine.BOOSTED, scores={**fit.scores, engine.BOOSTED: 0.0})
+    # The copy's lead set by hand (half the best blend's error), so the test does not rest
+    # on how far this seed's copy happens to lead: without the rule it would be taken.
+    blends = [fit.scores[name] for name in engine.PLAIN if name in fit.scores]
+    scores = {**fit.scores, "seasonal_naive": 0.5 * min(blends)}
+    assert engine._choose(dict(scores), None, True, False) == "seasonal_naive"
+    boosted = replace(fit, model=engine.BOOSTED, scores={**scores, engine.BOOSTED: 0.0})
     again = engine._without_boosting(boosted, 8)
     assert again.model not in (engine.BOOSTED, "seasonal_naive")
     assert again.model in fit.scores
