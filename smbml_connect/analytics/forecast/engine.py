@@ -14,7 +14,7 @@ Student-t (see intervals.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -367,10 +367,10 @@ def _choose(
     return default
 
 
-def _regular_calendar(fit: Fitted) -> bool:
+def _regular_calendar(candidates: Mapping[str, object]) -> bool:
     """Whether the series was offered the calendar model and has regular sales (no
     Croston's method offered): such a series does not switch to the copy alone (`_choose`)."""
-    return "calendar" in fit.candidates and "croston" not in fit.candidates
+    return "calendar" in candidates and "croston" not in candidates
 
 
 def _panel_combination(fits: Sequence[Fitted]) -> str | None:
@@ -459,7 +459,7 @@ def _switching_helps(fits: Sequence[Fitted], plain: str | None) -> bool:
         default = _default(older, plain)
         if default is None:
             continue
-        chosen = _choose(older, plain, calendar=_regular_calendar(fit))
+        chosen = _choose(older, plain, calendar=_regular_calendar(fit.candidates))
         if chosen != default:
             newest = by_origin[chosen][0] - by_origin[default][0]
             changes.append(float(newest) / _scale(fit.y, fit.season_length))
@@ -477,7 +477,7 @@ def _rechoose(fit: Fitted, horizon: int, plain: str, switch: bool = True) -> Fit
     when it can (`_untested`)."""
     scores = {k: v for k, v in fit.scores.items() if "lightgbm" not in k}
     if scores:
-        name = _choose(scores, plain, fit.switchable and switch, _regular_calendar(fit))
+        name = _choose(scores, plain, fit.switchable and switch, _regular_calendar(fit.candidates))
     elif not fit.backtested:  # too short for a backtest: see `_untested`
         name = _untested(fit.candidates, len(fit.y), horizon, plain)
     else:
@@ -602,7 +602,7 @@ def fit_regular(
         results = _backtest(y, m, candidates, origins, steps)
         scores = {name: float(np.mean(np.abs(err))) / scale for name, (err, _) in results.items()}
         scores = {name: score if np.isfinite(score) else np.inf for name, score in scores.items()}
-        name = _choose(scores, None, switchable, bool(calendar) and not intermittent)
+        name = _choose(scores, None, switchable, _regular_calendar(candidates))
         standard = results[name][1]
     else:
         notes.append("too little history to test the forecast on its own past: intervals are rough")
@@ -705,7 +705,7 @@ def _without_boosting(fit: Fitted, horizon: int) -> Fitted:
     if len(scores) == len(fit.scores) or not scores:
         return fit
     # the default changes too, so every series is chosen again
-    name = _choose(scores, None, fit.switchable, _regular_calendar(fit))
+    name = _choose(scores, None, fit.switchable, _regular_calendar(fit.candidates))
     if name == fit.model:
         return fit
     prediction = _predict(name, fit.candidates, fit.y, fit.season_length, horizon, fit.members)
