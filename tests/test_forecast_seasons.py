@@ -282,3 +282,25 @@ def test_occasional_daily_sales_may_still_take_last_weeks_copy():
         y = np.where((days.dayofweek == 6) & (rng.random(len(days)) < 0.8), np.round(20 * level), y)
         models.append(forecast_series(days, y, 14)["model"].iloc[0])
     assert "seasonal_naive" in models
+
+
+def test_theta_keeps_a_december_peak_that_the_seasonality_check_reports():
+    """Three years of a shop's product with December at 2.4 times the other months: the
+    words say "highest in December", so Theta, a member of the default combination,
+    must forecast the peak too. thetaf's autocorrelation test misses it on this draw
+    (one outlying month barely moves a lag-12 autocorrelation), which left the demo's
+    gift sets with flat forecasts beside that sentence."""
+    from smbml_connect.analytics.forecast import models
+    from smbml_connect.analytics.forecast.seasonality import check_seasonality
+
+    rng = np.random.default_rng(0)
+    months = np.arange(35)  # November 2023 to September 2026, as the demo's history
+    december = (10 + months) % 12 == 11
+    y = (40 + 0.8 * months) * np.where(december, 2.4, 1.0) * rng.gamma(12, 1 / 12, 35)
+    check = check_seasonality(y, 12)
+    assert check is not None and check.seasonal and check.peak == 1  # place 1: December
+    assert not models.has_seasonality(y, 12)  # the test Theta used before
+    forecast = models.theta(y, 12, 12).mean  # October 2026 to September 2027
+    others = np.delete(forecast, 2)
+    assert forecast[2] > 1.8 * others.mean()
+    assert forecast[2] > others.max()

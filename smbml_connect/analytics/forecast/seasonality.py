@@ -10,6 +10,8 @@ not (about 1% of the time, at the 1% level used here).
 
 The autocorrelation test at lag m (Hyndman's thetaf) said "none clear" over two years of
 December peaks: one outlying month barely moves a lag-12 autocorrelation of 24 values.
+The Theta model adjusts for a season when this test finds one (`models.clear_season`), so
+a forecast shows the pattern these words describe.
 """
 
 from __future__ import annotations
