@@ -104,7 +104,7 @@ def bar_chart(
     for y, value in enumerate(list(values)[::-1]):
         axes.text(value, y, f" {value:,.0f}", va="center", fontsize=_SMALL)
     if all(float(v).is_integer() for v in values):  # counts: no 0.25-customer ticks
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     return _svg(figure)
 
 

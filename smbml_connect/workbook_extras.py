@@ -181,7 +181,8 @@ def _instructions(
     sheet["A1"].font = Font(bold=True, size=14)
     lines = [
         "Excel on Windows, Mac or the web: run `smbml serve`, sideload the manifest it prints "
-        "(Insert > Add-ins > Upload My Add-in), enter the pairing code in the SMB ML pane, "
+        "(Excel on the web: Home > Add-ins > More Add-ins > My Add-ins > Upload My Add-in; "
+        "Mac and Windows: see the README), enter the pairing code in the SMB ML pane, "
         "then type =SMB.FORECAST(...) and the others below.",
         "Windows desktop with xlwings: `xlwings addin install`, set UDF Modules to "
         "smbml_connect.excel_addin.udfs, Import Functions; the names are SMB_FORECAST and so on.",

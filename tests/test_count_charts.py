@@ -23,3 +23,18 @@ def test_a_histogram_counts_in_whole_numbers():
     numbers = [t for t in _tick_labels(svg) if re.fullmatch(r"[\d.]+", t)]
     assert "1" in numbers or "2" in numbers
     assert not [t for t in numbers if re.fullmatch(r"\d+\.\d*[1-9]", t) and float(t) < 3]
+
+
+def test_whole_amounts_keep_few_enough_ticks_to_read():
+    """Revenue rounded to whole dollars is whole too, and the whole-number ticks had
+    dropped the four-tick limit: nine labels from 0 to 160,000 ran together in the
+    report's "Revenue per segment" (a newcomer's review, at 1280 and 390 pixels)."""
+    svg = charts.bar_chart(
+        ["Champions", "Loyal Customers", "At Risk", "New Customers"],
+        [161234.0, 90211.0, 40000.0, 512.0],
+        "Revenue per segment (USD)",
+        "USD",
+    )
+    # tick labels; each bar's own value is written " 161,234", after a space
+    ticks = re.findall(r"<text[^>]*>(\d[\d,]*)</text>", svg)
+    assert 2 <= len(ticks) <= 6
