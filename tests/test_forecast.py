@@ -401,6 +401,25 @@ def test_sales_series_counts_what_was_sold_and_leaves_the_open_month_out():
     ]
 
 
+def test_the_forecast_check_says_what_its_error_is_measured_against(business):
+    """The note said "below 1 beats repeating last season", which rows with an error below 1
+    and a smaller one for repeating last season contradicted: the error is scaled by the
+    typical change from one season to the next in the history, not by that rule's error."""
+    from smbml_connect.analytics.forecast.engine import SeriesForecast
+    from smbml_connect.steps.forecasts import _accuracy_words
+
+    result = forecast_step(business.tables, StepContext(as_of=business.as_of))
+    note = result.notes["Forecast check"]
+    assert "beats repeating last season" not in note
+    assert "typically changed from one season to the next" in note
+    assert "Error of repeating last season" in note and "smaller of the two" in note
+    both_below = SeriesForecast(pd.DataFrame(), "ets+theta", "MS", 12, "detected",
+                                backtest={"ets+theta": 0.94, "seasonal_naive": 0.90})  # fmt: skip
+    words = _accuracy_words(both_below)
+    assert "beats" not in words and "0.94" in words and "0.90" in words
+    assert "steadier method above is kept" in words
+
+
 def test_pipeline_step_writes_forecasts_tabs_and_a_chart(business):
     context = StepContext(
         as_of=business.as_of, settings={"forecast": {"horizon": 6, "products": 5}}

@@ -16,6 +16,7 @@ from smbml_connect.analytics.forecast.engine import (
 )
 from smbml_connect.analytics.forecast.sales_series import TOTAL, period_words, sales_series
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
+from smbml_connect.column_labels import column_label
 from smbml_connect.data_checks import data_ends_early
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.ports import SheetsChart, SheetsPart, SheetsTab, StepOutputs, Tab, WorkbookChart
@@ -80,6 +81,15 @@ CHART_TAB = Tab(
     example="forecast_history",
 )
 CHECK_TAB = Tab("Forecast check")
+CHECK_NOTE = (
+    "How each forecast was made and how it did on its own past. "
+    f"{column_label('backtest_error')}: its average error in tests on the series' own past, "
+    "divided by how much sales typically changed from one season to the next in its history "
+    "(below 1: it erred by less than that change). "
+    f"{column_label('seasonal_naive_error')}: the same measure for simply repeating last "
+    "season's figures in the same tests; the method did better than that simple rule where "
+    "its number is the smaller of the two."
+)
 
 
 def _label(series_id: str, names: Mapping[str, str]) -> tuple[str, str]:
@@ -139,25 +149,27 @@ def _chart_table(result: SeriesForecast, word: str) -> pd.DataFrame:
 
 
 def _accuracy_words(result: SeriesForecast) -> str:
+    """The tested error in words. It is scaled by how much the history changed from one
+    season to the next (MASE), not by how repeating last season did in the tests, so
+    "below 1" is said of that change and the simple rule is compared by its own number."""
     score = result.backtest.get(result.model)
     if score is None:
         return "There was too little history to test it on its own past."
+    words = (
+        f"Tested on its own past, its average error was {score:.2f} times the typical change "
+        "in sales from one season to the next in its history (below 1: it erred by less than "
+        "that change)"
+    )
     comparison = result.backtest.get("seasonal_naive")
-    better = (
-        f", against {comparison:.2f} for repeating last season"
-        if comparison is not None and result.model != "seasonal_naive"
-        else ""
-    )
-    kept = (
-        " That rule did better on this past, but a lead over a few test periods often does "
-        "not last, so the steadier method above is kept."
-        if better and comparison is not None and round(comparison, 2) < round(score, 2)
-        else ""
-    )
-    return (
-        f"Tested on its own past, its error was {score:.2f} times the typical change from one "
-        f"season to the next{better} (below 1 beats that simple rule).{kept}"
-    )
+    if comparison is None or result.model == "seasonal_naive":
+        return words + "."
+    words += f"; simply repeating last season scored {comparison:.2f} in the same tests (lower is better)."
+    if round(comparison, 2) < round(score, 2):
+        words += (
+            " That rule did better on this past, but a lead over a few test periods often does "
+            "not last, so the steadier method above is kept."
+        )
+    return words
 
 
 def _span(dates: pd.Series, freq: str) -> str:
@@ -237,9 +249,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     result.add_tab(
         CHECK_TAB,
         pd.DataFrame(check_rows),
-        "How each forecast was made and how it did on its own past: the error on its own past is "
-        "the average error divided by the typical seasonal change (below 1 beats repeating last "
-        "season).",
+        CHECK_NOTE,
     )
     total = results[f"revenue:{TOTAL}"]
     cur = context.currency
