@@ -484,6 +484,22 @@ def test_the_month_not_over_yet_shows_what_was_sold_plus_the_rest():
     assert table["October 2026 to September 2027"].iloc[0] == round(mug["forecast"].sum())
 
 
+def test_the_open_period_is_measured_in_time_up_to_the_runs_date():
+    """Orders count up to the run's moment, as RFM and customer value count them, and the
+    part still to come is time, not whole days: a daily forecast run at noon has half its
+    day to come, not none (which counting the run's day whole would say)."""
+    tables, _ = _strong_open_month()
+    noon = pd.Timestamp("2026-10-20 12:00", tz="UTC")  # the 20th's order is at 15:00
+    sales = sales_series(tables["orders"], tables["order_lines"], noon)
+    assert sales.sold["revenue:total"] == 19 * 250.0
+    assert sales.to_come == pytest.approx(11.5 / 31)
+    assert "up to 12:00 UTC on 20 October" in sales.notes[0]
+    assert "(11.5 of its 31 days)" in sales.notes[0]
+    daily = sales_series(tables["orders"], tables["order_lines"], noon, "D")
+    assert daily.sold.get("revenue:total", 0.0) == 0.0 and daily.to_come == 0.5
+    assert "(12 of its 24 hours)" in daily.notes[0]
+
+
 def test_a_run_dated_at_a_month_start_forecasts_that_month_whole():
     tables, _ = _strong_open_month()
     as_of = pd.Timestamp("2026-10-01", tz="UTC")
