@@ -26,7 +26,9 @@ import numpy as np
 import openpyxl
 import pandas as pd
 
+from smbml_connect.analytics.customers.segments import NOT_COUNTED_STATUSES
 from smbml_connect.analytics.forecast.seasonality import check_seasonality
+from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.analytics.leads.scoring import beats_baseline
 from smbml_connect.column_labels import code_name
 from smbml_connect.connectors.gsheets.sheets import result_tabs, sheet_header
@@ -542,6 +544,11 @@ def check_totals(out: Outputs, tally: Tally) -> None:
     if found:
         tally.check("totals equal their parts", abs(_dollars(found[1]) - total) <= 0.5,
                     f"sales forecast {found[1]} vs months adding to {total:.2f}")  # fmt: skip
+        for where, frame in _forecast_rows(out):  # the rows a person adds up
+            shown = frame[(frame["series"] == "All sales") & (frame["measure"] == "revenue")]
+            added = float(_numbers(shown["forecast"]).sum())
+            tally.check("totals equal their parts", abs(_dollars(found[1]) - added) <= 0.5 + 0.005 * len(shown),
+                        f"sales forecast {found[1]} vs {where}'s rows adding to {added:.2f}")  # fmt: skip
     pipeline = forecasts[forecasts["series_id"] == "deal_pipeline"]["yhat"].sum()
     found = re.search(r"\$([\d,]+) expected to be won", summary)
     if found:
@@ -577,6 +584,79 @@ def check_totals(out: Outputs, tally: Tally) -> None:
 
 def _dollars(text: str) -> float:
     return float(text.replace(",", ""))
+
+
+def _forecast_rows(out: Outputs) -> Iterator[tuple[str, pd.DataFrame]]:
+    """The Forecast tab as the workbook and the Sheets tab show it, by code names."""
+    rows = out.workbook.get("Forecast")
+    frame = _tab_frame(rows) if rows else None
+    if frame is not None and "forecast" in frame.columns:
+        yield "workbook 'Forecast'", frame
+    sheet = out.sheets.get("Forecast")
+    if sheet is not None and "forecast" in sheet.columns:
+        yield "sheets 'Forecast'", sheet
+
+
+def _sold_in_open_period(out: Outputs) -> tuple[pd.Period, float] | None:
+    """The period the run's date falls in and what the store's live orders sold in it up
+    to that date, counted from the store, not by the code under audit: not cancelled or
+    refunded, no negative total, placed at or before the run's date."""
+    orders = out.store["orders"]
+    if orders.empty:
+        return None
+    alias = FREQUENCIES[out.settings.get("forecast", {}).get("frequency", "M")][2]
+    as_of = pd.Timestamp(out.result.as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    current = as_of.tz_convert(None).to_period(alias)
+    live = orders[orders["archived_at"].isna()] if "archived_at" in orders else orders
+    when = pd.to_datetime(live["ordered_at"], utc=True, errors="coerce", format="ISO8601")
+    status = live["status"].astype("string").str.lower() if "status" in live else None
+    total = pd.to_numeric(live["total"], errors="coerce").fillna(0.0)
+    counted = (when >= current.start_time.tz_localize("UTC")) & (when <= as_of) & (total >= 0)
+    if status is not None:
+        counted &= ~status.isin(NOT_COUNTED_STATUSES).fillna(False)
+    return current, float(total[counted].sum())
+
+
+def check_open_period(out: Outputs, tally: Tally) -> None:
+    """The period not over yet shows at least what was already sold in it, its ranges too,
+    its "Sold so far" is what the store's orders sold, and the report says that figure."""
+    found = _sold_in_open_period(out)
+    forecasts = out.store["forecasts"]
+    total = forecasts[forecasts["series_id"] == "revenue:total"]
+    if found is None or total.empty:
+        return
+    current, sold = found
+    name = "open period shows at least what was sold"
+    periods = pd.to_datetime(total["ds"], utc=True).dt.tz_convert(None).dt.to_period(current.freq)
+    for row in total[(periods == current).to_numpy()].itertuples(index=False):
+        for column in ("yhat", "lo80", "lo95"):
+            value = float(getattr(row, column))
+            tally.check(name, value >= sold - 0.005,
+                        f"store {current} {column} {value:.2f} below the {sold:.2f} sold")  # fmt: skip
+    first = f"{current.start_time:%Y-%m-%d}"
+    for where, frame in _forecast_rows(out):
+        if "sold_so_far" in frame.columns:  # each series: nothing below what it sold
+            for i, row in frame[frame["sold_so_far"].notna()].iterrows():
+                sold_here = float(row["sold_so_far"])
+                for column in ("forecast", "low_80", "low_95"):
+                    tally.check(name, float(row[column]) >= sold_here - 0.01,
+                                f"{where} row {i}: {column} {row[column]} below {sold_here}")  # fmt: skip
+        period = frame.columns[2]
+        shown = frame[(frame["series"] == "All sales") & (frame["measure"] == "revenue")
+                      & (frame[period].astype(str).str[:10] == first)]  # fmt: skip
+        for _, row in shown.iterrows():
+            for column in ("forecast", "low_80", "low_95"):
+                tally.check(name, float(row[column]) >= sold - 0.01,
+                            f"{where} {first}: {column} {row[column]} below the {sold:.2f} sold")  # fmt: skip
+            if sold > 0:
+                said = float(pd.to_numeric(row.get("sold_so_far"), errors="coerce"))
+                tally.check(name, abs(said - sold) <= 0.01,
+                            f"{where} {first}: sold so far {said} vs the store's {sold:.2f}")  # fmt: skip
+    if sold > 0:
+        said = re.search(r"is not over: \$([\d,]+) sold up to", out.report_text)
+        tally.check(name, bool(said) and abs(_dollars(said[1]) - sold) <= 0.5,
+                    f"the report says {said[0] if said else 'nothing'} of the {sold:,.2f} sold")  # fmt: skip
 
 
 def check_periods(out: Outputs, tally: Tally) -> None:
@@ -727,6 +807,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "money at 2 decimals": check_money,
     "guardrails hold or the reason says which cannot": check_guardrails,
     "totals equal the sum of their parts": check_totals,
+    "the period not over yet shows at least what was sold in it": check_open_period,
     "period stated and the same everywhere": check_periods,
     "a model no better than guessing says so, no tiers": check_baselines,
     "words match pictures (seasonality, cluster names)": check_pictures,

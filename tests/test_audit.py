@@ -26,6 +26,7 @@ AT_LEAST = {
     "money at 2 decimals": 500,
     "guardrails hold": 20,
     "totals equal their parts": 5,
+    "open period shows at least what was sold": 20,
     "period stated and the same everywhere": 5,
     "no-better-than-baseline said, no tiers": 1,
     "cluster names match their medians": 2,
@@ -57,6 +58,12 @@ def test_the_audit_finds_what_issue_24_saw(tiny: Outputs):
     """Plant the contradictions of issue 24 in real outputs: each check must report them."""
     forecasts = tiny.store["forecasts"].copy()
     forecasts.loc[0, "lo80"] = forecasts.loc[0, "yhat"] + 10  # expected outside its range
+    # An order of the month not over yet (placed at the run's date) larger than its forecast:
+    # the month shown below what was already sold, as the demo's October was.
+    orders = tiny.store["orders"]
+    planted = orders.iloc[[0]].assign(
+        order_id="planted", ordered_at=f"{tiny.result.as_of:%Y-%m-%dT%H:%M:%S}Z", total=1e6
+    )
     prices = tiny.store["price_suggestions"].copy()
     prices["suggested_price"] = prices["current_price"] * 1.5  # a 50% step
     workbook = {title: [list(r) for r in rows] for title, rows in tiny.workbook.items()}
@@ -66,7 +73,12 @@ def test_the_audit_finds_what_issue_24_saw(tiny: Outputs):
     broken = Outputs(
         **{
             **vars(tiny),
-            "store": {**tiny.store, "forecasts": forecasts, "price_suggestions": prices},
+            "store": {
+                **tiny.store,
+                "forecasts": forecasts,
+                "price_suggestions": prices,
+                "orders": pd.concat([orders, planted], ignore_index=True),
+            },
             "workbook": workbook,
             "report_text": tiny.report_text + "\nquantity: <NA> is not a quantity above 0"
             "\nNot computed: churn_value: too few",
@@ -81,6 +93,7 @@ def test_the_audit_finds_what_issue_24_saw(tiny: Outputs):
         "no code names in text",
         "no certain chance shown",
         "plain column headers",
+        "open period shows at least what was sold",
     } <= found
     headers = [p for p in audit(broken).problems if p.startswith("plain column headers")]
     assert any("'source_row' reads as code" in p for p in headers)

@@ -391,6 +391,11 @@ def test_sales_series_counts_what_was_sold_and_leaves_the_open_month_out():
     assert frame["units:A"].tolist() == [1.0, 0.0, 3.0]  # the refunded order is not a sale
     assert frame["units:other"].tolist() == [2.0, 0.0, 0.0]
     assert "April 2025 is not over yet" in sales.notes[0]
+    # April so far is kept apart, not in the history: o5 (2 April), 4 units of A
+    assert sales.sold == {"revenue:total": 40.0, "units:total": 4.0, "revenue:A": 40.0,
+                          "units:A": 4.0}  # fmt: skip
+    assert sales.to_come == pytest.approx(16 / 30)  # 15-30 April, from the run's date on
+    assert "the end of 14 April" in sales.notes[0] and "16 of its 30 days" in sales.notes[0]
     lines.loc[1, "quantity"] = np.nan
     again = sales_series(orders, lines, pd.Timestamp("2025-04-15", tz="UTC"), top_products=1)
     assert "1 order line without a quantity counted in revenue" in again.notes[-1]
@@ -399,6 +404,135 @@ def test_sales_series_counts_what_was_sold_and_leaves_the_open_month_out():
         0.0,
         30.0,
     ]
+
+
+def _strong_open_month() -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
+    """30 months of about $1,000 (50 units), then $5,000 (250 units) sold in the first 20
+    days of October 2026: more than any forecast from the earlier months could say. A
+    cancelled order and one placed after the run's date are not sales yet."""
+    rng = np.random.default_rng(4)
+    stamps, totals, units = [], [], []
+    for month in pd.date_range("2024-04-01", "2026-09-01", freq="MS"):
+        for day in (3, 10, 17, 24):
+            stamps.append(month + pd.Timedelta(days=day, hours=11))
+            units.append(int(rng.integers(10, 16)))
+            totals.append(20.0 * units[-1])
+    for day in range(1, 21):  # 1-20 October: 12.5 units a day, $250
+        stamps.append(pd.Timestamp(f"2026-10-{day:02d} 15:00"))
+        units.append(12.5)
+        totals.append(250.0)
+    stamps += [pd.Timestamp("2026-10-12 09:00"), pd.Timestamp("2026-10-21 10:00")]
+    units += [400.0, 400.0]
+    totals += [8000.0, 8000.0]
+    n = len(stamps)
+    orders = pd.DataFrame({
+        "order_id": [f"o{i}" for i in range(n)], "contact_id": [f"c{i % 7}" for i in range(n)],
+        "ordered_at": pd.to_datetime(stamps, utc=True), "total": totals,
+        "status": ["paid"] * (n - 2) + ["cancelled", "paid"],
+    })  # fmt: skip
+    lines = pd.DataFrame({
+        "order_id": orders["order_id"], "line_no": 1, "product_id": "P1",
+        "quantity": units, "unit_price": 20.0, "discount": 0.0,
+    })  # fmt: skip
+    products = pd.DataFrame({"product_id": ["P1"], "name": ["Mug"]})
+    tables = {"orders": orders, "order_lines": lines, "products": products}
+    return tables, pd.Timestamp("2026-10-21", tz="UTC")
+
+
+def test_the_month_not_over_yet_shows_what_was_sold_plus_the_rest():
+    """The demo's October: $27,207 sold in 1-30 October, forecast at $22,867 (80% up to
+    $26,556), because the open month is left out of the history and forecast whole. It
+    must show what was sold so far plus the forecast for the rest of the month."""
+    tables, as_of = _strong_open_month()
+    result = forecast_step(tables, StepContext(as_of=as_of, settings={"forecast": {"products": 1}}))
+    tab = result.sheets["Forecast"]
+    october = tab[tab["month"] == "2026-10-01"].set_index(["series", "measure"])
+    for measure, sold in (("revenue", 5000.0), ("units", 250.0)):
+        row = october.loc[("All sales", measure)]
+        assert min(row["forecast"], row["low_80"], row["low_95"]) >= sold
+        assert row["low_95"] <= row["low_80"] <= row["forecast"] <= row["high_80"] <= row["high_95"]
+        assert row["sold_so_far"] == sold
+    sales = sales_series(tables["orders"], tables["order_lines"], as_of, "M", 1)
+    assert sales.sold["revenue:total"] == 5000.0 and sales.sold["units:total"] == 250.0
+    whole, _ = forecast_panel_results(sales.frame, 12, levels=(80, 95), gaps="zero")
+    month = whole["revenue:total"].frame.iloc[0]
+    assert month["hi80"] < 5000  # the model alone: the whole month below what was sold
+    shown = october.loc[("All sales", "revenue")]
+    # 21-31 October are still to come: 11 of the month's 31 days
+    assert shown["forecast"] == pytest.approx(5000 + month["yhat"] * 11 / 31, abs=0.01)
+    assert shown["high_80"] == pytest.approx(5000 + month["hi80"] * 11 / 31, abs=0.01)
+    rest = shown["forecast"] - 5000
+    words = (f"October 2026 is not over: $5,000 sold up to the end of 20 October, plus about "
+             f"${rest:,.0f} expected in the rest of the month (11 of its 31 days)")  # fmt: skip
+    assert words in shown["note"]
+    assert words in result.sections[0].paragraphs[0]
+    assert "(11 of its 31 days)" in result.notes["Forecast"]
+    assert "$5,000 sold up to the end of 20 October" in result.notes["Forecast chart"]
+    stored = result.outputs["forecasts"]
+    total = stored[stored["series_id"] == "revenue:total"]
+    assert total["yhat"].iloc[0] == pytest.approx(shown["forecast"], abs=0.01)
+    chart = result.sheets["Forecast chart"]
+    assert chart.loc[chart["forecast"].notna(), "forecast"].iloc[0] == round(shown["forecast"], 2)
+    # the 12-month total is the sum of the rows shown, in the summary and the report
+    rows = tab[(tab["series"] == "All sales") & (tab["measure"] == "revenue")]
+    said = f"${rows['forecast'].sum():,.0f} expected in October 2026 to September 2027"
+    assert said in result.summary[0] and "$5,000 of it already sold" in result.summary[0]
+    assert f"about ${rows['forecast'].sum():,.0f}." in result.sections[0].paragraphs[0]
+    table = result.sections[0].table
+    assert table is not None
+    mug = tab[(tab["series"] == "Mug") & (tab["measure"] == "revenue")]
+    assert table["October 2026 to September 2027"].iloc[0] == round(mug["forecast"].sum())
+
+
+def test_the_open_period_is_measured_in_time_up_to_the_runs_date():
+    """Orders count up to the run's moment, as RFM and customer value count them, and the
+    part still to come is time, not whole days: a daily forecast run at noon has half its
+    day to come, not none (which counting the run's day whole would say)."""
+    tables, _ = _strong_open_month()
+    noon = pd.Timestamp("2026-10-20 12:00", tz="UTC")  # the 20th's order is at 15:00
+    sales = sales_series(tables["orders"], tables["order_lines"], noon)
+    assert sales.sold["revenue:total"] == 19 * 250.0
+    assert sales.to_come == pytest.approx(11.5 / 31)
+    assert "up to 12:00 UTC on 20 October" in sales.notes[0]
+    assert "(11.5 of its 31 days)" in sales.notes[0]
+    daily = sales_series(tables["orders"], tables["order_lines"], noon, "D")
+    assert daily.sold.get("revenue:total", 0.0) == 0.0 and daily.to_come == 0.5
+    assert "(12 of its 24 hours)" in daily.notes[0]
+
+
+def test_a_run_dated_at_a_month_start_forecasts_that_month_whole():
+    tables, _ = _strong_open_month()
+    as_of = pd.Timestamp("2026-10-01", tz="UTC")
+    result = forecast_step(tables, StepContext(as_of=as_of))
+    sales = sales_series(tables["orders"], tables["order_lines"], as_of)
+    whole, _ = forecast_panel_results(sales.frame, 12, levels=(80, 95), gaps="zero")
+    tab = result.sheets["Forecast"]
+    first = tab[(tab["series"] == "All sales") & (tab["measure"] == "revenue")].iloc[0]
+    assert first["forecast"] == round(whole["revenue:total"].frame["yhat"].iloc[0], 2)
+    assert pd.isna(first["sold_so_far"]) and first["note"] == ""
+    assert "already sold" not in result.summary[0]
+    assert "nothing of it is in the data, and the whole month is forecast" in " ".join(
+        result.sections[0].paragraphs
+    )
+
+
+def test_the_forecast_check_says_what_its_error_is_measured_against(business):
+    """The note said "below 1 beats repeating last season", which rows with an error below 1
+    and a smaller one for repeating last season contradicted: the error is scaled by the
+    typical change from one season to the next in the history, not by that rule's error."""
+    from smbml_connect.analytics.forecast.engine import SeriesForecast
+    from smbml_connect.steps.forecasts import _accuracy_words
+
+    result = forecast_step(business.tables, StepContext(as_of=business.as_of))
+    note = result.notes["Forecast check"]
+    assert "beats repeating last season" not in note
+    assert "typically changed from one season to the next" in note
+    assert "Error of repeating last season" in note and "smaller of the two" in note
+    both_below = SeriesForecast(pd.DataFrame(), "ets+theta", "MS", 12, "detected",
+                                backtest={"ets+theta": 0.94, "seasonal_naive": 0.90})  # fmt: skip
+    words = _accuracy_words(both_below)
+    assert "beats" not in words and "0.94" in words and "0.90" in words
+    assert "steadier method above is kept" in words
 
 
 def test_pipeline_step_writes_forecasts_tabs_and_a_chart(business):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import ClassVar, Literal
 
 import pandas as pd
@@ -14,8 +15,17 @@ from smbml_connect.analytics.forecast.engine import (
     SeriesForecast,
     forecast_panel_results,
 )
-from smbml_connect.analytics.forecast.sales_series import TOTAL, period_words, sales_series
+from smbml_connect.analytics.forecast.sales_series import (
+    TOTAL,
+    SalesSeries,
+    covered_words,
+    period_words,
+    rest_words,
+    sales_series,
+    with_sales_so_far,
+)
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
+from smbml_connect.column_labels import column_label
 from smbml_connect.data_checks import data_ends_early
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.ports import SheetsChart, SheetsPart, SheetsTab, StepOutputs, Tab, WorkbookChart
@@ -80,6 +90,15 @@ CHART_TAB = Tab(
     example="forecast_history",
 )
 CHECK_TAB = Tab("Forecast check")
+CHECK_NOTE = (
+    "How each forecast was made and how it did on its own past. "
+    f"{column_label('backtest_error')}: its average error in tests on the series' own past, "
+    "divided by how much sales typically changed from one season to the next in its history "
+    "(below 1: it erred by less than that change). "
+    f"{column_label('seasonal_naive_error')}: the same measure for simply repeating last "
+    "season's figures in the same tests; the method did better than that simple rule where "
+    "its number is the smaller of the two."
+)
 
 
 def _label(series_id: str, names: Mapping[str, str]) -> tuple[str, str]:
@@ -139,25 +158,27 @@ def _chart_table(result: SeriesForecast, word: str) -> pd.DataFrame:
 
 
 def _accuracy_words(result: SeriesForecast) -> str:
+    """The tested error in words. It is scaled by how much the history changed from one
+    season to the next (MASE), not by how repeating last season did in the tests, so
+    "below 1" is said of that change and the simple rule is compared by its own number."""
     score = result.backtest.get(result.model)
     if score is None:
         return "There was too little history to test it on its own past."
+    words = (
+        f"Tested on its own past, its average error was {score:.2f} times the typical change "
+        "in sales from one season to the next in its history (below 1: it erred by less than "
+        "that change)"
+    )
     comparison = result.backtest.get("seasonal_naive")
-    better = (
-        f", against {comparison:.2f} for repeating last season"
-        if comparison is not None and result.model != "seasonal_naive"
-        else ""
-    )
-    kept = (
-        " That rule did better on this past, but a lead over a few test periods often does "
-        "not last, so the steadier method above is kept."
-        if better and comparison is not None and round(comparison, 2) < round(score, 2)
-        else ""
-    )
-    return (
-        f"Tested on its own past, its error was {score:.2f} times the typical change from one "
-        f"season to the next{better} (below 1 beats that simple rule).{kept}"
-    )
+    if comparison is None or result.model == "seasonal_naive":
+        return words + "."
+    words += f"; simply repeating last season scored {comparison:.2f} in the same tests (lower is better)."
+    if round(comparison, 2) < round(score, 2):
+        words += (
+            " That rule did better on this past, but a lead over a few test periods often does "
+            "not last, so the steadier method above is kept."
+        )
+    return words
 
 
 def _span(dates: pd.Series, freq: str) -> str:
@@ -167,6 +188,44 @@ def _span(dates: pd.Series, freq: str) -> str:
     if first == last:
         return period_words(first, freq)
     return f"{period_words(first, freq)} to {period_words(last, freq)}"
+
+
+def _with_sales_so_far(
+    results: Mapping[str, SeriesForecast], sales: SalesSeries, freq: str
+) -> dict[str, SeriesForecast]:
+    """Each series' open period as what it sold so far plus its forecast for the rest of the
+    period: a whole-period forecast from the earlier periods alone can fall below what is
+    already sold (a strong month), which no one who sees the orders would believe."""
+    alias = FREQUENCIES[freq][2]
+    out = {}
+    for uid, r in results.items():
+        opens = not r.frame.empty and (
+            pd.Timestamp(r.frame["ds"].iloc[0]).to_period(alias) == sales.current
+        )
+        sold = sales.sold.get(uid, 0.0)
+        out[uid] = replace(r, frame=with_sales_so_far(r.frame, sold, sales.to_come)) if opens else r
+    return out
+
+
+def _so_far_words(sales: SalesSeries, r: SeriesForecast, uid: str, freq: str, currency: str) -> str:
+    """'$27,207 sold up to the end of 30 October, plus about $738 expected in the rest of the
+    month (1 of its 31 days)': the open period's figure as it is made; '' when nothing of
+    that period is in the data (the run is dated at its very start)."""
+    if sales.to_come >= 1 or sales.through is None:
+        return ""
+    sold = sales.sold.get(uid, 0.0)
+    rest = float(r.frame["yhat"].iloc[0]) - sold
+
+    def amount(value: float) -> str:
+        if uid.startswith("units:"):
+            return plural(round(value), "unit")
+        return money(value, currency)
+
+    return (
+        f"{amount(sold)} sold up to {covered_words(sales.through)}, plus about {amount(rest)} "
+        f"expected in the rest of the {FREQUENCIES[freq][0]} "
+        f"({rest_words(sales.current, sales.through)})"
+    )
 
 
 def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
@@ -190,6 +249,9 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     if f"revenue:{TOTAL}" not in results:
         reason = skipped.get(f"revenue:{TOTAL}", "no sales history")
         raise NotEnoughDataError(f"sales forecast skipped: {reason}")
+    results = _with_sales_so_far(results, sales, freq)
+    cur, current = context.currency, period_words(sales.current, freq)
+    opening = current[0].upper() + current[1:]  # "The week of ...", starting a sentence
     names: dict[str, str] = {}
     if "products" in tables and len(tables["products"]):
         products = tables["products"].drop_duplicates("product_id")
@@ -202,12 +264,15 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     sheet_rows, check_rows = [], []
     for uid, r in results.items():
         measure, label = _label(uid, names)
-        for row in r.frame.itertuples(index=False):
+        said = _so_far_words(sales, r, uid, freq, cur)
+        for i, row in enumerate(r.frame.itertuples(index=False)):
             sheet_rows.append(
                 {"series": label, "measure": measure, word: row.ds.strftime("%Y-%m-%d"),
                  "forecast": round(row.yhat, 2), "low_80": round(row.lo80, 2),
                  "high_80": round(row.hi80, 2), "low_95": round(row.lo95, 2),
-                 "high_95": round(row.hi95, 2)}
+                 "high_95": round(row.hi95, 2),
+                 "sold_so_far": round(sales.sold.get(uid, 0.0), 2) if said and i == 0 else None,
+                 "note": f"{opening} is not over: {said}" if said and i == 0 else ""}
             )  # fmt: skip
         check_rows.append(
             {"series": label, "measure": measure, "model": MODEL_WORDS.get(r.model, r.model),
@@ -221,35 +286,51 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         measure, label = _label(uid, names)
         check_rows.append({"series": label, "measure": measure, "model": "not forecast",
                            "notes": reason})  # fmt: skip
+    total = results[f"revenue:{TOTAL}"]
+    span = _span(total.frame["ds"], freq)
+    opened = _so_far_words(sales, total, f"revenue:{TOTAL}", freq, cur)
+    rows_note = (
+        f" {opening} is not over yet: its rows are what was sold in it so far "
+        f"({column_label('sold_so_far')}) plus the {word}'s forecast for the rest of it, and "
+        f"their ranges are scaled the same way; for all sales, {opened}."
+        if opened
+        else ""
+    )
     result.add_tab(
         FORECAST_TAB,
         pd.DataFrame(sheet_rows),
-        f"Sales forecast per {word} for the next {plural(horizon, word)} "
-        f"({_span(results[f'revenue:{TOTAL}'].frame['ds'], freq)}): 8 in 10 outcomes should "
-        "fall between the low and high ends of the 80% range, 19 in 20 within the 95% range.",
+        f"Sales forecast per {word} for {span} ({plural(horizon, word)}): 8 in 10 outcomes "
+        "should fall between the low and high ends of the 80% range, 19 in 20 within the 95% "
+        "range." + rows_note,
     )
     result.add_tab(
         CHART_TAB,
-        _chart_table(results[f"revenue:{TOTAL}"], word),
+        _chart_table(total, word),
         f"Total revenue: the last {plural(HISTORY_SHOWN, word)} of history and the forecast "
-        "with its 80% range (the chart's shaded band).",
+        "with its 80% range (the chart's shaded band)."
+        + (f" The point for {current}: {opened}." if opened else ""),
     )
     result.add_tab(
         CHECK_TAB,
         pd.DataFrame(check_rows),
-        "How each forecast was made and how it did on its own past: the error on its own past is "
-        "the average error divided by the typical seasonal change (below 1 beats repeating last "
-        "season).",
+        CHECK_NOTE,
     )
-    total = results[f"revenue:{TOTAL}"]
-    cur = context.currency
     expected = float(total.frame["yhat"].sum())
     low, high = float(total.frame["lo80"].sum()), float(total.frame["hi80"].sum())
-    span = _span(total.frame["ds"], freq)
-    result.summary.append(f"Sales forecast: {money(expected, cur)} expected in {span}")
+    sold = sales.sold.get(f"revenue:{TOTAL}", 0.0)
+    result.summary.append(
+        f"Sales forecast: {money(expected, cur)} expected in {span}"
+        + (
+            f", {money(sold, cur)} of it already sold {'on' if freq == 'D' else 'in'} {current}"
+            if opened
+            else ""
+        )
+    )
     paragraphs = [
-        f"Revenue in the next {plural(horizon, word)} ({span}) is expected to be about "
-        f"{money(expected, cur)}. In each {word}, 8 in 10 outcomes should fall in the darker band.",
+        f"Revenue in {span} ({plural(horizon, word)}) is expected to be about "
+        f"{money(expected, cur)}."
+        + (f" {opening} is not over: {opened}." if opened else "")
+        + f" In each {word}, 8 in 10 outcomes should fall in the darker band.",
         f"Adding up the {word}ly 80% ranges gives {money(low, cur)} to {money(high, cur)}; the "
         "real total is more certain than that, because good and bad periods partly cancel out.",
         f"Method: {MODEL_WORDS.get(total.model, total.model)}. Seasonality: {total.seasonality}. "
@@ -260,13 +341,13 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     units = results.get(f"units:{TOTAL}")
     if units is not None:
         figures.append(_chart(units, f"Units sold per {word}", "units"))
+    column = span[0].upper() + span[1:]
     products = [
-        {"product": _label(uid, names)[1], f"next {plural(horizon, word)}": round(float(r.frame["yhat"].sum())),
+        {"product": _label(uid, names)[1], column: round(float(r.frame["yhat"].sum())),
          "low_80": round(float(r.frame["lo80"].sum())), "high_80": round(float(r.frame["hi80"].sum())),
          "method": MODEL_WORDS.get(r.model, r.model)}
         for uid, r in results.items() if uid.startswith("revenue:") and not uid.endswith(TOTAL)
     ]  # fmt: skip
-    column = f"next {plural(horizon, word)}"
     table = pd.DataFrame(products).sort_values(column, ascending=False) if products else None
     if skipped:
         paragraphs.append(f"{len(skipped)} series could not be forecast; see {CHECK_TAB.title}.")

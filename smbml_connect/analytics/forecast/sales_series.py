@@ -8,24 +8,34 @@ import pandas as pd
 from smbml_connect.analytics.customers.segments import NOT_COUNTED_STATUSES
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 
-__all__ = ["SalesSeries", "period_words", "sales_series"]
+__all__ = ["SalesSeries", "period_words", "sales_series", "with_sales_so_far"]
 
 TOTAL = "total"
 OTHER = "other"
 
 
 class SalesSeries:
-    """A long frame `unique_id, ds, y` with ids like `revenue:total` or `units:P-001`."""
+    """A long frame `unique_id, ds, y` with ids like `revenue:total` or `units:P-001`, and
+    the period that is not over yet: what each series sold in it up to `as_of` (`sold`)
+    and the share of it still to come (`to_come`: from `as_of` to the period's end, in time).
+    """
 
-    def __init__(self, frame: pd.DataFrame, last_period: pd.Period, notes: list[str]) -> None:
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        last_period: pd.Period,
+        notes: list[str],
+        sold: dict[str, float] | None = None,
+        to_come: float = 1.0,
+        through: pd.Timestamp | None = None,
+    ) -> None:
         self.frame = frame
         self.last_period = last_period
         self.notes = notes
-
-
-def _periods(stamps: pd.Series, alias: str) -> pd.Series:
-    stamps = pd.to_datetime(stamps, utc=True).dt.tz_localize(None)
-    return stamps.dt.to_period(alias)
+        self.current = last_period + 1
+        self.sold = sold or {}
+        self.to_come = to_come
+        self.through = through  # as_of, UTC without a zone: the data's end
 
 
 def _complete(frame: pd.DataFrame, last: pd.Period) -> pd.DataFrame:
@@ -53,6 +63,37 @@ def period_words(period: pd.Period, freq: str) -> str:
     return f"{start:%d %B %Y}"
 
 
+def covered_words(through: pd.Timestamp) -> str:
+    """Where the data ends, as a person says it: 'the end of 30 October' for a run dated
+    31 October (midnight), '14:35 UTC on 31 October' for a run at that time."""
+    if through == through.normalize():
+        day = through - pd.Timedelta(days=1)
+        return f"the end of {day.day} {day:%B}"
+    return f"{through:%H:%M} UTC on {through.day} {through:%B}"
+
+
+def rest_words(current: pd.Period, through: pd.Timestamp) -> str:
+    """The part of the open period still to come: '1 of its 31 days', '9.5 of its 24 hours'."""
+    start, end = current.start_time, (current + 1).start_time
+    day = pd.Timedelta(days=1)
+    unit, size = ("hours", pd.Timedelta(hours=1)) if end - start <= day else ("days", day)
+    left, whole = (end - through) / size, (end - start) / size
+    return f"{left:.{0 if float(left).is_integer() else 1}f} of its {whole:g} {unit}"
+
+
+def with_sales_so_far(frame: pd.DataFrame, sold: float, to_come: float) -> pd.DataFrame:
+    """The open period's row (the first) as what was sold in it so far plus the period's
+    forecast for the share still to come; its ranges are scaled the same way, so they hold
+    their centre and never reach below what is already sold. The forecast is of a whole
+    period learned from whole periods, so its part still to come is taken in proportion to
+    time: days (or hours) have no weights of their own here."""
+    out = frame.copy()
+    first = out.index[0]
+    for column in [c for c in out.columns if c == "yhat" or c[:2] in ("lo", "hi")]:
+        out.loc[first, column] = sold + to_come * max(float(out.loc[first, column]), 0.0)
+    return out
+
+
 def sales_series(
     orders: pd.DataFrame,
     order_lines: pd.DataFrame | None,
@@ -62,19 +103,34 @@ def sales_series(
 ) -> SalesSeries:
     """Revenue and units in total and for the best-selling products, per period.
 
-    The period that contains `as_of` is not over, so it is left out: a half month would
-    look like a slump. Products beyond the top ones by revenue are added up as `other`.
+    The period that contains `as_of` is not over, so it is left out of the history: a
+    half month would look like a slump. What each series sold in it up to `as_of` is kept
+    apart (`SalesSeries.sold`), counted as every step counts orders (placed at or before
+    `as_of`), so the step can show that period as sales so far plus the forecast for the
+    rest of it. Products beyond the top ones by revenue are added up as `other`.
     """
     alias = FREQUENCIES[freq][2]
     stamp = pd.Timestamp(as_of)
     stamp = stamp.tz_convert(None) if stamp.tzinfo else stamp
     current = stamp.to_period(alias)
     last = current - 1
-    notes = [
-        f"{period_words(current, freq)} is not over yet (the data runs to "
-        f"{stamp:%d %B %Y}): its sales so far are not used as history, and the whole "
-        f"{FREQUENCIES[freq][0]} is forecast"
-    ]
+    start, end = current.start_time, (current + 1).start_time
+    to_come = float((end - stamp) / (end - start))
+    word = FREQUENCIES[freq][0]
+    if to_come < 1:
+        opening = (
+            f"{period_words(current, freq)} is not over yet (the data runs to "
+            f"{stamp:%d %B %Y}): its sales so far are not used as history, since a part "
+            f"{word} would look like a slump; its figures are what was sold up to "
+            f"{covered_words(stamp)} plus the {word}'s forecast for the part still to come "
+            f"({rest_words(current, stamp)}), and its ranges are scaled the same way"
+        )
+    else:  # the run is dated at the period's very start: nothing of it is known yet
+        opening = (
+            f"{period_words(current, freq)} is not over yet (the data runs to "
+            f"{stamp:%d %B %Y}): nothing of it is in the data, and the whole {word} is forecast"
+        )
+    notes = [opening]
     counted = orders.dropna(subset=["ordered_at"])
     if "status" in counted.columns:
         status = counted["status"].astype("string").str.lower()
@@ -83,8 +139,13 @@ def sales_series(
     if refunds.any():  # a refund is not a sale (and its order is kept in the store)
         notes.append(f"{int(refunds.sum())} orders with a negative total (refunds) left out")
         counted = counted[~refunds]
-    counted = counted.assign(period=_periods(counted["ordered_at"], alias))
-    counted = counted[counted["period"] <= last]
+    when = pd.to_datetime(counted["ordered_at"], utc=True).dt.tz_localize(None)
+    counted = counted.assign(period=when.dt.to_period(alias))
+    # History is the complete periods; the open one counts up to as_of, as the other steps
+    # count orders (an order dated later on the as_of day is not in yet).
+    counted = counted[
+        (counted["period"] <= last) | ((counted["period"] == current) & (when <= stamp))
+    ]
     rows = [
         pd.DataFrame({"unique_id": f"revenue:{TOTAL}", "period": counted["period"],
                       "y": counted["total"].fillna(0.0).to_numpy(dtype=float)})
@@ -106,7 +167,7 @@ def sales_series(
         revenue = lines["quantity"] * lines["unit_price"].fillna(0.0) * (1 - discount)
         lines = lines.assign(revenue=revenue.to_numpy(dtype=float))
         lines["product_id"] = lines["product_id"].fillna(OTHER).astype(str)
-        recent = lines[lines["period"] > last - FREQUENCIES[freq][1]]
+        recent = lines[(lines["period"] > last - FREQUENCIES[freq][1]) & (lines["period"] <= last)]
         ranking = recent.groupby("product_id")["revenue"].sum().sort_values(ascending=False)
         top = set(ranking.index[:top_products]) - {OTHER}
         if len(ranking) > len(top):
@@ -123,4 +184,6 @@ def sales_series(
             )  # fmt: skip
     frame = pd.concat(rows, ignore_index=True)
     frame = frame[np.isfinite(frame["y"])]
-    return SalesSeries(_complete(frame, last), last, notes)
+    now = frame["period"] == current
+    sold = {str(k): float(v) for k, v in frame[now].groupby("unique_id")["y"].sum().items()}
+    return SalesSeries(_complete(frame[~now], last), last, notes, sold, to_come, stamp)
