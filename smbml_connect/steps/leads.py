@@ -14,7 +14,12 @@ from smbml_connect.analytics.leads.contact_features import (
     lead_scoring_frame,
     lead_training_frame,
 )
-from smbml_connect.analytics.leads.deals import DEAL_TIER_TEXT, DealWinModel, pipeline_forecast
+from smbml_connect.analytics.leads.deals import (
+    DEAL_TIER_TEXT,
+    DealWinModel,
+    expected_value,
+    pipeline_forecast,
+)
 from smbml_connect.analytics.leads.scoring import TIER_SHARES, LeadScorer, beats_baseline
 from smbml_connect.analytics.shared.tabular import humanise
 from smbml_connect.errors import NotEnoughDataError
@@ -332,7 +337,11 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         "deal", deals["deal_id"], "deal_win", deals["score"], deals["tier"], deals["reasons"],
         model_version(payload, "deal_win"), context.as_of,
     )  # fmt: skip
-    forecast = pipeline_forecast(deals)
+    # Expected values and the pipeline use the win chance as shown (whole %), so that each
+    # deal's expected value is its amount x the chance beside it, and the months and the
+    # total are sums of those cents.
+    shown = deals.assign(probability=deals["score"] / 100)
+    forecast = pipeline_forecast(shown).round(2)
     result.outputs["forecasts"] = pd.DataFrame(
         {
             "series_id": "deal_pipeline",
@@ -345,7 +354,7 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     sheet = deals.assign(
         win_chance=deals["score"],
         why=_joined(deals["reasons"]),
-        expected_value=(deals["amount"] * deals["probability"]).round(0),
+        expected_value=expected_value(shown["amount"], shown["probability"]),
         close_date=deals["close_date"].dt.strftime("%Y-%m-%d"),
     )
     sheet = DEALS_TAB.select(sheet)
@@ -358,9 +367,10 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     )
     result.add_tab(
         PIPELINE_TAB,
-        forecast.round(0),
+        forecast,
         "Revenue expected from open deals by the month they should close (overdue deals count in "
-        "this month); lo80-hi80: 8 in 10 outcomes fall in this range if deals close as scored.",
+        "this month): the sum of their expected values in the Deal win chances tab; lo80-hi80: "
+        "8 in 10 outcomes fall in this range if deals close as scored.",
     )
     result.add_tab(
         DEAL_MODEL_TAB,
