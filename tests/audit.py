@@ -554,6 +554,7 @@ def check_totals(out: Outputs, tally: Tally) -> None:
     if found:
         tally.check("totals equal their parts", abs(_dollars(found[1]) - pipeline) <= 0.5,
                     f"pipeline {found[1]} vs months adding to {pipeline:.2f}")  # fmt: skip
+    _check_pipeline(out, tally, summary)
     scores = out.store["scores"]
     value = scores.loc[scores["model"] == "value_12m", "value"]
     found = re.search(r"Customer value: \$([\d,]+) expected from ([\d,]+) customers", summary)
@@ -580,6 +581,35 @@ def check_totals(out: Outputs, tally: Tally) -> None:
             total_share = float(np.nansum(_numbers(frame[shares])))
             tally.check("totals equal their parts", abs(total_share - 1) < 0.01,
                         f"{title} shares add to {total_share:.3f}")  # fmt: skip
+
+
+def _check_pipeline(out: Outputs, tally: Tally, summary: str) -> None:
+    """The pipeline adds up as shown: each deal's expected value is its amount x the win
+    chance beside it, the months are sums of those deals, and the summary's total is the
+    months' sum (a newcomer saw $6,286, months adding to 6,285 and deals to 6,287)."""
+    deals = _tab_frame(out.workbook.get("Deal win chances", []))
+    months = _tab_frame(out.workbook.get("Pipeline forecast", []))
+    if deals is None or months is None or "expected_value" not in deals.columns:
+        return
+    amount, chance = _numbers(deals["amount"]), _numbers(deals["win_chance"])
+    value = _numbers(deals["expected_value"])
+    for i in np.flatnonzero(~np.isnan(amount)):
+        tally.check("totals equal their parts", abs(value[i] - round(amount[i] * chance[i] / 100, 2)) < 0.005,
+                    f"deal row {i + 1}: expected value {value[i]} is not {amount[i]} x {chance[i]}%")  # fmt: skip
+    months = months[months["month"].notna()]
+    parts = {
+        "deals": (_numbers(months["deals"]).sum(), float((~np.isnan(amount)).sum())),
+        "pipeline amount": (_numbers(months["pipeline_amount"]).sum(), float(np.nansum(amount))),
+        "expected": (_numbers(months["expected"]).sum(), float(np.nansum(value))),
+    }
+    for name, (by_month, by_deal) in parts.items():
+        tally.check("totals equal their parts", abs(by_month - by_deal) < 0.005,
+                    f"pipeline {name}: months add to {by_month:.2f}, deals to {by_deal:.2f}")  # fmt: skip
+    found = re.search(r"\$([\d,]+) expected to be won", summary)
+    if found:
+        total = parts["expected"][0]
+        tally.check("totals equal their parts", _dollars(found[1]) == round(total),
+                    f"pipeline {found[1]} said, months show {total:.2f}")  # fmt: skip
 
 
 def _dollars(text: str) -> float:
@@ -657,6 +687,136 @@ def check_open_period(out: Outputs, tally: Tally) -> None:
         said = re.search(r"is not over: \$([\d,]+) sold up to", out.report_text)
         tally.check(name, bool(said) and abs(_dollars(said[1]) - sold) <= 0.5,
                     f"the report says {said[0] if said else 'nothing'} of the {sold:,.2f} sold")  # fmt: skip
+
+
+ID_COLUMNS = ("contact_id", "deal_id", "product_id")
+# One figure under different words in different tabs ("Orders in total" in Segments,
+# "Orders" in Cluster members; Sheets' Scores tab renames two): the same number wherever
+# it is shown.
+SAME_FIGURES = (
+    ("frequency", "orders"),
+    ("monetary", "spend", "spend_so_far"),
+    ("score", "lead_score"),
+    ("expected_value_12m", "value_12m"),
+)
+
+
+def _by_id(out: Outputs) -> Iterator[tuple[str, str, pd.DataFrame]]:
+    """(where, id column, frame indexed by id) for every workbook and Sheets tab with one
+    row per contact, deal or product (Next products, a row per suggestion, is left out)."""
+    for where, frame in _frames(out):
+        key = next((c for c in ID_COLUMNS if c in frame.columns), None)
+        if where.startswith("report") or key is None:
+            continue
+        frame = frame[frame[key].notna()]
+        if len(frame) and not frame[key].duplicated().any():
+            yield where, key, frame.set_index(key)
+
+
+def check_same_figures(out: Outputs, tally: Tally) -> None:
+    """A customer's (deal's, product's) figure shows the same number in every tab: columns
+    of the same name, or the same figure under other words, in every workbook and Sheets
+    tab (a newcomer saw 56 days since the last order beside 55, 63 orders beside 64)."""
+    shown: dict[tuple[str, str], list[tuple[str, pd.Series]]] = {}
+    for where, key, frame in _by_id(out):
+        for column in frame.columns:
+            values = frame[column]
+            if not values.map(
+                lambda v: isinstance(v, int | float) and not isinstance(v, bool)
+            ).all():
+                continue  # words, dates and mixed columns are not figures
+            figure = next((group[0] for group in SAME_FIGURES if column in group), str(column))
+            shown.setdefault((key, figure), []).append((f"{where} {column}", values.astype(float)))
+    for (key, _figure), places in shown.items():
+        for k, (where_a, a) in enumerate(places):
+            for where_b, b in places[k + 1 :]:
+                both = a.index.intersection(b.index)
+                x, y = a[both].to_numpy(), b[both].to_numpy()
+                for i in np.flatnonzero(~(np.isnan(x) | np.isnan(y))):
+                    tally.check("same figure, same number in every tab",
+                                abs(x[i] - y[i]) <= 1e-9 * max(1.0, abs(x[i])),
+                                f"{key} {both[i]}: {where_a} {x[i]:g} but {where_b} {y[i]:g}")  # fmt: skip
+    _check_customer_words(out, tally)
+
+
+def _check_customer_words(out: Outputs, tally: Tally) -> None:
+    """The words beside a customer's figures say the same figures: "Last order 55 days ago;
+    3 orders in total" in Segments, "Last bought 8 weeks ago; Bought on 2 days so far" in
+    Customer value; and days with an order are never more than the orders."""
+    segments = _tab_frame(out.workbook.get("Segments", []))
+    value = _tab_frame(out.workbook.get("Customer value", []))
+    if segments is None or segments.empty:
+        return
+    segments = segments.set_index("contact_id")
+    for who, row in segments.iterrows():
+        said = re.match(
+            r"Last order ([\d,]+) days? ago; ([\d,]+) orders? in total", str(row["why"])
+        )
+        tally.check("words say the figures beside them",
+                    bool(said) and (int(said[1].replace(",", "")), int(said[2].replace(",", "")))
+                    == (int(row["recency_days"]), int(row["frequency"])),
+                    f"Segments {who}: {str(row['why'])[:60]!r} beside {row['recency_days']} days, "
+                    f"{row['frequency']} orders")  # fmt: skip
+    if value is None or value.empty:
+        return
+    for who, row in value.set_index("contact_id").iterrows():
+        if who not in segments.index:
+            continue
+        days, orders = int(segments.at[who, "recency_days"]), int(segments.at[who, "frequency"])
+        tally.check("words say the figures beside them", row["purchases_so_far"] <= orders,
+                    f"Customer value {who}: {row['purchases_so_far']} days with an order, "
+                    f"{orders} orders")  # fmt: skip
+        said = re.match(r"Last bought ([\d,]+) (weeks?|months?) ago; Bought on ([\d,]+) days? so far",
+                        str(row["why"]))  # fmt: skip
+        weeks = days / 7
+        gap = (round(weeks), "week") if weeks < 9 else (round(weeks / 4.35), "month")
+        tally.check("words say the figures beside them",
+                    bool(said) and int(said[1]) == gap[0] and said[2].startswith(gap[1])
+                    and int(said[3].replace(",", "")) == int(row["purchases_so_far"]),
+                    f"Customer value {who}: {str(row['why'])[:60]!r} beside {days} days since "
+                    f"the last order, {row['purchases_so_far']} days with an order")  # fmt: skip
+
+
+HELD_OUT = re.compile(r"Tested on ([\d,]+) (past leads|closed deals) the model had not seen "
+                      r"\([^;)]*(?:; ([\d,]+) held-out scorings)?")  # fmt: skip
+
+
+def check_held_out_counts(out: Outputs, tally: Tally) -> None:
+    """Held-out counts say what they count and add up: the leads (deals) held out and their
+    scorings, in the model tab, the fairness tab's groups and the report's words (a newcomer
+    saw "Tested on 349 past leads" beside "Leads held out" adding up to 1,753 scorings)."""
+    said = {m[2]: (_count(m[1]), _count(m[3]) if m[3] else None)
+            for m in HELD_OUT.finditer(out.report_text)}  # fmt: skip
+    for title, words, what in (("Lead model", "past leads", "Leads"),
+                               ("Deal model", "closed deals", "Deals")):  # fmt: skip
+        rows = out.workbook.get(title)
+        if not rows:
+            continue
+        items = {str(r[0]): str(r[1]) for r in rows if r and r[0] is not None}
+        held = items.get(f"{what} held out")
+        scorings = items.get("Held-out scorings", held)
+        tally.check("held-out counts add up", held is not None,
+                    f"{title} does not say how many {what.lower()} were held out")  # fmt: skip
+        if held is None or scorings is None:
+            continue
+        leads, times = _count(held), _count(scorings.split(" ")[0])
+        if words in said:
+            tally.check("held-out counts add up", said[words] == (leads, times if times != leads else None),
+                        f"report says {said[words]} {words}, {title} {leads} held out, {times} scorings")  # fmt: skip
+        if title == "Lead model" and "Lead fairness" in out.workbook:
+            groups = _tab_frame(out.workbook["Lead fairness"])
+            if groups is None:
+                continue
+            groups = groups[groups.iloc[:, 0].notna()]
+            for column, total in (("held_out_leads", leads), ("held_out_scorings", times)):
+                found = column in groups.columns
+                added = _numbers(groups[column]).sum() if found else float("nan")
+                tally.check("held-out counts add up", found and added == total,
+                            f"Lead fairness {column} adds to {added:g}, Lead model says {total}")  # fmt: skip
+
+
+def _count(text: str) -> int:
+    return int(text.replace(",", ""))
 
 
 def check_periods(out: Outputs, tally: Tally) -> None:
@@ -806,12 +966,14 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "no nan/None/<NA>/code names in text": check_text,
     "money at 2 decimals": check_money,
     "guardrails hold or the reason says which cannot": check_guardrails,
-    "totals equal the sum of their parts": check_totals,
+    "totals equal the sum of their parts (the pipeline as shown too)": check_totals,
     "the period not over yet shows at least what was sold in it": check_open_period,
     "period stated and the same everywhere": check_periods,
     "a model no better than guessing says so, no tiers": check_baselines,
     "words match pictures (seasonality, cluster names)": check_pictures,
     "plain column headers": check_headers,
+    "the same figure shows the same number in every tab; words say it too": check_same_figures,
+    "held-out counts say what they count and add up": check_held_out_counts,
 }
 
 

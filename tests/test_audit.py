@@ -5,12 +5,16 @@ values it looked at."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 from audit import INVARIANTS, SHOPS, Outputs, Shop, audit, run_config, run_shop
 from shops import write_tiny_shop
+
+from smbml_connect.column_labels import code_name
 
 # Each invariant that every sample shop must have met on at least this many values: the
 # checks looked at something, rather than passing over an output they did not find.
@@ -31,6 +35,9 @@ AT_LEAST = {
     "no-better-than-baseline said, no tiers": 1,
     "cluster names match their medians": 2,
     "plain column headers": 150,
+    "same figure, same number in every tab": 1000,
+    "words say the figures beside them": 100,
+    "held-out counts add up": 1,
 }
 
 
@@ -98,6 +105,54 @@ def test_the_audit_finds_what_issue_24_saw(tiny: Outputs):
     headers = [p for p in audit(broken).problems if p.startswith("plain column headers")]
     assert any("'source_row' reads as code" in p for p in headers)
     assert any("'Source row' twice" in p for p in headers)
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Outputs:
+    return run_shop(SHOPS[0], tmp_path_factory.mktemp("sample"))
+
+
+def _planted(out: Outputs, title: str, column: str, change: Callable[[Any], Any], row: int = 0):
+    """The workbook with ``column`` of ``title`` changed by ``change`` in data row ``row``
+    (every row when ``row`` is None)."""
+    workbook = {t: [list(r) for r in rows] for t, rows in out.workbook.items()}
+    rows = workbook[title]
+    at = next(i for i, r in enumerate(rows) if sum(v is not None for v in r) >= 2)
+    j = [code_name(str(h)) for h in rows[at]].index(column)
+    data = [r for r in rows[at + 1 :] if r[j] is not None]
+    for r in data if row is None else data[row : row + 1]:
+        r[j] = change(r[j])
+    return Outputs(**{**vars(out), "workbook": workbook})
+
+
+def test_the_audit_finds_what_the_newcomer_saw(sample: Outputs):
+    """Plant the contradictions of the newcomer's review in real outputs: each is reported."""
+    assert audit(sample).problems == []
+    planted = {
+        "days since the last order one more in Cluster members": (
+            _planted(sample, "Cluster members", "recency_days", lambda v: v + 1),
+            "same figure, same number in every tab",
+        ),
+        "same-day orders counted once in Cluster members": (
+            _planted(sample, "Cluster members", "orders", lambda v: v - 1),
+            "same figure, same number in every tab",
+        ),
+        "scorings counted as leads in Lead fairness": (
+            _planted(sample, "Lead fairness", "held_out_leads", lambda v: 5 * v, row=None),
+            "held-out counts add up",
+        ),
+        "pipeline months rounded to the dollar": (
+            _planted(sample, "Pipeline forecast", "expected", lambda v: round(v) + 0.4, row=None),
+            "totals equal their parts",
+        ),
+        "a deal's expected value from the unrounded chance": (
+            _planted(sample, "Deal win chances", "expected_value", lambda v: v + 3),
+            "totals equal their parts",
+        ),
+    }
+    for what, (broken, invariant) in planted.items():
+        found = {problem.split(":")[0] for problem in audit(broken).problems}
+        assert invariant in found, what
 
 
 def test_every_invariant_is_listed_with_its_check():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +21,8 @@ from smbml_connect.analytics.leads.deals import (
 from smbml_connect.analytics.shared.metrics import calibration_error
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.sample import SampleBusiness, SampleConfig, generate
+from smbml_connect.steps.base import StepContext
+from smbml_connect.steps.leads import deal_step
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +200,33 @@ def test_sample_deals_have_names_not_nan(business: SampleBusiness):
     names = business.tables["deals"]["name"].astype(str)
     assert not names.str.contains(r"\bnan\b|\bNone\b", regex=True).any()
     assert names.str.endswith(" order").all()
+
+
+def test_the_months_add_up_to_the_deals_cents():
+    """Each deal's expected value is in cents, and a month's is the sum of its deals' cents."""
+    from smbml_connect.analytics.leads.deals import expected_value  # new with the review
+
+    scored = pd.DataFrame(
+        {"amount": [10.01] * 3, "probability": [1 / 3] * 3, "close_month": ["2026-11"] * 3}
+    )
+    forecast = pipeline_forecast(scored, draws=200)
+    assert expected_value(scored["amount"], scored["probability"]).tolist() == [3.34] * 3
+    assert forecast["expected"].tolist() == [10.02]  # not 10.01: what the three deals show
+
+
+def test_the_pipeline_adds_up_as_shown(business: SampleBusiness):
+    """A newcomer's review: $6,286 in the summary, months adding to 6,285 (each rounded to
+    the dollar) and deals to 6,287 (each amount x the unrounded chance, rounded). Now each
+    deal's expected value is its amount x the win chance beside it, in cents, and the months
+    and the summary's total are sums of those."""
+    result = deal_step(business.tables, StepContext(as_of=business.as_of))
+    deals, months = result.sheets["Deal win chances"], result.sheets["Pipeline forecast"]
+    priced = deals[deals["amount"].notna()]
+    assert len(priced) > 5
+    by_hand = (priced["amount"] * priced["win_chance"] / 100).round(2)
+    assert (priced["expected_value"] == by_hand).all()
+    assert months["expected"].sum() == pytest.approx(priced["expected_value"].sum(), abs=0.001)
+    assert months["deals"].sum() == len(priced)
+    assert months["pipeline_amount"].sum() == pytest.approx(priced["amount"].sum())
+    said = re.search(r"\$([\d,]+) expected to be won", result.summary[0])
+    assert said and int(said[1].replace(",", "")) == round(priced["expected_value"].sum())

@@ -18,6 +18,7 @@ from smbml_connect.analytics.leads.contact_features import (
 )
 from smbml_connect.analytics.leads.scoring import LeadScorer, beats_baseline, parse_target
 from smbml_connect.analytics.shared.metrics import calibration_error
+from smbml_connect.column_labels import column_label
 from smbml_connect.errors import DataValidationError, NotEnoughDataError, NotFittedError
 from smbml_connect.sample import SampleBusiness, as_it_looked
 from smbml_connect.steps.leads import (
@@ -340,10 +341,35 @@ def test_held_out_leads_are_counted_as_leads_not_rows(
     sentence = _quality_sentence(contact_model.card_, "past leads")
     assert sentence.startswith(
         f"Tested on {len(newest):,} past leads the model had not seen (time split; "
-        f"{split['test_rows']:,} scorings, as each looked at several ages): "
+        f"{split['test_rows']:,} held-out scorings, as each was scored at several ages): "
     )
-    rows = dict(model_card_rows(contact_model.card_).to_numpy())
-    assert rows["Held-out rows"].startswith(f"{split['test_rows']:,} ({len(newest):,} distinct")
+    rows = dict(model_card_rows(contact_model.card_, "leads").to_numpy())
+    assert rows["Leads held out"] == f"{len(newest):,}"
+    assert rows["Held-out scorings"].startswith(f"{split['test_rows']:,} (leads scored at")
+
+
+def test_the_fairness_tab_counts_leads_and_scorings_each_under_its_name(
+    contact_model: LeadScorer,
+):
+    """A newcomer's review: "Leads held out" added up to 1,753, the held-out scorings, beside
+    "Tested on 349 past leads". Both counts are shown, and each adds up to the model tab's."""
+    table = _fairness_table(contact_model.card_["fairness"])
+    split = contact_model.card_["split"]
+    assert column_label("held_out_leads") == "Leads held out"
+    assert column_label("held_out_scorings") == "Held-out scorings"
+    assert table["held_out_leads"].sum() == split["test_groups"]
+    assert table["held_out_scorings"].sum() == split["test_rows"]
+    assert (table["held_out_leads"] < table["held_out_scorings"]).all()
+
+
+def test_a_lead_whose_group_changed_counts_once_in_its_last_group():
+    rows = LeadScorer._fairness_rows(
+        pd.Series(["US", "US", "GB", "GB"]),
+        np.array([0, 1, 0, 1]),
+        np.array([0.2, 0.6, 0.3, 0.5]),
+        np.array(["a", "a", "a", "b"]),  # lead a moved from US to GB
+    )
+    assert {r["group"]: (r["rows"], r["records"]) for r in rows} == {"US": (2, 0), "GB": (2, 2)}
 
 
 def test_open_leads_are_scored_in_plain_words(business: SampleBusiness, contact_model: LeadScorer):

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from smbml_connect import charts
 from smbml_connect.analytics.customers.clusters import CustomerClusters, customer_features
+from smbml_connect.analytics.customers.history import order_history
 from smbml_connect.analytics.customers.recommend import (
     CoPurchaseRecommender,
     hit_rate_at_k,
@@ -83,7 +84,10 @@ def _risk_label(risk: float) -> str:
     return "High" if risk >= 0.7 else ("Medium" if risk >= 0.4 else "Low")
 
 
-def _gap_words(weeks: float) -> str:
+def _gap_words(days: int) -> str:
+    """Days since the last order in weeks or months: from the same whole days the Segments
+    and Cluster members tabs show, so "8 weeks" never stands beside "62 days"."""
+    weeks = days / 7
     return plural(round(weeks), "week") if weeks < 9 else plural(round(weeks / 4.35), "month")
 
 
@@ -97,10 +101,13 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
         table[column] = table[column].clip(SHOWN_CHANCES[0], SHOWN_CHANCES[1])
     cur = context.currency
     months = round(horizon / 30.4)
+    quiet = order_history(tables["orders"], context.as_of)["days_since_last_order"]
+    # The models count a day with orders as one purchase (several orders on a day are one
+    # shopping trip); the words say days, as the Segments tab counts every order.
     reasons = [
         [
-            f"Last bought {_gap_words(r.weeks_since_last)} ago",
-            f"{plural(int(r.purchases_so_far), 'purchase')} so far, "
+            f"Last bought {_gap_words(int(quiet[r.contact_id]))} ago",
+            f"Bought on {plural(int(r.purchases_so_far), 'day')} so far, "
             f"{money(float(r.spend_so_far), cur)} in total",
             f"Expected to spend {money(float(r.expected_value), cur)} in the next {months} "
             f"months (80% range {money(float(r.value_lo80), cur)}-"
@@ -158,7 +165,8 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
         VALUE_TAB,
         sheet,
         f"Churn risk = chance of no purchase in the next {months} months; value = expected "
-        f"spend in that time with an 80% range; as of {context.as_of:%Y-%m-%d}.",
+        f"spend in that time with an 80% range; as of {context.as_of:%Y-%m-%d}. Several orders "
+        "on one day count as one day with an order (the Segments tab counts every order).",
     )
     validation = card["validation"]
     rows = [
@@ -169,8 +177,9 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
         result.add_tab(
             VALUE_MODEL_TAB,
             pd.DataFrame(rows).round(3),
-            f"Each candidate predicted purchases in {validation['holdout']} from the history "
-            "before it; the lowest root mean squared error per customer is used.",
+            "Each candidate predicted purchases (days with an order) in "
+            f"{validation['holdout']} from the history before it; the lowest root mean squared "
+            "error per customer is used.",
         )
     high = table["churn_risk"] >= 0.7
     at_stake = float(table.loc[high, "spend_so_far"].sum())
@@ -201,7 +210,7 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
     if chosen:
         paragraphs.append(
             f"On that held-out period it predicted {chosen['total_predicted']:,.0f} purchases "
-            f"against {chosen['total_actual']:,.0f} that happened "
+            f"(days with an order) against {chosen['total_actual']:,.0f} that happened "
             f"({chosen['total_error_pct']:+.0f}%), and told buyers from non-buyers with an "
             f"AUC of {chosen['churn_auc']:.2f}."
         )
@@ -260,9 +269,9 @@ def cluster_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
             "contact_id": features.index,
             "name": features.index.map(contact_names(tables["contacts"])),
             "cluster": names.reindex(features.index).to_numpy(),
-            "orders": features["orders"].to_numpy(),
+            "orders": features["orders"].astype(int).to_numpy(),
             "spend": features["spend"].round(2).to_numpy(),
-            "days_since_order": features["recency_days"].round(0).to_numpy(),
+            "days_since_order": features["recency_days"].astype(int).to_numpy(),
         }
     ).sort_values(["cluster", "spend"], ascending=[True, False])
     result.add_tab(MEMBERS_TAB, members)

@@ -14,7 +14,12 @@ from smbml_connect.analytics.leads.contact_features import (
     lead_scoring_frame,
     lead_training_frame,
 )
-from smbml_connect.analytics.leads.deals import DEAL_TIER_TEXT, DealWinModel, pipeline_forecast
+from smbml_connect.analytics.leads.deals import (
+    DEAL_TIER_TEXT,
+    DealWinModel,
+    expected_value,
+    pipeline_forecast,
+)
 from smbml_connect.analytics.leads.scoring import TIER_SHARES, LeadScorer, beats_baseline
 from smbml_connect.analytics.shared.tabular import humanise
 from smbml_connect.errors import NotEnoughDataError
@@ -100,8 +105,9 @@ def _joined(reasons: pd.Series) -> pd.Series:
     return reasons.map("; ".join)
 
 
-def model_card_rows(card: Mapping[str, Any]) -> pd.DataFrame:
-    """The model card as two columns a person can read in a spreadsheet."""
+def model_card_rows(card: Mapping[str, Any], what: str = "records") -> pd.DataFrame:
+    """The model card as two columns a person can read in a spreadsheet; `what` names the
+    records held out ("leads", "deals")."""
     held = card["held_out"]
     rows = [
         ("Model", card["model"]),
@@ -112,7 +118,7 @@ def model_card_rows(card: Mapping[str, Any]) -> pd.DataFrame:
         ("Success rate in the data", f"{card['data']['label_rate']:.1%}"),
         ("Dates covered", " to ".join(d[:10] for d in card["data"]["date_range"] or [])),
         ("How it was tested", card["split"]["how"]),
-        ("Held-out rows", _held_out_rows(card["split"])),
+        *_held_out_rows(card["split"], what),
         ("AUC (0.5 = guessing, 1 = perfect)", f"{held['auc']:.3f}"),
         ("PR-AUC", f"{held['pr_auc']:.3f}"),
         ("Brier score (lower is better)", f"{held['brier']:.3f} (guessing the average: {card['baseline_brier']:.3f})"),
@@ -135,11 +141,17 @@ def _test_counts(split: Mapping[str, Any]) -> tuple[int, int]:
     return split["test_rows"], split.get("test_groups", split["test_rows"])
 
 
-def _held_out_rows(split: Mapping[str, Any]) -> str:
+def _held_out_rows(split: Mapping[str, Any], what: str) -> list[tuple[str, str]]:
+    """How many records were held out, and how many scorings of them (a record is scored at
+    several ages), each under its own name: the fairness tab's columns add up to these."""
     rows, groups = _test_counts(split)
+    counted = [(f"{what.capitalize()} held out", f"{groups:,}")]
     if groups == rows:
-        return f"{rows:,}"
-    return f"{rows:,} ({groups:,} distinct records, each seen at several ages)"
+        return counted
+    return [
+        *counted,
+        ("Held-out scorings", f"{rows:,} ({what} scored at several ages, once per age)"),
+    ]
 
 
 def _quality_sentence(card: Mapping[str, Any], what: str) -> str:
@@ -148,7 +160,7 @@ def _quality_sentence(card: Mapping[str, Any], what: str) -> str:
     rows, groups = _test_counts(split)
     how = split["how"].split(":")[0]
     if groups != rows:
-        how += f"; {rows:,} scorings, as each looked at several ages"
+        how += f"; {rows:,} held-out scorings, as each was scored at several ages"
     return (
         f"Tested on {groups:,} {what} the model had not seen "
         f"({how}): the top 10% of scores succeeded "
@@ -178,7 +190,15 @@ def _fairness_table(fairness: Mapping[str, Any]) -> pd.DataFrame:
     show it in % (a mean score of 23.9 beside a predicted 0.24 and an observed 25% read as
     three different things)."""
     groups = pd.DataFrame(fairness["groups"])
-    table = groups[["group", "rows"]].rename(columns={"group": fairness["column"]})
+    # A lead is scored at several ages and the rates are over those scorings: both counts
+    # are shown, each under its own name ("Leads held out" once counted scorings).
+    table = pd.DataFrame(
+        {
+            fairness["column"]: groups["group"],
+            "held_out_leads": groups.get("records", groups["rows"]),
+            "held_out_scorings": groups["rows"],
+        }
+    )
     shares = {"mean_predicted": "predicted_rate", "observed_rate": "observed_rate",
               "calibration_error": "average_rate_gap"}  # fmt: skip
     for column, shown in shares.items():
@@ -250,7 +270,7 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     )
     result.add_tab(
         LEAD_MODEL_TAB,
-        model_card_rows(scorer.card_),
+        model_card_rows(scorer.card_, "leads"),
         "How the lead score was built and how well it did on leads it had not seen.",
     )
     card = scorer.card_
@@ -289,13 +309,15 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         result.add_tab(
             FAIRNESS_TAB,
             fairness_table,
-            f"Held-out leads per {card['fairness']['column']}, all in %: the average predicted "
-            "chance, how many became customers, and how far the chances were off on average "
-            "(the average gap). Large differences in that gap deserve a look.",
+            f"Held-out leads per {card['fairness']['column']}: a lead is scored at several "
+            "ages, once per age, and the rates, all in %, are over those scorings: the average "
+            "predicted chance, how many became customers, and how far the chances were off on "
+            "average (the average gap). Large differences in that gap deserve a look.",
         )
         paragraphs.append(
             f"The table compares scores and outcomes per {card['fairness']['column']} on held-out "
-            "leads; a group whose predicted and observed rates differ a lot is served worse."
+            "leads (the rates over their scorings); a group whose predicted and observed rates "
+            "differ a lot is served worse."
         )
     result.sections.append(ReportSection(LEAD_TAB.title, paragraphs, figures, fairness_table))
     return result
@@ -315,7 +337,11 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         "deal", deals["deal_id"], "deal_win", deals["score"], deals["tier"], deals["reasons"],
         model_version(payload, "deal_win"), context.as_of,
     )  # fmt: skip
-    forecast = pipeline_forecast(deals)
+    # Expected values and the pipeline use the win chance as shown (whole %), so that each
+    # deal's expected value is its amount x the chance beside it, and the months and the
+    # total are sums of those cents.
+    shown = deals.assign(probability=deals["score"] / 100)
+    forecast = pipeline_forecast(shown).round(2)
     result.outputs["forecasts"] = pd.DataFrame(
         {
             "series_id": "deal_pipeline",
@@ -328,7 +354,7 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     sheet = deals.assign(
         win_chance=deals["score"],
         why=_joined(deals["reasons"]),
-        expected_value=(deals["amount"] * deals["probability"]).round(0),
+        expected_value=expected_value(shown["amount"], shown["probability"]),
         close_date=deals["close_date"].dt.strftime("%Y-%m-%d"),
     )
     sheet = DEALS_TAB.select(sheet)
@@ -341,13 +367,14 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     )
     result.add_tab(
         PIPELINE_TAB,
-        forecast.round(0),
+        forecast,
         "Revenue expected from open deals by the month they should close (overdue deals count in "
-        "this month); lo80-hi80: 8 in 10 outcomes fall in this range if deals close as scored.",
+        "this month): the sum of their expected values in the Deal win chances tab; lo80-hi80: "
+        "8 in 10 outcomes fall in this range if deals close as scored.",
     )
     result.add_tab(
         DEAL_MODEL_TAB,
-        model_card_rows(model.card_),
+        model_card_rows(model.card_, "deals"),
         "How the deal win chance was built and how well it did on deals it had not seen.",
     )
     expected = float(forecast["expected"].sum()) if len(forecast) else 0.0

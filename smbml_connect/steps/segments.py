@@ -85,7 +85,8 @@ def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepRe
         SEGMENTS_TAB,
         SEGMENTS_TAB.select(detail).sort_values(["segment", "monetary"]),
         f"RFM segments as of {context.as_of:%Y-%m-%d}: scores 1-5 for how recently, how often "
-        "and how much each customer bought, compared with all other customers.",
+        "and how much each customer bought, compared with all other customers. Days since "
+        "last order are whole days, rounded down; orders in total count every order.",
     )
     summary = (
         table.groupby("segment")

@@ -19,7 +19,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
-from smbml_connect.analytics.customers.value import daily_purchases
+from smbml_connect.analytics.customers.history import order_history
 from smbml_connect.analytics.shared.contract import check_fitted, read_text, write_text
 from smbml_connect.errors import NotEnoughDataError
 
@@ -41,20 +41,20 @@ def customer_features(
     products: pd.DataFrame | None,
     as_of: pd.Timestamp,
 ) -> pd.DataFrame:
-    """One row per customer with counted orders: behaviour plus share of spend per category."""
-    as_of = pd.Timestamp(as_of)
-    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
-    days = daily_purchases(orders, as_of)
-    if days.empty:
+    """One row per customer with counted orders: behaviour plus share of spend per category.
+
+    Orders, spend and days since the last order are `order_history`'s, so the Cluster
+    members tab shows the same figures as the Segments tab for the same customer.
+    """
+    history = order_history(orders, as_of)
+    if history.empty:
         return pd.DataFrame(columns=BEHAVIOUR)
-    age = (as_of - days["day"]).dt.total_seconds() / 86400
-    g = days.assign(age=age.to_numpy()).groupby("contact_id", sort=True)
     out = pd.DataFrame(
         {
-            "recency_days": g["age"].min().clip(lower=0),
-            "orders": g.size().astype(float),
-            "spend": g["value"].sum(),
-            "tenure_days": g["age"].max().clip(lower=0),
+            "recency_days": history["days_since_last_order"].astype(float),
+            "orders": history["orders"].astype(float),
+            "spend": history["spend"],
+            "tenure_days": history["days_since_first_order"].astype(float),
         }
     )
     out["avg_basket"] = out["spend"] / out["orders"]

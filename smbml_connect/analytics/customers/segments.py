@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["NOT_COUNTED_STATUSES", "SEGMENTS", "quintile_score", "rfm_table", "segment_for"]
+from smbml_connect.analytics.customers.history import NOT_COUNTED_STATUSES, order_history
 
-NOT_COUNTED_STATUSES = frozenset({"cancelled", "canceled", "refunded", "void", "failed", "draft"})
+__all__ = ["NOT_COUNTED_STATUSES", "SEGMENTS", "quintile_score", "rfm_table", "segment_for"]
 
 
 @dataclass(frozen=True)
@@ -69,34 +69,23 @@ def quintile_score(values: pd.Series, higher_is_better: bool = True) -> pd.Serie
 def rfm_table(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """One row per customer with recency (days), frequency, monetary value and the segment.
 
-    Counts orders placed up to ``as_of`` that have a customer and were not cancelled or
-    refunded (a negative total is a refund too). A missing total counts as an order with
-    no known value.
+    The orders, spend and days since the last order are `order_history`'s, the figures
+    every customer tab shows: orders placed up to ``as_of`` that have a customer and were
+    not cancelled or refunded (a negative total is a refund too). A missing total counts
+    as an order with no known value.
     """
-    as_of = pd.Timestamp(as_of)
-    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
-    status = orders["status"].astype("string").str.strip().str.lower()
-    counted = orders[
-        orders["contact_id"].notna()
-        & orders["ordered_at"].notna()
-        & (orders["ordered_at"] <= as_of)
-        & ~status.isin(NOT_COUNTED_STATUSES).fillna(False).astype(bool)
-        & ~orders["total"].lt(0).fillna(False).astype(bool)  # a refund is not a purchase
-    ]
+    history = order_history(orders, as_of)
     columns = ["contact_id", "last_order_at", "recency_days", "frequency", "monetary",
                "r_score", "f_score", "m_score", "fm_score", "rfm_code", "segment"]  # fmt: skip
-    if counted.empty:
+    if history.empty:
         return pd.DataFrame(columns=columns)
-    grouped = counted.groupby("contact_id", sort=True)
     table = pd.DataFrame(
         {
-            "last_order_at": grouped["ordered_at"].max(),
-            "frequency": grouped.size(),
-            "monetary": grouped["total"].sum(min_count=0).astype(float).round(2),
+            "last_order_at": history["last_order_at"],
+            "recency_days": history["days_since_last_order"],
+            "frequency": history["orders"],
+            "monetary": history["spend"],
         }
-    )
-    table["recency_days"] = ((as_of - table["last_order_at"]).dt.total_seconds() // 86400).astype(
-        int
     )
     table["r_score"] = quintile_score(table["recency_days"], higher_is_better=False)
     table["f_score"] = quintile_score(table["frequency"])

@@ -31,8 +31,8 @@ from sklearn.metrics import roc_auc_score
 
 from smbml_connect.analytics.customers.boosted import BoostedCorrection
 from smbml_connect.analytics.customers.btyd import BetaGeo, GammaGamma
+from smbml_connect.analytics.customers.history import counted_orders
 from smbml_connect.analytics.customers.pareto import ParetoNBD
-from smbml_connect.analytics.customers.segments import NOT_COUNTED_STATUSES
 from smbml_connect.analytics.shared.contract import (
     check_fitted,
     frame_from_dict,
@@ -62,34 +62,33 @@ INTERVAL = (10, 90)  # percentiles of the 80% interval
 def daily_purchases(orders: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
     """Counted orders per customer and day (contact_id, day, value), up to `as_of`.
 
-    Refunded/cancelled orders (and negative totals: refunds) are not purchases. Orders
-    without a customer, or whose date or total cannot be read, are left out too;
-    `unreadable_orders` lists them.
+    The orders `counted_orders` counts (refunded/cancelled orders and negative totals are
+    not purchases), less those whose total cannot be read: the models need a value.
+    Orders without a customer, date or total are listed by `unreadable_orders`.
     """
-    when, total = _read_orders(orders)
-    keep = orders["contact_id"].notna() & when.notna() & total.notna() & ~(total < 0)
-    if "status" in orders.columns:
-        keep &= ~orders["status"].astype("string").str.lower().isin(NOT_COUNTED_STATUSES).fillna(
-            False
-        )
-    if as_of is not None:
-        keep &= when <= as_of
+    _require_columns(orders)
+    counted = counted_orders(orders, as_of)
+    counted = counted[counted["total"].notna()]
     frame = pd.DataFrame(
         {
-            "contact_id": orders.loc[keep, "contact_id"].astype(str).to_numpy(),
-            "day": when[keep].dt.floor("D").to_numpy(),
-            "value": total[keep].to_numpy(dtype=float),
+            "contact_id": counted["contact_id"],
+            "day": counted["ordered_at"].dt.floor("D"),
+            "value": counted["total"],
         }
     )
     return frame.groupby(["contact_id", "day"], as_index=False, sort=True)["value"].sum()
 
 
-def _read_orders(orders: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def _require_columns(orders: pd.DataFrame) -> None:
     missing = [c for c in ("contact_id", "ordered_at", "total") if c not in orders.columns]
     if missing:
         raise DataValidationError(
             f"orders need columns contact_id, ordered_at and total; missing: {', '.join(missing)}"
         )
+
+
+def _read_orders(orders: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    _require_columns(orders)
     return coerce_datetime(orders["ordered_at"])[0], pd.to_numeric(orders["total"], errors="coerce")
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "deal_snapshot",
     "deal_tier",
     "deal_training_frame",
+    "expected_value",
     "pipeline_forecast",
 ]
 
@@ -283,6 +284,12 @@ class DealWinModel:
     from_json = from_text
 
 
+def expected_value(amount: pd.Series | np.ndarray, chance: pd.Series | np.ndarray) -> np.ndarray:
+    """Amount x chance of winning, to the cent: a deal's expected value, and the one figure
+    the pipeline's months and its total are sums of, so they add up as shown."""
+    return np.round(np.asarray(amount, dtype=float) * np.asarray(chance, dtype=float), 2)
+
+
 def pipeline_forecast(
     scored: pd.DataFrame,
     draws: int = 4000,
@@ -292,7 +299,9 @@ def pipeline_forecast(
     """Expected won revenue per close month, with intervals from simulating every deal.
 
     Each open deal is won or lost independently with its probability; the interval is
-    the spread of the simulated monthly totals. Deals without an amount are left out.
+    the spread of the simulated monthly totals. Deals without an amount are left out. A
+    month's expected revenue is the sum of its deals' `expected_value` in cents, so the
+    months add up to the deals as shown.
     """
     usable = scored[scored["amount"].notna()]
     months = sorted(usable["close_month"].unique())
@@ -313,6 +322,7 @@ def pipeline_forecast(
     amount = usable["amount"].to_numpy(dtype=float)
     p = usable["probability"].to_numpy(dtype=float)
     which = usable["close_month"].map({m: i for i, m in enumerate(months)}).to_numpy()
+    value = expected_value(amount, p)
     totals = np.zeros((draws, len(months)))
     for start in range(0, len(usable), 2000):  # bounded memory for big pipelines
         part = slice(start, start + 2000)
@@ -325,7 +335,7 @@ def pipeline_forecast(
             "month": months,
             "deals": np.bincount(which, minlength=len(months)),
             "pipeline_amount": np.bincount(which, amount, minlength=len(months)),
-            "expected": np.bincount(which, amount * p, minlength=len(months)),
+            "expected": np.bincount(which, value, minlength=len(months)).round(2),
         }
     )
     lo_before = hi_before = frame["expected"].to_numpy()

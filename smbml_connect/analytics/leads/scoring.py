@@ -562,7 +562,9 @@ class LeadScorer:
         if fairness_column and fairness_column in data.columns:
             card["fairness"] = {
                 "column": fairness_column,
-                "groups": self._fairness_rows(data[fairness_column].iloc[test], y[test], p_test),
+                "groups": self._fairness_rows(
+                    data[fairness_column].iloc[test], y[test], p_test, groups[test]
+                ),
             }
         return _jsonable(card)
 
@@ -590,9 +592,17 @@ class LeadScorer:
         return found
 
     @staticmethod
-    def _fairness_rows(groups: pd.Series, y: np.ndarray, p: np.ndarray) -> list[dict[str, Any]]:
+    def _fairness_rows(
+        groups: pd.Series, y: np.ndarray, p: np.ndarray, records: np.ndarray | None = None
+    ) -> list[dict[str, Any]]:
+        """Per group: the rows (scorings) its rates are over, and the distinct records (leads,
+        deals) among them. A lead is scored at several ages, so rows are not leads; a record
+        whose group changed between its scorings counts once, in the group of its last, so
+        the groups' records add up to the records held out."""
         rows = []
         labels = groups.astype("string").fillna("(unknown)").to_numpy()
+        keys = np.arange(len(labels)) if records is None else np.asarray(records)
+        last = pd.Series(labels).groupby(keys).last()
         for value in pd.unique(labels):
             hit = labels == value
             if hit.sum() < 1:
@@ -602,6 +612,7 @@ class LeadScorer:
                 {
                     "group": str(value),
                     "rows": int(hit.sum()),
+                    "records": int((last == value).sum()),
                     "mean_score": float(100 * pp.mean()),
                     "observed_rate": float(yy.mean()),
                     "mean_predicted": float(pp.mean()),

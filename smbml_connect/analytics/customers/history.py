@@ -1,0 +1,71 @@
+"""Which orders count as a customer's purchases, and the history every customer tab shows.
+
+The Segments, Cluster members and Customer value tabs each show a customer's orders, spend
+and days since the last order. They agree only if one rule decides which orders count and
+one function counts the days, so both live here (a newcomer found 56 days beside 55, and
+63 orders beside 64, for the same customer in two tabs).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from smbml_connect.coerce import coerce_datetime
+
+__all__ = ["NOT_COUNTED_STATUSES", "counted_orders", "days_since", "order_history"]
+
+NOT_COUNTED_STATUSES = frozenset({"cancelled", "canceled", "refunded", "void", "failed", "draft"})
+DAY_SECONDS = 86400
+
+
+def days_since(when: pd.Series, as_of: pd.Timestamp) -> pd.Series:
+    """Whole days from each moment to `as_of`, rounded down: an order 55.2 days before is
+    55 days ago, one placed earlier on the same day 0. Days are counted from the order's own
+    time, not its calendar date, so the figure does not depend on the time zone a date is
+    read in; whole days rounded down is how "N days ago" is usually meant."""
+    seconds = (as_of - when).dt.total_seconds()
+    return (seconds // DAY_SECONDS).astype(int)
+
+
+def counted_orders(orders: pd.DataFrame, as_of: pd.Timestamp | None) -> pd.DataFrame:
+    """The orders that count as purchases: with a customer and a date (up to `as_of`), not
+    cancelled, refunded, void, failed or a draft, and not a negative total (a refund). A
+    missing total still counts as an order, of unknown value. Columns contact_id (text),
+    ordered_at (UTC) and total (a number or missing), in the orders' own order."""
+    when = orders["ordered_at"]
+    if not isinstance(when.dtype, pd.DatetimeTZDtype):
+        when = coerce_datetime(when)[0]
+    # A nullable <NA> total becomes NaN: `total < 0` is then False, not missing.
+    total = pd.to_numeric(orders["total"], errors="coerce").astype(float)
+    keep = orders["contact_id"].notna() & when.notna() & ~(total < 0)
+    if as_of is not None:
+        keep &= when <= as_of
+    if "status" in orders.columns:
+        status = orders["status"].astype("string").str.strip().str.lower()
+        keep &= ~status.isin(NOT_COUNTED_STATUSES).fillna(False).astype(bool)
+    frame = pd.DataFrame(
+        {"contact_id": orders["contact_id"].astype(str), "ordered_at": when, "total": total}
+    )
+    return frame[keep.to_numpy()].reset_index(drop=True)
+
+
+def order_history(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """One row per customer with a counted order, indexed by contact_id: first_order_at,
+    last_order_at, orders (every counted order, several on one day each counted), spend
+    (the known totals, to the cent), days_since_last_order and days_since_first_order."""
+    as_of = pd.Timestamp(as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    counted = counted_orders(orders, as_of)
+    grouped = counted.groupby("contact_id", sort=True)
+    history = pd.DataFrame(
+        {
+            "first_order_at": grouped["ordered_at"].min(),
+            "last_order_at": grouped["ordered_at"].max(),
+            "orders": grouped.size().astype(int),
+            "spend": grouped["total"].sum(min_count=0).astype(float).round(2),
+        }
+    )
+    history["days_since_last_order"] = days_since(history["last_order_at"], as_of)
+    history["days_since_first_order"] = days_since(history["first_order_at"], as_of)
+    history.index.name = "contact_id"
+    return history
