@@ -8,6 +8,9 @@ Yes/no values are read against the column's own wording: ``true`` under "Accepts
 Marketing" is consent, ``true`` under "Unsubscribed from all email" or "Do not
 contact" is an opt-out. Lists (HubSpot multiple checkboxes, "a;b") count as consent
 when one part is consent and no part is an opt-out or unreadable.
+
+Only an empty cell is blank: a written "n/a", "-", "null" or "#N/A" says nothing that
+allows marketing, so it is unreadable.
 """
 
 from __future__ import annotations
@@ -69,7 +72,6 @@ NEGATIVE_HEADERS = re.compile(
     r"block(ed|list)|bounced",
 )
 UNREADABLE_CONSENT = "treated as opt-out"  # the rejects action of an unreadable consent value
-_BLANK = frozenset({"", "nan", "null", "(blank)", "<na>"})
 _DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2012": "-", "\u2212": "-"})
 
 
@@ -106,19 +108,23 @@ def _word(text: str, negative: bool) -> Literal["consent", "opt-out", "no-basis"
     return None
 
 
+def _blank(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
 def read_consent(value: Any, column: str = "") -> Reading:
     """Read one consent value of ``column``; see the module docstring for the rules."""
     negative = bool(NEGATIVE_HEADERS.search(column.lower()))
-    if value is None or value is pd.NA or value is pd.NaT:
-        return Reading("missing", "", "is empty")
-    if isinstance(value, float) and math.isnan(value):
+    if _blank(value):
         return Reading("missing", "", "is empty")
     shown = str(value).strip()
     if isinstance(value, bool) or (isinstance(value, int | float) and value in (0, 1)):
         value = "true" if value else "false"
     text = _normal(str(value))
-    if text in _BLANK:
-        return Reading("missing", shown, "is empty")
     parts = [p.strip() for p in text.split(";")] if ";" in text else [text]
     words = [_word(p, negative) for p in parts if p]
     if not words or None in words:

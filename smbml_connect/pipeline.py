@@ -342,8 +342,9 @@ def _consent_readings(contacts: pd.DataFrame, column: str) -> pd.Series:
         # A header no contact has is a typo, not "nobody said anything": that would let
         # every contact through under missing_means = "consented".
         raise ConfigError(
-            f"config error at consent.column: no contact has a column {column!r}; use "
-            "marketing_consent or one of your contacts' headers exactly as written"
+            f"config error at consent.column: no contact has a value under {column!r}; use "
+            "marketing_consent or one of your contacts' headers exactly as written (a "
+            "column empty for everyone cannot say who consented)"
         )
     return read_column(values, column)
 

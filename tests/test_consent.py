@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
 from smbml_connect.cli import cli
 from smbml_connect.connectors.files.source import FilesSource
@@ -52,7 +52,24 @@ OPT_OUT = [
     "Not applicable", "Performance of a contract", "Legitimate interest – other",
     "Freely given consent from contact;Unsubscribed",  # any "no" wins
 ]  # fmt: skip
-UNREADABLE = ["maybe", "n/a", "none", "-", "ask Bob", "2", 0.5, "#N/A", "yes please", "yes;maybe"]
+UNREADABLE = [
+    "maybe",
+    "n/a",
+    "none",
+    "-",
+    "ask Bob",
+    "2",
+    0.5,
+    "#N/A",
+    "yes please",
+    "yes;maybe",
+    "null",
+    "NULL",
+    "missing",
+    "(blank)",
+    "nan",
+    "N/A",
+]  # written: not an empty cell
 
 
 @pytest.mark.parametrize("value", CONSENT)
@@ -288,3 +305,100 @@ def test_the_user_sees_them_in_the_run_output_the_workbook_and_status(tmp_path):
     status = CliRunner().invoke(cli, ["status", *store])
     assert "8 contacts opted out, 1 unreadable consent value" in status.output
     assert "treated as opt-out" in status.output and "maybe later" in status.output
+
+
+# -- values real exports write that must not consent ------------------------------------
+# (probe42: each of these let a contact through as "empty, so consented" or as "yes")
+
+
+def orders_of(folder: Path, contacts: list[str]) -> None:
+    """Two orders per contact, so a contact who reaches the analytics gets a score."""
+    rows = ["Order ID,Customer ID,Order Date,Total"]
+    for n, contact in enumerate(contacts):
+        rows += [f"o{n}a,{contact},2025-01-{n + 1:02d},{10 + n}",
+                 f"o{n}b,{contact},2025-03-{n + 1:02d},{20 + n}"]  # fmt: skip
+    (folder / "Orders.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def run_files(folder: Path, store, column: str = "marketing_consent", missing="consented", **kw):
+    options = RunOptions(
+        steps=RFM, as_of=AS_OF, consent_column=column, missing_consent_means=missing
+    )
+    return run_pipeline(FilesSource(folder, **kw), store, options)
+
+
+# What spreadsheets and exports write for "nothing": each is written, so not an empty cell.
+TOKENS = ["N/A", "n/a", "-", "none", "null", "#N/A", "missing", "(blank)"]
+
+
+@pytest.mark.parametrize("missing", ["consented", "opted_out"])
+def test_a_written_placeholder_in_the_consent_column_is_an_opt_out_and_listed(
+    tmp_path, store, missing
+):
+    ids = [f"c{n}" for n in range(len(TOKENS) + 2)]
+    values = ["yes", *TOKENS, ""]  # the last one is a truly empty cell
+    (tmp_path / "Customers.csv").write_text(
+        "Customer ID,Email,First Name,Marketing Consent\n"
+        + "".join(f"{i},{i}@shop.test,P{i},{v}\n" for i, v in zip(ids, values, strict=True)),
+        encoding="utf-8",
+    )
+    orders_of(tmp_path, ids)
+    result = run_files(tmp_path, store, missing=missing)
+    assert result.status == "ok", result.errors
+    empty = ids[-1]
+    assert scored(result, store) == ({"c0", empty} if missing == "consented" else {"c0"})
+    tokens = dict(zip(ids[1:-1], TOKENS, strict=True))
+    assert listed(result) == tokens  # one line each, naming the contact and the value
+    saved = store.rejects(result.run_id)
+    mine = saved[saved["action"] == UNREADABLE_CONSENT]
+    assert set(mine["column"]) == {"marketing_consent"}
+    stored = store.read("contacts").set_index("contact_id")["marketing_consent"]
+    assert stored[list(tokens)].tolist() == TOKENS and pd.isna(stored[empty])
+
+
+def test_a_placeholder_in_a_consent_column_of_your_own_is_an_opt_out(tmp_path, store):
+    """[consent] column = "Newsletter OK": the header is kept in extra, with its values."""
+    (tmp_path / "Customers.csv").write_text(
+        "Customer ID,Email,Newsletter OK\n"
+        "a,a@shop.test,yes\nb,b@shop.test,N/A\nc,c@shop.test,-\nd,d@shop.test,\n",
+        encoding="utf-8",
+    )
+    orders_of(tmp_path, ["a", "b", "c", "d"])
+    result = run_files(tmp_path, store, "Newsletter OK")
+    assert scored(result, store) == {"a", "d"}
+    assert listed(result) == {"b": "N/A", "c": "-"}
+    saved = store.rejects(result.run_id)
+    assert set(saved.loc[saved["action"] == UNREADABLE_CONSENT, "column"]) == {"Newsletter OK"}
+
+
+def test_a_consent_column_of_your_own_that_is_all_placeholders_is_no_config_error(tmp_path, store):
+    """It is there, and says nothing that allows marketing: every contact opts out."""
+    (tmp_path / "Customers.csv").write_text(
+        "Customer ID,Email,Newsletter OK\na,a@shop.test,N/A\nb,b@shop.test,N/A\n",
+        encoding="utf-8",
+    )
+    orders_of(tmp_path, ["a", "b"])
+    result = run_files(tmp_path, store, "Newsletter OK")
+    assert result.status == "ok", result.errors
+    assert result.consent_skipped == 2 and "no orders data" in result.skipped[0]  # none to score
+    assert listed(result) == {"a": "N/A", "b": "N/A"}
+
+
+def test_placeholders_and_formula_errors_in_a_workbook_opt_out(tmp_path, store):
+    """A hand-kept workbook: "N/A" typed in, "#N/A" left by a VLOOKUP (its cached value)."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Customers"
+    sheet.append(["Customer ID", "Email", "First Name", "Opt-in"])
+    for row in [("C1", "yes"), ("C2", "N/A"), ("C3", "#N/A"), ("C4", None), ("C5", "-")]:
+        sheet.append([row[0], f"{row[0].lower()}@shop.test", "Ann", row[1]])
+    orders = workbook.create_sheet("Orders")
+    orders.append(["Order ID", "Customer ID", "Order Date", "Total"])
+    for n, contact in enumerate(["C1", "C2", "C3", "C4", "C5"]):
+        orders.append([f"A{n}", contact, f"2025-01-0{n + 1}", 10 + n])
+        orders.append([f"B{n}", contact, f"2025-03-0{n + 1}", 20 + n])
+    workbook.save(tmp_path / "shop.xlsx")
+    result = run_files(tmp_path / "shop.xlsx", store)
+    assert result.status == "ok", result.errors
+    assert scored(result, store) == {"C1", "C4"}
+    assert listed(result) == {"C2": "N/A", "C3": "#N/A", "C5": "-"}
