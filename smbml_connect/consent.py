@@ -28,6 +28,7 @@ __all__ = [
     "OPT_OUT_WORDS",
     "UNREADABLE_CONSENT",
     "Reading",
+    "hubspot_consent",
     "read_column",
     "read_consent",
 ]
@@ -150,3 +151,41 @@ def read_column(values: pd.Series, column: str = "") -> pd.Series:
             reading = read_consent(";".join(map(str, value)), column)
         out.append(reading)
     return pd.Series(out, index=values.index, dtype=object)
+
+
+_MARKETABLE_WORDS = {"true": "marketing contact", "false": "non-marketing contact"}
+
+
+def _given(value: Any) -> str | None:
+    """A cell or property as text; None only when it is empty."""
+    return None if _blank(value) else str(value).strip()
+
+
+def hubspot_consent(optout: Any, marketable: Any, legal_basis: Any) -> str | None:
+    """HubSpot's consent properties as one value of words the consent reader knows, the
+    same for the API (``hs_email_optout``, ``hs_marketable_status``, ``hs_legal_basis``)
+    and a CRM export (their labels "Unsubscribed from all email", "Marketing contact
+    status", "Legal basis for processing contact's data").
+
+    Any opt-out among them wins: "Unsubscribed from all email", a non-marketing contact,
+    and legal bases none of which covers marketing ("Performance of a contract"; the
+    marketing status, a billing flag, does not make up for it). Not being unsubscribed
+    (every contact's default) counts as consent only when neither the marketing contact
+    status nor a legal basis says more. A value we do not know ("N/A", "maybe") is passed
+    on as written, so it is read as unreadable (an opt-out) and listed.
+    """
+    optout, marketable, legal_basis = _given(optout), _given(marketable), _given(legal_basis)
+    said = read_consent(optout, "Unsubscribed from all email").decision
+    status = _MARKETABLE_WORDS.get(marketable.lower(), marketable) if marketable else None
+    if read_consent(legal_basis).decision == "opt-out" and read_consent(status).allowed:
+        status = None  # "Marketing contact; Performance of a contract" would read as consent
+    parts = [
+        "unsubscribed from all email" if said == "opt-out" else optout if said == "unreadable"
+        else None,
+        status,
+        legal_basis,  # multiple checkboxes: "a;b"
+    ]  # fmt: skip
+    present = [p for p in parts if p]
+    if not present and said == "consent":
+        return "subscribed"
+    return "; ".join(present) if present else None

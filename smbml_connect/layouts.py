@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect import coerce
+from smbml_connect.consent import hubspot_consent
 from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
 from smbml_connect.ports import SourceReject
@@ -363,16 +364,6 @@ def _split_name(full: pd.Series) -> tuple[pd.Series, pd.Series]:
     return first, last
 
 
-def _consent(series: pd.Series, yes: set[str], no: set[str]) -> pd.Series:
-    """A vendor's consent wording as yes/no; anything else stays as written."""
-
-    def read(value: Any) -> Any:
-        key = normalise(value) if _text(value) else ""
-        return "yes" if key in yes else "no" if key in no else value
-
-    return series.map(read)
-
-
 def _number(series: pd.Series) -> pd.Series:
     return coerce.coerce_float(series)[0].astype("float64")
 
@@ -652,20 +643,29 @@ SHOPIFY_CUSTOMERS = Layout(
 # (find_string '"Record ID","First Name","Last Name"', one reading a file named
 # hubspot-crm-exports-all-contacts-2023-02-21.csv). An export holds the columns of the
 # exported view, so only the record id and one or two labels are required.
-_TRUE = {"true", "yes", "1"}
-
-
 def _hubspot_contacts(frame: pd.DataFrame) -> pd.DataFrame:
-    status = _col(frame, "Marketing contact status")
+    # The same reading as the API's (consent.hubspot_consent): an opt-out value it cannot
+    # read ("N/A", "maybe") is passed on, so it counts as an opt-out and is listed.
     optout = _col(frame, "Unsubscribed from all email")
-    if not _filled(optout).any():
+    if not optout.map(_written).any():
         optout = _col(frame, "Opted out of all email")
-    if not (_filled(status).any() or _filled(optout).any()):
+    status = _col(frame, "Marketing contact status")
+    basis = _col(frame, "Legal basis for processing contact's data")
+    read: dict[tuple[Any, ...], str | None] = {}  # once per distinct combination
+    consent = []
+    for cells in zip(optout, status, basis, strict=True):
+        key = tuple(None if pd.isna(c) else c for c in cells)
+        if key not in read:
+            read[key] = hubspot_consent(*key)
+        consent.append(read[key])
+    if all(c is None for c in consent):
         return frame
-    # "Non-marketing contact" is HubSpot's word for: not to be marketed to.
-    consent = _consent(status, {"marketing contact"}, {"non marketing contact"})
-    unsubscribed = optout.map(lambda v: _text(v) and normalise(v) in _TRUE).astype(bool)
-    return _with(frame, marketing_consent=consent.where(~unsubscribed, "no"))
+    return _with(frame, marketing_consent=pd.Series(consent, index=frame.index, dtype=object))
+
+
+def _written(value: Any) -> bool:
+    """Whether a cell holds anything, "N/A" included (``_text`` takes that for empty)."""
+    return not pd.isna(value) and bool(str(value).strip())
 
 
 def _hubspot_deals(frame: pd.DataFrame) -> pd.DataFrame:

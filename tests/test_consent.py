@@ -8,6 +8,7 @@ means no) and its GDPR "Legal basis for processing contact's data".
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +21,7 @@ from smbml_connect.connectors.files.source import FilesSource
 from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
 from smbml_connect.connectors.hubspot.push import HubSpotDestination
 from smbml_connect.connectors.hubspot.source import HubSpotSource
-from smbml_connect.consent import UNREADABLE_CONSENT, read_consent
+from smbml_connect.consent import UNREADABLE_CONSENT, hubspot_consent, read_consent
 from smbml_connect.credentials import Secret
 from smbml_connect.errors import ConfigError
 from smbml_connect.pipeline import RunOptions, run_pipeline
@@ -247,9 +248,9 @@ def make_api(hub: HubSpotEmulator) -> HubSpotApi:
 
 def test_hubspot_opt_outs_get_no_score_and_no_push(store):
     business = generate(SampleConfig(contacts=200, seed=5))
-    buyers = list(dict.fromkeys(business.tables["orders"]["contact_id"]))[:7]
+    buyers = list(dict.fromkeys(business.tables["orders"]["contact_id"]))[:10]
     consent = business.tables["contacts"].set_index("contact_id")["marketing_consent"]
-    buyers = [c for c in buyers if consent[c]][:6]
+    buyers = [c for c in buyers if consent[c]][:7]
     with HubSpotEmulator(clock=FakeClock()) as hub:
         ids = load_sample(hub.state, business)
         changes = [
@@ -257,6 +258,8 @@ def test_hubspot_opt_outs_get_no_score_and_no_push(store):
             {"hs_email_optout": "true", "hs_marketable_status": "true"},
             {"hs_email_optout": "maybe"},  # not a value HubSpot sends: unreadable
             {"hs_legal_basis": "Not applicable"},  # no lawful basis for marketing
+            # a marketing contact (a billing flag) with no lawful basis for marketing
+            {"hs_marketable_status": "true", "hs_legal_basis": "Performance of a contract"},
             {"hs_marketable_status": "true", "hs_legal_basis": "Freely given consent from contact"},
             {},  # hs_email_optout false: consent, as before
         ]
@@ -275,8 +278,8 @@ def test_hubspot_opt_outs_get_no_score_and_no_push(store):
         pushed = {
             h for h in hub_ids if hub.state.objects["contacts"][h].properties.get("smbml_segment")
         }
-        assert {h for h in hub_ids if h in scores} == set(hub_ids[4:])
-        assert pushed == set(hub_ids[4:])
+        assert {h for h in hub_ids if h in scores} == set(hub_ids[5:])
+        assert pushed == set(hub_ids[5:])
         assert listed(result) == {hub_ids[2]: "maybe"}
         stored = store.read("contacts").set_index("contact_id")["marketing_consent"]
         assert stored[hub_ids[0]].endswith("non-marketing contact")
@@ -402,3 +405,56 @@ def test_placeholders_and_formula_errors_in_a_workbook_opt_out(tmp_path, store):
     assert result.status == "ok", result.errors
     assert scored(result, store) == {"C1", "C4"}
     assert listed(result) == {"C2": "N/A", "C3": "#N/A", "C5": "-"}
+
+
+# A HubSpot CRM export of a contacts view (property labels as headers), with opt-out
+# cells a hand edit or a merge left unreadable.
+HUBSPOT_HEADERS = [
+    "Record ID", "First Name", "Last Name", "Email", "Contact owner", "Lifecycle Stage",
+    "Marketing contact status", "Unsubscribed from all email",
+    "Legal basis for processing contact's data", "Create Date",
+]  # fmt: skip
+HUBSPOT_ROWS = {  # record id: (marketing contact status, unsubscribed, legal basis)
+    "101": ("Marketing contact", "N/A", ""),
+    "102": ("Marketing contact", "maybe", ""),
+    "103": ("", "-", ""),
+    "104": ("Marketing contact", "true", ""),
+    "105": ("Non-marketing contact", "false", ""),
+    "106": ("Marketing contact", "false", ""),
+    "107": ("Marketing contact", "false", "Performance of a contract"),
+    "108": ("ask Bob", "false", ""),
+    "109": ("Marketing contact", "unknown", ""),
+    "110": ("Marketing contact", "false", "Legitimate interest – prospect/lead"),
+    "111": ("", "false", ""),  # nothing said but not unsubscribed: consent, as from the API
+}
+
+
+def test_a_hubspot_contacts_export_reads_consent_as_the_api_does(tmp_path, store):
+    with open(tmp_path / "hubspot-crm-exports-all-contacts-2025-03-01.csv", "w",
+              newline="", encoding="utf-8") as handle:  # fmt: skip
+        writer = csv.writer(handle)
+        writer.writerow(HUBSPOT_HEADERS)
+        for record, (status, unsubscribed, basis) in HUBSPOT_ROWS.items():
+            writer.writerow([record, "Ann", "Lee", f"h{record}@shop.test", "Sam", "lead",
+                             status, unsubscribed, basis, "2024-01-05 10:00"])  # fmt: skip
+    orders_of(tmp_path, list(HUBSPOT_ROWS))
+    result = run_files(tmp_path, store, missing="opted_out")
+    assert result.status == "ok", result.errors
+    assert scored(result, store) == {"106", "110", "111"}
+    assert listed(result) == {
+        "101": "N/A; Marketing contact",
+        "102": "maybe; Marketing contact",
+        "103": "-",
+        "108": "ask Bob",
+        "109": "unknown; Marketing contact",
+    }
+    # The API's reading of the same values gives the same words.
+    stored = store.read("contacts").set_index("contact_id")["marketing_consent"]
+    api = {"N/A": "N/A", "maybe": "maybe", "-": "-", "unknown": "unknown", "true": "true",
+           "false": "false", "Marketing contact": "true", "Non-marketing contact": "false"}  # fmt: skip
+    for record, (status, unsubscribed, basis) in HUBSPOT_ROWS.items():
+        if status in api:
+            assert (
+                stored[record].lower()
+                == (hubspot_consent(api[unsubscribed], api[status], basis or None) or "").lower()
+            )
