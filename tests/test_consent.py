@@ -458,3 +458,55 @@ def test_a_hubspot_contacts_export_reads_consent_as_the_api_does(tmp_path, store
                 stored[record].lower()
                 == (hubspot_consent(api[unsubscribed], api[status], basis or None) or "").lower()
             )
+
+
+MAILCHIMP_HEADERS = [
+    "Email Address", "First Name", "Last Name", "MEMBER_RATING", "OPTIN_TIME", "OPTIN_IP",
+    "CONFIRM_TIME", "CONFIRM_IP", "GMTOFF", "DSTOFF", "TIMEZONE", "CC", "REGION",
+    "LAST_CHANGED", "LEID", "EUID", "NOTES", "TAGS",
+]  # fmt: skip
+MAILCHIMP_MORE = {
+    "unsubscribed": ["UNSUB_TIME", "UNSUB_CAMPAIGN_TITLE", "UNSUB_CAMPAIGN_ID", "UNSUB_REASON",
+                     "UNSUB_REASON_OTHER"],
+    "cleaned": ["CLEAN_TIME", "CLEAN_CAMPAIGN_TITLE", "CLEAN_CAMPAIGN_ID"],
+}  # fmt: skip
+
+
+def mailchimp_file(path: Path, kind: str, emails: list[str]) -> None:
+    """One file of an audience export's zip, as Mailchimp writes it for ``kind``."""
+    more = MAILCHIMP_MORE.get(kind, [])
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(MAILCHIMP_HEADERS + more)
+        left = ["2024-02-01 10:00:00", "March news", "abc", "NORMAL", ""][: len(more)]
+        for n, email in enumerate(emails):
+            writer.writerow(
+                [email, "Ann", "Lee", "2", "2023-04-01 10:00:00", "", "2023-04-01 10:05:00", "",
+                 "", "", "", "US", "", "2024-01-02 10:00:00", str(n), f"e{n}", "", "", *left]
+            )  # fmt: skip
+
+
+def test_a_mailchimp_audience_export_consents_only_its_subscribed_members(tmp_path, store):
+    people = {kind: [f"{kind}{n}@shop.test" for n in range(2)]
+              for kind in ("subscribed", "unsubscribed", "cleaned", "nonsubscribed")}  # fmt: skip
+    for kind, emails in people.items():
+        mailchimp_file(tmp_path / f"{kind}_members_export_3f2a1b.csv", kind, emails)
+    orders_of(tmp_path, [e for emails in people.values() for e in emails])
+    result = run_files(tmp_path, store)
+    assert result.status == "ok", result.errors
+    assert result.loaded["contacts"] == 8
+    assert scored(result, store) == set(people["subscribed"])  # non-subscribed never opted in
+    assert listed(result) == {}
+
+
+@pytest.mark.parametrize("name", ["members.csv", "audience_2025.csv"])
+def test_a_mailchimp_file_whose_status_cannot_be_told_opts_out(tmp_path, store, name):
+    """Renamed, a file of subscribed members looks just like one of non-subscribed ones."""
+    mailchimp_file(tmp_path / name, "subscribed", ["a@shop.test", "b@shop.test"])
+    orders_of(tmp_path, ["a@shop.test", "b@shop.test"])
+    result = run_files(tmp_path, store)
+    assert result.status == "ok", result.errors
+    assert result.consent_skipped == 2 and "no orders data" in result.skipped[0]  # none to score
+    shown = listed(result)
+    assert set(shown) == {"a@shop.test", "b@shop.test"}
+    assert name in shown["a@shop.test"] and "Mailchimp status unknown" in shown["a@shop.test"]

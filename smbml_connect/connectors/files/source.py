@@ -173,13 +173,13 @@ class FilesSource:
             return self._prepared[location]
         layout = self._layouts.get(location)
         frame, rejects = self._whole_frame(location)
-        prepared = prepare(frame, layout)
+        prepared = prepare(frame, layout, location)
         if location in self._companions:  # one export in several files: rows say which
             parts = [location, *self._companions[location]]
             pieces = [prepared]
             for part in parts[1:]:
                 more, more_rejects = self._whole_frame(part)
-                pieces.append(prepare(more, layout))
+                pieces.append(prepare(more, layout, part))
                 rejects = rejects + more_rejects
             prepared = join_prepared(pieces, parts)
         rejects = prepared.settle(rejects)  # the layout reads the lines the reader could not
