@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect import coerce
-from smbml_connect.consent import hubspot_consent
+from smbml_connect.consent import hubspot_consent, keep_header_meaning
 from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
 from smbml_connect.ports import SourceReject
@@ -112,7 +112,8 @@ class Prepared:
         user = dict(overrides or {})
         if self.layout is None:
             mapping = map_headers(table, _headers(self.frame), user)
-            return self.frame.rename(columns=mapping.columns), mapping
+            renamed = self.frame.rename(columns=mapping.columns)
+            return keep_header_meaning(renamed, mapping.columns), mapping
         spec = self.layout.tables[table]
         shaped = spec.shape(self.frame.copy())
         mine = {normalise(h) for h in user}
@@ -127,7 +128,7 @@ class Prepared:
         mapping = map_headers(table, _headers(shaped), {**given, **user}, synonyms=spec.synonyms)
         mapping.layout = self.layout.name
         mapping.made = [c for c in made_here if mapping.columns.get(c) == c]
-        return shaped.rename(columns=mapping.columns), mapping
+        return keep_header_meaning(shaped.rename(columns=mapping.columns), mapping.columns), mapping
 
     def settle(self, unread: list[SourceReject]) -> list[SourceReject]:
         """The lines the reader could not split, as the layout reads them.

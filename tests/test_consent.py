@@ -107,6 +107,17 @@ def test_yes_under_a_negative_header_is_an_opt_out(column):
     assert read_consent("Unsubscribed", column).decision == "opt-out"
 
 
+@pytest.mark.parametrize(
+    ("value", "decision"),
+    [("Unsubscribed: TRUE", "opt-out"), ("Unsubscribed: FALSE", "consent"),
+     ("Do Not Email: yes", "opt-out"), ("Do Not Email: 0", "consent"),
+     ("Unsubscribed: N/A", "unreadable"), ("Opted out of email: Newsletter: true", "opt-out")],
+)  # fmt: skip
+def test_a_value_stored_with_its_negative_header_is_read_under_it(value, decision):
+    """What ``keep_header_meaning`` stores for a header that says no mapped onto consent."""
+    assert read_consent(value, "marketing_consent").decision == decision
+
+
 @pytest.mark.parametrize("column", ["Accepts Marketing", "Accepts Email Marketing", "GDPR ok"])
 def test_yes_under_a_positive_header_is_consent(column):
     assert read_consent("yes", column).decision == "consent"
@@ -175,10 +186,11 @@ def listed(result) -> dict[str, str]:
             {"c01", "c05", "c06", "c08", "c09", "c11", "c12"},
             {"c10": "perhaps"},
         ),
-        (
+        (  # c04's basis allows marketing, but "Unsubscribed from all email" says yes: a
+            # column whose header is an opt-out says no whichever column the config names
             "Legal basis for processing contact's data",
             "consented",
-            {"c01", "c04", "c05", "c06", "c08", "c09", "c11"},
+            {"c01", "c05", "c06", "c08", "c09", "c11"},
             {"c10": "Because we can"},
         ),
     ],
@@ -510,3 +522,58 @@ def test_a_mailchimp_file_whose_status_cannot_be_told_opts_out(tmp_path, store, 
     shown = listed(result)
     assert set(shown) == {"a@shop.test", "b@shop.test"}
     assert name in shown["a@shop.test"] and "Mailchimp status unknown" in shown["a@shop.test"]
+
+
+NEGATIVE = "Customer ID,Email,First Name,Unsubscribed\nC1,c1@shop.test,Ann,TRUE\n" \
+    "C2,c2@shop.test,Bob,FALSE\nC3,c3@shop.test,Cy,yes\nC4,c4@shop.test,Di,\n"  # fmt: skip
+
+
+@pytest.mark.parametrize("pages", [None, 2])  # read whole, and streamed in pages of two rows
+def test_a_header_that_says_no_mapped_onto_consent_keeps_its_meaning(tmp_path, store, pages):
+    (tmp_path / "Customers.csv").write_text(NEGATIVE, encoding="utf-8")
+    orders_of(tmp_path, ["C1", "C2", "C3", "C4"])
+    mappings = {"contacts": {"Unsubscribed": "marketing_consent"}}
+    source = FilesSource(tmp_path, mappings=mappings)
+    if pages:
+        source.page_rows = pages
+    options = RunOptions(steps=RFM, as_of=AS_OF, missing_consent_means="opted_out")
+    result = run_pipeline(source, store, options)
+    assert result.status == "ok", result.errors
+    assert scored(result, store) == {"C2"}  # FALSE under "Unsubscribed": not unsubscribed
+    stored = store.read("contacts").set_index("contact_id")["marketing_consent"]
+    assert stored["C1"] == "Unsubscribed: TRUE" and pd.isna(stored["C4"])
+
+
+def test_the_same_header_named_in_the_config_reads_the_same(tmp_path, store):
+    (tmp_path / "Customers.csv").write_text(NEGATIVE, encoding="utf-8")
+    orders_of(tmp_path, ["C1", "C2", "C3", "C4"])
+    result = run_files(tmp_path, store, "Unsubscribed", missing="opted_out")
+    assert scored(result, store) == {"C2"}
+
+
+@pytest.mark.parametrize(
+    ("consent", "allowed"),
+    [
+        ("", {"C2", "C4"}),  # no consent column at all: "Do Not Email" is the only word
+        (",Accepts Marketing", {"C2"}),  # C1 said yes there and no in "Do Not Email"
+    ],
+)
+def test_a_do_not_email_column_is_read_as_opt_outs(tmp_path, store, consent, allowed):
+    rows = [("C1", "TRUE", "yes"), ("C2", "FALSE", "yes"), ("C3", "maybe", "yes"),
+            ("C4", "", "no")]  # fmt: skip
+    (tmp_path / "Customers.csv").write_text(
+        f"Customer ID,Email,Do Not Email{consent}\n"
+        + "".join(
+            f"{c},{c.lower()}@shop.test,{dne}{',' + ok if consent else ''}\n" for c, dne, ok in rows
+        ),
+        encoding="utf-8",
+    )
+    orders_of(tmp_path, [r[0] for r in rows])
+    result = run_files(tmp_path, store)
+    assert result.status == "ok", result.errors
+    assert scored(result, store) == allowed
+    assert listed(result) == {"C3": "maybe"}  # unreadable there: an opt-out, listed
+    saved = store.rejects(result.run_id)
+    assert set(saved.loc[saved["action"] == UNREADABLE_CONSENT, "column"]) == {"Do Not Email"}
+    said = [n for n in result.notices if n.check == "opt_out_column"]
+    assert [n.count for n in said] == [2] and "'Do Not Email'" in said[0].message

@@ -27,6 +27,7 @@ from smbml_connect.connectors.files.placing import (
     head_of_sheet,
     place,
 )
+from smbml_connect.consent import keep_header_meaning
 from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.headers import HeaderMapping, map_headers
 from smbml_connect.layouts import SKIPPED, Layout, Prepared, join_prepared, prepare
@@ -145,6 +146,7 @@ class FilesSource:
                 if not prepared.skipped.empty:
                     skipped.append(prepared.rejects(entity, self.name))
                 page = prepared.frame.rename(columns=mapping.columns)
+                page = keep_header_meaning(page, mapping.columns)  # "Unsubscribed" stays a no
                 yield Page(tables={entity: page}, rejects={entity: rejects} if rejects else {})
             skipped.append(_blank_rows(entity, self.name, [b for b in blanks if b < last]))
             listed = pd.concat([f for f in skipped if not f.empty] or [_NO_REJECTS])
