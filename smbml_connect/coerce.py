@@ -583,7 +583,10 @@ def coerce_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return _map_unique(series, parse_bool, "boolean")
 
 
-def coerce_string(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+def coerce_string(series: pd.Series, as_written: bool = False) -> tuple[pd.Series, pd.Series]:
+    """Text stripped; "n/a", "-", "none" and the like are empty unless ``as_written`` (a
+    consent column, where such a token is a value that does not say yes)."""
+
     def parse(value: Any) -> str:
         # Excel and Sheets hand ids over as floats: 12345.0 must stay "12345".
         if isinstance(value, float | np.floating) and float(value).is_integer():
@@ -596,8 +599,8 @@ def coerce_string(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     # through ``parse``.
     distinct = Distinct.of(series)
     stripped = distinct.stripped()
-    missing = distinct.missing(stripped)
     out = np.array([*stripped, None], dtype=object)[:-1]  # (the None keeps it 1-D)
+    missing = out == "" if as_written else distinct.missing(stripped)
     out[missing] = None
     bad = np.zeros(len(stripped), dtype=bool)
     others = [] if distinct.all_text else np.flatnonzero(~missing).tolist()

@@ -8,12 +8,18 @@ Yes/no values are read against the column's own wording: ``true`` under "Accepts
 Marketing" is consent, ``true`` under "Unsubscribed from all email" or "Do not
 contact" is an opt-out. Lists (HubSpot multiple checkboxes, "a;b") count as consent
 when one part is consent and no part is an opt-out or unreadable.
+
+Only an empty cell is blank: a written "n/a", "-", "null" or "#N/A" says nothing that
+allows marketing, so it is unreadable. A value a source took from under a header that
+says no keeps that header ("Unsubscribed: TRUE", ``under_header``), so it is read the
+same way wherever it is stored.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,8 +31,13 @@ __all__ = [
     "OPT_OUT_WORDS",
     "UNREADABLE_CONSENT",
     "Reading",
+    "hubspot_consent",
+    "is_negative_header",
+    "is_opt_out_header",
+    "keep_header_meaning",
     "read_column",
     "read_consent",
+    "under_header",
 ]
 
 Decision = Literal["consent", "opt-out", "missing", "unreadable"]
@@ -68,8 +79,16 @@ NEGATIVE_HEADERS = re.compile(
     r"do.?not|\bdnc\b|unsubscri|opt(ed)?.?out|optout|non.?marketing|suppress|blacklist|"
     r"block(ed|list)|bounced",
 )
+# Headers that are themselves an opt-out list ("Do Not Email", "Unsubscribed", "Email Opt
+# Out", Salesforce's HasOptedOutOfEmail), compared as letters only. Such a column says no
+# for the contacts it marks whatever the consent column says. Kept narrow on purpose: a
+# partial opt-out ("Opted out of email: Newsletter"), "Bounced" or "Archived" is not one.
+_OPT_OUT_HEADER = re.compile(
+    r"(is|has)?(e?mails?|marketing)*"
+    r"(do ?not(e?mails?|contact|mail|market|call)|dnc|(unsubscribed?|opt(ed)?out)((of|from)(all)?)?)"
+    r"(e?mails?|marketing)*"
+)
 UNREADABLE_CONSENT = "treated as opt-out"  # the rejects action of an unreadable consent value
-_BLANK = frozenset({"", "nan", "null", "(blank)", "<na>"})
 _DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2012": "-", "\u2212": "-"})
 
 
@@ -106,19 +125,61 @@ def _word(text: str, negative: bool) -> Literal["consent", "opt-out", "no-basis"
     return None
 
 
+def is_negative_header(header: str) -> bool:
+    """Whether a yes under ``header`` means no ("Unsubscribed from all email", "DNC")."""
+    return bool(NEGATIVE_HEADERS.search(header.lower()))
+
+
+def is_opt_out_header(header: str) -> bool:
+    """Whether ``header`` names a list of opt-outs ("Do Not Email"): see ``_OPT_OUT_HEADER``."""
+    return _OPT_OUT_HEADER.fullmatch(re.sub(r"[^a-z]", "", header.lower())) is not None
+
+
+def under_header(value: Any, header: str) -> Any:
+    """``value`` as read under ``header``: a value under a header that says no
+    ("Unsubscribed", "Do Not Email") becomes "Unsubscribed: TRUE", so that the header's
+    meaning survives when the value is stored as ``marketing_consent``."""
+    if not is_negative_header(header) or _blank(value):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # Excel's 1.0
+    return f"{header.strip()}: {str(value).strip()}"
+
+
+def keep_header_meaning(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
+    """``frame``, whose headers ``columns`` (source header -> canonical column) mapped, with
+    a ``marketing_consent`` taken from a header that says no written ``under_header``'s way:
+    renamed, "TRUE" under "Unsubscribed" would read as consent."""
+    header = next((h for h, c in columns.items() if c == "marketing_consent" and h != c), None)
+    if header is None or "marketing_consent" not in frame or not is_negative_header(header):
+        return frame
+    values = frame["marketing_consent"].map(lambda v: under_header(v, header))
+    return frame.assign(marketing_consent=values)
+
+
+def _blank(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
 def read_consent(value: Any, column: str = "") -> Reading:
     """Read one consent value of ``column``; see the module docstring for the rules."""
-    negative = bool(NEGATIVE_HEADERS.search(column.lower()))
-    if value is None or value is pd.NA or value is pd.NaT:
-        return Reading("missing", "", "is empty")
-    if isinstance(value, float) and math.isnan(value):
+    negative = is_negative_header(column)
+    if _blank(value):
         return Reading("missing", "", "is empty")
     shown = str(value).strip()
     if isinstance(value, bool) or (isinstance(value, int | float) and value in (0, 1)):
         value = "true" if value else "false"
+    elif isinstance(value, str):
+        # "Unsubscribed: TRUE" (``under_header``): read under the header it names. The last
+        # ": " splits it, as a header may hold one ("Opted out of email: Newsletter").
+        header, said, rest = value.rpartition(": ")
+        if said and is_negative_header(header):
+            negative, value = True, rest
     text = _normal(str(value))
-    if text in _BLANK:
-        return Reading("missing", shown, "is empty")
     parts = [p.strip() for p in text.split(";")] if ";" in text else [text]
     words = [_word(p, negative) for p in parts if p]
     if not words or None in words:
@@ -144,3 +205,41 @@ def read_column(values: pd.Series, column: str = "") -> pd.Series:
             reading = read_consent(";".join(map(str, value)), column)
         out.append(reading)
     return pd.Series(out, index=values.index, dtype=object)
+
+
+_MARKETABLE_WORDS = {"true": "marketing contact", "false": "non-marketing contact"}
+
+
+def _given(value: Any) -> str | None:
+    """A cell or property as text; None only when it is empty."""
+    return None if _blank(value) else str(value).strip()
+
+
+def hubspot_consent(optout: Any, marketable: Any, legal_basis: Any) -> str | None:
+    """HubSpot's consent properties as one value of words the consent reader knows, the
+    same for the API (``hs_email_optout``, ``hs_marketable_status``, ``hs_legal_basis``)
+    and a CRM export (their labels "Unsubscribed from all email", "Marketing contact
+    status", "Legal basis for processing contact's data").
+
+    Any opt-out among them wins: "Unsubscribed from all email", a non-marketing contact,
+    and legal bases none of which covers marketing ("Performance of a contract"; the
+    marketing status, a billing flag, does not make up for it). Not being unsubscribed
+    (every contact's default) counts as consent only when neither the marketing contact
+    status nor a legal basis says more. A value we do not know ("N/A", "maybe") is passed
+    on as written, so it is read as unreadable (an opt-out) and listed.
+    """
+    optout, marketable, legal_basis = _given(optout), _given(marketable), _given(legal_basis)
+    said = read_consent(optout, "Unsubscribed from all email").decision
+    status = _MARKETABLE_WORDS.get(marketable.lower(), marketable) if marketable else None
+    if read_consent(legal_basis).decision == "opt-out" and read_consent(status).allowed:
+        status = None  # "Marketing contact; Performance of a contract" would read as consent
+    parts = [
+        "unsubscribed from all email" if said == "opt-out" else optout if said == "unreadable"
+        else None,
+        status,
+        legal_basis,  # multiple checkboxes: "a;b"
+    ]  # fmt: skip
+    present = [p for p in parts if p]
+    if not present and said == "consent":
+        return "subscribed"
+    return "; ".join(present) if present else None

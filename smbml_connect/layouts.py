@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect import coerce
+from smbml_connect.consent import hubspot_consent, keep_header_meaning
 from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
 from smbml_connect.ports import SourceReject
@@ -54,6 +55,7 @@ Skips = dict[int, str]  # frame position -> why the row holds no record
 # number, why the others hold no record (a report's footer note).
 Unread = Callable[[pd.DataFrame, list[SourceReject]], tuple[list[SourceReject], dict[int, str]]]
 UNREAD_ROWS = "unread_rows"  # frame.attrs key: row numbers of the lines the reader rejected
+FILE_NAME = "file_name"  # frame.attrs key: the file or tab a layout's ``prepare`` is given
 
 
 def _as_is(frame: pd.DataFrame) -> pd.DataFrame:
@@ -110,7 +112,8 @@ class Prepared:
         user = dict(overrides or {})
         if self.layout is None:
             mapping = map_headers(table, _headers(self.frame), user)
-            return self.frame.rename(columns=mapping.columns), mapping
+            renamed = self.frame.rename(columns=mapping.columns)
+            return keep_header_meaning(renamed, mapping.columns), mapping
         spec = self.layout.tables[table]
         shaped = spec.shape(self.frame.copy())
         mine = {normalise(h) for h in user}
@@ -125,7 +128,7 @@ class Prepared:
         mapping = map_headers(table, _headers(shaped), {**given, **user}, synonyms=spec.synonyms)
         mapping.layout = self.layout.name
         mapping.made = [c for c in made_here if mapping.columns.get(c) == c]
-        return shaped.rename(columns=mapping.columns), mapping
+        return keep_header_meaning(shaped.rename(columns=mapping.columns), mapping.columns), mapping
 
     def settle(self, unread: list[SourceReject]) -> list[SourceReject]:
         """The lines the reader could not split, as the layout reads them.
@@ -193,13 +196,18 @@ def detect(head: pd.DataFrame) -> Layout | None:
     return next((layout for layout in LAYOUTS if layout.matches(head)), None)
 
 
-def prepare(raw: pd.DataFrame, layout: Layout | None) -> Prepared:
-    """Leave out rows that hold no record, then the layout's own (headings, notes)."""
+def prepare(raw: pd.DataFrame, layout: Layout | None, name: str = "") -> Prepared:
+    """Leave out rows that hold no record, then the layout's own (headings, notes).
+
+    ``name`` is the file or tab the rows come from: a layout's ``prepare`` finds it in
+    ``attrs[FILE_NAME]`` (Mailchimp says each file's status only in its name).
+    """
     reasons = _non_records(raw)
     blank = raw.attrs.get(BLANK_ROWS, [])
     kept = raw.drop(index=raw.index[list(reasons)]).reset_index(drop=True)
     skipped = [raw.iloc[list(reasons)].assign(reason=list(reasons.values()))]
     if layout is not None and layout.prepare is not None:
+        kept.attrs[FILE_NAME] = name
         kept, more = layout.prepare(kept)
         skipped.append(kept.iloc[list(more)].assign(reason=list(more.values())))
         kept = kept.drop(index=kept.index[list(more)]).reset_index(drop=True)
@@ -361,16 +369,6 @@ def _split_name(full: pd.Series) -> tuple[pd.Series, pd.Series]:
     first = parts.map(lambda p: p[0])
     last = parts.map(lambda p: p[1] if len(p) == 2 else None)
     return first, last
-
-
-def _consent(series: pd.Series, yes: set[str], no: set[str]) -> pd.Series:
-    """A vendor's consent wording as yes/no; anything else stays as written."""
-
-    def read(value: Any) -> Any:
-        key = normalise(value) if _text(value) else ""
-        return "yes" if key in yes else "no" if key in no else value
-
-    return series.map(read)
 
 
 def _number(series: pd.Series) -> pd.Series:
@@ -652,20 +650,29 @@ SHOPIFY_CUSTOMERS = Layout(
 # (find_string '"Record ID","First Name","Last Name"', one reading a file named
 # hubspot-crm-exports-all-contacts-2023-02-21.csv). An export holds the columns of the
 # exported view, so only the record id and one or two labels are required.
-_TRUE = {"true", "yes", "1"}
-
-
 def _hubspot_contacts(frame: pd.DataFrame) -> pd.DataFrame:
-    status = _col(frame, "Marketing contact status")
+    # The same reading as the API's (consent.hubspot_consent): an opt-out value it cannot
+    # read ("N/A", "maybe") is passed on, so it counts as an opt-out and is listed.
     optout = _col(frame, "Unsubscribed from all email")
-    if not _filled(optout).any():
+    if not optout.map(_written).any():
         optout = _col(frame, "Opted out of all email")
-    if not (_filled(status).any() or _filled(optout).any()):
+    status = _col(frame, "Marketing contact status")
+    basis = _col(frame, "Legal basis for processing contact's data")
+    read: dict[tuple[Any, ...], str | None] = {}  # once per distinct combination
+    consent = []
+    for cells in zip(optout, status, basis, strict=True):
+        key = tuple(None if pd.isna(c) else c for c in cells)
+        if key not in read:
+            read[key] = hubspot_consent(*key)
+        consent.append(read[key])
+    if all(c is None for c in consent):
         return frame
-    # "Non-marketing contact" is HubSpot's word for: not to be marketed to.
-    consent = _consent(status, {"marketing contact"}, {"non marketing contact"})
-    unsubscribed = optout.map(lambda v: _text(v) and normalise(v) in _TRUE).astype(bool)
-    return _with(frame, marketing_consent=consent.where(~unsubscribed, "no"))
+    return _with(frame, marketing_consent=pd.Series(consent, index=frame.index, dtype=object))
+
+
+def _written(value: Any) -> bool:
+    """Whether a cell holds anything, "N/A" included (``_text`` takes that for empty)."""
+    return not pd.isna(value) and bool(str(value).strip())
 
 
 def _hubspot_deals(frame: pd.DataFrame) -> pd.DataFrame:
@@ -772,22 +779,53 @@ HUBSPOT_COMPANIES = Layout(
 # DSTOFF, TIMEZONE, CC, REGION, LAST_CHANGED, LEID, EUID, NOTES, TAGS; the unsubscribed file
 # UNSUB_TIME, UNSUB_CAMPAIGN_TITLE, UNSUB_CAMPAIGN_ID, UNSUB_REASON, UNSUB_REASON_OTHER)
 # match copies of real exports in others' code (find_string "MEMBER_RATING,OPTIN_TIME,OPTIN_IP").
+# The export's zip names each file by its members' status: subscribed_members_export_<id>.csv,
+# unsubscribed_..., cleaned_..., nonsubscribed_... (contacts who never opted in).
+_MAILCHIMP_FILES = re.compile(
+    r"(subscribed|unsubscribed|cleaned|non ?subscribed|pending|transactional|archived)\b"
+)
+_MAILCHIMP_UNKNOWN = "unknown"
+
+
 def _mailchimp_status(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
     # Unsubscribed and cleaned (bounced) members come in files with their own columns;
-    # the status is noted per file, before files of one audience are put together.
+    # subscribed and non-subscribed ones in files alike but for the name. The status is
+    # noted per file, before files of one audience are put together; a file whose status
+    # neither its columns nor its name tell is "unknown", which fails closed (opts out).
     columns = {normalise(c) for c in frame.columns}
-    status = (
-        "unsubscribed"
-        if "unsub time" in columns
-        else "cleaned"
-        if "clean time" in columns
-        else "subscribed"
-    )
-    return _with(frame, **{"Mailchimp status": pd.Series(status, index=frame.index)}), {}
+    name = str(frame.attrs.get(FILE_NAME, ""))
+    named = _MAILCHIMP_FILES.match(normalise(name))
+    if "unsub time" in columns:
+        status = "unsubscribed"
+    elif "clean time" in columns:
+        status = "cleaned"
+    else:
+        status = named.group(1).replace(" ", "") if named else _MAILCHIMP_UNKNOWN
+    noted = {"Mailchimp status": pd.Series(status, index=frame.index)}
+    if name:  # each row names its file, as when the audience's files are read together
+        noted[FILE] = pd.Series(name, index=frame.index)
+    return _with(frame, **noted), {}
+
+
+def _mailchimp_consent(status: Any, file: Any) -> str:
+    if status == "subscribed":
+        return "yes"
+    if status != _MAILCHIMP_UNKNOWN:
+        return "no"
+    # Not a consent word: read as unreadable, so an opt-out listed with this value.
+    where = str(file).replace(";", ",") if _text(file) else "the file"
+    return f"Mailchimp status unknown: {where} is not named subscribed_members_export_..."
 
 
 def _mailchimp(frame: pd.DataFrame) -> pd.DataFrame:
-    consent = _col(frame, "Mailchimp status").map(lambda v: "yes" if v == "subscribed" else "no")
+    consent = pd.Series(
+        [
+            _mailchimp_consent(status, file)
+            for status, file in zip(_col(frame, "Mailchimp status"), _col(frame, FILE), strict=True)
+        ],
+        index=frame.index,
+        dtype=object,
+    )
     # The e-mail is the first column; its header is the field's label, which an audience
     # may have renamed or kept in its language ("E-Mail-Adresse").
     if "email address" in {normalise(c) for c in frame.columns}:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from smbml_connect import steps as steps_registry
 from smbml_connect.coerce import ColumnFormat
-from smbml_connect.consent import UNREADABLE_CONSENT, read_column
+from smbml_connect.consent import UNREADABLE_CONSENT, is_opt_out_header, read_column
 from smbml_connect.data_checks import check_data
 from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError, TokenRejectedError
 from smbml_connect.page_duplicates import KeysSeen
@@ -81,7 +81,8 @@ def run_pipeline(
         _mark_complete(source, store, result)
         tables = {name: _live(store.read(name)) for name in TABLES}
         tables = _checked(tables, store, result)
-        personal, result.consent_skipped, unreadable = _consented_view(tables, options)
+        personal, result.consent_skipped, unreadable, said = _consented_view(tables, options)
+        result.notices += said
         if not unreadable.empty:
             store.add_rejects(run_id, unreadable)
             result.rejects = _stacked_rejects(result.rejects, unreadable)
@@ -342,28 +343,83 @@ def _consent_readings(contacts: pd.DataFrame, column: str) -> pd.Series:
         # A header no contact has is a typo, not "nobody said anything": that would let
         # every contact through under missing_means = "consented".
         raise ConfigError(
-            f"config error at consent.column: no contact has a column {column!r}; use "
-            "marketing_consent or one of your contacts' headers exactly as written"
+            f"config error at consent.column: no contact has a value under {column!r}; use "
+            "marketing_consent or one of your contacts' headers exactly as written (a "
+            "column empty for everyone cannot say who consented)"
         )
     return read_column(values, column)
 
 
+# Words every opt-out header holds (``is_opt_out_header`` decides): an ``extra`` without
+# any is not parsed. Plain substring tests: a regex over every row costs several times more.
+_OPT_OUT_HINTS = ("not", "opt", "unsub", "dnc")
+
+
+def _may_hold_opt_out(text: object) -> bool:
+    if not isinstance(text, str):
+        return False
+    low = text.lower()
+    return any(word in low for word in _OPT_OUT_HINTS)
+
+
+def _opt_out_columns(contacts: pd.DataFrame, column: str) -> dict[str, pd.Series]:
+    """Each column kept in ``extra`` whose header is itself a list of opt-outs ("Do Not
+    Email", "Unsubscribed"), read. A yes there is an opt-out whichever column the config
+    names: consent fails closed, and a user who kept such a column meant it."""
+    texts = contacts["extra"].to_numpy(dtype=object, na_value=None)
+    hinted = np.fromiter(map(_may_hold_opt_out, texts), dtype=bool, count=len(texts))
+    if not hinted.any():
+        return {}
+    records = [json.loads(t) for t in texts[hinted]]
+    keys: set[str] = set().union(*records)
+    headers = sorted(k for k in keys if k != column and is_opt_out_header(k))
+    out = {}
+    for header in headers:
+        values = np.full(len(texts), None, dtype=object)
+        values[hinted] = [r.get(header) for r in records]
+        out[header] = read_column(pd.Series(values, index=contacts.index), header)
+    return out
+
+
 def _consented_view(
     tables: dict[str, pd.DataFrame], options: RunOptions
-) -> tuple[dict[str, pd.DataFrame], int, pd.DataFrame]:
+) -> tuple[dict[str, pd.DataFrame], int, pd.DataFrame, list[Notice]]:
     """Tables without the contacts who opted out of processing, nor anything tied to them.
 
-    Also returns the unreadable consent values, each listed as "treated as opt-out".
+    Also returns the unreadable consent values, each listed as "treated as opt-out", and
+    a notice per opt-out column (``_opt_out_columns``) that opted out contacts the
+    consent column let through.
     """
     contacts = tables["contacts"]
-    readings = _consent_readings(contacts, options.consent_column)
+    column = options.consent_column
+    readings = _consent_readings(contacts, column)
     missing_ok = options.missing_consent_means == "consented"
     allowed = readings.map(lambda r: missing_ok if r.allowed is None else r.allowed)
     allowed = allowed.astype(bool).to_numpy()
-    unreadable = _unreadable_rejects(contacts, readings, options.consent_column)
+    deciding = pd.Series(column, index=contacts.index, dtype=object)  # the column that said
+    notices = []
+    for header, said in _opt_out_columns(contacts, column).items():
+        says_no = allowed & said.map(lambda r: r.allowed is False).to_numpy(dtype=bool)
+        if not says_no.any():
+            continue
+        readings = readings.where(~says_no, said)
+        deciding[says_no] = header
+        allowed &= ~says_no
+        n = int(says_no.sum())
+        notices.append(
+            Notice(
+                "opt_out_column",
+                "contacts",
+                n,
+                f"{n:,} contact{'' if n == 1 else 's'} opted out by the column {header!r} "
+                f"(its header says no: a yes there, or a value that cannot be read, is an "
+                f"opt-out, whatever {column} says): not scored.",
+            )
+        )
+    unreadable = _unreadable_rejects(contacts, readings, deciding)
     out_ids = set(contacts.loc[~allowed, "contact_id"])
     if not out_ids:
-        return tables, 0, unreadable
+        return tables, 0, unreadable, notices
     view = dict(tables)
     view["contacts"] = contacts[allowed].reset_index(drop=True)
     for name in ("activities", "orders", "deals"):
@@ -377,31 +433,37 @@ def _consented_view(
         links["to_type"].eq("contact") & links["to_id"].isin(out_ids)
     )
     view["associations"] = links[~touches].reset_index(drop=True)
-    return view, len(out_ids), unreadable
+    return view, len(out_ids), unreadable, notices
 
 
-def _unreadable_rejects(contacts: pd.DataFrame, readings: pd.Series, column: str) -> pd.DataFrame:
-    """One line per contact whose consent value could not be read (so counts as an opt-out)."""
-    records = []
-    for position in np.flatnonzero(readings.map(lambda r: r.decision == "unreadable").to_numpy()):
-        contact = contacts.iloc[position]
-        reading = readings.iloc[position]
-        records.append(
-            {
-                "table": "contacts",
-                "source": contact["source"],
-                "source_row": None,
-                "column": column,
-                "value": reading.value,
-                "reason": f"contact {contact['contact_id']}: {column} {reading.reason}, so it "
-                "counts as an opt-out (see What counts as consent in the README)",
-                "action": UNREADABLE_CONSENT,
-                "row": json.dumps(
-                    {"contact_id": contact["contact_id"], "email": contact["email"]},
-                    default=str,
-                ),
-            }
+def _unreadable_rejects(
+    contacts: pd.DataFrame, readings: pd.Series, columns: pd.Series
+) -> pd.DataFrame:
+    """One line per contact whose consent value could not be read (so counts as an opt-out),
+    naming the column it was read from. Built from column arrays: a store may hold many."""
+    at = np.flatnonzero(readings.map(lambda r: r.decision == "unreadable").to_numpy())
+    picked = contacts.iloc[at]
+    records = [
+        {
+            "table": "contacts",
+            "source": source,
+            "source_row": None,
+            "column": column,
+            "value": reading.value,
+            "reason": f"contact {contact}: {column} {reading.reason}, so it counts as an "
+            "opt-out (see What counts as consent in the README)",
+            "action": UNREADABLE_CONSENT,
+            "row": json.dumps({"contact_id": contact, "email": email}, default=str),
+        }
+        for contact, email, source, reading, column in zip(
+            picked["contact_id"].to_numpy(dtype=object),
+            picked["email"].to_numpy(dtype=object),
+            picked["source"].to_numpy(dtype=object),
+            readings.iloc[at],
+            columns.iloc[at],
+            strict=True,
         )
+    ]
     return pd.DataFrame(records, columns=REJECT_COLUMNS)
 
 

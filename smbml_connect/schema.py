@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect import coerce
+from smbml_connect.distinct import Distinct
 from smbml_connect.errors import DataValidationError
 
 __all__ = [
@@ -41,7 +42,9 @@ __all__ = [
     "validate",
 ]
 
-Kind = Literal["str", "email", "int", "count", "float", "datetime", "bool"]
+# "consent" is text kept as written: only an empty cell is empty (consent.read_consent reads
+# it; "n/a" there is an unreadable value, so an opt-out, not a blank that consents).
+Kind = Literal["str", "email", "int", "count", "float", "datetime", "bool", "consent"]
 TableName = Literal[
     "contacts",
     "deals",
@@ -105,7 +108,7 @@ TABLES: dict[str, TableSpec] = {
                 "lifecycle_stage:str lead_source:str country:str industry:str "
                 "created_at:datetime updated_at:datetime last_activity_at:datetime "
                 "page_views:count sessions:count email_opens:count email_clicks:count "
-                "form_submissions:count marketing_consent:str archived_at:datetime"
+                "form_submissions:count marketing_consent:consent archived_at:datetime"
             ),
         ),
         TableSpec(
@@ -253,8 +256,13 @@ def _coerce_count(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return values.mask(negative), invalid | negative
 
 
+def _coerce_consent(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    return coerce.coerce_string(series, as_written=True)
+
+
 _COERCERS: dict[str, Callable[[pd.Series], tuple[pd.Series, pd.Series]]] = {
     "str": coerce.coerce_string,
+    "consent": _coerce_consent,
     "email": _coerce_email,
     "int": coerce.coerce_int,
     "count": _coerce_count,
@@ -264,6 +272,7 @@ _COERCERS: dict[str, Callable[[pd.Series], tuple[pd.Series, pd.Series]]] = {
 }
 _REASONS = {
     "str": "could not be read as text",
+    "consent": "could not be read as text",
     "email": "is not an email address",
     "int": "is not a whole number",
     "count": "is not a whole number of zero or more",
@@ -273,6 +282,7 @@ _REASONS = {
 }
 _PANDAS_DTYPES = {
     "str": "string",
+    "consent": "string",
     "email": "string",
     "int": "Int64",
     "count": "Int64",
@@ -606,9 +616,26 @@ def _extra(frame: pd.DataFrame, spec: TableSpec) -> pd.Series:
     records = frame[unknown].to_dict("records") if unknown else [{}] * len(frame)
     for record, before in zip(records, base, strict=True):
         merged = json.loads(before) if isinstance(before, str) and before.strip() else {}
-        merged.update({str(k): _jsonable(v) for k, v in record.items() if not coerce.is_missing(v)})
+        merged.update({str(k): _jsonable(v) for k, v in record.items() if not _blank(v)})
         out.append(json.dumps(merged, default=str, sort_keys=True) if merged else pd.NA)
     return pd.Series(out, index=frame.index, dtype="string")
+
+
+def _blank(value: Any) -> bool:
+    """An empty cell. A written "n/a" or "-" in a column the schema does not know is kept:
+    only the user knows what it means there (in a consent column: not a yes)."""
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or value is pd.NA or value is pd.NaT or value != value
+
+
+def _blank_cells(column: pd.Series) -> pd.Series:
+    """``_blank`` for a whole column, once per distinct value."""
+    if column.dtype != object and not isinstance(column.dtype, pd.StringDtype):
+        return column.isna()
+    distinct = Distinct.of(column)
+    stripped = np.array([*distinct.stripped(), None], dtype=object)[:-1]
+    return distinct.take(stripped == "", True, column.index, np.dtype(bool))
 
 
 def _extra_columns(frame: pd.DataFrame, unknown: list[Any]) -> pd.Series:
@@ -617,7 +644,7 @@ def _extra_columns(frame: pd.DataFrame, unknown: list[Any]) -> pd.Series:
     joined = np.full(len(frame), "", dtype=object)
     for name in unknown:
         column = frame[name]
-        present = ~coerce._missing(column)
+        present = ~_blank_cells(column)
         if not present.any():
             continue
         key = json.dumps(str(name)) + ": "

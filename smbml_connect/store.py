@@ -38,7 +38,7 @@ __all__ = ["SCHEMA_VERSION", "SavedModel", "Store", "default_store_path"]
 
 _SQL_TYPES = {
     "str": "TEXT", "email": "TEXT", "int": "INTEGER", "count": "INTEGER",
-    "float": "REAL", "datetime": "TEXT", "bool": "INTEGER",
+    "float": "REAL", "datetime": "TEXT", "bool": "INTEGER", "consent": "TEXT",
 }  # fmt: skip
 _OUTPUT_SQL_TYPES = {"str": "TEXT", "float": "REAL", "int": "INTEGER", "datetime": "TEXT",
                      "json": "TEXT"}  # fmt: skip

@@ -27,6 +27,7 @@ from smbml_connect.connectors.files.placing import (
     head_of_sheet,
     place,
 )
+from smbml_connect.consent import keep_header_meaning
 from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.headers import HeaderMapping, map_headers
 from smbml_connect.layouts import SKIPPED, Layout, Prepared, join_prepared, prepare
@@ -145,6 +146,7 @@ class FilesSource:
                 if not prepared.skipped.empty:
                     skipped.append(prepared.rejects(entity, self.name))
                 page = prepared.frame.rename(columns=mapping.columns)
+                page = keep_header_meaning(page, mapping.columns)  # "Unsubscribed" stays a no
                 yield Page(tables={entity: page}, rejects={entity: rejects} if rejects else {})
             skipped.append(_blank_rows(entity, self.name, [b for b in blanks if b < last]))
             listed = pd.concat([f for f in skipped if not f.empty] or [_NO_REJECTS])
@@ -173,13 +175,13 @@ class FilesSource:
             return self._prepared[location]
         layout = self._layouts.get(location)
         frame, rejects = self._whole_frame(location)
-        prepared = prepare(frame, layout)
+        prepared = prepare(frame, layout, location)
         if location in self._companions:  # one export in several files: rows say which
             parts = [location, *self._companions[location]]
             pieces = [prepared]
             for part in parts[1:]:
                 more, more_rejects = self._whole_frame(part)
-                pieces.append(prepare(more, layout))
+                pieces.append(prepare(more, layout, part))
                 rejects = rejects + more_rejects
             prepared = join_prepared(pieces, parts)
         rejects = prepared.settle(rejects)  # the layout reads the lines the reader could not

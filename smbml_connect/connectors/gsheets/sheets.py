@@ -140,7 +140,9 @@ class SheetsSource:
             raise SourceFatalError(f"the spreadsheet has no tab for {entity}")
         raw, unread = split_rows(self._values()[entity], first_row_number=1, where=located[entity])
         layout = detect(raw.head(50))
-        prepared = prepare(raw, layout if layout and entity in layout.tables else None)
+        prepared = prepare(
+            raw, layout if layout and entity in layout.tables else None, located[entity]
+        )
         unread = prepared.settle(unread)
         frame, self.header_mappings[entity] = prepared.table(entity, self.mappings.get(entity))
         self._skipped[entity] = prepared.rejects(entity, self.name)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from smbml_connect.consent import hubspot_consent
 from smbml_connect.schema import SOURCE_ROW
 
 __all__ = [
@@ -207,7 +208,7 @@ def _finish(
             lambda v: LEAD_SOURCES.get(str(v), str(v).lower()) if isinstance(v, str) else v
         )
         frame["marketing_consent"] = [
-            _consent_text(*values)
+            hubspot_consent(*values)  # the CRM export's layout reads its columns so too
             for values in zip(
                 frame.pop("email_optout"),
                 frame.pop("marketable"),
@@ -229,38 +230,6 @@ def _finish(
         closed = frame["is_closed"].astype(str).str.lower().eq("true")
         frame["closed_at"] = frame["close_date"].where(closed, None)
     return frame
-
-
-_MARKETABLE_WORDS = {"true": "marketing contact", "false": "non-marketing contact"}
-
-
-def _text(value: Any) -> str | None:
-    """A property value as text; None when absent (a record without it gives NaN here)."""
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    return str(value).strip() or None
-
-
-def _consent_text(optout: Any, marketable: Any, legal_basis: Any) -> str | None:
-    """HubSpot's consent properties as one value of words the consent reader knows.
-
-    "Unsubscribed from all email" and a non-marketing contact each opt out. Not being
-    unsubscribed (every contact's default) counts as consent only when neither the
-    marketing contact status nor a GDPR legal basis says more. A value we do not know is
-    passed on as written, so it is read as unreadable (an opt-out) and listed.
-    """
-    optout, marketable, legal_basis = (_text(v) for v in (optout, marketable, legal_basis))
-    said = optout.lower() if optout else None
-    parts = [
-        None if said in (None, "false") else "unsubscribed from all email" if said == "true"
-        else optout,
-        _MARKETABLE_WORDS.get(marketable.lower(), marketable) if marketable else None,
-        legal_basis,  # multiple checkboxes: "a;b"
-    ]  # fmt: skip
-    present = [p for p in parts if p]
-    if not present and said == "false":
-        return "subscribed"
-    return "; ".join(present) if present else None
 
 
 def deal_stage_rows(deals: pd.DataFrame) -> pd.DataFrame:
