@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from smbml_connect import sales
+from smbml_connect.layouts import SKIPPED
 from smbml_connect.ports import Notice
 from smbml_connect.schema import REJECT_COLUMNS, TABLES
 
@@ -220,6 +221,29 @@ def _text_in_numbers(rejects: pd.DataFrame) -> list[Notice]:
     return notices
 
 
+def _supplier_bills(rejects: pd.DataFrame) -> list[Notice]:
+    """Supplier bills read with sales invoices (a Xero export holds both): each was left
+    out with a reason naming the bill, so the reasons count the bills."""
+    if rejects.empty:
+        return []
+    rows = rejects[
+        rejects["action"].eq(SKIPPED)
+        & rejects["reason"].astype(str).str.startswith(sales.SUPPLIER_BILL)
+    ]
+    if rows.empty:
+        return []
+    n = int(rows["reason"].nunique())
+    return [
+        Notice(
+            "supplier_bills",
+            str(rows["table"].iloc[0]),
+            n,
+            f"{_plural(n, 'supplier bill')} ({_plural(len(rows), 'row')}) left out: bills are "
+            "purchases from suppliers (accounts payable), not sales (listed in Rejects).",
+        )
+    ]
+
+
 def _stale(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> list[Notice]:
     newest = data_ends_early(tables.get("orders", pd.DataFrame()), as_of)
     if newest is None:
@@ -243,5 +267,6 @@ def check_data(
     """The tables the steps may use, the rows left out, and what people should know."""
     view, left_out, notices = _future(tables, as_of)
     notices += _not_sales(view) + _unknown_contacts(view) + _text_in_numbers(rejects)
+    notices += _supplier_bills(rejects)
     notices += _stale(view, as_of)
     return Checked(view, left_out, notices)

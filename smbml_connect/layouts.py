@@ -30,6 +30,7 @@ from smbml_connect import coerce
 from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
 from smbml_connect.ports import SourceReject
+from smbml_connect.sales import NOT_SALE_STATUSES, SUPPLIER_BILL, status_key
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import BLANK_ROWS
 
@@ -54,6 +55,10 @@ Skips = dict[int, str]  # frame position -> why the row holds no record
 # number, why the others hold no record (a report's footer note).
 Unread = Callable[[pd.DataFrame, list[SourceReject]], tuple[list[SourceReject], dict[int, str]]]
 UNREAD_ROWS = "unread_rows"  # frame.attrs key: row numbers of the lines the reader rejected
+# frame.attrs key a shape sets: values it could not read from the export, each a dict of
+# source_row, column (canonical), value (as written) and reason; listed as values cleared.
+CLEARED = "cleared_values"
+CLEARED_ACTION = "value cleared"
 
 
 def _as_is(frame: pd.DataFrame) -> pd.DataFrame:
@@ -102,6 +107,7 @@ class Prepared:
     skipped: pd.DataFrame  # the raw rows left out, with a ``reason`` column
     layout: Layout | None
     settled: bool = False  # the unreadable lines were seen (``settle`` is done once)
+    cleared: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # per table
 
     def table(
         self, table: str, overrides: Mapping[str, str] | None = None
@@ -115,6 +121,8 @@ class Prepared:
         shaped = spec.shape(self.frame.copy())
         mine = {normalise(h) for h in user}
         claimed = set(user.values())
+        said = shaped.attrs.pop(CLEARED, [])
+        self.cleared[table] = [n for n in said if n["column"] not in claimed]
         # A canonical column the shape made yields to the user's choice for that column.
         made = [c for c in shaped.columns if c in claimed and normalise(c) not in mine]
         shaped = shaped.drop(columns=made)
@@ -158,7 +166,15 @@ class Prepared:
         return kept
 
     def rejects(self, table: str, source: str) -> pd.DataFrame:
-        """The rows left out as rejects rows (action 'row skipped'), for the run's list."""
+        """The rows left out as rejects rows (action 'row skipped'), for the run's list,
+        and the values of ``table`` its shape could not read (after ``table``)."""
+        cleared = [
+            {"table": table, "source": source, "source_row": int(n["source_row"]),
+             "column": n["column"], "value": n["value"], "reason": n["reason"],
+             "action": CLEARED_ACTION, "row": _row_json(row.iloc[0]) if len(row) else None}
+            for n in self.cleared.get(table, [])
+            for row in [self.frame[self.frame[SOURCE_ROW] == n["source_row"]].head(1)]
+        ]  # fmt: skip
         rows = [
             {
                 "table": table,
@@ -172,7 +188,7 @@ class Prepared:
             }
             for _, row in self.skipped.iterrows()
         ]
-        return pd.DataFrame(rows, columns=REJECT_COLUMNS)
+        return pd.DataFrame(rows + cleared, columns=REJECT_COLUMNS)
 
 
 def _headers(frame: pd.DataFrame) -> list[str]:
@@ -1196,11 +1212,66 @@ QUICKBOOKS = Layout(
 # UnitAmount, Discount, LineAmount, AccountCode, TaxType, TaxAmount, Tracking, Currency,
 # Type, Sent, Status: as written by several tools that produce or read it (find_string
 # "InvoiceAmountDue,InventoryItemCode"). No Xero Central page was found in the search tools.
+#
+# Invoices, credit notes and supplier bills share the layout; "Type" tells them apart
+# ("Sales invoice", "Sales credit note", "Bill"; ACCREC, ACCRECCREDIT, ACCPAY and
+# ACCPAYCREDIT in files made from Xero's API). A bill is a purchase, not a sale: its
+# rows are left out, each with the bill's number (the data checks count the bills). A
+# sales credit note is a refund, written as QuickBooks' credit memos are: its own order,
+# with a negative total and negative quantities. Voided, deleted and draft invoices load
+# with their status, which ``sales`` reads as not a sale.
+_XERO_PURCHASE = re.compile(r"\b(bills?|accpay\w*|purchases?|supplier)\b")
+
+
+def _xero_type(frame: pd.DataFrame) -> pd.Series:
+    """'purchase', 'credit' or 'sale' per row, from the Type column."""
+    kind = _col(frame, "Type").map(lambda v: normalise(v) if _text(v) else "")
+    return kind.map(
+        lambda t: "purchase" if _XERO_PURCHASE.search(t) else "credit" if "credit" in t else "sale"
+    )
+
+
+def _xero_bills(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
+    bills = np.flatnonzero((_xero_type(frame) == "purchase").to_numpy())
+    number, kind, who = (_col(frame, h) for h in ("InvoiceNumber", "Type", "ContactName"))
+    return frame, {
+        int(i): f"{SUPPLIER_BILL} {number.iloc[i] if _text(number.iloc[i]) else '(no number)'}"
+        f"{f' from {who.iloc[i]}' if _text(who.iloc[i]) else ''} (Type {kind.iloc[i]!r}): "
+        "a purchase (accounts payable), not a sale"
+        for i in bills.tolist()
+    }
+
+
+def _negated(value: Any) -> Any:
+    """A credit note's amount or quantity as money or goods going back (negative)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return -abs(value)
+    text = str(value).strip() if _text(value) else ""
+    return value if not text or text.startswith(("-", "(")) else "-" + text
+
+
+def _xero_orders(frame: pd.DataFrame) -> pd.DataFrame:
+    first = _first_of(frame, _col(frame, "InvoiceNumber"))
+    credit = (_xero_type(first) == "credit").to_numpy()
+    status = _col(first, "Status").astype(object)
+    undone = status.map(lambda v: status_key(v) in NOT_SALE_STATUSES).to_numpy(dtype=bool)
+    total = _col(first, "Total").astype(object)
+    return _with(
+        first,
+        contact_id=_key("EmailAddress", "ContactName")(first),
+        status=status.where(~credit | undone, "credit note"),  # a voided note stays voided
+        total=total.where(~credit, total.map(_negated)),
+    )
+
+
 def _xero_lines(frame: pd.DataFrame) -> pd.DataFrame:
     item = ("InventoryItemCode", "Description")
     lines = _numbered("InvoiceNumber", item, "Quantity", "UnitAmount")(frame)
     share = _number(_col(frame, "Discount")) / 100  # Xero writes the discount in percent
-    return _with(lines, discount=share.map(lambda v: None if pd.isna(v) else round(float(v), 6)))
+    quantity = _col(frame, "Quantity").astype(object)
+    credit = (_xero_type(frame) == "credit").to_numpy()
+    return _with(lines, discount=share.map(lambda v: None if pd.isna(v) else round(float(v), 6)),
+                 quantity=quantity.where(~credit, quantity.map(_negated)))  # fmt: skip
 
 
 XERO = Layout(
@@ -1215,7 +1286,7 @@ XERO = Layout(
                 "Currency -> currency",
                 "Status -> status",
             ),
-            _first_rows("InvoiceNumber", contact_id=_key("EmailAddress", "ContactName")),
+            _xero_orders,
         ),
         "order_lines": LayoutTable(
             _map("InvoiceNumber -> order_id", "Quantity -> quantity", "UnitAmount -> unit_price"),
@@ -1226,6 +1297,7 @@ XERO = Layout(
             _people(_key("EmailAddress", "ContactName")),
         ),
     },
+    prepare=_xero_bills,
 )
 
 

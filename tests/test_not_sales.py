@@ -1,5 +1,7 @@
 """One definition of "this order is not a sale" (``sales``), used by the data checks and by
-every analytic, so that what a run says was left out is what was left out."""
+every analytic, so that what a run says was left out is what was left out; and Xero's
+export, where supplier bills, voided and deleted invoices and credit notes sit among the
+sales invoices."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import csv
 from pathlib import Path
 
 import pandas as pd
+from click.testing import CliRunner
 
 from smbml_connect.analytics.customers.clusters import customer_features
 from smbml_connect.analytics.customers.recommend import purchases_by_customer
@@ -15,6 +18,7 @@ from smbml_connect.analytics.customers.value import daily_purchases
 from smbml_connect.analytics.forecast.sales_series import sales_series
 from smbml_connect.analytics.leads.contact_features import conversion_times
 from smbml_connect.analytics.pricing.price_history import weekly_prices
+from smbml_connect.cli import cli
 from smbml_connect.connectors.files.source import FilesSource
 from smbml_connect.data_checks import check_data
 from smbml_connect.pipeline import RunOptions, run_pipeline
@@ -146,3 +150,107 @@ def test_stripe_uncaptured_and_failed_payments_are_not_sales_in_a_run(tmp_path: 
     assert sorted(segmented["entity_id"]) == ["cus_1", "cus_2", "cus_4"]
     said = {n.check: n for n in result.notices}["not_sales"]
     assert said.count == 3  # refunded, uncaptured, failed
+
+
+XERO = (
+    "ContactName,EmailAddress,POAddressLine1,POAddressLine2,POAddressLine3,POAddressLine4,"
+    "POCity,PORegion,POPostalCode,POCountry,SAAddressLine1,SAAddressLine2,SAAddressLine3,"
+    "SAAddressLine4,SACity,SARegion,SAPostalCode,SACountry,InvoiceNumber,Reference,InvoiceDate,"
+    "DueDate,PlannedDate,Total,TaxTotal,InvoiceAmountPaid,InvoiceAmountDue,InventoryItemCode,"
+    "Description,Quantity,UnitAmount,Discount,LineAmount,AccountCode,TaxType,TaxAmount,"
+    "TrackingName1,TrackingOption1,TrackingName2,TrackingOption2,Currency,Type,Sent,Status"
+).split(",")
+
+
+def _xero(**given: str) -> list[str]:
+    row = dict.fromkeys(XERO, "")
+    row.update(ContactName="Cafe Nord", EmailAddress="nord@example.com", POCountry="NZ",
+               InvoiceDate="15/03/2024", DueDate="29/03/2024", Currency="NZD",
+               Type="Sales invoice", Sent="Sent", Status="Paid", AccountCode="200",
+               TaxType="15% GST on Income", InventoryItemCode="BEAN1",
+               Description="Beans 1kg")  # fmt: skip
+    row.update(given)
+    return [row[h] for h in XERO]
+
+
+def _xero_folder(folder: Path) -> Path:
+    """Business > Invoices > Export and Purchases > Bills > Export, side by side."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sales = [
+        _xero(InvoiceNumber="INV-0001", Total="230.00", TaxTotal="30.00", Quantity="4",
+              UnitAmount="50.00", LineAmount="200.00"),
+        _xero(InvoiceNumber="INV-0002", Total="115.00", Status="Voided", Quantity="2",
+              UnitAmount="50.00", LineAmount="100.00", InvoiceDate="18/03/2024"),
+        _xero(InvoiceNumber="INV-0003", Total="57.50", Status="Deleted", Quantity="1",
+              UnitAmount="50.00", LineAmount="50.00", InvoiceDate="19/03/2024"),
+        _xero(InvoiceNumber="CN-0001", Type="Sales credit note", Total="57.50",
+              Description="Returned beans", Quantity="1", UnitAmount="50.00",
+              LineAmount="50.00", InvoiceDate="20/03/2024"),
+    ]  # fmt: skip
+    bill = dict(ContactName="Green Bean Importers", EmailAddress="", InvoiceNumber="B-7781",
+                Type="Bill", Total="5750.00", InventoryItemCode="", AccountCode="300",
+                TaxType="15% GST on Expenses", InvoiceDate="21/03/2024")  # fmt: skip
+    bills = [
+        _xero(**bill, Description="Green coffee 60kg", Quantity="1", UnitAmount="4000.00",
+              LineAmount="4000.00"),
+        _xero(**bill, Description="Freight", Quantity="1", UnitAmount="1000.00",
+              LineAmount="1000.00"),
+    ]  # fmt: skip
+    for name, rows in (("SalesInvoices.csv", sales), ("Bills.csv", bills)):
+        with open(folder / name, "w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(XERO)
+            out.writerows(rows)
+    return folder
+
+
+def test_xero_bills_are_left_out_and_credit_notes_voided_deleted_are_not_sales(
+    tmp_path: Path, store
+):
+    folder = _xero_folder(tmp_path / "xero")
+    result = run_pipeline(
+        FilesSource(folder, {}, {}),
+        store,
+        RunOptions(steps=steps_by_name(["rfm_segments"]), as_of=AS_OF),
+    )
+    assert result.status == "ok"
+    orders, lines = store.read("orders"), store.read("order_lines")
+    contacts = store.read("contacts")
+    # The supplier is no customer and the bill no order: both rows listed, with the bill.
+    assert "B-7781" not in set(orders["order_id"])
+    assert contacts["contact_id"].tolist() == ["nord@example.com"]
+    skipped = result.rejects[result.rejects["action"] == "row skipped"]
+    assert len(skipped) == 2
+    assert all(
+        r.startswith("supplier bill B-7781 from Green Bean Importers") for r in skipped["reason"]
+    )
+    said = {n.check: n for n in result.notices}
+    assert said["supplier_bills"].count == 1
+    assert "1 supplier bill (2 rows) left out" in said["supplier_bills"].message
+    # A credit note is a refund: its own order, money and goods going back.
+    note = orders.set_index("order_id").loc["CN-0001"]
+    assert (note["total"], note["status"]) == (-57.5, "credit note")
+    assert lines.set_index("order_id").loc["CN-0001", "quantity"] == -1
+    # Voided, deleted and the credit note: three orders the run says are not sales.
+    assert said["not_sales"].count == 3
+    assert "1 refunded" in said["not_sales"].message
+    assert "2 cancelled, voided or deleted" in said["not_sales"].message
+    # ... and March is 230 of sales, one order, in every analytic.
+    segmented = result.steps["rfm_segments"].outputs["scores"]
+    assert segmented["entity_id"].tolist() == ["nord@example.com"]
+    rfm = rfm_table(orders, AS_OF)
+    assert (rfm["frequency"].tolist(), rfm["monetary"].tolist()) == ([1], [230.0])
+    series = sales_series(orders, lines, AS_OF).frame.set_index(["unique_id", "ds"])["y"]
+    assert series[("revenue:total", pd.Timestamp("2024-03-01"))] == 230.0
+
+
+def test_inspect_says_a_bill_is_left_out_not_that_it_holds_no_record(tmp_path: Path):
+    folder = _xero_folder(tmp_path / "xero")
+    config = tmp_path / "smbml.toml"
+    config.write_text(f'store = "s.sqlite"\n[source]\nkind = "files"\npath = "{folder}"\n')
+    shown = CliRunner().invoke(cli, ["inspect", "-c", str(config)])
+    assert shown.exit_code == 0, shown.output
+    assert "2 rows are supplier bills (purchases, not sales) and will be left out:" in (
+        shown.output
+    )
+    assert "hold no record" not in shown.output
