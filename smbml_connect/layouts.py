@@ -684,19 +684,161 @@ def _hubspot_contacts(frame: pd.DataFrame) -> pd.DataFrame:
     return _with(frame, marketing_consent=consent.where(~unsubscribed, "no"))
 
 
+# A deal's stage is a label each portal may rename ("Won", "Lost - price"), so closed and
+# won are read per deal from the first of: HubSpot's own flags when the export has them
+# ("Is Deal Closed?", "Is Closed Won", "Is closed lost"); the stage's words with its "Deal
+# probability" (HubSpot makes a 100% stage closed won and a 0% stage closed lost; they
+# must agree when both are there); then, for a stage with neither, one of HubSpot's
+# default open stages, a pipeline whose other stages name won and lost (so this one is
+# open), or a close date ahead of the export (HubSpot sets it when a deal closes). A deal
+# none of these settles is left empty and listed, not called open in silence.
+_WON = re.compile(r"\b(won|gewonnen|gagn[ée]e?|ganad[oa]|vint[oa]|ganh[oa])\b(?!['’]t)")
+_LOST = re.compile(r"\b(lost|verloren|perdue?|perdid[oa]|pers[oa])\b")
+_DEFAULT_OPEN = {"appointmentscheduled", "qualifiedtobuy", "presentationscheduled",
+                 "decisionmakerboughtin", "contractsent"}  # fmt: skip
+_DEAL_FLAGS = ("Is Deal Closed?", "Is Closed Won", "Is closed lost")
+Deal = tuple[bool | None, bool | None]  # closed, won
+
+
+def _stage_says(label: str) -> str | None:
+    """'won', 'lost', 'both' or None, from the words of a stage label."""
+    text = label.lower()
+    compact = re.sub(r"[^a-z]", "", text)
+    if compact in {"closedwon", "closedlost"}:  # HubSpot's internal stage ids
+        return compact[6:]
+    won, lost = _WON.search(text) is not None, _LOST.search(text) is not None
+    return "both" if won and lost else "won" if won else "lost" if lost else None
+
+
+def _flag(value: Any) -> bool | None:
+    try:
+        return coerce.parse_bool(value) if _text(value) else None
+    except ValueError:
+        return None
+
+
+def _by_flags(closed: bool | None, won: bool | None, lost: bool | None) -> Deal:
+    if won or lost:
+        return True, bool(won)
+    if closed is False or (won is False and lost is False):
+        return False, False
+    return closed, won  # closed with no won or lost said, or nothing said
+
+
+def _by_stage(says: str | None, chance: float) -> tuple[Deal, str | None]:
+    """The deal from its stage words and probability, or why they do not settle it."""
+    by_chance = (
+        None if pd.isna(chance) else "won" if chance >= 1 else "lost" if chance <= 0 else "open"
+    )
+    if says == "both":
+        return (None, None), "names both won and lost"
+    if says and by_chance and by_chance != says:
+        return (None, None), f"says {says} but its Deal probability {chance:g} says {by_chance}"
+    reading = says or by_chance
+    if reading is None:
+        return (None, None), None
+    return (reading != "open", reading == "won"), None
+
+
 def _hubspot_deals(frame: pd.DataFrame) -> pd.DataFrame:
-    stage = _col(frame, "Deal Stage").map(lambda v: normalise(v) if _text(v) else "")
-    won = _col(frame, "Is Closed Won")
-    closed = _col(frame, "Is Deal Closed?")
-    if not _filled(won).any():
-        won = stage.map(lambda s: "yes" if s == "closed won" else "no" if s else None)
-    if not _filled(closed).any():
-        closed = stage.map(
-            lambda s: "yes" if s in {"closed won", "closed lost"} else "no" if s else None
-        )
+    labels = _col(frame, "Deal Stage").map(lambda v: str(v).strip() if _text(v) else "")
+    says = labels.map(lambda v: _stage_says(v) if v else None)
+    chance = _number(_col(frame, "Deal probability"))
+    chance = chance / 100 if (chance > 1).any() else chance  # written as percent
+    flags = [_col(frame, h).map(_flag) for h in _DEAL_FLAGS]
+    deals: list[Deal] = []
+    why: list[str | None] = []
+    for position, flagged in enumerate(zip(*flags, strict=True)):
+        is_closed, is_won = _by_flags(*flagged)
+        reason = None
+        if is_won is None:  # the flags, if any, say closed at most
+            (by_closed, by_won), reason = _by_stage(says.iloc[position], chance.iloc[position])
+            if is_closed is None:
+                is_closed, is_won = by_closed, by_won
+            elif by_closed:  # closed by its flag: the stage can still say won or lost
+                is_won = by_won
+        deals.append((is_closed, is_won))
+        why.append(reason)
+    closed = pd.Series([d[0] for d in deals], index=frame.index, dtype=object)
+    won = pd.Series([d[1] for d in deals], index=frame.index, dtype=object)
+    closed, won, notes = _undecided_deals(frame, labels, closed, won, why)
+    close = _col(frame, "Close Date")
     ids = _col(frame, "Associated Contact IDs")
     contact = ids.map(lambda v: str(v).split(";")[0].strip() if _text(v) else None)
-    return _with(frame, is_won=won, is_closed=closed, contact_id=contact)
+    out = _with(frame, is_won=won.map(_yes_no), is_closed=closed.map(_yes_no),
+                closed_at=close.where(closed.eq(True), None), contact_id=contact)  # fmt: skip
+    out.attrs[CLEARED] = notes
+    return out
+
+
+def _yes_no(value: bool | None) -> str | None:
+    return None if value is None else "yes" if value else "no"
+
+
+def _undecided_deals(
+    frame: pd.DataFrame,
+    labels: pd.Series,
+    closed: pd.Series,
+    won: pd.Series,
+    why: list[str | None],
+) -> tuple[pd.Series, pd.Series, list[dict[str, Any]]]:
+    """Deals whose flags, stage words and probability did not settle them: open when the
+    stage is a default open one, its pipeline names won and lost elsewhere, or its close
+    date is ahead of the export; else left empty with a line saying why."""
+    pipeline = _col(frame, "Pipeline").map(lambda v: str(v).strip() if _text(v) else "")
+    says = labels.map(lambda v: _stage_says(v) if v else None)
+    worded = {p for p, g in says.groupby(pipeline.to_numpy()) if {"won", "lost"} <= set(g.dropna())}
+    close = coerce.coerce_datetime(_col(frame, "Close Date"))[0]
+    seen = [
+        coerce.coerce_datetime(_col(frame, h))[0] for h in ("Create Date", "Last Modified Date")
+    ]
+    seen.append(close.where(closed.eq(True).to_numpy()))
+    export = pd.concat(seen).max()  # the newest moment the file shows: it was exported after
+    deal_ids = _col(frame, "Record ID")
+    notes: list[dict[str, Any]] = []
+    for position in np.flatnonzero((closed.eq(True) & won.isna()).to_numpy()):
+        notes.append(
+            {
+                "source_row": int(frame[SOURCE_ROW].iloc[position]),
+                "column": "is_won",
+                "value": labels.iloc[position],
+                "reason": f"deal {deal_ids.iloc[position]} is closed but neither Is Closed Won "
+                f"nor its Deal Stage {labels.iloc[position]!r} says whether it was won: left "
+                "empty (taken as lost); add the Is Closed Won column to the export to settle it",
+            }
+        )
+    for position in np.flatnonzero(closed.isna().to_numpy()):
+        label, reason = labels.iloc[position], why[position]
+        if reason is None:
+            ahead = (
+                pd.notna(close.iloc[position])
+                and pd.notna(export)
+                and close.iloc[position] > export
+            )
+            if (
+                re.sub(r"[^a-z]", "", label.lower()) in _DEFAULT_OPEN
+                or ahead
+                or (label and pipeline.iloc[position] in worded)
+            ):
+                closed.iloc[position], won.iloc[position] = False, False
+                continue
+            reason = (
+                "says neither won nor lost, its close date is not ahead of the export and "
+                "no Deal probability or Is Deal Closed? value says more"
+                if label
+                else "is empty and no Deal probability or Is Deal Closed? value says more"
+            )
+        notes.append(
+            {
+                "source_row": int(frame[SOURCE_ROW].iloc[position]),
+                "column": "is_closed",
+                "value": label,
+                "reason": f"deal {deal_ids.iloc[position]}: its Deal Stage {label!r} {reason}, "
+                "so whether it is open or closed cannot be told: left empty (deal win chances "
+                "take it as open); add the Deal probability column to the export to settle it",
+            }
+        )
+    return closed, won, notes
 
 
 def _hubspot_companies(frame: pd.DataFrame) -> pd.DataFrame:
