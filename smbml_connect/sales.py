@@ -6,22 +6,25 @@ or credit note written as its own order). The data checks count these orders wit
 same function the analytics leave them out with, so what the run says is what was
 counted. Statuses are compared as words ("Partially_refunded" is "partially refunded").
 
-The statuses are those real exports write, each checked against the vendor's own list:
-Shopify's financial statuses (OrderDisplayFinancialStatus: pending, authorized,
-partially paid, paid, partially refunded, refunded, voided, expired), Stripe's payment
-statuses (Paid, Refunded, Uncaptured, Failed, Canceled, Blocked, Incomplete, Disputed),
-WooCommerce's order statuses (pending payment, processing, on hold, completed, cancelled,
-refunded, failed, checkout-draft), Square's payment and order states (approved, pending,
-completed, canceled, failed; draft), Xero's invoice statuses (Draft, Awaiting Approval,
-Awaiting Payment, Paid, Voided, Deleted; AUTHORISED in its API), QuickBooks' transaction
-types (Invoice, Sales Receipt, Credit Memo, Refund Receipt).
+The statuses are those real exports write. Checked in the search tools against the
+vendor's list: Shopify's financial statuses (OrderDisplayFinancialStatus: pending,
+authorized, partially paid, paid, partially refunded, refunded, voided, expired),
+WooCommerce's order statuses (its OrderStatus enum: pending payment, processing, on hold,
+completed, cancelled, refunded, failed, checkout-draft), Square's order states (open,
+completed, canceled, draft) and payment statuses (approved, pending, completed, canceled,
+failed). Xero's invoice statuses (DRAFT, SUBMITTED, AUTHORISED, PAID, VOIDED, DELETED) and
+its export's "Awaiting Payment" come from pages describing its API and a tool writing its
+export; QuickBooks' transaction types from readers of its report. No Stripe page with the
+Dashboard's statuses was found: "Paid", "Refunded", "Failed" and "Uncaptured" are written
+as a review's copy of its payments export writes them; "Canceled", "Blocked",
+"Incomplete" and "Disputed" are Stripe's Dashboard words, not checked here.
 
 Two readings are choices. An order awaiting payment (Shopify "pending" and "authorized",
 Square "approved", Xero "Awaiting Payment", WooCommerce "on hold") is a sale: the buyer
-committed and the platforms' own sales reports count it. WooCommerce's "Pending payment"
+committed to it, and an approved invoice is income in the books. WooCommerce's "Pending payment"
 is not: it is a checkout that was never paid (WooCommerce cancels it when its stock hold
 runs out, and leaves it out of its own revenue by default). Stripe's "Uncaptured" is not
-either: an authorisation that moved no money (released after 7 days unless captured).
+either: an authorisation that moved no money (Stripe releases it unless captured).
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ NOT_SALE_STATUSES: Mapping[str, str] = {
     ),
     **_kinds(
         DRAFT, "draft", "checkout draft", "auto draft", "quote", "estimate",
-        "awaiting approval", "submitted for approval",
+        "awaiting approval",
     ),
 }  # fmt: skip
 # Statuses known to be sales: any other status is counted as a sale too, and said.
