@@ -483,8 +483,11 @@ def inspect(config_path: Path) -> None:
 
 def _show_left_out(source: object, table: str, shown: int = 5) -> None:
     """What a run will not load from this table, before it runs: rows that cannot be
-    read (rejected) and rows that hold no record (skipped)."""
+    read (rejected), rows that hold no record (skipped), supplier bills (left out) and
+    values a known export's layout could not read (left empty)."""
+    from smbml_connect.layouts import CLEARED_ACTION
     from smbml_connect.ports import ListsUnreadable, SkipsRows
+    from smbml_connect.sales import SUPPLIER_BILL
 
     unread = source.unreadable(table) if isinstance(source, ListsUnreadable) else []
     if unread:
@@ -496,18 +499,27 @@ def _show_left_out(source: object, table: str, shown: int = 5) -> None:
             click.echo(f"    row {reject.row}: {reject.reason}")
         if len(unread) > shown:
             click.echo(f"    ... and {len(unread) - shown:,} more")
-    skipped = source.skipped_rows(table) if isinstance(source, SkipsRows) else None
-    if skipped is not None and not skipped.empty:
-        click.echo(
-            f"  {_plural(len(skipped), 'row')} hold no record (blank, total or header "
-            "rows) and will be skipped:"
-            if len(skipped) > 1
-            else "  1 row holds no record (a blank, total or header row) and will be skipped:"
-        )
-        for row, reason in skipped[["source_row", "reason"]].head(shown).itertuples(index=False):
+    listed = source.skipped_rows(table) if isinstance(source, SkipsRows) else None
+    if listed is None or listed.empty:
+        return
+    bill = listed["reason"].astype(str).str.startswith(SUPPLIER_BILL)
+    cleared = listed["action"].eq(CLEARED_ACTION)
+    groups = (
+        (listed[~bill & ~cleared], "hold no record (blank, total or header rows) and will be "
+         "skipped:", "holds no record (a blank, total or header row) and will be skipped:"),
+        (listed[bill], "are supplier bills (purchases, not sales) and will be left out:",
+         "is a supplier bill (a purchase, not a sale) and will be left out:"),
+        (listed[cleared], "have a value that cannot be read; it will be left empty:",
+         "has a value that cannot be read; it will be left empty:"),
+    )  # fmt: skip
+    for rows, many, one in groups:
+        if rows.empty:
+            continue
+        click.echo(f"  {_plural(len(rows), 'row')} {many}" if len(rows) > 1 else f"  1 row {one}")
+        for row, reason in rows[["source_row", "reason"]].head(shown).itertuples(index=False):
             click.echo(f"    row {row}: {reason}")
-        if len(skipped) > shown:
-            click.echo(f"    ... and {len(skipped) - shown:,} more")
+        if len(rows) > shown:
+            click.echo(f"    ... and {len(rows) - shown:,} more")
 
 
 @cli.command()

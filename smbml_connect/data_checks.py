@@ -4,8 +4,8 @@ Pure: the live tables, the run's date and its rejects in; the tables the steps m
 the rows left out and the notices out. Nothing here changes a value. Rows dated more
 than a day after the run's date are left out of the steps (and listed as rejects: they
 stay in the store, so a later run with a later date uses them); everything else is kept
-and counted, and the analytics decide how to treat it (refunds and negative quantities
-are not sales there).
+and counted. Which orders are not sales is ``sales.why_not_sale``, the same function
+every analytic leaves them out with, so the count said is the count left out.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from smbml_connect import sales
+from smbml_connect.layouts import SKIPPED
 from smbml_connect.ports import Notice
 from smbml_connect.schema import REJECT_COLUMNS, TABLES
 
@@ -32,7 +34,6 @@ STALE_AFTER = pd.Timedelta(days=90)  # a quarter with no order at all: the data 
 # The dated tables whose rows are events; a contact or deal created "in the future" is
 # kept (its other fields still hold), an order or activity that has not happened is not.
 EVENT_DATES = {"orders": ("ordered_at", "order"), "activities": ("occurred_at", "activity")}
-REFUND_STATUSES = frozenset({"refunded", "refund", "returned", "chargeback"})
 NUMBER_KINDS = frozenset({"int", "count", "float"})
 FUTURE_ACTION = "row not used"
 
@@ -121,22 +122,36 @@ def _future(
     return view, rejects, notices
 
 
-def _refunds(tables: Mapping[str, pd.DataFrame]) -> list[Notice]:
+def _not_sales(tables: Mapping[str, pd.DataFrame]) -> list[Notice]:
     notices = []
     orders = tables.get("orders", pd.DataFrame())
     if len(orders):
-        status = orders.get("status", pd.Series(None, index=orders.index, dtype="string"))
-        refund = status.astype("string").str.strip().str.lower().isin(REFUND_STATUSES)
-        negative = pd.to_numeric(orders.get("total"), errors="coerce").lt(0)
-        n = int((refund.fillna(False) | negative.fillna(False)).sum())
+        why = sales.why_not_sale(orders)
+        n = int(why.notna().sum())
         if n:
             notices.append(
                 Notice(
-                    "refunds",
+                    "not_sales",
                     "orders",
                     n,
-                    f"{_plural(n, 'order')} refunded or with a negative total: kept, not counted "
-                    "as sales in forecasts and prices.",
+                    f"{_plural(n, 'order')} {'is' if n == 1 else 'are'} not "
+                    f"{'a sale' if n == 1 else 'sales'} ({sales.describe(why)}): kept, not "
+                    "counted as sales in segments, customer value, suggestions, forecasts, "
+                    "prices or lead conversions.",
+                )
+            )
+        unknown = sales.unknown_statuses(orders)
+        if len(unknown):
+            n = int(unknown.sum())
+            shown = ", ".join(f"{s!r} ({c:,})" for s, c in unknown.head(5).items())
+            notices.append(
+                Notice(
+                    "unknown_statuses",
+                    "orders",
+                    n,
+                    f"{_plural(n, 'order')} with a status not known to mean a sale or not "
+                    f"({shown}{', ...' if len(unknown) > 5 else ''}): counted as sales. An "
+                    "order that is not one needs a status such as cancelled, refunded or failed.",
                 )
             )
     lines = tables.get("order_lines", pd.DataFrame())
@@ -149,7 +164,7 @@ def _refunds(tables: Mapping[str, pd.DataFrame]) -> list[Notice]:
                     "order_lines",
                     n,
                     f"{_plural(n, 'order line')} with a negative quantity (returns): kept, not "
-                    "counted as sales in forecasts and prices.",
+                    "counted as sales in forecasts, prices or suggestions.",
                 )
             )
     return notices
@@ -160,6 +175,7 @@ def _unknown_contacts(tables: Mapping[str, pd.DataFrame]) -> list[Notice]:
     if orders.empty or contacts.empty or "contact_id" not in orders:
         return []  # without a contacts table no order could name a known one: nothing to say
     known = set(contacts["contact_id"].dropna().astype(str))
+    orders = orders[sales.is_sale(orders).to_numpy()]  # the others are counted in no sales
     ids = orders["contact_id"].astype("string")
     unknown = ids.isna() | ~ids.isin(known).fillna(False)
     n = int(unknown.sum())
@@ -205,6 +221,29 @@ def _text_in_numbers(rejects: pd.DataFrame) -> list[Notice]:
     return notices
 
 
+def _supplier_bills(rejects: pd.DataFrame) -> list[Notice]:
+    """Supplier bills read with sales invoices (a Xero export holds both): each was left
+    out with a reason naming the bill, so the reasons count the bills."""
+    if rejects.empty:
+        return []
+    rows = rejects[
+        rejects["action"].eq(SKIPPED)
+        & rejects["reason"].astype(str).str.startswith(sales.SUPPLIER_BILL)
+    ]
+    if rows.empty:
+        return []
+    n = int(rows["reason"].nunique())
+    return [
+        Notice(
+            "supplier_bills",
+            str(rows["table"].iloc[0]),
+            n,
+            f"{_plural(n, 'supplier bill')} ({_plural(len(rows), 'row')}) left out: bills are "
+            "purchases from suppliers (accounts payable), not sales (listed in Rejects).",
+        )
+    ]
+
+
 def _stale(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> list[Notice]:
     newest = data_ends_early(tables.get("orders", pd.DataFrame()), as_of)
     if newest is None:
@@ -227,6 +266,7 @@ def check_data(
 ) -> Checked:
     """The tables the steps may use, the rows left out, and what people should know."""
     view, left_out, notices = _future(tables, as_of)
-    notices += _refunds(view) + _unknown_contacts(view) + _text_in_numbers(rejects)
+    notices += _not_sales(view) + _unknown_contacts(view) + _text_in_numbers(rejects)
+    notices += _supplier_bills(rejects)
     notices += _stale(view, as_of)
     return Checked(view, left_out, notices)

@@ -31,6 +31,7 @@ from smbml_connect.consent import hubspot_consent, keep_header_meaning
 from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
 from smbml_connect.ports import SourceReject
+from smbml_connect.sales import NOT_SALE_STATUSES, SUPPLIER_BILL, status_key
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import BLANK_ROWS
 
@@ -56,6 +57,10 @@ Skips = dict[int, str]  # frame position -> why the row holds no record
 Unread = Callable[[pd.DataFrame, list[SourceReject]], tuple[list[SourceReject], dict[int, str]]]
 UNREAD_ROWS = "unread_rows"  # frame.attrs key: row numbers of the lines the reader rejected
 FILE_NAME = "file_name"  # frame.attrs key: the file or tab a layout's ``prepare`` is given
+# frame.attrs key a shape sets: values it could not read from the export, each a dict of
+# source_row, column (canonical), value (as written) and reason; listed as values cleared.
+CLEARED = "cleared_values"
+CLEARED_ACTION = "value cleared"
 
 
 def _as_is(frame: pd.DataFrame) -> pd.DataFrame:
@@ -104,6 +109,7 @@ class Prepared:
     skipped: pd.DataFrame  # the raw rows left out, with a ``reason`` column
     layout: Layout | None
     settled: bool = False  # the unreadable lines were seen (``settle`` is done once)
+    cleared: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # per table
 
     def table(
         self, table: str, overrides: Mapping[str, str] | None = None
@@ -118,6 +124,8 @@ class Prepared:
         shaped = spec.shape(self.frame.copy())
         mine = {normalise(h) for h in user}
         claimed = set(user.values())
+        said = shaped.attrs.pop(CLEARED, [])
+        self.cleared[table] = [n for n in said if n["column"] not in claimed]
         # A canonical column the shape made yields to the user's choice for that column.
         made = [c for c in shaped.columns if c in claimed and normalise(c) not in mine]
         shaped = shaped.drop(columns=made)
@@ -161,7 +169,15 @@ class Prepared:
         return kept
 
     def rejects(self, table: str, source: str) -> pd.DataFrame:
-        """The rows left out as rejects rows (action 'row skipped'), for the run's list."""
+        """The rows left out as rejects rows (action 'row skipped'), for the run's list,
+        and the values of ``table`` its shape could not read (after ``table``)."""
+        cleared = [
+            {"table": table, "source": source, "source_row": int(n["source_row"]),
+             "column": n["column"], "value": n["value"], "reason": n["reason"],
+             "action": CLEARED_ACTION, "row": _row_json(row.iloc[0]) if len(row) else None}
+            for n in self.cleared.get(table, [])
+            for row in [self.frame[self.frame[SOURCE_ROW] == n["source_row"]].head(1)]
+        ]  # fmt: skip
         rows = [
             {
                 "table": table,
@@ -175,7 +191,7 @@ class Prepared:
             }
             for _, row in self.skipped.iterrows()
         ]
-        return pd.DataFrame(rows, columns=REJECT_COLUMNS)
+        return pd.DataFrame(rows + cleared, columns=REJECT_COLUMNS)
 
 
 def _headers(frame: pd.DataFrame) -> list[str]:
@@ -675,19 +691,161 @@ def _written(value: Any) -> bool:
     return not pd.isna(value) and bool(str(value).strip())
 
 
+# A deal's stage is a label each portal may rename ("Won", "Lost - price"), so closed and
+# won are read per deal from the first of: HubSpot's own flags when the export has them
+# ("Is Deal Closed?", "Is Closed Won", "Is closed lost"); the stage's words with its "Deal
+# probability" (HubSpot makes a 100% stage closed won and a 0% stage closed lost; they
+# must agree when both are there); then, for a stage with neither, one of HubSpot's
+# default open stages, a pipeline whose other stages name won and lost (so this one is
+# open), or a close date ahead of the export (HubSpot sets it when a deal closes). A deal
+# none of these settles is left empty and listed, not called open in silence.
+_WON = re.compile(r"\b(won|gewonnen|gagn[ée]e?|ganad[oa]|vint[oa]|ganh[oa])\b(?!['’]t)")
+_LOST = re.compile(r"\b(lost|verloren|perdue?|perdid[oa]|pers[oa])\b")
+_DEFAULT_OPEN = {"appointmentscheduled", "qualifiedtobuy", "presentationscheduled",
+                 "decisionmakerboughtin", "contractsent"}  # fmt: skip
+_DEAL_FLAGS = ("Is Deal Closed?", "Is Closed Won", "Is closed lost")
+Deal = tuple[bool | None, bool | None]  # closed, won
+
+
+def _stage_says(label: str) -> str | None:
+    """'won', 'lost', 'both' or None, from the words of a stage label."""
+    text = label.lower()
+    compact = re.sub(r"[^a-z]", "", text)
+    if compact in {"closedwon", "closedlost"}:  # HubSpot's internal stage ids
+        return compact[6:]
+    won, lost = _WON.search(text) is not None, _LOST.search(text) is not None
+    return "both" if won and lost else "won" if won else "lost" if lost else None
+
+
+def _flag(value: Any) -> bool | None:
+    try:
+        return coerce.parse_bool(value) if _text(value) else None
+    except ValueError:
+        return None
+
+
+def _by_flags(closed: bool | None, won: bool | None, lost: bool | None) -> Deal:
+    if won or lost:
+        return True, bool(won)
+    if closed is False or (won is False and lost is False):
+        return False, False
+    return closed, won  # closed with no won or lost said, or nothing said
+
+
+def _by_stage(says: str | None, chance: float) -> tuple[Deal, str | None]:
+    """The deal from its stage words and probability, or why they do not settle it."""
+    by_chance = (
+        None if pd.isna(chance) else "won" if chance >= 1 else "lost" if chance <= 0 else "open"
+    )
+    if says == "both":
+        return (None, None), "names both won and lost"
+    if says and by_chance and by_chance != says:
+        return (None, None), f"says {says} but its Deal probability {chance:g} says {by_chance}"
+    reading = says or by_chance
+    if reading is None:
+        return (None, None), None
+    return (reading != "open", reading == "won"), None
+
+
 def _hubspot_deals(frame: pd.DataFrame) -> pd.DataFrame:
-    stage = _col(frame, "Deal Stage").map(lambda v: normalise(v) if _text(v) else "")
-    won = _col(frame, "Is Closed Won")
-    closed = _col(frame, "Is Deal Closed?")
-    if not _filled(won).any():
-        won = stage.map(lambda s: "yes" if s == "closed won" else "no" if s else None)
-    if not _filled(closed).any():
-        closed = stage.map(
-            lambda s: "yes" if s in {"closed won", "closed lost"} else "no" if s else None
-        )
+    labels = _col(frame, "Deal Stage").map(lambda v: str(v).strip() if _text(v) else "")
+    says = labels.map(lambda v: _stage_says(v) if v else None)
+    chance = _number(_col(frame, "Deal probability"))
+    chance = chance / 100 if (chance > 1).any() else chance  # written as percent
+    flags = [_col(frame, h).map(_flag) for h in _DEAL_FLAGS]
+    deals: list[Deal] = []
+    why: list[str | None] = []
+    for position, flagged in enumerate(zip(*flags, strict=True)):
+        is_closed, is_won = _by_flags(*flagged)
+        reason = None
+        if is_won is None:  # the flags, if any, say closed at most
+            (by_closed, by_won), reason = _by_stage(says.iloc[position], chance.iloc[position])
+            if is_closed is None:
+                is_closed, is_won = by_closed, by_won
+            elif by_closed:  # closed by its flag: the stage can still say won or lost
+                is_won = by_won
+        deals.append((is_closed, is_won))
+        why.append(reason)
+    closed = pd.Series([d[0] for d in deals], index=frame.index, dtype=object)
+    won = pd.Series([d[1] for d in deals], index=frame.index, dtype=object)
+    closed, won, notes = _undecided_deals(frame, labels, closed, won, why)
+    close = _col(frame, "Close Date")
     ids = _col(frame, "Associated Contact IDs")
     contact = ids.map(lambda v: str(v).split(";")[0].strip() if _text(v) else None)
-    return _with(frame, is_won=won, is_closed=closed, contact_id=contact)
+    out = _with(frame, is_won=won.map(_yes_no), is_closed=closed.map(_yes_no),
+                closed_at=close.where(closed.eq(True), None), contact_id=contact)  # fmt: skip
+    out.attrs[CLEARED] = notes
+    return out
+
+
+def _yes_no(value: bool | None) -> str | None:
+    return None if value is None else "yes" if value else "no"
+
+
+def _undecided_deals(
+    frame: pd.DataFrame,
+    labels: pd.Series,
+    closed: pd.Series,
+    won: pd.Series,
+    why: list[str | None],
+) -> tuple[pd.Series, pd.Series, list[dict[str, Any]]]:
+    """Deals whose flags, stage words and probability did not settle them: open when the
+    stage is a default open one, its pipeline names won and lost elsewhere, or its close
+    date is ahead of the export; else left empty with a line saying why."""
+    pipeline = _col(frame, "Pipeline").map(lambda v: str(v).strip() if _text(v) else "")
+    says = labels.map(lambda v: _stage_says(v) if v else None)
+    worded = {p for p, g in says.groupby(pipeline.to_numpy()) if {"won", "lost"} <= set(g.dropna())}
+    close = coerce.coerce_datetime(_col(frame, "Close Date"))[0]
+    seen = [
+        coerce.coerce_datetime(_col(frame, h))[0] for h in ("Create Date", "Last Modified Date")
+    ]
+    seen.append(close.where(closed.eq(True).to_numpy()))
+    export = pd.concat(seen).max()  # the newest moment the file shows: it was exported after
+    deal_ids = _col(frame, "Record ID")
+    notes: list[dict[str, Any]] = []
+    for position in np.flatnonzero((closed.eq(True) & won.isna()).to_numpy()):
+        notes.append(
+            {
+                "source_row": int(frame[SOURCE_ROW].iloc[position]),
+                "column": "is_won",
+                "value": labels.iloc[position],
+                "reason": f"deal {deal_ids.iloc[position]} is closed but neither Is Closed Won "
+                f"nor its Deal Stage {labels.iloc[position]!r} says whether it was won: left "
+                "empty (taken as lost); add the Is Closed Won column to the export to settle it",
+            }
+        )
+    for position in np.flatnonzero(closed.isna().to_numpy()):
+        label, reason = labels.iloc[position], why[position]
+        if reason is None:
+            ahead = (
+                pd.notna(close.iloc[position])
+                and pd.notna(export)
+                and close.iloc[position] > export
+            )
+            if (
+                re.sub(r"[^a-z]", "", label.lower()) in _DEFAULT_OPEN
+                or ahead
+                or (label and pipeline.iloc[position] in worded)
+            ):
+                closed.iloc[position], won.iloc[position] = False, False
+                continue
+            reason = (
+                "says neither won nor lost, its close date is not ahead of the export and "
+                "no Deal probability or Is Deal Closed? value says more"
+                if label
+                else "is empty and no Deal probability or Is Deal Closed? value says more"
+            )
+        notes.append(
+            {
+                "source_row": int(frame[SOURCE_ROW].iloc[position]),
+                "column": "is_closed",
+                "value": label,
+                "reason": f"deal {deal_ids.iloc[position]}: its Deal Stage {label!r} {reason}, "
+                "so whether it is open or closed cannot be told: left empty (deal win chances "
+                "take it as open); add the Deal probability column to the export to settle it",
+            }
+        )
+    return closed, won, notes
 
 
 def _hubspot_companies(frame: pd.DataFrame) -> pd.DataFrame:
@@ -1234,11 +1392,66 @@ QUICKBOOKS = Layout(
 # UnitAmount, Discount, LineAmount, AccountCode, TaxType, TaxAmount, Tracking, Currency,
 # Type, Sent, Status: as written by several tools that produce or read it (find_string
 # "InvoiceAmountDue,InventoryItemCode"). No Xero Central page was found in the search tools.
+#
+# Invoices, credit notes and supplier bills share the layout; "Type" tells them apart
+# ("Sales invoice", "Sales credit note", "Bill"; ACCREC, ACCRECCREDIT, ACCPAY and
+# ACCPAYCREDIT in files made from Xero's API). A bill is a purchase, not a sale: its
+# rows are left out, each with the bill's number (the data checks count the bills). A
+# sales credit note is a refund, written as QuickBooks' credit memos are: its own order,
+# with a negative total and negative quantities. Voided, deleted and draft invoices load
+# with their status, which ``sales`` reads as not a sale.
+_XERO_PURCHASE = re.compile(r"\b(bills?|accpay\w*|purchases?|supplier)\b")
+
+
+def _xero_type(frame: pd.DataFrame) -> pd.Series:
+    """'purchase', 'credit' or 'sale' per row, from the Type column."""
+    kind = _col(frame, "Type").map(lambda v: normalise(v) if _text(v) else "")
+    return kind.map(
+        lambda t: "purchase" if _XERO_PURCHASE.search(t) else "credit" if "credit" in t else "sale"
+    )
+
+
+def _xero_bills(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
+    bills = np.flatnonzero((_xero_type(frame) == "purchase").to_numpy())
+    number, kind, who = (_col(frame, h) for h in ("InvoiceNumber", "Type", "ContactName"))
+    return frame, {
+        int(i): f"{SUPPLIER_BILL} {number.iloc[i] if _text(number.iloc[i]) else '(no number)'}"
+        f"{f' from {who.iloc[i]}' if _text(who.iloc[i]) else ''} (Type {kind.iloc[i]!r}): "
+        "a purchase (accounts payable), not a sale"
+        for i in bills.tolist()
+    }
+
+
+def _negated(value: Any) -> Any:
+    """A credit note's amount or quantity as money or goods going back (negative)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return -abs(value)
+    text = str(value).strip() if _text(value) else ""
+    return value if not text or text.startswith(("-", "(")) else "-" + text
+
+
+def _xero_orders(frame: pd.DataFrame) -> pd.DataFrame:
+    first = _first_of(frame, _col(frame, "InvoiceNumber"))
+    credit = (_xero_type(first) == "credit").to_numpy()
+    status = _col(first, "Status").astype(object)
+    undone = status.map(lambda v: status_key(v) in NOT_SALE_STATUSES).to_numpy(dtype=bool)
+    total = _col(first, "Total").astype(object)
+    return _with(
+        first,
+        contact_id=_key("EmailAddress", "ContactName")(first),
+        status=status.where(~credit | undone, "credit note"),  # a voided note stays voided
+        total=total.where(~credit, total.map(_negated)),
+    )
+
+
 def _xero_lines(frame: pd.DataFrame) -> pd.DataFrame:
     item = ("InventoryItemCode", "Description")
     lines = _numbered("InvoiceNumber", item, "Quantity", "UnitAmount")(frame)
     share = _number(_col(frame, "Discount")) / 100  # Xero writes the discount in percent
-    return _with(lines, discount=share.map(lambda v: None if pd.isna(v) else round(float(v), 6)))
+    quantity = _col(frame, "Quantity").astype(object)
+    credit = (_xero_type(frame) == "credit").to_numpy()
+    return _with(lines, discount=share.map(lambda v: None if pd.isna(v) else round(float(v), 6)),
+                 quantity=quantity.where(~credit, quantity.map(_negated)))  # fmt: skip
 
 
 XERO = Layout(
@@ -1253,7 +1466,7 @@ XERO = Layout(
                 "Currency -> currency",
                 "Status -> status",
             ),
-            _first_rows("InvoiceNumber", contact_id=_key("EmailAddress", "ContactName")),
+            _xero_orders,
         ),
         "order_lines": LayoutTable(
             _map("InvoiceNumber -> order_id", "Quantity -> quantity", "UnitAmount -> unit_price"),
@@ -1264,6 +1477,7 @@ XERO = Layout(
             _people(_key("EmailAddress", "ContactName")),
         ),
     },
+    prepare=_xero_bills,
 )
 
 

@@ -26,7 +26,6 @@ import numpy as np
 import openpyxl
 import pandas as pd
 
-from smbml_connect.analytics.customers.segments import NOT_COUNTED_STATUSES
 from smbml_connect.analytics.forecast.seasonality import check_seasonality
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.analytics.leads.scoring import beats_baseline
@@ -39,6 +38,7 @@ from smbml_connect.ports import RunResult
 from smbml_connect.registry import load_config, parse_config
 from smbml_connect.report import HtmlReport, ResultsWorkbook
 from smbml_connect.runner import build_run
+from smbml_connect.sales import is_sale
 from smbml_connect.sample import SampleConfig, generate
 from smbml_connect.schema import TABLES
 from smbml_connect.steps import STEPS
@@ -629,8 +629,9 @@ def _forecast_rows(out: Outputs) -> Iterator[tuple[str, pd.DataFrame]]:
 
 def _sold_in_open_period(out: Outputs) -> tuple[pd.Period, float] | None:
     """The period the run's date falls in and what the store's live orders sold in it up
-    to that date, counted from the store, not by the code under audit: not cancelled or
-    refunded, no negative total, placed at or before the run's date."""
+    to that date, counted from the store, not by the steps under audit: sales by the one
+    rule (``sales.is_sale``: not cancelled or refunded, no negative total, ...), placed at
+    or before the run's date."""
     orders = out.store["orders"]
     if orders.empty:
         return None
@@ -640,11 +641,8 @@ def _sold_in_open_period(out: Outputs) -> tuple[pd.Period, float] | None:
     current = as_of.tz_convert(None).to_period(alias)
     live = orders[orders["archived_at"].isna()] if "archived_at" in orders else orders
     when = pd.to_datetime(live["ordered_at"], utc=True, errors="coerce", format="ISO8601")
-    status = live["status"].astype("string").str.lower() if "status" in live else None
     total = pd.to_numeric(live["total"], errors="coerce").fillna(0.0)
-    counted = (when >= current.start_time.tz_localize("UTC")) & (when <= as_of) & (total >= 0)
-    if status is not None:
-        counted &= ~status.isin(NOT_COUNTED_STATUSES).fillna(False)
+    counted = (when >= current.start_time.tz_localize("UTC")) & (when <= as_of) & is_sale(live)
     return current, float(total[counted].sum())
 
 

@@ -88,7 +88,7 @@ def test_data_checks_count_exactly_and_future_rows_are_not_used(store):
     assert result.loaded == {"contacts": 3, "orders": 10, "order_lines": 4}  # all kept in store
     assert _by_check(result) == {
         "future_dates": 2,  # 2030 and 2199; 2025-06-01 is the run's day and is fine
-        "refunds": 2,  # two refunded (one of them also negative)
+        "not_sales": 2,  # two refunded (one of them also negative)
         "negative_quantities": 1,
         "unknown_contacts": 2,  # 'zz' and an empty contact id
         "text_in_numbers": 1,  # total 'ten'

@@ -22,6 +22,7 @@ from sklearn.metrics import silhouette_score
 from smbml_connect.analytics.customers.history import order_history
 from smbml_connect.analytics.shared.contract import check_fitted, read_text, write_text
 from smbml_connect.errors import NotEnoughDataError
+from smbml_connect.sales import sale_lines
 
 __all__ = ["MIN_CUSTOMERS", "CustomerClusters", "customer_features"]
 
@@ -71,6 +72,7 @@ def _category_mix(
     if lines is None or products is None or lines.empty or "category" not in products:
         return None
     cats = products.drop_duplicates("product_id").set_index("product_id")["category"]
+    lines = sale_lines(lines, orders)  # a refunded order's lines are not what a customer buys
     value = pd.to_numeric(lines["quantity"], errors="coerce") * pd.to_numeric(
         lines["unit_price"], errors="coerce"
     )

@@ -11,10 +11,10 @@ from __future__ import annotations
 import pandas as pd
 
 from smbml_connect.coerce import coerce_datetime
+from smbml_connect.sales import is_sale
 
-__all__ = ["NOT_COUNTED_STATUSES", "counted_orders", "days_since", "order_history"]
+__all__ = ["counted_orders", "days_since", "order_history"]
 
-NOT_COUNTED_STATUSES = frozenset({"cancelled", "canceled", "refunded", "void", "failed", "draft"})
 DAY_SECONDS = 86400
 
 
@@ -28,21 +28,19 @@ def days_since(when: pd.Series, as_of: pd.Timestamp) -> pd.Series:
 
 
 def counted_orders(orders: pd.DataFrame, as_of: pd.Timestamp | None) -> pd.DataFrame:
-    """The orders that count as purchases: with a customer and a date (up to `as_of`), not
-    cancelled, refunded, void, failed or a draft, and not a negative total (a refund). A
-    missing total still counts as an order, of unknown value. Columns contact_id (text),
-    ordered_at (UTC) and total (a number or missing), in the orders' own order."""
+    """The orders that count as purchases: with a customer and a date (up to `as_of`) and
+    a sale by the one rule the data checks count by (``sales.is_sale``: not refunded,
+    cancelled, failed, a draft, nor a negative total). A missing total still counts as an
+    order, of unknown value. Columns contact_id (text), ordered_at (UTC) and total (a
+    number or missing), in the orders' own order."""
     when = orders["ordered_at"]
     if not isinstance(when.dtype, pd.DatetimeTZDtype):
         when = coerce_datetime(when)[0]
-    # A nullable <NA> total becomes NaN: `total < 0` is then False, not missing.
+    # A nullable <NA> total becomes NaN: an order of unknown value.
     total = pd.to_numeric(orders["total"], errors="coerce").astype(float)
-    keep = orders["contact_id"].notna() & when.notna() & ~(total < 0)
+    keep = orders["contact_id"].notna() & when.notna() & is_sale(orders)
     if as_of is not None:
         keep &= when <= as_of
-    if "status" in orders.columns:
-        status = orders["status"].astype("string").str.strip().str.lower()
-        keep &= ~status.isin(NOT_COUNTED_STATUSES).fillna(False).astype(bool)
     frame = pd.DataFrame(
         {"contact_id": orders["contact_id"].astype(str), "ordered_at": when, "total": total}
     )

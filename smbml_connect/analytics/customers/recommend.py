@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from smbml_connect.analytics.customers.segments import NOT_COUNTED_STATUSES
 from smbml_connect.analytics.shared.contract import check_fitted, read_text, write_text
 from smbml_connect.coerce import coerce_datetime
 from smbml_connect.errors import NotEnoughDataError
+from smbml_connect.sales import is_sale
 
 __all__ = ["CoPurchaseRecommender", "hit_rate_at_k", "purchases_by_customer"]
 
@@ -32,9 +32,7 @@ def purchases_by_customer(
 ) -> pd.DataFrame:
     """contact_id, product_id, ordered_at, order_id for every line of a counted order."""
     counted = orders.dropna(subset=["contact_id"]).drop_duplicates("order_id")
-    if "status" in counted.columns:
-        status = counted["status"].astype("string").str.lower()
-        counted = counted[~status.isin(NOT_COUNTED_STATUSES).fillna(False)]
+    counted = counted[is_sale(counted).to_numpy()]
     when = coerce_datetime(counted["ordered_at"])[0]
     counted = counted.assign(ordered_at=when).dropna(subset=["ordered_at"])
     if as_of is not None:

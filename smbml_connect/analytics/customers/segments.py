@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from smbml_connect.analytics.customers.history import NOT_COUNTED_STATUSES, order_history
+from smbml_connect.analytics.customers.history import order_history
 
-__all__ = ["NOT_COUNTED_STATUSES", "SEGMENTS", "quintile_score", "rfm_table", "segment_for"]
+__all__ = ["SEGMENTS", "quintile_score", "rfm_table", "segment_for"]
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,9 @@ def rfm_table(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """One row per customer with recency (days), frequency, monetary value and the segment.
 
     The orders, spend and days since the last order are `order_history`'s, the figures
-    every customer tab shows: orders placed up to ``as_of`` that have a customer and were
-    not cancelled or refunded (a negative total is a refund too). A missing total counts
-    as an order with no known value.
+    every customer tab shows: orders placed up to ``as_of`` that have a customer and are
+    sales (``sales.is_sale``: not refunded, cancelled, failed, a draft, nor a negative
+    total). A missing total counts as an order with no known value.
     """
     history = order_history(orders, as_of)
     columns = ["contact_id", "last_order_at", "recency_days", "frequency", "monetary",

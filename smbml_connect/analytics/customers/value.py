@@ -62,8 +62,8 @@ INTERVAL = (10, 90)  # percentiles of the 80% interval
 def daily_purchases(orders: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
     """Counted orders per customer and day (contact_id, day, value), up to `as_of`.
 
-    The orders `counted_orders` counts (refunded/cancelled orders and negative totals are
-    not purchases), less those whose total cannot be read: the models need a value.
+    The orders `counted_orders` counts (an order that is not a sale, ``sales.is_sale``, is
+    not a purchase), less those whose total cannot be read: the models need a value.
     Orders without a customer, date or total are listed by `unreadable_orders`.
     """
     _require_columns(orders)

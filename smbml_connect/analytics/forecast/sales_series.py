@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from smbml_connect.analytics.customers.segments import NOT_COUNTED_STATUSES
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
+from smbml_connect.sales import describe, why_not_sale
 
 __all__ = ["SalesSeries", "period_words", "sales_series", "with_sales_so_far"]
 
@@ -132,13 +132,10 @@ def sales_series(
         )
     notes = [opening]
     counted = orders.dropna(subset=["ordered_at"])
-    if "status" in counted.columns:
-        status = counted["status"].astype("string").str.lower()
-        counted = counted[~status.isin(NOT_COUNTED_STATUSES).fillna(False)]
-    refunds = counted["total"].lt(0).fillna(False).to_numpy(dtype=bool)
-    if refunds.any():  # a refund is not a sale (and its order is kept in the store)
-        notes.append(f"{int(refunds.sum())} orders with a negative total (refunds) left out")
-        counted = counted[~refunds]
+    why = why_not_sale(counted)
+    if why.notna().any():  # refunds, cancellations, ...: kept in the store, not sales
+        notes.append(f"orders that are not sales left out: {describe(why)}")
+        counted = counted[why.isna().to_numpy()]
     when = pd.to_datetime(counted["ordered_at"], utc=True).dt.tz_localize(None)
     counted = counted.assign(period=when.dt.to_period(alias))
     # History is the complete periods; the open one counts up to as_of, as the other steps

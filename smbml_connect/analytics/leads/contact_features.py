@@ -18,6 +18,7 @@ import pandas as pd
 
 from smbml_connect.analytics.shared.tabular import Phrase
 from smbml_connect.errors import DataValidationError
+from smbml_connect.sales import is_sale
 
 __all__ = [
     "CONTACT_PHRASES",
@@ -91,14 +92,15 @@ def conversion_times(
     """When each contact became a success, and who did with no date to place it.
 
     customer: a counted order, a won deal, or a customer lifecycle stage; order: a
-    counted order; won_deal: a won deal. Cancelled and refunded orders do not count.
+    counted order; won_deal: a won deal. Orders that are not sales (``sales.is_sale``:
+    cancelled, refunded, failed, ...) do not count.
     """
     if label not in LABELS:
         raise DataValidationError(f"lead label must be one of {', '.join(LABELS)}, not {label!r}")
     moments = []
     if label in ("customer", "order"):
         orders = tables["orders"]
-        counted = orders[~orders["status"].fillna("").str.lower().isin(["cancelled", "refunded"])]
+        counted = orders[is_sale(orders).to_numpy()]
         moments.append(counted[["contact_id", "ordered_at"]].set_axis(["contact_id", "at"], axis=1))
     if label in ("customer", "won_deal"):
         deals = tables["deals"]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smbml_connect.analytics.customers.segments import NOT_COUNTED_STATUSES
+from smbml_connect.sales import why_not_sale
 
 __all__ = ["SILENT_WEEKS", "PriceHistory", "evidence", "weekly_prices"]
 
@@ -46,14 +46,18 @@ def _lines_with_dates(
     if "ordered_at" not in lines.columns:
         if orders is None or "ordered_at" not in orders.columns:
             raise ValueError("order lines need dates: pass the orders, or an ordered_at column")
-        keep = [c for c in ("order_id", "ordered_at", "status") if c in orders.columns]
-        lines = lines.merge(orders[keep], on="order_id", how="inner")
-    if "status" in lines.columns:
-        status = lines["status"].astype("string").str.lower()
-        dropped = status.isin(NOT_COUNTED_STATUSES).fillna(False)
-        if dropped.any():
-            notes.append(f"{int(dropped.sum())} lines of cancelled or refunded orders left out")
-        lines = lines[~dropped.to_numpy()]
+        keep = [c for c in ("order_id", "ordered_at") if c in orders.columns]
+        sale = orders[keep].assign(_not_sale=why_not_sale(orders).notna().to_numpy())
+        lines = lines.merge(sale, on="order_id", how="inner")
+        dropped = lines.pop("_not_sale").to_numpy(dtype=bool)
+    else:  # lines that carry their order's date may carry its status and total too
+        dropped = why_not_sale(lines).notna().to_numpy(dtype=bool)
+    if dropped.any():
+        notes.append(
+            f"{int(dropped.sum())} lines of orders that are not sales (refunded, cancelled, "
+            "...) left out"
+        )
+        lines = lines[~dropped]
     return lines, notes
 
 
