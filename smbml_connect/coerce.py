@@ -99,27 +99,43 @@ class ColumnFormat:
     """How a column is written, for when its values alone cannot tell (stated in the config).
 
     ``ColumnFormat.parse("decimal=, dayfirst")``: the decimal mark ("decimal=," or
-    "decimal=.") and the date order ("dayfirst" or "monthfirst"), in any order.
+    "decimal=.") and the date order ("dayfirst" or "monthfirst"), in any order; "percent"
+    says a share column (a discount) holds percentages, as a "%" in its header does.
     """
 
     decimal: Decimal | None = None
     day_first: bool | None = None
+    percent: bool | None = None
 
     @classmethod
     def parse(cls, text: str) -> ColumnFormat:
         decimal: Decimal | None = None
         day_first: bool | None = None
+        percent: bool | None = None
         for word in text.split():
             if word in ("decimal=,", "decimal=."):
                 decimal = "," if word.endswith(",") else "."
             elif word in ("dayfirst", "monthfirst"):
                 day_first = word == "dayfirst"
+            elif word == "percent":
+                percent = True
             else:
                 raise ValueError(
                     f"{word!r} is not a column format; use decimal=, or decimal=. and/or "
-                    'dayfirst or monthfirst (e.g. "decimal=, dayfirst")'
+                    'dayfirst or monthfirst, or percent (e.g. "decimal=, dayfirst")'
                 )
-        return cls(decimal, day_first)
+        return cls(decimal, day_first, percent)
+
+    def over(self, other: ColumnFormat | None) -> ColumnFormat:
+        """This format where it says something, ``other`` where it does not (the config's
+        statement over what a header says)."""
+        if other is None:
+            return self
+        return ColumnFormat(
+            self.decimal if self.decimal is not None else other.decimal,
+            self.day_first if self.day_first is not None else other.day_first,
+            self.percent if self.percent is not None else other.percent,
+        )
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from smbml_connect.coerce import ColumnFormat
 from smbml_connect.errors import ConfigError
-from smbml_connect.schema import TABLES
+from smbml_connect.schema import SHARES, TABLES
 
 __all__ = ["SYNONYMS", "HeaderMapping", "locate_tables", "map_headers", "match_table", "normalise"]
 
@@ -137,11 +138,18 @@ class HeaderMapping:
     conflicts: list[str] = field(default_factory=list)  # a second header for the same column
     layout: str | None = None  # the known export recognised by its headers, if any
     made: list[str] = field(default_factory=list)  # columns the layout makes (line numbers)
+    # What a header says of its column's format ("Discount %": percentages), for validate.
+    formats: dict[str, ColumnFormat] = field(default_factory=dict)
 
     def describe(self) -> list[str]:
         lines = [f"layout: {self.layout}"] if self.layout else []
         lines += [
             f"{source!r} -> {target}"
+            + (
+                " (percentages if its values go above 1: 10 is 0.10)"
+                if target in self.formats
+                else ""
+            )
             for source, target in self.columns.items()
             if source not in self.made
         ]
@@ -200,7 +208,15 @@ def map_headers(
             mapping.conflicts.append(f"{header}\0already taken by {taken[target]!r}")
         else:
             mapping.columns[header] = target
+            if target in SHARES.get(table, ()) and _says_percent(header):
+                mapping.formats[target] = ColumnFormat(percent=True)
     return mapping
+
+
+def _says_percent(header: str) -> bool:
+    """ "Discount %", "Discount (pct)", "discount_percentage": the values are percentages."""
+    words = set(normalise(header).replace("%", " % ").split())
+    return bool(words & {"%", "percent", "percentage", "pct"})
 
 
 def match_table(name: str) -> str | None:

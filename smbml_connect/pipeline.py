@@ -19,6 +19,7 @@ import pandas as pd
 
 from smbml_connect import steps as steps_registry
 from smbml_connect.coerce import ColumnFormat
+from smbml_connect.connector import Inspectable
 from smbml_connect.consent import UNREADABLE_CONSENT, read_column
 from smbml_connect.data_checks import check_data
 from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError, TokenRejectedError
@@ -242,7 +243,8 @@ def _load(
                 _load_pages(source, table, cursor, store, result, progress, formats)
                 continue
             raw = source.pull(table, since=cursor)
-            checked = validate(table, raw, source=source.name, formats=formats.get(table))
+            stated = _formats(source, table, formats)
+            checked = validate(table, raw, source=source.name, formats=stated)
             listed = source.skipped_rows(table) if isinstance(source, SkipsRows) else None
             if listed is not None and not listed.empty:  # blank, total, header-again rows
                 checked.rejects = pd.concat([listed, checked.rejects], ignore_index=True)
@@ -291,7 +293,8 @@ def _load_pages(
         for table, frame in page.tables.items():
             if frame.empty:
                 continue
-            checked = validate(table, frame, source=source.name, formats=formats.get(table))
+            stated = _formats(source, table, formats)
+            checked = validate(table, frame, source=source.name, formats=stated)
             settled = seen.settle(table, frame, checked, source.name, store)
             clean[table] = settled.clean
             rejects += [checked.rejects, settled.rejects]
@@ -314,6 +317,18 @@ def _load_pages(
     if listed is not None and not listed.empty:  # blank, total, header-again rows
         store.add_rejects(result.run_id, listed)
         result.rejects = _stacked_rejects(result.rejects, listed)
+
+
+def _formats(
+    source: Source, table: str, config: Mapping[str, Mapping[str, ColumnFormat]]
+) -> dict[str, ColumnFormat]:
+    """The config's formats of ``table`` over what the source's headers say of theirs
+    ("Discount %": percentages); asked after a pull, which maps the headers."""
+    mappings = source.header_mappings if isinstance(source, Inspectable) else {}
+    mapping = mappings.get(table)
+    said = dict(mapping.formats) if mapping is not None else {}
+    stated = config.get(table, {})
+    return {c: stated[c].over(said.get(c)) if c in stated else said[c] for c in {*stated, *said}}
 
 
 def _live(frame: pd.DataFrame) -> pd.DataFrame:

@@ -159,6 +159,9 @@ TABLES: dict[str, TableSpec] = {
     )
 }
 
+# Columns that hold a share of a price (0.1 is 10%): read against 0..1, see ``_as_share``.
+SHARES: dict[str, tuple[str, ...]] = {"order_lines": ("discount",)}
+
 OutputKind = Literal["str", "float", "int", "datetime", "json"]
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -384,6 +387,8 @@ def validate(
             continue
         raw = frame[column.name]
         reading = _read(column, raw, formats.get(column.name), hint, scans.get(column.name))
+        if column.name in SHARES.get(table, ()):
+            reading = _as_share(reading, raw, formats.get(column.name), table, column.name)
         values, invalid = reading.values, reading.invalid
         clean[column.name] = values.astype(_PANDAS_DTYPES[column.kind])
         empty = values.isna() & ~invalid if column.required else pd.Series(False, index=frame.index)
@@ -443,6 +448,53 @@ def _read(
         return coerce.read_dates(raw, fmt, hint, dates)
     values, invalid = _COERCERS[column.kind](raw)
     return coerce.Reading(values, invalid)
+
+
+def _as_share(
+    reading: coerce.Reading, raw: pd.Series, fmt: coerce.ColumnFormat | None, table: str, name: str
+) -> coerce.Reading:
+    """A share of a price (0.1 is 10%) read against 0..1.
+
+    Percentages (a "%" in the header, or the config's "percent") are divided by 100 when
+    the values show it: all within 0..100 and some above 1 (an Excel cell formatted as
+    10% already holds 0.1; "12%" typed with its sign is already read as 0.12). A share
+    still outside 0..1 cannot be a discount (10 would make revenue negative): it is
+    cleared, saying why and how to state percentages.
+    """
+    values = reading.values.astype("Float64")
+    readable = (values.notna() & ~reading.invalid).fillna(False).astype(bool)
+    signed = raw.map(lambda v: isinstance(v, str) and v.strip().endswith("%")).astype(bool)
+    plain = readable & ~signed
+    notes = list(reading.notes)
+    percent = fmt is not None and bool(fmt.percent)
+    if percent and plain.any():
+        shown = values[plain]
+        if bool(((shown >= 0) & (shown <= 100)).all()) and bool((shown > 1).any()):
+            values = values.where(~plain, values / 100)
+            notes.append(
+                (
+                    "text",
+                    f"read as percentages (10 -> 0.10): its header (or the config) says %, "
+                    f"and its values go up to {float(shown.max()):g}",
+                )
+            )
+    outside = readable & ((values < 0) | (values > 1)).fillna(False).astype(bool)
+    if not outside.any():
+        return coerce.Reading(values, reading.invalid, reading.reasons, notes)
+    why = "is outside 0 to 1: a discount is the share of the price taken off (0.1 is 10%)"
+    if not percent:
+        why += (
+            f'; if the column holds percentages (10 for 10%), put "%" in its header or state '
+            f'it: [source.formats.{table}] {name} = "percent"'
+        )
+    reasons = dict(reading.reasons)
+    for value in raw[outside]:
+        try:
+            reasons[value] = why
+        except TypeError:  # an unhashable cell keeps the general reason
+            continue
+    invalid = (reading.invalid | outside).astype(bool)
+    return coerce.Reading(values.mask(outside), invalid, reasons, notes)
 
 
 def _reason(reading: coerce.Reading, column: Column, value: Any) -> str:
