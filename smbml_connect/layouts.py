@@ -211,8 +211,10 @@ def prepare(raw: pd.DataFrame, layout: Layout | None) -> Prepared:
 
 
 # A total row says so in one of its first cells: "Total", "Subtotal Leeds", "Grand total",
-# "Total for Acme Co"; or it starts with "Total" and holds nothing but numbers besides
-# ("Total 2025", "$1,234"). "Total Wine & More" with an e-mail or a date is a customer.
+# "Total for Acme Co"; or it starts with "Total", holds nothing but numbers besides ("Total
+# 2025", "$1,234") and those add up the rows above or its identifying cells are empty
+# (``_adding_up``). "Total Wine & More" with an e-mail or a date is a customer, "Total Body
+# Lotion" with its SKU and prices a product.
 def join_prepared(pieces: list[Prepared], files: list[str]) -> Prepared:
     """One export written as several files: their rows together, each naming its file."""
     frames = [p.frame.assign(**{FILE: f}) for p, f in zip(pieces, files, strict=True)]
@@ -268,6 +270,7 @@ def _non_records(frame: pd.DataFrame) -> Skips:
     headers = [normalise(c) for c in frame.columns if c != SOURCE_ROW]
     cells = frame[[c for c in frame.columns if c != SOURCE_ROW]]
     out: Skips = {}
+    maybe: dict[int, tuple[str, int]] = {}  # "Total ..." rows: totals only if they add up
     for position in _candidates(cells):
         values = tuple(cells.iloc[position])
         filled = [(i, normalise(v)) for i, v in enumerate(values) if _text(v)]
@@ -276,25 +279,111 @@ def _non_records(frame: pd.DataFrame) -> Skips:
         same = sum(v == headers[i] for i, v in filled if headers[i])
         if same >= 2 and same * 2 >= len(filled):
             out[position] = "repeated header row"
+            continue
+        found = _total_label(values, filled)
+        if found is None:
+            continue
+        label, at, sure = found
+        if sure:
+            out[position] = _total_reason(label)
         else:
-            label = _total_label(values, filled)
-            if label is not None:
-                kind = "subtotal" if "sub" in normalise(label) else "total"
-                out[position] = f"{kind} row ({label!r})"
+            maybe[position] = (label, at)
+    if maybe:
+        out.update(_adding_up(cells, maybe, out))
     return out
 
 
-def _total_label(values: tuple[Any, ...], filled: list[tuple[int, str]]) -> str | None:
-    """The cell that makes this row a total row, if it is one."""
+def _total_reason(label: str) -> str:
+    kind = "subtotal" if "sub" in normalise(label) else "total"
+    return f"{kind} row ({label!r})"
+
+
+def _total_label(
+    values: tuple[Any, ...], filled: list[tuple[int, str]]
+) -> tuple[str, int, bool] | None:
+    """The cell that may make this row a total row, its column, and whether its words alone
+    say so ("Total", "Total for Acme", "Subtotal Leeds"); "Total 2025" with numbers only
+    beside it is a total if they add up (``_adding_up``): "Total Body Lotion" is a product."""
     if any("@" in str(values[i]) for i, _ in filled):
         return None
     for i, text in filled[:3]:
         others = [values[j] for j, _ in filled if j != i]
-        if _TOTAL.fullmatch(text) or (
-            _TOTAL_LIKE.fullmatch(text) and all(_is_number(v) for v in others)
-        ):
-            return str(values[i]).strip()
+        if _TOTAL.fullmatch(text):
+            return str(values[i]).strip(), i, True
+        if _TOTAL_LIKE.fullmatch(text) and all(_is_number(v) for v in others):
+            return str(values[i]).strip(), i, False
     return None
+
+
+def _adding_up(cells: pd.DataFrame, maybe: dict[int, tuple[str, int]], skipped: Skips) -> Skips:
+    """Rows labelled "Total ..." that are totals: each number adds up its column over the
+    record rows above (since the last total row, or all of them; two rows at least, or a
+    copy of a row would pass), or the row leaves empty every cell that identifies a record
+    (the headers of key and required columns, "Date", "SKU", "Order ID").
+
+    Worked top down: a "Total ..." row found to be a record counts in the sums below it.
+    Numbers are read only for the columns such a row fills (rare rows, so a large file
+    that has none pays nothing).
+    """
+    names = [str(c) for c in cells.columns]
+    keys = _identifying(names)
+    n = len(cells)
+    base = np.ones(n, dtype=bool)
+    base[list(skipped)] = False
+    base[list(maybe)] = False
+    totals = sorted(p for p, why in skipped.items() if why != "repeated header row")
+    prefix: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def column(j: int) -> tuple[np.ndarray, np.ndarray]:
+        """The column's numbers, and its running sum over the record rows (maybe-rows out)."""
+        if j not in prefix:
+            numbers = _number(cells.iloc[:, j]).to_numpy(dtype=float)
+            counted = np.where(base & ~np.isnan(numbers), numbers, 0.0)
+            prefix[j] = numbers, np.concatenate([[0.0], np.cumsum(counted)])
+        return prefix[j]
+
+    rows = np.concatenate([[0], np.cumsum(base)])  # record rows before each position
+    kept: list[int] = []  # "Total ..." rows found to be records
+    out: Skips = {}
+    for position in sorted(maybe):
+        label, at = maybe[position]
+        last = max([t for t in totals if t < position], default=-1)
+        numbers = [j for j in range(len(names)) if j != at and _text(cells.iat[position, j])]
+        adds_up = bool(numbers)
+        for start in (last + 1, 0):  # this section, or everything above (a grand total)
+            extra = [q for q in kept if start <= q < position]
+            count = int(rows[position] - rows[start]) + len(extra)
+            adds_up = bool(numbers) and count >= 2
+            for j in numbers if adds_up else []:
+                values, sums = column(j)
+                total = sums[position] - sums[start] + np.nansum(values[extra])
+                value = values[position]
+                adds_up = adds_up and not np.isnan(value) and _close(value, total)
+            if adds_up:
+                break
+        keyed = [j for j in range(len(names)) if names[j] in keys and j != at]
+        empty_keys = bool(keyed) and not any(_text(cells.iat[position, j]) for j in keyed)
+        if adds_up or empty_keys:
+            out[position] = _total_reason(label)
+            totals = sorted([*totals, position])
+        else:
+            kept.append(position)
+    return out
+
+
+def _close(value: float, total: float) -> bool:
+    """Equal as money is written: a cent, or a millionth of a large total."""
+    return abs(value - total) <= max(0.01, 1e-6 * abs(total))
+
+
+def _identifying(headers: list[str]) -> set[str]:
+    """Headers that name a key or required column of some table ("SKU", "Order Date")."""
+    out: set[str] = set()
+    for table, spec in TABLES.items():
+        for header, column in map_headers(table, headers).columns.items():
+            if column in spec.key or spec.column(column).required:
+                out.add(header)
+    return out
 
 
 def _is_number(value: Any) -> bool:

@@ -78,3 +78,45 @@ def test_the_config_states_percent_for_a_header_without_it(tmp_path: Path, store
     run_pipeline(source, store, RunOptions(steps=[], formats=formats))
     lines = store.read("order_lines").set_index("order_id")
     assert lines["discount"].to_dict() == {"O1": 0.10, "O2": 0.25}
+
+
+# -- 2: products named "Total ..." ---------------------------------------------------
+def test_products_named_total_load_and_real_total_rows_are_still_skipped(
+    tmp_path: Path, store: Store
+):
+    path = tmp_path / "products.csv"
+    path.write_text(
+        "Product Name,SKU,Price,Cost\n"
+        "House Blend 1kg,10021,24.00,9.50\n"
+        "Total Body Lotion,10023,12.50,4.00\n"
+        "Totals Tea Sampler,10024,18.00,6.00\n"
+        "Sum Sum Snack Box,10025,8.00,3.00\n"
+        "Total 2025,,62.50,22.50\n"  # adds up the four rows above (and has no SKU)
+    )
+    result = run(path, store, {"products": path.name})
+    names = store.read("products")["name"].tolist()
+    assert names == ["House Blend 1kg", "Total Body Lotion", "Totals Tea Sampler",
+                     "Sum Sum Snack Box"]  # fmt: skip
+    skipped = rejects(result, "row skipped")
+    assert skipped[["source_row", "reason"]].values.tolist() == [[6, "total row ('Total 2025')"]]
+
+
+def test_a_total_row_is_one_that_adds_up_or_identifies_nothing():
+    from smbml_connect.layouts import prepare
+    from smbml_connect.schema import SOURCE_ROW
+
+    rows = [
+        ["Total Care Kit", "10001", "10.00", "4"],
+        ["Blue Mug", "10002", "6.00", "2"],
+        ["Total Tea", "10003", "16.00", "6"],  # price and stock add up, its SKU does not...
+        ["Totals", "", "32.00", "12"],  # ... this one's words say total
+        ["Total Shine", "10004", "5.00", "1"],
+        ["Total stock value", "", "", "999"],  # adds up nothing, but no SKU: not a product
+        ["Total EUR", "", "37.00", "13"],  # everything above: a grand total
+    ]
+    frame = pd.DataFrame(rows, columns=["Product", "SKU", "Price", "Stock"], dtype=object)
+    frame[SOURCE_ROW] = pd.Series(range(2, 2 + len(rows)), dtype="Int64")
+    prepared = prepare(frame, None)
+    assert prepared.frame["Product"].tolist() == ["Total Care Kit", "Blue Mug", "Total Tea",
+                                                  "Total Shine"]  # fmt: skip
+    assert prepared.skipped[SOURCE_ROW].tolist() == [5, 7, 8]
