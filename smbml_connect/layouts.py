@@ -41,6 +41,7 @@ __all__ = [
     "Prepared",
     "detect",
     "join_prepared",
+    "matching",
     "prepare",
 ]
 
@@ -86,6 +87,9 @@ class Layout:
     check: Callable[[pd.DataFrame], bool] | None = None  # on the first rows, after headers
     rank: int = 0  # added to each table's rank when files compete for a table
     unread: Unread | None = None
+    # Tables the file gives only all together: its rows are split between them, so one
+    # taken from another file would leave the rows of the other nowhere.
+    together: tuple[str, ...] = ()
 
     def matches(self, head: pd.DataFrame) -> bool:
         present = {normalise(c) for c in head.columns}
@@ -191,6 +195,11 @@ def _row_json(row: pd.Series) -> str | None:
 def detect(head: pd.DataFrame) -> Layout | None:
     """The first layout whose headers (and first rows) match, most specific first."""
     return next((layout for layout in LAYOUTS if layout.matches(head)), None)
+
+
+def matching(head: pd.DataFrame) -> list[Layout]:
+    """Every layout whose headers (and first rows) match, most specific first."""
+    return [layout for layout in LAYOUTS if layout.matches(head)]
 
 
 def prepare(raw: pd.DataFrame, layout: Layout | None) -> Prepared:
@@ -556,6 +565,132 @@ UNNUMBERED_LINES = Layout(
     signature=(),
     tables={"order_lines": LayoutTable(shape=_numbered_lines, synonyms=True)},
     check=_is_unnumbered_lines,
+)
+
+
+# -- a flat sales file: one row per line item, the order's fields repeated -----------
+# What a shop's own spreadsheet, an order-export plugin or a marketplace report writes:
+# "Order Number, Order Date, Customer Email, Order Total, Product, SKU, Quantity, Item
+# Price", an order on as many rows as it has lines. Read by the usual synonyms, as the
+# Shopify layout reads Shopify's: each order from its first row, each row a line.
+_ID_HEADERS = {normalise(h) for h in ("sku", "product id", "item id", "product code", "article",
+                                      "product #", "item #", "sku #", "code")}  # fmt: skip
+
+
+def _flat_headers(frame: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
+    """Canonical orders column -> header, canonical order_lines column -> header."""
+    orders = {c: h for h, c in map_headers("orders", _headers(frame)).columns.items()}
+    return orders, _line_headers(frame)
+
+
+def _is_flat_sales(head: pd.DataFrame) -> bool:
+    """An order id and date, and a product and quantity, on each row: orders and lines."""
+    orders, lines = _flat_headers(head)
+    return {"order_id", "ordered_at"} <= orders.keys() and {
+        "product_id",
+        "quantity",
+    } <= lines.keys()
+
+
+def _email_header(frame: pd.DataFrame) -> str | None:
+    """ "Customer Email", "Billing E-mail", "Email Address": the buyer's e-mail column."""
+    for column in _headers(frame):
+        words = normalise(column).replace("e mail", "email").split()
+        if "email" in words:
+            return column
+    return None
+
+
+def _varies(frame: pd.DataFrame, key: str, column: str) -> bool:
+    """Whether ``column`` holds more than one value within some order."""
+    values = frame[column].map(lambda v: str(v).strip() if _text(v) else None)
+    return bool((values.groupby(frame[key].to_numpy()).nunique(dropna=False) > 1).any())
+
+
+@dataclass(frozen=True)
+class _FlatColumns:
+    key: str  # the order id's header
+    orders: list[str]  # headers that go with the order
+    lines: list[str]  # headers that go with the line
+    contact: str | None  # the header of the order's contact key (an id, else the e-mail)
+    email: str | None
+    total_of_lines: str | None  # a "total" that differs within an order: the line's amount
+
+
+def _flat_columns(frame: pd.DataFrame) -> _FlatColumns:
+    """Which headers belong to the order and which to the line: those mapped onto an
+    order's or a line's column, then the others by whether they differ within an order
+    (a shipping method is the order's, a colour the line's)."""
+    orders, lines = _flat_headers(frame)
+    key = orders["order_id"]
+    email = _email_header(frame)
+    named = orders.get("contact_id")
+    contact = email if email and (named is None or normalise(named) in _NAME_HEADERS) else named
+    total = orders.get("total")
+    of_lines = total if total is not None and _varies(frame, key, total) else None
+    order_mapped = {h for c, h in orders.items() if c != "order_id" and h != of_lines}
+    line_mapped = {h for c, h in lines.items() if c != "order_id"}
+    known = order_mapped | line_mapped | {key, email, FILE}
+    rest = [c for c in _headers(frame) if c not in known]
+    varying = [c for c in rest if _varies(frame, key, c)]
+    kept = [SOURCE_ROW, key, *([FILE] if FILE in frame.columns else [])]
+    by_order = [
+        c
+        for c in _headers(frame)
+        if c in order_mapped | {email} or (c in rest and c not in varying)
+    ]
+    by_line = [c for c in _headers(frame) if c in line_mapped or c in varying]
+    return _FlatColumns(key, [*kept, *by_order], [*kept, *by_line], contact, email, of_lines)
+
+
+def _flat_orders(frame: pd.DataFrame) -> pd.DataFrame:
+    cols = _flat_columns(frame)
+    first = _first_of(frame, frame[cols.key])
+    made: dict[str, pd.Series] = {}
+    if cols.total_of_lines is not None:  # a line amount: the order's total is their sum
+        amounts = _number(frame[cols.total_of_lines]).groupby(frame[cols.key].to_numpy())
+        made["total"] = amounts.transform("sum")[first.index]
+    if cols.contact is not None and cols.contact == cols.email:
+        made["contact_id"] = _email_key(first[cols.email])
+    return _with(first[[c for c in cols.orders if c in first.columns]], **made)
+
+
+def _flat_lines(frame: pd.DataFrame) -> pd.DataFrame:
+    cols = _flat_columns(frame)
+    found = _line_headers(frame)
+    ids = [c for c in _headers(frame) if normalise(c) in _ID_HEADERS and c in cols.lines]
+    item = frame[ids[0]] if ids else frame[found["product_id"]]
+    item = item.where(_filled(item), frame[found["product_id"]])
+    made = {"product_id": item}
+    if "line_no" not in found:
+        made["line_no"] = _line_numbers(frame[cols.key])
+    return _with(frame[cols.lines], **made)
+
+
+def _flat_buyers(frame: pd.DataFrame) -> pd.DataFrame:
+    cols = _flat_columns(frame)
+    if cols.contact is None:
+        return frame.iloc[:0][[SOURCE_ROW]]
+    email = frame[cols.email] if cols.email else pd.Series(None, index=frame.index, dtype=object)
+    key = _email_key(email) if cols.contact == cols.email else _key(cols.contact)(frame)
+    people = frame[_filled(key).to_numpy() & ~key.duplicated().to_numpy()]
+    made = {"contact_id": key[people.index], "email": email[people.index]}
+    name = _name_column(people)
+    if name is not None and name != cols.contact:
+        made["first_name"], made["last_name"] = _split_name(people[name])
+    return _with(people[[SOURCE_ROW]], **made)
+
+
+FLAT_SALES = Layout(
+    name="sales with one row per line item (orders from each order's first row, each row a line)",
+    signature=(),
+    tables={
+        "orders": LayoutTable(shape=_flat_orders, synonyms=True),
+        "order_lines": LayoutTable(shape=_flat_lines, synonyms=True),
+        "contacts": LayoutTable(shape=_flat_buyers),
+    },
+    check=_is_flat_sales,
+    together=("orders", "order_lines"),
 )
 
 
@@ -1334,6 +1469,7 @@ LAYOUTS: tuple[Layout, ...] = (
     HUBSPOT_DEALS,
     HUBSPOT_COMPANIES,
     HUBSPOT_CONTACTS,
+    FLAT_SALES,
     UNNUMBERED_LINES,
     HAND_KEPT,
 )

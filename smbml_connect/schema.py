@@ -420,7 +420,7 @@ def validate(
                     "action": NOTE,
                 }
             )
-    _reject_duplicates(spec, clean, reject, rows, problems)
+    _reject_duplicates(spec, clean, reject, rows, problems, frame)
     clean["source"] = pd.Series(source, index=frame.index, dtype="string")
     clean["extra"] = _extra(frame, spec)
     rejects = _rejects_frame(table, source, frame, rows, problems)
@@ -556,15 +556,18 @@ def _reject_duplicates(
     reject: pd.Series,
     rows: pd.Series,
     problems: list[dict[str, Any]],
+    frame: pd.DataFrame,
 ) -> None:
     """Of rows with the same key, the one with the most values filled in wins (see
-    ``duplicate_losers``); each other row is reported with how it differed."""
+    ``duplicate_losers``); each other row is reported with how it differed, over the whole
+    row: the columns kept in ``extra`` too (a line item's product, a second address)."""
     key = list(spec.key)
     candidates = ~reject.to_numpy() & clean[key].notna().all(axis=1).to_numpy()
     rivals = clean[candidates]
     if rivals.empty or not rivals.duplicated(key, keep=False).any():
         return
-    lost = duplicate_losers(key, rivals[rivals.duplicated(key, keep=False)])
+    rivals = rivals[rivals.duplicated(key, keep=False)]
+    lost = duplicate_losers(key, _whole_rows(rivals, frame.loc[rivals.index], spec))
     numbers = rows.to_numpy()
     for loser, winner, why, differed, key_text in lost.itertuples(index=False, name=None):
         problems.append(
@@ -577,6 +580,19 @@ def _reject_duplicates(
             }
         )
     reject.iloc[lost["loser"].to_numpy()] = True
+
+
+def _whole_rows(clean: pd.DataFrame, raw: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """``clean`` with the raw columns the schema does not know (headed as in the source;
+    a header written twice counts once), empty cells as missing."""
+    known = {*spec.names, SOURCE_ROW, "source"}
+    raw = raw.loc[:, ~raw.columns.duplicated()]
+    unknown = [c for c in raw.columns if c not in known and c not in clean.columns]
+    if not unknown:
+        return clean
+    cells = raw[unknown].astype(object)
+    present = ~pd.DataFrame({c: coerce._missing(cells[c]) for c in unknown}, index=cells.index)
+    return pd.concat([clean, cells.where(present.to_numpy(), None)], axis=1)
 
 
 def duplicate_losers(key: list[str], rivals: pd.DataFrame) -> pd.DataFrame:

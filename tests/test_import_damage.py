@@ -120,3 +120,120 @@ def test_a_total_row_is_one_that_adds_up_or_identifies_nothing():
     assert prepared.frame["Product"].tolist() == ["Total Care Kit", "Blue Mug", "Total Tea",
                                                   "Total Shine"]  # fmt: skip
     assert prepared.skipped[SOURCE_ROW].tolist() == [5, 7, 8]
+
+
+# -- 3: a flat file with one row per line item ---------------------------------------
+FLAT = (
+    "Order Number,Order Date,Customer Email,Order Total,Product,SKU,Quantity,Item Price\n"
+    "1001,2024-03-01,Ann@example.com,60.00,Tea,T1,2,20.00\n"
+    "1001,2024-03-01,Ann@example.com,60.00,Mug,M1,1,20.00\n"
+    "1002,2024-03-02,bob@example.com,35.00,Tea,T1,1,20.00\n"
+    "1002,2024-03-02,bob@example.com,35.00,Filter,F1,1,15.00\n"
+    "1003,2024-03-03,cy@example.com,20.00,Tea,T1,1,20.00\n"
+)
+
+
+def test_a_flat_sales_file_gives_orders_their_lines_and_buyers(tmp_path: Path, store: Store):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "sales.csv").write_text(FLAT)
+    result = run(folder, store)
+    assert result.loaded == {"contacts": 3, "orders": 3, "order_lines": 5}
+    assert result.rejects.empty
+    orders = store.read("orders").set_index("order_id")
+    assert orders["contact_id"].to_dict() == {"1001": "ann@example.com", "1002": "bob@example.com",
+                                              "1003": "cy@example.com"}  # fmt: skip
+    assert orders["total"].to_dict() == {"1001": 60.0, "1002": 35.0, "1003": 20.0}
+    lines = store.read("order_lines").sort_values(["order_id", "line_no"])
+    assert lines[["order_id", "line_no", "product_id", "quantity", "unit_price"]].values.tolist() == [
+        ["1001", 1, "T1", 2.0, 20.0], ["1001", 2, "M1", 1.0, 20.0], ["1002", 1, "T1", 1.0, 20.0],
+        ["1002", 2, "F1", 1.0, 15.0], ["1003", 1, "T1", 1.0, 20.0],
+    ]  # fmt: skip
+    assert "Tea" in lines["extra"].iloc[0] and "Order Date" not in lines["extra"].iloc[0]
+    assert set(store.read("contacts")["email"]) == {"ann@example.com", "bob@example.com",
+                                                    "cy@example.com"}  # fmt: skip
+
+
+def test_line_amounts_under_a_total_header_add_up_to_the_order(tmp_path: Path, store: Store):
+    path = tmp_path / "sales.csv"
+    path.write_text(
+        "Order ID,Date,Customer ID,Item,Qty,Amount,Gift wrap\n"
+        "A1,2024-03-01,C1,Tea,2,40.00,yes\nA1,2024-03-01,C1,Mug,1,20.00,yes\n"
+        "A2,2024-03-02,C2,Tea,1,20.00,no\n"
+    )
+    run(path, store, {"orders": path.name})
+    orders = store.read("orders").set_index("order_id")
+    assert orders["total"].to_dict() == {"A1": 60.0, "A2": 20.0}
+    assert orders["contact_id"].to_dict() == {"A1": "C1", "A2": "C2"}
+    assert "Gift wrap" in orders.loc["A1", "extra"]  # the same on each row: the order's
+    lines = store.read("order_lines")
+    assert "Gift wrap" not in " ".join(lines["extra"].dropna())
+    assert sorted(lines["product_id"]) == ["Mug", "Tea", "Tea"]
+
+
+def test_a_duplicate_key_is_compared_over_the_whole_row(tmp_path: Path, store: Store):
+    """Two rows of one order that differ only in columns kept in extra: the reason says so."""
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "Order ID,Order Date,Total,Note\nA1,2024-03-01,60.00,first\nA1,2024-03-01,60.00,second\n"
+    )
+    result = run(path, store, {"orders": path.name})
+    reason = rejects(result, "row rejected")["reason"].tolist()
+    assert reason == ["duplicate order_id; row 3 has the same key, comes later and wins; "
+                      "this row differed in Note"]  # fmt: skip
+
+
+def test_a_key_repeated_on_a_later_page_is_compared_over_the_whole_row(
+    tmp_path: Path, store: Store
+):
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "Order ID,Order Date,Total,Note\nA1,2024-03-01,60.00,first\nA2,2024-03-02,5.00,x\n"
+        "A1,2024-03-01,60.00,second\n"
+    )
+    source = FilesSource(path, {"orders": path.name}, page_rows=2)
+    result = run_pipeline(source, store, RunOptions(steps=[]))
+    reason = rejects(result, "row rejected")["reason"].tolist()
+    assert reason == ["duplicate order_id; row 4 has the same key, comes later and wins; "
+                      "this row differed in Note"]  # fmt: skip
+
+
+def test_a_flat_orders_file_beside_an_order_lines_file_is_read_as_plain_orders(
+    tmp_path: Path, store: Store
+):
+    """Its lines cannot go to the order lines table another file gives: no row is dropped
+    unsaid, a repeated order is rejected with how it differed."""
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "orders.csv").write_text(FLAT)
+    (folder / "order lines.csv").write_text("Order ID,Line,SKU,Qty\n1001,1,T1,2\n")
+    result = run(folder, store)
+    assert result.loaded == {"orders": 3, "order_lines": 1}
+    assert "differed in Product, SKU" in rejects(result, "row rejected")["reason"][0]
+
+
+def test_a_flat_sales_tab_in_google_sheets_loses_no_row(tmp_path: Path, store: Store):
+    """Sheets places tabs by name only, so the tab's lines have no table to go to: it is read
+    as plain orders (its second line rows rejected, saying how they differ), not cut to the
+    first row of each order without a word."""
+    import csv
+    import json
+
+    from smbml_connect.connectors.gsheets.http import SheetsApi
+    from smbml_connect.connectors.gsheets.sheets import SheetsSource
+    from smbml_connect.credentials import Secret
+    from smbml_connect.testing.clock import FakeClock
+    from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account
+
+    clock = FakeClock()
+    rows = [list(r) for r in csv.reader(FLAT.splitlines())]
+    with SheetsEmulator(clock=clock) as emu:
+        key = "1FlatSalesSpreadsheet000000000000000000"
+        emu.state.create(key, "Shop", {"Orders": rows})
+        api = SheetsApi(Secret(json.dumps(make_service_account(emu))), api_url=emu.url,
+                        clock=clock)  # fmt: skip
+        result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
+    assert result.loaded == {"orders": 3}
+    lost = rejects(result, "row rejected")
+    assert lost["source_row"].tolist() == [2, 4]
+    assert all("differed in Product, SKU" in r for r in lost["reason"])

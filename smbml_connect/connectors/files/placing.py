@@ -17,7 +17,7 @@ import pandas as pd
 from openpyxl import load_workbook
 
 from smbml_connect.headers import locate_tables
-from smbml_connect.layouts import Layout, detect
+from smbml_connect.layouts import Layout, matching
 from smbml_connect.sheet_rows import frame_from_rows
 
 __all__ = ["companions", "head_of_csv", "head_of_sheet", "place"]
@@ -35,12 +35,15 @@ def place(
     layout that does not give the table a name says is not used for that file.
     """
     located = locate_tables(configured, names, where)
+    named = dict(located)
     layouts: dict[str, Layout] = {}
     for name in names:
-        layout = detect(head(name))
         claimed = {t for t, n in located.items() if n == name}
-        if layout is not None and claimed <= set(layout.tables):
-            layouts[name] = layout
+        for layout in matching(head(name)):
+            elsewhere = {t for t in layout.together if located.get(t, name) != name}
+            if claimed <= set(layout.tables) and not elsewhere:
+                layouts[name] = layout
+                break
     offers = sorted(
         (layout.rank + rank, i, table, name)
         for i, (name, layout) in enumerate(layouts.items())
@@ -48,6 +51,13 @@ def place(
     )
     for _, _, table, name in offers:
         located.setdefault(table, name)
+    # A file whose rows are split between tables (orders and their lines) gives them all
+    # or none: with one of them taken by another export, it is read as a plain file.
+    for name, layout in list(layouts.items()):
+        if any(located.get(t) != name for t in layout.together):
+            del layouts[name]
+            for table in [t for t, n in located.items() if n == name and named.get(t) != name]:
+                del located[table]
     return located, layouts
 
 
