@@ -114,7 +114,7 @@ class Prepared:
         user = dict(overrides or {})
         if self.layout is None:
             mapping = map_headers(table, _headers(self.frame), user)
-            return self.frame.rename(columns=mapping.columns), mapping
+            return mapping.apply(self.frame), mapping
         spec = self.layout.tables[table]
         shaped = spec.shape(self.frame.copy())
         mine = {normalise(h) for h in user}
@@ -129,7 +129,7 @@ class Prepared:
         mapping = map_headers(table, _headers(shaped), {**given, **user}, synonyms=spec.synonyms)
         mapping.layout = self.layout.name
         mapping.made = [c for c in made_here if mapping.columns.get(c) == c]
-        return shaped.rename(columns=mapping.columns), mapping
+        return mapping.apply(shaped), mapping
 
     def settle(self, unread: list[SourceReject]) -> list[SourceReject]:
         """The lines the reader could not split, as the layout reads them.

@@ -33,7 +33,7 @@ from smbml_connect.ports import (
     Source,
     StepResult,
 )
-from smbml_connect.schema import REJECT_COLUMNS, TABLES, OutputTable, validate
+from smbml_connect.schema import NOTE, REJECT_COLUMNS, TABLES, OutputTable, validate
 from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
 
@@ -248,6 +248,9 @@ def _load(
             listed = source.skipped_rows(table) if isinstance(source, SkipsRows) else None
             if listed is not None and not listed.empty:  # blank, total, header-again rows
                 checked.rejects = pd.concat([listed, checked.rejects], ignore_index=True)
+            notes = _header_notes(source, table)
+            if not notes.empty:  # a second header of a column: what it gave
+                checked.rejects = pd.concat([notes, checked.rejects], ignore_index=True)
         except TokenRejectedError:
             raise  # every further request would be refused too: one line, not one per table
         except (SmbmlError, MemoryError) as exc:
@@ -317,6 +320,10 @@ def _load_pages(
     if listed is not None and not listed.empty:  # blank, total, header-again rows
         store.add_rejects(result.run_id, listed)
         result.rejects = _stacked_rejects(result.rejects, listed)
+    notes = _header_notes(source, entity)
+    if not notes.empty:  # a second header of a column: what it gave, over all pages
+        store.add_rejects(result.run_id, notes)
+        result.rejects = _stacked_rejects(result.rejects, notes)
 
 
 def _formats(
@@ -329,6 +336,16 @@ def _formats(
     said = dict(mapping.formats) if mapping is not None else {}
     stated = config.get(table, {})
     return {c: stated[c].over(said.get(c)) if c in stated else said[c] for c in {*stated, *said}}
+
+
+def _header_notes(source: Source, table: str) -> pd.DataFrame:
+    """Column notes of the headers read: a second header of a column ("E-mail" beside
+    "Email") and the values it gave, so the run says what `smbml inspect` says."""
+    mappings = source.header_mappings if isinstance(source, Inspectable) else {}
+    mapping = mappings.get(table)
+    notes = mapping.notes() if mapping is not None else []
+    rows = [[table, source.name, None, column, "", text, NOTE, None] for column, text in notes]
+    return pd.DataFrame(rows, columns=REJECT_COLUMNS)
 
 
 def _live(frame: pd.DataFrame) -> pd.DataFrame:

@@ -237,3 +237,36 @@ def test_a_flat_sales_tab_in_google_sheets_loses_no_row(tmp_path: Path, store: S
     lost = rejects(result, "row rejected")
     assert lost["source_row"].tolist() == [2, 4]
     assert all("differed in Product, SKU" in r for r in lost["reason"])
+
+
+# -- 4: two columns of one canonical column ------------------------------------------
+def test_a_second_email_column_fills_the_empty_cells_of_the_first(tmp_path: Path, store: Store):
+    """Lists put together: "E-mail" filled on every row, "Email" on one. Nothing is lost:
+    the empty cells are filled, the one conflicting value stays in extra, both are said."""
+    path = tmp_path / "contacts.csv"
+    path.write_text(
+        "Customer ID;E-mail;First Name;Email\n"
+        "C1;ann@example.com;Ann;ann.alt@example.com\n"
+        "C2;bob@example.com;Bob;\n"
+        "C3;cy@example.com;Cy;\n"
+    )
+    source = FilesSource(path, {"contacts": path.name})
+    result = run_pipeline(source, store, RunOptions(steps=[]))
+    contacts = store.read("contacts").set_index("contact_id")
+    assert contacts["email"].to_dict() == {"C1": "ann.alt@example.com", "C2": "bob@example.com",
+                                           "C3": "cy@example.com"}  # fmt: skip
+    assert '"E-mail": "ann@example.com"' in contacts.loc["C1", "extra"]
+    assert pd.isna(contacts.loc["C2", "extra"])  # its value went to email, not twice
+    shown = source.header_mappings["contacts"].describe()
+    said = "'E-mail' -> email where 'Email' is empty (2 values taken); where both are filled "
+    assert said + "and differ (row 2), 'Email' is used and 'E-mail' kept in extra" in shown
+    note = rejects(result, "column note")
+    assert note["column"].tolist() == ["email"] and "'E-mail' -> email" in note["reason"][0]
+
+
+def test_a_header_that_loses_its_column_to_another_says_which():
+    from smbml_connect.headers import map_headers
+
+    shown = map_headers("orders", ["Order ID", "Order Status", "Status", "Date"]).describe()
+    assert "'Order Status' -> extra (status is read from 'Status')" in shown
+    assert "'Status' -> status" in shown

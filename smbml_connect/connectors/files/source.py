@@ -144,7 +144,7 @@ class FilesSource:
                 prepared = prepare(raw, None)  # total and repeated header rows, as when whole
                 if not prepared.skipped.empty:
                     skipped.append(prepared.rejects(entity, self.name))
-                page = prepared.frame.rename(columns=mapping.columns)
+                page = mapping.apply(prepared.frame)
                 yield Page(tables={entity: page}, rejects={entity: rejects} if rejects else {})
             skipped.append(_blank_rows(entity, self.name, [b for b in blanks if b < last]))
             listed = pd.concat([f for f in skipped if not f.empty] or [_NO_REJECTS])
