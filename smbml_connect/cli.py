@@ -479,6 +479,18 @@ def inspect(config_path: Path) -> None:
         for line in mapping.describe() if mapping else []:
             click.echo(f"  {line}")
         _show_left_out(source, table)
+    _show_not_read(source)
+
+
+def _show_not_read(source: object) -> None:
+    """The tabs or files that give no table, each with why (a run says the same)."""
+    from smbml_connect.ports import ListsNotRead
+
+    lines = source.not_read() if isinstance(source, ListsNotRead) else []
+    if lines:
+        click.echo("\nNot read:")
+    for line in lines:
+        click.echo(f"  {line}")
 
 
 def _show_left_out(source: object, table: str, shown: int = 5) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "map_headers",
     "match_table",
     "normalise",
+    "table_part",
 ]
 
 _COMMON = {
@@ -324,6 +325,29 @@ def match_table(name: str) -> str | None:
         if key in {normalise(n) for n in names} or key == normalise(table):
             return table
     return None
+
+
+_MONTHS = {
+    "jan", "january", "feb", "february", "mar", "march", "apr", "april", "may", "jun", "june",
+    "jul", "july", "aug", "august", "sep", "sept", "september", "oct", "october", "nov",
+    "november", "dec", "december",
+}  # fmt: skip
+_YEAR = re.compile(r"(?:19|20)\d{2}")
+_PERIOD = re.compile(r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])?|q[1-4]|h[12]|fy\d{2}(?:\d{2})?|ytd")
+
+
+def table_part(name: str) -> str | None:
+    """The table a tab or file name stands for once its period is taken off: "Orders 2023",
+    "orders_2024-05", "Sales Q1 2024", "Orders March" -> orders; None for a name without a
+    period or whose rest names no table."""
+    stem = re.sub(r"\.(csv|xlsx|xlsm|txt)$", "", name, flags=re.IGNORECASE)
+    words = normalise(stem).split()
+    periods = {w for w in words if _PERIOD.fullmatch(w) or w in _MONTHS}
+    if not periods:
+        return None
+    dated = any(_YEAR.fullmatch(w) for w in words)  # "2024 05": the 05 is a month
+    rest = [w for w in words if w not in periods and not (dated and w.isdigit() and len(w) <= 2)]
+    return match_table(" ".join(rest)) if rest else None
 
 
 def locate_tables(

@@ -26,6 +26,7 @@ from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError, To
 from smbml_connect.page_duplicates import KeysSeen
 from smbml_connect.ports import (
     Destination,
+    ListsNotRead,
     Notice,
     PagedSource,
     RunResult,
@@ -82,6 +83,8 @@ def run_pipeline(
         _mark_complete(source, store, result)
         tables = {name: _live(store.read(name)) for name in TABLES}
         tables = _checked(tables, store, result)
+        if isinstance(source, ListsNotRead):  # a tab or file that gave no table says why
+            result.notices += [Notice("not_read", "", 1, line) for line in source.not_read()]
         personal, result.consent_skipped, unreadable = _consented_view(tables, options)
         if not unreadable.empty:
             store.add_rejects(run_id, unreadable)

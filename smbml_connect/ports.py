@@ -24,6 +24,7 @@ __all__ = [
     "ColourScale",
     "CrmProperty",
     "Destination",
+    "ListsNotRead",
     "ListsUnreadable",
     "Notice",
     "OutputColumn",
@@ -125,6 +126,14 @@ class ListsUnreadable(Protocol):
     cells, so ``smbml inspect`` can show them before a run rejects them."""
 
     def unreadable(self, entity: str) -> list[SourceReject]: ...
+
+
+@runtime_checkable
+class ListsNotRead(Protocol):
+    """A source of several files or tabs that says which of them gave no table, and why
+    ("Tab 'Orders 2022' was not read: ..."): one line each, for `smbml inspect` and the run."""
+
+    def not_read(self) -> list[str]: ...
 
 
 @dataclass

@@ -270,3 +270,58 @@ def test_a_header_that_loses_its_column_to_another_says_which():
     shown = map_headers("orders", ["Order ID", "Order Status", "Status", "Date"]).describe()
     assert "'Order Status' -> extra (status is read from 'Status')" in shown
     assert "'Status' -> status" in shown
+
+
+# -- 5: a table split by year, and every tab or file not read -------------------------
+def test_tabs_of_one_table_by_year_are_read_together(tmp_path: Path, store: Store):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Customers"
+    for row in (["Customer ID", "Email"], ["C1", "a@example.com"], ["C2", "b@example.com"]):
+        sheet.append(row)
+    for title, rows in (("Orders 2023", [["O1", "C1", "2023-05-01", 100], ["O2", "C2", "2023-06-01", 200]]),
+                        ("Orders", [["O3", "C1", "2024-05-01", 300]])):  # fmt: skip
+        tab = book.create_sheet(title)
+        tab.append(["Order ID", "Customer ID", "Order Date", "Total"])
+        for row in rows:
+            tab.append(row)
+    book.save(tmp_path / "shop.xlsx")
+    result = run(tmp_path / "shop.xlsx", store)
+    orders = store.read("orders").set_index("order_id")
+    assert sorted(orders.index) == ["O1", "O2", "O3"] and result.loaded["orders"] == 3
+    assert '"File": "Orders 2023"' in orders.loc["O1", "extra"]
+    assert [n.check for n in result.notices if n.check == "not_read"] == []
+
+
+def test_every_file_not_read_is_named_with_why(tmp_path: Path, store: Store):
+    from click.testing import CliRunner
+
+    from smbml_connect.cli import cli
+
+    header = "Order ID,Customer ID,Order Date,Total\n"
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "orders.csv").write_text(header + "O3,C1,2024-05-01,300\n")
+    (folder / "orders_2023.csv").write_text(header + "O1,C1,2023-05-01,100\n")
+    (folder / "orders_2022.csv").write_text("Order ID,Order Date\nO0,2022-05-01\n")
+    (folder / "sales.csv").write_text(header + "S1,C1,2024-05-02,5\n")
+    (folder / "notes.csv").write_text("What,When\nCall the bank,Monday\n")
+    (folder / "empty.csv").write_text("")
+    (folder / "old.xlsx").write_bytes(b"")
+    result = run(folder, store)
+    assert sorted(store.read("orders")["order_id"]) == ["O1", "O3"]
+    said = {n.message.split(" was not read")[0]: n.message for n in result.notices
+            if n.check == "not_read"}  # fmt: skip
+    assert set(said) == {"File 'orders_2022.csv'", "File 'sales.csv'", "File 'notes.csv'",
+                         "File 'empty.csv'", "File 'old.xlsx'"}  # fmt: skip
+    assert "headers differ (lacks 'Customer ID', 'Total')" in said["File 'orders_2022.csv'"]
+    assert "'orders.csv' already gives orders" in said["File 'sales.csv'"]
+    assert "its name is not a table's" in said["File 'notes.csv'"]
+    assert said["File 'empty.csv'"].endswith("it is empty.")
+    assert "only .csv files are read from a folder" in said["File 'old.xlsx'"]
+    config = tmp_path / "smbml.toml"
+    config.write_text(f'store = "s.sqlite"\n[source]\nkind = "files"\npath = "{folder}"\n')
+    shown = CliRunner().invoke(cli, ["inspect", "-c", str(config)])
+    assert "Not read:" in shown.output and "File 'sales.csv' was not read" in shown.output

@@ -25,10 +25,11 @@ from smbml_connect.connectors.files.placing import (
     companions,
     head_of_csv,
     head_of_sheet,
+    period_parts,
     place,
 )
 from smbml_connect.errors import ConfigError, SourceFatalError
-from smbml_connect.headers import HeaderMapping, map_headers
+from smbml_connect.headers import HeaderMapping, map_headers, match_table, table_part
 from smbml_connect.layouts import SKIPPED, Layout, Prepared, join_prepared, prepare
 from smbml_connect.ports import Page, SourceReject
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
@@ -45,6 +46,7 @@ from smbml_connect.sheet_rows import (
 __all__ = ["FilesSource", "read_csv", "read_sheet"]
 
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+_OTHER_SPREADSHEETS = {".xlsx", ".xlsm", ".xls", ".ods", ".tsv"}  # in a folder: not read
 _OLE2 = bytes.fromhex("D0CF11E0A1B11AE1")  # encrypted .xlsx, or an old .xls renamed
 Batch = tuple[pd.DataFrame, list[SourceReject]]
 _NO_REJECTS = pd.DataFrame(columns=REJECT_COLUMNS)
@@ -76,8 +78,14 @@ class FilesSource:
                 f"source.tables: unknown table(s) {', '.join(unknown)}; known: {', '.join(TABLES)}"
             )
         self._layouts: dict[str, Layout] = {}  # file or tab -> the known export it is
+        self._names: list[str] = []  # every file of the folder or tab of the workbook
         self._locations = self._locate()
         self._companions = companions(self._locations, self._layouts)  # more of one export
+        used = {*self._locations.values(), *(n for m in self._companions.values() for n in m)}
+        parts, self._refused = period_parts(self._locations, self._names, used, self._head)
+        for main, more in parts.items():  # "Orders 2023" beside "Orders": read with it
+            self._companions.setdefault(main, []).extend(more)
+        self._not_read = self._unused()
         self.header_mappings: dict[str, HeaderMapping] = {}
         self.rejects: dict[str, list[SourceReject]] = {}  # of the last pull()
         self._prepared: dict[str, tuple[Prepared, list[SourceReject]]] = {}
@@ -94,6 +102,54 @@ class FilesSource:
         """The sheet or file a table comes from (for `smbml inspect`)."""
         location = self._locations.get(table, "")
         return ", ".join([location, *self._companions.get(location, [])])
+
+    def not_read(self) -> list[str]:
+        """Every file or tab that gives no table, and why (for `smbml inspect` and the run)."""
+        return list(self._not_read)
+
+    def _unused(self) -> list[str]:
+        excel = self.path.suffix.lower() in _EXCEL_SUFFIXES and not self.path.is_dir()
+        if not (excel or self.path.is_dir()):
+            return []
+        used = {*self._locations.values(), *(n for m in self._companions.values() for n in m)}
+        noun = "Tab" if excel else "File"
+        out = [
+            f"{noun} {n!r} was not read: {self._why_not(n)}." for n in self._names if n not in used
+        ]
+        if self.path.is_dir():
+            out += [
+                f"File {p.name!r} was not read: only .csv files are read from a folder (export "
+                "its tabs as CSV, or point source.path at the workbook)."
+                for p in sorted(self.path.iterdir())
+                if p.suffix.lower() in _OTHER_SPREADSHEETS and not p.name.startswith(("~$", "."))
+            ]
+        return out
+
+    def _why_not(self, name: str) -> str:
+        if name in self._refused:
+            return self._refused[name]
+        try:
+            empty = not [c for c in self._head(name).columns if c != SOURCE_ROW]
+        except (OSError, ValueError):
+            empty = False
+        if empty:
+            return "it is empty"
+        table = match_table(name) or table_part(name)
+        if table is not None and table in self._locations:
+            return (
+                f"{self._locations[table]!r} already gives {table.replace('_', ' ')} (to read this "
+                f'one instead, name it in the config: [source.tables] {table} = "{name}")'
+            )
+        if name in self._layouts:
+            return (
+                f"it is a {self._layouts[name].name}, and other files already give the tables "
+                "it holds"
+            )
+        return (
+            "its name is not a table's (contacts, orders, order lines, products, deals, ...) "
+            "and its headers are not an export we know (to read it, name its table in the "
+            f'config: [source.tables] orders = "{name}")'
+        )
 
     def skipped_rows(self, entity: str) -> pd.DataFrame:
         """Rows of ``entity``'s last pull that hold no record (blank, total, header again)."""
@@ -202,8 +258,10 @@ class FilesSource:
     def _locate(self) -> dict[str, str]:
         if self.path.is_dir():
             names = sorted(p.name for p in self.path.iterdir() if p.suffix.lower() == ".csv")
+            self._names = [n for n in names if not n.startswith(("~$", "."))]
         elif self.path.suffix.lower() in _EXCEL_SUFFIXES:
             names = _sheet_names(self.path)
+            self._names = list(names)
         elif self.path.suffix.lower() in {".csv", ".txt"}:
             located, self._layouts = place(
                 {t: self.path.name for t in self.tables}, [self.path.name], self._head, ""
