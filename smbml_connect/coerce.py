@@ -25,11 +25,13 @@ from smbml_connect.distinct import MISSING_TOKENS, Distinct
 
 __all__ = [
     "MISSING_TOKENS",
+    "UNSAVED_FORMULA",
     "ColumnFormat",
     "DateScan",
     "Hint",
     "NumberScan",
     "Reading",
+    "UnreadCell",
     "coerce_bool",
     "coerce_datetime",
     "coerce_float",
@@ -136,6 +138,22 @@ class ColumnFormat:
             self.day_first if self.day_first is not None else other.day_first,
             self.percent if self.percent is not None else other.percent,
         )
+
+
+UNSAVED_FORMULA = "is a formula without a saved value"  # an UnreadCell's reason starts so
+
+
+@dataclass(frozen=True)
+class UnreadCell:
+    """A cell a source holds but cannot give the value of, and why: a workbook formula
+    that Excel never calculated has no saved value. ``schema.validate`` reports it as an
+    unreadable value (cleared, or the row rejected in a required column), never as empty."""
+
+    text: str  # what the cell holds ("=D2*E2")
+    reason: str  # said after the column's name: "is a formula without a saved value: ..."
+
+    def __str__(self) -> str:
+        return self.text
 
 
 @dataclass(frozen=True)

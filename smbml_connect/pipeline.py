@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect import steps as steps_registry
-from smbml_connect.coerce import ColumnFormat
+from smbml_connect.coerce import UNSAVED_FORMULA, ColumnFormat
 from smbml_connect.connector import Inspectable
 from smbml_connect.consent import UNREADABLE_CONSENT, read_column
 from smbml_connect.data_checks import check_data
@@ -85,6 +85,7 @@ def run_pipeline(
         tables = _checked(tables, store, result)
         if isinstance(source, ListsNotRead):  # a tab or file that gave no table says why
             result.notices += [Notice("not_read", "", 1, line) for line in source.not_read()]
+        result.notices += _unsaved_formulas(result.rejects)
         personal, result.consent_skipped, unreadable = _consented_view(tables, options)
         if not unreadable.empty:
             store.add_rejects(run_id, unreadable)
@@ -339,6 +340,27 @@ def _formats(
     said = dict(mapping.formats) if mapping is not None else {}
     stated = config.get(table, {})
     return {c: stated[c].over(said.get(c)) if c in stated else said[c] for c in {*stated, *said}}
+
+
+def _unsaved_formulas(rejects: pd.DataFrame) -> list[Notice]:
+    """Formulas Excel never calculated (a workbook written by a program): their cells were
+    left empty, one reject each; this says once what to do."""
+    found = rejects[rejects["reason"].astype(str).str.contains(UNSAVED_FORMULA, regex=False)]
+    if found.empty:
+        return []
+    per = found.groupby("table", sort=False).size()
+    where = ", ".join(f"{str(t).replace('_', ' ')} {n:,}" for t, n in per.items())
+    n = len(found)
+    return [
+        Notice(
+            "unsaved_formulas",
+            str(per.index[0]),
+            n,
+            f"{n:,} formula cell{'' if n == 1 else 's'} had no saved value ({where}; the "
+            "workbook was never calculated by Excel): left empty, listed in Rejects. Open the "
+            "file in Excel or LibreOffice, save it and run again.",
+        )
+    ]
 
 
 def _header_notes(source: Source, table: str) -> pd.DataFrame:

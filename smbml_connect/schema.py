@@ -367,7 +367,8 @@ def validate(
             f" (name the header that holds it in the config: [source.mapping.{table}] "
             f'"Your header" = "{missing[0]}"; `smbml inspect` shows how headers were read)'
         )
-    frame = frame.reset_index(drop=True)
+    original = frame.reset_index(drop=True)
+    frame, unread = _unread_cells(original)
     rows = (
         frame[SOURCE_ROW].astype("Int64")
         if SOURCE_ROW in frame.columns
@@ -392,6 +393,12 @@ def validate(
         values, invalid = reading.values, reading.invalid
         clean[column.name] = values.astype(_PANDAS_DTYPES[column.kind])
         empty = values.isna() & ~invalid if column.required else pd.Series(False, index=frame.index)
+        cells = unread.pop(column.name, {})
+        for at, cell in cells.items():
+            problems.append(_unread_problem(column.name, at, cell, column.required))
+            reject.iloc[at] |= column.required
+        if cells:
+            empty.iloc[list(cells)] = False  # said above: not empty, unreadable
         for position in np.flatnonzero(invalid.to_numpy() | empty.to_numpy()):
             fatal = column.required
             value = raw.iloc[position]
@@ -420,12 +427,43 @@ def validate(
                     "action": NOTE,
                 }
             )
+    for name, cells in unread.items():  # columns kept in extra: left out of it, said
+        problems += [_unread_problem(name, p, cell, False) for p, cell in cells.items()]
     _reject_duplicates(spec, clean, reject, rows, problems, frame)
     clean["source"] = pd.Series(source, index=frame.index, dtype="string")
     clean["extra"] = _extra(frame, spec)
-    rejects = _rejects_frame(table, source, frame, rows, problems)
+    rejects = _rejects_frame(table, source, original, rows, problems)
     kept = clean[~reject.to_numpy()].reset_index(drop=True)
     return Validation(kept, rejects)
+
+
+def _unread_cells(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[int, Any]]]:
+    """Cells a source could not give the value of (``coerce.UnreadCell``: a formula Excel
+    never calculated), taken out of ``frame`` and kept by column and position, so they
+    are read as missing and reported as unreadable. Only columns of mixed types can hold
+    one (a text column of a CSV is checked in one C pass)."""
+    found: dict[str, dict[int, Any]] = {}
+    out = frame
+    for name in frame.columns:
+        series = frame[name]
+        if series.dtype != object or not pd.api.types.infer_dtype(series).startswith("mixed"):
+            continue
+        marked = series.map(lambda v: isinstance(v, coerce.UnreadCell)).to_numpy(dtype=bool)
+        if marked.any():
+            found[str(name)] = {int(i): series.iat[int(i)] for i in np.flatnonzero(marked)}
+            out = out.copy() if out is frame else out
+            out[name] = series.mask(marked, None)
+    return out, found
+
+
+def _unread_problem(column: str, position: int, cell: Any, fatal: bool) -> dict[str, Any]:
+    return {
+        "column": column,
+        "position": position,
+        "value": str(cell),
+        "reason": f"{column} {cell.reason}",
+        "action": "row rejected" if fatal else "value cleared",
+    }
 
 
 def _read(

@@ -325,3 +325,41 @@ def test_every_file_not_read_is_named_with_why(tmp_path: Path, store: Store):
     config.write_text(f'store = "s.sqlite"\n[source]\nkind = "files"\npath = "{folder}"\n')
     shown = CliRunner().invoke(cli, ["inspect", "-c", str(config)])
     assert "Not read:" in shown.output and "File 'sales.csv' was not read" in shown.output
+
+
+# -- 6: formulas a program wrote and Excel never calculated ---------------------------
+def test_formulas_without_a_saved_value_are_values_left_empty_and_said(
+    tmp_path: Path, store: Store
+):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Orders"
+    sheet.append(["Order ID", "Customer ID", "Order Date", "Qty", "Unit Price", "Total", "Note"])
+    sheet.append(["A1", "C1", "2024-03-05", 2, 12.5, "=D2*E2", "=UPPER(B2)"])
+    sheet.append(["A2", "C2", "=DATE(2024,3,6)", 1, 10, "=D3*E3", "plain"])
+    sheet.append(["A3", "C3", "2024-03-07", 1, 4, 4, None])
+    sheet.append(["A4", "C4", "2024-03-08", 1, 3, 3, "=x"])
+    sheet["G5"].data_type = "s"  # text that starts with "=", not a formula
+    sheet.append(["Total", None, None, "=SUM(D2:D5)", None, "=SUM(F2:F5)", None])
+    book.save(tmp_path / "shop.xlsx")
+    result = run(tmp_path / "shop.xlsx", store)
+    orders = store.read("orders").set_index("order_id")
+    assert sorted(orders.index) == ["A1", "A3", "A4"]
+    assert pd.isna(orders.loc["A1", "total"]) and orders.loc["A3", "total"] == 4.0
+    assert '"Note": "=x"' in orders.loc["A4", "extra"]
+    assert "Note" not in orders.loc["A1", "extra"]  # the formula is not kept as a value
+    said = result.rejects[result.rejects["reason"].str.contains("formula without a saved value")]
+    assert said[["source_row", "column", "value", "action"]].values.tolist() == [
+        [2, "Note", "=UPPER(B2)", "value cleared"],
+        [2, "total", "=D2*E2", "value cleared"],
+        [3, "ordered_at", "=DATE(2024,3,6)", "row rejected"],
+        [3, "total", "=D3*E3", "value cleared"],
+    ]
+    assert "open the file in Excel or LibreOffice and save it" in said["reason"].iloc[1]
+    assert result.cleared_values == 3 and rejects(result, "row skipped")["source_row"].tolist() == [
+        6
+    ]
+    checks = {n.check: n for n in result.notices}
+    assert checks["unsaved_formulas"].count == 4 and "text_in_numbers" not in checks

@@ -10,6 +10,7 @@ row number the user sees, so a reject can point at it.
 from __future__ import annotations
 
 import itertools
+import re
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import pandas as pd
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
+from smbml_connect.coerce import UNSAVED_FORMULA, UnreadCell
 from smbml_connect.connectors.files.csv_lines import BATCH_LINES, open_csv
 from smbml_connect.connectors.files.placing import (
     companions,
@@ -314,8 +316,12 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
     A row with a value to the right of the last named column is rejected, not cut.
     """
     workbook = _open_workbook(path)
+    formulas = _open_formulas(path, workbook, sheet)
     try:
-        rows = (list(r) for r in workbook[sheet].iter_rows(values_only=True))
+        rows: Iterator[list[Any]] = (list(r) for r in workbook[sheet].iter_rows(values_only=True))
+        if formulas is not None:  # the same rows again as formulas: which empty cells are not
+            written = formulas[sheet].iter_rows(values_only=True)
+            rows = (_unsaved(row, list(f)) for row, f in zip(rows, written, strict=False))
         head = list(itertools.islice(rows, 50))
         start = header_index(head)
         if start is None:
@@ -341,6 +347,45 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
         yield _with_blanks(body_frame(body, numbers, names), blanks), rejects
     finally:
         workbook.close()
+        if formulas is not None:
+            formulas.close()
+
+
+UNSAVED = (
+    f"{UNSAVED_FORMULA}: open the file in Excel or LibreOffice and save it, then load it again"
+)
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _open_formulas(path: Path, workbook: Any, sheet: str) -> Any:
+    """The workbook again with formulas instead of their saved values, when the sheet has
+    any formula (a cell whose formula Excel never calculated reads as empty otherwise)."""
+    try:
+        archive, part = workbook._archive, workbook[sheet]._worksheet_path
+    except (AttributeError, KeyError):
+        archive = part = None
+    if archive is not None and part is not None:
+        tail = b""
+        with archive.open(part) as xml:
+            while chunk := xml.read(1 << 20):
+                if _FORMULA_TAG.search(tail + chunk):
+                    break
+                tail = chunk[-16:]
+            else:
+                return None
+    return load_workbook(path, read_only=True, data_only=False)
+
+
+def _unsaved(row: list[Any], written: list[Any]) -> list[Any]:
+    """``row`` with each empty cell that holds a formula as a ``coerce.UnreadCell``."""
+    for i, value in enumerate(row):
+        if value is not None or i >= len(written):
+            continue
+        formula = written[i]
+        text = formula if isinstance(formula, str) else getattr(formula, "text", None)
+        if isinstance(text, str) and text.startswith("="):
+            row[i] = UnreadCell(text, UNSAVED)
+    return row
 
 
 def _with_blanks(frame: pd.DataFrame, blanks: list[int]) -> pd.DataFrame:
