@@ -149,9 +149,11 @@ def _print_result(result: RunResult, outputs: list[Path]) -> None:
     for step in result.steps.values():
         for line in step.summary:
             click.echo(f"  {line}")
-    if result.rejected_rows or result.cleared_values:
+    skipped = result.rows_skipped
+    if result.rejected_rows or result.cleared_values or skipped:
+        held = f", {_plural(skipped, 'row')} skipped (no record: blank, total or heading rows)"
         click.echo(
-            f"{_plural(result.rejected_rows, 'row')} rejected and "
+            f"{_plural(result.rejected_rows, 'row')} rejected{held if skipped else ''} and "
             f"{_plural(result.cleared_values, 'value')} left empty: see the Rejects tab "
             "(or `smbml status`)."
         )
@@ -702,6 +704,11 @@ def _print_run(row: Any) -> None:
     if counts:
         parts = [
             f"{_plural(counts.get('rejected_rows', 0), 'row')} rejected",
+            *(
+                [f"{_plural(counts['skipped_rows'], 'row')} skipped"]
+                if counts.get("skipped_rows")
+                else []
+            ),
             f"{_plural(counts.get('cleared_values', 0), 'value')} left empty",
             f"{_plural(counts.get('consent_skipped', 0), 'contact')} opted out",
         ]

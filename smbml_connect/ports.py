@@ -321,8 +321,16 @@ class Notice:
 
 
 # Rejects rows that are not rows the user's data lost: a table that could not be read at all
-# is a problem of the run, and a cleared value left the rest of its row in use.
-_NOT_A_REJECTED_ROW = ("value cleared", "table skipped", "column note", UNREADABLE_CONSENT)
+# is a problem of the run, a cleared value left the rest of its row in use, and a skipped
+# row held no record (blank, total, header again: counted as skipped, not as rejected).
+SKIPPED_ROW = "row skipped"
+_NOT_A_REJECTED_ROW = (
+    "value cleared",
+    "table skipped",
+    "column note",
+    UNREADABLE_CONSENT,
+    SKIPPED_ROW,
+)
 
 
 @dataclass
@@ -363,6 +371,11 @@ class RunResult:
         return len(numbered[["table", "source_row"]].drop_duplicates()) + len(rows) - len(numbered)
 
     @property
+    def rows_skipped(self) -> int:
+        """Rows that held no record (blank, total, a header again): listed, not rejected."""
+        return int((self.rejects["action"] == SKIPPED_ROW).sum())
+
+    @property
     def skipped_tables(self) -> int:
         return int((self.rejects["action"] == "table skipped").sum())
 
@@ -379,6 +392,7 @@ class RunResult:
         return {
             "loaded": self.loaded,
             "rejected_rows": self.rejected_rows,
+            "skipped_rows": self.rows_skipped,
             "cleared_values": self.cleared_values,
             "consent_skipped": self.consent_skipped,
             "consent_unreadable": self.consent_unreadable,

@@ -363,3 +363,40 @@ def test_formulas_without_a_saved_value_are_values_left_empty_and_said(
     ]
     checks = {n.check: n for n in result.notices}
     assert checks["unsaved_formulas"].count == 4 and "text_in_numbers" not in checks
+
+
+# -- 7: skipped rows are not rejected rows --------------------------------------------
+def test_the_run_counts_rejected_rows_and_says_skipped_rows_apart(tmp_path: Path, store: Store):
+    from click.testing import CliRunner
+
+    from smbml_connect.cli import cli
+    from smbml_connect.report import render_report, workbook_sheets
+
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "Order ID;Customer ID;Order Date;Total\n"
+        "A1;c1;05/03/2024;1.234,50\n"
+        ";c2;06/03/2024;12,50\n"  # no key: the one rejected row
+        ";;;\n"
+        "A3;c3;07/03/2024;10,00\n"
+        "Total;;;1.257,00\n",
+        encoding="cp1252",
+    )
+    result = run(path, store, {"orders": path.name})
+    assert (result.rejected_rows, result.rows_skipped) == (1, 2)
+    assert result.counts()["rejected_rows"] == 1 and result.counts()["skipped_rows"] == 2
+    summary = workbook_sheets(result)[0]["Summary"].set_index("item")["value"]
+    assert summary["Rows rejected"] == 1
+    assert summary["Rows skipped (no record: blank, total, heading)"] == 2
+    assert "2 rows held no record" in render_report(result)
+    config = tmp_path / "smbml.toml"
+    config.write_text(
+        f'store = "s.sqlite"\n[source]\nkind = "files"\npath = "{path}"\n'
+        f'[source.tables]\norders = "{path.name}"\n[analytics]\nenabled = []\n'
+    )
+    ran = CliRunner().invoke(cli, ["run", "-c", str(config)])
+    assert "1 row rejected, 2 rows skipped (no record: blank, total or heading rows) and 0 " in (
+        ran.output
+    )
+    status = CliRunner().invoke(cli, ["status", "-c", str(config)])
+    assert "1 row rejected, 2 rows skipped, 0 values left empty" in status.output
