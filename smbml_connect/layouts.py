@@ -396,6 +396,8 @@ def _identifying(headers: list[str]) -> set[str]:
 
 
 def _is_number(value: Any) -> bool:
+    if isinstance(value, coerce.UnreadCell):
+        return True  # a formula Excel never calculated: beside "Total ..." it is the sum
     try:
         coerce.parse_number(value)
     except ValueError:

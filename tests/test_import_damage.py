@@ -342,7 +342,7 @@ def test_formulas_without_a_saved_value_are_values_left_empty_and_said(
     sheet.append(["A3", "C3", "2024-03-07", 1, 4, 4, None])
     sheet.append(["A4", "C4", "2024-03-08", 1, 3, 3, "=x"])
     sheet["G5"].data_type = "s"  # text that starts with "=", not a formula
-    sheet.append(["Total", None, None, "=SUM(D2:D5)", None, "=SUM(F2:F5)", None])
+    sheet.append(["Total 2024", None, None, "=SUM(D2:D5)", None, "=SUM(F2:F5)", None])
     book.save(tmp_path / "shop.xlsx")
     result = run(tmp_path / "shop.xlsx", store)
     orders = store.read("orders").set_index("order_id")
