@@ -150,7 +150,7 @@ class FilesSource:
         return (
             "its name is not a table's (contacts, orders, order lines, products, deals, ...) "
             "and its headers are not an export we know (to read it, name its table in the "
-            f'config: [source.tables] orders = "{name}")'
+            f'config, e.g. [source.tables] orders = "{name}")'
         )
 
     def skipped_rows(self, entity: str) -> pd.DataFrame:
