@@ -149,9 +149,11 @@ def _print_result(result: RunResult, outputs: list[Path]) -> None:
     for step in result.steps.values():
         for line in step.summary:
             click.echo(f"  {line}")
-    if result.rejected_rows or result.cleared_values:
+    skipped = result.rows_skipped
+    if result.rejected_rows or result.cleared_values or skipped:
+        held = f", {_plural(skipped, 'row')} skipped (no record: blank, total or heading rows)"
         click.echo(
-            f"{_plural(result.rejected_rows, 'row')} rejected and "
+            f"{_plural(result.rejected_rows, 'row')} rejected{held if skipped else ''} and "
             f"{_plural(result.cleared_values, 'value')} left empty: see the Rejects tab "
             "(or `smbml status`)."
         )
@@ -479,6 +481,18 @@ def inspect(config_path: Path) -> None:
         for line in mapping.describe() if mapping else []:
             click.echo(f"  {line}")
         _show_left_out(source, table)
+    _show_not_read(source)
+
+
+def _show_not_read(source: object) -> None:
+    """The tabs or files that give no table, each with why (a run says the same)."""
+    from smbml_connect.ports import ListsNotRead
+
+    lines = source.not_read() if isinstance(source, ListsNotRead) else []
+    if lines:
+        click.echo("\nNot read:")
+    for line in lines:
+        click.echo(f"  {line}")
 
 
 def _show_left_out(source: object, table: str, shown: int = 5) -> None:
@@ -702,6 +716,11 @@ def _print_run(row: Any) -> None:
     if counts:
         parts = [
             f"{_plural(counts.get('rejected_rows', 0), 'row')} rejected",
+            *(
+                [f"{_plural(counts['skipped_rows'], 'row')} skipped"]
+                if counts.get("skipped_rows")
+                else []
+            ),
             f"{_plural(counts.get('cleared_values', 0), 'value')} left empty",
             f"{_plural(counts.get('consent_skipped', 0), 'contact')} opted out",
         ]

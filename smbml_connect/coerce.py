@@ -25,11 +25,13 @@ from smbml_connect.distinct import MISSING_TOKENS, Distinct
 
 __all__ = [
     "MISSING_TOKENS",
+    "UNSAVED_FORMULA",
     "ColumnFormat",
     "DateScan",
     "Hint",
     "NumberScan",
     "Reading",
+    "UnreadCell",
     "coerce_bool",
     "coerce_datetime",
     "coerce_float",
@@ -99,27 +101,59 @@ class ColumnFormat:
     """How a column is written, for when its values alone cannot tell (stated in the config).
 
     ``ColumnFormat.parse("decimal=, dayfirst")``: the decimal mark ("decimal=," or
-    "decimal=.") and the date order ("dayfirst" or "monthfirst"), in any order.
+    "decimal=.") and the date order ("dayfirst" or "monthfirst"), in any order; "percent"
+    says a share column (a discount) holds percentages, as a "%" in its header does.
     """
 
     decimal: Decimal | None = None
     day_first: bool | None = None
+    percent: bool | None = None
 
     @classmethod
     def parse(cls, text: str) -> ColumnFormat:
         decimal: Decimal | None = None
         day_first: bool | None = None
+        percent: bool | None = None
         for word in text.split():
             if word in ("decimal=,", "decimal=."):
                 decimal = "," if word.endswith(",") else "."
             elif word in ("dayfirst", "monthfirst"):
                 day_first = word == "dayfirst"
+            elif word == "percent":
+                percent = True
             else:
                 raise ValueError(
                     f"{word!r} is not a column format; use decimal=, or decimal=. and/or "
-                    'dayfirst or monthfirst (e.g. "decimal=, dayfirst")'
+                    'dayfirst or monthfirst, or percent (e.g. "decimal=, dayfirst")'
                 )
-        return cls(decimal, day_first)
+        return cls(decimal, day_first, percent)
+
+    def over(self, other: ColumnFormat | None) -> ColumnFormat:
+        """This format where it says something, ``other`` where it does not (the config's
+        statement over what a header says)."""
+        if other is None:
+            return self
+        return ColumnFormat(
+            self.decimal if self.decimal is not None else other.decimal,
+            self.day_first if self.day_first is not None else other.day_first,
+            self.percent if self.percent is not None else other.percent,
+        )
+
+
+UNSAVED_FORMULA = "is a formula without a saved value"  # an UnreadCell's reason starts so
+
+
+@dataclass(frozen=True)
+class UnreadCell:
+    """A cell a source holds but cannot give the value of, and why: a workbook formula
+    that Excel never calculated has no saved value. ``schema.validate`` reports it as an
+    unreadable value (cleared, or the row rejected in a required column), never as empty."""
+
+    text: str  # what the cell holds ("=D2*E2")
+    reason: str  # said after the column's name: "is a formula without a saved value: ..."
+
+    def __str__(self) -> str:
+        return self.text
 
 
 @dataclass(frozen=True)

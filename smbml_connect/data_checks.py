@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from smbml_connect import sales
+from smbml_connect.coerce import UNSAVED_FORMULA
 from smbml_connect.layouts import SKIPPED
 from smbml_connect.ports import Notice
 from smbml_connect.schema import REJECT_COLUMNS, TABLES
@@ -201,7 +202,8 @@ def _text_in_numbers(rejects: pd.DataFrame) -> list[Notice]:
         for column in spec.columns
         if column.kind in NUMBER_KINDS
     }
-    cleared = rejects[rejects["action"].eq("value cleared")]
+    unsaved = rejects["reason"].astype(str).str.contains(UNSAVED_FORMULA, regex=False)
+    cleared = rejects[rejects["action"].eq("value cleared") & ~unsaved]  # not text: formulas
     notices = []
     for table, group in cleared.groupby("table", sort=False):
         hits = group[[(table, c) in numeric for c in group["column"]]]

@@ -11,10 +11,22 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from smbml_connect.errors import ConfigError
-from smbml_connect.schema import TABLES
+import pandas as pd
 
-__all__ = ["SYNONYMS", "HeaderMapping", "locate_tables", "map_headers", "match_table", "normalise"]
+from smbml_connect.coerce import ColumnFormat, _missing
+from smbml_connect.errors import ConfigError
+from smbml_connect.schema import SHARES, SOURCE_ROW, TABLES
+
+__all__ = [
+    "SYNONYMS",
+    "HeaderMapping",
+    "Merge",
+    "locate_tables",
+    "map_headers",
+    "match_table",
+    "normalise",
+    "table_part",
+]
 
 _COMMON = {
     "source": [],
@@ -128,27 +140,111 @@ def normalise(text: object) -> str:
 
 
 @dataclass
+class Merge:
+    """A second header of the same column ("E-mail" beside "Email"): it fills the first's
+    empty cells; where both are filled and differ, the first is used and the second kept in
+    ``extra``. Counted over what was read, for ``smbml inspect`` and the run's notes."""
+
+    header: str  # the second header
+    into: str  # the header that holds the column
+    taken: int = 0  # empty cells of ``into`` filled from ``header``
+    differ: list[int] = field(default_factory=list)  # rows where both are filled and differ
+
+
+@dataclass
 class HeaderMapping:
     """How a source's headers map onto one canonical table."""
 
     table: str
     columns: dict[str, str] = field(default_factory=dict)  # source header -> canonical column
     unmapped: list[str] = field(default_factory=list)  # kept in ``extra``
-    conflicts: list[str] = field(default_factory=list)  # a second header for the same column
+    # A second header for a column another header holds: (header, column, holder); in extra.
+    conflicts: list[tuple[str, str, str]] = field(default_factory=list)
+    merged: dict[str, Merge] = field(default_factory=dict)  # second header -> its merge
     layout: str | None = None  # the known export recognised by its headers, if any
     made: list[str] = field(default_factory=list)  # columns the layout makes (line numbers)
+    # What a header says of its column's format ("Discount %": percentages), for validate.
+    formats: dict[str, ColumnFormat] = field(default_factory=dict)
 
     def describe(self) -> list[str]:
         lines = [f"layout: {self.layout}"] if self.layout else []
         lines += [
             f"{source!r} -> {target}"
+            + (
+                " (percentages if its values go above 1: 10 is 0.10)"
+                if target in self.formats
+                else ""
+            )
             for source, target in self.columns.items()
             if source not in self.made
         ]
         lines += [f"{column}: made by the layout" for column in self.made]
+        lines += [f"{h!r} -> {self._merge_text(m)}" for h, m in self.merged.items()]
         lines += [f"{h!r} -> extra (no canonical column)" for h in self.unmapped]
-        lines += [f"{h!r} -> extra ({c})" for h, c in (x.split("\0") for x in self.conflicts)]
+        lines += [f"{h!r} -> extra ({self._held(c, holder)})" for h, c, holder in self.conflicts]
         return lines
+
+    def _held(self, column: str, holder: str) -> str:
+        if holder in self.made:
+            return f"{column} is made by the layout"
+        if holder in self.columns:
+            return f"{column} is read from {holder!r}"
+        return f"the mapping gives {column} to {holder!r}, which is not here"
+
+    def _merge_text(self, merge: Merge) -> str:
+        column = self.columns[merge.into]
+        text = f"{column} where {merge.into!r} is empty ({_count(merge.taken, 'value')} taken)"
+        if merge.differ:
+            text += (
+                f"; where both are filled and differ ({_rows(merge.differ)}), {merge.into!r} "
+                f"is used and {merge.header!r} kept in extra"
+            )
+        return text
+
+    def notes(self) -> list[tuple[str, str]]:
+        """(column, note) for the run: what each second header of a column gave."""
+        return [
+            (self.columns[m.into], f"{self.columns[m.into]}: {m.header!r} -> {self._merge_text(m)}")
+            for m in self.merged.values()
+            if m.into in self.columns and (m.taken or m.differ)
+        ]
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with canonical headers, each second header's values merged (``Merge``)."""
+        out = frame.rename(columns=self.columns)
+        for merge in self.merged.values():
+            column = self.columns.get(merge.into)
+            if column is None or column not in out.columns or merge.header not in out.columns:
+                continue
+            mine, theirs = out[column], out[merge.header]
+            empty, given = _missing(mine), ~_missing(theirs)
+            take = empty & given
+            differ = ~empty & given & (_plain(mine) != _plain(theirs))
+            out[column] = mine.where(~take, theirs)
+            out[merge.header] = theirs.where(differ, None)  # in extra only where it differs
+            merge.taken += int(take.sum())
+            if SOURCE_ROW in out.columns:
+                merge.differ += [int(r) for r in out.loc[differ, SOURCE_ROW]]
+            else:
+                merge.differ += [int(i) + 1 for i in differ.to_numpy().nonzero()[0]]
+        return out
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word if n == 1 else word + 's'}"
+
+
+def _rows(rows: list[int], shown: int = 5) -> str:
+    more = f" and {len(rows) - shown:,} more" if len(rows) > shown else ""
+    return ("row " if len(rows) == 1 else "rows ") + ", ".join(map(str, rows[:shown])) + more
+
+
+def _plain(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: str(v).strip().casefold())
+
+
+def _compact(header: str) -> str:
+    return normalise(header).replace(" ", "")
 
 
 def map_headers(
@@ -160,7 +256,9 @@ def map_headers(
     """Map ``headers`` onto ``table``'s canonical columns; ``overrides`` (header -> column) win.
 
     Without ``synonyms`` only the overrides and exact canonical names are mapped (a known
-    export's layout says what each header is).
+    export's layout says what each header is). A second header for a column already held
+    is merged into it when it is the same name spelled otherwise ("E-mail" and "Email") or
+    both hold e-mails (``Merge``), else kept in ``extra`` and listed as a conflict.
     """
     spec = TABLES[table]
     lookup: dict[str, str] = {}
@@ -181,26 +279,43 @@ def map_headers(
     for header in names:
         if normalise(header) in by_header:
             taken.setdefault(by_header[normalise(header)], header)
+    # Then an exact canonical header ("status") claims its column before a synonym elsewhere.
     canonical = {normalise(c) for c in spec.names}
-    exact = {normalise(h) for h in names if normalise(h) in canonical - by_header.keys()}
+    for header in names:
+        if normalise(header) in canonical - by_header.keys():
+            taken.setdefault(lookup[normalise(header)], header)
+    chosen = {normalise(h) for h in by_header}
     for header in names:
         key = normalise(header)
-        if key in by_header:
-            target: str | None = by_header[key]
-        else:
-            target = lookup.get(key)
-            # An exact canonical header ("status") beats a synonym of the same word elsewhere.
-            if target and key not in exact and normalise(target) in exact:
-                target = None
-            if target in by_header.values():
-                target = None  # the user gave this column to another header
+        target = by_header[key] if key in by_header else lookup.get(key)
         if target is None:
             mapping.unmapped.append(header)
-        elif taken.setdefault(target, header) != header:
-            mapping.conflicts.append(f"{header}\0already taken by {taken[target]!r}")
-        else:
+            continue
+        if key not in by_header and target not in taken and target in by_header.values():
+            # The mapping gives this column to a header that is not here: no synonym stands in.
+            given = next(h for h in overrides or {} if overrides and overrides[h] == target)
+            mapping.conflicts.append((header, target, given))
+            continue
+        holder = taken.setdefault(target, header)
+        if holder == header:
             mapping.columns[header] = target
+            if target in SHARES.get(table, ()) and _says_percent(header):
+                mapping.formats[target] = ColumnFormat(percent=True)
+        elif (
+            key not in chosen
+            and normalise(holder) not in chosen
+            and (_compact(header) == _compact(holder) or spec.column(target).kind == "email")
+        ):
+            mapping.merged[header] = Merge(header, holder)
+        else:
+            mapping.conflicts.append((header, target, holder))
     return mapping
+
+
+def _says_percent(header: str) -> bool:
+    """ "Discount %", "Discount (pct)", "discount_percentage": the values are percentages."""
+    words = set(normalise(header).replace("%", " % ").split())
+    return bool(words & {"%", "percent", "percentage", "pct"})
 
 
 def match_table(name: str) -> str | None:
@@ -210,6 +325,29 @@ def match_table(name: str) -> str | None:
         if key in {normalise(n) for n in names} or key == normalise(table):
             return table
     return None
+
+
+_MONTHS = {
+    "jan", "january", "feb", "february", "mar", "march", "apr", "april", "may", "jun", "june",
+    "jul", "july", "aug", "august", "sep", "sept", "september", "oct", "october", "nov",
+    "november", "dec", "december",
+}  # fmt: skip
+_YEAR = re.compile(r"(?:19|20)\d{2}")
+_PERIOD = re.compile(r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])?|q[1-4]|h[12]|fy\d{2}(?:\d{2})?|ytd")
+
+
+def table_part(name: str) -> str | None:
+    """The table a tab or file name stands for once its period is taken off: "Orders 2023",
+    "orders_2024-05", "Sales Q1 2024", "Orders March" -> orders; None for a name without a
+    period or whose rest names no table."""
+    stem = re.sub(r"\.(csv|xlsx|xlsm|txt)$", "", name, flags=re.IGNORECASE)
+    words = normalise(stem).split()
+    periods = {w for w in words if _PERIOD.fullmatch(w) or w in _MONTHS}
+    if not periods:
+        return None
+    dated = any(_YEAR.fullmatch(w) for w in words)  # "2024 05": the 05 is a month
+    rest = [w for w in words if w not in periods and not (dated and w.isdigit() and len(w) <= 2)]
+    return match_table(" ".join(rest)) if rest else None
 
 
 def locate_tables(

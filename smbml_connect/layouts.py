@@ -43,6 +43,7 @@ __all__ = [
     "Prepared",
     "detect",
     "join_prepared",
+    "matching",
     "prepare",
 ]
 
@@ -93,6 +94,9 @@ class Layout:
     check: Callable[[pd.DataFrame], bool] | None = None  # on the first rows, after headers
     rank: int = 0  # added to each table's rank when files compete for a table
     unread: Unread | None = None
+    # Tables the file gives only all together: its rows are split between them, so one
+    # taken from another file would leave the rows of the other nowhere.
+    together: tuple[str, ...] = ()
 
     def matches(self, head: pd.DataFrame) -> bool:
         present = {normalise(c) for c in head.columns}
@@ -118,8 +122,7 @@ class Prepared:
         user = dict(overrides or {})
         if self.layout is None:
             mapping = map_headers(table, _headers(self.frame), user)
-            renamed = self.frame.rename(columns=mapping.columns)
-            return keep_header_meaning(renamed, mapping.columns), mapping
+            return keep_header_meaning(mapping.apply(self.frame), mapping.columns), mapping
         spec = self.layout.tables[table]
         shaped = spec.shape(self.frame.copy())
         mine = {normalise(h) for h in user}
@@ -136,7 +139,7 @@ class Prepared:
         mapping = map_headers(table, _headers(shaped), {**given, **user}, synonyms=spec.synonyms)
         mapping.layout = self.layout.name
         mapping.made = [c for c in made_here if mapping.columns.get(c) == c]
-        return keep_header_meaning(shaped.rename(columns=mapping.columns), mapping.columns), mapping
+        return keep_header_meaning(mapping.apply(shaped), mapping.columns), mapping
 
     def settle(self, unread: list[SourceReject]) -> list[SourceReject]:
         """The lines the reader could not split, as the layout reads them.
@@ -212,6 +215,11 @@ def detect(head: pd.DataFrame) -> Layout | None:
     return next((layout for layout in LAYOUTS if layout.matches(head)), None)
 
 
+def matching(head: pd.DataFrame) -> list[Layout]:
+    """Every layout whose headers (and first rows) match, most specific first."""
+    return [layout for layout in LAYOUTS if layout.matches(head)]
+
+
 def prepare(raw: pd.DataFrame, layout: Layout | None, name: str = "") -> Prepared:
     """Leave out rows that hold no record, then the layout's own (headings, notes).
 
@@ -235,8 +243,10 @@ def prepare(raw: pd.DataFrame, layout: Layout | None, name: str = "") -> Prepare
 
 
 # A total row says so in one of its first cells: "Total", "Subtotal Leeds", "Grand total",
-# "Total for Acme Co"; or it starts with "Total" and holds nothing but numbers besides
-# ("Total 2025", "$1,234"). "Total Wine & More" with an e-mail or a date is a customer.
+# "Total for Acme Co"; or it starts with "Total", holds nothing but numbers besides ("Total
+# 2025", "$1,234") and those add up the rows above or its identifying cells are empty
+# (``_adding_up``). "Total Wine & More" with an e-mail or a date is a customer, "Total Body
+# Lotion" with its SKU and prices a product.
 def join_prepared(pieces: list[Prepared], files: list[str]) -> Prepared:
     """One export written as several files: their rows together, each naming its file."""
     frames = [p.frame.assign(**{FILE: f}) for p, f in zip(pieces, files, strict=True)]
@@ -292,6 +302,7 @@ def _non_records(frame: pd.DataFrame) -> Skips:
     headers = [normalise(c) for c in frame.columns if c != SOURCE_ROW]
     cells = frame[[c for c in frame.columns if c != SOURCE_ROW]]
     out: Skips = {}
+    maybe: dict[int, tuple[str, int]] = {}  # "Total ..." rows: totals only if they add up
     for position in _candidates(cells):
         values = tuple(cells.iloc[position])
         filled = [(i, normalise(v)) for i, v in enumerate(values) if _text(v)]
@@ -300,28 +311,116 @@ def _non_records(frame: pd.DataFrame) -> Skips:
         same = sum(v == headers[i] for i, v in filled if headers[i])
         if same >= 2 and same * 2 >= len(filled):
             out[position] = "repeated header row"
+            continue
+        found = _total_label(values, filled)
+        if found is None:
+            continue
+        label, at, sure = found
+        if sure:
+            out[position] = _total_reason(label)
         else:
-            label = _total_label(values, filled)
-            if label is not None:
-                kind = "subtotal" if "sub" in normalise(label) else "total"
-                out[position] = f"{kind} row ({label!r})"
+            maybe[position] = (label, at)
+    if maybe:
+        out.update(_adding_up(cells, maybe, out))
     return out
 
 
-def _total_label(values: tuple[Any, ...], filled: list[tuple[int, str]]) -> str | None:
-    """The cell that makes this row a total row, if it is one."""
+def _total_reason(label: str) -> str:
+    kind = "subtotal" if "sub" in normalise(label) else "total"
+    return f"{kind} row ({label!r})"
+
+
+def _total_label(
+    values: tuple[Any, ...], filled: list[tuple[int, str]]
+) -> tuple[str, int, bool] | None:
+    """The cell that may make this row a total row, its column, and whether its words alone
+    say so ("Total", "Total for Acme", "Subtotal Leeds"); "Total 2025" with numbers only
+    beside it is a total if they add up (``_adding_up``): "Total Body Lotion" is a product."""
     if any("@" in str(values[i]) for i, _ in filled):
         return None
     for i, text in filled[:3]:
         others = [values[j] for j, _ in filled if j != i]
-        if _TOTAL.fullmatch(text) or (
-            _TOTAL_LIKE.fullmatch(text) and all(_is_number(v) for v in others)
-        ):
-            return str(values[i]).strip()
+        if _TOTAL.fullmatch(text):
+            return str(values[i]).strip(), i, True
+        if _TOTAL_LIKE.fullmatch(text) and all(_is_number(v) for v in others):
+            return str(values[i]).strip(), i, False
     return None
 
 
+def _adding_up(cells: pd.DataFrame, maybe: dict[int, tuple[str, int]], skipped: Skips) -> Skips:
+    """Rows labelled "Total ..." that are totals: each number adds up its column over the
+    record rows above (since the last total row, or all of them; two rows at least, or a
+    copy of a row would pass), or the row leaves empty every cell that identifies a record
+    (the headers of key and required columns, "Date", "SKU", "Order ID").
+
+    Worked top down: a "Total ..." row found to be a record counts in the sums below it.
+    Numbers are read only for the columns such a row fills (rare rows, so a large file
+    that has none pays nothing).
+    """
+    names = [str(c) for c in cells.columns]
+    keys = _identifying(names)
+    n = len(cells)
+    base = np.ones(n, dtype=bool)
+    base[list(skipped)] = False
+    base[list(maybe)] = False
+    totals = sorted(p for p, why in skipped.items() if why != "repeated header row")
+    prefix: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def column(j: int) -> tuple[np.ndarray, np.ndarray]:
+        """The column's numbers, and its running sum over the record rows (maybe-rows out)."""
+        if j not in prefix:
+            numbers = _number(cells.iloc[:, j]).to_numpy(dtype=float)
+            counted = np.where(base & ~np.isnan(numbers), numbers, 0.0)
+            prefix[j] = numbers, np.concatenate([[0.0], np.cumsum(counted)])
+        return prefix[j]
+
+    rows = np.concatenate([[0], np.cumsum(base)])  # record rows before each position
+    kept: list[int] = []  # "Total ..." rows found to be records
+    out: Skips = {}
+    for position in sorted(maybe):
+        label, at = maybe[position]
+        last = max([t for t in totals if t < position], default=-1)
+        numbers = [j for j in range(len(names)) if j != at and _text(cells.iat[position, j])]
+        adds_up = bool(numbers)
+        for start in (last + 1, 0):  # this section, or everything above (a grand total)
+            extra = [q for q in kept if start <= q < position]
+            count = int(rows[position] - rows[start]) + len(extra)
+            adds_up = bool(numbers) and count >= 2
+            for j in numbers if adds_up else []:
+                values, sums = column(j)
+                total = sums[position] - sums[start] + np.nansum(values[extra])
+                value = values[position]
+                adds_up = adds_up and not np.isnan(value) and _close(value, total)
+            if adds_up:
+                break
+        keyed = [j for j in range(len(names)) if names[j] in keys and j != at]
+        empty_keys = bool(keyed) and not any(_text(cells.iat[position, j]) for j in keyed)
+        if adds_up or empty_keys:
+            out[position] = _total_reason(label)
+            totals = sorted([*totals, position])
+        else:
+            kept.append(position)
+    return out
+
+
+def _close(value: float, total: float) -> bool:
+    """Equal as money is written: a cent, or a millionth of a large total."""
+    return abs(value - total) <= max(0.01, 1e-6 * abs(total))
+
+
+def _identifying(headers: list[str]) -> set[str]:
+    """Headers that name a key or required column of some table ("SKU", "Order Date")."""
+    out: set[str] = set()
+    for table, spec in TABLES.items():
+        for header, column in map_headers(table, headers).columns.items():
+            if column in spec.key or spec.column(column).required:
+                out.add(header)
+    return out
+
+
 def _is_number(value: Any) -> bool:
+    if isinstance(value, coerce.UnreadCell):
+        return True  # a formula Excel never calculated: beside "Total ..." it is the sum
     try:
         coerce.parse_number(value)
     except ValueError:
@@ -481,6 +580,132 @@ UNNUMBERED_LINES = Layout(
     signature=(),
     tables={"order_lines": LayoutTable(shape=_numbered_lines, synonyms=True)},
     check=_is_unnumbered_lines,
+)
+
+
+# -- a flat sales file: one row per line item, the order's fields repeated -----------
+# What a shop's own spreadsheet, an order-export plugin or a marketplace report writes:
+# "Order Number, Order Date, Customer Email, Order Total, Product, SKU, Quantity, Item
+# Price", an order on as many rows as it has lines. Read by the usual synonyms, as the
+# Shopify layout reads Shopify's: each order from its first row, each row a line.
+_ID_HEADERS = {normalise(h) for h in ("sku", "product id", "item id", "product code", "article",
+                                      "product #", "item #", "sku #", "code")}  # fmt: skip
+
+
+def _flat_headers(frame: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
+    """Canonical orders column -> header, canonical order_lines column -> header."""
+    orders = {c: h for h, c in map_headers("orders", _headers(frame)).columns.items()}
+    return orders, _line_headers(frame)
+
+
+def _is_flat_sales(head: pd.DataFrame) -> bool:
+    """An order id and date, and a product and quantity, on each row: orders and lines."""
+    orders, lines = _flat_headers(head)
+    return {"order_id", "ordered_at"} <= orders.keys() and {
+        "product_id",
+        "quantity",
+    } <= lines.keys()
+
+
+def _email_header(frame: pd.DataFrame) -> str | None:
+    """ "Customer Email", "Billing E-mail", "Email Address": the buyer's e-mail column."""
+    for column in _headers(frame):
+        words = normalise(column).replace("e mail", "email").split()
+        if "email" in words:
+            return column
+    return None
+
+
+def _varies(frame: pd.DataFrame, key: str, column: str) -> bool:
+    """Whether ``column`` holds more than one value within some order."""
+    values = frame[column].map(lambda v: str(v).strip() if _text(v) else None)
+    return bool((values.groupby(frame[key].to_numpy()).nunique(dropna=False) > 1).any())
+
+
+@dataclass(frozen=True)
+class _FlatColumns:
+    key: str  # the order id's header
+    orders: list[str]  # headers that go with the order
+    lines: list[str]  # headers that go with the line
+    contact: str | None  # the header of the order's contact key (an id, else the e-mail)
+    email: str | None
+    total_of_lines: str | None  # a "total" that differs within an order: the line's amount
+
+
+def _flat_columns(frame: pd.DataFrame) -> _FlatColumns:
+    """Which headers belong to the order and which to the line: those mapped onto an
+    order's or a line's column, then the others by whether they differ within an order
+    (a shipping method is the order's, a colour the line's)."""
+    orders, lines = _flat_headers(frame)
+    key = orders["order_id"]
+    email = _email_header(frame)
+    named = orders.get("contact_id")
+    contact = email if email and (named is None or normalise(named) in _NAME_HEADERS) else named
+    total = orders.get("total")
+    of_lines = total if total is not None and _varies(frame, key, total) else None
+    order_mapped = {h for c, h in orders.items() if c != "order_id" and h != of_lines}
+    line_mapped = {h for c, h in lines.items() if c != "order_id"}
+    known = order_mapped | line_mapped | {key, email, FILE}
+    rest = [c for c in _headers(frame) if c not in known]
+    varying = [c for c in rest if _varies(frame, key, c)]
+    kept = [SOURCE_ROW, key, *([FILE] if FILE in frame.columns else [])]
+    by_order = [
+        c
+        for c in _headers(frame)
+        if c in order_mapped | {email} or (c in rest and c not in varying)
+    ]
+    by_line = [c for c in _headers(frame) if c in line_mapped or c in varying]
+    return _FlatColumns(key, [*kept, *by_order], [*kept, *by_line], contact, email, of_lines)
+
+
+def _flat_orders(frame: pd.DataFrame) -> pd.DataFrame:
+    cols = _flat_columns(frame)
+    first = _first_of(frame, frame[cols.key])
+    made: dict[str, pd.Series] = {}
+    if cols.total_of_lines is not None:  # a line amount: the order's total is their sum
+        amounts = _number(frame[cols.total_of_lines]).groupby(frame[cols.key].to_numpy())
+        made["total"] = amounts.transform("sum")[first.index]
+    if cols.contact is not None and cols.contact == cols.email:
+        made["contact_id"] = _email_key(first[cols.email])
+    return _with(first[[c for c in cols.orders if c in first.columns]], **made)
+
+
+def _flat_lines(frame: pd.DataFrame) -> pd.DataFrame:
+    cols = _flat_columns(frame)
+    found = _line_headers(frame)
+    ids = [c for c in _headers(frame) if normalise(c) in _ID_HEADERS and c in cols.lines]
+    item = frame[ids[0]] if ids else frame[found["product_id"]]
+    item = item.where(_filled(item), frame[found["product_id"]])
+    made = {"product_id": item}
+    if "line_no" not in found:
+        made["line_no"] = _line_numbers(frame[cols.key])
+    return _with(frame[cols.lines], **made)
+
+
+def _flat_buyers(frame: pd.DataFrame) -> pd.DataFrame:
+    cols = _flat_columns(frame)
+    if cols.contact is None:
+        return frame.iloc[:0][[SOURCE_ROW]]
+    email = frame[cols.email] if cols.email else pd.Series(None, index=frame.index, dtype=object)
+    key = _email_key(email) if cols.contact == cols.email else _key(cols.contact)(frame)
+    people = frame[_filled(key).to_numpy() & ~key.duplicated().to_numpy()]
+    made = {"contact_id": key[people.index], "email": email[people.index]}
+    name = _name_column(people)
+    if name is not None and name != cols.contact:
+        made["first_name"], made["last_name"] = _split_name(people[name])
+    return _with(people[[SOURCE_ROW]], **made)
+
+
+FLAT_SALES = Layout(
+    name="sales with one row per line item (orders from each order's first row, each row a line)",
+    signature=(),
+    tables={
+        "orders": LayoutTable(shape=_flat_orders, synonyms=True),
+        "order_lines": LayoutTable(shape=_flat_lines, synonyms=True),
+        "contacts": LayoutTable(shape=_flat_buyers),
+    },
+    check=_is_flat_sales,
+    together=("orders", "order_lines"),
 )
 
 
@@ -1497,6 +1722,7 @@ LAYOUTS: tuple[Layout, ...] = (
     HUBSPOT_DEALS,
     HUBSPOT_COMPANIES,
     HUBSPOT_CONTACTS,
+    FLAT_SALES,
     UNNUMBERED_LINES,
     HAND_KEPT,
 )

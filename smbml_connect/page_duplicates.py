@@ -14,6 +14,7 @@ that do meet one are read back from the store.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,8 +93,8 @@ class KeysSeen:
         # Earlier rows sort before the page's: negative positions, then the page's own.
         rivals = pd.concat(
             [
-                stored[columns].set_axis(-1 - np.arange(len(stored))),
-                new[columns],
+                _whole(stored, columns).set_axis(-1 - np.arange(len(stored))),
+                _whole(new, columns),
             ]
         )
         lost = duplicate_losers(key, rivals)
@@ -123,6 +124,16 @@ class KeysSeen:
             rejects.sort_values("source_row", ignore_index=True),
             replaced=int((lost["loser"] < 0).sum()),
         )
+
+
+def _whole(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The canonical columns and those kept in ``extra``, each a column of its own: two rows
+    are compared over the whole row, as ``validate`` compares them within a page."""
+    if "extra" not in frame.columns:
+        return frame[columns]
+    kept = [json.loads(t) if isinstance(t, str) and t else {} for t in frame["extra"]]
+    more = pd.DataFrame(kept, index=frame.index)
+    return pd.concat([frame[columns], more.drop(columns=columns, errors="ignore")], axis=1)
 
 
 def _key_text(frame: pd.DataFrame, key: list[str]) -> np.ndarray:

@@ -18,13 +18,15 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect import steps as steps_registry
-from smbml_connect.coerce import ColumnFormat
+from smbml_connect.coerce import UNSAVED_FORMULA, ColumnFormat
+from smbml_connect.connector import Inspectable
 from smbml_connect.consent import UNREADABLE_CONSENT, is_opt_out_header, read_column
 from smbml_connect.data_checks import check_data
 from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError, TokenRejectedError
 from smbml_connect.page_duplicates import KeysSeen
 from smbml_connect.ports import (
     Destination,
+    ListsNotRead,
     Notice,
     PagedSource,
     RunResult,
@@ -32,7 +34,7 @@ from smbml_connect.ports import (
     Source,
     StepResult,
 )
-from smbml_connect.schema import REJECT_COLUMNS, TABLES, OutputTable, validate
+from smbml_connect.schema import NOTE, REJECT_COLUMNS, TABLES, OutputTable, validate
 from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
 
@@ -81,6 +83,9 @@ def run_pipeline(
         _mark_complete(source, store, result)
         tables = {name: _live(store.read(name)) for name in TABLES}
         tables = _checked(tables, store, result)
+        if isinstance(source, ListsNotRead):  # a tab or file that gave no table says why
+            result.notices += [Notice("not_read", "", 1, line) for line in source.not_read()]
+        result.notices += _unsaved_formulas(result.rejects)
         personal, result.consent_skipped, unreadable, said = _consented_view(tables, options)
         result.notices += said
         if not unreadable.empty:
@@ -243,10 +248,14 @@ def _load(
                 _load_pages(source, table, cursor, store, result, progress, formats)
                 continue
             raw = source.pull(table, since=cursor)
-            checked = validate(table, raw, source=source.name, formats=formats.get(table))
+            stated = _formats(source, table, formats)
+            checked = validate(table, raw, source=source.name, formats=stated)
             listed = source.skipped_rows(table) if isinstance(source, SkipsRows) else None
             if listed is not None and not listed.empty:  # blank, total, header-again rows
                 checked.rejects = pd.concat([listed, checked.rejects], ignore_index=True)
+            notes = _header_notes(source, table)
+            if not notes.empty:  # a second header of a column: what it gave
+                checked.rejects = pd.concat([notes, checked.rejects], ignore_index=True)
         except TokenRejectedError:
             raise  # every further request would be refused too: one line, not one per table
         except (SmbmlError, MemoryError) as exc:
@@ -292,7 +301,8 @@ def _load_pages(
         for table, frame in page.tables.items():
             if frame.empty:
                 continue
-            checked = validate(table, frame, source=source.name, formats=formats.get(table))
+            stated = _formats(source, table, formats)
+            checked = validate(table, frame, source=source.name, formats=stated)
             settled = seen.settle(table, frame, checked, source.name, store)
             clean[table] = settled.clean
             rejects += [checked.rejects, settled.rejects]
@@ -315,6 +325,53 @@ def _load_pages(
     if listed is not None and not listed.empty:  # blank, total, header-again rows
         store.add_rejects(result.run_id, listed)
         result.rejects = _stacked_rejects(result.rejects, listed)
+    notes = _header_notes(source, entity)
+    if not notes.empty:  # a second header of a column: what it gave, over all pages
+        store.add_rejects(result.run_id, notes)
+        result.rejects = _stacked_rejects(result.rejects, notes)
+
+
+def _formats(
+    source: Source, table: str, config: Mapping[str, Mapping[str, ColumnFormat]]
+) -> dict[str, ColumnFormat]:
+    """The config's formats of ``table`` over what the source's headers say of theirs
+    ("Discount %": percentages); asked after a pull, which maps the headers."""
+    mappings = source.header_mappings if isinstance(source, Inspectable) else {}
+    mapping = mappings.get(table)
+    said = dict(mapping.formats) if mapping is not None else {}
+    stated = config.get(table, {})
+    return {c: stated[c].over(said.get(c)) if c in stated else said[c] for c in {*stated, *said}}
+
+
+def _unsaved_formulas(rejects: pd.DataFrame) -> list[Notice]:
+    """Formulas Excel never calculated (a workbook written by a program): their cells were
+    left empty, one reject each; this says once what to do."""
+    found = rejects[rejects["reason"].astype(str).str.contains(UNSAVED_FORMULA, regex=False)]
+    if found.empty:
+        return []
+    per = found.groupby("table", sort=False).size()
+    where = ", ".join(f"{str(t).replace('_', ' ')} {n:,}" for t, n in per.items())
+    n = len(found)
+    return [
+        Notice(
+            "unsaved_formulas",
+            str(per.index[0]),
+            n,
+            f"{n:,} formula cell{'' if n == 1 else 's'} had no saved value ({where}; the "
+            "workbook was never calculated by Excel): left empty, listed in Rejects. Open the "
+            "file in Excel or LibreOffice, save it and run again.",
+        )
+    ]
+
+
+def _header_notes(source: Source, table: str) -> pd.DataFrame:
+    """Column notes of the headers read: a second header of a column ("E-mail" beside
+    "Email") and the values it gave, so the run says what `smbml inspect` says."""
+    mappings = source.header_mappings if isinstance(source, Inspectable) else {}
+    mapping = mappings.get(table)
+    notes = mapping.notes() if mapping is not None else []
+    rows = [[table, source.name, None, column, "", text, NOTE, None] for column, text in notes]
+    return pd.DataFrame(rows, columns=REJECT_COLUMNS)
 
 
 def _live(frame: pd.DataFrame) -> pd.DataFrame:

@@ -24,6 +24,7 @@ __all__ = [
     "ColourScale",
     "CrmProperty",
     "Destination",
+    "ListsNotRead",
     "ListsUnreadable",
     "Notice",
     "OutputColumn",
@@ -125,6 +126,14 @@ class ListsUnreadable(Protocol):
     cells, so ``smbml inspect`` can show them before a run rejects them."""
 
     def unreadable(self, entity: str) -> list[SourceReject]: ...
+
+
+@runtime_checkable
+class ListsNotRead(Protocol):
+    """A source of several files or tabs that says which of them gave no table, and why
+    ("Tab 'Orders 2022' was not read: ..."): one line each, for `smbml inspect` and the run."""
+
+    def not_read(self) -> list[str]: ...
 
 
 @dataclass
@@ -312,8 +321,16 @@ class Notice:
 
 
 # Rejects rows that are not rows the user's data lost: a table that could not be read at all
-# is a problem of the run, and a cleared value left the rest of its row in use.
-_NOT_A_REJECTED_ROW = ("value cleared", "table skipped", "column note", UNREADABLE_CONSENT)
+# is a problem of the run, a cleared value left the rest of its row in use, and a skipped
+# row held no record (blank, total, header again: counted as skipped, not as rejected).
+SKIPPED_ROW = "row skipped"
+_NOT_A_REJECTED_ROW = (
+    "value cleared",
+    "table skipped",
+    "column note",
+    UNREADABLE_CONSENT,
+    SKIPPED_ROW,
+)
 
 
 @dataclass
@@ -354,6 +371,11 @@ class RunResult:
         return len(numbered[["table", "source_row"]].drop_duplicates()) + len(rows) - len(numbered)
 
     @property
+    def rows_skipped(self) -> int:
+        """Rows that held no record (blank, total, a header again): listed, not rejected."""
+        return int((self.rejects["action"] == SKIPPED_ROW).sum())
+
+    @property
     def skipped_tables(self) -> int:
         return int((self.rejects["action"] == "table skipped").sum())
 
@@ -370,6 +392,7 @@ class RunResult:
         return {
             "loaded": self.loaded,
             "rejected_rows": self.rejected_rows,
+            "skipped_rows": self.rows_skipped,
             "cleared_values": self.cleared_values,
             "consent_skipped": self.consent_skipped,
             "consent_unreadable": self.consent_unreadable,

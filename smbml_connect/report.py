@@ -137,6 +137,12 @@ def render_report(result: RunResult, title: str = "smbml_connect report") -> str
         f"{_count(result.cleared_values, 'value')} {'was' if result.cleared_values == 1 else 'were'} "
         "unreadable and left empty (the rest of their row was kept)."
     )
+    if result.rows_skipped:
+        rejects_text += (
+            f" {_count(result.rows_skipped, 'row')} held no record (blank, total or heading "
+            f"row{'' if result.rows_skipped == 1 else 's'}) and "
+            f"{'was' if result.rows_skipped == 1 else 'were'} skipped."
+        )
     return env.get_template("report.html").render(
         title=title,
         as_of=f"{result.as_of:%d %B %Y}",
@@ -178,6 +184,11 @@ def workbook_sheets(
         ("Run", result.run_id),
         *((f"{t.replace('_', ' ')} loaded", int(n)) for t, n in result.loaded.items()),
         ("Rows rejected", int(result.rejected_rows)),
+        *(
+            [("Rows skipped (no record: blank, total, heading)", int(result.rows_skipped))]
+            if result.rows_skipped
+            else []
+        ),
         ("Data checks with findings", len(result.notices)),
         ("Values left empty", int(result.cleared_values)),
         ("Contacts opted out (not scored)", int(result.consent_skipped)),

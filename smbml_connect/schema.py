@@ -162,6 +162,9 @@ TABLES: dict[str, TableSpec] = {
     )
 }
 
+# Columns that hold a share of a price (0.1 is 10%): read against 0..1, see ``_as_share``.
+SHARES: dict[str, tuple[str, ...]] = {"order_lines": ("discount",)}
+
 OutputKind = Literal["str", "float", "int", "datetime", "json"]
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -374,7 +377,8 @@ def validate(
             f" (name the header that holds it in the config: [source.mapping.{table}] "
             f'"Your header" = "{missing[0]}"; `smbml inspect` shows how headers were read)'
         )
-    frame = frame.reset_index(drop=True)
+    original = frame.reset_index(drop=True)
+    frame, unread = _unread_cells(original)
     rows = (
         frame[SOURCE_ROW].astype("Int64")
         if SOURCE_ROW in frame.columns
@@ -394,9 +398,17 @@ def validate(
             continue
         raw = frame[column.name]
         reading = _read(column, raw, formats.get(column.name), hint, scans.get(column.name))
+        if column.name in SHARES.get(table, ()):
+            reading = _as_share(reading, raw, formats.get(column.name), table, column.name)
         values, invalid = reading.values, reading.invalid
         clean[column.name] = values.astype(_PANDAS_DTYPES[column.kind])
         empty = values.isna() & ~invalid if column.required else pd.Series(False, index=frame.index)
+        cells = unread.pop(column.name, {})
+        for at, cell in cells.items():
+            problems.append(_unread_problem(column.name, at, cell, column.required))
+            reject.iloc[at] |= column.required
+        if cells:
+            empty.iloc[list(cells)] = False  # said above: not empty, unreadable
         for position in np.flatnonzero(invalid.to_numpy() | empty.to_numpy()):
             fatal = column.required
             value = raw.iloc[position]
@@ -425,12 +437,43 @@ def validate(
                     "action": NOTE,
                 }
             )
-    _reject_duplicates(spec, clean, reject, rows, problems)
+    for name, cells in unread.items():  # columns kept in extra: left out of it, said
+        problems += [_unread_problem(name, p, cell, False) for p, cell in cells.items()]
+    _reject_duplicates(spec, clean, reject, rows, problems, frame)
     clean["source"] = pd.Series(source, index=frame.index, dtype="string")
     clean["extra"] = _extra(frame, spec)
-    rejects = _rejects_frame(table, source, frame, rows, problems)
+    rejects = _rejects_frame(table, source, original, rows, problems)
     kept = clean[~reject.to_numpy()].reset_index(drop=True)
     return Validation(kept, rejects)
+
+
+def _unread_cells(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[int, Any]]]:
+    """Cells a source could not give the value of (``coerce.UnreadCell``: a formula Excel
+    never calculated), taken out of ``frame`` and kept by column and position, so they
+    are read as missing and reported as unreadable. Only columns of mixed types can hold
+    one (a text column of a CSV is checked in one C pass)."""
+    found: dict[str, dict[int, Any]] = {}
+    out = frame
+    for name in frame.columns:
+        series = frame[name]
+        if series.dtype != object or not pd.api.types.infer_dtype(series).startswith("mixed"):
+            continue
+        marked = series.map(lambda v: isinstance(v, coerce.UnreadCell)).to_numpy(dtype=bool)
+        if marked.any():
+            found[str(name)] = {int(i): series.iat[int(i)] for i in np.flatnonzero(marked)}
+            out = out.copy() if out is frame else out
+            out[name] = series.mask(marked, None)
+    return out, found
+
+
+def _unread_problem(column: str, position: int, cell: Any, fatal: bool) -> dict[str, Any]:
+    return {
+        "column": column,
+        "position": position,
+        "value": str(cell),
+        "reason": f"{column} {cell.reason}",
+        "action": "row rejected" if fatal else "value cleared",
+    }
 
 
 def _read(
@@ -453,6 +496,53 @@ def _read(
         return coerce.read_dates(raw, fmt, hint, dates)
     values, invalid = _COERCERS[column.kind](raw)
     return coerce.Reading(values, invalid)
+
+
+def _as_share(
+    reading: coerce.Reading, raw: pd.Series, fmt: coerce.ColumnFormat | None, table: str, name: str
+) -> coerce.Reading:
+    """A share of a price (0.1 is 10%) read against 0..1.
+
+    Percentages (a "%" in the header, or the config's "percent") are divided by 100 when
+    the values show it: all within 0..100 and some above 1 (an Excel cell formatted as
+    10% already holds 0.1; "12%" typed with its sign is already read as 0.12). A share
+    still outside 0..1 cannot be a discount (10 would make revenue negative): it is
+    cleared, saying why and how to state percentages.
+    """
+    values = reading.values.astype("Float64")
+    readable = (values.notna() & ~reading.invalid).fillna(False).astype(bool)
+    signed = raw.map(lambda v: isinstance(v, str) and v.strip().endswith("%")).astype(bool)
+    plain = readable & ~signed
+    notes = list(reading.notes)
+    percent = fmt is not None and bool(fmt.percent)
+    if percent and plain.any():
+        shown = values[plain]
+        if bool(((shown >= 0) & (shown <= 100)).all()) and bool((shown > 1).any()):
+            values = values.where(~plain, values / 100)
+            notes.append(
+                (
+                    "text",
+                    f"read as percentages (10 -> 0.10): its header (or the config) says %, "
+                    f"and its values go up to {float(shown.max()):g}",
+                )
+            )
+    outside = readable & ((values < 0) | (values > 1)).fillna(False).astype(bool)
+    if not outside.any():
+        return coerce.Reading(values, reading.invalid, reading.reasons, notes)
+    why = "is outside 0 to 1: a discount is the share of the price taken off (0.1 is 10%)"
+    if not percent:
+        why += (
+            f'; if the column holds percentages (10 for 10%), put "%" in its header or state '
+            f'it: [source.formats.{table}] {name} = "percent"'
+        )
+    reasons = dict(reading.reasons)
+    for value in raw[outside]:
+        try:
+            reasons[value] = why
+        except TypeError:  # an unhashable cell keeps the general reason
+            continue
+    invalid = (reading.invalid | outside).astype(bool)
+    return coerce.Reading(values.mask(outside), invalid, reasons, notes)
 
 
 def _reason(reading: coerce.Reading, column: Column, value: Any) -> str:
@@ -514,15 +604,18 @@ def _reject_duplicates(
     reject: pd.Series,
     rows: pd.Series,
     problems: list[dict[str, Any]],
+    frame: pd.DataFrame,
 ) -> None:
     """Of rows with the same key, the one with the most values filled in wins (see
-    ``duplicate_losers``); each other row is reported with how it differed."""
+    ``duplicate_losers``); each other row is reported with how it differed, over the whole
+    row: the columns kept in ``extra`` too (a line item's product, a second address)."""
     key = list(spec.key)
     candidates = ~reject.to_numpy() & clean[key].notna().all(axis=1).to_numpy()
     rivals = clean[candidates]
     if rivals.empty or not rivals.duplicated(key, keep=False).any():
         return
-    lost = duplicate_losers(key, rivals[rivals.duplicated(key, keep=False)])
+    rivals = rivals[rivals.duplicated(key, keep=False)]
+    lost = duplicate_losers(key, _whole_rows(rivals, frame.loc[rivals.index], spec))
     numbers = rows.to_numpy()
     for loser, winner, why, differed, key_text in lost.itertuples(index=False, name=None):
         problems.append(
@@ -535,6 +628,19 @@ def _reject_duplicates(
             }
         )
     reject.iloc[lost["loser"].to_numpy()] = True
+
+
+def _whole_rows(clean: pd.DataFrame, raw: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """``clean`` with the raw columns the schema does not know (headed as in the source;
+    a header written twice counts once), empty cells as missing."""
+    known = {*spec.names, SOURCE_ROW, "source"}
+    raw = raw.loc[:, ~raw.columns.duplicated()]
+    unknown = [c for c in raw.columns if c not in known and c not in clean.columns]
+    if not unknown:
+        return clean
+    cells = raw[unknown].astype(object)
+    present = ~pd.DataFrame({c: coerce._missing(cells[c]) for c in unknown}, index=cells.index)
+    return pd.concat([clean, cells.where(present.to_numpy(), None)], axis=1)
 
 
 def duplicate_losers(key: list[str], rivals: pd.DataFrame) -> pd.DataFrame:

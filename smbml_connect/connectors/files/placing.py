@@ -16,11 +16,12 @@ from typing import Any
 import pandas as pd
 from openpyxl import load_workbook
 
-from smbml_connect.headers import locate_tables
-from smbml_connect.layouts import Layout, detect
+from smbml_connect.headers import locate_tables, table_part
+from smbml_connect.layouts import Layout, matching
+from smbml_connect.schema import SOURCE_ROW
 from smbml_connect.sheet_rows import frame_from_rows
 
-__all__ = ["companions", "head_of_csv", "head_of_sheet", "place"]
+__all__ = ["companions", "head_of_csv", "head_of_sheet", "period_parts", "place"]
 
 _HEAD_ROWS = 40
 
@@ -31,16 +32,20 @@ def place(
     """Table -> file or tab, and the layout of each file or tab that has a known one.
 
     The config's choices come first, then names that say the table ("Customers"), then
-    the main table of each recognised export, then the other tables exports give. A
-    layout that does not give the table a name says is not used for that file.
+    the main table of each recognised export, then the other tables exports give, then
+    names that say a table with a period ("orders_2023.csv"). A layout that does not give
+    the table a name says is not used for that file.
     """
     located = locate_tables(configured, names, where)
+    named = dict(located)
     layouts: dict[str, Layout] = {}
     for name in names:
-        layout = detect(head(name))
         claimed = {t for t, n in located.items() if n == name}
-        if layout is not None and claimed <= set(layout.tables):
-            layouts[name] = layout
+        for layout in matching(head(name)):
+            elsewhere = {t for t in layout.together if located.get(t, name) != name}
+            if claimed <= set(layout.tables) and not elsewhere:
+                layouts[name] = layout
+                break
     offers = sorted(
         (layout.rank + rank, i, table, name)
         for i, (name, layout) in enumerate(layouts.items())
@@ -48,6 +53,19 @@ def place(
     )
     for _, _, table, name in offers:
         located.setdefault(table, name)
+    # A file whose rows are split between tables (orders and their lines) gives them all
+    # or none: with one of them taken by another export, it is read as a plain file.
+    for name, layout in list(layouts.items()):
+        if any(located.get(t) != name for t in layout.together):
+            del layouts[name]
+            for table in [t for t, n in located.items() if n == name and named.get(t) != name]:
+                del located[table]
+    # Last, a table no name or export gave, from a name that says it with a period
+    # ("Orders 2023" alone): the first such; the others are ``period_parts`` of it.
+    for name in names:
+        part = table_part(name)
+        if part and part not in located and name not in {*located.values(), *layouts}:
+            located[part] = name
     return located, layouts
 
 
@@ -66,6 +84,40 @@ def companions(located: Mapping[str, str], layouts: Mapping[str, Layout]) -> dic
         if main is not None:
             out.setdefault(main, []).append(name)
     return out
+
+
+def period_parts(
+    located: Mapping[str, str],
+    names: list[str],
+    used: set[str],
+    head: Callable[[str], pd.DataFrame],
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """More rows of a located table, split by period ("Orders 2023" beside "Orders",
+    orders_2024.csv beside orders_2023.csv): the parts to read with each table's file or
+    tab (same headers), and why each other such part is not read."""
+    parts: dict[str, list[str]] = {}
+    refused: dict[str, str] = {}
+    for name in names:
+        table = table_part(name)
+        if name in used or table is None or table not in located:
+            continue
+        main = located[table]
+        mine, theirs = _headers(head(name)), _headers(head(main))
+        if mine == theirs:
+            parts.setdefault(main, []).append(name)
+            continue
+        differ = [f"lacks {', '.join(map(repr, sorted(theirs - mine)))}"] if theirs - mine else []
+        differ += [f"has {', '.join(map(repr, sorted(mine - theirs)))}"] if mine - theirs else []
+        refused[name] = (
+            f"it looks like more {table.replace('_', ' ')} ({main!r} gives them), but its "
+            f"headers differ ({'; '.join(differ)}): give both the same headers to read them "
+            "together"
+        )
+    return parts, refused
+
+
+def _headers(head: pd.DataFrame) -> set[str]:
+    return {str(c) for c in head.columns if c != SOURCE_ROW}
 
 
 def head_of_csv(path: Path) -> pd.DataFrame:

@@ -10,6 +10,7 @@ row number the user sees, so a reject can point at it.
 from __future__ import annotations
 
 import itertools
+import re
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,16 +21,18 @@ import pandas as pd
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
+from smbml_connect.coerce import UNSAVED_FORMULA, UnreadCell
 from smbml_connect.connectors.files.csv_lines import BATCH_LINES, open_csv
 from smbml_connect.connectors.files.placing import (
     companions,
     head_of_csv,
     head_of_sheet,
+    period_parts,
     place,
 )
 from smbml_connect.consent import keep_header_meaning
 from smbml_connect.errors import ConfigError, SourceFatalError
-from smbml_connect.headers import HeaderMapping, map_headers
+from smbml_connect.headers import HeaderMapping, map_headers, match_table, table_part
 from smbml_connect.layouts import SKIPPED, Layout, Prepared, join_prepared, prepare
 from smbml_connect.ports import Page, SourceReject
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
@@ -46,6 +49,7 @@ from smbml_connect.sheet_rows import (
 __all__ = ["FilesSource", "read_csv", "read_sheet"]
 
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+_OTHER_SPREADSHEETS = {".xlsx", ".xlsm", ".xls", ".ods", ".tsv"}  # in a folder: not read
 _OLE2 = bytes.fromhex("D0CF11E0A1B11AE1")  # encrypted .xlsx, or an old .xls renamed
 Batch = tuple[pd.DataFrame, list[SourceReject]]
 _NO_REJECTS = pd.DataFrame(columns=REJECT_COLUMNS)
@@ -77,8 +81,14 @@ class FilesSource:
                 f"source.tables: unknown table(s) {', '.join(unknown)}; known: {', '.join(TABLES)}"
             )
         self._layouts: dict[str, Layout] = {}  # file or tab -> the known export it is
+        self._names: list[str] = []  # every file of the folder or tab of the workbook
         self._locations = self._locate()
         self._companions = companions(self._locations, self._layouts)  # more of one export
+        used = {*self._locations.values(), *(n for m in self._companions.values() for n in m)}
+        parts, self._refused = period_parts(self._locations, self._names, used, self._head)
+        for main, more in parts.items():  # "Orders 2023" beside "Orders": read with it
+            self._companions.setdefault(main, []).extend(more)
+        self._not_read = self._unused()
         self.header_mappings: dict[str, HeaderMapping] = {}
         self.rejects: dict[str, list[SourceReject]] = {}  # of the last pull()
         self._prepared: dict[str, tuple[Prepared, list[SourceReject]]] = {}
@@ -95,6 +105,54 @@ class FilesSource:
         """The sheet or file a table comes from (for `smbml inspect`)."""
         location = self._locations.get(table, "")
         return ", ".join([location, *self._companions.get(location, [])])
+
+    def not_read(self) -> list[str]:
+        """Every file or tab that gives no table, and why (for `smbml inspect` and the run)."""
+        return list(self._not_read)
+
+    def _unused(self) -> list[str]:
+        excel = self.path.suffix.lower() in _EXCEL_SUFFIXES and not self.path.is_dir()
+        if not (excel or self.path.is_dir()):
+            return []
+        used = {*self._locations.values(), *(n for m in self._companions.values() for n in m)}
+        noun = "Tab" if excel else "File"
+        out = [
+            f"{noun} {n!r} was not read: {self._why_not(n)}." for n in self._names if n not in used
+        ]
+        if self.path.is_dir():
+            out += [
+                f"File {p.name!r} was not read: only .csv files are read from a folder (export "
+                "its tabs as CSV, or point source.path at the workbook)."
+                for p in sorted(self.path.iterdir())
+                if p.suffix.lower() in _OTHER_SPREADSHEETS and not p.name.startswith(("~$", "."))
+            ]
+        return out
+
+    def _why_not(self, name: str) -> str:
+        if name in self._refused:
+            return self._refused[name]
+        try:
+            empty = not [c for c in self._head(name).columns if c != SOURCE_ROW]
+        except (OSError, ValueError):
+            empty = False
+        if empty:
+            return "it is empty"
+        table = match_table(name) or table_part(name)
+        if table is not None and table in self._locations:
+            return (
+                f"{self._locations[table]!r} already gives {table.replace('_', ' ')} (to read this "
+                f'one instead, name it in the config: [source.tables] {table} = "{name}")'
+            )
+        if name in self._layouts:
+            return (
+                f"it is a {self._layouts[name].name}, and other files already give the tables "
+                "it holds"
+            )
+        return (
+            "its name is not a table's (contacts, orders, order lines, products, deals, ...) "
+            "and its headers are not an export we know (to read it, name its table in the "
+            f'config, e.g. [source.tables] orders = "{name}")'
+        )
 
     def skipped_rows(self, entity: str) -> pd.DataFrame:
         """Rows of ``entity``'s last pull that hold no record (blank, total, header again)."""
@@ -145,8 +203,9 @@ class FilesSource:
                 prepared = prepare(raw, None)  # total and repeated header rows, as when whole
                 if not prepared.skipped.empty:
                     skipped.append(prepared.rejects(entity, self.name))
-                page = prepared.frame.rename(columns=mapping.columns)
-                page = keep_header_meaning(page, mapping.columns)  # "Unsubscribed" stays a no
+                page = keep_header_meaning(
+                    mapping.apply(prepared.frame), mapping.columns
+                )  # "Unsubscribed" stays a no
                 yield Page(tables={entity: page}, rejects={entity: rejects} if rejects else {})
             skipped.append(_blank_rows(entity, self.name, [b for b in blanks if b < last]))
             listed = pd.concat([f for f in skipped if not f.empty] or [_NO_REJECTS])
@@ -204,8 +263,10 @@ class FilesSource:
     def _locate(self) -> dict[str, str]:
         if self.path.is_dir():
             names = sorted(p.name for p in self.path.iterdir() if p.suffix.lower() == ".csv")
+            self._names = [n for n in names if not n.startswith(("~$", "."))]
         elif self.path.suffix.lower() in _EXCEL_SUFFIXES:
             names = _sheet_names(self.path)
+            self._names = list(names)
         elif self.path.suffix.lower() in {".csv", ".txt"}:
             located, self._layouts = place(
                 {t: self.path.name for t in self.tables}, [self.path.name], self._head, ""
@@ -258,8 +319,12 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
     A row with a value to the right of the last named column is rejected, not cut.
     """
     workbook = _open_workbook(path)
+    formulas = _open_formulas(path, workbook, sheet)
     try:
-        rows = (list(r) for r in workbook[sheet].iter_rows(values_only=True))
+        rows: Iterator[list[Any]] = (list(r) for r in workbook[sheet].iter_rows(values_only=True))
+        if formulas is not None:  # the same rows again as formulas: which empty cells are not
+            written = formulas[sheet].iter_rows(values_only=True)
+            rows = (_unsaved(row, list(f)) for row, f in zip(rows, written, strict=False))
         head = list(itertools.islice(rows, 50))
         start = header_index(head)
         if start is None:
@@ -285,6 +350,45 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
         yield _with_blanks(body_frame(body, numbers, names), blanks), rejects
     finally:
         workbook.close()
+        if formulas is not None:
+            formulas.close()
+
+
+UNSAVED = (
+    f"{UNSAVED_FORMULA}: open the file in Excel or LibreOffice and save it, then load it again"
+)
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _open_formulas(path: Path, workbook: Any, sheet: str) -> Any:
+    """The workbook again with formulas instead of their saved values, when the sheet has
+    any formula (a cell whose formula Excel never calculated reads as empty otherwise)."""
+    try:
+        archive, part = workbook._archive, workbook[sheet]._worksheet_path
+    except (AttributeError, KeyError):
+        archive = part = None
+    if archive is not None and part is not None:
+        tail = b""
+        with archive.open(part) as xml:
+            while chunk := xml.read(1 << 20):
+                if _FORMULA_TAG.search(tail + chunk):
+                    break
+                tail = chunk[-16:]
+            else:
+                return None
+    return load_workbook(path, read_only=True, data_only=False)
+
+
+def _unsaved(row: list[Any], written: list[Any]) -> list[Any]:
+    """``row`` with each empty cell that holds a formula as a ``coerce.UnreadCell``."""
+    for i, value in enumerate(row):
+        if value is not None or i >= len(written):
+            continue
+        formula = written[i]
+        text = formula if isinstance(formula, str) else getattr(formula, "text", None)
+        if isinstance(text, str) and text.startswith("="):
+            row[i] = UnreadCell(text, UNSAVED)
+    return row
 
 
 def _with_blanks(frame: pd.DataFrame, blanks: list[int]) -> pd.DataFrame:

@@ -33,7 +33,7 @@ from smbml_connect.connectors.gsheets.http import SheetsApi
 from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.headers import HeaderMapping, locate_tables
 from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
-from smbml_connect.layouts import detect, prepare
+from smbml_connect.layouts import matching, prepare
 from smbml_connect.ports import (
     Page,
     PushReport,
@@ -139,7 +139,16 @@ class SheetsSource:
         if entity not in located:
             raise SourceFatalError(f"the spreadsheet has no tab for {entity}")
         raw, unread = split_rows(self._values()[entity], first_row_number=1, where=located[entity])
-        layout = detect(raw.head(50))
+        # A layout whose rows are split between tables (a flat sales tab: orders and their
+        # lines) needs them all from this tab; tabs are placed by name, so it is read plain.
+        layout = next(
+            (
+                found
+                for found in matching(raw.head(50))
+                if all(located.get(t) == located[entity] for t in found.together)
+            ),
+            None,
+        )
         prepared = prepare(
             raw, layout if layout and entity in layout.tables else None, located[entity]
         )
