@@ -151,7 +151,7 @@ def _print_result(result: RunResult, outputs: list[Path]) -> None:
             click.echo(f"  {line}")
     skipped = result.rows_skipped
     if result.rejected_rows or result.cleared_values or skipped:
-        held = f", {_plural(skipped, 'row')} skipped (no record: blank, total or heading rows)"
+        held = f", {_plural(skipped, 'row')} skipped (blank, total or heading rows, or records of another kind such as supplier bills)"
         click.echo(
             f"{_plural(result.rejected_rows, 'row')} rejected{held if skipped else ''} and "
             f"{_plural(result.cleared_values, 'value')} left empty: see the Rejects tab "

@@ -139,8 +139,9 @@ def render_report(result: RunResult, title: str = "smbml_connect report") -> str
     )
     if result.rows_skipped:
         rejects_text += (
-            f" {_count(result.rows_skipped, 'row')} held no record (blank, total or heading "
-            f"row{'' if result.rows_skipped == 1 else 's'}) and "
+            f" {_count(result.rows_skipped, 'row')} held no record of their table (blank, "
+            f"total or heading row{'' if result.rows_skipped == 1 else 's'}, or another kind "
+            "of record such as a supplier bill) and "
             f"{'was' if result.rows_skipped == 1 else 'were'} skipped."
         )
     return env.get_template("report.html").render(
@@ -185,7 +186,7 @@ def workbook_sheets(
         *((f"{t.replace('_', ' ')} loaded", int(n)) for t, n in result.loaded.items()),
         ("Rows rejected", int(result.rejected_rows)),
         *(
-            [("Rows skipped (no record: blank, total, heading)", int(result.rows_skipped))]
+            [("Rows skipped (blank, total, heading; other records)", int(result.rows_skipped))]
             if result.rows_skipped
             else []
         ),
