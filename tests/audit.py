@@ -549,6 +549,18 @@ def check_totals(out: Outputs, tally: Tally) -> None:
             added = float(_numbers(shown["forecast"]).sum())
             tally.check("totals equal their parts", abs(_dollars(found[1]) - added) <= 0.5 + 0.005 * len(shown),
                         f"sales forecast {found[1]} vs {where}'s rows adding to {added:.2f}")  # fmt: skip
+    for where, frame in _forecast_rows(out):  # each period's products add up to all sales
+        period = frame.columns[2]
+        for (measure, when), rows in frame.groupby(["measure", period]):
+            whole = rows[rows["series"] == "All sales"]
+            parts = rows[rows["series"] != "All sales"]
+            if whole.empty or parts.empty:
+                continue
+            added = float(_numbers(parts["forecast"]).sum())
+            shown = float(_numbers(whole["forecast"]).sum())
+            tally.check("totals equal their parts", abs(added - shown) <= 0.01 * len(rows),
+                        f"{where} {measure} {str(when)[:10]}: rows add to {added:.2f}, "
+                        f"All sales {shown:.2f}")  # fmt: skip
     pipeline = forecasts[forecasts["series_id"] == "deal_pipeline"]["yhat"].sum()
     found = re.search(r"\$([\d,]+) expected to be won", summary)
     if found:

@@ -29,7 +29,7 @@ AT_LEAST = {
     "no code names in text": 1000,
     "money at 2 decimals": 500,
     "guardrails hold": 20,
-    "totals equal their parts": 5,
+    "totals equal their parts": 40,
     "open period shows at least what was sold": 20,
     "period stated and the same everywhere": 5,
     "no-better-than-baseline said, no tiers": 1,
@@ -143,6 +143,10 @@ def test_the_audit_finds_what_the_newcomer_saw(sample: Outputs):
         ),
         "pipeline months rounded to the dollar": (
             _planted(sample, "Pipeline forecast", "expected", lambda v: round(v) + 0.4, row=None),
+            "totals equal their parts",
+        ),
+        "a product's forecast its own, not scaled with the others to all sales": (
+            _planted(sample, "Forecast", "forecast", lambda v: v + 100, row=15),
             "totals equal their parts",
         ),
         "a deal's expected value from the unrounded chance": (

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import Field
 
@@ -15,7 +16,9 @@ from smbml_connect.analytics.forecast.engine import (
     SeriesForecast,
     forecast_panel_results,
 )
+from smbml_connect.analytics.forecast.reconcile import Reconciled, to_total
 from smbml_connect.analytics.forecast.sales_series import (
+    OTHER,
     TOTAL,
     SalesSeries,
     covered_words,
@@ -45,6 +48,7 @@ __all__ = ["SALES_FORECAST", "ForecastSettings", "forecast_step"]
 LEVELS = (80, 95)
 HISTORY_SHOWN = 36  # periods of history drawn before the forecast
 ALL_SALES = "All sales"
+ALL_OTHER = "Other products"
 
 
 class ForecastSettings(StepSettings):
@@ -54,6 +58,87 @@ class ForecastSettings(StepSettings):
     horizon: int = Field(12, ge=1, le=120)  # periods ahead
     frequency: Literal["D", "W", "M", "Q"] = "M"
     products: int = Field(20, ge=0, le=500)  # best sellers forecast one by one; the rest as one
+
+
+# A year of periods: the parts' share of the total is read over one of each month's (or
+# week's) shipping, tax and discounts.
+YEAR = {"D": 364, "W": 52, "M": 12, "Q": 4}
+REST = "Rest of sales"
+
+
+def _reconciled(
+    results: dict[str, SeriesForecast], freq: str
+) -> tuple[dict[str, SeriesForecast], dict[str, Reconciled]]:
+    """Each measure's products (and other products) scaled to add up to its total."""
+    out, done = dict(results), {}
+    for measure in ("revenue", "units"):
+        total = f"{measure}:{TOTAL}"
+        parts = {u: r for u, r in results.items() if u.startswith(f"{measure}:") and u != total}
+        if total not in results or not parts:
+            continue
+        done[measure] = to_total(results[total], parts, YEAR[freq])
+        factors = done[measure].factors[np.isfinite(done[measure].factors)]
+        moved = (
+            f", by {factors.min():.2f} to {factors.max():.2f} times their own forecasts"
+            if len(factors) and (factors.min() < 0.995 or factors.max() > 1.005)
+            else ""
+        )
+        note = (
+            f"scaled with the other products so that together they add up to all sales' "
+            f"forecast in each {FREQUENCIES[freq][0]}{moved}"
+        )
+        for uid, r in done[measure].parts.items():
+            out[uid] = replace(r, notes=[*r.notes, note])
+    return out, done
+
+
+def _rest_rows(
+    results: Mapping[str, SeriesForecast],
+    reconciled: Mapping[str, Reconciled],
+    word: str,
+    freq: str,
+) -> list[dict[str, Any]]:
+    """What the total holds beyond the products' rows, so that the rows a person adds up
+    give all sales: order totals' shipping, tax and order-level discounts, and products
+    too new to forecast. None when the products are all of it (to the cent or unit)."""
+    rows: list[dict[str, Any]] = []
+    for measure, done in reconciled.items():
+        total = results[f"{measure}:{TOTAL}"].frame
+        added = sum(results[uid].frame["yhat"].to_numpy(dtype=float) for uid in done.parts)
+        rest = total["yhat"].to_numpy(dtype=float) - added
+        if done.share == 1.0 and np.all(np.abs(rest) < 0.5):
+            continue
+        what = (
+            "shipping, tax and order-level charges or discounts, which no product line holds, "
+            "and products too new to forecast"
+            if measure == "revenue"
+            else "units of products too new to forecast"
+        )
+        note = (
+            f"all sales' forecast less the products above: {what}; over the last "
+            f"{plural(YEAR[freq], word)} of history the products made up "
+            f"{100 * done.share:.1f}% of all sales"
+        )
+        rows += [
+            {"series": REST, "measure": measure, word: ds.strftime("%Y-%m-%d"),
+             "forecast": round(float(value), 2), "note": note if i == 0 else ""}
+            for i, (ds, value) in enumerate(zip(total["ds"], rest, strict=True))
+        ]  # fmt: skip
+    return rows
+
+
+def _adds_up_words(
+    results: Mapping[str, SeriesForecast],
+    reconciled: Mapping[str, Reconciled],
+    rest_rows: list[dict[str, Any]],
+    word: str,
+) -> str:
+    if not reconciled:
+        return ""
+    extra = [ALL_OTHER] if any(uid.endswith(f":{OTHER}") for uid in results) else []
+    extra += [REST] if rest_rows else []
+    rows = "the products' rows" + (f" (with {' and '.join(extra)})" if extra else "")
+    return f" In each {word} {rows} add up to All sales."
 
 
 def _total_first(frame: pd.DataFrame) -> pd.DataFrame:
@@ -105,7 +190,7 @@ def _label(series_id: str, names: Mapping[str, str]) -> tuple[str, str]:
     measure, _, what = series_id.partition(":")
     if what == TOTAL:
         return measure, ALL_SALES
-    return measure, names.get(what, "Other products" if what == "other" else what)
+    return measure, names.get(what, ALL_OTHER if what == OTHER else what)
 
 
 def _rows(uid: str, result: SeriesForecast) -> pd.DataFrame:
@@ -249,6 +334,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     if f"revenue:{TOTAL}" not in results:
         reason = skipped.get(f"revenue:{TOTAL}", "no sales history")
         raise NotEnoughDataError(f"sales forecast skipped: {reason}")
+    results, reconciled = _reconciled(results, freq)
     results = _with_sales_so_far(results, sales, freq)
     cur, current = context.currency, period_words(sales.current, freq)
     opening = current[0].upper() + current[1:]  # "The week of ...", starting a sentence
@@ -282,6 +368,8 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
              "history": plural(len(r.history) if r.history is not None else 0, word),
              "notes": "; ".join(r.notes)}
         )  # fmt: skip
+    rest_rows = _rest_rows(results, reconciled, word, freq)
+    sheet_rows += rest_rows
     for uid, reason in skipped.items():
         measure, label = _label(uid, names)
         check_rows.append({"series": label, "measure": measure, "model": "not forecast",
@@ -301,7 +389,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         pd.DataFrame(sheet_rows),
         f"Sales forecast per {word} for {span} ({plural(horizon, word)}): 8 in 10 outcomes "
         "should fall between the low and high ends of the 80% range, 19 in 20 within the 95% "
-        "range." + rows_note,
+        "range." + rows_note + _adds_up_words(results, reconciled, rest_rows, word),
     )
     result.add_tab(
         CHART_TAB,
@@ -349,6 +437,25 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         for uid, r in results.items() if uid.startswith("revenue:") and not uid.endswith(TOTAL)
     ]  # fmt: skip
     table = pd.DataFrame(products).sort_values(column, ascending=False) if products else None
+    rest = sum(float(r["forecast"]) for r in rest_rows if r["measure"] == "revenue")
+    if table is not None and any(r["measure"] == "revenue" for r in rest_rows):
+        table = pd.concat(
+            [table, pd.DataFrame([{"product": REST, column: round(rest), "method": ""}])],
+            ignore_index=True,
+        )
+    if "revenue" in reconciled:
+        paragraphs.append(
+            "The products' forecasts add up to all sales' forecast: each product is forecast "
+            f"on its own, then in each {word} all sales' forecast, made from the most data and "
+            "showing the season most clearly, is shared out in proportion to the products' "
+            "own forecasts."
+            + (
+                f" {REST} is what order totals hold beyond the products' lines (shipping, tax, "
+                "order-level discounts, products too new to forecast)."
+                if rest_rows
+                else ""
+            )
+        )
     if skipped:
         paragraphs.append(f"{len(skipped)} series could not be forecast; see {CHECK_TAB.title}.")
     result.sections.append(ReportSection("Sales forecast", paragraphs, figures, table))
