@@ -51,6 +51,56 @@ def _complete(frame: pd.DataFrame, last: pd.Period) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else frame.iloc[0:0]
 
 
+# The orders' first period is partial (the data, an export or a new shop, start in it)
+# when the time from its start to the first order is longer than this share of the
+# shop's gaps between one day with orders and the next: a quiet start a shop that sells
+# every day would not have, while one that sells weekly may well start on the 5th.
+PARTIAL_GAP_QUANTILE = 0.9
+PARTIAL_MIN_GAPS = 10  # gaps needed to tell; fewer, and the first period is kept
+# A partial first period is scaled up to a whole one (its sales over the share of its
+# time in the data); under this share too little is known to scale, and it is left out
+# when at least PARTIAL_KEEPS whole periods follow it.
+PARTIAL_MIN_COVERED = 0.25
+PARTIAL_KEEPS = 2
+
+
+def _partial_start(when: pd.Series, alias: str) -> pd.Timestamp | None:
+    """The first order's moment when its period began well before it: that period is not
+    a whole one of sales."""
+    days = np.unique(when.dropna().dt.normalize().to_numpy())
+    if len(days) <= PARTIAL_MIN_GAPS:
+        return None
+    first = pd.Timestamp(when.min())
+    gaps = np.diff(days) / np.timedelta64(1, "D")
+    lead = (first - first.to_period(alias).start_time) / pd.Timedelta(days=1)
+    return first if lead > np.quantile(gaps, PARTIAL_GAP_QUANTILE) else None
+
+
+def _whole_first_period(
+    frame: pd.DataFrame, begun: pd.Timestamp, last: pd.Period, freq: str, notes: list[str]
+) -> pd.DataFrame:
+    """The partial first period scaled up to a whole one, or left out when too little of
+    it is in the data to scale and enough whole periods follow; said in the notes."""
+    alias, word = FREQUENCIES[freq][2], FREQUENCIES[freq][0]
+    first = begun.to_period(alias)
+    span = (first + 1).start_time - first.start_time
+    covered = float(((first + 1).start_time - begun) / span)
+    opening = f"the orders begin on {begun.day} {begun:%B %Y}, so {period_words(first, freq)} "
+    if covered < PARTIAL_MIN_COVERED and (last - first).n >= PARTIAL_KEEPS:
+        notes.append(
+            opening + f"holds only {100 * covered:.0f}% of its time and is left out of the "
+            f"history, since a part {word} would read as a slow start"
+        )
+        return frame[frame["period"] != first]
+    frame = frame.copy()
+    frame.loc[frame["period"] == first, "y"] /= covered
+    notes.append(
+        opening + f"holds only {100 * covered:.0f}% of its time; its sales are scaled up to "
+        f"the whole {word} (x{1 / covered:.2f}), since a part {word} would read as a slow start"
+    )
+    return frame
+
+
 def period_words(period: pd.Period, freq: str) -> str:
     """A period as a person names it: 'October 2026', 'Q4 2026', 'week of 5 October 2026'."""
     start = period.start_time
@@ -143,6 +193,7 @@ def sales_series(
     counted = counted[
         (counted["period"] <= last) | ((counted["period"] == current) & (when <= stamp))
     ]
+    begun = _partial_start(when[counted.index], alias)
     rows = [
         pd.DataFrame({"unique_id": f"revenue:{TOTAL}", "period": counted["period"],
                       "y": counted["total"].fillna(0.0).to_numpy(dtype=float)})
@@ -181,6 +232,8 @@ def sales_series(
             )  # fmt: skip
     frame = pd.concat(rows, ignore_index=True)
     frame = frame[np.isfinite(frame["y"])]
+    if begun is not None and begun.to_period(alias) <= last:  # begun late in a past period
+        frame = _whole_first_period(frame, begun, last, freq, notes)
     now = frame["period"] == current
     sold = {str(k): float(v) for k, v in frame[now].groupby("unique_id")["y"].sum().items()}
     return SalesSeries(_complete(frame[~now], last), last, notes, sold, to_come, stamp)
