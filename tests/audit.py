@@ -38,7 +38,7 @@ from smbml_connect.ports import RunResult
 from smbml_connect.registry import load_config, parse_config
 from smbml_connect.report import HtmlReport, ResultsWorkbook
 from smbml_connect.runner import build_run
-from smbml_connect.sales import is_sale
+from smbml_connect.sales import NEGATIVE, REFUNDED, is_sale, why_not_sale
 from smbml_connect.sample import SampleConfig, generate
 from smbml_connect.schema import TABLES
 from smbml_connect.steps import STEPS
@@ -162,7 +162,14 @@ def gather(
     with sqlite3.connect(store_file or folder / "store.sqlite") as db:
         store = {
             table: pd.read_sql(f"select * from {table}", db)
-            for table in ("scores", "forecasts", "price_suggestions", "products", "orders")
+            for table in (
+                "scores",
+                "forecasts",
+                "price_suggestions",
+                "products",
+                "orders",
+                "order_lines",
+            )
         }
         models = {
             row[0]: json.loads(row[1])
@@ -957,6 +964,37 @@ def cluster_name_problems(profiles: pd.DataFrame) -> list[str]:
     return problems
 
 
+def check_suggestions(out: Outputs, tally: Tally) -> None:
+    """No product is suggested to a customer who sent it back: a line of their refunded
+    order (or one of a negative total) or of negative quantity. A newcomer saw the demo
+    suggest 10 products to the customers who had refunded them."""
+    orders, lines = out.store.get("orders"), out.store.get("order_lines")
+    if orders is None or lines is None or orders.empty or lines.empty:
+        return
+    why = why_not_sale(orders)
+    refunded = orders.loc[why.isin([REFUNDED, NEGATIVE]).to_numpy(), "order_id"]
+    negative = pd.to_numeric(lines["quantity"], errors="coerce").lt(0)
+    back = lines["order_id"].isin(refunded) | negative
+    who = orders.drop_duplicates("order_id").set_index("order_id")["contact_id"].astype(str)
+    sent_back = set(
+        zip(
+            lines.loc[back, "order_id"].map(who),
+            lines.loc[back, "product_id"].astype(str),
+            strict=True,
+        )
+    )
+    shown = [(f"workbook {t!r}", _tab_frame(r)) for t, r in out.workbook.items()]
+    shown += [(f"sheets {t!r}", f) for t, f in out.sheets.items()]
+    for where, frame in shown:
+        if frame is None or not {"contact_id", "rank", "product_id"} <= set(frame.columns):
+            continue
+        frame = frame.dropna(subset=["contact_id", "product_id"])
+        for contact, product in zip(frame["contact_id"], frame["product_id"], strict=True):
+            tally.check("no product suggested to who returned it",
+                        (str(contact), str(product)) not in sent_back,
+                        f"{where}: {product} to {contact}, who returned it")  # fmt: skip
+
+
 INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "ranges hold their centre; 95% holds 80%": check_ranges,
     "chances within [0, 1]; no exact 0%/100% shown": check_chances,
@@ -972,6 +1010,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "plain column headers": check_headers,
     "the same figure shows the same number in every tab; words say it too": check_same_figures,
     "held-out counts say what they count and add up": check_held_out_counts,
+    "no product suggested to a customer who returned it": check_suggestions,
 }
 
 

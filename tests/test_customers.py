@@ -16,9 +16,12 @@ from smbml_connect.analytics.customers.recommend import (
     CoPurchaseRecommender,
     hit_rate_at_k,
     purchases_by_customer,
+    returned_by_customer,
 )
 from smbml_connect.analytics.customers.value import CustomerValueModel, daily_purchases
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
+from smbml_connect.steps.base import StepContext
+from smbml_connect.steps.customers import next_product_step
 
 
 def _cdnow() -> pd.DataFrame:
@@ -294,6 +297,62 @@ def test_purchases_by_customer_skips_refunds(business):
     purchases = purchases_by_customer(t["orders"], t["order_lines"])
     refunded = set(t["orders"].loc[t["orders"]["status"] != "completed", "order_id"])
     assert not set(purchases["order_id"]) & refunded
+
+
+def test_a_product_the_customer_returned_is_never_suggested_to_them(business):
+    """A newcomer's review: 10 of the demo's suggestions were products the customer had
+    refunded (its refunded orders were left out, so the product looked never bought)."""
+    t = business.tables
+    picks = next_product_step(t, StepContext(as_of=business.as_of)).sheets["Next products"]
+    orders, lines = t["orders"], t["order_lines"]
+    refunded = orders.loc[orders["status"] == "refunded", ["order_id", "contact_id"]]
+    sent_back = set(
+        map(tuple, lines.merge(refunded, on="order_id")[["contact_id", "product_id"]].to_numpy())
+    )
+    suggested = set(zip(picks["contact_id"], picks["product_id"], strict=True))
+    assert len(sent_back) > 50 and len(suggested) > 1000
+    assert not suggested & sent_back
+
+
+def _shop_with_returns() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """40 customers who all buy A, B and C together; customer x bought only A, then got B
+    refunded, sent back a line of D (negative quantity) and cancelled an order of C."""
+    orders, lines = [], []
+
+    def order(oid: str, who: str, status: str, *items: tuple[str, float]) -> None:
+        orders.append((oid, who, "2025-03-01", 10.0, status))
+        lines.extend((oid, i, product, qty, 5.0) for i, (product, qty) in enumerate(items))
+
+    for i in range(40):
+        order(f"o{i}", f"c{i}", "completed", ("A", 1), ("B", 1), ("C", 1), ("E", 1))
+        order(f"d{i}", f"c{i}", "paid", ("D", 1)) if i % 2 else None
+    order("x1", "x", "completed", ("A", 1), ("D", -1))
+    order("x2", "x", "Refunded", ("B", 1))
+    order("x3", "x", "cancelled", ("C", 1))
+    return (
+        pd.DataFrame(orders, columns=["order_id", "contact_id", "ordered_at", "total", "status"]),
+        pd.DataFrame(
+            lines, columns=["order_id", "line_no", "product_id", "quantity", "unit_price"]
+        ),
+    )
+
+
+def test_returned_products_are_barred_and_cancelled_orders_count_as_not_placed():
+    orders, lines = _shop_with_returns()
+    purchases = purchases_by_customer(orders, lines)
+    # Neither the refunded nor the cancelled order is a purchase or a co-purchase.
+    assert set(purchases.loc[purchases["contact_id"] == "x", "product_id"]) == {"A"}
+    returned = returned_by_customer(orders, lines)
+    assert set(map(tuple, returned[["contact_id", "product_id"]].to_numpy())) == {
+        ("x", "B"),
+        ("x", "D"),
+    }
+    model = CoPurchaseRecommender().fit(purchases)
+    picks = model.recommend(3, never=returned)
+    mine = picks.loc[picks["contact_id"] == "x", "product_id"].tolist()
+    # B and D were sent back; C was only cancelled, as if never ordered: still suggested.
+    assert "C" in mine and not {"A", "B", "D"} & set(mine)
+    assert "B" in model.recommend(3, customers=["x"])["product_id"].tolist()  # as before
 
 
 def test_cluster_names_follow_each_clusters_own_medians(business):
