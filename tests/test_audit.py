@@ -138,6 +138,14 @@ def test_the_audit_finds_what_the_newcomer_saw(sample: Outputs):
             _planted(sample, "Cluster members", "orders", lambda v: v - 1),
             "same figure, same number in every tab",
         ),
+        "the top group by median spend called mid spenders": (
+            _planted(sample, "Clusters", "name", lambda v: v.replace("Top", "Mid")),
+            "cluster names match their medians",
+        ),
+        "a median of 6 orders said as about 6 orders each": (
+            _planted(sample, "Clusters", "name", lambda v: v.replace("typically", "about")),
+            "cluster names match their medians",
+        ),
         "scorings counted as leads in Lead fairness": (
             _planted(sample, "Lead fairness", "held_out_leads", lambda v: 5 * v, row=None),
             "held-out counts add up",
