@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from audit import INVARIANTS, SHOPS, Outputs, Shop, audit, run_config, run_shop
+from audit import INVARIANTS, SHOPS, Outputs, Shop, _tab_frame, audit, run_config, run_shop
 from shops import write_tiny_shop
 
 from smbml_connect.column_labels import code_name
@@ -38,6 +38,7 @@ AT_LEAST = {
     "same figure, same number in every tab": 1000,
     "words say the figures beside them": 100,
     "held-out counts add up": 1,
+    "no product suggested to who returned it": 200,
 }
 
 
@@ -137,6 +138,14 @@ def test_the_audit_finds_what_the_newcomer_saw(sample: Outputs):
             _planted(sample, "Cluster members", "orders", lambda v: v - 1),
             "same figure, same number in every tab",
         ),
+        "the top group by median spend called mid spenders": (
+            _planted(sample, "Clusters", "name", lambda v: v.replace("Top", "Mid")),
+            "cluster names match their medians",
+        ),
+        "a median of 6 orders said as about 6 orders each": (
+            _planted(sample, "Clusters", "name", lambda v: v.replace("typically", "about")),
+            "cluster names match their medians",
+        ),
         "scorings counted as leads in Lead fairness": (
             _planted(sample, "Lead fairness", "held_out_leads", lambda v: 5 * v, row=None),
             "held-out counts add up",
@@ -157,6 +166,26 @@ def test_the_audit_finds_what_the_newcomer_saw(sample: Outputs):
     for what, (broken, invariant) in planted.items():
         found = {problem.split(":")[0] for problem in audit(broken).problems}
         assert invariant in found, what
+
+
+def test_the_audit_finds_a_suggestion_of_a_returned_product(sample: Outputs):
+    """A line sending back the first suggested product, planted in one of that customer's
+    orders: the suggestion is then of a product they returned."""
+    picks = _tab_frame(sample.workbook["Next products"])
+    assert picks is not None
+    contact, product = str(picks["contact_id"].iloc[0]), str(picks["product_id"].iloc[0])
+    orders = sample.store["orders"]
+    order = orders.loc[orders["contact_id"].astype(str) == contact, "order_id"].iloc[0]
+    lines = sample.store["order_lines"]
+    back = lines.iloc[[0]].assign(order_id=order, line_no=999, product_id=product, quantity=-1)
+    broken = Outputs(
+        **{
+            **vars(sample),
+            "store": {**sample.store, "order_lines": pd.concat([lines, back], ignore_index=True)},
+        }
+    )
+    found = [p for p in audit(broken).problems if p.startswith("no product suggested")]
+    assert any(f"{product} to {contact}" in p for p in found), found
 
 
 def test_every_invariant_is_listed_with_its_check():

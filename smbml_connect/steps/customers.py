@@ -16,6 +16,7 @@ from smbml_connect.analytics.customers.recommend import (
     CoPurchaseRecommender,
     hit_rate_at_k,
     purchases_by_customer,
+    returned_by_customer,
 )
 from smbml_connect.analytics.customers.value import MODEL_LABELS, CustomerValueModel
 from smbml_connect.data_checks import data_ends_early
@@ -311,13 +312,14 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
     if tables.get("order_lines") is None or tables["order_lines"].empty:
         raise NotEnoughDataError("no order lines: next best product needs what people bought")
     purchases = purchases_by_customer(tables["orders"], tables["order_lines"], context.as_of)
+    returned = returned_by_customer(tables["orders"], tables["order_lines"], context.as_of)
     products = tables.get("products", pd.DataFrame(columns=["product_id", "name"]))
     names = {
         str(k): str(v)
         for k, v in products.dropna(subset=["name"]).set_index("product_id")["name"].items()
     }
     model = CoPurchaseRecommender().fit(purchases)
-    picks = model.recommend(3, names)
+    picks = model.recommend(3, names, never=returned)
     result = StepResult()
     first = picks[picks["rank"] == 1].set_index("contact_id")
     lists = picks.groupby("contact_id")["product"].agg(list)
@@ -338,14 +340,16 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
         NEXT_TAB,
         NEXT_TAB.select(shown),
         "Up to three products each customer has not bought yet, from what people who bought "
-        "the same things also bought; best sellers where there is no such signal.",
+        "the same things also bought; best sellers where there is no such signal. A product "
+        "the customer returned is never suggested to them; cancelled orders count as not "
+        "placed.",
     )
     paragraphs = [
         f"Suggestions for {plural(picks['contact_id'].nunique(), 'customer')} from "
         f"{plural(len(model.products_), 'product')} bought together."
     ]
     try:
-        check = hit_rate_at_k(purchases)
+        check = hit_rate_at_k(purchases, returned=returned)
         paragraphs.append(
             f"Checked on each customer's last order: a top-3 suggestion was among the new "
             f"products they bought {check['hit_rate']:.0%} of the time, against "

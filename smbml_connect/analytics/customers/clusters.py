@@ -3,9 +3,15 @@
 RFM puts customers in fixed boxes; clusters find the groups this shop actually has:
 recency, frequency, spend, tenure, basket size and category mix, log-scaled where a
 few customers dwarf the rest, standardised, then k-means with k picked by silhouette
-over 2-6. Clusters are numbered by spend (1 = biggest spenders) and named from how
-they differ from the typical customer, so a rerun on slightly different data gives
-the same names even when k-means numbers its centres differently.
+over 2-6. Clusters are numbered by median spend (1 = the top spenders) and named from
+that rank and their own medians ("Top spenders, typically 6 orders, ..."), so a rerun
+on slightly different data gives the same names even when k-means numbers its centres
+differently, and a name never says what the Clusters tab's figures contradict.
+
+Names rank the clusters against each other, not against a fixed ratio to the typical
+customer: a ratio named the group with 93% of the demo's revenue "Mid spenders", because
+the median customer is one of its own. The figures are medians and say so ("typically"):
+a group whose median is 2 orders holds customers with 14.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from smbml_connect.analytics.shared.contract import check_fitted, read_text, wri
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.sales import sale_lines
 
-__all__ = ["MIN_CUSTOMERS", "CustomerClusters", "customer_features"]
+__all__ = ["MIN_CUSTOMERS", "CustomerClusters", "customer_features", "spend_rank"]
 
 MIN_CUSTOMERS = 40
 MAX_CATEGORIES = 6  # the rest are pooled as "other"
@@ -147,10 +153,14 @@ class CustomerClusters:
         ):
             k = previous_k
         km = models[k]
-        # Number clusters by mean spend, biggest first: independent of k-means' own order.
-        spend = features["spend"].to_numpy()[fit_rows]
-        order = np.argsort([-spend[km.labels_ == c].mean() for c in range(k)], kind="stable")
-        self.centres_ = km.cluster_centers_[order]
+        # Number clusters by the median spend of everyone assigned (what the Clusters tab
+        # shows), biggest first, ties by mean: independent of k-means' own order.
+        self.centres_ = km.cluster_centers_
+        assigned = self.predict_number(features)
+        spend = pd.Series(features["spend"].to_numpy(dtype=float)).groupby(assigned)
+        medians = spend.median().reindex(range(1, k + 1), fill_value=-np.inf).to_numpy()
+        means = spend.mean().reindex(range(1, k + 1), fill_value=-np.inf).to_numpy()
+        self.centres_ = km.cluster_centers_[np.lexsort((-means, -medians))]
         self.silhouette_ = tried
         self.k_ = k
         labels = self.predict_number(features)
@@ -167,7 +177,10 @@ class CustomerClusters:
         return self
 
     def _keep_previous_names(self, previous: dict[str, Any]) -> int:
-        """Match last run's centres to this run's and keep the names of close matches."""
+        """Match last run's centres to this run's and keep the names of close matches
+        while they still say what this run's name says: the same spend rank and medians
+        (only "mostly X" and "mixed baskets, most in X" may lag a share crossing a half).
+        A name of an older wording ("Mid spenders, about 6 orders each") is not kept."""
         if list(previous["columns"]) != self.columns_ or int(previous["k"]) != self.k_:
             return 0
         old = np.asarray(previous["centres"]) * np.asarray(previous["scale"]) + np.asarray(
@@ -180,7 +193,8 @@ class CustomerClusters:
         for r, c in zip(rows, cols, strict=True):
             name = previous["names"][str(r + 1)]
             taken = {v for n, v in self.names_.items() if n != c + 1}
-            if cost[r, c] <= KEEP_NAME_WITHIN and name not in taken:
+            same = _figures(name) == _figures(self.names_[c + 1])
+            if cost[r, c] <= KEEP_NAME_WITHIN and name not in taken and same:
                 kept += self.names_[c + 1] != name
                 self.names_[c + 1] = name
         return kept
@@ -264,12 +278,12 @@ class CustomerClusters:
 
 
 def _names(features: pd.DataFrame, labels: np.ndarray, k: int) -> dict[int, str]:
-    typical_spend = features["spend"].median()
+    """Clusters 1..k (numbered by median spend, biggest first) named by that rank and their
+    own medians; distinct because the ranks are."""
     names: dict[int, str] = {}
     for n in range(1, k + 1):
         part = features[labels == n]
-        words = [_spend_word(part["spend"].median() / max(typical_spend, 1e-9))]
-        words.append(_rhythm(part))
+        words = [spend_rank(n, k), _rhythm(part)]
         quiet = part["recency_days"].median()
         if quiet >= 180:
             words.append(f"quiet for {round(quiet / 30.4)} months")
@@ -279,22 +293,25 @@ def _names(features: pd.DataFrame, labels: np.ndarray, k: int) -> dict[int, str]
             what = "other categories" if top[6:] == "other" else top[6:]
             words.append(f"mostly {what}" if mix[top] >= 0.5 else f"mixed baskets, most in {what}")
         names[n] = ", ".join(words)
-    for n, name in list(names.items()):
-        if list(names.values()).count(name) > 1:
-            tenure = features.loc[labels == n, "tenure_days"].median()
-            names[n] = f"{name} ({_tenure_words(tenure)})"
-    for n, name in list(names.items()):  # the same tenure too: the number tells them apart
-        if list(names.values()).count(name) > 1:
-            names[n] = f"{name} (group {n})"
     return names
 
 
-def _spend_word(ratio: float) -> str:
-    if ratio >= 2.0:
-        return "Big spenders"
-    if ratio <= 0.5:
-        return "Light spenders"
-    return "Mid spenders"
+def spend_rank(n: int, k: int) -> str:
+    """Cluster n of k by median spend in words: the first is "Top", the last "Lowest"
+    ("Lower" of two), one between them "Middle", several "2nd-highest", "3rd-highest"."""
+    if n == 1:
+        return "Top spenders"
+    if n == k:
+        return "Lower spenders" if k == 2 else "Lowest spenders"
+    if k == 3:
+        return "Middle spenders"
+    return f"{n}{'nd' if n == 2 else 'rd' if n == 3 else 'th'}-highest spenders"
+
+
+def _figures(name: str) -> str:
+    """What a name says of its cluster's rank and medians: all but how "mostly" its top
+    category is."""
+    return name.replace("mixed baskets, most in ", "mostly ")
 
 
 def _rhythm(part: pd.DataFrame) -> str:
@@ -303,8 +320,8 @@ def _rhythm(part: pd.DataFrame) -> str:
     six months ago is not "buy about every month")."""
     orders = float(part["orders"].median())
     if orders <= 1:
-        return "one-off buyers"
-    count = f"about {round(orders)} orders each"
+        return "typically 1 order"
+    count = f"typically {round(orders)} orders"
     repeat = part[part["orders"] > 1]
     gap = float(
         ((repeat["tenure_days"] - repeat["recency_days"]) / (repeat["orders"] - 1)).median()
@@ -316,9 +333,3 @@ def _rhythm(part: pd.DataFrame) -> str:
     if gap <= 120:
         return f"{count}, buy every few months"
     return f"{count}, buy once or twice a year"
-
-
-def _tenure_words(days: float) -> str:
-    if days < 365:
-        return f"customers for about {max(1, round(days / 30.4))} months"
-    return f"customers for about {round(days / 365.25, 1):g} years"

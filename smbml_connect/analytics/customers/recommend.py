@@ -5,6 +5,11 @@ few people bought) rather than matrix factorisation: a shop has tens to thousand
 products, the similarities are exact and cheap, and every suggestion comes with an
 honest reason ("Often bought with House Blend"). Customers with nothing similar get
 the best sellers they do not have yet, and are told so.
+
+Only sales are bought: a cancelled, unpaid or draft order is as if never placed (its lines
+count as neither bought nor bought together), and so is a refunded one. A product the
+customer sent back (a refunded order, a negative total, a line of negative quantity) is
+more than not bought: they tried it, so it is never suggested to them again.
 """
 
 from __future__ import annotations
@@ -19,9 +24,14 @@ from scipy import sparse
 from smbml_connect.analytics.shared.contract import check_fitted, read_text, write_text
 from smbml_connect.coerce import coerce_datetime
 from smbml_connect.errors import NotEnoughDataError
-from smbml_connect.sales import is_sale
+from smbml_connect.sales import NEGATIVE, REFUNDED, is_sale, why_not_sale
 
-__all__ = ["CoPurchaseRecommender", "hit_rate_at_k", "purchases_by_customer"]
+__all__ = [
+    "CoPurchaseRecommender",
+    "hit_rate_at_k",
+    "purchases_by_customer",
+    "returned_by_customer",
+]
 
 SHRINK = 10.0  # pseudo-count: a pair bought together by 2 people is weak evidence
 CELLS_PER_CHUNK = 20_000_000  # dense customers x products scores computed per chunk
@@ -43,6 +53,33 @@ def purchases_by_customer(
         counted[["order_id", "contact_id", "ordered_at"]], on="order_id"
     )
     return frame.astype({"contact_id": str, "product_id": str})
+
+
+def returned_by_customer(
+    orders: pd.DataFrame, order_lines: pd.DataFrame, as_of: pd.Timestamp | None = None
+) -> pd.DataFrame:
+    """contact_id, product_id, ordered_at of every product a customer sent back.
+
+    Sent back: a line of an order refunded, returned or charged back, or of one with a
+    negative total, and a line of negative quantity in any order. A cancelled order is not
+    a return (nothing was received), so its products may still be suggested.
+    """
+    known = orders.dropna(subset=["contact_id"]).drop_duplicates("order_id")
+    why = why_not_sale(known)
+    when = coerce_datetime(known["ordered_at"])[0]
+    known = known.assign(ordered_at=when, returned=why.isin([REFUNDED, NEGATIVE]).to_numpy())
+    known = known.dropna(subset=["ordered_at"])
+    if as_of is not None:
+        known = known[known["ordered_at"] <= as_of]
+    lines = order_lines.dropna(subset=["product_id"])
+    negative = pd.to_numeric(lines["quantity"], errors="coerce").lt(0).to_numpy()
+    frame = lines.assign(negative=negative)[["order_id", "product_id", "negative"]].merge(
+        known[["order_id", "contact_id", "ordered_at", "returned"]], on="order_id"
+    )
+    frame = frame[(frame["returned"] | frame["negative"]).to_numpy()]
+    return frame[["contact_id", "product_id", "ordered_at"]].astype(
+        {"contact_id": str, "product_id": str}
+    )
 
 
 @dataclass
@@ -115,15 +152,24 @@ class CoPurchaseRecommender:
         return cls(data["shrink"])._learn(pairs)
 
     def recommend(
-        self, k: int = 3, names: dict[str, str] | None = None, customers: Any = None
+        self,
+        k: int = 3,
+        names: dict[str, str] | None = None,
+        customers: Any = None,
+        never: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
-        """contact_id, rank, product_id, product, score, reason: k per known customer."""
+        """contact_id, rank, product_id, product, score, reason: k per known customer.
+
+        ``never`` holds (contact_id, product_id) pairs not to suggest besides what the
+        customer bought: what they sent back (`returned_by_customer`).
+        """
         check_fitted(self, "similarity_", "next-product recommender")
         names = names or {}
         wanted = self.customers_ if customers is None else pd.Index(customers)
         index = self.customers_.get_indexer(wanted)
         known = index >= 0
         wanted, index = wanted[known], index[known]
+        barred = self._pairs(never)
         n_products = len(self.products_)
         chunk = max(1, CELLS_PER_CHUNK // max(n_products, 1))
         popular_order = np.argsort(-self.popularity_, kind="stable")
@@ -131,8 +177,9 @@ class CoPurchaseRecommender:
         for start in range(0, len(index), chunk):
             rows = index[start : start + chunk]
             owned = self.bought_[rows].toarray().astype(bool)
+            skip = owned | barred[rows].toarray().astype(bool)
             scores = (self.weight_[rows] @ self.similarity_).astype(np.float64)
-            scores[owned] = -np.inf
+            scores[skip] = -np.inf
             top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
             top_scores = np.take_along_axis(scores, top, axis=1)
             for j in range(min(k, n_products)):
@@ -150,7 +197,7 @@ class CoPurchaseRecommender:
                             "product_id": self.products_[cand],
                             "score": np.where(similar, score, np.nan),
                             "because": np.where(similar, self.products_[because], None),
-                            "owned": list(owned),
+                            "skip": list(skip),
                         }
                     )
                 )
@@ -164,14 +211,29 @@ class CoPurchaseRecommender:
             f"Often bought with {names.get(b, b)}" if isinstance(b, str) else "A best seller"
             for b in frame["because"]
         ]
-        return frame.drop(columns=["because", "owned"]).sort_values(
+        return frame.drop(columns=["because", "skip"]).sort_values(
             ["contact_id", "rank"], ignore_index=True
         )
+
+    def _pairs(self, pairs: pd.DataFrame | None) -> sparse.csr_matrix:
+        """(contact_id, product_id) pairs as a customers x products mask; others ignored."""
+        shape = (len(self.customers_), len(self.products_))
+        if pairs is None or pairs.empty:
+            return sparse.csr_matrix(shape, dtype=bool)
+        rows = self.customers_.get_indexer(pairs["contact_id"].astype(str))
+        cols = self.products_.get_indexer(pairs["product_id"].astype(str))
+        ok = (rows >= 0) & (cols >= 0)
+        mask = sparse.csr_matrix(
+            (np.ones(int(ok.sum()), dtype=bool), (rows[ok], cols[ok])), shape=shape
+        )
+        mask.sum_duplicates()
+        return mask
 
     def _fill_with_best_sellers(
         self, frame: pd.DataFrame, popular_order: np.ndarray, k: int
     ) -> pd.DataFrame:
-        """Where similarity has nothing to say, suggest the best sellers not yet bought."""
+        """Where similarity has nothing to say, suggest the best sellers not yet bought
+        (nor sent back)."""
         weak = frame["score"].isna()
         if not weak.any():
             return frame
@@ -180,13 +242,13 @@ class CoPurchaseRecommender:
             if not group["score"].isna().any():
                 fixed.append(group)
                 continue
-            owned = group["owned"].iloc[0]
+            skip = group["skip"].iloc[0]
             strong = group[group["score"].notna()]
             taken = set(strong["product_id"])
             extra = [
                 self.products_[p]
                 for p in popular_order
-                if not owned[p] and self.products_[p] not in taken
+                if not skip[p] and self.products_[p] not in taken
             ][: k - len(strong)]
             filler = pd.DataFrame(
                 {
@@ -195,18 +257,22 @@ class CoPurchaseRecommender:
                     "product_id": extra,
                     "score": np.nan,
                     "because": None,
-                    "owned": [owned] * len(extra),
+                    "skip": [skip] * len(extra),
                 }
             )
             fixed.append(pd.concat([strong, filler], ignore_index=True))
         return pd.concat(fixed, ignore_index=True)
 
 
-def hit_rate_at_k(purchases: pd.DataFrame, k: int = 3) -> dict[str, Any]:
+def hit_rate_at_k(
+    purchases: pd.DataFrame, k: int = 3, returned: pd.DataFrame | None = None
+) -> dict[str, Any]:
     """Leave the last order out: did a top-k suggestion appear among its new products?
 
     Judged on customers with an earlier order whose last order holds a product they had
     not bought before; compared with suggesting the k most popular products they lack.
+    Products sent back before the last order (``returned``) are barred from both, as
+    the suggestions of a run bar them.
     """
     last_time = purchases.groupby("contact_id")["ordered_at"].transform("max")
     first_time = purchases.groupby("contact_id")["ordered_at"].transform("min")
@@ -217,14 +283,19 @@ def hit_rate_at_k(purchases: pd.DataFrame, k: int = 3) -> dict[str, Any]:
     new = {c: s for c, s in new.items() if s and c in before.index}
     if not new:
         raise NotEnoughDataError("no customer has a last order with a product new to them")
+    barred = pd.DataFrame(columns=["contact_id", "product_id"])
+    if returned is not None and len(returned):
+        cut = purchases.groupby("contact_id")["ordered_at"].max()
+        barred = returned[returned["ordered_at"] < returned["contact_id"].map(cut)]
     model = CoPurchaseRecommender().fit(train)
-    suggested = model.recommend(k, customers=list(new))
+    suggested = model.recommend(k, customers=list(new), never=barred)
     ours = suggested.groupby("contact_id")["product_id"].agg(set)
+    sent_back = barred.groupby("contact_id")["product_id"].agg(set)
     ranked = list(model.products_[np.argsort(-model.popularity_, kind="stable")])
     hits = popular_hits = 0
     for contact, wanted in new.items():
         hits += bool(ours.get(contact, set()) & wanted)
-        have = before[contact]
+        have = before[contact] | sent_back.get(contact, set())
         popular = [p for p in ranked if p not in have][:k]
         popular_hits += bool(set(popular) & wanted)
     return {
