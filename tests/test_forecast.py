@@ -28,7 +28,7 @@ from smbml_connect.analytics.forecast.engine import (
 from smbml_connect.analytics.forecast.ets import fit_ets
 from smbml_connect.analytics.forecast.intervals import recency, width
 from smbml_connect.analytics.forecast.models import seasonal_naive, theta
-from smbml_connect.analytics.forecast.sales_series import sales_series
+from smbml_connect.analytics.forecast.sales_series import sales_series, with_sales_so_far
 from smbml_connect.analytics.forecast.seasonality import check_seasonality
 from smbml_connect.analytics.forecast.timeseries import regularise
 from smbml_connect.errors import NotEnoughDataError
@@ -438,6 +438,45 @@ def test_a_first_month_the_orders_begin_late_in_counts_as_a_whole_month(business
     assert first["ds"] == pd.Timestamp("2024-04-01") and "scaled up" in " ".join(cut.notes)
 
 
+def test_the_open_months_range_keeps_the_day_to_day_noise_of_the_days_to_come():
+    """With one day of 31 to come, the range of the month scaled by 1/31 held 25% of the
+    sample's last days at 80% (stop 43): a day's sales vary more, for their size, than
+    a month's. The noise part of the range shrinks with the root of the share to come."""
+    frame = pd.DataFrame({"ds": [pd.Timestamp("2026-10-01")], "yhat": [3100.0],
+                          "lo80": [2972.0], "hi80": [3228.0], "lo95": [2904.0],
+                          "hi95": [3296.0], "model": ["ets"]})  # fmt: skip
+    f = 1 / 31
+    plain = with_sales_so_far(frame, 3000.0, f).iloc[0]
+    assert plain["hi80"] == pytest.approx(3000 + f * 3228)  # no noise known: scaled by f
+    spread80 = 128 / 1.2815515655446004
+    all_noise = with_sales_so_far(frame, 3000.0, f, day_noise=spread80**2).iloc[0]
+    assert all_noise["yhat"] == pytest.approx(3100)
+    assert all_noise["hi80"] == pytest.approx(3100 + np.sqrt(f) * 128)
+    assert all_noise["lo80"] == pytest.approx(3100 - np.sqrt(f) * 128)
+    half = with_sales_so_far(frame, 3000.0, f, day_noise=spread80**2 / 2).iloc[0]
+    assert half["hi80"] == pytest.approx(3100 + np.sqrt(f * f / 2 + f / 2) * 128)
+    for row in (plain, all_noise, half):
+        assert row["lo95"] <= row["lo80"] <= row["yhat"] <= row["hi80"] <= row["hi95"]
+        assert row["lo95"] >= 3000.0  # never below what was sold
+
+
+def test_day_noise_is_the_spread_of_days_around_their_months_mean():
+    """Two days a week sell 10, the others nothing, in three whole months: a day's
+    variance around its month's mean, pooled, is what the open month's range grows by."""
+    days = pd.date_range("2026-07-01", "2026-09-30", freq="D")
+    sold = days[days.dayofweek.isin([0, 3])]
+    orders = pd.DataFrame({"order_id": [f"o{i}" for i in range(len(sold))], "contact_id": "c",
+                           "ordered_at": (sold + pd.Timedelta(hours=10)).tz_localize("UTC"),
+                           "total": 10.0, "status": "paid"})  # fmt: skip
+    sales = sales_series(orders, None, pd.Timestamp("2026-10-15", tz="UTC"))
+    values = pd.Series(np.where(days.dayofweek.isin([0, 3]), 10.0, 0.0), index=days)
+    months = values.groupby(days.month)
+    pooled = sum(((g - g.mean()) ** 2).sum() for _, g in months) / (len(days) - 3)
+    assert sales.day_noise["revenue:total"] == pytest.approx(pooled * 31)
+    daily = sales_series(orders, None, pd.Timestamp("2026-10-15 12:00", tz="UTC"), "D")
+    assert daily.day_noise == {}  # a day has no days of its own
+
+
 def _strong_open_month() -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
     """30 months of about $1,000 (50 units), then $5,000 (250 units) sold in the first 20
     days of October 2026: more than any forecast from the earlier months could say. A
@@ -492,7 +531,13 @@ def test_the_month_not_over_yet_shows_what_was_sold_plus_the_rest():
     shown = october.loc[("All sales", "revenue")]
     # 21-31 October are still to come: 11 of the month's 31 days
     assert shown["forecast"] == pytest.approx(5000 + month["yhat"] * 11 / 31, abs=0.01)
-    assert shown["high_80"] == pytest.approx(5000 + month["hi80"] * 11 / 31, abs=0.01)
+    # its range: the month's level part scaled by 11/31, the day-to-day part by its root
+    f, noise = 11 / 31, sales.day_noise["revenue:total"]
+    side = month["hi80"] - month["yhat"]
+    share = min(1.0, noise / (side / 1.2815515655446004) ** 2)
+    scale = np.sqrt(f**2 * (1 - share) + f * share)
+    assert f < scale <= np.sqrt(f) + 1e-12
+    assert shown["high_80"] == pytest.approx(5000 + f * month["yhat"] + scale * side, abs=0.01)
     rest = shown["forecast"] - 5000
     words = (f"October 2026 is not over: $5,000 sold up to the end of 20 October, plus about "
              f"${rest:,.0f} expected in the rest of the month (11 of its 31 days)")  # fmt: skip

@@ -288,7 +288,10 @@ def _with_sales_so_far(
             pd.Timestamp(r.frame["ds"].iloc[0]).to_period(alias) == sales.current
         )
         sold = sales.sold.get(uid, 0.0)
-        out[uid] = replace(r, frame=with_sales_so_far(r.frame, sold, sales.to_come)) if opens else r
+        noise = sales.day_noise.get(uid, 0.0)
+        out[uid] = (
+            replace(r, frame=with_sales_so_far(r.frame, sold, sales.to_come, noise)) if opens else r
+        )
     return out
 
 
@@ -380,7 +383,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     rows_note = (
         f" {opening} is not over yet: its rows are what was sold in it so far "
         f"({column_label('sold_so_far')}) plus the {word}'s forecast for the rest of it, and "
-        f"their ranges are scaled the same way; for all sales, {opened}."
+        f"their ranges are what the rest of it may bring; for all sales, {opened}."
         if opened
         else ""
     )

@@ -36,6 +36,9 @@ class SalesSeries:
         self.sold = sold or {}
         self.to_come = to_come
         self.through = through  # as_of, UTC without a zone: the data's end
+        # per series: the variance one period's sales get from day-to-day noise alone
+        # (`_day_noise` times the open period's days); empty for daily periods
+        self.day_noise: dict[str, float] = {}
 
 
 def _complete(frame: pd.DataFrame, last: pd.Period) -> pd.DataFrame:
@@ -131,16 +134,63 @@ def rest_words(current: pd.Period, through: pd.Timestamp) -> str:
     return f"{left:.{0 if float(left).is_integer() else 1}f} of its {whole:g} {unit}"
 
 
-def with_sales_so_far(frame: pd.DataFrame, sold: float, to_come: float) -> pd.DataFrame:
+NOISE_PERIODS = 3  # complete periods whose days give the day-to-day noise
+
+
+def _day_noise(frame: pd.DataFrame, last: pd.Period) -> dict[str, float]:
+    """Per series, the variance of one day's sales around its period's daily mean, pooled
+    over the last complete periods (days without a sale count as zero)."""
+    first = last - (NOISE_PERIODS - 1)
+    recent = frame[(frame["period"] >= first) & (frame["period"] <= last)]
+    if recent.empty:
+        return {}
+    days = pd.date_range(first.start_time, (last + 1).start_time, freq="D", inclusive="left")
+    daily = (
+        recent.groupby(["unique_id", "day"])["y"].sum().unstack(fill_value=0.0)
+        .reindex(columns=days, fill_value=0.0)
+    )  # fmt: skip
+    values = daily.to_numpy(dtype=float)
+    which = days.to_period(last.freqstr).asi8
+    squares, free = np.zeros(len(daily)), 0
+    for ordinal in np.unique(which):
+        part = values[:, which == ordinal]
+        squares += ((part - part.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+        free += part.shape[1] - 1
+    if free <= 0:
+        return {}
+    return dict(zip(daily.index.astype(str), squares / free, strict=True))
+
+
+Z = {80: 1.2815515655446004, 95: 1.959963984540054}
+
+
+def with_sales_so_far(
+    frame: pd.DataFrame, sold: float, to_come: float, day_noise: float = 0.0
+) -> pd.DataFrame:
     """The open period's row (the first) as what was sold in it so far plus the period's
-    forecast for the share still to come; its ranges are scaled the same way, so they hold
-    their centre and never reach below what is already sold. The forecast is of a whole
-    period learned from whole periods, so its part still to come is taken in proportion to
-    time: days (or hours) have no weights of their own here."""
+    forecast for the share still to come, its ranges around that and never below what is
+    already sold. The forecast is of a whole period learned from whole periods, so its
+    part still to come is taken in proportion to time (days or hours have no weights of
+    their own here). Its range is not: of a period's uncertainty, the level's part shrinks
+    with the share f still to come, but the day-to-day noise's only with the square root
+    of f (a day's sales vary more, for their size, than a month's), so a range scaled by
+    f alone held 25% of the sample's last days of a month at 80%. Each side's spread is
+    split by `day_noise` (the variance a whole period gets from it) into the two parts;
+    without it the range is scaled by f."""
     out = frame.copy()
     first = out.index[0]
-    for column in [c for c in out.columns if c == "yhat" or c[:2] in ("lo", "hi")]:
-        out.loc[first, column] = sold + to_come * max(float(out.loc[first, column]), 0.0)
+    centre = max(float(out.loc[first, "yhat"]), 0.0)
+    for column in [c for c in out.columns if c[:2] in ("lo", "hi") and c[2:].isdigit()]:
+        bound = float(out.loc[first, column])
+        side = (bound - centre) if column[:2] == "hi" else (centre - bound)
+        side = max(side, 0.0)
+        level = int(column[2:])
+        spread = side / Z[level] if level in Z else 0.0
+        share = min(1.0, day_noise / spread**2) if spread > 0 else 0.0
+        scale = np.sqrt(to_come**2 * (1 - share) + to_come * share)
+        rest = to_come * centre + (scale * side if column[:2] == "hi" else -scale * side)
+        out.loc[first, column] = sold + max(rest, 0.0)
+    out.loc[first, "yhat"] = sold + to_come * centre
     return out
 
 
@@ -173,7 +223,7 @@ def sales_series(
             f"{stamp:%d %B %Y}): its sales so far are not used as history, since a part "
             f"{word} would look like a slump; its figures are what was sold up to "
             f"{covered_words(stamp)} plus the {word}'s forecast for the part still to come "
-            f"({rest_words(current, stamp)}), and its ranges are scaled the same way"
+            f"({rest_words(current, stamp)}), and its ranges are what that part may bring"
         )
     else:  # the run is dated at the period's very start: nothing of it is known yet
         opening = (
@@ -187,7 +237,7 @@ def sales_series(
         notes.append(f"orders that are not sales left out: {describe(why)}")
         counted = counted[why.isna().to_numpy()]
     when = pd.to_datetime(counted["ordered_at"], utc=True).dt.tz_localize(None)
-    counted = counted.assign(period=when.dt.to_period(alias))
+    counted = counted.assign(period=when.dt.to_period(alias), day=when.dt.normalize())
     # History is the complete periods; the open one counts up to as_of, as the other steps
     # count orders (an order dated later on the as_of day is not in yet).
     counted = counted[
@@ -196,10 +246,13 @@ def sales_series(
     begun = _partial_start(when[counted.index], alias)
     rows = [
         pd.DataFrame({"unique_id": f"revenue:{TOTAL}", "period": counted["period"],
+                      "day": counted["day"],
                       "y": counted["total"].fillna(0.0).to_numpy(dtype=float)})
     ]  # fmt: skip
     if order_lines is not None and len(order_lines):
-        lines = order_lines.merge(counted[["order_id", "period"]], on="order_id", how="inner")
+        lines = order_lines.merge(
+            counted[["order_id", "period", "day"]], on="order_id", how="inner"
+        )
         unknown = int(lines["quantity"].isna().sum())
         if unknown:
             notes.append(
@@ -224,11 +277,12 @@ def sales_series(
             )
         product = lines["product_id"].where(lines["product_id"].isin(top), OTHER)
         rows.append(pd.DataFrame({"unique_id": f"units:{TOTAL}", "period": lines["period"],
+                                  "day": lines["day"],
                                   "y": lines["quantity"].to_numpy(dtype=float)}))  # fmt: skip
         for measure, column in (("revenue", "revenue"), ("units", "quantity")):
             rows.append(
                 pd.DataFrame({"unique_id": measure + ":" + product, "period": lines["period"],
-                              "y": lines[column].to_numpy(dtype=float)})
+                              "day": lines["day"], "y": lines[column].to_numpy(dtype=float)})
             )  # fmt: skip
     frame = pd.concat(rows, ignore_index=True)
     frame = frame[np.isfinite(frame["y"])]
@@ -236,4 +290,9 @@ def sales_series(
         frame = _whole_first_period(frame, begun, last, freq, notes)
     now = frame["period"] == current
     sold = {str(k): float(v) for k, v in frame[now].groupby("unique_id")["y"].sum().items()}
-    return SalesSeries(_complete(frame[~now], last), last, notes, sold, to_come, stamp)
+    out = SalesSeries(_complete(frame[~now], last), last, notes, sold, to_come, stamp)
+    days = (current + 1).start_time - current.start_time
+    if days > pd.Timedelta(days=1):  # a period of several days: their noise is known
+        noise = _day_noise(frame[~now], last)
+        out.day_noise = {uid: v * days.days for uid, v in noise.items()}
+    return out
