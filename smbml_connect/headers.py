@@ -92,6 +92,9 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
                   "sales", "total price"],
         "currency": ["currency code"],
         "status": ["order status", "state", "financial status"],
+        # Money that went back on the order ("Refunded" alone may be a yes/no flag).
+        "refunded": ["refunded amount", "amount refunded", "refund amount", "refunds",
+                     "total refunded", "refunded total", "order refund", "refund total"],
     },
     "order_lines": {
         "order_id": ["order", "order id", "order number", "order no", "order #", "invoice",

@@ -826,6 +826,7 @@ SHOPIFY_ORDERS = Layout(
                 "Created at -> ordered_at",
                 "Total -> total",
                 "Currency -> currency",
+                "Refunded Amount -> refunded",
             ),
             _shopify_orders,
         ),
@@ -1326,7 +1327,12 @@ STRIPE = Layout(
     signature=("id", "Created date (UTC)", "Amount", "Amount Refunded", "Currency", "Status"),
     tables={
         "orders": LayoutTable(
-            _map("id -> order_id", "Created date (UTC) -> ordered_at", "Amount -> total"),
+            _map(
+                "id -> order_id",
+                "Created date (UTC) -> ordered_at",
+                "Amount -> total",
+                "Amount Refunded -> refunded",
+            ),
             _first_rows(
                 "id",
                 contact_id=_key("Customer ID", "Customer Email"),
@@ -1431,6 +1437,15 @@ def _etsy_status(frame: pd.DataFrame) -> pd.Series:
     )
 
 
+def _etsy_refunded(frame: pd.DataFrame) -> pd.Series:
+    """What went back on an order: its total less its adjusted total (cancelled: nothing)."""
+    back = _number(_col(frame, "Order Total")) - _number(_col(frame, "Adjusted Order Total"))
+    cancelled = _etsy_status(frame).map(
+        lambda v: _text(v) and normalise(v) in {"canceled", "cancelled"}
+    )
+    return back.where(back.gt(0) & ~cancelled.astype(bool), None)
+
+
 ETSY_ORDERS = Layout(
     name="Etsy sold orders export (EtsySoldOrders)",
     # "Buyer User ID" is not required: not every copy of the export seen carries it.
@@ -1447,6 +1462,7 @@ ETSY_ORDERS = Layout(
                 "Order ID",
                 contact_id=_key("Buyer User ID", "Buyer"),
                 status=_etsy_status,
+                refunded=_etsy_refunded,
             ),
         ),
         "contacts": LayoutTable(

@@ -130,7 +130,7 @@ TABLES: dict[str, TableSpec] = {
             ("order_id",),
             _cols(
                 "order_id:str! contact_id:str ordered_at:datetime! total:float currency:str "
-                "status:str archived_at:datetime"
+                "status:str archived_at:datetime refunded:float"
             ),
         ),
         TableSpec(
