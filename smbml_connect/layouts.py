@@ -42,6 +42,7 @@ __all__ = [
     "LayoutTable",
     "Prepared",
     "detect",
+    "discount_shares",
     "join_prepared",
     "matching",
     "prepare",
@@ -492,9 +493,40 @@ def _number(series: pd.Series) -> pd.Series:
 
 def _share(amount: pd.Series, quantity: pd.Series, price: pd.Series) -> pd.Series:
     """A line's discount amount as the share of its price the canonical column holds."""
-    gross = _number(quantity) * _number(price)
-    share = (_number(amount).abs() / gross).where(gross > 0)
-    return share.map(lambda v: None if pd.isna(v) else round(float(v), 6))
+    return discount_shares(amount, quantity, price, "a discount amount")
+
+
+def discount_shares(
+    amount: pd.Series, quantity: pd.Series, price: pd.Series, what: str
+) -> pd.Series:
+    """Money taken off a whole line as the share of its price (5.00 off 2 x 25.00 is 0.1).
+
+    An amount that cannot be a share (more than the line's price, or no quantity or price
+    to divide by) is a ``coerce.UnreadCell``: the run lists it with its row, column and
+    value and says it is an amount (``what`` names the column), not a share to restate as
+    percent.
+    """
+    money = _number(amount).abs()
+    quantity, price = _number(quantity), _number(price)
+    gross = quantity * price
+    share = (money / gross).where(gross > 0).where(~money.eq(0), 0.0)  # nothing off is 0
+    out = share.map(lambda v: None if pd.isna(v) else round(float(v), 6)).astype(object)
+    bad = money.notna() & (share.isna() | share.gt(1))
+    for at in np.flatnonzero(bad.to_numpy(dtype=bool)).tolist():
+        line = f"{_shown(quantity.iloc[at])} x {_shown(price.iloc[at])}"
+        why = (
+            f"is more than the line's price ({line})"
+            if gross.iloc[at] > 0
+            else f"cannot be a share of the line's price ({line})"
+        )
+        out.iloc[at] = coerce.UnreadCell(
+            str(amount.iloc[at]).strip(), f"({what}, money taken off the line) {why}: left out"
+        )
+    return out
+
+
+def _shown(value: float) -> str:
+    return "(none)" if pd.isna(value) else f"{float(value):g}"
 
 
 def _with(frame: pd.DataFrame, **columns: pd.Series) -> pd.DataFrame:

@@ -147,3 +147,36 @@ def test_a_hand_kept_sales_sheet_with_a_refunded_amount_column(tmp_path: Path):
     assert orders["refunded"].tolist()[0] == 20.0 and pd.isna(orders["refunded"].iloc[1])
     spend = order_history(orders.reset_index(), AS_OF)["spend"]
     assert spend.to_dict() == {"C1": 40.0, "C2": 35.0}
+
+
+def test_a_discount_amount_larger_than_its_line_is_listed_as_an_amount(tmp_path: Path):
+    """A flat file's or an export's discount in money: one that cannot be a share of its
+    line is listed as an amount, not with advice to state percentages."""
+    from smbml_connect.layouts import discount_shares
+
+    shares = discount_shares(
+        pd.Series(["5.00", "0", "80", "3", None]),
+        pd.Series(["2", "2", "2", "2", "2"]),
+        pd.Series(["25", "25", "25", None, "25"]),
+        "Lineitem discount",
+    )
+    assert shares.tolist()[:2] == [0.1, 0.0] and pd.isna(shares[4])
+    too_much, no_price = shares[2], shares[3]
+    assert (too_much.text, no_price.text) == ("80", "3")
+    assert "more than the line's price (2 x 25)" in too_much.reason
+    assert "cannot be a share of the line's price (2 x (none))" in no_price.reason
+    checked = validate(
+        "order_lines",
+        pd.DataFrame(
+            {
+                "order_id": ["1"] * 5,
+                "line_no": [1, 2, 3, 4, 5],
+                "discount": shares,
+                "_source_row": [2, 3, 4, 5, 6],
+            }
+        ),  # fmt: skip
+        "test",
+    )
+    said = checked.rejects[checked.rejects["column"] == "discount"]
+    assert said["source_row"].tolist() == [4, 5] and said["value"].tolist() == ["80", "3"]
+    assert not said["reason"].str.contains("percent").any()
