@@ -174,7 +174,7 @@ def test_a_discount_amount_larger_than_its_line_is_listed_as_an_amount(tmp_path:
                 "discount": shares,
                 "_source_row": [2, 3, 4, 5, 6],
             }
-        ),  # fmt: skip
+        ),
         "test",
     )
     said = checked.rejects[checked.rejects["column"] == "discount"]

@@ -232,14 +232,14 @@ def _finish(
     if table == "deals":
         closed = frame["is_closed"].astype(str).str.lower().eq("true")
         frame["closed_at"] = frame["close_date"].where(closed, None)
-    if table == "order_lines":  # an amount of money off the whole line, not a share
-        if "hs_total_discount" in frame:  # the amount itself stays, as written, in extra
-            frame["discount"] = discount_shares(
-                frame["hs_total_discount"],
-                frame["quantity"],
-                frame["unit_price"],
-                "HubSpot's hs_total_discount",
-            )
+    if table == "order_lines" and "hs_total_discount" in frame:
+        # Money off the whole line, not a share; the amount stays, as written, in extra.
+        frame["discount"] = discount_shares(
+            frame["hs_total_discount"],
+            frame["quantity"],
+            frame["unit_price"],
+            "HubSpot's hs_total_discount",
+        )
     return frame
 
 
