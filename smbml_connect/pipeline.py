@@ -34,7 +34,7 @@ from smbml_connect.ports import (
     Source,
     StepResult,
 )
-from smbml_connect.schema import NOTE, REJECT_COLUMNS, TABLES, OutputTable, validate
+from smbml_connect.schema import NOTE, REJECT_COLUMNS, STORED_ROW, TABLES, OutputTable, validate
 from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
 
@@ -500,11 +500,17 @@ def _unreadable_rejects(
     naming the column it was read from. Built from column arrays: a store may hold many."""
     at = np.flatnonzero(readings.map(lambda r: r.decision == "unreadable").to_numpy())
     picked = contacts.iloc[at]
+    # The row the contact was stored from (with its source): the line names where to look.
+    rows = (
+        picked[STORED_ROW].astype("Int64").to_numpy(dtype=object, na_value=None)
+        if STORED_ROW in picked.columns
+        else [None] * len(picked)
+    )
     records = [
         {
             "table": "contacts",
             "source": source,
-            "source_row": None,
+            "source_row": row,
             "column": column,
             "value": reading.value,
             "reason": f"contact {contact}: {column} {reading.reason}, so it counts as an "
@@ -512,10 +518,11 @@ def _unreadable_rejects(
             "action": UNREADABLE_CONSENT,
             "row": json.dumps({"contact_id": contact, "email": email}, default=str),
         }
-        for contact, email, source, reading, column in zip(
+        for contact, email, source, row, reading, column in zip(
             picked["contact_id"].to_numpy(dtype=object),
             picked["email"].to_numpy(dtype=object),
             picked["source"].to_numpy(dtype=object),
+            rows,
             readings.iloc[at],
             columns.iloc[at],
             strict=True,
