@@ -36,6 +36,7 @@ from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import BLANK_ROWS
 
 __all__ = [
+    "DERIVED",
     "FILE",
     "LAYOUTS",
     "Layout",
@@ -63,6 +64,13 @@ FILE_NAME = "file_name"  # frame.attrs key: the file or tab a layout's ``prepare
 # source_row, column (canonical), value (as written) and reason; listed as values cleared.
 CLEARED = "cleared_values"
 CLEARED_ACTION = "value cleared"
+# frame.attrs key a shape sets: canonical columns it made because the export lacks them,
+# each with how (a sentence) and on how many rows; said as a column note and a notice.
+DERIVED = "derived_columns"
+LINES_TOTAL = (
+    "each order's total is the sum of its lines (quantity x unit price, less the "
+    "discount); an order with a line lacking a quantity or price has none"
+)
 
 
 def _as_is(frame: pd.DataFrame) -> pd.DataFrame:
@@ -129,6 +137,7 @@ class Prepared:
         mine = {normalise(h) for h in user}
         claimed = set(user.values())
         said = shaped.attrs.pop(CLEARED, [])
+        derived = shaped.attrs.pop(DERIVED, {})
         self.cleared[table] = [n for n in said if n["column"] not in claimed]
         # A canonical column the shape made yields to the user's choice for that column.
         made = [c for c in shaped.columns if c in claimed and normalise(c) not in mine]
@@ -140,6 +149,7 @@ class Prepared:
         mapping = map_headers(table, _headers(shaped), {**given, **user}, synonyms=spec.synonyms)
         mapping.layout = self.layout.name
         mapping.made = [c for c in made_here if mapping.columns.get(c) == c]
+        mapping.derived = {c: how for c, how in derived.items() if mapping.columns.get(c) == c}
         return keep_header_meaning(mapping.apply(shaped), mapping.columns), mapping
 
     def settle(self, unread: list[SourceReject]) -> list[SourceReject]:
@@ -694,12 +704,46 @@ def _flat_orders(frame: pd.DataFrame) -> pd.DataFrame:
     cols = _flat_columns(frame)
     first = _first_of(frame, frame[cols.key])
     made: dict[str, pd.Series] = {}
+    derived: dict[str, tuple[str, int]] = {}
     if cols.total_of_lines is not None:  # a line amount: the order's total is their sum
         amounts = _number(frame[cols.total_of_lines]).groupby(frame[cols.key].to_numpy())
         made["total"] = amounts.transform("sum")[first.index]
+    elif "total" not in _flat_headers(frame)[0]:  # no total at all: the lines' sum
+        total = _lines_total(frame, cols.key)[first.index]
+        made["total"] = total
+        derived["total"] = (LINES_TOTAL, int(total.notna().sum()))
     if cols.contact is not None and cols.contact == cols.email:
         made["contact_id"] = _email_key(first[cols.email])
-    return _with(first[[c for c in cols.orders if c in first.columns]], **made)
+    out = _with(first[[c for c in cols.orders if c in first.columns]], **made)
+    out.attrs[DERIVED] = derived
+    return out
+
+
+def _lines_total(frame: pd.DataFrame, key: str) -> pd.Series:
+    """Each row's order total from its order's lines: quantity x unit price less the
+    discount, summed (rounded to the cent). An order with a line whose quantity or price
+    is missing or unreadable, or whose discount is no share of the price, gets none: a
+    partial sum would be a wrong total."""
+    found = _line_headers(frame)
+    quantity = _number(frame[found["quantity"]])
+    price = _number(frame[found["unit_price"]]) if "unit_price" in found else quantity * np.nan
+    share = pd.Series(0.0, index=frame.index)
+    if "discount" in found:
+        header = found["discount"]
+        given = _number(frame[header])
+        plain = _filled(frame[header]) & ~frame[header].astype(str).str.strip().str.endswith("%")
+        says = map_headers("order_lines", [header]).formats.get("discount")
+        if says is not None and says.percent:  # as ``schema._as_share`` reads it
+            shown = given[plain.to_numpy()]
+            if len(shown) and shown.between(0, 100).all() and (shown > 1).any():
+                given = given.where(~plain, given / 100)
+        share = given.where(_filled(frame[header]), 0.0)
+        share = share.where(share.between(0, 1))
+    amount = quantity * price * (1 - share)
+    order = frame[key].to_numpy()
+    whole = amount.notna().groupby(order).transform("all")
+    summed = amount.groupby(order).transform("sum").round(2)
+    return summed.where(whole.to_numpy(dtype=bool))
 
 
 def _flat_lines(frame: pd.DataFrame) -> pd.DataFrame:

@@ -85,6 +85,7 @@ def run_pipeline(
         tables = _checked(tables, store, result)
         if isinstance(source, ListsNotRead):  # a tab or file that gave no table says why
             result.notices += [Notice("not_read", "", 1, line) for line in source.not_read()]
+        result.notices += _derived_columns(source)
         result.notices += _unsaved_formulas(result.rejects)
         personal, result.consent_skipped, unreadable, said = _consented_view(tables, options)
         result.notices += said
@@ -361,6 +362,23 @@ def _unsaved_formulas(rejects: pd.DataFrame) -> list[Notice]:
             "workbook was never calculated by Excel): left empty, listed in Rejects. Open the "
             "file in Excel or LibreOffice, save it and run again.",
         )
+    ]
+
+
+def _derived_columns(source: Source) -> list[Notice]:
+    """A notice per column a layout worked out because the file lacks it (an order's total
+    from its lines), so the run says where the figures came from."""
+    mappings = source.header_mappings if isinstance(source, Inspectable) else {}
+    return [
+        Notice(
+            "derived_column",
+            table,
+            rows,
+            f"{rows:,} {table.replace('_', ' ')} without a {column} column in the file: {how}.",
+        )
+        for table, mapping in mappings.items()
+        for column, (how, rows) in mapping.derived.items()
+        if rows
     ]
 
 

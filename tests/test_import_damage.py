@@ -444,3 +444,27 @@ def test_a_shopify_export_for_a_year_beside_a_hand_kept_orders_file_still_gives_
     run(folder, store)
     lines = store.read("order_lines")
     assert len(lines) > 0 and set(lines["order_id"]) >= {"#1012", "#1010"}
+
+
+# -- 8: a flat sales file without an order total ------------------------------------
+def test_a_flat_sales_file_without_a_total_sums_its_lines_and_says_so(tmp_path: Path, store: Store):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "sales.csv").write_text(
+        "Order ID,Order Date,Customer Email,Product,SKU,Quantity,Item Price,Discount %\n"
+        "1001,2024-03-01,ann@example.com,Tea,T1,2,20.00,10\n"
+        "1001,2024-03-01,ann@example.com,Mug,M1,1,15.50,\n"
+        "1002,2024-03-02,bob@example.com,Tea,T1,1,20.00,0\n"
+        "1003,2024-03-03,cy@example.com,Tea,T1,1,,0\n"
+    )
+    result = run(folder, store)
+    orders = store.read("orders").set_index("order_id")
+    assert orders.loc["1001", "total"] == 51.5  # 2 x 20 less 10%, plus 15.50
+    assert orders.loc["1002", "total"] == 20.0
+    assert pd.isna(orders.loc["1003", "total"])  # a line without a price: no total
+    said = [n for n in result.notices if n.check == "derived_column"]
+    assert len(said) == 1 and said[0].count == 2 and said[0].table == "orders"
+    assert "without a total column in the file" in said[0].message
+    assert "sum of its lines (quantity x unit price, less the discount)" in said[0].message
+    notes = rejects(result, "column note")
+    assert (notes["column"] == "total").sum() == 1
