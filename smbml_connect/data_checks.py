@@ -141,6 +141,7 @@ def _not_sales(tables: Mapping[str, pd.DataFrame]) -> list[Notice]:
                     "prices or lead conversions.",
                 )
             )
+        notices += _refunds(orders, why)
         unknown = sales.unknown_statuses(orders)
         if len(unknown):
             n = int(unknown.sum())
@@ -168,6 +169,54 @@ def _not_sales(tables: Mapping[str, pd.DataFrame]) -> list[Notice]:
                     "counted as sales in forecasts, prices or suggestions.",
                 )
             )
+    return notices
+
+
+def _money(amount: float) -> str:
+    return f"{amount:,.2f}"
+
+
+def _refunds(orders: pd.DataFrame, why: pd.Series) -> list[Notice]:
+    """Sales partly refunded (counted net of it) and credit documents no sale could take."""
+    back = sales.refunds(orders)
+    sale = why.isna().to_numpy(dtype=bool)
+    partly = sale & (back.total > 0).to_numpy()
+    notices = []
+    n = int(partly.sum())
+    if n:
+        credited = back.credited[partly]
+        by_credits = (
+            f", {_money(float(credited.sum()))} of it from credit notes or refunds taken off "
+            f"{_plural(int((credited > 0).sum()), 'sale')} (each off its customer's latest "
+            "earlier sale)"
+            if (credited > 0).any()
+            else ""
+        )
+        notices.append(
+            Notice(
+                "partial_refunds",
+                "orders",
+                n,
+                f"{_plural(n, 'sale')} partly refunded ({_money(float(back.total[partly].sum()))}"
+                f" back in all{by_credits}): each is counted at its total less what went "
+                "back, in segments, clusters and customer value; its line items stay as "
+                "sold (a refund without line detail does not say which lines it was for).",
+            )
+        )
+    lost = back.unmatched > 0
+    m = int(lost.sum())
+    if m:
+        notices.append(
+            Notice(
+                "unmatched_credits",
+                "orders",
+                m,
+                f"{_plural(m, 'credit note or refund', 'credit notes or refunds')} "
+                f"({_money(float(back.unmatched[lost].sum()))}) not taken off any sale: no "
+                "sale of the same customer on or before its date (or no customer) had that "
+                "much left. Kept, not counted as sales.",
+            )
+        )
     return notices
 
 

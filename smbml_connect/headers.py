@@ -92,6 +92,9 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
                   "sales", "total price"],
         "currency": ["currency code"],
         "status": ["order status", "state", "financial status"],
+        # Money that went back on the order ("Refunded" alone may be a yes/no flag).
+        "refunded": ["refunded amount", "amount refunded", "refund amount", "refunds",
+                     "total refunded", "refunded total", "order refund", "refund total"],
     },
     "order_lines": {
         "order_id": ["order", "order id", "order number", "order no", "order #", "invoice",
@@ -165,6 +168,8 @@ class HeaderMapping:
     made: list[str] = field(default_factory=list)  # columns the layout makes (line numbers)
     # What a header says of its column's format ("Discount %": percentages), for validate.
     formats: dict[str, ColumnFormat] = field(default_factory=dict)
+    # Columns the layout worked out because the export lacks them: column -> (how, rows).
+    derived: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def describe(self) -> list[str]:
         lines = [f"layout: {self.layout}"] if self.layout else []
@@ -178,7 +183,12 @@ class HeaderMapping:
             for source, target in self.columns.items()
             if source not in self.made
         ]
-        lines += [f"{column}: made by the layout" for column in self.made]
+        lines += [
+            f"{column}: not in the file; {self.derived[column][0]}"
+            if column in self.derived
+            else f"{column}: made by the layout"
+            for column in self.made
+        ]
         lines += [f"{h!r} -> {self._merge_text(m)}" for h, m in self.merged.items()]
         lines += [f"{h!r} -> extra (no canonical column)" for h in self.unmapped]
         lines += [f"{h!r} -> extra ({self._held(c, holder)})" for h, c, holder in self.conflicts]
@@ -202,12 +212,13 @@ class HeaderMapping:
         return text
 
     def notes(self) -> list[tuple[str, str]]:
-        """(column, note) for the run: what each second header of a column gave."""
+        """(column, note) for the run: what each second header of a column gave, and each
+        column the layout worked out (``derived``)."""
         return [
             (self.columns[m.into], f"{self.columns[m.into]}: {m.header!r} -> {self._merge_text(m)}")
             for m in self.merged.values()
             if m.into in self.columns and (m.taken or m.differ)
-        ]
+        ] + [(c, f"{c}: not in the file; {how}") for c, (how, _) in self.derived.items()]
 
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with canonical headers, each second header's values merged (``Merge``)."""

@@ -36,12 +36,14 @@ from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import BLANK_ROWS
 
 __all__ = [
+    "DERIVED",
     "FILE",
     "LAYOUTS",
     "Layout",
     "LayoutTable",
     "Prepared",
     "detect",
+    "discount_shares",
     "join_prepared",
     "matching",
     "prepare",
@@ -62,6 +64,13 @@ FILE_NAME = "file_name"  # frame.attrs key: the file or tab a layout's ``prepare
 # source_row, column (canonical), value (as written) and reason; listed as values cleared.
 CLEARED = "cleared_values"
 CLEARED_ACTION = "value cleared"
+# frame.attrs key a shape sets: canonical columns it made because the export lacks them,
+# each with how (a sentence) and on how many rows; said as a column note and a notice.
+DERIVED = "derived_columns"
+LINES_TOTAL = (
+    "each order's total is the sum of its lines (quantity x unit price, less the "
+    "discount); an order with a line lacking a quantity or price has none"
+)
 
 
 def _as_is(frame: pd.DataFrame) -> pd.DataFrame:
@@ -128,6 +137,7 @@ class Prepared:
         mine = {normalise(h) for h in user}
         claimed = set(user.values())
         said = shaped.attrs.pop(CLEARED, [])
+        derived = shaped.attrs.pop(DERIVED, {})
         self.cleared[table] = [n for n in said if n["column"] not in claimed]
         # A canonical column the shape made yields to the user's choice for that column.
         made = [c for c in shaped.columns if c in claimed and normalise(c) not in mine]
@@ -139,6 +149,7 @@ class Prepared:
         mapping = map_headers(table, _headers(shaped), {**given, **user}, synonyms=spec.synonyms)
         mapping.layout = self.layout.name
         mapping.made = [c for c in made_here if mapping.columns.get(c) == c]
+        mapping.derived = {c: how for c, how in derived.items() if mapping.columns.get(c) == c}
         return keep_header_meaning(mapping.apply(shaped), mapping.columns), mapping
 
     def settle(self, unread: list[SourceReject]) -> list[SourceReject]:
@@ -492,9 +503,40 @@ def _number(series: pd.Series) -> pd.Series:
 
 def _share(amount: pd.Series, quantity: pd.Series, price: pd.Series) -> pd.Series:
     """A line's discount amount as the share of its price the canonical column holds."""
-    gross = _number(quantity) * _number(price)
-    share = (_number(amount).abs() / gross).where(gross > 0)
-    return share.map(lambda v: None if pd.isna(v) else round(float(v), 6))
+    return discount_shares(amount, quantity, price, "a discount amount")
+
+
+def discount_shares(
+    amount: pd.Series, quantity: pd.Series, price: pd.Series, what: str
+) -> pd.Series:
+    """Money taken off a whole line as the share of its price (5.00 off 2 x 25.00 is 0.1).
+
+    An amount that cannot be a share (more than the line's price, or no quantity or price
+    to divide by) is a ``coerce.UnreadCell``: the run lists it with its row, column and
+    value and says it is an amount (``what`` names the column), not a share to restate as
+    percent.
+    """
+    money = _number(amount).abs()
+    quantity, price = _number(quantity), _number(price)
+    gross = quantity * price
+    share = (money / gross).where(gross > 0).where(~money.eq(0), 0.0)  # nothing off is 0
+    out = share.map(lambda v: None if pd.isna(v) else round(float(v), 6)).astype(object)
+    bad = money.notna() & (share.isna() | share.gt(1))
+    for at in np.flatnonzero(bad.to_numpy(dtype=bool)).tolist():
+        line = f"{_shown(quantity.iloc[at])} x {_shown(price.iloc[at])}"
+        why = (
+            f"is more than the line's price ({line})"
+            if gross.iloc[at] > 0
+            else f"cannot be a share of the line's price ({line})"
+        )
+        out.iloc[at] = coerce.UnreadCell(
+            str(amount.iloc[at]).strip(), f"({what}, money taken off the line) {why}: left out"
+        )
+    return out
+
+
+def _shown(value: float) -> str:
+    return "(none)" if pd.isna(value) else f"{float(value):g}"
 
 
 def _with(frame: pd.DataFrame, **columns: pd.Series) -> pd.DataFrame:
@@ -662,12 +704,46 @@ def _flat_orders(frame: pd.DataFrame) -> pd.DataFrame:
     cols = _flat_columns(frame)
     first = _first_of(frame, frame[cols.key])
     made: dict[str, pd.Series] = {}
+    derived: dict[str, tuple[str, int]] = {}
     if cols.total_of_lines is not None:  # a line amount: the order's total is their sum
         amounts = _number(frame[cols.total_of_lines]).groupby(frame[cols.key].to_numpy())
         made["total"] = amounts.transform("sum")[first.index]
+    elif "total" not in _flat_headers(frame)[0]:  # no total at all: the lines' sum
+        total = _lines_total(frame, cols.key)[first.index]
+        made["total"] = total
+        derived["total"] = (LINES_TOTAL, int(total.notna().sum()))
     if cols.contact is not None and cols.contact == cols.email:
         made["contact_id"] = _email_key(first[cols.email])
-    return _with(first[[c for c in cols.orders if c in first.columns]], **made)
+    out = _with(first[[c for c in cols.orders if c in first.columns]], **made)
+    out.attrs[DERIVED] = derived
+    return out
+
+
+def _lines_total(frame: pd.DataFrame, key: str) -> pd.Series:
+    """Each row's order total from its order's lines: quantity x unit price less the
+    discount, summed (rounded to the cent). An order with a line whose quantity or price
+    is missing or unreadable, or whose discount is no share of the price, gets none: a
+    partial sum would be a wrong total."""
+    found = _line_headers(frame)
+    quantity = _number(frame[found["quantity"]])
+    price = _number(frame[found["unit_price"]]) if "unit_price" in found else quantity * np.nan
+    share = pd.Series(0.0, index=frame.index)
+    if "discount" in found:
+        header = found["discount"]
+        given = _number(frame[header])
+        plain = _filled(frame[header]) & ~frame[header].astype(str).str.strip().str.endswith("%")
+        says = map_headers("order_lines", [header]).formats.get("discount")
+        if says is not None and says.percent:  # as ``schema._as_share`` reads it
+            shown = given[plain.to_numpy()]
+            if len(shown) and shown.between(0, 100).all() and (shown > 1).any():
+                given = given.where(~plain, given / 100)
+        share = given.where(_filled(frame[header]), 0.0)
+        share = share.where(share.between(0, 1))
+    amount = quantity * price * (1 - share)
+    order = frame[key].to_numpy()
+    whole = amount.notna().groupby(order).transform("all")
+    summed = amount.groupby(order).transform("sum").round(2)
+    return summed.where(whole.to_numpy(dtype=bool))
 
 
 def _flat_lines(frame: pd.DataFrame) -> pd.DataFrame:
@@ -826,6 +902,7 @@ SHOPIFY_ORDERS = Layout(
                 "Created at -> ordered_at",
                 "Total -> total",
                 "Currency -> currency",
+                "Refunded Amount -> refunded",
             ),
             _shopify_orders,
         ),
@@ -1326,7 +1403,12 @@ STRIPE = Layout(
     signature=("id", "Created date (UTC)", "Amount", "Amount Refunded", "Currency", "Status"),
     tables={
         "orders": LayoutTable(
-            _map("id -> order_id", "Created date (UTC) -> ordered_at", "Amount -> total"),
+            _map(
+                "id -> order_id",
+                "Created date (UTC) -> ordered_at",
+                "Amount -> total",
+                "Amount Refunded -> refunded",
+            ),
             _first_rows(
                 "id",
                 contact_id=_key("Customer ID", "Customer Email"),
@@ -1431,6 +1513,15 @@ def _etsy_status(frame: pd.DataFrame) -> pd.Series:
     )
 
 
+def _etsy_refunded(frame: pd.DataFrame) -> pd.Series:
+    """What went back on an order: its total less its adjusted total (cancelled: nothing)."""
+    back = _number(_col(frame, "Order Total")) - _number(_col(frame, "Adjusted Order Total"))
+    cancelled = _etsy_status(frame).map(
+        lambda v: _text(v) and normalise(v) in {"canceled", "cancelled"}
+    )
+    return back.where(back.gt(0) & ~cancelled.astype(bool), None)
+
+
 ETSY_ORDERS = Layout(
     name="Etsy sold orders export (EtsySoldOrders)",
     # "Buyer User ID" is not required: not every copy of the export seen carries it.
@@ -1447,6 +1538,7 @@ ETSY_ORDERS = Layout(
                 "Order ID",
                 contact_id=_key("Buyer User ID", "Buyer"),
                 status=_etsy_status,
+                refunded=_etsy_refunded,
             ),
         ),
         "contacts": LayoutTable(

@@ -34,7 +34,7 @@ from smbml_connect.ports import (
     Source,
     StepResult,
 )
-from smbml_connect.schema import NOTE, REJECT_COLUMNS, TABLES, OutputTable, validate
+from smbml_connect.schema import NOTE, REJECT_COLUMNS, STORED_ROW, TABLES, OutputTable, validate
 from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
 
@@ -85,6 +85,7 @@ def run_pipeline(
         tables = _checked(tables, store, result)
         if isinstance(source, ListsNotRead):  # a tab or file that gave no table says why
             result.notices += [Notice("not_read", "", 1, line) for line in source.not_read()]
+        result.notices += _derived_columns(source)
         result.notices += _unsaved_formulas(result.rejects)
         personal, result.consent_skipped, unreadable, said = _consented_view(tables, options)
         result.notices += said
@@ -364,6 +365,23 @@ def _unsaved_formulas(rejects: pd.DataFrame) -> list[Notice]:
     ]
 
 
+def _derived_columns(source: Source) -> list[Notice]:
+    """A notice per column a layout worked out because the file lacks it (an order's total
+    from its lines), so the run says where the figures came from."""
+    mappings = source.header_mappings if isinstance(source, Inspectable) else {}
+    return [
+        Notice(
+            "derived_column",
+            table,
+            rows,
+            f"{rows:,} {table.replace('_', ' ')} without a {column} column in the file: {how}.",
+        )
+        for table, mapping in mappings.items()
+        for column, (how, rows) in mapping.derived.items()
+        if rows
+    ]
+
+
 def _header_notes(source: Source, table: str) -> pd.DataFrame:
     """Column notes of the headers read: a second header of a column ("E-mail" beside
     "Email") and the values it gave, so the run says what `smbml inspect` says."""
@@ -500,11 +518,17 @@ def _unreadable_rejects(
     naming the column it was read from. Built from column arrays: a store may hold many."""
     at = np.flatnonzero(readings.map(lambda r: r.decision == "unreadable").to_numpy())
     picked = contacts.iloc[at]
+    # The row the contact was stored from (with its source): the line names where to look.
+    rows = (
+        picked[STORED_ROW].astype("Int64").to_numpy(dtype=object, na_value=None)
+        if STORED_ROW in picked.columns
+        else [None] * len(picked)
+    )
     records = [
         {
             "table": "contacts",
             "source": source,
-            "source_row": None,
+            "source_row": row,
             "column": column,
             "value": reading.value,
             "reason": f"contact {contact}: {column} {reading.reason}, so it counts as an "
@@ -512,10 +536,11 @@ def _unreadable_rejects(
             "action": UNREADABLE_CONSENT,
             "row": json.dumps({"contact_id": contact, "email": email}, default=str),
         }
-        for contact, email, source, reading, column in zip(
+        for contact, email, source, row, reading, column in zip(
             picked["contact_id"].to_numpy(dtype=object),
             picked["email"].to_numpy(dtype=object),
             picked["source"].to_numpy(dtype=object),
+            rows,
             readings.iloc[at],
             columns.iloc[at],
             strict=True,

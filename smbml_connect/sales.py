@@ -1,4 +1,5 @@
-"""What counts as a sale: one definition for the data checks and every analytic.
+"""What counts as a sale, and how much it brought: one definition for the data checks and
+every analytic.
 
 An order is not a sale when its status says the money never came or went back
 (refunded, cancelled, voided, failed, a draft) or when its total is negative (a refund
@@ -25,23 +26,44 @@ committed to it, and an approved invoice is income in the books. WooCommerce's "
 is not: it is a checkout that was never paid (WooCommerce cancels it when its stock hold
 runs out, and leaves it out of its own revenue by default). Stripe's "Uncaptured" is not
 either: an authorisation that moved no money (Stripe releases it unless captured).
+
+Revenue is net of refunds (``net_total``): an order's total less the money that went back
+on it, which is its own refunded amount (``refunded``: Stripe's "Amount Refunded", Shopify's
+"Refunded Amount", Etsy's total less its adjusted total) plus the credit documents taken
+off it. A credit document (a QuickBooks credit memo or refund receipt, a Xero credit note, a
+Square refund row: its own order with a negative total) names no invoice in these exports,
+so it is taken off its customer's latest sale on or before its date, then the one before
+(``refunds``); the customer's net spend is right whichever of their sales it lands on, and
+the latest earlier sale is the one a refund most often follows. What no earlier sale of the
+customer can take (no customer, no earlier sale) is taken off nothing and counted. An order
+whose money all went back is not a sale (refunded). Line items are left as sold: a refund
+without line detail does not say which lines it was for.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from smbml_connect.coerce import coerce_datetime
+
 __all__ = [
+    "CREDIT_DOCUMENTS",
     "KINDS",
     "NOT_SALE_STATUSES",
+    "REFUNDED_AMOUNT",
     "SALE_STATUSES",
     "SUPPLIER_BILL",
+    "Refunds",
     "describe",
     "is_sale",
+    "net_total",
+    "refunds",
     "sale_lines",
     "status_key",
     "unknown_statuses",
@@ -96,6 +118,16 @@ SALE_STATUSES = frozenset(
         "sales receipt", "invoiced", "sale", "payment", "confirmed", "accepted", "active",
     }
 )  # fmt: skip
+# Statuses of a document that is itself money back on an earlier sale, whatever the sign
+# its amount is written with: QuickBooks' credit memo and refund receipt, Xero's credit note.
+# Any other refund with a negative total (Square's refund row) is one too; "refund" with a
+# positive total may be a refunded order, so it is not in this list.
+CREDIT_DOCUMENTS = frozenset(
+    {"credit note", "sales credit note", "accreccredit", "credit memo", "refund receipt"}
+)
+# The orders column of money that went back on the order (a positive amount).
+REFUNDED_AMOUNT = "refunded"
+CENT = 0.005  # amounts this close count as equal (money is written to the cent)
 # The start of the reason a supplier bill is left out with (a Xero export holds both);
 # the data checks count those rows by it.
 SUPPLIER_BILL = "supplier bill"
@@ -120,16 +152,106 @@ def _status_keys(orders: pd.DataFrame) -> pd.Series:
     return pd.Series([keys[c] if c >= 0 else "" for c in codes], index=orders.index, dtype=object)
 
 
+def _by_status(orders: pd.DataFrame) -> pd.Series:
+    """Per order, why its status or sign says it is not a sale, or NaN."""
+    kind = _status_keys(orders).map(NOT_SALE_STATUSES)
+    total = _numbers(orders, "total")
+    negative = total.lt(0).to_numpy(dtype=bool)  # a missing total is no refund
+    return kind.where(kind.notna() | ~negative, NEGATIVE)
+
+
+def _numbers(orders: pd.DataFrame, name: str) -> pd.Series:
+    return pd.to_numeric(_column(orders, name), errors="coerce").astype("float64")
+
+
+@dataclass(frozen=True)
+class Refunds:
+    """Money back per order (each a Series on the orders' index, 0.0 where none)."""
+
+    own: pd.Series  # the order's own refunded amount (as positive money)
+    credited: pd.Series  # credit documents taken off this sale
+    credit: pd.Series  # a credit document's amount (0.0 for other orders)
+    unmatched: pd.Series  # the part of a credit document no sale took
+
+    @property
+    def total(self) -> pd.Series:
+        """What went back on each order: its own refund plus the credits it took."""
+        return self.own + self.credited
+
+
+def refunds(orders: pd.DataFrame, kind: pd.Series | None = None) -> Refunds:
+    """The money that went back on each order, and where each credit document went.
+
+    A credit document (a negative total that is a refund, or a status of
+    ``CREDIT_DOCUMENTS``) is taken off its customer's sales dated on or before it, latest
+    first, each down to nothing; see the module's docstring for why.
+    """
+    kind = _by_status(orders) if kind is None else kind
+    total = _numbers(orders, "total")
+    own = _numbers(orders, REFUNDED_AMOUNT).abs().fillna(0.0)
+    zero = pd.Series(0.0, index=orders.index)
+    document = _status_keys(orders).isin(CREDIT_DOCUMENTS)
+    is_credit = ((total.lt(0) & kind.isin([REFUNDED, NEGATIVE])) | document) & total.ne(0)
+    credit = total.abs().where(is_credit.to_numpy(), 0.0).fillna(0.0)
+    if not (credit > 0).any():
+        return Refunds(own, zero, credit, zero.copy())
+    unmatched, credited = credit.copy(), zero.copy()
+    contact = _column(orders, "contact_id")
+    when = _column(orders, "ordered_at")
+    if not isinstance(when.dtype, pd.DatetimeTZDtype):
+        when = coerce_datetime(when)[0]
+    sale = (kind.isna() & total.gt(0) & contact.notna() & when.notna()).to_numpy()
+    room = (total - own).clip(lower=0.0).where(sale, 0.0).fillna(0.0).to_numpy(dtype=float)
+    taken = np.zeros(len(orders))
+    credits = np.flatnonzero((credit.gt(0) & contact.notna() & when.notna()).to_numpy())
+    wanted = set(contact.iloc[credits])
+    candidates = pd.DataFrame(
+        {"contact": contact.to_numpy(), "when": when.to_numpy(), "at": np.arange(len(orders))}
+    )[sale & contact.isin(wanted).to_numpy()]
+    by_contact = {
+        c: group.sort_values(["when", "at"], kind="stable")
+        for c, group in candidates.groupby("contact", sort=False)
+    }
+    left = unmatched.to_numpy(dtype=float).copy()
+    # Earlier credits first, so each takes the sales that came before it.
+    for at in sorted(credits.tolist(), key=lambda i: (when.iloc[i], i)):
+        group = by_contact.get(contact.iloc[at])
+        if group is None:
+            continue
+        earlier = group["at"].to_numpy()[group["when"].to_numpy() <= when.to_numpy()[at]]
+        for sale_at in earlier[::-1]:
+            amount = min(left[at], room[sale_at] - taken[sale_at])
+            if amount > 0:
+                taken[sale_at] += amount
+                left[at] -= amount
+            if left[at] <= CENT:
+                left[at] = 0.0
+                break
+    credited = pd.Series(taken, index=orders.index)
+    return Refunds(own, credited, credit, pd.Series(left, index=orders.index))
+
+
 def why_not_sale(orders: pd.DataFrame) -> pd.Series:
     """Per order, why it is not a sale (a key of ``KINDS``), or None for a sale.
 
-    The status decides first; a negative total is a refund whatever its status says.
+    The status decides first; a negative total is a refund whatever its status says; an
+    order whose whole total went back (its own refund and the credits taken off it) is
+    refunded.
     """
-    kind = _status_keys(orders).map(NOT_SALE_STATUSES)
-    total = pd.to_numeric(_column(orders, "total"), errors="coerce").astype("float64")
-    negative = total.lt(0).to_numpy(dtype=bool)  # a missing total is no refund
-    kind = kind.where(kind.notna() | ~negative, NEGATIVE)
+    kind = _by_status(orders)
+    total = _numbers(orders, "total")
+    back = refunds(orders, kind).total
+    whole = (kind.isna() & total.gt(0) & (back >= total - CENT)).to_numpy(dtype=bool)
+    kind = kind.where(~whole, REFUNDED)
     return kind.astype(object).where(kind.notna(), None)
+
+
+def net_total(orders: pd.DataFrame) -> pd.Series:
+    """Each order's total less the money that went back on it (``refunds``), never below 0:
+    the revenue every analytic counts. A missing total stays missing."""
+    total = _numbers(orders, "total")
+    net = total - refunds(orders).total
+    return net.where(~(total.gt(0) & net.lt(0)).to_numpy(), 0.0)
 
 
 def is_sale(orders: pd.DataFrame) -> pd.Series:

@@ -39,6 +39,7 @@ __all__ = [
     "TableSpec",
     "Validation",
     "empty_frame",
+    "system_columns",
     "validate",
 ]
 
@@ -56,6 +57,11 @@ TableName = Literal[
     "activities",
 ]
 SOURCE_ROW = "_source_row"
+# Tables whose stored rows keep the row they were read from (beside ``source``): consent is
+# decided over every stored contact, and a contact whose consent cannot be read is listed
+# with its source, row, column and value.
+ROWS_KEPT = frozenset({"contacts"})
+STORED_ROW = "source_row"
 REJECTS_TAB = "Rejects"  # the tab of rows and values a run could not use, wherever results go
 NOTE = "column note"  # a rejects row about a whole column (how it was read), not a problem row
 REJECT_COLUMNS = ["table", "source", "source_row", "column", "value", "reason", "action", "row"]
@@ -130,7 +136,7 @@ TABLES: dict[str, TableSpec] = {
             ("order_id",),
             _cols(
                 "order_id:str! contact_id:str ordered_at:datetime! total:float currency:str "
-                "status:str archived_at:datetime"
+                "status:str archived_at:datetime refunded:float"
             ),
         ),
         TableSpec(
@@ -295,11 +301,18 @@ _PANDAS_DTYPES = {
 }
 
 
+def system_columns(table: str) -> list[str]:
+    """The columns the store keeps beside the canonical ones: source (row), extra."""
+    return ["source", *([STORED_ROW] if table in ROWS_KEPT else []), "extra"]
+
+
 def empty_frame(table: str) -> pd.DataFrame:
     """A zero-row frame with the canonical columns and dtypes of ``table``."""
     spec = _spec(table)
     frame = pd.DataFrame({c.name: pd.Series(dtype=_PANDAS_DTYPES[c.kind]) for c in spec.columns})
     frame["source"] = pd.Series(dtype="string")
+    if table in ROWS_KEPT:
+        frame[STORED_ROW] = pd.Series(dtype="Int64")
     frame["extra"] = pd.Series(dtype="string")
     return frame
 
@@ -441,6 +454,8 @@ def validate(
         problems += [_unread_problem(name, p, cell, False) for p, cell in cells.items()]
     _reject_duplicates(spec, clean, reject, rows, problems, frame)
     clean["source"] = pd.Series(source, index=frame.index, dtype="string")
+    if table in ROWS_KEPT:
+        clean[STORED_ROW] = rows.to_numpy()
     clean["extra"] = _extra(frame, spec)
     rejects = _rejects_frame(table, source, original, rows, problems)
     kept = clean[~reject.to_numpy()].reset_index(drop=True)
@@ -711,7 +726,9 @@ def row_json(frame: pd.DataFrame, positions: list[int]) -> dict[int, str]:
 def _extra(frame: pd.DataFrame, spec: TableSpec) -> pd.Series:
     """Columns the schema does not know, kept per row as JSON (with any ``extra`` it had)."""
     unknown = [
-        c for c in frame.columns if c not in spec.names and c not in (SOURCE_ROW, "source", "extra")
+        c
+        for c in frame.columns
+        if c not in spec.names and c not in (SOURCE_ROW, "source", STORED_ROW, "extra")
     ]
     base = frame["extra"] if "extra" in frame.columns else pd.Series(None, index=frame.index)
     given = base[base.notna()]

@@ -26,12 +26,15 @@ from smbml_connect.errors import StoreError
 from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
 from smbml_connect.schema import (
     REJECT_COLUMNS,
+    ROWS_KEPT,
     SHARED_OUTPUTS,
+    STORED_ROW,
     TABLES,
     OutputColumn,
     OutputTable,
     TableSpec,
     empty_frame,
+    system_columns,
 )
 
 __all__ = ["SCHEMA_VERSION", "SavedModel", "Store", "default_store_path"]
@@ -60,7 +63,8 @@ def _canonical_ddl(spec: TableSpec) -> str:
         f'"{c.name}" {_SQL_TYPES[c.kind]}{" NOT NULL" if c.name in spec.key else ""}'
         for c in spec.columns
     ]
-    columns += ["source TEXT", "extra TEXT", "synced_at TEXT NOT NULL"]
+    columns += ["source TEXT"] + (["source_row INTEGER"] if spec.name in ROWS_KEPT else [])
+    columns += ["extra TEXT", "synced_at TEXT NOT NULL"]
     key = ", ".join(f'"{k}"' for k in spec.key)
     return f'CREATE TABLE IF NOT EXISTS "{spec.name}" ({", ".join(columns)}, PRIMARY KEY ({key}))'
 
@@ -225,6 +229,8 @@ class Store:
                 if column.name not in have:
                     sql_type = _SQL_TYPES[column.kind]
                     conn.execute(f'ALTER TABLE "{spec.name}" ADD COLUMN "{column.name}" {sql_type}')
+            if spec.name in ROWS_KEPT and STORED_ROW not in have:
+                conn.execute(f'ALTER TABLE "{spec.name}" ADD COLUMN "{STORED_ROW}" INTEGER')
 
     # -- canonical tables ------------------------------------------------------------
     def upsert(
@@ -265,7 +271,7 @@ class Store:
 
     def _upsert_rows(self, conn: sqlite3.Connection, table: str, frame: pd.DataFrame) -> None:
         spec = TABLES[table]
-        names = [*spec.names, "source", "extra"]
+        names = [*spec.names, *system_columns(table)]
         stamp = now_text(self.clock)
         kinds = {c.name: c.kind for c in spec.columns}
         rows = _to_sql_rows(frame.reindex(columns=names), kinds, stamp)
@@ -280,7 +286,7 @@ class Store:
 
     def read(self, table: str) -> pd.DataFrame:
         spec = TABLES[table]
-        names = [*spec.names, "source", "extra"]
+        names = [*spec.names, *system_columns(table)]
         quoted = ", ".join(f'"{n}"' for n in names)
         key = ", ".join(f'"{k}"' for k in spec.key)
         raw = pd.read_sql_query(f'SELECT {quoted} FROM "{table}" ORDER BY {key}', self._conn)
@@ -289,7 +295,7 @@ class Store:
     def read_keys(self, table: str, keys: pd.DataFrame) -> pd.DataFrame:
         """The stored rows whose key is one of ``keys`` (a frame of the key columns)."""
         spec = TABLES[table]
-        names = [*spec.names, "source", "extra"]
+        names = [*spec.names, *system_columns(table)]
         wanted = _to_sql_rows(keys[list(spec.key)], {c.name: c.kind for c in spec.columns})
         columns = ", ".join(f'"{k}"' for k in spec.key)
         with self.transaction() as conn:

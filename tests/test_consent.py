@@ -216,6 +216,28 @@ def test_files_export_scores_only_the_consented(
     assert f'"consent_unreadable": {len(unreadable)}' in counts
 
 
+def test_an_unreadable_consent_names_the_row_and_source_of_its_contact(tmp_path, store):
+    """Consent is decided over every stored contact, yet each line names where its contact
+    came from: row 11 of the customers file is c10's "maybe later", in every later run too."""
+    folder = export(tmp_path)
+    for _ in range(2):
+        result = run(folder, store, "marketing_consent")
+        saved = store.rejects(result.run_id)
+        mine = saved[saved["action"] == UNREADABLE_CONSENT]
+        assert mine[["source_row", "column", "value"]].values.tolist() == [
+            [11, "marketing_consent", "maybe later"]
+        ]
+        assert mine["source"].tolist() == [FilesSource(folder).name]  # as its other rejects
+        (folder / "Orders.csv").unlink(missing_ok=True)  # the second run reads contacts only
+    # A contact stored before rows were kept (an older store) still gets its line, no row.
+    store._conn.execute("UPDATE contacts SET source_row = NULL")
+    (folder / "Customers.csv").unlink()
+    (folder / "Other.csv").write_text("Order ID,Customer ID,Order Date,Total\nz,c01,2025-01-01,1\n")
+    result = run(folder, store, "marketing_consent")
+    mine = result.rejects[result.rejects["action"] == UNREADABLE_CONSENT]
+    assert mine["value"].tolist() == ["maybe later"] and mine["source_row"].isna().all()
+
+
 def test_the_original_wording_is_kept_in_the_store(tmp_path, store):
     run(export(tmp_path), store, "marketing_consent")
     stored = store.read("contacts").set_index("contact_id")["marketing_consent"]

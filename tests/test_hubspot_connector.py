@@ -503,6 +503,40 @@ def test_line_items_of_a_deal_are_counted_not_silently_dropped(hub, store) -> No
     assert int(item.id) not in set(store.read("order_lines")["line_no"])
 
 
+def test_hs_total_discount_is_an_amount_read_as_the_share_of_the_line(hub, small, store) -> None:
+    """HubSpot's hs_total_discount is money off the line: 5 off 2 x 25 is a 10% discount."""
+    emulator, ids = hub
+    order = ids["orders"][small.tables["orders"].iloc[0].order_id]
+    made = {}
+    for name, amount in (("off", 5), ("none", 0), ("too much", 80), ("no price", 3)):
+        price = None if name == "no price" else 25
+        item = emulator.state.add(
+            "line_items",
+            {"name": name, "quantity": 2, "price": price, "hs_total_discount": amount},
+        )
+        emulator.state.associate("line_items", item.id, "orders", order)
+        made[name] = int(item.id)
+    result = sync(emulator, store)
+    assert result.status == "ok", result.errors
+    lines = store.read("order_lines").set_index("line_no")
+    assert lines.loc[made["off"], "discount"] == pytest.approx(0.1)
+    assert lines.loc[made["none"], "discount"] == 0.0
+    assert pd.isna(lines.loc[made["too much"], "discount"])
+    assert pd.isna(lines.loc[made["no price"], "discount"])
+    # The sample's lines keep their shares through HubSpot's amounts (to the cent).
+    sample = small.tables["order_lines"].iloc[5]
+    mine = lines.loc[int(ids["order_lines"][f"{sample.order_id}/{sample.line_no}"]), "discount"]
+    assert mine == pytest.approx(sample.discount, abs=0.01 / (sample.quantity * sample.unit_price))
+    said = result.rejects[result.rejects["column"] == "discount"].set_index("source_row")
+    assert len(said) == 2
+    too_much = said.loc[made["too much"]]
+    assert too_much["value"] == "80" and too_much["action"] == "value cleared"
+    assert "HubSpot's hs_total_discount, money taken off the line" in too_much["reason"]
+    assert "more than the line's price (2 x 25)" in too_much["reason"]
+    assert "percent" not in too_much["reason"]
+    assert "cannot be a share" in said.loc[made["no price"], "reason"]
+
+
 def test_changes_made_while_a_sync_pages_are_neither_skipped_nor_lost(store: Store) -> None:
     """Records changed between pages leave the sync's time range: paging by offset over
     that moving set skipped as many others; paging by a stable key skips none."""

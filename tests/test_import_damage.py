@@ -401,3 +401,70 @@ def test_the_run_counts_rejected_rows_and_says_skipped_rows_apart(tmp_path: Path
     )
     status = CliRunner().invoke(cli, ["status", "-c", str(config)])
     assert "1 row rejected, 2 rows skipped, 0 values left empty" in status.output
+
+
+# -- 7: a flat sales file beside a per-period copy of itself --------------------------
+LINE_ROWS = "Order ID,Order Date,Customer Email,Product,SKU,Quantity,Item Price,Order Total\n"
+
+
+def test_a_flat_sales_file_beside_its_copy_for_a_year_keeps_both_flat(tmp_path: Path, store: Store):
+    """orders.csv and orders_2023.csv, one row per line item each: both give orders and
+    lines (the year's file is a period part of orders.csv), no order is a duplicate."""
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "orders.csv").write_text(
+        LINE_ROWS + "O3,2024-05-01,a@example.com,Tea,T1,2,10.00,35.00\n"
+        "O3,2024-05-01,a@example.com,Mug,M1,1,15.00,35.00\n"
+    )
+    (folder / "orders_2023.csv").write_text(
+        LINE_ROWS + "O1,2023-05-01,a@example.com,Tea,T1,1,10.00,10.00\n"
+        "O2,2023-06-01,b@example.com,Tea,T1,3,10.00,40.00\n"
+        "O2,2023-06-01,b@example.com,Mug,M1,1,10.00,40.00\n"
+    )
+    result = run(folder, store)
+    assert result.rejected_rows == 0, result.rejects[["source_row", "reason"]].to_string()
+    orders = store.read("orders").set_index("order_id")
+    assert orders["total"].to_dict() == {"O1": 10.0, "O2": 40.0, "O3": 35.0}
+    lines = store.read("order_lines")
+    assert lines.groupby("order_id").size().to_dict() == {"O1": 1, "O2": 2, "O3": 2}
+    assert sorted(store.read("contacts")["contact_id"]) == ["a@example.com", "b@example.com"]
+    assert [n.message for n in result.notices if n.check == "not_read"] == []
+
+
+def test_a_shopify_export_for_a_year_beside_a_hand_kept_orders_file_still_gives_lines(
+    tmp_path: Path, store: Store
+):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "orders.csv").write_text(
+        "Order ID,Customer ID,Order Date,Total\nO3,C1,2024-05-01,300\n"
+    )
+    fixture = Path(__file__).parent / "fixtures" / "layouts" / "shopify_orders_export_1.csv"
+    (folder / "orders_export_2023.csv").write_bytes(fixture.read_bytes())
+    run(folder, store)
+    lines = store.read("order_lines")
+    assert len(lines) > 0 and set(lines["order_id"]) >= {"#1012", "#1010"}
+
+
+# -- 8: a flat sales file without an order total ------------------------------------
+def test_a_flat_sales_file_without_a_total_sums_its_lines_and_says_so(tmp_path: Path, store: Store):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "sales.csv").write_text(
+        "Order ID,Order Date,Customer Email,Product,SKU,Quantity,Item Price,Discount %\n"
+        "1001,2024-03-01,ann@example.com,Tea,T1,2,20.00,10\n"
+        "1001,2024-03-01,ann@example.com,Mug,M1,1,15.50,\n"
+        "1002,2024-03-02,bob@example.com,Tea,T1,1,20.00,0\n"
+        "1003,2024-03-03,cy@example.com,Tea,T1,1,,0\n"
+    )
+    result = run(folder, store)
+    orders = store.read("orders").set_index("order_id")
+    assert orders.loc["1001", "total"] == 51.5  # 2 x 20 less 10%, plus 15.50
+    assert orders.loc["1002", "total"] == 20.0
+    assert pd.isna(orders.loc["1003", "total"])  # a line without a price: no total
+    said = [n for n in result.notices if n.check == "derived_column"]
+    assert len(said) == 1 and said[0].count == 2 and said[0].table == "orders"
+    assert "without a total column in the file" in said[0].message
+    assert "sum of its lines (quantity x unit price, less the discount)" in said[0].message
+    notes = rejects(result, "column note")
+    assert (notes["column"] == "total").sum() == 1

@@ -67,10 +67,11 @@ def test_what_the_data_check_says_is_not_a_sale_no_analytic_counts():
     tables = _shop()
     orders, lines = tables["orders"], tables["order_lines"]
     sold = orders[[*STATUSES.values(), False]]  # the last order: a negative total
-    # Every analytic counts exactly the other orders.
+    # Every analytic counts exactly the other orders; the refund of 40, its own order, is
+    # taken off its customer's (C1's) sale before it: customer revenue is net of it.
     assert rfm_table(orders, AS_OF)["frequency"].sum() == len(sold)
-    assert rfm_table(orders, AS_OF)["monetary"].sum() == sold["total"].sum()
-    assert daily_purchases(orders, AS_OF)["value"].sum() == sold["total"].sum()
+    assert rfm_table(orders, AS_OF)["monetary"].sum() == sold["total"].sum() - 40
+    assert daily_purchases(orders, AS_OF)["value"].sum() == sold["total"].sum() - 40
     series = sales_series(orders, lines, AS_OF).frame.set_index(["unique_id", "ds"])["y"]
     march = pd.Timestamp("2024-03-01")
     assert series[("revenue:total", march)] == sold["total"].sum()  # the four sales: 1,000
@@ -235,11 +236,12 @@ def test_xero_bills_are_left_out_and_credit_notes_voided_deleted_are_not_sales(
     assert said["not_sales"].count == 3
     assert "1 refunded" in said["not_sales"].message
     assert "2 cancelled, voided or deleted" in said["not_sales"].message
-    # ... and March is 230 of sales, one order, in every analytic.
+    # ... and March is 230 of sales, one order, in every analytic; the customer's revenue
+    # is net of the credit note (57.50 taken off the invoice before it).
     segmented = result.steps["rfm_segments"].outputs["scores"]
     assert segmented["entity_id"].tolist() == ["nord@example.com"]
     rfm = rfm_table(orders, AS_OF)
-    assert (rfm["frequency"].tolist(), rfm["monetary"].tolist()) == ([1], [230.0])
+    assert (rfm["frequency"].tolist(), rfm["monetary"].tolist()) == ([1], [172.5])
     series = sales_series(orders, lines, AS_OF).frame.set_index(["unique_id", "ds"])["y"]
     assert series[("revenue:total", pd.Timestamp("2024-03-01"))] == 230.0
 

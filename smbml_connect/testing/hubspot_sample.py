@@ -57,6 +57,14 @@ def _clean(value: object) -> object:
     return value
 
 
+def _discount_amount(quantity: object, price: object, share: object) -> float | None:
+    """The money a share takes off a line (HubSpot's hs_total_discount is an amount)."""
+    values = pd.to_numeric(pd.Series([quantity, price, share]), errors="coerce")
+    if values.isna().any():
+        return None
+    return round(float(values[0] * values[1] * values[2]), 2)
+
+
 def load_sample(state: CrmState, business: SampleBusiness) -> IdMap:
     """Every contact, deal, product, order and order line, with their associations."""
     t = business.tables
@@ -146,7 +154,8 @@ def load_sample(state: CrmState, business: SampleBusiness) -> IdMap:
             "name": row.product_id,
             "quantity": row.quantity,
             "price": row.unit_price,
-            "hs_total_discount": row.discount,
+            # HubSpot's total discount is money off the line, not the sample's share.
+            "hs_total_discount": _discount_amount(row.quantity, row.unit_price, row.discount),
             "hs_product_id": ids["products"].get(str(row.product_id)),
         }
         stamp = _ms(ordered.get(row.order_id))

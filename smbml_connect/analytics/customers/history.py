@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from smbml_connect.coerce import coerce_datetime
-from smbml_connect.sales import is_sale
+from smbml_connect.sales import is_sale, net_total
 
 __all__ = ["counted_orders", "days_since", "order_history"]
 
@@ -30,14 +30,15 @@ def days_since(when: pd.Series, as_of: pd.Timestamp) -> pd.Series:
 def counted_orders(orders: pd.DataFrame, as_of: pd.Timestamp | None) -> pd.DataFrame:
     """The orders that count as purchases: with a customer and a date (up to `as_of`) and
     a sale by the one rule the data checks count by (``sales.is_sale``: not refunded,
-    cancelled, failed, a draft, nor a negative total). A missing total still counts as an
-    order, of unknown value. Columns contact_id (text), ordered_at (UTC) and total (a
-    number or missing), in the orders' own order."""
+    cancelled, failed, a draft, nor a negative total). Their total is net of refunds
+    (``sales.net_total``: less what went back on the order, partly refunded or credited).
+    A missing total still counts as an order, of unknown value. Columns contact_id (text),
+    ordered_at (UTC) and total (a number or missing), in the orders' own order."""
     when = orders["ordered_at"]
     if not isinstance(when.dtype, pd.DatetimeTZDtype):
         when = coerce_datetime(when)[0]
     # A nullable <NA> total becomes NaN: an order of unknown value.
-    total = pd.to_numeric(orders["total"], errors="coerce").astype(float)
+    total = net_total(orders).astype(float)
     keep = orders["contact_id"].notna() & when.notna() & is_sale(orders)
     if as_of is not None:
         keep &= when <= as_of

@@ -41,6 +41,8 @@ def place(
     layouts: dict[str, Layout] = {}
     for name in names:
         claimed = {t for t, n in located.items() if n == name}
+        if not claimed and _period_copy(name, located, head):
+            continue  # more rows of a located file: read with it (``period_parts``)
         for layout in matching(head(name)):
             elsewhere = {t for t in layout.together if located.get(t, name) != name}
             if claimed <= set(layout.tables) and not elsewhere:
@@ -67,6 +69,19 @@ def place(
         if part and part not in located and name not in {*located.values(), *layouts}:
             located[part] = name
     return located, layouts
+
+
+def _period_copy(
+    name: str, located: Mapping[str, str], head: Callable[[str], pd.DataFrame]
+) -> bool:
+    """Whether ``name`` is a period's part of a table a name gave ("orders_2023.csv" beside
+    "orders.csv", same headers). Such a file takes no layout of its own: matched alone it
+    may look like another export's table (a flat sales file's rows like order lines), which
+    would take that table from the file it belongs with."""
+    table = table_part(name)
+    if table is None or table not in located or located[table] == name:
+        return False
+    return _headers(head(name)) == _headers(head(located[table]))
 
 
 def companions(located: Mapping[str, str], layouts: Mapping[str, Layout]) -> dict[str, list[str]]:

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from smbml_connect.consent import hubspot_consent
+from smbml_connect.layouts import discount_shares
 from smbml_connect.schema import SOURCE_ROW
 
 __all__ = [
@@ -134,7 +135,9 @@ OBJECTS: dict[str, ObjectSpec] = {
                 "product_id": "hs_product_id",
                 "quantity": "quantity",
                 "unit_price": "price",
-                "discount": "hs_total_discount",
+                # An amount of money (the line's whole discount), not a share: ``_finish``
+                # turns it into the share the canonical discount column holds.
+                "hs_total_discount": "hs_total_discount",
                 "name": "name",
                 "updated_at": "hs_lastmodifieddate",
             },
@@ -229,6 +232,14 @@ def _finish(
     if table == "deals":
         closed = frame["is_closed"].astype(str).str.lower().eq("true")
         frame["closed_at"] = frame["close_date"].where(closed, None)
+    if table == "order_lines" and "hs_total_discount" in frame:
+        # Money off the whole line, not a share; the amount stays, as written, in extra.
+        frame["discount"] = discount_shares(
+            frame["hs_total_discount"],
+            frame["quantity"],
+            frame["unit_price"],
+            "HubSpot's hs_total_discount",
+        )
     return frame
 
 
