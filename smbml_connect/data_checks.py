@@ -199,7 +199,8 @@ def _refunds(orders: pd.DataFrame, why: pd.Series) -> list[Notice]:
                 n,
                 f"{_plural(n, 'sale')} partly refunded ({_money(float(back.total[partly].sum()))}"
                 f" back in all{by_credits}): each is counted at its total less what went "
-                "back, in segments, clusters and customer value; its line items stay as "
+                "back, in segments, clusters, customer value and the sales forecast; its "
+                "line items stay as "
                 "sold (a refund without line detail does not say which lines it was for).",
             )
         )

@@ -180,3 +180,18 @@ def test_a_discount_amount_larger_than_its_line_is_listed_as_an_amount(tmp_path:
     said = checked.rejects[checked.rejects["column"] == "discount"]
     assert said["source_row"].tolist() == [4, 5] and said["value"].tolist() == ["80", "3"]
     assert not said["reason"].str.contains("percent").any()
+
+
+def test_the_sales_forecast_counts_revenue_net_of_refunds():
+    """The forecast's revenue is the same net revenue the customer analytics count: 20 of a
+    60 sale went back, so its month counts 40 (its lines stay as sold)."""
+    from smbml_connect.analytics.forecast.sales_series import sales_series
+
+    orders = _orders_frame([
+        ("S1", "A", "2024-01-10", 60.0, "Paid", 20.0),
+        ("S2", "B", "2024-01-12", 30.0, "Paid", None),
+        ("S3", "A", "2024-02-03", 50.0, "Paid", None),
+    ])  # fmt: skip
+    sales = sales_series(orders, None, pd.Timestamp("2024-03-15", tz="UTC"))
+    revenue = sales.frame.set_index(["unique_id", "ds"])["y"]["revenue:total"]
+    assert revenue.tolist() == [70.0, 50.0]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
-from smbml_connect.sales import describe, why_not_sale
+from smbml_connect.sales import describe, net_total, why_not_sale
 
 __all__ = ["SalesSeries", "period_words", "sales_series", "with_sales_so_far"]
 
@@ -232,6 +232,9 @@ def sales_series(
         )
     notes = [opening]
     counted = orders.dropna(subset=["ordered_at"])
+    # Revenue is net of refunds, as every analytic counts it; credit notes are matched
+    # over the whole table, so before anything is left out.
+    counted = counted.assign(total=net_total(counted).to_numpy())
     why = why_not_sale(counted)
     if why.notna().any():  # refunds, cancellations, ...: kept in the store, not sales
         notes.append(f"orders that are not sales left out: {describe(why)}")
