@@ -109,7 +109,7 @@ def _rest_rows(
         if done.share == 1.0 and np.all(np.abs(rest) < 0.5):
             continue
         what = (
-            "shipping, tax and order-level charges or discounts, which no product line holds, "
+            "shipping, tax, order-level discounts and refunds, which no product line holds, "
             "and products too new to forecast"
             if measure == "revenue"
             else "units of products too new to forecast"
@@ -453,8 +453,8 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
             "showing the season most clearly, is shared out in proportion to the products' "
             "own forecasts."
             + (
-                f" {REST} is what order totals hold beyond the products' lines (shipping, tax, "
-                "order-level discounts, products too new to forecast)."
+                f" {REST} is the difference between order totals and the products' lines "
+                "(shipping, tax, order-level discounts, refunds, products too new to forecast)."
                 if rest_rows
                 else ""
             )
