@@ -25,6 +25,7 @@ __all__ = [
     "map_headers",
     "match_table",
     "normalise",
+    "part_refused",
     "table_part",
 ]
 
@@ -359,6 +360,20 @@ def table_part(name: str) -> str | None:
     dated = any(_YEAR.fullmatch(w) for w in words)  # "2024 05": the 05 is a month
     rest = [w for w in words if w not in periods and not (dated and w.isdigit() and len(w) <= 2)]
     return match_table(" ".join(rest)) if rest else None
+
+
+def part_refused(table: str, main: str, mine: set[str], theirs: set[str]) -> str | None:
+    """Why a file or tab that looks like more rows of ``table`` by period is not read with
+    ``main`` (its headers differ), or None when they are the same."""
+    if mine == theirs:
+        return None
+    differ = [f"lacks {', '.join(map(repr, sorted(theirs - mine)))}"] if theirs - mine else []
+    differ += [f"has {', '.join(map(repr, sorted(mine - theirs)))}"] if mine - theirs else []
+    return (
+        f"it looks like more {table.replace('_', ' ')} ({main!r} gives them), but its "
+        f"headers differ ({'; '.join(differ)}): give both the same headers to read them "
+        "together"
+    )
 
 
 def locate_tables(

@@ -157,6 +157,36 @@ def test_a_tab_is_read_as_a_worksheet_is(
         assert listed.loc[7, "reason"] == "total row ('Total')"
 
 
+def test_tabs_split_by_year_are_read_together_as_files_are(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
+) -> None:
+    """'Orders 2024' and 'Orders 2025' (no 'Orders' tab): only the first was read, and the
+    other year was lost without a word. Both are read, each row naming its tab; a tab
+    with other headers is not read, and said."""
+    key = "1YearTabsSpreadsheet000000000000000000"
+    header = ["Order ID", "Customer ID", "Order Date", "Total"]
+    emu.state.create(
+        key,
+        "Years",
+        {
+            "Orders 2024": [header, ["O1", "C1", "2024-03-02", 10], ["O2", "C2", "2024-07-03", 11]],
+            "Orders 2025": [header, ["O3", "C1", "2025-01-04", 12]],
+            "Orders 2023": [["Order", "Customer", "Amount"], ["O0", "C1", 9]],
+        },
+    )
+    source = SheetsSource(api, key)
+    assert source.where("orders") == "Orders 2024, Orders 2025"
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(source, store, RunOptions(steps=[]))
+        assert result.loaded["orders"] == 3
+        orders = store.read("orders").sort_values("order_id")
+        assert orders["order_id"].tolist() == ["O1", "O2", "O3"]
+        assert orders["extra"].str.contains("Orders 2025").sum() == 1
+        said = [n.message for n in result.notices if n.check == "not_read"]
+        assert len(said) == 1 and said[0].startswith("Tab 'Orders 2023' was not read")
+        assert "headers differ" in said[0]
+
+
 def test_a_known_export_pasted_into_a_tab_is_read_by_its_layout(
     emu: SheetsEmulator, api: SheetsApi
 ) -> None:

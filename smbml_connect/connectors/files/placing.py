@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from openpyxl import load_workbook
 
-from smbml_connect.headers import locate_tables, table_part
+from smbml_connect.headers import locate_tables, part_refused, table_part
 from smbml_connect.layouts import Layout, matching
 from smbml_connect.schema import SOURCE_ROW
 from smbml_connect.sheet_rows import frame_from_rows
@@ -117,17 +117,11 @@ def period_parts(
         if name in used or table is None or table not in located:
             continue
         main = located[table]
-        mine, theirs = _headers(head(name)), _headers(head(main))
-        if mine == theirs:
+        why = part_refused(table, main, _headers(head(name)), _headers(head(main)))
+        if why is None:
             parts.setdefault(main, []).append(name)
-            continue
-        differ = [f"lacks {', '.join(map(repr, sorted(theirs - mine)))}"] if theirs - mine else []
-        differ += [f"has {', '.join(map(repr, sorted(mine - theirs)))}"] if mine - theirs else []
-        refused[name] = (
-            f"it looks like more {table.replace('_', ' ')} ({main!r} gives them), but its "
-            f"headers differ ({'; '.join(differ)}): give both the same headers to read them "
-            "together"
-        )
+        else:
+            refused[name] = why
     return parts, refused
 
 

@@ -31,9 +31,9 @@ import pandas as pd
 from smbml_connect.column_labels import column_label, yes_no
 from smbml_connect.connectors.gsheets.http import SheetsApi
 from smbml_connect.errors import ConfigError, SourceFatalError
-from smbml_connect.headers import HeaderMapping, locate_tables
+from smbml_connect.headers import HeaderMapping, locate_tables, part_refused, table_part
 from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
-from smbml_connect.layouts import matching, prepare
+from smbml_connect.layouts import join_prepared, matching, prepare
 from smbml_connect.ports import (
     Page,
     PushReport,
@@ -44,7 +44,7 @@ from smbml_connect.ports import (
     SourceReject,
     Tab,
 )
-from smbml_connect.schema import REJECT_COLUMNS, REJECTS_TAB, TABLES
+from smbml_connect.schema import REJECT_COLUMNS, REJECTS_TAB, SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import split_rows
 from smbml_connect.xlsx import number_format
 
@@ -101,7 +101,10 @@ class SheetsSource:
         if unknown:
             raise ConfigError(f"source.tables: unknown table(s) {', '.join(unknown)}")
         self._located: dict[str, str] | None = None
-        self._rows: dict[str, list[list[Any]]] | None = None
+        self._rows: dict[str, list[list[Any]]] | None = None  # tab title -> its rows
+        self._maybe_parts: list[str] = []  # tabs whose name says a located table and a period
+        self._parts: dict[str, list[str]] | None = None  # main tab -> its period tabs
+        self._refused: dict[str, str] = {}
         self.title = ""
         self.header_mappings: dict[str, HeaderMapping] = {}
         self._unread: dict[str, list[SourceReject]] = {}
@@ -115,7 +118,13 @@ class SheetsSource:
         return [t for t in TABLES if t in self._locate()]
 
     def where(self, table: str) -> str:
-        return self._locate().get(table, "")
+        location = self._locate().get(table, "")
+        return ", ".join([location, *self._period_tabs().get(location, [])]) if location else ""
+
+    def not_read(self) -> list[str]:
+        """Tabs that look like more rows of a table but cannot be read with it."""
+        self._period_tabs()
+        return [f"Tab {title!r} was not read: {why}." for title, why in self._refused.items()]
 
     def pull(self, entity: str, since: str | None = None) -> pd.DataFrame:
         """All rows of ``entity``'s tab (``smbml inspect``); unreadable ones in ``unreadable``."""
@@ -138,20 +147,26 @@ class SheetsSource:
         located = self._locate()
         if entity not in located:
             raise SourceFatalError(f"the spreadsheet has no tab for {entity}")
-        raw, unread = split_rows(self._values()[entity], first_row_number=1, where=located[entity])
+        main = located[entity]
+        tabs = [main, *self._period_tabs().get(main, [])]  # "Orders 2024" beside "Orders"
+        raw, unread = split_rows(self._values()[main], first_row_number=1, where=main)
         # A layout whose rows are split between tables (a flat sales tab: orders and their
         # lines) needs them all from this tab; tabs are placed by name, so it is read plain.
         layout = next(
             (
                 found
                 for found in matching(raw.head(50))
-                if all(located.get(t) == located[entity] for t in found.together)
+                if all(located.get(t) == main for t in found.together)
             ),
             None,
         )
-        prepared = prepare(
-            raw, layout if layout and entity in layout.tables else None, located[entity]
-        )
+        used = layout if layout and entity in layout.tables else None
+        pieces = [prepare(raw, used, main)]
+        for tab in tabs[1:]:
+            more, more_unread = split_rows(self._values()[tab], first_row_number=1, where=tab)
+            pieces.append(prepare(more, used, tab))
+            unread = unread + more_unread
+        prepared = pieces[0] if len(pieces) == 1 else join_prepared(pieces, tabs)
         unread = prepared.settle(unread)
         frame, self.header_mappings[entity] = prepared.table(entity, self.mappings.get(entity))
         self._skipped[entity] = prepared.rejects(entity, self.name)
@@ -169,19 +184,46 @@ class SheetsSource:
             for s in meta.get("sheets", [])
             if s["properties"]["title"] not in ours
         ]
-        self._located = locate_tables(
-            self.tables, titles, f"the spreadsheet {self.title!r}", noun="tab"
-        )
-        return self._located
+        located = locate_tables(self.tables, titles, f"the spreadsheet {self.title!r}", noun="tab")
+        # A table only a name with a period gives ("Orders 2023" alone): the first such
+        # tab; the others are read with it (`_period_tabs`), as the files source does.
+        for title in titles:
+            part = table_part(title)
+            if part and part not in located and title not in located.values():
+                located[part] = title
+        self._maybe_parts = [
+            t for t in titles if t not in located.values() and table_part(t) in located
+        ]
+        self._located = located
+        return located
+
+    def _period_tabs(self) -> dict[str, list[str]]:
+        """Main tab -> tabs with more of its rows by period ("Orders 2024" beside "Orders",
+        the same headers); a tab whose headers differ is refused, with why."""
+        if self._parts is None:
+            located, values = self._locate(), self._values()
+            self._parts = {}
+            for title in self._maybe_parts:
+                table = table_part(title)
+                if table is None:
+                    continue
+                main = located[table]
+                mine, theirs = _headers(values[title], title), _headers(values[main], main)
+                why = part_refused(table, main, mine, theirs)
+                if why is None:
+                    self._parts.setdefault(main, []).append(title)
+                else:
+                    self._refused[title] = why
+        return self._parts
 
     def _values(self) -> dict[str, list[list[Any]]]:
         """Every table tab in one request (Google counts a batchGet as one read)."""
         if self._rows is None:
             located = self._locate()
-            tables = list(located)
+            tabs = list(dict.fromkeys([*located.values(), *self._maybe_parts]))
             answer = self.api.client.http_client.values_batch_get(
                 self.key,
-                [_quote(located[t]) for t in tables],
+                [_quote(t) for t in tabs],
                 params={
                     "valueRenderOption": "UNFORMATTED_VALUE",
                     "dateTimeRenderOption": "SERIAL_NUMBER",
@@ -189,8 +231,13 @@ class SheetsSource:
                 },
             )
             ranges = answer.get("valueRanges", [])
-            self._rows = {t: r.get("values", []) for t, r in zip(tables, ranges, strict=True)}
+            self._rows = {t: r.get("values", []) for t, r in zip(tabs, ranges, strict=True)}
         return self._rows
+
+
+def _headers(rows: list[list[Any]], title: str) -> set[str]:
+    frame, _ = split_rows(rows, first_row_number=1, where=title)
+    return {str(c) for c in frame.columns if c != SOURCE_ROW}
 
 
 def _quote(title: str) -> str:
