@@ -68,8 +68,11 @@ def _chance_text(p: float) -> str:
 
 
 def _confidence_text(row: pd.Series) -> str:
-    if row["confidence_words"] in ("keep", "none"):
-        return str(row["confidence_words"])
+    # "none" alone read like a missing value: the product has no suggestion (its reason says why)
+    if row["confidence_words"] == "none":
+        return "no suggestion"
+    if row["confidence_words"] == "keep":
+        return "keep"
     return f"{row['confidence_words']} ({_chance_text(float(row['confidence']))})"
 
 
