@@ -40,7 +40,6 @@ AT_LEAST = {
     "held-out counts add up": 1,
     "codes shown as words": 50,
     "reasons say which way": 100,
-    "no JSON in Rejects": 1,
     "whole counts as whole numbers": 200,
     "dates as dates": 20,
 }
@@ -174,7 +173,8 @@ def _formatted(out: Outputs, title: str, column: str, pattern: str) -> Outputs:
 def test_the_audit_finds_what_the_words_review_saw(sample: Outputs):
     """Plant what a newcomer read in the demo: stage ids and lead source codes, a reason whose
     sign read backwards, JSON in Rejects, a count with two decimals, a date stored as text."""
-    assert audit(sample).problems == []
+    tally = audit(sample)
+    assert tally.problems == [] and tally.checked["no JSON in Rejects"] > 0  # a messy export
     planted = {
         "a HubSpot stage id": (
             _planted(sample, "Deal win chances", "stage", lambda v: "contractsent"),

@@ -198,7 +198,7 @@ def _quality_sentence(card: Mapping[str, Any], what: str) -> str:
         f"({how}): the top 10% of scores succeeded "
         f"{held['lift_top_decile']:.1f} times as often as average, and predicted chances were "
         f"{100 * held['calibration_error']:.0f} points from what happened, on average "
-        f"(AUC {held['auc']:.2f})."
+        f"(ranking quality, AUC, {held['auc']:.2f}, where 0.5 is guessing and 1 perfect)."
     )
 
 
@@ -310,7 +310,8 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     top = int((scored["tier"] == "A").sum())
     result.summary.append(
         f"Lead scores: {plural(len(leads), 'open lead')} scored; {top:,} in tier A "
-        f"(held-out AUC {card['held_out']['auc']:.2f})"
+        f"(ranking quality on leads it had not seen, AUC, {card['held_out']['auc']:.2f}: "
+        "0.5 is guessing, 1 perfect)"
     )
     paragraphs = [
         f"{plural(len(leads), 'open lead')} scored as of {context.as_of:%d %B %Y}. A score is the "
