@@ -4,6 +4,7 @@ moved a score, readable rejected rows, whole counts and real dates (the words re
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from smbml_connect.analytics.leads.scoring import reason_words
 from smbml_connect.ports import RunResult
 from smbml_connect.report import workbook_sheets
 from smbml_connect.schema import REJECT_COLUMNS
+from smbml_connect.steps.customers import _risk_label
 from smbml_connect.steps.leads import model_card_rows
 from smbml_connect.value_words import lead_source_label, readable_row, stage_label
 from smbml_connect.xlsx import number_format, write_workbook
@@ -134,3 +136,17 @@ def test_the_model_card_says_what_its_measures_mean():
     assert calibration.startswith("a stepped curve fitted to past outcomes")
     assert rows["Trained at"] == "2026-12-06 12:05 UTC"
     assert all(np.char.find(list(rows), "_") < 0)
+
+
+def test_the_readme_states_the_risk_levels_the_tab_uses():
+    """The Customer value tab's Risk level had no stated cut-offs: the README gives them, and
+    they are the ones the step applies."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    flat = " ".join(readme.split())
+    assert "High (churn risk 70% or more), Medium (40% to under 70%) or Low (under 40%)" in flat
+    assert [_risk_label(r) for r in (0.7, 0.6999, 0.4, 0.3999)] == [
+        "High",
+        "Medium",
+        "Medium",
+        "Low",
+    ]
