@@ -19,6 +19,7 @@ from smbml_connect.functions import FunctionContext
 from smbml_connect.ports import PushReport, RunResult
 from smbml_connect.schema import REJECT_COLUMNS, REJECTS_TAB
 from smbml_connect.store import Store
+from smbml_connect.value_words import rejects_for_people
 from smbml_connect.workbook_extras import add_extras
 from smbml_connect.xlsx import build_workbook, prepare_for_print, save_workbook
 
@@ -103,7 +104,7 @@ def _data_checks(result: RunResult) -> pd.DataFrame:
 
 def _rejects_sheet(result: RunResult, overflow: str | None) -> tuple[pd.DataFrame, str]:
     """The Rejects tab and its note: the first rows a sheet holds, and where the rest are."""
-    rejects = result.rejects.reindex(columns=REJECT_COLUMNS).rename(columns={"row": "original row"})
+    rejects = rejects_for_people(result.rejects, REJECT_COLUMNS)
     note = (
         "Rows or values we could not use. 'row rejected': the row was left out; 'value cleared': "
         "the row was kept without this value; 'row not used': kept in the store but dated after "

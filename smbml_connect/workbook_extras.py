@@ -11,7 +11,7 @@ themselves as examples).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -160,7 +160,11 @@ def _colour_scale(sheet: Any, top: int, rows: int, spec: ColourScale) -> None:
     )  # fmt: skip
 
 
-def _write_matrix(sheet: Any, row: int, col: int, matrix: list[list[Any]]) -> int:
+def _write_matrix(
+    sheet: Any, row: int, col: int, matrix: list[list[Any]], formats: Sequence[str | None] = ()
+) -> int:
+    """A function's result as the add-in spills it: each column in the number format the
+    function declares (a lift of 0.001 as 0.1%, not 0.00), else by its value."""
     for r, values in enumerate(matrix):
         for c, value in enumerate(values):
             cell = sheet.cell(row=row + r, column=col + c)
@@ -168,8 +172,13 @@ def _write_matrix(sheet: Any, row: int, col: int, matrix: list[list[Any]]) -> in
                 _text(sheet, row + r, col + c, value, bold=r == 0)
             else:
                 cell.value = value
-                if isinstance(value, float):
+                declared = formats[c] if c < len(formats) else None
+                if declared and value is not None:
+                    cell.number_format = declared
+                elif isinstance(value, float):
                     cell.number_format = "#,##0.00"
+                elif isinstance(value, int) and not isinstance(value, bool):
+                    cell.number_format = "#,##0"
     return row + len(matrix)
 
 
@@ -229,7 +238,7 @@ def _forecast_example(
     result = call("FORECAST", [dates, [[float(v)] for v in history["actual"]], 6], context)
     if result.value:
         _text(sheet, row + 1, 3, "gives:")
-        end = _write_matrix(sheet, row + 1, 4, result.value)
+        end = _write_matrix(sheet, row + 1, 4, result.value, result.formats)
         for r in range(row + 2, end):
             sheet.cell(row=r, column=4).number_format = "yyyy-mm"
     else:
@@ -249,7 +258,7 @@ def _abtest_example(sheet: Any, row: int, context: FunctionContext) -> int:
         sheet.cell(row=row + i, column=2, value=value)
     _text(sheet, row, 4, f"=SMB.ABTEST(B{row}, B{row + 1}, B{row + 2}, B{row + 3})", bold=True)
     result = call("ABTEST", [value for _, value in inputs], context)
-    _write_matrix(sheet, row + 1, 4, result.cells)
+    _write_matrix(sheet, row + 1, 4, result.cells, result.formats)
     return row + len(inputs) + 1
 
 
@@ -265,7 +274,7 @@ def _lead_example(
     _text(sheet, row, 2, str(email.iloc[0]))
     _text(sheet, row, 4, f"=SMB.LEADSCORE_OF(B{row})", bold=True)
     result = call("LEADSCORE_OF", [str(email.iloc[0])], context)
-    _write_matrix(sheet, row + 1, 4, result.cells)
+    _write_matrix(sheet, row + 1, 4, result.cells, result.formats)
 
 
 def add_extras(

@@ -8,6 +8,7 @@ Written workbooks never contain formulas made from data: a value such as
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -72,10 +73,16 @@ def number_format(name: str, series: pd.Series) -> str | None:
         return None
     if any(w in lowered for w in ("share", "rate", "probability", "risk")):
         return "0.0%"
-    if any(w in lowered for w in ("revenue", "spend", "total", "value", "price", "amount")):
+    # money by its words: "lowest_weekly_price" is money, "distinct_prices" (prices tried) a count
+    if {"revenue", "spend", "total", "value", "price", "amount"} & set(
+        re.split(r"[\W_]+", lowered)
+    ):
         return "#,##0.00"
     if pd.api.types.is_integer_dtype(series):
         return "#,##0"
+    values = pd.to_numeric(series, errors="coerce").dropna()
+    if len(values) and bool((values == values.round()).all()):
+        return "#,##0"  # whole numbers (a median of 6 orders) read 6, not 6.00, as in Sheets
     return "#,##0.00"
 
 

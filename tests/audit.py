@@ -18,6 +18,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from smbml_connect.sample import SampleConfig, generate
 from smbml_connect.schema import TABLES
 from smbml_connect.steps import STEPS
 from smbml_connect.store import Store
+from smbml_connect.value_words import DEAL_STAGE_LABELS
 
 sys.path.insert(0, str(Path(__file__).parent))  # run as a script: shops.py beside it
 from shops import write_tiny_shop
@@ -474,7 +476,7 @@ def check_text(out: Outputs, tally: Tally) -> None:
 
 MONEY_COLUMN = re.compile(r"(price|amount|expected_value|value_|revenue|profit|spend)", re.I)
 NOT_MONEY = re.compile(
-    r"(pct|share|rate|count|units|elasticity|orders|customers|error|actual)", re.I
+    r"(pct|share|rate|count|units|elasticity|orders|customers|error|actual|distinct)", re.I
 )
 NOT_MONEY_TABS = re.compile(r"( model|check|Rejects|Data checks|Summary|Instructions)")
 
@@ -911,6 +913,112 @@ def check_headers(out: Outputs, tally: Tally) -> None:
         tally.check("plain column headers", not repeats, f"{where}: {repeats}")
 
 
+# Columns holding a CRM's codes, which a person reads as words ("Contract sent", not
+# "contractsent"; "Organic search", not "organic_search").
+CODED_COLUMNS = ("stage", "lead_source")
+RAW_CODE = re.compile(r"^(?:[a-z0-9]+(?:_[a-z0-9]+)+|[A-Z0-9]+(?:_[A-Z0-9]+)+)$")
+# Tabs and CRM properties whose 'why' lists reasons from a score, and what each moves.
+REASON_TABS = {"Lead scores": "score", "Deal win chances": "chance"}
+REASON_PROPERTIES = {"smbml_lead_reasons": "score", "smbml_win_reasons": "chance"}
+# Whole counts, shown as whole numbers (18, not 18.00), and dates, stored as dates.
+WHOLE_COUNTS = {
+    "Lead scores": ("days_as_lead",),
+    "Segments": ("recency_days", "frequency", "r_score", "f_score", "m_score"),
+    "Segment summary": ("customers", "avg_days_since_order"),
+    "Clusters": ("customers", "median_orders", "median_days_since_order"),
+    "Cluster members": ("orders", "days_since_order"),
+    "Customer value": ("purchases_so_far",),
+    "Lead fairness": ("held_out_leads", "held_out_scorings"),
+    "Pipeline forecast": ("deals",),
+    "Prices": ("weeks_with_sales", "distinct_prices"),
+    "Data checks": ("count",),
+    "Rejects": ("source_row",),
+}
+MEDIANS = {"Clusters": ("median_orders", "median_days_since_order")}
+DATES = {"Deal win chances": ("close_date",), "Pipeline forecast": ("month",),
+         "Segments": ("last_order_at",)}  # fmt: skip
+
+
+def _reason_problems(text: str, what: str) -> list[str]:
+    """Reasons that do not say in words which way they moved the score."""
+    ends = (f"(raises the {what})", f"(lowers the {what})")
+    return [r for r in text.split("; ") if r[:2] in ("+ ", "- ") or not r.endswith(ends)]
+
+
+def _coded(value: Any) -> bool:
+    text = str(value).strip()
+    return bool(RAW_CODE.fullmatch(text)) or text.lower() in DEAL_STAGE_LABELS
+
+
+def check_words(out: Outputs, tally: Tally) -> None:
+    """What the newcomer read: codes in place of words, reasons whose sign read backwards,
+    JSON in Rejects, whole counts with two decimals and dates stored as text."""
+    frames = [*_frames(out)]
+    for where, frame in frames:
+        for column in CODED_COLUMNS:
+            if column in frame.columns:
+                for v in frame[column].dropna():
+                    tally.check(
+                        "codes shown as words", not _coded(v), f"{where}: {v!r} in {column}"
+                    )
+    for title, what in REASON_TABS.items():
+        shown = [("workbook", _tab_frame(out.workbook.get(title, [])))]
+        shown += [(f"report table {i + 1}", t) for i, t in enumerate(out.report_tables)
+                  if "stage" in t.columns and title == "Deal win chances"]  # fmt: skip
+        for where, frame in shown:
+            if frame is None or "why" not in frame.columns:
+                continue
+            for text in frame["why"].dropna():
+                wrong = _reason_problems(str(text), what) if str(text) else []
+                tally.check("reasons say which way", not wrong, f"{where} {title!r}: {wrong}")
+    for name, what in REASON_PROPERTIES.items():
+        for text in out.hubspot.get(name, pd.Series(dtype=object)).dropna():
+            wrong = _reason_problems(str(text), what)
+            tally.check("reasons say which way", not wrong, f"hubspot {name}: {wrong}")
+    rejects = [("workbook", _tab_frame(out.workbook.get("Rejects", [])))]
+    rejects += [("sheets", out.sheets.get("Rejects"))]
+    for where, frame in rejects:
+        if frame is None or "original row" not in frame.columns:
+            continue
+        for text in frame["original row"].dropna():
+            tally.check("no JSON in Rejects", not str(text).lstrip().startswith(("{", "[")),
+                        f"{where} Rejects: {str(text)[:60]!r}")  # fmt: skip
+    for title, columns in {**WHOLE_COUNTS, **DATES}.items():
+        rows, formats = out.workbook.get(title, []), out.formats.get(title, [])
+        at = _header_row(rows)
+        if at is None:
+            continue
+        names = [code_name(str(h)) for h in rows[at]]
+        for column in columns:
+            if column not in names:
+                continue
+            j = names.index(column)
+            if column in MEDIANS.get(title, ()) and any(
+                isinstance(r[j], float) and r[j] % 1 for r in rows[at + 1 :]
+            ):
+                continue  # a median of an even number of counts may end in .5: all show .00
+            for row, shown in zip(rows[at + 1 :], formats[at + 1 :], strict=True):
+                v, pattern = row[j], shown[j]
+                if v is None:
+                    continue
+                if column in WHOLE_COUNTS.get(title, ()):
+                    ok = isinstance(v, int) and not isinstance(v, bool) and ".0" not in pattern
+                    tally.check("whole counts as whole numbers", ok,
+                                f"{title!r} {column}: {v!r} as {pattern!r}")  # fmt: skip
+                else:
+                    ok = (
+                        isinstance(v, datetime)
+                        and pattern.startswith("yyyy")
+                        and "h" not in pattern
+                    )
+                    tally.check("dates as dates", ok, f"{title!r} {column}: {v!r} as {pattern!r}")
+    summary = out.workbook.get("Summary", [])
+    for row, shown in zip(summary, out.formats.get("Summary", []), strict=True):
+        if row and row[0] == "Data up to":
+            tally.check("dates as dates", isinstance(row[1], datetime) and shown[1] == "yyyy-mm-dd",
+                        f"Summary 'Data up to': {row[1]!r} as {shown[1]!r}")  # fmt: skip
+
+
 def check_pictures(out: Outputs, tally: Tally) -> None:
     """Words match pictures: the seasonality words agree with the test on the history the
     chart draws, naming its peak; cluster names agree with each cluster's medians."""
@@ -1044,6 +1152,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "the same figure shows the same number in every tab; words say it too": check_same_figures,
     "held-out counts say what they count and add up": check_held_out_counts,
     "no product suggested to a customer who returned it": check_suggestions,
+    "codes as words, reasons say which way, no JSON in Rejects, counts and dates typed": check_words,
 }
 
 

@@ -39,6 +39,10 @@ AT_LEAST = {
     "words say the figures beside them": 100,
     "held-out counts add up": 1,
     "no product suggested to who returned it": 200,
+    "codes shown as words": 50,
+    "reasons say which way": 100,
+    "whole counts as whole numbers": 200,
+    "dates as dates": 20,
 }
 
 
@@ -186,6 +190,61 @@ def test_the_audit_finds_a_suggestion_of_a_returned_product(sample: Outputs):
     )
     found = [p for p in audit(broken).problems if p.startswith("no product suggested")]
     assert any(f"{product} to {contact}" in p for p in found), found
+
+
+def _formatted(out: Outputs, title: str, column: str, pattern: str) -> Outputs:
+    """The workbook's formats with ``column`` of ``title`` shown as ``pattern``."""
+    formats = {t: [list(r) for r in rows] for t, rows in out.formats.items()}
+    rows = out.workbook[title]
+    at = next(i for i, r in enumerate(rows) if sum(v is not None for v in r) >= 2)
+    j = [code_name(str(h)) for h in rows[at]].index(column)
+    for r in formats[title][at + 1 :]:
+        r[j] = pattern
+    return Outputs(**{**vars(out), "formats": formats})
+
+
+def test_the_audit_finds_what_the_words_review_saw(sample: Outputs):
+    """Plant what a newcomer read in the demo: stage ids and lead source codes, a reason whose
+    sign read backwards, JSON in Rejects, a count with two decimals, a date stored as text."""
+    tally = audit(sample)
+    assert tally.problems == [] and tally.checked["no JSON in Rejects"] > 0  # a messy export
+    planted = {
+        "a HubSpot stage id": (
+            _planted(sample, "Deal win chances", "stage", lambda v: "contractsent"),
+            "codes shown as words",
+        ),
+        "a lead source code": (
+            _planted(sample, "Lead scores", "lead_source", lambda v: "organic_search"),
+            "codes shown as words",
+        ),
+        "an enum in capitals": (
+            _planted(sample, "Lead scores", "lead_source", lambda v: "PAID_SOCIAL"),
+            "codes shown as words",
+        ),
+        "a plus sign before an absence": (
+            _planted(sample, "Lead scores", "why", lambda v: "+ No activity yet"),
+            "reasons say which way",
+        ),
+        "a minus sign in a deal's why": (
+            _planted(sample, "Deal win chances", "why", lambda v: "- Contact active 3 times"),
+            "reasons say which way",
+        ),
+        "the original row as JSON": (
+            _planted(sample, "Rejects", "original row", lambda v: '{"contact_id": "C01049"}'),
+            "no JSON in Rejects",
+        ),
+        "days as a lead with two decimals": (
+            _formatted(sample, "Lead scores", "days_as_lead", "#,##0.00"),
+            "whole counts as whole numbers",
+        ),
+        "a close date as text": (
+            _planted(sample, "Deal win chances", "close_date", lambda v: f"{v:%Y-%m-%d}"),
+            "dates as dates",
+        ),
+    }
+    for what, (broken, invariant) in planted.items():
+        found = {problem.split(":")[0] for problem in audit(broken).problems}
+        assert invariant in found, what
 
 
 def test_every_invariant_is_listed_with_its_check():

@@ -9,7 +9,7 @@ import pytest
 from test_customers import _cdnow
 
 from smbml_connect.analytics.customers.pareto import ParetoNBD
-from smbml_connect.analytics.customers.value import CustomerValueModel
+from smbml_connect.analytics.customers.value import MODEL_LABELS, CustomerValueModel
 
 # Fader and Hardie (2005), "A note on deriving the Pareto/NBD model and related
 # expressions": maximum-likelihood estimates on the 2,357-customer CDNOW sample, 39 weeks.
@@ -141,6 +141,9 @@ def test_the_holdout_choice_weighs_pareto_nbd_by_squared_error(business):
     families = {k: models[k]["rmse"] for k in ("bgnbd", "mbgnbd", "pnbd")}
     assert report["family"] == min(families, key=families.__getitem__)
     assert "root mean squared error" in report["why"] and "Pareto/NBD" in report["why"]
+    # the report's "Model used" says what the chosen model assumes, not only its name
+    assert report["why"].startswith(f"{MODEL_LABELS[report['chosen']]} (")
+    assert "buy till you die" in report["why"] or "past rate" in report["why"]
 
 
 def test_a_value_model_on_pareto_nbd_saves_and_predicts_the_same(business):

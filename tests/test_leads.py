@@ -73,9 +73,13 @@ def test_scores_any_table_with_reasons(fitted: LeadScorer, table: pd.DataFrame):
     assert (scored["score"] == np.rint(100 * scored["probability"])).all()
     assert set(scored["tier"]) <= {"A", "B", "C", "D"}
     assert scored["reasons"].map(len).between(1, 3).all()
-    assert all(r[:2] in ("+ ", "- ") for reasons in scored["reasons"] for r in reasons)
+    # Each reason says in words which way it moved the score; no sign before it to read
+    # backwards ("+ No activity yet").
+    said = [r for reasons in scored["reasons"] for r in reasons]
+    assert all(r.endswith(("(raises the score)", "(lowers the score)")) for r in said)
+    assert not any(r[:2] in ("+ ", "- ") for r in said)
     referral = scored["reasons"][table["Source"] == "Referral"].map(" ".join)
-    assert referral.str.contains(r"\+ Source: Referral").mean() > 0.5
+    assert referral.str.contains(r"Source: Referral \(raises the score\)").mean() > 0.5
     assert "Customer ID" in fitted.card_["ignored_columns"]
     kinds = {f["name"]: f["kind"] for f in fitted.card_["features"]}
     assert kinds == {
@@ -101,7 +105,8 @@ def _reasons_one_row_at_a_time(scorer: LeadScorer, row: np.ndarray) -> list[str]
             continue
         plan = scorer.encoder_.plans_[j]
         value = row[j] if plan.kind == "category" else np.round(row[j], 2)
-        texts.append(("+ " if effects[j] > 0 else "- ") + plan.describe(value))
+        way = "raises" if effects[j] > 0 else "lowers"
+        texts.append(f"{plan.describe(value)} ({way} the score)")
     return texts
 
 

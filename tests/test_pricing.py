@@ -257,7 +257,13 @@ def test_step_writes_store_rows_a_prices_tab_and_demand_curves(business: SampleB
     assert list(rows.columns) == list(OUTPUT_TABLES["price_suggestions"])
     made = rows[rows["suggested_price"].notna()]
     assert ((made["suggested_price"] / made["current_price"] - 1).abs() <= 0.05 + 1e-3).all()
-    assert set(rows["confidence"].str.split().str[0]) <= {"high", "medium", "low", "keep", "none"}
+    said = set(rows["confidence"])
+    assert {c.split()[0] for c in said} <= {"high", "medium", "low", "keep", "no"}
+    # a product without a suggestion says so in words: "none" alone read like a missing value
+    assert (
+        "none" not in said
+        and (rows["suggested_price"].notna() | (rows["confidence"] == "no suggestion")).all()
+    )
     sheet = result.sheets["Prices"]
     assert {"reason", "profit_change_per_month_low_80", "weeks_with_sales"} <= set(sheet.columns)
     section = result.sections[0]

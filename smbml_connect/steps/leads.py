@@ -51,6 +51,7 @@ from smbml_connect.steps.base import (
     score_rows,
     scored_at_of,
 )
+from smbml_connect.value_words import lead_source_label, stage_label
 
 __all__ = [
     "DEAL_WIN",
@@ -92,7 +93,7 @@ DEALS_TAB = Tab(
              "expected_value", "why", "overdue"),
     colour_scale=ColourScale("win_chance", 0, 1),
 )  # fmt: skip
-PIPELINE_TAB = Tab("Pipeline forecast")
+PIPELINE_TAB = Tab("Pipeline forecast", formats={"month": "yyyy-mm"})
 DEAL_MODEL_TAB = Tab("Deal model")
 
 TIER_TEXT = ", ".join(
@@ -105,6 +106,37 @@ def _joined(reasons: pd.Series) -> pd.Series:
     return reasons.map("; ".join)
 
 
+_AUC_SCALE = "(0.5 = guessing, 1 = perfect)"
+_PR_AUC_SCALE = "(guessing gets the success rate, 1 = perfect)"
+_CALIBRATION_WORDS = {
+    "isotonic": "a stepped curve fitted to past outcomes (isotonic)",
+    "platt": "an S-shaped curve fitted to past outcomes (Platt scaling)",
+    "beta": "a flexible S-shaped curve fitted to past outcomes (beta calibration)",
+}
+
+
+def _calibration_words(method: str) -> str:
+    """The method's name alone ("isotonic") means nothing to a shop owner: say what it does."""
+    return _CALIBRATION_WORDS.get(method, method)
+
+
+def _day(stamps: pd.Series) -> pd.Series:
+    """Dates without time or zone: a workbook date cell has neither, and a close date is a day."""
+    stamps = pd.to_datetime(stamps, utc=True)
+    return stamps.dt.tz_convert(None).dt.normalize()
+
+
+def _moment(stamp: str) -> str:
+    """'2026-12-06T12:05:15+00:00' as a person writes it: '2026-12-06 12:05 UTC'."""
+    try:
+        moment = pd.Timestamp(stamp)
+    except ValueError:
+        return stamp
+    if moment.tzinfo is not None:
+        return f"{moment.tz_convert('UTC'):%Y-%m-%d %H:%M} UTC"
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
 def model_card_rows(card: Mapping[str, Any], what: str = "records") -> pd.DataFrame:
     """The model card as two columns a person can read in a spreadsheet; `what` names the
     records held out ("leads", "deals")."""
@@ -113,18 +145,18 @@ def model_card_rows(card: Mapping[str, Any], what: str = "records") -> pd.DataFr
         ("Model", card["model"]),
         ("Learner", card["why_this_learner"]),
         ("Final model", card["final_model"]),
-        ("Trained at", card["trained_at"]),
+        ("Trained at", _moment(card["trained_at"])),
         ("Rows used", f"{card['data']['labelled_rows']:,}"),
         ("Success rate in the data", f"{card['data']['label_rate']:.1%}"),
         ("Dates covered", " to ".join(d[:10] for d in card["data"]["date_range"] or [])),
         ("How it was tested", card["split"]["how"]),
         *_held_out_rows(card["split"], what),
-        ("AUC (0.5 = guessing, 1 = perfect)", f"{held['auc']:.3f}"),
-        ("PR-AUC", f"{held['pr_auc']:.3f}"),
-        ("Brier score (lower is better)", f"{held['brier']:.3f} (guessing the average: {card['baseline_brier']:.3f})"),
-        ("Calibration error", f"{held['calibration_error']:.3f} ({100 * held['calibration_error']:.1f} points on average)"),
+        (f"Ranks successes above the rest, AUC {_AUC_SCALE}", f"{held['auc']:.3f}"),
+        (f"How often high scores were right, PR-AUC {_PR_AUC_SCALE}", f"{held['pr_auc']:.3f}"),
+        ("Average squared miss, Brier score (lower is better)", f"{held['brier']:.3f} (guessing the average: {card['baseline_brier']:.3f})"),
+        ("How far chances were from what happened (calibration error)", f"{held['calibration_error']:.3f} ({100 * held['calibration_error']:.1f} points on average)"),
         ("Lift in the top 10%", f"{held['lift_top_decile']:.2f}x the average rate"),
-        ("Calibration method", card["calibration"]["method"]),
+        ("How chances were matched to what happened (calibration)", _calibration_words(card["calibration"]["method"])),
     ]  # fmt: skip
     rows += [
         (f"Feature: {humanise(f['name'])}", f"importance {f['importance']:.1%}")
@@ -166,7 +198,7 @@ def _quality_sentence(card: Mapping[str, Any], what: str) -> str:
         f"({how}): the top 10% of scores succeeded "
         f"{held['lift_top_decile']:.1f} times as often as average, and predicted chances were "
         f"{100 * held['calibration_error']:.0f} points from what happened, on average "
-        f"(AUC {held['auc']:.2f})."
+        f"(ranking quality, AUC, {held['auc']:.2f}, where 0.5 is guessing and 1 perfect)."
     )
 
 
@@ -251,8 +283,9 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
             "score": scored["score"],
             "tier": scored["tier"],
             "why": _joined(scored["reasons"]),
-            "lead_source": leads["lead_source"],
-            "days_as_lead": leads["days_since_created"],
+            "lead_source": leads["lead_source"].map(lead_source_label),
+            # whole days: a count reads 18, not 18.00
+            "days_as_lead": leads["days_since_created"].round().astype("Int64"),
         }
     ).sort_values(["score", "days_as_lead"], ascending=[False, True])
     result.add_tab(
@@ -266,7 +299,7 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
             + ", ".join(f"{t} from {100 * v:.0f}" for t, v in scorer.tiers_.items())
             + "."
         )
-        + " In 'why', + raises the score and - lowers it.",
+        + " Each reason in 'why' says whether it raises or lowers the score.",
     )
     result.add_tab(
         LEAD_MODEL_TAB,
@@ -277,7 +310,8 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     top = int((scored["tier"] == "A").sum())
     result.summary.append(
         f"Lead scores: {plural(len(leads), 'open lead')} scored; {top:,} in tier A "
-        f"(held-out AUC {card['held_out']['auc']:.2f})"
+        f"(ranking quality on leads it had not seen, AUC, {card['held_out']['auc']:.2f}: "
+        "0.5 is guessing, 1 perfect)"
     )
     paragraphs = [
         f"{plural(len(leads), 'open lead')} scored as of {context.as_of:%d %B %Y}. A score is the "
@@ -355,7 +389,8 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         win_chance=deals["score"],
         why=_joined(deals["reasons"]),
         expected_value=expected_value(shown["amount"], shown["probability"]),
-        close_date=deals["close_date"].dt.strftime("%Y-%m-%d"),
+        stage=deals["stage"].map(stage_label),
+        close_date=_day(deals["close_date"]),
     )
     sheet = DEALS_TAB.select(sheet)
     result.add_tab(
@@ -363,14 +398,16 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         sheet.sort_values("expected_value", ascending=False),
         "Chance in % that each open deal is won, learnt from closed deals as they looked while "
         f"still open. {untiered or f'Tier by chance: {DEAL_TIER_TEXT}.'} "
-        "Expected value = amount x win chance. In 'why', + raises the chance, - lowers it.",
+        "Expected value = amount x win chance. Each reason in 'why' says whether it raises or "
+        "lowers the chance.",
     )
     result.add_tab(
         PIPELINE_TAB,
-        forecast,
+        # the month as a real date (shown as a month), so it sorts and filters as one
+        forecast.assign(month=pd.to_datetime(forecast["month"])),
         "Revenue expected from open deals by the month they should close (overdue deals count in "
-        "this month): the sum of their expected values in the Deal win chances tab; lo80-hi80: "
-        "8 in 10 outcomes fall in this range if deals close as scored.",
+        "this month): the sum of their expected values in the Deal win chances tab; the low and "
+        "high ends of the 80% range: 8 in 10 outcomes fall between them if deals close as scored.",
     )
     result.add_tab(
         DEAL_MODEL_TAB,

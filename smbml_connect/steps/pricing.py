@@ -68,8 +68,11 @@ def _chance_text(p: float) -> str:
 
 
 def _confidence_text(row: pd.Series) -> str:
-    if row["confidence_words"] in ("keep", "none"):
-        return str(row["confidence_words"])
+    # "none" alone read like a missing value: the product has no suggestion (its reason says why)
+    if row["confidence_words"] == "none":
+        return "no suggestion"
+    if row["confidence_words"] == "keep":
+        return "keep"
     return f"{row['confidence_words']} ({_chance_text(float(row['confidence']))})"
 
 
@@ -118,7 +121,11 @@ def _sheet(frame: pd.DataFrame) -> pd.DataFrame:
             "highest_weekly_price": _rounded(r.get("price_high")),
         }  # fmt: skip
         rows.append(row)
-    return pd.DataFrame(rows)
+    sheet = pd.DataFrame(rows)
+    for count in ("weeks_with_sales", "distinct_prices"):  # whole counts: 19, not 19.00
+        if count in sheet:
+            sheet[count] = pd.to_numeric(sheet[count]).round().astype("Int64")
+    return sheet
 
 
 def _curve(row: pd.Series, rails: Guardrails) -> charts.DemandCurve:

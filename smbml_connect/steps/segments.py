@@ -106,6 +106,8 @@ def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepRe
     summary["meaning"] = summary["segment"].map(lambda s: meaning[s].meaning)
     summary["what_to_do"] = summary["segment"].map(lambda s: meaning[s].action)
     summary = summary.round({"avg_days_since_order": 0, "avg_orders": 1, "avg_spend": 2})
+    # whole days, as the Segments tab counts them: 9, not 9.00
+    summary["avg_days_since_order"] = summary["avg_days_since_order"].astype("Int64")
     result.add_tab(SUMMARY_TAB, summary)
     top = summary.sort_values("revenue", ascending=False).iloc[0]
     at_risk = summary[summary["segment"].isin(["At Risk", "Can't Lose Them"])]

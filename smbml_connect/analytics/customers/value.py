@@ -162,6 +162,17 @@ MODEL_LABELS = {
     "naive": "naive (past rate)",
 }
 BASE_FAMILY = "mbgnbd"  # what the boosted trees correct
+# What each model assumes, in words, for the report's "Model used" (the names alone are
+# jargon to a shop owner).
+_BTYD_WORDS = "a 'buy till you die' model: each customer buys at their own steady pace until, "
+MODEL_WORDS = {
+    "bgnbd": _BTYD_WORDS + "after some purchase, they stop for good",
+    "mbgnbd": _BTYD_WORDS + "at or after some purchase, they stop for good",
+    "pnbd": _BTYD_WORDS + "at some moment, they stop for good",
+    "boosted": "a 'buy till you die' model whose estimates are corrected by decision trees "
+    "learnt from past customers",
+    "naive": "each customer keeps buying at their past rate",
+}
 
 
 FAMILIES = ("bgnbd", "mbgnbd", "pnbd")  # the buy-till-you-die candidates
@@ -303,8 +314,8 @@ class CustomerValueModel:
         if len(before) < MIN_CUSTOMERS:
             report["chosen"] = report["family"] = "mbgnbd"
             report["why"] = (
-                f"MBG/NBD: only {len(before)} customers bought before {cut:%Y-%m-%d}, too few "
-                "to check any candidate on a held-out period"
+                f"MBG/NBD ({MODEL_WORDS['mbgnbd']}): only {len(before)} customers bought before "
+                f"{cut:%Y-%m-%d}, too few to check any candidate on a held-out period"
             )
             return report
         actual = _purchases_between(days, cut, end).reindex(before.index, fill_value=0).to_numpy()
@@ -349,7 +360,8 @@ class CustomerValueModel:
             f"{MODEL_LABELS[k]} {v['rmse']:.3f}" for k, v in report["models"].items()
         )
         report["why"] = (
-            f"{MODEL_LABELS[chosen]}: lowest error per customer on purchases from {report['holdout']} "
+            f"{MODEL_LABELS[chosen]} ({MODEL_WORDS[chosen]}): lowest error per customer on "
+            f"purchases from {report['holdout']} "
             f"(root mean squared error {errors})" + (f"; {skipped}" if skipped else "")
         )
         return report

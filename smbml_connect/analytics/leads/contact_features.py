@@ -19,6 +19,7 @@ import pandas as pd
 from smbml_connect.analytics.shared.tabular import Phrase
 from smbml_connect.errors import DataValidationError
 from smbml_connect.sales import is_sale
+from smbml_connect.value_words import LEAD_SOURCE_LABELS
 
 __all__ = [
     "CONTACT_PHRASES",
@@ -42,6 +43,15 @@ _KNOWN_KINDS = {  # activity kind -> (feature name, phrase)
     "call": ("calls", Phrase("Had {n} calls", "Had 1 call", "No calls yet")),
     "email": ("emails", Phrase("{n} emails exchanged", "1 email exchanged", "No emails exchanged")),
 }  # fmt: skip
+_SPOKEN_SOURCES = (
+    "referral",
+    "organic_search",
+    "paid_search",
+    "social",
+    "email",
+    "event",
+    "direct",
+)
 CONTACT_PHRASES: dict[str, Phrase] = {
     "lead_source": Phrase(
         "Came from {value}",
@@ -54,6 +64,13 @@ CONTACT_PHRASES: dict[str, Phrase] = {
             "email": "Came from an email campaign",
             "event": "Met at an event",
             "direct": "Came to the site directly",
+            # the others, and HubSpot's own values (ORGANIC_SEARCH) as a file may hold them
+            **{
+                c: f"Came from: {v}"
+                for k, v in LEAD_SOURCE_LABELS.items()
+                for c in (k, k.upper())
+                if c not in _SPOKEN_SOURCES
+            },
         },
     ),
     "country": Phrase("Based in {value}", missing="Country unknown"),

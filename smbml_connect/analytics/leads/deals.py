@@ -20,6 +20,7 @@ from smbml_connect.analytics.leads.scoring import LeadScorer
 from smbml_connect.analytics.shared.contract import check_fitted
 from smbml_connect.analytics.shared.tabular import Phrase
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
+from smbml_connect.value_words import DEAL_STAGE_LABELS, LEAD_SOURCE_LABELS
 
 __all__ = [
     "DEAL_PHRASES",
@@ -46,13 +47,8 @@ DEAL_PHRASES: dict[str, Phrase] = {
     "stage": Phrase(
         "At stage: {value}",
         missing="Stage history unknown",
-        values={
-            "appointmentscheduled": "Appointment scheduled",
-            "qualifiedtobuy": "Qualified to buy",
-            "presentationscheduled": "Presentation scheduled",
-            "decisionmakerboughtin": "Decision maker bought in",
-            "contractsent": "Contract sent",
-        },
+        # open stages only: a closed deal is not scored
+        values={k: v for k, v in DEAL_STAGE_LABELS.items() if not k.startswith("closed")},
     ),
     "days_in_stage": Phrase("{n} days in this stage", "1 day in this stage", "Entered this stage today"),
     "days_open": Phrase("Open for {n} days", "Open for 1 day", "Opened today"),
@@ -62,7 +58,11 @@ DEAL_PHRASES: dict[str, Phrase] = {
     "owner_closed_deals": Phrase("Owner closed {n} deals before", "Owner closed 1 deal before", "Owner's first deal"),
     "month": Phrase("Month {n} of the year"),
     "contact_activity_30d": Phrase("Contact active {n} times in 30 days", "Contact active once in 30 days", "Contact quiet for 30 days"),
-    "lead_source": Phrase("Contact came from {value}"),
+    "lead_source": Phrase(
+        "Contact came from {value}",
+        values={c: f"Contact came from: {v}" for k, v in LEAD_SOURCE_LABELS.items()
+                for c in (k, k.upper())},
+    ),
 }  # fmt: skip
 
 

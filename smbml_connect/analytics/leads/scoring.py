@@ -85,6 +85,7 @@ __all__ = [
     "LeadScorer",
     "beats_baseline",
     "parse_target",
+    "reason_words",
 ]
 
 LGBM_MIN_ROWS = 3000
@@ -176,6 +177,14 @@ def _group_keys(frame: pd.DataFrame, group_column: str | None) -> np.ndarray:
     if group_column is None:
         return np.arange(len(frame))
     return pd.factorize(frame[group_column].astype("string").fillna("(none)"))[0]
+
+
+def reason_words(subject: str) -> tuple[str, str]:
+    """What a reason did, in words after the fact: a sign before it read backwards ("+ No
+    activity yet" looked like an absence counted as a plus), so each says which way it moved.
+    (lowers, raises)."""
+    what = "chance" if subject == "deal" else "score"
+    return f"(lowers the {what})", f"(raises the {what})"
 
 
 class LeadScorer:
@@ -697,7 +706,9 @@ class LeadScorer:
                 values = np.round(values, 2)
             distinct, inverse = np.unique(values, return_inverse=True)
             words = [plan.describe(v) for v in distinct]
-            phrases = np.array([f"- {w}" for w in words] + [f"+ {w}" for w in words], dtype=object)
+            lowers, raises = reason_words(self.subject)
+            phrases = np.array([f"{w} {lowers}" for w in words] + [f"{w} {raises}" for w in words],
+                               dtype=object)  # fmt: skip
             up = contributions[rows, j] > 0
             texts[where] = phrases[inverse + up * len(words)]
         out = texts.reshape(top.shape).tolist()

@@ -46,6 +46,7 @@ from smbml_connect.ports import (
 )
 from smbml_connect.schema import REJECT_COLUMNS, REJECTS_TAB, SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import split_rows
+from smbml_connect.value_words import rejects_for_people
 from smbml_connect.xlsx import number_format
 
 __all__ = [
@@ -292,7 +293,7 @@ def result_tabs(result: RunResult) -> list[ResultTab]:
         ResultTab(
             "rejects",
             REJECTS_TAB,
-            result.rejects.reindex(columns=REJECT_COLUMNS).rename(columns={"row": "original row"}),
+            rejects_for_people(result.rejects, REJECT_COLUMNS),
             "Rows or values we could not use: fix them in the source tab (row number given) "
             "and the next refresh picks them up.",
         )
