@@ -936,7 +936,7 @@ WHOLE_COUNTS = {
 }
 MEDIANS = {"Clusters": ("median_orders", "median_days_since_order")}
 DATES = {"Deal win chances": ("close_date",), "Pipeline forecast": ("month",),
-         "Segments": ("last_order_at",)}  # fmt: skip
+         "Segments": ("last_order_at",), "Forecast": ("month",)}  # fmt: skip
 
 
 def _reason_problems(text: str, what: str) -> list[str]:

@@ -517,7 +517,7 @@ def test_the_month_not_over_yet_shows_what_was_sold_plus_the_rest():
     tables, as_of = _strong_open_month()
     result = forecast_step(tables, StepContext(as_of=as_of, settings={"forecast": {"products": 1}}))
     tab = result.sheets["Forecast"]
-    october = tab[tab["month"] == "2026-10-01"].set_index(["series", "measure"])
+    october = tab[tab["month"] == pd.Timestamp("2026-10-01")].set_index(["series", "measure"])
     for measure, sold in (("revenue", 5000.0), ("units", 250.0)):
         row = october.loc[("All sales", measure)]
         assert min(row["forecast"], row["low_80"], row["low_95"]) >= sold

@@ -68,7 +68,10 @@ VALUE_TAB = Tab(
                             "why")),
     ),
 )  # fmt: skip
-VALUE_MODEL_TAB = Tab("Value model")
+# "total" in a header would read as money: these are purchases (days with an order)
+VALUE_MODEL_TAB = Tab(
+    "Value model", formats={"total_actual": "#,##0", "total_predicted": "#,##0.0"}
+)
 CLUSTERS_TAB = Tab("Clusters")
 MEMBERS_TAB = Tab("Cluster members")
 NEXT_TAB = Tab(
@@ -81,8 +84,18 @@ PROFILE_COLUMNS = ["cluster", "name", "customers", "share_of_revenue", "median_o
                    "median_spend", "median_days_since_order"]  # fmt: skip
 
 
+HIGH_RISK, MEDIUM_RISK = 0.7, 0.4
+RISK_WORDS = (
+    f"Risk level: High = churn risk {HIGH_RISK:.0%} or more, Medium = {MEDIUM_RISK:.0%} to "
+    f"under {HIGH_RISK:.0%}, Low = under {MEDIUM_RISK:.0%}."
+)
+
+
 def _risk_label(risk: float) -> str:
-    return "High" if risk >= 0.7 else ("Medium" if risk >= 0.4 else "Low")
+    """The level of the risk as shown (to a tenth of a percent): 69.96% shows as 70.0%, and
+    a level of Medium beside it would contradict the cut-off stated above it."""
+    shown = round(risk, 3)
+    return "High" if shown >= HIGH_RISK else ("Medium" if shown >= MEDIUM_RISK else "Low")
 
 
 def _gap_words(days: int) -> str:
@@ -167,7 +180,8 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
         sheet,
         f"Churn risk = chance of no purchase in the next {months} months; value = expected "
         f"spend in that time with an 80% range; as of {context.as_of:%Y-%m-%d}. Several orders "
-        "on one day count as one day with an order (the Segments tab counts every order).",
+        "on one day count as one day with an order (the Segments tab counts every order). "
+        + RISK_WORDS,
     )
     validation = card["validation"]
     rows = [
@@ -182,7 +196,7 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
             f"{validation['holdout']} from the history before it; the lowest root mean squared "
             "error per customer is used.",
         )
-    high = table["churn_risk"] >= 0.7
+    high = table["churn_risk"].map(_risk_label) == "High"
     at_stake = float(table.loc[high, "spend_so_far"].sum())
     total_value = float(table["expected_value"].sum())
     ended = data_ends_early(tables["orders"], context.as_of)
@@ -199,7 +213,8 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
     paragraphs = [
         f"Over the next {months} months the {plural(len(table), 'customer')} are expected to "
         f"spend {money(total_value, cur)} in total. {int(high.sum())} are at high risk of "
-        f"not buying again (they have spent {money(at_stake, cur)} so far).{stale}",
+        f"not buying again (churn risk {HIGH_RISK:.0%} or more; they have spent "
+        f"{money(at_stake, cur)} so far).{stale}",
         f"Model used: {validation['why']}.",
     ]
     if card["orders_left_out_count"]:

@@ -120,11 +120,17 @@ def _rest_rows(
             f"{100 * done.share:.1f}% of all sales"
         )
         rows += [
-            {"series": REST, "measure": measure, word: ds.strftime("%Y-%m-%d"),
+            {"series": REST, "measure": measure, word: _date(ds),
              "forecast": round(float(value), 2), "note": note if i == 0 else ""}
             for i, (ds, value) in enumerate(zip(total["ds"], rest, strict=True))
         ]  # fmt: skip
     return rows
+
+
+def _date(stamp: object) -> pd.Timestamp:
+    """A period's start as a date cell holds it: no time zone (a workbook date has none)."""
+    day = pd.Timestamp(stamp)
+    return day.tz_convert(None) if day.tzinfo else day
 
 
 def _adds_up_words(
@@ -356,7 +362,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         said = _so_far_words(sales, r, uid, freq, cur)
         for i, row in enumerate(r.frame.itertuples(index=False)):
             sheet_rows.append(
-                {"series": label, "measure": measure, word: row.ds.strftime("%Y-%m-%d"),
+                {"series": label, "measure": measure, word: _date(row.ds),
                  "forecast": round(row.yhat, 2), "low_80": round(row.lo80, 2),
                  "high_80": round(row.hi80, 2), "low_95": round(row.lo95, 2),
                  "high_95": round(row.hi95, 2),

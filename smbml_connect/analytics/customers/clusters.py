@@ -169,7 +169,8 @@ class CustomerClusters:
         self.card_ = {
             "clusters": k,
             "silhouette_by_k": {str(key): round(v, 3) for key, v in tried.items()},
-            "why": f"{k} groups: the best silhouette ({tried[k]:.2f}) among "
+            "why": f"{k} groups: the clearest separation between groups (silhouette "
+            f"{tried[k]:.2f}, from -1 to 1, higher is clearer) among "
             + ", ".join(f"{key} ({v:.2f})" for key, v in tried.items()),
             "features": self.columns_,
             "renames_avoided": kept,
