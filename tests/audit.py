@@ -689,7 +689,9 @@ def check_open_period(out: Outputs, tally: Tally) -> None:
     first = f"{current.start_time:%Y-%m-%d}"
     for where, frame in _forecast_rows(out):
         if "sold_so_far" in frame.columns:  # each series: nothing below what it sold
-            for i, row in frame[frame["sold_so_far"].notna()].iterrows():
+            # (not "Rest of sales": a difference of sales, below zero where discounts are)
+            selling = frame["sold_so_far"].notna() & (frame["series"] != "Rest of sales")
+            for i, row in frame[selling].iterrows():
                 sold_here = float(row["sold_so_far"])
                 for column in ("forecast", "low_80", "low_95"):
                     tally.check(name, float(row[column]) >= sold_here - 0.01,

@@ -422,6 +422,11 @@ def test_a_first_month_the_orders_begin_late_in_counts_as_a_whole_month(business
     assert total.iloc[0] == pytest.approx(sold / covered)
     said = [n for n in sales.notes if "the orders begin on 9 November 2023" in n]
     assert said and f"scaled up to the whole month (x{1 / covered:.2f})" in said[0]
+    # the chart shows what was sold, not the scaled figure the models were given
+    result = forecast_step(business.tables, StepContext(as_of=business.as_of))
+    chart = result.sheets["Forecast chart"]
+    shown = chart.loc[pd.to_datetime(chart["month"]) == pd.Timestamp("2023-11-01"), "actual"]
+    assert shown.iloc[0] == pytest.approx(sold, abs=0.01)
     late = orders[when >= pd.Timestamp("2023-11-28")]  # a day of November: left out
     short = sales_series(late, lines, business.as_of)
     assert short.frame["ds"].min() == pd.Timestamp("2023-12-01")

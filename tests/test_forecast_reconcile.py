@@ -66,6 +66,24 @@ def test_shipping_in_order_totals_is_a_row_of_its_own_so_the_rows_still_add_up(b
     column = table.columns[1]
     assert table[column].sum() == pytest.approx(whole["forecast"].sum(), abs=len(table))
     assert f"(with Other products and {REST}) add up to All sales" in result.notes["Forecast"]
+    assert any(f"forecasts (with {REST}) add up" in p for p in result.sections[0].paragraphs)
+    # the month not over yet: what each row sold so far adds up too
+    first = tab[tab["month"] == tab["month"].min()]
+    sold = first.groupby(first["series"] == "All sales")["sold_so_far"].sum()
+    assert sold[False] == pytest.approx(sold[True], abs=0.01 * len(first))
+    assert first.loc[first["series"] == REST, "sold_so_far"].iloc[0] > 0
+
+
+def test_order_totals_below_their_lines_are_said_so(business):
+    """Order-level discounts and refunds larger than shipping and tax: Rest of sales is
+    below zero, and its note says why rather than naming shipping and tax."""
+    tables = dict(business.tables)
+    tables["orders"] = tables["orders"].assign(total=tables["orders"]["total"] * 0.9)
+    tab = forecast_step(tables, StepContext(as_of=business.as_of)).sheets["Forecast"]
+    rest = tab[tab["series"] == REST]
+    assert (rest["forecast"] < 0).all()
+    assert "order totals come to less than the products' lines" in rest["note"].iloc[0]
+    assert np.allclose(*_added_up(tab).to_numpy().T, atol=0.01 * 23)
 
 
 def _forecast(values: list[float], history: list[float], spread: float = 0.2) -> SeriesForecast:
@@ -100,7 +118,8 @@ def test_products_all_forecast_at_nothing_share_the_total_as_they_sold():
     assert done.parts["a"].frame["yhat"].tolist() == pytest.approx([60, 60])
     assert done.parts["b"].frame["yhat"].tolist() == pytest.approx([30, 30])
     first = done.parts["a"].frame.iloc[0]
-    assert first["lo80"] <= first["yhat"] <= first["hi80"]
+    assert first["lo80"] < first["yhat"] < first["hi80"]  # the total's range, its share
+    assert (first["lo80"], first["hi95"]) == pytest.approx((90 * 0.8 * 2 / 3, 90 * 1.4 * 2 / 3))
     assert np.isnan(done.factors[0]) and done.factors[1] == pytest.approx(1.0)
 
 

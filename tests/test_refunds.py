@@ -195,3 +195,19 @@ def test_the_sales_forecast_counts_revenue_net_of_refunds():
     sales = sales_series(orders, None, pd.Timestamp("2024-03-15", tz="UTC"))
     revenue = sales.frame.set_index(["unique_id", "ds"])["y"]["revenue:total"]
     assert revenue.tolist() == [70.0, 50.0]
+    # Half or more back is still a sale of what was kept (the rule reads the totals as
+    # written; reading it on net totals took each refund off twice and lost the sale).
+    for back, january in ((30.0, 60.0), (45.0, 45.0)):
+        more = orders.assign(refunded=[back, None, None])
+        again = sales_series(more, None, pd.Timestamp("2024-03-15", tz="UTC"))
+        kept = again.frame.set_index(["unique_id", "ds"])["y"]["revenue:total"]
+        assert kept.tolist() == [january, 50.0], back
+        assert not any("refunded" in n for n in again.notes)
+    credit = _orders_frame([
+        ("S1", "A", "2024-01-10", 60.0, "Paid", None),
+        ("S2", "A", "2024-01-13", -40.0, "Refunded", None),  # a credit note two thirds
+        ("S3", "A", "2024-02-03", 50.0, "Paid", None),
+    ])  # fmt: skip
+    by_credit = sales_series(credit, None, pd.Timestamp("2024-03-15", tz="UTC"))
+    kept = by_credit.frame.set_index(["unique_id", "ds"])["y"]["revenue:total"]
+    assert kept.tolist() == [20.0, 50.0]

@@ -95,33 +95,47 @@ def _reconciled(
 def _rest_rows(
     results: Mapping[str, SeriesForecast],
     reconciled: Mapping[str, Reconciled],
+    sales: SalesSeries,
     word: str,
     freq: str,
 ) -> list[dict[str, Any]]:
     """What the total holds beyond the products' rows, so that the rows a person adds up
-    give all sales: order totals' shipping, tax and order-level discounts, and products
-    too new to forecast. None when the products are all of it (to the cent or unit)."""
+    give all sales (their sold so far too): order totals' shipping, tax, order-level
+    discounts and refunds, and products too new to forecast. None when the products are
+    all of it (to the cent or unit)."""
     rows: list[dict[str, Any]] = []
     for measure, done in reconciled.items():
-        total = results[f"{measure}:{TOTAL}"].frame
-        added = sum(results[uid].frame["yhat"].to_numpy(dtype=float) for uid in done.parts)
+        uid = f"{measure}:{TOTAL}"
+        total = results[uid].frame
+        added = sum(results[p].frame["yhat"].to_numpy(dtype=float) for p in done.parts)
         rest = total["yhat"].to_numpy(dtype=float) - added
         if done.share == 1.0 and np.all(np.abs(rest) < 0.5):
             continue
-        what = (
-            "shipping, tax, order-level discounts and refunds, which no product line holds, "
-            "and products too new to forecast"
-            if measure == "revenue"
-            else "units of products too new to forecast"
-        )
+        if measure == "units":
+            what = "units of products too new to forecast"
+        elif done.share > 1:  # order totals below their lines
+            what = (
+                "order totals come to less than the products' lines: order-level discounts "
+                "and refunds outweigh shipping and tax (and products too new to forecast)"
+            )
+        else:
+            what = (
+                "shipping, tax, order-level discounts and refunds, which no product line "
+                "holds, and products too new to forecast"
+            )
         note = (
             f"all sales' forecast less the products above: {what}; over the last "
             f"{plural(YEAR[freq], word)} of history the products made up "
             f"{100 * done.share:.1f}% of all sales"
         )
+        opens = pd.Timestamp(total["ds"].iloc[0]).to_period(FREQUENCIES[freq][2]) == sales.current
+        sold = sales.sold.get(uid, 0.0) - sum(sales.sold.get(p, 0.0) for p in done.parts)
+        said = opens and sales.to_come < 1 and sales.through is not None
         rows += [
             {"series": REST, "measure": measure, word: _date(ds),
-             "forecast": round(float(value), 2), "note": note if i == 0 else ""}
+             "forecast": round(float(value), 2),
+             "sold_so_far": round(sold, 2) if said and i == 0 else None,
+             "note": note if i == 0 else ""}
             for i, (ds, value) in enumerate(zip(total["ds"], rest, strict=True))
         ]  # fmt: skip
     return rows
@@ -188,7 +202,8 @@ CHECK_NOTE = (
     "(below 1: it erred by less than that change). "
     f"{column_label('seasonal_naive_error')}: the same measure for simply repeating last "
     "season's figures in the same tests; the method did better than that simple rule where "
-    "its number is the smaller of the two."
+    "its number is the smaller of the two. A product's errors are those of its own "
+    "forecast, before it was scaled with the others to add up to all sales."
 )
 
 
@@ -208,6 +223,18 @@ def _rows(uid: str, result: SeriesForecast) -> pd.DataFrame:
             **{c: frame[c] for c in ("yhat", "lo80", "hi80", "lo95", "hi95", "model")},
         }
     )
+
+
+def _as_sold(result: SeriesForecast, sales: SalesSeries) -> SeriesForecast:
+    """The history as it was sold: a partial first period scaled up for the models is
+    drawn and listed at what it sold (`SalesSeries.scaled_start`)."""
+    if sales.scaled_start is None or result.history is None:
+        return result
+    start, covered = sales.scaled_start
+    history = result.history.copy()
+    first = pd.to_datetime(history["ds"]) == start
+    history.loc[first.to_numpy(), "y"] *= covered
+    return replace(result, history=history)
 
 
 def _chart(result: SeriesForecast, title: str, unit: str) -> str:
@@ -377,7 +404,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
              "history": plural(len(r.history) if r.history is not None else 0, word),
              "notes": "; ".join(r.notes)}
         )  # fmt: skip
-    rest_rows = _rest_rows(results, reconciled, word, freq)
+    rest_rows = _rest_rows(results, reconciled, sales, word, freq)
     sheet_rows += rest_rows
     for uid, reason in skipped.items():
         measure, label = _label(uid, names)
@@ -402,7 +429,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     )
     result.add_tab(
         CHART_TAB,
-        _chart_table(total, word),
+        _chart_table(_as_sold(total, sales), word),
         f"Total revenue: the last {plural(HISTORY_SHOWN, word)} of history and the forecast "
         "with its 80% range (the chart's shaded band)."
         + (f" The point for {current}: {opened}." if opened else ""),
@@ -434,10 +461,10 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         + _accuracy_words(total),
         *[note[0].upper() + note[1:] + "." for note in sales.notes + total.notes],
     ]
-    figures = [_chart(total, f"Revenue per {word} ({cur})", cur)]
+    figures = [_chart(_as_sold(total, sales), f"Revenue per {word} ({cur})", cur)]
     units = results.get(f"units:{TOTAL}")
     if units is not None:
-        figures.append(_chart(units, f"Units sold per {word}", "units"))
+        figures.append(_chart(_as_sold(units, sales), f"Units sold per {word}", "units"))
     column = span[0].upper() + span[1:]
     products = [
         {"product": _label(uid, names)[1], column: round(float(r.frame["yhat"].sum())),
@@ -454,7 +481,9 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         )
     if "revenue" in reconciled:
         paragraphs.append(
-            "The products' forecasts add up to all sales' forecast: each product is forecast "
+            "The products' forecasts"
+            + (f" (with {REST})" if rest_rows else "")
+            + " add up to all sales' forecast: each product is forecast "
             f"on its own, then in each {word} all sales' forecast, made from the most data and "
             "showing the season most clearly, is shared out in proportion to the products' "
             "own forecasts."

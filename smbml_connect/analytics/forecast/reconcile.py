@@ -71,7 +71,8 @@ def to_total(
     """The parts scaled, period by period, to add up to the total's forecast times their
     share of it. Ranges scale with their centre, so they keep it inside and stay at or
     above zero. A period where every part forecasts nothing is shared out as the parts
-    sold in the last season; where nothing was sold either, the parts stay as they are."""
+    sold in the last season, ranges too (the total's, in the same shares); where nothing
+    was sold either, the parts stay as they are."""
     share = share_of_total(total, parts, periods)
     dates = pd.DatetimeIndex(total.frame["ds"])
     names = list(parts)
@@ -105,9 +106,10 @@ def to_total(
         ratio = np.where(old > 0, new / np.where(old > 0, old, 1.0), np.nan)
         for column in [c for c in BOUNDS if c in frame.columns]:
             values = frame[column].to_numpy(dtype=float)
-            scaled = np.where(old > 0, np.clip(values, 0.0, None) * ratio, new)
-            if column != "yhat":  # no range of its own when all was zero: none around it
-                scaled = np.where(old > 0, scaled, new)
+            # a part that forecast nothing has no range of its own: its share of the total's
+            whole = np.clip(total.frame[column].to_numpy(dtype=float), 0.0, None)
+            borrowed = (weights[i] * share * whole)[positions]
+            scaled = np.where(old > 0, np.clip(values, 0.0, None) * ratio, borrowed)
             frame[column] = np.where(keep, values, scaled)
         out[name] = replace(parts[name], frame=frame)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -39,6 +39,9 @@ class SalesSeries:
         # per series: the variance one period's sales get from day-to-day noise alone
         # (`_day_noise` times the open period's days); empty for daily periods
         self.day_noise: dict[str, float] = {}
+        # the partial first period scaled up to a whole one: its start and the share of
+        # its time the data held (a chart shows what was sold, not the scaled figure)
+        self.scaled_start: tuple[pd.Timestamp, float] | None = None
 
 
 def _complete(frame: pd.DataFrame, last: pd.Period) -> pd.DataFrame:
@@ -81,7 +84,7 @@ def _partial_start(when: pd.Series, alias: str) -> pd.Timestamp | None:
 
 def _whole_first_period(
     frame: pd.DataFrame, begun: pd.Timestamp, last: pd.Period, freq: str, notes: list[str]
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, tuple[pd.Timestamp, float] | None]:
     """The partial first period scaled up to a whole one, or left out when too little of
     it is in the data to scale and enough whole periods follow; said in the notes."""
     alias, word = FREQUENCIES[freq][2], FREQUENCIES[freq][0]
@@ -94,14 +97,15 @@ def _whole_first_period(
             opening + f"holds only {100 * covered:.0f}% of its time and is left out of the "
             f"history, since a part {word} would read as a slow start"
         )
-        return frame[frame["period"] != first]
+        return frame[frame["period"] != first], None
     frame = frame.copy()
     frame.loc[frame["period"] == first, "y"] /= covered
+    scaled = (first.start_time, covered)
     notes.append(
         opening + f"holds only {100 * covered:.0f}% of its time; its sales are scaled up to "
         f"the whole {word} (x{1 / covered:.2f}), since a part {word} would read as a slow start"
     )
-    return frame
+    return frame, scaled
 
 
 def period_words(period: pd.Period, freq: str) -> str:
@@ -233,9 +237,10 @@ def sales_series(
     notes = [opening]
     counted = orders.dropna(subset=["ordered_at"])
     # Revenue is net of refunds, as every analytic counts it; credit notes are matched
-    # over the whole table, so before anything is left out.
-    counted = counted.assign(total=net_total(counted).to_numpy())
+    # over the whole table, so before anything is left out, and after the rule has read
+    # the totals as written (net ones would count each refund twice).
     why = why_not_sale(counted)
+    counted = counted.assign(total=net_total(counted).to_numpy())
     if why.notna().any():  # refunds, cancellations, ...: kept in the store, not sales
         notes.append(f"orders that are not sales left out: {describe(why)}")
         counted = counted[why.isna().to_numpy()]
@@ -247,6 +252,13 @@ def sales_series(
         (counted["period"] <= last) | ((counted["period"] == current) & (when <= stamp))
     ]
     begun = _partial_start(when[counted.index], alias)
+    unknown_totals = int(counted["total"].isna().sum())
+    if unknown_totals:  # their lines still count per product: "Rest of sales" goes below 0
+        notes.append(
+            f"{unknown_totals} {'order has' if unknown_totals == 1 else 'orders have'} no "
+            "total: counted as nothing in all sales' revenue, though their lines count in "
+            "units and per product"
+        )
     rows = [
         pd.DataFrame({"unique_id": f"revenue:{TOTAL}", "period": counted["period"],
                       "day": counted["day"],
@@ -290,10 +302,13 @@ def sales_series(
     frame = pd.concat(rows, ignore_index=True)
     frame = frame[np.isfinite(frame["y"])]
     if begun is not None and begun.to_period(alias) <= last:  # begun late in a past period
-        frame = _whole_first_period(frame, begun, last, freq, notes)
+        frame, scaled = _whole_first_period(frame, begun, last, freq, notes)
+    else:
+        scaled = None
     now = frame["period"] == current
     sold = {str(k): float(v) for k, v in frame[now].groupby("unique_id")["y"].sum().items()}
     out = SalesSeries(_complete(frame[~now], last), last, notes, sold, to_come, stamp)
+    out.scaled_start = scaled
     days = (current + 1).start_time - current.start_time
     if days > pd.Timedelta(days=1):  # a period of several days: their noise is known
         noise = _day_noise(frame[~now], last)
