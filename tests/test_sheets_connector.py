@@ -187,6 +187,41 @@ def test_tabs_split_by_year_are_read_together_as_files_are(
         assert "headers differ" in said[0]
 
 
+def test_an_empty_or_old_layout_tab_first_does_not_decide_the_table(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
+) -> None:
+    """A new year's tab added on the left: an empty 'Orders 2026', then 'Orders 2023' in an
+    old layout, then 2024 and 2025 alike. The two alike are read; the others are said."""
+    key = "1LeftTabsSpreadsheet000000000000000000"
+    header = ["Order ID", "Customer ID", "Order Date", "Total"]
+    emu.state.create(
+        key,
+        "Left",
+        {
+            "Orders 2026": [],
+            "Orders 2023": [["Order", "Customer", "Amount"], ["O0", "C1", 9]],
+            "Orders 2024": [header, ["O1", "C1", "2024-03-02", 10]],
+            "Orders 2025": [header, ["O3", "C1", "2025-01-04", 12]],
+            "Customers": [["Customer ID", "Email"], ["C1", "a@example.com"]],
+        },
+    )
+    source = SheetsSource(api, key)
+    assert source.where("orders") == "Orders 2024, Orders 2025"
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(source, store, RunOptions(steps=[]))
+        assert sorted(store.read("orders")["order_id"]) == ["O1", "O3"]
+        said = sorted(n.message for n in result.notices if n.check == "not_read")
+        assert said[0].startswith("Tab 'Orders 2023' was not read") and "differ" in said[0]
+        assert said[1] == "Tab 'Orders 2026' was not read: it is empty (no header row)."
+    emu.state.create(
+        "1EmptyNamedTabSpreadsheet0000000000000",
+        "Empty named",
+        {"Orders": [], "Orders 2025": [header, ["O3", "C1", "2025-01-04", 12]]},
+    )
+    empty_named = SheetsSource(api, "1EmptyNamedTabSpreadsheet0000000000000")
+    assert empty_named.where("orders") == "Orders 2025"
+
+
 def test_a_known_export_pasted_into_a_tab_is_read_by_its_layout(
     emu: SheetsEmulator, api: SheetsApi
 ) -> None:

@@ -106,6 +106,7 @@ class SheetsSource:
         self._maybe_parts: list[str] = []  # tabs whose name says a located table and a period
         self._parts: dict[str, list[str]] | None = None  # main tab -> its period tabs
         self._refused: dict[str, str] = {}
+        self._by_period: dict[str, str] = {}  # table -> the period tab that first gave it
         self.title = ""
         self.header_mappings: dict[str, HeaderMapping] = {}
         self._unread: dict[str, list[SourceReject]] = {}
@@ -119,8 +120,9 @@ class SheetsSource:
         return [t for t in TABLES if t in self._locate()]
 
     def where(self, table: str) -> str:
+        parts = self._period_tabs() if table in self._locate() else {}
         location = self._locate().get(table, "")
-        return ", ".join([location, *self._period_tabs().get(location, [])]) if location else ""
+        return ", ".join([location, *parts.get(location, [])]) if location else ""
 
     def not_read(self) -> list[str]:
         """Tabs that look like more rows of a table but cannot be read with it."""
@@ -148,8 +150,9 @@ class SheetsSource:
         located = self._locate()
         if entity not in located:
             raise SourceFatalError(f"the spreadsheet has no tab for {entity}")
+        parts = self._period_tabs()  # may choose another main tab for the table
         main = located[entity]
-        tabs = [main, *self._period_tabs().get(main, [])]  # "Orders 2024" beside "Orders"
+        tabs = [main, *parts.get(main, [])]  # "Orders 2024" beside "Orders"
         raw, unread = split_rows(self._values()[main], first_row_number=1, where=main)
         # A layout whose rows are split between tables (a flat sales tab: orders and their
         # lines) needs them all from this tab; tabs are placed by name, so it is read plain.
@@ -192,6 +195,7 @@ class SheetsSource:
             part = table_part(title)
             if part and part not in located and title not in located.values():
                 located[part] = title
+                self._by_period[part] = title
         self._maybe_parts = [
             t for t in titles if t not in located.values() and table_part(t) in located
         ]
@@ -200,17 +204,34 @@ class SheetsSource:
 
     def _period_tabs(self) -> dict[str, list[str]]:
         """Main tab -> tabs with more of its rows by period ("Orders 2024" beside "Orders",
-        the same headers); a tab whose headers differ is refused, with why."""
-        if self._parts is None:
-            located, values = self._locate(), self._values()
-            self._parts = {}
-            for title in self._maybe_parts:
-                table = table_part(title)
-                if table is None:
+        the same headers); an empty tab or one whose headers differ is refused, with why.
+
+        The main tab is the one its name gives, unless it is empty; among tabs named
+        with a period alone, the first of the headers most of them share (people add a
+        new year's tab on the left, and an old layout or an empty tab can come first)."""
+        if self._parts is not None:
+            return self._parts
+        located, values = self._locate(), self._values()
+        self._parts = {}
+        groups: dict[str, list[str]] = {}
+        for title in self._maybe_parts:
+            table = table_part(title)
+            if table is not None:
+                groups.setdefault(table, [located[table]]).append(title)
+        for table, tabs in groups.items():
+            headers = {t: frozenset(_headers(values[t], t)) for t in tabs}
+            filled = [t for t in tabs if headers[t]]
+            named = tabs[0] != self._by_period.get(table)  # "Orders", not "Orders 2023"
+            if filled and not (named and headers[tabs[0]]):
+                counts = {h: sum(headers[t] == h for t in filled) for h in headers.values()}
+                main = next(t for t in filled if counts[headers[t]] == max(counts.values()))
+                located[table] = main
+            main = located[table]
+            for title in [t for t in tabs if t != main]:
+                if not headers[title]:
+                    self._refused[title] = "it is empty (no header row)"
                     continue
-                main = located[table]
-                mine, theirs = _headers(values[title], title), _headers(values[main], main)
-                why = part_refused(table, main, mine, theirs)
+                why = part_refused(table, main, set(headers[title]), set(headers[main]))
                 if why is None:
                     self._parts.setdefault(main, []).append(title)
                 else:
