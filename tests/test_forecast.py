@@ -32,7 +32,6 @@ from smbml_connect.analytics.forecast.sales_series import sales_series, with_sal
 from smbml_connect.analytics.forecast.seasonality import check_seasonality
 from smbml_connect.analytics.forecast.timeseries import regularise
 from smbml_connect.errors import NotEnoughDataError
-from smbml_connect.sales import is_sale
 from smbml_connect.steps import StepContext
 from smbml_connect.steps.forecasts import FORECAST_TAB, forecast_step
 
@@ -405,42 +404,6 @@ def test_sales_series_counts_what_was_sold_and_leaves_the_open_month_out():
         0.0,
         30.0,
     ]
-
-
-def test_a_first_month_the_orders_begin_late_in_counts_as_a_whole_month(business):
-    """The sample's orders begin on 9 November 2023 (09:00 or later): that November held
-    about 73% of its time and was used as a whole month, a slow start that never happened
-    (a newcomer's review). Its sales are scaled up to the whole month, and said."""
-    orders, lines = business.tables["orders"], business.tables["order_lines"]
-    sales = sales_series(orders, lines, business.as_of)
-    total = sales.frame[sales.frame["unique_id"] == "revenue:total"].set_index("ds")["y"]
-    when = pd.to_datetime(orders["ordered_at"], utc=True).dt.tz_localize(None)
-    begun = when.min()
-    covered = (pd.Timestamp("2023-12-01") - begun) / pd.Timedelta(days=30)
-    sold = orders.loc[(when < pd.Timestamp("2023-12-01")) & is_sale(orders), "total"].sum()
-    assert total.index[0] == pd.Timestamp("2023-11-01")
-    assert total.iloc[0] == pytest.approx(sold / covered)
-    said = [n for n in sales.notes if "the orders begin on 9 November 2023" in n]
-    assert said and f"scaled up to the whole month (x{1 / covered:.2f})" in said[0]
-    # the chart shows what was sold, not the scaled figure the models were given
-    result = forecast_step(business.tables, StepContext(as_of=business.as_of))
-    chart = result.sheets["Forecast chart"]
-    shown = chart.loc[pd.to_datetime(chart["month"]) == pd.Timestamp("2023-11-01"), "actual"]
-    assert shown.iloc[0] == pytest.approx(sold, abs=0.01)
-    late = orders[when >= pd.Timestamp("2023-11-28")]  # a day of November: left out
-    short = sales_series(late, lines, business.as_of)
-    assert short.frame["ds"].min() == pd.Timestamp("2023-12-01")
-    assert any("November 2023 holds only 4% of its time and is left out" in n for n in short.notes)
-    # A shop that sells weekly and starts on the 3rd: a whole month, as its weeks go
-    tables, as_of = _strong_open_month()
-    weekly = sales_series(tables["orders"], tables["order_lines"], as_of)
-    assert weekly.frame["ds"].min() == pd.Timestamp("2024-04-01")
-    assert not any("left out of the history" in n for n in weekly.notes)
-    late = tables["orders"].copy()  # the same shop, its first week's orders not exported
-    late = late[pd.to_datetime(late["ordered_at"]) >= pd.Timestamp("2024-04-15", tz="UTC")]
-    cut = sales_series(late, tables["order_lines"], as_of)
-    first = cut.frame[cut.frame["unique_id"] == "revenue:total"].iloc[0]
-    assert first["ds"] == pd.Timestamp("2024-04-01") and "scaled up" in " ".join(cut.notes)
 
 
 def test_the_open_months_range_keeps_the_day_to_day_noise_of_the_days_to_come():

@@ -225,18 +225,6 @@ def _rows(uid: str, result: SeriesForecast) -> pd.DataFrame:
     )
 
 
-def _as_sold(result: SeriesForecast, sales: SalesSeries) -> SeriesForecast:
-    """The history as it was sold: a partial first period scaled up for the models is
-    drawn and listed at what it sold (`SalesSeries.scaled_start`)."""
-    if sales.scaled_start is None or result.history is None:
-        return result
-    start, covered = sales.scaled_start
-    history = result.history.copy()
-    first = pd.to_datetime(history["ds"]) == start
-    history.loc[first.to_numpy(), "y"] *= covered
-    return replace(result, history=history)
-
-
 def _chart(result: SeriesForecast, title: str, unit: str) -> str:
     history = result.history.tail(HISTORY_SHOWN) if result.history is not None else None
     frame = result.frame
@@ -429,7 +417,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     )
     result.add_tab(
         CHART_TAB,
-        _chart_table(_as_sold(total, sales), word),
+        _chart_table(total, word),
         f"Total revenue: the last {plural(HISTORY_SHOWN, word)} of history and the forecast "
         "with its 80% range (the chart's shaded band)."
         + (f" The point for {current}: {opened}." if opened else ""),
@@ -461,10 +449,10 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         + _accuracy_words(total),
         *[note[0].upper() + note[1:] + "." for note in sales.notes + total.notes],
     ]
-    figures = [_chart(_as_sold(total, sales), f"Revenue per {word} ({cur})", cur)]
+    figures = [_chart(total, f"Revenue per {word} ({cur})", cur)]
     units = results.get(f"units:{TOTAL}")
     if units is not None:
-        figures.append(_chart(_as_sold(units, sales), f"Units sold per {word}", "units"))
+        figures.append(_chart(units, f"Units sold per {word}", "units"))
     column = span[0].upper() + span[1:]
     products = [
         {"product": _label(uid, names)[1], column: round(float(r.frame["yhat"].sum())),

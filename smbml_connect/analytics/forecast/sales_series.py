@@ -39,9 +39,6 @@ class SalesSeries:
         # per series: the variance one period's sales get from day-to-day noise alone
         # (`_day_noise` times the open period's days); empty for daily periods
         self.day_noise: dict[str, float] = {}
-        # the partial first period scaled up to a whole one: its start and the share of
-        # its time the data held (a chart shows what was sold, not the scaled figure)
-        self.scaled_start: tuple[pd.Timestamp, float] | None = None
 
 
 def _complete(frame: pd.DataFrame, last: pd.Period) -> pd.DataFrame:
@@ -55,57 +52,6 @@ def _complete(frame: pd.DataFrame, last: pd.Period) -> pd.DataFrame:
             pd.DataFrame({"unique_id": uid, "ds": grid.start_time, "y": filled.to_numpy()})
         )
     return pd.concat(parts, ignore_index=True) if parts else frame.iloc[0:0]
-
-
-# The orders' first period is partial (the data, an export or a new shop, start in it)
-# when the time from its start to the first order is longer than this share of the
-# shop's gaps between one day with orders and the next: a quiet start a shop that sells
-# every day would not have, while one that sells weekly may well start on the 5th.
-PARTIAL_GAP_QUANTILE = 0.9
-PARTIAL_MIN_GAPS = 10  # gaps needed to tell; fewer, and the first period is kept
-# A partial first period is scaled up to a whole one (its sales over the share of its
-# time in the data); under this share too little is known to scale, and it is left out
-# when at least PARTIAL_KEEPS whole periods follow it.
-PARTIAL_MIN_COVERED = 0.25
-PARTIAL_KEEPS = 2
-
-
-def _partial_start(when: pd.Series, alias: str) -> pd.Timestamp | None:
-    """The first order's moment when its period began well before it: that period is not
-    a whole one of sales."""
-    days = np.unique(when.dropna().dt.normalize().to_numpy())
-    if len(days) <= PARTIAL_MIN_GAPS:
-        return None
-    first = pd.Timestamp(when.min())
-    gaps = np.diff(days) / np.timedelta64(1, "D")
-    lead = (first - first.to_period(alias).start_time) / pd.Timedelta(days=1)
-    return first if lead > np.quantile(gaps, PARTIAL_GAP_QUANTILE) else None
-
-
-def _whole_first_period(
-    frame: pd.DataFrame, begun: pd.Timestamp, last: pd.Period, freq: str, notes: list[str]
-) -> tuple[pd.DataFrame, tuple[pd.Timestamp, float] | None]:
-    """The partial first period scaled up to a whole one, or left out when too little of
-    it is in the data to scale and enough whole periods follow; said in the notes."""
-    alias, word = FREQUENCIES[freq][2], FREQUENCIES[freq][0]
-    first = begun.to_period(alias)
-    span = (first + 1).start_time - first.start_time
-    covered = float(((first + 1).start_time - begun) / span)
-    opening = f"the orders begin on {begun.day} {begun:%B %Y}, so {period_words(first, freq)} "
-    if covered < PARTIAL_MIN_COVERED and (last - first).n >= PARTIAL_KEEPS:
-        notes.append(
-            opening + f"holds only {100 * covered:.0f}% of its time and is left out of the "
-            f"history, since a part {word} would read as a slow start"
-        )
-        return frame[frame["period"] != first], None
-    frame = frame.copy()
-    frame.loc[frame["period"] == first, "y"] /= covered
-    scaled = (first.start_time, covered)
-    notes.append(
-        opening + f"holds only {100 * covered:.0f}% of its time; its sales are scaled up to "
-        f"the whole {word} (x{1 / covered:.2f}), since a part {word} would read as a slow start"
-    )
-    return frame, scaled
 
 
 def period_words(period: pd.Period, freq: str) -> str:
@@ -251,7 +197,6 @@ def sales_series(
     counted = counted[
         (counted["period"] <= last) | ((counted["period"] == current) & (when <= stamp))
     ]
-    begun = _partial_start(when[counted.index], alias)
     unknown_totals = int(counted["total"].isna().sum())
     if unknown_totals:  # their lines still count per product: "Rest of sales" goes below 0
         notes.append(
@@ -301,14 +246,9 @@ def sales_series(
             )  # fmt: skip
     frame = pd.concat(rows, ignore_index=True)
     frame = frame[np.isfinite(frame["y"])]
-    if begun is not None and begun.to_period(alias) <= last:  # begun late in a past period
-        frame, scaled = _whole_first_period(frame, begun, last, freq, notes)
-    else:
-        scaled = None
     now = frame["period"] == current
     sold = {str(k): float(v) for k, v in frame[now].groupby("unique_id")["y"].sum().items()}
     out = SalesSeries(_complete(frame[~now], last), last, notes, sold, to_come, stamp)
-    out.scaled_start = scaled
     days = (current + 1).start_time - current.start_time
     if days > pd.Timedelta(days=1):  # a period of several days: their noise is known
         noise = _day_noise(frame[~now], last)
