@@ -123,6 +123,19 @@ def test_products_all_forecast_at_nothing_share_the_total_as_they_sold():
     assert np.isnan(done.factors[0]) and done.factors[1] == pytest.approx(1.0)
 
 
+def test_a_product_forecast_at_nothing_beside_others_keeps_its_own_range():
+    """An occasional seller forecast at 0 (its high end above it) beside products that
+    sell: it stays at 0 and keeps its own range, not a range of zero width."""
+    total = _forecast([200], [20] * 12)
+    occasional = _forecast([0], [1] * 12)
+    occasional.frame[["hi80", "hi95"]] = [[4.0, 7.0]]
+    parts = {"a": _forecast([100], [19] * 12), "b": occasional}
+    done = to_total(total, parts, 12)
+    row = done.parts["b"].frame.iloc[0]
+    assert (row["yhat"], row["hi80"], row["hi95"]) == (0.0, 4.0, 7.0)
+    assert done.parts["a"].frame["yhat"].iloc[0] == pytest.approx(200)
+
+
 def test_the_parts_share_of_the_total_is_read_over_the_last_year():
     """Shipping was 10% of order totals in the last year; earlier years do not count."""
     total = _forecast([110], [200] * 12 + [110] * 12)

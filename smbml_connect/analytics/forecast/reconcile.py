@@ -104,12 +104,15 @@ def to_total(
         old = frame["yhat"].clip(lower=0.0).to_numpy(dtype=float)
         keep = np.isnan(new) | (positions < 0)
         ratio = np.where(old > 0, new / np.where(old > 0, old, 1.0), np.nan)
+        nothing = (added <= 0)[positions]  # every part forecast nothing in that period
         for column in [c for c in BOUNDS if c in frame.columns]:
             values = frame[column].to_numpy(dtype=float)
-            # a part that forecast nothing has no range of its own: its share of the total's
+            # then a part takes its share of the total's range; a part forecast at nothing
+            # beside others that sell keeps its own (0, up to its own high end)
             whole = np.clip(total.frame[column].to_numpy(dtype=float), 0.0, None)
             borrowed = (weights[i] * share * whole)[positions]
-            scaled = np.where(old > 0, np.clip(values, 0.0, None) * ratio, borrowed)
+            alone = np.where(nothing, borrowed, values)
+            scaled = np.where(old > 0, np.clip(values, 0.0, None) * ratio, alone)
             frame[column] = np.where(keep, values, scaled)
         out[name] = replace(parts[name], frame=frame)
     with np.errstate(invalid="ignore", divide="ignore"):
