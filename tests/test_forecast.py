@@ -407,7 +407,7 @@ def test_sales_series_counts_what_was_sold_and_leaves_the_open_month_out():
 
 
 def test_the_open_months_range_keeps_the_day_to_day_noise_of_the_days_to_come():
-    """With one day of 31 to come, the range of the month scaled by 1/31 held 25% of the
+    """With one day of 31 to come, the range of the month scaled by 1/31 held a third of the
     sample's last days at 80% (stop 43): a day's sales vary more, for their size, than
     a month's. The noise part of the range shrinks with the root of the share to come."""
     frame = pd.DataFrame({"ds": [pd.Timestamp("2026-10-01")], "yhat": [3100.0],

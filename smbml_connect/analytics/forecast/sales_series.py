@@ -124,7 +124,7 @@ def with_sales_so_far(
     their own here). Its range is not: of a period's uncertainty, the level's part shrinks
     with the share f still to come, but the day-to-day noise's only with the square root
     of f (a day's sales vary more, for their size, than a month's), so a range scaled by
-    f alone held 25% of the sample's last days of a month at 80%. Each side's spread is
+    f alone held a third of the sample's month-end days at 80%. Each side's spread is
     split by `day_noise` (the variance a whole period gets from it) into the two parts;
     without it the range is scaled by f."""
     out = frame.copy()
