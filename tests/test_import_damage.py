@@ -295,6 +295,25 @@ def test_tabs_of_one_table_by_year_are_read_together(tmp_path: Path, store: Stor
     assert [n.check for n in result.notices if n.check == "not_read"] == []
 
 
+def test_an_older_layout_sorted_first_does_not_turn_the_newer_years_away(
+    tmp_path: Path, store: Store
+):
+    """orders_2023.csv in an older layout, 2024 and 2025 alike (exports gain columns):
+    names sort the oldest first, which had made 2023 the table and refused the other two."""
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    header = "Order ID,Customer ID,Order Date,Total\n"
+    (folder / "orders_2023.csv").write_text("Order ID,Order Date\nO0,2023-05-01\n")
+    (folder / "orders_2024.csv").write_text(header + "O1,C1,2024-05-01,100\n")
+    (folder / "orders_2025.csv").write_text(header + "O2,C1,2025-05-01,200\n")
+    (folder / "orders_2022.csv").write_text("")  # an empty one first of all
+    result = run(folder, store)
+    assert sorted(store.read("orders")["order_id"]) == ["O1", "O2"]
+    said = [n.message for n in result.notices if n.check == "not_read"]
+    assert any(m.startswith("File 'orders_2023.csv' was not read") for m in said)
+    assert any(m.startswith("File 'orders_2022.csv' was not read") for m in said)
+
+
 def test_every_file_not_read_is_named_with_why(tmp_path: Path, store: Store):
     from click.testing import CliRunner
 

@@ -62,13 +62,28 @@ def place(
             del layouts[name]
             for table in [t for t, n in located.items() if n == name and named.get(t) != name]:
                 del located[table]
-    # Last, a table no name or export gave, from a name that says it with a period
-    # ("Orders 2023" alone): the first such; the others are ``period_parts`` of it.
+    # Last, a table no name or export gave, from names that say it with a period
+    # ("Orders 2023" alone): the others are ``period_parts`` of the one chosen.
+    periods: dict[str, list[str]] = {}
     for name in names:
         part = table_part(name)
         if part and part not in located and name not in {*located.values(), *layouts}:
-            located[part] = name
+            periods.setdefault(part, []).append(name)
+    for part, candidates in periods.items():
+        located[part] = _main_period(candidates, head)
     return located, layouts
+
+
+def _main_period(names: list[str], head: Callable[[str], pd.DataFrame]) -> str:
+    """Of files or tabs that each hold a period of one table, the first of the header set
+    most of them share, empty ones left aside: names sort the oldest year first, and an
+    older layout (exports gain columns) must not turn the newer years away."""
+    headers = {name: frozenset(_headers(head(name))) for name in names}
+    filled = [name for name in names if headers[name]]
+    if not filled:
+        return names[0]
+    counts = {h: sum(headers[n] == h for n in filled) for h in headers.values()}
+    return next(n for n in filled if counts[headers[n]] == max(counts.values()))
 
 
 def _period_copy(
