@@ -22,6 +22,7 @@ __all__ = [
     "HeaderMapping",
     "Merge",
     "locate_tables",
+    "main_part",
     "map_headers",
     "match_table",
     "normalise",
@@ -360,6 +361,18 @@ def table_part(name: str) -> str | None:
     dated = any(_YEAR.fullmatch(w) for w in words)  # "2024 05": the 05 is a month
     rest = [w for w in words if w not in periods and not (dated and w.isdigit() and len(w) <= 2)]
     return match_table(" ".join(rest)) if rest else None
+
+
+def main_part(names: list[str], headers: Mapping[str, frozenset[str]]) -> str:
+    """Of files or tabs that each hold a period of one table, the one whose rows the others
+    join: the first of the header set most of them share, empty ones left aside. Names
+    sort the oldest year first and people add a new year's tab on the left, so an older
+    layout (exports gain columns) or an empty one must not turn the others away."""
+    filled = [name for name in names if headers[name]]
+    if not filled:
+        return names[0]
+    counts = {h: sum(headers[n] == h for n in filled) for h in (headers[n] for n in filled)}
+    return next(n for n in filled if counts[headers[n]] == max(counts.values()))
 
 
 def part_refused(table: str, main: str, mine: set[str], theirs: set[str]) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from openpyxl import load_workbook
 
-from smbml_connect.headers import locate_tables, part_refused, table_part
+from smbml_connect.headers import locate_tables, main_part, part_refused, table_part
 from smbml_connect.layouts import Layout, matching
 from smbml_connect.schema import SOURCE_ROW
 from smbml_connect.sheet_rows import frame_from_rows
@@ -70,20 +70,10 @@ def place(
         if part and part not in located and name not in {*located.values(), *layouts}:
             periods.setdefault(part, []).append(name)
     for part, candidates in periods.items():
-        located[part] = _main_period(candidates, head)
+        located[part] = main_part(
+            candidates, {name: frozenset(_headers(head(name))) for name in candidates}
+        )
     return located, layouts
-
-
-def _main_period(names: list[str], head: Callable[[str], pd.DataFrame]) -> str:
-    """Of files or tabs that each hold a period of one table, the first of the header set
-    most of them share, empty ones left aside: names sort the oldest year first, and an
-    older layout (exports gain columns) must not turn the newer years away."""
-    headers = {name: frozenset(_headers(head(name))) for name in names}
-    filled = [name for name in names if headers[name]]
-    if not filled:
-        return names[0]
-    counts = {h: sum(headers[n] == h for n in filled) for h in headers.values()}
-    return next(n for n in filled if counts[headers[n]] == max(counts.values()))
 
 
 def _period_copy(

@@ -31,7 +31,13 @@ import pandas as pd
 from smbml_connect.column_labels import column_label, yes_no
 from smbml_connect.connectors.gsheets.http import SheetsApi
 from smbml_connect.errors import ConfigError, SourceFatalError
-from smbml_connect.headers import HeaderMapping, locate_tables, part_refused, table_part
+from smbml_connect.headers import (
+    HeaderMapping,
+    locate_tables,
+    main_part,
+    part_refused,
+    table_part,
+)
 from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
 from smbml_connect.layouts import join_prepared, matching, prepare
 from smbml_connect.ports import (
@@ -220,12 +226,9 @@ class SheetsSource:
                 groups.setdefault(table, [located[table]]).append(title)
         for table, tabs in groups.items():
             headers = {t: frozenset(_headers(values[t], t)) for t in tabs}
-            filled = [t for t in tabs if headers[t]]
             named = tabs[0] != self._by_period.get(table)  # "Orders", not "Orders 2023"
-            if filled and not (named and headers[tabs[0]]):
-                counts = {h: sum(headers[t] == h for t in filled) for h in headers.values()}
-                main = next(t for t in filled if counts[headers[t]] == max(counts.values()))
-                located[table] = main
+            if not (named and headers[tabs[0]]):  # a plain name that holds rows stays main
+                located[table] = main_part(tabs, headers)
             main = located[table]
             for title in [t for t in tabs if t != main]:
                 if not headers[title]:
