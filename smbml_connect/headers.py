@@ -21,6 +21,7 @@ __all__ = [
     "SYNONYMS",
     "HeaderMapping",
     "Merge",
+    "header_keys",
     "locate_tables",
     "main_part",
     "map_headers",
@@ -371,17 +372,26 @@ def main_part(names: list[str], headers: Mapping[str, frozenset[str]]) -> str:
     filled = [name for name in names if headers[name]]
     if not filled:
         return names[0]
-    counts = {h: sum(headers[n] == h for n in filled) for h in (headers[n] for n in filled)}
-    return next(n for n in filled if counts[headers[n]] == max(counts.values()))
+    keys = {n: header_keys(headers[n]) for n in filled}
+    counts = {k: sum(keys[n] == k for n in filled) for k in keys.values()}
+    return next(n for n in filled if counts[keys[n]] == max(counts.values()))
+
+
+def header_keys(headers: Iterable[str]) -> frozenset[str]:
+    """Headers as compared between a table's parts: "Order ID", "order id" and "Order_ID"
+    are one column (a year exported by another tool or retyped by hand)."""
+    return frozenset(normalise(h) for h in headers)
 
 
 def part_refused(table: str, main: str, mine: set[str], theirs: set[str]) -> str | None:
     """Why a file or tab that looks like more rows of ``table`` by period is not read with
-    ``main`` (its headers differ), or None when they are the same."""
-    if mine == theirs:
+    ``main`` (its headers differ), or None when they are the same (``header_keys``)."""
+    if header_keys(mine) == header_keys(theirs):
         return None
-    differ = [f"lacks {', '.join(map(repr, sorted(theirs - mine)))}"] if theirs - mine else []
-    differ += [f"has {', '.join(map(repr, sorted(mine - theirs)))}"] if mine - theirs else []
+    lacks = sorted(h for h in theirs if normalise(h) not in header_keys(mine))
+    has = sorted(h for h in mine if normalise(h) not in header_keys(theirs))
+    differ = [f"lacks {', '.join(map(repr, lacks))}"] if lacks else []
+    differ += [f"has {', '.join(map(repr, has))}"] if has else []
     return (
         f"it looks like more {table.replace('_', ' ')} ({main!r} gives them), but its "
         f"headers differ ({'; '.join(differ)}): give both the same headers to read them "

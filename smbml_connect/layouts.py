@@ -32,7 +32,7 @@ from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
 from smbml_connect.ports import SourceReject
 from smbml_connect.sales import NOT_SALE_STATUSES, SUPPLIER_BILL, status_key
-from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES
+from smbml_connect.schema import FILE, REJECT_COLUMNS, SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import BLANK_ROWS
 
 __all__ = [
@@ -50,7 +50,6 @@ __all__ = [
 ]
 
 SKIPPED = "row skipped"  # the reject action of a row that holds no record
-FILE = "File"  # the column that names the file of each row when one export is several files
 
 Shape = Callable[[pd.DataFrame], pd.DataFrame]
 Skips = dict[int, str]  # frame position -> why the row holds no record
@@ -259,8 +258,15 @@ def prepare(raw: pd.DataFrame, layout: Layout | None, name: str = "") -> Prepare
 # (``_adding_up``). "Total Wine & More" with an e-mail or a date is a customer, "Total Body
 # Lotion" with its SKU and prices a product.
 def join_prepared(pieces: list[Prepared], files: list[str]) -> Prepared:
-    """One export written as several files: their rows together, each naming its file."""
-    frames = [p.frame.assign(**{FILE: f}) for p, f in zip(pieces, files, strict=True)]
+    """One export written as several files: their rows together, each naming its file.
+
+    A later file's header that differs from the first's only in case, spaces or
+    punctuation ("order id" for "Order ID") fills the first's column, not one beside it."""
+    first = {normalise(c): c for c in pieces[0].frame.columns}
+    frames = [
+        p.frame.rename(columns=lambda c: first.get(normalise(c), c)).assign(**{FILE: f})
+        for p, f in zip(pieces, files, strict=True)
+    ]
     skipped = [p.skipped.assign(**{FILE: f}) for p, f in zip(pieces, files, strict=True)]
     return Prepared(
         pd.concat(frames, ignore_index=True),

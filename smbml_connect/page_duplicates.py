@@ -55,9 +55,7 @@ class KeysSeen:
         if not self.enabled or SOURCE_ROW not in frame.columns or checked.clean.empty:
             return none
         key = list(TABLES[table].key)
-        rejected = checked.rejects["action"] == "row rejected"
-        dropped = checked.rejects.loc[rejected, "source_row"]
-        kept_raw = frame[~frame[SOURCE_ROW].isin(dropped)].reset_index(drop=True)
+        kept_raw = frame.iloc[checked.kept].reset_index(drop=True)
         rows = kept_raw[SOURCE_ROW].to_numpy(dtype=np.int64)
         hashed = pd.util.hash_array(_key_text(checked.clean, key))
         seen = self.hashes.setdefault(table, set())
@@ -111,7 +109,7 @@ class KeysSeen:
                     "source_row": number[loser],
                     "column": name,
                     "value": key_text,
-                    "reason": duplicate_reason(key, number[winner], why, differed),
+                    "reason": duplicate_reason(key, f"row {number[winner]}", why, differed),
                     "action": "row rejected",
                     "row": originals.get(loser) if loser >= 0 else None,
                 }

@@ -23,6 +23,7 @@ from smbml_connect.distinct import Distinct
 from smbml_connect.errors import DataValidationError
 
 __all__ = [
+    "FILE",
     "FORECASTS",
     "NOTE",
     "OUTPUT_TABLES",
@@ -57,6 +58,9 @@ TableName = Literal[
     "activities",
 ]
 SOURCE_ROW = "_source_row"
+# The column naming the file or tab of each row when one table is read from several
+# (an export split in files, a year per tab): row numbers restart in each.
+FILE = "File"
 # Tables whose stored rows keep the row they were read from (beside ``source``): consent is
 # decided over every stored contact, and a contact whose consent cannot be read is listed
 # with its source, row, column and value.
@@ -323,6 +327,9 @@ class Validation:
 
     clean: pd.DataFrame
     rejects: pd.DataFrame
+    # Where ``clean``'s rows were in the frame validated: row numbers alone do not say it
+    # when one table is read from several files or tabs (each numbers its rows from 1).
+    kept: np.ndarray
 
     @property
     def rejected_rows(self) -> int:
@@ -458,8 +465,8 @@ def validate(
         clean[STORED_ROW] = rows.to_numpy()
     clean["extra"] = _extra(frame, spec)
     rejects = _rejects_frame(table, source, original, rows, problems)
-    kept = clean[~reject.to_numpy()].reset_index(drop=True)
-    return Validation(kept, rejects)
+    kept = ~reject.to_numpy()
+    return Validation(clean[kept].reset_index(drop=True), rejects, np.flatnonzero(kept))
 
 
 def _unread_cells(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[int, Any]]]:
@@ -631,7 +638,10 @@ def _reject_duplicates(
         return
     rivals = rivals[rivals.duplicated(key, keep=False)]
     lost = duplicate_losers(key, _whole_rows(rivals, frame.loc[rivals.index], spec))
-    numbers = rows.to_numpy()
+    numbers = rows.map(lambda n: f"row {n}")
+    if FILE in frame.columns:  # "orders_2025.csv row 3": each file numbers its rows from 1
+        numbers = frame[FILE].astype(str) + " " + numbers
+    numbers = numbers.to_numpy()
     for loser, winner, why, differed, key_text in lost.itertuples(index=False, name=None):
         problems.append(
             {
@@ -648,7 +658,7 @@ def _reject_duplicates(
 def _whole_rows(clean: pd.DataFrame, raw: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     """``clean`` with the raw columns the schema does not know (headed as in the source;
     a header written twice counts once), empty cells as missing."""
-    known = {*spec.names, SOURCE_ROW, "source"}
+    known = {*spec.names, SOURCE_ROW, "source", FILE}  # the same row in two files is the same
     raw = raw.loc[:, ~raw.columns.duplicated()]
     unknown = [c for c in raw.columns if c not in known and c not in clean.columns]
     if not unknown:
@@ -711,9 +721,10 @@ def duplicate_losers(key: list[str], rivals: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def duplicate_reason(key: list[str], winner_row: Any, why: str, differed: str) -> str:
+def duplicate_reason(key: list[str], winner: str, why: str, differed: str) -> str:
+    """``winner`` says where the row kept is: "row 12", or "orders_2025.csv row 12"."""
     name = "+".join(key)
-    return f"duplicate {name}; row {winner_row} has the same key, {why} and wins; " + (
+    return f"duplicate {name}; {winner} has the same key, {why} and wins; " + (
         f"this row differed in {differed}" if differed else "this row had the same values"
     )
 

@@ -314,6 +314,46 @@ def test_an_older_layout_sorted_first_does_not_turn_the_newer_years_away(
     assert any(m.startswith("File 'orders_2022.csv' was not read") for m in said)
 
 
+def test_a_year_with_headers_retyped_and_an_order_in_two_years_is_read_and_said(
+    tmp_path: Path, store: Store
+):
+    """orders_2025.csv with "order id" for "Order ID" (another tool, or typed by hand) was
+    refused, a year lost; and one order in both years crashed the run (IndexError: each
+    file numbers its rows from 1, so row 3 of one dropped row 3 of the other)."""
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "orders_2024.csv").write_text(
+        "Order ID,Customer ID,Order Date,Total\nO1,C1,2024-03-02,10\nO2,C2,2024-07-03,11\n"
+    )
+    (folder / "orders_2025.csv").write_text(
+        "order id,customer_id,ORDER DATE, total \nO3,C1,2025-01-04,12\nO2,C2,2024-07-03,11\n"
+    )
+    result = run(folder, store)
+    orders = store.read("orders").set_index("order_id")
+    assert sorted(orders.index) == ["O1", "O2", "O3"] and result.loaded["orders"] == 3
+    assert orders.loc["O3", "total"] == 12  # the retyped header fills the same column
+    assert [n for n in result.notices if n.check == "not_read"] == []
+    (said,) = result.rejects[result.rejects["column"] == "order_id"]["reason"]
+    # The row kept is named with its file, and the file a row came from differs from no
+    # other column: the two rows are the same order.
+    assert said == (
+        "duplicate order_id; orders_2025.csv row 3 has the same key, comes later and wins; "
+        "this row had the same values"
+    )
+    assert result.rejected_rows == 1
+
+
+def test_rows_rejected_in_two_files_under_one_number_count_twice(tmp_path: Path, store: Store):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    header = "Order ID,Customer ID,Order Date,Total\n"
+    (folder / "orders_2024.csv").write_text(header + "O1,C1,someday,10\n")
+    (folder / "orders_2025.csv").write_text(header + "O2,C1,never,12\nO3,C1,2025-01-04,12\n")
+    result = run(folder, store)
+    assert sorted(store.read("orders")["order_id"]) == ["O3"]
+    assert result.rejected_rows == 2  # both are row 2 of their file
+
+
 def test_every_file_not_read_is_named_with_why(tmp_path: Path, store: Store):
     from click.testing import CliRunner
 

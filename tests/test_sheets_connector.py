@@ -187,6 +187,39 @@ def test_tabs_split_by_year_are_read_together_as_files_are(
         assert "headers differ" in said[0]
 
 
+def test_a_year_tab_with_headers_retyped_and_an_order_in_both_years_is_read(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
+) -> None:
+    """'Orders 2025' headed "order id" where 'Orders 2024' says "Order ID" was refused; the
+    same order in both tabs crashed the run. Both tabs are read, and the order kept is
+    named with its tab."""
+    key = "1RetypedTabsSpreadsheet000000000000000"
+    emu.state.create(
+        key,
+        "Retyped",
+        {
+            "Orders 2024": [
+                ["Order ID", "Customer ID", "Order Date", "Total"],
+                ["O1", "C1", "2024-03-02", 10],
+                ["O2", "C2", "2024-07-03", 11],
+            ],
+            "Orders 2025": [
+                ["order id", "customer id", "order date", "TOTAL"],
+                ["O3", "C1", "2025-01-04", 12],
+                ["O2", "C2", "2024-07-03", 11],
+            ],
+        },
+    )
+    source = SheetsSource(api, key)
+    assert source.where("orders") == "Orders 2024, Orders 2025"
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(source, store, RunOptions(steps=[]))
+        assert sorted(store.read("orders")["order_id"]) == ["O1", "O2", "O3"]
+        (said,) = result.rejects[result.rejects["column"] == "order_id"]["reason"]
+        assert said.startswith("duplicate order_id; Orders 2025 row 3 has the same key")
+        assert said.endswith("this row had the same values")
+
+
 def test_an_empty_or_old_layout_tab_first_does_not_decide_the_table(
     emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
 ) -> None:

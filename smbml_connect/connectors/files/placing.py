@@ -16,7 +16,13 @@ from typing import Any
 import pandas as pd
 from openpyxl import load_workbook
 
-from smbml_connect.headers import locate_tables, main_part, part_refused, table_part
+from smbml_connect.headers import (
+    header_keys,
+    locate_tables,
+    main_part,
+    part_refused,
+    table_part,
+)
 from smbml_connect.layouts import Layout, matching
 from smbml_connect.schema import SOURCE_ROW
 from smbml_connect.sheet_rows import frame_from_rows
@@ -86,7 +92,7 @@ def _period_copy(
     table = table_part(name)
     if table is None or table not in located or located[table] == name:
         return False
-    return _headers(head(name)) == _headers(head(located[table]))
+    return header_keys(_headers(head(name))) == header_keys(_headers(head(located[table])))
 
 
 def companions(located: Mapping[str, str], layouts: Mapping[str, Layout]) -> dict[str, list[str]]:
