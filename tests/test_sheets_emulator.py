@@ -10,6 +10,7 @@ import requests
 
 from smbml_connect.connectors.gsheets.http import SheetsApi, SheetsLimits
 from smbml_connect.credentials import Secret
+from smbml_connect.testing.faults import Fault
 from smbml_connect.testing.sheets_a1 import A1Error, GridSpan, parse_a1, quote_title
 from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account
 from smbml_connect.testing.sheets_state import CELL_CAP
@@ -164,6 +165,85 @@ def test_cell_cap_and_payload_cap(emu: SheetsEmulator, gc: gspread.Client) -> No
             "Customers!A1", {"valueInputOption": "RAW"}, {"values": [["x" * 11_000_000]]}
         )
     assert "payload size exceeds the limit" in too_big.value.error["message"]
+
+
+def test_the_cap_is_checked_after_the_row_count_as_google_does(
+    emu: SheetsEmulator, gc: gspread.Client
+) -> None:
+    """Rows first, then the cap, then columns (robin900/gspread-dataframe#38): 26 columns
+    times the new row count is refused though the final 2 columns would fit."""
+    book = gc.open_by_key(KEY)
+    sheet_id = emu.state.book(KEY).sheet("Customers").sheet_id
+    grid = {"rowCount": CELL_CAP // 26 + 1, "columnCount": 2}
+    fields = "gridProperties.rowCount,gridProperties.columnCount"
+    props = {"sheetId": sheet_id, "gridProperties": grid}
+    with pytest.raises(gspread.exceptions.APIError) as capped:
+        book.batch_update({"requests": [{"updateSheetProperties": {"properties": props, "fields": fields}}]})  # fmt: skip
+    assert "requests[0].updateSheetProperties" in capped.value.error["message"]
+    assert "above the limit of 10000000 cells" in capped.value.error["message"]
+    columns_first = [
+        {"updateSheetProperties": {"properties": props, "fields": "gridProperties.columnCount"}},
+        {"updateSheetProperties": {"properties": props, "fields": "gridProperties.rowCount"}},
+    ]
+    book.batch_update({"requests": columns_first})
+    assert emu.state.book(KEY).sheet("Customers").rows == grid["rowCount"]
+
+
+def test_a_cell_holds_at_most_50000_characters(emu: SheetsEmulator, gc: gspread.Client) -> None:
+    book = gc.open_by_key(KEY)
+    with pytest.raises(gspread.exceptions.APIError) as long:
+        book.values_update("Customers!A1", {"valueInputOption": "RAW"}, {"values": [["x" * 50_001]]})  # fmt: skip
+    assert "maximum of 50000 characters in a single cell" in long.value.error["message"]
+    sheet_id = emu.state.book(KEY).sheet("Customers").sheet_id
+    cell = {"values": [{"userEnteredValue": {"stringValue": "y" * 50_001}}]}
+    write = {"start": {"sheetId": sheet_id}, "rows": [cell], "fields": "userEnteredValue"}
+    with pytest.raises(gspread.exceptions.APIError):
+        book.batch_update({"requests": [{"updateCells": write}]})
+    book.values_update("Customers!A1", {"valueInputOption": "RAW"}, {"values": [["x" * 50_000]]})
+
+
+def test_developer_metadata_is_deleted_by_sheet_and_key(
+    emu: SheetsEmulator, gc: gspread.Client
+) -> None:
+    book = gc.open_by_key(KEY)
+    ids = [s.sheet_id for s in emu.state.book(KEY).sheets]
+    book.batch_update(
+        {
+            "requests": [
+                {
+                    "createDeveloperMetadata": {
+                        "developerMetadata": {
+                            "metadataKey": "k",
+                            "metadataValue": str(i),
+                            "location": {"sheetId": i},
+                            "visibility": "DOCUMENT",
+                        }
+                    }
+                }
+                for i in ids
+            ]
+        }
+    )
+    lookup = {"metadataKey": "k", "metadataLocation": {"sheetId": ids[1]}}
+    reply = book.batch_update(
+        {
+            "requests": [
+                {"deleteDeveloperMetadata": {"dataFilter": {"developerMetadataLookup": lookup}}}
+            ]
+        }
+    )
+    assert len(reply["replies"][0]["deleteDeveloperMetadata"]["deletedDeveloperMetadata"]) == 1
+    assert [len(s.metadata) for s in emu.state.book(KEY).sheets] == [1, 0]
+
+
+def test_a_dropped_answer_can_come_after_the_change(
+    emu: SheetsEmulator, gc: gspread.Client
+) -> None:
+    """Fault(after=True): the write lands, the answer is lost (a timeout after the commit)."""
+    emu.inject(Fault("drop", path=":batchUpdate", after=True))
+    with pytest.raises(requests.ConnectionError):
+        gc.open_by_key(KEY).batch_update({"requests": [{"addSheet": {"properties": {"title": "Landed"}}}]})  # fmt: skip
+    assert "Landed" in emu.state.book(KEY).titles()
 
 
 def test_per_user_quota_answers_429(emu: SheetsEmulator) -> None:

@@ -20,6 +20,10 @@ class Fault:
     delay: float = 0.0  # for slow
     retry_after: float | None = None  # for 429
     skip: int = 0  # let this many matching requests through first (a fault mid-sync)
+    # "drop" only: the server applies the request, then the answer is lost (a timeout or a
+    # reset after the commit), so a retry repeats a change that was made (the case in
+    # googleapis/google-api-python-client#1064: a retried addProtectedRange got a 400)
+    after: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         if self.count <= 0 or self.path not in path or (self.method and self.method != method):

@@ -163,7 +163,8 @@ class _Handler(QuietHandler):
         route = match_route(ROUTES, method, parts.path)
         emu.requests[f"{method} {route[0] if route else parts.path}"] += 1
         fault = emu._take_fault(method, parts.path)
-        if fault is not None and self._fault(fault):
+        applied_then_dropped = fault is not None and fault.kind == "drop" and fault.after
+        if fault is not None and not applied_then_dropped and self._fault(fault):
             return
         if route is None:
             self._error(SheetsError(404, f"Unknown route {method} {parts.path}"))
@@ -206,6 +207,9 @@ class _Handler(QuietHandler):
             return
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             self._error(SheetsError(400, f"Invalid JSON payload received. {exc}"))
+            return
+        if applied_then_dropped:
+            self._drop()
             return
         self._send(200, payload)
 

@@ -17,9 +17,13 @@ from typing import Any, ClassVar
 from smbml_connect.testing.sheets_a1 import A1Error, GridSpan, col_letter, parse_a1, quote_title
 from smbml_connect.testing.sheets_values import Cell, parse_user_entered, render
 
-__all__ = ["CELL_CAP", "Sheet", "SheetsError", "SheetsState", "Spreadsheet"]
+__all__ = ["CELL_CAP", "CELL_CHARS", "Sheet", "SheetsError", "SheetsState", "Spreadsheet"]
 
 CELL_CAP = 10_000_000
+# Google's words (freelabz/secator#96); counted here in code points (Google's own unit is
+# not documented: the writer stays under it in UTF-16 units, which is never fewer)
+CELL_CHARS = 50_000
+_TOO_LONG = "Your input contains more than the maximum of 50000 characters in a single cell."
 _RENDER = ("FORMATTED_VALUE", "UNFORMATTED_VALUE", "FORMULA")
 _DATETIME = ("SERIAL_NUMBER", "FORMATTED_STRING")
 _INPUT = ("RAW", "USER_ENTERED")
@@ -489,6 +493,10 @@ class SheetsState:
                 raise SheetsError(400, f"Invalid field mask: {name}")
             for key in matched:
                 setters[key]()
+                # Google sets rowCount, then checks the cap, then columnCount: growing the
+                # rows while shrinking the columns can be refused though the end result fits
+                # (robin900/gspread-dataframe#38)
+                book.check_cap()
         if sheet.frozen_rows >= sheet.rows and sheet.rows > 0:
             raise SheetsError(400, "You can't freeze all visible rows on the sheet.")
         return {}
@@ -660,9 +668,13 @@ class SheetsState:
     def _do_deleteDeveloperMetadata(
         self, book: Spreadsheet, args: Mapping[str, Any]
     ) -> dict[str, Any]:
-        lookup = (args.get("dataFilter") or {}).get("developerMetadataLookup") or {}
+        lookup = dict((args.get("dataFilter") or {}).get("developerMetadataLookup") or {})
+        where = lookup.pop("metadataLocation", None) or {}
+        lookup.pop("locationMatchingStrategy", None)
         gone = []
         for sheet in book.sheets:
+            if "sheetId" in where and where["sheetId"] != sheet.sheet_id:
+                continue
             for meta in list(sheet.metadata):
                 if all(meta.get(k) == v for k, v in lookup.items() if k != "locationType"):
                     sheet.metadata.remove(meta)
@@ -697,6 +709,8 @@ class SheetsState:
                         400,
                         f"Invalid values[{i}][{j}]: {type(value).__name__} is not a cell value",
                     )
+                elif isinstance(value, str) and len(value) > CELL_CHARS:
+                    raise SheetsError(400, _TOO_LONG)
                 elif input_option == "RAW":
                     stored = float(value) if type(value) is int else value
                     new = replace(old, value=stored, formula=None)
@@ -725,6 +739,8 @@ def _with_value(cell: Cell, value: Mapping[str, Any] | None) -> Cell:
     if len(value) != 1:
         raise SheetsError(400, "Exactly one of the ExtendedValue kinds must be set.")
     kind, raw = next(iter(value.items()))
+    if isinstance(raw, str) and len(raw) > CELL_CHARS:
+        raise SheetsError(400, _TOO_LONG)
     if cell is _BLANK and kind in ("stringValue", "numberValue"):
         return Cell(value=str(raw) if kind == "stringValue" else float(raw))
     if kind == "stringValue":
