@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -33,6 +34,7 @@ from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.faults import Fault
 from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account
 from smbml_connect.testing.sheets_sample import SAMPLE_KEY, TAB_TITLES, load_sample_sheets
+from smbml_connect.testing.sheets_values import Cell
 
 CLOCK = FakeClock()  # the module's emulator and clients share it: waits take no wall time
 NOTES_BEFORE = {"values": [["Our own notes: smbml must never touch this tab"]]}
@@ -54,6 +56,11 @@ def key(emu: SheetsEmulator) -> Secret:
 @pytest.fixture
 def api(emu: SheetsEmulator, key: Secret) -> SheetsApi:
     return SheetsApi(key, api_url=emu.url, clock=CLOCK)  # Google's own numbers
+
+
+def head_note(emu: SheetsEmulator, book_key: str, title: str) -> str:
+    """A result tab's first line, as the user reads it."""
+    return str(emu.state.values_get(book_key, f"'{title}'!A1")["values"][0][0])
 
 
 def _fresh_book(emu: SheetsEmulator, business: SampleBusiness, spreadsheet: str) -> None:
@@ -309,7 +316,9 @@ def test_refresh_writes_result_tabs_one_request_each(
     assert titles[-5:] == ["Scores (smbml)", "Segments", "Forecast", "Prices", "Rejects"]
     scores = book.sheet("Scores (smbml)")
     assert scores.frozen_rows == 2
-    assert [m["metadataValue"] for m in scores.metadata] == ["scores"]
+    marks = {m["metadataKey"]: m["metadataValue"] for m in scores.metadata}
+    assert marks[gsheets.METADATA_KEY] == "scores" and len(scores.metadata) == 3
+    assert marks[gsheets.REFRESHED_KEY] in head_note(emu, book_key, "Scores (smbml)")
     head = emu.state.values_get(book_key, "'Scores (smbml)'!A1:J3", "UNFORMATTED_VALUE")["values"]
     assert head[0][0].startswith(f"Last refreshed {CLOCK.now():%Y-%m-%d %H:%M} UTC (run ")
     assert head[1][:5] == ["Contact ID", "Name", "Email", "Kind", "Lead score"]
@@ -571,3 +580,155 @@ def test_the_token_exchange_follows_the_key_or_the_configs_override(
     fixed = SheetsApi(wrong, api_url=emu.url, clock=CLOCK, token_url=f"{emu.url}/token")
     fixed.authorise()  # the override reaches the emulator's token endpoint
     assert fixed.client.http_client.fetch_sheet_metadata(SAMPLE_KEY)["spreadsheetId"] == SAMPLE_KEY
+
+
+# -- sync integrity under the API's real behaviour ------------------------------------
+@pytest.fixture(scope="module")
+def written(emu: SheetsEmulator, business: SampleBusiness, tmp_path_factory: Any) -> Any:
+    """One real run's result (all five tabs), published again by the tests below."""
+    book_key = "1SyncFirstSpreadsheet00000000000000000"
+    _fresh_book(emu, business, book_key)
+    CLOCK.advance(61)
+    api = SheetsApi(Secret(json.dumps(make_service_account(emu))), api_url=emu.url, clock=CLOCK)
+    return _run(api, book_key, tmp_path_factory.mktemp("sync"))
+
+
+def _book(emu: SheetsEmulator, name: str, **tabs: Any) -> str:
+    book_key = f"1Sync{name}".ljust(39, "0")
+    emu.state.create(book_key, name, tabs or {"Notes": [["the user's own tab"]]})
+    return book_key
+
+
+def _ours(emu: SheetsEmulator, book_key: str) -> dict[str, Any]:
+    return {
+        m["metadataValue"]: s
+        for s in emu.state.book(book_key).sheets
+        for m in s.metadata
+        if m["metadataKey"] == gsheets.METADATA_KEY
+    }
+
+
+@pytest.mark.slow
+def test_an_answer_lost_after_the_write_landed_is_not_a_failure(
+    emu: SheetsEmulator, api: SheetsApi, written: Any
+) -> None:
+    """The connection drops after Google applied a batchUpdate: the retry's addSheet (or
+    deleteEmbeddedObject) is refused as a repeat. That is the sync's own change: go on."""
+    book_key = _book(emu, "LostAnswer")
+    destination = SheetsResults(api, book_key, clock=CLOCK)
+    emu.inject(Fault("drop", path=":batchUpdate", after=True))  # the first tab's addSheet
+    report = destination.publish(written)
+    assert len(report.detail) == 5 and sorted(_ours(emu, book_key)) == sorted(
+        ["scores", "segments", "forecast", "prices", "rejects"]
+    )
+    emu.inject(Fault("drop", path=":batchUpdate", after=True, skip=2))  # the chart redrawn
+    destination.publish(written)
+    assert len(_ours(emu, book_key)["forecast"].charts) == 1
+
+
+@pytest.mark.slow
+def test_a_sync_that_stops_part_way_says_which_tabs_are_stale(
+    emu: SheetsEmulator, key: Secret, written: Any
+) -> None:
+    api = SheetsApi(key, api_url=emu.url, clock=CLOCK, limits=SheetsLimits(attempts=2))
+    book_key = _book(emu, "StopsPartWay")
+    SheetsResults(api, book_key, clock=CLOCK).publish(written)
+    first = {t: head_note(emu, book_key, s.title) for t, s in _ours(emu, book_key).items()}
+    CLOCK.advance(3600)
+    later = dataclasses.replace(written, run_id=written.run_id + 1)
+    down = Fault("5xx", count=10**6, status=503, path=":batchUpdate", skip=2)
+    emu.inject(down)
+    try:
+        with pytest.raises(gsheets.SheetsNotAllWritten) as stopped:
+            SheetsResults(api, book_key, clock=CLOCK).publish(later)
+    finally:
+        down.count = 0
+    notes = {t: head_note(emu, book_key, s.title) for t, s in _ours(emu, book_key).items()}
+    assert f"(run {later.run_id}," in notes["scores"] and f"(run {later.run_id}," in notes["segments"]  # fmt: skip
+    for role in ("forecast", "prices", "rejects"):
+        assert notes[role].startswith(f"Not refreshed by run {later.run_id} (")
+        stamp = first[role].removeprefix("Last refreshed ").split(")")[0] + ")"
+        assert notes[role].endswith(f"are from the refresh of {stamp}")  # which run it shows
+    assert "tabs not refreshed: Forecast, Prices, Rejects" in str(stopped.value)
+    SheetsResults(api, book_key, clock=CLOCK).publish(later)  # the next sync repairs all
+    notes = {t: head_note(emu, book_key, s.title) for t, s in _ours(emu, book_key).items()}
+    assert all(n.startswith("Last refreshed") and f"(run {later.run_id}," in n for n in notes.values())  # fmt: skip
+
+
+def test_a_tab_in_several_requests_says_it_is_unfinished_until_the_last(
+    emu: SheetsEmulator, api: SheetsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book_key = _book(emu, "Unfinished")
+    frame = pd.DataFrame({"id": [f"C{i:05d}" for i in range(500)], "value": range(500)})
+    monkeypatch.setattr(gsheets, "CHUNK_BYTES", 4_000)
+    lists = tab_requests(ResultTab("scores", "Scores", frame), 5, None, "now (run 2)")
+    api.client.http_client.batch_update(book_key, {"requests": lists[0]})  # then the sync dies
+    assert head_note(emu, book_key, "Scores").startswith("Being refreshed (now (run 2)): if this")
+    for requests in lists[1:]:
+        api.client.http_client.batch_update(book_key, {"requests": requests})
+    assert head_note(emu, book_key, "Scores") == "Last refreshed now (run 2)"
+
+
+@pytest.mark.slow
+def test_a_tab_that_would_pass_the_cell_cap_is_named_and_the_others_written(
+    emu: SheetsEmulator, api: SheetsApi, written: Any
+) -> None:
+    """The user's own tabs count: room for the small tabs, not for Scores. Scores is named
+    with the numbers and what to do; the tabs after it are still written."""
+    book_key = _book(emu, "CellCap")
+    user = emu.state.book(book_key).sheets[0]
+    user.rows, user.cols = (gsheets.CELL_CAP - 6_000) // 26, 26
+    with pytest.raises(gsheets.SheetsNotAllWritten) as kept:
+        SheetsResults(api, book_key, clock=CLOCK).publish(written)
+    message = str(kept.value)
+    assert "Scores (" in message and "over Google's limit of 10,000,000" in message
+    assert "rejects" in _ours(emu, book_key)  # after Scores, still written
+    assert "scores" not in _ours(emu, book_key)
+
+
+def test_a_tab_growing_longer_and_narrower_near_the_cap_is_resized_columns_first(
+    emu: SheetsEmulator, api: SheetsApi
+) -> None:
+    book_key = _book(emu, "LongNarrow")
+    wide = pd.DataFrame({f"c{i}": [1] * 998 for i in range(26)})  # 1,000 x 26 with the note
+    for requests in tab_requests(ResultTab("scores", "Scores", wide), 8, None, "then"):
+        api.client.http_client.batch_update(book_key, {"requests": requests})
+    user = emu.state.book(book_key).sheets[0]
+    user.rows, user.cols = (gsheets.CELL_CAP - 26_000 - 20_000) // 26, 26  # ~20,000 to spare
+    meta = api.client.http_client.fetch_sheet_metadata(book_key)
+    existing = next(s for s in meta["sheets"] if s["properties"]["sheetId"] == 8)
+    narrow = pd.DataFrame({"id": range(9_000), "n": range(9_000)})  # 18,004 cells: fits
+    for requests in tab_requests(ResultTab("scores", "Scores", narrow), 8, existing, "now"):
+        api.client.http_client.batch_update(book_key, {"requests": requests})
+    sheet = emu.state.book(book_key).sheet("Scores")
+    assert (sheet.rows, sheet.cols) == (9_002, 2)
+
+
+def test_text_over_a_cells_limit_is_cut_and_says_so(emu: SheetsEmulator, api: SheetsApi) -> None:
+    book_key = _book(emu, "LongText")
+    frame = pd.DataFrame({"why": ["x" * 60_000, "😀" * 30_000, "short"]})
+    for requests in tab_requests(ResultTab("scores", "Scores", frame), 6, None, "now"):
+        api.client.http_client.batch_update(book_key, {"requests": requests})
+    got = [r[0] for r in emu.state.values_get(book_key, "Scores!A3:A5")["values"]]
+    assert got[0].endswith("… [cut: 60,000 characters in all]") and len(got[0]) <= 50_000
+    assert got[1].endswith("… [cut: 30,000 characters in all]")  # emoji count twice
+    assert len(got[1].encode("utf-16-le")) // 2 <= 50_000 and got[2] == "short"
+
+
+@pytest.mark.slow
+def test_a_second_tab_with_our_mark_is_left_alone(
+    emu: SheetsEmulator, api: SheetsApi, written: Any
+) -> None:
+    """Two tabs carry the Scores mark (a copy, or two syncs at once): the first is written,
+    the other kept as it is, and the push says so."""
+    book_key = _book(emu, "TwoMarks")
+    SheetsResults(api, book_key, clock=CLOCK).publish(written)
+    book = emu.state.book(book_key)
+    scores = book.sheet("Scores")
+    copy = dataclasses.replace(scores.copy(), sheet_id=4242, title="Scores copy", index=len(book.sheets))  # fmt: skip
+    copy.cells = {(0, 0): copy.cells[(0, 0)], (5, 5): Cell(value="my own words")}
+    book.sheets.append(copy)
+    kept = dict(copy.cells)
+    report = SheetsResults(api, book_key, clock=CLOCK).publish(written)
+    assert emu.state.book(book_key).sheet("Scores copy").cells == kept
+    assert any(line.startswith("Scores copy: left as it is") for line in report.detail)

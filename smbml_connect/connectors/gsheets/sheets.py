@@ -20,6 +20,7 @@ import json
 import math
 import random
 import re
+import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -29,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect.column_labels import column_label, yes_no
-from smbml_connect.connectors.gsheets.http import SheetsApi
-from smbml_connect.errors import ConfigError, SourceFatalError
+from smbml_connect.connectors.gsheets.http import SheetsApi, SheetsHttpError
+from smbml_connect.errors import ConfigError, SmbmlError, SourceFatalError
 from smbml_connect.headers import (
     HeaderMapping,
     locate_tables,
@@ -58,6 +59,7 @@ from smbml_connect.xlsx import number_format
 __all__ = [
     "METADATA_KEY",
     "ResultTab",
+    "SheetsNotAllWritten",
     "SheetsResults",
     "SheetsSource",
     "result_tabs",
@@ -66,7 +68,10 @@ __all__ = [
 ]
 
 METADATA_KEY = "smbml_connect.tab"
+WRITE_KEY = "smbml_connect.write"  # which request of which sync last landed on the tab
+REFRESHED_KEY = "smbml_connect.refreshed"  # the stamp of the last run that finished the tab
 MAX_CELL_CHARS = 50_000  # Google's limit per cell
+CELL_CAP = 10_000_000  # Google's limit per spreadsheet, grid cells of every tab
 CHUNK_BYTES = 9_000_000  # Google refuses request bodies over 10 MB
 _KEY = re.compile(r"^[A-Za-z0-9_-]{20,}$")
 _HEADER_ROW = 1  # zero-based: row 1 holds "last refreshed", row 2 the header
@@ -394,7 +399,20 @@ def _extended(value: Any) -> dict[str, Any] | None:
         return {"numberValue": value}
     if isinstance(value, list | tuple):
         value = "; ".join(str(v) for v in value)
-    return {"stringValue": str(value)[:MAX_CELL_CHARS]}
+    return {"stringValue": _fits_a_cell(str(value))}
+
+
+def _fits_a_cell(text: str) -> str:
+    """Text under Google's 50,000 characters a cell, and, when cut, saying so at its end.
+
+    Counted in UTF-16 units (an emoji is two): Google does not say its unit, and this one
+    is never fewer than code points, so a cut text is never refused."""
+    if len(text) <= MAX_CELL_CHARS // 2 or len(text.encode("utf-16-le")) // 2 <= MAX_CELL_CHARS:
+        return text
+    mark = f" [cut: {len(text):,} characters in all]"
+    room = MAX_CELL_CHARS - len(mark) - 1
+    kept = text.encode("utf-16-le")[: room * 2].decode("utf-16-le", errors="ignore")
+    return kept + "…" + mark
 
 
 def _date_like(name: str, series: pd.Series) -> bool:
@@ -447,7 +465,7 @@ def _column_cells(series: pd.Series) -> list[dict[str, Any]]:
                 cells.append({"userEnteredValue": {"numberValue": int(v) if whole else v}})
         return cells
     if pd.api.types.is_string_dtype(series) and not pd.api.types.is_object_dtype(series):
-        texts = series.fillna("").str.slice(0, MAX_CELL_CHARS).tolist()
+        texts = [_fits_a_cell(t) for t in series.fillna("").tolist()]
         return [_EMPTY if m else {"userEnteredValue": {"stringValue": t}} for t, m in zip(texts, missing, strict=True)]  # fmt: skip
     return [_cell(v) for v in series.tolist()]
 
@@ -478,8 +496,13 @@ def tab_requests(
     sheet_id: int,
     existing: Mapping[str, Any] | None,
     refreshed: str,
+    write: str | None = None,
 ) -> list[list[dict[str, Any]]]:
-    """The batchUpdate request lists for one tab: one list unless the body passes 9 MB."""
+    """The batchUpdate request lists for one tab: one list unless the body passes 9 MB.
+
+    With ``write`` (one sync's own mark), list i also leaves ``write:i`` in the tab's
+    developer metadata, so a sync that lost an answer can tell whether the change landed,
+    and the last list leaves ``refreshed``, which a later sync quotes if it cannot finish."""
     frame = tab.frame.copy()
     for name in frame.columns:
         if _date_like(str(name), frame[name]) and not pd.api.types.is_datetime64_any_dtype(
@@ -518,20 +541,14 @@ def tab_requests(
             {"deleteEmbeddedObject": {"objectId": chart["chartId"]}}
             for chart in existing.get("charts", []) or []
         ]
-        frozen_now = existing["properties"].get("gridProperties", {}).get("frozenRowCount", 0)
-        grid: dict[str, Any] = {"rowCount": height, "columnCount": width}
-        fields = "gridProperties.rowCount,gridProperties.columnCount"
-        if frozen_now >= height:
-            grid["frozenRowCount"] = 0
-            fields += ",gridProperties.frozenRowCount"
-        first.append(
-            {
-                "updateSheetProperties": {
-                    "properties": {"sheetId": sheet_id, "gridProperties": grid},
-                    "fields": fields,
-                }
-            }
-        )
+        now = existing["properties"].get("gridProperties", {})
+        if now.get("frozenRowCount", 0) >= height:
+            first.append(_grid(sheet_id, "frozenRowCount", 0))
+        # Google applies rowCount, checks its cell cap, then applies columnCount: the
+        # dimension that shrinks goes first, or a tab growing longer and narrower is
+        # refused though it would fit (robin900/gspread-dataframe#38)
+        resize = [_grid(sheet_id, "rowCount", height), _grid(sheet_id, "columnCount", width)]
+        first += resize[::-1] if width < now.get("columnCount", width) else resize
     body_rows = _rows_json(frame)
     chunks = _chunk(body_rows)
     lists: list[list[dict[str, Any]]] = []
@@ -557,27 +574,21 @@ def tab_requests(
         requests.append(
             {"updateCells": {**where, "rows": rows, "fields": "userEnteredValue,userEnteredFormat"}}
         )
+        if write is not None:
+            requests += _mark(sheet_id, WRITE_KEY, f"{write}:{i}")
         lists.append(requests)
+    if len(lists) > 1:  # a tab in several requests says it is unfinished until the last lands
+        lists[0].append(
+            note_request(
+                sheet_id,
+                f"Being refreshed ({refreshed}): if this line stays, the refresh stopped "
+                "part way and rows below are missing; the next refresh rewrites the tab",
+            )
+        )
     last = lists[-1]
-    note = f"Last refreshed {refreshed}" + (f". {tab.note}" if tab.note else "")
-    last.append(
-        {
-            "updateCells": {
-                "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0},
-                "rows": [
-                    {
-                        "values": [
-                            {
-                                "userEnteredValue": {"stringValue": note},
-                                "userEnteredFormat": _NOTE_FORMAT,
-                            }
-                        ]
-                    }
-                ],
-                "fields": "userEnteredValue,userEnteredFormat",
-            }
-        }
-    )
+    last.append(note_request(sheet_id, f"Last refreshed {refreshed}" + (f". {tab.note}" if tab.note else "")))  # fmt: skip
+    if write is not None:
+        last += _mark(sheet_id, REFRESHED_KEY, refreshed)
     for col, name in enumerate(frame.columns):
         spec = _number_spec(str(name), frame[name])
         if spec and len(frame):
@@ -607,6 +618,52 @@ def tab_requests(
     if tab.chart:
         last.append(_chart(sheet_id, frame, tab.chart))
     return lists
+
+
+def note_request(sheet_id: int, text: str) -> dict[str, Any]:
+    """The tab's first line: when it was refreshed, by which run, and anything to know."""
+    cell = {"userEnteredValue": {"stringValue": text}, "userEnteredFormat": _NOTE_FORMAT}
+    return {
+        "updateCells": {
+            "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0},
+            "rows": [{"values": [cell]}],
+            "fields": "userEnteredValue,userEnteredFormat",
+        }
+    }
+
+
+def _grid(sheet_id: int, name: str, value: int) -> dict[str, Any]:
+    return {
+        "updateSheetProperties": {
+            "properties": {"sheetId": sheet_id, "gridProperties": {name: value}},
+            "fields": f"gridProperties.{name}",
+        }
+    }
+
+
+def _mark(sheet_id: int, key: str, value: str) -> list[dict[str, Any]]:
+    """Replace the tab's developer metadata ``key`` (deleting none is not an error)."""
+    lookup = {"metadataKey": key, "metadataLocation": {"sheetId": sheet_id}}
+    return [
+        {"deleteDeveloperMetadata": {"dataFilter": {"developerMetadataLookup": lookup}}},
+        {
+            "createDeveloperMetadata": {
+                "developerMetadata": {
+                    "metadataKey": key,
+                    "metadataValue": value,
+                    "location": {"sheetId": sheet_id},
+                    "visibility": "DOCUMENT",
+                }
+            }
+        },
+    ]
+
+
+def _metadata(sheet: Mapping[str, Any], key: str) -> str | None:
+    for meta in sheet.get("developerMetadata", []) or []:
+        if meta.get("metadataKey") == key:
+            return str(meta.get("metadataValue"))
+    return None
 
 
 def _chunk(rows: list[dict[str, Any]]) -> list[tuple[int, list[dict[str, Any]]]]:
@@ -696,15 +753,33 @@ class SheetsResults:
         self.key = spreadsheet_key(self.spreadsheet)
 
     def publish(self, result: RunResult, store: Any = None) -> PushReport:
+        """Every result tab, one batchUpdate each; a tab Google refuses costs only itself.
+
+        The first request also marks every other tab of ours this sync rewrites as being
+        refreshed, quoting the run its rows are from: a sync that stops part way (quota
+        spent, network gone) leaves each tab saying which run it shows."""
         report = PushReport(destination=f"Google Sheets {self.key[:12]}…", kind="sheets")
         meta = self.api.client.http_client.fetch_sheet_metadata(self.key)
         sheets = meta.get("sheets", [])
-        ours = {role: s for s in sheets if (role := _our_role(s))}
+        ours: dict[str, Mapping[str, Any]] = {}
+        for sheet in sheets:  # in tab order: the first tab carrying a role is the one we write
+            role = _our_role(sheet)
+            if role and role in ours:
+                report.detail.append(
+                    f"{sheet['properties']['title']}: left as it is (it carries the mark of "
+                    f"{ours[role]['properties']['title']!r}, which is refreshed; a copy of it, "
+                    "or made by two syncs at once: delete it if it is not yours)"
+                )
+            elif role:
+                ours[role] = sheet
         titles = {s["properties"]["title"] for s in sheets}
         ids = {s["properties"]["sheetId"] for s in sheets}
+        cells = sum(_cells(s) for s in sheets)
         refreshed = f"{self.clock.now().astimezone(UTC):%Y-%m-%d %H:%M} UTC (run {result.run_id}, data up to {result.as_of:%Y-%m-%d})"
+        write = f"run {result.run_id} {secrets.token_hex(6)}"
         rng = random.Random()
         held = held_back_tabs(result)
+        plans: list[tuple[ResultTab, int, Mapping[str, Any] | None]] = []
         for tab in result_tabs(result):
             existing = ours.get(tab.role)
             if tab.role in held:  # its last values were computed from complete data: kept
@@ -712,6 +787,7 @@ class SheetsResults:
                 continue
             if existing is not None:
                 sheet_id = int(existing["properties"]["sheetId"])
+                tab.title = existing["properties"]["title"]
             else:
                 tab.title = _free_title(tab.title, titles)
                 titles.add(tab.title)
@@ -719,12 +795,84 @@ class SheetsResults:
                 while sheet_id in ids:
                     sheet_id = rng.randrange(10_000, 2**31 - 1)
                 ids.add(sheet_id)
-            for requests in tab_requests(tab, sheet_id, existing, refreshed):
-                self.api.client.http_client.batch_update(self.key, {"requests": requests})
+            plans.append((tab, sheet_id, existing))
+        stamp = refreshed.split(" (")[0]
+        pending = {  # until one request lands: the note each other tab of ours gets with it
+            sheet_id: note_request(sheet_id, _not_refreshed(result.run_id, stamp, existing))
+            for _, sheet_id, existing in plans
+            if existing is not None
+        }
+        kept: list[str] = []
+        done: list[str] = []
+        for tab, sheet_id, existing in plans:
+            lists = tab_requests(tab, sheet_id, existing, refreshed, write)
+            lists[0] = [n for i, n in pending.items() if i != sheet_id] + lists[0]
+            need = (len(tab.frame) + 2 + (1 if tab.frame.empty else 0)) * max(len(tab.frame.columns), 1)  # fmt: skip
+            after = cells - (_cells(existing) if existing else 0) + need
+            if after > CELL_CAP:
+                kept.append(
+                    f"{tab.title} ({need:,} cells would take the spreadsheet to {after:,}, over "
+                    f"Google's limit of {CELL_CAP:,}: delete unused rows and columns in other "
+                    "tabs, or send the results to another spreadsheet)"
+                )
+                continue
+            try:
+                for i, requests in enumerate(lists):
+                    self._send(requests, sheet_id, f"{write}:{i}")
+            except SheetsHttpError as exc:  # this tab refused (protected, too big): the next
+                kept.append(f"{tab.title} (Google refused it: {exc.detail})")
+                continue
+            except SmbmlError as exc:  # quota spent, network gone, access lost: stop here
+                rest = [t.title for t, _, _ in plans if t.title not in done]
+                raise SheetsNotAllWritten(
+                    f"{exc}; tabs not refreshed: {', '.join(rest)}, each saying which run "
+                    f"its rows are from" + (f" (refreshed: {', '.join(done)})" if done else "")
+                ) from exc
+            pending = {}
+            cells = after
+            done.append(tab.title)
             report.written += len(tab.frame)
-            shown = existing["properties"]["title"] if existing else tab.title
-            report.detail.append(f"{shown}: {len(tab.frame):,} rows")
+            report.detail.append(f"{tab.title}: {len(tab.frame):,} rows")
+        if kept:
+            raise SheetsNotAllWritten(
+                f"tabs left with an earlier run's rows: {'; '.join(kept)}"
+                + (f". Refreshed: {', '.join(done)}" if done else "")
+            )
         return report
+
+    def _send(self, requests: list[dict[str, Any]], sheet_id: int, mark: str) -> None:
+        """One batchUpdate. A refusal after a retry may be the retry's own: the first try
+        landed and its answer was lost (an addSheet then says the tab exists). The tab's
+        write mark tells; when it is this request's, the request is done."""
+        retries = self.api.retries
+        try:
+            self.api.client.http_client.batch_update(self.key, {"requests": requests})
+        except SheetsHttpError:
+            if self.api.retries == retries:
+                raise
+            meta = self.api.client.http_client.fetch_sheet_metadata(self.key)
+            landed = any(
+                s["properties"]["sheetId"] == sheet_id and _metadata(s, WRITE_KEY) == mark
+                for s in meta.get("sheets", [])
+            )
+            if not landed:
+                raise
+
+
+class SheetsNotAllWritten(SmbmlError):
+    """Some result tabs still show an earlier run (each says so on its first line)."""
+
+
+def _not_refreshed(run_id: int, stamp: str, existing: Mapping[str, Any]) -> str:
+    before = _metadata(existing, REFRESHED_KEY)
+    return f"Not refreshed by run {run_id} ({stamp}; see that run's messages): the rows below " + (
+        f"are from the refresh of {before}" if before else "are from an earlier run"
+    )
+
+
+def _cells(sheet: Mapping[str, Any]) -> int:
+    grid = sheet["properties"].get("gridProperties", {})
+    return int(grid.get("rowCount", 0)) * int(grid.get("columnCount", 0))
 
 
 def _free_title(title: str, taken: set[str]) -> str:
