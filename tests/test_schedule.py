@@ -160,3 +160,26 @@ def test_cli_schedule_once(tmp_path: Path) -> None:
         cli, ["--log-file", str(tmp_path / "log.txt"), "schedule", "-c", str(config)]
     )
     assert bad.exit_code == 2 and "give --every, --cron or --once" in bad.output
+
+
+def test_a_manual_run_waits_for_no_one_and_does_not_run_beside_a_scheduled_one(
+    tmp_path: Path,
+) -> None:
+    """`smbml run` takes the scheduled run's lock: two runs at once would write one store
+    and one set of result tabs together, each tab from whichever run finished it last."""
+    from filelock import FileLock
+
+    data = tmp_path / "orders.csv"
+    data.write_text(CSV, encoding="utf-8")
+    config = _config(tmp_path, data)
+    scheduled = FileLock(str(lock_path(tmp_path / "store.sqlite")))
+    scheduled.acquire()
+    try:
+        busy = CliRunner().invoke(cli, ["run", "-c", str(config), "--quiet"])
+    finally:
+        scheduled.release()
+    assert busy.exit_code != 0 and "another run of" in busy.output
+    assert not (tmp_path / "store.sqlite").exists() or _runs(tmp_path) == []
+    done = CliRunner().invoke(cli, ["run", "-c", str(config), "--quiet"])
+    assert done.exit_code == 0, done.output
+    assert [(k, s) for k, s, _ in _runs(tmp_path)] == [("run", "ok")]
