@@ -180,7 +180,8 @@ def test_a_step_defined_here_reaches_store_workbook_report_sheets_and_hubspot(
 
     book = sheets.state.book(BOOK)
     mine = book.sheet(FLAG_TAB.title)
-    assert [m["metadataValue"] for m in mine.metadata] == ["test_flags"]
+    roles = [m["metadataValue"] for m in mine.metadata if m["metadataKey"] == "smbml_connect.tab"]
+    assert roles == ["test_flags"]
     values = sheets.state.values_get(BOOK, f"'{FLAG_TAB.title}'!A2:B400", "UNFORMATTED_VALUE")
     assert values["values"][0] == ["Contact ID", "Flag"]
     published = {str(r[0]): float(r[1]) for r in values["values"][1:]}
