@@ -37,6 +37,7 @@ from smbml_connect.ports import (
 from smbml_connect.schema import NOTE, REJECT_COLUMNS, STORED_ROW, TABLES, OutputTable, validate
 from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
+from smbml_connect.value_words import portal_words
 
 __all__ = ["Progress", "RunOptions", "run_pipeline"]
 
@@ -105,14 +106,15 @@ def run_pipeline(
             for table in step.outputs.tables:
                 store.ensure_output(table)
         _forget_opted_out(store, result, tables, personal)
-        for step in options.steps:
-            if _held_back(step, source, store, result, options):
-                continue
-            progress(f"Computing {step.name.replace('_', ' ')}")
-            written = _run_step(
-                step, personal if step.personal else tables, context, store, result, opted_out
-            )
-            _settle(step, written, store, result)
+        with portal_words(tables["deal_pipeline_stages"]):  # stages as the CRM names them
+            for step in options.steps:
+                if _held_back(step, source, store, result, options):
+                    continue
+                progress(f"Computing {step.name.replace('_', ' ')}")
+                written = _run_step(
+                    step, personal if step.personal else tables, context, store, result, opted_out
+                )
+                _settle(step, written, store, result)
         for destination in destinations:
             progress(f"Writing {destination.name}")
             _publish(destination, result, store)
@@ -180,7 +182,7 @@ def _checked(
 ) -> dict[str, pd.DataFrame]:
     """The data checks: notices for the run, rows dated in the future left out (and listed)."""
     checked = check_data(tables, result.as_of, result.rejects)
-    result.notices = checked.notices
+    result.notices = [*result.notices, *checked.notices]  # the source's own come first
     if not checked.rejects.empty:
         store.add_rejects(result.run_id, checked.rejects)
         result.rejects = _stacked_rejects(result.rejects, checked.rejects)
@@ -310,6 +312,7 @@ def _load_pages(
             result.loaded[table] = (
                 result.loaded.get(table, 0) + len(settled.clean) - settled.replaced
             )
+        result.notices += page.notices
         found = _stacked_rejects(result.rejects.iloc[:0], *rejects)
         mark = (source.name, entity, page.cursor) if page.cursor else None
         store.commit_page(result.run_id, clean, found, mark, page.archived)

@@ -149,6 +149,9 @@ class Page:
     archived: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # table: (key, when)
     skipped: int = 0  # records that are not rows of this table (e.g. line items of a quote)
     rejects: dict[str, list[SourceReject]] = field(default_factory=dict)  # table: unreadable rows
+    # What the source could not read but the run goes on without (e.g. a CRM's stage labels
+    # when the token may not read them): one line each, shown with the run's notices.
+    notices: list[Notice] = field(default_factory=list)
 
 
 @runtime_checkable

@@ -51,6 +51,7 @@ TableName = Literal[
     "contacts",
     "deals",
     "deal_stages",
+    "deal_pipeline_stages",
     "orders",
     "order_lines",
     "products",
@@ -134,6 +135,14 @@ TABLES: dict[str, TableSpec] = {
             "deal_stages",
             ("deal_id", "stage"),
             _cols("deal_id:str! stage:str! entered_at:datetime!"),
+        ),
+        TableSpec(  # a CRM's deal pipelines: what each stage id is called, where, in which order
+            "deal_pipeline_stages",
+            ("stage",),  # HubSpot: stage ids are unique across a portal's pipelines
+            _cols(
+                "stage:str! stage_label:str pipeline:str pipeline_label:str "
+                "pipeline_order:int display_order:int is_closed:bool probability:float"
+            ),
         ),
         TableSpec(
             "orders",

@@ -147,11 +147,20 @@ def _migration_3(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS scores_by_record ON scores (entity, entity_id)")
 
 
+def _migration_4(conn: sqlite3.Connection) -> None:
+    conn.execute(_canonical_ddl(TABLES["deal_pipeline_stages"]))
+
+
 # Forward migrations, applied in order inside one transaction each. Never edit one that
 # has shipped; append. Columns added to a canonical table in schema.py are added
 # automatically by _add_new_columns, and output tables (and their new columns) come
 # from their declarations (_ensure_output), so only other changes need a migration here.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _migration_1,
+    _migration_2,
+    _migration_3,
+    _migration_4,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

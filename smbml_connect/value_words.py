@@ -4,12 +4,20 @@ A CRM stores enumerations as codes ("contractsent", "ORGANIC_SEARCH") and a reje
 its original row as JSON: the store keeps them so, and every writer a person reads
 (workbook, Google Sheets, report, "why" phrases) shows them through these functions, so
 a shop owner reads "Contract sent", "Organic search" and "contact_id: C01049; ...".
+
+Deal stages are the portal's own: the HubSpot connector reads its pipelines into the
+store's ``deal_pipeline_stages``, and the run shows them through ``portal_words``, so a
+stage "1234567" reads "Proposal reviewed", as the team named it in HubSpot.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -17,15 +25,19 @@ import pandas as pd
 __all__ = [
     "DEAL_STAGE_LABELS",
     "LEAD_SOURCE_LABELS",
+    "PortalStages",
+    "category_words",
     "lead_source_label",
+    "portal_words",
     "readable_row",
     "rejects_for_people",
     "stage_label",
 ]
 
 # HubSpot's default sales pipeline ("default"): its stage ids and the labels its UI shows.
-# A portal's own pipelines have their own ids (numbers) and labels; the connector does not
-# read them yet, so those stages show by their id.
+# They are the fallback: a portal's own pipelines (ids that are numbers, labels the team
+# chose, default stages renamed) come from the store through ``portal_words``; a stage
+# that no pipeline read names shows by these labels, else by its id in words.
 DEAL_STAGE_LABELS: dict[str, str] = {
     "appointmentscheduled": "Appointment scheduled",
     "qualifiedtobuy": "Qualified to buy",
@@ -73,9 +85,81 @@ def _label(value: Any, labels: dict[str, str]) -> Any:
     return labels.get(value.strip().lower()) or _humanised(value.strip())
 
 
+@dataclass(frozen=True)
+class PortalStages:
+    """A CRM's deal pipelines as people read them: stage id -> words, pipeline id -> label."""
+
+    stages: dict[str, str] = field(default_factory=dict)
+    pipelines: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_table(cls, table: pd.DataFrame | None) -> PortalStages | None:
+        """From the store's ``deal_pipeline_stages``. With more than one pipeline a stage
+        also names its pipeline ("Proposal reviewed (Renewals)"): two pipelines may each
+        have a "Closed won", and a tab of deals from both must tell them apart."""
+        if table is None or table.empty:
+            return None
+        rows = table[table["stage"].notna()]
+        pipelines = {
+            str(p): str(label).strip()
+            for p, label in zip(rows["pipeline"], rows["pipeline_label"], strict=True)
+            if isinstance(p, str) and isinstance(label, str) and label.strip()
+        }
+        several = rows["pipeline"].dropna().nunique() > 1
+        stages = {}
+        for stage, label, pipeline in zip(
+            rows["stage"], rows["stage_label"], rows["pipeline"], strict=True
+        ):
+            text = label.strip() if isinstance(label, str) and label.strip() else None
+            words = text or _label(str(stage), DEAL_STAGE_LABELS)
+            where = pipelines.get(str(pipeline)) if several else None
+            stages[str(stage).strip()] = f"{words} ({where})" if where else words
+        return cls(stages, pipelines)
+
+
+_PORTAL: ContextVar[PortalStages | None] = ContextVar("smbml_portal_stages", default=None)
+
+
+@contextmanager
+def portal_words(table: pd.DataFrame | None) -> Iterator[None]:
+    """Within this block, stages and pipelines read as ``table`` (the store's
+    ``deal_pipeline_stages``) names them. A context variable, not an argument: every
+    writer and the deal model's reasons ask ``stage_label`` without knowing the store,
+    and each run (or ``smbml serve`` thread) sees only its own portal's words."""
+    token = _PORTAL.set(PortalStages.from_table(table))
+    try:
+        yield
+    finally:
+        _PORTAL.reset(token)
+
+
 def stage_label(value: Any) -> Any:
-    """A deal stage as its pipeline's label; an unknown stage id as readable words."""
+    """A deal stage as its pipeline's label (the portal's own, read from the CRM, first);
+    a stage no pipeline names as HubSpot's default label, else its id as readable words."""
+    portal = _PORTAL.get()
+    if portal is not None and isinstance(value, str) and value.strip() in portal.stages:
+        return portal.stages[value.strip()]
     return _label(value, DEAL_STAGE_LABELS)
+
+
+_TRAILING_PIPELINE = re.compile(r"\s+pipeline$", re.IGNORECASE)
+
+
+def category_words(column: str, value: Any) -> str | None:
+    """The portal's words for a model's category value, or None when it has none.
+
+    Reasons read "At stage: {value}" and "In the {value} pipeline": a portal's stage shows
+    by its label, and its pipeline by its label without a trailing "pipeline" ("Sales
+    Pipeline" reads "In the Sales pipeline"). Without a portal (files, Sheets) nothing changes.
+    """
+    portal = _PORTAL.get()
+    if portal is None or not isinstance(value, str):
+        return None
+    if column == "stage":
+        return portal.stages.get(value.strip())
+    if column == "pipeline" and value.strip() in portal.pipelines:
+        return _TRAILING_PIPELINE.sub("", portal.pipelines[value.strip()]) or value
+    return None
 
 
 def lead_source_label(value: Any) -> Any:

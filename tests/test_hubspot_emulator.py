@@ -213,3 +213,44 @@ def test_auth_scopes_and_faults(hub: HubSpotEmulator) -> None:
     with pytest.raises(urllib3.exceptions.HTTPError):
         client(hub).crm.contacts.basic_api.get_page()
     assert hub.requests["GET list"] >= 4
+
+
+def test_deal_pipelines_default_and_custom_with_stage_metadata(hub: HubSpotEmulator) -> None:
+    """GET /crm/v3/pipelines/deals as the client's models validate it: the default pipeline
+    with HubSpot's stages and their metadata, a portal's own pipeline with numeric ids."""
+    made = hub.state.add_pipeline(
+        "deals", "Renewals", [("Proposal reviewed", 0.5, False), ("Renewed", 1.0, True)]
+    )
+    api = client(hub).crm.pipelines.pipelines_api
+    answer = api.get_all("deals")
+    default, custom = answer.results
+    assert (default.id, default.label, default.display_order) == ("default", "Sales Pipeline", 0)
+    stages = {s.id: s for s in default.stages}
+    assert stages["contractsent"].label == "Contract Sent"
+    assert stages["contractsent"].metadata == {"isClosed": "false", "probability": "0.9"}
+    assert stages["closedwon"].metadata == {"isClosed": "true", "probability": "1.0"}
+    assert [s.display_order for s in default.stages] == list(range(7))
+    assert custom.id == made["id"] and custom.id.isdigit() and custom.label == "Renewals"
+    assert all(s.id.isdigit() for s in custom.stages) and not custom.archived
+    assert api.get_by_id("deals", custom.id).stages[1].label == "Renewed"
+    with pytest.raises(Exception) as missing:
+        api.get_by_id("deals", "nope")
+    assert missing.value.status == 404
+    # HubSpot works the closed and won flags out from the stage's metadata
+    renewed = custom.stages[1].id
+    deal = hub.state.add("deals", {"dealname": "Renewal", "dealstage": renewed})
+    assert deal.properties["hs_is_closed"] == "true" == deal.properties["hs_is_closed_won"]
+
+
+def test_deal_pipelines_refused_without_token_or_scope(hub: HubSpotEmulator) -> None:
+    http = urllib3.PoolManager()
+    url = f"{hub.url}/crm/v3/pipelines/deals"
+    assert http.request("GET", url).status == 401
+    hub.scopes = {"crm.objects.contacts.read"}
+    answer = http.request("GET", url, headers={"Authorization": f"Bearer {TEST_TOKEN}"})
+    body = json.loads(answer.data)
+    assert answer.status == 403 and body["category"] == "MISSING_SCOPES"
+    assert body["errors"][0]["context"]["requiredGranularScopes"] == ["crm.objects.deals.read"]
+    hub.scopes = {"crm.objects.deals.read"}
+    ok = http.request("GET", url, headers={"Authorization": f"Bearer {TEST_TOKEN}"})
+    assert ok.status == 200 and json.loads(ok.data)["results"][0]["id"] == "default"

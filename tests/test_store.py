@@ -185,3 +185,23 @@ def test_killed_mid_upsert_leaves_the_store_as_it_was(tmp_path):
         assert store.count("contacts") == 1000  # the first batch, none of the second
         assert store.get_cursor("src", "contacts") == "first-batch"
         store.upsert("contacts", contacts([1]))  # and it is writable again
+
+
+def test_a_store_from_before_deal_pipelines_gains_their_table(tmp_path):
+    """Migration 4: a store at schema 3 (as the last release left it) gets
+    deal_pipeline_stages, keeps its rows, and takes the portal's stage labels."""
+    path = tmp_path / "s.sqlite"
+    with Store(path) as store:
+        deals = validate("deals", pd.DataFrame({"deal_id": ["9"], "stage": ["1234567"]}))
+        store.upsert("deals", deals.clean)
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE deal_pipeline_stages")
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 4
+        assert store.read("deals")["stage"].tolist() == ["1234567"]
+        labels = pd.DataFrame({"stage": ["1234567"], "stage_label": ["Proposal reviewed"]})
+        store.upsert("deal_pipeline_stages", validate("deal_pipeline_stages", labels).clean)
+        assert store.read("deal_pipeline_stages")["stage_label"].tolist() == ["Proposal reviewed"]

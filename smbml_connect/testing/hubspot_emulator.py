@@ -61,6 +61,9 @@ class HubSpotEmulator(LocalServer):
         self.tokens = {token}
         self.token = token
         self.scopes: set[str] | None = None  # None: the token has every scope
+        # HubSpot reads a type's pipelines with any one of many scopes; the object's read
+        # scope is the one a private app for deals has. A test narrows it to refuse them.
+        self.pipeline_scopes: dict[str, tuple[str, ...]] = {"deals": ("crm.objects.deals.read",)}
         self.send_retry_after = send_retry_after
         self.search_cap = search_cap
         self.batch_limit = batch_limit
@@ -132,6 +135,8 @@ ROUTES: list[Route] = [
     ("GET", re.compile(rf"^/crm/v3/objects/{_T}/(?P<id>[^/]+)$"), "get"),
     ("PATCH", re.compile(rf"^/crm/v3/objects/{_T}/(?P<id>[^/]+)$"), "patch"),
     ("DELETE", re.compile(rf"^/crm/v3/objects/{_T}/(?P<id>[^/]+)$"), "delete"),
+    ("GET", re.compile(rf"^/crm/v3/pipelines/{_T}$"), "pipelines"),
+    ("GET", re.compile(rf"^/crm/v3/pipelines/{_T}/(?P<pipeline>[^/]+)$"), "pipeline_get"),
     ("GET", re.compile(rf"^/crm/v3/properties/{_T}/groups$"), "groups"),
     ("POST", re.compile(rf"^/crm/v3/properties/{_T}/groups$"), "group_create"),
     ("GET", re.compile(rf"^/crm/v3/properties/{_T}/groups/(?P<name>[^/]+)$"), "group_get"),
@@ -294,6 +299,11 @@ class _Handler(QuietHandler):
         scopes = self.hub.scopes
         if scopes is None or not object_type:
             return
+        if route.startswith("pipeline"):
+            allowed = self.hub.pipeline_scopes.get(object_type, ())
+            if not scopes.intersection(allowed):
+                raise _missing_scopes(list(allowed))
+            return
         access = "read" if method == "GET" or route in ("search", "assoc_batch_read") else "write"
         if route == "batch" and self._op_is_read():
             access = "read"
@@ -302,19 +312,7 @@ class _Handler(QuietHandler):
         else:
             needed = f"crm.objects.{_SCOPE_OBJECT.get(object_type, object_type)}.{access}"
         if needed not in scopes:
-            raise ApiError(
-                403,
-                "This app hasn't been granted all required scopes to make this call. Read more "
-                "about required scopes here: https://developers.hubspot.com/scopes.",
-                "MISSING_SCOPES",
-                errors=[
-                    {
-                        "message": "One or more of the following scopes are required.",
-                        "context": {"requiredGranularScopes": [needed]},
-                    }
-                ],
-                links={"scopes": "https://developers.hubspot.com/scopes"},
-            )
+            raise _missing_scopes([needed])
 
     def _op_is_read(self) -> bool:
         return self.path.split("?")[0].endswith("/batch/read")
@@ -462,6 +460,23 @@ class _Handler(QuietHandler):
                 }
             )
         return (207 if errors else 200), _batch_body(results, errors, started)
+
+    # -- pipelines -------------------------------------------------------------------
+    def _pipelines(
+        self, args: dict[str, str], query: Mapping[str, list[str]], _: Any
+    ) -> tuple[int, Any]:
+        """Every pipeline of the type, stages inside; no paging (HubSpot sends none here)."""
+        archived = _one(query, "archived", "false").lower() == "true"
+        pipelines = self.hub.state.pipelines.get(args["type"])
+        if pipelines is None:
+            raise ApiError(400, f"Object type {args['type']} has no pipelines.", "VALIDATION_ERROR")
+        return 200, {"results": [p for p in pipelines if p["archived"] == archived]}
+
+    def _pipeline_get(self, args: dict[str, str], *_: Any) -> tuple[int, Any]:
+        for pipeline in self.hub.state.pipelines.get(args["type"], []):
+            if pipeline["id"] == args["pipeline"] and not pipeline["archived"]:
+                return 200, pipeline
+        raise ApiError(404, f"Unable to find pipeline {args['pipeline']}.", "OBJECT_NOT_FOUND")
 
     # -- properties ------------------------------------------------------------------
     def _properties(self, args: dict[str, str], *_: Any) -> tuple[int, Any]:
@@ -616,6 +631,22 @@ class _Handler(QuietHandler):
                 for i in ids
             ]
         }
+
+
+def _missing_scopes(needed: list[str]) -> ApiError:
+    return ApiError(
+        403,
+        "This app hasn't been granted all required scopes to make this call. Read more "
+        "about required scopes here: https://developers.hubspot.com/scopes.",
+        "MISSING_SCOPES",
+        errors=[
+            {
+                "message": "One or more of the following scopes are required.",
+                "context": {"requiredGranularScopes": needed},
+            }
+        ],
+        links={"scopes": "https://developers.hubspot.com/scopes"},
+    )
 
 
 def _batch_body(results: list[Any], errors: list[Any], started: str) -> dict[str, Any]:

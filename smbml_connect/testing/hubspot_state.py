@@ -19,6 +19,7 @@ from typing import Any
 __all__ = [
     "ASSOCIATION_TYPES",
     "CREATED_PROPERTY",
+    "DEFAULT_DEAL_STAGES",
     "MODIFIED_PROPERTY",
     "OBJECT_TYPE_IDS",
     "ApiError",
@@ -92,6 +93,17 @@ _DEFAULTS = {
     "hs_external_created_date:datetime hs_createdate:datetime! hs_lastmodifieddate:datetime! "
     "hs_object_id:number!",
 }
+# HubSpot's default deal pipeline as its API returns it: id, label, win probability (the
+# stage's metadata, text as HubSpot sends it) and whether the stage closes the deal.
+DEFAULT_DEAL_STAGES = (
+    ("appointmentscheduled", "Appointment Scheduled", "0.2", "false"),
+    ("qualifiedtobuy", "Qualified To Buy", "0.4", "false"),
+    ("presentationscheduled", "Presentation Scheduled", "0.6", "false"),
+    ("decisionmakerboughtin", "Decision Maker Bought-In", "0.8", "false"),
+    ("contractsent", "Contract Sent", "0.9", "false"),
+    ("closedwon", "Closed Won", "1.0", "true"),
+    ("closedlost", "Closed Lost", "0.0", "true"),
+)
 _FIELD_TYPES = {
     "string": {"text", "textarea", "html", "phonenumber", "file"},
     "number": {"number", "calculation_equation"},
@@ -191,8 +203,11 @@ class CrmState:
     links: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     next_id: int = 100_001
+    next_pipeline_id: int = 1_234_566
     writes: Counter[tuple[str, str]] = field(default_factory=Counter)  # API updates per record
     revision: Counter[str] = field(default_factory=Counter)  # bumps when records come or go
+    # Pipelines per object type ("deals"), each as GET /crm/v3/pipelines/{type} returns it.
+    pipelines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _id_order: dict[tuple[str, bool], tuple[int, list[int], list[Record]]] = field(
         default_factory=dict
     )
@@ -248,6 +263,72 @@ class CrmState:
                     },
                 }
             self.properties[object_type] = props
+        self.pipelines["deals"] = []
+        self.add_pipeline(
+            "deals",
+            "Sales Pipeline",
+            [(label, float(p), closed == "true") for _, label, p, closed in DEFAULT_DEAL_STAGES],
+            pipeline_id="default",
+            stage_ids=[stage for stage, *_ in DEFAULT_DEAL_STAGES],
+        )
+
+    # -- pipelines -------------------------------------------------------------------
+    def add_pipeline(
+        self,
+        object_type: str,
+        label: str,
+        stages: Iterable[tuple[str, float, bool]],
+        *,
+        pipeline_id: str | None = None,
+        stage_ids: Iterable[str] | None = None,
+        display_order: int | None = None,
+    ) -> dict[str, Any]:
+        """A pipeline as a portal's admin makes one: ``stages`` are (label, probability,
+        closed) in display order; HubSpot gives a new pipeline and its stages numeric ids."""
+        with self.lock:
+            stamp = iso_ms(now_ms())
+            given = list(stage_ids or [])
+            rows = []
+            for order, (stage_label, probability, closed) in enumerate(stages):
+                rows.append(
+                    {
+                        "id": given[order] if order < len(given) else self._pipeline_id(),
+                        "label": stage_label,
+                        "displayOrder": order,
+                        "metadata": {
+                            "isClosed": "true" if closed else "false",
+                            "probability": str(float(probability)),
+                        },
+                        "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+                        "createdAt": stamp,
+                        "updatedAt": stamp,
+                        "archived": False,
+                    }
+                )
+            existing = self.pipelines.setdefault(object_type, [])
+            pipeline = {
+                "id": pipeline_id or self._pipeline_id(),
+                "label": label,
+                "displayOrder": len(existing) if display_order is None else display_order,
+                "stages": rows,
+                "createdAt": stamp,
+                "updatedAt": stamp,
+                "archived": False,
+            }
+            existing.append(pipeline)
+            return pipeline
+
+    def _pipeline_id(self) -> str:
+        self.next_pipeline_id += 1  # apart from record ids, so adding one moves no record's
+        return str(self.next_pipeline_id)
+
+    def stage(self, object_type: str, stage_id: str) -> dict[str, Any] | None:
+        """The stage with this id in any of the type's pipelines (ids are unique per portal)."""
+        for pipeline in self.pipelines.get(object_type, []):
+            for stage in pipeline["stages"]:
+                if stage["id"] == stage_id:
+                    return stage
+        return None
 
     # -- records ---------------------------------------------------------------------
     def object_type(self, name: str) -> str:
@@ -310,10 +391,14 @@ class CrmState:
         record.properties.setdefault(CREATED_PROPERTY[object_type], iso_ms(record.created_ms))
         record.properties[MODIFIED_PROPERTY[object_type]] = iso_ms(record.updated_ms)
         if object_type == "deals":
+            # HubSpot derives both flags from the stage's metadata in its pipeline: closed
+            # as the stage says, won when a closed stage has a probability of 1.
             stage = record.properties.get("dealstage", "")
-            closed = stage in ("closedwon", "closedlost")
+            meta = (self.stage("deals", stage) or {}).get("metadata") or {}
+            closed = meta.get("isClosed") == "true"
+            won = closed and float(meta.get("probability") or 0) == 1.0
             record.properties["hs_is_closed"] = "true" if closed else "false"
-            record.properties["hs_is_closed_won"] = "true" if stage == "closedwon" else "false"
+            record.properties["hs_is_closed_won"] = "true" if won else "false"
         if object_type == "line_items":
             qty = _float(record.properties.get("quantity"))
             price = _float(record.properties.get("price"))

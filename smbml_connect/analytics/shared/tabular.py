@@ -18,6 +18,7 @@ import pandas as pd
 
 from smbml_connect.analytics.shared.contract import check_fitted
 from smbml_connect.coerce import MISSING_TOKENS, coerce_bool, coerce_datetime, coerce_float
+from smbml_connect.value_words import category_words
 
 __all__ = ["ColumnPlan", "Phrase", "TabularEncoder", "format_number", "humanise"]
 
@@ -89,7 +90,12 @@ class ColumnPlan:
     def describe(self, value: float) -> str:
         phrase = self.phrase or _default_phrase(self.name, self.kind)
         if self.kind == "category" and not np.isnan(value):
-            return phrase.render(self.kind, self.categories[int(value)])
+            category = self.categories[int(value)]
+            # A CRM's own words for its codes (a deal stage "1234567" is "Proposal reviewed")
+            worded = category_words(self.name, category)
+            if worded is not None:
+                return phrase.template.format(value=worded, n="")
+            return phrase.render(self.kind, category)
         return phrase.render(self.kind, value)
 
     def to_dict(self) -> dict[str, Any]:

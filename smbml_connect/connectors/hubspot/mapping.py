@@ -25,6 +25,7 @@ __all__ = [
     "OBJECTS",
     "ObjectSpec",
     "cast_value",
+    "pipeline_stage_rows",
     "records_to_frame",
 ]
 
@@ -252,6 +253,31 @@ def deal_stage_rows(deals: pd.DataFrame) -> pd.DataFrame:
         ["deal_id", "stage", "stage_entered_at", SOURCE_ROW],
     ]
     return rows.rename(columns={"stage_entered_at": "entered_at"}).reset_index(drop=True)
+
+
+def pipeline_stage_rows(pipelines: list[dict[str, Any]]) -> pd.DataFrame:
+    """Each stage of GET /crm/v3/pipelines/deals: its label, its pipeline's, and its place.
+
+    HubSpot sends a stage's metadata as text ("isClosed": "true", "probability": "0.9").
+    """
+    rows = []
+    for pipeline in pipelines:
+        for stage in pipeline.get("stages") or []:
+            meta = stage.get("metadata") or {}
+            closed = str(meta.get("isClosed", "")).lower()
+            rows.append(
+                {
+                    "stage": str(stage["id"]),
+                    "stage_label": stage.get("label"),
+                    "pipeline": str(pipeline["id"]),
+                    "pipeline_label": pipeline.get("label"),
+                    "pipeline_order": pipeline.get("displayOrder"),
+                    "display_order": stage.get("displayOrder"),
+                    "is_closed": {"true": True, "false": False}.get(closed),
+                    "probability": meta.get("probability"),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def association_rows(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

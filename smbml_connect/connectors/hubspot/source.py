@@ -40,10 +40,11 @@ from smbml_connect.connectors.hubspot.mapping import (
     ObjectSpec,
     association_rows,
     deal_stage_rows,
+    pipeline_stage_rows,
     records_to_frame,
 )
-from smbml_connect.errors import ConfigError
-from smbml_connect.ports import Page
+from smbml_connect.errors import ConfigError, SmbmlError, TokenRejectedError
+from smbml_connect.ports import Notice, Page
 
 __all__ = ["LIST_PAGE", "SEARCH_PAGE", "HubSpotSource", "Page"]
 
@@ -53,6 +54,7 @@ LIST_PAGE = 100
 SEARCH_PAGE = 200
 ASSOCIATION_BATCH = 1000
 READ_BATCH = 100
+PIPELINES = "GET /crm/v3/pipelines/deals"
 
 
 def _modified_ms(record: Mapping[str, Any], prop: str) -> int:
@@ -97,6 +99,8 @@ class HubSpotSource:
 
     def pull_pages(self, entity: str, since: str | None = None) -> Iterator[Page]:
         spec = self._spec(entity)
+        if spec.table == "deals":
+            yield self._pipelines()
         kinds = self._property_kinds(spec.object_type)
         wanted = [p for p in dict.fromkeys(spec.columns.values()) if p in kinds]
         resumed = ListMark.parse(since) if since else None
@@ -124,6 +128,26 @@ class HubSpotSource:
             yield Page(archived={entity: archived})
 
     # -- reading ---------------------------------------------------------------------
+    def _pipelines(self) -> Page:
+        """The portal's deal pipelines, read whole every run (one request): a stage renamed
+        in HubSpot shows by its new label in the next run's outputs.
+
+        Reading them is not worth the run: if HubSpot refuses (a token without the scope) or
+        keeps failing, the deals still load, and one notice says what to do.
+        """
+        try:
+            body = self.api.json(
+                PIPELINES,
+                self.api.client.crm.pipelines.pipelines_api.get_all,
+                "deals",
+            )
+        except TokenRejectedError:
+            raise  # every further request would be refused too
+        except SmbmlError as exc:
+            log.warning("deal pipelines not read: %s", exc)
+            return Page(notices=[Notice("pipelines_not_read", "deals", 0, _not_read(exc))])
+        return Page(tables={"deal_pipeline_stages": pipeline_stage_rows(body.get("results", []))})
+
     def _spec(self, entity: str) -> ObjectSpec:
         spec = OBJECTS[entity].with_mapping(self.mapping.get(entity, {}))
         kinds = self._property_kinds(spec.object_type)
@@ -390,6 +414,17 @@ def read_ahead(batches: Iterator[T], depth: int = 3) -> Iterator[T]:
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+def _not_read(exc: SmbmlError) -> str:
+    """One line: which request, what HubSpot said (the error's text: status, scope, advice;
+    never the token), and what the run shows instead."""
+    said = str(exc).replace("; nothing after the last saved page was lost, run again later", "")
+    return (
+        f"Deal stage names were not read: {said.rstrip('.')}. The deals were loaded; their "
+        "stages show by the names an earlier run read, else by HubSpot's default labels, else "
+        "by their ids, until a run reads them."
+    )
 
 
 def _not_in(ids: set[str]) -> dict[str, Any]:
