@@ -9,6 +9,7 @@ inputs always give the same answer and the cache stays right.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -531,7 +532,11 @@ def _ets_series(values: Any, timeline: Any, completion: Any, aggregation: Any) -
         columns = paired_columns(values=values, timeline=timeline)
     except DataValidationError as error:
         raise CellError(str(error), "#N/A") from None  # Excel's answer to unequal sizes
-    return prepare(columns["values"], columns["timeline"], completion, aggregation)
+    # Excel's FORECAST.ETS answers #VALUE! to a number stored as text, and the message
+    # said "'200.00' is not a number": read as the other functions read it, with a note.
+    values_column, number_notes = _numbers_from_text(columns["values"])
+    series = prepare(values_column, columns["timeline"], completion, aggregation)
+    return replace(series, notes=(*number_notes, *series.notes))
 
 
 def _per_target(target_date: Any, compute: Any) -> pd.DataFrame:
