@@ -401,6 +401,8 @@ def test_forecast_names_a_totals_row_with_a_blank_date_once():
     total = sum(v[0] for v in values)
     result = call("FORECAST", [[*dates, [None]], [*values, [total]], 3], fresh())
     assert result.value == call("FORECAST", [dates, values, 3], fresh()).value
+    gap = [*dates[:5], [None], *dates[5:]], [*values[:5], [None], *values[5:]]
+    assert not any("row 6" in n for n in call("FORECAST", [*gap, 3], fresh()).notes)
     named = [n for n in result.notes if "row 37" in n]
     assert named == [f"1 row could not be read and was left out (row 37, date: blank (beside "
                      f"the value {total}))"]  # fmt: skip

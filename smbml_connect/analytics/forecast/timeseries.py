@@ -333,6 +333,8 @@ def regularise(
         left_out = []
         rows = list(row_numbers) if row_numbers is not None else range(1, len(raw_dates) + 1)
         for row, d, v, pd_, pv in zip(rows, raw_dates, raw_values, parsed, numbers, strict=True):
+            if _blank(d) and _blank(v):
+                continue  # a blank row held nothing to lose
             if pd.isna(pd_) and _blank(d):  # a totals row, a date lost to #N/A: say so
                 left_out.append(f"row {row}, date: blank (beside the value {_shown(v)})")
             elif pd.isna(pd_):
