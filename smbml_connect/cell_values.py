@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from smbml_connect.coerce import parse_number
 from smbml_connect.errors import DataValidationError
 
 __all__ = [
@@ -172,7 +173,9 @@ def as_number(value: Any, name: str, default: float | None = None) -> float | No
     if isinstance(cell, bool):
         raise DataValidationError(f"{name} must be a number, got {cell}")
     try:
-        number = float(str(cell).replace(",", "").strip()) if isinstance(cell, str) else float(cell)
+        # Text is read as the main job reads a number cell: "10%" is 0.1, "12,5" 12.5,
+        # "1,000" 1000, "5 EUR" 5 (a comma used to be dropped: "12,5" was 125).
+        number = parse_number(cell.strip()) if isinstance(cell, str) else float(cell)
     except (TypeError, ValueError):
         raise DataValidationError(f"{name} must be a number, got {cell!r}") from None
     if not math.isfinite(number):

@@ -9,6 +9,7 @@ inputs always give the same answer and the cache stays right.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from smbml_connect.analytics.customers.value import CustomerValueModel
 from smbml_connect.analytics.experiments.abtest import ab_test
 from smbml_connect.analytics.forecast.engine import forecast_series
 from smbml_connect.analytics.forecast.models import warm_up
+from smbml_connect.analytics.forecast.timeseries import regularise
 from smbml_connect.analytics.leads.scoring import LeadScorer, parse_target
 from smbml_connect.analytics.pricing.suggest import Guardrails, suggest_price
 from smbml_connect.cell_values import (
@@ -32,7 +34,17 @@ from smbml_connect.cell_values import (
     paired_columns,
     single,
 )
-from smbml_connect.coerce import coerce_datetime, coerce_float, coerce_string, parse_datetime
+from smbml_connect.coerce import (
+    ColumnFormat,
+    Hint,
+    Reading,
+    coerce_datetime,
+    coerce_float,
+    coerce_string,
+    parse_datetime,
+    read_dates,
+    read_numbers,
+)
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 from smbml_connect.excel_ets import Timeline, chosen_season, fit_aaa, prepare, steps_ahead
 
@@ -57,6 +69,77 @@ MIN_FORECAST_DATES = 8
 # The furthest a forecast reaches: 1,000 periods (about 83 years of months, 19 of weeks).
 # Past it the dates leave what Excel can show and the range says nothing anyway.
 MAX_HORIZON = 1000
+MAX_ROW_NOTES = 20  # rows named one by one in the notes; the rest are counted
+_POINT_HINT = Hint(decimal=".", decimal_why="no other value tells")
+
+
+def _text_cells(cells: list[Any]) -> pd.Series:
+    """The cells typed as text (blank elsewhere), for the column readers of `coerce`."""
+    return pd.Series([c if isinstance(c, str) and c.strip() else None for c in cells], dtype=object)
+
+
+def _numbers_from_text(cells: list[Any]) -> tuple[list[Any], list[str]]:
+    """Numbers stored as text ("1,234.50", "1.234,50", "12 %", "12 EUR") read as the main
+    job reads a file's column (`coerce.read_numbers`: the decimal mark decided by the
+    whole column, a point when nothing tells), so a range pasted as text gives the
+    number the same data gives through a run. A text cell that is not a number stays as
+    it was, for the caller to name with its row."""
+    texts = _text_cells(cells)
+    if texts.isna().all():
+        return cells, []
+    reading = read_numbers(texts, hint=_POINT_HINT)
+    read = reading.values
+    out = [
+        float(read[i]) if isinstance(c, str) and not pd.isna(read[i]) else c
+        for i, c in enumerate(cells)
+    ]
+    return out, [note for _, note in reading.notes]
+
+
+def _dates_from_text(cells: list[Any]) -> tuple[list[Any], list[str]]:
+    """Dates stored as text read as the main job reads a date column (`coerce.read_dates`:
+    one day/month order for the whole column, proved by its values). When no value
+    proves the order (every day 12 or less, as on the 1st of each month), the order
+    that makes the timeline regular is taken: 01/02/2024, 01/03/2024 ... are months
+    read day-first and scattered days read month-first, and a forecast of scattered
+    days (mostly filled in) is not what the user has. Ties keep month/day, coerce's
+    default. A text cell that is not a date stays as it was, for the caller to name."""
+    texts = _text_cells(cells)
+    if texts.isna().all():
+        return cells, []
+    reading = read_dates(texts)
+    notes = [note for _, note in reading.notes]
+    if any(kind == "dates" and "fit both" in note for kind, note in reading.notes):
+        day_first = read_dates(texts, fmt=ColumnFormat(day_first=True))
+        month_first = read_dates(texts, fmt=ColumnFormat(day_first=False))
+        empty_day, empty_month = _empty_periods(day_first), _empty_periods(month_first)
+        if empty_day < empty_month:
+            reading = day_first
+            count = int(texts.notna().sum())
+            notes = [
+                f"{count} dates written as text fit both day/month and month/day; read as "
+                f"day/month, which makes a regular timeline (month/day would leave "
+                f"{empty_month} of its periods empty)"
+            ]
+    read = reading.values
+    out = [
+        read[i].tz_localize(None).to_pydatetime()
+        if isinstance(c, str) and not pd.isna(read[i])
+        else c
+        for i, c in enumerate(cells)
+    ]
+    return out, notes
+
+
+def _empty_periods(reading: Reading) -> int:
+    """Periods of the timeline these dates make that hold no date (what a forecast would
+    have to fill in); a reading that makes no timeline at all counts as all empty."""
+    stamps = reading.values.dropna()
+    try:
+        series = regularise(list(stamps.dt.tz_localize(None)), [1.0] * len(stamps))
+    except (DataValidationError, ValueError):
+        return len(reading.values) + 1
+    return len(series.y) - stamps.dt.normalize().nunique()
 
 
 def _orders(customer_ids: Any, order_dates: Any, amounts: Any) -> tuple[pd.DataFrame, list[str]]:
@@ -65,10 +148,23 @@ def _orders(customer_ids: Any, order_dates: Any, amounts: Any) -> tuple[pd.DataF
     ids = coerce_string(frame["customer_ids"])[0]
     when, bad_when = coerce_datetime(frame["order_dates"])
     total, bad_total = coerce_float(frame["amounts"])
+    read = {"customer_ids": ids, "order_dates": when, "amounts": total}
+    unreadable = {"order_dates": bad_when, "amounts": bad_total}
+    lost = (ids.isna() | when.isna() | total.isna()).to_numpy()
+    empty = frame.map(blank).all(axis=1).to_numpy()  # a blank row held no order
+    rows = frame.index[lost & ~empty]
     notes = []
-    for row in frame.index[(bad_when | bad_total | ids.isna()).to_numpy()][:20]:
-        column = "order_dates" if bad_when[row] else "amounts" if bad_total[row] else "customer_ids"
-        notes.append(f"row {row + 1}, {column}: {frame.at[row, column]!r} left out")
+    for row in rows[:MAX_ROW_NOTES]:
+        # The cell that could not be read, else the blank one (a totals row's date, an
+        # #N/A amount): the row's other cells are lost with it, so it is named.
+        column = next((c for c, bad in unreadable.items() if bad[row]), None) or next(
+            c for c, values in read.items() if pd.isna(values[row])
+        )
+        cell = frame.at[row, column]
+        shown = "blank" if blank(cell) else repr(cell)
+        notes.append(f"row {row + 1}, {column}: {shown}, so the order was left out")
+    if len(rows) > MAX_ROW_NOTES:
+        notes.append(f"and {len(rows) - MAX_ROW_NOTES} more rows left out")
     orders = pd.DataFrame(
         {"contact_id": ids, "ordered_at": when, "total": total.astype(float), "status": None}
     ).dropna(subset=["contact_id", "ordered_at", "total"])
@@ -151,8 +247,10 @@ def forecast(
     if filled < MIN_FORECAST_DATES:
         raise NotEnoughDataError(f"need at least {MIN_FORECAST_DATES} dates, got {filled}")
     values_column, bool_notes = _without_booleans(columns["values"], "values")
+    values_column, number_notes = _numbers_from_text(values_column)
+    dates_column, date_notes = _dates_from_text(columns["dates"])
     result = forecast_series(
-        columns["dates"],
+        dates_column,
         values_column,
         int(steps),
         season_length=int(season) if season else None,
@@ -169,8 +267,11 @@ def forecast(
     attrs = result.attrs
     notes = [
         f"{attrs['frequency']} data; {attrs['seasonality']}; model: {attrs['model_words']}",
+        *date_notes,
+        *number_notes,
         *attrs.get("notes", []),
-        *attrs.get("rows_left_out", []),
+        # the notes name the first three rows left out; the rest are listed after them
+        *attrs.get("rows_left_out", [])[3:],
         *bool_notes,
     ]
     return frame, notes
@@ -323,7 +424,8 @@ def price(prices: Any, quantities: Any, unit_cost: Any = None, max_change: Any =
     if step > 1:
         step = step / 100  # "10" means 10%
     guardrails = Guardrails(max_change=step)  # refuses 0 and over 50% with a message
-    result = suggest_price(columns["prices"], columns["quantities"], cost, guardrails)
+    kept_prices, kept_units, notes = _price_rows(columns["prices"], columns["quantities"])
+    result = suggest_price(kept_prices, kept_units, cost, guardrails)
     frame = pd.DataFrame(
         {
             "suggested price": [result["suggested_price"]],
@@ -332,7 +434,60 @@ def price(prices: Any, quantities: Any, unit_cost: Any = None, max_change: Any =
             "reason": [result["reason"]],
         }
     )
-    return frame, [f"current price {result['current_price']:g}"]
+    return frame, [*notes, f"current price {result['current_price']:g}"]
+
+
+def _price_rows(
+    prices: list[Any], quantities: list[Any]
+) -> tuple[list[float], list[float], list[str]]:
+    """The (price, units) rows the elasticity is fitted on, and a line for each row left
+    out: the pricing code drops a row it cannot use without a word, and the current
+    price is the last row kept, so a dropped last row changes the answer."""
+    price_cells, price_notes = _numbers_from_text(prices)
+    unit_cells, unit_notes = _numbers_from_text(quantities)
+    kept_prices: list[float] = []
+    kept_units: list[float] = []
+    left_out = []
+    for row, (p, q) in enumerate(zip(price_cells, unit_cells, strict=True), start=1):
+        if blank(p) and blank(q):
+            continue
+        if not _is_amount(p):
+            why = f"prices: {_cell_text(p)}" + ("" if blank(p) else " is not a number")
+        elif not _is_amount(q):
+            why = f"quantities: {_cell_text(q)}" + ("" if blank(q) else " is not a number")
+        elif p <= 0:
+            why = f"prices: {p:g} is not a price above 0"
+        elif q < 0:
+            why = f"quantities: {q:g} is below 0 (returns are not units sold at a price)"
+        else:
+            kept_prices.append(float(p))
+            kept_units.append(float(q))
+            continue
+        left_out.append(f"row {row}, {why}, so the row was left out")
+    notes = [*price_notes, *unit_notes, *left_out[:MAX_ROW_NOTES]]
+    if len(left_out) > MAX_ROW_NOTES:
+        notes.append(f"and {len(left_out) - MAX_ROW_NOTES} more rows left out")
+    if not kept_prices:
+        first = f" ({left_out[0]})" if left_out else ""
+        raise NotEnoughDataError(f"no row has a price above 0 and units sold{first}")
+    return kept_prices, kept_units, notes
+
+
+def _is_amount(cell: Any) -> bool:
+    return (
+        isinstance(cell, int | float | np.integer | np.floating)
+        and not isinstance(cell, bool | np.bool_)
+        and bool(np.isfinite(cell))
+    )
+
+
+def _cell_text(cell: Any) -> str:
+    """A cell as the user typed it, for a note: blank, TRUE, 'text', 12.5."""
+    if blank(cell):
+        return "blank"
+    if isinstance(cell, bool):
+        return str(cell).upper()
+    return repr(cell) if isinstance(cell, str) else str(cell)
 
 
 def abtest(conversions_a: Any, visitors_a: Any, conversions_b: Any, visitors_b: Any) -> Result:
@@ -377,7 +532,11 @@ def _ets_series(values: Any, timeline: Any, completion: Any, aggregation: Any) -
         columns = paired_columns(values=values, timeline=timeline)
     except DataValidationError as error:
         raise CellError(str(error), "#N/A") from None  # Excel's answer to unequal sizes
-    return prepare(columns["values"], columns["timeline"], completion, aggregation)
+    # Excel's FORECAST.ETS answers #VALUE! to a number stored as text, and the message
+    # said "'200.00' is not a number": read as the other functions read it, with a note.
+    values_column, number_notes = _numbers_from_text(columns["values"])
+    series = prepare(values_column, columns["timeline"], completion, aggregation)
+    return replace(series, notes=(*number_notes, *series.notes))
 
 
 def _per_target(target_date: Any, compute: Any) -> pd.DataFrame:

@@ -256,3 +256,28 @@ def test_excel_loading_the_functions_warms_the_forecast_up(udfs, monkeypatch):
     importlib.reload(udfs)
     assert udfs.WARMING.daemon
     assert ran.wait(10)
+
+
+def test_a_blank_header_cell_is_named_by_its_column_not_none(udfs, caplog):
+    """A merged header keeps its text in the first cell only: xlwings hands the blank
+    one over as None, and the column was named "None" in what the user was told."""
+    import logging
+
+    table = leads_table(200, unknown=40)
+    table[0][3] = None  # "Emails opened", merged into "Visits"
+    caplog.set_level(logging.INFO)
+    out = call_like_excel(udfs.SMB_LEADSCORE, table, MISSING)
+    assert out[0] == ["score", "tier", "reasons"]
+    reasons = " ".join(str(row[2]) for row in out[1:])
+    assert "None" not in reasons and "none" not in caplog.text.lower().split()
+    assert "Column 4: " in reasons
+
+
+def test_ets_reads_values_stored_as_text(udfs):
+    """'1,234.50' in the values: "'200.00' (row 1) is not a number" before."""
+    dates, values = monthly(36)
+    target = [[dt.datetime(2023, 1, 1)]]
+    as_text = [[f"{v[0]:,.2f}"] for v in values]
+    out = call_like_excel(udfs.SMB_FORECAST_ETS, target, as_text, dates, MISSING)
+    assert out == call_like_excel(udfs.SMB_FORECAST_ETS, target, values, dates, MISSING)
+    assert isinstance(out[0][0], float)

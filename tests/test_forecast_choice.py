@@ -195,7 +195,7 @@ def test_typed_columns_regularise_as_the_cell_by_cell_reading_does() -> None:
             )
     with_blank = pd.Series([pd.NaT, *dates[1:]])  # a blank date still gets its line
     assert regularise(with_blank, pd.Series(range(7))).left_out == [
-        "row 1, date: NaT is not a date"
+        "row 1, date: blank (beside the value 0)"
     ]
 
 

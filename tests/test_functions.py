@@ -177,7 +177,10 @@ def test_bad_order_rows_are_left_out_and_named():
     dates[3] = ["someday"]
     result = call("SEGMENT", [ids, dates, amounts], fresh())
     assert result.error is None
-    assert any(n.startswith("row 4, order_dates: 'someday' left out") for n in result.notes)
+    assert any(
+        n.startswith("row 4, order_dates: 'someday', so the order was left out")
+        for n in result.notes
+    )
 
 
 def _exact_prob_b_beats_a(ca: int, na: int, cb: int, nb: int) -> float:
@@ -291,7 +294,9 @@ def test_notes_are_kept_for_the_task_pane():
     dates[3] = ["someday"]
     context = fresh()
     call("SEGMENT", [ids, dates, amounts], context)
-    assert "SEGMENT: row 4, order_dates: 'someday' left out" in context.recent_notes
+    assert (
+        "SEGMENT: row 4, order_dates: 'someday', so the order was left out" in context.recent_notes
+    )
 
 
 def test_whole_columns_are_cut_to_the_rows_in_use_but_unequal_ranges_stay_unequal():
@@ -343,3 +348,135 @@ def test_as_of_today_is_todays_date_and_before_every_order_is_an_error():
     assert early.error.startswith("SEGMENT: as_of 2001-01-01 is before every order (the first is")
     middle = call("SEGMENT", [ids, dates, amounts, "2024-01-01"], fresh())
     assert any(n.endswith("orders after as_of 2024-01-01 left out") for n in middle.notes)
+
+
+# Damaged ranges as people's sheets hold them (an outsider's stress test, issue 44).
+
+
+def _engine_forecast(dates: list, values: list, horizon: int) -> list:
+    from smbml_connect.analytics.forecast.engine import forecast_series
+
+    out = forecast_series([d[0] for d in dates], [v[0] for v in values], horizon, levels=(80,))
+    return out["yhat"].tolist()
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        lambda x: f"€{x:,.2f}",
+        lambda x: f"$ {x:,.2f}",
+        lambda x: f"{x:,.2f} EUR",
+        lambda x: f"{x:,.2f}".replace(",", " ").replace(".", ","),  # 1 234,50
+    ],
+)
+def test_forecast_reads_numbers_stored_as_text_as_the_main_job_does(written):
+    """'€212.00' was not a number to the forecast (#NUM! "got 0" dates with values), while
+    SEGMENT read the same cells: one reader now, coerce's, which a run uses too."""
+    dates, values = monthly(36)
+    as_text = [[written(v[0])] for v in values]
+    result = call("FORECAST", [dates, as_text, 3], fresh())
+    assert result.error is None, result.error
+    forecast = [row[1] for row in result.value[1:]]
+    assert forecast == pytest.approx(_engine_forecast(dates, values, 3))
+
+
+def test_forecast_text_dates_on_the_first_of_each_month_are_read_day_first():
+    """01/02/2020, 01/03/2020 ... fit both orders; month-first made them scattered days of
+    January to December and a daily forecast from 2022-01-13. The order that gives a
+    regular timeline wins, and the note says so."""
+    dates, values = monthly(36)
+    for form in ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y"):
+        as_text = [[d[0].strftime(form)] for d in dates]
+        result = call("FORECAST", [as_text, values, 3], fresh())
+        assert result.error is None
+        assert result.value[1][0] == dt.date(2023, 1, 1), form
+        assert result.value == call("FORECAST", [dates, values, 3], fresh()).value
+        assert any("read as day/month, which makes a regular timeline" in n for n in result.notes)
+    us = [[d[0].strftime("%m/%d/%Y")] for d in dates]  # 01/01, 02/01 ...: month-first is regular
+    assert call("FORECAST", [us, values, 3], fresh()).value[1][0] == dt.date(2023, 1, 1)
+
+
+def test_forecast_names_a_totals_row_with_a_blank_date_once():
+    dates, values = monthly(36)
+    total = sum(v[0] for v in values)
+    result = call("FORECAST", [[*dates, [None]], [*values, [total]], 3], fresh())
+    assert result.value == call("FORECAST", [dates, values, 3], fresh()).value
+    gap = [*dates[:5], [None], *dates[5:]], [*values[:5], [None], *values[5:]]
+    assert not any("row 6" in n for n in call("FORECAST", [*gap, 3], fresh()).notes)
+    named = [n for n in result.notes if "row 37" in n]
+    assert named == [f"1 row could not be read and was left out (row 37, date: blank (beside "
+                     f"the value {total}))"]  # fmt: skip
+
+
+def test_segment_names_orders_lost_to_a_blank_date_or_amount():
+    """A totals row (no date) and an #N/A amount (xlwings passes None) dropped the order
+    without a word."""
+    ids, dates, amounts = orders(40)
+    amounts[3] = [None]
+    total = sum(a[0] for a in amounts if a[0] is not None)
+    args = [[*ids, ["Total"]], [*dates, [None]], [*amounts, [total]]]
+    for name in ("SEGMENT", "CHURN"):
+        result = call(name, args, fresh())
+        assert result.error is None
+        assert "row 4, amounts: blank, so the order was left out" in result.notes
+        assert f"row {len(ids) + 1}, order_dates: blank, so the order was left out" in result.notes
+    blank_row = [[*ids[:5], [None], *ids[5:]], [*dates[:5], [None], *dates[5:]],
+                 [*amounts[:5], [""], *amounts[5:]]]  # fmt: skip
+    assert not any("row 6" in n for n in call("SEGMENT", blank_row, fresh()).notes)
+
+
+PRICES = [[p] for p in [10, 10, 11, 11, 12, 12, 10, 11, 12, 10]]
+UNITS = [[q] for q in [100, 98, 90, 91, 80, 82, 99, 92, 79, 101]]
+
+
+def test_price_reads_prices_stored_as_text():
+    """'€10.00' cells were an 'unexpected error' (an IndexError in the pricing code)."""
+    as_text = [[f"€{p[0]:.2f}"] for p in PRICES]
+    result = call("PRICE", [as_text, UNITS, 5], fresh())
+    assert result.error is None, result.error
+    assert result.value == call("PRICE", [PRICES, UNITS, 5], fresh()).value
+
+
+@pytest.mark.parametrize(
+    ("row", "price", "units", "note"),
+    [
+        (10, 10, -3, "row 10, quantities: -3 is below 0 (returns are not units sold at a price)"),
+        (10, 0, 101, "row 10, prices: 0 is not a price above 0"),
+        (4, 11, None, "row 4, quantities: blank"),
+        (11, "Total", 912, "row 11, prices: 'Total' is not a number"),
+    ],
+)
+def test_price_names_the_rows_it_cannot_use(row, price, units, note):
+    """Such rows were dropped without a word; a dropped last row silently changed the
+    current price the suggestion starts from."""
+    prices, quantities = [*PRICES, [None]], [*UNITS, [None]]
+    prices[row - 1], quantities[row - 1] = [price], [units]
+    result = call("PRICE", [prices, quantities, 5], fresh())
+    assert result.error is None
+    assert f"{note}, so the row was left out" in result.notes
+
+
+def test_price_with_no_usable_row_says_why():
+    result = call("PRICE", [[["€0"]] * 3, [[5]] * 3], fresh())
+    assert result.code == "#NUM!"
+    assert result.error == (
+        "PRICE: no row has a price above 0 and units sold (row 1, prices: 0 is not a price "
+        "above 0, so the row was left out)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("PRICE", [PRICES, UNITS, "5 EUR", "10%"]),
+        ("FORECAST", [*monthly(24), "3", None, "80%"]),
+    ],
+)
+def test_number_arguments_typed_as_text_read_like_cells(name, args):
+    """'10%' and '5 EUR' were refused, and '12,5' was read as 125."""
+    result = call(name, args, fresh())
+    assert result.error is None, result.error
+    plain = [a if not isinstance(a, str) else {"5 EUR": 5, "10%": 0.1, "3": 3, "80%": 0.8}[a]
+             for a in args]  # fmt: skip
+    assert result.value == call(name, plain, fresh()).value
+    assert functions.function_impls.as_number("12,5", "unit_cost") == 12.5

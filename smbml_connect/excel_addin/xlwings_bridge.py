@@ -67,7 +67,10 @@ def error_value(code: str) -> Any:
 
 def _cells(value: Any) -> Any:
     if isinstance(value, pd.DataFrame):  # a table read with its header
-        header = [str(c) for c in value.columns]
+        # A blank header cell (a merged one keeps its text in the first cell only) is
+        # None to xlwings: "" lets as_table name it "column 2" rather than "None".
+        header = ["" if c is None or (isinstance(c, float) and c != c) else str(c)
+                  for c in value.columns]  # fmt: skip
         body = value.astype(object).where(value.notna(), None).to_numpy().tolist()
         return [header, *body]
     return value

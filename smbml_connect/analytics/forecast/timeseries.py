@@ -77,6 +77,16 @@ def _as_list(values: Any) -> list[Any]:
     return list(values) if not isinstance(values, str) else [values]
 
 
+def _blank(cell: Any) -> bool:
+    return (
+        cell is None or cell is pd.NaT or cell == "" or (isinstance(cell, float) and np.isnan(cell))
+    )
+
+
+def _shown(cell: Any) -> str:
+    return repr(cell) if isinstance(cell, str) else str(cell)  # inf, not np.float64(inf)
+
+
 def _typed_columns(dates: Any, values: Any) -> tuple[pd.Series, pd.Series] | None:
     """Dates and numbers as they are, when the columns are typed and complete.
 
@@ -323,13 +333,14 @@ def regularise(
         left_out = []
         rows = list(row_numbers) if row_numbers is not None else range(1, len(raw_dates) + 1)
         for row, d, v, pd_, pv in zip(rows, raw_dates, raw_values, parsed, numbers, strict=True):
-            if pd.isna(pd_):
+            if _blank(d) and _blank(v):
+                continue  # a blank row held nothing to lose
+            if pd.isna(pd_) and _blank(d):  # a totals row, a date lost to #N/A: say so
+                left_out.append(f"row {row}, date: blank (beside the value {_shown(v)})")
+            elif pd.isna(pd_):
                 left_out.append(f"row {row}, date: {d!r} is not a date")
-            elif pd.isna(pv) and not (
-                v is None or (isinstance(v, float) and np.isnan(v)) or v == ""
-            ):
-                shown = repr(v) if isinstance(v, str) else str(v)  # inf, not np.float64(inf)
-                left_out.append(f"row {row}, value: {shown} is not a number")
+            elif pd.isna(pv) and not _blank(v):
+                left_out.append(f"row {row}, value: {_shown(v)} is not a number")
     keep = parsed.notna() & numbers.notna()
     if freq is not None and freq not in FREQUENCIES:
         raise DataValidationError(
