@@ -150,15 +150,19 @@ def category_words(column: str, value: Any) -> str | None:
 
     Reasons read "At stage: {value}" and "In the {value} pipeline": a portal's stage shows
     by its label, and its pipeline by its label without a trailing "pipeline" ("Sales
-    Pipeline" reads "In the Sales pipeline"). Without a portal (files, Sheets) nothing changes.
+    Pipeline" reads "In the Sales pipeline", from a portal or as an export's Pipeline
+    column holds it). Other values without a portal (files, Sheets) are as they are.
     """
-    portal = _PORTAL.get()
-    if portal is None or not isinstance(value, str):
+    if not isinstance(value, str):
         return None
-    if column == "stage":
+    portal = _PORTAL.get()
+    if column == "pipeline":
+        label = portal.pipelines.get(value.strip()) if portal is not None else None
+        text = label or value.strip()
+        cut = _TRAILING_PIPELINE.sub("", text)
+        return (cut or text) if label or cut != text else None
+    if column == "stage" and portal is not None:
         return portal.stages.get(value.strip())
-    if column == "pipeline" and value.strip() in portal.pipelines:
-        return _TRAILING_PIPELINE.sub("", portal.pipelines[value.strip()]) or value
     return None
 
 

@@ -192,6 +192,9 @@ def test_stage_words_come_from_the_portal_then_the_default_labels_then_the_id() 
             "Closed won (Renewals)",
         )
     assert stage_label("2") == "2" and category_words("stage", "2") is None
+    # An export's Pipeline column holds the label: "In the Sales Pipeline pipeline" read twice
+    assert category_words("pipeline", "Sales Pipeline") == "Sales"
+    assert category_words("pipeline", "Renewals") is None  # as it is
     with portal_words(_table()):
         assert stage_label("contractsent") == "Contract sent"
 
