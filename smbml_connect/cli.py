@@ -348,10 +348,10 @@ def run(
     config_path: Path, store_path: Path | None, source: str | None, dry_run: bool, quiet: bool
 ) -> None:
     """Pull your data, compute everything, and write the results where the config says."""  # fmt: skip
-    from filelock import FileLock, Timeout
+    from filelock import Timeout
 
     from smbml_connect.runner import build_run
-    from smbml_connect.schedule import lock_path
+    from smbml_connect.schedule import run_lock
     from smbml_connect.store import default_store_path
 
     config = _read_config(config_path, source)
@@ -359,9 +359,8 @@ def run(
     # result tabs together, each tab from whichever finished it last.
     path = store_path or config.store or default_store_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(lock_path(path)))
     try:
-        lock.acquire(timeout=0)
+        lock = run_lock(path)
     except Timeout:
         raise click.ClickException(
             f"another run of {path} is going (a scheduled one?): run again when it has finished"

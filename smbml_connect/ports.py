@@ -152,6 +152,9 @@ class Page:
     # What the source could not read but the run goes on without (e.g. a CRM's stage labels
     # when the token may not read them): one line each, shown with the run's notices.
     notices: list[Notice] = field(default_factory=list)
+    # Tables this page holds all of the source's rows of (a CRM's pipelines, read whole
+    # each run): the source's stored rows not in it are gone (a deleted pipeline).
+    whole: frozenset[str] = frozenset()
 
 
 @runtime_checkable

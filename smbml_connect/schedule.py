@@ -20,11 +20,11 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from smbml_connect.errors import ConfigError, SmbmlError
+from smbml_connect.errors import ConfigError, SmbmlError, StoreError
 from smbml_connect.registry import load_config
 from smbml_connect.store import Store, default_store_path
 
-__all__ = ["Outcome", "lock_path", "parse_every", "run_forever", "run_once"]
+__all__ = ["Outcome", "lock_path", "parse_every", "run_forever", "run_lock", "run_once"]
 
 log = logging.getLogger(__name__)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -52,6 +52,24 @@ def lock_path(store_path: Path) -> Path:
     return store_path.with_name(store_path.name + ".lock")
 
 
+def run_lock(store_path: Path) -> FileLock:
+    """The store's run lock, taken now or not at all (``filelock.Timeout``: a run is
+    going). Its file sits beside the store; a folder that cannot hold it is a StoreError
+    that names the folder, not an OSError."""
+    lock = FileLock(str(lock_path(store_path)))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise
+    except OSError as exc:
+        raise StoreError(
+            f"cannot take the run lock beside the store in {store_path.parent} "
+            f"({exc.strerror or exc}): make the folder writable, or set store to a path "
+            "in a folder you can write"
+        ) from None
+    return lock
+
+
 def run_once(
     config_path: Path,
     store_path: Path | None = None,
@@ -66,10 +84,12 @@ def run_once(
         return _record_failure(store_path or default_store_path(), str(exc))
     path = store_path or config.store or default_store_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(lock_path(path)))
     before = _latest_run(path)
     try:
-        lock.acquire(timeout=0)
+        lock = run_lock(path)
+    except StoreError as exc:
+        log.error("scheduled run failed: %s", exc)
+        return _record_failure(path, str(exc), config.source.kind, before)
     except Timeout:
         message = "skipped: another run of this store is still going"
         log.warning(message)

@@ -259,14 +259,19 @@ class Store:
         rejects: pd.DataFrame,
         cursor: tuple[str, str, str] | None = None,
         archived: dict[str, list[tuple[str, str]]] | None = None,
+        whole: frozenset[str] = frozenset(),
     ) -> None:
         """One page of a sync in one transaction: rows, their rejects, archive marks, cursor.
 
         ``cursor`` is (source, entity, value). A sync killed between pages leaves the store
-        as it was after the last whole page, and the cursor pointing at it.
+        as it was after the last whole page, and the cursor pointing at it. A table in
+        ``whole`` is the page's source's every row of it: that source's other rows go.
         """
         with self.transaction() as conn:
             for table, frame in tables.items():
+                if table in whole and "source" in frame.columns:
+                    sources = [(str(v),) for v in frame["source"].dropna().unique()]
+                    conn.executemany(f'DELETE FROM "{table}" WHERE source = ?', sources)
                 self._upsert_rows(conn, table, frame)
             self._insert_rejects(conn, run_id, rejects)
             for table, marks in (archived or {}).items():

@@ -133,6 +133,19 @@ def test_a_stage_renamed_in_hubspot_shows_by_its_new_label_next_run(portal, stor
     assert set(tab.loc[made["default"], "stage"]) == {"Quote sent (Sales Pipeline)"}
 
 
+def test_a_pipeline_deleted_in_hubspot_is_gone_from_the_store_next_run(portal, store) -> None:
+    """Pipelines were upserted: a deleted one stayed, and with it every stage kept naming
+    its pipeline as if there were still two (review)."""
+    emulator, _, made = portal
+    run(emulator, store)
+    pipelines = emulator.state.pipelines["deals"]
+    pipelines[:] = [p for p in pipelines if p["id"] != made["pipeline"]["id"]]
+    result = run(emulator, store)
+    assert set(store.read("deal_pipeline_stages")["pipeline_label"]) == {"Sales Pipeline"}
+    tab = result.steps["deal_win"].sheets["Deal win chances"].set_index("deal_id")
+    assert set(tab.loc[made["default"], "stage"]) == {"Contract Sent"}  # one pipeline: no name
+
+
 @pytest.mark.parametrize("failure", ["403", "503"])
 def test_pipelines_that_cannot_be_read_leave_the_sync_running_with_one_notice(
     portal, store, caplog, failure

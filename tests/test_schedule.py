@@ -183,3 +183,18 @@ def test_a_manual_run_waits_for_no_one_and_does_not_run_beside_a_scheduled_one(
     done = CliRunner().invoke(cli, ["run", "-c", str(config), "--quiet"])
     assert done.exit_code == 0, done.output
     assert [(k, s) for k, s, _ in _runs(tmp_path)] == [("run", "ok")]
+
+
+def test_a_store_folder_that_cannot_hold_the_lock_is_said_not_an_oserror(tmp_path: Path) -> None:
+    """`smbml run` on a store in a folder it cannot write said "unexpected PermissionError"
+    (review): the lock file is made beside the store first."""
+    from smbml_connect.errors import StoreError
+    from smbml_connect.schedule import run_lock
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the store's folder should be")
+    with pytest.raises(
+        StoreError, match=r"cannot take the run lock beside the store in .*not-a-folder"
+    ):
+        run_lock(blocked / "store.sqlite")
+    run_lock(tmp_path / "store.sqlite").release()  # a folder that can hold it

@@ -655,6 +655,30 @@ def test_a_sync_that_stops_part_way_says_which_tabs_are_stale(
     assert all(n.startswith("Last refreshed") and f"(run {later.run_id}," in n for n in notes.values())  # fmt: skip
 
 
+def test_a_tab_its_owner_protected_costs_only_itself(
+    emu: SheetsEmulator, api: SheetsApi, written: Any
+) -> None:
+    """The first request carries the 'Not refreshed' line of every other tab; one tab the
+    owner protected made Google refuse that whole batch, and so every tab (review)."""
+    book_key = _book(emu, "Protected")
+    SheetsResults(api, book_key, clock=CLOCK).publish(written)
+    prices = _ours(emu, book_key)["prices"].title
+    before = head_note(emu, book_key, prices)
+    emu.state.protect(book_key, prices)
+    later = dataclasses.replace(written, run_id=written.run_id + 1)
+    with pytest.raises(gsheets.SheetsNotAllWritten) as kept:
+        SheetsResults(api, book_key, clock=CLOCK).publish(later)
+    message = str(kept.value)
+    assert f"{prices} (Google refused it: " in message and "protected" in message
+    notes = {t: head_note(emu, book_key, s.title) for t, s in _ours(emu, book_key).items()}
+    assert notes.pop("prices") == before  # as it was: nothing of ours could land there
+    assert all(f"(run {later.run_id}," in n for n in notes.values()), notes
+    assert (
+        f"Refreshed: {', '.join(s.title for r, s in _ours(emu, book_key).items() if r != 'prices')}"
+        in message
+    )
+
+
 def test_a_tab_in_several_requests_says_it_is_unfinished_until_the_last(
     emu: SheetsEmulator, api: SheetsApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:

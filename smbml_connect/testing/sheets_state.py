@@ -73,6 +73,8 @@ class Sheet:
     cells: dict[tuple[int, int], Cell] = field(default_factory=dict)
     charts: list[dict[str, Any]] = field(default_factory=list)
     metadata: list[dict[str, Any]] = field(default_factory=list)
+    # The whole tab protected by its owner, the caller not among its editors (`protect`).
+    protected: bool = False
 
     def copy(self) -> Sheet:
         return replace(
@@ -168,8 +170,38 @@ class Spreadsheet:
                 entry["charts"] = s.charts
             if s.metadata:
                 entry["developerMetadata"] = s.metadata
+            if s.protected:
+                entry["protectedRanges"] = [
+                    {
+                        "protectedRangeId": s.sheet_id,
+                        "range": {"sheetId": s.sheet_id},
+                        "warningOnly": False,
+                        "requestingUserCanEdit": False,
+                    }
+                ]
             body["sheets"].append(entry)
         return body
+
+
+_PROTECTED = (
+    "You are trying to edit a protected cell or object. Please contact the spreadsheet "
+    "owner to remove protection if you need to edit."
+)
+
+
+def _refuse_protected(book: Spreadsheet, kind: str, args: Mapping[str, Any]) -> None:
+    """Google's answer to a write into a tab protected against the caller."""
+    where = {
+        "updateCells": lambda: (args.get("start") or args.get("range") or {}).get("sheetId"),
+        "repeatCell": lambda: (args.get("range") or {}).get("sheetId"),
+        "updateSheetProperties": lambda: (args.get("properties") or {}).get("sheetId"),
+        "deleteSheet": lambda: args.get("sheetId"),
+    }
+    if kind not in where:
+        return
+    sheet_id = where[kind]()
+    if any(s.sheet_id == sheet_id and s.protected for s in book.sheets):
+        raise SheetsError(400, _PROTECTED)
 
 
 def _span(book: Spreadsheet, text: str) -> tuple[Sheet, GridSpan]:
@@ -216,6 +248,13 @@ class SheetsState:
         book.check_cap()
         self.books[spreadsheet_id] = book
         return book
+
+    def protect(self, spreadsheet_id: str, title: str) -> None:
+        """A tab its owner protected, the caller (our service account) not an editor:
+        Google refuses any request that writes its cells or grid, and the whole batch
+        with it (a batchUpdate is applied whole or not at all)."""
+        sheet = next(s for s in self.book(spreadsheet_id).sheets if s.title == title)
+        sheet.protected = True
 
     def book(self, spreadsheet_id: str) -> Spreadsheet:
         try:
@@ -417,6 +456,7 @@ class SheetsState:
                     "Cannot find field (or this emulator does not implement it).",
                 )
             try:
+                _refuse_protected(draft, kind, args or {})
                 replies.append(getattr(self, f"_do_{kind}")(draft, args or {}))
             except SheetsError as exc:
                 raise SheetsError(

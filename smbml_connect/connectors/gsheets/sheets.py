@@ -806,7 +806,7 @@ class SheetsResults:
         done: list[str] = []
         for tab, sheet_id, existing in plans:
             lists = tab_requests(tab, sheet_id, existing, refreshed, write)
-            lists[0] = [n for i, n in pending.items() if i != sheet_id] + lists[0]
+            notes = [n for i, n in pending.items() if i != sheet_id]
             need = (len(tab.frame) + 2 + (1 if tab.frame.empty else 0)) * max(len(tab.frame.columns), 1)  # fmt: skip
             after = cells - (_cells(existing) if existing else 0) + need
             if after > CELL_CAP:
@@ -817,8 +817,18 @@ class SheetsResults:
                 )
                 continue
             try:
-                for i, requests in enumerate(lists):
-                    self._send(requests, sheet_id, f"{write}:{i}")
+                start = 0
+                if notes:
+                    try:
+                        self._send(notes + lists[0], sheet_id, f"{write}:0")
+                        start = 1
+                    except SheetsHttpError:
+                        # A batch lands whole or not at all, and the notes write into every
+                        # other tab: one the owner protected refuses them all. This tab goes
+                        # alone, and the others go without the note.
+                        pending = {}
+                for i in range(start, len(lists)):
+                    self._send(lists[i], sheet_id, f"{write}:{i}")
             except SheetsHttpError as exc:  # this tab refused (protected, too big): the next
                 kept.append(f"{tab.title} (Google refused it: {exc.detail})")
                 continue

@@ -146,7 +146,10 @@ class HubSpotSource:
         except SmbmlError as exc:
             log.warning("deal pipelines not read: %s", exc)
             return Page(notices=[Notice("pipelines_not_read", "deals", 0, _not_read(exc))])
-        return Page(tables={"deal_pipeline_stages": pipeline_stage_rows(body.get("results", []))})
+        table = "deal_pipeline_stages"  # whole: a pipeline deleted in HubSpot is gone here too
+        return Page(
+            tables={table: pipeline_stage_rows(body.get("results", []))}, whole=frozenset({table})
+        )
 
     def _spec(self, entity: str) -> ObjectSpec:
         spec = OBJECTS[entity].with_mapping(self.mapping.get(entity, {}))
