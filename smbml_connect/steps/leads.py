@@ -11,6 +11,7 @@ from pydantic import Field
 from smbml_connect import charts
 from smbml_connect.analytics.leads.contact_features import (
     CONTACT_PHRASES,
+    DEAL_STAGE,
     lead_scoring_frame,
     lead_training_frame,
 )
@@ -289,7 +290,9 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         *training.notes,
     ]
     leads = lead_scoring_frame(data, context.as_of, label)
-    scored = scorer.score(leads)
+    # A lead's open deal stage is always among its reasons: a rep who sees the deal's own
+    # win chance elsewhere needs to see what the lead score made of that deal.
+    scored = scorer.score(leads, always=(DEAL_STAGE,))
     untiered = _no_better_than_guessing(scorer.card_, "past leads")
     if untiered:
         scored["tier"] = NO_TIERS
@@ -327,7 +330,12 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
             + ", ".join(f"{t} from {100 * v:.0f}" for t, v in scorer.tiers_.items())
             + "."
         )
-        + " Each reason in 'why' says whether it raises or lowers the score."
+        + " Each reason in 'why' says whether it raises or lowers the score"
+        + (
+            "; a lead with an open deal always has its deal's stage among them."
+            if DEAL_STAGE in leads.columns
+            else "."
+        )
         + (f" {_lead_and_deal(settings, tables)}" if "open_deals" in leads.columns else ""),
     )
     result.add_tab(

@@ -23,6 +23,7 @@ from smbml_connect.value_words import LEAD_SOURCE_LABELS, stage_label
 
 __all__ = [
     "CONTACT_PHRASES",
+    "DEAL_STAGE",
     "LANDMARK_DAYS",
     "ContactFrames",
     "contact_snapshot",
@@ -43,6 +44,7 @@ _KNOWN_KINDS = {  # activity kind -> (feature name, phrase)
     "call": ("calls", Phrase("Had {n} calls", "Had 1 call", "No calls yet")),
     "email": ("emails", Phrase("{n} emails exchanged", "1 email exchanged", "No emails exchanged")),
 }  # fmt: skip
+DEAL_STAGE = "deal_stage"  # the feature: the stage of the contact's furthest open deal
 UNKNOWN_STAGE = "(stage unknown)"  # an open deal with no stage entered by the moment scored
 _SPOKEN_SOURCES = (
     "referral",
@@ -86,7 +88,7 @@ CONTACT_PHRASES: dict[str, Phrase] = {
     ),
     "open_deals": Phrase("{n} open deals", "Has an open deal", "No open deal"),
     "lost_deals": Phrase("Lost {n} deals before", "Lost a deal before", "No lost deals"),
-    "deal_stage": Phrase(
+    DEAL_STAGE: Phrase(
         "Has a deal at {value}",
         missing="No deal in progress",
         values={UNKNOWN_STAGE: "Has a deal, stage unknown"},
@@ -208,7 +210,7 @@ def contact_snapshot(tables: dict[str, pd.DataFrame], pairs: pd.DataFrame) -> pd
         out["lost_deals"] = counts["lost"]
         history = tables.get("deal_stages")
         if history is not None and len(history):
-            out["deal_stage"] = _open_deal_stage(deals, history, pairs["contact_id"], moment)
+            out[DEAL_STAGE] = _open_deal_stage(deals, history, pairs["contact_id"], moment)
     return out
 
 
