@@ -37,6 +37,11 @@ Prints JSON. Run: .venv/bin/python benchmarks/leads.py [--rows 1000000]
   of them will be won), pooled: what a user's open pipeline would see. Beside it the
   same two scikit-learn references fitted on the same snapshots, and per seed the
   card's held-out figures (newest 20% of closed deals).
+- lead_deal_past: the lead model on the sample's own past (seeds 1-5, four rolling windows
+  pooled), over all held-out snapshots and over those with an open deal: what the lead
+  model's `deal_stage` was chosen on. lead_deal_today: today's leads with an open deal
+  (seeds 1-10), their lead score beside their deal's win chance (contradictions, rank
+  correlation) and both against the sample's truth; not used to choose anything.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from public_tables import TABLES, load
+from scipy.stats import spearmanr
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
@@ -60,7 +66,11 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from smbml_connect.analytics.leads.contact_features import CONTACT_PHRASES, lead_training_frame
+from smbml_connect.analytics.leads.contact_features import (
+    CONTACT_PHRASES,
+    lead_scoring_frame,
+    lead_training_frame,
+)
 from smbml_connect.analytics.leads.deals import (
     DealWinModel,
     deal_scoring_frame,
@@ -380,6 +390,85 @@ def deals_open(seeds: range) -> dict[str, object]:
             "seeds": per_seed}  # fmt: skip
 
 
+def lead_deal_past(seeds: range, windows: int = 4, share: float = 0.1) -> dict[str, object]:
+    """The lead model on the sample's own past, pooled over seeds and rolling windows (each
+    newest tenth of contacts tested by a model of the older ones): all held-out snapshots,
+    and those with an open deal, where the deal's stage matters. What `deal_stage` was
+    chosen on."""
+    pooled: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {
+        "all": ([], []), "open_deal": ([], []),
+    }  # fmt: skip
+    for seed in seeds:
+        business = generate(SampleConfig(seed=seed))
+        frame = lead_training_frame(business.tables, business.as_of).frame
+        created = frame.groupby("contact_id")["snapshot_at"].transform("min")
+        by_contact = created.groupby(frame["contact_id"]).first()
+        for k in range(windows, 0, -1):
+            start = by_contact.quantile(1 - k * share)
+            end = by_contact.quantile(1 - (k - 1) * share)
+            test = (created >= start) & ((created < end) if k > 1 else created.notna())
+            model = LeadScorer(phrases=CONTACT_PHRASES).fit(
+                frame[created < start], "converted", time_column="snapshot_at",
+                group_column="contact_id",
+            )  # fmt: skip
+            p = model.predict_proba(frame[test])
+            y = frame.loc[test, "converted"].astype(int).to_numpy()
+            deal = (frame.loc[test, "open_deals"] > 0).to_numpy()
+            for part, rows in (("all", slice(None)), ("open_deal", deal)):
+                pooled[part][0].append(p[rows])
+                pooled[part][1].append(y[rows])
+    out: dict[str, object] = {}
+    for part, (ps, ys) in pooled.items():
+        y, p = np.concatenate(ys), np.concatenate(ps)
+        m = binary_metrics(y, p)
+        out[part] = {"rows": len(y), **{k: m[k] for k in ("auc", "calibration_error", "brier")}}
+    return out
+
+
+def lead_deal_today(seeds: range, horizon_days: int = 90) -> dict[str, object]:
+    """Today's leads with an open deal, each seed's lead and deal models fitted as the demo
+    fits them: how often the lead score and the deal's win chance contradict, their rank
+    correlation, and both against the sample's truth (converted within the horizon)."""
+    parts = []
+    for seed in seeds:
+        business = generate(SampleConfig(seed=seed))
+        tables, as_of = business.tables, business.as_of
+        training = lead_training_frame(tables, as_of, horizon_days).frame
+        model = LeadScorer(phrases=CONTACT_PHRASES).fit(
+            training, "converted", time_column="snapshot_at", group_column="contact_id",
+            fairness_column="country",
+        )  # fmt: skip
+        leads = lead_scoring_frame(tables, as_of)
+        scored = model.score(leads).set_index(leads["contact_id"])
+        deals = DealWinModel().fit(tables, as_of).predict(tables, as_of)
+        owner = tables["deals"].drop_duplicates("deal_id").set_index("deal_id")["contact_id"]
+        chance = deals.groupby(deals["deal_id"].map(owner))["score"].max().rename("deal")
+        converted = pd.to_datetime(
+            business.truth["contacts"].set_index("contact_id")["converted_at"], utc=True
+        )
+        both = scored[["score", "reasons"]].join(chance, how="inner")
+        both["y"] = (both.index.map(converted) <= as_of + pd.Timedelta(days=horizon_days)).astype(
+            int
+        )
+        parts.append(both)
+    j = pd.concat(parts)
+    lead, deal, y = j["score"] / 100, j["deal"] / 100, j["y"].to_numpy()
+    return {
+        "contacts": len(j),
+        "converted_within_horizon": float(y.mean()),
+        "deal_70_up_lead_under_30": int(((j["deal"] >= 70) & (j["score"] < 30)).sum()),
+        "deal_20_down_lead_70_up": int(((j["deal"] <= 20) & (j["score"] >= 70)).sum()),
+        "spearman": float(spearmanr(j["deal"], j["score"]).statistic),
+        "mean_points_apart": float((j["deal"] - j["score"]).abs().mean()),
+        "lead_auc": float(roc_auc_score(y, lead)),
+        "lead_brier": float(np.mean((lead - y) ** 2)),
+        "deal_brier": float(np.mean((deal - y) ** 2)),
+        "reasons_name_the_stage": int(
+            j["reasons"].map(lambda r: any("Has a deal" in t for t in r)).sum()
+        ),
+    }
+
+
 def _lightgbm_frame(frame: pd.DataFrame, like: pd.DataFrame | None = None) -> pd.DataFrame:
     out = frame.copy()
     for c in out.columns:
@@ -530,6 +619,8 @@ def main() -> None:
             "sample_rolling": sample_rolling(),
             "sample_other_seeds": other_seeds(range(1, 6)),
             "deals_open": deals_open(range(1, 11)),
+            "lead_deal_past": lead_deal_past(range(1, 6)),
+            "lead_deal_today": lead_deal_today(range(1, 11)),
         }
         print(json.dumps(report, indent=2, default=_plain))
         return
@@ -544,6 +635,8 @@ def main() -> None:
         "synthetic": synthetic_benchmark(args.rows),
         "learning_curve": learning_curve(),
         "deals_open": deals_open(range(1, 11)),
+        "lead_deal_past": lead_deal_past(range(1, 6)),
+        "lead_deal_today": lead_deal_today(range(1, 11)),
         "public": public(),
         "thresholds": {
             "lgbm_min_rows": LGBM_MIN_ROWS,

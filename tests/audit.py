@@ -174,6 +174,7 @@ def gather(
                 "products",
                 "orders",
                 "order_lines",
+                "deals",
             )
         }
         models = {
@@ -1138,6 +1139,47 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
                         f"{where}: {product} to {contact}, who returned it")  # fmt: skip
 
 
+# Points between a contact's lead score and its open deal's win chance beyond which the two
+# read as a contradiction (20 beside 88%) unless the lead's reasons name the deal's stage.
+# They answer different questions (within the lead horizon, any way, against this deal won
+# whenever it closes) from different models, so some gap is expected; half the scale is not.
+LEAD_DEAL_GAP = 50
+LEAD_DEAL_NOTE = "counts a win whenever it comes"  # the tabs' notes say how the two differ
+
+
+def check_lead_and_deal(out: Outputs, tally: Tally) -> None:
+    """A contact's lead score and its open deal's win chance do not contradict each other
+    without a word: a newcomer saw a lead score of 20 beside its deal's 88%, the lead's
+    reasons saying only "Has an open deal", and trusted neither. Either they are within
+    `LEAD_DEAL_GAP` points or the lead's reasons name the deal's stage; and both tabs'
+    notes say what each number means."""
+    lead_rows, deal_rows = out.workbook.get("Lead scores"), out.workbook.get("Deal win chances")
+    leads = _tab_frame(lead_rows) if lead_rows else None
+    deals = _tab_frame(deal_rows) if deal_rows else None
+    known = out.store.get("deals")
+    if leads is None or deals is None or leads.empty or deals.empty or known is None:
+        return
+    for title, rows in (("Lead scores", lead_rows), ("Deal win chances", deal_rows)):
+        note = str(rows[0][0] or "") if rows else ""
+        tally.check("lead score and deal chance explained", LEAD_DEAL_NOTE in note,
+                    f"{title}: the note does not say how a lead score and a deal's win chance "
+                    "differ")  # fmt: skip
+    owner = known.drop_duplicates("deal_id").set_index("deal_id")["contact_id"]
+    deals = deals.assign(contact_id=deals["deal_id"].map(owner)).dropna(subset=["contact_id"])
+    leads = leads.drop_duplicates("contact_id").set_index("contact_id")
+    for contact, mine in deals.groupby("contact_id"):
+        if contact not in leads.index:
+            continue  # already a customer, or opted out: no lead score shown
+        score = float(leads.at[contact, "score"])
+        chance = float(np.nanmax(_numbers(mine["win_chance"])))
+        why = str(leads.at[contact, "why"])
+        named = any(f"Has a deal at {stage}" in why for stage in mine["stage"].astype(str))
+        tally.check("lead score and deal chance agree or the stage is named",
+                    abs(score - chance) <= LEAD_DEAL_GAP or named,
+                    f"{contact}: lead score {score:g} beside its deal's win chance {chance:g}% "
+                    f"and the reasons do not name the deal's stage: {why!r}")  # fmt: skip
+
+
 INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "ranges hold their centre; 95% holds 80%": check_ranges,
     "chances within [0, 1]; no exact 0%/100% shown": check_chances,
@@ -1153,6 +1195,9 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "plain column headers": check_headers,
     "the same figure shows the same number in every tab; words say it too": check_same_figures,
     "held-out counts say what they count and add up": check_held_out_counts,
+    "a lead score and its deal's win chance agree, or the stage and the notes say why": (
+        check_lead_and_deal
+    ),
     "no product suggested to a customer who returned it": check_suggestions,
     "codes as words, reasons say which way, no JSON in Rejects, counts and dates typed": check_words,
 }

@@ -252,3 +252,32 @@ def test_every_invariant_is_listed_with_its_check():
     assert len(SHOPS) >= 20 and len({s.seed for s in SHOPS}) == len(SHOPS)
     assert {s.deals for s in SHOPS} == {True, False} and {s.messy for s in SHOPS} == {True, False}
     assert len({s.contacts for s in SHOPS}) >= 3
+
+
+def test_the_audit_finds_a_lead_score_that_contradicts_its_deal(sample: Outputs):
+    """What a newcomer saw in the demo: a lead score of 20 beside its deal's 88%, the lead's
+    reasons saying only "Has an open deal", and notes that did not say how the two differ."""
+    agree = "lead score and deal chance agree or the stage is named"
+    tally = audit(sample)
+    assert tally.problems == []
+    assert tally.checked[agree] >= 1 and tally.checked["lead score and deal chance explained"] == 2
+    leads, deals = (
+        _tab_frame(sample.workbook["Lead scores"]),
+        _tab_frame(sample.workbook["Deal win chances"]),
+    )
+    assert leads is not None and deals is not None
+    owner = sample.store["deals"].set_index("deal_id")["contact_id"]
+    contact = next(c for c in deals["deal_id"].map(owner) if c in set(leads["contact_id"]))
+    chance = float(deals.loc[deals["deal_id"].map(owner) == contact, "win_chance"].max())
+    workbook = {t: [list(r) for r in rows] for t, rows in sample.workbook.items()}
+    rows = workbook["Lead scores"]
+    at = next(i for i, r in enumerate(rows) if sum(v is not None for v in r) >= 2)
+    names = [code_name(str(h)) for h in rows[at]]
+    mine = next(r for r in rows[at + 1 :] if r[names.index("contact_id")] == contact)
+    mine[names.index("score")] = 99 if chance < 49 else 1
+    mine[names.index("why")] = "Has an open deal (raises the score)"
+    workbook["Deal win chances"][0][0] = "Chance in % that each open deal is won."
+    found = {
+        p.split(":")[0] for p in audit(Outputs(**{**vars(sample), "workbook": workbook})).problems
+    }
+    assert {agree, "lead score and deal chance explained"} <= found

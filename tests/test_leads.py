@@ -511,3 +511,114 @@ def test_a_yes_no_column_named_like_an_identifier_is_a_feature():
     kept = {plan.name for plan in encoder.plans_}
     assert kept == {"email", "visits"}
     assert "identifier" in encoder.ignored_["phone"] and "contact_email" in encoder.ignored_
+
+
+def _deal_tables(stages: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """Three contacts: C1 with one deal walked to a win, C2 with two open deals at different
+    stages, C3 with an open deal whose stage history is missing."""
+    day = pd.Timestamp("2025-01-01", tz="UTC")
+    contacts = pd.DataFrame(
+        {
+            "contact_id": ["C1", "C2", "C3"],
+            "lead_source": "referral",
+            "country": "US",
+            "industry": "retail",
+            "company": None,
+            "created_at": day,
+        }
+    )
+    deals = pd.DataFrame(
+        {
+            "deal_id": ["D1", "D2", "D3", "D4"],
+            "contact_id": ["C1", "C2", "C2", "C3"],
+            "created_at": [day, day, day + pd.Timedelta(days=2), day],
+            "closed_at": [day + pd.Timedelta(days=30), pd.NaT, pd.NaT, pd.NaT],
+            "is_won": [True, False, False, False],
+        }
+    )
+    tables = {
+        "contacts": contacts,
+        "activities": pd.DataFrame(columns=["contact_id", "occurred_at", "kind"]),
+        "deals": deals,
+    }
+    if stages is not None:
+        tables["deal_stages"] = stages
+    return tables
+
+
+def test_a_leads_deal_stage_is_its_furthest_open_deals_stage_as_known_then():
+    """A won deal makes the contact a customer, so how far along its open deal is tells the
+    lead model much; each snapshot sees only the stage entered by then and only open deals."""
+    day = pd.Timestamp("2025-01-01", tz="UTC")
+    stages = pd.DataFrame(
+        [
+            ("D1", "appointmentscheduled", 0), ("D1", "qualifiedtobuy", 10),
+            ("D1", "contractsent", 20), ("D1", "closedwon", 30),
+            ("D2", "appointmentscheduled", 0),
+            ("D3", "appointmentscheduled", 2), ("D3", "qualifiedtobuy", 4),
+            ("D3", "presentationscheduled", 6),
+        ],
+        columns=["deal_id", "stage", "days"],
+    ).assign(entered_at=lambda f: day + pd.to_timedelta(f["days"], unit="D"))  # fmt: skip
+    pairs = pd.DataFrame(
+        {
+            "contact_id": ["C1", "C1", "C1", "C1", "C2", "C2", "C3"],
+            "at": [day + pd.Timedelta(days=d) for d in (5, 15, 25, 35, 1, 7, 7)],
+        }
+    )
+    features = contact_snapshot(_deal_tables(stages), pairs)
+    assert features["deal_stage"].tolist() == [
+        "Appointment scheduled",  # the stages entered later are not known yet
+        "Qualified to buy",
+        "Contract sent",
+        None,  # won and closed: no deal in progress
+        "Appointment scheduled",  # D3 not opened yet
+        "Presentation scheduled",  # D3 has passed more stages than D2
+        "(stage unknown)",
+    ]
+    phrase = CONTACT_PHRASES["deal_stage"]
+    assert phrase.render("category", "Contract sent") == "Has a deal at Contract sent"
+    assert phrase.render("category", "(stage unknown)") == "Has a deal, stage unknown"
+    assert phrase.render("category", None) == "No deal in progress"
+    # Without a stage history nothing is guessed from today's stage (a closed deal's is its
+    # answer): the feature is left out.
+    assert "deal_stage" not in contact_snapshot(_deal_tables(None), pairs)
+
+
+def test_a_leads_reasons_name_its_open_deals_stage(
+    business: SampleBusiness, contact_model: LeadScorer
+):
+    """The newcomer saw a lead score of 20 beside its deal's 88% with no word of the deal's
+    progress: the lead model knows the deal's stage now, and its reasons say it."""
+    from smbml_connect.analytics.leads.deals import DealWinModel
+
+    leads = lead_scoring_frame(business.tables, business.as_of)
+    scored = contact_model.score(leads, always=("deal_stage",)).set_index(leads["contact_id"])
+    deals = (
+        DealWinModel().fit(business.tables, business.as_of).predict(business.tables, business.as_of)
+    )
+    owner = business.tables["deals"].set_index("deal_id")["contact_id"]
+    chance = deals.groupby(deals["deal_id"].map(owner))["score"].max()
+    both = chance.index.intersection(scored.index)
+    assert len(both) >= 10
+    named = scored.loc[both, "reasons"].map(lambda r: any("Has a deal at" in t for t in r))
+    assert named.all()
+    assert "deal_stage" in {f["name"] for f in contact_model.card_["features"]}
+
+
+def test_a_column_to_always_explain_is_among_every_row_reasons_where_it_has_a_value(
+    fitted: LeadScorer, table: pd.DataFrame
+):
+    """A lead's open deal stage is always said (the step asks for it): the column takes the
+    last place where its effect is not among the largest; rows without a value and the
+    largest effects are left as they were."""
+    plain = fitted.score(table)["reasons"]
+    kept = fitted.score(table, always=("Spend",))["reasons"]
+    has = table["Spend"].ne("").to_numpy()
+    says = kept.map(lambda r: any(t.startswith("Spend") for t in r)).to_numpy()
+    assert says[has].all()
+    assert (kept[~has] == plain[~has]).all()
+    added = has & ~plain.map(lambda r: any(t.startswith("Spend") for t in r)).to_numpy()
+    assert added.sum() > 100
+    assert (kept[added].map(lambda r: r[:-1]) == plain[added].map(lambda r: r[:-1])).all()
+    assert fitted.score(table, always=("not a column",))["reasons"].equals(plain)

@@ -11,6 +11,7 @@ from pydantic import Field
 from smbml_connect import charts
 from smbml_connect.analytics.leads.contact_features import (
     CONTACT_PHRASES,
+    DEAL_STAGE,
     lead_scoring_frame,
     lead_training_frame,
 )
@@ -203,6 +204,34 @@ def _quality_sentence(card: Mapping[str, Any], what: str) -> str:
 
 
 NO_TIERS = "-"  # the tier shown when the model did no better than guessing
+# What counts as a lead's success, beside a deal's win (a deal's chance has no time limit).
+_SUCCESS_WAYS = {
+    "customer": "becoming a customer (by a won deal or an order)",
+    "order": "placing an order (a won deal alone does not count)",
+    "won_deal": "winning a deal (any of the contact's deals)",
+}
+
+
+def _lead_and_deal(settings: LeadsSettings, tables: Mapping[str, pd.DataFrame]) -> str:
+    """Why a contact's lead score and its deal's win chance can differ, said beside both: a
+    reader who saw 20 beside 88% lost trust in both. They answer different questions with
+    different models: converting within the lead horizon, any way, against this deal being
+    won whenever it closes, learnt from closed deals with the deal's age and its owner's
+    record."""
+    horizon = settings.horizon_days
+    history = tables.get("deal_stages")
+    stage = (  # the lead model knows the stage only from the stage history
+        ", counting how far along its open deal is"
+        if history is not None and len(history)
+        else ", knowing whether it has an open deal but not how far along it is"
+    )
+    return (
+        f"A contact's lead score (Lead scores tab) is the chance of "
+        f"{_SUCCESS_WAYS[settings.label]} within {horizon} days{stage}; a deal's win chance "
+        "(Deal win chances tab) counts a win whenever it comes and is learnt from closed "
+        "deals, with the deal's age and its owner's record. So the two can differ: each tab's "
+        "'why' says what moved its number."
+    )
 
 
 def _no_better_than_guessing(card: Mapping[str, Any], what: str) -> str | None:
@@ -261,7 +290,9 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         *training.notes,
     ]
     leads = lead_scoring_frame(data, context.as_of, label)
-    scored = scorer.score(leads)
+    # A lead's open deal stage is always among its reasons: a rep who sees the deal's own
+    # win chance elsewhere needs to see what the lead score made of that deal.
+    scored = scorer.score(leads, always=(DEAL_STAGE,))
     untiered = _no_better_than_guessing(scorer.card_, "past leads")
     if untiered:
         scored["tier"] = NO_TIERS
@@ -299,7 +330,13 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
             + ", ".join(f"{t} from {100 * v:.0f}" for t, v in scorer.tiers_.items())
             + "."
         )
-        + " Each reason in 'why' says whether it raises or lowers the score.",
+        + " Each reason in 'why' says whether it raises or lowers the score"
+        + (
+            "; a lead with an open deal always has its deal's stage among them."
+            if DEAL_STAGE in leads.columns
+            else "."
+        )
+        + (f" {_lead_and_deal(settings, tables)}" if "open_deals" in leads.columns else ""),
     )
     result.add_tab(
         LEAD_MODEL_TAB,
@@ -396,10 +433,10 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     result.add_tab(
         DEALS_TAB,
         sheet.sort_values("expected_value", ascending=False),
-        "Chance in % that each open deal is won, learnt from closed deals as they looked while "
-        f"still open. {untiered or f'Tier by chance: {DEAL_TIER_TEXT}.'} "
+        "Chance in % that each open deal is won, whenever it closes, learnt from closed deals as "
+        f"they looked while still open. {untiered or f'Tier by chance: {DEAL_TIER_TEXT}.'} "
         "Expected value = amount x win chance. Each reason in 'why' says whether it raises or "
-        "lowers the chance.",
+        f"lowers the chance. {_lead_and_deal(context.settings_for(LeadsSettings), tables)}",
     )
     result.add_tab(
         PIPELINE_TAB,
@@ -423,6 +460,7 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         f"{plural(len(deals), 'open deal')} worth {money(float(deals['amount'].sum()), context.currency)} "
         f"in total; weighted by their chances, {money(expected, context.currency)} is expected to be won.",
         untiered or f"Deal tiers follow the win chance: {DEAL_TIER_TEXT}.",
+        _lead_and_deal(context.settings_for(LeadsSettings), tables),
         _quality_sentence(model.card_, "closed deals"),
         *model.card_["warnings"],
     ]

@@ -19,10 +19,11 @@ import pandas as pd
 from smbml_connect.analytics.shared.tabular import Phrase
 from smbml_connect.errors import DataValidationError
 from smbml_connect.sales import is_sale
-from smbml_connect.value_words import LEAD_SOURCE_LABELS
+from smbml_connect.value_words import LEAD_SOURCE_LABELS, stage_label
 
 __all__ = [
     "CONTACT_PHRASES",
+    "DEAL_STAGE",
     "LANDMARK_DAYS",
     "ContactFrames",
     "contact_snapshot",
@@ -43,6 +44,8 @@ _KNOWN_KINDS = {  # activity kind -> (feature name, phrase)
     "call": ("calls", Phrase("Had {n} calls", "Had 1 call", "No calls yet")),
     "email": ("emails", Phrase("{n} emails exchanged", "1 email exchanged", "No emails exchanged")),
 }  # fmt: skip
+DEAL_STAGE = "deal_stage"  # the feature: the stage of the contact's furthest open deal
+UNKNOWN_STAGE = "(stage unknown)"  # an open deal with no stage entered by the moment scored
 _SPOKEN_SOURCES = (
     "referral",
     "organic_search",
@@ -85,6 +88,11 @@ CONTACT_PHRASES: dict[str, Phrase] = {
     ),
     "open_deals": Phrase("{n} open deals", "Has an open deal", "No open deal"),
     "lost_deals": Phrase("Lost {n} deals before", "Lost a deal before", "No lost deals"),
+    DEAL_STAGE: Phrase(
+        "Has a deal at {value}",
+        missing="No deal in progress",
+        values={UNKNOWN_STAGE: "Has a deal, stage unknown"},
+    ),
     **{name: phrase for name, phrase in _KNOWN_KINDS.values()},
 }
 _STATIC = ("lead_source", "country", "industry")
@@ -200,6 +208,65 @@ def contact_snapshot(tables: dict[str, pd.DataFrame], pairs: pd.DataFrame) -> pd
             counts[name] = np.searchsorted(keys, upper) - np.searchsorted(keys, start)
         out["open_deals"] = counts["opened"] - counts["closed"]
         out["lost_deals"] = counts["lost"]
+        history = tables.get("deal_stages")
+        if history is not None and len(history):
+            out[DEAL_STAGE] = _open_deal_stage(deals, history, pairs["contact_id"], moment)
+    return out
+
+
+def _open_deal_stage(
+    deals: pd.DataFrame, history: pd.DataFrame, contact: pd.Series, moment: pd.Series
+) -> np.ndarray:
+    """The stage (its label) of each contact's furthest open deal at each moment, or None.
+
+    A won deal makes the contact a customer, so how far along its open deal is says much
+    about whether a lead converts; "open_deals" alone could not tell a first meeting from a
+    contract sent. Only what was known at the moment counts: deals opened by then and not
+    yet closed, at the stage they had entered by then (`deal_stages`). Furthest means the
+    most stages entered (pipelines are walked in order; a custom one's ids say nothing of
+    their order), the latest entry breaking ties.
+    """
+    ns = "datetime64[ns, UTC]"  # merge_asof wants one resolution on both sides
+    rows = pd.DataFrame(
+        {
+            "contact_id": contact.astype(object).to_numpy(),
+            "at": _utc(moment).astype(ns).to_numpy(),
+            "row": np.arange(len(moment)),
+        }
+    )
+    never = pd.Timestamp("2200-01-01", tz="UTC")
+    mine = pd.DataFrame(
+        {
+            "deal_id": deals["deal_id"].astype(str).astype(object).to_numpy(),
+            "contact_id": deals["contact_id"].astype(object).to_numpy(),
+            "opened": _utc(deals["created_at"]).fillna(never).to_numpy(),
+            "closed": _utc(deals["closed_at"]).fillna(never).to_numpy(),
+        }
+    )
+    for column in ("opened", "closed"):
+        mine[column] = _utc(mine[column]).astype(ns)
+    rows["at"] = _utc(rows["at"]).astype(ns)
+    joined = rows.merge(mine, on="contact_id")
+    joined = joined[(joined["opened"] <= joined["at"]) & (joined["at"] < joined["closed"])]
+    out = np.full(len(moment), None, dtype=object)
+    if joined.empty:
+        return out
+    stages = history[~history["stage"].astype(str).str.lower().str.startswith("closed")]
+    stages = stages.assign(
+        entered_at=_utc(stages["entered_at"]).astype(ns),
+        deal_id=stages["deal_id"].astype(str).astype(object),
+    ).dropna(subset=["entered_at"])
+    stages = stages.sort_values("entered_at")
+    stages["passed"] = stages.groupby("deal_id").cumcount().astype(float)
+    current = pd.merge_asof(
+        joined.sort_values("at"), stages[["deal_id", "stage", "entered_at", "passed"]],
+        left_on="at", right_on="entered_at", by="deal_id", allow_exact_matches=True,
+    )  # fmt: skip
+    current["passed"] = current["passed"].fillna(-1.0)
+    current = current.sort_values(["row", "passed", "entered_at"], na_position="first")
+    furthest = current.drop_duplicates("row", keep="last")
+    words = furthest["stage"].map(lambda s: stage_label(s) if isinstance(s, str) else None)
+    out[furthest["row"].to_numpy()] = words.fillna(UNKNOWN_STAGE).to_numpy()
     return out
 
 
