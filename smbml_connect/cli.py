@@ -358,7 +358,6 @@ def run(
     # The scheduled run's lock: two runs at once would write one store and one set of
     # result tabs together, each tab from whichever finished it last.
     path = store_path or config.store or default_store_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         lock = run_lock(path)
     except Timeout:

@@ -58,6 +58,7 @@ def run_lock(store_path: Path) -> FileLock:
     that names the folder, not an OSError."""
     lock = FileLock(str(lock_path(store_path)))
     try:
+        store_path.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=0)
     except Timeout:
         raise
@@ -83,13 +84,11 @@ def run_once(
     except SmbmlError as exc:
         return _record_failure(store_path or default_store_path(), str(exc))
     path = store_path or config.store or default_store_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    before = _latest_run(path)
     try:
         lock = run_lock(path)
-    except StoreError as exc:
+    except StoreError as exc:  # the store's folder cannot be written: nowhere to record it
         log.error("scheduled run failed: %s", exc)
-        return _record_failure(path, str(exc), config.source.kind, before)
+        return Outcome("failed", None, str(exc))
     except Timeout:
         message = "skipped: another run of this store is still going"
         log.warning(message)
@@ -97,7 +96,11 @@ def run_once(
             run_id = store.start_run("scheduled", config.source.kind)
             store.finish_run(run_id, "skipped", {}, message)
         return Outcome("skipped", run_id, message)
+    before = (
+        -1
+    )  # the last run before this one: a failure the pipeline recorded is not recorded twice
     try:
+        before = _latest_run(path)
         result, _ = build_run(config, path, progress, kind="scheduled")
     except SmbmlError as exc:
         log.error("scheduled run failed: %s", exc)

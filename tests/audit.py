@@ -1173,6 +1173,9 @@ def check_lead_and_deal(out: Outputs, tally: Tally) -> None:
         score = float(leads.at[contact, "score"])
         chance = float(np.nanmax(_numbers(mine["win_chance"])))
         why = str(leads.at[contact, "why"])
+        tally.check("a lead's deal stage is a stage", "a less common value" not in why,
+                    f"{contact}: its reasons name no stage, only a value training did not "
+                    f"know: {why!r}")  # fmt: skip
         named = any(f"Has a deal at {stage}" in why for stage in mine["stage"].astype(str))
         tally.check("lead score and deal chance agree or the stage is named",
                     abs(score - chance) <= LEAD_DEAL_GAP or named,

@@ -198,3 +198,18 @@ def test_a_store_folder_that_cannot_hold_the_lock_is_said_not_an_oserror(tmp_pat
     ):
         run_lock(blocked / "store.sqlite")
     run_lock(tmp_path / "store.sqlite").release()  # a folder that can hold it
+    # smbml run and a scheduled run meet it the same way: said, not "unexpected
+    # FileExistsError" from making the folder first (review)
+    config = tmp_path / "smbml.toml"
+    config.write_text(
+        f'store = "{blocked / "store.sqlite"}"\n[source]\nkind = "sample"\n[analytics]\nenabled = []\n'
+    )
+    outcome = run_once(config)
+    assert outcome.status == "failed" and "cannot take the run lock" in outcome.message
+    from click.testing import CliRunner
+
+    from smbml_connect.cli import cli
+
+    said = CliRunner().invoke(cli, ["run", "-c", str(config), "--quiet"])
+    assert said.exit_code != 0 and "cannot take the run lock" in said.output
+    assert "unexpected" not in said.output

@@ -677,6 +677,26 @@ def test_a_tab_its_owner_protected_costs_only_itself(
         f"Refreshed: {', '.join(s.title for r, s in _ours(emu, book_key).items() if r != 'prices')}"
         in message
     )
+    # The first tab protected: refused alone too, so the other tabs' lines saying which run
+    # they show still ride with the next tab's first request.
+    book = emu.state.book(book_key)
+    next(s for s in book.sheets if s.title == prices).protected = False
+    first = next(iter(_ours(emu, book_key).values())).title
+    emu.state.protect(book_key, first)
+    sent: list[dict[str, Any]] = []
+    real = api.client.http_client.batch_update
+
+    def spy(key: str, body: dict[str, Any]) -> Any:
+        sent.append(body)
+        return real(key, body)
+
+    api.client.http_client.batch_update = spy  # type: ignore[method-assign]
+    with pytest.raises(gsheets.SheetsNotAllWritten):
+        SheetsResults(api, book_key, clock=CLOCK).publish(
+            dataclasses.replace(later, run_id=later.run_id + 1)
+        )
+    carried = [b for b in sent if "Not refreshed by run" in json.dumps(b)]
+    assert len(carried) == 2  # refused with the first tab, then landed with the second
 
 
 def test_a_tab_in_several_requests_says_it_is_unfinished_until_the_last(

@@ -12,6 +12,7 @@ from smbml_connect import charts
 from smbml_connect.analytics.leads.contact_features import (
     CONTACT_PHRASES,
     DEAL_STAGE,
+    has_stage_history,
     lead_scoring_frame,
     lead_training_frame,
 )
@@ -219,10 +220,9 @@ def _lead_and_deal(settings: LeadsSettings, tables: Mapping[str, pd.DataFrame]) 
     won whenever it closes, learnt from closed deals with the deal's age and its owner's
     record."""
     horizon = settings.horizon_days
-    history = tables.get("deal_stages")
-    stage = (  # the lead model knows the stage only from the stage history
+    stage = (  # the lead model knows the stage only from a stage history
         ", counting how far along its open deal is"
-        if history is not None and len(history)
+        if has_stage_history(tables.get("deal_stages"))
         else ", knowing whether it has an open deal but not how far along it is"
     )
     return (
@@ -332,8 +332,9 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         )
         + " Each reason in 'why' says whether it raises or lowers the score"
         + (
-            "; a lead with an open deal always has its deal's stage among them."
-            if DEAL_STAGE in leads.columns
+            "; a lead with an open deal has its deal's stage among them, unless the "
+            "model learnt nothing from that stage."
+            if DEAL_STAGE in {plan.name for plan in scorer.encoder_.plans_}
             else "."
         )
         + (f" {_lead_and_deal(settings, tables)}" if "open_deals" in leads.columns else ""),

@@ -28,6 +28,7 @@ __all__ = [
     "ContactFrames",
     "contact_snapshot",
     "conversion_times",
+    "has_stage_history",
     "lead_scoring_frame",
     "lead_training_frame",
 ]
@@ -209,9 +210,19 @@ def contact_snapshot(tables: dict[str, pd.DataFrame], pairs: pd.DataFrame) -> pd
         out["open_deals"] = counts["opened"] - counts["closed"]
         out["lost_deals"] = counts["lost"]
         history = tables.get("deal_stages")
-        if history is not None and len(history):
+        if has_stage_history(history):
             out[DEAL_STAGE] = _open_deal_stage(deals, history, pairs["contact_id"], moment)
     return out
+
+
+def has_stage_history(history: pd.DataFrame | None) -> bool:
+    """Whether ``deal_stages`` is a history (some deal entered two stages or more), not
+    just each deal's current stage, which is all HubSpot's deals give: there a past
+    snapshot knows a stage only for deals still open today, so training would read nearly
+    every open deal as "stage unknown", and a stage known then as "did not convert"."""
+    if history is None or history.empty:
+        return False
+    return bool(history["deal_id"].value_counts().max() >= 2)
 
 
 def _open_deal_stage(
@@ -251,17 +262,23 @@ def _open_deal_stage(
     out = np.full(len(moment), None, dtype=object)
     if joined.empty:
         return out
-    stages = history[~history["stage"].astype(str).str.lower().str.startswith("closed")]
-    stages = stages.assign(
-        entered_at=_utc(stages["entered_at"]).astype(ns),
-        deal_id=stages["deal_id"].astype(str).astype(object),
+    # Closed stages stay in: a deal whose history says "closed lost" at the moment was not
+    # open then, though a later reopening (or a closed flag without a close date) leaves
+    # its closed_at empty.
+    stages = history.assign(
+        entered_at=_utc(history["entered_at"]).astype(ns),
+        deal_id=history["deal_id"].astype(str).astype(object),
     ).dropna(subset=["entered_at"])
     stages = stages.sort_values("entered_at")
-    stages["passed"] = stages.groupby("deal_id").cumcount().astype(float)
+    shut = stages["stage"].astype(str).str.lower().str.startswith("closed")
+    stages["passed"] = (~shut).astype(int).groupby(stages["deal_id"]).cumsum().astype(float) - 1
     current = pd.merge_asof(
         joined.sort_values("at"), stages[["deal_id", "stage", "entered_at", "passed"]],
         left_on="at", right_on="entered_at", by="deal_id", allow_exact_matches=True,
     )  # fmt: skip
+    current = current[~current["stage"].astype(str).str.lower().str.startswith("closed")]
+    if current.empty:
+        return out
     current["passed"] = current["passed"].fillna(-1.0)
     current = current.sort_values(["row", "passed", "entered_at"], na_position="first")
     furthest = current.drop_duplicates("row", keep="last")

@@ -695,7 +695,13 @@ class LeadScorer:
         shown = size >= 0.01
         names = [plan.name for plan in self.encoder_.plans_]
         for j in (names.index(name) for name in always if name in names):
-            add = ~np.isnan(X[:, j]) & (top != j).all(axis=1)
+            plan = self.encoder_.plans_[j]
+            # Not forced where it says nothing: a value training never saw enough of
+            # ("a less common value") or an effect too small to have a direction.
+            known = ~np.isnan(X[:, j]) & (np.abs(contributions[:, j]) >= 0.01)
+            if plan.kind == "category":
+                known &= X[:, j] != len(plan.categories) - 1  # the last is "(other)"
+            add = known & ~((top == j) & shown).any(axis=1)
             top[add, -1], shown[add, -1] = j, True
         # Reasons grouped by column (one sort) so each column's values are put into
         # words once per distinct value rather than once per row.

@@ -825,8 +825,9 @@ class SheetsResults:
                     except SheetsHttpError:
                         # A batch lands whole or not at all, and the notes write into every
                         # other tab: one the owner protected refuses them all. This tab goes
-                        # alone, and the others go without the note.
-                        pending = {}
+                        # alone; if it lands, a note was refused and the others go without.
+                        self._send(lists[0], sheet_id, f"{write}:0")
+                        pending, start = {}, 1
                 for i in range(start, len(lists)):
                     self._send(lists[i], sheet_id, f"{write}:{i}")
             except SheetsHttpError as exc:  # this tab refused (protected, too big): the next
