@@ -322,7 +322,7 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     result.add_tab(
         LEAD_TAB,
         sheet,
-        f"Score = chance in % that an open lead becomes a {label.replace('_', ' ')} within "
+        f"Score = chance in % of an open lead {_SUCCESS_WAYS[label].split(' (')[0]} within "
         f"{horizon} days. "
         + (
             untiered
