@@ -180,6 +180,9 @@ class Reading:
     notes: list[tuple[NoteKind, str]] = field(default_factory=list)
 
 
+_WHOLE_AMOUNT = re.compile(r"(?<=\d)[.,](?:--?|[\u2013\u2014])$")
+
+
 def _unwrap(value: str) -> tuple[str, bool, bool]:
     """A number as typed without spaces, currency, brackets, "%" or a trailing minus:
     (what is left, negative, percent)."""
@@ -191,7 +194,10 @@ def _unwrap(value: str) -> tuple[str, bool, bool]:
     percent = text.endswith("%")
     if percent:
         text = text[:-1]
-    if text.endswith("-"):  # "99-" is how some ledgers write a negative
+    whole = _WHOLE_AMOUNT.search(text)
+    if whole:  # "12,-" and "12.–" are twelve, no cents (German, Swiss, Dutch prices); the
+        text = text[: whole.start() + 1] + "00"  # mark stays: it says which one is decimal
+    elif text.endswith("-"):  # "99-" is how some ledgers write a negative
         negative, text = True, text[:-1]
     return text, negative, percent
 

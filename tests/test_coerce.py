@@ -8,6 +8,7 @@ from smbml_connect.coerce import (
     coerce_int,
     coerce_string,
     parse_number,
+    read_numbers,
 )
 
 
@@ -102,3 +103,14 @@ def test_a_column_decides_its_decimal_mark_and_context_free_callers_keep_the_poi
     assert values.tolist() == [0.125, 1234.0, 3.0] and not invalid.any()
     values, invalid = coerce_float(pd.Series(["1,234", "7"], dtype=object))
     assert values.tolist() == [1234.0, 7.0] and not invalid.any()
+
+
+def test_a_whole_amount_written_with_a_dash_for_its_cents_is_that_amount():
+    """German, Austrian, Swiss and Dutch prices: "12,-" and "12.–" are twelve; the trailing
+    minus of "12,-" was read as a ledger's negative, -12 (the Excel helper found it)."""
+    assert parse_number("12,-") == 12 and parse_number("12.–") == 12
+    assert parse_number("€ 1.250,-") == 1250 and parse_number("CHF 1'250.–") == 1250
+    assert parse_number("99-") == -99 and parse_number("12,50-") == -12.5  # ledgers' negatives
+    # the dash keeps its mark, which says the column's decimal mark: 1.100 is 1100 beside it
+    reading = read_numbers(pd.Series(["1.250,-", "1.100"]))
+    assert reading.values.tolist() == [1250.0, 1100.0] and not reading.invalid.any()
