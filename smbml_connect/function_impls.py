@@ -47,6 +47,7 @@ from smbml_connect.coerce import (
 )
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 from smbml_connect.excel_ets import Timeline, chosen_season, fit_aaa, prepare, steps_ahead
+from smbml_connect.layouts import total_row_label
 
 __all__ = [
     "Result",
@@ -362,8 +363,17 @@ def _header_looks_like_data(first_row: list[Any]) -> str | None:
 
 
 def leadscore(table_with_header: Any, target_column: Any = None, all_rows: Any = None) -> Result:
-    frame = as_table(table_with_header, "table_with_header")
+    whole = as_table(table_with_header, "table_with_header")
     every = flag(all_rows, "all_rows", default=False)
+    # A totals row under the table is no lead: not learnt from, not scored, and said.
+    totals = {
+        int(row): label
+        for row, values in zip(whole.index, whole.itertuples(index=False), strict=True)
+        if (label := total_row_label(list(values))) is not None
+    }
+    frame = whole.drop(index=list(totals))
+    if frame.empty:
+        raise DataValidationError("table_with_header holds totals rows only, no leads")
     target = _target_column(frame, target_column)
     known = parse_target(frame[target]).notna().to_numpy()
     if known.all() and not every:
@@ -393,7 +403,10 @@ def leadscore(table_with_header: Any, target_column: Any = None, all_rows: Any =
             f"the first row holds {looks_like_data}, which looks like data, not a header: "
             "it was read as the header; select the table with its header row",
         )
+    notes += [f"row {row}: {label!r} is a totals row, not a lead: not scored" for row, label in totals.items()]  # fmt: skip
     frame_out = pd.DataFrame({"score": score, "tier": tier, "reasons": reasons})
+    frame_out = frame_out.reindex(whole.index)
+    frame_out.loc[list(totals), ["tier", "reasons"]] = ["", "a totals row: not scored"]
     return frame_out, notes
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "join_prepared",
     "matching",
     "prepare",
+    "total_row_label",
 ]
 
 SKIPPED = "row skipped"  # the reject action of a row that holds no record
@@ -340,6 +341,14 @@ def _non_records(frame: pd.DataFrame) -> Skips:
     if maybe:
         out.update(_adding_up(cells, maybe, out))
     return out
+
+
+def total_row_label(values: list[Any]) -> str | None:
+    """The label of a row its own words say is a total ("Total", "Grand total", "Summe"),
+    else None: the rule the files source skips such rows by, for a range on a sheet."""
+    filled = [(i, normalise(v)) for i, v in enumerate(values) if _text(v)]
+    found = _total_label(tuple(values), filled)
+    return found[0] if found is not None and found[2] else None
 
 
 def _total_reason(label: str) -> str:

@@ -330,6 +330,21 @@ def test_leadscore_all_rows_scores_the_rows_with_an_outcome_too():
     assert [r[0] for r in every.value[-50:]] == [r[0] for r in default.value[-50:]]
 
 
+def test_a_totals_row_under_a_lead_table_is_not_scored_as_a_lead():
+    """A "Total" row at the bottom (counts summed, the outcome blank) was scored as a lead,
+    with no note (the Excel helper found it)."""
+    table = leads_table(400, unknown=50)
+    plain = call("LEADSCORE", [table], fresh())
+    width = len(table[0])
+    total = ["Total", None, 12345, 999] + [None] * (width - 4)
+    result = call("LEADSCORE", [[*table, total]], fresh())
+    assert result.error is None, result.error
+    assert len(result.value) == len(plain.value) + 1
+    assert result.value[-1] == [None, "", "a totals row: not scored"]
+    assert result.value[:-1] == plain.value  # the leads scored as without it
+    assert f"row {len(table) + 1}: 'Total' is a totals row, not a lead: not scored" in result.notes
+
+
 def test_leadscore_warns_when_the_first_row_looks_like_data():
     table = leads_table(400, unknown=50)
     without_header = table[1:]
