@@ -226,7 +226,9 @@ def _lead_and_deal(settings: LeadsSettings, tables: Mapping[str, pd.DataFrame]) 
         else ", knowing whether it has an open deal but not how far along it is"
     )
     return (
-        f"A contact's lead score (Lead scores tab) is the chance of "
+        # Said beside deals too when lead scoring is off or had too few contacts: the tab
+        # is named as where a score is, not as if it were there.
+        f"A contact's lead score, where the Lead scores tab gives one, is the chance of "
         f"{_SUCCESS_WAYS[settings.label]} within {horizon} days{stage}; a deal's win chance "
         "(Deal win chances tab) counts a win whenever it comes and is learnt from closed "
         "deals, with the deal's age and its owner's record. So the two can differ: each tab's "
