@@ -178,7 +178,7 @@ def write_scores(
     run = store.start_run("benchmark", "hubspot")
     at = pd.Timestamp.now(tz="UTC")
     lead = rng.integers(0, 101, size=len(contacts)).astype(float)
-    win = rng.random(len(deals)).round(3)
+    win = (100 * rng.random(len(deals))).round(1)  # stored in %, as the deal step stores it
     frame = pd.concat([
         pd.DataFrame({"entity": "contact", "entity_id": contacts, "model": "lead_score", "value": lead,
                       "label": np.where(lead > 70, "A", np.where(lead > 40, "B", "C")),
@@ -200,7 +200,7 @@ def push_check(hub: HubSpotEmulator, store: Store, failed: int) -> tuple[int, in
         hub.state.objects["contacts"][rid].properties.get("smbml_lead_score") != str(int(v))
         for rid, v in lead.items()
     ) + sum(
-        abs(float(hub.state.objects["deals"][rid].properties.get("smbml_win_probability", "nan")) - v * 100) > 1e-6
+        abs(float(hub.state.objects["deals"][rid].properties.get("smbml_win_probability", "nan")) - v) > 1e-6
         for rid, v in win.items()
     )  # fmt: skip
     duplicated = sum(1 for n in hub.state.writes.values() if n > 1)
