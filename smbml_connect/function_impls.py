@@ -105,7 +105,8 @@ def _dates_from_text(cells: list[Any]) -> tuple[list[Any], list[str]]:
     read day-first and scattered days read month-first, and a forecast of scattered
     days (mostly filled in) is not what the user has. Ties keep month/day, coerce's
     default: within one year both can be regular (01/02/2024 ... 01/12/2024 are eleven
-    months or eleven days in a row), and only a note says which was taken. A text cell that is not a date stays as it was, for the caller to name."""
+    months or eleven days in a row), and only a note says which was taken. A text cell
+    that is not a date stays as it was, for the caller to name."""
     texts = _text_cells(cells)
     if texts.isna().all():
         return cells, []

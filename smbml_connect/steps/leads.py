@@ -292,8 +292,8 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         *training.notes,
     ]
     leads = lead_scoring_frame(data, context.as_of, label)
-    # A lead's open deal stage is always among its reasons: a rep who sees the deal's own
-    # win chance elsewhere needs to see what the lead score made of that deal.
+    # A lead's open deal stage is among its reasons where the model learnt from it: a rep
+    # who sees the deal's own win chance elsewhere needs what the lead score made of it.
     scored = scorer.score(leads, always=(DEAL_STAGE,))
     untiered = _no_better_than_guessing(scorer.card_, "past leads")
     if untiered:

@@ -655,8 +655,9 @@ class LeadScorer:
         self, frame: pd.DataFrame, reasons: int = 3, always: Sequence[str] = ()
     ) -> pd.DataFrame:
         """Chance, 0-100 score, tier and reasons. A column of `always` is among a row's
-        reasons wherever it has a value, in the last place when its effect is not among
-        the largest (a lead's open deal stage: the one fact a sales rep checks first)."""
+        reasons wherever its value says something (not "(other)", an effect of 0.01 or
+        more), in the last place when its effect is not among the largest (a lead's open
+        deal stage: the one fact a sales rep checks first)."""
         self._check_fitted()
         X = self.encoder_.transform(frame)
         if len(X) >= PARALLEL_ROWS:
