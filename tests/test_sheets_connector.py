@@ -881,3 +881,13 @@ def test_a_formula_moved_with_its_row_moves_its_relative_references() -> None:
     assert moved_formula("='Other tab'!B3", -1) == "='Other tab'!B2"
     assert moved_formula("=A1+1", -1) == "=#REF!+1"
     assert moved_formula("=A:A", 5) == "=A:A"
+
+
+def test_an_infinite_number_is_an_empty_cell_as_in_the_workbook() -> None:
+    """A division by zero upstream showed as the text "inf" in Sheets, and as an empty cell
+    in the workbook and the worksheet functions."""
+    frame = pd.DataFrame({"change": [1.5, float("inf"), -float("inf")],
+                          "mixed": [float("inf"), "x", None]})  # fmt: skip
+    rows = gsheets._rows_json(frame)[1:]
+    assert [r["values"][0] for r in rows][1:] == [{}, {}]
+    assert rows[0]["values"][1] == {}

@@ -420,7 +420,7 @@ def _extended(value: Any) -> dict[str, Any] | None:
         value = value.item()
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
-            return None if math.isnan(value) else {"stringValue": str(value)}
+            return None  # an empty cell, as in the workbook: "inf" is not a figure to show
         return {"numberValue": value}
     if isinstance(value, list | tuple):
         value = "; ".join(str(v) for v in value)
@@ -482,10 +482,8 @@ def _column_cells(series: pd.Series) -> list[dict[str, Any]]:
         whole = pd.api.types.is_integer_dtype(series)
         cells = []
         for v, m in zip(numbers.tolist(), missing, strict=True):
-            if m:
+            if m or not math.isfinite(v):  # infinite: empty, as `_extended` leaves it
                 cells.append(_EMPTY)
-            elif not math.isfinite(v):
-                cells.append({"userEnteredValue": {"stringValue": str(v)}})
             else:
                 cells.append({"userEnteredValue": {"numberValue": int(v) if whole else v}})
         return cells
