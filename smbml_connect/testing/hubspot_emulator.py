@@ -7,8 +7,9 @@ property values, paging tokens, the batch limit of 100, search pages of 200 and 
 search's own per-second limit (without headers), 401/403 bodies that name the missing
 scope, archived and merged records, each deal stage's "date entered" and "date exited"
 properties, and the 414 of a URL past about 16,000 characters. Faults (429 bursts, 5xx,
-slow answers, dropped connections) are injected per test, and every request is counted so a benchmark can compare the
-connector's calls with the lower bound. Time can be scaled so rate limits bite fast.
+slow answers, dropped connections) are injected per test, and every request is counted
+so a benchmark can compare the connector's calls with the lower bound. Time can be
+scaled so rate limits bite fast.
 """
 
 from __future__ import annotations
