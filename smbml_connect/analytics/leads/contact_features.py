@@ -221,9 +221,10 @@ def contact_snapshot(tables: dict[str, pd.DataFrame], pairs: pd.DataFrame) -> pd
 
 def has_stage_history(history: pd.DataFrame | None) -> bool:
     """Whether ``deal_stages`` is a history (some deal entered two stages or more), not
-    just each deal's current stage, which is all HubSpot's deals give: there a past
-    snapshot knows a stage only for deals still open today, so training would read nearly
-    every open deal as "stage unknown", and a stage known then as "did not convert"."""
+    just each deal's current stage (a CRM read without its per-stage entry times): there
+    a past snapshot knows a stage only for deals still open today, so training would read
+    nearly every open deal as "stage unknown", and a stage known then as "did not
+    convert"."""
     if history is None or history.empty:
         return False
     return bool(history["deal_id"].value_counts().max() >= 2)
