@@ -155,6 +155,9 @@ class Page:
     # Tables this page holds all of the source's rows of (a CRM's pipelines, read whole
     # each run): the source's stored rows not in it are gone (a deleted pipeline).
     whole: frozenset[str] = frozenset()
+    # Keys (the table's first key column) whose stored rows of the table go before this
+    # page's rows of it come in: a deal's stage history read whole replaces its old one.
+    replace: dict[str, list[str]] = field(default_factory=dict)
 
 
 @runtime_checkable

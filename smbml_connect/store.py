@@ -260,14 +260,23 @@ class Store:
         cursor: tuple[str, str, str] | None = None,
         archived: dict[str, list[tuple[str, str]]] | None = None,
         whole: frozenset[str] = frozenset(),
+        replace: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         """One page of a sync in one transaction: rows, their rejects, archive marks, cursor.
 
         ``cursor`` is (source, entity, value). A sync killed between pages leaves the store
         as it was after the last whole page, and the cursor pointing at it. A table in
         ``whole`` is the page's source's every row of it: that source's other rows go.
+        ``replace`` names, per table, keys (its first key column) whose stored rows go
+        first: the page's rows of them are all there are now.
         """
         with self.transaction() as conn:
+            for table, keys in (replace or {}).items():
+                first = TABLES[table].key[0]
+                conn.executemany(
+                    f'DELETE FROM "{table}" WHERE "{first}" = ?',
+                    [(str(k),) for k in dict.fromkeys(keys)],
+                )
             for table, frame in tables.items():
                 if table in whole and "source" in frame.columns:
                     sources = [(str(v),) for v in frame["source"].dropna().unique()]

@@ -254,3 +254,71 @@ def test_deal_pipelines_refused_without_token_or_scope(hub: HubSpotEmulator) -> 
     hub.scopes = {"crm.objects.deals.read"}
     ok = http.request("GET", url, headers={"Authorization": f"Bearer {TEST_TOKEN}"})
     assert ok.status == 200 and json.loads(ok.data)["results"][0]["id"] == "default"
+
+
+def test_each_deal_stage_has_date_entered_and_exited_properties(hub: HubSpotEmulator) -> None:
+    """HubSpot lists a read-only datetime per stage and per pipeline (one made later too),
+    named by the stage id, with the label its UI shows."""
+    made = hub.state.add_pipeline("deals", "Renewals", [("Proposal reviewed", 0.5, False)])
+    listed = client(hub).crm.properties.core_api.get_all("deals").results
+    props = {p.name: p for p in listed}
+    entered = props["hs_v2_date_entered_contractsent"]
+    assert (entered.type, entered.field_type) == ("datetime", "date")
+    assert entered.label == 'Date entered "Contract Sent (Sales Pipeline)"'
+    assert entered.modification_metadata.read_only_value
+    custom = made["stages"][0]["id"]
+    assert {f"hs_v2_date_entered_{custom}", f"hs_v2_date_exited_{custom}"} <= set(props)
+    assert "hs_v2_date_entered_current_stage" in props
+
+
+def test_a_deal_that_moves_enters_and_leaves_stages_the_latest_entry_kept(
+    hub: HubSpotEmulator,
+) -> None:
+    """What a stage change does to the stage properties: the new stage's entry and the
+    old one's exit are the change's time, a stage never entered is null, and a stage
+    entered again holds its latest entry (HubSpot's "latest time in" counts from it)."""
+    deal = hub.state.add("deals", {"dealname": "D", "dealstage": "appointmentscheduled"},
+                         created_ms=1_700_000_000_000)  # fmt: skip
+    hub.state.touch("deals", [deal.id], at_ms=1_700_000_100_000, dealstage="contractsent")
+    hub.state.touch("deals", [deal.id], at_ms=1_700_000_200_000, dealstage="appointmentscheduled")
+    names = [f"hs_v2_date_{v}_{s}" for v in ("entered", "exited")
+             for s in ("appointmentscheduled", "contractsent", "qualifiedtobuy")]  # fmt: skip
+    got = (
+        client(hub)
+        .crm.deals.basic_api.get_by_id(
+            deal.id, properties=[*names, "hs_v2_date_entered_current_stage"]
+        )
+        .properties
+    )
+    assert got["hs_v2_date_entered_appointmentscheduled"] == "2023-11-14T22:16:40.000Z"
+    assert got["hs_v2_date_exited_appointmentscheduled"] == "2023-11-14T22:15:00.000Z"
+    assert got["hs_v2_date_entered_contractsent"] == "2023-11-14T22:15:00.000Z"
+    assert got["hs_v2_date_exited_contractsent"] == "2023-11-14T22:16:40.000Z"
+    assert got["hs_v2_date_entered_qualifiedtobuy"] is None  # never entered
+    assert got["hs_v2_date_entered_current_stage"] == got["hs_v2_date_entered_appointmentscheduled"]
+
+
+def test_a_merged_deal_is_gone_and_named_by_the_one_it_was_merged_into(
+    hub: HubSpotEmulator,
+) -> None:
+    kept = hub.state.add("deals", {"dealname": "Kept", "dealstage": "contractsent"})
+    gone = hub.state.add("deals", {"dealname": "Gone", "dealstage": "contractsent"})
+    hub.state.merge("deals", kept.id, gone.id)
+    api = client(hub).crm.deals.basic_api
+    live = [r.id for r in api.get_page(limit=100).results]
+    archived = [r.id for r in api.get_page(limit=100, archived=True).results]
+    assert gone.id not in live + archived
+    assert (
+        api.get_by_id(kept.id, properties=["hs_merged_object_ids"]).properties[
+            "hs_merged_object_ids"
+        ]
+        == gone.id
+    )
+
+
+def test_a_list_url_past_the_limit_is_refused_with_414(hub: HubSpotEmulator) -> None:
+    http = urllib3.PoolManager()
+    many = "&".join(f"properties=p{i:05d}" for i in range(1500))
+    answer = http.request("GET", f"{hub.url}/crm/v3/objects/deals?limit=100&{many}",
+                          headers={"Authorization": f"Bearer {TEST_TOKEN}"})  # fmt: skip
+    assert answer.status == 414

@@ -5,9 +5,11 @@ failure, 204 on archive), JSON shapes that pass the client's own validation, str
 property values, paging tokens, the batch limit of 100, search pages of 200 and the
 10,000-result cap, the rolling 10-second limit with its headers and HubSpot's 429 body,
 search's own per-second limit (without headers), 401/403 bodies that name the missing
-scope, and archived records. Faults (429 bursts, 5xx, slow answers, dropped connections)
-are injected per test, and every request is counted so a benchmark can compare the
-connector's calls with the lower bound. Time can be scaled so rate limits bite fast.
+scope, archived and merged records, each deal stage's "date entered" and "date exited"
+properties, and the 414 of a URL past about 16,000 characters. Faults (429 bursts, 5xx,
+slow answers, dropped connections) are injected per test, and every request is counted
+so a benchmark can compare the connector's calls with the lower bound. Time can be
+scaled so rate limits bite fast.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class HubSpotEmulator(LocalServer):
         search_cap: int = 10_000,
         batch_limit: int = 100,
         rate_limits: bool = True,
+        url_limit: int = 16_000,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         super().__init__()
@@ -68,6 +71,9 @@ class HubSpotEmulator(LocalServer):
         self.search_cap = search_cap
         self.batch_limit = batch_limit
         self.rate_limits = rate_limits
+        # HubSpot refuses a request line longer than about 16,300 characters (414): a
+        # list asked for too many properties in its query.
+        self.url_limit = url_limit
         self.time_scale = time_scale
         self.clock = clock  # rate windows only; share a FakeClock with the client under test
         self.daily_limit = daily_limit
@@ -190,6 +196,17 @@ class _Handler(QuietHandler):
                     },
                 )
                 return
+        if len(self.path) > hub.url_limit:
+            self._send(
+                414,
+                {
+                    "status": "error",
+                    "message": "URI Too Long",
+                    "correlationId": "none",
+                    "category": "VALIDATION_ERROR",
+                },
+            )
+            return
         if not self._authorised():
             return
         if route is None:

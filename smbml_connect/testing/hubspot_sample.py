@@ -1,7 +1,7 @@
 """Put the sample business into an emulated HubSpot account, as a shop using HubSpot has it.
 
 Ids become HubSpot's numeric ids; values become the strings HubSpot stores; links become
-associations. Tests and benchmarks then pull it back through the official client and
+associations; each deal's stage history becomes its per-stage "date entered" properties. Tests and benchmarks then pull it back through the official client and
 compare with the sample's own tables.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect.sample import SampleBusiness
-from smbml_connect.testing.hubspot_state import CrmState, iso_ms
+from smbml_connect.testing.hubspot_state import STAGE_ENTERED, CrmState, iso_ms
 
 __all__ = ["SOURCE_TO_HUBSPOT", "IdMap", "load_sample", "synthetic_contacts"]
 
@@ -97,7 +97,12 @@ def load_sample(state: CrmState, business: SampleBusiness) -> IdMap:
             updated_ms=_ms(row.updated_at),
         )
         ids["contacts"][row.contact_id] = record.id
-    entered = t["deal_stages"].sort_values("entered_at").groupby("deal_id")["entered_at"].last()
+    # Each stage a deal entered, as HubSpot keeps it: a property per stage, named by its id.
+    entered: dict[str, dict[str, str | None]] = {}
+    for step in t["deal_stages"].sort_values("entered_at").itertuples(index=False):
+        entered.setdefault(str(step.deal_id), {})[STAGE_ENTERED + str(step.stage)] = _iso(
+            step.entered_at
+        )
     for row in t["deals"].itertuples(index=False):
         props = {
             "dealname": row.name,
@@ -108,7 +113,7 @@ def load_sample(state: CrmState, business: SampleBusiness) -> IdMap:
             "createdate": _iso(row.created_at),
             "closedate": _iso(row.closed_at if row.is_closed else row.close_date),
             "hubspot_owner_id": row.owner_id,
-            "hs_v2_date_entered_current_stage": _iso(entered.get(row.deal_id)),
+            **entered.get(str(row.deal_id), {}),
         }
         changed = max(x for x in (_ms(row.created_at), _ms(row.closed_at)) if x is not None)
         record = state.add(

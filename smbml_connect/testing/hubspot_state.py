@@ -22,6 +22,8 @@ __all__ = [
     "DEFAULT_DEAL_STAGES",
     "MODIFIED_PROPERTY",
     "OBJECT_TYPE_IDS",
+    "STAGE_ENTERED",
+    "STAGE_EXITED",
     "ApiError",
     "CrmState",
     "iso_ms",
@@ -84,7 +86,7 @@ _DEFAULTS = {
     "deals": "dealname amount:number deal_currency_code pipeline dealstage "
     "hs_is_closed:bool! hs_is_closed_won:bool! createdate:datetime closedate:datetime "
     "hs_lastmodifieddate:datetime! hubspot_owner_id hs_v2_date_entered_current_stage:datetime! "
-    "hs_object_id:number!",
+    "hs_object_id:number! hs_merged_object_ids:enumeration!",
     "products": "name price:number hs_sku hs_cost_of_goods_sold:number description "
     "createdate:datetime hs_lastmodifieddate:datetime! hs_object_id:number!",
     "line_items": "name quantity:number price:number hs_product_id hs_total_discount:number "
@@ -121,6 +123,50 @@ _DEFAULT_FIELD = {
     "enumeration": "select",
     "bool": "booleancheckbox",
 }
+
+
+# A deal stage's own properties: ``STAGE_ENTERED + stage id`` holds when the deal last
+# entered the stage (null if it never did), ``STAGE_EXITED`` when it last left it.
+STAGE_ENTERED = "hs_v2_date_entered_"
+STAGE_EXITED = "hs_v2_date_exited_"
+
+
+def _property(
+    object_type: str,
+    name: str,
+    kind: str,
+    read_only: bool,
+    *,
+    options: list[dict[str, Any]] | None = None,
+    label: str | None = None,
+    description: str = "",
+    stamp: str,
+) -> dict[str, Any]:
+    """A HubSpot-defined property as GET /crm/v3/properties/{type} lists it."""
+    return {
+        "name": name,
+        "label": label or name.replace("_", " ").capitalize(),
+        "type": kind,
+        "fieldType": _DEFAULT_FIELD[kind],
+        "groupName": f"{SINGULAR[object_type]}information",
+        "description": description,
+        "options": options or [],
+        "displayOrder": -1,
+        "hidden": False,
+        "formField": not read_only,
+        "hubspotDefined": True,
+        "calculated": False,
+        "externalOptions": False,
+        "hasUniqueValue": name == "hs_object_id",
+        "createdAt": stamp,
+        "updatedAt": stamp,
+        "archived": False,
+        "modificationMetadata": {
+            "archivable": False,
+            "readOnlyDefinition": True,
+            "readOnlyValue": read_only,
+        },
+    }
 
 
 class ApiError(Exception):
@@ -172,6 +218,7 @@ class Record:
     created_ms: int
     updated_ms: int
     archived_ms: int | None = None
+    stage: str | None = None  # a deal's stage when last stamped: a change is an entry
 
     def shape(self, object_type: str, wanted: Iterable[str] | None) -> dict[str, Any]:
         """The record as the API returns it: strings only, defaults always present."""
@@ -238,30 +285,9 @@ class CrmState:
                         {"label": "Yes", "value": "true", "hidden": False, "displayOrder": 0},
                         {"label": "No", "value": "false", "hidden": False, "displayOrder": 1},
                     ]
-                props[name] = {
-                    "name": name,
-                    "label": name.replace("_", " ").capitalize(),
-                    "type": kind,
-                    "fieldType": _DEFAULT_FIELD[kind],
-                    "groupName": f"{SINGULAR[object_type]}information",
-                    "description": "",
-                    "options": options,
-                    "displayOrder": -1,
-                    "hidden": False,
-                    "formField": not read_only,
-                    "hubspotDefined": True,
-                    "calculated": False,
-                    "externalOptions": False,
-                    "hasUniqueValue": name == "hs_object_id",
-                    "createdAt": stamp,
-                    "updatedAt": stamp,
-                    "archived": False,
-                    "modificationMetadata": {
-                        "archivable": False,
-                        "readOnlyDefinition": True,
-                        "readOnlyValue": read_only,
-                    },
-                }
+                props[name] = _property(
+                    object_type, name, kind, read_only, options=options, stamp=stamp
+                )
             self.properties[object_type] = props
         self.pipelines["deals"] = []
         self.add_pipeline(
@@ -316,7 +342,28 @@ class CrmState:
                 "archived": False,
             }
             existing.append(pipeline)
+            if object_type == "deals":
+                self._stage_properties(pipeline)
             return pipeline
+
+    def _stage_properties(self, pipeline: dict[str, Any]) -> None:
+        """HubSpot gives every deal stage its own read-only datetimes, named by the stage
+        id: when a deal last entered it and last left it (a re-entry overwrites both)."""
+        stamp = iso_ms(now_ms())
+        props = self.properties["deals"]
+        for stage in pipeline["stages"]:
+            where = f"'{stage['label']}' stage, '{pipeline['label']}' pipeline"
+            for verb, prefix in (("entered", STAGE_ENTERED), ("exited", STAGE_EXITED)):
+                name = prefix + stage["id"]
+                props[name] = _property(
+                    "deals",
+                    name,
+                    "datetime",
+                    True,
+                    label=f'Date {verb} "{stage["label"]} ({pipeline["label"]})"',
+                    description=f"The date and time when the deal {verb} the {where}",
+                    stamp=stamp,
+                )
 
     def _pipeline_id(self) -> str:
         self.next_pipeline_id += 1  # apart from record ids, so adding one moves no record's
@@ -399,12 +446,45 @@ class CrmState:
             won = closed and float(meta.get("probability") or 0) == 1.0
             record.properties["hs_is_closed"] = "true" if closed else "false"
             record.properties["hs_is_closed_won"] = "true" if won else "false"
+            self._stamp_stage(record, stage)
         if object_type == "line_items":
             qty = _float(record.properties.get("quantity"))
             price = _float(record.properties.get("price"))
             if qty is not None and price is not None:
                 discount = _float(record.properties.get("hs_total_discount")) or 0.0
                 record.properties["amount"] = _text(round(qty * price - discount, 2))
+
+    def _stamp_stage(self, record: Record, stage: str) -> None:
+        """A deal that moves enters its new stage and leaves its old one now; a re-entry
+        overwrites the earlier entry (HubSpot keeps the latest). A deal put in as the
+        account already had it keeps the entry times it came with (its past), else it
+        entered its stage when it was created."""
+        if not stage:
+            return
+        if stage != record.stage:
+            if record.stage is None:
+                at = iso_ms(record.created_ms)
+                record.properties.setdefault(STAGE_ENTERED + stage, at)
+            else:
+                at = iso_ms(record.updated_ms)
+                record.properties[STAGE_EXITED + record.stage] = at
+                record.properties[STAGE_ENTERED + stage] = at
+            record.stage = stage
+        record.properties["hs_v2_date_entered_current_stage"] = record.properties[
+            STAGE_ENTERED + stage
+        ]
+
+    def merge(self, object_type: str, primary: str, merged: str) -> None:
+        """Merge one record into another as HubSpot does: the merged id is gone (from the
+        lists, archived ones too), the primary names it in ``hs_merged_object_ids``."""
+        with self.lock:
+            keep = self.objects[object_type][primary]
+            self.objects[object_type].pop(merged)
+            ids = [i for i in (keep.properties.get("hs_merged_object_ids") or "").split(";") if i]
+            keep.properties["hs_merged_object_ids"] = ";".join([*ids, merged])
+            keep.updated_ms = max(now_ms(), keep.updated_ms + 1)
+            self._stamp(object_type, keep)
+            self.revision[object_type] += 1
 
     def live(self, object_type: str, record_id: str) -> Record | None:
         record = self.objects[object_type].get(record_id)

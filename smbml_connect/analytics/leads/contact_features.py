@@ -26,6 +26,7 @@ __all__ = [
     "DEAL_STAGE",
     "LANDMARK_DAYS",
     "ContactFrames",
+    "closed_stages",
     "contact_snapshot",
     "conversion_times",
     "has_stage_history",
@@ -211,22 +212,46 @@ def contact_snapshot(tables: dict[str, pd.DataFrame], pairs: pd.DataFrame) -> pd
         out["lost_deals"] = counts["lost"]
         history = tables.get("deal_stages")
         if has_stage_history(history):
-            out[DEAL_STAGE] = _open_deal_stage(deals, history, pairs["contact_id"], moment)
+            pipelines = tables.get("deal_pipeline_stages")
+            out[DEAL_STAGE] = _open_deal_stage(
+                deals, history, pairs["contact_id"], moment, pipelines
+            )
     return out
 
 
 def has_stage_history(history: pd.DataFrame | None) -> bool:
     """Whether ``deal_stages`` is a history (some deal entered two stages or more), not
-    just each deal's current stage, which is all HubSpot's deals give: there a past
-    snapshot knows a stage only for deals still open today, so training would read nearly
-    every open deal as "stage unknown", and a stage known then as "did not convert"."""
+    just each deal's current stage (a CRM read without its per-stage entry times): there
+    a past snapshot knows a stage only for deals still open today, so training would read
+    nearly every open deal as "stage unknown", and a stage known then as "did not
+    convert"."""
     if history is None or history.empty:
         return False
     return bool(history["deal_id"].value_counts().max() >= 2)
 
 
+def closed_stages(stages: pd.Series, pipelines: pd.DataFrame | None = None) -> pd.Series:
+    """Whether each stage closes a deal: as its pipeline says (``deal_pipeline_stages``'
+    ``is_closed``, read from the CRM) where the store knows it, since a portal's own
+    closed stages have ids like "1234567"; else by HubSpot's default ids ("closedwon",
+    "closedlost"), the one sign a file or a pipeline not read gives."""
+    text = stages.astype(str).str.strip()
+    by_id = text.str.lower().str.startswith("closed")
+    if pipelines is None or pipelines.empty or "is_closed" not in pipelines:
+        return by_id
+    known = pipelines[pipelines["is_closed"].notna() & pipelines["stage"].notna()]
+    said = text.map(
+        dict(zip(known["stage"].astype(str), known["is_closed"].astype(bool), strict=True))
+    )
+    return said.where(said.notna(), by_id).astype(bool)
+
+
 def _open_deal_stage(
-    deals: pd.DataFrame, history: pd.DataFrame, contact: pd.Series, moment: pd.Series
+    deals: pd.DataFrame,
+    history: pd.DataFrame,
+    contact: pd.Series,
+    moment: pd.Series,
+    pipelines: pd.DataFrame | None = None,
 ) -> np.ndarray:
     """The stage (its label) of each contact's furthest open deal at each moment, or None.
 
@@ -270,13 +295,13 @@ def _open_deal_stage(
         deal_id=history["deal_id"].astype(str).astype(object),
     ).dropna(subset=["entered_at"])
     stages = stages.sort_values("entered_at")
-    shut = stages["stage"].astype(str).str.lower().str.startswith("closed")
+    shut = closed_stages(stages["stage"], pipelines)
     stages["passed"] = (~shut).astype(int).groupby(stages["deal_id"]).cumsum().astype(float) - 1
     current = pd.merge_asof(
         joined.sort_values("at"), stages[["deal_id", "stage", "entered_at", "passed"]],
         left_on="at", right_on="entered_at", by="deal_id", allow_exact_matches=True,
     )  # fmt: skip
-    current = current[~current["stage"].astype(str).str.lower().str.startswith("closed")]
+    current = current[~closed_stages(current["stage"], pipelines).to_numpy()]
     if current.empty:
         return out
     current["passed"] = current["passed"].fillna(-1.0)

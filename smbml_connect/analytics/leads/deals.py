@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from smbml_connect.analytics.leads.contact_features import closed_stages
 from smbml_connect.analytics.leads.scoring import LeadScorer
 from smbml_connect.analytics.shared.contract import check_fitted
 from smbml_connect.analytics.shared.tabular import Phrase
@@ -109,7 +110,7 @@ def deal_snapshot(tables: dict[str, pd.DataFrame], rows: pd.DataFrame) -> pd.Dat
         }
     )
     history = tables.get("deal_stages", pd.DataFrame(columns=["deal_id", "stage", "entered_at"]))
-    history = history[~history["stage"].str.lower().str.startswith("closed")]
+    history = history[~closed_stages(history["stage"], tables.get("deal_pipeline_stages"))]
     if not history.empty:
         joined = pd.DataFrame(
             {"deal_id": ids.astype(str), "at": moment, "row": np.arange(len(ids))}

@@ -8,7 +8,7 @@ unknown canonical names land in ``extra`` so nothing mapped is lost.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,13 +23,21 @@ __all__ = [
     "LEAD_SOURCES",
     "MODIFIED",
     "OBJECTS",
+    "STAGE_ENTERED",
     "ObjectSpec",
     "cast_value",
+    "deal_stage_rows",
     "pipeline_stage_rows",
     "records_to_frame",
+    "stage_properties",
 ]
 
-MODIFIED = {"contacts": "lastmodifieddate"}  # every other object: hs_lastmodifieddate
+MODIFIED = {"contacts": "lastmodifieddate"}
+# Prefixes of the per-stage "date entered" deal properties, newest first.
+STAGE_ENTERED = (
+    "hs_v2_date_entered_",
+    "hs_date_entered_",
+)  # every other object: hs_lastmodifieddate
 # HubSpot's original-source codes in the plain words the lead reasons use.
 LEAD_SOURCES = {
     "ORGANIC_SEARCH": "organic_search",
@@ -110,6 +118,7 @@ OBJECTS: dict[str, ObjectSpec] = {
                 "owner_id": "hubspot_owner_id",
                 "updated_at": "hs_lastmodifieddate",
                 "stage_entered_at": "hs_v2_date_entered_current_stage",
+                "merged_ids": "hs_merged_object_ids",
             },
             {"contact_id": "contacts"},
             "deal_id",
@@ -244,15 +253,52 @@ def _finish(
     return frame
 
 
-def deal_stage_rows(deals: pd.DataFrame) -> pd.DataFrame:
-    """The current stage's entry time: the part of the stage history HubSpot gives per deal."""
-    if deals.empty or "stage_entered_at" not in deals:
-        return pd.DataFrame()
-    rows = deals.loc[
-        deals["stage_entered_at"].notna() & deals["stage"].notna(),
-        ["deal_id", "stage", "stage_entered_at", SOURCE_ROW],
-    ]
-    return rows.rename(columns={"stage_entered_at": "entered_at"}).reset_index(drop=True)
+def stage_properties(names: Iterable[str], stage_ids: Iterable[str]) -> dict[str, str]:
+    """The deal properties that hold when a deal entered each stage -> the stage's id.
+
+    HubSpot gives every pipeline stage a read-only datetime ``hs_v2_date_entered_<stage
+    id>`` (the legacy ``hs_date_entered_<stage id>`` before it is retired), listed with the
+    deal properties; a stage id the property name cannot hold as it is (a UUID's dashes)
+    is matched with underscores. The v2 set is taken when the portal has it, else the
+    legacy one, never both (they would give one stage two times).
+    """
+    ids = list(stage_ids)
+    known = {s.replace("-", "_").lower(): s for s in ids} | {s: s for s in ids}
+    listed = list(names)
+    for prefix in STAGE_ENTERED:
+        found = {
+            name: known.get(name[len(prefix) :], name[len(prefix) :])
+            for name in listed
+            if name.startswith(prefix) and name[len(prefix) :] != "current_stage"
+        }
+        if found:
+            return found
+    return {}
+
+
+def deal_stage_rows(records: list[dict[str, Any]], stages: Mapping[str, str]) -> pd.DataFrame:
+    """Every stage each deal entered, with when (the latest entry where it came back).
+
+    Without per-stage properties (``stages`` empty: a portal or token that lacks them)
+    only the current stage's entry is known (``hs_v2_date_entered_current_stage``), as
+    it is too for a deal whose current stage no property names.
+    """
+    rows = []
+    for record in records:
+        props = record.get("properties") or {}
+        rid = str(record["id"])
+        row = int(rid) if rid.isdigit() else None
+        taken = set()
+        for prop, stage in stages.items():
+            when = cast_value(props.get(prop), "datetime")
+            if when is not None:
+                rows.append({"deal_id": rid, "stage": stage, "entered_at": when, SOURCE_ROW: row})
+                taken.add(stage)
+        current = props.get("dealstage")
+        when = cast_value(props.get("hs_v2_date_entered_current_stage"), "datetime")
+        if current and when is not None and current not in taken:
+            rows.append({"deal_id": rid, "stage": current, "entered_at": when, SOURCE_ROW: row})
+    return pd.DataFrame(rows, columns=["deal_id", "stage", "entered_at", SOURCE_ROW])
 
 
 def pipeline_stage_rows(pipelines: list[dict[str, Any]]) -> pd.DataFrame:

@@ -42,6 +42,7 @@ from smbml_connect.connectors.hubspot.mapping import (
     deal_stage_rows,
     pipeline_stage_rows,
     records_to_frame,
+    stage_properties,
 )
 from smbml_connect.errors import ConfigError, SmbmlError, TokenRejectedError
 from smbml_connect.ports import Notice, Page
@@ -55,6 +56,9 @@ SEARCH_PAGE = 200
 ASSOCIATION_BATCH = 1000
 READ_BATCH = 100
 PIPELINES = "GET /crm/v3/pipelines/deals"
+# HubSpot refuses URLs past about 16,300 characters (414); half of that is left to the
+# properties, the rest to the host, path, associations and paging.
+LIST_QUERY_BUDGET = 8_000
 
 
 def _modified_ms(record: Mapping[str, Any], prop: str) -> int:
@@ -99,33 +103,46 @@ class HubSpotSource:
 
     def pull_pages(self, entity: str, since: str | None = None) -> Iterator[Page]:
         spec = self._spec(entity)
+        stage_ids: list[str] = []
         if spec.table == "deals":
-            yield self._pipelines()
+            pipelines = self._pipelines()
+            yield pipelines
+            read = pipelines.tables.get("deal_pipeline_stages")
+            stage_ids = [] if read is None or read.empty else read["stage"].astype(str).tolist()
         kinds = self._property_kinds(spec.object_type)
         wanted = [p for p in dict.fromkeys(spec.columns.values()) if p in kinds]
+        stages = stage_properties(kinds, stage_ids) if spec.table == "deals" else {}
+        # The list request carries its properties in the URL; past the budget the stage
+        # times are read per page by batch (properties in the body) instead.
+        late = list(stages) if _query_chars([*wanted, *stages]) > LIST_QUERY_BUDGET else []
         resumed = ListMark.parse(since) if since else None
         full = since is None or resumed is not None
         batches: Iterator[Batch]
         if full:
             started = resumed.started_ms if resumed else self.started_ms
-            batches = self._full_list(spec, wanted, resumed.after if resumed else None, started)
+            listed = wanted if late else [*wanted, *stages]
+            after = resumed.after if resumed else None
+            batches = self._full_list(spec, listed, after, started, late)
         else:
             assert since is not None
-            batches = self._search(spec, wanted, Mark.parse(since))
+            batches = self._search(spec, [*wanted, *stages], Mark.parse(since))
         buffer: list[dict[str, Any]] = []
         cursor: str | None = None
         for records, resume in read_ahead(batches):
             buffer += records
             cursor = resume or cursor
             if len(buffer) >= self.page_rows:
-                yield self._page(spec, buffer, kinds, cursor, full=full)
+                yield self._page(spec, buffer, kinds, cursor, full=full, stages=stages)
                 buffer, cursor = [], None
-        yield self._page(spec, buffer, kinds, cursor, full=full)
+        yield self._page(spec, buffer, kinds, cursor, full=full, stages=stages)
         archived: list[tuple[str, str]] = []
         for batch, _ in self._list(spec, [], archived=True, inline=False):
             archived += [(str(r["id"]), str(r.get("archivedAt") or r["updatedAt"])) for r in batch]
         if archived:
-            yield Page(archived={entity: archived})
+            page = Page(archived={entity: archived})
+            if spec.table == "deals":  # a deleted deal's stage history goes with it
+                page.replace["deal_stages"] = [rid for rid, _ in archived]
+            yield page
 
     # -- reading ---------------------------------------------------------------------
     def _pipelines(self) -> Page:
@@ -173,13 +190,21 @@ class HubSpotSource:
         return self._kinds[object_type]
 
     def _full_list(
-        self, spec: ObjectSpec, properties: list[str], after: str | None, started_ms: int
+        self,
+        spec: ObjectSpec,
+        properties: list[str],
+        after: str | None,
+        started_ms: int,
+        late: list[str] | None = None,
     ) -> Iterator[Batch]:
         """Every record in id order. Each page's end is a place to carry on from after a
         crash; the end of the list hands over to searches from when the list started, which
-        then take whatever changed meanwhile, on pages read before or after."""
+        then take whatever changed meanwhile, on pages read before or after. ``late``
+        properties are read for each page by batch (too many for the list's URL)."""
         newest = Mark(0)
         for records, nxt in self._list(spec, properties, archived=False, after=after):
+            if late:
+                self._read_properties(spec, records, late)
             for record in records:
                 newest.take(_modified_ms(record, spec.modified), str(record["id"]))
             if nxt:
@@ -332,6 +357,31 @@ class HubSpotSource:
             out[column] = found
         return out
 
+    def _read_properties(
+        self, spec: ObjectSpec, records: list[dict[str, Any]], properties: list[str]
+    ) -> None:
+        """Add ``properties`` to ``records`` by batch read (a record deleted meanwhile is
+        simply not answered for)."""
+        ids = [str(r["id"]) for r in records]
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), READ_BATCH):
+            request = BatchReadInputSimplePublicObjectId(
+                inputs=[{"id": i} for i in ids[start : start + READ_BATCH]],
+                properties=properties,
+                properties_with_history=[],
+            )
+            body = self.api.json(
+                f"reading {spec.object_type} stage times",
+                self.api.client.crm.objects.batch_api.read,
+                spec.object_type,
+                request,
+            )
+            for record in body.get("results", []):
+                found[str(record["id"])] = record.get("properties") or {}
+        for record in records:
+            props = found.get(str(record["id"]), {})
+            record.setdefault("properties", {}).update({p: props.get(p) for p in properties})
+
     def _fetch_companies(self, ids: set[str]) -> None:
         missing = sorted(ids - set(self._companies), key=id_order)
         for start in range(0, len(missing), READ_BATCH):
@@ -357,6 +407,7 @@ class HubSpotSource:
         kinds: Mapping[str, str],
         cursor: str | None,
         full: bool,
+        stages: Mapping[str, str] | None = None,
     ) -> Page:
         links = self._links(spec, records, inline=full)
         if "company_id" in links:
@@ -369,10 +420,35 @@ class HubSpotSource:
             frame = frame[~orphan].reset_index(drop=True)
         page.tables[spec.table] = frame
         if spec.table == "deals":
-            page.tables["deal_stages"] = deal_stage_rows(frame)
+            page.tables["deal_stages"] = deal_stage_rows(records, stages or {})
+            if stages:  # each deal's whole history: what a deal left behind goes
+                page.replace["deal_stages"] = [str(r["id"]) for r in records]
+            self._merged(records, page)
         if spec.table in ("contacts", "deals", "orders"):
             page.tables["associations"] = association_rows({spec.table: frame})
         return page
+
+    @staticmethod
+    def _merged(records: list[dict[str, Any]], page: Page) -> None:
+        """Deals merged into these are gone from HubSpot without a trace in its archived
+        list: only the kept deal names them (``hs_merged_object_ids``). They are marked
+        gone here, and their stage history goes with them."""
+        gone = []
+        for record in records:
+            text = (record.get("properties") or {}).get("hs_merged_object_ids") or ""
+            when = str(record.get("updatedAt"))
+            gone += [(i.strip(), when) for i in str(text).split(";") if i.strip()]
+        if gone:
+            page.archived["deals"] = gone
+            page.replace["deal_stages"] = [
+                *page.replace.get("deal_stages", []),
+                *(rid for rid, _ in gone),
+            ]
+
+
+def _query_chars(properties: list[str]) -> int:
+    """What ``properties`` add to a list request's URL: the client repeats the key."""
+    return sum(len("&properties=") + len(p) for p in properties)
 
 
 def read_ahead(batches: Iterator[T], depth: int = 3) -> Iterator[T]:

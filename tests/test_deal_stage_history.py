@@ -1,0 +1,207 @@
+"""Deals' stage history from HubSpot: every stage each deal entered, kept right over runs.
+
+HubSpot keeps, per deal and per pipeline stage, when the deal last entered the stage
+(``hs_v2_date_entered_<stage id>``). The connector reads them with the deals, so the deal
+model sees closed deals at the stage they had reached on each landmark day, and the lead
+model the stage of a contact's open deal, as from files. Closed stages are told by the
+portal's pipelines, not by an id starting with "closed".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from smbml_connect.analytics.leads.contact_features import (
+    DEAL_STAGE,
+    closed_stages,
+    contact_snapshot,
+    has_stage_history,
+)
+from smbml_connect.analytics.leads.deals import deal_snapshot, deal_training_frame
+from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
+from smbml_connect.connectors.hubspot.mapping import stage_properties
+from smbml_connect.connectors.hubspot.source import HubSpotSource
+from smbml_connect.credentials import Secret
+from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.sample import SampleBusiness, SampleConfig, generate
+from smbml_connect.schema import TABLES
+from smbml_connect.store import Store
+from smbml_connect.testing.clock import FakeClock
+from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, HubSpotEmulator
+from smbml_connect.testing.hubspot_sample import IdMap, load_sample
+from smbml_connect.testing.hubspot_state import DEFAULT_DEAL_STAGES
+
+
+@pytest.fixture(scope="module")
+def small() -> SampleBusiness:
+    return generate(SampleConfig(contacts=300, seed=3))
+
+
+@pytest.fixture
+def hub(small: SampleBusiness) -> Iterator[tuple[HubSpotEmulator, IdMap]]:
+    with HubSpotEmulator(clock=FakeClock()) as emulator:
+        yield emulator, load_sample(emulator.state, small)
+
+
+def sync(hub: HubSpotEmulator, store: Store) -> Any:
+    limits = Limits(read_timeout=2.0)
+    hub.clock.advance(limits.window_seconds)
+    api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits,
+                     client_side_validation=True, clock=hub.clock)  # fmt: skip
+    result = run_pipeline(HubSpotSource(api), store, RunOptions(steps=[]))
+    assert result.status == "ok", result.errors
+    return result
+
+
+def live(store: Store) -> dict[str, pd.DataFrame]:
+    tables = {t: store.read(t) for t in TABLES}
+    return {
+        t: f[f["archived_at"].isna()].reset_index(drop=True) if "archived_at" in f else f
+        for t, f in tables.items()
+    }
+
+
+def history(store: Store, deal: str) -> list[tuple[str, pd.Timestamp]]:
+    rows = store.read("deal_stages")
+    rows = rows[rows["deal_id"] == deal].sort_values("entered_at")
+    return list(zip(rows["stage"], rows["entered_at"], strict=True))
+
+
+def test_a_full_pull_brings_every_stage_each_deal_entered(hub, small, store) -> None:
+    """The gap: from HubSpot only each deal's current stage came, so closed deals had no
+    stage at any landmark and the lead model turned its stage feature off."""
+    emulator, ids = hub
+    sync(emulator, store)
+    got = store.read("deal_stages")
+    back = {v: k for k, v in ids["deals"].items()}
+    mine = got.assign(deal_id=got["deal_id"].map(back))
+    want = small.tables["deal_stages"]
+    key = ["deal_id", "stage"]
+    merged = want.merge(mine, on=key, how="outer", suffixes=("", "_got"), indicator=True)
+    assert (merged["_merge"] == "both").all() and len(got) == len(want)
+    assert (pd.to_datetime(merged["entered_at"], utc=True)
+            == pd.to_datetime(merged["entered_at_got"], utc=True)).all()  # fmt: skip
+    tables = live(store)
+    assert has_stage_history(tables["deal_stages"])
+    frame = deal_training_frame(tables, small.as_of)
+    files = deal_training_frame(small.tables, small.as_of)
+    assert frame["stage"].notna().sum() == files["stage"].notna().sum() > 0
+
+
+def test_a_deal_that_moves_gets_its_history_extended_or_replaced_never_doubled(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    deal = next(d for d in emulator.state.objects["deals"] if len(history(store, d)) == 2)
+    before, total = history(store, deal), len(store.read("deal_stages"))
+    (first, _), (second, _) = before  # e.g. a first meeting, then lost
+    ahead = next(s for s, *_ in DEFAULT_DEAL_STAGES if s not in (first, second))  # reopened
+    emulator.state.touch("deals", [deal], dealstage=ahead)
+    sync(emulator, store)
+    moved = history(store, deal)
+    assert moved[:-1] == before and moved[-1][0] == ahead
+    # back to the first stage: its row now holds the latest entry, as HubSpot keeps it
+    emulator.state.touch("deals", [deal], dealstage=first)
+    sync(emulator, store)
+    again = history(store, deal)
+    assert [s for s, _ in again] == [second, ahead, first]
+    assert again[-1][1] > moved[-1][1]
+    assert len(store.read("deal_stages")) == total + 1  # one stage more, nothing twice
+
+
+def test_a_deleted_or_merged_deal_takes_its_stage_history_with_it(hub, store) -> None:
+    emulator, _ = hub
+    sync(emulator, store)
+    deleted, merged, kept = list(emulator.state.objects["deals"])[:3]
+    assert history(store, deleted) and history(store, merged)
+    emulator.state.archive("deals", [deleted])
+    emulator.state.merge("deals", kept, merged)
+    result = sync(emulator, store)
+    assert not history(store, deleted) and not history(store, merged)
+    assert history(store, kept)
+    deals = store.read("deals").set_index("deal_id")
+    assert deals.loc[[deleted, merged], "archived_at"].notna().all()  # gone from the analytics
+    assert result.archived == {"deals": 2}
+
+
+def test_many_stages_are_read_by_batch_rather_than_a_refused_list_url(store) -> None:
+    """Each stage name rides in the list's URL; a portal with hundreds of stages would
+    pass HubSpot's URL limit (414), so their times then come by batch read, per page."""
+    with HubSpotEmulator(clock=FakeClock()) as emulator:
+        stages = [(f"Step {i}", 0.5, False) for i in range(250)]
+        made = emulator.state.add_pipeline("deals", "Long", stages)
+        first, second = made["stages"][0]["id"], made["stages"][1]["id"]
+        ids = []
+        for i in range(150):
+            deal = emulator.state.add("deals", {"dealname": f"D{i}", "dealstage": first,
+                                                "pipeline": made["id"]})  # fmt: skip
+            emulator.state.touch("deals", [deal.id], dealstage=second)
+            ids.append(deal.id)
+        sync(emulator, store)
+        assert emulator.statuses[414] == 0
+        assert emulator.requests["POST batch"] == 2  # one per list page of 100
+        assert [s for s, _ in history(store, ids[-1])] == [first, second]
+
+
+def test_stage_properties_prefer_v2_then_legacy_and_match_ids_with_dashes() -> None:
+    uuid = "baedc188-ba76-4a41-8723-5bb99fe7c5bf"
+    names = ["hs_v2_date_entered_current_stage", "hs_v2_date_entered_123",
+             "hs_v2_date_entered_" + uuid.replace("-", "_"), "hs_date_entered_123", "amount"]  # fmt: skip
+    assert stage_properties(names, ["123", uuid]) == {
+        "hs_v2_date_entered_123": "123",
+        "hs_v2_date_entered_" + uuid.replace("-", "_"): uuid,
+    }
+    legacy = ["hs_date_entered_closedwon", "hs_v2_date_entered_current_stage"]
+    assert stage_properties(legacy, []) == {"hs_date_entered_closedwon": "closedwon"}
+    assert stage_properties(["amount"], ["123"]) == {}
+
+
+def _pipelines() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "stage": ["1234567", "1234570", "closedish"],
+            "is_closed": [False, True, None],
+            "pipeline": ["9", "9", "9"],
+        }
+    )
+
+
+def test_closed_stages_follow_the_pipeline_and_the_id_only_where_it_says_nothing() -> None:
+    stages = pd.Series(["1234567", "1234570", "closedlost", "closedish", "contractsent"])
+    assert closed_stages(stages).tolist() == [False, False, True, True, False]
+    assert closed_stages(stages, _pipelines()).tolist() == [False, True, True, True, False]
+
+
+def _tables() -> dict[str, pd.DataFrame]:
+    """One open deal (its closed flag lags, as a reopening leaves it) whose history ends in
+    a custom pipeline's closed stage, with a numeric id."""
+    day = pd.Timestamp("2026-01-01", tz="UTC")
+    empty = {t: pd.DataFrame(columns=list(spec.names)) for t, spec in TABLES.items()}
+    contact = {c: [None] for c in TABLES["contacts"].names}
+    contact.update(contact_id=["c1"], lead_source=["referral"], created_at=[day], country=["NZ"])
+    return empty | {
+        "deals": pd.DataFrame({
+            "deal_id": ["d1"], "contact_id": ["c1"], "amount": [100.0], "pipeline": ["9"],
+            "stage": ["1234570"], "is_closed": [False], "is_won": [False],
+            "created_at": [day], "closed_at": [pd.NaT], "close_date": [pd.NaT],
+            "owner_id": ["o1"], "name": ["D"],
+        }),
+        "deal_stages": pd.DataFrame({
+            "deal_id": ["d1", "d1", "d2"], "stage": ["1234567", "1234570", "1234567"],
+            "entered_at": [day, day + pd.Timedelta(days=5), day],
+        }),
+        "deal_pipeline_stages": _pipelines(),
+        "contacts": pd.DataFrame(contact),
+    }  # fmt: skip
+
+
+def test_a_custom_closed_stage_is_never_taken_for_an_open_one() -> None:
+    tables = _tables()
+    at = pd.Timestamp("2026-01-10", tz="UTC")
+    deal = deal_snapshot(tables, pd.DataFrame({"deal_id": ["d1"], "snapshot_at": [at]}))
+    assert deal.loc[0, "stage"] == "1234567" and deal.loc[0, "days_in_stage"] == 9
+    lead = contact_snapshot(tables, pd.DataFrame({"contact_id": ["c1"], "at": [at]}))
+    assert lead.loc[0, DEAL_STAGE] is None  # a closed deal is no open deal, at any stage
