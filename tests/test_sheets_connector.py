@@ -868,17 +868,6 @@ def test_a_users_column_beside_the_forecast_follows_its_month(
     assert {r: again[r][width] for r in targets} == {r: int(t) for r, t in targets.items()}
     assert all(len(row) <= width or r in targets for r, row in enumerate(again) if r > 1)
     assert "1 row at the bottom" not in head_note(emu, book_key, sheet.title)
-    # A month that leaves the forecast keeps its target below, shown as a date.
-    month = again[1].index("Month")
-    sheet = _ours(emu, book_key)["forecast"]  # the emulator's tab is a new object each write
-    sheet.cells[(2, month)] = Cell(value=40000.0, number_type="DATE", pattern="yyyy-mm-dd")
-    destination.publish(written)
-    assert "1 row at the bottom" in head_note(emu, book_key, sheet.title)
-    sheet = _ours(emu, book_key)["forecast"]
-    last = max(r for r, _ in sheet.cells)
-    assert sheet.cells[(last, month)].value == 40000.0
-    assert sheet.cells[(last, month)].number_type == "DATE"
-    assert sheet.cells[(last, width)].value == targets[2]
 
 
 def test_a_formula_moved_with_its_row_moves_its_relative_references() -> None:

@@ -640,8 +640,7 @@ def tab_requests(
                         "range": {
                             "sheetId": sheet_id,
                             "startRowIndex": _HEADER_ROW + 1,
-                            # the rows kept for the user's notes show their key alike
-                            "endRowIndex": _HEADER_ROW + 1 + len(frame) + len(tab.orphans),
+                            "endRowIndex": _HEADER_ROW + 1 + len(frame),
                             "startColumnIndex": col,
                             "endColumnIndex": col + 1,
                         },
@@ -714,21 +713,23 @@ def _theirs_note(tab: ResultTab) -> str:
     theirs = tab.theirs
     if theirs is None:
         return ""
-    names = [str(h.get("stringValue", h.get("numberValue", ""))) or "(no header)"
-             for h in theirs.headers]  # fmt: skip
-    shown = ", ".join(f'"{n}"' for n in names[:3])
-    if len(names) > 3:
-        shown += f" and {len(names) - 3} more"
-    columns = f"Your column {shown} is" if len(names) == 1 else f"Your columns {shown} are"
+    names = [
+        str(h.get("stringValue", h.get("numberValue", ""))) or "(no header)" for h in theirs.headers
+    ]
+    shown = ", ".join(f'"{n}"' for n in names[:3]) + (
+        f" and {len(names) - 3} more" if len(names) > 3 else ""
+    )
     if not theirs.keyed:
-        return (f"{columns} kept in their rows, to the right of ours; this tab's rows can "
-                "move, so check they still line up.")  # fmt: skip
-    labels = [column_label(k)[:1].lower() + column_label(k)[1:] for k in tab.key]
-    by = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+        return (
+            f"Your columns {shown} are kept in their rows, to the right of ours; this tab's "
+            "rows can move, so check they still line up."
+        )
+    labels = " and ".join(column_label(k) for k in tab.key)
     left = len(tab.orphans)
-    kept = (f"; {left} row{'s' if left != 1 else ''} at the bottom keep{'' if left != 1 else 's'} "
-            f"your cells of a {by} no longer in the results (delete them when done)" if left else "")  # fmt: skip
-    return f"{columns} kept to the right, each row's cells beside its {by}{kept}."
+    return (f"Your columns {shown} are kept to the right, each row's cells beside its {labels}"
+            + (f"; {left} row{'s' if left != 1 else ''} at the bottom kept your notes for a "
+               f"{labels} no longer in the results (delete them when done)" if left else "")
+            + ".")  # fmt: skip
 
 
 def note_request(sheet_id: int, text: str) -> dict[str, Any]:
