@@ -9,17 +9,13 @@ Scenarios:
 - the refresh when the per-user quota is smaller than the limiter believes (another
   script shares the quota): 429s, waits, completes;
 - the refresh with 5xx answers, dropped connections and slow answers injected;
-- the refresh after the user added two columns beside Scores (a note on every tenth
-  contact, a formula filled down), with the contacts re-sorted and one in twenty gone
-  from the results: requests, seconds, and the user's cells not beside their contact;
 - reading 20,000 contacts and 60,000 orders from a spreadsheet.
 
 seconds is wall time with the emulator in the same process; emulator_seconds is the part
 the emulator spent parsing and applying requests (Google's own time is not modelled), so
 seconds - emulator_seconds is what the client itself costs.
-request_bound: one batchUpdate per result tab plus one metadata read (refresh), two
-values:batchGet more when a tab has the user's columns, or the metadata read plus one
-values:batchGet (read). rows_lost: rows whose cells in the
+request_bound: one batchUpdate per result tab plus one metadata read (refresh), or the
+metadata read plus one values:batchGet (read). rows_lost: rows whose cells in the
 spreadsheet (read back after the refresh) differ from the frame written, or rows that
 did not reach the store (read). Quota windows run at --time-scale (0.1: a minute lasts
 6 s) in the quota scenario; both the emulator and the client are told.
@@ -30,7 +26,6 @@ did not reach the store (read). Quota windows run at --time-scale (0.1: a minute
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
 from typing import Any
@@ -52,7 +47,7 @@ from smbml_connect.steps.pricing import PRICES_TAB
 from smbml_connect.steps.segments import SEGMENTS_TAB
 from smbml_connect.testing.faults import Fault
 from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account
-from smbml_connect.testing.sheets_values import Cell, render
+from smbml_connect.testing.sheets_values import render
 
 KEY = "1BenchmarkSpreadsheet000000000000000000"
 REASONS = ["+ Came from a referral", "+ Opened 12 emails", "- Last active 40 days ago",
@@ -186,50 +181,6 @@ def refresh(name: str, emu: SheetsEmulator, api: SheetsApi, result: RunResult) -
     }
 
 
-def with_their_columns(
-    emu: SheetsEmulator, api: SheetsApi, result: RunResult, rng: np.random.Generator
-) -> dict[str, Any]:
-    """The user adds "Called?" (every tenth contact) and "Double" (=C3*2 filled down)
-    beside Scores; the next run's leads come re-sorted, one in twenty gone."""
-    book = emu.state.book(KEY)
-    sheet = next(s for s in book.sheets if any(m["metadataValue"] == "scores" for m in s.metadata))
-    width = sheet.cols
-    sheet.cols = width + 2
-    sheet.cells[(1, width)] = Cell(value="Called?")
-    sheet.cells[(1, width + 1)] = Cell(value="Double")
-    ids = {r: sheet.cells[(r, 0)].value for r in range(2, sheet.rows) if (r, 0) in sheet.cells}
-    notes = {ids[r]: f"called {r}" for r in list(ids)[::10]}
-    for r, contact in ids.items():
-        if contact in notes:
-            sheet.cells[(r, width)] = Cell(value=notes[contact])
-        sheet.cells[(r, width + 1)] = Cell(formula=f"=E{r + 1}*2")
-    later = dataclasses.replace(result, run_id=result.run_id + 1)
-    leads = result.steps["lead_scores"].sheets[LEAD_TAB.title]
-    kept = leads.sample(frac=0.95, random_state=int(rng.integers(1 << 30)))
-    later.steps = {**result.steps, "lead_scores": StepResult(sheets={LEAD_TAB.title: kept})}
-    row = refresh("refresh after the user added two columns beside Scores", emu, api, later)
-    row["request_bound"] += 2
-    sheet = next(s for s in book.sheets if any(m["metadataValue"] == "scores" for m in s.metadata))
-    header = [sheet.cells[(1, j)].value for j in range(sheet.cols) if (1, j) in sheet.cells]
-    at, double = header.index("Called?"), header.index("Double")
-    misplaced, seen = 0, set()
-    for r in range(2, sheet.rows):
-        contact = sheet.cells.get((r, 0))
-        if contact is None:
-            continue
-        note = sheet.cells.get((r, at))
-        if contact.value in notes:
-            seen.add(contact.value)
-            misplaced += note is None or note.value != notes[contact.value]
-        elif note is not None:
-            misplaced += 1
-        formula = sheet.cells.get((r, double))
-        misplaced += formula is None or formula.formula != f"=E{r + 1}*2"
-    row["user_cells"] = len(notes) + len(ids)
-    row["user_cells_misplaced_or_lost"] = misplaced + len(set(notes) - seen)
-    return row
-
-
 def naive_gspread(emu: SheetsEmulator, api: SheetsApi, result: RunResult) -> dict[str, Any]:
     """The reference: how a typical script refreshes tabs with gspread's worksheet methods."""
     emu.reset_counts()
@@ -313,7 +264,6 @@ def main() -> None:
         api.authorise()
         scenarios.append(refresh("refresh: first run, tabs created", emu, api, result))
         scenarios.append(refresh("refresh: second run, tabs rewritten in place", emu, api, result))
-        scenarios.append(with_their_columns(emu, api, result, rng))
         scenarios.append(naive_gspread(emu, api, result))
         emu.inject(Fault("5xx", count=2, status=503, path=":batchUpdate"))
         emu.inject(Fault("drop", count=1, path=":batchUpdate", skip=2))
