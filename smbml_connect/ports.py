@@ -219,14 +219,12 @@ class SheetsTab:
 
     ``role`` is the stable name kept in the tab's metadata; ``title`` (default: the
     workbook tab's title) is what the user sees. ``columns`` orders a tab several parts
-    fill; ``prepare`` and ``chart`` see the finished frame. ``key`` names the columns that
-    say which row is which, so that columns a user adds beside ours follow their rows.
+    fill; ``prepare`` and ``chart`` see the finished frame.
     """
 
     role: str
     title: str | None = None
     columns: tuple[str, ...] = ()
-    key: tuple[str, ...] = ()
     prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     chart: Callable[[pd.DataFrame], SheetsChart | None] | None = None
 

@@ -317,8 +317,7 @@ def test_refresh_writes_result_tabs_one_request_each(
     scores = book.sheet("Scores (smbml)")
     assert scores.frozen_rows == 2
     marks = {m["metadataKey"]: m["metadataValue"] for m in scores.metadata}
-    assert marks[gsheets.METADATA_KEY] == "scores" and len(scores.metadata) == 4
-    assert json.loads(marks[gsheets.COLUMNS_KEY])[:2] == ["Contact ID", "Name"]
+    assert marks[gsheets.METADATA_KEY] == "scores" and len(scores.metadata) == 3
     assert marks[gsheets.REFRESHED_KEY] in head_note(emu, book_key, "Scores (smbml)")
     head = emu.state.values_get(book_key, "'Scores (smbml)'!A1:J3", "UNFORMATTED_VALUE")["values"]
     assert head[0][0].startswith(f"Last refreshed {CLOCK.now():%Y-%m-%d %H:%M} UTC (run ")
@@ -777,110 +776,6 @@ def test_a_second_tab_with_our_mark_is_left_alone(
     report = SheetsResults(api, book_key, clock=CLOCK).publish(written)
     assert emu.state.book(book_key).sheet("Scores copy").cells == kept
     assert any(line.startswith("Scores copy: left as it is") for line in report.detail)
-
-
-def _scores_tab(ids: list[str], scores: list[float]) -> gsheets.ResultTab:
-    frame = pd.DataFrame(
-        {"contact_id": ids, "name": [f"Name {i}" for i in ids], "lead_score": scores}
-    )
-    return ResultTab("scores", "Scores", frame, key=("contact_id",))
-
-
-def test_columns_a_user_adds_follow_their_rows_and_survive_a_resort(
-    emu: SheetsEmulator, api: SheetsApi, written: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A rep adds "Called?" and a filled-down formula beside Scores; the next sync re-sorts
-    the rows and one contact leaves the results. Before: the grid was cut to our columns,
-    so both columns were deleted."""
-    book_key = _book(emu, "TheirColumns")
-    destination = SheetsResults(api, book_key, clock=CLOCK)
-    first = [_scores_tab(["C1", "C2", "C3", "C4"], [90, 70, 50, 30])]
-    monkeypatch.setattr(gsheets, "result_tabs", lambda result: first)
-    destination.publish(written)
-    sheet = emu.state.book(book_key).sheet("Scores")
-    assert sheet.cols == 3
-    # The user inserts two columns to the right and types into them (rows 3-6: C1..C4).
-    sheet.cols = 5
-    sheet.cells[(1, 3)] = Cell(value="Called?")
-    sheet.cells[(1, 4)] = Cell(value="Double")
-    sheet.cells[(2, 3)] = Cell(value="yes, Monday")  # C1
-    sheet.cells[(4, 3)] = Cell(value="=not a formula")  # C3: text typed with an apostrophe
-    sheet.cells[(5, 3)] = Cell(value="gone cold")  # C4, who leaves the results
-    for r in range(2, 6):
-        sheet.cells[(r, 4)] = Cell(formula=f"=C{r + 1}*2")
-    emu.reset_counts()
-    second = [_scores_tab(["C5", "C4x", "C3", "C2", "C1"], [95, 80, 60, 40, 20])]
-    monkeypatch.setattr(gsheets, "result_tabs", lambda result: second)
-    destination.publish(written)
-    formulas = emu.state.values_get(book_key, "Scores!A2:E9", "FORMULA")["values"]
-    assert formulas[0] == ["Contact ID", "Name", "Lead score", "Called?", "Double"]
-    by_id = {row[0]: row for row in formulas[1:]}
-    assert by_id["C1"][3:] == ["yes, Monday", "=C7*2"]  # moved from row 3 to row 7
-    assert by_id["C3"][3] == "=not a formula"
-    assert by_id["C5"][4] == "=C3*2" and by_id["C4x"][4] == "=C4*2"  # filled down to new rows
-    # C4 left the results: its notes are kept in a row below ours, with its key.
-    assert (
-        formulas[-1][0] == "C4" and formulas[-1][1:3] == ["", ""] and formulas[-1][3] == "gone cold"
-    )
-    cells = emu.state.book(book_key).sheet("Scores").cells
-    assert cells[(4, 3)].formula is None and cells[(4, 3)].value == "=not a formula"
-    note = head_note(emu, book_key, "Scores")
-    assert '"Called?", "Double"' in note and "1 row at the bottom" in note
-    assert emu.total("GET values_batch_get") == 2  # the user's columns, read once each way
-    # A third sync with nothing changed by the user leaves the same cells.
-    emu.reset_counts()
-    destination.publish(written)
-    assert emu.state.values_get(book_key, "Scores!A2:E9", "FORMULA")["values"] == formulas
-
-
-def test_a_tab_without_columns_of_the_users_costs_no_read(
-    emu: SheetsEmulator, api: SheetsApi, written: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    book_key = _book(emu, "NoTheirColumns")
-    destination = SheetsResults(api, book_key, clock=CLOCK)
-    monkeypatch.setattr(gsheets, "result_tabs", lambda result: [_scores_tab(["C1"], [50])])
-    destination.publish(written)
-    emu.reset_counts()
-    monkeypatch.setattr(gsheets, "result_tabs", lambda result: [_scores_tab(["C1", "C2"], [50, 9])])
-    destination.publish(written)
-    assert emu.total("GET values_batch_get") == 0 and emu.total("GET get") == 1
-    assert emu.state.book(book_key).sheet("Scores").cols == 3
-
-
-def test_a_users_column_beside_the_forecast_follows_its_month(
-    emu: SheetsEmulator, api: SheetsApi, written: Any
-) -> None:
-    """The forecast's key holds a date (read back as a serial number)."""
-    book_key = _book(emu, "TheirForecast")
-    destination = SheetsResults(api, book_key, clock=CLOCK)
-    destination.publish(written)
-    sheet = _ours(emu, book_key)["forecast"]
-    values = emu.state.values_get(book_key, f"'{sheet.title}'", "UNFORMATTED_VALUE")["values"]
-    width = len(values[1])
-    sheet.cols = width + 1
-    sheet.cells[(1, width)] = Cell(value="Target")
-    targets = {r: float(1000 + r) for r in range(2, len(values), 7)}
-    for r, target in targets.items():
-        sheet.cells[(r, width)] = Cell(value=target)
-    destination.publish(written)
-    again = emu.state.values_get(book_key, f"'{sheet.title}'", "UNFORMATTED_VALUE")["values"]
-    assert again[1][width] == "Target"
-    assert {r: again[r][width] for r in targets} == {r: int(t) for r, t in targets.items()}
-    assert all(len(row) <= width or r in targets for r, row in enumerate(again) if r > 1)
-    assert "1 row at the bottom" not in head_note(emu, book_key, sheet.title)
-
-
-def test_a_formula_moved_with_its_row_moves_its_relative_references() -> None:
-    from smbml_connect.connectors.gsheets.user_columns import moved_formula
-
-    assert moved_formula("=C3*2", 4) == "=C7*2"
-    assert moved_formula("=SUM(A3:B3)+$C$1+C$2+$D5", 2) == "=SUM(A5:B5)+$C$1+C$2+$D7"
-    assert (
-        moved_formula('=IF(E3>70,"call A3","")&LOG10(F3)', 1) == '=IF(E4>70,"call A3","")&LOG10(F4)'
-    )
-    assert moved_formula("='Other tab'!B3", -1) == "='Other tab'!B2"
-    assert moved_formula("=A1+1", -1) == "=#REF!+1"
-    assert moved_formula("=A:A", 5) == "=A:A"
 
 
 def test_an_infinite_number_is_an_empty_cell_as_in_the_workbook() -> None:

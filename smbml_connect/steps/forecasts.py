@@ -187,16 +187,7 @@ def _sheets_chart(frame: pd.DataFrame) -> SheetsChart | None:
 
 FORECAST_TAB = Tab(
     "Forecast",
-    sheets=(
-        SheetsPart(
-            SheetsTab(
-                "forecast",
-                key=("series", "measure", "month"),
-                prepare=_total_first,
-                chart=_sheets_chart,
-            )
-        ),
-    ),
+    sheets=(SheetsPart(SheetsTab("forecast", prepare=_total_first, chart=_sheets_chart)),),
 )
 CHART_TAB = Tab(
     "Forecast chart",

@@ -11,8 +11,7 @@ batchUpdate that (re)creates the tab, sizes the grid, writes typed cells (a stri
 always a stringValue, so "=HYPERLINK(...)" or "+1 555" from a CRM stays text), formats
 the header, freezes it, sets number formats and redraws the forecast chart. Our tabs
 carry developer metadata, so a tab the user made is never touched, even if it is
-called "Scores", and a tab of ours the user renamed is still found. Columns a user adds
-beside ours are kept with their rows (user_columns.py), for two more reads a sync.
+called "Scores", and a tab of ours the user renamed is still found.
 """
 
 from __future__ import annotations
@@ -32,17 +31,6 @@ import pandas as pd
 
 from smbml_connect.column_labels import column_label, yes_no
 from smbml_connect.connectors.gsheets.http import SheetsApi, SheetsHttpError
-from smbml_connect.connectors.gsheets.user_columns import (
-    COLUMNS_KEY,
-    Row,
-    UserColumns,
-    has_room_for_theirs,
-    key_text,
-    moved_formula,
-    our_headers,
-    typed,
-    user_columns,
-)
 from smbml_connect.errors import ConfigError, SmbmlError, SourceFatalError
 from smbml_connect.headers import (
     HeaderMapping,
@@ -301,17 +289,6 @@ class ResultTab:
     frame: pd.DataFrame
     note: str = ""
     chart: dict[str, Any] | None = None  # for the forecast: which rows and columns to draw
-    key: tuple[str, ...] = ()  # the columns that say which row is which (`user_columns`)
-    theirs: UserColumns | None = None  # the user's own columns in the tab (`place_theirs`)
-    theirs_rows: list[list[dict[str, Any]]] = field(default_factory=list)  # from the header on
-    orphans: list[Row] = field(default_factory=list)  # their rows whose key left the results
-
-    def size(self) -> tuple[int, int]:
-        """Rows and columns of the grid the tab is written into."""
-        height = len(self.frame) + 2 + (1 if self.frame.empty else 0) + len(self.orphans)
-        height = max(height, _HEADER_ROW + len(self.theirs_rows))
-        width = max(len(self.frame.columns), 1) + (len(self.theirs.headers) if self.theirs else 0)
-        return height, width
 
 
 def result_tabs(result: RunResult) -> list[ResultTab]:
@@ -337,8 +314,7 @@ def result_tabs(result: RunResult) -> list[ResultTab]:
             first = [c for c in sheet.columns if c in frame.columns]
             frame = frame[first + [c for c in frame.columns if c not in sheet.columns]]
         chart = sheet.chart(frame) if sheet.chart is not None else None
-        out = ResultTab(role, title, frame, chart=_chart_spec(chart) if chart else None,
-                        key=tuple(k for k in sheet.key if k in frame.columns))  # fmt: skip
+        out = ResultTab(role, title, frame, chart=_chart_spec(chart) if chart else None)
         if frame.empty:
             out.note = "Nothing to show this run" + (f" ({skipped})" if skipped else "") + "."
         tabs.append(out)
@@ -349,7 +325,6 @@ def result_tabs(result: RunResult) -> list[ResultTab]:
             rejects_for_people(result.rejects, REJECT_COLUMNS),
             "Rows or values we could not use: fix them in the source tab (row number given) "
             "and the next refresh picks them up.",
-            key=("table", "source", "source_row", "column"),
         )
     )
     return tabs
@@ -532,8 +507,8 @@ def tab_requests(
             frame[name]
         ):
             frame[name] = pd.to_datetime(frame[name], errors="coerce")
-    height, width = tab.size()
-    ours = max(len(frame.columns), 1)
+    width = max(len(frame.columns), 1)
+    height = len(frame) + 2 + (1 if frame.empty else 0)
     first: list[dict[str, Any]] = []
     if existing is None:
         first.append(
@@ -572,12 +547,7 @@ def tab_requests(
         # refused though it would fit (robin900/gspread-dataframe#38)
         resize = [_grid(sheet_id, "rowCount", height), _grid(sheet_id, "columnCount", width)]
         first += resize[::-1] if width < now.get("columnCount", width) else resize
-    body_rows = _rows_json(frame) + _orphan_rows(tab)
-    theirs_rows = (
-        [{"values": [_value_only(c) for c in row]} for row in tab.theirs_rows]
-        if tab.theirs is not None
-        else None
-    )
+    body_rows = _rows_json(frame)
     chunks = _chunk(body_rows)
     lists: list[list[dict[str, Any]]] = []
     for i, (start, rows) in enumerate(chunks):
@@ -586,7 +556,6 @@ def tab_requests(
         if i == 0:  # a range over the whole grid also clears whatever was there before
             where = {
                 "range": {"sheetId": sheet_id, "startRowIndex": _HEADER_ROW, "startColumnIndex": 0}
-                | ({"endColumnIndex": ours} if theirs_rows is not None else {})
             }
             requests.append(
                 {
@@ -615,20 +584,7 @@ def tab_requests(
             )
         )
     last = lists[-1]
-    if theirs_rows is not None:  # their values only: the formats they gave their cells stay
-        last.append(
-            {
-                "updateCells": {
-                    "range": {"sheetId": sheet_id, "startRowIndex": _HEADER_ROW,
-                              "startColumnIndex": ours, "endColumnIndex": width},
-                    "rows": theirs_rows,
-                    "fields": "userEnteredValue",
-                }
-            }
-        )  # fmt: skip
-    note = " ".join(n for n in (tab.note, _theirs_note(tab)) if n)
-    last.append(note_request(sheet_id, f"Last refreshed {refreshed}" + (f". {note}" if note else "")))  # fmt: skip
-    last += _mark(sheet_id, COLUMNS_KEY, json.dumps(sheet_header(frame), ensure_ascii=False))
+    last.append(note_request(sheet_id, f"Last refreshed {refreshed}" + (f". {tab.note}" if tab.note else "")))  # fmt: skip
     if write is not None:
         last += _mark(sheet_id, REFRESHED_KEY, refreshed)
     for col, name in enumerate(frame.columns):
@@ -658,78 +614,8 @@ def tab_requests(
         }
     )
     if tab.chart:
-        last.append(_chart(sheet_id, frame, tab.chart, width))
+        last.append(_chart(sheet_id, frame, tab.chart))
     return lists
-
-
-def place_theirs(tab: ResultTab, theirs: UserColumns) -> None:
-    """Decide where the user's cells go (`ResultTab.theirs_rows`): each row's beside the
-    row with its key, a row whose key left the results below ours (its key written in our
-    key columns, `ResultTab.orphans`), or in their places when the tab has no key they can
-    follow (`UserColumns.keyed`)."""
-    blank: list[dict[str, Any]] = [{} for _ in theirs.headers]
-    rows = [list(theirs.headers)]
-    tab.theirs, tab.orphans = theirs, []
-    if not theirs.keyed:
-        places = {found.row: found.cells for found in theirs.extra}
-        last = max([len(tab.frame) + 1 + (1 if tab.frame.empty else 0), *places])
-        rows += [places.get(r, blank) for r in range(_HEADER_ROW + 1, last + 1)]
-        tab.theirs_rows = rows
-        return
-    keys = zip(*[[key_text(c.get("userEnteredValue", {})) for c in _column_cells(tab.frame[k])]
-                 for k in tab.key], strict=True)  # fmt: skip
-    for i, key in enumerate(keys):
-        sheet_row = _HEADER_ROW + 1 + i
-        rows.append(theirs.filled(sheet_row, theirs.row_for(tuple(key), sheet_row)))
-    if tab.frame.empty:
-        rows.append(blank)
-    for found in theirs.left():
-        sheet_row = _HEADER_ROW + len(rows)
-        rows.append([{"formulaValue": moved_formula(c["formulaValue"], sheet_row - found.row)}
-                     if "formulaValue" in c else c for c in found.cells])  # fmt: skip
-        tab.orphans.append(found)
-    tab.theirs_rows = rows
-
-
-def _orphan_rows(tab: ResultTab) -> list[dict[str, Any]]:
-    """Our cells of the rows kept for the user's notes: the key they were beside."""
-    where = [list(tab.frame.columns).index(k) for k in tab.key]
-    rows: list[dict[str, Any]] = [{"values": []}] if tab.orphans and tab.frame.empty else []
-    for found in tab.orphans:
-        mine: list[dict[str, Any]] = [_EMPTY] * len(tab.frame.columns)
-        for j, value in zip(where, found.key, strict=True):
-            cell = typed(value)
-            mine[j] = {"userEnteredValue": cell} if cell else _EMPTY
-        rows.append({"values": mine})
-    return rows
-
-
-def _value_only(cell: Mapping[str, Any]) -> dict[str, Any]:
-    return {"userEnteredValue": dict(cell)} if cell else {}
-
-
-def _theirs_note(tab: ResultTab) -> str:
-    """What the tab's first line says about the user's columns, if it has any."""
-    theirs = tab.theirs
-    if theirs is None:
-        return ""
-    names = [
-        str(h.get("stringValue", h.get("numberValue", ""))) or "(no header)" for h in theirs.headers
-    ]
-    shown = ", ".join(f'"{n}"' for n in names[:3]) + (
-        f" and {len(names) - 3} more" if len(names) > 3 else ""
-    )
-    if not theirs.keyed:
-        return (
-            f"Your columns {shown} are kept in their rows, to the right of ours; this tab's "
-            "rows can move, so check they still line up."
-        )
-    labels = " and ".join(column_label(k) for k in tab.key)
-    left = len(tab.orphans)
-    return (f"Your columns {shown} are kept to the right, each row's cells beside its {labels}"
-            + (f"; {left} row{'s' if left != 1 else ''} at the bottom kept your notes for a "
-               f"{labels} no longer in the results (delete them when done)" if left else "")
-            + ".")  # fmt: skip
 
 
 def note_request(sheet_id: int, text: str) -> dict[str, Any]:
@@ -796,9 +682,7 @@ def _chunk(rows: list[dict[str, Any]]) -> list[tuple[int, list[dict[str, Any]]]]
     return chunks
 
 
-def _chart(
-    sheet_id: int, frame: pd.DataFrame, chart: Mapping[str, Any], width: int
-) -> dict[str, Any]:
+def _chart(sheet_id: int, frame: pd.DataFrame, chart: Mapping[str, Any]) -> dict[str, Any]:
     columns = list(frame.columns)
 
     def source(name: str) -> dict[str, Any]:
@@ -842,7 +726,7 @@ def _chart(
                         "anchorCell": {
                             "sheetId": sheet_id,
                             "rowIndex": _HEADER_ROW,
-                            "columnIndex": width + 1,
+                            "columnIndex": len(columns) + 1,
                         },
                         "widthPixels": 720,
                         "heightPixels": 360,
@@ -910,20 +794,18 @@ class SheetsResults:
                     sheet_id = rng.randrange(10_000, 2**31 - 1)
                 ids.add(sheet_id)
             plans.append((tab, sheet_id, existing))
-        kept: list[str] = []
-        plans = self._with_theirs(plans, kept)
         stamp = refreshed.split(" (")[0]
         pending = {  # until one request lands: the note each other tab of ours gets with it
             sheet_id: note_request(sheet_id, _not_refreshed(result.run_id, stamp, existing))
             for _, sheet_id, existing in plans
             if existing is not None
         }
+        kept: list[str] = []
         done: list[str] = []
         for tab, sheet_id, existing in plans:
             lists = tab_requests(tab, sheet_id, existing, refreshed, write)
             notes = [n for i, n in pending.items() if i != sheet_id]
-            height, width = tab.size()
-            need = height * width
+            need = (len(tab.frame) + 2 + (1 if tab.frame.empty else 0)) * max(len(tab.frame.columns), 1)  # fmt: skip
             after = cells - (_cells(existing) if existing else 0) + need
             if after > CELL_CAP:
                 kept.append(
@@ -966,37 +848,6 @@ class SheetsResults:
                 + (f". Refreshed: {', '.join(done)}" if done else "")
             )
         return report
-
-    def _with_theirs(
-        self, plans: list[tuple[ResultTab, int, Mapping[str, Any] | None]], kept: list[str]
-    ) -> list[tuple[ResultTab, int, Mapping[str, Any] | None]]:
-        """The plans, each tab with the columns its user added (`user_columns`), read in
-        two requests for all tabs that have more columns than we wrote (none otherwise).
-        If Google will not give them, those tabs are left as they are, not rewritten
-        without the user's columns."""
-        wider = [(tab, existing) for tab, _, existing in plans if existing is not None
-                 and has_room_for_theirs(existing, sheet_header(tab.frame))]  # fmt: skip
-        if not wider:
-            return plans
-        ranges = [_quote(str(existing["properties"]["title"])) for _, existing in wider]
-        http = self.api.client.http_client
-        try:
-            read = [http.values_batch_get(self.key, ranges, params={"valueRenderOption": how,
-                                          "dateTimeRenderOption": "SERIAL_NUMBER"})
-                    for how in ("FORMULA", "UNFORMATTED_VALUE")]  # fmt: skip
-        except SheetsHttpError as exc:
-            skipped = {id(tab) for tab, _ in wider}
-            kept += [f"{tab.title} (your own columns in it could not be read, so it was not "
-                     f"rewritten: {exc.detail})" for tab, _ in wider]  # fmt: skip
-            return [plan for plan in plans if id(plan[0]) not in skipped]
-        for i, (tab, existing) in enumerate(wider):
-            formulas = read[0]["valueRanges"][i].get("values", [])
-            values = read[1]["valueRanges"][i].get("values", [])
-            ours = our_headers(existing) or sheet_header(tab.frame)
-            theirs = user_columns(formulas, values, ours, [column_label(k) for k in tab.key])
-            if theirs is not None:
-                place_theirs(tab, theirs)
-        return plans
 
     def _send(self, requests: list[dict[str, Any]], sheet_id: int, mark: str) -> None:
         """One batchUpdate. A refusal after a retry may be the retry's own: the first try
