@@ -205,3 +205,19 @@ def test_a_custom_closed_stage_is_never_taken_for_an_open_one() -> None:
     assert deal.loc[0, "stage"] == "1234567" and deal.loc[0, "days_in_stage"] == 9
     lead = contact_snapshot(tables, pd.DataFrame({"contact_id": ["c1"], "at": [at]}))
     assert lead.loc[0, DEAL_STAGE] is None  # a closed deal is no open deal, at any stage
+
+
+def test_a_contact_merged_away_is_gone_not_scored_beside_the_one_it_became(hub, store) -> None:
+    """HubSpot lists a merged-away contact nowhere, not even as archived; only the kept
+    contact names it. It stayed in the store as a live contact: scored, shown in Scores
+    and written back, a second row for one person."""
+    emulator, _ = hub
+    sync(emulator, store)
+    kept, merged = list(emulator.state.objects["contacts"])[:2]
+    emulator.state.merge("contacts", kept, merged)
+    result = sync(emulator, store)
+    contacts = store.read("contacts").set_index("contact_id")
+    assert pd.notna(contacts.loc[merged, "archived_at"])
+    assert pd.isna(contacts.loc[kept, "archived_at"])
+    assert result.archived == {"contacts": 1}
+    assert merged not in set(live(store)["contacts"]["contact_id"])

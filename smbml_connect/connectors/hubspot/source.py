@@ -423,27 +423,33 @@ class HubSpotSource:
             page.tables["deal_stages"] = deal_stage_rows(records, stages or {})
             if stages:  # each deal's whole history: what a deal left behind goes
                 page.replace["deal_stages"] = [str(r["id"]) for r in records]
-            self._merged(records, page)
+        if spec.table in ("contacts", "deals"):
+            self._merged(spec.table, records, page)
         if spec.table in ("contacts", "deals", "orders"):
             page.tables["associations"] = association_rows({spec.table: frame})
         return page
 
     @staticmethod
-    def _merged(records: list[dict[str, Any]], page: Page) -> None:
-        """Deals merged into these are gone from HubSpot without a trace in its archived
-        list: only the kept deal names them (``hs_merged_object_ids``). They are marked
-        gone here, and their stage history goes with them."""
+    def _merged(table: str, records: list[dict[str, Any]], page: Page) -> None:
+        """Contacts and deals merged into these are gone from HubSpot without a trace in
+        its archived list: only the kept record names them (``hs_merged_object_ids``;
+        singer-io/tap-hubspot#49: the merged contact "is no longer available from
+        HubSpot's API"). They are marked gone here, so a merged-away contact is no longer
+        scored, shown and written back beside the one it became, and a deal's stage
+        history goes with it."""
         gone = []
         for record in records:
             text = (record.get("properties") or {}).get("hs_merged_object_ids") or ""
             when = str(record.get("updatedAt"))
-            gone += [(i.strip(), when) for i in str(text).split(";") if i.strip()]
+            own = str(record["id"])
+            gone += [(i.strip(), when) for i in str(text).split(";") if i.strip() not in ("", own)]
         if gone:
-            page.archived["deals"] = gone
-            page.replace["deal_stages"] = [
-                *page.replace.get("deal_stages", []),
-                *(rid for rid, _ in gone),
-            ]
+            page.archived[table] = gone
+            if table == "deals":
+                page.replace["deal_stages"] = [
+                    *page.replace.get("deal_stages", []),
+                    *(rid for rid, _ in gone),
+                ]
 
 
 def _query_chars(properties: list[str]) -> int:
