@@ -221,3 +221,81 @@ def test_a_contact_merged_away_is_gone_not_scored_beside_the_one_it_became(hub, 
     assert pd.isna(contacts.loc[kept, "archived_at"])
     assert result.archived == {"contacts": 1}
     assert merged not in set(live(store)["contacts"]["contact_id"])
+
+
+def test_a_store_synced_before_the_stage_times_lists_its_deals_whole_once(
+    hub, store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store made before the stage times were read (or on a run whose pipelines read
+    failed) has each deal's current stage only, and its cursor sends the next pull to a
+    search of changed deals: the history stayed partial for good, yet three deals with
+    two rows switched the lead model's stage feature on (review)."""
+    import smbml_connect.connectors.hubspot.source as source
+
+    emulator, _ = hub
+    with monkeypatch.context() as before:
+        before.setattr(source, "stage_properties", lambda kinds, ids: {})
+        sync(emulator, store)
+    assert not has_stage_history(store.read("deal_stages"))
+    emulator.state.touch("deals", list(emulator.state.objects["deals"])[:3], amount="5")
+    sync(emulator, store)
+    tables = live(store)
+    assert has_stage_history(tables["deal_stages"])
+    counts = tables["deal_stages"]["deal_id"].value_counts()
+    assert (counts >= 2).mean() > 0.9
+    assert str(store.get_cursor(HubSpotSource.name, "deals")).endswith(";stages")
+
+
+def test_a_few_deals_with_two_stages_are_not_a_history() -> None:
+    rows = pd.DataFrame({"deal_id": ["a", "a", "b", "c", "d"], "stage": ["x", "y", "x", "x", "x"],
+                         "entered_at": pd.Timestamp("2026-01-01", tz="UTC")})  # fmt: skip
+    assert not has_stage_history(rows)
+    assert has_stage_history(rows[rows["deal_id"].isin(["a", "b"])])
+
+
+def test_a_stage_where_closed_deals_sit_and_no_open_one_is_closed_when_pipelines_are_unknown() -> (
+    None
+):
+    """The pipelines read refused (403): a custom pipeline's won stage "1234568" read as
+    open, so every won deal's earlier snapshots carried its winning stage (review)."""
+    deals = pd.DataFrame({"stage": ["1234568", "1234568", "1234569", "1234567", "1234567"],
+                          "is_closed": [True, True, True, False, True]})  # fmt: skip
+    stages = pd.Series(["1234567", "1234568", "1234569", "closedwon"])
+    assert closed_stages(stages, None, deals).tolist() == [False, True, True, True]
+    assert closed_stages(stages).tolist() == [False, False, False, True]
+
+
+def test_a_deals_snapshots_before_it_stepped_back_are_not_learnt_from() -> None:
+    """HubSpot keeps each stage's latest entry: a deal that went A, B, C, back to B, then
+    lost shows B entered after C, and at day 7 (really at B) the history says A. Those
+    snapshots depend on what came later, often on the way to losing (review)."""
+    tables = _tables()
+    day = pd.Timestamp("2026-01-01", tz="UTC")
+    tables["deal_pipeline_stages"] = pd.DataFrame({
+        "stage": ["A", "B", "C", "lost"], "is_closed": [False, False, False, True],
+        "pipeline": ["9"] * 4, "display_order": [0, 1, 2, 3],
+    })  # fmt: skip
+    tables["deals"] = tables["deals"].assign(
+        stage="lost", is_closed=True, closed_at=day + pd.Timedelta(days=30)
+    )
+    tables["deal_stages"] = pd.DataFrame({
+        "deal_id": ["d1"] * 4, "stage": ["A", "C", "B", "lost"],
+        "entered_at": [day, day + pd.Timedelta(days=8), day + pd.Timedelta(days=25),
+                       day + pd.Timedelta(days=30)],
+    })  # fmt: skip
+    frame = deal_training_frame(tables, day + pd.Timedelta(days=60))
+    assert (pd.to_datetime(frame["snapshot_at"], utc=True) >= day + pd.Timedelta(days=25)).all()
+    assert len(frame) == 0 or frame["stage"].eq("B").all()
+
+
+def test_a_stage_time_gone_from_a_deal_takes_its_row_with_it(hub, store) -> None:
+    """A deal read again replaces its stored history (`Page.replace`): a stage whose time
+    HubSpot no longer gives (its stage deleted from the pipeline, a re-import) leaves."""
+    emulator, _ = hub
+    sync(emulator, store)
+    deal = next(d for d in emulator.state.objects["deals"] if len(history(store, d)) >= 2)
+    first = history(store, deal)[0][0]
+    emulator.state.objects["deals"][deal].properties[f"hs_v2_date_entered_{first}"] = None
+    emulator.state.touch("deals", [deal], amount="7")  # HubSpot answers null; the deal changed
+    sync(emulator, store)
+    assert first not in [s for s, _ in history(store, deal)]

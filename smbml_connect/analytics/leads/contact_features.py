@@ -32,6 +32,7 @@ __all__ = [
     "has_stage_history",
     "lead_scoring_frame",
     "lead_training_frame",
+    "stepped_back",
 ]
 
 LANDMARK_DAYS = (0, 3, 7, 14, 30, 60, 90, 180, 365)
@@ -220,23 +221,32 @@ def contact_snapshot(tables: dict[str, pd.DataFrame], pairs: pd.DataFrame) -> pd
 
 
 def has_stage_history(history: pd.DataFrame | None) -> bool:
-    """Whether ``deal_stages`` is a history (some deal entered two stages or more), not
-    just each deal's current stage (a CRM read without its per-stage entry times): there
-    a past snapshot knows a stage only for deals still open today, so training would read
-    nearly every open deal as "stage unknown", and a stage known then as "did not
-    convert"."""
+    """Whether ``deal_stages`` is a history, most deals with more than one stage entered,
+    not just each deal's current stage (a CRM read without its per-stage entry times):
+    there a past snapshot knows a stage only for deals still open today, so training
+    would read nearly every open deal as "stage unknown", and a stage known then as "did
+    not convert". One deal with two rows was the test, and a HubSpot store upgraded with
+    a few deals re-read since passed it while the rest had their current stage only."""
     if history is None or history.empty:
         return False
-    return bool(history["deal_id"].value_counts().max() >= 2)
+    return bool((history["deal_id"].value_counts() >= 2).mean() >= 0.5)
 
 
-def closed_stages(stages: pd.Series, pipelines: pd.DataFrame | None = None) -> pd.Series:
+def closed_stages(
+    stages: pd.Series, pipelines: pd.DataFrame | None = None, deals: pd.DataFrame | None = None
+) -> pd.Series:
     """Whether each stage closes a deal: as its pipeline says (``deal_pipeline_stages``'
     ``is_closed``, read from the CRM) where the store knows it, since a portal's own
     closed stages have ids like "1234567"; else by HubSpot's default ids ("closedwon",
-    "closedlost"), the one sign a file or a pipeline not read gives."""
+    "closedlost"), or, given ``deals``, a stage where closed deals sit and no open one
+    does (a portal whose pipelines could not be read: its "1234568" was read as open, so
+    a won deal's earlier snapshots carried its winning stage)."""
     text = stages.astype(str).str.strip()
     by_id = text.str.lower().str.startswith("closed")
+    if deals is not None and not deals.empty and {"stage", "is_closed"} <= set(deals.columns):
+        shut = deals["is_closed"].fillna(False).astype(bool)
+        held = deals["stage"].astype(str).str.strip()
+        by_id |= text.isin(set(held[shut]) - set(held[~shut]))
     if pipelines is None or pipelines.empty or "is_closed" not in pipelines:
         return by_id
     known = pipelines[pipelines["is_closed"].notna() & pipelines["stage"].notna()]
@@ -244,6 +254,25 @@ def closed_stages(stages: pd.Series, pipelines: pd.DataFrame | None = None) -> p
         dict(zip(known["stage"].astype(str), known["is_closed"].astype(bool), strict=True))
     )
     return said.where(said.notna(), by_id).astype(bool)
+
+
+def stepped_back(history: pd.DataFrame, pipelines: pd.DataFrame | None) -> pd.Series:
+    """Per deal, when it last went back to an earlier stage of its pipeline (by the
+    pipeline's display order), for deals that did. A CRM that keeps each stage's latest
+    entry only (HubSpot's ``hs_v2_date_entered_<stage>``) rewrites a stage's entry time
+    when a deal returns to it, so the deal's history before then is not what was known
+    then: its earlier snapshots would show no stage, or one it had already left, because
+    of what happened later (a step back, often on the way to losing)."""
+    if history.empty or pipelines is None or pipelines.empty or "display_order" not in pipelines:
+        return pd.Series(dtype="datetime64[ns, UTC]")
+    order = dict(zip(pipelines["stage"].astype(str), pipelines["display_order"], strict=True))
+    rows = history.assign(
+        at=_utc(history["entered_at"]), rank=history["stage"].astype(str).map(order)
+    ).dropna(subset=["at", "rank"])
+    rows = rows.sort_values(["deal_id", "at"])
+    highest = rows.groupby("deal_id")["rank"].cummax()
+    back = rows[rows["rank"] < highest]
+    return back.groupby(back["deal_id"].astype(str))["at"].max()
 
 
 def _open_deal_stage(
@@ -295,13 +324,13 @@ def _open_deal_stage(
         deal_id=history["deal_id"].astype(str).astype(object),
     ).dropna(subset=["entered_at"])
     stages = stages.sort_values("entered_at")
-    shut = closed_stages(stages["stage"], pipelines)
+    shut = closed_stages(stages["stage"], pipelines, deals)
     stages["passed"] = (~shut).astype(int).groupby(stages["deal_id"]).cumsum().astype(float) - 1
     current = pd.merge_asof(
         joined.sort_values("at"), stages[["deal_id", "stage", "entered_at", "passed"]],
         left_on="at", right_on="entered_at", by="deal_id", allow_exact_matches=True,
     )  # fmt: skip
-    current = current[~closed_stages(current["stage"], pipelines).to_numpy()]
+    current = current[~closed_stages(current["stage"], pipelines, deals).to_numpy()]
     if current.empty:
         return out
     current["passed"] = current["passed"].fillna(-1.0)

@@ -16,7 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smbml_connect.analytics.leads.contact_features import closed_stages
+from smbml_connect.analytics.leads.contact_features import (
+    closed_stages,
+    has_stage_history,
+    stepped_back,
+)
 from smbml_connect.analytics.leads.scoring import LeadScorer
 from smbml_connect.analytics.shared.contract import check_fitted
 from smbml_connect.analytics.shared.tabular import Phrase
@@ -110,7 +114,10 @@ def deal_snapshot(tables: dict[str, pd.DataFrame], rows: pd.DataFrame) -> pd.Dat
         }
     )
     history = tables.get("deal_stages", pd.DataFrame(columns=["deal_id", "stage", "entered_at"]))
-    history = history[~closed_stages(history["stage"], tables.get("deal_pipeline_stages"))]
+    if not has_stage_history(history):  # current stages only: known for open deals alone
+        history = history.iloc[0:0]
+    shut = closed_stages(history["stage"], tables.get("deal_pipeline_stages"), tables["deals"])
+    history = history[~shut.to_numpy()]
     if not history.empty:
         joined = pd.DataFrame(
             {"deal_id": ids.astype(str), "at": moment, "row": np.arange(len(ids))}
@@ -194,6 +201,13 @@ def deal_training_frame(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) ->
         )
     # Landmarks past every deal's close are empty; pandas warns when concatenating those.
     rows = pd.concat([p for p in pieces if len(p)] or pieces[:1], ignore_index=True)
+    history = tables.get("deal_stages")
+    if history is not None and has_stage_history(history):
+        # Before a deal's step back its history was rewritten by what came later.
+        back = stepped_back(history, tables.get("deal_pipeline_stages"))
+        since = rows["deal_id"].astype(str).map(back)
+        rows = rows[~(_utc(rows["snapshot_at"]) < _utc(since)).fillna(False).to_numpy()]
+        rows = rows.reset_index(drop=True)
     if rows.empty:
         return rows
     return pd.concat([rows, deal_snapshot(tables, rows)], axis=1)

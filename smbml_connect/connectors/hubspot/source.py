@@ -59,6 +59,7 @@ PIPELINES = "GET /crm/v3/pipelines/deals"
 # HubSpot refuses URLs past about 16,300 characters (414); half of that is left to the
 # properties, the rest to the host, path, associations and paging.
 LIST_QUERY_BUDGET = 8_000
+STAGES_MARK = ";stages"  # ends a deals cursor whose pull read each stage's entry time
 
 
 def _modified_ms(record: Mapping[str, Any], prop: str) -> int:
@@ -115,6 +116,12 @@ class HubSpotSource:
         # The list request carries its properties in the URL; past the budget the stage
         # times are read per page by batch (properties in the body) instead.
         late = list(stages) if _query_chars([*wanted, *stages]) > LIST_QUERY_BUDGET else []
+        if since is not None and stages:
+            # Deals read before their stage times were (a store from before, or a run whose
+            # pipelines read failed) hold each one's current stage only, and a search takes
+            # only the deals changed since: list them whole once, or the history stays
+            # partial for good and the models read "stage unknown" as "did not win".
+            since = since[: -len(STAGES_MARK)] if since.endswith(STAGES_MARK) else None
         resumed = ListMark.parse(since) if since else None
         full = since is None or resumed is not None
         batches: Iterator[Batch]
@@ -132,9 +139,9 @@ class HubSpotSource:
             buffer += records
             cursor = resume or cursor
             if len(buffer) >= self.page_rows:
-                yield self._page(spec, buffer, kinds, cursor, full=full, stages=stages)
+                yield self._page(spec, buffer, kinds, _marked(cursor, stages), full, stages)
                 buffer, cursor = [], None
-        yield self._page(spec, buffer, kinds, cursor, full=full, stages=stages)
+        yield self._page(spec, buffer, kinds, _marked(cursor, stages), full, stages)
         archived: list[tuple[str, str]] = []
         for batch, _ in self._list(spec, [], archived=True, inline=False):
             archived += [(str(r["id"]), str(r.get("archivedAt") or r["updatedAt"])) for r in batch]
@@ -450,6 +457,11 @@ class HubSpotSource:
                     *page.replace.get("deal_stages", []),
                     *(rid for rid, _ in gone),
                 ]
+
+
+def _marked(cursor: str | None, stages: Mapping[str, str]) -> str | None:
+    """A deals cursor says when its pull read the stage times (`STAGES_MARK`)."""
+    return cursor + STAGES_MARK if cursor is not None and stages else cursor
 
 
 def _query_chars(properties: list[str]) -> int:
