@@ -3,9 +3,16 @@ test names the attack, the output it reached and what must hold there."""
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from smbml_connect import pipeline
+from smbml_connect.cli import cli
 from smbml_connect.redaction import redact
+from smbml_connect.schedule import run_once
+from smbml_connect.store import Store
 
 # Secrets in the shapes the services really hand out, as a message could carry them
 # before anything registered them: what must go, and what must stay.
@@ -48,3 +55,35 @@ def test_secret_shapes_are_redacted_before_anything_registers_them(text, secret,
 )
 def test_plain_words_about_secrets_stay(text):
     assert redact(text) == text
+
+
+def test_an_exception_quoting_a_proxy_password_reaches_no_store_status_or_outcome(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack: a library's exception (not ours, so never redacted where it was raised)
+    quotes the proxy URL with its password and a fresh Google access token. Outputs: the
+    run table, `smbml status`, the scheduled run's outcome line."""
+    data = tmp_path / "orders.csv"
+    data.write_text("order_id,order date,total\nO1,2025-01-02,10.5\n", encoding="utf-8")
+    config = tmp_path / "smbml.toml"
+    config.write_text(
+        f'store = "store.sqlite"\n[source]\nkind = "files"\npath = "{data.as_posix()}"\n'
+        'tables = { orders = "orders.csv" }\n'
+        "[analytics]\nenabled = []\n",
+        encoding="utf-8",
+    )
+
+    def refused(*_: object, **__: object) -> None:
+        raise ConnectionError(
+            "Cannot connect to proxy http://alice:s3cretP4ss@proxy.example:3128 "
+            "(Authorization: Bearer ya29.a0AfH6SMBxABCDEFGHIJ)"
+        )
+
+    monkeypatch.setattr(pipeline, "_load", refused)
+    outcome = run_once(config)
+    assert outcome.status == "failed" and "proxy.example" in outcome.message
+    with Store(tmp_path / "store.sqlite") as store:
+        error = store.runs(1)["error"].iloc[0]
+    status = CliRunner().invoke(cli, ["status", "-c", str(config)]).output
+    for text in (outcome.message, error, status):
+        assert "s3cret" not in text and "ya29" not in text and "ConnectionError" in text
