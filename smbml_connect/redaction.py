@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["redact", "register"]
+__all__ = ["escape_controls", "redact", "register"]
 
 _KNOWN_SECRETS: set[str] = set()
 # Shapes of secrets we might see before they are registered (a token google-auth fetched,
@@ -54,3 +54,16 @@ def redact(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) or "" if m.groups() else "") + "***", text)
     return text
+
+
+# Characters a terminal (or a log read in one) acts on instead of showing: C0 but tab and
+# line feed (ESC starts sequences that retitle, clear, rewrite or link the screen; CR
+# overwrites the line), DEL, C1, and the bidirectional controls that turn text around.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    """Text from a source as a terminal or a log should show it: each control character
+    as its escape (ESC -> \\x1b), so a contact named with an escape sequence is seen, not
+    obeyed."""
+    return _CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)

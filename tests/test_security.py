@@ -87,3 +87,38 @@ def test_an_exception_quoting_a_proxy_password_reaches_no_store_status_or_outcom
     status = CliRunner().invoke(cli, ["status", "-c", str(config)]).output
     for text in (outcome.message, error, status):
         assert "s3cret" not in text and "ya29" not in text and "ConnectionError" in text
+
+
+# A web form's visitor, or anyone who can edit a CRM record, chooses these bytes.
+TERMINAL_ATTACKS = "\x1b]0;pwned\x07\x1b[2J\x1b]8;;http://x.example\x07click\x1b]8;;\x07\r\u202e"
+
+
+def test_source_text_reaches_the_terminal_and_the_log_as_text_not_as_commands(
+    tmp_path: Path,
+) -> None:
+    """Attack: escape sequences (retitle, clear, hyperlink), a carriage return and a
+    right-to-left override in cells. Outputs: `smbml run`'s lines (a data check quotes
+    the value), `smbml status` (the rejects' values), the log file. Colour is on, as on a
+    terminal, so click strips nothing."""
+    data = tmp_path / "orders.csv"
+    data.write_text(
+        "order_id,order date,total\n"
+        f"O1,2025-01-02,{TERMINAL_ATTACKS}\n"
+        f"O2,{TERMINAL_ATTACKS},7\n"
+        "O3,2025-01-03,8\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "smbml.toml"
+    config.write_text(
+        f'store = "store.sqlite"\n[source]\nkind = "files"\npath = "{data.as_posix()}"\n'
+        'tables = { orders = "orders.csv" }\n[analytics]\nenabled = []\n',
+        encoding="utf-8",
+    )
+    log = tmp_path / "smbml.log"
+    runner = CliRunner()
+    run = runner.invoke(cli, ["--log-file", str(log), "run", "-c", str(config)], color=True)
+    status = runner.invoke(cli, ["status", "-c", str(config)], color=True)
+    assert run.exit_code == 0 and status.exit_code == 0, run.output + status.output
+    assert "\\x1b]0;pwned\\x07" in run.output and "\\x1b]0;pwned" in status.output
+    for text in (run.output, status.output, log.read_text(encoding="utf-8")):
+        assert not any(c in text for c in "\x1b\x07\r\u202e")
