@@ -3,13 +3,16 @@ test names the attack, the output it reached and what must hold there."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from openpyxl import Workbook
 
 from smbml_connect import pipeline
 from smbml_connect.cli import cli
+from smbml_connect.errors import SourceFatalError
 from smbml_connect.redaction import redact
 from smbml_connect.schedule import run_once
 from smbml_connect.store import Store
@@ -122,3 +125,52 @@ def test_source_text_reaches_the_terminal_and_the_log_as_text_not_as_commands(
     assert "\\x1b]0;pwned\\x07" in run.output and "\\x1b]0;pwned" in status.output
     for text in (run.output, status.output, log.read_text(encoding="utf-8")):
         assert not any(c in text for c in "\x1b\x07\r\u202e")
+
+
+def _hostile_workbook(path: Path, body: str) -> None:
+    """A workbook Excel could have saved, but for its sheet's XML."""
+    book = Workbook()
+    book.active.title = "orders"
+    book.active.append(["order_id", "order date", "total"])
+    book.active.append(["O1", "2025-01-02", "MARK"])
+    plain = path.with_name("plain.xlsx")
+    book.save(plain)
+    with zipfile.ZipFile(plain) as given, zipfile.ZipFile(path, "w") as out:
+        for item in given.infolist():
+            data = given.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                text = data.decode().split("?>", 1)[-1]
+                data = body.replace("SHEET", text.replace(">MARK<", ">&lol9;<")).encode()
+            out.writestr(item, data)
+
+
+LAUGHS = "<!DOCTYPE worksheet [<!ENTITY lol0 'lol'>" + "".join(
+    f"<!ENTITY lol{i} '{f'&lol{i - 1};' * 10}'>" for i in range(1, 10)
+)  # nine levels of ten: 10^9 "lol"s from under 1 kB
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [(LAUGHS + "]>SHEET", "ParseError"), ("SHEET</oops>", "ParseError")],
+    ids=["billion-laughs", "not-well-formed"],
+)
+def test_a_hostile_or_damaged_workbook_is_one_line_naming_the_file(
+    tmp_path: Path, body: str, why: str
+) -> None:
+    """Attack: an .xlsx whose sheet XML expands entities a billion-fold, or is cut.
+    expat refuses the expansion; what the user sees must be one line, not 'unexpected'."""
+    book = tmp_path / "shop.xlsx"
+    _hostile_workbook(book, body)
+    config = tmp_path / "smbml.toml"
+    config.write_text(
+        f'store = "store.sqlite"\n[source]\nkind = "files"\npath = "{book.as_posix()}"\n'
+        "[analytics]\nenabled = []\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        cli, ["--log-file", str(tmp_path / "log"), "run", "-c", str(config)]
+    )
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == SourceFatalError.exit_code, result.output
+    assert len(lines) == 1 and "unexpected" not in result.output
+    assert "shop.xlsx is damaged" in lines[0] and why in lines[0]
