@@ -3,18 +3,23 @@ test names the attack, the output it reached and what must hold there."""
 
 from __future__ import annotations
 
+import csv
 import zipfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
-from smbml_connect import pipeline
+from smbml_connect import pipeline, report
 from smbml_connect.cli import cli
+from smbml_connect.connectors.sample.source import SampleSource
 from smbml_connect.errors import SourceFatalError
+from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.redaction import redact
+from smbml_connect.report import HtmlReport, ResultsWorkbook
 from smbml_connect.schedule import run_once
+from smbml_connect.steps import steps_by_name
 from smbml_connect.store import Store
 
 # Secrets in the shapes the services really hand out, as a message could carry them
@@ -174,3 +179,47 @@ def test_a_hostile_or_damaged_workbook_is_one_line_naming_the_file(
     assert result.exit_code == SourceFatalError.exit_code, result.output
     assert len(lines) == 1 and "unexpected" not in result.output
     assert "shop.xlsx is damaged" in lines[0] and why in lines[0]
+
+
+def test_half_an_emoji_from_an_api_is_stored_written_and_shown(business, store, tmp_path):
+    """Attack: JSON from the CRM or Sheets carries "\\ud83d" (an emoji cut in two by a
+    form's length limit); json.loads makes it a lone surrogate, which sqlite3, openpyxl
+    and the report cannot encode. Outputs: the store, the workbook, the report."""
+    source = SampleSource(business, messy=False)
+    products = source.raw["products"]
+    products["name"] = [f"Mug \ud83d {i}" for i in range(len(products))]
+    source.raw["contacts"]["first_name"] = "Ann \udc00"
+    steps = steps_by_name(["rfm_segments", "next_product"])
+    book, html = ResultsWorkbook(tmp_path / "results.xlsx"), HtmlReport(tmp_path / "report.html")
+    result = run_pipeline(
+        source, store, RunOptions(steps=steps, as_of=business.as_of), [book, html]
+    )
+    assert result.status == "ok" and result.errors == []
+    assert set(store.read("products")["name"]) == {f"Mug \ufffd {i}" for i in range(len(products))}
+    cells = {c.value for s in load_workbook(book.path) for row in s.iter_rows() for c in row}
+    assert any(isinstance(v, str) and v.startswith("Mug \ufffd ") for v in cells)
+    assert "Mug \ufffd " in html.path.read_text(encoding="utf-8")
+
+
+def test_rejects_beyond_a_sheet_go_to_a_csv_whose_formulas_excel_will_not_run(
+    business, store, tmp_path, monkeypatch
+):
+    """Attack: rejected values written back to a CSV (Excel runs `=`, `+`, `-`, `@`, and
+    a tab or CR before them, when it opens one; it also ends a row at a bare CR, so an
+    unquoted "'\r=1+1" put =1+1 at the start of a row). Output: `<workbook>-rejects.csv`."""
+    hostile = ["=cmd|' /C calc'!A0", "+1-2", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1"]
+    source = SampleSource(business, messy=False)
+    orders = source.raw["orders"]
+    orders["ordered_at"] = orders["ordered_at"].astype(object)
+    for i, value in enumerate(hostile):
+        orders.iloc[i, orders.columns.get_loc("ordered_at")] = value
+    monkeypatch.setattr(report, "SHEET_ROWS", report._REJECTS_TOP + 2)  # two rows fit
+    book = ResultsWorkbook(tmp_path / "results.xlsx")
+    run_pipeline(source, store, RunOptions(steps=[], as_of=business.as_of), [book])
+    with (tmp_path / "results-rejects.csv").open(encoding="utf-8", newline="") as file:
+        rows = [row for row in csv.DictReader(file) if row["column"] == "ordered_at"]
+    values = [row["value"] for row in rows]
+
+    assert sorted(values) == sorted("'" + v for v in hostile)
+    lines = (tmp_path / "results-rejects.csv").read_bytes().split(b"\r\n")  # Excel's rows
+    assert not any(line.lstrip(b'"').startswith((b"=", b"+", b"-", b"@")) for line in lines)
