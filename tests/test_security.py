@@ -15,6 +15,7 @@ from smbml_connect import pipeline, report
 from smbml_connect.cli import cli
 from smbml_connect.connectors.sample.source import SampleSource
 from smbml_connect.errors import SourceFatalError
+from smbml_connect.excel_addin.local_cert import ensure_certificate
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.redaction import redact
 from smbml_connect.report import HtmlReport, ResultsWorkbook
@@ -223,3 +224,15 @@ def test_rejects_beyond_a_sheet_go_to_a_csv_whose_formulas_excel_will_not_run(
     assert sorted(values) == sorted("'" + v for v in hostile)
     lines = (tmp_path / "results-rejects.csv").read_bytes().split(b"\r\n")  # Excel's rows
     assert not any(line.lstrip(b'"').startswith((b"=", b"+", b"-", b"@")) for line in lines)
+
+
+def test_key_files_left_readable_by_others_are_narrowed_when_rewritten(tmp_path: Path) -> None:
+    """Attack: key files already there with the usual 0644 (a copy, an older tool, a
+    restore): os.open's 0o600 applies only to a new file. Output: the local CA's and the
+    server's private keys that `smbml serve` writes."""
+    for name in ("ca-key.pem", "server-key.pem"):
+        (tmp_path / name).write_bytes(b"old")
+        (tmp_path / name).chmod(0o644)
+    files = ensure_certificate(tmp_path)
+    for key in (tmp_path / "ca-key.pem", files.key):
+        assert key.read_bytes() != b"old" and key.stat().st_mode & 0o777 == 0o600
