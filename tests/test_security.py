@@ -7,6 +7,7 @@ import csv
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from openpyxl import Workbook, load_workbook
@@ -22,6 +23,7 @@ from smbml_connect.report import HtmlReport, ResultsWorkbook
 from smbml_connect.schedule import run_once
 from smbml_connect.steps import steps_by_name
 from smbml_connect.store import Store
+from smbml_connect.xlsx import write_workbook
 
 # Secrets in the shapes the services really hand out, as a message could carry them
 # before anything registered them: what must go, and what must stay.
@@ -236,3 +238,18 @@ def test_key_files_left_readable_by_others_are_narrowed_when_rewritten(tmp_path:
     files = ensure_certificate(tmp_path)
     for key in (tmp_path / "ca-key.pem", files.key):
         assert key.read_bytes() != b"old" and key.stat().st_mode & 0o777 == 0o600
+
+
+def test_headers_and_notes_with_control_characters_do_not_stop_the_workbook(tmp_path):
+    """Attack: NUL and BEL (a pasted name, a CRM field) in a column header or a tab's note;
+    values already lost them, headers and notes made openpyxl raise IllegalCharacterError.
+    Output: the results workbook."""
+    frame = pd.DataFrame({"Mug\x07 sold": ["=1+1\x00"]})
+    path = write_workbook(tmp_path / "r.xlsx", {"Tab": frame}, {"Tab": "Most sold: Mug\x07"})
+    sheet = load_workbook(path)["Tab"]
+    assert [sheet["A1"].value, sheet["A3"].value, sheet["A4"].value] == [
+        "Most sold: Mug",
+        "Mug sold",
+        "=1+1",
+    ]
+    assert sheet["A4"].data_type == "s"
