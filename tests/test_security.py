@@ -189,6 +189,7 @@ def test_half_an_emoji_from_an_api_is_stored_written_and_shown(business, store, 
     form's length limit); json.loads makes it a lone surrogate, which sqlite3, openpyxl
     and the report cannot encode. Outputs: the store, the workbook, the report."""
     source = SampleSource(business, messy=False)
+    source.raw = {name: frame.copy() for name, frame in source.raw.items()}  # session's own
     products = source.raw["products"]
     products["name"] = [f"Mug \ud83d {i}" for i in range(len(products))]
     source.raw["contacts"]["first_name"] = "Ann \udc00"
@@ -212,6 +213,7 @@ def test_rejects_beyond_a_sheet_go_to_a_csv_whose_formulas_excel_will_not_run(
     unquoted "'\r=1+1" put =1+1 at the start of a row). Output: `<workbook>-rejects.csv`."""
     hostile = ["=cmd|' /C calc'!A0", "+1-2", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1"]
     source = SampleSource(business, messy=False)
+    source.raw = {name: frame.copy() for name, frame in source.raw.items()}  # session's own
     orders = source.raw["orders"]
     orders["ordered_at"] = orders["ordered_at"].astype(object)
     for i, value in enumerate(hostile):
