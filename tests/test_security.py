@@ -4,6 +4,7 @@ test names the attack, the output it reached and what must hold there."""
 from __future__ import annotations
 
 import csv
+import json
 import zipfile
 from pathlib import Path
 
@@ -14,15 +15,19 @@ from openpyxl import Workbook, load_workbook
 
 from smbml_connect import pipeline, report
 from smbml_connect.cli import cli
+from smbml_connect.connectors.gsheets.http import SheetsApi
 from smbml_connect.connectors.sample.source import SampleSource
-from smbml_connect.errors import SourceFatalError
+from smbml_connect.credentials import Secret
+from smbml_connect.errors import AuthError, ConfigError, SourceFatalError
 from smbml_connect.excel_addin.local_cert import ensure_certificate
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.redaction import redact
+from smbml_connect.registry import parse_config
 from smbml_connect.report import HtmlReport, ResultsWorkbook
 from smbml_connect.schedule import run_once
 from smbml_connect.steps import steps_by_name
 from smbml_connect.store import Store
+from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account
 from smbml_connect.xlsx import write_workbook
 
 # Secrets in the shapes the services really hand out, as a message could carry them
@@ -255,3 +260,48 @@ def test_headers_and_notes_with_control_characters_do_not_stop_the_workbook(tmp_
         "=1+1",
     ]
     assert sheet["A4"].data_type == "s"
+
+
+@pytest.mark.parametrize(
+    ("key", "url", "allowed"),
+    [
+        ("api_url", "http://sheets.example.com", False),
+        ("token_url", "http://oauth2.example.com/token", False),
+        ("api_url", "sheets.googleapis.com", False),
+        ("api_url", "https://sheets.googleapis.com", True),
+        ("token_url", "http://127.0.0.1:8765/token", True),  # an emulator on this machine
+        ("api_url", "http://localhost:8765", True),
+    ],
+)  # token_url is named in the token endpoint's error; it was refused as a secret's name
+def test_google_addresses_that_would_carry_the_token_in_clear_text_are_refused(
+    key: str, url: str, allowed: bool
+) -> None:
+    """Attack: a config edited to send the Google token (or the signed key assertion)
+    over plain http to another host. Output: the network. HubSpot's `api_url` takes any
+    address too (reported to the lead: connectors/hubspot is not this review's to edit)."""
+    data = {"source": {"kind": "gsheets", "spreadsheet": "1AbC"}, "google": {key: url}}
+    if allowed:
+        parse_config(data)
+        return
+    with pytest.raises(ConfigError, match=rf"google\.{key}: .*https://"):
+        parse_config(data)
+
+
+def test_a_key_whose_token_uri_is_plain_http_elsewhere_is_refused_before_any_request() -> None:
+    """Attack: a service-account key file whose token_uri was changed to plain http on
+    another host; the signed assertion sent there buys a token for an hour."""
+    with SheetsEmulator() as emulator:
+        key = make_service_account(emulator)
+        key["token_uri"] = "http://oauth2.example.com/token"
+        with pytest.raises(AuthError, match="token_uri must be an https://"):
+            SheetsApi(Secret(json.dumps(key)), api_url=emulator.url)
+        assert not emulator.requests  # nothing was sent anywhere
+
+
+def test_an_address_named_after_a_token_is_refused_only_when_it_holds_one() -> None:
+    data = {"source": {"kind": "gsheets", "spreadsheet": "1AbC"}}
+    leaky = "https://oauth2.example.com/token?access_token=ya29.a0AfH6SMBxABCDEFGHIJ"
+    with pytest.raises(ConfigError, match=r"google\.token_url looks like a secret"):
+        parse_config({**data, "google": {"token_url": leaky}})
+    with pytest.raises(ConfigError, match=r"google\.token looks like a secret"):
+        parse_config({**data, "google": {"token": "https://oauth2.example.com/token"}})
