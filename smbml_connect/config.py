@@ -186,8 +186,9 @@ def _names_a_secret(key: str, value: object) -> bool:
     lowered = key.lower()
     if not any(word in lowered for word in _SECRET_WORDS):
         return False
-    address = lowered.endswith(("_url", "_uri")) and isinstance(value, str)
-    return not (address and redact(value) == value)
+    if lowered.endswith(("_url", "_uri")) and isinstance(value, str):
+        return redact(value) != value
+    return True
 
 
 def _find_secret_keys(data: object, prefix: str = "") -> list[str]:
