@@ -24,6 +24,7 @@ from rich.console import Console
 from smbml_connect import __version__
 from smbml_connect.credentials import RedactingFilter, redact
 from smbml_connect.errors import ConfigError, DataValidationError, SmbmlError
+from smbml_connect.redaction import escape_controls
 
 if TYPE_CHECKING:
     from smbml_connect.config import Config
@@ -34,6 +35,15 @@ __all__ = ["main"]
 
 log = logging.getLogger("smbml_connect")
 console = Console(stderr=True, highlight=False)
+
+
+def _echo(message: str = "", **styles: Any) -> None:
+    """Every line the command prints: lines quote source text (names, values, stage
+    labels), whose control characters are shown as escapes, not obeyed by the terminal."""
+    if styles:
+        click.secho(escape_controls(message), **styles)
+    else:
+        click.echo(escape_controls(message))
 
 
 def default_log_path() -> Path:
@@ -96,14 +106,14 @@ class _Group(click.Group):
                 return super().invoke(ctx)
         except SmbmlError as exc:
             log.error("%s", exc, exc_info=True)
-            click.secho(f"error: {redact(str(exc))}", fg="red", err=True)
+            _echo(f"error: {redact(str(exc))}", fg="red", err=True)
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Exception as exc:
             log.exception("unexpected error")
             log_path = ctx.obj.get("log_path") if ctx.obj else None
-            click.secho(
+            _echo(
                 f"error: unexpected {type(exc).__name__}: {redact(str(exc))[:200]} "
                 f"(details in {log_path})",
                 fg="red",
@@ -145,55 +155,53 @@ def _plural(n: int, word: str) -> str:
 def _print_result(result: RunResult, outputs: list[Path]) -> None:
     counts = result.counts()
     loaded = ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in counts["loaded"].items() if n)
-    click.echo(f"Loaded {loaded}." if loaded else "Nothing loaded.")
+    _echo(f"Loaded {loaded}." if loaded else "Nothing loaded.")
     for step in result.steps.values():
         for line in step.summary:
-            click.echo(f"  {line}")
+            _echo(f"  {line}")
     skipped = result.rows_skipped
     if result.rejected_rows or result.cleared_values or skipped:
         held = f", {_plural(skipped, 'row')} skipped (blank, total or heading rows, or records of another kind such as supplier bills)"
-        click.echo(
+        _echo(
             f"{_plural(result.rejected_rows, 'row')} rejected{held if skipped else ''} and "
             f"{_plural(result.cleared_values, 'value')} left empty: see the Rejects tab "
             "(or `smbml status`)."
         )
     if result.notices:
-        click.echo("Data checks:")
+        _echo("Data checks:")
         for notice in result.notices:
-            click.echo(f"  {notice.message}")
+            _echo(f"  {notice.message}")
     for table, n in result.not_loaded.items():
-        click.echo(
+        _echo(
             f"{n:,} source records are not {table.replace('_', ' ')} (e.g. HubSpot line items "
             "of a deal or quote, not of an order) and were left out."
         )
     if result.consent_skipped:
-        click.echo(
-            f"{_plural(result.consent_skipped, 'contact')} opted out of processing: not scored."
-        )
+        _echo(f"{_plural(result.consent_skipped, 'contact')} opted out of processing: not scored.")
     unreadable = getattr(result, "consent_unreadable", 0)
     if unreadable:
-        click.echo(
+        _echo(
             f"{unreadable:,} of them have a consent value that could not be read, so it counts "
             "as an opt-out: see the Rejects tab (action 'treated as opt-out')."
         )
     for error in result.errors:
-        click.echo(f"problem: {error}")
+        _echo(f"problem: {error}")
     for line in result.skipped:
-        click.echo(f"skipped: {line}")
+        _echo(f"skipped: {line}")
     for push in result.pushes:
         if push.kind != "crm":
             continue  # files are named below
         verb = "would write" if "dry run" in push.destination else "wrote"
-        click.echo(
+        _echo(
             f"{push.destination}: {verb} {push.written:,} values, {push.unchanged:,} unchanged, "
             f"{len(push.failed):,} not written."
         )
         for line in push.detail:
-            click.echo(f"  {line}")
+            _echo(f"  {line}")
         for record, reason in push.failed[:10]:
-            click.echo(f"  not written: {record}: {reason}")
+            _echo(f"  not written: {record}: {reason}")
     for path in outputs:
-        click.echo(f"Wrote {path}")
+        _echo(f"Wrote {path}")
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -403,9 +411,7 @@ def _auth_command(spec: AuthSpec) -> click.Command:
         who = spec.check(config, secret)
         store_secret(spec.credential, secret.reveal(), config.profile)
         what = "Token" if spec.input == "token" else "Key"
-        click.echo(
-            f"{what} accepted ({who}) and saved in the keyring for profile {config.profile!r}."
-        )
+        _echo(f"{what} accepted ({who}) and saved in the keyring for profile {config.profile!r}.")
 
     params: list[click.Parameter] = [
         click.Option(
@@ -469,7 +475,7 @@ def inspect(config_path: Path) -> None:
 
     config = registry.load_config(config_path)
     if not registry.connector(config.source.kind).spreadsheet:
-        click.echo(
+        _echo(
             f"inspect shows how spreadsheet tabs and headers are matched; a {config.source.kind} "
             "source has fixed fields (HubSpot: see the README, and [source.mapping.<table>])."
         )
@@ -481,7 +487,7 @@ def inspect(config_path: Path) -> None:
             "cannot show where tables come from (a bug in that connector)"
         )
     tables = source.available()
-    click.echo(f"Source: {source.name}")
+    _echo(f"Source: {source.name}")
     if not tables:
         raise DataValidationError(
             f"no tab or file in {source.name} matches a table name (contacts, deals, orders, "
@@ -492,10 +498,10 @@ def inspect(config_path: Path) -> None:
         frame = source.pull(table)
         where = source.where(table)
         rows = f"{len(frame):,} row" + ("" if len(frame) == 1 else "s")
-        click.echo(f"\n{table}: {rows}" + (f" from {where!r}" if where else ""))
+        _echo(f"\n{table}: {rows}" + (f" from {where!r}" if where else ""))
         mapping = source.header_mappings.get(table)
         for line in mapping.describe() if mapping else []:
-            click.echo(f"  {line}")
+            _echo(f"  {line}")
         _show_left_out(source, table)
     _show_not_read(source)
 
@@ -506,9 +512,9 @@ def _show_not_read(source: object) -> None:
 
     lines = source.not_read() if isinstance(source, ListsNotRead) else []
     if lines:
-        click.echo("\nNot read:")
+        _echo("\nNot read:")
     for line in lines:
-        click.echo(f"  {line}")
+        _echo(f"  {line}")
 
 
 def _show_left_out(source: object, table: str, shown: int = 5) -> None:
@@ -521,14 +527,14 @@ def _show_left_out(source: object, table: str, shown: int = 5) -> None:
 
     unread = source.unreadable(table) if isinstance(source, ListsUnreadable) else []
     if unread:
-        click.echo(
+        _echo(
             f"  {_plural(len(unread), 'row')} cannot be read; a run rejects "
             f"{'it' if len(unread) == 1 else 'them'} and lists them in `smbml status`:"
         )
         for reject in unread[:shown]:
-            click.echo(f"    row {reject.row}: {reject.reason}")
+            _echo(f"    row {reject.row}: {reject.reason}")
         if len(unread) > shown:
-            click.echo(f"    ... and {len(unread) - shown:,} more")
+            _echo(f"    ... and {len(unread) - shown:,} more")
     listed = source.skipped_rows(table) if isinstance(source, SkipsRows) else None
     if listed is None or listed.empty:
         return
@@ -545,11 +551,11 @@ def _show_left_out(source: object, table: str, shown: int = 5) -> None:
     for rows, many, one in groups:
         if rows.empty:
             continue
-        click.echo(f"  {_plural(len(rows), 'row')} {many}" if len(rows) > 1 else f"  1 row {one}")
+        _echo(f"  {_plural(len(rows), 'row')} {many}" if len(rows) > 1 else f"  1 row {one}")
         for row, reason in rows[["source_row", "reason"]].head(shown).itertuples(index=False):
-            click.echo(f"    row {row}: {reason}")
+            _echo(f"    row {row}: {reason}")
         if len(rows) > shown:
-            click.echo(f"    ... and {len(rows) - shown:,} more")
+            _echo(f"    ... and {len(rows) - shown:,} more")
 
 
 @cli.command()
@@ -578,7 +584,7 @@ def schedule(
         colour = {"ok": "green", "partial": "yellow", "skipped": "yellow"}.get(
             outcome.status, "red"
         )
-        click.secho(f"{pd.Timestamp.now():%Y-%m-%d %H:%M} {outcome.message}", fg=colour)
+        _echo(f"{pd.Timestamp.now():%Y-%m-%d %H:%M} {outcome.message}", fg=colour)
 
     if once:
         outcome = run_once(config_path, store_path)
@@ -589,7 +595,7 @@ def schedule(
         every, cron = planned.every, planned.cron
     if every is None and cron is None:
         raise click.UsageError("give --every, --cron or --once (or [schedule] in the config)")
-    click.echo(f"Refreshing {'every ' + every if every else 'on ' + repr(cron)}; Ctrl+C stops.")
+    _echo(f"Refreshing {'every ' + every if every else 'on ' + repr(cron)}; Ctrl+C stops.")
     run_forever(config_path, store_path, every=every, cron=cron, on_outcome=show)
 
 
@@ -635,8 +641,8 @@ def serve(
     if certs is None:
         folder = cert_dir or Path(platformdirs.user_data_dir("smbml_connect", appauthor=False))
         certs = ensure_certificate(folder / "certs")
-        click.echo("Trust the local certificate once (Excel refuses an untrusted one):")
-        click.echo(f"  {trust_command(certs.ca)}")
+        _echo("Trust the local certificate once (Excel refuses an untrusted one):")
+        _echo(f"  {trust_command(certs.ca)}")
     code, kept = pairing_code(new=new_code)
     settings = ServeSettings(
         secret=code,
@@ -645,12 +651,12 @@ def serve(
         extra_origins=origins,
     )
     base = f"https://localhost:{port}"
-    click.echo(f"Add-in manifest: {base}/manifest.xml (sideload it once in Excel)")
+    _echo(f"Add-in manifest: {base}/manifest.xml (sideload it once in Excel)")
     # The code is shown on this terminal only; it never goes to the log.
-    click.echo(f"Pairing code:    {code.reveal()}")
+    _echo(f"Pairing code:    {code.reveal()}")
     if not kept:
-        click.echo("  (no keyring here: the code changes when the server restarts)")
-    click.echo(f"Serving on {base} (this computer only); Ctrl+C stops.")
+        _echo("  (no keyring here: the code changes when the server restarts)")
+    _echo(f"Serving on {base} (this computer only); Ctrl+C stops.")
     # All is loaded and no thread runs yet: full collections during requests skip it.
     freeze_loaded_objects()
     serve_forever(settings, certs)
@@ -700,9 +706,9 @@ def _status(path: Path, limit: int) -> None:
 
     with Store(path) as store:
         runs = store.runs(limit)
-        click.echo(f"Store: {path}")
+        _echo(f"Store: {path}")
         if runs.empty:
-            click.echo("No runs yet.")
+            _echo("No runs yet.")
             return
         for row in runs.itertuples(index=False):
             _print_run(row)
@@ -715,9 +721,9 @@ def _status(path: Path, limit: int) -> None:
             which = (
                 f"first {len(shown)} of {len(rejects):,}" if len(shown) < len(rejects) else "all"
             )
-            click.echo(f"Rejects of run {latest} ({which}):")
+            _echo(f"Rejects of run {latest} ({which}):")
             with pd.option_context("display.width", 200, "display.max_colwidth", 60):
-                click.echo(shown.to_string(index=False, na_rep="", max_colwidth=60))
+                _echo(shown.to_string(index=False, na_rep="", max_colwidth=60))
 
 
 def _print_run(row: Any) -> None:
@@ -725,7 +731,7 @@ def _print_run(row: Any) -> None:
     counts = json.loads(row.counts) if isinstance(row.counts, str) and row.counts else {}
     loaded = ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in counts.get("loaded", {}).items())
     started = row.started_at[:19] if isinstance(row.started_at, str) else "?"
-    click.echo(
+    _echo(
         f"run {row.run_id} [{row.kind}] {row.status:<11} started {started}Z  "
         f"{loaded or 'nothing loaded'}"
     )
@@ -744,14 +750,14 @@ def _print_run(row: Any) -> None:
             parts.append(f"{_plural(counts['consent_unreadable'], 'unreadable consent value')}")
         if counts.get("skipped_tables"):
             parts.append(f"{_plural(counts['skipped_tables'], 'table')} not read")
-        click.echo(f"    {', '.join(parts)}")
+        _echo(f"    {', '.join(parts)}")
         notices = counts.get("notices", [])
         if notices:
-            click.echo("    data checks:")
+            _echo("    data checks:")
         for notice in notices:
-            click.echo(f"      {notice.get('message', '')}")
+            _echo(f"      {notice.get('message', '')}")
     if isinstance(row.error, str) and row.error:  # a run without a problem has none (not "nan")
-        click.echo(f"    problem: {row.error}")
+        _echo(f"    problem: {row.error}")
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from smbml_connect.coerce import ColumnFormat
 from smbml_connect.errors import ConfigError
+from smbml_connect.redaction import redact
 from smbml_connect.schema import TABLES
 
 __all__ = [
@@ -178,12 +179,24 @@ class ConfigSchema:
     secret_hints: tuple[str, ...] = ()
 
 
+def _names_a_secret(key: str, value: object) -> bool:
+    """A key named like a secret, unless it names an address that holds none: `[google]
+    token_url` says where a token is asked for (refused as a secret, the documented key
+    could not be set)."""
+    lowered = key.lower()
+    if not any(word in lowered for word in _SECRET_WORDS):
+        return False
+    if lowered.endswith(("_url", "_uri")) and isinstance(value, str):
+        return redact(value) != value
+    return True
+
+
 def _find_secret_keys(data: object, prefix: str = "") -> list[str]:
     found = []
     if isinstance(data, dict):
         for key, value in data.items():
             path = f"{prefix}.{key}" if prefix else str(key)
-            if any(word in str(key).lower() for word in _SECRET_WORDS):
+            if _names_a_secret(str(key), value):
                 found.append(path)
             found += _find_secret_keys(value, path)
     elif isinstance(data, list):

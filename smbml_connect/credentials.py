@@ -20,7 +20,7 @@ import keyring.errors
 from jaraco.classes import properties
 
 from smbml_connect.errors import AuthError
-from smbml_connect.redaction import redact
+from smbml_connect.redaction import escape_controls, redact
 from smbml_connect.redaction import register as _register
 
 __all__ = [
@@ -73,13 +73,15 @@ class Secret:
 
 
 class RedactingFilter(logging.Filter):
-    """Attach to handlers: the formatted message and any traceback text are redacted."""
+    """Attach to handlers: the formatted message and any traceback text are redacted, and
+    their control characters escaped (a log is read in a terminal too)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
+        record.msg = escape_controls(redact(record.getMessage()))
         record.args = None
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            trace = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = escape_controls(redact(trace))
             record.exc_info = None
         return True
 

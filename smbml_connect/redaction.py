@@ -8,16 +8,37 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["redact", "register"]
+__all__ = ["escape_controls", "redact", "register"]
 
 _KNOWN_SECRETS: set[str] = set()
-# Shapes of secrets we might see before they are registered: HubSpot private-app tokens,
-# bearer headers, and the private key inside a Google service-account JSON.
+# Shapes of secrets we might see before they are registered (a token google-auth fetched,
+# a key in a URL an exception echoes, a proxy's password): the first group, when there
+# is one, is kept so the line still says what was there.
+_VALUE = r"[^\s\"'&,;)<>]{6,}"  # a value in a URL, header or JSON, up to its end
 _PATTERNS = [
+    # HubSpot private-app tokens (pat-na1-..., pat-eu1-...)
     re.compile(r"pat-[a-z]{2,4}\d?-[0-9a-f-]{20,}", re.IGNORECASE),
+    # Google: OAuth access tokens, refresh tokens, API keys, OAuth client secrets
+    re.compile(r"ya29\.[A-Za-z0-9._~+/=-]{10,}"),
+    re.compile(r"1//0[A-Za-z0-9._~+/=-]{20,}"),
+    re.compile(r"AIza[0-9A-Za-z_-]{30,}"),
+    re.compile(r"GOCSPX-[0-9A-Za-z_-]{10,}"),
+    # credentials in headers: a bearer token anywhere, any scheme after Authorization
     re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
-    re.compile(r'("private_key"\s*:\s*")[^"]+'),
+    re.compile(r"""((?:Proxy-)?Authorization["']?\s*[:=]\s*["']?[A-Za-z]+\s+)""" + _VALUE, re.I),
+    # a private key, whole or cut short (a message truncated inside it)
+    re.compile(
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)", re.S
+    ),
+    # a password in a URL (a proxy's http://user:password@host)
+    re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s/@]+(?=@)", re.IGNORECASE),
+    # secrets by name: JSON fields, Python reprs, query parameters and header lines
+    re.compile(
+        r"""((?:private_key|client_secret|refresh_token|access_token|id_token|api_?key|"""
+        r"""hapikey|password|passwd|secret|token)["']?\s*[:=]\s*["']?)""" + _VALUE,
+        re.IGNORECASE,
+    ),
+    re.compile(r"([?&](?:key|sig|signature|resourcekey)=)" + _VALUE, re.IGNORECASE),
 ]
 
 
@@ -31,5 +52,18 @@ def redact(text: str) -> str:
     for secret in sorted(_KNOWN_SECRETS, key=len, reverse=True):
         text = text.replace(secret, "***")
     for pattern in _PATTERNS:
-        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
+        text = pattern.sub(lambda m: (m.group(1) or "" if m.groups() else "") + "***", text)
     return text
+
+
+# Characters a terminal (or a log read in one) acts on instead of showing: C0 but tab and
+# line feed (ESC starts sequences that retitle, clear, rewrite or link the screen; CR
+# overwrites the line), DEL, C1, and the bidirectional controls that turn text around.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    """Text from a source as a terminal or a log should show it: each control character
+    as its escape (ESC -> \\x1b), so a contact named with an escape sequence is seen, not
+    obeyed."""
+    return _CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)

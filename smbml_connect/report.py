@@ -232,7 +232,10 @@ class ResultsWorkbook:
         if len(result.rejects) > SHEET_ROWS - _REJECTS_TOP:
             overflow = self.path.with_name(f"{self.path.stem}-rejects.csv")
             overflow.parent.mkdir(parents=True, exist_ok=True)
-            _csv_safe(result.rejects).to_csv(overflow, index=False)
+            # CRLF as Excel writes them; a field holding a bare CR is then quoted (with LF
+            # ends it was not, and Excel, which ends a row at a CR too, read what followed
+            # it as a new row's first cell: "'\r=1+1" ran =1+1).
+            _csv_safe(result.rejects).to_csv(overflow, index=False, lineterminator="\r\n")
         sheets, notes = workbook_sheets(result, overflow.name if overflow else None)
         tabs = result.tabs()
         formats = {title: tab.formats for title, tab in tabs.items() if tab.formats}

@@ -21,6 +21,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from smbml_connect.errors import ConfigError, SmbmlError, StoreError
+from smbml_connect.redaction import redact
 from smbml_connect.registry import load_config
 from smbml_connect.store import Store, default_store_path
 
@@ -125,6 +126,7 @@ def _latest_run(path: Path) -> int:
 
 def _record_failure(path: Path, message: str, source: str = "unknown", since: int = -1) -> Outcome:
     """A run that died before or inside the pipeline still leaves a line in the run table."""
+    message = redact(message)  # also printed by `smbml schedule`
     with Store(path) as store:
         latest = store.runs(1)
         if since >= 0 and len(latest) and int(latest["run_id"].iloc[0]) > since:

@@ -406,7 +406,7 @@ def validate(
             f" (name the header that holds it in the config: [source.mapping.{table}] "
             f'"Your header" = "{missing[0]}"; `smbml inspect` shows how headers were read)'
         )
-    original = frame.reset_index(drop=True)
+    original = _whole_characters(frame.reset_index(drop=True))
     frame, unread = _unread_cells(original)
     rows = (
         frame[SOURCE_ROW].astype("Int64")
@@ -476,6 +476,42 @@ def validate(
     rejects = _rejects_frame(table, source, original, rows, problems)
     kept = ~reject.to_numpy()
     return Validation(clean[kept].reset_index(drop=True), rejects, np.flatnonzero(kept))
+
+
+def _whole_characters(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each half of a UTF-16 pair as U+FFFD, as a UTF-8 decoder shows bytes
+    it cannot read. JSON can carry one ("\\ud83d", where an API cut an emoji in two) and
+    sqlite3, the workbook and the report cannot encode it: the run stopped at the store
+    with an unexpected UnicodeEncodeError. A column is checked in one pass (its text
+    joined and encoded); only a column that fails is repaired value by value."""
+    out = frame
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object and not isinstance(column.dtype, pd.StringDtype):
+            continue
+        values = column.to_numpy(dtype=object)
+        try:
+            "\x00".join(values).encode("utf-8")
+            continue
+        except TypeError:  # not all text (numbers, dates, blanks): check the text alone
+            try:
+                "\x00".join(v for v in values if isinstance(v, str)).encode("utf-8")
+                continue
+            except UnicodeEncodeError:
+                pass
+        except UnicodeEncodeError:
+            pass
+        out = out.copy() if out is frame else out
+        out[name] = column.map(_whole_text)
+    if any(isinstance(c, str) and _whole_text(c) != c for c in frame.columns):
+        out = out.rename(columns=lambda c: _whole_text(c) if isinstance(c, str) else c)
+    return out
+
+
+def _whole_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _unread_cells(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[int, Any]]]:

@@ -24,6 +24,7 @@ import platformdirs
 
 from smbml_connect.errors import StoreError
 from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
+from smbml_connect.redaction import redact
 from smbml_connect.schema import (
     REJECT_COLUMNS,
     ROWS_KEPT,
@@ -383,6 +384,9 @@ class Store:
     def finish_run(
         self, run_id: int, status: str, counts: dict[str, Any], error: str | None = None
     ) -> None:
+        """Close a run. Its error text is redacted here, the one door to the run table: an
+        exception that is not ours (a proxy's, a library's) may quote a URL or a header."""
+        error = redact(error) if error else error
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET finished_at = ?, status = ?, counts = ?, error = ? "

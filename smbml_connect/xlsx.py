@@ -158,8 +158,12 @@ def build_workbook(
 
 
 def _text_cell(cell: Any, text: str) -> Any:
-    """Store ``text`` as a string even when it starts with '=': openpyxl would make a formula."""
-    cell.value = text
+    """Store ``text`` as a string even when it starts with '=': openpyxl would make a formula.
+
+    Headers and notes come here too (a column named from the data, a note quoting a name):
+    characters a worksheet cannot hold are dropped as in values, where openpyxl raised
+    IllegalCharacterError and the whole workbook was not written."""
+    cell.value = ILLEGAL_CHARACTERS_RE.sub("", text)[:_MAX_CELL]
     cell.data_type = "s"
     return cell
 

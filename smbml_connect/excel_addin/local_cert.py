@@ -58,8 +58,12 @@ def office_dev_certs(home: Path | None = None) -> CertFiles | None:
 
 
 def _write_private(path: Path, data: bytes) -> None:
+    """Only the user may read a key: the mode given to os.open applies only to a new file,
+    so a key file that already existed (readable by others) is narrowed before it is written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    if hasattr(os, "fchmod"):  # not on Windows, whose files have no such mode bits
+        os.fchmod(fd, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
 

@@ -6,7 +6,13 @@
 
 from smbml_connect.http.caller import Failure, HttpCaller, Service, refused_plainly, retry_after
 from smbml_connect.http.clock import SYSTEM_CLOCK, Clock, SystemClock
-from smbml_connect.http.policy import RETRY_STATUSES, HttpPolicy, Window, backoff
+from smbml_connect.http.policy import (
+    RETRY_STATUSES,
+    HttpPolicy,
+    Window,
+    backoff,
+    secret_safe_url,
+)
 from smbml_connect.http.ratelimit import RateLimiter, shared_limiter
 from smbml_connect.http.retry import RetryLater, with_retries
 
@@ -25,6 +31,7 @@ __all__ = [
     "backoff",
     "refused_plainly",
     "retry_after",
+    "secret_safe_url",
     "shared_limiter",
     "with_retries",
 ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-__all__ = ["RETRY_STATUSES", "HttpPolicy", "Window", "backoff"]
+__all__ = ["RETRY_STATUSES", "HttpPolicy", "Window", "backoff", "secret_safe_url"]
 
 # 408 and 429 may pass later, as may any 5xx but "not implemented" and "version not supported".
 RETRY_STATUSES = frozenset({408, 429} | set(range(500, 600)) - {501, 505})
@@ -47,3 +48,22 @@ def backoff(policy: HttpPolicy, attempt: int, rng: random.Random | None = None) 
     """Full jitter: a random pause up to base * 2^(attempt-1), capped; many clients spread out."""
     ceiling = min(policy.backoff_cap, policy.backoff_base * 2 ** (attempt - 1))
     return (rng or random).uniform(0, ceiling)
+
+
+_THIS_MACHINE = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def secret_safe_url(url: str) -> str:
+    """``url`` if a token may be sent to it: https, or plain http to this machine only (the
+    emulators). Anything else would carry the token across the network in clear text, so
+    it is refused (ValueError, which a settings model shows under the key's name)."""
+    parts = urlsplit(url)
+    if parts.hostname and (
+        parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _THIS_MACHINE)
+    ):
+        return url
+    raise ValueError(
+        "must be an https:// address (a token is sent there; over http:// it would cross "
+        "the network readable by anyone on the way); http:// only for this machine "
+        "(localhost, 127.0.0.1), where the emulators run"
+    )

@@ -12,10 +12,13 @@ from __future__ import annotations
 import itertools
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 import pandas as pd
 from openpyxl import load_workbook
@@ -284,7 +287,8 @@ class FilesSource:
 
     def _head(self, location: str) -> pd.DataFrame:
         if self.path.suffix.lower() in _EXCEL_SUFFIXES:
-            return head_of_sheet(self.path, location)
+            with _readable(self.path):
+                return head_of_sheet(self.path, location)
         return head_of_csv(self._file(location))
 
     def _file(self, location: str) -> Path:
@@ -319,35 +323,39 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
     A row with a value to the right of the last named column is rejected, not cut.
     """
     workbook = _open_workbook(path)
-    formulas = _open_formulas(path, workbook, sheet)
+    with _readable(path):
+        formulas = _open_formulas(path, workbook, sheet)
     try:
-        rows: Iterator[list[Any]] = (list(r) for r in workbook[sheet].iter_rows(values_only=True))
-        if formulas is not None:  # the same rows again as formulas: which empty cells are not
-            written = formulas[sheet].iter_rows(values_only=True)
-            rows = (_unsaved(row, list(f)) for row, f in zip(rows, written, strict=False))
-        head = list(itertools.islice(rows, 50))
-        start = header_index(head)
-        if start is None:
-            yield body_frame([], [], []), []
-            return
-        names = column_names(head[start])
-        body: list[list[Any]] = []
-        numbers: list[int] = []
-        rejects: list[SourceReject] = []
-        blanks: list[int] = []
-        for number, row in enumerate(itertools.chain(head[start + 1 :], rows), start + 2):
-            if is_blank(row):
-                blanks.append(number)
-                continue
-            if not is_blank(row[len(names) :]):
-                rejects.append(beyond_header(number, row, names))
-                continue
-            body.append((row + [None] * len(names))[: len(names)])
-            numbers.append(number)
-            if len(body) >= batch_rows:
-                yield _with_blanks(body_frame(body, numbers, names), blanks), rejects
-                body, numbers, rejects, blanks = [], [], [], []
-        yield _with_blanks(body_frame(body, numbers, names), blanks), rejects
+        with _readable(path):
+            rows: Iterator[list[Any]] = (
+                list(r) for r in workbook[sheet].iter_rows(values_only=True)
+            )
+            if formulas is not None:  # the same rows again as formulas: which empty cells are not
+                written = formulas[sheet].iter_rows(values_only=True)
+                rows = (_unsaved(row, list(f)) for row, f in zip(rows, written, strict=False))
+            head = list(itertools.islice(rows, 50))
+            start = header_index(head)
+            if start is None:
+                yield body_frame([], [], []), []
+                return
+            names = column_names(head[start])
+            body: list[list[Any]] = []
+            numbers: list[int] = []
+            rejects: list[SourceReject] = []
+            blanks: list[int] = []
+            for number, row in enumerate(itertools.chain(head[start + 1 :], rows), start + 2):
+                if is_blank(row):
+                    blanks.append(number)
+                    continue
+                if not is_blank(row[len(names) :]):
+                    rejects.append(beyond_header(number, row, names))
+                    continue
+                body.append((row + [None] * len(names))[: len(names)])
+                numbers.append(number)
+                if len(body) >= batch_rows:
+                    yield _with_blanks(body_frame(body, numbers, names), blanks), rejects
+                    body, numbers, rejects, blanks = [], [], [], []
+            yield _with_blanks(body_frame(body, numbers, names), blanks), rejects
     finally:
         workbook.close()
         if formulas is not None:
@@ -396,6 +404,25 @@ def _with_blanks(frame: pd.DataFrame, blanks: list[int]) -> pd.DataFrame:
     return frame
 
 
+# What a damaged or hostile workbook raises while its parts are read: XML that is not
+# well-formed (or whose entities expand without end: expat stops a "billion laughs"),
+# a compressed part cut short or altered.
+_DAMAGE = (ParseError, zlib.error, zipfile.BadZipFile, EOFError)
+
+
+@contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """Damage found while a workbook is read is one line naming the file, not a traceback."""
+    try:
+        yield
+    except _DAMAGE as exc:
+        raise SourceFatalError(
+            f"{path.name} is damaged: a part of it cannot be read ({type(exc).__name__}: "
+            f"{str(exc)[:120]}): open it in Excel and save it again as an Excel Workbook "
+            "(.xlsx), or export it as CSV UTF-8"
+        ) from None
+
+
 def _open_workbook(path: Path) -> Any:
     """The workbook, or one line saying why this file is not one smbml can read."""
     with path.open("rb") as raw:
@@ -415,7 +442,7 @@ def _open_workbook(path: Path) -> Any:
         raise not_workbook
     try:
         return load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
+    except (InvalidFileException, KeyError, OSError, *_DAMAGE) as exc:
         raise not_workbook from exc
 
 

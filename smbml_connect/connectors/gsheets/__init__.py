@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smbml_connect.config import Config, DestinationConfig
 from smbml_connect.connector import AuthSpec, Connector, ConnectorContext
 from smbml_connect.connectors.gsheets.http import SheetsApi, SheetsLimits
 from smbml_connect.connectors.gsheets.sheets import SheetsResults, SheetsSource, spreadsheet_key
 from smbml_connect.credentials import CredentialSpec, Secret
+from smbml_connect.http import secret_safe_url
 from smbml_connect.ports import Destination, Source
 
 __all__ = [
@@ -33,6 +34,11 @@ class GoogleSettings(BaseModel):
     token_url: str | None = None  # None: the key's token_uri; set for a local emulator
     timeout_seconds: float = Field(120.0, gt=0, le=600)
     attempts: int = Field(6, ge=1, le=20)  # per request, for 429, 5xx and timeouts
+
+    @field_validator("api_url", "token_url")
+    @classmethod
+    def _safe(cls, value: str | None) -> str | None:
+        return None if value is None else secret_safe_url(value)
 
 
 class SheetsSourceSettings(BaseModel):

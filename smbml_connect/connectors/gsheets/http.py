@@ -39,7 +39,15 @@ from smbml_connect.errors import (
     SourceRetriableError,
     TokenRejectedError,
 )
-from smbml_connect.http import SYSTEM_CLOCK, Clock, Failure, HttpCaller, HttpPolicy, Window
+from smbml_connect.http import (
+    SYSTEM_CLOCK,
+    Clock,
+    Failure,
+    HttpCaller,
+    HttpPolicy,
+    Window,
+    secret_safe_url,
+)
 from smbml_connect.http.clock import with_sleep
 
 __all__ = ["GOOGLE_URLS", "SheetsApi", "SheetsHttpError", "SheetsLimits", "service_account_info"]
@@ -171,6 +179,10 @@ class SheetsApi:
         if token_url:  # the config's override (a local emulator); else the key's own token_uri
             info = {**info, "token_uri": token_url}
         self.token_url = str(info["token_uri"])
+        try:  # the signed assertion goes there; it buys a token for an hour
+            secret_safe_url(self.token_url)
+        except ValueError as exc:
+            raise AuthError(f"the key's token_uri {exc}; download the key again") from None
         self.account = str(info["client_email"])
         self.limits = limits or SheetsLimits()
         creds = service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
