@@ -151,6 +151,21 @@ def _migration_4(conn: sqlite3.Connection) -> None:
     conn.execute(_canonical_ddl(TABLES["deal_pipeline_stages"]))
 
 
+def _migration_5_hubspot_read_again(conn: sqlite3.Connection) -> None:
+    """HubSpot rows an older release misread are read again: its next run lists contacts and
+    line items whole instead of asking for changes since the cursor.
+
+    Releases before this schema stored hs_total_discount (money off the line) as the
+    discount share, and a marketing contact whose legal basis is not for marketing as
+    consent. The pull is incremental, so a record unchanged in HubSpot kept that reading
+    for good (prices, revenue, who is scored). Dropping the cursors costs one full list.
+    """
+    conn.execute(
+        "DELETE FROM sync_cursors WHERE source = 'hubspot' "
+        "AND table_name IN ('contacts', 'order_lines')"
+    )
+
+
 # Forward migrations, applied in order inside one transaction each. Never edit one that
 # has shipped; append. Columns added to a canonical table in schema.py are added
 # automatically by _add_new_columns, and output tables (and their new columns) come
@@ -160,6 +175,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_2,
     _migration_3,
     _migration_4,
+    _migration_5_hubspot_read_again,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,89 @@
+"""A user upgrades: the current code on a store, tabs and properties an older release wrote.
+
+Each fixture is what an older release left behind, built here from its rows (no git): the
+release's schema version, the values it stored, the marks its tabs carried.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
+from smbml_connect.connectors.hubspot.source import HubSpotSource
+from smbml_connect.consent import read_consent
+from smbml_connect.credentials import Secret
+from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.store import Store
+from smbml_connect.testing.clock import FakeClock
+from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, HubSpotEmulator
+
+
+@pytest.fixture
+def hub() -> Iterator[HubSpotEmulator]:
+    with HubSpotEmulator(clock=FakeClock()) as emulator:
+        yield emulator
+
+
+def _sync(hub: HubSpotEmulator, path: Path) -> None:
+    hub.clock.advance(10.0)  # runs are minutes apart: a fresh rate window
+    api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=Limits(read_timeout=2.0),
+                     clock=hub.clock)  # fmt: skip
+    with Store(path) as store:
+        result = run_pipeline(HubSpotSource(api), store, RunOptions(steps=[]))
+    assert result.status == "ok", result.errors
+
+
+def _as_schema_3_left_it(path: Path, statements: list[str]) -> None:
+    """The store as the release before deal pipelines (schema 3) left it, with its readings."""
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE deal_pipeline_stages")
+    for statement in statements:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+
+
+def test_hubspot_rows_an_older_release_misread_are_read_again(
+    hub: HubSpotEmulator, tmp_path: Path
+) -> None:
+    """Releases before schema 5 stored hs_total_discount (money off the line) as the
+    discount share (5 off 2 x 25 became 500%) and a marketing contact with a non-marketing
+    legal basis as 'marketing contact; Performance of a contract' (read as consent). The
+    HubSpot pull is incremental: records unchanged since then were never read again, so
+    prices, revenue and consent kept the old readings after an upgrade."""
+    consent = {"hs_email_optout": "false", "hs_marketable_status": "true",
+               "hs_legal_basis": "Performance of a contract"}  # fmt: skip
+    contact = hub.state.add(
+        "contacts", {"email": "ann@x.com", **consent}, updated_ms=1_700_000_000_000
+    )
+    order = hub.state.add("orders", {"hs_order_name": "1"}, updated_ms=1_700_000_000_000)
+    item = hub.state.add(
+        "line_items",
+        {"name": "Tea", "quantity": 2, "price": 25, "hs_total_discount": 5},
+        updated_ms=1_700_000_000_000,
+    )
+    hub.state.associate("line_items", item.id, "orders", order.id)
+    path = tmp_path / "store.sqlite"
+    _sync(hub, path)
+    _as_schema_3_left_it(
+        path,
+        [
+            f"UPDATE order_lines SET discount = 5.0 WHERE line_no = {int(item.id)}",
+            "UPDATE contacts SET marketing_consent = 'marketing contact; Performance of a "
+            f"contract', source_row = NULL WHERE contact_id = '{contact.id}'",
+        ],
+    )
+    _sync(hub, path)  # the upgraded release's first run; nothing changed in HubSpot
+    with Store(path) as store:
+        lines = store.read("order_lines").set_index("line_no")
+        people = store.read("contacts").set_index("contact_id")
+    assert lines.loc[int(item.id), "discount"] == pytest.approx(0.1)
+    assert read_consent(people.loc[contact.id, "marketing_consent"]).decision == "opt-out"
+    assert len(lines) == 1 and len(people) == 1
+    assert pd.notna(people.loc[contact.id, "source_row"])  # the row HubSpot gave, as now
