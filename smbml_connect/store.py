@@ -166,6 +166,48 @@ def _migration_5_hubspot_read_again(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migration_6_steps_of_older_outputs(conn: sqlite3.Connection) -> None:
+    """Outputs stored before step_outputs (schema 3) get the step that wrote them.
+
+    Migration 3 made step_outputs empty, so a step that, after the upgrade, computed no
+    rows or was skipped for lack of data withdrew nothing: the older release's rows stayed
+    the latest (a deal closed since kept its win chance in HubSpot, for good). The steps
+    and models are those of the releases before schema 3, written out here, not taken
+    from today's steps, as a migration must not change meaning when the steps do.
+    """
+    models = {
+        "scores": {"rfm_segment": "rfm_segments", "cluster": "customer_clusters",
+                   "churn_risk": "churn_value", "p_alive": "churn_value",
+                   "next_product": "next_product", "lead_score": "lead_scores",
+                   "deal_win": "deal_win"},
+        "forecasts": {"deal_win": "deal_win"},
+    }  # fmt: skip
+
+    def step_of(kind: str, model: str) -> str | None:
+        if kind == "scores" and model.startswith("value_"):  # value_12m, one per horizon
+            return "churn_value"
+        if kind == "forecasts":
+            return models[kind].get(model, "sales_forecast")  # each series' chosen model
+        if kind == "price_suggestions":
+            return "price_suggestions"
+        return models[kind].get(model)
+
+    claimed = {(k, m) for k, m in conn.execute("SELECT kind, model FROM step_outputs")}
+    rows = []
+    for kind, group in (("scores", "model"), ("forecasts", "model"), ("price_suggestions", "''")):
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({kind})")}
+        if "run_id" not in have or (group != "''" and group not in have):
+            continue  # not made yet by that release: its table comes with today's columns
+        found = conn.execute(
+            f"SELECT COALESCE({group}, ''), MAX(run_id) FROM {kind} GROUP BY 1"
+        ).fetchall()
+        for model, run_id in found:
+            step = step_of(kind, model)
+            if step is not None and (kind, model) not in claimed:
+                rows.append((step, kind, model, run_id))
+    conn.executemany("INSERT OR IGNORE INTO step_outputs VALUES (?, ?, ?, ?)", rows)
+
+
 # Forward migrations, applied in order inside one transaction each. Never edit one that
 # has shipped; append. Columns added to a canonical table in schema.py are added
 # automatically by _add_new_columns, and output tables (and their new columns) come
@@ -176,6 +218,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_3,
     _migration_4,
     _migration_5_hubspot_read_again,
+    _migration_6_steps_of_older_outputs,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -87,3 +87,59 @@ def test_hubspot_rows_an_older_release_misread_are_read_again(
     assert read_consent(people.loc[contact.id, "marketing_consent"]).decision == "opt-out"
     assert len(lines) == 1 and len(people) == 1
     assert pd.notna(people.loc[contact.id, "source_row"])  # the row HubSpot gave, as now
+
+
+def _as_schema_2_left_it(path: Path) -> None:
+    """The store as releases before step_outputs (schema 2) left it: no record of which
+    step filled which outputs."""
+    conn = sqlite3.connect(path)
+    for table in ("step_outputs", "withdrawn_outputs", "forgotten_outputs",
+                  "deal_pipeline_stages"):  # fmt: skip
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("DROP INDEX scores_by_record")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+
+
+def _old_run(store: Store) -> int:
+    """One run of an older release: a deal's win chance, the pipeline forecast from it,
+    a segment, and a sales forecast."""
+    run = store.start_run("scheduled", "hubspot")
+    at = pd.Timestamp("2026-10-31", tz="UTC")
+    scores = {"entity": ["deal", "contact", "contact"], "entity_id": ["d1", "c1", "c1"],
+              "model": ["deal_win", "rfm_segment", "value_12m"], "value": [49.0, 555.0, 120.0],
+              "label": ["C", "Champions", ""], "reasons": [["Worth 5,400"], [], []],
+              "model_version": "v", "scored_at": at}  # fmt: skip
+    store.write_outputs("scores", run, pd.DataFrame(scores))
+    forecasts = {"series_id": ["pipeline", "total"], "ds": [at, at], "yhat": [2646.0, 9000.0],
+                 "model": ["deal_win", "ets+theta"]}  # fmt: skip
+    store.write_outputs("forecasts", run, pd.DataFrame(forecasts))
+    store.finish_run(run, "ok", {})
+    return run
+
+
+def test_outputs_an_older_release_stored_are_withdrawn_when_their_step_no_longer_fills_them(
+    tmp_path: Path,
+) -> None:
+    """Schema 3 began recording which step filled which outputs; a store from before it
+    had none, so the deal step computing no deals after the upgrade (every deal closed)
+    withdrew nothing: the closed deal kept its win chance as the latest, and HubSpot kept
+    it. The steps that still fill their outputs withdraw nothing."""
+    path = tmp_path / "store.sqlite"
+    with Store(path) as store:
+        old = _old_run(store)
+    _as_schema_2_left_it(path)
+    with Store(path) as store:
+        assert store.last_filled("deal_win") == (old, store.runs(1)["started_at"].iloc[0])
+        run = store.start_run("scheduled", "hubspot")
+        assert store.settle_step("deal_win", run, {}, "Deal win chances computed none") == [
+            ("forecasts", "deal_win"),
+            ("scores", "deal_win"),
+        ]
+        kept = {"scores": {"rfm_segment", "value_12m"}, "forecasts": {"ets+theta"}}
+        assert store.settle_step("rfm_segments", run, {"scores": {"rfm_segment"}}, "") == []
+        assert store.settle_step("churn_value", run, {"scores": {"value_12m"}}, "") == []
+        assert store.settle_step("sales_forecast", run, {"forecasts": {"ets+theta"}}, "") == []
+        for kind, models in kept.items():
+            assert set(store.latest_outputs(kind)["model"]) == models
