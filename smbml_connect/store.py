@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -208,6 +209,42 @@ def _migration_6_steps_of_older_outputs(conn: sqlite3.Connection) -> None:
     conn.executemany("INSERT OR IGNORE INTO step_outputs VALUES (?, ?, ?, ?)", rows)
 
 
+_CONSENT_AS_NUMBER = re.compile(
+    r'("marketing_consent"|\bmarketing_consent)\s+INTEGER\b', re.IGNORECASE
+)
+
+
+def _migration_7_consent_as_written(conn: sqlite3.Connection) -> None:
+    """contacts.marketing_consent becomes a TEXT column where an older release made it
+    INTEGER (it was a yes/no until the consent wordings were read as written).
+
+    SQLite turns text that looks like a number into one in an INTEGER column: "1.0",
+    "+1" and "0001" came back as "1", which reads as consent, while the same value in a
+    store made today stays as written and reads as an unreadable value, an opt-out. The
+    table is rebuilt with the one type changed (SQLite cannot alter a column's type).
+    """
+    row = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'contacts'"
+    ).fetchone()
+    if row is None or not _CONSENT_AS_NUMBER.search(row[0]):
+        return
+    indexes = [
+        sql
+        for (sql,) in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts' "
+            "AND sql IS NOT NULL"
+        )
+    ]
+    ddl = _CONSENT_AS_NUMBER.sub('"marketing_consent" TEXT', row[0], count=1)
+    ddl = re.sub(r'^CREATE TABLE\s+"?contacts"?', 'CREATE TABLE "contacts_consent_text"', ddl)
+    conn.execute(ddl)
+    conn.execute('INSERT INTO "contacts_consent_text" SELECT * FROM "contacts"')
+    conn.execute('DROP TABLE "contacts"')
+    conn.execute('ALTER TABLE "contacts_consent_text" RENAME TO "contacts"')
+    for sql in indexes:
+        conn.execute(sql)
+
+
 # Forward migrations, applied in order inside one transaction each. Never edit one that
 # has shipped; append. Columns added to a canonical table in schema.py are added
 # automatically by _add_new_columns, and output tables (and their new columns) come
@@ -219,6 +256,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_4,
     _migration_5_hubspot_read_again,
     _migration_6_steps_of_older_outputs,
+    _migration_7_consent_as_written,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

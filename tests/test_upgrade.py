@@ -18,6 +18,7 @@ from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.consent import read_consent
 from smbml_connect.credentials import Secret
 from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.schema import validate
 from smbml_connect.store import Store
 from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, HubSpotEmulator
@@ -143,3 +144,51 @@ def test_outputs_an_older_release_stored_are_withdrawn_when_their_step_no_longer
         assert store.settle_step("sales_forecast", run, {"forecasts": {"ets+theta"}}, "") == []
         for kind, models in kept.items():
             assert set(store.latest_outputs(kind)["model"]) == models
+
+
+# contacts as releases before the consent wordings (schema 1 and 2, until Dec 4) made it.
+FIRST_CONTACTS = (
+    'CREATE TABLE "contacts" ("contact_id" TEXT NOT NULL, "email" TEXT, "first_name" TEXT, '
+    '"last_name" TEXT, "company" TEXT, "lifecycle_stage" TEXT, "lead_source" TEXT, '
+    '"country" TEXT, "industry" TEXT, "created_at" TEXT, "updated_at" TEXT, '
+    '"last_activity_at" TEXT, "page_views" INTEGER, "sessions" INTEGER, "email_opens" '
+    'INTEGER, "email_clicks" INTEGER, "form_submissions" INTEGER, "marketing_consent" '
+    'INTEGER, source TEXT, extra TEXT, synced_at TEXT NOT NULL, PRIMARY KEY ("contact_id"))'
+)
+
+
+def test_consent_in_a_first_release_store_is_kept_as_written(tmp_path: Path) -> None:
+    """The first releases stored consent as a yes/no, in an INTEGER column. SQLite turns
+    text that looks like a number into one there: '1.0' (a spreadsheet's float) came back
+    as '1', consent, where a store made today keeps '1.0', which is not a consent wording
+    it knows, so an opt-out that is listed. An upgraded store failed open."""
+    path = tmp_path / "store.sqlite"
+    Store(path).close()
+    _as_schema_2_left_it(path)
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE contacts")
+    conn.execute("DROP TABLE deal_stages")  # migration 2
+    conn.execute(FIRST_CONTACTS)
+    conn.execute(
+        "INSERT INTO contacts (contact_id, email, marketing_consent, source, synced_at) "
+        "VALUES ('old1', 'a@x.com', 1, 'files:data', '2026-11-23T00:00:00.000000Z'), "
+        "('old0', 'b@x.com', 0, 'files:data', '2026-11-23T00:00:00.000000Z')"
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    typed = ["1.0", "+1", "0001", "yes"]
+    frame = pd.DataFrame(
+        {"contact_id": ["n1", "n2", "n3", "n4"], "email": "c@x.com", "marketing_consent": typed}
+    )
+    with Store(path) as store:
+        store.upsert("contacts", validate("contacts", frame, source="files:data").clean)
+        stored = store.read("contacts").set_index("contact_id")["marketing_consent"]
+    assert stored.loc[["n1", "n2", "n3", "n4"]].tolist() == typed
+    assert [read_consent(v).decision for v in stored.loc[["n1", "n2", "n3"]]] == ["unreadable"] * 3
+    # the old release's yes/no rows read as they did
+    assert stored.loc[["old1", "old0"]].tolist() == ["1", "0"]
+    assert read_consent(stored.loc["old0"]).decision == "opt-out"
+    with Store(path) as store:  # the key still refuses a second row with the same id
+        store.upsert("contacts", validate("contacts", frame.iloc[:1], source="x").clean)
+        assert store.count("contacts") == 6
