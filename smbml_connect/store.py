@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -152,6 +153,99 @@ def _migration_4(conn: sqlite3.Connection) -> None:
     conn.execute(_canonical_ddl(TABLES["deal_pipeline_stages"]))
 
 
+def _migration_5_hubspot_read_again(conn: sqlite3.Connection) -> None:
+    """HubSpot rows an older release misread are read again: its next run lists contacts and
+    line items whole instead of asking for changes since the cursor.
+
+    Releases before this schema stored hs_total_discount (money off the line) as the
+    discount share, and a marketing contact whose legal basis is not for marketing as
+    consent. The pull is incremental, so a record unchanged in HubSpot kept that reading
+    for good (prices, revenue, who is scored). Dropping the cursors costs one full list.
+    """
+    conn.execute(
+        "DELETE FROM sync_cursors WHERE source = 'hubspot' "
+        "AND table_name IN ('contacts', 'order_lines')"
+    )
+
+
+def _migration_6_steps_of_older_outputs(conn: sqlite3.Connection) -> None:
+    """Outputs stored before step_outputs (schema 3) get the step that wrote them.
+
+    Migration 3 made step_outputs empty, so a step that, after the upgrade, computed no
+    rows or was skipped for lack of data withdrew nothing: the older release's rows stayed
+    the latest (a deal closed since kept its win chance in HubSpot, for good). The steps
+    and models are those of the releases before schema 3, written out here, not taken
+    from today's steps, as a migration must not change meaning when the steps do.
+    """
+    models = {
+        "scores": {"rfm_segment": "rfm_segments", "cluster": "customer_clusters",
+                   "churn_risk": "churn_value", "p_alive": "churn_value",
+                   "next_product": "next_product", "lead_score": "lead_scores",
+                   "deal_win": "deal_win"},
+        "forecasts": {"deal_win": "deal_win"},
+    }  # fmt: skip
+
+    def step_of(kind: str, model: str) -> str | None:
+        if kind == "scores" and model.startswith("value_"):  # value_12m, one per horizon
+            return "churn_value"
+        if kind == "forecasts":
+            return models[kind].get(model, "sales_forecast")  # each series' chosen model
+        if kind == "price_suggestions":
+            return "price_suggestions"
+        return models[kind].get(model)
+
+    claimed = {(k, m) for k, m in conn.execute("SELECT kind, model FROM step_outputs")}
+    rows = []
+    for kind, group in (("scores", "model"), ("forecasts", "model"), ("price_suggestions", "''")):
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({kind})")}
+        if "run_id" not in have or (group != "''" and group not in have):
+            continue  # not made yet by that release: its table comes with today's columns
+        found = conn.execute(
+            f"SELECT COALESCE({group}, ''), MAX(run_id) FROM {kind} GROUP BY 1"
+        ).fetchall()
+        for model, run_id in found:
+            step = step_of(kind, model)
+            if step is not None and (kind, model) not in claimed:
+                rows.append((step, kind, model, run_id))
+    conn.executemany("INSERT OR IGNORE INTO step_outputs VALUES (?, ?, ?, ?)", rows)
+
+
+_CONSENT_AS_NUMBER = re.compile(
+    r'("marketing_consent"|\bmarketing_consent)\s+INTEGER\b', re.IGNORECASE
+)
+
+
+def _migration_7_consent_as_written(conn: sqlite3.Connection) -> None:
+    """contacts.marketing_consent becomes a TEXT column where an older release made it
+    INTEGER (it was a yes/no until the consent wordings were read as written).
+
+    SQLite turns text that looks like a number into one in an INTEGER column: "1.0",
+    "+1" and "0001" came back as "1", which reads as consent, while the same value in a
+    store made today stays as written and reads as an unreadable value, an opt-out. The
+    table is rebuilt with the one type changed (SQLite cannot alter a column's type).
+    """
+    row = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'contacts'"
+    ).fetchone()
+    if row is None or not _CONSENT_AS_NUMBER.search(row[0]):
+        return
+    indexes = [
+        sql
+        for (sql,) in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts' "
+            "AND sql IS NOT NULL"
+        )
+    ]
+    ddl = _CONSENT_AS_NUMBER.sub('"marketing_consent" TEXT', row[0], count=1)
+    ddl = re.sub(r'^CREATE TABLE\s+"?contacts"?', 'CREATE TABLE "contacts_consent_text"', ddl)
+    conn.execute(ddl)
+    conn.execute('INSERT INTO "contacts_consent_text" SELECT * FROM "contacts"')
+    conn.execute('DROP TABLE "contacts"')
+    conn.execute('ALTER TABLE "contacts_consent_text" RENAME TO "contacts"')
+    for sql in indexes:
+        conn.execute(sql)
+
+
 # Forward migrations, applied in order inside one transaction each. Never edit one that
 # has shipped; append. Columns added to a canonical table in schema.py are added
 # automatically by _add_new_columns, and output tables (and their new columns) come
@@ -161,6 +255,9 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_2,
     _migration_3,
     _migration_4,
+    _migration_5_hubspot_read_again,
+    _migration_6_steps_of_older_outputs,
+    _migration_7_consent_as_written,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,194 @@
+"""A user upgrades: the current code on a store, tabs and properties an older release wrote.
+
+Each fixture is what an older release left behind, built here from its rows (no git): the
+release's schema version, the values it stored, the marks its tabs carried.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
+from smbml_connect.connectors.hubspot.source import HubSpotSource
+from smbml_connect.consent import read_consent
+from smbml_connect.credentials import Secret
+from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.schema import validate
+from smbml_connect.store import Store
+from smbml_connect.testing.clock import FakeClock
+from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, HubSpotEmulator
+
+
+@pytest.fixture
+def hub() -> Iterator[HubSpotEmulator]:
+    with HubSpotEmulator(clock=FakeClock()) as emulator:
+        yield emulator
+
+
+def _sync(hub: HubSpotEmulator, path: Path) -> None:
+    hub.clock.advance(10.0)  # runs are minutes apart: a fresh rate window
+    api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=Limits(read_timeout=2.0),
+                     clock=hub.clock)  # fmt: skip
+    with Store(path) as store:
+        result = run_pipeline(HubSpotSource(api), store, RunOptions(steps=[]))
+    assert result.status == "ok", result.errors
+
+
+def _as_schema_3_left_it(path: Path, statements: list[str]) -> None:
+    """The store as the release before deal pipelines (schema 3) left it, with its readings."""
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE deal_pipeline_stages")
+    for statement in statements:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+
+
+def test_hubspot_rows_an_older_release_misread_are_read_again(
+    hub: HubSpotEmulator, tmp_path: Path
+) -> None:
+    """Releases before schema 5 stored hs_total_discount (money off the line) as the
+    discount share (5 off 2 x 25 became 500%) and a marketing contact with a non-marketing
+    legal basis as 'marketing contact; Performance of a contract' (read as consent). The
+    HubSpot pull is incremental: records unchanged since then were never read again, so
+    prices, revenue and consent kept the old readings after an upgrade."""
+    consent = {"hs_email_optout": "false", "hs_marketable_status": "true",
+               "hs_legal_basis": "Performance of a contract"}  # fmt: skip
+    contact = hub.state.add(
+        "contacts", {"email": "ann@x.com", **consent}, updated_ms=1_700_000_000_000
+    )
+    order = hub.state.add("orders", {"hs_order_name": "1"}, updated_ms=1_700_000_000_000)
+    item = hub.state.add(
+        "line_items",
+        {"name": "Tea", "quantity": 2, "price": 25, "hs_total_discount": 5},
+        updated_ms=1_700_000_000_000,
+    )
+    hub.state.associate("line_items", item.id, "orders", order.id)
+    path = tmp_path / "store.sqlite"
+    _sync(hub, path)
+    _as_schema_3_left_it(
+        path,
+        [
+            f"UPDATE order_lines SET discount = 5.0 WHERE line_no = {int(item.id)}",
+            "UPDATE contacts SET marketing_consent = 'marketing contact; Performance of a "
+            f"contract', source_row = NULL WHERE contact_id = '{contact.id}'",
+        ],
+    )
+    _sync(hub, path)  # the upgraded release's first run; nothing changed in HubSpot
+    with Store(path) as store:
+        lines = store.read("order_lines").set_index("line_no")
+        people = store.read("contacts").set_index("contact_id")
+    assert lines.loc[int(item.id), "discount"] == pytest.approx(0.1)
+    assert read_consent(people.loc[contact.id, "marketing_consent"]).decision == "opt-out"
+    assert len(lines) == 1 and len(people) == 1
+    assert pd.notna(people.loc[contact.id, "source_row"])  # the row HubSpot gave, as now
+
+
+def _as_schema_2_left_it(path: Path) -> None:
+    """The store as releases before step_outputs (schema 2) left it: no record of which
+    step filled which outputs."""
+    conn = sqlite3.connect(path)
+    for table in ("step_outputs", "withdrawn_outputs", "forgotten_outputs",
+                  "deal_pipeline_stages"):  # fmt: skip
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("DROP INDEX scores_by_record")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+
+
+def _old_run(store: Store) -> int:
+    """One run of an older release: a deal's win chance, the pipeline forecast from it,
+    a segment, and a sales forecast."""
+    run = store.start_run("scheduled", "hubspot")
+    at = pd.Timestamp("2026-10-31", tz="UTC")
+    scores = {"entity": ["deal", "contact", "contact"], "entity_id": ["d1", "c1", "c1"],
+              "model": ["deal_win", "rfm_segment", "value_12m"], "value": [49.0, 555.0, 120.0],
+              "label": ["C", "Champions", ""], "reasons": [["Worth 5,400"], [], []],
+              "model_version": "v", "scored_at": at}  # fmt: skip
+    store.write_outputs("scores", run, pd.DataFrame(scores))
+    forecasts = {"series_id": ["pipeline", "total"], "ds": [at, at], "yhat": [2646.0, 9000.0],
+                 "model": ["deal_win", "ets+theta"]}  # fmt: skip
+    store.write_outputs("forecasts", run, pd.DataFrame(forecasts))
+    store.finish_run(run, "ok", {})
+    return run
+
+
+def test_outputs_an_older_release_stored_are_withdrawn_when_their_step_no_longer_fills_them(
+    tmp_path: Path,
+) -> None:
+    """Schema 3 began recording which step filled which outputs; a store from before it
+    had none, so the deal step computing no deals after the upgrade (every deal closed)
+    withdrew nothing: the closed deal kept its win chance as the latest, and HubSpot kept
+    it. The steps that still fill their outputs withdraw nothing."""
+    path = tmp_path / "store.sqlite"
+    with Store(path) as store:
+        old = _old_run(store)
+    _as_schema_2_left_it(path)
+    with Store(path) as store:
+        assert store.last_filled("deal_win") == (old, store.runs(1)["started_at"].iloc[0])
+        run = store.start_run("scheduled", "hubspot")
+        assert store.settle_step("deal_win", run, {}, "Deal win chances computed none") == [
+            ("forecasts", "deal_win"),
+            ("scores", "deal_win"),
+        ]
+        kept = {"scores": {"rfm_segment", "value_12m"}, "forecasts": {"ets+theta"}}
+        assert store.settle_step("rfm_segments", run, {"scores": {"rfm_segment"}}, "") == []
+        assert store.settle_step("churn_value", run, {"scores": {"value_12m"}}, "") == []
+        assert store.settle_step("sales_forecast", run, {"forecasts": {"ets+theta"}}, "") == []
+        for kind, models in kept.items():
+            assert set(store.latest_outputs(kind)["model"]) == models
+
+
+# contacts as releases before the consent wordings (schema 1 and 2, until Dec 4) made it.
+FIRST_CONTACTS = (
+    'CREATE TABLE "contacts" ("contact_id" TEXT NOT NULL, "email" TEXT, "first_name" TEXT, '
+    '"last_name" TEXT, "company" TEXT, "lifecycle_stage" TEXT, "lead_source" TEXT, '
+    '"country" TEXT, "industry" TEXT, "created_at" TEXT, "updated_at" TEXT, '
+    '"last_activity_at" TEXT, "page_views" INTEGER, "sessions" INTEGER, "email_opens" '
+    'INTEGER, "email_clicks" INTEGER, "form_submissions" INTEGER, "marketing_consent" '
+    'INTEGER, source TEXT, extra TEXT, synced_at TEXT NOT NULL, PRIMARY KEY ("contact_id"))'
+)
+
+
+def test_consent_in_a_first_release_store_is_kept_as_written(tmp_path: Path) -> None:
+    """The first releases stored consent as a yes/no, in an INTEGER column. SQLite turns
+    text that looks like a number into one there: '1.0' (a spreadsheet's float) came back
+    as '1', consent, where a store made today keeps '1.0', which is not a consent wording
+    it knows, so an opt-out that is listed. An upgraded store failed open."""
+    path = tmp_path / "store.sqlite"
+    Store(path).close()
+    _as_schema_2_left_it(path)
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE contacts")
+    conn.execute("DROP TABLE deal_stages")  # migration 2
+    conn.execute(FIRST_CONTACTS)
+    conn.execute(
+        "INSERT INTO contacts (contact_id, email, marketing_consent, source, synced_at) "
+        "VALUES ('old1', 'a@x.com', 1, 'files:data', '2026-11-23T00:00:00.000000Z'), "
+        "('old0', 'b@x.com', 0, 'files:data', '2026-11-23T00:00:00.000000Z')"
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    typed = ["1.0", "+1", "0001", "yes"]
+    frame = pd.DataFrame(
+        {"contact_id": ["n1", "n2", "n3", "n4"], "email": "c@x.com", "marketing_consent": typed}
+    )
+    with Store(path) as store:
+        store.upsert("contacts", validate("contacts", frame, source="files:data").clean)
+        stored = store.read("contacts").set_index("contact_id")["marketing_consent"]
+    assert stored.loc[["n1", "n2", "n3", "n4"]].tolist() == typed
+    assert [read_consent(v).decision for v in stored.loc[["n1", "n2", "n3"]]] == ["unreadable"] * 3
+    # the old release's yes/no rows read as they did
+    assert stored.loc[["old1", "old0"]].tolist() == ["1", "0"]
+    assert read_consent(stored.loc["old0"]).decision == "opt-out"
+    with Store(path) as store:  # the key still refuses a second row with the same id
+        store.upsert("contacts", validate("contacts", frame.iloc[:1], source="x").clean)
+        assert store.count("contacts") == 6
