@@ -336,3 +336,49 @@ def test_quantities_that_are_not_counts_weigh_every_period_the_same_whatever_the
     again = estimate_elasticity(worked_out, "price", "units", date="date")
     assert again.elasticity == pytest.approx(counted.elasticity, abs=1e-9)
     assert again.notes == counted.notes
+
+
+def _orders_of(
+    weekly: dict[str, list[tuple[float, int]]], start: str = "2024-01-01", seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Order lines and orders, one unit an order, from each product's (price, units) a week."""
+    rng = np.random.default_rng(seed)
+    lines, orders = [], []
+    for product, weeks in weekly.items():
+        for week, (price, units) in enumerate(weeks):
+            for _ in range(units):
+                order = f"{product}-{len(orders)}"
+                day = pd.Timestamp(start, tz="UTC") + pd.Timedelta(
+                    days=7 * week + int(rng.integers(0, 7)), hours=12
+                )
+                orders.append({"order_id": order, "ordered_at": day, "total": price})
+                lines.append({"order_id": order, "line_no": 1, "product_id": product,
+                              "quantity": 1.0, "unit_price": price, "discount": 0.0})  # fmt: skip
+    return pd.DataFrame(lines), pd.DataFrame(orders)
+
+
+def test_orders_in_two_currencies_are_not_read_as_a_price_change():
+    """A shop selling to the US in USD and to Europe in EUR (Shopify writes each order's
+    `Currency`): a product always at USD 25 / EUR 23 read as two prices, today's price a
+    blend (23.71 "USD") and a "Lower" suggestion from buyers who merely paid in euros."""
+    rng = np.random.default_rng(3)
+    weeks = [(25.0, int(rng.poisson(20))) for _ in range(80)]
+    lines, orders = _orders_of({"D1": weeks, "E1": [(9.0 + w % 2, 12) for w in range(60)]})
+    late = pd.to_datetime(orders["ordered_at"]) >= pd.Timestamp("2024-10-01", tz="UTC")
+    euro = (late.to_numpy() & (rng.random(len(orders)) < 0.7)) | (lines["product_id"] == "E1")
+    orders["currency"] = np.where(euro, "EUR", "USD")
+    lines.loc[euro, "unit_price"] = 23.0
+    frame = suggest_prices(lines, None, orders, currency="USD").set_index("product_id")
+    assert frame.loc["D1", "current_price"] == 25.0
+    assert frame.loc["D1", "reason"].startswith("No suggestion: always sold at 25.00")
+    note = next(n for n in frame.attrs["notes"] if "currencies" in n)
+    assert note.startswith(f"{int(euro.sum()):,} order lines sold in other currencies than USD")
+    assert "(EUR " in note and "count as units sold but not as prices" in note
+    assert frame.loc["D1", "units_sold"] == (lines["product_id"] == "D1").sum()  # euros too
+    assert frame.loc["E1", "reason"] == (
+        "No suggestion: sold only in other currencies than USD, the one prices are read in."
+    )
+    # without a currency given, the one most lines were sold in
+    alone = suggest_prices(lines, None, orders).set_index("product_id")
+    most = 25.0 if (~euro).sum() > euro.sum() else 23.0
+    assert alone.loc["D1", "current_price"] == most

@@ -36,6 +36,8 @@ class PriceHistory:
     last_week: pd.Timestamp
     silent: dict[str, int] = field(default_factory=dict)  # product: weeks since its last sale
     notes: list[str] = field(default_factory=list)
+    currency: str = ""  # the currency prices are read in, when the lines say
+    foreign: list[str] = field(default_factory=list)  # products sold only in other currencies
 
 
 def _lines_with_dates(
@@ -46,7 +48,8 @@ def _lines_with_dates(
     if "ordered_at" not in lines.columns:
         if orders is None or "ordered_at" not in orders.columns:
             raise ValueError("order lines need dates: pass the orders, or an ordered_at column")
-        keep = [c for c in ("order_id", "ordered_at") if c in orders.columns]
+        wanted = ("order_id", "ordered_at") + (() if "currency" in lines.columns else ("currency",))
+        keep = [c for c in wanted if c in orders.columns]
         sale = orders[keep].assign(_not_sale=why_not_sale(orders).notna().to_numpy())
         lines = lines.merge(sale, on="order_id", how="inner")
         dropped = lines.pop("_not_sale").to_numpy(dtype=bool)
@@ -61,13 +64,46 @@ def _lines_with_dates(
     return lines, notes
 
 
+def _in_currency(lines: pd.DataFrame, currency: str | None) -> tuple[pd.Series, str, list[str]]:
+    """Which lines are priced in one currency: `currency` when lines were sold in it, else
+    the currency most lines were sold in; that currency; and a note when others were left.
+
+    The same product at USD 22 and EUR 20.24 is one price, not two: averaged together, a
+    shop whose share of euro orders grows looks like it cut the price, and today's price
+    becomes a blend that no buyer pays. Lines in other currencies still count as units
+    sold (a shop's prices in other currencies follow its own, converted), so a growing
+    share of foreign buyers is not read as buyers leaving after a price change either.
+    """
+    everywhere = pd.Series(True, index=lines.index)
+    if "currency" not in lines.columns:
+        return everywhere, "", []
+    codes = lines["currency"].map(
+        lambda v: str(v).strip().upper() if pd.notna(v) and str(v).strip() else None
+    )
+    seen = codes.dropna()
+    if seen.nunique() <= 1:
+        return everywhere, str(seen.iloc[0]) if len(seen) else "", []
+    wanted = (currency or "").strip().upper()
+    main = wanted if wanted in set(seen) else str(seen.value_counts().index[0])
+    other = codes.notna() & (codes != main)
+    counts = codes[other].value_counts()
+    named = ", ".join(f"{code} {count:,}" for code, count in counts.items())
+    note = (
+        f"{int(other.sum()):,} order line{'' if other.sum() == 1 else 's'} sold in other "
+        f"currencies than {main} ({named}) count as units sold but not as prices: prices are "
+        f"read from the lines sold in {main}, since a price in another currency is not a "
+        "price change"
+    )
+    return ~other, main, [note]
+
+
 def _shown(value: Any) -> str:
     if value is None or pd.isna(value):
         return "(none)"
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
-def _usable(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def _usable(lines: pd.DataFrame, priced: pd.Series) -> tuple[pd.DataFrame, list[str]]:
     def numbers(name: str) -> pd.Series:  # plain floats: store columns are nullable
         return pd.to_numeric(lines[name], errors="coerce").astype("float64")
 
@@ -107,6 +143,7 @@ def _usable(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             "list_price": price.astype(float),
             "net_price": (price * (1 - discount)).astype(float),
             "promoted": discount > 0,
+            "priced": priced.to_numpy(dtype=bool),
         }
     )[~bad]
     return usable, notes
@@ -140,30 +177,41 @@ def weekly_prices(
     order_lines: pd.DataFrame,
     orders: pd.DataFrame | None,
     as_of: pd.Timestamp,
+    currency: str | None = None,
 ) -> PriceHistory:
     """Units and the quantity-weighted price of every product in every complete week.
 
     A product's weeks run from its first sale to the last complete week before `as_of`
     (the current week is not over), or to its last sale when it has not sold for
-    `SILENT_WEEKS` weeks.
+    `SILENT_WEEKS` weeks. Orders in several currencies: only the lines in `currency`
+    (else the most common one) count, and a note says how many were left out.
     """
     lines, notes = _lines_with_dates(order_lines, orders)
-    usable, more = _usable(lines)
+    priced, main, more = _in_currency(lines, currency)
     notes += more
+    usable, more = _usable(lines, priced)
+    notes += more
+    foreign = usable.groupby("product_id")["priced"].any()
+    foreign = sorted(foreign.index[~foreign.to_numpy()])  # sold only in other currencies
+    usable = usable[~usable["product_id"].isin(foreign)]
     stamp = pd.Timestamp(as_of)
     stamp = stamp.tz_convert(None) if stamp.tzinfo else stamp
-    anchor = _week_anchor(usable)
+    anchor = _week_anchor(usable[usable["priced"]])
     usable = usable.assign(week=usable["stamp"].dt.to_period(anchor).dt.start_time)
+    counted = usable["quantity"] * usable["priced"]  # units whose price is in one currency
     weighted = usable.assign(
-        list_paid=usable["quantity"] * usable["list_price"],
-        net_paid=usable["quantity"] * usable["net_price"],
+        priced_units=counted,
+        list_paid=counted * usable["list_price"],
+        net_paid=counted * usable["net_price"],
     )
     weekly = weighted.groupby(["product_id", "week"], sort=True).agg(
-        units=("quantity", "sum"), list_paid=("list_paid", "sum"),
-        net_paid=("net_paid", "sum"), promoted=("promoted", "mean"),
+        units=("quantity", "sum"), priced_units=("priced_units", "sum"),
+        list_paid=("list_paid", "sum"), net_paid=("net_paid", "sum"),
+        promoted=("promoted", "mean"),
     )  # fmt: skip
-    weekly["list_price"] = weekly["list_paid"] / weekly["units"]
-    weekly["net_price"] = weekly["net_paid"] / weekly["units"]
+    priced_units = weekly["priced_units"].where(weekly["priced_units"] > 0)
+    weekly["list_price"] = weekly["list_paid"] / priced_units  # none: nearest week's price
+    weekly["net_price"] = weekly["net_paid"] / priced_units
     last_week = (stamp.to_period(anchor) - 1).start_time
     weekly = weekly[weekly.index.get_level_values("week") <= last_week]
     sold = weekly.reset_index()
@@ -191,9 +239,10 @@ def weekly_prices(
         }
     )
     frame.insert(3, "net_price", full["net_price"].fillna(frame["list_price"]))
-    points = usable["net_price"].round(2).groupby(usable["product_id"]).nunique()
+    paid = usable[usable["priced"]]
+    points = paid["net_price"].round(2).groupby(paid["product_id"]).nunique()
     frame["price_points"] = frame["product_id"].map(points).fillna(0).astype(int)
-    return PriceHistory(frame, last_week, silent, notes)
+    return PriceHistory(frame, last_week, silent, notes, main, foreign)
 
 
 def evidence(frame: pd.DataFrame) -> pd.DataFrame:

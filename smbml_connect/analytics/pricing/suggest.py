@@ -319,7 +319,7 @@ def suggest_prices(
         if source is None:
             raise NotEnoughDataError("order lines need dates to suggest prices")
         as_of = pd.to_datetime(source["ordered_at"], utc=True).max() + pd.Timedelta(days=1)
-    history = weekly_prices(order_lines, orders, as_of)
+    history = weekly_prices(order_lines, orders, as_of, currency)
     catalogue = (
         products.drop_duplicates("product_id").set_index(products["product_id"].astype(str))
         if products is not None and len(products)
@@ -396,7 +396,12 @@ def suggest_prices(
         for name, (mean, lo, hi) in choice.changes.items():
             row |= {f"{name}_change": mean, f"{name}_change_lo": lo, f"{name}_change_hi": hi}
         rows.append(row | facts)
-    for pid in catalogue.index.difference([d.product_id for d in demands]):
+    for pid in history.foreign:
+        reason = (
+            f"sold only in other currencies than {history.currency}, the one prices are read in"
+        )
+        rows.append(_refused(pid, reason, None))
+    for pid in catalogue.index.difference([d.product_id for d in demands] + history.foreign):
         rows.append(_refused(pid, "no sales in the order lines", _positive(prices.get(pid))))
     frame = pd.DataFrame(rows)
     if frame.empty:
