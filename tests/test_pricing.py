@@ -382,3 +382,32 @@ def test_orders_in_two_currencies_are_not_read_as_a_price_change():
     alone = suggest_prices(lines, None, orders).set_index("product_id")
     most = 25.0 if (~euro).sum() > euro.sum() else 23.0
     assert alone.loc["D1", "current_price"] == most
+
+
+def test_a_price_ending_out_of_reach_says_so_rather_than_close_to_the_best():
+    """A 4.50 pin, .99 endings and a 5% step: no .99 price lies within 4.27-4.73, and the
+    Prices tab said "it is already close to the best price" of a product whose best
+    price within the step was 5% higher."""
+    rails = Guardrails(ending=0.99, max_change=0.05)
+    choice = choose_price(-0.5, 0.2, 4.50, 1.0, 60, rails)
+    assert choice.suggested == 4.50
+    reason = reason_for(choice, -0.5, "USD")
+    assert reason.startswith(
+        "Keep USD 4.50: the best price within the 5% limit per step would be 4.72, but no "
+        "price ending in .99 lies between 4.27 and 4.73"
+    )
+    # a .99 price within reach that does not pay keeps the old words
+    near = choose_price(-3.0, 0.05, 15.0, 10.0, 50, Guardrails(ending=0.99))
+    assert near.kept_because == "it is already close to the best price"
+
+
+def test_a_small_expected_gain_is_said_in_cents_not_as_zero():
+    """A slow seller: "expected profit +0 USD a month" beside a 10% raise."""
+    choice = choose_price(-0.8, 0.3, 5.0, 2.0, 0.3)
+    reason = reason_for(choice, -0.8, "USD")
+    gain = choice.changes["profit"][0]
+    assert f"expected profit {gain:+.2f} USD a month" in reason and "+0 USD" not in reason
+    big = choose_price(-0.8, 0.3, 5.0, 2.0, 300)
+    assert f"expected profit {big.changes['profit'][0]:+,.0f} USD a month" in reason_for(
+        big, -0.8, "USD"
+    )

@@ -12,7 +12,7 @@ would pay, the answer is to keep the price, or no suggestion at all, with the re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -182,6 +182,11 @@ def choose_price(
             )
     elif suggested == current:
         kept_because = "it is already close to the best price"
+    if kept_because and rails.ending is not None and current_allowed:
+        kept_because = _no_ending_within(
+            kept_because, elasticity, sd, current, unit_cost, weekly_units, rails, product,
+            periods_per_month, prices, (low, high), binding,
+        )  # fmt: skip
     if kept_because:
         confidence = float("nan")  # a chance that a change pays is reported only for changes
         suggested = round(current, 2)
@@ -211,6 +216,41 @@ def choose_price(
     unmet = unmet_guardrail(suggested, cost, rails, product, current)
     return PriceChoice(current, suggested, objective, confidence, capped_by, kept_because,
                        forced_by=forced_by, unmet=unmet, changes=changes)  # fmt: skip
+
+
+def _no_ending_within(
+    kept_because: str,
+    elasticity: float,
+    sd: float,
+    current: float,
+    unit_cost: float | None,
+    weekly_units: float,
+    rails: Guardrails,
+    product: str,
+    periods_per_month: float,
+    prices: np.ndarray,
+    band: tuple[float, float],
+    binding: dict[str, str],
+) -> str:
+    """Why today's price stays when only the price ending keeps it there.
+
+    With a 5% step, a 4.50 product has no .99 price within reach (4.28 to 4.73): "it is
+    already close to the best price" was then said of a product whose best price was 5%
+    higher.
+    """
+    if np.any(np.abs(prices - current) > 0.005):
+        return kept_because  # prices with the ending were within reach, and did not pay
+    free = choose_price(elasticity, sd, current, unit_cost, weekly_units,
+                        replace(rails, ending=None), product, periods_per_month)  # fmt: skip
+    if free.kept_because:
+        return kept_because
+    limit = binding["high" if free.suggested > current else "low"]
+    cents = f".{round(100 * (rails.ending or 0)):02d}"
+    low, high = band
+    return (
+        f"the best price within {limit} would be {free.suggested:.2f}, but no price ending in "
+        f"{cents} lies between {low:.2f} and {high:.2f}"
+    )
 
 
 def unmet_guardrail(
@@ -257,7 +297,9 @@ def reason_for(
     verb = "Raise" if choice.suggested > choice.current else "Lower"
     head = f"{verb} to {money}{choice.suggested:.2f} ({choice.change:+.0%})"
     gain = choice.changes.get(choice.objective, (0.0, 0.0, 0.0))[0]
-    amount = f"{gain:+,.0f}{' ' + currency if currency else ''}"
+    # Cents under 10: a slow seller's "+0 USD a month" read as a change that gains nothing.
+    amount = f"{gain:+,.2f}" if abs(gain) < 10 else f"{gain:+,.0f}"
+    amount += f" {currency}" if currency else ""
     why = f"{_sensitivity(elasticity)} ({e}); expected {choice.objective} {amount} {per}"
     short = f" and the suggestion is still short of it ({choice.unmet})" if choice.unmet else ""
     if choice.forced_by:
