@@ -411,3 +411,30 @@ def test_a_small_expected_gain_is_said_in_cents_not_as_zero():
     assert f"expected profit {big.changes['profit'][0]:+,.0f} USD a month" in reason_for(
         big, -0.8, "USD"
     )
+
+
+def test_weeks_out_of_stock_are_not_read_as_buyers_leaving_after_a_price_rise():
+    """A product selling 40 a week at 20 or 22, out of stock for six weeks at 22: the quiet
+    weeks counted as no demand at 22, so buyers looked more price-sensitive (-0.87 -> -0.97)
+    and the estimate less sure (43% -> 30% its own); in a shop export a raise became keep."""
+    rng = np.random.default_rng(5)
+    price = [22.0 if (w // 8) % 2 else 20.0 for w in range(78)]
+    weeks = [(p, int(rng.poisson(40 * (p / 20) ** -1))) for p in price]
+    slow = [(9.0 if (w // 10) % 2 else 10.0, int(rng.poisson(4))) for w in range(78)]
+    lines, orders = _orders_of({"A1": weeks, "S1": slow})
+    week = (
+        pd.to_datetime(orders["ordered_at"]) - pd.Timestamp("2024-01-01", tz="UTC")
+    ).dt.days // 7
+    gone = ((lines["product_id"] == "A1") & week.between(41, 46)).to_numpy()
+    as_of = pd.Timestamp("2025-07-01", tz="UTC")
+    stocked = suggest_prices(lines, None, orders, as_of=as_of).set_index("product_id")
+    short = suggest_prices(lines[~gone], None, orders, as_of=as_of).set_index("product_id")
+    for column in ("elasticity", "own_evidence"):
+        assert short.loc["A1", column] == pytest.approx(stocked.loc["A1", column], abs=0.02)
+    history = weekly_prices(lines[~gone], orders, as_of)
+    out = history.frame[history.frame["stocked_out"]]
+    assert set(out["product_id"]) == {"A1"} and len(out) == 6
+    assert any("6 weeks without a sale of 1 product" in n and "likely out of stock" in n
+               for n in history.notes)  # fmt: skip
+    # the slow seller's quiet weeks are chance, not stock-outs
+    assert not weekly_prices(lines, orders, as_of).frame["stocked_out"].any()

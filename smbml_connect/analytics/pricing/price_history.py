@@ -24,7 +24,8 @@ _ANCHORS = ("W-SUN", "W-MON", "W-TUE", "W-WED", "W-THU", "W-FRI", "W-SAT")  # Mo
 @dataclass
 class PriceHistory:
     """One row per product and week: `units, net_price, list_price, promoted, imputed,
-    price_points` (the distinct prices paid on its order lines, repeated on each row).
+    price_points` (the distinct prices paid on its order lines, repeated on each row) and
+    `stocked_out` (quiet weeks too long for chance: likely out of stock, not fitted).
 
     Weeks start on the weekday the shop's prices change on (a week that straddles a
     change blurs two prices into one). A week's price is what buyers paid on average;
@@ -173,6 +174,53 @@ def _week_anchor(usable: pd.DataFrame) -> str:
     return _ANCHORS[int(np.argmin(mixed))]  # ties: the earliest, Monday weeks
 
 
+def _stocked_out(frame: pd.DataFrame) -> tuple[np.ndarray, str | None]:
+    """Runs of weeks without a sale too long for chance at the pace around them: likely
+    out of stock, so no evidence of demand at the week's price.
+
+    A product selling 40 a week that sells none for six weeks after a price rise was read
+    as buyers leaving because of the rise. A run of k quiet weeks at a pace of r a week
+    happens by chance with probability exp(-k r) (Poisson); a run is left out when that is
+    below 1% spread over all the product weeks in the history (Bonferroni). The pace is
+    the lower of the 13 weeks before and the 13 after (quiet weeks included): a stock-out
+    has steady sales on both sides, while a product that fades out and back (buyers come
+    and go: a sample product quiet for 17 weeks at about one a week) or has stopped
+    selling (the last weeks) keeps its quiet weeks as demand.
+    """
+    out = np.zeros(len(frame), dtype=bool)
+    if frame.empty:
+        return out, None
+    limit = np.log(100.0 * len(frame))
+    units = frame["units"].to_numpy(dtype=float)
+    quiet = frame["imputed"].to_numpy(dtype=bool)
+    runs: list[tuple[str, int, pd.Timestamp]] = []
+    for product, at in frame.groupby("product_id", sort=True).indices.items():
+        here, still = units[at], quiet[at]
+        edges = np.flatnonzero(np.diff(np.r_[0, still.astype(int), 0]))
+        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+            before = here[max(0, start - SILENT_WEEKS) : start]
+            after = here[stop : stop + SILENT_WEEKS]
+            pace = min(before.mean(), after.mean()) if len(before) and len(after) else 0.0
+            if (stop - start) * pace > limit:
+                out[at[start:stop]] = True
+                runs.append((str(product), int(stop - start), frame["week"].iloc[at[start]]))
+    if not runs:
+        return out, None
+    product, weeks, first = runs[0]
+    products = len({r[0] for r in runs})
+    note = (
+        f"{int(out.sum())} week{'' if out.sum() == 1 else 's'} without a sale of "
+        f"{_plural(products, 'product')} that sold steadily around them left out of pricing as "
+        f"likely out of stock (first: {product}, {weeks} week{'' if weeks == 1 else 's'} from "
+        f"{first:%Y-%m-%d}): no sale then says nothing about the price"
+    )
+    return out, note
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def weekly_prices(
     order_lines: pd.DataFrame,
     orders: pd.DataFrame | None,
@@ -239,6 +287,8 @@ def weekly_prices(
         }
     )
     frame.insert(3, "net_price", full["net_price"].fillna(frame["list_price"]))
+    frame["stocked_out"], said = _stocked_out(frame)
+    notes += [said] if said else []
     paid = usable[usable["priced"]]
     points = paid["net_price"].round(2).groupby(paid["product_id"]).nunique()
     frame["price_points"] = frame["product_id"].map(points).fillna(0).astype(int)
