@@ -910,7 +910,7 @@ def _order_discount_shares(frame: pd.DataFrame) -> pd.Series:
     lines = pd.DataFrame({"name": name, "net": net})
     total = lines.groupby("name")["net"].agg(lambda v: v.sum() if v.notna().all() else np.nan)
     taken = (total - subtotal.reindex(total.index)).where(lambda v: v > 0.005)  # a cent
-    share_of_order = (taken / total).where(lambda v: v < 1)
+    share_of_order = (taken / total).where(lambda v: v <= 1 + 1e-9).clip(upper=1.0)  # 100%: free
     part = name.map(share_of_order).astype("float64")
     return ((own + part * net) / gross).where(part.notna()).round(6)
 

@@ -438,3 +438,18 @@ def test_weeks_out_of_stock_are_not_read_as_buyers_leaving_after_a_price_rise():
                for n in history.notes)  # fmt: skip
     # the slow seller's quiet weeks are chance, not stock-outs
     assert not weekly_prices(lines, orders, as_of).frame["stocked_out"].any()
+
+
+def test_lines_given_away_are_said_as_given_away_not_as_bad_values():
+    """A free gift line (price 0) and a staff order at 100% off: "order line left out of
+    pricing (first: ..., unit_price: 0.0 is not a price above 0)" read as damaged data."""
+    rng = np.random.default_rng(2)
+    lines, orders = _orders_of({"A1": [(10.0 + w % 2, int(rng.poisson(10))) for w in range(30)]})
+    gifts = lines.iloc[:3].assign(line_no=2, product_id="GIFT", unit_price=0.0)
+    staff = lines.iloc[3:5].assign(line_no=2, discount=1.0)
+    frame = suggest_prices(pd.concat([lines, gifts, staff]), None, orders)
+    assert frame.attrs["notes"][0] == (
+        "5 order lines given away (a price of 0 or 100% off) left out of pricing: nobody paid "
+        "a price for them"
+    )
+    assert not any("not a price above 0" in n for n in frame.attrs["notes"])

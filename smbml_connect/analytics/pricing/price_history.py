@@ -122,17 +122,27 @@ def _usable(lines: pd.DataFrame, priced: pd.Series) -> tuple[pd.DataFrame, list[
         "unit_price": (~(price > 0).to_numpy(), "not a price above 0"),
         "discount": (~discount.between(0, 1, inclusive="left").to_numpy(), "not a share below 1"),
     }
+    # Given away (a free gift at 0, a staff order at 100% off): no buyer chose that price.
+    free = ((price == 0) | (discount == 1)).to_numpy() & (quantity > 0).to_numpy()
     bad = np.logical_or.reduce([rows for rows, _ in checks.values()])
     notes = []
-    if bad.any():
-        at = int(np.flatnonzero(bad)[0])
+    if (free & bad).any():
+        n = int((free & bad).sum())
+        notes.append(
+            f"{n} order line{'' if n == 1 else 's'} given away (a price of 0 or 100% off) left "
+            "out of pricing: nobody paid a price for them"
+        )
+    if (bad & ~free).any():
+        bad_only = bad & ~free
+        at = int(np.flatnonzero(bad_only)[0])
         column, (_, why) = next((c, v) for c, v in checks.items() if v[0][at])
         first = lines.iloc[at]
         value = first[column] if column in lines.columns else None
         # A missing value is said in words: repr would show pandas' "<NA>" or "nan".
         problem = f"{column} is empty" if pd.isna(value) else f"{column}: {value!r} is {why}"
+        n = int(bad_only.sum())
         notes.append(
-            f"{int(bad.sum())} order line{'' if bad.sum() == 1 else 's'} left out of pricing "
+            f"{n} order line{'' if n == 1 else 's'} left out of pricing "
             f"(first: order {_shown(first.get('order_id'))} line {_shown(first.get('line_no'))}, "
             f"{problem})"
         )
