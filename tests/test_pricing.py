@@ -453,3 +453,24 @@ def test_lines_given_away_are_said_as_given_away_not_as_bad_values():
         "a price for them"
     )
     assert not any("not a price above 0" in n for n in frame.attrs["notes"])
+
+
+def test_a_list_price_a_step_away_from_every_price_paid_gets_no_suggestion():
+    """A products list kept without tax (20.00) while buyers paid 24.00-26.40 with it:
+    "Lower to 18.00", today's price beside a lowest weekly price of 24, and units re-priced
+    to 20.00 (+67%) for a profit gain to match."""
+    rng = np.random.default_rng(4)
+    weeks = [(p, int(rng.poisson(30 * (p / 24) ** -2.5)))
+             for p in (26.4 if (w // 9) % 2 else 24.0 for w in range(78))]  # fmt: skip
+    lines, orders = _orders_of({"S2": weeks})
+    products = pd.DataFrame({"product_id": ["S2"], "name": ["Steps"], "price": [20.0],
+                             "unit_cost": [6.0], "category": ["Gear"]})  # fmt: skip
+    frame = suggest_prices(lines, products, orders).set_index("product_id")
+    assert pd.isna(frame.loc["S2", "suggested_price"])
+    assert frame.loc["S2", "reason"].startswith(
+        "No suggestion: today's price in the products list, 20.00, is 17% below every price "
+        "buyers paid (24.00 to 26.40), more than one step of 10%"
+    )
+    # a list price within a step of what was paid is today's price, as before
+    near = suggest_prices(lines, products.assign(price=25.0), orders).set_index("product_id")
+    assert near.loc["S2", "current_price"] == 25.0 and pd.notna(near.loc["S2", "suggested_price"])

@@ -342,6 +342,30 @@ def _weekly_units(demand: ProductDemand, elasticity: float, current: float) -> f
     return float(np.mean(recent["fitted"].to_numpy(dtype=float) * adjust))
 
 
+def _listed_apart(
+    listed: float | None, paid: Mapping[str, float] | None, rails: Guardrails
+) -> str | None:
+    """Why a catalogue price more than a step away from every price buyers paid gets no
+    suggestion.
+
+    The products list's price is today's price, but demand at it is then a guess beyond
+    anything sold: a list kept without tax (20.00) while buyers paid 24.00 with it made
+    "Lower to 18.00", with units re-priced to 20.00 (+67%) and a profit gain to match.
+    """
+    if listed is None or not paid:
+        return None
+    low, high = float(paid["min"]), float(paid["max"])
+    if low * (1 - rails.max_change) - 0.005 <= listed <= high * (1 + rails.max_change) + 0.005:
+        return None
+    side, by = ("below", 1 - listed / low) if listed < low else ("above", listed / high - 1)
+    return (
+        f"today's price in the products list, {listed:.2f}, is {by:.0%} {side} every price "
+        f"buyers paid ({low:.2f} to {high:.2f}), more than one step of "
+        f"{rails.max_change:.0%}: a price with or without tax, or a new price not sold at "
+        "yet? Check the products list; after a few weeks of sales at it the next run can say"
+    )
+
+
 def suggest_prices(
     order_lines: pd.DataFrame,
     products: pd.DataFrame | None = None,
@@ -386,6 +410,8 @@ def suggest_prices(
         )
     )
     last_lists = history.frame.groupby("product_id")["list_price"].last().to_dict()
+    sold = history.frame[history.frame["units"] > 0]
+    paid = sold.groupby("product_id")["list_price"].agg(["min", "max"]).to_dict("index")
     rows = []
     for demand in demands:
         pid = demand.product_id
@@ -407,6 +433,10 @@ def suggest_prices(
             continue
         if demand.refusal:
             rows.append(_refused(pid, demand.refusal, current) | facts)
+            continue
+        apart = _listed_apart(listed, paid.get(pid), rails)
+        if apart:
+            rows.append(_refused(pid, apart, current) | facts)
             continue
         estimate = pooled[pid]
         units = _weekly_units(demand, estimate.elasticity, current)
