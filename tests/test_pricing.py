@@ -474,3 +474,42 @@ def test_a_list_price_a_step_away_from_every_price_paid_gets_no_suggestion():
     # a list price within a step of what was paid is today's price, as before
     near = suggest_prices(lines, products.assign(price=25.0), orders).set_index("product_id")
     assert near.loc["S2", "current_price"] == 25.0 and pd.notna(near.loc["S2", "suggested_price"])
+
+
+def test_sizes_sold_under_one_product_get_no_suggestion_at_a_price_nobody_pays():
+    """A Square café without SKUs: a latte at 4.00 small and 5.00 large is one "Latte", whose
+    weekly price is the mix buyers chose (4.40 one week, 4.55 the next); today's price was
+    that mix and the suggestion "Raise to 4.84", a price of neither size."""
+    rng = np.random.default_rng(6)
+    small = [(4.0 if w < 40 else 4.4, int(rng.poisson(30))) for w in range(78)]
+    large = [(5.0 if w < 40 else 5.5, int(rng.poisson(20))) for w in range(78)]
+    lines, orders = _orders_of({"Latte": small, "Latte L": large})
+    lines["product_id"] = "Latte"  # no SKU: the item's name for both sizes
+    once = [(9.0 if w < 40 else 9.9, int(rng.poisson(20))) for w in range(78)]
+    more, more_orders = _orders_of({"Beans": once}, seed=1)
+    frame = suggest_prices(
+        pd.concat([lines, more]), None, pd.concat([orders, more_orders])
+    ).set_index("product_id")
+    assert pd.isna(frame.loc["Latte", "suggested_price"])
+    assert frame.loc["Latte", "reason"].startswith(
+        "No suggestion: sold at several prices in the same week (4.00 to 5.50, in "
+    )
+    assert "Give each its own SKU" in frame.loc["Latte", "reason"]
+    # a price changed once mixes one week at most: still one price
+    assert not frame.loc["Beans", "reason"].startswith("No suggestion")
+
+
+def test_a_product_whose_price_moved_only_in_promotions_says_so():
+    """A 20%-off code in a sale week every quarter, the list price never changed: the
+    suggestion leaned on the category with no word of why its own sales said little."""
+    rng = np.random.default_rng(8)
+    lines, orders = _orders_of({"S1": [(20.0, int(rng.poisson(30))) for _ in range(78)],
+                                "S2": [(10.0 + w // 20, int(rng.poisson(30))) for w in range(78)]})  # fmt: skip
+    week = (
+        pd.to_datetime(orders["ordered_at"]) - pd.Timestamp("2024-01-01", tz="UTC")
+    ).dt.days // 7
+    sale = ((lines["product_id"] == "S1") & (week % 13 == 5)).to_numpy()
+    lines.loc[sale, "discount"] = 0.2
+    frame = suggest_prices(lines, None, orders).set_index("product_id")
+    said = "Its list price never changed: only promotions moved what buyers paid"
+    assert said in frame.loc["S1", "reason"] and said not in frame.loc["S2", "reason"]

@@ -39,6 +39,8 @@ class PriceHistory:
     notes: list[str] = field(default_factory=list)
     currency: str = ""  # the currency prices are read in, when the lines say
     foreign: list[str] = field(default_factory=list)  # products sold only in other currencies
+    # product: (lowest, highest list price, share of weeks) when most weeks had two or more
+    mixed: dict[str, tuple[float, float, float]] = field(default_factory=dict)
 
 
 def _lines_with_dates(
@@ -184,6 +186,31 @@ def _week_anchor(usable: pd.DataFrame) -> str:
     return _ANCHORS[int(np.argmin(mixed))]  # ties: the earliest, Monday weeks
 
 
+MIXED_SHARE = 0.5  # more than half its weeks sold at two prices or more: not one price
+
+
+def _mixed_prices(usable: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
+    """Products sold at two list prices or more in most of their weeks, as (lowest price,
+    highest price, share of weeks): sizes or variants under one product id, or prices per
+    customer.
+
+    Their weekly price is then a mix that moves with what buyers chose, not with a price
+    change, and today's "price" is one no buyer pays: a latte at 4.00 small and 5.00 large
+    under one name was "Raise to 4.84". A price changed once splits one week at most.
+    """
+    priced = usable[usable["priced"]]
+    cents = priced["list_price"].round(2)
+    per_week = cents.groupby([priced["product_id"], priced["week"]])
+    weeks = pd.DataFrame({"prices": per_week.nunique(), "lines": per_week.size()})
+    weeks = weeks[weeks["lines"] >= 2]  # a week with one line cannot show two prices
+    share = (weeks["prices"] >= 2).groupby(level="product_id").mean()
+    count = weeks.groupby(level="product_id").size()
+    mixed = share[(share > MIXED_SHARE) & (count >= 4)]
+    low = cents.groupby(priced["product_id"]).min()
+    high = cents.groupby(priced["product_id"]).max()
+    return {str(p): (float(low[p]), float(high[p]), float(v)) for p, v in mixed.items()}
+
+
 def _stocked_out(frame: pd.DataFrame) -> tuple[np.ndarray, str | None]:
     """Runs of weeks without a sale too long for chance at the pace around them: likely
     out of stock, so no evidence of demand at the week's price.
@@ -256,6 +283,7 @@ def weekly_prices(
     stamp = stamp.tz_convert(None) if stamp.tzinfo else stamp
     anchor = _week_anchor(usable[usable["priced"]])
     usable = usable.assign(week=usable["stamp"].dt.to_period(anchor).dt.start_time)
+    mixed = _mixed_prices(usable)
     counted = usable["quantity"] * usable["priced"]  # units whose price is in one currency
     weighted = usable.assign(
         priced_units=counted,
@@ -302,7 +330,7 @@ def weekly_prices(
     paid = usable[usable["priced"]]
     points = paid["net_price"].round(2).groupby(paid["product_id"]).nunique()
     frame["price_points"] = frame["product_id"].map(points).fillna(0).astype(int)
-    return PriceHistory(frame, last_week, silent, notes, main, foreign)
+    return PriceHistory(frame, last_week, silent, notes, main, foreign, mixed)
 
 
 def evidence(frame: pd.DataFrame) -> pd.DataFrame:

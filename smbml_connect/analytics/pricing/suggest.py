@@ -366,6 +366,26 @@ def _listed_apart(
     )
 
 
+def _only_promoted(paid: Mapping[str, float] | None, facts: Mapping[str, float]) -> bool:
+    """Whether only promotions moved what buyers paid (one list price, several paid)."""
+    if not paid:
+        return False
+    same = abs(float(paid["max"]) - float(paid["min"])) < 0.005
+    return same and float(facts["price_high"]) > float(facts["price_low"]) + 0.005
+
+
+def _mixed(prices: tuple[float, float, float] | None) -> str | None:
+    """Why a product sold at several prices in the same weeks gets no suggestion."""
+    if prices is None:
+        return None
+    low, high, share = prices
+    return (
+        f"sold at several prices in the same week ({low:.2f} to {high:.2f}, in {share:.0%} of "
+        "its weeks), so its price is a mix of what buyers chose: sizes or variants under one "
+        "product? Give each its own SKU and each can get a suggestion"
+    )
+
+
 def suggest_prices(
     order_lines: pd.DataFrame,
     products: pd.DataFrame | None = None,
@@ -434,7 +454,7 @@ def suggest_prices(
         if demand.refusal:
             rows.append(_refused(pid, demand.refusal, current) | facts)
             continue
-        apart = _listed_apart(listed, paid.get(pid), rails)
+        apart = _listed_apart(listed, paid.get(pid), rails) or _mixed(history.mixed.get(pid))
         if apart:
             rows.append(_refused(pid, apart, current) | facts)
             continue
@@ -452,6 +472,15 @@ def suggest_prices(
                     if demand.category == "Uncategorised"
                     else f"{demand.category}."
                 )
+            )
+        if _only_promoted(paid.get(pid), demand.facts):
+            # A sale is a price experiment, but a weak one: buyers may answer the event (a
+            # newsletter, "20% off" on the page) beyond the price cut, which the model holds
+            # apart, so such a product's own evidence is thin and the reason says why.
+            reason += (
+                " Its list price never changed: only promotions moved what buyers paid, and "
+                "buyers may answer a sale beyond its price cut, so they say less about a "
+                "lasting change."
             )
         if cost is None:
             reason += " Unit cost unknown, so this aims at revenue; add the cost to aim at profit."
