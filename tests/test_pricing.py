@@ -513,3 +513,18 @@ def test_a_product_whose_price_moved_only_in_promotions_says_so():
     frame = suggest_prices(lines, None, orders).set_index("product_id")
     said = "Its list price never changed: only promotions moved what buyers paid"
     assert said in frame.loc["S1", "reason"] and said not in frame.loc["S2", "reason"]
+
+
+def test_a_christmas_product_out_of_season_and_a_new_product_get_no_suggestion():
+    """Already right, shown here: a product sold only in December weeks, priced in March,
+    and one sold for three weeks, get "No suggestion" and why, never a made-up number."""
+    rng = np.random.default_rng(9)
+    xmas = [(20.0 if w < 52 else 22.0, int(rng.poisson(30)) if w % 52 in range(47, 52) else 0)
+            for w in range(120)]  # fmt: skip
+    new = [(15.0, 0)] * 117 + [(15.0, 30)] * 3
+    steady = [(9.0 if (w // 8) % 2 else 10.0, int(rng.poisson(20))) for w in range(120)]
+    lines, orders = _orders_of({"XMAS": xmas, "NEW": new, "S1": steady})
+    frame = suggest_prices(lines, None, orders).set_index("product_id")
+    assert frame.loc["XMAS", "reason"].startswith("No suggestion: no sales in the last ")
+    assert frame.loc["NEW", "reason"].startswith("No suggestion: too few sales to learn from")
+    assert frame.loc[["XMAS", "NEW"], "suggested_price"].isna().all()
