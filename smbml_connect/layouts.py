@@ -884,14 +884,48 @@ def _shopify_orders(frame: pd.DataFrame) -> pd.DataFrame:
                  status=status)  # fmt: skip
 
 
+def _order_discount_shares(frame: pd.DataFrame) -> pd.Series:
+    """Each line's share of its price taken off by discounts on the whole order, as paid.
+
+    A code off the whole cart (SAVE20) is written only in the order's Discount Amount:
+    each line's `Lineitem discount` holds the discounts on that line alone (Shopify's API
+    keeps order-level discounts apart from a line's own: its FulfillmentLineItem
+    discounted total "doesn't include order-level discounts"). The order's Subtotal is its
+    lines after every discount, shipping apart (the fixture's orders: lines less their own
+    discounts equal the Subtotal when no code was used), so lines less their own discounts
+    less the Subtotal is what the order's discounts took off the goods, shared over the
+    lines by their value (a free-shipping code takes nothing off them). Without this, a
+    20%-off week read as sold at the list price. NaN where the order took nothing more.
+    """
+    name = _col(frame, "Name").map(lambda v: str(v).strip() if _text(v) else None)
+    carriers = _order_rows(frame)
+    subtotal = pd.Series(
+        _number(_col(carriers, "Subtotal")).to_numpy(),
+        index=_col(carriers, "Name").map(lambda v: str(v).strip() if _text(v) else None),
+    )
+    subtotal = subtotal[subtotal.index.notna() & ~subtotal.index.duplicated()]
+    gross = _number(_col(frame, "Lineitem quantity")) * _number(_col(frame, "Lineitem price"))
+    own = _number(_col(frame, "Lineitem discount")).abs().fillna(0.0)
+    net = (gross - own).where(gross > 0)
+    lines = pd.DataFrame({"name": name, "net": net})
+    total = lines.groupby("name")["net"].agg(lambda v: v.sum() if v.notna().all() else np.nan)
+    taken = (total - subtotal.reindex(total.index)).where(lambda v: v > 0.005)  # a cent
+    share_of_order = (taken / total).where(lambda v: v <= 1 + 1e-9).clip(upper=1.0)  # 100%: free
+    part = name.map(share_of_order).astype("float64")
+    return ((own + part * net) / gross).where(part.notna()).round(6)
+
+
 def _shopify_lines(frame: pd.DataFrame) -> pd.DataFrame:
     order = _col(frame, "Name")
     sku = _col(frame, "Lineitem sku")
     keep = [c for c in frame.columns if normalise(c).startswith("lineitem ") or c == SOURCE_ROW]
     quantity, price = _col(frame, "Lineitem quantity"), _col(frame, "Lineitem price")
+    discount = _share(_col(frame, "Lineitem discount"), quantity, price)
+    whole = _order_discount_shares(frame)
+    discount = discount.where(whole.isna(), whole.astype(object))
     return _with(frame[[*keep, "Name"]], line_no=_line_numbers(order),
                  product_id=sku.where(_filled(sku), _col(frame, "Lineitem name")),
-                 discount=_share(_col(frame, "Lineitem discount"), quantity, price))  # fmt: skip
+                 discount=discount)  # fmt: skip
 
 
 def _shopify_buyers(frame: pd.DataFrame) -> pd.DataFrame:

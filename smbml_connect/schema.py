@@ -466,6 +466,10 @@ def validate(
                     "action": NOTE,
                 }
             )
+    if table == "orders" and "currency" not in frame.columns and "total" in frame.columns:
+        marked = _currency_of(frame["total"])
+        if marked:
+            clean["currency"] = pd.Series(marked, index=frame.index, dtype="string")
     for name, cells in unread.items():  # columns kept in extra: left out of it, said
         problems += [_unread_problem(name, p, cell, False) for p, cell in cells.items()]
     _reject_duplicates(spec, clean, reject, rows, problems, frame)
@@ -512,6 +516,34 @@ def _whole_text(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+_MARKS = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
+_CODE = re.compile(r"^\s*([A-Z]{3})\s*[-+(\d]|[\d)]\s*([A-Z]{3})\s*$")
+
+
+def _currency_of(totals: pd.Series) -> str | None:
+    """The one currency orders' totals are written in ("12,99 €", "EUR 12.99"), when the
+    orders have no currency column: otherwise a euro shop's prices were said in USD.
+
+    "$" is not read (US, Canadian, Australian dollars alike): such a shop keeps the
+    default. Only when at least half the totals carry a mark and all marks agree.
+    """
+    text = totals.dropna().astype(str)
+    text = text[text.str.strip() != ""]
+    if text.empty:
+        return None
+    marks: dict[str, int] = {}
+    for value, count in text.value_counts().items():  # once per distinct total
+        mark = next((code for sign, code in _MARKS.items() if sign in value), None)
+        if mark is None:
+            code = _CODE.search(value)
+            mark = (code[1] or code[2]) if code else None
+        if mark:
+            marks[mark] = marks.get(mark, 0) + int(count)
+    if len(marks) != 1 or 2 * sum(marks.values()) < len(text):
+        return None
+    return next(iter(marks))
 
 
 def _unread_cells(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[int, Any]]]:

@@ -802,6 +802,83 @@ def _check_customer_words(out: Outputs, tally: Tally) -> None:
                     f"the last order, {row['purchases_so_far']} days with an order")  # fmt: skip
 
 
+PRICE_REASON = re.compile(
+    r"^(?:(?P<keep>Keep) (?:[A-Z]{3} )?(?P<kept>[\d,]+\.\d\d):"
+    r"|(?P<verb>Raise|Lower) to (?:[A-Z]{3} )?(?P<to>[\d,]+\.\d\d) \((?P<pct>[+-]\d+)%\)"
+    r"|(?P<none>No suggestion):)"
+)
+PRICE_GAIN = re.compile(r"expected (?P<aim>profit|revenue) (?P<gain>[+-][\d,]+(?:\.\d\d)?)")
+PRICE_ELASTICITY = re.compile(r"\(elasticity (?P<e>-?[\d.]+)\)")
+
+
+def _price_word_problems(row: pd.Series) -> list[str]:
+    """What a Prices row's reason says that its own figures do not."""
+    said = PRICE_REASON.match(str(row["reason"]))
+    if not said:
+        return ["the reason starts with neither Keep, Raise, Lower nor No suggestion"]
+    current, suggested = row["current_price"], row["suggested_price"]
+    wrong = []
+    if said["none"]:
+        if pd.notna(suggested) or row["confidence"] != "no suggestion":
+            wrong.append(f"no suggestion beside {suggested} and {row['confidence']!r}")
+        return wrong
+    if said["keep"]:
+        kept = float(said["kept"].replace(",", ""))
+        if not (abs(kept - current) < 0.005 and abs(suggested - current) < 0.005):
+            wrong.append(f"keep {kept} beside {current} -> {suggested}")
+        if row["confidence"] != "keep":
+            wrong.append(f"keep beside confidence {row['confidence']!r}")
+    else:
+        to = float(said["to"].replace(",", ""))
+        up = said["verb"] == "Raise"
+        if abs(to - suggested) >= 0.005 or (suggested > current) != up:
+            wrong.append(f"{said['verb']} to {to} beside {current} -> {suggested}")
+        if int(said["pct"]) != round(row["change_pct"]):
+            wrong.append(f"{said['pct']}% beside a {row['change_pct']}% change")
+        gain = PRICE_GAIN.search(str(row["reason"]))
+        column = f"{gain['aim']}_change_per_month" if gain else None
+        if gain is None or column not in row.index:
+            wrong.append("no expected gain said")
+        elif abs(float(gain["gain"].replace(",", "")) - row[column]) > 0.5:
+            wrong.append(f"expected {gain['aim']} {gain['gain']} beside {row[column]}")
+        elif gain["aim"] != row["aims_at"]:
+            wrong.append(f"aims at {row['aims_at']} but says {gain['aim']}")
+    e = PRICE_ELASTICITY.search(str(row["reason"]))
+    if e is None or abs(float(e["e"]) - row["elasticity"]) > 0.051:
+        wrong.append(f"elasticity said {e and e['e']} beside {row['elasticity']}")
+    return wrong
+
+
+def check_price_words(out: Outputs, tally: Tally) -> None:
+    """A price suggestion's reason says the figures beside it (Keep/Raise/Lower to the
+    suggested price, its % change, the expected gain and the elasticity), and the report's
+    table of prices says the same as the Prices tab."""
+    frame = _tab_frame(out.workbook.get("Prices", []))
+    if frame is None or frame.empty:
+        return
+    for _, row in frame.iterrows():
+        wrong = _price_word_problems(row)
+        tally.check("price reasons say the figures beside them", not wrong,
+                    f"Prices {row['product_id']}: {wrong} in {str(row['reason'])[:80]!r}")  # fmt: skip
+    tab = frame.set_index("product")
+    for table in out.report_tables:
+        table = table.rename(columns={"price today": "price_today"})
+        if not {"product", "price_today", "suggested_price", "reason"} <= set(table.columns):
+            continue
+        for _, shown in table.iterrows():
+            there = tab.loc[shown["product"]] if shown["product"] in tab.index else None
+            same = there is not None and str(there["reason"]) == str(shown["reason"])
+            for mine, theirs in (("price_today", "current_price"), ("suggested_price",) * 2):
+                value = _number_or_text(str(shown[mine])) if str(shown[mine]) else float("nan")
+                same = same and (
+                    (pd.isna(there[theirs]) and not isinstance(value, float))
+                    or (pd.isna(there[theirs]) and pd.isna(value))
+                    or (isinstance(value, float) and abs(value - float(there[theirs])) < 0.005)
+                )
+            tally.check("price reasons say the figures beside them", same,
+                        f"report's prices: {shown['product']!r} {shown.to_dict()} is not as in Prices")  # fmt: skip
+
+
 HELD_OUT = re.compile(r"Tested on ([\d,]+) (past leads|closed deals) the model had not seen "
                       r"\([^;)]*(?:; ([\d,]+) held-out scorings)?")  # fmt: skip
 
@@ -1203,6 +1280,9 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     ),
     "no product suggested to a customer who returned it": check_suggestions,
     "codes as words, reasons say which way, no JSON in Rejects, counts and dates typed": check_words,
+    "a price's reason says its figures; the report's prices are the Prices tab's": (
+        check_price_words
+    ),
 }
 
 

@@ -43,6 +43,7 @@ AT_LEAST = {
     "reasons say which way": 100,
     "whole counts as whole numbers": 200,
     "dates as dates": 20,
+    "price reasons say the figures beside them": 30,
 }
 
 
@@ -190,6 +191,43 @@ def test_the_audit_finds_a_suggestion_of_a_returned_product(sample: Outputs):
     )
     found = [p for p in audit(broken).problems if p.startswith("no product suggested")]
     assert any(f"{product} to {contact}" in p for p in found), found
+
+
+def test_the_audit_finds_a_price_reason_that_does_not_say_its_figures(sample: Outputs):
+    """A Prices reason whose suggested price, step, gain or elasticity is not the one beside
+    it, a keep beside a new price, and the report saying another price than the tab."""
+    prices = _tab_frame(sample.workbook["Prices"])
+    assert prices is not None
+    moved = prices["reason"].str.match(r"(Raise|Lower) to")
+    kept = prices["reason"].str.startswith("Keep")
+    assert moved.any() and kept.any()
+    first_moved, first_kept = int(moved.to_numpy().argmax()), int(kept.to_numpy().argmax())
+    planted = {
+        "the suggested price a cent off": ("suggested_price", lambda v: v + 0.01, first_moved),
+        "the step rounded the other way": ("change_pct", lambda v: v + 1, first_moved),
+        "the gain not the one said": (
+            f"{prices['aims_at'].iloc[first_moved]}_change_per_month",
+            lambda v: v + 5,
+            first_moved,
+        ),
+        "the elasticity not the one said": ("elasticity", lambda v: v - 0.3, first_moved),
+        "a keep beside a new price": ("suggested_price", lambda v: v * 1.05, first_kept),
+    }
+    for what, (column, change, row) in planted.items():
+        rows = [r for r in sample.workbook["Prices"]]
+        at = next(i for i, r in enumerate(rows) if sum(v is not None for v in r) >= 2)
+        j = [code_name(str(h)) for h in rows[at]].index(column)
+        broken_rows = [list(r) for r in rows]
+        broken_rows[at + 1 + row][j] = change(broken_rows[at + 1 + row][j])
+        broken = Outputs(**{**vars(sample), "workbook": {**sample.workbook, "Prices": broken_rows}})
+        found = {problem.split(":")[0] for problem in audit(broken).problems}
+        assert "price reasons say the figures beside them" in found, what
+    tables = [t.copy() for t in sample.report_tables]
+    at = next(i for i, t in enumerate(tables) if "reason" in t.columns and "product" in t.columns)
+    tables[at].iloc[first_moved, tables[at].columns.get_loc("suggested_price")] = "1.00"
+    broken = Outputs(**{**vars(sample), "report_tables": tables})
+    found = [p for p in audit(broken).problems if "report's prices" in p]
+    assert found
 
 
 def _formatted(out: Outputs, title: str, column: str, pattern: str) -> Outputs:

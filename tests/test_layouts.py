@@ -740,3 +740,46 @@ def test_a_shopify_export_sorted_by_hand_still_finds_each_orders_fields(tmp_path
     }  # fmt: skip
     orders = loaded["orders"].clean.set_index("order_id")
     assert orders.loc["#1012", ["total", "status"]].tolist() == [183.6, "paid"]
+
+
+def test_a_discount_code_on_the_whole_shopify_order_is_taken_off_its_lines(tmp_path: Path):
+    """SAVE20 off the whole cart is written only in the order's Discount Amount (each line's
+    `Lineitem discount` is 0.00), the Subtotal being the lines after it: prices read the
+    list price as paid, so a 20%-off week was no price change at all. A free-shipping code
+    takes nothing off the goods; a line's own discount stays."""
+    header = (FIXTURES / "shopify_orders_export_1.csv").read_text().splitlines()[0]
+    columns = header.split(",")
+
+    def row(**cells: str) -> str:
+        return ",".join(cells.get(c.replace(" ", "_"), "") for c in columns)
+
+    first = {"Email": "a@example.com", "Financial_Status": "paid", "Currency": "USD",
+             "Created_at": "2025-03-03 10:00:00 -0500"}  # fmt: skip
+    rows = [
+        # 2 x 25.00 + 1 x 10.00 = 60.00, 20% off the order: Subtotal 48.00
+        row(Name="#1", Subtotal="48.00", Total="48.00", Discount_Code="SAVE20",
+            Discount_Amount="12.00", Lineitem_quantity="2", Lineitem_price="25.00",
+            Lineitem_sku="MUG", Lineitem_discount="0.00", **first),
+        row(Name="#1", Lineitem_quantity="1", Lineitem_price="10.00", Lineitem_sku="TEA",
+            Lineitem_discount="0.00"),
+        # free shipping: Discount Amount 4.90 off the shipping, the goods at full price
+        row(Name="#2", Subtotal="25.00", Total="25.00", Discount_Code="FREESHIP",
+            Discount_Amount="4.90", Lineitem_quantity="1", Lineitem_price="25.00",
+            Lineitem_sku="MUG", Lineitem_discount="0.00", **first),
+        # a line's own 5.00 off, and 10% off the rest of the order: Subtotal 36.00
+        row(Name="#3", Subtotal="36.00", Total="36.00", Discount_Code="TEN",
+            Discount_Amount="9.00", Lineitem_quantity="1", Lineitem_price="25.00",
+            Lineitem_sku="MUG", Lineitem_discount="5.00", **first),
+        row(Name="#3", Lineitem_quantity="2", Lineitem_price="10.00", Lineitem_sku="TEA",
+            Lineitem_discount="0.00"),
+        # a staff order at 100% off: given away, not sold at the list price
+        row(Name="#4", Subtotal="0.00", Total="0.00", Discount_Code="STAFF100",
+            Discount_Amount="25.00", Lineitem_quantity="1", Lineitem_price="25.00",
+            Lineitem_sku="MUG", Lineitem_discount="0.00", **first),
+    ]  # fmt: skip
+    (tmp_path / "orders_export_1.csv").write_text("\n".join([header, *rows]) + "\n")
+    lines = load(tmp_path)["order_lines"].clean.set_index(["order_id", "line_no"])
+    assert lines["discount"].astype(float).round(4).to_dict() == {
+        ("#1", 1): 0.2, ("#1", 2): 0.2, ("#2", 1): 0.0, ("#3", 1): 0.28, ("#3", 2): 0.1,
+        ("#4", 1): 1.0,
+    }  # fmt: skip

@@ -336,3 +336,195 @@ def test_quantities_that_are_not_counts_weigh_every_period_the_same_whatever_the
     again = estimate_elasticity(worked_out, "price", "units", date="date")
     assert again.elasticity == pytest.approx(counted.elasticity, abs=1e-9)
     assert again.notes == counted.notes
+
+
+def _orders_of(
+    weekly: dict[str, list[tuple[float, int]]], start: str = "2024-01-01", seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Order lines and orders, one unit an order, from each product's (price, units) a week."""
+    rng = np.random.default_rng(seed)
+    lines, orders = [], []
+    for product, weeks in weekly.items():
+        for week, (price, units) in enumerate(weeks):
+            for _ in range(units):
+                order = f"{product}-{len(orders)}"
+                day = pd.Timestamp(start, tz="UTC") + pd.Timedelta(
+                    days=7 * week + int(rng.integers(0, 7)), hours=12
+                )
+                orders.append({"order_id": order, "ordered_at": day, "total": price})
+                lines.append({"order_id": order, "line_no": 1, "product_id": product,
+                              "quantity": 1.0, "unit_price": price, "discount": 0.0})  # fmt: skip
+    return pd.DataFrame(lines), pd.DataFrame(orders)
+
+
+def test_orders_in_two_currencies_are_not_read_as_a_price_change():
+    """A shop selling to the US in USD and to Europe in EUR (Shopify writes each order's
+    `Currency`): a product always at USD 25 / EUR 23 read as two prices, today's price a
+    blend (23.71 "USD") and a "Lower" suggestion from buyers who merely paid in euros."""
+    rng = np.random.default_rng(3)
+    weeks = [(25.0, int(rng.poisson(20))) for _ in range(80)]
+    lines, orders = _orders_of({"D1": weeks, "E1": [(9.0 + w % 2, 12) for w in range(60)]})
+    late = pd.to_datetime(orders["ordered_at"]) >= pd.Timestamp("2024-10-01", tz="UTC")
+    euro = (late.to_numpy() & (rng.random(len(orders)) < 0.7)) | (lines["product_id"] == "E1")
+    orders["currency"] = np.where(euro, "EUR", "USD")
+    lines.loc[euro, "unit_price"] = 23.0
+    frame = suggest_prices(lines, None, orders, currency="USD").set_index("product_id")
+    assert frame.loc["D1", "current_price"] == 25.0
+    assert frame.loc["D1", "reason"].startswith("No suggestion: always sold at 25.00")
+    note = next(n for n in frame.attrs["notes"] if "currencies" in n)
+    assert note.startswith(f"{int(euro.sum()):,} order lines sold in other currencies than USD")
+    assert "(EUR " in note and "count as units sold but not as prices" in note
+    assert frame.loc["D1", "units_sold"] == (lines["product_id"] == "D1").sum()  # euros too
+    assert frame.loc["E1", "reason"] == (
+        "No suggestion: sold only in other currencies than USD, the one prices are read in."
+    )
+    # without a currency given, the one most lines were sold in
+    alone = suggest_prices(lines, None, orders).set_index("product_id")
+    most = 25.0 if (~euro).sum() > euro.sum() else 23.0
+    assert alone.loc["D1", "current_price"] == most
+
+
+def test_a_price_ending_out_of_reach_says_so_rather_than_close_to_the_best():
+    """A 4.50 pin, .99 endings and a 5% step: no .99 price lies within 4.27-4.73, and the
+    Prices tab said "it is already close to the best price" of a product whose best
+    price within the step was 5% higher."""
+    rails = Guardrails(ending=0.99, max_change=0.05)
+    choice = choose_price(-0.5, 0.2, 4.50, 1.0, 60, rails)
+    assert choice.suggested == 4.50
+    reason = reason_for(choice, -0.5, "USD")
+    assert reason.startswith(
+        "Keep USD 4.50: the best price within the 5% limit per step would be 4.72, but no "
+        "price ending in .99 lies between 4.27 and 4.73"
+    )
+    # a .99 price within reach that does not pay keeps the old words
+    near = choose_price(-3.0, 0.05, 15.0, 10.0, 50, Guardrails(ending=0.99))
+    assert near.kept_because == "it is already close to the best price"
+
+
+def test_a_small_expected_gain_is_said_in_cents_not_as_zero():
+    """A slow seller: "expected profit +0 USD a month" beside a 10% raise."""
+    choice = choose_price(-0.8, 0.3, 5.0, 2.0, 0.3)
+    reason = reason_for(choice, -0.8, "USD")
+    gain = choice.changes["profit"][0]
+    assert f"expected profit {gain:+.2f} USD a month" in reason and "+0 USD" not in reason
+    big = choose_price(-0.8, 0.3, 5.0, 2.0, 300)
+    assert f"expected profit {big.changes['profit'][0]:+,.0f} USD a month" in reason_for(
+        big, -0.8, "USD"
+    )
+
+
+def test_weeks_out_of_stock_are_not_read_as_buyers_leaving_after_a_price_rise():
+    """A product selling 40 a week at 20 or 22, out of stock for six weeks at 22: the quiet
+    weeks counted as no demand at 22, so buyers looked more price-sensitive (-0.87 -> -0.97)
+    and the estimate less sure (43% -> 30% its own); in a shop export a raise became keep."""
+    rng = np.random.default_rng(5)
+    price = [22.0 if (w // 8) % 2 else 20.0 for w in range(78)]
+    weeks = [(p, int(rng.poisson(40 * (p / 20) ** -1))) for p in price]
+    slow = [(9.0 if (w // 10) % 2 else 10.0, int(rng.poisson(4))) for w in range(78)]
+    lines, orders = _orders_of({"A1": weeks, "S1": slow})
+    week = (
+        pd.to_datetime(orders["ordered_at"]) - pd.Timestamp("2024-01-01", tz="UTC")
+    ).dt.days // 7
+    gone = ((lines["product_id"] == "A1") & week.between(41, 46)).to_numpy()
+    as_of = pd.Timestamp("2025-07-01", tz="UTC")
+    stocked = suggest_prices(lines, None, orders, as_of=as_of).set_index("product_id")
+    short = suggest_prices(lines[~gone], None, orders, as_of=as_of).set_index("product_id")
+    for column in ("elasticity", "own_evidence"):
+        assert short.loc["A1", column] == pytest.approx(stocked.loc["A1", column], abs=0.02)
+    history = weekly_prices(lines[~gone], orders, as_of)
+    out = history.frame[history.frame["stocked_out"]]
+    assert set(out["product_id"]) == {"A1"} and len(out) == 6
+    assert any("6 weeks without a sale of 1 product" in n and "likely out of stock" in n
+               for n in history.notes)  # fmt: skip
+    # the slow seller's quiet weeks are chance, not stock-outs
+    assert not weekly_prices(lines, orders, as_of).frame["stocked_out"].any()
+
+
+def test_lines_given_away_are_said_as_given_away_not_as_bad_values():
+    """A free gift line (price 0) and a staff order at 100% off: "order line left out of
+    pricing (first: ..., unit_price: 0.0 is not a price above 0)" read as damaged data."""
+    rng = np.random.default_rng(2)
+    lines, orders = _orders_of({"A1": [(10.0 + w % 2, int(rng.poisson(10))) for w in range(30)]})
+    gifts = lines.iloc[:3].assign(line_no=2, product_id="GIFT", unit_price=0.0)
+    staff = lines.iloc[3:5].assign(line_no=2, discount=1.0)
+    frame = suggest_prices(pd.concat([lines, gifts, staff]), None, orders)
+    assert frame.attrs["notes"][0] == (
+        "5 order lines given away (a price of 0 or 100% off) left out of pricing: nobody paid "
+        "a price for them"
+    )
+    assert not any("not a price above 0" in n for n in frame.attrs["notes"])
+
+
+def test_a_list_price_a_step_away_from_every_price_paid_gets_no_suggestion():
+    """A products list kept without tax (20.00) while buyers paid 24.00-26.40 with it:
+    "Lower to 18.00", today's price beside a lowest weekly price of 24, and units re-priced
+    to 20.00 (+67%) for a profit gain to match."""
+    rng = np.random.default_rng(4)
+    weeks = [(p, int(rng.poisson(30 * (p / 24) ** -2.5)))
+             for p in (26.4 if (w // 9) % 2 else 24.0 for w in range(78))]  # fmt: skip
+    lines, orders = _orders_of({"S2": weeks})
+    products = pd.DataFrame({"product_id": ["S2"], "name": ["Steps"], "price": [20.0],
+                             "unit_cost": [6.0], "category": ["Gear"]})  # fmt: skip
+    frame = suggest_prices(lines, products, orders).set_index("product_id")
+    assert pd.isna(frame.loc["S2", "suggested_price"])
+    assert frame.loc["S2", "reason"].startswith(
+        "No suggestion: today's price in the products list, 20.00, is 17% below every price "
+        "buyers paid (24.00 to 26.40), more than one step of 10%"
+    )
+    # a list price within a step of what was paid is today's price, as before
+    near = suggest_prices(lines, products.assign(price=25.0), orders).set_index("product_id")
+    assert near.loc["S2", "current_price"] == 25.0 and pd.notna(near.loc["S2", "suggested_price"])
+
+
+def test_sizes_sold_under_one_product_get_no_suggestion_at_a_price_nobody_pays():
+    """A Square café without SKUs: a latte at 4.00 small and 5.00 large is one "Latte", whose
+    weekly price is the mix buyers chose (4.40 one week, 4.55 the next); today's price was
+    that mix and the suggestion "Raise to 4.84", a price of neither size."""
+    rng = np.random.default_rng(6)
+    small = [(4.0 if w < 40 else 4.4, int(rng.poisson(30))) for w in range(78)]
+    large = [(5.0 if w < 40 else 5.5, int(rng.poisson(20))) for w in range(78)]
+    lines, orders = _orders_of({"Latte": small, "Latte L": large})
+    lines["product_id"] = "Latte"  # no SKU: the item's name for both sizes
+    once = [(9.0 if w < 40 else 9.9, int(rng.poisson(20))) for w in range(78)]
+    more, more_orders = _orders_of({"Beans": once}, seed=1)
+    frame = suggest_prices(
+        pd.concat([lines, more]), None, pd.concat([orders, more_orders])
+    ).set_index("product_id")
+    assert pd.isna(frame.loc["Latte", "suggested_price"])
+    assert frame.loc["Latte", "reason"].startswith(
+        "No suggestion: sold at several prices in the same week (4.00 to 5.50, in "
+    )
+    assert "Give each its own SKU" in frame.loc["Latte", "reason"]
+    # a price changed once mixes one week at most: still one price
+    assert not frame.loc["Beans", "reason"].startswith("No suggestion")
+
+
+def test_a_product_whose_price_moved_only_in_promotions_says_so():
+    """A 20%-off code in a sale week every quarter, the list price never changed: the
+    suggestion leaned on the category with no word of why its own sales said little."""
+    rng = np.random.default_rng(8)
+    lines, orders = _orders_of({"S1": [(20.0, int(rng.poisson(30))) for _ in range(78)],
+                                "S2": [(10.0 + w // 20, int(rng.poisson(30))) for w in range(78)]})  # fmt: skip
+    week = (
+        pd.to_datetime(orders["ordered_at"]) - pd.Timestamp("2024-01-01", tz="UTC")
+    ).dt.days // 7
+    sale = ((lines["product_id"] == "S1") & (week % 13 == 5)).to_numpy()
+    lines.loc[sale, "discount"] = 0.2
+    frame = suggest_prices(lines, None, orders).set_index("product_id")
+    said = "Its list price never changed: only promotions moved what buyers paid"
+    assert said in frame.loc["S1", "reason"] and said not in frame.loc["S2", "reason"]
+
+
+def test_a_christmas_product_out_of_season_and_a_new_product_get_no_suggestion():
+    """Already right, shown here: a product sold only in December weeks, priced in March,
+    and one sold for three weeks, get "No suggestion" and why, never a made-up number."""
+    rng = np.random.default_rng(9)
+    xmas = [(20.0 if w < 52 else 22.0, int(rng.poisson(30)) if w % 52 in range(47, 52) else 0)
+            for w in range(120)]  # fmt: skip
+    new = [(15.0, 0)] * 117 + [(15.0, 30)] * 3
+    steady = [(9.0 if (w // 8) % 2 else 10.0, int(rng.poisson(20))) for w in range(120)]
+    lines, orders = _orders_of({"XMAS": xmas, "NEW": new, "S1": steady})
+    frame = suggest_prices(lines, None, orders).set_index("product_id")
+    assert frame.loc["XMAS", "reason"].startswith("No suggestion: no sales in the last ")
+    assert frame.loc["NEW", "reason"].startswith("No suggestion: too few sales to learn from")
+    assert frame.loc[["XMAS", "NEW"], "suggested_price"].isna().all()

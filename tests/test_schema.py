@@ -72,3 +72,17 @@ def test_every_table_round_trips_an_empty_frame(table):
     assert result.clean.empty and result.rejects.empty
     assert list(result.clean.columns) == [*TABLES[table].names, *system_columns(table)]
     assert list(empty_frame(table).columns) == list(result.clean.columns)
+
+
+def test_orders_without_a_currency_column_take_the_one_their_totals_are_written_in():
+    """A German shop's own sheet, totals as "12,99 €" and no currency column: every price
+    was said in USD ("Lower to USD 12.88"). A "$" says no more than the default."""
+    frame = pd.DataFrame({"order_id": ["1", "2", "3"], "ordered_at": ["2025-01-02"] * 3,
+                          "total": ["12,99 €", "1.299,00 €", "4,50 €"]})  # fmt: skip
+    assert validate("orders", frame).clean["currency"].tolist() == ["EUR"] * 3
+    codes = frame.assign(total=["GBP 12.99", "4.50 GBP", "7.00"])
+    assert validate("orders", codes).clean["currency"].tolist() == ["GBP"] * 3
+    for totals in (["$12.99", "$4.50", "$1.00"], ["12,99 €", "£4.50", "1,00"]):
+        assert validate("orders", frame.assign(total=totals)).clean["currency"].isna().all()
+    stated = frame.assign(currency=["CHF", None, "CHF"])
+    assert validate("orders", stated).clean["currency"].tolist()[0] == "CHF"

@@ -266,7 +266,10 @@ def _fit_chunk(panel: pd.DataFrame, category: str) -> list[ProductDemand]:
 def fit_product_demand(
     weekly: pd.DataFrame, categories: Mapping[str, str] | None = None
 ) -> list[ProductDemand]:
-    """Own elasticity of every product in a weekly price history (see price_history)."""
+    """Own elasticity of every product in a weekly price history (see price_history);
+    weeks marked `stocked_out` are not demand at their price, so they are left out."""
+    if "stocked_out" in weekly.columns:
+        weekly = weekly[~weekly["stocked_out"].to_numpy(dtype=bool)]
     known = {p: str(c) for p, c in (categories or {}).items() if pd.notna(c) and str(c).strip()}
     category = weekly["product_id"].map(known).astype(object)  # all missing: float NaN otherwise
     frame = weekly.assign(category=category.fillna("Uncategorised"))

@@ -24,7 +24,8 @@ _ANCHORS = ("W-SUN", "W-MON", "W-TUE", "W-WED", "W-THU", "W-FRI", "W-SAT")  # Mo
 @dataclass
 class PriceHistory:
     """One row per product and week: `units, net_price, list_price, promoted, imputed,
-    price_points` (the distinct prices paid on its order lines, repeated on each row).
+    price_points` (the distinct prices paid on its order lines, repeated on each row) and
+    `stocked_out` (quiet weeks too long for chance: likely out of stock, not fitted).
 
     Weeks start on the weekday the shop's prices change on (a week that straddles a
     change blurs two prices into one). A week's price is what buyers paid on average;
@@ -36,6 +37,10 @@ class PriceHistory:
     last_week: pd.Timestamp
     silent: dict[str, int] = field(default_factory=dict)  # product: weeks since its last sale
     notes: list[str] = field(default_factory=list)
+    currency: str = ""  # the currency prices are read in, when the lines say
+    foreign: list[str] = field(default_factory=list)  # products sold only in other currencies
+    # product: (lowest, highest list price, share of weeks) when most weeks had two or more
+    mixed: dict[str, tuple[float, float, float]] = field(default_factory=dict)
 
 
 def _lines_with_dates(
@@ -46,7 +51,8 @@ def _lines_with_dates(
     if "ordered_at" not in lines.columns:
         if orders is None or "ordered_at" not in orders.columns:
             raise ValueError("order lines need dates: pass the orders, or an ordered_at column")
-        keep = [c for c in ("order_id", "ordered_at") if c in orders.columns]
+        wanted = ("order_id", "ordered_at") + (() if "currency" in lines.columns else ("currency",))
+        keep = [c for c in wanted if c in orders.columns]
         sale = orders[keep].assign(_not_sale=why_not_sale(orders).notna().to_numpy())
         lines = lines.merge(sale, on="order_id", how="inner")
         dropped = lines.pop("_not_sale").to_numpy(dtype=bool)
@@ -61,13 +67,46 @@ def _lines_with_dates(
     return lines, notes
 
 
+def _in_currency(lines: pd.DataFrame, currency: str | None) -> tuple[pd.Series, str, list[str]]:
+    """Which lines are priced in one currency: `currency` when lines were sold in it, else
+    the currency most lines were sold in; that currency; and a note when others were left.
+
+    The same product at USD 22 and EUR 20.24 is one price, not two: averaged together, a
+    shop whose share of euro orders grows looks like it cut the price, and today's price
+    becomes a blend that no buyer pays. Lines in other currencies still count as units
+    sold (a shop's prices in other currencies follow its own, converted), so a growing
+    share of foreign buyers is not read as buyers leaving after a price change either.
+    """
+    everywhere = pd.Series(True, index=lines.index)
+    if "currency" not in lines.columns:
+        return everywhere, "", []
+    codes = lines["currency"].map(
+        lambda v: str(v).strip().upper() if pd.notna(v) and str(v).strip() else None
+    )
+    seen = codes.dropna()
+    if seen.nunique() <= 1:
+        return everywhere, str(seen.iloc[0]) if len(seen) else "", []
+    wanted = (currency or "").strip().upper()
+    main = wanted if wanted in set(seen) else str(seen.value_counts().index[0])
+    other = codes.notna() & (codes != main)
+    counts = codes[other].value_counts()
+    named = ", ".join(f"{code} {count:,}" for code, count in counts.items())
+    note = (
+        f"{int(other.sum()):,} order line{'' if other.sum() == 1 else 's'} sold in other "
+        f"currencies than {main} ({named}) count as units sold but not as prices: prices are "
+        f"read from the lines sold in {main}, since a price in another currency is not a "
+        "price change"
+    )
+    return ~other, main, [note]
+
+
 def _shown(value: Any) -> str:
     if value is None or pd.isna(value):
         return "(none)"
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
-def _usable(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def _usable(lines: pd.DataFrame, priced: pd.Series) -> tuple[pd.DataFrame, list[str]]:
     def numbers(name: str) -> pd.Series:  # plain floats: store columns are nullable
         return pd.to_numeric(lines[name], errors="coerce").astype("float64")
 
@@ -85,17 +124,27 @@ def _usable(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         "unit_price": (~(price > 0).to_numpy(), "not a price above 0"),
         "discount": (~discount.between(0, 1, inclusive="left").to_numpy(), "not a share below 1"),
     }
+    # Given away (a free gift at 0, a staff order at 100% off): no buyer chose that price.
+    free = ((price == 0) | (discount == 1)).to_numpy() & (quantity > 0).to_numpy()
     bad = np.logical_or.reduce([rows for rows, _ in checks.values()])
     notes = []
-    if bad.any():
-        at = int(np.flatnonzero(bad)[0])
+    if (free & bad).any():
+        n = int((free & bad).sum())
+        notes.append(
+            f"{n} order line{'' if n == 1 else 's'} given away (a price of 0 or 100% off) left "
+            "out of pricing: nobody paid a price for them"
+        )
+    if (bad & ~free).any():
+        bad_only = bad & ~free
+        at = int(np.flatnonzero(bad_only)[0])
         column, (_, why) = next((c, v) for c, v in checks.items() if v[0][at])
         first = lines.iloc[at]
         value = first[column] if column in lines.columns else None
         # A missing value is said in words: repr would show pandas' "<NA>" or "nan".
         problem = f"{column} is empty" if pd.isna(value) else f"{column}: {value!r} is {why}"
+        n = int(bad_only.sum())
         notes.append(
-            f"{int(bad.sum())} order line{'' if bad.sum() == 1 else 's'} left out of pricing "
+            f"{n} order line{'' if n == 1 else 's'} left out of pricing "
             f"(first: order {_shown(first.get('order_id'))} line {_shown(first.get('line_no'))}, "
             f"{problem})"
         )
@@ -107,6 +156,7 @@ def _usable(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             "list_price": price.astype(float),
             "net_price": (price * (1 - discount)).astype(float),
             "promoted": discount > 0,
+            "priced": priced.to_numpy(dtype=bool),
         }
     )[~bad]
     return usable, notes
@@ -136,34 +186,118 @@ def _week_anchor(usable: pd.DataFrame) -> str:
     return _ANCHORS[int(np.argmin(mixed))]  # ties: the earliest, Monday weeks
 
 
+MIXED_SHARE = 0.5  # more than half its weeks sold at two prices or more: not one price
+
+
+def _mixed_prices(usable: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
+    """Products sold at two list prices or more in most of their weeks, as (lowest price,
+    highest price, share of weeks): sizes or variants under one product id, or prices per
+    customer.
+
+    Their weekly price is then a mix that moves with what buyers chose, not with a price
+    change, and today's "price" is one no buyer pays: a latte at 4.00 small and 5.00 large
+    under one name was "Raise to 4.84". A price changed once splits one week at most.
+    """
+    priced = usable[usable["priced"]]
+    cents = priced["list_price"].round(2)
+    per_week = cents.groupby([priced["product_id"], priced["week"]])
+    weeks = pd.DataFrame({"prices": per_week.nunique(), "lines": per_week.size()})
+    weeks = weeks[weeks["lines"] >= 2]  # a week with one line cannot show two prices
+    share = (weeks["prices"] >= 2).groupby(level="product_id").mean()
+    count = weeks.groupby(level="product_id").size()
+    mixed = share[(share > MIXED_SHARE) & (count >= 4)]
+    low = cents.groupby(priced["product_id"]).min()
+    high = cents.groupby(priced["product_id"]).max()
+    return {str(p): (float(low[p]), float(high[p]), float(v)) for p, v in mixed.items()}
+
+
+def _stocked_out(frame: pd.DataFrame) -> tuple[np.ndarray, str | None]:
+    """Runs of weeks without a sale too long for chance at the pace around them: likely
+    out of stock, so no evidence of demand at the week's price.
+
+    A product selling 40 a week that sells none for six weeks after a price rise was read
+    as buyers leaving because of the rise. A run of k quiet weeks at a pace of r a week
+    happens by chance with probability exp(-k r) (Poisson); a run is left out when that is
+    below 1% spread over all the product weeks in the history (Bonferroni). The pace is
+    the lower of the 13 weeks before and the 13 after (quiet weeks included): a stock-out
+    has steady sales on both sides, while a product that fades out and back (buyers come
+    and go: a sample product quiet for 17 weeks at about one a week) or has stopped
+    selling (the last weeks) keeps its quiet weeks as demand.
+    """
+    out = np.zeros(len(frame), dtype=bool)
+    if frame.empty:
+        return out, None
+    limit = np.log(100.0 * len(frame))
+    units = frame["units"].to_numpy(dtype=float)
+    quiet = frame["imputed"].to_numpy(dtype=bool)
+    runs: list[tuple[str, int, pd.Timestamp]] = []
+    for product, at in frame.groupby("product_id", sort=True).indices.items():
+        here, still = units[at], quiet[at]
+        edges = np.flatnonzero(np.diff(np.r_[0, still.astype(int), 0]))
+        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+            before = here[max(0, start - SILENT_WEEKS) : start]
+            after = here[stop : stop + SILENT_WEEKS]
+            pace = min(before.mean(), after.mean()) if len(before) and len(after) else 0.0
+            if (stop - start) * pace > limit:
+                out[at[start:stop]] = True
+                runs.append((str(product), int(stop - start), frame["week"].iloc[at[start]]))
+    if not runs:
+        return out, None
+    product, weeks, first = runs[0]
+    products = len({r[0] for r in runs})
+    note = (
+        f"{int(out.sum())} week{'' if out.sum() == 1 else 's'} without a sale of "
+        f"{_plural(products, 'product')} that sold steadily around them left out of pricing as "
+        f"likely out of stock (first: {product}, {weeks} week{'' if weeks == 1 else 's'} from "
+        f"{first:%Y-%m-%d}): no sale then says nothing about the price"
+    )
+    return out, note
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def weekly_prices(
     order_lines: pd.DataFrame,
     orders: pd.DataFrame | None,
     as_of: pd.Timestamp,
+    currency: str | None = None,
 ) -> PriceHistory:
     """Units and the quantity-weighted price of every product in every complete week.
 
     A product's weeks run from its first sale to the last complete week before `as_of`
     (the current week is not over), or to its last sale when it has not sold for
-    `SILENT_WEEKS` weeks.
+    `SILENT_WEEKS` weeks. Orders in several currencies: only the lines in `currency`
+    (else the most common one) count, and a note says how many were left out.
     """
     lines, notes = _lines_with_dates(order_lines, orders)
-    usable, more = _usable(lines)
+    priced, main, more = _in_currency(lines, currency)
     notes += more
+    usable, more = _usable(lines, priced)
+    notes += more
+    foreign = usable.groupby("product_id")["priced"].any()
+    foreign = sorted(foreign.index[~foreign.to_numpy()])  # sold only in other currencies
+    usable = usable[~usable["product_id"].isin(foreign)]
     stamp = pd.Timestamp(as_of)
     stamp = stamp.tz_convert(None) if stamp.tzinfo else stamp
-    anchor = _week_anchor(usable)
+    anchor = _week_anchor(usable[usable["priced"]])
     usable = usable.assign(week=usable["stamp"].dt.to_period(anchor).dt.start_time)
+    mixed = _mixed_prices(usable)
+    counted = usable["quantity"] * usable["priced"]  # units whose price is in one currency
     weighted = usable.assign(
-        list_paid=usable["quantity"] * usable["list_price"],
-        net_paid=usable["quantity"] * usable["net_price"],
+        priced_units=counted,
+        list_paid=counted * usable["list_price"],
+        net_paid=counted * usable["net_price"],
     )
     weekly = weighted.groupby(["product_id", "week"], sort=True).agg(
-        units=("quantity", "sum"), list_paid=("list_paid", "sum"),
-        net_paid=("net_paid", "sum"), promoted=("promoted", "mean"),
+        units=("quantity", "sum"), priced_units=("priced_units", "sum"),
+        list_paid=("list_paid", "sum"), net_paid=("net_paid", "sum"),
+        promoted=("promoted", "mean"),
     )  # fmt: skip
-    weekly["list_price"] = weekly["list_paid"] / weekly["units"]
-    weekly["net_price"] = weekly["net_paid"] / weekly["units"]
+    priced_units = weekly["priced_units"].where(weekly["priced_units"] > 0)
+    weekly["list_price"] = weekly["list_paid"] / priced_units  # none: nearest week's price
+    weekly["net_price"] = weekly["net_paid"] / priced_units
     last_week = (stamp.to_period(anchor) - 1).start_time
     weekly = weekly[weekly.index.get_level_values("week") <= last_week]
     sold = weekly.reset_index()
@@ -191,9 +325,12 @@ def weekly_prices(
         }
     )
     frame.insert(3, "net_price", full["net_price"].fillna(frame["list_price"]))
-    points = usable["net_price"].round(2).groupby(usable["product_id"]).nunique()
+    frame["stocked_out"], said = _stocked_out(frame)
+    notes += [said] if said else []
+    paid = usable[usable["priced"]]
+    points = paid["net_price"].round(2).groupby(paid["product_id"]).nunique()
     frame["price_points"] = frame["product_id"].map(points).fillna(0).astype(int)
-    return PriceHistory(frame, last_week, silent, notes)
+    return PriceHistory(frame, last_week, silent, notes, main, foreign, mixed)
 
 
 def evidence(frame: pd.DataFrame) -> pd.DataFrame:

@@ -12,7 +12,7 @@ would pay, the answer is to keep the price, or no suggestion at all, with the re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -182,6 +182,11 @@ def choose_price(
             )
     elif suggested == current:
         kept_because = "it is already close to the best price"
+    if kept_because and rails.ending is not None and current_allowed:
+        kept_because = _no_ending_within(
+            kept_because, elasticity, sd, current, unit_cost, weekly_units, rails, product,
+            periods_per_month, prices, (low, high), binding,
+        )  # fmt: skip
     if kept_because:
         confidence = float("nan")  # a chance that a change pays is reported only for changes
         suggested = round(current, 2)
@@ -211,6 +216,41 @@ def choose_price(
     unmet = unmet_guardrail(suggested, cost, rails, product, current)
     return PriceChoice(current, suggested, objective, confidence, capped_by, kept_because,
                        forced_by=forced_by, unmet=unmet, changes=changes)  # fmt: skip
+
+
+def _no_ending_within(
+    kept_because: str,
+    elasticity: float,
+    sd: float,
+    current: float,
+    unit_cost: float | None,
+    weekly_units: float,
+    rails: Guardrails,
+    product: str,
+    periods_per_month: float,
+    prices: np.ndarray,
+    band: tuple[float, float],
+    binding: dict[str, str],
+) -> str:
+    """Why today's price stays when only the price ending keeps it there.
+
+    With a 5% step, a 4.50 product has no .99 price within reach (4.28 to 4.73): "it is
+    already close to the best price" was then said of a product whose best price was 5%
+    higher.
+    """
+    if np.any(np.abs(prices - current) > 0.005):
+        return kept_because  # prices with the ending were within reach, and did not pay
+    free = choose_price(elasticity, sd, current, unit_cost, weekly_units,
+                        replace(rails, ending=None), product, periods_per_month)  # fmt: skip
+    if free.kept_because:
+        return kept_because
+    limit = binding["high" if free.suggested > current else "low"]
+    cents = f".{round(100 * (rails.ending or 0)):02d}"
+    low, high = band
+    return (
+        f"the best price within {limit} would be {free.suggested:.2f}, but no price ending in "
+        f"{cents} lies between {low:.2f} and {high:.2f}"
+    )
 
 
 def unmet_guardrail(
@@ -257,7 +297,9 @@ def reason_for(
     verb = "Raise" if choice.suggested > choice.current else "Lower"
     head = f"{verb} to {money}{choice.suggested:.2f} ({choice.change:+.0%})"
     gain = choice.changes.get(choice.objective, (0.0, 0.0, 0.0))[0]
-    amount = f"{gain:+,.0f}{' ' + currency if currency else ''}"
+    # Cents under 10: a slow seller's "+0 USD a month" read as a change that gains nothing.
+    amount = f"{gain:+,.2f}" if abs(gain) < 10 else f"{gain:+,.0f}"
+    amount += f" {currency}" if currency else ""
     why = f"{_sensitivity(elasticity)} ({e}); expected {choice.objective} {amount} {per}"
     short = f" and the suggestion is still short of it ({choice.unmet})" if choice.unmet else ""
     if choice.forced_by:
@@ -300,6 +342,50 @@ def _weekly_units(demand: ProductDemand, elasticity: float, current: float) -> f
     return float(np.mean(recent["fitted"].to_numpy(dtype=float) * adjust))
 
 
+def _listed_apart(
+    listed: float | None, paid: Mapping[str, float] | None, rails: Guardrails
+) -> str | None:
+    """Why a catalogue price more than a step away from every price buyers paid gets no
+    suggestion.
+
+    The products list's price is today's price, but demand at it is then a guess beyond
+    anything sold: a list kept without tax (20.00) while buyers paid 24.00 with it made
+    "Lower to 18.00", with units re-priced to 20.00 (+67%) and a profit gain to match.
+    """
+    if listed is None or not paid:
+        return None
+    low, high = float(paid["min"]), float(paid["max"])
+    if low * (1 - rails.max_change) - 0.005 <= listed <= high * (1 + rails.max_change) + 0.005:
+        return None
+    side, by = ("below", 1 - listed / low) if listed < low else ("above", listed / high - 1)
+    return (
+        f"today's price in the products list, {listed:.2f}, is {by:.0%} {side} every price "
+        f"buyers paid ({low:.2f} to {high:.2f}), more than one step of "
+        f"{rails.max_change:.0%}: a price with or without tax, or a new price not sold at "
+        "yet? Check the products list; after a few weeks of sales at it the next run can say"
+    )
+
+
+def _only_promoted(paid: Mapping[str, float] | None, facts: Mapping[str, float]) -> bool:
+    """Whether only promotions moved what buyers paid (one list price, several paid)."""
+    if not paid:
+        return False
+    same = abs(float(paid["max"]) - float(paid["min"])) < 0.005
+    return same and float(facts["price_high"]) > float(facts["price_low"]) + 0.005
+
+
+def _mixed(prices: tuple[float, float, float] | None) -> str | None:
+    """Why a product sold at several prices in the same weeks gets no suggestion."""
+    if prices is None:
+        return None
+    low, high, share = prices
+    return (
+        f"sold at several prices in the same week ({low:.2f} to {high:.2f}, in {share:.0%} of "
+        "its weeks), so its price is a mix of what buyers chose: sizes or variants under one "
+        "product? Give each its own SKU and each can get a suggestion"
+    )
+
+
 def suggest_prices(
     order_lines: pd.DataFrame,
     products: pd.DataFrame | None = None,
@@ -319,7 +405,7 @@ def suggest_prices(
         if source is None:
             raise NotEnoughDataError("order lines need dates to suggest prices")
         as_of = pd.to_datetime(source["ordered_at"], utc=True).max() + pd.Timedelta(days=1)
-    history = weekly_prices(order_lines, orders, as_of)
+    history = weekly_prices(order_lines, orders, as_of, currency)
     catalogue = (
         products.drop_duplicates("product_id").set_index(products["product_id"].astype(str))
         if products is not None and len(products)
@@ -344,6 +430,8 @@ def suggest_prices(
         )
     )
     last_lists = history.frame.groupby("product_id")["list_price"].last().to_dict()
+    sold = history.frame[history.frame["units"] > 0]
+    paid = sold.groupby("product_id")["list_price"].agg(["min", "max"]).to_dict("index")
     rows = []
     for demand in demands:
         pid = demand.product_id
@@ -366,6 +454,10 @@ def suggest_prices(
         if demand.refusal:
             rows.append(_refused(pid, demand.refusal, current) | facts)
             continue
+        apart = _listed_apart(listed, paid.get(pid), rails) or _mixed(history.mixed.get(pid))
+        if apart:
+            rows.append(_refused(pid, apart, current) | facts)
+            continue
         estimate = pooled[pid]
         units = _weekly_units(demand, estimate.elasticity, current)
         cost = _positive(costs.get(pid))
@@ -380,6 +472,15 @@ def suggest_prices(
                     if demand.category == "Uncategorised"
                     else f"{demand.category}."
                 )
+            )
+        if _only_promoted(paid.get(pid), demand.facts):
+            # A sale is a price experiment, but a weak one: buyers may answer the event (a
+            # newsletter, "20% off" on the page) beyond the price cut, which the model holds
+            # apart, so such a product's own evidence is thin and the reason says why.
+            reason += (
+                " Its list price never changed: only promotions moved what buyers paid, and "
+                "buyers may answer a sale beyond its price cut, so they say less about a "
+                "lasting change."
             )
         if cost is None:
             reason += " Unit cost unknown, so this aims at revenue; add the cost to aim at profit."
@@ -396,7 +497,12 @@ def suggest_prices(
         for name, (mean, lo, hi) in choice.changes.items():
             row |= {f"{name}_change": mean, f"{name}_change_lo": lo, f"{name}_change_hi": hi}
         rows.append(row | facts)
-    for pid in catalogue.index.difference([d.product_id for d in demands]):
+    for pid in history.foreign:
+        reason = (
+            f"sold only in other currencies than {history.currency}, the one prices are read in"
+        )
+        rows.append(_refused(pid, reason, None))
+    for pid in catalogue.index.difference([d.product_id for d in demands] + history.foreign):
         rows.append(_refused(pid, "no sales in the order lines", _positive(prices.get(pid))))
     frame = pd.DataFrame(rows)
     if frame.empty:
