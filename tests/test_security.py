@@ -277,8 +277,8 @@ def test_google_addresses_that_would_carry_the_token_in_clear_text_are_refused(
     key: str, url: str, allowed: bool
 ) -> None:
     """Attack: a config edited to send the Google token (or the signed key assertion)
-    over plain http to another host. Output: the network. HubSpot's `api_url` takes any
-    address too (reported to the lead: connectors/hubspot is not this review's to edit)."""
+    over plain http to another host. Output: the network. HubSpot's `api_url` too
+    (`test_a_hubspot_address_that_would_carry_the_token_in_clear_text_is_refused`)."""
     data = {"source": {"kind": "gsheets", "spreadsheet": "1AbC"}, "google": {key: url}}
     if allowed:
         parse_config(data)
@@ -305,3 +305,21 @@ def test_an_address_named_after_a_token_is_refused_only_when_it_holds_one() -> N
         parse_config({**data, "google": {"token_url": leaky}})
     with pytest.raises(ConfigError, match=r"google\.token looks like a secret"):
         parse_config({**data, "google": {"token": "https://oauth2.example.com/token"}})
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [("http://api.example.com", False), ("https://api.hubapi.com", True),
+     ("http://127.0.0.1:8765", True), ("ftp://api.hubapi.com", False)],
+)  # fmt: skip
+def test_a_hubspot_address_that_would_carry_the_token_in_clear_text_is_refused(
+    url: str, allowed: bool
+) -> None:
+    """Attack: `[hubspot] api_url` edited to plain http on another host: the private-app
+    token went out with every request, readable on the way (the security review)."""
+    data = {"source": {"kind": "hubspot"}, "hubspot": {"api_url": url}}
+    if allowed:
+        parse_config(data)
+        return
+    with pytest.raises(ConfigError, match=r"hubspot\.api_url: .*https://"):
+        parse_config(data)

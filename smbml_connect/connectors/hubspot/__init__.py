@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smbml_connect.config import Config
 from smbml_connect.connector import AuthSpec, Connector, ConnectorContext, NoSettings
@@ -13,6 +13,7 @@ from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
 from smbml_connect.connectors.hubspot.push import HubSpotDestination
 from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import CredentialSpec, Secret
+from smbml_connect.http import secret_safe_url
 from smbml_connect.ports import Destination, Source
 
 __all__ = ["CONNECTOR", "TOKEN", "HubSpotSettings"]
@@ -35,6 +36,12 @@ class HubSpotSettings(BaseModel):
     attempts: int = Field(6, ge=1, le=20)  # per request, for 5xx, timeouts and drops
     # How long one request may wait on "too many requests" in all before the run gives up.
     max_wait_seconds: float = Field(300.0, ge=0, le=3600)
+
+    @field_validator("api_url")
+    @classmethod
+    def _safe(cls, value: str) -> str:
+        """The private-app token goes to this address: https, or http to this machine."""
+        return secret_safe_url(value)
 
 
 def _api(context: ConnectorContext) -> HubSpotApi:
