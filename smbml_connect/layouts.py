@@ -906,7 +906,7 @@ def _order_discount_shares(frame: pd.DataFrame) -> pd.Series:
     subtotal = subtotal[subtotal.index.notna() & ~subtotal.index.duplicated()]
     gross = _number(_col(frame, "Lineitem quantity")) * _number(_col(frame, "Lineitem price"))
     own = _number(_col(frame, "Lineitem discount")).abs().fillna(0.0)
-    net = (gross - own).where(gross > 0)
+    net = (gross - own).where(gross >= 0)  # a free line (0.00) is part of the order: net 0
     lines = pd.DataFrame({"name": name, "net": net})
     total = lines.groupby("name")["net"].agg(lambda v: v.sum() if v.notna().all() else np.nan)
     taken = (total - subtotal.reindex(total.index)).where(lambda v: v > 0.005)  # a cent

@@ -15,6 +15,11 @@ _KNOWN_SECRETS: set[str] = set()
 # a key in a URL an exception echoes, a proxy's password): the first group, when there
 # is one, is kept so the line still says what was there.
 _VALUE = r"[^\s\"'&,;)<>]{6,}"  # a value in a URL, header or JSON, up to its end
+# A value found by its name only: letters and digits, as generated secrets have, so that
+# words or money after a name ("Victoria's Secret: Bombshell", "Gift token: £25.00",
+# "password: changed by rep", a shop's "?key=summer-sale") stay (review); a secret we
+# have read is redacted whatever it is like.
+_NAMED = r"(?=[^\s\"'&,;)<>]*\d)(?=[^\s\"'&,;)<>]*[A-Za-z])" + _VALUE
 _PATTERNS = [
     # HubSpot private-app tokens (pat-na1-..., pat-eu1-...)
     re.compile(r"pat-[a-z]{2,4}\d?-[0-9a-f-]{20,}", re.IGNORECASE),
@@ -35,10 +40,10 @@ _PATTERNS = [
     # secrets by name: JSON fields, Python reprs, query parameters and header lines
     re.compile(
         r"""((?:private_key|client_secret|refresh_token|access_token|id_token|api_?key|"""
-        r"""hapikey|password|passwd|secret|token)["']?\s*[:=]\s*["']?)""" + _VALUE,
+        r"""hapikey|password|passwd|secret|token)["']?\s*[:=]\s*["']?)""" + _NAMED,
         re.IGNORECASE,
     ),
-    re.compile(r"([?&](?:key|sig|signature|resourcekey)=)" + _VALUE, re.IGNORECASE),
+    re.compile(r"([?&](?:key|sig|signature|resourcekey)=)" + _NAMED, re.IGNORECASE),
 ]
 
 

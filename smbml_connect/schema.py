@@ -518,7 +518,10 @@ def _whole_text(value: Any) -> Any:
     return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-_MARKS = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
+_MARKS = {"€": "EUR", "£": "GBP", "₹": "INR"}
+# Signs several currencies share ("$": US, Canadian, Australian dollars; "¥": yen and
+# yuan): no currency of their own, and beside another mark they make the shop's unknown.
+_SHARED_SIGNS = ("$", "¥")
 _CODE = re.compile(r"^\s*([A-Z]{3})\s*[-+(\d]|[\d)]\s*([A-Z]{3})\s*$")
 
 
@@ -526,8 +529,10 @@ def _currency_of(totals: pd.Series) -> str | None:
     """The one currency orders' totals are written in ("12,99 €", "EUR 12.99"), when the
     orders have no currency column: otherwise a euro shop's prices were said in USD.
 
-    "$" is not read (US, Canadian, Australian dollars alike): such a shop keeps the
-    default. Only when at least half the totals carry a mark and all marks agree.
+    "$" and "¥" are not read (several dollars; yen and yuan): such a shop keeps the
+    default, and "$" totals beside "€" ones make the currency unknown (they were all
+    read as euros, review). Only when at least half the totals carry a mark and all
+    marks agree.
     """
     text = totals.dropna().astype(str)
     text = text[text.str.strip() != ""]
@@ -539,9 +544,11 @@ def _currency_of(totals: pd.Series) -> str | None:
         if mark is None:
             code = _CODE.search(value)
             mark = (code[1] or code[2]) if code else None
+        if mark is None and any(sign in value for sign in _SHARED_SIGNS):
+            mark = "?"  # a currency, but which one is not written
         if mark:
             marks[mark] = marks.get(mark, 0) + int(count)
-    if len(marks) != 1 or 2 * sum(marks.values()) < len(text):
+    if len(marks) != 1 or "?" in marks or 2 * sum(marks.values()) < len(text):
         return None
     return next(iter(marks))
 

@@ -194,7 +194,10 @@ def _migration_6_steps_of_older_outputs(conn: sqlite3.Connection) -> None:
             return "price_suggestions"
         return models[kind].get(model)
 
+    # A group a later release already withdrew is not claimed again (its last filling
+    # would point back at a run whose values were cleared).
     claimed = {(k, m) for k, m in conn.execute("SELECT kind, model FROM step_outputs")}
+    claimed |= {(k, m) for k, m in conn.execute("SELECT kind, model FROM withdrawn_outputs")}
     rows = []
     for kind, group in (("scores", "model"), ("forecasts", "model"), ("price_suggestions", "''")):
         have = {row[1] for row in conn.execute(f"PRAGMA table_info({kind})")}

@@ -776,10 +776,16 @@ def test_a_discount_code_on_the_whole_shopify_order_is_taken_off_its_lines(tmp_p
         row(Name="#4", Subtotal="0.00", Total="0.00", Discount_Code="STAFF100",
             Discount_Amount="25.00", Lineitem_quantity="1", Lineitem_price="25.00",
             Lineitem_sku="MUG", Lineitem_discount="0.00", **first),
+        # SAVE20 with a free sample in the cart: the code still comes off the mug (review)
+        row(Name="#5", Subtotal="20.00", Total="20.00", Discount_Code="SAVE20",
+            Discount_Amount="5.00", Lineitem_quantity="1", Lineitem_price="25.00",
+            Lineitem_sku="MUG", Lineitem_discount="0.00", **first),
+        row(Name="#5", Lineitem_quantity="1", Lineitem_price="0.00", Lineitem_sku="SAMPLE",
+            Lineitem_discount="0.00"),
     ]  # fmt: skip
     (tmp_path / "orders_export_1.csv").write_text("\n".join([header, *rows]) + "\n")
     lines = load(tmp_path)["order_lines"].clean.set_index(["order_id", "line_no"])
     assert lines["discount"].astype(float).round(4).to_dict() == {
         ("#1", 1): 0.2, ("#1", 2): 0.2, ("#2", 1): 0.0, ("#3", 1): 0.28, ("#3", 2): 0.1,
-        ("#4", 1): 1.0,
+        ("#4", 1): 1.0, ("#5", 1): 0.2, ("#5", 2): 0.0,
     }  # fmt: skip

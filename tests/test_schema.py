@@ -82,7 +82,10 @@ def test_orders_without_a_currency_column_take_the_one_their_totals_are_written_
     assert validate("orders", frame).clean["currency"].tolist() == ["EUR"] * 3
     codes = frame.assign(total=["GBP 12.99", "4.50 GBP", "7.00"])
     assert validate("orders", codes).clean["currency"].tolist() == ["GBP"] * 3
-    for totals in (["$12.99", "$4.50", "$1.00"], ["12,99 €", "£4.50", "1,00"]):
+    # "$" beside "€": which dollars is not written, and they are no euros (review); "¥"
+    # is yen or yuan
+    for totals in (["$12.99", "$4.50", "$1.00"], ["12,99 €", "£4.50", "1,00"],
+                   ["€12.00", "€7,50", "$9.00"], ["¥88.00", "¥12", "¥5"]):  # fmt: skip
         assert validate("orders", frame.assign(total=totals)).clean["currency"].isna().all()
     stated = frame.assign(currency=["CHF", None, "CHF"])
     assert validate("orders", stated).clean["currency"].tolist()[0] == "CHF"

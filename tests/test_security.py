@@ -67,6 +67,11 @@ def test_secret_shapes_are_redacted_before_anything_registers_them(text, secret,
         "Basic information: the bearer of news asked for a password reset; secret sauce",
         "config key hubspot.token looks like a secret",
         "https://docs.google.com/spreadsheets/d/1AbCdEfGh/edit#gid=0",
+        # a product, a gift card, a rep's note and a shop's link (review)
+        "Victoria's Secret: Bombshell 50ml",
+        "Gift token: £25.00",
+        "Notes: password: changed by rep",
+        "https://shop.example/products?key=summer-sale&x=1",
     ],
 )
 def test_plain_words_about_secrets_stay(text):

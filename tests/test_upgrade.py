@@ -192,3 +192,27 @@ def test_consent_in_a_first_release_store_is_kept_as_written(tmp_path: Path) -> 
     with Store(path) as store:  # the key still refuses a second row with the same id
         store.upsert("contacts", validate("contacts", frame.iloc[:1], source="x").clean)
         assert store.count("contacts") == 6
+
+
+def test_a_group_a_later_release_withdrew_is_not_claimed_again(tmp_path: Path) -> None:
+    """Migration 6 gives outputs stored before schema 3 their step; a group a schema 3 or
+    4 release had since withdrawn (and so no longer in step_outputs) was claimed again,
+    its last filling pointing back at the run whose values were cleared (review)."""
+    path = tmp_path / "store.sqlite"
+    with Store(path) as store:
+        old = _old_run(store)
+        filled = {"scores": {"deal_win"}, "forecasts": {"deal_win"}}
+        assert store.settle_step("deal_win", old, filled, "") == []
+        run = store.start_run("scheduled", "hubspot")
+        assert store.settle_step("deal_win", run, {}, "Deal win chances computed none")
+        store.finish_run(run, "ok", {})
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM step_outputs WHERE step = 'deal_win'")
+    conn.execute("PRAGMA user_version = 5")
+    conn.commit()
+    conn.close()
+    with Store(path) as store:
+        claimed = store._conn.execute(
+            "SELECT kind FROM step_outputs WHERE model = 'deal_win'"
+        ).fetchall()
+        assert claimed == []

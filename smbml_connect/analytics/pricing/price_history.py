@@ -187,6 +187,7 @@ def _week_anchor(usable: pd.DataFrame) -> str:
 
 
 MIXED_SHARE = 0.5  # more than half its weeks sold at two prices or more: not one price
+MIXED_GAP = 0.02  # prices within 2% of each other in a week are one price, rounded apart
 
 
 def _mixed_prices(usable: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
@@ -201,7 +202,12 @@ def _mixed_prices(usable: pd.DataFrame) -> dict[str, tuple[float, float, float]]
     priced = usable[usable["priced"]]
     cents = priced["list_price"].round(2)
     per_week = cents.groupby([priced["product_id"], priced["week"]])
-    weeks = pd.DataFrame({"prices": per_week.nunique(), "lines": per_week.size()})
+    # Two prices differ by more than rounding: a unit price worked back from a line total
+    # in cents (24.90 a kg x 0.353 kg = 8.79, read back as 24.87) splits nearly every week
+    # of a product sold by weight (review: a cheese refused as "sizes or variants").
+    lowest, highest = per_week.min(), per_week.max()
+    apart = highest - lowest > np.maximum(0.011, MIXED_GAP * highest)
+    weeks = pd.DataFrame({"prices": np.where(apart, 2, 1), "lines": per_week.size()})
     weeks = weeks[weeks["lines"] >= 2]  # a week with one line cannot show two prices
     share = (weeks["prices"] >= 2).groupby(level="product_id").mean()
     count = weeks.groupby(level="product_id").size()
@@ -247,9 +253,10 @@ def _stocked_out(frame: pd.DataFrame) -> tuple[np.ndarray, str | None]:
     products = len({r[0] for r in runs})
     note = (
         f"{int(out.sum())} week{'' if out.sum() == 1 else 's'} without a sale of "
-        f"{_plural(products, 'product')} that sold steadily around them left out of pricing as "
-        f"likely out of stock (first: {product}, {weeks} week{'' if weeks == 1 else 's'} from "
-        f"{first:%Y-%m-%d}): no sale then says nothing about the price"
+        f"{_plural(products, 'product')} that sold steadily around them left out of pricing "
+        f"(out of stock, out of season or closed; first: {product}, "
+        f"{weeks} week{'' if weeks == 1 else 's'} from {first:%Y-%m-%d}): "
+        "no sale then says nothing about the price"
     )
     return out, note
 
