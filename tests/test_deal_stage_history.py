@@ -20,6 +20,7 @@ from smbml_connect.analytics.leads.contact_features import (
     closed_stages,
     contact_snapshot,
     has_stage_history,
+    lead_training_frame,
 )
 from smbml_connect.analytics.leads.deals import deal_snapshot, deal_training_frame
 from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
@@ -299,3 +300,27 @@ def test_a_stage_time_gone_from_a_deal_takes_its_row_with_it(hub, store) -> None
     emulator.state.touch("deals", [deal], amount="7")  # HubSpot answers null; the deal changed
     sync(emulator, store)
     assert first not in [s for s, _ in history(store, deal)]
+
+
+def test_a_leads_snapshots_while_its_deal_had_not_yet_stepped_back_are_not_learnt_from() -> None:
+    """The lead model's stage feature reads the same rewritten history as the deal model:
+    a contact whose deal went A, C, back to B, then was lost showed, at day 7, a stage it
+    had already left (review: the deal model's snapshots were filtered, the lead's not)."""
+    tables = _tables()
+    day = pd.Timestamp("2026-01-01", tz="UTC")
+    tables["deal_pipeline_stages"] = pd.DataFrame({
+        "stage": ["A", "B", "C", "lost"], "is_closed": [False, False, False, True],
+        "pipeline": ["9"] * 4, "display_order": [0, 1, 2, 3],
+    })  # fmt: skip
+    tables["deals"] = tables["deals"].assign(
+        stage="lost", is_closed=True, closed_at=day + pd.Timedelta(days=30)
+    )
+    tables["deal_stages"] = pd.DataFrame({
+        "deal_id": ["d1"] * 4, "stage": ["A", "C", "B", "lost"],
+        "entered_at": [day, day + pd.Timedelta(days=8), day + pd.Timedelta(days=25),
+                       day + pd.Timedelta(days=30)],
+    })  # fmt: skip
+    frame = lead_training_frame(tables, day + pd.Timedelta(days=800))
+    seen = pd.to_datetime(frame.frame["snapshot_at"], utc=True)
+    assert len(seen) and not ((seen < day + pd.Timedelta(days=25)) & (seen >= day)).any()
+    assert any("went back to an earlier stage" in n for n in frame.notes)

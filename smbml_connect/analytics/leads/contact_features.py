@@ -388,8 +388,47 @@ def lead_training_frame(
         )
     rows = pd.concat(pieces, ignore_index=True)
     rows["snapshot_at"] = _utc(rows["snapshot_at"])
+    rewritten = _before_a_step_back(tables, rows)
+    if rewritten.any():
+        rows = rows[~rewritten].reset_index(drop=True)
+        notes.append(
+            f"{int(rewritten.sum()):,} snapshots of leads whose open deal later went back to "
+            "an earlier stage were left out of training: the CRM keeps each stage's latest "
+            "entry only, so their stage then is not known"
+        )
     pairs = pd.DataFrame({"contact_id": rows["contact_id"], "at": rows["snapshot_at"]})
     return ContactFrames(pd.concat([rows, contact_snapshot(tables, pairs)], axis=1), notes)
+
+
+def _before_a_step_back(tables: dict[str, pd.DataFrame], rows: pd.DataFrame) -> np.ndarray:
+    """Which training snapshots see a contact's deal open before that deal went back to an
+    earlier stage (`stepped_back`): its history then was rewritten by what came later, as
+    the deal model's snapshots are (review: a step back often comes on the way to losing)."""
+    out = np.zeros(len(rows), dtype=bool)
+    history = tables.get("deal_stages")
+    if history is None or rows.empty or not has_stage_history(history):
+        return out
+    back = stepped_back(history, tables.get("deal_pipeline_stages"))
+    if back.empty:
+        return out
+    deals = tables["deals"].drop_duplicates("deal_id")
+    deals = deals[deals["deal_id"].astype(str).isin(back.index)]
+    never = pd.Timestamp("2200-01-01", tz="UTC")
+    moved = pd.DataFrame({
+        "contact_id": deals["contact_id"].to_numpy(),
+        "opened": _utc(deals["created_at"]).to_numpy(),
+        "closed": _utc(deals["closed_at"]).fillna(never).to_numpy(),
+        "back": _utc(deals["deal_id"].astype(str).map(back)).to_numpy(),
+    })  # fmt: skip
+    at = rows[["contact_id", "snapshot_at"]].assign(row=np.arange(len(rows)))
+    joined = at.merge(moved, on="contact_id")
+    hit = (
+        (joined["opened"] <= joined["snapshot_at"])
+        & (joined["snapshot_at"] < joined["closed"])
+        & (joined["snapshot_at"] < joined["back"])
+    )
+    out[joined.loc[hit.to_numpy(), "row"].to_numpy()] = True
+    return out
 
 
 def lead_scoring_frame(
