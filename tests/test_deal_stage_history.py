@@ -266,10 +266,9 @@ def test_a_stage_where_closed_deals_sit_and_no_open_one_is_closed_when_pipelines
     assert closed_stages(stages).tolist() == [False, False, False, True]
 
 
-def test_a_deals_snapshots_before_it_stepped_back_are_not_learnt_from() -> None:
-    """HubSpot keeps each stage's latest entry: a deal that went A, B, C, back to B, then
-    lost shows B entered after C, and at day 7 (really at B) the history says A. Those
-    snapshots depend on what came later, often on the way to losing (review)."""
+def _stepped_back_tables() -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
+    """`_tables`' deal going A (day 0), C (8), back to B (25), then lost (30): HubSpot
+    keeps B's latest entry only, so the history reads A, C, B."""
     tables = _tables()
     day = pd.Timestamp("2026-01-01", tz="UTC")
     tables["deal_pipeline_stages"] = pd.DataFrame({
@@ -284,6 +283,14 @@ def test_a_deals_snapshots_before_it_stepped_back_are_not_learnt_from() -> None:
         "entered_at": [day, day + pd.Timedelta(days=8), day + pd.Timedelta(days=25),
                        day + pd.Timedelta(days=30)],
     })  # fmt: skip
+    return tables, day
+
+
+def test_a_deals_snapshots_before_it_stepped_back_are_not_learnt_from() -> None:
+    """HubSpot keeps each stage's latest entry: a deal that went A, B, C, back to B, then
+    lost shows B entered after C, and at day 7 (really at B) the history says A. Those
+    snapshots depend on what came later, often on the way to losing (review)."""
+    tables, day = _stepped_back_tables()
     frame = deal_training_frame(tables, day + pd.Timedelta(days=60))
     assert (pd.to_datetime(frame["snapshot_at"], utc=True) >= day + pd.Timedelta(days=25)).all()
     assert len(frame) == 0 or frame["stage"].eq("B").all()
@@ -306,20 +313,7 @@ def test_a_leads_snapshots_while_its_deal_had_not_yet_stepped_back_are_not_learn
     """The lead model's stage feature reads the same rewritten history as the deal model:
     a contact whose deal went A, C, back to B, then was lost showed, at day 7, a stage it
     had already left (review: the deal model's snapshots were filtered, the lead's not)."""
-    tables = _tables()
-    day = pd.Timestamp("2026-01-01", tz="UTC")
-    tables["deal_pipeline_stages"] = pd.DataFrame({
-        "stage": ["A", "B", "C", "lost"], "is_closed": [False, False, False, True],
-        "pipeline": ["9"] * 4, "display_order": [0, 1, 2, 3],
-    })  # fmt: skip
-    tables["deals"] = tables["deals"].assign(
-        stage="lost", is_closed=True, closed_at=day + pd.Timedelta(days=30)
-    )
-    tables["deal_stages"] = pd.DataFrame({
-        "deal_id": ["d1"] * 4, "stage": ["A", "C", "B", "lost"],
-        "entered_at": [day, day + pd.Timedelta(days=8), day + pd.Timedelta(days=25),
-                       day + pd.Timedelta(days=30)],
-    })  # fmt: skip
+    tables, day = _stepped_back_tables()
     frame = lead_training_frame(tables, day + pd.Timedelta(days=800))
     seen = pd.to_datetime(frame.frame["snapshot_at"], utc=True)
     assert len(seen) and not ((seen < day + pd.Timedelta(days=25)) & (seen >= day)).any()
