@@ -264,6 +264,12 @@ def test_a_stage_where_closed_deals_sit_and_no_open_one_is_closed_when_pipelines
     stages = pd.Series(["1234567", "1234568", "1234569", "closedwon"])
     assert closed_stages(stages, None, deals).tolist() == [False, True, True, True]
     assert closed_stages(stages).tolist() == [False, False, False, True]
+    # A CRM keeping a won deal at its last open stage (Pipedrive: "Negotiation", status
+    # won): other deals moved on from that stage, so it is no closing stage.
+    day = pd.Timestamp("2026-01-01", tz="UTC")
+    history = pd.DataFrame({"deal_id": ["x", "x", "y"], "stage": ["1234568", "1234567", "1234569"],
+                            "entered_at": [day, day + pd.Timedelta(days=3), day]})  # fmt: skip
+    assert closed_stages(stages, None, deals, history).tolist() == [False, False, True, True]
 
 
 def _stepped_back_tables() -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:

@@ -233,20 +233,30 @@ def has_stage_history(history: pd.DataFrame | None) -> bool:
 
 
 def closed_stages(
-    stages: pd.Series, pipelines: pd.DataFrame | None = None, deals: pd.DataFrame | None = None
+    stages: pd.Series,
+    pipelines: pd.DataFrame | None = None,
+    deals: pd.DataFrame | None = None,
+    history: pd.DataFrame | None = None,
 ) -> pd.Series:
     """Whether each stage closes a deal: as its pipeline says (``deal_pipeline_stages``'
     ``is_closed``, read from the CRM) where the store knows it, since a portal's own
     closed stages have ids like "1234567"; else by HubSpot's default ids ("closedwon",
     "closedlost"), or, given ``deals``, a stage where closed deals sit and no open one
     does (a portal whose pipelines could not be read: its "1234568" was read as open, so
-    a won deal's earlier snapshots carried its winning stage)."""
+    a won deal's earlier snapshots carried its winning stage). With ``history``, only a
+    stage no deal ever left for another: a CRM that keeps a won deal at its last open
+    stage (Pipedrive's "Negotiation" with status won) has that stage left by other deals."""
     text = stages.astype(str).str.strip()
     by_id = text.str.lower().str.startswith("closed")
     if deals is not None and not deals.empty and {"stage", "is_closed"} <= set(deals.columns):
         shut = deals["is_closed"].fillna(False).astype(bool)
         held = deals["stage"].astype(str).str.strip()
-        by_id |= text.isin(set(held[shut]) - set(held[~shut]))
+        ends = set(held[shut]) - set(held[~shut])
+        if history is not None and not history.empty:
+            steps = history.assign(at=_utc(history["entered_at"])).sort_values("at")
+            later = steps.groupby("deal_id")["stage"].shift(-1).notna()
+            ends -= set(steps.loc[later.to_numpy(), "stage"].astype(str).str.strip())
+        by_id |= text.isin(ends)
     if pipelines is None or pipelines.empty or "is_closed" not in pipelines:
         return by_id
     known = pipelines[pipelines["is_closed"].notna() & pipelines["stage"].notna()]
@@ -324,13 +334,13 @@ def _open_deal_stage(
         deal_id=history["deal_id"].astype(str).astype(object),
     ).dropna(subset=["entered_at"])
     stages = stages.sort_values("entered_at")
-    shut = closed_stages(stages["stage"], pipelines, deals)
+    shut = closed_stages(stages["stage"], pipelines, deals, history)
     stages["passed"] = (~shut).astype(int).groupby(stages["deal_id"]).cumsum().astype(float) - 1
     current = pd.merge_asof(
         joined.sort_values("at"), stages[["deal_id", "stage", "entered_at", "passed"]],
         left_on="at", right_on="entered_at", by="deal_id", allow_exact_matches=True,
     )  # fmt: skip
-    current = current[~closed_stages(current["stage"], pipelines, deals).to_numpy()]
+    current = current[~closed_stages(current["stage"], pipelines, deals, history).to_numpy()]
     if current.empty:
         return out
     current["passed"] = current["passed"].fillna(-1.0)

@@ -116,7 +116,8 @@ def deal_snapshot(tables: dict[str, pd.DataFrame], rows: pd.DataFrame) -> pd.Dat
     history = tables.get("deal_stages", pd.DataFrame(columns=["deal_id", "stage", "entered_at"]))
     if not has_stage_history(history):  # current stages only: known for open deals alone
         history = history.iloc[0:0]
-    shut = closed_stages(history["stage"], tables.get("deal_pipeline_stages"), tables["deals"])
+    pipelines = tables.get("deal_pipeline_stages")
+    shut = closed_stages(history["stage"], pipelines, tables["deals"], history)
     history = history[~shut.to_numpy()]
     if not history.empty:
         joined = pd.DataFrame(
