@@ -11,6 +11,12 @@ seconds are its own (CPU seconds stay comparable when other work shares the mach
 - ``load_without_duplicate_check``: the same with the duplicate-key checks (validate's,
   within a page, and the pipeline's, across pages) replaced by no-ops, so their cost is
   the difference (the issue allows it 20%).
+- ``load_keeping_removed_rows``: ``load`` with ``removed_rows = "keep"``, so the keys the
+  read meets are not listed: the listing's cost (rows gone from the file are left out) is
+  the difference.
+- ``reload``: the file loaded a second time into the store that holds it (a scheduled
+  run): every row upserted again, and the one row deleted from the file since the first
+  load (its last) found among the stored ones and left out. Only the second load is timed.
 
     .venv/bin/python benchmarks/files_load.py --rows 2000000
 """
@@ -55,6 +61,7 @@ def measure(kind: str, path: Path) -> dict[str, float | int]:
 
     from smbml_connect import page_duplicates, pipeline, schema
     from smbml_connect.connectors.files.source import FilesSource
+    from smbml_connect.pipeline import RunOptions
     from smbml_connect.ports import RunResult
     from smbml_connect.store import Store
 
@@ -72,14 +79,29 @@ def measure(kind: str, path: Path) -> dict[str, float | int]:
             schema._reject_duplicates = lambda *args: None  # type: ignore[assignment]
             tracked = page_duplicates.KeysSeen.__init__
             page_duplicates.KeysSeen.__init__ = lambda self, enabled: tracked(self, False)  # type: ignore[method-assign]
+        options = RunOptions(steps=[], keep_removed_rows=kind == "load_keeping_removed_rows")
         with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "s.sqlite") as store:
-            source = FilesSource(path, {"orders": path.name})
-            result = RunResult(
-                run_id=store.start_run("bench", source.name),
-                as_of=pd.Timestamp.now(tz="UTC"),
-                source=source.name,
-            )
-            pipeline._load(source, store, result, lambda _: None, {})
+
+            def load(csv: Path) -> RunResult:
+                source = FilesSource(csv, {"orders": csv.name})
+                result = RunResult(
+                    run_id=store.start_run("bench", source.name),
+                    as_of=pd.Timestamp.now(tz="UTC"),
+                    source=source.name,
+                )
+                pipeline._load(source, store, result, lambda _: None, options)
+                return result
+
+            if kind == "reload":
+                load(path)
+                text = path.read_bytes()
+                shorter = Path(folder) / path.name
+                shorter.write_bytes(text[: text.rstrip(b"\n").rfind(b"\n") + 1])
+                start, cpu_start = time.perf_counter(), time.process_time()
+                path = shorter
+            result = load(path)
+            if kind == "reload":
+                assert result.archived == {"orders": 1}, result.archived
             rows = result.loaded["orders"] + result.rejected_rows
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu_start
@@ -142,6 +164,8 @@ def main() -> None:
         "files_read",
         "load",
         "load_without_duplicate_check",
+        "load_keeping_removed_rows",
+        "reload",
         "sqlite_write_floor",
     ]
     with tempfile.TemporaryDirectory() as folder:
@@ -162,6 +186,8 @@ def main() -> None:
     # CPU seconds, not wall: on a busy machine the wall clock measures the neighbours.
     load, plain = out["load"]["cpu_seconds"], out["load_without_duplicate_check"]["cpu_seconds"]  # type: ignore[index]
     out["duplicate_check_share"] = round((load - plain) / plain, 3)
+    kept = out["load_keeping_removed_rows"]["cpu_seconds"]  # type: ignore[index]
+    out["removed_rows_listing_share"] = round((load - kept) / kept, 3)
     print(json.dumps(out, indent=2))
 
 

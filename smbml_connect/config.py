@@ -55,6 +55,9 @@ class SourceConfig(BaseModel):
     mapping: dict[str, dict[str, str]] = Field(default_factory=dict)
     # table -> canonical column -> "decimal=," / "decimal=." / "dayfirst" / "monthfirst"
     formats: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # A row gone from a source read whole (a file, a sheet) is left out of the results;
+    # "keep" keeps counting it (a folder that receives only each new export). Unset: left out.
+    removed_rows: Literal["leave_out", "keep"] | None = None
     settings: BaseModel | None = None  # the connector's own keys, validated
 
     @field_validator("formats")

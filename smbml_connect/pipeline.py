@@ -23,6 +23,7 @@ from smbml_connect.connector import Inspectable
 from smbml_connect.consent import UNREADABLE_CONSENT, is_opt_out_header, read_column
 from smbml_connect.data_checks import check_data
 from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError, TokenRejectedError
+from smbml_connect.gone_from_source import GoneRows
 from smbml_connect.page_duplicates import KeysSeen
 from smbml_connect.ports import (
     Destination,
@@ -56,6 +57,7 @@ class RunOptions:
     # table -> column -> decimal mark / date order the values cannot show (config)
     formats: Mapping[str, Mapping[str, ColumnFormat]] = field(default_factory=dict)
     incomplete_inputs: str = "skip"  # or "last_complete": see analytics.incomplete_inputs
+    keep_removed_rows: bool = False  # [source] removed_rows = "keep": see gone_from_source
 
 
 def _stacked_rejects(*parts: pd.DataFrame) -> pd.DataFrame:
@@ -80,7 +82,7 @@ def run_pipeline(
     run_id = store.start_run(options.kind, source.name)
     result = RunResult(run_id=run_id, as_of=as_of, source=source.name)
     try:
-        _load(source, store, result, progress, options.formats)
+        _load(source, store, result, progress, options)
         _mark_complete(source, store, result)
         tables = {name: _live(store.read(name)) for name in TABLES}
         tables = _checked(tables, store, result)
@@ -237,22 +239,25 @@ _TOO_BIG = (
 
 
 def _load(
-    source: Source,
-    store: Store,
-    result: RunResult,
-    progress: Progress,
-    formats: Mapping[str, Mapping[str, ColumnFormat]],
+    source: Source, store: Store, result: RunResult, progress: Progress, options: RunOptions
 ) -> None:
+    formats = options.formats
+    gone = GoneRows(store, source, options.keep_removed_rows)
+    where: dict[str, str] = {}
     for table in source.available():
         progress(f"Reading {table}")
         cursor = store.get_cursor(source.name, table) if source.incremental else None
+        gone.start(table)
         try:
+            if isinstance(source, Inspectable):
+                where[table] = source.where(table)
             if isinstance(source, PagedSource):
-                _load_pages(source, table, cursor, store, result, progress, formats)
+                _load_pages(source, table, cursor, store, result, progress, formats, gone)
                 continue
             raw = source.pull(table, since=cursor)
             stated = _formats(source, table, formats)
             checked = validate(table, raw, source=source.name, formats=stated)
+            gone.met(table, checked.seen)
             listed = source.skipped_rows(table) if isinstance(source, SkipsRows) else None
             if listed is not None and not listed.empty:  # blank, total, header-again rows
                 checked.rejects = pd.concat([listed, checked.rejects], ignore_index=True)
@@ -279,6 +284,7 @@ def _load(
         if not checked.rejects.empty:
             result.rejects = _stacked_rejects(result.rejects, checked.rejects)
         result.loaded[table] = len(checked.clean)
+    gone.finish(result, where)
 
 
 def _load_pages(
@@ -289,6 +295,7 @@ def _load_pages(
     result: RunResult,
     progress: Progress,
     formats: Mapping[str, Mapping[str, ColumnFormat]],
+    gone: GoneRows,
 ) -> None:
     """A source that pages (HubSpot, a large CSV): each page, its rejects and its cursor
     commit together. Rows the source could not read come with the page as its rejects."""
@@ -306,6 +313,7 @@ def _load_pages(
                 continue
             stated = _formats(source, table, formats)
             checked = validate(table, frame, source=source.name, formats=stated)
+            gone.met(table, checked.seen)
             settled = seen.settle(table, frame, checked, source.name, store)
             clean[table] = settled.clean
             rejects += [checked.rejects, settled.rejects]

@@ -37,7 +37,13 @@ def make_source(context: ConnectorContext) -> Source:
     make = registry.connector(kind).make_source
     if make is None:
         raise ConfigError(f"config error at source.kind: {kind!r} is an output, not a source")
-    return make(context)
+    source = make(context)
+    if source.incremental and context.config.source.removed_rows is not None:
+        raise ConfigError(
+            f"config error at source.removed_rows: {kind} says itself which records it "
+            "deleted; removed_rows is for sources read whole (files, Google Sheets)"
+        )
+    return source
 
 
 def make_destinations(context: ConnectorContext) -> list[Destination]:
@@ -78,6 +84,7 @@ def build_run(
         settings=dict(config.analytics.settings),
         formats=config.source.column_formats(),
         incomplete_inputs=config.analytics.incomplete_inputs,
+        keep_removed_rows=config.source.removed_rows == "keep",
     )
     destinations = make_destinations(context)
     with Store(store_path or config.store) as store:

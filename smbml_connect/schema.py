@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeGuard, get_args
 
 import numpy as np
@@ -339,6 +339,9 @@ class Validation:
     # Where ``clean``'s rows were in the frame validated: row numbers alone do not say it
     # when one table is read from several files or tabs (each numbers its rows from 1).
     kept: np.ndarray
+    # The key of every row whose key could be read, kept or rejected: a row rejected this
+    # time is still in the source (a source read whole leaves out only the keys it lacks).
+    seen: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def rejected_rows(self) -> int:
@@ -479,7 +482,9 @@ def validate(
     clean["extra"] = _extra(frame, spec)
     rejects = _rejects_frame(table, source, original, rows, problems)
     kept = ~reject.to_numpy()
-    return Validation(clean[kept].reset_index(drop=True), rejects, np.flatnonzero(kept))
+    key = list(spec.key)
+    seen = clean.loc[clean[key].notna().all(axis=1).to_numpy(), key].reset_index(drop=True)
+    return Validation(clean[kept].reset_index(drop=True), rejects, np.flatnonzero(kept), seen)
 
 
 def _whole_characters(frame: pd.DataFrame) -> pd.DataFrame:

@@ -433,6 +433,49 @@ class Store:
             )
         return _typed(table, raw)
 
+    # -- rows gone from a source read whole ------------------------------------------
+    def start_seen(self, table: str) -> None:
+        """Begin listing the keys one whole read of a source meets (see `leave_out_unseen`)."""
+        spec = TABLES[table]
+        columns = ", ".join(f'"{k}" {_SQL_TYPES[spec.column(k).kind]}' for k in spec.key)
+        self._conn.execute(f"DROP TABLE IF EXISTS temp._seen_{table}")
+        self._conn.execute(f"CREATE TEMP TABLE _seen_{table} ({columns})")  # indexed at the end
+
+    def note_seen(self, table: str, keys: pd.DataFrame) -> None:
+        """Keys the read met, kept or rejected: a row rejected this time is still in the source."""
+        spec = TABLES[table]
+        rows = _to_sql_rows(keys[list(spec.key)], {c.name: c.kind for c in spec.columns})
+        marks = ", ".join("?" * len(spec.key))
+        with self.transaction() as conn:
+            conn.executemany(f"INSERT INTO _seen_{table} VALUES ({marks})", rows)
+
+    def leave_out_unseen(self, table: str, source: str, when: str) -> list[str]:
+        """Rows ``source`` gave before whose key its whole read just now did not meet.
+
+        They are marked archived (kept, not used; a row back in the source is live again,
+        as its upsert clears the mark), or deleted in a table without archive marks (a
+        deal's stages, associations). Returns their keys, as text, in key order.
+        """
+        spec = TABLES[table]
+        keys = ", ".join(f'"{k}"' for k in spec.key)
+        match = " AND ".join(f't."{k}" = s."{k}"' for k in spec.key)
+        live = " AND archived_at IS NULL" if "archived_at" in spec.names else ""
+        where = f"source = ?{live} AND NOT EXISTS (SELECT 1 FROM _seen_{table} s WHERE {match})"
+        self._conn.execute(f"CREATE INDEX temp._seen_{table}_keys ON _seen_{table} ({keys})")
+        with self.transaction() as conn:
+            gone = conn.execute(
+                f'SELECT {keys} FROM "{table}" t WHERE {where} ORDER BY {keys}', (source,)
+            ).fetchall()
+            if gone and live:
+                conn.execute(
+                    f'UPDATE "{table}" AS t SET archived_at = ? WHERE {where}',
+                    (_archived_text(when), source),
+                )
+            elif gone:
+                conn.execute(f'DELETE FROM "{table}" AS t WHERE {where}', (source,))
+            conn.execute(f"DROP TABLE IF EXISTS temp._seen_{table}")
+        return [" / ".join(str(v) for v in row) for row in gone]
+
     def count(self, table: str) -> int:
         return int(self._conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])
 

@@ -156,10 +156,11 @@ def export(folder: Path) -> Path:
     return folder
 
 
-def run(folder: Path, store, column: str, missing: str = "consented"):
+def run(folder: Path, store, column: str, missing: str = "consented", keep: bool = False):
     options = RunOptions(
-        steps=RFM, as_of=AS_OF, consent_column=column, missing_consent_means=missing
-    )
+        steps=RFM, as_of=AS_OF, consent_column=column, missing_consent_means=missing,
+        keep_removed_rows=keep,
+    )  # fmt: skip
     return run_pipeline(FilesSource(folder), store, options)
 
 
@@ -229,11 +230,12 @@ def test_an_unreadable_consent_names_the_row_and_source_of_its_contact(tmp_path,
         ]
         assert mine["source"].tolist() == [FilesSource(folder).name]  # as its other rejects
         (folder / "Orders.csv").unlink(missing_ok=True)  # the second run reads contacts only
-    # A contact stored before rows were kept (an older store) still gets its line, no row.
+    # A contact stored before rows were kept (an older store) still gets its line, no row
+    # (its file gone, and kept by removed_rows = "keep").
     store._conn.execute("UPDATE contacts SET source_row = NULL")
     (folder / "Customers.csv").unlink()
     (folder / "Other.csv").write_text("Order ID,Customer ID,Order Date,Total\nz,c01,2025-01-01,1\n")
-    result = run(folder, store, "marketing_consent")
+    result = run(folder, store, "marketing_consent", keep=True)
     mine = result.rejects[result.rejects["action"] == UNREADABLE_CONSENT]
     assert mine["value"].tolist() == ["maybe later"] and mine["source_row"].isna().all()
 
