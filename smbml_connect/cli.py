@@ -50,11 +50,21 @@ def default_log_path() -> Path:
     return Path(platformdirs.user_log_dir("smbml_connect", appauthor=False)) / "smbml.log"
 
 
+class _PrivateLog(logging.handlers.RotatingFileHandler):
+    """The log names customers (a rejected row's e-mail): only the user may read it. The
+    mode os.open gives applies to a new file only, so an older, wider log is narrowed;
+    rotated files are this one renamed and keep its mode."""
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        if hasattr(os, "fchmod"):  # not on Windows, whose files have no such mode bits
+            os.fchmod(fd, 0o600)
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+
 def _setup_logging(path: Path, verbose: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
-    )
+    handler = _PrivateLog(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -54,6 +56,32 @@ def test_a_second_log_setup_closes_the_first_log_file(tmp_path):
         _setup_logging(tmp_path / "b.log", verbose=False)
         assert first.stream is None  # closed
         assert first not in root.handlers
+    finally:
+        for handler in root.handlers:
+            if handler not in kept:
+                root.removeHandler(handler)
+                handler.close()
+        root.handlers = kept
+
+
+@pytest.mark.skipif(os.name == "nt", reason="no POSIX mode bits")
+def test_the_log_is_readable_by_its_user_only_even_when_it_was_not(tmp_path):
+    """It names customers (a rejected row's e-mail); an older release's log was 0644."""
+    import logging
+
+    from smbml_connect.cli import _setup_logging
+
+    old = tmp_path / "old.log"
+    old.write_text("before\n")
+    old.chmod(0o644)
+    root = logging.getLogger()
+    kept = list(root.handlers)
+    try:
+        for path in (tmp_path / "new.log", old):
+            _setup_logging(path, verbose=False)
+            logging.getLogger("smbml_connect").warning("row 3, email: ann@example.com")
+            assert path.stat().st_mode & 0o777 == 0o600
+        assert old.read_text().startswith("before\n")  # appended to, not replaced
     finally:
         for handler in root.handlers:
             if handler not in kept:

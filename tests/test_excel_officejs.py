@@ -360,3 +360,35 @@ def test_a_server_warms_the_forecast_up_when_it_starts(monkeypatch):
         ServeSettings(secret=Secret(CODE), port=PORT, context=FunctionContext())
     )
     assert ran.wait(10)
+
+
+def test_a_chunked_body_is_refused_at_the_cap_not_read_to_its_end(monkeypatch):
+    """A body sent in chunks says no size up front: reading stops at the cap."""
+    import asyncio
+
+    monkeypatch.setattr(serve_module, "MAX_BODY_BYTES", 10_000)
+    settings = ServeSettings(secret=Secret(CODE), port=PORT, context=FunctionContext())
+    app = serve_module.create_app(settings)
+    read, sent = [0], []
+
+    async def receive():
+        read[0] += 1
+        if read[0] > 1000:  # a server that reads on gives up here, 1 MB in
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": b"x" * 1000, "more_body": True}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http", "method": "POST", "path": "/api/call", "raw_path": b"/api/call",
+        "query_string": b"", "scheme": "https", "server": ("127.0.0.1", PORT),
+        "headers": [(b"host", f"localhost:{PORT}".encode()), (PAIRING_HEADER.lower().encode(),
+                    CODE.encode()), (b"transfer-encoding", b"chunked")],
+    }  # fmt: skip
+    try:
+        asyncio.run(asyncio.wait_for(app(scope, receive, send), timeout=10))
+    finally:
+        app.close()
+    assert sent[0]["status"] == 413
+    assert read[0] == 11  # 11,000 bytes read: over the cap, and no further

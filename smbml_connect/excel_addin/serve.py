@@ -229,9 +229,11 @@ def create_app(settings: ServeSettings) -> Guard:
         size = request.headers.get("content-length")
         if size is not None and size.isdigit() and int(size) > MAX_BODY_BYTES:
             return _error(413, f"request over {MAX_BODY_BYTES // 2**20} MB: send fewer cells")
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return _error(413, f"request over {MAX_BODY_BYTES // 2**20} MB: send fewer cells")
+        body = bytearray()  # a chunked body says no size: stop reading at the cap, not after
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return _error(413, f"request over {MAX_BODY_BYTES // 2**20} MB: send fewer cells")
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
