@@ -324,8 +324,9 @@ def _load_pages(
         found = _stacked_rejects(result.rejects.iloc[:0], *rejects)
         mark = (source.name, entity, page.cursor) if page.cursor else None
         store.commit_page(
-            result.run_id, clean, found, mark, page.archived, page.whole, page.replace
-        )
+            result.run_id, clean, found, mark, page.archived, page.whole, page.replace,
+            page.merged,
+        )  # fmt: skip
         if not found.empty:
             result.rejects = _stacked_rejects(result.rejects, found)
         result.loaded.setdefault(entity, 0)

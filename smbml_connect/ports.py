@@ -158,6 +158,10 @@ class Page:
     # Keys (the table's first key column) whose stored rows of the table go before this
     # page's rows of it come in: a deal's stage history read whole replaces its old one.
     replace: dict[str, list[str]] = field(default_factory=dict)
+    # Records merged into others in the source, per table: (old id, the id it became).
+    # Stored rows that name the old one name the new one (HubSpot moves a merged contact's
+    # deals and orders without touching them, so no incremental pull would say so).
+    merged: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 @runtime_checkable

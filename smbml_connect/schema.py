@@ -181,6 +181,13 @@ TABLES: dict[str, TableSpec] = {
     )
 }
 
+# Where a table's records are named by others: columns of other tables, and the type its
+# records have in the associations table. A record merged into another follows it there.
+REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "contacts": (("deals", "contact_id"), ("orders", "contact_id"), ("activities", "contact_id")),
+}
+ASSOCIATION_TYPES = {"contacts": "contact", "deals": "deal", "orders": "order"}
+
 # Columns that hold a share of a price (0.1 is 10%): read against 0..1, see ``_as_share``.
 SHARES: dict[str, tuple[str, ...]] = {"order_lines": ("discount",)}
 

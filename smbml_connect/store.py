@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
@@ -27,6 +27,8 @@ from smbml_connect.errors import StoreError
 from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
 from smbml_connect.redaction import redact
 from smbml_connect.schema import (
+    ASSOCIATION_TYPES,
+    REFERENCES,
     REJECT_COLUMNS,
     ROWS_KEPT,
     SHARED_OUTPUTS,
@@ -253,6 +255,18 @@ def _migration_7_consent_as_written(conn: sqlite3.Connection) -> None:
 # has shipped; append. Columns added to a canonical table in schema.py are added
 # automatically by _add_new_columns, and output tables (and their new columns) come
 # from their declarations (_ensure_output), so only other changes need a migration here.
+def _migration_8_hubspot_merges_again(conn: sqlite3.Connection) -> None:
+    """HubSpot contacts are listed whole once, so every merge is read again.
+
+    Releases before this schema left a merged-away contact's deals, orders and
+    associations naming it (HubSpot moves them to the kept contact without touching them,
+    so no incremental pull re-reads them): the kept contact lost its won deal and its
+    orders. A merge is seen on the kept contact (``hs_merged_object_ids``), which an
+    incremental pull reads again only when it changes. Dropping the cursor costs one list.
+    """
+    conn.execute("DELETE FROM sync_cursors WHERE source = 'hubspot' AND table_name = 'contacts'")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_1,
     _migration_2,
@@ -261,6 +275,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_5_hubspot_read_again,
     _migration_6_steps_of_older_outputs,
     _migration_7_consent_as_written,
+    _migration_8_hubspot_merges_again,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -362,6 +377,7 @@ class Store:
         archived: dict[str, list[tuple[str, str]]] | None = None,
         whole: frozenset[str] = frozenset(),
         replace: Mapping[str, Iterable[str]] | None = None,
+        merged: Mapping[str, Sequence[tuple[str, str]]] | None = None,
     ) -> None:
         """One page of a sync in one transaction: rows, their rejects, archive marks, cursor.
 
@@ -369,7 +385,8 @@ class Store:
         as it was after the last whole page, and the cursor pointing at it. A table in
         ``whole`` is the page's source's every row of it: that source's other rows go.
         ``replace`` names, per table, keys (its first key column) whose stored rows go
-        first: the page's rows of them are all there are now.
+        first: the page's rows of them are all there are now. ``merged`` names, per table,
+        records merged into others (old id, new id): rows naming the old one name the new.
         """
         with self.transaction() as conn:
             for table, keys in (replace or {}).items():
@@ -390,6 +407,8 @@ class Store:
                     f'UPDATE "{table}" SET archived_at = ? WHERE "{key}" = ?',
                     [(_archived_text(when), _key_value(table, rid)) for rid, when in marks],
                 )
+            for table, moves in (merged or {}).items():
+                _repoint(conn, table, moves)
             if cursor is not None:
                 self._set_cursor(conn, cursor[0], cursor[1], cursor[2])
 
@@ -836,6 +855,29 @@ def _ensure_output(conn: sqlite3.Connection, table: OutputTable) -> None:
         if column.name not in have:  # NOT NULL cannot be added to rows that exist
             sql_type = _OUTPUT_SQL_TYPES[column.kind]
             conn.execute(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {sql_type}")
+
+
+def _repoint(conn: sqlite3.Connection, table: str, moves: Sequence[tuple[str, str]]) -> None:
+    """Rows that name a record merged away name the one it became. Where the name is part
+    of a key and the new name's row is there already, the old row goes."""
+    pairs = [(new, old) for old, new in moves if old != new]
+    olds = [(old,) for _, old in pairs]
+    for other, column in REFERENCES.get(table, ()):
+        keyed = column in TABLES[other].key
+        verb = "UPDATE OR IGNORE" if keyed else "UPDATE"
+        conn.executemany(f'{verb} "{other}" SET "{column}" = ? WHERE "{column}" = ?', pairs)
+        if keyed:
+            conn.executemany(f'DELETE FROM "{other}" WHERE "{column}" = ?', olds)
+    kind = ASSOCIATION_TYPES.get(table)
+    for side in ("from", "to") if kind else ():
+        conn.executemany(
+            f"UPDATE OR IGNORE associations SET {side}_id = ? "
+            f"WHERE {side}_type = '{kind}' AND {side}_id = ?",
+            pairs,
+        )
+        conn.executemany(
+            f"DELETE FROM associations WHERE {side}_type = '{kind}' AND {side}_id = ?", olds
+        )
 
 
 def _archived_text(when: str) -> str:

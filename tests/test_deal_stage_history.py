@@ -224,6 +224,39 @@ def test_a_contact_merged_away_is_gone_not_scored_beside_the_one_it_became(hub, 
     assert merged not in set(live(store)["contacts"]["contact_id"])
 
 
+@pytest.mark.parametrize("new_id", [None, "990001"])
+def test_a_merged_contacts_deals_and_orders_follow_it_to_the_contact_it_became(
+    hub, store, new_id
+) -> None:
+    """HubSpot moves a merged contact's deals and orders to the kept contact without
+    touching them (an association is no property), so no incremental pull re-reads them:
+    they kept naming the contact marked gone, and the kept one lost its won deal and its
+    orders (lead label, churn risk and value) for good. Since 2024 a merge makes a new
+    contact that both old ids were merged into."""
+    emulator, _ = hub
+    sync(emulator, store)
+    deals, orders = store.read("deals"), store.read("orders")
+    both = sorted(set(deals["contact_id"].dropna()) & set(orders["contact_id"].dropna()))
+    merged, kept = both[0], both[1]
+    mine = set(deals.loc[deals["contact_id"] == merged, "deal_id"])
+    theirs = set(orders.loc[orders["contact_id"] == merged, "order_id"])
+    emulator.state.merge("contacts", kept, merged, new_id=new_id)
+    result = sync(emulator, store)
+    became = new_id or kept
+    tables = live(store)
+    assert became in set(tables["contacts"]["contact_id"]) and merged not in set(
+        tables["contacts"]["contact_id"]
+    )
+    deals, orders = tables["deals"].set_index("deal_id"), tables["orders"].set_index("order_id")
+    assert set(deals.loc[sorted(mine), "contact_id"]) == {became}
+    assert set(orders.loc[sorted(theirs), "contact_id"]) == {became}
+    links = tables["associations"]
+    assert not (links["to_id"] == merged).any() and not (links["from_id"] == merged).any()
+    named = links[(links["to_type"] == "contact") & (links["to_id"] == became)]
+    assert mine <= set(named["from_id"]) and theirs <= set(named["from_id"])
+    assert result.archived["contacts"] == (2 if new_id else 1)
+
+
 def test_a_store_synced_before_the_stage_times_lists_its_deals_whole_once(
     hub, store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

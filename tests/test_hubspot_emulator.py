@@ -316,6 +316,31 @@ def test_a_merged_deal_is_gone_and_named_by_the_one_it_was_merged_into(
     )
 
 
+def test_a_merge_moves_associations_without_touching_the_associated_records(
+    hub: HubSpotEmulator,
+) -> None:
+    """HubSpot: deals of both contacts are the merged record's after a merge; an association
+    is no property, so the deal's last-modified time stays. Since 2024 a contact merge
+    makes a new record (new id) that both old ids were merged into."""
+    old = hub.state.add("contacts", {"email": "old@example.com"})
+    kept = hub.state.add("contacts", {"email": "kept@example.com"})
+    deal = hub.state.add("deals", {"dealname": "Renewal", "dealstage": "contractsent"})
+    hub.state.associate("deals", deal.id, "contacts", old.id)
+    before = deal.updated_ms
+    hub.state.merge("contacts", kept.id, old.id)
+    assert hub.state.associated("deals", deal.id, "contacts") == [kept.id]
+    assert hub.state.associated("contacts", kept.id, "deals") == [deal.id]
+    assert hub.state.objects["deals"][deal.id].updated_ms == before
+    third = hub.state.add("contacts", {"email": "third@example.com"})
+    hub.state.merge("contacts", kept.id, third.id, new_id="990001")
+    listed = {r.id for r in client(hub).crm.contacts.get_all()}
+    assert "990001" in listed and not listed & {old.id, kept.id, third.id}
+    api = client(hub).crm.contacts.basic_api
+    props = api.get_by_id("990001", properties=["hs_merged_object_ids"]).properties
+    assert props["hs_merged_object_ids"].split(";") == [old.id, kept.id, third.id]
+    assert hub.state.associated("deals", deal.id, "contacts") == ["990001"]
+
+
 def test_a_list_url_past_the_limit_is_refused_with_414(hub: HubSpotEmulator) -> None:
     http = urllib3.PoolManager()
     many = "&".join(f"properties=p{i:05d}" for i in range(1500))

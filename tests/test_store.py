@@ -205,3 +205,29 @@ def test_a_store_from_before_deal_pipelines_gains_their_table(tmp_path):
         labels = pd.DataFrame({"stage": ["1234567"], "stage_label": ["Proposal reviewed"]})
         store.upsert("deal_pipeline_stages", validate("deal_pipeline_stages", labels).clean)
         assert store.read("deal_pipeline_stages")["stage_label"].tolist() == ["Proposal reviewed"]
+
+
+def test_rows_naming_a_merged_record_name_the_one_it_became(tmp_path: Path) -> None:
+    """Deals, orders, activities and associations; where the new name's row is there
+    already (the same activity on both contacts), the old row goes, not the key's rule."""
+    day = pd.Timestamp("2026-01-05", tz="UTC")
+    with Store(tmp_path / "s.sqlite") as store:
+        store.upsert("deals", pd.DataFrame({"deal_id": ["d1", "d2"], "contact_id": ["c1", "c3"]}))
+        store.upsert("orders", pd.DataFrame({"order_id": ["o1"], "contact_id": ["c1"],
+                                             "ordered_at": [day]}))  # fmt: skip
+        store.upsert("activities", pd.DataFrame({"contact_id": ["c1", "c2", "c1"],
+                     "occurred_at": [day, day, day + pd.Timedelta(days=1)],
+                     "kind": ["email_open"] * 3}))  # fmt: skip
+        store.upsert("associations", pd.DataFrame({
+            "from_type": ["deal", "deal", "contact"], "from_id": ["d1", "d1", "c1"],
+            "to_type": ["contact", "contact", "company"], "to_id": ["c1", "c2", "k9"]}))  # fmt: skip
+        store.commit_page(None, {}, pd.DataFrame(), merged={"contacts": [("c1", "c2")]})
+        assert store.read("deals")["contact_id"].tolist() == ["c2", "c3"]
+        assert store.read("orders")["contact_id"].tolist() == ["c2"]
+        acts = store.read("activities")
+        assert acts["contact_id"].tolist() == ["c2", "c2"] and acts["occurred_at"].nunique() == 2
+        links = store.read("associations")
+        assert sorted(map(tuple, links[["from_id", "to_id"]].to_numpy())) == [
+            ("c2", "k9"),
+            ("d1", "c2"),
+        ]

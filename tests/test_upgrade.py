@@ -216,3 +216,34 @@ def test_a_group_a_later_release_withdrew_is_not_claimed_again(tmp_path: Path) -
             "SELECT kind FROM step_outputs WHERE model = 'deal_win'"
         ).fetchall()
         assert claimed == []
+
+
+def test_a_merge_an_older_release_left_half_done_is_finished(
+    hub: HubSpotEmulator, tmp_path: Path
+) -> None:
+    """Releases before schema 8 marked a merged-away contact gone (or, earlier, kept it)
+    and left its deals and orders naming it: HubSpot moved them to the kept contact
+    without touching them, and the kept contact, unchanged since, is not read again by an
+    incremental pull. The upgraded store's first run lists contacts whole and finishes it."""
+    old = hub.state.add("contacts", {"email": "ann@x.com"}, updated_ms=1_700_000_000_000)
+    kept = hub.state.add("contacts", {"email": "ann@y.com"}, updated_ms=1_700_000_000_000)
+    deal = hub.state.add("deals", {"dealname": "Renewal", "dealstage": "closedwon",
+                                   "amount": 500}, updated_ms=1_700_000_000_000)  # fmt: skip
+    hub.state.associate("deals", deal.id, "contacts", old.id)
+    path = tmp_path / "store.sqlite"
+    _sync(hub, path)
+    hub.state.merge("contacts", kept.id, old.id)
+    _sync(hub, path)  # as the current release reads it: the deal follows
+    with Store(path) as store:
+        assert store.read("deals").set_index("deal_id").loc[deal.id, "contact_id"] == kept.id
+    conn = sqlite3.connect(path)  # ... and as schema 7 had left it
+    conn.execute(f"UPDATE deals SET contact_id = '{old.id}'")
+    conn.execute(f"UPDATE associations SET to_id = '{old.id}' WHERE to_type = 'contact'")
+    conn.execute("PRAGMA user_version = 7")
+    conn.commit()
+    conn.close()
+    _sync(hub, path)  # nothing changed in HubSpot
+    with Store(path) as store:
+        assert store.read("deals").set_index("deal_id").loc[deal.id, "contact_id"] == kept.id
+        links = store.read("associations")
+    assert set(links.loc[links["from_id"] == deal.id, "to_id"]) == {kept.id}

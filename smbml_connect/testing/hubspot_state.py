@@ -12,7 +12,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -474,17 +474,43 @@ class CrmState:
             STAGE_ENTERED + stage
         ]
 
-    def merge(self, object_type: str, primary: str, merged: str) -> None:
+    def merge(self, object_type: str, primary: str, merged: str, new_id: str | None = None) -> None:
         """Merge one record into another as HubSpot does: the merged id is gone (from the
-        lists, archived ones too), the primary names it in ``hs_merged_object_ids``."""
+        lists, archived ones too), the primary names it in ``hs_merged_object_ids``, and
+        every association of the merged record moves to the primary, the associated
+        records untouched (no new last-modified time: an association is no property, so
+        an incremental pull does not see the move; airbytehq/airbyte#27199).
+
+        ``new_id``: contacts and companies merged since HubSpot's 2024 change become a new
+        record with a new id, both old ids merged into it ("Updated merge functionality
+        for contacts and companies", developers.hubspot.com/changelog).
+        """
         with self.lock:
             keep = self.objects[object_type][primary]
             self.objects[object_type].pop(merged)
+            gone = [merged]
+            if new_id is not None:
+                self.objects[object_type].pop(primary)
+                gone.insert(0, primary)
+                keep = replace(keep, id=new_id, properties=dict(keep.properties))
+                keep.properties["hs_object_id"] = new_id
+                self.objects[object_type][new_id] = keep
             ids = [i for i in (keep.properties.get("hs_merged_object_ids") or "").split(";") if i]
-            keep.properties["hs_merged_object_ids"] = ";".join([*ids, merged])
+            keep.properties["hs_merged_object_ids"] = ";".join([*ids, *gone])
             keep.updated_ms = max(now_ms(), keep.updated_ms + 1)
             self._stamp(object_type, keep)
+            for old in gone:
+                self._move_links(object_type, old, keep.id)
             self.revision[object_type] += 1
+
+    def _move_links(self, object_type: str, old: str, new: str) -> None:
+        for from_type, from_id, to_type in list(self.links):
+            if from_type == object_type and from_id == old:
+                for target in self.links.pop((from_type, from_id, to_type)):
+                    self.links.setdefault((object_type, new, to_type), set()).add(target)
+                    back = self.links.setdefault((to_type, target, object_type), set())
+                    back.discard(old)
+                    back.add(new)
 
     def live(self, object_type: str, record_id: str) -> Record | None:
         record = self.objects[object_type].get(record_id)

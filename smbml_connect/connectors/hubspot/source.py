@@ -443,15 +443,19 @@ class HubSpotSource:
         singer-io/tap-hubspot#49: the merged contact "is no longer available from
         HubSpot's API"). They are marked gone here, so a merged-away contact is no longer
         scored, shown and written back beside the one it became, and a deal's stage
-        history goes with it."""
-        gone = []
+        history goes with it. HubSpot moved their associations to the kept record without
+        touching the associated ones (``Page.merged``): stored rows follow."""
+        gone, moves = [], []
         for record in records:
             text = (record.get("properties") or {}).get("hs_merged_object_ids") or ""
             when = str(record.get("updatedAt"))
             own = str(record["id"])
-            gone += [(i.strip(), when) for i in str(text).split(";") if i.strip() not in ("", own)]
+            olds = [i.strip() for i in str(text).split(";") if i.strip() not in ("", own)]
+            gone += [(old, when) for old in olds]
+            moves += [(old, own) for old in olds]
         if gone:
             page.archived[table] = gone
+            page.merged[table] = moves
             if table == "deals":
                 page.replace["deal_stages"] = [
                     *page.replace.get("deal_stages", []),
