@@ -42,6 +42,7 @@ import multiprocessing
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -398,6 +399,29 @@ def integrity(contacts: int, deals: int, scale: float) -> list[dict[str, Any]]:
         row = measure("unchanged hourly run (pull and push)", hub, 7, scale, hourly,
                       lambda answer: (0, 0))  # fmt: skip
         row["writes"] = sum(hub.state.writes.values())
+        out.append(row)
+        gone = sorted(hub.state.objects["contacts"], key=int)[::1000]
+        for rid in gone:  # GDPR deletes: in no list or search, archived ones included
+            hub.state.delete_for_good("contacts", rid)
+
+        def a_day_on() -> dict[str, Any]:
+            day = datetime.now(tz=UTC) + timedelta(hours=25)
+            source = HubSpotSource(api_for(hub, scale), entities=entities, page_rows=2000,
+                                   started=day)  # fmt: skip
+            with Store(path) as own:
+                result = run_pipeline(source, own, RunOptions(steps=[]))
+            return {"status": result.status, "purged": result.purged}
+
+        def purged_check(answer: dict[str, Any]) -> tuple[int, int]:
+            with Store(path) as own:
+                left = set(own.read("contacts")["contact_id"]) & set(gone)
+            wrong = set(answer["purged"].get("contacts", [])) ^ set(gone)
+            return len(left) + len(wrong), 0
+
+        listed = len(hub.state.objects["contacts"]), len(hub.state.objects["deals"])
+        bound = 7 + sum(math.ceil(n / 100) for n in listed)  # the pull, and every id
+        row = measure(f"the daily id check, {len(gone)} contacts deleted for good", hub,
+                      bound, scale, a_day_on, purged_check)  # fmt: skip
         out.append(row)
         store.close()
     return out

@@ -11,6 +11,12 @@ its last good version stays. A table the source no longer gives at all is left o
 Only sources read whole do this: an incremental one (HubSpot) says itself which records
 it deleted. ``[source] removed_rows = "keep"`` keeps them, for a folder that receives
 only each new export.
+
+An incremental source may list every id it holds now and then (`Page.listed`): a record
+in none of its lists was deleted for good there (HubSpot's GDPR delete, or 90 days in its
+recycle bin) and can never come back, so it is purged, not marked: its row goes, with
+every row that names it (its activities, associations, a deal's stages; deals and orders
+keep their amounts but no longer name the person), and what was computed about it.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ from smbml_connect.ports import Notice, RunResult, Source
 from smbml_connect.schema import TABLES
 from smbml_connect.store import Store
 
-__all__ = ["GONE_CHECK", "GoneRows"]
+__all__ = ["GONE_CHECK", "PURGED_CHECK", "GoneRows"]
 
 GONE_CHECK = "gone_from_source"
+PURGED_CHECK = "deleted_for_good"
 _EXAMPLES = 5
 
 
@@ -35,6 +42,7 @@ class GoneRows:
         self.source = source
         self.enabled = not source.incremental and not keep
         self._started: set[str] = set()
+        self._listing: set[str] = set()
 
     def start(self, table: str) -> None:
         """A table about to be read: nothing met yet (an emptied file leaves out every row)."""
@@ -46,6 +54,29 @@ class GoneRows:
         if self.enabled and not keys.empty:
             self.start(table)
             self.store.note_seen(table, keys)
+
+    def listed(self, table: str, ids: list[str]) -> None:
+        """Ids a source listing every id it holds met (any source: see the module's end)."""
+        if table not in self._listing:
+            self.store.start_seen(table)
+            self._listing.add(table)
+        key = TABLES[table].key[0]
+        self.store.note_seen(table, pd.DataFrame({key: pd.array(ids, dtype="string")}))
+
+    def purge(self, table: str, result: RunResult) -> None:
+        """Every id was listed: the source's stored rows not among them are gone for good."""
+        if table not in self._listing:
+            self.store.start_seen(table)
+        self._listing.discard(table)
+        gone = self.store.purge_unseen(table, self.source.name)
+        if not gone:
+            return
+        result.purged[table] = [*result.purged.get(table, []), *gone]
+        said = (
+            f"{_count(table, gone)} deleted for good in {self.source.name} ({_examples(gone)}): "
+            "removed from the store, with what was computed about them."
+        )
+        result.notices.append(Notice(PURGED_CHECK, table, len(gone), said))
 
     def finish(self, result: RunResult, where: dict[str, str]) -> None:
         """Leave out what the tables read to their end lack, and say so in the data checks.
@@ -79,16 +110,26 @@ _NOUNS = {
 }  # fmt: skip
 
 
+def _many(table: str) -> str:
+    return "activities" if table == "activities" else _NOUNS.get(table, table) + "s"
+
+
+def _count(table: str, gone: list[str]) -> str:
+    """'1 order', '3 order lines'."""
+    return f"{len(gone):,} {_NOUNS.get(table, table) if len(gone) == 1 else _many(table)}"
+
+
+def _examples(gone: list[str]) -> str:
+    return ", ".join(gone[:_EXAMPLES]) + (", ..." if len(gone) > _EXAMPLES else "")
+
+
 def _message(table: str, gone: list[str], where: str | None) -> str:
-    one = _NOUNS.get(table, table.replace("_", " "))
-    many = "activities" if table == "activities" else one + "s"
-    noun = one if len(gone) == 1 else many
-    examples = ", ".join(gone[:_EXAMPLES]) + (", ..." if len(gone) > _EXAMPLES else "")
     if where:
-        said = f"{len(gone):,} {noun} no longer in {where} ({examples})"
+        said = f"{_count(table, gone)} no longer in {where} ({_examples(gone)})"
     else:
         said = (
-            f"No file or tab gives {many} any more: {len(gone):,} {noun} read before ({examples})"
+            f"No file or tab gives {_many(table)} any more: {_count(table, gone)} read before "
+            f"({_examples(gone)})"
         )
     back = "it counts again if it comes" if len(gone) == 1 else "they count again if they come"
     return (

@@ -321,6 +321,10 @@ def _load_pages(
                 result.loaded.get(table, 0) + len(settled.clean) - settled.replaced
             )
         result.notices += page.notices
+        for table, ids in page.listed.items():
+            gone.listed(table, ids)
+        for table in sorted(page.listed_whole):  # before the cursor that says it was done
+            gone.purge(table, result)
         found = _stacked_rejects(result.rejects.iloc[:0], *rejects)
         mark = (source.name, entity, page.cursor) if page.cursor else None
         store.commit_page(
@@ -652,11 +656,14 @@ def _forget_opted_out(
 ) -> None:
     """Consent fails closed whatever the steps do this run (skipped, failed, held back or
     off): what was computed before about a contact who opted out, or about their deals, is
-    deleted from every run's outputs, so no destination shows or keeps it."""
+    deleted from every run's outputs, so no destination shows or keeps it. So is what was
+    computed about a contact or deal the source deleted for good (a GDPR delete)."""
     people = set(tables["contacts"]["contact_id"]) - set(personal["contacts"]["contact_id"])
-    if not people:
-        return
+    people |= set(result.purged.get("contacts", []))  # deleted for good in the source
     deals = set(tables["deals"]["deal_id"]) - set(personal["deals"]["deal_id"])
+    deals |= set(result.purged.get("deals", []))
+    if not people and not deals:
+        return
     kinds = {t.name for outputs in result.declared.values() for t in outputs.tables}
     for kind in sorted(kinds):
         store.forget_outputs(kind, "contact", people, result.run_id)

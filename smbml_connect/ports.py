@@ -162,6 +162,11 @@ class Page:
     # Stored rows that name the old one name the new one (HubSpot moves a merged contact's
     # deals and orders without touching them, so no incremental pull would say so).
     merged: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # Ids the source holds (live or restorable), per table, over a run's pages; a table in
+    # ``listed_whole`` has had every id listed by the end of this page: its stored rows
+    # whose id was not listed are gone for good (a CRM's GDPR delete) and are purged.
+    listed: dict[str, list[str]] = field(default_factory=dict)
+    listed_whole: frozenset[str] = frozenset()
 
 
 @runtime_checkable
@@ -362,6 +367,7 @@ class RunResult:
     skipped: list[str] = field(default_factory=list)  # analytics with no or too little data
     pushes: list[PushReport] = field(default_factory=list)
     archived: dict[str, int] = field(default_factory=dict)  # records the source has deleted
+    purged: dict[str, list[str]] = field(default_factory=dict)  # ids gone for good, removed
     not_loaded: dict[str, int] = field(default_factory=dict)  # source records not of the table
     declared: dict[str, StepOutputs] = field(default_factory=dict)  # per step run or skipped
     notices: list[Notice] = field(default_factory=list)  # the data checks (data_checks.py)
@@ -414,6 +420,7 @@ class RunResult:
             "consent_unreadable": self.consent_unreadable,
             "skipped": self.skipped,
             "archived": self.archived,
+            "purged": {table: len(ids) for table, ids in self.purged.items()},
             "not_loaded": self.not_loaded,
             "skipped_tables": self.skipped_tables,
             "notices": [

@@ -185,6 +185,8 @@ TABLES: dict[str, TableSpec] = {
 # records have in the associations table. A record merged into another follows it there.
 REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
     "contacts": (("deals", "contact_id"), ("orders", "contact_id"), ("activities", "contact_id")),
+    "deals": (("deal_stages", "deal_id"),),
+    "orders": (("order_lines", "order_id"),),
 }
 ASSOCIATION_TYPES = {"contacts": "contact", "deals": "deal", "orders": "order"}
 

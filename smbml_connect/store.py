@@ -495,6 +495,31 @@ class Store:
             conn.execute(f"DROP TABLE IF EXISTS temp._seen_{table}")
         return [" / ".join(str(v) for v in row) for row in gone]
 
+    def purge_unseen(self, table: str, source: str) -> list[str]:
+        """Rows ``source`` gave whose id its listing of every id it holds did not meet: gone
+        for good (a GDPR delete), so deleted, with the rows that name them (`_forget_named`)
+        and the values pushed for them. One key column only. Returns their ids."""
+        (key,) = TABLES[table].key
+        where = (
+            f'source = ? AND NOT EXISTS (SELECT 1 FROM _seen_{table} s WHERE s."{key}" = t."{key}")'
+        )
+        self._conn.execute(f'CREATE INDEX temp._seen_{table}_keys ON _seen_{table} ("{key}")')
+        with self.transaction() as conn:
+            gone = [
+                str(row[0])
+                for row in conn.execute(
+                    f'SELECT "{key}" FROM "{table}" t WHERE {where} ORDER BY "{key}"', (source,)
+                )
+            ]
+            conn.execute(f'DELETE FROM "{table}" AS t WHERE {where}', (source,))
+            _forget_named(conn, table, gone)
+            conn.executemany(
+                "DELETE FROM pushed_values WHERE entity = ? AND entity_id = ?",
+                [(table, rid) for rid in gone],
+            )
+            conn.execute(f"DROP TABLE IF EXISTS temp._seen_{table}")
+        return gone
+
     def count(self, table: str) -> int:
         return int(self._conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])
 
@@ -875,6 +900,23 @@ def _repoint(conn: sqlite3.Connection, table: str, moves: Sequence[tuple[str, st
             f"WHERE {side}_type = '{kind}' AND {side}_id = ?",
             pairs,
         )
+        conn.executemany(
+            f"DELETE FROM associations WHERE {side}_type = '{kind}' AND {side}_id = ?", olds
+        )
+
+
+def _forget_named(conn: sqlite3.Connection, table: str, ids: Sequence[str]) -> None:
+    """Rows that name records deleted for good: a row that exists only as the link (an
+    activity, an association, a stage of the deal) goes; one that is a record of its own
+    (a deal, an order) stays, no longer naming them."""
+    olds = [(rid,) for rid in ids]
+    for other, column in REFERENCES.get(table, ()):
+        if column in TABLES[other].key:
+            conn.executemany(f'DELETE FROM "{other}" WHERE "{column}" = ?', olds)
+        else:
+            conn.executemany(f'UPDATE "{other}" SET "{column}" = NULL WHERE "{column}" = ?', olds)
+    kind = ASSOCIATION_TYPES.get(table)
+    for side in ("from", "to") if kind else ():
         conn.executemany(
             f"DELETE FROM associations WHERE {side}_type = '{kind}' AND {side}_id = ?", olds
         )

@@ -503,6 +503,18 @@ class CrmState:
                 self._move_links(object_type, old, keep.id)
             self.revision[object_type] += 1
 
+    def delete_for_good(self, object_type: str, record_id: str) -> None:
+        """A GDPR delete (``POST /crm/v3/objects/contacts/gdpr-delete``), or a record's 90
+        days in the recycle bin running out: gone from every list, archived ones too, and
+        from search, with its associations; nothing names it any more."""
+        with self.lock:
+            self.objects[object_type].pop(record_id)
+            for from_type, from_id, to_type in list(self.links):
+                if from_type == object_type and from_id == record_id:
+                    for target in self.links.pop((from_type, from_id, to_type)):
+                        self.links.get((to_type, target, object_type), set()).discard(record_id)
+            self.revision[object_type] += 1
+
     def _move_links(self, object_type: str, old: str, new: str) -> None:
         for from_type, from_id, to_type in list(self.links):
             if from_type == object_type and from_id == old:

@@ -7,6 +7,8 @@ A search cursor is a time and what was already taken at that millisecond:
   too many for a NOT_IN), so more than 100 changes in one millisecond are not re-read.
 A list interrupted part way is ``list:<after>:<start ms>``: the next run carries on from
 that page, and once the list ends, searches from the moment the first attempt started.
+Any of them may end ``;listed=<ms>``: when every id of the object type was last listed
+(records deleted for good leave no other trace; see `HubSpotSource`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,22 @@ from typing import ClassVar
 
 import pandas as pd
 
-__all__ = ["NOT_IN_LIMIT", "ListMark", "Mark", "iso", "to_ms"]
+__all__ = ["NOT_IN_LIMIT", "ListMark", "Mark", "iso", "split_listed", "to_ms", "with_listed"]
 
 NOT_IN_LIMIT = 100  # ids a NOT_IN filter may list
+LISTED = ";listed="
+
+
+def split_listed(text: str | None) -> tuple[str | None, int | None]:
+    """A cursor without its ``;listed=`` end, and when that was (None: never)."""
+    if text is None or LISTED not in text:
+        return text, None
+    core, _, when = text.rpartition(LISTED)
+    return core, int(when)
+
+
+def with_listed(text: str | None, listed_ms: int | None) -> str | None:
+    return text if text is None or listed_ms is None else f"{text}{LISTED}{listed_ms}"
 
 
 def to_ms(text: str) -> int:

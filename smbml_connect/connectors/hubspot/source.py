@@ -31,7 +31,9 @@ from smbml_connect.connectors.hubspot.cursor import (
     Mark,
     id_order,
     iso,
+    split_listed,
     to_ms,
+    with_listed,
 )
 from smbml_connect.connectors.hubspot.http import HubSpotApi
 from smbml_connect.connectors.hubspot.mapping import (
@@ -60,6 +62,11 @@ PIPELINES = "GET /crm/v3/pipelines/deals"
 # properties, the rest to the host, path, associations and paging.
 LIST_QUERY_BUDGET = 8_000
 STAGES_MARK = ";stages"  # ends a deals cursor whose pull read each stage's entry time
+# A record deleted for good (GDPR delete, or 90 days in the recycle bin) is in no list and
+# no search: only a listing of every id shows it is gone. It costs a request per 100
+# records, so it is done once a day, not on every hourly run.
+ID_CHECK_MS = 24 * 3600 * 1000
+CHECKED = ("contacts", "deals", "orders", "products")  # one id per row: lines have two
 
 
 def _modified_ms(record: Mapping[str, Any], prop: str) -> int:
@@ -104,6 +111,10 @@ class HubSpotSource:
 
     def pull_pages(self, entity: str, since: str | None = None) -> Iterator[Page]:
         spec = self._spec(entity)
+        since, listed_ms = split_listed(since)
+        check = entity in CHECKED and (
+            listed_ms is None or self.started_ms - listed_ms >= ID_CHECK_MS
+        )
         stage_ids: list[str] = []
         if spec.table == "deals":
             pipelines = self._pipelines()
@@ -133,22 +144,33 @@ class HubSpotSource:
         else:
             assert since is not None
             batches = self._search(spec, [*wanted, *stages], Mark.parse(since))
+        listing = check and full and resumed is None  # the list itself meets every id
         buffer: list[dict[str, Any]] = []
         cursor: str | None = None
+        last = _marked(since, stages)  # the cursor to keep if this run moves nothing
         for records, resume in read_ahead(batches):
             buffer += records
             cursor = resume or cursor
             if len(buffer) >= self.page_rows:
-                yield self._page(spec, buffer, kinds, _marked(cursor, stages), full, stages)
-                buffer, cursor = [], None
-        yield self._page(spec, buffer, kinds, _marked(cursor, stages), full, stages)
+                yield self._data_page(spec, buffer, kinds, cursor, full, stages, listed_ms, listing)
+                last, buffer, cursor = _marked(cursor, stages) or last, [], None
+        yield self._data_page(spec, buffer, kinds, cursor, full, stages, listed_ms, listing)
+        last = _marked(cursor, stages) or last
+        if check and not full:  # a list resumed part way leaves the check to the next run
+            for batch, _ in self._list(spec, [], archived=False, inline=False):
+                yield Page(listed={entity: [str(r["id"]) for r in batch]})
+            listing = True
         archived: list[tuple[str, str]] = []
         for batch, _ in self._list(spec, [], archived=True, inline=False):
             archived += [(str(r["id"]), str(r.get("archivedAt") or r["updatedAt"])) for r in batch]
-        if archived:
-            page = Page(archived={entity: archived})
-            if spec.table == "deals":  # a deleted deal's stage history goes with it
-                page.replace["deal_stages"] = [rid for rid, _ in archived]
+        page = Page(archived={entity: archived} if archived else {})
+        if archived and spec.table == "deals":  # a deleted deal's stage history goes with it
+            page.replace["deal_stages"] = [rid for rid, _ in archived]
+        if listing:  # in the recycle bin is not gone for good: it can be restored
+            page.listed[entity] = [rid for rid, _ in archived]
+            page.listed_whole = frozenset({entity})
+            page.cursor = with_listed(last, self.started_ms)
+        if archived or listing:
             yield page
 
     # -- reading ---------------------------------------------------------------------
@@ -434,6 +456,25 @@ class HubSpotSource:
             self._merged(spec.table, records, page)
         if spec.table in ("contacts", "deals", "orders"):
             page.tables["associations"] = association_rows({spec.table: frame})
+        return page
+
+    def _data_page(
+        self,
+        spec: ObjectSpec,
+        records: list[dict[str, Any]],
+        kinds: Mapping[str, str],
+        cursor: str | None,
+        full: bool,
+        stages: Mapping[str, str],
+        listed_ms: int | None,
+        listing: bool,
+    ) -> Page:
+        """Records as a page; its cursor keeps when ids were last listed (a listing under
+        way this run counts only once it has ended)."""
+        page = self._page(spec, records, kinds, _marked(cursor, stages), full, stages)
+        page.cursor = with_listed(page.cursor, listed_ms)
+        if listing:
+            page.listed[spec.table] = [str(r["id"]) for r in records]
         return page
 
     @staticmethod

@@ -1,0 +1,118 @@
+"""A HubSpot record deleted for good (a GDPR delete, or 90 days in the recycle bin) is in
+no list and no search, archived ones included: only a listing of every id shows it is
+gone. Before, the store kept such a contact for good: scored, shown, its data kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
+from smbml_connect.connectors.hubspot.source import HubSpotSource
+from smbml_connect.credentials import Secret
+from smbml_connect.gone_from_source import PURGED_CHECK
+from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.sample import SampleBusiness, SampleConfig, generate
+from smbml_connect.steps import steps_by_name
+from smbml_connect.store import Store
+from smbml_connect.testing.clock import FakeClock
+from smbml_connect.testing.faults import Fault
+from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, HubSpotEmulator
+from smbml_connect.testing.hubspot_sample import load_sample
+
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+RFM = steps_by_name(["rfm_segments"])
+
+
+@pytest.fixture(scope="module")
+def small() -> SampleBusiness:
+    return generate(SampleConfig(contacts=200, seed=5))
+
+
+@pytest.fixture
+def hub(small: SampleBusiness) -> Iterator[HubSpotEmulator]:
+    with HubSpotEmulator(clock=FakeClock()) as emulator:
+        load_sample(emulator.state, small)
+        yield emulator
+
+
+def sync(hub: HubSpotEmulator, store: Store, at: datetime, ok: bool = True) -> Any:
+    limits = Limits(read_timeout=2.0)
+    hub.clock.advance(limits.window_seconds)
+    api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits, clock=hub.clock)
+    result = run_pipeline(HubSpotSource(api, started=at), store, RunOptions(steps=RFM))
+    assert (result.status == "ok") == ok, result.errors
+    return result
+
+
+def _customer(store: Store) -> tuple[str, list[str], list[str]]:
+    """A scored contact with deals and orders, and them."""
+    deals, orders = store.read("deals"), store.read("orders")
+    both = sorted(set(deals["contact_id"].dropna()) & set(orders["contact_id"].dropna()))
+    both = [c for c in both if c in set(store.latest_outputs("scores")["entity_id"])]
+    who = both[0]
+    return (
+        who,
+        sorted(deals.loc[deals["contact_id"] == who, "deal_id"]),
+        sorted(orders.loc[orders["contact_id"] == who, "order_id"]),
+    )
+
+
+def test_a_contact_deleted_for_good_leaves_the_store_with_what_was_computed_about_them(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    sync(hub, store, START)
+    who, deals, orders = _customer(store)
+    assert who in set(store.latest_outputs("scores")["entity_id"])
+    hub.state.delete_for_good("contacts", who)
+    hub.reset_counts()
+    later = sync(hub, store, START + timedelta(hours=1))  # hourly runs list no ids
+    assert who in set(store.read("contacts")["contact_id"])
+    assert hub.requests["GET list"] == 5  # the archived passes only, as before
+    assert not later.purged
+    result = sync(hub, store, START + timedelta(hours=25))  # the daily check
+    assert who not in set(store.read("contacts")["contact_id"])
+    assert result.purged == {"contacts": [who]}
+    (notice,) = [n for n in result.notices if n.check == PURGED_CHECK]
+    assert notice.message.startswith(f"1 contact deleted for good in hubspot ({who})")
+    kept_deals = store.read("deals").set_index("deal_id").loc[deals]
+    kept_orders = store.read("orders").set_index("order_id").loc[orders]
+    assert kept_deals["contact_id"].isna().all() and kept_orders["contact_id"].isna().all()
+    assert kept_orders["total"].notna().all()  # the sales still happened
+    links = store.read("associations")
+    assert not ((links["to_id"] == who) | (links["from_id"] == who)).any()
+    history = store.output_history("scores")
+    assert not (history["entity_id"] == who).any()  # every run's rows about them
+    assert '"purged": {"contacts": 1}' in store.runs().iloc[0]["counts"]
+
+
+def test_a_contact_in_the_recycle_bin_is_kept_marked_not_purged(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    sync(hub, store, START)
+    who, _, _ = _customer(store)
+    hub.state.archive("contacts", [who])
+    result = sync(hub, store, START + timedelta(hours=25))
+    contacts = store.read("contacts").set_index("contact_id")
+    assert pd.notna(contacts.loc[who, "archived_at"])  # HubSpot can still restore it
+    assert not result.purged
+
+
+def test_a_check_cut_short_purges_nothing_and_runs_again_next_time(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    sync(hub, store, START)
+    who, _, _ = _customer(store)
+    hub.state.delete_for_good("contacts", who)
+    fault = Fault("5xx", count=50, status=502, path="/objects/contacts", method="GET", skip=1)
+    hub.inject(fault)  # the id listing's second page on fails, past the retries
+    cut = sync(hub, store, START + timedelta(hours=25), ok=False)
+    assert "contacts" in cut.incomplete and not cut.purged
+    assert who in set(store.read("contacts")["contact_id"])
+    fault.count = 0
+    again = sync(hub, store, START + timedelta(hours=26))
+    assert again.purged == {"contacts": [who]}
