@@ -65,6 +65,10 @@ class _PrivateLog(logging.handlers.RotatingFileHandler):
 def _setup_logging(path: Path, verbose: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = _PrivateLog(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    for n in range(1, handler.backupCount + 1):  # rotated by an older release: 0644
+        older = path.with_name(f"{path.name}.{n}")
+        if older.exists() and hasattr(os, "fchmod"):
+            older.chmod(0o600)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
@@ -361,9 +365,20 @@ class _RunCommand(click.Command):
     is_flag=True,
     help="Pull and score, but only show what would be written to HubSpot.",
 )
+@click.option(
+    "--accept-removals",
+    is_flag=True,
+    help="Leave out the rows gone from your files even when over half of a table went at "
+    "once (otherwise taken for a file being replaced or synced, and they still count).",
+)
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def run(
-    config_path: Path, store_path: Path | None, source: str | None, dry_run: bool, quiet: bool
+    config_path: Path,
+    store_path: Path | None,
+    source: str | None,
+    dry_run: bool,
+    accept_removals: bool,
+    quiet: bool,
 ) -> None:
     """Pull your data, compute everything, and write the results where the config says."""  # fmt: skip
     from filelock import Timeout
@@ -384,7 +399,9 @@ def run(
         ) from None
     try:
         with _steps(quiet) as progress:
-            result, outputs = build_run(config, path, progress, dry_run=dry_run)
+            result, outputs = build_run(
+                config, path, progress, dry_run=dry_run, accept_removals=accept_removals
+            )
     finally:
         lock.release()
     _print_result(result, outputs)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from smbml_connect.ports import Notice, RunResult, Source
+from smbml_connect.ports import Notice, Renamed, RunResult, Source
 from smbml_connect.schema import TABLES
 from smbml_connect.store import Store
 
@@ -32,6 +32,7 @@ __all__ = ["GONE_CHECK", "PURGED_CHECK", "GoneRows"]
 GONE_CHECK = "gone_from_source"
 PURGED_CHECK = "deleted_for_good"
 _EXAMPLES = 5
+SURE_ROWS = 20  # fewer rows than this gone at once is never taken for a file mid-write
 
 
 class GoneRows:
@@ -41,8 +42,11 @@ class GoneRows:
         self.store = store
         self.source = source
         self.enabled = not source.incremental and not keep
+        former = source.former_names if isinstance(source, Renamed) else ()
+        self.names = (source.name, *former)
         self._started: set[str] = set()
         self._listing: set[str] = set()
+        self._unsure: set[str] = set()
 
     def start(self, table: str) -> None:
         """A table about to be read: nothing met yet (an emptied file leaves out every row)."""
@@ -78,10 +82,18 @@ class GoneRows:
         )
         result.notices.append(Notice(PURGED_CHECK, table, len(gone), said))
 
-    def finish(self, result: RunResult, where: dict[str, str]) -> None:
+    def unsure(self, table: str) -> None:
+        """Lines of the table could not be read this run: their keys are unknown, so what
+        looks gone may be on them (a note typed beside a row, a file cut mid-write)."""
+        self._unsure.add(table)
+
+    def finish(self, result: RunResult, where: dict[str, str], accept: bool = False) -> None:
         """Leave out what the tables read to their end lack, and say so in the data checks.
 
-        ``where`` names each table's file or tab for the message (the source's name if not).
+        ``where`` names each table's file or tab for the message. Nothing is left out of a
+        table with unreadable lines, nor when more than half of a table's rows (and at
+        least `SURE_ROWS`) would go at once, unless ``accept`` (``smbml run
+        --accept-removals``): that is how a file being replaced or synced looks.
         """
         if not self.enabled:
             return
@@ -92,15 +104,68 @@ class GoneRows:
                 continue  # not read to its end: what it lacks is unknown
             if table not in self._started:
                 self.store.start_seen(table)
-            gone = self.store.leave_out_unseen(table, self.source.name, when)
             self._started.discard(table)
-            if not gone:
+            self._others(table, result)
+            gone, live = self.store.unseen(table, self.names)
+            place = (where.get(table) or self.source.name) if table in given else None
+            held = self._held(table, gone, live, place, bool(given), accept)
+            if held or not gone:
+                self.store.end_seen(table)
+                if held:
+                    result.notices.append(Notice(GONE_CHECK, table, len(gone), held))
                 continue
+            self.store.leave_out_unseen(table, self.names, when)
             result.archived[table] = result.archived.get(table, 0) + len(gone)
-            place = where.get(table) if table in given else None
             result.notices.append(
                 Notice(GONE_CHECK, table, len(gone), _message(table, gone, place))
             )
+
+    def _others(self, table: str, result: RunResult) -> None:
+        """Rows another folder, workbook or spreadsheet of this kind gave this store: this
+        run cannot tell a path changed from a second config sharing the store, so they
+        still count, and the run says so."""
+        kind = self.source.name.split(":", 1)[0]
+        for name, n in self.store.other_sources(table, kind, self.names).items():
+            result.notices.append(
+                Notice(
+                    "other_source",
+                    table,
+                    n,
+                    f"{_count(table, n)} in this store came from {name}, which this "
+                    "run did not read: they still count. If this config reads "
+                    f"{self.source.name} instead now, give it a new store (store = ... in "
+                    "the config) so that only what it reads counts.",
+                )
+            )
+
+    def _held(
+        self,
+        table: str,
+        gone: list[str],
+        live: int,
+        place: str | None,
+        any_given: bool,
+        accept: bool,
+    ) -> str | None:
+        """Why rows that look gone still count this run (None: they go)."""
+        if not gone:
+            return None
+        still = f"{_count(table, gone)} read before ({_examples(gone)}) still count this run"
+        if not any_given:
+            return f"No file or tab gives any table: the {still}."
+        if table in self._unsure:
+            return (
+                f"Some lines of {place} could not be read (see the rejects), so the {still}: "
+                "a row is left out once every line reads."
+            )
+        if not accept and len(gone) >= SURE_ROWS and len(gone) > live / 2:
+            return (
+                f"{len(gone):,} of the {live:,} {_many(table)} read before are not in "
+                f"{place or 'the source'} now ({_examples(gone)}): they still count this run, "
+                "as so many at once is how a file being replaced or synced looks. If you "
+                "removed them on purpose, run `smbml run --accept-removals` once."
+            )
+        return None
 
 
 _NOUNS = {
@@ -114,9 +179,10 @@ def _many(table: str) -> str:
     return "activities" if table == "activities" else _NOUNS.get(table, table) + "s"
 
 
-def _count(table: str, gone: list[str]) -> str:
+def _count(table: str, gone: list[str] | int) -> str:
     """'1 order', '3 order lines'."""
-    return f"{len(gone):,} {_NOUNS.get(table, table) if len(gone) == 1 else _many(table)}"
+    n = gone if isinstance(gone, int) else len(gone)
+    return f"{n:,} {_NOUNS.get(table, table) if n == 1 else _many(table)}"
 
 
 def _examples(gone: list[str]) -> str:
@@ -132,7 +198,8 @@ def _message(table: str, gone: list[str], where: str | None) -> str:
             f"({_examples(gone)})"
         )
     back = "it counts again if it comes" if len(gone) == 1 else "they count again if they come"
+    kept = "kept in the store; " if "archived_at" in TABLES[table].names else ""
     return (
-        f"{said}: left out of the results (kept in the store; {back} back). To keep "
-        'counting rows a newer export no longer has, set removed_rows = "keep" in [source].'
+        f"{said}: left out of the results ({kept}{back} back). To keep counting rows a "
+        'newer export no longer has, set removed_rows = "keep" in [source].'
     )

@@ -58,6 +58,7 @@ class RunOptions:
     formats: Mapping[str, Mapping[str, ColumnFormat]] = field(default_factory=dict)
     incomplete_inputs: str = "skip"  # or "last_complete": see analytics.incomplete_inputs
     keep_removed_rows: bool = False  # [source] removed_rows = "keep": see gone_from_source
+    accept_removals: bool = False  # `smbml run --accept-removals`: see GoneRows.finish
 
 
 def _stacked_rejects(*parts: pd.DataFrame) -> pd.DataFrame:
@@ -90,7 +91,10 @@ def run_pipeline(
             result.notices += [Notice("not_read", "", 1, line) for line in source.not_read()]
         result.notices += _derived_columns(source)
         result.notices += _unsaved_formulas(result.rejects)
-        personal, result.consent_skipped, unreadable, said = _consented_view(tables, options)
+        gone = store.read("contacts")  # an opt-out stands when its row leaves the source
+        gone = gone[gone["archived_at"].notna()].reset_index(drop=True)
+        personal, opted_out, unreadable, said = _consented_view(tables, options, gone)
+        result.consent_skipped = len(opted_out)
         result.notices += said
         if not unreadable.empty:
             store.add_rejects(run_id, unreadable)
@@ -102,12 +106,11 @@ def run_pipeline(
             previous_model=lambda name: getattr(store.load_model(name), "payload", None),
         )
         result.currency = context.currency
-        opted_out = set(tables["contacts"]["contact_id"]) - set(personal["contacts"]["contact_id"])
         for step in _declaring(options.steps):
             result.declared[step.name] = step.outputs
             for table in step.outputs.tables:
                 store.ensure_output(table)
-        _forget_opted_out(store, result, tables, personal)
+        _forget_opted_out(store, result, tables, personal, opted_out)
         with portal_words(tables["deal_pipeline_stages"]):  # stages as the CRM names them
             for step in options.steps:
                 if _held_back(step, source, store, result, options):
@@ -284,7 +287,7 @@ def _load(
         if not checked.rejects.empty:
             result.rejects = _stacked_rejects(result.rejects, checked.rejects)
         result.loaded[table] = len(checked.clean)
-    gone.finish(result, where)
+    gone.finish(result, where, options.accept_removals)
 
 
 def _load_pages(
@@ -303,6 +306,8 @@ def _load_pages(
     for page in source.pull_pages(entity, since=cursor):
         clean, rejects = {}, []
         for table, unread in page.rejects.items():
+            if unread:  # their keys are unknown: nothing is taken for gone from this table
+                gone.unsure(table)
             rejects.append(
                 pd.DataFrame(
                     [r.as_record(table, source.name) for r in unread], columns=REJECT_COLUMNS
@@ -329,7 +334,7 @@ def _load_pages(
         mark = (source.name, entity, page.cursor) if page.cursor else None
         store.commit_page(
             result.run_id, clean, found, mark, page.archived, page.whole, page.replace,
-            page.merged,
+            page.merged, source.name,
         )  # fmt: skip
         if not found.empty:
             result.rejects = _stacked_rejects(result.rejects, found)
@@ -475,15 +480,51 @@ def _opt_out_columns(contacts: pd.DataFrame, column: str) -> dict[str, pd.Series
 
 
 def _consented_view(
-    tables: dict[str, pd.DataFrame], options: RunOptions
-) -> tuple[dict[str, pd.DataFrame], int, pd.DataFrame, list[Notice]]:
+    tables: dict[str, pd.DataFrame],
+    options: RunOptions,
+    gone: pd.DataFrame | None = None,
+) -> tuple[dict[str, pd.DataFrame], set[str], pd.DataFrame, list[Notice]]:
     """Tables without the contacts who opted out of processing, nor anything tied to them.
 
     Also returns the unreadable consent values, each listed as "treated as opt-out", and
     a notice per opt-out column (``_opt_out_columns``) that opted out contacts the
-    consent column let through.
+    consent column let through. ``gone``: contacts no longer in the source (archived)
+    whose orders, deals or activities may still be: their last opt-out still stands (a
+    customer who opted out and was then deleted from a list kept their orders, which
+    were scored under their id).
     """
     contacts = tables["contacts"]
+    allowed, readings, deciding, notices = _consent_of(contacts, options)
+    unreadable = _unreadable_rejects(contacts, readings, deciding)
+    out_ids = set(contacts.loc[~allowed, "contact_id"])
+    if gone is not None and not gone.empty:
+        still, *_ = _consent_of(gone, options)
+        named = set().union(
+            *(set(tables[t]["contact_id"]) for t in ("orders", "deals", "activities"))
+        )
+        out_ids |= set(gone.loc[~still, "contact_id"]) & named
+    if not out_ids:
+        return tables, out_ids, unreadable, notices
+    view = dict(tables)
+    view["contacts"] = contacts[~contacts["contact_id"].isin(out_ids)].reset_index(drop=True)
+    for name in ("activities", "orders", "deals"):
+        frame = tables[name]
+        view[name] = frame[~frame["contact_id"].isin(out_ids)].reset_index(drop=True)
+    kept_orders = set(view["orders"]["order_id"])
+    lines = tables["order_lines"]
+    view["order_lines"] = lines[lines["order_id"].isin(kept_orders)].reset_index(drop=True)
+    links = tables["associations"]
+    touches = (links["from_type"].eq("contact") & links["from_id"].isin(out_ids)) | (
+        links["to_type"].eq("contact") & links["to_id"].isin(out_ids)
+    )
+    view["associations"] = links[~touches].reset_index(drop=True)
+    return view, out_ids, unreadable, notices
+
+
+def _consent_of(
+    contacts: pd.DataFrame, options: RunOptions
+) -> tuple[np.ndarray, pd.Series, pd.Series, list[Notice]]:
+    """Who may be processed, each reading, the column that decided it, and what was said."""
     column = options.consent_column
     readings = _consent_readings(contacts, column)
     missing_ok = options.missing_consent_means == "consented"
@@ -509,24 +550,7 @@ def _consented_view(
                 f"opt-out, whatever {column} says): not scored.",
             )
         )
-    unreadable = _unreadable_rejects(contacts, readings, deciding)
-    out_ids = set(contacts.loc[~allowed, "contact_id"])
-    if not out_ids:
-        return tables, 0, unreadable, notices
-    view = dict(tables)
-    view["contacts"] = contacts[allowed].reset_index(drop=True)
-    for name in ("activities", "orders", "deals"):
-        frame = tables[name]
-        view[name] = frame[~frame["contact_id"].isin(out_ids)].reset_index(drop=True)
-    kept_orders = set(view["orders"]["order_id"])
-    lines = tables["order_lines"]
-    view["order_lines"] = lines[lines["order_id"].isin(kept_orders)].reset_index(drop=True)
-    links = tables["associations"]
-    touches = (links["from_type"].eq("contact") & links["from_id"].isin(out_ids)) | (
-        links["to_type"].eq("contact") & links["to_id"].isin(out_ids)
-    )
-    view["associations"] = links[~touches].reset_index(drop=True)
-    return view, len(out_ids), unreadable, notices
+    return allowed, readings, deciding, notices
 
 
 def _unreadable_rejects(
@@ -653,13 +677,13 @@ def _forget_opted_out(
     result: RunResult,
     tables: Mapping[str, pd.DataFrame],
     personal: Mapping[str, pd.DataFrame],
+    opted_out: set[str],
 ) -> None:
     """Consent fails closed whatever the steps do this run (skipped, failed, held back or
     off): what was computed before about a contact who opted out, or about their deals, is
     deleted from every run's outputs, so no destination shows or keeps it. So is what was
     computed about a contact or deal the source deleted for good (a GDPR delete)."""
-    people = set(tables["contacts"]["contact_id"]) - set(personal["contacts"]["contact_id"])
-    people |= set(result.purged.get("contacts", []))  # deleted for good in the source
+    people = opted_out | set(result.purged.get("contacts", []))  # or deleted for good
     deals = set(tables["deals"]["deal_id"]) - set(personal["deals"]["deal_id"])
     deals |= set(result.purged.get("deals", []))
     if not people and not deals:

@@ -170,6 +170,15 @@ class Page:
 
 
 @runtime_checkable
+class Renamed(Protocol):
+    """A source whose stored rows may carry a name it went by before (an older release's):
+    they are its rows still, when it decides which rows left it."""
+
+    @property
+    def former_names(self) -> tuple[str, ...]: ...
+
+
+@runtime_checkable
 class PagedSource(Source, Protocol):
     """A source whose pages commit one by one (rows, rejects and cursor together)."""
 

@@ -71,6 +71,7 @@ def build_run(
     dry_run: bool = False,
     kind: str = "run",
     clients: Mapping[str, Any] | None = None,
+    accept_removals: bool = False,
 ) -> tuple[RunResult, list[Path]]:
     context = connector_context(config, dry_run, clients)
     source = make_source(context)
@@ -85,6 +86,7 @@ def build_run(
         formats=config.source.column_formats(),
         incomplete_inputs=config.analytics.incomplete_inputs,
         keep_removed_rows=config.source.removed_rows == "keep",
+        accept_removals=accept_removals,
     )
     destinations = make_destinations(context)
     with Store(store_path or config.store) as store:

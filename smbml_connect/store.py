@@ -378,6 +378,7 @@ class Store:
         whole: frozenset[str] = frozenset(),
         replace: Mapping[str, Iterable[str]] | None = None,
         merged: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+        source: str | None = None,
     ) -> None:
         """One page of a sync in one transaction: rows, their rejects, archive marks, cursor.
 
@@ -386,7 +387,8 @@ class Store:
         ``whole`` is the page's source's every row of it: that source's other rows go.
         ``replace`` names, per table, keys (its first key column) whose stored rows go
         first: the page's rows of them are all there are now. ``merged`` names, per table,
-        records merged into others (old id, new id): rows naming the old one name the new.
+        records merged into others (old id, new id): rows of ``source`` naming the old one
+        name the new.
         """
         with self.transaction() as conn:
             for table, keys in (replace or {}).items():
@@ -408,7 +410,7 @@ class Store:
                     [(_archived_text(when), _key_value(table, rid)) for rid, when in marks],
                 )
             for table, moves in (merged or {}).items():
-                _repoint(conn, table, moves)
+                _repoint(conn, table, moves, source)
             if cursor is not None:
                 self._set_cursor(conn, cursor[0], cursor[1], cursor[2])
 
@@ -468,32 +470,59 @@ class Store:
         with self.transaction() as conn:
             conn.executemany(f"INSERT INTO _seen_{table} VALUES ({marks})", rows)
 
-    def leave_out_unseen(self, table: str, source: str, when: str) -> list[str]:
-        """Rows ``source`` gave before whose key its whole read just now did not meet.
-
-        They are marked archived (kept, not used; a row back in the source is live again,
-        as its upsert clears the mark), or deleted in a table without archive marks (a
-        deal's stages, associations). Returns their keys, as text, in key order.
-        """
+    def unseen(self, table: str, sources: Sequence[str]) -> tuple[list[str], int]:
+        """Keys of the live rows ``sources`` (a source's names, now and before) gave that
+        the read did not meet, as text in key order, and how many live rows they gave (the
+        share decides whether to trust the read)."""
         spec = TABLES[table]
         keys = ", ".join(f'"{k}"' for k in spec.key)
-        match = " AND ".join(f't."{k}" = s."{k}"' for k in spec.key)
+        self._conn.execute(
+            f"CREATE INDEX IF NOT EXISTS temp._seen_{table}_keys ON _seen_{table} ({keys})"
+        )
         live = " AND archived_at IS NULL" if "archived_at" in spec.names else ""
-        where = f"source = ?{live} AND NOT EXISTS (SELECT 1 FROM _seen_{table} s WHERE {match})"
-        self._conn.execute(f"CREATE INDEX temp._seen_{table}_keys ON _seen_{table} ({keys})")
+        rows = self._conn.execute(
+            f'SELECT {keys} FROM "{table}" t WHERE {_unseen(table, sources)}{live} ORDER BY {keys}',
+            tuple(sources),
+        ).fetchall()
+        marks = ", ".join("?" * len(sources))
+        total = self._conn.execute(
+            f'SELECT COUNT(*) FROM "{table}" WHERE source IN ({marks}){live}', tuple(sources)
+        ).fetchone()[0]
+        return [" / ".join(str(v) for v in row) for row in rows], int(total)
+
+    def leave_out_unseen(self, table: str, sources: Sequence[str], when: str) -> None:
+        """Rows ``sources`` gave before whose key the whole read just now did not meet
+        (`unseen`): marked archived (kept, not used; a row back in the source is live
+        again, as its upsert clears the mark), or deleted in a table without archive marks
+        (a deal's stages, associations)."""
+        where = _unseen(table, sources)
         with self.transaction() as conn:
-            gone = conn.execute(
-                f'SELECT {keys} FROM "{table}" t WHERE {where} ORDER BY {keys}', (source,)
-            ).fetchall()
-            if gone and live:
+            if "archived_at" in TABLES[table].names:
                 conn.execute(
-                    f'UPDATE "{table}" AS t SET archived_at = ? WHERE {where}',
-                    (_archived_text(when), source),
+                    f'UPDATE "{table}" AS t SET archived_at = ? '
+                    f"WHERE {where} AND archived_at IS NULL",
+                    (_archived_text(when), *sources),
                 )
-            elif gone:
-                conn.execute(f'DELETE FROM "{table}" AS t WHERE {where}', (source,))
-            conn.execute(f"DROP TABLE IF EXISTS temp._seen_{table}")
-        return [" / ".join(str(v) for v in row) for row in gone]
+            else:
+                conn.execute(f'DELETE FROM "{table}" AS t WHERE {where}', tuple(sources))
+        self.end_seen(table)
+
+    def end_seen(self, table: str) -> None:
+        self._conn.execute(f"DROP TABLE IF EXISTS temp._seen_{table}")
+
+    def other_sources(self, table: str, like: str, mine: Sequence[str]) -> dict[str, int]:
+        """Live rows per source named ``like`` + ':...' other than ``mine``: a folder or
+        spreadsheet read before by this store (a path changed, a file saved as another)."""
+        spec = TABLES[table]
+        live = " AND archived_at IS NULL" if "archived_at" in spec.names else ""
+        marks = ", ".join("?" * len(mine))
+        prefix = f"{like}:"
+        rows = self._conn.execute(
+            f'SELECT source, COUNT(*) FROM "{table}" WHERE substr(source, 1, ?) = ? '
+            f"AND source NOT IN ({marks}){live} GROUP BY source ORDER BY source",
+            (len(prefix), prefix, *mine),
+        ).fetchall()
+        return {str(name): int(n) for name, n in rows}
 
     def purge_unseen(self, table: str, source: str) -> list[str]:
         """Rows ``source`` gave whose id its listing of every id it holds did not meet: gone
@@ -503,7 +532,9 @@ class Store:
         where = (
             f'source = ? AND NOT EXISTS (SELECT 1 FROM _seen_{table} s WHERE s."{key}" = t."{key}")'
         )
-        self._conn.execute(f'CREATE INDEX temp._seen_{table}_keys ON _seen_{table} ("{key}")')
+        self._conn.execute(
+            f'CREATE INDEX IF NOT EXISTS temp._seen_{table}_keys ON _seen_{table} ("{key}")'
+        )
         with self.transaction() as conn:
             gone = [
                 str(row[0])
@@ -882,27 +913,48 @@ def _ensure_output(conn: sqlite3.Connection, table: OutputTable) -> None:
             conn.execute(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {sql_type}")
 
 
-def _repoint(conn: sqlite3.Connection, table: str, moves: Sequence[tuple[str, str]]) -> None:
-    """Rows that name a record merged away name the one it became. Where the name is part
-    of a key and the new name's row is there already, the old row goes."""
-    pairs = [(new, old) for old, new in moves if old != new]
-    olds = [(old,) for _, old in pairs]
-    for other, column in REFERENCES.get(table, ()):
+def _repoint(
+    conn: sqlite3.Connection, table: str, moves: Sequence[tuple[str, str]], source: str | None
+) -> None:
+    """Rows of ``source`` that name a record merged away name the one it became (another
+    source's ids are its own). Where the name is part of a key and the new name's row is
+    there already, the old row goes. One statement per table, not per merge: a store
+    upgraded by migration 8 may meet thousands of merges at once. Values pushed to either
+    record are forgotten: HubSpot keeps the newest value of each property on the merged
+    record, perhaps the other one's, so the next push writes them again."""
+    pairs = [(old, new) for old, new in moves if old != new]
+    if not pairs:
+        return
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _moves (old TEXT PRIMARY KEY, new TEXT)")
+    conn.execute("DELETE FROM _moves")
+    conn.executemany("INSERT OR REPLACE INTO _moves VALUES (?, ?)", pairs)
+    mine = "" if source is None else " AND source = ?"
+    bound = () if source is None else (source,)
+    targets = [(other, column, "") for other, column in REFERENCES.get(table, ())]
+    kind = ASSOCIATION_TYPES.get(table)
+    if kind:
+        targets += [("associations", f"{side}_id", f" AND {side}_type = '{kind}'")
+                    for side in ("from", "to")]  # fmt: skip
+    for other, column, also in targets:
+        moved = f'(SELECT new FROM _moves WHERE old = "{other}"."{column}")'
+        where = f'"{column}" IN (SELECT old FROM _moves){also}{mine}'
         keyed = column in TABLES[other].key
         verb = "UPDATE OR IGNORE" if keyed else "UPDATE"
-        conn.executemany(f'{verb} "{other}" SET "{column}" = ? WHERE "{column}" = ?', pairs)
+        conn.execute(f'{verb} "{other}" SET "{column}" = {moved} WHERE {where}', bound)
         if keyed:
-            conn.executemany(f'DELETE FROM "{other}" WHERE "{column}" = ?', olds)
-    kind = ASSOCIATION_TYPES.get(table)
-    for side in ("from", "to") if kind else ():
-        conn.executemany(
-            f"UPDATE OR IGNORE associations SET {side}_id = ? "
-            f"WHERE {side}_type = '{kind}' AND {side}_id = ?",
-            pairs,
-        )
-        conn.executemany(
-            f"DELETE FROM associations WHERE {side}_type = '{kind}' AND {side}_id = ?", olds
-        )
+            conn.execute(f'DELETE FROM "{other}" WHERE {where}', bound)
+    conn.execute(
+        "DELETE FROM pushed_values WHERE entity = ? AND (entity_id IN (SELECT old FROM _moves) "
+        "OR entity_id IN (SELECT new FROM _moves))",
+        (table,),
+    )
+
+
+def _unseen(table: str, sources: Sequence[str]) -> str:
+    """Rows of these sources whose key is not in the table's temp list of keys met."""
+    match = " AND ".join(f't."{k}" = s."{k}"' for k in TABLES[table].key)
+    marks = ", ".join("?" * len(sources))
+    return f"source IN ({marks}) AND NOT EXISTS (SELECT 1 FROM _seen_{table} s WHERE {match})"
 
 
 def _forget_named(conn: sqlite3.Connection, table: str, ids: Sequence[str]) -> None:

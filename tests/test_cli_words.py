@@ -74,6 +74,9 @@ def test_the_log_is_readable_by_its_user_only_even_when_it_was_not(tmp_path):
     old = tmp_path / "old.log"
     old.write_text("before\n")
     old.chmod(0o644)
+    rotated = tmp_path / "old.log.1"  # rotated by the older release
+    rotated.write_text("older\n")
+    rotated.chmod(0o644)
     root = logging.getLogger()
     kept = list(root.handlers)
     try:
@@ -82,6 +85,7 @@ def test_the_log_is_readable_by_its_user_only_even_when_it_was_not(tmp_path):
             logging.getLogger("smbml_connect").warning("row 3, email: ann@example.com")
             assert path.stat().st_mode & 0o777 == 0o600
         assert old.read_text().startswith("before\n")  # appended to, not replaced
+        assert rotated.stat().st_mode & 0o777 == 0o600
     finally:
         for handler in root.handlers:
             if handler not in kept:

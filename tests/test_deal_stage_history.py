@@ -258,6 +258,23 @@ def test_a_merged_contacts_deals_and_orders_follow_it_to_the_contact_it_became(
     assert result.archived["contacts"] == (2 if new_id else 1)
 
 
+def test_merges_in_a_chain_between_two_syncs_all_land_on_the_last_contact(hub, store) -> None:
+    """A merged into B, then B into C, no sync between: C names both (its merged ids take
+    B's own), so A's orders follow to C and A is gone (review; HubSpot's "Merged IDs"
+    lists every record merged in, as the emulator now does)."""
+    emulator, _ = hub
+    sync(emulator, store)
+    orders = store.read("orders")
+    a, b, c = orders["contact_id"].dropna().value_counts().index[:3].tolist()
+    mine = sorted(orders.loc[orders["contact_id"] == a, "order_id"])
+    emulator.state.merge("contacts", b, a)
+    emulator.state.merge("contacts", c, b)
+    sync(emulator, store)
+    tables = live(store)
+    assert set(tables["orders"].set_index("order_id").loc[mine, "contact_id"]) == {c}
+    assert not {a, b} & set(tables["contacts"]["contact_id"])
+
+
 def test_a_store_synced_before_the_stage_times_lists_its_deals_whole_once(
     hub, store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

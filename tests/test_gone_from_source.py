@@ -34,7 +34,7 @@ ORDERS = (
 
 def _folder(tmp_path: Path, **files: str) -> Path:
     folder = tmp_path / "data"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (folder / f"{name}.csv").write_text(text, encoding="utf-8")
     return folder
@@ -224,3 +224,116 @@ def test_the_config_key_reaches_the_run(tmp_path: Path) -> None:
         with Store(store) as opened:
             assert _live(opened, "orders") == left
         assert ("3 orders no longer in orders.csv (O2, O3, O4)" in second.output) == (not setting)
+
+
+def test_an_opt_out_stands_when_the_contacts_row_leaves_the_file(tmp_path: Path) -> None:
+    """A customer who opted out is deleted from the list, their orders stay: the orders
+    were scored under their id (review: consent failed open)."""
+    people = CONTACTS.replace("created_at", "created_at,marketing_consent")
+    people = people.replace("2025-01-03", "2025-01-03,no").replace("2025-02-03", "2025-02-03,yes")
+    folder = _folder(tmp_path, contacts=people, orders=ORDERS)
+    with Store(tmp_path / "s.sqlite") as store:
+        first = _run(folder, store)
+        assert set(first.steps["rfm_segments"].outputs["scores"]["entity_id"]) == {"C2"}
+        _folder(tmp_path, contacts=people.replace("C1,a@x.com,2025-01-03,no\n", ""))
+        result = _run(folder, store)
+        assert set(result.steps["rfm_segments"].outputs["scores"]["entity_id"]) == {"C2"}
+        assert result.consent_skipped == 1
+        assert "C1" not in set(store.output_history("scores")["entity_id"])
+
+
+def _orders(n: int) -> str:
+    rows = "".join(f"O{i},C{1 + i % 2},2025-0{1 + i % 9}-01,{10 + i}\n" for i in range(n))
+    return "order_id,contact_id,order_date,total\n" + rows
+
+
+def test_a_file_being_replaced_or_synced_is_not_taken_for_rows_removed(tmp_path: Path) -> None:
+    """An emptied folder, or over half of a table at once (a file mid-write or mid-sync):
+    the rows still count this run, and the run says how to confirm (review)."""
+    folder = _folder(tmp_path, contacts=CONTACTS, orders=_orders(60))
+    with Store(tmp_path / "s.sqlite") as store:
+        _run(folder, store)
+        for path in folder.iterdir():
+            path.unlink()
+        empty = _run(folder, store)
+        assert len(_live(store, "orders")) == 60 and not empty.archived
+        assert any(
+            m.startswith("No file or tab gives any table: the 60 orders") for m in _gone(empty)
+        )
+        _folder(tmp_path, contacts=CONTACTS, orders=_orders(25))  # 35 of 60 gone at once
+        held = _run(folder, store)
+        assert len(_live(store, "orders")) == 60 and not held.archived
+        (message,) = _gone(held)
+        assert message.startswith("35 of the 60 orders read before are not in orders.csv now")
+        assert "smbml run --accept-removals" in message
+        source = FilesSource(folder)
+        options = RunOptions(steps=RFM, as_of=AS_OF, accept_removals=True)
+        accepted = run_pipeline(source, store, options)
+        assert len(_live(store, "orders")) == 25 and accepted.archived == {"orders": 35}
+        _folder(tmp_path, orders=_orders(20))  # 5 of 25: a removal, not a file being written
+        assert _run(folder, store).archived == {"orders": 5}
+
+
+def test_a_line_that_cannot_be_read_may_hold_the_row_so_nothing_is_left_out(
+    tmp_path: Path,
+) -> None:
+    """Its key is unknown: a stray quote on O2's line is not O2 deleted (review)."""
+    folder = _folder(tmp_path, contacts=CONTACTS, orders=ORDERS)
+    with Store(tmp_path / "s.sqlite") as store:
+        _run(folder, store)
+        broken = ORDERS.replace("O2,C2,2025-04-01,50", 'O2,C2,"2025-04-01,50').replace(
+            "O4,C1,2025-06-01,999\n", ""
+        )
+        _folder(tmp_path, orders=broken)
+        result = _run(folder, store)
+        assert _live(store, "orders") == ["O1", "O2", "O3", "O4"]
+        (message,) = _gone(result)
+        assert message.startswith("Some lines of orders.csv could not be read")
+
+
+def test_the_sample_names_itself_and_rows_without_marks_are_not_said_to_be_kept(
+    tmp_path: Path,
+) -> None:
+    from smbml_connect.connectors.sample.source import SampleSource
+    from smbml_connect.sample import SampleConfig, generate
+
+    with Store(tmp_path / "s.sqlite") as store:
+        first = SampleSource(generate(SampleConfig(contacts=100)))
+        run_pipeline(first, store, RunOptions(steps=[]))
+        smaller = SampleSource(generate(SampleConfig(contacts=90)))
+        result = run_pipeline(smaller, store, RunOptions(steps=[], accept_removals=True))
+        messages = {n.table: n.message for n in result.notices if n.check == GONE_CHECK}
+        assert messages["contacts"].startswith(f"10 contacts no longer in {smaller.name} (")
+        assert "kept in the store" in messages["contacts"]
+        assert "kept in the store" not in messages["deal_stages"]
+
+
+def test_two_folders_of_one_name_are_two_sources_and_a_changed_path_is_said(
+    tmp_path: Path,
+) -> None:
+    """The name was the folder's base name: two shops' "data" folders sharing a store
+    left out each other's rows; a config moved to another folder kept the old rows
+    counting without a word (review)."""
+    shop_a = _folder(tmp_path / "a", contacts=CONTACTS, orders=ORDERS)
+    other = "order_id,contact_id,order_date,total\nB1,C1,2025-03-01,5\n"
+    shop_b = _folder(tmp_path / "b", contacts=CONTACTS, orders=other)
+    assert shop_a.name == shop_b.name == "data"
+    with Store(tmp_path / "s.sqlite") as store:
+        _run(shop_a, store)
+        result = _run(shop_b, store)
+        assert _live(store, "orders") == ["B1", "O1", "O2", "O3", "O4"]
+        assert not _gone(result)
+        said = [n.message for n in result.notices if n.check == "other_source"]
+        assert f"4 orders in this store came from {FilesSource(shop_a).name}" in said[-1]
+        assert "give it a new store" in said[-1]
+
+
+def test_rows_stored_under_the_older_name_are_still_this_folders(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, contacts=CONTACTS, orders=ORDERS)
+    with Store(tmp_path / "s.sqlite") as store:
+        _run(folder, store)
+        store._conn.execute("UPDATE orders SET source = 'files:data'")  # as before the upgrade
+        _folder(tmp_path, orders=ORDERS.replace("O4,C1,2025-06-01,999\n", ""))
+        result = _run(folder, store)
+        assert _live(store, "orders") == ["O1", "O2", "O3"]
+        assert not [n for n in result.notices if n.check == "other_source"]

@@ -212,17 +212,28 @@ def test_rows_naming_a_merged_record_name_the_one_it_became(tmp_path: Path) -> N
     already (the same activity on both contacts), the old row goes, not the key's rule."""
     day = pd.Timestamp("2026-01-05", tz="UTC")
     with Store(tmp_path / "s.sqlite") as store:
-        store.upsert("deals", pd.DataFrame({"deal_id": ["d1", "d2"], "contact_id": ["c1", "c3"]}))
+        hub = {"source": "hubspot"}
+        store.upsert("deals", pd.DataFrame({"deal_id": ["d1", "d2"], "contact_id": ["c1", "c3"],
+                                            **hub}))  # fmt: skip
         store.upsert("orders", pd.DataFrame({"order_id": ["o1"], "contact_id": ["c1"],
-                                             "ordered_at": [day]}))  # fmt: skip
+                                             "ordered_at": [day], **hub}))  # fmt: skip
         store.upsert("activities", pd.DataFrame({"contact_id": ["c1", "c2", "c1"],
                      "occurred_at": [day, day, day + pd.Timedelta(days=1)],
-                     "kind": ["email_open"] * 3}))  # fmt: skip
+                     "kind": ["email_open"] * 3, **hub}))  # fmt: skip
         store.upsert("associations", pd.DataFrame({
             "from_type": ["deal", "deal", "contact"], "from_id": ["d1", "d1", "c1"],
-            "to_type": ["contact", "contact", "company"], "to_id": ["c1", "c2", "k9"]}))  # fmt: skip
-        store.commit_page(None, {}, pd.DataFrame(), merged={"contacts": [("c1", "c2")]})
-        assert store.read("deals")["contact_id"].tolist() == ["c2", "c3"]
+            "to_type": ["contact", "contact", "company"], "to_id": ["c1", "c2", "k9"], **hub}))  # fmt: skip
+        store.upsert("deals", pd.DataFrame({"deal_id": ["f7"], "contact_id": ["c1"],
+                                            "source": ["files:crm.xlsx"]}))  # fmt: skip
+        store.mark_pushed("hubspot:default", "contacts", pd.DataFrame(
+            {"entity_id": ["c2", "c3"], "field": ["smbml_segment"] * 2, "value": ["A", "B"]}))  # fmt: skip
+        store.commit_page(
+            None, {}, pd.DataFrame(), merged={"contacts": [("c1", "c2")]}, source="hubspot"
+        )
+        deals = store.read("deals").set_index("deal_id")["contact_id"]
+        assert deals.to_dict() == {"d1": "c2", "d2": "c3", "f7": "c1"}  # f7: another source's c1
+        pushed = store._conn.execute("SELECT entity_id FROM pushed_values").fetchall()
+        assert pushed == [("c3",)]  # c2 shows whichever value HubSpot kept: written again
         assert store.read("orders")["contact_id"].tolist() == ["c2"]
         acts = store.read("activities")
         assert acts["contact_id"].tolist() == ["c2", "c2"] and acts["occurred_at"].nunique() == 2

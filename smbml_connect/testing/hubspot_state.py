@@ -487,7 +487,7 @@ class CrmState:
         """
         with self.lock:
             keep = self.objects[object_type][primary]
-            self.objects[object_type].pop(merged)
+            away = self.objects[object_type].pop(merged)
             gone = [merged]
             if new_id is not None:
                 self.objects[object_type].pop(primary)
@@ -495,8 +495,14 @@ class CrmState:
                 keep = replace(keep, id=new_id, properties=dict(keep.properties))
                 keep.properties["hs_object_id"] = new_id
                 self.objects[object_type][new_id] = keep
-            ids = [i for i in (keep.properties.get("hs_merged_object_ids") or "").split(";") if i]
-            keep.properties["hs_merged_object_ids"] = ";".join([*ids, *gone])
+            # The merged record's own merged ids come along: they are the kept one's now.
+            ids = [
+                i
+                for record in (keep, away)
+                for i in (record.properties.get("hs_merged_object_ids") or "").split(";")
+                if i
+            ]
+            keep.properties["hs_merged_object_ids"] = ";".join(dict.fromkeys([*ids, *gone]))
             keep.updated_ms = max(now_ms(), keep.updated_ms + 1)
             self._stamp(object_type, keep)
             for old in gone:

@@ -99,7 +99,13 @@ class FilesSource:
 
     @property
     def name(self) -> str:
-        return f"files:{self.path.name}"
+        """The whole path: two folders called "data" are two sources (rows one has and the
+        other lacks are not gone from either)."""
+        return f"files:{self.path.resolve()}"
+
+    @property
+    def former_names(self) -> tuple[str, ...]:
+        return (f"files:{self.path.name}",)  # releases before 7 December 2026
 
     def available(self) -> list[str]:
         return [t for t in TABLES if t in self._locations]
