@@ -30,6 +30,7 @@ from smbml_connect.ports import (
     ListsNotRead,
     Notice,
     PagedSource,
+    Renamed,
     RunResult,
     SkipsRows,
     Source,
@@ -155,7 +156,11 @@ def _held_back(
         return False
     names = ", ".join(t.replace("_", " ") for t in failed)
     if options.incomplete_inputs == "last_complete":
-        when = [store.last_loaded(source.name, t) for t in failed]
+        names_too = source.former_names if isinstance(source, Renamed) else ()
+        when = [
+            next((w for n in (source.name, *names_too) if (w := store.last_loaded(n, t))), None)
+            for t in failed
+        ]  # a complete copy stored under the name an older release gave the source counts
         if all(when):
             dates = ", ".join(
                 f"{t.replace('_', ' ')} of {w:%Y-%m-%d %H:%M} UTC"

@@ -337,3 +337,19 @@ def test_rows_stored_under_the_older_name_are_still_this_folders(tmp_path: Path)
         result = _run(folder, store)
         assert _live(store, "orders") == ["O1", "O2", "O3"]
         assert not [n for n in result.notices if n.check == "other_source"]
+
+
+def test_a_complete_copy_stored_under_the_older_name_still_stands_in(tmp_path: Path) -> None:
+    """incomplete_inputs = "last_complete" after the upgrade: the last complete load was
+    marked under the folder's older name."""
+    folder = _folder(tmp_path, contacts=CONTACTS, orders=ORDERS)
+    options = RunOptions(steps=RFM, as_of=AS_OF, incomplete_inputs="last_complete")
+    with Store(tmp_path / "s.sqlite") as store:
+        run_pipeline(FilesSource(folder), store, options)
+        store._conn.execute(
+            "UPDATE sync_cursors SET source = 'files:data' WHERE table_name LIKE 'complete:%'"
+        )  # as an older release marked it
+        _folder(tmp_path, orders=ORDERS.replace("order_id,", "reference,", 1))  # fails to load
+        result = run_pipeline(FilesSource(folder), store, options)
+        assert "orders" in result.incomplete and "rfm_segments" not in result.held_back
+        assert any(n.check == "older_input" for n in result.notices)
