@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from smbml_connect.runtime import prefer_passive_openmp_waits
 
@@ -21,6 +23,9 @@ import pytest  # noqa: E402
 from smbml_connect.credentials import InMemoryKeyring  # noqa: E402
 from smbml_connect.sample import SampleBusiness, SampleConfig, generate  # noqa: E402
 from smbml_connect.store import Store  # noqa: E402
+
+if TYPE_CHECKING:
+    from smbml_connect.testing.hubspot_emulator import HubSpotEmulator
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +53,24 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert completed.returncode == 0, completed.stderr
     assert f"Wrote {out / 'results.xlsx'}" in completed.stdout
     return out
+
+
+@pytest.fixture(scope="session")
+def small_business() -> SampleBusiness:
+    """300 contacts: enough deals and orders to sync through the HubSpot emulator quickly."""
+    return generate(SampleConfig(contacts=300, seed=3))
+
+
+@pytest.fixture
+def sample_hub(small_business: SampleBusiness) -> Iterator[HubSpotEmulator]:
+    """A HubSpot emulator holding the small sample, on a fake clock (waits take no time)."""
+    from smbml_connect.testing.clock import FakeClock
+    from smbml_connect.testing.hubspot_emulator import HubSpotEmulator
+    from smbml_connect.testing.hubspot_sample import load_sample
+
+    with HubSpotEmulator(clock=FakeClock()) as emulator:
+        load_sample(emulator.state, small_business)
+        yield emulator
 
 
 @pytest.fixture

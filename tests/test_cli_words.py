@@ -41,31 +41,37 @@ def test_the_report_says_one_contact_opted_out_in_the_singular():
     assert "1 contact opted out" in html and "1 contacts" not in html
 
 
-def test_a_second_log_setup_closes_the_first_log_file(tmp_path):
+@pytest.fixture
+def root_log():
+    """The root logger, its handlers as they were put back after the test."""
+    import logging
+
+    root = logging.getLogger()
+    kept = list(root.handlers)
+    yield root
+    for handler in root.handlers:
+        if handler not in kept:
+            root.removeHandler(handler)
+            handler.close()
+    root.handlers = kept
+
+
+def test_a_second_log_setup_closes_the_first_log_file(tmp_path, root_log):
     """Dropped unclosed, the first file lingered until garbage collection (a
     ResourceWarning that failed a later test under -W error, found by a review)."""
     import logging
 
     from smbml_connect.cli import _setup_logging
 
-    root = logging.getLogger()
-    kept = list(root.handlers)
-    try:
-        _setup_logging(tmp_path / "a.log", verbose=False)
-        (first,) = [h for h in root.handlers if isinstance(h, logging.FileHandler)]
-        _setup_logging(tmp_path / "b.log", verbose=False)
-        assert first.stream is None  # closed
-        assert first not in root.handlers
-    finally:
-        for handler in root.handlers:
-            if handler not in kept:
-                root.removeHandler(handler)
-                handler.close()
-        root.handlers = kept
+    _setup_logging(tmp_path / "a.log", verbose=False)
+    (first,) = [h for h in root_log.handlers if isinstance(h, logging.FileHandler)]
+    _setup_logging(tmp_path / "b.log", verbose=False)
+    assert first.stream is None  # closed
+    assert first not in root_log.handlers
 
 
 @pytest.mark.skipif(os.name == "nt", reason="no POSIX mode bits")
-def test_the_log_is_readable_by_its_user_only_even_when_it_was_not(tmp_path):
+def test_the_log_is_readable_by_its_user_only_even_when_it_was_not(tmp_path, root_log):
     """It names customers (a rejected row's e-mail); an older release's log was 0644."""
     import logging
 
@@ -77,18 +83,9 @@ def test_the_log_is_readable_by_its_user_only_even_when_it_was_not(tmp_path):
     rotated = tmp_path / "old.log.1"  # rotated by the older release
     rotated.write_text("older\n")
     rotated.chmod(0o644)
-    root = logging.getLogger()
-    kept = list(root.handlers)
-    try:
-        for path in (tmp_path / "new.log", old):
-            _setup_logging(path, verbose=False)
-            logging.getLogger("smbml_connect").warning("row 3, email: ann@example.com")
-            assert path.stat().st_mode & 0o777 == 0o600
-        assert old.read_text().startswith("before\n")  # appended to, not replaced
-        assert rotated.stat().st_mode & 0o777 == 0o600
-    finally:
-        for handler in root.handlers:
-            if handler not in kept:
-                root.removeHandler(handler)
-                handler.close()
-        root.handlers = kept
+    for path in (tmp_path / "new.log", old):
+        _setup_logging(path, verbose=False)
+        logging.getLogger("smbml_connect").warning("row 3, email: ann@example.com")
+        assert path.stat().st_mode & 0o777 == 0o600
+    assert old.read_text().startswith("before\n")  # appended to, not replaced
+    assert rotated.stat().st_mode & 0o777 == 0o600

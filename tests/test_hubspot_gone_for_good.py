@@ -4,7 +4,6 @@ gone. Before, the store kept such a contact for good: scored, shown, its data ke
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,28 +15,18 @@ from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
 from smbml_connect.gone_from_source import PURGED_CHECK
 from smbml_connect.pipeline import RunOptions, run_pipeline
-from smbml_connect.sample import SampleBusiness, SampleConfig, generate
 from smbml_connect.steps import steps_by_name
 from smbml_connect.store import Store
-from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.faults import Fault
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, HubSpotEmulator
-from smbml_connect.testing.hubspot_sample import load_sample
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 RFM = steps_by_name(["rfm_segments"])
 
 
-@pytest.fixture(scope="module")
-def small() -> SampleBusiness:
-    return generate(SampleConfig(contacts=200, seed=5))
-
-
 @pytest.fixture
-def hub(small: SampleBusiness) -> Iterator[HubSpotEmulator]:
-    with HubSpotEmulator(clock=FakeClock()) as emulator:
-        load_sample(emulator.state, small)
-        yield emulator
+def hub(sample_hub: HubSpotEmulator) -> HubSpotEmulator:
+    return sample_hub
 
 
 def sync(hub: HubSpotEmulator, store: Store, at: datetime, ok: bool = True) -> Any:

@@ -7,7 +7,7 @@ with a step skipped (too little data), failed (an error) or a contact's consent 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import pandas as pd
 import pytest
@@ -18,27 +18,17 @@ from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.ports import RunResult
-from smbml_connect.sample import SampleBusiness, SampleConfig, generate
 from smbml_connect.schema import SCORES
 from smbml_connect.steps import Step, StepContext, StepResult, crm_properties, steps_by_name
 from smbml_connect.store import Store
-from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, HubSpotEmulator
-from smbml_connect.testing.hubspot_sample import load_sample
 
 AS_OF = pd.Timestamp("2026-11-30 09:00", tz="UTC")
 
 
-@pytest.fixture(scope="module")
-def small() -> SampleBusiness:
-    return generate(SampleConfig(contacts=300, seed=3))
-
-
 @pytest.fixture
-def hub(small: SampleBusiness) -> Iterator[HubSpotEmulator]:
-    with HubSpotEmulator(clock=FakeClock()) as emulator:
-        load_sample(emulator.state, small)
-        yield emulator
+def hub(sample_hub: HubSpotEmulator) -> HubSpotEmulator:
+    return sample_hub
 
 
 def _run(emulator: HubSpotEmulator, store: Store, steps: list[Step] | None = None) -> RunResult:

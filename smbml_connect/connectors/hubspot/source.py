@@ -152,9 +152,9 @@ class HubSpotSource:
             buffer += records
             cursor = resume or cursor
             if len(buffer) >= self.page_rows:
-                yield self._data_page(spec, buffer, kinds, cursor, full, stages, listed_ms, listing)
+                yield self._page(spec, buffer, kinds, cursor, full, stages, listed_ms, listing)
                 last, buffer, cursor = _marked(cursor, stages) or last, [], None
-        yield self._data_page(spec, buffer, kinds, cursor, full, stages, listed_ms, listing)
+        yield self._page(spec, buffer, kinds, cursor, full, stages, listed_ms, listing)
         last = _marked(cursor, stages) or last
         if check and not full:  # a list resumed part way leaves the check to the next run
             for batch, _ in self._list(spec, [], archived=False, inline=False):
@@ -436,45 +436,32 @@ class HubSpotSource:
         kinds: Mapping[str, str],
         cursor: str | None,
         full: bool,
-        stages: Mapping[str, str] | None = None,
+        stages: Mapping[str, str],
+        listed_ms: int | None,
+        listing: bool,
     ) -> Page:
+        """Records as a page. Its cursor keeps when ids were last listed (a listing under
+        way this run counts only once it has ended); ``listing``: its ids are listed too."""
         links = self._links(spec, records, inline=full)
         if "company_id" in links:
             self._fetch_companies({c[0] for c in links["company_id"].values() if c})
         frame = records_to_frame(spec, records, kinds, links, self._companies)
-        page = Page(cursor=cursor)
+        page = Page(cursor=with_listed(_marked(cursor, stages), listed_ms))
+        if listing:
+            page.listed[spec.table] = [str(r["id"]) for r in records]
         if not frame.empty and spec.table == "order_lines":
             orphan = frame["order_id"].isna()
             page.skipped = int(orphan.sum())
             frame = frame[~orphan].reset_index(drop=True)
         page.tables[spec.table] = frame
         if spec.table == "deals":
-            page.tables["deal_stages"] = deal_stage_rows(records, stages or {})
+            page.tables["deal_stages"] = deal_stage_rows(records, stages)
             if stages:  # each deal's whole history: what a deal left behind goes
                 page.replace["deal_stages"] = [str(r["id"]) for r in records]
         if spec.table in ("contacts", "deals"):
             self._merged(spec.table, records, page)
         if spec.table in ("contacts", "deals", "orders"):
             page.tables["associations"] = association_rows({spec.table: frame})
-        return page
-
-    def _data_page(
-        self,
-        spec: ObjectSpec,
-        records: list[dict[str, Any]],
-        kinds: Mapping[str, str],
-        cursor: str | None,
-        full: bool,
-        stages: Mapping[str, str],
-        listed_ms: int | None,
-        listing: bool,
-    ) -> Page:
-        """Records as a page; its cursor keeps when ids were last listed (a listing under
-        way this run counts only once it has ended)."""
-        page = self._page(spec, records, kinds, _marked(cursor, stages), full, stages)
-        page.cursor = with_listed(page.cursor, listed_ms)
-        if listing:
-            page.listed[spec.table] = [str(r["id"]) for r in records]
         return page
 
     @staticmethod
