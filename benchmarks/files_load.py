@@ -92,13 +92,13 @@ def measure(kind: str, path: Path) -> dict[str, float | int]:
                 pipeline._load(source, store, result, lambda _: None, options)
                 return result
 
-            if kind == "reload":
-                load(path)
+            if kind == "reload":  # the same file (a source is its path), its last line gone
                 text = path.read_bytes()
-                shorter = Path(folder) / path.name
-                shorter.write_bytes(text[: text.rstrip(b"\n").rfind(b"\n") + 1])
+                path = Path(folder) / path.name
+                path.write_bytes(text)
+                load(path)
+                path.write_bytes(text[: text.rstrip(b"\n").rfind(b"\n") + 1])
                 start, cpu_start = time.perf_counter(), time.process_time()
-                path = shorter
             result = load(path)
             if kind == "reload":
                 assert result.archived == {"orders": 1}, result.archived

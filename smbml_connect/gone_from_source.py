@@ -38,9 +38,10 @@ SURE_ROWS = 20  # fewer rows than this gone at once is never taken for a file mi
 class GoneRows:
     """The keys one run's whole read of ``source`` met, per table, and what it lacks."""
 
-    def __init__(self, store: Store, source: Source, keep: bool) -> None:
+    def __init__(self, store: Store, source: Source, keep: bool, accept: bool = False) -> None:
         self.store = store
         self.source = source
+        self.accept = accept  # `smbml run --accept-removals`: many rows at once are meant
         self.enabled = not source.incremental and not keep
         former = source.former_names if isinstance(source, Renamed) else ()
         self.names = (source.name, *former)
@@ -67,33 +68,48 @@ class GoneRows:
         key = TABLES[table].key[0]
         self.store.note_seen(table, pd.DataFrame({key: pd.array(ids, dtype="string")}))
 
-    def purge(self, table: str, result: RunResult) -> None:
-        """Every id was listed: the source's stored rows not among them are gone for good."""
+    def purge(self, table: str, result: RunResult) -> bool:
+        """Every id was listed: the source's stored rows not among them are gone for good,
+        unless over half of them would go at once (a token for another account, a portal
+        emptied by mistake): then they stay this run, the run says so, and False says the
+        check is not done (the next run checks again)."""
         if table not in self._listing:
             self.store.start_seen(table)
         self._listing.discard(table)
-        gone = self.store.purge_unseen(table, self.source.name)
+        gone, total = self.store.purge_candidates(table, self.source.name)
+        if gone and not self.accept and len(gone) >= SURE_ROWS and len(gone) > total / 2:
+            self.store.end_seen(table)
+            said = (
+                f"{len(gone):,} of the {total:,} {_many(table)} read before are in no list of "
+                f"{self.source.name} now ({_examples(gone)}): they are kept this run, as so "
+                "many at once is how a token for another account looks. If they were deleted "
+                "on purpose, run `smbml run --accept-removals` once."
+            )
+            result.notices.append(Notice(PURGED_CHECK, table, len(gone), said))
+            return False
+        gone = self.store.purge_unseen(table, self.source.name, result.run_id)
         if not gone:
-            return
+            return True
         result.purged[table] = [*result.purged.get(table, []), *gone]
         said = (
             f"{_count(table, gone)} deleted for good in {self.source.name} ({_examples(gone)}): "
             "removed from the store, with what was computed about them."
         )
         result.notices.append(Notice(PURGED_CHECK, table, len(gone), said))
+        return True
 
     def unsure(self, table: str) -> None:
         """Lines of the table could not be read this run: their keys are unknown, so what
         looks gone may be on them (a note typed beside a row, a file cut mid-write)."""
         self._unsure.add(table)
 
-    def finish(self, result: RunResult, where: dict[str, str], accept: bool = False) -> None:
+    def finish(self, result: RunResult, where: dict[str, str]) -> None:
         """Leave out what the tables read to their end lack, and say so in the data checks.
 
         ``where`` names each table's file or tab for the message. Nothing is left out of a
         table with unreadable lines, nor when more than half of a table's rows (and at
-        least `SURE_ROWS`) would go at once, unless ``accept`` (``smbml run
-        --accept-removals``): that is how a file being replaced or synced looks.
+        least `SURE_ROWS`) would go at once, unless ``accept``: that is how a file being
+        replaced or synced looks.
         """
         if not self.enabled:
             return
@@ -108,7 +124,7 @@ class GoneRows:
             self._others(table, result)
             gone, live = self.store.unseen(table, self.names)
             place = (where.get(table) or self.source.name) if table in given else None
-            held = self._held(table, gone, live, place, bool(given), accept)
+            held = self._held(table, gone, live, place, bool(given))
             if held or not gone:
                 self.store.end_seen(table)
                 if held:
@@ -145,7 +161,6 @@ class GoneRows:
         live: int,
         place: str | None,
         any_given: bool,
-        accept: bool,
     ) -> str | None:
         """Why rows that look gone still count this run (None: they go)."""
         if not gone:
@@ -158,7 +173,7 @@ class GoneRows:
                 f"Some lines of {place} could not be read (see the rejects), so the {still}: "
                 "a row is left out once every line reads."
             )
-        if not accept and len(gone) >= SURE_ROWS and len(gone) > live / 2:
+        if not self.accept and len(gone) >= SURE_ROWS and len(gone) > live / 2:
             return (
                 f"{len(gone):,} of the {live:,} {_many(table)} read before are not in "
                 f"{place or 'the source'} now ({_examples(gone)}): they still count this run, "

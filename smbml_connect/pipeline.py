@@ -250,7 +250,7 @@ def _load(
     source: Source, store: Store, result: RunResult, progress: Progress, options: RunOptions
 ) -> None:
     formats = options.formats
-    gone = GoneRows(store, source, options.keep_removed_rows)
+    gone = GoneRows(store, source, options.keep_removed_rows, options.accept_removals)
     where: dict[str, str] = {}
     for table in source.available():
         progress(f"Reading {table}")
@@ -292,7 +292,7 @@ def _load(
         if not checked.rejects.empty:
             result.rejects = _stacked_rejects(result.rejects, checked.rejects)
         result.loaded[table] = len(checked.clean)
-    gone.finish(result, where, options.accept_removals)
+    gone.finish(result, where)
 
 
 def _load_pages(
@@ -333,10 +333,9 @@ def _load_pages(
         result.notices += page.notices
         for table, ids in page.listed.items():
             gone.listed(table, ids)
-        for table in sorted(page.listed_whole):  # before the cursor that says it was done
-            gone.purge(table, result)
+        done = [gone.purge(t, result) for t in sorted(page.listed_whole)]  # before the cursor
         found = _stacked_rejects(result.rejects.iloc[:0], *rejects)
-        mark = (source.name, entity, page.cursor) if page.cursor else None
+        mark = (source.name, entity, page.cursor) if page.cursor and all(done) else None
         store.commit_page(
             result.run_id, clean, found, mark, page.archived, page.whole, page.replace,
             page.merged, source.name,

@@ -524,32 +524,62 @@ class Store:
         ).fetchall()
         return {str(name): int(n) for name, n in rows}
 
-    def purge_unseen(self, table: str, source: str) -> list[str]:
-        """Rows ``source`` gave whose id its listing of every id it holds did not meet: gone
-        for good (a GDPR delete), so deleted, with the rows that name them (`_forget_named`)
-        and the values pushed for them. One key column only. Returns their ids."""
+    def purge_candidates(self, table: str, source: str) -> tuple[list[str], int]:
+        """Ids of ``source``'s rows (archived ones too) its listing of every id it holds
+        did not meet, and how many rows it gave (the share decides whether to trust it)."""
         (key,) = TABLES[table].key
-        where = (
-            f'source = ? AND NOT EXISTS (SELECT 1 FROM _seen_{table} s WHERE s."{key}" = t."{key}")'
-        )
         self._conn.execute(
             f'CREATE INDEX IF NOT EXISTS temp._seen_{table}_keys ON _seen_{table} ("{key}")'
         )
+        gone = [
+            str(row[0])
+            for row in self._conn.execute(
+                f'SELECT "{key}" FROM "{table}" t WHERE {_unseen(table, [source])} '
+                f'ORDER BY "{key}"',
+                (source,),
+            )
+        ]
+        total = self._conn.execute(
+            f'SELECT COUNT(*) FROM "{table}" WHERE source = ?', (source,)
+        ).fetchone()[0]
+        return gone, int(total)
+
+    def purge_unseen(self, table: str, source: str, run_id: int | None) -> list[str]:
+        """Delete ``source``'s rows its listing of every id did not meet (`purge_candidates`):
+        gone for good (a GDPR delete), with the rows of that source that name them
+        (`_forget_named`), the values pushed for them and every run's outputs about them,
+        in one transaction (a run stopped later must not leave what was computed about a
+        deleted person). One key column only. Returns their ids."""
+        where = _unseen(table, [source])
+        entity = ASSOCIATION_TYPES.get(table, table.rstrip("s"))
         with self.transaction() as conn:
             gone = [
                 str(row[0])
                 for row in conn.execute(
-                    f'SELECT "{key}" FROM "{table}" t WHERE {where} ORDER BY "{key}"', (source,)
+                    f'SELECT "{TABLES[table].key[0]}" FROM "{table}" t WHERE {where}', (source,)
                 )
             ]
             conn.execute(f'DELETE FROM "{table}" AS t WHERE {where}', (source,))
-            _forget_named(conn, table, gone)
+            _forget_named(conn, table, gone, source)
             conn.executemany(
                 "DELETE FROM pushed_values WHERE entity = ? AND entity_id = ?",
                 [(table, rid) for rid in gone],
             )
-            conn.execute(f"DROP TABLE IF EXISTS temp._seen_{table}")
-        return gone
+            for kind in _outputs_about_records(conn):
+                deleted = sum(
+                    conn.execute(
+                        f"DELETE FROM {kind} WHERE entity = ? AND entity_id = ?", (entity, rid)
+                    ).rowcount
+                    for rid in gone
+                )
+                if deleted and run_id is not None:
+                    conn.execute(
+                        "INSERT INTO forgotten_outputs VALUES (?, ?) ON CONFLICT (kind) "
+                        "DO UPDATE SET run_id = excluded.run_id",
+                        (kind, run_id),
+                    )
+        self.end_seen(table)
+        return sorted(gone)
 
     def count(self, table: str) -> int:
         return int(self._conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])
@@ -957,21 +987,39 @@ def _unseen(table: str, sources: Sequence[str]) -> str:
     return f"source IN ({marks}) AND NOT EXISTS (SELECT 1 FROM _seen_{table} s WHERE {match})"
 
 
-def _forget_named(conn: sqlite3.Connection, table: str, ids: Sequence[str]) -> None:
-    """Rows that name records deleted for good: a row that exists only as the link (an
-    activity, an association, a stage of the deal) goes; one that is a record of its own
-    (a deal, an order) stays, no longer naming them."""
-    olds = [(rid,) for rid in ids]
+def _forget_named(conn: sqlite3.Connection, table: str, ids: Sequence[str], source: str) -> None:
+    """Rows of ``source`` that name records deleted for good (another source's "51" is
+    another record): a row that exists only as the link (an activity, an association, a
+    stage of the deal) goes; one that is a record of its own (a deal, an order) stays, no
+    longer naming them."""
+    olds = [(rid, source) for rid in ids]
     for other, column in REFERENCES.get(table, ()):
         if column in TABLES[other].key:
-            conn.executemany(f'DELETE FROM "{other}" WHERE "{column}" = ?', olds)
+            conn.executemany(f'DELETE FROM "{other}" WHERE "{column}" = ? AND source = ?', olds)
         else:
-            conn.executemany(f'UPDATE "{other}" SET "{column}" = NULL WHERE "{column}" = ?', olds)
+            conn.executemany(
+                f'UPDATE "{other}" SET "{column}" = NULL WHERE "{column}" = ? AND source = ?',
+                olds,
+            )
     kind = ASSOCIATION_TYPES.get(table)
     for side in ("from", "to") if kind else ():
         conn.executemany(
-            f"DELETE FROM associations WHERE {side}_type = '{kind}' AND {side}_id = ?", olds
+            f"DELETE FROM associations WHERE {side}_type = '{kind}' AND {side}_id = ? "
+            "AND source = ?",
+            olds,
         )
+
+
+def _outputs_about_records(conn: sqlite3.Connection) -> list[str]:
+    """Output tables (every run's rows) that name a record by entity and id: the shared
+    ones and any a step declared, as the database holds them."""
+    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    found = []
+    for name in names:
+        columns = {r[1] for r in conn.execute(f'PRAGMA table_info("{name}")')}
+        if {"run_id", "entity", "entity_id"} <= columns and name != "pushed_values":
+            found.append(name)
+    return sorted(found)
 
 
 def _archived_text(when: str) -> str:

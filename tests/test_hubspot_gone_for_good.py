@@ -29,11 +29,19 @@ def hub(sample_hub: HubSpotEmulator) -> HubSpotEmulator:
     return sample_hub
 
 
-def sync(hub: HubSpotEmulator, store: Store, at: datetime, ok: bool = True) -> Any:
+def sync(
+    hub: HubSpotEmulator,
+    store: Store,
+    at: datetime,
+    ok: bool = True,
+    accept: bool = False,
+    source: type[HubSpotSource] = HubSpotSource,
+) -> Any:
     limits = Limits(read_timeout=2.0)
     hub.clock.advance(limits.window_seconds)
     api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits, clock=hub.clock)
-    result = run_pipeline(HubSpotSource(api, started=at), store, RunOptions(steps=RFM))
+    options = RunOptions(steps=RFM, accept_removals=accept)
+    result = run_pipeline(source(api, started=at), store, options)
     assert (result.status == "ok") == ok, result.errors
     return result
 
@@ -105,3 +113,56 @@ def test_a_check_cut_short_purges_nothing_and_runs_again_next_time(
     fault.count = 0
     again = sync(hub, store, START + timedelta(hours=26))
     assert again.purged == {"contacts": [who]}
+
+
+def test_a_portal_that_answers_with_nothing_purges_nothing_until_confirmed(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    """A token for another account, or a portal emptied by mistake: every row would go,
+    and every run's results with them (review)."""
+    sync(hub, store, START)
+    before = len(store.read("contacts"))
+    for rid in list(hub.state.objects["contacts"]):
+        hub.state.delete_for_good("contacts", rid)
+    held = sync(hub, store, START + timedelta(hours=25))
+    assert len(store.read("contacts")) == before and not held.purged
+    (notice,) = [n for n in held.notices if n.check == PURGED_CHECK and n.table == "contacts"]
+    assert f"{before:,} of the {before:,} contacts read before are in no list" in notice.message
+    assert "smbml run --accept-removals" in notice.message
+    confirmed = sync(hub, store, START + timedelta(hours=26), accept=True)
+    assert len(confirmed.purged["contacts"]) == before and store.read("contacts").empty
+
+
+def test_a_run_stopped_after_the_purge_keeps_nothing_computed_about_the_person(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    """The outputs went later in the run, from memory: a run stopped between (a revoked
+    token on the deals) left them for good (review)."""
+    from smbml_connect.errors import TokenRejectedError
+
+    class Revoked(HubSpotSource):
+        def pull_pages(self, entity: str, since: str | None = None) -> Any:
+            if entity == "deals":
+                raise TokenRejectedError("HubSpot did not accept the token (401)")
+            yield from super().pull_pages(entity, since)
+
+    sync(hub, store, START)
+    who, _, _ = _customer(store)
+    hub.state.delete_for_good("contacts", who)
+    with pytest.raises(TokenRejectedError):
+        sync(hub, store, START + timedelta(hours=25), source=Revoked)
+    assert who not in set(store.read("contacts")["contact_id"])
+    assert not (store.output_history("scores")["entity_id"] == who).any()
+
+
+def test_another_sources_rows_naming_the_same_id_are_its_own(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    sync(hub, store, START)
+    who, _, _ = _customer(store)
+    day = pd.Timestamp("2026-10-01", tz="UTC")
+    store.upsert("orders", pd.DataFrame({"order_id": ["F-1"], "contact_id": [who],
+                  "ordered_at": [day], "source": ["files:/shop/data"]}))  # fmt: skip
+    hub.state.delete_for_good("contacts", who)
+    sync(hub, store, START + timedelta(hours=25))
+    assert store.read("orders").set_index("order_id").loc["F-1", "contact_id"] == who
