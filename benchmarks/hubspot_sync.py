@@ -404,13 +404,18 @@ def integrity(contacts: int, deals: int, scale: float) -> list[dict[str, Any]]:
         for rid in gone:  # GDPR deletes: in no list or search, archived ones included
             hub.state.delete_for_good("contacts", rid)
 
-        def a_day_on() -> dict[str, Any]:
-            day = datetime.now(tz=UTC) + timedelta(hours=25)
-            source = HubSpotSource(api_for(hub, scale), entities=entities, page_rows=2000,
-                                   started=day)  # fmt: skip
-            with Store(path) as own:
-                result = run_pipeline(source, own, RunOptions(steps=[]))
-            return {"status": result.status, "purged": result.purged}
+        def days_on(days: int) -> Callable[[], dict[str, Any]]:
+            def check() -> dict[str, Any]:
+                day = datetime.now(tz=UTC) + timedelta(hours=24 * days + 1)
+                source = HubSpotSource(api_for(hub, scale), entities=entities, page_rows=2000,
+                                       started=day)  # fmt: skip
+                with Store(path) as own:
+                    result = run_pipeline(source, own, RunOptions(steps=[]))
+                return {"status": result.status, "purged": result.purged}
+
+            return check
+
+        in_child(days_on(1))  # missing from one listing: kept (a merge meanwhile looks so)
 
         def purged_check(answer: dict[str, Any]) -> tuple[int, int]:
             with Store(path) as own:
@@ -421,7 +426,7 @@ def integrity(contacts: int, deals: int, scale: float) -> list[dict[str, Any]]:
         listed = len(hub.state.objects["contacts"]), len(hub.state.objects["deals"])
         bound = 7 + sum(math.ceil(n / 100) for n in listed)  # the pull, and every id
         row = measure(f"the daily id check, {len(gone)} contacts deleted for good", hub,
-                      bound, scale, a_day_on, purged_check)  # fmt: skip
+                      bound, scale, days_on(2), purged_check)  # fmt: skip
         out.append(row)
         store.close()
     return out

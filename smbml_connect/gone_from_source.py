@@ -69,25 +69,32 @@ class GoneRows:
         self.store.note_seen(table, pd.DataFrame({key: pd.array(ids, dtype="string")}))
 
     def purge(self, table: str, result: RunResult) -> bool:
-        """Every id was listed: the source's stored rows not among them are gone for good,
-        unless over half of them would go at once (a token for another account, a portal
-        emptied by mistake): then they stay this run, the run says so, and False says the
-        check is not done (the next run checks again)."""
+        """Every id was listed: the source's stored rows missing from this listing and from
+        the one before are gone for good. Twice, because a record merged or restored while
+        the listing ran is in none of its lists (a merge shows on the kept record by the
+        next run, which moves what named the old one first). Unless over half of the rows
+        are missing at once (a token for another account, a portal emptied by mistake):
+        then nothing goes, the run says so, and False says the check is not done (the next
+        run checks again)."""
         if table not in self._listing:
             self.store.start_seen(table)
         self._listing.discard(table)
-        gone, total = self.store.purge_candidates(table, self.source.name)
-        if gone and not self.accept and len(gone) >= SURE_ROWS and len(gone) > total / 2:
-            self.store.end_seen(table)
+        missing, total = self.store.purge_candidates(table, self.source.name)
+        before = self.store.unlisted_before(table, self.source.name)
+        gone = [rid for rid in missing if rid in before]
+        if missing and not self.accept and len(missing) >= SURE_ROWS and len(missing) > total / 2:
+            self.store.purge(table, self.source.name, [], missing, result.run_id)
             said = (
-                f"{len(gone):,} of the {total:,} {_many(table)} read before are in no list of "
-                f"{self.source.name} now ({_examples(gone)}): they are kept this run, as so "
-                "many at once is how a token for another account looks. If they were deleted "
-                "on purpose, run `smbml run --accept-removals` once."
+                f"{len(missing):,} of the {total:,} {_many(table)} read before are in no list "
+                f"of {self.source.name} now ({_examples(missing)}): they are kept, as so many "
+                "at once is how a token for another account looks. If they were deleted on "
+                "purpose, run `smbml run --accept-removals` once."
             )
-            result.notices.append(Notice(PURGED_CHECK, table, len(gone), said))
+            result.notices.append(Notice(PURGED_CHECK, table, len(missing), said))
             return False
-        gone = self.store.purge_unseen(table, self.source.name, result.run_id)
+        self.store.purge(
+            table, self.source.name, gone, [r for r in missing if r not in before], result.run_id
+        )
         if not gone:
             return True
         result.purged[table] = [*result.purged.get(table, []), *gone]

@@ -34,6 +34,7 @@ from smbml_connect.ports import (
     RunResult,
     SkipsRows,
     Source,
+    SourceReject,
     StepResult,
 )
 from smbml_connect.schema import NOTE, REJECT_COLUMNS, STORED_ROW, TABLES, OutputTable, validate
@@ -311,8 +312,7 @@ def _load_pages(
     for page in source.pull_pages(entity, since=cursor):
         clean, rejects = {}, []
         for table, unread in page.rejects.items():
-            if unread:  # their keys are unknown: nothing is taken for gone from this table
-                gone.unsure(table)
+            _still_there(source, table, unread, gone)
             rejects.append(
                 pd.DataFrame(
                     [r.as_record(table, source.name) for r in unread], columns=REJECT_COLUMNS
@@ -357,6 +357,20 @@ def _load_pages(
     if not notes.empty:  # a second header of a column: what it gave, over all pages
         store.add_rejects(result.run_id, notes)
         result.rejects = _stacked_rejects(result.rejects, notes)
+
+
+def _still_there(source: Source, table: str, unread: list[SourceReject], gone: GoneRows) -> None:
+    """Rows the source could not load are still in it: a key read from their cells is met;
+    a line whose key is unknown (a stray quote) makes nothing of the table look gone."""
+    mapping = source.header_mappings.get(table) if isinstance(source, Inspectable) else None
+    cells = [dict(r.cells) for r in unread if r.cells is not None]
+    if len(cells) < len(unread) or mapping is None:
+        gone.unsure(table)
+    if cells and mapping is not None:
+        try:
+            gone.met(table, validate(table, mapping.apply(pd.DataFrame(cells))).seen)
+        except SmbmlError:  # their keys cannot be told after all
+            gone.unsure(table)
 
 
 def _formats(

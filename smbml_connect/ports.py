@@ -88,12 +88,15 @@ class SourceReject:
 
     It never reaches ``validate``; the pipeline records it with the table's rejects.
     ``row`` is the row number the user sees, ``value`` the raw text (shortened).
+    ``cells``: the cells under the headers when those could be read (a row with a note
+    typed right of the last named column): its key tells the row is still in the source.
     """
 
     row: int
     column: str
     value: str
     reason: str
+    cells: tuple[tuple[str, Any], ...] | None = None
 
     def as_record(self, table: str, source: str) -> dict[str, Any]:
         """One row of ``REJECT_COLUMNS``."""

@@ -131,6 +131,7 @@ def beyond_header(number: int, row: list[Any], names: list[str]) -> SourceReject
         shown,
         f"a value right of the last named column ({names[-1] if names else 'none'}): give "
         "its column a header, or move the value; this row is not loaded",
+        tuple(zip(names, (list(row) + [None] * len(names))[: len(names)], strict=True)),
     )
 
 

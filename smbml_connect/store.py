@@ -544,33 +544,42 @@ class Store:
         ).fetchone()[0]
         return gone, int(total)
 
-    def purge_unseen(self, table: str, source: str, run_id: int | None) -> list[str]:
-        """Delete ``source``'s rows its listing of every id did not meet (`purge_candidates`):
-        gone for good (a GDPR delete), with the rows of that source that name them
-        (`_forget_named`), the values pushed for them and every run's outputs about them,
-        in one transaction (a run stopped later must not leave what was computed about a
-        deleted person). One key column only. Returns their ids."""
-        where = _unseen(table, [source])
+    def unlisted_before(self, table: str, source: str) -> set[str]:
+        """Ids the previous listing of every id did not meet (`purge`)."""
+        text = self.get_cursor(source, f"unlisted:{table}")
+        return set(json.loads(text)) if text else set()
+
+    def purge(
+        self,
+        table: str,
+        source: str,
+        ids: Sequence[str],
+        unlisted: Sequence[str],
+        run_id: int | None,
+    ) -> None:
+        """Delete ``source``'s rows of these ids, gone for good (a GDPR delete), with the
+        rows of that source that name them (`_forget_named`), the values pushed for them
+        and every run's outputs about them, and keep ``unlisted`` (ids this listing missed
+        for the first time) for the next: all in one transaction (a run stopped later must
+        not leave what was computed about a deleted person). One key column only."""
+        (key,) = TABLES[table].key
         entity = ASSOCIATION_TYPES.get(table, table.rstrip("s"))
         with self.transaction() as conn:
-            gone = [
-                str(row[0])
-                for row in conn.execute(
-                    f'SELECT "{TABLES[table].key[0]}" FROM "{table}" t WHERE {where}', (source,)
-                )
-            ]
-            conn.execute(f'DELETE FROM "{table}" AS t WHERE {where}', (source,))
-            _forget_named(conn, table, gone, source)
+            conn.executemany(
+                f'DELETE FROM "{table}" WHERE "{key}" = ? AND source = ?',
+                [(rid, source) for rid in ids],
+            )
+            _forget_named(conn, table, ids, source)
             conn.executemany(
                 "DELETE FROM pushed_values WHERE entity = ? AND entity_id = ?",
-                [(table, rid) for rid in gone],
+                [(table, rid) for rid in ids],
             )
             for kind in _outputs_about_records(conn):
                 deleted = sum(
                     conn.execute(
                         f"DELETE FROM {kind} WHERE entity = ? AND entity_id = ?", (entity, rid)
                     ).rowcount
-                    for rid in gone
+                    for rid in ids
                 )
                 if deleted and run_id is not None:
                     conn.execute(
@@ -578,8 +587,8 @@ class Store:
                         "DO UPDATE SET run_id = excluded.run_id",
                         (kind, run_id),
                     )
+            self._set_cursor(conn, source, f"unlisted:{table}", json.dumps(sorted(unlisted)))
         self.end_seen(table)
-        return sorted(gone)
 
     def count(self, table: str) -> int:
         return int(self._conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])

@@ -353,3 +353,32 @@ def test_a_complete_copy_stored_under_the_older_name_still_stands_in(tmp_path: P
         result = run_pipeline(FilesSource(folder), store, options)
         assert "orders" in result.incomplete and "rfm_segments" not in result.held_back
         assert any(n.check == "older_input" for n in result.notices)
+
+
+def test_a_row_with_a_note_beside_it_is_still_in_the_workbook(tmp_path: Path) -> None:
+    """A note typed right of the last named column rejects the row, but its cells under
+    the headers are read: its key is met, and a row deleted elsewhere still leaves
+    (review: one note held every deletion of the tab, a person's too)."""
+    from openpyxl import Workbook
+
+    def book(people: list[str], note: bool) -> Path:
+        workbook = Workbook()
+        sheet = workbook.active
+        sheet.title = "Customers"
+        sheet.append(["contact_id", "email", "created_at"])
+        for p in people:
+            sheet.append([p, f"{p.lower()}@x.com", "2025-01-03"])
+        if note:
+            sheet["F3"] = "call back re refund"  # beside the second person's row
+        orders = workbook.create_sheet("Orders")
+        orders.append(["order_id", "contact_id", "order_date", "total"])
+        for i, p in enumerate(people):
+            orders.append([f"O{i}", p, "2025-03-01", 100])
+        workbook.save(tmp_path / "shop.xlsx")
+        return tmp_path / "shop.xlsx"
+
+    with Store(tmp_path / "s.sqlite") as store:
+        _run(book(["C1", "C2", "C3", "C4"], note=False), store)
+        result = _run(book(["C2", "C3", "C4"], note=True), store)  # C1 deleted; a note by C3
+        assert _live(store, "contacts") == ["C2", "C3", "C4"]
+        assert _gone(result)[0].startswith("1 contact no longer in Customers (C1)")

@@ -20,7 +20,8 @@ from smbml_connect.store import Store
 from smbml_connect.testing.faults import Fault
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, HubSpotEmulator
 
-START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+START = datetime.now(tz=UTC)  # the emulator dates changes by the wall clock: runs follow it
+DAY = timedelta(hours=24, minutes=1)
 RFM = steps_by_name(["rfm_segments"])
 
 
@@ -71,7 +72,9 @@ def test_a_contact_deleted_for_good_leaves_the_store_with_what_was_computed_abou
     assert who in set(store.read("contacts")["contact_id"])
     assert hub.requests["GET list"] == 5  # the archived passes only, as before
     assert not later.purged
-    result = sync(hub, store, START + timedelta(hours=25))  # the daily check
+    first = sync(hub, store, START + DAY)  # the daily check: missing once
+    assert who in set(store.read("contacts")["contact_id"]) and not first.purged
+    result = sync(hub, store, START + 2 * DAY)  # missing from two listings: gone for good
     assert who not in set(store.read("contacts")["contact_id"])
     assert result.purged == {"contacts": [who]}
     (notice,) = [n for n in result.notices if n.check == PURGED_CHECK]
@@ -93,7 +96,8 @@ def test_a_contact_in_the_recycle_bin_is_kept_marked_not_purged(
     sync(hub, store, START)
     who, _, _ = _customer(store)
     hub.state.archive("contacts", [who])
-    result = sync(hub, store, START + timedelta(hours=25))
+    sync(hub, store, START + DAY)
+    result = sync(hub, store, START + 2 * DAY)
     contacts = store.read("contacts").set_index("contact_id")
     assert pd.notna(contacts.loc[who, "archived_at"])  # HubSpot can still restore it
     assert not result.purged
@@ -111,7 +115,8 @@ def test_a_check_cut_short_purges_nothing_and_runs_again_next_time(
     assert "contacts" in cut.incomplete and not cut.purged
     assert who in set(store.read("contacts")["contact_id"])
     fault.count = 0
-    again = sync(hub, store, START + timedelta(hours=26))
+    sync(hub, store, START + timedelta(hours=26))  # the check again: missing once
+    again = sync(hub, store, START + timedelta(hours=26) + DAY)
     assert again.purged == {"contacts": [who]}
 
 
@@ -124,7 +129,7 @@ def test_a_portal_that_answers_with_nothing_purges_nothing_until_confirmed(
     before = len(store.read("contacts"))
     for rid in list(hub.state.objects["contacts"]):
         hub.state.delete_for_good("contacts", rid)
-    held = sync(hub, store, START + timedelta(hours=25))
+    held = sync(hub, store, START + DAY)
     assert len(store.read("contacts")) == before and not held.purged
     (notice,) = [n for n in held.notices if n.check == PURGED_CHECK and n.table == "contacts"]
     assert f"{before:,} of the {before:,} contacts read before are in no list" in notice.message
@@ -149,8 +154,9 @@ def test_a_run_stopped_after_the_purge_keeps_nothing_computed_about_the_person(
     sync(hub, store, START)
     who, _, _ = _customer(store)
     hub.state.delete_for_good("contacts", who)
+    sync(hub, store, START + DAY)
     with pytest.raises(TokenRejectedError):
-        sync(hub, store, START + timedelta(hours=25), source=Revoked)
+        sync(hub, store, START + 2 * DAY, source=Revoked)
     assert who not in set(store.read("contacts")["contact_id"])
     assert not (store.output_history("scores")["entity_id"] == who).any()
 
@@ -164,5 +170,34 @@ def test_another_sources_rows_naming_the_same_id_are_its_own(
     store.upsert("orders", pd.DataFrame({"order_id": ["F-1"], "contact_id": [who],
                   "ordered_at": [day], "source": ["files:/shop/data"]}))  # fmt: skip
     hub.state.delete_for_good("contacts", who)
-    sync(hub, store, START + timedelta(hours=25))
+    sync(hub, store, START + DAY)
+    assert sync(hub, store, START + 2 * DAY).purged == {"contacts": [who]}
     assert store.read("orders").set_index("order_id").loc["F-1", "contact_id"] == who
+
+
+def test_a_merge_while_the_ids_are_listed_is_not_taken_for_a_deletion(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    """Merged away after the search and before the listing reached it, a contact is in no
+    list: purged at once, its orders lost their person for good, though HubSpot had moved
+    them to the kept contact (review). Missing from two listings a day apart is gone; by
+    then the next run has seen the merge and moved what named it."""
+    sync(hub, store, START)
+    orders = store.read("orders")
+    merged, kept = orders["contact_id"].dropna().value_counts().index[:2].tolist()
+    mine = sorted(orders.loc[orders["contact_id"] == merged, "order_id"])
+    fired: list[bool] = []
+
+    class MergedMeanwhile(HubSpotSource):
+        def _list(self, spec: Any, properties: Any, archived: bool, *args: Any, **kw: Any) -> Any:
+            if spec.table == "contacts" and not archived and not properties and not fired:
+                fired.append(True)
+                hub.state.merge("contacts", kept, merged)
+            return super()._list(spec, properties, archived, *args, **kw)
+
+    first = sync(hub, store, START + DAY, source=MergedMeanwhile)
+    assert fired and not first.purged
+    sync(hub, store, START + DAY + timedelta(hours=1))  # an hourly run sees the merge
+    later = sync(hub, store, START + 2 * DAY)
+    assert later.purged == {"contacts": [merged]}  # the row merged away, not what it named
+    assert set(store.read("orders").set_index("order_id").loc[mine, "contact_id"]) == {kept}

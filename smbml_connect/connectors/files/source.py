@@ -9,6 +9,7 @@ row number the user sees, so a reject can point at it.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 import zipfile
@@ -99,9 +100,12 @@ class FilesSource:
 
     @property
     def name(self) -> str:
-        """The whole path: two folders called "data" are two sources (rows one has and the
-        other lacks are not gone from either)."""
-        return f"files:{self.path.resolve()}"
+        """The file or folder's name and a short mark of its whole path: two folders called
+        "data" are two sources (rows one has and the other lacks are not gone from either),
+        and the name people see in the Rejects tab or a shared sheet does not spell out
+        where the files live (a user's folders, an employer's OneDrive)."""
+        mark = hashlib.sha256(str(self.path.resolve()).encode("utf-8")).hexdigest()[:6]
+        return f"files:{self.path.name}#{mark}"
 
     @property
     def former_names(self) -> tuple[str, ...]:
