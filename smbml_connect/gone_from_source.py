@@ -13,10 +13,11 @@ it deleted. ``[source] removed_rows = "keep"`` keeps them, for a folder that rec
 only each new export.
 
 An incremental source may list every id it holds now and then (`Page.listed`): a record
-in none of its lists was deleted for good there (HubSpot's GDPR delete, or 90 days in its
-recycle bin) and can never come back, so it is purged, not marked: its row goes, with
-every row that names it (its activities, associations, a deal's stages; deals and orders
-keep their amounts but no longer name the person), and what was computed about it.
+missing from two such listings was deleted for good there (HubSpot's GDPR delete, or 90
+days in its recycle bin) and can never come back, so it is purged, not marked: its row
+goes, with every row of that source that names it (its activities, associations, a
+deal's stages, an order's lines; deals and orders keep their amounts but no longer name
+the person), and what was computed about it.
 """
 
 from __future__ import annotations
