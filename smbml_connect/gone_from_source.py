@@ -73,25 +73,27 @@ class GoneRows:
         """Every id was listed: the source's stored rows missing from this listing and from
         the one before are gone for good. Twice, because a record merged or restored while
         the listing ran is in none of its lists (a merge shows on the kept record by the
-        next run, which moves what named the old one first). Unless over half of the rows
-        are missing at once (a token for another account, a portal emptied by mistake):
-        then nothing goes, the run says so, and False says the check is not done (the next
-        run checks again)."""
+        next run, whose search comes before its listing and moves what named the old one).
+        Unless over half of the live rows (20 or more) are missing at once (a token for
+        another account, a portal emptied by mistake; archived rows leaving the recycle
+        bin together are expected): then nothing goes, the run says so, and False says
+        the check is not done (the next run checks again)."""
         if table not in self._listing:
             self.store.start_seen(table)
         self._listing.discard(table)
-        missing, total = self.store.purge_candidates(table, self.source.name)
+        missing, live, total = self.store.purge_candidates(table, self.source.name)
         before = self.store.unlisted_before(table, self.source.name)
         gone = [rid for rid in missing if rid in before]
-        if missing and not self.accept and len(missing) >= SURE_ROWS and len(missing) > total / 2:
+        if not self.accept and len(live) >= SURE_ROWS and len(live) > total / 2:
             self.store.purge(table, self.source.name, [], missing, result.run_id)
+            shown = sorted(live)
             said = (
-                f"{len(missing):,} of the {total:,} {_many(table)} read before are in no list "
-                f"of {self.source.name} now ({_examples(missing)}): they are kept, as so many "
-                "at once is how a token for another account looks. If they were deleted on "
+                f"{len(live):,} of the {total:,} {_many(table)} read before are in no list of "
+                f"{self.source.name} now ({_examples(shown)}): they are kept, as so many at "
+                "once is how a token for another account looks. If they were deleted on "
                 "purpose, run `smbml run --accept-removals` once."
             )
-            result.notices.append(Notice(PURGED_CHECK, table, len(missing), said))
+            result.notices.append(Notice(PURGED_CHECK, table, len(live), said))
             return False
         self.store.purge(
             table, self.source.name, gone, [r for r in missing if r not in before], result.run_id
@@ -123,6 +125,7 @@ class GoneRows:
             return
         given = set(self.source.available())
         when = str(pd.Timestamp.now(tz="UTC"))
+        unsure_places = {where[t] for t in self._unsure if where.get(t)}
         for table in TABLES:
             if table in result.incomplete or (table in given and table not in self._started):
                 continue  # not read to its end: what it lacks is unknown
@@ -132,6 +135,8 @@ class GoneRows:
             self._others(table, result)
             gone, live = self.store.unseen(table, self.names)
             place = (where.get(table) or self.source.name) if table in given else None
+            if place is not None and place in unsure_places:  # one file gives several tables
+                self._unsure.add(table)
             held = self._held(table, gone, live, place, bool(given))
             if held or not gone:
                 self.store.end_seen(table)

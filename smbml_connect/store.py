@@ -524,25 +524,25 @@ class Store:
         ).fetchall()
         return {str(name): int(n) for name, n in rows}
 
-    def purge_candidates(self, table: str, source: str) -> tuple[list[str], int]:
-        """Ids of ``source``'s rows (archived ones too) its listing of every id it holds
-        did not meet, and how many rows it gave (the share decides whether to trust it)."""
+    def purge_candidates(self, table: str, source: str) -> tuple[list[str], set[str], int]:
+        """Ids of ``source``'s rows its listing of every id it holds did not meet, which of
+        them were live (not archived: a record's 90 days in the recycle bin ending is
+        expected, one live a day ago missing is not), and how many live rows it gave (the
+        share decides whether to trust the listing)."""
         (key,) = TABLES[table].key
         self._conn.execute(
             f'CREATE INDEX IF NOT EXISTS temp._seen_{table}_keys ON _seen_{table} ("{key}")'
         )
-        gone = [
-            str(row[0])
-            for row in self._conn.execute(
-                f'SELECT "{key}" FROM "{table}" t WHERE {_unseen(table, [source])} '
-                f'ORDER BY "{key}"',
-                (source,),
-            )
-        ]
+        marked = "archived_at IS NULL" if "archived_at" in TABLES[table].names else "1"
+        rows = self._conn.execute(
+            f'SELECT "{key}", {marked} FROM "{table}" t WHERE {_unseen(table, [source])} '
+            f'ORDER BY "{key}"',
+            (source,),
+        ).fetchall()
         total = self._conn.execute(
-            f'SELECT COUNT(*) FROM "{table}" WHERE source = ?', (source,)
+            f'SELECT COUNT(*) FROM "{table}" WHERE source = ? AND {marked}', (source,)
         ).fetchone()[0]
-        return gone, int(total)
+        return [str(r[0]) for r in rows], {str(r[0]) for r in rows if r[1]}, int(total)
 
     def unlisted_before(self, table: str, source: str) -> set[str]:
         """Ids the previous listing of every id did not meet (`purge`)."""

@@ -382,3 +382,21 @@ def test_a_row_with_a_note_beside_it_is_still_in_the_workbook(tmp_path: Path) ->
         result = _run(book(["C2", "C3", "C4"], note=True), store)  # C1 deleted; a note by C3
         assert _live(store, "contacts") == ["C2", "C3", "C4"]
         assert _gone(result)[0].startswith("1 contact no longer in Customers (C1)")
+
+
+def test_a_broken_line_of_an_export_holds_every_table_the_export_gives(tmp_path: Path) -> None:
+    """A Shopify export gives orders, their lines and buyers; a line that cannot be read
+    held only the orders, and lines still in the file were left out (review)."""
+    fixture = Path(__file__).parent / "fixtures" / "layouts" / "shopify_orders_export_1.csv"
+    lines = fixture.read_text(encoding="utf-8").splitlines(keepends=True)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "orders_export.csv").write_text("".join(lines), encoding="utf-8")
+    with Store(tmp_path / "s.sqlite") as store:
+        _run(folder, store)
+        before = {t: _live(store, t) for t in ("orders", "order_lines")}
+        broken = [lines[0], *lines[1:4], '#1011,"broken\n', *lines[5:]]  # #1011's first row
+        (folder / "orders_export.csv").write_text("".join(broken), encoding="utf-8")
+        result = _run(folder, store)
+        assert {t: _live(store, t) for t in ("orders", "order_lines")} == before
+        assert not [m for m in _gone(result) if "no longer in" in m]
