@@ -49,17 +49,24 @@ class GoneRows:
         self._started: set[str] = set()
         self._listing: set[str] = set()
         self._unsure: set[str] = set()
+        self._new: set[str] = set()  # tables this source gave no row of before
 
     def start(self, table: str) -> None:
-        """A table about to be read: nothing met yet (an emptied file leaves out every row)."""
+        """A table about to be read: nothing met yet (an emptied file leaves out every row).
+        A table the source never gave a row of has nothing to lose: its keys are not
+        listed (a first load of a large file costs nothing more)."""
         if self.enabled and table not in self._started:
-            self.store.start_seen(table)
             self._started.add(table)
+            if self.store.has_rows(table, self.names):
+                self.store.start_seen(table)
+            else:
+                self._new.add(table)
 
     def met(self, table: str, keys: pd.DataFrame) -> None:
         if self.enabled and not keys.empty:
             self.start(table)
-            self.store.note_seen(table, keys)
+            if table not in self._new:
+                self.store.note_seen(table, keys)
 
     def listed(self, table: str, ids: list[str]) -> None:
         """Ids a source listing every id it holds met (any source: see the module's end)."""
@@ -129,10 +136,12 @@ class GoneRows:
         for table in TABLES:
             if table in result.incomplete or (table in given and table not in self._started):
                 continue  # not read to its end: what it lacks is unknown
+            self._others(table, result)
+            if table in self._new:
+                continue  # nothing of it was stored: nothing can be gone
             if table not in self._started:
                 self.store.start_seen(table)
             self._started.discard(table)
-            self._others(table, result)
             gone, live = self.store.unseen(table, self.names)
             place = (where.get(table) or self.source.name) if table in given else None
             if place is not None and place in unsure_places:  # one file gives several tables

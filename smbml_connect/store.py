@@ -507,6 +507,12 @@ class Store:
                 conn.execute(f'DELETE FROM "{table}" AS t WHERE {where}', tuple(sources))
         self.end_seen(table)
 
+    def has_rows(self, table: str, sources: Sequence[str]) -> bool:
+        """Whether these sources gave the table any row before (none: nothing can be gone)."""
+        marks = ", ".join("?" * len(sources))
+        query = f'SELECT 1 FROM "{table}" WHERE source IN ({marks}) LIMIT 1'
+        return self._conn.execute(query, tuple(sources)).fetchone() is not None
+
     def end_seen(self, table: str) -> None:
         self._conn.execute(f"DROP TABLE IF EXISTS temp._seen_{table}")
 
