@@ -581,18 +581,7 @@ class Store:
                 [(table, rid) for rid in ids],
             )
             for kind in _outputs_about_records(conn):
-                deleted = sum(
-                    conn.execute(
-                        f"DELETE FROM {kind} WHERE entity = ? AND entity_id = ?", (entity, rid)
-                    ).rowcount
-                    for rid in ids
-                )
-                if deleted and run_id is not None:
-                    conn.execute(
-                        "INSERT INTO forgotten_outputs VALUES (?, ?) ON CONFLICT (kind) "
-                        "DO UPDATE SET run_id = excluded.run_id",
-                        (kind, run_id),
-                    )
+                _forget_outputs(conn, kind, entity, ids, run_id)
             self._set_cursor(conn, source, f"unlisted:{table}", json.dumps(sorted(unlisted)))
         self.end_seen(table)
 
@@ -880,23 +869,8 @@ class Store:
         table = self._output(kind)
         if "entity" not in table.names:
             return 0
-        keys = sorted({str(i) for i in ids})
-        deleted = 0
         with self.transaction() as conn:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                marks = ", ".join("?" * len(chunk))
-                deleted += conn.execute(
-                    f"DELETE FROM {kind} WHERE entity = ? AND entity_id IN ({marks})",
-                    (entity, *chunk),
-                ).rowcount
-            if deleted:
-                conn.execute(
-                    "INSERT INTO forgotten_outputs VALUES (?, ?) ON CONFLICT (kind) "
-                    "DO UPDATE SET run_id = excluded.run_id",
-                    (kind, run_id),
-                )
-        return deleted
+            return _forget_outputs(conn, kind, entity, ids, run_id)
 
     def output_history(self, kind: str) -> pd.DataFrame:
         columns = ", ".join(("run_id", *self._output(kind).names))
@@ -1023,6 +997,28 @@ def _forget_named(conn: sqlite3.Connection, table: str, ids: Sequence[str], sour
             "AND source = ?",
             olds,
         )
+
+
+def _forget_outputs(
+    conn: sqlite3.Connection, kind: str, entity: str, ids: Iterable[str], run_id: int | None
+) -> int:
+    """Delete every run's rows of output table ``kind`` about these records, and note the
+    run that did (`latest_run_with` tells readers the outputs changed). Returns rows deleted."""
+    keys = sorted({str(i) for i in ids})
+    deleted = 0
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        deleted += conn.execute(
+            f"DELETE FROM {kind} WHERE entity = ? AND entity_id IN ({marks})", (entity, *chunk)
+        ).rowcount
+    if deleted and run_id is not None:
+        conn.execute(
+            "INSERT INTO forgotten_outputs VALUES (?, ?) ON CONFLICT (kind) "
+            "DO UPDATE SET run_id = excluded.run_id",
+            (kind, run_id),
+        )
+    return deleted
 
 
 def _outputs_about_records(conn: sqlite3.Connection) -> list[str]:

@@ -26,6 +26,7 @@ from smbml_connect.store import Store  # noqa: E402
 
 if TYPE_CHECKING:
     from smbml_connect.testing.hubspot_emulator import HubSpotEmulator
+    from smbml_connect.testing.hubspot_sample import IdMap
 
 
 @pytest.fixture(scope="session")
@@ -62,15 +63,20 @@ def small_business() -> SampleBusiness:
 
 
 @pytest.fixture
-def sample_hub(small_business: SampleBusiness) -> Iterator[HubSpotEmulator]:
-    """A HubSpot emulator holding the small sample, on a fake clock (waits take no time)."""
+def hub_and_ids(small_business: SampleBusiness) -> Iterator[tuple[HubSpotEmulator, IdMap]]:
+    """A HubSpot emulator holding the small sample, on a fake clock (waits take no time),
+    and the ids it gave the sample's records."""
     from smbml_connect.testing.clock import FakeClock
     from smbml_connect.testing.hubspot_emulator import HubSpotEmulator
     from smbml_connect.testing.hubspot_sample import load_sample
 
     with HubSpotEmulator(clock=FakeClock()) as emulator:
-        load_sample(emulator.state, small_business)
-        yield emulator
+        yield emulator, load_sample(emulator.state, small_business)
+
+
+@pytest.fixture
+def sample_hub(hub_and_ids: tuple[HubSpotEmulator, IdMap]) -> HubSpotEmulator:
+    return hub_and_ids[0]
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ portal's pipelines, not by an id starting with "closed".
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -29,24 +28,23 @@ from smbml_connect.connectors.hubspot.mapping import stage_properties
 from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
 from smbml_connect.pipeline import RunOptions, run_pipeline
-from smbml_connect.sample import SampleBusiness, SampleConfig, generate
+from smbml_connect.sample import SampleBusiness
 from smbml_connect.schema import TABLES
 from smbml_connect.store import Store
 from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, HubSpotEmulator
-from smbml_connect.testing.hubspot_sample import IdMap, load_sample
+from smbml_connect.testing.hubspot_sample import IdMap
 from smbml_connect.testing.hubspot_state import DEFAULT_DEAL_STAGES
 
 
-@pytest.fixture(scope="module")
-def small() -> SampleBusiness:
-    return generate(SampleConfig(contacts=300, seed=3))
+@pytest.fixture
+def small(small_business: SampleBusiness) -> SampleBusiness:
+    return small_business
 
 
 @pytest.fixture
-def hub(small: SampleBusiness) -> Iterator[tuple[HubSpotEmulator, IdMap]]:
-    with HubSpotEmulator(clock=FakeClock()) as emulator:
-        yield emulator, load_sample(emulator.state, small)
+def hub(hub_and_ids: tuple[HubSpotEmulator, IdMap]) -> tuple[HubSpotEmulator, IdMap]:
+    return hub_and_ids
 
 
 def sync(hub: HubSpotEmulator, store: Store) -> Any:

@@ -39,15 +39,20 @@ def _sync(hub: HubSpotEmulator, path: Path) -> None:
     assert result.status == "ok", result.errors
 
 
-def _as_schema_3_left_it(path: Path, statements: list[str]) -> None:
-    """The store as the release before deal pipelines (schema 3) left it, with its readings."""
+def _as_left_at(path: Path, version: int, statements: list[str]) -> None:
+    """The store as the release at schema ``version`` left it: these statements undo what
+    later migrations did, or put back what that release stored."""
     conn = sqlite3.connect(path)
-    conn.execute("DROP TABLE deal_pipeline_stages")
     for statement in statements:
         conn.execute(statement)
-    conn.execute("PRAGMA user_version = 3")
+    conn.execute(f"PRAGMA user_version = {version}")
     conn.commit()
     conn.close()
+
+
+def _as_schema_3_left_it(path: Path, statements: list[str]) -> None:
+    """The store as the release before deal pipelines (schema 3) left it, with its readings."""
+    _as_left_at(path, 3, ["DROP TABLE deal_pipeline_stages", *statements])
 
 
 def test_hubspot_rows_an_older_release_misread_are_read_again(
@@ -93,14 +98,8 @@ def test_hubspot_rows_an_older_release_misread_are_read_again(
 def _as_schema_2_left_it(path: Path) -> None:
     """The store as releases before step_outputs (schema 2) left it: no record of which
     step filled which outputs."""
-    conn = sqlite3.connect(path)
-    for table in ("step_outputs", "withdrawn_outputs", "forgotten_outputs",
-                  "deal_pipeline_stages"):  # fmt: skip
-        conn.execute(f"DROP TABLE {table}")
-    conn.execute("DROP INDEX scores_by_record")
-    conn.execute("PRAGMA user_version = 2")
-    conn.commit()
-    conn.close()
+    dropped = ("step_outputs", "withdrawn_outputs", "forgotten_outputs", "deal_pipeline_stages")
+    _as_left_at(path, 2, [*(f"DROP TABLE {t}" for t in dropped), "DROP INDEX scores_by_record"])
 
 
 def _old_run(store: Store) -> int:
@@ -165,18 +164,14 @@ def test_consent_in_a_first_release_store_is_kept_as_written(tmp_path: Path) -> 
     path = tmp_path / "store.sqlite"
     Store(path).close()
     _as_schema_2_left_it(path)
-    conn = sqlite3.connect(path)
-    conn.execute("DROP TABLE contacts")
-    conn.execute("DROP TABLE deal_stages")  # migration 2
-    conn.execute(FIRST_CONTACTS)
-    conn.execute(
+    _as_left_at(path, 1, [
+        "DROP TABLE contacts",
+        "DROP TABLE deal_stages",  # migration 2
+        FIRST_CONTACTS,
         "INSERT INTO contacts (contact_id, email, marketing_consent, source, synced_at) "
         "VALUES ('old1', 'a@x.com', 1, 'files:data', '2026-11-23T00:00:00.000000Z'), "
-        "('old0', 'b@x.com', 0, 'files:data', '2026-11-23T00:00:00.000000Z')"
-    )
-    conn.execute("PRAGMA user_version = 1")
-    conn.commit()
-    conn.close()
+        "('old0', 'b@x.com', 0, 'files:data', '2026-11-23T00:00:00.000000Z')",
+    ])  # fmt: skip
     typed = ["1.0", "+1", "0001", "yes"]
     frame = pd.DataFrame(
         {"contact_id": ["n1", "n2", "n3", "n4"], "email": "c@x.com", "marketing_consent": typed}
@@ -206,11 +201,7 @@ def test_a_group_a_later_release_withdrew_is_not_claimed_again(tmp_path: Path) -
         run = store.start_run("scheduled", "hubspot")
         assert store.settle_step("deal_win", run, {}, "Deal win chances computed none")
         store.finish_run(run, "ok", {})
-    conn = sqlite3.connect(path)
-    conn.execute("DELETE FROM step_outputs WHERE step = 'deal_win'")
-    conn.execute("PRAGMA user_version = 5")
-    conn.commit()
-    conn.close()
+    _as_left_at(path, 5, ["DELETE FROM step_outputs WHERE step = 'deal_win'"])
     with Store(path) as store:
         claimed = store._conn.execute(
             "SELECT kind FROM step_outputs WHERE model = 'deal_win'"
@@ -236,12 +227,10 @@ def test_a_merge_an_older_release_left_half_done_is_finished(
     _sync(hub, path)  # as the current release reads it: the deal follows
     with Store(path) as store:
         assert store.read("deals").set_index("deal_id").loc[deal.id, "contact_id"] == kept.id
-    conn = sqlite3.connect(path)  # ... and as schema 7 had left it
-    conn.execute(f"UPDATE deals SET contact_id = '{old.id}'")
-    conn.execute(f"UPDATE associations SET to_id = '{old.id}' WHERE to_type = 'contact'")
-    conn.execute("PRAGMA user_version = 7")
-    conn.commit()
-    conn.close()
+    _as_left_at(path, 7, [  # ... and as schema 7 had left it
+        f"UPDATE deals SET contact_id = '{old.id}'",
+        f"UPDATE associations SET to_id = '{old.id}' WHERE to_type = 'contact'",
+    ])  # fmt: skip
     _sync(hub, path)  # nothing changed in HubSpot
     with Store(path) as store:
         assert store.read("deals").set_index("deal_id").loc[deal.id, "contact_id"] == kept.id
