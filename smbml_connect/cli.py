@@ -368,8 +368,9 @@ class _RunCommand(click.Command):
 @click.option(
     "--accept-removals",
     is_flag=True,
-    help="Leave out the rows gone from your files even when over half of a table went at "
-    "once (otherwise taken for a file being replaced or synced, and they still count).",
+    help="Leave out the rows gone from your files, and remove the records HubSpot no longer "
+    "lists, even when over half of a table went at once (otherwise taken for a file being "
+    "replaced or synced, or a token for another account, and they are kept).",
 )
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def run(
