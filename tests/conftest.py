@@ -80,6 +80,17 @@ def sample_hub(hub_and_ids: tuple[HubSpotEmulator, IdMap]) -> HubSpotEmulator:
 
 
 @pytest.fixture
+def small(small_business: SampleBusiness) -> SampleBusiness:
+    return small_business
+
+
+@pytest.fixture
+def hub(hub_and_ids: tuple[HubSpotEmulator, IdMap]) -> tuple[HubSpotEmulator, IdMap]:
+    """The emulator and its ids (a test module may name ``hub`` the emulator alone)."""
+    return hub_and_ids
+
+
+@pytest.fixture
 def store(tmp_path: Path) -> Store:
     with Store(tmp_path / "store.sqlite") as opened:
         yield opened

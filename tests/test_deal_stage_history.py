@@ -28,23 +28,11 @@ from smbml_connect.connectors.hubspot.mapping import stage_properties
 from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
 from smbml_connect.pipeline import RunOptions, run_pipeline
-from smbml_connect.sample import SampleBusiness
 from smbml_connect.schema import TABLES
 from smbml_connect.store import Store
 from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, HubSpotEmulator
-from smbml_connect.testing.hubspot_sample import IdMap
 from smbml_connect.testing.hubspot_state import DEFAULT_DEAL_STAGES
-
-
-@pytest.fixture
-def small(small_business: SampleBusiness) -> SampleBusiness:
-    return small_business
-
-
-@pytest.fixture
-def hub(hub_and_ids: tuple[HubSpotEmulator, IdMap]) -> tuple[HubSpotEmulator, IdMap]:
-    return hub_and_ids
 
 
 def sync(hub: HubSpotEmulator, store: Store) -> Any:

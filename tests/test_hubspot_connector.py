@@ -27,25 +27,13 @@ from smbml_connect.consent import read_consent
 from smbml_connect.credentials import Secret
 from smbml_connect.errors import AuthError
 from smbml_connect.pipeline import RunOptions, run_pipeline
-from smbml_connect.sample import SampleBusiness
 from smbml_connect.schema import TABLES
 from smbml_connect.steps import crm_properties, steps_by_name
 from smbml_connect.store import Store
 from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, Fault, HubSpotEmulator
-from smbml_connect.testing.hubspot_sample import IdMap
 
 FAST = Limits(read_timeout=2.0)  # HubSpot's numbers; only the socket's patience is shorter
-
-
-@pytest.fixture
-def small(small_business: SampleBusiness) -> SampleBusiness:
-    return small_business
-
-
-@pytest.fixture
-def hub(hub_and_ids: tuple[HubSpotEmulator, IdMap]) -> tuple[HubSpotEmulator, IdMap]:
-    return hub_and_ids
 
 
 def make_api(hub: HubSpotEmulator, token: str = TEST_TOKEN, **changes: Any) -> HubSpotApi:
