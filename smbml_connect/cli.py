@@ -372,6 +372,13 @@ class _RunCommand(click.Command):
     "lists, even when over half of a table went at once (otherwise taken for a file being "
     "replaced or synced, or a token for another account, and they are kept).",
 )
+@click.option(
+    "--switch-account",
+    is_flag=True,
+    help="The token is for another HubSpot account than the one this store was filled "
+    "from: remove that account's records and what was computed about them, and read the "
+    "new account whole (without this, such a run stops before reading or writing anything).",
+)
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def run(
     config_path: Path,
@@ -379,6 +386,7 @@ def run(
     source: str | None,
     dry_run: bool,
     accept_removals: bool,
+    switch_account: bool,
     quiet: bool,
 ) -> None:
     """Pull your data, compute everything, and write the results where the config says."""  # fmt: skip
@@ -401,7 +409,12 @@ def run(
     try:
         with _steps(quiet) as progress:
             result, outputs = build_run(
-                config, path, progress, dry_run=dry_run, accept_removals=accept_removals
+                config,
+                path,
+                progress,
+                dry_run=dry_run,
+                accept_removals=accept_removals,
+                switch_account=switch_account,
             )
     finally:
         lock.release()

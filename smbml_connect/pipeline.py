@@ -38,6 +38,7 @@ from smbml_connect.ports import (
     StepResult,
 )
 from smbml_connect.schema import NOTE, REJECT_COLUMNS, STORED_ROW, TABLES, OutputTable, validate
+from smbml_connect.source_account import same_account
 from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
 from smbml_connect.value_words import portal_words
@@ -61,6 +62,7 @@ class RunOptions:
     incomplete_inputs: str = "skip"  # or "last_complete": see analytics.incomplete_inputs
     keep_removed_rows: bool = False  # [source] removed_rows = "keep": see gone_from_source
     accept_removals: bool = False  # `smbml run --accept-removals`: see GoneRows.finish
+    switch_account: bool = False  # `smbml run --switch-account`: see source_account
 
 
 def _stacked_rejects(*parts: pd.DataFrame) -> pd.DataFrame:
@@ -85,6 +87,7 @@ def run_pipeline(
     run_id = store.start_run(options.kind, source.name)
     result = RunResult(run_id=run_id, as_of=as_of, source=source.name)
     try:
+        same_account(source, store, result, options.switch_account)
         _load(source, store, result, progress, options)
         _mark_complete(source, store, result)
         tables = {name: _live(store.read(name)) for name in TABLES}

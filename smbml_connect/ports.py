@@ -24,6 +24,7 @@ __all__ = [
     "ColourScale",
     "CrmProperty",
     "Destination",
+    "KnowsAccount",
     "ListsNotRead",
     "ListsUnreadable",
     "Notice",
@@ -40,6 +41,7 @@ __all__ = [
     "SheetsTab",
     "SkipsRows",
     "Source",
+    "SourceAccount",
     "SourceReject",
     "StepOutputs",
     "StepResult",
@@ -179,6 +181,27 @@ class Renamed(Protocol):
 
     @property
     def former_names(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class SourceAccount:
+    """The account a source's records belong to (a HubSpot portal). A store holds one
+    account's records per source: ids are the account's own, so another account's record
+    "51" is someone else, and its cursors would skip that account's older records."""
+
+    key: str  # as the service names it ("146238120")
+    words: str  # as the user knows it ("HubSpot account 146238120")
+
+
+@runtime_checkable
+class KnowsAccount(Protocol):
+    """A source that can say which account its credential reads. None: it could not tell
+    this run, and ``account_unknown`` says so in a sentence (the service's refusal)."""
+
+    def account(self) -> SourceAccount | None: ...
+
+    @property
+    def account_unknown(self) -> str: ...
 
 
 @runtime_checkable

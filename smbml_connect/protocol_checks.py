@@ -35,12 +35,20 @@ if TYPE_CHECKING:
     from smbml_connect.connectors.sample.source import SampleSource
     from smbml_connect.http.caller import Service
     from smbml_connect.http.clock import Clock, SystemClock, _OwnSleep
-    from smbml_connect.ports import Destination, ListsNotRead, PagedSource, SkipsRows, Source
+    from smbml_connect.ports import (
+        Destination,
+        KnowsAccount,
+        ListsNotRead,
+        PagedSource,
+        SkipsRows,
+        Source,
+    )
     from smbml_connect.report import HtmlReport, ResultsWorkbook
     from smbml_connect.testing.clock import FakeClock
 
     sources: list[type[Source]] = [SampleSource, FilesSource, SheetsSource, HubSpotSource]
     paged_sources: list[type[PagedSource]] = [HubSpotSource]
+    account_sources: list[type[KnowsAccount]] = [HubSpotSource]
     inspectable: list[type[Inspectable]] = [FilesSource, SheetsSource]
     skipping: list[type[SkipsRows]] = [FilesSource]
     listing: list[type[ListsNotRead]] = [FilesSource, SheetsSource]

@@ -72,6 +72,7 @@ def build_run(
     kind: str = "run",
     clients: Mapping[str, Any] | None = None,
     accept_removals: bool = False,
+    switch_account: bool = False,
 ) -> tuple[RunResult, list[Path]]:
     context = connector_context(config, dry_run, clients)
     source = make_source(context)
@@ -87,6 +88,7 @@ def build_run(
         incomplete_inputs=config.analytics.incomplete_inputs,
         keep_removed_rows=config.source.removed_rows == "keep",
         accept_removals=accept_removals,
+        switch_account=switch_account,
     )
     destinations = make_destinations(context)
     with Store(store_path or config.store) as store:

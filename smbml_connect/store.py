@@ -267,6 +267,16 @@ def _migration_8_hubspot_merges_again(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM sync_cursors WHERE source = 'hubspot' AND table_name = 'contacts'")
 
 
+def _migration_9_source_accounts(conn: sqlite3.Connection) -> None:
+    """The account each source's records belong to (a HubSpot portal), so a token for
+    another account is noticed before its records mix with this one's."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS source_accounts (source TEXT PRIMARY KEY, "
+        "account TEXT NOT NULL, "
+        "words TEXT NOT NULL, first_seen TEXT NOT NULL)"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_1,
     _migration_2,
@@ -276,6 +286,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_6_steps_of_older_outputs,
     _migration_7_consent_as_written,
     _migration_8_hubspot_merges_again,
+    _migration_9_source_accounts,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -587,6 +598,62 @@ class Store:
 
     def count(self, table: str) -> int:
         return int(self._conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])
+
+    # -- the account a source's records belong to ----------------------------------------
+    def account_of(self, source: str) -> tuple[str, str] | None:
+        """(account, how the user knows it) this store's rows of ``source`` belong to."""
+        row = self._conn.execute(
+            "SELECT account, words FROM source_accounts WHERE source = ?", (source,)
+        ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def keep_account(self, source: str, account: str, words: str) -> None:
+        with self.transaction() as conn:
+            self._keep_account(conn, source, account, words)
+
+    def _keep_account(
+        self, conn: sqlite3.Connection, source: str, account: str, words: str
+    ) -> None:
+        conn.execute(
+            "INSERT INTO source_accounts VALUES (?, ?, ?, ?) ON CONFLICT (source) DO UPDATE "
+            "SET account = excluded.account, words = excluded.words, "
+            "first_seen = excluded.first_seen",
+            (source, account, words, now_text(self.clock)),
+        )
+
+    def switch_account(
+        self, source: str, account: str, words: str, run_id: int | None
+    ) -> dict[str, int]:
+        """Remove every row ``source`` gave (another account's records), with its cursors,
+        the values pushed for those records and every run's outputs about them, and note
+        ``account`` as the source's: one transaction, so a run stopped part way leaves
+        either the old account whole or none of it. Returns rows removed per table."""
+        removed: dict[str, int] = {}
+        with self.transaction() as conn:
+            kinds = _outputs_about_records(conn)
+            for table, spec in TABLES.items():
+                ids = [
+                    str(r[0])
+                    for r in conn.execute(
+                        f'SELECT DISTINCT "{spec.key[0]}" FROM "{table}" WHERE source = ?',
+                        (source,),
+                    )
+                ]
+                if not ids:
+                    continue
+                removed[table] = conn.execute(
+                    f'DELETE FROM "{table}" WHERE source = ?', (source,)
+                ).rowcount
+                entity = ASSOCIATION_TYPES.get(table, table.rstrip("s"))
+                conn.executemany(
+                    "DELETE FROM pushed_values WHERE entity = ? AND entity_id = ?",
+                    [(table, rid) for rid in ids],
+                )
+                for kind in kinds:
+                    _forget_outputs(conn, kind, entity, ids, run_id)
+            conn.execute("DELETE FROM sync_cursors WHERE source = ?", (source,))
+            self._keep_account(conn, source, account, words)
+        return removed
 
     # -- sync cursors ----------------------------------------------------------------
     def get_cursor(self, source: str, table: str) -> str | None:

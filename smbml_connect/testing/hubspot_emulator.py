@@ -6,7 +6,8 @@ property values, paging tokens, the batch limit of 100, search pages of 200 and 
 10,000-result cap, the rolling 10-second limit with its headers and HubSpot's 429 body,
 search's own per-second limit (without headers), 401/403 bodies that name the missing
 scope, archived and merged records, each deal stage's "date entered" and "date exited"
-properties, and the 414 of a URL past about 16,000 characters. Faults (429 bursts, 5xx,
+properties, the 414 of a URL past about 16,000 characters, and which account a token
+belongs to (GET /account-info/v3/details). Faults (429 bursts, 5xx,
 slow answers, dropped connections) are injected per test, and every request is counted
 so a benchmark can compare the connector's calls with the lower bound. Time can be
 scaled so rate limits bite fast.
@@ -20,8 +21,10 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
 from smbml_connect.testing.faults import Fault, RollingWindow
@@ -87,6 +90,9 @@ class HubSpotEmulator(LocalServer):
         # False: a 207's errors name no record ids (HubSpot does this for some errors),
         # so a client cannot tell which records of the batch failed.
         self.error_ids = True
+        # True: GET /account-info/v3/details answers 403 (HubSpot documents the "oauth"
+        # scope for it; a token without it cannot say which account it belongs to).
+        self.account_info_refused = False
 
     # -- test controls (start, stop, inject, offline, reset_counts: LocalServer) --------
     def total_requests(self) -> int:
@@ -161,6 +167,7 @@ ROUTES: list[Route] = [
         re.compile(rf"^/crm/v4/objects/{_T}/(?P<id>[^/]+)/associations/(?P<to>[a-z_]+|\d+-\d+)$"),
         "assoc_list",
     ),
+    ("GET", re.compile(r"^/account-info/v3/details$"), "account_details"),
 ]
 
 
@@ -477,6 +484,27 @@ class _Handler(QuietHandler):
                 }
             )
         return (207 if errors else 200), _batch_body(results, errors, started)
+
+    # -- the account -----------------------------------------------------------------
+    def _account_details(self, *_: Any) -> tuple[int, Any]:
+        """Which account the token belongs to, as GET /account-info/v3/details says it."""
+        if self.hub.account_info_refused:
+            raise _missing_scopes(["oauth"])
+        state = self.hub.state
+        offset = datetime.now(ZoneInfo(state.time_zone)).utcoffset() or timedelta(0)
+        minutes = int(offset.total_seconds()) // 60
+        sign = "-" if minutes < 0 else "+"
+        return 200, {
+            "portalId": state.portal_id,
+            "accountType": "STANDARD",
+            "timeZone": state.time_zone,
+            "companyCurrency": state.currency,
+            "additionalCurrencies": [],
+            "utcOffset": f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}",
+            "utcOffsetMilliseconds": minutes * 60_000,
+            "uiDomain": "app.hubspot.com",
+            "dataHostingLocation": "na1",
+        }
 
     # -- pipelines -------------------------------------------------------------------
     def _pipelines(

@@ -250,6 +250,11 @@ class CrmState:
     links: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     next_id: int = 100_001
+    # The account, as GET /account-info/v3/details gives it. Two emulators give the same
+    # ids (as two real accounts may): only the portal id tells their records apart.
+    portal_id: int = 146_238_120
+    time_zone: str = "US/Eastern"
+    currency: str = "USD"
     next_pipeline_id: int = 1_234_566
     writes: Counter[tuple[str, str]] = field(default_factory=Counter)  # API updates per record
     revision: Counter[str] = field(default_factory=Counter)  # bumps when records come or go

@@ -68,7 +68,9 @@ def check_token(config: Config, token: Secret) -> str:
     body = api.json(
         "checking the token", api.client.crm.objects.basic_api.get_page, "contacts", limit=1
     )
-    return "contacts readable" if "results" in body else "answered"
+    said = "contacts readable" if "results" in body else "answered"
+    account = HubSpotSource(api).account()  # which portal: the user sees it is the right one
+    return f"{said}, {account.words}" if account else said
 
 
 def _source(context: ConnectorContext) -> Source:

@@ -172,6 +172,19 @@ class HubSpotApi:
         body["_status"] = int(getattr(response, "status", 200))
         return body
 
+    def account_details(self, **kwargs: Any) -> Any:
+        """GET /account-info/v3/details (the account's portal id): the client has no API
+        class for it, so its request goes through a generated client's ``call_api``, under
+        the same transport, auth and policy as every other request."""
+        api_client = self.client.crm.objects.basic_api.api_client
+        return api_client.call_api(
+            "/account-info/v3/details",
+            "GET",
+            header_params={"Accept": "application/json"},
+            auth_settings=["oauth2"],
+            **kwargs,
+        )
+
     # -- what is HubSpot's own (the Service the caller asks) ---------------------------
     def failure(self, exc: Exception) -> Failure | SmbmlError | None:
         status = getattr(exc, "status", None)

@@ -47,7 +47,7 @@ from smbml_connect.connectors.hubspot.mapping import (
     stage_properties,
 )
 from smbml_connect.errors import ConfigError, SmbmlError, TokenRejectedError
-from smbml_connect.ports import Notice, Page
+from smbml_connect.ports import Notice, Page, SourceAccount
 
 __all__ = ["LIST_PAGE", "SEARCH_PAGE", "HubSpotSource", "Page"]
 
@@ -58,6 +58,7 @@ SEARCH_PAGE = 200
 ASSOCIATION_BATCH = 1000
 READ_BATCH = 100
 PIPELINES = "GET /crm/v3/pipelines/deals"
+ACCOUNT = "GET /account-info/v3/details"
 # HubSpot refuses URLs past about 16,300 characters (414); half of that is left to the
 # properties, the rest to the host, path, associations and paging.
 LIST_QUERY_BUDGET = 8_000
@@ -100,9 +101,29 @@ class HubSpotSource:
         self.started_ms = int((started or datetime.now(tz=UTC)).timestamp() * 1000)
         self._kinds: dict[str, dict[str, str]] = {}
         self._companies: dict[str, dict[str, Any]] = {}
+        self.account_unknown = ""
 
     def available(self) -> list[str]:
         return self.entities
+
+    def account(self) -> SourceAccount | None:
+        """The portal the token reads (one request). A refusal (a token without the scope
+        HubSpot documents for it) or an answer without the id is said, not fatal: the run
+        goes on without knowing."""
+        try:
+            body = self.api.json(ACCOUNT, self.api.account_details)
+        except TokenRejectedError:
+            raise  # every further request would be refused too
+        except SmbmlError as exc:
+            said = str(exc).rstrip(".")
+            self.account_unknown = f"HubSpot did not say which account the token is for: {said}"
+            log.warning("HubSpot account not read: %s", exc)
+            return None
+        portal = body.get("portalId")
+        if not isinstance(portal, int | str) or not str(portal).strip():
+            self.account_unknown = "HubSpot did not say which account the token is for"
+            return None
+        return SourceAccount(str(portal).strip(), f"HubSpot account {str(portal).strip()}")
 
     def pull(self, entity: str, since: str | None = None) -> pd.DataFrame:
         """Everything at once (for callers that do not commit page by page)."""
