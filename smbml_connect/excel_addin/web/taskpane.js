@@ -108,8 +108,13 @@ function smbColumnOf(rows, c) {
   return rows.map((r) => [r[c]]);
 }
 
+// Text cells are formatted as text ("@") before their values go in: Range.values reads a
+// value as if typed, so a bin label "10-20" would become 20 October and a text starting
+// with "=" a formula.
 function smbWrite(sheet, row, column, rows) {
-  sheet.getRange(smbAddress(row, column, rows.length, rows[0].length)).values = rows;
+  const range = sheet.getRange(smbAddress(row, column, rows.length, rows[0].length));
+  range.numberFormat = rows.map((r) => r.map((v) => (typeof v === "string" ? "@" : "General")));
+  range.values = rows;
 }
 
 function smbSeries(chart, name, x, y) {
@@ -150,7 +155,7 @@ async function smbForecast(context) {
     `Forecast of ${n} points, ${h} periods ahead (SMB.FORECAST in ${smbAddress(sel.row, out)}): ` +
     `${round(last)} in the last period, ${level} likely between ${round(low)} and ${round(high)}. ` +
     "The chart and the numbers follow the data when it changes.";
-  sheet.getRange(smbAddress(sel.row + cells.length + 1, out)).values = [[text]];
+  smbWrite(sheet, sel.row + cells.length + 1, out, [[text]]);
   await context.sync();
   return text;
 }
@@ -170,7 +175,7 @@ async function smbLeadScores(context) {
   const counts = new Array(SMB_BINS).fill(0);
   for (const score of scores) counts[Math.min(SMB_BINS - 1, Math.floor(score / (100 / SMB_BINS)))] += 1;
   const width = 100 / SMB_BINS;
-  const bins = counts.map((count, i) => [`${i * width}-${(i + 1) * width}`, count]);
+  const bins = counts.map((count, i) => [`${i * width}\u2013${(i + 1) * width}`, count]); // en dash: no date
   const binColumn = out + 4;
   smbWrite(sheet, sel.row, binColumn, [["score", "leads"], ...bins]);
   const chart = sheet.charts.add("ColumnClustered", sheet.getRange(smbAddress(sel.row, binColumn, bins.length + 1, 2)), "Columns");
@@ -180,7 +185,7 @@ async function smbLeadScores(context) {
   const text =
     `${scores.length} leads scored 0-100 (SMB.LEADSCORE in ${smbAddress(sel.row, out)}); ` +
     `${top} score 70 or more. Rows with an outcome taught the model and are left blank.`;
-  sheet.getRange(smbAddress(sel.row + bins.length + 2, binColumn)).values = [[text]];
+  smbWrite(sheet, sel.row + bins.length + 2, binColumn, [[text]]);
   await context.sync();
   return text;
 }
@@ -214,7 +219,7 @@ async function smbSegments(context) {
   const text =
     `${cells.length - 1} customers in ${rows.length} segments (SMB.SEGMENT in ${smbAddress(sel.row, out)}); ` +
     `the largest is ${rows[0][0]} with ${rows[0][1]}.`;
-  sheet.getRange(smbAddress(sel.row + rows.length + 2, tableColumn)).values = [[text]];
+  smbWrite(sheet, sel.row + rows.length + 2, tableColumn, [[text]]);
   await context.sync();
   return text;
 }
