@@ -748,6 +748,8 @@ def _status(path: Path, limit: int) -> None:
     with Store(path) as store:
         runs = store.runs(limit)
         _echo(f"Store: {path}")
+        for source, (_, words, since) in store.accounts().items():  # which portal it holds
+            _echo(f"  {source} records: {words} (since {since[:10]})")
         if runs.empty:
             _echo("No runs yet.")
             return

@@ -607,6 +607,11 @@ class Store:
         ).fetchone()
         return None if row is None else (str(row[0]), str(row[1]))
 
+    def accounts(self) -> dict[str, tuple[str, str, str]]:
+        """source -> (account, how the user knows it, when first seen)."""
+        rows = self._conn.execute("SELECT source, account, words, first_seen FROM source_accounts")
+        return {str(r[0]): (str(r[1]), str(r[2]), str(r[3])) for r in rows}
+
     def keep_account(self, source: str, account: str, words: str) -> None:
         with self.transaction() as conn:
             self._keep_account(conn, source, account, words)

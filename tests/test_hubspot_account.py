@@ -187,6 +187,9 @@ def test_smbml_run_says_it_in_one_line_and_switches_when_asked(
     switched = run(other, "--switch-account")
     assert switched.exit_code == 0, switched.output
     assert f"HubSpot account {OTHER_PORTAL} is read whole" in switched.output
+    shown = CliRunner().invoke(cli, ["--log-file", str(tmp_path / "log"), "status", "--store",
+                                     str(store)])  # fmt: skip
+    assert f"hubspot records: HubSpot account {OTHER_PORTAL} (since " in shown.output
 
 
 def test_the_token_check_names_the_account(
