@@ -263,7 +263,9 @@ class SheetsTab:
 
     ``role`` is the stable name kept in the tab's metadata; ``title`` (default: the
     workbook tab's title) is what the user sees. ``columns`` orders a tab several parts
-    fill; ``prepare`` and ``chart`` see the finished frame.
+    fill; ``prepare`` and ``chart`` see the finished frame. ``key`` is the column that
+    names each row's record (one row each): columns the user adds to the tab are kept
+    beside the row with the same key when the refresh moves the rows.
     """
 
     role: str
@@ -271,6 +273,7 @@ class SheetsTab:
     columns: tuple[str, ...] = ()
     prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     chart: Callable[[pd.DataFrame], SheetsChart | None] | None = None
+    key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -317,7 +317,7 @@ def test_refresh_writes_result_tabs_one_request_each(
     scores = book.sheet("Scores (smbml)")
     assert scores.frozen_rows == 2
     marks = {m["metadataKey"]: m["metadataValue"] for m in scores.metadata}
-    assert marks[gsheets.METADATA_KEY] == "scores" and len(scores.metadata) == 3
+    assert marks[gsheets.METADATA_KEY] == "scores" and len(scores.metadata) == 4
     assert marks[gsheets.REFRESHED_KEY] in head_note(emu, book_key, "Scores (smbml)")
     head = emu.state.values_get(book_key, "'Scores (smbml)'!A1:J3", "UNFORMATTED_VALUE")["values"]
     assert head[0][0].startswith(f"Last refreshed {CLOCK.now():%Y-%m-%d %H:%M} UTC (run ")

@@ -52,6 +52,7 @@ SCORES_SHEET = SheetsTab(
     "Scores",
     columns=("contact_id", "name", "email", "kind", "lead_score", "lead_tier", "churn_risk",
              "value_12m", "segment", "why"),
+    key="contact_id",
 )  # fmt: skip
 
 

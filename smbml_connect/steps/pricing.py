@@ -42,7 +42,7 @@ class PricingSettings(StepSettings):
     ceiling: dict[str, float] = Field(default_factory=dict)  # product_id: highest price allowed
 
 
-PRICES_TAB = Tab("Prices", sheets=(SheetsPart(SheetsTab("prices")),))
+PRICES_TAB = Tab("Prices", sheets=(SheetsPart(SheetsTab("prices", key="product_id")),))
 
 CURVES_SHOWN = 40  # demand curves drawn in the report, best sellers first
 Z80 = 1.281552

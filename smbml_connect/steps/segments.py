@@ -38,7 +38,7 @@ SEGMENTS_TAB = Tab(
              "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "rfm_code"),
     # The join comes first so that Scores stays the first Sheets tab.
     sheets=(SheetsPart(SCORES_SHEET, how="join", columns=("contact_id", "segment")),
-            SheetsPart(SheetsTab("segments"))),
+            SheetsPart(SheetsTab("segments", key="contact_id"))),
 )  # fmt: skip
 SUMMARY_TAB = Tab(
     "Segment summary",

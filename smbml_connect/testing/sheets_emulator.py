@@ -307,6 +307,8 @@ class _Handler(QuietHandler):
     # -- routes ----------------------------------------------------------------------
     def _get(self, args: dict[str, str], query: dict[str, list[str]], _: Any) -> Any:
         book = self.emu.state.book(args["id"])
+        if _one(query, "includeGridData", "false").lower() == "true":
+            return book.grid_body(query.get("ranges", []))
         return book.metadata_body()
 
     def _values_get(self, args: dict[str, str], query: dict[str, list[str]], _: Any) -> Any:

@@ -151,6 +151,42 @@ class Spreadsheet:
         for i, sheet in enumerate(self.sheets):
             sheet.index = i
 
+    def grid_body(self, ranges: list[str]) -> dict[str, Any]:
+        """GET spreadsheets/{id}?includeGridData=true&ranges=...: the sheets the ranges name,
+        each with ``data[0].rowData``, every cell as its ``userEnteredValue`` (a formula as
+        ``formulaValue``, text as ``stringValue`` even when it starts with "="); rows and
+        cells stop at the last filled one, an empty cell is ``{}``."""
+        titles = [s.title for s in self.sheets]
+        body = self.metadata_body()
+        wanted: dict[str, GridSpan] = {}
+        for text in ranges:
+            span = parse_a1(text, titles)
+            title = span.title or titles[0]
+            if title not in titles:
+                raise SheetsError(400, f"Unable to parse range: {text}")
+            wanted[title] = span
+        body["sheets"] = [e for e in body["sheets"] if e["properties"]["title"] in wanted]
+        for entry in body["sheets"]:
+            sheet = self.sheet(entry["properties"]["title"])
+            span = wanted[sheet.title]
+            cells = {
+                k: c for k, c in sheet.cells.items()
+                if not c.empty and k[0] >= span.row0 and k[1] >= span.col0
+                and (span.row1 is None or k[0] < span.row1)
+                and (span.col1 is None or k[1] < span.col1)
+            }  # fmt: skip
+            last_row = max((r for r, _ in cells), default=span.row0 - 1)
+            rows = []
+            for r in range(span.row0, last_row + 1):
+                filled = [c for (rr, c) in cells if rr == r]
+                values = [
+                    _entered(cells[(r, c)]) if (r, c) in cells else {}
+                    for c in range(span.col0, max(filled, default=span.col0 - 1) + 1)
+                ]
+                rows.append({"values": values} if values else {})
+            entry["data"] = [{"startRow": span.row0, "startColumn": span.col0, "rowData": rows}]
+        return body
+
     def metadata_body(self, sheet: Sheet | None = None) -> dict[str, Any]:
         sheets = [sheet] if sheet else self.sheets
         body: dict[str, Any] = {
@@ -860,3 +896,14 @@ def _trim(values: list[Any]) -> list[Any]:
     while values and values[-1] == "":
         values.pop()
     return values
+
+
+def _entered(cell: Cell) -> dict[str, Any]:
+    """A cell's ``userEnteredValue`` as the API gives it with grid data."""
+    if cell.formula is not None:
+        return {"userEnteredValue": {"formulaValue": cell.formula}}
+    if isinstance(cell.value, bool):
+        return {"userEnteredValue": {"boolValue": cell.value}}
+    if isinstance(cell.value, float | int):
+        return {"userEnteredValue": {"numberValue": cell.value}}
+    return {"userEnteredValue": {"stringValue": str(cell.value)}}

@@ -31,6 +31,16 @@ import pandas as pd
 
 from smbml_connect.column_labels import column_label, yes_no
 from smbml_connect.connectors.gsheets.http import SheetsApi, SheetsHttpError
+from smbml_connect.connectors.gsheets.user_columns import (
+    COLUMNS_KEY,
+    GRID_FIELDS,
+    Kept,
+    columns_mark,
+    find_user_columns,
+    grid_rows,
+    ours_before,
+    place,
+)
 from smbml_connect.errors import ConfigError, SmbmlError, SourceFatalError
 from smbml_connect.headers import (
     HeaderMapping,
@@ -289,6 +299,7 @@ class ResultTab:
     frame: pd.DataFrame
     note: str = ""
     chart: dict[str, Any] | None = None  # for the forecast: which rows and columns to draw
+    key: str | None = None  # the column naming each row's record (user_columns)
 
 
 def result_tabs(result: RunResult) -> list[ResultTab]:
@@ -314,7 +325,8 @@ def result_tabs(result: RunResult) -> list[ResultTab]:
             first = [c for c in sheet.columns if c in frame.columns]
             frame = frame[first + [c for c in frame.columns if c not in sheet.columns]]
         chart = sheet.chart(frame) if sheet.chart is not None else None
-        out = ResultTab(role, title, frame, chart=_chart_spec(chart) if chart else None)
+        out = ResultTab(role, title, frame, chart=_chart_spec(chart) if chart else None,
+                        key=sheet.key if sheet.key in frame.columns else None)  # fmt: skip
         if frame.empty:
             out.note = "Nothing to show this run" + (f" ({skipped})" if skipped else "") + "."
         tabs.append(out)
@@ -495,19 +507,26 @@ def tab_requests(
     existing: Mapping[str, Any] | None,
     refreshed: str,
     write: str | None = None,
+    kept: Kept | None = None,
 ) -> list[list[dict[str, Any]]]:
     """The batchUpdate request lists for one tab: one list unless the body passes 9 MB.
 
     With ``write`` (one sync's own mark), list i also leaves ``write:i`` in the tab's
     developer metadata, so a sync that lost an answer can tell whether the change landed,
-    and the last list leaves ``refreshed``, which a later sync quotes if it cannot finish."""
+    and the last list leaves ``refreshed``, which a later sync quotes if it cannot finish.
+    ``kept``: the user's columns, written right of ours in the last list (values only)."""
     frame = tab.frame.copy()
+    ours = max(len(frame.columns), 1)
+    if kept is not None and kept.leftover and tab.key is not None:
+        # rows whose key left the results: the key, and the user's cells beside it
+        gone = pd.DataFrame({tab.key: [k for k, _ in kept.leftover]}, dtype="string")
+        frame = pd.concat([frame, gone], ignore_index=True)
     for name in frame.columns:
         if _date_like(str(name), frame[name]) and not pd.api.types.is_datetime64_any_dtype(
             frame[name]
         ):
             frame[name] = pd.to_datetime(frame[name], errors="coerce")
-    width = max(len(frame.columns), 1)
+    width = ours + (len(kept.headers) if kept is not None else 0)
     height = len(frame) + 2 + (1 if frame.empty else 0)
     first: list[dict[str, Any]] = []
     if existing is None:
@@ -554,9 +573,10 @@ def tab_requests(
         requests = first if i == 0 else []
         where: dict[str, Any]
         if i == 0:  # a range over the whole grid also clears whatever was there before
-            where = {
-                "range": {"sheetId": sheet_id, "startRowIndex": _HEADER_ROW, "startColumnIndex": 0}
-            }
+            span = {"sheetId": sheet_id, "startRowIndex": _HEADER_ROW, "startColumnIndex": 0}
+            if kept is not None:  # ours only: the user's columns are written below
+                span["endColumnIndex"] = ours
+            where = {"range": span}
             requests.append(
                 {
                     "updateCells": {
@@ -584,9 +604,32 @@ def tab_requests(
             )
         )
     last = lists[-1]
-    last.append(note_request(sheet_id, f"Last refreshed {refreshed}" + (f". {tab.note}" if tab.note else "")))  # fmt: skip
+    note = tab.note
+    if kept is not None and kept.leftover:
+        n = len(kept.leftover)
+        note = (f"{note}. " if note else "") + (
+            f"{n} {'row' if n == 1 else 'rows'} at the bottom {'is' if n == 1 else 'are'} no "
+            "longer in the results: kept for the columns you added beside them"
+        )
+    last.append(note_request(sheet_id, f"Last refreshed {refreshed}" + (f". {note}" if note else "")))  # fmt: skip
     if write is not None:
         last += _mark(sheet_id, REFRESHED_KEY, refreshed)
+    last += _mark(sheet_id, COLUMNS_KEY, columns_mark(sheet_header(tab.frame)))
+    if kept is not None:  # in the same batch as our rows: they land together or not at all
+        header = {"values": [{"userEnteredValue": {"stringValue": h}} if h else {}
+                             for h in kept.headers]}  # fmt: skip
+        body = [{"values": cells} for cells in kept.rows]
+        body += [{"values": cells} for _, cells in kept.leftover]
+        last.append(
+            {
+                "updateCells": {
+                    "range": {"sheetId": sheet_id, "startRowIndex": _HEADER_ROW,
+                              "startColumnIndex": ours, "endColumnIndex": width},
+                    "rows": [header, *body],
+                    "fields": "userEnteredValue",
+                }
+            }
+        )  # fmt: skip
     for col, name in enumerate(frame.columns):
         spec = _number_spec(str(name), frame[name])
         if spec and len(frame):
@@ -794,6 +837,7 @@ class SheetsResults:
                     sheet_id = rng.randrange(10_000, 2**31 - 1)
                 ids.add(sheet_id)
             plans.append((tab, sheet_id, existing))
+        theirs = self._user_columns(plans, report)
         stamp = refreshed.split(" (")[0]
         pending = {  # until one request lands: the note each other tab of ours gets with it
             sheet_id: note_request(sheet_id, _not_refreshed(result.run_id, stamp, existing))
@@ -803,7 +847,7 @@ class SheetsResults:
         kept: list[str] = []
         done: list[str] = []
         for tab, sheet_id, existing in plans:
-            lists = tab_requests(tab, sheet_id, existing, refreshed, write)
+            lists = tab_requests(tab, sheet_id, existing, refreshed, write, theirs.get(sheet_id))
             notes = [n for i, n in pending.items() if i != sheet_id]
             need = (len(tab.frame) + 2 + (1 if tab.frame.empty else 0)) * max(len(tab.frame.columns), 1)  # fmt: skip
             after = cells - (_cells(existing) if existing else 0) + need
@@ -841,6 +885,9 @@ class SheetsResults:
             cells = after
             done.append(tab.title)
             report.written += len(tab.frame)
+            if sheet_id in theirs:
+                names = ", ".join(h or "(no header)" for h in theirs[sheet_id].headers)
+                report.detail.append(f"{tab.title}: your columns kept beside their rows ({names})")
             report.detail.append(f"{tab.title}: {len(tab.frame):,} rows")
         if kept:
             raise SheetsNotAllWritten(
@@ -848,6 +895,52 @@ class SheetsResults:
                 + (f". Refreshed: {', '.join(done)}" if done else "")
             )
         return report
+
+    def _user_columns(
+        self, plans: list[tuple[ResultTab, int, Mapping[str, Any] | None]], report: PushReport
+    ) -> dict[int, Kept]:
+        """The columns users added to our tabs, placed beside this refresh's rows.
+
+        A refresh sizes the grid to our columns, so a user can only add one by inserting a
+        column: only a tab wider than our last header is read (one request for them all,
+        typed cells), and a run on tabs nobody widened reads nothing more."""
+        wanted: list[tuple[ResultTab, int, list[str]]] = []
+        for tab, sheet_id, existing in plans:
+            if existing is None:
+                continue
+            ours = ours_before(existing) or sheet_header(tab.frame)
+            columns = existing["properties"].get("gridProperties", {}).get("columnCount", 0)
+            if columns > len(ours):
+                wanted.append((tab, sheet_id, ours))
+        if not wanted:
+            return {}
+        answer = self.api.client.http_client.fetch_sheet_metadata(
+            self.key,
+            params={"includeGridData": "true", "ranges": [_quote(t.title) for t, _, _ in wanted],
+                    "fields": GRID_FIELDS},
+        )  # fmt: skip
+        grids = {int(s["properties"]["sheetId"]): grid_rows(s) for s in answer.get("sheets", [])}
+        kept: dict[int, Kept] = {}
+        for tab, sheet_id, ours in wanted:
+            label = column_label(tab.key) if tab.key else ""
+            found = find_user_columns(grids.get(sheet_id, []), ours, label)
+            if found is None:
+                continue
+            names = ", ".join(h or "(no header)" for h in found.headers)
+            if tab.key is None:
+                report.detail.append(
+                    f"{tab.title}: the columns you added ({names}) were not kept: its rows "
+                    "name no record to keep them beside (keep notes in a tab of your own)"
+                )
+                continue
+            if found.problem:
+                report.detail.append(
+                    f"{tab.title}: {found.problem}, so the rows with your columns are kept at "
+                    "the bottom as they were"
+                )
+            keys = tab.frame[tab.key].astype("string").fillna("").tolist()
+            kept[sheet_id] = place(found, keys, _HEADER_ROW + 1)
+        return kept
 
     def _send(self, requests: list[dict[str, Any]], sheet_id: int, mark: str) -> None:
         """One batchUpdate. A refusal after a retry may be the retry's own: the first try
