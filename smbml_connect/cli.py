@@ -375,9 +375,10 @@ class _RunCommand(click.Command):
 @click.option(
     "--switch-account",
     is_flag=True,
-    help="The token is for another HubSpot account than the one this store was filled "
-    "from: remove that account's records and what was computed about them, and read the "
-    "new account whole (without this, such a run stops before reading or writing anything).",
+    help="Replace this store's HubSpot records with those of the account the token reads: "
+    "remove the records read before (and everything computed from them), then read the "
+    "account whole. For a token of another account, which otherwise stops the run before "
+    "anything is read or written. Not with --dry-run: it changes the store.",
 )
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def run(
@@ -396,6 +397,11 @@ def run(
     from smbml_connect.schedule import run_lock
     from smbml_connect.store import default_store_path
 
+    if switch_account and dry_run:
+        raise click.UsageError(
+            "--switch-account removes records from the store, which a dry run must not do: "
+            "run it without --dry-run"
+        )
     config = _read_config(config_path, source)
     # The scheduled run's lock: two runs at once would write one store and one set of
     # result tabs together, each tab from whichever finished it last.

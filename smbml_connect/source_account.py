@@ -10,59 +10,93 @@ cursors kept for the first account would skip every older record of the second.
 
 from __future__ import annotations
 
-from smbml_connect.errors import SourceFatalError
+from smbml_connect.errors import SourceFatalError, SourceRetriableError
 from smbml_connect.ports import KnowsAccount, Notice, RunResult, Source
 from smbml_connect.store import Store
 
-__all__ = ["ACCOUNT_SWITCHED", "ACCOUNT_UNKNOWN", "AnotherAccountError", "same_account"]
+__all__ = [
+    "ACCOUNT_ASSUMED",
+    "ACCOUNT_SWITCHED",
+    "ACCOUNT_UNKNOWN",
+    "AccountNotCheckedError",
+    "AnotherAccountError",
+    "same_account",
+]
 
 ACCOUNT_UNKNOWN = "account_unknown"
 ACCOUNT_SWITCHED = "account_switched"
+ACCOUNT_ASSUMED = "account_assumed"
 
 
 class AnotherAccountError(SourceFatalError):
     """The credential reads another account than the one this store's records came from."""
 
 
+class AccountNotCheckedError(SourceRetriableError):
+    """The store holds an account's records and this run could not tell whose the
+    credential is: nothing is read or written (it may be another account's)."""
+
+
 def same_account(source: Source, store: Store, result: RunResult, switch: bool) -> None:
-    """Check (and on the first run note) the account ``source`` reads; raise when it is
-    another one than the store's, unless ``switch`` says to replace that one's records."""
+    """Check (and on the first run note) the account ``source`` reads. Another account than
+    the store's, or one that cannot be told while the store holds an account's records,
+    stops the run before anything is read or written. ``switch`` (`--switch-account`)
+    replaces the store's records of the source with the account's the credential reads."""
     if not isinstance(source, KnowsAccount):
         return
     account = source.account()
+    kept = store.account_of(source.name)
     if account is None:
+        if kept is not None:
+            raise AccountNotCheckedError(
+                f"{source.account_unknown}. This store holds the records of {kept[1]}, and "
+                "with another account's token they would mix, so nothing was read or "
+                "written: run again later."
+            )
         result.notices.append(
             Notice(
                 ACCOUNT_UNKNOWN,
                 "",
                 0,
-                f"{source.account_unknown}. So this run could not check that it reads the "
-                "account this store's records came from.",
+                f"{source.account_unknown}. So this run could not check which account it "
+                "reads; a later run that can will remember it.",
             )
         )
         return
-    kept = store.account_of(source.name)
-    if kept is None:  # the first run (or a store from before this check): it is this one
+    if switch:
+        removed = store.switch_account(source.name, account.key, account.words, result.run_id)
+        rows = sum(removed.values())
+        before = f"the {rows:,} rows read before" + (f" from {kept[1]}" if kept else "")
+        result.notices.append(
+            Notice(
+                ACCOUNT_SWITCHED,
+                "",
+                rows,
+                f"The token reads {account.words}: {before} were removed from this store, "
+                f"with everything computed from them, and {account.words} is read whole.",
+            )
+        )
+        return
+    if kept is None:
         store.keep_account(source.name, account.key, account.words)
+        if store.has_rows_of(source.name):  # read by a release that did not note accounts
+            result.notices.append(
+                Notice(
+                    ACCOUNT_ASSUMED,
+                    "",
+                    0,
+                    f"This store's {source.name} records were read before accounts were noted: "
+                    f"they are taken to be {account.words}'s, which the token reads. If they "
+                    "came from another account, run this `smbml run` command once more with "
+                    "--switch-account.",
+                )
+            )
         return
     key, words = kept
-    if key == account.key:
-        return
-    if not switch:
+    if key != account.key:
         raise AnotherAccountError(
             f"The token reads {account.words}, but this store holds the records of {words}: "
             "nothing was read or written. To keep both, give the new account a store of its "
             f"own (--store, or `store =` in its config). To replace {words}'s records with "
-            f"{account.words}'s, run `smbml run --switch-account` once."
+            f"{account.words}'s, run this `smbml run` command once more with --switch-account."
         )
-    removed = store.switch_account(source.name, account.key, account.words, result.run_id)
-    rows = sum(removed.values())
-    result.notices.append(
-        Notice(
-            ACCOUNT_SWITCHED,
-            "",
-            rows,
-            f"The token reads {account.words}: the {rows:,} rows of {words} were removed from "
-            f"this store, with what was computed about them, and {account.words} is read whole.",
-        )
-    )

@@ -607,6 +607,15 @@ class Store:
         ).fetchone()
         return None if row is None else (str(row[0]), str(row[1]))
 
+    def has_rows_of(self, source: str) -> bool:
+        """Whether any canonical table holds a row ``source`` gave."""
+        return any(
+            self._conn.execute(
+                f'SELECT 1 FROM "{t}" WHERE source = ? LIMIT 1', (source,)
+            ).fetchone()
+            for t in TABLES
+        )
+
     def accounts(self) -> dict[str, tuple[str, str, str]]:
         """source -> (account, how the user knows it, when first seen)."""
         rows = self._conn.execute("SELECT source, account, words, first_seen FROM source_accounts")
@@ -629,13 +638,15 @@ class Store:
     def switch_account(
         self, source: str, account: str, words: str, run_id: int | None
     ) -> dict[str, int]:
-        """Remove every row ``source`` gave (another account's records), with its cursors,
-        the values pushed for those records and every run's outputs about them, and note
-        ``account`` as the source's: one transaction, so a run stopped part way leaves
-        either the old account whole or none of it. Returns rows removed per table."""
+        """Remove everything the store holds from ``source``'s account (another one's, or
+        one an older release stored without saying which): every row the source gave, its
+        cursors, the values pushed for those records, its rejected rows (they may quote an
+        e-mail), every run's outputs (all of them describe that account's business: scores,
+        forecasts, prices) and the saved models; then note ``account`` as the source's. One
+        transaction: a run stopped part way leaves either the old account whole or none of
+        it. Returns rows removed per table."""
         removed: dict[str, int] = {}
         with self.transaction() as conn:
-            kinds = _outputs_about_records(conn)
             for table, spec in TABLES.items():
                 ids = [
                     str(r[0])
@@ -649,13 +660,19 @@ class Store:
                 removed[table] = conn.execute(
                     f'DELETE FROM "{table}" WHERE source = ?', (source,)
                 ).rowcount
-                entity = ASSOCIATION_TYPES.get(table, table.rstrip("s"))
                 conn.executemany(
                     "DELETE FROM pushed_values WHERE entity = ? AND entity_id = ?",
                     [(table, rid) for rid in ids],
                 )
-                for kind in kinds:
-                    _forget_outputs(conn, kind, entity, ids, run_id)
+            for kind in _output_tables(conn):
+                if conn.execute(f'DELETE FROM "{kind}"').rowcount and run_id is not None:
+                    conn.execute(
+                        "INSERT INTO forgotten_outputs VALUES (?, ?) ON CONFLICT (kind) "
+                        "DO UPDATE SET run_id = excluded.run_id",
+                        (kind, run_id),
+                    )
+            conn.execute("DELETE FROM models")
+            conn.execute("DELETE FROM rejects WHERE source = ?", (source,))
             conn.execute("DELETE FROM sync_cursors WHERE source = ?", (source,))
             self._keep_account(conn, source, account, words)
         return removed
@@ -1091,6 +1108,18 @@ def _forget_outputs(
             (kind, run_id),
         )
     return deleted
+
+
+def _output_tables(conn: sqlite3.Connection) -> list[str]:
+    """Every output table as the database holds it (declared ones too): each starts with
+    the run that wrote the row (`_output_ddl`); `runs` itself does not count."""
+    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    found = []
+    for name in names:
+        first = conn.execute(f'PRAGMA table_info("{name}")').fetchone()
+        if name != "runs" and first is not None and first[1] == "run_id":
+            found.append(name)
+    return found
 
 
 def _outputs_about_records(conn: sqlite3.Connection) -> list[str]:

@@ -21,29 +21,38 @@ from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.source_account import (
+    ACCOUNT_ASSUMED,
     ACCOUNT_SWITCHED,
     ACCOUNT_UNKNOWN,
+    AccountNotCheckedError,
     AnotherAccountError,
 )
 from smbml_connect.steps import steps_by_name
 from smbml_connect.store import Store
 from smbml_connect.testing.clock import FakeClock
+from smbml_connect.testing.faults import Fault
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, HubSpotEmulator
 from smbml_connect.testing.hubspot_sample import load_sample
 
 START = datetime.now(tz=UTC)
 RFM = steps_by_name(["rfm_segments"])
+WIDE = steps_by_name(["rfm_segments", "customer_clusters", "sales_forecast", "price_suggestions"])
 OTHER_PORTAL = 99_112_358
 
 
 def sync(
-    hub: HubSpotEmulator, store: Store, at: datetime, switch: bool = False, push: bool = True
+    hub: HubSpotEmulator,
+    store: Store,
+    at: datetime,
+    switch: bool = False,
+    push: bool = True,
+    steps: Any = RFM,
 ) -> Any:
-    limits = Limits(read_timeout=2.0)
+    limits = Limits(read_timeout=2.0, attempts=2)
     hub.clock.advance(limits.window_seconds)
     api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits, clock=hub.clock)
     destinations = [HubSpotDestination(api)] if push else []
-    options = RunOptions(steps=RFM, switch_account=switch)
+    options = RunOptions(steps=steps, switch_account=switch)
     return run_pipeline(HubSpotSource(api, started=at), store, options, destinations)
 
 
@@ -130,19 +139,69 @@ def test_switching_account_replaces_the_first_accounts_records_and_reads_the_sec
     assert again.status == "ok" and not [n for n in again.notices if n.check.startswith("acc")]
 
 
-def test_switching_removes_what_was_computed_about_the_first_accounts_records(
+def test_switching_removes_everything_computed_from_the_first_accounts_records(
     sample_hub: HubSpotEmulator, other: HubSpotEmulator, store: Store
 ) -> None:
-    sync(sample_hub, store, START)
-    result = sync(other, store, START + timedelta(hours=1), switch=True)
+    sync(sample_hub, store, START, steps=WIDE)
     with sqlite3.connect(store.path) as conn:
-        runs = {r[0] for r in conn.execute("SELECT DISTINCT run_id FROM scores")}
+        before = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                  for t in ("scores", "forecasts", "price_suggestions", "models")}  # fmt: skip
+    assert all(before.values()), before
+    other.inject(Fault("5xx", count=10**6, status=503, path="/crm/v3/objects/line_items"))
+    result = sync(other, store, START + timedelta(hours=1), switch=True, steps=WIDE)
+    assert "price_suggestions" in result.held_back  # the new account's lines did not load
+    with sqlite3.connect(store.path) as conn:
+        runs = {t: {r[0] for r in conn.execute(f"SELECT DISTINCT run_id FROM {t}")}
+                for t in ("scores", "forecasts", "price_suggestions")}  # fmt: skip
         pushed = conn.execute("SELECT MIN(pushed_at) FROM pushed_values").fetchone()[0]
         switched = conn.execute(
             "SELECT started_at FROM runs WHERE run_id = ?", (result.run_id,)
         ).fetchone()[0]
-    assert runs == {result.run_id}  # no score of the first account's records is left
-    assert pushed >= switched  # nor a value pushed to them
+        models = {r[0] for r in conn.execute("SELECT name FROM models")}
+        old_rejects = conn.execute("SELECT COUNT(*) FROM rejects WHERE run_id = 1").fetchone()
+    assert runs["scores"] == {result.run_id} and not runs["price_suggestions"]
+    assert runs["forecasts"] <= {result.run_id}  # the first account's forecast is gone
+    assert pushed is None or pushed >= switched  # nor a value pushed for the first account
+    assert "price_suggestions" not in models  # a model of the old business is not kept
+    assert old_rejects == (0,)
+    suggested = [r.properties.get("smbml_suggested_price") for r in other.state.objects["products"].values()]  # fmt: skip
+    assert not any(suggested)  # nothing of the first account's prices went to the second
+
+
+def test_a_store_from_before_takes_the_account_it_reads_and_says_so_and_can_switch(
+    sample_hub: HubSpotEmulator, other: HubSpotEmulator, store: Store
+) -> None:
+    sync(sample_hub, store, START)
+    with sqlite3.connect(store.path) as conn:  # as the release before this one left it
+        conn.execute("DROP TABLE source_accounts")
+        conn.execute("PRAGMA user_version = 8")
+    with Store(store.path) as upgraded:
+        result = sync(other, upgraded, START + timedelta(hours=1), push=False)
+        (said,) = [n for n in result.notices if n.check == ACCOUNT_ASSUMED]
+        assert f"taken to be HubSpot account {OTHER_PORTAL}'s" in said.message
+        assert "--switch-account" in said.message
+        switched = sync(other, upgraded, START + timedelta(hours=2), switch=True)
+        assert switched.status == "ok"
+        assert set(upgraded.read("contacts")["contact_id"]) == live(other, "contacts")
+        emails = set(upgraded.read("contacts")["email"].dropna())
+        assert emails == {r.properties.get("email") for r in other.state.objects["contacts"].values()} - {None}  # fmt: skip
+
+
+def test_a_run_that_cannot_learn_the_account_of_a_store_with_one_stops(
+    sample_hub: HubSpotEmulator, other: HubSpotEmulator, store: Store
+) -> None:
+    sync(sample_hub, store, START)
+    other.inject(Fault("5xx", count=10**6, status=503, path="/account-info/v3/details"))
+    other.reset_counts()
+    with pytest.raises(AccountNotCheckedError) as raised:
+        sync(other, store, START + timedelta(hours=1))
+    assert "did not answer which account" in str(raised.value)
+    assert f"records of HubSpot account {sample_hub.state.portal_id}" in str(raised.value)
+    assert "Retry" not in str(raised.value) and "page" not in str(raised.value)
+    assert set(other.requests) == {"GET account_details"}  # nothing read, nothing written
+    sample_hub.account_info_refused = True  # a new token of the same account without the scope
+    with pytest.raises(AccountNotCheckedError, match="lacks the scope oauth"):
+        sync(sample_hub, store, START + timedelta(hours=2))
 
 
 def test_an_account_hubspot_will_not_name_is_said_and_the_run_goes_on(
@@ -153,7 +212,7 @@ def test_an_account_hubspot_will_not_name_is_said_and_the_run_goes_on(
     assert result.status == "ok"
     (said,) = [n for n in result.notices if n.check == ACCOUNT_UNKNOWN]
     assert said.message.startswith("HubSpot did not say which account the token is for")
-    assert "could not check" in said.message and "403" in said.message
+    assert "could not check which account" in said.message and "403" in said.message
     assert store.account_of("hubspot") is None
     sample_hub.account_info_refused = False
     sync(sample_hub, store, START + timedelta(hours=1))
@@ -184,6 +243,8 @@ def test_smbml_run_says_it_in_one_line_and_switches_when_asked(
     assert refused.exit_code == 5, refused.output
     assert f"The token reads HubSpot account {OTHER_PORTAL}" in refused.output
     assert "Traceback" not in refused.output and TEST_TOKEN not in refused.output
+    both = run(other, "--switch-account", "--dry-run")
+    assert both.exit_code == 2 and "a dry run must not" in both.output
     switched = run(other, "--switch-account")
     assert switched.exit_code == 0, switched.output
     assert f"HubSpot account {OTHER_PORTAL} is read whole" in switched.output
@@ -205,3 +266,6 @@ def test_the_token_check_names_the_account(
     saved = CliRunner().invoke(cli, [*args, "--token-stdin"], input=TEST_TOKEN + "\n")
     assert saved.exit_code == 0, saved.output
     assert f"HubSpot account {sample_hub.state.portal_id}" in saved.output
+    sample_hub.account_info_refused = True
+    saved = CliRunner().invoke(cli, [*args, "--token-stdin"], input=TEST_TOKEN + "\n")
+    assert saved.exit_code == 0 and "lacks the scope oauth" in saved.output

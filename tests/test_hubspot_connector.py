@@ -28,6 +28,7 @@ from smbml_connect.credentials import Secret
 from smbml_connect.errors import AuthError
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.schema import TABLES
+from smbml_connect.source_account import AccountNotCheckedError
 from smbml_connect.steps import crm_properties, steps_by_name
 from smbml_connect.store import Store
 from smbml_connect.testing.clock import FakeClock
@@ -236,10 +237,17 @@ def test_an_outage_gives_up_with_a_clear_message_and_keeps_the_cursor(hub, store
     sync(emulator, store)
     before = store.get_cursor("hubspot", "contacts")
     emulator.state.touch("contacts", list(emulator.state.objects["contacts"])[:5])
-    with emulator.offline():
+    down = Fault("5xx", count=10**6, status=503, path="/crm/")  # the account still answers
+    emulator.inject(down)
+    try:
         result = sync(emulator, store)
+    finally:
+        down.count = 0
     assert result.status == "partial"
     assert "kept failing" in result.errors[0] and "run again later" in result.errors[0]
+    assert store.get_cursor("hubspot", "contacts") == before
+    with emulator.offline(), pytest.raises(AccountNotCheckedError, match="run again later"):
+        sync(emulator, store)  # not even the account answers: the run stops at once
     assert store.get_cursor("hubspot", "contacts") == before
 
 

@@ -6,8 +6,24 @@ const { OfficeMockObject } = require("office-addin-mock");
 function workbook(values, row = 1, column = 0) {
   const written = {};
   const charts = [];
+  // Each range remembers what was set on it and in which order (`order`): a text cell's
+  // format must be set before its value, or Excel has already read the value.
   const range = (address) => {
-    if (!(address in written)) written[address] = { address };
+    if (!(address in written)) {
+      const cell = { address, order: [] };
+      for (const name of ["values", "formulas", "numberFormat"]) {
+        let stored;
+        Object.defineProperty(cell, name, {
+          enumerable: true,
+          get: () => stored,
+          set: (value) => {
+            stored = value;
+            cell.order.push(name);
+          },
+        });
+      }
+      written[address] = cell;
+    }
     return written[address];
   };
   const mock = new OfficeMockObject({

@@ -41,6 +41,7 @@ test("Forecast writes the formula, a chart of history, forecast and band, and wo
   assert.match(text, /^Forecast of 36 points, 12 periods ahead \(SMB.FORECAST in D2\): [\d,]+ in the last period, 80% likely between [\d,]+ and [\d,]+\./);
   assert.deepEqual(book.written.D16.values, [[text]]);
   assert.deepEqual(book.written.D16.numberFormat, [["@"]]); // text, never a formula
+  assert.deepEqual(book.written.D16.order, ["numberFormat", "values"]);
 });
 
 test("Lead scores write the spill formula beside the table and a histogram", { skip }, async () => {
@@ -58,6 +59,7 @@ test("Lead scores write the spill formula beside the table and a histogram", { s
   const formats = book.written["I1:J11"].numberFormat;
   assert.deepEqual(formats[0], ["@", "@"]);
   assert.deepEqual(formats[1], ["@", "General"]); // labels as text, counts as numbers
+  assert.deepEqual(book.written["I1:J11"].order, ["numberFormat", "values"]); // format first
   assert.equal(bins.slice(1).reduce((sum, row) => sum + row[1], 0), 30); // the 30 unscored leads
   assert.equal(book.charts[0].type, "ColumnClustered");
   assert.equal(book.charts[0].source, "I1:J11");

@@ -69,8 +69,9 @@ def check_token(config: Config, token: Secret) -> str:
         "checking the token", api.client.crm.objects.basic_api.get_page, "contacts", limit=1
     )
     said = "contacts readable" if "results" in body else "answered"
-    account = HubSpotSource(api).account()  # which portal: the user sees it is the right one
-    return f"{said}, {account.words}" if account else said
+    source = HubSpotSource(api)
+    account = source.account()  # which portal: the user sees it is the right one
+    return f"{said}, {account.words}" if account else f"{said}; {source.account_unknown}"
 
 
 def _source(context: ConnectorContext) -> Source:

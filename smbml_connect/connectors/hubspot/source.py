@@ -46,7 +46,12 @@ from smbml_connect.connectors.hubspot.mapping import (
     records_to_frame,
     stage_properties,
 )
-from smbml_connect.errors import ConfigError, SmbmlError, TokenRejectedError
+from smbml_connect.errors import (
+    ConfigError,
+    SmbmlError,
+    SourceRetriableError,
+    TokenRejectedError,
+)
 from smbml_connect.ports import Notice, Page, SourceAccount
 
 __all__ = ["LIST_PAGE", "SEARCH_PAGE", "HubSpotSource", "Page"]
@@ -114,7 +119,14 @@ class HubSpotSource:
             body = self.api.json(ACCOUNT, self.api.account_details)
         except TokenRejectedError:
             raise  # every further request would be refused too
-        except SmbmlError as exc:
+        except SourceRetriableError as exc:
+            self.account_unknown = (
+                "HubSpot did not answer which account the token is for (it kept failing or "
+                "was too busy)"
+            )
+            log.warning("HubSpot account not read: %s", exc)
+            return None
+        except SmbmlError as exc:  # refused: HubSpot's words name the scope to add
             said = str(exc).rstrip(".")
             self.account_unknown = f"HubSpot did not say which account the token is for: {said}"
             log.warning("HubSpot account not read: %s", exc)
