@@ -14,7 +14,7 @@ import pytest
 import smbml_connect.connectors.gsheets.sheets as gsheets
 from smbml_connect.connectors.gsheets.http import SheetsApi
 from smbml_connect.connectors.gsheets.sheets import ResultTab, SheetsResults
-from smbml_connect.connectors.gsheets.user_columns import COLUMNS_KEY, shift_formula
+from smbml_connect.connectors.gsheets.user_columns import COLUMNS_KEY, move_formula
 from smbml_connect.credentials import Secret
 from smbml_connect.ports import RunResult
 from smbml_connect.testing.clock import FakeClock
@@ -26,20 +26,30 @@ BOOK = "1UserColumnsSpreadsheet000000000000000"
 
 
 @pytest.mark.parametrize(
-    ("formula", "rows", "moved"),
+    ("formula", "moved"),
     [
-        ("=C5>70", 4, "=C9>70"),
-        ("=$C$5+C5", 4, "=$C$5+C9"),  # an anchored row stays
-        ("=C$5*D5", -2, "=C$5*D3"),
-        ('=IF(C5>70,"call A1 now","")', 1, '=IF(C6>70,"call A1 now","")'),  # quoted text
-        ("=LOG10(C5)+ATAN2(1,2)", 1, "=LOG10(C6)+ATAN2(1,2)"),  # function names
-        ("=SUM(C5:E5)*'Other tab'!B5", 2, "=SUM(C7:E7)*'Other tab'!B7"),
-        ("=COUNTIF(C:C,C5)", 1, "=COUNTIF(C:C,C6)"),  # whole columns
-        ("=C2", -3, "=#REF!"),
+        ("=C5>70", "=C9>70"),  # row 5 (index 4) moved to row 9 (index 8)
+        ("=$C$5+C5", "=$C$5+C9"),  # an anchored row stays
+        ("=C$5*D5", "=C$5*D9"),
+        ('=IF(C5>70,"call A5 now","")', '=IF(C9>70,"call A5 now","")'),  # quoted text
+        ("=LOG10(C5)+ATAN2(1,2)", "=LOG10(C9)+ATAN2(1,2)"),  # function names
+        ("=SUM(C5:E5)*'Q1 2024'!B5", "=SUM(C9:E9)*'Q1 2024'!B5"),  # another tab stays
+        ("=VLOOKUP(A5,Leads!A2:B100,2,FALSE)", "=VLOOKUP(A9,Leads!A2:B100,2,FALSE)"),
+        ('=COUNTIF(C3:C200,"Hot")+C5', '=COUNTIF(C3:C200,"Hot")+C9'),  # other rows stay
+        ("=COUNTIF(C:C,C5)", "=COUNTIF(C:C,C9)"),  # whole columns
+        ("=C5-1", "=C9-1"),
     ],
 )
-def test_a_formula_moves_with_its_row_as_a_copy_would(formula: str, rows: int, moved: str) -> None:
-    assert shift_formula(formula, rows) == moved
+def test_a_formula_moves_with_its_row_as_a_sort_moves_it(formula: str, moved: str) -> None:
+    assert move_formula(formula, 4, 8, {}) == moved
+
+
+def test_a_formula_follows_the_columns_it_names() -> None:
+    # Called? was column C between ours; ours close up (D -> C) and it goes to E
+    assert (
+        move_formula('=IF(D3>70,"call","wait")&C3', 2, 5, {3: 2, 2: 4})
+        == '=IF(C6>70,"call","wait")&E6'
+    )
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +191,174 @@ def test_a_tab_from_before_this_release_is_read_by_todays_headers(
     sheet = sheet_of(emu, "Scores")
     assert sheet.cells[(1, 3)].value == "Owner" and sheet.cells[(2, 3)].value == "Ana"
     assert sheet.cells[(2, 0)].value == "C2"
+
+
+# -- what a review found -----------------------------------------------------------------
+def _book(emu: SheetsEmulator, name: str) -> str:
+    key = f"1UserColumns{name}".ljust(39, "0")
+    emu.state.create(key, name, {"Notes": [["the user's own tab"]]})
+    return key
+
+
+def put(api: SheetsApi, monkeypatch: pytest.MonkeyPatch, book: str, frame: pd.DataFrame,
+        run: int, note: str = "") -> Any:  # fmt: skip
+    tabs = [ResultTab("scores", "Scores", frame, note=note, key="contact_id")]
+    monkeypatch.setattr(gsheets, "result_tabs", lambda result: tabs)
+    result = RunResult(run_id=run, as_of=pd.Timestamp("2026-12-01", tz="UTC"), source="test")
+    return SheetsResults(api, book, clock=CLOCK).publish(result)
+
+
+def grid(emu: SheetsEmulator, book: str) -> dict[str, list[Any]]:
+    """Contact ID -> the row's cells right of ours, as (value or formula); repeated keys
+    get a suffix."""
+    sheet = emu.state.book(book).sheet("Scores")
+    width = len(json.loads(next(m["metadataValue"] for m in sheet.metadata
+                                if m["metadataKey"] == COLUMNS_KEY)))  # fmt: skip
+    out: dict[str, list[Any]] = {}
+    for r in range(2, sheet.rows):
+        key = sheet.cells.get((r, 0))
+        name = str(key.value) if key is not None and key.value else f"row{r}"
+        while name in out:
+            name += "'"
+        cells = [sheet.cells.get((r, c)) for c in range(width, sheet.cols)]
+        out[name] = [None if c is None or c.empty else (c.formula or c.value) for c in cells]
+    return out
+
+
+def widen(emu: SheetsEmulator, book: str, header: list[str], cells: dict[str, list[Any]]) -> None:
+    """The user inserts columns right of ours and types into them (Cell or value)."""
+    sheet = emu.state.book(book).sheet("Scores")
+    start = sheet.cols
+    sheet.cols += len(header)
+    for j, h in enumerate(header):
+        sheet.cells[(1, start + j)] = Cell(value=h)
+    for contact, values in cells.items():
+        r = next(r for (r, c), cell in sheet.cells.items() if c == 0 and cell.value == contact)
+        for j, v in enumerate(values):
+            if v is not None:
+                cell = v if isinstance(v, Cell) else Cell(value=v)
+                if cell.formula:
+                    cell = Cell(formula=cell.formula.replace("{r}", str(r + 1)))
+                sheet.cells[(r, start + j)] = cell
+
+
+def test_a_run_with_no_rows_keeps_the_users_cells_with_their_keys(
+    emu: SheetsEmulator, api: SheetsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = _book(emu, "Empty")
+    put(api, monkeypatch, book, scores(["C1", "C2"]), run=1)
+    widen(emu, book, ["Called?"], {"C2": ["left voicemail"]})
+    put(api, monkeypatch, book, pd.DataFrame(), run=2, note="Nothing to show this run (segments failed: a timeout).")  # fmt: skip
+    assert grid(emu, book)["C2"] == ["left voicemail"]
+    head = str(emu.state.book(book).sheet("Scores").cells[(0, 0)].value)
+    assert ".." not in head and "1 row at the bottom" in head
+    put(api, monkeypatch, book, scores(["C2", "C1"]), run=3)
+    assert grid(emu, book) == {"C2": ["left voicemail"], "C1": [None]}
+
+
+def test_a_tab_split_over_requests_that_stops_part_way_keeps_each_key_beside_its_cells(
+    emu: SheetsEmulator, api: SheetsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smbml_connect.connectors.gsheets.http import SheetsLimits
+    from smbml_connect.testing.faults import Fault
+
+    book = _book(emu, "Partial")
+    put(api, monkeypatch, book, scores(["C1", "C2", "C3", "C4", "C5", "C6"]), run=1)
+    widen(emu, book, ["Note"], {"C1": ["do not call again"], "C2": ["call Monday"]})
+    monkeypatch.setattr(gsheets, "CHUNK_BYTES", 300)  # a row or two per request
+    key = Secret(json.dumps(make_service_account(emu)))
+    failing = SheetsApi(key, api_url=emu.url, clock=CLOCK, limits=SheetsLimits(attempts=1))
+    down = Fault("5xx", count=10**6, status=503, path=":batchUpdate", skip=1)
+    emu.inject(down)
+    try:
+        with pytest.raises(gsheets.SheetsNotAllWritten):
+            put(failing, monkeypatch, book, scores(["C6", "C5", "C4", "C3", "C2", "C1"]), run=2)
+    finally:
+        down.count = 0
+    assert {k: v for k, v in grid(emu, book).items() if v != [None]} == {
+        "C1": ["do not call again"], "C2": ["call Monday"]
+    }  # fmt: skip
+    put(api, monkeypatch, book, scores(["C6", "C5", "C4", "C3", "C2", "C1"]), run=3)
+    assert grid(emu, book)["C1"] == ["do not call again"] and grid(emu, book)["C6"] == [None]
+
+
+def test_unticked_boxes_and_a_filled_down_formula_do_not_pile_up_and_reach_new_rows(
+    emu: SheetsEmulator, api: SheetsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = _book(emu, "PileUp")
+    ids = ["C1", "C2", "C3", "C4", "C5"]
+    put(api, monkeypatch, book, scores(ids), run=1)
+    widen(emu, book, ["Called?", "Next"], {
+        c: [c == "C2", Cell(formula='=IF(C{r}>52,"call","")')] for c in ids
+    })  # fmt: skip
+    for run, now in enumerate((["C2", "C3", "C4", "C5"], ["C6", "C2", "C4"]), start=2):
+        put(api, monkeypatch, book, scores(now), run=run)
+    rows = grid(emu, book)
+    assert list(rows) == ["C6", "C2", "C4"]  # nobody left at the bottom
+    assert rows["C2"] == [True, '=IF(C4>52,"call","")']
+    assert rows["C6"] == [None, '=IF(C3>52,"call","")']  # the new contact gets the formula
+
+
+def test_a_contact_shown_twice_does_not_grow_the_tab(
+    emu: SheetsEmulator, api: SheetsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = _book(emu, "Twice")
+    twice = scores(["C1", "C1", "C2"])
+    put(api, monkeypatch, book, twice, run=1)
+    widen(emu, book, ["Note"], {"C1": ["met at the fair"]})
+    for run in (2, 3, 4):
+        put(api, monkeypatch, book, twice, run=run)
+    assert grid(emu, book) == {"C1": ["met at the fair"], "C1'": [None], "C2": [None]}
+
+
+def test_columns_inserted_between_ours_move_right_and_formulas_follow_the_columns(
+    emu: SheetsEmulator, api: SheetsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = _book(emu, "Between")
+    put(api, monkeypatch, book, scores(["C1", "C2"]), run=1)
+    sheet = emu.state.book(book).sheet("Scores")
+    moved = {(r, c + 1 if c >= 2 else c): cell for (r, c), cell in sheet.cells.items()}
+    moved[(1, 2)] = Cell(value="Called?")  # inserted between Name and Lead score
+    sheet.cells, sheet.cols = moved, 4
+    c1 = next(r for (r, c), cell in sheet.cells.items() if c == 0 and cell.value == "C1")
+    sheet.cells[(c1, 2)] = Cell(value=True)
+    sheet.cells[(1, 4)] = Cell(value="Next")
+    sheet.cols = 5
+    sheet.cells[(c1, 4)] = Cell(formula=f'=IF(AND(D{c1 + 1}>70,NOT(C{c1 + 1})),"call","")')
+    put(api, monkeypatch, book, scores(["C2", "C1"]), run=2)
+    head = [emu.state.book(book).sheet("Scores").cells[(1, c)].value for c in range(5)]
+    assert head == ["Contact ID", "Name", "Lead score", "Called?", "Next"]
+    assert grid(emu, book)["C1"] == [True, '=IF(AND(C4>70,NOT(D4)),"call","")']
+
+
+def test_a_renamed_header_of_ours_stays_ours_and_keys_with_spaces_still_match(
+    emu: SheetsEmulator, api: SheetsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = _book(emu, "Renamed")
+    put(api, monkeypatch, book, scores(["C1", "C2"]), run=1)
+    emu.state.book(book).sheet("Scores").cells[(1, 1)] = Cell(value="Full name")
+    widen(emu, book, ["Owner"], {"C2": ["Ana"]})
+    spaced = scores(["C2", "C1"]).assign(contact_id=pd.Series(["C2 ", "C1"], dtype="string"))
+    put(api, monkeypatch, book, spaced, run=2)
+    sheet = emu.state.book(book).sheet("Scores")
+    assert [sheet.cells[(1, c)].value for c in range(4)] == ["Contact ID", "Name", "Lead score", "Owner"]  # fmt: skip
+    assert sheet.cols == 4 and sheet.cells[(2, 3)].value == "Ana"
+
+
+def test_the_users_formats_stay_and_a_header_formula_stays_a_formula(
+    emu: SheetsEmulator, api: SheetsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = _book(emu, "Formats")
+    put(api, monkeypatch, book, scores(["C1", "C2"]), run=1)
+    widen(emu, book, ["Follow up"], {
+        "C1": [Cell(value=46_000.0, number_type="DATE")],
+        "C2": [Cell(value=46_001.0, number_type="DATE")],
+    })  # fmt: skip
+    sheet = emu.state.book(book).sheet("Scores")
+    sheet.cells[(1, 3)] = Cell(formula='="Due "&TEXT(TODAY(),"d mmm")')
+    put(api, monkeypatch, book, scores(["C2", "C1"]), run=2)
+    sheet = emu.state.book(book).sheet("Scores")
+    assert sheet.cells[(1, 3)].formula == '="Due "&TEXT(TODAY(),"d mmm")'
+    assert [(sheet.cells[(r, 3)].value, sheet.cells[(r, 3)].number_type) for r in (2, 3)] == [
+        (46_001.0, "DATE"), (46_000.0, "DATE")
+    ]  # fmt: skip

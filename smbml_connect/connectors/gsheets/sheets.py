@@ -326,7 +326,7 @@ def result_tabs(result: RunResult) -> list[ResultTab]:
             frame = frame[first + [c for c in frame.columns if c not in sheet.columns]]
         chart = sheet.chart(frame) if sheet.chart is not None else None
         out = ResultTab(role, title, frame, chart=_chart_spec(chart) if chart else None,
-                        key=sheet.key if sheet.key in frame.columns else None)  # fmt: skip
+                        key=sheet.key)  # fmt: skip
         if frame.empty:
             out.note = "Nothing to show this run" + (f" ({skipped})" if skipped else "") + "."
         tabs.append(out)
@@ -501,6 +501,19 @@ def _rows_json(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [header, *({"values": list(cells)} for cells in zip(*columns, strict=True))]
 
 
+def written_frame(tab: ResultTab, kept: Kept | None = None) -> pd.DataFrame:
+    """The tab's rows as written: with the rows kept for the user's columns (their key
+    only) after them; a tab with a key always shows its key column."""
+    frame = tab.frame.copy()
+    if tab.key is not None and tab.key not in frame.columns and (frame.empty or kept):
+        frame[tab.key] = pd.Series(dtype="string")
+    if kept is not None and kept.leftover and tab.key is not None:
+        # rows whose key left the results: the key, and the user's cells beside it
+        gone = pd.DataFrame({tab.key: [k for k, _ in kept.leftover]}, dtype="string")
+        frame = pd.concat([frame, gone], ignore_index=True) if len(frame) else gone
+    return frame
+
+
 def tab_requests(
     tab: ResultTab,
     sheet_id: int,
@@ -514,13 +527,10 @@ def tab_requests(
     With ``write`` (one sync's own mark), list i also leaves ``write:i`` in the tab's
     developer metadata, so a sync that lost an answer can tell whether the change landed,
     and the last list leaves ``refreshed``, which a later sync quotes if it cannot finish.
-    ``kept``: the user's columns, written right of ours in the last list (values only)."""
-    frame = tab.frame.copy()
+    ``kept``: the user's columns, written right of ours (values only), in the first list
+    with every row's key: a tab that stops part way keeps each key beside its cells."""
+    frame = written_frame(tab, kept)
     ours = max(len(frame.columns), 1)
-    if kept is not None and kept.leftover and tab.key is not None:
-        # rows whose key left the results: the key, and the user's cells beside it
-        gone = pd.DataFrame({tab.key: [k for k, _ in kept.leftover]}, dtype="string")
-        frame = pd.concat([frame, gone], ignore_index=True)
     for name in frame.columns:
         if _date_like(str(name), frame[name]) and not pd.api.types.is_datetime64_any_dtype(
             frame[name]
@@ -604,32 +614,43 @@ def tab_requests(
             )
         )
     last = lists[-1]
-    note = tab.note
+    note = tab.note.rstrip(".")
     if kept is not None and kept.leftover:
         n = len(kept.leftover)
         note = (f"{note}. " if note else "") + (
             f"{n} {'row' if n == 1 else 'rows'} at the bottom {'is' if n == 1 else 'are'} no "
             "longer in the results: kept for the columns you added beside them"
         )
-    last.append(note_request(sheet_id, f"Last refreshed {refreshed}" + (f". {note}" if note else "")))  # fmt: skip
+    last.append(note_request(sheet_id, f"Last refreshed {refreshed}" + (f". {note}." if note else "")))  # fmt: skip
     if write is not None:
         last += _mark(sheet_id, REFRESHED_KEY, refreshed)
-    last += _mark(sheet_id, COLUMNS_KEY, columns_mark(sheet_header(tab.frame)))
-    if kept is not None:  # in the same batch as our rows: they land together or not at all
-        header = {"values": [{"userEnteredValue": {"stringValue": h}} if h else {}
-                             for h in kept.headers]}  # fmt: skip
+    last += _mark(sheet_id, COLUMNS_KEY, columns_mark(sheet_header(frame)))
+    if kept is not None:  # with our first rows: they land together or not at all
         body = [{"values": cells} for cells in kept.rows]
         body += [{"values": cells} for _, cells in kept.leftover]
-        last.append(
+        lists[0].append(
             {
                 "updateCells": {
                     "range": {"sheetId": sheet_id, "startRowIndex": _HEADER_ROW,
                               "startColumnIndex": ours, "endColumnIndex": width},
-                    "rows": [header, *body],
+                    "rows": [{"values": kept.headers}, *body],
                     "fields": "userEnteredValue",
                 }
             }
         )  # fmt: skip
+        if len(lists) > 1 and tab.key in frame.columns:  # every key now, the rest later
+            at = int(frame.columns.get_loc(tab.key))
+            keys = [{"values": [cell]} for cell in _column_cells(frame[tab.key])]
+            lists[0].append(
+                {
+                    "updateCells": {
+                        "start": {"sheetId": sheet_id, "rowIndex": _HEADER_ROW + 1,
+                                  "columnIndex": at},
+                        "rows": keys,
+                        "fields": "userEnteredValue",
+                    }
+                }
+            )  # fmt: skip
     for col, name in enumerate(frame.columns):
         spec = _number_spec(str(name), frame[name])
         if spec and len(frame):
@@ -849,7 +870,9 @@ class SheetsResults:
         for tab, sheet_id, existing in plans:
             lists = tab_requests(tab, sheet_id, existing, refreshed, write, theirs.get(sheet_id))
             notes = [n for i, n in pending.items() if i != sheet_id]
-            need = (len(tab.frame) + 2 + (1 if tab.frame.empty else 0)) * max(len(tab.frame.columns), 1)  # fmt: skip
+            shown = written_frame(tab, theirs.get(sheet_id))
+            extra = len(theirs[sheet_id].headers) if sheet_id in theirs else 0
+            need = (len(shown) + 2 + (1 if shown.empty else 0)) * (max(len(shown.columns), 1) + extra)  # fmt: skip
             after = cells - (_cells(existing) if existing else 0) + need
             if after > CELL_CAP:
                 kept.append(
@@ -886,7 +909,7 @@ class SheetsResults:
             done.append(tab.title)
             report.written += len(tab.frame)
             if sheet_id in theirs:
-                names = ", ".join(h or "(no header)" for h in theirs[sheet_id].headers)
+                names = ", ".join(_shown(h) or "(no header)" for h in theirs[sheet_id].headers)
                 report.detail.append(f"{tab.title}: your columns kept beside their rows ({names})")
             report.detail.append(f"{tab.title}: {len(tab.frame):,} rows")
         if kept:
@@ -923,14 +946,14 @@ class SheetsResults:
         kept: dict[int, Kept] = {}
         for tab, sheet_id, ours in wanted:
             label = column_label(tab.key) if tab.key else ""
-            found = find_user_columns(grids.get(sheet_id, []), ours, label)
+            now = sheet_header(written_frame(tab, None if tab.key is None else Kept([], [], [])))
+            found = find_user_columns(grids.get(sheet_id, []), ours, now, label)
             if found is None:
                 continue
-            names = ", ".join(h or "(no header)" for h in found.headers)
             if tab.key is None:
                 report.detail.append(
-                    f"{tab.title}: the columns you added ({names}) were not kept: its rows "
-                    "name no record to keep them beside (keep notes in a tab of your own)"
+                    f"{tab.title}: the columns you added ({found.names}) were not kept: its "
+                    "rows name no record to keep them beside (keep notes in a tab of your own)"
                 )
                 continue
             if found.problem:
@@ -938,7 +961,12 @@ class SheetsResults:
                     f"{tab.title}: {found.problem}, so the rows with your columns are kept at "
                     "the bottom as they were"
                 )
-            keys = tab.frame[tab.key].astype("string").fillna("").tolist()
+            column = (
+                tab.frame[tab.key]
+                if tab.key in tab.frame.columns
+                else pd.Series([], dtype="string")
+            )
+            keys = column.astype("string").fillna("").str.strip().tolist()
             kept[sheet_id] = place(found, keys, _HEADER_ROW + 1)
         return kept
 
@@ -985,3 +1013,9 @@ def _free_title(title: str, taken: set[str]) -> str:
     while candidate in taken:
         candidate, n = f"{title} (smbml {n})", n + 1
     return candidate
+
+
+def _shown(cell: Mapping[str, Any]) -> str:
+    """A header cell as kept (CellData) as the user reads its text."""
+    value = next(iter((cell.get("userEnteredValue") or {}).values()), "")
+    return str(value)

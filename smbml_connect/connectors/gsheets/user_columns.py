@@ -3,21 +3,30 @@
 A result tab is rewritten on every refresh and its rows move (scores change, contacts come
 and go). Before, a column typed beside ours ("Called?", notes, a formula) was wiped by
 the next refresh. Now the tabs with a key (a Contact ID or Product ID per row: Scores,
-Segments, Prices) are read before they are rewritten, in one values:batchGet with formulas
-as formulas, and the user's columns go back to the right of ours, each row's cells beside
-the row with the same key. A formula moves with its row as a copy would move it (=C5>70
-on row 5 becomes =C9>70 on row 9). A row whose key left the results keeps the user's
-cells at the bottom of the tab, so nothing typed is lost; if the key comes back, they
-join it again. Which columns are ours is what the last refresh wrote (its header labels,
-kept in the tab's developer metadata); anything else with a header or a value is the
-user's. Only the values go back: a column's formats and checkboxes are the user's own
-cells, which the refresh does not touch.
+Segments, Prices) that a user widened are read before they are rewritten (one
+spreadsheets.get with each cell's typed userEnteredValue), and the user's columns go back
+to the right of ours, each row's cells beside the row with the same key.
+
+- A formula is moved as Sheets moves one when its row is sorted elsewhere and columns are
+  moved: references to its own row in this tab follow the row, references to columns
+  follow the columns (ours by header, the user's to their new place), and references to
+  other rows or other tabs (a lookup table, a total) stay as they were.
+- A column whose cells share one formula (filled down) is given it on new rows too.
+- A row whose key left the results (or a run that had no rows) keeps the user's cells at
+  the bottom of the tab with its key, unless all it held was an unticked box or the
+  column's own formula; if the key comes back, they join it again.
+- Which columns are ours is what the last refresh wrote (its header labels, kept in the
+  tab's developer metadata); a header of ours the user renamed is still ours when it sits
+  alone between two of ours. Anything else with a header or a value is the user's.
+- Only values go back: a column's formats and checkboxes belong to its cells, which the
+  refresh does not touch.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,45 +39,54 @@ __all__ = [
     "columns_mark",
     "find_user_columns",
     "grid_rows",
+    "move_formula",
     "ours_before",
     "place",
-    "shift_formula",
 ]
 
 COLUMNS_KEY = "smbml_connect.columns"  # the header labels of our columns at the last write
+GRID_FIELDS = (
+    "sheets(properties(sheetId,title),data(startRow,startColumn,rowData(values(userEnteredValue))))"
+)
 _HEADER_ROW = 1  # zero-based: row 1 holds "last refreshed", row 2 the header
-# A cell reference outside quotes: not part of a name (LOG10( is a function), not a column
-# range (C:C), optionally anchored with $ (an anchored row never moves).
-_REF = re.compile(r"(?<![A-Za-z0-9_.$])(\$?[A-Za-z]{1,3})(\$?)([0-9]+)(?![0-9A-Za-z_(])")
+_FIRST = _HEADER_ROW + 1  # the first row of data
+# A cell or a range of cells: not part of a name (LOG10( is a function, Q1 2024 a word),
+# each end optionally anchored with $; ``sheet`` is set when a tab name and "!" come just
+# before it (both ends are then that tab's).
+_END = r"\$?[A-Za-z]{1,3}\$?[0-9]+"
+_REF = re.compile(
+    rf"(?P<sheet>!)?(?<![A-Za-z0-9_.:])(?P<a>{_END})(?::(?P<b>{_END}))?(?![0-9A-Za-z_(])"
+)
+_PARTS = re.compile(r"(\$?)([A-Za-z]{1,3})(\$?)([0-9]+)")
+_QUOTED = re.compile(r"(\"(?:[^\"]|\"\")*\"|'(?:[^']|'')*')")  # text, or a quoted tab name
+Cell = dict[str, Any]  # a cell's userEnteredValue: {"stringValue": ...} and so on; {} empty
 
 
 @dataclass
 class UserColumns:
     """A result tab's columns that are not ours, as the refresh before this one left them."""
 
-    headers: list[str]
-    by_key: dict[str, tuple[int, list[dict[str, Any]]]] = field(
-        default_factory=dict
-    )  # key: (row, cells)
-    unmatched: list[tuple[str, int, list[dict[str, Any]]]] = field(
-        default_factory=list
-    )  # no usable key
-    problem: str = ""  # why rows could not be matched by key (they keep their place)
+    headers: list[Cell]  # as typed (a header may be a formula)
+    old_columns: dict[int, int]  # the tab's column -> its column after this refresh
+    by_key: dict[str, tuple[int, list[Cell]]] = field(default_factory=dict)  # key: (row, cells)
+    unmatched: list[tuple[str, int, list[Cell]]] = field(default_factory=list)  # no usable key
+    # per column: the formula its rows share (template, and a row and cell of it), or None
+    filled: list[tuple[str, int, Cell] | None] = field(default_factory=list)
+    problem: str = ""  # why rows could not be matched by key (they go to the bottom)
+
+    @property
+    def names(self) -> str:
+        return ", ".join(_plain(h) or "(no header)" for h in self.headers)
 
 
 @dataclass
 class Kept:
     """The user's cells placed for this refresh: one row per result row, then the rows
-    whose key left the results (key, cells), each cell as Sheets' userEnteredValue."""
+    whose key left the results (key, cells), each cell as Sheets' CellData."""
 
-    headers: list[str]
+    headers: list[dict[str, Any]]
     rows: list[list[dict[str, Any]]]
     leftover: list[tuple[str, list[dict[str, Any]]]]
-
-
-GRID_FIELDS = (
-    "sheets(properties(sheetId,title),data(startRow,startColumn,rowData(values(userEnteredValue))))"
-)
 
 
 def ours_before(sheet: Mapping[str, Any]) -> list[str] | None:
@@ -83,110 +101,188 @@ def ours_before(sheet: Mapping[str, Any]) -> list[str] | None:
     return None
 
 
-def grid_rows(sheet: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
+def columns_mark(labels: Sequence[str]) -> str:
+    return json.dumps(list(labels), ensure_ascii=False)
+
+
+def grid_rows(sheet: Mapping[str, Any]) -> list[list[Cell]]:
     """A tab's cells as spreadsheets.get gives them with grid data, each its
     ``userEnteredValue`` ({} when empty): typed, so a formula is told from text that
-    starts with "=" (values.get renders both alike)."""
+    starts with "=" (values.get renders both alike). Google leaves out a start of 0."""
     data = (sheet.get("data") or [{}])[0]
-    rows: list[list[dict[str, Any]]] = [[] for _ in range(int(data.get("startRow", 0)))]
-    lead: list[dict[str, Any]] = [{} for _ in range(int(data.get("startColumn", 0)))]
+    rows: list[list[Cell]] = [[] for _ in range(int(data.get("startRow", 0)))]
+    lead: list[Cell] = [{} for _ in range(int(data.get("startColumn", 0)))]
     for row in data.get("rowData", []) or []:
         rows.append(lead + [dict(c.get("userEnteredValue") or {}) for c in row.get("values", [])])
     return rows
 
 
 def find_user_columns(
-    grid: Sequence[Sequence[Mapping[str, Any]]], ours: Sequence[str], key_label: str
+    grid: Sequence[Sequence[Cell]], ours: Sequence[str], now: Sequence[str], key_label: str
 ) -> UserColumns | None:
-    """The user's columns in ``grid`` (`grid_rows`: row 0 the note, row 1 the header);
-    None when there are none. ``ours`` are our header labels at the last refresh."""
-    header = [_plain(c) for c in grid[_HEADER_ROW]] if len(grid) > _HEADER_ROW else []
+    """The user's columns in ``grid`` (`grid_rows`), None when there are none. ``ours``:
+    our header labels at the last refresh; ``now``: this refresh's."""
+    header = list(grid[_HEADER_ROW]) if len(grid) > _HEADER_ROW else []
     width = max((len(r) for r in grid), default=0)
-    header += [""] * (width - len(header))
-    taken: set[str] = set()
-    mine: list[int] = []
-    where: int | None = None
-    for i, label in enumerate(header):
-        if label in ours and label not in taken:
-            taken.add(label)
-            where = i if label == key_label else where
-            continue
-        if label.strip() or any(_cell_at(row, i) for row in grid[2:]):
-            mine.append(i)
+    header += [{}] * (width - len(header))
+    labels = [_plain(c) for c in header]
+    place_of: dict[str, int] = {}  # our label at the last refresh -> its column now
+    for i, label in enumerate(labels):
+        if label in ours and label not in place_of:
+            place_of[label] = i
+    _renamed(ours, labels, place_of)
+    taken = set(place_of.values())
+    mine = [
+        i
+        for i in range(width)
+        if i not in taken and (labels[i].strip() or any(_cell_at(row, i) for row in grid[_FIRST:]))
+    ]
     if not mine:
         return None
-    found = UserColumns([header[i] for i in mine])
+    moves = {i: now.index(label) for label, i in place_of.items() if label in now}
+    moves.update({i: len(now) + j for j, i in enumerate(mine)})
+    found = UserColumns([header[i] for i in mine], moves)
+    where = place_of.get(key_label)
     if where is None:
         found.problem = f"the {key_label} column was not found"
-    for r, row in enumerate(grid[2:], start=2):
-        cells = [_cell_at(row, i) for i in mine]
-        if not any(cells):
-            continue
-        key = _plain(_cell_at(row, where)).strip() if where is not None else ""
-        if key and key not in found.by_key:
+    rows = [(r, [_cell_at(row, i) for i in mine]) for r, row in enumerate(grid[_FIRST:], _FIRST)]
+    found.filled = [_filled([(r, cells[j]) for r, cells in rows]) for j in range(len(mine))]
+    for r, cells in rows:
+        if not any(_typed(c, j, r, found.filled) for j, c in enumerate(cells)):
+            continue  # nothing the user typed: empty, unticked, or the column's formula
+        key = _plain(_cell_at(grid[r], where)).strip() if where is not None else ""
+        first = found.by_key.get(key)
+        if key and first is None:
             found.by_key[key] = (r, cells)
+        elif first is not None and [_template(c, first[0]) for c in first[1]] == [
+            _template(c, r) for c in cells
+        ]:
+            continue  # a key shown twice (a lead also a customer) gave both rows the cells
         else:
             found.unmatched.append((key, r, cells))
     return found
 
 
-def place(found: UserColumns, keys: Sequence[str], first_row: int) -> Kept:
+def place(found: UserColumns, keys: Sequence[str], first_row: int = _FIRST) -> Kept:
     """The user's cells beside this refresh's rows (``keys`` in order, the first on sheet
     row index ``first_row``), then the ones whose key is gone, in their old order."""
     rows: list[list[dict[str, Any]]] = []
     used: set[str] = set()
     for i, key in enumerate(keys):
-        hit = found.by_key.get(key) if not found.problem else None
+        at = first_row + i
+        hit = found.by_key.get(key) if not found.problem and key not in used else None
         if hit is None:
-            rows.append([{} for _ in found.headers])
+            rows.append([_fill(t, at, found.old_columns) for t in found.filled])
             continue
         used.add(key)
         old, cells = hit
-        rows.append([_value(c, first_row + i - old) for c in cells])
+        rows.append([_moved(c, old, at, found.old_columns) for c in cells])
     leftovers = [(k, r, c) for k, (r, c) in found.by_key.items() if k not in used]
     leftovers += found.unmatched
     leftovers.sort(key=lambda item: item[1])
     start = first_row + len(keys)
     kept = [
-        (key, [_value(c, start + j - old) for c in cells])
+        (key, [_moved(c, old, start + j, found.old_columns) for c in cells])
         for j, (key, old, cells) in enumerate(leftovers)
     ]
-    return Kept(found.headers, rows, kept)
+    headers = [_moved(h, _HEADER_ROW, _HEADER_ROW, found.old_columns) for h in found.headers]
+    return Kept(headers, rows, kept)
 
 
-def shift_formula(text: str, rows: int) -> str:
-    """A formula as it reads ``rows`` rows lower (higher if negative), as copying the cell
-    there would make it: relative row numbers move, $-anchored ones and quoted text do not."""
-    if not rows:
-        return text
-    parts = re.split(r'("(?:[^"]|"")*")', text)  # quoted text is not a reference
+def move_formula(text: str, old_row: int, new_row: int, columns: Mapping[int, int]) -> str:
+    """A formula of the cell on sheet row ``old_row`` (zero-based) as it reads on
+    ``new_row``: references to its own row in this tab move with it ($-anchored rows do
+    not), columns move by ``columns`` (old index -> new), and references to other rows,
+    other tabs and text in quotes stay."""
+    return _rewrite(text, old_row, str(new_row + 1), columns)
+
+
+def _rewrite(text: str, old_row: int, own_row: str, columns: Mapping[int, int]) -> str:
+    own = str(old_row + 1)  # as A1 numbers it
+
+    def end(ref: str) -> str:
+        cabs, letters, rabs, row = _PARTS.fullmatch(ref).groups()  # type: ignore[union-attr]
+        column = _column_index(letters)
+        row = own_row if not rabs and row == own else row
+        return f"{cabs}{_column_letters(columns.get(column, column))}{rabs}{row}"
 
     def moved(match: re.Match[str]) -> str:
-        column, anchor, number = match.groups()
-        if anchor:
+        if match["sheet"]:  # another tab's cells
             return match.group(0)
-        row = int(number) + rows
-        return f"{column}{row}" if row >= 1 else "#REF!"
+        return end(match["a"]) + (":" + end(match["b"]) if match["b"] else "")
 
-    return "".join(p if p.startswith('"') else _REF.sub(moved, p) for p in parts)
-
-
-def columns_mark(labels: Sequence[str]) -> str:
-    return json.dumps(list(labels), ensure_ascii=False)
+    parts = _QUOTED.split(text)
+    return "".join(p if p[:1] in ('"', "'") else _REF.sub(moved, p) for p in parts)
 
 
-def _value(cell: Mapping[str, Any] | None, rows: int) -> dict[str, Any]:
-    """A cell as read (its userEnteredValue) back as a cell, a formula moved ``rows`` down."""
+def _renamed(ours: Sequence[str], labels: Sequence[str], place_of: dict[str, int]) -> None:
+    """A label of ours the user retyped: ours still when exactly one unclaimed column sits
+    between the columns of its two neighbours (else it stays the user's, and they see it)."""
+    taken = set(place_of.values())
+    for k, label in enumerate(ours):
+        if label in place_of:
+            continue
+        before = next((place_of[o] for o in reversed(ours[:k]) if o in place_of), -1)
+        after = next((place_of[o] for o in ours[k + 1 :] if o in place_of), len(labels))
+        free = [i for i in range(before + 1, after) if i not in taken]
+        if len(free) == 1:
+            place_of[label] = free[0]
+            taken.add(free[0])
+
+
+def _filled(cells: Sequence[tuple[int, Cell]]) -> tuple[str, int, Cell] | None:
+    """The formula a column's rows share (filled down): its template, and one cell of it
+    with its row (to write it on new rows); None when no formula is shared so."""
+    formulas = Counter(_template(c, r) for r, c in cells if "formulaValue" in c)
+    if not formulas:
+        return None
+    template, count = formulas.most_common(1)[0]
+    if count < 2 or count * 2 < len(cells):
+        return None
+    row, cell = next(
+        (r, c) for r, c in cells if "formulaValue" in c and _template(c, r) == template
+    )
+    return template, row, cell
+
+
+def _template(cell: Cell, row: int) -> str:
+    """A cell's formula with references to its own row written as "{row}" (to compare a
+    column's rows), or its value as text."""
+    if "formulaValue" not in cell:
+        return json.dumps(cell, sort_keys=True)
+    return _rewrite(str(cell["formulaValue"]), row, "{row}", {})
+
+
+def _typed(cell: Cell, column: int, row: int, filled: Sequence[Any]) -> bool:
+    """Whether the user put something in this cell: not empty, not an unticked box, not
+    the column's own formula."""
+    if not cell or cell.get("boolValue") is False or cell.get("stringValue") == "":
+        return False
+    shared = filled[column]
+    return not (shared is not None and _template(cell, row) == shared[0])
+
+
+def _fill(
+    shared: tuple[str, int, Cell] | None, row: int, columns: Mapping[int, int]
+) -> dict[str, Any]:
+    """The column's shared formula on a row that had none (a new contact)."""
+    if shared is None:
+        return {}
+    _, old, cell = shared
+    return _moved(cell, old, row, columns)
+
+
+def _moved(cell: Cell, old: int, new: int, columns: Mapping[int, int]) -> dict[str, Any]:
+    """A cell read on row ``old`` as it should be written on row ``new``."""
     if not cell:
         return {}
     if "formulaValue" in cell:
-        return {
-            "userEnteredValue": {"formulaValue": shift_formula(str(cell["formulaValue"]), rows)}
-        }
+        text = move_formula(str(cell["formulaValue"]), old, new, columns)
+        return {"userEnteredValue": {"formulaValue": text}}
     return {"userEnteredValue": dict(cell)}
 
 
-def _cell_at(row: Sequence[Mapping[str, Any]], i: int | None) -> dict[str, Any]:
+def _cell_at(row: Sequence[Cell], i: int | None) -> Cell:
     return dict(row[i]) if i is not None and i < len(row) and row[i] else {}
 
 
@@ -197,4 +293,20 @@ def _plain(cell: Mapping[str, Any] | None) -> str:
     value = next(iter(cell.values()))
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value)
+    return str(value).strip()
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for ch in letters.upper():
+        index = index * 26 + ord(ch) - 64
+    return index - 1
+
+
+def _column_letters(index: int) -> str:
+    out = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        out = chr(65 + rest) + out
+    return out
