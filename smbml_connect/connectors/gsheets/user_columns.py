@@ -31,6 +31,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from openpyxl.utils import column_index_from_string, get_column_letter
+
 __all__ = [
     "COLUMNS_KEY",
     "GRID_FIELDS",
@@ -202,9 +204,9 @@ def _rewrite(text: str, old_row: int, own_row: str, columns: Mapping[int, int]) 
 
     def end(ref: str) -> str:
         cabs, letters, rabs, row = _PARTS.fullmatch(ref).groups()  # type: ignore[union-attr]
-        column = _column_index(letters)
+        column = column_index_from_string(letters.upper()) - 1
         row = own_row if not rabs and row == own else row
-        return f"{cabs}{_column_letters(columns.get(column, column))}{rabs}{row}"
+        return f"{cabs}{get_column_letter(columns.get(column, column) + 1)}{rabs}{row}"
 
     def moved(match: re.Match[str]) -> str:
         if match["sheet"]:  # another tab's cells
@@ -294,19 +296,3 @@ def _plain(cell: Mapping[str, Any] | None) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
-
-
-def _column_index(letters: str) -> int:
-    index = 0
-    for ch in letters.upper():
-        index = index * 26 + ord(ch) - 64
-    return index - 1
-
-
-def _column_letters(index: int) -> str:
-    out = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        out = chr(65 + rest) + out
-    return out
