@@ -9,7 +9,10 @@ Scenarios:
 - the refresh when the per-user quota is smaller than the limiter believes (another
   script shares the quota): 429s, waits, completes;
 - the refresh with 5xx answers, dropped connections and slow answers injected;
-- reading 20,000 contacts and 60,000 orders from a spreadsheet.
+- reading 20,000 contacts and 60,000 orders from a spreadsheet;
+- the second refresh after the user inserted two columns in Scores (a note on every tenth
+  contact, a formula filled down every row): one more read (the widened tab's cells),
+  and user_cells_lost, the notes and formulas not beside their contact afterwards.
 
 seconds is wall time with the emulator in the same process; emulator_seconds is the part
 the emulator spent parsing and applying requests (Google's own time is not modelled), so
@@ -47,7 +50,7 @@ from smbml_connect.steps.pricing import PRICES_TAB
 from smbml_connect.steps.segments import SEGMENTS_TAB
 from smbml_connect.testing.faults import Fault
 from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account
-from smbml_connect.testing.sheets_values import render
+from smbml_connect.testing.sheets_values import Cell, render
 
 KEY = "1BenchmarkSpreadsheet000000000000000000"
 REASONS = ["+ Came from a referral", "+ Opened 12 emails", "- Last active 40 days ago",
@@ -181,6 +184,42 @@ def refresh(name: str, emu: SheetsEmulator, api: SheetsApi, result: RunResult) -
     }
 
 
+def with_user_columns(emu: SheetsEmulator, api: SheetsApi, result: RunResult) -> dict[str, Any]:
+    """Scores widened by the user (a note every tenth contact, a formula on every row),
+    then refreshed with its rows in reverse order: the cost, and what was lost."""
+    sheet = next(s for s in emu.state.book(KEY).sheets if s.title == "Scores")
+    start = sheet.cols
+    sheet.cols += 2
+    sheet.cells[(1, start)] = Cell(value="Note")
+    sheet.cells[(1, start + 1)] = Cell(value="Hot?")
+    notes: dict[str, str] = {}
+    for (r, c), cell in list(sheet.cells.items()):
+        if c == 0 and r >= 2 and cell.value:
+            if r % 10 == 0:
+                notes[str(cell.value)] = f"note {cell.value}"
+                sheet.cells[(r, start)] = Cell(value=notes[str(cell.value)])
+            sheet.cells[(r, start + 1)] = Cell(formula=f'=IF(E{r + 1}>70,"yes","")')
+    for step in result.steps.values():  # the refresh moves every row
+        for title, frame in step.sheets.items():
+            step.sheets[title] = frame.iloc[::-1].reset_index(drop=True)
+    row = refresh(
+        "refresh after the user added two columns to Scores, rows reversed", emu, api, result
+    )
+    row["request_bound"] += 1
+    sheet = next(s for s in emu.state.book(KEY).sheets if s.title == "Scores")
+    lost = 0
+    for (r, c), cell in sheet.cells.items():
+        if c == 0 and r >= 2 and cell.value:
+            note = sheet.cells.get((r, start))
+            formula = sheet.cells.get((r, start + 1))
+            want = notes.get(str(cell.value))
+            lost += want is not None and (note is None or note.value != want)
+            lost += formula is None or formula.formula != f'=IF(E{r + 1}>70,"yes","")'
+    row["user_cells"] = len(notes) + sum(1 for (r, c) in sheet.cells if c == 0 and r >= 2)
+    row["user_cells_lost"] = int(lost)
+    return row
+
+
 def naive_gspread(emu: SheetsEmulator, api: SheetsApi, result: RunResult) -> dict[str, Any]:
     """The reference: how a typical script refreshes tabs with gspread's worksheet methods."""
     emu.reset_counts()
@@ -273,6 +312,7 @@ def main() -> None:
             refresh("refresh with 5xx, a dropped connection and a slow answer", emu, faulty, result)
         )
         scenarios.append(read_scenario(emu, api, args.contacts, rng))
+        scenarios.append(with_user_columns(emu, api, result))
     scale = args.time_scale
     with SheetsEmulator(per_user_per_minute=3, time_scale=scale) as emu:
         emu.state.create(KEY, "Bench", {"Notes": [["the user's own tab"]]})

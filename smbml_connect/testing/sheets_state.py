@@ -175,13 +175,15 @@ class Spreadsheet:
                 and (span.row1 is None or k[0] < span.row1)
                 and (span.col1 is None or k[1] < span.col1)
             }  # fmt: skip
-            last_row = max((r for r, _ in cells), default=span.row0 - 1)
+            by_row: dict[int, list[int]] = {}
+            for r, c in cells:
+                by_row.setdefault(r, []).append(c)
             rows = []
-            for r in range(span.row0, last_row + 1):
-                filled = [c for (rr, c) in cells if rr == r]
+            for r in range(span.row0, max(by_row, default=span.row0 - 1) + 1):
+                last = max(by_row.get(r, []), default=span.col0 - 1)
                 values = [
                     _entered(cells[(r, c)]) if (r, c) in cells else {}
-                    for c in range(span.col0, max(filled, default=span.col0 - 1) + 1)
+                    for c in range(span.col0, last + 1)
                 ]
                 rows.append({"values": values} if values else {})
             entry["data"] = [{"startRow": span.row0, "startColumn": span.col0, "rowData": rows}]
