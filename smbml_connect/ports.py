@@ -203,6 +203,9 @@ class KnowsAccount(Protocol):
     @property
     def account_unknown(self) -> str: ...
 
+    @property
+    def account_refused(self) -> bool: ...  # the service refused to say: retrying won't help
+
 
 @runtime_checkable
 class PagedSource(Source, Protocol):

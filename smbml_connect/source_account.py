@@ -10,7 +10,7 @@ cursors kept for the first account would skip every older record of the second.
 
 from __future__ import annotations
 
-from smbml_connect.errors import SourceFatalError, SourceRetriableError
+from smbml_connect.errors import AuthError, SourceFatalError, SourceRetriableError
 from smbml_connect.ports import KnowsAccount, Notice, RunResult, Source
 from smbml_connect.store import Store
 
@@ -19,6 +19,7 @@ __all__ = [
     "ACCOUNT_SWITCHED",
     "ACCOUNT_UNKNOWN",
     "AccountNotCheckedError",
+    "AccountRefusedError",
     "AnotherAccountError",
     "same_account",
 ]
@@ -30,6 +31,11 @@ ACCOUNT_ASSUMED = "account_assumed"
 
 class AnotherAccountError(SourceFatalError):
     """The credential reads another account than the one this store's records came from."""
+
+
+class AccountRefusedError(AuthError):
+    """The store holds an account's records and the service refused to say whose the
+    credential is (a scope it lacks): nothing is read or written; retrying will not help."""
 
 
 class AccountNotCheckedError(SourceRetriableError):
@@ -47,6 +53,12 @@ def same_account(source: Source, store: Store, result: RunResult, switch: bool) 
     account = source.account()
     kept = store.account_of(source.name)
     if account is None:
+        if kept is not None and source.account_refused:
+            raise AccountRefusedError(
+                f"{source.account_unknown}. This store holds the records of {kept[1]}, and "
+                "with another account's token they would mix, so nothing was read or "
+                "written until a run can tell whose the token is."
+            )
         if kept is not None:
             raise AccountNotCheckedError(
                 f"{source.account_unknown}. This store holds the records of {kept[1]}, and "

@@ -19,12 +19,15 @@ from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
 from smbml_connect.connectors.hubspot.push import HubSpotDestination
 from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
+from smbml_connect.errors import TokenRejectedError
 from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.ports import SourceAccount
 from smbml_connect.source_account import (
     ACCOUNT_ASSUMED,
     ACCOUNT_SWITCHED,
     ACCOUNT_UNKNOWN,
     AccountNotCheckedError,
+    AccountRefusedError,
     AnotherAccountError,
 )
 from smbml_connect.steps import steps_by_name
@@ -76,9 +79,13 @@ def test_the_emulator_says_which_account_the_token_reads(sample_hub: HubSpotEmul
     body = api.json("account", api.account_details)
     assert body["portalId"] == sample_hub.state.portal_id
     assert {"timeZone", "companyCurrency", "utcOffset", "uiDomain"} <= set(body)
-    sample_hub.account_info_refused = True
+    sample_hub.account_info_refused = True  # a token without the scope for the details
     source = HubSpotSource(api)
-    assert source.account() is None
+    assert source.account() == SourceAccount(
+        str(sample_hub.state.portal_id), f"HubSpot account {sample_hub.state.portal_id}"
+    )  # the older /integrations/v1/me says it
+    sample_hub.account_me_refused = True
+    assert source.account() is None and source.account_refused
     assert "403" in source.account_unknown and "oauth" in source.account_unknown
 
 
@@ -164,6 +171,7 @@ def test_switching_removes_everything_computed_from_the_first_accounts_records(
     assert pushed is None or pushed >= switched  # nor a value pushed for the first account
     assert "price_suggestions" not in models  # a model of the old business is not kept
     assert old_rejects == (0,)
+    assert store.latest_run_with("scores") == result.run_id  # readers of the scores reload
     suggested = [r.properties.get("smbml_suggested_price") for r in other.state.objects["products"].values()]  # fmt: skip
     assert not any(suggested)  # nothing of the first account's prices went to the second
 
@@ -199,22 +207,36 @@ def test_a_run_that_cannot_learn_the_account_of_a_store_with_one_stops(
     assert f"records of HubSpot account {sample_hub.state.portal_id}" in str(raised.value)
     assert "Retry" not in str(raised.value) and "page" not in str(raised.value)
     assert set(other.requests) == {"GET account_details"}  # nothing read, nothing written
-    sample_hub.account_info_refused = True  # a new token of the same account without the scope
-    with pytest.raises(AccountNotCheckedError, match="lacks the scope oauth"):
-        sync(sample_hub, store, START + timedelta(hours=2))
+    sample_hub.account_info_refused = True  # a new token without the details' scope
+    assert sync(sample_hub, store, START + timedelta(hours=2)).status == "ok"  # v1/me says it
+    sample_hub.account_me_refused = True  # and HubSpot refuses that too: trying again won't help
+    with pytest.raises(AccountRefusedError, match="lacks the scope oauth") as refused:
+        sync(sample_hub, store, START + timedelta(hours=3))
+    assert "run again later" not in str(refused.value) and refused.value.exit_code == 3
+
+
+def test_a_token_hubspot_rejects_stops_at_the_account_request(
+    sample_hub: HubSpotEmulator, store: Store
+) -> None:
+    limits = Limits(read_timeout=2.0)
+    api = HubSpotApi(Secret("pat-na1-11111111-2222-4333-8444-555555555555"), host=sample_hub.url,
+                     limits=limits, clock=sample_hub.clock)  # fmt: skip
+    with pytest.raises(TokenRejectedError, match="did not accept the token"):
+        run_pipeline(HubSpotSource(api, started=START), store, RunOptions(steps=RFM))
+    assert dict(sample_hub.requests) == {"GET account_details": 1}
 
 
 def test_an_account_hubspot_will_not_name_is_said_and_the_run_goes_on(
     sample_hub: HubSpotEmulator, store: Store
 ) -> None:
-    sample_hub.account_info_refused = True
+    sample_hub.account_info_refused = sample_hub.account_me_refused = True
     result = sync(sample_hub, store, START)
     assert result.status == "ok"
     (said,) = [n for n in result.notices if n.check == ACCOUNT_UNKNOWN]
     assert said.message.startswith("HubSpot did not say which account the token is for")
     assert "could not check which account" in said.message and "403" in said.message
     assert store.account_of("hubspot") is None
-    sample_hub.account_info_refused = False
+    sample_hub.account_info_refused = sample_hub.account_me_refused = False
     sync(sample_hub, store, START + timedelta(hours=1))
     assert store.account_of("hubspot")[0] == str(sample_hub.state.portal_id)
 
@@ -266,6 +288,6 @@ def test_the_token_check_names_the_account(
     saved = CliRunner().invoke(cli, [*args, "--token-stdin"], input=TEST_TOKEN + "\n")
     assert saved.exit_code == 0, saved.output
     assert f"HubSpot account {sample_hub.state.portal_id}" in saved.output
-    sample_hub.account_info_refused = True
+    sample_hub.account_info_refused = sample_hub.account_me_refused = True
     saved = CliRunner().invoke(cli, [*args, "--token-stdin"], input=TEST_TOKEN + "\n")
     assert saved.exit_code == 0 and "lacks the scope oauth" in saved.output

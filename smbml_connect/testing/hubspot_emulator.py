@@ -91,8 +91,10 @@ class HubSpotEmulator(LocalServer):
         # so a client cannot tell which records of the batch failed.
         self.error_ids = True
         # True: GET /account-info/v3/details answers 403 (HubSpot documents the "oauth"
-        # scope for it; a token without it cannot say which account it belongs to).
+        # scope for it); ``account_me_refused``: the older GET /integrations/v1/me too
+        # (HubSpot lists no scope for it; a test makes both refuse).
         self.account_info_refused = False
+        self.account_me_refused = False
 
     # -- test controls (start, stop, inject, offline, reset_counts: LocalServer) --------
     def total_requests(self) -> int:
@@ -168,6 +170,7 @@ ROUTES: list[Route] = [
         "assoc_list",
     ),
     ("GET", re.compile(r"^/account-info/v3/details$"), "account_details"),
+    ("GET", re.compile(r"^/integrations/v1/me$"), "account_me"),
 ]
 
 
@@ -490,7 +493,10 @@ class _Handler(QuietHandler):
         """Which account the token belongs to, as GET /account-info/v3/details says it."""
         if self.hub.account_info_refused:
             raise _missing_scopes(["oauth"])
-        state = self.hub.state
+        return self._account_details_of(self.hub.state)
+
+    @staticmethod
+    def _account_details_of(state: CrmState) -> tuple[int, Any]:
         offset = datetime.now(ZoneInfo(state.time_zone)).utcoffset() or timedelta(0)
         minutes = int(offset.total_seconds()) // 60
         sign = "-" if minutes < 0 else "+"
@@ -505,6 +511,14 @@ class _Handler(QuietHandler):
             "uiDomain": "app.hubspot.com",
             "dataHostingLocation": "na1",
         }
+
+    def _account_me(self, *_: Any) -> tuple[int, Any]:
+        """The older GET /integrations/v1/me: the portal id, time zone and currency."""
+        if self.hub.account_me_refused:
+            raise _missing_scopes(["oauth"])
+        status, details = self._account_details_of(self.hub.state)
+        keep = ("portalId", "timeZone", "utcOffset", "utcOffsetMilliseconds")
+        return status, {**{k: details[k] for k in keep}, "currency": details["companyCurrency"]}
 
     # -- pipelines -------------------------------------------------------------------
     def _pipelines(

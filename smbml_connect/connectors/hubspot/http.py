@@ -176,9 +176,17 @@ class HubSpotApi:
         """GET /account-info/v3/details (the account's portal id): the client has no API
         class for it, so its request goes through a generated client's ``call_api``, under
         the same transport, auth and policy as every other request."""
+        return self._get("/account-info/v3/details", **kwargs)
+
+    def account_me(self, **kwargs: Any) -> Any:
+        """GET /integrations/v1/me: the older way to the portal id, for any access token
+        (HubSpot lists no scope for it), where the details need one the token lacks."""
+        return self._get("/integrations/v1/me", **kwargs)
+
+    def _get(self, path: str, **kwargs: Any) -> Any:
         api_client = self.client.crm.objects.basic_api.api_client
         return api_client.call_api(
-            "/account-info/v3/details",
+            path,
             "GET",
             header_params={"Accept": "application/json"},
             auth_settings=["oauth2"],

@@ -35,7 +35,7 @@ from smbml_connect.connectors.hubspot.cursor import (
     to_ms,
     with_listed,
 )
-from smbml_connect.connectors.hubspot.http import HubSpotApi
+from smbml_connect.connectors.hubspot.http import HubSpotApi, HubSpotHttpError
 from smbml_connect.connectors.hubspot.mapping import (
     COMPANY_PROPERTIES,
     OBJECTS,
@@ -47,6 +47,7 @@ from smbml_connect.connectors.hubspot.mapping import (
     stage_properties,
 )
 from smbml_connect.errors import (
+    AuthError,
     ConfigError,
     SmbmlError,
     SourceRetriableError,
@@ -64,6 +65,7 @@ ASSOCIATION_BATCH = 1000
 READ_BATCH = 100
 PIPELINES = "GET /crm/v3/pipelines/deals"
 ACCOUNT = "GET /account-info/v3/details"
+ACCOUNT_ME = "GET /integrations/v1/me"
 # HubSpot refuses URLs past about 16,300 characters (414); half of that is left to the
 # properties, the rest to the host, path, associations and paging.
 LIST_QUERY_BUDGET = 8_000
@@ -107,16 +109,25 @@ class HubSpotSource:
         self._kinds: dict[str, dict[str, str]] = {}
         self._companies: dict[str, dict[str, Any]] = {}
         self.account_unknown = ""
+        self.account_refused = False
 
     def available(self) -> list[str]:
         return self.entities
 
     def account(self) -> SourceAccount | None:
-        """The portal the token reads (one request). A refusal (a token without the scope
-        HubSpot documents for it) or an answer without the id is said, not fatal: the run
-        goes on without knowing."""
+        """The portal the token reads: account-info's details, or where HubSpot refuses
+        them (a token without the scope it documents for them) the older /integrations/
+        v1/me. None when it cannot tell, and ``account_unknown`` says why in a sentence;
+        ``account_refused`` is True when HubSpot refused (trying again will not help)."""
+        self.account_refused = False
+        body: dict[str, Any] = {}
         try:
-            body = self.api.json(ACCOUNT, self.api.account_details)
+            try:
+                body = self.api.json(ACCOUNT, self.api.account_details)
+            except TokenRejectedError:
+                raise
+            except (AuthError, HubSpotHttpError):
+                body = self.api.json(ACCOUNT_ME, self.api.account_me)
         except TokenRejectedError:
             raise  # every further request would be refused too
         except SourceRetriableError as exc:
@@ -129,11 +140,13 @@ class HubSpotSource:
         except SmbmlError as exc:  # refused: HubSpot's words name the scope to add
             said = str(exc).rstrip(".")
             self.account_unknown = f"HubSpot did not say which account the token is for: {said}"
+            self.account_refused = True
             log.warning("HubSpot account not read: %s", exc)
             return None
         portal = body.get("portalId")
         if not isinstance(portal, int | str) or not str(portal).strip():
             self.account_unknown = "HubSpot did not say which account the token is for"
+            self.account_refused = True
             return None
         return SourceAccount(str(portal).strip(), f"HubSpot account {str(portal).strip()}")
 
