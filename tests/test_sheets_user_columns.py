@@ -113,7 +113,10 @@ def test_the_users_columns_follow_their_contacts_and_nothing_typed_is_lost(
     sheet = sheet_of(emu, "Scores")
     assert sheet.cols == 3
     marks = {m["metadataKey"]: m["metadataValue"] for m in sheet.metadata}
-    assert json.loads(marks[COLUMNS_KEY]) == ["Contact ID", "Name", "Lead score"]
+    assert json.loads(marks[COLUMNS_KEY]) == {
+        "columns": ["Contact ID", "Name", "Lead score"],
+        "records": "",
+    }
     # The rep inserts three columns right of ours and fills some of them in.
     sheet.cols = 6
     cells = sheet.cells
@@ -213,7 +216,7 @@ def grid(emu: SheetsEmulator, book: str) -> dict[str, list[Any]]:
     get a suffix."""
     sheet = emu.state.book(book).sheet("Scores")
     width = len(json.loads(next(m["metadataValue"] for m in sheet.metadata
-                                if m["metadataKey"] == COLUMNS_KEY)))  # fmt: skip
+                                if m["metadataKey"] == COLUMNS_KEY))["columns"])  # fmt: skip
     out: dict[str, list[Any]] = {}
     for r in range(2, sheet.rows):
         key = sheet.cells.get((r, 0))
@@ -306,6 +309,8 @@ def test_a_contact_shown_twice_does_not_grow_the_tab(
     twice = scores(["C1", "C1", "C2"])
     put(api, monkeypatch, book, twice, run=1)
     widen(emu, book, ["Note"], {"C1": ["met at the fair"]})
+    sheet = emu.state.book(book).sheet("Scores")
+    sheet.cells[(3, 3)] = Cell(value="met at the fair")  # the rep typed it on both rows
     for run in (2, 3, 4):
         put(api, monkeypatch, book, twice, run=run)
     assert grid(emu, book) == {"C1": ["met at the fair"], "C1'": [None], "C2": [None]}
@@ -324,11 +329,11 @@ def test_columns_inserted_between_ours_move_right_and_formulas_follow_the_column
     sheet.cells[(c1, 2)] = Cell(value=True)
     sheet.cells[(1, 4)] = Cell(value="Next")
     sheet.cols = 5
-    sheet.cells[(c1, 4)] = Cell(formula=f'=IF(AND(D{c1 + 1}>70,NOT(C{c1 + 1})),"call","")')
+    sheet.cells[(c1, 4)] = Cell(formula=f'=IF(AND($D{c1 + 1}>70,NOT(C{c1 + 1})),"call","")')
     put(api, monkeypatch, book, scores(["C2", "C1"]), run=2)
     head = [emu.state.book(book).sheet("Scores").cells[(1, c)].value for c in range(5)]
     assert head == ["Contact ID", "Name", "Lead score", "Called?", "Next"]
-    assert grid(emu, book)["C1"] == [True, '=IF(AND(C4>70,NOT(D4)),"call","")']
+    assert grid(emu, book)["C1"] == [True, '=IF(AND($C4>70,NOT(D4)),"call","")']  # $ too
 
 
 def test_a_renamed_header_of_ours_stays_ours_and_keys_with_spaces_still_match(
@@ -362,3 +367,41 @@ def test_the_users_formats_stay_and_a_header_formula_stays_a_formula(
     assert [(sheet.cells[(r, 3)].value, sheet.cells[(r, 3)].number_type) for r in (2, 3)] == [
         (46_001.0, "DATE"), (46_000.0, "DATE")
     ]  # fmt: skip
+
+
+def test_a_column_of_ours_missing_for_a_run_keeps_its_place_for_the_users_formulas(
+    emu: SheetsEmulator, api: SheetsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = _book(emu, "Missing")
+    put(api, monkeypatch, book, scores(["C1", "C2"]), run=1)
+    widen(emu, book, ["Hot?"], {c: [Cell(formula='=IF(C{r}>70,"call","")')] for c in ("C1", "C2")})
+    put(api, monkeypatch, book, scores(["C1", "C2"]).drop(columns="lead_score"), run=2)
+    sheet = emu.state.book(book).sheet("Scores")
+    assert [sheet.cells[(1, c)].value for c in range(4)] == ["Contact ID", "Name", "Lead score", "Hot?"]  # fmt: skip
+    put(api, monkeypatch, book, scores(["C2", "C1"]), run=3)  # the scores are back
+    assert grid(emu, book)["C1"] == ['=IF(C4>70,"call","")']  # still the Lead score column
+
+
+class _Accounts:
+    """A store as the destination asks it: whose records the run's source holds."""
+
+    def __init__(self, account: str) -> None:
+        self.account = account
+
+    def account_of(self, source: str) -> tuple[str, str]:
+        return self.account, f"HubSpot account {self.account}"
+
+
+def test_notes_typed_on_another_accounts_rows_are_not_put_beside_this_ones(
+    emu: SheetsEmulator, api: SheetsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = _book(emu, "Accounts")
+    tabs = [ResultTab("scores", "Scores", scores(["C1", "C2"]), key="contact_id")]
+    monkeypatch.setattr(gsheets, "result_tabs", lambda result: tabs)
+    result = RunResult(run_id=1, as_of=pd.Timestamp("2026-12-01", tz="UTC"), source="hubspot")
+    SheetsResults(api, book, clock=CLOCK).publish(result, _Accounts("111"))
+    widen(emu, book, ["Note"], {"C1": ["asked us never to call again"]})
+    report = SheetsResults(api, book, clock=CLOCK).publish(result, _Accounts("222"))
+    rows = grid(emu, book)
+    assert rows["C1"] == [None] and rows["C1'"] == ["asked us never to call again"]  # at the bottom
+    assert any("another account" in d for d in report.detail)

@@ -38,8 +38,9 @@ from smbml_connect.connectors.gsheets.user_columns import (
     columns_mark,
     find_user_columns,
     grid_rows,
-    ours_before,
+    last_write,
     place,
+    with_old_columns,
 )
 from smbml_connect.errors import ConfigError, SmbmlError, SourceFatalError
 from smbml_connect.headers import (
@@ -521,6 +522,7 @@ def tab_requests(
     refreshed: str,
     write: str | None = None,
     kept: Kept | None = None,
+    records: str = "",
 ) -> list[list[dict[str, Any]]]:
     """The batchUpdate request lists for one tab: one list unless the body passes 9 MB.
 
@@ -528,7 +530,8 @@ def tab_requests(
     developer metadata, so a sync that lost an answer can tell whether the change landed,
     and the last list leaves ``refreshed``, which a later sync quotes if it cannot finish.
     ``kept``: the user's columns, written right of ours (values only), in the first list
-    with every row's key: a tab that stops part way keeps each key beside its cells."""
+    with every row's key: a tab that stops part way keeps each key beside its cells.
+    ``records``: whose records the rows are (the source's account), kept with our labels."""
     frame = written_frame(tab, kept)
     ours = max(len(frame.columns), 1)
     for name in frame.columns:
@@ -624,7 +627,7 @@ def tab_requests(
     last.append(note_request(sheet_id, f"Last refreshed {refreshed}" + (f". {note}." if note else "")))  # fmt: skip
     if write is not None:
         last += _mark(sheet_id, REFRESHED_KEY, refreshed)
-    last += _mark(sheet_id, COLUMNS_KEY, columns_mark(sheet_header(frame)))
+    last += _mark(sheet_id, COLUMNS_KEY, columns_mark(sheet_header(frame), records))
     if kept is not None:  # with our first rows: they land together or not at all
         body = [{"values": cells} for cells in kept.rows]
         body += [{"values": cells} for _, cells in kept.leftover]
@@ -858,7 +861,8 @@ class SheetsResults:
                     sheet_id = rng.randrange(10_000, 2**31 - 1)
                 ids.add(sheet_id)
             plans.append((tab, sheet_id, existing))
-        theirs = self._user_columns(plans, report)
+        records = _records_of(result, store)
+        theirs = self._user_columns(plans, report, records)
         stamp = refreshed.split(" (")[0]
         pending = {  # until one request lands: the note each other tab of ours gets with it
             sheet_id: note_request(sheet_id, _not_refreshed(result.run_id, stamp, existing))
@@ -868,7 +872,9 @@ class SheetsResults:
         kept: list[str] = []
         done: list[str] = []
         for tab, sheet_id, existing in plans:
-            lists = tab_requests(tab, sheet_id, existing, refreshed, write, theirs.get(sheet_id))
+            lists = tab_requests(
+                tab, sheet_id, existing, refreshed, write, theirs.get(sheet_id), records or ""
+            )
             notes = [n for i, n in pending.items() if i != sheet_id]
             shown = written_frame(tab, theirs.get(sheet_id))
             extra = len(theirs[sheet_id].headers) if sheet_id in theirs else 0
@@ -920,34 +926,39 @@ class SheetsResults:
         return report
 
     def _user_columns(
-        self, plans: list[tuple[ResultTab, int, Mapping[str, Any] | None]], report: PushReport
+        self,
+        plans: list[tuple[ResultTab, int, Mapping[str, Any] | None]],
+        report: PushReport,
+        records: str | None,
     ) -> dict[int, Kept]:
         """The columns users added to our tabs, placed beside this refresh's rows.
 
         A refresh sizes the grid to our columns, so a user can only add one by inserting a
         column: only a tab wider than our last header is read (one request for them all,
-        typed cells), and a run on tabs nobody widened reads nothing more."""
-        wanted: list[tuple[ResultTab, int, list[str]]] = []
+        typed cells), and a run on tabs nobody widened reads nothing more. ``records``:
+        the account this run's rows belong to (None: not known here, not compared)."""
+        wanted: list[tuple[ResultTab, int, list[str], str | None]] = []
         for tab, sheet_id, existing in plans:
             if existing is None:
                 continue
-            ours = ours_before(existing) or sheet_header(tab.frame)
+            last = last_write(existing)  # None: a tab from before, which did not say
+            ours, before = last or (sheet_header(tab.frame), None)
             columns = existing["properties"].get("gridProperties", {}).get("columnCount", 0)
             if columns > len(ours):
-                wanted.append((tab, sheet_id, ours))
+                wanted.append((tab, sheet_id, ours, before))
         if not wanted:
             return {}
         answer = self.api.client.http_client.fetch_sheet_metadata(
             self.key,
-            params={"includeGridData": "true", "ranges": [_quote(t.title) for t, _, _ in wanted],
+            params={"includeGridData": "true", "ranges": [_quote(t.title) for t, *_ in wanted],
                     "fields": GRID_FIELDS},
         )  # fmt: skip
         grids = {int(s["properties"]["sheetId"]): grid_rows(s) for s in answer.get("sheets", [])}
         kept: dict[int, Kept] = {}
-        for tab, sheet_id, ours in wanted:
+        for tab, sheet_id, ours, before in wanted:
             label = column_label(tab.key) if tab.key else ""
-            now = sheet_header(written_frame(tab, None if tab.key is None else Kept([], [], [])))
-            found = find_user_columns(grids.get(sheet_id, []), ours, now, label)
+            grid = grids.get(sheet_id, [])
+            found = find_user_columns(grid, ours, _labels_written(tab), label)
             if found is None:
                 continue
             if tab.key is None:
@@ -956,10 +967,14 @@ class SheetsResults:
                     "rows name no record to keep them beside (keep notes in a tab of your own)"
                 )
                 continue
+            tab.frame = with_old_columns(tab.frame, ours)
+            found = find_user_columns(grid, ours, _labels_written(tab), label) or found
+            if records is not None and before is not None and before != records:
+                found.problem = "the results now come from another account than when you typed them"
             if found.problem:
                 report.detail.append(
                     f"{tab.title}: {found.problem}, so the rows with your columns are kept at "
-                    "the bottom as they were"
+                    "the bottom as they were, with the IDs they had"
                 )
             column = (
                 tab.frame[tab.key]
@@ -1019,3 +1034,18 @@ def _shown(cell: Mapping[str, Any]) -> str:
     """A header cell as kept (CellData) as the user reads its text."""
     value = next(iter((cell.get("userEnteredValue") or {}).values()), "")
     return str(value)
+
+
+def _labels_written(tab: ResultTab) -> list[str]:
+    """Our header labels as this refresh writes them (a keyed tab always has its key)."""
+    return sheet_header(written_frame(tab, None if tab.key is None else Kept([], [], [])))
+
+
+def _records_of(result: RunResult, store: Any) -> str | None:
+    """Whose records this run's rows are: the account the store noted for the run's
+    source ("" for a source without one); None without a store to ask."""
+    account = getattr(store, "account_of", None)
+    if account is None:
+        return None
+    kept = account(result.source)
+    return "" if kept is None else str(kept[0])

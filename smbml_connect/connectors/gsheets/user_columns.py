@@ -31,7 +31,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 from openpyxl.utils import column_index_from_string, get_column_letter
+
+from smbml_connect.column_labels import column_label
 
 __all__ = [
     "COLUMNS_KEY",
@@ -41,9 +44,10 @@ __all__ = [
     "columns_mark",
     "find_user_columns",
     "grid_rows",
+    "last_write",
     "move_formula",
-    "ours_before",
     "place",
+    "with_old_columns",
 ]
 
 COLUMNS_KEY = "smbml_connect.columns"  # the header labels of our columns at the last write
@@ -91,20 +95,38 @@ class Kept:
     leftover: list[tuple[str, list[dict[str, Any]]]]
 
 
-def ours_before(sheet: Mapping[str, Any]) -> list[str] | None:
-    """Our header labels at the tab's last refresh, if that refresh recorded them."""
+def last_write(sheet: Mapping[str, Any]) -> tuple[list[str], str] | None:
+    """Our header labels at the tab's last refresh and whose records its rows were (the
+    account, "" when the source has none), if that refresh recorded them."""
     for meta in sheet.get("developerMetadata", []) or []:
         if meta.get("metadataKey") == COLUMNS_KEY:
             try:
-                labels = json.loads(str(meta.get("metadataValue")))
+                mark = json.loads(str(meta.get("metadataValue")))
             except ValueError:
                 return None
-            return [str(x) for x in labels] if isinstance(labels, list) else None
+            if not isinstance(mark, dict) or not isinstance(mark.get("columns"), list):
+                return None
+            return [str(x) for x in mark["columns"]], str(mark.get("records", ""))
     return None
 
 
-def columns_mark(labels: Sequence[str]) -> str:
-    return json.dumps(list(labels), ensure_ascii=False)
+def columns_mark(labels: Sequence[str], records: str) -> str:
+    return json.dumps({"columns": list(labels), "records": records}, ensure_ascii=False)
+
+
+def with_old_columns(frame: pd.DataFrame, ours: Sequence[str]) -> pd.DataFrame:
+    """The frame with a column of ours that this run lacks (a failed step's) kept empty
+    in its old place: the user's formulas name columns by letter, and one gone would
+    make each later letter name its right-hand neighbour for good."""
+    by_label = {column_label(c): c for c in frame.columns}
+    missing = [label for label in ours if label not in by_label]
+    if not missing:
+        return frame
+    frame = frame.assign(
+        **{label: pd.Series(None, index=frame.index, dtype="object") for label in missing}
+    )
+    order = [by_label.get(label, label) for label in ours]
+    return frame[order + [c for c in frame.columns if c not in order]]
 
 
 def grid_rows(sheet: Mapping[str, Any]) -> list[list[Cell]]:
