@@ -78,6 +78,8 @@ def same_account(source: Source, store: Store, result: RunResult, switch: bool) 
     if switch:
         removed = store.switch_account(source.name, account.key, account.words, result.run_id)
         rows = sum(removed.values())
+        if not rows and kept is None:  # a new store: nothing was there to replace
+            return
         before = f"the {rows:,} rows read before" + (f" from {kept[1]}" if kept else "")
         result.notices.append(
             Notice(
@@ -97,7 +99,8 @@ def same_account(source: Source, store: Store, result: RunResult, switch: bool) 
                     ACCOUNT_ASSUMED,
                     "",
                     0,
-                    f"This store's {source.name} records were read before accounts were noted: "
+                    f"This store's records from {source.name} were read before accounts were "
+                    "noted: "
                     f"they are taken to be {account.words}'s, which the token reads. If they "
                     "came from another account, run this `smbml run` command once more with "
                     "--switch-account.",
