@@ -87,7 +87,7 @@ def run_pipeline(
     run_id = store.start_run(options.kind, source.name)
     result = RunResult(run_id=run_id, as_of=as_of, source=source.name)
     try:
-        same_account(source, store, result, options.switch_account)
+        account = same_account(source, store, result, options.switch_account)
         _load(source, store, result, progress, options)
         _mark_complete(source, store, result)
         tables = {name: _live(store.read(name)) for name in TABLES}
@@ -106,7 +106,7 @@ def run_pipeline(
             result.rejects = _stacked_rejects(result.rejects, unreadable)
         context = StepContext(
             as_of=as_of,
-            currency=_main_currency(tables),
+            currency=_main_currency(tables, account.currency if account else None),
             settings=options.settings,
             previous_model=lambda name: getattr(store.load_model(name), "payload", None),
         )
@@ -612,9 +612,17 @@ def _unreadable_rejects(
     return pd.DataFrame(records, columns=REJECT_COLUMNS)
 
 
-def _main_currency(tables: dict[str, pd.DataFrame]) -> str:
-    currencies = tables["orders"]["currency"].dropna()
-    return str(currencies.mode().iloc[0]) if len(currencies) else "USD"
+def _main_currency(tables: dict[str, pd.DataFrame], account: str | None = None) -> str:
+    """The currency amounts are shown in: the orders' most common, else the deals' (a
+    business that sells through deals only), else the account's own (a HubSpot portal's
+    company currency: a euro business without currency codes was shown in dollars),
+    else USD."""
+    for table in ("orders", "deals"):
+        currencies = tables[table]["currency"].dropna()
+        currencies = currencies[currencies.astype(str).str.strip() != ""]
+        if len(currencies):
+            return str(currencies.mode().iloc[0])
+    return account or "USD"
 
 
 def _run_step(

@@ -191,6 +191,7 @@ class SourceAccount:
 
     key: str  # as the service names it ("146238120")
     words: str  # as the user knows it ("HubSpot account 146238120")
+    currency: str | None = None  # the account's own (HubSpot's company currency), if said
 
 
 @runtime_checkable

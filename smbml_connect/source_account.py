@@ -11,7 +11,7 @@ cursors kept for the first account would skip every older record of the second.
 from __future__ import annotations
 
 from smbml_connect.errors import AuthError, SourceFatalError, SourceRetriableError
-from smbml_connect.ports import KnowsAccount, Notice, RunResult, Source
+from smbml_connect.ports import KnowsAccount, Notice, RunResult, Source, SourceAccount
 from smbml_connect.store import Store
 
 __all__ = [
@@ -43,13 +43,16 @@ class AccountNotCheckedError(SourceRetriableError):
     credential is: nothing is read or written (it may be another account's)."""
 
 
-def same_account(source: Source, store: Store, result: RunResult, switch: bool) -> None:
+def same_account(
+    source: Source, store: Store, result: RunResult, switch: bool
+) -> SourceAccount | None:
     """Check (and on the first run note) the account ``source`` reads. Another account than
     the store's, or one that cannot be told while the store holds an account's records,
     stops the run before anything is read or written. ``switch`` (`--switch-account`)
-    replaces the store's records of the source with the account's the credential reads."""
+    replaces the store's records of the source with the account's the credential reads.
+    Returns the account the run reads, when the source names one."""
     if not isinstance(source, KnowsAccount):
-        return
+        return None
     account = source.account()
     kept = store.account_of(source.name)
     if account is None:
@@ -74,12 +77,12 @@ def same_account(source: Source, store: Store, result: RunResult, switch: bool) 
                 "reads; a later run that can will remember it.",
             )
         )
-        return
+        return None
     if switch:
         removed = store.switch_account(source.name, account.key, account.words, result.run_id)
         rows = sum(removed.values())
         if not rows and kept is None:  # a new store: nothing was there to replace
-            return
+            return account
         before = f"the {rows:,} rows read before" + (f" from {kept[1]}" if kept else "")
         result.notices.append(
             Notice(
@@ -90,7 +93,7 @@ def same_account(source: Source, store: Store, result: RunResult, switch: bool) 
                 f"with everything computed from them, and {account.words} is read whole.",
             )
         )
-        return
+        return account
     if kept is None:
         store.keep_account(source.name, account.key, account.words)
         if store.has_rows_of(source.name):  # read by a release that did not note accounts
@@ -106,7 +109,7 @@ def same_account(source: Source, store: Store, result: RunResult, switch: bool) 
                     "--switch-account.",
                 )
             )
-        return
+        return account
     key, words = kept
     if key != account.key:
         raise AnotherAccountError(
@@ -115,3 +118,4 @@ def same_account(source: Source, store: Store, result: RunResult, switch: bool) 
             f"own (--store, or `store =` in its config). To replace {words}'s records with "
             f"{account.words}'s, run this `smbml run` command once more with --switch-account."
         )
+    return account

@@ -82,7 +82,7 @@ def test_the_emulator_says_which_account_the_token_reads(sample_hub: HubSpotEmul
     sample_hub.account_info_refused = True  # a token without the scope for the details
     source = HubSpotSource(api)
     assert source.account() == SourceAccount(
-        str(sample_hub.state.portal_id), f"HubSpot account {sample_hub.state.portal_id}"
+        str(sample_hub.state.portal_id), f"HubSpot account {sample_hub.state.portal_id}", "USD"
     )  # the older /integrations/v1/me says it
     sample_hub.account_me_refused = True
     assert source.account() is None and source.account_refused
@@ -291,3 +291,17 @@ def test_the_token_check_names_the_account(
     sample_hub.account_info_refused = sample_hub.account_me_refused = True
     saved = CliRunner().invoke(cli, [*args, "--token-stdin"], input=TEST_TOKEN + "\n")
     assert saved.exit_code == 0 and "lacks the scope oauth" in saved.output
+
+
+def test_amounts_are_in_the_accounts_currency_when_no_record_names_one(
+    sample_hub: HubSpotEmulator, store: Store
+) -> None:
+    """A euro portal whose deals and orders carry no currency code was shown in dollars."""
+    sample_hub.state.currency = "EUR"
+    for object_type, prop in (("orders", "hs_currency_code"), ("deals", "deal_currency_code")):
+        for record in sample_hub.state.objects[object_type].values():
+            record.properties.pop(prop, None)
+    result = sync(sample_hub, store, START, push=False, steps=steps_by_name(["deal_win"]))
+    assert result.currency == "EUR"
+    (line,) = [s for s in result.steps["deal_win"].summary if "expected to be won" in s]
+    assert "€" in line and "$" not in line

@@ -148,7 +148,10 @@ class HubSpotSource:
             self.account_unknown = "HubSpot did not say which account the token is for"
             self.account_refused = True
             return None
-        return SourceAccount(str(portal).strip(), f"HubSpot account {str(portal).strip()}")
+        stated = body.get("companyCurrency") or body.get("currency")  # details, or v1/me
+        currency = stated.strip().upper() if isinstance(stated, str) and stated.strip() else None
+        key = str(portal).strip()
+        return SourceAccount(key, f"HubSpot account {key}", currency)
 
     def pull(self, entity: str, since: str | None = None) -> pd.DataFrame:
         """Everything at once (for callers that do not commit page by page)."""
