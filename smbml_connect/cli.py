@@ -370,7 +370,7 @@ class _RunCommand(click.Command):
     is_flag=True,
     help="Leave out the rows gone from your files, and remove the records HubSpot no longer "
     "lists, even when over half of a table went at once (otherwise taken for a file being "
-    "replaced or synced, or a token for another account, and they are kept).",
+    "replaced or synced, or a HubSpot account emptied by mistake, and they are kept).",
 )
 @click.option(
     "--switch-account",

@@ -609,12 +609,7 @@ class Store:
 
     def has_rows_of(self, source: str) -> bool:
         """Whether any canonical table holds a row ``source`` gave."""
-        return any(
-            self._conn.execute(
-                f'SELECT 1 FROM "{t}" WHERE source = ? LIMIT 1', (source,)
-            ).fetchone()
-            for t in TABLES
-        )
+        return any(self.has_rows(table, [source]) for table in TABLES)
 
     def accounts(self) -> dict[str, tuple[str, str, str]]:
         """source -> (account, how the user knows it, when first seen)."""

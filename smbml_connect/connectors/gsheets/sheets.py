@@ -506,7 +506,7 @@ def written_frame(tab: ResultTab, kept: Kept | None = None) -> pd.DataFrame:
     """The tab's rows as written: with the rows kept for the user's columns (their key
     only) after them; a tab with a key always shows its key column."""
     frame = tab.frame.copy()
-    if tab.key is not None and tab.key not in frame.columns and (frame.empty or kept):
+    if tab.key is not None and tab.key not in frame.columns:  # a run with no rows to show
         frame[tab.key] = pd.Series(dtype="string")
     if kept is not None and kept.leftover and tab.key is not None:
         # rows whose key left the results: the key, and the user's cells beside it
@@ -1038,7 +1038,7 @@ def _shown(cell: Mapping[str, Any]) -> str:
 
 def _labels_written(tab: ResultTab) -> list[str]:
     """Our header labels as this refresh writes them (a keyed tab always has its key)."""
-    return sheet_header(written_frame(tab, None if tab.key is None else Kept([], [], [])))
+    return sheet_header(written_frame(tab))
 
 
 def _records_of(result: RunResult, store: Any) -> str | None:
