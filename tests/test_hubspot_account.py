@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hubspot_runs import hubspot_run
 
 from smbml_connect.cli import cli
 from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
-from smbml_connect.connectors.hubspot.push import HubSpotDestination
 from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
 from smbml_connect.errors import TokenRejectedError
@@ -51,12 +51,8 @@ def sync(
     push: bool = True,
     steps: Any = RFM,
 ) -> Any:
-    limits = Limits(read_timeout=2.0, attempts=2)
-    hub.clock.advance(limits.window_seconds)
-    api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits, clock=hub.clock)
-    destinations = [HubSpotDestination(api)] if push else []
     options = RunOptions(steps=steps, switch_account=switch)
-    return run_pipeline(HubSpotSource(api, started=at), store, options, destinations)
+    return hubspot_run(hub, store, at, options, push=push, attempts=2)
 
 
 def live(hub: HubSpotEmulator, object_type: str) -> set[str]:

@@ -9,16 +9,15 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hubspot_runs import hubspot_run
 
-from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
 from smbml_connect.connectors.hubspot.source import HubSpotSource
-from smbml_connect.credentials import Secret
 from smbml_connect.gone_from_source import PURGED_CHECK
-from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.pipeline import RunOptions
 from smbml_connect.steps import steps_by_name
 from smbml_connect.store import Store
 from smbml_connect.testing.faults import Fault
-from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, HubSpotEmulator
+from smbml_connect.testing.hubspot_emulator import HubSpotEmulator
 
 START = datetime.now(tz=UTC)  # the emulator dates changes by the wall clock: runs follow it
 DAY = timedelta(hours=24, minutes=1)
@@ -38,11 +37,8 @@ def sync(
     accept: bool = False,
     source: type[HubSpotSource] = HubSpotSource,
 ) -> Any:
-    limits = Limits(read_timeout=2.0)
-    hub.clock.advance(limits.window_seconds)
-    api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits, clock=hub.clock)
     options = RunOptions(steps=RFM, accept_removals=accept)
-    result = run_pipeline(source(api, started=at), store, options)
+    result = hubspot_run(hub, store, at, options, source=source)
     assert (result.status == "ok") == ok, result.errors
     return result
 
