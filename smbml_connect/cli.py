@@ -756,6 +756,8 @@ def _status(path: Path, limit: int) -> None:
         _echo(f"Store: {path}")
         for source, (_, words, since) in store.accounts().items():  # which portal it holds
             _echo(f"  {source} records: {words} (since {since[:10]})")
+        for source, zone in store.zones().items():  # the clock its dates were read on
+            _echo(f"  {source} dates and times read on the clock of: {zone}")
         if runs.empty:
             _echo("No runs yet.")
             return

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any, Literal
 
 import numpy as np
@@ -21,6 +21,7 @@ import pandas as pd
 from dateutil import parser as date_parser
 
 from smbml_connect import plain_numbers
+from smbml_connect.business_zone import in_zone, is_utc
 from smbml_connect.distinct import MISSING_TOKENS, Distinct
 
 __all__ = [
@@ -656,8 +657,12 @@ def coerce_string(series: pd.Series, as_written: bool = False) -> tuple[pd.Serie
     return values, distinct.take(bad, False, series.index, np.dtype(bool))
 
 
-def parse_datetime(value: Any, day_first: bool = False) -> pd.Timestamp:
-    """Read one date or time; naive values are taken as UTC."""
+def parse_datetime(
+    value: Any, day_first: bool = False, zone: tzinfo | str | None = None
+) -> pd.Timestamp:
+    """Read one date or time as a UTC instant. One written without an offset (and an
+    Excel date number) is what ``zone``'s clock showed (UTC when None); an epoch number
+    is an instant (see business_zone)."""
     if isinstance(value, bool):
         raise ValueError("a true/false value is not a date")
     if isinstance(value, pd.Timestamp | datetime | date):
@@ -684,22 +689,33 @@ def parse_datetime(value: Any, day_first: bool = False) -> pd.Timestamp:
     if stamp is pd.NaT or not 1900 <= stamp.year <= 2200:
         raise ValueError("not a date between 1900 and 2200")
     if stamp.tzinfo is None:
+        if _other_zone(zone):
+            local = stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
+            return local.tz_convert(UTC)
         return stamp.tz_localize(UTC)
     return stamp.tz_convert(UTC)
 
 
+def _other_zone(zone: tzinfo | str | None) -> bool:
+    """Whether naive times need reading in ``zone`` (anything but UTC or none)."""
+    return not is_utc(zone)
+
+
 def _from_number(number: float) -> pd.Timestamp:
     if _EXCEL_SERIAL[0] <= number <= _EXCEL_SERIAL[1]:
-        return pd.Timestamp("1899-12-30") + pd.to_timedelta(number, unit="D")
-    if _EPOCH_SECONDS[0] <= number < _EPOCH_SECONDS[1]:
-        return pd.Timestamp(number, unit="s")
+        # To the millisecond, the finest a workbook or sheet keeps: as a float of days,
+        # 23:30 on a day in 2026 is 46296.979166666664, which is 23:29:59.999999.
+        return pd.Timestamp("1899-12-30") + pd.to_timedelta(round(number * 86_400_000), "ms")
+    if _EPOCH_SECONDS[0] <= number < _EPOCH_SECONDS[1]:  # an instant, wherever it was read
+        return pd.Timestamp(number, unit="s", tz=UTC)
     if _EPOCH_MILLIS[0] <= number < _EPOCH_MILLIS[1]:
-        return pd.Timestamp(number, unit="ms")
+        return pd.Timestamp(number, unit="ms", tz=UTC)
     if 19_000_101 <= number <= 21_001_231 and float(number).is_integer():  # 20250314
         return pd.Timestamp(str(int(number)))
     raise ValueError("a number that is not a date, an Excel date or an epoch time")
 
 
+_OFFSET_AT_END = r"(?:Z|[+-]\d{2}:?\d{2})\s*$"
 _ISO = re.compile(
     r"\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?\s*"
 )
@@ -774,6 +790,7 @@ def read_dates(
     fmt: ColumnFormat | None = None,
     hint: Hint | None = None,
     scan: DateScan | None = None,
+    zone: tzinfo | str | None = None,
 ) -> Reading:
     """Read a column of dates, deciding day/month order from all of its values.
 
@@ -781,16 +798,27 @@ def read_dates(
     prove wins; values that prove the other are unreadable (not swapped). When no value
     decides, the config (``fmt``), then the rest of the table (``hint``) decide, else
     month/day; if some dates fit both orders the column gets a note saying which was used.
+    Values without an offset are what ``zone``'s clock showed (UTC when None).
     """
     fmt, hint = fmt or ColumnFormat(), hint or Hint()
     if pd.api.types.is_datetime64_any_dtype(series):
-        # Already dates: naive ones are taken as UTC, like naive text.
-        stamps = series.dt.tz_localize(UTC) if series.dt.tz is None else series.dt.tz_convert(UTC)
+        # Already dates: naive ones are read on the zone's clock, like naive text.
+        if series.dt.tz is not None:
+            stamps = series.dt.tz_convert(UTC)
+        elif _other_zone(zone):
+            stamps = in_zone(series, zone)  # type: ignore[arg-type]
+        else:
+            stamps = series.dt.tz_localize(UTC)
         return Reading(stamps.astype("datetime64[us, UTC]"), pd.Series(False, index=series.index))
     # ISO text (what HubSpot and most exports send) is parsed by pandas in one go; only
     # the rest goes value by value through parse_datetime.
     scan = scan if scan is not None else scan_dates(series)
     fast = pd.to_datetime(scan.texts.where(scan.iso), format="ISO8601", utc=True, errors="coerce")
+    if _other_zone(zone):  # the ISO texts without an offset: their clock was the zone's
+        naive = scan.iso & ~scan.texts.str.contains(_OFFSET_AT_END, regex=True) & fast.notna()
+        if naive.any():
+            fast = fast.copy()
+            fast[naive] = in_zone(fast[naive].dt.tz_localize(None), zone)  # type: ignore[arg-type]
     fast = fast.where((fast.dt.year >= 1900) & (fast.dt.year <= 2200))
     done = fast.notna()
     rest = series.where(~done)
@@ -807,7 +835,7 @@ def read_dates(
                 "left out rather than swapped"
             )
             raise ValueError("contradicts the column")
-        return parse_datetime(value, order == "day")
+        return parse_datetime(value, order == "day", zone)
 
     values, invalid = _map_unique(rest, parse)
     slow = pd.to_datetime(values, utc=True)

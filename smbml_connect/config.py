@@ -17,6 +17,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from smbml_connect.business_zone import zone_named
 from smbml_connect.coerce import ColumnFormat
 from smbml_connect.errors import ConfigError
 from smbml_connect.redaction import redact
@@ -152,10 +153,18 @@ class Config(BaseModel):
     destinations: list[DestinationConfig] = Field(default_factory=list)
     store: Path | None = None
     profile: str = "default"
+    # The business's time zone ("America/New_York"): times written without one are read
+    # on its clock, and days and months are counted on it. Unset: the source's, else UTC.
+    time_zone: str | None = None
     consent: ConsentConfig = ConsentConfig()
     analytics: AnalyticsConfig = AnalyticsConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     sections: dict[str, BaseModel] = Field(default_factory=dict)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else str(zone_named(value))
 
     def section(self, model: type[M]) -> M:
         """A connector's own section, typed (its defaults when the file has none)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from smbml_connect import sales
+from smbml_connect.business_zone import clock_words
 from smbml_connect.coerce import UNSAVED_FORMULA
 from smbml_connect.layouts import SKIPPED
 from smbml_connect.ports import Notice
@@ -75,6 +76,8 @@ def _future(
     tables: dict[str, pd.DataFrame], as_of: pd.Timestamp
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, list[Notice]]:
     limit = _utc(as_of) + FUTURE_GRACE
+    zone = pd.Timestamp(as_of).tz or "UTC"  # times are shown on the business's clock
+    shown = f"{limit.tz_convert(zone):%Y-%m-%d %H:%M} {clock_words(zone)}"
     view, found, notices = dict(tables), [], []
     for table, (column, noun) in EVENT_DATES.items():
         frame = tables.get(table)
@@ -93,10 +96,10 @@ def _future(
                     "source": rows.get("source"),
                     "source_row": None,
                     "column": column,
-                    "value": _dates(rows, column).dt.strftime("%Y-%m-%d %H:%M"),
+                    "value": _dates(rows, column).dt.tz_convert(zone).dt.strftime("%Y-%m-%d %H:%M"),
                     "reason": [
                         f"{noun} {' '.join(str(r[k]) for k in key)}: dated after "
-                        f"{limit:%Y-%m-%d %H:%M} UTC (a day after the run's date), not used until then"
+                        f"{shown} (a day after the run's date), not used until then"
                         for _, r in rows.iterrows()
                     ],
                     "action": FUTURE_ACTION,
@@ -111,7 +114,8 @@ def _future(
                 table,
                 int(late.sum()),
                 f"{_plural(int(late.sum()), noun, table)} dated more than a day "
-                f"after the run's date ({as_of:%Y-%m-%d}), e.g. {rows[column].max():%Y-%m-%d}: "
+                f"after the run's date ({as_of:%Y-%m-%d}), e.g. "
+                f"{_dates(rows, column).max().tz_convert(zone):%Y-%m-%d}: "
                 "not used (listed in Rejects).",
             )
         )

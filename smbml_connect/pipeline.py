@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect import steps as steps_registry
+from smbml_connect.business_zone import UTC_ZONE, BusinessZone, business_zone, is_utc
 from smbml_connect.coerce import UNSAVED_FORMULA, ColumnFormat
 from smbml_connect.connector import Inspectable
 from smbml_connect.consent import UNREADABLE_CONSENT, is_opt_out_header, read_column
@@ -43,16 +44,17 @@ from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
 from smbml_connect.value_words import portal_words
 
-__all__ = ["Progress", "RunOptions", "run_pipeline"]
+__all__ = ["ZONE_CHANGED", "Progress", "RunOptions", "run_pipeline"]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
+ZONE_CHANGED = "time_zone_changed"
 
 
 @dataclass(frozen=True)
 class RunOptions:
     steps: Sequence[Step]
-    as_of: pd.Timestamp | None = None  # default: now
+    as_of: pd.Timestamp | None = None  # default: now; without a zone, the business's clock
     consent_column: str = "marketing_consent"
     missing_consent_means: str = "consented"
     kind: str = "run"
@@ -63,6 +65,7 @@ class RunOptions:
     keep_removed_rows: bool = False  # [source] removed_rows = "keep": see gone_from_source
     accept_removals: bool = False  # `smbml run --accept-removals`: see GoneRows.finish
     switch_account: bool = False  # `smbml run --switch-account`: see source_account
+    time_zone: str | None = None  # the config's; else the source's, else UTC (business_zone)
 
 
 def _stacked_rejects(*parts: pd.DataFrame) -> pd.DataFrame:
@@ -83,11 +86,13 @@ def run_pipeline(
     destinations: Sequence[Destination] = (),
     progress: Progress = lambda _: None,
 ) -> RunResult:
-    as_of = options.as_of if options.as_of is not None else pd.Timestamp.now(tz="UTC")
+    as_of = _moment(options.as_of, "UTC")
     run_id = store.start_run(options.kind, source.name)
     result = RunResult(run_id=run_id, as_of=as_of, source=source.name)
     try:
         account = same_account(source, store, result, options.switch_account)
+        zone = _business_zone(source, store, result, options.time_zone)
+        result.as_of = as_of = _moment(options.as_of, zone.name)
         _load(source, store, result, progress, options)
         _mark_complete(source, store, result)
         tables = {name: _live(store.read(name)) for name in TABLES}
@@ -105,7 +110,7 @@ def run_pipeline(
             store.add_rejects(run_id, unreadable)
             result.rejects = _stacked_rejects(result.rejects, unreadable)
         context = StepContext(
-            as_of=as_of,
+            as_of=as_of.tz_convert(zone.name),  # the steps count days on the business's clock
             currency=_main_currency(tables, account.currency if account else None),
             settings=options.settings,
             previous_model=lambda name: getattr(store.load_model(name), "payload", None),
@@ -137,6 +142,46 @@ def run_pipeline(
         raise
     store.finish_run(run_id, result.status, result.counts(), "; ".join(result.errors) or None)
     return result
+
+
+def _moment(given: pd.Timestamp | None, zone: str) -> pd.Timestamp:
+    """The run's moment as a UTC instant: now, or the one given, whose clock is the
+    business's when it names no zone (the config's ``as_of = 2026-10-31``)."""
+    if given is None:
+        return pd.Timestamp.now(tz="UTC")
+    stamp = pd.Timestamp(given)
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
+    return stamp.tz_convert("UTC")
+
+
+def _business_zone(
+    source: Source, store: Store, result: RunResult, configured: str | None
+) -> BusinessZone:
+    """The zone this run reads times without an offset in (`business_zone`), kept in the
+    store beside the source's cursors. When the store's rows of the source were read in
+    another (a zone set, or learnt from the source, after they were), they are read again:
+    an incremental source's cursors are dropped, so its next pull lists every record."""
+    kept = store.zone_of(source.name)
+    zone = business_zone(configured, source, kept)
+    result.zone = zone
+    before = kept or (UTC_ZONE if store.has_rows_of(source.name) else None)
+    if before is None or before == zone.name or (is_utc(before) and is_utc(zone.name)):
+        if kept is None:
+            store.keep_zone(source.name, zone.name)
+        return zone
+    store.keep_zone(source.name, zone.name, read_again=source.incremental)
+    again = " every record is read again so that they are;" if source.incremental else ""
+    result.notices.append(
+        Notice(
+            ZONE_CHANGED,
+            "",
+            0,
+            f"Times written without a time zone are now read in {zone.words}, not "
+            f"{before}:{again} days, weeks and months are counted on that clock.",
+        )
+    )
+    return zone
 
 
 def _mark_complete(source: Source, store: Store, result: RunResult) -> None:
@@ -195,7 +240,7 @@ def _checked(
     tables: dict[str, pd.DataFrame], store: Store, result: RunResult
 ) -> dict[str, pd.DataFrame]:
     """The data checks: notices for the run, rows dated in the future left out (and listed)."""
-    checked = check_data(tables, result.as_of, result.rejects)
+    checked = check_data(tables, result.local_as_of, result.rejects)
     result.notices = [*result.notices, *checked.notices]  # the source's own come first
     if not checked.rejects.empty:
         store.add_rejects(result.run_id, checked.rejects)
@@ -268,7 +313,7 @@ def _load(
                 continue
             raw = source.pull(table, since=cursor)
             stated = _formats(source, table, formats)
-            checked = validate(table, raw, source=source.name, formats=stated)
+            checked = validate(table, raw, source.name, stated, result.zone.name)
             gone.met(table, checked.seen)
             listed = source.skipped_rows(table) if isinstance(source, SkipsRows) else None
             if listed is not None and not listed.empty:  # blank, total, header-again rows
@@ -325,7 +370,7 @@ def _load_pages(
             if frame.empty:
                 continue
             stated = _formats(source, table, formats)
-            checked = validate(table, frame, source=source.name, formats=stated)
+            checked = validate(table, frame, source.name, stated, result.zone.name)
             gone.met(table, checked.seen)
             settled = seen.settle(table, frame, checked, source.name, store)
             clean[table] = settled.clean

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import pandas as pd
 
+from smbml_connect.business_zone import NO_ZONE, BusinessZone
 from smbml_connect.consent import UNREADABLE_CONSENT
 from smbml_connect.schema import REJECT_COLUMNS, OutputColumn, OutputTable
 
@@ -417,6 +418,12 @@ class RunResult:
     held_back: dict[str, str] = field(default_factory=dict)  # step -> why it was not computed
     failed: dict[str, str] = field(default_factory=dict)  # step -> why it failed (values kept)
     currency: str = ""  # the main currency of the orders (amounts written are in it)
+    zone: BusinessZone = NO_ZONE  # the clock times written without an offset were read on
+
+    @property
+    def local_as_of(self) -> pd.Timestamp:
+        """The run's moment on the business's clock: its dates are the ones people see."""
+        return self.as_of.tz_convert(self.zone.name)
 
     def tabs(self) -> dict[str, Tab]:
         """Every declared tab by title, in the order of the steps."""

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from smbml_connect.analytics.pricing.estimators import PriceSuggester
     from smbml_connect.analytics.shared.contract import Model
     from smbml_connect.analytics.shared.learners import Blend, GradientBoosting, Learner, Logistic
+    from smbml_connect.business_zone import KeepsTimeZone
     from smbml_connect.connector import Inspectable
     from smbml_connect.connectors.files.source import FilesSource
     from smbml_connect.connectors.gsheets.http import SheetsApi
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     sources: list[type[Source]] = [SampleSource, FilesSource, SheetsSource, HubSpotSource]
     paged_sources: list[type[PagedSource]] = [HubSpotSource]
     account_sources: list[type[KnowsAccount]] = [HubSpotSource]
+    zoned_sources: list[type[KeepsTimeZone]] = [HubSpotSource, SheetsSource, SampleSource]
     inspectable: list[type[Inspectable]] = [FilesSource, SheetsSource]
     skipping: list[type[SkipsRows]] = [FilesSource]
     listing: list[type[ListsNotRead]] = [FilesSource, SheetsSource]

@@ -147,7 +147,7 @@ def render_report(result: RunResult, title: str = "smbml_connect report") -> str
         )
     return env.get_template("report.html").render(
         title=title,
-        as_of=f"{result.as_of:%d %B %Y}",
+        as_of=f"{result.local_as_of:%d %B %Y}",
         source=result.source,
         run_id=result.run_id,
         cards=cards,
@@ -181,7 +181,8 @@ def workbook_sheets(
     """
     # Values are numbers and dates (formatted by the workbook), so they sum and sort.
     summary_rows: list[tuple[str, object]] = [
-        ("Data up to", _day(result.as_of)),
+        ("Data up to", _day(result.local_as_of)),
+        ("Dates and times on the clock of", result.zone.words),
         ("Source", result.source),
         ("Run", result.run_id),
         *((f"{t.replace('_', ' ')} loaded", int(n)) for t, n in result.loaded.items()),

@@ -79,7 +79,7 @@ def build_run(
     as_of = config.analytics.as_of
     options = RunOptions(
         steps=steps_by_name(config.analytics.enabled),
-        as_of=None if as_of is None else pd.Timestamp(as_of, tz="UTC"),
+        as_of=None if as_of is None else pd.Timestamp(as_of),  # a date: the business's
         kind=kind,
         consent_column=config.consent.column,
         missing_consent_means=config.consent.missing_means,
@@ -89,6 +89,7 @@ def build_run(
         keep_removed_rows=config.source.removed_rows == "keep",
         accept_removals=accept_removals,
         switch_account=switch_account,
+        time_zone=config.time_zone,
     )
     destinations = make_destinations(context)
     with Store(store_path or config.store) as store:

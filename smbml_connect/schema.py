@@ -401,13 +401,16 @@ def validate(
     frame: pd.DataFrame,
     source: str = "",
     formats: Mapping[str, coerce.ColumnFormat] | None = None,
+    zone: str | None = None,
 ) -> Validation:
     """Return the clean typed rows of ``frame`` and every problem found in it.
 
     ``frame`` has canonical column names (connectors map headers first). A column
     ``_source_row`` gives the row number the user sees in the source (a sheet row,
     a CSV line); without it rows are numbered from 1. ``formats`` states, per column,
-    the decimal mark or date order the values cannot show (from the config).
+    the decimal mark or date order the values cannot show (from the config). Times
+    written without an offset are read on ``zone``'s clock (UTC when None; see
+    business_zone).
     """
     spec = _spec(table)
     missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
@@ -438,7 +441,7 @@ def validate(
             )
             continue
         raw = frame[column.name]
-        reading = _read(column, raw, formats.get(column.name), hint, scans.get(column.name))
+        reading = _read(column, raw, formats.get(column.name), hint, scans.get(column.name), zone)
         if column.name in SHARES.get(table, ()):
             reading = _as_share(reading, raw, formats.get(column.name), table, column.name)
         values, invalid = reading.values, reading.invalid
@@ -602,6 +605,7 @@ def _read(
     fmt: coerce.ColumnFormat | None,
     hint: coerce.Hint,
     scan: coerce.NumberScan | coerce.DateScan | None = None,
+    zone: str | None = None,
 ) -> coerce.Reading:
     if column.kind in ("float", "int", "count"):
         numbers = scan if isinstance(scan, coerce.NumberScan) else None
@@ -613,7 +617,7 @@ def _read(
         return reading
     if column.kind == "datetime":
         dates = scan if isinstance(scan, coerce.DateScan) else None
-        return coerce.read_dates(raw, fmt, hint, dates)
+        return coerce.read_dates(raw, fmt, hint, dates, zone)
     values, invalid = _COERCERS[column.kind](raw)
     return coerce.Reading(values, invalid)
 

@@ -50,6 +50,7 @@ _SQL_TYPES = {
 _OUTPUT_SQL_TYPES = {"str": "TEXT", "float": "REAL", "int": "INTEGER", "datetime": "TEXT",
                      "json": "TEXT"}  # fmt: skip
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+ZONE_CURSOR = "time_zone"  # beside a source's cursors: the zone its times were read in
 
 
 def default_store_path() -> Path:
@@ -685,6 +686,30 @@ class Store:
             "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
             (source, table, value, now_text(self.clock)),
         )
+
+    # -- the zone a source's times without an offset were read in (business_zone) -------
+    def zone_of(self, source: str) -> str | None:
+        """Kept beside the cursors (no schema change): ``time_zone`` -> the zone's name."""
+        return self.get_cursor(source, ZONE_CURSOR)
+
+    def zones(self) -> dict[str, str]:
+        """source -> the zone its times without an offset were read in."""
+        rows = self._conn.execute(
+            "SELECT source, value FROM sync_cursors WHERE table_name = ?", (ZONE_CURSOR,)
+        )
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def keep_zone(self, source: str, zone: str, read_again: bool = False) -> None:
+        """Note ``zone`` as the one ``source``'s times are read in; ``read_again`` drops
+        its tables' cursors in the same transaction, so the next pull reads every record
+        (those read on another clock) again."""
+        with self.transaction() as conn:
+            if read_again:
+                conn.executemany(
+                    "DELETE FROM sync_cursors WHERE source = ? AND table_name = ?",
+                    [(source, table) for table in TABLES],
+                )
+            self._set_cursor(conn, source, ZONE_CURSOR, zone)
 
     # -- complete loads: a table read to its end, for steps that may use an older copy ---
     def mark_loaded(self, source: str, table: str) -> None:

@@ -331,7 +331,7 @@ def _so_far_words(sales: SalesSeries, r: SeriesForecast, uid: str, freq: str, cu
         return money(value, currency)
 
     return (
-        f"{amount(sold)} sold up to {covered_words(sales.through)}, plus about {amount(rest)} "
+        f"{amount(sold)} sold up to {covered_words(sales.through, sales.clock)}, plus about {amount(rest)} "
         f"expected in the rest of the {FREQUENCIES[freq][0]} "
         f"({rest_words(sales.current, sales.through)})"
     )

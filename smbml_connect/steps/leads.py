@@ -24,6 +24,7 @@ from smbml_connect.analytics.leads.deals import (
 )
 from smbml_connect.analytics.leads.scoring import TIER_SHARES, LeadScorer, beats_baseline
 from smbml_connect.analytics.shared.tabular import humanise
+from smbml_connect.business_zone import clock_words, wall_clock
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.ports import (
     ColourScale,
@@ -122,32 +123,35 @@ def _calibration_words(method: str) -> str:
     return _CALIBRATION_WORDS.get(method, method)
 
 
-def _day(stamps: pd.Series) -> pd.Series:
-    """Dates without time or zone: a workbook date cell has neither, and a close date is a day."""
-    stamps = pd.to_datetime(stamps, utc=True)
-    return stamps.dt.tz_convert(None).dt.normalize()
+def _day(stamps: pd.Series, zone: Any = None) -> pd.Series:
+    """Dates without time or zone, on the business's calendar (``zone``; UTC when None):
+    a workbook date cell has neither, and a close date is a day."""
+    return wall_clock(stamps, zone).dt.normalize()
 
 
-def _moment(stamp: str) -> str:
-    """'2026-12-06T12:05:15+00:00' as a person writes it: '2026-12-06 12:05 UTC'."""
+def _moment(stamp: str, zone: Any = None) -> str:
+    """'2026-12-06T12:05:15+00:00' as a person writes it on the business's clock:
+    '2026-12-06 12:05 UTC', '2026-12-07 01:05 Pacific/Auckland time'."""
     try:
         moment = pd.Timestamp(stamp)
     except ValueError:
         return stamp
     if moment.tzinfo is not None:
-        return f"{moment.tz_convert('UTC'):%Y-%m-%d %H:%M} UTC"
+        return f"{moment.tz_convert(zone or 'UTC'):%Y-%m-%d %H:%M} {clock_words(zone)}"
     return f"{moment:%Y-%m-%d %H:%M}"
 
 
-def model_card_rows(card: Mapping[str, Any], what: str = "records") -> pd.DataFrame:
+def model_card_rows(
+    card: Mapping[str, Any], what: str = "records", zone: Any = None
+) -> pd.DataFrame:
     """The model card as two columns a person can read in a spreadsheet; `what` names the
-    records held out ("leads", "deals")."""
+    records held out ("leads", "deals"); times are on ``zone``'s clock (UTC when None)."""
     held = card["held_out"]
     rows = [
         ("Model", card["model"]),
         ("Learner", card["why_this_learner"]),
         ("Final model", card["final_model"]),
-        ("Trained at", _moment(card["trained_at"])),
+        ("Trained at", _moment(card["trained_at"], zone)),
         ("Rows used", f"{card['data']['labelled_rows']:,}"),
         ("Success rate in the data", f"{card['data']['label_rate']:.1%}"),
         ("Dates covered", " to ".join(d[:10] for d in card["data"]["date_range"] or [])),
@@ -343,7 +347,7 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     )
     result.add_tab(
         LEAD_MODEL_TAB,
-        model_card_rows(scorer.card_, "leads"),
+        model_card_rows(scorer.card_, "leads", context.as_of.tz),
         "How the lead score was built and how well it did on leads it had not seen.",
     )
     card = scorer.card_
@@ -430,7 +434,7 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         why=_joined(deals["reasons"]),
         expected_value=expected_value(shown["amount"], shown["probability"]),
         stage=deals["stage"].map(stage_label),
-        close_date=_day(deals["close_date"]),
+        close_date=_day(deals["close_date"], context.as_of.tz),
     )
     sheet = DEALS_TAB.select(sheet)
     result.add_tab(
@@ -451,7 +455,7 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     )
     result.add_tab(
         DEAL_MODEL_TAB,
-        model_card_rows(model.card_, "deals"),
+        model_card_rows(model.card_, "deals", context.as_of.tz),
         "How the deal win chance was built and how well it did on deals it had not seen.",
     )
     expected = float(forecast["expected"].sum()) if len(forecast) else 0.0

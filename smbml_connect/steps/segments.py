@@ -8,6 +8,7 @@ import pandas as pd
 
 from smbml_connect import charts
 from smbml_connect.analytics.customers.segments import SEGMENTS, rfm_table
+from smbml_connect.business_zone import wall_clock
 from smbml_connect.ports import (
     CrmProperty,
     SheetsPart,
@@ -77,6 +78,7 @@ def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepRe
     detail = table.assign(
         name=table["contact_id"].map(contact_names(tables["contacts"])),
         email=table["contact_id"].map(people["email"]),
+        last_order_at=wall_clock(table["last_order_at"], context.as_of.tz),  # as the shop saw it
     )
     detail["why"] = ["; ".join(r) for r in reasons]
     meaning = {s.name: s for s in SEGMENTS}

@@ -40,6 +40,7 @@ from smbml_connect.analytics.shared.contract import (
     read_text,
     write_text,
 )
+from smbml_connect.business_zone import calendar_day, calendar_days
 from smbml_connect.coerce import coerce_datetime
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 
@@ -60,7 +61,9 @@ INTERVAL = (10, 90)  # percentiles of the 80% interval
 
 
 def daily_purchases(orders: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Counted orders per customer and day (contact_id, day, value), up to `as_of`.
+    """Counted orders per customer and day (contact_id, day, value), up to `as_of`; days
+    are the business's, on the clock of `as_of`'s zone (UTC without one; see
+    business_zone.calendar_days).
 
     The orders `counted_orders` counts (an order that is not a sale, ``sales.is_sale``, is
     not a purchase), less those whose total cannot be read: the models need a value.
@@ -72,11 +75,15 @@ def daily_purchases(orders: pd.DataFrame, as_of: pd.Timestamp | None = None) -> 
     frame = pd.DataFrame(
         {
             "contact_id": counted["contact_id"],
-            "day": counted["ordered_at"].dt.floor("D"),
+            "day": calendar_days(counted["ordered_at"], _zone(as_of)),
             "value": counted["total"],
         }
     )
     return frame.groupby(["contact_id", "day"], as_index=False, sort=True)["value"].sum()
+
+
+def _zone(as_of: pd.Timestamp | None) -> Any:
+    return None if as_of is None or as_of.tzinfo is None else as_of.tz
 
 
 def _require_columns(orders: pd.DataFrame) -> None:
@@ -216,14 +223,14 @@ class CustomerValueModel:
 
     # -- fitting ----------------------------------------------------------------------
     def fit(self, orders: pd.DataFrame, as_of: pd.Timestamp | str) -> CustomerValueModel:
-        as_of = pd.Timestamp(as_of)
-        as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+        as_of = pd.Timestamp(as_of)  # in the business's zone: its days are counted
+        as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of
         days = daily_purchases(orders, as_of)
         self.skipped_ = unreadable_orders(orders)
         if days.empty:
             raise NotEnoughDataError("no counted orders with a customer, date and total")
         self.as_of_ = as_of
-        end = as_of.floor("D") + pd.Timedelta(days=1)  # purchases on the as_of day count
+        end = calendar_day(as_of) + pd.Timedelta(days=1)  # purchases on the as_of day count
         # Per-customer history up to as_of (x, t_x, T, m, ...): what predictions condition
         # on. The orders themselves are not kept.
         self.summary_ = history_summary(days, end)
@@ -377,7 +384,7 @@ class CustomerValueModel:
         check_fitted(self, "btyd_", "customer value model")
         s = self.summary_
         if orders is not None:
-            end = self.as_of_.floor("D") + pd.Timedelta(days=1)
+            end = calendar_day(self.as_of_) + pd.Timedelta(days=1)
             s = history_summary(daily_purchases(orders, self.as_of_), end)
         weeks = horizon_days / 7
         x, t_x, T, m = (s[c].to_numpy(float) for c in ("x", "t_x", "T", "m"))

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
+from smbml_connect.business_zone import clock_words, wall_clock
 from smbml_connect.sales import describe, net_total, why_not_sale
 
 __all__ = ["SalesSeries", "period_words", "sales_series", "with_sales_so_far"]
@@ -28,6 +29,7 @@ class SalesSeries:
         sold: dict[str, float] | None = None,
         to_come: float = 1.0,
         through: pd.Timestamp | None = None,
+        clock: str = "UTC",
     ) -> None:
         self.frame = frame
         self.last_period = last_period
@@ -35,7 +37,8 @@ class SalesSeries:
         self.current = last_period + 1
         self.sold = sold or {}
         self.to_come = to_come
-        self.through = through  # as_of, UTC without a zone: the data's end
+        self.through = through  # as_of on the business's clock, without a zone: the data's end
+        self.clock = clock  # whose clock: "UTC", "Pacific/Auckland time"
         # per series: the variance one period's sales get from day-to-day noise alone
         # (`_day_noise` times the open period's days); empty for daily periods
         self.day_noise: dict[str, float] = {}
@@ -66,13 +69,14 @@ def period_words(period: pd.Period, freq: str) -> str:
     return f"{start:%d %B %Y}"
 
 
-def covered_words(through: pd.Timestamp) -> str:
+def covered_words(through: pd.Timestamp, clock: str = "UTC") -> str:
     """Where the data ends, as a person says it: 'the end of 30 October' for a run dated
-    31 October (midnight), '14:35 UTC on 31 October' for a run at that time."""
+    31 October (midnight), '14:35 UTC on 31 October' for a run at that time (``clock``
+    names the business's: '14:35 Pacific/Auckland time')."""
     if through == through.normalize():
         day = through - pd.Timedelta(days=1)
         return f"the end of {day.day} {day:%B}"
-    return f"{through:%H:%M} UTC on {through.day} {through:%B}"
+    return f"{through:%H:%M} {clock} on {through.day} {through:%B}"
 
 
 def rest_words(current: pd.Period, through: pd.Timestamp) -> str:
@@ -157,11 +161,15 @@ def sales_series(
     half month would look like a slump. What each series sold in it up to `as_of` is kept
     apart (`SalesSeries.sold`), counted as every step counts orders (placed at or before
     `as_of`), so the step can show that period as sales so far plus the forecast for the
-    rest of it. Products beyond the top ones by revenue are added up as `other`.
+    rest of it. Products beyond the top ones by revenue are added up as `other`. Periods
+    are the business's: days, weeks and months on the clock of `as_of`'s zone (UTC when
+    it has none; see business_zone).
     """
     alias = FREQUENCIES[freq][2]
     stamp = pd.Timestamp(as_of)
-    stamp = stamp.tz_convert(None) if stamp.tzinfo else stamp
+    zone = stamp.tz
+    clock = clock_words(zone)
+    stamp = stamp.tz_localize(None) if stamp.tzinfo else stamp  # its own clock's reading
     current = stamp.to_period(alias)
     last = current - 1
     start, end = current.start_time, (current + 1).start_time
@@ -172,7 +180,7 @@ def sales_series(
             f"{period_words(current, freq)} is not over yet (the data runs to "
             f"{stamp:%d %B %Y}): its sales so far are not used as history, since a part "
             f"{word} would look like a slump; its figures are what was sold up to "
-            f"{covered_words(stamp)} plus the {word}'s forecast for the part still to come "
+            f"{covered_words(stamp, clock)} plus the {word}'s forecast for the part still to come "
             f"({rest_words(current, stamp)}), and its ranges are what that part may bring"
         )
     else:  # the run is dated at the period's very start: nothing of it is known yet
@@ -190,7 +198,7 @@ def sales_series(
     if why.notna().any():  # refunds, cancellations, ...: kept in the store, not sales
         notes.append(f"orders that are not sales left out: {describe(why)}")
         counted = counted[why.isna().to_numpy()]
-    when = pd.to_datetime(counted["ordered_at"], utc=True).dt.tz_localize(None)
+    when = wall_clock(counted["ordered_at"], zone)
     counted = counted.assign(period=when.dt.to_period(alias), day=when.dt.normalize())
     # History is the complete periods; the open one counts up to as_of, as the other steps
     # count orders (an order dated later on the as_of day is not in yet).
@@ -248,7 +256,7 @@ def sales_series(
     frame = frame[np.isfinite(frame["y"])]
     now = frame["period"] == current
     sold = {str(k): float(v) for k, v in frame[now].groupby("unique_id")["y"].sum().items()}
-    out = SalesSeries(_complete(frame[~now], last), last, notes, sold, to_come, stamp)
+    out = SalesSeries(_complete(frame[~now], last), last, notes, sold, to_come, stamp, clock)
     days = (current + 1).start_time - current.start_time
     if days > pd.Timedelta(days=1):  # a period of several days: their noise is known
         noise = _day_noise(frame[~now], last)

@@ -24,6 +24,7 @@ from smbml_connect.analytics.leads.contact_features import (
 from smbml_connect.analytics.leads.scoring import LeadScorer
 from smbml_connect.analytics.shared.contract import check_fitted
 from smbml_connect.analytics.shared.tabular import Phrase
+from smbml_connect.business_zone import wall_clock
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 from smbml_connect.value_words import DEAL_STAGE_LABELS, LEAD_SOURCE_LABELS
 
@@ -261,8 +262,11 @@ class DealWinModel:
         deals = tables["deals"].drop_duplicates("deal_id").set_index("deal_id")
         scored = self.scorer_.score(frame)
         close = _utc(frame["deal_id"].map(deals["close_date"]))
-        this_month = as_of.tz_convert("UTC").tz_localize(None).to_period("M")
-        month = close.dt.tz_localize(None).dt.to_period("M")
+        # Months on the business's clock (as_of's zone): a deal closing at 9 pm on 31
+        # October in New York closes in October, not November as in UTC.
+        zone = as_of.tz if as_of.tzinfo else None
+        this_month = wall_clock(pd.DatetimeIndex([as_of]), zone)[0].to_period("M")
+        month = wall_clock(close, zone).dt.to_period("M")
         overdue = month.isna() | (month < this_month)
         return pd.DataFrame(
             {

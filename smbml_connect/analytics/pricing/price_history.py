@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from smbml_connect.business_zone import wall_clock
 from smbml_connect.sales import why_not_sale
 
 __all__ = ["SILENT_WEEKS", "PriceHistory", "evidence", "weekly_prices"]
@@ -106,7 +107,9 @@ def _shown(value: Any) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
-def _usable(lines: pd.DataFrame, priced: pd.Series) -> tuple[pd.DataFrame, list[str]]:
+def _usable(
+    lines: pd.DataFrame, priced: pd.Series, zone: Any = None
+) -> tuple[pd.DataFrame, list[str]]:
     def numbers(name: str) -> pd.Series:  # plain floats: store columns are nullable
         return pd.to_numeric(lines[name], errors="coerce").astype("float64")
 
@@ -151,7 +154,7 @@ def _usable(lines: pd.DataFrame, priced: pd.Series) -> tuple[pd.DataFrame, list[
     usable = pd.DataFrame(
         {
             "product_id": lines["product_id"].astype(str),
-            "stamp": stamps.dt.tz_localize(None),
+            "stamp": wall_clock(stamps, zone),  # weeks are the business's
             "quantity": quantity.astype(float),
             "list_price": price.astype(float),
             "net_price": (price * (1 - discount)).astype(float),
@@ -281,13 +284,14 @@ def weekly_prices(
     lines, notes = _lines_with_dates(order_lines, orders)
     priced, main, more = _in_currency(lines, currency)
     notes += more
-    usable, more = _usable(lines, priced)
+    stamp = pd.Timestamp(as_of)  # its zone is the business's: weeks are counted on it
+    zone = stamp.tz if stamp.tzinfo else None
+    stamp = stamp.tz_localize(None) if stamp.tzinfo else stamp
+    usable, more = _usable(lines, priced, zone)
     notes += more
     foreign = usable.groupby("product_id")["priced"].any()
     foreign = sorted(foreign.index[~foreign.to_numpy()])  # sold only in other currencies
     usable = usable[~usable["product_id"].isin(foreign)]
-    stamp = pd.Timestamp(as_of)
-    stamp = stamp.tz_convert(None) if stamp.tzinfo else stamp
     anchor = _week_anchor(usable[usable["priced"]])
     usable = usable.assign(week=usable["stamp"].dt.to_period(anchor).dt.start_time)
     mixed = _mixed_prices(usable)

@@ -130,6 +130,8 @@ class SheetsSource:
         self._refused: dict[str, str] = {}
         self._by_period: dict[str, str] = {}  # table -> the period tab that first gave it
         self.title = ""
+        self._zone: str | None = None
+        self.zone_words = "the spreadsheet's"
         self.header_mappings: dict[str, HeaderMapping] = {}
         self._unread: dict[str, list[SourceReject]] = {}
         self._skipped: dict[str, pd.DataFrame] = {}
@@ -140,6 +142,12 @@ class SheetsSource:
 
     def available(self) -> list[str]:
         return [t for t in TABLES if t in self._locate()]
+
+    def time_zone(self) -> str | None:
+        """The spreadsheet's own time zone (File > Settings): its dates and times without
+        an offset were typed on that clock (the same request finds the tabs)."""
+        self._locate()
+        return self._zone
 
     def where(self, table: str) -> str:
         parts = self._period_tabs() if table in self._locate() else {}
@@ -204,6 +212,8 @@ class SheetsSource:
             return self._located
         meta = self.api.client.http_client.fetch_sheet_metadata(self.key)
         self.title = str(meta.get("properties", {}).get("title", ""))
+        zone = meta.get("properties", {}).get("timeZone")
+        self._zone = zone.strip() if isinstance(zone, str) and zone.strip() else None
         ours = {s["properties"]["title"] for s in meta.get("sheets", []) if _our_role(s)}
         titles = [
             s["properties"]["title"]
@@ -840,7 +850,7 @@ class SheetsResults:
         titles = {s["properties"]["title"] for s in sheets}
         ids = {s["properties"]["sheetId"] for s in sheets}
         cells = sum(_cells(s) for s in sheets)
-        refreshed = f"{self.clock.now().astimezone(UTC):%Y-%m-%d %H:%M} UTC (run {result.run_id}, data up to {result.as_of:%Y-%m-%d})"
+        refreshed = f"{self.clock.now().astimezone(UTC):%Y-%m-%d %H:%M} UTC (run {result.run_id}, data up to {result.local_as_of:%Y-%m-%d})"
         write = f"run {result.run_id} {secrets.token_hex(6)}"
         rng = random.Random()
         held = held_back_tabs(result)

@@ -8,6 +8,7 @@ unknown canonical names land in ``extra`` so nothing mapped is lost.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -173,13 +174,22 @@ COMPANY_PROPERTIES = ("name", "industry", "numberofemployees", "domain")
 
 
 def cast_value(value: Any, kind: str) -> Any:
-    """HubSpot sends every value as a string; dates may be epoch milliseconds or ISO text."""
+    """HubSpot sends every value as a string; dates may be epoch milliseconds or ISO text.
+
+    A ``date`` property is a calendar day, which HubSpot keeps as that day's midnight UTC:
+    it comes back as the day alone ("2026-10-31"), so that it is read on the business's
+    calendar (business_zone), not as an instant that falls on the 30th west of UTC."""
     if value is None or value == "":
         return None
     if kind in ("datetime", "date"):
-        text = str(value)
+        text = str(value).strip()
         if text.lstrip("-").isdigit():
-            return datetime.fromtimestamp(int(text) / 1000, tz=UTC).isoformat()
+            stamp = datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+            return stamp.date().isoformat() if kind == "date" else stamp.isoformat()
+        if kind == "date" and re.match(
+            r"\d{4}-\d{2}-\d{2}(T00:00(:00(\.0+)?)?(Z|\+00:?00)?)?$", text
+        ):
+            return text[:10]
         return text
     return value
 

@@ -110,6 +110,9 @@ class HubSpotSource:
         self._companies: dict[str, dict[str, Any]] = {}
         self.account_unknown = ""
         self.account_refused = False
+        self._zone: str | None = None
+        self._asked = False
+        self.zone_words = "the HubSpot account's"
 
     def available(self) -> list[str]:
         return self.entities
@@ -120,6 +123,7 @@ class HubSpotSource:
         v1/me. None when it cannot tell, and ``account_unknown`` says why in a sentence;
         ``account_refused`` is True when HubSpot refused (trying again will not help)."""
         self.account_refused = False
+        self._asked, self._zone = True, None
         body: dict[str, Any] = {}
         try:
             try:
@@ -148,10 +152,18 @@ class HubSpotSource:
             self.account_unknown = "HubSpot did not say which account the token is for"
             self.account_refused = True
             return None
+        zone = body.get("timeZone")  # the portal's setting: both routes say it
+        self._zone = zone.strip() if isinstance(zone, str) and zone.strip() else None
         stated = body.get("companyCurrency") or body.get("currency")  # details, or v1/me
         currency = stated.strip().upper() if isinstance(stated, str) and stated.strip() else None
         key = str(portal).strip()
         return SourceAccount(key, f"HubSpot account {key}", currency)
+
+    def time_zone(self) -> str | None:
+        """The portal's time zone, from the account request (made now if not yet)."""
+        if not self._asked:
+            self.account()
+        return self._zone
 
     def pull(self, entity: str, since: str | None = None) -> pd.DataFrame:
         """Everything at once (for callers that do not commit page by page)."""

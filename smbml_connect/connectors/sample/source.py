@@ -14,6 +14,7 @@ class SampleSource:
     """Serves the sample's tables the way an export would: as text, with a few known faults."""
 
     incremental = False
+    zone_words = "the sample business's"
 
     def __init__(self, business: SampleBusiness, messy: bool = True) -> None:
         self.business = business
@@ -25,6 +26,10 @@ class SampleSource:
 
     def available(self) -> list[str]:
         return list(self.raw)
+
+    def time_zone(self) -> str | None:
+        """The sample is drawn on UTC's clock (its as_of is midnight UTC)."""
+        return "UTC"
 
     def pull(self, entity: str, since: str | None = None) -> pd.DataFrame:
         frame = self.raw[entity].drop(columns=["source"], errors="ignore").copy()

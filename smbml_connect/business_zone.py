@@ -1,0 +1,162 @@
+"""The business's clock: times written without an offset are read on it, and the steps
+count days, weeks and months on it.
+
+The store keeps instants (UTC). A time written with an offset or a "Z" (HubSpot's
+datetime properties, a Shopify export's "-0400") is an instant already. One written
+without (a CSV's "2026-10-31 18:05" or "2026-10-31", a workbook's date, a sheet's serial
+number, HubSpot's date-only properties) is what the business's own clock or calendar
+showed, so it is read in the business's zone: taken as UTC, an Auckland shop's Saturday
+morning became Friday evening, and a date-only "31 October" counted west of UTC would
+fall on the 30th. The steps get the run's moment in that zone (`StepContext.as_of`)
+and take calendar days from it (`wall_clock`), so every output counts the same days.
+
+The zone is the config's ``time_zone``, else the one the source keeps (a HubSpot
+portal's, a spreadsheet's), else UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Any, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "NO_ZONE",
+    "UTC_ZONE",
+    "BusinessZone",
+    "KeepsTimeZone",
+    "business_zone",
+    "calendar_day",
+    "calendar_days",
+    "clock_words",
+    "in_zone",
+    "is_utc",
+    "wall_clock",
+    "zone_named",
+]
+
+UTC_ZONE = "UTC"
+# Names of UTC itself (a spreadsheet's "Etc/GMT"): reading in them is reading as UTC.
+_UTC_NAMES = frozenset(
+    {"UTC", "Etc/UTC", "Etc/GMT", "GMT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu",
+     "Etc/GMT+0", "Etc/GMT-0", "Etc/GMT0", "GMT0", "GMT+0", "GMT-0", "Etc/Greenwich",
+     "Greenwich", "UCT", "Etc/UCT", "Z"}
+)  # fmt: skip
+
+
+def is_utc(zone: object) -> bool:
+    """Whether ``zone`` (a name or a tzinfo; None is UTC) is UTC under another name."""
+    return zone is None or str(zone) in _UTC_NAMES
+
+
+@runtime_checkable
+class KeepsTimeZone(Protocol):
+    """A source whose service keeps the business's time zone (a HubSpot portal's setting,
+    a spreadsheet's): None when it keeps none or could not say this run."""
+
+    zone_words: str  # whose setting it is, in words: "the HubSpot account's"
+
+    def time_zone(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class BusinessZone:
+    """The zone a run reads times in, and where it came from, in words."""
+
+    name: str  # an IANA name: "Pacific/Auckland", "UTC"
+    why: str  # "set in the config", "the HubSpot account's", "none set"
+
+    @property
+    def info(self) -> tzinfo:
+        return zone_named(self.name)
+
+    @property
+    def words(self) -> str:
+        return f"{self.name} ({self.why})"
+
+
+NO_ZONE = BusinessZone(UTC_ZONE, "none set: add time_zone to the config")
+
+
+def zone_named(name: str) -> tzinfo:
+    """The zone an IANA name ("Europe/Berlin", "US/Eastern", "UTC") names; ValueError
+    with a sentence when it names none."""
+    text = str(name).strip()
+    try:
+        if not text or text.startswith(("/", ".")) or ".." in text:
+            raise ValueError
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        close = sorted(z for z in available_timezones() if z.lower() == text.lower())
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"{text!r} is not a time zone name{hint}; use a name like 'America/New_York', "
+            "'Europe/London' or 'Pacific/Auckland'"
+        ) from None
+
+
+def business_zone(configured: str | None, source: object, last: str | None = None) -> BusinessZone:
+    """The config's zone, else the source's (when its service keeps one that names a
+    zone), else UTC. A source that keeps one but could not say it this run (HubSpot did
+    not answer) keeps ``last``, the zone the store's rows of it were read in: a passing
+    failure must not move every date and read the whole account again."""
+    if configured:
+        return BusinessZone(str(zone_named(configured)), "set in the config")
+    if isinstance(source, KeepsTimeZone):
+        kept = source.time_zone()
+        if kept:
+            try:
+                return BusinessZone(str(zone_named(kept)), source.zone_words)
+            except ValueError:
+                pass  # a name this machine's zone database lacks: UTC, as before
+        elif last:
+            return BusinessZone(last, f"{source.zone_words}, as last read")
+    return NO_ZONE
+
+
+def clock_words(zone: object) -> str:
+    """Whose clock a time is on, after the time: 'UTC', 'Pacific/Auckland time'."""
+    return "UTC" if is_utc(zone) else f"{zone} time"
+
+
+def in_zone(naive: pd.Series, zone: tzinfo | str) -> pd.Series:
+    """Naive times read as the zone's clock showed them, as UTC instants. A time the
+    clock showed twice (the hour repeated when summer time ends) is taken the first
+    time; one it never showed (the hour skipped when it starts) moves forward to the
+    first time it did: no row is lost to a clock change."""
+    stamps = pd.to_datetime(naive)
+    if len(stamps) == 0:
+        return stamps.dt.tz_localize("UTC")
+    local = stamps.dt.tz_localize(
+        zone, ambiguous=np.ones(len(stamps), dtype=bool), nonexistent="shift_forward"
+    )
+    return local.dt.tz_convert("UTC")
+
+
+def wall_clock(stamps: pd.Series | pd.DatetimeIndex, zone: Any) -> Any:
+    """Instants as the zone's clock shows them, without a zone (for days, weeks and
+    months); naive values are taken as UTC instants. ``zone`` None is UTC."""
+    aware = pd.to_datetime(stamps, utc=True)
+    if zone is None:
+        zone = "UTC"
+    if isinstance(aware, pd.DatetimeIndex):
+        return aware.tz_convert(zone).tz_localize(None)
+    return aware.dt.tz_convert(zone).dt.tz_localize(None)
+
+
+def calendar_days(stamps: pd.Series, zone: Any) -> pd.Series:
+    """The business's calendar day of each instant, as that day's midnight in UTC: a
+    date, compared and subtracted as whole days whatever the zone (and the same values
+    as ``floor("D")`` gave when every day was UTC's)."""
+    return wall_clock(stamps, zone).dt.normalize().dt.tz_localize("UTC")
+
+
+def calendar_day(stamp: pd.Timestamp) -> pd.Timestamp:
+    """A moment's calendar day on its own clock (UTC for one without a zone), as that
+    day's midnight in UTC (see `calendar_days`)."""
+    local = stamp.tz_localize(None) if stamp.tzinfo else stamp
+    return local.normalize().tz_localize("UTC")

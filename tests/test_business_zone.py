@@ -1,0 +1,342 @@
+"""The business's clock. Before, a time written without an offset was taken as UTC and
+the steps counted UTC days: an Auckland shop's Saturday morning orders fell on Friday, a
+New York deal closing at 9 pm on 31 October closed in November, and a date-only "31
+October" would have fallen on the 30th in any zone west of UTC once converted. Now times
+without an offset are read on the business's clock (the config's ``time_zone``, else the
+HubSpot portal's or the spreadsheet's), and every step counts that clock's days."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from hubspot_runs import hubspot_run
+
+from smbml_connect.analytics.customers.value import daily_purchases
+from smbml_connect.analytics.forecast.sales_series import sales_series
+from smbml_connect.analytics.leads.deals import DealWinModel
+from smbml_connect.business_zone import (
+    BusinessZone,
+    business_zone,
+    calendar_days,
+    in_zone,
+    wall_clock,
+    zone_named,
+)
+from smbml_connect.cli import cli
+from smbml_connect.coerce import parse_datetime, read_dates
+from smbml_connect.connectors.files.source import FilesSource
+from smbml_connect.connectors.gsheets.http import SheetsApi
+from smbml_connect.connectors.gsheets.sheets import SheetsSource
+from smbml_connect.connectors.hubspot.source import HubSpotSource
+from smbml_connect.credentials import Secret
+from smbml_connect.errors import ConfigError
+from smbml_connect.pipeline import ZONE_CHANGED, RunOptions, run_pipeline
+from smbml_connect.registry import parse_config
+from smbml_connect.report import workbook_sheets
+from smbml_connect.schema import validate
+from smbml_connect.steps import steps_by_name
+from smbml_connect.store import Store
+from smbml_connect.testing.clock import FakeClock
+from smbml_connect.testing.hubspot_emulator import HubSpotEmulator
+from smbml_connect.testing.hubspot_state import property_shape
+from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account
+
+RFM = steps_by_name(["rfm_segments"])
+LA = "America/Los_Angeles"
+AKL = "Pacific/Auckland"
+
+
+def _utc(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+# -- reading ---------------------------------------------------------------------------
+def test_times_without_an_offset_are_read_on_the_business_clock() -> None:
+    cells = pd.Series(
+        [
+            "2026-10-31",  # a date alone: that day's midnight in Los Angeles
+            "2026-10-31 23:30",  # Los Angeles' evening: the 1st of November in UTC
+            "2026-10-31T23:30:00-07:00",  # the same instant, written with its offset
+            "2026-10-31T12:00:00Z",  # an instant
+            "10/31/2026 6:00 PM",  # a US export's own clock
+            "1793491200000",  # epoch milliseconds: an instant wherever it is read
+        ]
+    )
+    read = read_dates(cells, zone=LA)
+    assert not read.invalid.any()
+    assert list(read.values) == [
+        _utc("2026-10-31 07:00"),
+        _utc("2026-11-01 06:30"),
+        _utc("2026-11-01 06:30"),
+        _utc("2026-10-31 12:00"),
+        _utc("2026-11-01 01:00"),
+        pd.Timestamp(1793491200000, unit="ms", tz="UTC"),
+    ]
+    # On the business's calendar each keeps the day it was written on.
+    assert [d.day for d in wall_clock(read.values, LA)][:3] == [31, 31, 31]
+    # Without a zone they are read as UTC, as before.
+    assert read_dates(cells).values.iloc[1] == _utc("2026-10-31 23:30")
+
+
+def test_a_clock_change_loses_no_row() -> None:
+    """The hour repeated when summer time ends is taken the first time; the hour skipped
+    when it starts moves forward to the first time the clock showed."""
+    cells = pd.Series(["2026-11-01 01:30", "2026-03-08 02:30", "2026-03-08 03:00"])
+    read = read_dates(cells, zone=LA)
+    assert not read.invalid.any()
+    assert list(read.values) == [
+        _utc("2026-11-01 08:30"),  # 01:30 PDT, the first of the two
+        _utc("2026-03-08 10:00"),  # 02:30 never happened: 03:00 PDT
+        _utc("2026-03-08 10:00"),
+    ]
+    assert parse_datetime("2026-11-01 01:30", zone=LA) == _utc("2026-11-01 08:30")
+
+
+def test_a_workbook_date_cell_is_on_the_business_clock(tmp_path: Path) -> None:
+    """openpyxl gives a workbook's dates as naive datetimes: what the owner typed."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "orders"
+    sheet.append(["order_id", "contact_id", "ordered_at", "total"])
+    sheet.append(["O1", "C1", datetime(2026, 6, 13, 9, 0), 40.0])  # a Saturday morning
+    sheet.append(["O2", "C1", datetime(2026, 6, 12, 21, 0), 15.0])  # Friday evening
+    book.save(tmp_path / "shop.xlsx")
+    source = FilesSource(tmp_path / "shop.xlsx", {}, {})
+    frame = source.pull("orders")
+    clean = validate("orders", frame, source.name, None, AKL).clean
+    assert list(clean["ordered_at"]) == [_utc("2026-06-12 21:00"), _utc("2026-06-12 09:00")]
+    days = wall_clock(clean["ordered_at"], AKL).dt.day_name()
+    assert list(days) == ["Saturday", "Friday"]
+
+
+def test_zone_names_are_checked_with_a_hint() -> None:
+    assert str(zone_named("US/Eastern")) == "US/Eastern"
+    with pytest.raises(ValueError, match="did you mean 'Europe/London'"):
+        zone_named("europe/london")
+    with pytest.raises(ValueError, match="is not a time zone name"):
+        zone_named("Mars/Olympus")
+
+
+def test_the_config_names_the_zone(tmp_path: Path) -> None:
+    base = {"source": {"kind": "files", "path": str(tmp_path)}}
+    config = parse_config({"time_zone": "Pacific/Auckland", **base})
+    assert config.time_zone == AKL
+    with pytest.raises(ConfigError, match=r"time_zone.*'Pacific/Aukland' is not a time zone"):
+        parse_config({"time_zone": "Pacific/Aukland", **base})
+
+
+# -- counting days on it -----------------------------------------------------------------
+def _orders(times: list[str]) -> pd.DataFrame:
+    n = len(times)
+    return pd.DataFrame(
+        {
+            "order_id": [f"O{i}" for i in range(n)],
+            "contact_id": "C1",
+            "ordered_at": [pd.Timestamp(t).tz_convert("UTC") for t in times],
+            "total": 10.0,
+            "status": "paid",
+        }
+    )
+
+
+def test_months_and_days_are_the_business_ones() -> None:
+    """09:00 on 1 November in Auckland is still 31 October in UTC."""
+    orders = _orders(["2026-10-15T12:00:00+13:00", "2026-11-01T09:00:00+13:00"])
+    as_of = pd.Timestamp("2026-11-20T12:00:00+13:00")
+    local = sales_series(orders, None, as_of.tz_convert(AKL), "M")
+    utc = sales_series(orders, None, as_of.tz_convert("UTC"), "M")
+    assert local.sold == {"revenue:total": 10.0}  # November so far holds the 1st's order
+    assert utc.sold == {"revenue:total": 0.0} or "revenue:total" not in utc.sold
+    # Two orders an hour apart around Auckland's midnight are two days there, one in UTC.
+    two = _orders(["2026-06-10T23:30:00+12:00", "2026-06-11T00:30:00+12:00"])
+    at = pd.Timestamp("2026-07-01", tz=AKL)
+    assert len(daily_purchases(two, at)) == 2
+    assert len(daily_purchases(two, at.tz_convert("UTC"))) == 1
+    assert list(calendar_days(two["ordered_at"], AKL)) == [_utc("2026-06-10"), _utc("2026-06-11")]
+
+
+def test_a_deal_closes_in_the_business_month(business: Any) -> None:
+    tables = {k: v.copy() for k, v in business.tables.items()}
+    deals = tables["deals"]
+    open_deal = deals.index[~deals["is_closed"].astype(bool)][0]
+    # 9 pm on 30 November in New York: December in UTC.
+    deals.loc[open_deal, "close_date"] = pd.Timestamp("2026-12-01T02:00:00Z")
+    as_of = business.as_of
+    model = DealWinModel().fit(tables, as_of)
+    month = {
+        zone: model.predict(tables, as_of.tz_convert(zone)).set_index("deal_id")["close_month"]
+        for zone in ("UTC", "America/New_York")
+    }
+    deal_id = deals.loc[open_deal, "deal_id"]
+    assert month["UTC"][deal_id] == "2026-12"
+    assert month["America/New_York"][deal_id] == "2026-11"
+
+
+# -- a run ---------------------------------------------------------------------------------
+def _csv_shop(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = ["order_id,contact_id,ordered_at,total,status"]
+    for i in range(40):  # 40 customers, each with two orders
+        rows.append(f"A{i},C{i},2026-10-{1 + i % 28:02d} 10:00,25.00,paid")
+        rows.append(f"B{i},C{i},2026-11-{1 + i % 28:02d} 23:30,30.00,paid")
+    (folder / "orders.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_a_run_reads_and_counts_on_the_configured_clock(tmp_path: Path) -> None:
+    folder = _csv_shop(tmp_path / "shop")
+    as_of = pd.Timestamp("2026-11-30 23:45")  # the config's as_of: the business's clock
+    with Store(tmp_path / "akl.sqlite") as store:
+        result = run_pipeline(
+            FilesSource(folder, {}, {}), store, RunOptions(RFM, as_of=as_of, time_zone=AKL)
+        )
+        stored = store.read("orders").set_index("order_id")["ordered_at"]
+        assert store.zone_of(result.source) == AKL
+    assert result.zone == BusinessZone(AKL, "set in the config")
+    assert result.as_of == _utc("2026-11-30 10:45")  # 23:45 in Auckland (NZDT, +13)
+    assert stored["B0"] == _utc("2026-11-01 10:30")  # 23:30 on 1 November there
+    said = result.steps["rfm_segments"].notes["Segments"]
+    assert "as of 2026-11-30" in said  # the business's date; UTC's would say the same here
+    summary = dict(workbook_sheets(result)[0]["Summary"].itertuples(index=False))
+    assert summary["Dates and times on the clock of"] == f"{AKL} (set in the config)"
+    assert summary["Data up to"] == pd.Timestamp("2026-11-30")
+
+
+def test_the_business_date_is_the_one_said(tmp_path: Path) -> None:
+    """At 01:00 on 1 December in Auckland it is still 30 November in UTC."""
+    folder = _csv_shop(tmp_path / "shop")
+    as_of = pd.Timestamp("2026-11-30T12:00:00Z")
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(
+            FilesSource(folder, {}, {}), store, RunOptions(RFM, as_of=as_of, time_zone=AKL)
+        )
+    said = result.steps["rfm_segments"].notes["Segments"]
+    assert "as of 2026-12-01" in said
+    assert result.local_as_of.day == 1
+
+
+def test_a_zone_set_later_reads_again_and_says_so(tmp_path: Path) -> None:
+    folder = _csv_shop(tmp_path / "shop")
+    as_of = pd.Timestamp("2026-12-02T00:00:00Z")
+    with Store(tmp_path / "s.sqlite") as store:
+        first = run_pipeline(FilesSource(folder, {}, {}), store, RunOptions(RFM, as_of=as_of))
+        assert first.zone.name == "UTC" and "none set" in first.zone.why
+        assert store.read("orders").set_index("order_id")["ordered_at"]["B0"] == _utc(
+            "2026-11-01 23:30"
+        )
+        assert not [n for n in first.notices if n.check == ZONE_CHANGED]
+        second = run_pipeline(
+            FilesSource(folder, {}, {}), store, RunOptions(RFM, as_of=as_of, time_zone=AKL)
+        )
+        (said,) = [n for n in second.notices if n.check == ZONE_CHANGED]
+        assert f"now read in {AKL} (set in the config), not UTC" in said.message
+        # A file is read whole every run: its rows are now the Auckland instants.
+        assert store.read("orders").set_index("order_id")["ordered_at"]["B0"] == _utc(
+            "2026-11-01 10:30"
+        )
+        third = run_pipeline(
+            FilesSource(folder, {}, {}), store, RunOptions(RFM, as_of=as_of, time_zone=AKL)
+        )
+        assert not [n for n in third.notices if n.check == ZONE_CHANGED]
+    shown = CliRunner().invoke(
+        cli, ["--log-file", str(tmp_path / "log"), "status", "--store", str(tmp_path / "s.sqlite")]
+    )
+    assert f"dates and times read on the clock of: {AKL}" in shown.output
+
+
+# -- zones the sources keep ------------------------------------------------------------------
+def test_the_hubspot_portals_zone_is_used_and_a_change_reads_the_account_again(
+    sample_hub: HubSpotEmulator, tmp_path: Path
+) -> None:
+    sample_hub.state.time_zone = "America/Chicago"
+    at = datetime.now(tz=UTC)
+    with Store(tmp_path / "hub.sqlite") as store:
+        first = hubspot_run(sample_hub, store, at, RunOptions(RFM))
+        assert first.zone == BusinessZone("America/Chicago", "the HubSpot account's")
+        contacts = len(store.read("contacts"))
+        assert contacts > 0
+        again = hubspot_run(sample_hub, store, at, RunOptions(RFM))
+        assert again.loaded.get("contacts", 0) < contacts  # incremental: only what changed
+        assert not [n for n in again.notices if n.check == ZONE_CHANGED]
+        sample_hub.state.time_zone = "Europe/Berlin"  # the portal's setting changed
+        moved = hubspot_run(sample_hub, store, at, RunOptions(RFM))
+        (said,) = [n for n in moved.notices if n.check == ZONE_CHANGED]
+        assert "Europe/Berlin (the HubSpot account's), not America/Chicago" in said.message
+        assert "every record is read again" in said.message
+        assert moved.loaded["contacts"] == contacts  # the whole account, read again
+        assert store.zone_of(moved.source) == "Europe/Berlin"
+        # The config's zone comes first.
+        told = hubspot_run(sample_hub, store, at, RunOptions(RFM, time_zone="Europe/Berlin"))
+        assert told.zone == BusinessZone("Europe/Berlin", "set in the config")
+        assert not [n for n in told.notices if n.check == ZONE_CHANGED]
+
+
+def test_a_portal_that_does_not_say_keeps_the_zone_read_last() -> None:
+    class Quiet:
+        zone_words = "the HubSpot account's"
+
+        def time_zone(self) -> str | None:
+            return None
+
+    assert business_zone(None, Quiet(), "Europe/Berlin") == BusinessZone(
+        "Europe/Berlin", "the HubSpot account's, as last read"
+    )
+    assert business_zone(None, Quiet()).name == "UTC"
+    assert business_zone(None, object(), "Europe/Berlin").name == "UTC"  # a file keeps none
+    assert business_zone("Asia/Tokyo", Quiet(), "Europe/Berlin").name == "Asia/Tokyo"
+
+
+def test_a_spreadsheets_own_zone_reads_its_dates(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with SheetsEmulator(clock=clock) as emu:
+        rows = [["order_id", "contact_id", "ordered_at", "total"]]
+        rows += [[f"O{i}", f"C{i % 35}", f"2026-10-{1 + i % 28:02d} 23:30", 20] for i in range(70)]
+        book = emu.state.create("1ZoneBook".ljust(39, "0"), "Shop", {"orders": rows})
+        book.time_zone = "America/New_York"
+        api = SheetsApi(Secret(json.dumps(make_service_account(emu))), api_url=emu.url, clock=clock)
+        source = SheetsSource(api, book.spreadsheet_id)
+        with Store(tmp_path / "sheets.sqlite") as store:
+            result = run_pipeline(
+                source, store, RunOptions(RFM, as_of=pd.Timestamp("2026-11-05T00:00:00Z"))
+            )
+            stored = store.read("orders").set_index("order_id")["ordered_at"]
+    assert result.zone == BusinessZone("America/New_York", "the spreadsheet's")
+    assert stored["O0"] == _utc("2026-10-02 03:30")  # 23:30 EDT on 1 October
+
+
+def test_in_zone_of_nothing_is_nothing() -> None:
+    empty = pd.Series([], dtype="datetime64[ns]")
+    assert in_zone(empty, LA).empty
+
+
+def test_a_hubspot_date_property_keeps_its_day_west_of_utc(
+    sample_hub: HubSpotEmulator, tmp_path: Path
+) -> None:
+    """HubSpot keeps a date property as that day's midnight UTC: read as that instant, a
+    Los Angeles portal's "31 October" was the 30th there."""
+    state = sample_hub.state
+    spec = {"name": "signup_date", "label": "Signup date", "type": "date", "fieldType": "date",
+            "groupName": "contactinformation"}  # fmt: skip
+    state.properties["contacts"]["signup_date"] = property_shape(
+        spec, "contacts", state.groups["contacts"]
+    )
+    midnight = int(pd.Timestamp("2026-10-31", tz="UTC").timestamp() * 1000)
+    typed = state.add("contacts", {"email": "day@example.com", "signup_date": "2026-10-31"})
+    as_ms = state.add("contacts", {"email": "ms@example.com", "signup_date": str(midnight)})
+    state.time_zone = LA
+    mapped = partial(HubSpotSource, mapping={"contacts": {"created_at": "signup_date"}})
+    with Store(tmp_path / "hub.sqlite") as store:
+        hubspot_run(sample_hub, store, datetime.now(tz=UTC), RunOptions(RFM), source=mapped)  # type: ignore[arg-type]
+        created = store.read("contacts").set_index("contact_id")["created_at"]
+    for record in (typed, as_ms):
+        assert created[record.id] == _utc("2026-10-31 07:00")  # midnight in Los Angeles
+        assert wall_clock(pd.Series([created[record.id]]), LA)[0] == pd.Timestamp("2026-10-31")
