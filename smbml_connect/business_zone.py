@@ -17,7 +17,8 @@ portal's, a spreadsheet's), else UTC.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
+from importlib import resources
 from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -35,6 +36,7 @@ __all__ = [
     "clock_words",
     "in_zone",
     "is_utc",
+    "offsets_hint",
     "wall_clock",
     "zone_named",
 ]
@@ -160,3 +162,89 @@ def calendar_day(stamp: pd.Timestamp) -> pd.Timestamp:
     day's midnight in UTC (see `calendar_days`)."""
     local = stamp.tz_localize(None) if stamp.tzinfo else stamp
     return local.normalize().tz_localize("UTC")
+
+
+# A time with its UTC offset at the end: "09:50:26 +0200", "T09:50:26.5+02:00", "10:00Z".
+_OFFSET = (
+    r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp][Mm]\s*)?(?:(Z)|([+-])(\d{2}):?(\d{2}))\s*$"
+)
+# Zones offered as examples when the tz database's own list cannot be read, by region
+# ("Etc/GMT-2", "CET" and the old "US/..." links fit too, but nobody names a clock so).
+_REGIONS = ("Europe", "America", "Asia", "Australia", "Pacific", "Africa", "Atlantic", "Indian")
+HINT_SAMPLE = 400  # distinct times whose offsets are checked against every zone
+
+
+def offsets_hint(values: pd.Series, what: str) -> str | None:
+    """A sentence for a run with no zone set whose times carry an offset other than UTC's
+    (a Shopify export's "+0200"): which offsets, the zones that fit them on every date
+    seen, and that days are counted in UTC until ``time_zone`` is set. None when no
+    value carries an offset, or every one is UTC's."""
+    texts = pd.Series(pd.unique(values.dropna().astype(str).str.strip()), dtype=object)
+    if texts.empty:
+        return None
+    if len(texts) > HINT_SAMPLE:  # spread over the column: both sides of a clock change
+        texts = texts.iloc[np.linspace(0, len(texts) - 1, HINT_SAMPLE).astype(int)]
+    parts = texts.str.extract(_OFFSET)
+    zoned = parts[2].notna() | parts[0].notna()
+    if not zoned.any():
+        return None
+    sign = np.where(parts[1] == "-", -1, 1)
+    minutes = (sign * (parts[2].astype(float) * 60 + parts[3].astype(float))).fillna(0.0)
+    minutes = minutes[zoned.to_numpy()]
+    if not (minutes != 0).any():
+        return None
+    stamps = pd.to_datetime(texts[zoned.to_numpy()], utc=True, errors="coerce", format="mixed")
+    seen = [
+        (stamp.to_pydatetime(), timedelta(minutes=float(m)))
+        for stamp, m in zip(stamps, minutes, strict=True)
+        if stamp is not pd.NaT
+    ]
+    fits = [
+        name
+        for name in _canonical_zones()
+        if all(moment.astimezone(ZoneInfo(name)).utcoffset() == off for moment, off in seen)
+    ]
+    offsets = [_offset_words(int(m)) for m in sorted(set(minutes.astype(int)))]
+    shown = " and ".join([", ".join(offsets[:-1]), offsets[-1]] if len(offsets) > 1 else offsets)
+    if fits:
+        more = f" and {len(fits) - 4} more zones" if len(fits) > 4 else ""
+        fitting = f"as in {', '.join(fits[:4])}{more}"
+    else:
+        fitting = "which no single zone keeps on every date seen"
+    setting = (
+        f'Set time_zone = "{fits[0]}" at the top of the config'
+        if len(fits) == 1
+        else "Set time_zone at the top of the config to your business's zone"
+        + (" (such as one of those)" if fits else "")
+    )
+    return (
+        f"{what} carry the UTC offset{'s' if len(offsets) > 1 else ''} {shown} ({fitting}), "
+        "and no time_zone is set, so their days, weeks and months are counted in UTC: an "
+        f"evening order may fall on the next day. {setting} to count them on your clock."
+    )
+
+
+def _canonical_zones() -> list[str]:
+    """The zones the tz database lists as zones, not links ("America/New_York", not
+    "US/Eastern" or "America/Fort_Wayne"), those more other names point to first (the
+    main zone of a region: Europe/Berlin before Africa/Ceuta). From its zone.tab and
+    tzdata.zi, shipped in the tzdata package pandas requires; by region and name where
+    they cannot be read."""
+    known = available_timezones()
+    try:
+        folder = resources.files("tzdata").joinpath("zoneinfo")
+        table = folder.joinpath("zone.tab").read_text("utf-8")
+        names = [line.split("\t")[2] for line in table.splitlines() if line and line[0] != "#"]
+        links: dict[str, int] = {}
+        for line in folder.joinpath("tzdata.zi").read_text("utf-8").splitlines():
+            if line.startswith("L "):
+                target = line.split()[1]
+                links[target] = links.get(target, 0) + 1
+        return sorted((n for n in names if n in known), key=lambda n: (-links.get(n, 0), n))
+    except (ModuleNotFoundError, OSError, IndexError):
+        return sorted(n for n in known if n.split("/")[0] in _REGIONS)
+
+
+def _offset_words(minutes: int) -> str:
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

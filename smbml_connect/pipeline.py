@@ -18,7 +18,14 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect import steps as steps_registry
-from smbml_connect.business_zone import UTC_ZONE, BusinessZone, business_zone, is_utc
+from smbml_connect.business_zone import (
+    NO_ZONE,
+    UTC_ZONE,
+    BusinessZone,
+    business_zone,
+    is_utc,
+    offsets_hint,
+)
 from smbml_connect.coerce import UNSAVED_FORMULA, ColumnFormat
 from smbml_connect.connector import Inspectable
 from smbml_connect.consent import UNREADABLE_CONSENT, is_opt_out_header, read_column
@@ -44,11 +51,12 @@ from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
 from smbml_connect.value_words import portal_words
 
-__all__ = ["ZONE_CHANGED", "Progress", "RunOptions", "run_pipeline"]
+__all__ = ["ZONE_CHANGED", "ZONE_UNSET", "Progress", "RunOptions", "run_pipeline"]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 ZONE_CHANGED = "time_zone_changed"
+ZONE_UNSET = "time_zone_unset"
 
 
 @dataclass(frozen=True)
@@ -184,6 +192,19 @@ def _business_zone(
     return zone
 
 
+def _offsets_said(result: RunResult, table: str, frame: pd.DataFrame) -> None:
+    """With no zone set, orders whose times carry another offset than UTC's (a Shopify
+    export's "+0200") are counted on UTC's days: one notice says so and which zones fit
+    (`offsets_hint`), from the first rows of orders read."""
+    if table != "orders" or result.zone != NO_ZONE or "ordered_at" not in frame.columns:
+        return
+    if any(n.check == ZONE_UNSET for n in result.notices):
+        return
+    said = offsets_hint(frame["ordered_at"], "The orders' times")
+    if said:
+        result.notices.append(Notice(ZONE_UNSET, "orders", 0, said))
+
+
 def _mark_complete(source: Source, store: Store, result: RunResult) -> None:
     """Tables read to the end this run: the store's copy of them is complete as of now."""
     for table in result.loaded:
@@ -314,6 +335,7 @@ def _load(
             raw = source.pull(table, since=cursor)
             stated = _formats(source, table, formats)
             checked = validate(table, raw, source.name, stated, result.zone.name)
+            _offsets_said(result, table, raw)
             gone.met(table, checked.seen)
             listed = source.skipped_rows(table) if isinstance(source, SkipsRows) else None
             if listed is not None and not listed.empty:  # blank, total, header-again rows
@@ -371,6 +393,7 @@ def _load_pages(
                 continue
             stated = _formats(source, table, formats)
             checked = validate(table, frame, source.name, stated, result.zone.name)
+            _offsets_said(result, table, frame)
             gone.met(table, checked.seen)
             settled = seen.settle(table, frame, checked, source.name, store)
             clean[table] = settled.clean

@@ -27,6 +27,7 @@ from smbml_connect.business_zone import (
     business_zone,
     calendar_days,
     in_zone,
+    offsets_hint,
     wall_clock,
     zone_named,
 )
@@ -38,7 +39,7 @@ from smbml_connect.connectors.gsheets.sheets import SheetsSource
 from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
 from smbml_connect.errors import ConfigError
-from smbml_connect.pipeline import ZONE_CHANGED, RunOptions, run_pipeline
+from smbml_connect.pipeline import ZONE_CHANGED, ZONE_UNSET, RunOptions, run_pipeline
 from smbml_connect.registry import parse_config
 from smbml_connect.report import workbook_sheets
 from smbml_connect.schema import validate
@@ -340,3 +341,41 @@ def test_a_hubspot_date_property_keeps_its_day_west_of_utc(
     for record in (typed, as_ms):
         assert created[record.id] == _utc("2026-10-31 07:00")  # midnight in Los Angeles
         assert wall_clock(pd.Series([created[record.id]]), LA)[0] == pd.Timestamp("2026-10-31")
+
+
+def test_offsets_in_an_export_suggest_setting_the_zone(tmp_path: Path) -> None:
+    """Shopify writes each order's time with its offset; with no zone set those instants
+    are counted on UTC's days, which the run now says, with the zones that fit."""
+    folder = tmp_path / "shopify"
+    folder.mkdir()
+    fixture = Path(__file__).parent / "fixtures" / "layouts" / "shopify_orders_export_1.csv"
+    text = fixture.read_text(encoding="utf-8").replace("+0100", "+0200")  # one Paris shop
+    (folder / "orders_export_1.csv").write_text(text, encoding="utf-8")
+    as_of = pd.Timestamp("2025-10-31T00:00:00Z")
+    with Store(tmp_path / "a.sqlite") as store:
+        unset = run_pipeline(FilesSource(folder, {}, {}), store, RunOptions(RFM, as_of=as_of))
+    (said,) = [n for n in unset.notices if n.check == ZONE_UNSET]
+    assert "carry the UTC offset +02:00 (as in " in said.message
+    assert "Europe/Berlin" in said.message  # and Africa/Maputo: October alone fits both
+    assert "counted in UTC" in said.message
+    with Store(tmp_path / "b.sqlite") as store:
+        told = run_pipeline(
+            FilesSource(folder, {}, {}),
+            store,
+            RunOptions(RFM, as_of=as_of, time_zone="Europe/Paris"),
+        )
+    assert not [n for n in told.notices if n.check == ZONE_UNSET]
+    with Store(tmp_path / "c.sqlite") as store:  # times without an offset say nothing
+        plain = run_pipeline(
+            FilesSource(_csv_shop(tmp_path / "plain"), {}, {}), store, RunOptions(RFM, as_of=as_of)
+        )
+    assert not [n for n in plain.notices if n.check == ZONE_UNSET]
+    assert offsets_hint(
+        pd.Series(["2025-01-01 10:00:00 +1300", "2025-07-01 10:00 +1200"]), "T"
+    ) == (
+        "T carry the UTC offsets +12:00 and +13:00 (as in Pacific/Auckland, Antarctica/McMurdo), "
+        "and no time_zone is set, so their days, weeks and months are counted in UTC: an "
+        "evening order may fall on the next day. Set time_zone at the top of the config to "
+        "your business's zone (such as one of those) to count them on your clock."
+    )
+    assert offsets_hint(pd.Series(["2025-01-01T10:00:00Z", "2025-02-01 10:00"]), "T") is None
