@@ -129,6 +129,16 @@ def _day(stamps: pd.Series, zone: Any = None) -> pd.Series:
     return wall_clock(stamps, zone).dt.normalize()
 
 
+def _date_on(stamp: str, zone: Any = None) -> str:
+    """A time's date on the business's calendar ('2026-12-06'); the text's own first ten
+    characters when it is not a time with a zone."""
+    try:
+        moment = pd.Timestamp(stamp)
+    except ValueError:
+        return stamp[:10]
+    return f"{moment.tz_convert(zone or 'UTC'):%Y-%m-%d}" if moment.tzinfo else stamp[:10]
+
+
 def _moment(stamp: str, zone: Any = None) -> str:
     """'2026-12-06T12:05:15+00:00' as a person writes it on the business's clock:
     '2026-12-06 12:05 UTC', '2026-12-07 01:05 Pacific/Auckland time'."""
@@ -154,7 +164,7 @@ def model_card_rows(
         ("Trained at", _moment(card["trained_at"], zone)),
         ("Rows used", f"{card['data']['labelled_rows']:,}"),
         ("Success rate in the data", f"{card['data']['label_rate']:.1%}"),
-        ("Dates covered", " to ".join(d[:10] for d in card["data"]["date_range"] or [])),
+        ("Dates covered", " to ".join(_date_on(d, zone) for d in card["data"]["date_range"] or [])),
         ("How it was tested", card["split"]["how"]),
         *_held_out_rows(card["split"], what),
         (f"Ranks successes above the rest, AUC {_AUC_SCALE}", f"{held['auc']:.3f}"),
