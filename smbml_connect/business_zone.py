@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta, tzinfo
+from functools import cache
 from importlib import resources
 from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -39,6 +40,7 @@ __all__ = [
     "offsets_hint",
     "wall_clock",
     "zone_named",
+    "zone_of_words",
 ]
 
 UTC_ZONE = "UTC"
@@ -224,6 +226,41 @@ def offsets_hint(values: pd.Series, what: str) -> str | None:
     )
 
 
+# Zones some services name in words (Square's exports, after Rails and Windows): the
+# regions of North America; a city ("London", "Buenos Aires") is found by its zone's name.
+_REGION_WORDS = {
+    "pacific time (us & canada)": "America/Los_Angeles",
+    "mountain time (us & canada)": "America/Denver",
+    "central time (us & canada)": "America/Chicago",
+    "eastern time (us & canada)": "America/New_York",
+    "atlantic time (canada)": "America/Halifax",
+    "newfoundland": "America/St_Johns",
+    "alaska": "America/Anchorage",
+    "hawaii": "Pacific/Honolulu",
+    "arizona": "America/Phoenix",
+    "saskatchewan": "America/Regina",
+    "indiana (east)": "America/Indiana/Indianapolis",
+}
+
+
+@cache
+def zone_of_words(words: str) -> str | None:
+    """The zone a service names in words ("Pacific Time (US & Canada)", "London",
+    "Europe/London"), or None when the words name no one zone."""
+    text = " ".join(str(words).split())
+    if not text:
+        return None
+    if text.lower() in _REGION_WORDS:
+        return _REGION_WORDS[text.lower()]
+    try:
+        return str(zone_named(text))
+    except ValueError:
+        city = text.replace(" ", "_").lower()
+        found = [z for z in _canonical_zones() if z.rsplit("/", 1)[-1].lower() == city]
+        return found[0] if len(found) == 1 else None
+
+
+@cache
 def _canonical_zones() -> list[str]:
     """The zones the tz database lists as zones, not links ("America/New_York", not
     "US/Eastern" or "America/Fort_Wayne"), those more other names point to first (the

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect import coerce
+from smbml_connect.business_zone import zone_of_words
 from smbml_connect.consent import hubspot_consent, keep_header_meaning
 from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
@@ -1482,8 +1483,23 @@ STRIPE = Layout(
 # (find_string "Time Zone,Gross Sales,Discounts,Service Charges"); older files lack the
 # customer and deposit columns. No Square help page with the column list was found.
 def _square_when(frame: pd.DataFrame) -> pd.Series:
+    """Date and time, written with their offset where the row's Time Zone names a zone
+    ("Pacific Time (US & Canada)"): Square writes each row on its location's clock and
+    says which, so the row is an exact moment whatever zone the business sets. A row
+    whose zone is not named, or whose date cannot be read here, keeps its text."""
     date, time = _col(frame, "Date"), _col(frame, "Time")
-    return date.where(~_filled(time), date.astype(str) + " " + time.astype(str))
+    when = date.where(~_filled(time), date.astype(str) + " " + time.astype(str))
+    named = _col(frame, "Time Zone").map(lambda v: zone_of_words(v) if _text(v) else None)
+    out = when.astype(object)
+    for zone in named.dropna().unique():
+        rows = (named == zone).to_numpy()
+        stamps = pd.to_datetime(when[rows], errors="coerce", format="ISO8601")
+        read = stamps.notna().to_numpy()
+        local = stamps[read].dt.tz_localize(
+            str(zone), ambiguous=np.ones(int(read.sum()), dtype=bool), nonexistent="shift_forward"
+        )
+        out.loc[out.index[rows][read]] = local.map(lambda t: t.isoformat()).to_numpy()
+    return out
 
 
 def _square_order(frame: pd.DataFrame) -> pd.Series:

@@ -30,6 +30,7 @@ from smbml_connect.business_zone import (
     offsets_hint,
     wall_clock,
     zone_named,
+    zone_of_words,
 )
 from smbml_connect.cli import cli
 from smbml_connect.coerce import parse_datetime, read_dates
@@ -379,3 +380,36 @@ def test_offsets_in_an_export_suggest_setting_the_zone(tmp_path: Path) -> None:
         "your business's zone (such as one of those) to count them on your clock."
     )
     assert offsets_hint(pd.Series(["2025-01-01T10:00:00Z", "2025-02-01 10:00"]), "T") is None
+
+
+def test_a_square_rows_own_zone_makes_it_an_exact_moment(tmp_path: Path) -> None:
+    """Square writes each row on its location's clock and names it in words ("Pacific
+    Time (US & Canada)"): that row is 15:14 UTC whatever zone the business sets."""
+    folder = tmp_path / "square"
+    folder.mkdir()
+    fixture = Path(__file__).parent / "fixtures" / "layouts"
+    name = "transactions-2025-10-01-2025-10-31.csv"
+    (folder / name).write_bytes((fixture / name).read_bytes())
+    as_of = pd.Timestamp("2025-11-01T00:00:00Z")
+    stored = {}
+    for zone in (None, "Europe/London"):
+        with Store(tmp_path / f"{zone}.sqlite".replace("/", "-")) as store:
+            result = run_pipeline(
+                FilesSource(folder, {}, {}), store, RunOptions(RFM, as_of=as_of, time_zone=zone)
+            )
+            stored[zone] = store.read("orders").set_index("order_id")["ordered_at"]
+        hinted = [n.message for n in result.notices if n.check == ZONE_UNSET]
+        if zone is None:  # no zone set: the rows' own offsets suggest one
+            assert "-07:00" in hinted[0] and "America/Los_Angeles" in hinted[0]
+        else:
+            assert not hinted
+    assert stored[None]["T1aa"] == _utc("2025-10-02 15:14:09")  # 08:14:09 PDT
+    pd.testing.assert_series_equal(stored[None], stored["Europe/London"])
+
+
+def test_zones_named_in_words() -> None:
+    assert zone_of_words("Pacific Time (US & Canada)") == LA
+    assert zone_of_words(" eastern time (us & canada) ") == "America/New_York"
+    assert zone_of_words("Buenos Aires") == "America/Argentina/Buenos_Aires"
+    assert zone_of_words("Europe/Paris") == "Europe/Paris"
+    assert zone_of_words("Wellington") is None  # no zone of that name: left as written
