@@ -16,6 +16,7 @@ portal's, a spreadsheet's), else UTC.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta, tzinfo
 from functools import cache
@@ -38,6 +39,8 @@ __all__ = [
     "in_zone",
     "is_utc",
     "offsets_hint",
+    "on_clock",
+    "same_zone",
     "wall_clock",
     "zone_named",
     "zone_of_words",
@@ -73,6 +76,7 @@ class BusinessZone:
 
     name: str  # an IANA name: "Pacific/Auckland", "UTC"
     why: str  # "set in the config", "the HubSpot account's", "none set"
+    unread: str = ""  # a zone the source keeps that could not be read ("GMT+05:30")
 
     @property
     def info(self) -> tzinfo:
@@ -86,10 +90,20 @@ class BusinessZone:
 NO_ZONE = BusinessZone(UTC_ZONE, "none set: add time_zone to the config")
 
 
+# Google Sheets documents "a custom time zone such as GMT-07:00" beside IANA names.
+_FIXED = re.compile(r"^(?:GMT|UTC)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+
+
 def zone_named(name: str) -> tzinfo:
-    """The zone an IANA name ("Europe/Berlin", "US/Eastern", "UTC") names; ValueError
-    with a sentence when it names none."""
+    """The zone an IANA name ("Europe/Berlin", "US/Eastern", "UTC") or a whole-hour
+    offset ("GMT-07:00", as Sheets allows: the tz database's "Etc/GMT+7") names;
+    ValueError with a sentence when it names none."""
     text = str(name).strip()
+    fixed = _FIXED.match(text)
+    if fixed and int(fixed.group(3) or 0) == 0 and int(fixed.group(2)) <= 14:
+        hours = int(fixed.group(2))
+        # The tz database's Etc zones count the other way: Etc/GMT+7 is seven hours behind.
+        text = "Etc/GMT" if hours == 0 else f"Etc/GMT{'+' if fixed.group(1) == '-' else '-'}{hours}"
     try:
         if not text or text.startswith(("/", ".")) or ".." in text:
             raise ValueError
@@ -104,22 +118,53 @@ def zone_named(name: str) -> tzinfo:
 
 
 def business_zone(configured: str | None, source: object, last: str | None = None) -> BusinessZone:
-    """The config's zone, else the source's (when its service keeps one that names a
-    zone), else UTC. A source that keeps one but could not say it this run (HubSpot did
-    not answer) keeps ``last``, the zone the store's rows of it were read in: a passing
-    failure must not move every date and read the whole account again."""
+    """The config's zone, else the source's (when its service keeps one), else UTC.
+
+    A zone the source keeps that this machine cannot read (a sheet's "GMT+05:30", a name
+    newer than its zone database) leaves the zone the store's rows of it were read in
+    (``last``), else UTC, and says which it could not read (``BusinessZone.unread``):
+    silently taking UTC would move every date written without an offset."""
     if configured:
         return BusinessZone(str(zone_named(configured)), "set in the config")
-    if isinstance(source, KeepsTimeZone):
-        kept = source.time_zone()
-        if kept:
-            try:
-                return BusinessZone(str(zone_named(kept)), source.zone_words)
-            except ValueError:
-                pass  # a name this machine's zone database lacks: UTC, as before
-        elif last:
-            return BusinessZone(last, f"{source.zone_words}, as last read")
-    return NO_ZONE
+    if not isinstance(source, KeepsTimeZone):
+        return NO_ZONE
+    kept = source.time_zone()
+    if not kept:
+        return NO_ZONE if last is None else BusinessZone(last, f"{source.zone_words}, as last read")
+    try:
+        return BusinessZone(str(zone_named(kept)), source.zone_words)
+    except ValueError:
+        name = last or UTC_ZONE
+        why = f"{source.zone_words} zone {kept!r} cannot be read here"
+        return BusinessZone(name, why + (", as last read" if last else ""), kept)
+
+
+def same_zone(a: str, b: str) -> bool:
+    """Whether two names name one clock: "US/Eastern" is America/New_York (a link in the
+    tz database), "Etc/GMT" is UTC. A change between them moves no date."""
+    if a == b or (is_utc(a) and is_utc(b)):
+        return True
+    links = _links()
+    return links.get(a, a) == links.get(b, b)
+
+
+@cache
+def _links() -> dict[str, str]:
+    """Each link of the tz database -> the zone it names (tzdata.zi's "L" lines), followed
+    to the end; empty where the file cannot be read (names are then compared as written)."""
+    try:
+        text = _tzdata_file("tzdata.zi")
+    except (ModuleNotFoundError, OSError):
+        return {}
+    links = {parts[2]: parts[1] for parts in (line.split() for line in text.splitlines())
+             if len(parts) == 3 and parts[0] == "L"}  # fmt: skip
+    for _ in range(3):  # a link to a link: follow it
+        links = {name: links.get(target, target) for name, target in links.items()}
+    return links
+
+
+def _tzdata_file(name: str) -> str:
+    return resources.files("tzdata").joinpath("zoneinfo", name).read_text("utf-8")
 
 
 def clock_words(zone: object) -> str:
@@ -150,6 +195,12 @@ def wall_clock(stamps: pd.Series | pd.DatetimeIndex, zone: Any) -> Any:
     if isinstance(aware, pd.DatetimeIndex):
         return aware.tz_convert(zone).tz_localize(None)
     return aware.dt.tz_convert(zone).dt.tz_localize(None)
+
+
+def on_clock(stamps: pd.Series, zone: Any) -> pd.Series:
+    """Instants shown on the zone's clock (UTC when None), still instants: dates formatted
+    from them are the business's."""
+    return pd.to_datetime(stamps, utc=True).dt.tz_convert(zone or "UTC")
 
 
 def calendar_days(stamps: pd.Series, zone: Any) -> pd.Series:
@@ -269,15 +320,12 @@ def _canonical_zones() -> list[str]:
     they cannot be read."""
     known = available_timezones()
     try:
-        folder = resources.files("tzdata").joinpath("zoneinfo")
-        table = folder.joinpath("zone.tab").read_text("utf-8")
+        table = _tzdata_file("zone.tab")
         names = [line.split("\t")[2] for line in table.splitlines() if line and line[0] != "#"]
-        links: dict[str, int] = {}
-        for line in folder.joinpath("tzdata.zi").read_text("utf-8").splitlines():
-            if line.startswith("L "):
-                target = line.split()[1]
-                links[target] = links.get(target, 0) + 1
-        return sorted((n for n in names if n in known), key=lambda n: (-links.get(n, 0), n))
+        aliases: dict[str, int] = {}
+        for target in _links().values():
+            aliases[target] = aliases.get(target, 0) + 1
+        return sorted((n for n in names if n in known), key=lambda n: (-aliases.get(n, 0), n))
     except (ModuleNotFoundError, OSError, IndexError):
         return sorted(n for n in known if n.split("/")[0] in _REGIONS)
 

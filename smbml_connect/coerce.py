@@ -663,6 +663,18 @@ def parse_datetime(
     """Read one date or time as a UTC instant. One written without an offset (and an
     Excel date number) is what ``zone``'s clock showed (UTC when None); an epoch number
     is an instant (see business_zone)."""
+    stamp = _read_stamp(value, day_first)
+    if stamp.tzinfo is None:
+        if _other_zone(zone):
+            local = stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
+            return local.tz_convert(UTC)
+        return stamp.tz_localize(UTC)
+    return stamp.tz_convert(UTC)
+
+
+def _read_stamp(value: Any, day_first: bool = False) -> pd.Timestamp:
+    """One date or time as written: with a zone when it had an offset (or was an epoch
+    number), without one when it was a clock's reading."""
     if isinstance(value, bool):
         raise ValueError("a true/false value is not a date")
     if isinstance(value, pd.Timestamp | datetime | date):
@@ -688,12 +700,7 @@ def parse_datetime(
             stamp = pd.Timestamp(parsed)
     if stamp is pd.NaT or not 1900 <= stamp.year <= 2200:
         raise ValueError("not a date between 1900 and 2200")
-    if stamp.tzinfo is None:
-        if _other_zone(zone):
-            local = stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
-            return local.tz_convert(UTC)
-        return stamp.tz_localize(UTC)
-    return stamp.tz_convert(UTC)
+    return stamp
 
 
 def _other_zone(zone: tzinfo | str | None) -> bool:
@@ -815,10 +822,13 @@ def read_dates(
     scan = scan if scan is not None else scan_dates(series)
     fast = pd.to_datetime(scan.texts.where(scan.iso), format="ISO8601", utc=True, errors="coerce")
     if _other_zone(zone):  # the ISO texts without an offset: their clock was the zone's
-        naive = scan.iso & ~scan.texts.str.contains(_OFFSET_AT_END, regex=True) & fast.notna()
-        if naive.any():
+        read = scan.iso & fast.notna()
+        texts = pd.Series(pd.unique(scan.texts[read]), dtype=object)
+        zoned = texts[texts.str.contains(_OFFSET_AT_END, regex=True)]  # once per text
+        clock = read & ~scan.texts.isin(zoned)
+        if clock.any():
             fast = fast.copy()
-            fast[naive] = in_zone(fast[naive].dt.tz_localize(None), zone)  # type: ignore[arg-type]
+            fast[clock] = in_zone(fast[clock].dt.tz_localize(None), zone)  # type: ignore[arg-type]
     fast = fast.where((fast.dt.year >= 1900) & (fast.dt.year <= 2200))
     done = fast.notna()
     rest = series.where(~done)
@@ -835,10 +845,18 @@ def read_dates(
                 "left out rather than swapped"
             )
             raise ValueError("contradicts the column")
-        return parse_datetime(value, order == "day", zone)
+        stamp = _read_stamp(value, order == "day")
+        if stamp.tzinfo is None:
+            naive.append(value)
+        return stamp
 
+    naive: list[Any] = []  # values read as a clock showed them: in the zone, all at once
     values, invalid = _map_unique(rest, parse)
-    slow = pd.to_datetime(values, utc=True)
+    slow = pd.to_datetime(values, utc=True)  # the naive ones as UTC, for now
+    if naive and _other_zone(zone):
+        local = rest.isin(naive).to_numpy() & slow.notna().to_numpy()
+        slow = slow.copy()
+        slow[local] = in_zone(slow[local].dt.tz_localize(None), zone)  # type: ignore[arg-type]
     out = fast.where(done, slow).astype("datetime64[us, UTC]")
     reading = Reading(out, invalid & ~done, reasons)
     minority = votes["month" if order == "day" else "day"]

@@ -63,13 +63,16 @@ def _dates(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def data_ends_early(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.Timestamp | None:
-    """The newest order date when it is more than STALE_AFTER before ``as_of``, else None."""
+    """The newest order date when it is more than STALE_AFTER before ``as_of``, else None;
+    on ``as_of``'s clock (the business's), since it is shown as a date to set as_of to."""
     dates = _dates(orders, "ordered_at")
     dates = dates[dates <= _utc(as_of) + FUTURE_GRACE]
     if dates.empty or dates.isna().all():
         return None
     newest = dates.max()
-    return newest if _utc(as_of) - newest > STALE_AFTER else None
+    if _utc(as_of) - newest <= STALE_AFTER:
+        return None
+    return newest.tz_convert(pd.Timestamp(as_of).tz or "UTC")
 
 
 def _future(

@@ -23,8 +23,8 @@ from smbml_connect.business_zone import (
     UTC_ZONE,
     BusinessZone,
     business_zone,
-    is_utc,
     offsets_hint,
+    same_zone,
 )
 from smbml_connect.coerce import UNSAVED_FORMULA, ColumnFormat
 from smbml_connect.connector import Inspectable
@@ -51,12 +51,13 @@ from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
 from smbml_connect.value_words import portal_words
 
-__all__ = ["ZONE_CHANGED", "ZONE_UNSET", "Progress", "RunOptions", "run_pipeline"]
+__all__ = ["ZONE_CHANGED", "ZONE_UNREAD", "ZONE_UNSET", "Progress", "RunOptions", "run_pipeline"]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 ZONE_CHANGED = "time_zone_changed"
 ZONE_UNSET = "time_zone_unset"
+ZONE_UNREAD = "time_zone_unread"
 
 
 @dataclass(frozen=True)
@@ -173,8 +174,19 @@ def _business_zone(
     kept = store.zone_of(source.name)
     zone = business_zone(configured, source, kept)
     result.zone = zone
+    if zone.unread:
+        result.notices.append(
+            Notice(
+                ZONE_UNREAD,
+                "",
+                0,
+                f"Times written without a time zone are read in {zone.words}: set time_zone "
+                "at the top of the config to your business's zone (a name like "
+                "'America/New_York' or 'Asia/Kolkata').",
+            )
+        )
     before = kept or (UTC_ZONE if store.has_rows_of(source.name) else None)
-    if before is None or before == zone.name or (is_utc(before) and is_utc(zone.name)):
+    if before is None or same_zone(before, zone.name):
         if kept is None:
             store.keep_zone(source.name, zone.name)
         return zone

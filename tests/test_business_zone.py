@@ -19,15 +19,17 @@ import pytest
 from click.testing import CliRunner
 from hubspot_runs import hubspot_run
 
-from smbml_connect.analytics.customers.value import daily_purchases
+from smbml_connect.analytics.customers.value import CustomerValueModel, daily_purchases
 from smbml_connect.analytics.forecast.sales_series import sales_series
-from smbml_connect.analytics.leads.deals import DealWinModel
+from smbml_connect.analytics.leads.deals import DealWinModel, deal_scoring_frame
+from smbml_connect.analytics.pricing.price_history import weekly_prices
 from smbml_connect.business_zone import (
     BusinessZone,
     business_zone,
     calendar_days,
     in_zone,
     offsets_hint,
+    same_zone,
     wall_clock,
     zone_named,
     zone_of_words,
@@ -44,7 +46,8 @@ from smbml_connect.pipeline import ZONE_CHANGED, ZONE_UNSET, RunOptions, run_pip
 from smbml_connect.registry import parse_config
 from smbml_connect.report import workbook_sheets
 from smbml_connect.schema import validate
-from smbml_connect.steps import steps_by_name
+from smbml_connect.steps import StepContext, steps_by_name
+from smbml_connect.steps.leads import deal_step
 from smbml_connect.store import Store
 from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.hubspot_emulator import HubSpotEmulator
@@ -413,3 +416,133 @@ def test_zones_named_in_words() -> None:
     assert zone_of_words("Buenos Aires") == "America/Argentina/Buenos_Aires"
     assert zone_of_words("Europe/Paris") == "Europe/Paris"
     assert zone_of_words("Wellington") is None  # no zone of that name: left as written
+
+
+# -- what people read, where the business's date is not UTC's --------------------------------
+def test_every_date_a_run_shows_is_the_business_one(tmp_path: Path) -> None:
+    """At 01:00 on 1 December in Auckland (12:00 on 30 November in UTC): the Summary,
+    the Segments tab and the future-dates check all say Auckland's dates."""
+    folder = _csv_shop(tmp_path / "shop")
+    with open(folder / "orders.csv", "a") as f:  # 00:30 on 3 December there: the 2nd in UTC
+        f.write("LATE,C1,2026-12-03 00:30,10.00,paid\n")
+    as_of = pd.Timestamp("2026-11-30T12:00:00Z")
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(
+            FilesSource(folder, {}, {}), store, RunOptions(RFM, as_of=as_of, time_zone=AKL)
+        )
+    sheets = workbook_sheets(result)[0]
+    summary = dict(sheets["Summary"].itertuples(index=False))
+    assert summary["Data up to"] == pd.Timestamp("2026-12-01")
+    last = sheets["Segments"].set_index("contact_id")["last_order_at"]
+    assert last["C0"] == pd.Timestamp("2026-11-01 23:30")  # as the shop saw it
+    (late,) = [n.message for n in result.notices if n.check == "future_dates"]
+    assert "(2026-12-01), e.g. 2026-12-03" in late
+    rejected = result.rejects[result.rejects["action"] == "row not used"]
+    assert list(rejected["value"]) == ["2026-12-03 00:30"]
+    assert "2026-12-02 01:00 Pacific/Auckland time" in rejected["reason"].iloc[0]
+
+
+def test_the_stale_data_date_is_the_business_one(tmp_path: Path) -> None:
+    """Its advice is to set as_of to that date: in UTC it was the day before the order."""
+    folder = tmp_path / "old"
+    folder.mkdir()
+    rows = ["order_id,contact_id,ordered_at,total"]
+    rows += [f"O{i},C{i},2026-03-15 09:00,20.00" for i in range(40)]
+    (folder / "orders.csv").write_text("\n".join(rows) + "\n")
+    as_of = pd.Timestamp("2026-07-01")
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(
+            FilesSource(folder, {}, {}), store, RunOptions(RFM, as_of=as_of, time_zone=AKL)
+        )
+    (said,) = [n.message for n in result.notices if n.check == "data_ends_early"]
+    assert said.startswith("The newest order is dated 2026-03-15,")
+
+
+def test_price_weeks_are_the_business_ones() -> None:
+    """00:30 on Monday 8 June in Auckland is still Sunday in UTC: the Monday's week."""
+    lines = pd.DataFrame(
+        {
+            "order_id": ["O1", "O2"],
+            "line_no": 1,
+            "product_id": "BEANS",
+            "quantity": 2.0,
+            "unit_price": 12.0,
+            "discount": 0.0,
+            "ordered_at": [
+                pd.Timestamp("2026-06-01T12:00:00+12:00"),
+                pd.Timestamp("2026-06-08T00:30:00+12:00"),
+            ],
+        }
+    )
+    as_of = pd.Timestamp("2026-06-30T12:00:00+12:00")
+    local = weekly_prices(lines, None, as_of.tz_convert(AKL)).frame
+    utc = weekly_prices(lines, None, as_of.tz_convert("UTC")).frame
+    assert list(local.loc[local["units"] > 0, "week"]) == [
+        pd.Timestamp("2026-06-01"),
+        pd.Timestamp("2026-06-08"),
+    ]
+    assert len(utc[utc["units"] > 0]) == 1  # both in the week of 1 June on UTC's calendar
+
+
+def test_a_deal_tab_shows_the_business_close_date_and_month(business: Any) -> None:
+    tables = {k: v.copy() for k, v in business.tables.items()}
+    deals = tables["deals"]
+    open_deal = deals.index[~deals["is_closed"].astype(bool)][0]
+    deals.loc[open_deal, "close_date"] = pd.Timestamp("2026-12-01T02:00:00Z")  # 9 pm on 30 Nov
+    context = StepContext(as_of=business.as_of.tz_convert("America/New_York"))
+    shown = deal_step(tables, context).sheets["Deal win chances"].set_index("deal_id")
+    assert shown.loc[deals.loc[open_deal, "deal_id"], "close_date"] == pd.Timestamp("2026-11-30")
+
+
+def test_one_zone_under_two_names_is_no_change(tmp_path: Path) -> None:
+    """HubSpot says "US/Eastern"; a config saying "America/New_York" names the same clock
+    and must not read the whole account again."""
+    assert same_zone("US/Eastern", "America/New_York")
+    assert same_zone("Etc/GMT", "UTC")
+    assert not same_zone("Europe/Paris", "Europe/Berlin")
+    folder = _csv_shop(tmp_path / "shop")
+    with Store(tmp_path / "s.sqlite") as store:
+        for zone in ("US/Eastern", "America/New_York"):
+            result = run_pipeline(
+                FilesSource(folder, {}, {}), store, RunOptions(RFM, time_zone=zone)
+            )
+            assert not [n for n in result.notices if n.check == ZONE_CHANGED]
+
+
+def test_a_sheets_custom_offset_is_read_and_an_unknown_zone_is_said() -> None:
+    """Sheets allows "a custom time zone such as GMT-07:00"."""
+
+    class Sheet:
+        zone_words = "the spreadsheet's"
+
+        def __init__(self, zone: str) -> None:
+            self.zone = zone
+
+        def time_zone(self) -> str | None:
+            return self.zone
+
+    assert business_zone(None, Sheet("GMT-07:00")) == BusinessZone("Etc/GMT+7", "the spreadsheet's")
+    assert read_dates(pd.Series(["2026-10-31 23:30"]), zone="Etc/GMT+7").values[0] == _utc(
+        "2026-11-01 06:30"
+    )
+    odd = business_zone(None, Sheet("GMT+05:30"), "Asia/Kolkata")
+    assert (odd.name, odd.unread) == ("Asia/Kolkata", "GMT+05:30")
+    assert odd.why == "the spreadsheet's zone 'GMT+05:30' cannot be read here, as last read"
+    assert business_zone(None, Sheet("Mars/Olympus")).name == "UTC"
+
+
+def test_a_saved_value_model_keeps_the_business_days(business: Any) -> None:
+    orders = business.tables["orders"]
+    as_of = business.as_of.tz_convert(AKL)
+    model = CustomerValueModel(candidates=("bgnbd",)).fit(orders, as_of)
+    again = CustomerValueModel.from_text(model.to_text())
+    assert str(again.as_of_.tz) == AKL
+    pd.testing.assert_frame_equal(model.predict(orders=orders), again.predict(orders=orders))
+
+
+def test_a_deals_month_feature_is_the_business_month(business: Any) -> None:
+    tables = {k: v.copy() for k, v in business.tables.items()}
+    at = pd.Timestamp("2026-11-30T20:00:00Z")  # 09:00 on 1 December in Auckland
+    local = deal_scoring_frame(tables, at.tz_convert(AKL))["month"]
+    assert set(local) == {12.0}
+    assert set(deal_scoring_frame(tables, at)["month"]) == {11.0}

@@ -24,7 +24,7 @@ from smbml_connect.analytics.leads.deals import (
 )
 from smbml_connect.analytics.leads.scoring import TIER_SHARES, LeadScorer, beats_baseline
 from smbml_connect.analytics.shared.tabular import humanise
-from smbml_connect.business_zone import clock_words, wall_clock
+from smbml_connect.business_zone import clock_words, on_clock, wall_clock
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.ports import (
     ColourScale,
@@ -295,7 +295,9 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
             f"learn from; found {training.frame['contact_id'].nunique()}"
         )
     scorer = LeadScorer(phrases=CONTACT_PHRASES, protected=tuple(settings.protected)).fit(
-        training.frame,
+        training.frame.assign(
+            snapshot_at=on_clock(training.frame["snapshot_at"], context.as_of.tz)
+        ),
         "converted",
         time_column="snapshot_at",
         group_column="contact_id",

@@ -496,6 +496,7 @@ class CustomerValueModel:
                     "candidates": list(self.candidates),
                 },
                 "as_of": self.as_of_.isoformat(),
+                "zone": str(self.as_of_.tz),  # whose days: an offset alone moves in summer
                 "skipped": frame_to_dict(self.skipped_),
                 "summary": frame_to_dict(self.summary_),
                 "holdout_days_": self.holdout_days_,
@@ -514,7 +515,7 @@ class CustomerValueModel:
         data = read_text(text, "smbml-customer-value", versions=(2,))
         settings = data["settings"]
         model = cls(**{**settings, "candidates": tuple(settings["candidates"])})
-        model.as_of_ = pd.Timestamp(data["as_of"])
+        model.as_of_ = pd.Timestamp(data["as_of"]).tz_convert(data.get("zone") or "UTC")
         model.skipped_ = frame_from_dict(data["skipped"])
         model.summary_ = frame_from_dict(data["summary"])
         model.holdout_days_ = data["holdout_days_"]

@@ -24,7 +24,7 @@ from smbml_connect.analytics.leads.contact_features import (
 from smbml_connect.analytics.leads.scoring import LeadScorer
 from smbml_connect.analytics.shared.contract import check_fitted
 from smbml_connect.analytics.shared.tabular import Phrase
-from smbml_connect.business_zone import wall_clock
+from smbml_connect.business_zone import on_clock, wall_clock
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 from smbml_connect.value_words import DEAL_STAGE_LABELS, LEAD_SOURCE_LABELS
 
@@ -99,8 +99,11 @@ def _owner_record(deals: pd.DataFrame, owners: pd.Series, moments: pd.Series) ->
     return pd.DataFrame({"owner_win_rate": rate, "owner_closed_deals": count})
 
 
-def deal_snapshot(tables: dict[str, pd.DataFrame], rows: pd.DataFrame) -> pd.DataFrame:
-    """Features of (deal_id, snapshot_at) pairs, from what was known at that moment."""
+def deal_snapshot(
+    tables: dict[str, pd.DataFrame], rows: pd.DataFrame, zone: Any = None
+) -> pd.DataFrame:
+    """Features of (deal_id, snapshot_at) pairs, from what was known at that moment; the
+    month is the business's (``zone``'s; UTC when None)."""
     deals = tables["deals"].drop_duplicates("deal_id").set_index("deal_id")
     ids = rows["deal_id"].to_numpy()
     moment = _utc(rows["snapshot_at"]).reset_index(drop=True)
@@ -111,7 +114,7 @@ def deal_snapshot(tables: dict[str, pd.DataFrame], rows: pd.DataFrame) -> pd.Dat
             "amount": pd.to_numeric(me["amount"], errors="coerce"),
             "pipeline": me["pipeline"],
             "days_open": ((moment - created).dt.total_seconds() // 86400).clip(lower=0),
-            "month": moment.dt.month.astype(float),
+            "month": wall_clock(moment, zone).dt.month.astype(float),
         }
     )
     history = tables.get("deal_stages", pd.DataFrame(columns=["deal_id", "stage", "entered_at"]))
@@ -212,14 +215,18 @@ def deal_training_frame(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) ->
         rows = rows.reset_index(drop=True)
     if rows.empty:
         return rows
-    return pd.concat([rows, deal_snapshot(tables, rows)], axis=1)
+    return pd.concat([rows, deal_snapshot(tables, rows, _zone(as_of))], axis=1)
+
+
+def _zone(as_of: pd.Timestamp) -> Any:
+    return as_of.tz if as_of.tzinfo else None
 
 
 def deal_scoring_frame(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
     deals = tables["deals"].drop_duplicates("deal_id")
     open_deals = deals[~deals["is_closed"].fillna(False).astype(bool)]
     rows = pd.DataFrame({"deal_id": open_deals["deal_id"].to_numpy(), "snapshot_at": as_of})
-    return pd.concat([rows, deal_snapshot(tables, rows)], axis=1)
+    return pd.concat([rows, deal_snapshot(tables, rows, _zone(as_of))], axis=1)
 
 
 class DealWinModel:
@@ -238,7 +245,7 @@ class DealWinModel:
         self.scorer_ = LeadScorer(
             random_state=self.random_state, model=self.model, phrases=DEAL_PHRASES, subject="deal"
         ).fit(
-            frame,
+            frame.assign(snapshot_at=on_clock(frame["snapshot_at"], _zone(as_of))),
             "won",
             time_column="snapshot_at",
             group_column="deal_id",
