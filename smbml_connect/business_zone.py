@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta, tzinfo
+from datetime import timedelta, timezone, tzinfo
 from functools import cache
 from importlib import resources
 from typing import Any, Protocol, runtime_checkable
@@ -49,7 +49,7 @@ __all__ = [
 UTC_ZONE = "UTC"
 # Names of UTC itself (a spreadsheet's "Etc/GMT"): reading in them is reading as UTC.
 _UTC_NAMES = frozenset(
-    {"UTC", "Etc/UTC", "Etc/GMT", "GMT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu",
+    {"UTC", "UTC+00:00", "Etc/UTC", "Etc/GMT", "GMT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu",
      "Etc/GMT+0", "Etc/GMT-0", "Etc/GMT0", "GMT0", "GMT+0", "GMT-0", "Etc/Greenwich",
      "Greenwich", "UCT", "Etc/UCT", "Z"}
 )  # fmt: skip
@@ -95,24 +95,27 @@ _FIXED = re.compile(r"^(?:GMT|UTC)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?$", re.IGNO
 
 
 def zone_named(name: str) -> tzinfo:
-    """The zone an IANA name ("Europe/Berlin", "US/Eastern", "UTC") or a whole-hour
-    offset ("GMT-07:00", as Sheets allows: the tz database's "Etc/GMT+7") names;
-    ValueError with a sentence when it names none."""
-    text = str(name).strip()
-    fixed = _FIXED.match(text)
-    if fixed and int(fixed.group(3) or 0) == 0 and int(fixed.group(2)) <= 14:
-        hours = int(fixed.group(2))
-        # The tz database's Etc zones count the other way: Etc/GMT+7 is seven hours behind.
-        text = "Etc/GMT" if hours == 0 else f"Etc/GMT{'+' if fixed.group(1) == '-' else '-'}{hours}"
+    """The zone an IANA name ("Europe/Berlin", "US/Eastern", "UTC") or a fixed offset
+    ("GMT-07:00", as Sheets allows, or "UTC+05:30") names; ValueError with a sentence
+    when it names none. A fixed offset's name is "UTC-07:00" (pandas reads it so)."""
+    given = str(name).strip()
+    fixed = _FIXED.match(given)
+    if fixed:
+        hours, minutes = int(fixed.group(2)), int(fixed.group(3) or 0)
+        if hours <= 14 and minutes < 60:
+            if hours == minutes == 0:
+                return ZoneInfo("UTC")
+            sign = -1 if fixed.group(1) == "-" else 1
+            return timezone(sign * timedelta(hours=hours, minutes=minutes))
     try:
-        if not text or text.startswith(("/", ".")) or ".." in text:
+        if not given or given.startswith(("/", ".")) or ".." in given:
             raise ValueError
-        return ZoneInfo(text)
+        return ZoneInfo(given)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        close = sorted(z for z in available_timezones() if z.lower() == text.lower())
+        close = sorted(z for z in available_timezones() if z.lower() == given.lower())
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(
-            f"{text!r} is not a time zone name{hint}; use a name like 'America/New_York', "
+            f"{given!r} is not a time zone name{hint}; use a name like 'America/New_York', "
             "'Europe/London' or 'Pacific/Auckland'"
         ) from None
 
@@ -218,9 +221,7 @@ def calendar_day(stamp: pd.Timestamp) -> pd.Timestamp:
 
 
 # A time with its UTC offset at the end: "09:50:26 +0200", "T09:50:26.5+02:00", "10:00Z".
-_OFFSET = (
-    r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp][Mm]\s*)?(?:(Z)|([+-])(\d{2}):?(\d{2}))\s*$"
-)
+_OFFSET = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp][Mm]\s*)?(?:(Z)|([+-])(\d{2})(?::?(\d{2}))?)\s*$"
 # Zones offered as examples when the tz database's own list cannot be read, by region
 # ("Etc/GMT-2", "CET" and the old "US/..." links fit too, but nobody names a clock so).
 _REGIONS = ("Europe", "America", "Asia", "Australia", "Pacific", "Africa", "Atlantic", "Indian")
@@ -242,15 +243,16 @@ def offsets_hint(values: pd.Series, what: str) -> str | None:
     if not zoned.any():
         return None
     sign = np.where(parts[1] == "-", -1, 1)
-    minutes = (sign * (parts[2].astype(float) * 60 + parts[3].astype(float))).fillna(0.0)
-    minutes = minutes[zoned.to_numpy()]
+    hours, mins = parts[2].astype(float), parts[3].astype(float).fillna(0.0)
+    minutes = (sign * (hours * 60 + mins)).fillna(0.0)[zoned.to_numpy()]
+    stamps = pd.to_datetime(texts[zoned.to_numpy()], utc=True, errors="coerce", format="mixed")
+    read = stamps.notna().to_numpy()  # a damaged date's offset is no evidence
+    minutes, stamps = minutes[read], stamps[read]
     if not (minutes != 0).any():
         return None
-    stamps = pd.to_datetime(texts[zoned.to_numpy()], utc=True, errors="coerce", format="mixed")
     seen = [
         (stamp.to_pydatetime(), timedelta(minutes=float(m)))
         for stamp, m in zip(stamps, minutes, strict=True)
-        if stamp is not pd.NaT
     ]
     fits = [
         name
@@ -278,7 +280,8 @@ def offsets_hint(values: pd.Series, what: str) -> str | None:
 
 
 # Zones some services name in words (Square's exports, after Rails and Windows): the
-# regions of North America; a city ("London", "Buenos Aires") is found by its zone's name.
+# regions of North America and cities without a zone of their name; any other city
+# ("London", "Buenos Aires") is found by its zone's name.
 _REGION_WORDS = {
     "pacific time (us & canada)": "America/Los_Angeles",
     "mountain time (us & canada)": "America/Denver",
@@ -291,6 +294,25 @@ _REGION_WORDS = {
     "arizona": "America/Phoenix",
     "saskatchewan": "America/Regina",
     "indiana (east)": "America/Indiana/Indianapolis",
+    # Cities a service names that have no zone of their own name: their country's zone.
+    "edinburgh": "Europe/London",
+    "wellington": "Pacific/Auckland",
+    "canberra": "Australia/Sydney",
+    "osaka": "Asia/Tokyo",
+    "sapporo": "Asia/Tokyo",
+    "beijing": "Asia/Shanghai",
+    "mumbai": "Asia/Kolkata",
+    "new delhi": "Asia/Kolkata",
+    "chennai": "Asia/Kolkata",
+    "bern": "Europe/Zurich",
+    "pretoria": "Africa/Johannesburg",
+    "hanoi": "Asia/Bangkok",
+    "abu dhabi": "Asia/Dubai",
+    "islamabad": "Asia/Karachi",
+    "brasilia": "America/Sao_Paulo",
+    "guadalajara": "America/Mexico_City",
+    "quito": "America/Guayaquil",
+    "st. petersburg": "Europe/Moscow",
 }
 
 
@@ -311,23 +333,41 @@ def zone_of_words(words: str) -> str | None:
         return found[0] if len(found) == 1 else None
 
 
+# The zones most businesses keep their clocks on, offered first among those that fit an
+# export's offsets (the tz database has no notion of size: by name, Africa/Ceuta came
+# before Europe/Berlin).
+_MAIN_ZONES = (
+    "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
+    "America/Phoenix", "America/Anchorage", "Pacific/Honolulu", "America/Toronto",
+    "America/Vancouver", "America/Halifax", "America/Mexico_City", "America/Bogota",
+    "America/Lima", "America/Santiago", "America/Sao_Paulo", "America/Argentina/Buenos_Aires",
+    "Europe/London", "Europe/Dublin", "Europe/Lisbon", "Europe/Paris", "Europe/Berlin",
+    "Europe/Madrid", "Europe/Rome", "Europe/Amsterdam", "Europe/Brussels", "Europe/Zurich",
+    "Europe/Stockholm", "Europe/Warsaw", "Europe/Athens", "Europe/Helsinki", "Europe/Istanbul",
+    "Europe/Moscow", "Africa/Lagos", "Africa/Cairo", "Africa/Johannesburg", "Africa/Nairobi",
+    "Asia/Dubai", "Asia/Karachi", "Asia/Kolkata", "Asia/Bangkok", "Asia/Jakarta",
+    "Asia/Singapore", "Asia/Manila", "Asia/Hong_Kong", "Asia/Shanghai", "Asia/Seoul",
+    "Asia/Tokyo", "Australia/Perth", "Australia/Adelaide", "Australia/Brisbane",
+    "Australia/Sydney", "Australia/Melbourne", "Pacific/Auckland",
+)  # fmt: skip
+
+
 @cache
 def _canonical_zones() -> list[str]:
-    """The zones the tz database lists as zones, not links ("America/New_York", not
-    "US/Eastern" or "America/Fort_Wayne"), those more other names point to first (the
-    main zone of a region: Europe/Berlin before Africa/Ceuta). From its zone.tab and
-    tzdata.zi, shipped in the tzdata package pandas requires; by region and name where
-    they cannot be read."""
+    """The tz database's zones, not its links ("America/New_York", not "US/Eastern" or
+    "America/Fort_Wayne"), the main ones (`_MAIN_ZONES`) first: its zone.tab less the
+    names tzdata.zi makes links, from the tzdata package pandas requires; by region
+    where those cannot be read."""
     known = available_timezones()
     try:
         table = _tzdata_file("zone.tab")
         names = [line.split("\t")[2] for line in table.splitlines() if line and line[0] != "#"]
-        aliases: dict[str, int] = {}
-        for target in _links().values():
-            aliases[target] = aliases.get(target, 0) + 1
-        return sorted((n for n in names if n in known), key=lambda n: (-aliases.get(n, 0), n))
     except (ModuleNotFoundError, OSError, IndexError):
-        return sorted(n for n in known if n.split("/")[0] in _REGIONS)
+        names = [n for n in known if n.split("/")[0] in _REGIONS]
+    links = _links()
+    zones = {n for n in names if n in known and n not in links}
+    main = [n for n in _MAIN_ZONES if n in zones]
+    return main + sorted(zones - set(main))
 
 
 def _offset_words(minutes: int) -> str:

@@ -685,7 +685,8 @@ def _read_stamp(value: Any, day_first: bool = False) -> pd.Timestamp:
         stamp = _from_number(float(value))
     else:
         text = str(value).strip()
-        year_first = re.match(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b(.*)$", text)
+        # (?!\d), not \b: "2025-10-07T09:50-04" has no word boundary before its "T".
+        year_first = re.match(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)(.*)$", text)
         if year_first:
             # Year first is always year-month-day, and strict: dateutil would read
             # "2025-13-01" as 13 January, and "2025/03/04" as 3 April when day-first.

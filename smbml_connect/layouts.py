@@ -1486,10 +1486,14 @@ def _square_when(frame: pd.DataFrame) -> pd.Series:
     """Date and time, written with their offset where the row's Time Zone names a zone
     ("Pacific Time (US & Canada)"): Square writes each row on its location's clock and
     says which, so the row is an exact moment whatever zone the business sets. A row
-    whose zone is not named, or whose date cannot be read here, keeps its text."""
+    whose Time Zone is blank or names no zone known here takes the zone most of the
+    file's rows name (one location's export: one clock); in a file where none names one,
+    and a row whose date cannot be read here, the text stays as written."""
     date, time = _col(frame, "Date"), _col(frame, "Time")
     when = date.where(~_filled(time), date.astype(str) + " " + time.astype(str))
     named = _col(frame, "Time Zone").map(lambda v: zone_of_words(v) if _text(v) else None)
+    if named.notna().any():
+        named = named.fillna(named.mode().iloc[0])
     out = when.astype(object)
     for zone in named.dropna().unique():
         rows = (named == zone).to_numpy()

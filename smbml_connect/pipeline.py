@@ -187,7 +187,7 @@ def _business_zone(
         )
     before = kept or (UTC_ZONE if store.has_rows_of(source.name) else None)
     if before is None or same_zone(before, zone.name):
-        if kept is None:
+        if kept != zone.name:  # new, or the same clock named as the run names it now
             store.keep_zone(source.name, zone.name)
         return zone
     store.keep_zone(source.name, zone.name, read_again=source.incremental)

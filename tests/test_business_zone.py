@@ -42,9 +42,17 @@ from smbml_connect.connectors.gsheets.sheets import SheetsSource
 from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
 from smbml_connect.errors import ConfigError
-from smbml_connect.pipeline import ZONE_CHANGED, ZONE_UNSET, RunOptions, run_pipeline
+from smbml_connect.pipeline import (
+    ZONE_CHANGED,
+    ZONE_UNREAD,
+    ZONE_UNSET,
+    RunOptions,
+    _offsets_said,
+    run_pipeline,
+)
+from smbml_connect.ports import RunResult
 from smbml_connect.registry import parse_config
-from smbml_connect.report import workbook_sheets
+from smbml_connect.report import render_report, workbook_sheets
 from smbml_connect.schema import validate
 from smbml_connect.steps import StepContext, steps_by_name
 from smbml_connect.steps.leads import deal_step
@@ -199,7 +207,7 @@ def _csv_shop(folder: Path) -> Path:
 
 def test_a_run_reads_and_counts_on_the_configured_clock(tmp_path: Path) -> None:
     folder = _csv_shop(tmp_path / "shop")
-    as_of = pd.Timestamp("2026-11-30 23:45")  # the config's as_of: the business's clock
+    as_of = pd.Timestamp("2026-11-30 00:45")  # the config's as_of: the business's clock
     with Store(tmp_path / "akl.sqlite") as store:
         result = run_pipeline(
             FilesSource(folder, {}, {}), store, RunOptions(RFM, as_of=as_of, time_zone=AKL)
@@ -207,10 +215,10 @@ def test_a_run_reads_and_counts_on_the_configured_clock(tmp_path: Path) -> None:
         stored = store.read("orders").set_index("order_id")["ordered_at"]
         assert store.zone_of(result.source) == AKL
     assert result.zone == BusinessZone(AKL, "set in the config")
-    assert result.as_of == _utc("2026-11-30 10:45")  # 23:45 in Auckland (NZDT, +13)
+    assert result.as_of == _utc("2026-11-29 11:45")  # 00:45 in Auckland (NZDT, +13)
     assert stored["B0"] == _utc("2026-11-01 10:30")  # 23:30 on 1 November there
     said = result.steps["rfm_segments"].notes["Segments"]
-    assert "as of 2026-11-30" in said  # the business's date; UTC's would say the same here
+    assert "as of 2026-11-30" in said  # the business's date: UTC's is the 29th
     summary = dict(workbook_sheets(result)[0]["Summary"].itertuples(index=False))
     assert summary["Dates and times on the clock of"] == f"{AKL} (set in the config)"
     assert summary["Data up to"] == pd.Timestamp("2026-11-30")
@@ -377,12 +385,19 @@ def test_offsets_in_an_export_suggest_setting_the_zone(tmp_path: Path) -> None:
     assert offsets_hint(
         pd.Series(["2025-01-01 10:00:00 +1300", "2025-07-01 10:00 +1200"]), "T"
     ) == (
-        "T carry the UTC offsets +12:00 and +13:00 (as in Pacific/Auckland, Antarctica/McMurdo), "
-        "and no time_zone is set, so their days, weeks and months are counted in UTC: an "
-        "evening order may fall on the next day. Set time_zone at the top of the config to "
-        "your business's zone (such as one of those) to count them on your clock."
+        "T carry the UTC offsets +12:00 and +13:00 (as in Pacific/Auckland), and no time_zone "
+        "is set, so their days, weeks and months are counted in UTC: an evening order may "
+        'fall on the next day. Set time_zone = "Pacific/Auckland" at the top of the config '
+        "to count them on your clock."
     )
     assert offsets_hint(pd.Series(["2025-01-01T10:00:00Z", "2025-02-01 10:00"]), "T") is None
+    # The main zone of a region comes first; hours alone are an offset too.
+    eastern = offsets_hint(pd.Series(["2025-01-06 10:00 -0500", "2025-07-07 10:00-04"]), "T")
+    assert eastern is not None and "(as in America/New_York, America/Toronto," in eastern
+    # A date that cannot be read is no evidence of its offset, nor of any zone.
+    assert offsets_hint(pd.Series(["2025-13-45 09:50 +0200"]), "T") is None
+    mixed = offsets_hint(pd.Series(["2025-10-07 09:50 +0200", "2025-13-45 09:50 -0500"]), "T")
+    assert mixed is not None and "-05:00" not in mixed
 
 
 def test_a_square_rows_own_zone_makes_it_an_exact_moment(tmp_path: Path) -> None:
@@ -415,7 +430,8 @@ def test_zones_named_in_words() -> None:
     assert zone_of_words(" eastern time (us & canada) ") == "America/New_York"
     assert zone_of_words("Buenos Aires") == "America/Argentina/Buenos_Aires"
     assert zone_of_words("Europe/Paris") == "Europe/Paris"
-    assert zone_of_words("Wellington") is None  # no zone of that name: left as written
+    assert zone_of_words("Wellington") == "Pacific/Auckland"  # no zone of its name
+    assert zone_of_words("Springfield") is None  # nowhere known: left as written
 
 
 # -- what people read, where the business's date is not UTC's --------------------------------
@@ -494,19 +510,21 @@ def test_a_deal_tab_shows_the_business_close_date_and_month(business: Any) -> No
     assert shown.loc[deals.loc[open_deal, "deal_id"], "close_date"] == pd.Timestamp("2026-11-30")
 
 
-def test_one_zone_under_two_names_is_no_change(tmp_path: Path) -> None:
+def test_one_zone_under_two_names_is_no_change(sample_hub: HubSpotEmulator, tmp_path: Path) -> None:
     """HubSpot says "US/Eastern"; a config saying "America/New_York" names the same clock
     and must not read the whole account again."""
     assert same_zone("US/Eastern", "America/New_York")
     assert same_zone("Etc/GMT", "UTC")
     assert not same_zone("Europe/Paris", "Europe/Berlin")
-    folder = _csv_shop(tmp_path / "shop")
-    with Store(tmp_path / "s.sqlite") as store:
-        for zone in ("US/Eastern", "America/New_York"):
-            result = run_pipeline(
-                FilesSource(folder, {}, {}), store, RunOptions(RFM, time_zone=zone)
-            )
-            assert not [n for n in result.notices if n.check == ZONE_CHANGED]
+    sample_hub.state.time_zone = "US/Eastern"
+    at = datetime.now(tz=UTC)
+    with Store(tmp_path / "hub.sqlite") as store:
+        hubspot_run(sample_hub, store, at, RunOptions(RFM))
+        contacts = len(store.read("contacts"))
+        named = hubspot_run(sample_hub, store, at, RunOptions(RFM, time_zone="America/New_York"))
+        assert not [n for n in named.notices if n.check == ZONE_CHANGED]
+        assert named.loaded.get("contacts", 0) < contacts  # incremental, not the account again
+        assert store.zones() == {named.source: "America/New_York"}  # as the run names it
 
 
 def test_a_sheets_custom_offset_is_read_and_an_unknown_zone_is_said() -> None:
@@ -521,13 +539,14 @@ def test_a_sheets_custom_offset_is_read_and_an_unknown_zone_is_said() -> None:
         def time_zone(self) -> str | None:
             return self.zone
 
-    assert business_zone(None, Sheet("GMT-07:00")) == BusinessZone("Etc/GMT+7", "the spreadsheet's")
-    assert read_dates(pd.Series(["2026-10-31 23:30"]), zone="Etc/GMT+7").values[0] == _utc(
+    assert business_zone(None, Sheet("GMT-07:00")) == BusinessZone("UTC-07:00", "the spreadsheet's")
+    assert business_zone(None, Sheet("GMT+05:30")).name == "UTC+05:30"
+    assert read_dates(pd.Series(["2026-10-31 23:30"]), zone="UTC-07:00").values[0] == _utc(
         "2026-11-01 06:30"
     )
-    odd = business_zone(None, Sheet("GMT+05:30"), "Asia/Kolkata")
-    assert (odd.name, odd.unread) == ("Asia/Kolkata", "GMT+05:30")
-    assert odd.why == "the spreadsheet's zone 'GMT+05:30' cannot be read here, as last read"
+    odd = business_zone(None, Sheet("Asia/Nowhere"), "Asia/Kolkata")
+    assert (odd.name, odd.unread) == ("Asia/Kolkata", "Asia/Nowhere")
+    assert odd.why == "the spreadsheet's zone 'Asia/Nowhere' cannot be read here, as last read"
     assert business_zone(None, Sheet("Mars/Olympus")).name == "UTC"
 
 
@@ -546,3 +565,57 @@ def test_a_deals_month_feature_is_the_business_month(business: Any) -> None:
     local = deal_scoring_frame(tables, at.tz_convert(AKL))["month"]
     assert set(local) == {12.0}
     assert set(deal_scoring_frame(tables, at)["month"]) == {11.0}
+
+
+def test_a_zone_the_sheet_keeps_that_cannot_be_read_is_said(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with SheetsEmulator(clock=clock) as emu:
+        rows = [["order_id", "contact_id", "ordered_at", "total"]]
+        rows += [[f"O{i}", f"C{i % 35}", f"2026-10-{1 + i % 28:02d} 23:30", 20] for i in range(70)]
+        book = emu.state.create("1OddZone".ljust(39, "0"), "Shop", {"orders": rows})
+        book.time_zone = "Asia/Nowhere"  # a name newer than this machine's zone database
+        api = SheetsApi(Secret(json.dumps(make_service_account(emu))), api_url=emu.url, clock=clock)
+        with Store(tmp_path / "sheets.sqlite") as store:
+            result = run_pipeline(
+                SheetsSource(api, book.spreadsheet_id),
+                store,
+                RunOptions(RFM, as_of=pd.Timestamp("2026-11-05T00:00:00Z")),
+            )
+    (said,) = [n.message for n in result.notices if n.check == ZONE_UNREAD]
+    assert said.startswith(
+        "Times written without a time zone are read in UTC (the spreadsheet's zone "
+        "'Asia/Nowhere' cannot be read here): set time_zone"
+    )
+
+
+def test_the_report_and_the_sheet_say_the_business_date(tmp_path: Path) -> None:
+    folder = _csv_shop(tmp_path / "shop")
+    as_of = pd.Timestamp("2026-11-30T12:00:00Z")  # 01:00 on 1 December in Auckland
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(
+            FilesSource(folder, {}, {}), store, RunOptions(RFM, as_of=as_of, time_zone=AKL)
+        )
+    assert "01 December 2026" in render_report(result)
+    assert "30 November 2026" not in render_report(result)
+
+
+def test_the_offsets_notice_is_said_once_however_many_pages() -> None:
+    result = RunResult(run_id=1, as_of=_utc("2026-01-01"), source="files")
+    page = pd.DataFrame({"ordered_at": ["2025-10-07 09:50:26 +0200"]})
+    _offsets_said(result, "orders", page)
+    _offsets_said(result, "orders", page)  # the second page of a large file
+    assert [n.check for n in result.notices] == [ZONE_UNSET]
+
+
+def test_a_square_row_without_its_zone_takes_the_files(tmp_path: Path) -> None:
+    folder = tmp_path / "square"
+    folder.mkdir()
+    name = "transactions-2025-10-01-2025-10-31.csv"
+    text = (Path(__file__).parent / "fixtures" / "layouts" / name).read_text(encoding="utf-8")
+    lines = text.splitlines()
+    lines[1] = lines[1].replace("Pacific Time (US & Canada)", "", 1)  # T1aa: blank zone
+    (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with Store(tmp_path / "s.sqlite") as store:
+        run_pipeline(FilesSource(folder, {}, {}), store, RunOptions(RFM))
+        stored = store.read("orders").set_index("order_id")["ordered_at"]
+    assert stored["T1aa"] == _utc("2025-10-02 15:14:09")  # Pacific, as its file's other rows

@@ -2,12 +2,14 @@ import pandas as pd
 import pytest
 
 from smbml_connect.coerce import (
+    ColumnFormat,
     coerce_bool,
     coerce_datetime,
     coerce_float,
     coerce_int,
     coerce_string,
     parse_number,
+    read_dates,
     read_numbers,
 )
 
@@ -114,3 +116,11 @@ def test_a_whole_amount_written_with_a_dash_for_its_cents_is_that_amount():
     # the dash keeps its mark, which says the column's decimal mark: 1.100 is 1100 beside it
     reading = read_numbers(pd.Series(["1.250,-", "1.100"]))
     assert reading.values.tolist() == [1250.0, 1100.0] and not reading.invalid.any()
+
+
+def test_year_first_text_with_an_hours_offset_is_not_read_day_first() -> None:
+    """ "2025-10-07T09:50:26-04" (an offset of hours alone) has no word boundary before its
+    "T": the year-first rule missed it and a day-first column read it as 10 July."""
+    cells = pd.Series(["2025-10-07T09:50:26-04", "25/12/2025"])
+    read = read_dates(cells, fmt=ColumnFormat(day_first=True))
+    assert read.values.iloc[0] == pd.Timestamp("2025-10-07 13:50:26", tz="UTC")
