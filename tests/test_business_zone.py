@@ -308,20 +308,26 @@ def test_a_portal_that_does_not_say_keeps_the_zone_read_last() -> None:
     assert business_zone("Asia/Tokyo", Quiet(), "Europe/Berlin").name == "Asia/Tokyo"
 
 
-def test_a_spreadsheets_own_zone_reads_its_dates(tmp_path: Path) -> None:
+def _sheet_run(tmp_path: Path, zone: str) -> tuple[Any, pd.Series]:
+    """A run on a spreadsheet whose own zone is ``zone``: 70 orders at 23:30 in October."""
     clock = FakeClock()
     with SheetsEmulator(clock=clock) as emu:
         rows = [["order_id", "contact_id", "ordered_at", "total"]]
         rows += [[f"O{i}", f"C{i % 35}", f"2026-10-{1 + i % 28:02d} 23:30", 20] for i in range(70)]
         book = emu.state.create("1ZoneBook".ljust(39, "0"), "Shop", {"orders": rows})
-        book.time_zone = "America/New_York"
+        book.time_zone = zone
         api = SheetsApi(Secret(json.dumps(make_service_account(emu))), api_url=emu.url, clock=clock)
-        source = SheetsSource(api, book.spreadsheet_id)
         with Store(tmp_path / "sheets.sqlite") as store:
             result = run_pipeline(
-                source, store, RunOptions(RFM, as_of=pd.Timestamp("2026-11-05T00:00:00Z"))
+                SheetsSource(api, book.spreadsheet_id),
+                store,
+                RunOptions(RFM, as_of=pd.Timestamp("2026-11-05T00:00:00Z")),
             )
-            stored = store.read("orders").set_index("order_id")["ordered_at"]
+            return result, store.read("orders").set_index("order_id")["ordered_at"]
+
+
+def test_a_spreadsheets_own_zone_reads_its_dates(tmp_path: Path) -> None:
+    result, stored = _sheet_run(tmp_path, "America/New_York")
     assert result.zone == BusinessZone("America/New_York", "the spreadsheet's")
     assert stored["O0"] == _utc("2026-10-02 03:30")  # 23:30 EDT on 1 October
 
@@ -568,19 +574,7 @@ def test_a_deals_month_feature_is_the_business_month(business: Any) -> None:
 
 
 def test_a_zone_the_sheet_keeps_that_cannot_be_read_is_said(tmp_path: Path) -> None:
-    clock = FakeClock()
-    with SheetsEmulator(clock=clock) as emu:
-        rows = [["order_id", "contact_id", "ordered_at", "total"]]
-        rows += [[f"O{i}", f"C{i % 35}", f"2026-10-{1 + i % 28:02d} 23:30", 20] for i in range(70)]
-        book = emu.state.create("1OddZone".ljust(39, "0"), "Shop", {"orders": rows})
-        book.time_zone = "Asia/Nowhere"  # a name newer than this machine's zone database
-        api = SheetsApi(Secret(json.dumps(make_service_account(emu))), api_url=emu.url, clock=clock)
-        with Store(tmp_path / "sheets.sqlite") as store:
-            result = run_pipeline(
-                SheetsSource(api, book.spreadsheet_id),
-                store,
-                RunOptions(RFM, as_of=pd.Timestamp("2026-11-05T00:00:00Z")),
-            )
+    result, _ = _sheet_run(tmp_path, "Asia/Nowhere")  # newer than this zone database
     (said,) = [n.message for n in result.notices if n.check == ZONE_UNREAD]
     assert said.startswith(
         "Times written without a time zone are read in UTC (the spreadsheet's zone "
