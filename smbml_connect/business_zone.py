@@ -49,9 +49,9 @@ __all__ = [
 UTC_ZONE = "UTC"
 # Names of UTC itself (a spreadsheet's "Etc/GMT"): reading in them is reading as UTC.
 _UTC_NAMES = frozenset(
-    {"UTC", "UTC+00:00", "Etc/UTC", "Etc/GMT", "GMT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu",
-     "Etc/GMT+0", "Etc/GMT-0", "Etc/GMT0", "GMT0", "GMT+0", "GMT-0", "Etc/Greenwich",
-     "Greenwich", "UCT", "Etc/UCT", "Z"}
+    {"UTC", "UTC+00:00", "Etc/UTC", "Etc/GMT", "GMT", "Etc/Universal", "Universal",
+     "Etc/Zulu", "Zulu", "Etc/GMT+0", "Etc/GMT-0", "Etc/GMT0", "GMT0", "GMT+0", "GMT-0",
+     "Etc/Greenwich", "Greenwich", "UCT", "Etc/UCT", "Z"}
 )  # fmt: skip
 
 
@@ -76,7 +76,7 @@ class BusinessZone:
 
     name: str  # an IANA name: "Pacific/Auckland", "UTC"
     why: str  # "set in the config", "the HubSpot account's", "none set"
-    unread: str = ""  # a zone the source keeps that could not be read ("GMT+05:30")
+    unread: str = ""  # a zone the source keeps that this machine cannot read
 
     @property
     def info(self) -> tzinfo:
@@ -123,8 +123,8 @@ def zone_named(name: str) -> tzinfo:
 def business_zone(configured: str | None, source: object, last: str | None = None) -> BusinessZone:
     """The config's zone, else the source's (when its service keeps one), else UTC.
 
-    A zone the source keeps that this machine cannot read (a sheet's "GMT+05:30", a name
-    newer than its zone database) leaves the zone the store's rows of it were read in
+    A zone the source keeps that this machine cannot read (a name newer than its zone
+    database) leaves the zone the store's rows of it were read in
     (``last``), else UTC, and says which it could not read (``BusinessZone.unread``):
     silently taking UTC would move every date written without an offset."""
     if configured:
@@ -306,7 +306,7 @@ _REGION_WORDS = {
     "chennai": "Asia/Kolkata",
     "bern": "Europe/Zurich",
     "pretoria": "Africa/Johannesburg",
-    "hanoi": "Asia/Bangkok",
+    "hanoi": "Asia/Ho_Chi_Minh",
     "abu dhabi": "Asia/Dubai",
     "islamabad": "Asia/Karachi",
     "brasilia": "America/Sao_Paulo",
