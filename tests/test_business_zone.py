@@ -38,7 +38,7 @@ from smbml_connect.cli import cli
 from smbml_connect.coerce import parse_datetime, read_dates
 from smbml_connect.connectors.files.source import FilesSource
 from smbml_connect.connectors.gsheets.http import SheetsApi
-from smbml_connect.connectors.gsheets.sheets import SheetsSource
+from smbml_connect.connectors.gsheets.sheets import SheetsResults, SheetsSource
 from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
 from smbml_connect.errors import ConfigError
@@ -613,3 +613,21 @@ def test_a_square_row_without_its_zone_takes_the_files(tmp_path: Path) -> None:
         run_pipeline(FilesSource(folder, {}, {}), store, RunOptions(RFM))
         stored = store.read("orders").set_index("order_id")["ordered_at"]
     assert stored["T1aa"] == _utc("2025-10-02 15:14:09")  # Pacific, as its file's other rows
+
+
+def test_a_result_tab_says_the_business_date(tmp_path: Path) -> None:
+    """Each Sheets tab's first line says whose data it holds: up to Auckland's date."""
+    folder = _csv_shop(tmp_path / "shop")
+    clock = FakeClock()
+    with SheetsEmulator(clock=clock) as emu:
+        book = emu.state.create("1ResultsBook".ljust(39, "0"), "Results", {"Notes": [["mine"]]})
+        api = SheetsApi(Secret(json.dumps(make_service_account(emu))), api_url=emu.url, clock=clock)
+        with Store(tmp_path / "s.sqlite") as store:
+            run_pipeline(
+                FilesSource(folder, {}, {}),
+                store,
+                RunOptions(RFM, as_of=pd.Timestamp("2026-11-30T12:00:00Z"), time_zone=AKL),
+                [SheetsResults(api, book.spreadsheet_id, clock=clock)],
+            )
+        first = emu.state.values_get(book.spreadsheet_id, "'Scores'!A1")["values"][0][0]
+    assert "data up to 2026-12-01)" in str(first)
