@@ -16,6 +16,7 @@ portal's, a spreadsheet's), else UTC.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import timedelta, timezone, tzinfo
@@ -112,7 +113,9 @@ def zone_named(name: str) -> tzinfo:
             raise ValueError
         return ZoneInfo(given)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        close = sorted(z for z in available_timezones() if z.lower() == given.lower())
+        known = sorted(available_timezones())
+        close = [z for z in known if z.lower() == given.lower()]
+        close = close or difflib.get_close_matches(given, known, n=1, cutoff=0.85)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(
             f"{given!r} is not a time zone name{hint}; use a name like 'America/New_York', "
