@@ -502,8 +502,34 @@ def _first_of(frame: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
     return frame[first.to_numpy()]
 
 
-def _line_numbers(key: pd.Series) -> pd.Series:
-    return (key.groupby(key.fillna("").to_numpy()).cumcount() + 1).astype("Int64")
+def _line_numbers(
+    key: pd.Series, frame: pd.DataFrame | None = None, lost: Mapping[str, int] | None = None
+) -> pd.Series:
+    """Each row's place among its key's rows in the file: 1, 2, 3 within an order.
+
+    A line the reader could not split (``frame.attrs[UNREAD_ROWS]``) between two rows of
+    one key keeps its place, and so does one a layout knows was a key's first row
+    (``lost``: key -> that line): numbered by the lines read alone, the lines after it
+    moved up one, the store's line 2 took line 3's product while its line 3 stayed (the
+    table is held while a line is unread), and that product counted twice."""
+    numbers = (key.groupby(key.fillna("").to_numpy()).cumcount() + 1).astype("Int64")
+    unread = [] if frame is None else frame.attrs.get(UNREAD_ROWS, [])
+    if frame is None or FILE in frame.columns or SOURCE_ROW not in frame.columns:
+        return numbers
+    if not unread and not lost:
+        return numbers
+    rows = pd.to_numeric(frame[SOURCE_ROW], errors="coerce").to_numpy(dtype=float)
+    keys = key.map(lambda v: str(v).strip() if _text(v) else None).to_numpy(dtype=object)
+    order = np.argsort(rows, kind="stable")
+    placed, named = rows[order], keys[order]
+    shift = np.zeros(len(rows), dtype=np.int64)
+    for line in unread:
+        at = int(np.searchsorted(placed, line))  # the first row below the unread line
+        if 0 < at < len(placed) and named[at] is not None and named[at - 1] == named[at]:
+            shift[order[at:][named[at:] == named[at]]] += 1
+    for name in lost or {}:
+        shift[keys == name] += 1
+    return numbers + shift
 
 
 def _split_name(full: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -630,7 +656,7 @@ def _is_unnumbered_lines(head: pd.DataFrame) -> bool:
 
 
 def _numbered_lines(frame: pd.DataFrame) -> pd.DataFrame:
-    return _with(frame, line_no=_line_numbers(frame[_line_headers(frame)["order_id"]]))
+    return _with(frame, line_no=_line_numbers(frame[_line_headers(frame)["order_id"]], frame))
 
 
 UNNUMBERED_LINES = Layout(
@@ -770,7 +796,7 @@ def _flat_lines(frame: pd.DataFrame) -> pd.DataFrame:
     item = item.where(_filled(item), frame[found["product_id"]])
     made = {"product_id": item}
     if "line_no" not in found:
-        made["line_no"] = _line_numbers(frame[cols.key])
+        made["line_no"] = _line_numbers(frame[cols.key], frame)
     return _with(frame[cols.lines], **made)
 
 
@@ -924,7 +950,7 @@ def _shopify_lines(frame: pd.DataFrame) -> pd.DataFrame:
     discount = _share(_col(frame, "Lineitem discount"), quantity, price)
     whole = _order_discount_shares(frame)
     discount = discount.where(whole.isna(), whole.astype(object))
-    return _with(frame[[*keep, "Name"]], line_no=_line_numbers(order),
+    return _with(frame[[*keep, "Name"]], line_no=_line_numbers(order, frame, _lost_first_rows(frame)),
                  product_id=sku.where(_filled(sku), _col(frame, "Lineitem name")),
                  discount=discount)  # fmt: skip
 
@@ -1388,7 +1414,9 @@ def _numbered(
             item = item.where(_filled(item), _col(frame, fallback))
         extra = {} if discount is None else {"discount": _share(_col(frame, discount),
                                               _col(frame, quantity), _col(frame, price))}  # fmt: skip
-        return _with(frame, line_no=_line_numbers(_col(frame, key)), product_id=item, **extra)
+        return _with(
+            frame, line_no=_line_numbers(_col(frame, key), frame), product_id=item, **extra
+        )
 
     return shape
 
@@ -1761,7 +1789,7 @@ QUICKBOOKS = Layout(
                 "Quantity -> quantity",
                 "Sales Price -> unit_price",
             ),
-            lambda f: _with(f, order_id=_qb_order(f), line_no=_line_numbers(_qb_order(f))),
+            lambda f: _with(f, order_id=_qb_order(f), line_no=_line_numbers(_qb_order(f), f)),
         ),
         # QuickBooks display names are unique per company file: here the name is the key.
         "contacts": LayoutTable({}, _people(_key("Customer"))),

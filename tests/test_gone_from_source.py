@@ -400,3 +400,33 @@ def test_a_broken_line_of_an_export_holds_every_table_the_export_gives(tmp_path:
         result = _run(folder, store)
         assert {t: _live(store, t) for t in ("orders", "order_lines")} == before
         assert not [m for m in _gone(result) if "no longer in" in m]
+
+
+def test_a_broken_line_keeps_the_numbers_of_the_lines_after_it(tmp_path: Path) -> None:
+    """Lines were numbered by their place among the lines that could be read: with #1010's
+    second line broken, its third became line 2, so line 2 held the third's product and
+    line 3 kept it too (the table was held): one product counted twice until the line was
+    fixed (stops 46 and 47 left it alone)."""
+    fixture = Path(__file__).parent / "fixtures" / "layouts" / "shopify_orders_export_1.csv"
+    lines = fixture.read_text(encoding="utf-8").splitlines(keepends=True)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "orders_export.csv").write_text("".join(lines), encoding="utf-8")
+
+    def products() -> dict[tuple[str, int], str]:
+        rows = store.read("order_lines")
+        rows = rows[rows["archived_at"].isna()]
+        return {(o, int(n)): p for o, n, p in zip(rows["order_id"], rows["line_no"],
+                                                  rows["product_id"], strict=True)}  # fmt: skip
+
+    with Store(tmp_path / "s.sqlite") as store:
+        _run(folder, store)
+        before = products()
+        assert [before[("#1010", n)] for n in (1, 2, 3)] == ["SOAP-CLAY", "BUNDLE-2", "LIP-01"]
+        broken = [*lines[:6], '#1010,"broken\n', *lines[7:]]  # #1010's second line
+        (folder / "orders_export.csv").write_text("".join(broken), encoding="utf-8")
+        _run(folder, store)
+        assert products() == before
+        (folder / "orders_export.csv").write_text("".join(lines), encoding="utf-8")
+        _run(folder, store)
+        assert products() == before
