@@ -37,6 +37,13 @@ log = logging.getLogger("smbml_connect")
 console = Console(stderr=True, highlight=False)
 
 
+# What a source's records that are not rows of a table were (``RunResult.not_loaded``).
+_NOT_LOADED = {
+    "order_lines": "HubSpot line items of a deal or quote, not of an order",
+    "activities": "HubSpot calls, emails or notes about no contact, emails that bounced",
+}
+
+
 def _echo(message: str = "", **styles: Any) -> None:
     """Every line the command prints: lines quote source text (names, values, stage
     labels), whose control characters are shown as escapes, not obeyed by the terminal."""
@@ -186,9 +193,10 @@ def _print_result(result: RunResult, outputs: list[Path]) -> None:
         for notice in result.notices:
             _echo(f"  {notice.message}")
     for table, n in result.not_loaded.items():
+        example = _NOT_LOADED.get(table, _NOT_LOADED["order_lines"])
         _echo(
-            f"{n:,} source records are not {table.replace('_', ' ')} (e.g. HubSpot line items "
-            "of a deal or quote, not of an order) and were left out."
+            f"{n:,} source records are not {table.replace('_', ' ')} (e.g. {example}) and were "
+            "left out."
         )
     if result.consent_skipped:
         _echo(f"{_plural(result.consent_skipped, 'contact')} opted out of processing: not scored.")

@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from smbml_connect import sales
@@ -37,6 +38,8 @@ STALE_AFTER = pd.Timedelta(days=90)  # a quarter with no order at all: the data 
 # kept (its other fields still hold), an order or activity that has not happened is not.
 EVENT_DATES = {"orders": ("ordered_at", "order"), "activities": ("occurred_at", "activity")}
 NUMBER_KINDS = frozenset({"int", "count", "float"})
+BOOKED_KINDS = frozenset({"meeting"})  # an activity a diary holds before it happens
+BOOKED_AHEAD = pd.Timedelta(days=365)
 FUTURE_ACTION = "row not used"
 
 
@@ -75,6 +78,16 @@ def data_ends_early(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.Timestamp |
     return newest.tz_convert(pd.Timestamp(as_of).tz or "UTC")
 
 
+def _booked(frame: pd.DataFrame, dates: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
+    """Activities that are booked ahead (a meeting in the diary, up to a year out): not
+    data dated wrongly, so not listed; they count once they happen."""
+    if "kind" not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    soon = dates <= _utc(as_of) + BOOKED_AHEAD
+    kinds = frame["kind"].astype(object).fillna("").astype(str).str.strip().str.lower()
+    return (kinds.isin(BOOKED_KINDS) & soon).to_numpy()
+
+
 def _future(
     tables: dict[str, pd.DataFrame], as_of: pd.Timestamp
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, list[Notice]]:
@@ -90,6 +103,10 @@ def _future(
         if not late.any():
             continue
         view[table] = frame[~late].reset_index(drop=True)
+        booked = _booked(frame, _dates(frame, column), as_of)
+        late &= ~booked  # left out until they happen, as nothing is wrong with them
+        if not late.any():
+            continue
         rows = frame[late]
         key = TABLES[table].key
         found.append(

@@ -77,6 +77,10 @@ class Column:
     name: str
     kind: Kind
     required: bool = False
+    # What an empty or absent value reads as, for a key column a source may not have: an
+    # activity's id (HubSpot's engagement id; a file's rows have none and are told apart by
+    # contact, time and kind alone).
+    default: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,8 +179,11 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "activities",
-            ("contact_id", "occurred_at", "kind"),
-            _cols("contact_id:str! occurred_at:datetime! kind:str!"),
+            ("contact_id", "occurred_at", "kind", "activity_id"),
+            (
+                *_cols("contact_id:str! occurred_at:datetime! kind:str!"),
+                Column("activity_id", "str", default=""),
+            ),
         ),
     )
 }
@@ -189,6 +196,10 @@ REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
     "orders": (("order_lines", "order_id"),),
 }
 ASSOCIATION_TYPES = {"contacts": "contact", "deals": "deal", "orders": "order"}
+# The column ``Page.replace`` names rows by, where it is not the table's first key column:
+# a HubSpot engagement read again (moved in time, linked to other contacts, deleted)
+# replaces every row it gave, one per contact.
+REPLACED_BY = {"activities": "activity_id"}
 
 # Columns that hold a share of a price (0.1 is 10%): read against 0..1, see ``_as_share``.
 SHARES: dict[str, tuple[str, ...]] = {"order_lines": ("discount",)}
@@ -437,7 +448,9 @@ def validate(
     for column in spec.columns:
         if column.name not in frame.columns:
             clean[column.name] = pd.Series(
-                pd.NA, index=frame.index, dtype=_PANDAS_DTYPES[column.kind]
+                pd.NA if column.default is None else column.default,
+                index=frame.index,
+                dtype=_PANDAS_DTYPES[column.kind],
             )
             continue
         raw = frame[column.name]
@@ -445,6 +458,8 @@ def validate(
         if column.name in SHARES.get(table, ()):
             reading = _as_share(reading, raw, formats.get(column.name), table, column.name)
         values, invalid = reading.values, reading.invalid
+        if column.default is not None:
+            values = values.fillna(column.default)
         clean[column.name] = values.astype(_PANDAS_DTYPES[column.kind])
         empty = values.isna() & ~invalid if column.required else pd.Series(False, index=frame.index)
         cells = unread.pop(column.name, {})
@@ -733,7 +748,9 @@ def _reject_duplicates(
     """Of rows with the same key, the one with the most values filled in wins (see
     ``duplicate_losers``); each other row is reported with how it differed, over the whole
     row: the columns kept in ``extra`` too (a line item's product, a second address)."""
-    key = list(spec.key)
+    # A key column the source does not have (an activity's id) is the same on every row:
+    # the reason names the columns the user can see.
+    key = [k for k in spec.key if k in frame.columns or spec.column(k).default is None]
     candidates = ~reject.to_numpy() & clean[key].notna().all(axis=1).to_numpy()
     rivals = clean[candidates]
     if rivals.empty or not rivals.duplicated(key, keep=False).any():

@@ -30,6 +30,7 @@ from smbml_connect.schema import (
     ASSOCIATION_TYPES,
     REFERENCES,
     REJECT_COLUMNS,
+    REPLACED_BY,
     ROWS_KEPT,
     SHARED_OUTPUTS,
     STORED_ROW,
@@ -66,6 +67,7 @@ def _canonical_ddl(spec: TableSpec) -> str:
     # SQLite lets NULL into a non-INTEGER primary key unless the column says NOT NULL.
     columns = [
         f'"{c.name}" {_SQL_TYPES[c.kind]}{" NOT NULL" if c.name in spec.key else ""}'
+        + ("" if c.default is None else f" DEFAULT '{c.default}'")
         for c in spec.columns
     ]
     columns += ["source TEXT"] + (["source_row INTEGER"] if spec.name in ROWS_KEPT else [])
@@ -278,6 +280,35 @@ def _migration_9_source_accounts(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migration_10_activity_ids(conn: sqlite3.Connection) -> None:
+    """Activities are keyed by their id too (a HubSpot engagement's; '' where a source has
+    none), so two calls logged in the same second are two, and an engagement moved or
+    deleted in HubSpot replaces the rows it gave. SQLite cannot change a table's key: the
+    table is rebuilt with the rows it holds, each with no id."""
+    row = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'activities'"
+    ).fetchone()
+    columns = [r[1] for r in conn.execute('PRAGMA table_info("activities")')]
+    if row is None or "activity_id" in columns:
+        return  # made today (migration 1 declares today's tables) or already rebuilt
+    types = {r[1]: r[2] for r in conn.execute('PRAGMA table_info("activities")')}
+    keyed = ("contact_id", "occurred_at", "kind")
+    declared = ", ".join(
+        f'"{c}" {types[c]}{" NOT NULL" if c in keyed or c == "synced_at" else ""}' for c in columns
+    )
+    conn.execute(
+        f'CREATE TABLE "activities_with_ids" ({declared}, "activity_id" TEXT NOT NULL '
+        'DEFAULT \'\', PRIMARY KEY ("contact_id", "occurred_at", "kind", "activity_id"))'
+    )
+    names = ", ".join(f'"{c}"' for c in columns)
+    conn.execute(
+        f'INSERT INTO "activities_with_ids" ({names}, "activity_id") '
+        f"SELECT {names}, '' FROM \"activities\""
+    )
+    conn.execute('DROP TABLE "activities"')
+    conn.execute('ALTER TABLE "activities_with_ids" RENAME TO "activities"')
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_1,
     _migration_2,
@@ -288,6 +319,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_7_consent_as_written,
     _migration_8_hubspot_merges_again,
     _migration_9_source_accounts,
+    _migration_10_activity_ids,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -404,7 +436,7 @@ class Store:
         """
         with self.transaction() as conn:
             for table, keys in (replace or {}).items():
-                first = TABLES[table].key[0]
+                first = REPLACED_BY.get(table, TABLES[table].key[0])
                 conn.executemany(
                     f'DELETE FROM "{table}" WHERE "{first}" = ?',
                     [(str(k),) for k in dict.fromkeys(keys)],
@@ -431,7 +463,11 @@ class Store:
         names = [*spec.names, *system_columns(table)]
         stamp = now_text(self.clock)
         kinds = {c.name: c.kind for c in spec.columns}
-        rows = _to_sql_rows(frame.reindex(columns=names), kinds, stamp)
+        frame = frame.reindex(columns=names)
+        for column in spec.columns:  # a caller's frame without them (not from validate)
+            if column.default is not None:
+                frame[column.name] = frame[column.name].astype(object).fillna(column.default)
+        rows = _to_sql_rows(frame, kinds, stamp)
         quoted = ", ".join(f'"{n}"' for n in [*names, "synced_at"])
         updates = ", ".join(f'"{n}" = excluded."{n}"' for n in [*names, "synced_at"])
         keys = ", ".join(f'"{k}"' for k in spec.key)

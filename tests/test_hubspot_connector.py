@@ -91,10 +91,13 @@ def test_full_pull_maps_every_object_onto_the_canonical_tables(hub, small, store
     row = t["orders"].iloc[3]
     assert orders.loc[ids["orders"][row.order_id], "contact_id"] == ids["contacts"][row.contact_id]
     # One list pass per object, pages of 100, plus one property discovery each and the
-    # archived pass: nothing else.
+    # archived pass: nothing else. Engagements (the sample's meetings; no calls, emails,
+    # notes or messages) are listed too, and their deleted ones, with no discovery.
     pages = sum(-(-n // 100) for n in (len(t["contacts"]), len(t["deals"]), len(t["orders"]),
                                        len(t["order_lines"]), len(t["products"])))  # fmt: skip
-    assert emulator.requests["GET list"] == pages + 5
+    meetings = int((t["activities"]["kind"] == "meeting").sum())
+    engagement_pages = max(1, -(-meetings // 100)) + 4
+    assert emulator.requests["GET list"] == pages + 5 + engagement_pages + 5
     assert emulator.requests["GET properties"] == 5
 
 
@@ -116,8 +119,9 @@ def test_incremental_pull_takes_only_changes_and_never_passes_the_start(hub, sto
     moment, _, ids = text.partition("|")
     assert pd.Timestamp(moment) <= pd.Timestamp(started)
     assert set(ids.split(",")) <= set(changed)  # the newest change's ids ride along
-    assert emulator.requests["POST search"] == 5  # one page per object: no second page
-    assert emulator.requests["GET list"] == 5  # only the archived pass lists
+    # one page per object and per engagement type: no second page
+    assert emulator.requests["POST search"] == 5 + 5
+    assert emulator.requests["GET list"] == 5  # only the archived pass lists (engagements': daily)
 
 
 def test_search_past_the_cap_loses_and_repeats_nothing(store: Store) -> None:
@@ -579,7 +583,7 @@ def test_ten_thousand_changes_in_one_millisecond_all_arrive_and_are_read_once(
         emulator.reset_counts()
         idle = sync(emulator, store)  # nothing changed: nothing is read again
         assert idle.loaded["contacts"] == 0
-        assert emulator.requests["POST search"] == 5
+        assert emulator.requests["POST search"] == 5 + 5  # an object's, an engagement type's
 
 
 def _run_and_push(emulator: HubSpotEmulator, store: Store, **options: Any) -> Any:

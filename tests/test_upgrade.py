@@ -236,3 +236,41 @@ def test_a_merge_an_older_release_left_half_done_is_finished(
         assert store.read("deals").set_index("deal_id").loc[deal.id, "contact_id"] == kept.id
         links = store.read("associations")
     assert set(links.loc[links["from_id"] == deal.id, "to_id"]) == {kept.id}
+
+
+OLD_ACTIVITIES = (
+    'CREATE TABLE "activities" ("contact_id" TEXT NOT NULL, "occurred_at" TEXT NOT NULL, '
+    '"kind" TEXT NOT NULL, source TEXT, extra TEXT, synced_at TEXT NOT NULL, '
+    'PRIMARY KEY ("contact_id", "occurred_at", "kind"))'
+)
+
+
+def test_activities_an_older_release_stored_keep_their_rows_and_take_ids(tmp_path: Path) -> None:
+    """Schema 9 keyed activities by contact, time and kind, so two calls logged in the same
+    second were one and a HubSpot engagement could not be replaced when it moved. The
+    upgrade keeps every stored row (with no id) and the key then tells them apart by id."""
+    path = tmp_path / "store.sqlite"
+    Store(path).close()
+    _as_left_at(path, 9, [
+        "DROP TABLE activities",
+        OLD_ACTIVITIES,
+        "INSERT INTO activities (contact_id, occurred_at, kind, source, synced_at) VALUES "
+        "('c1', '2026-11-02T10:00:00.000000Z', 'page_view', 'files:data', "
+        "'2026-11-23T00:00:00.000000Z'), ('c1', '2026-11-03T10:00:00.000000Z', 'call', "
+        "'files:data', '2026-11-23T00:00:00.000000Z')",
+    ])  # fmt: skip
+    with Store(path) as store:
+        stored = store.read("activities")
+        assert stored["activity_id"].tolist() == ["", ""]
+        assert stored["kind"].tolist() == ["page_view", "call"]
+        # the same contact, time and kind, under two ids: two rows now
+        same = pd.DataFrame({"contact_id": ["c1", "c1"], "kind": "call",
+                             "occurred_at": ["2026-11-04T09:00:00Z"] * 2,
+                             "activity_id": ["901", "902"]})  # fmt: skip
+        store.upsert("activities", validate("activities", same, source="hubspot").clean)
+        first = stored.iloc[:1][["contact_id", "occurred_at", "kind"]]
+        again = validate("activities", first, source="files:data")
+        store.upsert("activities", again.clean)  # no id: the key is the old one's
+        assert store.count("activities") == 4
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] >= 10

@@ -42,6 +42,12 @@ __all__ = ["Fault", "HubSpotEmulator"]
 
 TEST_TOKEN = "pat-na1-00000000-0000-4000-8000-000000000001"
 _SCOPE_OBJECT = {"line_items": "line_items", "products": "products", "orders": "orders"}
+# Engagements are read with the contacts' scope (HubSpot's v3 spec; emails also take
+# sales-email-read, which their 2026-09 version requires beside it: ``object_scopes``).
+ENGAGEMENT_SCOPES = {
+    t: ("crm.objects.contacts.read",)
+    for t in ("calls", "meetings", "notes", "tasks", "communications")
+} | {"emails": ("crm.objects.contacts.read", "sales-email-read")}
 
 
 class HubSpotEmulator(LocalServer):
@@ -70,6 +76,9 @@ class HubSpotEmulator(LocalServer):
         # HubSpot reads a type's pipelines with any one of many scopes; the object's read
         # scope is the one a private app for deals has. A test narrows it to refuse them.
         self.pipeline_scopes: dict[str, tuple[str, ...]] = {"deals": ("crm.objects.deals.read",)}
+        # The scopes any one of which reads an object type, where not its own
+        # crm.objects.<type>.read (engagements); a test narrows one to refuse it.
+        self.object_scopes: dict[str, tuple[str, ...]] = dict(ENGAGEMENT_SCOPES)
         self.send_retry_after = send_retry_after
         self.search_cap = search_cap
         self.batch_limit = batch_limit
@@ -336,6 +345,11 @@ class _Handler(QuietHandler):
             access = "read"
         if route.startswith(("property", "group", "properties", "groups")):
             needed = f"crm.schemas.{object_type}.{access}"
+        elif access == "read" and object_type in self.hub.object_scopes:
+            allowed = self.hub.object_scopes[object_type]
+            if not scopes.intersection(allowed):
+                raise _missing_scopes(list(allowed))
+            return
         else:
             needed = f"crm.objects.{_SCOPE_OBJECT.get(object_type, object_type)}.{access}"
         if needed not in scopes:

@@ -1,7 +1,8 @@
 """Put the sample business into an emulated HubSpot account, as a shop using HubSpot has it.
 
 Ids become HubSpot's numeric ids; values become the strings HubSpot stores; links become
-associations; each deal's stage history becomes its per-stage "date entered" properties. Tests and benchmarks then pull it back through the official client and
+associations; each deal's stage history becomes its per-stage "date entered" properties;
+its meetings become meeting engagements. Tests and benchmarks then pull it back through the official client and
 compare with the sample's own tables.
 """
 
@@ -174,7 +175,24 @@ def load_sample(state: CrmState, business: SampleBusiness) -> IdMap:
         order = ids["orders"].get(str(row.order_id))
         if order:
             state.associate("line_items", record.id, "orders", order)
+    _meetings(state, business, ids)
     return ids
+
+
+def _meetings(state: CrmState, business: SampleBusiness, ids: IdMap) -> None:
+    """The sample's meetings, as the meetings a rep logs in HubSpot. Its page views, email
+    opens and forms are marketing events HubSpot keeps only as the contact's totals."""
+    activities = business.tables["activities"]
+    for row in activities[activities["kind"] == "meeting"].itertuples(index=False):
+        contact = ids["contacts"].get(str(row.contact_id))
+        if not contact:
+            continue
+        stamp = _ms(row.occurred_at)
+        props = {"hs_timestamp": _iso(row.occurred_at), "hs_meeting_outcome": "COMPLETED",
+                 "hs_meeting_title": "Meeting"}  # fmt: skip
+        record = state.add("meetings", props, created_ms=stamp, updated_ms=stamp)
+        ids["meetings"][f"{row.contact_id}/{stamp}"] = record.id
+        state.associate("meetings", record.id, "contacts", contact)
 
 
 def synthetic_contacts(

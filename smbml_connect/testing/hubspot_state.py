@@ -37,8 +37,18 @@ OBJECT_TYPE_IDS = {
     "0-7": "products",
     "0-8": "line_items",
     "0-123": "orders",
+    # Engagements: one object type each, with its own id (the notes' is 0-46, not 0-4).
+    "0-48": "calls",
+    "0-49": "emails",
+    "0-47": "meetings",
+    "0-46": "notes",
+    "0-27": "tasks",
+    "0-18": "communications",
 }
-CREATED_PROPERTY = {t: "createdate" for t in OBJECT_TYPE_IDS.values()} | {"orders": "hs_createdate"}
+ENGAGEMENT_TYPES = ("calls", "emails", "meetings", "notes", "tasks", "communications")
+CREATED_PROPERTY = {t: "createdate" for t in OBJECT_TYPE_IDS.values()} | {
+    t: "hs_createdate" for t in ("orders", *ENGAGEMENT_TYPES)
+}
 MODIFIED_PROPERTY = {t: "hs_lastmodifieddate" for t in OBJECT_TYPE_IDS.values()} | {
     "contacts": "lastmodifieddate"
 }
@@ -49,6 +59,12 @@ SINGULAR = {
     "products": "product",
     "line_items": "line_item",
     "orders": "order",
+    "calls": "call",
+    "emails": "email",
+    "meetings": "meeting",
+    "notes": "note",
+    "tasks": "task",
+    "communications": "communication",
 }
 # (from, to) -> default HUBSPOT_DEFINED type id, both directions.
 ASSOCIATION_TYPES = {
@@ -64,6 +80,18 @@ ASSOCIATION_TYPES = {
     ("contacts", "orders"): 508,
     ("orders", "line_items"): 513,
     ("line_items", "orders"): 514,
+    ("calls", "contacts"): 194,
+    ("contacts", "calls"): 193,
+    ("emails", "contacts"): 198,
+    ("contacts", "emails"): 197,
+    ("meetings", "contacts"): 200,
+    ("contacts", "meetings"): 199,
+    ("notes", "contacts"): 202,
+    ("contacts", "notes"): 201,
+    ("tasks", "contacts"): 204,
+    ("contacts", "tasks"): 203,
+    ("communications", "contacts"): 81,
+    ("contacts", "communications"): 82,
 }
 _ENUMS = {
     "lifecyclestage": "subscriber lead marketingqualifiedlead salesqualifiedlead opportunity "
@@ -71,7 +99,21 @@ _ENUMS = {
     "hs_analytics_source": "ORGANIC_SEARCH PAID_SEARCH EMAIL_MARKETING SOCIAL_MEDIA REFERRALS "
     "OTHER_CAMPAIGNS DIRECT_TRAFFIC OFFLINE PAID_SOCIAL AI_REFERRALS",
     "hs_marketable_status": "true false",  # labels "Marketing contact", "Non-marketing contact"
+    "hs_call_status": "BUSY CALLING_CRM_USER CANCELED COMPLETED CONNECTING FAILED IN_PROGRESS "
+    "NO_ANSWER QUEUED RINGING",
+    "hs_call_direction": "INBOUND OUTBOUND",
+    "hs_email_direction": "EMAIL INCOMING_EMAIL FORWARDED_EMAIL",
+    "hs_email_status": "BOUNCED FAILED SCHEDULED SENDING SENT",
+    "hs_meeting_outcome": "SCHEDULED COMPLETED RESCHEDULED NO_SHOW CANCELED",
+    "hs_task_status": "NOT_STARTED IN_PROGRESS WAITING COMPLETED DEFERRED",
+    "hs_communication_channel_type": "SMS WHATS_APP LINKEDIN_MESSAGE PHYSICAL_MAIL "
+    "CUSTOM_CHANNEL_CONVERSATION",
 }
+# What every engagement type has: when it happened (a task's: when it is due).
+_ENGAGEMENT = (
+    "hs_timestamp:datetime hs_createdate:datetime! hs_lastmodifieddate:datetime! "
+    "hs_object_id:number! hubspot_owner_id "
+)
 # name:type per object; string unless said. Read-only ones end in "!".
 _DEFAULTS = {
     "contacts": "email firstname lastname company lifecyclestage:enumeration "
@@ -94,6 +136,17 @@ _DEFAULTS = {
     "orders": "hs_order_name hs_total_price:number hs_currency_code hs_fulfillment_status "
     "hs_external_created_date:datetime hs_createdate:datetime! hs_lastmodifieddate:datetime! "
     "hs_object_id:number!",
+    # The call's outcome is an id (HubSpot's "Connected" is f240bbac-...), not a label.
+    "calls": _ENGAGEMENT + "hs_call_status:enumeration hs_call_direction:enumeration "
+    "hs_call_disposition hs_call_duration:number hs_call_title hs_call_body",
+    "emails": _ENGAGEMENT + "hs_email_direction:enumeration hs_email_status:enumeration "
+    "hs_email_subject hs_email_text",
+    "meetings": _ENGAGEMENT + "hs_meeting_outcome:enumeration hs_meeting_title "
+    "hs_meeting_start_time:datetime hs_meeting_end_time:datetime",
+    "notes": _ENGAGEMENT + "hs_note_body",
+    "tasks": _ENGAGEMENT + "hs_task_status:enumeration hs_task_subject",
+    "communications": _ENGAGEMENT + "hs_communication_channel_type:enumeration "
+    "hs_communication_body",
 }
 # HubSpot's default deal pipeline as its API returns it: id, label, win probability (the
 # stage's metadata, text as HubSpot sends it) and whether the stage closes the deal.
@@ -626,6 +679,13 @@ class CrmState:
         with self.lock:
             self.links.setdefault((from_type, from_id, to_type), set()).add(to_id)
             self.links.setdefault((to_type, to_id, from_type), set()).add(from_id)
+
+    def dissociate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        """Remove a link, both ways. Neither record's last-modified time moves (HubSpot does
+        not date association changes)."""
+        with self.lock:
+            self.links.get((from_type, from_id, to_type), set()).discard(to_id)
+            self.links.get((to_type, to_id, from_type), set()).discard(from_id)
 
     def associated(self, from_type: str, from_id: str, to_type: str) -> list[str]:
         targets = self.links.get((from_type, from_id, to_type), set())

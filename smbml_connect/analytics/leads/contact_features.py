@@ -46,6 +46,13 @@ _KNOWN_KINDS = {  # activity kind -> (feature name, phrase)
     "meeting": ("meetings", Phrase("Had {n} meetings", "Had 1 meeting", "No meeting yet")),
     "call": ("calls", Phrase("Had {n} calls", "Had 1 call", "No calls yet")),
     "email": ("emails", Phrase("{n} emails exchanged", "1 email exchanged", "No emails exchanged")),
+    # HubSpot's engagements (connectors/hubspot/engagements.py): what the contact did
+    "call_attempt": ("calls_unanswered", Phrase("{n} calls not answered", "1 call not answered", "No unanswered calls")),
+    "email_sent": ("emails_sent", Phrase("Was sent {n} emails", "Was sent 1 email", "No emails sent yet")),
+    "email_received": ("emails_received", Phrase("Wrote {n} emails", "Wrote 1 email", "No emails from them yet")),
+    "meeting_missed": ("meetings_missed", Phrase("Missed {n} meetings", "Missed 1 meeting", "No missed meetings")),
+    "note": ("notes", Phrase("{n} notes logged about them", "1 note logged about them", "No notes logged")),
+    "message": ("messages", Phrase("{n} messages exchanged", "1 message exchanged", "No messages yet")),
 }  # fmt: skip
 DEAL_STAGE = "deal_stage"  # the feature: the stage of the contact's furthest open deal
 UNKNOWN_STAGE = "(stage unknown)"  # an open deal with no stage entered by the moment scored

@@ -9,17 +9,31 @@ A list interrupted part way is ``list:<after>:<start ms>``: the next run carries
 that page, and once the list ends, searches from the moment the first attempt started.
 Any of them may end ``;listed=<ms>``: when every id of the object type was last listed
 (records deleted for good leave no other trace; see `HubSpotSource`).
+
+The activities table comes from several object types (calls, emails, ...): its cursor is
+a JSON object of each type's own cursor (`engagement_marks`), a type not read yet absent.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar
 
 import pandas as pd
 
-__all__ = ["NOT_IN_LIMIT", "ListMark", "Mark", "iso", "split_listed", "to_ms", "with_listed"]
+__all__ = [
+    "NOT_IN_LIMIT",
+    "ListMark",
+    "Mark",
+    "engagement_marks",
+    "engagements_cursor",
+    "iso",
+    "split_listed",
+    "to_ms",
+    "with_listed",
+]
 
 NOT_IN_LIMIT = 100  # ids a NOT_IN filter may list
 LISTED = ";listed="
@@ -35,6 +49,22 @@ def split_listed(text: str | None) -> tuple[str | None, int | None]:
 
 def with_listed(text: str | None, listed_ms: int | None) -> str | None:
     return text if text is None or listed_ms is None else f"{text}{LISTED}{listed_ms}"
+
+
+def engagement_marks(text: str | None) -> dict[str, str]:
+    """Each engagement type's cursor; an unreadable text (not one this release wrote)
+    reads as none, so every type is listed whole again rather than skipped."""
+    try:
+        marks = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    if not isinstance(marks, dict):
+        return {}
+    return {str(k): v for k, v in marks.items() if isinstance(v, str) and v}
+
+
+def engagements_cursor(marks: dict[str, str]) -> str:
+    return json.dumps(marks, sort_keys=True, separators=(",", ":"))
 
 
 def to_ms(text: str) -> int:

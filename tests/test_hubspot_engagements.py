@@ -1,0 +1,218 @@
+"""HubSpot's calls, emails, meetings, notes and messages as the lead model's dated activities.
+
+Through the official client against the emulator, which serves each engagement type as
+HubSpot does (its own object, ``hs_timestamp``, links to contacts, the contacts' scope).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from smbml_connect.analytics.leads.contact_features import contact_snapshot
+from smbml_connect.connectors.hubspot.cursor import engagement_marks
+from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
+from smbml_connect.connectors.hubspot.source import HubSpotSource
+from smbml_connect.credentials import Secret
+from smbml_connect.data_checks import check_data
+from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.ports import RunResult
+from smbml_connect.schema import REJECT_COLUMNS
+from smbml_connect.store import Store
+from smbml_connect.testing.clock import FakeClock
+from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, Fault, HubSpotEmulator
+
+CONNECTED = "f240bbac-87c9-4f6e-bf70-924b57d47db7"  # HubSpot's default outcome "Connected"
+NO_ANSWER = "73a0d17f-1163-4015-bdd5-ec830791da20"
+DAY = timedelta(hours=24, minutes=1)
+
+
+@pytest.fixture
+def hub() -> Iterator[HubSpotEmulator]:
+    with HubSpotEmulator(clock=FakeClock()) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def store(tmp_path: Any) -> Iterator[Store]:
+    with Store(tmp_path / "store.sqlite") as opened:
+        yield opened
+
+
+def sync(hub: HubSpotEmulator, store: Store, at: datetime | None = None) -> RunResult:
+    limits = Limits(read_timeout=2.0)
+    hub.clock.advance(limits.window_seconds)  # runs are minutes apart: a fresh window
+    api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits, clock=hub.clock)
+    source = HubSpotSource(api, started=at or datetime.now(tz=UTC))
+    return run_pipeline(source, store, RunOptions(steps=[]))
+
+
+def contact(hub: HubSpotEmulator, email: str) -> str:
+    return hub.state.add("contacts", {"email": email, "lifecyclestage": "lead"}).id
+
+
+def engagement(hub: HubSpotEmulator, kind: str, when: str, *people: str, **props: Any) -> str:
+    record = hub.state.add(kind, {"hs_timestamp": when, **props})
+    for person in people:
+        hub.state.associate(kind, record.id, "contacts", person)
+    return record.id
+
+
+def activities(store: Store) -> pd.DataFrame:
+    frame = store.read("activities")
+    return frame.sort_values(["activity_id", "contact_id"], ignore_index=True)
+
+
+def test_each_engagement_is_an_activity_of_every_contact_it_names_in_words_of_what_they_did(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    ann, bob = contact(hub, "ann@x.com"), contact(hub, "bob@x.com")
+    held = engagement(hub, "calls", "2026-11-02T15:00:00Z", ann, hs_call_status="COMPLETED",
+                      hs_call_disposition=CONNECTED)  # fmt: skip
+    unanswered = engagement(hub, "calls", "2026-11-02T16:00:00Z", ann,
+                            hs_call_status="COMPLETED", hs_call_disposition=NO_ANSWER)  # fmt: skip
+    busy = engagement(hub, "calls", "2026-11-02T17:00:00Z", bob, hs_call_status="BUSY")
+    logged = engagement(hub, "calls", "2026-11-03T09:00:00Z", bob)  # typed in: no status
+    sent = engagement(hub, "emails", "2026-11-04T09:00:00Z", ann, bob,
+                      hs_email_direction="EMAIL", hs_email_status="SENT")  # fmt: skip
+    reply = engagement(hub, "emails", "2026-11-04T11:30:00Z", ann,
+                       hs_email_direction="INCOMING_EMAIL")  # fmt: skip
+    engagement(hub, "emails", "2026-11-04T12:00:00Z", bob, hs_email_direction="EMAIL",
+               hs_email_status="BOUNCED")  # fmt: skip
+    met = engagement(hub, "meetings", "2026-11-05T10:00:00Z", ann, hs_meeting_outcome="COMPLETED")
+    missed = engagement(hub, "meetings", "2026-11-06T10:00:00Z", bob,
+                        hs_meeting_outcome="NO_SHOW")  # fmt: skip
+    note = engagement(hub, "notes", "2026-11-05T10:30:00Z", ann)
+    text = engagement(hub, "communications", "2026-11-07T08:00:00Z", bob,
+                      hs_communication_channel_type="WHATS_APP")  # fmt: skip
+    engagement(hub, "tasks", "2026-12-24T09:00:00Z", ann)  # a due date, not something done
+    engagement(hub, "notes", "2026-11-08T10:00:00Z")  # about no contact
+    result = sync(hub, store)
+    assert result.status == "ok", result.errors
+    got = activities(store)
+    rows = {(r.activity_id, r.contact_id): r.kind for r in got.itertuples()}
+    assert rows == {
+        (held, ann): "call", (unanswered, ann): "call_attempt", (busy, bob): "call_attempt",
+        (logged, bob): "call", (sent, ann): "email_sent", (sent, bob): "email_sent",
+        (reply, ann): "email_received", (met, ann): "meeting", (missed, bob): "meeting_missed",
+        (note, ann): "note", (text, bob): "message",
+    }  # fmt: skip
+    when = got.set_index("activity_id")["occurred_at"]
+    assert when[reply] == pd.Timestamp("2026-11-04T11:30:00Z")
+    # the bounced email and the note about nobody are counted as not loaded, not lost
+    assert result.not_loaded["activities"] == 2
+    assert result.loaded["activities"] == 11
+    # the lead model reads them as of any moment: before the reply, none from Ann
+    pairs = pd.DataFrame({"contact_id": [ann, ann], "at": pd.to_datetime(
+        ["2026-11-04T11:00:00Z", "2026-11-30T00:00:00Z"], utc=True)})  # fmt: skip
+    tables = {t: store.read(t) for t in ("contacts", "activities", "deals", "deal_stages")}
+    features = contact_snapshot(tables, pairs)
+    assert features["emails_received"].tolist() == [0, 1]
+    assert features["calls"].tolist() == [1, 1]
+
+
+def test_an_engagement_changed_or_deleted_in_hubspot_replaces_the_rows_it_gave(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    ann, bob = contact(hub, "ann@x.com"), contact(hub, "bob@x.com")
+    call = engagement(hub, "calls", "2026-11-02T15:00:00Z", ann)
+    meeting = engagement(hub, "meetings", "2026-11-03T10:00:00Z", ann, bob)
+    start = datetime.now(tz=UTC)
+    sync(hub, store, start)
+    assert len(activities(store)) == 3
+    # the rep moves the call to Bob and corrects its time; a meeting is deleted
+    hub.state.dissociate("calls", call, "contacts", ann)
+    hub.state.associate("calls", call, "contacts", bob)
+    hub.state.touch("calls", [call], hs_timestamp="2026-11-02T18:00:00Z")
+    hub.state.archive("meetings", [meeting])
+    later = start + timedelta(hours=1)
+    sync(hub, store, later)
+    got = activities(store)
+    assert list(zip(got["activity_id"], got["contact_id"], strict=True)) == [
+        (call, bob),
+        (meeting, ann),
+        (meeting, bob),
+    ]  # the deleted meeting waits for the daily listing of deleted ones
+    assert got.set_index("activity_id").loc[call, "occurred_at"] == pd.Timestamp(
+        "2026-11-02T18:00:00Z"
+    )
+    sync(hub, store, start + DAY)
+    assert activities(store)["activity_id"].tolist() == [call]
+    hub.state.add("notes", {"hs_timestamp": "2026-11-09T10:00:00Z"})  # about nobody yet
+    hub.reset_counts()
+    sync(hub, store, start + DAY + timedelta(hours=1))
+    assert hub.requests["GET list"] == 5  # the objects' deleted ones; engagements' are daily
+    assert hub.requests["POST search"] == 10
+
+
+def test_an_engagement_type_hubspot_refuses_is_left_out_with_one_notice(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    """HubSpot's newest emails API wants sales-email-read beside the contacts' scope; a
+    portal may not have an object (communications). The rest of the activities load, the
+    run is complete, and a later run with the scope reads the emails whole."""
+    ann = contact(hub, "ann@x.com")
+    engagement(hub, "calls", "2026-11-02T15:00:00Z", ann)
+    email = engagement(hub, "emails", "2026-11-04T11:30:00Z", ann,
+                       hs_email_direction="INCOMING_EMAIL")  # fmt: skip
+    hub.object_scopes["emails"] = ("sales-email-read",)
+    hub.scopes = {f"crm.objects.{t}.read" for t in ("contacts", "deals", "orders",
+                  "line_items", "products")} | {"crm.schemas.contacts.read",
+                  "crm.schemas.deals.read", "crm.schemas.orders.read",
+                  "crm.schemas.line_items.read", "crm.schemas.products.read"}  # fmt: skip
+    del hub.state.objects["communications"]
+    result = sync(hub, store)
+    assert result.status == "ok", result.errors
+    assert "activities" not in result.incomplete
+    said = [n.message for n in result.notices if n.check == "engagements_not_read"]
+    assert len(said) == 2
+    assert said[0].startswith("HubSpot emails were not read: HubSpot refused")
+    assert "sales-email-read" in said[0] and "Lead scores use the other activities" in said[0]
+    assert said[1].startswith("HubSpot communications were not read")
+    assert activities(store)["kind"].tolist() == ["call"]
+    assert "emails" not in engagement_marks(store.get_cursor("hubspot", "activities"))
+    hub.scopes.add("sales-email-read")
+    again = sync(hub, store)
+    assert email in set(activities(store)["activity_id"])
+    assert [n for n in again.notices if "emails" in n.message] == []
+
+
+def test_a_failure_part_way_keeps_what_each_type_reached_and_holds_the_table_back(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    ann = contact(hub, "ann@x.com")
+    calls = [engagement(hub, "calls", f"2026-11-{d:02d}T15:00:00Z", ann) for d in range(1, 6)]
+    engagement(hub, "meetings", "2026-11-03T10:00:00Z", ann)
+    hub.inject(Fault("5xx", count=100, path="/crm/v3/objects/meetings"))
+    failed = sync(hub, store)
+    assert "activities" in failed.incomplete
+    marks = engagement_marks(store.get_cursor("hubspot", "activities"))
+    assert "calls" in marks and "meetings" not in marks
+    assert set(activities(store)["activity_id"]) == set(calls)
+    hub.faults.clear()
+    hub.reset_counts()
+    result = sync(hub, store)
+    assert result.status == "ok", result.errors
+    assert len(activities(store)) == 6
+    assert result.loaded["activities"] == 1  # the meeting; the calls were not read again
+
+
+def test_a_meeting_booked_ahead_waits_for_its_day_without_being_called_a_data_problem() -> None:
+    as_of = pd.Timestamp("2026-11-10T12:00:00Z")
+    acts = pd.DataFrame({
+        "contact_id": ["c1", "c1", "c2", "c2"],
+        "occurred_at": pd.to_datetime(["2026-11-09T10:00:00Z", "2026-11-17T10:00:00Z",
+                                       "2026-11-17T10:00:00Z", "2028-01-05T10:00:00Z"], utc=True),
+        "kind": ["meeting", "meeting", "page_view", "meeting"],
+        "activity_id": ["1", "2", "", "3"],
+    })  # fmt: skip
+    checked = check_data({"activities": acts}, as_of, pd.DataFrame(columns=REJECT_COLUMNS))
+    assert checked.tables["activities"]["activity_id"].tolist() == ["1"]  # none ahead is used
+    # the page view dated next week and the meeting in 2028 are listed; next week's meeting
+    # is in the diary
+    assert checked.rejects["value"].tolist() == ["2026-11-17 10:00", "2028-01-05 10:00"]
+    assert [n.count for n in checked.notices if n.check == "future_dates"] == [2]
