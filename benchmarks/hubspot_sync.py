@@ -13,7 +13,9 @@ and, once, what issue 27 asked to prove (faults off):
 - incremental pull while another client fills the 10-second window: status must be ok;
 - an unchanged hourly run (pull, then push of the same scores with a new scored_at):
   requests at the bound of reading changes only (a property list, one search and the
-  archived list per object, and the deal pipelines), writes 0.
+  archived list per object, and the deal pipelines), writes 0;
+and engagements (calls, emails, meetings, notes as the activities table): a first read,
+1% changed (a new time, another contact), an unchanged hourly run (one search per type).
 
 request_bound is the least a client can do: pages of 100 (list) or 200 (search), batches
 of 100 (update) and of 1,000 (association reads), plus one property list per object,
@@ -31,7 +33,8 @@ one; records_duplicated: rows given more than once in one pull, or records writt
 than once in one push.
 
     python benchmarks/hubspot_sync.py [--contacts 50000] [--deals 20000] [--time-scale 1.0]
-                                      [--integrity-only]
+                                      [--integrity-only] [--engagements 20000]
+                                      [--engagements-only]
 """
 
 from __future__ import annotations
@@ -436,20 +439,108 @@ def integrity(contacts: int, deals: int, scale: float) -> list[dict[str, Any]]:
     return out
 
 
+KINDS = {"calls": "call", "emails": "email_sent", "meetings": "meeting", "notes": "note"}
+
+
+def engagements(contacts: int, count: int, scale: float) -> list[dict[str, Any]]:
+    """Engagements as the lead model's activities: a first read of ``count`` calls, emails,
+    meetings and notes on ``contacts`` contacts, 1% changed (another time, another
+    contact), an unchanged hourly run. Lost: an engagement whose stored rows are not its
+    contact, time and kind now (or a deleted one still stored)."""
+    rng = np.random.default_rng(2)
+    out = []
+    entities = ("activities",)
+    types = list(KINDS)
+    with HubSpotEmulator(time_scale=scale) as hub, tempfile.TemporaryDirectory() as folder:
+        start = 1_700_000_000_000
+        people = [hub.state.add("contacts", {"email": f"p{i}@example.com"}).id
+                  for i in range(contacts)]  # fmt: skip
+        made: dict[str, str] = {}
+        for i in range(count):
+            kind = types[i % len(types)]
+            stamp = start + int(rng.integers(0, 300 * 86_400_000))
+            props = {"hs_timestamp": stamp, "hs_email_direction": "EMAIL"} if kind == "emails" \
+                else {"hs_timestamp": stamp}  # fmt: skip
+            record = hub.state.add(kind, props, created_ms=stamp, updated_ms=stamp)
+            hub.state.associate(kind, record.id, "contacts", people[int(rng.integers(contacts))])
+            made[record.id] = kind
+        path = Path(folder) / "bench.sqlite"
+
+        def pull() -> dict[str, Any]:
+            source = HubSpotSource(api_for(hub, scale), entities=entities, page_rows=2000)
+            with Store(path) as own:
+                result = run_pipeline(source, own, RunOptions(steps=[]))
+                return {"loaded": result.loaded, "status": result.status}
+
+        def check(answer: dict[str, Any]) -> tuple[int, int]:
+            with Store(path) as own:
+                stored = own.read("activities")
+            lost = 0
+            rows = {rid: group for rid, group in stored.groupby("activity_id")}
+            for rid, kind in made.items():
+                record = hub.state.live(kind, rid)
+                got = rows.get(rid)
+                if record is None:
+                    lost += got is not None
+                    continue
+                want = hub.state.associated(kind, rid, "contacts")
+                when = pd.Timestamp(int(record.properties["hs_timestamp"]), unit="ms", tz="UTC")
+                if (got is None or sorted(got["contact_id"]) != want
+                        or (got["occurred_at"] != when).any()
+                        or (got["kind"] != KINDS[kind]).any()):  # fmt: skip
+                    lost += 1
+            duplicated = int(stored.duplicated(["activity_id", "contact_id"]).sum())
+            return lost, duplicated
+
+        per_type = [sum(1 for k in made.values() if k == t) for t in types]
+        # a list per type (pages of 100, contacts inline) and its deleted ones; the
+        # types with no record (communications) one empty page and one deleted list
+        bound = sum(math.ceil(n / 100) + 1 for n in per_type) + 2 + ACCOUNT
+        out.append(measure(f"engagements: first read of {count:,}", hub, bound, scale, pull,
+                           check))  # fmt: skip
+        changed = list(made)[::101]  # 1%, of every type (ids cycle through the types)
+        for rid in changed:
+            kind = made[rid]
+            old = hub.state.associated(kind, rid, "contacts")[0]
+            hub.state.dissociate(kind, rid, "contacts", old)
+            hub.state.associate(kind, rid, "contacts", people[int(rng.integers(contacts))])
+            hub.state.touch(
+                kind, [rid], hs_timestamp=start + int(rng.integers(0, 300 * 86_400_000))
+            )
+        n = len(changed)
+        # per type: search pages and association reads (one empty search where none
+        # changed); communications, which have no record, one empty search
+        moved = [sum(1 for rid in changed if made[rid] == t) for t in types]
+        bound = sum(math.ceil(c / 200) + math.ceil(c / 1000) if c else 1 for c in moved)
+        bound += 1 + ACCOUNT
+        out.append(measure(f"engagements: {n:,} changed (time and contact)", hub, bound, scale,
+                           pull, check))  # fmt: skip
+        out.append(measure("engagements: unchanged hourly run", hub, 5 + ACCOUNT, scale, pull,
+                           check))  # fmt: skip
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=50_000)
     parser.add_argument("--deals", type=int, default=20_000)
     parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument("--engagements", type=int, default=20_000,
+                        help="calls, emails, meetings and notes for the engagement scenarios, "
+                        "on a tenth as many contacts as --contacts")  # fmt: skip
+    parser.add_argument("--engagements-only", action="store_true")
     parser.add_argument("--integrity-only", action="store_true",
                         help="only the issue 27 scenarios (changes during a sync, a burst, "
                         "an unchanged hourly run)")  # fmt: skip
     args = parser.parse_args()
     results = []
-    if not args.integrity_only:
+    if not (args.integrity_only or args.engagements_only):
         results += run(args.contacts, args.deals, args.time_scale, faults=False)
         results += run(args.contacts, args.deals, args.time_scale, faults=True)
-    results += integrity(args.contacts, args.deals, args.time_scale)
+    if not args.engagements_only:
+        results += integrity(args.contacts, args.deals, args.time_scale)
+    if not args.integrity_only:
+        results += engagements(max(1, args.contacts // 10), args.engagements, args.time_scale)
     print(json.dumps(results, indent=2))
 
 
