@@ -282,41 +282,71 @@ def offsets_hint(values: pd.Series, what: str) -> str | None:
     )
 
 
-# Zones some services name in words (Square's exports, after Rails and Windows): the
-# regions of North America and cities without a zone of their name; any other city
-# ("London", "Buenos Aires") is found by its zone's name.
-_REGION_WORDS = {
-    "pacific time (us & canada)": "America/Los_Angeles",
-    "mountain time (us & canada)": "America/Denver",
-    "central time (us & canada)": "America/Chicago",
-    "eastern time (us & canada)": "America/New_York",
-    "atlantic time (canada)": "America/Halifax",
-    "newfoundland": "America/St_Johns",
-    "alaska": "America/Anchorage",
-    "hawaii": "Pacific/Honolulu",
-    "arizona": "America/Phoenix",
-    "saskatchewan": "America/Regina",
-    "indiana (east)": "America/Indiana/Indianapolis",
-    # Cities a service names that have no zone of their own name: their country's zone.
-    "edinburgh": "Europe/London",
-    "wellington": "Pacific/Auckland",
-    "canberra": "Australia/Sydney",
-    "osaka": "Asia/Tokyo",
-    "sapporo": "Asia/Tokyo",
-    "beijing": "Asia/Shanghai",
-    "mumbai": "Asia/Kolkata",
-    "new delhi": "Asia/Kolkata",
-    "chennai": "Asia/Kolkata",
-    "bern": "Europe/Zurich",
-    "pretoria": "Africa/Johannesburg",
-    "hanoi": "Asia/Ho_Chi_Minh",
-    "abu dhabi": "Asia/Dubai",
-    "islamabad": "Asia/Karachi",
-    "brasilia": "America/Sao_Paulo",
-    "guadalajara": "America/Mexico_City",
-    "quito": "America/Guayaquil",
-    "st. petersburg": "Europe/Moscow",
-}
+# Zones some services name in words: Square's exports write each row's "Time Zone" as
+# Rails' ActiveSupport::TimeZone names it ("Pacific Time (US & Canada)", "Copenhagen",
+# "Cape Verde Is."), so every one of those names is here, with its IANA zone. Rails'
+# choice is kept except where the tz database now says better: Astana keeps
+# Kazakhstan's clock (Asia/Almaty, not Dhaka's), Quito Ecuador's, Hanoi Vietnam's, Abu
+# Dhabi the UAE's, and renamed zones by their current names (Kyiv, Nuuk, Yangon). A
+# name of a link ("Europe/Copenhagen") is a name the user knows; it reads as its zone.
+_PLACES = """
+international date line west=Pacific/Pago_Pago; midway island=Pacific/Pago_Pago;
+american samoa=Pacific/Pago_Pago; hawaii=Pacific/Honolulu; alaska=America/Anchorage;
+pacific time (us & canada)=America/Los_Angeles; tijuana=America/Tijuana;
+mountain time (us & canada)=America/Denver; arizona=America/Phoenix;
+chihuahua=America/Chihuahua; mazatlan=America/Mazatlan;
+central time (us & canada)=America/Chicago; saskatchewan=America/Regina;
+guadalajara=America/Mexico_City; mexico city=America/Mexico_City;
+monterrey=America/Monterrey; central america=America/Guatemala;
+eastern time (us & canada)=America/New_York; indiana (east)=America/Indiana/Indianapolis;
+bogota=America/Bogota; lima=America/Lima; quito=America/Guayaquil;
+atlantic time (canada)=America/Halifax; caracas=America/Caracas; la paz=America/La_Paz;
+santiago=America/Santiago; newfoundland=America/St_Johns; brasilia=America/Sao_Paulo;
+buenos aires=America/Argentina/Buenos_Aires; montevideo=America/Montevideo;
+georgetown=America/Guyana; puerto rico=America/Puerto_Rico; greenland=America/Nuuk;
+mid-atlantic=Atlantic/South_Georgia; azores=Atlantic/Azores;
+cape verde is.=Atlantic/Cape_Verde; dublin=Europe/Dublin; edinburgh=Europe/London;
+lisbon=Europe/Lisbon; london=Europe/London; casablanca=Africa/Casablanca;
+monrovia=Africa/Monrovia; utc=UTC; belgrade=Europe/Belgrade; bratislava=Europe/Bratislava;
+budapest=Europe/Budapest; ljubljana=Europe/Ljubljana; prague=Europe/Prague;
+sarajevo=Europe/Sarajevo; skopje=Europe/Skopje; warsaw=Europe/Warsaw; zagreb=Europe/Zagreb;
+brussels=Europe/Brussels; copenhagen=Europe/Copenhagen; madrid=Europe/Madrid;
+paris=Europe/Paris; amsterdam=Europe/Amsterdam; berlin=Europe/Berlin; bern=Europe/Zurich;
+zurich=Europe/Zurich; rome=Europe/Rome; stockholm=Europe/Stockholm; vienna=Europe/Vienna;
+west central africa=Africa/Algiers; bucharest=Europe/Bucharest; cairo=Africa/Cairo;
+helsinki=Europe/Helsinki; kyiv=Europe/Kyiv; riga=Europe/Riga; sofia=Europe/Sofia;
+tallinn=Europe/Tallinn; vilnius=Europe/Vilnius; athens=Europe/Athens;
+istanbul=Europe/Istanbul; minsk=Europe/Minsk; jerusalem=Asia/Jerusalem;
+harare=Africa/Harare; pretoria=Africa/Johannesburg; kaliningrad=Europe/Kaliningrad;
+moscow=Europe/Moscow; st. petersburg=Europe/Moscow; volgograd=Europe/Volgograd;
+samara=Europe/Samara; kuwait=Asia/Kuwait; riyadh=Asia/Riyadh; nairobi=Africa/Nairobi;
+baghdad=Asia/Baghdad; tehran=Asia/Tehran; abu dhabi=Asia/Dubai; muscat=Asia/Muscat;
+baku=Asia/Baku; tbilisi=Asia/Tbilisi; yerevan=Asia/Yerevan; kabul=Asia/Kabul;
+ekaterinburg=Asia/Yekaterinburg; islamabad=Asia/Karachi; karachi=Asia/Karachi;
+tashkent=Asia/Tashkent; chennai=Asia/Kolkata; kolkata=Asia/Kolkata; mumbai=Asia/Kolkata;
+new delhi=Asia/Kolkata; kathmandu=Asia/Kathmandu; astana=Asia/Almaty; dhaka=Asia/Dhaka;
+sri jayawardenepura=Asia/Colombo; almaty=Asia/Almaty; novosibirsk=Asia/Novosibirsk;
+rangoon=Asia/Yangon; bangkok=Asia/Bangkok; hanoi=Asia/Ho_Chi_Minh; jakarta=Asia/Jakarta;
+krasnoyarsk=Asia/Krasnoyarsk; beijing=Asia/Shanghai; chongqing=Asia/Shanghai;
+hong kong=Asia/Hong_Kong; urumqi=Asia/Urumqi; kuala lumpur=Asia/Kuala_Lumpur;
+singapore=Asia/Singapore; taipei=Asia/Taipei; perth=Australia/Perth;
+irkutsk=Asia/Irkutsk; ulaanbaatar=Asia/Ulaanbaatar; seoul=Asia/Seoul; osaka=Asia/Tokyo;
+sapporo=Asia/Tokyo; tokyo=Asia/Tokyo; yakutsk=Asia/Yakutsk; darwin=Australia/Darwin;
+adelaide=Australia/Adelaide; canberra=Australia/Sydney; melbourne=Australia/Melbourne;
+sydney=Australia/Sydney; brisbane=Australia/Brisbane; hobart=Australia/Hobart;
+vladivostok=Asia/Vladivostok; guam=Pacific/Guam; port moresby=Pacific/Port_Moresby;
+magadan=Asia/Magadan; srednekolymsk=Asia/Srednekolymsk; solomon is.=Pacific/Guadalcanal;
+new caledonia=Pacific/Noumea; fiji=Pacific/Fiji; kamchatka=Asia/Kamchatka;
+marshall is.=Pacific/Majuro; auckland=Pacific/Auckland; wellington=Pacific/Auckland;
+nuku'alofa=Pacific/Tongatapu; tokelau is.=Pacific/Fakaofo; chatham is.=Pacific/Chatham;
+samoa=Pacific/Apia
+"""
+_REGION_WORDS = dict(
+    (name.strip(), zone.strip())
+    for item in " ".join(_PLACES.split("\n")).split(";")
+    if item.strip()
+    for name, zone in [item.split("=")]
+)
 
 
 @cache
@@ -331,9 +361,21 @@ def zone_of_words(words: str) -> str | None:
     try:
         return str(zone_named(text))
     except ValueError:
-        city = text.replace(" ", "_").lower()
-        found = [z for z in _canonical_zones() if z.rsplit("/", 1)[-1].lower() == city]
-        return found[0] if len(found) == 1 else None
+        return _zone_of_city(text.replace(" ", "_").lower())
+
+
+def _zone_of_city(city: str) -> str | None:
+    """The zone a city names ("Oslo": Europe/Oslo, a link the tz database keeps for it),
+    when all the names ending in it are one clock (Buenos_Aires: two names, one zone)."""
+    known = sorted(available_timezones())
+    found = [
+        z for z in known if z.split("/")[0] in _REGIONS and z.rsplit("/", 1)[-1].lower() == city
+    ]
+    links = _links()
+    if not found or len({links.get(z, z) for z in found}) > 1:
+        return None
+    canonical = [z for z in found if z not in links]
+    return canonical[0] if canonical else found[0]
 
 
 # The zones most businesses keep their clocks on, offered first among those that fit an

@@ -438,6 +438,41 @@ def test_zones_named_in_words() -> None:
     assert zone_of_words("Europe/Paris") == "Europe/Paris"
     assert zone_of_words("Wellington") == "Pacific/Auckland"  # no zone of its name
     assert zone_of_words("Springfield") is None  # nowhere known: left as written
+    # names the tz database keeps only as links of another country's zone (Copenhagen has
+    # run on Berlin's rules since 2022b): read, and said by the name the user knows
+    assert zone_of_words("Copenhagen") == "Europe/Copenhagen"
+    assert zone_of_words("Oslo") == "Europe/Oslo"
+    assert zone_of_words("Eastern") is None  # "US/Eastern"'s last word alone names no city
+
+
+# Square's exports name a row's zone as Rails' ActiveSupport::TimeZone does (its 151
+# names, rails/rails activesupport/lib/active_support/values/time_zone.rb), with the
+# offset each had in January and July 2026 per the tz database (+h, as Rails shows them).
+SQUARE_NAMES = {
+    "International Date Line West": (-11, -11), "Hawaii": (-10, -10), "Alaska": (-9, -8),
+    "Mountain Time (US & Canada)": (-7, -6), "Arizona": (-7, -7), "Saskatchewan": (-6, -6),
+    "Central America": (-6, -6), "Indiana (East)": (-5, -4), "Newfoundland": (-3.5, -2.5),
+    "Georgetown": (-4, -4), "Greenland": (-2, -1), "Mid-Atlantic": (-2, -2),
+    "Cape Verde Is.": (-1, -1), "Edinburgh": (0, 1), "Monrovia": (0, 0),
+    "West Central Africa": (1, 1), "Copenhagen": (1, 2), "Ljubljana": (1, 2),
+    "Kyiv": (2, 3), "Pretoria": (2, 2), "St. Petersburg": (3, 3), "Abu Dhabi": (4, 4),
+    "Ekaterinburg": (5, 5), "Astana": (5, 5), "Sri Jayawardenepura": (5.5, 5.5),
+    "Kathmandu": (5.75, 5.75), "Rangoon": (6.5, 6.5), "Hanoi": (7, 7), "Chongqing": (8, 8),
+    "Sapporo": (9, 9), "Canberra": (11, 10), "Solomon Is.": (11, 11),
+    "Marshall Is.": (12, 12), "Nuku'alofa": (13, 13), "Tokelau Is.": (13, 13),
+    "Chatham Is.": (13.75, 12.75), "Samoa": (13, 13),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("words", sorted(SQUARE_NAMES))
+def test_every_zone_square_names_is_read_on_its_clock(words: str) -> None:
+    zone = zone_of_words(words)
+    assert zone is not None
+    hours = [
+        pd.Timestamp(f"2026-{m}-15 12:00").tz_localize(zone).utcoffset().total_seconds() / 3600
+        for m in ("01", "07")
+    ]
+    assert tuple(hours) == SQUARE_NAMES[words]
 
 
 # -- what people read, where the business's date is not UTC's --------------------------------
