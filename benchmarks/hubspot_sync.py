@@ -15,7 +15,9 @@ and, once, what issue 27 asked to prove (faults off):
   requests at the bound of reading changes only (a property list, one search and the
   archived list per object, and the deal pipelines), writes 0;
 and engagements (calls, emails, meetings, notes as the activities table): a first read,
-1% changed (a new time, another contact), an unchanged hourly run (one search per type).
+1% changed (a new time, another contact), an unchanged hourly run (one search per type),
+and the daily whole listing after changes HubSpot does not date (1% moved to another
+contact, 0.5% deleted for good).
 
 request_bound is the least a client can do: pages of 100 (list) or 200 (search), batches
 of 100 (update) and of 1,000 (association reads), plus one property list per object,
@@ -493,9 +495,10 @@ def engagements(contacts: int, count: int, scale: float) -> list[dict[str, Any]]
             return lost, duplicated
 
         per_type = [sum(1 for k in made.values() if k == t) for t in types]
-        # a list per type (pages of 100, contacts inline) and its deleted ones; the
-        # types with no record (communications) one empty page and one deleted list
-        bound = sum(math.ceil(n / 100) + 1 for n in per_type) + 2 + ACCOUNT
+        # a list per type (pages of 100, contacts inline); communications, which have no
+        # record, one empty page
+        whole = sum(math.ceil(n / 100) for n in per_type) + 1 + ACCOUNT
+        bound = whole
         out.append(measure(f"engagements: first read of {count:,}", hub, bound, scale, pull,
                            check))  # fmt: skip
         changed = list(made)[::101]  # 1%, of every type (ids cycle through the types)
@@ -517,6 +520,28 @@ def engagements(contacts: int, count: int, scale: float) -> list[dict[str, Any]]
                            pull, check))  # fmt: skip
         out.append(measure("engagements: unchanged hourly run", hub, 5 + ACCOUNT, scale, pull,
                            check))  # fmt: skip
+        # changes HubSpot does not date: 1% moved to another contact, 0.5% deleted for good
+        for rid in list(made)[7::100]:
+            kind = made[rid]
+            old = hub.state.associated(kind, rid, "contacts")[0]
+            hub.state.dissociate(kind, rid, "contacts", old)
+            hub.state.associate(kind, rid, "contacts", people[int(rng.integers(contacts))])
+        for rid in list(made)[3::200]:
+            hub.state.delete_for_good(made[rid], rid)
+
+        def next_day() -> dict[str, Any]:
+            day = datetime.now(tz=UTC) + timedelta(hours=25)
+            source = HubSpotSource(api_for(hub, scale), entities=entities, page_rows=2000,
+                                   started=day)  # fmt: skip
+            with Store(path) as own:
+                result = run_pipeline(source, own, RunOptions(steps=[]))
+                return {"loaded": result.loaded, "status": result.status}
+
+        per_type = [sum(1 for rid, k in made.items() if k == t and hub.state.live(k, rid))
+                    for t in types]  # fmt: skip
+        whole = sum(math.ceil(n / 100) for n in per_type) + 1 + ACCOUNT
+        out.append(measure("engagements: the daily whole listing (moves and deletes HubSpot "
+                           "does not date)", hub, whole, scale, next_day, check))  # fmt: skip
     return out
 
 

@@ -22,7 +22,7 @@ from smbml_connect.business_zone import clock_words
 from smbml_connect.coerce import UNSAVED_FORMULA
 from smbml_connect.layouts import SKIPPED
 from smbml_connect.ports import Notice
-from smbml_connect.schema import REJECT_COLUMNS, TABLES
+from smbml_connect.schema import REJECT_COLUMNS, TABLES, key_values
 
 __all__ = [
     "FUTURE_GRACE",
@@ -79,13 +79,15 @@ def data_ends_early(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.Timestamp |
 
 
 def _booked(frame: pd.DataFrame, dates: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
-    """Activities that are booked ahead (a meeting in the diary, up to a year out): not
-    data dated wrongly, so not listed; they count once they happen."""
-    if "kind" not in frame.columns:
+    """A CRM's meetings booked ahead (a record with its id, in the diary up to a year
+    out): not data dated wrongly, so not listed; they count once they happen. A file's
+    meeting dated ahead (a mistyped year) is listed as any other row."""
+    if "kind" not in frame.columns or "activity_id" not in frame.columns:
         return np.zeros(len(frame), dtype=bool)
     soon = dates <= _utc(as_of) + BOOKED_AHEAD
     kinds = frame["kind"].astype(object).fillna("").astype(str).str.strip().str.lower()
-    return (kinds.isin(BOOKED_KINDS) & soon).to_numpy()
+    ids = frame["activity_id"].astype(object).fillna("").astype(str).str.strip() != ""
+    return (kinds.isin(BOOKED_KINDS) & soon & ids).to_numpy()
 
 
 def _future(
@@ -108,7 +110,7 @@ def _future(
         if not late.any():
             continue
         rows = frame[late]
-        key = TABLES[table].key
+        spec = TABLES[table]
         found.append(
             pd.DataFrame(
                 {
@@ -118,12 +120,12 @@ def _future(
                     "column": column,
                     "value": _dates(rows, column).dt.tz_convert(zone).dt.strftime("%Y-%m-%d %H:%M"),
                     "reason": [
-                        f"{noun} {' '.join(str(r[k]) for k in key)}: dated after "
+                        f"{noun} {' '.join(key_values(spec, r).values())}: dated after "
                         f"{shown} (a day after the run's date), not used until then"
                         for _, r in rows.iterrows()
                     ],
                     "action": FUTURE_ACTION,
-                    "row": [json.dumps({k: str(r[k]) for k in key}) for _, r in rows.iterrows()],
+                    "row": [json.dumps(key_values(spec, r)) for _, r in rows.iterrows()],
                 },
                 columns=REJECT_COLUMNS,
             )

@@ -125,7 +125,6 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "contact_id": ["contact", "customer id", "customer", "contact id"],
         "occurred_at": ["date", "timestamp", "time", "occurred", "when", "event time"],
         "kind": ["type", "event", "activity", "activity type", "event type"],
-        "activity_id": ["activity id", "event id", "engagement id"],
     },
 }  # fmt: skip
 TABLE_SYNONYMS: dict[str, list[str]] = {

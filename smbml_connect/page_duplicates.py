@@ -28,6 +28,7 @@ from smbml_connect.schema import (
     duplicate_losers,
     duplicate_reason,
     row_json,
+    shown_key,
 )
 from smbml_connect.store import Store
 
@@ -82,6 +83,7 @@ class KeysSeen:
     ) -> Settled:
         spec = TABLES[table]
         key = list(spec.key)
+        shown = shown_key(spec, raw.columns)  # what the reason names, as validate does
         seen, earlier = self.hashes[table], self.rows[table]
         repeat = np.array([h in seen for h in hashed], dtype=bool)
         new = checked.clean[repeat]
@@ -95,11 +97,11 @@ class KeysSeen:
                 _whole(new, columns),
             ]
         )
-        lost = duplicate_losers(key, rivals)
+        lost = duplicate_losers(shown, rivals)
         number = {-1 - i: row for i, row in enumerate(stored_rows)}
         number.update({int(i): int(rows[i]) for i in new.index})
         originals = row_json(raw, [int(i) for i in lost["loser"] if i >= 0])
-        name = "+".join(key)
+        name = "+".join(shown)
         records = []
         for loser, winner, why, differed, key_text in lost.itertuples(index=False, name=None):
             records.append(
@@ -109,7 +111,7 @@ class KeysSeen:
                     "source_row": number[loser],
                     "column": name,
                     "value": key_text,
-                    "reason": duplicate_reason(key, f"row {number[winner]}", why, differed),
+                    "reason": duplicate_reason(shown, f"row {number[winner]}", why, differed),
                     "action": "row rejected",
                     "row": originals.get(loser) if loser >= 0 else None,
                 }

@@ -421,7 +421,7 @@ def _load_pages(
         mark = (source.name, entity, page.cursor) if page.cursor and all(done) else None
         store.commit_page(
             result.run_id, clean, found, mark, page.archived, page.whole, page.replace,
-            page.merged, source.name,
+            page.merged, source.name, page.kept_only,
         )  # fmt: skip
         if not found.empty:
             result.rejects = _stacked_rejects(result.rejects, found)

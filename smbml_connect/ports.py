@@ -16,7 +16,7 @@ import pandas as pd
 
 from smbml_connect.business_zone import NO_ZONE, BusinessZone
 from smbml_connect.consent import UNREADABLE_CONSENT
-from smbml_connect.schema import REJECT_COLUMNS, OutputColumn, OutputTable
+from smbml_connect.schema import REJECT_COLUMNS, KeptOnly, OutputColumn, OutputTable
 
 if TYPE_CHECKING:
     from smbml_connect.store import Store
@@ -173,6 +173,11 @@ class Page:
     # whose id was not listed are gone for good (a CRM's GDPR delete) and are purged.
     listed: dict[str, list[str]] = field(default_factory=dict)
     listed_whole: frozenset[str] = frozenset()
+    # Rows a source has just read in full, per table: of its stored rows whose ``column``
+    # holds one of ``values``, only those whose id (schema.REPLACED_BY) is in ``ids`` are
+    # still in the source (a HubSpot engagement type listed whole once a day: calls
+    # deleted for good, or moved to another contact without any change HubSpot dates).
+    kept_only: dict[str, KeptOnly] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -34,12 +34,15 @@ __all__ = [
     "SHARED_OUTPUTS",
     "TABLES",
     "Column",
+    "KeptOnly",
     "OutputColumn",
     "OutputTable",
     "TableName",
     "TableSpec",
     "Validation",
     "empty_frame",
+    "key_values",
+    "shown_key",
     "system_columns",
     "validate",
 ]
@@ -200,6 +203,33 @@ ASSOCIATION_TYPES = {"contacts": "contact", "deals": "deal", "orders": "order"}
 # a HubSpot engagement read again (moved in time, linked to other contacts, deleted)
 # replaces every row it gave, one per contact.
 REPLACED_BY = {"activities": "activity_id"}
+
+
+def shown_key(spec: TableSpec, columns: object) -> list[str]:
+    """The key columns a source's rows have (``columns``, its frame's): one it does not
+    have (an activity's id) holds its default on every row, so a reason does not name it."""
+    present = set(columns)  # type: ignore[call-overload]
+    return [k for k in spec.key if k in present or spec.column(k).default is None]
+
+
+def key_values(spec: TableSpec, values: Mapping[str, object]) -> dict[str, str]:
+    """A row's key as text, less the parts that hold their column's default ('')."""
+    return {
+        k: str(values[k])
+        for k in spec.key
+        if spec.column(k).default is None or str(values[k]) != spec.column(k).default
+    }
+
+
+@dataclass(frozen=True)
+class KeptOnly:
+    """Of a source's rows whose ``column`` holds one of ``values``, the ids (REPLACED_BY)
+    still in the source; the others are gone (see ``ports.Page.kept_only``)."""
+
+    column: str
+    values: tuple[str, ...]
+    ids: tuple[str, ...]
+
 
 # Columns that hold a share of a price (0.1 is 10%): read against 0..1, see ``_as_share``.
 SHARES: dict[str, tuple[str, ...]] = {"order_lines": ("discount",)}
@@ -748,9 +778,7 @@ def _reject_duplicates(
     """Of rows with the same key, the one with the most values filled in wins (see
     ``duplicate_losers``); each other row is reported with how it differed, over the whole
     row: the columns kept in ``extra`` too (a line item's product, a second address)."""
-    # A key column the source does not have (an activity's id) is the same on every row:
-    # the reason names the columns the user can see.
-    key = [k for k in spec.key if k in frame.columns or spec.column(k).default is None]
+    key = shown_key(spec, frame.columns)
     candidates = ~reject.to_numpy() & clean[key].notna().all(axis=1).to_numpy()
     rivals = clean[candidates]
     if rivals.empty or not rivals.duplicated(key, keep=False).any():

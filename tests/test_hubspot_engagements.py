@@ -6,14 +6,17 @@ HubSpot does (its own object, ``hs_timestamp``, links to contacts, the contacts'
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
 from smbml_connect.analytics.leads.contact_features import contact_snapshot
+from smbml_connect.connectors.files.source import FilesSource
 from smbml_connect.connectors.hubspot.cursor import engagement_marks
 from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
 from smbml_connect.connectors.hubspot.source import HubSpotSource
@@ -21,7 +24,7 @@ from smbml_connect.credentials import Secret
 from smbml_connect.data_checks import check_data
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.ports import RunResult
-from smbml_connect.schema import REJECT_COLUMNS
+from smbml_connect.schema import REJECT_COLUMNS, validate
 from smbml_connect.store import Store
 from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, Fault, HubSpotEmulator
@@ -83,6 +86,11 @@ def test_each_engagement_is_an_activity_of_every_contact_it_names_in_words_of_wh
                        hs_email_direction="INCOMING_EMAIL")  # fmt: skip
     engagement(hub, "emails", "2026-11-04T12:00:00Z", bob, hs_email_direction="EMAIL",
                hs_email_status="BOUNCED")  # fmt: skip
+    engagement(hub, "emails", "2026-11-20T08:00:00Z", bob, hs_email_direction="EMAIL",
+               hs_email_status="SCHEDULED")  # not sent yet  # fmt: skip
+    hidden = engagement(hub, "emails", "2026-11-04T13:00:00Z", bob)  # no direction said
+    engagement(hub, "calls", "2026-11-09T09:00:00Z", bob, hs_call_status="RINGING")
+    engagement(hub, "meetings", "2026-11-06T11:00:00Z", ann, hs_meeting_outcome="RESCHEDULED")
     met = engagement(hub, "meetings", "2026-11-05T10:00:00Z", ann, hs_meeting_outcome="COMPLETED")
     missed = engagement(hub, "meetings", "2026-11-06T10:00:00Z", bob,
                         hs_meeting_outcome="NO_SHOW")  # fmt: skip
@@ -98,14 +106,15 @@ def test_each_engagement_is_an_activity_of_every_contact_it_names_in_words_of_wh
     assert rows == {
         (held, ann): "call", (unanswered, ann): "call_attempt", (busy, bob): "call_attempt",
         (logged, bob): "call", (sent, ann): "email_sent", (sent, bob): "email_sent",
-        (reply, ann): "email_received", (met, ann): "meeting", (missed, bob): "meeting_missed",
-        (note, ann): "note", (text, bob): "message",
+        (reply, ann): "email_received", (hidden, bob): "email", (met, ann): "meeting",
+        (missed, bob): "meeting_missed", (note, ann): "note", (text, bob): "message",
     }  # fmt: skip
     when = got.set_index("activity_id")["occurred_at"]
     assert when[reply] == pd.Timestamp("2026-11-04T11:30:00Z")
-    # the bounced email and the note about nobody are counted as not loaded, not lost
-    assert result.not_loaded["activities"] == 2
-    assert result.loaded["activities"] == 11
+    # what did not happen (bounced, scheduled, ringing, moved) and the note about nobody
+    # are counted as not loaded, not lost
+    assert result.not_loaded["activities"] == 5
+    assert result.loaded["activities"] == 12
     # the lead model reads them as of any moment: before the reply, none from Ann
     pairs = pd.DataFrame({"contact_id": [ann, ann], "at": pd.to_datetime(
         ["2026-11-04T11:00:00Z", "2026-11-30T00:00:00Z"], utc=True)})  # fmt: skip
@@ -121,32 +130,61 @@ def test_an_engagement_changed_or_deleted_in_hubspot_replaces_the_rows_it_gave(
     ann, bob = contact(hub, "ann@x.com"), contact(hub, "bob@x.com")
     call = engagement(hub, "calls", "2026-11-02T15:00:00Z", ann)
     meeting = engagement(hub, "meetings", "2026-11-03T10:00:00Z", ann, bob)
+    note = engagement(hub, "notes", "2026-11-04T10:00:00Z", ann)
+    gone = engagement(hub, "notes", "2026-11-05T10:00:00Z", bob)
     start = datetime.now(tz=UTC)
     sync(hub, store, start)
-    assert len(activities(store)) == 3
-    # the rep moves the call to Bob and corrects its time; a meeting is deleted
+    assert len(activities(store)) == 5
+    # the rep moves the call to Bob and corrects its time: a change HubSpot dates
     hub.state.dissociate("calls", call, "contacts", ann)
     hub.state.associate("calls", call, "contacts", bob)
     hub.state.touch("calls", [call], hs_timestamp="2026-11-02T18:00:00Z")
+    # changes HubSpot does not date: a meeting deleted, a note moved, a note deleted for good
     hub.state.archive("meetings", [meeting])
-    later = start + timedelta(hours=1)
-    sync(hub, store, later)
+    hub.state.dissociate("notes", note, "contacts", ann)
+    hub.state.associate("notes", note, "contacts", bob)
+    hub.state.delete_for_good("notes", gone)
+    hub.reset_counts()
+    sync(hub, store, start + timedelta(hours=1))
+    assert hub.requests["GET list"] == 5  # the objects' deleted ones; no engagement list
+    assert hub.requests["POST search"] == 10
     got = activities(store)
     assert list(zip(got["activity_id"], got["contact_id"], strict=True)) == [
-        (call, bob),
-        (meeting, ann),
-        (meeting, bob),
-    ]  # the deleted meeting waits for the daily listing of deleted ones
+        (call, bob), (meeting, ann), (meeting, bob), (note, ann), (gone, bob),
+    ]  # fmt: skip
     assert got.set_index("activity_id").loc[call, "occurred_at"] == pd.Timestamp(
         "2026-11-02T18:00:00Z"
     )
-    sync(hub, store, start + DAY)
-    assert activities(store)["activity_id"].tolist() == [call]
-    hub.state.add("notes", {"hs_timestamp": "2026-11-09T10:00:00Z"})  # about nobody yet
-    hub.reset_counts()
-    sync(hub, store, start + DAY + timedelta(hours=1))
-    assert hub.requests["GET list"] == 5  # the objects' deleted ones; engagements' are daily
-    assert hub.requests["POST search"] == 10
+    sync(hub, store, start + DAY)  # each type listed whole once a day
+    got = activities(store)
+    assert list(zip(got["activity_id"], got["contact_id"], strict=True)) == [
+        (call, bob), (note, bob),
+    ]  # fmt: skip
+
+
+def test_a_whole_listing_cut_short_removes_nothing_and_is_made_again(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    ann = contact(hub, "ann@x.com")
+    calls = [engagement(hub, "calls", f"2026-11-{d % 28 + 1:02d}T15:00:00Z", ann)
+             for d in range(150)]  # two list pages  # fmt: skip
+    start = datetime.now(tz=UTC)
+    sync(hub, store, start)
+    hub.state.delete_for_good("calls", calls[0])
+    hub.inject(Fault("5xx", count=100, path="/crm/v3/objects/calls", skip=1))
+    limits = Limits(read_timeout=2.0)
+    hub.clock.advance(limits.window_seconds)
+    api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits, clock=hub.clock)
+    source = HubSpotSource(api, started=start + DAY, page_rows=1)  # each page commits
+    failed = run_pipeline(source, store, RunOptions(steps=[]))
+    assert "activities" in failed.incomplete
+    assert set(activities(store)["activity_id"]) == set(calls)  # nothing removed part way
+    assert engagement_marks(store.get_cursor("hubspot", "activities"))["calls"].startswith("list:")
+    hub.faults.clear()
+    sync(hub, store, start + DAY + timedelta(hours=1))  # the listing carries on: no removal
+    assert calls[0] in set(activities(store)["activity_id"])
+    sync(hub, store, start + DAY + timedelta(hours=2))  # listed whole again: gone
+    assert set(activities(store)["activity_id"]) == set(calls[1:])
 
 
 def test_an_engagement_type_hubspot_refuses_is_left_out_with_one_notice(
@@ -204,15 +242,97 @@ def test_a_failure_part_way_keeps_what_each_type_reached_and_holds_the_table_bac
 def test_a_meeting_booked_ahead_waits_for_its_day_without_being_called_a_data_problem() -> None:
     as_of = pd.Timestamp("2026-11-10T12:00:00Z")
     acts = pd.DataFrame({
-        "contact_id": ["c1", "c1", "c2", "c2"],
+        "contact_id": ["c1", "c1", "c2", "c2", "c3"],
         "occurred_at": pd.to_datetime(["2026-11-09T10:00:00Z", "2026-11-17T10:00:00Z",
-                                       "2026-11-17T10:00:00Z", "2028-01-05T10:00:00Z"], utc=True),
-        "kind": ["meeting", "meeting", "page_view", "meeting"],
-        "activity_id": ["1", "2", "", "3"],
+                                       "2026-11-17T10:00:00Z", "2028-01-05T10:00:00Z",
+                                       "2026-11-18T10:00:00Z"], utc=True),
+        "kind": ["meeting", " Meeting", "page_view", "meeting", "meeting"],
+        "activity_id": ["1", "2", "", "3", ""],
     })  # fmt: skip
     checked = check_data({"activities": acts}, as_of, pd.DataFrame(columns=REJECT_COLUMNS))
     assert checked.tables["activities"]["activity_id"].tolist() == ["1"]  # none ahead is used
-    # the page view dated next week and the meeting in 2028 are listed; next week's meeting
-    # is in the diary
-    assert checked.rejects["value"].tolist() == ["2026-11-17 10:00", "2028-01-05 10:00"]
-    assert [n.count for n in checked.notices if n.check == "future_dates"] == [2]
+    # next week's meeting in the CRM's diary is not a problem; a page view dated next week,
+    # a meeting in 2028 and a file's meeting ahead (no id: a mistyped date, perhaps) are
+    assert checked.rejects["value"].tolist() == [
+        "2026-11-17 10:00",
+        "2028-01-05 10:00",
+        "2026-11-18 10:00",
+    ]
+    assert (
+        checked.rejects["reason"]
+        .iloc[0]
+        .startswith("activity c2 2026-11-17 10:00:00+00:00 page_view: ")
+    )
+    assert [n.count for n in checked.notices if n.check == "future_dates"] == [3]
+
+
+# -- a file's activities, which have no ids: as before the id joined the key ------------
+def _activities_file(folder: Path, rows: list[str], header: str = "contact,date,type") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "activities.csv").write_text("\n".join([header, *rows]) + "\n")
+    return folder
+
+
+def test_a_files_activities_read_and_reported_as_before_the_id_joined_the_key(
+    tmp_path: Path,
+) -> None:
+    rows = [f"c{i},2026-11-{1 + i % 28:02d} 10:00,page_view" for i in range(48)]
+    folder = _activities_file(tmp_path / "shop", [*rows, rows[1]])  # row 2 again, at the end
+    with Store(tmp_path / "s.sqlite") as store:
+        # pages of 10 lines: the repeat is met against the store, not inside its page
+        first = run_pipeline(FilesSource(folder, {}, {}, page_rows=10), store, RunOptions(steps=[]))
+        dupes = first.rejects[first.rejects["action"] == "row rejected"]
+        assert dupes["column"].tolist() == ["contact_id+occurred_at+kind"]
+        assert dupes["value"].tolist() == ["c1, 2026-11-02 10:00:00+00:00, page_view"]
+        _activities_file(folder, rows[2:])  # two rows deleted from the file
+        second = run_pipeline(FilesSource(folder, {}, {}), store, RunOptions(steps=[]))
+        said = [n.message for n in second.notices if n.check == "gone_from_source"]
+        assert "c0 / 2026-11-01T10:00:00.000000Z / page_view, c1 / " in said[0]
+        assert store.count("activities") == 46
+        # an export's own id column ("Event ID") is kept as written, not made the key: rows
+        # an older release stored without ids are the same rows
+        ids = [f"{i},{r}" for i, r in enumerate(rows[2:])]
+        _activities_file(folder, ids, "Event ID,contact,date,type")
+        third = run_pipeline(FilesSource(folder, {}, {}), store, RunOptions(steps=[]))
+        assert third.loaded["activities"] == 46 and store.count("activities") == 46
+        assert set(store.read("activities")["activity_id"]) == {""}
+
+
+def test_a_crm_engagement_read_again_leaves_other_sources_rows_with_its_id(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite") as store:
+        theirs = pd.DataFrame({"contact_id": ["c1"], "occurred_at": ["2026-11-02T10:00:00Z"],
+                               "kind": ["call"], "activity_id": ["100004"]})  # fmt: skip
+        store.upsert("activities", validate("activities", theirs, source="files:events").clean)
+        mine = theirs.assign(contact_id="c2")
+        store.commit_page(
+            None, {"activities": validate("activities", mine, source="hubspot").clean},
+            pd.DataFrame(columns=REJECT_COLUMNS), replace={"activities": ["100004"]},
+            source="hubspot",
+        )  # fmt: skip
+        got = store.read("activities")
+        assert sorted(zip(got["source"], got["contact_id"], strict=True)) == [
+            ("files:events", "c1"), ("hubspot", "c2"),
+        ]  # fmt: skip
+
+
+def test_an_engagement_cursor_that_cannot_be_read_relists_that_type_instead_of_stopping(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    ann = contact(hub, "ann@x.com")
+    call = engagement(hub, "calls", "2026-11-02T15:00:00Z", ann)
+    sync(hub, store)
+    marks = engagement_marks(store.get_cursor("hubspot", "activities"))
+    broken = {**marks, "calls": "list:abc:xyz", "notes": "garbage", "listed:emails": "soon"}
+    with store.transaction() as conn:  # as a hand edit or another release might leave it
+        conn.execute(
+            "UPDATE sync_cursors SET value = ? WHERE source = 'hubspot' AND table_name = ?",
+            (json.dumps(broken), "activities"),
+        )
+    assert engagement_marks(json.dumps(broken)).keys() == marks.keys() - {
+        "calls",
+        "notes",
+        "listed:emails",
+    }
+    result = sync(hub, store)
+    assert result.status == "ok", result.errors
+    assert activities(store)["activity_id"].tolist() == [call]

@@ -274,3 +274,5 @@ def test_activities_an_older_release_stored_keep_their_rows_and_take_ids(tmp_pat
         assert store.count("activities") == 4
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] >= 10
+        indexes = {r[1] for r in conn.execute("PRAGMA index_list('activities')")}
+        assert "activities_by_id" in indexes  # an engagement's rows are found by id

@@ -100,14 +100,13 @@ _ENUMS = {
     "OTHER_CAMPAIGNS DIRECT_TRAFFIC OFFLINE PAID_SOCIAL AI_REFERRALS",
     "hs_marketable_status": "true false",  # labels "Marketing contact", "Non-marketing contact"
     "hs_call_status": "BUSY CALLING_CRM_USER CANCELED COMPLETED CONNECTING FAILED IN_PROGRESS "
-    "NO_ANSWER QUEUED RINGING",
+    "MISSED NO_ANSWER QUEUED RINGING",
     "hs_call_direction": "INBOUND OUTBOUND",
     "hs_email_direction": "EMAIL INCOMING_EMAIL FORWARDED_EMAIL",
     "hs_email_status": "BOUNCED FAILED SCHEDULED SENDING SENT",
     "hs_meeting_outcome": "SCHEDULED COMPLETED RESCHEDULED NO_SHOW CANCELED",
     "hs_task_status": "NOT_STARTED IN_PROGRESS WAITING COMPLETED DEFERRED",
-    "hs_communication_channel_type": "SMS WHATS_APP LINKEDIN_MESSAGE PHYSICAL_MAIL "
-    "CUSTOM_CHANNEL_CONVERSATION",
+    "hs_communication_channel_type": "SMS WHATS_APP LINKEDIN_MESSAGE",
 }
 # What every engagement type has: when it happened (a task's: when it is due).
 _ENGAGEMENT = (

@@ -52,15 +52,27 @@ def with_listed(text: str | None, listed_ms: int | None) -> str | None:
 
 
 def engagement_marks(text: str | None) -> dict[str, str]:
-    """Each engagement type's cursor; an unreadable text (not one this release wrote)
-    reads as none, so every type is listed whole again rather than skipped."""
+    """Each engagement type's cursor, and when it was last listed whole (``listed:<type>``,
+    epoch ms). What cannot be read (not a text this release wrote) reads as none: that
+    type is listed whole again rather than skipped, and the run does not stop on it."""
     try:
         marks = json.loads(text) if text else {}
     except ValueError:
         return {}
     if not isinstance(marks, dict):
         return {}
-    return {str(k): v for k, v in marks.items() if isinstance(v, str) and v}
+    return {str(k): v for k, v in marks.items() if isinstance(v, str) and _readable(str(k), v)}
+
+
+def _readable(key: str, value: str) -> bool:
+    if ":" in key:
+        return value.isdigit()
+    try:
+        if ListMark.parse(value) is None:
+            Mark.parse(value)
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True
 
 
 def engagements_cursor(marks: dict[str, str]) -> str:

@@ -11,7 +11,9 @@ rows.
 
 The kind says what the contact did, in the words of the lead reasons: a call nobody
 answered is not a conversation, an email the contact wrote is not one the rep sent, a
-meeting they missed is not one they had. Tasks are left out: their time is a due date.
+meeting they missed is not one they had. What has not happened (a call still ringing, an
+email scheduled, a meeting called off or moved) is no activity; tasks are left out, as
+their time is a due date.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = ["ACTIVITIES", "ENGAGEMENTS", "Engagement", "engagement_rows"]
 
 ACTIVITIES = "activities"
 WHEN = "hs_timestamp"
+CREATED = "hs_createdate"
 
 # HubSpot's default call outcomes (``hs_call_disposition`` holds the outcome's id; a
 # portal may add its own, which read as a call held).
@@ -41,28 +44,48 @@ NOT_REACHED = frozenset(
         "a4c4c377-d246-4b32-a13b-75a56a4cd0ff",  # Left live message
     }
 )
-# hs_call_status of a call that did not reach anyone (COMPLETED, or none: a logged call).
+# hs_call_status of a call that did not reach anyone (COMPLETED, or none: a logged call),
+# and of one not over yet (it is read again when HubSpot records how it ended).
 CALL_NOT_HELD = frozenset({"BUSY", "CANCELED", "FAILED", "NO_ANSWER", "MISSED"})
-MEETING_NOT_HELD = frozenset({"NO_SHOW", "CANCELED"})
-EMAIL_NOT_SENT = frozenset({"BOUNCED", "FAILED"})
+CALL_NOT_OVER = frozenset({"CALLING_CRM_USER", "CONNECTING", "IN_PROGRESS", "QUEUED", "RINGING"})
+# A meeting the contact did not come to; one called off or moved did not happen (who
+# called it off is not said; the meeting booked instead is a record of its own).
+MEETING_MISSED = frozenset({"NO_SHOW"})
+MEETING_NOT_HELD = frozenset({"CANCELED", "RESCHEDULED"})
+# An email that did not reach them, or has not gone yet.
+EMAIL_NOT_SENT = frozenset({"BOUNCED", "FAILED", "SCHEDULED", "SENDING"})
 
 
-def _call(props: Mapping[str, Any]) -> str:
-    status = str(props.get("hs_call_status") or "").upper()
+def _text(props: Mapping[str, Any], name: str) -> str:
+    return str(props.get(name) or "").strip().upper()
+
+
+def _call(props: Mapping[str, Any]) -> str | None:
+    status = _text(props, "hs_call_status")
+    if status in CALL_NOT_OVER:
+        return None
     reached = props.get("hs_call_disposition") not in NOT_REACHED
     return "call" if reached and status not in CALL_NOT_HELD else "call_attempt"
 
 
 def _email(props: Mapping[str, Any]) -> str | None:
-    if str(props.get("hs_email_status") or "").upper() in EMAIL_NOT_SENT:
-        return None  # it never reached them
-    incoming = str(props.get("hs_email_direction") or "").upper() == "INCOMING_EMAIL"
-    return "email_received" if incoming else "email_sent"
+    if _text(props, "hs_email_status") in EMAIL_NOT_SENT:
+        return None
+    direction = _text(props, "hs_email_direction")
+    if direction == "INCOMING_EMAIL":
+        return "email_received"
+    if direction in ("EMAIL", "FORWARDED_EMAIL"):
+        return "email_sent"
+    # No direction said (HubSpot may hide an email's details from a token without
+    # sales-email-read): an email between them, not a guess at who wrote it.
+    return "email"
 
 
-def _meeting(props: Mapping[str, Any]) -> str:
-    outcome = str(props.get("hs_meeting_outcome") or "").upper()
-    return "meeting_missed" if outcome in MEETING_NOT_HELD else "meeting"
+def _meeting(props: Mapping[str, Any]) -> str | None:
+    outcome = _text(props, "hs_meeting_outcome")
+    if outcome in MEETING_NOT_HELD:
+        return None
+    return "meeting_missed" if outcome in MEETING_MISSED else "meeting"
 
 
 @dataclass(frozen=True)
@@ -72,23 +95,26 @@ class Engagement:
     object_type: str
     properties: tuple[str, ...]
     kind: Callable[[Mapping[str, Any]], str | None]
+    kinds: tuple[str, ...]  # every kind ``kind`` gives
 
     @property
     def spec(self) -> ObjectSpec:
         """As the list, search and association reads of the other objects take it."""
-        columns = {p: p for p in (WHEN, *self.properties)}
+        columns = {p: p for p in (WHEN, CREATED, *self.properties)}
         return ObjectSpec(
             ACTIVITIES, self.object_type, columns, {"contact_id": "contacts"}, "activity_id"
         )
 
 
 ENGAGEMENTS = (
-    Engagement("calls", ("hs_call_status", "hs_call_disposition"), _call),
-    Engagement("emails", ("hs_email_direction", "hs_email_status"), _email),
-    Engagement("meetings", ("hs_meeting_outcome",), _meeting),
-    Engagement("notes", (), lambda _: "note"),
-    Engagement("communications", (), lambda _: "message"),  # SMS, WhatsApp, LinkedIn
-)
+    Engagement("calls", ("hs_call_status", "hs_call_disposition"), _call,
+               ("call", "call_attempt")),
+    Engagement("emails", ("hs_email_direction", "hs_email_status"), _email,
+               ("email", "email_sent", "email_received")),
+    Engagement("meetings", ("hs_meeting_outcome",), _meeting, ("meeting", "meeting_missed")),
+    Engagement("notes", (), lambda _: "note", ("note",)),
+    Engagement("communications", (), lambda _: "message", ("message",)),  # SMS, WhatsApp
+)  # fmt: skip
 
 
 def engagement_rows(
@@ -102,7 +128,8 @@ def engagement_rows(
     for record in records:
         props = record.get("properties") or {}
         rid = str(record["id"])
-        when = cast_value(props.get(WHEN), "datetime")
+        # when it happened; else (an engagement logged without it) when it was logged
+        when = cast_value(props.get(WHEN) or props.get(CREATED), "datetime")
         kind = engagement.kind(props)
         contacts = links.get(rid, [])
         if when is None or kind is None or not contacts:

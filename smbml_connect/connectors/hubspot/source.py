@@ -62,6 +62,7 @@ from smbml_connect.errors import (
     TokenRejectedError,
 )
 from smbml_connect.ports import Notice, Page, SourceAccount
+from smbml_connect.schema import KeptOnly
 
 __all__ = ["LIST_PAGE", "SEARCH_PAGE", "HubSpotSource", "Page"]
 
@@ -78,7 +79,7 @@ ACCOUNT_ME = "GET /integrations/v1/me"
 # properties, the rest to the host, path, associations and paging.
 LIST_QUERY_BUDGET = 8_000
 STAGES_MARK = ";stages"  # ends a deals cursor whose pull read each stage's entry time
-DELETED = "deleted:"  # in the activities cursor: when a type's deleted ones were last listed
+LISTED = "listed:"  # in the activities cursor: when a type was last listed whole
 # A record deleted for good (GDPR delete, or 90 days in the recycle bin) is in no list and
 # no search: only a listing of every id shows it is gone. It costs a request per 100
 # records, so it is done once a day, not on every hourly run.
@@ -278,16 +279,24 @@ class HubSpotSource:
     def _engagement_pages(
         self, engagement: Engagement, marks: Mapping[str, str]
     ) -> Iterator[tuple[Page, dict[str, str]]]:
-        """One engagement type's records changed since its cursor (all of them the first
-        time), as pages with what each moves in the cursor; then, once a day, those HubSpot
-        deleted (a request per type per run would double an idle hourly run's requests;
-        a deleted call counting for a day more moves no score much)."""
+        """One engagement type's records changed since its cursor, as pages with what each
+        moves in the cursor; all of them the first time and once a day after.
+
+        HubSpot dates no association change: a call moved to another contact and nothing
+        else keeps its last-modified time, and one deleted for good is in no list at all.
+        So once a day the type is listed whole (a request per 100, not per run: the
+        hourly runs search) and its stored rows that listing did not meet go
+        (``Page.kept_only``). A listing cut short carries on from its page next run, and
+        its end removes nothing (the ids listed before the cut are not known): the next
+        run lists the type whole again."""
         spec = engagement.spec
         name = engagement.object_type
         since = marks.get(name)
         properties = list(spec.columns.values())
         resumed = ListMark.parse(since) if since else None
-        full = since is None or resumed is not None
+        checked = marks.get(LISTED + name, "")
+        due = not (checked.isdigit() and self.started_ms - int(checked) < ID_CHECK_MS)
+        full = since is None or resumed is not None or due
         batches: Iterator[Batch]
         if full:
             started = resumed.started_ms if resumed else self.started_ms
@@ -297,22 +306,22 @@ class HubSpotSource:
             assert since is not None
             batches = self._search(spec, properties, Mark.parse(since))
         buffer: list[dict[str, Any]] = []
+        listed: list[str] = []
         cursor: str | None = None
         for records, resume in read_ahead(batches):
             buffer += records
             cursor = resume or cursor
             if len(buffer) >= self.page_rows:
+                listed += [str(r["id"]) for r in buffer]
                 yield self._engagement_page(engagement, buffer, full), _moved(name, cursor)
                 buffer, cursor = [], None
-        yield self._engagement_page(engagement, buffer, full), _moved(name, cursor)
-        checked = marks.get(DELETED + name, "")
-        if checked.isdigit() and self.started_ms - int(checked) < ID_CHECK_MS:
-            return
-        gone: list[str] = []
-        for batch, _ in self._list(spec, [], archived=True, inline=False):
-            gone += [str(r["id"]) for r in batch]
-        # deleted in HubSpot (in its recycle bin): their rows go
-        yield Page(replace={ACTIVITIES: gone}), {DELETED + name: str(self.started_ms)}
+        listed += [str(r["id"]) for r in buffer]
+        last = self._engagement_page(engagement, buffer, full)
+        moved = _moved(name, cursor)
+        if full and resumed is None:  # every id of the type met in this one listing
+            last.kept_only[ACTIVITIES] = KeptOnly("kind", engagement.kinds, tuple(listed))
+            moved[LISTED + name] = str(self.started_ms)
+        yield last, moved
 
     def _engagement_page(
         self, engagement: Engagement, records: list[dict[str, Any]], inline: bool
