@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from smbml_connect.ports import Notice, Renamed, RunResult, Source
+from smbml_connect.ports import Notice, Page, Renamed, RunResult, Source
 from smbml_connect.schema import TABLES
 from smbml_connect.store import Store
 
@@ -114,6 +114,33 @@ class GoneRows:
         )
         result.notices.append(Notice(PURGED_CHECK, table, len(gone), said))
         return True
+
+    def kept_only(self, page: Page, result: RunResult) -> None:
+        """A source's whole listing of some of its records (a HubSpot engagement type, once
+        a day, ``Page.kept_only``): the ids two listings in a row missed go with the page,
+        and the run says how many. Unless over half of those stored (20 or more) are
+        missing at once (a portal emptied by mistake, a listing that came back empty):
+        then nothing goes, the run says so, and the next listing checks again."""
+        for table, only in list(page.kept_only.items()):
+            missing, gone, total = self.store.unlisted_rows(table, only, self.source.name)
+            words = only.name.replace("_", " ")
+            if not self.accept and len(missing) >= SURE_ROWS and len(missing) > total / 2:
+                del page.kept_only[table]
+                said = (
+                    f"{len(missing):,} of the {total:,} {words} read before are in no list of "
+                    f"{self.source.name} now ({_examples(missing)}): their {_many(table)} are "
+                    "kept, as so many at once is how a token for another account or an "
+                    "account emptied by mistake looks. If they were deleted on purpose, run "
+                    "`smbml run --accept-removals` once."
+                )
+                result.notices.append(Notice(PURGED_CHECK, table, len(missing), said))
+            elif gone:
+                one = words[:-1] if len(gone) == 1 and words.endswith("s") else words
+                said = (
+                    f"{len(gone):,} {one} deleted in {self.source.name} (in no list of it two "
+                    f"days running: {_examples(gone)}): their {_many(table)} were removed."
+                )
+                result.notices.append(Notice(PURGED_CHECK, table, len(gone), said))
 
     def unsure(self, table: str) -> None:
         """Lines of the table could not be read this run: their keys are unknown, so what

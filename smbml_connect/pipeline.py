@@ -417,6 +417,7 @@ def _load_pages(
         for table, ids in page.listed.items():
             gone.listed(table, ids)
         done = [gone.purge(t, result) for t in sorted(page.listed_whole)]  # before the cursor
+        gone.kept_only(page, result)
         found = _stacked_rejects(result.rejects.iloc[:0], *rejects)
         mark = (source.name, entity, page.cursor) if page.cursor and all(done) else None
         store.commit_page(

@@ -224,8 +224,10 @@ def key_values(spec: TableSpec, values: Mapping[str, object]) -> dict[str, str]:
 @dataclass(frozen=True)
 class KeptOnly:
     """Of a source's rows whose ``column`` holds one of ``values``, the ids (REPLACED_BY)
-    still in the source; the others are gone (see ``ports.Page.kept_only``)."""
+    still in the source (see ``ports.Page.kept_only``). ``name`` names the listing (a
+    HubSpot engagement type): an id missing from two of its listings in a row is gone."""
 
+    name: str
     column: str
     values: tuple[str, ...]
     ids: tuple[str, ...]

@@ -453,7 +453,7 @@ class Store:
                     [(str(k), *(() if source is None else (source,))) for k in dict.fromkeys(keys)],
                 )
             for table, only in (kept_only or {}).items():
-                _keep_only(conn, table, only, source)
+                _keep_only(conn, table, only, source, now_text(self.clock))
             for table, frame in tables.items():
                 if table in whole and "source" in frame.columns:
                     sources = [(str(v),) for v in frame["source"].dropna().unique()]
@@ -611,6 +611,16 @@ class Store:
             f'SELECT COUNT(*) FROM "{table}" WHERE source = ? AND {marked}', (source,)
         ).fetchone()[0]
         return [str(r[0]) for r in rows], {str(r[0]) for r in rows if r[1]}, int(total)
+
+    def unlisted_rows(
+        self, table: str, only: KeptOnly, source: str
+    ) -> tuple[list[str], list[str], int]:
+        """What a source's listing (`KeptOnly`) would remove: the ids of its stored rows the
+        listing did not meet, those of them the listing before missed too (these go), and
+        how many ids it has stored (the share decides whether to trust the listing)."""
+        with self.transaction() as conn:
+            missing, before, total = _unlisted(conn, table, only, source)
+        return missing, [i for i in missing if i in before], total
 
     def unlisted_before(self, table: str, source: str) -> set[str]:
         """Ids the previous listing of every id did not meet (`purge`)."""
@@ -1091,20 +1101,51 @@ def _ensure_output(conn: sqlite3.Connection, table: OutputTable) -> None:
             conn.execute(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {sql_type}")
 
 
-def _keep_only(conn: sqlite3.Connection, table: str, only: KeptOnly, source: str | None) -> None:
+def _keep_only(
+    conn: sqlite3.Connection, table: str, only: KeptOnly, source: str | None, stamp: str
+) -> None:
     """Of ``source``'s rows whose ``only.column`` is one of ``only.values``, those whose id
-    is not among ``only.ids`` go: the source listed them all and they were not there."""
+    was missing from this listing and the one before go (`Store.unlisted_rows`); the ids
+    missing for the first time are kept for the next listing."""
+    missing, before, _ = _unlisted(conn, table, only, source)
+    ids = REPLACED_BY.get(table, TABLES[table].key[0])
+    gone = [i for i in missing if i in before]
+    mine = "" if source is None else " AND source = ?"
+    conn.executemany(
+        f'DELETE FROM "{table}" WHERE "{ids}" = ?{mine}',
+        [(i, *(() if source is None else (source,))) for i in gone],
+    )
+    first = sorted(set(missing) - set(gone))
+    conn.execute(
+        "INSERT INTO sync_cursors VALUES (?, ?, ?, ?) ON CONFLICT (source, table_name) "
+        "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        (source or "", f"unlisted:{table}:{only.name}", json.dumps(first), stamp),
+    )
+
+
+def _unlisted(
+    conn: sqlite3.Connection, table: str, only: KeptOnly, source: str | None
+) -> tuple[list[str], set[str], int]:
     ids = REPLACED_BY.get(table, TABLES[table].key[0])
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS _kept (id TEXT PRIMARY KEY)")
     conn.execute("DELETE FROM _kept")
     conn.executemany("INSERT OR IGNORE INTO _kept VALUES (?)", [(i,) for i in only.ids])
     values = ", ".join("?" * len(only.values))
     mine = "" if source is None else " AND source = ?"
-    conn.execute(
-        f'DELETE FROM "{table}" WHERE "{only.column}" IN ({values}){mine} '
-        f'AND "{ids}" NOT IN (SELECT id FROM _kept)',
-        (*only.values, *(() if source is None else (source,))),
-    )
+    bound = (*only.values, *(() if source is None else (source,)))
+    where = f'"{only.column}" IN ({values}){mine}'
+    stored = [
+        str(r[0])
+        for r in conn.execute(f'SELECT DISTINCT "{ids}" FROM "{table}" WHERE {where}', bound)
+    ]
+    kept = {str(r[0]) for r in conn.execute("SELECT id FROM _kept")}
+    missing = sorted(i for i in stored if i not in kept)
+    row = conn.execute(
+        "SELECT value FROM sync_cursors WHERE source = ? AND table_name = ?",
+        (source or "", f"unlisted:{table}:{only.name}"),
+    ).fetchone()
+    before = set(json.loads(row[0])) if row else set()
+    return missing, before, len(stored)
 
 
 def _repoint(

@@ -6,6 +6,7 @@ HubSpot does (its own object, ``hs_timestamp``, links to contacts, the contacts'
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ import pytest
 from smbml_connect.analytics.leads.contact_features import contact_snapshot
 from smbml_connect.connectors.files.source import FilesSource
 from smbml_connect.connectors.hubspot.cursor import engagement_marks
+from smbml_connect.connectors.hubspot.engagements import ENGAGEMENTS
 from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
 from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
@@ -155,11 +157,49 @@ def test_an_engagement_changed_or_deleted_in_hubspot_replaces_the_rows_it_gave(
     assert got.set_index("activity_id").loc[call, "occurred_at"] == pd.Timestamp(
         "2026-11-02T18:00:00Z"
     )
-    sync(hub, store, start + DAY)  # each type listed whole once a day
+    sync(hub, store, start + DAY)  # each type listed whole once a day: the move is seen
+    got = activities(store)
+    assert list(zip(got["activity_id"], got["contact_id"], strict=True)) == [
+        (call, bob), (meeting, ann), (meeting, bob), (note, bob), (gone, bob),
+    ]  # fmt: skip
+    # what two listings in a row missed is gone (one may miss a record restored meanwhile)
+    later = sync(hub, store, start + 2 * DAY)
     got = activities(store)
     assert list(zip(got["activity_id"], got["contact_id"], strict=True)) == [
         (call, bob), (note, bob),
     ]  # fmt: skip
+    said = [n.message for n in later.notices if n.check == "deleted_for_good"]
+    assert said == [
+        f"1 meeting deleted in hubspot (in no list of it two days running: {meeting}): "
+        "their activities were removed.",
+        f"1 note deleted in hubspot (in no list of it two days running: {gone}): "
+        "their activities were removed.",
+    ]
+
+
+def test_a_listing_that_misses_most_of_a_type_removes_nothing_unless_told(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    ann = contact(hub, "ann@x.com")
+    calls = [engagement(hub, "calls", f"2026-11-{d % 28 + 1:02d}T15:00:00Z", ann)
+             for d in range(30)]  # fmt: skip
+    start = datetime.now(tz=UTC)
+    sync(hub, store, start)
+    for call in calls[:25]:  # a portal emptied by mistake, or a listing that came back short
+        hub.state.delete_for_good("calls", call)
+    for day in (1, 2):
+        result = sync(hub, store, start + day * DAY)
+        assert len(activities(store)) == 30
+    said = [n.message for n in result.notices if n.check == "deleted_for_good"]
+    assert said[0].startswith("25 of the 30 calls read before are in no list of hubspot now")
+    assert "smbml run --accept-removals" in said[0]
+    limits = Limits(read_timeout=2.0)
+    for day in (3, 4):  # told: gone after two listings
+        hub.clock.advance(limits.window_seconds)
+        api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits, clock=hub.clock)
+        run_pipeline(HubSpotSource(api, started=start + day * DAY), store,
+                     RunOptions(steps=[], accept_removals=True))  # fmt: skip
+    assert set(activities(store)["activity_id"]) == set(calls[25:])
 
 
 def test_a_whole_listing_cut_short_removes_nothing_and_is_made_again(
@@ -183,7 +223,9 @@ def test_a_whole_listing_cut_short_removes_nothing_and_is_made_again(
     hub.faults.clear()
     sync(hub, store, start + DAY + timedelta(hours=1))  # the listing carries on: no removal
     assert calls[0] in set(activities(store)["activity_id"])
-    sync(hub, store, start + DAY + timedelta(hours=2))  # listed whole again: gone
+    sync(hub, store, start + DAY + timedelta(hours=2))  # listed whole again: missed once
+    assert calls[0] in set(activities(store)["activity_id"])
+    sync(hub, store, start + 2 * DAY + timedelta(hours=3))  # and again: gone
     assert set(activities(store)["activity_id"]) == set(calls[1:])
 
 
@@ -336,3 +378,47 @@ def test_an_engagement_cursor_that_cannot_be_read_relists_that_type_instead_of_s
     result = sync(hub, store)
     assert result.status == "ok", result.errors
     assert activities(store)["activity_id"].tolist() == [call]
+
+
+def test_every_kind_an_engagement_gives_is_one_its_daily_listing_keeps_or_removes() -> None:
+    """The daily listing removes a type's rows by their kinds: a kind missing from
+    ``Engagement.kinds`` would stay for good, one two types share would be removed by the
+    other's listing."""
+    state = HubSpotEmulator().state
+    seen: dict[str, str] = {}
+    for engagement in ENGAGEMENTS:
+        options = {
+            name: [*state.properties[engagement.object_type][name]["options"], {"value": None}]
+            for name in engagement.properties
+        }
+        values = [[o["value"] for o in opts] for opts in options.values()]
+        for combination in itertools.product(*values) if values else [()]:
+            props = dict(zip(options, combination, strict=True))
+            props["hs_call_disposition"] = props.get("hs_call_disposition") or NO_ANSWER
+            kind = engagement.kind(props)
+            assert kind is None or kind in engagement.kinds, (engagement.object_type, props)
+        for kind in engagement.kinds:
+            assert seen.setdefault(kind, engagement.object_type) == engagement.object_type
+
+
+def test_a_listing_mark_ahead_of_the_clock_or_unreadable_does_not_put_the_listing_off(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    ann, bob = contact(hub, "ann@x.com"), contact(hub, "bob@x.com")
+    call = engagement(hub, "calls", "2026-11-02T15:00:00Z", ann)
+    start = datetime.now(tz=UTC)
+    sync(hub, store, start)
+    ahead = str(int(start.timestamp() * 1000) + 7 * 86_400_000)  # a run whose clock was wrong
+    marks = engagement_marks(store.get_cursor("hubspot", "activities"))
+    broken = {**marks, "listed:calls": ahead, "listed:notes": "²", "deleted:emails": "17"}
+    kept = {k: v for k, v in marks.items() if k != "listed:notes"}  # "²": not a number
+    assert engagement_marks(json.dumps(broken)) == {**kept, "listed:calls": ahead}
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE sync_cursors SET value = ? WHERE source = 'hubspot' AND table_name = ?",
+            (json.dumps(broken), "activities"),
+        )
+    hub.state.dissociate("calls", call, "contacts", ann)  # a move HubSpot does not date
+    hub.state.associate("calls", call, "contacts", bob)
+    sync(hub, store, start + timedelta(hours=1))
+    assert activities(store)["contact_id"].tolist() == [bob]  # listed whole all the same

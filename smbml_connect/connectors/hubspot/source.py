@@ -272,7 +272,7 @@ class HubSpotSource:
                 )
                 notice = (
                     f"HubSpot {name} were not read: {said}. Lead scores use the other "
-                    "activities until a run reads them."
+                    f"activities and the {name} read before, if any, until a run reads them."
                 )
                 yield Page(notices=[Notice("engagements_not_read", ACTIVITIES, 0, notice)])
 
@@ -288,14 +288,16 @@ class HubSpotSource:
         hourly runs search) and its stored rows that listing did not meet go
         (``Page.kept_only``). A listing cut short carries on from its page next run, and
         its end removes nothing (the ids listed before the cut are not known): the next
-        run lists the type whole again."""
+        run lists the type whole again. A row goes when two listings in a row missed its
+        id (a record restored while a listing ran is in none of its pages)."""
         spec = engagement.spec
         name = engagement.object_type
         since = marks.get(name)
         properties = list(spec.columns.values())
         resumed = ListMark.parse(since) if since else None
-        checked = marks.get(LISTED + name, "")
-        due = not (checked.isdigit() and self.started_ms - int(checked) < ID_CHECK_MS)
+        checked = marks.get(LISTED + name, "")  # engagement_marks: ASCII digits or none
+        # a mark ahead of this run (a clock that was wrong) does not put the listing off
+        due = not (checked and 0 <= self.started_ms - int(checked) < ID_CHECK_MS)
         full = since is None or resumed is not None or due
         batches: Iterator[Batch]
         if full:
@@ -319,7 +321,7 @@ class HubSpotSource:
         last = self._engagement_page(engagement, buffer, full)
         moved = _moved(name, cursor)
         if full and resumed is None:  # every id of the type met in this one listing
-            last.kept_only[ACTIVITIES] = KeptOnly("kind", engagement.kinds, tuple(listed))
+            last.kept_only[ACTIVITIES] = KeptOnly(name, "kind", engagement.kinds, tuple(listed))
             moved[LISTED + name] = str(self.started_ms)
         yield last, moved
 
