@@ -316,6 +316,17 @@ def page_views(hub: HubSpotEmulator) -> dict[str, float]:
             for rid, r in hub.state.objects["contacts"].items()}  # fmt: skip
 
 
+def pull_days_on(
+    hub: HubSpotEmulator, path: Path, scale: float, entities: tuple[str, ...], days: int
+) -> dict[str, Any]:
+    """A pull started ``days`` (and an hour) from now: the daily checks are due."""
+    day = datetime.now(tz=UTC) + timedelta(hours=24 * days + 1)
+    source = HubSpotSource(api_for(hub, scale), entities=entities, page_rows=2000, started=day)
+    with Store(path) as own:
+        result = run_pipeline(source, own, RunOptions(steps=[]))
+    return {"status": result.status, "purged": result.purged, "loaded": result.loaded}
+
+
 def integrity(contacts: int, deals: int, scale: float) -> list[dict[str, Any]]:
     """Issue 27: changes during a sync, a burst from another client, an unchanged run."""
     rng = np.random.default_rng(1)
@@ -414,15 +425,7 @@ def integrity(contacts: int, deals: int, scale: float) -> list[dict[str, Any]]:
             hub.state.delete_for_good("contacts", rid)
 
         def days_on(days: int) -> Callable[[], dict[str, Any]]:
-            def check() -> dict[str, Any]:
-                day = datetime.now(tz=UTC) + timedelta(hours=24 * days + 1)
-                source = HubSpotSource(api_for(hub, scale), entities=entities, page_rows=2000,
-                                       started=day)  # fmt: skip
-                with Store(path) as own:
-                    result = run_pipeline(source, own, RunOptions(steps=[]))
-                return {"status": result.status, "purged": result.purged}
-
-            return check
+            return lambda: pull_days_on(hub, path, scale, entities, days)
 
         in_child(days_on(1))  # missing from one listing: kept (a merge meanwhile looks so)
 
@@ -534,15 +537,7 @@ def engagements(contacts: int, count: int, scale: float) -> list[dict[str, Any]]
             hub.state.delete_for_good(made[rid], rid)
 
         def days_on(days: int) -> Callable[[], dict[str, Any]]:
-            def listing() -> dict[str, Any]:
-                day = datetime.now(tz=UTC) + timedelta(hours=24 * days + 1)
-                source = HubSpotSource(api_for(hub, scale), entities=entities, page_rows=2000,
-                                       started=day)  # fmt: skip
-                with Store(path) as own:
-                    result = run_pipeline(source, own, RunOptions(steps=[]))
-                    return {"loaded": result.loaded, "status": result.status}
-
-            return listing
+            return lambda: pull_days_on(hub, path, scale, entities, days)
 
         per_type = [sum(1 for rid, k in made.items() if k == t and hub.state.live(k, rid))
                     for t in types]  # fmt: skip
