@@ -422,3 +422,29 @@ def test_a_listing_mark_ahead_of_the_clock_or_unreadable_does_not_put_the_listin
     hub.state.associate("calls", call, "contacts", bob)
     sync(hub, store, start + timedelta(hours=1))
     assert activities(store)["contact_id"].tolist() == [bob]  # listed whole all the same
+
+
+def test_the_reps_outreach_is_not_the_lead_being_active() -> None:
+    """A voicemail left, an email sent and a note written are the business's doing: they
+    have counts of their own, but "Last active" and "actions in the last week" are what
+    the contact did (a reply, a call held)."""
+    contacts = pd.DataFrame({"contact_id": ["ann", "bob"], "created_at": pd.to_datetime(
+        ["2026-10-01T00:00:00Z"] * 2, utc=True), "company": None, "lead_source": None,
+        "country": None, "industry": None})  # fmt: skip
+    acts = pd.DataFrame({
+        "contact_id": ["ann", "ann", "ann", "bob", "bob"],
+        "occurred_at": pd.to_datetime(["2026-11-08T10:00:00Z", "2026-11-09T10:00:00Z",
+                                       "2026-11-09T11:00:00Z", "2026-11-01T10:00:00Z",
+                                       "2026-11-09T10:00:00Z"], utc=True),
+        "kind": ["call_attempt", "email_sent", "note", "email_received", "call_attempt"],
+    })  # fmt: skip
+    empty = pd.DataFrame(columns=["deal_id", "contact_id", "created_at", "closed_at", "is_won"])
+    tables = {"contacts": contacts, "activities": acts, "deals": empty,
+              "deal_stages": pd.DataFrame(columns=["deal_id", "stage", "entered_at"])}  # fmt: skip
+    at = pd.Timestamp("2026-11-10T00:00:00Z")
+    features = contact_snapshot(tables, pd.DataFrame({"contact_id": ["ann", "bob"], "at": at}))
+    assert features["days_since_last_activity"].isna().tolist() == [True, False]
+    assert features["days_since_last_activity"].iloc[1] == 8  # Bob wrote on 1 November
+    assert features["activities_last_7_days"].tolist() == [0, 0]
+    assert features["calls_unanswered"].tolist() == [1, 1]
+    assert features["emails_sent"].tolist() == [1, 0]

@@ -54,6 +54,9 @@ _KNOWN_KINDS = {  # activity kind -> (feature name, phrase)
     "note": ("notes", Phrase("{n} notes logged about them", "1 note logged about them", "No notes logged")),
     "message": ("messages", Phrase("{n} messages exchanged", "1 message exchanged", "No messages yet")),
 }  # fmt: skip
+# What the business did towards a contact, not what the contact did (HubSpot's
+# engagements): counted as kinds of their own, not as the contact's being active.
+OUTREACH_KINDS = frozenset({"call_attempt", "email_sent", "note", "meeting_missed"})
 DEAL_STAGE = "deal_stage"  # the feature: the stage of the contact's furthest open deal
 UNKNOWN_STAGE = "(stage unknown)"  # an open deal with no stage entered by the moment scored
 _SPOKEN_SOURCES = (
@@ -190,18 +193,21 @@ def contact_snapshot(tables: dict[str, pd.DataFrame], pairs: pd.DataFrame) -> pd
     age = ((moment - created).dt.total_seconds() / 86400).clip(lower=0).round(0)
     out["days_since_created"] = age.to_numpy()
     activities = tables["activities"]
-    everything = _sorted_keys(activities, "occurred_at", universe)
+    kinds = activities["kind"].astype(object).fillna("other").str.strip().str.lower()
+    kinds = kinds.str.replace(" ", "_")
+    # "Last active" and "actions in the last week" are what the contact did: a voicemail
+    # the rep left or a note the rep wrote is not the lead being active (own counts below)
+    theirs = activities[~kinds.isin(OUTREACH_KINDS).to_numpy()]
+    everything = _sorted_keys(theirs, "occurred_at", universe)
     before = np.searchsorted(everything, upper, side="left")
     first = np.searchsorted(everything, start, side="left")
     week_ago = np.searchsorted(everything, upper - 7 * 86400, side="left")
     out["activities_last_7_days"] = before - np.maximum(week_ago, first)
     if len(everything):
         last = np.where(before > first, everything[np.maximum(before - 1, 0)] % _SHIFT, -1)
-    else:  # a source without timestamped activities (HubSpot, most sheets)
+    else:  # a source without timestamped activities (most sheets), or only the business's
         last = np.full(len(now), -1, dtype="int64")
     out["days_since_last_activity"] = np.where(last >= 0, np.floor((now - last) / 86400), np.nan)
-    kinds = activities["kind"].astype(object).fillna("other").str.strip().str.lower()
-    kinds = kinds.str.replace(" ", "_")
     for kind in kinds.value_counts().index[:8]:
         name = _KNOWN_KINDS.get(kind, (f"{kind}_count", None))[0]
         keys = _sorted_keys(activities[(kinds == kind).to_numpy()], "occurred_at", universe)
