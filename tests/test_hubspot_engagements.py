@@ -448,3 +448,19 @@ def test_the_reps_outreach_is_not_the_lead_being_active() -> None:
     assert features["activities_last_7_days"].tolist() == [0, 0]
     assert features["calls_unanswered"].tolist() == [1, 1]
     assert features["emails_sent"].tolist() == [1, 0]
+
+
+def test_a_meeting_with_more_contacts_than_one_answer_holds_names_them_all(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    """HubSpot gives 100 links inline (a list) and pages the rest; its batch read of links
+    pages too. A webinar logged as one meeting with 620 attendees is theirs all."""
+    people = [contact(hub, f"p{i}@x.com") for i in range(620)]
+    webinar = engagement(hub, "meetings", "2026-11-05T16:00:00Z", *people)
+    sync(hub, store)  # the first read lists: 100 inline, the rest by batch reads
+    assert sorted(activities(store)["contact_id"]) == sorted(people)
+    with store.transaction() as conn:  # so that the search's read must give them all again
+        conn.execute("DELETE FROM activities")
+    hub.state.touch("meetings", [webinar], hs_meeting_outcome="COMPLETED")
+    sync(hub, store)  # a search gives no links: batch reads, 500 and then 120
+    assert sorted(activities(store)["contact_id"]) == sorted(people)

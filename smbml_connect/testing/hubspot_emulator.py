@@ -42,6 +42,12 @@ __all__ = ["Fault", "HubSpotEmulator"]
 
 TEST_TOKEN = "pat-na1-00000000-0000-4000-8000-000000000001"
 _SCOPE_OBJECT = {"line_items": "line_items", "products": "products", "orders": "orders"}
+# Associations a list or get gives inline per record and type; more are paged (HubSpot's
+# change of 2021-01-18): the rest are read with the associations API.
+INLINE_LINKS = 100
+# The v4 batch read pages each input's links too; HubSpot does not say at how many (its
+# single-object read gives 500 a page): 500 here.
+BATCH_LINKS = 500
 # Engagements are read with the contacts' scope (HubSpot's v3 spec; emails also take
 # sales-email-read, which their 2026-09 version requires beside it: ``object_scopes``).
 ENGAGEMENT_SCOPES = {
@@ -376,13 +382,20 @@ class _Handler(QuietHandler):
         results = []
         for record in page:
             shaped = record.shape(object_type, wanted)
-            links = {}
+            links: dict[str, dict[str, Any]] = {}
             for to in linked:
                 to_type = state.object_type(to)
                 linked_ids = state.associated(object_type, record.id, to_type)
                 if linked_ids:
                     label = f"{_singular(object_type)}_to_{_singular(to_type)}"
-                    links[to] = {"results": [{"id": i, "type": label} for i in linked_ids]}
+                    shown = linked_ids[:INLINE_LINKS]
+                    links[to] = {"results": [{"id": i, "type": label} for i in shown]}
+                    if len(linked_ids) > INLINE_LINKS:  # paged since January 2021
+                        after = shown[-1]
+                        path = f"/crm/v4/objects/{object_type}/{record.id}/associations/{to}"
+                        links[to]["paging"] = {
+                            "next": {"after": after, "link": f"{self.hub.url}{path}?after={after}"}
+                        }
             if links:
                 shaped["associations"] = links
             results.append(shaped)
@@ -661,6 +674,10 @@ class _Handler(QuietHandler):
         for item in inputs:
             rid = str(item["id"])
             ids = state.associated(from_type, rid, to_type)
+            after = str(item.get("after") or "")
+            if after:  # a page after the first: the ids past the one it names
+                ids = [i for i in ids if _id_after(i, after)]
+            page, more = ids[:BATCH_LINKS], ids[BATCH_LINKS:]
             if not ids:
                 errors.append(
                     {
@@ -674,20 +691,21 @@ class _Handler(QuietHandler):
                     }
                 )
                 continue
-            results.append(
-                {
-                    "from": {"id": rid},
-                    "to": [
-                        {
-                            "toObjectId": int(i),
-                            "associationTypes": [
-                                {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}
-                            ],
-                        }
-                        for i in ids
-                    ],
-                }
-            )
+            result: dict[str, Any] = {
+                "from": {"id": rid},
+                "to": [
+                    {
+                        "toObjectId": int(i),
+                        "associationTypes": [
+                            {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}
+                        ],
+                    }
+                    for i in page
+                ],
+            }
+            if more:
+                result["paging"] = {"next": {"after": page[-1]}}
+            results.append(result)
         return (207 if errors else 200), _batch_body(results, errors, started)
 
     def _assoc_list(self, args: dict[str, str], *_: Any) -> tuple[int, Any]:
@@ -704,6 +722,12 @@ class _Handler(QuietHandler):
                 for i in ids
             ]
         }
+
+
+def _id_after(rid: str, after: str) -> bool:
+    if rid.isdigit() and after.isdigit():
+        return int(rid) > int(after)
+    return rid > after
 
 
 def _missing_scopes(needed: list[str]) -> ApiError:

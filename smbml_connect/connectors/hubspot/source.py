@@ -523,31 +523,51 @@ class HubSpotSource:
         out: dict[str, dict[str, list[str]]] = {}
         for column, to_type in spec.links.items():
             found: dict[str, list[str]] = {}
+            ids = [str(r["id"]) for r in records]
             if inline:
+                more = []  # over 100 links: HubSpot pages them; the rest by the batch read
                 for r in records:
-                    linked = ((r.get("associations") or {}).get(to_type) or {}).get("results") or []
+                    given = (r.get("associations") or {}).get(to_type) or {}
+                    linked = given.get("results") or []
                     if linked:
                         found[str(r["id"])] = sorted({str(a["id"]) for a in linked}, key=id_order)
-            else:
-                ids = [str(r["id"]) for r in records]
-                for start in range(0, len(ids), ASSOCIATION_BATCH):
-                    chunk = ids[start : start + ASSOCIATION_BATCH]
-                    request = BatchInputPublicFetchAssociationsBatchRequest(
-                        inputs=[{"id": i} for i in chunk]
-                    )
-                    body = self.api.json(
-                        f"reading {spec.object_type}-{to_type} associations",
-                        self.api.client.crm.associations.v4.batch_api.get_page,
-                        spec.object_type,
-                        to_type,
-                        request,
-                    )
-                    for result in body.get("results", []):
-                        found[str(result["from"]["id"])] = sorted(
-                            (str(t["toObjectId"]) for t in result.get("to", [])), key=id_order
-                        )
+                    if (given.get("paging") or {}).get("next"):
+                        more.append(str(r["id"]))
+                ids = more
+            if ids:
+                found.update(self._associated(spec.object_type, to_type, ids))
             out[column] = found
         return out
+
+    def _associated(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[str]]:
+        """Every ``to_type`` id linked to each of ``ids`` (v4 batch read, 1,000 inputs a
+        request; an input with more links than one answer holds is asked again from its
+        ``paging.next.after``)."""
+        found: dict[str, set[str]] = {}
+        asked = [{"id": i} for i in ids]
+        while asked:
+            further = []
+            for start in range(0, len(asked), ASSOCIATION_BATCH):
+                request = BatchInputPublicFetchAssociationsBatchRequest(
+                    inputs=asked[start : start + ASSOCIATION_BATCH]
+                )
+                body = self.api.json(
+                    f"reading {from_type}-{to_type} associations",
+                    self.api.client.crm.associations.v4.batch_api.get_page,
+                    from_type,
+                    to_type,
+                    request,
+                )
+                for result in body.get("results", []):
+                    rid = str(result["from"]["id"])
+                    found.setdefault(rid, set()).update(
+                        str(t["toObjectId"]) for t in result.get("to", [])
+                    )
+                    after = ((result.get("paging") or {}).get("next") or {}).get("after")
+                    if after:
+                        further.append({"id": rid, "after": str(after)})
+            asked = further
+        return {rid: sorted(linked, key=id_order) for rid, linked in found.items()}
 
     def _read_properties(
         self, spec: ObjectSpec, records: list[dict[str, Any]], properties: list[str]
