@@ -120,11 +120,14 @@ class GoneRows:
         a day, ``Page.kept_only``): the ids two listings in a row missed go with the page,
         and the run says how many. Unless over half of those stored (20 or more) are
         missing at once (a portal emptied by mistake, a listing that came back empty):
-        then nothing goes, the run says so, and the next listing checks again."""
+        then nothing goes, the run says so, and the ids are held until a run with
+        `--accept-removals` (`release`) or a listing that meets them again."""
         for table, only in list(page.kept_only.items()):
             missing, gone, total = self.store.unlisted_rows(table, only, self.source.name)
-            words = only.name.replace("_", " ")
-            if not self.accept and len(missing) >= SURE_ROWS and len(missing) > total / 2:
+            words = only.noun or only.name.replace("_", " ")
+            held = not self.accept and len(missing) >= SURE_ROWS and len(missing) > total / 2
+            self.store.hold_unlisted(table, only, self.source.name, missing if held else None)
+            if held:
                 del page.kept_only[table]
                 said = (
                     f"{len(missing):,} of the {total:,} {words} read before are in no list of "
@@ -137,10 +140,26 @@ class GoneRows:
             elif gone:
                 one = words[:-1] if len(gone) == 1 and words.endswith("s") else words
                 said = (
-                    f"{len(gone):,} {one} deleted in {self.source.name} (in no list of it two "
-                    f"days running: {_examples(gone)}): their {_many(table)} were removed."
+                    f"{len(gone):,} {one} gone from {self.source.name} (deleted, or in its "
+                    f"recycle bin; in no list of it twice in a row: {_examples(gone)}): their "
+                    f"{_many(table)} were removed."
                 )
                 result.notices.append(Notice(PURGED_CHECK, table, len(gone), said))
+
+    def release(self, result: RunResult) -> None:
+        """With `--accept-removals`: the ids a listing missed in numbers too large to trust
+        (`kept_only`) are removed now, and the run says how many."""
+        if not self.accept:
+            return
+        for table, listing, ids in self.store.held_unlisted(self.source.name):
+            removed = self.store.remove_held(table, listing, self.source.name, ids)
+            if ids:
+                said = (
+                    f"{len(ids):,} {listing.replace('_', ' ')} in no list of "
+                    f"{self.source.name} were removed as asked (--accept-removals), with "
+                    f"their {removed:,} {_many(table)}."
+                )
+                result.notices.append(Notice(PURGED_CHECK, table, len(ids), said))
 
     def unsure(self, table: str) -> None:
         """Lines of the table could not be read this run: their keys are unknown, so what

@@ -375,6 +375,7 @@ def _load(
         if not checked.rejects.empty:
             result.rejects = _stacked_rejects(result.rejects, checked.rejects)
         result.loaded[table] = len(checked.clean)
+    gone.release(result)
     gone.finish(result, where)
 
 

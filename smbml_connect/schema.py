@@ -231,6 +231,7 @@ class KeptOnly:
     column: str
     values: tuple[str, ...]
     ids: tuple[str, ...]
+    noun: str = ""  # what the user calls the records, plural ("messages"); else ``name``
 
 
 # Columns that hold a share of a price (0.1 is 10%): read against 0..1, see ``_as_share``.

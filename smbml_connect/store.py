@@ -622,6 +622,51 @@ class Store:
             missing, before, total = _unlisted(conn, table, only, source)
         return missing, [i for i in missing if i in before], total
 
+    def hold_unlisted(
+        self, table: str, only: KeptOnly, source: str, missing: Sequence[str] | None
+    ) -> None:
+        """The ids a listing missed but too many to trust (None: it was trusted): held,
+        so a run told `--accept-removals` removes them without waiting for a listing."""
+        name = f"held:{table}:{only.name}"
+        with self.transaction() as conn:
+            if missing is None:
+                conn.execute(
+                    "DELETE FROM sync_cursors WHERE source = ? AND table_name = ?", (source, name)
+                )
+            else:  # and they count as missed once, for a listing of an accepting run
+                self._set_cursor(conn, source, name, json.dumps(list(missing)))
+                unlisted = f"unlisted:{table}:{only.name}"
+                self._set_cursor(conn, source, unlisted, json.dumps(sorted(missing)))
+
+    def held_unlisted(self, source: str) -> list[tuple[str, str, list[str]]]:
+        """(table, listing, ids) of each listing whose misses are held (`hold_unlisted`)."""
+        rows = self._conn.execute(
+            "SELECT table_name, value FROM sync_cursors WHERE source = ? "
+            "AND substr(table_name, 1, 5) = 'held:' ORDER BY table_name",
+            (source,),
+        ).fetchall()
+        out = []
+        for name, value in rows:
+            _, table, listing = str(name).split(":", 2)
+            out.append((table, listing, [str(i) for i in json.loads(value)]))
+        return out
+
+    def remove_held(self, table: str, listing: str, source: str, ids: Sequence[str]) -> int:
+        """Remove ``source``'s rows of these held ids (the user accepted their removal)."""
+        column = REPLACED_BY.get(table, TABLES[table].key[0])
+        with self.transaction() as conn:
+            removed = sum(
+                conn.execute(
+                    f'DELETE FROM "{table}" WHERE "{column}" = ? AND source = ?', (i, source)
+                ).rowcount
+                for i in ids
+            )
+            conn.execute(
+                "DELETE FROM sync_cursors WHERE source = ? AND table_name = ?",
+                (source, f"held:{table}:{listing}"),
+            )
+        return removed
+
     def unlisted_before(self, table: str, source: str) -> set[str]:
         """Ids the previous listing of every id did not meet (`purge`)."""
         text = self.get_cursor(source, f"unlisted:{table}")

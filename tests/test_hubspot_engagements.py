@@ -11,12 +11,14 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from smbml_connect.analytics.leads.contact_features import contact_snapshot
+from smbml_connect.analytics.leads.contact_features import contact_snapshot, contacts_own
+from smbml_connect.analytics.leads.deals import _recent_activity
 from smbml_connect.connectors.files.source import FilesSource
 from smbml_connect.connectors.hubspot.cursor import engagement_marks
 from smbml_connect.connectors.hubspot.engagements import ENGAGEMENTS
@@ -170,10 +172,10 @@ def test_an_engagement_changed_or_deleted_in_hubspot_replaces_the_rows_it_gave(
     ]  # fmt: skip
     said = [n.message for n in later.notices if n.check == "deleted_for_good"]
     assert said == [
-        f"1 meeting deleted in hubspot (in no list of it two days running: {meeting}): "
-        "their activities were removed.",
-        f"1 note deleted in hubspot (in no list of it two days running: {gone}): "
-        "their activities were removed.",
+        f"1 meeting gone from hubspot (deleted, or in its recycle bin; in no list of it twice "
+        f"in a row: {meeting}): their activities were removed.",
+        f"1 note gone from hubspot (deleted, or in its recycle bin; in no list of it twice "
+        f"in a row: {gone}): their activities were removed.",
     ]
 
 
@@ -193,12 +195,37 @@ def test_a_listing_that_misses_most_of_a_type_removes_nothing_unless_told(
     said = [n.message for n in result.notices if n.check == "deleted_for_good"]
     assert said[0].startswith("25 of the 30 calls read before are in no list of hubspot now")
     assert "smbml run --accept-removals" in said[0]
+    # told once, the same day (no listing due): the held ones go now, and it says so
     limits = Limits(read_timeout=2.0)
-    for day in (3, 4):  # told: gone after two listings
-        hub.clock.advance(limits.window_seconds)
-        api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits, clock=hub.clock)
-        run_pipeline(HubSpotSource(api, started=start + day * DAY), store,
-                     RunOptions(steps=[], accept_removals=True))  # fmt: skip
+    hub.clock.advance(limits.window_seconds)
+    api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits, clock=hub.clock)
+    told = run_pipeline(HubSpotSource(api, started=start + 2 * DAY + timedelta(hours=1)), store,
+                        RunOptions(steps=[], accept_removals=True))  # fmt: skip
+    assert set(activities(store)["activity_id"]) == set(calls[25:])
+    said = [n.message for n in told.notices if n.check == "deleted_for_good"]
+    assert said == ["25 calls in no list of hubspot were removed as asked (--accept-removals), "
+                    "with their 25 activities."]  # fmt: skip
+    later = sync(hub, store, start + 3 * DAY)  # and the next listing has nothing to say
+    assert [n for n in later.notices if n.check == "deleted_for_good"] == []
+    assert set(activities(store)["activity_id"]) == set(calls[25:])
+
+
+def test_told_on_a_listing_day_the_held_ones_go_with_that_listing(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    ann = contact(hub, "ann@x.com")
+    calls = [engagement(hub, "calls", f"2026-11-{d % 28 + 1:02d}T15:00:00Z", ann)
+             for d in range(30)]  # fmt: skip
+    start = datetime.now(tz=UTC)
+    sync(hub, store, start)
+    for call in calls[:25]:
+        hub.state.delete_for_good("calls", call)
+    sync(hub, store, start + DAY)  # held
+    limits = Limits(read_timeout=2.0)
+    hub.clock.advance(limits.window_seconds)
+    api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits, clock=hub.clock)
+    run_pipeline(HubSpotSource(api, started=start + 2 * DAY), store,
+                 RunOptions(steps=[], accept_removals=True))  # fmt: skip
     assert set(activities(store)["activity_id"]) == set(calls[25:])
 
 
@@ -437,6 +464,7 @@ def test_the_reps_outreach_is_not_the_lead_being_active() -> None:
                                        "2026-11-09T11:00:00Z", "2026-11-01T10:00:00Z",
                                        "2026-11-09T10:00:00Z"], utc=True),
         "kind": ["call_attempt", "email_sent", "note", "email_received", "call_attempt"],
+        "activity_id": ["1", "2", "3", "4", "5"],  # a CRM's engagements
     })  # fmt: skip
     empty = pd.DataFrame(columns=["deal_id", "contact_id", "created_at", "closed_at", "is_won"])
     tables = {"contacts": contacts, "activities": acts, "deals": empty,
@@ -448,6 +476,35 @@ def test_the_reps_outreach_is_not_the_lead_being_active() -> None:
     assert features["activities_last_7_days"].tolist() == [0, 0]
     assert features["calls_unanswered"].tolist() == [1, 1]
     assert features["emails_sent"].tolist() == [1, 0]
+    # the deal model's "contact active in the last 30 days" says the same
+    deals = pd.DataFrame({"deal_id": ["d1"], "contact_id": ["ann"]})
+    assert _recent_activity(contacts_own(acts), deals["contact_id"], pd.Series([at])) == [0]
+    # a file's rows have no id: its "note" may be anything the contact did, and counts
+    filed = acts.assign(activity_id="")
+    tables["activities"] = filed
+    features = contact_snapshot(tables, pd.DataFrame({"contact_id": ["ann", "bob"], "at": at}))
+    assert features["days_since_last_activity"].tolist() == [0, 0]
+
+
+def test_a_rare_kind_keeps_its_count_however_many_kinds_there_are() -> None:
+    kinds = ["call", "call_attempt", "email_sent", "email_received", "email", "meeting",
+             "note", "message", "meeting_missed", "page_view", "webinar"]  # fmt: skip
+    acts = pd.DataFrame({
+        "contact_id": "ann",
+        "occurred_at": pd.Timestamp("2026-11-09T10:00:00Z"),
+        "kind": [k for i, k in enumerate(kinds) for _ in range(len(kinds) - i)],
+        "activity_id": "1",
+    })  # fmt: skip
+    contacts = pd.DataFrame({"contact_id": ["ann"], "created_at": pd.to_datetime(
+        ["2026-10-01T00:00:00Z"], utc=True), "company": None, "lead_source": None,
+        "country": None, "industry": None})  # fmt: skip
+    empty = pd.DataFrame(columns=["deal_id", "contact_id", "created_at", "closed_at", "is_won"])
+    tables = {"contacts": contacts, "activities": acts, "deals": empty,
+              "deal_stages": pd.DataFrame(columns=["deal_id", "stage", "entered_at"])}  # fmt: skip
+    at = pd.Timestamp("2026-11-10T00:00:00Z")
+    features = contact_snapshot(tables, pd.DataFrame({"contact_id": ["ann"], "at": at}))
+    assert features["meetings_missed"].tolist() == [3]  # the ninth commonest, known
+    assert features["webinar_count"].tolist() == [1]  # a kind of the file's own
 
 
 def test_a_meeting_with_more_contacts_than_one_answer_holds_names_them_all(
@@ -464,3 +521,23 @@ def test_a_meeting_with_more_contacts_than_one_answer_holds_names_them_all(
     hub.state.touch("meetings", [webinar], hs_meeting_outcome="COMPLETED")
     sync(hub, store)  # a search gives no links: batch reads, 500 and then 120
     assert sorted(activities(store)["contact_id"]) == sorted(people)
+
+
+def test_a_link_page_hubspot_names_again_is_not_asked_for_forever() -> None:
+    class Repeating:
+        """An API whose batch read always says there is a page after "MTAw"."""
+
+        calls = 0
+        client = SimpleNamespace(crm=SimpleNamespace(associations=SimpleNamespace(
+            v4=SimpleNamespace(batch_api=SimpleNamespace(get_page=None)))))  # fmt: skip
+
+        def json(self, what: str, method: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            self.calls += 1
+            return {"results": [{"from": {"id": "7"}, "to": [{"toObjectId": self.calls}],
+                                 "paging": {"next": {"after": "MTAw"}}}]}  # fmt: skip
+
+    api = Repeating()
+    source = HubSpotSource.__new__(HubSpotSource)
+    source.api = api  # type: ignore[assignment]
+    assert source._associated("meetings", "contacts", ["7"]) == {"7": ["1", "2"]}
+    assert api.calls == 2

@@ -54,9 +54,27 @@ _KNOWN_KINDS = {  # activity kind -> (feature name, phrase)
     "note": ("notes", Phrase("{n} notes logged about them", "1 note logged about them", "No notes logged")),
     "message": ("messages", Phrase("{n} messages exchanged", "1 message exchanged", "No messages yet")),
 }  # fmt: skip
-# What the business did towards a contact, not what the contact did (HubSpot's
-# engagements): counted as kinds of their own, not as the contact's being active.
+# What the business did towards a contact, not what the contact did (a CRM's engagements,
+# rows with an id): counted as kinds of their own, not as the contact's being active.
 OUTREACH_KINDS = frozenset({"call_attempt", "email_sent", "note", "meeting_missed"})
+
+
+def activity_kinds(activities: pd.DataFrame) -> pd.Series:
+    kinds = activities["kind"].astype(object).fillna("other").str.strip().str.lower()
+    return kinds.str.replace(" ", "_")
+
+
+def contacts_own(activities: pd.DataFrame) -> pd.DataFrame:
+    """The activities that are the contact's doing: not a CRM engagement of the business's
+    (a voicemail left, an email sent, a note written). A file's rows (no id) are all the
+    contact's, whatever their words ("Note" in a file may be anything)."""
+    if "activity_id" not in activities.columns or activities.empty:
+        return activities
+    engaged = activities["activity_id"].astype(object).fillna("").astype(str).str.strip() != ""
+    outreach = activity_kinds(activities).isin(OUTREACH_KINDS) & engaged
+    return activities[~outreach.to_numpy()]
+
+
 DEAL_STAGE = "deal_stage"  # the feature: the stage of the contact's furthest open deal
 UNKNOWN_STAGE = "(stage unknown)"  # an open deal with no stage entered by the moment scored
 _SPOKEN_SOURCES = (
@@ -193,12 +211,10 @@ def contact_snapshot(tables: dict[str, pd.DataFrame], pairs: pd.DataFrame) -> pd
     age = ((moment - created).dt.total_seconds() / 86400).clip(lower=0).round(0)
     out["days_since_created"] = age.to_numpy()
     activities = tables["activities"]
-    kinds = activities["kind"].astype(object).fillna("other").str.strip().str.lower()
-    kinds = kinds.str.replace(" ", "_")
+    kinds = activity_kinds(activities)
     # "Last active" and "actions in the last week" are what the contact did: a voicemail
     # the rep left or a note the rep wrote is not the lead being active (own counts below)
-    theirs = activities[~kinds.isin(OUTREACH_KINDS).to_numpy()]
-    everything = _sorted_keys(theirs, "occurred_at", universe)
+    everything = _sorted_keys(contacts_own(activities), "occurred_at", universe)
     before = np.searchsorted(everything, upper, side="left")
     first = np.searchsorted(everything, start, side="left")
     week_ago = np.searchsorted(everything, upper - 7 * 86400, side="left")
@@ -208,7 +224,10 @@ def contact_snapshot(tables: dict[str, pd.DataFrame], pairs: pd.DataFrame) -> pd
     else:  # a source without timestamped activities (most sheets), or only the business's
         last = np.full(len(now), -1, dtype="int64")
     out["days_since_last_activity"] = np.where(last >= 0, np.floor((now - last) / 86400), np.nan)
-    for kind in kinds.value_counts().index[:8]:
+    # every kind whose words are known, and the eight commonest of the others (a file's own)
+    counted = kinds.value_counts().index
+    known = [k for k in counted if k in _KNOWN_KINDS]
+    for kind in [*known, *[k for k in counted if k not in _KNOWN_KINDS][:8]]:
         name = _KNOWN_KINDS.get(kind, (f"{kind}_count", None))[0]
         keys = _sorted_keys(activities[(kinds == kind).to_numpy()], "occurred_at", universe)
         out[name] = np.searchsorted(keys, upper) - np.searchsorted(keys, start)

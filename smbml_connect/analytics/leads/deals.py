@@ -18,6 +18,7 @@ import pandas as pd
 
 from smbml_connect.analytics.leads.contact_features import (
     closed_stages,
+    contacts_own,
     has_stage_history,
     stepped_back,
 )
@@ -152,7 +153,10 @@ def deal_snapshot(
     out["lead_source"] = me["contact_id"].map(contacts["lead_source"]).to_numpy()
     activity = tables["activities"]
     if not activity.empty:
-        out["contact_activity_30d"] = _recent_activity(activity, me["contact_id"], moment)
+        # the contact's doing, as the lead's "Last active": not the rep's outreach
+        out["contact_activity_30d"] = _recent_activity(
+            contacts_own(activity), me["contact_id"], moment
+        )
     return out
 
 

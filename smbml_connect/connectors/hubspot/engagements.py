@@ -96,6 +96,7 @@ class Engagement:
     properties: tuple[str, ...]
     kind: Callable[[Mapping[str, Any]], str | None]
     kinds: tuple[str, ...]  # every kind ``kind`` gives
+    noun: str = ""  # as users know them, plural, where not the object type's name
 
     @property
     def spec(self) -> ObjectSpec:
@@ -113,7 +114,7 @@ ENGAGEMENTS = (
                ("email", "email_sent", "email_received")),
     Engagement("meetings", ("hs_meeting_outcome",), _meeting, ("meeting", "meeting_missed")),
     Engagement("notes", (), lambda _: "note", ("note",)),
-    Engagement("communications", (), lambda _: "message", ("message",)),  # SMS, WhatsApp
+    Engagement("communications", (), lambda _: "message", ("message",), "messages"),
 )  # fmt: skip
 
 

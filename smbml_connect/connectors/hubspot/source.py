@@ -321,7 +321,9 @@ class HubSpotSource:
         last = self._engagement_page(engagement, buffer, full)
         moved = _moved(name, cursor)
         if full and resumed is None:  # every id of the type met in this one listing
-            last.kept_only[ACTIVITIES] = KeptOnly(name, "kind", engagement.kinds, tuple(listed))
+            last.kept_only[ACTIVITIES] = KeptOnly(
+                name, "kind", engagement.kinds, tuple(listed), engagement.noun
+            )
             moved[LISTED + name] = str(self.started_ms)
         yield last, moved
 
@@ -545,6 +547,7 @@ class HubSpotSource:
         ``paging.next.after``)."""
         found: dict[str, set[str]] = {}
         asked = [{"id": i} for i in ids]
+        seen: set[tuple[str, str]] = set()  # a page HubSpot names again is not asked again
         while asked:
             further = []
             for start in range(0, len(asked), ASSOCIATION_BATCH):
@@ -564,7 +567,8 @@ class HubSpotSource:
                         str(t["toObjectId"]) for t in result.get("to", [])
                     )
                     after = ((result.get("paging") or {}).get("next") or {}).get("after")
-                    if after:
+                    if after and (rid, str(after)) not in seen:
+                        seen.add((rid, str(after)))
                         further.append({"id": rid, "after": str(after)})
             asked = further
         return {rid: sorted(linked, key=id_order) for rid, linked in found.items()}
