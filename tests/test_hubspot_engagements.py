@@ -179,16 +179,32 @@ def test_an_engagement_changed_or_deleted_in_hubspot_replaces_the_rows_it_gave(
     ]
 
 
-def test_a_listing_that_misses_most_of_a_type_removes_nothing_unless_told(
-    hub: HubSpotEmulator, store: Store
-) -> None:
+def _most_calls_deleted(hub: HubSpotEmulator, store: Store) -> tuple[list[str], datetime]:
+    """30 calls read, then 25 deleted for good: a portal emptied by mistake, or a
+    listing that came back short."""
     ann = contact(hub, "ann@x.com")
     calls = [engagement(hub, "calls", f"2026-11-{d % 28 + 1:02d}T15:00:00Z", ann)
              for d in range(30)]  # fmt: skip
     start = datetime.now(tz=UTC)
     sync(hub, store, start)
-    for call in calls[:25]:  # a portal emptied by mistake, or a listing that came back short
+    for call in calls[:25]:
         hub.state.delete_for_good("calls", call)
+    return calls, start
+
+
+def accepting(hub: HubSpotEmulator, store: Store, at: datetime) -> RunResult:
+    """`smbml run --accept-removals` at ``at``."""
+    limits = Limits(read_timeout=2.0)
+    hub.clock.advance(limits.window_seconds)
+    api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits, clock=hub.clock)
+    return run_pipeline(HubSpotSource(api, started=at), store,
+                        RunOptions(steps=[], accept_removals=True))  # fmt: skip
+
+
+def test_a_listing_that_misses_most_of_a_type_removes_nothing_unless_told(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    calls, start = _most_calls_deleted(hub, store)
     for day in (1, 2):
         result = sync(hub, store, start + day * DAY)
         assert len(activities(store)) == 30
@@ -196,11 +212,7 @@ def test_a_listing_that_misses_most_of_a_type_removes_nothing_unless_told(
     assert said[0].startswith("25 of the 30 calls read before are in no list of hubspot now")
     assert "smbml run --accept-removals" in said[0]
     # told once, the same day (no listing due): the held ones go now, and it says so
-    limits = Limits(read_timeout=2.0)
-    hub.clock.advance(limits.window_seconds)
-    api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits, clock=hub.clock)
-    told = run_pipeline(HubSpotSource(api, started=start + 2 * DAY + timedelta(hours=1)), store,
-                        RunOptions(steps=[], accept_removals=True))  # fmt: skip
+    told = accepting(hub, store, start + 2 * DAY + timedelta(hours=1))
     assert set(activities(store)["activity_id"]) == set(calls[25:])
     said = [n.message for n in told.notices if n.check == "deleted_for_good"]
     assert said == ["25 calls in no list of hubspot were removed as asked (--accept-removals), "
@@ -213,19 +225,9 @@ def test_a_listing_that_misses_most_of_a_type_removes_nothing_unless_told(
 def test_told_on_a_listing_day_the_held_ones_go_with_that_listing(
     hub: HubSpotEmulator, store: Store
 ) -> None:
-    ann = contact(hub, "ann@x.com")
-    calls = [engagement(hub, "calls", f"2026-11-{d % 28 + 1:02d}T15:00:00Z", ann)
-             for d in range(30)]  # fmt: skip
-    start = datetime.now(tz=UTC)
-    sync(hub, store, start)
-    for call in calls[:25]:
-        hub.state.delete_for_good("calls", call)
+    calls, start = _most_calls_deleted(hub, store)
     sync(hub, store, start + DAY)  # held
-    limits = Limits(read_timeout=2.0)
-    hub.clock.advance(limits.window_seconds)
-    api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits, clock=hub.clock)
-    run_pipeline(HubSpotSource(api, started=start + 2 * DAY), store,
-                 RunOptions(steps=[], accept_removals=True))  # fmt: skip
+    accepting(hub, store, start + 2 * DAY)
     assert set(activities(store)["activity_id"]) == set(calls[25:])
 
 
@@ -451,13 +453,20 @@ def test_a_listing_mark_ahead_of_the_clock_or_unreadable_does_not_put_the_listin
     assert activities(store)["contact_id"].tolist() == [bob]  # listed whole all the same
 
 
+def _lead_tables(people: list[str], acts: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Contacts made on 1 October with these activities, and no deals."""
+    contacts = pd.DataFrame({"contact_id": people, "created_at": pd.Timestamp(
+        "2026-10-01T00:00:00Z"), "company": None, "lead_source": None, "country": None,
+        "industry": None})  # fmt: skip
+    empty = pd.DataFrame(columns=["deal_id", "contact_id", "created_at", "closed_at", "is_won"])
+    return {"contacts": contacts, "activities": acts, "deals": empty,
+            "deal_stages": pd.DataFrame(columns=["deal_id", "stage", "entered_at"])}  # fmt: skip
+
+
 def test_the_reps_outreach_is_not_the_lead_being_active() -> None:
     """A voicemail left, an email sent and a note written are the business's doing: they
     have counts of their own, but "Last active" and "actions in the last week" are what
     the contact did (a reply, a call held)."""
-    contacts = pd.DataFrame({"contact_id": ["ann", "bob"], "created_at": pd.to_datetime(
-        ["2026-10-01T00:00:00Z"] * 2, utc=True), "company": None, "lead_source": None,
-        "country": None, "industry": None})  # fmt: skip
     acts = pd.DataFrame({
         "contact_id": ["ann", "ann", "ann", "bob", "bob"],
         "occurred_at": pd.to_datetime(["2026-11-08T10:00:00Z", "2026-11-09T10:00:00Z",
@@ -466,9 +475,7 @@ def test_the_reps_outreach_is_not_the_lead_being_active() -> None:
         "kind": ["call_attempt", "email_sent", "note", "email_received", "call_attempt"],
         "activity_id": ["1", "2", "3", "4", "5"],  # a CRM's engagements
     })  # fmt: skip
-    empty = pd.DataFrame(columns=["deal_id", "contact_id", "created_at", "closed_at", "is_won"])
-    tables = {"contacts": contacts, "activities": acts, "deals": empty,
-              "deal_stages": pd.DataFrame(columns=["deal_id", "stage", "entered_at"])}  # fmt: skip
+    tables = _lead_tables(["ann", "bob"], acts)
     at = pd.Timestamp("2026-11-10T00:00:00Z")
     features = contact_snapshot(tables, pd.DataFrame({"contact_id": ["ann", "bob"], "at": at}))
     assert features["days_since_last_activity"].isna().tolist() == [True, False]
@@ -495,12 +502,7 @@ def test_a_rare_kind_keeps_its_count_however_many_kinds_there_are() -> None:
         "kind": [k for i, k in enumerate(kinds) for _ in range(len(kinds) - i)],
         "activity_id": "1",
     })  # fmt: skip
-    contacts = pd.DataFrame({"contact_id": ["ann"], "created_at": pd.to_datetime(
-        ["2026-10-01T00:00:00Z"], utc=True), "company": None, "lead_source": None,
-        "country": None, "industry": None})  # fmt: skip
-    empty = pd.DataFrame(columns=["deal_id", "contact_id", "created_at", "closed_at", "is_won"])
-    tables = {"contacts": contacts, "activities": acts, "deals": empty,
-              "deal_stages": pd.DataFrame(columns=["deal_id", "stage", "entered_at"])}  # fmt: skip
+    tables = _lead_tables(["ann"], acts)
     at = pd.Timestamp("2026-11-10T00:00:00Z")
     features = contact_snapshot(tables, pd.DataFrame({"contact_id": ["ann"], "at": at}))
     assert features["meetings_missed"].tolist() == [3]  # the ninth commonest, known
