@@ -194,9 +194,10 @@ def _print_result(result: RunResult, outputs: list[Path]) -> None:
             _echo(f"  {notice.message}")
     for table, n in result.not_loaded.items():
         example = _NOT_LOADED.get(table, _NOT_LOADED["order_lines"])
+        are, were = ("is", "was") if n == 1 else ("are", "were")
         _echo(
-            f"{n:,} source records are not {table.replace('_', ' ')} (e.g. {example}) and were "
-            "left out."
+            f"{_plural(n, 'source record')} {are} not {table.replace('_', ' ')} (e.g. {example}) "
+            f"and {were} left out."
         )
     if result.consent_skipped:
         _echo(f"{_plural(result.consent_skipped, 'contact')} opted out of processing: not scored.")

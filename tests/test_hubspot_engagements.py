@@ -543,3 +543,17 @@ def test_a_link_page_hubspot_names_again_is_not_asked_for_forever() -> None:
     source.api = api  # type: ignore[assignment]
     assert source._associated("meetings", "contacts", ["7"]) == {"7": ["1", "2"]}
     assert api.calls == 2
+
+
+def test_the_run_says_what_the_records_left_out_of_activities_were(capsys: Any) -> None:
+    from smbml_connect.cli import _print_result
+
+    result = RunResult(1, pd.Timestamp("2026-11-10T12:00:00Z"), "hubspot", status="ok")
+    result.not_loaded = {"activities": 1, "order_lines": 3}
+    _print_result(result, [])
+    said = capsys.readouterr().out
+    assert (
+        "1 source record is not activities (e.g. HubSpot calls, emails or notes about no "
+        "contact, emails that bounced) and was left out." in said
+    )
+    assert "3 source records are not order lines (e.g. HubSpot line items of a deal" in said
