@@ -151,11 +151,11 @@ class GoneRows:
         (`kept_only`) are removed now, and the run says how many."""
         if not self.accept:
             return
-        for table, listing, ids in self.store.held_unlisted(self.source.name):
+        for table, listing, noun, ids in self.store.held_unlisted(self.source.name):
             removed = self.store.remove_held(table, listing, self.source.name, ids)
             if ids:
                 said = (
-                    f"{len(ids):,} {listing.replace('_', ' ')} in no list of "
+                    f"{len(ids):,} {noun} in no list of "
                     f"{self.source.name} were removed as asked (--accept-removals), with "
                     f"their {removed:,} {_many(table)}."
                 )

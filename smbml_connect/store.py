@@ -634,12 +634,14 @@ class Store:
                     "DELETE FROM sync_cursors WHERE source = ? AND table_name = ?", (source, name)
                 )
             else:  # and they count as missed once, for a listing of an accepting run
-                self._set_cursor(conn, source, name, json.dumps(list(missing)))
+                held = {"noun": only.noun or only.name.replace("_", " "), "ids": list(missing)}
+                self._set_cursor(conn, source, name, json.dumps(held))
                 unlisted = f"unlisted:{table}:{only.name}"
                 self._set_cursor(conn, source, unlisted, json.dumps(sorted(missing)))
 
-    def held_unlisted(self, source: str) -> list[tuple[str, str, list[str]]]:
-        """(table, listing, ids) of each listing whose misses are held (`hold_unlisted`)."""
+    def held_unlisted(self, source: str) -> list[tuple[str, str, str, list[str]]]:
+        """(table, listing, what the user calls its records, ids) of each listing whose
+        misses are held (`hold_unlisted`)."""
         rows = self._conn.execute(
             "SELECT table_name, value FROM sync_cursors WHERE source = ? "
             "AND substr(table_name, 1, 5) = 'held:' ORDER BY table_name",
@@ -648,7 +650,8 @@ class Store:
         out = []
         for name, value in rows:
             _, table, listing = str(name).split(":", 2)
-            out.append((table, listing, [str(i) for i in json.loads(value)]))
+            held = json.loads(value)
+            out.append((table, listing, str(held["noun"]), [str(i) for i in held["ids"]]))
         return out
 
     def remove_held(self, table: str, listing: str, source: str, ids: Sequence[str]) -> int:
@@ -786,11 +789,7 @@ class Store:
         return None if row is None else str(row[0])
 
     def _set_cursor(self, conn: sqlite3.Connection, source: str, table: str, value: str) -> None:
-        conn.execute(
-            "INSERT INTO sync_cursors VALUES (?, ?, ?, ?) ON CONFLICT (source, table_name) "
-            "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            (source, table, value, now_text(self.clock)),
-        )
+        _write_cursor(conn, source, table, value, now_text(self.clock))
 
     # -- the zone a source's times without an offset were read in (business_zone) -------
     def zone_of(self, source: str) -> str | None:
@@ -1146,6 +1145,16 @@ def _ensure_output(conn: sqlite3.Connection, table: OutputTable) -> None:
             conn.execute(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {sql_type}")
 
 
+def _write_cursor(
+    conn: sqlite3.Connection, source: str, table: str, value: str, stamp: str
+) -> None:
+    conn.execute(
+        "INSERT INTO sync_cursors VALUES (?, ?, ?, ?) ON CONFLICT (source, table_name) "
+        "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        (source, table, value, stamp),
+    )
+
+
 def _keep_only(
     conn: sqlite3.Connection, table: str, only: KeptOnly, source: str | None, stamp: str
 ) -> None:
@@ -1161,20 +1170,13 @@ def _keep_only(
         [(i, *(() if source is None else (source,))) for i in gone],
     )
     first = sorted(set(missing) - set(gone))
-    conn.execute(
-        "INSERT INTO sync_cursors VALUES (?, ?, ?, ?) ON CONFLICT (source, table_name) "
-        "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        (source or "", f"unlisted:{table}:{only.name}", json.dumps(first), stamp),
-    )
+    _write_cursor(conn, source or "", f"unlisted:{table}:{only.name}", json.dumps(first), stamp)
 
 
 def _unlisted(
     conn: sqlite3.Connection, table: str, only: KeptOnly, source: str | None
 ) -> tuple[list[str], set[str], int]:
     ids = REPLACED_BY.get(table, TABLES[table].key[0])
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _kept (id TEXT PRIMARY KEY)")
-    conn.execute("DELETE FROM _kept")
-    conn.executemany("INSERT OR IGNORE INTO _kept VALUES (?)", [(i,) for i in only.ids])
     values = ", ".join("?" * len(only.values))
     mine = "" if source is None else " AND source = ?"
     bound = (*only.values, *(() if source is None else (source,)))
@@ -1183,7 +1185,7 @@ def _unlisted(
         str(r[0])
         for r in conn.execute(f'SELECT DISTINCT "{ids}" FROM "{table}" WHERE {where}', bound)
     ]
-    kept = {str(r[0]) for r in conn.execute("SELECT id FROM _kept")}
+    kept = set(only.ids)
     missing = sorted(i for i in stored if i not in kept)
     row = conn.execute(
         "SELECT value FROM sync_cursors WHERE source = ? AND table_name = ?",

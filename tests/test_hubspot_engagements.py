@@ -281,7 +281,7 @@ def test_an_engagement_type_hubspot_refuses_is_left_out_with_one_notice(
     assert len(said) == 2
     assert said[0].startswith("HubSpot emails were not read: HubSpot refused")
     assert "sales-email-read" in said[0] and "Lead scores use the other activities" in said[0]
-    assert said[1].startswith("HubSpot communications were not read")
+    assert said[1].startswith("HubSpot messages were not read")
     assert activities(store)["kind"].tolist() == ["call"]
     assert "emails" not in engagement_marks(store.get_cursor("hubspot", "activities"))
     hub.scopes.add("sales-email-read")

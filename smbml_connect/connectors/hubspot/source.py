@@ -255,6 +255,7 @@ class HubSpotSource:
         marks = engagement_marks(since)
         for engagement in ENGAGEMENTS:
             name = engagement.object_type
+            words = engagement.noun or name  # "messages", as users know communications
             try:
                 for page, moved in self._engagement_pages(engagement, marks):
                     if moved:
@@ -271,8 +272,8 @@ class HubSpotSource:
                     .rstrip(".")
                 )
                 notice = (
-                    f"HubSpot {name} were not read: {said}. Lead scores use the other "
-                    f"activities and the {name} read before, if any, until a run reads them."
+                    f"HubSpot {words} were not read: {said}. Lead scores use the other "
+                    f"activities and the {words} read before, if any, until a run reads them."
                 )
                 yield Page(notices=[Notice("engagements_not_read", ACTIVITIES, 0, notice)])
 
