@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
 from smbml_connect.testing.faults import Fault, RollingWindow
+from smbml_connect.testing.hubspot_marketing import MarketingState, Refused
 from smbml_connect.testing.hubspot_state import (
     ASSOCIATION_TYPES,
     ApiError,
@@ -54,6 +55,12 @@ ENGAGEMENT_SCOPES = {
     t: ("crm.objects.contacts.read",)
     for t in ("calls", "meetings", "notes", "tasks", "communications")
 } | {"emails": ("crm.objects.contacts.read", "sales-email-read")}
+# The legacy marketing routes' scopes (their 403 names them as ``requiredScopes``).
+MARKETING_SCOPES = {
+    "email_events": ("content",),
+    "forms": ("forms",),
+    "form_submissions": ("forms", "forms-uploaded-files"),
+}
 
 
 class HubSpotEmulator(LocalServer):
@@ -186,6 +193,13 @@ ROUTES: list[Route] = [
     ),
     ("GET", re.compile(r"^/account-info/v3/details$"), "account_details"),
     ("GET", re.compile(r"^/integrations/v1/me$"), "account_me"),
+    ("GET", re.compile(r"^/email/public/v1/events$"), "email_events"),
+    ("GET", re.compile(r"^/marketing/v3/forms/?$"), "forms"),
+    (
+        "GET",
+        re.compile(r"^/form-integrations/v1/submissions/forms/(?P<form>[^/]+)$"),
+        "form_submissions",
+    ),
 ]
 
 
@@ -339,6 +353,11 @@ class _Handler(QuietHandler):
 
     def _check_scope(self, route: str, object_type: str, method: str) -> None:
         scopes = self.hub.scopes
+        if scopes is not None and route in MARKETING_SCOPES:
+            allowed = MARKETING_SCOPES[route]
+            if not scopes.intersection(allowed):
+                raise _missing_scopes(list(allowed), legacy=True)
+            return
         if scopes is None or not object_type:
             return
         if route.startswith("pipeline"):
@@ -475,8 +494,20 @@ class _Handler(QuietHandler):
             for item in inputs:
                 state.validate(object_type, item.get("properties") or {})
         results, missing = [], []
+        id_property = body.get("idProperty") if op == "read" else None
+        by_property = self._by_property(object_type, id_property)
         for item in inputs:
             rid = str(item["id"])
+            if (
+                id_property and id_property != "hs_object_id"
+            ):  # a read by a unique property (email): its value is the input id
+                found_id = by_property.get(rid.strip().lower())
+                if found_id is None:
+                    missing.append(rid)
+                else:
+                    results.append(state.objects[object_type][found_id].shape(
+                        object_type, body.get("properties")))  # fmt: skip
+                continue
             if op == "upsert" and item.get("idProperty"):
                 found = next(
                     (
@@ -514,6 +545,36 @@ class _Handler(QuietHandler):
                 }
             )
         return (207 if errors else 200), _batch_body(results, errors, started)
+
+    def _by_property(self, object_type: str, name: str | None) -> dict[str, str]:
+        """Live records by a unique property's value, as HubSpot matches it (emails in any
+        case); none for no property or ``hs_object_id`` (the ids themselves)."""
+        if not name or name == "hs_object_id":
+            return {}
+        with self.hub.state.lock:
+            return {
+                str(r.properties[name]).strip().lower(): rid
+                for rid, r in self.hub.state.objects[object_type].items()
+                if r.archived_ms is None and r.properties.get(name)
+            }
+
+    # -- marketing events (hubspot_marketing.py) ---------------------------------------
+    def _email_events(self, _: Any, query: Mapping[str, list[str]], __: Any) -> tuple[int, Any]:
+        return self._marketing(lambda m: m.email_events(query))
+
+    def _forms(self, _: Any, query: Mapping[str, list[str]], __: Any) -> tuple[int, Any]:
+        return self._marketing(lambda m: m.form_list(query))
+
+    def _form_submissions(
+        self, args: dict[str, str], query: Mapping[str, list[str]], _: Any
+    ) -> tuple[int, Any]:
+        return self._marketing(lambda m: m.form_submissions(args["form"], query))
+
+    def _marketing(self, answer: Callable[[MarketingState], Any]) -> tuple[int, Any]:
+        try:
+            return 200, answer(self.hub.state.marketing)
+        except Refused as exc:
+            raise ApiError(exc.status, str(exc), exc.category) from exc
 
     # -- the account -----------------------------------------------------------------
     def _account_details(self, *_: Any) -> tuple[int, Any]:
@@ -730,7 +791,9 @@ def _id_after(rid: str, after: str) -> bool:
     return rid > after
 
 
-def _missing_scopes(needed: list[str]) -> ApiError:
+def _missing_scopes(needed: list[str], legacy: bool = False) -> ApiError:
+    """HubSpot's 403; the legacy APIs name the scopes as ``requiredScopes``."""
+    key = "requiredScopes" if legacy else "requiredGranularScopes"
     return ApiError(
         403,
         "This app hasn't been granted all required scopes to make this call. Read more "
@@ -739,7 +802,7 @@ def _missing_scopes(needed: list[str]) -> ApiError:
         errors=[
             {
                 "message": "One or more of the following scopes are required.",
-                "context": {"requiredGranularScopes": needed},
+                "context": {key: needed},
             }
         ],
         links={"scopes": "https://developers.hubspot.com/scopes"},

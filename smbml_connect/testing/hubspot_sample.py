@@ -176,12 +176,12 @@ def load_sample(state: CrmState, business: SampleBusiness) -> IdMap:
         if order:
             state.associate("line_items", record.id, "orders", order)
     _meetings(state, business, ids)
+    _marketing(state, business)
     return ids
 
 
 def _meetings(state: CrmState, business: SampleBusiness, ids: IdMap) -> None:
-    """The sample's meetings, as the meetings a rep logs in HubSpot. Its page views, email
-    opens and forms are marketing events HubSpot keeps only as the contact's totals."""
+    """The sample's meetings, as the meetings a rep logs in HubSpot."""
     activities = business.tables["activities"]
     for row in activities[activities["kind"] == "meeting"].itertuples(index=False):
         contact = ids["contacts"].get(str(row.contact_id))
@@ -193,6 +193,29 @@ def _meetings(state: CrmState, business: SampleBusiness, ids: IdMap) -> None:
         record = state.add("meetings", props, created_ms=stamp, updated_ms=stamp)
         ids["meetings"][f"{row.contact_id}/{stamp}"] = record.id
         state.associate("meetings", record.id, "contacts", contact)
+
+
+# The sample's marketing activities as HubSpot's email events and form submissions. Its
+# page views HubSpot keeps per contact only (the web analytics events API is asked one
+# contact at a time), so they reach the store as the contact's total alone.
+EMAIL_EVENTS = {"email_open": "OPEN", "email_click": "CLICK"}
+
+
+def _marketing(state: CrmState, business: SampleBusiness) -> None:
+    """Opens and clicks as events of the newsletter sent to the contact's address, each
+    form filled in as a submission of the shop's one form, with that address."""
+    activities = business.tables["activities"]
+    emails = business.tables["contacts"].set_index("contact_id")["email"]
+    chosen = activities[activities["kind"].isin([*EMAIL_EVENTS, "form_submission"])]
+    chosen = chosen.assign(email=chosen["contact_id"].map(emails)).dropna(subset=["email"])
+    opened = int((business.as_of - pd.Timedelta(days=1200)).timestamp() * 1000)
+    form = state.marketing.add_form("Contact us", opened)
+    for row in chosen.itertuples(index=False):
+        stamp = int(pd.Timestamp(row.occurred_at).timestamp() * 1000)
+        if row.kind == "form_submission":
+            state.marketing.add_submission(form, stamp, {"email": str(row.email)})
+        else:
+            state.marketing.add_email_event(str(row.email), EMAIL_EVENTS[row.kind], stamp)
 
 
 def synthetic_contacts(

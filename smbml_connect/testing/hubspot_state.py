@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from smbml_connect.testing.hubspot_marketing import MarketingState
+
 __all__ = [
     "ASSOCIATION_TYPES",
     "CREATED_PROPERTY",
@@ -312,6 +314,8 @@ class CrmState:
     revision: Counter[str] = field(default_factory=Counter)  # bumps when records come or go
     # Pipelines per object type ("deals"), each as GET /crm/v3/pipelines/{type} returns it.
     pipelines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Email events and form submissions: HubSpot's legacy marketing APIs, not CRM objects.
+    marketing: MarketingState = field(default_factory=MarketingState)
     _id_order: dict[tuple[str, bool], tuple[int, list[int], list[Record]]] = field(
         default_factory=dict
     )

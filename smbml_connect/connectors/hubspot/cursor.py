@@ -65,8 +65,10 @@ def engagement_marks(text: str | None) -> dict[str, str]:
 
 
 def _readable(key: str, value: str) -> bool:
-    if ":" in key:  # "listed:<type>": epoch ms; any other (an older build's) is dropped
-        return key.startswith("listed:") and value.isascii() and value.isdigit()
+    if ":" in key:  # "listed:<type>", "events:<type>", "forms:<guid>": epoch ms; any
+        # other (an older build's) is dropped
+        prefix = key.partition(":")[0] + ":"
+        return prefix in ("listed:", "events:", "forms:") and value.isascii() and value.isdigit()
     try:
         if ListMark.parse(value) is None:
             Mark.parse(value)

@@ -183,6 +183,11 @@ class HubSpotApi:
         (HubSpot lists no scope for it), where the details need one the token lacks."""
         return self._get("/integrations/v1/me", **kwargs)
 
+    def get(self, path: str, **kwargs: Any) -> Any:
+        """GET a route the client has no API class for (HubSpot's legacy email events and
+        form submissions), under the same transport, auth and policy: pass it to ``json``."""
+        return self._get(path, **kwargs)
+
     def _get(self, path: str, **kwargs: Any) -> Any:
         api_client = self.client.crm.objects.basic_api.api_client
         return api_client.call_api(
