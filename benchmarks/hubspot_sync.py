@@ -17,7 +17,9 @@ and, once, what issue 27 asked to prove (faults off):
 and engagements (calls, emails, meetings, notes as the activities table): a first read,
 1% changed (a new time, another contact), an unchanged hourly run (one search per type),
 and the daily whole listing after changes HubSpot does not date (1% moved to another
-contact, 0.5% deleted for good).
+contact, 0.5% deleted for good); and marketing email events and form submissions: a
+first read (with opens HubSpot's bot filter flagged, not wanted), 1% more filed late, an
+unchanged hourly run.
 
 request_bound is the least a client can do: pages of 100 (list) or 200 (search), batches
 of 100 (update) and of 1,000 (association reads), plus one property list per object,
@@ -36,7 +38,8 @@ than once in one push.
 
     python benchmarks/hubspot_sync.py [--contacts 50000] [--deals 20000] [--time-scale 1.0]
                                       [--integrity-only] [--engagements 20000]
-                                      [--engagements-only]
+                                      [--engagements-only] [--marketing-events 100000]
+                                      [--marketing-only]
 """
 
 from __future__ import annotations
@@ -67,6 +70,9 @@ from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, Fault, HubSpotEmu
 LIMIT = 100  # a Free/Starter account's 10-second budget
 
 ACCOUNT = 1  # GET /account-info/v3/details, once per pull
+# An activities read also asks for the marketing email opens and clicks (one request each
+# where there are none) and lists the live and the archived forms (one each).
+MARKETING_IDLE = 4
 
 
 def seed_account(hub: HubSpotEmulator, contacts: int, deals: int, rng: np.random.Generator) -> None:
@@ -159,6 +165,7 @@ def measure(name: str, hub: HubSpotEmulator, bound: int, scale: float,
         "records_lost": lost,
         "records_duplicated": duplicated,
         "responses_429": hub.statuses[429],
+        "by_route": dict(hub.requests),
         "responses_5xx": sum(n for s, n in hub.statuses.items() if s >= 500),
     }
 
@@ -503,7 +510,7 @@ def engagements(contacts: int, count: int, scale: float) -> list[dict[str, Any]]
         per_type = [sum(1 for k in made.values() if k == t) for t in types]
         # a list per type (pages of 100, contacts inline); communications, which have no
         # record, one empty page
-        whole = sum(math.ceil(n / 100) for n in per_type) + 1 + ACCOUNT
+        whole = sum(math.ceil(n / 100) for n in per_type) + 1 + ACCOUNT + MARKETING_IDLE
         bound = whole
         out.append(measure(f"engagements: first read of {count:,}", hub, bound, scale, pull,
                            check))  # fmt: skip
@@ -521,11 +528,11 @@ def engagements(contacts: int, count: int, scale: float) -> list[dict[str, Any]]
         # changed); communications, which have no record, one empty search
         moved = [sum(1 for rid in changed if made[rid] == t) for t in types]
         bound = sum(math.ceil(c / 200) + math.ceil(c / 1000) if c else 1 for c in moved)
-        bound += 1 + ACCOUNT
+        bound += 1 + ACCOUNT + MARKETING_IDLE
         out.append(measure(f"engagements: {n:,} changed (time and contact)", hub, bound, scale,
                            pull, check))  # fmt: skip
-        out.append(measure("engagements: unchanged hourly run", hub, 5 + ACCOUNT, scale, pull,
-                           check))  # fmt: skip
+        out.append(measure("engagements: unchanged hourly run", hub,
+                           5 + ACCOUNT + MARKETING_IDLE, scale, pull, check))  # fmt: skip
         # changes HubSpot does not date: 1% moved to another contact, 0.5% deleted for good
         for rid in list(made)[7::100]:
             kind = made[rid]
@@ -541,13 +548,95 @@ def engagements(contacts: int, count: int, scale: float) -> list[dict[str, Any]]
 
         per_type = [sum(1 for rid, k in made.items() if k == t and hub.state.live(k, rid))
                     for t in types]  # fmt: skip
-        whole = sum(math.ceil(n / 100) for n in per_type) + 1 + ACCOUNT
+        whole = sum(math.ceil(n / 100) for n in per_type) + 1 + ACCOUNT + MARKETING_IDLE
         # the first listing sees the moves; the deleted ones go when a second misses them
         out.append(measure("engagements: the daily whole listing (1% moved, 0.5% deleted, "
                            "changes HubSpot does not date)", hub, whole, scale, days_on(1),
                            lambda answer: check(answer, deleted)))  # fmt: skip
         out.append(measure("engagements: the next day's listing (the deleted ones go)", hub,
                            whole, scale, days_on(2), check))  # fmt: skip
+    return out
+
+
+def marketing(contacts: int, count: int, forms: int, scale: float) -> list[dict[str, Any]]:
+    """Marketing email events and form submissions as the lead model's activities: a first
+    read of ``count`` opens and clicks (and a tenth as many opens HubSpot's bot filter
+    flagged, which are not wanted) and ``count // 50`` submissions over ``forms`` forms on
+    ``contacts`` contacts; then 1% more of each, some filed late (dated before the last
+    run's end); then an unchanged hourly run. Lost: an event or submission that settled
+    before the run and is not stored as its contact's, at its time, of its kind (or a
+    filtered one that is)."""
+    rng = np.random.default_rng(3)
+    out = []
+    entities = ("activities",)
+    with HubSpotEmulator(time_scale=scale) as hub, tempfile.TemporaryDirectory() as folder:
+        m = hub.state.marketing
+        emails = [f"p{i}@example.com" for i in range(contacts)]
+        ids = {e: hub.state.add("contacts", {"email": e}).id for e in emails}
+        now = int(time.time() * 1000)
+        start = now - 300 * 86_400_000
+        guids = [m.add_form(f"Form {i}", start) for i in range(forms)]
+        want: dict[str, tuple[str, str, int]] = {}  # id -> contact, kind, ms
+        unwanted: set[str] = set()
+
+        def add(n: int, low: int, high: int) -> None:
+            for _ in range(n):
+                who = emails[int(rng.integers(contacts))]
+                stamp = int(rng.integers(low, high))
+                kind = "OPEN" if rng.random() < 0.8 else "CLICK"
+                event = m.add_email_event(who, kind, stamp)
+                want[event["id"]] = (ids[who], "email_open" if kind == "OPEN" else "email_click",
+                                     stamp)  # fmt: skip
+            for _ in range(n // 10):
+                bot = m.add_email_event(emails[int(rng.integers(contacts))], "OPEN",
+                                        int(rng.integers(low, high)), filtered=True)  # fmt: skip
+                unwanted.add(bot["id"])
+            for _ in range(n // 50):
+                who = emails[int(rng.integers(contacts))]
+                stamp = int(rng.integers(low, high))
+                item = m.add_submission(guids[int(rng.integers(forms))], stamp, {"email": who})
+                want[item["conversionId"]] = (ids[who], "form_submission", stamp)
+
+        add(count, start, now - 3_600_000)
+        path = Path(folder) / "bench.sqlite"
+
+        def pull() -> dict[str, Any]:
+            source = HubSpotSource(api_for(hub, scale), entities=entities, page_rows=5000)
+            with Store(path) as own:
+                result = run_pipeline(source, own, RunOptions(steps=[]))
+                return {"loaded": result.loaded, "status": result.status}
+
+        def check(answer: dict[str, Any]) -> tuple[int, int]:
+            with Store(path) as own:
+                stored = own.read("activities")
+            rows = {r.activity_id: (r.contact_id, r.kind, int(r.occurred_at.timestamp() * 1000))
+                    for r in stored.itertuples()}  # fmt: skip
+            lost = sum(rows.get(rid) != row for rid, row in want.items())
+            lost += sum(rid in rows for rid in unwanted)
+            return lost, int(stored["activity_id"].duplicated().sum())
+
+        def bound_of(items: list[tuple[str, str, int]], asked: int) -> int:
+            kinds = [k for _, k, _ in items]
+            events = sum(max(1, math.ceil(kinds.count(k) / 1000))
+                         for k in ("email_open", "email_click"))  # fmt: skip
+            # the engagement types: one empty list each the first time, a search after
+            engagement_reads = 5
+            return (events + 2 + asked + math.ceil(len({c for c, _, _ in items}) / 100)
+                    + engagement_reads + ACCOUNT)  # fmt: skip
+
+        per_form = [sum(1 for s in m.submissions[g]) for g in guids]
+        first = bound_of(list(want.values()), sum(max(1, math.ceil(n / 50)) for n in per_form))
+        out.append(measure(f"marketing: first read of {count:,} opens and clicks and "
+                           f"{count // 50:,} form submissions", hub, first, scale, pull,
+                           check))  # fmt: skip
+        before = set(want)
+        add(count // 100, now - 50 * 60_000, now - 10 * 60_000)  # filed late, within the hour
+        fresh = [want[rid] for rid in set(want) - before]
+        bound = bound_of(fresh, forms)  # newest first: one page per form reaches its mark
+        out.append(measure(f"marketing: {len(fresh):,} more, filed late", hub, bound, scale,
+                           pull, check))  # fmt: skip
+        out.append(measure("marketing: unchanged hourly run", hub,
+                           bound_of([], forms) - 0, scale, pull, check))  # fmt: skip
     return out
 
 
@@ -560,18 +649,26 @@ def main() -> None:
                         help="calls, emails, meetings and notes for the engagement scenarios, "
                         "on a tenth as many contacts as --contacts")  # fmt: skip
     parser.add_argument("--engagements-only", action="store_true")
+    parser.add_argument("--marketing-events", type=int, default=100_000,
+                        help="marketing email opens and clicks for the marketing scenarios "
+                        "(and a fiftieth as many form submissions over 5 forms)")  # fmt: skip
+    parser.add_argument("--marketing-only", action="store_true")
     parser.add_argument("--integrity-only", action="store_true",
                         help="only the issue 27 scenarios (changes during a sync, a burst, "
                         "an unchanged hourly run)")  # fmt: skip
     args = parser.parse_args()
     results = []
-    if not (args.integrity_only or args.engagements_only):
+    only = args.integrity_only or args.engagements_only or args.marketing_only
+    if not only:
         results += run(args.contacts, args.deals, args.time_scale, faults=False)
         results += run(args.contacts, args.deals, args.time_scale, faults=True)
-    if not args.engagements_only:
+    if not only or args.integrity_only:
         results += integrity(args.contacts, args.deals, args.time_scale)
-    if not args.integrity_only:
+    if not only or args.engagements_only:
         results += engagements(max(1, args.contacts // 10), args.engagements, args.time_scale)
+    if not only or args.marketing_only:
+        results += marketing(max(1, args.contacts // 10), args.marketing_events, 5,
+                             args.time_scale)  # fmt: skip
     print(json.dumps(results, indent=2))
 
 

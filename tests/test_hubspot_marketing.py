@@ -208,6 +208,7 @@ def test_an_hourly_run_asks_only_for_what_came_since_and_reads_the_last_hour_aga
     assert hub.requests["GET email_events"] == 2
     assert hub.requests["GET form_submissions"] == 1  # newest first: one page reaches the mark
     assert hub.requests["GET forms"] == 2  # live and archived
+    assert hub.requests["POST batch"] == 1  # the opens' and the forms' addresses at once
     got = marketing(store)
     assert late["id"] in got and fresh["conversionId"] in got
     assert len(got) == 2_622  # nothing read twice

@@ -25,9 +25,11 @@ from typing import Any
 import pandas as pd
 
 from smbml_connect.connectors.hubspot.mapping import ObjectSpec, cast_value
+from smbml_connect.errors import SmbmlError
+from smbml_connect.ports import Notice
 from smbml_connect.schema import SOURCE_ROW
 
-__all__ = ["ACTIVITIES", "ENGAGEMENTS", "Engagement", "engagement_rows"]
+__all__ = ["ACTIVITIES", "ENGAGEMENTS", "Engagement", "engagement_rows", "not_read"]
 
 ACTIVITIES = "activities"
 WHEN = "hs_timestamp"
@@ -144,3 +146,18 @@ def engagement_rows(
         ]  # fmt: skip
     columns = ["contact_id", "occurred_at", "kind", "activity_id", SOURCE_ROW]
     return pd.DataFrame(rows, columns=columns), none
+
+
+def not_read(words: str, exc: SmbmlError, check: str) -> Notice:
+    """The one notice for a kind of activity HubSpot refused (a scope, an object the
+    portal lacks): the rows read before stay and the run is complete."""
+    said = (
+        str(exc)
+        .replace("; nothing after the last saved page was lost, run again later", "")
+        .rstrip(".")
+    )
+    message = (
+        f"HubSpot {words} were not read: {said}. Lead scores use the other activities and "
+        f"the {words} read before, if any, until a run reads them."
+    )
+    return Notice(check, ACTIVITIES, 0, message)

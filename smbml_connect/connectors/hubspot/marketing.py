@@ -22,15 +22,17 @@ one. Neither API lists what was deleted; a contact deleted for good takes its ro
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 from hubspot.crm.objects import BatchReadInputSimplePublicObjectId
 
+from smbml_connect.connectors.hubspot.engagements import ACTIVITIES, not_read
 from smbml_connect.connectors.hubspot.http import HubSpotApi
-from smbml_connect.ports import Page
+from smbml_connect.errors import SmbmlError, SourceRetriableError, TokenRejectedError
+from smbml_connect.ports import Notice, Page
 from smbml_connect.schema import SOURCE_ROW
 
 __all__ = [
@@ -45,8 +47,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ACTIVITIES = "activities"
 EMAIL_KINDS = {"OPEN": "email_open", "CLICK": "email_click"}
+Item = tuple[str, str, int, str]  # id, kind, epoch ms, address
+Chunk = tuple[list[Item], dict[str, str]]  # items, and the marks they complete
 FORM_KIND = "form_submission"
 EVENTS = "events:"  # cursor keys: "events:OPEN" -> every event up to this ms is read
 FORMS = "forms:"  # "forms:<guid>" -> every submission of the form up to this ms is read
@@ -73,7 +76,7 @@ class Unmatched:
 
 
 def marketing_rows(
-    items: list[tuple[str, str, int, str]], contacts: Mapping[str, str]
+    items: list[Item], contacts: Mapping[str, str]
 ) -> tuple[pd.DataFrame, list[str]]:
     """(id, kind, epoch ms, address) -> activity rows of the contact with that address;
     and the ids read, whether or not they found a contact (their old rows go either way)."""
@@ -92,6 +95,21 @@ def marketing_rows(
     return pd.DataFrame(rows, columns=columns), [rid for rid, *_ in items]
 
 
+def _unmatched(lost: Unmatched) -> str:
+    """The one line for marketing activity that names no contact HubSpot has now."""
+    parts = []
+    if lost.events:
+        who = len(lost.addresses)
+        parts.append(
+            f"{lost.events:,} marketing email opens, clicks and form submissions were by "
+            f"{who:,} email address{'es' if who != 1 else ''} no HubSpot contact has now "
+            "(a contact deleted, or its address changed)"
+        )
+    if lost.submissions_without_email:
+        parts.append(f"{lost.submissions_without_email:,} form submissions gave no email address")
+    return "; ".join(parts) + ": they are not counted in lead scores."
+
+
 def _address(value: Any) -> str:
     return str(value or "").strip().lower()
 
@@ -107,12 +125,45 @@ class MarketingReader:
         self.unknown: set[str] = set()
         self.unmatched = Unmatched()
 
+    def pages(self, marks: Mapping[str, str]) -> Iterator[tuple[Page, dict[str, str]]]:
+        """The opens, the clicks and the form submissions in turn, pooled into pages of
+        ``page_rows`` with the marks they complete: addresses are looked up a page at a
+        time whatever feed they came from (an hourly run: one lookup, if any). A feed
+        HubSpot refuses is one notice on the last page; what the others read loads."""
+        feeds: tuple[tuple[str, Callable[[], Iterator[Chunk]]], ...] = (
+            ("marketing email opens", lambda: self._email_items("OPEN", marks)),
+            ("marketing email clicks", lambda: self._email_items("CLICK", marks)),
+            ("form submissions", lambda: self._form_items(marks)),
+        )
+        items: list[Item] = []
+        moved: dict[str, str] = {}
+        notices: list[Notice] = []
+        for words, feed in feeds:
+            try:
+                for chunk, marked in feed():
+                    items += chunk
+                    moved |= marked
+                    if len(items) >= self.page_rows:
+                        yield self._page(items), moved
+                        items, moved = [], {}
+            except (TokenRejectedError, SourceRetriableError):
+                raise  # every request would be refused / try the table again next run
+            except SmbmlError as exc:
+                log.warning("HubSpot %s not read: %s", words, exc)
+                notices.append(not_read(words, exc, "marketing_not_read"))
+        last = self._page(items)
+        lost = self.unmatched
+        if lost.events or lost.submissions_without_email:
+            notices.append(
+                Notice("marketing_no_contact", ACTIVITIES, lost.events, _unmatched(lost))
+            )
+        last.notices = notices
+        yield last, moved
+
     # -- email events ----------------------------------------------------------------
-    def email_pages(
-        self, event_type: str, marks: Mapping[str, str]
-    ) -> Iterator[tuple[Page, dict[str, str]]]:
-        """One event type's events since its mark (all of them the first time), as pages;
-        the last moves the mark to the end of the window read."""
+    def _email_items(self, event_type: str, marks: Mapping[str, str]) -> Iterator[Chunk]:
+        """One event type's events since its mark (all of them the first time), a page of
+        HubSpot's at a time; the last moves the mark to the end of the window read."""
         key = EVENTS + event_type
         start = int(marks[key]) - LOOKBACK_MS if key in marks else None
         if start is not None and start > self.until:
@@ -126,7 +177,7 @@ class MarketingReader:
         if start is not None:
             params["startTimestamp"] = max(0, start)
         kind = EMAIL_KINDS[event_type]
-        buffer: list[tuple[str, str, int, str]] = []
+        buffer: list[Item] = []
         offset: str | None = None
         while True:
             body = self._get(
@@ -145,16 +196,14 @@ class MarketingReader:
                         )
                     )
             offset = body.get("offset")
-            more = bool(body.get("hasMore")) and bool(offset)
-            if len(buffer) >= self.page_rows and more:
-                yield self._page(buffer), {}
-                buffer = []
-            if not more:
+            if not (body.get("hasMore") and offset):
                 break
-        yield self._page(buffer), {key: str(self.until)}
+            yield buffer, {}
+            buffer = []
+        yield buffer, {key: str(self.until)}
 
     # -- form submissions ------------------------------------------------------------
-    def form_pages(self, marks: Mapping[str, str]) -> Iterator[tuple[Page, dict[str, str]]]:
+    def _form_items(self, marks: Mapping[str, str]) -> Iterator[Chunk]:
         """Every readable form's submissions since its mark, form after form."""
         for form in self._forms():
             guid = str(form["id"])
@@ -185,10 +234,8 @@ class MarketingReader:
                     break
         return forms
 
-    def _submission_pages(
-        self, guid: str, start: int | None, key: str
-    ) -> Iterator[tuple[Page, dict[str, str]]]:
-        buffer: list[tuple[str, str, int, str]] = []
+    def _submission_pages(self, guid: str, start: int | None, key: str) -> Iterator[Chunk]:
+        buffer: list[Item] = []
         after: str | None = None
         while True:
             body = self._get(
@@ -222,13 +269,12 @@ class MarketingReader:
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if older or not after:
                 break
-            if len(buffer) >= self.page_rows:
-                yield self._page(buffer), {}
-                buffer = []
-        yield self._page(buffer), {key: str(self.until)}
+            yield buffer, {}
+            buffer = []
+        yield buffer, {key: str(self.until)}
 
     # -- shared ----------------------------------------------------------------------
-    def _page(self, items: list[tuple[str, str, int, str]]) -> Page:
+    def _page(self, items: list[Item]) -> Page:
         self._look_up({address for *_, address in items})
         frame, ids = marketing_rows(items, self.contacts)
         missed = [address for *_, address in items if address not in self.contacts]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from queue import Full, Queue
 from typing import Any, TypeVar
@@ -42,6 +42,7 @@ from smbml_connect.connectors.hubspot.engagements import (
     ENGAGEMENTS,
     Engagement,
     engagement_rows,
+    not_read,
 )
 from smbml_connect.connectors.hubspot.http import HubSpotApi, HubSpotHttpError
 from smbml_connect.connectors.hubspot.mapping import (
@@ -54,7 +55,7 @@ from smbml_connect.connectors.hubspot.mapping import (
     records_to_frame,
     stage_properties,
 )
-from smbml_connect.connectors.hubspot.marketing import MarketingReader, Unmatched
+from smbml_connect.connectors.hubspot.marketing import MarketingReader
 from smbml_connect.errors import (
     AuthError,
     ConfigError,
@@ -256,55 +257,16 @@ class HubSpotSource:
         without the object) is left out with one notice, and the others still load."""
         marks = engagement_marks(since)
         for engagement in ENGAGEMENTS:
-            yield from self._feed(
-                engagement.noun or engagement.object_type,  # "messages", not communications
-                lambda e=engagement: self._engagement_pages(e, marks),  # type: ignore[misc]
-                marks,
-                "engagements_not_read",
-            )
+            words = engagement.noun or engagement.object_type  # "messages", as users say
+            try:
+                yield from _with_marks(self._engagement_pages(engagement, marks), marks)
+            except (TokenRejectedError, SourceRetriableError):
+                raise  # every request would be refused / try the table again next run
+            except SmbmlError as exc:
+                log.warning("HubSpot %s not read: %s", words, exc)
+                yield Page(notices=[not_read(words, exc, "engagements_not_read")])
         reader = MarketingReader(self.api, self.started_ms, self.page_rows)
-        feeds = (
-            ("marketing email opens", lambda: reader.email_pages("OPEN", marks)),
-            ("marketing email clicks", lambda: reader.email_pages("CLICK", marks)),
-            ("form submissions", lambda: reader.form_pages(marks)),
-        )
-        for words, pages in feeds:
-            yield from self._feed(words, pages, marks, "marketing_not_read")
-        lost = reader.unmatched
-        if lost.events or lost.submissions_without_email:
-            yield Page(
-                notices=[Notice("marketing_no_contact", ACTIVITIES, lost.events, _unmatched(lost))]
-            )
-
-    def _feed(
-        self,
-        words: str,
-        pages: Callable[[], Iterator[tuple[Page, dict[str, str]]]],
-        marks: dict[str, str],
-        check: str,
-    ) -> Iterator[Page]:
-        """One kind of activity's pages, each with the cursor its marks allow; a refusal
-        is one notice and the rows read before stay."""
-        try:
-            for page, moved in pages():
-                if moved:
-                    marks.update(moved)
-                    page.cursor = engagements_cursor(marks)
-                yield page
-        except (TokenRejectedError, SourceRetriableError):
-            raise  # every request would be refused / try the table again next run
-        except SmbmlError as exc:
-            log.warning("HubSpot %s not read: %s", words, exc)
-            said = (
-                str(exc)
-                .replace("; nothing after the last saved page was lost, run again later", "")
-                .rstrip(".")
-            )
-            notice = (
-                f"HubSpot {words} were not read: {said}. Lead scores use the other "
-                f"activities and the {words} read before, if any, until a run reads them."
-            )
-            yield Page(notices=[Notice(check, ACTIVITIES, 0, notice)])
+        yield from _with_marks(reader.pages(marks), marks)
 
     def _engagement_pages(
         self, engagement: Engagement, marks: Mapping[str, str]
@@ -766,19 +728,15 @@ def read_ahead(batches: Iterator[T], depth: int = 3) -> Iterator[T]:
         thread.join(timeout=5)
 
 
-def _unmatched(lost: Unmatched) -> str:
-    """The one line for marketing activity that names no contact HubSpot still has."""
-    parts = []
-    if lost.events:
-        who = len(lost.addresses)
-        parts.append(
-            f"{lost.events:,} marketing email opens, clicks and form submissions were by "
-            f"{who:,} email address{'es' if who != 1 else ''} no HubSpot contact has now "
-            "(a contact deleted, or its address changed)"
-        )
-    if lost.submissions_without_email:
-        parts.append(f"{lost.submissions_without_email:,} form submissions gave no email address")
-    return "; ".join(parts) + ": they are not counted in lead scores."
+def _with_marks(
+    pages: Iterator[tuple[Page, dict[str, str]]], marks: dict[str, str]
+) -> Iterator[Page]:
+    """Each page with the activities cursor its marks allow (none: the cursor stays)."""
+    for page, moved in pages:
+        if moved:
+            marks.update(moved)
+            page.cursor = engagements_cursor(marks)
+        yield page
 
 
 def _not_read(exc: SmbmlError) -> str:
