@@ -288,7 +288,7 @@ def _scores(
     run = store.start_run("test", "hubspot")
     rows = [
         {"entity": "contact", "entity_id": c, "model": "lead_score", "value": s, "label": "A" if s > 50 else "C",
-         "reasons": ["Came from a referral", "Opened 12 emails"], "model_version": "v1", "scored_at": at}
+         "reasons": ["Came from a referral", "Opened our emails 12 times"], "model_version": "v1", "scored_at": at}
         for c, s in zip(contact_ids, scores, strict=True)
     ] + [
         {"entity": "contact", "entity_id": c, "model": "rfm_segment", "value": 555, "label": segment,
@@ -312,7 +312,7 @@ def test_push_creates_properties_once_and_sends_only_changes(hub, store) -> None
     assert emulator.requests["POST group_create"] == 3
     record = emulator.state.objects["contacts"][ids[7]].properties
     assert record["smbml_lead_score"] == "7" and record["smbml_lead_tier"] == "C"
-    assert record["smbml_lead_reasons"] == "Came from a referral; Opened 12 emails"
+    assert record["smbml_lead_reasons"] == "Came from a referral; Opened our emails 12 times"
     assert record["smbml_segment"] == "Champions"
     assert record["smbml_scored_at"] == "2026-10-31T00:00:00.000Z"
     prop = emulator.state.properties["contacts"]["smbml_lead_score"]
@@ -718,7 +718,7 @@ def _rows(
     run = store.start_run("test", "hubspot")
     store.write_outputs("scores", run, pd.DataFrame(
         [{"entity": entity, "entity_id": i, "model": model, "value": value, "label": tag,
-          "reasons": ["Came from a referral", "Opened 12 emails"], "model_version": "v1",
+          "reasons": ["Came from a referral", "Opened our emails 12 times"], "model_version": "v1",
           "scored_at": SCORED}
          for i, tag in zip(ids, labels, strict=True)]))  # fmt: skip
     store.finish_run(run, "ok", {}, None)

@@ -25,7 +25,7 @@ from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.ports import RunResult
 from smbml_connect.store import Store
 from smbml_connect.testing.clock import FakeClock
-from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, HubSpotEmulator
+from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, Fault, HubSpotEmulator
 
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 HEADERS = {"Authorization": f"Bearer {TEST_TOKEN}"}
@@ -47,11 +47,13 @@ def store(tmp_path: Any) -> Iterator[Store]:
         yield opened
 
 
-def sync(hub: HubSpotEmulator, store: Store, at: datetime = AT) -> RunResult:
+def sync(hub: HubSpotEmulator, store: Store, at: datetime = AT, page_rows: int = 1000) -> RunResult:
     limits = Limits(read_timeout=2.0)
     hub.clock.advance(limits.window_seconds)  # runs are minutes apart: a fresh window
     api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits, clock=hub.clock)
-    source = HubSpotSource(api, started=at, entities=("contacts", "activities"))
+    source = HubSpotSource(
+        api, started=at, entities=("contacts", "activities"), page_rows=page_rows
+    )
     return run_pipeline(source, store, RunOptions(steps=[]))
 
 
@@ -203,6 +205,7 @@ def test_an_hourly_run_asks_only_for_what_came_since_and_reads_the_last_hour_aga
     hub.reset_counts()
     # an open HubSpot files late, dated before the last run read up to, and a new form
     late = m.add_email_event("ann@x.com", "OPEN", int(AT.timestamp() * 1000) - 20 * 60_000)
+    filed = m.add_submission(form, int(AT.timestamp() * 1000) - 30 * 60_000, {"email": "ann@x.com"})
     fresh = m.add_submission(form, int(AT.timestamp() * 1000) + 10 * 60_000, {"email": "ann@x.com"})
     sync(hub, store, AT + timedelta(hours=1))
     assert hub.requests["GET email_events"] == 2
@@ -210,8 +213,9 @@ def test_an_hourly_run_asks_only_for_what_came_since_and_reads_the_last_hour_aga
     assert hub.requests["GET forms"] == 2  # live and archived
     assert hub.requests["POST batch"] == 1  # the opens' and the forms' addresses at once
     got = marketing(store)
-    assert late["id"] in got and fresh["conversionId"] in got
-    assert len(got) == 2_622  # nothing read twice
+    assert late["id"] in got and fresh["conversionId"] in got and filed["conversionId"] in got
+    assert len(got) == 2_623
+    assert len(store.read("activities")) == 2_623  # the hour read again is not stored twice
     assert store.read("activities")["contact_id"].eq(ann).all()
     marks = engagement_marks(store.get_cursor("hubspot", "activities"))
     assert marks["events:OPEN"] == str(int((AT + timedelta(hours=1)).timestamp() * 1000) - 300_000)
@@ -246,3 +250,114 @@ def test_a_token_without_the_marketing_scopes_loads_the_rest_with_one_notice_eac
 def test_a_marketing_mark_is_kept_and_an_unreadable_one_is_read_again() -> None:
     text = '{"events:OPEN":"1764579600000","forms:abc":"12","events:CLICK":"soon","calls":"x"}'
     assert engagement_marks(text) == {"events:OPEN": "1764579600000", "forms:abc": "12"}
+
+
+def test_an_answer_with_more_to_come_and_no_offset_keeps_the_mark_where_it_was(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    contact(hub, "ann@x.com")
+    m = hub.state.marketing
+    for i in range(1_500):
+        m.add_email_event("ann@x.com", "OPEN", ms("2026-11-01T00:00:00Z") + i * 60_000)
+    m.offset_dropped = True  # as HubSpot has answered: hasMore, and no offset
+    result = sync(hub, store)
+    (said,) = [n.message for n in result.notices if n.check == "marketing_not_read"]
+    assert said.startswith("HubSpot marketing email opens were not read")
+    assert "gave no offset" in said
+    assert len(marketing(store)) == 1_000  # the page read is kept
+    m.offset_dropped = False
+    sync(hub, store, AT + timedelta(hours=1))
+    assert len(marketing(store)) == 1_500  # nothing skipped
+
+
+@pytest.mark.parametrize("path", ["/email/public/v1/events", "/form-integrations/v1/"])
+def test_a_run_cut_short_part_way_through_a_feed_loses_none_of_it(
+    hub: HubSpotEmulator, store: Store, path: str
+) -> None:
+    contact(hub, "ann@x.com")
+    m = hub.state.marketing
+    form = m.add_form("Contact us", ms("2026-01-01T00:00:00Z"))
+    for i in range(3_000):
+        m.add_email_event("ann@x.com", "OPEN", ms("2026-09-01T00:00:00Z") + i * 600_000)
+    for i in range(150):
+        m.add_submission(form, ms("2026-09-01T00:00:00Z") + i * 3_600_000, {"email": "ann@x.com"})
+    hub.inject(Fault("5xx", count=10_000, status=503, path=path, skip=1))  # after one page
+    result = sync(hub, store, page_rows=40)  # every page HubSpot gives is committed
+    assert result.status == "partial" and "activities" in result.incomplete
+    hub.faults.clear()
+    sync(hub, store, AT + timedelta(hours=1))
+    assert len(marketing(store)) == 3_150
+    assert len(store.read("activities")) == 3_150
+
+
+def test_a_form_taken_down_or_deleted_between_runs_loses_nothing_and_stops_no_other(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    contact(hub, "ann@x.com")
+    m = hub.state.marketing
+    first = m.add_form("Spring offer", ms("2026-03-01T00:00:00Z"))
+    second = m.add_form("Contact us", ms("2026-03-01T00:00:00Z"))
+    third = m.add_form("Webinar", ms("2026-03-01T00:00:00Z"))
+    at_ms = int(AT.timestamp() * 1000)
+    unsettled = m.add_submission(first, at_ms - 2 * 60_000, {"email": "ann@x.com"})
+    sync(hub, store)
+    assert marketing(store) == {}  # two minutes old: left for the next run
+    m.archive_form(first, at_ms + 30 * 60_000)
+    later = m.add_submission(third, at_ms + 40 * 60_000, {"email": "ann@x.com"})
+
+    def delete_second(route: str) -> None:  # deleted after the listing, before its read
+        if route == "GET forms" and second in m.forms:
+            del m.forms[second]
+
+    hub.after_request = delete_second
+    result = sync(hub, store, AT + timedelta(hours=1))
+    hub.after_request = None
+    assert result.status == "ok", result.errors
+    assert set(marketing(store)) == {unsettled["conversionId"], later["conversionId"]}
+    hub.reset_counts()
+    sync(hub, store, AT + timedelta(hours=2))
+    assert hub.requests["GET form_submissions"] == 1  # the archived form, read since, is not
+
+
+def test_a_clock_that_ran_ahead_and_was_put_right_skips_no_day(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    contact(hub, "ann@x.com")
+    m = hub.state.marketing
+    form = m.add_form("Contact us", ms("2026-01-01T00:00:00Z"))
+    sync(hub, store, AT + timedelta(days=10))  # the machine's clock ten days ahead
+    opened = m.add_email_event(
+        "ann@x.com", "OPEN", int((AT + timedelta(hours=12)).timestamp() * 1000)
+    )
+    filled = m.add_submission(form, int((AT + timedelta(hours=13)).timestamp() * 1000),
+                              {"email": "ann@x.com"})  # fmt: skip
+    sync(hub, store, AT + timedelta(days=1))  # put right
+    assert set(marketing(store)) == {opened["id"], filled["conversionId"]}
+
+
+def test_the_address_with_no_contact_is_said_once_not_every_hour(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    contact(hub, "ann@x.com")
+    at_ms = int(AT.timestamp() * 1000)
+    hub.state.marketing.add_email_event("gone@x.com", "OPEN", at_ms - 20 * 60_000)
+    first = sync(hub, store)
+    assert [n.count for n in first.notices if n.check == "marketing_no_contact"] == [1]
+    again = sync(hub, store, AT + timedelta(minutes=30))  # the hour read again holds it
+    assert [n for n in again.notices if n.check == "marketing_no_contact"] == []
+
+
+def test_an_event_read_again_after_its_address_moved_to_another_contact_counts_once(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    before = contact(hub, "ann@x.com")
+    event = hub.state.marketing.add_email_event(
+        "ann@x.com", "OPEN", int(AT.timestamp() * 1000) - 20 * 60_000
+    )
+    sync(hub, store)
+    hub.state.archive("contacts", [before])  # deleted, and made again with the address
+    after = contact(hub, "ann@x.com")
+    sync(hub, store, AT + timedelta(minutes=30))  # the last hour is read again
+    rows = store.read("activities")
+    assert rows["activity_id"].tolist() == [event["id"]]
+    assert rows["contact_id"].tolist() == [after]

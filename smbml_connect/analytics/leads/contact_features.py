@@ -40,9 +40,11 @@ CUSTOMER_STAGES = frozenset({"customer", "evangelist"})
 LABELS = ("customer", "order", "won_deal")
 _KNOWN_KINDS = {  # activity kind -> (feature name, phrase)
     "page_view": ("page_views", Phrase("Viewed {n} pages", "Viewed 1 page", "No page views yet")),
-    "email_open": ("emails_opened", Phrase("Opened {n} emails", "Opened 1 email", "No emails opened")),
-    "email_click": ("emails_clicked", Phrase("Clicked {n} emails", "Clicked 1 email", "No email clicks")),
-    "form_submission": ("forms_filled", Phrase("Filled in {n} forms", "Filled in 1 form", "No forms filled in")),
+    # Opens, clicks and forms are counted as events (an email opened twice is two opens:
+    # a CRM logs each, and a file's rows are the same), so the words count times.
+    "email_open": ("emails_opened", Phrase("Opened our emails {n} times", "Opened our emails once", "No emails opened")),
+    "email_click": ("emails_clicked", Phrase("Clicked in our emails {n} times", "Clicked in our emails once", "No email clicks")),
+    "form_submission": ("forms_filled", Phrase("Filled in our forms {n} times", "Filled in a form once", "No forms filled in")),
     "meeting": ("meetings", Phrase("Had {n} meetings", "Had 1 meeting", "No meeting yet")),
     "call": ("calls", Phrase("Had {n} calls", "Had 1 call", "No calls yet")),
     "email": ("emails", Phrase("{n} emails exchanged", "1 email exchanged", "No emails exchanged")),

@@ -30,7 +30,7 @@ import pandas as pd
 from hubspot.crm.objects import BatchReadInputSimplePublicObjectId
 
 from smbml_connect.connectors.hubspot.engagements import ACTIVITIES, not_read
-from smbml_connect.connectors.hubspot.http import HubSpotApi
+from smbml_connect.connectors.hubspot.http import HubSpotApi, HubSpotHttpError
 from smbml_connect.errors import SmbmlError, SourceRetriableError, TokenRejectedError
 from smbml_connect.ports import Notice, Page
 from smbml_connect.schema import SOURCE_ROW
@@ -48,7 +48,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 EMAIL_KINDS = {"OPEN": "email_open", "CLICK": "email_click"}
-Item = tuple[str, str, int, str]  # id, kind, epoch ms, address
+# id, kind, epoch ms, address, and whether a run before read it (the hour read again)
+Item = tuple[str, str, int, str, bool]
 Chunk = tuple[list[Item], dict[str, str]]  # items, and the marks they complete
 FORM_KIND = "form_submission"
 EVENTS = "events:"  # cursor keys: "events:OPEN" -> every event up to this ms is read
@@ -78,8 +79,8 @@ class Unmatched:
 def marketing_rows(
     items: list[Item], contacts: Mapping[str, str]
 ) -> tuple[pd.DataFrame, list[str]]:
-    """(id, kind, epoch ms, address) -> activity rows of the contact with that address;
-    and the ids read, whether or not they found a contact (their old rows go either way)."""
+    """Items -> activity rows of the contact with each address; and the ids read, whether
+    or not they found a contact (their old rows go either way)."""
     rows = [
         {
             "contact_id": contacts[address],
@@ -88,7 +89,7 @@ def marketing_rows(
             "activity_id": rid,
             SOURCE_ROW: None,
         }
-        for rid, kind, ms, address in items
+        for rid, kind, ms, address, _ in items
         if address in contacts
     ]
     columns = ["contact_id", "occurred_at", "kind", "activity_id", SOURCE_ROW]
@@ -110,8 +111,36 @@ def _unmatched(lost: Unmatched) -> str:
     return "; ".join(parts) + ": they are not counted in lead scores."
 
 
+def _archived_ms(form: Mapping[str, Any]) -> int:
+    """When a form was taken down (``archivedAt``, else its last change); 0 if unsaid."""
+    for name in ("archivedAt", "updatedAt"):
+        text = form.get(name)
+        if isinstance(text, str) and text:
+            try:
+                return int(pd.Timestamp(text).timestamp() * 1000)
+            except ValueError:
+                continue
+    return 0
+
+
+class UnreadableAnswer(SmbmlError):
+    """An answer that cannot be read on from: the feed stops where it is (its mark stays,
+    what it read is kept) with one notice, and the next run asks again."""
+
+
 def _address(value: Any) -> str:
     return str(value or "").strip().lower()
+
+
+def _mark(marks: Mapping[str, str], key: str, until: int) -> int | None:
+    """Where a feed's last read ended; none (read it whole) where that is after this run's
+    own end: a clock that ran ahead, since put right, must not skip the days between."""
+    value = int(marks[key]) if key in marks else None
+    return value if value is not None and value <= until else None
+
+
+def _after(body: Mapping[str, Any]) -> str | None:
+    return ((body.get("paging") or {}).get("next") or {}).get("after")
 
 
 class MarketingReader:
@@ -124,6 +153,7 @@ class MarketingReader:
         self.contacts: dict[str, str] = {}  # address -> contact id, this run's lookups
         self.unknown: set[str] = set()
         self.unmatched = Unmatched()
+        self.forms_not_read: list[str] = []  # forms HubSpot refused, by name
 
     def pages(self, marks: Mapping[str, str]) -> Iterator[tuple[Page, dict[str, str]]]:
         """The opens, the clicks and the form submissions in turn, pooled into pages of
@@ -139,19 +169,30 @@ class MarketingReader:
         moved: dict[str, str] = {}
         notices: list[Notice] = []
         for words, feed in feeds:
-            try:
-                for chunk, marked in feed():
-                    items += chunk
-                    moved |= marked
-                    if len(items) >= self.page_rows:
-                        yield self._page(items), moved
-                        items, moved = [], {}
-            except (TokenRejectedError, SourceRetriableError):
-                raise  # every request would be refused / try the table again next run
-            except SmbmlError as exc:
-                log.warning("HubSpot %s not read: %s", words, exc)
-                notices.append(not_read(words, exc, "marketing_not_read"))
+            chunks = feed()
+            while True:
+                try:
+                    chunk, marked = next(chunks)
+                except StopIteration:
+                    break
+                except (TokenRejectedError, SourceRetriableError):
+                    raise  # every request would be refused / try the table again next run
+                except SmbmlError as exc:
+                    log.warning("HubSpot %s not read: %s", words, exc)
+                    notices.append(not_read(words, exc, "marketing_not_read"))
+                    break
+                items += chunk
+                moved |= marked
+                if len(items) >= self.page_rows:
+                    # a lookup HubSpot refuses fails the table: no activity could be placed
+                    yield self._page(items), moved
+                    items, moved = [], {}
         last = self._page(items)
+        if self.forms_not_read:
+            names = ", ".join(f"'{n}'" for n in sorted(set(self.forms_not_read)))
+            notices.append(Notice("marketing_not_read", ACTIVITIES, 0,
+                f"HubSpot refused the submissions of the form{'s' if len(set(self.forms_not_read)) > 1 else ''} "
+                f"{names}; the other forms were read, and these are tried again next run."))  # fmt: skip
         lost = self.unmatched
         if lost.events or lost.submissions_without_email:
             notices.append(
@@ -165,9 +206,8 @@ class MarketingReader:
         """One event type's events since its mark (all of them the first time), a page of
         HubSpot's at a time; the last moves the mark to the end of the window read."""
         key = EVENTS + event_type
-        start = int(marks[key]) - LOOKBACK_MS if key in marks else None
-        if start is not None and start > self.until:
-            return
+        mark = _mark(marks, key, self.until)
+        start = None if mark is None else mark - LOOKBACK_MS
         params: dict[str, Any] = {
             "eventType": event_type,
             "endTimestamp": self.until,
@@ -185,19 +225,27 @@ class MarketingReader:
                 "/email/public/v1/events",
                 {**params, **({"offset": offset} if offset else {})},
             )
-            for event in body.get("events") or []:
+            events = body.get("events")
+            if not isinstance(events, list):
+                raise UnreadableAnswer(
+                    "HubSpot's answer held no list of events; asked again next run"
+                )
+            for event in events:
                 if event.get("type") == event_type and event.get("id") and event.get("created"):
+                    when = int(event["created"])
+                    again = mark is not None and when <= mark
                     buffer.append(
-                        (
-                            str(event["id"]),
-                            kind,
-                            int(event["created"]),
-                            _address(event.get("recipient")),
-                        )
+                        (str(event["id"]), kind, when, _address(event.get("recipient")), again)
                     )
             offset = body.get("offset")
-            if not (body.get("hasMore") and offset):
+            if not body.get("hasMore"):
                 break
+            if not offset:  # more to come, and no way to ask for it: the mark stays
+                yield buffer, {}
+                raise UnreadableAnswer(
+                    "HubSpot said more follow but gave no offset to ask for them; the rest "
+                    "are asked for again next run"
+                )
             yield buffer, {}
             buffer = []
         yield buffer, {key: str(self.until)}
@@ -208,10 +256,17 @@ class MarketingReader:
         for form in self._forms():
             guid = str(form["id"])
             key = FORMS + guid
-            if form.get("archived") and key in marks:
-                continue  # nothing new is submitted to a form taken down
-            start = int(marks[key]) - LOOKBACK_MS if key in marks else None
-            yield from self._submission_pages(guid, start, key)
+            mark = _mark(marks, key, self.until)
+            if form.get("archived") and mark is not None and mark > _archived_ms(form):
+                continue  # read since it was taken down: nothing new comes to it
+            name = str(form.get("name") or guid)
+            try:
+                yield from self._submission_pages(guid, mark, key)
+            except HubSpotHttpError as exc:  # this form only; the others are still read
+                if exc.status == 404:
+                    continue  # deleted since it was listed
+                log.warning("HubSpot form %s not read: %s", guid, exc)
+                self.forms_not_read.append(name)
 
     def _forms(self) -> list[dict[str, Any]]:
         forms: list[dict[str, Any]] = []
@@ -229,12 +284,13 @@ class MarketingReader:
                     params | ({"after": after} if after else {}),
                 )
                 forms += [f for f in body.get("results") or [] if f.get("id")]
-                after = ((body.get("paging") or {}).get("next") or {}).get("after")
+                after = _after(body)
                 if not after:
                     break
         return forms
 
-    def _submission_pages(self, guid: str, start: int | None, key: str) -> Iterator[Chunk]:
+    def _submission_pages(self, guid: str, mark: int | None, key: str) -> Iterator[Chunk]:
+        start = None if mark is None else mark - LOOKBACK_MS
         buffer: list[Item] = []
         after: str | None = None
         while True:
@@ -263,10 +319,12 @@ class MarketingReader:
                     None,
                 )
                 if not _address(email):
-                    self.unmatched.submissions_without_email += 1
+                    if not (mark is not None and when <= mark):  # said once, not each hour
+                        self.unmatched.submissions_without_email += 1
                     continue
-                buffer.append((str(rid), FORM_KIND, int(when), _address(email)))
-            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+                again = mark is not None and when <= mark
+                buffer.append((str(rid), FORM_KIND, int(when), _address(email), again))
+            after = _after(body)
             if older or not after:
                 break
             yield buffer, {}
@@ -275,9 +333,9 @@ class MarketingReader:
 
     # -- shared ----------------------------------------------------------------------
     def _page(self, items: list[Item]) -> Page:
-        self._look_up({address for *_, address in items})
+        self._look_up({address for _, _, _, address, _ in items})
         frame, ids = marketing_rows(items, self.contacts)
-        missed = [address for *_, address in items if address not in self.contacts]
+        missed = [a for _, _, _, a, again in items if a not in self.contacts and not again]
         self.unmatched.addresses.update(missed)
         self.unmatched.events += len(missed)
         page = Page(replace={ACTIVITIES: ids})
@@ -292,7 +350,7 @@ class MarketingReader:
             request = BatchReadInputSimplePublicObjectId(
                 id_property="email",
                 inputs=[{"id": a} for a in chunk],
-                properties=["email"],
+                properties=["email", "hs_additional_emails"],
                 properties_with_history=[],
             )
             body = self.api.json(
@@ -302,8 +360,10 @@ class MarketingReader:
                 request,
             )
             for record in body.get("results") or []:
-                address = _address((record.get("properties") or {}).get("email"))
-                if address:
+                # HubSpot may find a contact by one of its other addresses: each it names
+                props = record.get("properties") or {}
+                others = str(props.get("hs_additional_emails") or "").split(";")
+                for address in {_address(props.get("email")), *map(_address, others)} & set(chunk):
                     self.contacts[address] = str(record["id"])
             self.unknown.update(a for a in chunk if a not in self.contacts)
 
