@@ -53,7 +53,7 @@ from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_a
 from smbml_connect.testing.sheets_values import Cell, render
 
 KEY = "1BenchmarkSpreadsheet000000000000000000"
-REASONS = ["+ Came from a referral", "+ Opened 12 emails", "- Last active 40 days ago",
+REASONS = ["+ Came from a referral", "+ Opened our emails 12 times", "- Last active 40 days ago",
            "+ Has an open deal", "- Industry: Office", "+ Lead for 12 days"]  # fmt: skip
 SEGMENTS = ["Champions", "Loyal", "Need attention", "At risk", "Hibernating", "New"]
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import requests
 
-from smbml_connect.analytics.leads.contact_features import contact_snapshot
+from smbml_connect.analytics.leads.contact_features import CONTACT_PHRASES, contact_snapshot
 from smbml_connect.connectors.hubspot.cursor import engagement_marks
 from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
 from smbml_connect.connectors.hubspot.source import HubSpotSource
@@ -156,6 +156,8 @@ def test_opens_clicks_and_forms_are_the_contacts_activities_at_their_own_moments
     old = m.add_form("Spring offer", ms("2026-03-01T00:00:00Z"), archived=True)
     m.add_form("Blog comments", ms("2026-01-01T00:00:00Z"), form_type="blog_comment")
     filled = m.add_submission(form, ms("2026-11-04T10:00:00Z"), {"EMAIL": "ANN@x.com "})
+    popup = m.add_form("Newsletter pop-up", ms("2026-01-01T00:00:00Z"), form_type="captured")
+    captured = m.add_submission(popup, ms("2026-11-05T10:00:00Z"), {"email": "bob@x.com"})
     spring = m.add_submission(old, ms("2026-03-10T10:00:00Z"), {"email": "bob@x.com"})
     m.add_submission(form, ms("2026-11-04T11:00:00Z"), {"firstname": "No address"})
     late = m.add_email_event("ann@x.com", "OPEN", int(AT.timestamp() * 1000) - 60_000)
@@ -166,6 +168,7 @@ def test_opens_clicks_and_forms_are_the_contacts_activities_at_their_own_moments
         clicked["id"]: (bob, "email_click", pd.Timestamp("2026-11-02T09:30:00Z")),
         filled["conversionId"]: (ann, "form_submission", pd.Timestamp("2026-11-04T10:00:00Z")),
         spring["conversionId"]: (bob, "form_submission", pd.Timestamp("2026-03-10T10:00:00Z")),
+        captured["conversionId"]: (bob, "form_submission", pd.Timestamp("2026-11-05T10:00:00Z")),
     }  # the open a minute before the run waits for HubSpot to settle
     said = [n for n in result.notices if n.check == "marketing_no_contact"]
     assert [n.message for n in said] == [
@@ -176,14 +179,14 @@ def test_opens_clicks_and_forms_are_the_contacts_activities_at_their_own_moments
     # the next run reads the open that had not settled, and nothing twice
     sync(hub, store, AT + timedelta(hours=1))
     assert marketing(store)[late["id"]][:2] == (ann, "email_open")
-    assert len(marketing(store)) == 5
+    assert len(marketing(store)) == 6
     # the lead model counts them as the contact's own doing, as of any moment
     pairs = pd.DataFrame({"contact_id": [ann, ann, bob], "at": pd.to_datetime(
         ["2026-11-02T07:00:00Z", "2026-11-30T00:00:00Z", "2026-11-30T00:00:00Z"], utc=True)})  # fmt: skip
     tables = {t: store.read(t) for t in ("contacts", "activities", "deals", "deal_stages")}
     features = contact_snapshot(tables, pairs)
     assert features["emails_opened"].tolist() == [0, 1, 0]
-    assert features["forms_filled"].tolist() == [0, 1, 1]
+    assert features["forms_filled"].tolist() == [0, 1, 2]
     assert features["emails_clicked"].tolist() == [0, 0, 1]
 
 
@@ -341,8 +344,11 @@ def test_the_address_with_no_contact_is_said_once_not_every_hour(
     contact(hub, "ann@x.com")
     at_ms = int(AT.timestamp() * 1000)
     hub.state.marketing.add_email_event("gone@x.com", "OPEN", at_ms - 20 * 60_000)
+    form = hub.state.marketing.add_form("Contact us", ms("2026-01-01T00:00:00Z"))
+    hub.state.marketing.add_submission(form, at_ms - 25 * 60_000, {"firstname": "Ann"})
     first = sync(hub, store)
-    assert [n.count for n in first.notices if n.check == "marketing_no_contact"] == [1]
+    (said,) = [n for n in first.notices if n.check == "marketing_no_contact"]
+    assert said.count == 1 and "1 form submissions gave no email address" in said.message
     again = sync(hub, store, AT + timedelta(minutes=30))  # the hour read again holds it
     assert [n for n in again.notices if n.check == "marketing_no_contact"] == []
 
@@ -361,3 +367,91 @@ def test_an_event_read_again_after_its_address_moved_to_another_contact_counts_o
     rows = store.read("activities")
     assert rows["activity_id"].tolist() == [event["id"]]
     assert rows["contact_id"].tolist() == [after]
+
+
+def test_a_form_hubspot_refuses_is_named_and_the_forms_after_it_are_read(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    contact(hub, "ann@x.com")
+    m = hub.state.marketing
+    forms = [m.add_form(name, ms("2026-01-01T00:00:00Z")) for name in ("Alpha", "Beta", "Gamma")]
+    items = [m.add_submission(f, ms("2026-11-04T10:00:00Z"), {"email": "ann@x.com"}) for f in forms]
+    m.refused_forms[forms[0]] = (400, "FORM_TYPE_NOT_ALLOWED")
+    m.refused_forms[forms[1]] = (404, "OBJECT_NOT_FOUND")
+    result = sync(hub, store)
+    assert result.status == "ok", result.errors
+    (said,) = [n.message for n in result.notices if n.check == "marketing_not_read"]
+    assert said.startswith("HubSpot refused the submissions of the forms 'Alpha', 'Beta';")
+    assert set(marketing(store)) == {items[2]["conversionId"]}
+    m.refused_forms.clear()
+    sync(hub, store, AT + timedelta(hours=1))
+    assert set(marketing(store)) == {i["conversionId"] for i in items}
+
+
+def test_a_form_that_keeps_failing_keeps_what_was_read_and_holds_the_table_back(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    contact(hub, "ann@x.com")
+    m = hub.state.marketing
+    opened = m.add_email_event("ann@x.com", "OPEN", ms("2026-11-02T08:00:00Z"))
+    form = m.add_form("Contact us", ms("2026-01-01T00:00:00Z"))
+    filled = m.add_submission(form, ms("2026-11-04T10:00:00Z"), {"email": "ann@x.com"})
+    hub.inject(Fault("5xx", count=10_000, status=503, path=f"/forms/{form}"))
+    result = sync(hub, store)
+    assert result.status == "partial" and "activities" in result.incomplete
+    assert any("the form 'Contact us'" in e for e in result.errors)
+    assert set(marketing(store)) == {opened["id"]}  # the opens read are kept
+    hub.faults.clear()
+    hub.reset_counts()
+    sync(hub, store, AT + timedelta(hours=1))
+    assert set(marketing(store)) == {opened["id"], filled["conversionId"]}
+    assert hub.requests["GET email_events"] == 2  # the opens' mark was kept too
+
+
+def test_an_events_answer_without_its_list_is_said_and_asked_again(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    contact(hub, "ann@x.com")
+    opened = hub.state.marketing.add_email_event("ann@x.com", "OPEN", ms("2026-11-02T08:00:00Z"))
+    hub.state.marketing.events_dropped = True
+    result = sync(hub, store)
+    notices = [n.message for n in result.notices if n.check == "marketing_not_read"]
+    assert len(notices) == 2 and "held no list of events" in notices[0]
+    hub.state.marketing.events_dropped = False
+    sync(hub, store, AT + timedelta(hours=1))
+    assert set(marketing(store)) == {opened["id"]}
+
+
+def test_an_event_read_again_whose_address_no_contact_has_now_keeps_its_row(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    ann = contact(hub, "ann@x.com")
+    event = hub.state.marketing.add_email_event(
+        "ann@x.com", "OPEN", int(AT.timestamp() * 1000) - 20 * 60_000
+    )
+    sync(hub, store)
+    hub.state.update("contacts", hub.state.live("contacts", ann), {"email": "ann@new.example"})
+    sync(hub, store, AT + timedelta(minutes=30))  # the hour read again holds it
+    assert marketing(store)[event["id"]][0] == ann  # it was Ann's open
+
+
+def test_opens_clicks_and_forms_read_as_times_not_as_emails_or_forms() -> None:
+    phrases = {name: phrase for name, phrase in CONTACT_PHRASES.items()}
+    assert phrases["emails_opened"].render("number", 3) == "Opened our emails 3 times"
+    assert phrases["emails_opened"].render("number", 1) == "Opened our emails once"
+    assert phrases["emails_clicked"].render("number", 2) == "Clicked in our emails 2 times"
+    assert phrases["forms_filled"].render("number", 1) == "Filled in our forms once"
+
+
+def test_a_clock_put_back_a_second_between_two_runs_reads_only_the_last_hour_again(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    contact(hub, "ann@x.com")
+    for i in range(2_500):
+        hub.state.marketing.add_email_event("ann@x.com", "OPEN",
+                                            ms("2026-09-01T00:00:00Z") + i * 600_000)  # fmt: skip
+    sync(hub, store)
+    hub.reset_counts()
+    again = sync(hub, store, AT - timedelta(seconds=1))
+    assert hub.requests["GET email_events"] == 2  # not the whole history again
+    assert [n for n in again.notices if n.check == "marketing_no_contact"] == []

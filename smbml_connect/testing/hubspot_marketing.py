@@ -9,7 +9,7 @@ ARCHITECTURE, "HubSpot", "Marketing events"):
 - email events: newest first; ``startTimestamp``/``endTimestamp`` in epoch ms, both
   inclusive; ``limit`` 10 by default, at most 1000; one ``eventType`` only, case-sensitive
   (anything else is HubSpot's enum error); ``offset`` an opaque token valid only with the
-  same query; ``excludeFilteredEvents`` drops the opens HubSpot's bot filter flagged
+  same query; ``excludeFilteredEvents`` drops what HubSpot's bot filter flagged
   (``filteredEvent``: Apple Mail Privacy Protection, corporate link scanners);
 - forms: only ``hubspot`` forms unless ``formTypes`` says otherwise; ISO dates; paged by
   ``after``;
@@ -106,6 +106,10 @@ class MarketingState:
     # True: a page with more to come names no offset (tap-hubspot's PR "Handles missing
     # offsets in a hubspot response" says HubSpot has answered so).
     offset_dropped: bool = False
+    # True: an events answer without its ``events`` list (an answer cut or changed).
+    events_dropped: bool = False
+    # Forms whose submissions are refused, as (status, category): a test's own choice.
+    refused_forms: dict[str, tuple[int, str]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- what a test or the sample puts in ---------------------------------------------
@@ -227,6 +231,8 @@ class MarketingState:
         body: dict[str, Any] = {"events": [dict(e) for e in page], "hasMore": more}
         if not (more and self.offset_dropped):
             body["offset"] = _token(bound, last)
+        if self.events_dropped:
+            del body["events"]
         return body
 
     def form_list(self, query: Mapping[str, list[str]]) -> dict[str, Any]:
@@ -264,6 +270,9 @@ class MarketingState:
             items = list(self.submissions.get(guid, []))
         if form is None:
             raise Refused(404, f"Form {guid} does not exist", "OBJECT_NOT_FOUND")
+        if guid in self.refused_forms:
+            status, category = self.refused_forms[guid]
+            raise Refused(status, f"Submissions of form {guid} cannot be read", category)
         if form["formType"] == "blog_comment":
             raise Refused(
                 400,

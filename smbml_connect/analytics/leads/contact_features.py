@@ -44,7 +44,7 @@ _KNOWN_KINDS = {  # activity kind -> (feature name, phrase)
     # a CRM logs each, and a file's rows are the same), so the words count times.
     "email_open": ("emails_opened", Phrase("Opened our emails {n} times", "Opened our emails once", "No emails opened")),
     "email_click": ("emails_clicked", Phrase("Clicked in our emails {n} times", "Clicked in our emails once", "No email clicks")),
-    "form_submission": ("forms_filled", Phrase("Filled in our forms {n} times", "Filled in a form once", "No forms filled in")),
+    "form_submission": ("forms_filled", Phrase("Filled in our forms {n} times", "Filled in our forms once", "No forms filled in")),
     "meeting": ("meetings", Phrase("Had {n} meetings", "Had 1 meeting", "No meeting yet")),
     "call": ("calls", Phrase("Had {n} calls", "Had 1 call", "No calls yet")),
     "email": ("emails", Phrase("{n} emails exchanged", "1 email exchanged", "No emails exchanged")),

@@ -6,9 +6,9 @@ objects: the contact's own properties hold only today's totals (``hs_email_open`
 events themselves come from two legacy APIs (the only ones that serve them):
 
 - ``GET /email/public/v1/events`` (scope ``content``), one event type per query, newest
-  first, by a window of epoch milliseconds. Opens HubSpot's bot filter flagged (Apple Mail
-  Privacy Protection, link scanners) are left out, as HubSpot leaves them out of its own
-  counts. Events name the recipient's address only.
+  first, by a window of epoch milliseconds. Opens and clicks that HubSpot's bot filter
+  flagged (Apple Mail Privacy Protection, link scanners) are left out, as HubSpot leaves
+  them out of its own counts. Events name the recipient's address only.
 - ``GET /marketing/v3/forms`` then ``GET /form-integrations/v1/submissions/forms/{guid}``
   (scope ``forms``), newest first, 50 a page. A submission names the values typed, of
   which the email is the only link to a contact.
@@ -79,8 +79,9 @@ class Unmatched:
 def marketing_rows(
     items: list[Item], contacts: Mapping[str, str]
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Items -> activity rows of the contact with each address; and the ids read, whether
-    or not they found a contact (their old rows go either way)."""
+    """Items -> activity rows of the contact with each address; and the ids whose rows
+    these replace: those that found a contact. One read again whose address no contact
+    has now keeps the row it gave (it happened, to that contact)."""
     rows = [
         {
             "contact_id": contacts[address],
@@ -93,7 +94,7 @@ def marketing_rows(
         if address in contacts
     ]
     columns = ["contact_id", "occurred_at", "kind", "activity_id", SOURCE_ROW]
-    return pd.DataFrame(rows, columns=columns), [rid for rid, *_ in items]
+    return pd.DataFrame(rows, columns=columns), [r["activity_id"] for r in rows]
 
 
 def _unmatched(lost: Unmatched) -> str:
@@ -136,7 +137,8 @@ def _mark(marks: Mapping[str, str], key: str, until: int) -> int | None:
     """Where a feed's last read ended; none (read it whole) where that is after this run's
     own end: a clock that ran ahead, since put right, must not skip the days between."""
     value = int(marks[key]) if key in marks else None
-    return value if value is not None and value <= until else None
+    # a clock put back a little between two runs is no reason to read everything again
+    return value if value is not None and value <= until + SETTLE_MS else None
 
 
 def _after(body: Mapping[str, Any]) -> str | None:
@@ -159,7 +161,8 @@ class MarketingReader:
         """The opens, the clicks and the form submissions in turn, pooled into pages of
         ``page_rows`` with the marks they complete: addresses are looked up a page at a
         time whatever feed they came from (an hourly run: one lookup, if any). A feed
-        HubSpot refuses is one notice on the last page; what the others read loads."""
+        HubSpot refuses is one notice on the last page; what the others read loads. One
+        that keeps failing keeps what was read and holds the table back (``pipeline``)."""
         feeds: tuple[tuple[str, Callable[[], Iterator[Chunk]]], ...] = (
             ("marketing email opens", lambda: self._email_items("OPEN", marks)),
             ("marketing email clicks", lambda: self._email_items("CLICK", marks)),
@@ -175,8 +178,14 @@ class MarketingReader:
                     chunk, marked = next(chunks)
                 except StopIteration:
                     break
-                except (TokenRejectedError, SourceRetriableError):
-                    raise  # every request would be refused / try the table again next run
+                except TokenRejectedError:
+                    raise  # every request would be refused
+                except SourceRetriableError:
+                    # HubSpot kept failing: keep what was read, with the marks the feeds
+                    # done so far allow; the table is held back and tried again next run
+                    if items:
+                        yield self._page(items), moved
+                    raise
                 except SmbmlError as exc:
                     log.warning("HubSpot %s not read: %s", words, exc)
                     notices.append(not_read(words, exc, "marketing_not_read"))
@@ -261,10 +270,8 @@ class MarketingReader:
                 continue  # read since it was taken down: nothing new comes to it
             name = str(form.get("name") or guid)
             try:
-                yield from self._submission_pages(guid, mark, key)
+                yield from self._submission_pages(guid, mark, key, name)
             except HubSpotHttpError as exc:  # this form only; the others are still read
-                if exc.status == 404:
-                    continue  # deleted since it was listed
                 log.warning("HubSpot form %s not read: %s", guid, exc)
                 self.forms_not_read.append(name)
 
@@ -289,13 +296,15 @@ class MarketingReader:
                     break
         return forms
 
-    def _submission_pages(self, guid: str, mark: int | None, key: str) -> Iterator[Chunk]:
+    def _submission_pages(
+        self, guid: str, mark: int | None, key: str, name: str
+    ) -> Iterator[Chunk]:
         start = None if mark is None else mark - LOOKBACK_MS
         buffer: list[Item] = []
         after: str | None = None
         while True:
             body = self._get(
-                "reading form submissions",
+                f"reading the submissions of the form '{name}'",
                 f"/form-integrations/v1/submissions/forms/{guid}",
                 {"limit": SUBMISSIONS_PAGE, **({"after": after} if after else {})},
             )
