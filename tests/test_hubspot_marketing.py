@@ -172,9 +172,9 @@ def test_opens_clicks_and_forms_are_the_contacts_activities_at_their_own_moments
     }  # the open a minute before the run waits for HubSpot to settle
     said = [n for n in result.notices if n.check == "marketing_no_contact"]
     assert [n.message for n in said] == [
-        "1 marketing email opens, clicks and form submissions were by 1 email address no "
+        "1 marketing email open, click or form submission was by 1 email address no "
         "HubSpot contact has now (a contact deleted, or its address changed); 1 form "
-        "submissions gave no email address: they are not counted in lead scores."
+        "submission gave no email address: they are not counted in lead scores."
     ]
     # the next run reads the open that had not settled, and nothing twice
     sync(hub, store, AT + timedelta(hours=1))
@@ -265,8 +265,10 @@ def test_an_answer_with_more_to_come_and_no_offset_keeps_the_mark_where_it_was(
     m.offset_dropped = True  # as HubSpot has answered: hasMore, and no offset
     result = sync(hub, store)
     (said,) = [n.message for n in result.notices if n.check == "marketing_not_read"]
-    assert said.startswith("HubSpot marketing email opens were not read")
-    assert "gave no offset" in said
+    assert said == (
+        "HubSpot's marketing email opens were read only in part (HubSpot said more follow, "
+        "but not how to ask for them): those read are kept, and the rest are read next run."
+    )
     assert len(marketing(store)) == 1_000  # the page read is kept
     m.offset_dropped = False
     sync(hub, store, AT + timedelta(hours=1))
@@ -286,7 +288,10 @@ def test_a_run_cut_short_part_way_through_a_feed_loses_none_of_it(
         m.add_submission(form, ms("2026-09-01T00:00:00Z") + i * 3_600_000, {"email": "ann@x.com"})
     hub.inject(Fault("5xx", count=10_000, status=503, path=path, skip=1))  # after one page
     result = sync(hub, store, page_rows=40)  # every page HubSpot gives is committed
-    assert result.status == "partial" and "activities" in result.incomplete
+    if "email" in path:  # the events feed held back; one form failing is that form's
+        assert result.status == "partial" and "activities" in result.incomplete
+    else:
+        assert result.status == "ok" and "kept failing" in result.notices[-1].message
     hub.faults.clear()
     sync(hub, store, AT + timedelta(hours=1))
     assert len(marketing(store)) == 3_150
@@ -348,7 +353,7 @@ def test_the_address_with_no_contact_is_said_once_not_every_hour(
     hub.state.marketing.add_submission(form, at_ms - 25 * 60_000, {"firstname": "Ann"})
     first = sync(hub, store)
     (said,) = [n for n in first.notices if n.check == "marketing_no_contact"]
-    assert said.count == 1 and "1 form submissions gave no email address" in said.message
+    assert said.count == 1 and "1 form submission gave no email address" in said.message
     again = sync(hub, store, AT + timedelta(minutes=30))  # the hour read again holds it
     assert [n for n in again.notices if n.check == "marketing_no_contact"] == []
 
@@ -374,38 +379,57 @@ def test_a_form_hubspot_refuses_is_named_and_the_forms_after_it_are_read(
 ) -> None:
     contact(hub, "ann@x.com")
     m = hub.state.marketing
-    forms = [m.add_form(name, ms("2026-01-01T00:00:00Z")) for name in ("Alpha", "Beta", "Gamma")]
+    names = ("Alpha", "Beta", "Delta", "Gamma")
+    forms = [m.add_form(name, ms("2026-01-01T00:00:00Z")) for name in names]
     items = [m.add_submission(f, ms("2026-11-04T10:00:00Z"), {"email": "ann@x.com"}) for f in forms]
     m.refused_forms[forms[0]] = (400, "FORM_TYPE_NOT_ALLOWED")
     m.refused_forms[forms[1]] = (404, "OBJECT_NOT_FOUND")
+    m.refused_forms[forms[2]] = (403, "MISSING_SCOPES")
     result = sync(hub, store)
     assert result.status == "ok", result.errors
     (said,) = [n.message for n in result.notices if n.check == "marketing_not_read"]
-    assert said.startswith("HubSpot refused the submissions of the forms 'Alpha', 'Beta';")
-    assert set(marketing(store)) == {items[2]["conversionId"]}
+    assert said == (
+        "The submissions of the forms 'Alpha' (HubSpot refused it, HTTP 400); 'Beta' "
+        "(HubSpot refused it, HTTP 404); 'Delta' (HubSpot refused it) were not read; the "
+        "other forms were, and they are tried again next run. If this keeps happening, "
+        "check the form in HubSpot (Marketing > Forms)."
+    )
+    assert set(marketing(store)) == {items[3]["conversionId"]}
     m.refused_forms.clear()
     sync(hub, store, AT + timedelta(hours=1))
     assert set(marketing(store)) == {i["conversionId"] for i in items}
 
 
-def test_a_form_that_keeps_failing_keeps_what_was_read_and_holds_the_table_back(
+def test_one_form_that_keeps_failing_is_named_and_two_in_a_row_hold_the_table_back(
     hub: HubSpotEmulator, store: Store
 ) -> None:
     contact(hub, "ann@x.com")
     m = hub.state.marketing
     opened = m.add_email_event("ann@x.com", "OPEN", ms("2026-11-02T08:00:00Z"))
-    form = m.add_form("Contact us", ms("2026-01-01T00:00:00Z"))
-    filled = m.add_submission(form, ms("2026-11-04T10:00:00Z"), {"email": "ann@x.com"})
-    hub.inject(Fault("5xx", count=10_000, status=503, path=f"/forms/{form}"))
+    forms = [m.add_form(name, ms("2026-01-01T00:00:00Z")) for name in ("Alpha", "Beta", "Gamma")]
+    filled = [
+        m.add_submission(f, ms("2026-11-04T10:00:00Z"), {"email": "ann@x.com"}) for f in forms
+    ]
+    failing = Fault("5xx", count=10_000, status=503, path=f"/forms/{forms[0]}")
+    hub.inject(failing)
     result = sync(hub, store)
+    assert result.status == "ok", result.errors  # the lead scores are not held back for it
+    (said,) = [n.message for n in result.notices if n.check == "marketing_not_read"]
+    assert said.startswith("The submissions of the form 'Alpha' (HubSpot kept failing on it)")
+    assert set(marketing(store)) == {opened["id"], *(f["conversionId"] for f in filled[1:])}
+    # HubSpot failing on two forms in a row is HubSpot's trouble: what was read is kept
+    hub.inject(Fault("5xx", count=10_000, status=503, path=f"/forms/{forms[1]}"))
+    late = m.add_submission(forms[2], int((AT + timedelta(minutes=30)).timestamp() * 1000),
+                            {"email": "ann@x.com"})  # fmt: skip
+    result = sync(hub, store, AT + timedelta(hours=1))
     assert result.status == "partial" and "activities" in result.incomplete
-    assert any("the form 'Contact us'" in e for e in result.errors)
-    assert set(marketing(store)) == {opened["id"]}  # the opens read are kept
+    assert any("the form 'Beta'" in e for e in result.errors)
     hub.faults.clear()
     hub.reset_counts()
-    sync(hub, store, AT + timedelta(hours=1))
-    assert set(marketing(store)) == {opened["id"], filled["conversionId"]}
-    assert hub.requests["GET email_events"] == 2  # the opens' mark was kept too
+    sync(hub, store, AT + timedelta(hours=2))
+    assert set(marketing(store)) == {opened["id"], late["conversionId"],
+                                     *(f["conversionId"] for f in filled)}  # fmt: skip
+    assert hub.requests["GET email_events"] == 2  # the opens' mark was kept throughout
 
 
 def test_an_events_answer_without_its_list_is_said_and_asked_again(
@@ -455,3 +479,15 @@ def test_a_clock_put_back_a_second_between_two_runs_reads_only_the_last_hour_aga
     again = sync(hub, store, AT - timedelta(seconds=1))
     assert hub.requests["GET email_events"] == 2  # not the whole history again
     assert [n for n in again.notices if n.check == "marketing_no_contact"] == []
+
+
+def test_a_lookup_by_email_hubspot_refuses_holds_the_table_back_without_quoting_addresses(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    contact(hub, "ann@x.com")
+    hub.state.marketing.add_email_event("ann@x.com", "OPEN", ms("2026-11-02T08:00:00Z"))
+    hub.batch_limit = 0  # every batch read refused (400)
+    result = sync(hub, store)
+    assert result.status == "partial" and "activities" in result.incomplete
+    (said,) = [e for e in result.errors if "find contacts by their email" in e]
+    assert "HTTP 400" in said and "ann@x.com" not in said

@@ -102,14 +102,32 @@ def _unmatched(lost: Unmatched) -> str:
     parts = []
     if lost.events:
         who = len(lost.addresses)
+        many = lost.events != 1
+        what = (
+            "opens, clicks and form submissions were"
+            if many
+            else "open, click or form submission was"
+        )
         parts.append(
-            f"{lost.events:,} marketing email opens, clicks and form submissions were by "
-            f"{who:,} email address{'es' if who != 1 else ''} no HubSpot contact has now "
-            "(a contact deleted, or its address changed)"
+            f"{lost.events:,} marketing email {what} by {who:,} email "
+            f"address{'es' if who != 1 else ''} no HubSpot contact has now (a contact "
+            "deleted, or its address changed)"
         )
     if lost.submissions_without_email:
-        parts.append(f"{lost.submissions_without_email:,} form submissions gave no email address")
+        n = lost.submissions_without_email
+        parts.append(f"{n:,} form submission{'s' if n != 1 else ''} gave no email address")
     return "; ".join(parts) + ": they are not counted in lead scores."
+
+
+def _forms_not_read(forms: list[tuple[str, str]]) -> str:
+    """One line for the forms whose submissions this run could not read, and why."""
+    said = "; ".join(f"'{name}' ({why})" for name, why in sorted(set(forms)))
+    one = len(set(forms)) == 1
+    return (
+        f"The submissions of the form{'' if one else 's'} {said} were not read; the other "
+        f"forms were, and {'it is' if one else 'they are'} tried again next run. If this "
+        "keeps happening, check the form in HubSpot (Marketing > Forms)."
+    )
 
 
 def _archived_ms(form: Mapping[str, Any]) -> int:
@@ -122,6 +140,11 @@ def _archived_ms(form: Mapping[str, Any]) -> int:
             except ValueError:
                 continue
     return 0
+
+
+class LookupRefused(SmbmlError):
+    """HubSpot refused the lookup of contacts by email: no event can be placed, so the
+    table is held back (a message without HubSpot's words, which may quote addresses)."""
 
 
 class UnreadableAnswer(SmbmlError):
@@ -155,7 +178,7 @@ class MarketingReader:
         self.contacts: dict[str, str] = {}  # address -> contact id, this run's lookups
         self.unknown: set[str] = set()
         self.unmatched = Unmatched()
-        self.forms_not_read: list[str] = []  # forms HubSpot refused, by name
+        self.forms_not_read: list[tuple[str, str]] = []  # form name, what HubSpot did
 
     def pages(self, marks: Mapping[str, str]) -> Iterator[tuple[Page, dict[str, str]]]:
         """The opens, the clicks and the form submissions in turn, pooled into pages of
@@ -186,6 +209,12 @@ class MarketingReader:
                     if items:
                         yield self._page(items), moved
                     raise
+                except UnreadableAnswer as exc:
+                    log.warning("HubSpot %s read in part: %s", words, exc)
+                    notices.append(Notice("marketing_not_read", ACTIVITIES, 0,
+                        f"HubSpot's {words} were read only in part ({exc}): those read "
+                        "are kept, and the rest are read next run."))  # fmt: skip
+                    break
                 except SmbmlError as exc:
                     log.warning("HubSpot %s not read: %s", words, exc)
                     notices.append(not_read(words, exc, "marketing_not_read"))
@@ -198,10 +227,9 @@ class MarketingReader:
                     items, moved = [], {}
         last = self._page(items)
         if self.forms_not_read:
-            names = ", ".join(f"'{n}'" for n in sorted(set(self.forms_not_read)))
-            notices.append(Notice("marketing_not_read", ACTIVITIES, 0,
-                f"HubSpot refused the submissions of the form{'s' if len(set(self.forms_not_read)) > 1 else ''} "
-                f"{names}; the other forms were read, and these are tried again next run."))  # fmt: skip
+            notices.append(
+                Notice("marketing_not_read", ACTIVITIES, 0, _forms_not_read(self.forms_not_read))
+            )
         lost = self.unmatched
         if lost.events or lost.submissions_without_email:
             notices.append(
@@ -236,9 +264,7 @@ class MarketingReader:
             )
             events = body.get("events")
             if not isinstance(events, list):
-                raise UnreadableAnswer(
-                    "HubSpot's answer held no list of events; asked again next run"
-                )
+                raise UnreadableAnswer("an answer held no list of events")
             for event in events:
                 if event.get("type") == event_type and event.get("id") and event.get("created"):
                     when = int(event["created"])
@@ -251,10 +277,7 @@ class MarketingReader:
                 break
             if not offset:  # more to come, and no way to ask for it: the mark stays
                 yield buffer, {}
-                raise UnreadableAnswer(
-                    "HubSpot said more follow but gave no offset to ask for them; the rest "
-                    "are asked for again next run"
-                )
+                raise UnreadableAnswer("HubSpot said more follow, but not how to ask for them")
             yield buffer, {}
             buffer = []
         yield buffer, {key: str(self.until)}
@@ -262,6 +285,7 @@ class MarketingReader:
     # -- form submissions ------------------------------------------------------------
     def _form_items(self, marks: Mapping[str, str]) -> Iterator[Chunk]:
         """Every readable form's submissions since its mark, form after form."""
+        failing = False
         for form in self._forms():
             guid = str(form["id"])
             key = FORMS + guid
@@ -271,9 +295,25 @@ class MarketingReader:
             name = str(form.get("name") or guid)
             try:
                 yield from self._submission_pages(guid, mark, key, name)
-            except HubSpotHttpError as exc:  # this form only; the others are still read
+            except TokenRejectedError:
+                raise
+            except SourceRetriableError as exc:
+                # one form HubSpot keeps failing on is that form's trouble, so the others
+                # are read and the lead scores are not held back for it; two in a row is
+                # HubSpot's (or the limit's): stop, keeping what was read
+                if failing:
+                    raise
+                log.warning("HubSpot form %s failing: %s", guid, exc)
+                self.forms_not_read.append((name, "HubSpot kept failing on it"))
+                failing = True
+                continue
+            except SmbmlError as exc:  # refused (4xx): this form only
                 log.warning("HubSpot form %s not read: %s", guid, exc)
-                self.forms_not_read.append(name)
+                status = getattr(exc, "status", None)
+                why = f"HubSpot refused it, HTTP {status}" if status else "HubSpot refused it"
+                self.forms_not_read.append((name, why))
+                continue
+            failing = False
 
     def _forms(self) -> list[dict[str, Any]]:
         forms: list[dict[str, Any]] = []
@@ -362,18 +402,31 @@ class MarketingReader:
                 properties=["email", "hs_additional_emails"],
                 properties_with_history=[],
             )
-            body = self.api.json(
-                "finding contacts by email",
-                self.api.client.crm.objects.batch_api.read,
-                "contacts",
-                request,
-            )
-            for record in body.get("results") or []:
-                # HubSpot may find a contact by one of its other addresses: each it names
-                props = record.get("properties") or {}
-                others = str(props.get("hs_additional_emails") or "").split(";")
-                for address in {_address(props.get("email")), *map(_address, others)} & set(chunk):
-                    self.contacts[address] = str(record["id"])
+            try:
+                body = self.api.json(
+                    "finding contacts by email",
+                    self.api.client.crm.objects.batch_api.read,
+                    "contacts",
+                    request,
+                )
+            except HubSpotHttpError as exc:  # HubSpot's words may quote the addresses
+                raise LookupRefused(
+                    f"HubSpot refused to find contacts by their email address (HTTP "
+                    f"{exc.status}), so no marketing email open, click or form could be "
+                    "given to a contact this run; they are read again next run"
+                ) from None
+            records = body.get("results") or []
+            wanted_here = set(chunk)
+            # a contact's main address first; then, in case HubSpot finds a contact by
+            # one of its other addresses, those no main address has claimed
+            for record in records:
+                main = _address((record.get("properties") or {}).get("email"))
+                if main in wanted_here:
+                    self.contacts[main] = str(record["id"])
+            for record in records:
+                others = str((record.get("properties") or {}).get("hs_additional_emails") or "")
+                for address in set(map(_address, others.split(";"))) & wanted_here:
+                    self.contacts.setdefault(address, str(record["id"]))
             self.unknown.update(a for a in chunk if a not in self.contacts)
 
     def _get(self, what: str, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
