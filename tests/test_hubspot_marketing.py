@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -19,6 +20,7 @@ import requests
 from smbml_connect.analytics.leads.contact_features import CONTACT_PHRASES, contact_snapshot
 from smbml_connect.connectors.hubspot.cursor import engagement_marks
 from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
+from smbml_connect.connectors.hubspot.marketing import MarketingReader
 from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
 from smbml_connect.pipeline import RunOptions, run_pipeline
@@ -491,3 +493,19 @@ def test_a_lookup_by_email_hubspot_refuses_holds_the_table_back_without_quoting_
     assert result.status == "partial" and "activities" in result.incomplete
     (said,) = [e for e in result.errors if "find contacts by their email" in e]
     assert "HTTP 400" in said and "ann@x.com" not in said
+
+
+def test_an_address_that_is_one_contacts_main_one_goes_to_that_contact() -> None:
+    """Should HubSpot's lookup by email also find a contact by one of its other addresses
+    (no source says; the emulator matches main addresses only), the main one wins."""
+    answer = {"results": [
+        {"id": "2", "properties": {"email": "bob@x.com", "hs_additional_emails": "ann@x.com"}},
+        {"id": "1", "properties": {"email": "ann@x.com", "hs_additional_emails": ""}},
+    ]}  # fmt: skip
+    api = SimpleNamespace(
+        json=lambda *args, **kwargs: answer,
+        client=SimpleNamespace(crm=SimpleNamespace(objects=SimpleNamespace(batch_api=SimpleNamespace(read=None)))),
+    )  # fmt: skip
+    reader = MarketingReader(api, int(AT.timestamp() * 1000), 1000)  # type: ignore[arg-type]
+    reader._look_up({"ann@x.com", "bob@x.com"})
+    assert reader.contacts == {"ann@x.com": "1", "bob@x.com": "2"}
