@@ -509,3 +509,18 @@ def test_an_address_that_is_one_contacts_main_one_goes_to_that_contact() -> None
     reader = MarketingReader(api, int(AT.timestamp() * 1000), 1000)  # type: ignore[arg-type]
     reader._look_up({"ann@x.com", "bob@x.com"})
     assert reader.contacts == {"ann@x.com": "1", "bob@x.com": "2"}
+
+
+def test_forms_failing_with_a_refused_one_between_are_not_failing_in_a_row(
+    hub: HubSpotEmulator, store: Store
+) -> None:
+    contact(hub, "ann@x.com")
+    m = hub.state.marketing
+    forms = [m.add_form(name, ms("2026-01-01T00:00:00Z")) for name in ("Alpha", "Beta", "Gamma")]
+    for f in (forms[0], forms[2]):
+        hub.inject(Fault("5xx", count=10_000, status=503, path=f"/forms/{f}"))
+    m.refused_forms[forms[1]] = (400, "FORM_TYPE_NOT_ALLOWED")  # HubSpot answered here
+    result = sync(hub, store)
+    assert result.status == "ok", result.errors
+    (said,) = [n.message for n in result.notices if n.check == "marketing_not_read"]
+    assert "'Alpha' (HubSpot kept failing on it)" in said and "'Gamma' (HubSpot kept" in said

@@ -164,6 +164,11 @@ def _mark(marks: Mapping[str, str], key: str, until: int) -> int | None:
     return value if value is not None and value <= until + SETTLE_MS else None
 
 
+def _is_ms(value: Any) -> bool:
+    """An epoch-millisecond time as HubSpot gives it (a number, not a flag or a text)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
 def _after(body: Mapping[str, Any]) -> str | None:
     return ((body.get("paging") or {}).get("next") or {}).get("after")
 
@@ -183,7 +188,7 @@ class MarketingReader:
     def pages(self, marks: Mapping[str, str]) -> Iterator[tuple[Page, dict[str, str]]]:
         """The opens, the clicks and the form submissions in turn, pooled into pages of
         ``page_rows`` with the marks they complete: addresses are looked up a page at a
-        time whatever feed they came from (an hourly run: one lookup, if any). A feed
+        time whatever feed they came from (an hourly run: one per 100 addresses). A feed
         HubSpot refuses is one notice on the last page; what the others read loads. One
         that keeps failing keeps what was read and holds the table back (``pipeline``)."""
         feeds: tuple[tuple[str, Callable[[], Iterator[Chunk]]], ...] = (
@@ -266,8 +271,9 @@ class MarketingReader:
             if not isinstance(events, list):
                 raise UnreadableAnswer("an answer held no list of events")
             for event in events:
-                if event.get("type") == event_type and event.get("id") and event.get("created"):
-                    when = int(event["created"])
+                created = event.get("created")
+                if event.get("type") == event_type and event.get("id") and _is_ms(created):
+                    when = int(created)
                     again = mark is not None and when <= mark
                     buffer.append(
                         (str(event["id"]), kind, when, _address(event.get("recipient")), again)
@@ -312,6 +318,7 @@ class MarketingReader:
                 status = getattr(exc, "status", None)
                 why = f"HubSpot refused it, HTTP {status}" if status else "HubSpot refused it"
                 self.forms_not_read.append((name, why))
+                failing = False  # HubSpot answered: it is not failing
                 continue
             failing = False
 
@@ -352,7 +359,7 @@ class MarketingReader:
             older = False
             for item in results:
                 when, rid = item.get("submittedAt"), item.get("conversionId")
-                if not isinstance(when, int | float) or not rid:
+                if not _is_ms(when) or not rid:
                     continue
                 if start is not None and when < start:
                     older = True  # newest first: the rest were read before
@@ -385,7 +392,7 @@ class MarketingReader:
         self._look_up({address for _, _, _, address, _ in items})
         frame, ids = marketing_rows(items, self.contacts)
         missed = [a for _, _, _, a, again in items if a not in self.contacts and not again]
-        self.unmatched.addresses.update(missed)
+        self.unmatched.addresses.update(a for a in missed if a)  # an event may name none
         self.unmatched.events += len(missed)
         page = Page(replace={ACTIVITIES: ids})
         page.tables[ACTIVITIES] = frame
