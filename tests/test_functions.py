@@ -495,3 +495,20 @@ def test_number_arguments_typed_as_text_read_like_cells(name, args):
              for a in args]  # fmt: skip
     assert result.value == call(name, plain, fresh()).value
     assert functions.function_impls.as_number("12,5", "unit_cost") == 12.5
+
+
+def test_ab_test_calls_no_winner_before_the_visitors_it_needs():
+    # 12% against 15% on 1,000 visitors each: 97.5% sure B is ahead, but a test sized for
+    # that lift needs about 2,000 a version; stopped at the first 95%, a test checked daily
+    # calls a winner that is not one far more often than 1 time in 20.
+    early = ab_test(120, 1000, 150, 1000)
+    assert early.prob_b_beats_a > 0.95 and early.visitors_needed > 0
+    assert early.verdict.startswith("B leads (97.5% sure so far)")
+    assert f"{early.visitors_needed:,.0f} more visitors" in early.verdict
+    # the same rates on the visitors the plan asked for: now it is called
+    done = ab_test(360, 3000, 450, 3000)
+    assert done.visitors_needed == 0
+    assert done.verdict.startswith("B is better (") and "sure)" in done.verdict
+    # A ahead reads the same way round, and the chance is written as its cell shows it
+    behind = ab_test(150, 1000, 120, 1000)
+    assert behind.verdict.startswith("A leads (97.5% sure so far)")

@@ -3,7 +3,10 @@
 Bayesian with flat Beta(1, 1) priors, because "78% chance B is better" is what people
 ask; the visitors still needed come from the classical two-proportion power formula
 (5% two-sided, 80% power) at the lift seen so far, because that is the plan a test
-would have been sized with.
+would have been sized with. A winner is called only once both hold: checked every day
+before its size is reached, a test that stops at the first 95% picks a winner that is
+not one far more often than 5 times in 100, so until then the verdict says which
+version leads and how many visitors are still needed.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ def _count(value: Any, name: str) -> int:
 
 
 def _sure(p: float) -> str:
-    return "over 99%" if p > 0.99 else f"{p:.0%}"
+    """As the chance's cell shows it (0.0%), so the two never read differently."""
+    return "over 99.9%" if p > 0.999 else f"{p:.1%}"
 
 
 def _prob_b_beats_a(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -97,10 +101,14 @@ def ab_test(
     lift = rate_b / rate_a - 1 if rate_a > 0 else float("inf") if rate_b > 0 else 0.0
     needed = _sample_size(rate_a, rate_b)
     remaining = max(0.0, needed - min(na, nb)) if np.isfinite(needed) else needed
-    if prob >= DECIDED:
-        verdict = f"B is better ({_sure(prob)} sure)"
-    elif prob <= 1 - DECIDED:
-        verdict = f"A is better ({_sure(1 - prob)} sure)"
+    more = f"about {remaining:,.0f} more visitors per version needed before calling it"
+    if (prob >= DECIDED or prob <= 1 - DECIDED) and np.isfinite(remaining):
+        leader, sure = ("B", prob) if prob >= DECIDED else ("A", 1 - prob)
+        verdict = (
+            f"{leader} is better ({_sure(sure)} sure)"
+            if remaining == 0
+            else f"{leader} leads ({_sure(sure)} sure so far): {more}"
+        )
     elif np.isfinite(remaining) and remaining > 0:
         verdict = f"Too early: about {remaining:,.0f} more visitors per version needed"
     elif np.isfinite(remaining):
