@@ -225,7 +225,10 @@ def _forecast_example(
 ) -> int:
     if table is None or table["actual"].notna().sum() < 8:
         return row
-    history = table.dropna(subset=["actual"]).tail(24)
+    # every month the Forecast chart tab shows: fewer (two seasons) and the function finds
+    # no season, so its forecast would contradict the Forecast tab's for the same months
+    history = table.dropna(subset=["actual"])
+    ahead = table.loc[table["actual"].isna() & table["forecast"].notna()].iloc[:, 0]
     first, last = row + 1, row + len(history)
     _text(sheet, row, 1, "month", bold=True)
     _text(sheet, row, 2, "revenue", bold=True)
@@ -238,12 +241,21 @@ def _forecast_example(
     result = call("FORECAST", [dates, [[float(v)] for v in history["actual"]], 6], context)
     if result.value:
         _text(sheet, row + 1, 3, "gives:")
+        if len(ahead):  # the Forecast tab's first period may be one already under way
+            _text(sheet, row + 2, 3, _example_caveat(pd.Timestamp(ahead.iloc[0])))
         end = _write_matrix(sheet, row + 1, 4, result.value, result.formats)
         for r in range(row + 2, end):
             sheet.cell(row=r, column=4).number_format = "yyyy-mm"
     else:
         _text(sheet, row + 1, 4, result.error or "")
     return last + 1
+
+
+def _example_caveat(first: pd.Timestamp) -> str:
+    return (
+        f"From the complete months above: unlike the Forecast tab, this call is not told "
+        f"what was already sold in {first:%B %Y}, so the two may differ for that month."
+    )
 
 
 def _abtest_example(sheet: Any, row: int, context: FunctionContext) -> int:

@@ -106,6 +106,25 @@ def test_workbook_has_native_charts_colours_and_instructions(demo_dir: Path):
     # lift's low end of 0.001 read 0.00)
     shown = [c.number_format for c in workbook["Instructions"][cell.row + 2]][3:8]
     assert shown == ["0.0%", "0.0%", "0.0%", "0.0%", "#,##0"]
+    # the FORECAST example is the Forecast chart's history, so it finds the same season and
+    # agrees with the chart's months (with two seasons only, it drew a flat line: December
+    # $21.5k against the tab's $48.3k); the month under way is said to differ, and why
+    start = next(c for row in workbook["Instructions"].iter_rows() for c in row
+                 if isinstance(c.value, str) and c.value.startswith("=SMB.FORECAST(A"))  # fmt: skip
+    history = [r for r in chart_rows if r[1] is not None]
+    # the tab's words count the months it draws (it said "the last 36" over 35)
+    assert f" {len(history)} months of history" in workbook["Forecast chart"]["A1"].value
+    assert start.value == f"=SMB.FORECAST(A{start.row + 1}:A{start.row + len(history)}, " \
+        f"B{start.row + 1}:B{start.row + len(history)}, 6)"  # fmt: skip
+    example = [[c.value for c in workbook["Instructions"][r]][3:7]
+               for r in range(start.row + 2, start.row + 8)]  # fmt: skip
+    by_month = {r[0].strftime("%Y-%m"): r for r in future}
+    first = example[0][0].strftime("%B %Y")
+    caveat = workbook["Instructions"].cell(row=start.row + 2, column=3).value
+    assert f"not told what was already sold in {first}" in caveat
+    for month, value, low, high in example[1:]:
+        chart = by_month[month.strftime("%Y-%m")]
+        assert low <= value <= high and chart[3] <= value <= chart[4], (month, value, chart)
     email = next(
         c for row in workbook["Instructions"].iter_rows() for c in row if c.value == "email"
     )

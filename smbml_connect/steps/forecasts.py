@@ -240,6 +240,16 @@ def _chart(result: SeriesForecast, title: str, unit: str) -> str:
     )  # fmt: skip
 
 
+def _history_words(result: SeriesForecast, word: str) -> str:
+    """What the chart draws: 'the last 36 months of history', or 'all 4 months of history'."""
+    shown = 0 if result.history is None else min(HISTORY_SHOWN, len(result.history))
+    if result.history is not None and len(result.history) <= HISTORY_SHOWN:
+        return (
+            f"all {plural(shown, word)} of history" if shown != 1 else f"the one {word} of history"
+        )
+    return f"the last {plural(shown, word)} of history"
+
+
 def _chart_table(result: SeriesForecast, word: str) -> pd.DataFrame:
     """History then forecast in one table, the shape a native Excel chart needs."""
     history = result.history.tail(HISTORY_SHOWN) if result.history is not None else None
@@ -418,7 +428,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     result.add_tab(
         CHART_TAB,
         _chart_table(total, word),
-        f"Total revenue: the last {plural(HISTORY_SHOWN, word)} of history and the forecast "
+        f"Total revenue: {_history_words(total, word)} and the forecast "
         "with its 80% range (the chart's shaded band)."
         + (f" The point for {current}: {opened}." if opened else ""),
     )
