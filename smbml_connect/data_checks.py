@@ -230,6 +230,7 @@ def _refunds(orders: pd.DataFrame, why: pd.Series) -> list[Notice]:
                 "sold (a refund without line detail does not say which lines it was for).",
             )
         )
+    notices += _over_refunded(orders, back.own, why)
     lost = back.unmatched > 0
     m = int(lost.sum())
     if m:
@@ -245,6 +246,37 @@ def _refunds(orders: pd.DataFrame, why: pd.Series) -> list[Notice]:
             )
         )
     return notices
+
+
+def _over_refunded(orders: pd.DataFrame, own: pd.Series, why: pd.Series) -> list[Notice]:
+    """Orders whose own refund is more than their total: counted as refunded in full, so
+    the rest of the refund is in no figure. A typo, or a refund booked to the wrong order:
+    either way the user should see it, row, column and value."""
+    if "total" not in orders or sales.REFUNDED_AMOUNT not in orders:
+        return []
+    total = pd.to_numeric(orders["total"], errors="coerce").astype(float)
+    refunded = (why.isna() | why.eq(sales.REFUNDED)).to_numpy(dtype=bool)  # not a cancellation
+    over = refunded & (total.gt(0) & own.astype(float).gt(total + sales.CENT)).to_numpy(bool)
+    n = int(over.sum())
+    if not n:
+        return []
+    ids = orders["order_id"].astype(str).to_numpy()[over]
+    shown = "; ".join(
+        f"{i}: {_money(r)} refunded on a total of {_money(t)}"
+        for i, r, t in zip(ids[:5], own[over][:5], total[over][:5], strict=True)
+    )
+    extra = float((own[over] - total[over]).sum())
+    return [
+        Notice(
+            "refund_over_total",
+            "orders",
+            n,
+            f"{_plural(n, 'order')} with a {sales.REFUNDED_AMOUNT} amount larger than "
+            f"{'its' if n == 1 else 'their'} total ({shown}{'; ...' if n > 5 else ''}): counted as refunded in full, so "
+            f"{_money(extra)} of refunds counts in no figure. If a refund was booked to the "
+            "wrong order, move it there.",
+        )
+    ]
 
 
 def _unknown_contacts(tables: Mapping[str, pd.DataFrame]) -> list[Notice]:

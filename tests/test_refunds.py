@@ -211,3 +211,25 @@ def test_the_sales_forecast_counts_revenue_net_of_refunds():
     by_credit = sales_series(credit, None, pd.Timestamp("2024-03-15", tz="UTC"))
     kept = by_credit.frame.set_index(["unique_id", "ds"])["y"]["revenue:total"]
     assert kept.tolist() == [20.0, 50.0]
+
+
+def test_a_refund_larger_than_its_order_is_said_with_its_order_and_amounts():
+    """€177.05 refunded on a €157.05 order: counted as refunded in full, so €20 of refunds
+    is in no figure; the run said nothing and the report called every row usable."""
+    orders = _orders_frame(
+        [
+            ("S0002", "K2", "2026-07-08 12:04", 157.05, "paid", 177.05),
+            ("S0003", "K3", "2026-07-09 10:00", 50.0, "paid", 50.0),  # exactly all: no line
+            ("S0004", "K3", "2026-07-10 10:00", 80.0, "cancelled", 90.0),  # never a sale
+            ("S0005", "K4", "2026-07-11 10:00", 40.0, "paid", 10.0),
+        ]
+    )
+    checked = check_data(
+        {"orders": orders}, AS_OF.replace(year=2026), pd.DataFrame(columns=REJECT_COLUMNS)
+    )
+    said = {n.check: n for n in checked.notices}
+    over = said["refund_over_total"]
+    assert over.count == 1 and over.table == "orders"
+    assert "S0002: 177.05 refunded on a total of 157.05" in over.message
+    assert "20.00 of refunds counts in no figure" in over.message
+    assert why_not_sale(orders).tolist()[:2] == ["refunded", "refunded"]
