@@ -81,8 +81,26 @@ _FALSE = frozenset(
         "withdrawn",
     }
 )
-_CODES = "usd|eur|gbp|cad|aud|chf|jpy|inr"
-_CURRENCY = re.compile(rf"[$€£¥₹]|^(?:{_CODES})|(?:{_CODES})$", re.IGNORECASE)
+# Money as people type it, marks before or after the number: symbols ("$", "zł" is a
+# word below), a symbol with its country ("US$", "NZ$", "R$", "HK$"), ISO codes and the
+# local abbreviations a spreadsheet shows ("1 234,50 kr", "Fr. 12.50", "1 234 Ft").
+_SYMBOLS = "$€£¥₹₩₽₺₪₫฿₴₦₱₲₵₡₭₮₸₼₾¢₨"
+_CODES = (
+    "usd|eur|gbp|cad|aud|nzd|chf|jpy|cny|rmb|inr|sek|nok|dkk|isk|pln|czk|huf|ron|bgn|rub|uah|"
+    "try|ils|zar|brl|mxn|ars|clp|cop|pen|sgd|hkd|twd|krw|thb|myr|idr|php|vnd|aed|sar|qar|kwd|"
+    "egp|ngn|kes|mad|pkr"
+)
+_LOCAL = "kr|zł|zl|ft|kč|lei|лв|руб|din|sfr|fr|rs|tl|rm|rp"
+_CURRENCY_BEFORE = re.compile(
+    rf"^([+-]?)(?:[a-z]{{0,3}}[{_SYMBOLS}]|(?:{_CODES}|{_LOCAL}|r)\.?)(?=[\d.,(])", re.IGNORECASE
+)
+_CURRENCY_AFTER = re.compile(rf"(?<=[\d.,)%-])(?:[{_SYMBOLS}]|(?:{_CODES}|{_LOCAL})\.?)$", re.I)
+_CURRENCY = re.compile(rf"[{_SYMBOLS}]")
+# Spaces that group thousands (no-break, narrow no-break as current French locales write
+# them, thin, figure) and the apostrophes Swiss amounts use; U+2212 is the minus sign
+# Nordic formats write.
+_GROUPING = str.maketrans({c: None for c in "\u00a0\u202f\u2009\u2007 '\u2019"})
+_MINUS = "\u2212"
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)*|[.,]\d+)([eE][+-]?\d+)?$")
 # Excel stores dates as days since 1899-12-30; these bounds are 1954..2119.
 _EXCEL_SERIAL = (20_000, 80_000)
@@ -187,11 +205,13 @@ _WHOLE_AMOUNT = re.compile(r"(?<=\d)[.,](?:--?|[\u2013\u2014])$")
 def _unwrap(value: str) -> tuple[str, bool, bool]:
     """A number as typed without spaces, currency, brackets, "%" or a trailing minus:
     (what is left, negative, percent)."""
-    text = value.strip().replace("\u00a0", "").replace(" ", "").replace("'", "")
+    text = value.strip().translate(_GROUPING).replace(_MINUS, "-")
+    text = _CURRENCY_AFTER.sub("", _CURRENCY_BEFORE.sub(r"\1", text, count=1), count=1)
     negative = text.startswith("(") and text.endswith(")")
     if negative:
         text = text[1:-1]
     text = _CURRENCY.sub("", text)
+    text = _CURRENCY_AFTER.sub("", _CURRENCY_BEFORE.sub(r"\1", text, count=1), count=1)
     percent = text.endswith("%")
     if percent:
         text = text[:-1]

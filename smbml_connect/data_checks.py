@@ -325,7 +325,7 @@ def _text_in_numbers(rejects: pd.DataFrame) -> list[Notice]:
                 len(hits),
                 f"{_plural(len(hits), 'value')} in number columns of {str(table).replace('_', ' ')} "
                 f"{'was' if len(hits) == 1 else 'were'} text, e.g. "
-                f"{first['column']} = {str(first['value'])!r}: left empty (listed in Rejects).",
+                f"{first['column']} = '{first['value']}': left empty (listed in Rejects).",
             )
         )
     return notices

@@ -583,10 +583,19 @@ def _whole_text(value: Any) -> Any:
     return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-_MARKS = {"€": "EUR", "£": "GBP", "₹": "INR"}
+# Marks that name one currency, the longer first ("NZ$" before "$"), as spreadsheets
+# show amounts: "1 234,50 zł", "R$ 12,90", "HK$12.50".
+_MARKS = {
+    "US$": "USD", "NZ$": "NZD", "AU$": "AUD", "A$": "AUD", "CA$": "CAD", "C$": "CAD",
+    "HK$": "HKD", "SG$": "SGD", "S$": "SGD", "R$": "BRL", "Mex$": "MXN", "€": "EUR",
+    "£": "GBP", "₹": "INR", "₩": "KRW", "₽": "RUB", "₺": "TRY", "₪": "ILS", "₫": "VND",
+    "฿": "THB", "₴": "UAH", "₦": "NGN", "₱": "PHP", "zł": "PLN", "Kč": "CZK", "Ft": "HUF",
+}  # fmt: skip
+_LONGEST_FIRST = sorted(_MARKS, key=len, reverse=True)  # "CA$" is not "A$"
 # Signs several currencies share ("$": US, Canadian, Australian dollars; "¥": yen and
-# yuan): no currency of their own, and beside another mark they make the shop's unknown.
-_SHARED_SIGNS = ("$", "¥")
+# yuan; "kr": Swedish, Norwegian, Danish and Icelandic crowns): no currency of their own,
+# and beside another mark they make the shop's unknown.
+_SHARED_SIGNS = ("$", "¥", "kr")
 _CODE = re.compile(r"^\s*([A-Z]{3})\s*[-+(\d]|[\d)]\s*([A-Z]{3})\s*$")
 
 
@@ -605,7 +614,7 @@ def _currency_of(totals: pd.Series) -> str | None:
         return None
     marks: dict[str, int] = {}
     for value, count in text.value_counts().items():  # once per distinct total
-        mark = next((code for sign, code in _MARKS.items() if sign in value), None)
+        mark = next((_MARKS[sign] for sign in _LONGEST_FIRST if sign in value), None)
         if mark is None:
             code = _CODE.search(value)
             mark = (code[1] or code[2]) if code else None

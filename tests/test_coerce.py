@@ -32,13 +32,32 @@ from smbml_connect.coerce import (
         ("USD 20", 20.0),
         (3, 3.0),
         ("1e3", 1000.0),
+        # money as spreadsheets show it around the world (a Swedish sheet saved as CSV
+        # wrote "1 234,50 kr" with a no-break space, and every total was left empty)
+        ("1\u00a0234,50 kr", 1234.5),
+        ("R$ 1.234,56", 1234.56),
+        ("kr 99,00", 99.0),
+        ("99,00 zł", 99.0),
+        ("1 234 Ft", 1234.0),
+        ("NZ$12.50", 12.5),
+        ("US$ 5.00", 5.0),
+        ("HK$12.50", 12.5),
+        ("Fr. 12.50", 12.5),
+        ("₩1,200", 1200.0),
+        ("₽ 100", 100.0),
+        ("1\u202f234,56", 1234.56),  # narrow no-break space: French grouping today
+        ("−12,50", -12.5),  # U+2212, the minus sign of Nordic formats
+        ("-$12.00", -12.0),
+        ("CHF 1\u2019234.50", 1234.5),
     ],
 )
 def test_numbers_as_people_write_them(text, expected):
     assert parse_number(text) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("text", ["abc", "12abc", "1.2.3,4,5", True, "inf", float("inf")])
+@pytest.mark.parametrize(
+    "text", ["abc", "12abc", "abc12", "kr", "1.2.3,4,5", True, "inf", float("inf")]
+)
 def test_not_numbers_raise(text):
     with pytest.raises(ValueError):
         parse_number(text)

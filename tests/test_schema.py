@@ -87,5 +87,18 @@ def test_orders_without_a_currency_column_take_the_one_their_totals_are_written_
     for totals in (["$12.99", "$4.50", "$1.00"], ["12,99 €", "£4.50", "1,00"],
                    ["€12.00", "€7,50", "$9.00"], ["¥88.00", "¥12", "¥5"]):  # fmt: skip
         assert validate("orders", frame.assign(total=totals)).clean["currency"].isna().all()
+    # marks of other currencies, as spreadsheets show them (a Polish, a Brazilian, a
+    # Canadian shop); "kr" is four countries' crowns
+    for totals, code in ((["99,00 zł", "1 234,50 zł", "5"], "PLN"),
+                         (["R$ 12,90", "R$ 1.234,56", "R$ 3,00"], "BRL"),
+                         (["CA$12.50", "CA$4.00", "CA$1.00"], "CAD"),
+                         (["NZ$12.50", "NZ$4.00", "7"], "NZD")):  # fmt: skip
+        assert (
+            validate("orders", frame.assign(total=totals)).clean["currency"].tolist() == [code] * 3
+        )
+        assert validate("orders", frame.assign(total=totals)).clean["total"].notna().all()
+    crowns = frame.assign(total=["1 234,50 kr", "99,00 kr", "450,00 kr"])
+    assert validate("orders", crowns).clean["currency"].isna().all()
+    assert validate("orders", crowns).clean["total"].tolist() == [1234.5, 99.0, 450.0]
     stated = frame.assign(currency=["CHF", None, "CHF"])
     assert validate("orders", stated).clean["currency"].tolist()[0] == "CHF"
