@@ -121,18 +121,22 @@ class ColumnFormat:
 
     ``ColumnFormat.parse("decimal=, dayfirst")``: the decimal mark ("decimal=," or
     "decimal=.") and the date order ("dayfirst" or "monthfirst"), in any order; "percent"
-    says a share column (a discount) holds percentages, as a "%" in its header does.
+    says a share column (a discount) holds percentages, as a "%" in its header does;
+    "utc" says times written without an offset are UTC's, not the business's clock, as
+    "(UTC)" in a header does (Stripe's "Created date (UTC)").
     """
 
     decimal: Decimal | None = None
     day_first: bool | None = None
     percent: bool | None = None
+    utc: bool | None = None
 
     @classmethod
     def parse(cls, text: str) -> ColumnFormat:
         decimal: Decimal | None = None
         day_first: bool | None = None
         percent: bool | None = None
+        utc: bool | None = None
         for word in text.split():
             if word in ("decimal=,", "decimal=."):
                 decimal = "," if word.endswith(",") else "."
@@ -140,12 +144,14 @@ class ColumnFormat:
                 day_first = word == "dayfirst"
             elif word == "percent":
                 percent = True
+            elif word == "utc":
+                utc = True
             else:
                 raise ValueError(
                     f"{word!r} is not a column format; use decimal=, or decimal=. and/or "
-                    'dayfirst or monthfirst, or percent (e.g. "decimal=, dayfirst")'
+                    'dayfirst or monthfirst, or percent, or utc (e.g. "decimal=, dayfirst")'
                 )
-        return cls(decimal, day_first, percent)
+        return cls(decimal, day_first, percent, utc)
 
     def over(self, other: ColumnFormat | None) -> ColumnFormat:
         """This format where it says something, ``other`` where it does not (the config's
@@ -156,6 +162,7 @@ class ColumnFormat:
             self.decimal if self.decimal is not None else other.decimal,
             self.day_first if self.day_first is not None else other.day_first,
             self.percent if self.percent is not None else other.percent,
+            self.utc if self.utc is not None else other.utc,
         )
 
 
@@ -826,9 +833,11 @@ def read_dates(
     prove wins; values that prove the other are unreadable (not swapped). When no value
     decides, the config (``fmt``), then the rest of the table (``hint``) decide, else
     month/day; if some dates fit both orders the column gets a note saying which was used.
-    Values without an offset are what ``zone``'s clock showed (UTC when None).
+    Values without an offset are what ``zone``'s clock showed (UTC when None, or when
+    ``fmt.utc`` says the column is written in UTC).
     """
     fmt, hint = fmt or ColumnFormat(), hint or Hint()
+    zone = None if fmt.utc else zone
     if pd.api.types.is_datetime64_any_dtype(series):
         # Already dates: naive ones are read on the zone's clock, like naive text.
         if series.dt.tz is not None:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from smbml_connect.coerce import ColumnFormat, _missing
 from smbml_connect.errors import ConfigError
-from smbml_connect.schema import SHARES, SOURCE_ROW, TABLES
+from smbml_connect.schema import SHARES, SOURCE_ROW, TABLES, TableSpec
 
 __all__ = [
     "SYNONYMS",
@@ -302,6 +302,9 @@ def map_headers(
     for header in names:
         key = normalise(header)
         target = by_header[key] if key in by_header else lookup.get(key)
+        if target is None and _says_utc(header):  # "Order date (UTC)" is an order date
+            target = lookup.get(normalise(_UTC.sub(" ", header)))
+            target = target if target and _is_time(spec, target) else None
         if target is None:
             mapping.unmapped.append(header)
             continue
@@ -315,6 +318,8 @@ def map_headers(
             mapping.columns[header] = target
             if target in SHARES.get(table, ()) and _says_percent(header):
                 mapping.formats[target] = ColumnFormat(percent=True)
+            elif _is_time(spec, target) and _says_utc(header):
+                mapping.formats[target] = ColumnFormat(utc=True)
         elif (
             key not in chosen
             and normalise(holder) not in chosen
@@ -330,6 +335,19 @@ def _says_percent(header: str) -> bool:
     """ "Discount %", "Discount (pct)", "discount_percentage": the values are percentages."""
     words = set(normalise(header).replace("%", " % ").split())
     return bool(words & {"%", "percent", "percentage", "pct"})
+
+
+def _is_time(spec: TableSpec, column: str) -> bool:
+    return column in spec.names and spec.column(column).kind == "datetime"
+
+
+def _says_utc(header: str) -> bool:
+    """ "Created date (UTC)", "Timestamp UTC", "Date (GMT)": times without an offset are
+    UTC's, whatever the business's clock ("Time (UTC+2)" is another offset: not said)."""
+    return _UTC.search(str(header)) is not None
+
+
+_UTC = re.compile(r"\b(?:utc|gmt)\b(?!\s*[+\-\u2212]\s*\d)", re.IGNORECASE)
 
 
 def match_table(name: str) -> str | None:

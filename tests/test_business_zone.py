@@ -42,6 +42,7 @@ from smbml_connect.connectors.gsheets.sheets import SheetsResults, SheetsSource
 from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
 from smbml_connect.errors import ConfigError
+from smbml_connect.headers import map_headers
 from smbml_connect.pipeline import (
     ZONE_CHANGED,
     ZONE_UNREAD,
@@ -63,6 +64,7 @@ from smbml_connect.testing.hubspot_state import property_shape
 from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account
 
 RFM = steps_by_name(["rfm_segments"])
+FIXTURES = Path(__file__).parent / "fixtures" / "layouts"
 LA = "America/Los_Angeles"
 AKL = "Pacific/Auckland"
 
@@ -97,6 +99,32 @@ def test_times_without_an_offset_are_read_on_the_business_clock() -> None:
     assert [d.day for d in wall_clock(read.values, LA)][:3] == [31, 31, 31]
     # Without a zone they are read as UTC, as before.
     assert read_dates(cells).values.iloc[1] == _utc("2026-10-31 23:30")
+
+
+def test_a_header_that_says_utc_keeps_its_times_in_utc(tmp_path: Path) -> None:
+    """Stripe writes "Created date (UTC)": an Auckland shop read its 20:30 UTC payment of
+    30 November as 20:30 in Auckland (07:30 UTC), and November took December's sales."""
+    header = (FIXTURES / "unified_payments.csv").read_text().splitlines()[0]
+    row = (FIXTURES / "unified_payments.csv").read_text().splitlines()[1].split(",")
+    at = header.split(",").index("Created date (UTC)")
+    row[at] = "2026-11-30 20:30:00"
+    (tmp_path / "unified_payments.csv").write_text(header + "\n" + ",".join(row) + "\n")
+    source = FilesSource(tmp_path, {}, {})
+    frame = source.pull("orders")
+    stated = {c: f for c, f in source.header_mappings["orders"].formats.items()}
+    read = validate("orders", frame, source.name, stated, "Pacific/Auckland").clean
+    assert read["ordered_at"].tolist() == [_utc("2026-11-30 20:30")]
+    # a plain sheet's header says it too; no mark, or another offset ("UTC+2"), does not
+    cells = pd.DataFrame({"Order ID": ["A1", "A2"], "Customer ID": ["C1", "C2"],
+                          "Order date (UTC)": ["2026-11-30 20:30", "2026-11-30 23:30"],
+                          "Total": ["10", "20"]})  # fmt: skip
+    for said, expected in (("Order date (UTC)", "2026-11-30 20:30"),
+                           ("Order date", "2026-11-30 07:30")):  # fmt: skip
+        mapping = map_headers("orders", list(cells.rename(columns={"Order date (UTC)": said})))
+        frame = mapping.apply(cells.rename(columns={"Order date (UTC)": said}))
+        clean = validate("orders", frame, "sheet", mapping.formats, "Pacific/Auckland").clean
+        assert clean["ordered_at"].iloc[0] == _utc(expected), said
+    assert map_headers("orders", ["Order date (UTC+2)"]).formats == {}  # another offset
 
 
 def test_a_clock_change_loses_no_row() -> None:
