@@ -200,7 +200,7 @@ def _exact_prob_b_beats_a(ca: int, na: int, cb: int, nb: int) -> float:
 def test_ab_test_matches_the_closed_form(ca, na, cb, nb):
     result = ab_test(ca, na, cb, nb)
     assert result.prob_b_beats_a == pytest.approx(_exact_prob_b_beats_a(ca, na, cb, nb), abs=1e-4)
-    assert result.lift_lo95 < result.lift < result.lift_hi95 or result.lift == 0
+    assert result.lift_lo95 < result.lift < result.lift_hi95
 
 
 def test_ab_test_visitors_needed_follows_the_power_formula():
@@ -512,3 +512,18 @@ def test_ab_test_calls_no_winner_before_the_visitors_it_needs():
     # A ahead reads the same way round, and the chance is written as its cell shows it
     behind = ab_test(150, 1000, 120, 1000)
     assert behind.verdict.startswith("A leads (97.5% sure so far)")
+
+
+@pytest.mark.parametrize(
+    ("ca", "na", "cb", "nb"), [(0, 10, 0, 1000), (5, 10, 0, 10), (1, 10, 0, 10), (5, 100, 0, 100)]
+)
+def test_ab_test_lift_sits_inside_its_range_when_a_version_has_not_converted(ca, na, cb, nb):
+    # the raw ratio said -100% beside a range of [-99.6%, -32.1%] (5 of 10 against 0 of 10)
+    result = ab_test(ca, na, cb, nb)
+    assert result.lift_lo95 <= result.lift <= result.lift_hi95
+    assert result.lift > -1
+
+
+def test_ab_test_with_no_conversions_anywhere_calls_no_winner():
+    # 0 of 10 against 0 of 1,000 read "A is better (99% sure)"
+    assert ab_test(0, 10, 0, 1000).verdict == "No conversions yet on either version"

@@ -35,7 +35,7 @@ class ABResult:
     prob_b_beats_a: float
     rate_a: float
     rate_b: float
-    lift: float  # relative: rate_b / rate_a - 1
+    lift: float  # relative, B's rate over A's less 1: the middle of its 95% range
     lift_lo95: float
     lift_hi95: float
     visitors_needed: float  # more visitors per variant; 0 when done, inf when no difference yet
@@ -96,12 +96,15 @@ def ab_test(
     rng = np.random.default_rng(seed)
     draws_a, draws_b = rng.beta(*post_a, DRAWS), rng.beta(*post_b, DRAWS)
     lift_draws = draws_b / draws_a - 1
-    lo, hi = np.quantile(lift_draws, [0.025, 0.975])
+    # the lift is the middle of its own likely range: the raw ratio of the rates seen is
+    # -100% whenever B has not converted yet (5 of 10 against 0 of 10), far outside a range
+    # that knows B may still convert, and 0/0 when neither has
+    lo, lift, hi = np.quantile(lift_draws, [0.025, 0.5, 0.975])
     rate_a, rate_b = ca / na, cb / nb
-    lift = rate_b / rate_a - 1 if rate_a > 0 else float("inf") if rate_b > 0 else 0.0
     needed = _sample_size(rate_a, rate_b)
     remaining = max(0.0, needed - min(na, nb)) if np.isfinite(needed) else needed
-    more = f"about {remaining:,.0f} more visitors per version needed before calling it"
+    visitors = f"about {remaining:,.0f} more visitor{'' if remaining == 1 else 's'} per version"
+    more = f"{visitors} needed before calling it"
     if (prob >= DECIDED or prob <= 1 - DECIDED) and np.isfinite(remaining):
         leader, sure = ("B", prob) if prob >= DECIDED else ("A", 1 - prob)
         verdict = (
@@ -110,9 +113,11 @@ def ab_test(
             else f"{leader} leads ({_sure(sure)} sure so far): {more}"
         )
     elif np.isfinite(remaining) and remaining > 0:
-        verdict = f"Too early: about {remaining:,.0f} more visitors per version needed"
+        verdict = f"Too early: {visitors} needed"
     elif np.isfinite(remaining):
         verdict = "No clear winner: the difference is too small to matter"
+    elif ca == cb == 0:
+        verdict = "No conversions yet on either version"
     else:
         verdict = "No difference so far"
     return ABResult(prob, rate_a, rate_b, float(lift), float(lo), float(hi), remaining, verdict)
