@@ -12,6 +12,7 @@ from smbml_connect import charts
 from smbml_connect.analytics.leads.contact_features import (
     CONTACT_PHRASES,
     DEAL_STAGE,
+    conversion_times,
     has_stage_history,
     lead_scoring_frame,
     lead_training_frame,
@@ -286,16 +287,68 @@ def _fairness_table(fairness: Mapping[str, Any]) -> pd.DataFrame:
     return table
 
 
+MIN_PAST_LEADS = 50  # past leads (contacts) the lead model needs to learn from
+# How a contact that had converted before it was created is said, per label: (what it
+# was already, what dated that).
+_ALREADY = {
+    "customer": ("were already customers", "their first order or won deal"),
+    "order": ("had already ordered", "their first order"),
+    "won_deal": ("already had a won deal", "their first won deal"),
+}
+_NOT_YET = {"customer": "not yet customers", "order": "had not ordered yet",
+            "won_deal": "had no won deal yet"}  # fmt: skip
+
+
+def _too_few_leads(
+    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, horizon: int, label: str, found: int
+) -> str:
+    """Why there are too few past leads, with what was counted and why each other contact
+    was not, so the owner knows which data would fix it. A past lead is a contact created
+    more than `horizon` days ago and not yet converted when created: only those show what
+    came of a lead (the count once read "contacts created more than 90 days ago", and a
+    shop whose 45 contacts were all that old was told it had 33)."""
+    contacts = tables["contacts"].drop_duplicates("contact_id").set_index("contact_id")
+    created = pd.to_datetime(contacts["created_at"], utc=True)
+    converted, undated = conversion_times(tables, label)
+    first = pd.to_datetime(converted.reindex(created.index), utc=True)
+    already, dated_by = _ALREADY[label]
+    no_date = created.isna()
+    no_conversion_date = ~no_date & created.index.isin(list(undated))
+    recent = ~no_date & ~no_conversion_date & (created > as_of - pd.Timedelta(days=horizon))
+    before = ~no_date & ~no_conversion_date & ~recent & (first <= created).fillna(False)
+    rest = len(contacts) - found - int((no_date | no_conversion_date | recent | before).sum())
+    why = [
+        (int(before.sum()), f"{already} when created ({dated_by} came no later than "
+                            "their created date)"),
+        (int(recent.sum()), f"were created in the last {horizon} days, too recently to "
+                            "see what came of them"),
+        (int(no_date.sum()), "have no created date"),
+        (int(no_conversion_date.sum()), "are customers with no order or won deal to date "
+                                        "when they became one"),
+        (rest, "had their open deal go back to an earlier stage, so what they looked like "
+               "then is not known"),
+    ]  # fmt: skip
+    said = [(n, words) for n, words in why if n > 0]
+    other = len(contacts) - found
+    if len(said) == 1:
+        told = f"; the other {other:,} {said[0][1]}"
+    else:
+        told = f"; of the other {other:,}, " + "; ".join(f"{n:,} {w}" for n, w in said)
+    return (
+        f"lead scores need at least {MIN_PAST_LEADS} past leads to learn from (contacts "
+        f"created more than {horizon} days ago that were {_NOT_YET[label]} when created); "
+        f"found {found:,} among {plural(len(contacts), 'contact')}" + (told if said else "")
+    )
+
+
 def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
     settings = context.settings_for(LeadsSettings)
     horizon, label, fairness = settings.horizon_days, settings.label, settings.fairness_column
     data = dict(tables)
     training = lead_training_frame(data, context.as_of, horizon, label)
-    if training.frame["contact_id"].nunique() < 50:
-        raise NotEnoughDataError(
-            f"lead scores need at least 50 contacts created more than {horizon} days ago to "
-            f"learn from; found {training.frame['contact_id'].nunique()}"
-        )
+    learnt_from = int(training.frame["contact_id"].nunique())
+    if learnt_from < MIN_PAST_LEADS:
+        raise NotEnoughDataError(_too_few_leads(data, context.as_of, horizon, label, learnt_from))
     scorer = LeadScorer(phrases=CONTACT_PHRASES, protected=tuple(settings.protected)).fit(
         training.frame.assign(
             snapshot_at=on_clock(training.frame["snapshot_at"], context.as_of.tz)
