@@ -29,6 +29,7 @@ import pandas as pd
 
 from smbml_connect.analytics.forecast.seasonality import check_seasonality
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
+from smbml_connect.analytics.leads.deals import NO_CLOSE_DATE
 from smbml_connect.analytics.leads.scoring import beats_baseline
 from smbml_connect.column_labels import code_name
 from smbml_connect.connectors.gsheets.sheets import result_tabs, sheet_header
@@ -575,7 +576,8 @@ def check_totals(out: Outputs, tally: Tally) -> None:
                         f"{where} {measure} {str(when)[:10]}: rows add to {added:.2f}, "
                         f"All sales {shown:.2f}")  # fmt: skip
     pipeline = forecasts[forecasts["series_id"] == "deal_pipeline"]["yhat"].sum()
-    found = re.search(r"\$([\d,]+) expected to be won", summary)
+    pipeline += _undated_expected(out)  # in the total, in no month of the store's series
+    found = re.search(PIPELINE_TOTAL, summary)
     if found:
         tally.check("totals equal their parts", abs(_dollars(found[1]) - pipeline) <= 0.5,
                     f"pipeline {found[1]} vs months adding to {pipeline:.2f}")  # fmt: skip
@@ -608,10 +610,43 @@ def check_totals(out: Outputs, tally: Tally) -> None:
                         f"{title} shares add to {total_share:.3f}")  # fmt: skip
 
 
+# The summary's pipeline total, in any currency ("$6,292", "€1,323", "1,323 CHF").
+PIPELINE_TOTAL = re.compile(r"[$€£]?([\d,]+)(?: [A-Z]{3})? expected to be won")
+
+
+def _undated_expected(out: Outputs) -> float:
+    """The Pipeline forecast's 'No close date' row's expected value (0 when none)."""
+    months = _tab_frame(out.workbook.get("Pipeline forecast", []))
+    if months is None or "expected" not in months.columns:
+        return 0.0
+    return float(np.nansum(_numbers(months.loc[months["month"] == NO_CLOSE_DATE, "expected"])))
+
+
+def _deal_rows(deals: pd.DataFrame, out: Outputs) -> pd.Series:
+    """The Pipeline forecast row each deal of the Deal win chances tab belongs in: its close
+    month, this month when overdue, 'No close date' without one; None when it is in another
+    currency than the run's (no exchange rate: not summed) or has no amount."""
+    this_month = out.result.local_as_of.tz_localize(None).to_period("M")
+    code = str(out.result.currency).strip().upper()
+
+    def row(deal: pd.Series) -> str | None:
+        if pd.isna(deal["amount"]) or str(deal.get("currency", code)).strip().upper() != code:
+            return None
+        close = deal["close_date"]
+        if not isinstance(close, datetime):
+            return NO_CLOSE_DATE
+        return str(max(pd.Timestamp(close).to_period("M"), this_month))
+
+    return deals.apply(row, axis=1) if len(deals) else pd.Series(dtype=object)
+
+
 def _check_pipeline(out: Outputs, tally: Tally, summary: str) -> None:
     """The pipeline adds up as shown: each deal's expected value is its amount x the win
-    chance beside it, the months are sums of those deals, and the summary's total is the
-    months' sum (a newcomer saw $6,286, months adding to 6,285 and deals to 6,287)."""
+    chance beside it, each month's row is the sum of the deals due in it (a newcomer saw
+    $6,286, months adding to 6,285 and deals to 6,287), and the summary's total is the
+    rows' sum. Only deals in the run's currency are summed (a USD 3,000 deal was added to
+    euros), each deal shows its currency, and a deal with no close date is neither overdue
+    nor in this month's row but in a row of its own."""
     deals = _tab_frame(out.workbook.get("Deal win chances", []))
     months = _tab_frame(out.workbook.get("Pipeline forecast", []))
     if deals is None or months is None or "expected_value" not in deals.columns:
@@ -621,18 +656,34 @@ def _check_pipeline(out: Outputs, tally: Tally, summary: str) -> None:
     for i in np.flatnonzero(~np.isnan(amount)):
         tally.check("totals equal their parts", abs(value[i] - round(amount[i] * chance[i] / 100, 2)) < 0.005,
                     f"deal row {i + 1}: expected value {value[i]} is not {amount[i]} x {chance[i]}%")  # fmt: skip
+    codes = deals["currency"] if "currency" in deals.columns else pd.Series([None] * len(deals))
+    for i, (code, close, late) in enumerate(
+        zip(codes, deals["close_date"], deals["overdue"], strict=True)
+    ):
+        tally.check("each deal shows its currency", isinstance(code, str) and bool(code.strip()),
+                    f"deal row {i + 1}: currency {code!r}")  # fmt: skip
+        if not isinstance(close, datetime):
+            tally.check("a deal with no close date says so, not overdue",
+                        close == NO_CLOSE_DATE and late == "No",
+                        f"deal row {i + 1}: close date {close!r}, overdue {late!r}")  # fmt: skip
+    due = deals.assign(row=_deal_rows(deals, out), value=value)
     months = months[months["month"].notna()]
-    parts = {
-        "deals": (_numbers(months["deals"]).sum(), float((~np.isnan(amount)).sum())),
-        "pipeline amount": (_numbers(months["pipeline_amount"]).sum(), float(np.nansum(amount))),
-        "expected": (_numbers(months["expected"]).sum(), float(np.nansum(value))),
-    }
-    for name, (by_month, by_deal) in parts.items():
-        tally.check("totals equal their parts", abs(by_month - by_deal) < 0.005,
-                    f"pipeline {name}: months add to {by_month:.2f}, deals to {by_deal:.2f}")  # fmt: skip
-    found = re.search(r"\$([\d,]+) expected to be won", summary)
+    shown = months["month"].map(
+        lambda m: str(pd.Timestamp(m).to_period("M")) if isinstance(m, datetime) else m
+    )
+    for name, column, by_deal in (
+        ("deals", "deals", due.groupby("row").size()),
+        ("pipeline amount", "pipeline_amount", due.groupby("row")["amount"].sum()),
+        ("expected", "expected", due.groupby("row")["value"].sum()),
+    ):
+        by_month = pd.Series(_numbers(months[column]), index=shown.to_numpy())
+        for row in sorted(set(by_month.index) | set(by_deal.index)):
+            a, b = float(by_month.get(row, 0.0)), float(by_deal.get(row, 0.0))
+            tally.check("totals equal their parts", abs(a - b) < 0.005,
+                        f"pipeline {name} {row}: the row shows {a:.2f}, its deals add to {b:.2f}")  # fmt: skip
+    found = re.search(PIPELINE_TOTAL, summary)
     if found:
-        total = parts["expected"][0]
+        total = float(_numbers(months["expected"]).sum())
         tally.check("totals equal their parts", _dollars(found[1]) == round(total),
                     f"pipeline {found[1]} said, months show {total:.2f}")  # fmt: skip
 
@@ -1085,6 +1136,8 @@ def check_words(out: Outputs, tally: Tally) -> None:
                     ok = isinstance(v, int) and not isinstance(v, bool) and ".0" not in pattern
                     tally.check("whole counts as whole numbers", ok,
                                 f"{title!r} {column}: {v!r} as {pattern!r}")  # fmt: skip
+                elif v == NO_CLOSE_DATE and column in ("close_date", "month"):
+                    continue  # a deal due in no month says so (a blank read as unfilled)
                 else:
                     ok = (
                         isinstance(v, datetime)

@@ -12,14 +12,17 @@ from smbml_connect import charts
 from smbml_connect.analytics.leads.contact_features import (
     CONTACT_PHRASES,
     DEAL_STAGE,
+    conversion_times,
     has_stage_history,
     lead_scoring_frame,
     lead_training_frame,
 )
 from smbml_connect.analytics.leads.deals import (
     DEAL_TIER_TEXT,
+    NO_CLOSE_DATE,
     DealWinModel,
     expected_value,
+    in_currency,
     pipeline_forecast,
 )
 from smbml_connect.analytics.leads.scoring import TIER_SHARES, LeadScorer, beats_baseline
@@ -92,8 +95,8 @@ LEAD_MODEL_TAB = Tab("Lead model")
 FAIRNESS_TAB = Tab("Lead fairness")
 DEALS_TAB = Tab(
     "Deal win chances",
-    columns=("deal_id", "name", "amount", "stage", "close_date", "win_chance", "tier",
-             "expected_value", "why", "overdue"),
+    columns=("deal_id", "name", "amount", "currency", "stage", "close_date", "win_chance",
+             "tier", "expected_value", "why", "overdue"),
     colour_scale=ColourScale("win_chance", 0, 1),
 )  # fmt: skip
 PIPELINE_TAB = Tab("Pipeline forecast", formats={"month": "yyyy-mm"})
@@ -284,16 +287,68 @@ def _fairness_table(fairness: Mapping[str, Any]) -> pd.DataFrame:
     return table
 
 
+MIN_PAST_LEADS = 50  # past leads (contacts) the lead model needs to learn from
+# How a contact that had converted before it was created is said, per label: (what it
+# was already, what dated that).
+_ALREADY = {
+    "customer": ("were already customers", "their first order or won deal"),
+    "order": ("had already ordered", "their first order"),
+    "won_deal": ("already had a won deal", "their first won deal"),
+}
+_NOT_YET = {"customer": "not yet customers", "order": "had not ordered yet",
+            "won_deal": "had no won deal yet"}  # fmt: skip
+
+
+def _too_few_leads(
+    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, horizon: int, label: str, found: int
+) -> str:
+    """Why there are too few past leads, with what was counted and why each other contact
+    was not, so the owner knows which data would fix it. A past lead is a contact created
+    more than `horizon` days ago and not yet converted when created: only those show what
+    came of a lead (the count once read "contacts created more than 90 days ago", and a
+    shop whose 45 contacts were all that old was told it had 33)."""
+    contacts = tables["contacts"].drop_duplicates("contact_id").set_index("contact_id")
+    created = pd.to_datetime(contacts["created_at"], utc=True)
+    converted, undated = conversion_times(tables, label)
+    first = pd.to_datetime(converted.reindex(created.index), utc=True)
+    already, dated_by = _ALREADY[label]
+    no_date = created.isna()
+    no_conversion_date = ~no_date & created.index.isin(list(undated))
+    recent = ~no_date & ~no_conversion_date & (created > as_of - pd.Timedelta(days=horizon))
+    before = ~no_date & ~no_conversion_date & ~recent & (first <= created).fillna(False)
+    rest = len(contacts) - found - int((no_date | no_conversion_date | recent | before).sum())
+    why = [
+        (int(before.sum()), f"{already} when created ({dated_by} came no later than "
+                            "their created date)"),
+        (int(recent.sum()), f"were created in the last {horizon} days, too recently to "
+                            "see what came of them"),
+        (int(no_date.sum()), "have no created date"),
+        (int(no_conversion_date.sum()), "are customers with no order or won deal to date "
+                                        "when they became one"),
+        (rest, "had their open deal go back to an earlier stage, so what they looked like "
+               "then is not known"),
+    ]  # fmt: skip
+    said = [(n, words) for n, words in why if n > 0]
+    other = len(contacts) - found
+    if len(said) == 1:
+        told = f"; the other {other:,} {said[0][1]}"
+    else:
+        told = f"; of the other {other:,}, " + "; ".join(f"{n:,} {w}" for n, w in said)
+    return (
+        f"lead scores need at least {MIN_PAST_LEADS} past leads to learn from (contacts "
+        f"created more than {horizon} days ago that were {_NOT_YET[label]} when created); "
+        f"found {found:,} among {plural(len(contacts), 'contact')}" + (told if said else "")
+    )
+
+
 def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
     settings = context.settings_for(LeadsSettings)
     horizon, label, fairness = settings.horizon_days, settings.label, settings.fairness_column
     data = dict(tables)
     training = lead_training_frame(data, context.as_of, horizon, label)
-    if training.frame["contact_id"].nunique() < 50:
-        raise NotEnoughDataError(
-            f"lead scores need at least 50 contacts created more than {horizon} days ago to "
-            f"learn from; found {training.frame['contact_id'].nunique()}"
-        )
+    learnt_from = int(training.frame["contact_id"].nunique())
+    if learnt_from < MIN_PAST_LEADS:
+        raise NotEnoughDataError(_too_few_leads(data, context.as_of, horizon, label, learnt_from))
     scorer = LeadScorer(phrases=CONTACT_PHRASES, protected=tuple(settings.protected)).fit(
         training.frame.assign(
             snapshot_at=on_clock(training.frame["snapshot_at"], context.as_of.tz)
@@ -413,6 +468,68 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     return result
 
 
+def _close_dates(deals: pd.DataFrame, zone: Any) -> pd.Series:
+    """Each deal's close date as a day, or the words "No close date": a blank cell read as
+    a date nobody filled in, and such a deal is due in no month (not overdue)."""
+    days = _day(deals["close_date"], zone)
+    return days.astype(object).where(days.notna(), NO_CLOSE_DATE)
+
+
+def _left_out(deals: pd.DataFrame, counted: pd.Series, currency: str) -> str | None:
+    """One sentence for the open deals in other currencies than the business's, or None:
+    their amounts cannot be added to the totals without an exchange rate, which the tool
+    does not have (it works offline), so they are scored but not summed."""
+    other = deals[~counted.to_numpy()]
+    if other.empty:
+        return None
+    code, one = currency.strip().upper(), len(other) == 1
+    worth = {
+        unit: money(float(mine["amount"].sum()), unit) if mine["amount"].notna().any() else None
+        for unit, mine in other.groupby("currency", sort=True)
+    }
+    counts = other["currency"].value_counts()
+    if len(worth) == 1:
+        unit, amount = next(iter(worth.items()))
+        what = f"{plural(len(other), 'open deal')} in {unit}" + (f" ({amount})" if amount else "")
+    else:
+        each = "; ".join(
+            f"{counts[unit]:,} in {unit}" + (f", {amount}" if amount else "")
+            for unit, amount in worth.items()
+        )
+        what = f"{plural(len(other), 'open deal')} in other currencies ({each})"
+    return (
+        f"{what} {'is' if one else 'are'} left out of the {code} totals and the Pipeline "
+        f"forecast: {'its amount' if one else 'their amounts'} cannot be added to {code} "
+        "without an exchange rate, and none is available offline. "
+        f"{'Its win chance is' if one else 'Their win chances are'} shown as usual, "
+        f"{'its amount and expected value' if one else 'their amounts and expected values'} "
+        f"in {'its' if one else 'their'} own currency."
+    )
+
+
+def _currencies_left_out(deals: pd.DataFrame, counted: pd.Series) -> str:
+    """The run line's few words for the deals in other currencies ("" when none)."""
+    other = deals.loc[~counted.to_numpy(), "currency"]
+    if other.empty:
+        return ""
+    units = " and ".join(sorted(other.unique()))
+    return f" ({plural(len(other), 'deal')} in {units} left out: no exchange rate)"
+
+
+def _undated_words(forecast: pd.DataFrame, currency: str) -> str | None:
+    """What the deals without a close date add to the total, which no month of the chart
+    shows; None when every counted deal has one."""
+    row = forecast[forecast["month"] == NO_CLOSE_DATE]
+    if row.empty:
+        return None
+    deals, expected = int(row["deals"].iloc[0]), float(row["expected"].iloc[0])
+    return (
+        f"{money(expected, currency)} of it is from {plural(deals, 'deal')} with no close "
+        "date, which no month of the chart holds: the Pipeline forecast tab shows "
+        f"{'it' if deals == 1 else 'them'} in a row 'No close date'."
+    )
+
+
 def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
     data = dict(tables)
     model = DealWinModel().fit(data, context.as_of)
@@ -427,17 +544,22 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         "deal", deals["deal_id"], "deal_win", deals["score"], deals["tier"], deals["reasons"],
         model_version(payload, "deal_win"), context.as_of,
     )  # fmt: skip
+    cur = context.currency
+    # A deal that names no currency is in the business's; only amounts in it are summed.
+    deals["currency"] = deals["currency"].fillna(cur.strip().upper())
+    counted = in_currency(deals["currency"], cur)
     # Expected values and the pipeline use the win chance as shown (whole %), so that each
     # deal's expected value is its amount x the chance beside it, and the months and the
     # total are sums of those cents.
     shown = deals.assign(probability=deals["score"] / 100)
-    forecast = pipeline_forecast(shown).round(2)
+    forecast = pipeline_forecast(shown, currency=cur).round(2)
+    dated = forecast[forecast["month"] != NO_CLOSE_DATE]  # the store's series is by month
     result.outputs["forecasts"] = pd.DataFrame(
         {
             "series_id": "deal_pipeline",
-            "ds": pd.to_datetime(forecast["month"]).dt.tz_localize("UTC"),
-            "yhat": forecast["expected"],
-            **{c: forecast[c] for c in ("lo80", "hi80", "lo95", "hi95")},
+            "ds": pd.to_datetime(dated["month"]).dt.tz_localize("UTC"),
+            "yhat": dated["expected"],
+            **{c: dated[c] for c in ("lo80", "hi80", "lo95", "hi95")},
             "model": "deal_win",
         }
     )
@@ -446,24 +568,38 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         why=_joined(deals["reasons"]),
         expected_value=expected_value(shown["amount"], shown["probability"]),
         stage=deals["stage"].map(stage_label),
-        close_date=_day(deals["close_date"], context.as_of.tz),
+        close_date=_close_dates(deals, context.as_of.tz),
     )
     sheet = DEALS_TAB.select(sheet)
+    left_out = _left_out(deals, counted, cur)
+    undated = (deals["close_month"] == NO_CLOSE_DATE).any()
     result.add_tab(
         DEALS_TAB,
         sheet.sort_values("expected_value", ascending=False),
         "Chance in % that each open deal is won, whenever it closes, learnt from closed deals as "
         f"they looked while still open. {untiered or f'Tier by chance: {DEAL_TIER_TEXT}.'} "
-        "Expected value = amount x win chance. Each reason in 'why' says whether it raises or "
-        f"lowers the chance. {_lead_and_deal(context.settings_for(LeadsSettings), tables)}",
+        "Expected value = amount x win chance, in the deal's currency"
+        + (
+            f"; only those in {cur.strip().upper()} add up to the Pipeline forecast. "
+            if left_out
+            else ". "
+        )
+        + ("A deal with no close date says so and is not overdue. " if undated else "")
+        + "Each reason in 'why' says whether it raises or lowers the chance. "
+        f"{_lead_and_deal(context.settings_for(LeadsSettings), tables)}",
     )
     result.add_tab(
         PIPELINE_TAB,
         # the month as a real date (shown as a month), so it sorts and filters as one
-        forecast.assign(month=pd.to_datetime(forecast["month"])),
-        "Revenue expected from open deals by the month they should close (overdue deals count in "
-        "this month): the sum of their expected values in the Deal win chances tab; the low and "
-        "high ends of the 80% range: 8 in 10 outcomes fall between them if deals close as scored.",
+        forecast.assign(
+            month=forecast["month"].map(lambda m: m if m == NO_CLOSE_DATE else pd.Timestamp(m))
+        ),
+        f"Revenue ({cur}) expected from open deals by the month they should close (overdue "
+        "deals count in this month"
+        + ("; deals with no close date in the row 'No close date'" if undated else "")
+        + "): the sum of their expected values in the Deal win chances tab; the low and "
+        "high ends of the 80% range: 8 in 10 outcomes fall between them if deals close as "
+        "scored." + (f" {left_out}" if left_out else ""),
     )
     result.add_tab(
         DEAL_MODEL_TAB,
@@ -471,29 +607,37 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         "How the deal win chance was built and how well it did on deals it had not seen.",
     )
     expected = float(forecast["expected"].sum()) if len(forecast) else 0.0
+    others = int((~counted).sum())
     result.summary.append(
         f"Deal win chances: {plural(len(deals), 'open deal')}, "
-        f"{money(expected, context.currency)} expected to be won"
+        f"{money(expected, cur)} expected to be won{_currencies_left_out(deals, counted)}"
     )
+    summed = float(deals.loc[counted.to_numpy(), "amount"].sum())
     paragraphs = [
-        f"{plural(len(deals), 'open deal')} worth {money(float(deals['amount'].sum()), context.currency)} "
-        f"in total; weighted by their chances, {money(expected, context.currency)} is expected to be won.",
+        (
+            f"{plural(len(deals), 'open deal')} worth {money(summed, cur)} in total"
+            if not others
+            else f"{plural(len(deals), 'open deal')}; the {int(counted.sum()):,} in "
+            f"{cur.strip().upper()} are worth {money(summed, cur)} in total"
+        )
+        + f"; weighted by their chances, {money(expected, cur)} is expected to be won.",
+        *[words for words in (_undated_words(forecast, cur), left_out) if words],
         untiered or f"Deal tiers follow the win chance: {DEAL_TIER_TEXT}.",
         _lead_and_deal(context.settings_for(LeadsSettings), tables),
         _quality_sentence(model.card_, "closed deals"),
         *model.card_["warnings"],
     ]
     figures = []
-    if len(forecast):
+    if len(dated):
         figures.append(
             charts.band_chart(
-                forecast["month"].tolist(), forecast["expected"].tolist(), forecast["lo80"].tolist(),
-                forecast["hi80"].tolist(), f"Expected won revenue by close month ({context.currency}, 80% range)",
-                context.currency,
+                dated["month"].tolist(), dated["expected"].tolist(), dated["lo80"].tolist(),
+                dated["hi80"].tolist(), f"Expected won revenue by close month ({cur}, 80% range)",
+                cur,
             )
         )  # fmt: skip
     table = sheet.sort_values("expected_value", ascending=False).head(15)[
-        ["name", "amount", "stage", "win_chance", "expected_value", "why"]
+        ["name", "amount", "currency", "stage", "win_chance", "expected_value", "why"]
     ]
     result.sections.append(ReportSection("Deals and pipeline", paragraphs, figures, table))
     return result

@@ -33,12 +33,15 @@ __all__ = [
     "DEAL_PHRASES",
     "DEAL_TIERS",
     "DEAL_TIER_TEXT",
+    "NO_CLOSE_DATE",
     "DealWinModel",
+    "currency_code",
     "deal_scoring_frame",
     "deal_snapshot",
     "deal_tier",
     "deal_training_frame",
     "expected_value",
+    "in_currency",
     "pipeline_forecast",
 ]
 
@@ -48,6 +51,9 @@ DEAL_LANDMARK_DAYS = (0, 7, 14, 30, 60, 90, 180)
 DEAL_TIERS = (("A", 75), ("B", 50), ("C", 25))
 DEAL_TIER_TEXT = "A = 75% or more, B = 50-74%, C = 25-49%, D = under 25%"
 _PRIOR_DEALS = 5.0  # an owner's win rate is shrunk towards the team's as if by 5 deals
+# The close month of an open deal without a close date: it is not due in any month, so it
+# is neither overdue nor counted in this month; the pipeline gives it a row of its own.
+NO_CLOSE_DATE = "No close date"
 DEAL_PHRASES: dict[str, Phrase] = {
     "amount": Phrase("Worth {n}"),
     "pipeline": Phrase("In the {value} pipeline"),
@@ -278,16 +284,19 @@ class DealWinModel:
         zone = as_of.tz if as_of.tzinfo else None
         this_month = wall_clock(pd.DatetimeIndex([as_of]), zone)[0].to_period("M")
         month = wall_clock(close, zone).dt.to_period("M")
-        overdue = month.isna() | (month < this_month)
+        # A deal with no close date is not late: it is due in no month at all.
+        overdue = month.notna() & (month < this_month)
+        close_month = month.where(~overdue, this_month).astype(str).where(month.notna())
         return pd.DataFrame(
             {
                 "deal_id": frame["deal_id"],
                 # A deal without a name is shown by its id, not as an empty or "nan" cell.
                 "name": frame["deal_id"].map(deals["name"]).fillna(frame["deal_id"]),
                 "amount": frame["amount"],
+                "currency": currency_code(frame["deal_id"].map(deals["currency"])),
                 "stage": frame["deal_id"].map(deals["stage"]),
                 "close_date": close,
-                "close_month": month.where(~overdue, this_month).astype(str),
+                "close_month": close_month.fillna(NO_CLOSE_DATE),
                 "overdue": overdue.to_numpy(),
                 **{c: scored[c] for c in ("probability", "score", "reasons")},
                 "tier": deal_tier(scored["score"]),
@@ -315,6 +324,25 @@ class DealWinModel:
     from_json = from_text
 
 
+def currency_code(codes: pd.Series) -> pd.Series:
+    """Currency codes as one spelling ("eur ", "EUR" -> "EUR"); a blank one is missing."""
+    return codes.map(_code).astype(object)
+
+
+def _code(value: Any) -> str | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return str(value).strip().upper() or None
+
+
+def in_currency(codes: pd.Series, currency: str) -> pd.Series:
+    """Which deals' amounts are in ``currency``: those in it, and those that name none (a deal
+    without a currency is in the business's). No exchange rate is known offline, so an
+    amount in another currency cannot be added to these."""
+    code = currency_code(codes)
+    return code.isna() | (code == _code(currency))
+
+
 def expected_value(amount: pd.Series | np.ndarray, chance: pd.Series | np.ndarray) -> np.ndarray:
     """Amount x chance of winning, to the cent: a deal's expected value, and the one figure
     the pipeline's months and its total are sums of, so they add up as shown."""
@@ -326,16 +354,21 @@ def pipeline_forecast(
     draws: int = 4000,
     random_state: int = 0,
     levels: tuple[int, ...] = (80, 95),
+    currency: str | None = None,
 ) -> pd.DataFrame:
     """Expected won revenue per close month, with intervals from simulating every deal.
 
     Each open deal is won or lost independently with its probability; the interval is
-    the spread of the simulated monthly totals. Deals without an amount are left out. A
-    month's expected revenue is the sum of its deals' `expected_value` in cents, so the
-    months add up to the deals as shown.
+    the spread of the simulated monthly totals. Deals without an amount are left out, and
+    so, given ``currency``, are deals in another one (`in_currency`): their amounts do not
+    add up with these. Deals without a close date come last, in a row of their own
+    (`NO_CLOSE_DATE`). A month's expected revenue is the sum of its deals'
+    `expected_value` in cents, so the rows add up to the deals as shown.
     """
     usable = scored[scored["amount"].notna()]
-    months = sorted(usable["close_month"].unique())
+    if currency is not None and "currency" in usable.columns:
+        usable = usable[in_currency(usable["currency"], currency).to_numpy()]
+    months = sorted(usable["close_month"].unique(), key=lambda m: (m == NO_CLOSE_DATE, m))
     if not months:
         return pd.DataFrame(
             columns=[
