@@ -194,7 +194,8 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
             pd.DataFrame(rows).round(3),
             "Each candidate predicted purchases (days with an order) in "
             f"{validation['holdout']} from the history before it; the lowest root mean squared "
-            "error per customer is used.",
+            "error per customer is used."
+            + "".join(f" {why}." for why in validation.get("barred", {}).values()),
         )
     high = table["churn_risk"].map(_risk_label) == "High"
     at_stake = float(table.loc[high, "spend_so_far"].sum())
