@@ -767,7 +767,8 @@ def check_same_figures(out: Outputs, tally: Tally) -> None:
 def _check_customer_words(out: Outputs, tally: Tally) -> None:
     """The words beside a customer's figures say the same figures: "Last order 55 days ago;
     3 orders in total" in Segments, "Last bought 8 weeks ago; Bought on 2 days so far" in
-    Customer value; and days with an order are never more than the orders."""
+    Customer value (days under a week, "less than a day" for 0); and days with an order are
+    never more than the orders."""
     segments = _tab_frame(out.workbook.get("Segments", []))
     value = _tab_frame(out.workbook.get("Customer value", []))
     if segments is None or segments.empty:
@@ -791,12 +792,14 @@ def _check_customer_words(out: Outputs, tally: Tally) -> None:
         tally.check("words say the figures beside them", row["purchases_so_far"] <= orders,
                     f"Customer value {who}: {row['purchases_so_far']} days with an order, "
                     f"{orders} orders")  # fmt: skip
-        said = re.match(r"Last bought ([\d,]+) (weeks?|months?) ago; Bought on ([\d,]+) days? so far",
-                        str(row["why"]))  # fmt: skip
+        said = re.match(r"Last bought (less than a|[\d,]+) (days?|weeks?|months?) ago; "
+                        r"Bought on ([\d,]+) days? so far", str(row["why"]))  # fmt: skip
         weeks = days / 7
-        gap = (round(weeks), "week") if weeks < 9 else (round(weeks / 4.35), "month")
+        gap = ((days, "day") if days < 7 else (round(weeks), "week") if weeks < 9
+               else (round(weeks / 4.35), "month"))  # fmt: skip
+        number = 0 if said and said[1] == "less than a" else int(said[1]) if said else -1
         tally.check("words say the figures beside them",
-                    bool(said) and int(said[1]) == gap[0] and said[2].startswith(gap[1])
+                    bool(said) and number == gap[0] and said[2].startswith(gap[1])
                     and int(said[3].replace(",", "")) == int(row["purchases_so_far"]),
                     f"Customer value {who}: {str(row['why'])[:60]!r} beside {days} days since "
                     f"the last order, {row['purchases_so_far']} days with an order")  # fmt: skip

@@ -1,5 +1,5 @@
-"""Churn risk and value in small, young shops: what the data can support (find51_figures
-items 1 and 2).
+"""Churn risk and value in small, young shops: what the data can support, and words that
+say it (find51_figures items 1, 2, 11 and "Last bought 0 weeks ago").
 
 The shops are shaped like a real one five months old: a few dozen customers buying every
 few weeks at irregular times, baskets of a few products, one customer who bought once.
@@ -14,7 +14,8 @@ import pytest
 from smbml_connect.analytics.customers.value import MIN_REPEAT_BUYERS, CustomerValueModel
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.steps.base import StepContext
-from smbml_connect.steps.customers import VALUE_MODEL_TAB, VALUE_TAB, churn_value_step
+from smbml_connect.steps.customers import VALUE_MODEL_TAB, VALUE_TAB, _gap_words, churn_value_step
+from smbml_connect.xlsx import build_workbook
 
 AS_OF = pd.Timestamp("2026-10-31", tz="UTC")
 START = pd.Timestamp("2026-06-01")
@@ -128,3 +129,24 @@ def test_a_small_shop_with_few_repeat_buyers_is_refused_and_one_with_enough_is_n
         CustomerValueModel().fit(_tables(once + back(MIN_REPEAT_BUYERS - 1))["orders"], AS_OF)
     model = CustomerValueModel().fit(_tables(once + back(MIN_REPEAT_BUYERS))["orders"], AS_OF)
     assert len(model.predict()) == 42
+
+
+def test_both_chances_show_in_percent(young):
+    """Chance still a customer showed as 0.97 beside a churn risk of 3.1%."""
+    result = churn_value_step(young, StepContext(as_of=AS_OF))
+    frame = result.sheets[VALUE_TAB.title]
+    _, placed = build_workbook({VALUE_TAB.title: frame}, None, {
+        VALUE_TAB.title: VALUE_TAB.formats})  # fmt: skip
+    sheet, top = placed[VALUE_TAB.title]
+    shown = {
+        name: sheet.cell(row=top + 1, column=col).number_format
+        for col, name in enumerate(frame.columns, start=1)
+    }
+    assert shown["chance_still_a_customer"] == shown["churn_risk"] == "0.0%"
+
+
+def test_last_bought_says_days_under_a_week():
+    assert [_gap_words(d) for d in (0, 1, 3, 6, 7, 10, 62, 149)] == [
+        "less than a day", "1 day", "3 days", "6 days", "1 week", "1 week", "9 weeks",
+        "5 months",
+    ]  # fmt: skip
