@@ -1219,6 +1219,47 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
                         f"{where}: {product} to {contact}, who returned it")  # fmt: skip
 
 
+def check_customer_chances(out: Outputs, tally: Tally) -> None:
+    """A customer's two chances agree: still a customer at least as likely as buying
+    (whoever buys is still there). No one who bought on one day only gets them from plain
+    BG/NBD, which cannot let such a customer leave: a one-time buyer quiet for five months
+    came out the safest customer in the shop (0.3% churn risk, 'Hibernating' next door)."""
+    value = _tab_frame(out.workbook.get("Customer value", []))
+    if value is None or value.empty:
+        return
+    for who, row in value.set_index("contact_id").iterrows():
+        alive, risk = float(row["chance_still_a_customer"]), float(row["churn_risk"])
+        tally.check("still a customer at least as likely as buying", alive >= 1 - risk - 0.0015,
+                    f"Customer value {who}: still a customer {alive:.1%}, churn risk {risk:.1%}")  # fmt: skip
+    card = out.models.get("customer_value", {})
+    once = int((pd.to_numeric(value["purchases_so_far"]) == 1).sum())
+    for what in ("purchase_model", "still_a_customer_model"):
+        tally.check("one-time buyers' chances from a model that lets them leave",
+                    not once or card.get(what) != "BG/NBD",
+                    f"{once} one-time buyers, {what} is {card.get(what)}")  # fmt: skip
+
+
+def check_new_customers(out: Outputs, tally: Tally) -> None:
+    """Every New Customer's first counted order is as recent as the last orders that score
+    R 5: "Bought for the first time very recently" is true of each (a customer with two
+    orders 86 days apart was one, F being a rank and not a count)."""
+    segments, orders = _tab_frame(out.workbook.get("Segments", [])), out.store.get("orders")
+    if segments is None or segments.empty or orders is None:
+        return
+    as_of = pd.Timestamp(out.result.as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    live = orders[orders["archived_at"].isna()] if "archived_at" in orders else orders
+    when = pd.to_datetime(live["ordered_at"], utc=True, errors="coerce", format="ISO8601")
+    sold = live[(is_sale(live) & (when <= as_of) & live["contact_id"].notna()).to_numpy()]
+    first = when[sold.index].groupby(sold["contact_id"].astype(str)).min()
+    first_days = ((as_of - first).dt.total_seconds() // 86400).astype(int)
+    recent = pd.to_numeric(segments.loc[segments["r_score"] == 5, "recency_days"]).max()
+    for who in segments.loc[segments["segment"] == "New Customers", "contact_id"].astype(str):
+        tally.check("a New Customer first bought very recently", first_days.get(who, -1) <= recent,
+                    f"Segments {who}: New Customers, first order {first_days.get(who)} days "
+                    f"ago, R 5 runs to {recent} days")  # fmt: skip
+
+
 # Points between a contact's lead score and its open deal's win chance beyond which the two
 # read as a contradiction (20 beside 88%) unless the lead's reasons name the deal's stage.
 # They answer different questions (within the lead horizon, any way, against this deal won
@@ -1282,6 +1323,10 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
         check_lead_and_deal
     ),
     "no product suggested to a customer who returned it": check_suggestions,
+    "a customer's chances agree; one-time buyers' from a model that lets them leave": (
+        check_customer_chances
+    ),
+    "a New Customer first bought very recently": check_new_customers,
     "codes as words, reasons say which way, no JSON in Rejects, counts and dates typed": check_words,
     "a price's reason says its figures; the report's prices are the Prices tab's": (
         check_price_words
