@@ -818,7 +818,8 @@ def check_same_figures(out: Outputs, tally: Tally) -> None:
 def _check_customer_words(out: Outputs, tally: Tally) -> None:
     """The words beside a customer's figures say the same figures: "Last order 55 days ago;
     3 orders in total" in Segments, "Last bought 8 weeks ago; Bought on 2 days so far" in
-    Customer value; and days with an order are never more than the orders."""
+    Customer value (days under a week, "less than a day" for 0); and days with an order are
+    never more than the orders."""
     segments = _tab_frame(out.workbook.get("Segments", []))
     value = _tab_frame(out.workbook.get("Customer value", []))
     if segments is None or segments.empty:
@@ -842,12 +843,14 @@ def _check_customer_words(out: Outputs, tally: Tally) -> None:
         tally.check("words say the figures beside them", row["purchases_so_far"] <= orders,
                     f"Customer value {who}: {row['purchases_so_far']} days with an order, "
                     f"{orders} orders")  # fmt: skip
-        said = re.match(r"Last bought ([\d,]+) (weeks?|months?) ago; Bought on ([\d,]+) days? so far",
-                        str(row["why"]))  # fmt: skip
+        said = re.match(r"Last bought (less than a|[\d,]+) (days?|weeks?|months?) ago; "
+                        r"Bought on ([\d,]+) days? so far", str(row["why"]))  # fmt: skip
         weeks = days / 7
-        gap = (round(weeks), "week") if weeks < 9 else (round(weeks / 4.35), "month")
+        gap = ((days, "day") if days < 7 else (round(weeks), "week") if weeks < 9
+               else (round(weeks / 4.35), "month"))  # fmt: skip
+        number = 0 if said and said[1] == "less than a" else int(said[1]) if said else -1
         tally.check("words say the figures beside them",
-                    bool(said) and int(said[1]) == gap[0] and said[2].startswith(gap[1])
+                    bool(said) and number == gap[0] and said[2].startswith(gap[1])
                     and int(said[3].replace(",", "")) == int(row["purchases_so_far"]),
                     f"Customer value {who}: {str(row['why'])[:60]!r} beside {days} days since "
                     f"the last order, {row['purchases_so_far']} days with an order")  # fmt: skip
@@ -1269,6 +1272,47 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
                         f"{where}: {product} to {contact}, who returned it")  # fmt: skip
 
 
+def check_customer_chances(out: Outputs, tally: Tally) -> None:
+    """A customer's two chances agree: still a customer at least as likely as buying
+    (whoever buys is still there). No one who bought on one day only gets them from plain
+    BG/NBD, which cannot let such a customer leave: a one-time buyer quiet for five months
+    came out the safest customer in the shop (0.3% churn risk, 'Hibernating' next door)."""
+    value = _tab_frame(out.workbook.get("Customer value", []))
+    if value is None or value.empty:
+        return
+    for who, row in value.set_index("contact_id").iterrows():
+        alive, risk = float(row["chance_still_a_customer"]), float(row["churn_risk"])
+        tally.check("still a customer at least as likely as buying", alive >= 1 - risk - 0.0015,
+                    f"Customer value {who}: still a customer {alive:.1%}, churn risk {risk:.1%}")  # fmt: skip
+    card = out.models.get("customer_value", {})
+    once = int((pd.to_numeric(value["purchases_so_far"]) == 1).sum())
+    for what in ("purchase_model", "still_a_customer_model"):
+        tally.check("one-time buyers' chances from a model that lets them leave",
+                    not once or card.get(what) != "BG/NBD",
+                    f"{once} one-time buyers, {what} is {card.get(what)}")  # fmt: skip
+
+
+def check_new_customers(out: Outputs, tally: Tally) -> None:
+    """Every New Customer's first counted order is as recent as the last orders that score
+    R 5: "Bought for the first time very recently" is true of each (a customer with two
+    orders 86 days apart was one, F being a rank and not a count)."""
+    segments, orders = _tab_frame(out.workbook.get("Segments", [])), out.store.get("orders")
+    if segments is None or segments.empty or orders is None:
+        return
+    as_of = pd.Timestamp(out.result.as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    live = orders[orders["archived_at"].isna()] if "archived_at" in orders else orders
+    when = pd.to_datetime(live["ordered_at"], utc=True, errors="coerce", format="ISO8601")
+    sold = live[(is_sale(live) & (when <= as_of) & live["contact_id"].notna()).to_numpy()]
+    first = when[sold.index].groupby(sold["contact_id"].astype(str)).min()
+    first_days = ((as_of - first).dt.total_seconds() // 86400).astype(int)
+    recent = pd.to_numeric(segments.loc[segments["r_score"] == 5, "recency_days"]).max()
+    for who in segments.loc[segments["segment"] == "New Customers", "contact_id"].astype(str):
+        tally.check("a New Customer first bought very recently", first_days.get(who, -1) <= recent,
+                    f"Segments {who}: New Customers, first order {first_days.get(who)} days "
+                    f"ago, R 5 runs to {recent} days")  # fmt: skip
+
+
 # Points between a contact's lead score and its open deal's win chance beyond which the two
 # read as a contradiction (20 beside 88%) unless the lead's reasons name the deal's stage.
 # They answer different questions (within the lead horizon, any way, against this deal won
@@ -1332,6 +1376,10 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
         check_lead_and_deal
     ),
     "no product suggested to a customer who returned it": check_suggestions,
+    "a customer's chances agree; one-time buyers' from a model that lets them leave": (
+        check_customer_chances
+    ),
+    "a New Customer first bought very recently": check_new_customers,
     "codes as words, reasons say which way, no JSON in Rejects, counts and dates typed": check_words,
     "a price's reason says its figures; the report's prices are the Prices tab's": (
         check_price_words

@@ -37,6 +37,8 @@ AT_LEAST = {
     "plain column headers": 150,
     "same figure, same number in every tab": 1000,
     "words say the figures beside them": 100,
+    "still a customer at least as likely as buying": 50,
+    "one-time buyers' chances from a model that lets them leave": 2,
     "held-out counts add up": 1,
     "no product suggested to who returned it": 200,
     "codes shown as words": 50,
@@ -319,3 +321,24 @@ def test_the_audit_finds_a_lead_score_that_contradicts_its_deal(sample: Outputs)
         p.split(":")[0] for p in audit(Outputs(**{**vars(sample), "workbook": workbook})).problems
     }
     assert {agree, "lead score and deal chance explained"} <= found
+
+
+def test_the_audit_finds_customer_chances_and_new_customers_that_contradict(sample: Outputs):
+    """A one-time buyer given P(alive) by plain BG/NBD (0.3% churn risk for someone quiet
+    five months), a chance still a customer below the chance of buying, and a New Customer
+    whose first order is months old (find51_figures items 1 and 4)."""
+    card = {**sample.models["customer_value"], "still_a_customer_model": "BG/NBD"}
+    planted = {
+        "one-time buyers' chances from a model that lets them leave": Outputs(
+            **{**vars(sample), "models": {**sample.models, "customer_value": card}}
+        ),
+        "still a customer at least as likely as buying": _planted(
+            sample, "Customer value", "chance_still_a_customer", lambda v: 0.001, row=None
+        ),
+        "a New Customer first bought very recently": _planted(
+            sample, "Segments", "segment", lambda v: "New Customers", row=None
+        ),
+    }
+    for invariant, broken in planted.items():
+        found = {problem.split(":")[0] for problem in audit(broken).problems}
+        assert invariant in found, (invariant, found)

@@ -154,15 +154,16 @@ def test_value_model_does_not_see_orders_after_as_of(business):
 
 def test_orders_that_cannot_be_read_are_listed_and_the_rest_counted():
     rows = [(f"c{i}", f"2025-0{1 + i % 6}-1{i % 9}", 10.0 + i) for i in range(40)]
+    rows += [(f"c{i}", f"2025-0{1 + (i + 2) % 6}-2{i % 9}", 12.0 + i) for i in range(40)]
     orders = _orders([*rows, ("c1", "someday", 5.0), ("c2", "2025-02-02", "lots")])
     orders.loc[len(orders)] = ["Ox", None, "2025-03-03", 9.0, "completed"]
     model = CustomerValueModel().fit(orders, "2025-07-01")
     assert len(model.summary_) == 40
     card = model.card()
     assert card["orders_left_out_count"] == 3
-    assert "row 40, ordered_at = 'someday': missing or not a date" in card["orders_left_out"]
-    assert "row 41, total = 'lots': missing or not a number" in card["orders_left_out"]
-    assert any(line.startswith("row 42, contact_id") for line in card["orders_left_out"])
+    assert "row 80, ordered_at = 'someday': missing or not a date" in card["orders_left_out"]
+    assert "row 81, total = 'lots': missing or not a number" in card["orders_left_out"]
+    assert any(line.startswith("row 82, contact_id") for line in card["orders_left_out"])
 
 
 def test_value_model_needs_enough_customers():

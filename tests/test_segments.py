@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -75,12 +76,19 @@ def test_ties_share_a_score_whatever_the_row_order():
 def test_grid_covers_every_score_pair_once():
     for r in range(1, 6):
         for fm in range(1, 6):
-            matches = [
-                s
-                for s in SEGMENTS
-                if s.recency[0] <= r <= s.recency[1] and s.fm[0] <= fm <= s.fm[1]
-            ]
-            assert len(matches) == 1, (r, fm)
+            for new in (False, True):
+                matches = [
+                    s
+                    for s in SEGMENTS
+                    if s.recency[0] <= r <= s.recency[1]
+                    and s.fm[0] <= fm <= s.fm[1]
+                    and s.new in (None, new)
+                ]
+                assert len(matches) == 1 or (
+                    # the one split cell: a first order that recent is New, the rest Promising
+                    (r, fm) == (5, 1)
+                    and [m.name for m in matches] == ["New Customers", "Promising"]
+                ), (r, fm, new)
     with pytest.raises(ValueError, match="scores run from 1 to 5"):
         segment_for(0, 3)
 
@@ -97,3 +105,38 @@ def test_segments_track_true_churn_in_the_sample(business):
     )
     rate = alive.groupby(table["segment"]).mean()
     assert rate["Champions"] > 0.8 and rate["At Risk"] < 0.3
+
+
+def _regulars_and_two_newcomers() -> pd.DataFrame:
+    """A shop five months old where most customers buy every few weeks: twelve regulars
+    with irregular gaps and baskets, one customer who came back after 86 days with two
+    orders in all, one who bought for the first time last week, one quiet since June."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(12):
+        day = pd.Timestamp("2026-06-01") + pd.Timedelta(days=int(rng.integers(0, 20)))
+        while day <= pd.Timestamp("2026-10-30"):
+            rows.append((f"K{i:03d}", f"{day}", round(float(rng.uniform(30, 160)), 2), "completed"))
+            day += pd.Timedelta(days=int(rng.integers(9, 40)), hours=int(rng.integers(0, 24)))
+    rows += [
+        ("K020", "2026-08-01 13:22", 25.0, "completed"),
+        ("K020", "2026-10-26 11:30", 126.3, "completed"),
+        ("K030", "2026-10-27 09:10", 18.9, "completed"),
+        ("K031", "2026-06-03 10:00", 28.5, "completed"),
+        ("K031", "2026-10-29 10:00", 40.0, "refunded"),  # not a sale
+    ]
+    return orders(rows)
+
+
+def test_new_customers_first_bought_very_recently_and_others_of_their_cell_are_promising():
+    table = rfm_table(_regulars_and_two_newcomers(), pd.Timestamp("2026-10-31", tz="UTC"))
+    table = table.set_index("contact_id")
+    # Both are recent, rare, small buyers by the grid's ranks: the cell New Customers had.
+    assert table.loc["K020", ["r_score", "fm_score"]].tolist() == [5, 1]
+    assert table.loc["K030", ["r_score", "fm_score"]].tolist() == [5, 1]
+    # K020 first bought 90 days ago: not new, whatever the rank of two orders.
+    assert table.at["K020", "segment"] == "Promising"
+    assert table.at["K030", "segment"] == "New Customers"
+    meanings = {s.name: s for s in SEGMENTS}
+    assert "first purchase" not in meanings["New Customers"].action  # some have bought twice
+    assert table.at["K031", "segment"] == "Hibernating"

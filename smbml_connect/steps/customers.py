@@ -61,6 +61,8 @@ class CustomersSettings(StepSettings):
 VALUE_TAB = Tab(
     "Customer value",
     colour_scale=ColourScale("churn_risk", 0, 1, high_is_good=False),
+    # a chance, in % as the churn risk beside it (its name does not say so to the writer)
+    formats={"chance_still_a_customer": "0.0%"},
     sheets=(
         SheetsPart(SCORES_SHEET, rename={"expected_value_12m": "value_12m"},
                    constants={"kind": "customer"}, order=1,
@@ -99,8 +101,14 @@ def _risk_label(risk: float) -> str:
 
 
 def _gap_words(days: int) -> str:
-    """Days since the last order in weeks or months: from the same whole days the Segments
-    and Cluster members tabs show, so "8 weeks" never stands beside "62 days"."""
+    """How long ago the last order was: days under a week ("0 weeks ago" said nothing), then
+    weeks or months, from the same whole days the Segments and Cluster members tabs show,
+    so "8 weeks" never stands beside "62 days". Whole days are rounded down, so 0 is "less
+    than a day", not "today" (the order may be from yesterday evening)."""
+    if days < 1:
+        return "less than a day"
+    if days < 7:
+        return plural(days, "day")
     weeks = days / 7
     return plural(round(weeks), "week") if weeks < 9 else plural(round(weeks / 4.35), "month")
 
@@ -194,7 +202,8 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
             pd.DataFrame(rows).round(3),
             "Each candidate predicted purchases (days with an order) in "
             f"{validation['holdout']} from the history before it; the lowest root mean squared "
-            "error per customer is used.",
+            "error per customer is used."
+            + "".join(f" {why}." for why in validation.get("barred", {}).values()),
         )
     high = table["churn_risk"].map(_risk_label) == "High"
     at_stake = float(table.loc[high, "spend_so_far"].sum())

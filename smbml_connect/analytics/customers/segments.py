@@ -4,6 +4,12 @@ Each customer gets a 1-5 score for Recency, Frequency and Monetary value by quin
 among all customers (ties share a score, so the order of rows never matters). The
 segment name comes from the widely used R x FM grid, where FM is the mean of F and M
 rounded half up: Champions bought recently, often and much; Hibernating did none of it.
+
+One cell of the grid is split by a fact rather than a score: R 5 with FM 1 are New
+Customers only if their first order is itself as recent as the R 5 customers' last
+orders; the rest are Promising. F is a rank, not a count: where most customers buy
+several times, someone with two orders three months apart scores F 1, and "bought for the
+first time very recently" would be untrue of them.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ class Segment:
     fm: tuple[int, int]  # inclusive FM score range
     meaning: str
     action: str
+    new: bool | None = None  # True: only first bought very recently; None: either way
 
 
 SEGMENTS: tuple[Segment, ...] = (
@@ -35,8 +42,8 @@ SEGMENTS: tuple[Segment, ...] = (
     Segment("Potential Loyalists", (4, 5), (2, 3), "Recent customers with average frequency.",
             "Recommend related products; invite to a loyalty scheme."),
     Segment("New Customers", (5, 5), (1, 1), "Bought for the first time very recently.",
-            "Welcome them and help them get value from the first purchase."),
-    Segment("Promising", (4, 4), (1, 1), "Recent shoppers who have not spent much yet.",
+            "Welcome them and help them get value from what they bought.", new=True),
+    Segment("Promising", (4, 5), (1, 1), "Recent shoppers who have not spent much yet.",
             "Build the relationship with a small offer."),
     Segment("Need Attention", (3, 3), (3, 3), "Average on recency, frequency and spend.",
             "Reach out with a limited-time offer before they slip."),
@@ -51,10 +58,13 @@ SEGMENTS: tuple[Segment, ...] = (
 )  # fmt: skip
 
 
-def segment_for(r_score: int, fm_score: int) -> Segment:
+def segment_for(r_score: int, fm_score: int, new: bool = False) -> Segment:
+    """The segment of the scores; `new`: the first order is as recent as R 5's last ones."""
     for segment in SEGMENTS:
-        if segment.recency[0] <= r_score <= segment.recency[1] and (
-            segment.fm[0] <= fm_score <= segment.fm[1]
+        if (
+            segment.recency[0] <= r_score <= segment.recency[1]
+            and segment.fm[0] <= fm_score <= segment.fm[1]
+            and segment.new in (None, new)
         ):
             return segment
     raise ValueError(f"no segment for R={r_score}, FM={fm_score}; scores run from 1 to 5")
@@ -93,6 +103,16 @@ def rfm_table(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     table["fm_score"] = np.floor((table["f_score"] + table["m_score"]) / 2 + 0.5).astype(int)
     table["rfm_code"] = table["r_score"] * 100 + table["f_score"] * 10 + table["m_score"]
     table["segment"] = [
-        segment_for(r, fm).name for r, fm in zip(table["r_score"], table["fm_score"], strict=True)
+        segment_for(r, fm, new).name
+        for r, fm, new in zip(
+            table["r_score"], table["fm_score"], _new(history, table), strict=True
+        )
     ]
     return table.reset_index()[columns]
+
+
+def _new(history: pd.DataFrame, table: pd.DataFrame) -> pd.Series:
+    """Whose first order is as recent as the last orders scored R 5: "bought for the first
+    time very recently" by the shop's own measure of very recently."""
+    very_recent = table.loc[table["r_score"] == 5, "recency_days"].max()
+    return history["days_since_first_order"] <= very_recent
