@@ -29,6 +29,7 @@ from smbml_connect.business_zone import (
 from smbml_connect.coerce import UNSAVED_FORMULA, ColumnFormat
 from smbml_connect.connector import Inspectable
 from smbml_connect.consent import UNREADABLE_CONSENT, is_opt_out_header, read_column
+from smbml_connect.contact_links import link_to_contacts, unknown_as_none
 from smbml_connect.data_checks import check_data
 from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError, TokenRejectedError
 from smbml_connect.gone_from_source import GoneRows
@@ -105,7 +106,9 @@ def run_pipeline(
         _load(source, store, result, progress, options)
         _mark_complete(source, store, result)
         tables = {name: _live(store.read(name)) for name in TABLES}
+        tables, linked = link_to_contacts(tables)  # "c2" or "Anna@x.com" for contact C2
         tables = _checked(tables, store, result)
+        result.notices += linked
         if isinstance(source, ListsNotRead):  # a tab or file that gave no table says why
             result.notices += [Notice("not_read", "", 1, line) for line in source.not_read()]
         result.notices += _derived_columns(source)
@@ -113,6 +116,7 @@ def run_pipeline(
         gone = store.read("contacts")  # an opt-out stands when its row leaves the source
         gone = gone[gone["archived_at"].notna()].reset_index(drop=True)
         personal, opted_out, unreadable, said = _consented_view(tables, options, gone)
+        personal = unknown_as_none(personal)  # sales, but no one's whose consent is unknown
         result.consent_skipped = len(opted_out)
         result.notices += said
         if not unreadable.empty:
