@@ -33,6 +33,7 @@ from smbml_connect.contact_links import link_to_contacts, unknown_as_none
 from smbml_connect.data_checks import check_data
 from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError, TokenRejectedError
 from smbml_connect.gone_from_source import GoneRows
+from smbml_connect.order_currencies import amounts_in
 from smbml_connect.page_duplicates import KeysSeen
 from smbml_connect.ports import (
     Destination,
@@ -129,6 +130,10 @@ def run_pipeline(
             previous_model=lambda name: getattr(store.load_model(name), "payload", None),
         )
         result.currency = context.currency
+        # no exchange rates offline: amounts in other currencies count in no money figure
+        views = {True: amounts_in(personal, context.currency)[0], False: tables}
+        sales, elsewhere = amounts_in(tables, context.currency)
+        result.notices += elsewhere
         for step in _declaring(options.steps):
             result.declared[step.name] = step.outputs
             for table in step.outputs.tables:
@@ -139,9 +144,8 @@ def run_pipeline(
                 if _held_back(step, source, store, result, options):
                     continue
                 progress(f"Computing {step.name.replace('_', ' ')}")
-                written = _run_step(
-                    step, personal if step.personal else tables, context, store, result, opted_out
-                )
+                view = views[True] if step.personal else tables if step.own_currencies else sales
+                written = _run_step(step, view, context, store, result, opted_out)
                 _settle(step, written, store, result)
         for destination in destinations:
             progress(f"Writing {destination.name}")

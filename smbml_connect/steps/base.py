@@ -102,6 +102,10 @@ class Step:
     # read it; None: it may read any (held back when any failed).
     reads: tuple[str, ...] | None = None
     title: str = ""  # what a person reads ("Deal win chances", not "deal_win")
+    # Reads order lines in every currency itself (prices: a line sold in another currency
+    # still counts as units): it gets their prices as written, where the other steps get
+    # no amount for an order in another currency (``order_currencies``).
+    own_currencies: bool = False
 
     @property
     def label(self) -> str:

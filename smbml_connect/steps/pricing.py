@@ -223,7 +223,7 @@ def _price(column: str) -> Callable[[pd.DataFrame], pd.Series]:
 
 PRICE_SUGGESTIONS_STEP = Step(
     "price_suggestions", title="Price suggestions", needs=("orders", "order_lines"),
-    personal=False, run=pricing_step, reads=("products",),
+    personal=False, run=pricing_step, reads=("products",), own_currencies=True,
     outputs=StepOutputs(
         tables=(PRICE_SUGGESTIONS,),
         tabs=(PRICES_TAB,),

@@ -209,8 +209,9 @@ def sales_series(
     if unknown_totals:  # their lines still count per product: "Rest of sales" goes below 0
         notes.append(
             f"{unknown_totals} {'order has' if unknown_totals == 1 else 'orders have'} no "
-            "total: counted as nothing in all sales' revenue, though their lines count in "
-            "units and per product"
+            "total that can be counted (none written, or one in another currency): counted "
+            "as nothing in all sales' revenue, though their lines count in units and per "
+            "product"
         )
     rows = [
         pd.DataFrame({"unique_id": f"revenue:{TOTAL}", "period": counted["period"],
