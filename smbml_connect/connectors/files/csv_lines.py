@@ -31,7 +31,7 @@ from smbml_connect.sheet_rows import (
     is_blank,
 )
 
-__all__ = ["CsvBatch", "CsvFile", "open_csv"]
+__all__ = ["CsvBatch", "CsvFile", "head_of_csv", "open_csv"]
 
 BATCH_LINES = 100_000
 _SHOWN = 200  # characters of a rejected line kept in the rejects
@@ -69,13 +69,11 @@ def open_csv(path: Path, batch_lines: int = BATCH_LINES) -> CsvFile:
     encoding = detect_encoding(path)
     stream = path.open(encoding=encoding, newline="", errors="strict")
     try:
-        sample = _decoded(path, stream, lambda s: s.read(20_000))
-        stream.seek(0)
-        dialect = _dialect(sample)
         head = _decoded(path, stream, lambda s: list(itertools.islice(s, _HEADER_SEARCH)))
     except BaseException:
         stream.close()
         raise
+    dialect = _dialect(head)
     records = _records(head, dialect)
     start = header_index([r for r, _ in records])
     if start is None:
@@ -85,6 +83,27 @@ def open_csv(path: Path, batch_lines: int = BATCH_LINES) -> CsvFile:
     names = column_names(header)
     reader = _Reader(path, dialect, names, len(header), batch_lines)
     return CsvFile(names, reader.batches(stream, head[used:], used + 1), encoding)
+
+
+def head_of_csv(path: Path, rows: int = 40) -> pd.DataFrame:
+    """The header and first ``rows`` rows of a CSV, read as ``open_csv`` reads it (which
+    file is which export is decided from these, so they must split the same way)."""
+    try:
+        opened = open_csv(path, batch_lines=rows * 4)
+    except SourceFatalError:
+        return pd.DataFrame()  # bytes in no encoding: said when the file is read
+    batches = opened.batches
+    try:
+        batch = next(batches, None)
+    except SourceFatalError:
+        batch = None
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+    if batch is None:
+        return body_frame([], [], opened.names)
+    return batch.frame(opened.names).head(rows)
 
 
 def detect_encoding(path: Path) -> str:
@@ -128,11 +147,22 @@ def _decoded(path: Path, stream: TextIO, read: Any) -> Any:
         ) from exc
 
 
-def _dialect(sample: str) -> Any:
+def _dialect(lines: Sequence[str]) -> Any:
+    """The delimiter of ``lines``; the quote is always ``"``.
+
+    RFC 4180's quote, which every exporter writes. ``csv.Sniffer`` also guesses the quote
+    character, and a Shopify value such as ``'7412...`` (or ``Jones' Bakery``) made it
+    choose ``'``: every line then split wrongly and the whole file was rejected.
+    """
     try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|")
+        delimiter = csv.Sniffer().sniff("".join(lines), delimiters=",;\t|").delimiter
     except csv.Error:
-        return csv.excel
+        delimiter = ","
+    return _with_delimiter(delimiter)
+
+
+def _with_delimiter(delimiter: str) -> Any:
+    return type("Detected", (csv.excel,), {"delimiter": delimiter})
 
 
 def _records(lines: Sequence[str], dialect: Any) -> list[tuple[list[str], int]]:

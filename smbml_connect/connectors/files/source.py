@@ -26,10 +26,9 @@ from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
 from smbml_connect.coerce import UNSAVED_FORMULA, UnreadCell
-from smbml_connect.connectors.files.csv_lines import BATCH_LINES, open_csv
+from smbml_connect.connectors.files.csv_lines import BATCH_LINES, head_of_csv, open_csv
 from smbml_connect.connectors.files.placing import (
     companions,
-    head_of_csv,
     head_of_sheet,
     period_parts,
     place,
