@@ -56,3 +56,79 @@ def test_apostrophes_in_a_shopify_customers_export_are_values_not_quotes(
     assert contacts.loc["m.rossi@example.it", "company"] == "Jones' Bakery"
     assert contacts.loc["sophie.martin@example.fr", "first_name"] == "Sophie"
     assert pd.isna(contacts.loc["james.o@example.co.uk", "company"])
+
+
+# -- 7: the delimiter: Excel's sep= line, a footer, a comma inside a header ------------
+def orders_text(delimiter: str, rows: int, header_total: str = "Total") -> str:
+    """A European Excel save: day.month dates, decimal commas, unquoted."""
+    header = delimiter.join(["Order ID", "Order Date", "Customer ID", header_total])
+    lines = [
+        delimiter.join([f"A{i}", f"{i % 28 + 1:02d}.11.2026", f"C{i % 3}", f"{i * 3 + 1},50"])
+        for i in range(rows)
+    ]
+    return "\r\n".join([header, *lines]) + "\r\n"
+
+
+def test_excel_sep_line_is_followed_and_not_read_as_a_row(tmp_path: Path, store: Store):
+    (tmp_path / "orders.csv").write_text("sep=;\r\n" + orders_text(";", 20), encoding="utf-8")
+    result = run(tmp_path, store)
+    orders = store.read("orders").set_index("order_id")
+    assert (result.loaded["orders"], rows_rejected(result)) == (20, 0)
+    assert orders.loc["A3", "total"] == 10.5 and orders.loc["A3", "contact_id"] == "C0"
+
+
+def test_a_short_semicolon_file_with_a_footer_is_read_by_semicolons(tmp_path: Path, store: Store):
+    text = orders_text(";", 2) + "\r\nExported 03.12.2026 14:02;by admin\r\n"
+    (tmp_path / "orders.csv").write_text(text, encoding="utf-8")
+    result = run(tmp_path, store)
+    assert result.loaded["orders"] == 2
+    footer = result.rejects[result.rejects["action"] == "row rejected"]
+    assert footer["source_row"].tolist() == [5] and "semicolon" in footer["reason"].iloc[0]
+
+
+def test_a_comma_in_a_semicolon_files_header_does_not_make_it_comma_separated(
+    tmp_path: Path, store: Store
+):
+    text = orders_text(";", 12, header_total="Total (EUR, incl. VAT)")
+    (tmp_path / "orders.csv").write_text(text, encoding="utf-8")
+    result = run(tmp_path, store)
+    assert (result.loaded["orders"], rows_rejected(result)) == (12, 0)
+    orders = FilesSource(tmp_path).pull("orders").set_index("order_id")
+    assert orders.loc["A2", "Total (EUR, incl. VAT)"] == "7,50"  # one cell, as written
+
+
+def test_the_delimiter_is_the_one_the_file_was_written_with():
+    """Seeded tables as exporters write them (csv quoting), with values that hold the other
+    delimiters (decimal commas, "a; b" notes, "Smith, J"), a title line or none: the
+    header read is the one written, every time."""
+    import csv
+    import io
+    import random
+
+    from smbml_connect.connectors.files.csv_lines import _dialect, _records
+
+    rnd = random.Random(51)
+    headers = ["Order ID", "Order Date", "Customer", "Notes", "Total (EUR, incl. VAT)",
+               "Tags", "Qty", "Price"]  # fmt: skip
+    values = [lambda: f"{rnd.randrange(1, 999)},{rnd.randrange(100):02d}",
+              lambda: f"{rnd.randrange(1, 999)}.{rnd.randrange(100):02d}",
+              lambda: rnd.choice(["Smith, J", "call back; urgent", "ok", "", "a|b", "Jones' Bakery"]),
+              lambda: f"{rnd.randrange(1, 29):02d}.11.2026",
+              lambda: f"C{rnd.randrange(50)}"]  # fmt: skip
+    for case in range(300):
+        delimiter = rnd.choice(",;\t|")
+        names = rnd.sample(headers, rnd.randrange(2, 7))
+        out = io.StringIO()
+        if rnd.random() < 0.2:
+            out.write(f"Sales report{delimiter}Printed 01.12.2026\r\n\r\n")
+        writer = csv.writer(out, delimiter=delimiter)
+        writer.writerow(names)
+        kinds = [rnd.choice(values) for _ in names]
+        for _ in range(rnd.randrange(1, 40)):
+            writer.writerow([kind() for kind in kinds])
+        lines = out.getvalue().splitlines(keepends=True)
+        dialect, instructed = _dialect(lines)
+        assert not instructed
+        rows = [r for r, _ in _records(lines, dialect)]
+        assert dialect.delimiter == delimiter or names not in rows, (case, lines[:3])
+        assert names in rows, (case, delimiter, lines[:3])

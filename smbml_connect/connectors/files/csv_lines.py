@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import csv
 import itertools
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,8 +74,9 @@ def open_csv(path: Path, batch_lines: int = BATCH_LINES) -> CsvFile:
     except BaseException:
         stream.close()
         raise
-    dialect = _dialect(head)
-    records = _records(head, dialect)
+    dialect, instructed = _dialect(head)
+    skip = int(instructed)  # Excel's "sep=;" line is not a row
+    records = _records(head[skip:], dialect)
     start = header_index([r for r, _ in records])
     if start is None:
         stream.close()
@@ -82,6 +84,7 @@ def open_csv(path: Path, batch_lines: int = BATCH_LINES) -> CsvFile:
     header, used = records[start]
     names = column_names(header)
     reader = _Reader(path, dialect, names, len(header), batch_lines)
+    used += skip
     return CsvFile(names, reader.batches(stream, head[used:], used + 1), encoding)
 
 
@@ -147,22 +150,67 @@ def _decoded(path: Path, stream: TextIO, read: Any) -> Any:
         ) from exc
 
 
-def _dialect(lines: Sequence[str]) -> Any:
-    """The delimiter of ``lines``; the quote is always ``"``.
+def _dialect(lines: Sequence[str]) -> tuple[Any, bool]:
+    """How ``lines`` (a file's first) split into cells, and whether the first is Excel's
+    ``sep=X`` line: an instruction to follow, not a row.
 
-    RFC 4180's quote, which every exporter writes. ``csv.Sniffer`` also guesses the quote
-    character, and a Shopify value such as ``'7412...`` (or ``Jones' Bakery``) made it
-    choose ``'``: every line then split wrongly and the whole file was rejected.
+    The quote is always ``"``, RFC 4180's, which every exporter writes: ``csv.Sniffer``
+    also guessed it, and a Shopify value such as ``'7412...`` (or ``Jones' Bakery``) made
+    it choose ``'``, so every line split wrongly. The delimiter is the one that splits the
+    header into the most cells the lines below agree with (``_fit``), not the sniffer's
+    first choice: it took ``,`` for a ``;`` file whose header says ``(EUR, incl. VAT)``
+    and gave up on a short file with a footer line.
     """
-    try:
-        delimiter = csv.Sniffer().sniff("".join(lines), delimiters=",;\t|").delimiter
-    except csv.Error:
-        delimiter = ","
-    return _with_delimiter(delimiter)
+    sep = _SEP_LINE.fullmatch(lines[0]) if lines else None
+    if sep:
+        return _with_delimiter(sep.group(1), lines[1:2]), True
+    fits = [(_fit(lines, d), -rank, d) for rank, d in enumerate(_DELIMITERS)]
+    best, _, delimiter = max(fits)
+    return _with_delimiter(delimiter if best > _NO_FIT else ",", lines), False
 
 
-def _with_delimiter(delimiter: str) -> Any:
-    return type("Detected", (csv.excel,), {"delimiter": delimiter})
+_DELIMITERS = ",;\t|"
+_SEP_LINE = re.compile(r"sep=([^\r\n])\r?\n?", re.IGNORECASE)  # Excel's first line
+_TITLE_ROWS = 10  # rows a header may sit under (a report's title, a note)
+_NO_FIT = (False, -_TITLE_ROWS, 0, 0.0, 0.0)
+# A cell that reads as one value: a number (decimal comma or point), a date, a code.
+_PLAIN = re.compile(r"[-+(]?[$€£¥]?\s?\d[\d.,' ]*\)?-?|[\w@.+/:-]*")
+
+
+def _fit(lines: Sequence[str], delimiter: str) -> tuple[bool, int, int, float, float]:
+    """How well ``delimiter`` splits ``lines``: (rows below the header mostly agree with
+    its width, how near the top the header is, its width, the share of cells below that
+    read as one value, the share of rows that agree).
+
+    The header is the first row of two or more filled cells whose width at least half of
+    the rows below share; failing that, the first such row. A title above it counts
+    against it (the right delimiter finds the header on its first line, the wrong one may
+    find it only in the data), then a wider header wins; at equal width, the delimiter
+    whose cells read as values (``489,11`` rather than ``11;217.57``).
+    """
+    rows = [r for r, _ in _records(lines, _with_delimiter(delimiter, [])) if not is_blank(r)]
+    first = None
+    for at, row in enumerate(rows[:_TITLE_ROWS]):
+        width = len(column_names(row))
+        if width < 2 or sum(bool(c.strip()) for c in row) < 2:
+            continue
+        below = rows[at + 1 :]
+        agree = sum(len(r) >= width and is_blank(r[width:]) for r in below) / max(len(below), 1)
+        cells = [c.strip() for r in below for c in r[:width]]
+        plain = sum(bool(_PLAIN.fullmatch(c)) for c in cells) / max(len(cells), 1)
+        fit = (agree >= 0.5 or not below, -at, width, plain, agree)
+        if fit[0]:
+            return fit
+        first = first or fit
+    return first or _NO_FIT
+
+
+def _with_delimiter(delimiter: str, header: Sequence[str]) -> Any:
+    """A dialect of ``delimiter`` and ``"``; values after ``, `` lose their leading space
+    when the header (its first line) writes every delimiter so."""
+    line = header[0] if header else ""
+    spaced = line.count(delimiter) > 0 and line.count(delimiter + " ") == line.count(delimiter)
+    return type("Detected", (csv.excel,), {"delimiter": delimiter, "skipinitialspace": spaced})
 
 
 def _records(lines: Sequence[str], dialect: Any) -> list[tuple[list[str], int]]:
