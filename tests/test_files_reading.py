@@ -132,3 +132,88 @@ def test_the_delimiter_is_the_one_the_file_was_written_with():
         rows = [r for r, _ in _records(lines, dialect)]
         assert dialect.delimiter == delimiter or names not in rows, (case, lines[:3])
         assert names in rows, (case, delimiter, lines[:3])
+
+
+# -- 11: a UTF-8 file with a few Windows-1252 lines ------------------------------------
+CUSTOMERS = "Customer ID,First Name,Last Name,Email,Company\n"
+UTF8_PEOPLE = [
+    ("C1", "Zoë", "Müller", "zoe@x.de", "Café Crème"),
+    ("C2", "René", "Dupré", "rene@x.fr", "Niño"),
+    ("C4", "Ana", "Nuñez", "ana@x.es", ""),
+    ("C5", "Bob", "Stone", "bob@x.com", "Stone & Co"),
+]
+CP1252_PEOPLE = [("C3", "André", "Café", "andre@x.fr", "Crème SARL"),
+                 ("C6", "Søren", "Ærø", "soren@x.dk", "Øl ApS")]  # fmt: skip
+
+
+def people_bytes(people: list[tuple[str, ...]], encoding: str) -> bytes:
+    return "".join(",".join(p) + "\r\n" for p in people).encode(encoding)
+
+
+def test_windows_1252_lines_in_a_utf8_file_are_read_as_such_and_said(tmp_path: Path, store: Store):
+    """An Excel "CSV (Comma delimited)" save appended to a "CSV UTF-8" one."""
+    data = (
+        CUSTOMERS.encode()
+        + people_bytes(UTF8_PEOPLE[:2], "utf-8")
+        + people_bytes(CP1252_PEOPLE[:1], "cp1252")
+        + people_bytes(UTF8_PEOPLE[2:], "utf-8")
+        + people_bytes(CP1252_PEOPLE[1:], "cp1252")
+    )
+    (tmp_path / "customers.csv").write_bytes(data)
+    result = run(tmp_path, store)
+    contacts = store.read("contacts").set_index("contact_id")
+    for person in UTF8_PEOPLE + CP1252_PEOPLE:
+        assert contacts.loc[person[0], "last_name"] == person[2]
+    said = [n for n in result.notices if n.check == "mixed_encoding"]
+    assert len(said) == 1 and said[0].count == 2 and said[0].table == "contacts"
+    assert "customers.csv" in said[0].message and "the first is line 4" in said[0].message
+
+
+def test_odd_lines_are_said_once_over_pages_and_in_a_known_export(tmp_path: Path, store: Store):
+    lines = [f"O{i},C{i % 4},2026-10-{i % 28 + 1:02d},{i}.50,Café crème\n" for i in range(30)]
+    data = b"Order ID,Customer ID,Order Date,Total,Note\n" + "".join(lines).encode()
+    data += b"O99,C1,2026-10-30,9.50,Cr\xe8me br\xfbl\xe9e\n"
+    (tmp_path / "orders.csv").write_bytes(data)
+    source = FilesSource(tmp_path, page_rows=7)
+    result = run_pipeline(source, store, RunOptions(steps=[]))
+    said = [n.message for n in result.notices if n.check == "mixed_encoding"]
+    assert len(said) == 1 and "except line 32, which is Windows-1252" in said[0]
+    assert result.loaded["orders"] == 31
+
+    shop = tmp_path / "shop"  # a known export is read whole: the same notice
+    shop.mkdir()
+    (shop / "customers_export.csv").write_bytes(
+        SHOPIFY_CUSTOMERS.encode()
+        + "'7412345678901,Zoë,Müller,zoe@x.de,no,Café Crème,,,Paris,,FR,,,,no,10.00,1,,no,\n".encode()
+        + "'7412345678902,René,Dupré,rene@x.fr,yes,,,,Lyon,,FR,,,,no,20.00,1,,no,\n".encode(
+            "cp1252"
+        )
+    )
+    result = run(shop, store)
+    contacts = store.read("contacts").set_index("email")
+    assert contacts.loc["zoe@x.de", "company"] == "Café Crème"
+    assert contacts.loc["rene@x.fr", "last_name"] == "Dupré"
+    said = [n.message for n in result.notices if n.check == "mixed_encoding"]
+    assert len(said) == 1 and "customers_export.csv is UTF-8 except line 3" in said[0]
+
+
+def test_a_windows_1252_file_is_read_whole_as_such_without_a_notice(tmp_path: Path, store: Store):
+    (tmp_path / "customers.csv").write_bytes(
+        CUSTOMERS.encode() + people_bytes(CP1252_PEOPLE + UTF8_PEOPLE, "cp1252")
+    )
+    result = run(tmp_path, store)
+    assert store.read("contacts").set_index("contact_id").loc["C1", "first_name"] == "Zoë"
+    assert not [n for n in result.notices if n.check == "mixed_encoding"]
+
+
+def test_bytes_in_no_encoding_inside_a_mixed_file_still_say_save_as_utf8(tmp_path: Path):
+    import pytest
+
+    from smbml_connect.errors import SourceFatalError
+
+    path = tmp_path / "customers.csv"
+    path.write_bytes(
+        CUSTOMERS.encode() + people_bytes(UTF8_PEOPLE, "utf-8") + b"C9,X\x81,Y,x@y.z,\n"
+    )
+    with pytest.raises(SourceFatalError, match="CSV UTF-8"):
+        FilesSource(tmp_path).pull("contacts")

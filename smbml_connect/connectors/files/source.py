@@ -37,7 +37,7 @@ from smbml_connect.consent import keep_header_meaning
 from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.headers import HeaderMapping, map_headers, match_table, table_part
 from smbml_connect.layouts import SKIPPED, Layout, Prepared, join_prepared, prepare
-from smbml_connect.ports import Page, SourceReject
+from smbml_connect.ports import Notice, Page, SourceReject
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
 from smbml_connect.sheet_rows import (
     BLANK_ROWS,
@@ -56,6 +56,8 @@ _OTHER_SPREADSHEETS = {".xlsx", ".xlsm", ".xls", ".ods", ".tsv"}  # in a folder:
 _OLE2 = bytes.fromhex("D0CF11E0A1B11AE1")  # encrypted .xlsx, or an old .xls renamed
 Batch = tuple[pd.DataFrame, list[SourceReject]]
 _NO_REJECTS = pd.DataFrame(columns=REJECT_COLUMNS)
+READ_NOTES = "read_notes"  # frame.attrs key: (lines, sentence) of how a file was decoded
+MIXED_ENCODING = "mixed_encoding"  # the notice's check
 
 
 @dataclass
@@ -96,6 +98,7 @@ class FilesSource:
         self.rejects: dict[str, list[SourceReject]] = {}  # of the last pull()
         self._prepared: dict[str, tuple[Prepared, list[SourceReject]]] = {}
         self._skipped: dict[str, pd.DataFrame] = {}
+        self._notes: dict[str, list[tuple[int, str]]] = {}  # file -> how it was decoded
 
     @property
     def name(self) -> str:
@@ -203,6 +206,7 @@ class FilesSource:
             for raw, rejects in self._read(location):
                 blanks += raw.attrs.get(BLANK_ROWS, [])
                 raw.attrs[BLANK_ROWS] = []  # listed once at the end, without the file's tail
+                notices = self._notices(entity, raw.attrs.get(READ_NOTES, []))
                 if len(raw):
                     last = max(last, int(raw[SOURCE_ROW].max()))
                 last = max([last, *(r.row for r in rejects)])
@@ -218,7 +222,11 @@ class FilesSource:
                 page = keep_header_meaning(
                     mapping.apply(prepared.frame), mapping.columns
                 )  # "Unsubscribed" stays a no
-                yield Page(tables={entity: page}, rejects={entity: rejects} if rejects else {})
+                yield Page(
+                    tables={entity: page},
+                    rejects={entity: rejects} if rejects else {},
+                    notices=notices,
+                )
             skipped.append(_blank_rows(entity, self.name, [b for b in blanks if b < last]))
             listed = pd.concat([f for f in skipped if not f.empty] or [_NO_REJECTS])
             self._skipped[entity] = listed.sort_values("source_row", ignore_index=True)
@@ -239,7 +247,16 @@ class FilesSource:
         listed = main == entity  # a file's skipped and unreadable rows go with its main table
         self._skipped[entity] = prepared.rejects(entity, self.name) if listed else _NO_REJECTS
         found = rejects if listed else []
-        return Page(tables={entity: frame}, rejects={entity: found} if found else {})
+        notes = [n for part in [location, *self._companions.get(location, [])]
+                 for n in self._notes.get(part, [])]  # fmt: skip
+        return Page(
+            tables={entity: frame},
+            rejects={entity: found} if found else {},
+            notices=self._notices(entity, notes) if listed else [],
+        )
+
+    def _notices(self, entity: str, notes: list[tuple[int, str]]) -> list[Notice]:
+        return [Notice(MIXED_ENCODING, entity, lines, said) for lines, said in notes]
 
     def _prepare(self, location: str) -> tuple[Prepared, list[SourceReject]]:
         if location in self._prepared:
@@ -264,6 +281,7 @@ class FilesSource:
         for frame, found in self._read(location):
             frames.append(frame)
             rejects += found
+            self._notes[location] = self._notes.get(location, []) + frame.attrs.get(READ_NOTES, [])
             blanks += frame.attrs.get(BLANK_ROWS, [])
         whole = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         numbers = whole[SOURCE_ROW].dropna().astype(int).tolist() if SOURCE_ROW in whole else []
@@ -312,18 +330,21 @@ class FilesSource:
 def read_csv(path: Path, batch_rows: int = BATCH_LINES) -> Iterator[Batch]:
     """Every value as text (leading zeros survive); ``,`` ``;`` ``|`` or tab separated.
 
-    UTF-8, UTF-16 (Excel's "Unicode Text") and Windows-1252 are read. A line that cannot
+    UTF-8, UTF-16 (Excel's "Unicode Text") and Windows-1252 are read, and a UTF-8 file's
+    odd Windows-1252 lines (said in ``READ_NOTES``). A line that cannot
     be split into the header's cells is rejected, and reading goes on at the next line.
     """
     opened = open_csv(path, batch_rows)
-    yielded = False
+    notes, yielded = opened.notes, False  # the notes go with the first frame: said once
     for batch in opened.batches:
-        yielded = True
         frame = batch.frame(opened.names)
         frame.attrs[BLANK_ROWS] = batch.blanks
+        frame.attrs[READ_NOTES], notes, yielded = notes, [], True
         yield frame, batch.rejects
     if not yielded:
-        yield body_frame([], [], opened.names), []
+        frame = body_frame([], [], opened.names)
+        frame.attrs[READ_NOTES] = notes
+        yield frame, []
 
 
 def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterator[Batch]:
