@@ -217,3 +217,23 @@ def test_bytes_in_no_encoding_inside_a_mixed_file_still_say_save_as_utf8(tmp_pat
     )
     with pytest.raises(SourceFatalError, match="CSV UTF-8"):
         FilesSource(tmp_path).pull("contacts")
+
+
+# -- 12: Excel's "Unicode Text" (.txt) in a folder --------------------------------------
+def test_a_unicode_text_file_in_a_folder_is_read_and_a_note_is_named(tmp_path: Path, store: Store):
+    (tmp_path / "customers.csv").write_text(
+        "Customer ID,Email\nC1,zoe@x.de\nC2,rene@x.fr\n", encoding="utf-8"
+    )
+    orders = "Order ID\tOrder Date\tCustomer ID\tTotal\r\nA1\t01/10/2026\tC1\t12.50\r\n"
+    orders += "A2\t02/10/2026\tC2\t7.25\r\nA3\t03/10/2026\tC1\t1,204.00\r\n"
+    (tmp_path / "orders.txt").write_bytes(("\ufeff" + orders).encode("utf-16-le"))
+    (tmp_path / "notes.txt").write_text("Send the November export to Anna.\n", encoding="utf-8")
+    result = run(tmp_path, store)
+    totals = store.read("orders").set_index("order_id")["total"]
+    assert totals.to_dict() == {"A1": 12.5, "A2": 7.25, "A3": 1204.0}
+    assert (result.loaded["orders"], rows_rejected(result)) == (3, 0)
+    not_read = [n.message for n in result.notices if n.check == "not_read"]
+    assert not_read == [
+        "File 'notes.txt' was not read: it is not a table (no line of values separated by "
+        "commas, semicolons, tabs or bars under a header)."
+    ]

@@ -53,6 +53,9 @@ __all__ = ["FilesSource", "read_csv", "read_sheet"]
 
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 _OTHER_SPREADSHEETS = {".xlsx", ".xlsm", ".xls", ".ods", ".tsv"}  # in a folder: not read
+# In a folder, a .txt file is read as CSV when it is delimited text: Excel's "Unicode Text"
+# and "Text (Tab delimited)" saves are tab-separated .txt files.
+_TEXT = ".txt"
 _OLE2 = bytes.fromhex("D0CF11E0A1B11AE1")  # encrypted .xlsx, or an old .xls renamed
 Batch = tuple[pd.DataFrame, list[SourceReject]]
 _NO_REJECTS = pd.DataFrame(columns=REJECT_COLUMNS)
@@ -135,13 +138,30 @@ class FilesSource:
             f"{noun} {n!r} was not read: {self._why_not(n)}." for n in self._names if n not in used
         ]
         if self.path.is_dir():
+            others = [p for p in self._folder() if p.suffix.lower() in _OTHER_SPREADSHEETS]
             out += [
                 f"File {p.name!r} was not read: only .csv files are read from a folder (export "
                 "its tabs as CSV, or point source.path at the workbook)."
-                for p in sorted(self.path.iterdir())
-                if p.suffix.lower() in _OTHER_SPREADSHEETS and not p.name.startswith(("~$", "."))
+                for p in others
+            ]
+            out += [
+                f"File {p.name!r} was not read: it is not a table (no line of values "
+                "separated by commas, semicolons, tabs or bars under a header)."
+                for p in self._folder()
+                if p.suffix.lower() == _TEXT and p.name not in self._names
             ]
         return out
+
+    def _folder(self) -> list[Path]:
+        """The folder's files, but for Excel's lock files (~$) and hidden ones."""
+        return [p for p in sorted(self.path.iterdir()) if not p.name.startswith(("~$", "."))]
+
+    def _delimited(self, path: Path) -> bool:
+        """Whether a .txt file is a table: a header of two or more columns."""
+        try:
+            return sum(c != SOURCE_ROW for c in head_of_csv(path).columns) >= 2
+        except (OSError, SourceFatalError):
+            return False
 
     def _why_not(self, name: str) -> str:
         if name in self._refused:
@@ -292,8 +312,13 @@ class FilesSource:
     # -- locating and reading --------------------------------------------------------
     def _locate(self) -> dict[str, str]:
         if self.path.is_dir():
-            names = sorted(p.name for p in self.path.iterdir() if p.suffix.lower() == ".csv")
-            self._names = [n for n in names if not n.startswith(("~$", "."))]
+            files = self._folder()
+            names = [
+                p.name
+                for p in files
+                if p.suffix.lower() == ".csv" or (p.suffix.lower() == _TEXT and self._delimited(p))
+            ]
+            self._names = names
         elif self.path.suffix.lower() in _EXCEL_SUFFIXES:
             names = _sheet_names(self.path)
             self._names = list(names)
