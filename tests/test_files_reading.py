@@ -237,3 +237,65 @@ def test_a_unicode_text_file_in_a_folder_is_read_and_a_note_is_named(tmp_path: P
         "File 'notes.txt' was not read: it is not a table (no line of values separated by "
         "commas, semicolons, tabs or bars under a header)."
     ]
+
+
+# -- 10: a report's title and date, or a group heading, above the header ----------------
+def test_a_title_line_with_its_date_above_the_header_is_skipped_and_listed(
+    tmp_path: Path, store: Store
+):
+    (tmp_path / "orders.csv").write_text(
+        "Sales report,Printed 2026-12-01\n\nOrder ID,Order Date,Customer ID,Total\n"
+        "A1,2026-10-01,C1,10.00\nA2,2026-10-02,C2,20.00\nA3,2026-10-09,C1,5.50\n",
+        encoding="utf-8",
+    )
+    result = run(tmp_path, store)
+    assert store.read("orders").set_index("order_id")["total"].to_dict() == {
+        "A1": 10.0, "A2": 20.0, "A3": 5.5
+    }  # fmt: skip
+    skipped = result.rejects[result.rejects["action"] == "row skipped"]
+    title = skipped[skipped["source_row"] == 1]
+    assert title["value"].tolist() == ["Sales report, Printed 2026-12-01"]
+    assert "above the header (row 3)" in title["reason"].iloc[0]
+
+
+def test_a_merged_group_heading_over_a_workbook_header_is_skipped_and_listed(
+    tmp_path: Path, store: Store
+):
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    tab = book.active
+    assert tab is not None
+    tab.title = "Orders"
+    tab["A1"], tab["C1"] = "Customer", "Order details"
+    tab.merge_cells("A1:B1")
+    tab.merge_cells("C1:E1")
+    tab.append(["Customer ID", "Email", "Order ID", "Order Date", "Total"])
+    tab.append(["C1", "a@x.com", "A1", dt.datetime(2026, 10, 1), 10.0])
+    tab.append(["C2", "b@x.com", "A2", dt.datetime(2026, 10, 2), 20.0])
+    book.save(tmp_path / "shop.xlsx")
+    result = run_pipeline(FilesSource(tmp_path / "shop.xlsx"), store, RunOptions(steps=[]))
+    orders = store.read("orders").set_index("order_id")
+    assert orders["contact_id"].to_dict() == {"A1": "C1", "A2": "C2"}
+    skipped = result.rejects[result.rejects["action"] == "row skipped"]
+    assert skipped["source_row"].tolist() == [1]
+    assert skipped["value"].tolist() == ["Customer, Order details"]
+
+
+def test_a_header_of_its_own_words_stays_the_header():
+    """A first row of names we do not know is still the header when no row below it reads
+    as a header of known names: a row of data holding such words is never taken for it."""
+    from smbml_connect.sheet_rows import header_index
+
+    rows = [
+        ["Ref", "Booked", "Client", "Paid in"],
+        ["R0", "2026-09-30", "Email", "Total"],
+        ["R1", "2026-10-01", "C1", "10"],
+    ]
+    assert header_index(rows) == 0
+    rows = [["Sales report", "Printed 2026-12-01"], ["Ref", "Booked"], ["R1", "2026-10-01"]]
+    assert header_index(rows) == 0  # nothing known anywhere: as before
+    rows.insert(2, ["Order ID", "Order Date"])
+    assert header_index(rows) == 2

@@ -25,6 +25,7 @@ import pandas as pd
 from smbml_connect.errors import SourceFatalError
 from smbml_connect.ports import SourceReject
 from smbml_connect.sheet_rows import (
+    above_header,
     body_frame,
     column_names,
     columns_frame,
@@ -64,6 +65,8 @@ class CsvFile:
     batches: Iterator[CsvBatch]
     encoding: str
     notes: list[tuple[int, str]] = field(default_factory=list)  # (lines, what the run says)
+    above: list[tuple[int, list[Any]]] = field(default_factory=list)  # filled rows over the header
+    header_row: int = 0  # the header's line
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,11 @@ def open_csv(
     header, used = records[start]
     names = column_names(header)
     reader = _Reader(path, dialect, names, len(header), batch_lines)
+    firsts = [skip + 1] + [n + skip + 1 for _, n in records[:-1]]  # each record's first line
+    above = above_header([r for r, _ in records], start, firsts)
     used += skip
-    return CsvFile(names, reader.batches(stream, head[used:], used + 1), encoding, notes)
+    batches = reader.batches(stream, head[used:], used + 1)
+    return CsvFile(names, batches, encoding, notes, above, firsts[start])
 
 
 def head_of_csv(path: Path, rows: int = 40) -> pd.DataFrame:

@@ -40,7 +40,9 @@ from smbml_connect.layouts import SKIPPED, Layout, Prepared, join_prepared, prep
 from smbml_connect.ports import Notice, Page, SourceReject
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
 from smbml_connect.sheet_rows import (
+    ABOVE_HEADER,
     BLANK_ROWS,
+    above_header,
     beyond_header,
     body_frame,
     column_names,
@@ -102,6 +104,7 @@ class FilesSource:
         self._prepared: dict[str, tuple[Prepared, list[SourceReject]]] = {}
         self._skipped: dict[str, pd.DataFrame] = {}
         self._notes: dict[str, list[tuple[int, str]]] = {}  # file -> how it was decoded
+        self._above: dict[str, tuple[list[Any], int]] = {}  # file -> rows over its header
 
     @property
     def name(self) -> str:
@@ -227,6 +230,9 @@ class FilesSource:
                 blanks += raw.attrs.get(BLANK_ROWS, [])
                 raw.attrs[BLANK_ROWS] = []  # listed once at the end, without the file's tail
                 notices = self._notices(entity, raw.attrs.get(READ_NOTES, []))
+                skipped.append(
+                    _above_rows(entity, self.name, *raw.attrs.get(ABOVE_HEADER, ([], 0)))
+                )
                 if len(raw):
                     last = max(last, int(raw[SOURCE_ROW].max()))
                 last = max([last, *(r.row for r in rejects)])
@@ -266,6 +272,9 @@ class FilesSource:
         main = next((t for t in gives if self._locations.get(t) == location), entity)
         listed = main == entity  # a file's skipped and unreadable rows go with its main table
         self._skipped[entity] = prepared.rejects(entity, self.name) if listed else _NO_REJECTS
+        if listed and location in self._above:
+            over = _above_rows(entity, self.name, *self._above[location])
+            self._skipped[entity] = pd.concat([over, self._skipped[entity]], ignore_index=True)
         found = rejects if listed else []
         notes = [n for part in [location, *self._companions.get(location, [])]
                  for n in self._notes.get(part, [])]  # fmt: skip
@@ -302,6 +311,9 @@ class FilesSource:
             frames.append(frame)
             rejects += found
             self._notes[location] = self._notes.get(location, []) + frame.attrs.get(READ_NOTES, [])
+            above, row = frame.attrs.get(ABOVE_HEADER, ([], 0))
+            if above:
+                self._above[location] = (above, row)
             blanks += frame.attrs.get(BLANK_ROWS, [])
         whole = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         numbers = whole[SOURCE_ROW].dropna().astype(int).tolist() if SOURCE_ROW in whole else []
@@ -364,11 +376,14 @@ def read_csv(path: Path, batch_rows: int = BATCH_LINES) -> Iterator[Batch]:
     for batch in opened.batches:
         frame = batch.frame(opened.names)
         frame.attrs[BLANK_ROWS] = batch.blanks
+        if not yielded:
+            frame.attrs[ABOVE_HEADER] = (opened.above, opened.header_row)
         frame.attrs[READ_NOTES], notes, yielded = notes, [], True
         yield frame, batch.rejects
     if not yielded:
         frame = body_frame([], [], opened.names)
         frame.attrs[READ_NOTES] = notes
+        frame.attrs[ABOVE_HEADER] = (opened.above, opened.header_row)
         yield frame, []
 
 
@@ -394,6 +409,7 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
                 yield body_frame([], [], []), []
                 return
             names = column_names(head[start])
+            above = (above_header(head, start, range(1, start + 1)), start + 1)
             body: list[list[Any]] = []
             numbers: list[int] = []
             rejects: list[SourceReject] = []
@@ -408,9 +424,9 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
                 body.append((row + [None] * len(names))[: len(names)])
                 numbers.append(number)
                 if len(body) >= batch_rows:
-                    yield _with_blanks(body_frame(body, numbers, names), blanks), rejects
-                    body, numbers, rejects, blanks = [], [], [], []
-            yield _with_blanks(body_frame(body, numbers, names), blanks), rejects
+                    yield _with_blanks(body_frame(body, numbers, names), blanks, above), rejects
+                    body, numbers, rejects, blanks, above = [], [], [], [], ([], 0)
+            yield _with_blanks(body_frame(body, numbers, names), blanks, above), rejects
     finally:
         workbook.close()
         if formulas is not None:
@@ -454,8 +470,11 @@ def _unsaved(row: list[Any], written: list[Any]) -> list[Any]:
     return row
 
 
-def _with_blanks(frame: pd.DataFrame, blanks: list[int]) -> pd.DataFrame:
+def _with_blanks(
+    frame: pd.DataFrame, blanks: list[int], above: tuple[list[Any], int]
+) -> pd.DataFrame:
     frame.attrs[BLANK_ROWS] = blanks
+    frame.attrs[ABOVE_HEADER] = above
     return frame
 
 
@@ -521,6 +540,29 @@ def _blank_rows(table: str, source: str, rows: list[int]) -> pd.DataFrame:
             "column": "",
             "value": "",
             "reason": "blank row",
+            "action": SKIPPED,
+            "row": None,
+        },
+        columns=REJECT_COLUMNS,
+    )
+
+
+def _above_rows(table: str, source: str, rows: list[Any], header: int) -> pd.DataFrame:
+    """Filled rows above the header (a report's title and date, a group heading), listed as
+    skipped: they are not rows of the table."""
+    if not rows:
+        return _NO_REJECTS
+    return pd.DataFrame(
+        {
+            "table": table,
+            "source": source,
+            "source_row": pd.array([n for n, _ in rows], dtype="Int64"),
+            "column": "",
+            "value": [
+                ", ".join(str(v) for v in cells if not is_blank([v]))[:200] for _, cells in rows
+            ],
+            "reason": f"above the header (row {header}): a title, a date or a group heading, "
+            "not a row of the table",
             "action": SKIPPED,
             "row": None,
         },
