@@ -8,17 +8,21 @@ batch with ``body_frame``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
+from smbml_connect.headers import SYNONYMS, normalise
 from smbml_connect.ports import SourceReject
-from smbml_connect.schema import SOURCE_ROW
+from smbml_connect.schema import SOURCE_ROW, TABLES
 
 __all__ = [
+    "ABOVE_HEADER",
     "BLANK_ROWS",
     "beyond_header",
     "body_frame",
@@ -32,6 +36,10 @@ __all__ = [
 
 
 BLANK_ROWS = "blank_rows"  # frame.attrs key: numbers of the blank rows inside the table
+# frame.attrs key: (row number, cells) of each filled row above the header, and the header's
+# row number: a report's title and date, a group heading (listed as skipped).
+ABOVE_HEADER = "above_header"
+_BELOW_FIRST = 10  # rows under the first filled one where the header may be
 
 
 def is_blank(row: Sequence[Any]) -> bool:
@@ -43,15 +51,49 @@ def _filled(row: Sequence[Any]) -> int:
 
 
 def header_index(rows: Sequence[Sequence[Any]]) -> int | None:
-    """Where the header is: the first row with two or more filled cells.
+    """Where the header is: the first row with two or more filled cells, unless it names
+    fewer than two columns we know and one of the next rows reads as a header of known
+    names (``_names_columns``): then that row.
 
-    So a title line or a note typed above the table is not mistaken for it; a table of
-    one column has its header on the first filled row.
+    So a title line or a note typed above the table is not mistaken for it, nor a title
+    with its date ("Sales report, Printed 2026-12-01") or a merged group heading
+    ("Customer", "Order details") over the real header; a table of one column has its
+    header on the first filled row.
     """
     start = next((i for i, row in enumerate(rows) if _filled(row) >= 2), None)
     if start is None:
-        start = next((i for i, row in enumerate(rows) if not is_blank(row)), None)
-    return start
+        return next((i for i, row in enumerate(rows) if not is_blank(row)), None)
+    if _known(rows[start]) >= 2:
+        return start
+    below = range(start + 1, min(len(rows), start + 1 + _BELOW_FIRST))
+    return next((i for i in below if _names_columns(rows[i])), start)
+
+
+def _names_columns(row: Sequence[Any]) -> bool:
+    """Whether ``row`` reads as a header: words only (no number, date or code of a data
+    row), two or more of them, and at least half, names we know for a column."""
+    filled = [v for v in row if not is_blank([v])]
+    words = all(isinstance(v, str) and re.search(r"[^\W\d_]{2}", v) for v in filled)
+    return words and _known(row) >= max(2, len(filled) / 2)
+
+
+def above_header(rows: Sequence[Sequence[Any]], start: int, numbers: Sequence[int]) -> list:
+    """The rows of two or more filled cells above the header at ``start`` (which
+    ``header_index`` passed over), with their row numbers, for ``ABOVE_HEADER``; a title
+    line of one cell is not listed."""
+    return [(numbers[i], list(rows[i])) for i in range(start) if _filled(rows[i]) >= 2]
+
+
+def _known(row: Sequence[Any]) -> int:
+    """How many cells of ``row`` are a column's name or a common header for one."""
+    return sum(isinstance(v, str) and normalise(v) in _headers() for v in row)
+
+
+@cache
+def _headers() -> frozenset[str]:
+    names = {c for spec in TABLES.values() for c in spec.names}
+    names |= {n for table in SYNONYMS.values() for ns in table.values() for n in ns}
+    return frozenset(filter(None, map(normalise, names)))
 
 
 def column_names(header_row: Sequence[Any]) -> list[str]:

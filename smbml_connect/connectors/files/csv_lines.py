@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import csv
 import itertools
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ import pandas as pd
 from smbml_connect.errors import SourceFatalError
 from smbml_connect.ports import SourceReject
 from smbml_connect.sheet_rows import (
+    above_header,
     body_frame,
     column_names,
     columns_frame,
@@ -31,7 +33,7 @@ from smbml_connect.sheet_rows import (
     is_blank,
 )
 
-__all__ = ["CsvBatch", "CsvFile", "open_csv"]
+__all__ = ["CsvBatch", "CsvFile", "Decoding", "detect_encoding", "head_of_csv", "open_csv"]
 
 BATCH_LINES = 100_000
 _SHOWN = 200  # characters of a rejected line kept in the rejects
@@ -62,61 +64,192 @@ class CsvFile:
     names: list[str]
     batches: Iterator[CsvBatch]
     encoding: str
+    notes: list[tuple[int, str]] = field(default_factory=list)  # (lines, what the run says)
+    above: list[tuple[int, list[Any]]] = field(default_factory=list)  # filled rows over the header
+    header_row: int = 0  # the header's line
 
 
-def open_csv(path: Path, batch_lines: int = BATCH_LINES) -> CsvFile:
+@dataclass(frozen=True)
+class Decoding:
+    """How a file's bytes become text; ``odd`` lines of a UTF-8 file are Windows-1252."""
+
+    encoding: str
+    errors: str = "strict"
+    odd: int = 0
+    first_odd: int = 0
+
+    def note(self, name: str) -> list[tuple[int, str]]:
+        """What the run says of a file with odd lines: (how many, the sentence)."""
+        if not self.odd:
+            return []
+        one = self.odd == 1
+        which = (
+            f"line {self.first_odd}, which is"
+            if one
+            else f"{self.odd:,} lines (the first is line {self.first_odd}), which are"
+        )
+        read = "that line was" if one else "those lines were"
+        return [
+            (
+                self.odd,
+                f"{name} is UTF-8 except {which} Windows-1252 (as Excel's plain \"CSV (Comma "
+                'delimited)" saves, pasted or appended to a "CSV UTF-8" file): '
+                f"{read} read as Windows-1252 and the rest as UTF-8; check "
+                f"{'its' if one else 'their'} accented letters, or save the whole file as "
+                '"CSV UTF-8" and load it again',
+            )
+        ]
+
+
+def open_csv(
+    path: Path, batch_lines: int = BATCH_LINES, decoding: Decoding | None = None
+) -> CsvFile:
     """Decide the encoding and dialect, find the header; records come lazily."""
-    encoding = detect_encoding(path)
-    stream = path.open(encoding=encoding, newline="", errors="strict")
+    decoding = decoding or detect_encoding(path)
+    encoding = decoding.encoding
+    stream = path.open(encoding=encoding, newline="", errors=_errors(decoding))
     try:
-        sample = _decoded(path, stream, lambda s: s.read(20_000))
-        stream.seek(0)
-        dialect = _dialect(sample)
         head = _decoded(path, stream, lambda s: list(itertools.islice(s, _HEADER_SEARCH)))
     except BaseException:
         stream.close()
         raise
-    records = _records(head, dialect)
+    dialect, instructed = _dialect(head)
+    skip = int(instructed)  # Excel's "sep=;" line is not a row
+    records = _records(head[skip:], dialect)
     start = header_index([r for r, _ in records])
+    notes = decoding.note(path.name)
     if start is None:
         stream.close()
-        return CsvFile([], iter(()), encoding)
+        return CsvFile([], iter(()), encoding, notes)
     header, used = records[start]
     names = column_names(header)
     reader = _Reader(path, dialect, names, len(header), batch_lines)
-    return CsvFile(names, reader.batches(stream, head[used:], used + 1), encoding)
+    firsts = [skip + 1] + [n + skip + 1 for _, n in records[:-1]]  # each record's first line
+    above = above_header([r for r, _ in records], start, firsts)
+    used += skip
+    batches = reader.batches(stream, head[used:], used + 1)
+    return CsvFile(names, batches, encoding, notes, above, firsts[start])
 
 
-def detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM), UTF-16 (BOM or not), else Windows-1252 if it decodes."""
+def head_of_csv(path: Path, rows: int = 40) -> pd.DataFrame:
+    """The header and first ``rows`` rows of a CSV, read as ``open_csv`` reads it (which
+    file is which export is decided from these, so they must split the same way); the
+    encoding is judged from the first 64 KB, as the whole file may be large."""
+    try:
+        opened = open_csv(path, rows * 4, detect_encoding(path, limit=65_536))
+    except SourceFatalError:
+        return pd.DataFrame()  # bytes in no encoding: said when the file is read
+    batches = opened.batches
+    try:
+        batch = next(batches, None)
+    except SourceFatalError:
+        batch = None
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+    if batch is None:
+        return body_frame([], [], opened.names)
+    return batch.frame(opened.names).head(rows)
+
+
+def detect_encoding(path: Path, limit: int | None = None) -> Decoding:
+    """UTF-8 (with or without BOM), UTF-16 (BOM or not), else Windows-1252 if it decodes.
+
+    A UTF-8 file with a few Windows-1252 lines (one Excel save appended to another) is
+    read as UTF-8, those lines as Windows-1252, and says so (``Decoding.note``): read as
+    Windows-1252 whole, every accented letter of the UTF-8 lines became mojibake
+    (``ZoÃ«``), silently. ``limit``: judge from the first bytes only (a file's head).
+    """
     with path.open("rb") as raw:
         head = raw.read(4096)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"  # Excel's "Unicode Text" save
+        return Decoding("utf-16")  # Excel's "Unicode Text" save
     if head and head.count(b"\0") > len(head) // 4:  # UTF-16 written without a BOM
-        return "utf-16-le" if head[1::2].count(b"\0") > head[0::2].count(b"\0") else "utf-16-be"
-    if _decodes(path, "utf-8"):
-        return "utf-8-sig"
-    if _decodes(path, "cp1252"):  # Excel's plain "CSV (Comma delimited)" on Windows
-        return "cp1252"
+        le = head[1::2].count(b"\0") > head[0::2].count(b"\0")
+        return Decoding("utf-16-le" if le else "utf-16-be")
+    if _decodes(path, "utf-8", limit):
+        return Decoding("utf-8-sig")
+    odd, first, utf8 = _odd_lines(path, limit)
+    if utf8:
+        return Decoding("utf-8-sig", _AS_CP1252, odd, first)
+    if _decodes(path, "cp1252", limit):  # Excel's plain "CSV (Comma delimited)" on Windows
+        return Decoding("cp1252")
     raise SourceFatalError(f"{path.name} is not text in an encoding smbml reads: {_ADVICE}")
 
 
-def _decodes(path: Path, encoding: str) -> bool:
-    decoder = codecs.getincrementaldecoder(encoding)()
+def _blocks(path: Path, limit: int | None) -> Iterator[bytes]:
     with path.open("rb") as raw:
-        for block in iter(lambda: raw.read(1 << 22), b""):
-            if block.isascii():
-                continue
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError:
-                return False
+        if limit is not None:
+            yield raw.read(limit)
+            return
+        yield from iter(lambda: raw.read(1 << 22), b"")
+
+
+def _decodes(path: Path, encoding: str, limit: int | None = None) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    for block in _blocks(path, limit):
+        if block.isascii() and not decoder.getstate()[0]:
+            continue
         try:
-            decoder.decode(b"", final=True)
+            decoder.decode(block)
         except UnicodeDecodeError:
             return False
+    if limit is not None:
+        return True  # a character cut at the limit is not an error
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
     return True
+
+
+def _odd_lines(path: Path, limit: int | None) -> tuple[int, int, bool]:
+    """Lines that are not UTF-8 (how many, and the first's number), and whether another
+    line is UTF-8 beyond ASCII: then the file is UTF-8 with a few lines from elsewhere."""
+    odd = first = 0
+    utf8 = False
+    for number, line in enumerate(_byte_lines(path, limit), 1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            utf8 = True
+        except UnicodeDecodeError:
+            odd += 1
+            first = first or number
+    return odd, first, utf8
+
+
+def _byte_lines(path: Path, limit: int | None) -> Iterator[bytes]:
+    """Lines split at CR, LF or CR LF, as the reader counts them (a last line cut at
+    ``limit`` is left out)."""
+    tail = b""
+    for block in _blocks(path, limit):
+        lines = (tail + block).splitlines(keepends=True)
+        tail = lines.pop() if lines else b""  # may go on in the next block
+        yield from lines
+    if tail and limit is None:
+        yield tail
+
+
+_AS_CP1252 = "smbml.cp1252"  # the codec error handler of a UTF-8 file's odd lines
+
+
+def _errors(decoding: Decoding) -> str:
+    if decoding.errors == _AS_CP1252:
+        codecs.register_error(_AS_CP1252, _as_cp1252)  # here, not at import: no effect then
+    return decoding.errors
+
+
+def _as_cp1252(exc: UnicodeError) -> tuple[str, int]:
+    """Bytes that are not UTF-8, read as Windows-1252; bytes that are neither stay an error."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    try:
+        return exc.object[exc.start : exc.end].decode("cp1252"), exc.end
+    except UnicodeDecodeError:
+        raise exc from None
 
 
 def _decoded(path: Path, stream: TextIO, read: Any) -> Any:
@@ -128,11 +261,67 @@ def _decoded(path: Path, stream: TextIO, read: Any) -> Any:
         ) from exc
 
 
-def _dialect(sample: str) -> Any:
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        return csv.excel
+def _dialect(lines: Sequence[str]) -> tuple[Any, bool]:
+    """How ``lines`` (a file's first) split into cells, and whether the first is Excel's
+    ``sep=X`` line: an instruction to follow, not a row.
+
+    The quote is always ``"``, RFC 4180's, which every exporter writes: ``csv.Sniffer``
+    also guessed it, and a Shopify value such as ``'7412...`` (or ``Jones' Bakery``) made
+    it choose ``'``, so every line split wrongly. The delimiter is the one that splits the
+    header into the most cells the lines below agree with (``_fit``), not the sniffer's
+    first choice: it took ``,`` for a ``;`` file whose header says ``(EUR, incl. VAT)``
+    and gave up on a short file with a footer line.
+    """
+    sep = _SEP_LINE.fullmatch(lines[0]) if lines else None
+    if sep:
+        return _with_delimiter(sep.group(1), lines[1:2]), True
+    fits = [(_fit(lines, d), -rank, d) for rank, d in enumerate(_DELIMITERS)]
+    best, _, delimiter = max(fits)
+    return _with_delimiter(delimiter if best > _NO_FIT else ",", lines), False
+
+
+_DELIMITERS = ",;\t|"
+_SEP_LINE = re.compile(r"sep=([^\r\n])\r?\n?", re.IGNORECASE)  # Excel's first line
+_TITLE_ROWS = 10  # rows a header may sit under (a report's title, a note)
+_NO_FIT = (False, -_TITLE_ROWS, 0, 0.0, 0.0)
+# A cell that reads as one value: a number (decimal comma or point), a date, a code.
+_PLAIN = re.compile(r"[-+(]?[$€£¥]?\s?\d[\d.,' ]*\)?-?|[\w@.+/:-]*")
+
+
+def _fit(lines: Sequence[str], delimiter: str) -> tuple[bool, int, int, float, float]:
+    """How well ``delimiter`` splits ``lines``: (rows below the header mostly agree with
+    its width, how near the top the header is, its width, the share of cells below that
+    read as one value, the share of rows that agree).
+
+    The header is the first row of two or more filled cells whose width at least half of
+    the rows below share; failing that, the first such row. A title above it counts
+    against it (the right delimiter finds the header on its first line, the wrong one may
+    find it only in the data), then a wider header wins; at equal width, the delimiter
+    whose cells read as values (``489,11`` rather than ``11;217.57``).
+    """
+    rows = [r for r, _ in _records(lines, _with_delimiter(delimiter, [])) if not is_blank(r)]
+    first = None
+    for at, row in enumerate(rows[:_TITLE_ROWS]):
+        width = len(column_names(row))
+        if width < 2 or sum(bool(c.strip()) for c in row) < 2:
+            continue
+        below = rows[at + 1 :]
+        agree = sum(len(r) >= width and is_blank(r[width:]) for r in below) / max(len(below), 1)
+        cells = [c.strip() for r in below for c in r[:width]]
+        plain = sum(bool(_PLAIN.fullmatch(c)) for c in cells) / max(len(cells), 1)
+        fit = (agree >= 0.5 or not below, -at, width, plain, agree)
+        if fit[0]:
+            return fit
+        first = first or fit
+    return first or _NO_FIT
+
+
+def _with_delimiter(delimiter: str, header: Sequence[str]) -> Any:
+    """A dialect of ``delimiter`` and ``"``; values after ``, `` lose their leading space
+    when the header (its first line) writes every delimiter so."""
+    line = header[0] if header else ""
+    spaced = line.count(delimiter) > 0 and line.count(delimiter + " ") == line.count(delimiter)
+    return type("Detected", (csv.excel,), {"delimiter": delimiter, "skipinitialspace": spaced})
 
 
 def _records(lines: Sequence[str], dialect: Any) -> list[tuple[list[str], int]]:

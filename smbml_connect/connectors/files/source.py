@@ -26,10 +26,9 @@ from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
 from smbml_connect.coerce import UNSAVED_FORMULA, UnreadCell
-from smbml_connect.connectors.files.csv_lines import BATCH_LINES, open_csv
+from smbml_connect.connectors.files.csv_lines import BATCH_LINES, head_of_csv, open_csv
 from smbml_connect.connectors.files.placing import (
     companions,
-    head_of_csv,
     head_of_sheet,
     period_parts,
     place,
@@ -38,10 +37,12 @@ from smbml_connect.consent import keep_header_meaning
 from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.headers import HeaderMapping, map_headers, match_table, table_part
 from smbml_connect.layouts import SKIPPED, Layout, Prepared, join_prepared, prepare
-from smbml_connect.ports import Page, SourceReject
+from smbml_connect.ports import Notice, Page, SourceReject
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
 from smbml_connect.sheet_rows import (
+    ABOVE_HEADER,
     BLANK_ROWS,
+    above_header,
     beyond_header,
     body_frame,
     column_names,
@@ -54,9 +55,14 @@ __all__ = ["FilesSource", "read_csv", "read_sheet"]
 
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 _OTHER_SPREADSHEETS = {".xlsx", ".xlsm", ".xls", ".ods", ".tsv"}  # in a folder: not read
+# In a folder, a .txt file is read as CSV when it is delimited text: Excel's "Unicode Text"
+# and "Text (Tab delimited)" saves are tab-separated .txt files.
+_TEXT = ".txt"
 _OLE2 = bytes.fromhex("D0CF11E0A1B11AE1")  # encrypted .xlsx, or an old .xls renamed
 Batch = tuple[pd.DataFrame, list[SourceReject]]
 _NO_REJECTS = pd.DataFrame(columns=REJECT_COLUMNS)
+READ_NOTES = "read_notes"  # frame.attrs key: (lines, sentence) of how a file was decoded
+MIXED_ENCODING = "mixed_encoding"  # the notice's check
 
 
 @dataclass
@@ -97,6 +103,8 @@ class FilesSource:
         self.rejects: dict[str, list[SourceReject]] = {}  # of the last pull()
         self._prepared: dict[str, tuple[Prepared, list[SourceReject]]] = {}
         self._skipped: dict[str, pd.DataFrame] = {}
+        self._notes: dict[str, list[tuple[int, str]]] = {}  # file -> how it was decoded
+        self._above: dict[str, tuple[list[Any], int]] = {}  # file -> rows over its header
 
     @property
     def name(self) -> str:
@@ -133,13 +141,30 @@ class FilesSource:
             f"{noun} {n!r} was not read: {self._why_not(n)}." for n in self._names if n not in used
         ]
         if self.path.is_dir():
+            others = [p for p in self._folder() if p.suffix.lower() in _OTHER_SPREADSHEETS]
             out += [
                 f"File {p.name!r} was not read: only .csv files are read from a folder (export "
                 "its tabs as CSV, or point source.path at the workbook)."
-                for p in sorted(self.path.iterdir())
-                if p.suffix.lower() in _OTHER_SPREADSHEETS and not p.name.startswith(("~$", "."))
+                for p in others
+            ]
+            out += [
+                f"File {p.name!r} was not read: it is not a table (no line of values "
+                "separated by commas, semicolons, tabs or bars under a header)."
+                for p in self._folder()
+                if p.suffix.lower() == _TEXT and p.name not in self._names
             ]
         return out
+
+    def _folder(self) -> list[Path]:
+        """The folder's files, but for Excel's lock files (~$) and hidden ones."""
+        return [p for p in sorted(self.path.iterdir()) if not p.name.startswith(("~$", "."))]
+
+    def _delimited(self, path: Path) -> bool:
+        """Whether a .txt file is a table: a header of two or more columns."""
+        try:
+            return sum(c != SOURCE_ROW for c in head_of_csv(path).columns) >= 2
+        except (OSError, SourceFatalError):
+            return False
 
     def _why_not(self, name: str) -> str:
         if name in self._refused:
@@ -204,6 +229,10 @@ class FilesSource:
             for raw, rejects in self._read(location):
                 blanks += raw.attrs.get(BLANK_ROWS, [])
                 raw.attrs[BLANK_ROWS] = []  # listed once at the end, without the file's tail
+                notices = self._notices(entity, raw.attrs.get(READ_NOTES, []))
+                skipped.append(
+                    _above_rows(entity, self.name, *raw.attrs.get(ABOVE_HEADER, ([], 0)))
+                )
                 if len(raw):
                     last = max(last, int(raw[SOURCE_ROW].max()))
                 last = max([last, *(r.row for r in rejects)])
@@ -219,7 +248,11 @@ class FilesSource:
                 page = keep_header_meaning(
                     mapping.apply(prepared.frame), mapping.columns
                 )  # "Unsubscribed" stays a no
-                yield Page(tables={entity: page}, rejects={entity: rejects} if rejects else {})
+                yield Page(
+                    tables={entity: page},
+                    rejects={entity: rejects} if rejects else {},
+                    notices=notices,
+                )
             skipped.append(_blank_rows(entity, self.name, [b for b in blanks if b < last]))
             listed = pd.concat([f for f in skipped if not f.empty] or [_NO_REJECTS])
             self._skipped[entity] = listed.sort_values("source_row", ignore_index=True)
@@ -239,8 +272,20 @@ class FilesSource:
         main = next((t for t in gives if self._locations.get(t) == location), entity)
         listed = main == entity  # a file's skipped and unreadable rows go with its main table
         self._skipped[entity] = prepared.rejects(entity, self.name) if listed else _NO_REJECTS
+        if listed and location in self._above:
+            over = _above_rows(entity, self.name, *self._above[location])
+            self._skipped[entity] = pd.concat([over, self._skipped[entity]], ignore_index=True)
         found = rejects if listed else []
-        return Page(tables={entity: frame}, rejects={entity: found} if found else {})
+        notes = [n for part in [location, *self._companions.get(location, [])]
+                 for n in self._notes.get(part, [])]  # fmt: skip
+        return Page(
+            tables={entity: frame},
+            rejects={entity: found} if found else {},
+            notices=self._notices(entity, notes) if listed else [],
+        )
+
+    def _notices(self, entity: str, notes: list[tuple[int, str]]) -> list[Notice]:
+        return [Notice(MIXED_ENCODING, entity, lines, said) for lines, said in notes]
 
     def _prepare(self, location: str) -> tuple[Prepared, list[SourceReject]]:
         if location in self._prepared:
@@ -265,6 +310,10 @@ class FilesSource:
         for frame, found in self._read(location):
             frames.append(frame)
             rejects += found
+            self._notes[location] = self._notes.get(location, []) + frame.attrs.get(READ_NOTES, [])
+            above, row = frame.attrs.get(ABOVE_HEADER, ([], 0))
+            if above:
+                self._above[location] = (above, row)
             blanks += frame.attrs.get(BLANK_ROWS, [])
         whole = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         numbers = whole[SOURCE_ROW].dropna().astype(int).tolist() if SOURCE_ROW in whole else []
@@ -275,8 +324,13 @@ class FilesSource:
     # -- locating and reading --------------------------------------------------------
     def _locate(self) -> dict[str, str]:
         if self.path.is_dir():
-            names = sorted(p.name for p in self.path.iterdir() if p.suffix.lower() == ".csv")
-            self._names = [n for n in names if not n.startswith(("~$", "."))]
+            files = self._folder()
+            names = [
+                p.name
+                for p in files
+                if p.suffix.lower() == ".csv" or (p.suffix.lower() == _TEXT and self._delimited(p))
+            ]
+            self._names = names
         elif self.path.suffix.lower() in _EXCEL_SUFFIXES:
             names = _sheet_names(self.path)
             self._names = list(names)
@@ -313,18 +367,24 @@ class FilesSource:
 def read_csv(path: Path, batch_rows: int = BATCH_LINES) -> Iterator[Batch]:
     """Every value as text (leading zeros survive); ``,`` ``;`` ``|`` or tab separated.
 
-    UTF-8, UTF-16 (Excel's "Unicode Text") and Windows-1252 are read. A line that cannot
+    UTF-8, UTF-16 (Excel's "Unicode Text") and Windows-1252 are read, and a UTF-8 file's
+    odd Windows-1252 lines (said in ``READ_NOTES``). A line that cannot
     be split into the header's cells is rejected, and reading goes on at the next line.
     """
     opened = open_csv(path, batch_rows)
-    yielded = False
+    notes, yielded = opened.notes, False  # the notes go with the first frame: said once
     for batch in opened.batches:
-        yielded = True
         frame = batch.frame(opened.names)
         frame.attrs[BLANK_ROWS] = batch.blanks
+        if not yielded:
+            frame.attrs[ABOVE_HEADER] = (opened.above, opened.header_row)
+        frame.attrs[READ_NOTES], notes, yielded = notes, [], True
         yield frame, batch.rejects
     if not yielded:
-        yield body_frame([], [], opened.names), []
+        frame = body_frame([], [], opened.names)
+        frame.attrs[READ_NOTES] = notes
+        frame.attrs[ABOVE_HEADER] = (opened.above, opened.header_row)
+        yield frame, []
 
 
 def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterator[Batch]:
@@ -349,6 +409,7 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
                 yield body_frame([], [], []), []
                 return
             names = column_names(head[start])
+            above = (above_header(head, start, range(1, start + 1)), start + 1)
             body: list[list[Any]] = []
             numbers: list[int] = []
             rejects: list[SourceReject] = []
@@ -363,9 +424,9 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
                 body.append((row + [None] * len(names))[: len(names)])
                 numbers.append(number)
                 if len(body) >= batch_rows:
-                    yield _with_blanks(body_frame(body, numbers, names), blanks), rejects
-                    body, numbers, rejects, blanks = [], [], [], []
-            yield _with_blanks(body_frame(body, numbers, names), blanks), rejects
+                    yield _with_blanks(body_frame(body, numbers, names), blanks, above), rejects
+                    body, numbers, rejects, blanks, above = [], [], [], [], ([], 0)
+            yield _with_blanks(body_frame(body, numbers, names), blanks, above), rejects
     finally:
         workbook.close()
         if formulas is not None:
@@ -409,8 +470,11 @@ def _unsaved(row: list[Any], written: list[Any]) -> list[Any]:
     return row
 
 
-def _with_blanks(frame: pd.DataFrame, blanks: list[int]) -> pd.DataFrame:
+def _with_blanks(
+    frame: pd.DataFrame, blanks: list[int], above: tuple[list[Any], int]
+) -> pd.DataFrame:
     frame.attrs[BLANK_ROWS] = blanks
+    frame.attrs[ABOVE_HEADER] = above
     return frame
 
 
@@ -476,6 +540,29 @@ def _blank_rows(table: str, source: str, rows: list[int]) -> pd.DataFrame:
             "column": "",
             "value": "",
             "reason": "blank row",
+            "action": SKIPPED,
+            "row": None,
+        },
+        columns=REJECT_COLUMNS,
+    )
+
+
+def _above_rows(table: str, source: str, rows: list[Any], header: int) -> pd.DataFrame:
+    """Filled rows above the header (a report's title and date, a group heading), listed as
+    skipped: they are not rows of the table."""
+    if not rows:
+        return _NO_REJECTS
+    return pd.DataFrame(
+        {
+            "table": table,
+            "source": source,
+            "source_row": pd.array([n for n, _ in rows], dtype="Int64"),
+            "column": "",
+            "value": [
+                ", ".join(str(v) for v in cells if not is_blank([v]))[:200] for _, cells in rows
+            ],
+            "reason": f"above the header (row {header}): a title, a date or a group heading, "
+            "not a row of the table",
             "action": SKIPPED,
             "row": None,
         },
