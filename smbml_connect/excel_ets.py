@@ -323,11 +323,32 @@ class EtsModel:
         return self.level + h * self.trend + season
 
     def half_width(self, h: float, confidence: float) -> float:
+        """Half the range h steps ahead: the one-step error's spread grown by the sum of
+        c_j**2, c_j = alpha + beta*j (+ gamma when j is a whole number of seasons), for
+        j = 1 .. steps - 1; summed in closed form, so a far target costs no more than a
+        near one (an array of the j was gigabytes for a target 1e9 steps ahead)."""
         steps = max(1, math.ceil(h))
-        j = np.arange(1, steps)
-        c = self.alpha + self.beta * j + (self.gamma * (j % self.m == 0) if self.m > 1 else 0)
-        variance = self.sigma**2 * (1 + float(np.sum(np.square(c))))
-        return float(stats.norm.ppf(0.5 + confidence / 2) * math.sqrt(variance))
+        variance = self.sigma**2 * (1 + _sum_of_squares(self, steps - 1))
+        half = float(stats.norm.ppf(0.5 + confidence / 2) * math.sqrt(variance))
+        if not math.isfinite(half):
+            raise CellError(
+                f"the target is {h:.4g} steps after the end of the timeline: too far for a "
+                "range (its width is larger than a number can hold)",
+                "#NUM!",
+            )
+        return half
+
+
+def _sum_of_squares(model: EtsModel, n: int) -> float:
+    """Sum over j = 1..n of (alpha + beta*j + gamma*[j divisible by m])**2."""
+    a, b, g = model.alpha, model.beta, model.gamma
+    k = float(n)  # a Python int this large would overflow the divisions below
+    s1, s2 = k * (k + 1) / 2, k * (k + 1) * (2 * k + 1) / 6
+    total = a * a * k + 2 * a * b * s1 + b * b * s2
+    if model.m > 1:
+        q = float(n // model.m)  # the j that are whole seasons: m, 2m, ... qm
+        total += q * (2 * g * a + g * g) + 2 * g * b * model.m * q * (q + 1) / 2
+    return float(total)
 
 
 def _initial(y: np.ndarray, m: int) -> tuple[float, float, np.ndarray]:

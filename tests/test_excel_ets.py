@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from excel_helpers import monthly
 
+from smbml_connect.excel_ets import EtsModel
 from smbml_connect.functions import FunctionContext, call
 
 EPOCH = dt.datetime(1899, 12, 30)
@@ -215,3 +216,34 @@ def test_a_timeline_on_one_day_of_the_month_still_steps_by_that_day():
     result = run("FORECAST.ETS", timeline[24:], values, timeline[:24], 0)
     assert [r[0] for r in result.value] == pytest.approx([98.0, 100.0, 102.0])
     assert run("FORECAST.ETS", [[dt.date(2023, 12, 14)]], values, timeline[:24]).code == "#NUM!"
+
+
+def test_a_far_target_gets_its_range_or_a_num_naming_why():
+    """The range summed one term per step: a target 1e9 steps ahead built arrays of 8 GB
+    in the server that serves every workbook (or ended in 'unexpected error')."""
+    rng = np.random.default_rng(7)
+    values = [[20.0 + 1.5 * t + (6.0 if t % 4 == 0 else 0.0) + rng.normal(0, 2)] for t in range(24)]
+    timeline = [[float(t + 1)] for t in range(24)]
+    widths = []
+    for target in (30.0, 1e4, 1e9):
+        result = run("FORECAST.ETS.CONFINT", [[target]], values, timeline, 0.95, 4)
+        assert result.error is None, result.error
+        widths.append(result.value[0][0])
+    assert 0 < widths[0] < widths[1] < widths[2] and math.isfinite(widths[2])
+    huge = run("FORECAST.ETS.CONFINT", [[1e300]], values, timeline, 0.95, 4)
+    assert huge.code == "#NUM!"
+    assert "too far for a range" in huge.error
+    dates = [[dt.date(2020 + i // 12, i % 12 + 1, 1)] for i in range(24)]
+    past_excel = run("FORECAST.ETS", [[4e6]], values, dates)
+    assert past_excel.code == "#NUM!"
+    assert "after 9999-12-31, the last date Excel can show" in past_excel.error
+
+
+@pytest.mark.parametrize("m", [1, 4, 12])
+def test_the_range_s_closed_form_is_the_sum_it_replaces(m):
+    model = EtsModel(0.3, 0.05, 0.2 if m > 1 else 0.0, 0.0, 0.0, np.zeros(m), 1.5, m)
+    for h in (1, 2, 5, 12, 13, 25, 400):
+        j = np.arange(1, h)
+        c = model.alpha + model.beta * j + (model.gamma * (j % m == 0) if m > 1 else 0)
+        expected = 1.959964 * 1.5 * math.sqrt(1 + float(np.sum(c * c)))
+        assert model.half_width(h, 0.95) == pytest.approx(expected, rel=1e-6)
