@@ -9,6 +9,7 @@ inputs always give the same answer and the cache stays right.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -372,9 +373,12 @@ def leadscore(table_with_header: Any, target_column: Any = None, all_rows: Any =
         for row, values in zip(whole.index, whole.itertuples(index=False), strict=True)
         if (label := total_row_label(list(values))) is not None
     }
-    frame = whole.drop(index=list(totals))
+    # An empty row inside the table (a gap left between blocks of leads) holds no lead.
+    empty = [int(row) for row in whole.index[whole.isna().all(axis=1).to_numpy()]]
+    frame = whole.drop(index=[*totals, *empty])
     if frame.empty:
         raise DataValidationError("table_with_header holds totals rows only, no leads")
+    frame, serial_columns = _serial_dates_read(frame)
     target = _target_column(frame, target_column)
     known = parse_target(frame[target]).notna().to_numpy()
     if known.all() and not every:
@@ -405,10 +409,67 @@ def leadscore(table_with_header: Any, target_column: Any = None, all_rows: Any =
             "it was read as the header; select the table with its header row",
         )
     notes += [f"row {row}: {label!r} is a totals row, not a lead: not scored" for row, label in totals.items()]  # fmt: skip
+    if empty:
+        notes.append(_empty_rows_note(empty))
+    notes += [f"{column}: Excel date numbers read as dates" for column in serial_columns]
     frame_out = pd.DataFrame({"score": score, "tier": tier, "reasons": reasons})
     frame_out = frame_out.reindex(whole.index)
     frame_out.loc[list(totals), ["tier", "reasons"]] = ["", "a totals row: not scored"]
+    frame_out.loc[empty, ["tier", "reasons"]] = ["", ""]
     return frame_out, notes
+
+
+def _empty_rows_note(rows: list[int]) -> str:
+    shown = ", ".join(map(str, rows[:MAX_ROW_NOTES])) + (
+        " ..." if len(rows) > MAX_ROW_NOTES else ""
+    )
+    kind = "an empty row" if len(rows) == 1 else f"{len(rows)} empty rows"
+    return f"{kind} in the table left out, not scored (row {shown})"
+
+
+# A header that names a date: what a sign-up, creation or last-contact column is called.
+_DATE_HEADER = re.compile(
+    r"\b(date|dated|created|signed ?up|sign-up|signup|joined|registered|updated|modified|"
+    r"last (seen|activity|contacted|contact|visit|order))\b",
+    re.IGNORECASE,
+)
+# ... and words that make it a count or an amount instead ("Days since sign-up").
+_NOT_A_DATE_HEADER = re.compile(
+    r"\b(days?|weeks?|months?|years?|count|number|amount|value|age|total|#)\b|#", re.IGNORECASE
+)
+SERIAL_RANGE = (20_000, 80_000)  # coerce's Excel dates: 1954-10-03 .. 2119-01-10
+
+
+def _serial_dates_read(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Office.js sends a date cell as its serial number (45342), xlwings as a datetime:
+    a column whose header names a date and whose numbers are all plausible serials is
+    read as the dates they stand for, so both add-ins give the same scores and a reason
+    says "Signed up 242 days before ...", not "Signed up: 45,342". A number outside the
+    range, or a header that says days/count/amount, keeps the column as numbers."""
+    read: list[str] = []
+    out = frame
+    for column in frame.columns:
+        if not _DATE_HEADER.search(str(column)) or _NOT_A_DATE_HEADER.search(str(column)):
+            continue
+        cells = frame[column].dropna()
+        numbers = [c for c in cells if _is_amount(c)]
+        dates = [c for c in cells if isinstance(c, dt.date)]
+        if not numbers or len(numbers) + len(dates) != len(cells):
+            continue
+        if not all(SERIAL_RANGE[0] <= n <= SERIAL_RANGE[1] for n in numbers):
+            continue
+        out = out.copy() if out is frame else out
+        out[column] = frame[column].map(_serial_as_datetime)
+        read.append(str(column))
+    return out, read
+
+
+def _serial_as_datetime(cell: Any) -> Any:
+    """An Excel serial as the naive datetime xlwings would have sent (to the millisecond)."""
+    if not _is_amount(cell):
+        return cell
+    stamp = pd.Timestamp("1899-12-30") + pd.to_timedelta(round(float(cell) * 86_400_000), "ms")
+    return stamp.to_pydatetime()
 
 
 def leadscore_of(email_or_id: Any, scores: pd.DataFrame | None) -> Result:
