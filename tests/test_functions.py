@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -512,3 +513,91 @@ def test_ab_test_calls_no_winner_before_the_visitors_it_needs():
     # A ahead reads the same way round, and the chance is written as its cell shows it
     behind = ab_test(150, 1000, 120, 1000)
     assert behind.verdict.startswith("A leads (97.5% sure so far)")
+
+
+def _signed_up(table: list[list], start: dt.datetime, seed: int = 3) -> list[list]:
+    """The leads table with a "Signed up" date column, as xlwings sends it (datetimes)."""
+    rng = np.random.default_rng(seed)
+    days = [int(d) for d in np.sort(rng.integers(0, 300, len(table) - 1))]
+    return [table[0] + ["Signed up"]] + [
+        [*row, start + dt.timedelta(days=d, hours=9 * (i % 2))]
+        for i, (row, d) in enumerate(zip(table[1:], days, strict=True))
+    ]
+
+
+def _as_serials(table: list[list]) -> list[list]:
+    """The same table as Office.js sends it: a date cell is its serial number."""
+    epoch = dt.datetime(1899, 12, 30)
+    return [table[0]] + [
+        [(c - epoch) / dt.timedelta(days=1) if isinstance(c, dt.datetime) else c for c in row]
+        for row in table[1:]
+    ]
+
+
+def test_leadscore_reads_a_date_column_the_same_from_either_add_in():
+    """Office.js sends dates as serials: LEADSCORE read them as plain numbers, so 28 of 300
+    scores differed from the xlwings add-in's and a reason said "Signed up: 45,342"."""
+    table = _signed_up(leads_table(300, unknown=40), dt.datetime(2024, 1, 1))
+    xlwings = call("LEADSCORE", [table], fresh())
+    officejs = call("LEADSCORE", [_as_serials(table)], fresh())
+    assert xlwings.error is None and officejs.error is None, (xlwings.error, officejs.error)
+    assert officejs.value == xlwings.value
+    assert "Signed up: Excel date numbers read as dates" in officejs.notes
+    reasons = " ".join(r[2] for r in officejs.value[1:])
+    assert "Signed up:" not in reasons
+    # Genuine numbers stay numbers: a count whose header names a date, or numbers that
+    # cannot be dates of this century.
+    counted = [[*table[0][:-1], "Days since sign-up"]] + [
+        [*row[:-1], 20_000 + i % 40] for i, row in enumerate(table[1:])
+    ]
+    small = [table[0]] + [[*row[:-1], float(i % 50)] for i, row in enumerate(table[1:])]
+    for kept in (counted, small):
+        result = call("LEADSCORE", [kept], fresh())
+        assert not any("read as dates" in n for n in result.notes)
+
+
+def test_an_empty_row_inside_a_lead_table_is_left_out_not_scored():
+    """An empty row (a gap between two blocks of leads) was scored as a tier-C lead."""
+    table = leads_table(200, unknown=30)
+    plain = call("LEADSCORE", [table], fresh())
+    for empty in ([None] * 6, [""] * 6):  # as xlwings and as Office.js send it
+        gapped = [*table[:100], empty, *table[100:180], empty, *table[180:]]
+        result = call("LEADSCORE", [gapped], fresh())
+        assert result.error is None, result.error
+        assert len(result.value) == len(gapped)
+        assert result.value[100] == [None, "", ""]
+        assert result.value[181] == [None, "", ""]
+        kept = [row for i, row in enumerate(result.value) if i not in (100, 181)]
+        assert kept == plain.value  # the leads scored as without the gaps
+        assert "2 empty rows in the table left out, not scored (row 101, 182)" in result.notes
+
+
+def test_leadscore_says_how_much_newer_a_lead_is_in_plain_words():
+    """Leads newer than every row learnt from read "Signed up -5 days before the latest"."""
+    base = leads_table(120, unknown=20)
+    start = dt.date(2024, 1, 1)
+    table = [base[0] + ["Signed up"]] + [
+        [*row, start + dt.timedelta(days=i)] for i, row in enumerate(base[1:])
+    ]
+    result = call("LEADSCORE", [table, None, True], fresh())
+    assert result.error is None, result.error
+    words = [
+        next(r for r in row[2].split("; ") if r.startswith("Signed up"))
+        for row in result.value[1:]
+        if "Signed up" in row[2]
+    ]
+    assert words, "the date column should give some reasons"
+    assert not any(re.search(r"-\d", w) for w in words), words
+    newest_learnt = 99  # rows 2..101 have an outcome: 2024-01-01 .. 2024-04-09
+    for i, row in enumerate(result.value[1:]):
+        said = next((r for r in row[2].split("; ") if r.startswith("Signed up")), None)
+        if said is None:
+            continue
+        days = i - newest_learnt
+        expected = (
+            "Signed up on the same day as the newest date learnt from"
+            if days == 0
+            else f"Signed up {abs(days)} day{'s' if abs(days) != 1 else ''} "
+            f"{'after' if days > 0 else 'before'} the newest date learnt from"
+        )
+        assert said.startswith(expected), (i, said)
