@@ -19,9 +19,9 @@ import pandas as pd
 from smbml_connect.analytics.customers.segments import rfm_table
 from smbml_connect.analytics.customers.value import CustomerValueModel
 from smbml_connect.analytics.experiments.abtest import ab_test
-from smbml_connect.analytics.forecast.engine import forecast_series
+from smbml_connect.analytics.forecast.engine import MODEL_WORDS, forecast_regular
 from smbml_connect.analytics.forecast.models import warm_up
-from smbml_connect.analytics.forecast.timeseries import regularise
+from smbml_connect.analytics.forecast.timeseries import FREQUENCIES, RegularSeries, regularise
 from smbml_connect.analytics.leads.scoring import LeadScorer, parse_target
 from smbml_connect.analytics.pricing.suggest import Guardrails, suggest_price
 from smbml_connect.cell_values import (
@@ -247,38 +247,97 @@ def forecast(
     percent = _level_percent(level)
     _check_dates_are_dates(columns["dates"])
     _check_values_are_not_dates(columns["values"])
-    filled = sum(not pd.isna(v) and v != "" for v in columns["values"])
-    if filled < MIN_FORECAST_DATES:
-        raise NotEnoughDataError(f"need at least {MIN_FORECAST_DATES} dates, got {filled}")
     values_column, bool_notes = _without_booleans(columns["values"], "values")
     values_column, number_notes = _numbers_from_text(values_column)
     dates_column, date_notes = _dates_from_text(columns["dates"])
-    result = forecast_series(
-        dates_column,
-        values_column,
-        int(steps),
-        season_length=int(season) if season else None,
-        levels=(percent,),
+    _check_dated_points(dates_column, values_column)
+    series = regularise(dates_column, values_column)
+    _check_reach(series, int(steps))
+    result = forecast_regular(
+        series, int(steps), season_length=int(season) if season else None, levels=(percent,)
     )
     frame = pd.DataFrame(
         {
-            "date": result["ds"],
-            "forecast": result["yhat"],
-            f"low ({percent}%)": result[f"lo{percent}"],
-            f"high ({percent}%)": result[f"hi{percent}"],
+            "date": result.frame["ds"],
+            "forecast": result.frame["yhat"],
+            f"low ({percent}%)": result.frame[f"lo{percent}"],
+            f"high ({percent}%)": result.frame[f"hi{percent}"],
         }
     )
-    attrs = result.attrs
+    words = MODEL_WORDS.get(result.model, result.model)
     notes = [
-        f"{attrs['frequency']} data; {attrs['seasonality']}; model: {attrs['model_words']}",
+        f"{FREQUENCIES[result.freq][0]} data; {result.seasonality}; model: {words}",
         *date_notes,
         *number_notes,
-        *attrs.get("notes", []),
+        *result.notes,
         # the notes name the first three rows left out; the rest are listed after them
-        *attrs.get("rows_left_out", [])[3:],
+        *series.left_out[3:],
         *bool_notes,
     ]
     return frame, notes
+
+
+def _check_dated_points(dates: list[Any], values: list[Any]) -> None:
+    """At least `MIN_FORECAST_DATES` distinct days with a readable date and a number beside
+    them, counted after the rows that cannot be read (a header, a totals row, a value
+    beside a blank date) are left out: counting the filled values let 7 months with their
+    header through and refused the same 7 alone. When nothing can be read at all, the
+    first cell that could not is named (#VALUE!), not "got 0"."""
+    days: set[int] = set()
+    unreadable: list[str] = []
+    for row, (when, value) in enumerate(zip(dates, values, strict=True), start=1):
+        if blank(when) and blank(value):
+            continue
+        day = _serial_day(when)
+        if day is None and blank(when):
+            unreadable.append(f"dates: blank beside the value {_cell_text(value)} (row {row})")
+        elif day is None:
+            unreadable.append(f"dates: {_cell_text(when)} (row {row}) is not a date")
+        elif not blank(value) and not _is_amount(value):
+            unreadable.append(f"values: {_cell_text(value)} (row {row}) is not a number")
+        elif not blank(value):
+            days.add(day)
+    if not days and unreadable:
+        others = len(unreadable) - 1
+        more = f"; {others} more {'row' if others == 1 else 'rows'} cannot be read either"
+        more = more if others else ""
+        raise CellError(f"{unreadable[0]}{more}", "#VALUE!")
+    if len(days) < MIN_FORECAST_DATES:
+        left = len(unreadable)
+        why = (
+            f" ({left} {'row' if left == 1 else 'rows'} left out: {unreadable[0]})" if left else ""
+        )
+        raise NotEnoughDataError(f"need at least {MIN_FORECAST_DATES} dates, got {len(days)}{why}")
+
+
+def _serial_day(cell: Any) -> int | None:
+    """The day a date cell stands for (as an Excel serial), None when it is not a date."""
+    if isinstance(cell, dt.datetime | pd.Timestamp):
+        return (cell.replace(tzinfo=None) - dt.datetime(1899, 12, 30)).days
+    if isinstance(cell, dt.date):
+        return (cell - dt.date(1899, 12, 30)).days
+    if _is_amount(cell):
+        return int(np.floor(cell))
+    return None
+
+
+# The last day a forecast date can be: pandas holds dates to the nanosecond, up to here.
+LAST_FORECAST_DAY = pd.Timestamp.max.normalize()
+
+
+def _check_reach(series: RegularSeries, horizon: int) -> None:
+    """A horizon within MAX_HORIZON periods can still pass the last date a forecast can
+    hold (20 years ahead of yearly data from 2000 is fine, 300 is not): past it the dates
+    wrapped round to 1678. #NUM! with the most this history allows instead."""
+    limit = pd.Period(LAST_FORECAST_DAY, freq=series.periods.freq).ordinal
+    allowed = limit - (1 if series.at_period_end else 0)  # a period ending after the limit
+    most = allowed - series.periods[-1].ordinal
+    if horizon > most:
+        raise CellError(
+            f"horizon {horizon} reaches past {LAST_FORECAST_DAY:%Y-%m-%d}, the last date a "
+            f"forecast can give; from this history at most {max(most, 0):,} {series.word}s ahead",
+            "#NUM!",
+        )
 
 
 EARLIEST_SERIAL = 3653  # 1910-01-01: a smaller number in a date column is not a date

@@ -15,9 +15,11 @@ from scipy.special import betaln
 
 from smbml_connect import functions
 from smbml_connect.analytics.experiments.abtest import ab_test
+from smbml_connect.analytics.forecast.engine import forecast_panel
+from smbml_connect.analytics.forecast.timeseries import regularise
 from smbml_connect.cell_values import as_table, paired_columns
 from smbml_connect.connectors.sample.source import SampleSource
-from smbml_connect.errors import DataValidationError
+from smbml_connect.errors import DataValidationError, NotEnoughDataError
 from smbml_connect.functions import REGISTRY, FunctionContext, call
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.steps import steps_by_name
@@ -601,3 +603,79 @@ def test_leadscore_says_how_much_newer_a_lead_is_in_plain_words():
             f"{'after' if days > 0 else 'before'} the newest date learnt from"
         )
         assert said.startswith(expected), (i, said)
+
+
+def test_forecast_counts_the_dates_it_can_read_not_the_cells_filled():
+    """7 months with their header, a totals row or a value beside a blank date were
+    forecast; the same 7 months alone were refused."""
+    dates, values = monthly(7)
+    total = sum(v[0] for v in values)
+    shapes = {
+        "alone": (dates, values),
+        "header": ([["Month"], *dates], [["Revenue"], *values]),
+        "totals": ([*dates, ["Total"]], [*values, [total]]),
+        "blank date": ([*dates, [None]], [*values, [999.0]]),
+        "as Office.js": ([*dates, [""]], [*values, [999.0]]),
+        "repeated month": ([*dates, dates[-1]], [*values, [5.0]]),
+    }
+    for name, (d, v) in shapes.items():
+        result = call("FORECAST", [d, v, 3], fresh())
+        assert result.code == "#NUM!", name
+        assert result.error.startswith("FORECAST: need at least 8 dates, got 7"), (
+            name,
+            result.error,
+        )
+    assert (
+        "(1 row left out: dates: 'Month' (row 1) is not a date)"
+        in call("FORECAST", [*shapes["header"], 3], fresh()).error
+    )
+    eight_dates, eight_values = monthly(8)
+    with_header = call("FORECAST", [[["Month"], *eight_dates], [["Revenue"], *eight_values], 3], fresh())  # fmt: skip
+    assert with_header.error is None, with_header.error
+    assert with_header.value == call("FORECAST", [eight_dates, eight_values, 3], fresh()).value
+
+
+def test_forecast_dates_it_cannot_read_are_named_with_their_row():
+    """'Jan-20' (Excel's mmm-yy pasted as text) gave #NUM! 'need at least 4 dates with
+    values, got 0': no row, no value, and a minimum that is not FORECAST's."""
+    _, values = monthly(24)
+    labels = [[dt.date(2020 + i // 12, i % 12 + 1, 1).strftime("%b-%y")] for i in range(24)]
+    result = call("FORECAST", [labels, values, 3], fresh())
+    assert (result.code, result.error) == (
+        "#VALUE!",
+        "FORECAST: dates: 'Jan-20' (row 1) is not a date; 23 more rows cannot be read either",
+    )
+    words = [["soon"], ["later"], *[[v[0]] for v in monthly(3)[0]]]
+    assert (
+        "got 3 (2 rows left out: dates: 'soon' (row 1)"
+        in call("FORECAST", [words, values[:5], 3], fresh()).error
+    )
+    with pytest.raises(DataValidationError, match=r"row 1, date: 'Jan-20' is not a date; 23 more"):
+        regularise([r[0] for r in labels], [v[0] for v in values])
+    with pytest.raises(NotEnoughDataError, match="need at least 2 dates with values, got 1"):
+        regularise(["2024-01-01", "Jan-20"], [5.0, 6.0])
+
+
+def test_forecast_dates_never_wrap_past_2262():
+    """300 years ahead of yearly data from 2000 ran past pandas' last date (2262-04-11)
+    and the dates wrapped to 1678, within the documented 1,000 periods."""
+    years = [[dt.datetime(2000 + i, 1, 1)] for i in range(20)]
+    values = [[100.0 + i + (3 if i % 3 else 0)] for i in range(20)]
+    refused = call("FORECAST", [years, values, 300], fresh())
+    assert refused.code == "#NUM!"
+    assert refused.error == (
+        "FORECAST: horizon 300 reaches past 2262-04-11, the last date a forecast can give; "
+        "from this history at most 243 years ahead"
+    )
+    longest = call("FORECAST", [years, values, 243], fresh())
+    dates = [row[0] for row in longest.value[1:]]
+    assert dates[-1] == dt.date(2262, 1, 1)
+    assert dates == sorted(set(dates))  # each year once, in order
+    quarters = [[dt.datetime(2015 + i // 4, 1 + 3 * (i % 4), 1)] for i in range(20)]
+    assert call("FORECAST", [quarters, values, 1000], fresh()).code == "#NUM!"
+    panel = pd.DataFrame(
+        {"unique_id": "shop", "ds": [y[0] for y in years], "y": [v[0] for v in values]}
+    )
+    with pytest.raises(DataValidationError, match="reaches past 2262-04-11"):
+        forecast_panel(panel, 300, levels=(80,))
+    assert forecast_panel(panel, 243, levels=(80,))["ds"].is_monotonic_increasing
