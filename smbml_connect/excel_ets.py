@@ -8,7 +8,8 @@ MEDIAN, MIN, SUM); seasonality 1 = find it, 0 = none, n = n points per season (u
 8,760); a target before the end of the timeline is #NUM!. This module keeps that
 contract with Excel's error values; the smoothing parameters are fitted by least
 squares on one-step errors, so numbers agree with Excel's closely, not digit for digit.
-A timeline of dates on the same day of each month steps by calendar months.
+A timeline of dates on the same day of each month, or on the last day of each month,
+steps by calendar months.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
 MAX_SEASON = 8760  # Excel's limit: the hours of a year
 MAX_MISSING_SHARE = 0.30
 EXCEL_EPOCH_ORDINAL = 693594  # date(1899, 12, 30).toordinal(): serial 0
+LAST_EXCEL_SERIAL = 2958465  # 9999-12-31, the last date Excel can show
 
 AGGREGATIONS: dict[int, tuple[str, Callable[[list[Any]], float]]] = {
     1: ("AVERAGE", lambda v: float(np.mean(_numbers(v)))),
@@ -101,6 +103,7 @@ class Timeline:
     months: bool
     filled: int  # points that were missing and filled in
     notes: tuple[str, ...]
+    month_ends: bool = False  # months: every point is its month's last day
 
     @property
     def end(self) -> float:
@@ -110,20 +113,47 @@ class Timeline:
         """Serial of the point `index` steps from the start (months counted in months)."""
         if not self.months:
             return self.start + index * self.step
+        return self._anchor(self._first_month + int(index * self.step))
+
+    @property
+    def _first_month(self) -> int:
         first = dt.date.fromordinal(int(self.start) + EXCEL_EPOCH_ORDINAL)
-        total = first.month - 1 + int(index * self.step)
-        year, month = first.year + total // 12, total % 12 + 1
-        day = min(first.day, _month_days(year, month))
-        return float(dt.date(year, month, day).toordinal() - EXCEL_EPOCH_ORDINAL)
+        return first.year * 12 + first.month - 1
+
+    def _anchor(self, month: int) -> float:
+        """Serial of the timeline's day in `month` (months since year 0): the month's
+        last day on a month-end timeline, else the first point's day (or the month's
+        last day when it is shorter, as Jan 31 steps to Feb 28)."""
+        year, month0 = divmod(month, 12)
+        shift = 400 if year > dt.MAXYEAR else 0  # the month after 9999-12: 400 years repeat
+        days = _month_days(year - shift, month0 + 1)
+        day = days if self.month_ends else min(self._day, days)
+        ordinal = dt.date(year - shift, month0 + 1, day).toordinal() + shift // 400 * 146097
+        return float(ordinal - EXCEL_EPOCH_ORDINAL)
+
+    @property
+    def _day(self) -> int:
+        return dt.date.fromordinal(int(self.start) + EXCEL_EPOCH_ORDINAL).day
+
+    def steps_from_start(self, when: float) -> float:
+        """Where a serial lies on a month timeline, in steps from its first point: exact
+        on each point, in proportion to the days between two points."""
+        day = dt.date.fromordinal(math.floor(when) + EXCEL_EPOCH_ORDINAL)
+        months = day.year * 12 + day.month - 1 - self._first_month
+        k = math.floor(months / self.step)
+        if when < self.position(k):
+            k -= 1
+        here, after = self.position(k), self.position(k + 1)
+        return k + (when - here) / (after - here)
 
 
 def _month_days(year: int, month: int) -> int:
     return calendar.monthrange(year, month)[1]
 
 
-def _month_index(serials: np.ndarray) -> np.ndarray | None:
+def _month_index(serials: np.ndarray) -> tuple[np.ndarray, bool] | None:
     """Months since year 0 when every point is a whole date on one day of the month
-    (or every one the month's last day); None otherwise."""
+    (or every one the month's last day, then True); None otherwise."""
     if not np.all(serials == np.floor(serials)):
         return None
     days = [dt.date.fromordinal(int(s) + EXCEL_EPOCH_ORDINAL) for s in serials]
@@ -131,7 +161,7 @@ def _month_index(serials: np.ndarray) -> np.ndarray | None:
     month_ends = all(d.day == _month_days(d.year, d.month) for d in days)
     if not (same_day or month_ends) or len({(d.year, d.month) for d in days}) < 2:
         return None
-    return np.array([d.year * 12 + d.month - 1 for d in days], dtype=float)
+    return np.array([d.year * 12 + d.month - 1 for d in days], dtype=float), month_ends
 
 
 def _constant_step(points: np.ndarray) -> float | None:
@@ -170,8 +200,8 @@ def prepare(
     if len(points) < 3:
         raise CellError(f"timeline: need at least 3 distinct points, got {len(points)}", "#NUM!")
     order = np.array(sorted(points))
-    months = _month_index(order)
-    axis = months if months is not None else order
+    monthly = _month_index(order)
+    axis = monthly[0] if monthly is not None else order
     step = _constant_step(axis)
     length = round((axis[-1] - axis[0]) / step) + 1 if step else 0
     if step is None or length > 2 * len(order):  # over half missing: not a step at all
@@ -205,7 +235,10 @@ def prepare(
     if missing:
         how = "as zero" if zeros else "from their neighbours"
         notes.append(f"{missing} missing points of {length} filled in {how}")
-    return Timeline(y, float(order[0]), step, months is not None, missing, tuple(notes))
+    month_ends = monthly is not None and monthly[1]
+    return Timeline(
+        y, float(order[0]), step, monthly is not None, missing, tuple(notes), month_ends
+    )
 
 
 def _aggregate(aggregate: Callable[[list[Any]], float], values: list[Any]) -> float:
@@ -290,11 +323,32 @@ class EtsModel:
         return self.level + h * self.trend + season
 
     def half_width(self, h: float, confidence: float) -> float:
+        """Half the range h steps ahead: the one-step error's spread grown by the sum of
+        c_j**2, c_j = alpha + beta*j (+ gamma when j is a whole number of seasons), for
+        j = 1 .. steps - 1; summed in closed form, so a far target costs no more than a
+        near one (an array of the j was gigabytes for a target 1e9 steps ahead)."""
         steps = max(1, math.ceil(h))
-        j = np.arange(1, steps)
-        c = self.alpha + self.beta * j + (self.gamma * (j % self.m == 0) if self.m > 1 else 0)
-        variance = self.sigma**2 * (1 + float(np.sum(np.square(c))))
-        return float(stats.norm.ppf(0.5 + confidence / 2) * math.sqrt(variance))
+        variance = self.sigma**2 * (1 + _sum_of_squares(self, steps - 1))
+        half = float(stats.norm.ppf(0.5 + confidence / 2) * math.sqrt(variance))
+        if not math.isfinite(half):
+            raise CellError(
+                f"the target is {h:.4g} steps after the end of the timeline: too far for a "
+                "range (its width is larger than a number can hold)",
+                "#NUM!",
+            )
+        return half
+
+
+def _sum_of_squares(model: EtsModel, n: int) -> float:
+    """Sum over j = 1..n of (alpha + beta*j + gamma*[j divisible by m])**2."""
+    a, b, g = model.alpha, model.beta, model.gamma
+    k = float(n)  # a Python int this large would overflow the divisions below
+    s1, s2 = k * (k + 1) / 2, k * (k + 1) * (2 * k + 1) / 6
+    total = a * a * k + 2 * a * b * s1 + b * b * s2
+    if model.m > 1:
+        q = float(n // model.m)  # the j that are whole seasons: m, 2m, ... qm
+        total += q * (2 * g * a + g * g) + 2 * g * b * model.m * q * (q + 1) / 2
+    return float(total)
 
 
 def _initial(y: np.ndarray, m: int) -> tuple[float, float, np.ndarray]:
@@ -352,14 +406,23 @@ def fit_aaa(y: np.ndarray, m: int) -> EtsModel:
 def steps_ahead(series: Timeline, target: Any, row: int | None = None) -> float:
     """How many timeline steps the target date lies after the last point."""
     when = serial(target, "target_date", row)
+    if series.months and when > LAST_EXCEL_SERIAL:
+        raise CellError(
+            f"target_date {when:g} is after 9999-12-31, the last date Excel can show", "#NUM!"
+        )
     if when < series.end - 1e-9:
         raise CellError(
-            f"target_date {when:g} is before the end of the timeline ({series.end:g})", "#NUM!"
+            f"target_date {_serial_shown(when, series)} is before the end of the timeline "
+            f"({_serial_shown(series.end, series)})",
+            "#NUM!",
         )
     if not series.months:
         return (when - series.end) / series.step
-    last = dt.date.fromordinal(int(series.end) + EXCEL_EPOCH_ORDINAL)
-    day = dt.date.fromordinal(int(when) + EXCEL_EPOCH_ORDINAL)
-    months = (day.year - last.year) * 12 + day.month - last.month
-    fraction = (day.day - last.day) / _month_days(day.year, day.month)
-    return (months + fraction) / series.step
+    return series.steps_from_start(when) - (len(series.y) - 1)
+
+
+def _serial_shown(when: float, series: Timeline) -> str:
+    """A serial as a date on a timeline of dates (months), else as the number it is."""
+    if not series.months:
+        return f"{when:g}"
+    return f"{dt.date.fromordinal(int(when) + EXCEL_EPOCH_ORDINAL):%Y-%m-%d}"

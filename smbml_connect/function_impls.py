@@ -9,6 +9,7 @@ inputs always give the same answer and the cache stays right.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -18,9 +19,9 @@ import pandas as pd
 from smbml_connect.analytics.customers.segments import rfm_table
 from smbml_connect.analytics.customers.value import CustomerValueModel
 from smbml_connect.analytics.experiments.abtest import ab_test
-from smbml_connect.analytics.forecast.engine import forecast_series
+from smbml_connect.analytics.forecast.engine import MODEL_WORDS, forecast_regular
 from smbml_connect.analytics.forecast.models import warm_up
-from smbml_connect.analytics.forecast.timeseries import regularise
+from smbml_connect.analytics.forecast.timeseries import FREQUENCIES, RegularSeries, regularise
 from smbml_connect.analytics.leads.scoring import LeadScorer, parse_target
 from smbml_connect.analytics.pricing.suggest import Guardrails, suggest_price
 from smbml_connect.cell_values import (
@@ -246,38 +247,97 @@ def forecast(
     percent = _level_percent(level)
     _check_dates_are_dates(columns["dates"])
     _check_values_are_not_dates(columns["values"])
-    filled = sum(not pd.isna(v) and v != "" for v in columns["values"])
-    if filled < MIN_FORECAST_DATES:
-        raise NotEnoughDataError(f"need at least {MIN_FORECAST_DATES} dates, got {filled}")
     values_column, bool_notes = _without_booleans(columns["values"], "values")
     values_column, number_notes = _numbers_from_text(values_column)
     dates_column, date_notes = _dates_from_text(columns["dates"])
-    result = forecast_series(
-        dates_column,
-        values_column,
-        int(steps),
-        season_length=int(season) if season else None,
-        levels=(percent,),
+    _check_dated_points(dates_column, values_column)
+    series = regularise(dates_column, values_column)
+    _check_reach(series, int(steps))
+    result = forecast_regular(
+        series, int(steps), season_length=int(season) if season else None, levels=(percent,)
     )
     frame = pd.DataFrame(
         {
-            "date": result["ds"],
-            "forecast": result["yhat"],
-            f"low ({percent}%)": result[f"lo{percent}"],
-            f"high ({percent}%)": result[f"hi{percent}"],
+            "date": result.frame["ds"],
+            "forecast": result.frame["yhat"],
+            f"low ({percent}%)": result.frame[f"lo{percent}"],
+            f"high ({percent}%)": result.frame[f"hi{percent}"],
         }
     )
-    attrs = result.attrs
+    words = MODEL_WORDS.get(result.model, result.model)
     notes = [
-        f"{attrs['frequency']} data; {attrs['seasonality']}; model: {attrs['model_words']}",
+        f"{FREQUENCIES[result.freq][0]} data; {result.seasonality}; model: {words}",
         *date_notes,
         *number_notes,
-        *attrs.get("notes", []),
+        *result.notes,
         # the notes name the first three rows left out; the rest are listed after them
-        *attrs.get("rows_left_out", [])[3:],
+        *series.left_out[3:],
         *bool_notes,
     ]
     return frame, notes
+
+
+def _check_dated_points(dates: list[Any], values: list[Any]) -> None:
+    """At least `MIN_FORECAST_DATES` distinct days with a readable date and a number beside
+    them, counted after the rows that cannot be read (a header, a totals row, a value
+    beside a blank date) are left out: counting the filled values let 7 months with their
+    header through and refused the same 7 alone. When nothing can be read at all, the
+    first cell that could not is named (#VALUE!), not "got 0"."""
+    days: set[int] = set()
+    unreadable: list[str] = []
+    for row, (when, value) in enumerate(zip(dates, values, strict=True), start=1):
+        if blank(when) and blank(value):
+            continue
+        day = _serial_day(when)
+        if day is None and blank(when):
+            unreadable.append(f"dates: blank beside the value {_cell_text(value)} (row {row})")
+        elif day is None:
+            unreadable.append(f"dates: {_cell_text(when)} (row {row}) is not a date")
+        elif not blank(value) and not _is_amount(value):
+            unreadable.append(f"values: {_cell_text(value)} (row {row}) is not a number")
+        elif not blank(value):
+            days.add(day)
+    if not days and unreadable:
+        others = len(unreadable) - 1
+        more = f"; {others} more {'row' if others == 1 else 'rows'} cannot be read either"
+        more = more if others else ""
+        raise CellError(f"{unreadable[0]}{more}", "#VALUE!")
+    if len(days) < MIN_FORECAST_DATES:
+        left = len(unreadable)
+        why = (
+            f" ({left} {'row' if left == 1 else 'rows'} left out: {unreadable[0]})" if left else ""
+        )
+        raise NotEnoughDataError(f"need at least {MIN_FORECAST_DATES} dates, got {len(days)}{why}")
+
+
+def _serial_day(cell: Any) -> int | None:
+    """The day a date cell stands for (as an Excel serial), None when it is not a date."""
+    if isinstance(cell, dt.datetime | pd.Timestamp):
+        return (cell.replace(tzinfo=None) - dt.datetime(1899, 12, 30)).days
+    if isinstance(cell, dt.date):
+        return (cell - dt.date(1899, 12, 30)).days
+    if _is_amount(cell):
+        return int(np.floor(cell))
+    return None
+
+
+# The last day a forecast date can be: pandas holds dates to the nanosecond, up to here.
+LAST_FORECAST_DAY = pd.Timestamp.max.normalize()
+
+
+def _check_reach(series: RegularSeries, horizon: int) -> None:
+    """A horizon within MAX_HORIZON periods can still pass the last date a forecast can
+    hold (20 years ahead of yearly data from 2000 is fine, 300 is not): past it the dates
+    wrapped round to 1678. #NUM! with the most this history allows instead."""
+    limit = pd.Period(LAST_FORECAST_DAY, freq=series.periods.freq).ordinal
+    allowed = limit - (1 if series.at_period_end else 0)  # a period ending after the limit
+    most = allowed - series.periods[-1].ordinal
+    if horizon > most:
+        raise CellError(
+            f"horizon {horizon} reaches past {LAST_FORECAST_DAY:%Y-%m-%d}, the last date a "
+            f"forecast can give; from this history at most {max(most, 0):,} {series.word}s ahead",
+            "#NUM!",
+        )
 
 
 EARLIEST_SERIAL = 3653  # 1910-01-01: a smaller number in a date column is not a date
@@ -372,9 +432,12 @@ def leadscore(table_with_header: Any, target_column: Any = None, all_rows: Any =
         for row, values in zip(whole.index, whole.itertuples(index=False), strict=True)
         if (label := total_row_label(list(values))) is not None
     }
-    frame = whole.drop(index=list(totals))
+    # An empty row inside the table (a gap left between blocks of leads) holds no lead.
+    empty = [int(row) for row in whole.index[whole.isna().all(axis=1).to_numpy()]]
+    frame = whole.drop(index=[*totals, *empty])
     if frame.empty:
         raise DataValidationError("table_with_header holds totals rows only, no leads")
+    frame, serial_columns = _serial_dates_read(frame)
     target = _target_column(frame, target_column)
     known = parse_target(frame[target]).notna().to_numpy()
     if known.all() and not every:
@@ -405,10 +468,67 @@ def leadscore(table_with_header: Any, target_column: Any = None, all_rows: Any =
             "it was read as the header; select the table with its header row",
         )
     notes += [f"row {row}: {label!r} is a totals row, not a lead: not scored" for row, label in totals.items()]  # fmt: skip
+    if empty:
+        notes.append(_empty_rows_note(empty))
+    notes += [f"{column}: Excel date numbers read as dates" for column in serial_columns]
     frame_out = pd.DataFrame({"score": score, "tier": tier, "reasons": reasons})
     frame_out = frame_out.reindex(whole.index)
     frame_out.loc[list(totals), ["tier", "reasons"]] = ["", "a totals row: not scored"]
+    frame_out.loc[empty, ["tier", "reasons"]] = ["", ""]
     return frame_out, notes
+
+
+def _empty_rows_note(rows: list[int]) -> str:
+    shown = ", ".join(map(str, rows[:MAX_ROW_NOTES])) + (
+        " ..." if len(rows) > MAX_ROW_NOTES else ""
+    )
+    kind = "an empty row" if len(rows) == 1 else f"{len(rows)} empty rows"
+    return f"{kind} in the table left out, not scored (row {shown})"
+
+
+# A header that names a date: what a sign-up, creation or last-contact column is called.
+_DATE_HEADER = re.compile(
+    r"\b(date|dated|created|signed ?up|sign-up|signup|joined|registered|updated|modified|"
+    r"last (seen|activity|contacted|contact|visit|order))\b",
+    re.IGNORECASE,
+)
+# ... and words that make it a count or an amount instead ("Days since sign-up").
+_NOT_A_DATE_HEADER = re.compile(
+    r"\b(days?|weeks?|months?|years?|count|number|amount|value|age|total|#)\b|#", re.IGNORECASE
+)
+SERIAL_RANGE = (20_000, 80_000)  # coerce's Excel dates: 1954-10-03 .. 2119-01-10
+
+
+def _serial_dates_read(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Office.js sends a date cell as its serial number (45342), xlwings as a datetime:
+    a column whose header names a date and whose numbers are all plausible serials is
+    read as the dates they stand for, so both add-ins give the same scores and a reason
+    says "Signed up 242 days before ...", not "Signed up: 45,342". A number outside the
+    range, or a header that says days/count/amount, keeps the column as numbers."""
+    read: list[str] = []
+    out = frame
+    for column in frame.columns:
+        if not _DATE_HEADER.search(str(column)) or _NOT_A_DATE_HEADER.search(str(column)):
+            continue
+        cells = frame[column].dropna()
+        numbers = [c for c in cells if _is_amount(c)]
+        dates = [c for c in cells if isinstance(c, dt.date)]
+        if not numbers or len(numbers) + len(dates) != len(cells):
+            continue
+        if not all(SERIAL_RANGE[0] <= n <= SERIAL_RANGE[1] for n in numbers):
+            continue
+        out = out.copy() if out is frame else out
+        out[column] = frame[column].map(_serial_as_datetime)
+        read.append(str(column))
+    return out, read
+
+
+def _serial_as_datetime(cell: Any) -> Any:
+    """An Excel serial as the naive datetime xlwings would have sent (to the millisecond)."""
+    if not _is_amount(cell):
+        return cell
+    stamp = pd.Timestamp("1899-12-30") + pd.to_timedelta(round(float(cell) * 86_400_000), "ms")
+    return stamp.to_pydatetime()
 
 
 def leadscore_of(email_or_id: Any, scores: pd.DataFrame | None) -> Result:

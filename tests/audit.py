@@ -1074,9 +1074,18 @@ DATES = {"Deal win chances": ("close_date",), "Pipeline forecast": ("month",),
 
 
 def _reason_problems(text: str, what: str) -> list[str]:
-    """Reasons that do not say in words which way they moved the score."""
+    """Reasons that do not say in words which way they moved the score, or that count
+    days backwards ("Signed up -5 days before the latest", for a row newer than those
+    learnt from)."""
     ends = (f"(raises the {what})", f"(lowers the {what})")
-    return [r for r in text.split("; ") if r[:2] in ("+ ", "- ") or not r.endswith(ends)]
+    return [
+        r
+        for r in text.split("; ")
+        if r[:2] in ("+ ", "- ") or not r.endswith(ends) or NEGATIVE_DAYS.search(r)
+    ]
+
+
+NEGATIVE_DAYS = re.compile(r"-\d[\d,.]* days?\b")
 
 
 def _coded(value: Any) -> bool:

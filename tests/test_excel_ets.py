@@ -6,6 +6,7 @@ line plus a fixed season): AAA smoothing reproduces them whatever parameters it 
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import math
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 from excel_helpers import monthly
 
+from smbml_connect.excel_ets import EtsModel
 from smbml_connect.functions import FunctionContext, call
 
 EPOCH = dt.datetime(1899, 12, 30)
@@ -165,3 +167,83 @@ def test_true_in_values_is_left_out_not_counted_as_one():
     assert result.error is None
     assert "row 6, values: TRUE left out (not a number)" in result.notes
     assert math.isfinite(result.value[1][1])
+
+
+def month_ends(start: dt.date, n: int, step: int = 1) -> list[list[dt.datetime]]:
+    """`n` month ends `step` months apart, from the month of `start` (as xlwings sends them)."""
+    out = []
+    for i in range(n):
+        total = start.year * 12 + start.month - 1 + i * step
+        year, month = divmod(total, 12)
+        out.append([dt.datetime(year, month + 1, calendar.monthrange(year, month + 1)[1])])
+    return out
+
+
+@pytest.mark.parametrize(
+    ("start", "step"),
+    [(dt.date(2022, 1, 31), 1), (dt.date(2022, 2, 28), 1), (dt.date(2021, 4, 30), 1),
+     (dt.date(2021, 11, 30), 1), (dt.date(2019, 6, 30), 3), (dt.date(2019, 9, 30), 3)],
+)  # fmt: skip
+def test_a_month_end_timeline_steps_by_month_ends_whatever_month_it_starts_in(start, step):
+    """Month-end reports (a February start, quarter ends from June 30) were measured
+    from the first point's day: a Feb 28 start ended on Jan 28, off by a part of a step."""
+    n = 20
+    timeline = month_ends(start, n + 3, step)
+    values = [[100.0 + 5 * i] for i in range(n)]  # a straight line: +5 a step
+    targets = timeline[n:]
+    result = run("FORECAST.ETS", targets, values, timeline[:n], 0)
+    assert result.error is None, result.error
+    assert [r[0] for r in result.value] == pytest.approx([100 + 5 * n, 105 + 5 * n, 110 + 5 * n])
+    as_serials = run("FORECAST.ETS", serials(targets), values, serials(timeline[:n]), 0)
+    assert as_serials.value == result.value  # Office.js sends the same dates as serials
+    # The same months through SMB.FORECAST, which reads month ends as month ends too.
+    if step == 1:
+        smb = run("FORECAST", timeline[:n], values, 3)
+        assert [r[1] for r in smb.value[1:]] == pytest.approx([r[0] for r in result.value])
+    # Half a step ahead is half way up the line, in days between the two month ends.
+    last, after = timeline[n - 1][0], timeline[n][0]
+    middle = last + (after - last) / 2
+    halfway = run("FORECAST.ETS", [[middle]], values, timeline[:n], 0)
+    assert halfway.value[0][0] == pytest.approx(100 + 5 * (n - 0.5), abs=1e-6)
+    before = run("FORECAST.ETS", [[last - dt.timedelta(days=2)]], values, timeline[:n], 0)
+    assert before.code == "#NUM!"
+    assert f"is before the end of the timeline ({last:%Y-%m-%d})" in before.error
+
+
+def test_a_timeline_on_one_day_of_the_month_still_steps_by_that_day():
+    timeline = [[dt.date(2022 + i // 12, i % 12 + 1, 15)] for i in range(27)]
+    values = [[50.0 + 2 * i] for i in range(24)]
+    result = run("FORECAST.ETS", timeline[24:], values, timeline[:24], 0)
+    assert [r[0] for r in result.value] == pytest.approx([98.0, 100.0, 102.0])
+    assert run("FORECAST.ETS", [[dt.date(2023, 12, 14)]], values, timeline[:24]).code == "#NUM!"
+
+
+def test_a_far_target_gets_its_range_or_a_num_naming_why():
+    """The range summed one term per step: a target 1e9 steps ahead built arrays of 8 GB
+    in the server that serves every workbook (or ended in 'unexpected error')."""
+    rng = np.random.default_rng(7)
+    values = [[20.0 + 1.5 * t + (6.0 if t % 4 == 0 else 0.0) + rng.normal(0, 2)] for t in range(24)]
+    timeline = [[float(t + 1)] for t in range(24)]
+    widths = []
+    for target in (30.0, 1e4, 1e9):
+        result = run("FORECAST.ETS.CONFINT", [[target]], values, timeline, 0.95, 4)
+        assert result.error is None, result.error
+        widths.append(result.value[0][0])
+    assert 0 < widths[0] < widths[1] < widths[2] and math.isfinite(widths[2])
+    huge = run("FORECAST.ETS.CONFINT", [[1e300]], values, timeline, 0.95, 4)
+    assert huge.code == "#NUM!"
+    assert "too far for a range" in huge.error
+    dates = [[dt.date(2020 + i // 12, i % 12 + 1, 1)] for i in range(24)]
+    past_excel = run("FORECAST.ETS", [[4e6]], values, dates)
+    assert past_excel.code == "#NUM!"
+    assert "after 9999-12-31, the last date Excel can show" in past_excel.error
+
+
+@pytest.mark.parametrize("m", [1, 4, 12])
+def test_the_range_s_closed_form_is_the_sum_it_replaces(m):
+    model = EtsModel(0.3, 0.05, 0.2 if m > 1 else 0.0, 0.0, 0.0, np.zeros(m), 1.5, m)
+    for h in (1, 2, 5, 12, 13, 25, 400):
+        j = np.arange(1, h)
+        c = model.alpha + model.beta * j + (model.gamma * (j % m == 0) if m > 1 else 0)
+        expected = 1.959964 * 1.5 * math.sqrt(1 + float(np.sum(c * c)))
+        assert model.half_width(h, 0.95) == pytest.approx(expected, rel=1e-6)

@@ -285,7 +285,7 @@ def test_functions_js_under_node_against_the_server(server):
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "# fail 0" in done.stdout and "# skipped 0" in done.stdout
-    assert "# pass 14" in done.stdout
+    assert "# pass 15" in done.stdout
 
 
 def test_a_renewed_authority_reissues_the_server_certificate(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,9 +15,11 @@ from scipy.special import betaln
 
 from smbml_connect import functions
 from smbml_connect.analytics.experiments.abtest import ab_test
+from smbml_connect.analytics.forecast.engine import forecast_panel
+from smbml_connect.analytics.forecast.timeseries import regularise
 from smbml_connect.cell_values import as_table, paired_columns
 from smbml_connect.connectors.sample.source import SampleSource
-from smbml_connect.errors import DataValidationError
+from smbml_connect.errors import DataValidationError, NotEnoughDataError
 from smbml_connect.functions import REGISTRY, FunctionContext, call
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.steps import steps_by_name
@@ -527,3 +530,167 @@ def test_ab_test_lift_sits_inside_its_range_when_a_version_has_not_converted(ca,
 def test_ab_test_with_no_conversions_anywhere_calls_no_winner():
     # 0 of 10 against 0 of 1,000 read "A is better (99% sure)"
     assert ab_test(0, 10, 0, 1000).verdict == "No conversions yet on either version"
+
+
+def _signed_up(table: list[list], start: dt.datetime, seed: int = 3) -> list[list]:
+    """The leads table with a "Signed up" date column, as xlwings sends it (datetimes)."""
+    rng = np.random.default_rng(seed)
+    days = [int(d) for d in np.sort(rng.integers(0, 300, len(table) - 1))]
+    return [table[0] + ["Signed up"]] + [
+        [*row, start + dt.timedelta(days=d, hours=9 * (i % 2))]
+        for i, (row, d) in enumerate(zip(table[1:], days, strict=True))
+    ]
+
+
+def _as_serials(table: list[list]) -> list[list]:
+    """The same table as Office.js sends it: a date cell is its serial number."""
+    epoch = dt.datetime(1899, 12, 30)
+    return [table[0]] + [
+        [(c - epoch) / dt.timedelta(days=1) if isinstance(c, dt.datetime) else c for c in row]
+        for row in table[1:]
+    ]
+
+
+def test_leadscore_reads_a_date_column_the_same_from_either_add_in():
+    """Office.js sends dates as serials: LEADSCORE read them as plain numbers, so 28 of 300
+    scores differed from the xlwings add-in's and a reason said "Signed up: 45,342"."""
+    table = _signed_up(leads_table(300, unknown=40), dt.datetime(2024, 1, 1))
+    xlwings = call("LEADSCORE", [table], fresh())
+    officejs = call("LEADSCORE", [_as_serials(table)], fresh())
+    assert xlwings.error is None and officejs.error is None, (xlwings.error, officejs.error)
+    assert officejs.value == xlwings.value
+    assert "Signed up: Excel date numbers read as dates" in officejs.notes
+    reasons = " ".join(r[2] for r in officejs.value[1:])
+    assert "Signed up:" not in reasons
+    # Genuine numbers stay numbers: a count whose header names a date, or numbers that
+    # cannot be dates of this century.
+    counted = [[*table[0][:-1], "Days since sign-up"]] + [
+        [*row[:-1], 20_000 + i % 40] for i, row in enumerate(table[1:])
+    ]
+    small = [table[0]] + [[*row[:-1], float(i % 50)] for i, row in enumerate(table[1:])]
+    for kept in (counted, small):
+        result = call("LEADSCORE", [kept], fresh())
+        assert not any("read as dates" in n for n in result.notes)
+
+
+def test_an_empty_row_inside_a_lead_table_is_left_out_not_scored():
+    """An empty row (a gap between two blocks of leads) was scored as a tier-C lead."""
+    table = leads_table(200, unknown=30)
+    plain = call("LEADSCORE", [table], fresh())
+    for empty in ([None] * 6, [""] * 6):  # as xlwings and as Office.js send it
+        gapped = [*table[:100], empty, *table[100:180], empty, *table[180:]]
+        result = call("LEADSCORE", [gapped], fresh())
+        assert result.error is None, result.error
+        assert len(result.value) == len(gapped)
+        assert result.value[100] == [None, "", ""]
+        assert result.value[181] == [None, "", ""]
+        kept = [row for i, row in enumerate(result.value) if i not in (100, 181)]
+        assert kept == plain.value  # the leads scored as without the gaps
+        assert "2 empty rows in the table left out, not scored (row 101, 182)" in result.notes
+
+
+def test_leadscore_says_how_much_newer_a_lead_is_in_plain_words():
+    """Leads newer than every row learnt from read "Signed up -5 days before the latest"."""
+    base = leads_table(120, unknown=20)
+    start = dt.date(2024, 1, 1)
+    table = [base[0] + ["Signed up"]] + [
+        [*row, start + dt.timedelta(days=i)] for i, row in enumerate(base[1:])
+    ]
+    result = call("LEADSCORE", [table, None, True], fresh())
+    assert result.error is None, result.error
+    words = [
+        next(r for r in row[2].split("; ") if r.startswith("Signed up"))
+        for row in result.value[1:]
+        if "Signed up" in row[2]
+    ]
+    assert words, "the date column should give some reasons"
+    assert not any(re.search(r"-\d", w) for w in words), words
+    newest_learnt = 99  # rows 2..101 have an outcome: 2024-01-01 .. 2024-04-09
+    for i, row in enumerate(result.value[1:]):
+        said = next((r for r in row[2].split("; ") if r.startswith("Signed up")), None)
+        if said is None:
+            continue
+        days = i - newest_learnt
+        expected = (
+            "Signed up on the same day as the newest date learnt from"
+            if days == 0
+            else f"Signed up {abs(days)} day{'s' if abs(days) != 1 else ''} "
+            f"{'after' if days > 0 else 'before'} the newest date learnt from"
+        )
+        assert said.startswith(expected), (i, said)
+
+
+def test_forecast_counts_the_dates_it_can_read_not_the_cells_filled():
+    """7 months with their header, a totals row or a value beside a blank date were
+    forecast; the same 7 months alone were refused."""
+    dates, values = monthly(7)
+    total = sum(v[0] for v in values)
+    shapes = {
+        "alone": (dates, values),
+        "header": ([["Month"], *dates], [["Revenue"], *values]),
+        "totals": ([*dates, ["Total"]], [*values, [total]]),
+        "blank date": ([*dates, [None]], [*values, [999.0]]),
+        "as Office.js": ([*dates, [""]], [*values, [999.0]]),
+        "repeated month": ([*dates, dates[-1]], [*values, [5.0]]),
+    }
+    for name, (d, v) in shapes.items():
+        result = call("FORECAST", [d, v, 3], fresh())
+        assert result.code == "#NUM!", name
+        assert result.error.startswith("FORECAST: need at least 8 dates, got 7"), (
+            name,
+            result.error,
+        )
+    assert (
+        "(1 row left out: dates: 'Month' (row 1) is not a date)"
+        in call("FORECAST", [*shapes["header"], 3], fresh()).error
+    )
+    eight_dates, eight_values = monthly(8)
+    with_header = call("FORECAST", [[["Month"], *eight_dates], [["Revenue"], *eight_values], 3], fresh())  # fmt: skip
+    assert with_header.error is None, with_header.error
+    assert with_header.value == call("FORECAST", [eight_dates, eight_values, 3], fresh()).value
+
+
+def test_forecast_dates_it_cannot_read_are_named_with_their_row():
+    """'Jan-20' (Excel's mmm-yy pasted as text) gave #NUM! 'need at least 4 dates with
+    values, got 0': no row, no value, and a minimum that is not FORECAST's."""
+    _, values = monthly(24)
+    labels = [[dt.date(2020 + i // 12, i % 12 + 1, 1).strftime("%b-%y")] for i in range(24)]
+    result = call("FORECAST", [labels, values, 3], fresh())
+    assert (result.code, result.error) == (
+        "#VALUE!",
+        "FORECAST: dates: 'Jan-20' (row 1) is not a date; 23 more rows cannot be read either",
+    )
+    words = [["soon"], ["later"], *[[v[0]] for v in monthly(3)[0]]]
+    assert (
+        "got 3 (2 rows left out: dates: 'soon' (row 1)"
+        in call("FORECAST", [words, values[:5], 3], fresh()).error
+    )
+    with pytest.raises(DataValidationError, match=r"row 1, date: 'Jan-20' is not a date; 23 more"):
+        regularise([r[0] for r in labels], [v[0] for v in values])
+    with pytest.raises(NotEnoughDataError, match="need at least 2 dates with values, got 1"):
+        regularise(["2024-01-01", "Jan-20"], [5.0, 6.0])
+
+
+def test_forecast_dates_never_wrap_past_2262():
+    """300 years ahead of yearly data from 2000 ran past pandas' last date (2262-04-11)
+    and the dates wrapped to 1678, within the documented 1,000 periods."""
+    years = [[dt.datetime(2000 + i, 1, 1)] for i in range(20)]
+    values = [[100.0 + i + (3 if i % 3 else 0)] for i in range(20)]
+    refused = call("FORECAST", [years, values, 300], fresh())
+    assert refused.code == "#NUM!"
+    assert refused.error == (
+        "FORECAST: horizon 300 reaches past 2262-04-11, the last date a forecast can give; "
+        "from this history at most 243 years ahead"
+    )
+    longest = call("FORECAST", [years, values, 243], fresh())
+    dates = [row[0] for row in longest.value[1:]]
+    assert dates[-1] == dt.date(2262, 1, 1)
+    assert dates == sorted(set(dates))  # each year once, in order
+    quarters = [[dt.datetime(2015 + i // 4, 1 + 3 * (i % 4), 1)] for i in range(20)]
+    assert call("FORECAST", [quarters, values, 1000], fresh()).code == "#NUM!"
+    panel = pd.DataFrame(
+        {"unique_id": "shop", "ds": [y[0] for y in years], "y": [v[0] for v in values]}
+    )
+    with pytest.raises(DataValidationError, match="reaches past 2262-04-11"):
+        forecast_panel(panel, 300, levels=(80,))
+    assert forecast_panel(panel, 243, levels=(80,))["ds"].is_monotonic_increasing

@@ -90,3 +90,24 @@ test("a selection of the wrong shape is refused with what to select", { skip }, 
   await assert.rejects(pane.smbForecast(book.context), /Select two columns: the dates, then the values/);
   assert.deepEqual(Object.keys(book.written), []); // nothing written
 });
+
+test("Forecast of text dates and text amounts keeps the first row as data", { skip }, async () => {
+  // Dates and values both stored as text, no header: the first row was taken for one, so
+  // a month of history was lost and the chart was titled "Forecast of 1,200.00".
+  const rows = [];
+  for (let i = 0; i < 24; i++) {
+    const month = String((i % 12) + 1).padStart(2, "0");
+    const amount = (1200 + 30 * i).toLocaleString("en-US", { minimumFractionDigits: 2 });
+    rows.push([`${2021 + Math.floor(i / 12)}-${month}-01`, amount]);
+  }
+  const book = workbook(rows, 0, 0); // A1:B24
+  const text = await pane.smbForecast(book.context);
+  assert.deepEqual(book.written.D1.formulas, [["=SMB.FORECAST(A1:A24, B1:B24, 12)"]]);
+  assert.equal(book.charts[0].title.text, "Forecast of the values");
+  assert.match(text, /^Forecast of 24 points, 12 periods ahead/);
+  // A header of words over the same rows is still a header.
+  const named = workbook([["Month", "Revenue"], ...rows], 0, 0);
+  await pane.smbForecast(named.context);
+  assert.deepEqual(named.written.D1.formulas, [["=SMB.FORECAST(A2:A25, B2:B25, 12)"]]);
+  assert.equal(named.charts[0].title.text, "Forecast of Revenue");
+});

@@ -880,8 +880,16 @@ def _future_dates(fits: Sequence[Fitted], horizon: int) -> np.ndarray:
     for i, fit in enumerate(fits):
         kinds.setdefault((fit.series.periods.freqstr, fit.series.at_period_end), []).append(i)
     steps = np.arange(1, horizon + 1)
-    for (freq, _), chosen in kinds.items():
+    for (freq, at_end), chosen in kinds.items():
         last = np.array([fits[i].series.periods.asi8[-1] for i in chosen])
+        # Past pandas' last date the conversion below wraps round to 1678 without a word.
+        limit = pd.Period(pd.Timestamp.max, freq=freq).ordinal - (1 if at_end else 0)
+        if last.max() + horizon > limit:
+            raise DataValidationError(
+                f"a forecast {horizon} periods ahead reaches past "
+                f"{pd.Timestamp.max:%Y-%m-%d}, the last date a forecast can give; "
+                f"from this data at most {max(limit - int(last.max()), 0):,} periods ahead"
+            )
         future = pd.PeriodIndex.from_ordinals((last[:, None] + steps).ravel(), freq=freq)
         places = (np.array(chosen)[:, None] * horizon + steps - 1).ravel()
         out[places] = fits[chosen[0]].series.dates(future).to_numpy()

@@ -348,9 +348,12 @@ def regularise(
         )
     days = pd.DatetimeIndex(parsed[keep]).normalize()
     if days.nunique() < 2:
-        raise NotEnoughDataError(
-            f"need at least {MIN_POINTS} dates with values, got {days.nunique()}"
-        )
+        if days.empty and left_out:  # nothing could be read: say what, not "got 0"
+            more = len(left_out) - 1
+            rest = f"; {more} more {'row' if more == 1 else 'rows'} left out too" if more else ""
+            raise DataValidationError(f"no date with a value can be read ({left_out[0]}{rest})")
+        # Two dates are what telling the frequency takes; MIN_POINTS periods come after.
+        raise NotEnoughDataError(f"need at least 2 dates with values, got {days.nunique()}")
     unique_days = days.unique().sort_values()
     freq = freq or _infer_frequency(np.diff(unique_days.asi8) / 86_400e9)
     alias = _period_alias(freq, unique_days.day_of_week.to_numpy())

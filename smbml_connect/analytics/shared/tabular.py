@@ -73,8 +73,22 @@ class Phrase:
 def _default_phrase(name: str, kind: Kind) -> Phrase:
     label = humanise(name)
     if kind == "date":
-        return Phrase(f"{label} {{n}} days before the latest", missing=f"{label} unknown")
+        return Phrase(f"{label} {{n}} {_NEWEST}", missing=f"{label} unknown")
     return Phrase(f"{label}: {{value}}", missing=f"{label} unknown")
+
+
+# A date feature is days before the newest date in the rows learnt from; a row to score
+# is often newer than all of them, so the words say before, after or the same day.
+_NEWEST = "before the newest date learnt from"
+
+
+def _date_words(label: str, days: float) -> str:
+    whole = round(abs(days))
+    if whole == 0:
+        return f"{label} on the same day as the newest date learnt from"
+    count = "1 day" if whole == 1 else f"{whole:,} days"
+    side = "before" if days > 0 else "after"
+    return f"{label} {count} {side} the newest date learnt from"
 
 
 @dataclass
@@ -89,6 +103,10 @@ class ColumnPlan:
 
     def describe(self, value: float) -> str:
         phrase = self.phrase or _default_phrase(self.name, self.kind)
+        if self.kind == "date" and not np.isnan(value):
+            # Worded here, not by the template: "-5 days before the latest" was what a
+            # lead newer than every row learnt from read (and saved models keep theirs).
+            return _date_words(humanise(self.name), float(value))
         if self.kind == "category" and not np.isnan(value):
             category = self.categories[int(value)]
             # A CRM's own words for its codes (a deal stage "1234567" is "Proposal reviewed")

@@ -85,13 +85,27 @@ function smbPlain(value) {
   return value && typeof value === "object" && "basicValue" in value ? value.basicValue : value;
 }
 
+// A number or a date stored as text ("1,200.00", "2021-01-01", "$12", "12 %"): digits and
+// no letter. Such a cell is data, not a column name.
+const SMB_NUMBER_OR_DATE_TEXT = /^[^\p{L}]*\d[^\p{L}]*$/u;
+
+// The first row is a header when every cell is text and none is a number or a date stored
+// as text: a sheet of text dates and text amounts has no header, and taking its first row
+// for one lost a month of history without a word (the server names a real header row it
+// is given, so a header taken for data costs only a note).
+function smbIsHeader(row) {
+  return row.every(
+    (v) => typeof v === "string" && v.trim() !== "" && !SMB_NUMBER_OR_DATE_TEXT.test(v.trim()),
+  );
+}
+
 async function smbSelection(context) {
   const range = context.workbook.getSelectedRange();
   range.load(["rowIndex", "columnIndex", "rowCount", "columnCount", "values"]);
   const sheet = context.workbook.worksheets.getActiveWorksheet();
   await context.sync();
   const values = range.values;
-  const header = values.length > 1 && values[0].every((v) => typeof v === "string" && v.trim() !== "");
+  const header = values.length > 1 && smbIsHeader(values[0]);
   const skip = header ? 1 : 0;
   return {
     sheet,
