@@ -542,3 +542,19 @@ def test_a_christmas_product_out_of_season_and_a_new_product_get_no_suggestion()
     assert frame.loc["XMAS", "reason"].startswith("No suggestion: no sales in the last ")
     assert frame.loc["NEW", "reason"].startswith("No suggestion: too few sales to learn from")
     assert frame.loc[["XMAS", "NEW"], "suggested_price"].isna().all()
+
+
+def test_a_product_alone_in_its_category_borrows_only_from_the_rest_of_the_shop():
+    """A gift card alone in "Gifts" read "based 0% on its own sales and 100% on Gifts":
+    Gifts was that card. Its category's estimate is its own, pulled to the shop; only the
+    pull is borrowed, and the words name the shop's other products."""
+    from smbml_connect.analytics.pricing.elasticity import pool_elasticities
+
+    estimates = [-1.2, -1.4, -1.1, -1.3, -0.5]
+    ses = [0.3, 0.3, 0.3, 0.3, 0.6]
+    lone, *_ = pool_elasticities(estimates, ses, ["Coffee"] * 4 + ["Gifts"])[4:]
+    grouped = pool_elasticities(estimates, ses, ["Coffee"] * 5)[4]
+    assert lone.alone and not grouped.alone
+    # its own data decides more than it would inside a category of others
+    assert lone.own_weight > grouped.own_weight
+    assert 0 < lone.own_weight < 1

@@ -297,6 +297,7 @@ class PooledElasticity:
     elasticity: float
     sd: float
     own_weight: float  # share of the answer that comes from the product's own sales
+    alone: bool = False  # the only product of its category: the rest is the shop's others
 
     @property
     def lo95(self) -> float:
@@ -353,10 +354,14 @@ def pool_elasticities(
     var = own * v[None, :] + (1 - own) ** 2 * cat_var[:, codes]
     pooled_mean = weight @ mean
     pooled_var = weight @ (var + mean**2) - pooled_mean**2
+    # A product alone in its category: that category's estimate is its own, pulled to the
+    # shop, so only the pull is borrowed ("100% on Gifts" where Gifts was that product).
+    alone = (np.bincount(codes, minlength=k) == 1)[codes]
+    own = np.where(alone[None, :], own + (1 - own) * share[:, codes], own)
     own_weight = weight @ own
     return [
-        PooledElasticity(float(m), float(np.sqrt(max(s, 0.0))), float(w))
-        for m, s, w in zip(pooled_mean, pooled_var, own_weight, strict=True)
+        PooledElasticity(float(m), float(np.sqrt(max(s, 0.0))), float(w), bool(a))
+        for m, s, w, a in zip(pooled_mean, pooled_var, own_weight, alone, strict=True)
     ]
 
 

@@ -468,7 +468,9 @@ def suggest_prices(
                 f" Estimate based {estimate.own_weight:.0%} on its own sales and "
                 f"{1 - estimate.own_weight:.0%} on "
                 + (
-                    "other products without a category."
+                    "the shop's other products."
+                    if estimate.alone
+                    else "other products without a category."
                     if demand.category == "Uncategorised"
                     else f"{demand.category}."
                 )
