@@ -554,7 +554,7 @@ def check_totals(out: Outputs, tally: Tally) -> None:
     summary = " ".join(line for step in out.result.steps.values() for line in step.summary)
     forecasts = out.store["forecasts"]
     total = forecasts[forecasts["series_id"] == "revenue:total"]["yhat"].sum()
-    found = re.search(r"Sales forecast: \$([\d,]+) expected", summary)
+    found = re.search(r"Sales forecast: [$€£]?([\d,]+)(?: [A-Z]{3})? expected", summary)
     if found:
         tally.check("totals equal their parts", abs(_dollars(found[1]) - total) <= 0.5,
                     f"sales forecast {found[1]} vs months adding to {total:.2f}")  # fmt: skip
@@ -584,7 +584,9 @@ def check_totals(out: Outputs, tally: Tally) -> None:
     _check_pipeline(out, tally, summary)
     scores = out.store["scores"]
     value = scores.loc[scores["model"] == "value_12m", "value"]
-    found = re.search(r"Customer value: \$([\d,]+) expected from ([\d,]+) customers", summary)
+    found = re.search(
+        r"Customer value: [$€£]?([\d,]+)(?: [A-Z]{3})? expected from ([\d,]+) customers", summary
+    )
     if found:
         tally.check("totals equal their parts", abs(_dollars(found[1]) - value.sum()) <= 0.5,
                     f"customer value {found[1]} vs {value.sum():.2f}")  # fmt: skip
@@ -760,7 +762,7 @@ def check_open_period(out: Outputs, tally: Tally) -> None:
                 tally.check(name, abs(said - sold) <= 0.01,
                             f"{where} {first}: sold so far {said} vs the store's {sold:.2f}")  # fmt: skip
     if sold > 0:
-        said = re.search(r"is not over: \$([\d,]+) sold up to", out.report_text)
+        said = re.search(r"is not over: [$€£]?([\d,]+)(?: [A-Z]{3})? sold up to", out.report_text)
         tally.check(name, bool(said) and abs(_dollars(said[1]) - sold) <= 0.5,
                     f"the report says {said[0] if said else 'nothing'} of the {sold:,.2f} sold")  # fmt: skip
 
@@ -856,12 +858,17 @@ def _check_customer_words(out: Outputs, tally: Tally) -> None:
                     f"the last order, {row['purchases_so_far']} days with an order")  # fmt: skip
 
 
+# money as `money_words` writes it: "$4.50", "€4.50", "4.50 CHF", "+$7.09", "+7 CHF"
+_SYMBOL = r"[$€£]?"
+_CODE = r"(?: [A-Z]{3})?"
 PRICE_REASON = re.compile(
-    r"^(?:(?P<keep>Keep) (?:[A-Z]{3} )?(?P<kept>[\d,]+\.\d\d):"
-    r"|(?P<verb>Raise|Lower) to (?:[A-Z]{3} )?(?P<to>[\d,]+\.\d\d) \((?P<pct>[+-]\d+)%\)"
+    rf"^(?:(?P<keep>Keep) {_SYMBOL}(?P<kept>[\d,]+\.\d\d){_CODE}:"
+    rf"|(?P<verb>Raise|Lower) to {_SYMBOL}(?P<to>[\d,]+\.\d\d){_CODE} \((?P<pct>[+-]\d+)%\)"
     r"|(?P<none>No suggestion):)"
 )
-PRICE_GAIN = re.compile(r"expected (?P<aim>profit|revenue) (?P<gain>[+-][\d,]+(?:\.\d\d)?)")
+PRICE_GAIN = re.compile(
+    rf"expected (?P<aim>profit|revenue) (?P<sign>[+-]){_SYMBOL}(?P<gain>[\d,]+(?:\.\d\d)?)"
+)
 PRICE_ELASTICITY = re.compile(r"\(elasticity (?P<e>-?[\d.]+)\)")
 
 
@@ -893,7 +900,7 @@ def _price_word_problems(row: pd.Series) -> list[str]:
         column = f"{gain['aim']}_change_per_month" if gain else None
         if gain is None or column not in row.index:
             wrong.append("no expected gain said")
-        elif abs(float(gain["gain"].replace(",", "")) - row[column]) > 0.5:
+        elif abs(float(gain["sign"] + gain["gain"].replace(",", "")) - row[column]) > 0.5:
             wrong.append(f"expected {gain['aim']} {gain['gain']} beside {row[column]}")
         elif gain["aim"] != row["aims_at"]:
             wrong.append(f"aims at {row['aims_at']} but says {gain['aim']}")

@@ -393,7 +393,7 @@ def test_a_price_ending_out_of_reach_says_so_rather_than_close_to_the_best():
     assert choice.suggested == 4.50
     reason = reason_for(choice, -0.5, "USD")
     assert reason.startswith(
-        "Keep USD 4.50: the best price within the 5% limit per step would be 4.72, but no "
+        "Keep $4.50: the best price within the 5% limit per step would be 4.72, but no "
         "price ending in .99 lies between 4.27 and 4.73"
     )
     # a .99 price within reach that does not pay keeps the old words
@@ -402,15 +402,18 @@ def test_a_price_ending_out_of_reach_says_so_rather_than_close_to_the_best():
 
 
 def test_a_small_expected_gain_is_said_in_cents_not_as_zero():
-    """A slow seller: "expected profit +0 USD a month" beside a 10% raise."""
+    """A slow seller: "expected profit +0 USD a month" beside a 10% raise. Money reads as
+    everywhere else in the report ("+$0.42", "12.50 CHF"), not "USD 4.50" here and "$3,411"
+    there."""
     choice = choose_price(-0.8, 0.3, 5.0, 2.0, 0.3)
     reason = reason_for(choice, -0.8, "USD")
     gain = choice.changes["profit"][0]
-    assert f"expected profit {gain:+.2f} USD a month" in reason and "+0 USD" not in reason
+    assert f"expected profit +${gain:.2f} a month" in reason and "+$0 " not in reason
     big = choose_price(-0.8, 0.3, 5.0, 2.0, 300)
-    assert f"expected profit {big.changes['profit'][0]:+,.0f} USD a month" in reason_for(
+    assert f"expected profit +${big.changes['profit'][0]:,.0f} a month" in reason_for(
         big, -0.8, "USD"
     )
+    assert reason_for(choice, -0.8, "CHF").startswith("Raise to 5.50 CHF (+10%)")
 
 
 def test_weeks_out_of_stock_are_not_read_as_buyers_leaving_after_a_price_rise():
@@ -558,3 +561,14 @@ def test_a_product_alone_in_its_category_borrows_only_from_the_rest_of_the_shop(
     # its own data decides more than it would inside a category of others
     assert lone.own_weight > grouped.own_weight
     assert 0 < lone.own_weight < 1
+
+
+def test_money_reads_one_way_everywhere():
+    from smbml_connect.money_words import money_text
+
+    assert money_text(3411.4, "USD") == "$3,411"
+    assert money_text(-5, "usd") == "-$5"  # never "$-5"
+    assert money_text(-0.004, "EUR", cents=True) == "€0.00"  # no "-€0.00"
+    assert money_text(7.089, "USD", cents=True, sign=True) == "+$7.09"
+    assert money_text(29480, "CHF") == "29,480 CHF"
+    assert money_text(12.5, "", cents=True) == "12.50"

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, TypeVar
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from smbml_connect.money_words import money_text
 from smbml_connect.ports import (
     ReportSection,
     SavedModelText,
@@ -170,8 +171,7 @@ def _join_reasons(value: Any) -> str | None:
 
 
 def money(amount: float, currency: str) -> str:
-    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency.upper())
-    return f"{symbol}{amount:,.0f}" if symbol else f"{amount:,.0f} {currency}"
+    return money_text(amount, currency)
 
 
 def plural(n: int, word: str) -> str:

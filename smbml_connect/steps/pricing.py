@@ -179,14 +179,23 @@ def pricing_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
         f"Prices: {plural(len(moving), 'change')} suggested ({up} up, {len(moving) - up} down), "
         f"{len(suggested) - len(moving)} kept, {refused} without a suggestion"
     )
+    costed = moving["profit_change"].notna() if "profit_change" in moving else moving.index < 0
+    gain = (
+        f"Together the changes with a known unit cost are expected to add about "
+        f"{money(profit, cur)} profit a month at the recent pace of sales. Each is one step of "
+        f"at most {rails.max_change:.0%}: after a few weeks at the new price, the next run "
+        "learns from the result."
+        if costed.any()
+        else "No change is suggested for a product with a known unit cost, so no profit is "
+        "expected from the suggestions."
+        if len(moving)
+        else "No price change is suggested, so none is expected to add profit."
+    )
     paragraphs = [
         f"Of {plural(len(frame), 'product')}, {len(moving)} would do better at a new price "
         f"({up} higher, {len(moving) - up} lower), {len(suggested) - len(moving)} are best left "
         f"as they are and {refused} have too little evidence for any suggestion.",
-        f"Together the changes with a known unit cost are expected to add about "
-        f"{money(profit, cur)} profit a month at the recent pace of sales. Each is one step of "
-        f"at most {rails.max_change:.0%}: after a few weeks at the new price, the next run "
-        "learns from the result.",
+        gain,
         "How buyers react to price was read from the shop's own price changes and promotions, "
         f"with {', '.join(frame.attrs.get('controls', []))} held apart, so that a busy season "
         "is not mistaken for buyers liking higher prices. Products whose prices moved little "

@@ -105,8 +105,9 @@ def thin_evidence(facts: Mapping[str, float], unit: str = "week") -> str | None:
     low, high = facts["price_low"], facts["price_high"]
     if facts["selling_periods"] < MIN_SELLING_PERIODS or facts["units"] < MIN_UNITS:
         return (
-            f"too few sales to learn from ({facts['units']:g} units in "
-            f"{facts['selling_periods']:g} {unit}s with a sale)"
+            f"too few sales to learn from ({facts['units']:g} unit"
+            f"{'' if facts['units'] == 1 else 's'} in {facts['selling_periods']:g} {unit}"
+            f"{'' if facts['selling_periods'] == 1 else 's'} with a sale)"
         )
     if facts["distinct_prices"] < 2:
         return f"always sold at {low:.2f}, so there is no evidence of how buyers react to a change"

@@ -61,7 +61,8 @@ def _lines_with_dates(
         dropped = why_not_sale(lines).notna().to_numpy(dtype=bool)
     if dropped.any():
         notes.append(
-            f"{int(dropped.sum())} lines of orders that are not sales (refunded, cancelled, "
+            f"{int(dropped.sum())} line{'' if dropped.sum() == 1 else 's'} of orders that are not "
+            "sales (refunded, cancelled, "
             "...) left out"
         )
         lines = lines[~dropped]

@@ -28,6 +28,7 @@ from smbml_connect.analytics.pricing.elasticity import (
 )
 from smbml_connect.analytics.pricing.price_history import weekly_prices
 from smbml_connect.errors import ConfigError, NotEnoughDataError
+from smbml_connect.money_words import money_text
 
 __all__ = [
     "Guardrails",
@@ -289,17 +290,17 @@ def reason_for(
     choice: PriceChoice, elasticity: float, currency: str = "", per: str = "a month"
 ) -> str:
     """One plain line: what to do and why."""
-    money = f"{currency} " if currency else ""
     e = f"elasticity {elasticity:.1f}"
     if choice.kept_because:
-        kept = f"Keep {money}{choice.current:.2f}: {choice.kept_because} ({e})."
+        kept = (
+            f"Keep {money_text(choice.current, currency, cents=True)}: {choice.kept_because} ({e})."
+        )
         return kept + (f" Still short of a guardrail: {choice.unmet}." if choice.unmet else "")
     verb = "Raise" if choice.suggested > choice.current else "Lower"
-    head = f"{verb} to {money}{choice.suggested:.2f} ({choice.change:+.0%})"
+    head = f"{verb} to {money_text(choice.suggested, currency, cents=True)} ({choice.change:+.0%})"
     gain = choice.changes.get(choice.objective, (0.0, 0.0, 0.0))[0]
-    # Cents under 10: a slow seller's "+0 USD a month" read as a change that gains nothing.
-    amount = f"{gain:+,.2f}" if abs(gain) < 10 else f"{gain:+,.0f}"
-    amount += f" {currency}" if currency else ""
+    # Cents under 10: a slow seller's "+$0 a month" read as a change that gains nothing.
+    amount = money_text(gain, currency, cents=abs(gain) < 10, sign=True)
     why = f"{_sensitivity(elasticity)} ({e}); expected {choice.objective} {amount} {per}"
     short = f" and the suggestion is still short of it ({choice.unmet})" if choice.unmet else ""
     if choice.forced_by:
