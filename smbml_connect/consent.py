@@ -44,6 +44,7 @@ __all__ = [
     "keep_header_meaning",
     "read_column",
     "read_consent",
+    "says_no",
     "under_header",
 ]
 
@@ -227,6 +228,11 @@ def read_consent(value: Any, column: str = "") -> Reading:
     if "consent" in words:
         return Reading("consent", shown, "is consent")
     return Reading("opt-out", shown, "is not a lawful basis for marketing")
+
+
+def says_no(value: Any, column: str = "") -> bool:
+    """Whether ``value`` keeps a contact out: an opt-out or a value that cannot be read."""
+    return read_consent(value, column).decision in ("opt-out", "unreadable")
 
 
 def read_column(values: pd.Series, column: str = "") -> pd.Series:

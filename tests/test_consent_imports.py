@@ -11,7 +11,7 @@ import csv
 from pathlib import Path
 
 import pytest
-from test_consent import AS_OF, RFM, listed, orders_of, scored
+from test_consent import AS_OF, RFM, UNREADABLE_CONSENT, listed, mailchimp_file, orders_of, scored
 
 from smbml_connect.connectors.files.source import FilesSource
 from smbml_connect.consent import is_consent_header, is_opt_out_header, read_consent
@@ -123,3 +123,129 @@ def test_an_sms_consent_no_does_not_opt_out_of_email(tmp_path, store):
     )
     orders_of(tmp_path, ["C1", "C2"])
     assert scored(run_files(tmp_path, store), store) == {"C1"}
+
+
+# -- item 5: one person on several rows --------------------------------------------------
+@pytest.mark.parametrize("order", [("no", "yes"), ("yes", "no"), ("maybe", "yes")])
+def test_a_duplicate_contact_s_opt_out_wins_whichever_row_is_kept(tmp_path, store, order):
+    first, later = order
+    (tmp_path / "contacts.csv").write_text(
+        "Customer ID,Email,Marketing Consent,Company\n"
+        f"C1,a@shop.test,{first},\nC2,b@shop.test,yes,\nC1,a@shop.test,{later},Acme\n",
+        encoding="utf-8",
+    )
+    orders_of(tmp_path, ["C1", "C2"])
+    result = run_files(tmp_path, store)
+    assert result.status == "ok", result.errors
+    assert scored(result, store) == {"C2"}
+    stored = store.read("contacts").set_index("contact_id")
+    assert stored.loc["C1", "company"] == "Acme"  # the fuller row is kept for the rest
+    dropped = result.rejects[result.rejects["reason"].str.startswith("duplicate")]
+    (reason,) = dropped["reason"]
+    no = order[0] if order[0] != "yes" else order[1]
+    if order[0] != "yes":  # the losing row said no: it says its opt-out was kept
+        assert f"its opt-out (marketing_consent {no!r}) is kept on row 4" in reason
+    else:
+        assert "opt-out" not in reason
+    assert stored.loc["C1", "marketing_consent"] == no
+
+
+def test_a_duplicate_contact_s_do_not_email_is_kept(tmp_path, store):
+    (tmp_path / "contacts.csv").write_text(
+        "Customer ID,Email,Do Not Email,Company\n"
+        "C1,a@shop.test,TRUE,\nC1,a@shop.test,,Acme\nC2,b@shop.test,,\n",
+        encoding="utf-8",
+    )
+    orders_of(tmp_path, ["C1", "C2"])
+    result = run_files(tmp_path, store)
+    assert scored(result, store) == {"C2"}
+    assert "its opt-out (Do Not Email 'TRUE') is kept on row 3" in " ".join(
+        result.rejects["reason"]
+    )
+
+
+def test_a_cleaned_member_also_in_the_subscribed_file_opts_out(tmp_path, store):
+    """The subscribed file's row has more values filled in (an address, a phone), so it
+    is the row kept; the cleaned file's opt-out is kept on it."""
+    subscribed = tmp_path / "subscribed_members_export_1.csv"
+    mailchimp_file(subscribed, "subscribed", ["ann@shop.test", "bo@shop.test"])
+    rows = list(csv.reader(subscribed.open(encoding="utf-8")))
+    rows = [[*rows[0], "Address", "Phone Number", "Birthday", "Company", "City"]] + [
+        [*r, "1 High St", "+44 1", "03/14", "Lee Ltd", "Leeds"] for r in rows[1:]
+    ]
+    with open(subscribed, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    mailchimp_file(tmp_path / "cleaned_members_export_1.csv", "cleaned", ["Ann@Shop.test"])
+    orders_of(tmp_path, ["ann@shop.test", "bo@shop.test"])
+    result = run_files(tmp_path, store)
+    assert result.status == "ok", result.errors
+    assert scored(result, store) == {"bo@shop.test"}
+    assert listed(result) == {}
+    (reason,) = result.rejects.loc[result.rejects["column"] == "contact_id", "reason"]
+    assert "subscribed_members_export_1.csv row 2 has the same key" in reason
+    assert "its opt-out (marketing_consent 'no') is kept on" in reason
+
+
+SHOPIFY = ["Name", "Email", "Financial Status", "Paid at", "Accepts Marketing", "Currency",
+           "Subtotal", "Shipping", "Taxes", "Total", "Discount Amount", "Created at",
+           "Lineitem quantity", "Lineitem name", "Lineitem price", "Lineitem sku",
+           "Billing Name", "Billing Country"]  # fmt: skip
+
+
+def shopify_orders(path: Path, orders: list[tuple[str, str, str, str]]) -> None:
+    """A Shopify orders export, one line item per order: (name, e-mail, accepts, day)."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SHOPIFY)
+        for name, email, accepts, day in orders:
+            when = f"{day} 10:00:00 +0000"
+            writer.writerow([name, email, "paid", when, accepts, "EUR", "10.00", "0.00", "0.00",
+                             "10.00", "0.00", when, "1", "Mug", "10.00", "MUG", "Ann Lee", "DE"])  # fmt: skip
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_a_shopify_buyer_who_said_no_on_any_order_opts_out(tmp_path, store, newest_first):
+    orders = [("#1001", "ann@shop.test", "yes", "2025-01-10"),
+              ("#1002", "bo@shop.test", "yes", "2025-01-11"),
+              ("#1003", "Ann@Shop.test", "no", "2025-03-01"),
+              ("#1004", "bo@shop.test", "", "2025-03-02")]  # fmt: skip
+    shopify_orders(tmp_path / "orders_export_1.csv", orders[::-1] if newest_first else orders)
+    result = run_files(tmp_path, store)
+    assert result.status == "ok", result.errors
+    assert scored(result, store) == {"bo@shop.test"}
+    stored = store.read("contacts").set_index("contact_id")["marketing_consent"]
+    assert stored["ann@shop.test"] == "no"  # whichever order is first in the file
+    assert UNREADABLE_CONSENT not in set(result.rejects["action"])
+
+
+@pytest.mark.parametrize(
+    ("first", "later", "carried"),
+    [
+        (("no", ""), ("yes", "Acme"), True),  # the later page's row is kept; the stored said no
+        (("yes", "Acme"), ("no", ""), True),  # the stored row is kept; the later page's said no
+        (("yes", ""), ("no", "Acme"), False),  # the row kept says no itself
+    ],
+)
+def test_a_contact_on_two_pages_of_a_large_file_keeps_its_opt_out(
+    tmp_path, store, first, later, carried
+):
+    """A large file is stored a page at a time: the row on the earlier page is stored
+    before the later one meets it, and the opt-out still wins whichever row is kept."""
+    (tmp_path / "contacts.csv").write_text(
+        "Customer ID,Email,Marketing Consent,Company\n"
+        f"C1,a@shop.test,{first[0]},{first[1]}\nC2,b@shop.test,yes,\nC3,c@shop.test,yes,\n"
+        f"C1,a@shop.test,{later[0]},{later[1]}\n",
+        encoding="utf-8",
+    )
+    orders_of(tmp_path, ["C1", "C2", "C3"])
+    source = FilesSource(tmp_path)
+    source.page_rows = 2
+    result = run_pipeline(source, store, RunOptions(steps=RFM, as_of=AS_OF))
+    assert result.status == "ok", result.errors
+    assert result.loaded["contacts"] == 3
+    assert scored(result, store) == {"C2", "C3"}
+    stored = store.read("contacts").set_index("contact_id")
+    assert stored.loc["C1", "marketing_consent"] == "no"
+    assert stored.loc["C1", "company"] == "Acme"  # the fuller row is kept for the rest
+    (reason,) = result.rejects.loc[result.rejects["column"] == "contact_id", "reason"]
+    assert ("its opt-out (marketing_consent 'no') is kept" in reason) == carried
