@@ -33,6 +33,7 @@ import pandas as pd
 __all__ = [
     "CONSENT_WORDS",
     "NEGATIVE_HEADERS",
+    "OPT_OUT_LIST",
     "OPT_OUT_WORDS",
     "UNREADABLE_CONSENT",
     "Reading",
@@ -110,6 +111,9 @@ _CONSENT_HEADER = re.compile(
     r"(e?mails?|newsletter|marketing)(subscription|subscriber))"
     r"(e?mails?|marketing|newsletter|status|state)*"
 )
+# The column a source adds to contacts named in a list of opt-outs (a Mailchimp export of
+# unsubscribed members beside a customer list): read as every opt-out header is.
+OPT_OUT_LIST = "Opt-out list"
 UNREADABLE_CONSENT = "treated as opt-out"  # the rejects action of an unreadable consent value
 _DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2012": "-", "\u2212": "-"})
 
@@ -221,6 +225,8 @@ def read_consent(value: Any, column: str = "") -> Reading:
     words = [_word(p, negative) for p in parts if p]
     if dated and None in words and re.search(r"\d", text):
         return Reading("opt-out", shown, "is the date they opted out")
+    if _normal(column) == _normal(OPT_OUT_LIST) and None in words:
+        return Reading("opt-out", shown, "is the list of opt-outs that names them")
     if not words or None in words:
         return Reading("unreadable", shown, "is not a consent wording we know")
     if "opt-out" in words:

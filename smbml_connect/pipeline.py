@@ -29,6 +29,7 @@ from smbml_connect.business_zone import (
 from smbml_connect.coerce import UNSAVED_FORMULA, ColumnFormat
 from smbml_connect.connector import Inspectable
 from smbml_connect.consent import (
+    OPT_OUT_LIST,
     UNREADABLE_CONSENT,
     is_consent_header,
     is_opt_out_date,
@@ -660,14 +661,17 @@ def _opt_out_notice(header: str, column: str, said: pd.Series) -> Notice:
     """One line for the contacts a second consent or opt-out column opted out, with an
     example of a value there that could not be read (each is listed in Rejects too)."""
     n = len(said)
-    said_no = (
-        "its header says when they opted out: a date there"
-        if is_opt_out_date(header)
-        else "its header says no: a yes there"
-        if is_opt_out_header(header)
-        else "a second consent column: an opt-out there"
-    )
-    why = f"{said_no}, or a value that cannot be read, is an opt-out"
+    if header == OPT_OUT_LIST:
+        why = "named in a list of opt-outs beside the contacts"
+    else:
+        said_no = (
+            "its header says when they opted out: a date there"
+            if is_opt_out_date(header)
+            else "its header says no: a yes there"
+            if is_opt_out_header(header)
+            else "a second consent column: an opt-out there"
+        )
+        why = f"{said_no}, or a value that cannot be read, is an opt-out"
     unread = [r.value for r in said if r.decision == "unreadable"]
     example = (
         f"; {len(unread):,} of them because its value cannot be read as consent, e.g. {unread[0]!r}"

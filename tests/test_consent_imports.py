@@ -14,7 +14,12 @@ import pytest
 from test_consent import AS_OF, RFM, UNREADABLE_CONSENT, listed, mailchimp_file, orders_of, scored
 
 from smbml_connect.connectors.files.source import FilesSource
-from smbml_connect.consent import is_consent_header, is_opt_out_header, read_consent
+from smbml_connect.consent import (
+    OPT_OUT_LIST,
+    is_consent_header,
+    is_opt_out_header,
+    read_consent,
+)
 from smbml_connect.pipeline import RunOptions, run_pipeline
 
 
@@ -123,6 +128,69 @@ def test_an_sms_consent_no_does_not_opt_out_of_email(tmp_path, store):
     )
     orders_of(tmp_path, ["C1", "C2"])
     assert scored(run_files(tmp_path, store), store) == {"C1"}
+
+
+# -- item 3: a list of opt-outs beside the customers -------------------------------------
+CUSTOMERS = "Customer ID,First Name,Email\nC1,Tom,tom.obrien@example.com\n" \
+    "C2,Sarah, Sarah@Example.org \nC3,Ann,ann.lee@example.com\nC4,Bo,\n"  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["unsubscribed", "cleaned"])
+@pytest.mark.parametrize("column", ["marketing_consent", "Newsletter"])
+def test_a_mailchimp_list_of_opt_outs_opts_out_the_customers_it_names(
+    tmp_path, store, kind, column
+):
+    (tmp_path / "customers.csv").write_text(
+        CUSTOMERS.replace("First Name", "First Name,Newsletter").replace(",Tom,", ",Tom,yes,")
+        .replace(",Sarah,", ",Sarah,yes,").replace(",Ann,", ",Ann,yes,").replace(",Bo,", ",Bo,yes,"),
+        encoding="utf-8",
+    )  # fmt: skip
+    name = f"{kind}_email_audience_export_5f3a2b.csv"
+    mailchimp_file(tmp_path / name, kind, ["Tom.OBrien@example.com", "sarah@example.org",
+                                           "olga@example.ru"])  # fmt: skip
+    orders_of(tmp_path, ["C1", "C2", "C3", "C4"])
+    source = FilesSource(tmp_path)
+    assert not [line for line in source.not_read() if name in line]  # it is read
+    assert name in source.where("contacts")
+    result = run_pipeline(source, store, RunOptions(steps=RFM, as_of=AS_OF, consent_column=column))
+    assert result.status == "ok", result.errors
+    assert result.loaded["contacts"] == 4  # the list is not a second contacts table
+    assert scored(result, store) == {"C3", "C4"}
+    (line,) = said(result, "opt_out_list")
+    assert f"File {name!r}" in line
+    assert "2 of its 3 addresses matched a contact" in line and "1 named no contact" in line
+    extra = store.read("contacts").set_index("contact_id")["extra"]
+    assert name in extra["C1"] and OPT_OUT_LIST in extra["C2"]
+
+
+def test_a_list_of_subscribed_members_beside_the_customers_is_not_read(tmp_path, store):
+    """Only a list of opt-outs is applied: a subscribed list gives no one consent."""
+    (tmp_path / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
+    mailchimp_file(tmp_path / "subscribed_members_export_1.csv", "subscribed",
+                   ["tom.obrien@example.com"])  # fmt: skip
+    source = FilesSource(tmp_path)
+    assert [line for line in source.not_read() if "subscribed_members_export_1.csv" in line]
+
+
+def test_a_list_of_opt_outs_applies_to_a_shopify_export_s_buyers(tmp_path, store):
+    shopify_orders(tmp_path / "orders_export_1.csv", [("#1", "ann@shop.test", "yes", "2025-01-01"),
+                                                      ("#2", "bo@shop.test", "yes", "2025-01-02")])  # fmt: skip
+    mailchimp_file(
+        tmp_path / "unsubscribed_members_export_1.csv", "unsubscribed", ["ANN@shop.test"]
+    )
+    result = run_files(tmp_path, store)
+    assert result.status == "ok", result.errors
+    assert scored(result, store) == {"bo@shop.test"}
+    (line,) = said(result, "opt_out_list")
+    assert "1 of its 1 address matched a contact" in line
+
+
+def test_a_list_of_opt_outs_beside_contacts_without_e_mails_says_so(tmp_path, store):
+    (tmp_path / "customers.csv").write_text("Customer ID,Name\nC1,Tom\n", encoding="utf-8")
+    mailchimp_file(tmp_path / "cleaned_members_export_1.csv", "cleaned", ["tom@x.test"])
+    result = run_files(tmp_path, store)
+    (line,) = said(result, "opt_out_list")
+    assert "0 of its 1 address matched" in line and "have no e-mail to match them by" in line
 
 
 # -- item 5: one person on several rows --------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 from openpyxl import load_workbook
 
+from smbml_connect.consent import read_consent
 from smbml_connect.headers import (
     header_keys,
     locate_tables,
@@ -23,13 +24,25 @@ from smbml_connect.headers import (
     part_refused,
     table_part,
 )
-from smbml_connect.layouts import Layout, matching
-from smbml_connect.schema import SOURCE_ROW
+from smbml_connect.layouts import MAILCHIMP, Layout, matching, prepare
+from smbml_connect.schema import SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import frame_from_rows
 
-__all__ = ["companions", "head_of_csv", "head_of_sheet", "period_parts", "place"]
+__all__ = [
+    "companions",
+    "head_of_csv",
+    "head_of_sheet",
+    "opt_out_lists",
+    "period_parts",
+    "place",
+]
 
 _HEAD_ROWS = 40
+
+
+# Exports written one file per member status: a file of one that lists only opt-outs
+# (Mailchimp's unsubscribed or cleaned members) is a list of opt-outs.
+_STATUS_FILES = (MAILCHIMP,)
 
 
 def place(
@@ -54,8 +67,11 @@ def place(
             if claimed <= set(layout.tables) and not elsewhere:
                 layouts[name] = layout
                 break
+    # A list of opt-outs gives contacts last: beside a shop's export it is applied to the
+    # buyers (``opt_out_lists``), rather than being the only contacts there are.
+    last = {n for n, layout in layouts.items() if _only_opt_outs(n, layout, head)}
     offers = sorted(
-        (layout.rank + rank, i, table, name)
+        (layout.rank + rank + (len(TABLES) if name in last else 0), i, table, name)
         for i, (name, layout) in enumerate(layouts.items())
         for rank, table in enumerate(layout.tables)
     )
@@ -110,6 +126,39 @@ def companions(located: Mapping[str, str], layouts: Mapping[str, Layout]) -> dic
         if main is not None:
             out.setdefault(main, []).append(name)
     return out
+
+
+def opt_out_lists(
+    located: Mapping[str, str],
+    layouts: Mapping[str, Layout],
+    used: set[str],
+    head: Callable[[str], pd.DataFrame],
+) -> dict[str, str]:
+    """Files or tabs that give no table but list people who opted out, to be applied to
+    the contacts another file gives (by e-mail; ``opt_outs.OptOutLists``).
+
+    Such a file is an export of one member status (``_STATUS_FILES``) whose every member
+    in its first rows is an opt-out: "Mailchimp unsubscribed" beside a customer list must
+    not be left unread, since the customers it names said no. A table has one file, so
+    these are not a second contacts table: their opt-outs join the contacts' consent.
+    Returns each such name with the export it is.
+    """
+    if "contacts" not in located:
+        return {}
+    return {
+        name: layout.name
+        for name, layout in layouts.items()
+        if name not in used and _only_opt_outs(name, layout, head)
+    }
+
+
+def _only_opt_outs(name: str, layout: Layout, head: Callable[[str], pd.DataFrame]) -> bool:
+    """Whether ``name`` is an export of one member status whose members all opted out."""
+    if layout not in _STATUS_FILES:
+        return False
+    members, _ = prepare(head(name), layout, name).table("contacts")
+    said = [read_consent(v).decision for v in members.get("marketing_consent", [])]
+    return bool(said) and all(d == "opt-out" for d in said)
 
 
 def period_parts(
