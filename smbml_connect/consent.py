@@ -13,6 +13,11 @@ Only an empty cell is blank: a written "n/a", "-", "null" or "#N/A" says nothing
 allows marketing, so it is unreadable. A value a source took from under a header that
 says no keeps that header ("Unsubscribed: TRUE", ``under_header``), so it is read the
 same way wherever it is stored.
+
+A date under a header that says when someone opted out ("Unsubscribe Date") is an
+opt-out. Other columns whose header is itself an opt-out list or a consent column
+(``is_opt_out_header``, ``is_consent_header``) are read beside the consent column, and
+any opt-out among them wins.
 """
 
 from __future__ import annotations
@@ -28,15 +33,19 @@ import pandas as pd
 __all__ = [
     "CONSENT_WORDS",
     "NEGATIVE_HEADERS",
+    "OPT_OUT_LIST",
     "OPT_OUT_WORDS",
     "UNREADABLE_CONSENT",
     "Reading",
     "hubspot_consent",
+    "is_consent_header",
     "is_negative_header",
+    "is_opt_out_date",
     "is_opt_out_header",
     "keep_header_meaning",
     "read_column",
     "read_consent",
+    "says_no",
     "under_header",
 ]
 
@@ -65,6 +74,7 @@ OPT_OUT_WORDS = frozenset(
         "not subscribed", "not_subscribed", "never subscribed",  # Shopify
         "cleaned", "pending", "transactional", "archived",  # Mailchimp audience status
         "bounced", "complained", "spam", "redacted", "invalid",
+        "suppressed",  # Klaviyo: a profile that cannot be e-mailed
     }
 )  # fmt: skip
 # GDPR lawful bases that do not cover marketing; they say no unless another part says yes.
@@ -83,11 +93,27 @@ NEGATIVE_HEADERS = re.compile(
 # Out", Salesforce's HasOptedOutOfEmail), compared as letters only. Such a column says no
 # for the contacts it marks whatever the consent column says. Kept narrow on purpose: a
 # partial opt-out ("Opted out of email: Newsletter"), "Bounced" or "Archived" is not one.
+# A date there is the day they opted out ("Unsubscribe Date", "Opted Out At"), and "list"
+# names a list of them ("Opt-out list").
 _OPT_OUT_HEADER = re.compile(
     r"(is|has)?(e?mails?|marketing)*"
     r"(do ?not(e?mails?|contact|mail|market|call)|dnc|(unsubscribed?|opt(ed)?out)((of|from)(all)?)?)"
-    r"(e?mails?|marketing)*"
+    r"(e?mails?|marketing|list)*(?P<dated>date|time|timestamp|datetime|at|on)?"
 )
+# Headers that are themselves a consent column ("Email Marketing Consent", Klaviyo's and
+# Shopify's; "Marketing Opt-In", "Email Opt-In", "Accepts Email Marketing"), compared as
+# letters only. A second such column is read too, and an opt-out there wins. Narrow on
+# purpose: another channel ("SMS Marketing Consent", a no there is not a no to e-mail), a
+# date or time of consent ("OPTIN_TIME"), a product "Subscription" are not one.
+_CONSENT_HEADER = re.compile(
+    r"(e?mails?|marketing|newsletter|gdpr)*"
+    r"(consent|opt(ed)?in|subscribed|accepts(e?mails?)?marketing|"
+    r"(e?mails?|newsletter|marketing)(subscription|subscriber))"
+    r"(e?mails?|marketing|newsletter|status|state)*"
+)
+# The column a source adds to contacts named in a list of opt-outs (a Mailchimp export of
+# unsubscribed members beside a customer list): read as every opt-out header is.
+OPT_OUT_LIST = "Opt-out list"
 UNREADABLE_CONSENT = "treated as opt-out"  # the rejects action of an unreadable consent value
 _DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2012": "-", "\u2212": "-"})
 
@@ -130,9 +156,24 @@ def is_negative_header(header: str) -> bool:
     return bool(NEGATIVE_HEADERS.search(header.lower()))
 
 
+def _letters(header: str) -> str:
+    return re.sub(r"[^a-z]", "", header.lower())
+
+
 def is_opt_out_header(header: str) -> bool:
     """Whether ``header`` names a list of opt-outs ("Do Not Email"): see ``_OPT_OUT_HEADER``."""
-    return _OPT_OUT_HEADER.fullmatch(re.sub(r"[^a-z]", "", header.lower())) is not None
+    return _OPT_OUT_HEADER.fullmatch(_letters(header)) is not None
+
+
+def is_consent_header(header: str) -> bool:
+    """Whether ``header`` names a consent column ("Marketing Opt-In"): see ``_CONSENT_HEADER``."""
+    return _CONSENT_HEADER.fullmatch(_letters(header)) is not None
+
+
+def is_opt_out_date(header: str) -> bool:
+    """Whether ``header`` holds the date someone opted out ("Unsubscribe Date")."""
+    matched = _OPT_OUT_HEADER.fullmatch(_letters(header))
+    return matched is not None and matched.group("dated") is not None
 
 
 def under_header(value: Any, header: str) -> Any:
@@ -167,7 +208,7 @@ def _blank(value: Any) -> bool:
 
 def read_consent(value: Any, column: str = "") -> Reading:
     """Read one consent value of ``column``; see the module docstring for the rules."""
-    negative = is_negative_header(column)
+    negative, dated = is_negative_header(column), is_opt_out_date(column)
     if _blank(value):
         return Reading("missing", "", "is empty")
     shown = str(value).strip()
@@ -178,10 +219,14 @@ def read_consent(value: Any, column: str = "") -> Reading:
         # ": " splits it, as a header may hold one ("Opted out of email: Newsletter").
         header, said, rest = value.rpartition(": ")
         if said and is_negative_header(header):
-            negative, value = True, rest
+            negative, dated, value = True, is_opt_out_date(header), rest
     text = _normal(str(value))
     parts = [p.strip() for p in text.split(";")] if ";" in text else [text]
     words = [_word(p, negative) for p in parts if p]
+    if dated and None in words and re.search(r"\d", text):
+        return Reading("opt-out", shown, "is the date they opted out")
+    if _normal(column) == _normal(OPT_OUT_LIST) and None in words:
+        return Reading("opt-out", shown, "is the list of opt-outs that names them")
     if not words or None in words:
         return Reading("unreadable", shown, "is not a consent wording we know")
     if "opt-out" in words:
@@ -189,6 +234,11 @@ def read_consent(value: Any, column: str = "") -> Reading:
     if "consent" in words:
         return Reading("consent", shown, "is consent")
     return Reading("opt-out", shown, "is not a lawful basis for marketing")
+
+
+def says_no(value: Any, column: str = "") -> bool:
+    """Whether ``value`` keeps a contact out: an opt-out or a value that cannot be read."""
+    return read_consent(value, column).decision in ("opt-out", "unreadable")
 
 
 def read_column(values: pd.Series, column: str = "") -> pd.Series:

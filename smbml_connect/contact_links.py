@@ -61,7 +61,7 @@ def link_to_contacts(
         if not unknown.any():
             continue
         key = _normal(written[unknown])
-        found = key.map(by_id).fillna(key.map(by_email))
+        found = key.map(lambda k: by_id.get(k) or by_email.get(k) if isinstance(k, str) else None)
         found = found[found.notna()]
         if found.empty:
             continue

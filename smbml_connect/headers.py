@@ -62,7 +62,9 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "form_submissions": ["form submissions", "forms", "num conversion events"],
         "marketing_consent": ["consent", "marketing consent", "opt in", "opted in",
                               "subscribed", "accepts marketing", "gdpr consent",
-                              "accepts email marketing", "marketing contact status"],
+                              "accepts email marketing", "marketing contact status",
+                              "email marketing consent", "email consent", "marketing opt in",
+                              "email opt in", "marketing opted in", "email subscription status"],
     },
     "deals": {
         **_COMMON,

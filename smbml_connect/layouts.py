@@ -28,7 +28,7 @@ import pandas as pd
 
 from smbml_connect import coerce
 from smbml_connect.business_zone import zone_of_words
-from smbml_connect.consent import hubspot_consent, keep_header_meaning
+from smbml_connect.consent import hubspot_consent, keep_header_meaning, says_no
 from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
 from smbml_connect.ports import SourceReject
@@ -958,13 +958,22 @@ def _shopify_lines(frame: pd.DataFrame) -> pd.DataFrame:
 def _shopify_buyers(frame: pd.DataFrame) -> pd.DataFrame:
     # A buyer whose order lost its first row is still a buyer (every row has the e-mail);
     # with the "Accepts Marketing" of that row lost, consent is unknown: an opt-out.
+    # A buyer's first order gives the other columns; consent is no if any order says no
+    # (whichever way the file is sorted: consent fails closed).
     orders = _order_rows(frame, keep_lost=True)
     email = _email_key(_col(orders, "Email"))
     buyers = orders[_filled(email).to_numpy() & ~email.duplicated().to_numpy()]
     first, last = _split_name(_col(buyers, "Billing Name"))
     keep = [c for c in buyers.columns if normalise(c).startswith("billing ") or c in (SOURCE_ROW,)]
     keep += [c for c in buyers.columns if normalise(c) in {"email", "accepts marketing", "phone"}]
-    return _with(buyers[keep], contact_id=_email_key(_col(buyers, "Email")), first_name=first,
+    buyers = buyers[keep].copy()
+    for column in [c for c in keep if normalise(c) == "accepts marketing"]:
+        said = orders[column].map(lambda v, c=column: says_no(v, c)).to_numpy(dtype=bool)
+        no = pd.Series(orders[column].to_numpy()[said], index=email.to_numpy()[said])
+        no = no[~no.index.duplicated()]  # the first order that says no, per buyer
+        mine = _email_key(_col(buyers, "Email")).map(no)
+        buyers[column] = buyers[column].where(mine.isna(), mine)
+    return _with(buyers, contact_id=_email_key(_col(buyers, "Email")), first_name=first,
                  last_name=last)  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from smbml_connect.consent import says_no
 from smbml_connect.schema import (
     REJECT_COLUMNS,
     SOURCE_ROW,
@@ -98,6 +99,7 @@ class KeysSeen:
             ]
         )
         lost = duplicate_losers(shown, rivals)
+        kept, rewritten = _keep_opt_outs(lost, rivals, checked.clean, stored)
         number = {-1 - i: row for i, row in enumerate(stored_rows)}
         number.update({int(i): int(rows[i]) for i in new.index})
         originals = row_json(raw, [int(i) for i in lost["loser"] if i >= 0])
@@ -111,7 +113,9 @@ class KeysSeen:
                     "source_row": number[loser],
                     "column": name,
                     "value": key_text,
-                    "reason": duplicate_reason(shown, f"row {number[winner]}", why, differed),
+                    "reason": duplicate_reason(
+                        shown, f"row {number[winner]}", why, differed, kept.get(loser, "")
+                    ),
                     "action": "row rejected",
                     "row": originals.get(loser) if loser >= 0 else None,
                 }
@@ -120,10 +124,38 @@ class KeysSeen:
         rejects["source_row"] = rejects["source_row"].astype("Int64")
         losers_here = [int(i) for i in lost["loser"] if i >= 0]
         return Settled(
-            checked.clean.drop(index=losers_here),
+            pd.concat([checked.clean.drop(index=losers_here), rewritten]),
             rejects.sort_values("source_row", ignore_index=True),
-            replaced=int((lost["loser"] < 0).sum()),
+            replaced=int((lost["loser"] < 0).sum()) + len(rewritten),
         )
+
+
+def _keep_opt_outs(
+    lost: pd.DataFrame, rivals: pd.DataFrame, clean: pd.DataFrame, stored: pd.DataFrame
+) -> tuple[dict[int, str], pd.DataFrame]:
+    """A losing row's opt-out is kept on the winner, as ``validate`` keeps it within a page:
+    on the page's row (``clean``, changed here), or on a stored row, which is then written
+    again. Returns the text for each loser whose opt-out was kept, and the stored rows to
+    write again (indexed below the page's rows)."""
+    column = "marketing_consent"
+    kept: dict[int, str] = {}
+    again: dict[int, pd.Series] = {}
+    if column not in rivals.columns:
+        return kept, stored.iloc[:0]
+    for loser, winner in zip(lost["loser"], lost["winner"], strict=True):
+        mine, theirs = rivals.at[loser, column], rivals.at[winner, column]
+        if not says_no(mine, column) or says_no(theirs, column):
+            continue
+        rivals.at[winner, column] = mine  # another loser of this winner sees it
+        kept[int(loser)] = f"{column} {str(mine).strip()!r}"
+        if winner >= 0:
+            clean.at[winner, column] = mine
+        else:
+            row = stored.iloc[-1 - int(winner)].copy()
+            row[column] = mine
+            again[int(winner)] = row
+    rewritten = pd.DataFrame(list(again.values()), index=list(again), columns=stored.columns)
+    return kept, rewritten.astype(stored.dtypes.to_dict()) if again else stored.iloc[:0]
 
 
 def _whole(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

@@ -28,7 +28,14 @@ from smbml_connect.business_zone import (
 )
 from smbml_connect.coerce import UNSAVED_FORMULA, ColumnFormat
 from smbml_connect.connector import Inspectable
-from smbml_connect.consent import UNREADABLE_CONSENT, is_opt_out_header, read_column
+from smbml_connect.consent import (
+    OPT_OUT_LIST,
+    UNREADABLE_CONSENT,
+    is_consent_header,
+    is_opt_out_date,
+    is_opt_out_header,
+    read_column,
+)
 from smbml_connect.contact_links import link_to_contacts, unknown_as_none
 from smbml_connect.data_checks import check_data
 from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError, TokenRejectedError
@@ -559,9 +566,10 @@ def _consent_readings(contacts: pd.DataFrame, column: str) -> pd.Series:
     return read_column(values, column)
 
 
-# Words every opt-out header holds (``is_opt_out_header`` decides): an ``extra`` without
-# any is not parsed. Plain substring tests: a regex over every row costs several times more.
-_OPT_OUT_HINTS = ("not", "opt", "unsub", "dnc")
+# Words every opt-out or consent header holds (``is_opt_out_header``, ``is_consent_header``
+# decide): an ``extra`` without any is not parsed. Plain substring tests: a regex over every
+# row costs several times more.
+_OPT_OUT_HINTS = ("not", "opt", "subscri", "dnc", "consent", "accepts")
 
 
 def _may_hold_opt_out(text: object) -> bool:
@@ -573,15 +581,18 @@ def _may_hold_opt_out(text: object) -> bool:
 
 def _opt_out_columns(contacts: pd.DataFrame, column: str) -> dict[str, pd.Series]:
     """Each column kept in ``extra`` whose header is itself a list of opt-outs ("Do Not
-    Email", "Unsubscribed"), read. A yes there is an opt-out whichever column the config
-    names: consent fails closed, and a user who kept such a column meant it."""
+    Email", "Unsubscribed") or a second consent column ("Marketing Opt-In" beside "Email
+    Marketing Consent"), read. An opt-out there counts whichever column the config names:
+    consent fails closed, and a user who kept such a column meant it."""
     texts = contacts["extra"].to_numpy(dtype=object, na_value=None)
     hinted = np.fromiter(map(_may_hold_opt_out, texts), dtype=bool, count=len(texts))
     if not hinted.any():
         return {}
     records = [json.loads(t) for t in texts[hinted]]
     keys: set[str] = set().union(*records)
-    headers = sorted(k for k in keys if k != column and is_opt_out_header(k))
+    headers = sorted(
+        k for k in keys if k != column and (is_opt_out_header(k) or is_consent_header(k))
+    )
     out = {}
     for header in headers:
         values = np.full(len(texts), None, dtype=object)
@@ -650,18 +661,38 @@ def _consent_of(
         readings = readings.where(~says_no, said)
         deciding[says_no] = header
         allowed &= ~says_no
-        n = int(says_no.sum())
-        notices.append(
-            Notice(
-                "opt_out_column",
-                "contacts",
-                n,
-                f"{n:,} contact{'' if n == 1 else 's'} opted out by the column {header!r} "
-                f"(its header says no: a yes there, or a value that cannot be read, is an "
-                f"opt-out, whatever {column} says): not scored.",
-            )
-        )
+        notices.append(_opt_out_notice(header, column, said[says_no]))
     return allowed, readings, deciding, notices
+
+
+def _opt_out_notice(header: str, column: str, said: pd.Series) -> Notice:
+    """One line for the contacts a second consent or opt-out column opted out, with an
+    example of a value there that could not be read (each is listed in Rejects too)."""
+    n = len(said)
+    if header == OPT_OUT_LIST:
+        why = "named in a list of opt-outs beside the contacts"
+    else:
+        said_no = (
+            "its header says when they opted out: a date there"
+            if is_opt_out_date(header)
+            else "its header says no: a yes there"
+            if is_opt_out_header(header)
+            else "a second consent column: an opt-out there"
+        )
+        why = f"{said_no}, or a value that cannot be read, is an opt-out"
+    unread = [r.value for r in said if r.decision == "unreadable"]
+    example = (
+        f"; {len(unread):,} of them because its value cannot be read as consent, e.g. {unread[0]!r}"
+        if unread
+        else ""
+    )
+    return Notice(
+        "opt_out_column",
+        "contacts",
+        n,
+        f"{n:,} contact{'' if n == 1 else 's'} opted out by the column {header!r} ({why}, "
+        f"whatever {column} says){example}: not scored.",
+    )
 
 
 def _unreadable_rejects(

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect import coerce
+from smbml_connect.consent import is_consent_header, is_opt_out_header, says_no
 from smbml_connect.distinct import Distinct
 from smbml_connect.errors import DataValidationError
 
@@ -789,7 +790,8 @@ def _reject_duplicates(
 ) -> None:
     """Of rows with the same key, the one with the most values filled in wins (see
     ``duplicate_losers``); each other row is reported with how it differed, over the whole
-    row: the columns kept in ``extra`` too (a line item's product, a second address)."""
+    row: the columns kept in ``extra`` too (a line item's product, a second address). A
+    losing row's opt-out is kept on the winner (``_keep_opt_outs``)."""
     key = shown_key(spec, frame.columns)
     candidates = ~reject.to_numpy() & clean[key].notna().all(axis=1).to_numpy()
     rivals = clean[candidates]
@@ -801,17 +803,51 @@ def _reject_duplicates(
     if FILE in frame.columns:  # "orders_2025.csv row 3": each file numbers its rows from 1
         numbers = frame[FILE].astype(str) + " " + numbers
     numbers = numbers.to_numpy()
-    for loser, winner, why, differed, key_text in lost.itertuples(index=False, name=None):
+    kept = _keep_opt_outs(spec, clean, frame, lost)
+    for (loser, winner, why, differed, key_text), opt_out in zip(
+        lost.itertuples(index=False, name=None), kept, strict=True
+    ):
         problems.append(
             {
                 "column": "+".join(key),
                 "position": int(loser),
                 "value": key_text,
-                "reason": duplicate_reason(key, numbers[winner], why, differed),
+                "reason": duplicate_reason(key, numbers[winner], why, differed, opt_out),
                 "action": "row rejected",
             }
         )
     reject.iloc[lost["loser"].to_numpy()] = True
+
+
+def _keep_opt_outs(
+    spec: TableSpec, clean: pd.DataFrame, frame: pd.DataFrame, lost: pd.DataFrame
+) -> list[str]:
+    """Consent fails closed whichever row of a person wins: where a losing row says no (an
+    opt-out, or a value that cannot be read) and the winner does not, the winner takes the
+    loser's value, in the consent column and in each column kept in ``extra`` whose header
+    is an opt-out or consent column (as the pipeline reads them). Returns, per loser, the
+    values kept ("marketing_consent 'no'"), or "" when none was."""
+    columns = [c.name for c in spec.columns if c.kind == "consent" and c.name in clean.columns]
+    columns += [
+        c
+        for c in frame.columns
+        if isinstance(c, str)
+        and c not in spec.names
+        and (is_opt_out_header(c) or is_consent_header(c))
+    ]
+    kept = [""] * len(lost)
+    if not columns:
+        return kept
+    for i, (loser, winner) in enumerate(zip(lost["loser"], lost["winner"], strict=True)):
+        carried = []
+        for column in columns:
+            held = clean if column in clean.columns else frame
+            mine, theirs = held.at[loser, column], held.at[winner, column]
+            if says_no(mine, column) and not says_no(theirs, column):
+                held.at[winner, column] = mine
+                carried.append(f"{column} {str(mine).strip()!r}")
+        kept[i] = ", ".join(carried)
+    return kept
 
 
 def _whole_rows(clean: pd.DataFrame, raw: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
@@ -880,11 +916,17 @@ def duplicate_losers(key: list[str], rivals: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def duplicate_reason(key: list[str], winner: str, why: str, differed: str) -> str:
-    """``winner`` says where the row kept is: "row 12", or "orders_2025.csv row 12"."""
+def duplicate_reason(
+    key: list[str], winner: str, why: str, differed: str, opt_out: str = ""
+) -> str:
+    """``winner`` says where the row kept is: "row 12", or "orders_2025.csv row 12";
+    ``opt_out``, this row's opt-out kept on it ("marketing_consent 'no'")."""
     name = "+".join(key)
-    return f"duplicate {name}; {winner} has the same key, {why} and wins; " + (
-        f"this row differed in {differed}" if differed else "this row had the same values"
+    kept = f"; its opt-out ({opt_out}) is kept on {winner}: consent fails closed" if opt_out else ""
+    return (
+        f"duplicate {name}; {winner} has the same key, {why} and wins; "
+        + (f"this row differed in {differed}" if differed else "this row had the same values")
+        + kept
     )
 
 

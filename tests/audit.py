@@ -35,6 +35,7 @@ from smbml_connect.column_labels import code_name
 from smbml_connect.connectors.gsheets.sheets import result_tabs, sheet_header
 from smbml_connect.connectors.hubspot.push import _text as hubspot_text
 from smbml_connect.connectors.sample.source import SampleSource
+from smbml_connect.consent import is_consent_header, is_opt_out_header, says_no
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.ports import RunResult
 from smbml_connect.registry import load_config, parse_config
@@ -169,6 +170,7 @@ def gather(
         store = {
             table: pd.read_sql(f"select * from {table}", db)
             for table in (
+                "contacts",
                 "scores",
                 "forecasts",
                 "price_suggestions",
@@ -1373,6 +1375,39 @@ def check_lead_and_deal(out: Outputs, tally: Tally) -> None:
                     f"and the reasons do not name the deal's stage: {why!r}")  # fmt: skip
 
 
+def _said_no(out: Outputs) -> set[str]:
+    """Contacts whose stored consent, or a column of theirs whose header is an opt-out or
+    consent column, says no (an opt-out or a value that cannot be read), read on their own
+    here rather than by the pipeline's code."""
+    contacts = out.store.get("contacts")
+    if contacts is None or contacts.empty:
+        return set()
+    out_ids = set()
+    for contact, consent, extra in contacts[
+        ["contact_id", "marketing_consent", "extra"]
+    ].itertuples(index=False):
+        kept = json.loads(extra) if isinstance(extra, str) and extra else {}
+        said = [("marketing_consent", consent)]
+        said += [(k, v) for k, v in kept.items() if is_opt_out_header(k) or is_consent_header(k)]
+        if any(says_no(value, column) for column, value in said):
+            out_ids.add(str(contact))
+    return out_ids
+
+
+def check_opt_outs(out: Outputs, tally: Tally) -> None:
+    """Consent fails closed: no contact who said no anywhere (in any consent or opt-out
+    column) is in a tab, a Sheets tab, a report table or a stored contact score."""
+    said_no = _said_no(out)
+    shown = [(where, frame["contact_id"]) for where, frame in _frames(out) if "contact_id" in frame]
+    scores = out.store.get("scores")
+    if scores is not None and not scores.empty:
+        shown.append(("stored scores", scores.loc[scores["entity"] == "contact", "entity_id"]))
+    for where, ids in shown:
+        for contact in ids.dropna().astype(str):
+            tally.check("no one who said no is shown", contact not in said_no,
+                        f"{where}: contact {contact} said no to marketing")  # fmt: skip
+
+
 INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "ranges hold their centre; 95% holds 80%": check_ranges,
     "chances within [0, 1]; no exact 0%/100% shown": check_chances,
@@ -1397,6 +1432,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     ),
     "a New Customer first bought very recently": check_new_customers,
     "codes as words, reasons say which way, no JSON in Rejects, counts and dates typed": check_words,
+    "no contact who said no (anywhere) is shown or scored": check_opt_outs,
     "a price's reason says its figures; the report's prices are the Prices tab's": (
         check_price_words
     ),

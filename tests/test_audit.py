@@ -46,6 +46,7 @@ AT_LEAST = {
     "whole counts as whole numbers": 200,
     "dates as dates": 20,
     "price reasons say the figures beside them": 30,
+    "no one who said no is shown": 100,
 }
 
 
@@ -342,3 +343,19 @@ def test_the_audit_finds_customer_chances_and_new_customers_that_contradict(samp
     for invariant, broken in planted.items():
         found = {problem.split(":")[0] for problem in audit(broken).problems}
         assert invariant in found, (invariant, found)
+
+
+def test_the_audit_finds_a_contact_who_said_no_in_a_tab(sample: Outputs):
+    """A contact shown in Segments whose stored consent, or a second consent column kept
+    beside it, says no: the audit names them wherever they are shown."""
+    segments = _tab_frame(sample.workbook["Segments"])
+    assert segments is not None
+    first, second = (str(c) for c in segments["contact_id"].iloc[:2])
+    contacts = sample.store["contacts"].copy()
+    ids = contacts["contact_id"].astype(str)
+    contacts.loc[ids == first, "marketing_consent"] = "UNSUBSCRIBED"
+    contacts.loc[ids == second, "extra"] = '{"Marketing Opt-In": "no"}'
+    broken = Outputs(**{**vars(sample), "store": {**sample.store, "contacts": contacts}})
+    found = [p for p in audit(broken).problems if p.startswith("no one who said no")]
+    assert any(f"'Segments': contact {first} said no" in p for p in found), found
+    assert any(f"'Segments': contact {second} said no" in p for p in found), found

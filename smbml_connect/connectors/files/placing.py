@@ -7,15 +7,13 @@ export named ``orders_export_1.csv`` gives orders, order lines and contacts.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from openpyxl import load_workbook
 
+from smbml_connect.consent import read_consent
 from smbml_connect.headers import (
     header_keys,
     locate_tables,
@@ -23,13 +21,24 @@ from smbml_connect.headers import (
     part_refused,
     table_part,
 )
-from smbml_connect.layouts import Layout, matching
-from smbml_connect.schema import SOURCE_ROW
+from smbml_connect.layouts import MAILCHIMP, Layout, matching, prepare
+from smbml_connect.schema import SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import frame_from_rows
 
-__all__ = ["companions", "head_of_csv", "head_of_sheet", "period_parts", "place"]
+__all__ = [
+    "companions",
+    "head_of_sheet",
+    "opt_out_lists",
+    "period_parts",
+    "place",
+]
 
 _HEAD_ROWS = 40
+
+
+# Exports written one file per member status: a file of one that lists only opt-outs
+# (Mailchimp's unsubscribed or cleaned members) is a list of opt-outs.
+_STATUS_FILES = (MAILCHIMP,)
 
 
 def place(
@@ -54,8 +63,11 @@ def place(
             if claimed <= set(layout.tables) and not elsewhere:
                 layouts[name] = layout
                 break
+    # A list of opt-outs gives contacts last: beside a shop's export it is applied to the
+    # buyers (``opt_out_lists``), rather than being the only contacts there are.
+    last = {n for n, layout in layouts.items() if _only_opt_outs(n, layout, head)}
     offers = sorted(
-        (layout.rank + rank, i, table, name)
+        (layout.rank + rank + (len(TABLES) if name in last else 0), i, table, name)
         for i, (name, layout) in enumerate(layouts.items())
         for rank, table in enumerate(layout.tables)
     )
@@ -112,6 +124,39 @@ def companions(located: Mapping[str, str], layouts: Mapping[str, Layout]) -> dic
     return out
 
 
+def opt_out_lists(
+    located: Mapping[str, str],
+    layouts: Mapping[str, Layout],
+    used: set[str],
+    head: Callable[[str], pd.DataFrame],
+) -> dict[str, str]:
+    """Files or tabs that give no table but list people who opted out, to be applied to
+    the contacts another file gives (by e-mail; ``opt_outs.OptOutLists``).
+
+    Such a file is an export of one member status (``_STATUS_FILES``) whose every member
+    in its first rows is an opt-out: "Mailchimp unsubscribed" beside a customer list must
+    not be left unread, since the customers it names said no. A table has one file, so
+    these are not a second contacts table: their opt-outs join the contacts' consent.
+    Returns each such name with the export it is.
+    """
+    if "contacts" not in located:
+        return {}
+    return {
+        name: layout.name
+        for name, layout in layouts.items()
+        if name not in used and _only_opt_outs(name, layout, head)
+    }
+
+
+def _only_opt_outs(name: str, layout: Layout, head: Callable[[str], pd.DataFrame]) -> bool:
+    """Whether ``name`` is an export of one member status whose members all opted out."""
+    if layout not in _STATUS_FILES:
+        return False
+    members, _ = prepare(head(name), layout, name).table("contacts")
+    said = [read_consent(v).decision for v in members.get("marketing_consent", [])]
+    return bool(said) and all(d == "opt-out" for d in said)
+
+
 def period_parts(
     located: Mapping[str, str],
     names: list[str],
@@ -140,25 +185,6 @@ def _headers(head: pd.DataFrame) -> set[str]:
     return {str(c) for c in head.columns if c != SOURCE_ROW}
 
 
-def head_of_csv(path: Path) -> pd.DataFrame:
-    """The header and first rows of a CSV file, read from its first 64 KB."""
-    with path.open("rb") as handle:
-        data = handle.read(65_536)
-    text = _decode(data)
-    try:
-        dialect: Any = csv.Sniffer().sniff(text[:20_000], delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    lines = text.splitlines(keepends=True)
-    if len(data) == 65_536 and len(lines) > 1:
-        lines = lines[:-1]  # the last line may be cut in the middle
-    try:
-        rows = list(csv.reader(io.StringIO("".join(lines[: _HEAD_ROWS * 4])), dialect))
-    except csv.Error:
-        return pd.DataFrame()
-    return frame_from_rows(rows[:_HEAD_ROWS], first_row_number=1, where=path.name)
-
-
 def head_of_sheet(path: Path, sheet: str) -> pd.DataFrame:
     workbook = load_workbook(path, read_only=True, data_only=True)
     try:
@@ -166,14 +192,3 @@ def head_of_sheet(path: Path, sheet: str) -> pd.DataFrame:
     finally:
         workbook.close()
     return frame_from_rows(rows, first_row_number=1, where=f"{path.name} / {sheet}")
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        if exc.start > len(data) - 4:  # a character cut at the end of the 64 KB
-            return data[: exc.start].decode("utf-8-sig")
-        return data.decode("cp1252", errors="replace")

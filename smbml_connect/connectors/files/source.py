@@ -9,6 +9,7 @@ row number the user sees, so a reject can point at it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import re
@@ -27,9 +28,11 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from smbml_connect.coerce import UNSAVED_FORMULA, UnreadCell
 from smbml_connect.connectors.files.csv_lines import BATCH_LINES, head_of_csv, open_csv
+from smbml_connect.connectors.files.opt_outs import OptOutLists
 from smbml_connect.connectors.files.placing import (
     companions,
     head_of_sheet,
+    opt_out_lists,
     period_parts,
     place,
 )
@@ -98,6 +101,9 @@ class FilesSource:
         parts, self._refused = period_parts(self._locations, self._names, used, self._head)
         for main, more in parts.items():  # "Orders 2023" beside "Orders": read with it
             self._companions.setdefault(main, []).extend(more)
+        used |= {n for m in parts.values() for n in m}
+        lists = opt_out_lists(self._locations, self._layouts, used, self._head)
+        self._opt_outs = OptOutLists(lists, self._opt_out_members)  # joined to contacts
         self._not_read = self._unused()
         self.header_mappings: dict[str, HeaderMapping] = {}
         self.rejects: dict[str, list[SourceReject]] = {}  # of the last pull()
@@ -125,7 +131,8 @@ class FilesSource:
     def where(self, table: str) -> str:
         """The sheet or file a table comes from (for `smbml inspect`)."""
         location = self._locations.get(table, "")
-        return ", ".join([location, *self._companions.get(location, [])])
+        lists = [f"{n} (opt-outs)" for n in self._opt_outs.names] if table == "contacts" else []
+        return ", ".join([location, *self._companions.get(location, []), *lists])
 
     def not_read(self) -> list[str]:
         """Every file or tab that gives no table, and why (for `smbml inspect` and the run)."""
@@ -136,6 +143,7 @@ class FilesSource:
         if not (excel or self.path.is_dir()):
             return []
         used = {*self._locations.values(), *(n for m in self._companions.values() for n in m)}
+        used |= set(self._opt_outs.names)
         noun = "Tab" if excel else "File"
         out = [
             f"{noun} {n!r} was not read: {self._why_not(n)}." for n in self._names if n not in used
@@ -208,7 +216,27 @@ class FilesSource:
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
     def pull_pages(self, entity: str, since: str | None = None) -> Iterator[Page]:
-        """Pages of rows with canonical headers; files are always read in full."""
+        """Pages of rows with canonical headers; files are always read in full. Contacts
+        take the opt-outs of the lists beside them (``OptOutLists``), said on the last page."""
+        if entity != "contacts" or not self._opt_outs.names:
+            yield from self._pages(entity)
+            return
+        last: Page | None = None
+        for page in self._pages(entity):
+            if last is not None:
+                yield last
+            if entity in page.tables:
+                page.tables[entity] = self._opt_outs.apply(page.tables[entity])
+            last = page
+        if last is not None:
+            yield dataclasses.replace(last, notices=[*last.notices, *self._opt_outs.notices()])
+
+    def _opt_out_members(self, name: str) -> tuple[pd.DataFrame, list[SourceReject]]:
+        prepared, rejects = self._prepare(name)
+        members, _ = prepared.table("contacts")
+        return members, rejects
+
+    def _pages(self, entity: str) -> Iterator[Page]:
         location = self._locations.get(entity)
         if location is None:
             raise SourceFatalError(f"{self.path} has no {entity} sheet or file")

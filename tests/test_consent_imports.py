@@ -1,0 +1,319 @@
+"""Consent as a user's own files write it: vendors' consent columns, lists of opt-outs
+beside the customers, and one person on several rows (find51 imports items 2, 3 and 5).
+
+Each test builds a small folder the way a shop gets it (an export, a list kept by hand)
+and runs the whole pipeline: a contact who said no anywhere is not scored.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from test_consent import AS_OF, RFM, UNREADABLE_CONSENT, listed, mailchimp_file, orders_of, scored
+
+from smbml_connect.connectors.files.source import FilesSource
+from smbml_connect.consent import (
+    OPT_OUT_LIST,
+    is_consent_header,
+    is_opt_out_header,
+    read_consent,
+)
+from smbml_connect.pipeline import RunOptions, run_pipeline
+
+
+def run_files(folder: Path, store, column: str = "marketing_consent", **kw):
+    options = RunOptions(steps=RFM, as_of=AS_OF, consent_column=column)
+    return run_pipeline(FilesSource(folder, **kw), store, options)
+
+
+def said(result, check: str) -> list[str]:
+    return [n.message for n in result.notices if n.check == check]
+
+
+# -- item 2: the consent columns vendors write -------------------------------------------
+@pytest.mark.parametrize(
+    "header",
+    ["Email Marketing Consent", "Marketing Opt-In", "Email Opt-In", "Accepts Email Marketing",
+     "GDPR Consent", "Email Subscription Status", "Newsletter Opt In"],
+)  # fmt: skip
+def test_consent_column_headers(header):
+    assert is_consent_header(header)
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Accepts SMS Marketing", "SMS Marketing Consent", "OPTIN_TIME", "Opt-in date",
+     "Email Marketing Consent Timestamp", "Subscription", "Cookie consent", "Marketing"],
+)  # fmt: skip
+def test_other_columns_are_not_consent_columns(header):
+    """Another channel, a date of consent, a product plan: a no there is no no to e-mail."""
+    assert not is_consent_header(header)
+
+
+@pytest.mark.parametrize(
+    "header", ["Unsubscribe Date", "Unsubscribed Date", "Unsubscribed At", "Opt Out Date"]
+)
+def test_the_date_someone_opted_out_is_an_opt_out(header):
+    assert is_opt_out_header(header)
+    assert read_consent("2025-03-01", header).decision == "opt-out"
+    assert read_consent("01/03/2025 14:02", header).decision == "opt-out"
+    assert read_consent(45717, header).decision == "opt-out"  # an Excel date serial
+    assert read_consent("", header).decision == "missing"
+    assert read_consent("soon", header).decision == "unreadable"  # still an opt-out
+
+
+@pytest.mark.parametrize(
+    ("value", "decision"),
+    [("SUBSCRIBED", "consent"), ("UNSUBSCRIBED", "opt-out"), ("NEVER_SUBSCRIBED", "opt-out"),
+     ("NOT_SUBSCRIBED", "opt-out"), ("PENDING", "opt-out"), ("REDACTED", "opt-out"),
+     ("INVALID", "opt-out"), ("SUPPRESSED", "opt-out")],
+)  # fmt: skip
+def test_shopify_and_klaviyo_marketing_states(value, decision):
+    assert read_consent(value, "Email Marketing Consent").decision == decision
+
+
+VENDOR = [  # Klaviyo-style consent, a hand-added opt-in, an opt-out flag and date
+    ("C1", "UNSUBSCRIBED", "yes", "", ""),
+    ("C2", "SUBSCRIBED", "yes", "", "2025-03-01"),
+    ("C3", "NEVER_SUBSCRIBED", "no", "", ""),
+    ("C4", "SUBSCRIBED", "yes", "TRUE", ""),
+    ("C5", "SUBSCRIBED", "yes", "n/a", ""),
+    ("C6", "SUBSCRIBED", "no", "", ""),  # a second consent column says no
+    ("C7", "SUBSCRIBED", "maybe", "", ""),  # ... or cannot be read
+    ("C8", "SUBSCRIBED", "yes", "FALSE", ""),
+    ("C9", "", "", "", ""),  # nothing said: missing_means decides (consented)
+]
+
+
+def vendor_export(folder: Path) -> None:
+    with open(folder / "contacts.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Customer ID", "Email", "Email Marketing Consent", "Marketing Opt-In",
+                         "Email Opt Out", "Unsubscribe Date"])  # fmt: skip
+        writer.writerows([c, f"{c.lower()}@shop.test", *rest] for c, *rest in VENDOR)
+    orders_of(folder, [r[0] for r in VENDOR])
+
+
+def test_every_consent_column_of_a_vendor_export_is_read(tmp_path, store):
+    vendor_export(tmp_path)
+    result = run_files(tmp_path, store)
+    assert result.status == "ok", result.errors
+    assert scored(result, store) == {"C8", "C9"}
+
+
+def test_each_second_consent_column_says_how_many_it_opted_out(tmp_path, store):
+    vendor_export(tmp_path)
+    result = run_files(tmp_path, store)
+    lines = said(result, "opt_out_column")
+    by_column = {line.split("'")[1]: line for line in lines}
+    assert set(by_column) == {"Marketing Opt-In", "Email Opt Out", "Unsubscribe Date"}
+    assert by_column["Unsubscribe Date"].startswith("1 contact opted out")
+    assert "a date there" in by_column["Unsubscribe Date"]
+    # the value it could not read is named with its column, in one line
+    assert by_column["Marketing Opt-In"].startswith("2 contacts opted out")
+    assert (
+        "1 of them because its value cannot be read as consent, e.g. 'maybe'"
+        in (by_column["Marketing Opt-In"])
+    )
+    assert listed(result) == {"C5": "n/a", "C7": "maybe"}
+
+
+def test_an_sms_consent_no_does_not_opt_out_of_email(tmp_path, store):
+    (tmp_path / "contacts.csv").write_text(
+        "Customer ID,Email,Accepts Email Marketing,Accepts SMS Marketing\n"
+        "C1,c1@shop.test,yes,no\nC2,c2@shop.test,no,yes\n",
+        encoding="utf-8",
+    )
+    orders_of(tmp_path, ["C1", "C2"])
+    assert scored(run_files(tmp_path, store), store) == {"C1"}
+
+
+# -- item 3: a list of opt-outs beside the customers -------------------------------------
+CUSTOMERS = "Customer ID,First Name,Email\nC1,Tom,tom.obrien@example.com\n" \
+    "C2,Sarah, Sarah@Example.org \nC3,Ann,ann.lee@example.com\nC4,Bo,\n"  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["unsubscribed", "cleaned"])
+@pytest.mark.parametrize("column", ["marketing_consent", "Newsletter"])
+def test_a_mailchimp_list_of_opt_outs_opts_out_the_customers_it_names(
+    tmp_path, store, kind, column
+):
+    (tmp_path / "customers.csv").write_text(
+        CUSTOMERS.replace("First Name", "First Name,Newsletter").replace(",Tom,", ",Tom,yes,")
+        .replace(",Sarah,", ",Sarah,yes,").replace(",Ann,", ",Ann,yes,").replace(",Bo,", ",Bo,yes,"),
+        encoding="utf-8",
+    )  # fmt: skip
+    name = f"{kind}_email_audience_export_5f3a2b.csv"
+    mailchimp_file(tmp_path / name, kind, ["Tom.OBrien@example.com", "sarah@example.org",
+                                           "olga@example.ru"])  # fmt: skip
+    orders_of(tmp_path, ["C1", "C2", "C3", "C4"])
+    source = FilesSource(tmp_path)
+    assert not [line for line in source.not_read() if name in line]  # it is read
+    assert name in source.where("contacts")
+    result = run_pipeline(source, store, RunOptions(steps=RFM, as_of=AS_OF, consent_column=column))
+    assert result.status == "ok", result.errors
+    assert result.loaded["contacts"] == 4  # the list is not a second contacts table
+    assert scored(result, store) == {"C3", "C4"}
+    (line,) = said(result, "opt_out_list")
+    assert f"File {name!r}" in line
+    assert "2 of its 3 addresses matched a contact" in line and "1 named no contact" in line
+    extra = store.read("contacts").set_index("contact_id")["extra"]
+    assert name in extra["C1"] and OPT_OUT_LIST in extra["C2"]
+
+
+def test_a_list_of_subscribed_members_beside_the_customers_is_not_read(tmp_path, store):
+    """Only a list of opt-outs is applied: a subscribed list gives no one consent."""
+    (tmp_path / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
+    mailchimp_file(tmp_path / "subscribed_members_export_1.csv", "subscribed",
+                   ["tom.obrien@example.com"])  # fmt: skip
+    source = FilesSource(tmp_path)
+    assert [line for line in source.not_read() if "subscribed_members_export_1.csv" in line]
+
+
+def test_a_list_of_opt_outs_applies_to_a_shopify_export_s_buyers(tmp_path, store):
+    shopify_orders(tmp_path / "orders_export_1.csv", [("#1", "ann@shop.test", "yes", "2025-01-01"),
+                                                      ("#2", "bo@shop.test", "yes", "2025-01-02")])  # fmt: skip
+    mailchimp_file(
+        tmp_path / "unsubscribed_members_export_1.csv", "unsubscribed", ["ANN@shop.test"]
+    )
+    result = run_files(tmp_path, store)
+    assert result.status == "ok", result.errors
+    assert scored(result, store) == {"bo@shop.test"}
+    (line,) = said(result, "opt_out_list")
+    assert "1 of its 1 address matched a contact" in line
+
+
+def test_a_list_of_opt_outs_beside_contacts_without_e_mails_says_so(tmp_path, store):
+    (tmp_path / "customers.csv").write_text("Customer ID,Name\nC1,Tom\n", encoding="utf-8")
+    mailchimp_file(tmp_path / "cleaned_members_export_1.csv", "cleaned", ["tom@x.test"])
+    result = run_files(tmp_path, store)
+    (line,) = said(result, "opt_out_list")
+    assert "0 of its 1 address matched" in line and "have no e-mail to match them by" in line
+
+
+# -- item 5: one person on several rows --------------------------------------------------
+@pytest.mark.parametrize("order", [("no", "yes"), ("yes", "no"), ("maybe", "yes")])
+def test_a_duplicate_contact_s_opt_out_wins_whichever_row_is_kept(tmp_path, store, order):
+    first, later = order
+    (tmp_path / "contacts.csv").write_text(
+        "Customer ID,Email,Marketing Consent,Company\n"
+        f"C1,a@shop.test,{first},\nC2,b@shop.test,yes,\nC1,a@shop.test,{later},Acme\n",
+        encoding="utf-8",
+    )
+    orders_of(tmp_path, ["C1", "C2"])
+    result = run_files(tmp_path, store)
+    assert result.status == "ok", result.errors
+    assert scored(result, store) == {"C2"}
+    stored = store.read("contacts").set_index("contact_id")
+    assert stored.loc["C1", "company"] == "Acme"  # the fuller row is kept for the rest
+    dropped = result.rejects[result.rejects["reason"].str.startswith("duplicate")]
+    (reason,) = dropped["reason"]
+    no = order[0] if order[0] != "yes" else order[1]
+    if order[0] != "yes":  # the losing row said no: it says its opt-out was kept
+        assert f"its opt-out (marketing_consent {no!r}) is kept on row 4" in reason
+    else:
+        assert "opt-out" not in reason
+    assert stored.loc["C1", "marketing_consent"] == no
+
+
+def test_a_duplicate_contact_s_do_not_email_is_kept(tmp_path, store):
+    (tmp_path / "contacts.csv").write_text(
+        "Customer ID,Email,Do Not Email,Company\n"
+        "C1,a@shop.test,TRUE,\nC1,a@shop.test,,Acme\nC2,b@shop.test,,\n",
+        encoding="utf-8",
+    )
+    orders_of(tmp_path, ["C1", "C2"])
+    result = run_files(tmp_path, store)
+    assert scored(result, store) == {"C2"}
+    assert "its opt-out (Do Not Email 'TRUE') is kept on row 3" in " ".join(
+        result.rejects["reason"]
+    )
+
+
+def test_a_cleaned_member_also_in_the_subscribed_file_opts_out(tmp_path, store):
+    """The subscribed file's row has more values filled in (an address, a phone), so it
+    is the row kept; the cleaned file's opt-out is kept on it."""
+    subscribed = tmp_path / "subscribed_members_export_1.csv"
+    mailchimp_file(subscribed, "subscribed", ["ann@shop.test", "bo@shop.test"])
+    rows = list(csv.reader(subscribed.open(encoding="utf-8")))
+    rows = [[*rows[0], "Address", "Phone Number", "Birthday", "Company", "City"]] + [
+        [*r, "1 High St", "+44 1", "03/14", "Lee Ltd", "Leeds"] for r in rows[1:]
+    ]
+    with open(subscribed, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    mailchimp_file(tmp_path / "cleaned_members_export_1.csv", "cleaned", ["Ann@Shop.test"])
+    orders_of(tmp_path, ["ann@shop.test", "bo@shop.test"])
+    result = run_files(tmp_path, store)
+    assert result.status == "ok", result.errors
+    assert scored(result, store) == {"bo@shop.test"}
+    assert listed(result) == {}
+    (reason,) = result.rejects.loc[result.rejects["column"] == "contact_id", "reason"]
+    assert "subscribed_members_export_1.csv row 2 has the same key" in reason
+    assert "its opt-out (marketing_consent 'no') is kept on" in reason
+
+
+SHOPIFY = ["Name", "Email", "Financial Status", "Paid at", "Accepts Marketing", "Currency",
+           "Subtotal", "Shipping", "Taxes", "Total", "Discount Amount", "Created at",
+           "Lineitem quantity", "Lineitem name", "Lineitem price", "Lineitem sku",
+           "Billing Name", "Billing Country"]  # fmt: skip
+
+
+def shopify_orders(path: Path, orders: list[tuple[str, str, str, str]]) -> None:
+    """A Shopify orders export, one line item per order: (name, e-mail, accepts, day)."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SHOPIFY)
+        for name, email, accepts, day in orders:
+            when = f"{day} 10:00:00 +0000"
+            writer.writerow([name, email, "paid", when, accepts, "EUR", "10.00", "0.00", "0.00",
+                             "10.00", "0.00", when, "1", "Mug", "10.00", "MUG", "Ann Lee", "DE"])  # fmt: skip
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_a_shopify_buyer_who_said_no_on_any_order_opts_out(tmp_path, store, newest_first):
+    orders = [("#1001", "ann@shop.test", "yes", "2025-01-10"),
+              ("#1002", "bo@shop.test", "yes", "2025-01-11"),
+              ("#1003", "Ann@Shop.test", "no", "2025-03-01"),
+              ("#1004", "bo@shop.test", "", "2025-03-02")]  # fmt: skip
+    shopify_orders(tmp_path / "orders_export_1.csv", orders[::-1] if newest_first else orders)
+    result = run_files(tmp_path, store)
+    assert result.status == "ok", result.errors
+    assert scored(result, store) == {"bo@shop.test"}
+    stored = store.read("contacts").set_index("contact_id")["marketing_consent"]
+    assert stored["ann@shop.test"] == "no"  # whichever order is first in the file
+    assert UNREADABLE_CONSENT not in set(result.rejects["action"])
+
+
+@pytest.mark.parametrize(
+    ("first", "later", "carried"),
+    [
+        (("no", ""), ("yes", "Acme"), True),  # the later page's row is kept; the stored said no
+        (("yes", "Acme"), ("no", ""), True),  # the stored row is kept; the later page's said no
+        (("yes", ""), ("no", "Acme"), False),  # the row kept says no itself
+    ],
+)
+def test_a_contact_on_two_pages_of_a_large_file_keeps_its_opt_out(
+    tmp_path, store, first, later, carried
+):
+    """A large file is stored a page at a time: the row on the earlier page is stored
+    before the later one meets it, and the opt-out still wins whichever row is kept."""
+    (tmp_path / "contacts.csv").write_text(
+        "Customer ID,Email,Marketing Consent,Company\n"
+        f"C1,a@shop.test,{first[0]},{first[1]}\nC2,b@shop.test,yes,\nC3,c@shop.test,yes,\n"
+        f"C1,a@shop.test,{later[0]},{later[1]}\n",
+        encoding="utf-8",
+    )
+    orders_of(tmp_path, ["C1", "C2", "C3"])
+    source = FilesSource(tmp_path)
+    source.page_rows = 2
+    result = run_pipeline(source, store, RunOptions(steps=RFM, as_of=AS_OF))
+    assert result.status == "ok", result.errors
+    assert result.loaded["contacts"] == 3
+    assert scored(result, store) == {"C2", "C3"}
+    stored = store.read("contacts").set_index("contact_id")
+    assert stored.loc["C1", "marketing_consent"] == "no"
+    assert stored.loc["C1", "company"] == "Acme"  # the fuller row is kept for the rest
+    (reason,) = result.rejects.loc[result.rejects["column"] == "contact_id", "reason"]
+    assert ("its opt-out (marketing_consent 'no') is kept" in reason) == carried
