@@ -405,7 +405,7 @@ class CustomerValueModel:
         report["models"] = {name: _scores(actual, c) for name, c in results.items()}
         eligible = {
             k: v for k, v in report["models"].items() if k in self.candidates and k not in barred
-        }
+        } or {"mbgnbd": report["models"]["mbgnbd"]}  # every candidate asked for was barred
         chosen = min(eligible, key=lambda k: eligible[k]["rmse"])
         report["chosen"] = chosen
         families = [k for k in FAMILIES if k in eligible] or ["mbgnbd"]
