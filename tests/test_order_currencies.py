@@ -43,3 +43,22 @@ def test_lines_of_an_order_in_another_currency_lose_their_price_not_their_units(
     assert out["order_lines"]["quantity"].tolist() == [2.0, 3.0]
     assert [n.count for n in notices] == [1]
     assert amounts_in({"orders": orders.assign(currency="EUR")}, "EUR")[1] == []
+
+
+def test_an_order_in_another_currency_is_still_a_purchase_day_for_churn_risk():
+    """A monthly buyer whose last five orders were in pounds in a euro shop: with those
+    days dropped the customer looked lapsed (churn risk 0.8% -> 11.7%) and "Bought on 3
+    days so far" stood beside "8 orders" in Segments. The days count; the spend model
+    learns from the days whose value is known."""
+    from smbml_connect.analytics.customers.value import daily_purchases, history_summary
+
+    days = pd.date_range("2026-03-01", periods=8, freq="MS", tz="UTC")
+    orders = pd.DataFrame({
+        "order_id": [f"o{i}" for i in range(8)], "contact_id": "K44", "ordered_at": days,
+        "total": [40.0, 50.0, 60.0] + [None] * 5, "status": "paid",
+    })  # fmt: skip
+    purchases = daily_purchases(orders, AS_OF)
+    assert len(purchases) == 8 and purchases["value"].notna().sum() == 3
+    summary = history_summary(purchases, AS_OF).loc["K44"]
+    assert summary["x"] == 7 and summary["spend"] == 150.0
+    assert summary["m"] == 55.0  # the known repeat days: 50 and 60

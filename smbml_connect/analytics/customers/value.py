@@ -72,12 +72,14 @@ def daily_purchases(orders: pd.DataFrame, as_of: pd.Timestamp | None = None) -> 
     business_zone.calendar_days).
 
     The orders `counted_orders` counts (an order that is not a sale, ``sales.is_sale``, is
-    not a purchase), less those whose total cannot be read: the models need a value.
-    Orders without a customer, date or total are listed by `unreadable_orders`.
+    not a purchase). A day whose orders have no amount that can be counted (unreadable, or
+    in another currency: ``order_currencies``) is still a purchase day, of unknown value:
+    dropping it made a monthly buyer whose last five orders were in pounds look like a
+    lapsing one (0.8% -> 11.7% churn risk). Orders without a customer, date or total are
+    listed by `unreadable_orders`.
     """
     _require_columns(orders)
     counted = counted_orders(orders, as_of)
-    counted = counted[counted["total"].notna()]
     frame = pd.DataFrame(
         {
             "contact_id": counted["contact_id"],
@@ -85,7 +87,8 @@ def daily_purchases(orders: pd.DataFrame, as_of: pd.Timestamp | None = None) -> 
             "value": counted["total"],
         }
     )
-    return frame.groupby(["contact_id", "day"], as_index=False, sort=True)["value"].sum()
+    grouped = frame.groupby(["contact_id", "day"], as_index=False, sort=True)
+    return grouped["value"].sum(min_count=1)
 
 
 def _zone(as_of: pd.Timestamp | None) -> Any:
@@ -130,21 +133,23 @@ def history_summary(days: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
         return pd.DataFrame()
     weeks_before = (at - seen["day"]).dt.total_seconds().to_numpy() / 604800
     g = seen.assign(weeks_before=weeks_before).groupby("contact_id", sort=True)
-    first_value = g["value"].first()
+    ends = seen.set_index("contact_id")["value"]
     out = pd.DataFrame(
         {
             "purchases": g.size(),
             "T": g["weeks_before"].max(),
             "recency": g["weeks_before"].min(),
-            "spend": g["value"].sum(),
-            "first_value": first_value,
-            "last_value": g["value"].last(),
+            "spend": g["value"].sum(),  # the days of known value (all of them, mostly)
+            "first_value": ends[~ends.index.duplicated(keep="first")],
+            "last_value": ends[~ends.index.duplicated(keep="last")],
         }
     )
     out["x"] = out["purchases"] - 1.0
     out["t_x"] = out["T"] - out["recency"]
-    repeat_spend = out["spend"] - out["first_value"]
-    out["m"] = np.where(out["x"] > 0, repeat_spend / out["x"].clip(lower=1), 0.0)
+    # mean value of the repeat days whose value is known (a day in another currency is a
+    # purchase of unknown value): the sum less the first over x when every value is known
+    repeats = seen[seen["contact_id"].duplicated(keep="first")]
+    out["m"] = repeats.groupby("contact_id")["value"].mean().reindex(out.index).fillna(0.0)
     for weeks in (4, 8, 13, 26, 52):
         out[f"purchases_{weeks}w"] = (
             seen.assign(inside=weeks_before <= weeks).groupby("contact_id")["inside"].sum()
@@ -158,7 +163,8 @@ def history_summary(days: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     out["gap_sd"] = pd.Series(gaps, index=seen["contact_id"].to_numpy()).groupby(level=0).std()
     out["overdue"] = out["recency"] / out["mean_gap"]
     out["recency_share"] = out["recency"] / out["T"].clip(lower=1 / 7)
-    out["value_trend"] = out["last_value"] / (out["spend"] / out["purchases"]).replace(0, np.nan)
+    known = g["value"].count()
+    out["value_trend"] = out["last_value"] / (out["spend"] / known).replace(0, np.nan)
     return out
 
 
