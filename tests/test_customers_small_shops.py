@@ -150,3 +150,18 @@ def test_last_bought_says_days_under_a_week():
         "less than a day", "1 day", "3 days", "6 days", "1 week", "1 week", "9 weeks",
         "5 months",
     ]  # fmt: skip
+
+
+def test_a_shop_three_weeks_old_gets_no_churn_risk_or_value():
+    """Orders over three weeks, many customers back within them: the check period took the
+    whole history and nobody had bought before it, yet 12-month values were published
+    (EUR 180,737 from customers who had spent EUR 15,110), "checked on nothing"."""
+    rng = np.random.default_rng(5)
+    rows = [
+        (f"K{i:03d}", f"{pd.Timestamp('2026-10-09') + pd.Timedelta(days=int(d)):%Y-%m-%d} 12:00",
+         float(rng.choice([7.0, 12.5, 45.0])))
+        for i in range(1, 46)
+        for d in rng.choice(22, int(rng.integers(1, 5)), replace=False)
+    ]  # fmt: skip
+    with pytest.raises(NotEnoughDataError, match="long enough to check them"):
+        CustomerValueModel().fit(_tables(rows)["orders"], AS_OF)
