@@ -106,11 +106,15 @@ _OPT_OUT_HEADER = re.compile(
 # purpose: another channel ("SMS Marketing Consent", a no there is not a no to e-mail), a
 # date or time of consent ("OPTIN_TIME"), a product "Subscription" are not one.
 _CONSENT_HEADER = re.compile(
-    r"(e?mails?|marketing|newsletter|gdpr)*"
+    r"(is|has)?(e?mails?|marketing|newsletter|gdpr)*"
     r"(consent|opt(ed)?in|subscribed|accepts(e?mails?)?marketing|"
-    r"(e?mails?|newsletter|marketing)(subscription|subscriber))"
-    r"(e?mails?|marketing|newsletter|status|state)*"
+    r"(e?mails?|newsletter|marketing)(subscription|subscriber)|subscriber|"
+    r"newsletter|e?mails?marketing)"
+    r"(to|for)?(e?mails?|marketing|newsletter|status|state)*"
 )
+# An answer hint people add to a header by hand ("Email Opt Out (Y/N)", "Unsubscribed
+# (yes/no)"): left out before the header is compared.
+_ANSWER_HINT = re.compile(r"\(\s*[a-z0-9]{1,5}\s*/\s*[a-z0-9]{1,5}\s*\)", re.IGNORECASE)
 # The column a source adds to contacts named in a list of opt-outs (a Mailchimp export of
 # unsubscribed members beside a customer list): read as every opt-out header is.
 OPT_OUT_LIST = "Opt-out list"
@@ -157,7 +161,7 @@ def is_negative_header(header: str) -> bool:
 
 
 def _letters(header: str) -> str:
-    return re.sub(r"[^a-z]", "", header.lower())
+    return re.sub(r"[^a-z]", "", _ANSWER_HINT.sub("", header).lower())
 
 
 def is_opt_out_header(header: str) -> bool:

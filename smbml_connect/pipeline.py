@@ -569,7 +569,7 @@ def _consent_readings(contacts: pd.DataFrame, column: str) -> pd.Series:
 # Words every opt-out or consent header holds (``is_opt_out_header``, ``is_consent_header``
 # decide): an ``extra`` without any is not parsed. Plain substring tests: a regex over every
 # row costs several times more.
-_OPT_OUT_HINTS = ("not", "opt", "subscri", "dnc", "consent", "accepts")
+_OPT_OUT_HINTS = ("not", "opt", "subscri", "dnc", "consent", "accepts", "newsletter", "marketing")
 
 
 def _may_hold_opt_out(text: object) -> bool:

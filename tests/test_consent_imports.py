@@ -36,7 +36,9 @@ def said(result, check: str) -> list[str]:
 @pytest.mark.parametrize(
     "header",
     ["Email Marketing Consent", "Marketing Opt-In", "Email Opt-In", "Accepts Email Marketing",
-     "GDPR Consent", "Email Subscription Status", "Newsletter Opt In"],
+     "GDPR Consent", "Email Subscription Status", "Newsletter Opt In", "Newsletter",
+     "Email Marketing", "Email Marketing Status", "Subscriber Status", "Is Subscribed",
+     "Subscribed to newsletter", "Email Opt-In (Y/N)"],
 )  # fmt: skip
 def test_consent_column_headers(header):
     assert is_consent_header(header)
@@ -45,7 +47,8 @@ def test_consent_column_headers(header):
 @pytest.mark.parametrize(
     "header",
     ["Accepts SMS Marketing", "SMS Marketing Consent", "OPTIN_TIME", "Opt-in date",
-     "Email Marketing Consent Timestamp", "Subscription", "Cookie consent", "Marketing"],
+     "Email Marketing Consent Timestamp", "Subscription", "Cookie consent", "Marketing",
+     "Newsletter Name", "Subscription Plan"],
 )  # fmt: skip
 def test_other_columns_are_not_consent_columns(header):
     """Another channel, a date of consent, a product plan: a no there is no no to e-mail."""
@@ -317,3 +320,21 @@ def test_a_contact_on_two_pages_of_a_large_file_keeps_its_opt_out(
     assert stored.loc["C1", "company"] == "Acme"  # the fuller row is kept for the rest
     (reason,) = result.rejects.loc[result.rejects["column"] == "contact_id", "reason"]
     assert ("its opt-out (marketing_consent 'no') is kept" in reason) == carried
+
+
+def test_opt_outs_under_headers_people_type_by_hand_are_read(tmp_path, store):
+    """A review found "Email Opt Out (Y/N)", "Unsubscribed (yes/no)", "Newsletter" and
+    "Email Marketing" left in extra, unread, and C1-C4 segmented."""
+    (tmp_path / "contacts.csv").write_text(
+        "Customer ID,Email,Email Opt Out (Y/N),Unsubscribed (yes/no),Email Marketing,Newsletter\n"
+        "C1,a@x.com,Y,,,\nC2,b@x.com,,yes,,\nC3,c@x.com,,,UNSUBSCRIBED,\nC4,d@x.com,,,,no\n"
+        "C5,e@x.com,N,no,SUBSCRIBED,yes\n"
+    )
+    (tmp_path / "orders.csv").write_text(
+        "Order ID,Order Date,Customer ID,Total\n"
+        + "".join(f"A{i},2025-0{i}-02,C{i},{10 * i}.00\n" for i in range(1, 6))
+    )
+    result = run_files(tmp_path, store)
+    assert result.consent_skipped == 4
+    segments = result.steps["rfm_segments"].sheets["Segments"]
+    assert segments["contact_id"].tolist() == ["C5"]
