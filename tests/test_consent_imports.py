@@ -338,3 +338,32 @@ def test_opt_outs_under_headers_people_type_by_hand_are_read(tmp_path, store):
     assert result.consent_skipped == 4
     segments = result.steps["rfm_segments"].sheets["Segments"]
     assert segments["contact_id"].tolist() == ["C5"]
+
+
+def test_a_shop_owners_own_unsubscribe_list_opts_out_the_customers_it_names(tmp_path, store):
+    """Only Mailchimp's unsubscribed export was read as a list of opt-outs: an
+    'unsubscribes.csv' (Email, Unsubscribed At) beside the customers was "not read", and
+    Tom got "Send a personal win-back message"."""
+    (tmp_path / "customers.csv").write_text(
+        "Customer ID,First Name,Email\nC1,Tom,Tom.OBrien@example.com\nC2,Sarah,sarah@example.org\n"
+        "C3,Ann,ann@example.com\n"
+    )
+    (tmp_path / "orders.csv").write_text(
+        "Order ID,Order Date,Customer ID,Total\nA1,2025-03-01,C1,10\nA2,2025-03-02,C2,20\n"
+        "A3,2025-03-03,C3,30\n"
+    )
+    (tmp_path / "unsubscribes.csv").write_text(
+        "Email,Unsubscribed At\ntom.obrien@example.com,2025-04-01\nsarah@example.org,2025-05-02\n"
+    )
+    result = run_files(tmp_path, store)
+    assert result.consent_skipped == 2
+    assert result.steps["rfm_segments"].sheets["Segments"]["contact_id"].tolist() == ["C3"]
+    assert any("2 of its 2 addresses matched" in m for m in said(result, "opt_out_list"))
+    # a second customer list whose "Do Not Email" says yes for some: its opt-outs still
+    # count (a file left unread must not let them through), its yeses grant nothing
+    (tmp_path / "unsubscribes.csv").write_text(
+        "Email,Do Not Email\ntom.obrien@example.com,yes\nsarah@example.org,no\n"
+    )
+    again = run_files(tmp_path, store)
+    assert again.consent_skipped == 1
+    assert any("1 of its 2 people said no" in m for m in said(again, "opt_out_list"))

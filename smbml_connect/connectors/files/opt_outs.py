@@ -16,13 +16,26 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from smbml_connect.consent import OPT_OUT_LIST, read_consent
+from smbml_connect.consent import OPT_OUT_LIST, is_opt_out_header, read_consent
 from smbml_connect.ports import Notice, SourceReject
 
-__all__ = ["OptOutLists"]
+__all__ = ["OptOutLists", "said_no"]
 
 # A list's members and the lines of it that could not be read.
 Reader = Callable[[str], tuple[pd.DataFrame, list[SourceReject]]]
+
+
+def said_no(members: pd.DataFrame) -> list[bool]:
+    """Per member, whether the list says they opted out: its consent column, or a column
+    whose header is an opt-out ("Unsubscribed At" with a date, "Do Not Email" with a yes),
+    as a shop owner's own unsubscribe list or a Klaviyo suppression export writes it."""
+    consent = members.get("marketing_consent", pd.Series(None, index=members.index))
+    no = [read_consent(v).decision == "opt-out" for v in consent]
+    for header in members.columns:
+        if isinstance(header, str) and is_opt_out_header(header):
+            said = [read_consent(v, header).decision == "opt-out" for v in members[header]]
+            no = [a or b for a, b in zip(no, said, strict=True)]
+    return no
 
 
 def _address(value: object) -> str | None:
@@ -38,6 +51,7 @@ class OptOutLists:
     read: Reader  # a list's contacts, canonical headers, with its unreadable lines
     _listed: dict[str, str] | None = None  # address -> the list that holds it
     _counts: dict[str, int] = field(default_factory=dict)  # list -> addresses in it
+    _rows: dict[str, int] = field(default_factory=dict)  # list -> its rows with an address
     _unread: dict[str, list[int]] = field(default_factory=dict)  # list -> lines not read
     _matched: set[str] = field(default_factory=set)  # addresses some contact has
     _emails: bool = False  # whether any contact had an e-mail to match
@@ -47,8 +61,7 @@ class OptOutLists:
             self._listed = {}
             for name in self.names:
                 members, rejects = self.read(name)
-                said = members.get("marketing_consent", pd.Series(None, index=members.index))
-                out = [read_consent(v).decision == "opt-out" for v in said]
+                out = said_no(members)
                 addresses = {
                     a
                     for a, no in zip(map(_address, members.get("email", [])), out, strict=False)
@@ -57,6 +70,7 @@ class OptOutLists:
                 for address in sorted(addresses):
                     self._listed.setdefault(address, name)
                 self._counts[name] = len(addresses)
+                self._rows[name] = sum(1 for a in map(_address, members.get("email", [])) if a)
                 self._unread[name] = [r.row for r in rejects]
         return self._listed
 
@@ -94,9 +108,15 @@ class OptOutLists:
 
     def _line(self, name: str, total: int, matched: int) -> str:
         rest = total - matched
+        rows = self._rows.get(name, total)
+        what = (
+            "lists only people who opted out or never subscribed"
+            if rows <= total
+            else f"gives no table of its own, but {total:,} of its {rows:,} people said no"
+        )
         text = (
-            f"File {name!r} ({self.names[name]}) lists only people who opted out or never "
-            f"subscribed: read as a list of opt-outs. {matched:,} of its {total:,} address"
+            f"File {name!r} ({self.names[name]}) {what}: read as a list of opt-outs. "
+            f"{matched:,} of its {total:,} address"
             f"{'' if total == 1 else 'es'} matched a contact, who is opted out whatever the "
             f"contact's own consent says (column {OPT_OUT_LIST!r}); {rest:,} named no contact"
         )

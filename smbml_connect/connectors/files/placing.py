@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from openpyxl import load_workbook
 
-from smbml_connect.consent import read_consent
+from smbml_connect.connectors.files.opt_outs import said_no
 from smbml_connect.headers import (
     header_keys,
     locate_tables,
@@ -21,7 +21,7 @@ from smbml_connect.headers import (
     part_refused,
     table_part,
 )
-from smbml_connect.layouts import MAILCHIMP, Layout, matching, prepare
+from smbml_connect.layouts import Layout, matching, prepare
 from smbml_connect.schema import SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import frame_from_rows
 
@@ -34,11 +34,6 @@ __all__ = [
 ]
 
 _HEAD_ROWS = 40
-
-
-# Exports written one file per member status: a file of one that lists only opt-outs
-# (Mailchimp's unsubscribed or cleaned members) is a list of opt-outs.
-_STATUS_FILES = (MAILCHIMP,)
 
 
 def place(
@@ -65,7 +60,7 @@ def place(
                 break
     # A list of opt-outs gives contacts last: beside a shop's export it is applied to the
     # buyers (``opt_out_lists``), rather than being the only contacts there are.
-    last = {n for n, layout in layouts.items() if _only_opt_outs(n, layout, head)}
+    last = {n for n, layout in layouts.items() if _opt_outs(n, layout, head, every=True)}
     offers = sorted(
         (layout.rank + rank + (len(TABLES) if name in last else 0), i, table, name)
         for i, (name, layout) in enumerate(layouts.items())
@@ -144,17 +139,23 @@ def opt_out_lists(
     return {
         name: layout.name
         for name, layout in layouts.items()
-        if name not in used and _only_opt_outs(name, layout, head)
+        if name not in used and _opt_outs(name, layout, head, every=False)
     }
 
 
-def _only_opt_outs(name: str, layout: Layout, head: Callable[[str], pd.DataFrame]) -> bool:
-    """Whether ``name`` is an export of one member status whose members all opted out."""
-    if layout not in _STATUS_FILES:
+def _opt_outs(name: str, layout: Layout, head: Callable[[str], pd.DataFrame], every: bool) -> bool:
+    """Whether ``name`` gives people with e-mails who opted out (``every``: all of them):
+    an export of one member status (Mailchimp's unsubscribed or cleaned), a suppression
+    export, a shop owner's own "unsubscribes" sheet (`Email`, `Unsubscribed At`), or a
+    second customer list whose "Do Not Email" says yes for some: a file left unread must
+    not let its opt-outs through."""
+    if "contacts" not in layout.tables:
         return False
     members, _ = prepare(head(name), layout, name).table("contacts")
-    said = [read_consent(v).decision for v in members.get("marketing_consent", [])]
-    return bool(said) and all(d == "opt-out" for d in said)
+    if "email" not in members or members["email"].isna().all():
+        return False
+    said = said_no(members)
+    return bool(said) and (all(said) if every else any(said))
 
 
 def period_parts(
