@@ -62,8 +62,8 @@ def amounts_in(
         "orders",
         n,
         f"{n:,} order{'' if n == 1 else 's'} in another currency than {currency} ({parts}): "
-        f"counted as orders, but {'its amount is' if n == 1 else 'their amounts are'} left "
-        "out of spend, customer value and the revenue forecast (there is no exchange rate "
-        "to convert them).",
+        f"counted as {'an order' if n == 1 else 'orders'}, but {'its amount is' if n == 1 else 'their amounts are'} "
+        "left out of spend, customer value and the revenue forecast (there is no exchange "
+        f"rate to convert {'it' if n == 1 else 'them'}).",
     )
     return out, [notice]

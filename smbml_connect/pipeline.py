@@ -741,8 +741,10 @@ def _main_currency(tables: dict[str, pd.DataFrame], account: str | None = None) 
     for table in ("orders", "deals"):
         currencies = tables[table]["currency"].dropna()
         currencies = currencies[currencies.astype(str).str.strip() != ""]
-        if len(currencies):
-            return str(currencies.mode().iloc[0])
+        # a currency written only beside the exceptions (JPY on one order of four) is not
+        # the shop's: the rows without one are in it, whatever it is
+        if len(currencies) and 2 * len(currencies) >= len(tables[table]):
+            return str(currencies.astype(str).str.strip().str.upper().mode().iloc[0])
     return account or "USD"
 
 

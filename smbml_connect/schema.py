@@ -532,8 +532,8 @@ def validate(
             )
     if table == "orders" and "currency" not in frame.columns and "total" in frame.columns:
         marked = _currency_of(frame["total"])
-        if marked:
-            clean["currency"] = pd.Series(marked, index=frame.index, dtype="string")
+        if marked is not None:
+            clean["currency"] = marked.astype("string")
     for name, cells in unread.items():  # columns kept in extra: left out of it, said
         problems += [_unread_problem(name, p, cell, False) for p, cell in cells.items()]
     _reject_duplicates(spec, clean, reject, rows, problems, frame)
@@ -600,32 +600,40 @@ _SHARED_SIGNS = ("$", "¥", "kr")
 _CODE = re.compile(r"^\s*([A-Z]{3})\s*[-+(\d]|[\d)]\s*([A-Z]{3})\s*$")
 
 
-def _currency_of(totals: pd.Series) -> str | None:
-    """The one currency orders' totals are written in ("12,99 €", "EUR 12.99"), when the
+def _mark_of(value: str) -> str | None:
+    mark = next((_MARKS[sign] for sign in _LONGEST_FIRST if sign in value), None)
+    if mark is None:
+        code = _CODE.search(value)
+        mark = (code[1] or code[2]) if code else None
+    if mark is None and any(sign in value for sign in _SHARED_SIGNS):
+        mark = "?"  # a currency, but which one is not written
+    return mark
+
+
+def _currency_of(totals: pd.Series) -> pd.Series | None:
+    """Each order's currency as its total is written ("12,99 €", "EUR 12.99"), when the
     orders have no currency column: otherwise a euro shop's prices were said in USD.
 
+    One mark on at least half the totals: every order's. Several marks that each name
+    one currency ("€100.00" beside "CHF 10,000.00"): each order its own, so the others
+    are kept out of the money figures (``order_currencies``) instead of "$10,100 spent".
     "$" and "¥" are not read (several dollars; yen and yuan): such a shop keeps the
     default, and "$" totals beside "€" ones make the currency unknown (they were all
-    read as euros, review). Only when at least half the totals carry a mark and all
-    marks agree.
+    read as euros, review).
     """
     text = totals.dropna().astype(str)
     text = text[text.str.strip() != ""]
     if text.empty:
         return None
-    marks: dict[str, int] = {}
-    for value, count in text.value_counts().items():  # once per distinct total
-        mark = next((_MARKS[sign] for sign in _LONGEST_FIRST if sign in value), None)
-        if mark is None:
-            code = _CODE.search(value)
-            mark = (code[1] or code[2]) if code else None
-        if mark is None and any(sign in value for sign in _SHARED_SIGNS):
-            mark = "?"  # a currency, but which one is not written
-        if mark:
-            marks[mark] = marks.get(mark, 0) + int(count)
-    if len(marks) != 1 or "?" in marks or 2 * sum(marks.values()) < len(text):
+    distinct = {value: _mark_of(value) for value in text.unique()}  # once per distinct total
+    marks = text.map(distinct).dropna()
+    if marks.empty or "?" in set(marks):
         return None
-    return next(iter(marks))
+    if marks.nunique() == 1:
+        if 2 * len(marks) < len(text):
+            return None
+        return pd.Series(marks.iloc[0], index=totals.index, dtype=object)
+    return text.map(distinct).reindex(totals.index)
 
 
 def _unread_cells(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[int, Any]]]:

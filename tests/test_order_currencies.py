@@ -62,3 +62,20 @@ def test_an_order_in_another_currency_is_still_a_purchase_day_for_churn_risk():
     summary = history_summary(purchases, AS_OF).loc["K44"]
     assert summary["x"] == 7 and summary["spend"] == 150.0
     assert summary["m"] == 55.0  # the known repeat days: 50 and 60
+
+
+def test_a_currency_written_only_beside_the_exception_is_not_the_shops(tmp_path, store):
+    """A Currency column filled only for the one yen order made JPY the run's currency:
+    "10,100 JPY spent" for a customer of euros and yen, "110 JPY" for one of euros."""
+    (tmp_path / "customers.csv").write_text("Customer ID,Email\nC1,a@x.com\nC2,b@x.com\n")
+    (tmp_path / "orders.csv").write_text(
+        "Order ID,Order Date,Customer ID,Total,Currency\nA1,2026-10-01,C1,100.00,\n"
+        "A2,2026-10-02,C1,10000.00,JPY\nA3,2026-10-03,C2,50.00,\nA4,2026-10-05,C2,60.00,\n"
+    )
+    options = RunOptions(steps=steps_by_name(["rfm_segments"]), as_of=AS_OF)
+    result = run_pipeline(FilesSource(tmp_path, {}, {}), store, options)
+    assert result.currency != "JPY"
+    segments = result.steps["rfm_segments"].sheets["Segments"].set_index("contact_id")
+    assert segments["monetary"].to_dict() == {"C1": 100.0, "C2": 110.0}
+    said = {n.check: n for n in result.notices}["other_currency_orders"]
+    assert "counted as an order" in said.message and "1 in JPY" in said.message

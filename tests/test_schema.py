@@ -84,7 +84,12 @@ def test_orders_without_a_currency_column_take_the_one_their_totals_are_written_
     assert validate("orders", codes).clean["currency"].tolist() == ["GBP"] * 3
     # "$" beside "€": which dollars is not written, and they are no euros (review); "¥"
     # is yen or yuan
-    for totals in (["$12.99", "$4.50", "$1.00"], ["12,99 €", "£4.50", "1,00"],
+    # marks that each name one currency give each order its own ("€100.00" beside
+    # "CHF 10,000.00" read as "$10,100 spent", review): the others stay out of money figures
+    mixed = validate("orders", frame.assign(total=["€100.00", "CHF 10,000.00", "50"]))
+    assert mixed.clean["currency"].tolist() == ["EUR", "CHF", pd.NA]
+    assert mixed.clean["total"].tolist() == [100.0, 10000.0, 50.0]
+    for totals in (["$12.99", "$4.50", "$1.00"],
                    ["€12.00", "€7,50", "$9.00"], ["¥88.00", "¥12", "¥5"]):  # fmt: skip
         assert validate("orders", frame.assign(total=totals)).clean["currency"].isna().all()
     # marks of other currencies, as spreadsheets show them (a Polish, a Brazilian, a
