@@ -63,7 +63,7 @@ def header_index(rows: Sequence[Sequence[Any]]) -> int | None:
     start = next((i for i, row in enumerate(rows) if _filled(row) >= 2), None)
     if start is None:
         return next((i for i, row in enumerate(rows) if not is_blank(row)), None)
-    if _known(rows[start]) >= 2:
+    if known_headers(rows[start]) >= 2:
         return start
     below = range(start + 1, min(len(rows), start + 1 + _BELOW_FIRST))
     return next((i for i in below if _names_columns(rows[i])), start)
@@ -74,7 +74,7 @@ def _names_columns(row: Sequence[Any]) -> bool:
     row), two or more of them, and at least half, names we know for a column."""
     filled = [v for v in row if not is_blank([v])]
     words = all(isinstance(v, str) and re.search(r"[^\W\d_]{2}", v) for v in filled)
-    return words and _known(row) >= max(2, len(filled) / 2)
+    return words and known_headers(row) >= max(2, len(filled) / 2)
 
 
 def above_header(rows: Sequence[Sequence[Any]], start: int, numbers: Sequence[int]) -> list:
@@ -84,7 +84,7 @@ def above_header(rows: Sequence[Sequence[Any]], start: int, numbers: Sequence[in
     return [(numbers[i], list(rows[i])) for i in range(start) if _filled(rows[i]) >= 2]
 
 
-def _known(row: Sequence[Any]) -> int:
+def known_headers(row: Sequence[Any]) -> int:
     """How many cells of ``row`` are a column's name or a common header for one."""
     return sum(isinstance(v, str) and normalise(v) in _headers() for v in row)
 

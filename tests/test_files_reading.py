@@ -97,6 +97,24 @@ def test_a_comma_in_a_semicolon_files_header_does_not_make_it_comma_separated(
     assert orders.loc["A2", "Total (EUR, incl. VAT)"] == "7,50"  # one cell, as written
 
 
+def test_a_title_with_a_comma_over_a_semicolon_file_does_not_make_it_comma_separated(
+    tmp_path: Path, store: Store
+):
+    """The comma split the title into a two-cell "header" on line 1 that every
+    decimal-comma row agreed with, and it beat the real header on line 2 for being nearer
+    the top: nothing loaded (review). A header that names columns we know wins."""
+    (tmp_path / "orders.csv").write_text(
+        "Umsatzbericht, erstellt am 03.12.2026\nOrder ID;Order Date;Customer ID;Total\n"
+        "A1;01.10.2026;C1;12,50\nA2;02.10.2026;C2;7,25\nA3;03.10.2026;C1;19,90\n"
+        "A4;04.10.2026;C3;5,00\n",
+        encoding="utf-8",
+    )
+    result = run(tmp_path, store)
+    assert result.loaded["orders"] == 4
+    orders = FilesSource(tmp_path).pull("orders").set_index("order_id")
+    assert orders.loc["A1", "total"] == "12,50"
+
+
 def test_the_delimiter_is_the_one_the_file_was_written_with():
     """Seeded tables as exporters write them (csv quoting), with values that hold the other
     delimiters (decimal commas, "a; b" notes, "Smith, J"), a title line or none: the

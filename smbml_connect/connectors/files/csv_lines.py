@@ -31,6 +31,7 @@ from smbml_connect.sheet_rows import (
     columns_frame,
     header_index,
     is_blank,
+    known_headers,
 )
 
 __all__ = ["CsvBatch", "CsvFile", "Decoding", "detect_encoding", "head_of_csv", "open_csv"]
@@ -283,21 +284,24 @@ def _dialect(lines: Sequence[str]) -> tuple[Any, bool]:
 _DELIMITERS = ",;\t|"
 _SEP_LINE = re.compile(r"sep=([^\r\n])\r?\n?", re.IGNORECASE)  # Excel's first line
 _TITLE_ROWS = 10  # rows a header may sit under (a report's title, a note)
-_NO_FIT = (False, -_TITLE_ROWS, 0, 0.0, 0.0)
+_NO_FIT = (False, 0, -_TITLE_ROWS, 0, 0.0, 0.0)
 # A cell that reads as one value: a number (decimal comma or point), a date, a code.
 _PLAIN = re.compile(r"[-+(]?[$€£¥]?\s?\d[\d.,' ]*\)?-?|[\w@.+/:-]*")
 
 
-def _fit(lines: Sequence[str], delimiter: str) -> tuple[bool, int, int, float, float]:
+def _fit(lines: Sequence[str], delimiter: str) -> tuple[bool, int, int, int, float, float]:
     """How well ``delimiter`` splits ``lines``: (rows below the header mostly agree with
-    its width, how near the top the header is, its width, the share of cells below that
-    read as one value, the share of rows that agree).
+    its width, whether it names two columns we know, how near the top the header is, its
+    width, the share of cells below that read as one value, the share of rows that agree).
 
     The header is the first row of two or more filled cells whose width at least half of
     the rows below share; failing that, the first such row. A title above it counts
     against it (the right delimiter finds the header on its first line, the wrong one may
     find it only in the data), then a wider header wins; at equal width, the delimiter
-    whose cells read as values (``489,11`` rather than ``11;217.57``).
+    whose cells read as values (``489,11`` rather than ``11;217.57``). A header that names
+    two columns we know beats one nearer the top that does not: a ``;`` file under the
+    title "Umsatzbericht, erstellt am 03.12.2026" split by its comma into a two-cell
+    "header" that every decimal-comma row agreed with.
     """
     rows = [r for r, _ in _records(lines, _with_delimiter(delimiter, [])) if not is_blank(r)]
     first = None
@@ -309,9 +313,13 @@ def _fit(lines: Sequence[str], delimiter: str) -> tuple[bool, int, int, float, f
         agree = sum(len(r) >= width and is_blank(r[width:]) for r in below) / max(len(below), 1)
         cells = [c.strip() for r in below for c in r[:width]]
         plain = sum(bool(_PLAIN.fullmatch(c)) for c in cells) / max(len(cells), 1)
-        fit = (agree >= 0.5 or not below, -at, width, plain, agree)
-        if fit[0]:
+        named = min(known_headers(column_names(row)), 2)
+        fit = (agree >= 0.5 or not below, named, -at, width, plain, agree)
+        if fit[0] and named == 2:
             return fit
+        if fit[0]:
+            first = first if first and first[0] and first[1] >= named else fit
+            continue
         first = first or fit
     return first or _NO_FIT
 
