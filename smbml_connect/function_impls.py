@@ -625,6 +625,10 @@ def _cell_text(cell: Any) -> str:
     return repr(cell) if isinstance(cell, str) else str(cell)
 
 
+def _finite(value: float) -> float | None:
+    return value if np.isfinite(value) else None
+
+
 def abtest(conversions_a: Any, visitors_a: Any, conversions_b: Any, visitors_b: Any) -> Result:
     numbers = {
         name: as_number(value, name)
@@ -642,10 +646,11 @@ def abtest(conversions_a: Any, visitors_a: Any, conversions_b: Any, visitors_b: 
     r = ab_test(ca, na, cb, nb)
     frame = pd.DataFrame(
         {
-            "chance B beats A": [r.prob_b_beats_a],
-            "lift": [r.lift],
-            "lift low (95%)": [r.lift_lo95],
-            "lift high (95%)": [r.lift_hi95],
+            # none with no conversion on either side (the prior alone said "98.9%")
+            "chance B beats A": [_finite(r.prob_b_beats_a)],
+            "lift": [_finite(r.lift)],
+            "lift low (95%)": [_finite(r.lift_lo95)],
+            "lift high (95%)": [_finite(r.lift_hi95)],
             "visitors still needed": [
                 r.visitors_needed if np.isfinite(r.visitors_needed) else None
             ],

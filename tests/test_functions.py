@@ -518,7 +518,7 @@ def test_ab_test_calls_no_winner_before_the_visitors_it_needs():
 
 
 @pytest.mark.parametrize(
-    ("ca", "na", "cb", "nb"), [(0, 10, 0, 1000), (5, 10, 0, 10), (1, 10, 0, 10), (5, 100, 0, 100)]
+    ("ca", "na", "cb", "nb"), [(0, 10, 5, 10), (5, 10, 0, 10), (1, 10, 0, 10), (5, 100, 0, 100)]
 )
 def test_ab_test_lift_sits_inside_its_range_when_a_version_has_not_converted(ca, na, cb, nb):
     # the raw ratio said -100% beside a range of [-99.6%, -32.1%] (5 of 10 against 0 of 10)
@@ -528,8 +528,13 @@ def test_ab_test_lift_sits_inside_its_range_when_a_version_has_not_converted(ca,
 
 
 def test_ab_test_with_no_conversions_anywhere_calls_no_winner():
-    # 0 of 10 against 0 of 1,000 read "A is better (99% sure)"
+    # 0 of 10 against 0 of 1,000 read "A is better (99% sure)", and its cells "chance B
+    # beats A 98.9%, lift +8,401%" the other way round: the prior alone spoke
     assert ab_test(0, 10, 0, 1000).verdict == "No conversions yet on either version"
+    cells = call("ABTEST", [0, 1000, 0, 10], FunctionContext())
+    assert cells.error is None
+    assert cells.value[1][:4] == [None, None, None, None]
+    assert cells.value[1][5] == "No conversions yet on either version"
 
 
 def _signed_up(table: list[list], start: dt.datetime, seed: int = 3) -> list[list]:

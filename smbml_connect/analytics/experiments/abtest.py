@@ -120,4 +120,6 @@ def ab_test(
         verdict = "No conversions yet on either version"
     else:
         verdict = "No difference so far"
+    if ca == cb == 0:  # only the prior and the visitor counts speak: no chance, no lift
+        prob = lift = lo = hi = float("nan")
     return ABResult(prob, rate_a, rate_b, float(lift), float(lo), float(hi), remaining, verdict)
