@@ -489,7 +489,8 @@ def _empty_rows_note(rows: list[int]) -> str:
 # A header that names a date: what a sign-up, creation or last-contact column is called.
 _DATE_HEADER = re.compile(
     r"\b(date|dated|created|signed ?up|sign-up|signup|joined|registered|updated|modified|"
-    r"last (seen|activity|contacted|contact|visit|order))\b",
+    r"added|since|when|time|timestamp|opened|closed|converted|entered|became|started|"
+    r"(last|first) (seen|activity|contacted|contact|visit|order|purchase|touch))\b",
     re.IGNORECASE,
 )
 # ... and words that make it a count or an amount instead ("Days since sign-up").
