@@ -21,6 +21,7 @@ from smbml_connect import sales
 from smbml_connect.business_zone import clock_words
 from smbml_connect.coerce import UNSAVED_FORMULA
 from smbml_connect.layouts import SKIPPED
+from smbml_connect.money_words import money_text
 from smbml_connect.ports import Notice
 from smbml_connect.schema import REJECT_COLUMNS, TABLES, key_values
 
@@ -149,7 +150,7 @@ def _future(
     return view, rejects, notices
 
 
-def _not_sales(tables: Mapping[str, pd.DataFrame]) -> list[Notice]:
+def _not_sales(tables: Mapping[str, pd.DataFrame], currency: str = "") -> list[Notice]:
     notices = []
     orders = tables.get("orders", pd.DataFrame())
     if len(orders):
@@ -167,7 +168,7 @@ def _not_sales(tables: Mapping[str, pd.DataFrame]) -> list[Notice]:
                     "prices or lead conversions.",
                 )
             )
-        notices += _refunds(orders, why)
+        notices += _refunds(orders, why, currency)
         unknown = sales.unknown_statuses(orders)
         if len(unknown):
             n = int(unknown.sum())
@@ -198,11 +199,11 @@ def _not_sales(tables: Mapping[str, pd.DataFrame]) -> list[Notice]:
     return notices
 
 
-def _money(amount: float) -> str:
-    return f"{amount:,.2f}"
+def _money(amount: float, currency: str = "") -> str:
+    return money_text(amount, currency, cents=True)
 
 
-def _refunds(orders: pd.DataFrame, why: pd.Series) -> list[Notice]:
+def _refunds(orders: pd.DataFrame, why: pd.Series, currency: str = "") -> list[Notice]:
     """Sales partly refunded (counted net of it) and credit documents no sale could take."""
     back = sales.refunds(orders)
     sale = why.isna().to_numpy(dtype=bool)
@@ -212,7 +213,7 @@ def _refunds(orders: pd.DataFrame, why: pd.Series) -> list[Notice]:
     if n:
         credited = back.credited[partly]
         by_credits = (
-            f", {_money(float(credited.sum()))} of it from credit notes or refunds taken off "
+            f", {_money(float(credited.sum()), currency)} of it from credit notes or refunds taken off "
             f"{_plural(int((credited > 0).sum()), 'sale')} (each off its customer's latest "
             "earlier sale)"
             if (credited > 0).any()
@@ -223,14 +224,14 @@ def _refunds(orders: pd.DataFrame, why: pd.Series) -> list[Notice]:
                 "partial_refunds",
                 "orders",
                 n,
-                f"{_plural(n, 'sale')} partly refunded ({_money(float(back.total[partly].sum()))}"
+                f"{_plural(n, 'sale')} partly refunded ({_money(float(back.total[partly].sum()), currency)}"
                 f" back in all{by_credits}): each is counted at its total less what went "
                 "back, in segments, clusters, customer value and the sales forecast; its "
                 "line items stay as "
                 "sold (a refund without line detail does not say which lines it was for).",
             )
         )
-    notices += _over_refunded(orders, back.own, why)
+    notices += _over_refunded(orders, back.own, why, currency)
     lost = back.unmatched > 0
     m = int(lost.sum())
     if m:
@@ -240,7 +241,7 @@ def _refunds(orders: pd.DataFrame, why: pd.Series) -> list[Notice]:
                 "orders",
                 m,
                 f"{_plural(m, 'credit note or refund', 'credit notes or refunds')} "
-                f"({_money(float(back.unmatched[lost].sum()))}) not taken off any sale: no "
+                f"({_money(float(back.unmatched[lost].sum()), currency)}) not taken off any sale: no "
                 "sale of the same customer on or before its date (or no customer) had that "
                 "much left. Kept, not counted as sales.",
             )
@@ -248,7 +249,9 @@ def _refunds(orders: pd.DataFrame, why: pd.Series) -> list[Notice]:
     return notices
 
 
-def _over_refunded(orders: pd.DataFrame, own: pd.Series, why: pd.Series) -> list[Notice]:
+def _over_refunded(
+    orders: pd.DataFrame, own: pd.Series, why: pd.Series, currency: str = ""
+) -> list[Notice]:
     """Orders whose own refund is more than their total: counted as refunded in full, so
     the rest of the refund is in no figure. A typo, or a refund booked to the wrong order:
     either way the user should see it, row, column and value."""
@@ -262,7 +265,7 @@ def _over_refunded(orders: pd.DataFrame, own: pd.Series, why: pd.Series) -> list
         return []
     ids = orders["order_id"].astype(str).to_numpy()[over]
     shown = "; ".join(
-        f"{i}: {_money(r)} refunded on a total of {_money(t)}"
+        f"{i}: {_money(r, currency)} refunded on a total of {_money(t, currency)}"
         for i, r, t in zip(ids[:5], own[over][:5], total[over][:5], strict=True)
     )
     extra = float((own[over] - total[over]).sum())
@@ -273,7 +276,7 @@ def _over_refunded(orders: pd.DataFrame, own: pd.Series, why: pd.Series) -> list
             n,
             f"{_plural(n, 'order')} with a {sales.REFUNDED_AMOUNT} amount larger than "
             f"{'its' if n == 1 else 'their'} total ({shown}{'; ...' if n > 5 else ''}): counted as refunded in full, so "
-            f"{_money(extra)} of refunds counts in no figure. If a refund was booked to the "
+            f"{_money(extra, currency)} of refunds counts in no figure. If a refund was booked to the "
             "wrong order, move it there.",
         )
     ]
@@ -372,11 +375,15 @@ def _stale(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> list[Noti
 
 
 def check_data(
-    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, rejects: pd.DataFrame
+    tables: dict[str, pd.DataFrame],
+    as_of: pd.Timestamp,
+    rejects: pd.DataFrame,
+    currency: str = "",
 ) -> Checked:
-    """The tables the steps may use, the rows left out, and what people should know."""
+    """The tables the steps may use, the rows left out, and what people should know
+    (money in ``currency``, as every other line of the run writes it)."""
     view, left_out, notices = _future(tables, as_of)
-    notices += _not_sales(view) + _unknown_contacts(view) + _text_in_numbers(rejects)
+    notices += _not_sales(view, currency) + _unknown_contacts(view) + _text_in_numbers(rejects)
     notices += _supplier_bills(rejects)
     notices += _stale(view, as_of)
     return Checked(view, left_out, notices)

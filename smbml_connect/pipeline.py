@@ -115,7 +115,8 @@ def run_pipeline(
         _mark_complete(source, store, result)
         tables = {name: _live(store.read(name)) for name in TABLES}
         tables, linked = link_to_contacts(tables)  # "c2" or "Anna@x.com" for contact C2
-        tables = _checked(tables, store, result)
+        currency = _main_currency(tables, account.currency if account else None)
+        tables = _checked(tables, store, result, currency)
         result.notices += linked
         if isinstance(source, ListsNotRead):  # a tab or file that gave no table says why
             result.notices += [Notice("not_read", "", 1, line) for line in source.not_read()]
@@ -132,7 +133,7 @@ def run_pipeline(
             result.rejects = _stacked_rejects(result.rejects, unreadable)
         context = StepContext(
             as_of=as_of.tz_convert(zone.name),  # the steps count days on the business's clock
-            currency=_main_currency(tables, account.currency if account else None),
+            currency=currency,
             settings=options.settings,
             previous_model=lambda name: getattr(store.load_model(name), "payload", None),
         )
@@ -285,10 +286,10 @@ def _held_back(
 
 
 def _checked(
-    tables: dict[str, pd.DataFrame], store: Store, result: RunResult
+    tables: dict[str, pd.DataFrame], store: Store, result: RunResult, currency: str
 ) -> dict[str, pd.DataFrame]:
     """The data checks: notices for the run, rows dated in the future left out (and listed)."""
-    checked = check_data(tables, result.local_as_of, result.rejects)
+    checked = check_data(tables, result.local_as_of, result.rejects, currency)
     result.notices = [*result.notices, *checked.notices]  # the source's own come first
     if not checked.rejects.empty:
         store.add_rejects(result.run_id, checked.rejects)

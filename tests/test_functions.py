@@ -569,7 +569,7 @@ def test_leadscore_reads_a_date_column_the_same_from_either_add_in():
     assert "Signed up:" not in reasons
     # other ways people head a date column (a review found "First contact: 45,342")
     for header in ("First contact", "Added", "Lead since", "Customer since"):
-        named = [[*table[0][:-1], header]] + table[1:]
+        named = [[*table[0][:-1], header], *table[1:]]
         same = call("LEADSCORE", [_as_serials(named)], fresh())
         assert same.value == call("LEADSCORE", [named], fresh()).value, header
     # Genuine numbers stay numbers: a count whose header names a date, or numbers that
