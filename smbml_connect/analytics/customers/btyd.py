@@ -13,7 +13,7 @@ Time is in weeks throughout, as in the papers: it keeps the parameters near 1.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -80,6 +80,7 @@ def fit_four(
     t_x: np.ndarray,
     T: np.ndarray,
     first: np.ndarray,
+    options: Mapping[str, float] | None = None,
 ) -> tuple[np.ndarray, Fit]:
     """Maximum likelihood of a four-parameter purchase model over the distinct histories,
     on log parameters (a small ridge keeps them finite), with errors from the Hessian."""
@@ -91,7 +92,9 @@ def fit_four(
         value = -(weights * log_lik(np.exp(theta), ux, ut, uT)).sum()
         return float(value + penalty * (theta**2).sum()) / total
 
-    best = minimize(nll, np.log(first), method="L-BFGS-B", bounds=[(-10, 10)] * 4, options=TIGHT)
+    best = minimize(
+        nll, np.log(first), method="L-BFGS-B", bounds=[(-10, 10)] * 4, options=options or TIGHT
+    )
     errors = hessian_errors(lambda t: nll(t) * total, best.x) * np.exp(best.x)
     params = np.exp(best.x)
     return params, Fit.of(names, params, errors, best.fun, total)

@@ -44,6 +44,12 @@ def _panels(per_panel: int = 12, halvings: int = 10) -> tuple[np.ndarray, np.nda
 
 _PANEL_NODES, _PANEL_WEIGHTS = _panels()
 SLOW_Z = 0.95  # above it scipy's hyp2f1 is slow and unreliable here; see ParetoNBD._parts
+# Stop when an iteration gains less than 1e-11 of the mean log-likelihood (1e-14 for the
+# other models): a shop of steady buyers has its optimum at the end of a flat ridge
+# (r ~ 900, alpha ~ 22,000) that the tighter stop walked for 1,700 likelihoods, each an
+# integral per customer, for a log-likelihood 1e-5 better over 1,000 customers (CHURN
+# on 1,000 of the Excel tests' customers 9.8 s -> 3.3 s; CDNOW's estimates unchanged).
+STOP = {"ftol": 1e-11, "gtol": 1e-9, "maxiter": 1000}
 
 
 def _log_dropout_integral(
@@ -145,8 +151,9 @@ class ParetoNBD:
         scale = max(float(np.mean(T)), 1e-3)
         first = np.array([1.0, scale, 1.0, scale])
         self.params_, self.fit_ = fit_four(
-            self._log_lik, self.names, self.penalty, x, t_x, T, first if start is None else start
-        )
+            self._log_lik, self.names, self.penalty, x, t_x, T,
+            first if start is None else start, STOP,
+        )  # fmt: skip
         return self
 
     def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
