@@ -74,7 +74,7 @@ def number_format(name: str, series: pd.Series) -> str | None:
     if any(w in lowered for w in ("share", "rate", "probability", "risk")):
         return "0.0%"
     # money by its words: "lowest_weekly_price" is money, "distinct_prices" (prices tried) a count
-    if {"revenue", "spend", "total", "value", "price", "amount"} & set(
+    if {"revenue", "spend", "total", "value", "price", "amount", "profit", "cost"} & set(
         re.split(r"[\W_]+", lowered)
     ):
         return "#,##0.00"

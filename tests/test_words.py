@@ -115,6 +115,9 @@ def test_whole_numbers_show_without_decimals_and_a_count_of_prices_is_no_price()
     assert number_format("lowest_weekly_price", pd.Series([12.0, 16.0])) == "#,##0.00"
     assert number_format("amount", pd.Series([2230, 1710])) == "#,##0.00"
     assert number_format("days_as_lead", pd.Series([18, 3], dtype="Int64")) == "#,##0"
+    # a profit change of 0 (a kept price) is still money: it read "0" beside "12.40"
+    assert number_format("profit_change_per_month", pd.Series([0.0, 0.0])) == "#,##0.00"
+    assert number_format("unit_cost", pd.Series([4.0, 6.0])) == "#,##0.00"
 
 
 def test_the_model_card_says_what_its_measures_mean():
