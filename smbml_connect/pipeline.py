@@ -585,16 +585,23 @@ def _opt_out_columns(contacts: pd.DataFrame, column: str) -> dict[str, pd.Series
     Email", "Unsubscribed") or a second consent column ("Marketing Opt-In" beside "Email
     Marketing Consent"), read. An opt-out there counts whichever column the config names:
     consent fails closed, and a user who kept such a column meant it."""
+    out: dict[str, pd.Series] = {}
+    if column != "marketing_consent" and "marketing_consent" in contacts.columns:
+        # the consent column the headers gave ("Email Marketing Consent") counts as every
+        # second consent column does when the config names another: an UNSUBSCRIBED there
+        # was read by no one, while "Marketing Opt-In" kept in extra was
+        said = contacts["marketing_consent"]
+        if said.notna().any():
+            out["marketing_consent"] = read_column(said, "marketing_consent")
     texts = contacts["extra"].to_numpy(dtype=object, na_value=None)
     hinted = np.fromiter(map(_may_hold_opt_out, texts), dtype=bool, count=len(texts))
     if not hinted.any():
-        return {}
+        return out
     records = [json.loads(t) for t in texts[hinted]]
     keys: set[str] = set().union(*records)
     headers = sorted(
         k for k in keys if k != column and (is_opt_out_header(k) or is_consent_header(k))
     )
-    out = {}
     for header in headers:
         values = np.full(len(texts), None, dtype=object)
         values[hinted] = [r.get(header) for r in records]
