@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from smbml_connect.coerce import ColumnFormat, _missing
+from smbml_connect.consent import is_consent_header, is_opt_out_header
 from smbml_connect.errors import ConfigError
 from smbml_connect.schema import SHARES, SOURCE_ROW, TABLES, TableSpec
 
@@ -195,7 +196,7 @@ class HeaderMapping:
             for column in self.made
         ]
         lines += [f"{h!r} -> {self._merge_text(m)}" for h, m in self.merged.items()]
-        lines += [f"{h!r} -> extra (no canonical column)" for h in self.unmapped]
+        lines += [f"{h!r} -> extra ({_kept_why(self.table, h)})" for h in self.unmapped]
         lines += [f"{h!r} -> extra ({self._held(c, holder)})" for h, c, holder in self.conflicts]
         return lines
 
@@ -331,6 +332,13 @@ def map_headers(
         else:
             mapping.conflicts.append((header, target, holder))
     return mapping
+
+
+def _kept_why(table: str, header: str) -> str:
+    """Why a header is kept in extra: a consent or opt-out column is still read there."""
+    if table == "contacts" and (is_opt_out_header(header) or is_consent_header(header)):
+        return "no canonical column; read for consent: an opt-out there counts"
+    return "no canonical column"
 
 
 def _says_percent(header: str) -> bool:

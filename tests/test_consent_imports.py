@@ -367,3 +367,14 @@ def test_a_shop_owners_own_unsubscribe_list_opts_out_the_customers_it_names(tmp_
     again = run_files(tmp_path, store)
     assert again.consent_skipped == 1
     assert any("1 of its 2 people said no" in m for m in said(again, "opt_out_list"))
+
+
+def test_inspect_says_an_opt_out_column_kept_in_extra_is_read_for_consent():
+    """`smbml inspect` showed "Email Opt Out (Y/N)" as "-> extra (no canonical column)",
+    as if it were ignored; it is read, and an opt-out there counts."""
+    from smbml_connect.headers import map_headers
+
+    lines = map_headers("contacts", ["Email", "Email Opt Out (Y/N)", "Shoe size"]).describe()
+    assert "'Email Opt Out (Y/N)' -> extra (no canonical column; read for consent: an " \
+        "opt-out there counts)" in lines  # fmt: skip
+    assert "'Shoe size' -> extra (no canonical column)" in lines
