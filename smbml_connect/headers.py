@@ -362,7 +362,7 @@ _UTC = re.compile(r"\b(?:utc|gmt)\b(?!\s*[+\-\u2212]\s*\d)", re.IGNORECASE)
 
 def match_table(name: str) -> str | None:
     """The canonical table a tab or file name stands for, if any ("Line Items" -> order_lines)."""
-    key = normalise(re.sub(r"\.(csv|xlsx|xlsm|txt)$", "", name, flags=re.IGNORECASE))
+    key = normalise(re.sub(r"\.(csv|xlsx|xlsm|txt|tsv)$", "", name, flags=re.IGNORECASE))
     for table, names in TABLE_SYNONYMS.items():
         if key in {normalise(n) for n in names} or key == normalise(table):
             return table

@@ -257,6 +257,17 @@ def test_a_unicode_text_file_in_a_folder_is_read_and_a_note_is_named(tmp_path: P
     ]
 
 
+def test_a_tsv_file_in_a_folder_is_read(tmp_path: Path, store: Store):
+    """A .tsv was only named as "not read" (only .csv files are read from a folder)."""
+    (tmp_path / "customers.csv").write_text("Customer ID,Email\nC1,zoe@x.de\n", encoding="utf-8")
+    (tmp_path / "orders.tsv").write_text(
+        "Order ID\tOrder Date\tCustomer ID\tTotal\nA1\t2026-10-01\tC1\t12.50\n", encoding="utf-8"
+    )
+    result = run(tmp_path, store)
+    assert result.loaded["orders"] == 1
+    assert not [n for n in result.notices if n.check == "not_read"]
+
+
 # -- 10: a report's title and date, or a group heading, above the header ----------------
 def test_a_title_line_with_its_date_above_the_header_is_skipped_and_listed(
     tmp_path: Path, store: Store

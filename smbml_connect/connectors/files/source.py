@@ -57,10 +57,10 @@ from smbml_connect.sheet_rows import (
 __all__ = ["FilesSource", "read_csv", "read_sheet"]
 
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
-_OTHER_SPREADSHEETS = {".xlsx", ".xlsm", ".xls", ".ods", ".tsv"}  # in a folder: not read
+_OTHER_SPREADSHEETS = {".xlsx", ".xlsm", ".xls", ".ods"}  # in a folder: not read
 # In a folder, a .txt file is read as CSV when it is delimited text: Excel's "Unicode Text"
-# and "Text (Tab delimited)" saves are tab-separated .txt files.
-_TEXT = ".txt"
+# and "Text (Tab delimited)" saves are tab-separated .txt files; .tsv is the same.
+_TEXT = (".txt", ".tsv")
 _OLE2 = bytes.fromhex("D0CF11E0A1B11AE1")  # encrypted .xlsx, or an old .xls renamed
 Batch = tuple[pd.DataFrame, list[SourceReject]]
 _NO_REJECTS = pd.DataFrame(columns=REJECT_COLUMNS)
@@ -159,7 +159,7 @@ class FilesSource:
                 f"File {p.name!r} was not read: it is not a table (no line of values "
                 "separated by commas, semicolons, tabs or bars under a header)."
                 for p in self._folder()
-                if p.suffix.lower() == _TEXT and p.name not in self._names
+                if p.suffix.lower() in _TEXT and p.name not in self._names
             ]
         return out
 
@@ -356,13 +356,13 @@ class FilesSource:
             names = [
                 p.name
                 for p in files
-                if p.suffix.lower() == ".csv" or (p.suffix.lower() == _TEXT and self._delimited(p))
+                if p.suffix.lower() == ".csv" or (p.suffix.lower() in _TEXT and self._delimited(p))
             ]
             self._names = names
         elif self.path.suffix.lower() in _EXCEL_SUFFIXES:
             names = _sheet_names(self.path)
             self._names = list(names)
-        elif self.path.suffix.lower() in {".csv", ".txt"}:
+        elif self.path.suffix.lower() in {".csv", *_TEXT}:
             located, self._layouts = place(
                 {t: self.path.name for t in self.tables}, [self.path.name], self._head, ""
             )
