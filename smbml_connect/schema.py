@@ -627,13 +627,20 @@ def _currency_of(totals: pd.Series) -> pd.Series | None:
         return None
     distinct = {value: _mark_of(value) for value in text.unique()}  # once per distinct total
     marks = text.map(distinct).dropna()
-    if marks.empty or "?" in set(marks):
-        return None
+    named = marks[marks != "?"]
+    if named.empty or (marks == "?").sum() >= len(named):
+        return None  # no currency written, or as many that name none ("$" beside "€")
     if marks.nunique() == 1:
         if 2 * len(marks) < len(text):
             return None
         return pd.Series(marks.iloc[0], index=totals.index, dtype=object)
-    return text.map(distinct).reindex(totals.index)
+    # each order its own; one whose sign names several currencies ("$12.50" in a euro
+    # shop) is kept apart by that sign, not counted as the shop's (it made every figure
+    # "$" and a "¥1250" was added to the euros)
+    signs = {value: next(s for s in _SHARED_SIGNS if s in value) for value, m in distinct.items()
+             if m == "?"}  # fmt: skip
+    own = text.map(lambda v: signs.get(v) or distinct.get(v))
+    return own.reindex(totals.index)
 
 
 def _unread_cells(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[int, Any]]]:

@@ -89,9 +89,13 @@ def test_orders_without_a_currency_column_take_the_one_their_totals_are_written_
     mixed = validate("orders", frame.assign(total=["€100.00", "CHF 10,000.00", "50"]))
     assert mixed.clean["currency"].tolist() == ["EUR", "CHF", pd.NA]
     assert mixed.clean["total"].tolist() == [100.0, 10000.0, 50.0]
-    for totals in (["$12.99", "$4.50", "$1.00"],
-                   ["€12.00", "€7,50", "$9.00"], ["¥88.00", "¥12", "¥5"]):  # fmt: skip
+    for totals in (["$12.99", "$4.50", "$1.00"], ["€12.00", "$7,50", "$9.00"],
+                   ["¥88.00", "¥12", "¥5"]):  # fmt: skip
         assert validate("orders", frame.assign(total=totals)).clean["currency"].isna().all()
+    # one "$" or "¥" among euros is an exception kept apart by its sign, not a reason to
+    # drop the shop's currency (every figure in "$", a "¥1250" added to the euros)
+    stray = validate("orders", frame.assign(total=["€12.00", "€7,50", "¥1250"])).clean
+    assert stray["currency"].tolist() == ["EUR", "EUR", "¥"]
     # marks of other currencies, as spreadsheets show them (a Polish, a Brazilian, a
     # Canadian shop); "kr" is four countries' crowns
     for totals, code in ((["99,00 zł", "1 234,50 zł", "5"], "PLN"),

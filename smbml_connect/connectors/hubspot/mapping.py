@@ -252,6 +252,13 @@ def _finish(
     if table == "deals":
         closed = frame["is_closed"].astype(str).str.lower().eq("true")
         frame["closed_at"] = frame["close_date"].where(closed, None)
+    if table == "orders":
+        # An order made in HubSpot (not synced from a shop) has no external created date:
+        # its own create date is when it was ordered. Rejected as "ordered_at is empty",
+        # such orders were lost from every figure (explorer: 40 of 155 orders).
+        frame["ordered_at"] = frame["ordered_at"].where(
+            frame["ordered_at"].notna(), frame["created_at"]
+        )
     if table == "order_lines" and "hs_total_discount" in frame:
         # Money off the whole line, not a share; the amount stays, as written, in extra.
         frame["discount"] = discount_shares(
