@@ -63,8 +63,14 @@ def header_index(rows: Sequence[Sequence[Any]]) -> int | None:
     start = next((i for i, row in enumerate(rows) if _filled(row) >= 2), None)
     if start is None:
         return next((i for i, row in enumerate(rows) if not is_blank(row)), None)
-    if known_headers(rows[start]) >= 2:
-        return start
+    known = known_headers(rows[start])
+    if known >= 2:
+        # a group heading whose words happen to be column names ("Order | Customer |
+        # Payment") over the real header ("Order # | Date | Customer ID | Amount"): the row
+        # right below names clearly more of them
+        after = start + 1
+        more = after < len(rows) and known_headers(rows[after]) >= known + 2
+        return after if more and _names_columns(rows[after]) else start
     below = range(start + 1, min(len(rows), start + 1 + _BELOW_FIRST))
     return next((i for i in below if _names_columns(rows[i])), start)
 

@@ -313,6 +313,25 @@ def test_a_merged_group_heading_over_a_workbook_header_is_skipped_and_listed(
     assert skipped["value"].tolist() == ["Customer, Order details"]
 
 
+def test_a_group_heading_of_column_names_over_the_real_header_is_not_the_header():
+    """ "Order | Customer | Payment" over "Order # | Date | Customer ID | Name | Amount |
+    Paid?": the heading's words are column names too (two known), so it was taken for the
+    header and the whole Orders tab was skipped (a Sheets explorer)."""
+    from smbml_connect.sheet_rows import header_index
+
+    rows = [
+        ["Orders 2025 – Café Bohne", None, None, None, None, None],
+        [None] * 6,
+        ["Order", None, "Customer", None, "Payment", None],
+        ["Order #", "Date", "Customer ID", "Name", "Amount", "Paid?"],
+        ["A1", "2025-02-11", "C1", "x", "€1,50", True],
+    ]
+    assert header_index(rows) == 3
+    # a real header with a row of words below it that names no more columns stays
+    plain = [["Order ID", "Customer ID", "Total"], ["Order ID", "Customer", "Note"]]
+    assert header_index(plain) == 0
+
+
 def test_a_header_of_its_own_words_stays_the_header():
     """A first row of names we do not know is still the header when no row below it reads
     as a header of known names: a row of data holding such words is never taken for it."""
