@@ -194,6 +194,33 @@ def test_tabs_split_by_year_are_read_together_as_files_are(
         assert "headers differ" in said[0]
 
 
+def test_an_unsubscribes_tab_opts_out_the_customers_it_names(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
+) -> None:
+    """An "Unsubscribes" tab (Email, Unsubscribed At) beside "Customers" was ignored: its
+    people were segmented and their addresses written to the result tabs, while the
+    files source applied the same list (a Sheets explorer)."""
+    key = "1OptOutTabSpreadsheet00000000000000000"
+    emu.state.create(
+        key,
+        "Opt-outs",
+        {
+            "Customers": [["Customer ID", "Email"], ["C1", "c1@x.com"], ["C2", "c2@x.com"],
+                          ["C3", "c3@x.com"]],
+            "Orders": [["Order ID", "Customer ID", "Order date", "Total"],
+                       ["O1", "C1", "2025-01-02", 10], ["O2", "C2", "2025-01-03", 20],
+                       ["O3", "C3", "2025-01-04", 30]],
+            "Unsubscribes": [["Email", "Unsubscribed At"], ["C2@X.COM", "2025-06-01"]],
+            "Notes": [["Call the roaster on Monday"]],
+        },
+    )  # fmt: skip
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
+    assert result.consent_skipped == 1
+    (said,) = [n.message for n in result.notices if n.check == "opt_out_list"]
+    assert said.startswith("Tab 'Unsubscribes' (") and "1 of its 1 address matched" in said
+
+
 def test_a_year_tab_with_headers_retyped_and_an_order_in_both_years_is_read(
     emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
 ) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 from openpyxl import load_workbook
 
-from smbml_connect.connectors.files.opt_outs import said_no
 from smbml_connect.headers import (
     header_keys,
     locate_tables,
@@ -22,6 +21,7 @@ from smbml_connect.headers import (
     table_part,
 )
 from smbml_connect.layouts import Layout, matching, prepare
+from smbml_connect.opt_out_lists import said_no
 from smbml_connect.schema import SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import frame_from_rows
 
@@ -126,7 +126,7 @@ def opt_out_lists(
     head: Callable[[str], pd.DataFrame],
 ) -> dict[str, str]:
     """Files or tabs that give no table but list people who opted out, to be applied to
-    the contacts another file gives (by e-mail; ``opt_outs.OptOutLists``).
+    the contacts another file gives (by e-mail; ``opt_out_lists.OptOutLists``).
 
     Such a file is an export of one member status (``_STATUS_FILES``) whose every member
     in its first rows is an opt-out: "Mailchimp unsubscribed" beside a customer list must

@@ -28,7 +28,6 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from smbml_connect.coerce import UNSAVED_FORMULA, UnreadCell
 from smbml_connect.connectors.files.csv_lines import BATCH_LINES, head_of_csv, open_csv
-from smbml_connect.connectors.files.opt_outs import OptOutLists
 from smbml_connect.connectors.files.placing import (
     companions,
     head_of_sheet,
@@ -40,6 +39,7 @@ from smbml_connect.consent import keep_header_meaning
 from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.headers import HeaderMapping, map_headers, match_table, table_part
 from smbml_connect.layouts import SKIPPED, Layout, Prepared, join_prepared, prepare
+from smbml_connect.opt_out_lists import OptOutLists
 from smbml_connect.ports import Notice, Page, SourceReject
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
 from smbml_connect.sheet_rows import (

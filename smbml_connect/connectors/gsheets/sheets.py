@@ -52,6 +52,7 @@ from smbml_connect.headers import (
 )
 from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
 from smbml_connect.layouts import join_prepared, matching, prepare
+from smbml_connect.opt_out_lists import OptOutLists, said_no
 from smbml_connect.ports import (
     Page,
     PushReport,
@@ -135,6 +136,9 @@ class SheetsSource:
         self.header_mappings: dict[str, HeaderMapping] = {}
         self._unread: dict[str, list[SourceReject]] = {}
         self._skipped: dict[str, pd.DataFrame] = {}
+        self._others: list[str] = []  # tabs that give no table: maybe a list of opt-outs
+        self._lists: OptOutLists | None = None
+        self._list_layouts: dict[str, str] = {}
 
     @property
     def name(self) -> str:
@@ -205,7 +209,36 @@ class SheetsSource:
         frame, self.header_mappings[entity] = prepared.table(entity, self.mappings.get(entity))
         self._skipped[entity] = prepared.rejects(entity, self.name)
         self._unread[entity] = unread
-        return Page(tables={entity: frame}, rejects={entity: unread} if unread else {})
+        page = Page(tables={entity: frame}, rejects={entity: unread} if unread else {})
+        lists = self._opt_out_lists() if entity == "contacts" else None
+        if lists is not None and lists.names:  # "Unsubscribes" beside "Customers"
+            page.tables[entity] = lists.apply(frame)
+            page.notices = lists.notices()
+        return page
+
+    def _opt_out_lists(self) -> OptOutLists:
+        """Tabs that give no table but name people who opted out (an "Unsubscribes" tab
+        with `Email` and `Unsubscribed At`, a Mailchimp unsubscribed export pasted in):
+        applied to the contacts by e-mail, as the files source applies such files."""
+        if self._lists is None:
+            names: dict[str, str] = {}
+            for title in self._others:
+                members, _ = self._list_members(title)
+                said = said_no(members) if "email" in members else []
+                if any(said):
+                    names[title] = self._list_layouts.get(title, "a list of people")
+            self._lists = OptOutLists(names, self._list_members, noun="Tab")
+        return self._lists
+
+    def _list_members(self, title: str) -> tuple[pd.DataFrame, list[SourceReject]]:
+        raw, unread = split_rows(self._values().get(title, []), first_row_number=1, where=title)
+        layout = next((found for found in matching(raw.head(50)) if "contacts" in found.tables),
+                      None)  # fmt: skip
+        if layout is None:
+            return pd.DataFrame(), unread
+        self._list_layouts[title] = layout.name
+        members, _ = prepare(raw, layout, title).table("contacts")
+        return members, unread
 
     def _locate(self) -> dict[str, str]:
         if self._located is not None:
@@ -231,6 +264,10 @@ class SheetsSource:
         self._maybe_parts = [
             t for t in titles if t not in located.values() and table_part(t) in located
         ]
+        if "contacts" in located:  # the others may be lists of opt-outs (`_opt_out_lists`)
+            self._others = [
+                t for t in titles if t not in located.values() and t not in self._maybe_parts
+            ]
         self._located = located
         return located
 
@@ -271,7 +308,7 @@ class SheetsSource:
         """Every table tab in one request (Google counts a batchGet as one read)."""
         if self._rows is None:
             located = self._locate()
-            tabs = list(dict.fromkeys([*located.values(), *self._maybe_parts]))
+            tabs = list(dict.fromkeys([*located.values(), *self._maybe_parts, *self._others]))
             answer = self.api.client.http_client.values_batch_get(
                 self.key,
                 [_quote(t) for t in tabs],

@@ -1,7 +1,8 @@
 """Lists of opt-outs beside the contacts: applied to the contacts they name, by e-mail.
 
-A Mailchimp export of unsubscribed or cleaned members next to a customer list gives no
-table of its own (the customer list gives contacts), yet every address in it said no.
+Shared by the files source and the Google Sheets source (a tab "Unsubscribes" beside
+"Customers" was ignored there). A Mailchimp export of unsubscribed or cleaned members next
+to a customer list gives no table of its own (the customer list gives contacts), yet every address in it said no.
 Each contact whose e-mail (case and spaces aside) is listed gets the list's name in the
 column ``consent.OPT_OUT_LIST``, kept in ``extra``, which the pipeline reads as it reads
 every opt-out column: an opt-out whatever the contact's own consent says, or whichever
@@ -49,6 +50,7 @@ class OptOutLists:
 
     names: dict[str, str]  # list -> the export it is ("Mailchimp audience export")
     read: Reader  # a list's contacts, canonical headers, with its unreadable lines
+    noun: str = "File"  # what a list is to the user: a "File", a "Tab"
     _listed: dict[str, str] | None = None  # address -> the list that holds it
     _counts: dict[str, int] = field(default_factory=dict)  # list -> addresses in it
     _rows: dict[str, int] = field(default_factory=dict)  # list -> its rows with an address
@@ -115,7 +117,7 @@ class OptOutLists:
             else f"gives no table of its own, but {total:,} of its {rows:,} people said no"
         )
         text = (
-            f"File {name!r} ({self.names[name]}) {what}: read as a list of opt-outs. "
+            f"{self.noun} {name!r} ({self.names[name]}) {what}: read as a list of opt-outs. "
             f"{matched:,} of its {total:,} address"
             f"{'' if total == 1 else 'es'} matched a contact, who is opted out whatever the "
             f"contact's own consent says (column {OPT_OUT_LIST!r}); {rest:,} named no contact"
