@@ -221,6 +221,32 @@ def test_an_unsubscribes_tab_opts_out_the_customers_it_names(
     assert said.startswith("Tab 'Unsubscribes' (") and "1 of its 1 address matched" in said
 
 
+def test_dates_typed_day_first_in_a_us_spreadsheet_are_said_to_be_unsure(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
+) -> None:
+    """A European owner whose sheet kept Google's default locale (en_US) typed 06/01/2025:
+    Sheets made it June 1 and kept 16/01/2025 as text, so 23 of 60 orders moved months
+    with no word (a Sheets explorer). The values Sheets answers cannot tell which were
+    typed how, so the run says so and what to do."""
+    key = "1LocaleDatesSpreadsheet000000000000000"
+    june_first = 45809.0  # what Sheets made of a typed 06/01/2025 in en_US
+    emu.state.create(
+        key,
+        "Locale",
+        {
+            "Orders": [["Order ID", "Customer ID", "Order date", "Total"],
+                       ["O1", "C1", june_first, 10], ["O2", "C2", "16/01/2025", 20],
+                       ["O3", "C1", "21/01/2025", 30]],
+        },
+        locale="en_US",
+    )  # fmt: skip
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
+    (said,) = [n for n in result.notices if n.check == "locale_dates"]
+    assert said.count == 1 and "2 dates are typed day first (e.g. '16/01/2025')" in said.message
+    assert "set to en_US" in said.message and "Locale" in said.message
+
+
 def test_a_year_tab_with_headers_retyped_and_an_order_in_both_years_is_read(
     emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
 ) -> None:
