@@ -87,7 +87,7 @@ _NO_MARKETING_BASIS = frozenset(
 # Column names under which yes means "do not market to them".
 NEGATIVE_HEADERS = re.compile(
     r"do.?not|\bdnc\b|unsubscri|opt(ed)?.?out|optout|non.?marketing|suppress|blacklist|"
-    r"block(ed|list)|bounced",
+    r"block(ed|list)|bounced|^\s*no[\s_-]*(e-?mails?|newsletters?|marketing|contact)\b",
 )
 # Headers that are themselves an opt-out list ("Do Not Email", "Unsubscribed", "Email Opt
 # Out", Salesforce's HasOptedOutOfEmail), compared as letters only. Such a column says no
@@ -97,7 +97,8 @@ NEGATIVE_HEADERS = re.compile(
 # names a list of them ("Opt-out list").
 _OPT_OUT_HEADER = re.compile(
     r"(is|has)?(e?mails?|marketing)*"
-    r"(do ?not(e?mails?|contact|mail|market|call)|dnc|(unsubscribed?|opt(ed)?out)((of|from)(all)?)?)"
+    r"(do ?not(e?mails?|contact|mail|market|call)|dnc|(unsubscribed?|opt(ed)?out)((of|from)(all)?)?|"
+    r"no(e?mails?|newsletters?|marketing|contact))"
     r"(e?mails?|marketing|list)*(?P<dated>date|time|timestamp|datetime|at|on)?"
 )
 # Headers that are themselves a consent column ("Email Marketing Consent", Klaviyo's and
@@ -106,11 +107,12 @@ _OPT_OUT_HEADER = re.compile(
 # purpose: another channel ("SMS Marketing Consent", a no there is not a no to e-mail), a
 # date or time of consent ("OPTIN_TIME"), a product "Subscription" are not one.
 _CONSENT_HEADER = re.compile(
-    r"(is|has)?(e?mails?|marketing|newsletter|gdpr)*"
+    r"(is|has|may)?(e?mails?|marketing|newsletter|gdpr)*"
     r"(consent|opt(ed)?in|subscribed|accepts(e?mails?)?marketing|"
     r"(e?mails?|newsletter|marketing)(subscription|subscriber)|subscriber|"
     r"newsletter|e?mails?marketing)"
     r"(to|for)?(e?mails?|marketing|newsletter|status|state)*"
+    r"|(e?mails?|marketing|newsletter|contact)+(ok|okay|allowed|yes)"  # "Marketing OK?"
 )
 # An answer hint people add to a header by hand ("Email Opt Out (Y/N)", "Unsubscribed
 # (yes/no)"): left out before the header is compared.

@@ -38,7 +38,7 @@ def said(result, check: str) -> list[str]:
     ["Email Marketing Consent", "Marketing Opt-In", "Email Opt-In", "Accepts Email Marketing",
      "GDPR Consent", "Email Subscription Status", "Newsletter Opt In", "Newsletter",
      "Email Marketing", "Email Marketing Status", "Subscriber Status", "Is Subscribed",
-     "Subscribed to newsletter", "Email Opt-In (Y/N)"],
+     "Subscribed to newsletter", "Email Opt-In (Y/N)", "Marketing OK?", "E-mails OK"],
 )  # fmt: skip
 def test_consent_column_headers(header):
     assert is_consent_header(header)
@@ -378,3 +378,12 @@ def test_inspect_says_an_opt_out_column_kept_in_extra_is_read_for_consent():
     assert "'Email Opt Out (Y/N)' -> extra (no canonical column; read for consent: an " \
         "opt-out there counts)" in lines  # fmt: skip
     assert "'Shoe size' -> extra (no canonical column)" in lines
+
+
+def test_a_no_newsletter_column_says_no_with_a_yes():
+    """A hand-kept sheet's "No newsletter" column was not read, and everyone counted as
+    consenting (a Sheets explorer): its header says no, so a yes or a tick there is one."""
+    assert is_opt_out_header("No newsletter") and is_opt_out_header("No e-mails")
+    assert read_consent("yes", "No newsletter").decision == "opt-out"
+    assert read_consent("no", "No newsletter").decision == "consent"
+    assert not is_opt_out_header("Notes") and not is_opt_out_header("Nonprofit")

@@ -211,7 +211,8 @@ class ParetoNBD:
         alive = rng.uniform(size=(n, draws)) < self.p_alive(x, t_x, T)[:, None]
         rate = rng.gamma((r + x)[:, None], 1.0 / (alpha + T)[:, None], size=(n, draws))
         dropout = rng.gamma(s, 1.0 / (beta + T)[:, None], size=(n, draws))
-        stay = np.minimum(rng.exponential(1.0, size=(n, draws)) / dropout, t)
+        with np.errstate(divide="ignore", over="ignore"):  # a dropout rate drawn as 0: stays
+            stay = np.minimum(rng.exponential(1.0, size=(n, draws)) / dropout, t)
         return np.where(alive, rng.poisson(rate * stay), 0)
 
     def to_dict(self) -> dict[str, Any]:
