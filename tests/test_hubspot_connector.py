@@ -520,6 +520,24 @@ def test_an_order_made_in_hubspot_is_dated_by_its_create_date(hub, store) -> Non
         )
 
 
+def test_a_deal_without_a_currency_is_in_the_portals_company_currency(hub, store) -> None:
+    """A single-currency portal's deals carry no deal_currency_code: they are in the
+    company currency. They were taken to be in the orders' (EUR from a shop's sync), and
+    a USD portal's amounts were summed as euros (a HubSpot explorer)."""
+    emulator, _ = hub
+    emulator.state.currency = "GBP"
+    deals = list(emulator.state.objects["deals"].values())
+    for record in deals[:3]:
+        record.properties.pop("deal_currency_code", None)
+    try:
+        sync(emulator, store)
+    finally:
+        emulator.state.currency = "USD"
+    stored = store.read("deals").set_index("deal_id")["currency"]
+    assert [stored[str(r.id)] for r in deals[:3]] == ["GBP"] * 3
+    assert stored[str(deals[3].id)] == deals[3].properties["deal_currency_code"]
+
+
 def test_hs_total_discount_is_an_amount_read_as_the_share_of_the_line(hub, small, store) -> None:
     """HubSpot's hs_total_discount is money off the line: 5 off 2 x 25 is a 10% discount."""
     emulator, ids = hub

@@ -124,6 +124,7 @@ class HubSpotSource:
         self.account_refused = False
         self._zone: str | None = None
         self._asked = False
+        self._currency: str | None = None  # the portal's company currency, once asked
         self.zone_words = "the HubSpot account's"
 
     def available(self) -> list[str]:
@@ -169,6 +170,7 @@ class HubSpotSource:
         stated = body.get("companyCurrency") or body.get("currency")  # details, or v1/me
         currency = stated.strip().upper() if isinstance(stated, str) and stated.strip() else None
         key = str(portal).strip()
+        self._currency = currency
         return SourceAccount(key, f"HubSpot account {key}", currency)
 
     def time_zone(self) -> str | None:
@@ -632,6 +634,12 @@ class HubSpotSource:
             orphan = frame["order_id"].isna()
             page.skipped = int(orphan.sum())
             frame = frame[~orphan].reset_index(drop=True)
+        if spec.table == "deals" and self._currency and "currency" in frame:
+            # a deal without deal_currency_code is in the portal's company currency (a
+            # single-currency portal's deals): it was taken to be in the orders' (EUR from a
+            # shop's sync), and dollar amounts were summed as euros
+            blank = frame["currency"].isna() | frame["currency"].astype(str).str.strip().eq("")
+            frame.loc[blank, "currency"] = self._currency
         page.tables[spec.table] = frame
         if spec.table == "deals":
             page.tables["deal_stages"] = deal_stage_rows(records, stages)
