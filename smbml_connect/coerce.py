@@ -736,6 +736,15 @@ def _other_zone(zone: tzinfo | str | None) -> bool:
     return not is_utc(zone)
 
 
+def serial_date_text(number: float) -> str | None:
+    """A spreadsheet's date number as the date it shows ("2025-03-14", "2025-03-14 09:30"),
+    or None when it is no date of the range read as one."""
+    if not _EXCEL_SERIAL[0] <= number <= _EXCEL_SERIAL[1]:
+        return None
+    stamp = _from_number(number)
+    return f"{stamp:%Y-%m-%d}" if stamp == stamp.normalize() else f"{stamp:%Y-%m-%d %H:%M}"
+
+
 def _from_number(number: float) -> pd.Timestamp:
     if _EXCEL_SERIAL[0] <= number <= _EXCEL_SERIAL[1]:
         # To the millisecond, the finest a workbook or sheet keeps: as a float of days,

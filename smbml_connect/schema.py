@@ -421,8 +421,13 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _rows_json(frame: pd.DataFrame, positions: list[int]) -> dict[int, str]:
-    """The original rows at ``positions`` as JSON, without empty values; one pass, not per row."""
+def _rows_json(
+    frame: pd.DataFrame, positions: list[int], dates: frozenset[str] = frozenset()
+) -> dict[int, str]:
+    """The original rows at ``positions`` as JSON, without empty values; one pass, not per row.
+
+    A date column's spreadsheet date number (Google Sheets answers 45731) is shown as the
+    date it is ("2025-03-14"), as the user sees it in the sheet."""
     unique = sorted(set(positions))
     subset = frame.drop(columns=[SOURCE_ROW], errors="ignore").iloc[unique]
     present = ~pd.DataFrame({c: coerce._missing(subset[c]) for c in subset.columns})
@@ -431,7 +436,7 @@ def _rows_json(frame: pd.DataFrame, positions: list[int]) -> dict[int, str]:
     return {
         position: json.dumps(
             {
-                name: value if isinstance(value, str) else _jsonable(value)
+                name: value if isinstance(value, str) else _shown(value, name in dates)
                 for name, value in zip(names, row, strict=True)
                 if value is not None
             },
@@ -439,6 +444,15 @@ def _rows_json(frame: pd.DataFrame, positions: list[int]) -> dict[int, str]:
         )
         for position, row in zip(unique, cells, strict=True)
     }
+
+
+def _shown(value: Any, date: bool) -> Any:
+    if date and isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return coerce.serial_date_text(float(value)) or _jsonable(value)
+        except ValueError:
+            pass
+    return _jsonable(value)
 
 
 def validate(
@@ -1021,7 +1035,9 @@ def _rejects_frame(
     problems: list[dict[str, Any]],
 ) -> pd.DataFrame:
     numbers = rows.to_numpy()
-    originals = _rows_json(frame, [p["position"] for p in problems if p["position"] is not None])
+    dates = frozenset(c.name for c in TABLES[table].columns if c.kind == "datetime")
+    positions = [p["position"] for p in problems if p["position"] is not None]
+    originals = _rows_json(frame, positions, dates)
     records = [
         {
             "table": table,

@@ -111,3 +111,16 @@ def test_orders_without_a_currency_column_take_the_one_their_totals_are_written_
     assert validate("orders", crowns).clean["total"].tolist() == [1234.5, 99.0, 450.0]
     stated = frame.assign(currency=["CHF", None, "CHF"])
     assert validate("orders", stated).clean["currency"].tolist()[0] == "CHF"
+
+
+def test_a_rejected_rows_spreadsheet_date_number_shows_as_its_date():
+    """Google Sheets answers date cells as numbers (45731): the Rejects tab's "Original
+    row" read "ordered_at: 45731" where the sheet shows 2025-03-15 (a Sheets explorer)."""
+    frame = pd.DataFrame(
+        {"order_id": [None], "ordered_at": [45731.0], "total": [12.5], "note": [45731.0]}
+    )
+    row = validate("orders", frame, "sheet").rejects["row"].iloc[0]
+    assert '"ordered_at": "2025-03-15"' in row
+    assert '"note": 45731' in row  # a number in a column that is no date stays a number
+    timed = frame.assign(ordered_at=[45731.5])
+    assert '"ordered_at": "2025-03-15 12:00"' in validate("orders", timed).rejects["row"].iloc[0]
