@@ -282,18 +282,26 @@ def hubspot_consent(optout: Any, marketable: Any, legal_basis: Any) -> str | Non
     marketing status, a billing flag, does not make up for it). Not being unsubscribed
     (every contact's default) counts as consent only when neither the marketing contact
     status nor a legal basis says more. A value we do not know ("N/A", "maybe") is passed
-    on as written, so it is read as unreadable (an opt-out) and listed.
+    on after the name of the property that holds it ("Unsubscribed from all email: N/A"),
+    so it is read as unreadable (an opt-out) and listed where the user can find it.
     """
     optout, marketable, legal_basis = _given(optout), _given(marketable), _given(legal_basis)
     said = read_consent(optout, "Unsubscribed from all email").decision
     status = _MARKETABLE_WORDS.get(marketable.lower(), marketable) if marketable else None
     if read_consent(legal_basis).decision == "opt-out" and read_consent(status).allowed:
         status = None  # "Marketing contact; Performance of a contract" would read as consent
+
+    def named(label: str, value: str | None) -> str | None:
+        # a value that cannot be read says which property holds it: the reject names
+        # marketing_consent, which no portal has (a HubSpot explorer)
+        unread = value and read_consent(value).decision == "unreadable"
+        return f"{label}: {value}" if unread else value
+
     parts = [
-        "unsubscribed from all email" if said == "opt-out" else optout if said == "unreadable"
-        else None,
-        status,
-        legal_basis,  # multiple checkboxes: "a;b"
+        "unsubscribed from all email" if said == "opt-out"
+        else named("Unsubscribed from all email", optout) if said == "unreadable" else None,
+        named("Marketing contact status", status),
+        named("Legal basis for processing contact's data", legal_basis),  # "a;b" allowed
     ]  # fmt: skip
     present = [p for p in parts if p]
     if not present and said == "consent":

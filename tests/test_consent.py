@@ -319,7 +319,7 @@ def test_hubspot_opt_outs_get_no_score_and_no_push(store):
         }
         assert {h for h in hub_ids if h in scores} == set(hub_ids[5:])
         assert pushed == set(hub_ids[5:])
-        assert listed(result) == {hub_ids[2]: "maybe"}
+        assert listed(result) == {hub_ids[2]: "Unsubscribed from all email: maybe"}
         stored = store.read("contacts").set_index("contact_id")["marketing_consent"]
         assert stored[hub_ids[0]].endswith("non-marketing contact")
 
@@ -480,12 +480,14 @@ def test_a_hubspot_contacts_export_reads_consent_as_the_api_does(tmp_path, store
     result = run_files(tmp_path, store, missing="opted_out")
     assert result.status == "ok", result.errors
     assert scored(result, store) == {"106", "110", "111"}
+    # a value that cannot be read names the HubSpot property that holds it (the line named
+    # marketing_consent, which no portal has)
     assert listed(result) == {
-        "101": "N/A; Marketing contact",
-        "102": "maybe; Marketing contact",
-        "103": "-",
-        "108": "ask Bob",
-        "109": "unknown; Marketing contact",
+        "101": "Unsubscribed from all email: N/A; Marketing contact",
+        "102": "Unsubscribed from all email: maybe; Marketing contact",
+        "103": "Unsubscribed from all email: -",
+        "108": "Marketing contact status: ask Bob",
+        "109": "Unsubscribed from all email: unknown; Marketing contact",
     }
     # The API's reading of the same values gives the same words.
     stored = store.read("contacts").set_index("contact_id")["marketing_consent"]
