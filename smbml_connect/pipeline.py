@@ -139,7 +139,7 @@ def run_pipeline(
         )
         result.currency = context.currency
         # no exchange rates offline: amounts in other currencies count in no money figure
-        views = {True: amounts_in(personal, context.currency)[0], False: tables}
+        personal, _ = amounts_in(personal, context.currency)  # said once, below
         sales, elsewhere = amounts_in(tables, context.currency)
         result.notices += elsewhere
         for step in _declaring(options.steps):
@@ -152,7 +152,7 @@ def run_pipeline(
                 if _held_back(step, source, store, result, options):
                     continue
                 progress(f"Computing {step.name.replace('_', ' ')}")
-                view = views[True] if step.personal else tables if step.own_currencies else sales
+                view = personal if step.personal else tables if step.own_currencies else sales
                 written = _run_step(step, view, context, store, result, opted_out)
                 _settle(step, written, store, result)
         for destination in destinations:
