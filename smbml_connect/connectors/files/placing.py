@@ -128,9 +128,10 @@ def opt_out_lists(
     """Files or tabs that give no table but list people who opted out, to be applied to
     the contacts another file gives (by e-mail; ``opt_out_lists.OptOutLists``).
 
-    Such a file is an export of one member status (``_STATUS_FILES``) whose every member
-    in its first rows is an opt-out: "Mailchimp unsubscribed" beside a customer list must
-    not be left unread, since the customers it names said no. A table has one file, so
+    Such a file gives people with e-mails of whom some, in its first rows, said no
+    (``_opt_outs``): "Mailchimp unsubscribed", a shop's own unsubscribe list or a second
+    customer list with a "Do Not Email" column must not be left unread beside a customer
+    list, since the customers it names said no; only their no's are applied. A table has one file, so
     these are not a second contacts table: their opt-outs join the contacts' consent.
     Returns each such name with the export it is.
     """
