@@ -71,6 +71,12 @@ MIN_FORECAST_DATES = 8
 # The furthest a forecast reaches: 1,000 periods (about 83 years of months, 19 of weeks).
 # Past it the dates leave what Excel can show and the range says nothing anyway.
 MAX_HORIZON = 1000
+# How far ahead FORECAST chooses its model and ranges on, per frequency, whatever horizon
+# is asked: so =FORECAST(d, v, 3) and =FORECAST(d, v, 12) show the same first three
+# periods (each chosen on its own horizon, 24 months gave January 249.97 [226.3, 273.7]
+# and 249.72 [224.6, 274.9]). A year of months as the Forecast tab, and the M4
+# competition's horizons for the others.
+TESTED_HORIZON = {"D": 14, "W": 13, "M": 12, "Q": 8, "Y": 6}
 MAX_ROW_NOTES = 20  # rows named one by one in the notes; the rest are counted
 _POINT_HINT = Hint(decimal=".", decimal_why="no other value tells")
 
@@ -254,7 +260,11 @@ def forecast(
     series = regularise(dates_column, values_column)
     _check_reach(series, int(steps))
     result = forecast_regular(
-        series, int(steps), season_length=int(season) if season else None, levels=(percent,)
+        series,
+        int(steps),
+        season_length=int(season) if season else None,
+        levels=(percent,),
+        tested_horizon=TESTED_HORIZON[series.freq],
     )
     frame = pd.DataFrame(
         {

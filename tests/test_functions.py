@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -704,3 +705,24 @@ def test_forecast_dates_never_wrap_past_2262():
     with pytest.raises(DataValidationError, match="reaches past 2262-04-11"):
         forecast_panel(panel, 300, levels=(80,))
     assert forecast_panel(panel, 243, levels=(80,))["ds"].is_monotonic_increasing
+
+
+@pytest.mark.parametrize("freq, count", [("MS", 24), ("W-MON", 110), ("QS", 30), ("YS", 16)])
+def test_forecast_shows_the_same_periods_whatever_the_horizon(freq, count):
+    """Chosen on backtests of the horizon asked, =FORECAST(d, v, 3) and =FORECAST(d, v, 12)
+    on one history showed different first periods (24 months: January 249.97 [226.3,
+    273.7] against 249.72 [224.6, 274.9]); each period both show is now the same."""
+    rng = np.random.default_rng(5)
+    days = pd.date_range("2019-01-07", periods=count, freq=freq)
+    dates = [[day.to_pydatetime()] for day in days]
+    season = {"MS": 12, "W-MON": 52, "QS": 4, "YS": 1}[freq]
+    values = [
+        [round(200 + 3 * i + 25 * math.sin(2 * math.pi * i / season) + rng.normal(0, 9), 2)]
+        for i in range(count)
+    ]
+    answers = [
+        call("FORECAST", [dates, values, h, None, 95], fresh()).value for h in (1, 3, 12, 30)
+    ]
+    longest = answers[-1]
+    for answer in answers[:-1]:
+        assert answer == longest[: len(answer)]

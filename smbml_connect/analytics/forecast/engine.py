@@ -547,11 +547,21 @@ def forecast_regular(
     season_length: int | None = None,
     levels: Sequence[int] = (80, 95),
     extra: dict[str, Candidate] | None = None,
+    tested_horizon: int | None = None,
 ) -> SeriesForecast:
-    """Forecast a series already on a regular grid, calibrated on its own past only."""
+    """Forecast a series already on a regular grid, calibrated on its own past only.
+
+    `tested_horizon` fixes how far ahead the model and its ranges are chosen on, whatever
+    the horizon shown: then two calls on one history that differ only in their horizon
+    agree on every period both show (the worksheet FORECAST). By default, the horizon."""
     _check(horizon, levels)
-    fit = _calibrated(fit_regular(series, horizon, season_length, extra), horizon)
-    return _intervals(fit, horizon, levels)
+    tested = tested_horizon or horizon
+    reach = max(horizon, tested)
+    fit = _calibrated(fit_regular(series, reach, season_length, extra, tested), tested)
+    result = _intervals(fit, reach, levels)
+    if reach > horizon:
+        result = replace(result, frame=result.frame.iloc[:horizon].copy())
+    return result
 
 
 def fit_regular(
@@ -559,10 +569,13 @@ def fit_regular(
     horizon: int,
     season_length: int | None = None,
     extra: dict[str, Candidate] | None = None,
+    tested_horizon: int | None = None,
 ) -> Fitted:
-    """Choose the model on backtests and forecast, leaving the intervals for later (a
-    panel sets them once every series' errors are known)."""
+    """Choose the model on backtests of `tested_horizon` periods (by default the horizon)
+    and forecast `horizon` periods, leaving the intervals for later (a panel sets them
+    once every series' errors are known)."""
     _check(horizon, ())
+    tested = tested_horizon or horizon
     y_raw = series.y
     notes = list(series.notes)
     if series.left_out:
@@ -592,12 +605,12 @@ def fit_regular(
     candidates |= calendar
     if n < 8:
         notes.append(f"only {n} {series.word}s of history: no trend or season can be learned yet")
-    origins, steps = _origins(n, horizon, m)
+    origins, steps = _origins(n, tested, m)
     # every cut-off's ETS and Theta in one pass each, the calibration's (`_calibrated`) too
     later = calibration_origins(n, m, origins, steps, _min_train(m)) if origins else []
     kept = prepare(y, m, [*origins, n], later=later)
     scale = _scale(y, m)
-    switchable = bool(origins) and steps >= horizon and _may_switch(m, intermittent, calendar)
+    switchable = bool(origins) and steps >= tested and _may_switch(m, intermittent, calendar)
     if origins:
         results = _backtest(y, m, candidates, origins, steps)
         scores = {name: float(np.mean(np.abs(err))) / scale for name, (err, _) in results.items()}
@@ -606,7 +619,7 @@ def fit_regular(
         standard = results[name][1]
     else:
         notes.append("too little history to test the forecast on its own past: intervals are rough")
-        scores, name = {}, _untested(candidates, n, horizon)
+        scores, name = {}, _untested(candidates, n, tested)
         standard = np.array([])
     members: dict[str, Prediction] = {}  # kept: a panel may choose another combination
     prediction = _predict(name, candidates, y, m, horizon, members)
