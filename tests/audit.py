@@ -27,6 +27,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 
+from smbml_connect.analytics.customers.recommend import off_sale, purchases_by_customer
 from smbml_connect.analytics.forecast.seasonality import check_seasonality
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.analytics.leads.deals import NO_CLOSE_DATE
@@ -45,6 +46,7 @@ from smbml_connect.sales import NEGATIVE, REFUNDED, is_sale, why_not_sale
 from smbml_connect.sample import SampleConfig, generate
 from smbml_connect.schema import TABLES
 from smbml_connect.steps import STEPS
+from smbml_connect.steps.base import plural
 from smbml_connect.store import Store
 from smbml_connect.value_words import DEAL_STAGE_LABELS
 
@@ -707,6 +709,20 @@ def _forecast_rows(out: Outputs) -> Iterator[tuple[str, pd.DataFrame]]:
         yield "sheets 'Forecast'", sheet
 
 
+def check_series_names(out: Outputs, tally: Tally) -> None:
+    """Every forecast series is named: a product without a name shows its id (three of
+    an explorer's Shopify variants were blank in the Forecast and Forecast check tabs)."""
+    frames = list(_forecast_rows(out))
+    check = _tab_frame(out.workbook.get("Forecast check", []))
+    frames += [("workbook 'Forecast check'", check)] if check is not None else []
+    for where, frame in frames:
+        if "series" not in frame.columns:
+            continue
+        blank = frame["series"].isna() | frame["series"].astype(str).str.strip().eq("")
+        tally.check("every forecast series has a name", not blank.any(),
+                    f"{where}: {plural(int(blank.sum()), 'row')} without a series name")  # fmt: skip
+
+
 def _sold_in_open_period(out: Outputs) -> tuple[pd.Period, float] | None:
     """The period the run's date falls in and what the store's live orders sold in it up
     to that date, counted from the store, not by the steps under audit: sales by the one
@@ -1262,7 +1278,8 @@ def cluster_rank_problems(profiles: pd.DataFrame) -> list[str]:
 def check_suggestions(out: Outputs, tally: Tally) -> None:
     """No product is suggested to a customer who sent it back: a line of their refunded
     order (or one of a negative total) or of negative quantity. A newcomer saw the demo
-    suggest 10 products to the customers who had refunded them."""
+    suggest 10 products to the customers who had refunded them. Nor one no one buys any
+    more (`off_sale`): an explorer's shop suggested a poster archived a year before."""
     orders, lines = out.store.get("orders"), out.store.get("order_lines")
     if orders is None or lines is None or orders.empty or lines.empty:
         return
@@ -1278,6 +1295,9 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
             strict=True,
         )
     )
+    as_of = pd.Timestamp(out.result.as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    gone = off_sale(purchases_by_customer(orders, lines, as_of), as_of)
     shown = [(f"workbook {t!r}", _tab_frame(r)) for t, r in out.workbook.items()]
     shown += [(f"sheets {t!r}", f) for t, f in out.sheets.items()]
     for where, frame in shown:
@@ -1288,6 +1308,9 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
             tally.check("no product suggested to who returned it",
                         (str(contact), str(product)) not in sent_back,
                         f"{where}: {product} to {contact}, who returned it")  # fmt: skip
+            tally.check("no product suggested that no one buys any more",
+                        str(product) not in gone, f"{where}: {product} to {contact}, "
+                        "which no one has bought for months")  # fmt: skip
 
 
 def check_customer_chances(out: Outputs, tally: Tally) -> None:
@@ -1418,6 +1441,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "totals equal the sum of their parts (the pipeline as shown too)": check_totals,
     "the period not over yet shows at least what was sold in it": check_open_period,
     "period stated and the same everywhere": check_periods,
+    "every forecast series has a name": check_series_names,
     "a model no better than guessing says so, no tiers": check_baselines,
     "words match pictures (seasonality, cluster names ranked by median spend)": check_pictures,
     "plain column headers": check_headers,
@@ -1426,7 +1450,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "a lead score and its deal's win chance agree, or the stage and the notes say why": (
         check_lead_and_deal
     ),
-    "no product suggested to a customer who returned it": check_suggestions,
+    "no product suggested to a customer who returned it, nor one off sale": check_suggestions,
     "a customer's chances agree; one-time buyers' from a model that lets them leave": (
         check_customer_chances
     ),

@@ -196,6 +196,28 @@ def test_the_audit_finds_a_suggestion_of_a_returned_product(sample: Outputs):
     assert any(f"{product} to {contact}" in p for p in found), found
 
 
+def test_the_audit_finds_a_suggestion_no_one_buys_and_a_forecast_without_a_name(
+    sample: Outputs,
+):
+    """The first suggested product's lines of the last 200 days taken out of the store: it
+    is then one no one buys any more, still suggested. A Forecast row's series blanked."""
+    picks = _tab_frame(sample.workbook["Next products"])
+    assert picks is not None
+    product = str(picks["product_id"].iloc[0])
+    orders, lines = sample.store["orders"], sample.store["order_lines"]
+    when = pd.to_datetime(orders["ordered_at"], utc=True, format="ISO8601")
+    as_of = pd.Timestamp(sample.result.as_of)
+    recent = set(orders.loc[(when > as_of - pd.Timedelta(days=200)).to_numpy(), "order_id"])
+    kept = lines[~(lines["order_id"].isin(recent) & (lines["product_id"].astype(str) == product))]
+    broken = Outputs(**{**vars(sample), "store": {**sample.store, "order_lines": kept}})
+    found = [p for p in audit(broken).problems if "no one buys any more" in p]
+    assert any(f"{product} to " in p for p in found), found
+    unnamed = _planted(sample, "Forecast", "series", lambda v: None, row=3)
+    found = [p for p in audit(unnamed).problems if p.startswith("every forecast series")]
+    assert found == ["every forecast series has a name: workbook 'Forecast': 1 row without a "
+                     "series name"], found  # fmt: skip
+
+
 def test_the_audit_finds_a_price_reason_that_does_not_say_its_figures(sample: Outputs):
     """A Prices reason whose suggested price, step, gain or elasticity is not the one beside
     it, a keep beside a new price, and the report saying another price than the tab."""

@@ -15,6 +15,7 @@ from smbml_connect.analytics.customers.clusters import CustomerClusters, custome
 from smbml_connect.analytics.customers.recommend import (
     CoPurchaseRecommender,
     hit_rate_at_k,
+    off_sale,
     purchases_by_customer,
     returned_by_customer,
 )
@@ -395,6 +396,68 @@ def test_returned_products_are_barred_and_cancelled_orders_count_as_not_placed()
     # B and D were sent back; C was only cancelled, as if never ordered: still suggested.
     assert "C" in mine and not {"A", "B", "D"} & set(mine)
     assert "B" in model.recommend(3, customers=["x"])["product_id"].tolist()  # as before
+
+
+def _shop_with_a_retired_product() -> dict[str, pd.DataFrame]:
+    """60 customers over 60 weeks: A and B bought together all along; Z with them until
+    week 30, then never again (archived); S, a slow seller, every 16 weeks, last 14 weeks
+    before the end (on sale, just slow)."""
+    orders, lines = [], []
+    start = pd.Timestamp("2025-01-06")
+    for i in range(60):
+        week = i % 60
+        items = ["A", "B"] if i % 3 else ["A"]
+        if week < 30 and i % 2:
+            items.append("Z")
+        orders.append((f"o{i}", f"c{i}", start + pd.Timedelta(weeks=week), 10.0, "paid"))
+        lines.extend((f"o{i}", n, p, 1.0, 5.0) for n, p in enumerate(items))
+    for j, week in enumerate((14, 30, 46)):
+        orders.append((f"s{j}", f"c{j}", start + pd.Timedelta(weeks=week), 10.0, "paid"))
+        lines.append((f"s{j}", 0, "S", 1.0, 5.0))
+    return {
+        "orders": pd.DataFrame(
+            orders, columns=["order_id", "contact_id", "ordered_at", "total", "status"]
+        ),
+        "order_lines": pd.DataFrame(
+            lines, columns=["order_id", "line_no", "product_id", "quantity", "unit_price"]
+        ),
+        "contacts": pd.DataFrame(
+            {"contact_id": [f"c{i}" for i in range(60)], "first_name": "Kim", "last_name": "Ng"}
+        ),
+        "products": pd.DataFrame(
+            {"product_id": ["A", "B", "Z", "S"], "name": ["Apron", "Bag", "Old poster", "Soap"]}
+        ),
+    }
+
+
+def test_a_product_no_one_buys_any_more_is_not_suggested():
+    """An explorer's Shopify shop: a poster archived 57 weeks before was the first
+    suggestion of 11 customers, while the Prices tab said it had not sold for 57 weeks."""
+    tables = _shop_with_a_retired_product()
+    end = pd.Timestamp("2025-01-06", tz="UTC") + pd.Timedelta(weeks=60)
+    purchases = purchases_by_customer(tables["orders"], tables["order_lines"], end)
+    assert off_sale(purchases, end) == {"Z"}  # S is slow, not gone: 14 weeks < 3 gaps of 16
+    model = CoPurchaseRecommender().fit(purchases)
+    assert "Z" in set(model.recommend(3)["product_id"])  # as before the rule
+    result = next_product_step(tables, StepContext(as_of=end))
+    picks = result.sheets["Next products"]
+    assert "Z" not in set(picks["product_id"]) and "S" in set(picks["product_id"])
+    words = " ".join(p for s in result.sections for p in s.paragraphs)
+    assert "Not suggested: 1 product no one has bought for 13 weeks or more" in words
+    assert "(Old poster)" in words
+
+
+def test_next_product_is_skipped_in_words_when_everyone_has_everything():
+    """A café's Square export (4 items every regular has had): "unexpected error"."""
+    tables = _shop_with_a_retired_product()
+    lines = tables["order_lines"]
+    everything = pd.DataFrame(
+        [(f"o{i}", 9 + n, p, 1.0, 5.0) for i in range(60) for n, p in enumerate("ABZS")],
+        columns=lines.columns,
+    )
+    tables["order_lines"] = pd.concat([lines, everything], ignore_index=True)
+    with pytest.raises(NotEnoughDataError, match="every customer has already bought"):
+        next_product_step(tables, StepContext(as_of=pd.Timestamp("2026-03-02", tz="UTC")))
 
 
 def test_cluster_names_follow_each_clusters_own_medians(business):

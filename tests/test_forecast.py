@@ -694,3 +694,24 @@ def test_a_panel_says_when_its_forecast_reaches_further_than_its_tests():
     )
     near, _ = forecast_panel_results(frame, 4)
     assert not any("tests on past data" in n for r in near.values() for n in r.notes)
+
+
+def test_a_product_without_a_name_is_forecast_under_its_id(business):
+    """A Shopify products export names a handle's first variant only: three of an
+    explorer's product series showed a blank name in the Forecast and Forecast check tabs,
+    where the other tabs showed the product's id."""
+    tables = dict(business.tables)
+    products = tables["products"].copy()
+    context = StepContext(
+        as_of=business.as_of, settings={"forecast": {"horizon": 3, "products": 5}}
+    )
+    named = set(forecast_step(tables, context).sheets["Forecast"]["series"])
+    best = products.loc[products["name"].isin(named), "product_id"].iloc[:2].tolist()
+    products.loc[products["product_id"] == best[0], "name"] = None
+    products.loc[products["product_id"] == best[1], "name"] = "  "
+    tables["products"] = products
+    result = forecast_step(tables, context)
+    for tab in ("Forecast", "Forecast check"):
+        shown = result.sheets[tab]["series"]
+        assert shown.notna().all() and shown.astype(str).str.strip().ne("").all(), tab
+        assert {str(best[0]), str(best[1])} <= set(shown), tab

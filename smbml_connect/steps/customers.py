@@ -13,8 +13,10 @@ from smbml_connect import charts
 from smbml_connect.analytics.customers.clusters import CustomerClusters, customer_features
 from smbml_connect.analytics.customers.history import order_history
 from smbml_connect.analytics.customers.recommend import (
+    OFF_SALE_WEEKS,
     CoPurchaseRecommender,
     hit_rate_at_k,
+    off_sale,
     purchases_by_customer,
     returned_by_customer,
 )
@@ -332,6 +334,15 @@ def cluster_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
     return result
 
 
+def _off_sale_words(retired: set[str], names: Mapping[str, str]) -> str:
+    shown = sorted(names.get(p, p) for p in retired)
+    listed = ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+    return (
+        f"{plural(len(retired), 'product')} no one has bought for {OFF_SALE_WEEKS} weeks or "
+        f"more, far longer than between their sales before, which may be off sale ({listed})"
+    )
+
+
 def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
     if tables.get("order_lines") is None or tables["order_lines"].empty:
         raise NotEnoughDataError("no order lines: next best product needs what people bought")
@@ -343,7 +354,15 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
         for k, v in products.dropna(subset=["name"]).set_index("product_id")["name"].items()
     }
     model = CoPurchaseRecommender().fit(purchases)
-    picks = model.recommend(3, names, never=returned)
+    retired = off_sale(purchases, context.as_of)
+    picks = model.recommend(3, names, never=returned, retired=retired)
+    if picks.empty:
+        raise NotEnoughDataError(
+            f"every customer has already bought (or sent back) every one of the "
+            f"{plural(len(model.products_) - len(retired), 'product')} still selling, so "
+            "there is nothing new to suggest"
+            + (f" ({_off_sale_words(retired, names)})" if retired else "")
+        )
     result = StepResult()
     first = picks[picks["rank"] == 1].set_index("contact_id")
     lists = picks.groupby("contact_id")["product"].agg(list)
@@ -372,6 +391,8 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
         f"Suggestions for {plural(picks['contact_id'].nunique(), 'customer')} from "
         f"{plural(len(model.products_), 'product')} bought together."
     ]
+    if retired:
+        paragraphs.append(f"Not suggested: {_off_sale_words(retired, names)}.")
     try:
         check = hit_rate_at_k(purchases, returned=returned)
         paragraphs.append(

@@ -374,8 +374,11 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     opening = current[0].upper() + current[1:]  # "The week of ...", starting a sentence
     names: dict[str, str] = {}
     if "products" in tables and len(tables["products"]):
+        # a product without a name shows as its id, as on the other tabs (a Shopify
+        # variant row has no Title: three of an explorer's series were named "")
         products = tables["products"].drop_duplicates("product_id")
-        names = dict(zip(products["product_id"].astype(str), products["name"].fillna(""),
+        named = products[products["name"].fillna("").astype(str).str.strip().ne("")]
+        names = dict(zip(named["product_id"].astype(str), named["name"].astype(str).str.strip(),
                          strict=True))  # fmt: skip
     result = StepResult()
     result.outputs["forecasts"] = pd.concat(

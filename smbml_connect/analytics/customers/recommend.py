@@ -29,10 +29,13 @@ from smbml_connect.sales import NEGATIVE, REFUNDED, is_sale, why_not_sale
 __all__ = [
     "CoPurchaseRecommender",
     "hit_rate_at_k",
+    "off_sale",
     "purchases_by_customer",
     "returned_by_customer",
 ]
 
+OFF_SALE_WEEKS = 13  # as `pricing.price_history.SILENT_WEEKS`: unsold this long, maybe off sale
+OFF_SALE_GAPS = 3  # ... and quiet for this many of its usual gaps between days with a sale
 SHRINK = 10.0  # pseudo-count: a pair bought together by 2 people is weak evidence
 CELLS_PER_CHUNK = 20_000_000  # dense customers x products scores computed per chunk
 
@@ -80,6 +83,27 @@ def returned_by_customer(
     return frame[["contact_id", "product_id", "ordered_at"]].astype(
         {"contact_id": str, "product_id": str}
     )
+
+
+def off_sale(purchases: pd.DataFrame, as_of: pd.Timestamp | None = None) -> set[str]:
+    """Products no one has bought for `OFF_SALE_WEEKS` weeks and for `OFF_SALE_GAPS` of
+    their usual gaps between days with a sale: archived, sold out or renamed (a product
+    keyed by its name that was renamed half way looks like two, the old one silent).
+
+    They still teach what is bought together, but are not suggested: a poster archived 57
+    weeks before was the first suggestion of 11 customers, and a honey 14 people had bought
+    under its new name was offered to them under the old one. The gaps keep a product
+    that sells every few months in a slow shop from being called off sale.
+    """
+    if purchases.empty:
+        return set()
+    end = as_of if as_of is not None else purchases["ordered_at"].max()
+    days = purchases.assign(day=purchases["ordered_at"].dt.normalize())
+    span = days.groupby("product_id")["day"].agg(["min", "max", "nunique"])
+    quiet = (end - span["max"]).dt.days
+    usual_gap = (span["max"] - span["min"]).dt.days / (span["nunique"] - 1).clip(lower=1)
+    gone = (quiet >= 7 * OFF_SALE_WEEKS) & (quiet > OFF_SALE_GAPS * usual_gap)
+    return {str(product) for product in span.index[gone.to_numpy()]}
 
 
 @dataclass
@@ -157,11 +181,13 @@ class CoPurchaseRecommender:
         names: dict[str, str] | None = None,
         customers: Any = None,
         never: pd.DataFrame | None = None,
+        retired: set[str] | None = None,
     ) -> pd.DataFrame:
         """contact_id, rank, product_id, product, score, reason: k per known customer.
 
         ``never`` holds (contact_id, product_id) pairs not to suggest besides what the
-        customer bought: what they sent back (`returned_by_customer`).
+        customer bought: what they sent back (`returned_by_customer`). ``retired`` holds
+        products suggested to no one (`off_sale`).
         """
         check_fitted(self, "similarity_", "next-product recommender")
         names = names or {}
@@ -173,11 +199,12 @@ class CoPurchaseRecommender:
         n_products = len(self.products_)
         chunk = max(1, CELLS_PER_CHUNK // max(n_products, 1))
         popular_order = np.argsort(-self.popularity_, kind="stable")
+        gone = self.products_.isin(list(retired or ()))
         out: list[pd.DataFrame] = []
         for start in range(0, len(index), chunk):
             rows = index[start : start + chunk]
             owned = self.bought_[rows].toarray().astype(bool)
-            skip = owned | barred[rows].toarray().astype(bool)
+            skip = owned | barred[rows].toarray().astype(bool) | gone
             scores = (self.weight_[rows] @ self.similarity_).astype(np.float64)
             scores[skip] = -np.inf
             top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
