@@ -54,6 +54,7 @@ from smbml_connect.ports import (
     SourceReject,
     StepResult,
 )
+from smbml_connect.sales import no_amounts
 from smbml_connect.schema import NOTE, REJECT_COLUMNS, STORED_ROW, TABLES, OutputTable, validate
 from smbml_connect.source_account import same_account
 from smbml_connect.steps import Step, StepContext
@@ -774,6 +775,10 @@ def _run_step(
         why = f"no {', '.join(t.replace('_', ' ') for t in missing)} data"
         result.skipped.append(f"{step.label}: {why}")
         return why
+    unknown = no_amounts(tables["orders"], context.currency) if step.needs_amounts else None
+    if unknown:
+        result.skipped.append(f"{step.label}: {unknown}")
+        return unknown
     try:
         outcome = step.run(tables, context)
     except NotEnoughDataError as exc:

@@ -63,6 +63,7 @@ __all__ = [
     "describe",
     "is_sale",
     "net_total",
+    "no_amounts",
     "refunds",
     "sale_lines",
     "status_key",
@@ -252,6 +253,22 @@ def net_total(orders: pd.DataFrame) -> pd.Series:
     total = _numbers(orders, "total")
     net = total - refunds(orders).total
     return net.where(~(total.gt(0) & net.lt(0)).to_numpy(), 0.0)
+
+
+def no_amounts(orders: pd.DataFrame, currency: str) -> str | None:
+    """Why no money figure can be given, or None: there are sales, but none has an amount
+    that can be read in ``currency``. Unknown is not zero: a shop whose every total was
+    unreadable was shown "EUR 0 expected", "nan% of revenue" and its customers named top
+    and lowest spenders at 0 each."""
+    sales = orders[is_sale(orders).to_numpy()] if len(orders) else orders
+    if sales.empty or net_total(sales).notna().any():
+        return None
+    count = f"{len(sales):,} sale{'s' if len(sales) != 1 else ''}"
+    return (
+        f"no order amount in {currency} could be read ({count}, none with an amount; the "
+        "Data checks and the Rejects tab say why), so spend, value and revenue cannot be "
+        "worked out"
+    )
 
 
 def is_sale(orders: pd.DataFrame) -> pd.Series:

@@ -107,6 +107,9 @@ class Step:
     # still counts as units): it gets their prices as written, where the other steps get
     # no amount for an order in another currency (``order_currencies``).
     own_currencies: bool = False
+    # Its figures are money (spend, value, revenue): where no sale has an amount that can
+    # be read, it is skipped with why (``sales.no_amounts``), not shown as 0 everywhere.
+    needs_amounts: bool = False
 
     @property
     def label(self) -> str:

@@ -428,7 +428,7 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
 
 CHURN_VALUE = Step(
     "churn_value", title="Churn risk and customer value", needs=("orders",), personal=True,
-    run=churn_value_step, reads=("contacts",),
+    needs_amounts=True, run=churn_value_step, reads=("contacts",),
     outputs=StepOutputs(
         tables=(SCORES,),
         tabs=(VALUE_TAB, VALUE_MODEL_TAB),
@@ -446,7 +446,7 @@ CHURN_VALUE = Step(
 )  # fmt: skip
 CUSTOMER_CLUSTERS = Step(
     "customer_clusters", title="Customer clusters", needs=("orders",), personal=True,
-    run=cluster_step, reads=("order_lines", "products", "contacts"),
+    needs_amounts=True, run=cluster_step, reads=("order_lines", "products", "contacts"),
     outputs=StepOutputs(tables=(SCORES,), tabs=(CLUSTERS_TAB, MEMBERS_TAB)),
 )  # fmt: skip
 NEXT_PRODUCT = Step(

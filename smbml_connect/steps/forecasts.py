@@ -503,7 +503,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
 
 SALES_FORECAST = Step(
     "sales_forecast", title="Sales forecast", needs=("orders",), personal=False,
-    run=forecast_step, reads=("order_lines", "products"),
+    needs_amounts=True, run=forecast_step, reads=("order_lines", "products"),
     outputs=StepOutputs(tables=(FORECASTS,), tabs=(FORECAST_TAB, CHART_TAB, CHECK_TAB)),
     settings=ForecastSettings,
 )  # fmt: skip

@@ -219,8 +219,11 @@ def pricing_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
                 f"{PRICES_TAB.title}."
             )
     table = pd.DataFrame(
-        {"product": frame["name"], "price_today": frame["current_price"].round(2),
-         "suggested_price": frame["suggested_price"].round(2), "reason": frame["reason"]}
+        # a product with no price that can be read has None here (object): to numbers
+        {"product": frame["name"],
+         "price_today": pd.to_numeric(frame["current_price"], errors="coerce").round(2),
+         "suggested_price": pd.to_numeric(frame["suggested_price"], errors="coerce").round(2),
+         "reason": frame["reason"]}
     )  # fmt: skip
     result.sections.append(ReportSection(PRICES_TAB.title, paragraphs, figures, table))
     return result

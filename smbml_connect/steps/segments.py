@@ -166,5 +166,5 @@ def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepRe
 
 RFM_SEGMENTS = Step(
     "rfm_segments", title="Customer segments (RFM)", needs=("orders",), personal=True,
-    run=rfm_step, outputs=OUTPUTS, reads=("contacts",),
+    needs_amounts=True, run=rfm_step, outputs=OUTPUTS, reads=("contacts",),
 )  # fmt: skip
