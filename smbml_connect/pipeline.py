@@ -38,6 +38,7 @@ from smbml_connect.consent import (
 )
 from smbml_connect.contact_links import link_to_contacts, unknown_as_none
 from smbml_connect.data_checks import check_data
+from smbml_connect.deal_dates import closed_on_close_date
 from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError, TokenRejectedError
 from smbml_connect.gone_from_source import GoneRows
 from smbml_connect.order_currencies import amounts_in
@@ -116,9 +117,10 @@ def run_pipeline(
         _mark_complete(source, store, result)
         tables = {name: _live(store.read(name)) for name in TABLES}
         tables, linked = link_to_contacts(tables)  # "c2" or "Anna@x.com" for contact C2
+        tables, closed_on = closed_on_close_date(tables)  # a closed deal's close date
         currency = _main_currency(tables, account.currency if account else None)
         tables = _checked(tables, store, result, currency)
-        result.notices += linked
+        result.notices += linked + closed_on
         if isinstance(source, ListsNotRead):  # a tab or file that gave no table says why
             result.notices += [Notice("not_read", "", 1, line) for line in source.not_read()]
         result.notices += _derived_columns(source)
