@@ -169,6 +169,7 @@ def run_pipeline(
         store.finish_run(run_id, result.status, result.counts(), "; ".join(result.errors))
         raise
     store.finish_run(run_id, result.status, result.counts(), "; ".join(result.errors) or None)
+    store.keep_recent_runs()
     return result
 
 

@@ -105,6 +105,42 @@ def test_outputs_keep_history_and_latest_per_model(store):
     assert latest["value"].tolist() == [2.0] and latest["reasons"].iloc[0] == ["a", "b"]
 
 
+def test_only_recent_runs_are_kept_whole(store):
+    """A 20,000-customer shop's store grew 15 MB a run with every run's scores kept: the
+    runs before the last few keep only what is still the latest of its group."""
+
+    def scores(model, value):
+        return pd.DataFrame(
+            {"entity": "contact", "entity_id": ["1", "2"], "model": model, "value": value,
+             "label": "x", "reasons": [["a"], ["b"]], "model_version": "1",
+             "scored_at": pd.Timestamp("2025-01-01", tz="UTC")}
+        )  # fmt: skip
+
+    rejected = pd.DataFrame(
+        [{"table": "orders", "source": "f", "source_row": 2, "column": "total", "value": "x",
+          "reason": "not a number", "action": "value cleared", "row": "{}"}]
+    )  # fmt: skip
+    for n in range(12):
+        run = store.start_run("run", "files")
+        store.write_outputs("scores", run, scores("churn_risk", float(n)))
+        if n < 3:  # a step skipped since: its last values are still the latest
+            store.write_outputs("scores", run, scores("rfm", float(n)))
+        store.add_rejects(run, rejected)
+        store.save_model("lead", f"text {n}", {}, "json")
+        store.finish_run(run, "ok", {})
+    latest = store.latest_outputs("scores").sort_values(["model", "entity_id"])
+    assert store.keep_recent_runs(keep=5) > 0
+    assert store.latest_outputs("scores").sort_values(["model", "entity_id"]).equals(latest)
+    history = store.output_history("scores")
+    runs = sorted(store.runs(limit=20)["run_id"])
+    assert set(history.loc[history["model"] == "churn_risk", "run_id"]) == set(runs[-5:])
+    assert set(history.loc[history["model"] == "rfm", "run_id"]) == {runs[2]}
+    assert len(store.rejects()) == 5 and all(len(store.rejects(r)) == 1 for r in runs[-5:])
+    assert store.load_model("lead").payload == "text 11"
+    assert store.load_model("lead", 8) is not None and store.load_model("lead", 7) is None
+    assert store.keep_recent_runs(keep=5) == 0  # nothing more to trim
+
+
 def test_push_sends_only_what_changed(store):
     values = pd.DataFrame(
         {"entity_id": ["1", "2"], "field": ["score", "score"], "value": [10.0, 20.0]}
