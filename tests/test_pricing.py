@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -572,3 +574,21 @@ def test_money_reads_one_way_everywhere():
     assert money_text(7.089, "USD", cents=True, sign=True) == "+$7.09"
     assert money_text(29480, "CHF") == "29,480 CHF"
     assert money_text(12.5, "", cents=True) == "12.50"
+
+
+def test_a_control_that_is_the_price_quantity_or_date_is_refused_in_one_line():
+    """find52 prices item 4: 'units' as its own control gave 0.07 with a tight range."""
+    frame = _weekly_demand(-1.5, weeks=104, seed=3)
+    frame["ad spend"] = np.random.default_rng(3).integers(0, 300, len(frame))
+    frame["price (cents)"] = (frame["price"] * 100).round()
+    frame["sold"] = frame["units"].astype(str)  # the quantity again, as text from a sheet
+    frame["week"] = frame["date"].dt.strftime("%Y-%m-%d")
+    kept = estimate_elasticity(frame, "price", "units", controls=["ad spend"], date="date")
+    assert kept.controls == ("ad spend",)
+    for control, role in (("units", "quantity"), ("price", "price"), ("date", "date")):
+        with pytest.raises(DataValidationError, match=f"'{control}' is the {role} column itself"):
+            estimate_elasticity(frame, "price", "units", controls=[control], date="date")
+    for control, role in (("price (cents)", "price"), ("sold", "quantity"), ("week", "date")):
+        lockstep = re.escape(f"'{control}' moves in lockstep with the {role}")
+        with pytest.raises(DataValidationError, match=lockstep):
+            fit_demand(frame, "price", "units", controls=[":trend", control], date="date")
