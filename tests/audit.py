@@ -887,7 +887,11 @@ PRICE_REASON = re.compile(
 PRICE_GAIN = re.compile(
     rf"expected (?P<aim>profit|revenue) (?P<sign>[+-]){_SYMBOL}(?P<gain>[\d,]+(?:\.\d\d)?)"
 )
-PRICE_ELASTICITY = re.compile(r"\(elasticity (?P<e>-?[\d.]+)\)")
+PRICE_ELASTICITY = re.compile(
+    r"\(elasticity (?P<e>-?[\d.]+)(?:, anywhere from (?P<lo>-?[\d.]+) to (?P<hi>[+-][\d.]+))?\)"
+)
+# Words a reason may use for how buyers react only when the 95% range says so.
+PRICE_SENSITIVITY = ("barely react", "about as much as usual", "very price-sensitive")
 
 
 def _price_word_problems(row: pd.Series) -> list[str]:
@@ -925,6 +929,31 @@ def _price_word_problems(row: pd.Series) -> list[str]:
     e = PRICE_ELASTICITY.search(str(row["reason"]))
     if e is None or abs(float(e["e"]) - row["elasticity"]) > 0.051:
         wrong.append(f"elasticity said {e and e['e']} beside {row['elasticity']}")
+    return wrong + _price_range_problems(row, said, e)
+
+
+def _price_range_problems(
+    row: pd.Series, said: re.Match[str], e: re.Match[str] | None
+) -> list[str]:
+    """A 95% range from very price-sensitive (below -2) to above 0 says nothing about how
+    buyers react: the reason says so with the range, names no reaction, and changes the price
+    only where today's price breaks a guardrail (find52 prices item 7: "Raise 10%: buyers
+    barely react to price" at 81-99% on ranges of -2.9 to +2.6)."""
+    lo, hi = row.get("elasticity_low_95"), row.get("elasticity_high_95")
+    if pd.isna(lo) or pd.isna(hi) or not (lo < -2 and hi > 0):
+        return []
+    reason, wrong = str(row["reason"]), []
+    if (
+        e is None
+        or e["lo"] is None
+        or abs(float(e["lo"]) - lo) > 0.051
+        or abs(float(e["hi"]) - hi) > 0.051
+    ):
+        wrong.append(f"range {lo} to {hi} not said")
+    if any(words in reason for words in PRICE_SENSITIVITY):
+        wrong.append(f"says how buyers react on a range of {lo} to {hi}")
+    if said["verb"] and "today's price is" not in reason:
+        wrong.append(f"{said['verb']} on a range of {lo} to {hi}")
     return wrong
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -572,3 +574,77 @@ def test_money_reads_one_way_everywhere():
     assert money_text(7.089, "USD", cents=True, sign=True) == "+$7.09"
     assert money_text(29480, "CHF") == "29,480 CHF"
     assert money_text(12.5, "", cents=True) == "12.50"
+
+
+def test_a_control_that_is_the_price_quantity_or_date_is_refused_in_one_line():
+    """find52 prices item 4: 'units' as its own control gave 0.07 with a tight range."""
+    frame = _weekly_demand(-1.5, weeks=104, seed=3)
+    frame["ad spend"] = np.random.default_rng(3).integers(0, 300, len(frame))
+    frame["price (cents)"] = (frame["price"] * 100).round()
+    frame["sold"] = frame["units"].astype(str)  # the quantity again, as text from a sheet
+    frame["week"] = frame["date"].dt.strftime("%Y-%m-%d")
+    kept = estimate_elasticity(frame, "price", "units", controls=["ad spend"], date="date")
+    assert kept.controls == ("ad spend",)
+    for control, role in (("units", "quantity"), ("price", "price"), ("date", "date")):
+        with pytest.raises(DataValidationError, match=f"'{control}' is the {role} column itself"):
+            estimate_elasticity(frame, "price", "units", controls=[control], date="date")
+    for control, role in (("price (cents)", "price"), ("sold", "quantity"), ("week", "date")):
+        lockstep = re.escape(f"'{control}' moves in lockstep with the {role}")
+        with pytest.raises(DataValidationError, match=lockstep):
+            fit_demand(frame, "price", "units", controls=[":trend", control], date="date")
+
+
+def test_a_range_that_says_nothing_keeps_the_price_and_says_why():
+    """find52 prices item 7: the mug, 20 -> 22 half way at a cost of 8, pooled to 0.2 with a
+    95% range of -2.5 to +2.9 (3% its own sales), got "Raise to 24.20: buyers barely react to
+    price" with an 89% chance it pays; its true elasticity was -1.6, at which 22 is already
+    about its best price."""
+    mug = choose_price(0.18, 1.39, current=22.0, unit_cost=8.0, weekly_units=4.6)
+    reason = reason_for(mug, 0.18, "EUR")
+    assert mug.suggested == 22.0 and mug.guess and np.isnan(mug.confidence)
+    assert reason == (
+        "Keep €22.00: its sales so far cannot tell how strongly buyers react to price "
+        "(elasticity 0.2, anywhere from -2.5 to +2.9), so a rise would rest on a guess."
+    )
+    # Below cost the price still moves, but the reason does not claim how buyers react.
+    notebook = choose_price(0.23, 1.49, current=7.5, unit_cost=10.0, weekly_units=4.0)
+    said = reason_for(notebook, 0.23, "EUR")
+    assert notebook.suggested == 8.25 and notebook.forced_by == "the unit cost"
+    assert "cannot tell yet how strongly buyers react" in said and "barely" not in said
+    assert "(elasticity 0.2, anywhere from -2.7 to +3.2)" in said
+    # A range that does say something keeps its words and its suggestion.
+    sure = choose_price(-0.72, 0.44, current=6.99, unit_cost=3.0, weekly_units=30)
+    assert sure.suggested > 6.99 and not sure.guess
+    assert "buyers barely react to price (elasticity -0.7)" in reason_for(sure, -0.72)
+
+
+def test_a_shop_whose_own_price_changes_say_little_gets_no_confident_raise():
+    """Six products of a small shop, every one at -1.6, each raised 10% once (some in the same
+    week) on 2-6 sales a week: pooled ranges of about +-2.8. No reason may say how buyers
+    react on such a range, and no price moves on it unless today's price breaks a guardrail."""
+    rng = np.random.default_rng(52)
+    plan = {"MUG": (6, 20.0, 39), "TOWEL": (4, 12.0, 39), "CANDLE": (5, 15.0, None),
+            "SCARF": (2.5, 32.0, 52), "NOTEBOOK": (5, 8.0, 30), "HONEY": (4, 9.0, 39)}  # fmt: skip
+    weekly = {}
+    for product, (pace, price, step) in plan.items():
+        weeks = []
+        for w in range(78):
+            paid = price * (1.1 if step is not None and w >= step else 1.0)
+            season = 1 + 0.25 * np.sin(2 * np.pi * w / 52)
+            weeks.append((round(paid, 2), int(rng.poisson(pace * season * (paid / price) ** -1.6))))
+        weekly[product] = weeks
+    lines, orders = _orders_of(weekly, start="2025-06-02")
+    products = pd.DataFrame({
+        "product_id": list(plan), "name": list(plan),
+        "category": ["Kitchen", "Kitchen", "Home", "Apparel", "Stationery", None],
+        "unit_cost": [8.0, 4.0, 5.0, None, 10.0, None],
+    })  # fmt: skip
+    frame = suggest_prices(lines, products, orders, as_of=pd.Timestamp("2026-12-01", tz="UTC"))
+    wide = frame[(frame["elasticity_lo"] < -2) & (frame["elasticity_hi"] > 0)]
+    assert len(wide) >= 3
+    for _, row in wide.iterrows():
+        reason = row["reason"]
+        assert "anywhere from" in reason, reason
+        assert not any(w in reason for w in ("barely", "as much as usual", "very price")), reason
+        moved = row["suggested_price"] != row["current_price"]
+        assert not moved or "today's price is below" in reason, reason

@@ -441,6 +441,57 @@ def _wanted_controls(
     return wanted
 
 
+LOCKSTEP = 1 - 1e-6  # a correlation this close to 1 is the same column in other units
+
+
+def _refuse_modelled_columns(
+    frame: pd.DataFrame, wanted: Sequence[str], price: str, quantity: str, date: str | None
+) -> None:
+    """Refuse a control that is the price, quantity or date column, or a copy of one.
+
+    Held apart as a control, the quantity explains itself (elasticity 0.07 with a tight
+    range, the truth -1.5) and the price takes its own effect away (-2.0, from -22 to +18),
+    and no line said why. A control in lockstep with the price (the price in cents, a flag
+    set exactly when the price is low) leaves the price's own effect unknowable.
+    """
+    roles = [("price", price), ("quantity", quantity)] + ([("date", date)] if date else [])
+    for name in (c for c in wanted if c not in BUILT_IN):
+        for role, column in roles:
+            if name == column:
+                raise DataValidationError(
+                    f"control {name!r} is the {role} column itself; a control must be another "
+                    "column, something besides the price that moves sales"
+                )
+            if _lockstep(frame[name], frame[column], role):
+                raise DataValidationError(
+                    f"control {name!r} moves in lockstep with the {role} column {column!r} (the "
+                    f"same values, or the same in other units), so the price's own effect cannot "
+                    "be told apart from it; a control must be something else that moves sales"
+                )
+
+
+def _lockstep(control: pd.Series, column: pd.Series, role: str) -> bool:
+    """Whether a control holds the same information as a price, quantity or date column."""
+    if role == "date":
+        when = pd.to_datetime(column, errors="coerce", utc=True)
+        other = pd.to_datetime(control, errors="coerce", utc=True)
+        both = when.notna() & other.notna()
+        return bool(both.sum() >= 2 and (when[both] == other[both]).all())
+    x = control.map(_number_or_nan).to_numpy(dtype=float)
+    y = column.map(_number_or_nan).to_numpy(dtype=float)
+    both = np.isfinite(x) & np.isfinite(y)
+    if both.sum() < 2 or both.sum() < 0.9 * np.isfinite(y).sum():
+        return False  # mostly text: a category, never a copy of a number column
+    x, y = x[both], y[both]
+    if np.array_equal(x, y):
+        return True
+    candidates = [y] + ([np.log(y[y > 0])] if role == "price" and (y > 0).all() else [])
+    return any(
+        np.std(x) > 0 and np.std(c) > 0 and abs(np.corrcoef(x, c)[0, 1]) >= LOCKSTEP
+        for c in candidates
+    )
+
+
 @dataclass(frozen=True)
 class DemandModel:
     """One product's fitted demand: its elasticity, and expected units for other rows."""
@@ -504,6 +555,7 @@ def fit_demand(
         if column not in frame.columns:
             raise DataValidationError(f"column {column!r} is not in the table")
     wanted = _wanted_controls(frame, controls, date)
+    _refuse_modelled_columns(frame, wanted, price, quantity, date)
     rows = [i + 2 for i in range(len(frame))]  # row 1 is the header in a sheet
     prices, left_out = _numbers(frame[price], price, rows)
     units, problems = _numbers(frame[quantity], quantity, rows)

@@ -20,6 +20,7 @@ import pandas as pd
 import scipy.stats
 
 from smbml_connect.analytics.pricing.elasticity import (
+    Z95,
     ElasticityEstimate,
     ProductDemand,
     estimate_elasticity,
@@ -43,6 +44,9 @@ __all__ = [
 WEEKS_PER_MONTH = 52 / 12
 MIN_CONFIDENCE = 0.7  # below this chance that a change pays, keep the price
 MIN_GAIN = 0.005  # gains under 0.5% of today's profit are not worth a change
+# A 95% range of the elasticity reaching from below this (a 10% rise loses over 20% of the
+# units) to above 0 (buyers buy more at a higher price) says nothing about how buyers react.
+VERY_SENSITIVE = -2.0
 DRAWS = 1000
 _NORMAL_QUANTILES = scipy.stats.norm.ppf((np.arange(DRAWS) + 0.5) / DRAWS)
 
@@ -92,10 +96,27 @@ class PriceChoice:
     forced_by: str | None = None  # the guardrail today's price breaks, when it does
     unmet: str | None = None  # a guardrail the suggestion still breaks, and why, in words
     changes: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    lo95: float = float("nan")  # the elasticity's 95% range the choice was made on
+    hi95: float = float("nan")
+
+    @property
+    def guess(self) -> bool:
+        """Whether the elasticity's range is too wide to say how buyers react."""
+        return cannot_tell(self.lo95, self.hi95)
 
     @property
     def change(self) -> float:
         return self.suggested / self.current - 1
+
+
+def cannot_tell(lo95: float, hi95: float) -> bool:
+    """Whether a 95% range runs from very price-sensitive to buying more at higher prices.
+
+    A shop whose every product had -1.6 got "Raise 10%: buyers barely react to price" with
+    81-99% confidence on each: ranges of -2.9 to +2.6, centred near 0 by a few noisy
+    products, and each product 92-99% borrowed from them (find52 prices item 7).
+    """
+    return bool(lo95 < VERY_SENSITIVE and hi95 > 0)
 
 
 def _band(
@@ -173,6 +194,7 @@ def choose_price(
     kept_because = None
     gain = expected[best] - today
     confidence = float(np.mean(values[:, best] > today)) if suggested != current else 0.0
+    lo95, hi95 = elasticity - Z95 * sd, elasticity + Z95 * sd
     if current_allowed and suggested != current:
         if gain < MIN_GAIN * abs(today):
             kept_because = "it is already close to the best price"
@@ -180,6 +202,13 @@ def choose_price(
             kept_because = (
                 f"a change is not clearly better (a {confidence:.0%} chance it pays, "
                 f"{MIN_CONFIDENCE:.0%} needed)"
+            )
+        elif cannot_tell(lo95, hi95):
+            # The chance it pays is then where noise put the centre, not what sales showed.
+            kept_because = (
+                f"its sales so far cannot tell how strongly buyers react to price ("
+                f"{_elasticity_words(elasticity, lo95, hi95)}), so a "
+                f"{'rise' if suggested > current else 'cut'} would rest on a guess"
             )
     elif suggested == current:
         kept_because = "it is already close to the best price"
@@ -216,7 +245,8 @@ def choose_price(
         forced_by = binding["low"] if current < low else binding["high"]
     unmet = unmet_guardrail(suggested, cost, rails, product, current)
     return PriceChoice(current, suggested, objective, confidence, capped_by, kept_because,
-                       forced_by=forced_by, unmet=unmet, changes=changes)  # fmt: skip
+                       forced_by=forced_by, unmet=unmet, changes=changes, lo95=lo95,
+                       hi95=hi95)  # fmt: skip
 
 
 def _no_ending_within(
@@ -278,7 +308,15 @@ def unmet_guardrail(
     return None
 
 
-def _sensitivity(elasticity: float) -> str:
+def _elasticity_words(elasticity: float, lo95: float, hi95: float) -> str:
+    """The elasticity as a reason says it: with its range when that range says little."""
+    said = f"elasticity {elasticity:.1f}"
+    return said + (f", anywhere from {lo95:.1f} to {hi95:+.1f}" if cannot_tell(lo95, hi95) else "")
+
+
+def _sensitivity(elasticity: float, guess: bool = False) -> str:
+    if guess:
+        return "its sales cannot tell yet how strongly buyers react to price"
     if elasticity > -1:
         return "buyers barely react to price"
     if elasticity > -2:
@@ -290,10 +328,11 @@ def reason_for(
     choice: PriceChoice, elasticity: float, currency: str = "", per: str = "a month"
 ) -> str:
     """One plain line: what to do and why."""
-    e = f"elasticity {elasticity:.1f}"
+    e = _elasticity_words(elasticity, choice.lo95, choice.hi95)
     if choice.kept_because:
+        said = "" if e in choice.kept_because else f" ({e})"
         kept = (
-            f"Keep {money_text(choice.current, currency, cents=True)}: {choice.kept_because} ({e})."
+            f"Keep {money_text(choice.current, currency, cents=True)}: {choice.kept_because}{said}."
         )
         return kept + (f" Still short of a guardrail: {choice.unmet}." if choice.unmet else "")
     verb = "Raise" if choice.suggested > choice.current else "Lower"
@@ -301,7 +340,7 @@ def reason_for(
     gain = choice.changes.get(choice.objective, (0.0, 0.0, 0.0))[0]
     # Cents under 10: a slow seller's "+$0 a month" read as a change that gains nothing.
     amount = money_text(gain, currency, cents=abs(gain) < 10, sign=True)
-    why = f"{_sensitivity(elasticity)} ({e}); expected {choice.objective} {amount} {per}"
+    why = f"{_sensitivity(elasticity, choice.guess)} ({e}); expected {choice.objective} {amount} {per}"
     short = f" and the suggestion is still short of it ({choice.unmet})" if choice.unmet else ""
     if choice.forced_by:
         side = "below" if choice.suggested > choice.current else "above"
