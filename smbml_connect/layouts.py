@@ -1046,6 +1046,110 @@ SHOPIFY_CUSTOMERS = Layout(
 )
 
 
+# -- Shopify products export (Products > Export) --------------------------------------
+# Checked against Shopify's help page on product CSV files ("Using CSV files to import and
+# export products", help.shopify.com/en/manual/products/import-export/using-csv, found with
+# the search tools): one row per variant, a product's own fields (Title, Vendor, Type,
+# Tags, Published, Status) on its first row only, each further image on a row of its own
+# holding the handle and the image's columns. Two generations of headers: "Handle, Title,
+# Body (HTML), ..., Option1 Name, Option1 Value, ..., Variant SKU, ..., Variant Price,
+# Variant Compare At Price, ..., Image Src, ..., Cost per item, ..., Status" (find_string
+# "Handle,Title,Body (HTML),Vendor,Product Category") and the newer "Title, URL handle,
+# Description, ..., Status, SKU, ..., Option1 name, Option1 value, ..., Price, Compare-at
+# price, Cost per item, ..., Product image URL, ..." (find_string "Title,URL handle,
+# Description,Vendor"). An order line's name is the product's title, " - " and the
+# variant's option values joined by " / " ("Organic Tee - M / Blue"), the title alone for
+# a product's single "Default Title" variant (Shopify's line_item.name, community.shopify.com
+# answers quoting it): the orders export keys a line without SKU by that name
+# (``_shopify_lines``), and a variant without SKU here is keyed the same way.
+_PRODUCT_FIELDS = ("Title", "Type", "Product Category", "Vendor", "Status", "Published",
+                   "Published on online store")  # fmt: skip
+_VARIANT_FIELDS = ("Variant SKU", "SKU", "Variant Price", "Price", "Cost per item",
+                   "Option1 Value", "Option2 Value", "Option3 Value")  # fmt: skip
+_IMAGE_FIELDS = ("Image Src", "Product image URL")
+_NO_OPTION = "default title"  # the option value of a product that has no options
+
+
+def _stripped(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: str(v).strip() if _text(v) else None)
+
+
+def _any_filled(frame: pd.DataFrame, headers: tuple[str, ...]) -> pd.Series:
+    present = {normalise(c) for c in frame.columns}
+    out = pd.Series(False, index=frame.index)
+    for header in (h for h in headers if normalise(h) in present):
+        out |= _filled(_col(frame, header))
+    return out
+
+
+def _shopify_handles(frame: pd.DataFrame) -> pd.Series:
+    return _stripped(_either(frame, "Handle", "URL handle"))
+
+
+def _shopify_image_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
+    """Rows of a product that hold no variant: its further images (not products)."""
+    variant = _any_filled(frame, _VARIANT_FIELDS) | _filled(_col(frame, "Title"))
+    image = _any_filled(frame, _IMAGE_FIELDS)
+    handle = _shopify_handles(frame)
+    skips = {
+        int(at): (
+            f"an image of product {handle.iloc[at]!r} (Shopify writes each further image on "
+            "a row of its own): no variant, so no product"
+            if image.iloc[at]
+            else f"a row of product {handle.iloc[at]!r} with no variant and no title"
+        )
+        for at in np.flatnonzero(~variant.to_numpy(dtype=bool))
+    }
+    return frame, skips
+
+
+def _shopify_products(frame: pd.DataFrame) -> pd.DataFrame:
+    """One product per variant: its SKU, else its name as the orders export writes it."""
+    handle = _shopify_handles(frame)
+    product = handle.where(handle.notna(), _row_keys(frame)).to_numpy()  # no handle: alone
+    out = frame.copy()
+    for header in _PRODUCT_FIELDS:  # the product's first row gives its variants' rows
+        column = next((c for c in frame.columns if normalise(c) == normalise(header)), None)
+        if column is not None:
+            own = _stripped(frame[column])
+            out[column] = own.where(own.notna(), own.groupby(product).transform("first"))
+    title = _stripped(_col(out, "Title"))
+    options = [_stripped(_col(frame, f"Option{n} Value")) for n in (1, 2, 3)]
+    variant = pd.Series(
+        [" / ".join(v for v in values if v and normalise(v) != _NO_OPTION)
+         for values in zip(*options, strict=True)],
+        index=frame.index,
+    )  # fmt: skip
+    name = pd.Series(
+        [f"{t} - {v}" if t and v else t for t, v in zip(title, variant, strict=True)],
+        index=frame.index,
+        dtype=object,
+    )
+    sku = _stripped(_either(frame, "Variant SKU", "SKU"))
+    kind = _stripped(_col(out, "Type"))
+    taxonomy = _stripped(_col(out, "Product Category")).map(
+        lambda v: v.split(">")[-1].strip() or None if v else None
+    )
+    return _with(out, product_id=sku.where(sku.notna(), name), name=name,
+                 category=kind.where(kind.notna(), taxonomy))  # fmt: skip
+
+
+SHOPIFY_PRODUCTS = Layout(
+    name="Shopify products export",
+    signature=("Title", "Option1 Value", "Cost per item"),
+    check=lambda head: (
+        _has_any("Handle", "URL handle")(head) and _has_any("Variant Price", "Price")(head)
+    ),
+    tables={
+        "products": LayoutTable(
+            _map("Variant Price -> price", "Price -> price", "Cost per item -> unit_cost"),
+            _shopify_products,
+        )
+    },
+    prepare=_shopify_image_rows,
+)
+
+
 # -- HubSpot (the CRM's "Export" of a view: property labels as headers) ---------------
 # Not checked against HubSpot documentation (none found in the search tools). Headers are
 # the properties' labels ("Record ID", "Marketing contact status", "Contact owner", "Deal
@@ -1917,6 +2021,7 @@ LAYOUTS: tuple[Layout, ...] = (
     MAILCHIMP,
     SHOPIFY_ORDERS,
     SHOPIFY_CUSTOMERS,
+    SHOPIFY_PRODUCTS,
     HUBSPOT_DEALS,
     HUBSPOT_COMPANIES,
     HUBSPOT_CONTACTS,

@@ -262,6 +262,71 @@ def test_the_older_shopify_customers_export_keys_a_customer_without_email_by_row
 
 
 # -- point 5: HubSpot exports -------------------------------------------------------
+def _product_extra(products: pd.DataFrame, product: str) -> dict[str, str]:
+    return json.loads(products.set_index("product_id").loc[product, "extra"])
+
+
+def test_shopify_products_export_gives_one_product_per_variant(tmp_path: Path):
+    """Shopify writes a product's title, type and status on its first row only, and each
+    further image on a row of its own: every variant still gets its product's name (with
+    its options, as the orders export names a line), type and status."""
+    shutil.copy(FIXTURES / "products_export_1.csv", tmp_path / "catalogue march.csv")
+    loaded = load(tmp_path)  # any file name: the headers say what it is
+    products = loaded["products"]
+    assert products.layout == "Shopify products export"
+    assert (len(products.clean), products.rejected, len(products.skipped)) == (9, 0, 5)
+    reasons = products.skipped["reason"].tolist()
+    assert sum("an image of product" in r for r in reasons) == 4 and "blank row" in reasons
+    rows = products.clean.set_index("product_id")
+    assert rows.loc["SER-ROSE-50", ["name", "category", "price", "unit_cost"]].tolist() == [
+        "Rose Serum - 50ml", "Face", 36.0, 9.0,
+    ]  # fmt: skip
+    assert rows.loc["SER-ROSE", "name"] == "Rose Serum - 30ml"
+    assert rows.loc["MASK-COL", "name"] == "Bio-Collagen Mask"  # its one "Default Title"
+    assert rows.loc["SOAP-CLAY", "category"] == "Bar Soap"  # no Type: the category's leaf
+    # A variant without SKU is keyed by its name, as the orders export keys its lines.
+    assert rows.loc["Lip Balm - Mint", ["name", "category", "unit_cost"]].tolist() == [
+        "Lip Balm - Mint", "Lips", 1.2,
+    ]  # fmt: skip
+    assert pd.isna(rows.loc["Gift card $25-$50", "unit_cost"])
+    assert _product_extra(products.clean, "KIT-TRV")["Status"] == "draft"
+    assert _product_extra(products.clean, "SER-ROSE-50")["Status"] == "active"
+
+
+def test_a_shopify_products_export_names_the_products_its_orders_export_sold(tmp_path: Path):
+    folder = fixture(tmp_path, "products_export_1.csv", "shopify_orders_export_1.csv")
+    loaded = load(folder)
+    assert loaded["products"].layout == "Shopify products export"
+    sold = set(loaded["order_lines"].clean["product_id"])
+    listed = set(loaded["products"].clean["product_id"])
+    assert sold - listed == {"BUNDLE-2"}  # the one bundle the fixture's list leaves out
+    assert "Gift card $25-$50" in sold & listed  # no SKU on either side: keyed by the name
+
+
+def test_the_newer_shopify_products_header(tmp_path: Path):
+    """Shopify's newer product file: "URL handle", "SKU", "Price", "Option1 value"."""
+    (tmp_path / "products_export_1.csv").write_text(
+        "Title,URL handle,Description,Vendor,Product category,Type,Tags,Published on online "
+        "store,Status,SKU,Barcode,Option1 name,Option1 value,Option2 name,Option2 value,"
+        "Price,Compare-at price,Cost per item,Inventory quantity,Product image URL,"
+        "Image position\n"
+        "Organic Tee,organic-tee,Soft,Atelier,,Apparel,tee,TRUE,active,TEE-M-NV,,Size,M,"
+        "Colour,Navy,18.00,,7.00,4,https://cdn.example.com/tee.jpg,1\n"
+        ",organic-tee,,,,,,,,,,,L,,Navy,20.00,,8.00,2,,\n"
+        ",organic-tee,,,,,,,,,,,,,,,,,,https://cdn.example.com/tee-back.jpg,2\n"
+        "Tote Bag,tote-bag,,Atelier,,Bags,,TRUE,archived,,,Title,Default Title,,,"
+        "15.00,,5.00,0,,\n",
+        encoding="utf-8",
+    )
+    products = load(tmp_path)["products"]
+    assert (len(products.clean), products.rejected, len(products.skipped)) == (3, 0, 1)
+    rows = products.clean.set_index("product_id")
+    assert rows.loc["TEE-M-NV", "name"] == "Organic Tee - M / Navy"
+    assert rows.loc["Organic Tee - L / Navy", ["category", "price"]].tolist() == ["Apparel", 20.0]
+    assert rows.loc["Tote Bag", "unit_cost"] == 5.0
+    assert _product_extra(products.clean, "Tote Bag")["Status"] == "archived"
+
+
 HUBSPOT = "hubspot-crm-exports-all-{}-2025-11-03.csv"
 
 
@@ -527,6 +592,7 @@ def test_xero_invoices_export(tmp_path: Path):
 ROW_TABLE = {  # the table that has one row per row of the file
     "hand_kept_customers.csv": "contacts",
     "shopify_orders_export_1.csv": "order_lines",
+    "products_export_1.csv": "products",
     "customers_export.csv": "contacts",
     HUBSPOT.format("contacts"): "contacts",
     HUBSPOT.format("deals"): "deals",
