@@ -1620,7 +1620,8 @@ STRIPE = Layout(
 # -- Square (Transactions and Item sales exports of the Square Dashboard) -------------
 # Item sales: a real export, zoetankersley/sunrise_social_club
 # data/raw/items-2026-07-18-2026-07-19.csv (Qty written as 1.0, GTIN, Commission, Employee,
-# Token, Card Brand, PAN Suffix). Transactions: the 55-column header quoted in others' code
+# Token, Card Brand, PAN Suffix; newest rows first; Category "None" for an item without one;
+# Price Point Name "Regular" or blank for an item's one price point). Transactions: the 55-column header quoted in others' code
 # (find_string "Time Zone,Gross Sales,Discounts,Service Charges"); older files lack the
 # customer and deposit columns. No Square help page with the column list was found.
 def _square_when(frame: pd.DataFrame) -> pd.Series:
@@ -1668,11 +1669,56 @@ def _square_totals(frame: pd.DataFrame) -> pd.DataFrame:
                  contact_id=_key("Customer ID")(first))  # fmt: skip
 
 
+_ONE_PRICE = {"", "regular"}  # the price point of an item sold at one price
+_NO_CATEGORY = {"", "none"}  # Square writes "None" for an item without a category
+
+
+def _square_variant(frame: pd.DataFrame) -> pd.Series:
+    """The item and its price point as Square names them: "Latte - Large"; the item alone
+    for its one price point ("Regular", or left blank)."""
+    item, point = _stripped(_col(frame, "Item")), _stripped(_col(frame, "Price Point Name"))
+    return pd.Series(
+        [f"{i} - {p}" if i and p and normalise(p) not in _ONE_PRICE else i
+         for i, p in zip(item, point, strict=True)],
+        index=frame.index, dtype=object,
+    )  # fmt: skip
+
+
+def _square_product(frame: pd.DataFrame) -> pd.Series:
+    """A line's product: its SKU, else the item and price point. Each price point has its
+    own price (a Large latte at 5.00 beside the Regular at 4.00), as a variant with its own
+    SKU would: one product for both read as one sold at several prices, a blend of sizes."""
+    sku = _stripped(_col(frame, "SKU"))
+    return sku.where(sku.notna(), _square_variant(frame))
+
+
 def _square_lines(frame: pd.DataFrame) -> pd.DataFrame:
     # Square gives the line's gross sales, not a unit price; discounts are negative amounts.
-    unit = _number(_col(frame, "Gross Sales")) / _number(_col(frame, "Qty"))
-    priced = _with(frame, unit_price=unit)
-    return _numbered("Transaction ID", ("SKU", "Item"), "Qty", "unit_price", "Discounts")(priced)
+    quantity = _col(frame, "Qty")
+    unit = _number(_col(frame, "Gross Sales")) / _number(quantity)
+    return _with(frame, line_no=_line_numbers(_col(frame, "Transaction ID"), frame),
+                 product_id=_square_product(frame), unit_price=unit,
+                 discount=_share(_col(frame, "Discounts"), quantity, unit))  # fmt: skip
+
+
+def _square_products(frame: pd.DataFrame) -> pd.DataFrame:
+    """One product per line key, named and put in a category as its newest line says
+    (an item renamed or moved keeps its SKU); the file holds no list price or cost."""
+    key = _square_product(frame)
+    day, time = _col(frame, "Date").fillna("").astype(str), _col(frame, "Time").fillna("")
+    when = pd.to_datetime(day + " " + time.astype(str), errors="coerce", format="mixed")
+    newest = when.sort_values(ascending=False, kind="stable", na_position="last").index
+    category = _stripped(_col(frame, "Category"))
+    category = category.where(~category.fillna("").map(normalise).isin(_NO_CATEGORY), None)
+    rows = frame.loc[newest]
+    keys = key[newest]
+    first = keys.notna().to_numpy() & ~keys.duplicated().to_numpy()
+    by_key = pd.Series(category[newest].to_numpy(), index=keys.to_numpy()).dropna()
+    chosen = rows[first]
+    where = [c for c in (SOURCE_ROW, FILE) if c in chosen.columns]  # for a reject's row
+    out = _with(chosen[where], product_id=keys[first], name=_square_variant(chosen),
+                category=keys[first].map(by_key[~by_key.index.duplicated()]))  # fmt: skip
+    return out.sort_index(kind="stable")  # in file order
 
 
 SQUARE_TRANSACTIONS = Layout(
@@ -1700,6 +1746,7 @@ SQUARE_ITEMS = Layout(
             _map("Transaction ID -> order_id", "Qty -> quantity"), _square_lines
         ),
         "orders": LayoutTable(_map("Transaction ID -> order_id"), _square_totals),
+        "products": LayoutTable({}, _square_products),
     },
 )
 

@@ -434,6 +434,7 @@ def test_square_transactions_and_item_sales(tmp_path: Path):
     loaded = load(folder)
     assert _counts(loaded) == {
         "contacts": (2, 0, 0), "orders": (5, 0, 0), "order_lines": (6, 0, 0),
+        "products": (6, 0, 0),
     }  # fmt: skip
     assert loaded["orders"].layout == "Square transactions export"
     assert loaded["order_lines"].layout == "Square item sales export"
@@ -447,14 +448,69 @@ def test_square_transactions_and_item_sales(tmp_path: Path):
     latte = lines.iloc[0]
     assert (latte["product_id"], latte["quantity"], latte["unit_price"]) == ("LAT-R", 2, 4.0)
     drip = lines[lines["order_id"] == "T2bb"].iloc[0]
-    assert drip["product_id"] == "Drip coffee" and drip["discount"] == pytest.approx(0.5 / 4.25)
+    # No SKU: the item and its price point, as the products are keyed.
+    assert drip["product_id"] == "Drip coffee - Large"
+    assert drip["discount"] == pytest.approx(0.5 / 4.25)
+    products = loaded["products"].clean.set_index("product_id")
+    assert set(lines["product_id"]) == set(products.index)
+    assert products.loc["CRO-1", ["name", "category"]].tolist() == ["Croissant", "Bakery"]
+    assert products.loc["BEAN-HB", "name"] == "Beans 1lb - House blend"
 
 
 def test_square_item_sales_alone_also_give_orders(tmp_path: Path):
     loaded = load(fixture(tmp_path, "items-2025-10-01-2025-10-31.csv"))
-    assert _counts(loaded) == {"orders": (4, 0, 0), "order_lines": (6, 0, 0)}
+    assert _counts(loaded) == {
+        "orders": (4, 0, 0), "order_lines": (6, 0, 0), "products": (6, 0, 0),
+    }  # fmt: skip
     totals = loaded["orders"].clean.set_index("order_id")["total"]
     assert totals.to_dict() == {"T1aa": 9.5, "T2bb": 3.75, "T3cc": 28.0, "T5ee": 6.0}
+
+
+SQUARE_ITEMS_HEADER = (
+    "Date,Time,Time Zone,Category,Item,Qty,Price Point Name,SKU,Modifiers Applied,Gross Sales,"
+    "Discounts,Net Sales,Tax,Transaction ID,Payment ID,Device Name,Notes,Details,Event Type,"
+    "Location,Dining Option,Customer ID,Customer Name,Customer Reference ID,Unit,Count,GTIN,"
+    "Itemization Type,Commission,Employee,Fulfillment Note,Channel,Token,Card Brand,PAN Suffix"
+)
+
+
+def _square_row(when: str, category: str, item: str, point: str, sku: str, gross: str,
+                order: str) -> str:  # fmt: skip
+    day, time = when.split()
+    return (
+        f"{day},{time},Eastern Time (US & Canada),{category},{item},1.0,{point},{sku},,"
+        f"${gross},$0.00,${gross},$0.00,{order},P{order},Terminal,,,Payment,Cafe,,,,,ea,1,,"
+        "Physical Good,$0.00,,,Cafe,,Visa,1234"
+    )
+
+
+def test_square_item_sales_give_products_by_item_and_price_point(tmp_path: Path):
+    """Square's newest rows come first; "None" is its word for no category, and a price
+    point other than the one "Regular" (or blank) is a product of its own, as a variant
+    with its own SKU is: a Large latte at 5.00 is not the Regular at 4.00."""
+    rows = [
+        _square_row("2026-03-02 09:10:00", "Coffee", "Latte", "Large", "", "5.00", "T9"),
+        _square_row(
+            "2026-03-02 09:10:00", "Bakery", "Butter Croissant", "Regular", "CRO-1", "3.20", "T9"
+        ),
+        _square_row("2026-03-01 08:00:00", "Coffee", "Latte", "Regular", "", "4.00", "T8"),
+        _square_row("2026-03-01 08:00:00", "None", "Sticker", "", "", "2.00", "T8"),
+        _square_row("2026-02-01 08:30:00", "Pastry", "Croissant", "Regular", "CRO-1", "3.00", "T7"),
+    ]
+    (tmp_path / "items-2026-02-01-2026-03-02.csv").write_text(
+        "\n".join([SQUARE_ITEMS_HEADER, *rows]) + "\n", encoding="utf-8"
+    )
+    loaded = load(tmp_path)
+    products = loaded["products"].clean.set_index("product_id")
+    assert set(loaded["order_lines"].clean["product_id"]) == set(products.index)
+    assert products.loc["Latte - Large", ["name", "category"]].tolist() == [
+        "Latte - Large",
+        "Coffee",
+    ]
+    assert products.loc["Latte", "name"] == "Latte"
+    assert pd.isna(products.loc["Sticker", "category"])  # "None": no category
+    # Renamed and moved under one SKU: the newest row names it.
+    assert products.loc["CRO-1", ["name", "category"]].tolist() == ["Butter Croissant", "Bakery"]
 
 
 def test_etsy_orders_and_items(tmp_path: Path):
