@@ -1290,6 +1290,24 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
                         f"{where}: {product} to {contact}, who returned it")  # fmt: skip
 
 
+def check_product_names(out: Outputs, tally: Tally) -> None:
+    """Every product a Forecast or Prices row shows has a name a person can read: a
+    product list without one gave three Forecast series with no name (a Shopify shop's
+    sizes, read without their title), which no one could tell apart."""
+    shown = [(f"workbook {t!r}", _tab_frame(r)) for t, r in out.workbook.items()]
+    shown += [(f"sheets {t!r}", f) for t, f in out.sheets.items()]
+    for where, frame in shown:
+        if frame is None:
+            continue
+        for column in ("series", "product"):
+            if column not in frame.columns or not ({"forecast", "current_price"} & set(frame)):
+                continue
+            for value in frame[column]:
+                tally.check("every product shown has a name",
+                            not pd.isna(value) and bool(str(value).strip()),
+                            f"{where}: a {column} with no name")  # fmt: skip
+
+
 def check_customer_chances(out: Outputs, tally: Tally) -> None:
     """A customer's two chances agree: still a customer at least as likely as buying
     (whoever buys is still there). No one who bought on one day only gets them from plain
@@ -1427,6 +1445,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
         check_lead_and_deal
     ),
     "no product suggested to a customer who returned it": check_suggestions,
+    "every product a Forecast or Prices row shows has a name": check_product_names,
     "a customer's chances agree; one-time buyers' from a model that lets them leave": (
         check_customer_chances
     ),

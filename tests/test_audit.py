@@ -47,6 +47,7 @@ AT_LEAST = {
     "dates as dates": 20,
     "price reasons say the figures beside them": 30,
     "no one who said no is shown": 100,
+    "every product shown has a name": 20,
 }
 
 
@@ -194,6 +195,14 @@ def test_the_audit_finds_a_suggestion_of_a_returned_product(sample: Outputs):
     )
     found = [p for p in audit(broken).problems if p.startswith("no product suggested")]
     assert any(f"{product} to {contact}" in p for p in found), found
+
+
+@pytest.mark.parametrize(("title", "column"), [("Forecast", "series"), ("Prices", "product")])
+def test_the_audit_finds_a_product_shown_without_a_name(sample: Outputs, title: str, column: str):
+    """A product list without a name gave Forecast series no one could tell apart."""
+    broken = _planted(sample, title, column, lambda v: None, row=3)
+    found = [p for p in audit(broken).problems if p.startswith("every product shown has a name")]
+    assert found == [f"every product shown has a name: workbook {title!r}: a {column} with no name"]
 
 
 def test_the_audit_finds_a_price_reason_that_does_not_say_its_figures(sample: Outputs):

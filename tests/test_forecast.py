@@ -478,6 +478,17 @@ def _strong_open_month() -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
     return tables, pd.Timestamp("2026-10-21", tz="UTC")
 
 
+@pytest.mark.parametrize("name", [None, "", "  "])
+def test_a_product_without_a_name_is_shown_by_its_id(name):
+    """A products list with a blank name (a Shopify variant row read without its title)
+    gave a Forecast series with no name at all; the other tabs show the product's id."""
+    tables, as_of = _strong_open_month()
+    tables["products"] = pd.DataFrame({"product_id": ["P1"], "name": [name]})
+    result = forecast_step(tables, StepContext(as_of=as_of, settings={"forecast": {"products": 1}}))
+    series = set(result.sheets["Forecast"]["series"])
+    assert "P1" in series and not any(pd.isna(s) or not str(s).strip() for s in series)
+
+
 def test_the_month_not_over_yet_shows_what_was_sold_plus_the_rest():
     """The demo's October: $27,207 sold in 1-30 October, forecast at $22,867 (80% up to
     $26,556), because the open month is left out of the history and forecast whole. It

@@ -375,8 +375,12 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     names: dict[str, str] = {}
     if "products" in tables and len(tables["products"]):
         products = tables["products"].drop_duplicates("product_id")
-        names = dict(zip(products["product_id"].astype(str), products["name"].fillna(""),
-                         strict=True))  # fmt: skip
+        # A product without a name is shown by its id, as on the other tabs: an empty name
+        # made a series no one could tell apart (three of a Shopify shop's sizes).
+        shown = products["name"].map(lambda v: str(v).strip() if pd.notna(v) else "")
+        names = {
+            str(pid): name for pid, name in zip(products["product_id"], shown, strict=True) if name
+        }
     result = StepResult()
     result.outputs["forecasts"] = pd.concat(
         [_rows(uid, r) for uid, r in results.items()], ignore_index=True
