@@ -1049,6 +1049,110 @@ SHOPIFY_CUSTOMERS = Layout(
 )
 
 
+# -- Shopify products export (Products > Export) --------------------------------------
+# Checked against Shopify's help page on product CSV files ("Using CSV files to import and
+# export products", help.shopify.com/en/manual/products/import-export/using-csv, found with
+# the search tools): one row per variant, a product's own fields (Title, Vendor, Type,
+# Tags, Published, Status) on its first row only, each further image on a row of its own
+# holding the handle and the image's columns. Two generations of headers: "Handle, Title,
+# Body (HTML), ..., Option1 Name, Option1 Value, ..., Variant SKU, ..., Variant Price,
+# Variant Compare At Price, ..., Image Src, ..., Cost per item, ..., Status" (find_string
+# "Handle,Title,Body (HTML),Vendor,Product Category") and the newer "Title, URL handle,
+# Description, ..., Status, SKU, ..., Option1 name, Option1 value, ..., Price, Compare-at
+# price, Cost per item, ..., Product image URL, ..." (find_string "Title,URL handle,
+# Description,Vendor"). An order line's name is the product's title, " - " and the
+# variant's option values joined by " / " ("Organic Tee - M / Blue"), the title alone for
+# a product's single "Default Title" variant (Shopify's line_item.name, community.shopify.com
+# answers quoting it): the orders export keys a line without SKU by that name
+# (``_shopify_lines``), and a variant without SKU here is keyed the same way.
+_PRODUCT_FIELDS = ("Title", "Type", "Product Category", "Vendor", "Status", "Published",
+                   "Published on online store")  # fmt: skip
+_VARIANT_FIELDS = ("Variant SKU", "SKU", "Variant Price", "Price", "Cost per item",
+                   "Option1 Value", "Option2 Value", "Option3 Value")  # fmt: skip
+_IMAGE_FIELDS = ("Image Src", "Product image URL")
+_NO_OPTION = "default title"  # the option value of a product that has no options
+
+
+def _stripped(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: str(v).strip() if _text(v) else None)
+
+
+def _any_filled(frame: pd.DataFrame, headers: tuple[str, ...]) -> pd.Series:
+    present = {normalise(c) for c in frame.columns}
+    out = pd.Series(False, index=frame.index)
+    for header in (h for h in headers if normalise(h) in present):
+        out |= _filled(_col(frame, header))
+    return out
+
+
+def _shopify_handles(frame: pd.DataFrame) -> pd.Series:
+    return _stripped(_either(frame, "Handle", "URL handle"))
+
+
+def _shopify_image_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
+    """Rows of a product that hold no variant: its further images (not products)."""
+    variant = _any_filled(frame, _VARIANT_FIELDS) | _filled(_col(frame, "Title"))
+    image = _any_filled(frame, _IMAGE_FIELDS)
+    handle = _shopify_handles(frame)
+    skips = {
+        int(at): (
+            f"an image of product {handle.iloc[at]!r} (Shopify writes each further image on "
+            "a row of its own): no variant, so no product"
+            if image.iloc[at]
+            else f"a row of product {handle.iloc[at]!r} with no variant and no title"
+        )
+        for at in np.flatnonzero(~variant.to_numpy(dtype=bool))
+    }
+    return frame, skips
+
+
+def _shopify_products(frame: pd.DataFrame) -> pd.DataFrame:
+    """One product per variant: its SKU, else its name as the orders export writes it."""
+    handle = _shopify_handles(frame)
+    product = handle.where(handle.notna(), _row_keys(frame)).to_numpy()  # no handle: alone
+    out = frame.copy()
+    for header in _PRODUCT_FIELDS:  # the product's first row gives its variants' rows
+        column = next((c for c in frame.columns if normalise(c) == normalise(header)), None)
+        if column is not None:
+            own = _stripped(frame[column])
+            out[column] = own.where(own.notna(), own.groupby(product).transform("first"))
+    title = _stripped(_col(out, "Title"))
+    options = [_stripped(_col(frame, f"Option{n} Value")) for n in (1, 2, 3)]
+    variant = pd.Series(
+        [" / ".join(v for v in values if v and normalise(v) != _NO_OPTION)
+         for values in zip(*options, strict=True)],
+        index=frame.index,
+    )  # fmt: skip
+    name = pd.Series(
+        [f"{t} - {v}" if t and v else t for t, v in zip(title, variant, strict=True)],
+        index=frame.index,
+        dtype=object,
+    )
+    sku = _stripped(_either(frame, "Variant SKU", "SKU"))
+    kind = _stripped(_col(out, "Type"))
+    taxonomy = _stripped(_col(out, "Product Category")).map(
+        lambda v: v.split(">")[-1].strip() or None if v else None
+    )
+    return _with(out, product_id=sku.where(sku.notna(), name), name=name,
+                 category=kind.where(kind.notna(), taxonomy))  # fmt: skip
+
+
+SHOPIFY_PRODUCTS = Layout(
+    name="Shopify products export",
+    signature=("Title", "Option1 Value", "Cost per item"),
+    check=lambda head: (
+        _has_any("Handle", "URL handle")(head) and _has_any("Variant Price", "Price")(head)
+    ),
+    tables={
+        "products": LayoutTable(
+            _map("Variant Price -> price", "Price -> price", "Cost per item -> unit_cost"),
+            _shopify_products,
+        )
+    },
+    prepare=_shopify_image_rows,
+)
+
+
 # -- HubSpot (the CRM's "Export" of a view: property labels as headers) ---------------
 # Not checked against HubSpot documentation (none found in the search tools). Headers are
 # the properties' labels ("Record ID", "Marketing contact status", "Contact owner", "Deal
@@ -1519,7 +1623,8 @@ STRIPE = Layout(
 # -- Square (Transactions and Item sales exports of the Square Dashboard) -------------
 # Item sales: a real export, zoetankersley/sunrise_social_club
 # data/raw/items-2026-07-18-2026-07-19.csv (Qty written as 1.0, GTIN, Commission, Employee,
-# Token, Card Brand, PAN Suffix). Transactions: the 55-column header quoted in others' code
+# Token, Card Brand, PAN Suffix; newest rows first; Category "None" for an item without one;
+# Price Point Name "Regular" or blank for an item's one price point). Transactions: the 55-column header quoted in others' code
 # (find_string "Time Zone,Gross Sales,Discounts,Service Charges"); older files lack the
 # customer and deposit columns. No Square help page with the column list was found.
 def _square_when(frame: pd.DataFrame) -> pd.Series:
@@ -1567,11 +1672,56 @@ def _square_totals(frame: pd.DataFrame) -> pd.DataFrame:
                  contact_id=_key("Customer ID")(first))  # fmt: skip
 
 
+_ONE_PRICE = {"", "regular"}  # the price point of an item sold at one price
+_NO_CATEGORY = {"", "none"}  # Square writes "None" for an item without a category
+
+
+def _square_variant(frame: pd.DataFrame) -> pd.Series:
+    """The item and its price point as Square names them: "Latte - Large"; the item alone
+    for its one price point ("Regular", or left blank)."""
+    item, point = _stripped(_col(frame, "Item")), _stripped(_col(frame, "Price Point Name"))
+    return pd.Series(
+        [f"{i} - {p}" if i and p and normalise(p) not in _ONE_PRICE else i
+         for i, p in zip(item, point, strict=True)],
+        index=frame.index, dtype=object,
+    )  # fmt: skip
+
+
+def _square_product(frame: pd.DataFrame) -> pd.Series:
+    """A line's product: its SKU, else the item and price point. Each price point has its
+    own price (a Large latte at 5.00 beside the Regular at 4.00), as a variant with its own
+    SKU would: one product for both read as one sold at several prices, a blend of sizes."""
+    sku = _stripped(_col(frame, "SKU"))
+    return sku.where(sku.notna(), _square_variant(frame))
+
+
 def _square_lines(frame: pd.DataFrame) -> pd.DataFrame:
     # Square gives the line's gross sales, not a unit price; discounts are negative amounts.
-    unit = _number(_col(frame, "Gross Sales")) / _number(_col(frame, "Qty"))
-    priced = _with(frame, unit_price=unit)
-    return _numbered("Transaction ID", ("SKU", "Item"), "Qty", "unit_price", "Discounts")(priced)
+    quantity = _col(frame, "Qty")
+    unit = _number(_col(frame, "Gross Sales")) / _number(quantity)
+    return _with(frame, line_no=_line_numbers(_col(frame, "Transaction ID"), frame),
+                 product_id=_square_product(frame), unit_price=unit,
+                 discount=_share(_col(frame, "Discounts"), quantity, unit))  # fmt: skip
+
+
+def _square_products(frame: pd.DataFrame) -> pd.DataFrame:
+    """One product per line key, named and put in a category as its newest line says
+    (an item renamed or moved keeps its SKU); the file holds no list price or cost."""
+    key = _square_product(frame)
+    day, time = _col(frame, "Date").fillna("").astype(str), _col(frame, "Time").fillna("")
+    when = pd.to_datetime(day + " " + time.astype(str), errors="coerce", format="mixed")
+    newest = when.sort_values(ascending=False, kind="stable", na_position="last").index
+    category = _stripped(_col(frame, "Category"))
+    category = category.where(~category.fillna("").map(normalise).isin(_NO_CATEGORY), None)
+    rows = frame.loc[newest]
+    keys = key[newest]
+    first = keys.notna().to_numpy() & ~keys.duplicated().to_numpy()
+    by_key = pd.Series(category[newest].to_numpy(), index=keys.to_numpy()).dropna()
+    chosen = rows[first]
+    where = [c for c in (SOURCE_ROW, FILE) if c in chosen.columns]  # for a reject's row
+    out = _with(chosen[where], product_id=keys[first], name=_square_variant(chosen),
+                category=keys[first].map(by_key[~by_key.index.duplicated()]))  # fmt: skip
+    return out.sort_index(kind="stable")  # in file order
 
 
 SQUARE_TRANSACTIONS = Layout(
@@ -1599,6 +1749,7 @@ SQUARE_ITEMS = Layout(
             _map("Transaction ID -> order_id", "Qty -> quantity"), _square_lines
         ),
         "orders": LayoutTable(_map("Transaction ID -> order_id"), _square_totals),
+        "products": LayoutTable({}, _square_products),
     },
 )
 
@@ -1920,6 +2071,7 @@ LAYOUTS: tuple[Layout, ...] = (
     MAILCHIMP,
     SHOPIFY_ORDERS,
     SHOPIFY_CUSTOMERS,
+    SHOPIFY_PRODUCTS,
     HUBSPOT_DEALS,
     HUBSPOT_COMPANIES,
     HUBSPOT_CONTACTS,

@@ -46,7 +46,6 @@ from smbml_connect.sales import NEGATIVE, REFUNDED, is_sale, why_not_sale
 from smbml_connect.sample import SampleConfig, generate
 from smbml_connect.schema import TABLES
 from smbml_connect.steps import STEPS
-from smbml_connect.steps.base import plural
 from smbml_connect.store import Store
 from smbml_connect.value_words import DEAL_STAGE_LABELS
 
@@ -709,20 +708,6 @@ def _forecast_rows(out: Outputs) -> Iterator[tuple[str, pd.DataFrame]]:
         yield "sheets 'Forecast'", sheet
 
 
-def check_series_names(out: Outputs, tally: Tally) -> None:
-    """Every forecast series is named: a product without a name shows its id (three of
-    an explorer's Shopify variants were blank in the Forecast and Forecast check tabs)."""
-    frames = list(_forecast_rows(out))
-    check = _tab_frame(out.workbook.get("Forecast check", []))
-    frames += [("workbook 'Forecast check'", check)] if check is not None else []
-    for where, frame in frames:
-        if "series" not in frame.columns:
-            continue
-        blank = frame["series"].isna() | frame["series"].astype(str).str.strip().eq("")
-        tally.check("every forecast series has a name", not blank.any(),
-                    f"{where}: {plural(int(blank.sum()), 'row')} without a series name")  # fmt: skip
-
-
 def _sold_in_open_period(out: Outputs) -> tuple[pd.Period, float] | None:
     """The period the run's date falls in and what the store's live orders sold in it up
     to that date, counted from the store, not by the steps under audit: sales by the one
@@ -1342,6 +1327,24 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
                         "which no one has bought for months")  # fmt: skip
 
 
+def check_product_names(out: Outputs, tally: Tally) -> None:
+    """Every product a Forecast or Prices row shows has a name a person can read: a
+    product list without one gave three Forecast series with no name (a Shopify shop's
+    sizes, read without their title), which no one could tell apart."""
+    shown = [(f"workbook {t!r}", _tab_frame(r)) for t, r in out.workbook.items()]
+    shown += [(f"sheets {t!r}", f) for t, f in out.sheets.items()]
+    for where, frame in shown:
+        if frame is None:
+            continue
+        for column in ("series", "product"):
+            if column not in frame.columns or not ({"forecast", "current_price"} & set(frame)):
+                continue
+            for value in frame[column]:
+                tally.check("every product shown has a name",
+                            not pd.isna(value) and bool(str(value).strip()),
+                            f"{where}: a {column} with no name")  # fmt: skip
+
+
 def check_customer_chances(out: Outputs, tally: Tally) -> None:
     """A customer's two chances agree: still a customer at least as likely as buying
     (whoever buys is still there). No one who bought on one day only gets them from plain
@@ -1470,7 +1473,6 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "totals equal the sum of their parts (the pipeline as shown too)": check_totals,
     "the period not over yet shows at least what was sold in it": check_open_period,
     "period stated and the same everywhere": check_periods,
-    "every forecast series has a name": check_series_names,
     "a model no better than guessing says so, no tiers": check_baselines,
     "words match pictures (seasonality, cluster names ranked by median spend)": check_pictures,
     "plain column headers": check_headers,
@@ -1480,6 +1482,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
         check_lead_and_deal
     ),
     "no product suggested to a customer who returned it, nor one off sale": check_suggestions,
+    "every product a Forecast or Prices row shows has a name": check_product_names,
     "a customer's chances agree; one-time buyers' from a model that lets them leave": (
         check_customer_chances
     ),

@@ -47,6 +47,7 @@ AT_LEAST = {
     "dates as dates": 20,
     "price reasons say the figures beside them": 30,
     "no one who said no is shown": 100,
+    "every product shown has a name": 20,
 }
 
 
@@ -196,11 +197,9 @@ def test_the_audit_finds_a_suggestion_of_a_returned_product(sample: Outputs):
     assert any(f"{product} to {contact}" in p for p in found), found
 
 
-def test_the_audit_finds_a_suggestion_no_one_buys_and_a_forecast_without_a_name(
-    sample: Outputs,
-):
+def test_the_audit_finds_a_suggestion_of_a_product_no_one_buys(sample: Outputs):
     """The first suggested product's lines of the last 200 days taken out of the store: it
-    is then one no one buys any more, still suggested. A Forecast row's series blanked."""
+    is then one no one buys any more, still suggested."""
     picks = _tab_frame(sample.workbook["Next products"])
     assert picks is not None
     product = str(picks["product_id"].iloc[0])
@@ -212,10 +211,14 @@ def test_the_audit_finds_a_suggestion_no_one_buys_and_a_forecast_without_a_name(
     broken = Outputs(**{**vars(sample), "store": {**sample.store, "order_lines": kept}})
     found = [p for p in audit(broken).problems if "no one buys any more" in p]
     assert any(f"{product} to " in p for p in found), found
-    unnamed = _planted(sample, "Forecast", "series", lambda v: None, row=3)
-    found = [p for p in audit(unnamed).problems if p.startswith("every forecast series")]
-    assert found == ["every forecast series has a name: workbook 'Forecast': 1 row without a "
-                     "series name"], found  # fmt: skip
+
+
+@pytest.mark.parametrize(("title", "column"), [("Forecast", "series"), ("Prices", "product")])
+def test_the_audit_finds_a_product_shown_without_a_name(sample: Outputs, title: str, column: str):
+    """A product list without a name gave Forecast series no one could tell apart."""
+    broken = _planted(sample, title, column, lambda v: None, row=3)
+    found = [p for p in audit(broken).problems if p.startswith("every product shown has a name")]
+    assert found == [f"every product shown has a name: workbook {title!r}: a {column} with no name"]
 
 
 def test_the_audit_finds_a_price_reason_that_does_not_say_its_figures(sample: Outputs):

@@ -262,6 +262,71 @@ def test_the_older_shopify_customers_export_keys_a_customer_without_email_by_row
 
 
 # -- point 5: HubSpot exports -------------------------------------------------------
+def _product_extra(products: pd.DataFrame, product: str) -> dict[str, str]:
+    return json.loads(products.set_index("product_id").loc[product, "extra"])
+
+
+def test_shopify_products_export_gives_one_product_per_variant(tmp_path: Path):
+    """Shopify writes a product's title, type and status on its first row only, and each
+    further image on a row of its own: every variant still gets its product's name (with
+    its options, as the orders export names a line), type and status."""
+    shutil.copy(FIXTURES / "products_export_1.csv", tmp_path / "catalogue march.csv")
+    loaded = load(tmp_path)  # any file name: the headers say what it is
+    products = loaded["products"]
+    assert products.layout == "Shopify products export"
+    assert (len(products.clean), products.rejected, len(products.skipped)) == (9, 0, 5)
+    reasons = products.skipped["reason"].tolist()
+    assert sum("an image of product" in r for r in reasons) == 4 and "blank row" in reasons
+    rows = products.clean.set_index("product_id")
+    assert rows.loc["SER-ROSE-50", ["name", "category", "price", "unit_cost"]].tolist() == [
+        "Rose Serum - 50ml", "Face", 36.0, 9.0,
+    ]  # fmt: skip
+    assert rows.loc["SER-ROSE", "name"] == "Rose Serum - 30ml"
+    assert rows.loc["MASK-COL", "name"] == "Bio-Collagen Mask"  # its one "Default Title"
+    assert rows.loc["SOAP-CLAY", "category"] == "Bar Soap"  # no Type: the category's leaf
+    # A variant without SKU is keyed by its name, as the orders export keys its lines.
+    assert rows.loc["Lip Balm - Mint", ["name", "category", "unit_cost"]].tolist() == [
+        "Lip Balm - Mint", "Lips", 1.2,
+    ]  # fmt: skip
+    assert pd.isna(rows.loc["Gift card $25-$50", "unit_cost"])
+    assert _product_extra(products.clean, "KIT-TRV")["Status"] == "draft"
+    assert _product_extra(products.clean, "SER-ROSE-50")["Status"] == "active"
+
+
+def test_a_shopify_products_export_names_the_products_its_orders_export_sold(tmp_path: Path):
+    folder = fixture(tmp_path, "products_export_1.csv", "shopify_orders_export_1.csv")
+    loaded = load(folder)
+    assert loaded["products"].layout == "Shopify products export"
+    sold = set(loaded["order_lines"].clean["product_id"])
+    listed = set(loaded["products"].clean["product_id"])
+    assert sold - listed == {"BUNDLE-2"}  # the one bundle the fixture's list leaves out
+    assert "Gift card $25-$50" in sold & listed  # no SKU on either side: keyed by the name
+
+
+def test_the_newer_shopify_products_header(tmp_path: Path):
+    """Shopify's newer product file: "URL handle", "SKU", "Price", "Option1 value"."""
+    (tmp_path / "products_export_1.csv").write_text(
+        "Title,URL handle,Description,Vendor,Product category,Type,Tags,Published on online "
+        "store,Status,SKU,Barcode,Option1 name,Option1 value,Option2 name,Option2 value,"
+        "Price,Compare-at price,Cost per item,Inventory quantity,Product image URL,"
+        "Image position\n"
+        "Organic Tee,organic-tee,Soft,Atelier,,Apparel,tee,TRUE,active,TEE-M-NV,,Size,M,"
+        "Colour,Navy,18.00,,7.00,4,https://cdn.example.com/tee.jpg,1\n"
+        ",organic-tee,,,,,,,,,,,L,,Navy,20.00,,8.00,2,,\n"
+        ",organic-tee,,,,,,,,,,,,,,,,,,https://cdn.example.com/tee-back.jpg,2\n"
+        "Tote Bag,tote-bag,,Atelier,,Bags,,TRUE,archived,,,Title,Default Title,,,"
+        "15.00,,5.00,0,,\n",
+        encoding="utf-8",
+    )
+    products = load(tmp_path)["products"]
+    assert (len(products.clean), products.rejected, len(products.skipped)) == (3, 0, 1)
+    rows = products.clean.set_index("product_id")
+    assert rows.loc["TEE-M-NV", "name"] == "Organic Tee - M / Navy"
+    assert rows.loc["Organic Tee - L / Navy", ["category", "price"]].tolist() == ["Apparel", 20.0]
+    assert rows.loc["Tote Bag", "unit_cost"] == 5.0
+    assert _product_extra(products.clean, "Tote Bag")["Status"] == "archived"
+
+
 HUBSPOT = "hubspot-crm-exports-all-{}-2025-11-03.csv"
 
 
@@ -369,6 +434,7 @@ def test_square_transactions_and_item_sales(tmp_path: Path):
     loaded = load(folder)
     assert _counts(loaded) == {
         "contacts": (2, 0, 0), "orders": (5, 0, 0), "order_lines": (6, 0, 0),
+        "products": (6, 0, 0),
     }  # fmt: skip
     assert loaded["orders"].layout == "Square transactions export"
     assert loaded["order_lines"].layout == "Square item sales export"
@@ -382,14 +448,69 @@ def test_square_transactions_and_item_sales(tmp_path: Path):
     latte = lines.iloc[0]
     assert (latte["product_id"], latte["quantity"], latte["unit_price"]) == ("LAT-R", 2, 4.0)
     drip = lines[lines["order_id"] == "T2bb"].iloc[0]
-    assert drip["product_id"] == "Drip coffee" and drip["discount"] == pytest.approx(0.5 / 4.25)
+    # No SKU: the item and its price point, as the products are keyed.
+    assert drip["product_id"] == "Drip coffee - Large"
+    assert drip["discount"] == pytest.approx(0.5 / 4.25)
+    products = loaded["products"].clean.set_index("product_id")
+    assert set(lines["product_id"]) == set(products.index)
+    assert products.loc["CRO-1", ["name", "category"]].tolist() == ["Croissant", "Bakery"]
+    assert products.loc["BEAN-HB", "name"] == "Beans 1lb - House blend"
 
 
 def test_square_item_sales_alone_also_give_orders(tmp_path: Path):
     loaded = load(fixture(tmp_path, "items-2025-10-01-2025-10-31.csv"))
-    assert _counts(loaded) == {"orders": (4, 0, 0), "order_lines": (6, 0, 0)}
+    assert _counts(loaded) == {
+        "orders": (4, 0, 0), "order_lines": (6, 0, 0), "products": (6, 0, 0),
+    }  # fmt: skip
     totals = loaded["orders"].clean.set_index("order_id")["total"]
     assert totals.to_dict() == {"T1aa": 9.5, "T2bb": 3.75, "T3cc": 28.0, "T5ee": 6.0}
+
+
+SQUARE_ITEMS_HEADER = (
+    "Date,Time,Time Zone,Category,Item,Qty,Price Point Name,SKU,Modifiers Applied,Gross Sales,"
+    "Discounts,Net Sales,Tax,Transaction ID,Payment ID,Device Name,Notes,Details,Event Type,"
+    "Location,Dining Option,Customer ID,Customer Name,Customer Reference ID,Unit,Count,GTIN,"
+    "Itemization Type,Commission,Employee,Fulfillment Note,Channel,Token,Card Brand,PAN Suffix"
+)
+
+
+def _square_row(when: str, category: str, item: str, point: str, sku: str, gross: str,
+                order: str) -> str:  # fmt: skip
+    day, time = when.split()
+    return (
+        f"{day},{time},Eastern Time (US & Canada),{category},{item},1.0,{point},{sku},,"
+        f"${gross},$0.00,${gross},$0.00,{order},P{order},Terminal,,,Payment,Cafe,,,,,ea,1,,"
+        "Physical Good,$0.00,,,Cafe,,Visa,1234"
+    )
+
+
+def test_square_item_sales_give_products_by_item_and_price_point(tmp_path: Path):
+    """Square's newest rows come first; "None" is its word for no category, and a price
+    point other than the one "Regular" (or blank) is a product of its own, as a variant
+    with its own SKU is: a Large latte at 5.00 is not the Regular at 4.00."""
+    rows = [
+        _square_row("2026-03-02 09:10:00", "Coffee", "Latte", "Large", "", "5.00", "T9"),
+        _square_row(
+            "2026-03-02 09:10:00", "Bakery", "Butter Croissant", "Regular", "CRO-1", "3.20", "T9"
+        ),
+        _square_row("2026-03-01 08:00:00", "Coffee", "Latte", "Regular", "", "4.00", "T8"),
+        _square_row("2026-03-01 08:00:00", "None", "Sticker", "", "", "2.00", "T8"),
+        _square_row("2026-02-01 08:30:00", "Pastry", "Croissant", "Regular", "CRO-1", "3.00", "T7"),
+    ]
+    (tmp_path / "items-2026-02-01-2026-03-02.csv").write_text(
+        "\n".join([SQUARE_ITEMS_HEADER, *rows]) + "\n", encoding="utf-8"
+    )
+    loaded = load(tmp_path)
+    products = loaded["products"].clean.set_index("product_id")
+    assert set(loaded["order_lines"].clean["product_id"]) == set(products.index)
+    assert products.loc["Latte - Large", ["name", "category"]].tolist() == [
+        "Latte - Large",
+        "Coffee",
+    ]
+    assert products.loc["Latte", "name"] == "Latte"
+    assert pd.isna(products.loc["Sticker", "category"])  # "None": no category
+    # Renamed and moved under one SKU: the newest row names it.
+    assert products.loc["CRO-1", ["name", "category"]].tolist() == ["Butter Croissant", "Bakery"]
 
 
 def test_etsy_orders_and_items(tmp_path: Path):
@@ -527,6 +648,7 @@ def test_xero_invoices_export(tmp_path: Path):
 ROW_TABLE = {  # the table that has one row per row of the file
     "hand_kept_customers.csv": "contacts",
     "shopify_orders_export_1.csv": "order_lines",
+    "products_export_1.csv": "products",
     "customers_export.csv": "contacts",
     HUBSPOT.format("contacts"): "contacts",
     HUBSPOT.format("deals"): "deals",

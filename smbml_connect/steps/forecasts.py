@@ -374,12 +374,13 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     opening = current[0].upper() + current[1:]  # "The week of ...", starting a sentence
     names: dict[str, str] = {}
     if "products" in tables and len(tables["products"]):
-        # a product without a name shows as its id, as on the other tabs (a Shopify
-        # variant row has no Title: three of an explorer's series were named "")
         products = tables["products"].drop_duplicates("product_id")
-        named = products[products["name"].fillna("").astype(str).str.strip().ne("")]
-        names = dict(zip(named["product_id"].astype(str), named["name"].astype(str).str.strip(),
-                         strict=True))  # fmt: skip
+        # A product without a name is shown by its id, as on the other tabs: an empty name
+        # made a series no one could tell apart (three of a Shopify shop's sizes).
+        shown = products["name"].map(lambda v: str(v).strip() if pd.notna(v) else "")
+        names = {
+            str(pid): name for pid, name in zip(products["product_id"], shown, strict=True) if name
+        }
     result = StepResult()
     result.outputs["forecasts"] = pd.concat(
         [_rows(uid, r) for uid, r in results.items()], ignore_index=True
