@@ -304,6 +304,32 @@ def _unknown_contacts(tables: Mapping[str, pd.DataFrame]) -> list[Notice]:
     ]
 
 
+def _deals_of_unknown_contacts(tables: Mapping[str, pd.DataFrame]) -> list[Notice]:
+    """Deals naming a contact id no contact has: 3,000 deals of a HubSpot export pointed at
+    the contacts of a file set aside (its people were not loaded), and nothing said so. A
+    deal with no contact at all is ordinary (a company's deal) and not counted."""
+    deals, contacts = tables.get("deals", pd.DataFrame()), tables.get("contacts", pd.DataFrame())
+    if deals.empty or contacts.empty or "contact_id" not in deals:
+        return []
+    known = set(contacts["contact_id"].dropna().astype(str))
+    ids = deals.drop_duplicates("deal_id")["contact_id"].astype("string")
+    unknown = ids.notna() & ~ids.isin(known).fillna(False)
+    n = int(unknown.sum())
+    if not n:
+        return []
+    example = str(ids[unknown].iloc[0])
+    return [
+        Notice(
+            "unknown_deal_contacts",
+            "deals",
+            n,
+            f"{_plural(n, 'deal')} {'names' if n == 1 else 'name'} a contact that is not "
+            f"among the contacts (e.g. {example!r}): scored without what that contact did; "
+            "check that the contacts the deals point to are loaded.",
+        )
+    ]
+
+
 def _text_in_numbers(rejects: pd.DataFrame) -> list[Notice]:
     if rejects.empty:
         return []
@@ -384,6 +410,7 @@ def check_data(
     (money in ``currency``, as every other line of the run writes it)."""
     view, left_out, notices = _future(tables, as_of)
     notices += _not_sales(view, currency) + _unknown_contacts(view) + _text_in_numbers(rejects)
+    notices += _deals_of_unknown_contacts(view)
     notices += _supplier_bills(rejects)
     notices += _stale(view, as_of)
     return Checked(view, left_out, notices)

@@ -124,6 +124,14 @@ class OptOutLists:
         )
         if rest and not self._emails:
             text += " (the contacts have no e-mail to match them by)"
+        if rows > total:  # a list of people, most of whom said nothing: they are not loaded
+            others = rows - total
+            people = f"{others:,} {'person is' if others == 1 else 'people are'}"
+            text += (
+                f". Its other {people} not loaded: contacts are read from "
+                f"one {self.noun.lower()} only (to use this one's, name it in the config: "
+                f"[source.tables] contacts = {name!r})"
+            )
         unread = self._unread.get(name, [])
         if unread:
             shown = ", ".join(map(str, unread[:5])) + (" ..." if len(unread) > 5 else "")

@@ -107,6 +107,29 @@ def test_data_checks_count_exactly_and_future_rows_are_not_used(store):
     assert [n["check"] for n in counts["notices"]] == [n.check for n in result.notices]
 
 
+def test_deals_naming_a_contact_not_loaded_are_counted():
+    """A HubSpot deals export beside a Shopify customer list: its 3,000 deals named the
+    record ids of a contacts export set aside, and no data check said so."""
+    from smbml_connect.data_checks import check_data
+
+    tables = {
+        "contacts": pd.DataFrame({"contact_id": ["C1", "C2"]}),
+        "deals": pd.DataFrame(
+            {"deal_id": ["d1", "d2", "d3", "d3", "d4"],
+             "contact_id": ["C1", "901", "902", "902", None]}
+        ),
+    }  # fmt: skip
+    notices = check_data(tables, pd.Timestamp("2026-06-01", tz="UTC"), pd.DataFrame()).notices
+    said = [n for n in notices if n.check == "unknown_deal_contacts"]
+    assert [(n.table, n.count) for n in said] == [("deals", 2)]  # d3 once; d4 names no one
+    assert said[0].message.startswith("2 deals name a contact that is not among the contacts")
+    tables["deals"] = tables["deals"].iloc[:2]
+    one = check_data(tables, pd.Timestamp("2026-06-01", tz="UTC"), pd.DataFrame()).notices
+    assert [n.message[:40] for n in one if n.check == "unknown_deal_contacts"] == [
+        "1 deal names a contact that is not among"
+    ]
+
+
 def test_refunds_and_negative_quantities_are_not_sales():
     from smbml_connect.analytics.forecast.sales_series import sales_series
 
