@@ -245,6 +245,14 @@ def test_catalogue_gaps_and_bad_lines_are_named_and_the_rest_goes_through(
     assert frame.loc["P002", "current_price"] > 0
     assert frame.loc["P999", "reason"] == "No suggestion: no sales in the order lines."
     assert len(frame) == len(products)
+    # sold, with no price that can be read: not "no sales" (an explorer's shop whose line
+    # prices were all empty was told its products had none)
+    priceless = lines.assign(unit_price=lines["unit_price"].where(lines["product_id"] != "P003"))
+    again = suggest_prices(priceless, products, tables["orders"], as_of=business.as_of)
+    assert again.set_index("product_id").loc["P003", "reason"] == (
+        "No suggestion: it is in the order lines, but no price buyers paid can be read there "
+        "(their unit prices are empty or could not be read)."
+    )
     first = tables["order_lines"].iloc[5]
     assert (
         f"1 order line left out of pricing (first: order {first['order_id']} line "

@@ -544,8 +544,17 @@ def suggest_prices(
             f"sold only in other currencies than {history.currency}, the one prices are read in"
         )
         rows.append(_refused(pid, reason, None))
+    # sold, but at no price that can be read (blank or unreadable unit prices and totals),
+    # is not "no sales": the user would look for sales that are there
+    sold = set(order_lines["product_id"].dropna().astype(str)) if len(order_lines) else set()
     for pid in catalogue.index.difference([d.product_id for d in demands] + history.foreign):
-        rows.append(_refused(pid, "no sales in the order lines", _positive(prices.get(pid))))
+        why = (
+            "it is in the order lines, but no price buyers paid can be read there (their "
+            "unit prices are empty or could not be read)"
+            if str(pid) in sold
+            else "no sales in the order lines"
+        )
+        rows.append(_refused(pid, why, _positive(prices.get(pid))))
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
