@@ -958,6 +958,30 @@ def _shopify_lines(frame: pd.DataFrame) -> pd.DataFrame:
                  discount=discount)  # fmt: skip
 
 
+def _shopify_line_products(frame: pd.DataFrame) -> pd.DataFrame:
+    """One product per line key (the SKU, else the line's name, as `_shopify_lines` keys
+    them), named as its newest order's line names it ("Tea item 097 - Size 3"). Without
+    Shopify's products export beside it, every tab named products by SKU alone ("Often
+    bought with SKU-109-02"); with it, that file gives the products (it ranks first)."""
+    sku = _col(frame, "Lineitem sku")
+    key = _stripped(sku.where(_filled(sku), _col(frame, "Lineitem name")))
+    named = _stripped(_col(frame, "Lineitem name"))
+    carriers = _order_rows(frame, keep_lost=True)
+    created = pd.Series(
+        pd.to_datetime(_col(carriers, "Created at"), errors="coerce", utc=True, format="mixed"),
+        index=_stripped(_col(carriers, "Name")).to_numpy(),
+    )
+    created = created[created.index.notna() & ~created.index.duplicated()]
+    when = _stripped(_col(frame, "Name")).map(created)
+    newest = when.sort_values(ascending=False, kind="stable", na_position="last").index
+    keys = key[newest]
+    first = keys.notna().to_numpy() & ~keys.duplicated().to_numpy()
+    chosen = frame.loc[newest][first]
+    where = [c for c in (SOURCE_ROW, FILE) if c in chosen.columns]  # for a reject's row
+    out = _with(chosen[where], product_id=keys[first], name=named[newest][first])
+    return out.sort_index(kind="stable")  # in file order
+
+
 def _shopify_buyers(frame: pd.DataFrame) -> pd.DataFrame:
     # A buyer whose order lost its first row is still a buyer (every row has the e-mail);
     # with the "Accepts Marketing" of that row lost, consent is unknown: an opt-out.
@@ -1011,6 +1035,8 @@ SHOPIFY_ORDERS = Layout(
             ),
             _shopify_buyers,
         ),
+        # last: a products export or a file named for products gives them first
+        "products": LayoutTable({}, _shopify_line_products),
     },
     unread=_shopify_unread,
 )

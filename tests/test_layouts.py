@@ -171,7 +171,7 @@ def test_a_hand_kept_list_keys_by_email_and_skips_totals_blanks_and_headers(tmp_
 # -- point 5: Shopify ---------------------------------------------------------------
 def test_shopify_orders_export_gives_orders_lines_and_buyers(tmp_path: Path):
     loaded = load(fixture(tmp_path, "shopify_orders_export_1.csv"))
-    assert set(loaded) == {"orders", "order_lines", "contacts"}
+    assert set(loaded) == {"orders", "order_lines", "contacts", "products"}
     assert {t.layout for t in loaded.values()} == {"Shopify orders export"}
     orders, lines, buyers = loaded["orders"], loaded["order_lines"], loaded["contacts"]
     assert (len(orders.clean), orders.rejected) == (8, 0)
@@ -206,7 +206,7 @@ def test_shopify_orders_run_through_the_pipeline_and_exit_clean(tmp_path: Path):
     with Store(tmp_path / "store.db") as store:
         result = run_pipeline(FilesSource(folder), store, RunOptions(steps=()))
     assert result.status == "ok"
-    assert result.loaded == {"contacts": 21, "orders": 8, "order_lines": 21}
+    assert result.loaded == {"contacts": 21, "orders": 8, "order_lines": 21, "products": 7}
     skipped = result.rejects[result.rejects["action"] == "row skipped"]
     assert len(skipped) == 6 and set(skipped["table"]) == {"contacts"}
 
@@ -293,10 +293,21 @@ def test_shopify_products_export_gives_one_product_per_variant(tmp_path: Path):
     assert _product_extra(products.clean, "SER-ROSE-50")["Status"] == "active"
 
 
+def test_shopify_orders_name_their_products_when_no_products_list_is_there(tmp_path: Path):
+    """Without a products file every tab named products by SKU ("Often bought with
+    SKU-109-02") though each line carries the product's name: the lines name them."""
+    products = load(fixture(tmp_path, "shopify_orders_export_1.csv"))["products"]
+    assert products.layout == "Shopify orders export" and products.rejected == 0
+    names = products.clean.set_index("product_id")["name"]
+    assert names["MASK-COL"] == "Bio-Collagen Mask" and names["SER-ROSE"] == "Rose Serum 30ml"
+    assert names["Gift card $25-$50"] == "Gift card $25-$50"  # no SKU: keyed by the name
+    assert names.index.is_unique and names.notna().all()
+
+
 def test_a_shopify_products_export_names_the_products_its_orders_export_sold(tmp_path: Path):
     folder = fixture(tmp_path, "products_export_1.csv", "shopify_orders_export_1.csv")
     loaded = load(folder)
-    assert loaded["products"].layout == "Shopify products export"
+    assert loaded["products"].layout == "Shopify products export"  # not the orders' lines
     sold = set(loaded["order_lines"].clean["product_id"])
     listed = set(loaded["products"].clean["product_id"])
     assert sold - listed == {"BUNDLE-2"}  # the one bundle the fixture's list leaves out
@@ -773,6 +784,7 @@ def test_a_shopify_export_split_in_two_files(tmp_path: Path):
     loaded = load(tmp_path)
     assert _counts(loaded) == {
         "contacts": (5, 0, 0), "orders": (8, 0, 0), "order_lines": (21, 0, 0),
+        "products": (7, 0, 0),
     }  # fmt: skip
 
 
@@ -835,6 +847,7 @@ def test_a_shopify_orders_lost_first_row_is_the_one_reject(tmp_path: Path):
     loaded = load(_damaged_shopify(tmp_path))
     assert _counts(loaded) == {
         "orders": (7, 0, 0), "order_lines": (20, 0, 0), "contacts": (5, 0, 0),
+        "products": (7, 0, 0),
     }  # fmt: skip
     assert "#1010" not in set(loaded["orders"].clean["order_id"])
     lines = loaded["order_lines"].clean
@@ -861,6 +874,7 @@ def test_a_shopify_export_sorted_by_hand_still_finds_each_orders_fields(tmp_path
     loaded = load(tmp_path)
     assert _counts(loaded) == {
         "orders": (8, 0, 0), "order_lines": (21, 0, 0), "contacts": (5, 0, 0),
+        "products": (7, 0, 0),
     }  # fmt: skip
     orders = loaded["orders"].clean.set_index("order_id")
     assert orders.loc["#1012", ["total", "status"]].tolist() == [183.6, "paid"]
