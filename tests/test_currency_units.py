@@ -132,3 +132,15 @@ def test_the_config_key_takes_three_letters(tmp_path):
     assert parse_config({"currency": " jpy ", **base}).currency == "JPY"
     with pytest.raises(ConfigError, match="'¥' is not a currency code"):
         parse_config({"currency": "¥", **base})
+
+
+def test_money_words_never_give_a_yen_decimals():
+    from smbml_connect.money_words import money_format, money_text
+
+    assert money_text(1230.5, "JPY", cents=True) == "1,230 JPY"
+    assert money_text(-31181.99, "krw", cents=True, sign=True) == "-31,182 KRW"
+    assert money_text(12.5, "EUR", cents=True) == "€12.50"
+    assert money_text(1.2345, "KWD", cents=True) == "1.234 KWD"
+    assert (money_format("JPY"), money_format("EUR"), money_format("")) == (
+        "#,##0", "#,##0.00", "#,##0.00"
+    )  # fmt: skip
