@@ -77,7 +77,7 @@ class _Grouped(Formatter):
 
     def __call__(self, x: float, pos: int | None = None) -> str:
         text = f"{x:,.{self._decimals()}f}"
-        return "0" if not text.lstrip("-").strip("0.,") else text  # never "-0"
+        return text[1:] if text.startswith("-") and not text.strip("-0.,") else text  # no "-0"
 
     ticks: tuple[float, ...] = ()
 
@@ -146,7 +146,9 @@ def histogram(
     axes.hist(list(values), bins=bins, color=_BLUE)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count of customers or leads
     _numbers_axis(axes.yaxis)
-    _numbers_axis(axes.xaxis, nbins=4)  # room for "140,000" on a phone, as in bar_chart
+    # room for "140,000" on a phone, as in bar_chart; short labels keep matplotlib's ticks
+    wide = max((abs(float(v)) for v in values), default=0.0) >= 1_000
+    _numbers_axis(axes.xaxis, nbins=4 if wide else None)
     axes.set_title(title, loc="left", fontsize=_TITLE)
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)

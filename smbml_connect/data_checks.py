@@ -323,7 +323,7 @@ def _text_in_numbers(rejects: pd.DataFrame) -> list[Notice]:
         if hits.empty:
             continue
         pairs = zip(hits["reason"], hits["column"], strict=True)
-        why = [_why_cleared(str(r), str(c)) for r, c in pairs]
+        why = pd.Series([_why_cleared(str(r), str(c)) for r, c in pairs], index=hits.index)
         for reason, same in hits.groupby(why, sort=False):
             notices.append(_cleared_notice(str(table), same, str(reason)))
     return notices

@@ -144,3 +144,20 @@ def test_money_words_never_give_a_yen_decimals():
     assert (money_format("JPY"), money_format("EUR"), money_format("")) == (
         "#,##0", "#,##0.00", "#,##0.00"
     )  # fmt: skip
+
+
+def test_one_cleared_text_value_reads_as_text():
+    """One kind of reason in a table is still said in words (it read "('text',)")."""
+    from smbml_connect.data_checks import _text_in_numbers
+    from smbml_connect.schema import REJECT_COLUMNS
+
+    rejects = pd.DataFrame(
+        [["order_lines", "files", 7, "quantity", "two", "quantity is not a number",
+          "value cleared", None]],
+        columns=REJECT_COLUMNS,
+    )  # fmt: skip
+    (notice,) = _text_in_numbers(rejects)
+    assert notice.message == (
+        "1 value in number columns of order lines was text, e.g. quantity = 'two': left "
+        "empty (listed in Rejects)."
+    )
