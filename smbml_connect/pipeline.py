@@ -384,7 +384,8 @@ class _Currencies:
         a yen shop's "¥14,300" was shown as $14,300 without a word."""
         if self.shop() or not self.signs:
             return []
-        table, sign = next(iter(self.signs.items()))
+        table = next(t for t in ("orders", *self.signs) if t in self.signs)  # the sales first
+        sign = self.signs[table]
         which, example = _SHARED_SIGNS[sign]
         return [
             Notice(
