@@ -254,8 +254,11 @@ def _read_mantissa(mantissa: str, decimal: Decimal) -> str:
     return f"{sign}{head.replace(group, '') or '0'}.{tail or '0'}"
 
 
-def _evidence(mantissa: str, whole: bool) -> str:
-    """Which decimal mark one value proves: "," or ".", "?" (either fits) or "" (no mark)."""
+def _evidence(mantissa: str, whole: bool, no_cents: bool = False) -> str:
+    """Which decimal mark one value proves: "," or ".", "?" (either fits) or "" (no mark).
+
+    ``no_cents``: the amounts are in a currency without a minor unit (yen, won), where
+    "14,300" and "14.300" can only be thousands."""
     digits = mantissa.lstrip("+-")
     commas, dots = digits.count(","), digits.count(".")
     if not commas and not dots:
@@ -269,6 +272,8 @@ def _evidence(mantissa: str, whole: bool) -> str:
     if len(tail) != 3 or not head or head.startswith("0") or len(head) > 3:
         return mark  # "12,5", "0,125", ",5", "1234,567": nobody groups thousands like that
     if whole and tail != "000":  # a whole-number column: "1,234" cannot be 1.234
+        return _OTHER[mark]
+    if no_cents:  # nobody writes three decimals of a yen
         return _OTHER[mark]
     return "?"  # "3,000", "1.234": thousands, or three decimals
 
@@ -299,12 +304,14 @@ class NumberScan:
     plain: np.ndarray
     floats: np.ndarray
     whole: bool
+    no_cents: bool = False
 
     def votes(self) -> dict[str, int]:
         return {mark: int(self.counts[self.proofs == mark].sum()) for mark in (",", ".", "?")}
 
 
-def scan_numbers(series: pd.Series, whole: bool = False) -> NumberScan:
+def scan_numbers(series: pd.Series, whole: bool = False, no_cents: bool = False) -> NumberScan:
+    """``no_cents``: amounts in a currency without a minor unit (see ``_evidence``)."""
     distinct = Distinct.of(series)
     n = len(distinct.values)
     codes = distinct.codes
@@ -318,18 +325,20 @@ def scan_numbers(series: pd.Series, whole: bool = False) -> NumberScan:
     for i in np.flatnonzero(~plain).tolist():  # the rest, value by value
         value = distinct.values[i]
         present[i] = not is_missing(value)
-        proofs[i] = _slow_proof(value, whole) if present[i] else None
-    return NumberScan(distinct, present, counts, proofs, plain, floats, whole)
+        proofs[i] = _slow_proof(value, whole, no_cents) if present[i] else None
+    if no_cents:  # a plain "1.150" fits either mark unless yen have no decimals
+        proofs[plain & (proofs == "?")] = ","
+    return NumberScan(distinct, present, counts, proofs, plain, floats, whole, no_cents)
 
 
-def _slow_proof(value: Any, whole: bool) -> str | None:
+def _slow_proof(value: Any, whole: bool, no_cents: bool = False) -> str | None:
     if not isinstance(value, str):
         return ""
     try:
         mantissa = _number_parts(value)[0]
     except ValueError:
         return None
-    proof = _evidence(mantissa, whole)
+    proof = _evidence(mantissa, whole, no_cents)
     if proof in ("", "?") or _fits(mantissa, proof):  # type: ignore[arg-type]
         return proof
     return ""
@@ -478,6 +487,7 @@ def read_numbers(
     hint: Hint | None = None,
     whole: bool = False,
     scan: NumberScan | None = None,
+    no_cents: bool = False,
 ) -> Reading:
     """Read a column of numbers, deciding its decimal mark from all of its values.
 
@@ -486,10 +496,13 @@ def read_numbers(
     wins and values proving the other are unreadable (not swapped); with no proof the
     config (``fmt``), then the rest of the table (``hint``) decide, and if nothing does,
     values that fit both are left unread and the column gets a note. ``scan`` is
-    ``scan_numbers(series, whole)`` when the caller has it already.
+    ``scan_numbers(series, whole, no_cents)`` when the caller has it already; ``no_cents``:
+    the column holds amounts in a currency without a minor unit (yen, won), so a value
+    such as "14,300" is fourteen thousand three hundred.
     """
     fmt, hint = fmt or ColumnFormat(), hint or Hint()
-    scan = scan if scan is not None and scan.whole == whole else scan_numbers(series, whole)
+    if scan is None or scan.whole != whole or scan.no_cents != no_cents:
+        scan = scan_numbers(series, whole, no_cents)
     votes = scan.votes()
     ambiguous = votes.pop("?")
     decimal, how = _decide(votes, fmt.decimal, hint.decimal, None)
@@ -567,7 +580,9 @@ def _read_number_values(
                 number = parse_number(value)
             else:
                 mantissa, exponent, negative, percent = _number_parts(value)
-                number = _read_with(value, mantissa, exponent, decimal, whole, strict, reasons)
+                number = _read_with(
+                    value, mantissa, exponent, decimal, (whole, scan.no_cents), strict, reasons
+                )
                 number = -abs(number) if negative else number
                 number = number / 100 if percent else number
                 as_text += 1
@@ -592,10 +607,11 @@ def _read_number_values(
 
 
 def _read_with(
-    value: str, mantissa: str, exponent: str, decimal: Decimal | None, whole: bool,
-    strict: bool, reasons: dict[Any, str],
+    value: str, mantissa: str, exponent: str, decimal: Decimal | None,
+    whole: tuple[bool, bool], strict: bool, reasons: dict[Any, str],
 ) -> float:  # fmt: skip
-    proof = _evidence(mantissa, whole)
+    """``whole``: (a whole-number column, amounts without cents), as ``_evidence`` takes."""
+    proof = _evidence(mantissa, *whole)
     if proof == "":
         return float(mantissa + exponent)
     if proof == "?" and (decimal is None or strict):

@@ -156,6 +156,10 @@ class Config(BaseModel):
     # The business's time zone ("America/New_York"): times written without one are read
     # on its clock, and days and months are counted on it. Unset: the source's, else UTC.
     time_zone: str | None = None
+    # The shop's currency ("JPY"), for amounts no currency column names: "¥" and "$" are
+    # shared by several. Unset: the orders' or deals' currency column, else the account's
+    # (HubSpot), else USD.
+    currency: str | None = None
     consent: ConsentConfig = ConsentConfig()
     analytics: AnalyticsConfig = AnalyticsConfig()
     schedule: ScheduleConfig = ScheduleConfig()
@@ -165,6 +169,16 @@ class Config(BaseModel):
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
         return None if value is None else str(zone_named(value))
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", code):
+            raise ValueError(f'{value!r} is not a currency code; use three letters, like "JPY"')
+        return code
 
     def section(self, model: type[M]) -> M:
         """A connector's own section, typed (its defaults when the file has none)."""

@@ -331,6 +331,8 @@ def _deals_of_unknown_contacts(tables: Mapping[str, pd.DataFrame]) -> list[Notic
 
 
 def _text_in_numbers(rejects: pd.DataFrame) -> list[Notice]:
+    """Values cleared from number columns, a line per table and reason: a yen shop's
+    "¥14,300" that fits either decimal mark was called "text", pointing at the wrong fix."""
     if rejects.empty:
         return []
     numeric = {
@@ -346,18 +348,45 @@ def _text_in_numbers(rejects: pd.DataFrame) -> list[Notice]:
         hits = group[[(table, c) in numeric for c in group["column"]]]
         if hits.empty:
             continue
-        first = hits.iloc[0]
-        notices.append(
-            Notice(
-                "text_in_numbers",
-                str(table),
-                len(hits),
-                f"{_plural(len(hits), 'value')} in number columns of {str(table).replace('_', ' ')} "
-                f"{'was' if len(hits) == 1 else 'were'} text, e.g. "
-                f"{first['column']} = '{first['value']}': left empty (listed in Rejects).",
-            )
-        )
+        pairs = zip(hits["reason"], hits["column"], strict=True)
+        why = pd.Series([_why_cleared(str(r), str(c)) for r, c in pairs], index=hits.index)
+        for reason, same in hits.groupby(why, sort=False):
+            notices.append(_cleared_notice(str(table), same, str(reason)))
     return notices
+
+
+_AMBIGUOUS = "could be thousands or decimals"  # coerce's reason for "3,000" with no mark known
+_NOT_A_NUMBER = ("is not a number", "is not a whole number")
+
+
+def _why_cleared(reason: str, column: str) -> str:
+    """A reject's reason without the column's name it starts with."""
+    reason = reason.removeprefix(f"{column} ")
+    if reason.startswith(_AMBIGUOUS):
+        return _AMBIGUOUS
+    return "text" if reason.startswith(_NOT_A_NUMBER) else reason
+
+
+def _cleared_notice(table: str, hits: pd.DataFrame, why: str) -> Notice:
+    first = hits.iloc[0]
+    n, column, where = len(hits), str(first["column"]), table.replace("_", " ")
+    example = f"{column} = '{first['value']}'"
+    if why == "text":
+        said = f"{'was' if n == 1 else 'were'} text, e.g. {example}: left empty"
+    elif why == _AMBIGUOUS:
+        said = (
+            f"{_AMBIGUOUS} (no value in the column shows its decimal mark), e.g. {example}: "
+            f'left empty; to state it: [source.formats.{table}] {column} = "decimal=." '
+            '(or "decimal=,")'
+        )
+    else:
+        said = f"{'was' if n == 1 else 'were'} left empty, e.g. {example}: {why}"
+    return Notice(
+        "text_in_numbers",
+        table,
+        n,
+        f"{_plural(n, 'value')} in number columns of {where} {said} (listed in Rejects).",
+    )
 
 
 def _supplier_bills(rejects: pd.DataFrame) -> list[Notice]:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from smbml_connect.money_words import money_text
 from smbml_connect.ports import Notice
 
 __all__ = ["amounts_in"]
@@ -39,7 +40,7 @@ def amounts_in(
     totals = pd.to_numeric(orders.loc[other, "total"], errors="coerce")
     by_code = totals.groupby(codes[other].to_numpy()).agg(["size", "sum"])
     parts = ", ".join(
-        f"{int(row['size']):,} in {code} ({row['sum']:,.2f})"
+        f"{int(row['size']):,} in {code} ({money_text(float(row['sum']), str(code))})"
         for code, row in by_code.sort_values("size", ascending=False).iterrows()
     )
     n = int(other.sum())

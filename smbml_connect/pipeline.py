@@ -56,7 +56,15 @@ from smbml_connect.ports import (
     StepResult,
 )
 from smbml_connect.sales import no_amounts
-from smbml_connect.schema import NOTE, REJECT_COLUMNS, STORED_ROW, TABLES, OutputTable, validate
+from smbml_connect.schema import (
+    NOTE,
+    REJECT_COLUMNS,
+    STORED_ROW,
+    TABLES,
+    OutputTable,
+    Validation,
+    validate,
+)
 from smbml_connect.source_account import same_account
 from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
@@ -86,6 +94,7 @@ class RunOptions:
     accept_removals: bool = False  # `smbml run --accept-removals`: see GoneRows.finish
     switch_account: bool = False  # `smbml run --switch-account`: see source_account
     time_zone: str | None = None  # the config's; else the source's, else UTC (business_zone)
+    currency: str | None = None  # the config's: the shop's, where no currency column says
 
 
 def _stacked_rejects(*parts: pd.DataFrame) -> pd.DataFrame:
@@ -113,12 +122,16 @@ def run_pipeline(
         account = same_account(source, store, result, options.switch_account)
         zone = _business_zone(source, store, result, options.time_zone)
         result.as_of = as_of = _moment(options.as_of, zone.name)
-        _load(source, store, result, progress, options)
+        money = _Currencies(options.currency)
+        _load(source, store, result, progress, options, money)
         _mark_complete(source, store, result)
         tables = {name: _live(store.read(name)) for name in TABLES}
         tables, linked = link_to_contacts(tables)  # "c2" or "Anna@x.com" for contact C2
         tables, closed_on = closed_on_close_date(tables)  # a closed deal's close date
-        currency = _main_currency(tables, account.currency if account else None)
+        currency = _main_currency(
+            tables, options.currency or (account.currency if account else None)
+        )
+        result.notices += money.unnamed(currency)
         tables = _checked(tables, store, result, currency)
         result.notices += linked + closed_on
         if isinstance(source, ListsNotRead):  # a tab or file that gave no table says why
@@ -348,8 +361,64 @@ _TOO_BIG = (
 )
 
 
+@dataclass
+class _Currencies:
+    """The shop's currency as the load learns it, for the amounts of a table without a
+    currency column (order lines, products): the config's, else the orders', else the
+    deals'. Also the signs naming no one currency ("¥") that amounts were marked with."""
+
+    stated: str | None
+    learned: dict[str, str] = field(default_factory=dict)
+    signs: dict[str, str] = field(default_factory=dict)
+
+    def shop(self) -> str | None:
+        return self.stated or self.learned.get("orders") or self.learned.get("deals")
+
+    def met(self, table: str, checked: Validation) -> None:
+        if checked.shared_sign:
+            self.signs.setdefault(table, checked.shared_sign)
+        if table in ("orders", "deals") and table not in self.learned:
+            codes = checked.clean["currency"].dropna().astype(str).str.strip().str.upper()
+            codes = codes[codes != ""]
+            if len(codes) and 2 * len(codes) >= len(checked.clean):
+                self.learned[table] = str(codes.mode().iloc[0])
+
+    def unnamed(self, currency: str) -> list[Notice]:
+        """One line when amounts carry only a shared sign and nothing names the currency:
+        a yen shop's "¥14,300" was shown as $14,300 without a word."""
+        if self.shop() or not self.signs:
+            return []
+        table = next(t for t in ("orders", *self.signs) if t in self.signs)  # the sales first
+        sign = self.signs[table]
+        which, example = _SHARED_SIGNS[sign]
+        return [
+            Notice(
+                "unnamed_currency",
+                table,
+                len(self.signs),
+                f"Amounts in {table.replace('_', ' ')} are marked {sign}, which names no "
+                f"one currency ({which}), and no currency column says which: every money "
+                f"figure is shown in {currency}. If yours is another, state it at the top of "
+                f'the config: currency = "{example}" (or add a currency column).',
+            )
+        ]
+
+
+# Signs several currencies share (schema._SHARED_SIGNS): which, and a code to give as example.
+_SHARED_SIGNS = {
+    "¥": ("yen or yuan", "JPY"),
+    "$": ("US, Canadian, Australian and other dollars", "CAD"),
+    "kr": ("Swedish, Norwegian, Danish or Icelandic crowns", "SEK"),
+}
+
+
 def _load(
-    source: Source, store: Store, result: RunResult, progress: Progress, options: RunOptions
+    source: Source,
+    store: Store,
+    result: RunResult,
+    progress: Progress,
+    options: RunOptions,
+    money: _Currencies,
 ) -> None:
     formats = options.formats
     gone = GoneRows(store, source, options.keep_removed_rows, options.accept_removals)
@@ -362,11 +431,12 @@ def _load(
             if isinstance(source, Inspectable):
                 where[table] = source.where(table)
             if isinstance(source, PagedSource):
-                _load_pages(source, table, cursor, store, result, progress, formats, gone)
+                _load_pages(source, table, cursor, store, result, progress, formats, gone, money)
                 continue
             raw = source.pull(table, since=cursor)
             stated = _formats(source, table, formats)
-            checked = validate(table, raw, source.name, stated, result.zone.name)
+            checked = validate(table, raw, source.name, stated, result.zone.name, money.shop())
+            money.met(table, checked)
             _offsets_said(result, table, raw)
             gone.met(table, checked.seen)
             listed = source.skipped_rows(table) if isinstance(source, SkipsRows) else None
@@ -408,6 +478,7 @@ def _load_pages(
     progress: Progress,
     formats: Mapping[str, Mapping[str, ColumnFormat]],
     gone: GoneRows,
+    money: _Currencies,
 ) -> None:
     """A source that pages (HubSpot, a large CSV): each page, its rejects and its cursor
     commit together. Rows the source could not read come with the page as its rejects."""
@@ -425,7 +496,8 @@ def _load_pages(
             if frame.empty:
                 continue
             stated = _formats(source, table, formats)
-            checked = validate(table, frame, source.name, stated, result.zone.name)
+            checked = validate(table, frame, source.name, stated, result.zone.name, money.shop())
+            money.met(table, checked)
             _offsets_said(result, table, frame)
             gone.met(table, checked.seen)
             settled = seen.settle(table, frame, checked, source.name, store)
@@ -745,11 +817,11 @@ def _unreadable_rejects(
     return pd.DataFrame(records, columns=REJECT_COLUMNS)
 
 
-def _main_currency(tables: dict[str, pd.DataFrame], account: str | None = None) -> str:
+def _main_currency(tables: dict[str, pd.DataFrame], stated: str | None = None) -> str:
     """The currency amounts are shown in: the orders' most common, else the deals' (a
-    business that sells through deals only), else the account's own (a HubSpot portal's
-    company currency: a euro business without currency codes was shown in dollars),
-    else USD."""
+    business that sells through deals only), else the one stated: the config's
+    ``currency``, else the account's own (a HubSpot portal's company currency: a euro
+    business without currency codes was shown in dollars); else USD."""
     for table in ("orders", "deals"):
         currencies = tables[table]["currency"].dropna()
         currencies = currencies[currencies.astype(str).str.strip() != ""]
@@ -757,7 +829,7 @@ def _main_currency(tables: dict[str, pd.DataFrame], account: str | None = None) 
         # the shop's: the rows without one are in it, whatever it is
         if len(currencies) and 2 * len(currencies) >= len(tables[table]):
             return str(currencies.astype(str).str.strip().str.upper().mode().iloc[0])
-    return account or "USD"
+    return stated or "USD"
 
 
 def _run_step(

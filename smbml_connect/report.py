@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 
 from smbml_connect.column_labels import column_label, yes_no
 from smbml_connect.functions import FunctionContext
+from smbml_connect.money_words import shown_digits, shown_in
 from smbml_connect.ports import PushReport, RunResult
 from smbml_connect.schema import REJECT_COLUMNS, REJECTS_TAB
 from smbml_connect.store import Store
@@ -46,7 +47,7 @@ def _cell(column: str, value: object) -> str:
         text = (
             f"{value:.0%}"
             if percent
-            else f"{value:,.2f}"
+            else f"{value:,.{shown_digits()}f}"
             if money
             else f"{value:,.2f}".rstrip("0").rstrip(".")
         )
@@ -122,6 +123,11 @@ def _rejects_sheet(result: RunResult, overflow: str | None) -> tuple[pd.DataFram
 
 
 def render_report(result: RunResult, title: str = "smbml_connect report") -> str:
+    with shown_in(result.currency):  # money columns: no decimals for yen
+        return _render_report(result, title)
+
+
+def _render_report(result: RunResult, title: str) -> str:
     env = Environment(
         loader=PackageLoader("smbml_connect", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -240,8 +246,9 @@ class ResultsWorkbook:
         sheets, notes = workbook_sheets(result, overflow.name if overflow else None)
         tabs = result.tabs()
         formats = {title: tab.formats for title, tab in tabs.items() if tab.formats}
-        workbook, placed = build_workbook(sheets, notes, formats)
-        add_extras(workbook, placed, sheets, FunctionContext(store_path=store.path), tabs)
+        with shown_in(result.currency):
+            workbook, placed = build_workbook(sheets, notes, formats)
+            add_extras(workbook, placed, sheets, FunctionContext(store_path=store.path), tabs)
         prepare_for_print(workbook, {sheet.title: top for sheet, top in placed.values()})
         save_workbook(workbook, self.path)
         return PushReport(destination=str(self.path), written=sum(len(f) for f in sheets.values()))

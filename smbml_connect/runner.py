@@ -90,6 +90,7 @@ def build_run(
         accept_removals=accept_removals,
         switch_account=switch_account,
         time_zone=config.time_zone,
+        currency=config.currency,
     )
     destinations = make_destinations(context)
     with Store(store_path or config.store) as store:

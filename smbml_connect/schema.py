@@ -22,6 +22,7 @@ from smbml_connect import coerce
 from smbml_connect.consent import is_consent_header, is_opt_out_header, says_no
 from smbml_connect.distinct import Distinct
 from smbml_connect.errors import DataValidationError
+from smbml_connect.money_words import minor_digits
 
 __all__ = [
     "FILE",
@@ -237,6 +238,13 @@ class KeptOnly:
 
 # Columns that hold a share of a price (0.1 is 10%): read against 0..1, see ``_as_share``.
 SHARES: dict[str, tuple[str, ...]] = {"order_lines": ("discount",)}
+# Columns of amounts of money, in the table's currency (its currency column, else the shop's).
+MONEY: dict[str, tuple[str, ...]] = {
+    "deals": ("amount",),
+    "orders": ("total", "refunded"),
+    "order_lines": ("unit_price",),
+    "products": ("price", "unit_cost"),
+}
 
 OutputKind = Literal["str", "float", "int", "datetime", "json"]
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -396,6 +404,9 @@ class Validation:
     # The key of every row whose key could be read, kept or rejected: a row rejected this
     # time is still in the source (a source read whole leaves out only the keys it lacks).
     seen: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # The sign most amounts are marked with when it names no one currency ("¥": yen or
+    # yuan) and neither a currency column nor the shop's currency says which.
+    shared_sign: str | None = None
 
     @property
     def rejected_rows(self) -> int:
@@ -461,6 +472,7 @@ def validate(
     source: str = "",
     formats: Mapping[str, coerce.ColumnFormat] | None = None,
     zone: str | None = None,
+    currency: str | None = None,
 ) -> Validation:
     """Return the clean typed rows of ``frame`` and every problem found in it.
 
@@ -469,7 +481,8 @@ def validate(
     a CSV line); without it rows are numbered from 1. ``formats`` states, per column,
     the decimal mark or date order the values cannot show (from the config). Times
     written without an offset are read on ``zone``'s clock (UTC when None; see
-    business_zone).
+    business_zone). ``currency`` is the shop's, for rows no currency column names: yen
+    and won have no decimals, so their "14,300" is a number, not a question.
     """
     spec = _spec(table)
     missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
@@ -489,7 +502,8 @@ def validate(
     )
     formats = formats or {}
     scans: dict[str, coerce.NumberScan | coerce.DateScan] = {}
-    hint = _table_hint(spec, frame, scans)
+    no_cents = set(MONEY.get(table, ())) if _without_cents(table, frame, currency) else set()
+    hint = _table_hint(spec, frame, scans, no_cents)
     problems: list[dict[str, Any]] = []
     reject = pd.Series(False, index=frame.index)
     clean = pd.DataFrame(index=frame.index)
@@ -502,7 +516,10 @@ def validate(
             )
             continue
         raw = frame[column.name]
-        reading = _read(column, raw, formats.get(column.name), hint, scans.get(column.name), zone)
+        reading = _read(
+            column, raw, formats.get(column.name), hint, scans.get(column.name), zone,
+            column.name in no_cents,
+        )  # fmt: skip
         if column.name in SHARES.get(table, ()):
             reading = _as_share(reading, raw, formats.get(column.name), table, column.name)
         values, invalid = reading.values, reading.invalid
@@ -559,7 +576,49 @@ def validate(
     kept = ~reject.to_numpy()
     key = list(spec.key)
     seen = clean.loc[clean[key].notna().all(axis=1).to_numpy(), key].reset_index(drop=True)
-    return Validation(clean[kept].reset_index(drop=True), rejects, np.flatnonzero(kept), seen)
+    sign = None if currency or "currency" in frame.columns else _shared_sign(table, frame)
+    return Validation(clean[kept].reset_index(drop=True), rejects, np.flatnonzero(kept), seen, sign)
+
+
+def _without_cents(table: str, frame: pd.DataFrame, currency: str | None) -> bool:
+    """Whether every amount of the table is in a currency without a minor unit (yen, won):
+    its currency column's, the shop's for rows without one, the sign of an order total
+    ("₩14,300") when neither says."""
+    if table not in MONEY:
+        return False
+    codes: set[str | None] = set()
+    written = pd.Series(dtype=object)
+    if "currency" in frame.columns:
+        written = frame["currency"].dropna().astype(str).str.strip().str.upper()
+        written = written[written != ""]
+        codes = set(written)
+    if len(written) < len(frame):
+        marked = None
+        if currency is None and table == "orders" and "total" in frame.columns:
+            marked = _currency_of(frame["total"])
+        codes |= set(marked.dropna()) if marked is not None else {currency}
+    return bool(codes) and all(code and minor_digits(code) == 0 for code in codes)
+
+
+def _shared_sign(table: str, frame: pd.DataFrame) -> str | None:
+    """The sign most of the table's amounts are marked with ("¥", "$", "kr"), when it is
+    one several currencies share and no amount names a currency ("€", "JPY")."""
+    column = next((c for c in MONEY.get(table, ())[:1] if c in frame.columns), None)
+    if column is None:
+        return None
+    text = frame[column].dropna()
+    text = text[text.map(lambda v: isinstance(v, str) and bool(v.strip()))]
+    if text.empty:
+        return None
+    marks = {value: _mark_of(value) for value in text.unique()}
+    if any(mark not in (None, "?") for mark in marks.values()):
+        return None  # a currency is named: _currency_of reads it
+    signs = text.map(
+        {v: next((s for s in _SHARED_SIGNS if s in v), "") for v, m in marks.items() if m}
+    ).dropna()
+    if 2 * len(signs) < len(text):
+        return None
+    return str(signs.mode().iloc[0])
 
 
 def _whole_characters(frame: pd.DataFrame) -> pd.DataFrame:
@@ -693,10 +752,12 @@ def _read(
     hint: coerce.Hint,
     scan: coerce.NumberScan | coerce.DateScan | None = None,
     zone: str | None = None,
+    no_cents: bool = False,
 ) -> coerce.Reading:
     if column.kind in ("float", "int", "count"):
         numbers = scan if isinstance(scan, coerce.NumberScan) else None
-        reading = coerce.read_numbers(raw, fmt, hint, column.kind != "float", numbers)
+        whole = column.kind != "float"
+        reading = coerce.read_numbers(raw, fmt, hint, whole, numbers, no_cents)
         if column.kind == "count":
             negative = (reading.values.fillna(0) < 0).astype(bool)
             reading.values = reading.values.mask(negative)
@@ -772,11 +833,15 @@ def _how_to_state(kind: str, table: str, column: str) -> str:
 
 
 def _table_hint(
-    spec: TableSpec, frame: pd.DataFrame, scans: dict[str, coerce.NumberScan | coerce.DateScan]
+    spec: TableSpec,
+    frame: pd.DataFrame,
+    scans: dict[str, coerce.NumberScan | coerce.DateScan],
+    no_cents: set[str],
 ) -> coerce.Hint:
     """What the table's other columns show: a column no value decides follows its table.
 
-    Each number and date column's scan is kept in ``scans`` for its own reading.
+    Each number and date column's scan is kept in ``scans`` for its own reading; the
+    columns in ``no_cents`` hold amounts in a currency without decimals.
     """
     numbers = {",": 0, ".": 0}
     dates = {"day": 0, "month": 0}
@@ -784,7 +849,9 @@ def _table_hint(
         if column.name not in frame.columns:
             continue
         if column.kind in ("float", "int", "count"):
-            scan = coerce.scan_numbers(frame[column.name], whole=column.kind != "float")
+            scan = coerce.scan_numbers(
+                frame[column.name], column.kind != "float", column.name in no_cents
+            )
             scans[column.name] = scan
             found = scan.votes()
             numbers = {k: n + found[k] for k, n in numbers.items()}

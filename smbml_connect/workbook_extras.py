@@ -26,6 +26,7 @@ from openpyxl.workbook import Workbook
 
 from smbml_connect.column_labels import column_label
 from smbml_connect.functions import REGISTRY, FunctionContext, call
+from smbml_connect.money_words import money_format, shown_currency
 from smbml_connect.ports import ColourScale, Tab, WorkbookChart
 
 __all__ = ["add_extras"]
@@ -246,6 +247,9 @@ def _forecast_example(
         end = _write_matrix(sheet, row + 1, 4, result.value, result.formats)
         for r in range(row + 2, end):
             sheet.cell(row=r, column=4).number_format = "yyyy-mm"
+            for cell in sheet[r][4:]:  # revenue, in the shop's currency: no yen decimals
+                if cell.number_format == "#,##0.00":
+                    cell.number_format = money_format(shown_currency())
     else:
         _text(sheet, row + 1, 4, result.error or "")
     return last + 1

@@ -22,6 +22,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
 from smbml_connect.column_labels import column_label, yes_no
+from smbml_connect.money_words import money_format, shown_currency
 
 __all__ = [
     "build_workbook",
@@ -77,7 +78,7 @@ def number_format(name: str, series: pd.Series) -> str | None:
     if {"revenue", "spend", "total", "value", "price", "amount", "profit", "cost"} & set(
         re.split(r"[\W_]+", lowered)
     ):
-        return "#,##0.00"
+        return money_format(shown_currency())  # "#,##0" for yen: they have no decimals
     if pd.api.types.is_integer_dtype(series):
         return "#,##0"
     values = pd.to_numeric(series, errors="coerce").dropna()

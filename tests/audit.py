@@ -37,6 +37,7 @@ from smbml_connect.connectors.gsheets.sheets import result_tabs, sheet_header
 from smbml_connect.connectors.hubspot.push import _text as hubspot_text
 from smbml_connect.connectors.sample.source import SampleSource
 from smbml_connect.consent import is_consent_header, is_opt_out_header, says_no
+from smbml_connect.money_words import minor_digits
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.ports import RunResult
 from smbml_connect.registry import load_config, parse_config
@@ -486,8 +487,14 @@ NOT_MONEY = re.compile(
 NOT_MONEY_TABS = re.compile(r"( model|check|Rejects|Data checks|Summary|Instructions)")
 
 
+MONEY_DIGITS = "money at its currency's decimals"
+
+
 def check_money(out: Outputs, tally: Tally) -> None:
-    """Money at 2 decimals: stored and written rounded to cents, shown with 2 decimals."""
+    """Money at its currency's decimals: stored and written rounded to cents, shown with 2
+    decimals, or none in a currency without a minor unit (a yen shop's "98,813.33")."""
+    digits = minor_digits(out.result.currency)
+    shown = r"-?[\d,]+\.\d{" + str(digits) + "}" if digits else r"-?[\d,]+"
     for where, frame in _frames(out):
         if NOT_MONEY_TABS.search(where):
             continue
@@ -499,12 +506,12 @@ def check_money(out: Outputs, tally: Tally) -> None:
                 cells = out.report_tables[int(where.rsplit(" ", 1)[1]) - 1][column]
                 for cell in cells:
                     if cell and re.fullmatch(r"-?[\d,.]+", cell):
-                        tally.check("money at 2 decimals", bool(re.fullmatch(r"-?[\d,]+\.\d\d", cell)),
+                        tally.check(MONEY_DIGITS, bool(re.fullmatch(shown, cell)),
                                     f"{where} {name}: {cell!r}")  # fmt: skip
                 continue
             for v in _numbers(frame[column]):
                 if not np.isnan(v):
-                    tally.check("money at 2 decimals", abs(v * 100 - round(v * 100)) < 1e-6,
+                    tally.check(MONEY_DIGITS, abs(v * 100 - round(v * 100)) < 1e-6,
                                 f"{where} {name}: {v!r}")  # fmt: skip
     for title, rows in out.workbook.items():
         at = _header_row(rows)
@@ -517,11 +524,12 @@ def check_money(out: Outputs, tally: Tally) -> None:
             for i in range(at + 1, len(rows)):
                 if isinstance(rows[i][j], int | float) and not isinstance(rows[i][j], bool):
                     fmt = out.formats[title][i][j]
-                    tally.check("money at 2 decimals", fmt.endswith("0.00"),
+                    ok = fmt.endswith("0." + "0" * digits) if digits else "." not in fmt
+                    tally.check(MONEY_DIGITS, ok,
                                 f"workbook {title!r} {header} row {i + 1}: format {fmt!r}")  # fmt: skip
     for name in ("smbml_suggested_price",):
         for v in out.hubspot.get(name, pd.Series(dtype=object)):
-            tally.check("money at 2 decimals", bool(re.fullmatch(r"-?\d+(\.\d{1,2})?", str(v))),
+            tally.check(MONEY_DIGITS, bool(re.fullmatch(r"-?\d+(\.\d{1,2})?", str(v))),
                         f"hubspot {name}: {v!r}")  # fmt: skip
 
 
@@ -1468,7 +1476,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "chances within [0, 1]; no exact 0%/100% shown": check_chances,
     "tiers monotonic, meaning written beside": check_tiers,
     "no nan/None/<NA>/code names in text": check_text,
-    "money at 2 decimals": check_money,
+    MONEY_DIGITS: check_money,
     "guardrails hold or the reason says which cannot": check_guardrails,
     "totals equal the sum of their parts (the pipeline as shown too)": check_totals,
     "the period not over yet shows at least what was sold in it": check_open_period,

@@ -10,9 +10,10 @@ import pandas as pd
 __all__ = ["write_tiny_shop"]
 
 
-def write_tiny_shop(folder: Path, seed: int = 1) -> Path:
+def write_tiny_shop(folder: Path, seed: int = 1, yen: bool = False) -> Path:
     """10 customers, 20 orders, 3 products, with headers such as "Order #" and "Customer #",
-    as CSV files and a config; returns the config's path."""
+    as CSV files and a config; returns the config's path. ``yen``: prices a hundred times
+    higher, typed "¥1,200", with the config's ``currency = "JPY"``."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     customers = pd.DataFrame(
@@ -39,13 +40,21 @@ def write_tiny_shop(folder: Path, seed: int = 1) -> Path:
                           "Price": product["Price"]})  # fmt: skip
         orders.append({"Order #": order, "Customer #": f"K{int(rng.integers(1, 11))}",
                        "Order Date": f"{day:%Y-%m-%d}", "Total": round(total, 2)})  # fmt: skip
+    if yen:  # as a Japanese till exports them; the config says which currency "¥" is
+        products[["Price", "Cost"]] *= 100
+        for row in (*orders, *lines):
+            key = "Total" if "Total" in row else "Price"
+            row[key] = f"¥{float(row[key]) * 100:,.0f}"
+        products["Price"] = products["Price"].map(lambda v: f"¥{v:,.0f}")
     customers.to_csv(folder / "Customers.csv", index=False)
     products.to_csv(folder / "Products.csv", index=False)
     pd.DataFrame(orders).to_csv(folder / "Orders.csv", index=False)
     pd.DataFrame(lines).to_csv(folder / "Order Lines.csv", index=False)
     config = folder / "smbml.toml"
     config.write_text(
-        'store = "shop.sqlite"\n[source]\nkind = "files"\npath = "."\n\n'
+        'store = "shop.sqlite"\n'
+        + ('currency = "JPY"\n' if yen else "")
+        + '[source]\nkind = "files"\npath = "."\n\n'
         '[analytics]\nas_of = "2026-11-01"\n\n'
         '[[destinations]]\nkind = "workbook"\npath = "results.xlsx"\n\n'
         '[[destinations]]\nkind = "report"\npath = "report.html"\n'

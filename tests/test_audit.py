@@ -11,7 +11,17 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from audit import INVARIANTS, SHOPS, Outputs, Shop, _tab_frame, audit, run_config, run_shop
+from audit import (
+    INVARIANTS,
+    MONEY_DIGITS,
+    SHOPS,
+    Outputs,
+    Shop,
+    _tab_frame,
+    audit,
+    run_config,
+    run_shop,
+)
 from shops import write_tiny_shop
 
 from smbml_connect.column_labels import code_name
@@ -27,7 +37,7 @@ AT_LEAST = {
     "tier meaning written beside": 1,
     "no nan/None/<NA> in text": 1000,
     "no code names in text": 1000,
-    "money at 2 decimals": 500,
+    MONEY_DIGITS: 500,
     "guardrails hold": 20,
     "totals equal their parts": 40,
     "open period shows at least what was sold": 20,
@@ -68,7 +78,37 @@ def test_every_output_of_the_tiny_shop_keeps_every_invariant(tiny: Outputs):
     tally = audit(tiny)
     assert tally.problems == [], "\n".join(tally.problems[:20])
     assert tally.checked["range holds its centre"] > 100
-    assert tally.checked["money at 2 decimals"] > 20
+    assert tally.checked[MONEY_DIGITS] > 20
+
+
+@pytest.fixture(scope="module")
+def yen(tmp_path_factory: pytest.TempPathFactory) -> Outputs:
+    return run_config(write_tiny_shop(tmp_path_factory.mktemp("yen"), yen=True), "yen shop")
+
+
+def test_a_yen_shop_shows_no_decimals_of_a_yen(yen: Outputs):
+    """ "¥1,200" is read as 1,200 yen (the config says ¥ is JPY) and no money cell of the
+    workbook or report shows decimals (find52_money items 1 and 3: "98,813.33")."""
+    assert yen.result.currency == "JPY"
+    assert yen.store["orders"]["total"].notna().all()
+    tally = audit(yen)
+    money = [p for p in tally.problems if p.startswith(MONEY_DIGITS)]
+    assert money == [], "\n".join(money[:20])
+    assert tally.checked[MONEY_DIGITS] > 20
+    formats = {t: [list(r) for r in rows] for t, rows in yen.formats.items()}
+    rows = yen.workbook["Segment summary"]
+    at = next(i for i, r in enumerate(rows) if sum(v is not None for v in r) >= 2)
+    j = rows[at].index("Average spend")
+    formats["Segment summary"][at + 1][j] = "#,##0.00"  # planted: a yen amount with cents
+    broken = Outputs(**{**vars(yen), "formats": formats})
+    assert any(p.startswith(MONEY_DIGITS) for p in audit(broken).problems)
+    # the Instructions tab's FORECAST example is yen too (it read 236,720.21)
+    example = [
+        f for values, shown in zip(yen.workbook["Instructions"], yen.formats["Instructions"],
+                                   strict=True)
+        for v, f in zip(values, shown, strict=True) if isinstance(v, float) and "%" not in f
+    ]  # fmt: skip
+    assert example and all("." not in f for f in example), set(example)
 
 
 def test_the_audit_finds_what_issue_24_saw(tiny: Outputs):

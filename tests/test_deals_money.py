@@ -13,6 +13,7 @@ import pytest
 from audit import Outputs, _tab_frame, audit, run_config
 
 from smbml_connect.analytics.leads.deals import NO_CLOSE_DATE, in_currency, pipeline_forecast
+from smbml_connect.money_words import money_text
 
 AS_OF = pd.Timestamp("2026-10-31")
 # The open deals of the shop: (name, amount, currency as typed, close date). A euro shop
@@ -152,6 +153,21 @@ def test_a_deal_in_another_currency_is_scored_but_not_summed(shop: Outputs):
     # the report's table of deals shows the currency beside the amount
     table = next(t for t in shop.report_tables if "win_chance" in t.columns)
     assert set(table["currency"]) <= {"EUR", "USD", "GBP"} and "USD" in set(table["currency"])
+
+
+def test_a_deals_worth_carries_its_currency(shop: Outputs):
+    """ "Worth 2,500" read the same for a dollar deal as for the euro ones beside it."""
+    deals = _tab(shop, "Deal win chances").set_index("name")
+    worth = {
+        name: re.search(r"Worth ([^;(]+?)(?: \(|;|$)", str(row["why"]))
+        for name, row in deals.iterrows()
+    }
+    said = {name: m[1] for name, m in worth.items() if m and pd.notna(deals.loc[name, "amount"])}
+    assert said, "no deal's reasons name its amount"
+    for name, text in said.items():
+        amount, code = deals.loc[name, "amount"], deals.loc[name, "currency"]
+        assert text == money_text(float(amount), code), (name, text)
+    assert {deals.loc[n, "currency"] for n in said} >= {"EUR", "USD"}
 
 
 def test_a_deal_with_no_close_date_is_not_overdue_nor_due_this_month(shop: Outputs):

@@ -28,7 +28,7 @@ def test_a_yen_order_in_a_euro_shop_is_an_order_without_an_amount(tmp_path, stor
     assert segments.loc["C2", "monetary"] == 70.0  # "eur" is EUR
     said = {n.check: n for n in result.notices}["other_currency_orders"]
     assert said.count == 1
-    assert "1 in JPY (10,000.00)" in said.message and "than EUR" in said.message
+    assert "1 in JPY (10,000 JPY)" in said.message and "than EUR" in said.message
 
 
 def test_lines_of_an_order_in_another_currency_lose_their_price_not_their_units():
@@ -79,3 +79,16 @@ def test_a_currency_written_only_beside_the_exception_is_not_the_shops(tmp_path,
     assert segments["monetary"].to_dict() == {"C1": 100.0, "C2": 110.0}
     said = {n.check: n for n in result.notices}["other_currency_orders"]
     assert "counted as an order" in said.message and "1 in JPY" in said.message
+
+
+def test_dollar_orders_in_a_euro_shop_are_said_in_dollars(tmp_path, store):
+    """ "36 in USD (2,983.23)" stood beside the pipeline's "$3,300": the one money format."""
+    (tmp_path / "orders.csv").write_text(
+        "Order ID,Order Date,Customer ID,Total,Currency\nA1,2026-10-01,C1,100.00,EUR\n"
+        "A2,2026-10-02,C1,$1250.40,USD\nA3,2026-10-03,C2,50.00,EUR\nA4,2026-10-05,C2,$80.00,USD\n"
+        "A5,2026-10-06,C3,70.00,EUR\n"
+    )
+    options = RunOptions(steps=steps_by_name(["rfm_segments"]), as_of=AS_OF)
+    result = run_pipeline(FilesSource(tmp_path, {}, {}), store, options)
+    said = {n.check: n for n in result.notices}["other_currency_orders"]
+    assert "2 in USD ($1,330)" in said.message, said.message

@@ -201,3 +201,82 @@ def test_long_lists_show_their_top_rows_and_sections_stay_short_on_a_phone(
         rest.locator("summary").click()
         assert rest.locator("tbody tr").first.is_visible(), title
     page.close()
+
+
+# Every chart's text: which tick labels of one axis overlap, which text runs outside its
+# picture (the browser cuts it there), all the text (an offset such as "1e6" is a text).
+TICKS = """() => [...document.querySelectorAll('figure svg')].map((svg) => {
+  const box = svg.getBoundingClientRect(), out = (r) => r.left < box.left - 0.5
+    || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5;
+  const texts = [...svg.querySelectorAll('text')].map((t) => [t.textContent, t.getBoundingClientRect()]);
+  const overlaps = [];
+  for (const group of svg.querySelectorAll('g[id^="matplotlib.axis_"]')) {
+    const ticks = [...group.querySelectorAll('g[id*="tick_"] text')]  // slanted dates: their
+      .filter((t) => !parseFloat((/rotate\\(([-\\d.]+)/.exec(t.getAttribute('transform')) || [0, 0])[1]))
+      .map((t) => [t.textContent, t.getBoundingClientRect()]).filter(([s, r]) => s && r.width);
+    ticks.forEach(([a, r], i) => ticks.slice(i + 1).forEach(([b, q]) => {
+      if (r.left < q.right - 0.5 && q.left < r.right - 0.5 && r.top < q.bottom - 0.5
+          && q.top < r.bottom - 0.5) overlaps.push(a + ' / ' + b);
+    }));
+  }
+  return {texts: texts.map(([s]) => s), clipped: texts.filter(([, r]) => out(r)).map(([s]) => s),
+          overlaps};
+})"""
+
+
+def _yen_charts_report(folder: Path) -> Path:
+    """A yen shop's charts as its report draws them: revenue per month in the millions,
+    spend per customer up to ¥140,000, demand curves with prices up to ¥5,000."""
+    from datetime import date
+
+    import numpy as np
+
+    from smbml_connect import charts
+
+    rng = np.random.default_rng(7)
+    months = [date(2024 + (m // 12), m % 12 + 1, 1) for m in range(10, 34)]
+    revenue = [float(v) for v in 900_000 + 300_000 * rng.random(24)]
+    ahead = [date(2026, m, 1) for m in range(11, 13)] + [date(2027, m, 1) for m in range(1, 11)]
+    expected = [1_050_000.0 + 10_000 * i for i in range(12)]
+    bands = [("80% range", [e * 0.8 for e in expected], [e * 1.2 for e in expected])]
+    spend = [float(v) for v in rng.gamma(2.0, 20_000.0, 60)] + [140_000.0]
+    curve = {"label": "Ceramic Mug", "prices": [2800.0, 3400.0, 4000.0, 4600.0, 5000.0],
+             "units": [9.0, 8.0, 6.5, 5.0, 4.0], "low": [7.0, 6.0, 5.0, 4.0, 3.0],
+             "high": [11.0, 10.0, 8.0, 6.5, 5.5], "current": (3790.0, 6.8),
+             "suggested": (4000.0, 6.5), "limits": (3400.0, 4170.0)}  # fmt: skip
+    figures = [
+        charts.forecast_chart(months, revenue, ahead, expected, bands, "Revenue per month", "JPY"),
+        charts.histogram(spend, "Expected spend per customer, next 12 months", "JPY"),
+        charts.demand_curves([curve, {**curve, "label": "Sencha"}], "Demand curves", "units"),  # type: ignore[list-item]
+    ]
+    result = RunResult(run_id=1, as_of=pd.Timestamp("2026-10-31", tz="UTC"), source="files")
+    result.currency = "JPY"
+    result.steps["s"] = StepResult(sections=[ReportSection("Charts", [], figures, None)])
+    path = folder / "report.html"
+    path.write_text(render_report(result), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_chart_numbers_are_grouped_and_tick_labels_neither_overlap_nor_clip(
+    browser: Any, tmp_path: Path
+):
+    """At 390 px a yen shop's forecast axis read "0.00 ... 1.25" under a detached "1e6",
+    the spend histogram's "100000120000140000" ran together and the demand curve's last
+    price "5000" was cut to "500" (find52_money item 6)."""
+    page = _page(browser, _yen_charts_report(tmp_path), 390)
+    found = page.evaluate(TICKS)
+    page.close()
+    assert len(found) == 3
+    problems = [
+        (i, what, chart[what])
+        for i, chart in enumerate(found)
+        for what in ("overlaps", "clipped")
+        if chart[what]
+    ]
+    offsets = [t for c in found for t in c["texts"] if re.search(r"\de[+\-\u2212]?\d|\u00d710", t)]
+    assert not problems and not offsets, (problems, offsets)
+    forecast, spend, demand = (chart["texts"] for chart in found)
+    assert "1,000,000" in forecast
+    assert any(re.fullmatch(r"1\d0,000", t) for t in spend), spend
+    assert "5,000" in demand or "4,000" in demand, demand

@@ -24,6 +24,7 @@ from smbml_connect.analytics.leads.deals import (
     expected_value,
     in_currency,
     pipeline_forecast,
+    worth_in_currency,
 )
 from smbml_connect.analytics.leads.scoring import TIER_SHARES, LeadScorer, beats_baseline
 from smbml_connect.analytics.shared.tabular import humanise
@@ -540,13 +541,14 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     payload = model.to_json()
     result = StepResult()
     result.models["deal_win"] = SavedModelText(payload, model.card_, "smbml-deal-win-1")
+    cur = context.currency
+    # A deal that names no currency is in the business's; only amounts in it are summed.
+    deals["currency"] = deals["currency"].fillna(cur.strip().upper())
+    deals["reasons"] = worth_in_currency(deals)
     result.outputs["scores"] = score_rows(
         "deal", deals["deal_id"], "deal_win", deals["score"], deals["tier"], deals["reasons"],
         model_version(payload, "deal_win"), context.as_of,
     )  # fmt: skip
-    cur = context.currency
-    # A deal that names no currency is in the business's; only amounts in it are summed.
-    deals["currency"] = deals["currency"].fillna(cur.strip().upper())
     counted = in_currency(deals["currency"], cur)
     # Expected values and the pipeline use the win chance as shown (whole %), so that each
     # deal's expected value is its amount x the chance beside it, and the months and the

@@ -24,9 +24,10 @@ from smbml_connect.analytics.leads.contact_features import (
 )
 from smbml_connect.analytics.leads.scoring import LeadScorer
 from smbml_connect.analytics.shared.contract import check_fitted
-from smbml_connect.analytics.shared.tabular import Phrase
+from smbml_connect.analytics.shared.tabular import Phrase, format_number
 from smbml_connect.business_zone import on_clock, wall_clock
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
+from smbml_connect.money_words import money_text
 from smbml_connect.value_words import DEAL_STAGE_LABELS, LEAD_SOURCE_LABELS
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "expected_value",
     "in_currency",
     "pipeline_forecast",
+    "worth_in_currency",
 ]
 
 DEAL_LANDMARK_DAYS = (0, 7, 14, 30, 60, 90, 180)
@@ -322,6 +324,34 @@ class DealWinModel:
     # The names the steps used before `to_text` / `from_text`.
     to_json = to_text
     from_json = from_text
+
+
+def worth_in_currency(deals: pd.DataFrame) -> pd.Series:
+    """Each deal's reasons with its amount in its currency: "Worth 2,500" read the same for
+    a dollar deal among euro ones, and a yen deal's gave no currency at all."""
+    return pd.Series(
+        [
+            _worth(list(reasons), amount, currency)
+            for reasons, amount, currency in zip(
+                deals["reasons"], deals["amount"], deals["currency"], strict=True
+            )
+        ],
+        index=deals.index,
+        dtype=object,
+    )
+
+
+def _worth(reasons: list[str], amount: Any, currency: Any) -> list[str]:
+    if amount is None or pd.isna(amount):
+        return reasons
+    plain = DEAL_PHRASES["amount"].template.format(n=format_number(float(amount)))
+    shown = DEAL_PHRASES["amount"].template.format(
+        n=money_text(float(amount), "" if pd.isna(currency) else str(currency))
+    )
+    return [
+        shown + r[len(plain) :] if r.startswith(plain) and r[len(plain) :][:1] in ("", " ") else r
+        for r in reasons
+    ]
 
 
 def currency_code(codes: pd.Series) -> pd.Series:

@@ -52,6 +52,7 @@ from smbml_connect.headers import (
 )
 from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
 from smbml_connect.layouts import join_prepared, matching, prepare
+from smbml_connect.money_words import shown_in
 from smbml_connect.opt_out_lists import OptOutLists, said_no
 from smbml_connect.ports import (
     Notice,
@@ -904,6 +905,10 @@ class SheetsResults:
         self.key = spreadsheet_key(self.spreadsheet)
 
     def publish(self, result: RunResult, store: Any = None) -> PushReport:
+        with shown_in(result.currency):  # money columns: no decimals for yen
+            return self._publish(result, store)
+
+    def _publish(self, result: RunResult, store: Any) -> PushReport:
         """Every result tab, one batchUpdate each; a tab Google refuses costs only itself.
 
         The first request also marks every other tab of ours this sync rewrites as being
