@@ -25,7 +25,7 @@ import scipy.sparse
 
 from smbml_connect.analytics.pricing.price_history import evidence
 from smbml_connect.analytics.shared.glm import PoissonFit, fit_poisson
-from smbml_connect.coerce import parse_number
+from smbml_connect.coerce import coerce_datetime, parse_number
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 
 __all__ = [
@@ -473,8 +473,7 @@ def _refuse_modelled_columns(
 def _lockstep(control: pd.Series, column: pd.Series, role: str) -> bool:
     """Whether a control holds the same information as a price, quantity or date column."""
     if role == "date":
-        when = pd.to_datetime(column, errors="coerce", utc=True)
-        other = pd.to_datetime(control, errors="coerce", utc=True)
+        when, other = coerce_datetime(column)[0], coerce_datetime(control)[0]  # as a run reads
         both = when.notna() & other.notna()
         return bool(both.sum() >= 2 and (when[both] == other[both]).all())
     x = control.map(_number_or_nan).to_numpy(dtype=float)
