@@ -314,18 +314,14 @@ def _source_kinds() -> list[str]:
 
 def _read_config(config_path: Path, source: str | None = None) -> Config:
     """The config file, with --source overriding its kind; without a file, the defaults."""
-    import tomllib
-
     from smbml_connect import registry
+    from smbml_connect.config import read_config_file
 
     if not config_path.exists() and source is not None:
         return registry.parse_config({"source": {"kind": source}})
     if source is None:
         return registry.load_config(config_path)
-    try:
-        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {config_path} is not valid TOML: {exc}") from None
+    data = read_config_file(config_path)
     table = data.setdefault("source", {})
     if isinstance(table, dict) and table.get("kind") != source:
         data["source"] = {k: v for k, v in table.items() if k in ("tables", "mapping")}

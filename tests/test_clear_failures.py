@@ -1,0 +1,102 @@
+"""What a user's machine does to a run (a file Excel holds open, a read-only store, a
+config saved by Notepad, Ctrl+C, a home folder it cannot write): one clear line that says
+what to do, the run recorded as failed when it had started; never "unexpected", never a
+traceback (find52_cli items 4-10)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from shops import write_tiny_shop
+
+from smbml_connect.registry import load_config
+from smbml_connect.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _quick(config: Path, **lines: str) -> Path:
+    """The tiny shop's config with no analytics (a run of well under a second), plus lines."""
+    text = config.read_text().replace("[analytics]\n", "[analytics]\nenabled = []\n")
+    config.write_text(text + "".join(f"{k} = {v}\n" for k, v in lines.items()))
+    return config
+
+
+def _smbml(*args: str, home: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`smbml ...` as a user starts it: its own process, a fresh home, no keyring."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT),
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        "OMP_NUM_THREADS": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "smbml_connect", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def _runs(store: Path) -> list[tuple[str, str, str | None]]:
+    with Store(store) as opened:
+        runs = opened.runs(20)
+    return [(r.kind, r.status, r.error) for r in runs.itertuples()][::-1]
+
+
+def _one_clear_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr and "unexpected" not in stderr, stderr
+    return lines[0]
+
+
+# -- item 6: a config file saved by Windows editors ------------------------------------------
+
+
+def test_a_config_with_a_byte_order_mark_is_read_and_one_in_ansi_names_its_line(tmp_path: Path):
+    """PowerShell's `Out-File -Encoding utf8` and older Notepad begin the file with an
+    invisible BOM (said "not valid TOML ... at line 1, column 1"); Notepad's "ANSI" writes
+    é as one byte (said "unexpected UnicodeDecodeError")."""
+    config = _quick(write_tiny_shop(tmp_path / "shop"))
+    text = config.read_text()
+    bom = config.with_name("bom.toml")
+    bom.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    assert load_config(bom).source.kind == "files"
+    ansi = config.with_name("ansi.toml")
+    ansi.write_bytes(("# Boutique de Zoé\n" + text).encode("cp1252"))
+    from smbml_connect.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=r"ansi\.toml is not UTF-8 text: line 1 .*save ansi\.toml as UTF-8"
+    ):
+        load_config(ansi)
+    home = tmp_path / "home"
+    ran = _smbml(
+        "--log-file", str(tmp_path / "log.txt"), "run", "-c", str(bom), "--quiet", home=home
+    )
+    assert ran.returncode == 0, ran.stderr
+    for args in (["run", "-c", str(ansi)], ["run", "-c", str(ansi), "--source", "files"],
+                 ["inspect", "-c", str(ansi)], ["status", "-c", str(ansi)]):  # fmt: skip
+        said = _smbml("--log-file", str(tmp_path / "log.txt"), *args, home=home)
+        assert said.returncode == 2, (args, said.stderr)
+        assert "save ansi.toml as UTF-8" in _one_clear_line(said.stderr)
+    scheduled = _smbml(
+        "--log-file", str(tmp_path / "log.txt"), "schedule", "-c", str(ansi), "--once",
+        "--store", str(tmp_path / "shop" / "shop.sqlite"), home=home,
+    )  # fmt: skip
+    assert scheduled.returncode == 1, scheduled.stderr
+    assert "save ansi.toml as UTF-8" in scheduled.stdout
+    assert [(k, s) for k, s, _ in _runs(tmp_path / "shop" / "shop.sqlite")] == [
+        ("run", "ok"),
+        ("scheduled", "failed"),
+    ]
