@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 import pandas as pd
 import platformdirs
+from click.core import ParameterSource
 from rich.console import Console
 
 from smbml_connect import __version__
@@ -731,17 +732,21 @@ def serve(
 )
 def status(config_path: Path, store_path: Path | None, limit: int) -> None:
     """Show the last runs, what they loaded, the data checks, and the rows they rejected."""
-    _status(_status_store(config_path, store_path), limit)
+    given = click.get_current_context().get_parameter_source("config_path")
+    _status(_status_store(config_path, store_path, given != ParameterSource.DEFAULT), limit)
 
 
-def _status_store(config_path: Path, store_path: Path | None) -> Path:
+def _status_store(config_path: Path, store_path: Path | None, named: bool = False) -> Path:
     """The store `status` reads: --store, the config's `store =`, or the newer of the demo's
-    store here and the default one (the demo tells a new user to run `smbml status` next)."""
+    store here and the default one (the demo tells a new user to run `smbml status` next).
+    A config named with -c must exist: a mistyped name showed another store's runs."""
     from smbml_connect.errors import StoreError
     from smbml_connect.store import default_store_path
 
     if store_path is not None:
         candidates = [store_path]
+    elif named and not config_path.exists():
+        raise ConfigError(f"config file {config_path} not found")
     elif config_path.exists() and (configured := _read_config(config_path).store) is not None:
         candidates = [configured]
     else:
