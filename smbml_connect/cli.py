@@ -70,7 +70,38 @@ class _PrivateLog(logging.handlers.RotatingFileHandler):
         return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
 
-def _setup_logging(path: Path, verbose: bool) -> None:
+def _setup_logging(path: Path, verbose: bool, chosen: bool = True) -> Path | None:
+    """The log file, or None when the default one cannot be written (a service account
+    whose home is not writable): the command goes on and says so in one line. A file the
+    user chose with --log-file that cannot be written is an error."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
+        root.removeHandler(old)
+        old.close()  # dropped unclosed, its file lingered until garbage collection
+    if not any(isinstance(h, logging.NullHandler) for h in root.handlers):
+        # without any handler, Python prints a logged error's whole traceback on stderr
+        root.addHandler(logging.NullHandler())
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    try:
+        handler = _log_file(path)
+    except OSError as exc:
+        why = (exc.strerror or str(exc)).lower()
+        if chosen:
+            raise ConfigError(
+                f"cannot write the log file {path} ({why}): choose another with --log-file PATH"
+            ) from None
+        _echo(
+            f"warning: cannot write the log in {path.parent} ({why}); going on without a log "
+            "file (choose one with --log-file PATH)",
+            fg="yellow",
+            err=True,
+        )
+        return None
+    root.addHandler(handler)
+    return path
+
+
+def _log_file(path: Path) -> logging.Handler:
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = _PrivateLog(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     for n in range(1, handler.backupCount + 1):  # rotated by an older release: 0644
@@ -79,12 +110,7 @@ def _setup_logging(path: Path, verbose: bool) -> None:
             older.chmod(0o600)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
-        root.removeHandler(old)
-        old.close()  # dropped unclosed, its file lingered until garbage collection
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    return handler
 
 
 @contextmanager
@@ -135,9 +161,13 @@ class _Group(click.Group):
         except Exception as exc:
             log.exception("unexpected error")
             log_path = ctx.obj.get("log_path") if ctx.obj else None
+            details = (
+                f"details in {log_path}"
+                if log_path
+                else "no log file: run again with --log-file PATH for the details"
+            )
             _echo(
-                f"error: unexpected {type(exc).__name__}: {redact(str(exc))[:200]} "
-                f"(details in {log_path})",
+                f"error: unexpected {type(exc).__name__}: {redact(str(exc))[:200]} ({details})",
                 fg="red",
                 err=True,
             )
@@ -165,9 +195,10 @@ def cli(ctx: click.Context, log_file: Path | None, verbose: bool) -> None:
       smbml inspect              which tabs and headers feed which tables
       smbml schedule --every 1h  keep Google Sheets result tabs fresh
     """  # fmt: skip
-    log_path = log_file or default_log_path()
-    _setup_logging(log_path, verbose)
-    ctx.obj = {"log_path": log_path}
+    ctx.obj = {"log_path": None}
+    ctx.obj["log_path"] = _setup_logging(
+        log_file or default_log_path(), verbose, log_file is not None
+    )
 
 
 def _plural(n: int, word: str) -> str:

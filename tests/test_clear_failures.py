@@ -100,3 +100,28 @@ def test_a_config_with_a_byte_order_mark_is_read_and_one_in_ansi_names_its_line(
         ("run", "ok"),
         ("scheduled", "failed"),
     ]
+
+
+# -- item 8: a log folder that cannot be made --------------------------------------------------
+
+
+def test_a_home_without_a_log_folder_runs_on_and_a_chosen_log_that_cannot_be_written_is_one_line(
+    tmp_path: Path,
+):
+    """A service account whose home cannot be written (cron's `nobody`): every command
+    printed five chained tracebacks and "error: unexpected ... (details in None)"."""
+    config = _quick(write_tiny_shop(tmp_path / "shop"))
+    home = tmp_path / "home"
+    home.write_text("a file where the home folder should be: nothing can be made in it")
+    ran = _smbml("run", "-c", str(config), "--quiet", home=home)
+    assert ran.returncode == 0, ran.stderr
+    warning = _one_clear_line(ran.stderr)
+    assert warning.startswith("warning: cannot write the log in") and "--log-file" in warning
+    assert "Loaded 10 contacts" in ran.stdout
+    status = _smbml("status", "-c", str(config), home=home)
+    assert status.returncode == 0 and "run 1 [run] ok" in status.stdout, status.stderr
+    chosen = _smbml("--log-file", str(home / "smbml.log"), "status", "-c", str(config), home=home)
+    assert chosen.returncode == 2, chosen.stderr
+    line = _one_clear_line(chosen.stderr)
+    assert line.startswith(f"error: cannot write the log file {home / 'smbml.log'}"), line
+    assert "None" not in line
