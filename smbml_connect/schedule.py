@@ -127,12 +127,16 @@ def _latest_run(path: Path) -> int:
 def _record_failure(path: Path, message: str, source: str = "unknown", since: int = -1) -> Outcome:
     """A run that died before or inside the pipeline still leaves a line in the run table."""
     message = redact(message)  # also printed by `smbml schedule`
-    with Store(path) as store:
-        latest = store.runs(1)
-        if since >= 0 and len(latest) and int(latest["run_id"].iloc[0]) > since:
-            return Outcome("failed", int(latest["run_id"].iloc[0]), message)  # pipeline recorded it
-        run_id = store.start_run("scheduled", source)
-        store.finish_run(run_id, "failed", {}, message)
+    try:
+        with Store(path) as store:
+            latest = store.runs(1)
+            if since >= 0 and len(latest) and int(latest["run_id"].iloc[0]) > since:
+                return Outcome("failed", int(latest["run_id"].iloc[0]), message)  # recorded
+            run_id = store.start_run("scheduled", source)
+            store.finish_run(run_id, "failed", {}, message)
+    except StoreError as exc:  # a read-only store: the failure is said, and logged, only
+        log.error("the failed run could not be recorded: %s", exc)
+        return Outcome("failed", None, message)
     return Outcome("failed", run_id, message)
 
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from shops import write_tiny_shop
 
+from smbml_connect.cli import cli
 from smbml_connect.registry import load_config
+from smbml_connect.schedule import run_once
 from smbml_connect.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,3 +130,49 @@ def test_a_home_without_a_log_folder_runs_on_and_a_chosen_log_that_cannot_be_wri
     line = _one_clear_line(chosen.stderr)
     assert line.startswith(f"error: cannot write the log file {home / 'smbml.log'}"), line
     assert "None" not in line
+
+
+# -- item 5: a store that cannot be written -------------------------------------------------
+
+
+@pytest.fixture
+def read_only(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], None]:
+    """Make a store read-only as a backup copy or a read-only share is: its mode, and for
+    root (whom modes do not bind) SQLite's own read-only switch, which refuses the same way."""
+    opened = Store.__init__
+    paths: set[Path] = set()
+
+    def init(self: Store, path: str | Path | None = None, *args: Any, **kwargs: Any) -> None:
+        opened(self, path, *args, **kwargs)
+        if self.path in paths:
+            self._conn.execute("PRAGMA query_only = ON")
+
+    monkeypatch.setattr(Store, "__init__", init)
+
+    def make(path: Path) -> None:
+        path.chmod(0o444)
+        paths.add(path)
+
+    return make
+
+
+def test_a_read_only_store_is_one_line_in_run_and_schedule(tmp_path: Path, read_only):
+    """It said "unexpected OperationalError: attempt to write a readonly database", and a
+    scheduled run logged a second traceback trying to record the failure there."""
+    config = _quick(write_tiny_shop(tmp_path / "shop"))
+    log = str(tmp_path / "log.txt")
+    first = CliRunner().invoke(cli, ["--log-file", log, "run", "-c", str(config), "--quiet"])
+    assert first.exit_code == 0, first.output
+    store = tmp_path / "shop" / "shop.sqlite"
+    read_only(store)
+    said = CliRunner().invoke(cli, ["--log-file", log, "run", "-c", str(config), "--quiet"])
+    assert said.exit_code == 7, said.output
+    assert said.output.strip() == (
+        f"error: the store {store} is read-only (the file, or the folder it is in): make both "
+        "writable, or set store to a file in a folder you can write"
+    )
+    outcome = run_once(config)
+    assert outcome.status == "failed" and "is read-only" in outcome.message
+    shown = CliRunner().invoke(cli, ["--log-file", log, "status", "-c", str(config)])
+    assert shown.exit_code == 0 and "run 1 [run] ok" in shown.output  # still readable
+    assert "Traceback" not in Path(log).read_text().split("is read-only")[-1]
