@@ -176,3 +176,77 @@ def test_a_read_only_store_is_one_line_in_run_and_schedule(tmp_path: Path, read_
     shown = CliRunner().invoke(cli, ["--log-file", log, "status", "-c", str(config)])
     assert shown.exit_code == 0 and "run 1 [run] ok" in shown.output  # still readable
     assert "Traceback" not in Path(log).read_text().split("is read-only")[-1]
+
+
+# -- item 4: a source file that cannot be opened ----------------------------------------------
+
+
+@pytest.fixture
+def held_open(monkeypatch: pytest.MonkeyPatch) -> set[Path]:
+    """Files that refuse to open as Windows refuses a file Excel has open (a sharing
+    violation, which Python raises as PermissionError 13), or a file the user may not read."""
+    held: set[Path] = set()
+    real = Path.open
+
+    def open_(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self.resolve() in held:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_)
+    return held
+
+
+def test_a_file_excel_holds_open_is_one_line_and_the_run_is_recorded(tmp_path: Path, held_open):
+    """It was "unexpected PermissionError: [Errno 13] Permission denied: '.../Orders.csv'"
+    (exit 70), and `smbml status` showed no run."""
+    config = _quick(write_tiny_shop(tmp_path / "shop"))
+    log = str(tmp_path / "log.txt")
+    held_open.add((tmp_path / "shop" / "Orders.csv").resolve())
+    line = (
+        "error: cannot read Orders.csv: permission denied (close it if Excel or another "
+        "program has it open, or let your user read it; then run again)"
+    )
+    ran = CliRunner().invoke(cli, ["--log-file", log, "run", "-c", str(config), "--quiet"])
+    assert (ran.exit_code, ran.output.strip()) == (5, line)
+    shown = CliRunner().invoke(cli, ["--log-file", log, "inspect", "-c", str(config)])
+    assert (shown.exit_code, shown.output.strip()) == (5, line)
+    outcome = run_once(config)
+    assert (outcome.status, f"error: {outcome.message}") == ("failed", line)
+    store = tmp_path / "shop" / "shop.sqlite"
+    assert _runs(store) == [("run", "failed", line[7:]), ("scheduled", "failed", line[7:])]
+    held_open.clear()  # Excel closed: the next run reads everything
+    again = CliRunner().invoke(cli, ["--log-file", log, "run", "-c", str(config), "--quiet"])
+    assert again.exit_code == 0 and "20 orders" in again.output, again.output
+    status = CliRunner().invoke(cli, ["--log-file", log, "status", "-c", str(config)])
+    assert "problem: cannot read Orders.csv: permission denied" in status.output
+
+
+def test_a_workbook_or_a_folder_that_cannot_be_read_is_one_line(tmp_path: Path, held_open):
+    config = _quick(write_tiny_shop(tmp_path / "shop"))
+    book = tmp_path / "shop.xlsx"
+    import pandas as pd
+
+    with pd.ExcelWriter(book) as writer:
+        for name in ("Customers", "Orders"):
+            pd.read_csv(tmp_path / "shop" / f"{name}.csv").to_excel(
+                writer, sheet_name=name, index=False
+            )
+    workbook = config.with_name("book.toml")
+    workbook.write_text(config.read_text().replace('path = "."', f'path = "{book.as_posix()}"'))
+    held_open.add(book.resolve())
+    log = str(tmp_path / "log.txt")
+    ran = CliRunner().invoke(cli, ["--log-file", log, "run", "-c", str(workbook), "--quiet"])
+    assert ran.exit_code == 5 and "cannot read shop.xlsx: permission denied" in ran.output
+    folder = tmp_path / "shop"
+    real = Path.iterdir
+
+    def iterdir(self: Path) -> Any:
+        if self.resolve() == folder.resolve():
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "iterdir", iterdir)
+        listed = CliRunner().invoke(cli, ["--log-file", log, "inspect", "-c", str(config)])
+    assert listed.exit_code == 5 and "cannot read shop: permission denied" in listed.output
