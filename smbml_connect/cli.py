@@ -680,7 +680,23 @@ def schedule(
     if every is None and cron is None:
         raise click.UsageError("give --every, --cron or --once (or [schedule] in the config)")
     _echo(f"Refreshing {'every ' + every if every else 'on ' + repr(cron)}; Ctrl+C stops.")
-    run_forever(config_path, store_path, every=every, cron=cron, on_outcome=show)
+    stopped = run_forever(
+        config_path, store_path, every=every, cron=cron, on_outcome=show, on_stop_asked=_stopping
+    )
+    if stopped == "now":
+        _echo("Stopped: the run that was going is recorded as stopped by Ctrl+C.")
+        sys.exit(130)  # the shell's code for a command ended by Ctrl+C
+    _echo("Stopped after the run." if stopped == "after the run" else "Stopped.")
+
+
+def _stopping() -> None:
+    """Said from the Ctrl+C handler, in the middle of whatever was printing: written to the
+    terminal at once, since Python refuses to reenter a stream it is writing."""
+    line = "Stopping after the current run (Ctrl+C again to stop now).\n"
+    try:
+        os.write(sys.stderr.fileno(), line.encode(sys.stderr.encoding or "utf-8", "replace"))
+    except (OSError, ValueError, AttributeError):  # no real descriptor (a test's stream)
+        _echo(line.rstrip("\n"), err=True)
 
 
 @cli.command()

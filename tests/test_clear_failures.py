@@ -6,8 +6,10 @@ traceback (find52_cli items 4-10)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -250,3 +252,67 @@ def test_a_workbook_or_a_folder_that_cannot_be_read_is_one_line(tmp_path: Path, 
         patch.setattr(Path, "iterdir", iterdir)
         listed = CliRunner().invoke(cli, ["--log-file", log, "inspect", "-c", str(config)])
     assert listed.exit_code == 5 and "cannot read shop: permission denied" in listed.output
+
+
+# -- item 7: Ctrl+C in `smbml schedule` -------------------------------------------------------
+
+
+def _schedule_until(
+    config: Path, tmp_path: Path, log_line: str, presses: int
+) -> tuple[int, str, str]:
+    """`smbml schedule --every 1m`, Ctrl+C pressed ``presses`` times once the log shows
+    ``log_line`` (the run going, or done); its exit code, stdout and stderr."""
+    tmp_path.mkdir()
+    log = tmp_path / "schedule.log"
+    home = tmp_path / "home"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT),
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / "data"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        "OMP_NUM_THREADS": "1",
+    }
+    command = [sys.executable, "-m", "smbml_connect", "--log-file", str(log), "schedule", "-c",
+               str(config), "--every", "1m"]  # fmt: skip
+    out, err = tmp_path / "out.txt", tmp_path / "err.txt"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        process = subprocess.Popen(command, env=env, stdout=stdout, stderr=stderr)
+        try:
+            deadline = time.monotonic() + 120
+            while not (log.exists() and log_line in log.read_text()):
+                assert process.poll() is None and time.monotonic() < deadline, err.read_text()
+                time.sleep(0.05)
+            for _ in range(presses):
+                process.send_signal(signal.SIGINT)
+                time.sleep(0.1)
+            code = process.wait(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return code, out.read_text(), err.read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
+def test_ctrl_c_in_schedule_stops_after_the_run_or_now_and_says_so_in_a_line(tmp_path: Path):
+    """The first Ctrl+C did nothing until the run ended; a second printed a traceback and
+    the process died of SIGABRT ("terminate called without an active exception"); a run
+    stopped by Ctrl+C was recorded as "KeyboardInterrupt: "."""
+    config = write_tiny_shop(tmp_path / "shop")  # every analytic: a run of a few seconds
+    store = tmp_path / "shop" / "shop.sqlite"
+    code, out, err = _schedule_until(config, tmp_path / "twice", "Computing", presses=2)
+    assert code == 130, err
+    assert err.strip() == "Stopping after the current run (Ctrl+C again to stop now)."
+    assert out.splitlines()[-1] == (
+        "Stopped: the run that was going is recorded as stopped by Ctrl+C."
+    )
+    assert _runs(store) == [("scheduled", "failed", "stopped by Ctrl+C")]
+    code, out, err = _schedule_until(config, tmp_path / "once", "Computing", presses=1)
+    assert code == 0, err
+    assert err.strip() == "Stopping after the current run (Ctrl+C again to stop now)."
+    assert " ok: " in out and out.splitlines()[-1] == "Stopped after the run.", out
+    assert [s for _, s, _ in _runs(store)] == ["failed", "ok"]
+    code, out, err = _schedule_until(config, tmp_path / "idle", "run 3 ok", presses=1)
+    assert code == 0 and err == "" and out.splitlines()[-1] == "Stopped.", (out, err)
