@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 import pandas as pd
 import platformdirs
+from click.core import ParameterSource
 from rich.console import Console
 
 from smbml_connect import __version__
@@ -69,7 +70,38 @@ class _PrivateLog(logging.handlers.RotatingFileHandler):
         return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
 
-def _setup_logging(path: Path, verbose: bool) -> None:
+def _setup_logging(path: Path, verbose: bool, chosen: bool = True) -> Path | None:
+    """The log file, or None when the default one cannot be written (a service account
+    whose home is not writable): the command goes on and says so in one line. A file the
+    user chose with --log-file that cannot be written is an error."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
+        root.removeHandler(old)
+        old.close()  # dropped unclosed, its file lingered until garbage collection
+    if not any(isinstance(h, logging.NullHandler) for h in root.handlers):
+        # without any handler, Python prints a logged error's whole traceback on stderr
+        root.addHandler(logging.NullHandler())
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    try:
+        handler = _log_file(path)
+    except OSError as exc:
+        why = (exc.strerror or str(exc)).lower()
+        if chosen:
+            raise ConfigError(
+                f"cannot write the log file {path} ({why}): choose another with --log-file PATH"
+            ) from None
+        _echo(
+            f"warning: cannot write the log in {path.parent} ({why}); going on without a log "
+            "file (choose one with --log-file PATH)",
+            fg="yellow",
+            err=True,
+        )
+        return None
+    root.addHandler(handler)
+    return path
+
+
+def _log_file(path: Path) -> logging.Handler:
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = _PrivateLog(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     for n in range(1, handler.backupCount + 1):  # rotated by an older release: 0644
@@ -78,12 +110,7 @@ def _setup_logging(path: Path, verbose: bool) -> None:
             older.chmod(0o600)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
-        root.removeHandler(old)
-        old.close()  # dropped unclosed, its file lingered until garbage collection
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    return handler
 
 
 @contextmanager
@@ -134,9 +161,13 @@ class _Group(click.Group):
         except Exception as exc:
             log.exception("unexpected error")
             log_path = ctx.obj.get("log_path") if ctx.obj else None
+            details = (
+                f"details in {log_path}"
+                if log_path
+                else "no log file: run again with --log-file PATH for the details"
+            )
             _echo(
-                f"error: unexpected {type(exc).__name__}: {redact(str(exc))[:200]} "
-                f"(details in {log_path})",
+                f"error: unexpected {type(exc).__name__}: {redact(str(exc))[:200]} ({details})",
                 fg="red",
                 err=True,
             )
@@ -164,9 +195,10 @@ def cli(ctx: click.Context, log_file: Path | None, verbose: bool) -> None:
       smbml inspect              which tabs and headers feed which tables
       smbml schedule --every 1h  keep Google Sheets result tabs fresh
     """  # fmt: skip
-    log_path = log_file or default_log_path()
-    _setup_logging(log_path, verbose)
-    ctx.obj = {"log_path": log_path}
+    ctx.obj = {"log_path": None}
+    ctx.obj["log_path"] = _setup_logging(
+        log_file or default_log_path(), verbose, log_file is not None
+    )
 
 
 def _plural(n: int, word: str) -> str:
@@ -314,18 +346,14 @@ def _source_kinds() -> list[str]:
 
 def _read_config(config_path: Path, source: str | None = None) -> Config:
     """The config file, with --source overriding its kind; without a file, the defaults."""
-    import tomllib
-
     from smbml_connect import registry
+    from smbml_connect.config import read_config_file
 
     if not config_path.exists() and source is not None:
         return registry.parse_config({"source": {"kind": source}})
     if source is None:
         return registry.load_config(config_path)
-    try:
-        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {config_path} is not valid TOML: {exc}") from None
+    data = read_config_file(config_path)
     table = data.setdefault("source", {})
     if isinstance(table, dict) and table.get("kind") != source:
         data["source"] = {k: v for k, v in table.items() if k in ("tables", "mapping")}
@@ -652,7 +680,23 @@ def schedule(
     if every is None and cron is None:
         raise click.UsageError("give --every, --cron or --once (or [schedule] in the config)")
     _echo(f"Refreshing {'every ' + every if every else 'on ' + repr(cron)}; Ctrl+C stops.")
-    run_forever(config_path, store_path, every=every, cron=cron, on_outcome=show)
+    stopped = run_forever(
+        config_path, store_path, every=every, cron=cron, on_outcome=show, on_stop_asked=_stopping
+    )
+    if stopped == "now":
+        _echo("Stopped: the run that was going is recorded as stopped by Ctrl+C.")
+        sys.exit(130)  # the shell's code for a command ended by Ctrl+C
+    _echo("Stopped after the run." if stopped == "after the run" else "Stopped.")
+
+
+def _stopping() -> None:
+    """Said from the Ctrl+C handler, in the middle of whatever was printing: written to the
+    terminal at once, since Python refuses to reenter a stream it is writing."""
+    line = "Stopping after the current run (Ctrl+C again to stop now).\n"
+    try:
+        os.write(sys.stderr.fileno(), line.encode(sys.stderr.encoding or "utf-8", "replace"))
+    except (OSError, ValueError, AttributeError):  # no real descriptor (a test's stream)
+        _echo(line.rstrip("\n"), err=True)
 
 
 @cli.command()
@@ -735,17 +779,21 @@ def serve(
 )
 def status(config_path: Path, store_path: Path | None, limit: int) -> None:
     """Show the last runs, what they loaded, the data checks, and the rows they rejected."""
-    _status(_status_store(config_path, store_path), limit)
+    given = click.get_current_context().get_parameter_source("config_path")
+    _status(_status_store(config_path, store_path, given != ParameterSource.DEFAULT), limit)
 
 
-def _status_store(config_path: Path, store_path: Path | None) -> Path:
+def _status_store(config_path: Path, store_path: Path | None, named: bool = False) -> Path:
     """The store `status` reads: --store, the config's `store =`, or the newer of the demo's
-    store here and the default one (the demo tells a new user to run `smbml status` next)."""
+    store here and the default one (the demo tells a new user to run `smbml status` next).
+    A config named with -c must exist: a mistyped name showed another store's runs."""
     from smbml_connect.errors import StoreError
     from smbml_connect.store import default_store_path
 
     if store_path is not None:
         candidates = [store_path]
+    elif named and not config_path.exists():
+        raise ConfigError(f"config file {config_path} not found")
     elif config_path.exists() and (configured := _read_config(config_path).store) is not None:
         candidates = [configured]
     else:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -30,6 +30,7 @@ __all__ = [
     "SourceConfig",
     "load_config",
     "parse_config",
+    "read_config_file",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -336,12 +337,32 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     )
 
 
-def load_config(path: str | Path, schema: ConfigSchema) -> Config:
-    path = Path(path)
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The file's TOML, as Windows editors save it too: a UTF-8 byte-order mark (PowerShell's
+    `Out-File -Encoding utf8`, older Notepad) is invisible in every editor and is skipped;
+    a file in another encoding (Notepad's "ANSI") names the line that is not UTF-8."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the config file {path}: {(exc.strerror or str(exc)).lower()}"
+        ) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text: line {line} has a character saved in "
+            f"another encoding (such as Notepad's ANSI): save {path.name} as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    return parse_config(data, schema, base=path.resolve().parent)
+
+
+def load_config(path: str | Path, schema: ConfigSchema) -> Config:
+    path = Path(path)
+    return parse_config(read_config_file(path), schema, base=path.resolve().parent)

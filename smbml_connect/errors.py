@@ -18,6 +18,7 @@ __all__ = [
     "SourceRetriableError",
     "StoreError",
     "TokenRejectedError",
+    "failure_words",
 ]
 
 
@@ -98,3 +99,13 @@ class NotFittedError(SmbmlError, ValueError):
     """A model was asked to predict before it was fitted."""
 
     exit_code = 8
+
+
+def failure_words(exc: BaseException) -> str:
+    """What a run's record says stopped it: our own errors say it in words; Ctrl+C is not
+    "KeyboardInterrupt: "; anything else (a bug) keeps its class for the log reader."""
+    if isinstance(exc, SmbmlError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "stopped by Ctrl+C"
+    return f"{type(exc).__name__}: {exc}"

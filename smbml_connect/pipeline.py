@@ -39,7 +39,13 @@ from smbml_connect.consent import (
 from smbml_connect.contact_links import link_to_contacts, unknown_as_none
 from smbml_connect.data_checks import check_data
 from smbml_connect.deal_dates import closed_on_close_date
-from smbml_connect.errors import ConfigError, NotEnoughDataError, SmbmlError, TokenRejectedError
+from smbml_connect.errors import (
+    ConfigError,
+    NotEnoughDataError,
+    SmbmlError,
+    TokenRejectedError,
+    failure_words,
+)
 from smbml_connect.gone_from_source import GoneRows
 from smbml_connect.order_currencies import amounts_in
 from smbml_connect.page_duplicates import KeysSeen
@@ -177,8 +183,7 @@ def run_pipeline(
         result.status = "partial" if result.errors else "ok"
     except BaseException as exc:
         result.status = "failed"
-        message = str(exc) if isinstance(exc, SmbmlError) else f"{type(exc).__name__}: {exc}"
-        result.errors.append(message)
+        result.errors.append(failure_words(exc))
         store.finish_run(run_id, result.status, result.counts(), "; ".join(result.errors))
         raise
     store.finish_run(run_id, result.status, result.counts(), "; ".join(result.errors) or None)

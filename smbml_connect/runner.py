@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,15 @@ from smbml_connect import registry
 from smbml_connect.config import Config
 from smbml_connect.connector import ConnectorContext
 from smbml_connect.credentials import CredentialSpec, Secret, get_secret
-from smbml_connect.errors import ConfigError
+from smbml_connect.errors import ConfigError, SmbmlError, StoreError, failure_words
 from smbml_connect.pipeline import Progress, RunOptions, run_pipeline
 from smbml_connect.ports import Destination, RunResult, Source
 from smbml_connect.steps import steps_by_name
 from smbml_connect.store import Store
 
 __all__ = ["build_run", "connector_context", "make_destinations", "make_source"]
+
+log = logging.getLogger(__name__)
 
 
 def connector_context(
@@ -60,6 +63,17 @@ def make_destinations(context: ConnectorContext) -> list[Destination]:
     return made
 
 
+def _record_failure(path: Path | None, kind: str, source: str, message: str) -> None:
+    """A run that failed before its source could be read (a file Excel holds open, a key
+    refused) is recorded as failed too, so `smbml status` tells it; a store that cannot
+    record it (read-only) leaves only the log line."""
+    try:
+        with Store(path) as store:
+            store.finish_run(store.start_run(kind, source), "failed", {}, message)
+    except StoreError as exc:
+        log.warning("the failed run could not be recorded: %s", exc)
+
+
 def _written_files(result: RunResult) -> list[Path]:
     return [Path(p.destination).resolve() for p in result.pushes if p.kind == "file"]
 
@@ -74,8 +88,14 @@ def build_run(
     accept_removals: bool = False,
     switch_account: bool = False,
 ) -> tuple[RunResult, list[Path]]:
-    context = connector_context(config, dry_run, clients)
-    source = make_source(context)
+    path = store_path or config.store
+    try:
+        context = connector_context(config, dry_run, clients)
+        source = make_source(context)
+        destinations = make_destinations(context)
+    except (SmbmlError, KeyboardInterrupt) as exc:  # before the pipeline records the run
+        _record_failure(path, kind, config.source.kind, failure_words(exc))
+        raise
     as_of = config.analytics.as_of
     options = RunOptions(
         steps=steps_by_name(config.analytics.enabled),
@@ -92,7 +112,6 @@ def build_run(
         time_zone=config.time_zone,
         currency=config.currency,
     )
-    destinations = make_destinations(context)
-    with Store(store_path or config.store) as store:
+    with Store(path) as store:
         result = run_pipeline(source, store, options, destinations, progress)
     return result, _written_files(result)

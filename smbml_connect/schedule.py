@@ -1,7 +1,8 @@
 """Keep the results fresh: run the job now and then, one run at a time.
 
-APScheduler owns the timing (intervals and cron expressions, a missed run is coalesced
-into one, never two at once in this process); a file lock beside the store keeps two
+APScheduler's triggers say when (intervals and cron expressions); the runs happen one
+after another in the main thread, where Ctrl+C lands (a run that took past its next time
+is followed by one run, not many); a file lock beside the store keeps two
 processes (a cron entry and a forgotten terminal) from running together. The lock is
 an OS lock (fcntl/msvcrt through filelock), so the OS releases it when a run crashes or
 is killed: no stale lock file to delete by hand. Every attempt is recorded in the
@@ -14,9 +15,13 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
@@ -24,6 +29,9 @@ from smbml_connect.errors import ConfigError, SmbmlError, StoreError
 from smbml_connect.redaction import redact
 from smbml_connect.registry import load_config
 from smbml_connect.store import Store, default_store_path
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.base import BaseTrigger
 
 __all__ = ["Outcome", "lock_path", "parse_every", "run_forever", "run_lock", "run_once"]
 
@@ -75,9 +83,10 @@ def run_lock(store_path: Path) -> FileLock:
 def run_once(
     config_path: Path,
     store_path: Path | None = None,
-    progress: Callable[[str], None] = lambda _: None,
+    progress: Callable[[str], None] = log.info,
 ) -> Outcome:
-    """One scheduled run under the lock; never raises for a failed run, only reports it."""
+    """One scheduled run under the lock; never raises for a failed run, only reports it
+    (Ctrl+C, which the pipeline records, goes on up). Its steps go to the log."""
     from smbml_connect.runner import build_run
 
     try:
@@ -127,12 +136,16 @@ def _latest_run(path: Path) -> int:
 def _record_failure(path: Path, message: str, source: str = "unknown", since: int = -1) -> Outcome:
     """A run that died before or inside the pipeline still leaves a line in the run table."""
     message = redact(message)  # also printed by `smbml schedule`
-    with Store(path) as store:
-        latest = store.runs(1)
-        if since >= 0 and len(latest) and int(latest["run_id"].iloc[0]) > since:
-            return Outcome("failed", int(latest["run_id"].iloc[0]), message)  # pipeline recorded it
-        run_id = store.start_run("scheduled", source)
-        store.finish_run(run_id, "failed", {}, message)
+    try:
+        with Store(path) as store:
+            latest = store.runs(1)
+            if since >= 0 and len(latest) and int(latest["run_id"].iloc[0]) > since:
+                return Outcome("failed", int(latest["run_id"].iloc[0]), message)  # recorded
+            run_id = store.start_run("scheduled", source)
+            store.finish_run(run_id, "failed", {}, message)
+    except StoreError as exc:  # a read-only store: the failure is said, and logged, only
+        log.error("the failed run could not be recorded: %s", exc)
+        return Outcome("failed", None, message)
     return Outcome("failed", run_id, message)
 
 
@@ -142,14 +155,23 @@ def run_forever(
     every: str | None = None,
     cron: str | None = None,
     on_outcome: Callable[[Outcome], None] = lambda _: None,
-) -> None:
-    """Block and run on the schedule until Ctrl+C; the first run starts at once for --every."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    on_stop_asked: Callable[[], None] = lambda: None,
+) -> str:
+    """Block and run on the schedule until Ctrl+C; the first run starts at once for --every.
+
+    Runs happen in this (the main) thread, where Ctrl+C lands: between runs it stops at
+    once; during a run the first one lets the run finish (``on_stop_asked`` says so) and a
+    second stops it now, recorded as stopped by Ctrl+C. In APScheduler's worker thread a
+    run could not be stopped, and the interpreter's exit, joining it, died of the second
+    Ctrl+C with a traceback and SIGABRT. Returns how it stopped: "between runs", "after
+    the run" or "now".
+    """
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
     if (every is None) == (cron is None):
         raise ConfigError("give either --every (e.g. 1h) or --cron (e.g. '0 * * * *')")
+    trigger: BaseTrigger
     if cron is not None:
         try:
             trigger = CronTrigger.from_crontab(cron)
@@ -161,21 +183,50 @@ def run_forever(
         trigger = IntervalTrigger(seconds=parse_every(every))
         first = "now"
 
-    def job() -> None:
-        on_outcome(run_once(config_path, store_path))
+    state = {"running": False, "asked": False}
 
-    scheduler = BlockingScheduler()
-    options: dict[str, object] = {
-        "max_instances": 1,  # a slow run delays the next one instead of overlapping it
-        "coalesce": True,  # after a sleep or a long run, catch up with one run, not many
-        "misfire_grace_time": None,
-    }
-    if first == "now":
-        from datetime import datetime
+    def ctrl_c(signum: int, frame: object) -> None:
+        if state["running"] and not state["asked"]:
+            state["asked"] = True
+            on_stop_asked()
+            return
+        raise KeyboardInterrupt
 
-        options["next_run_time"] = datetime.now().astimezone()
-    scheduler.add_job(job, trigger, id="refresh", **options)
+    previous = signal.signal(signal.SIGINT, ctrl_c)
     try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=False)
+        due = _now() if first == "now" else trigger.get_next_fire_time(None, _now())
+        while due is not None:
+            wait = (due - _now()).total_seconds()
+            if wait > 0:  # short sleeps: a laptop that slept, or a clock set, is seen
+                time.sleep(min(wait, 30))
+                continue
+            state["running"] = True
+            try:
+                on_outcome(run_once(config_path, store_path))
+            except KeyboardInterrupt:  # the second Ctrl+C: the pipeline recorded the run
+                return "now"
+            finally:
+                state["running"] = False
+            if state["asked"]:
+                return "after the run"
+            due = _next_run(trigger, due)
+        return "between runs"  # a cron expression with no time left
+    except KeyboardInterrupt:
+        return "between runs"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def _next_run(trigger: BaseTrigger, last: datetime) -> datetime | None:
+    """When to run after the run planned for ``last``: the trigger's next time, or now
+    when the run took past one or more of them (caught up with one run, not many)."""
+    now = _now()
+    due = trigger.get_next_fire_time(last, now)
+    missed = None
+    while due is not None and due <= now:
+        missed, due = due, trigger.get_next_fire_time(due, now)
+    return now if missed is not None else due

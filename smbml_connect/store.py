@@ -375,14 +375,23 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """All-or-nothing: BEGIN IMMEDIATE takes the write lock up front, so no deadlock."""
-        self._conn.execute("BEGIN IMMEDIATE")
+        """All-or-nothing: BEGIN IMMEDIATE takes the write lock up front, so no deadlock.
+        A store that cannot be written (a read-only copy, a full disk) is a StoreError that
+        says what to do, wherever the first write happens."""
         try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.in_transaction:  # SQLite rolls back itself on a full disk
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            said = _cannot_write(self.path, exc)
+            if said is None:
+                raise
+            raise said from None
 
     @property
     def schema_version(self) -> int:
@@ -864,8 +873,11 @@ class Store:
             )
 
     def runs(self, limit: int = 10) -> pd.DataFrame:
-        with self.transaction() as conn:
-            self._mark_interrupted(conn)
+        try:
+            with self.transaction() as conn:
+                self._mark_interrupted(conn)
+        except StoreError:  # a read-only store still shows its runs
+            pass
         return pd.read_sql_query(
             "SELECT run_id, kind, source, started_at, finished_at, status, counts, error "
             "FROM runs ORDER BY run_id DESC LIMIT ?",
@@ -1176,6 +1188,19 @@ class Store:
 
 
 _MISSING = object()
+
+
+def _cannot_write(path: Path, exc: sqlite3.OperationalError) -> StoreError | None:
+    """What to do about a write SQLite refused for good, or None for another error."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary code, without detail
+    if code == sqlite3.SQLITE_READONLY:
+        return StoreError(
+            f"the store {path} is read-only (the file, or the folder it is in): make both "
+            "writable, or set store to a file in a folder you can write"
+        )
+    if code == sqlite3.SQLITE_FULL:
+        return StoreError(f"the disk that holds the store {path} is full: free some space")
+    return None
 
 
 def _ensure_output(conn: sqlite3.Connection, table: OutputTable) -> None:

@@ -547,6 +547,36 @@ def test_bad_key_is_refused_clearly() -> None:
         SheetsApi(Secret(json.dumps({"type": "service_account", "private_key": "x", "token_uri": "y"})))  # fmt: skip
 
 
+def test_a_key_whose_private_key_was_cut_short_is_one_line_without_key_text(
+    emu: SheetsEmulator, key: Secret, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """find52_cli item 9: a key pasted into an environment variable or a file and cut off
+    said "unexpected ValueError: Unable to load PEM file" (exit 70)."""
+    whole = json.loads(key.reveal())
+    for damaged in (whole["private_key"][:600], whole["private_key"].replace("\n", "\\n")):
+        key_file = tmp_path / "key.json"
+        key_file.write_text(json.dumps({**whole, "private_key": damaged}), encoding="utf-8")
+        log = tmp_path / "log.txt"
+        said = CliRunner().invoke(
+            cli, ["--log-file", str(log), "auth", "google", "--key-file", str(key_file)]
+        )
+        assert said.exit_code == 3, said.output
+        assert "private_key is damaged" in said.output and "unexpected" not in said.output
+        body = whole["private_key"].split("-----")[2].strip().splitlines()[1]
+        assert body not in said.output and body not in log.read_text()
+    config = tmp_path / "smbml.toml"
+    config.write_text(
+        f'[source]\nkind = "gsheets"\nspreadsheet = "{SAMPLE_KEY}"\n'
+        f'[google]\napi_url = "{emu.url}"\nwrite_results = false\n[analytics]\nenabled = []\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SMBML_GOOGLE_SERVICE_ACCOUNT", key_file.read_text(encoding="utf-8"))
+    ran = CliRunner().invoke(
+        cli, ["--log-file", str(log), "run", "-c", str(config), "--store", str(tmp_path / "s.db")]
+    )
+    assert ran.exit_code == 3 and "private_key is damaged" in ran.output, ran.output
+
+
 def test_cli_auth_inspect_and_run(
     emu: SheetsEmulator, key: Secret, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

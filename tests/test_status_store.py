@@ -46,3 +46,23 @@ def test_status_without_any_store_names_where_it_looked(here: Path):
     code, output = _status()
     assert code == 7
     assert "demo-store.sqlite" in output and "smbml demo" in output
+
+
+def test_status_with_a_mistyped_config_says_so_instead_of_showing_another_store(here: Path):
+    """find52_cli item 10: `smbml status -c shop.tom` showed the runs of the user data
+    folder's store, another shop's, with exit 0; `run` and `inspect` said "not found"."""
+    other = store_module.default_store_path()
+    other.parent.mkdir(parents=True)
+    with Store(other) as store:
+        store.finish_run(store.start_run("scheduled", "hubspot"), "failed", {}, "token revoked")
+    Store(here / "demo-store.sqlite").close()
+    (here / "shop.toml").write_text('store = "shop.sqlite"\n[source]\nkind = "sample"\n')
+    Store(here / "shop.sqlite").close()
+    code, output = _status("-c", "shop.tom")
+    assert code == 2
+    assert "config file shop.tom not found" in output
+    assert "token revoked" not in output and str(other) not in output
+    code, output = _status("-c", "shop.toml")  # spelt right: its own store
+    assert code == 0 and "shop.sqlite" in output, output
+    code, output = _status()  # no -c and no smbml.toml here: the newer of the two stores
+    assert code == 0 and "demo-store.sqlite" in output, output

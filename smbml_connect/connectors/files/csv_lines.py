@@ -34,7 +34,17 @@ from smbml_connect.sheet_rows import (
     known_headers,
 )
 
-__all__ = ["CsvBatch", "CsvFile", "Decoding", "detect_encoding", "head_of_csv", "open_csv"]
+__all__ = [
+    "CannotRead",
+    "CsvBatch",
+    "CsvFile",
+    "Decoding",
+    "cannot_read",
+    "detect_encoding",
+    "head_of_csv",
+    "open_csv",
+    "opened",
+]
 
 BATCH_LINES = 100_000
 _SHOWN = 200  # characters of a rejected line kept in the rejects
@@ -102,13 +112,38 @@ class Decoding:
         ]
 
 
+def opened(path: Path, mode: str = "r", **options: Any) -> Any:
+    """The file, open; one that cannot be opened is one line naming it (Excel on Windows
+    keeps a file it has open locked: "unexpected PermissionError" before)."""
+    try:
+        return path.open(mode, **options)
+    except OSError as exc:
+        raise cannot_read(path, exc) from None
+
+
+class CannotRead(SourceFatalError):
+    """A file the system would not open (not one whose bytes are wrong)."""
+
+
+def cannot_read(path: Path, exc: OSError) -> CannotRead:
+    """Why a source file or folder cannot be read, and what to do, in one line."""
+    if isinstance(exc, PermissionError):
+        why = (
+            "permission denied (close it if Excel or another program has it open, or let "
+            "your user read it; then run again)"
+        )
+    else:
+        why = (exc.strerror or str(exc)).lower()
+    return CannotRead(f"cannot read {path.name}: {why}")
+
+
 def open_csv(
     path: Path, batch_lines: int = BATCH_LINES, decoding: Decoding | None = None
 ) -> CsvFile:
     """Decide the encoding and dialect, find the header; records come lazily."""
     decoding = decoding or detect_encoding(path)
     encoding = decoding.encoding
-    stream = path.open(encoding=encoding, newline="", errors=_errors(decoding))
+    stream = opened(path, encoding=encoding, newline="", errors=_errors(decoding))
     try:
         head = _decoded(path, stream, lambda s: list(itertools.islice(s, _HEADER_SEARCH)))
     except BaseException:
@@ -138,6 +173,8 @@ def head_of_csv(path: Path, rows: int = 40) -> pd.DataFrame:
     encoding is judged from the first 64 KB, as the whole file may be large."""
     try:
         opened = open_csv(path, rows * 4, detect_encoding(path, limit=65_536))
+    except CannotRead:
+        raise  # said now: an empty head would misplace the file
     except SourceFatalError:
         return pd.DataFrame()  # bytes in no encoding: said when the file is read
     batches = opened.batches
@@ -162,7 +199,7 @@ def detect_encoding(path: Path, limit: int | None = None) -> Decoding:
     Windows-1252 whole, every accented letter of the UTF-8 lines became mojibake
     (``ZoÃ«``), silently. ``limit``: judge from the first bytes only (a file's head).
     """
-    with path.open("rb") as raw:
+    with opened(path, "rb") as raw:
         head = raw.read(4096)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return Decoding("utf-16")  # Excel's "Unicode Text" save
@@ -180,7 +217,7 @@ def detect_encoding(path: Path, limit: int | None = None) -> Decoding:
 
 
 def _blocks(path: Path, limit: int | None) -> Iterator[bytes]:
-    with path.open("rb") as raw:
+    with opened(path, "rb") as raw:
         if limit is not None:
             yield raw.read(limit)
             return

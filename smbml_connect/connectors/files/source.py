@@ -27,7 +27,13 @@ from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
 from smbml_connect.coerce import UNSAVED_FORMULA, UnreadCell
-from smbml_connect.connectors.files.csv_lines import BATCH_LINES, head_of_csv, open_csv
+from smbml_connect.connectors.files.csv_lines import (
+    BATCH_LINES,
+    cannot_read,
+    head_of_csv,
+    open_csv,
+    opened,
+)
 from smbml_connect.connectors.files.placing import (
     companions,
     head_of_sheet,
@@ -165,7 +171,11 @@ class FilesSource:
 
     def _folder(self) -> list[Path]:
         """The folder's files, but for Excel's lock files (~$) and hidden ones."""
-        return [p for p in sorted(self.path.iterdir()) if not p.name.startswith(("~$", "."))]
+        try:
+            names = sorted(self.path.iterdir())
+        except OSError as exc:  # a folder the user may not list
+            raise cannot_read(self.path, exc) from None
+        return [p for p in names if not p.name.startswith(("~$", "."))]
 
     def _delimited(self, path: Path) -> bool:
         """Whether a .txt file is a table: a header of two or more columns."""
@@ -527,7 +537,7 @@ def _readable(path: Path) -> Iterator[None]:
 
 def _open_workbook(path: Path) -> Any:
     """The workbook, or one line saying why this file is not one smbml can read."""
-    with path.open("rb") as raw:
+    with opened(path, "rb") as raw:
         magic = raw.read(8)
     if magic == _OLE2:
         raise SourceFatalError(

@@ -116,6 +116,19 @@ def service_account_info(secret: Secret) -> dict[str, Any]:
     return info
 
 
+def _signing_credentials(info: dict[str, Any]) -> Any:
+    """The key's credentials; a private key cut short when pasted, or edited, is one line
+    (it was "unexpected ValueError: Unable to load PEM file"). No key text is quoted."""
+    try:
+        return service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
+    except (ValueError, TypeError, google.auth.exceptions.GoogleAuthError):
+        raise AuthError(
+            "the Google key's private_key is damaged (cut short or edited, perhaps when it was "
+            "pasted): download the key again in Google Cloud Console > IAM > Service accounts "
+            "> Keys, then run `smbml auth google`"
+        ) from None
+
+
 def _compact_json(body: Mapping[str, Any]) -> bytes:
     """A request body without spaces; ASCII (non-ASCII is escaped), so str and bytes agree."""
     return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("ascii")
@@ -185,7 +198,7 @@ class SheetsApi:
             raise AuthError(f"the key's token_uri {exc}; download the key again") from None
         self.account = str(info["client_email"])
         self.limits = limits or SheetsLimits()
-        creds = service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
+        creds = _signing_credentials(info)
         base = None if not api_url or api_url.startswith(GOOGLE_URLS) else api_url
         session = _RoutedSession(creds, base)
         self._credentials, self._session = creds, session
