@@ -9,14 +9,14 @@ from typing import Any
 import pandas as pd
 
 from smbml_connect import registry
-from smbml_connect.config import Config
+from smbml_connect.config import Config, refuse_overwrites
 from smbml_connect.connector import ConnectorContext
 from smbml_connect.credentials import CredentialSpec, Secret, get_secret
 from smbml_connect.errors import ConfigError
 from smbml_connect.pipeline import Progress, RunOptions, run_pipeline
 from smbml_connect.ports import Destination, RunResult, Source
 from smbml_connect.steps import steps_by_name
-from smbml_connect.store import Store
+from smbml_connect.store import Store, default_store_path
 
 __all__ = ["build_run", "connector_context", "make_destinations", "make_source"]
 
@@ -92,6 +92,8 @@ def build_run(
         time_zone=config.time_zone,
     )
     destinations = make_destinations(context)
-    with Store(store_path or config.store) as store:
+    store_file = store_path or config.store or default_store_path()
+    refuse_overwrites(config, store_file)  # --store, or the default store, is known only here
+    with Store(store_file) as store:
         result = run_pipeline(source, store, options, destinations, progress)
     return result, _written_files(result)

@@ -8,15 +8,89 @@ import hashlib
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 from shops import write_tiny_shop
 
+from smbml_connect.errors import ConfigError
 from smbml_connect.registry import load_config
 from smbml_connect.runner import build_run
 
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _workbook_shop(folder: Path) -> Path:
+    """The tiny shop kept as one workbook, a tab per table, as many shops keep it."""
+    write_tiny_shop(folder / "csv")
+    with pd.ExcelWriter(folder / "shop.xlsx") as book:
+        for name in ("Customers", "Orders", "Order Lines", "Products"):
+            frame = pd.read_csv(folder / "csv" / f"{name}.csv", dtype=str)
+            frame.to_excel(book, sheet_name=name, index=False)
+    return folder / "shop.xlsx"
+
+
+def _config(folder: Path, source: str, destination: str, kind: str = "workbook") -> Path:
+    path = folder / "smbml.toml"
+    path.write_text(
+        f'store = "shop.sqlite"\n[source]\nkind = "files"\npath = "{source}"\n'
+        f'[analytics]\nas_of = 2026-11-01\nenabled = ["rfm_segments"]\n'
+        f'[[destinations]]\nkind = "{kind}"\npath = "{destination}"\n'
+    )
+    return path
+
+
+# -- 1: a destination is never a file the run reads ---------------------------------------
+def test_a_workbook_destination_named_like_the_source_workbook_is_refused(tmp_path: Path):
+    """It replaced the customers and orders in shop.xlsx with result tabs, exit 0."""
+    shop = _workbook_shop(tmp_path)
+    before = _digest(shop)
+    for spelled in ("shop.xlsx", "./shop.xlsx", str(shop)):
+        with pytest.raises(ConfigError) as refused:
+            load_config(_config(tmp_path, "shop.xlsx", spelled))
+        assert str(refused.value).startswith("config error at destinations[0].path: 'shop.xlsx'")
+        assert "is the source's file (source.path)" in str(refused.value)
+    assert _digest(shop) == before
+
+
+@pytest.mark.parametrize(
+    ("kind", "destination", "says"),
+    [
+        ("report", "Orders.csv", "the report is an .html file"),
+        ("workbook", "Customers.csv", "the results workbook is an .xlsx file"),
+        ("workbook", "results.xls", "the results workbook is an .xlsx file"),
+        ("report", "report.pdf", "the report is an .html file"),
+    ],
+)
+def test_a_destination_of_the_wrong_kind_of_file_is_refused_in_one_line(
+    tmp_path: Path, kind: str, destination: str, says: str
+):
+    """A report "Orders.csv" wrote the HTML over the shop's orders; the next run found no
+    order_id among '<meta name="viewport" ...>'."""
+    config = write_tiny_shop(tmp_path)
+    before = {p.name: _digest(p) for p in tmp_path.glob("*.csv")}
+    with pytest.raises(ConfigError) as refused:
+        load_config(_config(config.parent, ".", destination, kind))
+    line = str(refused.value)
+    assert line.startswith(f"config error at destinations[0].path: {destination!r}: {says}")
+    assert "\n" not in line
+    assert {p.name: _digest(p) for p in tmp_path.glob("*.csv")} == before
+
+
+def test_a_destination_on_the_store_is_refused_also_when_the_store_comes_from_the_command(
+    tmp_path: Path,
+):
+    config = write_tiny_shop(tmp_path)
+    (tmp_path / "smbml.toml").write_text(
+        config.read_text().replace('store = "shop.sqlite"', 'store = "results.xlsx"')
+    )
+    with pytest.raises(ConfigError, match=r"destinations\[0\]\.path: 'results.xlsx' is the store"):
+        load_config(config)
+    config.write_text(config.read_text().replace('store = "results.xlsx"\n', ""))
+    with pytest.raises(ConfigError, match=r"'results.xlsx' is the store"):  # --store results.xlsx
+        build_run(load_config(config), tmp_path / "results.xlsx", lambda message: None)
+    assert not (tmp_path / "results.xlsx").exists()
 
 
 # -- 3: a save stopped half-way leaves the last good file whole ---------------------------
