@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from audit import audit, run_config
 from shops import write_tiny_shop
 
 from smbml_connect.errors import ConfigError
@@ -134,3 +135,26 @@ def test_an_interrupted_save_leaves_the_last_workbook_and_report_whole(
     assert _digest(report) == before[report]
     assert "</html>" in report.read_text(encoding="utf-8")
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+# -- 12: the run's own files are not data it left unread ----------------------------------
+def test_a_folder_source_passes_over_the_files_its_config_writes(tmp_path: Path):
+    """From the second run on, every run said "File 'results.xlsx' was not read ... point
+    source.path at the workbook": advice that, followed, made the results the source."""
+    folder = tmp_path / "shop"
+    config = write_tiny_shop(folder)
+    build_run(load_config(config), tmp_path / "first.sqlite", lambda message: None)
+    assert (folder / "results.xlsx").exists() and (folder / "report.html").exists()
+    # A rejects CSV an earlier run put beside the workbook, and a workbook of the user's own.
+    (folder / "results-rejects.csv").write_text("Row,Problem\r\n2,a date it cannot read\r\n")
+    prices = openpyxl.Workbook()
+    prices.active.append(["SKU", "Wholesale"])
+    prices.active.append(["S1", 6.0])
+    prices.save(folder / "Price list.xlsx")
+    out = run_config(config, "tiny shop, run again")  # audited on a store of its own
+    not_read = [n.message for n in out.result.notices if n.check == "not_read"]
+    assert not [line for line in not_read if "results" in line or "report" in line], not_read
+    assert [line for line in not_read if "'Price list.xlsx' was not read" in line], not_read
+    tally = audit(out)
+    assert tally.checked["a run's own files are not listed as data it did not read"] == 12
+    assert not tally.problems, tally.problems
