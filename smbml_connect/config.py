@@ -7,6 +7,9 @@ to the keyring or the environment variables.
 
 from __future__ import annotations
 
+import difflib
+import json
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -188,18 +191,34 @@ class Config(BaseModel):
                 return value
         raise ConfigError(f"no config section holds {model.__name__}")
 
+    def written_files(self) -> list[tuple[str, Path]]:
+        """(key, path) of every file the destinations write: a destination's model names
+        them with ``files()`` (a workbook's rejects beside it), else its paths are them."""
+        found: list[tuple[str, Path]] = []
+        for i, destination in enumerate(self.destinations):
+            settings = destination.settings
+            named = getattr(settings, "files", None)
+            if callable(named):
+                found += [(f"destinations[{i}].path", path) for path in named()]
+            elif settings is not None:
+                found += [(f"destinations[{i}].{k}", v) for k, v in settings if isinstance(v, Path)]
+        return found
+
 
 @dataclass(frozen=True)
 class ConfigSchema:
     """What the registered connectors add to the file; the composition root builds it.
 
-    ``sources``: source kind -> the model of its own ``[source]`` keys. ``sections``:
-    a top-level table name -> its model. ``destinations``: ``[[destinations]]`` kind ->
+    ``sources``: source kind -> the model of its own ``[source]`` keys. ``mapped_by_header``: the source
+    kinds whose mapping gives headers canonical columns. ``sections``: a top-level table name -> its model. ``destinations``: ``[[destinations]]`` kind ->
     its model. ``analytics``: ``[analytics.<key>]`` -> the settings model the steps
     declared. ``secret_hints``: environment variables to name when a secret is refused.
     """
 
     sources: Mapping[str, type[BaseModel]]
+    # Source kinds whose ``[source.mapping.<table>]`` is header = canonical column (files,
+    # a spreadsheet); HubSpot's is column = property, and a new column name is its to add.
+    mapped_by_header: frozenset[str] = frozenset()
     sections: Mapping[str, type[BaseModel]] = field(default_factory=dict)
     destinations: Mapping[str, type[BaseModel]] = field(default_factory=dict)
     analytics: Mapping[str, type[BaseModel]] = field(default_factory=dict)
@@ -244,7 +263,9 @@ def _config_error(exc: ValidationError, prefix: str = "") -> ConfigError:
     parts = [*(prefix.split(".") if prefix else []), *(str(p) for p in first["loc"])]
     where = ".".join(parts)
     message = first["msg"]
-    if first["type"] == "extra_forbidden":
+    if first["type"] == "value_error":  # our own sentence, without pydantic's "Value error, "
+        message = str(first.get("ctx", {}).get("error", message))
+    elif first["type"] == "extra_forbidden":
         message = "unknown key (check the spelling; see the README for the keys)"
     elif first["type"] == "missing":
         message = "this kind needs it (see the README)"
@@ -278,6 +299,8 @@ def parse_config(data: dict[str, object], schema: ConfigSchema, base: Path | Non
     source = config.source
     _choice(source.kind, schema.sources, "source.kind")
     source_settings = _check(schema.sources[source.kind], source.model_extra or {}, "source")
+    if source.kind in schema.mapped_by_header:
+        _check_mapping_targets(source.mapping)
     destinations = []
     for i, destination in enumerate(config.destinations):
         where = f"destinations[{i}]"
@@ -310,6 +333,28 @@ def parse_config(data: dict[str, object], schema: ConfigSchema, base: Path | Non
     return _resolve_paths(config, base) if base is not None else config
 
 
+def _check_mapping_targets(mapping: Mapping[str, Mapping[str, str]]) -> None:
+    """Each header must be given a column of its table: a typo ("totl") would keep the
+    header aside as a column of its own and leave the real one empty (every total gone)."""
+    for table, columns in mapping.items():
+        names = TABLES[table].names
+        for header, column in columns.items():
+            if column in names:
+                continue
+            close = difflib.get_close_matches(column.lower(), names, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                f"config error at source.mapping.{table}.{_toml_key(header)}: {column!r} is not "
+                f"a column of {table} ({hint}its columns: {', '.join(names)}); a header with no "
+                "column of its own needs no mapping: it is kept with the row as it is"
+            )
+
+
+def _toml_key(key: str) -> str:
+    """A key as the user wrote it in the file: bare when TOML allows it, else quoted."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+
+
 def _settled(part: T, settings: object) -> T:
     """The part with its own keys validated into ``settings`` (and no longer loose extras)."""
     fields = {k: getattr(part, k) for k in type(part).model_fields if k != "settings"}
@@ -317,24 +362,70 @@ def _settled(part: T, settings: object) -> T:
 
 
 def _resolve_paths(config: Config, base: Path) -> Config:
-    def resolve(path: Path | None) -> Path | None:
-        if path is None:
-            return None
-        return path if path.is_absolute() else base / path  # an absolute path stays as given
-
-    def resolved(settings: BaseModel | None) -> BaseModel | None:
+    def resolved(settings: BaseModel | None, where: str) -> BaseModel | None:
         if settings is None:
             return None
-        paths = {name: resolve(value) for name, value in settings if isinstance(value, Path)}
+        paths = {
+            name: _resolve(value, base, f"{where}.{name}")
+            for name, value in settings
+            if isinstance(value, Path)
+        }
         return settings.model_copy(update=paths) if paths else settings
 
-    source = config.source.model_copy(update={"settings": resolved(config.source.settings)})
-    destinations = [
-        d.model_copy(update={"settings": resolved(d.settings)}) for d in config.destinations
-    ]
-    return config.model_copy(
-        update={"source": source, "destinations": destinations, "store": resolve(config.store)}
+    source = config.source.model_copy(
+        update={"settings": resolved(config.source.settings, "source")}
     )
+    destinations = [
+        d.model_copy(update={"settings": resolved(d.settings, f"destinations[{i}]")})
+        for i, d in enumerate(config.destinations)
+    ]
+    store = None if config.store is None else _resolve(config.store, base, "store")
+    config = config.model_copy(
+        update={"source": source, "destinations": destinations, "store": store}
+    )
+    refuse_overwrites(config, config.store)
+    return config
+
+
+def _resolve(path: Path, base: Path, where: str) -> Path:
+    """``~`` is the user's home (never a folder named "~" beside the config); a relative
+    path is taken from ``base``, the config's folder; an absolute one stays as given."""
+    try:
+        path = path.expanduser()
+    except RuntimeError:  # no HOME (a service account): say so rather than make "~"
+        raise ConfigError(
+            f"config error at {where}: {str(path)!r} starts with ~, but this account has no "
+            "home folder: write the full path"
+        ) from None
+    return path if path.is_absolute() else base / path
+
+
+def refuse_overwrites(config: Config, store: Path | None) -> None:
+    """A file a destination writes must be none the run reads: the source's workbook or
+    CSV (a workbook destination "shop.xlsx" replaced the customers and orders in it with
+    result tabs), nor the store. Checked at load and again with the store a run opens."""
+    inputs = [(f"source.{k}", v) for k, v in config.source.settings or () if isinstance(v, Path)]
+    if store is not None:
+        inputs.append(("store", store))
+    for where, written in config.written_files():
+        for key, read in inputs:
+            if _same_file(written, read):
+                what = "the store" if key == "store" else f"the source's file ({key})"
+                raise ConfigError(
+                    f"config error at {where}: {written.name!r} is {what}, and smbml never "
+                    "writes over a file it reads: name another file for the results"
+                )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """One file by two names: the same path, or (both there) one file on disk, which
+    covers "Shop.xlsx" for "shop.xlsx" where case does not count (Windows, macOS)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them is not there yet
+        return False
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

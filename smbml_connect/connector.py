@@ -78,7 +78,8 @@ class Connector:
 
     kind: str
     summary: str  # one line, listed by `smbml run --help`
-    # Tabs and headers are matched by name (spreadsheet-shaped); `smbml inspect` shows how.
+    # Tabs and headers are matched by name (spreadsheet-shaped); `smbml inspect` shows how,
+    # and each [source.mapping] target must be a column of its table (checked at load).
     spreadsheet: bool = False
     # [source] kind = <kind>: the model of its own keys and the factory of the source.
     source_settings: type[BaseModel] | None = None

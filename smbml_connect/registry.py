@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from smbml_connect import config as config_module
 from smbml_connect.config import Config, ConfigSchema, DestinationConfig
@@ -20,7 +20,7 @@ from smbml_connect.connector import Connector, ConnectorContext
 from smbml_connect.connectors import files, gsheets, hubspot, sample
 from smbml_connect.errors import ConfigError
 from smbml_connect.ports import Destination
-from smbml_connect.report import HtmlReport, ResultsWorkbook
+from smbml_connect.report import HtmlReport, ResultsWorkbook, rejects_file
 from smbml_connect.steps import settings_models
 
 __all__ = [
@@ -36,27 +36,58 @@ __all__ = [
 
 
 class FileOutput(BaseModel):
-    """``[[destinations]]`` keys of a results workbook or an HTML report."""
+    """``[[destinations]]`` keys of a file the run writes (the workbook, the report)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: Path
 
+    def files(self) -> tuple[Path, ...]:
+        """Every file this destination writes (``Config.written_files``)."""
+        return (self.path,)
+
+
+class WorkbookOutput(FileOutput):
+    """A results workbook: an .xlsx file (openpyxl writes no other kind Excel opens)."""
+
+    @field_validator("path")
+    @classmethod
+    def _xlsx(cls, path: Path) -> Path:
+        if path.suffix.lower() != ".xlsx":
+            raise ValueError(
+                f"{path.name!r}: the results workbook is an .xlsx file, e.g. results.xlsx"
+            )
+        return path
+
+    def files(self) -> tuple[Path, ...]:
+        return (self.path, rejects_file(self.path))
+
+
+class ReportOutput(FileOutput):
+    """An HTML report: an .html file (the browser opens it)."""
+
+    @field_validator("path")
+    @classmethod
+    def _html(cls, path: Path) -> Path:
+        if path.suffix.lower() not in {".html", ".htm"}:
+            raise ValueError(f"{path.name!r}: the report is an .html file, e.g. report.html")
+        return path
+
 
 def _workbook(context: ConnectorContext, entry: DestinationConfig) -> Destination:
-    return ResultsWorkbook(entry.settings_as(FileOutput).path)
+    return ResultsWorkbook(entry.settings_as(WorkbookOutput).path)
 
 
 def _report(context: ConnectorContext, entry: DestinationConfig) -> Destination:
-    return HtmlReport(entry.settings_as(FileOutput).path)
+    return HtmlReport(entry.settings_as(ReportOutput).path)
 
 
 WORKBOOK = Connector(
-    "workbook", "the results workbook (.xlsx)", destination_settings=FileOutput,
+    "workbook", "the results workbook (.xlsx)", destination_settings=WorkbookOutput,
     make_destination=_workbook,
 )  # fmt: skip
 REPORT = Connector(
-    "report", "the HTML report", destination_settings=FileOutput, make_destination=_report
+    "report", "the HTML report", destination_settings=ReportOutput, make_destination=_report
 )
 
 CONNECTORS: list[Connector] = [
@@ -101,6 +132,7 @@ def registered(item: Connector) -> Iterator[Connector]:
 def config_schema() -> ConfigSchema:
     return ConfigSchema(
         sources={c.kind: c.source_settings for c in CONNECTORS if c.source_settings},
+        mapped_by_header=frozenset(c.kind for c in CONNECTORS if c.spreadsheet),
         sections={c.section: c.settings for c in CONNECTORS if c.section and c.settings},
         destinations={c.kind: c.destination_settings for c in CONNECTORS if c.destination_settings},
         analytics=settings_models(),

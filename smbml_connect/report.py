@@ -21,10 +21,11 @@ from smbml_connect.ports import PushReport, RunResult
 from smbml_connect.schema import REJECT_COLUMNS, REJECTS_TAB
 from smbml_connect.store import Store
 from smbml_connect.value_words import rejects_for_people
+from smbml_connect.whole_files import replaced
 from smbml_connect.workbook_extras import add_extras
 from smbml_connect.xlsx import build_workbook, prepare_for_print, save_workbook
 
-__all__ = ["HtmlReport", "ResultsWorkbook", "render_report", "workbook_sheets"]
+__all__ = ["HtmlReport", "ResultsWorkbook", "rejects_file", "render_report", "workbook_sheets"]
 
 _REJECTS_SHOWN = 50
 SHEET_ROWS = 1_048_576  # Excel's rows per sheet: more rejects than fit go to a CSV beside it
@@ -227,6 +228,11 @@ def workbook_sheets(
     return sheets, notes
 
 
+def rejects_file(workbook: Path) -> Path:
+    """Where the rejects go when more than a tab holds: a CSV beside the workbook."""
+    return workbook.with_name(f"{workbook.stem}-rejects.csv")
+
+
 @dataclass
 class ResultsWorkbook:
     """Destination: the results workbook (an .xlsx the user opens in Excel)."""
@@ -237,12 +243,12 @@ class ResultsWorkbook:
     def publish(self, result: RunResult, store: Store) -> PushReport:
         overflow = None
         if len(result.rejects) > SHEET_ROWS - _REJECTS_TOP:
-            overflow = self.path.with_name(f"{self.path.stem}-rejects.csv")
-            overflow.parent.mkdir(parents=True, exist_ok=True)
+            overflow = rejects_file(self.path)
             # CRLF as Excel writes them; a field holding a bare CR is then quoted (with LF
             # ends it was not, and Excel, which ends a row at a CR too, read what followed
             # it as a new row's first cell: "'\r=1+1" ran =1+1).
-            _csv_safe(result.rejects).to_csv(overflow, index=False, lineterminator="\r\n")
+            with replaced(overflow) as temporary:
+                _csv_safe(result.rejects).to_csv(temporary, index=False, lineterminator="\r\n")
         sheets, notes = workbook_sheets(result, overflow.name if overflow else None)
         tabs = result.tabs()
         formats = {title: tab.formats for title, tab in tabs.items() if tab.formats}
@@ -262,6 +268,7 @@ class HtmlReport:
     name: str = "HTML report"
 
     def publish(self, result: RunResult, store: Store) -> PushReport:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(render_report(result), encoding="utf-8")
+        text = render_report(result)
+        with replaced(self.path) as temporary:  # whole or not at all, like the workbook
+            temporary.write_text(text, encoding="utf-8")
         return PushReport(destination=str(self.path), written=1)

@@ -10,14 +10,14 @@ from typing import Any
 import pandas as pd
 
 from smbml_connect import registry
-from smbml_connect.config import Config
+from smbml_connect.config import Config, refuse_overwrites
 from smbml_connect.connector import ConnectorContext
 from smbml_connect.credentials import CredentialSpec, Secret, get_secret
 from smbml_connect.errors import ConfigError, SmbmlError, StoreError, failure_words
 from smbml_connect.pipeline import Progress, RunOptions, run_pipeline
 from smbml_connect.ports import Destination, RunResult, Source
 from smbml_connect.steps import steps_by_name
-from smbml_connect.store import Store
+from smbml_connect.store import Store, default_store_path
 
 __all__ = ["build_run", "connector_context", "make_destinations", "make_source"]
 
@@ -89,6 +89,9 @@ def build_run(
     switch_account: bool = False,
 ) -> tuple[RunResult, list[Path]]:
     path = store_path or config.store
+    # --store, or the default store, is known only here; refused before anything is
+    # recorded, since the store named may be the very file that must not be written
+    refuse_overwrites(config, path or default_store_path())
     try:
         context = connector_context(config, dry_run, clients)
         source = make_source(context)

@@ -23,6 +23,7 @@ from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
 from smbml_connect.column_labels import column_label, yes_no
 from smbml_connect.money_words import money_format, shown_currency
+from smbml_connect.whole_files import replaced
 
 __all__ = [
     "build_workbook",
@@ -103,9 +104,10 @@ def write_workbook(
 
 
 def save_workbook(workbook: Workbook, path: Path) -> Path:
+    """Save whole or not at all: an interrupted save leaves the last workbook as it was."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
+    with replaced(path) as temporary:
+        workbook.save(temporary)
     return path
 
 

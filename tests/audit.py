@@ -54,8 +54,8 @@ sys.path.insert(0, str(Path(__file__).parent))  # run as a script: shops.py besi
 from shops import write_tiny_shop
 
 __all__ = [
-    "INVARIANTS", "SHOPS", "Outputs", "Shop", "audit", "cluster_name_problems",
-    "cluster_rank_problems", "run_shop",
+    "INVARIANTS", "SHOPS", "Outputs", "Shop", "audit", "check_own_files",
+    "cluster_name_problems", "cluster_rank_problems", "run_shop",
 ]  # fmt: skip
 
 
@@ -1471,6 +1471,22 @@ def check_opt_outs(out: Outputs, tally: Tally) -> None:
                         f"{where}: contact {contact} said no to marketing")  # fmt: skip
 
 
+def check_own_files(out: Outputs, tally: Tally) -> None:
+    """A file the run writes (results.xlsx, report.html, a rejects CSV beside them) is not
+    the user's data: no data check, tab or report line lists it as a file not read."""
+    data_checks = " ".join(str(v) for row in out.workbook.get("Data checks", []) for v in row)
+    notices = " ".join(n.message for n in out.result.notices)
+    for push in out.result.pushes:
+        if push.kind != "file":
+            continue
+        for name in (Path(push.destination).name, f"{Path(push.destination).stem}-rejects.csv"):
+            said = f"{name!r} was not read"
+            for where, text in (("data checks", notices), ("workbook Data checks", data_checks),
+                                ("report", out.report_text)):  # fmt: skip
+                tally.check("a run's own files are not listed as data it did not read",
+                            said not in text, f"{where}: {said}")  # fmt: skip
+
+
 INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "ranges hold their centre; 95% holds 80%": check_ranges,
     "chances within [0, 1]; no exact 0%/100% shown": check_chances,
@@ -1500,6 +1516,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "a price's reason says its figures; the report's prices are the Prices tab's": (
         check_price_words
     ),
+    "a run's own files are not listed as data it did not read": check_own_files,
 }
 
 

@@ -78,6 +78,62 @@ def test_secrets_are_refused_in_the_config():
     assert "pat-na1" not in str(info.value)
 
 
+def test_a_mapping_to_no_column_of_its_table_is_refused_naming_the_key_and_the_columns(
+    tmp_path: Path,
+):
+    """ "Total" = "totl" kept the totals aside as a column "totl": every order total was
+    empty, the run said "$0 expected" and "Champions bring nan% of revenue", exit 0."""
+    config = tmp_path / "smbml.toml"
+    text = '[source]\nkind = "files"\npath = "."\n[source.mapping.orders]\n"Order #" = "order_id"\n'
+    config.write_text(text + '"Total" = "totl"\n')
+    with pytest.raises(ConfigError) as refused:
+        load_config(config)
+    assert str(refused.value).startswith(
+        "config error at source.mapping.orders.Total: 'totl' is not a column of orders "
+        "(did you mean 'total'? its columns: order_id, contact_id, ordered_at, total,"
+    )
+    config.write_text(text.replace('"Order #"', "Kunde").replace("orders]", "contacts]"))
+    with pytest.raises(
+        ConfigError, match=re.escape("source.mapping.contacts.Kunde: 'order_id' is not a")
+    ):
+        load_config(config)
+    sheets = {"kind": "gsheets", "spreadsheet": "1AbC", "mapping": {"contacts": {"Mail": "mail"}}}
+    with pytest.raises(
+        ConfigError, match=re.escape("source.mapping.contacts.Mail: 'mail' is not a column")
+    ):
+        parse_config({"source": sheets})
+
+
+def test_the_mappings_the_readme_shows_are_accepted():
+    """Spreadsheets map a header to a column; HubSpot maps a column (a new one too, kept in
+    extra) to a property, whose name HubSpot itself checks."""
+    files = {"contacts": {"Mail": "email", "Unsubscribed": "marketing_consent"},
+             "order_lines": {"Qty": "quantity"}}  # fmt: skip
+    config = parse_config({"source": {"kind": "files", "path": ".", "mapping": files}})
+    assert config.source.mapping == files
+    hubspot = {"products": {"category": "product_category", "loyalty_tier": "tier"}}
+    assert parse_config({"source": {"kind": "hubspot", "mapping": hubspot}}).source.mapping
+
+
+def test_a_tilde_is_the_home_folder_never_a_folder_named_tilde(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`store = "~/smbml-shop.sqlite"` made a folder named "~" beside the config."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("USERPROFILE", str(home))  # Windows
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "smbml.toml").write_text(
+        'store = "~/smbml-shop.sqlite"\n[source]\nkind = "files"\npath = "~/Documents/shop.xlsx"\n'
+        '[[destinations]]\nkind = "report"\npath = "~/Desktop/report.html"\n'
+    )
+    config = load_config(tmp_path / "shop" / "smbml.toml")
+    assert config.store == home / "smbml-shop.sqlite"
+    assert config.source.settings.path == home / "Documents" / "shop.xlsx"
+    assert config.destinations[0].settings.path == home / "Desktop" / "report.html"
+    assert not (tmp_path / "shop" / "~").exists()
+
+
 def test_bad_toml_and_missing_file(tmp_path: Path):
     (tmp_path / "bad.toml").write_text("[source\nkind=")
     with pytest.raises(ConfigError, match="not valid TOML"):

@@ -24,7 +24,8 @@ class FilesSettings(BaseModel):
 def _source(context: ConnectorContext) -> Source:
     source = context.config.source
     path = source.settings_as(FilesSettings).path
-    return FilesSource(path, source.tables, source.mapping)
+    written = tuple(p for _, p in context.config.written_files())  # results.xlsx beside the CSVs
+    return FilesSource(path, source.tables, source.mapping, outputs=written)
 
 
 CONNECTOR = Connector(

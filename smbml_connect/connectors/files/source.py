@@ -12,10 +12,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import os
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,9 @@ class FilesSource:
     path: Path
     tables: Mapping[str, str] = field(default_factory=dict)  # table -> sheet or file name
     mappings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # header overrides
+    # Files this config's destinations write (results.xlsx beside the CSVs): passed over,
+    # neither read nor listed as not read.
+    outputs: Collection[Path] = ()
     page_rows: int = BATCH_LINES
     incremental = False
 
@@ -170,12 +174,16 @@ class FilesSource:
         return out
 
     def _folder(self) -> list[Path]:
-        """The folder's files, but for Excel's lock files (~$) and hidden ones."""
+        """The folder's files, but for Excel's lock files (~$), hidden ones and the files
+        the run writes itself."""
         try:
             names = sorted(self.path.iterdir())
         except OSError as exc:  # a folder the user may not list
             raise cannot_read(self.path, exc) from None
-        return [p for p in names if not p.name.startswith(("~$", "."))]
+        return [p for p in names if not p.name.startswith(("~$", ".")) and not self._written(p)]
+
+    def _written(self, path: Path) -> bool:
+        return any(_one_file(path, output) for output in self.outputs)
 
     def _delimited(self, path: Path) -> bool:
         """Whether a .txt file is a table: a header of two or more columns."""
@@ -400,6 +408,14 @@ class FilesSource:
         if self.path.suffix.lower() in _EXCEL_SUFFIXES and not self.path.is_dir():
             return read_sheet(self.path, location, self.page_rows)
         return read_csv(self._file(location), self.page_rows)
+
+
+def _one_file(a: Path, b: Path) -> bool:
+    """Two names of one file: also "Results.xlsx" for "results.xlsx" on Windows or macOS."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # not written yet
+        return a.resolve() == b.resolve()
 
 
 def read_csv(path: Path, batch_rows: int = BATCH_LINES) -> Iterator[Batch]:
