@@ -367,6 +367,7 @@ def test_every_file_not_read_is_named_with_why(tmp_path: Path, store: Store):
     (folder / "orders_2022.csv").write_text("Order ID,Order Date\nO0,2022-05-01\n")
     (folder / "sales.csv").write_text(header + "S1,C1,2024-05-02,5\n")
     (folder / "notes.csv").write_text("What,When\nCall the bank,Monday\n")
+    (folder / "products_export_1.csv").write_text("What,Cost\nMug,4\n")
     (folder / "empty.csv").write_text("")
     (folder / "old.xlsx").write_bytes(b"")
     result = run(folder, store)
@@ -374,10 +375,17 @@ def test_every_file_not_read_is_named_with_why(tmp_path: Path, store: Store):
     said = {n.message.split(" was not read")[0]: n.message for n in result.notices
             if n.check == "not_read"}  # fmt: skip
     assert set(said) == {"File 'orders_2022.csv'", "File 'sales.csv'", "File 'notes.csv'",
-                         "File 'empty.csv'", "File 'old.xlsx'"}  # fmt: skip
+                         "File 'empty.csv'", "File 'old.xlsx'",
+                         "File 'products_export_1.csv'"}  # fmt: skip
     assert "headers differ (lacks 'Customer ID', 'Total')" in said["File 'orders_2022.csv'"]
     assert "'orders.csv' already gives orders" in said["File 'sales.csv'"]
     assert "its name is not a table's" in said["File 'notes.csv'"]
+    # the advice names the table a word of the name says, else none (it said "orders" for
+    # a products export)
+    assert '[source.tables] <table> = "notes.csv", with one of' in said["File 'notes.csv'"]
+    assert (
+        '[source.tables] products = "products_export_1.csv"' in said["File 'products_export_1.csv'"]
+    )
     assert said["File 'empty.csv'"].endswith("it is empty.")
     assert "only .csv files are read from a folder" in said["File 'old.xlsx'"]
     config = tmp_path / "smbml.toml"

@@ -44,7 +44,7 @@ from smbml_connect.connectors.files.placing import (
 )
 from smbml_connect.consent import keep_header_meaning
 from smbml_connect.errors import ConfigError, SourceFatalError
-from smbml_connect.headers import HeaderMapping, map_headers, match_table, table_part
+from smbml_connect.headers import HeaderMapping, map_headers, match_table, normalise, table_part
 from smbml_connect.layouts import SKIPPED, Layout, Prepared, join_prepared, prepare
 from smbml_connect.opt_out_lists import OptOutLists
 from smbml_connect.ports import Notice, Page, SourceReject
@@ -212,10 +212,18 @@ class FilesSource:
                 f"it is a {self._layouts[name].name}, and other files already give the tables "
                 "it holds"
             )
+        # a table a word of the name says ("products_export_1.csv"), else no guess: the
+        # advice named orders for every file, a products export included
+        said = [t for t in map(match_table, normalise(name).split()) if t]
+        example = (
+            f'[source.tables] {said[0]} = "{name}"'
+            if said
+            else f'[source.tables] <table> = "{name}", with one of the tables above'
+        )
         return (
             "its name is not a table's (contacts, orders, order lines, products, deals, ...) "
-            "and its headers are not an export we know (to read it, name its table in the "
-            f'config, e.g. [source.tables] orders = "{name}")'
+            f"and its headers are not an export we know (to read it, name its table in the "
+            f"config: {example})"
         )
 
     def skipped_rows(self, entity: str) -> pd.DataFrame:
