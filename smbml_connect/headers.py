@@ -44,12 +44,14 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         **_COMMON,
         "contact_id": ["id", "contact id", "customer id", "customer", "record id", "hs object id",
                        "vid", "client id", "customer number", "customer no", "customer #",
-                       "client #", "contact #"],
+                       "client #", "contact #", "lead id"],
         "email": ["e-mail", "email address", "e-mail address", "mail", "email id"],
         "first_name": ["first name", "firstname", "given name", "forename"],
         "last_name": ["last name", "lastname", "surname", "family name"],
-        "company": ["company name", "organisation", "organization", "business", "account"],
-        "lifecycle_stage": ["lifecycle stage", "lifecyclestage", "stage", "status"],
+        "company": ["company name", "organisation", "organization", "business", "account",
+                    "company / account"],
+        # Salesforce's leads report says where a lead is in "Lead Status".
+        "lifecycle_stage": ["lifecycle stage", "lifecyclestage", "stage", "status", "lead status"],
         "lead_source": ["source", "lead source", "original source", "hs analytics source",
                         "channel", "acquisition channel", "how did you hear about us"],
         "country": ["country/region", "country code", "nation"],
@@ -78,8 +80,12 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "is_closed": ["closed", "is closed", "hs is closed"],
         "is_won": ["won", "is won", "hs is closed won", "closed won"],
         "close_date": ["close date", "closedate", "expected close date", "expected close"],
-        "closed_at": ["closed at", "closed date", "date closed"],
-        "owner_id": ["owner", "deal owner", "hubspot owner id", "sales rep", "rep"],
+        # Won and lost times (Pipedrive) are read by the deal's outcome
+        # (``layouts.deal_outcomes``), not as synonyms: a file has both.
+        "closed_at": ["closed at", "closed date", "date closed", "closed on", "deal closed on",
+                      "close time"],
+        "owner_id": ["owner", "deal owner", "hubspot owner id", "sales rep", "rep",
+                     "opportunity owner"],
         "contact_id": ["contact", "contact id", "customer id", "customer"],
     },
     "deal_stages": {
@@ -176,6 +182,9 @@ class HeaderMapping:
     formats: dict[str, ColumnFormat] = field(default_factory=dict)
     # Columns the layout worked out because the export lacks them: column -> (how, rows).
     derived: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # What no column of the table says though a step needs it: column -> a sentence naming
+    # the header to map (deals whose file says of none whether it is open or closed).
+    lacking: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> list[str]:
         lines = [f"layout: {self.layout}"] if self.layout else []
@@ -198,6 +207,7 @@ class HeaderMapping:
         lines += [f"{h!r} -> {self._merge_text(m)}" for h, m in self.merged.items()]
         lines += [f"{h!r} -> extra ({_kept_why(self.table, h)})" for h in self.unmapped]
         lines += [f"{h!r} -> extra ({self._held(c, holder)})" for h, c, holder in self.conflicts]
+        lines += [f"{column}: {why}" for column, why in self.lacking.items()]
         return lines
 
     def _held(self, column: str, holder: str) -> str:
