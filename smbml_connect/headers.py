@@ -182,9 +182,6 @@ class HeaderMapping:
     formats: dict[str, ColumnFormat] = field(default_factory=dict)
     # Columns the layout worked out because the export lacks them: column -> (how, rows).
     derived: dict[str, tuple[str, int]] = field(default_factory=dict)
-    # What no column of the table says though a step needs it: column -> a sentence naming
-    # the header to map (deals whose file says of none whether it is open or closed).
-    lacking: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> list[str]:
         lines = [f"layout: {self.layout}"] if self.layout else []
@@ -207,7 +204,6 @@ class HeaderMapping:
         lines += [f"{h!r} -> {self._merge_text(m)}" for h, m in self.merged.items()]
         lines += [f"{h!r} -> extra ({_kept_why(self.table, h)})" for h in self.unmapped]
         lines += [f"{h!r} -> extra ({self._held(c, holder)})" for h, c, holder in self.conflicts]
-        lines += [f"{column}: {why}" for column, why in self.lacking.items()]
         return lines
 
     def _held(self, column: str, holder: str) -> str:

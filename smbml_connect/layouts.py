@@ -1464,8 +1464,8 @@ def deal_outcomes(
     """``frame`` (deals, headers mapped) with is_closed, is_won and closed_at read from the
     status, stage and probability it writes where its own values leave them empty, and the
     values it could not read (a stage that names both won and lost, words and probability
-    that disagree). Sets ``mapping.derived`` for columns the file lacks and
-    ``mapping.lacking`` when no deal says whether it is open or closed."""
+    that disagree). Sets ``mapping.derived`` for the columns the file lacks, so the run
+    says where they came from."""
     if frame.empty or ("is_closed" in mapping.made and "is_closed" not in mapping.derived):
         return frame, []  # read by its layout (HubSpot's, above)
     given = {c: h for h, c in mapping.columns.items()}
