@@ -44,12 +44,14 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         **_COMMON,
         "contact_id": ["id", "contact id", "customer id", "customer", "record id", "hs object id",
                        "vid", "client id", "customer number", "customer no", "customer #",
-                       "client #", "contact #"],
+                       "client #", "contact #", "lead id"],
         "email": ["e-mail", "email address", "e-mail address", "mail", "email id"],
         "first_name": ["first name", "firstname", "given name", "forename"],
         "last_name": ["last name", "lastname", "surname", "family name"],
-        "company": ["company name", "organisation", "organization", "business", "account"],
-        "lifecycle_stage": ["lifecycle stage", "lifecyclestage", "stage", "status"],
+        "company": ["company name", "organisation", "organization", "business", "account",
+                    "company / account"],
+        # Salesforce's leads report says where a lead is in "Lead Status".
+        "lifecycle_stage": ["lifecycle stage", "lifecyclestage", "stage", "status", "lead status"],
         "lead_source": ["source", "lead source", "original source", "hs analytics source",
                         "channel", "acquisition channel", "how did you hear about us"],
         "country": ["country/region", "country code", "nation"],
@@ -78,8 +80,12 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "is_closed": ["closed", "is closed", "hs is closed"],
         "is_won": ["won", "is won", "hs is closed won", "closed won"],
         "close_date": ["close date", "closedate", "expected close date", "expected close"],
-        "closed_at": ["closed at", "closed date", "date closed"],
-        "owner_id": ["owner", "deal owner", "hubspot owner id", "sales rep", "rep"],
+        # Won and lost times (Pipedrive) are read by the deal's outcome
+        # (``layouts.deal_outcomes``), not as synonyms: a file has both.
+        "closed_at": ["closed at", "closed date", "date closed", "closed on", "deal closed on",
+                      "close time"],
+        "owner_id": ["owner", "deal owner", "hubspot owner id", "sales rep", "rep",
+                     "opportunity owner"],
         "contact_id": ["contact", "contact id", "customer id", "customer"],
     },
     "deal_stages": {

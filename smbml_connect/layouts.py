@@ -43,10 +43,12 @@ __all__ = [
     "Layout",
     "LayoutTable",
     "Prepared",
+    "deal_outcomes",
     "detect",
     "discount_shares",
     "join_prepared",
     "matching",
+    "no_outcomes",
     "prepare",
     "total_row_label",
 ]
@@ -1252,7 +1254,9 @@ def _by_flags(closed: bool | None, won: bool | None, lost: bool | None) -> Deal:
     return closed, won  # closed with no won or lost said, or nothing said
 
 
-def _by_stage(says: str | None, chance: float) -> tuple[Deal, str | None]:
+def _by_stage(
+    says: str | None, chance: float, chance_header: str = "Deal probability"
+) -> tuple[Deal, str | None]:
     """The deal from its stage words and probability, or why they do not settle it."""
     by_chance = (
         None if pd.isna(chance) else "won" if chance >= 1 else "lost" if chance <= 0 else "open"
@@ -1260,18 +1264,28 @@ def _by_stage(says: str | None, chance: float) -> tuple[Deal, str | None]:
     if says == "both":
         return (None, None), "names both won and lost"
     if says and by_chance and by_chance != says:
-        return (None, None), f"says {says} but its Deal probability {chance:g} says {by_chance}"
+        return (None, None), f"says {says} but its {chance_header} {chance:g} says {by_chance}"
     reading = says or by_chance
     if reading is None:
         return (None, None), None
     return (reading != "open", reading == "won"), None
 
 
+def _chances(values: pd.Series) -> pd.Series:
+    """Probabilities as shares: a column with any value above 1 is written in percent."""
+    chance = _number(values)
+    return chance / 100 if (chance > 1).any() else chance
+
+
+def _worded(says: pd.Series, pipeline: pd.Series) -> set[str]:
+    """Pipelines some of whose stages say won and others lost: their other stages are open."""
+    return {p for p, g in says.groupby(pipeline.to_numpy()) if {"won", "lost"} <= set(g.dropna())}
+
+
 def _hubspot_deals(frame: pd.DataFrame) -> pd.DataFrame:
     labels = _col(frame, "Deal Stage").map(lambda v: str(v).strip() if _text(v) else "")
     says = labels.map(lambda v: _stage_says(v) if v else None)
-    chance = _number(_col(frame, "Deal probability"))
-    chance = chance / 100 if (chance > 1).any() else chance  # written as percent
+    chance = _chances(_col(frame, "Deal probability"))
     flags = [_col(frame, h).map(_flag) for h in _DEAL_FLAGS]
     deals: list[Deal] = []
     why: list[str | None] = []
@@ -1313,8 +1327,7 @@ def _undecided_deals(
     stage is a default open one, its pipeline names won and lost elsewhere, or its close
     date is ahead of the export; else left empty with a line saying why."""
     pipeline = _col(frame, "Pipeline").map(lambda v: str(v).strip() if _text(v) else "")
-    says = labels.map(lambda v: _stage_says(v) if v else None)
-    worded = {p for p, g in says.groupby(pipeline.to_numpy()) if {"won", "lost"} <= set(g.dropna())}
+    worded = _worded(labels.map(lambda v: _stage_says(v) if v else None), pipeline)
     close = coerce.coerce_datetime(_col(frame, "Close Date"))[0]
     seen = [
         coerce.coerce_datetime(_col(frame, h))[0] for h in ("Create Date", "Last Modified Date")
@@ -1366,6 +1379,213 @@ def _undecided_deals(
             }
         )
     return closed, won, notes
+
+
+# Any deals table once its headers are mapped (a hand-kept list, a Salesforce opportunity
+# report, Pipedrive's export): HubSpot's rule above, read from the columns other CRMs
+# write. Per deal, the first of: its own yes/no is_closed and is_won; a status of open /
+# won / lost (Pipedrive's "Deal - Status"); its stage's words ("Closed Won", "Lost") with
+# its probability (Salesforce's "Probability (%)": 100 is won, 0 lost; they must agree);
+# then a stage its pipeline's other stages show to be open (some say won, others lost).
+# A closed deal's closed_at is its "Won time" or "Lost time" where the file has them.
+_STATUS_HEADERS = {
+    normalise(h)
+    for h in (
+        "status",
+        "deal status",
+        "opportunity status",
+        "outcome",
+        "deal outcome",
+        "result",
+        "won lost",
+    )
+}
+_CHANCE_HEADERS = {
+    normalise(h)
+    for h in (
+        "probability",
+        "probability (%)",
+        "deal probability",
+        "win probability",
+        "opportunity probability",
+    )
+}
+_WON_TIMES = {
+    normalise(h) for h in ("won time", "deal won time", "won date", "date won", "won on", "won at")
+}
+_LOST_TIMES = {
+    normalise(h)
+    for h in ("lost time", "deal lost time", "lost date", "date lost", "lost on", "lost at")
+}
+_OPEN = re.compile(r"open|in progress|offen|ouvert|abiert[oa]|abert[oa]|apert[oa]")
+# Words of a header that may say whether a deal is closed: named when nothing does.
+_OUTCOME_WORDS = {"status", "state", "closed", "won", "lost", "result", "outcome", "probability"}  # fmt: skip
+
+
+def _status_says(label: Any) -> str | None:
+    """'won', 'lost', 'open', 'both' or None, from a status or stage ("Open", "Closed Won")."""
+    if not _text(label):
+        return None
+    text = str(label).strip()
+    return "open" if _OPEN.fullmatch(text.lower()) else _stage_says(text)
+
+
+def _extra_header(frame: pd.DataFrame, names: set[str]) -> str | None:
+    """The first header of ``frame`` that no canonical column holds and ``names`` has."""
+    canonical = set(TABLES["deals"].names) | {SOURCE_ROW}
+    return next(
+        (str(h) for h in frame.columns if h not in canonical and normalise(h) in names), None
+    )
+
+
+@dataclass(frozen=True)
+class _Said:
+    """What a deals table writes of each deal's outcome, by header (None: not there)."""
+
+    status: str | None
+    chance: str | None
+    stage: str | None  # the source header of ``stage``
+
+    def how(self, frame: pd.DataFrame) -> str:
+        """Where is_closed and is_won were read from, for the column note."""
+        parts = [f"{self.status!r} (open, won or lost)"] if self.status else []
+        if self.stage and frame["stage"].map(_status_says).notna().any():
+            parts.append(f"the words of {self.stage!r} (Won, Lost)")
+        if self.chance:
+            parts.append(f"{self.chance!r} (100% is won, 0% lost)")
+        return "whether each is open, won or lost is read from " + (
+            " and ".join(parts) or "the stages of its pipeline"
+        )
+
+
+def deal_outcomes(
+    frame: pd.DataFrame, mapping: HeaderMapping
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """``frame`` (deals, headers mapped) with is_closed, is_won and closed_at read from the
+    status, stage and probability it writes where its own values leave them empty, and the
+    values it could not read (a stage that names both won and lost, words and probability
+    that disagree). Sets ``mapping.derived`` for the columns the file lacks, so the run
+    says where they came from."""
+    if frame.empty or ("is_closed" in mapping.made and "is_closed" not in mapping.derived):
+        return frame, []  # read by its layout (HubSpot's, above)
+    given = {c: h for h, c in mapping.columns.items()}
+    said = _Said(_extra_header(frame, _STATUS_HEADERS), _extra_header(frame, _CHANCE_HEADERS),
+                 given.get("stage"))  # fmt: skip
+    status = _col(frame, said.status) if said.status else pd.Series(None, index=frame.index)
+    stage = frame["stage"] if "stage" in frame else pd.Series(None, index=frame.index)
+    says = status.map(_status_says).where(lambda v: v.notna(), stage.map(_status_says))
+    chance = (
+        _chances(_col(frame, said.chance)) if said.chance else _number(status.map(lambda _: None))
+    )
+    # A status column mapped to is_closed ("won", "lost", "open") is read as a status.
+    worded = _own(frame, "is_closed").map(
+        lambda v: None if _flag(v) is not None else _status_says(v)
+    )
+    says = worded.where(worded.isin(["won", "lost", "open"]), says)
+    closed = _own(frame, "is_closed").map(_flag)
+    won = _own(frame, "is_won").map(_flag)
+    out_closed, out_won, notes = [], [], []
+    for position, (flag_closed, flag_won) in enumerate(zip(closed, won, strict=True)):
+        is_closed, is_won = _by_flags(flag_closed, flag_won, None)
+        if is_closed is None or (is_closed and is_won is None):
+            (by_closed, by_won), reason = _by_stage(
+                says.iloc[position], chance.iloc[position], said.chance or "probability"
+            )
+            if reason is not None:
+                notes.append(_unsettled(frame, position, said, reason))
+            if is_closed is None:
+                is_closed, is_won = by_closed, by_won if is_won is None else is_won
+            elif by_closed:
+                is_won = by_won
+        out_closed.append(is_closed)
+        out_won.append(is_won)
+    is_closed = pd.Series(out_closed, index=frame.index, dtype=object)
+    is_won = pd.Series(out_won, index=frame.index, dtype=object)
+    pipeline = frame["pipeline"] if "pipeline" in frame else pd.Series("", index=frame.index)
+    worded = _worded(stage.map(_stage_says), pipeline.fillna("").astype(str))
+    # A stage that says neither, in a pipeline whose other stages say won and lost: open
+    # (not a deal whose words and probability disagree: that one is listed).
+    silent = stage.map(_text) & stage.map(_stage_says).isna() & status.map(_status_says).isna()
+    opened = is_closed.isna() & silent & pipeline.fillna("").astype(str).isin(worded)
+    is_closed[opened], is_won[opened] = False, False
+    return _outcome_columns(frame, mapping, said, is_closed, is_won), notes
+
+
+def _outcome_columns(
+    frame: pd.DataFrame, mapping: HeaderMapping, said: _Said, closed: pd.Series, won: pd.Series
+) -> pd.DataFrame:
+    """``frame`` with the outcomes read, a closed deal's won or lost time as its closed_at,
+    and each column the file lacked said in ``mapping.derived``."""
+    # The file's own values stay where it wrote any: one it wrote that cannot be read is
+    # listed when the table is validated, not replaced.
+    own = {c: _own(frame, c) for c in ("is_closed", "is_won")}
+    kept = {
+        c: v.map(_text) & ~v.map(_status_says).isin(["won", "lost", "open"]) for c, v in own.items()
+    }
+    out = frame.assign(
+        is_closed=own["is_closed"].where(kept["is_closed"], closed.map(_yes_no)),
+        is_won=own["is_won"].where(kept["is_won"], won.map(_yes_no)),
+    )
+    for column in ("is_closed", "is_won"):  # said once when the file has neither
+        if column not in mapping.columns.values() and (
+            column == "is_closed" or "is_closed" in mapping.columns.values()
+        ):
+            _derive(mapping, column, said.how(frame), int(out[column].notna().sum()))
+    won_time, lost_time = _extra_header(frame, _WON_TIMES), _extra_header(frame, _LOST_TIMES)
+    at = frame["closed_at"] if "closed_at" in frame else pd.Series(None, index=frame.index)
+    empty = ~at.map(_text).astype(bool) & closed.eq(True)
+    taken = pd.Series(None, index=frame.index, dtype=object)
+    if won_time:
+        taken = taken.where(~(empty & won.eq(True)), _col(frame, won_time))
+    if lost_time:
+        taken = taken.where(~(empty & won.eq(False)), _col(frame, lost_time))
+    filled = taken.map(_text).astype(bool)
+    if filled.any():
+        out["closed_at"] = at.where(~filled, taken)
+        if "closed_at" not in mapping.columns.values():
+            times = " or ".join(repr(h) for h in (won_time, lost_time) if h)
+            _derive(mapping, "closed_at", f"a closed deal's {times}", int(filled.sum()))
+    return out
+
+
+def _own(frame: pd.DataFrame, column: str) -> pd.Series:
+    return frame[column] if column in frame else pd.Series(None, index=frame.index, dtype=object)
+
+
+def _derive(mapping: HeaderMapping, column: str, how: str, rows: int) -> None:
+    """Say ``column`` was worked out on ``rows`` more rows (a large file comes in pages)."""
+    if rows:
+        mapping.derived[column] = (how, mapping.derived.get(column, (how, 0))[1] + rows)
+        mapping.made += [] if column in mapping.made else [column]
+
+
+def _unsettled(frame: pd.DataFrame, position: int, said: _Said, reason: str) -> dict[str, Any]:
+    """The cleared-value line of a deal whose status, stage and probability disagree."""
+    header = said.status if said.status and _text(_col(frame, said.status).iloc[position]) else None
+    value = _col(frame, header).iloc[position] if header else frame["stage"].iloc[position]
+    deal = frame["deal_id"].iloc[position] if "deal_id" in frame else ""
+    row = frame[SOURCE_ROW].iloc[position] if SOURCE_ROW in frame else position + 1
+    return {
+        "source_row": int(row),
+        "column": "is_closed",
+        "value": str(value),
+        "reason": f"deal {deal}: its {header or said.stage or 'stage'} {str(value)!r} {reason}, "
+        "so whether it is open or closed cannot be told: left empty (deal win chances take it "
+        "as open)",
+    }
+
+
+def no_outcomes(deals: int, headers: list[str]) -> str:
+    """Why none of ``deals`` is open or closed, naming those of the file's unread
+    ``headers`` that may say it."""
+    maybe = [h for h in headers if set(normalise(h).split()) & _OUTCOME_WORDS]
+    example = json.dumps(maybe[0] if maybe else "Your column")
+    return (
+        f"no column says which of the {deals:,} deals are open, won or lost. Map the column "
+        f'that does in smbml.toml: [source.mapping.deals] {example} = "is_closed" (its '
+        'values yes/no, or open / won / lost; a won yes/no column = "is_won"). A Status '
+        "column of open / won / lost and stages named Won and Lost are read without it"
+    )
 
 
 def _hubspot_companies(frame: pd.DataFrame) -> pd.DataFrame:
@@ -1448,6 +1668,79 @@ HUBSPOT_COMPANIES = Layout(
         )
     },
     rank=1,
+)
+
+
+# -- Pipedrive (deals and people exports, as "Export data" writes them) -----------------
+# Each header is the object and the field's name: "Deal - Title", "Person - Email - Work".
+# Checked against others' code reading real exports (find_string "Deal - Won time",
+# "Person - Person created", "Person - Email - Work"): deals "Deal - ID", "Deal - Title",
+# "Deal - Value", "Deal - Currency" (or "Currency of value"), "Deal - Status" (open, won,
+# lost), "Deal - Stage", "Deal - Pipeline", "Deal - Won time", "Deal - Lost time", "Deal -
+# Deal closed on", "Deal - Expected close date", "Deal - Deal created", "Deal - Update
+# time", "Deal - Owner", "Deal - Contact person ID" or a linked "Person - ID"; people
+# "Person - ID", "Person - Name", "Person - First name", "Person - Last name", "Person -
+# Email" (or "- Work", "- Home", "- Other"), "Person - Organization", "Person - Person
+# created", "Person - Update time". The status, won and lost times are read as any deals
+# table's (``deal_outcomes``).
+def _pipedrive_people(frame: pd.DataFrame) -> pd.DataFrame:
+    """A person's first and last name from "Person - Name" where the export has no
+    "First name" and "Last name" columns."""
+    if _has_any("Person - First name", "Person - Last name")(frame):
+        return frame
+    first, last = _split_name(_col(frame, "Person - Name"))
+    return _with(frame, first_name=first, last_name=last)
+
+
+PIPEDRIVE_DEALS = Layout(
+    name="Pipedrive deals export",
+    signature=("Deal - ID", "Deal - Title"),
+    tables={
+        "deals": LayoutTable(
+            _map(
+                "Deal - ID -> deal_id",
+                "Deal - Title -> name",
+                "Deal - Value -> amount",
+                "Deal - Currency -> currency",
+                "Deal - Currency of value -> currency",
+                "Deal - Pipeline -> pipeline",
+                "Deal - Stage -> stage",
+                "Deal - Deal created -> created_at",
+                "Deal - Add time -> created_at",
+                "Deal - Update time -> updated_at",
+                "Deal - Expected close date -> close_date",
+                "Deal - Deal closed on -> closed_at",
+                "Deal - Owner -> owner_id",
+                "Deal - Contact person ID -> contact_id",
+                "Person - ID -> contact_id",
+            )
+        )
+    },
+)
+PIPEDRIVE_PEOPLE = Layout(
+    name="Pipedrive people export",
+    signature=("Person - ID", "Person - Name"),
+    check=lambda head: not _has_any("Deal - ID", "Deal - Title")(head),
+    tables={
+        "contacts": LayoutTable(
+            _map(
+                "Person - ID -> contact_id",
+                "Person - First name -> first_name",
+                "Person - Last name -> last_name",
+                "Person - Email -> email",
+                "Person - Email - Work -> email",
+                "Person - Email - Home -> email",
+                "Person - Email - Other -> email",
+                "Person - Organization -> company",
+                "Person - Lead source -> lead_source",
+                "Person - Country -> country",
+                "Person - Person created -> created_at",
+                "Person - Add time -> created_at",
+                "Person - Update time -> updated_at",
+            ),
+            _pipedrive_people,
+        )
+    },
 )
 
 
@@ -2101,6 +2394,8 @@ LAYOUTS: tuple[Layout, ...] = (
     HUBSPOT_DEALS,
     HUBSPOT_COMPANIES,
     HUBSPOT_CONTACTS,
+    PIPEDRIVE_DEALS,
+    PIPEDRIVE_PEOPLE,
     FLAT_SALES,
     UNNUMBERED_LINES,
     HAND_KEPT,

@@ -47,6 +47,8 @@ from smbml_connect.errors import (
     failure_words,
 )
 from smbml_connect.gone_from_source import GoneRows
+from smbml_connect.headers import HeaderMapping
+from smbml_connect.layouts import CLEARED_ACTION, deal_outcomes, no_outcomes
 from smbml_connect.order_currencies import amounts_in
 from smbml_connect.page_duplicates import KeysSeen
 from smbml_connect.ports import (
@@ -134,6 +136,10 @@ def run_pipeline(
         tables = {name: _live(store.read(name)) for name in TABLES}
         tables, linked = link_to_contacts(tables)  # "c2" or "Anna@x.com" for contact C2
         tables, closed_on = closed_on_close_date(tables)  # a closed deal's close date
+        lacking = _no_outcomes(source, tables.get("deals"))
+        result.notices += [
+            Notice("no_outcomes", t, 1, f"{t}: {why}.") for t, why in lacking.items()
+        ]
         currency = _main_currency(
             tables, options.currency or (account.currency if account else None)
         )
@@ -175,7 +181,7 @@ def run_pipeline(
                     continue
                 progress(f"Computing {step.name.replace('_', ' ')}")
                 view = personal if step.personal else tables if step.own_currencies else sales
-                written = _run_step(step, view, context, store, result, opted_out)
+                written = _run_step(step, view, context, store, result, opted_out, lacking)
                 _settle(step, written, store, result)
         for destination in destinations:
             progress(f"Writing {destination.name}")
@@ -438,9 +444,10 @@ def _load(
             if isinstance(source, PagedSource):
                 _load_pages(source, table, cursor, store, result, progress, formats, gone, money)
                 continue
-            raw = source.pull(table, since=cursor)
+            raw, unsettled = _deal_outcomes(source, table, source.pull(table, since=cursor))
             stated = _formats(source, table, formats)
             checked = validate(table, raw, source.name, stated, result.zone.name, money.shop())
+            checked.rejects = _stacked_rejects(unsettled, checked.rejects)
             money.met(table, checked)
             _offsets_said(result, table, raw)
             gone.met(table, checked.seen)
@@ -500,8 +507,10 @@ def _load_pages(
         for table, frame in page.tables.items():
             if frame.empty:
                 continue
+            frame, unsettled = _deal_outcomes(source, table, frame)
             stated = _formats(source, table, formats)
             checked = validate(table, frame, source.name, stated, result.zone.name, money.shop())
+            rejects.append(unsettled)
             money.met(table, checked)
             _offsets_said(result, table, frame)
             gone.met(table, checked.seen)
@@ -586,6 +595,33 @@ def _unsaved_formulas(rejects: pd.DataFrame) -> list[Notice]:
             "file in Excel or LibreOffice, save it and run again.",
         )
     ]
+
+
+def _deal_outcomes(
+    source: Source, table: str, frame: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Deals with open, won and lost read from the status, stage and probability their
+    columns write (``layouts.deal_outcomes``), and the values that cannot be read as rejects
+    rows: a Salesforce or Pipedrive user's closed deals were all taken as open."""
+    none = pd.DataFrame(columns=REJECT_COLUMNS)
+    if table != "deals" or frame.empty:
+        return frame, none
+    mappings = source.header_mappings if isinstance(source, Inspectable) else {}
+    mapping = mappings.get(table) or HeaderMapping(table)
+    out, notes = deal_outcomes(frame, mapping)
+    rows = [[table, source.name, n["source_row"], n["column"], n["value"], n["reason"],
+             CLEARED_ACTION, None] for n in notes]  # fmt: skip
+    return out, pd.DataFrame(rows, columns=REJECT_COLUMNS) if rows else none
+
+
+def _no_outcomes(source: Source, deals: pd.DataFrame | None) -> dict[str, str]:
+    """Table -> why a step that needs it finds nothing to learn from: deals none of which
+    says whether it is open or closed (said in the skip line, which names the column)."""
+    if deals is None or deals.empty or deals["is_closed"].notna().any():
+        return {}
+    mapping = (source.header_mappings if isinstance(source, Inspectable) else {}).get("deals")
+    unread = [*mapping.unmapped, *(h for h, _, _ in mapping.conflicts)] if mapping else []
+    return {"deals": no_outcomes(len(deals), unread)}
 
 
 def _derived_columns(source: Source) -> list[Notice]:
@@ -844,6 +880,7 @@ def _run_step(
     store: Store,
     result: RunResult,
     opted_out: set[str],
+    lacking: Mapping[str, str] | None = None,
 ) -> dict[str, set[str]] | str | None:
     """Run one step and store its outputs.
 
@@ -862,7 +899,9 @@ def _run_step(
     try:
         outcome = step.run(tables, context)
     except NotEnoughDataError as exc:
-        result.skipped.append(f"{step.label}: {exc}")
+        # What a table it needs lacks says why, and what to map (deals never closed).
+        gaps = [f" ({t}: {(lacking or {})[t]})" for t in step.needs if t in (lacking or {})]
+        result.skipped.append(f"{step.label}: {exc}{''.join(gaps)}")
         return str(exc)
     except Exception as exc:  # one failing analytic must not cost the others their results
         log.exception("step %s failed", step.name)

@@ -1438,6 +1438,31 @@ def check_lead_and_deal(out: Outputs, tally: Tally) -> None:
                     f"and the reasons do not name the deal's stage: {why!r}")  # fmt: skip
 
 
+def check_open_deals(out: Outputs, tally: Tally) -> None:
+    """Only open deals get a win chance, and a stored deal that is won is closed: a
+    Salesforce user's "Closed Won" and "Closed Lost" deals were all read as open. The
+    stage's words are read here on their own, not by the loader's code."""
+    known = out.store.get("deals")
+    rows = out.workbook.get("Deal win chances")
+    if known is None or known.empty:
+        return
+    closed_words = re.compile(r"\b(closed|won|lost)\b", re.IGNORECASE)
+    for deal, closed, won in known[["deal_id", "is_closed", "is_won"]].itertuples(index=False):
+        tally.check("a won deal is closed", not (_yes(won) and not _yes(closed)),
+                    f"deal {deal}: won but not closed")  # fmt: skip
+    shown = _tab_frame(rows) if rows else None
+    if shown is None or shown.empty or "stage" not in shown.columns:
+        return
+    for deal, stage in shown[["deal_id", "stage"]].astype(str).itertuples(index=False):
+        tally.check("a deal given a win chance is not at a closed stage",
+                    closed_words.search(stage) is None,
+                    f"deal {deal}: given a win chance at stage {stage!r}")  # fmt: skip
+
+
+def _yes(value: Any) -> bool:
+    return str(value).strip().lower() in {"1", "1.0", "true", "yes"}
+
+
 def _said_no(out: Outputs) -> set[str]:
     """Contacts whose stored consent, or a column of theirs whose header is an opt-out or
     consent column, says no (an opt-out or a value that cannot be read), read on their own
@@ -1513,6 +1538,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "a New Customer first bought very recently": check_new_customers,
     "codes as words, reasons say which way, no JSON in Rejects, counts and dates typed": check_words,
     "no contact who said no (anywhere) is shown or scored": check_opt_outs,
+    "only open deals get a win chance; a won deal is closed": check_open_deals,
     "a price's reason says its figures; the report's prices are the Prices tab's": (
         check_price_words
     ),
