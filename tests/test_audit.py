@@ -14,6 +14,7 @@ import pytest
 from audit import (
     INVARIANTS,
     MONEY_DIGITS,
+    PRICE_GRID,
     SHOPS,
     Outputs,
     Shop,
@@ -39,6 +40,7 @@ AT_LEAST = {
     "no code names in text": 1000,
     MONEY_DIGITS: 500,
     "guardrails hold": 20,
+    PRICE_GRID: 20,
     "totals equal their parts": 40,
     "open period shows at least what was sold": 20,
     "period stated and the same everywhere": 5,
@@ -109,6 +111,23 @@ def test_a_yen_shop_shows_no_decimals_of_a_yen(yen: Outputs):
         for v, f in zip(values, shown, strict=True) if isinstance(v, float) and "%" not in f
     ]  # fmt: skip
     assert example and all("." not in f for f in example), set(example)
+
+
+def test_the_audit_finds_a_price_the_shop_cannot_charge(yen: Outputs, tiny: Outputs):
+    """find52_money item 3: "Raise to 1,230.50 JPY"; and a .49 price in a shop of .99s."""
+    prices = yen.store["price_suggestions"]  # the tiny shop sells too little to suggest any
+    assert not [p for p in audit(yen).problems if p.startswith(PRICE_GRID)]
+    planted = prices.assign(current_price=1150.0, suggested_price=1150.0 * 1.07)  # 1,230.50
+    broken = Outputs(**{**vars(yen), "store": {**yen.store, "price_suggestions": planted}})
+    assert any("smallest unit" in p for p in audit(broken).problems if p.startswith(PRICE_GRID))
+    store = {
+        **tiny.store,
+        "products": tiny.store["products"].assign(price=16.99),
+        "order_lines": tiny.store["order_lines"].assign(unit_price=16.99),
+    }
+    nines = tiny.store["price_suggestions"].assign(current_price=16.99, suggested_price=17.49)
+    broken = Outputs(**{**vars(tiny), "store": {**store, "price_suggestions": nines}})
+    assert any("ends in .99" in p for p in audit(broken).problems if p.startswith(PRICE_GRID))
 
 
 def test_the_audit_finds_what_issue_24_saw(tiny: Outputs):

@@ -282,16 +282,19 @@ def test_step_writes_store_rows_a_prices_tab_and_demand_curves(business: SampleB
 
 def test_a_suggestion_short_of_the_minimum_margin_says_so():
     """Issue 24: Sencha, 6.99 at a unit cost of 5.85: raised to 7.68 (a 23.8% margin) under a
-    30% minimum, and the reason did not say the guardrail was still not met."""
-    choice = choose_price(-0.7, 0.05, 6.99, 5.85, 30, Guardrails(min_margin=0.30))
-    assert choice.suggested == pytest.approx(7.69, abs=0.01)
+    30% minimum, and the reason did not say the guardrail was still not met. The step from
+    6.99 reaches 7.689: 7.68, not 7.69 (a 10.01% step, rounded up past the limit)."""
+    rails = Guardrails(min_margin=0.30, currency="USD")
+    choice = choose_price(-0.7, 0.05, 6.99, 5.85, 30, rails)
+    assert choice.suggested == 7.68
     reason = reason_for(choice, -0.7, "USD")
-    assert "minimum margin of 30%" in reason and "needs 8.36" in reason
+    assert "minimum margin of 30%" in reason and "needs $8.36" in reason
     assert "which leaves 23." in reason
     met = choose_price(-0.7, 0.05, 9.99, 5.85, 30, Guardrails(min_margin=0.30))
     assert met.unmet is None and (met.suggested - 5.85) / met.suggested >= 0.30
     floor = choose_price(-3.0, 0.05, 10.0, None, 30, Guardrails(floor={"P": 12.0}), "P")
     assert floor.suggested == 11.0 and "the price floor is 12.00" in reason_for(floor, -3.0)
+    assert "reaches 11.00" in reason_for(floor, -3.0)  # no currency known: plain, to the cent
 
 
 def test_confidence_is_never_shown_as_certain():
@@ -380,7 +383,7 @@ def test_orders_in_two_currencies_are_not_read_as_a_price_change():
     lines.loc[euro, "unit_price"] = 23.0
     frame = suggest_prices(lines, None, orders, currency="USD").set_index("product_id")
     assert frame.loc["D1", "current_price"] == 25.0
-    assert frame.loc["D1", "reason"].startswith("No suggestion: always sold at 25.00")
+    assert frame.loc["D1", "reason"].startswith("No suggestion: always sold at $25.00")
     note = next(n for n in frame.attrs["notes"] if "currencies" in n)
     assert note.startswith(f"{int(euro.sum()):,} order lines sold in other currencies than USD")
     assert "(EUR " in note and "count as units sold but not as prices" in note
@@ -398,13 +401,13 @@ def test_a_price_ending_out_of_reach_says_so_rather_than_close_to_the_best():
     """A 4.50 pin, .99 endings and a 5% step: no .99 price lies within 4.27-4.73, and the
     Prices tab said "it is already close to the best price" of a product whose best
     price within the step was 5% higher."""
-    rails = Guardrails(ending=0.99, max_change=0.05)
+    rails = Guardrails(ending=0.99, max_change=0.05, currency="USD")
     choice = choose_price(-0.5, 0.2, 4.50, 1.0, 60, rails)
     assert choice.suggested == 4.50
     reason = reason_for(choice, -0.5, "USD")
-    assert reason.startswith(
-        "Keep $4.50: the best price within the 5% limit per step would be 4.72, but no "
-        "price ending in .99 lies between 4.27 and 4.73"
+    assert reason.startswith(  # the prices a 5% step allows: 4.28 to 4.72, to the cent
+        "Keep $4.50: the best price within the 5% limit per step would be $4.72, but no "
+        "price ending in .99 lies between $4.28 and $4.72"
     )
     # a .99 price within reach that does not pay keeps the old words
     near = choose_price(-3.0, 0.05, 15.0, 10.0, 50, Guardrails(ending=0.99))

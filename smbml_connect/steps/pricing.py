@@ -38,6 +38,8 @@ class PricingSettings(StepSettings):
     max_change: float = Field(0.10, gt=0, le=0.5)  # largest step, as a share of today's price
     min_margin: float = Field(0.0, ge=0, lt=1)  # share of the price left after unit cost
     ending: float | None = Field(None, ge=0, lt=1)  # e.g. 0.99 for prices ending in .99
+    # e.g. 10: suggested prices are multiples of ¥10 (default: the step the shop's prices show)
+    round_to: float | None = Field(None, gt=0)
     floor: dict[str, float] = Field(default_factory=dict)  # product_id: lowest price allowed
     ceiling: dict[str, float] = Field(default_factory=dict)  # product_id: highest price allowed
 
@@ -55,6 +57,7 @@ def guardrails_from(settings: PricingSettings) -> Guardrails:
         floor=dict(settings.floor) or None,
         ceiling=dict(settings.ceiling) or None,
         ending=settings.ending,
+        round_to=settings.round_to,
     )
 
 
@@ -200,7 +203,11 @@ def pricing_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
         f"with {', '.join(frame.attrs.get('controls', []))} held apart, so that a busy season "
         "is not mistaken for buyers liking higher prices. Products whose prices moved little "
         "borrow from others in their category.",
-        *[note[0].upper() + note[1:] + "." for note in frame.attrs.get("notes", [])],
+        *[
+            note[0].upper() + note[1:] + "."
+            for note in [frame.attrs.get("price_grid", ""), *frame.attrs.get("notes", [])]
+            if note
+        ],
     ]
     figures = []
     if len(suggested):

@@ -27,6 +27,7 @@ from smbml_connect.analytics.pricing.price_history import evidence
 from smbml_connect.analytics.shared.glm import PoissonFit, fit_poisson
 from smbml_connect.coerce import coerce_datetime, parse_number
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
+from smbml_connect.money_words import money_text
 
 __all__ = [
     "BUILT_IN",
@@ -100,9 +101,11 @@ class ElasticityEstimate:
         }  # fmt: skip
 
 
-def thin_evidence(facts: Mapping[str, float], unit: str = "week") -> str | None:
-    """Why the data cannot tell how buyers react to price, or None when it can."""
+def thin_evidence(facts: Mapping[str, float], unit: str = "week", currency: str = "") -> str | None:
+    """Why the data cannot tell how buyers react to price, or None when it can (prices
+    written in ``currency``, as every money figure is)."""
     low, high = facts["price_low"], facts["price_high"]
+    low_said, high_said = (money_text(v, currency, cents=True) for v in (low, high))
     if facts["selling_periods"] < MIN_SELLING_PERIODS or facts["units"] < MIN_UNITS:
         return (
             f"too few sales to learn from ({facts['units']:g} unit"
@@ -110,10 +113,10 @@ def thin_evidence(facts: Mapping[str, float], unit: str = "week") -> str | None:
             f"{'' if facts['selling_periods'] == 1 else 's'} with a sale)"
         )
     if facts["distinct_prices"] < 2:
-        return f"always sold at {low:.2f}, so there is no evidence of how buyers react to a change"
+        return f"always sold at {low_said}, so there is no evidence of how buyers react to a change"
     if high < low * (1 + MIN_SPREAD):
         return (
-            f"its price barely moved ({low:.2f} to {high:.2f}), too little to tell how buyers "
+            f"its price barely moved ({low_said} to {high_said}), too little to tell how buyers "
             "react to a change"
         )
     return None
@@ -182,7 +185,7 @@ def _robust_variance(
     return variance
 
 
-def _fit_chunk(panel: pd.DataFrame, category: str) -> list[ProductDemand]:
+def _fit_chunk(panel: pd.DataFrame, category: str, currency: str = "") -> list[ProductDemand]:
     """One model for products that share a category: season and promotion lift shared."""
     panel = panel.reset_index(drop=True)
     products = sorted(panel["product_id"].unique())
@@ -213,7 +216,7 @@ def _fit_chunk(panel: pd.DataFrame, category: str) -> list[ProductDemand]:
         design.add(promoted[:, None], PROMO_SD, ["promotion"])
         controls.append("promotions")
     facts = evidence(panel).to_dict("index")
-    refusals = {p: thin_evidence(facts[p]) for p in products}
+    refusals = {p: thin_evidence(facts[p], currency=currency) for p in products}
     references = panel.groupby("product_id")["net_price"].median()
     priced = [p for p in products if refusals[p] is None]
     if priced:
@@ -265,7 +268,7 @@ def _fit_chunk(panel: pd.DataFrame, category: str) -> list[ProductDemand]:
 
 
 def fit_product_demand(
-    weekly: pd.DataFrame, categories: Mapping[str, str] | None = None
+    weekly: pd.DataFrame, categories: Mapping[str, str] | None = None, currency: str = ""
 ) -> list[ProductDemand]:
     """Own elasticity of every product in a weekly price history (see price_history);
     weeks marked `stocked_out` are not demand at their price, so they are left out."""
@@ -279,7 +282,7 @@ def fit_product_demand(
         products = sorted(group["product_id"].unique())
         for start in range(0, len(products), CHUNK):
             chunk = group[group["product_id"].isin(products[start : start + CHUNK])]
-            results.extend(_fit_chunk(chunk, str(category)))
+            results.extend(_fit_chunk(chunk, str(category), currency))
     return results
 
 

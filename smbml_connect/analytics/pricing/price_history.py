@@ -42,6 +42,8 @@ class PriceHistory:
     foreign: list[str] = field(default_factory=list)  # products sold only in other currencies
     # product: (lowest, highest list price, share of weeks) when most weeks had two or more
     mixed: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    # every distinct list price on the lines priced in `currency`: the shop's price grid
+    list_prices: tuple[float, ...] = ()
 
 
 def _lines_with_dates(
@@ -342,7 +344,8 @@ def weekly_prices(
     paid = usable[usable["priced"]]
     points = paid["net_price"].round(2).groupby(paid["product_id"]).nunique()
     frame["price_points"] = frame["product_id"].map(points).fillna(0).astype(int)
-    return PriceHistory(frame, last_week, silent, notes, main, foreign, mixed)
+    listed = tuple(float(p) for p in np.unique(paid["list_price"].to_numpy(dtype=float)))
+    return PriceHistory(frame, last_week, silent, notes, main, foreign, mixed, listed)
 
 
 def evidence(frame: pd.DataFrame) -> pd.DataFrame:

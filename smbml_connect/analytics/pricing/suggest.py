@@ -29,13 +29,14 @@ from smbml_connect.analytics.pricing.elasticity import (
 )
 from smbml_connect.analytics.pricing.price_history import weekly_prices
 from smbml_connect.errors import ConfigError, NotEnoughDataError
-from smbml_connect.money_words import money_text
+from smbml_connect.money_words import minor_digits, money_text
 
 __all__ = [
     "Guardrails",
     "PriceChoice",
     "choose_price",
     "estimate_elasticity",
+    "price_grid",
     "suggest_price",
     "suggest_prices",
     "unmet_guardrail",
@@ -60,13 +61,21 @@ def _per_product(value: float | Mapping[str, float] | None, product: str) -> flo
 
 @dataclass(frozen=True)
 class Guardrails:
-    """Limits every suggestion stays inside; floor and ceiling may be set per product."""
+    """Limits every suggestion stays inside; floor and ceiling may be set per product.
+
+    A suggested price is one the shop can charge: on the grid `round_to` and `ending` make
+    (multiples of `round_to`, 1 by default when an ending is asked, plus the ending), and
+    never finer than the smallest unit of `currency` (a whole yen, a cent): a yen shop got
+    "Raise to 1,230.50 JPY" (find52_money item 3). `currency` also writes the reasons' money.
+    """
 
     max_change: float = 0.10  # largest change per step, as a share of today's price
     min_margin: float = 0.0  # share of the price that must be left after unit cost
     floor: float | Mapping[str, float] | None = None
     ceiling: float | Mapping[str, float] | None = None
     ending: float | None = None  # e.g. 0.99: prices end in .99
+    round_to: float | None = None  # e.g. 10: prices are multiples of ¥10 (plus the ending)
+    currency: str = ""  # prices are whole units of its smallest unit; reasons' money in it
 
     def __post_init__(self) -> None:
         if not 0 < self.max_change <= 0.5:
@@ -78,9 +87,114 @@ class Guardrails:
         floor, ceiling = self.floor, self.ceiling
         if isinstance(floor, int | float) and isinstance(ceiling, int | float) and floor > ceiling:
             raise ConfigError(f"price floor {self.floor} is above the ceiling {self.ceiling}")
+        smallest = self.money(10.0**-self.digits)
+        for key, value in (("round_to", self.round_to), ("ending", self.ending)):
+            if value is None:
+                continue
+            units = value * 10**self.digits
+            if abs(units - round(units)) > 1e-6 or (key == "round_to" and round(units) < 1):
+                whole = "whole amounts" if self.digits == 0 else f"multiples of {smallest}"
+                raise ConfigError(
+                    f"{key} {value:g} is finer than {self.currency or 'the currency'} allows: "
+                    f"its prices are {whole}"
+                )
 
     def step_words(self) -> str:
         return f"the {self.max_change:.0%} limit per step"
+
+    @property
+    def digits(self) -> int:
+        """Decimals of a price: 0 in yen, 2 in euros (ISO 4217)."""
+        return minor_digits(self.currency)
+
+    def grid(self) -> tuple[int, int]:
+        """(step, ending) of the prices allowed, in the currency's smallest units: a price
+        is ending + k * step (1 and 0: any amount the currency can write)."""
+        scale = 10**self.digits
+        step = (
+            self.round_to
+            if self.round_to is not None
+            else 1.0
+            if self.ending is not None
+            else 1 / scale
+        )
+        return round(step * scale), round((self.ending or 0.0) * scale)
+
+    @property
+    def coarse(self) -> bool:
+        """Whether prices keep to a grid coarser than the currency's smallest unit."""
+        return self.grid() != (1, 0)
+
+    def on_grid(self, prices: np.ndarray, way: str = "nearest") -> np.ndarray:
+        """Each price moved to the nearest price on the grid (or the next "up" or "down")."""
+        step, offset = self.grid()
+        scale = 10**self.digits
+        at = (np.asarray(prices, dtype=float) * scale - offset) / step
+        # 1e-6 of a step: 16.99 is 1698.9999999 cents, on the grid, not below it
+        steps = (
+            np.ceil(at - 1e-6)
+            if way == "up"
+            else np.floor(at + 1e-6)
+            if way == "down"
+            else np.round(at)
+        )
+        return np.round((offset + steps * step) / scale, self.digits)
+
+    def grid_words(self) -> str:
+        """The grid as a reason says it: "price ending in .99", "multiple of 10 JPY"."""
+        step, offset = self.grid()
+        scale = 10**self.digits
+        if offset and step == scale:
+            return f"price ending in .{offset:0{self.digits}d}"
+        multiple = f"multiple of {self.money(step / scale)}"
+        return f"{multiple} plus .{offset:0{self.digits}d}" if offset else multiple
+
+    def grid_rule(self) -> str:
+        """What every price on the grid does: "end in .99", "are multiples of 10 JPY"."""
+        step, offset = self.grid()
+        scale = 10**self.digits
+        if offset and step == scale:
+            return f"end in .{offset:0{self.digits}d}"
+        if offset:
+            return f"are each a {self.grid_words()}"
+        return f"are multiples of {self.money(step / scale)}"
+
+    def money(self, amount: float) -> str:
+        """An amount as every money figure is written, in this currency."""
+        return money_text(amount, self.currency, cents=True)
+
+
+# Steps a shop's prices may keep to, in its currency's smallest units (1 cent ... 1 unit,
+# 1 yen ... 100 yen); an ending (.99, .95) only on whole units.
+GRID_STEPS = (1, 5, 10, 50, 100, 500, 1000)
+GRID_LUCK = 0.01  # a grid is taken when its prices would sit on it by chance less often
+
+
+def price_grid(prices: Sequence[float], currency: str = "") -> tuple[float, float | None] | None:
+    """The coarsest grid every price of a shop keeps to, as (`round_to`, `ending`):
+    (10, None) when every price is a multiple of ¥10, (0.05, None) for 0.05 CHF, (1, 0.99)
+    when every price ends in .99; None when they show none beyond the smallest unit.
+
+    A coarser grid is taken only when the prices would all sit on it by chance less than 1
+    time in 100 on the finer grid found before it: three whole prices show a 0.50 step (all
+    whole by chance on it: 1 in 8), seven show whole units.
+    """
+    scale = 10 ** minor_digits(currency)
+    found = np.unique(np.asarray([p for p in prices if p and p > 0], dtype=float) * scale)
+    units = np.round(found)
+    if len(units) < 3 or np.any(np.abs(found - units) > 1e-6):
+        return None  # too few prices to show a habit, or prices finer than the currency
+    best, ending = 1, 0
+    for step in (s for s in GRID_STEPS[1:] if s <= max(100, scale)):
+        rests = np.unique(units % step)
+        if len(rests) > 1 or (rests[0] and step != scale):
+            continue
+        if (best / step) ** (len(units) - (1 if rests[0] else 0)) >= GRID_LUCK:
+            continue
+        best, ending = step, int(rests[0])
+    if best == 1:
+        return None
+    return best / scale, (ending / scale if ending else None)
 
 
 @dataclass(frozen=True)
@@ -143,18 +257,29 @@ def _band(
     return low, high, {"low": low_by, "high": high_by}
 
 
-def _candidates(low: float, high: float, current: float, ending: float | None) -> np.ndarray:
-    if ending is not None and high >= 1:
-        whole = np.arange(np.floor(low), np.floor(high) + 1)
-        prices = whole + ending
-        prices = prices[(prices >= low - 1e-9) & (prices <= high + 1e-9)]
-    else:
-        prices = np.round(np.linspace(low, high, 201), 2)
-        prices = prices[(prices >= low - 1e-9) & (prices <= high + 1e-9)]
+def _candidates(low: float, high: float, current: float, rails: Guardrails) -> np.ndarray:
+    """Prices to weigh: up to 201 on the grid within the band, and today's when allowed.
+
+    Each is rounded to the grid and kept only inside the band, so the step limit, floor,
+    ceiling and margin hold for the price shown, not just for the one computed.
+    """
+    prices = rails.on_grid(np.linspace(low, high, 201))
+    prices = prices[(prices >= low - 1e-9) & (prices <= high + 1e-9)]
     allowed_now = low - 1e-9 <= current <= high + 1e-9
-    if allowed_now or len(prices) == 0:
-        prices = np.append(prices, current if allowed_now else np.clip(current, low, high))
-    return np.unique(np.round(prices, 2))
+    if allowed_now:
+        prices = np.append(prices, current)
+    elif len(prices) == 0:
+        # A guardrail forces a move, and the band (its reach within a step) holds no price on
+        # the grid: the grid's price nearest the guardrail within the step, else the nearest
+        # the currency can write (its smallest unit), else the band's inner edge.
+        up = current < low
+        edge = float(rails.on_grid(np.array([high if up else low]), "down" if up else "up")[0])
+        if (edge > current) if up else (edge < current):
+            return np.array([edge])
+        if rails.coarse:
+            return _candidates(low, high, current, replace(rails, ending=None, round_to=None))
+        prices = np.array([edge])
+    return np.unique(np.round(prices, rails.digits))
 
 
 def choose_price(
@@ -176,7 +301,7 @@ def choose_price(
     margin_cost = 0.0 if cost is None else cost
     objective = "revenue" if cost is None else "profit"
     low, high, binding = _band(current, cost, rails, product)
-    prices = _candidates(low, high, current, rails.ending)
+    prices = _candidates(low, high, current, rails)
     # Evenly spaced quantiles of the elasticity's normal posterior: smoother and cheaper
     # than random draws, and the same answer every run.
     draws = elasticity + max(sd, 1e-9) * _NORMAL_QUANTILES
@@ -212,14 +337,18 @@ def choose_price(
             )
     elif suggested == current:
         kept_because = "it is already close to the best price"
-    if kept_because and rails.ending is not None and current_allowed:
+    if kept_because and rails.coarse and current_allowed:
         kept_because = _no_ending_within(
             kept_because, elasticity, sd, current, unit_cost, weekly_units, rails, product,
             periods_per_month, prices, (low, high), binding,
         )  # fmt: skip
+    only_today = not np.any(np.abs(prices - current) > 0.5 / 10**rails.digits)
+    if kept_because and only_today and unmet_guardrail(current, cost, rails, product, current):
+        # "already close to the best price" was said of a price a ceiling pinned under the margin
+        kept_because = "no other price is within your guardrails"
     if kept_because:
         confidence = float("nan")  # a chance that a change pays is reported only for changes
-        suggested = round(current, 2)
+        suggested = round(current, rails.digits)
     capped_by = None
     if suggested != current:
         edge = "high" if suggested == prices.max() else "low" if suggested == prices.min() else None
@@ -263,48 +392,67 @@ def _no_ending_within(
     band: tuple[float, float],
     binding: dict[str, str],
 ) -> str:
-    """Why today's price stays when only the price ending keeps it there.
+    """Why today's price stays when only the price grid (an ending, ¥10 steps) keeps it there.
 
-    With a 5% step, a 4.50 product has no .99 price within reach (4.28 to 4.73): "it is
+    With a 5% step, a 4.50 product has no .99 price within reach (4.28 to 4.72): "it is
     already close to the best price" was then said of a product whose best price was 5%
     higher.
     """
-    if np.any(np.abs(prices - current) > 0.005):
-        return kept_because  # prices with the ending were within reach, and did not pay
+    half_unit = 0.5 / 10**rails.digits
+    if np.any(np.abs(prices - current) > half_unit):
+        return kept_because  # prices on the grid were within reach, and did not pay
     free = choose_price(elasticity, sd, current, unit_cost, weekly_units,
-                        replace(rails, ending=None), product, periods_per_month)  # fmt: skip
+                        replace(rails, ending=None, round_to=None), product,
+                        periods_per_month)  # fmt: skip
     if free.kept_because:
         return kept_because
     limit = binding["high" if free.suggested > current else "low"]
-    cents = f".{round(100 * (rails.ending or 0)):02d}"
-    low, high = band
+    scale = 10**rails.digits
+    low, high = np.ceil(band[0] * scale - 1e-6) / scale, np.floor(band[1] * scale + 1e-6) / scale
     return (
-        f"the best price within {limit} would be {free.suggested:.2f}, but no price ending in "
-        f"{cents} lies between {low:.2f} and {high:.2f}"
+        f"the best price within {limit} would be {rails.money(free.suggested)}, but no "
+        f"{rails.grid_words()} lies between {rails.money(low)} and {rails.money(high)}"
     )
 
 
 def unmet_guardrail(
     price: float, cost: float | None, rails: Guardrails, product: str, current: float
 ) -> str | None:
-    """The guardrail a price still breaks (one step cannot reach it), and by how much."""
-    step = f"one step of at most {rails.max_change:.0%} from {current:.2f} reaches {price:.2f}"
+    """The guardrail a price still breaks, by how much, and what holds it there: the step
+    limit, or a ceiling below what the margin needs (find52_money item 5: a ceiling held
+    Espresso Beans at 2,300, and the reason said a 10% step from 2300.00 "reaches 2300.00")."""
+    money = rails.money
+    unit = rails.grid()[0] / 10**rails.digits  # the next price on the grid up or down
+    tolerance = 0.5 / 10**rails.digits
+    floor, ceiling = _per_product(rails.floor, product), _per_product(rails.ceiling, product)
+
+    def held(needed: float) -> str:
+        """What keeps the price under ``needed``: a ceiling, else one step's reach."""
+        if ceiling is not None and ceiling < needed and price > ceiling - unit:
+            return f"your price ceiling of {money(ceiling)} holds it below that"
+        return (
+            f"one step of at most {rails.max_change:.0%} from {money(current)} reaches "
+            f"{money(price)}"
+        )
+
     if cost is not None and price > 0:
         needed = cost / (1 - rails.min_margin)
-        if price < needed - 0.005:
+        if price < needed - tolerance:
             margin = (price - cost) / price
+            scale = 10**rails.digits
+            least = np.ceil(needed * scale - 1e-6) / scale  # the lowest price that does
             what = (
                 f"your minimum margin of {rails.min_margin:.0%} after the unit cost of "
-                f"{cost:.2f} needs {needed:.2f}"
+                f"{money(cost)} needs {money(least)}"
                 if rails.min_margin > 0
-                else f"the unit cost is {cost:.2f}"
+                else f"the unit cost is {money(cost)}"
             )
-            return f"{what}; {step}, which leaves {margin:.1%}"
-    floor, ceiling = _per_product(rails.floor, product), _per_product(rails.ceiling, product)
-    if floor is not None and price < floor - 0.005:
-        return f"the price floor is {floor:.2f}; {step}"
-    if ceiling is not None and price > ceiling + 0.005:
-        return f"the price ceiling is {ceiling:.2f}; {step}"
+            return f"{what}; {held(needed)}, which leaves {margin:.1%}"
+    if floor is not None and price < floor - tolerance:
+        return f"the price floor is {money(floor)}; {held(floor)}"
+    if ceiling is not None and price > ceiling + tolerance:
+        reach = f"one step of at most {rails.max_change:.0%} from {money(current)} reaches"
+        return f"the price ceiling is {money(ceiling)}; {reach} {money(price)}"
     return None
 
 
@@ -399,8 +547,8 @@ def _listed_apart(
         return None
     side, by = ("below", 1 - listed / low) if listed < low else ("above", listed / high - 1)
     return (
-        f"today's price in the products list, {listed:.2f}, is {by:.0%} {side} every price "
-        f"buyers paid ({low:.2f} to {high:.2f}), more than one step of "
+        f"today's price in the products list, {rails.money(listed)}, is {by:.0%} {side} every "
+        f"price buyers paid ({rails.money(low)} to {rails.money(high)}), more than one step of "
         f"{rails.max_change:.0%}: a price with or without tax, or a new price not sold at "
         "yet? Check the products list; after a few weeks of sales at it the next run can say"
     )
@@ -414,15 +562,40 @@ def _only_promoted(paid: Mapping[str, float] | None, facts: Mapping[str, float])
     return same and float(facts["price_high"]) > float(facts["price_low"]) + 0.005
 
 
-def _mixed(prices: tuple[float, float, float] | None) -> str | None:
+def _mixed(prices: tuple[float, float, float] | None, rails: Guardrails) -> str | None:
     """Why a product sold at several prices in the same weeks gets no suggestion."""
     if prices is None:
         return None
     low, high, share = prices
     return (
-        f"sold at several prices in the same week ({low:.2f} to {high:.2f}, in {share:.0%} of "
+        f"sold at several prices in the same week ({rails.money(low)} to {rails.money(high)}, "
+        f"in {share:.0%} of "
         "its weeks), so its price is a mix of what buyers chose: sizes or variants under one "
         "product? Give each its own SKU and each can get a suggestion"
+    )
+
+
+def _shop_rails(
+    rails: Guardrails, currency: str, prices: Sequence[float]
+) -> tuple[Guardrails, str]:
+    """The guardrails in the shop's currency, on the grid its own prices keep to when the
+    config sets none; and that grid in words for the report ("" for any amount).
+
+    A shop whose every price is a multiple of ¥10, of 0.05 CHF, or ends in .99 got
+    suggestions of 4,169 JPY, 57.42 CHF: prices it would never put on a shelf.
+    """
+    rails = replace(rails, currency=rails.currency or currency)
+    if rails.round_to is not None or rails.ending is not None:
+        return rails, (f"suggested prices {rails.grid_rule()}, as your settings ask"
+                       if rails.coarse else "")  # fmt: skip
+    grid = price_grid(prices, rails.currency)
+    if grid is None:
+        return rails, ""
+    rails = replace(rails, round_to=grid[0], ending=grid[1])
+    return rails, (
+        f"suggested prices {rails.grid_rule()}, as all {len(set(prices)):,} prices in your "
+        "products list and order lines do (`round_to` under [analytics.pricing] sets another "
+        "step)"
     )
 
 
@@ -458,7 +631,12 @@ def suggest_prices(
     categories, prices, costs, names = (
         column("category"), column("price"), column("unit_cost"), column("name")
     )  # fmt: skip
-    demands = fit_product_demand(history.frame, categories) if len(history.frame) else []
+    listed_prices = [p for p in map(_positive, prices.values()) if p is not None]
+    rails, grid_words = _shop_rails(rails, history.currency or currency,
+                                    [*history.list_prices, *listed_prices])  # fmt: skip
+    demands = (
+        fit_product_demand(history.frame, categories, rails.currency) if len(history.frame) else []
+    )
     usable = [d for d in demands if d.refusal is None and d.product_id not in history.silent]
     pooled = dict(
         zip(
@@ -494,7 +672,7 @@ def suggest_prices(
         if demand.refusal:
             rows.append(_refused(pid, demand.refusal, current) | facts)
             continue
-        apart = _listed_apart(listed, paid.get(pid), rails) or _mixed(history.mixed.get(pid))
+        apart = _listed_apart(listed, paid.get(pid), rails) or _mixed(history.mixed.get(pid), rails)
         if apart:
             rows.append(_refused(pid, apart, current) | facts)
             continue
@@ -502,7 +680,7 @@ def suggest_prices(
         units = _weekly_units(demand, estimate.elasticity, current)
         cost = _positive(costs.get(pid))
         choice = choose_price(estimate.elasticity, estimate.sd, current, cost, units, rails, pid)
-        reason = reason_for(choice, estimate.elasticity, currency)
+        reason = reason_for(choice, estimate.elasticity, rails.currency)
         if estimate.own_weight < 0.5:
             reason += (
                 f" Estimate based {estimate.own_weight:.0%} on its own sales and "
@@ -563,6 +741,7 @@ def suggest_prices(
     frame["expected_profit_change"] = frame.get("profit_change", np.nan)
     frame = frame.sort_values("product_id", ignore_index=True)
     frame.attrs["notes"] = history.notes
+    frame.attrs["price_grid"] = grid_words
     frame.attrs["controls"] = sorted({c for d in demands for c in d.controls})
     frame.attrs["weeks"] = int(history.frame["week"].nunique()) if len(history.frame) else 0
     return frame
