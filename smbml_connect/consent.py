@@ -75,6 +75,7 @@ OPT_OUT_WORDS = frozenset(
         "cleaned", "pending", "transactional", "archived",  # Mailchimp audience status
         "bounced", "complained", "spam", "redacted", "invalid",
         "suppressed",  # Klaviyo: a profile that cannot be e-mailed
+        "no consent",  # Pipedrive's "Marketing status"
     }
 )  # fmt: skip
 # GDPR lawful bases that do not cover marketing; they say no unless another part says yes.

@@ -67,7 +67,8 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
                               "subscribed", "accepts marketing", "gdpr consent",
                               "accepts email marketing", "marketing contact status",
                               "email marketing consent", "email consent", "marketing opt in",
-                              "email opt in", "marketing opted in", "email subscription status"],
+                              "email opt in", "marketing opted in", "email subscription status",
+                              "marketing status"],
     },
     "deals": {
         **_COMMON,

@@ -1737,6 +1737,9 @@ PIPEDRIVE_PEOPLE = Layout(
                 "Person - Person created -> created_at",
                 "Person - Add time -> created_at",
                 "Person - Update time -> updated_at",
+                # Subscribed / Unsubscribed / No consent / Archived (Pipedrive Campaigns);
+                # unread, the people who said no were scored (a reviewer)
+                "Person - Marketing status -> marketing_consent",
             ),
             _pipedrive_people,
         )

@@ -194,3 +194,20 @@ def test_a_status_column_mapped_to_is_closed_is_read_as_open_won_or_lost(tmp_pat
     }  # fmt: skip
     cleared = result.rejects[result.rejects["column"] == "is_closed"]
     assert cleared["value"].tolist() == ["maybe"]  # an unreadable value is listed, not lost
+
+
+def test_pipedrive_marketing_status_is_read_for_consent(tmp_path: Path):
+    """A reviewer: the people layout left "Person - Marketing status" unread, so people
+    marked Unsubscribed, No consent or Archived were scored and written back."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "deals-export.csv").write_text(PIPEDRIVE_DEALS)
+    statuses = ["Subscribed", "Unsubscribed", "No consent"]
+    people = PIPEDRIVE_PEOPLE.splitlines()
+    rows = [f"{people[0]},Person - Marketing status"]
+    rows += [f"{line},{status}" for line, status in zip(people[1:], statuses, strict=True)]
+    (folder / "people-export.csv").write_text("\n".join(rows) + "\n")
+    result, _ = _run(folder, tmp_path)
+    assert result.consent_skipped == 2  # Unsubscribed and No consent; Subscribed may be scored
+    unread = result.rejects[result.rejects["column"].astype(str).str.contains("consent")]
+    assert unread.empty  # "No consent" is a word for no, not a value that cannot be read
