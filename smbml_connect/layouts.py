@@ -1161,8 +1161,12 @@ def _shopify_products(frame: pd.DataFrame) -> pd.DataFrame:
     taxonomy = _stripped(_col(out, "Product Category")).map(
         lambda v: v.split(">")[-1].strip() or None if v else None
     )
+    # archived or draft: not for sale now (an archived mug was 15 customers' first
+    # suggestion); a blank status says nothing
+    status = _stripped(_col(out, "Status")).map(lambda v: normalise(v) if v else None)
+    on_sale = status.map(lambda v: None if v is None else ("yes" if v == "active" else "no"))
     return _with(out, product_id=sku.where(sku.notna(), name), name=name,
-                 category=kind.where(kind.notna(), taxonomy))  # fmt: skip
+                 category=kind.where(kind.notna(), taxonomy), on_sale=on_sale)  # fmt: skip
 
 
 SHOPIFY_PRODUCTS = Layout(

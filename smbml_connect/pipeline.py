@@ -63,7 +63,7 @@ from smbml_connect.ports import (
     SourceReject,
     StepResult,
 )
-from smbml_connect.sales import no_amounts
+from smbml_connect.sales import no_amounts, product_sale_days
 from smbml_connect.schema import (
     NOTE,
     REJECT_COLUMNS,
@@ -164,6 +164,7 @@ def run_pipeline(
             currency=currency,
             settings=options.settings,
             previous_model=lambda name: getattr(store.load_model(name), "payload", None),
+            sold=product_sale_days(tables["orders"], tables["order_lines"]),
         )
         result.currency = context.currency
         # no exchange rates offline: amounts in other currencies count in no money figure

@@ -64,6 +64,7 @@ __all__ = [
     "is_sale",
     "net_total",
     "no_amounts",
+    "product_sale_days",
     "refunds",
     "sale_lines",
     "status_key",
@@ -274,6 +275,20 @@ def no_amounts(orders: pd.DataFrame, currency: str) -> str | None:
 def is_sale(orders: pd.DataFrame) -> pd.Series:
     """True for the orders every analytic counts as sales."""
     return why_not_sale(orders).isna()
+
+
+def product_sale_days(orders: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """product_id, ordered_at of every line of a sale, whoever bought it (a guest, a
+    customer who opted out): whether a product still sells is a fact about the shop, and
+    a personal step's view lacks the orders of the people it may not process."""
+    if orders.empty or lines.empty or not {"order_id", "product_id"} <= set(lines.columns):
+        return pd.DataFrame({"product_id": pd.Series(dtype=str), "ordered_at": pd.Series(
+            dtype="datetime64[ns, UTC]")})  # fmt: skip
+    sold = orders[is_sale(orders).to_numpy()].drop_duplicates("order_id")
+    when = coerce_datetime(sold["ordered_at"])[0]
+    dated = pd.DataFrame({"order_id": sold["order_id"].to_numpy(), "ordered_at": when.to_numpy()})
+    out = lines[["order_id", "product_id"]].dropna().merge(dated.dropna(), on="order_id")
+    return out[["product_id", "ordered_at"]].astype({"product_id": str}).reset_index(drop=True)
 
 
 def sale_lines(lines: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:

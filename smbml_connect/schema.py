@@ -174,7 +174,7 @@ TABLES: dict[str, TableSpec] = {
             ("product_id",),
             _cols(
                 "product_id:str! name:str price:float unit_cost:float category:str "
-                "archived_at:datetime"
+                "archived_at:datetime on_sale:bool"
             ),
         ),
         TableSpec(

@@ -27,7 +27,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 
-from smbml_connect.analytics.customers.recommend import off_sale, purchases_by_customer
+from smbml_connect.analytics.customers.recommend import off_sale
 from smbml_connect.analytics.forecast.seasonality import check_seasonality
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.analytics.leads.deals import NO_CLOSE_DATE
@@ -43,7 +43,7 @@ from smbml_connect.ports import RunResult
 from smbml_connect.registry import load_config, parse_config
 from smbml_connect.report import HtmlReport, ResultsWorkbook
 from smbml_connect.runner import build_run
-from smbml_connect.sales import NEGATIVE, REFUNDED, is_sale, why_not_sale
+from smbml_connect.sales import NEGATIVE, REFUNDED, is_sale, product_sale_days, why_not_sale
 from smbml_connect.sample import SampleConfig, generate
 from smbml_connect.schema import TABLES
 from smbml_connect.steps import STEPS
@@ -1370,7 +1370,7 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
     )
     as_of = pd.Timestamp(out.result.as_of)
     as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
-    gone = off_sale(purchases_by_customer(orders, lines, as_of), as_of)
+    gone = off_sale(product_sale_days(orders, lines), as_of, out.store.get("products"))
     shown = [(f"workbook {t!r}", _tab_frame(r)) for t, r in out.workbook.items()]
     shown += [(f"sheets {t!r}", f) for t, f in out.sheets.items()]
     for where, frame in shown:

@@ -21,6 +21,7 @@ from smbml_connect.analytics.customers.recommend import (
 )
 from smbml_connect.analytics.customers.value import CustomerValueModel, daily_purchases
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
+from smbml_connect.sales import product_sale_days
 from smbml_connect.steps.base import StepContext
 from smbml_connect.steps.customers import next_product_step
 
@@ -436,15 +437,40 @@ def test_a_product_no_one_buys_any_more_is_not_suggested():
     tables = _shop_with_a_retired_product()
     end = pd.Timestamp("2025-01-06", tz="UTC") + pd.Timedelta(weeks=60)
     purchases = purchases_by_customer(tables["orders"], tables["order_lines"], end)
-    assert off_sale(purchases, end) == {"Z"}  # S is slow, not gone: 14 weeks < 3 gaps of 16
+    assert off_sale(purchases, end) == {"Z"}  # S is slow, not gone: quiet 14 weeks, 16 before
     model = CoPurchaseRecommender().fit(purchases)
     assert "Z" in set(model.recommend(3)["product_id"])  # as before the rule
     result = next_product_step(tables, StepContext(as_of=end))
     picks = result.sheets["Next products"]
     assert "Z" not in set(picks["product_id"]) and "S" in set(picks["product_id"])
     words = " ".join(p for s in result.sections for p in s.paragraphs)
-    assert "Not suggested: 1 product no one has bought for 13 weeks or more" in words
-    assert "(Old poster)" in words
+    assert "Not suggested: 1 product not for sale now (Old poster): archived or a draft" in words
+
+
+def test_whether_a_product_still_sells_is_the_shops_fact_not_only_its_consenting_buyers():
+    """A reviewer: Tea sold every week, lately only to customers who opted out, was
+    "bought by no one for 13 weeks" and withheld; an Advent calendar sold November to
+    December two years running was off sale in the October before its season; a mug
+    archived in the products list was still 15 customers' first suggestion."""
+    tables = _shop_with_a_retired_product()
+    end = pd.Timestamp("2025-01-06", tz="UTC") + pd.Timedelta(weeks=60)
+    everyone = product_sale_days(tables["orders"], tables["order_lines"])
+    assert off_sale(everyone, end) == {"Z"}
+    late_tea = pd.DataFrame({"product_id": "Z", "ordered_at": [end - pd.Timedelta(days=3)]})
+    sold = pd.concat([everyone, late_tea], ignore_index=True)  # bought by an opt-out lately
+    assert off_sale(sold, end) == set()
+    picks = next_product_step(tables, StepContext(as_of=end, sold=sold)).sheets["Next products"]
+    assert "Z" in set(picks["product_id"])
+    advent = pd.DataFrame(
+        {"product_id": "ADVENT", "ordered_at": [*pd.date_range("2024-11-15", "2024-12-24"),
+                                                *pd.date_range("2025-11-15", "2025-12-24")]}
+    )  # fmt: skip
+    advent["ordered_at"] = advent["ordered_at"].dt.tz_localize("UTC")
+    for day in ("2026-10-15", "2026-11-14"):
+        assert off_sale(advent, pd.Timestamp(day, tz="UTC")) == set(), day
+    assert off_sale(advent, pd.Timestamp("2027-03-01", tz="UTC")) == {"ADVENT"}  # missed a year
+    products = tables["products"].assign(on_sale=[True, False, None, True])  # B archived
+    assert off_sale(everyone, end, products) == {"B", "Z"}
 
 
 def test_next_product_is_skipped_in_words_when_everyone_has_everything():

@@ -291,6 +291,9 @@ def test_shopify_products_export_gives_one_product_per_variant(tmp_path: Path):
     assert pd.isna(rows.loc["Gift card $25-$50", "unit_cost"])
     assert _product_extra(products.clean, "KIT-TRV")["Status"] == "draft"
     assert _product_extra(products.clean, "SER-ROSE-50")["Status"] == "active"
+    # archived or draft: not for sale now (Next products suggests it to no one)
+    on_sale = products.clean.set_index("product_id")["on_sale"]
+    assert not on_sale["KIT-TRV"] and on_sale["SER-ROSE-50"] and on_sale["MASK-COL"]
 
 
 def test_shopify_orders_name_their_products_when_no_products_list_is_there(tmp_path: Path):

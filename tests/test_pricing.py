@@ -659,3 +659,18 @@ def test_a_shop_whose_own_price_changes_say_little_gets_no_confident_raise():
         assert not any(w in reason for w in ("barely", "as much as usual", "very price")), reason
         moved = row["suggested_price"] != row["current_price"]
         assert not moved or "today's price is below" in reason, reason
+
+
+def test_a_product_not_for_sale_now_gets_no_suggestion(business: SampleBusiness):
+    """A Shopify products export marks a product archived or draft: no price to change."""
+    tables = business.tables
+    products = tables["products"].assign(on_sale=None)
+    products.loc[products["product_id"] == "P001", "on_sale"] = False
+    products.loc[products["product_id"] == "P002", "on_sale"] = True
+    frame = suggest_prices(
+        tables["order_lines"], products, tables["orders"], as_of=business.as_of
+    ).set_index("product_id")
+    assert frame.loc["P001", "reason"] == (
+        "No suggestion: not for sale now: archived or a draft in your products list."
+    )
+    assert not frame.loc["P002", "reason"].startswith("No suggestion: not for sale")

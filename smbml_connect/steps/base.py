@@ -80,6 +80,9 @@ class StepContext:
     # The payload of the newest saved model of that name: lets a step stay consistent
     # with its last run (clusters keep their names).
     previous_model: Callable[[str], str | None] = _no_previous
+    # product_id, ordered_at of every sale of the shop, whoever bought (``sales.
+    # product_sale_days``): facts about products, which a personal step's view lacks
+    sold: pd.DataFrame | None = None
 
     def settings_for(self, model: type[S]) -> S:
         """A step's settings: as validated from the config, or the model's defaults."""

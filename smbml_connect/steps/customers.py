@@ -338,8 +338,9 @@ def _off_sale_words(retired: set[str], names: Mapping[str, str]) -> str:
     shown = sorted(names.get(p, p) for p in retired)
     listed = ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
     return (
-        f"{plural(len(retired), 'product')} no one has bought for {OFF_SALE_WEEKS} weeks or "
-        f"more, far longer than between their sales before, which may be off sale ({listed})"
+        f"{plural(len(retired), 'product')} not for sale now ({listed}): archived or a draft "
+        f"in your products list, or not bought by anyone for {OFF_SALE_WEEKS} weeks or more, "
+        "longer than ever before"
     )
 
 
@@ -354,7 +355,8 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
         for k, v in products.dropna(subset=["name"]).set_index("product_id")["name"].items()
     }
     model = CoPurchaseRecommender().fit(purchases)
-    retired = off_sale(purchases, context.as_of)
+    sold = context.sold if context.sold is not None else purchases
+    retired = off_sale(sold, context.as_of, tables.get("products"))
     picks = model.recommend(3, names, never=returned, retired=retired)
     if picks.empty:
         raise NotEnoughDataError(

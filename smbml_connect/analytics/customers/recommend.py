@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 OFF_SALE_WEEKS = 13  # as `pricing.price_history.SILENT_WEEKS`: unsold this long, maybe off sale
-OFF_SALE_GAPS = 3  # ... and quiet for this many of its usual gaps between days with a sale
 SHRINK = 10.0  # pseudo-count: a pair bought together by 2 people is weak evidence
 CELLS_PER_CHUNK = 20_000_000  # dense customers x products scores computed per chunk
 
@@ -85,25 +84,36 @@ def returned_by_customer(
     )
 
 
-def off_sale(purchases: pd.DataFrame, as_of: pd.Timestamp | None = None) -> set[str]:
-    """Products no one has bought for `OFF_SALE_WEEKS` weeks and for `OFF_SALE_GAPS` of
-    their usual gaps between days with a sale: archived, sold out or renamed (a product
-    keyed by its name that was renamed half way looks like two, the old one silent).
+def off_sale(
+    sold: pd.DataFrame, as_of: pd.Timestamp | None = None, products: pd.DataFrame | None = None
+) -> set[str]:
+    """Products not for sale now: marked so in the products list (`on_sale` no: Shopify's
+    archived or draft), or that no one has bought for `OFF_SALE_WEEKS` weeks, longer than
+    they ever went without a sale before (archived, sold out, or renamed: a product keyed
+    by its name that was renamed half way looks like two, the old one silent).
 
     They still teach what is bought together, but are not suggested: a poster archived 57
     weeks before was the first suggestion of 11 customers, and a honey 14 people had bought
-    under its new name was offered to them under the old one. The gaps keep a product
-    that sells every few months in a slow shop from being called off sale.
+    under its new name was offered to them under the old one. ``sold`` holds every sale
+    (product_id, ordered_at), whoever bought it. Measured against the longest quiet spell
+    before, a seasonal product (an Advent calendar sold November to December two years
+    running) is not off sale in the October before its season, nor a slow seller that
+    sells every few months; a product sold on one day only is, after 13 weeks.
     """
-    if purchases.empty:
-        return set()
-    end = as_of if as_of is not None else purchases["ordered_at"].max()
-    days = purchases.assign(day=purchases["ordered_at"].dt.normalize())
-    span = days.groupby("product_id")["day"].agg(["min", "max", "nunique"])
-    quiet = (end - span["max"]).dt.days
-    usual_gap = (span["max"] - span["min"]).dt.days / (span["nunique"] - 1).clip(lower=1)
-    gone = (quiet >= 7 * OFF_SALE_WEEKS) & (quiet > OFF_SALE_GAPS * usual_gap)
-    return {str(product) for product in span.index[gone.to_numpy()]}
+    gone: set[str] = set()
+    if products is not None and "on_sale" in products.columns:
+        flag = products["on_sale"].astype("boolean")
+        gone |= set(products.loc[flag.eq(False).fillna(False).to_numpy(), "product_id"].astype(str))
+    if sold.empty:
+        return gone
+    end = as_of if as_of is not None else sold["ordered_at"].max()
+    days = sold.assign(day=sold["ordered_at"].dt.normalize())[["product_id", "day"]]
+    days = days[days["day"] <= end].drop_duplicates().sort_values(["product_id", "day"])
+    gaps = days.groupby("product_id")["day"].diff().dt.days
+    longest = gaps.groupby(days["product_id"]).max().fillna(0)
+    quiet = (end - days.groupby("product_id")["day"].max()).dt.days
+    silent = (quiet >= 7 * OFF_SALE_WEEKS) & (quiet > longest.reindex(quiet.index))
+    return gone | {str(product) for product in quiet.index[silent.to_numpy()]}
 
 
 @dataclass

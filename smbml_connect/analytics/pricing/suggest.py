@@ -631,6 +631,8 @@ def suggest_prices(
     categories, prices, costs, names = (
         column("category"), column("price"), column("unit_cost"), column("name")
     )  # fmt: skip
+    flags = pd.Series(column("on_sale"), dtype=object)
+    retired = set(flags.index[flags.astype("boolean").eq(False).fillna(False).to_numpy()])
     listed_prices = [p for p in map(_positive, prices.values()) if p is not None]
     rails, grid_words = _shop_rails(rails, history.currency or currency,
                                     [*history.list_prices, *listed_prices])  # fmt: skip
@@ -664,6 +666,10 @@ def suggest_prices(
             "price_low": demand.facts["price_low"],
             "price_high": demand.facts["price_high"],
         }
+        if pid in retired:  # its sales still teach its category how buyers react
+            why = "not for sale now: archived or a draft in your products list"
+            rows.append(_refused(pid, why, current) | facts)
+            continue
         if pid in history.silent:
             rows.append(
                 _refused(pid, f"no sales in the last {history.silent[pid]} weeks", current) | facts
