@@ -12,6 +12,7 @@ import pandas as pd
 
 from smbml_connect.analytics.leads.deals import (
     DEAL_PHRASES,
+    NO_CLOSE_DATE,
     DealWinModel,
     deal_snapshot,
 )
@@ -104,6 +105,33 @@ def test_an_owners_win_rate_reads_in_percent():
     scored = DealWinModel().fit(tables, AS_OF).predict(tables, AS_OF)
     said = [r for reasons in scored["reasons"] for r in reasons if r.startswith("Owner wins")]
     assert all(re.match(r"Owner wins \d{1,3}% of deals \(", r) for r in said), said
+
+
+def test_overdue_is_a_close_day_gone_by_and_the_months_stay():
+    """'Overdue: No' on the 30th for a deal due on the 12th: months were compared."""
+    tables = _crm(np.random.default_rng(6))
+    scored = DealWinModel().fit(tables, AS_OF).predict(tables, AS_OF).set_index("deal_id")
+    assert scored["overdue"].to_dict() == {
+        "O1": True, "O2": False, "O3": True, "O4": False, "O5": False, "O6": True
+    }  # fmt: skip
+    # the pipeline's months are as before: a month gone by counts in this one
+    assert scored["close_month"].to_dict() == {
+        "O1": "2026-06", "O2": "2026-06", "O3": "2026-06", "O4": "2026-07",
+        "O5": NO_CLOSE_DATE, "O6": "2026-06",
+    }  # fmt: skip
+
+
+def test_overdue_is_the_business_day_not_utcs():
+    """A deal due on 30 June in New York is not overdue on the evening of the 30th there,
+    though UTC's day has turned."""
+    tables = _crm(np.random.default_rng(7))
+    evening = pd.Timestamp("2026-06-30 21:00", tz="America/New_York")
+    deals = tables["deals"]
+    deals.loc[deals["deal_id"] == "O2", "close_date"] = pd.Timestamp(
+        "2026-06-30 09:00", tz="America/New_York"
+    )
+    scored = DealWinModel().fit(tables, evening).predict(tables, evening).set_index("deal_id")
+    assert not scored.loc["O2", "overdue"] and scored.loc["O1", "overdue"]
 
 
 def test_a_deal_with_no_owner_says_so_once():

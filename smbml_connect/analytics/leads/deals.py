@@ -91,7 +91,7 @@ def _owner_record(deals: pd.DataFrame, owners: pd.Series, moments: pd.Series) ->
     """Each owner's wins and closed deals strictly before each moment; unknown (missing)
     for a deal with no owner. Owner-less deals are nobody's record: lumped as one owner
     "(none)", a file without owners read "Owner closed 646 deals before" (every deal the
-    team closed) and "Owner wins 39% of deals" (the team's rate) on every deal."""
+    team closed) and "Owner wins 0.39 of deals" (the team's rate) on every deal."""
     closed = deals[deals["is_closed"].fillna(False).astype(bool) & deals["closed_at"].notna()]
     closed = closed.assign(closed_at=_utc(closed["closed_at"])).sort_values("closed_at")
     base = float(closed["is_won"].fillna(False).astype(bool).mean()) if len(closed) else 0.5
@@ -315,11 +315,16 @@ class DealWinModel:
         # Months on the business's clock (as_of's zone): a deal closing at 9 pm on 31
         # October in New York closes in October, not November as in UTC.
         zone = as_of.tz if as_of.tzinfo else None
-        this_month = wall_clock(pd.DatetimeIndex([as_of]), zone)[0].to_period("M")
-        month = wall_clock(close, zone).dt.to_period("M")
-        # A deal with no close date is not late: it is due in no month at all.
-        overdue = month.notna() & (month < this_month)
-        close_month = month.where(~overdue, this_month).astype(str).where(month.notna())
+        today = wall_clock(pd.DatetimeIndex([as_of]), zone)[0]
+        this_month = today.to_period("M")
+        due = wall_clock(close, zone)
+        month = due.dt.to_period("M")
+        # Overdue: the close date has passed, a day before today (a deal due on the 12th
+        # read "No" on the 30th when months were compared). A deal with no close date is
+        # not late: it is due in no month at all. A month gone by counts in this month.
+        overdue = due.notna() & (due.dt.normalize() < today.normalize())
+        close_month = month.where(month >= this_month, this_month).astype(str)
+        close_month = close_month.where(month.notna())
         return pd.DataFrame(
             {
                 "deal_id": frame["deal_id"],
