@@ -58,6 +58,12 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "industry": ["sector", "business type", "vertical"],
         "last_activity_at": ["last activity", "last activity date", "notes last updated",
                              "last engagement", "last seen"],
+        # When the contact became a customer (HubSpot's "Became a Customer Date") or its
+        # lead was converted (Salesforce): it dates the conversion the lead score learns.
+        # Not "conversion date": HubSpot's "First/Recent Conversion Date" is a form filled in.
+        "converted_at": ["became a customer date", "became customer date",
+                         "hs lifecyclestage customer date", "lifecyclestage customer date",
+                         "converted date", "date converted", "converted on"],
         "page_views": ["page views", "pageviews", "hs analytics num page views", "views"],
         "sessions": ["visits", "number of sessions", "hs analytics num visits"],
         "email_opens": ["email opens", "opens", "emails opened", "hs email open"],

@@ -1615,6 +1615,7 @@ HUBSPOT_CONTACTS = Layout(
                 "Create Date -> created_at",
                 "Last Modified Date -> updated_at",
                 "Last Activity Date -> last_activity_at",
+                "Became a Customer Date -> converted_at",
                 "Number of Pageviews -> page_views",
                 "Number of Sessions -> sessions",
                 "Marketing emails opened -> email_opens",

@@ -127,7 +127,7 @@ TABLES: dict[str, TableSpec] = {
                 "contact_id:str! email:email first_name:str last_name:str company:str "
                 "lifecycle_stage:str lead_source:str country:str industry:str "
                 "created_at:datetime updated_at:datetime last_activity_at:datetime "
-                "page_views:count sessions:count email_opens:count email_clicks:count "
+                "converted_at:datetime page_views:count sessions:count email_opens:count email_clicks:count "
                 "form_submissions:count marketing_consent:consent archived_at:datetime"
             ),
         ),

@@ -708,8 +708,9 @@ def _check_pipeline(out: Outputs, tally: Tally, summary: str) -> None:
     chance beside it, each month's row is the sum of the deals due in it (a newcomer saw
     $6,286, months adding to 6,285 and deals to 6,287), and the summary's total is the
     rows' sum. Only deals in the run's currency are summed (a USD 3,000 deal was added to
-    euros), each deal shows its currency, and a deal with no close date is neither overdue
-    nor in this month's row but in a row of its own."""
+    euros), each deal shows its currency, a deal is overdue exactly when its close date is
+    before the run's day, and a deal with no close date is neither overdue nor in this
+    month's row but in a row of its own."""
     deals = _tab_frame(out.workbook.get("Deal win chances", []))
     months = _tab_frame(out.workbook.get("Pipeline forecast", []))
     if deals is None or months is None or "expected_value" not in deals.columns:
@@ -720,12 +721,20 @@ def _check_pipeline(out: Outputs, tally: Tally, summary: str) -> None:
         tally.check("totals equal their parts", abs(value[i] - round(amount[i] * chance[i] / 100, 2)) < 0.005,
                     f"deal row {i + 1}: expected value {value[i]} is not {amount[i]} x {chance[i]}%")  # fmt: skip
     codes = deals["currency"] if "currency" in deals.columns else pd.Series([None] * len(deals))
+    today = out.result.local_as_of.date()
     for i, (code, close, late) in enumerate(
         zip(codes, deals["close_date"], deals["overdue"], strict=True)
     ):
         tally.check("each deal shows its currency", isinstance(code, str) and bool(code.strip()),
                     f"deal row {i + 1}: currency {code!r}")  # fmt: skip
-        if not isinstance(close, datetime):
+        if isinstance(close, datetime):
+            # overdue is a close day gone by (README), not a close month: "No" on the 30th
+            # beside a close date of the 12th
+            tally.check("overdue is a close date before the run's day",
+                        late == ("Yes" if close.date() < today else "No"),
+                        f"deal row {i + 1}: close date {close:%Y-%m-%d}, overdue {late!r} "
+                        f"on {today:%Y-%m-%d}")  # fmt: skip
+        else:
             tally.check("a deal with no close date says so, not overdue",
                         close == NO_CLOSE_DATE and late == "No",
                         f"deal row {i + 1}: close date {close!r}, overdue {late!r}")  # fmt: skip

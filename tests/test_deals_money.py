@@ -26,6 +26,7 @@ OPEN_DEALS = [
     ("London hotel", 900.0, "GBP", ""),
     ("Hotel chain trial", 1500.0, "EUR", ""),
     ("Kiosk grinder", 650.0, "EUR", "2026-09-12"),  # overdue
+    ("Office espresso", 700.0, "EUR", "2026-10-20"),  # overdue: its day, not month, passed
     ("Market stall", None, "EUR", "2026-11-02"),  # no amount yet
 ]
 
@@ -176,14 +177,16 @@ def test_a_deal_with_no_close_date_is_not_overdue_nor_due_this_month(shop: Outpu
     undated = deals.loc["Hotel chain trial"]
     assert undated["close_date"] == NO_CLOSE_DATE and undated["overdue"] == "No"
     assert deals.loc["Kiosk grinder", "overdue"] == "Yes"
+    assert deals.loc["Office espresso", "overdue"] == "Yes"  # "No" when months were compared
     months = _tab(shop, "Pipeline forecast")
     labels = [m if m == NO_CLOSE_DATE else f"{m:%Y-%m}" for m in months["month"]]
     assert labels == ["2026-10", "2026-11", "2026-12", NO_CLOSE_DATE]
     rows = months.assign(month=labels).set_index("month")
-    # October holds the overdue deal alone; the undated euro deal has its own row, the
-    # undated pound deal none (not summed)
-    assert rows.loc["2026-10", "deals"] == 1
-    assert rows.loc["2026-10", "expected"] == deals.loc["Kiosk grinder", "expected_value"]
+    # October holds the overdue deals, of September and of the 20th; the undated euro
+    # deal has its own row, the undated pound deal none (not summed)
+    assert rows.loc["2026-10", "deals"] == 2
+    late = deals.loc[["Kiosk grinder", "Office espresso"], "expected_value"].sum()
+    assert rows.loc["2026-10", "expected"] == pytest.approx(late, abs=0.005)
     assert rows.loc[NO_CLOSE_DATE, "deals"] == 1
     assert rows.loc[NO_CLOSE_DATE, "expected"] == undated["expected_value"]
     # the pipeline total is the months' rows plus that row, as the summary says
@@ -204,10 +207,12 @@ def test_the_audit_holds_and_looks_at_the_new_invariants(shop: Outputs):
     assert tally.problems == [], "\n".join(tally.problems[:20])  # in euros too
     assert tally.checked["each deal shows its currency"] == len(OPEN_DEALS)
     assert tally.checked["a deal with no close date says so, not overdue"] == 2
+    assert tally.checked["overdue is a close date before the run's day"] == len(OPEN_DEALS) - 2
 
 
 def test_the_audit_sees_a_foreign_deal_summed_and_an_undated_one_overdue(shop: Outputs):
-    """Plant the two defects in real outputs: the audit must report both."""
+    """Plant the defects in real outputs (a foreign deal summed, an undated deal overdue, a
+    deal due on the 20th not overdue on the 31st): the audit must report each."""
     rows = [list(r) for r in shop.workbook["Deal win chances"]]
     header = next(i for i, r in enumerate(rows) if "Currency" in r)
     currency, overdue = rows[header].index("Currency"), rows[header].index("Overdue")
@@ -216,10 +221,13 @@ def test_the_audit_sees_a_foreign_deal_summed_and_an_undated_one_overdue(shop: O
             row[currency] = "EUR"  # as if converted at 1:1, as before
         if row[rows[header].index("Close date")] == NO_CLOSE_DATE:
             row[overdue] = "Yes"
+        if row[rows[header].index("Name")] == "Office espresso":
+            row[overdue] = "No"  # as when months were compared
     planted = Outputs(**{**shop.__dict__, "workbook": {**shop.workbook, "Deal win chances": rows}})
     problems = audit(planted).problems
     assert any("its deals add to" in p for p in problems)
     assert any("close date 'No close date', overdue 'Yes'" in p for p in problems)
+    assert any("close date 2026-10-20, overdue 'No' on 2026-10-31" in p for p in problems)
 
 
 def test_pipeline_forecast_sums_one_currency_and_puts_undated_deals_last():
@@ -271,7 +279,8 @@ def test_too_few_past_leads_says_what_was_counted(shop: Outputs, folder: Path):
         "lead scores need at least 50 past leads to learn from (contacts created more than 90 "
         "days ago that were not yet customers when created); "
         f"found {found} among {len(contacts)} contacts; of the other {len(contacts) - found}, "
-        f"{before.sum()} were already customers when created (their first order or won deal "
+        f"{before.sum()} were already customers when created (their first order, won deal or "
+        "customer date "
         "came no later than their created date); "
         "4 were created in the last 90 days, too recently to see what came of them; "
         "2 have no created date"

@@ -12,10 +12,12 @@ from smbml_connect import charts
 from smbml_connect.analytics.leads.contact_features import (
     CONTACT_PHRASES,
     DEAL_STAGE,
+    UNDATED_LACKS,
     conversion_times,
     has_stage_history,
     lead_scoring_frame,
     lead_training_frame,
+    undated_words,
 )
 from smbml_connect.analytics.leads.deals import (
     DEAL_TIER_TEXT,
@@ -26,7 +28,12 @@ from smbml_connect.analytics.leads.deals import (
     pipeline_forecast,
     worth_in_currency,
 )
-from smbml_connect.analytics.leads.scoring import TIER_SHARES, LeadScorer, beats_baseline
+from smbml_connect.analytics.leads.scoring import (
+    MIN_PER_CLASS,
+    TIER_SHARES,
+    LeadScorer,
+    beats_baseline,
+)
 from smbml_connect.analytics.shared.tabular import humanise
 from smbml_connect.business_zone import clock_words, on_clock, wall_clock
 from smbml_connect.errors import NotEnoughDataError
@@ -292,12 +299,13 @@ MIN_PAST_LEADS = 50  # past leads (contacts) the lead model needs to learn from
 # How a contact that had converted before it was created is said, per label: (what it
 # was already, what dated that).
 _ALREADY = {
-    "customer": ("were already customers", "their first order or won deal"),
+    "customer": ("were already customers", "their first order, won deal or customer date"),
     "order": ("had already ordered", "their first order"),
     "won_deal": ("already had a won deal", "their first won deal"),
 }
 _NOT_YET = {"customer": "not yet customers", "order": "had not ordered yet",
             "won_deal": "had no won deal yet"}  # fmt: skip
+_BECAME = {"customer": "became customers", "order": "ordered", "won_deal": "won a deal"}
 
 
 def _too_few_leads(
@@ -324,8 +332,7 @@ def _too_few_leads(
         (int(recent.sum()), f"were created in the last {horizon} days, too recently to "
                             "see what came of them"),
         (int(no_date.sum()), "have no created date"),
-        (int(no_conversion_date.sum()), "are customers with no order or won deal to date "
-                                        "when they became one"),
+        (int(no_conversion_date.sum()), _undated_reason(int(no_conversion_date.sum()))),
         (rest, "had their open deal go back to an earlier stage, so what they looked like "
                "then is not known"),
     ]  # fmt: skip
@@ -342,6 +349,33 @@ def _too_few_leads(
     )
 
 
+def _undated_reason(count: int) -> str:
+    """The undated customers' words after their count ("are customers with no order ...")."""
+    return f"{'is a customer' if count == 1 else 'are customers'} with {UNDATED_LACKS}"
+
+
+def _one_outcome(
+    training: pd.DataFrame, tables: dict[str, pd.DataFrame], horizon: int, label: str
+) -> str | None:
+    """Why the lead model cannot learn when past leads nearly all went one way, counted in
+    past leads (contacts), not in the snapshots the model takes of each (a HubSpot export
+    of 1,248 leads and no dated customer read "got 0 with 'converted' yes and 8566 with
+    no"), with the customers left out for want of a date, and what would date them."""
+    converted = training.groupby("contact_id")["converted"].any()
+    yes, no = int(converted.sum()), int((~converted).sum())
+    if min(yes, no) >= MIN_PER_CLASS:
+        return None
+    undated = len(conversion_times(tables, label)[1])
+    return (
+        f"need at least {MIN_PER_CLASS} past leads that {_BECAME[label]} and "
+        f"{MIN_PER_CLASS} that did not, to learn from; of the {len(converted):,} past leads "
+        f"(contacts created more than {horizon} days ago that were {_NOT_YET[label]} when "
+        f"created), {yes:,} {_BECAME[label]} within {horizon} days of a moment looked at "
+        f"and {no:,} did not"
+        + (f"; {undated_words(undated)}, and were left out" if undated else "")
+    )
+
+
 def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
     settings = context.settings_for(LeadsSettings)
     horizon, label, fairness = settings.horizon_days, settings.label, settings.fairness_column
@@ -350,6 +384,9 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     learnt_from = int(training.frame["contact_id"].nunique())
     if learnt_from < MIN_PAST_LEADS:
         raise NotEnoughDataError(_too_few_leads(data, context.as_of, horizon, label, learnt_from))
+    one_way = _one_outcome(training.frame, data, horizon, label)
+    if one_way:
+        raise NotEnoughDataError(one_way)
     scorer = LeadScorer(phrases=CONTACT_PHRASES, protected=tuple(settings.protected)).fit(
         training.frame.assign(
             snapshot_at=on_clock(training.frame["snapshot_at"], context.as_of.tz)

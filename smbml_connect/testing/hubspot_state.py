@@ -121,7 +121,8 @@ _DEFAULTS = {
     "hs_analytics_source:enumeration country industry createdate:datetime "
     "lastmodifieddate:datetime! notes_last_updated:datetime! hs_analytics_num_page_views:number! "
     "hs_analytics_num_visits:number! hs_email_open:number! hs_email_click:number! "
-    "num_conversion_events:number! hs_email_optout:bool hs_marketable_status:enumeration "
+    "num_conversion_events:number! hs_lifecyclestage_customer_date:datetime "
+    "hs_email_optout:bool hs_marketable_status:enumeration "
     "hs_legal_basis:enumeration hs_object_id:number! "
     "hs_merged_object_ids:enumeration!",
     "companies": "name domain industry numberofemployees:number createdate:datetime "

@@ -25,6 +25,7 @@ __all__ = [
     "CONTACT_PHRASES",
     "DEAL_STAGE",
     "LANDMARK_DAYS",
+    "UNDATED_LACKS",
     "ContactFrames",
     "closed_stages",
     "contact_snapshot",
@@ -33,11 +34,28 @@ __all__ = [
     "lead_scoring_frame",
     "lead_training_frame",
     "stepped_back",
+    "undated_words",
 ]
 
 LANDMARK_DAYS = (0, 3, 7, 14, 30, 60, 90, 180, 365)
 CUSTOMER_STAGES = frozenset({"customer", "evangelist"})
 LABELS = ("customer", "order", "won_deal")
+
+
+# What a customer lacks when it is left out of the lead model, and what would date it.
+UNDATED_LACKS = (
+    "no order, won deal or date of becoming a customer (a column such as 'Became a "
+    "Customer Date' or 'Converted Date') to date their conversion"
+)
+
+
+def undated_words(count: int) -> str:
+    """Why customers were left out of the lead model: with no order, won deal or customer
+    date, when they converted is not known."""
+    who, has = ("1 customer", "has") if count == 1 else (f"{count:,} customers", "have")
+    return f"{who} {has} {UNDATED_LACKS}"
+
+
 _KNOWN_KINDS = {  # activity kind -> (feature name, phrase)
     "page_view": ("page_views", Phrase("Viewed {n} pages", "Viewed 1 page", "No page views yet")),
     # Opens, clicks and forms are counted as events (an email opened twice is two opens:
@@ -149,9 +167,12 @@ def conversion_times(
 ) -> tuple[pd.Series, set[str]]:
     """When each contact became a success, and who did with no date to place it.
 
-    customer: a counted order, a won deal, or a customer lifecycle stage; order: a
-    counted order; won_deal: a won deal. Orders that are not sales (``sales.is_sale``:
-    cancelled, refunded, failed, ...) do not count.
+    customer: a counted order, a won deal, the date the CRM says the contact became a
+    customer (``converted_at``: HubSpot's "Became a Customer Date", Salesforce's
+    "Converted Date"), whichever came first, or a customer lifecycle stage with none of
+    those (undated); order: a counted order; won_deal: a won deal. Orders that are not
+    sales (``sales.is_sale``: cancelled, refunded, failed, ...) do not count. A CRM of
+    contacts alone (a marketing list, no deals or orders) dates its customers only so.
     """
     if label not in LABELS:
         raise DataValidationError(f"lead label must be one of {', '.join(LABELS)}, not {label!r}")
@@ -165,6 +186,10 @@ def conversion_times(
         won = deals[deals["is_won"].fillna(False).astype(bool)]
         at = _utc(won["closed_at"]).fillna(_utc(won["close_date"]))
         moments.append(pd.DataFrame({"contact_id": won["contact_id"], "at": at}))
+    if label == "customer" and "converted_at" in tables["contacts"].columns:
+        said = tables["contacts"][["contact_id", "converted_at"]].dropna()
+        if len(said):
+            moments.append(said.set_axis(["contact_id", "at"], axis=1))
     events = pd.concat(moments, ignore_index=True).dropna()
     events["at"] = _utc(events["at"])
     first = events.groupby("contact_id")["at"].min()
@@ -417,10 +442,7 @@ def lead_training_frame(
             )
     notes = []
     if undated:
-        notes.append(
-            f"{len(undated):,} customers have no order or won deal to date their conversion "
-            "and were left out of training"
-        )
+        notes.append(f"{undated_words(len(undated))}, and were left out of training")
     if tables["activities"].empty:
         notes.append(
             "no timestamped activities: engagement totals were left out, because they "

@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 DEAL_LANDMARK_DAYS = (0, 7, 14, 30, 60, 90, 180)
+REASONS = 3  # reasons shown per deal
 # A deal's tier says how likely it is to be won, read straight off its chance (a rank
 # against past deals put a 92% deal in tier C). Lowest chance in % for each tier.
 DEAL_TIERS = (("A", 75), ("B", 50), ("C", 25))
@@ -69,8 +70,8 @@ DEAL_PHRASES: dict[str, Phrase] = {
     "days_open": Phrase("Open for {n} days", "Open for 1 day", "Opened today"),
     "stages_passed": Phrase("Moved through {n} stages", "Moved through 1 stage", "Not moved yet"),
     "contacts": Phrase("{n} contacts involved", "1 contact involved", "No contact linked"),
-    "owner_win_rate": Phrase("Owner wins {value} of deals", missing="Owner's record unknown"),
-    "owner_closed_deals": Phrase("Owner closed {n} deals before", "Owner closed 1 deal before", "Owner's first deal"),
+    "owner_win_rate": Phrase("Owner wins {n} of deals", missing="No owner named", percent=True),
+    "owner_closed_deals": Phrase("Owner closed {n} deals before", "Owner closed 1 deal before", "Owner's first deal", missing="Owner's past deals unknown"),
     "month": Phrase("Month {n} of the year"),
     "contact_activity_30d": Phrase("Contact active {n} times in 30 days", "Contact active once in 30 days", "Contact quiet for 30 days"),
     "lead_source": Phrase(
@@ -87,15 +88,19 @@ def _utc(series: pd.Series | Any) -> Any:
 
 
 def _owner_record(deals: pd.DataFrame, owners: pd.Series, moments: pd.Series) -> pd.DataFrame:
-    """Each owner's wins and closed deals strictly before each moment."""
+    """Each owner's wins and closed deals strictly before each moment; unknown (missing)
+    for a deal with no owner. Owner-less deals are nobody's record: lumped as one owner
+    "(none)", a file without owners read "Owner closed 646 deals before" (every deal the
+    team closed) and "Owner wins 0.39 of deals" (the team's rate) on every deal."""
     closed = deals[deals["is_closed"].fillna(False).astype(bool) & deals["closed_at"].notna()]
     closed = closed.assign(closed_at=_utc(closed["closed_at"])).sort_values("closed_at")
     base = float(closed["is_won"].fillna(False).astype(bool).mean()) if len(closed) else 0.5
     wins = np.zeros(len(owners))
     count = np.zeros(len(owners))
-    owner_values = owners.fillna("(none)").to_numpy()
+    known = _owner_key(owners)
+    owner_values = known.fillna("").to_numpy()
     moment_values = _utc(pd.Series(moments.to_numpy())).to_numpy()
-    for owner, mine in closed.groupby(closed["owner_id"].fillna("(none)")):
+    for owner, mine in closed.groupby(_owner_key(closed["owner_id"]), dropna=True):
         hit = owner_values == owner
         if not hit.any():
             continue
@@ -105,7 +110,30 @@ def _owner_record(deals: pd.DataFrame, owners: pd.Series, moments: pd.Series) ->
         wins[hit] = cumulative[position]
         count[hit] = position
     rate = (wins + _PRIOR_DEALS * base) / (count + _PRIOR_DEALS)
-    return pd.DataFrame({"owner_win_rate": rate, "owner_closed_deals": count})
+    none = known.isna().to_numpy()
+    return pd.DataFrame(
+        {
+            "owner_win_rate": np.where(none, np.nan, rate),
+            "owner_closed_deals": np.where(none, np.nan, count),
+        }
+    )
+
+
+def _one_owner_unknown(reasons: list[str]) -> list[str]:
+    """A deal's reasons with "no owner" said once: both owner columns are unknown when the
+    deal has no owner, and "No owner named; Owner's past deals unknown" took two of its
+    three reasons to say one thing."""
+    said = DEAL_PHRASES["owner_win_rate"].missing or ""
+    again = DEAL_PHRASES["owner_closed_deals"].missing or ""
+    if not any(r.startswith(said) for r in reasons):
+        return reasons
+    return [r for r in reasons if not r.startswith(again)]
+
+
+def _owner_key(owners: pd.Series) -> pd.Series:
+    """Each deal's owner as text, missing when blank (" " or "" is no owner either)."""
+    text = owners.astype("string").str.strip()
+    return text.where(text.str.len().gt(0).fillna(False)).astype(object)
 
 
 def deal_snapshot(
@@ -279,16 +307,24 @@ class DealWinModel:
         self._check()
         frame = deal_scoring_frame(tables, as_of)
         deals = tables["deals"].drop_duplicates("deal_id").set_index("deal_id")
-        scored = self.scorer_.score(frame)
+        # One more reason than shown, so a deal with no owner, whose two owner columns are
+        # both unknown for the one fact, still gets three reasons after they are made one.
+        scored = self.scorer_.score(frame, reasons=REASONS + 1)
+        scored["reasons"] = [_one_owner_unknown(r)[:REASONS] for r in scored["reasons"]]
         close = _utc(frame["deal_id"].map(deals["close_date"]))
         # Months on the business's clock (as_of's zone): a deal closing at 9 pm on 31
         # October in New York closes in October, not November as in UTC.
         zone = as_of.tz if as_of.tzinfo else None
-        this_month = wall_clock(pd.DatetimeIndex([as_of]), zone)[0].to_period("M")
-        month = wall_clock(close, zone).dt.to_period("M")
-        # A deal with no close date is not late: it is due in no month at all.
-        overdue = month.notna() & (month < this_month)
-        close_month = month.where(~overdue, this_month).astype(str).where(month.notna())
+        today = wall_clock(pd.DatetimeIndex([as_of]), zone)[0]
+        this_month = today.to_period("M")
+        due = wall_clock(close, zone)
+        month = due.dt.to_period("M")
+        # Overdue: the close date has passed, a day before today (a deal due on the 12th
+        # read "No" on the 30th when months were compared). A deal with no close date is
+        # not late: it is due in no month at all. A month gone by counts in this month.
+        overdue = due.notna() & (due.dt.normalize() < today.normalize())
+        close_month = month.where(month >= this_month, this_month).astype(str)
+        close_month = close_month.where(month.notna())
         return pd.DataFrame(
             {
                 "deal_id": frame["deal_id"],

@@ -50,6 +50,9 @@ class Phrase:
     zero: str | None = None
     missing: str | None = None
     values: dict[str, str] = field(default_factory=dict)  # category value -> text
+    # The number is a share (0.39) shown in % ("39%"), as every rate the tool shows is:
+    # "Owner wins 0.39 of deals" read as a fraction nowhere else used.
+    percent: bool = False
 
     def render(self, kind: Kind, value: Any) -> str:
         if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -66,7 +69,10 @@ class Phrase:
             return self.zero
         if number == 1 and self.one:
             return self.one
-        shown = ("yes" if number else "no") if kind == "bool" else format_number(number)
+        if self.percent and kind == "number":
+            shown = f"{round(100 * number):.0f}%"
+        else:
+            shown = ("yes" if number else "no") if kind == "bool" else format_number(number)
         return self.template.format(n=shown, value=shown)
 
 
@@ -117,7 +123,10 @@ class ColumnPlan:
         return phrase.render(self.kind, value)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if data["phrase"] is not None and not data["phrase"]["percent"]:
+            del data["phrase"]["percent"]  # a saved model's text as before the field
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ColumnPlan:

@@ -90,6 +90,7 @@ OBJECTS: dict[str, ObjectSpec] = {
                 "created_at": "createdate",
                 "updated_at": "lastmodifieddate",
                 "last_activity_at": "notes_last_updated",
+                "converted_at": "hs_lifecyclestage_customer_date",
                 "page_views": "hs_analytics_num_page_views",
                 "sessions": "hs_analytics_num_visits",
                 "email_opens": "hs_email_open",
