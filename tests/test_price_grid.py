@@ -160,7 +160,11 @@ def test_guardrails_still_hold_after_rounding_to_the_grid():
     # $9.99 in a .99 shop: $10.99 is a 10.01% step, so the price stays and the reason says why
     kept = choose_price(-0.3, 0.05, 9.99, 3.0, 40, Guardrails(ending=0.99, currency="USD"))
     assert kept.suggested == 9.99
-    assert "no price ending in .99 lies between $9.00 and $10.98" in reason_for(kept, -0.3, "USD")
+    assert (
+        "no price ending in .99 other than today's $9.99 lies between $9.00 and $10.98"
+        in reason_for(kept, -0.3, "USD")
+    )  # today's price is in that band itself (a reviewer: "no price ending in .90 lies
+    # between 7.11 CHF and 8.69 CHF" beside today's 7.90)
 
 
 def test_a_price_reason_writes_money_one_way_and_names_the_guardrail_that_binds():

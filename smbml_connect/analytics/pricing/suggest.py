@@ -409,9 +409,13 @@ def _no_ending_within(
     limit = binding["high" if free.suggested > current else "low"]
     scale = 10**rails.digits
     low, high = np.ceil(band[0] * scale - 1e-6) / scale, np.floor(band[1] * scale + 1e-6) / scale
+    # today's price on the grid is in the band itself (a CHF shop at 7.90 read "no price
+    # ending in .90 lies between 7.11 and 8.69 CHF")
+    on_grid = abs(float(rails.on_grid(np.array([current]))[0]) - current) <= half_unit
+    others = f" other than today's {rails.money(current)}" if on_grid else ""
     return (
         f"the best price within {limit} would be {rails.money(free.suggested)}, but no "
-        f"{rails.grid_words()} lies between {rails.money(low)} and {rails.money(high)}"
+        f"{rails.grid_words()}{others} lies between {rails.money(low)} and {rails.money(high)}"
     )
 
 
