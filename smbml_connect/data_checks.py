@@ -304,6 +304,28 @@ def _unknown_contacts(tables: Mapping[str, pd.DataFrame]) -> list[Notice]:
     ]
 
 
+def _sales_without_amount(tables: Mapping[str, pd.DataFrame]) -> list[Notice]:
+    """Sales with no total: counted as orders, in no money figure (a blank total read as
+    nothing, unsaid; with fewer than half known the money steps say so instead,
+    ``sales.no_amounts``). An unreadable total is also said by ``text_in_numbers``."""
+    orders = tables.get("orders", pd.DataFrame())
+    if orders.empty or "total" not in orders:
+        return []
+    sold = orders[sales.is_sale(orders).to_numpy()].drop_duplicates("order_id")
+    missing = int(sales.net_total(sold).isna().sum())
+    if not missing:
+        return []
+    return [
+        Notice(
+            "sales_without_amount",
+            "orders",
+            missing,
+            f"{missing:,} of {_plural(len(sold), 'sale')} have no total that can be read: "
+            "counted as orders, in no money figure (spend, value and revenue leave them out).",
+        )
+    ]
+
+
 def _deals_of_unknown_contacts(tables: Mapping[str, pd.DataFrame]) -> list[Notice]:
     """Deals naming a contact id no contact has: 3,000 deals of a HubSpot export pointed at
     the contacts of a file set aside (its people were not loaded), and nothing said so. A
@@ -439,7 +461,7 @@ def check_data(
     (money in ``currency``, as every other line of the run writes it)."""
     view, left_out, notices = _future(tables, as_of)
     notices += _not_sales(view, currency) + _unknown_contacts(view) + _text_in_numbers(rejects)
-    notices += _deals_of_unknown_contacts(view)
+    notices += _deals_of_unknown_contacts(view) + _sales_without_amount(view)
     notices += _supplier_bills(rejects)
     notices += _stale(view, as_of)
     return Checked(view, left_out, notices)

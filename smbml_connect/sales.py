@@ -256,19 +256,38 @@ def net_total(orders: pd.DataFrame) -> pd.Series:
     return net.where(~(total.gt(0) & net.lt(0)).to_numpy(), 0.0)
 
 
+# Below this share of a run's sales with an amount, no money figure is given: the rest would
+# count as nothing, and the figures would be those of a few orders (a reviewer: 3 of 320
+# totals gave "EUR 707 expected" and "Loyal Customers bring 100% of revenue").
+MIN_SHARE_WITH_AMOUNT = 0.5
+
+
 def no_amounts(orders: pd.DataFrame, currency: str) -> str | None:
-    """Why no money figure can be given, or None: there are sales, but none has an amount
-    that can be read in ``currency``. Unknown is not zero: a shop whose every total was
-    unreadable was shown "EUR 0 expected", "nan% of revenue" and its customers named top
-    and lowest spenders at 0 each."""
+    """Why no money figure can be given, or None: fewer than half the sales in
+    ``currency`` (or in none named) have an amount that can be read. Unknown is not zero:
+    a shop whose every total was unreadable was shown "EUR 0 expected", "nan% of revenue"
+    and its customers named top and lowest spenders at 0 each. Sales in another currency
+    are not counted here: they are said apart (``order_currencies``)."""
     sales = orders[is_sale(orders).to_numpy()] if len(orders) else orders
-    if sales.empty or net_total(sales).notna().any():
+    if sales.empty:
+        return None
+    if "currency" in sales.columns:
+        named = sales["currency"].astype("string").str.strip().str.upper()
+        sales = sales[(named.isna() | named.eq("") | named.eq(currency)).to_numpy()]
+    known = int(net_total(sales).notna().sum()) if len(sales) else 0
+    if not len(sales) or known >= MIN_SHARE_WITH_AMOUNT * len(sales):
         return None
     count = f"{len(sales):,} sale{'s' if len(sales) != 1 else ''}"
+    if not known:
+        what = f"no order amount in {currency} could be read ({count}, none with an amount"
+    else:
+        what = (
+            f"only {known:,} of {count} have an amount in {currency} that can be read (the "
+            "others would count as nothing"
+        )
     return (
-        f"no order amount in {currency} could be read ({count}, none with an amount; the "
-        "Data checks and the Rejects tab say why), so spend, value and revenue cannot be "
-        "worked out"
+        f"{what}; the Data checks and the Rejects tab say why), so spend, value and revenue "
+        "cannot be worked out"
     )
 
 

@@ -93,6 +93,7 @@ def test_data_checks_count_exactly_and_future_rows_are_not_used(store):
         "unmatched_credits": 1,  # c's refund of 20 came before any sale of c's
         "unknown_contacts": 2,  # 'zz' and an empty contact id
         "text_in_numbers": 1,  # total 'ten'
+        "sales_without_amount": 1,  # the same order: a sale of no amount, in no money figure
     }
     assert sorted(seen["orders"]["order_id"]) == sorted(["1", "2", "3", "4", "5", "6", "7", "10"])
     assert "8" not in set(seen["order_lines"]["order_id"])  # the lines of a future order too
