@@ -35,13 +35,19 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from smbml_connect.analytics.pricing.elasticity import Z95, fit_demand
 from smbml_connect.analytics.pricing.price_history import weekly_prices
-from smbml_connect.analytics.pricing.suggest import Guardrails, choose_price, suggest_prices
+from smbml_connect.analytics.pricing.suggest import (
+    Guardrails,
+    choose_price,
+    price_grid,
+    suggest_prices,
+)
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.sample import SampleConfig, generate
 
@@ -82,6 +88,18 @@ def _best_in_rails(current: float, cost: float, elasticity: float, units: float)
     return max(_true_profit(p, current, cost, elasticity, units) for p in grid)
 
 
+def _best_on_grid(
+    current: float, cost: float, elasticity: float, units: float, rails: Guardrails
+) -> float:
+    """The best price within the step on the shop's own price grid (its prices' .99 ending):
+    what a suggestion a shop can put on its shelf could reach at most."""
+    low, high = current * (1 - rails.max_change), current * (1 + rails.max_change)
+    step = rails.on_grid(np.array([low]), "up")[0]
+    unit = float(rails.grid()[0]) / 10**rails.digits
+    prices = [p for p in np.arange(step, high + 1e-9, unit) if p >= cost] or [current]
+    return max(_true_profit(float(p), current, cost, elasticity, units) for p in [*prices, current])
+
+
 def _errors(estimate: pd.Series, se: pd.Series, truth: pd.Series) -> dict[str, float]:
     ok = estimate.notna()
     err = estimate[ok] - truth[ok]
@@ -119,7 +137,11 @@ def evaluate(config: SampleConfig) -> dict[str, object]:
     refused = frame["suggested_price"].isna()
     recent = history[history["week"] > history["week"].max() - pd.Timedelta(weeks=13)]
     units = recent.groupby("product_id")["units"].mean()
-    profit = {"current": 0.0, "smbml": 0.0, "best_in_guardrails": 0.0}
+    grid = price_grid(
+        [*tables["products"]["price"].dropna(), *history["list_price"].dropna()], "USD"
+    )
+    shelf = replace(RAILS, currency="USD", round_to=grid[0], ending=grid[1]) if grid else RAILS
+    profit = {"current": 0.0, "smbml": 0.0, "best_in_guardrails": 0.0, "best_on_shop_grid": 0.0}
     profit |= {name: 0.0 for name in references}
     for pid, row in truth.iterrows():
         current = float(frame.loc[pid, "current_price"])
@@ -130,11 +152,13 @@ def evaluate(config: SampleConfig) -> dict[str, object]:
         profit["current"] += _true_profit(current, current, cost, e, q)
         profit["smbml"] += _true_profit(suggested, current, cost, e, q)
         profit["best_in_guardrails"] += _best_in_rails(current, cost, e, q)
+        profit["best_on_shop_grid"] += _best_on_grid(current, cost, e, q, shelf)
         for name, ref in references.items():
             estimate, se = ref.loc[pid, "elasticity"], ref.loc[pid, "se"]
             price = current
             if pd.notna(estimate):
-                price = choose_price(estimate, se, current, known_cost, q, RAILS, pid).suggested
+                # on the shop's grid too, as the product's own suggestions are
+                price = choose_price(estimate, se, current, known_cost, q, shelf, pid).suggested
             profit[name] += _true_profit(price, current, cost, e, q)
     gain = profit["best_in_guardrails"] - profit["current"]
     return {
@@ -147,7 +171,7 @@ def evaluate(config: SampleConfig) -> dict[str, object]:
         "profit_per_month_true_demand": {k: round(v, 1) for k, v in profit.items()},
         "share_of_possible_gain": {
             k: round((profit[k] - profit["current"]) / gain, 3) if gain > 0 else None
-            for k in ["smbml", *references]
+            for k in ["smbml", "best_on_shop_grid", *references]
         },
     }
 
