@@ -219,3 +219,18 @@ def test_the_report_says_how_suggested_prices_are_rounded(business: SampleBusine
     assert len(moved) and all(f"{p:.2f}".endswith(".99") for p in moved["suggested_price"])
     said = " ".join(result.sections[0].paragraphs)
     assert "Suggested prices end in .99, as all" in said
+
+
+def test_a_forced_move_that_no_grid_price_can_make_leaves_the_grid_and_says_so():
+    """$8.99 in a .99 shop under a 30% minimum margin: $9.99 is more than a 10% step, so the
+    move the margin forces is $9.88, and the reason says why it is off the grid (the audit
+    found such a price unexplained on two sample shops)."""
+    rails = Guardrails(min_margin=0.3, round_to=1.0, ending=0.99, currency="USD")
+    choice = choose_price(-1.0, 0.3, 8.99, 7.0, 40, rails)
+    assert choice.suggested == 9.88 and choice.forced_by == "your minimum margin"
+    assert "(no price ending in .99 is within the 10% limit per step)" in reason_for(
+        choice, -1.0, "USD"
+    )
+    on_grid = choose_price(-1.0, 0.3, 19.99, 14.5, 40, rails)  # 20.99 is within the step
+    assert on_grid.forced_by and on_grid.suggested % 1 == pytest.approx(0.99)
+    assert on_grid.off_grid is None

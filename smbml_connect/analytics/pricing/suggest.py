@@ -209,6 +209,7 @@ class PriceChoice:
     kept_because: str | None  # why today's price stays, when it does
     forced_by: str | None = None  # the guardrail today's price breaks, when it does
     unmet: str | None = None  # a guardrail the suggestion still breaks, and why, in words
+    off_grid: str | None = None  # why a forced move leaves the shop's price grid, in words
     changes: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     lo95: float = float("nan")  # the elasticity's 95% range the choice was made on
     hi95: float = float("nan")
@@ -373,9 +374,16 @@ def choose_price(
     if not current_allowed:
         forced_by = binding["low"] if current < low else binding["high"]
     unmet = unmet_guardrail(suggested, cost, rails, product, current)
+    off_grid = None
+    snapped = float(rails.on_grid(np.array([suggested]))[0])
+    if forced_by and rails.coarse and abs(snapped - suggested) >= 0.5 / 10**rails.digits:
+        # the guardrail today's price breaks outranks the grid read from the shop's prices:
+        # from 8.99 in a .99 shop, 9.99 is more than a 10% step, so 9.88 and words for it
+        limit = binding["high" if suggested > current else "low"]
+        off_grid = f"no {rails.grid_words()} is within {limit}"
     return PriceChoice(current, suggested, objective, confidence, capped_by, kept_because,
-                       forced_by=forced_by, unmet=unmet, changes=changes, lo95=lo95,
-                       hi95=hi95)  # fmt: skip
+                       forced_by=forced_by, unmet=unmet, off_grid=off_grid, changes=changes,
+                       lo95=lo95, hi95=hi95)  # fmt: skip
 
 
 def _no_ending_within(
@@ -496,7 +504,8 @@ def reason_for(
     short = f" and the suggestion is still short of it ({choice.unmet})" if choice.unmet else ""
     if choice.forced_by:
         side = "below" if choice.suggested > choice.current else "above"
-        return f"{head}: today's price is {side} {choice.forced_by}{short}; {why}."
+        grid = f" ({choice.off_grid})" if choice.off_grid else ""
+        return f"{head}: today's price is {side} {choice.forced_by}{short}{grid}; {why}."
     if choice.unmet:
         return f"{head}, still short of a guardrail ({choice.unmet}): {why}."
     if choice.capped_by:
