@@ -414,7 +414,7 @@ CONFIG_KEYS = {"as_of", "min_margin", "max_change", "order_lines", "deal_stages"
 
 ONE_PLURAL = re.compile(
     r"(?<![\d.,])\b1 (rows|contacts|values|customers|orders|order lines|leads|deals|products|"
-    r"months|weeks|days|changes|lines|tables|groups|segments|purchases|series)\b"
+    r"months|weeks|days|changes|lines|tables|groups|segments|purchases|series|are|have|were)\b"
 )
 FIRST_OF = re.compile(r"first ([\d,]+) of ([\d,]+)")
 # Columns whose text is the shop's own data (a CRM's "organic_search", a rejected value).

@@ -308,6 +308,16 @@ _NOT_YET = {"customer": "not yet customers", "order": "had not ordered yet",
 _BECAME = {"customer": "became customers", "order": "ordered", "won_deal": "won a deal"}
 
 
+def _one(words: str) -> str:
+    """The words of a count said of one contact ("1 was created ...", not "1 were")."""
+    for many, one in (("were already customers", "was already a customer"),
+                      ("were ", "was "), ("have ", "has "), ("had their ", "had its ")):  # fmt: skip
+        if words.startswith(many):
+            words = one + words[len(many) :]
+            break
+    return words.replace("than their created date", "than its created date")
+
+
 def _too_few_leads(
     tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, horizon: int, label: str, found: int
 ) -> str:
@@ -336,7 +346,7 @@ def _too_few_leads(
         (rest, "had their open deal go back to an earlier stage, so what they looked like "
                "then is not known"),
     ]  # fmt: skip
-    said = [(n, words) for n, words in why if n > 0]
+    said = [(n, _one(words) if n == 1 else words) for n, words in why if n > 0]
     other = len(contacts) - found
     if len(said) == 1:
         told = f"; the other {other:,} {said[0][1]}"

@@ -194,10 +194,13 @@ def pricing_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
         if len(moving)
         else "No price change is suggested, so none is expected to add profit."
     )
+    kept = len(suggested) - len(moving)
     paragraphs = [
         f"Of {plural(len(frame), 'product')}, {len(moving)} would do better at a new price "
-        f"({up} higher, {len(moving) - up} lower), {len(suggested) - len(moving)} are best left "
-        f"as they are and {refused} have too little evidence for any suggestion.",
+        f"({up} higher, {len(moving) - up} lower), {kept} {'is' if kept == 1 else 'are'} best "
+        f"left as {'it is' if kept == 1 else 'they are'} and {refused} "
+        f"{'has' if refused == 1 else 'have'} no suggestion (too little evidence, or the "
+        "reason in the Prices tab).",
         gain,
         "How buyers react to price was read from the shop's own price changes and promotions, "
         f"with {', '.join(frame.attrs.get('controls', []))} held apart, so that a busy season "
