@@ -140,6 +140,10 @@ class Guardrails:
         )
         return np.round((offset + steps * step) / scale, self.digits)
 
+    def keeps_to_grid(self, price: float) -> bool:
+        """Whether ``price`` is a price on the grid (to half the currency's smallest unit)."""
+        return abs(float(self.on_grid(np.array([price]))[0]) - price) < 0.5 / 10**self.digits
+
     def grid_words(self) -> str:
         """The grid as a reason says it: "price ending in .99", "multiple of 10 JPY"."""
         step, offset = self.grid()
@@ -375,8 +379,7 @@ def choose_price(
         forced_by = binding["low"] if current < low else binding["high"]
     unmet = unmet_guardrail(suggested, cost, rails, product, current)
     off_grid = None
-    snapped = float(rails.on_grid(np.array([suggested]))[0])
-    if forced_by and rails.coarse and abs(snapped - suggested) >= 0.5 / 10**rails.digits:
+    if forced_by and rails.coarse and not rails.keeps_to_grid(suggested):
         # the guardrail today's price breaks outranks the grid read from the shop's prices:
         # from 8.99 in a .99 shop, 9.99 is more than a 10% step, so 9.88 and words for it
         limit = binding["high" if suggested > current else "low"]
@@ -419,8 +422,7 @@ def _no_ending_within(
     low, high = np.ceil(band[0] * scale - 1e-6) / scale, np.floor(band[1] * scale + 1e-6) / scale
     # today's price on the grid is in the band itself (a CHF shop at 7.90 read "no price
     # ending in .90 lies between 7.11 and 8.69 CHF")
-    on_grid = abs(float(rails.on_grid(np.array([current]))[0]) - current) <= half_unit
-    others = f" other than today's {rails.money(current)}" if on_grid else ""
+    others = f" other than today's {rails.money(current)}" if rails.keeps_to_grid(current) else ""
     return (
         f"the best price within {limit} would be {rails.money(free.suggested)}, but no "
         f"{rails.grid_words()}{others} lies between {rails.money(low)} and {rails.money(high)}"
