@@ -386,8 +386,9 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
         NEXT_TAB.select(shown),
         "Up to three products each customer has not bought yet, from what people who bought "
         "the same things also bought; best sellers where there is no such signal. A product "
-        "the customer returned is never suggested to them; cancelled orders count as not "
-        "placed.",
+        "the customer returned is never suggested to them, nor one not for sale now (archived "
+        "or a draft in the products list, or bought by no one for 13 weeks, longer than ever "
+        "before); cancelled orders count as not placed.",
     )
     paragraphs = [
         f"Suggestions for {plural(picks['contact_id'].nunique(), 'customer')} from "
