@@ -158,6 +158,25 @@ class _Group(click.Group):
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except KeyboardInterrupt:  # click would print "Aborted!" and nothing of what stopped
+            log.info("stopped by Ctrl+C")
+            recorded = ctx.invoked_subcommand in ("run", "demo")
+            _echo(
+                "Stopped by Ctrl+C"
+                + (": `smbml status` shows the run as stopped." if recorded else "."),
+                err=True,
+            )
+            sys.exit(130)  # the shell's code for a command ended by Ctrl+C
+        except PermissionError as exc:  # a file or folder the user may not open: not a bug
+            log.error("permission denied", exc_info=True)
+            where = exc.filename or "a file it needs"
+            _echo(
+                f"error: cannot open {redact(str(where))}: permission denied (let your user "
+                "read it and open the folders it is in, then run again)",
+                fg="red",
+                err=True,
+            )
+            sys.exit(1)
         except Exception as exc:
             log.exception("unexpected error")
             log_path = ctx.obj.get("log_path") if ctx.obj else None

@@ -254,14 +254,44 @@ def test_a_workbook_or_a_folder_that_cannot_be_read_is_one_line(tmp_path: Path, 
     assert listed.exit_code == 5 and "cannot read shop: permission denied" in listed.output
 
 
+def test_a_config_in_a_folder_the_user_cannot_open_is_one_line(tmp_path: Path):
+    """A config in a folder without search permission made `Path.exists()` raise: it was
+    "unexpected PermissionError: [Errno 13] ..." (exit 70) for run, status and inspect."""
+    config = _quick(write_tiny_shop(tmp_path / "shop"))
+    real_stat, real_open = Path.stat, Path.open
+
+    def refused(real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(self: Path, *args: Any, **kwargs: Any) -> Any:
+            if self.name == config.name:
+                raise PermissionError(13, "Permission denied", str(self))
+            return real(self, *args, **kwargs)
+
+        return call
+
+    log = str(tmp_path / "log.txt")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "stat", refused(real_stat))
+        patch.setattr(Path, "open", refused(real_open))
+        for command in ("run", "status", "inspect"):
+            ran = CliRunner().invoke(cli, ["--log-file", log, command, "-c", str(config)])
+            said = ran.output.strip()
+            assert ran.exit_code in (1, 2) and "\n" not in said, (command, said)
+            assert said.startswith("error: cannot ") and str(config) in said, (command, said)
+            assert "permission denied" in said and "unexpected" not in said, (command, said)
+
+
 # -- item 7: Ctrl+C in `smbml schedule` -------------------------------------------------------
 
 
 def _schedule_until(
-    config: Path, tmp_path: Path, log_line: str, presses: int
+    config: Path,
+    tmp_path: Path,
+    log_line: str,
+    presses: int,
+    command_args: tuple[str, ...] = ("schedule", "--every", "1m"),
 ) -> tuple[int, str, str]:
-    """`smbml schedule --every 1m`, Ctrl+C pressed ``presses`` times once the log shows
-    ``log_line`` (the run going, or done); its exit code, stdout and stderr."""
+    """`smbml schedule --every 1m` (or another command), Ctrl+C pressed ``presses`` times
+    once the log shows ``log_line`` (the run going, or done); exit code, stdout, stderr."""
     tmp_path.mkdir()
     log = tmp_path / "schedule.log"
     home = tmp_path / "home"
@@ -273,8 +303,9 @@ def _schedule_until(
         "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
         "OMP_NUM_THREADS": "1",
     }
-    command = [sys.executable, "-m", "smbml_connect", "--log-file", str(log), "schedule", "-c",
-               str(config), "--every", "1m"]  # fmt: skip
+    name, *rest = command_args
+    command = [sys.executable, "-m", "smbml_connect", "--log-file", str(log), name, "-c",
+               str(config), *rest]  # fmt: skip
     out, err = tmp_path / "out.txt", tmp_path / "err.txt"
     with out.open("w") as stdout, err.open("w") as stderr:
         process = subprocess.Popen(command, env=env, stdout=stdout, stderr=stderr)
@@ -316,3 +347,16 @@ def test_ctrl_c_in_schedule_stops_after_the_run_or_now_and_says_so_in_a_line(tmp
     assert [s for _, s, _ in _runs(store)] == ["failed", "ok"]
     code, out, err = _schedule_until(config, tmp_path / "idle", "run 3 ok", presses=1)
     assert code == 0 and err == "" and out.splitlines()[-1] == "Stopped.", (out, err)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
+def test_ctrl_c_in_run_says_what_stopped_and_the_run_is_recorded(tmp_path: Path):
+    """`smbml run` stopped by Ctrl+C printed click's bare "Aborted!"."""
+    config = write_tiny_shop(tmp_path / "shop")
+    store = tmp_path / "shop" / "shop.sqlite"
+    code, out, err = _schedule_until(config, tmp_path / "run", "Computing", 1, ("run",))
+    assert code == 130, err
+    assert err.strip() == "Stopped by Ctrl+C: `smbml status` shows the run as stopped.", err
+    assert "Aborted" not in out + err
+    assert _runs(store) == [("run", "failed", "stopped by Ctrl+C")]
