@@ -23,7 +23,7 @@ from smbml_connect.analytics.forecast.engine import MODEL_WORDS, forecast_regula
 from smbml_connect.analytics.forecast.models import warm_up
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES, RegularSeries, regularise
 from smbml_connect.analytics.leads.scoring import LeadScorer, parse_target
-from smbml_connect.analytics.pricing.suggest import Guardrails, suggest_price
+from smbml_connect.analytics.pricing.suggest import Guardrails, price_grid, suggest_price
 from smbml_connect.cell_values import (
     CellError,
     as_number,
@@ -571,6 +571,7 @@ def price(prices: Any, quantities: Any, unit_cost: Any = None, max_change: Any =
         step = step / 100  # "10" means 10%
     guardrails = Guardrails(max_change=step)  # refuses 0 and over 50% with a message
     kept_prices, kept_units, notes = _price_rows(columns["prices"], columns["quantities"])
+    guardrails, grid_note = _on_their_grid(guardrails, kept_prices)
     result = suggest_price(kept_prices, kept_units, cost, guardrails)
     frame = pd.DataFrame(
         {
@@ -580,7 +581,19 @@ def price(prices: Any, quantities: Any, unit_cost: Any = None, max_change: Any =
             "reason": [result["reason"]],
         }
     )
-    return frame, [*notes, f"current price {result['current_price']:g}"]
+    return frame, [*notes, *grid_note, f"current price {result['current_price']:g}"]
+
+
+def _on_their_grid(rails: Guardrails, prices: list[float]) -> tuple[Guardrails, list[str]]:
+    """The grid the prices given keep to (.99 endings, steps of 0.50), as the Prices tab
+    reads it from the shop's prices: PRICE suggested 15.31 where the tab said 15.99."""
+    grid = price_grid(prices)
+    if grid is None:
+        return rails, []
+    rails = replace(rails, round_to=grid[0], ending=grid[1])
+    return rails, [
+        f"suggested prices {rails.grid_rule()}, as all {len(set(prices)):,} prices given do"
+    ]
 
 
 def _price_rows(

@@ -475,6 +475,24 @@ def test_price_names_the_rows_it_cannot_use(row, price, units, note):
     assert f"{note}, so the row was left out" in result.notes
 
 
+def test_price_keeps_to_the_grid_its_prices_keep_to():
+    """PRICE suggested 14.41 for a product always priced at .99, where the Prices tab
+    (which reads the shop's grid) would say 14.99."""
+    from smbml_connect.analytics.pricing.suggest import Guardrails, suggest_price
+
+    prices = [[p] for p in [14.99, 15.99, 16.99, 14.99, 15.99, 16.99, 15.99, 14.99, 16.99, 15.99]]
+    units = [[q] for q in [30, 26, 21, 31, 25, 22, 27, 29, 20, 26]]
+    anywhere = suggest_price([p for [p] in prices], [q for [q] in units], 5, Guardrails())
+    assert anywhere["suggested_price"] < 14.99  # off the grid without it
+    result = call("PRICE", [prices, units, 5], fresh())
+    assert result.error is None, result.error
+    assert result.value[1][0] == 14.99, result.value
+    assert "Lower to 14.99" in result.value[1][3]
+    assert "suggested prices end in .99, as all 3 prices given do" in result.notes
+    whole = call("PRICE", [PRICES, UNITS, 5], fresh())  # 10, 11, 12: by chance 1 in 8
+    assert "suggested prices are multiples of 0.50, as all 3 prices given do" in whole.notes
+
+
 def test_price_with_no_usable_row_says_why():
     result = call("PRICE", [[["€0"]] * 3, [[5]] * 3], fresh())
     assert result.code == "#NUM!"
