@@ -234,3 +234,22 @@ def test_a_forced_move_that_no_grid_price_can_make_leaves_the_grid_and_says_so()
     on_grid = choose_price(-1.0, 0.3, 19.99, 14.5, 40, rails)  # 20.99 is within the step
     assert on_grid.forced_by and on_grid.suggested % 1 == pytest.approx(0.99)
     assert on_grid.off_grid is None
+
+
+def test_a_sure_smaller_step_is_taken_over_a_doubtful_bigger_one_and_named():
+    """The best price on average ($121.99, a 67% chance it pays) was not clearly better, so
+    today's $110.99 was kept, though $115.99 paid with a chance over 70%: the sample's
+    demo product P016 (elasticity -1.8 +- 0.45, cost $57.09)."""
+    rails = Guardrails(currency="USD", round_to=1.0, ending=0.99)
+    choice = choose_price(-1.77, 0.45, 110.99, 57.09, 10, rails)
+    assert choice.kept_because is None and choice.current < choice.suggested < 121.99
+    assert choice.confidence >= 0.7
+    words = reason_for(choice, -1.77, "USD")
+    assert words.startswith(f"Raise to ${choice.suggested:.2f} ")
+    assert re.search(r"a rise to \$121\.99 might earn more but has only a 6\d% chance", words)
+    # nothing said when the best price is the sure one
+    sure = choose_price(-1.77, 0.1, 110.99, 57.09, 10, rails)
+    assert sure.suggested == 121.99 and sure.surer is None
+    # and a keep stays a keep when no price is clearly better
+    unsure = choose_price(-1.5, 0.9, 110.99, 57.09, 10, rails)
+    assert unsure.kept_because is not None and unsure.surer is None

@@ -214,6 +214,7 @@ class PriceChoice:
     forced_by: str | None = None  # the guardrail today's price breaks, when it does
     unmet: str | None = None  # a guardrail the suggestion still breaks, and why, in words
     off_grid: str | None = None  # why a forced move leaves the shop's price grid, in words
+    surer: str | None = None  # the bigger move passed over for a surer one, in words
     changes: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     lo95: float = float("nan")  # the elasticity's 95% range the choice was made on
     hi95: float = float("nan")
@@ -318,9 +319,10 @@ def choose_price(
     values = outcome(prices)
     today = weekly_units * (current - margin_cost)
     expected = values.mean(axis=0)
-    best = int(np.argmax(expected))
-    suggested = float(prices[best])
     current_allowed = low - 1e-9 <= current <= high + 1e-9
+    best = _best_clear_change(values, expected, today) if current_allowed else None
+    best = int(np.argmax(expected)) if best is None else best
+    suggested = float(prices[best])
     kept_because = None
     gain = expected[best] - today
     confidence = float(np.mean(values[:, best] > today)) if suggested != current else 0.0
@@ -351,6 +353,14 @@ def choose_price(
     if kept_because and only_today and unmet_guardrail(current, cost, rails, product, current):
         # "already close to the best price" was said of a price a ceiling pinned under the margin
         kept_because = "no other price is within your guardrails"
+    surer = None
+    overall = int(np.argmax(expected))
+    if not kept_because and overall != best:
+        bigger, chance = float(prices[overall]), float(np.mean(values[:, overall] > today))
+        surer = (
+            f"a {'rise' if bigger > current else 'cut'} to {rails.money(bigger)} might earn "
+            f"more but has only a {chance:.0%} chance of paying"
+        )
     if kept_because:
         confidence = float("nan")  # a chance that a change pays is reported only for changes
         suggested = round(current, rails.digits)
@@ -385,8 +395,21 @@ def choose_price(
         limit = binding["high" if suggested > current else "low"]
         off_grid = f"no {rails.grid_words()} is within {limit}"
     return PriceChoice(current, suggested, objective, confidence, capped_by, kept_because,
-                       forced_by=forced_by, unmet=unmet, off_grid=off_grid, changes=changes,
-                       lo95=lo95, hi95=hi95)  # fmt: skip
+                       forced_by=forced_by, unmet=unmet, off_grid=off_grid, surer=surer,
+                       changes=changes, lo95=lo95, hi95=hi95)  # fmt: skip
+
+
+def _best_clear_change(values: np.ndarray, expected: np.ndarray, today: float) -> int | None:
+    """The price with the highest expected result among those clearly better than today's
+    (a chance it pays of at least MIN_CONFIDENCE, a gain of at least MIN_GAIN); None when
+    there is none. The best price overall was kept when it was not clearly better, though a
+    smaller step (the grid's 115.99 beside 121.99) was: a shop lost a sure gain for a
+    doubtful bigger one."""
+    chance = (values > today).mean(axis=0)
+    clear = (chance >= MIN_CONFIDENCE) & (expected - today >= MIN_GAIN * abs(today))
+    if not clear.any():
+        return None
+    return int(np.argmax(np.where(clear, expected, -np.inf)))
 
 
 def _no_ending_within(
@@ -503,6 +526,8 @@ def reason_for(
     # Cents under 10: a slow seller's "+$0 a month" read as a change that gains nothing.
     amount = money_text(gain, currency, cents=abs(gain) < 10, sign=True)
     why = f"{_sensitivity(elasticity, choice.guess)} ({e}); expected {choice.objective} {amount} {per}"
+    if choice.surer:
+        why += f"; {choice.surer}"
     short = f" and the suggestion is still short of it ({choice.unmet})" if choice.unmet else ""
     if choice.forced_by:
         side = "below" if choice.suggested > choice.current else "above"
