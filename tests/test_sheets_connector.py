@@ -632,22 +632,30 @@ def test_config_for_sheets() -> None:
 def test_a_failed_read_leaves_the_tabs_it_feeds_as_they_were(
     emu: SheetsEmulator, api: SheetsApi, business: SampleBusiness, tmp_path: Path
 ) -> None:
-    """The contacts read fails for good: Scores and Segments keep their last complete rows."""
+    """The read of the tabs fails for good: every result tab keeps its last complete rows.
+
+    One batchGet reads every tab (which table a tab gives may depend on its rows, as a
+    workbook sheet's does), so no table can be read without it: the run stops and says so."""
     from smbml_connect.steps import STEPS
 
     book_key = "1HeldBackSpreadsheet0000000000000000000"
     _fresh_book(emu, business, book_key)
     steps = [s for s in STEPS if s.name in ("rfm_segments", "sales_forecast")]
     assert _run(api, book_key, tmp_path, steps=steps).status == "ok"
-    before = emu.state.values_get(book_key, "Segments!A2:Z", "UNFORMATTED_VALUE")["values"]
-    emu.inject(Fault("5xx", count=6, status=503, path="values:batchGet"))  # the first read
+    before = {
+        title: emu.state.values_get(book_key, f"'{title}'!A1:Z", "UNFORMATTED_VALUE")["values"]
+        for title in ("Segments", "Forecast")
+    }
+    emu.inject(Fault("5xx", count=6, status=503, path="values:batchGet"))
     (tmp_path / "new").mkdir()  # a new machine: its store has no earlier copy of contacts
-    result = _run(api, book_key, tmp_path / "new", steps=steps)
-    assert result.status == "partial" and "contacts" in result.incomplete
-    assert "rfm_segments" in result.held_back and "sales_forecast" in result.steps
-    after = emu.state.values_get(book_key, "Segments!A2:Z", "UNFORMATTED_VALUE")["values"]
-    assert after == before
-    assert any("Segments: left as it was" in line for line in result.pushes[0].detail)
+    with pytest.raises(SourceRetriableError, match=r"kept failing on GET .*values:batchGet"):
+        _run(api, book_key, tmp_path / "new", steps=steps)
+    with Store(tmp_path / "new" / "store.sqlite") as store:
+        assert store.runs().iloc[0]["status"] == "failed"
+    for title, rows in before.items():
+        assert (
+            emu.state.values_get(book_key, f"'{title}'!A1:Z", "UNFORMATTED_VALUE")["values"] == rows
+        )
 
 
 def test_the_token_exchange_follows_the_key_or_the_configs_override(
@@ -869,3 +877,40 @@ def test_an_infinite_number_is_an_empty_cell_as_in_the_workbook() -> None:
     rows = gsheets._rows_json(frame)[1:]
     assert [r["values"][0] for r in rows][1:] == [{}, {}]
     assert rows[0]["values"][1] == {}
+
+
+@pytest.mark.parametrize("title", ["Orders", "orders_export_1"])
+def test_a_shopify_orders_export_in_a_tab_gives_its_buyers_and_lines_as_the_file_does(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path, title: str
+) -> None:
+    """A Shopify orders export pasted into an "Orders" tab gave orders only: its buyers,
+    with their "Accepts Marketing", and its line items were dropped without a word, so
+    people who said no were segmented and written to the result tabs (a Sheets
+    explorer). Named as Google names an imported file, it gave nothing at all. Tabs are
+    placed as a workbook's sheets are: every table the export gives, as the CSV gives it."""
+    import csv
+
+    from smbml_connect.connectors.files.source import FilesSource
+
+    path = Path(__file__).parent / "fixtures" / "layouts" / "shopify_orders_export_1.csv"
+    rows = [list(r) for r in csv.reader(path.read_text(encoding="utf-8").splitlines())]
+    said_no = {r[1].lower() for r in rows[1:] if r[6] == "no" and r[1]}
+    key = f"1ShopifyInATab{title.replace('_', '')}".ljust(39, "0")
+    emu.state.create(key, "Pasted", {title: rows, "Notes": [["Call the courier on Friday"]]})
+    source = SheetsSource(api, key)
+    files = FilesSource(path)
+    assert source.available() == files.available()
+    assert {"contacts", "orders", "order_lines"} <= set(source.available())
+    for table in source.available():
+        from_sheet = validate(table, source.pull(table), source="s").clean
+        from_file = validate(table, files.pull(table), source="s").clean
+        columns = [c for c in from_file.columns if c != "extra"]  # cells arrive typed
+        pd.testing.assert_frame_equal(from_sheet[columns], from_file[columns], check_dtype=False)
+    steps = steps_by_name(["rfm_segments"])
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(
+            SheetsSource(api, key), store, RunOptions(steps=steps), [SheetsResults(api, key)]
+        )
+    assert result.consent_skipped == len(said_no) == 2
+    shown = emu.state.values_get(key, "Segments!A3:C", "UNFORMATTED_VALUE")["values"]
+    assert shown and not {str(cell).lower() for row in shown for cell in row} & said_no

@@ -35,18 +35,12 @@ from smbml_connect.connectors.files.csv_lines import (
     open_csv,
     opened,
 )
-from smbml_connect.connectors.files.placing import (
-    companions,
-    head_of_sheet,
-    opt_out_lists,
-    period_parts,
-    place,
-)
 from smbml_connect.consent import keep_header_meaning
 from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.headers import HeaderMapping, map_headers, match_table, normalise, table_part
 from smbml_connect.layouts import SKIPPED, Layout, Prepared, join_prepared, prepare
 from smbml_connect.opt_out_lists import OptOutLists
+from smbml_connect.placing import HEAD_ROWS, companions, opt_out_lists, period_parts, place
 from smbml_connect.ports import Notice, Page, SourceReject
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
 from smbml_connect.sheet_rows import (
@@ -56,6 +50,7 @@ from smbml_connect.sheet_rows import (
     beyond_header,
     body_frame,
     column_names,
+    frame_from_rows,
     header_index,
     inside,
     is_blank,
@@ -580,6 +575,16 @@ def _open_workbook(path: Path) -> Any:
         return load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, KeyError, OSError, *_DAMAGE) as exc:
         raise not_workbook from exc
+
+
+def head_of_sheet(path: Path, sheet: str) -> pd.DataFrame:
+    """A sheet's first rows, which decide its layout (``placing.place``)."""
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = [list(r) for r in workbook[sheet].iter_rows(max_row=HEAD_ROWS, values_only=True)]
+    finally:
+        workbook.close()
+    return frame_from_rows(rows, first_row_number=1, where=f"{path.name} / {sheet}")
 
 
 def _sheet_names(path: Path) -> list[str]:

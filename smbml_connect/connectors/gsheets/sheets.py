@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from smbml_connect import placing
 from smbml_connect.column_labels import column_label, yes_no
 from smbml_connect.connectors.gsheets.http import SheetsApi, SheetsHttpError
 from smbml_connect.connectors.gsheets.user_columns import (
@@ -51,7 +52,7 @@ from smbml_connect.headers import (
     table_part,
 )
 from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
-from smbml_connect.layouts import join_prepared, matching, prepare
+from smbml_connect.layouts import Layout, Prepared, join_prepared, matching, prepare
 from smbml_connect.money_words import shown_in
 from smbml_connect.opt_out_lists import OptOutLists, said_no
 from smbml_connect.ports import (
@@ -66,7 +67,7 @@ from smbml_connect.ports import (
     Tab,
 )
 from smbml_connect.schema import REJECT_COLUMNS, REJECTS_TAB, SOURCE_ROW, TABLES
-from smbml_connect.sheet_rows import split_rows
+from smbml_connect.sheet_rows import frame_from_rows, split_rows
 from smbml_connect.value_words import rejects_for_people
 from smbml_connect.xlsx import number_format
 
@@ -142,6 +143,10 @@ class SheetsSource:
         self._lists: OptOutLists | None = None
         self._list_layouts: dict[str, str] = {}
         self._locale = ""
+        self._layouts: dict[str, Layout] = {}  # tab -> the known export it holds
+        self._companions: dict[str, list[str]] = {}  # tab -> more tabs of the same export
+        self._heads: dict[str, pd.DataFrame] = {}
+        self._prepared: dict[str, tuple[Prepared, list[SourceReject]]] = {}
 
     @property
     def name(self) -> str:
@@ -159,7 +164,8 @@ class SheetsSource:
     def where(self, table: str) -> str:
         parts = self._period_tabs() if table in self._locate() else {}
         location = self._locate().get(table, "")
-        return ", ".join([location, *parts.get(location, [])]) if location else ""
+        more = [*self._companions.get(location, []), *parts.get(location, [])]
+        return ", ".join([location, *more]) if location else ""
 
     def not_read(self) -> list[str]:
         """Tabs that look like more rows of a table but cannot be read with it."""
@@ -183,42 +189,46 @@ class SheetsSource:
 
     def _page(self, entity: str) -> Page:
         """The tab as the files source reads a sheet: a known export by its layout, rows
-        holding no record listed as skipped, values right of the header rejected."""
+        holding no record listed as skipped, values right of the header rejected. A tab
+        that gives several tables (a Shopify orders export: buyers, orders, lines) is
+        prepared once; its skipped and unreadable rows go with its main table only."""
         located = self._locate()
         if entity not in located:
             raise SourceFatalError(f"the spreadsheet has no tab for {entity}")
-        parts = self._period_tabs()  # may choose another main tab for the table
         main = located[entity]
-        tabs = [main, *parts.get(main, [])]  # "Orders 2024" beside "Orders"
-        raw, unread = split_rows(self._values()[main], first_row_number=1, where=main)
-        # A layout whose rows are split between tables (a flat sales tab: orders and their
-        # lines) needs them all from this tab; tabs are placed by name, so it is read plain.
-        layout = next(
-            (
-                found
-                for found in matching(raw.head(50))
-                if all(located.get(t) == main for t in found.together)
-            ),
-            None,
-        )
-        used = layout if layout and entity in layout.tables else None
-        pieces = [prepare(raw, used, main)]
-        for tab in tabs[1:]:
-            more, more_unread = split_rows(self._values()[tab], first_row_number=1, where=tab)
-            pieces.append(prepare(more, used, tab))
-            unread = unread + more_unread
-        prepared = pieces[0] if len(pieces) == 1 else join_prepared(pieces, tabs)
-        unread = prepared.settle(unread)
+        prepared, unread = self._prepare(main)
         frame, self.header_mappings[entity] = prepared.table(entity, self.mappings.get(entity))
-        self._skipped[entity] = prepared.rejects(entity, self.name)
-        self._unread[entity] = unread
-        page = Page(tables={entity: frame}, rejects={entity: unread} if unread else {})
+        layout = self._layouts.get(main)
+        gives = list(layout.tables) if layout else [entity]
+        listed = next((t for t in gives if located.get(t) == main), entity) == entity
+        self._skipped[entity] = (
+            prepared.rejects(entity, self.name) if listed else pd.DataFrame(columns=REJECT_COLUMNS)
+        )
+        self._unread[entity] = unread if listed else []
+        page = Page(tables={entity: frame}, rejects={entity: unread} if unread and listed else {})
         page.notices = _locale_dates(entity, frame, self._locale, main)
         lists = self._opt_out_lists() if entity == "contacts" else None
         if lists is not None and lists.names:  # "Unsubscribes" beside "Customers"
             page.tables[entity] = lists.apply(frame)
             page.notices += lists.notices()
         return page
+
+    def _prepare(self, main: str) -> tuple[Prepared, list[SourceReject]]:
+        """A table tab with the tabs read with it ("Orders 2024" beside "Orders", a second
+        tab of one export), by the layout placing found for it; once per tab."""
+        if main in self._prepared:
+            return self._prepared[main]
+        layout = self._layouts.get(main)
+        tabs = [main, *self._companions.get(main, []), *self._period_tabs().get(main, [])]
+        pieces: list[Prepared] = []
+        unread: list[SourceReject] = []
+        for tab in tabs:
+            raw, more = split_rows(self._values()[tab], first_row_number=1, where=tab)
+            pieces.append(prepare(raw, layout, tab))
+            unread = unread + more
+        prepared = pieces[0] if len(pieces) == 1 else join_prepared(pieces, tabs)
+        self._prepared[main] = (prepared, prepared.settle(unread))
+        return self._prepared[main]
 
     def _opt_out_lists(self) -> OptOutLists:
         """Tabs that give no table but name people who opted out (an "Unsubscribes" tab
@@ -245,6 +255,10 @@ class SheetsSource:
         return members, unread
 
     def _locate(self) -> dict[str, str]:
+        """Table -> tab, placed as a workbook's sheets are (``placing.place``): the config,
+        then tab names, then known exports by their first rows, whatever the tab is called
+        (a Shopify orders export in "Orders" or "orders_export_1" gives its buyers, with
+        their consent, and its line items too), then names with a period."""
         if self._located is not None:
             return self._located
         meta = self.api.client.http_client.fetch_sheet_metadata(self.key)
@@ -258,23 +272,37 @@ class SheetsSource:
             for s in meta.get("sheets", [])
             if s["properties"]["title"] not in ours
         ]
-        located = locate_tables(self.tables, titles, f"the spreadsheet {self.title!r}", noun="tab")
-        # A table only a name with a period gives ("Orders 2023" alone): the first such
-        # tab; the others are read with it (`_period_tabs`), as the files source does.
-        for title in titles:
-            part = table_part(title)
-            if part and part not in located and title not in located.values():
-                located[part] = title
-                self._by_period[part] = title
+        where = f"the spreadsheet {self.title!r}"
+        named = locate_tables(self.tables, titles, where, noun="tab")  # config's tabs exist
+        self._fetch(titles)
+        located, self._layouts = placing.place(self.tables, titles, self._head, where, noun="tab")
+        self._companions = placing.companions(located, self._layouts)
+        joined = {n for more in self._companions.values() for n in more}
+        # A table only names with a period gave ("Orders 2023" alone): `_period_tabs`
+        # reads the others with it, as the files source does.
+        self._by_period = {
+            t: n for t, n in located.items() if t not in named and n not in self._layouts
+        }
         self._maybe_parts = [
-            t for t in titles if t not in located.values() and table_part(t) in located
+            t
+            for t in titles
+            if t not in located.values() and t not in joined and table_part(t) in located
         ]
         if "contacts" in located:  # the others may be lists of opt-outs (`_opt_out_lists`)
             self._others = [
-                t for t in titles if t not in located.values() and t not in self._maybe_parts
+                t
+                for t in titles
+                if t not in located.values() and t not in self._maybe_parts and t not in joined
             ]
         self._located = located
         return located
+
+    def _head(self, title: str) -> pd.DataFrame:
+        """A tab's first rows, as ``placing.place`` looks at a file's."""
+        if title not in self._heads:
+            rows = self._values()[title][: placing.HEAD_ROWS]
+            self._heads[title] = frame_from_rows(rows, first_row_number=1, where=title)
+        return self._heads[title]
 
     def _period_tabs(self) -> dict[str, list[str]]:
         """Main tab -> tabs with more of its rows by period ("Orders 2024" beside "Orders",
@@ -310,22 +338,24 @@ class SheetsSource:
         return self._parts
 
     def _values(self) -> dict[str, list[list[Any]]]:
-        """Every table tab in one request (Google counts a batchGet as one read)."""
         if self._rows is None:
-            located = self._locate()
-            tabs = list(dict.fromkeys([*located.values(), *self._maybe_parts, *self._others]))
-            answer = self.api.client.http_client.values_batch_get(
-                self.key,
-                [_quote(t) for t in tabs],
-                params={
-                    "valueRenderOption": "UNFORMATTED_VALUE",
-                    "dateTimeRenderOption": "SERIAL_NUMBER",
-                    "majorDimension": "ROWS",
-                },
-            )
-            ranges = answer.get("valueRanges", [])
-            self._rows = {t: r.get("values", []) for t, r in zip(tabs, ranges, strict=True)}
-        return self._rows
+            self._locate()
+        return self._rows or {}
+
+    def _fetch(self, tabs: list[str]) -> None:
+        """Every tab but ours in one request (Google counts a batchGet as one read): which
+        table a tab gives may depend on its rows, as a workbook sheet's does."""
+        answer = self.api.client.http_client.values_batch_get(
+            self.key,
+            [_quote(t) for t in tabs],
+            params={
+                "valueRenderOption": "UNFORMATTED_VALUE",
+                "dateTimeRenderOption": "SERIAL_NUMBER",
+                "majorDimension": "ROWS",
+            },
+        )
+        ranges = answer.get("valueRanges", [])
+        self._rows = {t: r.get("values", []) for t, r in zip(tabs, ranges, strict=True)}
 
 
 # Locales whose spreadsheets read a typed 06/01/2025 as June 1 (Google's default is en_US).

@@ -2,16 +2,16 @@
 
 A file's layout is recognised from its first rows (read here without reading the whole
 file), so ``available()`` can list every table an export gives: a Shopify orders
-export named ``orders_export_1.csv`` gives orders, order lines and contacts.
+export named ``orders_export_1.csv`` gives orders, order lines and contacts. The files
+source (a folder, a workbook's sheets) and the Google Sheets source (a spreadsheet's
+tabs) both place here, so one export gives the same tables wherever it is kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 import pandas as pd
-from openpyxl import load_workbook
 
 from smbml_connect.headers import (
     header_keys,
@@ -23,30 +23,34 @@ from smbml_connect.headers import (
 from smbml_connect.layouts import Layout, matching, prepare
 from smbml_connect.opt_out_lists import said_no
 from smbml_connect.schema import SOURCE_ROW, TABLES
-from smbml_connect.sheet_rows import frame_from_rows
 
 __all__ = [
+    "HEAD_ROWS",
     "companions",
-    "head_of_sheet",
     "opt_out_lists",
     "period_parts",
     "place",
 ]
 
-_HEAD_ROWS = 40
+HEAD_ROWS = 40  # rows read to recognise a layout
 
 
 def place(
-    configured: Mapping[str, str], names: list[str], head: Callable[[str], pd.DataFrame], where: str
+    configured: Mapping[str, str],
+    names: list[str],
+    head: Callable[[str], pd.DataFrame],
+    where: str,
+    noun: str = "sheet or file",
 ) -> tuple[dict[str, str], dict[str, Layout]]:
     """Table -> file or tab, and the layout of each file or tab that has a known one.
 
     The config's choices come first, then names that say the table ("Customers"), then
     the main table of each recognised export, then the other tables exports give, then
     names that say a table with a period ("orders_2023.csv"). A layout that does not give
-    the table a name says is not used for that file.
+    the table a name says is not used for that file. Files, workbook sheets and Google
+    Sheets tabs are all placed here (``noun`` names them in a config error).
     """
-    located = locate_tables(configured, names, where)
+    located = locate_tables(configured, names, where, noun)
     named = dict(located)
     layouts: dict[str, Layout] = {}
     for name in names:
@@ -185,12 +189,3 @@ def period_parts(
 
 def _headers(head: pd.DataFrame) -> set[str]:
     return {str(c) for c in head.columns if c != SOURCE_ROW}
-
-
-def head_of_sheet(path: Path, sheet: str) -> pd.DataFrame:
-    workbook = load_workbook(path, read_only=True, data_only=True)
-    try:
-        rows = [list(r) for r in workbook[sheet].iter_rows(max_row=_HEAD_ROWS, values_only=True)]
-    finally:
-        workbook.close()
-    return frame_from_rows(rows, first_row_number=1, where=f"{path.name} / {sheet}")
