@@ -58,6 +58,7 @@ from smbml_connect.ports import (
     PagedSource,
     Renamed,
     RunResult,
+    SaysUnnamedAmounts,
     SkipsRows,
     Source,
     SourceReject,
@@ -143,7 +144,8 @@ def run_pipeline(
         currency = _main_currency(
             tables, options.currency or (account.currency if account else None)
         )
-        result.notices += money.unnamed(currency)
+        plain = source.unnamed_amounts() if isinstance(source, SaysUnnamedAmounts) else {}
+        result.notices += money.unnamed(currency, plain)
         tables = _checked(tables, store, result, currency)
         result.notices += linked + closed_on
         if isinstance(source, ListsNotRead):  # a tab or file that gave no table says why
@@ -395,19 +397,41 @@ class _Currencies:
             if len(codes) and 2 * len(codes) >= len(checked.clean):
                 self.learned[table] = str(codes.mode().iloc[0])
 
-    def unnamed(self, currency: str) -> list[Notice]:
+    def unnamed(
+        self, currency: str, plain: Mapping[str, tuple[str, str | None]] | None = None
+    ) -> list[Notice]:
         """One line when amounts carry only a shared sign and nothing names the currency:
-        a yen shop's "¥14,300" was shown as $14,300 without a word."""
-        if self.shop() or not self.signs:
+        a yen shop's "¥14,300" was shown as $14,300 without a word. ``plain``: where a
+        source's amounts carried no currency at all, and the shared sign their cells'
+        format shows if any (`ports.SaysUnnamedAmounts`: a Google Sheet of plain numbers
+        was shown in dollars without a word)."""
+        signs = {**{t: s for t, (_, s) in (plain or {}).items() if s}, **self.signs}
+        if self.shop() or not (signs or plain):
             return []
-        table = next(t for t in ("orders", *self.signs) if t in self.signs)  # the sales first
-        sign = self.signs[table]
+        if not signs:
+            table = next(t for t in ("orders", *(plain or {})) if t in (plain or {}))
+            where = (plain or {})[table][0]
+            return [
+                Notice(
+                    "unnamed_currency",
+                    table,
+                    1,
+                    f"Amounts in {table.replace('_', ' ')} ({where}) are plain numbers: no "
+                    "currency format on their cells and no currency column says which "
+                    f"currency they are in, so every money figure is shown in {currency}. If "
+                    'yours is another, state it at the top of the config: currency = "EUR" '
+                    "(or format the column as currency in the sheet: Format > Number > "
+                    "Currency).",
+                )
+            ]
+        table = next(t for t in ("orders", *signs) if t in signs)  # the sales first
+        sign = signs[table]
         which, example = _SHARED_SIGNS[sign]
         return [
             Notice(
                 "unnamed_currency",
                 table,
-                len(self.signs),
+                len(signs),
                 f"Amounts in {table.replace('_', ' ')} are marked {sign}, which names no "
                 f"one currency ({which}), and no currency column says which: every money "
                 f"figure is shown in {currency}. If yours is another, state it at the top of "

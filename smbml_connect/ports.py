@@ -142,6 +142,17 @@ class ListsNotRead(Protocol):
     def not_read(self) -> list[str]: ...
 
 
+@runtime_checkable
+class SaysUnnamedAmounts(Protocol):
+    """A source whose amounts may carry their currency in their cells' number formats
+    (Google Sheets keeps "95,35 €" as 95.35 formatted as euros) and that says which
+    tables' amounts carried none: table -> (where they are, the shared sign their format
+    shows, "$" or "¥", or None). With nothing else naming the currency the run says which
+    one it shows them in, rather than "$" without a word."""
+
+    def unnamed_amounts(self) -> dict[str, tuple[str, str | None]]: ...
+
+
 @dataclass
 class Page:
     """Rows to commit together, the cursor they allow, and records the source has archived.

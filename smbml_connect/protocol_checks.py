@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         KnowsAccount,
         ListsNotRead,
         PagedSource,
+        SaysUnnamedAmounts,
         SkipsRows,
         Source,
     )
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     inspectable: list[type[Inspectable]] = [FilesSource, SheetsSource]
     skipping: list[type[SkipsRows]] = [FilesSource]
     listing: list[type[ListsNotRead]] = [FilesSource, SheetsSource]
+    unnamed_amounts: list[type[SaysUnnamedAmounts]] = [SheetsSource]
     destinations: list[type[Destination]] = [
         ResultsWorkbook,
         HtmlReport,

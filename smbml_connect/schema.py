@@ -42,6 +42,7 @@ __all__ = [
     "TableName",
     "TableSpec",
     "Validation",
+    "currency_mark",
     "empty_frame",
     "key_values",
     "shown_key",
@@ -671,6 +672,12 @@ _LONGEST_FIRST = sorted(_MARKS, key=len, reverse=True)  # "CA$" is not "A$"
 # and beside another mark they make the shop's unknown.
 _SHARED_SIGNS = ("$", "¥", "kr")
 _CODE = re.compile(r"^\s*([A-Z]{3})\s*[-+(\d]|[\d)]\s*([A-Z]{3})\s*$")
+
+
+def currency_mark(value: str) -> str | None:
+    """The currency an amount's text names ("12,99 €" -> EUR, "EUR 12.99" -> EUR), "?"
+    for a sign several currencies share ("$", "¥", "kr"), None for none."""
+    return _mark_of(value)
 
 
 def _mark_of(value: str) -> str | None:

@@ -914,3 +914,68 @@ def test_a_shopify_orders_export_in_a_tab_gives_its_buyers_and_lines_as_the_file
     assert result.consent_skipped == len(said_no) == 2
     shown = emu.state.values_get(key, "Segments!A3:C", "UNFORMATTED_VALUE")["values"]
     assert shown and not {str(cell).lower() for row in shown for cell in row} & said_no
+
+
+def _shop_in(emu: SheetsEmulator, key: str, totals: list[Any], locale: str) -> list[list[Any]]:
+    """A small shop's Customers and Orders tabs, the totals typed as given (no currency
+    column): three customers, orders of one to three each."""
+    buyers = ["C1", "C2", "C2", "C3", "C3", "C3"][: len(totals)]
+    orders = [["Order ID", "Customer ID", "Order date", "Total"]]
+    orders += [[f"O{i + 1}", c, f"2025-0{i % 9 + 1}-1{i % 9}", t]
+               for i, (c, t) in enumerate(zip(buyers, totals, strict=True))]  # fmt: skip
+    customers = [["Customer ID", "Email"], ["C1", "a@x.com"], ["C2", "b@x.com"], ["C3", "c@x.com"]]
+    emu.state.create(key, "Shop", {"Customers": customers, "Orders": orders}, locale=locale)
+    return orders
+
+
+def test_amounts_formatted_as_currency_give_their_currency(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
+) -> None:
+    """A German shop typed "95,35 €": Sheets keeps 95.35 formatted as euros, and the values
+    read are unformatted, so every figure was shown in dollars with no word (a Sheets
+    explorer; "¥14,300" in a Japanese sheet gave "$2,420.00" prices). The column's format
+    names the currency, as a currency column would; several are said in one line."""
+    key = "1EuroFormatSpreadsheet0000000000000000"
+    _shop_in(emu, key, ["95,35 €", "32,20 €", "1.204,00 €", 18.5, "7,90 €", "41,00 €"], "de_DE")
+    sheet = emu.state.book(key).sheet("Orders")
+    sheet.cells[(4, 3)] = Cell(value=18.5, number_type="CURRENCY", pattern="[$€-407]#,##0.00")
+    with Store(tmp_path / "eur.sqlite") as store:
+        result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
+        assert set(store.read("orders")["currency"]) == {"EUR"}
+    assert result.currency == "EUR"
+    assert not [n for n in result.notices if "currency" in n.check]
+
+    key = "1MixedFormatSpreadsheet000000000000000"
+    _shop_in(emu, key, ["95,35 €", "£20,00", "12,00 €", 18.5], "de_DE")
+    with Store(tmp_path / "mixed.sqlite") as store:
+        result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
+        kept = store.read("orders").set_index("order_id")["currency"].to_dict()
+    assert kept == {"O1": "EUR", "O2": "GBP", "O3": "EUR", "O4": None}  # O4: the shop's
+    (said,) = [n.message for n in result.notices if n.check == "currency_formats"]
+    assert said.startswith("Tab 'Orders', column 'Total': its amounts are formatted in several")
+    assert "(2 in EUR, 1 in GBP)" in said and result.currency == "EUR"
+
+
+def test_plain_amounts_with_no_currency_anywhere_are_said_not_shown_in_dollars_silently(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
+) -> None:
+    """Plain numbers, no currency column, no currency in the config: the run shows them in
+    USD and says so, with the config key that changes it; a shared sign in the format
+    ("¥" in an English sheet: yen or yuan) is said as a typed "¥" is."""
+    key = "1PlainAmountsSpreadsheet00000000000000"
+    _shop_in(emu, key, [95.35, 32.2, 1204, 18.5], "de_DE")
+    with Store(tmp_path / "plain.sqlite") as store:
+        result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
+    (said,) = [n.message for n in result.notices if n.check == "unnamed_currency"]
+    assert said.startswith("Amounts in orders (tab 'Orders', column 'Total') are plain numbers")
+    assert "shown in USD" in said and 'currency = "EUR"' in said
+    with Store(tmp_path / "stated.sqlite") as store:
+        stated = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[], currency="EUR"))
+    assert stated.currency == "EUR" and not [n for n in stated.notices if "currency" in n.check]
+
+    key = "1SharedSignSpreadsheet0000000000000000"
+    _shop_in(emu, key, ["¥14,300", "¥4,820", "¥2,200"], "en_GB")
+    with Store(tmp_path / "yen.sqlite") as store:
+        result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
+    (said,) = [n.message for n in result.notices if n.check == "unnamed_currency"]
+    assert said.startswith("Amounts in orders are marked ¥, which names no one currency")

@@ -14,6 +14,7 @@ from smbml_connect.testing.faults import Fault
 from smbml_connect.testing.sheets_a1 import A1Error, GridSpan, parse_a1, quote_title
 from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account
 from smbml_connect.testing.sheets_state import CELL_CAP
+from smbml_connect.testing.sheets_values import parse_user_entered
 
 KEY = "1TestSpreadsheetKey00000000000000000000"
 
@@ -108,6 +109,31 @@ def test_values_round_trip_through_gspread(emu: SheetsEmulator, gc: gspread.Clie
     assert ws.get("A1:Z100")[-1] == ["", "#ERROR!", "42"]
     empty = emu.state.values_get(KEY, "Customers!H1:J3")
     assert "values" not in empty and empty["range"] == "Customers!H1:J3"
+
+
+def test_an_amount_typed_with_its_sign_is_a_number_formatted_as_currency(
+    emu: SheetsEmulator, gc: gspread.Client
+) -> None:
+    """Sheets keeps "95,35 €" typed in a German sheet as 95.35 with a CURRENCY format naming
+    the sign: unformatted values are the bare number, the sign is in the format alone."""
+    emu.state.create("1CurrencyCellsKey0000000000000000000000", "Kasse",
+                     {"Orders": [["Total"], ["95,35 €"], ["1.234,50 €"], ["12"]]}, locale="de_DE")  # fmt: skip
+    ws = gc.open_by_key("1CurrencyCellsKey0000000000000000000000").worksheet("Orders")
+    assert ws.get("A2:A4", value_render_option="UNFORMATTED_VALUE") == [[95.35], [1234.5], [12]]
+    assert ws.get("A2")[0][0] == "95.35 €"  # FORMATTED_VALUE (the emulator writes 1,234.50)
+    grid = gc.http_client.fetch_sheet_metadata(
+        "1CurrencyCellsKey0000000000000000000000",
+        params={"includeGridData": "true", "ranges": ["Orders!A2:A"],
+                "fields": "sheets(data(rowData(values(effectiveFormat/numberFormat))))"},
+    )  # fmt: skip
+    cells = [r["values"][0] for r in grid["sheets"][0]["data"][0]["rowData"]]
+    assert cells == [
+        {"effectiveFormat": {"numberFormat": {"type": "CURRENCY", "pattern": '#,##0.00 "€"'}}},
+        {"effectiveFormat": {"numberFormat": {"type": "CURRENCY", "pattern": '#,##0.00 "€"'}}},
+        {},  # a plain number has no number format
+    ]
+    assert parse_user_entered("$1,234.50").pattern == '"$"#,##0.00'
+    assert parse_user_entered("¥14,300", "ja_JP").value == 14300
 
 
 def test_whole_sheet_range_echoes_the_grid(emu: SheetsEmulator, gc: gspread.Client) -> None:

@@ -308,7 +308,7 @@ class _Handler(QuietHandler):
     def _get(self, args: dict[str, str], query: dict[str, list[str]], _: Any) -> Any:
         book = self.emu.state.book(args["id"])
         if _one(query, "includeGridData", "false").lower() == "true":
-            return book.grid_body(query.get("ranges", []))
+            return book.grid_body(query.get("ranges", []), _one(query, "fields", ""))
         return book.metadata_body()
 
     def _values_get(self, args: dict[str, str], query: dict[str, list[str]], _: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -151,11 +152,15 @@ class Spreadsheet:
         for i, sheet in enumerate(self.sheets):
             sheet.index = i
 
-    def grid_body(self, ranges: list[str]) -> dict[str, Any]:
+    def grid_body(self, ranges: list[str], fields: str | None = None) -> dict[str, Any]:
         """GET spreadsheets/{id}?includeGridData=true&ranges=...: the sheets the ranges name,
         each with ``data[0].rowData``, every cell as its ``userEnteredValue`` (a formula as
-        ``formulaValue``, text as ``stringValue`` even when it starts with "="); rows and
-        cells stop at the last filled one, an empty cell is ``{}``."""
+        ``formulaValue``, text as ``stringValue`` even when it starts with "="), its
+        ``effectiveValue`` and, when it has one, its number format (``userEnteredFormat``
+        and ``effectiveFormat``: a currency-formatted amount says ``CURRENCY`` and its
+        pattern there only); rows and cells stop at the last filled one, an empty cell is
+        ``{}``. ``fields`` keeps only the cell parts its ``values(...)`` names, as Google
+        does (``values(effectiveFormat/numberFormat)``)."""
         titles = [s.title for s in self.sheets]
         body = self.metadata_body()
         wanted: dict[str, GridSpan] = {}
@@ -182,7 +187,7 @@ class Spreadsheet:
             for r in range(span.row0, max(by_row, default=span.row0 - 1) + 1):
                 last = max(by_row.get(r, []), default=span.col0 - 1)
                 values = [
-                    _entered(cells[(r, c)]) if (r, c) in cells else {}
+                    _cell_data(cells[(r, c)], fields) if (r, c) in cells else {}
                     for c in range(span.col0, last + 1)
                 ]
                 rows.append({"values": values} if values else {})
@@ -898,6 +903,29 @@ def _trim(values: list[Any]) -> list[Any]:
     while values and values[-1] == "":
         values.pop()
     return values
+
+
+def _cell_data(cell: Cell, fields: str | None) -> dict[str, Any]:
+    """A cell as spreadsheets.get gives it with grid data, cut to the parts ``fields``
+    names in its ``values(...)`` (all of them without)."""
+    data = _entered(cell)
+    if cell.formula is None and cell.value is not None:
+        data["effectiveValue"] = data["userEnteredValue"]
+    if cell.number_type:
+        number = {"type": cell.number_type, **({"pattern": cell.pattern} if cell.pattern else {})}
+        data["userEnteredFormat"] = {"numberFormat": number}
+        data["effectiveFormat"] = {"numberFormat": number}
+    wanted = re.search(r"values\(([^()]*)\)", fields or "")
+    if wanted is None:
+        return data
+    kept: dict[str, Any] = {}
+    for path in (p.strip().replace(".", "/") for p in wanted[1].split(",")):
+        head, _, rest = path.partition("/")
+        if head in data and not rest:
+            kept[head] = data[head]
+        elif head in data and rest.split("/")[0] in data[head]:
+            kept.setdefault(head, {})[rest.split("/")[0]] = data[head][rest.split("/")[0]]
+    return kept
 
 
 def _entered(cell: Cell) -> dict[str, Any]:

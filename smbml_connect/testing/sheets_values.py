@@ -1,7 +1,7 @@
 """How Sheets turns typed text into cell values and cell values back into text.
 
-USER_ENTERED parses like a person typing (formulas, numbers, percents, dates, TRUE);
-RAW stores strings as they are. Rendering follows valueRenderOption and
+USER_ENTERED parses like a person typing (formulas, numbers, percents, amounts with a
+currency sign, dates, TRUE); RAW stores strings as they are. Rendering follows valueRenderOption and
 dateTimeRenderOption. Dates are serial numbers counted from 1899-12-30, as in Sheets.
 """
 
@@ -19,6 +19,15 @@ EPOCH = datetime(1899, 12, 30)
 _NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?([eE][+-]?\d+)?$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 _SLASH_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+# An amount typed with its currency's sign ("$1,234.50", "95,35 €", "¥14,300"): Sheets keeps
+# the number and gives the cell a CURRENCY format naming the sign, so values.get answers
+# the bare number unless asked for the formatted text or the format.
+_SIGNS = "$€£¥₹₩"
+_AMOUNT = re.compile(
+    rf"^(?P<before>[{_SIGNS}])?\s*(?P<number>[\d.,\s]*\d)\s*(?P<after>[{_SIGNS}])?$"
+)
+# Locales that write 1.234,56 (a comma before the decimals), as Sheets reads them.
+_COMMA_DECIMALS = ("de", "fr", "es", "it", "nl", "pt", "da", "sv", "nb", "fi", "pl", "cs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +69,9 @@ def parse_user_entered(text: Any, locale: str = "en_US") -> Cell:
     if stripped.endswith("%") and _NUMBER.match(stripped[:-1].strip()):
         return Cell(value=float(stripped[:-1].replace(",", "")) / 100, number_type="PERCENT",
                     pattern="0.00%")  # fmt: skip
+    amount = _amount(stripped, locale)
+    if amount is not None:
+        return amount
     if stripped[:1] in "+-" and len(stripped) > 1:
         # Sheets reads a leading + or - as the start of a formula: "+1 555" is #ERROR!.
         return Cell(value="#ERROR!", formula="=" + stripped)
@@ -73,6 +85,26 @@ def parse_user_entered(text: Any, locale: str = "en_US") -> Cell:
             pattern=pattern + (" hh:mm:ss" if timed else ""),
         )
     return Cell(value=text)
+
+
+def _amount(text: str, locale: str) -> Cell | None:
+    """A number with one currency sign before or after it, as Sheets stores it: the number,
+    with a CURRENCY format whose pattern names the sign (``"€"#,##0.00``)."""
+    match = _AMOUNT.match(text)
+    if match is None or bool(match["before"]) == bool(match["after"]):
+        return None
+    digits = match["number"].replace(" ", "")
+    point, group = (",", ".") if locale.split("_")[0] in _COMMA_DECIMALS else (".", ",")
+    whole, _, decimals = digits.partition(point)
+    if point in decimals or not re.fullmatch(rf"\d{{1,3}}(\{group}\d{{3}})*|\d+", whole):
+        return None
+    if decimals and not decimals.isdigit():
+        return None
+    value = float(whole.replace(group, "") + ("." + decimals if decimals else ""))
+    number = "#,##0" + ("." + "0" * len(decimals) if decimals else "")
+    sign = f'"{match["before"] or match["after"]}"'
+    pattern = sign + number if match["before"] else number + " " + sign
+    return Cell(value=value, number_type="CURRENCY", pattern=pattern)
 
 
 def _locale_date(locale: str) -> str:
@@ -128,6 +160,12 @@ def format_value(cell: Cell) -> str:
     if pattern and set(pattern) <= set("#,0."):
         decimals = len(pattern.split(".")[1]) if "." in pattern else 0
         return f"{value:,.{decimals}f}" if "," in pattern else f"{value:.{decimals}f}"
+    number = re.search(r"[#0][#,0]*(\.0+)?", pattern)
+    if number and cell.number_type == "CURRENCY":  # the sign as the pattern places it
+        decimals = len(number[1]) - 1 if number[1] else 0
+        shown = f"{value:,.{decimals}f}"
+        sign = re.sub(r'\[\$([^\]-]*)(-[0-9A-Fa-f]+)?\]|"|\\', lambda m: m[1] or "", pattern)
+        return sign.replace(number[0], shown, 1)
     return _general(value)
 
 

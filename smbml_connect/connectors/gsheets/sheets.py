@@ -31,6 +31,7 @@ import pandas as pd
 
 from smbml_connect import placing
 from smbml_connect.column_labels import column_label, yes_no
+from smbml_connect.connectors.gsheets.currency_formats import pattern_currency
 from smbml_connect.connectors.gsheets.http import SheetsApi, SheetsHttpError
 from smbml_connect.connectors.gsheets.user_columns import (
     COLUMNS_KEY,
@@ -48,6 +49,7 @@ from smbml_connect.headers import (
     HeaderMapping,
     locate_tables,
     main_part,
+    normalise,
     part_refused,
     table_part,
 )
@@ -66,8 +68,8 @@ from smbml_connect.ports import (
     SourceReject,
     Tab,
 )
-from smbml_connect.schema import REJECT_COLUMNS, REJECTS_TAB, SOURCE_ROW, TABLES
-from smbml_connect.sheet_rows import frame_from_rows, split_rows
+from smbml_connect.schema import FILE, REJECT_COLUMNS, REJECTS_TAB, SOURCE_ROW, TABLES
+from smbml_connect.sheet_rows import column_names, frame_from_rows, header_index, split_rows
 from smbml_connect.value_words import rejects_for_people
 from smbml_connect.xlsx import number_format
 
@@ -96,6 +98,11 @@ _HEADER_FORMAT = {
     "verticalAlignment": "MIDDLE",
 }
 _NOTE_FORMAT = {"textFormat": {"italic": True}}
+# A table's own amount column, whose cells' currency format names the currency of its rows.
+_OWN_MONEY = {"orders": "total", "deals": "amount"}
+_FORMAT_FIELDS = (
+    "sheets(properties(title),data(startRow,rowData(values(effectiveFormat/numberFormat))))"
+)
 
 
 def spreadsheet_key(text: str) -> str:
@@ -147,6 +154,7 @@ class SheetsSource:
         self._companions: dict[str, list[str]] = {}  # tab -> more tabs of the same export
         self._heads: dict[str, pd.DataFrame] = {}
         self._prepared: dict[str, tuple[Prepared, list[SourceReject]]] = {}
+        self._unnamed: dict[str, tuple[str, str | None]] = {}  # table -> amounts with no currency
 
     @property
     def name(self) -> str:
@@ -207,11 +215,99 @@ class SheetsSource:
         self._unread[entity] = unread if listed else []
         page = Page(tables={entity: frame}, rejects={entity: unread} if unread and listed else {})
         page.notices = _locale_dates(entity, frame, self._locale, main)
+        if entity in _OWN_MONEY and "currency" not in frame.columns:
+            page.tables[entity], said = self._cell_currencies(entity, frame, main)
+            page.notices += said
         lists = self._opt_out_lists() if entity == "contacts" else None
         if lists is not None and lists.names:  # "Unsubscribes" beside "Customers"
             page.tables[entity] = lists.apply(frame)
             page.notices += lists.notices()
         return page
+
+    def unnamed_amounts(self) -> dict[str, tuple[str, str | None]]:
+        """Tables whose amounts are numbers with no currency in their cells' formats."""
+        return dict(self._unnamed)
+
+    def _cell_currencies(
+        self, entity: str, frame: pd.DataFrame, main: str
+    ) -> tuple[pd.DataFrame, list[Notice]]:
+        """The currency the amounts' cells are formatted in, as a currency column gives it.
+
+        Sheets keeps "95,35 €" as the number 95.35 formatted as euros, and the values read
+        are unformatted, so a euro shop read as plain numbers was shown in dollars. The
+        amount column's formats cost one more request, made only when the table has no
+        currency column and its amounts are numbers. One currency: every row's. Several:
+        each row its own cell's, said in one line. None: noted for the run to say which
+        currency it shows them in (``unnamed_amounts``)."""
+        column = _OWN_MONEY[entity]
+        header = next((h for h, c in self.header_mappings[entity].columns.items() if c == column), None)  # fmt: skip
+        if header is None or column not in frame.columns or SOURCE_ROW not in frame.columns:
+            return frame, []
+        amounts = frame[column]
+        if not amounts.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool)).any():
+            return frame, []  # amounts typed as text: their signs say (schema.currency_mark)
+        formats = self._formats(header, [main, *self._companions.get(main, []),
+                                         *self._period_tabs().get(main, [])])  # fmt: skip
+        tabs = frame[FILE] if FILE in frame.columns else pd.Series(main, index=frame.index)
+        patterns = pd.Series(
+            [formats.get((str(t), int(r))) for t, r in zip(tabs, frame[SOURCE_ROW], strict=True)],
+            index=frame.index,
+            dtype=object,
+        )
+        codes = patterns.map(lambda p: pattern_currency(p, self._locale) if p else None)
+        named = codes.dropna()
+        counts = named[named != "?"].value_counts()
+        where = f"tab {main!r}, column {header!r}"
+        if counts.empty:
+            shown = patterns[codes == "?"]
+            sign = next((s for s in ("$", "¥", "kr") if len(shown) and s in str(shown.iloc[0])), None)  # fmt: skip
+            self._unnamed[entity] = (where, sign)
+            return frame, []
+        if len(counts) == 1:  # one currency: the column's, typed plain or not
+            return frame.assign(currency=str(counts.index[0])), []
+        noun = "order" if entity == "orders" else "deal"
+        listed = ", ".join(f"{n:,} in {code}" for code, n in counts.items())
+        said = Notice(
+            "currency_formats",
+            entity,
+            int(counts.sum()),
+            f"Tab {main!r}, column {header!r}: its amounts are formatted in several currencies "
+            f"({listed}): each {noun} is counted in the currency its cell shows, and those "
+            "in another currency than the shop's are kept out of the money figures. If they "
+            "are all in one, format the column in it (Format > Number > Currency).",
+        )
+        return frame.assign(currency=codes.where(codes != "?")), [said]
+
+    def _formats(self, header: str, tabs: list[str]) -> dict[tuple[str, int], str]:
+        """(tab, sheet row) -> the number format pattern of ``header``'s cell, for every
+        tab given: one spreadsheets.get of that column alone, its formats alone."""
+        ranges: list[str] = []
+        for tab in tabs:
+            rows = self._values().get(tab, [])
+            start = header_index(rows)
+            if start is None:
+                continue
+            names = [normalise(str(n)) for n in column_names(rows[start])]
+            if normalise(header) in names:
+                letter = _column_letter(names.index(normalise(header)))
+                ranges.append(f"{_quote(tab)}!{letter}{start + 2}:{letter}")
+        if not ranges:
+            return {}
+        answer = self.api.client.http_client.fetch_sheet_metadata(
+            self.key,
+            params={"includeGridData": "true", "ranges": ranges, "fields": _FORMAT_FIELDS},
+        )
+        found: dict[tuple[str, int], str] = {}
+        for sheet in answer.get("sheets", []):
+            title = str(sheet.get("properties", {}).get("title", ""))
+            for data in sheet.get("data", []) or []:
+                first = int(data.get("startRow", 0)) + 1  # Google leaves out a start of 0
+                for i, row in enumerate(data.get("rowData", []) or []):
+                    cell = (row.get("values") or [{}])[0]
+                    number = (cell.get("effectiveFormat") or {}).get("numberFormat") or {}
+                    if number.get("pattern") and number.get("type") in ("CURRENCY", "NUMBER"):
+                        found[(title, first + i)] = str(number["pattern"])
+        return found
 
     def _prepare(self, main: str) -> tuple[Prepared, list[SourceReject]]:
         """A table tab with the tabs read with it ("Orders 2024" beside "Orders", a second
@@ -396,6 +492,16 @@ def _locale_dates(entity: str, frame: pd.DataFrame, locale: str, tab: str) -> li
 def _headers(rows: list[list[Any]], title: str) -> set[str]:
     frame, _ = split_rows(rows, first_row_number=1, where=title)
     return {str(c) for c in frame.columns if c != SOURCE_ROW}
+
+
+def _column_letter(index: int) -> str:
+    """A zero-based column index as its A1 letters (0 -> A, 26 -> AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
 def _quote(title: str) -> str:

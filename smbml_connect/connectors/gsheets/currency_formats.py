@@ -1,0 +1,59 @@
+"""The currency a Google Sheets cell's number format names.
+
+Sheets keeps an amount typed as "95,35 €" or "¥14,300" as the bare number, with a number
+format of type CURRENCY whose pattern names the sign: ``#,##0.00 "€"``,
+``[$€-407]#,##0.00`` (the bracket: a sign and the locale it comes from, in Windows'
+hexadecimal locale ids), ``"¥"#,##0``. The values the source reads are unformatted, so
+such a column's currency is only in its formats; a shared sign ("$", "¥", "kr") is named
+by its locale id, else by the spreadsheet's locale, else it names none.
+"""
+
+from __future__ import annotations
+
+import re
+
+from smbml_connect.schema import currency_mark
+
+__all__ = ["pattern_currency"]
+
+_BRACKET = re.compile(r"\[\$([^\]\-]*)(?:-([0-9A-Fa-f]+))?\]")
+_QUOTED = re.compile(r'"([^"]*)"|\\(.)')
+_ISO = re.compile(r"^[A-Z]{3}$")
+# Windows locale ids (hexadecimal) whose sign is a shared one: which currency it is there.
+_LOCALE_IDS = {
+    "409": "USD", "1009": "CAD", "C09": "AUD", "1409": "NZD", "80A": "MXN", "480A": "USD",
+    "411": "JPY", "804": "CNY", "41D": "SEK", "414": "NOK", "814": "NOK", "406": "DKK",
+    "40F": "ISK",
+}  # fmt: skip
+# Spreadsheet locales (File > Settings) whose own currency is written with a shared sign.
+_LOCALES = {
+    "en_US": ("$", "USD"), "es_US": ("$", "USD"), "en_CA": ("$", "CAD"),
+    "fr_CA": ("$", "CAD"), "en_AU": ("$", "AUD"), "en_NZ": ("$", "NZD"),
+    "es_MX": ("$", "MXN"), "ja_JP": ("¥", "JPY"), "zh_CN": ("¥", "CNY"),
+    "sv_SE": ("kr", "SEK"), "nb_NO": ("kr", "NOK"), "no_NO": ("kr", "NOK"),
+    "nn_NO": ("kr", "NOK"), "da_DK": ("kr", "DKK"), "is_IS": ("kr", "ISK"),
+}  # fmt: skip
+
+
+def pattern_currency(pattern: str, locale: str = "") -> str | None:
+    """The ISO code ``pattern`` names, "?" for a shared sign nothing settles, None for a
+    pattern without a currency (a plain number, a date)."""
+    bracket = _BRACKET.search(pattern)
+    if bracket is not None:
+        sign, where = bracket[1].strip(), (bracket[2] or "").upper()
+    else:
+        quoted = [m[1] if m[1] is not None else m[2] for m in _QUOTED.finditer(pattern)]
+        sign, where = " ".join(q.strip() for q in quoted if q.strip()), ""
+        if not sign:  # a bare sign: what is left once the digits' symbols are taken out
+            sign = re.sub(r"[#0,.\s;%()\-_*?@]|\[[^\]]*\]", "", pattern)
+    if not sign:
+        return None
+    if _ISO.match(sign):
+        return sign
+    mark = currency_mark(sign) or currency_mark(f"{sign}1")  # "US$" alone, "€" alone
+    if mark != "?":
+        return mark
+    if where.lstrip("0") in _LOCALE_IDS:
+        return _LOCALE_IDS[where.lstrip("0")]
+    own, code = _LOCALES.get(locale, ("", ""))
+    return code if own and own in sign else "?"
