@@ -310,10 +310,18 @@ def _held_back(
     if options.incomplete_inputs == "last_complete":
         reason += " and the store has no complete copy of it yet"
     result.held_back[step.name] = reason
-    result.skipped.append(
-        f"{step.name}: held back, {reason}; nothing computed from it was written or published"
+    _skipped(
+        result,
+        step.name,
+        f"{step.name}: held back, {reason}; nothing computed from it was written or published",
     )
     return True
+
+
+def _skipped(result: RunResult, step: str, line: str) -> None:
+    """A step skipped, said once, and kept by step (an empty result tab names its own)."""
+    result.skipped.append(line)
+    result.skipped_steps[step] = line
 
 
 def _checked(
@@ -915,18 +923,18 @@ def _run_step(
     missing = [t for t in step.needs if tables[t].empty]
     if missing:
         why = f"no {', '.join(t.replace('_', ' ') for t in missing)} data"
-        result.skipped.append(f"{step.label}: {why}")
+        _skipped(result, step.name, f"{step.label}: {why}")
         return why
     unknown = no_amounts(tables["orders"], context.currency) if step.needs_amounts else None
     if unknown:
-        result.skipped.append(f"{step.label}: {unknown}")
+        _skipped(result, step.name, f"{step.label}: {unknown}")
         return unknown
     try:
         outcome = step.run(tables, context)
     except NotEnoughDataError as exc:
         # What a table it needs lacks says why, and what to map (deals never closed).
         gaps = [f" ({t}: {(lacking or {})[t]})" for t in step.needs if t in (lacking or {})]
-        result.skipped.append(f"{step.label}: {exc}{''.join(gaps)}")
+        _skipped(result, step.name, f"{step.label}: {exc}{''.join(gaps)}")
         return str(exc)
     except Exception as exc:  # one failing analytic must not cost the others their results
         log.exception("step %s failed", step.name)

@@ -424,6 +424,7 @@ class RunResult:
     steps: dict[str, StepResult] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # analytics with no or too little data
+    skipped_steps: dict[str, str] = field(default_factory=dict)  # step -> its line in skipped
     pushes: list[PushReport] = field(default_factory=list)
     archived: dict[str, int] = field(default_factory=dict)  # records the source has deleted
     purged: dict[str, list[str]] = field(default_factory=dict)  # ids gone for good, removed

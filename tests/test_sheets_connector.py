@@ -979,3 +979,28 @@ def test_plain_amounts_with_no_currency_anywhere_are_said_not_shown_in_dollars_s
         result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
     (said,) = [n.message for n in result.notices if n.check == "unnamed_currency"]
     assert said.startswith("Amounts in orders are marked ¥, which names no one currency")
+
+
+def test_an_empty_tab_names_only_the_steps_that_fill_it(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
+) -> None:
+    """A shop of orders without line items: the Prices tab's first line ran every skipped
+    step's reason together ("Nothing to show this run (Next best product: no order lines
+    data Lead scores: no contacts data Deal win chances: ...)", a Sheets explorer). It names
+    the steps that fill that tab, each reason apart."""
+    key = "1EmptyTabReasonsSpreadsheet00000000000"
+    _shop_in(emu, key, [95.35, 32.2, 1204, 18.5, 7.9, 41.0], "en_US")
+    names = ["lead_scores", "deal_win", "rfm_segments", "next_product", "price_suggestions"]
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(
+            SheetsSource(api, key), store, RunOptions(steps=steps_by_name(names), currency="EUR")
+        )
+    notes = {tab.role: tab.note for tab in gsheets.result_tabs(result)}
+    assert notes["prices"] == "Nothing to show this run (Price suggestions: no order lines data)."
+    assert notes["scores"].startswith("Nothing to show this run (Lead scores: lead scores need")
+    assert "order lines" not in notes["scores"] and "Deal" not in notes["scores"]
+    # Two steps fill Scores: both reasons, apart; a failed one says so.
+    result.failed["churn_value"] = "a timeout."
+    result.declared["churn_value"] = steps_by_name(["churn_value"])[0].outputs
+    (scores,) = [tab.note for tab in gsheets.result_tabs(result) if tab.role == "scores"]
+    assert scores.endswith("have no created date; churn value failed: a timeout).")

@@ -538,8 +538,6 @@ def result_tabs(result: RunResult) -> list[ResultTab]:
         for part in tab.sheets:
             title = part.tab.title or tab.title
             groups.setdefault(part.tab.role, (part.tab, title, []))[2].append((tab, part))
-    failed = [f"{step.replace('_', ' ')} failed: {why}." for step, why in result.failed.items()]
-    skipped = " ".join([*result.skipped, *failed])
     tabs: list[ResultTab] = []
     for role, (sheet, title, parts) in groups.items():
         frame = _combined(parts, frames)
@@ -552,7 +550,8 @@ def result_tabs(result: RunResult) -> list[ResultTab]:
         out = ResultTab(role, title, frame, chart=_chart_spec(chart) if chart else None,
                         key=sheet.key)  # fmt: skip
         if frame.empty:
-            out.note = "Nothing to show this run" + (f" ({skipped})" if skipped else "") + "."
+            why = _why_empty(result, role)
+            out.note = "Nothing to show this run" + (f" ({why})" if why else "") + "."
         tabs.append(out)
     tabs.append(
         ResultTab(
@@ -564,6 +563,20 @@ def result_tabs(result: RunResult) -> list[ResultTab]:
         )
     )
     return tabs
+
+
+def _why_empty(result: RunResult, role: str) -> str:
+    """Why the steps that fill the tab ``role`` gave nothing: skipped or failed, each said
+    once. The note ran every skipped step together, so the Prices tab blamed lead scores
+    and deals (a Sheets explorer)."""
+    steps = [
+        name
+        for name, outputs in result.declared.items()
+        if any(part.tab.role == role for tab in outputs.tabs for part in tab.sheets)
+    ]
+    lines = [result.skipped_steps[s] for s in steps if s in result.skipped_steps]
+    lines += [f"{s.replace('_', ' ')} failed: {result.failed[s]}" for s in steps if s in result.failed]  # fmt: skip
+    return "; ".join(line.rstrip(".") for line in lines)
 
 
 def held_back_tabs(result: RunResult) -> dict[str, str]:
