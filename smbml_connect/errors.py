@@ -12,6 +12,7 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "DataValidationError",
+    "GaveUpError",
     "NotFittedError",
     "SmbmlError",
     "SourceFatalError",
@@ -49,6 +50,16 @@ class SourceRetriableError(SmbmlError):
     """The source failed in a way that may pass if tried again later (429, 5xx, timeout)."""
 
     exit_code = 4
+
+
+class GaveUpError(SourceRetriableError):
+    """One request's retries were spent. ``failure`` says what kept failing; the message
+    adds what that means for a read in pages. A write says what it means for itself (a
+    Sheets sync: which tabs were written), from ``failure``."""
+
+    def __init__(self, failure: str) -> None:
+        self.failure = failure
+        super().__init__(f"{failure}; nothing after the last saved page was lost, run again later.")
 
 
 class SourceFatalError(SmbmlError):

@@ -740,7 +740,13 @@ def test_a_sync_that_stops_part_way_says_which_tabs_are_stale(
         assert notes[role].startswith(f"Not refreshed by run {later.run_id} (")
         stamp = first[role].removeprefix("Last refreshed ").split(")")[0] + ")"
         assert notes[role].endswith(f"are from the refresh of {stamp}")  # which run it shows
-    assert "tabs not refreshed: Forecast, Prices, Rejects" in str(stopped.value)
+    # What is true of a write: which tabs were written, which not, that the next run
+    # writes them; not a paged read's "nothing after the last saved page was lost".
+    said = str(stopped.value)
+    assert said.startswith("Google Sheets kept failing on POST ") and "after 2 attempts" in said
+    assert "Refreshed: Scores, Segments; not refreshed: Forecast, Prices, Rejects, each" in said
+    assert said.endswith("The next run writes them again.")
+    assert "saved page" not in said and ".;" not in said
     SheetsResults(api, book_key, clock=CLOCK).publish(later)  # the next sync repairs all
     notes = {t: head_note(emu, book_key, s.title) for t, s in _ours(emu, book_key).items()}
     assert all(n.startswith("Last refreshed") and f"(run {later.run_id}," in n for n in notes.values())  # fmt: skip

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
 
-from smbml_connect.errors import ApiError, SmbmlError, SourceRetriableError
+from smbml_connect.errors import ApiError, GaveUpError, SmbmlError
 from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
 from smbml_connect.http.policy import HttpPolicy
 from smbml_connect.http.ratelimit import RateLimiter
@@ -133,15 +133,14 @@ class HttpCaller:
 
         def give_up(attempts: int, last: RetryLater) -> Exception:
             if last.held:
-                return SourceRetriableError(
+                return GaveUpError(
                     f"{self.service.name} kept answering 'too many requests' on {what} for "
                     f"{_duration(self.policy.max_wait)} (another app or process on the "
-                    "same account may be using its limit); nothing after the last saved page "
-                    "was lost, run again later."
+                    "same account may be using its limit)"
                 )
-            return SourceRetriableError(
+            return GaveUpError(
                 f"{self.service.name} kept failing on {what} after {attempts} attempts "
-                f"(last: {last}); nothing after the last saved page was lost, run again later."
+                f"(last: {last})"
             )
 
         return with_retries(

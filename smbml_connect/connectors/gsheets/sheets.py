@@ -1145,11 +1145,7 @@ class SheetsResults:
                 kept.append(f"{tab.title} (Google refused it: {exc.detail})")
                 continue
             except SmbmlError as exc:  # quota spent, network gone, access lost: stop here
-                rest = [t.title for t, _, _ in plans if t.title not in done]
-                raise SheetsNotAllWritten(
-                    f"{exc}; tabs not refreshed: {', '.join(rest)}, each saying which run "
-                    f"its rows are from" + (f" (refreshed: {', '.join(done)})" if done else "")
-                ) from exc
+                raise SheetsNotAllWritten(_stopped(exc, plans, done)) from exc
             pending = {}
             cells = after
             done.append(tab.title)
@@ -1246,6 +1242,21 @@ class SheetsResults:
 
 class SheetsNotAllWritten(SmbmlError):
     """Some result tabs still show an earlier run (each says so on its first line)."""
+
+
+def _stopped(
+    exc: SmbmlError, plans: list[tuple[ResultTab, int, Mapping[str, Any] | None]], done: list[str]
+) -> str:
+    """What is true of a sync that stopped part way: what failed, which tabs were written
+    and which not, and that the next run writes them (not a paged read's "nothing after
+    the last saved page was lost")."""
+    failure = str(getattr(exc, "failure", None) or exc).rstrip(".")
+    rest = [t.title for t, _, _ in plans if t.title not in done]
+    written = f"Refreshed: {', '.join(done)}" if done else "No tab was refreshed"
+    return (
+        f"{failure}. {written}; not refreshed: {', '.join(rest)}, each saying on its first "
+        "line which run its rows are from. The next run writes them again."
+    )
 
 
 def _not_refreshed(run_id: int, stamp: str, existing: Mapping[str, Any]) -> str:
