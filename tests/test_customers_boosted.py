@@ -48,7 +48,7 @@ def clockwork() -> tuple[pd.DataFrame, pd.Timestamp]:
 def boosted_model(clockwork) -> CustomerValueModel:
     orders, as_of = clockwork
     # Pareto/NBD is left out only to keep the test quick: heavy buyers make it slow to fit.
-    model = CustomerValueModel(draws=20, holdout_days=182, candidates=("mbgnbd", "boosted"))
+    model = CustomerValueModel(holdout_days=182, candidates=("mbgnbd", "boosted"))
     return model.fit(orders[orders["ordered_at"] <= as_of], as_of)
 
 

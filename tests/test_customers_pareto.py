@@ -147,9 +147,7 @@ def test_the_holdout_choice_weighs_pareto_nbd_by_squared_error(business):
 
 
 def test_a_value_model_on_pareto_nbd_saves_and_predicts_the_same(business):
-    model = CustomerValueModel(candidates=("pnbd",), draws=50).fit(
-        business.tables["orders"], business.as_of
-    )
+    model = CustomerValueModel(candidates=("pnbd",)).fit(business.tables["orders"], business.as_of)
     assert model.family_ == "pnbd" and model.card()["purchase_model"] == "Pareto/NBD"
     again = CustomerValueModel.from_text(model.to_text())
     pd.testing.assert_frame_equal(model.predict(180), again.predict(180))

@@ -159,7 +159,7 @@ CASES: dict[str, Case] = {
         lambda b: (_deal_tables(b), b.as_of),
     ),
     "CustomerValueModel": Case(
-        lambda: CustomerValueModel(random_state=3, draws=50),
+        lambda: CustomerValueModel(random_state=3),
         _orders,
         lambda m, x: m.predict(180, orders=x),
         lambda b: b.tables["orders"],

@@ -21,6 +21,13 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
+from smbml_connect.analytics.customers.ranges import (
+    count_bound,
+    negative_binomial,
+    spend_quantiles,
+    tail_sums,
+    with_alive,
+)
 from smbml_connect.analytics.shared.contract import check_fitted, read_text, write_text
 
 __all__ = ["BetaGeo", "Fit", "GammaGamma", "compress", "hessian_errors", "simulate_histories"]
@@ -189,6 +196,44 @@ class BetaGeo:
         quiet = ((alpha + T) / (alpha + T + t)) ** (r + x)
         return (1 - alive) + alive * quiet
 
+    def count_bound(self, t: float, x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """A count of purchases in the next t weeks each customer passes with chance under
+        `ranges.TAIL`."""
+        check_fitted(self, "params_", "BG/NBD model")
+        r, alpha, _, _ = self.params_
+        return count_bound(r + x, (alpha + T) / (alpha + T + t))
+
+    def purchase_pmf(
+        self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, most: int
+    ) -> np.ndarray:
+        """P(n purchases in the next t weeks | history), n = 0..most (customers x counts).
+
+        The distribution `simulate_purchases` draws from, in closed form. Alive, the rate
+        (Gamma(r + x, alpha + T)) makes the count C over t negative binomial, and with
+        dropout probability p (Beta(a, b + x (+1))) the customer leaves after purchase L,
+        P(L = n) = p (1 - p)^(n - 1). The count is min(C, L): n when C = n and L >= n, or
+        C > n and L = n; the Beta expectations of (1 - p)^(n - 1) and p (1 - p)^(n - 1)
+        are ratios of beta functions.
+        """
+        check_fitted(self, "params_", "BG/NBD model")
+        r, alpha, a, b = self.params_
+        success = (alpha + T) / (alpha + T + t)
+        count = np.exp(negative_binomial(r + x, success, most))
+        more = tail_sums(count)
+        # E[(1 - p)^(n - 1)] for n = 1..most: each further purchase survived multiplies
+        # it by (b' + j) / (a + b' + j), b' = b + x (+1); E[p (1 - p)^(n - 1)] is that
+        # times a / (a + b' + n - 1).
+        after = (b + x + self.shift)[:, None]
+        j = np.arange(most, dtype=float)
+        stays = np.cumprod(
+            np.concatenate([np.ones((len(x), 1)), ((after + j) / (a + after + j))[:, :-1]], axis=1),
+            axis=1,
+        )
+        leaves = stays * a / (a + after + j)
+        counts = count.copy()
+        counts[:, 1:] = count[:, 1:] * stays + more[:, 1:] * leaves
+        return with_alive(counts, self.p_alive(x, t_x, T))
+
     def simulate_purchases(
         self,
         t: float,
@@ -278,6 +323,18 @@ class GammaGamma:
         p, q, g = self.params_
         m = np.where((x > 0) & (m > 0), m, 0.0)
         return (g + x * m) * p / (p * x + q - 1)
+
+    def total_quantiles(
+        self, counts: np.ndarray, x: np.ndarray, m: np.ndarray, levels: tuple[float, ...]
+    ) -> np.ndarray:
+        """Quantiles of the total spent on future purchases (customers x levels), given
+        P(n purchases) per customer (`purchase_pmf`): what `simulate_spend` draws, exactly.
+        Each purchase is Gamma(p) at the customer's rate nu, whose posterior is
+        Gamma(p x + q, gamma + x m)."""
+        check_fitted(self, "params_", "Gamma-Gamma model")
+        p, q, g = self.params_
+        m = np.where((x > 0) & (m > 0), m, 0.0)
+        return spend_quantiles(counts, p, p * x + q, g + x * m, levels)
 
     def simulate_spend(
         self, counts: np.ndarray, x: np.ndarray, m: np.ndarray, rng: np.random.Generator

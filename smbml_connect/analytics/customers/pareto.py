@@ -23,6 +23,7 @@ import numpy as np
 from scipy.special import gammaln, hyp2f1, roots_legendre
 
 from smbml_connect.analytics.customers.btyd import Fit, fit_four
+from smbml_connect.analytics.customers.ranges import count_bound, negative_binomial, with_alive
 from smbml_connect.analytics.shared.contract import check_fitted, read_text, write_text
 
 __all__ = ["ParetoNBD"]
@@ -30,6 +31,8 @@ __all__ = ["ParetoNBD"]
 # Nodes for the one-dimensional integral behind P(no purchase): the integrand is smooth
 # and monotone on [0, t], and 32 nodes agree with 256 to 1e-10 on CDNOW.
 _NODES, _WEIGHTS = roots_legendre(32)
+# The same on [0, 1], for the chance of leaving within the period (`purchase_pmf`).
+_STAY_NODES, _STAY_WEIGHTS = (_NODES + 1) / 2, _WEIGHTS / 2
 
 
 def _panels(per_panel: int = 12, halvings: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -193,6 +196,39 @@ class ParetoNBD:
         bought = np.clip(density @ _WEIGHTS * (t / 2.0), 0.0, 1.0)
         alive = self.p_alive(x, t_x, T)
         return (1.0 - alive) + alive * (1.0 - bought)
+
+    def count_bound(self, t: float, x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """A count of purchases in the next t weeks each customer passes with chance under
+        `ranges.TAIL`."""
+        check_fitted(self, "params_", "Pareto/NBD model")
+        r, alpha, _, _ = self.params_
+        return count_bound(r + x, (alpha + T) / (alpha + T + t))
+
+    def purchase_pmf(
+        self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, most: int
+    ) -> np.ndarray:
+        """P(n purchases in the next t weeks | history), n = 0..most (customers x counts).
+
+        The distribution `simulate_purchases` draws from. Alive, a customer stays for
+        min(L, t), L with P(L > u) = ((beta + T) / (beta + T + u))^s; over a stay of u
+        the count is negative binomial (rate Gamma(r + x, alpha + T)). Those who stay the
+        whole period are exact; the rest are a Gauss-Legendre sum over the chance of
+        leaving (L at the quantile of each node), which puts the nodes where they leave.
+        """
+        check_fitted(self, "params_", "Pareto/NBD model")
+        r, alpha, s, beta = self.params_
+        shape = r + x
+        whole = np.exp(-s * np.log1p(t / (beta + T)))  # chance of staying all t
+        counts = whole[:, None] * np.exp(
+            negative_binomial(shape, (alpha + T) / (alpha + T + t), most)
+        )
+        leaving = 1 - whole
+        for node, weight in zip(_STAY_NODES, _STAY_WEIGHTS, strict=True):
+            # L's quantile at chance `leaving * node`: (beta + T) ((1 - w)^(-1/s) - 1)
+            stay = (beta + T) * np.expm1(-np.log1p(-leaving * node) / s)
+            success = (alpha + T) / (alpha + T + stay)
+            counts += (leaving * weight)[:, None] * np.exp(negative_binomial(shape, success, most))
+        return with_alive(counts, self.p_alive(x, t_x, T))
 
     def simulate_purchases(
         self,

@@ -33,6 +33,12 @@ from smbml_connect.analytics.customers.boosted import BoostedCorrection
 from smbml_connect.analytics.customers.btyd import BetaGeo, GammaGamma
 from smbml_connect.analytics.customers.history import counted_orders
 from smbml_connect.analytics.customers.pareto import ParetoNBD
+from smbml_connect.analytics.customers.ranges import (
+    blocks,
+    count_quantiles,
+    poisson_bound,
+    poisson_counts,
+)
 from smbml_connect.analytics.shared.contract import (
     check_fitted,
     frame_from_dict,
@@ -258,12 +264,11 @@ class CustomerValueModel:
     """Expected purchases, value (with an 80% interval), p_alive and churn risk per customer.
 
     `holdout_days` is the length of the check period (default: a year, or a third of
-    the history when that is shorter). `draws` sets the simulation behind the interval.
+    the history when that is shorter).
     """
 
     random_state: int = 0
     holdout_days: int | None = None
-    draws: int = 200
     candidates: tuple[str, ...] = ("bgnbd", "mbgnbd", "pnbd", "boosted")
 
     # -- fitting ----------------------------------------------------------------------
@@ -503,23 +508,23 @@ class CustomerValueModel:
         purchases: np.ndarray,
         spend: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
-        rng = np.random.default_rng(self.random_state)
-        lo, hi = np.zeros(len(x)), np.zeros(len(x))
+        """The 10th and 90th percentiles of each customer's value over `weeks`, worked out
+        from the distributions (`ranges`), not read from random draws: 200 draws moved a
+        customer's low end from 9,680 to 17,149 between two neighbouring days."""
         boosted = self.chosen_ == "boosted" and self.booster_ is not None
-        for start in range(0, len(x), 5000):
-            part = slice(start, start + 5000)
-            if boosted:
-                counts = rng.poisson(np.repeat(purchases[part, None], self.draws, axis=1))
+        bound = poisson_bound(purchases) if boosted else self.btyd_.count_bound(weeks, x, T)
+        levels = tuple(level / 100 for level in INTERVAL)
+        out = np.zeros((len(x), len(levels)))
+        for part, most in blocks(bound):
+            if boosted:  # the corrected expectation, with Poisson scatter around it
+                counts = poisson_counts(purchases[part], most)
             else:
-                counts = self.btyd_.simulate_purchases(
-                    weeks, x[part], t_x[part], T[part], self.draws, rng
-                )
+                counts = self.btyd_.purchase_pmf(weeks, x[part], t_x[part], T[part], most)
             if self.spend_ is not None:
-                value = self.spend_.simulate_spend(counts, x[part], m[part], rng)
+                out[part] = self.spend_.total_quantiles(counts, x[part], m[part], levels)
             else:
-                value = counts * spend[part, None]
-            lo[part], hi[part] = np.percentile(value, INTERVAL, axis=1)
-        return lo, hi
+                out[part] = count_quantiles(counts, levels) * spend[part, None]
+        return out[:, 0], out[:, 1]
 
     def card(self) -> dict[str, Any]:
         """What a model card shows: the fitted parameters, the check, the choice."""
@@ -557,7 +562,6 @@ class CustomerValueModel:
                 "settings": {
                     "random_state": self.random_state,
                     "holdout_days": self.holdout_days,
-                    "draws": self.draws,
                     "candidates": list(self.candidates),
                 },
                 "as_of": self.as_of_.isoformat(),
@@ -579,6 +583,7 @@ class CustomerValueModel:
     def from_text(cls, text: str) -> CustomerValueModel:
         data = read_text(text, "smbml-customer-value", versions=(2,))
         settings = data["settings"]
+        settings.pop("draws", None)  # the range was once simulated; it is worked out now
         model = cls(**{**settings, "candidates": tuple(settings["candidates"])})
         model.as_of_ = pd.Timestamp(data["as_of"]).tz_convert(data.get("zone") or "UTC")
         model.skipped_ = frame_from_dict(data["skipped"])
