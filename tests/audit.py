@@ -33,11 +33,11 @@ from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.analytics.leads.deals import NO_CLOSE_DATE
 from smbml_connect.analytics.leads.scoring import beats_baseline
 from smbml_connect.column_labels import code_name
-from smbml_connect.connectors.gsheets.sheets import result_tabs, sheet_header
+from smbml_connect.connectors.gsheets.sheets import _number_spec, result_tabs, sheet_header
 from smbml_connect.connectors.hubspot.push import _text as hubspot_text
 from smbml_connect.connectors.sample.source import SampleSource
 from smbml_connect.consent import is_consent_header, is_opt_out_header, says_no
-from smbml_connect.money_words import minor_digits
+from smbml_connect.money_words import minor_digits, shown_in
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.ports import RunResult
 from smbml_connect.registry import load_config, parse_config
@@ -115,6 +115,9 @@ class Outputs:
     report_headers: list[list[str]]  # each of those tables' header row, as shown
     sheets: dict[str, pd.DataFrame]  # Sheets tab title -> frame
     hubspot: dict[str, pd.Series]  # property name -> text values as written
+    sheet_formats: dict[str, dict[str, str]] = field(
+        default_factory=dict
+    )  # tab -> column -> format
 
 
 # -- running ------------------------------------------------------------------------------
@@ -198,10 +201,17 @@ def gather(
     html = (folder / "report.html").read_text(encoding="utf-8")
     text, tables = _report(html)
     sheets = {tab.title: tab.frame for tab in result_tabs(result)}
+    with shown_in(result.currency):  # as the Sheets destination writes them
+        sheet_formats = {
+            title: {str(c): spec["pattern"] for c in frame.columns
+                    if (spec := _number_spec(str(c), frame[c])) is not None}
+            for title, frame in sheets.items()
+        }  # fmt: skip
     headers = [[str(c) for c in t.columns] for t in tables]
     tables = [t.rename(columns=lambda label: code_name(str(label))) for t in tables]
     return Outputs(name, result, {k: _plain(v) for k, v in dict(settings).items()}, store,
-                   models, workbook, formats, text, tables, headers, sheets, hubspot)  # fmt: skip
+                   models, workbook, formats, text, tables, headers, sheets, hubspot,
+                   sheet_formats)  # fmt: skip
 
 
 def _plain(value: Any) -> Any:
@@ -491,6 +501,29 @@ NOT_MONEY = re.compile(
     r"(pct|share|rate|count|units|elasticity|orders|customers|error|actual|distinct)", re.I
 )
 NOT_MONEY_TABS = re.compile(r"( model|check|Rejects|Data checks|Summary|Instructions)")
+# Money columns of a workbook or Sheets tab whose names say no money word. In a tab with a
+# "measure" column (Forecast) only the revenue rows are money: a yen shop's forecast read
+# "181,210.53" beside "0" (find53_sheets item 4, find53_excel item 4).
+MONEY_IN_TAB = {
+    "Forecast": ("forecast", "low_80", "high_80", "low_95", "high_95", "sold_so_far"),
+    "Forecast chart": ("actual", "forecast", "low_80", "high_80", "range_80"),
+    "Pipeline forecast": ("expected", "lo80", "hi80", "lo95", "hi95"),
+    "Segments": ("monetary",),
+    "Clusters": ("median_basket",),
+}
+
+
+def _money_in(title: str, name: str) -> bool:
+    """Whether the column ``name`` (a code name) of the tab ``title`` holds money."""
+    listed = name in MONEY_IN_TAB.get(title, ())
+    return listed or bool(MONEY_COLUMN.search(name) and not NOT_MONEY.search(name))
+
+
+def _money_rows(frame: pd.DataFrame) -> pd.Series:
+    """The rows holding money: all, or in a tab of several measures, the revenue rows."""
+    if "measure" not in frame.columns:
+        return pd.Series(True, index=frame.index)
+    return frame["measure"].astype(str) == "revenue"
 
 
 MONEY_DIGITS = "money at its currency's decimals"
@@ -498,15 +531,21 @@ MONEY_DIGITS = "money at its currency's decimals"
 
 def check_money(out: Outputs, tally: Tally) -> None:
     """Money at its currency's decimals: stored and written rounded to cents, shown with 2
-    decimals, or none in a currency without a minor unit (a yen shop's "98,813.33")."""
+    decimals, or none in a currency without a minor unit (a yen shop's "98,813.33"), in the
+    workbook's cells and the formats the Sheets tabs are given."""
     digits = minor_digits(out.result.currency)
     shown = r"-?[\d,]+\.\d{" + str(digits) + "}" if digits else r"-?[\d,]+"
+
+    def fits(fmt: str) -> bool:
+        return fmt.endswith("0." + "0" * digits) if digits else "." not in fmt
+
     for where, frame in _frames(out):
         if NOT_MONEY_TABS.search(where):
             continue
+        title = where.split(" ", 1)[1].strip("'\"") if not where.startswith("report") else ""
         for column in frame.columns:
             name = str(column)
-            if not MONEY_COLUMN.search(name) or NOT_MONEY.search(name):
+            if not _money_in(title, name):
                 continue
             if where.startswith("report"):
                 cells = out.report_tables[int(where.rsplit(" ", 1)[1]) - 1][column]
@@ -515,7 +554,7 @@ def check_money(out: Outputs, tally: Tally) -> None:
                         tally.check(MONEY_DIGITS, bool(re.fullmatch(shown, cell)),
                                     f"{where} {name}: {cell!r}")  # fmt: skip
                 continue
-            for v in _numbers(frame[column]):
+            for v in _numbers(frame.loc[_money_rows(frame), column]):
                 if not np.isnan(v):
                     tally.check(MONEY_DIGITS, abs(v * 100 - round(v * 100)) < 1e-6,
                                 f"{where} {name}: {v!r}")  # fmt: skip
@@ -523,16 +562,24 @@ def check_money(out: Outputs, tally: Tally) -> None:
         at = _header_row(rows)
         if at is None or NOT_MONEY_TABS.search(title):
             continue
-        for j, header in enumerate(rows[at]):
-            code = code_name(str(header))
-            if not MONEY_COLUMN.search(code) or NOT_MONEY.search(code):
+        codes = [code_name(str(header)) for header in rows[at]]
+        measure = codes.index("measure") if "measure" in codes else None
+        for j, (header, code) in enumerate(zip(rows[at], codes, strict=True)):
+            if not _money_in(title, code):
                 continue
             for i in range(at + 1, len(rows)):
+                if measure is not None and rows[i][measure] != "revenue":
+                    continue
                 if isinstance(rows[i][j], int | float) and not isinstance(rows[i][j], bool):
                     fmt = out.formats[title][i][j]
-                    ok = fmt.endswith("0." + "0" * digits) if digits else "." not in fmt
-                    tally.check(MONEY_DIGITS, ok,
+                    tally.check(MONEY_DIGITS, fits(fmt),
                                 f"workbook {title!r} {header} row {i + 1}: format {fmt!r}")  # fmt: skip
+    for title, patterns in out.sheet_formats.items():  # a Sheets tab: one format a column
+        if NOT_MONEY_TABS.search(title):
+            continue
+        for name, fmt in patterns.items():
+            if _money_in(title, name):
+                tally.check(MONEY_DIGITS, fits(fmt), f"sheets {title!r} {name}: format {fmt!r}")
     for name in ("smbml_suggested_price",):
         for v in out.hubspot.get(name, pd.Series(dtype=object)):
             tally.check(MONEY_DIGITS, bool(re.fullmatch(r"-?\d+(\.\d{1,2})?", str(v))),

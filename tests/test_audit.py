@@ -113,6 +113,34 @@ def test_a_yen_shop_shows_no_decimals_of_a_yen(yen: Outputs):
     assert example and all("." not in f for f in example), set(example)
 
 
+def test_a_yen_shops_forecast_shows_whole_yen_in_the_workbook_and_sheets(yen: Outputs):
+    """The Forecast and Forecast chart tabs are money too, though no column says a money
+    word: a yen shop's forecast read "181,210.53" beside the Instructions' "181,211", and
+    one row of the Sheets tab "0.00" beside "0" (find53_sheets item 4, find53_excel item 4).
+    """
+    tally = audit(yen)
+    assert [p for p in tally.problems if p.startswith(MONEY_DIGITS)] == []
+    revenue = [
+        f for values, shown in zip(yen.workbook["Forecast"], yen.formats["Forecast"], strict=True)
+        if "revenue" in values
+        for v, f in zip(values, shown, strict=True) if isinstance(v, float)
+    ]  # fmt: skip
+    assert revenue and set(revenue) == {"#,##0"}
+    chart = [f for row in yen.formats["Forecast chart"][3:] for f in row if f != "General"]
+    assert chart and set(chart) <= {"#,##0", "yyyy-mm-dd"}, set(chart)
+    sheet = yen.sheet_formats["Forecast"]
+    assert {sheet[c] for c in ("forecast", "low_80", "high_80", "low_95", "high_95")} == {"#,##0"}
+    # the audit finds one fraction of a yen shown in a forecast row, in either destination
+    formats = {t: [list(r) for r in rows] for t, rows in yen.formats.items()}
+    row = next(i for i, values in enumerate(yen.workbook["Forecast"]) if "revenue" in values)
+    formats["Forecast"][row][3] = "#,##0.00"
+    broken = Outputs(**{**vars(yen), "formats": formats})
+    assert any("'Forecast'" in p for p in audit(broken).problems if p.startswith(MONEY_DIGITS))
+    planted = {**yen.sheet_formats, "Forecast": {**sheet, "low_95": "#,##0.00"}}
+    broken = Outputs(**{**vars(yen), "sheet_formats": planted})
+    assert any("sheets 'Forecast'" in p for p in audit(broken).problems)
+
+
 def test_the_audit_finds_a_price_the_shop_cannot_charge(yen: Outputs, tiny: Outputs):
     """find52_money item 3: "Raise to 1,230.50 JPY"; and a .49 price in a shop of .99s."""
     prices = yen.store["price_suggestions"]  # the tiny shop sells too little to suggest any
