@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # run as a script: shops.py besi
 from shops import write_tiny_shop
 
 __all__ = [
-    "INVARIANTS", "PRICE_GRID", "SHOPS", "Outputs", "Shop", "audit", "check_own_files",
+    "EXAMPLE_AGREES", "INVARIANTS", "PRICE_GRID", "SHOPS", "Outputs", "Shop", "audit", "check_own_files",
     "cluster_name_problems", "cluster_rank_problems", "run_shop",
 ]  # fmt: skip
 
@@ -1605,6 +1605,76 @@ def check_opt_outs(out: Outputs, tally: Tally) -> None:
                         f"{where}: contact {contact} said no to marketing")  # fmt: skip
 
 
+EXAMPLE_AGREES = "the FORECAST example agrees with the Forecast chart tab, or says why not"
+_MONTHS = re.compile(r"([A-Z][a-z]+ \d{4})(?: to ([A-Z][a-z]+ \d{4}))?")
+
+
+def _forecast_example(rows: list[list[Any]]) -> tuple[list[list[Any]], list[str]] | None:
+    """The Instructions tab's FORECAST example as shown: its rows (month, forecast, low,
+    high) and the lines of text under them; None when the tab has none."""
+    at = next((i for i, r in enumerate(rows)
+               if len(r) > 3 and str(r[3] or "").startswith("=SMB.FORECAST(")), None)  # fmt: skip
+    if at is None:
+        return None
+    figures, notes = [], []
+    for row in rows[at + 2 :]:
+        cell = row[3] if len(row) > 3 else None
+        if isinstance(cell, datetime):
+            figures.append(list(row[3:7]))
+        elif isinstance(cell, str) and figures:
+            notes.append(cell)
+        else:
+            break
+    return figures, notes
+
+
+def _named_months(sentence: str) -> set[pd.Period]:
+    named: set[pd.Period] = set()
+    for first, last in _MONTHS.findall(sentence):
+        try:
+            start = pd.Period(pd.Timestamp(first), "M")
+            end = pd.Period(pd.Timestamp(last), "M") if last else start
+        except ValueError:
+            continue
+        named |= set(pd.period_range(start, end, freq="M"))
+    return named
+
+
+def check_forecast_example(out: Outputs, tally: Tally) -> None:
+    """The Instructions tab's FORECAST example gives the Forecast chart tab's forecast and
+    80% range for each month both show, or a line under it names that month and why: the
+    month already under way (what was sold in it), or a range wider or narrower (the tab
+    learns from each product's forecasts too). Its line named only October while
+    November to March's ranges were 30-40% apart (find53_excel item 3)."""
+    example = _forecast_example(out.workbook.get("Instructions", []))
+    chart = _tab_frame(out.workbook.get("Forecast chart", []))
+    if example is None or chart is None or "month" not in chart.columns:
+        return
+    figures, notes = example
+    ahead = chart[chart["actual"].isna() & chart["forecast"].notna()]
+    shown = {pd.Timestamp(r["month"]).to_period("M"): r for _, r in ahead.iterrows()}
+    for month_at, forecast, low, high in figures:
+        month = pd.Timestamp(month_at).to_period("M")
+        if month not in shown:
+            continue
+        tab = shown[month]
+        said = [n for n in notes if month in _named_months(n)]
+        where = f"Instructions example {month}"
+        if abs(forecast - tab["forecast"]) > 0.01:
+            ok = any("already sold" in n or "forecast differs" in n for n in said)
+            tally.check(EXAMPLE_AGREES, ok, f"{where}: forecast {forecast:,.2f} beside the "
+                        f"tab's {tab['forecast']:,.2f}, and no line says why: {said}")  # fmt: skip
+        elif abs(low - tab["low_80"]) > 0.01 or abs(high - tab["high_80"]) > 0.01:
+            size = "narrower" if high - low < tab["high_80"] - tab["low_80"] else "wider"
+            ok = any(f"{size} 80% range" in n or "different 80% range" in n for n in said)
+            tally.check(EXAMPLE_AGREES, ok, f"{where}: 80% range {low:,.2f}..{high:,.2f} beside "
+                        f"the tab's {tab['low_80']:,.2f}..{tab['high_80']:,.2f}, and no line "
+                        f"says it is {size}: {said}")  # fmt: skip
+        else:
+            ok = not any("differ" in n or "range." in n for n in said)
+            tally.check(EXAMPLE_AGREES, ok, f"{where}: the same figures said to differ: {said}")
+
+
 def check_own_files(out: Outputs, tally: Tally) -> None:
     """A file the run writes (results.xlsx, report.html, a rejects CSV beside them) is not
     the user's data: no data check, tab or report line lists it as a file not read."""
@@ -1655,6 +1725,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
         check_price_words
     ),
     "a run's own files are not listed as data it did not read": check_own_files,
+    EXAMPLE_AGREES: check_forecast_example,
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from audit import (
+    EXAMPLE_AGREES,
     INVARIANTS,
     MONEY_DIGITS,
     PRICE_GRID,
@@ -139,6 +140,29 @@ def test_a_yen_shops_forecast_shows_whole_yen_in_the_workbook_and_sheets(yen: Ou
     planted = {**yen.sheet_formats, "Forecast": {**sheet, "low_95": "#,##0.00"}}
     broken = Outputs(**{**vars(yen), "sheet_formats": planted})
     assert any("sheets 'Forecast'" in p for p in audit(broken).problems)
+
+
+def test_the_forecast_example_agrees_with_the_forecast_chart_or_says_why(yen: Outputs):
+    """The Instructions tab's FORECAST example and the Forecast chart tab show the same
+    months: for each, the same figures or a line under the example naming it and why.
+    The line named only the month under way while November to March's 80% ranges were
+    30-40% apart (find53_excel item 3)."""
+    tally = audit(yen)
+    assert [p for p in tally.problems if p.startswith(EXAMPLE_AGREES)] == []
+    assert tally.checked[EXAMPLE_AGREES] >= 5
+    rows = [list(r) for r in yen.workbook["Instructions"]]
+    notes = [r for r in rows if isinstance(r[3], str) and ("80% range" in r[3] or "sold" in r[3])]
+    assert any("range. This call" in r[3] for r in notes), [r[3] for r in notes]
+    for row in notes:  # the line it wrote before, naming the open month only
+        row[3] = (
+            "From the complete months above: unlike the Forecast tab, this call is not told "
+            "what was already sold in October 2026, so the two may differ for that month."
+            if "sold" in row[3]
+            else None
+        )
+    broken = Outputs(**{**vars(yen), "workbook": {**yen.workbook, "Instructions": rows}})
+    found = [p for p in audit(broken).problems if p.startswith(EXAMPLE_AGREES)]
+    assert found and all("no line says it is" in p for p in found), found
 
 
 def test_the_audit_finds_a_price_the_shop_cannot_charge(yen: Outputs, tiny: Outputs):
