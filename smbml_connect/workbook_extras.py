@@ -12,6 +12,7 @@ themselves as examples).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,10 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook import Workbook
 
+from smbml_connect.analytics.forecast.sales_series import period_words
+from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.column_labels import column_label
+from smbml_connect.function_impls import TESTED_HORIZON
 from smbml_connect.functions import REGISTRY, FunctionContext, call
 from smbml_connect.money_words import money_format, shown_currency
 from smbml_connect.ports import ColourScale, Tab, WorkbookChart
@@ -240,26 +244,124 @@ def _forecast_example(
     _text(sheet, row, 4, formula, bold=True)
     dates = [[d.to_pydatetime()] for d in history.iloc[:, 0]]
     result = call("FORECAST", [dates, [[float(v)] for v in history["actual"]], 6], context)
-    if result.value:
-        _text(sheet, row + 1, 3, "gives:")
-        if len(ahead):  # the Forecast tab's first period may be one already under way
-            _text(sheet, row + 2, 3, _example_caveat(pd.Timestamp(ahead.iloc[0])))
-        end = _write_matrix(sheet, row + 1, 4, result.value, result.formats)
-        for r in range(row + 2, end):
-            sheet.cell(row=r, column=4).number_format = "yyyy-mm"
-            for cell in sheet[r][4:]:  # revenue, in the shop's currency: no yen decimals
-                if cell.number_format == "#,##0.00":
-                    cell.number_format = money_format(shown_currency())
-    else:
+    if not result.value:
         _text(sheet, row + 1, 4, result.error or "")
-    return last + 1
+        return last + 1
+    _text(sheet, row + 1, 3, "gives:")
+    end = _write_matrix(sheet, row + 1, 4, result.value, result.formats)
+    for r in range(row + 2, end):
+        sheet.cell(row=r, column=4).number_format = "yyyy-mm"
+        for cell in sheet[r][4:]:  # revenue, in the shop's currency: no yen decimals
+            if cell.number_format == "#,##0.00":
+                cell.number_format = money_format(shown_currency())
+    lines = _example_caveat(table, result.value) if len(ahead) else []
+    for i, line in enumerate(lines):  # under the result, where the cells to its right are free
+        _text(sheet, end + i, 4, line)
+    return max(last, end + len(lines) - 1) + 1
 
 
-def _example_caveat(first: pd.Timestamp) -> str:
-    return (
-        f"From the complete months above: unlike the Forecast tab, this call is not told "
-        f"what was already sold in {first:%B %Y}, so the two may differ for that month."
-    )
+_SAME = 0.01  # the chart tab's figures are rounded to the cent
+
+
+@dataclass
+class _Compared:
+    """The example's periods against the Forecast chart tab's: the first period the tab
+    forecasts (the one under way), and the periods where the two agree, where only the
+    80% range differs (the call's width less the tab's), and where the forecast does."""
+
+    opened: pd.Period
+    agree: list[pd.Period] = field(default_factory=list)
+    ranges: dict[pd.Period, float] = field(default_factory=dict)
+    points: list[pd.Period] = field(default_factory=list)
+
+
+def _compare(table: pd.DataFrame, spilled: Sequence[Sequence[Any]], freq: str) -> _Compared:
+    word = str(table.columns[0])
+    ahead = table.loc[table["actual"].isna() & table["forecast"].notna()]
+    tab = {
+        pd.Timestamp(when).to_period(freq): (float(f), float(lo), float(hi))
+        for when, f, lo, hi in zip(ahead[word], ahead["forecast"], ahead["low_80"],
+                                   ahead["high_80"], strict=True)
+    }  # fmt: skip
+    out = _Compared(opened=min(tab))
+    for when, f, lo, hi in (row[:4] for row in spilled[1:]):
+        period = pd.Timestamp(when).to_period(freq)
+        if period not in tab:
+            continue
+        shown_f, shown_lo, shown_hi = tab[period]
+        if abs(float(f) - shown_f) > _SAME:
+            out.points.append(period)
+        elif abs(float(lo) - shown_lo) > _SAME or abs(float(hi) - shown_hi) > _SAME:
+            out.ranges[period] = (float(hi) - float(lo)) - (shown_hi - shown_lo)
+        else:
+            out.agree.append(period)
+    return out
+
+
+def _example_caveat(table: pd.DataFrame, spilled: Sequence[Sequence[Any]]) -> list[str]:
+    """How the example's figures compare with the Forecast chart tab's for the periods both
+    show, and why they differ where they do, one sentence a line. The tab's first period
+    adds what was already sold in it; its ranges are calibrated on every series of the
+    shop's forecast together (each product's too), the call's on these totals alone; and
+    a panel may choose its method otherwise, or test it over another horizon."""
+    word = str(table.columns[0])
+    freq = next((f for f, (w, *_) in FREQUENCIES.items() if w == word), "M")
+    seen = _compare(table, spilled, freq)
+    points = seen.points
+    lines = [f"From the complete {word}s above, the history the Forecast chart tab draws."]
+    if seen.opened in points:  # the method's own difference, if any, is said below too
+        if points == [seen.opened]:
+            points = []
+        lines.append(
+            f"Unlike the Forecast tab, this call is not told what was already sold in "
+            f"{period_words(seen.opened, freq)}, so the two differ for that {word}."
+        )
+    if seen.agree:
+        lines.append(
+            f"{_periods(seen.agree, freq)}: the same forecast and 80% range as the Forecast tab."
+        )
+    if seen.ranges:
+        widths = set(np.sign(list(seen.ranges.values())))
+        size = "narrower" if widths == {-1} else "wider" if widths == {1} else "different"
+        lines.append(
+            f"{_periods(list(seen.ranges), freq)}: the Forecast tab's forecast, with a {size} "
+            "80% range. This call judges how far off it may be from these totals alone; the "
+            "Forecast tab also learns that from how far off its forecasts of each product's "
+            "sales were in tests on the past."
+        )
+    if points:
+        shown = int(table["forecast"].notna().sum())  # the tab's horizon, its tests' too
+        tested = TESTED_HORIZON.get(freq, shown)
+        tab_tests, own_tests = (
+            (f" and by tests {shown} {word}s ahead", f" and by tests {tested} {word}s ahead")
+            if tested != shown
+            else ("", "")
+        )
+        lines.append(
+            f"{_periods(points, freq)}: the forecast differs from the Forecast tab's: the tab "
+            f"chooses its method with each product's sales in view{tab_tests}, this call from "
+            f"these totals alone{own_tests}."
+        )
+    return lines
+
+
+def _periods(periods: Sequence[pd.Period], freq: str) -> str:
+    """Periods named in runs: 'November 2026 to March 2027', 'May 2026 and July 2026'."""
+    ordered = sorted(periods)
+    runs: list[list[pd.Period]] = []
+    for period in ordered:
+        if runs and period == runs[-1][-1] + 1:
+            runs[-1].append(period)
+        else:
+            runs.append([period])
+    named = [
+        period_words(run[0], freq)
+        if len(run) == 1
+        else f"{period_words(run[0], freq)} to {period_words(run[-1], freq)}"
+        for run in runs
+    ]
+    text = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    return text[0].upper() + text[1:]
 
 
 def _abtest_example(sheet: Any, row: int, context: FunctionContext) -> int:

@@ -67,6 +67,25 @@ def _cell_value(value: Any) -> Any:
     return value
 
 
+# Money by its words: "lowest_weekly_price" is money, "distinct_prices" (prices tried) a count.
+MONEY_WORDS = frozenset(
+    "revenue spend total value price amount profit cost monetary basket".split()
+)
+# Money columns whose names hold no money word: the sales forecast's (the Forecast tab's
+# rows of units share its columns and their format: whole units in a yen shop) and the
+# pipeline's expected revenue with its ranges. A yen shop's forecast read "181,210.53".
+MONEY_NAMES = frozenset(
+    "forecast low_80 high_80 low_95 high_95 range_80 sold_so_far actual "
+    "expected lo80 hi80 lo95 hi95".split()
+)
+
+
+def _is_money(name: str) -> bool:
+    """Whether a result column named ``name`` (its code name) holds amounts of money."""
+    lowered = name.lower()
+    return lowered in MONEY_NAMES or bool(MONEY_WORDS & set(re.split(r"[\W_]+", lowered)))
+
+
 def number_format(name: str, series: pd.Series) -> str | None:
     lowered = name.lower()
     if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(series):
@@ -75,10 +94,7 @@ def number_format(name: str, series: pd.Series) -> str | None:
         return None
     if any(w in lowered for w in ("share", "rate", "probability", "risk")):
         return "0.0%"
-    # money by its words: "lowest_weekly_price" is money, "distinct_prices" (prices tried) a count
-    if {"revenue", "spend", "total", "value", "price", "amount", "profit", "cost"} & set(
-        re.split(r"[\W_]+", lowered)
-    ):
+    if _is_money(lowered):
         return money_format(shown_currency())  # "#,##0" for yen: they have no decimals
     if pd.api.types.is_integer_dtype(series):
         return "#,##0"

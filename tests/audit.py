@@ -33,11 +33,11 @@ from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.analytics.leads.deals import NO_CLOSE_DATE
 from smbml_connect.analytics.leads.scoring import beats_baseline
 from smbml_connect.column_labels import code_name
-from smbml_connect.connectors.gsheets.sheets import result_tabs, sheet_header
+from smbml_connect.connectors.gsheets.sheets import _number_spec, result_tabs, sheet_header
 from smbml_connect.connectors.hubspot.push import _text as hubspot_text
 from smbml_connect.connectors.sample.source import SampleSource
 from smbml_connect.consent import is_consent_header, is_opt_out_header, says_no
-from smbml_connect.money_words import minor_digits
+from smbml_connect.money_words import minor_digits, shown_in
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.ports import RunResult
 from smbml_connect.registry import load_config, parse_config
@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # run as a script: shops.py besi
 from shops import write_tiny_shop
 
 __all__ = [
-    "INVARIANTS", "PRICE_GRID", "SHOPS", "Outputs", "Shop", "audit", "check_own_files",
+    "EXAMPLE_AGREES", "INVARIANTS", "PRICE_GRID", "SHOPS", "Outputs", "Shop", "audit", "check_own_files",
     "cluster_name_problems", "cluster_rank_problems", "run_shop",
 ]  # fmt: skip
 
@@ -115,6 +115,9 @@ class Outputs:
     report_headers: list[list[str]]  # each of those tables' header row, as shown
     sheets: dict[str, pd.DataFrame]  # Sheets tab title -> frame
     hubspot: dict[str, pd.Series]  # property name -> text values as written
+    sheet_formats: dict[str, dict[str, str]] = field(
+        default_factory=dict
+    )  # tab -> column -> format
 
 
 # -- running ------------------------------------------------------------------------------
@@ -198,10 +201,17 @@ def gather(
     html = (folder / "report.html").read_text(encoding="utf-8")
     text, tables = _report(html)
     sheets = {tab.title: tab.frame for tab in result_tabs(result)}
+    with shown_in(result.currency):  # as the Sheets destination writes them
+        sheet_formats = {
+            title: {str(c): spec["pattern"] for c in frame.columns
+                    if (spec := _number_spec(str(c), frame[c])) is not None}
+            for title, frame in sheets.items()
+        }  # fmt: skip
     headers = [[str(c) for c in t.columns] for t in tables]
     tables = [t.rename(columns=lambda label: code_name(str(label))) for t in tables]
     return Outputs(name, result, {k: _plain(v) for k, v in dict(settings).items()}, store,
-                   models, workbook, formats, text, tables, headers, sheets, hubspot)  # fmt: skip
+                   models, workbook, formats, text, tables, headers, sheets, hubspot,
+                   sheet_formats)  # fmt: skip
 
 
 def _plain(value: Any) -> Any:
@@ -491,6 +501,29 @@ NOT_MONEY = re.compile(
     r"(pct|share|rate|count|units|elasticity|orders|customers|error|actual|distinct)", re.I
 )
 NOT_MONEY_TABS = re.compile(r"( model|check|Rejects|Data checks|Summary|Instructions)")
+# Money columns of a workbook or Sheets tab whose names say no money word. In a tab with a
+# "measure" column (Forecast) only the revenue rows are money: a yen shop's forecast read
+# "181,210.53" beside "0" (find53_sheets item 4, find53_excel item 4).
+MONEY_IN_TAB = {
+    "Forecast": ("forecast", "low_80", "high_80", "low_95", "high_95", "sold_so_far"),
+    "Forecast chart": ("actual", "forecast", "low_80", "high_80", "range_80"),
+    "Pipeline forecast": ("expected", "lo80", "hi80", "lo95", "hi95"),
+    "Segments": ("monetary",),
+    "Clusters": ("median_basket",),
+}
+
+
+def _money_in(title: str, name: str) -> bool:
+    """Whether the column ``name`` (a code name) of the tab ``title`` holds money."""
+    listed = name in MONEY_IN_TAB.get(title, ())
+    return listed or bool(MONEY_COLUMN.search(name) and not NOT_MONEY.search(name))
+
+
+def _money_rows(frame: pd.DataFrame) -> pd.Series:
+    """The rows holding money: all, or in a tab of several measures, the revenue rows."""
+    if "measure" not in frame.columns:
+        return pd.Series(True, index=frame.index)
+    return frame["measure"].astype(str) == "revenue"
 
 
 MONEY_DIGITS = "money at its currency's decimals"
@@ -498,15 +531,21 @@ MONEY_DIGITS = "money at its currency's decimals"
 
 def check_money(out: Outputs, tally: Tally) -> None:
     """Money at its currency's decimals: stored and written rounded to cents, shown with 2
-    decimals, or none in a currency without a minor unit (a yen shop's "98,813.33")."""
+    decimals, or none in a currency without a minor unit (a yen shop's "98,813.33"), in the
+    workbook's cells and the formats the Sheets tabs are given."""
     digits = minor_digits(out.result.currency)
     shown = r"-?[\d,]+\.\d{" + str(digits) + "}" if digits else r"-?[\d,]+"
+
+    def fits(fmt: str) -> bool:
+        return fmt.endswith("0." + "0" * digits) if digits else "." not in fmt
+
     for where, frame in _frames(out):
         if NOT_MONEY_TABS.search(where):
             continue
+        title = where.split(" ", 1)[1].strip("'\"") if not where.startswith("report") else ""
         for column in frame.columns:
             name = str(column)
-            if not MONEY_COLUMN.search(name) or NOT_MONEY.search(name):
+            if not _money_in(title, name):
                 continue
             if where.startswith("report"):
                 cells = out.report_tables[int(where.rsplit(" ", 1)[1]) - 1][column]
@@ -515,7 +554,7 @@ def check_money(out: Outputs, tally: Tally) -> None:
                         tally.check(MONEY_DIGITS, bool(re.fullmatch(shown, cell)),
                                     f"{where} {name}: {cell!r}")  # fmt: skip
                 continue
-            for v in _numbers(frame[column]):
+            for v in _numbers(frame.loc[_money_rows(frame), column]):
                 if not np.isnan(v):
                     tally.check(MONEY_DIGITS, abs(v * 100 - round(v * 100)) < 1e-6,
                                 f"{where} {name}: {v!r}")  # fmt: skip
@@ -523,16 +562,24 @@ def check_money(out: Outputs, tally: Tally) -> None:
         at = _header_row(rows)
         if at is None or NOT_MONEY_TABS.search(title):
             continue
-        for j, header in enumerate(rows[at]):
-            code = code_name(str(header))
-            if not MONEY_COLUMN.search(code) or NOT_MONEY.search(code):
+        codes = [code_name(str(header)) for header in rows[at]]
+        measure = codes.index("measure") if "measure" in codes else None
+        for j, (header, code) in enumerate(zip(rows[at], codes, strict=True)):
+            if not _money_in(title, code):
                 continue
             for i in range(at + 1, len(rows)):
+                if measure is not None and rows[i][measure] != "revenue":
+                    continue
                 if isinstance(rows[i][j], int | float) and not isinstance(rows[i][j], bool):
                     fmt = out.formats[title][i][j]
-                    ok = fmt.endswith("0." + "0" * digits) if digits else "." not in fmt
-                    tally.check(MONEY_DIGITS, ok,
+                    tally.check(MONEY_DIGITS, fits(fmt),
                                 f"workbook {title!r} {header} row {i + 1}: format {fmt!r}")  # fmt: skip
+    for title, patterns in out.sheet_formats.items():  # a Sheets tab: one format a column
+        if NOT_MONEY_TABS.search(title):
+            continue
+        for name, fmt in patterns.items():
+            if _money_in(title, name):
+                tally.check(MONEY_DIGITS, fits(fmt), f"sheets {title!r} {name}: format {fmt!r}")
     for name in ("smbml_suggested_price",):
         for v in out.hubspot.get(name, pd.Series(dtype=object)):
             tally.check(MONEY_DIGITS, bool(re.fullmatch(r"-?\d+(\.\d{1,2})?", str(v))),
@@ -1558,6 +1605,76 @@ def check_opt_outs(out: Outputs, tally: Tally) -> None:
                         f"{where}: contact {contact} said no to marketing")  # fmt: skip
 
 
+EXAMPLE_AGREES = "the FORECAST example agrees with the Forecast chart tab, or says why not"
+_MONTHS = re.compile(r"([A-Z][a-z]+ \d{4})(?: to ([A-Z][a-z]+ \d{4}))?")
+
+
+def _forecast_example(rows: list[list[Any]]) -> tuple[list[list[Any]], list[str]] | None:
+    """The Instructions tab's FORECAST example as shown: its rows (month, forecast, low,
+    high) and the lines of text under them; None when the tab has none."""
+    at = next((i for i, r in enumerate(rows)
+               if len(r) > 3 and str(r[3] or "").startswith("=SMB.FORECAST(")), None)  # fmt: skip
+    if at is None:
+        return None
+    figures, notes = [], []
+    for row in rows[at + 2 :]:
+        cell = row[3] if len(row) > 3 else None
+        if isinstance(cell, datetime):
+            figures.append(list(row[3:7]))
+        elif isinstance(cell, str) and figures:
+            notes.append(cell)
+        else:
+            break
+    return figures, notes
+
+
+def _named_months(sentence: str) -> set[pd.Period]:
+    named: set[pd.Period] = set()
+    for first, last in _MONTHS.findall(sentence):
+        try:
+            start = pd.Period(pd.Timestamp(first), "M")
+            end = pd.Period(pd.Timestamp(last), "M") if last else start
+        except ValueError:
+            continue
+        named |= set(pd.period_range(start, end, freq="M"))
+    return named
+
+
+def check_forecast_example(out: Outputs, tally: Tally) -> None:
+    """The Instructions tab's FORECAST example gives the Forecast chart tab's forecast and
+    80% range for each month both show, or a line under it names that month and why: the
+    month already under way (what was sold in it), or a range wider or narrower (the tab
+    learns from each product's forecasts too). Its line named only October while
+    November to March's ranges were 30-40% apart (find53_excel item 3)."""
+    example = _forecast_example(out.workbook.get("Instructions", []))
+    chart = _tab_frame(out.workbook.get("Forecast chart", []))
+    if example is None or chart is None or "month" not in chart.columns:
+        return
+    figures, notes = example
+    ahead = chart[chart["actual"].isna() & chart["forecast"].notna()]
+    shown = {pd.Timestamp(r["month"]).to_period("M"): r for _, r in ahead.iterrows()}
+    for month_at, forecast, low, high in figures:
+        month = pd.Timestamp(month_at).to_period("M")
+        if month not in shown:
+            continue
+        tab = shown[month]
+        said = [n for n in notes if month in _named_months(n)]
+        where = f"Instructions example {month}"
+        if abs(forecast - tab["forecast"]) > 0.01:
+            ok = any("already sold" in n or "forecast differs" in n for n in said)
+            tally.check(EXAMPLE_AGREES, ok, f"{where}: forecast {forecast:,.2f} beside the "
+                        f"tab's {tab['forecast']:,.2f}, and no line says why: {said}")  # fmt: skip
+        elif abs(low - tab["low_80"]) > 0.01 or abs(high - tab["high_80"]) > 0.01:
+            size = "narrower" if high - low < tab["high_80"] - tab["low_80"] else "wider"
+            ok = any(f"{size} 80% range" in n or "different 80% range" in n for n in said)
+            tally.check(EXAMPLE_AGREES, ok, f"{where}: 80% range {low:,.2f}..{high:,.2f} beside "
+                        f"the tab's {tab['low_80']:,.2f}..{tab['high_80']:,.2f}, and no line "
+                        f"says it is {size}: {said}")  # fmt: skip
+        else:
+            ok = not any("differ" in n or "range." in n for n in said)
+            tally.check(EXAMPLE_AGREES, ok, f"{where}: the same figures said to differ: {said}")
+
+
 def check_own_files(out: Outputs, tally: Tally) -> None:
     """A file the run writes (results.xlsx, report.html, a rejects CSV beside them) is not
     the user's data: no data check, tab or report line lists it as a file not read."""
@@ -1608,6 +1725,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
         check_price_words
     ),
     "a run's own files are not listed as data it did not read": check_own_files,
+    EXAMPLE_AGREES: check_forecast_example,
 }
 
 

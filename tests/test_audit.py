@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from audit import (
+    EXAMPLE_AGREES,
     INVARIANTS,
     MONEY_DIGITS,
     PRICE_GRID,
@@ -111,6 +112,57 @@ def test_a_yen_shop_shows_no_decimals_of_a_yen(yen: Outputs):
         for v, f in zip(values, shown, strict=True) if isinstance(v, float) and "%" not in f
     ]  # fmt: skip
     assert example and all("." not in f for f in example), set(example)
+
+
+def test_a_yen_shops_forecast_shows_whole_yen_in_the_workbook_and_sheets(yen: Outputs):
+    """The Forecast and Forecast chart tabs are money too, though no column says a money
+    word: a yen shop's forecast read "181,210.53" beside the Instructions' "181,211", and
+    one row of the Sheets tab "0.00" beside "0" (find53_sheets item 4, find53_excel item 4).
+    """
+    tally = audit(yen)
+    assert [p for p in tally.problems if p.startswith(MONEY_DIGITS)] == []
+    revenue = [
+        f for values, shown in zip(yen.workbook["Forecast"], yen.formats["Forecast"], strict=True)
+        if "revenue" in values
+        for v, f in zip(values, shown, strict=True) if isinstance(v, float)
+    ]  # fmt: skip
+    assert revenue and set(revenue) == {"#,##0"}
+    chart = [f for row in yen.formats["Forecast chart"][3:] for f in row if f != "General"]
+    assert chart and set(chart) <= {"#,##0", "yyyy-mm-dd"}, set(chart)
+    sheet = yen.sheet_formats["Forecast"]
+    assert {sheet[c] for c in ("forecast", "low_80", "high_80", "low_95", "high_95")} == {"#,##0"}
+    # the audit finds one fraction of a yen shown in a forecast row, in either destination
+    formats = {t: [list(r) for r in rows] for t, rows in yen.formats.items()}
+    row = next(i for i, values in enumerate(yen.workbook["Forecast"]) if "revenue" in values)
+    formats["Forecast"][row][3] = "#,##0.00"
+    broken = Outputs(**{**vars(yen), "formats": formats})
+    assert any("'Forecast'" in p for p in audit(broken).problems if p.startswith(MONEY_DIGITS))
+    planted = {**yen.sheet_formats, "Forecast": {**sheet, "low_95": "#,##0.00"}}
+    broken = Outputs(**{**vars(yen), "sheet_formats": planted})
+    assert any("sheets 'Forecast'" in p for p in audit(broken).problems)
+
+
+def test_the_forecast_example_agrees_with_the_forecast_chart_or_says_why(yen: Outputs):
+    """The Instructions tab's FORECAST example and the Forecast chart tab show the same
+    months: for each, the same figures or a line under the example naming it and why.
+    The line named only the month under way while November to March's 80% ranges were
+    30-40% apart (find53_excel item 3)."""
+    tally = audit(yen)
+    assert [p for p in tally.problems if p.startswith(EXAMPLE_AGREES)] == []
+    assert tally.checked[EXAMPLE_AGREES] >= 5
+    rows = [list(r) for r in yen.workbook["Instructions"]]
+    notes = [r for r in rows if isinstance(r[3], str) and ("80% range" in r[3] or "sold" in r[3])]
+    assert any("range. This call" in r[3] for r in notes), [r[3] for r in notes]
+    for row in notes:  # the line it wrote before, naming the open month only
+        row[3] = (
+            "From the complete months above: unlike the Forecast tab, this call is not told "
+            "what was already sold in October 2026, so the two may differ for that month."
+            if "sold" in row[3]
+            else None
+        )
+    broken = Outputs(**{**vars(yen), "workbook": {**yen.workbook, "Instructions": rows}})
+    found = [p for p in audit(broken).problems if p.startswith(EXAMPLE_AGREES)]
+    assert found and all("no line says it is" in p for p in found), found
 
 
 def test_the_audit_finds_a_price_the_shop_cannot_charge(yen: Outputs, tiny: Outputs):

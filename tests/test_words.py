@@ -120,6 +120,27 @@ def test_whole_numbers_show_without_decimals_and_a_count_of_prices_is_no_price()
     assert number_format("unit_cost", pd.Series([4.0, 6.0])) == "#,##0.00"
 
 
+def test_forecast_columns_are_money_in_the_workbook_and_in_sheets():
+    """A yen shop's forecast showed "181,210.53" and, in one Sheets row, "0.00" beside
+    "0": its columns name no money word, and Sheets made whole money "#,##0"."""
+    from smbml_connect.connectors.gsheets.sheets import _number_spec
+    from smbml_connect.money_words import shown_in
+
+    fractions, zeros = pd.Series([181210.53, 14.71]), pd.Series([0.0, 0.0])
+    for currency, money in (("JPY", "#,##0"), ("USD", "#,##0.00")):
+        with shown_in(currency):
+            for name in ("forecast", "high_80", "range_80", "actual", "expected", "hi95",
+                         "monetary", "median_basket"):  # fmt: skip
+                assert number_format(name, fractions) == money, (currency, name)
+            assert number_format("low_95", zeros) == money  # the 0 beside 181,210.53
+            assert _number_spec("low_95", zeros) == {"type": "NUMBER", "pattern": money}
+            assert _number_spec("revenue", pd.Series([120.0, 80.0]))["pattern"] == money
+            # not money: a whole score still reads 64, a median of orders 6
+            assert _number_spec("score", pd.Series([64.0, 12.0]))["pattern"] == "#,##0"
+            assert number_format("median_orders", pd.Series([6.0, 2.0])) == "#,##0"
+            assert number_format("units_change_per_month", pd.Series([0.77, 0.0])) == "#,##0.00"
+
+
 def test_the_model_card_says_what_its_measures_mean():
     card = {
         "model": "lead score", "why_this_learner": "LightGBM", "final_model": "refitted",

@@ -675,13 +675,12 @@ def _date_like(name: str, series: pd.Series) -> bool:
 
 
 def _number_spec(name: str, series: pd.Series) -> dict[str, str] | None:
+    """The workbook's format for the column (`xlsx.number_format`): a whole score reads 64,
+    money keeps its currency's decimals even where every value is whole (a range's low
+    ends, all 0, read "0" beside a forecast's "181,210.53" in one row)."""
     pattern = number_format(name, series)
     if pattern is None:
         return None
-    if pattern == "#,##0.00" and "price" not in name and "value" not in name:
-        values = pd.to_numeric(series, errors="coerce").dropna()
-        if len(values) and bool((values == values.round()).all()):
-            pattern = "#,##0"  # a score of 64 reads as 64, not 64.00
     kind = "DATE" if "yy" in pattern else "PERCENT" if pattern.endswith("%") else "NUMBER"
     if kind == "DATE" and "hh" in pattern:
         kind = "DATE_TIME"
