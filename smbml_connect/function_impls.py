@@ -40,8 +40,8 @@ from smbml_connect.coerce import (
     Hint,
     Reading,
     coerce_datetime,
-    coerce_float,
     coerce_string,
+    number_evidence,
     parse_datetime,
     read_dates,
     read_numbers,
@@ -79,6 +79,9 @@ MAX_HORIZON = 1000
 TESTED_HORIZON = {"D": 14, "W": 13, "M": 12, "Q": 8, "Y": 6}
 MAX_ROW_NOTES = 20  # rows named one by one in the notes; the rest are counted
 _POINT_HINT = Hint(decimal=".", decimal_why="no other value tells")
+# Every value with a mark has three digits after it ("1.500", "2.000"): thousands, as
+# money and counts are written; three decimals on every value is what nobody types.
+_THOUSANDS_HINT = Hint(decimal=",", decimal_why="every one has three digits after its point")
 
 
 def _text_cells(cells: list[Any]) -> pd.Series:
@@ -95,13 +98,41 @@ def _numbers_from_text(cells: list[Any]) -> tuple[list[Any], list[str]]:
     texts = _text_cells(cells)
     if texts.isna().all():
         return cells, []
-    reading = read_numbers(texts, hint=_POINT_HINT)
+    reading = _read_text_numbers(texts)
     read = reading.values
     out = [
         float(read[i]) if isinstance(c, str) and not pd.isna(read[i]) else c
         for i, c in enumerate(cells)
     ]
     return out, [note for _, note in reading.notes]
+
+
+def _read_text_numbers(cells: pd.Series, whole: bool = False) -> Reading:
+    """A range's numbers read as `coerce.read_numbers` reads a column, the decimal mark
+    proved by its values. When none proves it and every value with a mark has three
+    digits after a point ("1.500", "2.000"), the point groups thousands: read as 1.5 and
+    2, a euro shop's amounts made its Champions' spend €3.50, and visitors "1.000" were
+    1 visitor. A comma before three digits ("3,000") was thousands already."""
+    texts = [c for c in cells if isinstance(c, str)]
+    evidence = number_evidence(pd.Series(texts, dtype=object), whole) if texts else {}
+    marks = {"," if "," in t else "." for t in texts if re.search(r"\d[.,]\d{3}\b", t)}
+    by_thousands = not evidence.get(",") and not evidence.get(".") and evidence.get("?")
+    if by_thousands and marks == {"."}:
+        reading = read_numbers(cells, hint=_THOUSANDS_HINT, whole=whole)
+        ambiguous = evidence["?"]
+        at = next(i for i, c in enumerate(cells) if isinstance(c, str) and "." in c)
+        example, value = str(cells.iloc[at]).strip(), reading.values.iloc[at]
+        reading.notes = [
+            (kind, note) for kind, note in reading.notes if "fit either decimal mark" not in note
+        ]
+        read_as = f"{value:,.0f}" if not pd.isna(value) else "thousands"
+        reading.notes.append(
+            ("decimal", f"{ambiguous:,} value{'' if ambiguous == 1 else 's'} like {example!r} "
+             f"fit either decimal mark; read as thousands ({example!r} is {read_as}) because "
+             "every one has three digits after its point")
+        )  # fmt: skip
+        return reading
+    return read_numbers(cells, hint=_POINT_HINT, whole=whole)
 
 
 def _dates_from_text(cells: list[Any]) -> tuple[list[Any], list[str]]:
@@ -157,7 +188,8 @@ def _orders(customer_ids: Any, order_dates: Any, amounts: Any) -> tuple[pd.DataF
     frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in columns.items()})
     ids = coerce_string(frame["customer_ids"])[0]
     when, bad_when = coerce_datetime(frame["order_dates"])
-    total, bad_total = coerce_float(frame["amounts"])
+    amounts = _read_text_numbers(frame["amounts"])
+    total, bad_total = amounts.values, amounts.invalid
     read = {"customer_ids": ids, "order_dates": when, "amounts": total}
     unreadable = {"order_dates": bad_when, "amounts": bad_total}
     lost = (ids.isna() | when.isna() | total.isna()).to_numpy()
@@ -175,6 +207,7 @@ def _orders(customer_ids: Any, order_dates: Any, amounts: Any) -> tuple[pd.DataF
         notes.append(f"row {row + 1}, {column}: {shown}, so the order was left out")
     if len(rows) > MAX_ROW_NOTES:
         notes.append(f"and {len(rows) - MAX_ROW_NOTES} more rows left out")
+    notes += [f"amounts: {note}" for _, note in amounts.notes]
     orders = pd.DataFrame(
         {"contact_id": ids, "ordered_at": when, "total": total.astype(float), "status": None}
     ).dropna(subset=["contact_id", "ordered_at", "total"])
@@ -654,19 +687,16 @@ def _finite(value: float) -> float | None:
 
 
 def abtest(conversions_a: Any, visitors_a: Any, conversions_b: Any, visitors_b: Any) -> Result:
-    numbers = {
-        name: as_number(value, name)
+    notes: list[str] = []
+    ca, na, cb, nb = (
+        _count_arg(value, name, notes)
         for name, value in (
             ("conversions_a", conversions_a),
             ("visitors_a", visitors_a),
             ("conversions_b", conversions_b),
             ("visitors_b", visitors_b),
         )
-    }
-    for name, number in numbers.items():
-        if number is None:
-            raise DataValidationError(f"{name} is blank")
-    ca, na, cb, nb = numbers.values()
+    )
     r = ab_test(ca, na, cb, nb)
     frame = pd.DataFrame(
         {
@@ -688,7 +718,27 @@ def abtest(conversions_a: Any, visitors_a: Any, conversions_b: Any, visitors_b: 
         "lift high (95%)": "0.0%",
         "visitors still needed": "#,##0",
     }
-    return frame, []
+    return frame, notes
+
+
+def _count_arg(value: Any, name: str, notes: list[str]) -> float:
+    """A count typed as a number or as text. Text is read as a whole number, so a mark
+    before three digits groups thousands ("1.000" is 1,000 visitors, not 1, as it was
+    without a word), and a note says so; a count that is not whole is refused as typed."""
+    cell = single(value, name)
+    if cell is None:
+        raise DataValidationError(f"{name} is blank")
+    if not isinstance(cell, str):
+        return as_number(cell, name) or 0.0
+    reading = _read_text_numbers(pd.Series([cell], dtype=object), whole=True)
+    number = reading.values.iloc[0]
+    if pd.isna(number):
+        as_number(cell, name)  # "many" is no number at all, and is said so
+        raise DataValidationError(f"{name} must be a whole number of 0 or more, got {cell!r}")
+    if re.search(r"\d[.,]\d{3}\b", cell) and number != as_number(cell, name):
+        notes.append(f"{name}: {cell.strip()!r} read as {number:,.0f}: a count is a whole "
+                     "number, so its mark groups thousands")  # fmt: skip
+    return float(number)
 
 
 def _ets_series(values: Any, timeline: Any, completion: Any, aggregation: Any) -> Timeline:

@@ -4,6 +4,8 @@ headers, prices that rose with a growing shop."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from smbml_connect.functions import FunctionContext, call
@@ -36,3 +38,58 @@ def test_huge_counts_keep_the_exact_chance_and_beyond_them_are_refused():
     refused = call("ABTEST", [10**15, 10**16, 10**15, 10**16], fresh())
     assert refused.code == "#NUM!"
     assert "visitors_a can be at most 1,000,000,000,000,000" in refused.error
+
+
+def test_text_counts_with_a_point_before_three_digits_are_thousands():
+    typed = call("ABTEST", ["120", "1.000", "150", "1.000"], fresh())
+    as_numbers = call("ABTEST", [120, 1000, 150, 1000], fresh())
+    assert typed.value == as_numbers.value
+    assert "visitors_a: '1.000' read as 1,000: a count is a whole number" in typed.notes[0]
+    german = call("ABTEST", ["1.200", "10.000", "1.300", "10.000"], fresh())
+    assert german.value == call("ABTEST", [1200, 10000, 1300, 10000], fresh()).value
+    half = call("ABTEST", ["12.5", 100, 1, 10], fresh())
+    assert half.error == "ABTEST: conversions_a must be a whole number of 0 or more, got '12.5'"
+
+
+def _orders(amounts):
+    ids = [["K1"], ["K1"], ["K2"], ["K2"], ["K3"]]
+    days = [dt.datetime(2024, 1, 3), dt.datetime(2024, 2, 9), dt.datetime(2024, 3, 1),
+            dt.datetime(2024, 3, 30), dt.datetime(2024, 1, 20)]  # fmt: skip
+    return ids, [[d] for d in days], [[a] for a in amounts]
+
+
+def _shop(customers=34):
+    """A furniture shop's orders with whole-euro amounts typed the German way."""
+    ids, dates, amounts = [], [], []
+    for k in range(customers):
+        for n in range(1 + (k * 7) % 4):
+            ids.append([f"K{k:02d}"])
+            dates.append([dt.datetime(2024, 1, 1) + dt.timedelta(days=(k * 37 + n * 53) % 300)])
+            euros = 450 + (k * 131 + n * 977) % 2600
+            amounts.append([f"{euros // 1000}.{euros % 1000:03d}" if euros >= 1000 else str(euros)])
+    return ids, dates, amounts
+
+
+def test_segment_reads_amounts_whose_every_point_groups_thousands_as_thousands():
+    ids, dates, amounts = _orders(["1.500", "2.000", "1.250", "3.250", "980"])
+    result = call("SEGMENT", [ids, dates, amounts], fresh())
+    spend = {r[0]: r[4] for r in result.value[1:]}
+    assert spend == {"K1": 3500, "K2": 4500, "K3": 980}
+    note = next(n for n in result.notes if "read as thousands" in n)
+    assert note.startswith("amounts: 4 values like '1.500' fit either decimal mark")
+
+
+def test_churn_reads_them_as_segment_does_and_says_so():
+    ids, dates, amounts = _shop()
+    typed = call("CHURN", [ids, dates, amounts], fresh())
+    numbers = [[float(a[0].replace(".", ""))] for a in amounts]
+    assert typed.value == call("CHURN", [ids, dates, numbers], fresh()).value
+    assert any(n.startswith("amounts: ") and "read as thousands" in n for n in typed.notes)
+
+
+def test_a_range_that_proves_a_decimal_point_keeps_it():
+    ids, dates, amounts = _orders(["1.500", "2.000", "12.50", "3.250", "9.99"])
+    result = call("SEGMENT", [ids, dates, amounts], fresh())
+    spend = {r[0]: r[4] for r in result.value[1:]}
+    assert spend["K1"] == pytest.approx(3.5)
+    assert not any("thousands" in n for n in result.notes)
