@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from smbml_connect.functions import FunctionContext, call
@@ -93,3 +94,22 @@ def test_a_range_that_proves_a_decimal_point_keeps_it():
     spend = {r[0]: r[4] for r in result.value[1:]}
     assert spend["K1"] == pytest.approx(3.5)
     assert not any("thousands" in n for n in result.notes)
+
+
+def test_a_year_as_a_column_header_reads_the_same_from_either_add_in():
+    from excel_helpers import leads_table
+
+    from smbml_connect.excel_addin.xlwings_bridge import _cells
+
+    table = leads_table(rows=240, unknown=40)
+    table[0][3] = 2024  # "Emails opened" headed by the year it counts
+    office = call("LEADSCORE", [table], fresh())
+    # xlwings hands a TABLE argument over as a DataFrame whose numbers are floats
+    frame = pd.DataFrame(
+        [[float(v) if isinstance(v, int) else (v or None) for v in r] for r in table[1:]],
+        columns=[float(c) if isinstance(c, int) else c for c in table[0]],
+    )
+    xlwings = call("LEADSCORE", [_cells(frame)], fresh())
+    assert office.value == xlwings.value
+    reasons = " ".join(r[2] for r in xlwings.value[1:] if r[2])
+    assert "2024: " in reasons and "2024.0" not in reasons
