@@ -49,6 +49,7 @@ from smbml_connect.coerce import (
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 from smbml_connect.excel_ets import Timeline, chosen_season, fit_aaa, prepare, steps_ahead
 from smbml_connect.layouts import total_row_label
+from smbml_connect.schema import money_mark
 
 __all__ = [
     "Result",
@@ -89,16 +90,17 @@ def _text_cells(cells: list[Any]) -> pd.Series:
     return pd.Series([c if isinstance(c, str) and c.strip() else None for c in cells], dtype=object)
 
 
-def _numbers_from_text(cells: list[Any]) -> tuple[list[Any], list[str]]:
+def _numbers_from_text(cells: list[Any], no_cents: bool = False) -> tuple[list[Any], list[str]]:
     """Numbers stored as text ("1,234.50", "1.234,50", "12 %", "12 EUR") read as the main
     job reads a file's column (`coerce.read_numbers`: the decimal mark decided by the
     whole column, a point when nothing tells), so a range pasted as text gives the
     number the same data gives through a run. A text cell that is not a number stays as
-    it was, for the caller to name with its row."""
+    it was, for the caller to name with its row. ``no_cents``: amounts in a currency
+    without decimals (yen), where "1,150" can only be thousands."""
     texts = _text_cells(cells)
     if texts.isna().all():
         return cells, []
-    reading = _read_text_numbers(texts)
+    reading = read_numbers(texts, no_cents=True) if no_cents else _read_text_numbers(texts)
     read = reading.values
     out = [
         float(read[i]) if isinstance(c, str) and not pd.isna(read[i]) else c
@@ -599,11 +601,19 @@ def leadscore_of(email_or_id: Any, scores: pd.DataFrame | None) -> Result:
 def price(prices: Any, quantities: Any, unit_cost: Any = None, max_change: Any = None) -> Result:
     columns = paired_columns(prices=prices, quantities=quantities)
     cost = as_number(unit_cost, "unit_cost")
+    if cost is not None and cost < 0:
+        typed = single(unit_cost, "unit_cost")
+        shown = typed.strip() if isinstance(typed, str) else f"{cost:g}"
+        raise DataValidationError(f"unit_cost must be 0 or more, got {shown}")
     step = as_number(max_change, "max_change", 0.10) or 0.0
     if step > 1:
         step = step / 100  # "10" means 10%
-    guardrails = Guardrails(max_change=step)  # refuses 0 and over 50% with a message
-    kept_prices, kept_units, notes = _price_rows(columns["prices"], columns["quantities"])
+    currency, currency_notes = _prices_currency(columns["prices"], unit_cost)
+    # refuses 0 and over 50% with a message
+    guardrails = Guardrails(max_change=step, currency=currency)
+    kept_prices, kept_units, notes = _price_rows(
+        columns["prices"], columns["quantities"], no_cents=guardrails.digits == 0
+    )
     guardrails, grid_note = _on_their_grid(guardrails, kept_prices)
     result = suggest_price(kept_prices, kept_units, cost, guardrails)
     frame = pd.DataFrame(
@@ -614,13 +624,46 @@ def price(prices: Any, quantities: Any, unit_cost: Any = None, max_change: Any =
             "reason": [result["reason"]],
         }
     )
-    return frame, [*notes, *grid_note, f"current price {result['current_price']:g}"]
+    now = result["current_price"]
+    current = guardrails.money(now) if guardrails.currency else f"{now:g}"
+    return frame, [*currency_notes, *notes, *grid_note, f"current price {current}"]
+
+
+def _prices_currency(prices: list[Any], unit_cost: Any) -> tuple[str, list[str]]:
+    """The currency the price cells are written in ("¥1,150", "12,99 €", "CHF 12.50"), as
+    a run takes the orders' from their totals: one mark on at least half of them. A
+    suggestion then keeps to its smallest unit and its reason names it: "¥1,150" gave
+    "Raise to 1,230.50". "¥" is yen's sign and yuan's: read as yen when every price is
+    whole, as yen are, and said in a note. "" when the cells name none."""
+    texts = [c.strip() for c in prices if isinstance(c, str) and c.strip()]
+    marks = [money_mark(t) for t in texts]
+    named = {m for m in marks if m not in (None, "?")}
+    if len(named) > 1:
+        first = {m: t for t, m in zip(texts, marks, strict=True) if m in named}
+        shown = " and ".join(repr(first[m]) for m in sorted(named))
+        raise DataValidationError(f"prices: {shown} are in different currencies; give one")
+    currency, notes = "", []
+    if named and 2 * marks.count(next(iter(named))) >= len(texts):
+        currency = next(iter(named))
+    elif not named and texts and 2 * sum("¥" in t for t in texts) >= len(texts):
+        read = _numbers_from_text(texts, no_cents=True)[0]
+        if all(_is_amount(v) and float(v).is_integer() for v in read):
+            currency = "JPY"
+            notes.append(
+                "prices marked ¥ (yen or yuan) read as yen, JPY, since every one is a whole "
+                "number: suggestions are whole yen"
+            )
+    cost = single(unit_cost, "unit_cost")
+    theirs = money_mark(cost) if isinstance(cost, str) else None
+    if currency and theirs not in (None, "?", currency):
+        raise DataValidationError(f"unit_cost {cost!r} is in {theirs}, the prices in {currency}")
+    return currency, notes
 
 
 def _on_their_grid(rails: Guardrails, prices: list[float]) -> tuple[Guardrails, list[str]]:
     """The grid the prices given keep to (.99 endings, steps of 0.50), as the Prices tab
     reads it from the shop's prices: PRICE suggested 15.31 where the tab said 15.99."""
-    grid = price_grid(prices)
+    grid = price_grid(prices, rails.currency)
     if grid is None:
         return rails, []
     rails = replace(rails, round_to=grid[0], ending=grid[1])
@@ -630,12 +673,12 @@ def _on_their_grid(rails: Guardrails, prices: list[float]) -> tuple[Guardrails, 
 
 
 def _price_rows(
-    prices: list[Any], quantities: list[Any]
+    prices: list[Any], quantities: list[Any], no_cents: bool = False
 ) -> tuple[list[float], list[float], list[str]]:
     """The (price, units) rows the elasticity is fitted on, and a line for each row left
     out: the pricing code drops a row it cannot use without a word, and the current
     price is the last row kept, so a dropped last row changes the answer."""
-    price_cells, price_notes = _numbers_from_text(prices)
+    price_cells, price_notes = _numbers_from_text(prices, no_cents)
     unit_cells, unit_notes = _numbers_from_text(quantities)
     kept_prices: list[float] = []
     kept_units: list[float] = []

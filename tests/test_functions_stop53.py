@@ -113,3 +113,43 @@ def test_a_year_as_a_column_header_reads_the_same_from_either_add_in():
     assert office.value == xlwings.value
     reasons = " ".join(r[2] for r in xlwings.value[1:] if r[2])
     assert "2024: " in reasons and "2024.0" not in reasons
+
+
+def _yen_weeks():
+    """24 weeks of a tea shop's prices in yen and the units sold at each."""
+    prices = [1050, 1150, 980, 1150, 1050, 1150, 980, 1050, 1150, 1050, 980, 1150] * 2
+    units = [int(300 * (p / 1100) ** -0.5) + (7 * i) % 13 - 6 for i, p in enumerate(prices)]
+    return prices, units
+
+
+def test_prices_written_in_yen_get_whole_yen_named_in_the_reason():
+    prices, units = _yen_weeks()
+    typed = [[f"¥{p:,}"] for p in prices]
+    result = call("PRICE", [typed, [[u] for u in units], "¥400", "7%"], fresh())
+    suggested, _, _, reason = result.value[1]
+    assert suggested == 1230  # a 7% step from ¥1,150 is 1,230.50: whole yen, within the step
+    assert reason.startswith("Raise to 1,230 JPY (+7%)")
+    assert "1,230.50" not in reason and "JPY a period" in reason
+    assert any("read as yen, JPY" in n for n in result.notes)
+    assert not any("fit either decimal mark" in n for n in result.notes)  # "1,150" is no 1.15
+    named = call("PRICE", [[[f"{p} JPY"] for p in prices], [[u] for u in units]], fresh())
+    assert named.value[1][0] == float(round(named.value[1][0]))
+    assert not any("yen or yuan" in n for n in named.notes)
+
+
+def test_prices_in_euros_are_said_in_euros_and_a_cost_in_another_currency_is_refused():
+    prices, units = _yen_weeks()
+    euros = [[f"{p / 100:.2f} €".replace(".", ",")] for p in prices]
+    result = call("PRICE", [euros, [[u] for u in units], "4,00 €"], fresh())
+    assert "€" in result.value[1][3]
+    assert result.notes[-1] == "current price €11.50"
+    mixed = call("PRICE", [euros, [[u] for u in units], "CHF 4.00"], fresh())
+    assert mixed.error == "PRICE: unit_cost 'CHF 4.00' is in CHF, the prices in EUR"
+
+
+def test_a_negative_unit_cost_is_refused_in_one_line():
+    prices, units = _yen_weeks()
+    for cost, shown in ((-5, "-5"), ("-¥400", "-¥400")):
+        result = call("PRICE", [[[p] for p in prices], [[u] for u in units], cost], fresh())
+        assert result.code == "#VALUE!"
+        assert result.error == f"PRICE: unit_cost must be 0 or more, got {shown}"

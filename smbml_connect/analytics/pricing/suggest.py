@@ -849,7 +849,7 @@ def suggest_price(
         if not choice.kept_because
         else "keep",
         "capped_by": choice.capped_by,
-        "reason": reason_for(choice, e, per=per),
+        "reason": reason_for(choice, e, (guardrails or Guardrails()).currency, per=per),
         "changes_per": per,
         **{f"{k}_change": v[0] for k, v in choice.changes.items()},
         "estimate": estimate,
