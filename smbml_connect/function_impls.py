@@ -598,8 +598,17 @@ def leadscore_of(email_or_id: Any, scores: pd.DataFrame | None) -> Result:
     return frame, []
 
 
-def price(prices: Any, quantities: Any, unit_cost: Any = None, max_change: Any = None) -> Result:
-    columns = paired_columns(prices=prices, quantities=quantities)
+def price(
+    prices: Any,
+    quantities: Any,
+    unit_cost: Any = None,
+    max_change: Any = None,
+    dates: Any = None,
+) -> Result:
+    dated = dates is not None and not all(blank(c) for row in as_rows(dates) for c in row)
+    columns = paired_columns(
+        prices=prices, quantities=quantities, **({"dates": dates} if dated else {})
+    )
     cost = as_number(unit_cost, "unit_cost")
     if cost is not None and cost < 0:
         typed = single(unit_cost, "unit_cost")
@@ -611,11 +620,21 @@ def price(prices: Any, quantities: Any, unit_cost: Any = None, max_change: Any =
     currency, currency_notes = _prices_currency(columns["prices"], unit_cost)
     # refuses 0 and over 50% with a message
     guardrails = Guardrails(max_change=step, currency=currency)
-    kept_prices, kept_units, notes = _price_rows(
-        columns["prices"], columns["quantities"], no_cents=guardrails.digits == 0
+    kept_prices, kept_units, kept_dates, notes = _price_rows(
+        columns["prices"], columns["quantities"], columns.get("dates"), guardrails.digits == 0
     )
     guardrails, grid_note = _on_their_grid(guardrails, kept_prices)
-    result = suggest_price(kept_prices, kept_units, cost, guardrails)
+    result = suggest_price(
+        kept_prices, kept_units, cost, guardrails, dates=kept_dates if dated else None
+    )
+    if pd.isna(result["suggested_price"]):
+        grid_note = []  # no price suggested: no grid to keep to
+    time_note = (
+        _held_apart_note(result["estimate"])
+        if dated
+        else "no dates given: sales that grew (or a season) while the price moved count as "
+        "the price's effect; give each period's date as the last argument to hold a trend apart"
+    )
     frame = pd.DataFrame(
         {
             "suggested price": [result["suggested_price"]],
@@ -626,7 +645,16 @@ def price(prices: Any, quantities: Any, unit_cost: Any = None, max_change: Any =
     )
     now = result["current_price"]
     current = guardrails.money(now) if guardrails.currency else f"{now:g}"
-    return frame, [*currency_notes, *notes, *grid_note, f"current price {current}"]
+    return frame, [*currency_notes, *notes, time_note, *grid_note, f"current price {current}"]
+
+
+def _held_apart_note(estimate: Any) -> str:
+    """What the dates let the fit hold apart from the price (a trend; past a year, a season)."""
+    held = [word for key, word in ((":trend", "a trend"), (":season", "a yearly season"))
+            if key in estimate.controls]  # fmt: skip
+    said = " and ".join(held) or "nothing"
+    extra = "".join(f"; {note}" for note in estimate.notes if "season" in note)
+    return f"dates given: {said} held apart from the price{extra}"
 
 
 def _prices_currency(prices: list[Any], unit_cost: Any) -> tuple[str, list[str]]:
@@ -673,20 +701,27 @@ def _on_their_grid(rails: Guardrails, prices: list[float]) -> tuple[Guardrails, 
 
 
 def _price_rows(
-    prices: list[Any], quantities: list[Any], no_cents: bool = False
-) -> tuple[list[float], list[float], list[str]]:
-    """The (price, units) rows the elasticity is fitted on, and a line for each row left
-    out: the pricing code drops a row it cannot use without a word, and the current
-    price is the last row kept, so a dropped last row changes the answer."""
+    prices: list[Any], quantities: list[Any], dates: list[Any] | None, no_cents: bool = False
+) -> tuple[list[float], list[float], list[pd.Timestamp], list[str]]:
+    """The (price, units, date) rows the elasticity is fitted on, and a line for each row
+    left out: the pricing code drops a row it cannot use without a word, and the current
+    price is the last row kept (the latest, with dates), so a dropped row changes the
+    answer. Without dates the dates returned are empty."""
     price_cells, price_notes = _numbers_from_text(prices, no_cents)
     unit_cells, unit_notes = _numbers_from_text(quantities)
+    date_cells, date_notes = _dates_from_text(dates) if dates is not None else ([], [])
     kept_prices: list[float] = []
     kept_units: list[float] = []
+    kept_dates: list[pd.Timestamp] = []
     left_out = []
     for row, (p, q) in enumerate(zip(price_cells, unit_cells, strict=True), start=1):
+        when = _period_date(date_cells[row - 1]) if dates is not None else None
         if blank(p) and blank(q):
             continue
-        if not _is_amount(p):
+        if dates is not None and when is None:
+            d = date_cells[row - 1]
+            why = f"dates: {_cell_text(d)}" + ("" if blank(d) else " is not a date")
+        elif not _is_amount(p):
             why = f"prices: {_cell_text(p)}" + ("" if blank(p) else " is not a number")
         elif not _is_amount(q):
             why = f"quantities: {_cell_text(q)}" + ("" if blank(q) else " is not a number")
@@ -697,15 +732,28 @@ def _price_rows(
         else:
             kept_prices.append(float(p))
             kept_units.append(float(q))
+            if when is not None:
+                kept_dates.append(when)
             continue
         left_out.append(f"row {row}, {why}, so the row was left out")
-    notes = [*price_notes, *unit_notes, *left_out[:MAX_ROW_NOTES]]
+    notes = [*price_notes, *unit_notes, *date_notes, *left_out[:MAX_ROW_NOTES]]
     if len(left_out) > MAX_ROW_NOTES:
         notes.append(f"and {len(left_out) - MAX_ROW_NOTES} more rows left out")
     if not kept_prices:
         first = f" ({left_out[0]})" if left_out else ""
         raise NotEnoughDataError(f"no row has a price above 0 and units sold{first}")
-    return kept_prices, kept_units, notes
+    return kept_prices, kept_units, kept_dates, notes
+
+
+def _period_date(cell: Any) -> pd.Timestamp | None:
+    """A period's date as either add-in sends it (a datetime, an Excel serial, text already
+    read by `_dates_from_text`); None when it is blank or no date."""
+    if blank(cell) or isinstance(cell, str):
+        return None
+    try:
+        return parse_datetime(cell).tz_localize(None)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _is_amount(cell: Any) -> bool:

@@ -153,3 +153,52 @@ def test_a_negative_unit_cost_is_refused_in_one_line():
         result = call("PRICE", [[[p] for p in prices], [[u] for u in units], cost], fresh())
         assert result.code == "#VALUE!"
         assert result.error == f"PRICE: unit_cost must be 0 or more, got {shown}"
+
+
+def _growing_shop(weeks=24):
+    """A shop whose price went 10, 11, 12 while its buyers grew: units 40 to 68."""
+    prices = [10.0] * 8 + [11.0] * 8 + [12.0] * 8
+    units = [40, 42, 41, 44, 45, 44, 47, 48, 50, 49, 52, 53, 55, 54, 57, 58, 60, 61, 60, 63,
+             64, 66, 65, 68]  # fmt: skip
+    days = [dt.datetime(2024, 1, 1) + dt.timedelta(weeks=i) for i in range(weeks)]
+    return [[p] for p in prices], [[u] for u in units], [[d] for d in days]
+
+
+def test_sales_that_rose_with_the_price_get_no_suggestion_and_say_why():
+    prices, units, days = _growing_shop()
+    result = call("PRICE", [prices, units, 6], fresh())
+    suggested, elasticity, confidence, reason = result.value[1]
+    assert suggested is None and confidence is None and elasticity > 0
+    assert reason.startswith("No suggestion: sales rose with the price (elasticity +2.0")
+    assert "barely react" not in reason
+    assert "without the dates of the rows" in reason
+    assert any(n.startswith("no dates given:") for n in result.notes)
+    dated = call("PRICE", [prices, units, 6, None, None, days], fresh())
+    assert dated.value[1][0] is None
+    assert "even with a trend held apart" in dated.value[1][3]
+
+
+def test_dates_come_last_and_hold_a_trend_apart_from_either_add_in():
+    # Prices that went up and down while the shop grew 2% a week, buyers' elasticity near
+    # -1.5: without dates the growth blurs it (-1.4, from -3.2 to +0.4: keep), with them
+    # the trend is held apart (-1.7, a clear range).
+    prices = [10, 11, 10, 12, 11, 10, 12, 11] * 6
+    units = [34, 33, 42, 30, 39, 48, 33, 41, 56, 44, 53, 39, 47, 61, 44, 50, 66, 56, 75, 55,
+             63, 77, 60, 70, 93, 74, 95, 68, 81, 102, 80, 96, 119, 96, 121, 91, 106, 134,
+             104, 122, 149, 121, 155, 115, 138, 174, 134, 158]  # fmt: skip
+    days = [dt.datetime(2024, 1, 1) + dt.timedelta(weeks=i) for i in range(48)]
+    p, u = [[x] for x in prices], [[x] for x in units]
+    plain = call("PRICE", [p, u, 6], fresh())
+    xlwings = call("PRICE", [p, u, 6, None, None, [[d] for d in days]], fresh())
+    serials = [[(d - dt.datetime(1899, 12, 30)).days] for d in days]
+    office = call("PRICE", [p, u, 6, "", "", serials], fresh())
+    assert xlwings.value == office.value
+    assert "cannot tell" in plain.value[1][3]
+    assert xlwings.value[1][3].startswith("Raise to 12.00") and xlwings.value[1][1] < -1.5
+    assert any(n.startswith("dates given: a trend held apart") for n in xlwings.notes)
+    # written before dates existed, a call with headers FALSE still means headers
+    assert call("PRICE", [p, u, 6, "10%", False], fresh()).value == plain.value[1:]
+    text = [[f"{d:%Y-%m-%d}"] for d in days]
+    text[5] = ["someday"]
+    named = call("PRICE", [p, u, 6, None, None, text], fresh())
+    assert "row 6, dates: 'someday' is not a date, so the row was left out" in named.notes
