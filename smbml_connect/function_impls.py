@@ -688,10 +688,20 @@ def _prices_currency(prices: list[Any], unit_cost: Any) -> tuple[str, list[str]]
     return currency, notes
 
 
+_UNITS_ONLY = "JPY"  # a currency without cents: price_grid then counts whole units
+
+
 def _on_their_grid(rails: Guardrails, prices: list[float]) -> tuple[Guardrails, list[str]]:
     """The grid the prices given keep to (.99 endings, steps of 0.50), as the Prices tab
     reads it from the shop's prices: PRICE suggested 15.31 where the tab said 15.99."""
     grid = price_grid(prices, rails.currency)
+    if rails.digits and all(float(p).is_integer() for p in prices):
+        # Whole prices of no known currency (a yen shop's cells formatted ¥ arrive as plain
+        # numbers): price_grid stops at one unit for a currency with cents, and 980, 1,050,
+        # 1,150 got 1,230.50. All on a step of 5 units or more is no chance of a cents grid.
+        steps = price_grid(prices, _UNITS_ONLY)
+        if steps is not None and steps[0] >= 5 and steps[1] is None:
+            grid = steps
     if grid is None:
         return rails, []
     rails = replace(rails, round_to=grid[0], ending=grid[1])

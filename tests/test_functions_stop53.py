@@ -137,6 +137,16 @@ def test_prices_written_in_yen_get_whole_yen_named_in_the_reason():
     assert not any("yen or yuan" in n for n in named.notes)
 
 
+def test_whole_prices_as_plain_numbers_keep_the_step_they_all_share():
+    # A yen shop's cells formatted as ¥ reach the function as plain numbers: 980, 1,050
+    # and 1,150 are all multiples of 5, by chance 1 in 125 if priced in cents.
+    prices, units = _yen_weeks()
+    result = call("PRICE", [[[p] for p in prices], [[u] for u in units], 400, "7%"], fresh())
+    assert result.value[1][0] == 1230
+    assert "1,230.50" not in result.value[1][3]
+    assert "suggested prices are multiples of 5.00, as all 3 prices given do" in result.notes
+
+
 def test_prices_in_euros_are_said_in_euros_and_a_cost_in_another_currency_is_refused():
     prices, units = _yen_weeks()
     euros = [[f"{p / 100:.2f} €".replace(".", ",")] for p in prices]
