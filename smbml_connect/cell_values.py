@@ -34,6 +34,7 @@ __all__ = [
     "filled_length",
     "filled_rows",
     "flag",
+    "header_text",
     "matrix_from_frame",
     "paired_columns",
     "single",
@@ -147,14 +148,24 @@ def as_table(value: Any, name: str = "table") -> pd.DataFrame:
         raise DataValidationError(f"{name} needs a header row and at least one row of data")
     header: list[str] = []
     for i, cell in enumerate(rows[0], start=1):
-        text = "" if blank(cell) else str(cell).strip()
-        text = text or f"column {i}"
+        text = header_text(cell) or f"column {i}"
         while text in header:
             text += " (2)"
         header.append(text)
     body = [[None if blank(v) else v for v in row] for row in rows[1:]]
     # Indexed by row of the range (header = 1), so a warning's "row 5" is the 5th row.
     return pd.DataFrame(body, columns=header, dtype=object, index=range(2, len(rows) + 1))
+
+
+def header_text(cell: Any) -> str:
+    """A header cell as its column's name: a year typed as a header is "2024" from either
+    add-in (xlwings hands numbers over as floats, and reasons said "2024.0: 3"); "" when
+    blank."""
+    if blank(cell):
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell).strip()
 
 
 def single(value: Any, name: str) -> Any:

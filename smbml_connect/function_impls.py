@@ -40,8 +40,8 @@ from smbml_connect.coerce import (
     Hint,
     Reading,
     coerce_datetime,
-    coerce_float,
     coerce_string,
+    number_evidence,
     parse_datetime,
     read_dates,
     read_numbers,
@@ -49,6 +49,7 @@ from smbml_connect.coerce import (
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 from smbml_connect.excel_ets import Timeline, chosen_season, fit_aaa, prepare, steps_ahead
 from smbml_connect.layouts import total_row_label
+from smbml_connect.schema import money_mark
 
 __all__ = [
     "Result",
@@ -79,6 +80,9 @@ MAX_HORIZON = 1000
 TESTED_HORIZON = {"D": 14, "W": 13, "M": 12, "Q": 8, "Y": 6}
 MAX_ROW_NOTES = 20  # rows named one by one in the notes; the rest are counted
 _POINT_HINT = Hint(decimal=".", decimal_why="no other value tells")
+# Every value with a mark has three digits after it ("1.500", "2.000"): thousands, as
+# money and counts are written; three decimals on every value is what nobody types.
+_THOUSANDS_HINT = Hint(decimal=",", decimal_why="every one has three digits after its point")
 
 
 def _text_cells(cells: list[Any]) -> pd.Series:
@@ -86,22 +90,51 @@ def _text_cells(cells: list[Any]) -> pd.Series:
     return pd.Series([c if isinstance(c, str) and c.strip() else None for c in cells], dtype=object)
 
 
-def _numbers_from_text(cells: list[Any]) -> tuple[list[Any], list[str]]:
+def _numbers_from_text(cells: list[Any], no_cents: bool = False) -> tuple[list[Any], list[str]]:
     """Numbers stored as text ("1,234.50", "1.234,50", "12 %", "12 EUR") read as the main
     job reads a file's column (`coerce.read_numbers`: the decimal mark decided by the
     whole column, a point when nothing tells), so a range pasted as text gives the
     number the same data gives through a run. A text cell that is not a number stays as
-    it was, for the caller to name with its row."""
+    it was, for the caller to name with its row. ``no_cents``: amounts in a currency
+    without decimals (yen), where "1,150" can only be thousands."""
     texts = _text_cells(cells)
     if texts.isna().all():
         return cells, []
-    reading = read_numbers(texts, hint=_POINT_HINT)
+    reading = read_numbers(texts, no_cents=True) if no_cents else _read_text_numbers(texts)
     read = reading.values
     out = [
         float(read[i]) if isinstance(c, str) and not pd.isna(read[i]) else c
         for i, c in enumerate(cells)
     ]
     return out, [note for _, note in reading.notes]
+
+
+def _read_text_numbers(cells: pd.Series, whole: bool = False) -> Reading:
+    """A range's numbers read as `coerce.read_numbers` reads a column, the decimal mark
+    proved by its values. When none proves it and every value with a mark has three
+    digits after a point ("1.500", "2.000"), the point groups thousands: read as 1.5 and
+    2, a euro shop's amounts made its Champions' spend €3.50, and visitors "1.000" were
+    1 visitor. A comma before three digits ("3,000") was thousands already."""
+    texts = [c for c in cells if isinstance(c, str)]
+    evidence = number_evidence(pd.Series(texts, dtype=object), whole) if texts else {}
+    marks = {"," if "," in t else "." for t in texts if re.search(r"\d[.,]\d{3}\b", t)}
+    by_thousands = not evidence.get(",") and not evidence.get(".") and evidence.get("?")
+    if by_thousands and marks == {"."}:
+        reading = read_numbers(cells, hint=_THOUSANDS_HINT, whole=whole)
+        ambiguous = evidence["?"]
+        at = next(i for i, c in enumerate(cells) if isinstance(c, str) and "." in c)
+        example, value = str(cells.iloc[at]).strip(), reading.values.iloc[at]
+        reading.notes = [
+            (kind, note) for kind, note in reading.notes if "fit either decimal mark" not in note
+        ]
+        read_as = f"{value:,.0f}" if not pd.isna(value) else "thousands"
+        reading.notes.append(
+            ("decimal", f"{ambiguous:,} value{'' if ambiguous == 1 else 's'} like {example!r} "
+             f"fit either decimal mark; read as thousands ({example!r} is {read_as}) because "
+             "every one has three digits after its point")
+        )  # fmt: skip
+        return reading
+    return read_numbers(cells, hint=_POINT_HINT, whole=whole)
 
 
 def _dates_from_text(cells: list[Any]) -> tuple[list[Any], list[str]]:
@@ -157,7 +190,8 @@ def _orders(customer_ids: Any, order_dates: Any, amounts: Any) -> tuple[pd.DataF
     frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in columns.items()})
     ids = coerce_string(frame["customer_ids"])[0]
     when, bad_when = coerce_datetime(frame["order_dates"])
-    total, bad_total = coerce_float(frame["amounts"])
+    amounts = _read_text_numbers(frame["amounts"])
+    total, bad_total = amounts.values, amounts.invalid
     read = {"customer_ids": ids, "order_dates": when, "amounts": total}
     unreadable = {"order_dates": bad_when, "amounts": bad_total}
     lost = (ids.isna() | when.isna() | total.isna()).to_numpy()
@@ -175,6 +209,7 @@ def _orders(customer_ids: Any, order_dates: Any, amounts: Any) -> tuple[pd.DataF
         notes.append(f"row {row + 1}, {column}: {shown}, so the order was left out")
     if len(rows) > MAX_ROW_NOTES:
         notes.append(f"and {len(rows) - MAX_ROW_NOTES} more rows left out")
+    notes += [f"amounts: {note}" for _, note in amounts.notes]
     orders = pd.DataFrame(
         {"contact_id": ids, "ordered_at": when, "total": total.astype(float), "status": None}
     ).dropna(subset=["contact_id", "ordered_at", "total"])
@@ -563,16 +598,43 @@ def leadscore_of(email_or_id: Any, scores: pd.DataFrame | None) -> Result:
     return frame, []
 
 
-def price(prices: Any, quantities: Any, unit_cost: Any = None, max_change: Any = None) -> Result:
-    columns = paired_columns(prices=prices, quantities=quantities)
+def price(
+    prices: Any,
+    quantities: Any,
+    unit_cost: Any = None,
+    max_change: Any = None,
+    dates: Any = None,
+) -> Result:
+    dated = dates is not None and not all(blank(c) for row in as_rows(dates) for c in row)
+    columns = paired_columns(
+        prices=prices, quantities=quantities, **({"dates": dates} if dated else {})
+    )
     cost = as_number(unit_cost, "unit_cost")
+    if cost is not None and cost < 0:
+        typed = single(unit_cost, "unit_cost")
+        shown = typed.strip() if isinstance(typed, str) else f"{cost:g}"
+        raise DataValidationError(f"unit_cost must be 0 or more, got {shown}")
     step = as_number(max_change, "max_change", 0.10) or 0.0
     if step > 1:
         step = step / 100  # "10" means 10%
-    guardrails = Guardrails(max_change=step)  # refuses 0 and over 50% with a message
-    kept_prices, kept_units, notes = _price_rows(columns["prices"], columns["quantities"])
+    currency, currency_notes = _prices_currency(columns["prices"], unit_cost)
+    # refuses 0 and over 50% with a message
+    guardrails = Guardrails(max_change=step, currency=currency)
+    kept_prices, kept_units, kept_dates, notes = _price_rows(
+        columns["prices"], columns["quantities"], columns.get("dates"), guardrails.digits == 0
+    )
     guardrails, grid_note = _on_their_grid(guardrails, kept_prices)
-    result = suggest_price(kept_prices, kept_units, cost, guardrails)
+    result = suggest_price(
+        kept_prices, kept_units, cost, guardrails, dates=kept_dates if dated else None
+    )
+    if pd.isna(result["suggested_price"]):
+        grid_note = []  # no price suggested: no grid to keep to
+    time_note = (
+        _held_apart_note(result["estimate"])
+        if dated
+        else "no dates given: sales that grew (or a season) while the price moved count as "
+        "the price's effect; give each period's date as the last argument to hold a trend apart"
+    )
     frame = pd.DataFrame(
         {
             "suggested price": [result["suggested_price"]],
@@ -581,13 +643,65 @@ def price(prices: Any, quantities: Any, unit_cost: Any = None, max_change: Any =
             "reason": [result["reason"]],
         }
     )
-    return frame, [*notes, *grid_note, f"current price {result['current_price']:g}"]
+    now = result["current_price"]
+    current = guardrails.money(now) if guardrails.currency else f"{now:g}"
+    return frame, [*currency_notes, *notes, time_note, *grid_note, f"current price {current}"]
+
+
+def _held_apart_note(estimate: Any) -> str:
+    """What the dates let the fit hold apart from the price (a trend; past a year, a season)."""
+    held = [word for key, word in ((":trend", "a trend"), (":season", "a yearly season"))
+            if key in estimate.controls]  # fmt: skip
+    said = " and ".join(held) or "nothing"
+    extra = "".join(f"; {note}" for note in estimate.notes if "season" in note)
+    return f"dates given: {said} held apart from the price{extra}"
+
+
+def _prices_currency(prices: list[Any], unit_cost: Any) -> tuple[str, list[str]]:
+    """The currency the price cells are written in ("¥1,150", "12,99 €", "CHF 12.50"), as
+    a run takes the orders' from their totals: one mark on at least half of them. A
+    suggestion then keeps to its smallest unit and its reason names it: "¥1,150" gave
+    "Raise to 1,230.50". "¥" is yen's sign and yuan's: read as yen when every price is
+    whole, as yen are, and said in a note. "" when the cells name none."""
+    texts = [c.strip() for c in prices if isinstance(c, str) and c.strip()]
+    marks = [money_mark(t) for t in texts]
+    named = {m for m in marks if m not in (None, "?")}
+    if len(named) > 1:
+        first = {m: t for t, m in zip(texts, marks, strict=True) if m in named}
+        shown = " and ".join(repr(first[m]) for m in sorted(named))
+        raise DataValidationError(f"prices: {shown} are in different currencies; give one")
+    currency, notes = "", []
+    if named and 2 * marks.count(next(iter(named))) >= len(texts):
+        currency = next(iter(named))
+    elif not named and texts and 2 * sum("¥" in t for t in texts) >= len(texts):
+        read = _numbers_from_text(texts, no_cents=True)[0]
+        if all(_is_amount(v) and float(v).is_integer() for v in read):
+            currency = "JPY"
+            notes.append(
+                "prices marked ¥ (yen or yuan) read as yen, JPY, since every one is a whole "
+                "number: suggestions are whole yen"
+            )
+    cost = single(unit_cost, "unit_cost")
+    theirs = money_mark(cost) if isinstance(cost, str) else None
+    if currency and theirs not in (None, "?", currency):
+        raise DataValidationError(f"unit_cost {cost!r} is in {theirs}, the prices in {currency}")
+    return currency, notes
+
+
+_UNITS_ONLY = "JPY"  # a currency without cents: price_grid then counts whole units
 
 
 def _on_their_grid(rails: Guardrails, prices: list[float]) -> tuple[Guardrails, list[str]]:
     """The grid the prices given keep to (.99 endings, steps of 0.50), as the Prices tab
     reads it from the shop's prices: PRICE suggested 15.31 where the tab said 15.99."""
-    grid = price_grid(prices)
+    grid = price_grid(prices, rails.currency)
+    if rails.digits and all(float(p).is_integer() for p in prices):
+        # Whole prices of no known currency (a yen shop's cells formatted ¥ arrive as plain
+        # numbers): price_grid stops at one unit for a currency with cents, and 980, 1,050,
+        # 1,150 got 1,230.50. All on a step of 5 units or more is no chance of a cents grid.
+        steps = price_grid(prices, _UNITS_ONLY)
+        if steps is not None and steps[0] >= 5 and steps[1] is None:
+            grid = steps
     if grid is None:
         return rails, []
     rails = replace(rails, round_to=grid[0], ending=grid[1])
@@ -597,20 +711,27 @@ def _on_their_grid(rails: Guardrails, prices: list[float]) -> tuple[Guardrails, 
 
 
 def _price_rows(
-    prices: list[Any], quantities: list[Any]
-) -> tuple[list[float], list[float], list[str]]:
-    """The (price, units) rows the elasticity is fitted on, and a line for each row left
-    out: the pricing code drops a row it cannot use without a word, and the current
-    price is the last row kept, so a dropped last row changes the answer."""
-    price_cells, price_notes = _numbers_from_text(prices)
+    prices: list[Any], quantities: list[Any], dates: list[Any] | None, no_cents: bool = False
+) -> tuple[list[float], list[float], list[pd.Timestamp], list[str]]:
+    """The (price, units, date) rows the elasticity is fitted on, and a line for each row
+    left out: the pricing code drops a row it cannot use without a word, and the current
+    price is the last row kept (the latest, with dates), so a dropped row changes the
+    answer. Without dates the dates returned are empty."""
+    price_cells, price_notes = _numbers_from_text(prices, no_cents)
     unit_cells, unit_notes = _numbers_from_text(quantities)
+    date_cells, date_notes = _dates_from_text(dates) if dates is not None else ([], [])
     kept_prices: list[float] = []
     kept_units: list[float] = []
+    kept_dates: list[pd.Timestamp] = []
     left_out = []
     for row, (p, q) in enumerate(zip(price_cells, unit_cells, strict=True), start=1):
+        when = _period_date(date_cells[row - 1]) if dates is not None else None
         if blank(p) and blank(q):
             continue
-        if not _is_amount(p):
+        if dates is not None and when is None:
+            d = date_cells[row - 1]
+            why = f"dates: {_cell_text(d)}" + ("" if blank(d) else " is not a date")
+        elif not _is_amount(p):
             why = f"prices: {_cell_text(p)}" + ("" if blank(p) else " is not a number")
         elif not _is_amount(q):
             why = f"quantities: {_cell_text(q)}" + ("" if blank(q) else " is not a number")
@@ -621,15 +742,28 @@ def _price_rows(
         else:
             kept_prices.append(float(p))
             kept_units.append(float(q))
+            if when is not None:
+                kept_dates.append(when)
             continue
         left_out.append(f"row {row}, {why}, so the row was left out")
-    notes = [*price_notes, *unit_notes, *left_out[:MAX_ROW_NOTES]]
+    notes = [*price_notes, *unit_notes, *date_notes, *left_out[:MAX_ROW_NOTES]]
     if len(left_out) > MAX_ROW_NOTES:
         notes.append(f"and {len(left_out) - MAX_ROW_NOTES} more rows left out")
     if not kept_prices:
         first = f" ({left_out[0]})" if left_out else ""
         raise NotEnoughDataError(f"no row has a price above 0 and units sold{first}")
-    return kept_prices, kept_units, notes
+    return kept_prices, kept_units, kept_dates, notes
+
+
+def _period_date(cell: Any) -> pd.Timestamp | None:
+    """A period's date as either add-in sends it (a datetime, an Excel serial, text already
+    read by `_dates_from_text`); None when it is blank or no date."""
+    if blank(cell) or isinstance(cell, str):
+        return None
+    try:
+        return parse_datetime(cell).tz_localize(None)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _is_amount(cell: Any) -> bool:
@@ -654,19 +788,16 @@ def _finite(value: float) -> float | None:
 
 
 def abtest(conversions_a: Any, visitors_a: Any, conversions_b: Any, visitors_b: Any) -> Result:
-    numbers = {
-        name: as_number(value, name)
+    notes: list[str] = []
+    ca, na, cb, nb = (
+        _count_arg(value, name, notes)
         for name, value in (
             ("conversions_a", conversions_a),
             ("visitors_a", visitors_a),
             ("conversions_b", conversions_b),
             ("visitors_b", visitors_b),
         )
-    }
-    for name, number in numbers.items():
-        if number is None:
-            raise DataValidationError(f"{name} is blank")
-    ca, na, cb, nb = numbers.values()
+    )
     r = ab_test(ca, na, cb, nb)
     frame = pd.DataFrame(
         {
@@ -688,7 +819,27 @@ def abtest(conversions_a: Any, visitors_a: Any, conversions_b: Any, visitors_b: 
         "lift high (95%)": "0.0%",
         "visitors still needed": "#,##0",
     }
-    return frame, []
+    return frame, notes
+
+
+def _count_arg(value: Any, name: str, notes: list[str]) -> float:
+    """A count typed as a number or as text. Text is read as a whole number, so a mark
+    before three digits groups thousands ("1.000" is 1,000 visitors, not 1, as it was
+    without a word), and a note says so; a count that is not whole is refused as typed."""
+    cell = single(value, name)
+    if cell is None:
+        raise DataValidationError(f"{name} is blank")
+    if not isinstance(cell, str):
+        return as_number(cell, name) or 0.0
+    reading = _read_text_numbers(pd.Series([cell], dtype=object), whole=True)
+    number = reading.values.iloc[0]
+    if pd.isna(number):
+        as_number(cell, name)  # "many" is no number at all, and is said so
+        raise DataValidationError(f"{name} must be a whole number of 0 or more, got {cell!r}")
+    if re.search(r"\d[.,]\d{3}\b", cell) and number != as_number(cell, name):
+        notes.append(f"{name}: {cell.strip()!r} read as {number:,.0f}: a count is a whole "
+                     "number, so its mark groups thousands")  # fmt: skip
+    return float(number)
 
 
 def _ets_series(values: Any, timeline: Any, completion: Any, aggregation: Any) -> Timeline:

@@ -269,6 +269,13 @@ REGISTRY: dict[str, WorksheetFunction] = {
                     optional=True,
                 ),
                 HEADERS,
+                # after headers, so PRICE(p, q, c, m, FALSE) written before it still works
+                Arg(
+                    "dates",
+                    "Date of each period: a trend in sales is then held apart from the price",
+                    type="date",
+                    optional=True,
+                ),
             ),
             ("suggested price", "elasticity", "confidence", "reason"),
             "one",
@@ -479,8 +486,9 @@ def call(name: str, args: Sequence[Any], context: FunctionContext | None = None)
         message = f"{spec.name}: takes {wanted} arguments, got {len(args)}: {spec.usage()}"
         return _failure(message, "#VALUE!", context)
     with_header = spec.header
-    if spec.args[-1] is HEADERS:
-        given = args.pop() if len(args) == len(spec.args) else None
+    at = next((i for i, a in enumerate(spec.args) if a is HEADERS), None)
+    if at is not None:  # last, but for arguments added after it (PRICE's dates)
+        given = args.pop(at) if len(args) > at else None
         while len(args) > spec.required and args[-1] is None:
             args.pop()  # so FORECAST(d, v, 3, , , FALSE) shares FORECAST(d, v, 3)'s answer
         try:

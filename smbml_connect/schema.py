@@ -45,6 +45,7 @@ __all__ = [
     "currency_mark",
     "empty_frame",
     "key_values",
+    "money_mark",
     "shown_key",
     "system_columns",
     "validate",
@@ -688,6 +689,12 @@ def _mark_of(value: str) -> str | None:
     if mark is None and any(sign in value for sign in _SHARED_SIGNS):
         mark = "?"  # a currency, but which one is not written
     return mark
+
+
+def money_mark(value: str) -> str | None:
+    """The currency an amount as written names ("12,99 €" EUR, "JPY 1,150"); "?" for a
+    sign several currencies share ("$", "¥", "kr"); None when it carries none."""
+    return _mark_of(value)
 
 
 def _currency_of(totals: pd.Series) -> pd.Series | None:

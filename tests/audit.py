@@ -1691,6 +1691,29 @@ def check_own_files(out: Outputs, tally: Tally) -> None:
                             said not in text, f"{where}: {said}")  # fmt: skip
 
 
+ABTEST_AGREES = "an A/B test's chance and its verdict agree"
+
+
+def check_abtest_verdicts(out: Outputs, tally: Tally) -> None:
+    """An ABTEST answer shown (the Instructions tab's example) names a leader only when its
+    chance says one (95% either way), and none otherwise: two equal versions of 10^15
+    visitors read "B beats A 8.2%" beside "No difference so far"."""
+    for title, rows in out.workbook.items():
+        for i, row in enumerate(rows[:-1]):
+            if "chance B beats A" not in row or "verdict" not in row:
+                continue
+            values = rows[i + 1]
+            chance, verdict = values[row.index("chance B beats A")], values[row.index("verdict")]
+            if not isinstance(verdict, str):
+                continue
+            leader = verdict[:2] if verdict[:2] in ("A ", "B ") else None
+            said = None if not isinstance(chance, int | float) else (
+                "B " if chance >= 0.95 else "A " if chance <= 0.05 else None
+            )  # fmt: skip
+            tally.check(ABTEST_AGREES, leader == said,
+                        f"workbook {title!r} row {i + 2}: {chance!r} beside {verdict!r}")  # fmt: skip
+
+
 INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "ranges hold their centre; 95% holds 80%": check_ranges,
     "chances within [0, 1]; no exact 0%/100% shown": check_chances,
@@ -1726,6 +1749,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     ),
     "a run's own files are not listed as data it did not read": check_own_files,
     EXAMPLE_AGREES: check_forecast_example,
+    ABTEST_AGREES: check_abtest_verdicts,
 }
 
 

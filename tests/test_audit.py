@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from audit import (
+    ABTEST_AGREES,
     EXAMPLE_AGREES,
     INVARIANTS,
     MONEY_DIGITS,
@@ -61,6 +62,7 @@ AT_LEAST = {
     "price reasons say the figures beside them": 30,
     "no one who said no is shown": 100,
     "every product shown has a name": 20,
+    ABTEST_AGREES: 1,
 }
 
 
@@ -495,3 +497,15 @@ def test_the_audit_finds_a_contact_who_said_no_in_a_tab(sample: Outputs):
     found = [p for p in audit(broken).problems if p.startswith("no one who said no")]
     assert any(f"'Segments': contact {first} said no" in p for p in found), found
     assert any(f"'Segments': contact {second} said no" in p for p in found), found
+
+
+def test_the_audit_finds_an_abtest_chance_that_contradicts_its_verdict(tiny: Outputs):
+    """Two equal versions of 10^15 visitors showed "B beats A 8.2%" beside "No difference
+    so far"; here the example's chance is planted at 8.2% beside its own verdict."""
+    assert ABTEST_AGREES not in " ".join(audit(tiny).problems)
+    workbook = {t: [list(r) for r in rows] for t, rows in tiny.workbook.items()}
+    rows = workbook["Instructions"]
+    at = next(i for i, r in enumerate(rows) if "chance B beats A" in r)
+    rows[at + 1][rows[at].index("chance B beats A")] = 0.082
+    found = audit(Outputs(**{**vars(tiny), "workbook": workbook})).problems
+    assert any(p.startswith(ABTEST_AGREES) and "0.082" in p for p in found)

@@ -114,11 +114,11 @@ def SMB_FORECAST(dates, values, horizon, season_length=None, level=None, headers
 
 
 @xw.func(**FUNC)
-@ranges("PRICE", "prices", "quantities")
+@ranges("PRICE", "prices", "quantities", "dates")
 @plain("PRICE", "unit_cost", "max_change", "headers")
 @described("PRICE")
-def SMB_PRICE(prices, quantities, unit_cost=None, max_change=None, headers=None):
-    return run("PRICE", prices, quantities, unit_cost, max_change, headers)
+def SMB_PRICE(prices, quantities, unit_cost=None, max_change=None, headers=None, dates=None):
+    return run("PRICE", prices, quantities, unit_cost, max_change, headers, dates)
 
 
 @xw.func(**FUNC)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from smbml_connect.cell_values import header_text
 from smbml_connect.functions import call, function
 
 __all__ = ["CATEGORY", "XL_ERRORS", "arg_doc", "described", "error_value", "run"]
@@ -68,9 +69,9 @@ def error_value(code: str) -> Any:
 def _cells(value: Any) -> Any:
     if isinstance(value, pd.DataFrame):  # a table read with its header
         # A blank header cell (a merged one keeps its text in the first cell only) is
-        # None to xlwings: "" lets as_table name it "column 2" rather than "None".
-        header = ["" if c is None or (isinstance(c, float) and c != c) else str(c)
-                  for c in value.columns]  # fmt: skip
+        # None to xlwings: "" lets as_table name it "column 2" rather than "None"; a year
+        # as a header is 2024.0 to xlwings, "2024" as Office.js sends it.
+        header = [header_text(c) for c in value.columns]
         body = value.astype(object).where(value.notna(), None).to_numpy().tolist()
         return [header, *body]
     return value

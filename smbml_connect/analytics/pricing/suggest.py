@@ -796,6 +796,32 @@ def suggest_prices(
 # -- one product from two columns (the worksheet function) -----------------------------
 
 
+def _sold_more_at_higher_prices(
+    estimate: ElasticityEstimate, current: float, dated: bool
+) -> dict[str, Any]:
+    """No suggestion when the elasticity's whole 95% range lies above 0: sales rose with
+    the price, which is a growing shop (or a season, a promotion) read as buyers liking
+    higher prices. PRICE said "buyers barely react to price (elasticity 2.0)" and raised
+    10% with 100% confidence for a shop whose units grew 60% while its price went up."""
+    held = (
+        "even with a trend held apart the price's own effect cannot be told from it"
+        if dated
+        else "without the dates of the rows, growth cannot be told apart from the price"
+    )
+    reason = (
+        f"No suggestion: sales rose with the price (elasticity {estimate.elasticity:+.1f}, "
+        f"95% range {estimate.lo95:+.1f} to {estimate.hi95:+.1f}): buyers seem to buy more "
+        f"at higher prices, so something else moved sales (growth, a season, a promotion), "
+        f"and {held}."
+    )
+    return {
+        "current_price": current, "suggested_price": float("nan"),
+        "elasticity": estimate.elasticity, "lo95": estimate.lo95, "hi95": estimate.hi95,
+        "confidence": float("nan"), "confidence_words": "none", "capped_by": None,
+        "reason": reason, "changes_per": "a period", "estimate": estimate,
+    }  # fmt: skip
+
+
 def suggest_price(
     prices: Sequence[Any],
     quantities: Sequence[Any],
@@ -827,6 +853,8 @@ def suggest_price(
         clean = clean.sort_values("when", kind="stable")
     current = float(current_price) if current_price else float(clean["p"].iloc[-1])
     e, sd = estimate.elasticity, estimate.se
+    if estimate.lo95 > 0:
+        return _sold_more_at_higher_prices(estimate, current, dated=dates is not None)
     per_period = float(np.mean(clean["q"] * (current / clean["p"]) ** e))
     periods, per = 1.0, "a period"
     if dates is not None and len(clean) > 1:
@@ -849,7 +877,7 @@ def suggest_price(
         if not choice.kept_because
         else "keep",
         "capped_by": choice.capped_by,
-        "reason": reason_for(choice, e, per=per),
+        "reason": reason_for(choice, e, (guardrails or Guardrails()).currency, per=per),
         "changes_per": per,
         **{f"{k}_change": v[0] for k, v in choice.changes.items()},
         "estimate": estimate,

@@ -78,10 +78,11 @@ function forecast(dates, values, horizon, season_length, level, headers) {
  * @param {number} [unit_cost] Cost of one unit (keeps the price above it)
  * @param {number} [max_change] Largest change in one step, e.g. 10% (default 10%)
  * @param {any} [headers] TRUE (default) spills a header row first; FALSE leaves it out
+ * @param {any[][]} [dates] Date of each period: a trend in sales is then held apart from the price
  * @returns {any[][]} A table with a header row.
  */
-function price(prices, quantities, unit_cost, max_change, headers) {
-  return smbCall("PRICE", [prices, quantities, unit_cost, max_change, headers]);
+function price(prices, quantities, unit_cost, max_change, headers, dates) {
+  return smbCall("PRICE", [prices, quantities, unit_cost, max_change, headers, dates]);
 }
 
 /**
