@@ -439,6 +439,7 @@ def _load(
 ) -> None:
     formats = options.formats
     gone = GoneRows(store, source, options.keep_removed_rows, options.accept_removals)
+    gone.restore(result)
     where: dict[str, str] = {}
     for table in source.available():
         progress(f"Reading {table}")
