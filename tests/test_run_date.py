@@ -26,7 +26,7 @@ from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.registry import load_config
 from smbml_connect.report import workbook_sheets
 from smbml_connect.runner import build_run
-from smbml_connect.steps import Step, StepResult
+from smbml_connect.steps import Step, StepResult, steps_by_name
 from smbml_connect.store import Store
 
 LONDON = "Europe/London"
@@ -152,3 +152,31 @@ def test_every_steps_cut_takes_the_whole_day_and_nothing_after(tmp_path: Path) -
     assert weekly_prices(tables["order_lines"], orders, sunday).last_week == pd.Timestamp(
         "2025-10-20"
     )
+
+
+def test_next_products_on_data_that_stopped_says_so(tmp_path: Path) -> None:
+    """Run months after the last order, every product looks off sale (no one bought it for
+    13 weeks); the step said "every one of the 0 products still selling", blaming the
+    products list, when the orders had simply stopped."""
+    config = _shop(tmp_path / "shop")
+    with (config.parent / "products.csv").open("a") as f:
+        f.write("P4,Green Mug,12.99,5.85\nP5,Earl Grey,9.50,3.20\n")
+    with (
+        (config.parent / "orders.csv").open("a") as f,
+        (config.parent / "order_lines.csv").open("a") as g,
+    ):
+        for i in range(16):  # eight more customers, twice each, in the summer
+            f.write(f"X{i},C{6 + i % 8},2025-0{6 + i % 3}-{3 + i} 11:00,22.49,paid\n")
+            g.write(f"X{i},P{4 + i % 2},1,{(12.99, 9.50)[i % 2]:.2f}\nX{i},P1,1,12.99\n")
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(
+            FilesSource(config.parent, {}, {}),
+            store,
+            RunOptions(steps_by_name(["next_product"]), as_of=date(2026, 6, 1), time_zone=LONDON),
+        )
+    (said,) = [s for s in result.skipped if s.startswith("Next best product")]
+    assert (
+        "the newest sale is dated 2025-11-07, 29 weeks before the run's date (2026-06-01)" in said
+    )
+    assert "set as_of in [analytics] to 2025-11-07" in said
+    assert "0 products" not in said
