@@ -19,7 +19,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from datetime import timedelta, timezone, tzinfo
+from datetime import date, timedelta, timezone, tzinfo
 from functools import cache
 from importlib import resources
 from typing import Any, Protocol, runtime_checkable
@@ -37,6 +37,8 @@ __all__ = [
     "calendar_day",
     "calendar_days",
     "clock_words",
+    "data_end",
+    "day_end",
     "in_zone",
     "is_utc",
     "offsets_hint",
@@ -214,6 +216,24 @@ def calendar_days(stamps: pd.Series, zone: Any) -> pd.Series:
     date, compared and subtracted as whole days whatever the zone (and the same values
     as ``floor("D")`` gave when every day was UTC's)."""
     return wall_clock(stamps, zone).dt.normalize().dt.tz_localize("UTC")
+
+
+DAY_END_GAP = pd.Timedelta(microseconds=1)  # from a day's last instant to the next midnight
+
+
+def day_end(day: date) -> pd.Timestamp:
+    """A day's last instant, without a zone (read on the business's clock): a run dated a
+    day (the config's ``as_of = 2025-12-13``) counts the whole of it, as "Data up to 13
+    December" says, and everything the steps compare with ``<= as_of`` takes that day in."""
+    return pd.Timestamp(day) + pd.Timedelta(days=1) - DAY_END_GAP
+
+
+def data_end(stamp: pd.Timestamp) -> pd.Timestamp:
+    """The first moment a run does not count: the next midnight for a run dated a whole day
+    (`day_end`), else its own moment. Periods and weeks are over, and words say "the end
+    of 13 December", from it."""
+    after = stamp + DAY_END_GAP
+    return after if after == after.normalize() else stamp
 
 
 def calendar_day(stamp: pd.Timestamp) -> pd.Timestamp:

@@ -1,9 +1,10 @@
 """Data checks: what is odd in the loaded tables, said once, before any step runs.
 
 Pure: the live tables, the run's date and its rejects in; the tables the steps may use,
-the rows left out and the notices out. Nothing here changes a value. Rows dated more
-than a day after the run's date are left out of the steps (and listed as rejects: they
-stay in the store, so a later run with a later date uses them); everything else is kept
+the rows left out and the notices out. Nothing here changes a value. Orders and
+activities dated after the run's moment (the end of its day when as_of is a date) are
+left out of the steps, which count up to that same moment, and listed as rejects: they
+stay in the store, so a later run with a later date uses them. Everything else is kept
 and counted. Which orders are not sales is ``sales.why_not_sale``, the same function
 every analytic leaves them out with, so the count said is the count left out.
 """
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect import sales
-from smbml_connect.business_zone import clock_words
+from smbml_connect.business_zone import clock_words, data_end
 from smbml_connect.coerce import UNSAVED_FORMULA
 from smbml_connect.layouts import SKIPPED
 from smbml_connect.money_words import money_text
@@ -26,14 +27,12 @@ from smbml_connect.ports import Notice
 from smbml_connect.schema import REJECT_COLUMNS, TABLES, key_values
 
 __all__ = [
-    "FUTURE_GRACE",
     "STALE_AFTER",
     "Checked",
     "check_data",
     "data_ends_early",
 ]
 
-FUTURE_GRACE = pd.Timedelta(days=1)  # time zones and late-evening exports: a day is normal
 STALE_AFTER = pd.Timedelta(days=90)  # a quarter with no order at all: the data stopped
 # The dated tables whose rows are events; a contact or deal created "in the future" is
 # kept (its other fields still hold), an order or activity that has not happened is not.
@@ -70,13 +69,23 @@ def data_ends_early(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.Timestamp |
     """The newest order date when it is more than STALE_AFTER before ``as_of``, else None;
     on ``as_of``'s clock (the business's), since it is shown as a date to set as_of to."""
     dates = _dates(orders, "ordered_at")
-    dates = dates[dates <= _utc(as_of) + FUTURE_GRACE]
+    dates = dates[dates <= _utc(as_of)]
     if dates.empty or dates.isna().all():
         return None
     newest = dates.max()
     if _utc(as_of) - newest <= STALE_AFTER:
         return None
     return newest.tz_convert(pd.Timestamp(as_of).tz or "UTC")
+
+
+def _moment_words(stamp: pd.Timestamp) -> str:
+    """The run's moment as a person says it: "the end of 13 December 2025 (the run's
+    date)" for a run dated a day, "14:35 UTC on 7 December 2026 (the run's time)" else."""
+    end = data_end(stamp)
+    if end != stamp:
+        day = end - pd.Timedelta(days=1)
+        return f"the end of {day.day} {day:%B %Y} (the run's date)"
+    return f"{stamp:%H:%M} {clock_words(stamp.tz)} on {stamp.day} {stamp:%B %Y} (the run's time)"
 
 
 def _booked(frame: pd.DataFrame, dates: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
@@ -94,9 +103,9 @@ def _booked(frame: pd.DataFrame, dates: pd.Series, as_of: pd.Timestamp) -> np.nd
 def _future(
     tables: dict[str, pd.DataFrame], as_of: pd.Timestamp
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, list[Notice]]:
-    limit = _utc(as_of) + FUTURE_GRACE
+    limit = _utc(as_of)  # the steps count up to it: no row is neither counted nor listed
     zone = pd.Timestamp(as_of).tz or "UTC"  # times are shown on the business's clock
-    shown = f"{limit.tz_convert(zone):%Y-%m-%d %H:%M} {clock_words(zone)}"
+    shown = _moment_words(limit.tz_convert(zone))
     view, found, notices = dict(tables), [], []
     for table, (column, noun) in EVENT_DATES.items():
         frame = tables.get(table)
@@ -122,7 +131,7 @@ def _future(
                     "value": _dates(rows, column).dt.tz_convert(zone).dt.strftime("%Y-%m-%d %H:%M"),
                     "reason": [
                         f"{noun} {' '.join(key_values(spec, r).values())}: dated after "
-                        f"{shown} (a day after the run's date), not used until then"
+                        f"{shown}, not used until a run dated later"
                         for _, r in rows.iterrows()
                     ],
                     "action": FUTURE_ACTION,
@@ -136,8 +145,7 @@ def _future(
                 "future_dates",
                 table,
                 int(late.sum()),
-                f"{_plural(int(late.sum()), noun, table)} dated more than a day "
-                f"after the run's date ({as_of:%Y-%m-%d}), e.g. "
+                f"{_plural(int(late.sum()), noun, table)} dated after {shown}, e.g. "
                 f"{_dates(rows, column).max().tz_convert(zone):%Y-%m-%d}: "
                 "not used (listed in Rejects).",
             )

@@ -10,7 +10,7 @@ its last good version stays. A table the source no longer gives at all is left o
 
 Only sources read whole do this: an incremental one (HubSpot) says itself which records
 it deleted. ``[source] removed_rows = "keep"`` keeps them, for a folder that receives
-only each new export.
+only each new export; set after a run left rows out, it brings them back (`restore`).
 
 An incremental source may list every id it holds now and then (`Page.listed`): a record
 missing from two such listings was deleted for good there (HubSpot's GDPR delete, or 90
@@ -28,9 +28,10 @@ from smbml_connect.ports import Notice, Page, Renamed, RunResult, Source
 from smbml_connect.schema import TABLES
 from smbml_connect.store import Store
 
-__all__ = ["GONE_CHECK", "PURGED_CHECK", "GoneRows"]
+__all__ = ["GONE_CHECK", "PURGED_CHECK", "RESTORED_CHECK", "GoneRows"]
 
 GONE_CHECK = "gone_from_source"
+RESTORED_CHECK = "kept_again"  # removed_rows = "keep" set after rows were left out
 PURGED_CHECK = "deleted_for_good"
 _EXAMPLES = 5
 SURE_ROWS = 20  # fewer rows than this gone at once is never taken for a file mid-write
@@ -44,12 +45,34 @@ class GoneRows:
         self.source = source
         self.accept = accept  # `smbml run --accept-removals`: many rows at once are meant
         self.enabled = not source.incremental and not keep
+        self.keep = keep and not source.incremental  # an incremental source's own deletes stand
         former = source.former_names if isinstance(source, Renamed) else ()
         self.names = (source.name, *former)
         self._started: set[str] = set()
         self._listing: set[str] = set()
         self._unsure: set[str] = set()
         self._new: set[str] = set()  # tables this source gave no row of before
+
+    def restore(self, result: RunResult) -> None:
+        """With ``removed_rows = "keep"``: the rows earlier runs left out as gone from this
+        source count again (the setting says to keep counting them), and the run says
+        which, since nothing else would tell the user their results changed."""
+        if not self.keep:
+            return
+        for table in TABLES:
+            back = self.store.restore_left_out(table, self.names)
+            if back:
+                result.notices.append(
+                    Notice(
+                        RESTORED_CHECK,
+                        table,
+                        len(back),
+                        f"{_count(table, back)} that earlier runs left out as gone from "
+                        f"the source ({_examples(back)}) "
+                        f"{'counts' if len(back) == 1 else 'count'} again, as "
+                        'removed_rows = "keep" in [source] asks.',
+                    )
+                )
 
     def start(self, table: str) -> None:
         """A table about to be read: nothing met yet (an emptied file leaves out every row).

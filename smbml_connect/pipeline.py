@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from smbml_connect.business_zone import (
     UTC_ZONE,
     BusinessZone,
     business_zone,
+    day_end,
     offsets_hint,
     same_zone,
 )
@@ -91,7 +93,8 @@ ZONE_UNREAD = "time_zone_unread"
 @dataclass(frozen=True)
 class RunOptions:
     steps: Sequence[Step]
-    as_of: pd.Timestamp | None = None  # default: now; without a zone, the business's clock
+    # default: now; without a zone, the business's clock; a date: the whole of that day
+    as_of: pd.Timestamp | date | None = None
     consent_column: str = "marketing_consent"
     missing_consent_means: str = "consented"
     kind: str = "run"
@@ -200,12 +203,14 @@ def run_pipeline(
     return result
 
 
-def _moment(given: pd.Timestamp | None, zone: str) -> pd.Timestamp:
+def _moment(given: pd.Timestamp | date | None, zone: str) -> pd.Timestamp:
     """The run's moment as a UTC instant: now, or the one given, whose clock is the
-    business's when it names no zone (the config's ``as_of = 2026-10-31``)."""
+    business's when it names no zone. A date (the config's ``as_of = 2026-10-31``) is the
+    last instant of that day (`day_end`): the steps count orders up to the run's moment
+    and the data checks list those after it, so the day named is counted whole."""
     if given is None:
         return pd.Timestamp.now(tz="UTC")
-    stamp = pd.Timestamp(given)
+    stamp = pd.Timestamp(given) if isinstance(given, datetime) else day_end(given)
     if stamp.tzinfo is None:
         stamp = stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
     return stamp.tz_convert("UTC")
@@ -466,6 +471,7 @@ def _load(
 ) -> None:
     formats = options.formats
     gone = GoneRows(store, source, options.keep_removed_rows, options.accept_removals)
+    gone.restore(result)
     where: dict[str, str] = {}
     for table in source.available():
         progress(f"Reading {table}")

@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from smbml_connect import registry
 from smbml_connect.config import Config, refuse_overwrites
 from smbml_connect.connector import ConnectorContext
@@ -102,7 +100,7 @@ def build_run(
     as_of = config.analytics.as_of
     options = RunOptions(
         steps=steps_by_name(config.analytics.enabled),
-        as_of=None if as_of is None else pd.Timestamp(as_of),  # a date: the business's
+        as_of=as_of,  # a date is the whole of that day on the business's clock
         kind=kind,
         consent_column=config.consent.column,
         missing_consent_means=config.consent.missing_means,

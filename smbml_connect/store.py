@@ -582,6 +582,23 @@ class Store:
                 conn.execute(f'DELETE FROM "{table}" AS t WHERE {where}', tuple(sources))
         self.end_seen(table)
 
+    def restore_left_out(self, table: str, sources: Sequence[str]) -> list[str]:
+        """Rows ``sources`` gave that an earlier whole read left out as gone (marked
+        archived, `leave_out_unseen`) count again, as ``removed_rows = "keep"`` asks; their
+        keys as text, in key order (none for a table without archive marks)."""
+        spec = TABLES[table]
+        if "archived_at" not in spec.names:
+            return []
+        keys = ", ".join(f'"{k}"' for k in spec.key)
+        where = f"source IN ({', '.join('?' * len(sources))}) AND archived_at IS NOT NULL"
+        with self.transaction() as conn:
+            rows = conn.execute(
+                f'SELECT {keys} FROM "{table}" WHERE {where} ORDER BY {keys}', tuple(sources)
+            ).fetchall()
+            conn.execute(f'UPDATE "{table}" SET archived_at = NULL WHERE {where}', tuple(sources))
+        named = [key_values(spec, dict(zip(spec.key, row, strict=True))) for row in rows]
+        return [" / ".join(parts.values()) for parts in named]
+
     def has_rows(self, table: str, sources: Sequence[str]) -> bool:
         """Whether these sources gave the table any row before (none: nothing can be gone)."""
         marks = ", ".join("?" * len(sources))

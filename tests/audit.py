@@ -1714,6 +1714,25 @@ def check_abtest_verdicts(out: Outputs, tally: Tally) -> None:
                         f"workbook {title!r} row {i + 2}: {chance!r} beside {verdict!r}")  # fmt: skip
 
 
+def check_orders_counted_or_listed(out: Outputs, tally: Tally) -> None:
+    """The steps count orders up to the run's moment (the end of its day for a config
+    date); every stored order after it is listed in Rejects as 'row not used', and none
+    before it is: no order is neither counted nor listed."""
+    orders = out.store["orders"]
+    if "archived_at" in orders:
+        orders = orders[orders["archived_at"].isna()]
+    when = pd.to_datetime(orders["ordered_at"], utc=True, errors="coerce")
+    late = set(orders.loc[(when > out.result.as_of).to_numpy(), "order_id"].astype(str))
+    rejects = out.result.rejects
+    unused = rejects[(rejects["action"] == "row not used") & (rejects["table"] == "orders")]
+    listed = {str(json.loads(row)["order_id"]) for row in unused["row"]}
+    for order in late | listed:
+        tally.check("an order after the run's date is listed, one up to it is counted",
+                    order in late and order in listed,
+                    f"order {order}: {'dated after' if order in late else 'up to'} the run's "
+                    f"date, {'listed' if order in listed else 'not listed'} as not used")  # fmt: skip
+
+
 INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "ranges hold their centre; 95% holds 80%": check_ranges,
     "chances within [0, 1]; no exact 0%/100% shown": check_chances,
@@ -1750,6 +1769,9 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "a run's own files are not listed as data it did not read": check_own_files,
     EXAMPLE_AGREES: check_forecast_example,
     ABTEST_AGREES: check_abtest_verdicts,
+    "an order after the run's date is listed, one up to it is counted": (
+        check_orders_counted_or_listed
+    ),
 }
 
 

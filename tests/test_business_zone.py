@@ -521,10 +521,13 @@ def test_every_date_a_run_shows_is_the_business_one(tmp_path: Path) -> None:
     last = sheets["Segments"].set_index("contact_id")["last_order_at"]
     assert last["C0"] == pd.Timestamp("2026-11-01 23:30")  # as the shop saw it
     (late,) = [n.message for n in result.notices if n.check == "future_dates"]
-    assert "(2026-12-01), e.g. 2026-12-03" in late
+    assert (
+        "after 01:00 Pacific/Auckland time on 1 December 2026 (the run's time), e.g. 2026-12-03"
+        in late
+    )
     rejected = result.rejects[result.rejects["action"] == "row not used"]
     assert list(rejected["value"]) == ["2026-12-03 00:30"]
-    assert "2026-12-02 01:00 Pacific/Auckland time" in rejected["reason"].iloc[0]
+    assert "01:00 Pacific/Auckland time on 1 December 2026" in rejected["reason"].iloc[0]
 
 
 def test_the_stale_data_date_is_the_business_one(tmp_path: Path) -> None:

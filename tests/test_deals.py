@@ -230,3 +230,25 @@ def test_the_pipeline_adds_up_as_shown(business: SampleBusiness):
     assert months["pipeline_amount"].sum() == pytest.approx(priced["amount"].sum())
     said = re.search(r"\$([\d,]+) expected to be won", result.summary[0])
     assert said and int(said[1].replace(",", "")) == round(priced["expected_value"].sum())
+
+
+def test_too_few_closed_deals_are_counted_as_deals(business: SampleBusiness):
+    """A young shop with 3 won and 1 lost deal was told "got 12 with 'won' yes and 4 with
+    no": the rows the model learns from (one per age each deal was open at), not deals."""
+    tables = dict(business.tables)
+    deals = tables["deals"]
+    closed = deals[deals["is_closed"].astype(bool) & deals["closed_at"].notna()]
+    closed = closed[pd.to_datetime(closed["closed_at"], utc=True) <= business.as_of]
+    won = closed[closed["is_won"].astype(bool)].head(3)
+    lost = closed[~closed["is_won"].astype(bool)].head(1)
+    tables["deals"] = pd.concat([won, lost, deals[~deals["is_closed"].astype(bool)].head(5)])
+    rows = deal_training_frame(tables, business.as_of)
+    with pytest.raises(NotEnoughDataError) as said:
+        DealWinModel().fit(tables, business.as_of)
+    words = str(said.value)
+    assert words.startswith(
+        f"too few closed deals to learn from: 3 won deals and 1 lost deal closed by "
+        f"{business.as_of:%Y-%m-%d}."
+    )
+    shown = f"{int(rows['won'].sum()):,} and {int((~rows['won']).sum()):,} of those"
+    assert shown in words and "at least 10 of each outcome are needed" in words

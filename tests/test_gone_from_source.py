@@ -13,7 +13,7 @@ from smbml_connect.connectors.gsheets.http import SheetsApi
 from smbml_connect.connectors.gsheets.sheets import SheetsSource
 from smbml_connect.credentials import Secret
 from smbml_connect.errors import ConfigError
-from smbml_connect.gone_from_source import GONE_CHECK
+from smbml_connect.gone_from_source import GONE_CHECK, RESTORED_CHECK
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.ports import RunResult
 from smbml_connect.registry import parse_config
@@ -138,6 +138,28 @@ def test_keep_counts_rows_a_newer_export_no_longer_has(tmp_path: Path) -> None:
         result = _run(folder, store, keep=True)
         assert _live(store, "orders") == ["O1", "O2", "O3", "O4", "O5"]
         assert not _gone(result) and not result.archived
+
+
+def test_keep_set_after_a_row_was_left_out_brings_it_back_and_says_so(tmp_path: Path) -> None:
+    """A shop that moves to "only each new export": the notice said to set removed_rows =
+    "keep", and C2 (deleted from the newer contacts file) stayed out for good, silently."""
+    folder = _folder(tmp_path, contacts=CONTACTS, orders=ORDERS)
+    with Store(tmp_path / "s.sqlite") as store:
+        _run(folder, store)
+        _folder(tmp_path, contacts=CONTACTS.replace("C2,b@x.com,2025-02-03\n", ""))
+        assert _gone(_run(folder, store))[0].startswith("1 contact no longer in contacts.csv")
+        assert _live(store, "contacts") == ["C1"]
+        kept = _run(folder, store, keep=True)
+        assert _live(store, "contacts") == ["C1", "C2"]
+        assert _spent(kept, "C2") == "$120 spent"  # O2 and O3 are C2's again
+        (said,) = [n.message for n in kept.notices if n.check == RESTORED_CHECK]
+        assert said == (
+            "1 contact that earlier runs left out as gone from the source (C2) counts again, "
+            'as removed_rows = "keep" in [source] asks.'
+        )
+        again = _run(folder, store, keep=True)
+        assert not [n for n in again.notices if n.check == RESTORED_CHECK]  # said once
+        assert _live(store, "contacts") == ["C1", "C2"]
 
 
 def test_only_this_sources_rows_and_tables_without_marks_lose_their_rows(tmp_path: Path) -> None:

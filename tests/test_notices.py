@@ -100,7 +100,9 @@ def test_data_checks_count_exactly_and_future_rows_are_not_used(store):
     future = result.rejects[result.rejects["action"] == "row not used"]
     assert len(future) == 2 and set(future["column"]) == {"ordered_at"}
     assert {json.loads(r)["order_id"] for r in future["row"]} == {"8", "9"}
-    assert all("a day after the run's date" in r for r in future["reason"])
+    assert all(
+        "dated after 00:00 UTC on 1 June 2025 (the run's time)" in r for r in future["reason"]
+    )
     assert result.rejected_rows == 2  # the two future orders; 'ten' only cleared a value
     saved = store.rejects(result.run_id)
     assert (saved["action"] == "row not used").sum() == 2
@@ -301,7 +303,7 @@ def test_status_of_good_runs_has_no_nan_and_plurals(tmp_path, store):
     assert "nan" not in result.output and "problem:" not in result.output
     assert "2 rows rejected, 2 values left empty, 0 contacts opted out" in result.output
     assert "data checks:" in result.output
-    assert "2 orders dated more than a day after the run's date" in result.output
+    assert "2 orders dated after 00:00 UTC on 1 June 2025 (the run's time)" in result.output
     assert re.search(r"frames +3 +email", result.output)  # a row number, not 3.0
 
 

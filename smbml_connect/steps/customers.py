@@ -344,6 +344,20 @@ def _off_sale_words(retired: set[str], names: Mapping[str, str]) -> str:
     )
 
 
+def _not_stale(orders: pd.DataFrame, as_of: pd.Timestamp, selling: bool) -> None:
+    """Data that stopped long before the run's date makes every product look off sale
+    (no one bought it for weeks): said as that, not as the products list's doing."""
+    ended = data_ends_early(orders, as_of)
+    if ended is None or selling:
+        return
+    weeks = int((as_of - ended) / pd.Timedelta(weeks=1))
+    raise NotEnoughDataError(
+        f"the newest sale is dated {ended:%Y-%m-%d}, {weeks} weeks before the run's date "
+        f"({as_of:%Y-%m-%d}), so every product counts as off sale and none can be suggested. "
+        f"Load newer orders, or set as_of in [analytics] to {ended:%Y-%m-%d}"
+    )
+
+
 def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
     if tables.get("order_lines") is None or tables["order_lines"].empty:
         raise NotEnoughDataError("no order lines: next best product needs what people bought")
@@ -357,6 +371,7 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
     model = CoPurchaseRecommender().fit(purchases)
     sold = context.sold if context.sold is not None else purchases
     retired = off_sale(sold, context.as_of, tables.get("products"))
+    _not_stale(tables["orders"], context.as_of, bool(set(model.products_) - retired))
     picks = model.recommend(3, names, never=returned, retired=retired)
     if picks.empty:
         raise NotEnoughDataError(

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
-from smbml_connect.business_zone import clock_words, wall_clock
+from smbml_connect.business_zone import clock_words, data_end, wall_clock
 from smbml_connect.sales import describe, net_total, why_not_sale
 
 __all__ = ["SalesSeries", "period_words", "sales_series", "with_sales_so_far"]
@@ -37,7 +37,7 @@ class SalesSeries:
         self.current = last_period + 1
         self.sold = sold or {}
         self.to_come = to_come
-        self.through = through  # as_of on the business's clock, without a zone: the data's end
+        self.through = through  # the data's end (`data_end`) on the business's clock, no zone
         self.clock = clock  # whose clock: "UTC", "Pacific/Auckland time"
         # per series: the variance one period's sales get from day-to-day noise alone
         # (`_day_noise` times the open period's days); empty for daily periods
@@ -170,18 +170,19 @@ def sales_series(
     zone = stamp.tz
     clock = clock_words(zone)
     stamp = stamp.tz_localize(None) if stamp.tzinfo else stamp  # its own clock's reading
-    current = stamp.to_period(alias)
+    ends = data_end(stamp)  # a run dated a whole day: the next midnight, that day is over
+    current = ends.to_period(alias)
     last = current - 1
     start, end = current.start_time, (current + 1).start_time
-    to_come = float((end - stamp) / (end - start))
+    to_come = float((end - ends) / (end - start))
     word = FREQUENCIES[freq][0]
     if to_come < 1:
         opening = (
             f"{period_words(current, freq)} is not over yet (the data runs to "
             f"{stamp:%d %B %Y}): its sales so far are not used as history, since a part "
             f"{word} would look like a slump; its figures are what was sold up to "
-            f"{covered_words(stamp, clock)} plus the {word}'s forecast for the part still to come "
-            f"({rest_words(current, stamp)}), and its ranges are what that part may bring"
+            f"{covered_words(ends, clock)} plus the {word}'s forecast for the part still to come "
+            f"({rest_words(current, ends)}), and its ranges are what that part may bring"
         )
     else:  # the run is dated at the period's very start: nothing of it is known yet
         opening = (
@@ -257,7 +258,7 @@ def sales_series(
     frame = frame[np.isfinite(frame["y"])]
     now = frame["period"] == current
     sold = {str(k): float(v) for k, v in frame[now].groupby("unique_id")["y"].sum().items()}
-    out = SalesSeries(_complete(frame[~now], last), last, notes, sold, to_come, stamp, clock)
+    out = SalesSeries(_complete(frame[~now], last), last, notes, sold, to_come, ends, clock)
     days = (current + 1).start_time - current.start_time
     if days > pd.Timedelta(days=1):  # a period of several days: their noise is known
         noise = _day_noise(frame[~now], last)

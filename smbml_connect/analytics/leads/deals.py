@@ -22,7 +22,7 @@ from smbml_connect.analytics.leads.contact_features import (
     has_stage_history,
     stepped_back,
 )
-from smbml_connect.analytics.leads.scoring import LeadScorer
+from smbml_connect.analytics.leads.scoring import MIN_PER_CLASS, LeadScorer
 from smbml_connect.analytics.shared.contract import check_fitted
 from smbml_connect.analytics.shared.tabular import Phrase, format_number
 from smbml_connect.business_zone import on_clock, wall_clock
@@ -269,6 +269,28 @@ def deal_scoring_frame(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> 
     return pd.concat([rows, deal_snapshot(tables, rows, _zone(as_of))], axis=1)
 
 
+def _deals(n: int, outcome: str) -> str:
+    return f"{n:,} {outcome} deal{'' if n == 1 else 's'}"
+
+
+def _enough_deals(frame: pd.DataFrame, as_of: pd.Timestamp) -> None:
+    """The scorer needs `MIN_PER_CLASS` rows of each outcome, and a closed deal gives one
+    row per age it was still open at: said in deals, as the user counts them, with the
+    rows they give (its own words would count rows: "12 won" for 3 won deals)."""
+    won = frame.groupby("deal_id")["won"].first()
+    rows = frame["won"].astype(bool)
+    looks = {True: int(rows.sum()), False: int((~rows).sum())}
+    if min(looks.values()) >= MIN_PER_CLASS:
+        return
+    ages = ", ".join(str(d) for d in DEAL_LANDMARK_DAYS)
+    raise NotEnoughDataError(
+        f"too few closed deals to learn from: {_deals(int(won.sum()), 'won')} and "
+        f"{_deals(int((~won).sum()), 'lost')} closed by {as_of:%Y-%m-%d}. Each counts "
+        f"once for every age it was still open at ({ages} days): {looks[True]:,} and "
+        f"{looks[False]:,} of those, and at least {MIN_PER_CLASS} of each outcome are needed"
+    )
+
+
 class DealWinModel:
     """Chance each open deal is won, learnt from closed deals; reasons as for leads."""
 
@@ -282,6 +304,7 @@ class DealWinModel:
             raise NotEnoughDataError(
                 "no closed deals to learn from: win rates need won and lost deals"
             )
+        _enough_deals(frame, as_of)
         self.scorer_ = LeadScorer(
             random_state=self.random_state, model=self.model, phrases=DEAL_PHRASES, subject="deal"
         ).fit(

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smbml_connect.business_zone import wall_clock
+from smbml_connect.business_zone import data_end, wall_clock
 from smbml_connect.sales import why_not_sale
 
 __all__ = ["SILENT_WEEKS", "PriceHistory", "evidence", "weekly_prices"]
@@ -312,7 +312,7 @@ def weekly_prices(
     priced_units = weekly["priced_units"].where(weekly["priced_units"] > 0)
     weekly["list_price"] = weekly["list_paid"] / priced_units  # none: nearest week's price
     weekly["net_price"] = weekly["net_paid"] / priced_units
-    last_week = (stamp.to_period(anchor) - 1).start_time
+    last_week = (data_end(stamp).to_period(anchor) - 1).start_time  # a whole day: its end
     weekly = weekly[weekly.index.get_level_values("week") <= last_week]
     sold = weekly.reset_index()
     span = sold.groupby("product_id", sort=True)["week"].agg(["min", "max"])
