@@ -1040,9 +1040,10 @@ def _price_range_problems(
     """A 95% range from very price-sensitive (below -2) to above 0 says nothing about how
     buyers react: the reason says so with the range, names no reaction, and changes the price
     only where today's price breaks a guardrail (find52 prices item 7: "Raise 10%: buyers
-    barely react to price" at 81-99% on ranges of -2.9 to +2.6)."""
+    barely react to price" at 81-99% on ranges of -2.9 to +2.6). Nor does one wholly above 0
+    (sales rose with the price: something else moved them)."""
     lo, hi = row.get("elasticity_low_95"), row.get("elasticity_high_95")
-    if pd.isna(lo) or pd.isna(hi) or not (lo < -2 and hi > 0):
+    if pd.isna(lo) or pd.isna(hi) or not ((lo < -2 and hi > 0) or lo > 0):
         return []
     reason, wrong = str(row["reason"]), []
     if (

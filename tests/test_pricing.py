@@ -674,3 +674,22 @@ def test_a_product_not_for_sale_now_gets_no_suggestion(business: SampleBusiness)
         "No suggestion: not for sale now: archived or a draft in your products list."
     )
     assert not frame.loc["P002", "reason"].startswith("No suggestion: not for sale")
+
+
+def test_a_range_wholly_above_zero_keeps_the_price_and_says_sales_rose_with_it():
+    """The Prices tab raised products whose sales rose with their price (95% range +0.3 to
+    +0.9) "capped by the 10% limit" at 97-99%, saying buyers "barely react to price"
+    (find53_excel item 2, on the explorer's yen shop); the worksheet PRICE refuses them."""
+    from smbml_connect.analytics.pricing.suggest import Guardrails, choose_price, reason_for
+
+    rails = Guardrails(currency="JPY")
+    kept = choose_price(0.6, 0.15, 1150, 400, 20, rails)
+    assert kept.suggested == 1150 and np.isnan(kept.confidence) and kept.guess
+    words = reason_for(kept, 0.6, "JPY")
+    assert words.startswith("Keep 1,150 JPY: its sales rose with its price (elasticity 0.6, ")
+    assert "barely react" not in words
+    forced = choose_price(0.6, 0.15, 1150, 1200, 20, rails)  # below cost: it still moves
+    assert forced.suggested > 1150
+    assert "barely react" not in reason_for(forced, 0.6, "JPY")
+    negative = choose_price(-0.6, 0.15, 1150, 400, 20, rails)  # a real small reaction
+    assert negative.suggested > 1150 and not negative.guess

@@ -222,7 +222,7 @@ class PriceChoice:
     @property
     def guess(self) -> bool:
         """Whether the elasticity's range is too wide to say how buyers react."""
-        return cannot_tell(self.lo95, self.hi95)
+        return cannot_tell(self.lo95, self.hi95) or rose_with_price(self.lo95)
 
     @property
     def change(self) -> float:
@@ -237,6 +237,14 @@ def cannot_tell(lo95: float, hi95: float) -> bool:
     products, and each product 92-99% borrowed from them (find52 prices item 7).
     """
     return bool(lo95 < VERY_SENSITIVE and hi95 > 0)
+
+
+def rose_with_price(lo95: float) -> bool:
+    """Whether the whole 95% range lies above 0: sales rose with the price, so something
+    else moved them (growth, a season, a promotion) that the trend and season did not hold
+    apart. The Prices tab raised such products "capped by the 10% limit" at 97-99%, on
+    buyers said to "barely react" (find53_excel item 2, seen on the explorer's yen shop)."""
+    return bool(lo95 > 0)
 
 
 def _band(
@@ -334,6 +342,12 @@ def choose_price(
             kept_because = (
                 f"a change is not clearly better (a {confidence:.0%} chance it pays, "
                 f"{MIN_CONFIDENCE:.0%} needed)"
+            )
+        elif rose_with_price(lo95):
+            kept_because = (
+                f"its sales rose with its price ({_elasticity_words(elasticity, lo95, hi95)}), "
+                "so something else moved them (growth, a season, a promotion) and a "
+                f"{'rise' if suggested > current else 'cut'} would rest on that"
             )
         elif cannot_tell(lo95, hi95):
             # The chance it pays is then where noise put the centre, not what sales showed.
@@ -496,7 +510,8 @@ def unmet_guardrail(
 def _elasticity_words(elasticity: float, lo95: float, hi95: float) -> str:
     """The elasticity as a reason says it: with its range when that range says little."""
     said = f"elasticity {elasticity:.1f}"
-    return said + (f", anywhere from {lo95:.1f} to {hi95:+.1f}" if cannot_tell(lo95, hi95) else "")
+    wide = cannot_tell(lo95, hi95) or rose_with_price(lo95)
+    return said + (f", anywhere from {lo95:.1f} to {hi95:+.1f}" if wide else "")
 
 
 def _sensitivity(elasticity: float, guess: bool = False) -> str:
