@@ -72,6 +72,14 @@ class KeysSeen:
         settled.clean = settled.clean.reset_index(drop=True)
         return settled
 
+    def kept_this_run(self, table: str, keys: pd.DataFrame) -> np.ndarray:
+        """Which of ``keys`` an earlier page of this run already kept."""
+        seen = self.hashes.get(table, set())
+        if keys.empty or not seen:
+            return np.zeros(len(keys), dtype=bool)
+        hashed = pd.util.hash_array(_key_text(keys, list(TABLES[table].key))).tolist()
+        return np.array([h in seen for h in hashed], dtype=bool)
+
     def _against_store(
         self,
         table: str,

@@ -109,6 +109,36 @@ class RunOptions:
     currency: str | None = None  # the config's: the shop's, where no currency column says
 
 
+STILL_COUNTS = "; the version an earlier run read still counts until this row can be read"
+
+
+def _still_counting(
+    store: Store, table: str, source: str, checked: Validation, seen: KeysSeen | None = None
+) -> pd.DataFrame:
+    """The rejects, each rejected row that an earlier run stored saying that version still
+    counts: "row rejected" read as gone from every figure, while the order's old date and
+    amount went on counting (find53_time item 6). ``seen``: keys earlier pages of this run
+    kept, which count instead."""
+    rejects, refused = checked.rejects, checked.refused
+    if seen is not None and not refused.empty:
+        refused = refused[~seen.kept_this_run(table, refused)]
+    if refused.empty or not store.has_rows(table, [source]):
+        return rejects
+    stored = store.read_keys(table, refused)
+    stored = stored[stored["source"] == source]
+    if stored.empty:
+        return rejects
+    key = list(TABLES[table].key)
+    read_now = checked.clean[key].drop_duplicates()  # a duplicate's first row counts instead
+    older = stored[key].drop_duplicates().merge(read_now, on=key, how="left", indicator=True)
+    older = older[older["_merge"] == "left_only"][key]
+    still = refused.merge(older, on=key)["source_row"]
+    hit = (rejects["action"] == "row rejected") & rejects["source_row"].isin(still)
+    rejects = rejects.copy()
+    rejects.loc[hit, "reason"] = rejects.loc[hit, "reason"].astype(str) + STILL_COUNTS
+    return rejects
+
+
 def _stacked_rejects(*parts: pd.DataFrame) -> pd.DataFrame:
     """The parts one under the other, each column keeping the type its values give it: a
     column with no values in one part (pandas' concat would let it decide the type, and
@@ -496,6 +526,7 @@ def _load(
             notes = _header_notes(source, table)
             if not notes.empty:  # a second header of a column: what it gave
                 checked.rejects = pd.concat([notes, checked.rejects], ignore_index=True)
+            checked.rejects = _still_counting(store, table, source.name, checked)
         except TokenRejectedError:
             raise  # every further request would be refused too: one line, not one per table
         except (SmbmlError, MemoryError) as exc:
@@ -553,6 +584,7 @@ def _load_pages(
             money.met(table, checked)
             _offsets_said(result, table, frame)
             gone.met(table, checked.seen)
+            checked.rejects = _still_counting(store, table, source.name, checked, seen)
             settled = seen.settle(table, frame, checked, source.name, store)
             clean[table] = settled.clean
             rejects += [checked.rejects, settled.rejects]

@@ -108,7 +108,8 @@ def _rejects_sheet(result: RunResult, overflow: str | None) -> tuple[pd.DataFram
     """The Rejects tab and its note: the first rows a sheet holds, and where the rest are."""
     rejects = rejects_for_people(result.rejects, REJECT_COLUMNS)
     note = (
-        "Rows or values we could not use. 'row rejected': the row was left out; 'value cleared': "
+        "Rows or values we could not use. 'row rejected': the row was left out (or, where its "
+        "reason says so, the version an earlier run read still counts); 'value cleared': "
         "the row was kept without this value; 'row not used': kept in the store but dated after "
         "the run's date. Fix them in the source and run again."
     )

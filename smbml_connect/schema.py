@@ -409,6 +409,9 @@ class Validation:
     # The sign most amounts are marked with when it names no one currency ("¥": yen or
     # yuan) and neither a currency column nor the shop's currency says which.
     shared_sign: str | None = None
+    # The key and source row of each rejected row whose key could be read: a version of it
+    # an earlier run stored still counts, and its reject says so.
+    refused: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def rejected_rows(self) -> int:
@@ -579,7 +582,10 @@ def validate(
     key = list(spec.key)
     seen = clean.loc[clean[key].notna().all(axis=1).to_numpy(), key].reset_index(drop=True)
     sign = None if currency or "currency" in frame.columns else _shared_sign(table, frame)
-    return Validation(clean[kept].reset_index(drop=True), rejects, np.flatnonzero(kept), seen, sign)
+    keyed = reject.to_numpy() & clean[key].notna().all(axis=1).to_numpy()
+    refused = clean.loc[keyed, key].assign(source_row=rows.to_numpy()[keyed])
+    return Validation(clean[kept].reset_index(drop=True), rejects, np.flatnonzero(kept), seen,
+                      sign, refused.reset_index(drop=True))  # fmt: skip
 
 
 def _without_cents(table: str, frame: pd.DataFrame, currency: str | None) -> bool:

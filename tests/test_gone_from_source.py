@@ -14,7 +14,7 @@ from smbml_connect.connectors.gsheets.sheets import SheetsSource
 from smbml_connect.credentials import Secret
 from smbml_connect.errors import ConfigError
 from smbml_connect.gone_from_source import GONE_CHECK, RESTORED_CHECK
-from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.pipeline import STILL_COUNTS, RunOptions, run_pipeline
 from smbml_connect.ports import RunResult
 from smbml_connect.registry import parse_config
 from smbml_connect.runner import connector_context, make_source
@@ -92,6 +92,15 @@ def test_a_row_rejected_this_run_keeps_its_last_good_version(tmp_path: Path) -> 
         assert _live(store, "orders") == ["O1", "O2", "O3", "O4"]  # still in the file
         assert not _gone(result)
         assert "O4" in set(result.rejects["row"].astype(str).str.extract(r"(O\d)")[0].dropna())
+        # its reject says the old version still counts (it read as gone from every figure);
+        # a new row rejected, never read before, says nothing of the kind
+        _folder(tmp_path, orders=ORDERS.replace("2025-06-01,999", "next tuesday,999")
+                + "O5,C1,someday,20\nO1,C2,2025-07-01,5\n")  # fmt: skip
+        again = _run(folder, store).rejects
+        rejected = again[again["action"] == "row rejected"].set_index("source_row")["reason"]
+        assert rejected[5].endswith(STILL_COUNTS) and rejected[5].startswith("ordered_at")
+        assert not rejected[6].endswith(STILL_COUNTS)  # O5: never read
+        assert not rejected[2].endswith(STILL_COUNTS)  # O1 twice: the later one counts
 
 
 def test_an_emptied_file_leaves_out_every_row_and_a_file_gone_its_table(tmp_path: Path) -> None:
