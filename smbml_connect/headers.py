@@ -16,6 +16,7 @@ import pandas as pd
 from smbml_connect.coerce import ColumnFormat, _missing
 from smbml_connect.consent import is_consent_header, is_opt_out_header
 from smbml_connect.errors import ConfigError
+from smbml_connect.sale_flags import ON_SALE_HEADERS
 from smbml_connect.schema import SHARES, SOURCE_ROW, TABLES, TableSpec
 
 __all__ = [
@@ -132,6 +133,7 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "price": ["unit price", "list price", "price each", "retail price", "sale price"],
         "unit_cost": ["cost", "unit cost", "cost price", "cogs", "purchase price", "hs cost of goods sold"],
         "category": ["product category", "type", "product type", "group", "department"],
+        "on_sale": list(ON_SALE_HEADERS),  # "Status" archived, "Active" FALSE (sale_flags)
     },
     "associations": {
         "from_type": ["from type", "object type"], "from_id": ["from id", "object id"],

@@ -34,6 +34,7 @@ from smbml_connect.consent import hubspot_consent, keep_header_meaning, says_no
 from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
 from smbml_connect.ports import SourceReject
+from smbml_connect.sale_flags import keep_sale_meaning
 from smbml_connect.sales import NOT_SALE_STATUSES, SUPPLIER_BILL, status_key
 from smbml_connect.schema import FILE, REJECT_COLUMNS, SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import BLANK_ROWS
@@ -136,7 +137,7 @@ class Prepared:
         user = dict(overrides or {})
         if self.layout is None:
             mapping = map_headers(table, _headers(self.frame), user)
-            return keep_header_meaning(mapping.apply(self.frame), mapping.columns), mapping
+            return _meanings(mapping.apply(self.frame), mapping.columns), mapping
         spec = self.layout.tables[table]
         shaped = spec.shape(self.frame.copy())
         mine = {normalise(h) for h in user}
@@ -155,7 +156,7 @@ class Prepared:
         mapping.layout = self.layout.name
         mapping.made = [c for c in made_here if mapping.columns.get(c) == c]
         mapping.derived = {c: how for c, how in derived.items() if mapping.columns.get(c) == c}
-        return keep_header_meaning(mapping.apply(shaped), mapping.columns), mapping
+        return _meanings(mapping.apply(shaped), mapping.columns), mapping
 
     def settle(self, unread: list[SourceReject]) -> list[SourceReject]:
         """The lines the reader could not split, as the layout reads them.
@@ -215,6 +216,12 @@ class Prepared:
 
 def _headers(frame: pd.DataFrame) -> list[str]:
     return [str(c) for c in frame.columns if c != SOURCE_ROW]
+
+
+def _meanings(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
+    """Values that keep the header they were read under: "Unsubscribed: TRUE" for consent,
+    "Discontinued: yes" for on_sale (renamed, both would read as a yes)."""
+    return keep_sale_meaning(keep_header_meaning(frame, columns), columns)
 
 
 def _row_json(row: pd.Series) -> str | None:

@@ -48,6 +48,7 @@ from smbml_connect.headers import HeaderMapping, map_headers, match_table, norma
 from smbml_connect.layouts import SKIPPED, Layout, Prepared, join_prepared, prepare
 from smbml_connect.opt_out_lists import OptOutLists
 from smbml_connect.ports import Notice, Page, SourceReject
+from smbml_connect.sale_flags import keep_sale_meaning
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
 from smbml_connect.sheet_rows import (
     ABOVE_HEADER,
@@ -302,6 +303,7 @@ class FilesSource:
                 page = keep_header_meaning(
                     mapping.apply(prepared.frame), mapping.columns
                 )  # "Unsubscribed" stays a no
+                page = keep_sale_meaning(page, mapping.columns)  # "Discontinued: yes" too
                 yield Page(
                     tables={entity: page},
                     rejects={entity: rejects} if rejects else {},
