@@ -195,12 +195,7 @@ class HeaderMapping:
     def describe(self) -> list[str]:
         lines = [f"layout: {self.layout}"] if self.layout else []
         lines += [
-            f"{source!r} -> {target}"
-            + (
-                " (percentages if its values go above 1: 10 is 0.10)"
-                if target in self.formats
-                else ""
-            )
+            f"{source!r} -> {target}{_format_words(self.formats.get(target))}"
             for source, target in self.columns.items()
             if source not in self.made
         ]
@@ -260,6 +255,18 @@ class HeaderMapping:
             else:
                 merge.differ += [int(i) + 1 for i in differ.to_numpy().nonzero()[0]]
         return out
+
+
+def _format_words(fmt: ColumnFormat | None) -> str:
+    """What a header says of its column's values, as ``smbml inspect`` shows it: "Discount
+    %" holds percentages, "Created date (UTC)" UTC times (not percentages: a reader)."""
+    if fmt is None:
+        return ""
+    if fmt.percent:
+        return " (percentages if its values go above 1: 10 is 0.10)"
+    if fmt.utc:
+        return " (times without an offset are UTC, not your business's clock)"
+    return ""
 
 
 def _count(n: int, word: str) -> str:
