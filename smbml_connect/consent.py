@@ -42,6 +42,7 @@ __all__ = [
     "is_negative_header",
     "is_opt_out_date",
     "is_opt_out_header",
+    "is_suppression_header",
     "keep_header_meaning",
     "read_column",
     "read_consent",
@@ -115,6 +116,16 @@ _CONSENT_HEADER = re.compile(
     r"(to|for)?(e?mails?|marketing|newsletter|status|state)*"
     r"|(e?mails?|marketing|newsletter|contact)+(ok|okay|allowed|yes)"  # "Marketing OK?"
 )
+# Headers of a column saying why e-mail to a person is suppressed (Klaviyo's profile export
+# "Email Suppressions": a hard bounce, a spam complaint, an unsubscribe, or by hand; "A
+# suppressed profile cannot receive marketing messages, even if they have provided
+# consent"), compared as letters only. The values' form is not published: anything written
+# there says no (fails closed); only an empty cell or an empty list ("[]") says nothing.
+_SUPPRESSION_HEADER = re.compile(
+    r"(is|has|been)?(e?mails?|marketing|profile)*suppress(ed|ions?)"
+    r"(e?mails?|list|reasons?)*(date|time|timestamp|at|on)?"
+)
+_NO_ENTRIES = frozenset({"[]", "{}"})  # an empty list of suppressions
 # An answer hint people add to a header by hand ("Email Opt Out (Y/N)", "Unsubscribed
 # (yes/no)"): left out before the header is compared.
 _ANSWER_HINT = re.compile(r"\(\s*[a-z0-9]{1,5}\s*/\s*[a-z0-9]{1,5}\s*\)", re.IGNORECASE)
@@ -168,8 +179,14 @@ def _letters(header: str) -> str:
 
 
 def is_opt_out_header(header: str) -> bool:
-    """Whether ``header`` names a list of opt-outs ("Do Not Email"): see ``_OPT_OUT_HEADER``."""
-    return _OPT_OUT_HEADER.fullmatch(_letters(header)) is not None
+    """Whether ``header`` names a list of opt-outs ("Do Not Email"): see ``_OPT_OUT_HEADER``;
+    or of suppressions ("Email Suppressions"): see ``is_suppression_header``."""
+    return _OPT_OUT_HEADER.fullmatch(_letters(header)) is not None or is_suppression_header(header)
+
+
+def is_suppression_header(header: str) -> bool:
+    """Whether ``header`` lists why e-mail is suppressed: see ``_SUPPRESSION_HEADER``."""
+    return _SUPPRESSION_HEADER.fullmatch(_letters(header)) is not None
 
 
 def is_consent_header(header: str) -> bool:
@@ -219,6 +236,9 @@ def read_consent(value: Any, column: str = "") -> Reading:
     if _blank(value):
         return Reading("missing", "", "is empty")
     shown = str(value).strip()
+    suppressed = _suppression(shown, column)
+    if suppressed is not None:
+        return suppressed
     if isinstance(value, bool) or (isinstance(value, int | float) and value in (0, 1)):
         value = "true" if value else "false"
     elif isinstance(value, str):
@@ -241,6 +261,19 @@ def read_consent(value: Any, column: str = "") -> Reading:
     if "consent" in words:
         return Reading("consent", shown, "is consent")
     return Reading("opt-out", shown, "is not a lawful basis for marketing")
+
+
+def _suppression(shown: str, column: str) -> Reading | None:
+    """A value under a suppression header (or stored with one, ``under_header``): an
+    opt-out whatever it holds, or nothing said for an empty list; None for other columns."""
+    header, said, rest = shown.rpartition(": ")
+    if said and is_suppression_header(header):
+        column, shown = header, rest.strip()
+    if not is_suppression_header(column):
+        return None
+    if shown.replace(" ", "") in _NO_ENTRIES:
+        return Reading("missing", "", "is an empty list of suppressions")
+    return Reading("opt-out", shown, "is a suppression: e-mail to them is blocked")
 
 
 def says_no(value: Any, column: str = "") -> bool:

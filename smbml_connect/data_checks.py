@@ -24,6 +24,7 @@ from smbml_connect.coerce import UNSAVED_FORMULA
 from smbml_connect.layouts import SKIPPED
 from smbml_connect.money_words import money_text
 from smbml_connect.ports import Notice
+from smbml_connect.sale_flags import unread_notice
 from smbml_connect.schema import REJECT_COLUMNS, TABLES, key_values
 
 __all__ = [
@@ -419,6 +420,12 @@ def _cleared_notice(table: str, hits: pd.DataFrame, why: str) -> Notice:
     )
 
 
+def _unread_on_sale(rejects: pd.DataFrame) -> list[Notice]:
+    """Products whose for-sale column says something not understood (``sale_flags``)."""
+    said = unread_notice(rejects)
+    return [] if said is None else [Notice("unread_on_sale", "products", *said)]
+
+
 def _supplier_bills(rejects: pd.DataFrame) -> list[Notice]:
     """Supplier bills read with sales invoices (a Xero export holds both): each was left
     out with a reason naming the bill, so the reasons count the bills."""
@@ -470,6 +477,6 @@ def check_data(
     view, left_out, notices = _future(tables, as_of)
     notices += _not_sales(view, currency) + _unknown_contacts(view) + _text_in_numbers(rejects)
     notices += _deals_of_unknown_contacts(view) + _sales_without_amount(view)
-    notices += _supplier_bills(rejects)
+    notices += _supplier_bills(rejects) + _unread_on_sale(rejects)
     notices += _stale(view, as_of)
     return Checked(view, left_out, notices)

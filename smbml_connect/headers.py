@@ -16,6 +16,7 @@ import pandas as pd
 from smbml_connect.coerce import ColumnFormat, _missing
 from smbml_connect.consent import is_consent_header, is_opt_out_header
 from smbml_connect.errors import ConfigError
+from smbml_connect.sale_flags import ON_SALE_HEADERS
 from smbml_connect.schema import SHARES, SOURCE_ROW, TABLES, TableSpec
 
 __all__ = [
@@ -132,6 +133,7 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "price": ["unit price", "list price", "price each", "retail price", "sale price"],
         "unit_cost": ["cost", "unit cost", "cost price", "cogs", "purchase price", "hs cost of goods sold"],
         "category": ["product category", "type", "product type", "group", "department"],
+        "on_sale": list(ON_SALE_HEADERS),  # "Status" archived, "Active" FALSE (sale_flags)
     },
     "associations": {
         "from_type": ["from type", "object type"], "from_id": ["from id", "object id"],
@@ -193,12 +195,7 @@ class HeaderMapping:
     def describe(self) -> list[str]:
         lines = [f"layout: {self.layout}"] if self.layout else []
         lines += [
-            f"{source!r} -> {target}"
-            + (
-                " (percentages if its values go above 1: 10 is 0.10)"
-                if target in self.formats
-                else ""
-            )
+            f"{source!r} -> {target}{_format_words(self.formats.get(target))}"
             for source, target in self.columns.items()
             if source not in self.made
         ]
@@ -258,6 +255,18 @@ class HeaderMapping:
             else:
                 merge.differ += [int(i) + 1 for i in differ.to_numpy().nonzero()[0]]
         return out
+
+
+def _format_words(fmt: ColumnFormat | None) -> str:
+    """What a header says of its column's values, as ``smbml inspect`` shows it: "Discount
+    %" holds percentages, "Created date (UTC)" UTC times (not percentages: a reader)."""
+    if fmt is None:
+        return ""
+    if fmt.percent:
+        return " (percentages if its values go above 1: 10 is 0.10)"
+    if fmt.utc:
+        return " (times without an offset are UTC, not your business's clock)"
+    return ""
 
 
 def _count(n: int, word: str) -> str:

@@ -17,7 +17,9 @@ column a shape adds is dropped when the user mapped that column.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ from smbml_connect.consent import hubspot_consent, keep_header_meaning, says_no
 from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
 from smbml_connect.ports import SourceReject
+from smbml_connect.sale_flags import keep_sale_meaning
 from smbml_connect.sales import NOT_SALE_STATUSES, SUPPLIER_BILL, status_key
 from smbml_connect.schema import FILE, REJECT_COLUMNS, SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import BLANK_ROWS
@@ -134,7 +137,7 @@ class Prepared:
         user = dict(overrides or {})
         if self.layout is None:
             mapping = map_headers(table, _headers(self.frame), user)
-            return keep_header_meaning(mapping.apply(self.frame), mapping.columns), mapping
+            return _meanings(mapping.apply(self.frame), mapping.columns), mapping
         spec = self.layout.tables[table]
         shaped = spec.shape(self.frame.copy())
         mine = {normalise(h) for h in user}
@@ -153,7 +156,7 @@ class Prepared:
         mapping.layout = self.layout.name
         mapping.made = [c for c in made_here if mapping.columns.get(c) == c]
         mapping.derived = {c: how for c, how in derived.items() if mapping.columns.get(c) == c}
-        return keep_header_meaning(mapping.apply(shaped), mapping.columns), mapping
+        return _meanings(mapping.apply(shaped), mapping.columns), mapping
 
     def settle(self, unread: list[SourceReject]) -> list[SourceReject]:
         """The lines the reader could not split, as the layout reads them.
@@ -213,6 +216,12 @@ class Prepared:
 
 def _headers(frame: pd.DataFrame) -> list[str]:
     return [str(c) for c in frame.columns if c != SOURCE_ROW]
+
+
+def _meanings(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
+    """Values that keep the header they were read under: "Unsubscribed: TRUE" for consent,
+    "Discontinued: yes" for on_sale (renamed, both would read as a yes)."""
+    return keep_sale_meaning(keep_header_meaning(frame, columns), columns)
 
 
 def _row_json(row: pd.Series) -> str | None:
@@ -1954,15 +1963,58 @@ STRIPE = Layout(
 # Price Point Name "Regular" or blank for an item's one price point). Transactions: the 55-column header quoted in others' code
 # (find_string "Time Zone,Gross Sales,Discounts,Service Charges"); older files lack the
 # customer and deposit columns. No Square help page with the column list was found.
+def _square_moment(frame: pd.DataFrame) -> pd.Series:
+    """Each row's Date and Time as one text, "2025-06-02 08:14:09". Pasted into Google
+    Sheets or saved from Excel, the Date is a date cell (a day number from Sheets, a
+    datetime from a workbook) and the Time may be a time cell (a fraction of a day, a
+    time): written out as the CSV writes them, so every copy of the export reads alike.
+    A value that is no date or time stays as written, for the reject to show."""
+    date, time = _col(frame, "Date"), _col(frame, "Time")
+    clock = [_clock_text(t) for t in time]
+    return pd.Series(
+        [_day_text(d, bool(c)) + (" " + c if c else "") if _text(d) else d
+         for d, c in zip(date, clock, strict=True)],
+        index=frame.index, dtype=object,
+    )  # fmt: skip
+
+
+def _day_text(value: Any, timed: bool) -> str:
+    """A Date cell as text: the day alone when a Time cell gives the time of day."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float | np.integer | np.floating):
+        number = float(math.floor(value)) if timed else float(value)
+        return coerce.serial_date_text(number) or str(value)
+    if isinstance(value, dt.datetime | dt.date | pd.Timestamp):
+        stamp = pd.Timestamp(value)
+        if timed or stamp == stamp.normalize():
+            return f"{stamp:%Y-%m-%d}"
+        return stamp.isoformat(sep=" ")
+    return str(value).strip()
+
+
+def _clock_text(value: Any) -> str:
+    """A Time cell as text ("08:14:09"), or "" when it is empty."""
+    if isinstance(value, bool) or not _text(value):
+        return str(value) if isinstance(value, bool) else ""
+    if isinstance(value, dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.datetime):  # a time cell past one day's length
+        return pd.Timestamp(value).time().isoformat()
+    if isinstance(value, int | float | np.integer | np.floating) and 0 <= value < 1:
+        millis = round(float(value) * 86_400_000)  # to the millisecond, as a sheet keeps it
+        return (pd.Timestamp(0) + pd.to_timedelta(millis, "ms")).time().isoformat()
+    return str(value).strip()
+
+
 def _square_when(frame: pd.DataFrame) -> pd.Series:
     """Date and time, written with their offset where the row's Time Zone names a zone
     ("Pacific Time (US & Canada)"): Square writes each row on its location's clock and
     says which, so the row is an exact moment whatever zone the business sets. A row
     whose Time Zone is blank or names no zone known here takes the zone most of the
     file's rows name (one location's export: one clock); in a file where none names one,
-    and a row whose date cannot be read here, the text stays as written."""
-    date, time = _col(frame, "Date"), _col(frame, "Time")
-    when = date.where(~_filled(time), date.astype(str) + " " + time.astype(str))
+    and a row whose date cannot be read here, the date and time stay as written."""
+    when = _square_moment(frame)
     named = _col(frame, "Time Zone").map(lambda v: zone_of_words(v) if _text(v) else None)
     if named.notna().any():
         named = named.fillna(named.mode().iloc[0])
@@ -2035,8 +2087,8 @@ def _square_products(frame: pd.DataFrame) -> pd.DataFrame:
     """One product per line key, named and put in a category as its newest line says
     (an item renamed or moved keeps its SKU); the file holds no list price or cost."""
     key = _square_product(frame)
-    day, time = _col(frame, "Date").fillna("").astype(str), _col(frame, "Time").fillna("")
-    when = pd.to_datetime(day + " " + time.astype(str), errors="coerce", format="mixed")
+    moment = _square_moment(frame).map(lambda v: v if isinstance(v, str) else None)
+    when = pd.to_datetime(moment, errors="coerce", format="mixed")
     newest = when.sort_values(ascending=False, kind="stable", na_position="last").index
     category = _stripped(_col(frame, "Category"))
     category = category.where(~category.fillna("").map(normalise).isin(_NO_CATEGORY), None)

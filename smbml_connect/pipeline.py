@@ -36,6 +36,7 @@ from smbml_connect.consent import (
     is_consent_header,
     is_opt_out_date,
     is_opt_out_header,
+    is_suppression_header,
     read_column,
 )
 from smbml_connect.contact_links import link_to_contacts, unknown_as_none
@@ -758,7 +759,8 @@ def _consent_readings(contacts: pd.DataFrame, column: str) -> pd.Series:
 # Words every opt-out or consent header holds (``is_opt_out_header``, ``is_consent_header``
 # decide): an ``extra`` without any is not parsed. Plain substring tests: a regex over every
 # row costs several times more.
-_OPT_OUT_HINTS = ("not", "opt", "subscri", "dnc", "consent", "accepts", "newsletter", "marketing")
+_OPT_OUT_HINTS = ("not", "opt", "subscri", "dnc", "consent", "accepts", "newsletter", "marketing",
+                  "suppress")  # fmt: skip
 
 
 def _may_hold_opt_out(text: object) -> bool:
@@ -867,6 +869,11 @@ def _opt_out_notice(header: str, column: str, said: pd.Series) -> Notice:
     n = len(said)
     if header == OPT_OUT_LIST:
         why = "named in a list of opt-outs beside the contacts"
+    elif is_suppression_header(header):
+        why = (
+            "its header lists suppressions, such as a hard bounce, a spam complaint or one "
+            "made by hand: anything written there is an opt-out"
+        )
     else:
         said_no = (
             "its header says when they opted out: a date there"

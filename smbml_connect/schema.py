@@ -23,6 +23,7 @@ from smbml_connect.consent import is_consent_header, is_opt_out_header, says_no
 from smbml_connect.distinct import Distinct
 from smbml_connect.errors import DataValidationError
 from smbml_connect.money_words import minor_digits
+from smbml_connect.sale_flags import read_column
 
 __all__ = [
     "FILE",
@@ -240,6 +241,8 @@ class KeptOnly:
 
 # Columns that hold a share of a price (0.1 is 10%): read against 0..1, see ``_as_share``.
 SHARES: dict[str, tuple[str, ...]] = {"order_lines": ("discount",)}
+# Read in the words products lists use, each under its header's meaning (``sale_flags``).
+ON_SALE = ("products", "on_sale")
 # Columns of amounts of money, in the table's currency (its currency column, else the shop's).
 MONEY: dict[str, tuple[str, ...]] = {
     "deals": ("amount",),
@@ -524,7 +527,7 @@ def validate(
         reading = _read(
             column, raw, formats.get(column.name), hint, scans.get(column.name), zone,
             column.name in no_cents,
-        )  # fmt: skip
+        ) if (table, column.name) != ON_SALE else read_column(raw)  # fmt: skip
         if column.name in SHARES.get(table, ()):
             reading = _as_share(reading, raw, formats.get(column.name), table, column.name)
         values, invalid = reading.values, reading.invalid

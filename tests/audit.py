@@ -1445,6 +1445,26 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
                         "which no one has bought for months")  # fmt: skip
 
 
+def check_off_sale_prices(out: Outputs, tally: Tally) -> None:
+    """A product the products list marks not for sale ("Status" archived, "Discontinued"
+    yes) gets no price to change in the Prices tab: an explorer's Prices tab asked an
+    owner to reprice products they no longer sell, their "Status" column unread."""
+    products = out.store.get("products")
+    if products is None or "on_sale" not in products.columns:
+        return
+    flags = products["on_sale"].astype("boolean").eq(False).fillna(False).to_numpy()
+    marked = set(products.loc[flags, "product_id"].astype(str))
+    shown = [(f"workbook {t!r}", _tab_frame(r)) for t, r in out.workbook.items()]
+    shown += [(f"sheets {t!r}", f) for t, f in out.sheets.items()]
+    for where, frame in shown:
+        if frame is None or not {"product_id", "reason", "suggested_price"} <= set(frame.columns):
+            continue
+        for _, row in frame[frame["product_id"].astype(str).isin(marked)].iterrows():
+            tally.check("no price suggested for a product marked not for sale",
+                        str(row["reason"]).startswith("No suggestion: not for sale now"),
+                        f"{where}: {row['product_id']} {str(row['reason'])[:80]!r}")  # fmt: skip
+
+
 def check_product_names(out: Outputs, tally: Tally) -> None:
     """Every product a Forecast or Prices row shows has a name a person can read: a
     product list without one gave three Forecast series with no name (a Shopify shop's
@@ -1757,6 +1777,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     ),
     "no product suggested to a customer who returned it, nor one off sale": check_suggestions,
     "every product a Forecast or Prices row shows has a name": check_product_names,
+    "no price suggested for a product its list marks not for sale": check_off_sale_prices,
     "a customer's chances agree; one-time buyers' from a model that lets them leave": (
         check_customer_chances
     ),

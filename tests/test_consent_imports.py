@@ -394,3 +394,41 @@ def test_a_no_newsletter_column_says_no_with_a_yes():
     assert read_consent("yes", "No newsletter").decision == "opt-out"
     assert read_consent("no", "No newsletter").decision == "consent"
     assert not is_opt_out_header("Notes") and not is_opt_out_header("Nonprofit")
+
+
+# -- find53 vendors 5: Klaviyo's suppressed profiles ---------------------------------------
+KLAVIYO = (
+    "Email,Klaviyo ID,First Name,Last Name,Source,Email Marketing Consent,"
+    "Email Marketing Consent Timestamp,Profile Created On,Email Suppressions\n"
+)
+
+
+def test_a_suppressed_klaviyo_profile_is_an_opt_out_whatever_its_consent_says(tmp_path, store):
+    """Klaviyo: "A suppressed profile cannot receive marketing messages, even if they have
+    provided consent". The export's form of a suppression is not published, so anything
+    written under Email Suppressions says no; an empty cell or empty list says nothing."""
+    suppressions = {
+        "ana@shop.test": "",
+        "ben@shop.test": '[{"reason": "HARD_BOUNCE", "timestamp": "2026-02-03T10:00:00+00:00"}]',
+        "cy@shop.test": "SPAM_COMPLAINT",
+        "di@shop.test": "USER_SUPPRESSED 2026-05-01",
+        "ed@shop.test": "[]",
+        "fay@shop.test": "Unsubscribed",
+    }
+    rows = [
+        f"{email},01H{n:05d},{email.split('@')[0].title()},Ng,Shopify,SUBSCRIBED,"
+        f'2025-01-0{n + 1}T12:00:00+00:00,2025-01-0{n + 1} 10:00:00,"{said.replace(chr(34), chr(34) * 2)}"'
+        for n, (email, said) in enumerate(suppressions.items())
+    ]
+    (tmp_path / "Klaviyo_profiles_export.csv").write_text(
+        KLAVIYO + "\n".join(rows) + "\n", encoding="utf-8"
+    )
+    orders_of(tmp_path, list(suppressions))
+    result = run_files(tmp_path, store)
+    assert result.status == "ok", result.errors
+    assert scored(result, store) == {"ana@shop.test", "ed@shop.test"}
+    (line,) = said(result, "opt_out_column")
+    assert line.startswith("4 contacts opted out by the column 'Email Suppressions'")
+    assert "anything written there is an opt-out" in line
+    assert read_consent("HARD_BOUNCE", "Email Suppressions").decision == "opt-out"
+    assert is_opt_out_header("Email Suppressions") and is_opt_out_header("Suppressed")

@@ -444,7 +444,7 @@ def test_a_product_no_one_buys_any_more_is_not_suggested():
     picks = result.sheets["Next products"]
     assert "Z" not in set(picks["product_id"]) and "S" in set(picks["product_id"])
     words = " ".join(p for s in result.sections for p in s.paragraphs)
-    assert "Not suggested: 1 product not for sale now (Old poster): archived or a draft" in words
+    assert "Not suggested: 1 product not for sale now (Old poster): marked so in" in words
 
 
 def test_whether_a_product_still_sells_is_the_shops_fact_not_only_its_consenting_buyers():

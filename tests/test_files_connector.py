@@ -1,3 +1,4 @@
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -181,3 +182,29 @@ def test_inspect_shows_the_rows_a_run_will_reject_or_skip(tmp_path: Path):
         shown.output
     )
     assert "    row 10: " in shown.output
+
+
+def test_inspect_says_how_a_utc_column_is_read_not_percentages(tmp_path: Path):
+    """A Stripe payments export (find53 sheets 7): `inspect` said its "Created date (UTC)"
+    was read as "percentages if its values go above 1", the rule of a "Discount %"."""
+    from click.testing import CliRunner
+
+    from smbml_connect.cli import cli
+
+    fixtures = Path(__file__).parent / "fixtures" / "layouts"
+    (tmp_path / "data").mkdir()
+    shutil.copy(fixtures / "unified_payments.csv", tmp_path / "data" / "unified_payments.csv")
+    (tmp_path / "data" / "Order Lines.csv").write_text(
+        "Order ID,Line,SKU,Qty,Price,Discount %\nch_1,1,MUG-01,2,12.00,10\n", encoding="utf-8"
+    )
+    config = tmp_path / "smbml.toml"
+    config.write_text('[source]\nkind = "files"\npath = "data"\n', encoding="utf-8")
+    log = str(tmp_path / "log.txt")
+    shown = CliRunner().invoke(cli, ["--log-file", log, "inspect", "-c", str(config)])
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "'Created date (UTC)' -> ordered_at (times without an offset are UTC, not your "
+        "business's clock)" in shown.output
+    )
+    assert "'Discount %' -> discount (percentages if its values go above 1" in shown.output
+    assert shown.output.count("percentages") == 1

@@ -527,6 +527,31 @@ def test_square_item_sales_give_products_by_item_and_price_point(tmp_path: Path)
     assert products.loc["CRO-1", ["name", "category"]].tolist() == ["Butter Croissant", "Bakery"]
 
 
+@pytest.mark.filterwarnings("error::FutureWarning")
+def test_square_item_sales_saved_from_excel_read_as_the_csv(tmp_path: Path):
+    """Opened in Excel and saved, the Date column is date cells and the Time column time
+    cells (one row left as typed text): the Date's datetime was joined with the Time as
+    "2025-10-02 00:00:00 08:14:09", read without its Time Zone, 7 hours early."""
+    name = "items-2025-10-01-2025-10-31.csv"
+    rows = list(csv.reader((FIXTURES / name).read_text(encoding="utf-8").splitlines()))
+    book = Workbook()
+    sheet = book.active
+    sheet.append(rows[0])
+    for i, row in enumerate(rows[1:]):
+        day = pd.Timestamp(row[0]).to_pydatetime()
+        clock = row[1] if i == 2 else pd.Timestamp(f"{row[0]} {row[1]}").time()
+        sheet.append([day, clock, *row[2:]])
+    book.save(tmp_path / "items.xlsx")
+    from_book = load(tmp_path / "items.xlsx")
+    from_csv = load(fixture(tmp_path / "csv", name))
+    assert _counts(from_book) == _counts(from_csv)
+    when = [x["orders"].clean.set_index("order_id")["ordered_at"] for x in (from_book, from_csv)]
+    pd.testing.assert_series_equal(*when)
+    assert when[0]["T1aa"] == pd.Timestamp("2025-10-02 15:14:09", tz="UTC")  # 08:14 Pacific
+    products = [x["products"].clean.set_index("product_id")["name"] for x in (from_book, from_csv)]
+    pd.testing.assert_series_equal(*products)
+
+
 def test_etsy_orders_and_items(tmp_path: Path):
     loaded = load(fixture(tmp_path, "EtsySoldOrders2025-10.csv", "EtsySoldOrderItems2025-10.csv"))
     assert _counts(loaded) == {

@@ -671,7 +671,7 @@ def test_a_product_not_for_sale_now_gets_no_suggestion(business: SampleBusiness)
         tables["order_lines"], products, tables["orders"], as_of=business.as_of
     ).set_index("product_id")
     assert frame.loc["P001", "reason"] == (
-        "No suggestion: not for sale now: archived or a draft in your products list."
+        "No suggestion: not for sale now: marked so in your products list (archived, a draft, discontinued or inactive)."
     )
     assert not frame.loc["P002", "reason"].startswith("No suggestion: not for sale")
 

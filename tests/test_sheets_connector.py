@@ -339,6 +339,35 @@ def test_a_known_export_pasted_into_a_tab_is_read_by_its_layout(
     pd.testing.assert_frame_equal(from_sheet[columns], from_file[columns])
 
 
+def test_a_square_export_pasted_into_a_tab_keeps_its_dates_and_times(
+    emu: SheetsEmulator, api: SheetsApi
+) -> None:
+    """Square's item sales imported into Sheets: each Date is a date cell (a day number
+    to the API) and each Time a time cell (a fraction of a day; one left as typed text).
+    Every row was rejected as "45810 08:00:00 is not a date we can read"."""
+    import csv
+
+    from smbml_connect.connectors.files.source import FilesSource
+
+    path = Path(__file__).parent / "fixtures" / "layouts" / "items-2025-10-01-2025-10-31.csv"
+    rows = [list(r) for r in csv.reader(path.read_text(encoding="utf-8").splitlines())]
+    key = "1PastedSquareSpreadsheet000000000000000"
+    book = emu.state.create(key, "Cafe", {"Orders": rows})
+    cells = book.sheet("Orders").cells
+    assert cells[(1, 0)].number_type == "DATE"  # the Date column became dates
+    for r, row in enumerate(rows[1:4], start=1):
+        h, m, sec = (int(x) for x in row[1].split(":"))
+        cells[(r, 1)] = Cell(value=(h * 3600 + m * 60 + sec) / 86_400, number_type="TIME",
+                             pattern="hh:mm:ss")  # fmt: skip
+    from_sheet = validate("orders", SheetsSource(api, key).pull("orders"), source="s")
+    files = FilesSource(path, {"orders": path.name})
+    from_file = validate("orders", files.pull("orders"), source="s")
+    assert from_sheet.rejected_rows == 0
+    when = [x.clean.set_index("order_id")["ordered_at"] for x in (from_sheet, from_file)]
+    pd.testing.assert_series_equal(*when)
+    assert when[0]["T2bb"] == pd.Timestamp("2025-10-02 16:40:55", tz="UTC")  # 09:40 Pacific
+
+
 def _run(api: SheetsApi, spreadsheet: str, tmp_path: Path, steps: Any = None) -> Any:
     from smbml_connect.steps import STEPS
 

@@ -338,9 +338,9 @@ def _off_sale_words(retired: set[str], names: Mapping[str, str]) -> str:
     shown = sorted(names.get(p, p) for p in retired)
     listed = ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
     return (
-        f"{plural(len(retired), 'product')} not for sale now ({listed}): archived or a draft "
-        f"in your products list, or not bought by anyone for {OFF_SALE_WEEKS} weeks or more, "
-        "longer than ever before"
+        f"{plural(len(retired), 'product')} not for sale now ({listed}): marked so in your "
+        "products list (archived, a draft, discontinued or inactive), or not bought by "
+        f"anyone for {OFF_SALE_WEEKS} weeks or more, longer than ever before"
     )
 
 
@@ -401,9 +401,9 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
         NEXT_TAB.select(shown),
         "Up to three products each customer has not bought yet, from what people who bought "
         "the same things also bought; best sellers where there is no such signal. A product "
-        "the customer returned is never suggested to them, nor one not for sale now (archived "
-        "or a draft in the products list, or bought by no one for 13 weeks, longer than ever "
-        "before); cancelled orders count as not placed.",
+        "the customer returned is never suggested to them, nor one not for sale now (marked "
+        "so in the products list: archived, a draft, discontinued or inactive; or bought by "
+        "no one for 13 weeks, longer than ever before); cancelled orders count as not placed.",
     )
     paragraphs = [
         f"Suggestions for {plural(picks['contact_id'].nunique(), 'customer')} from "

@@ -722,7 +722,7 @@ def suggest_prices(
             "price_high": demand.facts["price_high"],
         }
         if pid in retired:  # its sales still teach its category how buyers react
-            why = "not for sale now: archived or a draft in your products list"
+            why = "not for sale now: marked so in your products list (archived, a draft, discontinued or inactive)"
             rows.append(_refused(pid, why, current) | facts)
             continue
         if pid in history.silent:

@@ -42,6 +42,7 @@ from smbml_connect.layouts import SKIPPED, Layout, Prepared, join_prepared, prep
 from smbml_connect.opt_out_lists import OptOutLists
 from smbml_connect.placing import HEAD_ROWS, companions, opt_out_lists, period_parts, place
 from smbml_connect.ports import Notice, Page, SourceReject
+from smbml_connect.sale_flags import keep_sale_meaning
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
 from smbml_connect.sheet_rows import (
     ABOVE_HEADER,
@@ -297,6 +298,7 @@ class FilesSource:
                 page = keep_header_meaning(
                     mapping.apply(prepared.frame), mapping.columns
                 )  # "Unsubscribed" stays a no
+                page = keep_sale_meaning(page, mapping.columns)  # "Discontinued: yes" too
                 yield Page(
                     tables={entity: page},
                     rejects={entity: rejects} if rejects else {},

@@ -1,0 +1,137 @@
+"""A products list says a product is no longer for sale in its own words (find53 sheets 5).
+
+"Status" archived, "Active" FALSE, "Discontinued" yes were kept in extra, unread: the
+Prices tab asked an owner to reprice products they no longer sell, and Next products
+suggested them. Each is read the same from a CSV, a workbook and a Google Sheets tab; a
+value that says neither counts as on sale, with one data check naming column and value.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from openpyxl import Workbook
+
+from smbml_connect.connectors.files.source import FilesSource
+from smbml_connect.connectors.gsheets.http import SheetsApi
+from smbml_connect.connectors.gsheets.sheets import SheetsSource
+from smbml_connect.credentials import Secret
+from smbml_connect.schema import validate
+from smbml_connect.testing.clock import FakeClock
+from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account
+
+sys.path.insert(0, str(Path(__file__).parent))
+from audit import audit, run_config
+from shops import write_tiny_shop
+
+CLOCK = FakeClock()
+# A hand-kept list: a few products, prices typed as people type them, one left blank.
+PRODUCTS = [
+    ["SKU", "Product", "Price", "Category"],
+    ["MUG-01", "Stoneware mug", "$12.00", "Gear"],
+    ["TEA-EG", "Earl Grey 100g", "6.80", "Tea"],
+    ["POT-1", "Tea pot", "", "Gear"],
+    ["TEA-SN", "Sencha 50g", "7.65", "Tea"],
+]
+
+
+@pytest.fixture(scope="module")
+def emu() -> SheetsEmulator:
+    with SheetsEmulator(clock=CLOCK) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def api(emu: SheetsEmulator) -> SheetsApi:
+    CLOCK.advance(61)  # a fresh minute of quota
+    return SheetsApi(Secret(json.dumps(make_service_account(emu))), api_url=emu.url, clock=CLOCK)
+
+
+def _sheet_cell(value: str) -> object:
+    """As a workbook holds a typed TRUE/FALSE: a true/false cell."""
+    return {"TRUE": True, "FALSE": False}.get(value, value)
+
+
+@pytest.mark.parametrize(
+    ("header", "values", "on_sale"),
+    [
+        ("Status", ["active", "archived", "Draft", ""], [True, False, False, None]),
+        ("Active", ["TRUE", "FALSE", "TRUE", "FALSE"], [True, False, True, False]),
+        ("Discontinued", ["", "yes", "", "TRUE"], [None, False, None, False]),
+        ("Available", ["yes", "no", "", "No"], [True, False, None, False]),
+        ("Archived", ["no", "yes", "no", "no"], [True, False, True, True]),
+        ("Product status", ["Active", "Discontinued", "inactive", "active"],
+         [True, False, False, True]),
+    ],
+)  # fmt: skip
+def test_not_for_sale_is_read_alike_from_files_workbooks_and_sheets(
+    emu: SheetsEmulator,
+    api: SheetsApi,
+    tmp_path: Path,
+    header: str,
+    values: list[str],
+    on_sale: list[bool | None],
+) -> None:
+    rows = [[*PRODUCTS[0], header]] + [[*r, v] for r, v in zip(PRODUCTS[1:], values, strict=True)]
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    with (folder / "Products.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    book = Workbook()
+    book.active.title = "Products"
+    for row in rows:
+        book.active.append([_sheet_cell(v) for v in row])
+    book.save(tmp_path / "shop.xlsx")
+    key = f"1OnSale{header.replace(' ', '')}".ljust(40, "0")
+    emu.state.create(key, "Shop", {"Products": rows})  # typed in: TRUE is a checkbox value
+    sources = [FilesSource(folder, {}, {}), FilesSource(tmp_path / "shop.xlsx", {}, {}),
+               SheetsSource(api, key)]  # fmt: skip
+    for source in sources:
+        checked = validate("products", source.pull("products"), source="s")
+        got = checked.clean.set_index("product_id")["on_sale"]
+        assert [None if pd.isna(v) else bool(v) for v in got] == on_sale, source.name
+        assert checked.rejects[checked.rejects["column"].eq("on_sale")].empty
+        assert source.header_mappings["products"].columns[header] == "on_sale"
+
+
+def _tiny_shop_with(folder: Path, header: str, by_sku: dict[str, str]) -> Path:
+    """The tiny shop (10 customers, 20 orders, S1..S3) with a column added to its products."""
+    config = write_tiny_shop(folder)
+    products = pd.read_csv(folder / "Products.csv", dtype=str)
+    products[header] = products["SKU"].map(by_sku)
+    products.to_csv(folder / "Products.csv", index=False)
+    return config
+
+
+def test_a_discontinued_product_gets_no_price_and_a_word_not_understood_is_said(
+    tmp_path: Path,
+) -> None:
+    """S3 archived: no price to change. S2 "pending": counted as on sale, said once with
+    its column, value and row; not hidden."""
+    config = _tiny_shop_with(
+        tmp_path / "shop", "Status", {"S1": "Active", "S2": "pending", "S3": "archived"}
+    )
+    out = run_config(config, "tiny shop with a Status column")
+    stored = out.store["products"].set_index("product_id")["on_sale"]
+    assert stored["S1"] == 1 and stored["S3"] == 0 and pd.isna(stored["S2"])
+    said = [n for n in out.result.notices if n.check == "unread_on_sale"]
+    assert len(said) == 1 and said[0].count == 1
+    assert said[0].message.startswith("Products: 'Status' = 'pending' (row 3) does not say")
+    assert "counted as on sale" in said[0].message
+    tally = audit(out)
+    assert tally.problems == []
+    assert tally.checked["no price suggested for a product marked not for sale"] >= 1
+
+
+def test_a_stock_count_under_available_is_not_read_as_for_sale(tmp_path: Path) -> None:
+    """A hand-kept "Available" of units in stock: 0 is sold out, not off sale."""
+    config = _tiny_shop_with(tmp_path / "shop", "Available", {"S1": "12", "S2": "0", "S3": "3"})
+    out = run_config(config, "tiny shop with a stock count")
+    assert out.store["products"]["on_sale"].isna().all()
+    said = [n.message for n in out.result.notices if n.check == "unread_on_sale"]
+    assert len(said) == 1 and "3 values of 'Available' do not say" in said[0]
