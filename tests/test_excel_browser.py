@@ -16,6 +16,7 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -27,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 
 from smbml_connect.credentials import Secret
 from smbml_connect.excel_addin import officejs
+from smbml_connect.excel_addin import serve as serve_module
 from smbml_connect.excel_addin.local_cert import ensure_certificate
 from smbml_connect.excel_addin.serve import ServerThread, ServeSettings
 from smbml_connect.functions import FunctionContext
@@ -77,6 +79,60 @@ async function settle(promise) {
   localStorage.setItem("smbml-pairing-code", "wrong-code");
   out.unpaired = await settle(f.ABTEST(1, 10, 2, 10));
   document.getElementById("out").textContent = JSON.stringify(out);
+  document.title = "done";
+})();
+</script></body></html>"""
+
+# One recalculation of a workbook with a sheet per region: SEGMENT on each region's
+# orders, an A/B test, and SEGMENT on the whole company's orders. The test lowers the
+# server's body cap to 1 MB, so the regions together pass it and the company alone does.
+# The page counts the requests and their sizes as the browser sends them.
+SIZES = """<!DOCTYPE html><html><head><meta charset="UTF-8"><title>running</title>%STUBS%
+<script src="client.js"></script><script src="functions.js"></script></head>
+<body><pre id="out"></pre><script>
+const sent = [];
+const realFetch = window.fetch;
+window.fetch = async (url, init) => {
+  const response = await realFetch(url, init);
+  if (String(url).endsWith("/api/call")) sent.push([init.body.byteLength, response.status]);
+  return response;
+};
+async function settle(promise) {
+  try { return { value: await promise }; }
+  catch (e) { return { error: { code: e.code, message: e.message } }; }
+}
+let seed = 7;
+function random() {  // mulberry32: the same shop every run
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+function orders(n, customers, prefix) {
+  const ids = [], dates = [], amounts = [];
+  for (let i = 0; i < n; i++) {
+    const who = Math.floor(customers * random() ** 1.6);  // a few regulars buy most
+    ids.push([prefix + String(who).padStart(4, "0")]);
+    dates.push([45292 + Math.floor(700 * random())]);  // 2024-01-01 on, Excel serials
+    amounts.push([Math.round(100 * (8 + 90 * random() ** 2)) / 100]);
+  }
+  return [ids, dates, amounts];
+}
+async function recalculate(f, regions, company) {
+  const cells = regions.map((r) => settle(f.SEGMENT(...r, "2025-12-31")));
+  cells.push(settle(f.ABTEST(40, 1000, 60, 1000)));
+  cells.push(settle(f.SEGMENT(...company, "2025-12-31")));
+  return Promise.all(cells);
+}
+(async () => {
+  const f = CustomFunctions.associated;
+  const regions = ["N", "S", "E", "W", "C", "X", "Y", "Z"].map((p) => orders(6000, 400, p));
+  const company = orders(60000, 2400, "K");
+  const first = await recalculate(f, regions, company);
+  const firstSent = sent.splice(0);
+  const again = await recalculate(f, regions, company);
+  document.getElementById("out").textContent = JSON.stringify(
+    { first, firstSent, again, againSent: sent });
   document.title = "done";
 })();
 </script></body></html>"""
@@ -141,6 +197,7 @@ def browser_server(tmp_path_factory):
     shutil.copytree(officejs.WEB_ROOT, web)
     stubs = STUBS.replace("%CODE%", CODE)
     (web / "harness.html").write_text(HARNESS.replace("%STUBS%", stubs))
+    (web / "sizes.html").write_text(SIZES.replace("%STUBS%", stubs))
     pane = (web / "taskpane.html").read_text()
     office_js = '<script src="https://appsforoffice.microsoft.com/lib/1/hosted/office.js" type="text/javascript"></script>'
     assert office_js in pane
@@ -170,6 +227,38 @@ def test_functions_called_from_the_add_ins_page_in_chromium(browser_server, tmp_
     }
     assert out["unpaired"]["error"]["code"] == "#N/A"
     assert out["unpaired"]["error"]["message"].startswith("SMB: wrong or missing pairing code")
+
+
+def test_a_recalculation_too_big_for_one_request_fails_only_the_cell_too_big_alone(
+    browser_server, tmp_path, monkeypatch
+):
+    """The calls go in requests under the server's cap; the one call over it alone is
+    refused with its function's name, and the small cells beside it are answered."""
+    cap = 2**20
+    monkeypatch.setattr(serve_module, "MAX_BODY_BYTES", cap)
+    base = browser_server["base"]
+    dom = dump_dom(base + "/sizes.html", browser_server["certs"].cert, tmp_path / "profile")
+    out = json.loads(_out(dom))
+    *regions, abtest, company = out["first"]
+    for region in regions:
+        table = region["value"]
+        assert table[0][:2] == ["customer", "segment"], region
+        assert 300 < len(table) <= 401  # a row per customer of the region
+    assert abtest["value"][0][0] == "chance B beats A"
+    error = company["error"]
+    assert error["code"] == "#VALUE!"
+    assert re.fullmatch(
+        r"SEGMENT: its ranges are too big to send to smbml serve \(\d MB; it takes at most 1 MB "
+        r"per cell\): give it smaller ranges",
+        error["message"],
+    ), error
+    # The first request learns the server's cap from its 413; every one after is under it.
+    first = out["firstSent"]
+    assert first[0][1] == 413 and first[0][0] > cap
+    assert len(first) >= 3 and all(size <= cap and status == 200 for size, status in first[1:])
+    # The next recalculation packs under the learnt cap at once: no request is refused.
+    assert out["again"] == out["first"]
+    assert out["againSent"] and all(s <= cap and st == 200 for s, st in out["againSent"])
 
 
 def test_a_page_from_another_origin_is_refused_by_the_browser(browser_server, tmp_path):

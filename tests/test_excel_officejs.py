@@ -110,6 +110,7 @@ def test_bad_requests_get_clear_errors(server, monkeypatch):
     monkeypatch.setattr(serve_module, "MAX_BODY_BYTES", 1000)
     big = post(server, [{"name": "FORECAST", "args": [*series(200), 3]}])
     assert big.status_code == 413
+    assert big.json()["max_bytes"] == 1000  # the add-in packs its calls again under it
 
 
 def test_one_bad_call_is_one_error_cell_not_a_failed_batch(server):
@@ -285,7 +286,17 @@ def test_functions_js_under_node_against_the_server(server):
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "# fail 0" in done.stdout and "# skipped 0" in done.stdout
-    assert "# pass 15" in done.stdout
+    assert "# pass 19" in done.stdout
+
+
+def test_the_add_in_packs_its_requests_under_the_servers_cap():
+    """client.js splits a recalculation by size at the cap the server reads up to."""
+    _node_tools()
+    done = subprocess.run(
+        ["node", "-e", f"console.log(require({json.dumps(str(WEB / 'client.js'))}).SMB_MAX_BYTES)"],
+        check=True, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert int(done.stdout) == serve_module.MAX_BODY_BYTES
 
 
 def test_a_renewed_authority_reissues_the_server_certificate(tmp_path):

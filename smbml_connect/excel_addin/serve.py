@@ -92,9 +92,18 @@ def _answer(result: CallResult) -> dict[str, Any]:
     }
 
 
-def _error(status: int, message: str) -> JSONResponse:
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse(
-        {"error": message}, status_code=status, headers={"Cache-Control": "no-store"}
+        {"error": message, **extra}, status_code=status, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _too_big() -> JSONResponse:
+    """The cap goes with the refusal, so the add-in packs its calls under it and tries again."""
+    return _error(
+        413,
+        f"request over {MAX_BODY_BYTES // 2**20} MB: send fewer calls in one request",
+        max_bytes=MAX_BODY_BYTES,
     )
 
 
@@ -228,12 +237,12 @@ def create_app(settings: ServeSettings) -> Guard:
     async def call_batch(request: Request) -> Response:
         size = request.headers.get("content-length")
         if size is not None and size.isdigit() and int(size) > MAX_BODY_BYTES:
-            return _error(413, f"request over {MAX_BODY_BYTES // 2**20} MB: send fewer cells")
+            return _too_big()
         body = bytearray()  # a chunked body says no size: stop reading at the cap, not after
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_BODY_BYTES:
-                return _error(413, f"request over {MAX_BODY_BYTES // 2**20} MB: send fewer cells")
+                return _too_big()
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
