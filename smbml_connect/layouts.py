@@ -2385,6 +2385,75 @@ XERO = Layout(
 )
 
 
+# -- Squarespace (Commerce > Orders > Download CSV) ----------------------------------
+# Shopify's orders export but for its first column, "Order ID" for Shopify's "Name", and
+# "Amount Refunded" for "Refunded Amount": checked against a real export quoted in others'
+# code (find_string "Order ID,Email,Financial Status": "Order ID, Email, Financial Status,
+# Paid at, ..., Amount Refunded, Total, ..., Created at, Lineitem quantity, Lineitem name,
+# Lineitem price, Lineitem sku, Lineitem variant, ..., Billing Name, ..., Cancelled at,
+# Private Notes, Payment Method, Payment Reference"). As in Shopify's, an order's own
+# fields are on its first row only, its further lines holding the Order ID and the
+# Lineitem columns. Read by Shopify's shapes, the Order ID standing in for the Name.
+_SQUARESPACE_KEY = "Order ID"
+
+
+def _as_shopify(shape: Shape) -> Shape:
+    """A Shopify orders shape on a Squarespace export: its Order ID read as Shopify's Name
+    (and named Order ID again after), so both exports share one reading of their rows."""
+
+    def squarespace(frame: pd.DataFrame) -> pd.DataFrame:
+        key = next(c for c in frame.columns if normalise(c) == normalise(_SQUARESPACE_KEY))
+        out = shape(frame.rename(columns={key: "Name"}))
+        return out.rename(columns={"Name": key})
+
+    return squarespace
+
+
+def _squarespace_unread(
+    frame: pd.DataFrame, unread: list[SourceReject]
+) -> tuple[list[SourceReject], dict[int, str]]:
+    key = next(c for c in frame.columns if normalise(c) == normalise(_SQUARESPACE_KEY))
+    return _shopify_unread(frame.rename(columns={key: "Name"}), unread)
+
+
+SQUARESPACE_ORDERS = Layout(
+    name="Squarespace orders export",
+    signature=("Order ID", "Email", "Financial Status", "Lineitem quantity", "Lineitem name"),
+    check=lambda head: not _has_any("Name")(head),  # with a Name column it is Shopify's
+    tables={
+        "orders": LayoutTable(
+            _map(
+                "Order ID -> order_id",
+                "Created at -> ordered_at",
+                "Total -> total",
+                "Currency -> currency",
+                "Amount Refunded -> refunded",
+            ),
+            _as_shopify(_shopify_orders),
+        ),
+        "order_lines": LayoutTable(
+            _map(
+                "Order ID -> order_id",
+                "Lineitem quantity -> quantity",
+                "Lineitem price -> unit_price",
+            ),
+            _as_shopify(_shopify_lines),
+        ),
+        "contacts": LayoutTable(
+            _map(
+                "Email -> email",
+                "Billing Company -> company",
+                "Billing Country -> country",
+                "Accepts Marketing -> marketing_consent",
+            ),
+            _as_shopify(_shopify_buyers),
+        ),
+        "products": LayoutTable({}, _as_shopify(_shopify_line_products)),
+    },
+    unread=_squarespace_unread,
+)
+
+
 LAYOUTS: tuple[Layout, ...] = (
     STRIPE,
     SQUARE_TRANSACTIONS,
@@ -2397,6 +2466,7 @@ LAYOUTS: tuple[Layout, ...] = (
     XERO,
     MAILCHIMP,
     SHOPIFY_ORDERS,
+    SQUARESPACE_ORDERS,
     SHOPIFY_CUSTOMERS,
     SHOPIFY_PRODUCTS,
     HUBSPOT_DEALS,

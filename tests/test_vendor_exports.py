@@ -1,0 +1,98 @@
+"""Exports of vendors first tried at stop 53: Squarespace orders, PayPal's activity
+download, eBay's and Amazon's order reports read with the user's mapping, WooCommerce's
+Analytics reports linked by the customer's name. Each file is small and shaped as the
+vendor writes it (headers as quoted in each layout's comment)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+
+from smbml_connect.connectors.files.source import FilesSource
+from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.store import Store
+
+AS_OF = pd.Timestamp("2026-12-01", tz="UTC")
+
+
+def _write(path: Path, header: list[str], rows: list[dict[str, object]], **kw: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding=kw.get("encoding", "utf-8")) as fh:
+        for line in kw.get("before", "").splitlines():
+            fh.write(line + "\r\n")
+        out = csv.writer(fh, delimiter=kw.get("delimiter", ","), lineterminator="\r\n",
+                         quoting=csv.QUOTE_ALL if kw.get("quote") else csv.QUOTE_MINIMAL)  # fmt: skip
+        out.writerow(header)
+        for row in rows:
+            out.writerow([row.get(h, "") for h in header])
+        for line in kw.get("after", "").splitlines():
+            fh.write(line + "\r\n")
+    return path
+
+
+def _run(folder: Path, store_path: Path, **source: object):
+    with Store(store_path) as store:
+        result = run_pipeline(
+            FilesSource(folder, **source), store, RunOptions(steps=(), as_of=AS_OF)
+        )
+        tables = {t: store.read(t) for t in result.loaded}
+    return result, tables
+
+
+def _checks(result) -> str:
+    return "\n".join(n.message for n in result.notices)
+
+
+# -- Squarespace orders export ---------------------------------------------------------
+SQUARESPACE = (
+    "Order ID,Email,Financial Status,Paid at,Fulfillment Status,Fulfilled at,Currency,"
+    "Subtotal,Shipping,Taxes,Amount Refunded,Total,Discount Code,Discount Amount,"
+    "Shipping Method,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,"
+    "Lineitem variant,Lineitem requires shipping,Lineitem taxable,"
+    "Lineitem fulfillment status,Billing Name,Billing Country,Cancelled at,Payment Method"
+).split(",")
+
+
+def _squarespace_rows() -> list[dict[str, object]]:
+    def order(oid, email, status, when, total, refunded, lines, cancelled=""):
+        head = {"Email": email, "Financial Status": status, "Paid at": when,
+                "Created at": when, "Currency": "USD", "Total": total,
+                "Amount Refunded": refunded, "Billing Name": email.split("@")[0].title(),
+                "Billing Country": "US", "Cancelled at": cancelled}  # fmt: skip
+        rows = []
+        for n, (qty, name, price, sku) in enumerate(lines):
+            row = {"Order ID": oid, "Lineitem quantity": qty, "Lineitem name": name,
+                   "Lineitem price": price, "Lineitem sku": sku}  # fmt: skip
+            rows.append({**row, **head} if n == 0 else row)
+        return rows
+
+    return [  # newest first, as Squarespace writes it
+        *order("1004", "ana@example.com", "PAID", "11/20/2026 10:05", 61.0, 0,
+               [(2, "Stoneware Mug", 18.0, "MUG-01"), (1, "Olive Soap", 7.5, "SOAP-05"),
+                (1, "Canvas Tote", 17.5, "")]),
+        *order("1003", "ben@example.com", "REFUNDED", "10/02/2026 16:40", 25.0, 25.0,
+               [(1, "Organic Tee", 25.0, "TEE-02")]),
+        *order("1002", "ana@example.com", "REFUNDED", "9/14/2026 9:12", 14.5, 14.5,
+               [(1, "Soy Candle", 14.5, "CAN-03")], cancelled="9/14/2026 11:00"),
+        *order("1001", "cara@example.com", "PARTIALLY_REFUNDED", "8/30/2026 12:00", 43.0, 4.0,
+               [(1, "Wool Scarf", 39.0, "SCARF-08"), (1, "Greeting Card", 4.0, "CARD-06")]),
+    ]  # fmt: skip
+
+
+def test_a_squarespace_orders_export_gives_orders_lines_and_buyers(tmp_path: Path):
+    _write(tmp_path / "in" / "orders.csv", SQUARESPACE, _squarespace_rows())
+    result, tables = _run(tmp_path / "in", tmp_path / "store.db")
+    assert result.status == "ok" and result.rejects.empty
+    assert result.loaded == {"orders": 4, "order_lines": 7, "contacts": 3, "products": 7}
+    orders = tables["orders"].set_index("order_id")
+    assert orders.loc["1004", ["contact_id", "total"]].tolist() == ["ana@example.com", 61.0]
+    assert orders.loc["1002", "status"] == "cancelled"  # Cancelled at is set
+    assert orders.loc["1001", "refunded"] == 4.0
+    lines = tables["order_lines"]
+    tote = lines[(lines["order_id"] == "1004") & (lines["line_no"] == 3)]
+    assert tote["product_id"].tolist() == ["Canvas Tote"]  # no SKU: the line's name
+    assert set(tables["contacts"]["contact_id"]) == {
+        "ana@example.com", "ben@example.com", "cara@example.com"
+    }  # fmt: skip
