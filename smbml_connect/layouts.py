@@ -32,7 +32,13 @@ from smbml_connect.consent import hubspot_consent, keep_header_meaning, says_no
 from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
 from smbml_connect.ports import SourceReject
-from smbml_connect.sales import NOT_SALE_STATUSES, SUPPLIER_BILL, status_key
+from smbml_connect.sales import (
+    NOT_A_SALE_ROW,
+    NOT_SALE_STATUSES,
+    REFUND_TAKEN_OFF,
+    SUPPLIER_BILL,
+    status_key,
+)
 from smbml_connect.schema import FILE, REJECT_COLUMNS, SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import BLANK_ROWS
 
@@ -2454,8 +2460,141 @@ SQUARESPACE_ORDERS = Layout(
 )
 
 
+# -- PayPal (Activity > Statements > Activity download, CSV) ---------------------------
+# A payment account's ledger, not an orders list: checked against PayPal's page on the
+# Activity Download report (developer.paypal.com/reports/reference/changed-fields: Type is
+# a transaction event's description, Status Completed, Pending, Denied, ...) and the
+# header others' readers of real downloads quote (find_string '"Date","Time","TimeZone",
+# "Name","Type","Status"': "..., Gross, Fee, Net, From Email Address, To Email Address,
+# Transaction ID, ..., Reference Txn ID, Invoice Number, ..., Balance, ..., Country Code,
+# Balance Impact", Balance Impact Credit, Debit or Memo; a memo row moved no money). Gross
+# is signed from the account's side: a payment received is positive and From Email Address
+# is the buyer's; a refund is negative, From Email Address the shop's own and To Email
+# Address the buyer's, its Reference Txn ID the payment it refunds. Only a completed
+# payment received is a sale (its Gross, what the buyer paid, is the total). A completed
+# refund comes off the payment it names (``refunded``), or, when that payment is not in
+# the file, is its own order with a negative total and the buyer as its customer (taken
+# off that buyer's earlier sale, ``sales.refunds``). Every other row (a withdrawal to the
+# bank, a transfer, a fee, a hold or its release, a currency conversion, a payment the shop
+# sent, one not completed, a memo) sold nothing: left out, each with its kind, and counted
+# in one data check. Dates and times are read as written, on the business's clock.
+_PAYPAL_OTHER = re.compile(
+    r"\b(hold|withdrawal|transfer|conversion|fee|authori[sz]ation|deposit|bank|memo)\b"
+)
+_PAYPAL_REFUND = re.compile(r"\b(refund|reversal|chargeback)\b")
+# The column ``prepare`` sums each payment's refunds into (the orders shape makes
+# ``refunded`` of it, so the run says the layout made the column)
+_PAYPAL_REFUNDED = "Refunded (refund rows)"
+_PAYPAL_CENT = 0.005  # refunds this close to the payment gave it all back
+
+
+def _paypal_kind(said: str, done: str, moved: str, amount: float) -> tuple[str, str | None]:
+    """A row's kind ('sale', 'refund' or 'other') and, for 'other', why it sold nothing."""
+    words = normalise(said)
+    if moved == "memo":
+        reason = "a memo, no money moved"
+    elif _PAYPAL_OTHER.search(words) and not _PAYPAL_REFUND.fullmatch(words):
+        reason = "money moved but nothing sold"
+    elif pd.isna(amount):
+        reason = "no Gross amount that can be read"
+    elif done and done != "completed":
+        reason = f"not completed (Status {done})"
+    elif amount < 0 and _PAYPAL_REFUND.search(words):
+        return "refund", None
+    elif amount < 0:
+        reason = "a payment the shop sent"
+    elif amount > 0 and "payment" in words:
+        return "sale", None
+    else:
+        reason = "no payment received"
+    label = f"{said or 'no Type'}{' not completed' if reason.startswith('not') else ''}"
+    return "other", f"{NOT_A_SALE_ROW} ({label}): {reason}"
+
+
+def _paypal_kinds(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Each row's kind ('sale', 'refund' or 'other') and, for 'other', why."""
+    kind = _stripped(_col(frame, "Type")).fillna("")
+    status = _stripped(_col(frame, "Status")).fillna("").map(normalise)
+    impact = _stripped(_col(frame, "Balance Impact")).fillna("").map(normalise)
+    gross = _number(_col(frame, "Gross"))
+    read = [_paypal_kind(*row) for row in zip(kind, status, impact, gross, strict=True)]
+    out = pd.Series([k for k, _ in read], index=frame.index, dtype=object)
+    return out, pd.Series([w for _, w in read], index=frame.index, dtype=object)
+
+
+def _paypal_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
+    """Rows that sold nothing left out; a refund of a payment in the file taken off it."""
+    kind, why = _paypal_kinds(frame)
+    skips: Skips = {int(at): str(why.iloc[at]) for at in np.flatnonzero(kind.eq("other"))}
+    txn = _stripped(_col(frame, "Transaction ID"))
+    sales = {t: at for at, t in enumerate(txn) if t and kind.iloc[at] == "sale"}
+    names = _stripped(_col(frame, "Reference Txn ID"))
+    gross = _number(_col(frame, "Gross"))
+    back = pd.Series(np.nan, index=frame.index)
+    for at in np.flatnonzero(kind.eq("refund")).tolist():
+        paid = sales.get(str(names.iloc[at])) if names.iloc[at] else None
+        if paid is None:
+            continue  # its payment is not here: its own order, taken off its buyer's sales
+        amount = abs(float(gross.iloc[at]))
+        back.iloc[paid] = (0.0 if pd.isna(back.iloc[paid]) else back.iloc[paid]) + amount
+        skips[int(at)] = (
+            f"{REFUND_TAKEN_OFF} {names.iloc[at]} ({amount:,.2f}): taken off that payment, "
+            "which counts at what it brought less what went back"
+        )
+    return _with(frame, **{_PAYPAL_REFUNDED: back.round(2)}), skips
+
+
+def _paypal_buyer(frame: pd.DataFrame) -> pd.Series:
+    """The buyer's e-mail: the payer of a payment, the one paid back by a refund."""
+    refund = _number(_col(frame, "Gross")).lt(0).to_numpy()
+    paid = _email_key(_col(frame, "From Email Address"))
+    back = _email_key(_col(frame, "To Email Address"))
+    return paid.where(~refund, back)
+
+
+def _paypal_orders(frame: pd.DataFrame) -> pd.DataFrame:
+    gross = _number(_col(frame, "Gross"))
+    back = _number(_col(frame, _PAYPAL_REFUNDED)).fillna(0.0)
+    status = pd.Series("completed", index=frame.index, dtype=object)
+    status = status.where(~((back > 0) & (back < gross - _PAYPAL_CENT)), "partially refunded")
+    status = status.where(~((back > 0) & (back >= gross - _PAYPAL_CENT)), "refunded")
+    status = status.where(~gross.lt(0), "refund")
+    date, time = _col(frame, "Date"), _col(frame, "Time")
+    when = date.where(~_filled(time), date.astype(str) + " " + time.astype(str))
+    return _with(frame.drop(columns=[_PAYPAL_REFUNDED], errors="ignore"), refunded=back.where(back > 0),
+                 contact_id=_paypal_buyer(frame), ordered_at=when, status=status)  # fmt: skip
+
+
+def _paypal_buyers(frame: pd.DataFrame) -> pd.DataFrame:
+    key = _paypal_buyer(frame)
+    people = frame[_filled(key).to_numpy() & ~key.duplicated().to_numpy()]
+    first, last = _split_name(_col(people, "Name"))
+    country = _col(people, "Country Code")
+    return _with(people[[SOURCE_ROW]], contact_id=key[people.index], email=key[people.index],
+                 first_name=first, last_name=last, country=country)  # fmt: skip
+
+
+PAYPAL_ACTIVITY = Layout(
+    name="PayPal activity download",
+    signature=("Date", "Time", "TimeZone", "Name", "Type", "Status", "Gross", "Transaction ID"),
+    tables={
+        "orders": LayoutTable(
+            _map(
+                "Transaction ID -> order_id",
+                "Gross -> total",
+                "Currency -> currency",
+            ),
+            _paypal_orders,
+        ),
+        "contacts": LayoutTable({}, _paypal_buyers),
+    },
+    prepare=_paypal_rows,
+)
+
+
 LAYOUTS: tuple[Layout, ...] = (
     STRIPE,
+    PAYPAL_ACTIVITY,
     SQUARE_TRANSACTIONS,
     SQUARE_ITEMS,
     ETSY_ORDERS,

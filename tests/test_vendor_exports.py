@@ -96,3 +96,87 @@ def test_a_squarespace_orders_export_gives_orders_lines_and_buyers(tmp_path: Pat
     assert set(tables["contacts"]["contact_id"]) == {
         "ana@example.com", "ben@example.com", "cara@example.com"
     }  # fmt: skip
+
+
+# -- PayPal activity download -----------------------------------------------------------
+PAYPAL = (
+    "Date,Time,TimeZone,Name,Type,Status,Currency,Gross,Fee,Net,From Email Address,"
+    "To Email Address,Transaction ID,Item Title,Reference Txn ID,Invoice Number,Quantity,"
+    "Balance,Country Code,Balance Impact"
+).split(",")
+SHOP = "shop@crafty.example"
+
+
+def _paid(day, who, email, gross, txn, **more):
+    return {"Date": day, "Time": "10:15:00", "TimeZone": "PST", "Name": who,
+            "Type": "Express Checkout Payment", "Status": "Completed", "Currency": "USD",
+            "Gross": gross, "From Email Address": email, "To Email Address": SHOP,
+            "Transaction ID": txn, "Country Code": "US", "Balance Impact": "Credit", **more}  # fmt: skip
+
+
+def _back(day, who, email, gross, txn, of):
+    return {"Date": day, "Time": "09:00:00", "TimeZone": "PST", "Name": who,
+            "Type": "Payment Refund", "Status": "Completed", "Currency": "USD",
+            "Gross": gross, "From Email Address": SHOP, "To Email Address": email,
+            "Transaction ID": txn, "Reference Txn ID": of, "Balance Impact": "Debit"}  # fmt: skip
+
+
+def _moved(day, kind, gross, txn, impact="Debit", status="Completed"):
+    return {"Date": day, "Time": "08:00:00", "TimeZone": "PST", "Type": kind,
+            "Status": status, "Currency": "USD", "Gross": gross, "From Email Address": SHOP,
+            "Transaction ID": txn, "Balance Impact": impact}  # fmt: skip
+
+
+def _paypal_rows() -> list[dict[str, object]]:
+    return [  # newest first, as PayPal writes it
+        _moved("11/28/2026", "General Withdrawal", "-1,000.00", "W3"),
+        _back("11/20/2026", "Gia Khan", "gia.khan@example.com", "-126.36", "R9", "P7"),
+        _paid("11/16/2026", "Gia Khan", "gia.khan@example.com", "126.36", "P7"),
+        _paid("11/02/2026", "Dan Ito", "dan.ito@example.com", "1,250.00", "P6"),
+        _moved("10/30/2026", "Reversal of General Account Hold", "40.00", "H2", "Credit"),
+        _moved("10/28/2026", "General Withdrawal", "-1,000.00", "W2"),
+        _back("10/21/2026", "Ana Lopez", "ana.lopez@example.com", "-10.00", "R8", "P5"),
+        _paid("10/20/2026", "Ana Lopez", "ana.lopez@example.com", "54.00", "P5"),
+        _moved("10/18/2026", "General Account Hold", "-40.00", "H1"),
+        _paid("10/12/2026", "Eva Rossi", "eva.rossi@example.com", "33.00", "P4",
+              Status="Pending"),
+        _back("10/05/2026", "Ben Meyer", "ben.meyer@example.com", "-22.00", "R7", "P0"),
+        _paid("09/30/2026", "Ben Meyer", "ben.meyer@example.com", "61.50", "P3"),
+        _moved("09/28/2026", "General Withdrawal", "-1,000.00", "W1"),
+        _paid("09/14/2026", "Ana Lopez", "ana.lopez@example.com", "88.20", "P2"),
+        _moved("09/03/2026", "General Authorization", "15.00", "A1", "Memo", "Pending"),
+    ]  # fmt: skip
+
+
+def test_a_paypal_download_counts_payments_received_and_refunds_off_their_buyer(
+    tmp_path: Path,
+):
+    """A refund names its payment (Reference Txn ID) and comes off it, not off the shop's
+    own address; withdrawals, holds, a pending payment and a memo sold nothing."""
+    _write(tmp_path / "in" / "Download.CSV", PAYPAL, _paypal_rows(), quote="yes",
+           encoding="utf-8-sig")  # fmt: skip
+    result, tables = _run(tmp_path / "in", tmp_path / "store.db")
+    assert result.status == "ok"
+    orders = tables["orders"].set_index("order_id")
+    # five payments received, and the refund of a payment that is not in the file (P0)
+    assert sorted(orders.index) == ["P2", "P3", "P5", "P6", "P7", "R7"]
+    assert orders.loc["P7", ["refunded", "status"]].tolist() == [126.36, "refunded"]
+    assert orders.loc["P5", ["refunded", "status"]].tolist() == [10.0, "partially refunded"]
+    assert orders.loc["P6", "total"] == 1250.0
+    assert orders.loc["R7", ["contact_id", "total"]].tolist() == ["ben.meyer@example.com", -22.0]
+    assert SHOP not in set(tables["contacts"]["contact_id"])
+    assert SHOP not in set(orders["contact_id"])
+    assert set(tables["contacts"]["contact_id"]) == {
+        "gia.khan@example.com", "dan.ito@example.com", "ana.lopez@example.com",
+        "ben.meyer@example.com",
+    }  # fmt: skip
+    skipped = result.rejects[result.rejects["action"] == "row skipped"]
+    assert len(skipped) == 9  # 7 rows that sold nothing, 2 refunds taken off their payment
+    checks = _checks(result)
+    assert (
+        "7 rows that moved money but are neither a sale nor a refund (3 General Withdrawal"
+        in checks
+    )
+    assert "2 refunds taken off the payments they name" in checks
+    assert "Express Checkout Payment not completed" in checks
+    assert "not taken off any sale" not in checks  # R7 came off Ben's earlier sale
