@@ -69,6 +69,11 @@ Skips = dict[int, str]  # frame position -> why the row holds no record
 Unread = Callable[[pd.DataFrame, list[SourceReject]], tuple[list[SourceReject], dict[int, str]]]
 UNREAD_ROWS = "unread_rows"  # frame.attrs key: row numbers of the lines the reader rejected
 FILE_NAME = "file_name"  # frame.attrs key: the file or tab a layout's ``prepare`` is given
+# frame.attrs key: the user's [source.mapping] (table -> header -> column), so that a layout
+# found by the usual synonyms (a file of one row per line item) is found by the user's
+# names too: an eBay or Amazon report whose columns the user mapped as the run advised.
+USER_MAPPING = "user_mapping"
+Mappings = Mapping[str, Mapping[str, str]]
 # frame.attrs key a shape sets: values it could not read from the export, each a dict of
 # source_row, column (canonical), value (as written) and reason; listed as values cleared.
 CLEARED = "cleared_values"
@@ -235,17 +240,36 @@ def detect(head: pd.DataFrame) -> Layout | None:
     return next((layout for layout in LAYOUTS if layout.matches(head)), None)
 
 
-def matching(head: pd.DataFrame) -> list[Layout]:
-    """Every layout whose headers (and first rows) match, most specific first."""
+def _with_mapping(frame: pd.DataFrame, mappings: Mappings | None) -> pd.DataFrame:
+    """The frame, told the user's mapping (``USER_MAPPING``), which its shapes read."""
+    if not mappings:
+        return frame
+    out = frame.copy(deep=False)
+    out.attrs = {**frame.attrs, USER_MAPPING: {t: dict(m) for t, m in mappings.items()}}
+    return out
+
+
+def _user_map(frame: pd.DataFrame, table: str) -> dict[str, str]:
+    return dict(frame.attrs.get(USER_MAPPING, {}).get(table, {}))
+
+
+def matching(head: pd.DataFrame, mappings: Mappings | None = None) -> list[Layout]:
+    """Every layout whose headers (and first rows) match, most specific first; a layout
+    found by synonyms is also found by the headers ``mappings`` (the user's) give."""
+    head = _with_mapping(head, mappings)
     return [layout for layout in LAYOUTS if layout.matches(head)]
 
 
-def prepare(raw: pd.DataFrame, layout: Layout | None, name: str = "") -> Prepared:
+def prepare(
+    raw: pd.DataFrame, layout: Layout | None, name: str = "", mappings: Mappings | None = None
+) -> Prepared:
     """Leave out rows that hold no record, then the layout's own (headings, notes).
 
     ``name`` is the file or tab the rows come from: a layout's ``prepare`` finds it in
-    ``attrs[FILE_NAME]`` (Mailchimp says each file's status only in its name).
+    ``attrs[FILE_NAME]`` (Mailchimp says each file's status only in its name); ``mappings``
+    is the user's, which a layout's shapes find in ``attrs[USER_MAPPING]``.
     """
+    raw = _with_mapping(raw, mappings)
     reasons = _non_records(raw)
     blank = raw.attrs.get(BLANK_ROWS, [])
     kept = raw.drop(index=raw.index[list(reasons)]).reset_index(drop=True)
@@ -259,6 +283,8 @@ def prepare(raw: pd.DataFrame, layout: Layout | None, name: str = "") -> Prepare
         skipped.append(pd.DataFrame({SOURCE_ROW: blank, "reason": "blank row"}))
     rows = pd.concat([s for s in skipped if not s.empty] or [skipped[0]], ignore_index=True)
     rows = rows.sort_values(SOURCE_ROW, kind="stable").reset_index(drop=True)
+    if USER_MAPPING in raw.attrs:
+        kept.attrs[USER_MAPPING] = raw.attrs[USER_MAPPING]
     return Prepared(kept, rows, layout)
 
 
@@ -278,11 +304,10 @@ def join_prepared(pieces: list[Prepared], files: list[str]) -> Prepared:
         for p, f in zip(pieces, files, strict=True)
     ]
     skipped = [p.skipped.assign(**{FILE: f}) for p, f in zip(pieces, files, strict=True)]
-    return Prepared(
-        pd.concat(frames, ignore_index=True),
-        pd.concat(skipped, ignore_index=True),
-        pieces[0].layout,
-    )
+    joined = pd.concat(frames, ignore_index=True)
+    if USER_MAPPING in pieces[0].frame.attrs:
+        joined.attrs[USER_MAPPING] = pieces[0].frame.attrs[USER_MAPPING]
+    return Prepared(joined, pd.concat(skipped, ignore_index=True), pieces[0].layout)
 
 
 _TOTAL = re.compile(r"(grand |sub ?)totals?( .*)?|totals?( for .*)?|sum|summe|gesamt|totaal|totale")
@@ -653,8 +678,16 @@ HAND_KEPT = Layout(
 
 # -- order lines without a line number ----------------------------------------------
 def _line_headers(frame: pd.DataFrame) -> dict[str, str]:
-    """Canonical order_lines column -> the header the usual synonyms give it."""
-    return {c: h for h, c in map_headers("order_lines", _headers(frame)).columns.items()}
+    """Canonical order_lines column -> the header the user's mapping, else the usual
+    synonyms, give it; the order id the user mapped for orders, if not for order lines."""
+    headers = _headers(frame)
+    user = _user_map(frame, "order_lines")
+    found = {c: h for h, c in map_headers("order_lines", headers, user).columns.items()}
+    orders = _user_map(frame, "orders")
+    if "order_id" not in user.values() and "order_id" in orders.values():
+        given = {h: c for h, c in map_headers("orders", headers, orders).columns.items()}
+        found.update({c: h for h, c in given.items() if c == "order_id"})
+    return found
 
 
 def _is_unnumbered_lines(head: pd.DataFrame) -> bool:
@@ -686,7 +719,8 @@ _ID_HEADERS = {normalise(h) for h in ("sku", "product id", "item id", "product c
 
 def _flat_headers(frame: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
     """Canonical orders column -> header, canonical order_lines column -> header."""
-    orders = {c: h for h, c in map_headers("orders", _headers(frame)).columns.items()}
+    user = _user_map(frame, "orders")
+    orders = {c: h for h, c in map_headers("orders", _headers(frame), user).columns.items()}
     return orders, _line_headers(frame)
 
 
@@ -755,16 +789,23 @@ def _flat_orders(frame: pd.DataFrame) -> pd.DataFrame:
     first = _first_of(frame, frame[cols.key])
     made: dict[str, pd.Series] = {}
     derived: dict[str, tuple[str, int]] = {}
+    kept = [c for c in cols.orders if c in first.columns]
     if cols.total_of_lines is not None:  # a line amount: the order's total is their sum
         amounts = _number(frame[cols.total_of_lines]).groupby(frame[cols.key].to_numpy())
-        made["total"] = amounts.transform("sum")[first.index]
+        summed = amounts.transform("sum", min_count=1)[first.index]  # none: no total
+        named = {normalise(h) for h in _user_map(frame, "orders")}
+        if normalise(cols.total_of_lines) in named:  # the user's header holds the sum
+            first = _with(first, **{cols.total_of_lines: summed})
+            kept.append(cols.total_of_lines)
+        else:
+            made["total"] = summed
     elif "total" not in _flat_headers(frame)[0]:  # no total at all: the lines' sum
         total = _lines_total(frame, cols.key)[first.index]
         made["total"] = total
         derived["total"] = (LINES_TOTAL, int(total.notna().sum()))
     if cols.contact is not None and cols.contact == cols.email:
         made["contact_id"] = _email_key(first[cols.email])
-    out = _with(first[[c for c in cols.orders if c in first.columns]], **made)
+    out = _with(first[kept], **made)
     out.attrs[DERIVED] = derived
     return out
 
@@ -799,13 +840,43 @@ def _lines_total(frame: pd.DataFrame, key: str) -> pd.Series:
 def _flat_lines(frame: pd.DataFrame) -> pd.DataFrame:
     cols = _flat_columns(frame)
     found = _line_headers(frame)
+    frame = frame[~_summary_rows(frame, cols.key, found).to_numpy()]
     ids = [c for c in _headers(frame) if normalise(c) in _ID_HEADERS and c in cols.lines]
     item = frame[ids[0]] if ids else frame[found["product_id"]]
     item = item.where(_filled(item), frame[found["product_id"]])
     made = {"product_id": item}
     if "line_no" not in found:
         made["line_no"] = _line_numbers(frame[cols.key], frame)
-    return _with(frame[cols.lines], **made)
+    user = _user_map(frame, "order_lines")
+    if map_headers("order_lines", [cols.key], user).columns.get(cols.key) != "order_id":
+        made["order_id"] = frame[cols.key]  # a key the user mapped for orders only
+    lines = frame[cols.lines]
+    amount = cols.total_of_lines
+    if amount is not None and found.get("unit_price") == amount and amount not in user:
+        # The header the user called the order's total ("item-price" of Amazon's report, the
+        # price of the line's units together) is the line's amount, not a unit's price.
+        made["unit_price"] = (_number(frame[amount]) / _number(frame[found["quantity"]])).round(4)
+        lines = lines.drop(columns=[amount])
+    return _with(lines, **made)
+
+
+def _summary_rows(frame: pd.DataFrame, key: str, found: Mapping[str, str]) -> pd.Series:
+    """An order's own row above its items, which eBay's Orders report writes for an order
+    of several items (the buyer, the order's totals and its quantity, no item): not a line.
+    Such a row is the order's first, names no product while its order's other rows do, and
+    its quantity, if any, is theirs together."""
+    product = _filled(frame[found["product_id"]]).to_numpy()
+    order = frame[key].map(lambda v: str(v).strip() if _text(v) else None)
+    first = (~order.duplicated() & order.notna()).to_numpy()
+    if not (first & ~product).any():
+        return pd.Series(False, index=frame.index)
+    quantity = _number(frame[found["quantity"]]) if "quantity" in found else None
+    named = pd.Series(product, index=frame.index).groupby(order.to_numpy()).transform("sum")
+    out = first & ~product & (named.to_numpy() >= 1)
+    if quantity is not None:
+        items = quantity.where(product, 0.0).groupby(order.to_numpy()).transform("sum")
+        out &= (quantity.isna() | (quantity - items).abs().lt(1e-9)).to_numpy()
+    return pd.Series(out, index=frame.index)
 
 
 def _flat_buyers(frame: pd.DataFrame) -> pd.DataFrame:
@@ -822,6 +893,26 @@ def _flat_buyers(frame: pd.DataFrame) -> pd.DataFrame:
     return _with(people[[SOURCE_ROW]], **made)
 
 
+def _footer_notes(
+    frame: pd.DataFrame, unread: list[SourceReject]
+) -> tuple[list[SourceReject], dict[int, str]]:
+    """A report's trailer below its last record ("432 record(s) downloaded,from Jan-01-25
+    ...", "Seller ID : crafty_shop_53" under eBay's Orders report): a line of one or two
+    values where the header has many holds no record, it is a note. A damaged record (a
+    comma too many or missing) keeps most of its values and stays a reject, as does any
+    line above the last record."""
+    last = -1 if FILE in frame.columns or frame.empty else int(frame[SOURCE_ROW].max())
+    wide = len(_headers(frame)) >= 5
+    kept, notes = [], {}
+    for line in unread:
+        few = len([v for v in _cells(line.value) if v.strip()]) <= 2
+        if wide and few and 0 <= last < line.row:
+            notes[line.row] = "report note"
+        else:
+            kept.append(line)
+    return kept, notes
+
+
 FLAT_SALES = Layout(
     name="sales with one row per line item (orders from each order's first row, each row a line)",
     signature=(),
@@ -832,6 +923,7 @@ FLAT_SALES = Layout(
     },
     check=_is_flat_sales,
     together=("orders", "order_lines"),
+    unread=_footer_notes,
 )
 
 

@@ -180,3 +180,123 @@ def test_a_paypal_download_counts_payments_received_and_refunds_off_their_buyer(
     assert "2 refunds taken off the payments they name" in checks
     assert "Express Checkout Payment not completed" in checks
     assert "not taken off any sale" not in checks  # R7 came off Ben's earlier sale
+
+
+# -- eBay and Amazon order reports, read with the user's mapping ------------------------
+AMAZON = (
+    "amazon-order-id\tmerchant-order-id\tpurchase-date\tlast-updated-date\torder-status\t"
+    "fulfillment-channel\tsales-channel\tproduct-name\tsku\tasin\titem-status\tquantity\t"
+    "currency\titem-price\titem-tax\tshipping-price\tship-city\tship-country"
+).split("\t")
+
+
+def _amazon_rows() -> list[dict[str, object]]:
+    def item(oid, when, status, sku, name, qty, price):
+        return {"amazon-order-id": oid, "purchase-date": when, "last-updated-date": when,
+                "order-status": status, "fulfillment-channel": "Merchant",
+                "sales-channel": "Amazon.com", "product-name": name, "sku": sku,
+                "item-status": status, "quantity": qty, "currency": "USD" if qty else "",
+                "item-price": f"{qty * price:.2f}" if qty else "", "ship-country": "US"}  # fmt: skip
+
+    return [  # item-price is the price of the item's units together
+        item("113-1", "2026-11-20T09:00:00+00:00", "Shipped", "MUG-01", "Stoneware Mug", 3, 18.0),
+        item("113-1", "2026-11-20T09:00:00+00:00", "Shipped", "SOAP-05", "Olive Soap", 2, 7.5),
+        item("112-2", "2026-10-02T16:00:00+00:00", "Shipped", "TEE-02", "Organic Tee", 1, 25.0),
+        item("111-3", "2026-09-14T12:00:00+00:00", "Cancelled", "CAN-03", "Soy Candle", 0, 14.5),
+        item("114-4", "2026-08-01T10:00:00+00:00", "Shipped", "SCARF-08", "Wool Scarf", 1, 39.0),
+        item("114-4", "2026-08-01T10:00:00+00:00", "Shipped", "CARD-06", "Greeting Card", 4, 4.0),
+        item("114-4", "2026-08-01T10:00:00+00:00", "Shipped", "MUG-01", "Stoneware Mug", 1, 18.0),
+    ]  # fmt: skip
+
+
+def test_an_amazon_report_mapped_as_advised_is_read_one_row_per_item(tmp_path: Path):
+    """The run names the file to map; mapped so, a further item of an order is its line
+    (it was a duplicate order, rejected), and revenue is the sum of the item prices."""
+    name = "All Orders Report.txt"
+    _write(tmp_path / "in" / name, AMAZON, _amazon_rows(), delimiter="\t")
+    result, tables = _run(
+        tmp_path / "in",
+        tmp_path / "store.db",
+        tables={"orders": name},
+        mappings={"orders": {"amazon-order-id": "order_id", "item-price": "total"}},
+    )
+    assert result.status == "ok" and result.rejects.empty
+    assert {t: n for t, n in result.loaded.items() if n} == {"orders": 4, "order_lines": 7}
+    orders = tables["orders"].set_index("order_id")
+    sold = [3 * 18.0 + 2 * 7.5, 25.0, 39.0 + 4 * 4.0 + 18.0]
+    assert orders.loc[["113-1", "112-2", "114-4"], "total"].tolist() == sold
+    assert pd.isna(orders.loc["111-3", "total"])  # cancelled, no item price: no total
+    lines = tables["order_lines"].set_index(["order_id", "line_no"])
+    assert lines.loc[("113-1", 1), ["product_id", "quantity", "unit_price"]].tolist() == [
+        "MUG-01", 3, 18.0
+    ]  # fmt: skip  # the unit's price, not the three mugs'
+    counted = tables["order_lines"].eval("quantity * unit_price").sum()
+    assert round(counted, 2) == round(sum(sold), 2)
+
+
+EBAY = (
+    "Sales Record Number,Order Number,Buyer Username,Buyer Name,Buyer Email,Buyer Country,"
+    "Item Number,Item Title,Custom Label,Quantity,Sold For,Shipping And Handling,"
+    "Total Price,Payment Method,Sale Date,Paid On Date,Transaction ID"
+).split(",")
+
+
+def _ebay_rows() -> list[dict[str, object]]:
+    buyer = {"Buyer Username": "anasmith1", "Buyer Name": "Ana Smith",
+             "Buyer Email": "ana.smith@example.com", "Buyer Country": "United States",
+             "Payment Method": "Managed Payments"}  # fmt: skip
+    ben = {**buyer, "Buyer Username": "benito", "Buyer Name": "Ben Ito",
+           "Buyer Email": "ben.ito@example.com"}  # fmt: skip
+    return [
+        # one item: the order's fields and the item on one row
+        {"Sales Record Number": 5003, "Order Number": "05-11111-22222", **buyer,
+         "Item Number": "301", "Item Title": "Wool Scarf", "Custom Label": "SCARF-08",
+         "Quantity": 1, "Sold For": "$39.00", "Shipping And Handling": "$0.00",
+         "Total Price": "$42.12", "Sale Date": "Nov-20-26", "Paid On Date": "Nov-20-26",
+         "Transaction ID": "9001"},
+        # several items: the order's own row (no item), then a row per item
+        {"Sales Record Number": 5001, "Order Number": "04-33333-44444", **ben, "Quantity": 3,
+         "Sold For": "$43.00", "Shipping And Handling": "$5.95", "Total Price": "$52.39",
+         "Sale Date": "Oct-02-26", "Paid On Date": "Oct-02-26"},
+        {"Sales Record Number": 5002, "Order Number": "04-33333-44444",
+         "Buyer Username": "benito", "Item Number": "302", "Item Title": "Stoneware Mug",
+         "Custom Label": "MUG-01", "Quantity": 2, "Sold For": "$18.00",
+         "Sale Date": "Oct-02-26", "Paid On Date": "Oct-02-26", "Transaction ID": "9002"},
+        {"Sales Record Number": 5004, "Order Number": "04-33333-44444",
+         "Buyer Username": "benito", "Item Number": "303", "Item Title": "Greeting Card",
+         "Custom Label": "CARD-06", "Quantity": 1, "Sold For": "$7.00",
+         "Sale Date": "Oct-02-26", "Paid On Date": "Oct-02-26", "Transaction ID": "9003"},
+    ]  # fmt: skip
+
+
+def test_an_ebay_orders_report_mapped_as_advised_gives_orders_lines_and_buyers(
+    tmp_path: Path,
+):
+    """No line number is asked for; the order's own row above its items is not a line,
+    and the report's trailer lines are notes, not rejected rows."""
+    name = "eBay-OrdersReport-Nov-30-2026.csv"
+    _write(tmp_path / "in" / name, EBAY, _ebay_rows(), before="\n",
+           after="\n4 record(s) downloaded,from Jan-01-25 00:00:00 to Nov-30-26 12:00:00\n"
+           "Seller ID : crafty_shop_53")  # fmt: skip
+    result, tables = _run(
+        tmp_path / "in",
+        tmp_path / "store.db",
+        tables={"orders": name, "order_lines": name},
+        mappings={
+            "orders": {"Sale Date": "ordered_at", "Buyer Email": "contact_id"},
+            "order_lines": {"Custom Label": "product_id", "Sold For": "unit_price"},
+        },
+    )
+    assert result.status == "ok"
+    assert set(result.rejects["action"]) == {"row skipped"}  # nothing rejected
+    assert sorted(result.rejects["reason"]) == ["blank row", "report note", "report note"]
+    assert result.loaded == {"orders": 2, "order_lines": 3, "contacts": 2}
+    orders = tables["orders"].set_index("order_id")
+    assert orders.loc["04-33333-44444", ["contact_id", "total"]].tolist() == [
+        "ben.ito@example.com", 52.39
+    ]  # fmt: skip
+    lines = tables["order_lines"]
+    ben = lines[lines["order_id"] == "04-33333-44444"].sort_values("line_no")
+    assert ben[["line_no", "product_id", "quantity"]].values.tolist() == [
+        [1, "MUG-01", 2], [2, "CARD-06", 1]
+    ]  # fmt: skip
