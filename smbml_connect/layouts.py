@@ -2257,13 +2257,15 @@ WOOCOMMERCE_ORDERS = Layout(
     signature=("Date", "Order #"),
     check=_has_any("Product(s)", "Items sold", "Customer type", "Net Sales"),
     tables={
-        # "Customer" is a name, not a key: it stays in extra and the order has no contact.
+        # "Customer" is a name, not a key: beside the customers report the order is the one
+        # customer of that name (``contact_links._by_name``), a name two share no one's.
         "orders": LayoutTable(
             _map(
                 "Order # -> order_id",
                 "Date -> ordered_at",
                 "Net Sales -> total",
                 "Status -> status",
+                "Customer -> contact_id",
             ),
         ),
     },
