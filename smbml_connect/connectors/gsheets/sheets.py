@@ -196,16 +196,16 @@ class SheetsSource:
         layout = next(
             (
                 found
-                for found in matching(raw.head(50))
+                for found in matching(raw.head(50), self.mappings)
                 if all(located.get(t) == main for t in found.together)
             ),
             None,
         )
         used = layout if layout and entity in layout.tables else None
-        pieces = [prepare(raw, used, main)]
+        pieces = [prepare(raw, used, main, self.mappings)]
         for tab in tabs[1:]:
             more, more_unread = split_rows(self._values()[tab], first_row_number=1, where=tab)
-            pieces.append(prepare(more, used, tab))
+            pieces.append(prepare(more, used, tab, self.mappings))
             unread = unread + more_unread
         prepared = pieces[0] if len(pieces) == 1 else join_prepared(pieces, tabs)
         unread = prepared.settle(unread)
