@@ -840,7 +840,7 @@ def _lines_total(frame: pd.DataFrame, key: str) -> pd.Series:
 def _flat_lines(frame: pd.DataFrame) -> pd.DataFrame:
     cols = _flat_columns(frame)
     found = _line_headers(frame)
-    frame = frame[~_summary_rows(frame, cols.key, found).to_numpy()]
+    frame = frame[~_summary_rows(frame, cols, found).to_numpy()]
     ids = [c for c in _headers(frame) if normalise(c) in _ID_HEADERS and c in cols.lines]
     item = frame[ids[0]] if ids else frame[found["product_id"]]
     item = item.where(_filled(item), frame[found["product_id"]])
@@ -860,22 +860,36 @@ def _flat_lines(frame: pd.DataFrame) -> pd.DataFrame:
     return _with(lines, **made)
 
 
-def _summary_rows(frame: pd.DataFrame, key: str, found: Mapping[str, str]) -> pd.Series:
+def _summary_rows(frame: pd.DataFrame, cols: _FlatColumns, found: Mapping[str, str]) -> pd.Series:
     """An order's own row above its items, which eBay's Orders report writes for an order
     of several items (the buyer, the order's totals and its quantity, no item): not a line.
-    Such a row is the order's first, names no product while its order's other rows do, and
-    its quantity, if any, is theirs together."""
+    Such a row is the order's first, above two or more rows naming products; it names no
+    product, its quantity (if any) is theirs together, it leaves empty some other column
+    every line of the file fills (eBay's Item Number and Item Title) and holds some value
+    none of its order's other rows does (the buyer's e-mail, the order's total). A line that
+    lost its product in a file repeating the order's fields on every row has none such: it
+    stays a line, rejected for its missing product."""
     product = _filled(frame[found["product_id"]]).to_numpy()
-    order = frame[key].map(lambda v: str(v).strip() if _text(v) else None)
+    order = frame[cols.key].map(lambda v: str(v).strip() if _text(v) else None)
     first = (~order.duplicated() & order.notna()).to_numpy()
-    if not (first & ~product).any():
+    if not (first & ~product).any() or not product.any():
         return pd.Series(False, index=frame.index)
-    quantity = _number(frame[found["quantity"]]) if "quantity" in found else None
+    amounts = {found.get(c) for c in ("quantity", "unit_price", "discount", "line_no")}
+    others = [c for c in _headers(frame) if c not in {FILE, cols.key, *amounts}]
+    filled = {c: _filled(frame[c]).to_numpy() for c in others}
+    every = [c for c in others if c != found["product_id"] and filled[c][product].all()]
+    lacking = np.zeros(len(frame), dtype=bool)
+    for column in every:
+        lacking |= ~filled[column]
+    alone = np.zeros(len(frame), dtype=bool)  # a value written on this row of the order only
+    for column in others:
+        rows = pd.Series(filled[column]).groupby(order.to_numpy()).transform("sum").to_numpy()
+        alone |= filled[column] & (rows == 1)
+    quantity = _number(frame[found["quantity"]])
     named = pd.Series(product, index=frame.index).groupby(order.to_numpy()).transform("sum")
-    out = first & ~product & (named.to_numpy() >= 1)
-    if quantity is not None:
-        items = quantity.where(product, 0.0).groupby(order.to_numpy()).transform("sum")
-        out &= (quantity.isna() | (quantity - items).abs().lt(1e-9)).to_numpy()
+    out = first & ~product & lacking & alone & (named.to_numpy() >= 2)
+    items = quantity.where(product, 0.0).groupby(order.to_numpy()).transform("sum")
+    out &= (quantity.isna() | (quantity - items).abs().lt(1e-9)).to_numpy()
     return pd.Series(out, index=frame.index)
 
 

@@ -354,3 +354,22 @@ def test_woocommerce_orders_count_for_the_one_customer_of_their_name(tmp_path: P
     assert "2 orders name a customer two or more contacts share ('Leo Khan')" in said.message
     view = {n.check: n for n in result.notices}
     assert view["unknown_contacts"].count == 2  # Leo Khan's two orders: no one's
+
+
+def test_a_line_that_lost_its_product_is_kept_not_taken_for_an_order_row(tmp_path: Path):
+    """Only eBay's order row (no item, the order's fields on it alone) is no line: in a file
+    that repeats the order's fields on every row, a first line without a product stays a
+    line, even when its quantity happens to be the others' together."""
+    header = ["Order Number", "Order Date", "Customer Email", "Product", "SKU", "Quantity",
+              "Item Price"]  # fmt: skip
+    order = {"Order Number": "A7", "Order Date": "2026-10-02", "Customer Email": "ana@x.com"}
+    rows = [
+        {**order, "Product": "", "SKU": "", "Quantity": 2, "Item Price": 9.0},
+        {**order, "Product": "Stoneware Mug", "SKU": "MUG-01", "Quantity": 1, "Item Price": 18},
+        {**order, "Product": "Olive Soap", "SKU": "SOAP-05", "Quantity": 1, "Item Price": 7.5},
+    ]
+    _write(tmp_path / "in" / "sales.csv", header, rows)
+    _, tables = _run(tmp_path / "in", tmp_path / "store.db")
+    lines = tables["order_lines"].set_index("line_no")
+    assert len(lines) == 3 and pd.isna(lines.loc[1, "product_id"])
+    assert lines.loc[1, ["quantity", "unit_price"]].tolist() == [2, 9.0]
