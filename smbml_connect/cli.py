@@ -233,7 +233,7 @@ def _print_result(result: RunResult, outputs: list[Path]) -> None:
             _echo(f"  {line}")
     skipped = result.rows_skipped
     if result.rejected_rows or result.cleared_values or skipped:
-        held = f", {_plural(skipped, 'row')} skipped (blank, total or heading rows, or records of another kind such as supplier bills)"
+        held = f", {_plural(skipped, 'row')} skipped (blank, total or heading rows, or records of another kind such as supplier bills or bank withdrawals)"
         _echo(
             f"{_plural(result.rejected_rows, 'row')} rejected{held if skipped else ''} and "
             f"{_plural(result.cleared_values, 'value')} left empty: see the Rejects tab "
@@ -626,7 +626,7 @@ def _show_left_out(source: object, table: str, shown: int = 5) -> None:
     values a known export's layout could not read (left empty)."""
     from smbml_connect.layouts import CLEARED_ACTION
     from smbml_connect.ports import ListsUnreadable, SkipsRows
-    from smbml_connect.sales import SUPPLIER_BILL
+    from smbml_connect.sales import NOT_A_SALE_ROW, REFUND_TAKEN_OFF, SUPPLIER_BILL
 
     unread = source.unreadable(table) if isinstance(source, ListsUnreadable) else []
     if unread:
@@ -642,12 +642,19 @@ def _show_left_out(source: object, table: str, shown: int = 5) -> None:
     if listed is None or listed.empty:
         return
     bill = listed["reason"].astype(str).str.startswith(SUPPLIER_BILL)
+    moved = listed["reason"].astype(str).str.startswith(NOT_A_SALE_ROW)
+    refund = listed["reason"].astype(str).str.startswith(REFUND_TAKEN_OFF)
     cleared = listed["action"].eq(CLEARED_ACTION)
     groups = (
-        (listed[~bill & ~cleared], "hold no record (blank, total or header rows) and will be "
-         "skipped:", "holds no record (a blank, total or header row) and will be skipped:"),
+        (listed[~bill & ~moved & ~refund & ~cleared], "hold no record (blank, total or header "
+         "rows) and will be skipped:", "holds no record (a blank, total or header row) and will "
+         "be skipped:"),
         (listed[bill], "are supplier bills (purchases, not sales) and will be left out:",
          "is a supplier bill (a purchase, not a sale) and will be left out:"),
+        (listed[moved], "moved money but sold nothing (withdrawals, fees, holds) and will be "
+         "left out:", "moved money but sold nothing and will be left out:"),
+        (listed[refund], "are refunds that will be taken off the payments they name:",
+         "is a refund that will be taken off the payment it names:"),
         (listed[cleared], "have a value that cannot be read; it will be left empty:",
          "has a value that cannot be read; it will be left empty:"),
     )  # fmt: skip

@@ -10,10 +10,18 @@ contact whose id matches it case aside, else whose e-mail address does (case and
 aside); a match that two contacts share stays as written. What is still unknown is no
 contact's: its consent cannot be known either, so it counts in sales but in no
 customer's figures (``unknown_as_none``), as the data checks say.
+
+Last, an order may name its customer by name only: WooCommerce's Analytics orders report
+writes the customer's name, which its customers report writes too (both read WooCommerce's
+one customer lookup, first and last name). Such an order is the one contact whose first and
+last name are that name (case and spaces aside); a name two contacts share names no one
+for sure, so the order stays no one's, and one notice counts both (``_by_name``). A name is
+never matched to an id or an e-mail, nor one that holds digits or an '@'.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import pandas as pd
@@ -36,6 +44,58 @@ def _unique_keys(keys: pd.Series, ids: pd.Series) -> dict[str, str]:
 
 def _normal(values: pd.Series) -> pd.Series:
     return values.astype("string").str.strip().str.lower()
+
+
+def _name_key(value: object) -> str | None:
+    """A person's name as compared: lower case, single spaces; None for what is no name."""
+    if not isinstance(value, str) or re.search(r"[\d@]", value) or not re.search(r"\w", value):
+        return None
+    return " ".join(value.lower().split()) or None
+
+
+def _full_names(contacts: pd.DataFrame) -> tuple[dict[str, str], set[str]]:
+    """Full name -> the one contact of that name, and the names two or more contacts share."""
+    if not {"first_name", "last_name"} <= set(contacts.columns):
+        return {}, set()
+    first = contacts["first_name"].astype("string").fillna("")
+    last = contacts["last_name"].astype("string").fillna("")
+    names = (first + " " + last).map(_name_key)
+    frame = pd.DataFrame({"key": names.to_numpy(), "id": contacts["contact_id"].to_numpy()})
+    frame = frame.dropna()
+    counts = frame.groupby("key")["id"].nunique()
+    single = frame[frame["key"].isin(counts[counts == 1].index)].drop_duplicates("key")
+    return dict(single.to_numpy().tolist()), set(counts[counts > 1].index)
+
+
+def _by_name(orders: pd.DataFrame, contacts: pd.DataFrame) -> tuple[pd.DataFrame, list[Notice]]:
+    """Orders naming their customer by name, given to the one contact of that name."""
+    known = set(contacts["contact_id"].astype("string").dropna())
+    written = orders["contact_id"].astype("string")
+    unknown = written.notna() & ~written.isin(known).fillna(False)
+    if not unknown.any():
+        return orders, []
+    unique, shared = _full_names(contacts)
+    key = written[unknown].map(_name_key)
+    found = key.map(unique).dropna()
+    twice = key[key.isin(shared)]
+    if found.empty and twice.empty:
+        return orders, []
+    out = orders.copy()
+    out.loc[found.index, "contact_id"] = found.astype(str).to_numpy()
+    one = len(found) == 1
+    said = (
+        f"{len(found):,} {'order' if one else 'orders'} named {'its' if one else 'their'} "
+        "customer by name only: counted as the one contact of that name"
+    )
+    if not twice.empty:
+        example = ", ".join(f"'{w}'" for w in pd.unique(written[twice.index])[:3])
+        more = ", ..." if written[twice.index].nunique() > 3 else ""
+        said += (
+            f"; {len(twice):,} {'order names' if len(twice) == 1 else 'orders name'} a customer "
+            f"two or more contacts share ({example}{more}): left without a customer (an orders "
+            "export with the customer's e-mail would tell them apart)"
+        )
+    return out, [Notice("contact_named", "orders", len(found) + len(twice), said + ".")]
 
 
 def link_to_contacts(
@@ -82,6 +142,9 @@ def link_to_contacts(
                 "contact's.",
             )
         )
+    if "orders" in out and not out["orders"].empty and "contact_id" in out["orders"]:
+        out["orders"], named = _by_name(out["orders"], contacts)
+        notices += named
     return out, notices
 
 

@@ -449,6 +449,42 @@ def _supplier_bills(rejects: pd.DataFrame) -> list[Notice]:
     ]
 
 
+def _not_sale_rows(rejects: pd.DataFrame) -> list[Notice]:
+    """A payment account's rows that sold nothing (a PayPal withdrawal, fee or hold) and its
+    refunds taken off the payments they name: one line, each kind counted."""
+    if rejects.empty:
+        return []
+    reason = rejects["reason"].astype(str)
+    skipped = rejects["action"].eq(SKIPPED)
+    other = reason[skipped & reason.str.startswith(sales.NOT_A_SALE_ROW)]
+    taken = reason[skipped & reason.str.startswith(sales.REFUND_TAKEN_OFF)]
+    if other.empty and taken.empty:
+        return []
+    parts = []
+    if not other.empty:
+        kinds = other.str.extract(r"^[^(]*\((.*?)\):", expand=False).fillna("other")
+        shown = ", ".join(f"{n:,} {k}" for k, n in kinds.value_counts().head(4).items())
+        more = ", ..." if kinds.nunique() > 4 else ""
+        parts.append(
+            f"{_plural(len(other), 'row')} that moved money but "
+            f"{'is' if len(other) == 1 else 'are'} neither a sale nor a refund ({shown}{more}): "
+            "left out"
+        )
+    if not taken.empty:
+        parts.append(
+            f"{_plural(len(taken), 'refund')} taken off the "
+            f"{'payment it names' if len(taken) == 1 else 'payments they name'}"
+        )
+    return [
+        Notice(
+            "not_sale_rows",
+            str(rejects.loc[other.index.union(taken.index), "table"].iloc[0]),
+            len(other) + len(taken),
+            f"{'; '.join(parts)[:1].upper()}{'; '.join(parts)[1:]} (listed in Rejects).",
+        )
+    ]
+
+
 def _stale(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> list[Notice]:
     newest = data_ends_early(tables.get("orders", pd.DataFrame()), as_of)
     if newest is None:
@@ -477,6 +513,6 @@ def check_data(
     view, left_out, notices = _future(tables, as_of)
     notices += _not_sales(view, currency) + _unknown_contacts(view) + _text_in_numbers(rejects)
     notices += _deals_of_unknown_contacts(view) + _sales_without_amount(view)
-    notices += _supplier_bills(rejects) + _unread_on_sale(rejects)
+    notices += _supplier_bills(rejects) + _unread_on_sale(rejects) + _not_sale_rows(rejects)
     notices += _stale(view, as_of)
     return Checked(view, left_out, notices)

@@ -35,7 +35,13 @@ from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
 from smbml_connect.ports import SourceReject
 from smbml_connect.sale_flags import keep_sale_meaning
-from smbml_connect.sales import NOT_SALE_STATUSES, SUPPLIER_BILL, status_key
+from smbml_connect.sales import (
+    NOT_A_SALE_ROW,
+    NOT_SALE_STATUSES,
+    REFUND_TAKEN_OFF,
+    SUPPLIER_BILL,
+    status_key,
+)
 from smbml_connect.schema import FILE, REJECT_COLUMNS, SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import BLANK_ROWS
 
@@ -66,6 +72,11 @@ Skips = dict[int, str]  # frame position -> why the row holds no record
 Unread = Callable[[pd.DataFrame, list[SourceReject]], tuple[list[SourceReject], dict[int, str]]]
 UNREAD_ROWS = "unread_rows"  # frame.attrs key: row numbers of the lines the reader rejected
 FILE_NAME = "file_name"  # frame.attrs key: the file or tab a layout's ``prepare`` is given
+# frame.attrs key: the user's [source.mapping] (table -> header -> column), so that a layout
+# found by the usual synonyms (a file of one row per line item) is found by the user's
+# names too: an eBay or Amazon report whose columns the user mapped as the run advised.
+USER_MAPPING = "user_mapping"
+Mappings = Mapping[str, Mapping[str, str]]
 # frame.attrs key a shape sets: values it could not read from the export, each a dict of
 # source_row, column (canonical), value (as written) and reason; listed as values cleared.
 CLEARED = "cleared_values"
@@ -238,17 +249,36 @@ def detect(head: pd.DataFrame) -> Layout | None:
     return next((layout for layout in LAYOUTS if layout.matches(head)), None)
 
 
-def matching(head: pd.DataFrame) -> list[Layout]:
-    """Every layout whose headers (and first rows) match, most specific first."""
+def _with_mapping(frame: pd.DataFrame, mappings: Mappings | None) -> pd.DataFrame:
+    """The frame, told the user's mapping (``USER_MAPPING``), which its shapes read."""
+    if not mappings:
+        return frame
+    out = frame.copy(deep=False)
+    out.attrs = {**frame.attrs, USER_MAPPING: {t: dict(m) for t, m in mappings.items()}}
+    return out
+
+
+def _user_map(frame: pd.DataFrame, table: str) -> dict[str, str]:
+    return dict(frame.attrs.get(USER_MAPPING, {}).get(table, {}))
+
+
+def matching(head: pd.DataFrame, mappings: Mappings | None = None) -> list[Layout]:
+    """Every layout whose headers (and first rows) match, most specific first; a layout
+    found by synonyms is also found by the headers ``mappings`` (the user's) give."""
+    head = _with_mapping(head, mappings)
     return [layout for layout in LAYOUTS if layout.matches(head)]
 
 
-def prepare(raw: pd.DataFrame, layout: Layout | None, name: str = "") -> Prepared:
+def prepare(
+    raw: pd.DataFrame, layout: Layout | None, name: str = "", mappings: Mappings | None = None
+) -> Prepared:
     """Leave out rows that hold no record, then the layout's own (headings, notes).
 
     ``name`` is the file or tab the rows come from: a layout's ``prepare`` finds it in
-    ``attrs[FILE_NAME]`` (Mailchimp says each file's status only in its name).
+    ``attrs[FILE_NAME]`` (Mailchimp says each file's status only in its name); ``mappings``
+    is the user's, which a layout's shapes find in ``attrs[USER_MAPPING]``.
     """
+    raw = _with_mapping(raw, mappings)
     reasons = _non_records(raw)
     blank = raw.attrs.get(BLANK_ROWS, [])
     kept = raw.drop(index=raw.index[list(reasons)]).reset_index(drop=True)
@@ -262,6 +292,8 @@ def prepare(raw: pd.DataFrame, layout: Layout | None, name: str = "") -> Prepare
         skipped.append(pd.DataFrame({SOURCE_ROW: blank, "reason": "blank row"}))
     rows = pd.concat([s for s in skipped if not s.empty] or [skipped[0]], ignore_index=True)
     rows = rows.sort_values(SOURCE_ROW, kind="stable").reset_index(drop=True)
+    if USER_MAPPING in raw.attrs:
+        kept.attrs[USER_MAPPING] = raw.attrs[USER_MAPPING]
     return Prepared(kept, rows, layout)
 
 
@@ -281,11 +313,10 @@ def join_prepared(pieces: list[Prepared], files: list[str]) -> Prepared:
         for p, f in zip(pieces, files, strict=True)
     ]
     skipped = [p.skipped.assign(**{FILE: f}) for p, f in zip(pieces, files, strict=True)]
-    return Prepared(
-        pd.concat(frames, ignore_index=True),
-        pd.concat(skipped, ignore_index=True),
-        pieces[0].layout,
-    )
+    joined = pd.concat(frames, ignore_index=True)
+    if USER_MAPPING in pieces[0].frame.attrs:
+        joined.attrs[USER_MAPPING] = pieces[0].frame.attrs[USER_MAPPING]
+    return Prepared(joined, pd.concat(skipped, ignore_index=True), pieces[0].layout)
 
 
 _TOTAL = re.compile(r"(grand |sub ?)totals?( .*)?|totals?( for .*)?|sum|summe|gesamt|totaal|totale")
@@ -656,8 +687,16 @@ HAND_KEPT = Layout(
 
 # -- order lines without a line number ----------------------------------------------
 def _line_headers(frame: pd.DataFrame) -> dict[str, str]:
-    """Canonical order_lines column -> the header the usual synonyms give it."""
-    return {c: h for h, c in map_headers("order_lines", _headers(frame)).columns.items()}
+    """Canonical order_lines column -> the header the user's mapping, else the usual
+    synonyms, give it; the order id the user mapped for orders, if not for order lines."""
+    headers = _headers(frame)
+    user = _user_map(frame, "order_lines")
+    found = {c: h for h, c in map_headers("order_lines", headers, user).columns.items()}
+    orders = _user_map(frame, "orders")
+    if "order_id" not in user.values() and "order_id" in orders.values():
+        given = {h: c for h, c in map_headers("orders", headers, orders).columns.items()}
+        found.update({c: h for h, c in given.items() if c == "order_id"})
+    return found
 
 
 def _is_unnumbered_lines(head: pd.DataFrame) -> bool:
@@ -689,7 +728,8 @@ _ID_HEADERS = {normalise(h) for h in ("sku", "product id", "item id", "product c
 
 def _flat_headers(frame: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
     """Canonical orders column -> header, canonical order_lines column -> header."""
-    orders = {c: h for h, c in map_headers("orders", _headers(frame)).columns.items()}
+    user = _user_map(frame, "orders")
+    orders = {c: h for h, c in map_headers("orders", _headers(frame), user).columns.items()}
     return orders, _line_headers(frame)
 
 
@@ -758,16 +798,23 @@ def _flat_orders(frame: pd.DataFrame) -> pd.DataFrame:
     first = _first_of(frame, frame[cols.key])
     made: dict[str, pd.Series] = {}
     derived: dict[str, tuple[str, int]] = {}
+    kept = [c for c in cols.orders if c in first.columns]
     if cols.total_of_lines is not None:  # a line amount: the order's total is their sum
         amounts = _number(frame[cols.total_of_lines]).groupby(frame[cols.key].to_numpy())
-        made["total"] = amounts.transform("sum")[first.index]
+        summed = amounts.transform("sum", min_count=1)[first.index]  # none: no total
+        named = {normalise(h) for h in _user_map(frame, "orders")}
+        if normalise(cols.total_of_lines) in named:  # the user's header holds the sum
+            first = _with(first, **{cols.total_of_lines: summed})
+            kept.append(cols.total_of_lines)
+        else:
+            made["total"] = summed
     elif "total" not in _flat_headers(frame)[0]:  # no total at all: the lines' sum
         total = _lines_total(frame, cols.key)[first.index]
         made["total"] = total
         derived["total"] = (LINES_TOTAL, int(total.notna().sum()))
     if cols.contact is not None and cols.contact == cols.email:
         made["contact_id"] = _email_key(first[cols.email])
-    out = _with(first[[c for c in cols.orders if c in first.columns]], **made)
+    out = _with(first[kept], **made)
     out.attrs[DERIVED] = derived
     return out
 
@@ -802,13 +849,57 @@ def _lines_total(frame: pd.DataFrame, key: str) -> pd.Series:
 def _flat_lines(frame: pd.DataFrame) -> pd.DataFrame:
     cols = _flat_columns(frame)
     found = _line_headers(frame)
+    frame = frame[~_summary_rows(frame, cols, found).to_numpy()]
     ids = [c for c in _headers(frame) if normalise(c) in _ID_HEADERS and c in cols.lines]
     item = frame[ids[0]] if ids else frame[found["product_id"]]
     item = item.where(_filled(item), frame[found["product_id"]])
     made = {"product_id": item}
     if "line_no" not in found:
         made["line_no"] = _line_numbers(frame[cols.key], frame)
-    return _with(frame[cols.lines], **made)
+    user = _user_map(frame, "order_lines")
+    if map_headers("order_lines", [cols.key], user).columns.get(cols.key) != "order_id":
+        made["order_id"] = frame[cols.key]  # a key the user mapped for orders only
+    lines = frame[cols.lines]
+    amount = cols.total_of_lines
+    if amount is not None and found.get("unit_price") == amount and amount not in user:
+        # The header the user called the order's total ("item-price" of Amazon's report, the
+        # price of the line's units together) is the line's amount, not a unit's price.
+        made["unit_price"] = (_number(frame[amount]) / _number(frame[found["quantity"]])).round(4)
+        lines = lines.drop(columns=[amount])
+    return _with(lines, **made)
+
+
+def _summary_rows(frame: pd.DataFrame, cols: _FlatColumns, found: Mapping[str, str]) -> pd.Series:
+    """An order's own row above its items, which eBay's Orders report writes for an order
+    of several items (the buyer, the order's totals and its quantity, no item): not a line.
+    Such a row is the order's first, above two or more rows naming products; it names no
+    product, its quantity (if any) is theirs together, it leaves empty some other column
+    every line of the file fills (eBay's Item Number and Item Title) and holds some value
+    none of its order's other rows does (the buyer's e-mail, the order's total). A line that
+    lost its product in a file repeating the order's fields on every row has none such: it
+    stays a line, rejected for its missing product."""
+    product = _filled(frame[found["product_id"]]).to_numpy()
+    order = frame[cols.key].map(lambda v: str(v).strip() if _text(v) else None)
+    first = (~order.duplicated() & order.notna()).to_numpy()
+    if not (first & ~product).any() or not product.any():
+        return pd.Series(False, index=frame.index)
+    amounts = {found.get(c) for c in ("quantity", "unit_price", "discount", "line_no")}
+    others = [c for c in _headers(frame) if c not in {FILE, cols.key, *amounts}]
+    filled = {c: _filled(frame[c]).to_numpy() for c in others}
+    every = [c for c in others if c != found["product_id"] and filled[c][product].all()]
+    lacking = np.zeros(len(frame), dtype=bool)
+    for column in every:
+        lacking |= ~filled[column]
+    alone = np.zeros(len(frame), dtype=bool)  # a value written on this row of the order only
+    for column in others:
+        rows = pd.Series(filled[column]).groupby(order.to_numpy()).transform("sum").to_numpy()
+        alone |= filled[column] & (rows == 1)
+    quantity = _number(frame[found["quantity"]])
+    named = pd.Series(product, index=frame.index).groupby(order.to_numpy()).transform("sum")
+    out = first & ~product & lacking & alone & (named.to_numpy() >= 2)
+    items = quantity.where(product, 0.0).groupby(order.to_numpy()).transform("sum")
+    out &= (quantity.isna() | (quantity - items).abs().lt(1e-9)).to_numpy()
+    return pd.Series(out, index=frame.index)
 
 
 def _flat_buyers(frame: pd.DataFrame) -> pd.DataFrame:
@@ -825,6 +916,26 @@ def _flat_buyers(frame: pd.DataFrame) -> pd.DataFrame:
     return _with(people[[SOURCE_ROW]], **made)
 
 
+def _footer_notes(
+    frame: pd.DataFrame, unread: list[SourceReject]
+) -> tuple[list[SourceReject], dict[int, str]]:
+    """A report's trailer below its last record ("432 record(s) downloaded,from Jan-01-25
+    ...", "Seller ID : crafty_shop_53" under eBay's Orders report): a line of one or two
+    values where the header has many holds no record, it is a note. A damaged record (a
+    comma too many or missing) keeps most of its values and stays a reject, as does any
+    line above the last record."""
+    last = -1 if FILE in frame.columns or frame.empty else int(frame[SOURCE_ROW].max())
+    wide = len(_headers(frame)) >= 5
+    kept, notes = [], {}
+    for line in unread:
+        few = len([v for v in _cells(line.value) if v.strip()]) <= 2
+        if wide and few and 0 <= last < line.row:
+            notes[line.row] = "report note"
+        else:
+            kept.append(line)
+    return kept, notes
+
+
 FLAT_SALES = Layout(
     name="sales with one row per line item (orders from each order's first row, each row a line)",
     signature=(),
@@ -835,6 +946,7 @@ FLAT_SALES = Layout(
     },
     check=_is_flat_sales,
     together=("orders", "order_lines"),
+    unread=_footer_notes,
 )
 
 
@@ -2211,13 +2323,15 @@ WOOCOMMERCE_ORDERS = Layout(
     signature=("Date", "Order #"),
     check=_has_any("Product(s)", "Items sold", "Customer type", "Net Sales"),
     tables={
-        # "Customer" is a name, not a key: it stays in extra and the order has no contact.
+        # "Customer" is a name, not a key: beside the customers report the order is the one
+        # customer of that name (``contact_links._by_name``), a name two share no one's.
         "orders": LayoutTable(
             _map(
                 "Order # -> order_id",
                 "Date -> ordered_at",
                 "Net Sales -> total",
                 "Status -> status",
+                "Customer -> contact_id",
             ),
         ),
     },
@@ -2437,8 +2551,210 @@ XERO = Layout(
 )
 
 
+# -- Squarespace (Commerce > Orders > Download CSV) ----------------------------------
+# Shopify's orders export but for its first column, "Order ID" for Shopify's "Name", and
+# "Amount Refunded" for "Refunded Amount": checked against a real export quoted in others'
+# code (find_string "Order ID,Email,Financial Status": "Order ID, Email, Financial Status,
+# Paid at, ..., Amount Refunded, Total, ..., Created at, Lineitem quantity, Lineitem name,
+# Lineitem price, Lineitem sku, Lineitem variant, ..., Billing Name, ..., Cancelled at,
+# Private Notes, Payment Method, Payment Reference"). As in Shopify's, an order's own
+# fields are on its first row only, its further lines holding the Order ID and the
+# Lineitem columns. Read by Shopify's shapes, the Order ID standing in for the Name.
+_SQUARESPACE_KEY = "Order ID"
+
+
+def _as_shopify(shape: Shape) -> Shape:
+    """A Shopify orders shape on a Squarespace export: its Order ID read as Shopify's Name
+    (and named Order ID again after), so both exports share one reading of their rows."""
+
+    def squarespace(frame: pd.DataFrame) -> pd.DataFrame:
+        key = next(c for c in frame.columns if normalise(c) == normalise(_SQUARESPACE_KEY))
+        out = shape(frame.rename(columns={key: "Name"}))
+        return out.rename(columns={"Name": key})
+
+    return squarespace
+
+
+def _squarespace_unread(
+    frame: pd.DataFrame, unread: list[SourceReject]
+) -> tuple[list[SourceReject], dict[int, str]]:
+    key = next(c for c in frame.columns if normalise(c) == normalise(_SQUARESPACE_KEY))
+    return _shopify_unread(frame.rename(columns={key: "Name"}), unread)
+
+
+SQUARESPACE_ORDERS = Layout(
+    name="Squarespace orders export",
+    signature=("Order ID", "Email", "Financial Status", "Lineitem quantity", "Lineitem name"),
+    check=lambda head: not _has_any("Name")(head),  # with a Name column it is Shopify's
+    tables={
+        "orders": LayoutTable(
+            _map(
+                "Order ID -> order_id",
+                "Created at -> ordered_at",
+                "Total -> total",
+                "Currency -> currency",
+                "Amount Refunded -> refunded",
+            ),
+            _as_shopify(_shopify_orders),
+        ),
+        "order_lines": LayoutTable(
+            _map(
+                "Order ID -> order_id",
+                "Lineitem quantity -> quantity",
+                "Lineitem price -> unit_price",
+            ),
+            _as_shopify(_shopify_lines),
+        ),
+        "contacts": LayoutTable(
+            _map(
+                "Email -> email",
+                "Billing Company -> company",
+                "Billing Country -> country",
+                "Accepts Marketing -> marketing_consent",
+            ),
+            _as_shopify(_shopify_buyers),
+        ),
+        "products": LayoutTable({}, _as_shopify(_shopify_line_products)),
+    },
+    unread=_squarespace_unread,
+)
+
+
+# -- PayPal (Activity > Statements > Activity download, CSV) ---------------------------
+# A payment account's ledger, not an orders list: checked against PayPal's page on the
+# Activity Download report (developer.paypal.com/reports/reference/changed-fields: Type is
+# a transaction event's description, Status Completed, Pending, Denied, ...) and the
+# header others' readers of real downloads quote (find_string '"Date","Time","TimeZone",
+# "Name","Type","Status"': "..., Gross, Fee, Net, From Email Address, To Email Address,
+# Transaction ID, ..., Reference Txn ID, Invoice Number, ..., Balance, ..., Country Code,
+# Balance Impact", Balance Impact Credit, Debit or Memo; a memo row moved no money). Gross
+# is signed from the account's side: a payment received is positive and From Email Address
+# is the buyer's; a refund is negative, From Email Address the shop's own and To Email
+# Address the buyer's, its Reference Txn ID the payment it refunds. Only a completed
+# payment received is a sale (its Gross, what the buyer paid, is the total). A completed
+# refund comes off the payment it names (``refunded``), or, when that payment is not in
+# the file, is its own order with a negative total and the buyer as its customer (taken
+# off that buyer's earlier sale, ``sales.refunds``). Every other row (a withdrawal to the
+# bank, a transfer, a fee, a hold or its release, a currency conversion, a payment the shop
+# sent, one not completed, a memo) sold nothing: left out, each with its kind, and counted
+# in one data check. Dates and times are read as written, on the business's clock.
+_PAYPAL_OTHER = re.compile(
+    r"\b(hold|withdrawal|transfer|conversion|fee|authori[sz]ation|deposit|bank|memo)\b"
+)
+_PAYPAL_REFUND = re.compile(r"\b(refund|reversal|chargeback)\b")
+# The column ``prepare`` sums each payment's refunds into (the orders shape makes
+# ``refunded`` of it, so the run says the layout made the column)
+_PAYPAL_REFUNDED = "Refunded (refund rows)"
+_PAYPAL_CENT = 0.005  # refunds this close to the payment gave it all back
+
+
+def _paypal_kind(said: str, done: str, moved: str, amount: float) -> tuple[str, str | None]:
+    """A row's kind ('sale', 'refund' or 'other') and, for 'other', why it sold nothing."""
+    words = normalise(said)
+    if moved == "memo":
+        reason = "a memo, no money moved"
+    elif _PAYPAL_OTHER.search(words) and not _PAYPAL_REFUND.fullmatch(words):
+        reason = "money moved but nothing sold"
+    elif pd.isna(amount):
+        reason = "no Gross amount that can be read"
+    elif done and done != "completed":
+        reason = f"not completed (Status {done})"
+    elif amount < 0 and _PAYPAL_REFUND.search(words):
+        return "refund", None
+    elif amount < 0:
+        reason = "a payment the shop sent"
+    elif amount > 0 and "payment" in words:
+        return "sale", None
+    else:
+        reason = "no payment received"
+    label = f"{said or 'no Type'}{' not completed' if reason.startswith('not') else ''}"
+    return "other", f"{NOT_A_SALE_ROW} ({label}): {reason}"
+
+
+def _paypal_kinds(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Each row's kind ('sale', 'refund' or 'other') and, for 'other', why."""
+    kind = _stripped(_col(frame, "Type")).fillna("")
+    status = _stripped(_col(frame, "Status")).fillna("").map(normalise)
+    impact = _stripped(_col(frame, "Balance Impact")).fillna("").map(normalise)
+    gross = _number(_col(frame, "Gross"))
+    read = [_paypal_kind(*row) for row in zip(kind, status, impact, gross, strict=True)]
+    out = pd.Series([k for k, _ in read], index=frame.index, dtype=object)
+    return out, pd.Series([w for _, w in read], index=frame.index, dtype=object)
+
+
+def _paypal_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, Skips]:
+    """Rows that sold nothing left out; a refund of a payment in the file taken off it."""
+    kind, why = _paypal_kinds(frame)
+    skips: Skips = {int(at): str(why.iloc[at]) for at in np.flatnonzero(kind.eq("other"))}
+    txn = _stripped(_col(frame, "Transaction ID"))
+    sales = {t: at for at, t in enumerate(txn) if t and kind.iloc[at] == "sale"}
+    names = _stripped(_col(frame, "Reference Txn ID"))
+    gross = _number(_col(frame, "Gross"))
+    back = pd.Series(np.nan, index=frame.index)
+    for at in np.flatnonzero(kind.eq("refund")).tolist():
+        paid = sales.get(str(names.iloc[at])) if names.iloc[at] else None
+        if paid is None:
+            continue  # its payment is not here: its own order, taken off its buyer's sales
+        amount = abs(float(gross.iloc[at]))
+        back.iloc[paid] = (0.0 if pd.isna(back.iloc[paid]) else back.iloc[paid]) + amount
+        skips[int(at)] = (
+            f"{REFUND_TAKEN_OFF} {names.iloc[at]} ({amount:,.2f}): taken off that payment, "
+            "which counts at what it brought less what went back"
+        )
+    return _with(frame, **{_PAYPAL_REFUNDED: back.round(2)}), skips
+
+
+def _paypal_buyer(frame: pd.DataFrame) -> pd.Series:
+    """The buyer's e-mail: the payer of a payment, the one paid back by a refund."""
+    refund = _number(_col(frame, "Gross")).lt(0).to_numpy()
+    paid = _email_key(_col(frame, "From Email Address"))
+    back = _email_key(_col(frame, "To Email Address"))
+    return paid.where(~refund, back)
+
+
+def _paypal_orders(frame: pd.DataFrame) -> pd.DataFrame:
+    gross = _number(_col(frame, "Gross"))
+    back = _number(_col(frame, _PAYPAL_REFUNDED)).fillna(0.0)
+    status = pd.Series("completed", index=frame.index, dtype=object)
+    status = status.where(~((back > 0) & (back < gross - _PAYPAL_CENT)), "partially refunded")
+    status = status.where(~((back > 0) & (back >= gross - _PAYPAL_CENT)), "refunded")
+    status = status.where(~gross.lt(0), "refund")
+    date, time = _col(frame, "Date"), _col(frame, "Time")
+    when = date.where(~_filled(time), date.astype(str) + " " + time.astype(str))
+    return _with(frame.drop(columns=[_PAYPAL_REFUNDED], errors="ignore"), refunded=back.where(back > 0),
+                 contact_id=_paypal_buyer(frame), ordered_at=when, status=status)  # fmt: skip
+
+
+def _paypal_buyers(frame: pd.DataFrame) -> pd.DataFrame:
+    key = _paypal_buyer(frame)
+    people = frame[_filled(key).to_numpy() & ~key.duplicated().to_numpy()]
+    first, last = _split_name(_col(people, "Name"))
+    country = _col(people, "Country Code")
+    return _with(people[[SOURCE_ROW]], contact_id=key[people.index], email=key[people.index],
+                 first_name=first, last_name=last, country=country)  # fmt: skip
+
+
+PAYPAL_ACTIVITY = Layout(
+    name="PayPal activity download",
+    signature=("Date", "Time", "TimeZone", "Name", "Type", "Status", "Gross", "Transaction ID"),
+    tables={
+        "orders": LayoutTable(
+            _map(
+                "Transaction ID -> order_id",
+                "Gross -> total",
+                "Currency -> currency",
+            ),
+            _paypal_orders,
+        ),
+        "contacts": LayoutTable({}, _paypal_buyers),
+    },
+    prepare=_paypal_rows,
+)
+
+
 LAYOUTS: tuple[Layout, ...] = (
     STRIPE,
+    PAYPAL_ACTIVITY,
     SQUARE_TRANSACTIONS,
     SQUARE_ITEMS,
     ETSY_ORDERS,
@@ -2449,6 +2765,7 @@ LAYOUTS: tuple[Layout, ...] = (
     XERO,
     MAILCHIMP,
     SHOPIFY_ORDERS,
+    SQUARESPACE_ORDERS,
     SHOPIFY_CUSTOMERS,
     SHOPIFY_PRODUCTS,
     HUBSPOT_DEALS,

@@ -41,6 +41,7 @@ def place(
     head: Callable[[str], pd.DataFrame],
     where: str,
     noun: str = "sheet or file",
+    mappings: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[dict[str, str], dict[str, Layout]]:
     """Table -> file or tab, and the layout of each file or tab that has a known one.
 
@@ -48,7 +49,9 @@ def place(
     the main table of each recognised export, then the other tables exports give, then
     names that say a table with a period ("orders_2023.csv"). A layout that does not give
     the table a name says is not used for that file. Files, workbook sheets and Google
-    Sheets tabs are all placed here (``noun`` names them in a config error).
+    Sheets tabs are all placed here (``noun`` names them in a config error). A layout is
+    found by the headers the user's ``mappings`` name too (a report of one row per line
+    item, mapped as advised).
     """
     located = locate_tables(configured, names, where, noun)
     named = dict(located)
@@ -57,14 +60,14 @@ def place(
         claimed = {t for t, n in located.items() if n == name}
         if not claimed and _period_copy(name, located, head):
             continue  # more rows of a located file: read with it (``period_parts``)
-        for layout in matching(head(name)):
+        for layout in matching(head(name), mappings):
             elsewhere = {t for t in layout.together if located.get(t, name) != name}
             if claimed <= set(layout.tables) and not elsewhere:
                 layouts[name] = layout
                 break
     # A list of opt-outs gives contacts last: beside a shop's export it is applied to the
     # buyers (``opt_out_lists``), rather than being the only contacts there are.
-    last = {n for n, layout in layouts.items() if _opt_outs(n, layout, head, every=True)}
+    last = {n for n, lay in layouts.items() if _opt_outs(n, lay, head, True, mappings)}
     offers = sorted(
         (layout.rank + rank + (len(TABLES) if name in last else 0), i, table, name)
         for i, (name, layout) in enumerate(layouts.items())
@@ -128,6 +131,7 @@ def opt_out_lists(
     layouts: Mapping[str, Layout],
     used: set[str],
     head: Callable[[str], pd.DataFrame],
+    mappings: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, str]:
     """Files or tabs that give no table but list people who opted out, to be applied to
     the contacts another file gives (by e-mail; ``opt_out_lists.OptOutLists``).
@@ -144,11 +148,17 @@ def opt_out_lists(
     return {
         name: layout.name
         for name, layout in layouts.items()
-        if name not in used and _opt_outs(name, layout, head, every=False)
+        if name not in used and _opt_outs(name, layout, head, False, mappings)
     }
 
 
-def _opt_outs(name: str, layout: Layout, head: Callable[[str], pd.DataFrame], every: bool) -> bool:
+def _opt_outs(
+    name: str,
+    layout: Layout,
+    head: Callable[[str], pd.DataFrame],
+    every: bool,
+    mappings: Mapping[str, Mapping[str, str]] | None = None,
+) -> bool:
     """Whether ``name`` gives people with e-mails who opted out (``every``: all of them):
     an export of one member status (Mailchimp's unsubscribed or cleaned), a suppression
     export, a shop owner's own "unsubscribes" sheet (`Email`, `Unsubscribed At`), or a
@@ -156,7 +166,7 @@ def _opt_outs(name: str, layout: Layout, head: Callable[[str], pd.DataFrame], ev
     not let its opt-outs through."""
     if "contacts" not in layout.tables:
         return False
-    members, _ = prepare(head(name), layout, name).table("contacts")
+    members, _ = prepare(head(name), layout, name, mappings).table("contacts")
     if "email" not in members or members["email"].isna().all():
         return False
     said = said_no(members)

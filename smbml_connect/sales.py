@@ -55,8 +55,10 @@ from smbml_connect.coerce import coerce_datetime
 __all__ = [
     "CREDIT_DOCUMENTS",
     "KINDS",
+    "NOT_A_SALE_ROW",
     "NOT_SALE_STATUSES",
     "REFUNDED_AMOUNT",
+    "REFUND_TAKEN_OFF",
     "SALE_STATUSES",
     "SUPPLIER_BILL",
     "Refunds",
@@ -133,6 +135,12 @@ CENT = 0.005  # amounts this close count as equal (money is written to the cent)
 # The start of the reason a supplier bill is left out with (a Xero export holds both);
 # the data checks count those rows by it.
 SUPPLIER_BILL = "supplier bill"
+# The start of the reason a payment account's row that moved money but sold nothing is
+# left out with (a PayPal withdrawal to the bank, a fee, a hold, a payment the shop sent),
+# then its kind in parentheses; the data checks count those rows by it.
+NOT_A_SALE_ROW = "neither a sale nor a refund"
+# The start of the reason a refund row is listed with once taken off the payment it names.
+REFUND_TAKEN_OFF = "refund of payment"
 
 
 def status_key(value: Any) -> str:

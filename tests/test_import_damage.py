@@ -463,7 +463,7 @@ def test_the_run_counts_rejected_rows_and_says_skipped_rows_apart(tmp_path: Path
     )
     ran = CliRunner().invoke(cli, ["run", "-c", str(config)])
     assert (
-        "1 row rejected, 2 rows skipped (blank, total or heading rows, or records of another kind such as supplier bills) and 0 "
+        "1 row rejected, 2 rows skipped (blank, total or heading rows, or records of another kind such as supplier bills or bank withdrawals) and 0 "
         in (ran.output)
     )
     status = CliRunner().invoke(cli, ["status", "-c", str(config)])

@@ -1039,3 +1039,30 @@ def test_an_empty_tab_names_only_the_steps_that_fill_it(
     result.declared["churn_value"] = steps_by_name(["churn_value"])[0].outputs
     (scores,) = [tab.note for tab in gsheets.result_tabs(result) if tab.role == "scores"]
     assert scores.endswith("have no created date; churn value failed: a timeout).")
+
+
+def test_a_report_of_one_row_per_item_mapped_by_the_user_is_read_as_lines(
+    emu: SheetsEmulator, api: SheetsApi
+) -> None:
+    """An Amazon order report pasted into a tab, its columns named by the user's mapping
+    (as the files source reads it): a further item of an order is its line, not a
+    duplicate order, and the order's total is its items' prices."""
+    rows = [
+        ["amazon-order-id", "purchase-date", "order-status", "sku", "quantity", "item-price"],
+        ["113-1", "2026-11-20", "Shipped", "MUG-01", "3", "54.00"],
+        ["113-1", "2026-11-20", "Shipped", "SOAP-05", "2", "15.00"],
+        ["112-2", "2026-10-02", "Shipped", "TEE-02", "1", "25.00"],
+    ]
+    key = "1MappedReportSpreadsheet00000000000000"
+    emu.state.create(key, "Amazon", {"Orders": rows})
+    source = SheetsSource(
+        api,
+        key,
+        tables={"orders": "Orders", "order_lines": "Orders"},
+        mappings={"orders": {"amazon-order-id": "order_id", "item-price": "total"}},
+    )
+    orders = validate("orders", source.pull("orders"), source="s")
+    lines = validate("order_lines", source.pull("order_lines"), source="s")
+    assert (orders.rejected_rows, lines.rejected_rows) == (0, 0)
+    assert orders.clean.set_index("order_id")["total"].to_dict() == {"113-1": 69.0, "112-2": 25.0}
+    assert lines.clean["unit_price"].tolist() == [18.0, 7.5, 25.0]

@@ -108,7 +108,7 @@ class FilesSource:
         for main, more in parts.items():  # "Orders 2023" beside "Orders": read with it
             self._companions.setdefault(main, []).extend(more)
         used |= {n for m in parts.values() for n in m}
-        lists = opt_out_lists(self._locations, self._layouts, used, self._head)
+        lists = opt_out_lists(self._locations, self._layouts, used, self._head, self.mappings)
         self._opt_outs = OptOutLists(lists, self._opt_out_members)  # joined to contacts
         self._not_read = self._unused()
         self.header_mappings: dict[str, HeaderMapping] = {}
@@ -343,13 +343,13 @@ class FilesSource:
             return self._prepared[location]
         layout = self._layouts.get(location)
         frame, rejects = self._whole_frame(location)
-        prepared = prepare(frame, layout, location)
+        prepared = prepare(frame, layout, location, self.mappings)
         if location in self._companions:  # one export in several files: rows say which
             parts = [location, *self._companions[location]]
             pieces = [prepared]
             for part in parts[1:]:
                 more, more_rejects = self._whole_frame(part)
-                pieces.append(prepare(more, layout, part))
+                pieces.append(prepare(more, layout, part, self.mappings))
                 rejects = rejects + more_rejects
             prepared = join_prepared(pieces, parts)
         rejects = prepared.settle(rejects)  # the layout reads the lines the reader could not
@@ -387,7 +387,11 @@ class FilesSource:
             self._names = list(names)
         elif self.path.suffix.lower() in {".csv", *_TEXT}:
             located, self._layouts = place(
-                {t: self.path.name for t in self.tables}, [self.path.name], self._head, ""
+                {t: self.path.name for t in self.tables},
+                [self.path.name],
+                self._head,
+                "",
+                mappings=self.mappings,
             )
             if not self._layouts and len(self.tables) != 1:
                 raise ConfigError(
@@ -397,7 +401,9 @@ class FilesSource:
             return located
         else:
             raise ConfigError(f"{self.path.name}: use an .xlsx workbook, a .csv file or a folder")
-        located, self._layouts = place(self.tables, names, self._head, self.path.name)
+        located, self._layouts = place(
+            self.tables, names, self._head, self.path.name, mappings=self.mappings
+        )
         return located
 
     def _head(self, location: str) -> pd.DataFrame:

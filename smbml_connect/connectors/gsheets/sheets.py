@@ -320,7 +320,7 @@ class SheetsSource:
         unread: list[SourceReject] = []
         for tab in tabs:
             raw, more = split_rows(self._values()[tab], first_row_number=1, where=tab)
-            pieces.append(prepare(raw, layout, tab))
+            pieces.append(prepare(raw, layout, tab, self.mappings))
             unread = unread + more
         prepared = pieces[0] if len(pieces) == 1 else join_prepared(pieces, tabs)
         self._prepared[main] = (prepared, prepared.settle(unread))
@@ -371,7 +371,9 @@ class SheetsSource:
         where = f"the spreadsheet {self.title!r}"
         named = locate_tables(self.tables, titles, where, noun="tab")  # config's tabs exist
         self._fetch(titles)
-        located, self._layouts = placing.place(self.tables, titles, self._head, where, noun="tab")
+        located, self._layouts = placing.place(
+            self.tables, titles, self._head, where, noun="tab", mappings=self.mappings
+        )
         self._companions = placing.companions(located, self._layouts)
         joined = {n for more in self._companions.values() for n in more}
         # A table only names with a period gave ("Orders 2023" alone): `_period_tabs`
