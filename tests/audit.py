@@ -32,6 +32,7 @@ from smbml_connect.analytics.forecast.seasonality import check_seasonality
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.analytics.leads.deals import NO_CLOSE_DATE
 from smbml_connect.analytics.leads.scoring import beats_baseline
+from smbml_connect.business_zone import data_end
 from smbml_connect.column_labels import code_name
 from smbml_connect.connectors.gsheets.sheets import _number_spec, result_tabs, sheet_header
 from smbml_connect.connectors.hubspot.push import _text as hubspot_text
@@ -835,7 +836,7 @@ def _sold_in_open_period(out: Outputs) -> tuple[pd.Period, float] | None:
     alias = FREQUENCIES[out.settings.get("forecast", {}).get("frequency", "M")][2]
     as_of = pd.Timestamp(out.result.as_of)
     as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
-    current = as_of.tz_convert(None).to_period(alias)
+    current = data_end(as_of).tz_convert(None).to_period(alias)  # a whole day: next period
     live = orders[orders["archived_at"].isna()] if "archived_at" in orders else orders
     when = pd.to_datetime(live["ordered_at"], utc=True, errors="coerce", format="ISO8601")
     total = pd.to_numeric(live["total"], errors="coerce").fillna(0.0)
@@ -1147,13 +1148,15 @@ def check_periods(out: Outputs, tally: Tally) -> None:
         tally.check("period stated and the same everywhere", span in text,
                     f"{where} does not name {span}")  # fmt: skip
     as_of = out.result.as_of
-    open_month = (
-        f"{as_of.tz_convert(None):%B %Y} is not over yet (the data runs to {as_of:%d %B %Y})"
-    )
-    tally.check("period stated and the same everywhere", open_month in out.report_text,
-                f"the report does not say {open_month!r}")  # fmt: skip
+    end = data_end(as_of).tz_convert(None)  # a run dated a whole day: that day is over
+    if end != end.to_period("M").start_time:  # a month under way
+        open_month = (
+            f"{as_of.tz_convert(None):%B %Y} is not over yet (the data runs to {as_of:%d %B %Y})"
+        )
+        tally.check("period stated and the same everywhere", open_month in out.report_text,
+                    f"the report does not say {open_month!r}")  # fmt: skip
     tally.check("period stated and the same everywhere",
-                months.min() == as_of.tz_convert(None).to_period("M"),
+                months.min() == end.to_period("M"),
                 f"the forecast starts {months.min()}, the data runs to {as_of:%Y-%m-%d}")  # fmt: skip
 
 

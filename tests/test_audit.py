@@ -27,6 +27,7 @@ from audit import (
 )
 from shops import write_tiny_shop
 
+from smbml_connect.business_zone import data_end
 from smbml_connect.column_labels import code_name
 
 # Each invariant that every sample shop must have met on at least this many values: the
@@ -155,10 +156,11 @@ def test_the_forecast_example_agrees_with_the_forecast_chart_or_says_why(yen: Ou
     rows = [list(r) for r in yen.workbook["Instructions"]]
     notes = [r for r in rows if isinstance(r[3], str) and ("80% range" in r[3] or "sold" in r[3])]
     assert any("range. This call" in r[3] for r in notes), [r[3] for r in notes]
+    under_way = f"{data_end(yen.result.as_of).tz_convert(None):%B %Y}"
     for row in notes:  # the line it wrote before, naming the open month only
         row[3] = (
             "From the complete months above: unlike the Forecast tab, this call is not told "
-            "what was already sold in October 2026, so the two may differ for that month."
+            f"what was already sold in {under_way}, so the two may differ for that month."
             if "sold" in row[3]
             else None
         )
