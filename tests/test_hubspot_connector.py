@@ -889,3 +889,37 @@ def test_scored_at_is_on_every_scored_object_and_follows_its_newest_value() -> N
         "c1": "2026-10-31T00:00:00.000Z", "c2": "2026-10-01T00:00:00.000Z",
     }  # fmt: skip
     assert stamps["deals"].take(rows).to_dict() == {"d1": "2026-10-31T00:00:00.000Z"}
+
+
+def test_an_archived_product_is_named_suggested_to_no_one_and_given_no_price(
+    hub, small, store
+) -> None:
+    """Archiving a product is how a HubSpot shop takes it off sale; its line items stay.
+    It was read as an id only: suggested to 34 customers as "100408", told to cut its
+    price, and its Forecast series was that id. The Moka Pot is the small sample's most
+    suggested product."""
+    emulator, _ = hub
+    products = emulator.state.objects["products"]
+    pot = next(rid for rid, r in products.items() if r.properties.get("name") == "Moka Pot")
+    emulator.state.archive("products", [pot])
+    api = make_api(emulator)
+    steps = steps_by_name(["next_product", "sales_forecast", "price_suggestions"])
+    result = run_pipeline(HubSpotSource(api), store, RunOptions(steps=steps, as_of=small.as_of),
+                          [HubSpotDestination(api)])  # fmt: skip
+    assert result.status == "ok", result.errors
+    assert result.loaded["products"] == len(products) - 1  # live ones: the archived is kept
+    contacts = emulator.state.objects["contacts"].values()
+    pushed = {p for r in contacts if (p := r.properties.get("smbml_next_product"))}
+    assert pushed and not {p for p in pushed if p.isdigit() or p == "Moka Pot"}
+    assert not any(k.startswith("smbml_") for k in products[pot].properties)
+    nexts = result.steps["next_product"].sheets["Next products"]
+    assert pot not in set(nexts["product_id"]) and "Moka Pot" not in set(nexts["product"])
+    assert not nexts["reason"].str.contains(pot).any()
+    assert nexts["reason"].str.contains("bought with Moka Pot").any()  # its sales still teach
+    said = " ".join(p for s in result.steps["next_product"].sections for p in s.paragraphs)
+    assert "not for sale now (Moka Pot)" in said
+    prices = result.steps["price_suggestions"].sheets["Prices"].set_index("product_id")
+    assert prices.loc[pot, "product"] == "Moka Pot" and pd.isna(prices.loc[pot, "suggested_price"])
+    assert "not for sale now" in prices.loc[pot, "reason"]
+    series = set(result.steps["sales_forecast"].sheets["Forecast"]["series"])
+    assert not {s for s in series if pot in s} and {s for s in series if "Moka Pot" in s}
