@@ -57,6 +57,7 @@ from smbml_connect.ports import (
     Notice,
     Page,
     PagedSource,
+    PushReport,
     Renamed,
     RunResult,
     SkipsRows,
@@ -331,13 +332,24 @@ def _checked(
 def _publish(destination: Destination, result: RunResult, store: Store) -> None:
     """One destination that cannot be written costs only itself: the others still are."""
     try:
-        result.pushes.append(destination.publish(result, store))
+        report = destination.publish(result, store)
+        result.pushes.append(report)
+        if report.unwritten:  # part went through: say what, with what did not
+            result.errors.append(f"{report.destination}: {_push_words(report)}")
     except OSError as exc:
         log.warning("%s not written", destination.name, exc_info=True)
         result.errors.append(f"{destination.name} not written: {_os_reason(exc)}")
     except SmbmlError as exc:
         log.warning("%s not written", destination.name, exc_info=True)
         result.errors.append(f"{destination.name} not written: {exc}")
+
+
+def _push_words(report: PushReport) -> str:
+    """What a push wrote and what it could not ("wrote 1,258 values (1,258 on contacts);
+    96 values on 32 products not written: ..."), for the run's problems and `smbml status`."""
+    wrote = ", ".join(f"{n:,} on {kind}" for kind, n in report.written_on.items() if n)
+    said = f"wrote {report.written:,} values ({wrote})" if wrote else "wrote no values"
+    return "; ".join([said, *report.unwritten])
 
 
 _OS_REASONS = {

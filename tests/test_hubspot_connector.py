@@ -923,3 +923,36 @@ def test_an_archived_product_is_named_suggested_to_no_one_and_given_no_price(
     assert "not for sale now" in prices.loc[pot, "reason"]
     series = set(result.steps["sales_forecast"].sheets["Forecast"]["series"])
     assert not {s for s in series if pot in s} and {s for s in series if "Moka Pot" in s}
+
+
+def test_a_push_that_fails_on_products_writes_the_contacts_and_says_both(hub, store) -> None:
+    """HubSpot kept answering 503 to the products' updates: the run said "hubspot not
+    written" though every contact value was written, lost the line that a property of
+    someone else's was left alone, and used the pull's "last saved page" words."""
+    emulator, _ = hub
+    emulator.state.properties["contacts"]["smbml_churn_risk"] = {
+        **emulator.state.properties["contacts"]["email"],
+        "name": "smbml_churn_risk", "label": "Churn risk (our agency)", "hubspotDefined": False,
+    }  # fmt: skip
+    fault = Fault("5xx", count=100, path="/objects/products/batch/update")
+    emulator.inject(fault)
+    result = _run_and_push(emulator, store)
+    assert result.status == "partial"
+    [report] = result.pushes
+    written = _ours(emulator, "contacts")
+    assert written and report.written_on["contacts"] == written and _ours(emulator, "products") == 0
+    [problem] = [e for e in result.errors if e.startswith("HubSpot")]
+    [unsent] = report.unwritten
+    assert (
+        problem == f"HubSpot: wrote {report.written:,} values ({written:,} on contacts); {unsent}"
+    )
+    products = len(store.read("products"))
+    assert f"on {products} products not written: HubSpot kept failing" in unsent
+    assert "saved page" not in problem and "sent again on the next run" in unsent
+    assert "left alone" in dict(report.failed)["smbml_churn_risk"]
+    assert store.runs(1)["error"].iloc[0] == problem  # `smbml status` says the same
+    fault.count = 0  # HubSpot answers again: the products go through, the contacts are done
+    again = _run_and_push(emulator, store)
+    assert again.status == "ok", again.errors
+    assert _ours(emulator, "products") > 0
+    assert not again.pushes[0].written_on.get("contacts")

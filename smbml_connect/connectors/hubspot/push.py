@@ -13,8 +13,9 @@ until the one bad record is found, so that record alone is reported.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput
 from hubspot.crm.properties import BatchInputPropertyCreate, PropertyCreate, PropertyGroupCreate
 
 from smbml_connect.connectors.hubspot.http import HubSpotApi, HubSpotHttpError
+from smbml_connect.errors import SmbmlError, TokenRejectedError
 from smbml_connect.ports import CrmProperty, PushReport, RunResult
 
 __all__ = ["GROUP", "HubSpotDestination"]
@@ -124,6 +126,28 @@ def _kept_lines(result: RunResult, store: Any) -> list[str]:
     return lines
 
 
+# The pull's words for giving up ("nothing after the last saved page was lost"): a push
+# has no pages saved, so they are left out of what it says.
+_PULL_WORDS = re.compile(r";\s*nothing after the last saved page was lost[^;]*$")
+
+
+def _failure_words(exc: Exception) -> str:
+    """Why HubSpot wrote nothing more, in words about the push."""
+    return _PULL_WORDS.sub("", str(exc).strip()).rstrip(". ")
+
+
+def _unsent(object_type: str, left: pd.DataFrame, report: PushReport, failure: SmbmlError) -> None:
+    """What HubSpot kept failing on (or refused) goes in the report, counted, and the push
+    goes on with the next object type: contacts written are not "not written" because
+    products failed. A refused token stops the push: every request would fail."""
+    if isinstance(failure, TokenRejectedError):
+        raise failure
+    report.unwritten.append(
+        f"{_values_text(len(left))} on {left['entity_id'].nunique():,} {object_type} not "
+        f"written: {_failure_words(failure)}; they are sent again on the next run"
+    )
+
+
 def _error_ids(error: dict[str, Any]) -> list[Any]:
     context = error.get("context") or {}
     found = context.get("ids") or context.get("id") or []
@@ -185,6 +209,7 @@ class HubSpotDestination:
             report.detail.extend(_cleared_lines(object_type, changed, withdrawn, self.dry_run))
             if self.dry_run:
                 report.written += len(changed)
+                report.written_on[object_type] = len(changed)
                 counts = changed.groupby("field").size().sort_index()
                 report.detail.append(
                     f"would write {len(changed):,} values on "
@@ -216,32 +241,48 @@ class HubSpotDestination:
         usable: list[CrmProperty] = []
         for object_type in dict.fromkeys(p.object_type for p in declared):
             ours = [p for p in declared if p.object_type == object_type]
-            existing = {
-                p["name"]: p
-                for p in self.api.json(
-                    f"reading the {object_type} property list",
-                    self.api.client.crm.properties.core_api.get_all,
-                    object_type,
-                ).get("results", [])
-            }
-            missing = [p for p in ours if p.name not in existing]
-            if missing and not self.dry_run:  # our properties exist only inside our group
-                self._ensure_group(object_type)
-            for spec in ours:
-                found = existing.get(spec.name)
-                if found is not None and found.get("groupName") != GROUP:
-                    report.failed.append((spec.name, f"a {object_type} property named {spec.name} "
-                                          "exists and was not made by smbml_connect: left alone"))  # fmt: skip
-                    continue
-                usable.append(spec)
-                if found is not None and not self.dry_run:
-                    self._label(object_type, spec, found, currency)
-            if missing and not self.dry_run:
-                self._create_properties(object_type, missing, currency)
-            for name, prop in existing.items():
-                self._options[(object_type, name)] = {o["value"] for o in prop.get("options") or []}
-            for spec in missing:
-                self._options[(object_type, spec.name)] = set(spec.options)
+            try:
+                usable += self._ensure_of(object_type, ours, report, currency)
+            except SmbmlError as exc:  # the other object types are still written
+                if isinstance(exc, TokenRejectedError):
+                    raise
+                report.unwritten.append(
+                    f"nothing written on {object_type}: {_failure_words(exc)}; its values are "
+                    "sent on the next run"
+                )
+        return usable
+
+    def _ensure_of(
+        self, object_type: str, ours: list[CrmProperty], report: PushReport, currency: str
+    ) -> list[CrmProperty]:
+        """The properties of one object type that can be written, made where missing."""
+        usable: list[CrmProperty] = []
+        existing = {
+            p["name"]: p
+            for p in self.api.json(
+                f"reading the {object_type} property list",
+                self.api.client.crm.properties.core_api.get_all,
+                object_type,
+            ).get("results", [])
+        }
+        missing = [p for p in ours if p.name not in existing]
+        if missing and not self.dry_run:  # our properties exist only inside our group
+            self._ensure_group(object_type)
+        for spec in ours:
+            found = existing.get(spec.name)
+            if found is not None and found.get("groupName") != GROUP:
+                report.failed.append((spec.name, f"a {object_type} property named {spec.name} "
+                                      "exists and was not made by smbml_connect: left alone"))  # fmt: skip
+                continue
+            usable.append(spec)
+            if found is not None and not self.dry_run:
+                self._label(object_type, spec, found, currency)
+        if missing and not self.dry_run:
+            self._create_properties(object_type, missing, currency)
+        for name, prop in existing.items():
+            self._options[(object_type, name)] = {o["value"] for o in prop.get("options") or []}
+        for spec in missing:
+            self._options[(object_type, spec.name)] = set(spec.options)
         return usable
 
     def _ensure_group(self, object_type: str) -> None:
@@ -392,23 +433,40 @@ class HubSpotDestination:
         chunks = [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
         # A few batches in flight: HubSpot's answer time overlaps building the next one. The
         # shared limiter still caps the rate; the store is only written from this thread.
+        written, failure, unsent = 0, None, []
         with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="hubspot-push") as pool:
-            futures = [
-                pool.submit(self._send, object_type, chunk, by_record, report) for chunk in chunks
-            ]
+            futures = {
+                pool.submit(self._send, object_type, chunk, by_record, report): chunk
+                for chunk in chunks
+            }
             try:
                 # Marked as each batch is confirmed, in whatever order: a kill now and then
                 # re-sends only what was in flight, not what waited behind a slow batch.
                 for future in as_completed(futures):
-                    done = future.result()
+                    try:
+                        done = future.result()
+                    except CancelledError:
+                        unsent += futures[future]
+                        continue
+                    except SmbmlError as exc:  # the batches not begun wait for the next run
+                        failure = failure or exc
+                        unsent += futures[future]
+                        for waiting in futures:
+                            waiting.cancel()
+                        continue
                     positions = [p for rid in done for p in rows_of[rid]]
                     sent = changed.iloc[sorted(positions)]
                     store.mark_pushed(self.key, object_type, sent)
-                    report.written += len(sent)
+                    written += len(sent)
             except BaseException:
                 for future in futures:
                     future.cancel()
                 raise
+            finally:
+                report.written += written
+                report.written_on[object_type] = written
+        if failure is not None:
+            _unsent(object_type, changed[changed["entity_id"].isin(unsent)], report, failure)
 
     def _send(
         self,
