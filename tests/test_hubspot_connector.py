@@ -27,6 +27,7 @@ from smbml_connect.consent import read_consent
 from smbml_connect.credentials import Secret
 from smbml_connect.errors import AuthError
 from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.ports import RunResult
 from smbml_connect.schema import TABLES
 from smbml_connect.source_account import AccountNotCheckedError
 from smbml_connect.steps import crm_properties, steps_by_name
@@ -956,3 +957,27 @@ def test_a_push_that_fails_on_products_writes_the_contacts_and_says_both(hub, st
     assert again.status == "ok", again.errors
     assert _ours(emulator, "products") > 0
     assert not again.pushes[0].written_on.get("contacts")
+
+
+def test_a_yen_amount_is_written_in_whole_yen_as_the_workbook_shows_it(hub, store) -> None:
+    """A yen portal's "Expected 12-month value" read 565207.34 and 0.19 in HubSpot beside a
+    workbook and reasons that say ¥565,207: an amount has its currency's decimals."""
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:4]
+    run = store.start_run("test", "hubspot")
+    spent, risk = [565207.34, 0.19, 48999.5, 12.875], [0.999, 0.1234, 0.5, 0.0449]
+    store.write_outputs("scores", run, pd.DataFrame(
+        [{"entity": "contact", "entity_id": i, "model": model, "value": v, "label": "",
+          "reasons": [], "model_version": "v1", "scored_at": SCORED}
+         for model, values in (("value_12m", spent), ("churn_risk", risk))
+         for i, v in zip(ids, values, strict=True)]))  # fmt: skip
+    store.finish_run(run, "ok", {}, None)
+    for currency, shown in (("JPY", ["565207", "0", "49000", "13"]),
+                            ("KWD", ["565207.34", "0.19", "48999.5", "12.875"])):  # fmt: skip
+        result = RunResult(run_id=run, as_of=SCORED, source="hubspot", currency=currency)
+        push = HubSpotDestination(make_api(emulator), properties=crm_properties())
+        assert push.publish(result, store).failed == []
+        records = [emulator.state.objects["contacts"][i].properties for i in ids]
+        assert [r["smbml_value_12m"] for r in records] == shown
+        assert [r["smbml_churn_risk"] for r in records] == ["99.9", "12.3", "50", "4.5"]

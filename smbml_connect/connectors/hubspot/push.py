@@ -25,6 +25,7 @@ from hubspot.crm.properties import BatchInputPropertyCreate, PropertyCreate, Pro
 
 from smbml_connect.connectors.hubspot.http import HubSpotApi, HubSpotHttpError
 from smbml_connect.errors import SmbmlError, TokenRejectedError
+from smbml_connect.money_words import minor_digits
 from smbml_connect.ports import CrmProperty, PushReport, RunResult
 
 __all__ = ["GROUP", "HubSpotDestination"]
@@ -40,13 +41,15 @@ MARK = "Written by smbml_connect."
 _TABLE_KEY = {"contacts": "contact_id", "deals": "deal_id", "products": "product_id"}
 
 
-def _text(value: Any, kind: str) -> str | None:
+def _text(value: Any, kind: str, digits: int = 2) -> str | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     if kind == "number":
         # Two decimals at most: a 12-month value of 0.0103317 is 0.01, a price 19.9 stays.
-        number = round(float(value), 2)
-        return str(int(number)) if number.is_integer() else f"{number:.2f}".rstrip("0")
+        # An amount has its currency's (`minor_digits`): a yen value 565207.34 is 565207,
+        # as the workbook and the reasons show it.
+        number = round(float(value), digits)
+        return str(int(number)) if number.is_integer() else f"{number:.{digits}f}".rstrip("0")
     return str(value)
 
 
@@ -193,11 +196,11 @@ class HubSpotDestination:
             declared = result.properties() if result is not None else []
         if result is not None:
             report.detail.extend(_kept_lines(result, store))
-        if not self.dry_run and self._nothing_to_write(store, declared, report):
-            return report
         currency = result.currency if result is not None else ""
+        if not self.dry_run and self._nothing_to_write(store, declared, report, currency):
+            return report
         usable = self._ensure_properties(report, declared, currency)
-        values = self._values(store, usable)
+        values = self._values(store, usable, currency=currency)
         stamps = {p.name for p in usable if p.type in ("datetime", "date")}
         withdrawn = _withdrawn_now(result, store)
         for object_type, frame in values.items():
@@ -221,11 +224,11 @@ class HubSpotDestination:
         return report
 
     def _nothing_to_write(
-        self, store: Any, declared: list[CrmProperty], report: PushReport
+        self, store: Any, declared: list[CrmProperty], report: PushReport, currency: str = ""
     ) -> bool:
         """True, without a request, when every value is as last written (or there is none):
         an unchanged hourly run then costs no property reads."""
-        values = self._values(store, declared, add_options=False)
+        values = self._values(store, declared, add_options=False, currency=currency)
         stamps = {p.name for p in declared if p.type in ("datetime", "date")}
         for object_type, frame in values.items():
             changed = store.changed_since_push(self.key, object_type, frame)
@@ -360,9 +363,14 @@ class HubSpotDestination:
 
     # -- values ----------------------------------------------------------------------
     def _values(
-        self, store: Any, usable: list[CrmProperty], add_options: bool = True
+        self,
+        store: Any,
+        usable: list[CrmProperty],
+        add_options: bool = True,
+        currency: str = "",
     ) -> dict[str, pd.DataFrame]:
-        """(entity_id, field, value) per object type: our latest outputs on HubSpot records."""
+        """(entity_id, field, value) per object type: our latest outputs on HubSpot records,
+        amounts to ``currency``'s decimals."""
         latest: dict[str, pd.DataFrame] = {}  # output table -> its latest rows, read once
         out: dict[str, pd.DataFrame] = {}
         for object_type in dict.fromkeys(p.object_type for p in usable):
@@ -378,7 +386,8 @@ class HubSpotDestination:
                     continue
                 series = spec.take(latest[spec.table])
                 series = series[pd.Index(series.index.astype(str), dtype=object).isin(ids)]
-                texts = series.map(lambda v, k=spec.type: _text(v, k)).dropna()
+                digits = minor_digits(currency) if spec.money else 2
+                texts = series.map(lambda v, k=spec.type, d=digits: _text(v, k, d)).dropna()
                 if spec.type == "enumeration" and add_options and not self.dry_run and len(texts):
                     self._add_options(object_type, spec, texts.unique())
                 parts.append(pd.DataFrame({"entity_id": texts.index.astype(str),
