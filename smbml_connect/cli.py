@@ -268,9 +268,9 @@ def _print_result(result: RunResult, outputs: list[Path]) -> None:
         verb = "would write" if "dry run" in push.destination else "wrote"
         _echo(
             f"{push.destination}: {verb} {push.written:,} values, {push.unchanged:,} unchanged, "
-            f"{len(push.failed):,} not written."
+            f"{len(push.failed) + len(push.unwritten):,} not written."
         )
-        for line in push.detail:
+        for line in [*push.detail, *push.unwritten]:
             _echo(f"  {line}")
         for record, reason in push.failed[:10]:
             _echo(f"  not written: {record}: {reason}")

@@ -58,7 +58,9 @@ from smbml_connect.ports import (
     Destination,
     ListsNotRead,
     Notice,
+    Page,
     PagedSource,
+    PushReport,
     Renamed,
     RunResult,
     SaysUnnamedAmounts,
@@ -169,6 +171,7 @@ def run_pipeline(
         _load(source, store, result, progress, options, money)
         _mark_complete(source, store, result)
         tables = {name: _live(store.read(name)) for name in TABLES}
+        tables["products"] = _with_retired(tables["products"], store.read("products"), tables)
         tables, linked = link_to_contacts(tables)  # "c2" or "Anna@x.com" for contact C2
         tables, closed_on = closed_on_close_date(tables)  # a closed deal's close date
         lacking = _no_outcomes(source, tables.get("deals"))
@@ -375,13 +378,24 @@ def _checked(
 def _publish(destination: Destination, result: RunResult, store: Store) -> None:
     """One destination that cannot be written costs only itself: the others still are."""
     try:
-        result.pushes.append(destination.publish(result, store))
+        report = destination.publish(result, store)
+        result.pushes.append(report)
+        if report.unwritten:  # part went through: say what, with what did not
+            result.errors.append(f"{report.destination}: {_push_words(report)}")
     except OSError as exc:
         log.warning("%s not written", destination.name, exc_info=True)
         result.errors.append(f"{destination.name} not written: {_os_reason(exc)}")
     except SmbmlError as exc:
         log.warning("%s not written", destination.name, exc_info=True)
         result.errors.append(f"{destination.name} not written: {exc}")
+
+
+def _push_words(report: PushReport) -> str:
+    """What a push wrote and what it could not ("wrote 1,258 values (1,258 on contacts);
+    96 values on 32 products not written: ..."), for the run's problems and `smbml status`."""
+    wrote = ", ".join(f"{n:,} on {kind}" for kind, n in report.written_on.items() if n)
+    said = f"wrote {report.written:,} values ({wrote})" if wrote else "wrote no values"
+    return "; ".join([said, *report.unwritten])
 
 
 _OS_REASONS = {
@@ -590,7 +604,10 @@ def _load_pages(
             clean[table] = settled.clean
             rejects += [checked.rejects, settled.rejects]
             result.loaded[table] = (
-                result.loaded.get(table, 0) + len(settled.clean) - settled.replaced
+                result.loaded.get(table, 0)
+                + len(settled.clean)
+                - settled.replaced
+                - _archived_rows(settled.clean, table, page)
             )
         result.notices += page.notices
         for table, ids in page.listed.items():
@@ -620,6 +637,16 @@ def _load_pages(
     if not notes.empty:  # a second header of a column: what it gave, over all pages
         store.add_rejects(result.run_id, notes)
         result.rejects = _stacked_rejects(result.rejects, notes)
+
+
+def _archived_rows(clean: pd.DataFrame, table: str, page: Page) -> int:
+    """Rows the page carries of records it marks archived (a CRM's archived products,
+    read for their names): kept, but not counted as loaded, on every run they come."""
+    marks = page.archived.get(table)
+    key = TABLES[table].key[-1]
+    if not marks or key not in clean.columns:
+        return 0
+    return int(clean[key].astype(str).isin({rid for rid, _ in marks}).sum())
 
 
 def _still_there(source: Source, table: str, unread: list[SourceReject], gone: GoneRows) -> None:
@@ -728,6 +755,26 @@ def _live(frame: pd.DataFrame) -> pd.DataFrame:
     if "archived_at" not in frame or not frame["archived_at"].notna().any():
         return frame
     return frame[frame["archived_at"].isna()].reset_index(drop=True)
+
+
+def _with_retired(
+    products: pd.DataFrame, stored: pd.DataFrame, tables: Mapping[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """The live products, and the archived ones some live order line names, marked not
+    for sale (`on_sale` no): archiving a HubSpot product, or removing it from the products
+    list, takes it off sale, but its sales stay. Left out, it was suggested to 34
+    customers as "100408" and told to cut its price, and its Forecast series was that id.
+    Archived products no line names stay out (nothing shows them); so do all, when no
+    product is live (a products list no longer given at all says nothing about sale)."""
+    if products.empty or stored.empty or stored["archived_at"].isna().all():
+        return products
+    lines = tables.get("order_lines")
+    named = set() if lines is None else set(lines["product_id"].dropna().astype(str))
+    retired = stored[stored["archived_at"].notna() & stored["product_id"].astype(str).isin(named)]
+    if retired.empty:
+        return products
+    retired = retired.assign(on_sale=False)
+    return pd.concat([products, retired], ignore_index=True)
 
 
 def _next_cursor(frame: pd.DataFrame, started: pd.Timestamp) -> str | None:

@@ -60,6 +60,10 @@ class PushReport:
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (record id, reason)
     detail: list[str] = field(default_factory=list)  # lines for the person watching
+    written_on: dict[str, int] = field(default_factory=dict)  # values written per object type
+    # What a push could not send at all, one line each ("96 values on 32 products not
+    # written: ..."): the rest went through and is counted above; the run is partial.
+    unwritten: list[str] = field(default_factory=list)
     # How the CLI reports it: "file" (destination is its path, named at the end), "sheets"
     # (the tabs, in detail) or "crm" (values written, unchanged, not written).
     kind: Literal["file", "sheets", "crm"] = "file"

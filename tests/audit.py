@@ -164,7 +164,9 @@ def _hubspot_values(result: RunResult, store: Store) -> dict[str, pd.Series]:
     for prop in result.properties():
         rows = store.latest_outputs(prop.table)
         if not rows.empty:
-            taken = prop.take(rows).map(lambda v, k=prop.type: hubspot_text(v, k)).dropna()
+            digits = minor_digits(result.currency) if prop.money else 2  # as the push writes
+            taken = prop.take(rows).map(lambda v, k=prop.type, d=digits: hubspot_text(v, k, d))
+            taken = taken.dropna()
             earlier = values.get(prop.name)
             values[prop.name] = taken if earlier is None else pd.concat([earlier, taken])
     return values
@@ -581,9 +583,12 @@ def check_money(out: Outputs, tally: Tally) -> None:
         for name, fmt in patterns.items():
             if _money_in(title, name):
                 tally.check(MONEY_DIGITS, fits(fmt), f"sheets {title!r} {name}: format {fmt!r}")
-    for name in ("smbml_suggested_price",):
+    # An amount written to HubSpot as the workbook shows it: a yen portal's 12-month value
+    # read 565207.34 there beside ¥565,207.
+    written = r"-?\d+(\.\d{1," + str(digits) + "})?" if digits else r"-?\d+"
+    for name in {p.name for p in out.result.properties() if p.money}:
         for v in out.hubspot.get(name, pd.Series(dtype=object)):
-            tally.check(MONEY_DIGITS, bool(re.fullmatch(r"-?\d+(\.\d{1,2})?", str(v))),
+            tally.check(MONEY_DIGITS, bool(re.fullmatch(written, str(v))),
                         f"hubspot {name}: {v!r}")  # fmt: skip
 
 
@@ -1432,7 +1437,10 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
     )
     as_of = pd.Timestamp(out.result.as_of)
     as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
-    gone = off_sale(product_sale_days(orders, lines), as_of, out.store.get("products"))
+    products = out.store.get("products")
+    gone = off_sale(product_sale_days(orders, lines), as_of, products)
+    if products is not None and "archived_at" in products.columns:  # archived: off sale too
+        gone |= set(products.loc[products["archived_at"].notna(), "product_id"].astype(str))
     shown = [(f"workbook {t!r}", _tab_frame(r)) for t, r in out.workbook.items()]
     shown += [(f"sheets {t!r}", f) for t, f in out.sheets.items()]
     for where, frame in shown:
@@ -1590,6 +1598,16 @@ def check_open_deals(out: Outputs, tally: Tally) -> None:
         tally.check("a deal given a win chance is not at a closed stage",
                     closed_words.search(stage) is None,
                     f"deal {deal}: given a win chance at stage {stage!r}")  # fmt: skip
+    # A stage is a category: a portal's numbered stage read as a quantity gave "At stage:
+    # 1,234,571 (raises the chance)" beside the Stage column's "Contract Sent (Wholesale)".
+    reasons = shown[["deal_id", "why"]] if "why" in shown.columns else shown.iloc[:0, :0]
+    for deal, why in reasons.astype(str).itertuples(index=False):
+        tally.check("a deal's stage is a category, not a quantity",
+                    STAGE_AS_NUMBER.search(why) is None,
+                    f"deal {deal}: its reasons read a stage as a number: {why!r}")  # fmt: skip
+
+
+STAGE_AS_NUMBER = re.compile(r"At stage: \d{1,3}(,\d{3})+ \(")
 
 
 def _yes(value: Any) -> bool:

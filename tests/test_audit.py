@@ -511,3 +511,22 @@ def test_the_audit_finds_an_abtest_chance_that_contradicts_its_verdict(tiny: Out
     rows[at + 1][rows[at].index("chance B beats A")] = 0.082
     found = audit(Outputs(**{**vars(tiny), "workbook": workbook})).problems
     assert any(p.startswith(ABTEST_AGREES) and "0.082" in p for p in found)
+
+
+def test_the_audit_finds_a_stage_read_as_a_number(sample: Outputs):
+    """A portal's own pipeline numbers its stages; read as a quantity, a deal's reasons
+    said "At stage: 1,234,571" beside its Stage column's label (find53_hubspot item 2)."""
+    broken = _planted(sample, "Deal win chances", "why",
+                      lambda v: f"At stage: 1,234,571 (raises the chance); {v}", row=1)  # fmt: skip
+    found = [p for p in audit(broken).problems if p.startswith("a deal's stage is a category")]
+    assert len(found) == 1 and "1,234,571" in found[0]
+
+
+def test_the_audit_finds_a_yen_amount_written_to_hubspot_with_cents(yen: Outputs):
+    """A yen portal's "Expected 12-month value" was written 565207.34 beside ¥565,207
+    (find53_hubspot item 4): the audit checks what the push writes at the currency's
+    decimals, where the tiny shop has too few customers to value any."""
+    values = pd.Series(["565207", "565207.34", "0"], index=["C1", "C2", "C3"])
+    planted = Outputs(**{**vars(yen), "hubspot": {**yen.hubspot, "smbml_value_12m": values}})
+    found = [p for p in audit(planted).problems if p.startswith(MONEY_DIGITS)]
+    assert found == [f"{MONEY_DIGITS}: hubspot smbml_value_12m: '565207.34'"]

@@ -8,13 +8,14 @@ store, and every output built from the store says the label, not the id.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from smbml_connect.analytics.leads.deals import DEAL_PHRASES
+from smbml_connect.analytics.leads.deals import DEAL_PHRASES, DealWinModel
 from smbml_connect.analytics.shared.tabular import OTHER, ColumnPlan
 from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
 from smbml_connect.connectors.hubspot.source import HubSpotSource
@@ -222,3 +223,68 @@ def test_the_deal_models_reasons_name_a_portal_stage_by_its_label() -> None:
         assert plan.describe(0.0) == "At stage: Proposal reviewed"
         assert plan.describe(1.0) == "Contract sent"  # not this portal's: the default words
         assert pipeline.describe(0.0) == "In the Renewals pipeline"
+
+
+STAGES = [  # the default pipeline's, in order, as a portal's own pipeline copies them
+    ("appointmentscheduled", "Appointment Scheduled", 0.2, False),
+    ("qualifiedtobuy", "Qualified To Buy", 0.4, False),
+    ("presentationscheduled", "Presentation Scheduled", 0.6, False),
+    ("decisionmakerboughtin", "Decision Maker Bought-In", 0.8, False),
+    ("contractsent", "Contract Sent", 0.9, False),
+    ("closedwon", "Closed Won", 1.0, True),
+    ("closedlost", "Closed Lost", 0.0, True),
+]
+
+
+def _numbered(small: SampleBusiness, order: list[int]) -> dict[str, pd.DataFrame]:
+    """The sample's deals in two pipelines a portal made, "Wholesale" and "Retail", whose
+    stages HubSpot numbered in ``order`` (stages added or reordered later)."""
+    ids = {old: str(1234567 + n) for (old, *_), n in zip(STAGES, order, strict=True)}
+    tables = dict(small.tables)
+    closed, history = tables["deals"], tables["deal_stages"]
+    opened, steps = [], []
+    for i in range(15):  # open deals at each of the first five stages, some without owner
+        created = small.as_of - pd.Timedelta(days=20 + 3 * i)
+        opened.append(closed.iloc[i].to_dict() | {
+            "deal_id": f"O{i:02d}", "name": f"Open {i}", "amount": 800.0 + 350 * i,
+            "stage": STAGES[i % 5][0], "is_closed": False, "is_won": False, "closed_at": pd.NaT,
+            "created_at": created, "close_date": small.as_of + pd.Timedelta(days=10 + i),
+            "owner_id": None if i % 4 == 0 else closed["owner_id"].iloc[i],
+        })  # fmt: skip
+        steps += [{"deal_id": f"O{i:02d}", "stage": STAGES[j][0], "source": "sample",
+                   "entered_at": created + pd.Timedelta(days=2 * j)} for j in range(i % 5 + 1)]  # fmt: skip
+    deals = pd.concat([closed, pd.DataFrame(opened)], ignore_index=True)
+    deals["pipeline"] = ["88001" if i % 3 else "88002" for i in range(len(deals))]
+    deals["stage"] = deals["stage"].map(ids)
+    tables["deals"] = deals
+    history = pd.concat([history, pd.DataFrame(steps)], ignore_index=True)
+    tables["deal_stages"] = history.assign(stage=history["stage"].map(ids))
+    tables["deal_pipeline_stages"] = pd.DataFrame(
+        [
+            (ids[old], label, "88001", "Wholesale", 0, n, closed, probability)
+            for n, (old, label, probability, closed) in enumerate(STAGES)
+        ],
+        columns=["stage", "stage_label", "pipeline", "pipeline_label", "pipeline_order",
+                 "display_order", "is_closed", "probability"],
+    )  # fmt: skip
+    return tables
+
+
+def test_numbered_stages_and_pipelines_are_categories_and_read_as_their_labels(small) -> None:
+    """A pipeline the portal made numbers its stages: the deal model read "1234571" as a
+    quantity ("At stage: 1,234,571 raises the chance") and a deal's chance moved with the
+    order HubSpot numbered the stages in."""
+    chances, said = [], []
+    for order in ([0, 1, 2, 3, 4, 5, 6], [4, 0, 6, 2, 5, 1, 3]):
+        tables = _numbered(small, order)
+        with portal_words(tables["deal_pipeline_stages"]):
+            model = DealWinModel().fit(tables, small.as_of)
+            scored = model.predict(tables, small.as_of)
+            kinds = {p.name: p.kind for p in model.scorer_.encoder_.plans_}
+            assert kinds["stage"] == "category" and kinds["pipeline"] == "category"
+            said += [r for reasons in scored["reasons"] for r in reasons]
+        chances.append(scored.set_index("deal_id")["probability"])
+    pd.testing.assert_series_equal(chances[0], chances[1])
+    stages = [r for r in said if r.startswith("At stage")]
+    assert stages and not [r for r in stages if re.search(r"\d", r)]
+    assert {r[10:].split(" (")[0] for r in stages} <= {label for _, label, *_ in STAGES}

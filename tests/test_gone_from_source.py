@@ -461,3 +461,30 @@ def test_a_broken_line_keeps_the_numbers_of_the_lines_after_it(tmp_path: Path) -
         (folder / "orders_export.csv").write_text("".join(lines), encoding="utf-8")
         _run(folder, store)
         assert products() == before
+
+
+def test_a_product_removed_from_the_list_is_kept_off_sale_while_its_sales_name_it() -> None:
+    """Archived (a HubSpot archive, a row gone from products.csv) is not for sale now, but
+    the orders still sold it: it keeps its name, off sale, for the steps that show its
+    history. One no order line names is left out; a products list no longer given at all
+    (every row archived) says nothing about what is for sale."""
+    from smbml_connect.pipeline import _live, _with_retired
+
+    gone = pd.Timestamp("2025-09-01", tz="UTC")
+    stored = pd.DataFrame(
+        {
+            "product_id": ["P1", "P2", "P3", "P4"],
+            "name": ["Moka Pot", "House Blend", "Gift Card", "Old Mug"],
+            "price": [57.99, 15.99, 25.0, 9.5],
+            "on_sale": [None, True, None, None],
+            "archived_at": [gone, pd.NaT, pd.NaT, gone],
+        }
+    )
+    lines = pd.DataFrame({"order_id": ["O1", "O1", "O2"], "product_id": ["P1", "P2", "P2"]})
+    tables = {"order_lines": lines}
+    kept = _with_retired(_live(stored), stored, tables).set_index("product_id")
+    assert sorted(kept.index) == ["P1", "P2", "P3"]  # P4: archived, and never sold
+    assert kept.loc["P1", "name"] == "Moka Pot" and kept.loc["P1", "on_sale"] is False
+    assert kept.loc["P2", "on_sale"] is True and pd.isna(kept.loc["P3", "on_sale"])
+    every = stored.assign(archived_at=gone)
+    assert _with_retired(_live(every), every, tables).empty

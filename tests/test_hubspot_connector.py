@@ -27,6 +27,7 @@ from smbml_connect.consent import read_consent
 from smbml_connect.credentials import Secret
 from smbml_connect.errors import AuthError
 from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.ports import RunResult
 from smbml_connect.schema import TABLES
 from smbml_connect.source_account import AccountNotCheckedError
 from smbml_connect.steps import crm_properties, steps_by_name
@@ -889,3 +890,94 @@ def test_scored_at_is_on_every_scored_object_and_follows_its_newest_value() -> N
         "c1": "2026-10-31T00:00:00.000Z", "c2": "2026-10-01T00:00:00.000Z",
     }  # fmt: skip
     assert stamps["deals"].take(rows).to_dict() == {"d1": "2026-10-31T00:00:00.000Z"}
+
+
+def test_an_archived_product_is_named_suggested_to_no_one_and_given_no_price(
+    hub, small, store
+) -> None:
+    """Archiving a product is how a HubSpot shop takes it off sale; its line items stay.
+    It was read as an id only: suggested to 34 customers as "100408", told to cut its
+    price, and its Forecast series was that id. The Moka Pot is the small sample's most
+    suggested product."""
+    emulator, _ = hub
+    products = emulator.state.objects["products"]
+    pot = next(rid for rid, r in products.items() if r.properties.get("name") == "Moka Pot")
+    emulator.state.archive("products", [pot])
+    api = make_api(emulator)
+    steps = steps_by_name(["next_product", "sales_forecast", "price_suggestions"])
+    result = run_pipeline(HubSpotSource(api), store, RunOptions(steps=steps, as_of=small.as_of),
+                          [HubSpotDestination(api)])  # fmt: skip
+    assert result.status == "ok", result.errors
+    assert result.loaded["products"] == len(products) - 1  # live ones: the archived is kept
+    contacts = emulator.state.objects["contacts"].values()
+    pushed = {p for r in contacts if (p := r.properties.get("smbml_next_product"))}
+    assert pushed and not {p for p in pushed if p.isdigit() or p == "Moka Pot"}
+    assert not any(k.startswith("smbml_") for k in products[pot].properties)
+    nexts = result.steps["next_product"].sheets["Next products"]
+    assert pot not in set(nexts["product_id"]) and "Moka Pot" not in set(nexts["product"])
+    assert not nexts["reason"].str.contains(pot).any()
+    assert nexts["reason"].str.contains("bought with Moka Pot").any()  # its sales still teach
+    said = " ".join(p for s in result.steps["next_product"].sections for p in s.paragraphs)
+    assert "not for sale now (Moka Pot)" in said
+    prices = result.steps["price_suggestions"].sheets["Prices"].set_index("product_id")
+    assert prices.loc[pot, "product"] == "Moka Pot" and pd.isna(prices.loc[pot, "suggested_price"])
+    assert "not for sale now" in prices.loc[pot, "reason"]
+    series = set(result.steps["sales_forecast"].sheets["Forecast"]["series"])
+    assert not {s for s in series if pot in s} and {s for s in series if "Moka Pot" in s}
+
+
+def test_a_push_that_fails_on_products_writes_the_contacts_and_says_both(hub, store) -> None:
+    """HubSpot kept answering 503 to the products' updates: the run said "hubspot not
+    written" though every contact value was written, lost the line that a property of
+    someone else's was left alone, and used the pull's "last saved page" words."""
+    emulator, _ = hub
+    emulator.state.properties["contacts"]["smbml_churn_risk"] = {
+        **emulator.state.properties["contacts"]["email"],
+        "name": "smbml_churn_risk", "label": "Churn risk (our agency)", "hubspotDefined": False,
+    }  # fmt: skip
+    fault = Fault("5xx", count=100, path="/objects/products/batch/update")
+    emulator.inject(fault)
+    result = _run_and_push(emulator, store)
+    assert result.status == "partial"
+    [report] = result.pushes
+    written = _ours(emulator, "contacts")
+    assert written and report.written_on["contacts"] == written and _ours(emulator, "products") == 0
+    [problem] = [e for e in result.errors if e.startswith("HubSpot")]
+    [unsent] = report.unwritten
+    assert (
+        problem == f"HubSpot: wrote {report.written:,} values ({written:,} on contacts); {unsent}"
+    )
+    products = len(store.read("products"))
+    assert f"on {products} products not written: HubSpot kept failing" in unsent
+    assert "saved page" not in problem and "sent again on the next run" in unsent
+    assert "left alone" in dict(report.failed)["smbml_churn_risk"]
+    assert store.runs(1)["error"].iloc[0] == problem  # `smbml status` says the same
+    fault.count = 0  # HubSpot answers again: the products go through, the contacts are done
+    again = _run_and_push(emulator, store)
+    assert again.status == "ok", again.errors
+    assert _ours(emulator, "products") > 0
+    assert not again.pushes[0].written_on.get("contacts")
+
+
+def test_a_yen_amount_is_written_in_whole_yen_as_the_workbook_shows_it(hub, store) -> None:
+    """A yen portal's "Expected 12-month value" read 565207.34 and 0.19 in HubSpot beside a
+    workbook and reasons that say ¥565,207: an amount has its currency's decimals."""
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:4]
+    run = store.start_run("test", "hubspot")
+    spent, risk = [565207.34, 0.19, 48999.5, 12.875], [0.999, 0.1234, 0.5, 0.0449]
+    store.write_outputs("scores", run, pd.DataFrame(
+        [{"entity": "contact", "entity_id": i, "model": model, "value": v, "label": "",
+          "reasons": [], "model_version": "v1", "scored_at": SCORED}
+         for model, values in (("value_12m", spent), ("churn_risk", risk))
+         for i, v in zip(ids, values, strict=True)]))  # fmt: skip
+    store.finish_run(run, "ok", {}, None)
+    for currency, shown in (("JPY", ["565207", "0", "49000", "13"]),
+                            ("KWD", ["565207.34", "0.19", "48999.5", "12.875"])):  # fmt: skip
+        result = RunResult(run_id=run, as_of=SCORED, source="hubspot", currency=currency)
+        push = HubSpotDestination(make_api(emulator), properties=crm_properties())
+        assert push.publish(result, store).failed == []
+        records = [emulator.state.objects["contacts"][i].properties for i in ids]
+        assert [r["smbml_value_12m"] for r in records] == shown
+        assert [r["smbml_churn_risk"] for r in records] == ["99.9", "12.3", "50", "4.5"]

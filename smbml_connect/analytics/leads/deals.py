@@ -24,7 +24,7 @@ from smbml_connect.analytics.leads.contact_features import (
 )
 from smbml_connect.analytics.leads.scoring import MIN_PER_CLASS, LeadScorer
 from smbml_connect.analytics.shared.contract import check_fitted
-from smbml_connect.analytics.shared.tabular import Phrase, format_number
+from smbml_connect.analytics.shared.tabular import Kind, Phrase, format_number
 from smbml_connect.business_zone import on_clock, wall_clock
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 from smbml_connect.money_words import money_text
@@ -80,6 +80,10 @@ DEAL_PHRASES: dict[str, Phrase] = {
                 for c in (k, k.upper())},
     ),
 }  # fmt: skip
+# A stage or pipeline is a category whatever its id looks like: a HubSpot pipeline made by
+# the portal numbers its stages (1234567, 1234568 ...), and read as a quantity "At stage:
+# 1,234,571" raised the chance, by the order HubSpot numbered the stages in.
+DEAL_KINDS: dict[str, Kind] = {"stage": "category", "pipeline": "category"}
 
 
 def _utc(series: pd.Series | Any) -> Any:
@@ -306,7 +310,11 @@ class DealWinModel:
             )
         _enough_deals(frame, as_of)
         self.scorer_ = LeadScorer(
-            random_state=self.random_state, model=self.model, phrases=DEAL_PHRASES, subject="deal"
+            random_state=self.random_state,
+            model=self.model,
+            phrases=DEAL_PHRASES,
+            subject="deal",
+            kinds=DEAL_KINDS,
         ).fit(
             frame.assign(snapshot_at=on_clock(frame["snapshot_at"], _zone(as_of))),
             "won",

@@ -68,7 +68,7 @@ from smbml_connect.analytics.shared.metrics import (
     calibration_error,
     calibration_table,
 )
-from smbml_connect.analytics.shared.tabular import Phrase, TabularEncoder, humanise
+from smbml_connect.analytics.shared.tabular import Kind, Phrase, TabularEncoder, humanise
 from smbml_connect.coerce import coerce_bool, coerce_datetime
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 
@@ -198,11 +198,13 @@ class LeadScorer:
         phrases: Mapping[str, Phrase] | None = None,
         protected: Sequence[str] = (),
         subject: str = "lead",
+        kinds: Mapping[str, Kind] | None = None,
     ) -> None:
         self.random_state = random_state
         self.model = model
         self.holdout_share = holdout_share
         self.phrases = dict(phrases or {})
+        self.kinds = dict(kinds or {})  # columns whose kind is known, not guessed (stage ids)
         self.protected = tuple(protected)
         self.subject = subject
 
@@ -236,7 +238,7 @@ class LeadScorer:
             )
         dropped = {target, *exclude} | {c for c in (time_column, group_column) if c}
         features = data.drop(columns=[c for c in data.columns if c in dropped])
-        self.encoder_ = TabularEncoder().fit(features, self.phrases)
+        self.encoder_ = TabularEncoder().fit(features, self.phrases, self.kinds)
         if not self.encoder_.plans_:
             raise DataValidationError(
                 "no usable columns to learn from: "

@@ -10,6 +10,7 @@ model that memorises ids learns nothing that carries over to new rows.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -20,7 +21,7 @@ from smbml_connect.analytics.shared.contract import check_fitted
 from smbml_connect.coerce import MISSING_TOKENS, coerce_bool, coerce_datetime, coerce_float
 from smbml_connect.value_words import category_words
 
-__all__ = ["ColumnPlan", "Phrase", "TabularEncoder", "format_number", "humanise"]
+__all__ = ["ColumnPlan", "Kind", "Phrase", "TabularEncoder", "format_number", "humanise"]
 
 Kind = Literal["number", "bool", "category", "date"]
 OTHER = "(other)"
@@ -201,12 +202,19 @@ class TabularEncoder:
         self.max_categories = max_categories
         self.min_category_share = min_category_share
 
-    def fit(self, frame: pd.DataFrame, phrases: dict[str, Phrase] | None = None) -> TabularEncoder:
-        phrases = phrases or {}
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        phrases: Mapping[str, Phrase] | None = None,
+        kinds: Mapping[str, Kind] | None = None,
+    ) -> TabularEncoder:
+        """``kinds`` fixes a column's kind whatever its values look like: a CRM's deal stage
+        ids are digits ("1234567"), but a stage is a category, not a quantity."""
+        phrases, kinds = phrases or {}, kinds or {}
         self.plans_: list[ColumnPlan] = []
         self.ignored_: dict[str, str] = {}
         for name in frame.columns:
-            plan = self._plan(str(name), frame[name])
+            plan = self._plan(str(name), frame[name], kinds.get(str(name)))
             if isinstance(plan, str):
                 self.ignored_[str(name)] = plan
             else:
@@ -214,11 +222,11 @@ class TabularEncoder:
                 self.plans_.append(plan)
         return self
 
-    def _plan(self, name: str, series: pd.Series) -> ColumnPlan | str:
+    def _plan(self, name: str, series: pd.Series, declared: Kind | None = None) -> ColumnPlan | str:
         present = series[~_missing_mask(series)]
         if present.empty:
             return "empty"
-        kind = self._kind(series)
+        kind = declared or self._kind(series)
         # "email" or "phone" holding yes/no says whether one was given: a feature, not an
         # identifier (an address or a number never reads as yes/no).
         if _ID_NAMES.search(name.strip().lower().replace(" ", "_")) and kind != "bool":

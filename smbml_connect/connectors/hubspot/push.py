@@ -13,8 +13,9 @@ until the one bad record is found, so that record alone is reported.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,8 @@ from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput
 from hubspot.crm.properties import BatchInputPropertyCreate, PropertyCreate, PropertyGroupCreate
 
 from smbml_connect.connectors.hubspot.http import HubSpotApi, HubSpotHttpError
+from smbml_connect.errors import SmbmlError, TokenRejectedError
+from smbml_connect.money_words import minor_digits
 from smbml_connect.ports import CrmProperty, PushReport, RunResult
 
 __all__ = ["GROUP", "HubSpotDestination"]
@@ -38,13 +41,15 @@ MARK = "Written by smbml_connect."
 _TABLE_KEY = {"contacts": "contact_id", "deals": "deal_id", "products": "product_id"}
 
 
-def _text(value: Any, kind: str) -> str | None:
+def _text(value: Any, kind: str, digits: int = 2) -> str | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     if kind == "number":
         # Two decimals at most: a 12-month value of 0.0103317 is 0.01, a price 19.9 stays.
-        number = round(float(value), 2)
-        return str(int(number)) if number.is_integer() else f"{number:.2f}".rstrip("0")
+        # An amount has its currency's (`minor_digits`): a yen value 565207.34 is 565207,
+        # as the workbook and the reasons show it.
+        number = round(float(value), digits)
+        return str(int(number)) if number.is_integer() else f"{number:.{digits}f}".rstrip("0")
     return str(value)
 
 
@@ -124,6 +129,28 @@ def _kept_lines(result: RunResult, store: Any) -> list[str]:
     return lines
 
 
+# The pull's words for giving up ("nothing after the last saved page was lost"): a push
+# has no pages saved, so they are left out of what it says.
+_PULL_WORDS = re.compile(r";\s*nothing after the last saved page was lost[^;]*$")
+
+
+def _failure_words(exc: Exception) -> str:
+    """Why HubSpot wrote nothing more, in words about the push."""
+    return _PULL_WORDS.sub("", str(exc).strip()).rstrip(". ")
+
+
+def _unsent(object_type: str, left: pd.DataFrame, report: PushReport, failure: SmbmlError) -> None:
+    """What HubSpot kept failing on (or refused) goes in the report, counted, and the push
+    goes on with the next object type: contacts written are not "not written" because
+    products failed. A refused token stops the push: every request would fail."""
+    if isinstance(failure, TokenRejectedError):
+        raise failure
+    report.unwritten.append(
+        f"{_values_text(len(left))} on {left['entity_id'].nunique():,} {object_type} not "
+        f"written: {_failure_words(failure)}; they are sent again on the next run"
+    )
+
+
 def _error_ids(error: dict[str, Any]) -> list[Any]:
     context = error.get("context") or {}
     found = context.get("ids") or context.get("id") or []
@@ -169,11 +196,11 @@ class HubSpotDestination:
             declared = result.properties() if result is not None else []
         if result is not None:
             report.detail.extend(_kept_lines(result, store))
-        if not self.dry_run and self._nothing_to_write(store, declared, report):
-            return report
         currency = result.currency if result is not None else ""
+        if not self.dry_run and self._nothing_to_write(store, declared, report, currency):
+            return report
         usable = self._ensure_properties(report, declared, currency)
-        values = self._values(store, usable)
+        values = self._values(store, usable, currency=currency)
         stamps = {p.name for p in usable if p.type in ("datetime", "date")}
         withdrawn = _withdrawn_now(result, store)
         for object_type, frame in values.items():
@@ -185,6 +212,7 @@ class HubSpotDestination:
             report.detail.extend(_cleared_lines(object_type, changed, withdrawn, self.dry_run))
             if self.dry_run:
                 report.written += len(changed)
+                report.written_on[object_type] = len(changed)
                 counts = changed.groupby("field").size().sort_index()
                 report.detail.append(
                     f"would write {len(changed):,} values on "
@@ -196,11 +224,11 @@ class HubSpotDestination:
         return report
 
     def _nothing_to_write(
-        self, store: Any, declared: list[CrmProperty], report: PushReport
+        self, store: Any, declared: list[CrmProperty], report: PushReport, currency: str = ""
     ) -> bool:
         """True, without a request, when every value is as last written (or there is none):
         an unchanged hourly run then costs no property reads."""
-        values = self._values(store, declared, add_options=False)
+        values = self._values(store, declared, add_options=False, currency=currency)
         stamps = {p.name for p in declared if p.type in ("datetime", "date")}
         for object_type, frame in values.items():
             changed = store.changed_since_push(self.key, object_type, frame)
@@ -216,32 +244,48 @@ class HubSpotDestination:
         usable: list[CrmProperty] = []
         for object_type in dict.fromkeys(p.object_type for p in declared):
             ours = [p for p in declared if p.object_type == object_type]
-            existing = {
-                p["name"]: p
-                for p in self.api.json(
-                    f"reading the {object_type} property list",
-                    self.api.client.crm.properties.core_api.get_all,
-                    object_type,
-                ).get("results", [])
-            }
-            missing = [p for p in ours if p.name not in existing]
-            if missing and not self.dry_run:  # our properties exist only inside our group
-                self._ensure_group(object_type)
-            for spec in ours:
-                found = existing.get(spec.name)
-                if found is not None and found.get("groupName") != GROUP:
-                    report.failed.append((spec.name, f"a {object_type} property named {spec.name} "
-                                          "exists and was not made by smbml_connect: left alone"))  # fmt: skip
-                    continue
-                usable.append(spec)
-                if found is not None and not self.dry_run:
-                    self._label(object_type, spec, found, currency)
-            if missing and not self.dry_run:
-                self._create_properties(object_type, missing, currency)
-            for name, prop in existing.items():
-                self._options[(object_type, name)] = {o["value"] for o in prop.get("options") or []}
-            for spec in missing:
-                self._options[(object_type, spec.name)] = set(spec.options)
+            try:
+                usable += self._ensure_of(object_type, ours, report, currency)
+            except SmbmlError as exc:  # the other object types are still written
+                if isinstance(exc, TokenRejectedError):
+                    raise
+                report.unwritten.append(
+                    f"nothing written on {object_type}: {_failure_words(exc)}; its values are "
+                    "sent on the next run"
+                )
+        return usable
+
+    def _ensure_of(
+        self, object_type: str, ours: list[CrmProperty], report: PushReport, currency: str
+    ) -> list[CrmProperty]:
+        """The properties of one object type that can be written, made where missing."""
+        usable: list[CrmProperty] = []
+        existing = {
+            p["name"]: p
+            for p in self.api.json(
+                f"reading the {object_type} property list",
+                self.api.client.crm.properties.core_api.get_all,
+                object_type,
+            ).get("results", [])
+        }
+        missing = [p for p in ours if p.name not in existing]
+        if missing and not self.dry_run:  # our properties exist only inside our group
+            self._ensure_group(object_type)
+        for spec in ours:
+            found = existing.get(spec.name)
+            if found is not None and found.get("groupName") != GROUP:
+                report.failed.append((spec.name, f"a {object_type} property named {spec.name} "
+                                      "exists and was not made by smbml_connect: left alone"))  # fmt: skip
+                continue
+            usable.append(spec)
+            if found is not None and not self.dry_run:
+                self._label(object_type, spec, found, currency)
+        if missing and not self.dry_run:
+            self._create_properties(object_type, missing, currency)
+        for name, prop in existing.items():
+            self._options[(object_type, name)] = {o["value"] for o in prop.get("options") or []}
+        for spec in missing:
+            self._options[(object_type, spec.name)] = set(spec.options)
         return usable
 
     def _ensure_group(self, object_type: str) -> None:
@@ -319,9 +363,14 @@ class HubSpotDestination:
 
     # -- values ----------------------------------------------------------------------
     def _values(
-        self, store: Any, usable: list[CrmProperty], add_options: bool = True
+        self,
+        store: Any,
+        usable: list[CrmProperty],
+        add_options: bool = True,
+        currency: str = "",
     ) -> dict[str, pd.DataFrame]:
-        """(entity_id, field, value) per object type: our latest outputs on HubSpot records."""
+        """(entity_id, field, value) per object type: our latest outputs on HubSpot records,
+        amounts to ``currency``'s decimals."""
         latest: dict[str, pd.DataFrame] = {}  # output table -> its latest rows, read once
         out: dict[str, pd.DataFrame] = {}
         for object_type in dict.fromkeys(p.object_type for p in usable):
@@ -337,7 +386,8 @@ class HubSpotDestination:
                     continue
                 series = spec.take(latest[spec.table])
                 series = series[pd.Index(series.index.astype(str), dtype=object).isin(ids)]
-                texts = series.map(lambda v, k=spec.type: _text(v, k)).dropna()
+                digits = minor_digits(currency) if spec.money else 2
+                texts = series.map(lambda v, k=spec.type, d=digits: _text(v, k, d)).dropna()
                 if spec.type == "enumeration" and add_options and not self.dry_run and len(texts):
                     self._add_options(object_type, spec, texts.unique())
                 parts.append(pd.DataFrame({"entity_id": texts.index.astype(str),
@@ -392,23 +442,40 @@ class HubSpotDestination:
         chunks = [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
         # A few batches in flight: HubSpot's answer time overlaps building the next one. The
         # shared limiter still caps the rate; the store is only written from this thread.
+        written, failure, unsent = 0, None, []
         with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="hubspot-push") as pool:
-            futures = [
-                pool.submit(self._send, object_type, chunk, by_record, report) for chunk in chunks
-            ]
+            futures = {
+                pool.submit(self._send, object_type, chunk, by_record, report): chunk
+                for chunk in chunks
+            }
             try:
                 # Marked as each batch is confirmed, in whatever order: a kill now and then
                 # re-sends only what was in flight, not what waited behind a slow batch.
                 for future in as_completed(futures):
-                    done = future.result()
+                    try:
+                        done = future.result()
+                    except CancelledError:
+                        unsent += futures[future]
+                        continue
+                    except SmbmlError as exc:  # the batches not begun wait for the next run
+                        failure = failure or exc
+                        unsent += futures[future]
+                        for waiting in futures:
+                            waiting.cancel()
+                        continue
                     positions = [p for rid in done for p in rows_of[rid]]
                     sent = changed.iloc[sorted(positions)]
                     store.mark_pushed(self.key, object_type, sent)
-                    report.written += len(sent)
+                    written += len(sent)
             except BaseException:
                 for future in futures:
                     future.cancel()
                 raise
+            finally:
+                report.written += written
+                report.written_on[object_type] = written
+        if failure is not None:
+            _unsent(object_type, changed[changed["entity_id"].isin(unsent)], report, failure)
 
     def _send(
         self,

@@ -239,9 +239,17 @@ class HubSpotSource:
                 yield Page(listed={entity: [str(r["id"]) for r in batch]})
             listing = True
         archived: list[tuple[str, str]] = []
-        for batch, _ in self._list(spec, [], archived=True, inline=False):
+        # An archived product is off sale, but its sales are history the steps still show
+        # (Forecast, "Often bought with"): its record is read whole, so it keeps its name;
+        # one archived before the first run was never in the store and showed as its id.
+        retired: list[dict[str, Any]] = []
+        shown = wanted if spec.table == "products" else []
+        for batch, _ in self._list(spec, shown, archived=True, inline=False):
             archived += [(str(r["id"]), str(r.get("archivedAt") or r["updatedAt"])) for r in batch]
+            retired += batch if shown else []
         page = Page(archived={entity: archived} if archived else {})
+        if retired:
+            page.tables[spec.table] = records_to_frame(spec, retired, kinds, {}, self._companies)
         if archived and spec.table == "deals":  # a deleted deal's stage history goes with it
             page.replace["deal_stages"] = [rid for rid, _ in archived]
         if listing:  # in the recycle bin is not gone for good: it can be restored
