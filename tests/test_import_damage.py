@@ -213,9 +213,9 @@ def test_a_flat_orders_file_beside_an_order_lines_file_is_read_as_plain_orders(
 
 
 def test_a_flat_sales_tab_in_google_sheets_loses_no_row(tmp_path: Path, store: Store):
-    """Sheets places tabs by name only, so the tab's lines have no table to go to: it is read
-    as plain orders (its second line rows rejected, saying how they differ), not cut to the
-    first row of each order without a word."""
+    """A flat sales tab was cut to the first row of each order without a word; then, while
+    Sheets placed tabs by name only, read as plain orders with its second line rows
+    rejected. Tabs are placed as files are now (stop 53): it gives what the file gives."""
     import csv
     import json
 
@@ -233,10 +233,13 @@ def test_a_flat_sales_tab_in_google_sheets_loses_no_row(tmp_path: Path, store: S
         api = SheetsApi(Secret(json.dumps(make_service_account(emu))), api_url=emu.url,
                         clock=clock)  # fmt: skip
         result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
-    assert result.loaded == {"orders": 3}
-    lost = rejects(result, "row rejected")
-    assert lost["source_row"].tolist() == [2, 4]
-    assert all("differed in Product, SKU" in r for r in lost["reason"])
+    assert result.loaded == {"contacts": 3, "orders": 3, "order_lines": 5}
+    assert rejects(result, "row rejected").empty
+    lines = store.read("order_lines").sort_values(["order_id", "line_no"])
+    assert lines[["order_id", "product_id", "quantity"]].values.tolist() == [
+        ["1001", "T1", 2.0], ["1001", "M1", 1.0], ["1002", "T1", 1.0], ["1002", "F1", 1.0],
+        ["1003", "T1", 1.0],
+    ]  # fmt: skip
 
 
 # -- 4: two columns of one canonical column ------------------------------------------

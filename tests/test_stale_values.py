@@ -156,7 +156,7 @@ def test_a_sheets_tab_of_a_failed_step_says_it_failed_and_keeps_no_older_rows() 
     result.failed["price_suggestions"] = "unexpected error, see the log"
     (prices,) = [t for t in result_tabs(result) if t.role == "prices"]
     assert prices.frame.empty
-    assert "price suggestions failed: unexpected error, see the log." in prices.note
+    assert "(price suggestions failed: unexpected error, see the log)." in prices.note
 
 
 def test_a_dry_run_says_what_would_be_cleared_and_why() -> None:
