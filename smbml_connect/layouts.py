@@ -30,9 +30,10 @@ import pandas as pd
 
 from smbml_connect import coerce
 from smbml_connect.business_zone import zone_of_words
-from smbml_connect.consent import hubspot_consent, keep_header_meaning, says_no
+from smbml_connect.consent import OPT_OUT_LIST, hubspot_consent, keep_header_meaning, says_no
 from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
+from smbml_connect.opt_out_lists import said_no
 from smbml_connect.ports import SourceReject
 from smbml_connect.sale_flags import keep_sale_meaning
 from smbml_connect.sales import (
@@ -47,6 +48,7 @@ from smbml_connect.sheet_rows import BLANK_ROWS
 
 __all__ = [
     "DERIVED",
+    "EXPORT_COPY",
     "FILE",
     "LAYOUTS",
     "Layout",
@@ -140,6 +142,10 @@ class Prepared:
     layout: Layout | None
     settled: bool = False  # the unreadable lines were seen (``settle`` is done once)
     cleared: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # per table
+    # A second copy of an export's orders (``join_prepared``): the data check saying which
+    # copy was set aside, and the people who said no in the rows set aside (key -> file).
+    copies: list[tuple[int, str]] = field(default_factory=list)  # (rows, line)
+    held_no: dict[str, str] = field(default_factory=dict)
 
     def table(
         self, table: str, overrides: Mapping[str, str] | None = None
@@ -167,7 +173,8 @@ class Prepared:
         mapping.layout = self.layout.name
         mapping.made = [c for c in made_here if mapping.columns.get(c) == c]
         mapping.derived = {c: how for c, how in derived.items() if mapping.columns.get(c) == c}
-        return _meanings(mapping.apply(shaped), mapping.columns), mapping
+        out = _meanings(mapping.apply(shaped), mapping.columns)
+        return (_held_no(out, self.held_no) if table == "contacts" else out), mapping
 
     def settle(self, unread: list[SourceReject]) -> list[SourceReject]:
         """The lines the reader could not split, as the layout reads them.
@@ -313,10 +320,117 @@ def join_prepared(pieces: list[Prepared], files: list[str]) -> Prepared:
         for p, f in zip(pieces, files, strict=True)
     ]
     skipped = [p.skipped.assign(**{FILE: f}) for p, f in zip(pieces, files, strict=True)]
+    copies, said, held = _set_aside_copies(frames, files, pieces[0].layout)
     joined = pd.concat(frames, ignore_index=True)
     if USER_MAPPING in pieces[0].frame.attrs:
         joined.attrs[USER_MAPPING] = pieces[0].frame.attrs[USER_MAPPING]
-    return Prepared(joined, pd.concat(skipped, ignore_index=True), pieces[0].layout)
+    skips = pd.concat([*skipped, *copies], ignore_index=True)
+    return Prepared(joined, skips, pieces[0].layout, copies=said, held_no=held)
+
+
+EXPORT_COPY = "export_copy"  # the data check that says a copy of an export was set aside
+
+
+def _order_keys(frame: pd.DataFrame, layout: Layout) -> pd.Series | None:
+    """Each row's order id as the layout reads it (stripped text), or None when the
+    layout gives no orders: the key by which two copies of one export are told apart."""
+    for table in ("order_lines", "orders"):
+        if table not in layout.tables:
+            continue
+        spec = layout.tables[table]
+        header = next((h for h, c in spec.columns.items() if c == "order_id"), None)
+        if header is None:
+            mapped = map_headers(table, _headers(frame), _user_map(frame, table))
+            header = next((h for h, c in mapped.columns.items() if c == "order_id"), None)
+        found = next(
+            (c for c in frame.columns if normalise(str(c)) == normalise(str(header))), None
+        )
+        if header is not None and found is not None:
+            return frame[found].map(lambda v: str(v).strip() if _text(v) else None)
+    return None
+
+
+def _set_aside_copies(
+    frames: list[pd.DataFrame], files: list[str], layout: Layout | None
+) -> tuple[list[pd.DataFrame], list[tuple[int, str]], dict[str, str]]:
+    """Rows of an order an earlier file of the join already holds, set aside in place.
+
+    Two copies of one export (Google's "Copy of Orders", a re-downloaded
+    "orders_export_1 (1).csv") were joined as parts of it, and every line counted twice;
+    the parts Shopify splits an export into hold different orders. An order is read from
+    the first file that has it (the located one first). Returns the rows set aside (as
+    skipped rows), one data-check line per copy, and the people who said no in them (so
+    an older copy's "no" is not lost: consent fails closed)."""
+    if layout is None:
+        return [], [], {}
+    seen: dict[str, str] = {}  # order id -> the file it is read from
+    aside: list[pd.DataFrame] = []
+    said: list[tuple[int, str]] = []
+    held: dict[str, str] = {}
+    for k, (frame, name) in enumerate(zip(frames, files, strict=True)):
+        keys = _order_keys(frame, layout)
+        if keys is None:
+            return [], [], {}
+        again = keys.isin(list(seen)).to_numpy()
+        if again.any():
+            rows = frame[again]
+            where = keys[again].map(seen)
+            first = str(where.mode().iloc[0])
+            aside.append(rows.assign(reason=[f"order {o} is read from {w!r} (a copy of it)"
+                                             for o, w in zip(keys[again], where, strict=True)]))  # fmt: skip
+            frames[k] = frame[~again].reset_index(drop=True)
+            held.update(_said_no_in(rows, layout, name))
+            orders = keys[again].nunique()
+            said.append(
+                (
+                    int(again.sum()),
+                    f"{name!r} holds {orders:,} order{'' if orders == 1 else 's'} that {first!r} "
+                    f"holds too ({int(again.sum()):,} rows): a copy of the same export, so those "
+                    f"orders and their lines are read once, from {first!r}; the copy's rows are "
+                    "listed as skipped"
+                    + (
+                        f", and the {len(held):,} people it says opted out are opted out"
+                        if held
+                        else ""
+                    )
+                    + ".",
+                )
+            )
+        for key in keys[~again].dropna():
+            seen.setdefault(key, name)
+    return aside, said, held
+
+
+def _said_no_in(rows: pd.DataFrame, layout: Layout, name: str) -> dict[str, str]:
+    """The people (e-mail or id, lower case) who said no in ``rows``, by the layout."""
+    if "contacts" not in layout.tables:
+        return {}
+    members, _ = Prepared(rows.reset_index(drop=True), rows.iloc[:0], layout).table("contacts")
+    out: dict[str, str] = {}
+    for i, no in enumerate(said_no(members)):
+        for column in ("email", "contact_id"):
+            value = members[column].iloc[i] if column in members.columns else None
+            if no and isinstance(value, str) and value.strip():
+                out.setdefault(value.strip().casefold(), name)
+    return out
+
+
+def _held_no(contacts: pd.DataFrame, held: Mapping[str, str]) -> pd.DataFrame:
+    """Contacts a set-aside copy says opted out, with that copy's name as their opt-out."""
+    if not held:
+        return contacts
+    found = pd.Series(None, index=contacts.index, dtype=object)
+    for column in ("email", "contact_id"):
+        if column in contacts.columns:
+            keys = contacts[column].map(
+                lambda v: v.strip().casefold() if isinstance(v, str) else None
+            )
+            found = found.where(found.notna(), keys.map(held))
+    if not found.notna().any():
+        return contacts
+    if OPT_OUT_LIST in contacts.columns:
+        found = found.where(found.notna(), contacts[OPT_OUT_LIST])
+    return contacts.assign(**{OPT_OUT_LIST: found})
 
 
 _TOTAL = re.compile(r"(grand |sub ?)totals?( .*)?|totals?( for .*)?|sum|summe|gesamt|totaal|totale")

@@ -51,6 +51,9 @@ class OptOutLists:
     names: dict[str, str]  # list -> the export it is ("Mailchimp audience export")
     read: Reader  # a list's contacts, canonical headers, with its unreadable lines
     noun: str = "File"  # what a list is to the user: a "File", a "Tab"
+    # Of ``names``, those that give other tables (an orders export beside a customers
+    # list) -> those tables: only their people's "no"s are applied, and said when any are.
+    gives: dict[str, str] = field(default_factory=dict)
     _listed: dict[str, str] | None = None  # address -> the list that holds it
     _counts: dict[str, int] = field(default_factory=dict)  # list -> addresses in it
     _rows: dict[str, int] = field(default_factory=dict)  # list -> its rows with an address
@@ -103,12 +106,16 @@ class OptOutLists:
         for name in self.names:
             total = self._counts[name]
             matched = sum(1 for a in self._matched if listed.get(a) == name)
+            if name in self.gives and not total and not self._unread.get(name):
+                continue  # an orders export whose buyers all said yes: nothing to say
             lines.append(
                 Notice("opt_out_list", "contacts", matched, self._line(name, total, matched))
             )
         return lines
 
     def _line(self, name: str, total: int, matched: int) -> str:
+        if name in self.gives:
+            return self._giver_line(name, total, matched)
         rest = total - matched
         rows = self._rows.get(name, total)
         what = (
@@ -132,11 +139,27 @@ class OptOutLists:
                 f"one {self.noun.lower()} only (to use this one's, name it in the config: "
                 f"[source.tables] contacts = {name!r})"
             )
+        return text + self._unread_words(name) + "."
+
+    def _giver_line(self, name: str, total: int, matched: int) -> str:
+        """A file read for other tables whose people said no: which, and that it counts."""
+        text = (
+            f"{self.noun} {name!r} ({self.names[name]}) gives the {self.gives[name]}, and "
+            f"{total:,} of its people said no to marketing there: {matched:,} of them matched "
+            f"a contact, who is opted out whatever the contact's own consent says (column "
+            f"{OPT_OUT_LIST!r}); {total - matched:,} named no contact"
+        )
+        if total - matched and not self._emails:
+            text += " (the contacts have no e-mail to match them by)"
+        return text + self._unread_words(name) + "."
+
+    def _unread_words(self, name: str) -> str:
         unread = self._unread.get(name, [])
+        text = ""
         if unread:
             shown = ", ".join(map(str, unread[:5])) + (" ..." if len(unread) > 5 else "")
             text += (
                 f"; {len(unread):,} of its lines could not be read (line {shown}), so any "
                 "opt-out they hold is not applied: fix them and run again"
             )
-        return text + "."
+        return text

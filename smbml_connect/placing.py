@@ -26,6 +26,7 @@ from smbml_connect.schema import SOURCE_ROW, TABLES
 
 __all__ = [
     "HEAD_ROWS",
+    "buyers_elsewhere",
     "companions",
     "opt_out_lists",
     "period_parts",
@@ -68,12 +69,21 @@ def place(
     # A list of opt-outs gives contacts last: beside a shop's export it is applied to the
     # buyers (``opt_out_lists``), rather than being the only contacts there are.
     last = {n for n, lay in layouts.items() if _opt_outs(n, lay, head, True, mappings)}
+    # Of two files of one export, the one a name gave a table ("Orders") gives the others
+    # too: an older "Copy of Orders" to its left took the buyers and lines, with their old
+    # consent, while "Orders" gave the orders. One export's tables come from one file.
     offers = sorted(
-        (layout.rank + rank + (len(TABLES) if name in last else 0), i, table, name)
+        (
+            layout.rank + rank + (len(TABLES) if name in last else 0),
+            not any(named.get(t) == name for t in layout.tables),
+            i,
+            table,
+            name,
+        )
         for i, (name, layout) in enumerate(layouts.items())
         for rank, table in enumerate(layout.tables)
     )
-    for _, _, table, name in offers:
+    for _, _, _, table, name in offers:
         located.setdefault(table, name)
     # A file whose rows are split between tables (orders and their lines) gives them all
     # or none: with one of them taken by another export, it is read as a plain file.
@@ -150,6 +160,23 @@ def opt_out_lists(
         for name, layout in layouts.items()
         if name not in used and _opt_outs(name, layout, head, False, mappings)
     }
+
+
+def buyers_elsewhere(located: Mapping[str, str], layouts: Mapping[str, Layout]) -> dict[str, str]:
+    """Files or tabs that give other tables (a shop's orders export giving the orders)
+    while another gives the contacts (a `Customers` tab): their people's "no"s still
+    count, applied to the contacts by e-mail as a list's are (consent fails closed; they
+    were read for the orders and their "Accepts Marketing = no" dropped). Returns each
+    with the tables it gives, for the line that says which file opted whom out."""
+    contacts = located.get("contacts")
+    if contacts is None:
+        return {}
+    out: dict[str, str] = {}
+    for name, layout in layouts.items():
+        gives = [t for t in TABLES if located.get(t) == name]
+        if name != contacts and gives and "contacts" in layout.tables:
+            out[name] = " and ".join(t.replace("_", " ") for t in gives)
+    return out
 
 
 def _opt_outs(

@@ -208,3 +208,53 @@ def test_inspect_says_how_a_utc_column_is_read_not_percentages(tmp_path: Path):
     )
     assert "'Discount %' -> discount (percentages if its values go above 1" in shown.output
     assert shown.output.count("percentages") == 1
+
+
+def test_a_copy_of_an_export_counts_once_parts_are_read_together_and_buyers_no_counts(
+    tmp_path: Path,
+) -> None:
+    """A re-downloaded "orders_export_1 (1).csv" beside the first was read as more of the
+    export: every line item twice. Its orders are read once (a data check says so),
+    while Shopify's parts (orders_export_2.csv: other orders) are still read together.
+    Beside customers.csv, the export's "Accepts Marketing = no" was not applied (review 53)."""
+    import shutil
+
+    from smbml_connect.connectors.files.source import FilesSource
+
+    fixture = Path(__file__).parent / "fixtures" / "layouts" / "shopify_orders_export_1.csv"
+    lines = fixture.read_text(encoding="utf-8").splitlines()
+    header, rows = lines[0], lines[1:]
+    said_no = {r.split(",")[1].lower() for r in rows if r.split(",")[6] == "no" and r.split(",")[1]}
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    shutil.copy(fixture, folder / "orders_export_1.csv")
+    shutil.copy(fixture, folder / "orders_export_1 (1).csv")
+    source = FilesSource(folder)
+    assert len(source.pull("order_lines")) == len(rows)
+    (page,) = source.pull_pages("orders")  # said once, with the main table
+    (copy,) = [n for n in page.notices if n.check == "export_copy"]
+    assert "a copy of the same export" in copy.message and copy.count == len(rows)
+
+    parts = tmp_path / "parts"  # Shopify's split: the first 10 lines, then the rest
+    parts.mkdir()
+    cut = next(
+        i for i in range(10, len(rows)) if rows[i].split(",")[0] != rows[i - 1].split(",")[0]
+    )
+    (parts / "orders_export_1.csv").write_text("\n".join([header, *rows[:cut]]) + "\n")
+    (parts / "orders_export_2.csv").write_text("\n".join([header, *rows[cut:]]) + "\n")
+    source = FilesSource(parts)
+    assert len(source.pull("order_lines")) == len(rows)
+    assert not [
+        n for p in source.pull_pages("orders") for n in p.notices if n.check == "export_copy"
+    ]
+
+    people = sorted({r.split(",")[1].lower() for r in rows if r.split(",")[1]})
+    (parts / "customers.csv").write_text(
+        "Email,First Name\n" + "\n".join(f"{p},A" for p in people) + "\n"
+    )
+    source = FilesSource(parts)
+    assert source.where("contacts").startswith("customers.csv")
+    contacts = source.pull("contacts").set_index("email")
+    listed = contacts["Opt-out list"].dropna()
+    assert set(listed.index) == said_no and len(said_no) == 2
+    assert set(listed) == {"orders_export_1.csv"}  # the file that said no, by name

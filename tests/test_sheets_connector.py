@@ -1066,3 +1066,67 @@ def test_a_report_of_one_row_per_item_mapped_by_the_user_is_read_as_lines(
     assert (orders.rejected_rows, lines.rejected_rows) == (0, 0)
     assert orders.clean.set_index("order_id")["total"].to_dict() == {"113-1": 69.0, "112-2": 25.0}
     assert lines.clean["unit_price"].tolist() == [18.0, 7.5, 25.0]
+
+
+def _shopify_rows(consent: str | None = None) -> list[list[str]]:
+    """The Shopify orders export fixture's rows; ``consent`` replaces every buyer's
+    "Accepts Marketing" (an older copy, exported before some said no)."""
+    import csv
+
+    path = Path(__file__).parent / "fixtures" / "layouts" / "shopify_orders_export_1.csv"
+    rows = [list(r) for r in csv.reader(path.read_text(encoding="utf-8").splitlines())]
+    if consent is not None:
+        for row in rows[1:]:
+            row[6] = consent if row[6] else ""
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("tabs", "said_by"),
+    [
+        (("Customers", "Orders"), "Orders"),  # a hand-kept customer list, no consent column
+        (("Copy of Orders", "Orders"), None),  # an older copy, all yes, to the left
+        (("Orders", "Copy of Orders"), "Copy of Orders"),  # the copy says no, Orders yes
+    ],
+)
+def test_a_no_in_any_tab_of_a_shopify_export_opts_the_buyer_out_and_a_copy_counts_once(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path, tabs: tuple[str, str], said_by: str | None
+) -> None:
+    """Buyers who said no in an orders export were segmented and written back when the
+    contacts came from another tab: a `Customers` tab, or an older "Copy of Orders" to
+    the left of "Orders" (which took the buyers and lines, "Orders" only the orders). And
+    a copy of the export was read as more of it: every line item counted twice (Prices
+    turned one change into ten cuts). One export's tables come from one tab, a copy's
+    orders are read once (said in a data check), and a no anywhere counts (review 53)."""
+    rows = _shopify_rows()
+    said_no = {r[1].lower() for r in rows[1:] if r[6] == "no" and r[1]}
+    people = sorted({r[1].lower() for r in rows[1:] if r[1]})
+    given = {
+        "Customers": [["Email", "First Name"], *[[p, p.split(".")[0].title()] for p in people]],
+        "Orders": rows if said_by != "Copy of Orders" else _shopify_rows("yes"),
+        "Copy of Orders": _shopify_rows("yes") if said_by is None else rows,
+    }
+    key = f"1ShopConsent{len(tabs[0])}{said_by or 'x'}".replace(" ", "").ljust(39, "0")
+    emu.state.create(key, "Shop", {t: given[t] for t in tabs})
+    source = SheetsSource(api, key)
+    main = "Customers" if "Customers" in tabs else "Orders"
+    assert source.where("contacts").split(", ")[0] == main
+    assert source.where("order_lines").split(", ")[0] == "Orders"
+    assert len(source.pull("order_lines")) == len(rows) - 1  # each line once
+    steps = steps_by_name(["rfm_segments"])
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(
+            SheetsSource(api, key), store, RunOptions(steps=steps), [SheetsResults(api, key)]
+        )
+    assert result.consent_skipped == len(said_no) == 2
+    shown = emu.state.values_get(key, "Segments!A3:C", "UNFORMATTED_VALUE")["values"]
+    assert shown and not {str(cell).lower() for row in shown for cell in row} & said_no
+    checks = {n.check: n.message for n in result.notices}
+    if said_by == "Orders":  # the export gives the orders; its no's are said with its name
+        assert checks["opt_out_list"].startswith("Tab 'Orders' (Shopify orders export) gives")
+    if "Copy of Orders" in tabs:
+        orders = len({r[0] for r in rows[1:]})
+        said = (
+            f"'Copy of Orders' holds {orders} orders that 'Orders' holds too ({len(rows) - 1} rows)"
+        )
+        assert checks["export_copy"].startswith(said)

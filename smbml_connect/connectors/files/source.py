@@ -38,9 +38,16 @@ from smbml_connect.connectors.files.csv_lines import (
 from smbml_connect.consent import keep_header_meaning
 from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.headers import HeaderMapping, map_headers, match_table, normalise, table_part
-from smbml_connect.layouts import SKIPPED, Layout, Prepared, join_prepared, prepare
+from smbml_connect.layouts import EXPORT_COPY, SKIPPED, Layout, Prepared, join_prepared, prepare
 from smbml_connect.opt_out_lists import OptOutLists
-from smbml_connect.placing import HEAD_ROWS, companions, opt_out_lists, period_parts, place
+from smbml_connect.placing import (
+    HEAD_ROWS,
+    buyers_elsewhere,
+    companions,
+    opt_out_lists,
+    period_parts,
+    place,
+)
 from smbml_connect.ports import Notice, Page, SourceReject
 from smbml_connect.sale_flags import keep_sale_meaning
 from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
@@ -109,7 +116,9 @@ class FilesSource:
             self._companions.setdefault(main, []).extend(more)
         used |= {n for m in parts.values() for n in m}
         lists = opt_out_lists(self._locations, self._layouts, used, self._head, self.mappings)
-        self._opt_outs = OptOutLists(lists, self._opt_out_members)  # joined to contacts
+        givers = buyers_elsewhere(self._locations, self._layouts)  # an orders export's "no"s
+        lists.update({n: self._layouts[n].name for n in givers})
+        self._opt_outs = OptOutLists(lists, self._opt_out_members, gives=givers)  # to contacts
         self._not_read = self._unused()
         self.header_mappings: dict[str, HeaderMapping] = {}
         self.rejects: dict[str, list[SourceReject]] = {}  # of the last pull()
@@ -329,10 +338,11 @@ class FilesSource:
         found = rejects if listed else []
         notes = [n for part in [location, *self._companions.get(location, [])]
                  for n in self._notes.get(part, [])]  # fmt: skip
+        copies = [Notice(EXPORT_COPY, entity, n, line) for n, line in prepared.copies]
         return Page(
             tables={entity: frame},
             rejects={entity: found} if found else {},
-            notices=self._notices(entity, notes) if listed else [],
+            notices=[*self._notices(entity, notes), *copies] if listed else [],
         )
 
     def _notices(self, entity: str, notes: list[tuple[int, str]]) -> list[Notice]:

@@ -54,7 +54,7 @@ from smbml_connect.headers import (
     table_part,
 )
 from smbml_connect.http.clock import SYSTEM_CLOCK, Clock
-from smbml_connect.layouts import Layout, Prepared, join_prepared, matching, prepare
+from smbml_connect.layouts import EXPORT_COPY, Layout, Prepared, join_prepared, matching, prepare
 from smbml_connect.money_words import shown_in
 from smbml_connect.opt_out_lists import OptOutLists, said_no
 from smbml_connect.ports import (
@@ -215,6 +215,8 @@ class SheetsSource:
         self._unread[entity] = unread if listed else []
         page = Page(tables={entity: frame}, rejects={entity: unread} if unread and listed else {})
         page.notices = _locale_dates(entity, frame, self._locale, main)
+        if listed:  # "Copy of Orders" beside "Orders": its orders read once (``join_prepared``)
+            page.notices += [Notice(EXPORT_COPY, entity, n, line) for n, line in prepared.copies]
         if entity in _OWN_MONEY and "currency" not in frame.columns:
             page.tables[entity], said = self._cell_currencies(entity, frame, main)
             page.notices += said
@@ -337,10 +339,17 @@ class SheetsSource:
                 said = said_no(members) if "email" in members else []
                 if any(said):
                     names[title] = self._list_layouts.get(title, "a list of people")
-            self._lists = OptOutLists(names, self._list_members, noun="Tab")
+            # A tab that gives the orders while `Customers` gives the contacts: its buyers'
+            # "Accepts Marketing = no" counts too (consent fails closed).
+            givers = placing.buyers_elsewhere(self._locate(), self._layouts)
+            names.update({title: self._layouts[title].name for title in givers})
+            self._lists = OptOutLists(names, self._list_members, noun="Tab", gives=givers)
         return self._lists
 
     def _list_members(self, title: str) -> tuple[pd.DataFrame, list[SourceReject]]:
+        if title in self._locate().values():  # a tab read for its tables: as it was read
+            prepared, unread = self._prepare(title)
+            return prepared.table("contacts", self.mappings.get("contacts"))[0], unread
         raw, unread = split_rows(self._values().get(title, []), first_row_number=1, where=title)
         layout = next((found for found in matching(raw.head(50)) if "contacts" in found.tables),
                       None)  # fmt: skip
