@@ -24,6 +24,7 @@ from smbml_connect.analytics.forecast.models import warm_up
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES, RegularSeries, regularise
 from smbml_connect.analytics.leads.scoring import LeadScorer, parse_target
 from smbml_connect.analytics.pricing.suggest import Guardrails, price_grid, suggest_price
+from smbml_connect.business_zone import day_end
 from smbml_connect.cell_values import (
     CellError,
     as_number,
@@ -219,13 +220,14 @@ def _orders(customer_ids: Any, order_dates: Any, amounts: Any) -> tuple[pd.DataF
 
 
 def _as_of(value: Any, orders: pd.DataFrame) -> tuple[pd.Timestamp, list[str]]:
-    """The date to measure from, and a note of the orders after it (left out)."""
+    """The moment to measure from, and notes: the orders after it (left out), and "as of"."""
     cell = single(value, "as_of")
     first, last = orders["ordered_at"].min(), orders["ordered_at"].max()
     if cell is None:
-        return last.floor("D") + pd.Timedelta(days=1), []
+        when = last.floor("D") + pd.Timedelta(days=1)
+        return when, [f"as of {when:%Y-%m-%d}"]
     try:
-        when = parse_datetime(cell)
+        when, timed = _moment(cell)
     except ValueError as error:
         raise DataValidationError(f"as_of: {cell!r} is {error}") from None
     if when < first:
@@ -233,8 +235,24 @@ def _as_of(value: Any, orders: pd.DataFrame) -> tuple[pd.Timestamp, list[str]]:
             f"as_of {when:%Y-%m-%d} is before every order (the first is {first:%Y-%m-%d})",
             "#NUM!",
         )
+    shown = f"{when:%Y-%m-%d %H:%M}" if timed else f"{when:%Y-%m-%d}"
     later = int((orders["ordered_at"] > when).sum())
-    return when, [f"{later} orders after as_of {when:%Y-%m-%d} left out"] if later else []
+    notes = [f"{later} orders after as_of {shown} left out"] if later else []
+    return when, [*notes, f"as of {shown}"]
+
+
+def _moment(cell: Any) -> tuple[pd.Timestamp, bool]:
+    """``as_of``'s moment, and whether it has a time of its own. A date (a date cell,
+    "2026-10-31") is the end of that day, as the config's ``as_of`` is (``day_end``): a
+    check of the Segments tab with that date counts the day's orders. A time written
+    ("2026-10-31 10:00", even 00:00) stays that moment."""
+    when = parse_datetime(cell)
+    if when != when.normalize() or (isinstance(cell, str) and _TIME.search(cell)):
+        return when, True
+    return day_end(when.date()).tz_localize("UTC"), False
+
+
+_TIME = re.compile(r"\d:\d{2}|\d\s*[ap]\.?m\b|[0-9]T[0-9]", re.IGNORECASE)
 
 
 def segment(customer_ids: Any, order_dates: Any, amounts: Any, as_of: Any = None) -> Result:
@@ -251,7 +269,7 @@ def segment(customer_ids: Any, order_dates: Any, amounts: Any, as_of: Any = None
             "RFM": table["rfm_code"].astype(str),
         }
     )
-    return frame, [*notes, *later, f"as of {when:%Y-%m-%d}"]
+    return frame, [*notes, *later]
 
 
 def churn(customer_ids: Any, order_dates: Any, amounts: Any, as_of: Any = None) -> Result:
@@ -270,7 +288,7 @@ def churn(customer_ids: Any, order_dates: Any, amounts: Any, as_of: Any = None) 
         }
     )
     frame.attrs["formats"] = {"churn risk": "0%", "chance still active": "0%"}
-    return frame, [*notes, *later, f"as of {when:%Y-%m-%d}", model.report_.get("why", "")]
+    return frame, [*notes, *later, model.report_.get("why", "")]
 
 
 def forecast(
