@@ -642,13 +642,20 @@ def price(
         columns["prices"], columns["quantities"], columns.get("dates"), guardrails.digits == 0
     )
     guardrails, grid_note = _on_their_grid(guardrails, kept_prices)
+    one_day = dated and len(set(kept_dates)) == 1  # fitted as without dates: said so
     result = suggest_price(
-        kept_prices, kept_units, cost, guardrails, dates=kept_dates if dated else None
+        kept_prices,
+        kept_units,
+        cost,
+        guardrails,
+        dates=kept_dates if dated and not one_day else None,
     )
     if pd.isna(result["suggested_price"]):
         grid_note = []  # no price suggested: no grid to keep to
     time_note = (
-        _held_apart_note(result["estimate"])
+        _one_date_note(kept_dates[0])
+        if one_day
+        else _held_apart_note(result["estimate"])
         if dated
         else "no dates given: sales that grew (or a season) while the price moved count as "
         "the price's effect; give each period's date as the last argument to hold a trend apart"
@@ -664,6 +671,16 @@ def price(
     now = result["current_price"]
     current = guardrails.money(now) if guardrails.currency else f"{now:g}"
     return frame, [*currency_notes, *notes, time_note, *grid_note, f"current price {current}"]
+
+
+def _one_date_note(day: pd.Timestamp) -> str:
+    """Every row on one date: no trend over time can be told from it (the fit's trend is
+    flat), so the answer is the one without dates, and the note says so, not "held apart"."""
+    return (
+        f"dates given, but every row has the same date ({day:%Y-%m-%d}): nothing can be held "
+        "apart from the price, so sales that grew (or a season) while the price moved count "
+        "as its effect; give each period's own date"
+    )
 
 
 def _held_apart_note(estimate: Any) -> str:

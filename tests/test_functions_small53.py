@@ -61,3 +61,26 @@ def test_a_time_written_stays_that_moment_and_the_orders_after_it_are_said() -> 
         assert after[customer]["days since last order"] == 0
     midnight = call("SEGMENT", [ids, dates, amounts, "2026-10-31 00:00"], fresh())
     assert "3 orders after as_of 2026-10-31 00:00 left out" in midnight.notes
+
+
+def _weekly_sales(
+    weeks: int = 24,
+) -> tuple[list[list[float]], list[list[int]], list[list[dt.datetime]]]:
+    """A shop trying three prices in turn over half a year, selling a little more each week."""
+    prices = [10.0, 11.0, 12.0] * (weeks // 3)
+    units = [round((40 + i * 1.2) * (p / 10) ** -1.5) for i, p in enumerate(prices)]
+    start = dt.datetime(2026, 1, 5)
+    dates = [[start + dt.timedelta(weeks=i)] for i in range(weeks)]
+    return [[p] for p in prices], [[u] for u in units], dates
+
+
+def test_price_with_one_date_for_every_row_says_nothing_was_held_apart() -> None:
+    prices, units, dates = _weekly_sales()
+    undated = call("PRICE", [prices, units, 6], fresh())
+    one_day = call("PRICE", [prices, units, 6, None, None, [dates[0]] * len(dates)], fresh())
+    assert one_day.error is None, one_day.error
+    assert one_day.value == undated.value  # nothing held apart: the answer without dates
+    assert not any("a trend held apart" in n for n in one_day.notes), one_day.notes
+    assert any("every row has the same date (2026-01-05)" in n for n in one_day.notes)
+    dated = call("PRICE", [prices, units, 6, None, None, dates], fresh())
+    assert any(n.startswith("dates given: a trend held apart") for n in dated.notes)
