@@ -9,6 +9,7 @@ inputs always give the same answer and the cache stays right.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import replace
 from typing import Any
@@ -50,6 +51,7 @@ from smbml_connect.coerce import (
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 from smbml_connect.excel_ets import Timeline, chosen_season, fit_aaa, prepare, steps_ahead
 from smbml_connect.layouts import total_row_label
+from smbml_connect.money_words import THREE_DECIMALS
 from smbml_connect.schema import money_mark
 
 __all__ = [
@@ -101,7 +103,10 @@ def _numbers_from_text(cells: list[Any], no_cents: bool = False) -> tuple[list[A
     texts = _text_cells(cells)
     if texts.isna().all():
         return cells, []
-    reading = read_numbers(texts, no_cents=True) if no_cents else _read_text_numbers(texts)
+    beside = [float(c) for c in cells if _is_amount(c)]  # the range's own numbers: its scale
+    reading = (
+        read_numbers(texts, no_cents=True) if no_cents else _read_text_numbers(texts, beside=beside)
+    )
     read = reading.values
     out = [
         float(read[i]) if isinstance(c, str) and not pd.isna(read[i]) else c
@@ -110,32 +115,78 @@ def _numbers_from_text(cells: list[Any], no_cents: bool = False) -> tuple[list[A
     return out, [note for _, note in reading.notes]
 
 
-def _read_text_numbers(cells: pd.Series, whole: bool = False) -> Reading:
+def _read_text_numbers(
+    cells: pd.Series, whole: bool = False, beside: list[float] | None = None
+) -> Reading:
     """A range's numbers read as `coerce.read_numbers` reads a column, the decimal mark
     proved by its values. When none proves it and every value with a mark has three
-    digits after a point ("1.500", "2.000"), the point groups thousands: read as 1.5 and
-    2, a euro shop's amounts made its Champions' spend €3.50, and visitors "1.000" were
-    1 visitor. A comma before three digits ("3,000") was thousands already."""
+    digits after a point ("1.500", "2.000"), the range says which it is where it can
+    (`_point_is_decimal`: a currency written with three decimals, the number cells
+    beside them); else the point groups thousands: read as 1.5 and 2, a euro shop's
+    amounts made its Champions' spend €3.50, and visitors "1.000" were 1 visitor. A
+    comma before three digits ("3,000") was thousands already. ``beside``: number cells
+    of the range that are not in ``cells``."""
     texts = [c for c in cells if isinstance(c, str)]
     evidence = number_evidence(pd.Series(texts, dtype=object), whole) if texts else {}
     marks = {"," if "," in t else "." for t in texts if re.search(r"\d[.,]\d{3}\b", t)}
     by_thousands = not evidence.get(",") and not evidence.get(".") and evidence.get("?")
     if by_thousands and marks == {"."}:
-        reading = read_numbers(cells, hint=_THOUSANDS_HINT, whole=whole)
+        numbers = [float(c) for c in cells if _is_amount(c)] + list(beside or ())
+        decimal_why = None if whole else _point_is_decimal(texts, numbers)
+        if decimal_why:
+            reading = read_numbers(cells, hint=_POINT_HINT, whole=whole)
+            said, why = "decimals ({example!r} is {value:,})", decimal_why
+        else:
+            reading = read_numbers(cells, hint=_THOUSANDS_HINT, whole=whole)
+            said = "thousands ({example!r} is {value:,.0f})"
+            why = (
+                f"the numbers beside them (like {_median(numbers):,.0f}) are on that scale"
+                if numbers
+                else "every one has three digits after its point"
+            )
         ambiguous = evidence["?"]
         at = next(i for i, c in enumerate(cells) if isinstance(c, str) and "." in c)
         example, value = str(cells.iloc[at]).strip(), reading.values.iloc[at]
         reading.notes = [
             (kind, note) for kind, note in reading.notes if "fit either decimal mark" not in note
         ]
-        read_as = f"{value:,.0f}" if not pd.isna(value) else "thousands"
+        read_as = (
+            said.format(example=example, value=value) if not pd.isna(value) else said.split(" ")[0]
+        )
         reading.notes.append(
             ("decimal", f"{ambiguous:,} value{'' if ambiguous == 1 else 's'} like {example!r} "
-             f"fit either decimal mark; read as thousands ({example!r} is {read_as}) because "
-             "every one has three digits after its point")
+             f"fit either decimal mark; read as {read_as} because {why}")
         )  # fmt: skip
         return reading
     return read_numbers(cells, hint=_POINT_HINT, whole=whole)
+
+
+def _point_is_decimal(texts: list[str], numbers: list[float]) -> str | None:
+    """Why amounts like "12.500" are decimals (12.5), when the range says so, else None:
+    they name a currency written with three decimals ("12.500 KWD": dinars and fils), or
+    the range's number cells have decimals (15.25) or sit nearer 12.5 than 12,500: a
+    number cell shows the scale a text one pasted beside it is on."""
+    named = {m for t in texts if (m := money_mark(t)) not in (None, "?")}
+    if named and named <= THREE_DECIMALS:
+        verb = "is" if len(named) == 1 else "are"
+        return f"{' and '.join(sorted(named))} {verb} written with three decimals"
+    fractions = [n for n in numbers if not float(n).is_integer()]
+    if fractions:
+        return f"the numbers beside them have decimals (like {fractions[0]:g})"
+    sizes = [abs(n) for n in numbers if n]
+    read = [
+        abs(v)
+        for v in read_numbers(pd.Series(texts, dtype=object), hint=_POINT_HINT).values.dropna()
+        if v
+    ]
+    # Nearer, on a log scale, to the decimals' size than to a thousand times it.
+    if sizes and read and _median(sizes) < _median(read) * math.sqrt(1000):
+        return f"the numbers beside them (like {_median(sizes):g}) are on that scale"
+    return None
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(np.abs(values))) if values else 0.0
 
 
 def _dates_from_text(cells: list[Any]) -> tuple[list[Any], list[str]]:
