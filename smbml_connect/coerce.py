@@ -88,7 +88,7 @@ _SYMBOLS = "$€£¥₹₩₽₺₪₫฿₴₦₱₲₵₡₭₮₸₼₾¢₨"
 _CODES = (
     "usd|eur|gbp|cad|aud|nzd|chf|jpy|cny|rmb|inr|sek|nok|dkk|isk|pln|czk|huf|ron|bgn|rub|uah|"
     "try|ils|zar|brl|mxn|ars|clp|cop|pen|sgd|hkd|twd|krw|thb|myr|idr|php|vnd|aed|sar|qar|kwd|"
-    "egp|ngn|kes|mad|pkr"
+    "bhd|jod|omr|tnd|iqd|lyd|egp|ngn|kes|mad|pkr"
 )
 _LOCAL = "kr|zł|zl|ft|kč|lei|лв|руб|din|sfr|fr|rs|tl|rm|rp"
 _CURRENCY_BEFORE = re.compile(

@@ -9,6 +9,7 @@ inputs always give the same answer and the cache stays right.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import replace
 from typing import Any
@@ -24,6 +25,7 @@ from smbml_connect.analytics.forecast.models import warm_up
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES, RegularSeries, regularise
 from smbml_connect.analytics.leads.scoring import LeadScorer, parse_target
 from smbml_connect.analytics.pricing.suggest import Guardrails, price_grid, suggest_price
+from smbml_connect.business_zone import day_end
 from smbml_connect.cell_values import (
     CellError,
     as_number,
@@ -49,6 +51,7 @@ from smbml_connect.coerce import (
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
 from smbml_connect.excel_ets import Timeline, chosen_season, fit_aaa, prepare, steps_ahead
 from smbml_connect.layouts import total_row_label
+from smbml_connect.money_words import THREE_DECIMALS
 from smbml_connect.schema import money_mark
 
 __all__ = [
@@ -100,7 +103,10 @@ def _numbers_from_text(cells: list[Any], no_cents: bool = False) -> tuple[list[A
     texts = _text_cells(cells)
     if texts.isna().all():
         return cells, []
-    reading = read_numbers(texts, no_cents=True) if no_cents else _read_text_numbers(texts)
+    beside = [float(c) for c in cells if _is_amount(c)]  # the range's own numbers: its scale
+    reading = (
+        read_numbers(texts, no_cents=True) if no_cents else _read_text_numbers(texts, beside=beside)
+    )
     read = reading.values
     out = [
         float(read[i]) if isinstance(c, str) and not pd.isna(read[i]) else c
@@ -109,32 +115,78 @@ def _numbers_from_text(cells: list[Any], no_cents: bool = False) -> tuple[list[A
     return out, [note for _, note in reading.notes]
 
 
-def _read_text_numbers(cells: pd.Series, whole: bool = False) -> Reading:
+def _read_text_numbers(
+    cells: pd.Series, whole: bool = False, beside: list[float] | None = None
+) -> Reading:
     """A range's numbers read as `coerce.read_numbers` reads a column, the decimal mark
     proved by its values. When none proves it and every value with a mark has three
-    digits after a point ("1.500", "2.000"), the point groups thousands: read as 1.5 and
-    2, a euro shop's amounts made its Champions' spend €3.50, and visitors "1.000" were
-    1 visitor. A comma before three digits ("3,000") was thousands already."""
+    digits after a point ("1.500", "2.000"), the range says which it is where it can
+    (`_point_is_decimal`: a currency written with three decimals, the number cells
+    beside them); else the point groups thousands: read as 1.5 and 2, a euro shop's
+    amounts made its Champions' spend €3.50, and visitors "1.000" were 1 visitor. A
+    comma before three digits ("3,000") was thousands already. ``beside``: number cells
+    of the range that are not in ``cells``."""
     texts = [c for c in cells if isinstance(c, str)]
     evidence = number_evidence(pd.Series(texts, dtype=object), whole) if texts else {}
     marks = {"," if "," in t else "." for t in texts if re.search(r"\d[.,]\d{3}\b", t)}
     by_thousands = not evidence.get(",") and not evidence.get(".") and evidence.get("?")
     if by_thousands and marks == {"."}:
-        reading = read_numbers(cells, hint=_THOUSANDS_HINT, whole=whole)
+        numbers = [float(c) for c in cells if _is_amount(c)] + list(beside or ())
+        decimal_why = None if whole else _point_is_decimal(texts, numbers)
+        if decimal_why:
+            reading = read_numbers(cells, hint=_POINT_HINT, whole=whole)
+            said, why = "decimals ({example!r} is {value:,})", decimal_why
+        else:
+            reading = read_numbers(cells, hint=_THOUSANDS_HINT, whole=whole)
+            said = "thousands ({example!r} is {value:,.0f})"
+            why = (
+                f"the numbers beside them (like {_median(numbers):,.0f}) are on that scale"
+                if numbers
+                else "every one has three digits after its point"
+            )
         ambiguous = evidence["?"]
         at = next(i for i, c in enumerate(cells) if isinstance(c, str) and "." in c)
         example, value = str(cells.iloc[at]).strip(), reading.values.iloc[at]
         reading.notes = [
             (kind, note) for kind, note in reading.notes if "fit either decimal mark" not in note
         ]
-        read_as = f"{value:,.0f}" if not pd.isna(value) else "thousands"
+        read_as = (
+            said.format(example=example, value=value) if not pd.isna(value) else said.split(" ")[0]
+        )
         reading.notes.append(
             ("decimal", f"{ambiguous:,} value{'' if ambiguous == 1 else 's'} like {example!r} "
-             f"fit either decimal mark; read as thousands ({example!r} is {read_as}) because "
-             "every one has three digits after its point")
+             f"fit either decimal mark; read as {read_as} because {why}")
         )  # fmt: skip
         return reading
     return read_numbers(cells, hint=_POINT_HINT, whole=whole)
+
+
+def _point_is_decimal(texts: list[str], numbers: list[float]) -> str | None:
+    """Why amounts like "12.500" are decimals (12.5), when the range says so, else None:
+    they name a currency written with three decimals ("12.500 KWD": dinars and fils), or
+    the range's number cells have decimals (15.25) or sit nearer 12.5 than 12,500: a
+    number cell shows the scale a text one pasted beside it is on."""
+    named = {m for t in texts if (m := money_mark(t)) not in (None, "?")}
+    if named and named <= THREE_DECIMALS:
+        verb = "is" if len(named) == 1 else "are"
+        return f"{' and '.join(sorted(named))} {verb} written with three decimals"
+    fractions = [n for n in numbers if not float(n).is_integer()]
+    if fractions:
+        return f"the numbers beside them have decimals (like {fractions[0]:g})"
+    sizes = [abs(n) for n in numbers if n]
+    read = [
+        abs(v)
+        for v in read_numbers(pd.Series(texts, dtype=object), hint=_POINT_HINT).values.dropna()
+        if v
+    ]
+    # Nearer, on a log scale, to the decimals' size than to a thousand times it.
+    if sizes and read and _median(sizes) < _median(read) * math.sqrt(1000):
+        return f"the numbers beside them (like {_median(sizes):g}) are on that scale"
+    return None
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(np.abs(values))) if values else 0.0
 
 
 def _dates_from_text(cells: list[Any]) -> tuple[list[Any], list[str]]:
@@ -219,13 +271,14 @@ def _orders(customer_ids: Any, order_dates: Any, amounts: Any) -> tuple[pd.DataF
 
 
 def _as_of(value: Any, orders: pd.DataFrame) -> tuple[pd.Timestamp, list[str]]:
-    """The date to measure from, and a note of the orders after it (left out)."""
+    """The moment to measure from, and notes: the orders after it (left out), and "as of"."""
     cell = single(value, "as_of")
     first, last = orders["ordered_at"].min(), orders["ordered_at"].max()
     if cell is None:
-        return last.floor("D") + pd.Timedelta(days=1), []
+        when = last.floor("D") + pd.Timedelta(days=1)
+        return when, [f"as of {when:%Y-%m-%d}"]
     try:
-        when = parse_datetime(cell)
+        when, timed = _moment(cell)
     except ValueError as error:
         raise DataValidationError(f"as_of: {cell!r} is {error}") from None
     if when < first:
@@ -233,8 +286,24 @@ def _as_of(value: Any, orders: pd.DataFrame) -> tuple[pd.Timestamp, list[str]]:
             f"as_of {when:%Y-%m-%d} is before every order (the first is {first:%Y-%m-%d})",
             "#NUM!",
         )
+    shown = f"{when:%Y-%m-%d %H:%M}" if timed else f"{when:%Y-%m-%d}"
     later = int((orders["ordered_at"] > when).sum())
-    return when, [f"{later} orders after as_of {when:%Y-%m-%d} left out"] if later else []
+    notes = [f"{later} orders after as_of {shown} left out"] if later else []
+    return when, [*notes, f"as of {shown}"]
+
+
+def _moment(cell: Any) -> tuple[pd.Timestamp, bool]:
+    """``as_of``'s moment, and whether it has a time of its own. A date (a date cell,
+    "2026-10-31") is the end of that day, as the config's ``as_of`` is (``day_end``): a
+    check of the Segments tab with that date counts the day's orders. A time written
+    ("2026-10-31 10:00", even 00:00) stays that moment."""
+    when = parse_datetime(cell)
+    if when != when.normalize() or (isinstance(cell, str) and _TIME.search(cell)):
+        return when, True
+    return day_end(when.date()).tz_localize("UTC"), False
+
+
+_TIME = re.compile(r"\d:\d{2}|\d\s*[ap]\.?m\b|[0-9]T[0-9]", re.IGNORECASE)
 
 
 def segment(customer_ids: Any, order_dates: Any, amounts: Any, as_of: Any = None) -> Result:
@@ -251,7 +320,7 @@ def segment(customer_ids: Any, order_dates: Any, amounts: Any, as_of: Any = None
             "RFM": table["rfm_code"].astype(str),
         }
     )
-    return frame, [*notes, *later, f"as of {when:%Y-%m-%d}"]
+    return frame, [*notes, *later]
 
 
 def churn(customer_ids: Any, order_dates: Any, amounts: Any, as_of: Any = None) -> Result:
@@ -270,7 +339,7 @@ def churn(customer_ids: Any, order_dates: Any, amounts: Any, as_of: Any = None) 
         }
     )
     frame.attrs["formats"] = {"churn risk": "0%", "chance still active": "0%"}
-    return frame, [*notes, *later, f"as of {when:%Y-%m-%d}", model.report_.get("why", "")]
+    return frame, [*notes, *later, model.report_.get("why", "")]
 
 
 def forecast(
@@ -624,13 +693,20 @@ def price(
         columns["prices"], columns["quantities"], columns.get("dates"), guardrails.digits == 0
     )
     guardrails, grid_note = _on_their_grid(guardrails, kept_prices)
+    one_day = dated and len(set(kept_dates)) == 1  # fitted as without dates: said so
     result = suggest_price(
-        kept_prices, kept_units, cost, guardrails, dates=kept_dates if dated else None
+        kept_prices,
+        kept_units,
+        cost,
+        guardrails,
+        dates=kept_dates if dated and not one_day else None,
     )
     if pd.isna(result["suggested_price"]):
         grid_note = []  # no price suggested: no grid to keep to
     time_note = (
-        _held_apart_note(result["estimate"])
+        _one_date_note(kept_dates[0])
+        if one_day
+        else _held_apart_note(result["estimate"])
         if dated
         else "no dates given: sales that grew (or a season) while the price moved count as "
         "the price's effect; give each period's date as the last argument to hold a trend apart"
@@ -646,6 +722,16 @@ def price(
     now = result["current_price"]
     current = guardrails.money(now) if guardrails.currency else f"{now:g}"
     return frame, [*currency_notes, *notes, time_note, *grid_note, f"current price {current}"]
+
+
+def _one_date_note(day: pd.Timestamp) -> str:
+    """Every row on one date: no trend over time can be told from it (the fit's trend is
+    flat), so the answer is the one without dates, and the note says so, not "held apart"."""
+    return (
+        f"dates given, but every row has the same date ({day:%Y-%m-%d}): nothing can be held "
+        "apart from the price, so sales that grew (or a season) while the price moved count "
+        "as its effect; give each period's own date"
+    )
 
 
 def _held_apart_note(estimate: Any) -> str:

@@ -213,6 +213,8 @@ class HeaderMapping:
     def _held(self, column: str, holder: str) -> str:
         if holder in self.made:
             return f"{column} is made by the layout"
+        if holder in self.columns and column == "on_sale":  # sale_flags.keep_sale_meaning
+            return f"read with {holder!r} for on_sale: not for sale in either counts"
         if holder in self.columns:
             return f"{column} is read from {holder!r}"
         return f"the mapping gives {column} to {holder!r}, which is not here"

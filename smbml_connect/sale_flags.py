@@ -86,12 +86,53 @@ def _shown(value: Any) -> str:
 def keep_sale_meaning(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
     """``frame``, whose headers ``columns`` (source header -> canonical column) mapped,
     with an ``on_sale`` taken from another header written with it ("Discontinued: yes"):
-    renamed, a yes under "Discontinued" would read as for sale."""
+    renamed, a yes under "Discontinued" would read as for sale.
+
+    A list may say it in several columns ("Status" in stock, "Discontinued" yes): one
+    header holds ``on_sale`` and the others stay in extra, but each row reads them all
+    (``_settle``), so a plain "not for sale" in any of them is never passed over."""
     header = next((h for h, c in columns.items() if c == "on_sale"), None)
-    if header is None or "on_sale" not in frame or _own(header):
+    if header is None or "on_sale" not in frame:
         return frame
-    values = frame["on_sale"].map(lambda v: v if _blank(v) else f"{header}: {_shown(v)}")
+    own = _own(header)
+    values = frame["on_sale"].map(lambda v: v if _blank(v) or own else f"{header}: {_shown(v)}")
+    mapped = set(columns.values())
+    others = [
+        str(c)
+        for c in frame.columns
+        if c not in mapped and _normal(c) in _SALE_NAMES and not _counts(frame[c])
+    ]
+    if others:
+        said = [frame[c].map(lambda v, h=c: None if _blank(v) else f"{h}: {_shown(v)}")
+                for c in others]  # fmt: skip
+        counted = _counts(frame["on_sale"])  # its numbers say nothing: read_column
+        rows = zip(values, *said, strict=True)
+        values = pd.Series([_settle(row, counted) for row in rows], index=frame.index)
     return frame.assign(on_sale=values.astype(object))
+
+
+_SALE_NAMES = frozenset(_normal(h) for h in ON_SALE_HEADERS)
+
+
+def _counts(values: pd.Series) -> bool:
+    """Whether a column holds other numbers than 0 and 1: a stock count ("Available" 12),
+    whose 0 is sold out, not off sale."""
+    texts = (_shown(v) for v in values if not _blank(v) and not isinstance(v, bool))
+    return any(_NUMBER.fullmatch(t) and _normal(t) not in ("0", "1") for t in texts)
+
+
+def _settle(said: tuple[Any, ...], counted: bool) -> Any:
+    """One row's word on sale from its sale columns, the held one first (``counted``: a
+    stock count, not read): any that says not for sale wins (it keeps a product out of
+    suggestions only when a column says so plainly), then the first that says for sale,
+    then the first not understood (said in the data check), else blank."""
+    filled = [(i, v) for i, v in enumerate(said) if not _blank(v)]
+    read = [None if counted and i == 0 else read_on_sale(v) for i, v in filled]
+    for want in (False, True, None):
+        for (_, value), got in zip(filled, read, strict=True):
+            if got is want:
+                return value
+    return said[0]
 
 
 def _split(value: Any) -> tuple[str, str]:

@@ -1441,6 +1441,7 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
     gone = off_sale(product_sale_days(orders, lines), as_of, products)
     if products is not None and "archived_at" in products.columns:  # archived: off sale too
         gone |= set(products.loc[products["archived_at"].notna(), "product_id"].astype(str))
+    gone |= _marked_not_for_sale(products)  # in any of its list's sale columns
     shown = [(f"workbook {t!r}", _tab_frame(r)) for t, r in out.workbook.items()]
     shown += [(f"sheets {t!r}", f) for t, f in out.sheets.items()]
     for where, frame in shown:
@@ -1456,15 +1457,51 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
                         "which no one has bought for months")  # fmt: skip
 
 
+_SALE_OFF_HEADERS = {"discontinued", "is discontinued", "archived", "is archived", "inactive",
+                     "retired"}  # fmt: skip
+_SALE_ON_HEADERS = {"on sale", "for sale", "available", "available for sale", "active",
+                    "is active", "enabled", "sellable"}  # fmt: skip
+_SALE_WORDS_OFF = {"archived", "draft", "discontinued", "inactive", "not for sale"}
+
+
+def _marked_not_for_sale(products: pd.DataFrame | None) -> set[str]:
+    """Products their list marks not for sale in any of its sale columns: the stored
+    on_sale, and each sale column kept in extra beside it ("Status" in stock held on_sale
+    while "Discontinued" yes went unread), read here on their own. A column of other
+    numbers than 0 and 1 is a stock count: its 0 is sold out, not off sale."""
+    if products is None or products.empty:
+        return set()
+    marked = set()
+    if "on_sale" in products.columns:
+        flags = products["on_sale"].astype("boolean").eq(False).fillna(False).to_numpy()
+        marked |= set(products.loc[flags, "product_id"].astype(str))
+    if "extra" not in products.columns:
+        return marked
+    kept = [json.loads(e) if isinstance(e, str) and e else {} for e in products["extra"]]
+    said: dict[str, list[tuple[str, str]]] = {}
+    for product, extra in zip(products["product_id"].astype(str), kept, strict=True):
+        for header, value in extra.items():
+            key = re.sub(r"[^0-9a-z]+", " ", str(header).lower()).strip()
+            if key in _SALE_OFF_HEADERS | _SALE_ON_HEADERS | {"status", "product status"}:
+                said.setdefault(key, []).append((product, str(value).strip().lower()))
+    for key, values in said.items():
+        if any(re.fullmatch(r"-?\d+(\.\d+)?", v) and v not in ("0", "1") for _, v in values):
+            continue  # a stock count
+        for product, value in values:
+            yes, no = value in {"yes", "true", "y", "1", "x"}, value in {"no", "false", "n", "0"}
+            if (value in _SALE_WORDS_OFF or (key in _SALE_OFF_HEADERS and yes)
+                    or (key in _SALE_ON_HEADERS and no)):  # fmt: skip
+                marked.add(product)
+    return marked
+
+
 def check_off_sale_prices(out: Outputs, tally: Tally) -> None:
     """A product the products list marks not for sale ("Status" archived, "Discontinued"
     yes) gets no price to change in the Prices tab: an explorer's Prices tab asked an
     owner to reprice products they no longer sell, their "Status" column unread."""
-    products = out.store.get("products")
-    if products is None or "on_sale" not in products.columns:
+    marked = _marked_not_for_sale(out.store.get("products"))
+    if not marked:
         return
-    flags = products["on_sale"].astype("boolean").eq(False).fillna(False).to_numpy()
-    marked = set(products.loc[flags, "product_id"].astype(str))
     shown = [(f"workbook {t!r}", _tab_frame(r)) for t, r in out.workbook.items()]
     shown += [(f"sheets {t!r}", f) for t, f in out.sheets.items()]
     for where, frame in shown:

@@ -135,3 +135,72 @@ def test_a_stock_count_under_available_is_not_read_as_for_sale(tmp_path: Path) -
     assert out.store["products"]["on_sale"].isna().all()
     said = [n.message for n in out.result.notices if n.check == "unread_on_sale"]
     assert len(said) == 1 and "3 values of 'Available' do not say" in said[0]
+
+
+@pytest.mark.parametrize(
+    ("columns", "on_sale", "unread"),
+    [
+        # "in stock" says nothing of sale; Discontinued says it plainly, both ways, and
+        # where it is empty the "in stock" left is said (listed in Rejects).
+        ({"Status": ["in stock", "in stock", "in stock", ""],
+          "Discontinued": ["no", "yes", "", "TRUE"]}, [True, False, None, False], ["POT-1"]),
+        # Either column's "not for sale" wins, whichever holds on_sale.
+        ({"Status": ["active", "archived", "active", "active"],
+          "Discontinued": ["yes", "no", "no", ""]}, [False, False, True, True], []),
+        # A stock count says nothing of sale: its 0 is sold out, Active still reads.
+        ({"Active": ["TRUE", "TRUE", "FALSE", ""], "Available": ["12", "0", "3", "0"]},
+         [True, True, False, None], []),
+    ],
+)  # fmt: skip
+def test_every_sale_column_is_read_and_a_plain_not_for_sale_wins(
+    emu: SheetsEmulator,
+    api: SheetsApi,
+    tmp_path: Path,
+    columns: dict[str, list[str]],
+    on_sale: list[bool | None],
+    unread: list[str],
+) -> None:
+    """A list with "Status" and "Discontinued" read only Status: a discontinued product
+    was the shop's top next-product suggestion (review53 4)."""
+    headers = list(columns)
+    rows = [[*PRODUCTS[0], *headers]] + [
+        [*r, *(columns[h][i] for h in headers)] for i, r in enumerate(PRODUCTS[1:])
+    ]
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    with (folder / "Products.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    book = Workbook()
+    book.active.title = "Products"
+    for row in rows:
+        book.active.append([_sheet_cell(v) for v in row])
+    book.save(tmp_path / "shop.xlsx")
+    key = f"1Both{''.join(headers)}".ljust(40, "0")
+    emu.state.create(key, "Shop", {"Products": rows})
+    sources = [FilesSource(folder, {}, {}), FilesSource(tmp_path / "shop.xlsx", {}, {}),
+               SheetsSource(api, key)]  # fmt: skip
+    for source in sources:
+        checked = validate("products", source.pull("products"), source="s")
+        got = checked.clean.set_index("product_id")["on_sale"]
+        assert [None if pd.isna(v) else bool(v) for v in got] == on_sale, source.name
+        cleared = checked.rejects[checked.rejects["column"].eq("on_sale")]
+        assert cleared["value"].str.startswith("Status: in stock").all(), source.name
+        assert [json.loads(r)["product_id"] for r in cleared["row"]] == unread, source.name
+        said = source.header_mappings["products"].describe()
+        assert any("not for sale in either counts" in line for line in said), said
+
+
+def test_a_product_discontinued_beside_its_status_is_suggested_to_no_one(tmp_path: Path) -> None:
+    """S3 "in stock" but discontinued: no price suggested, and no Next product names it."""
+    config = write_tiny_shop(tmp_path / "shop")
+    products = pd.read_csv(tmp_path / "shop" / "Products.csv", dtype=str)
+    products["Status"] = "in stock"
+    products["Discontinued"] = products["SKU"].map({"S3": "yes"}).fillna("no")
+    products.to_csv(tmp_path / "shop" / "Products.csv", index=False)
+    out = run_config(config, "tiny shop with Status and Discontinued")
+    stored = out.store["products"].set_index("product_id")["on_sale"]
+    assert stored["S3"] == 0 and stored["S1"] == 1 and stored["S2"] == 1
+    assert not [n for n in out.result.notices if n.check == "unread_on_sale"]
+    tally = audit(out)
+    assert tally.problems == []
+    assert tally.checked["no price suggested for a product marked not for sale"] >= 1
