@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -148,7 +149,7 @@ def _future(
                 int(late.sum()),
                 f"{_plural(int(late.sum()), noun, table)} dated after {shown}, e.g. "
                 f"{_dates(rows, column).max().tz_convert(zone):%Y-%m-%d}: "
-                "not used (listed in Rejects).",
+                "not used (listed in Rejects)." + _clock_hint(_dates(rows, column), limit, zone),
             )
         )
     if "orders" in view and len(view["orders"]) < len(tables["orders"]):
@@ -157,6 +158,22 @@ def _future(
         view["order_lines"] = lines[lines["order_id"].isin(kept)].reset_index(drop=True)
     rejects = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=REJECT_COLUMNS)
     return view, rejects, notices
+
+
+# The most a business's clock runs ahead of UTC (Kiribati, UTC+14).
+AHEAD_OF_UTC = pd.Timedelta(hours=14)
+
+
+def _clock_hint(late: pd.Series, limit: pd.Timestamp, zone: Any) -> str:
+    """A shop east of UTC with no time zone set had this morning's orders listed as after
+    the run (its times read as UTC; the one-day grace that hid it is gone): when every
+    late row lies within a clock's reach of UTC, say how to set the shop's clock."""
+    if str(zone) != "UTC" or late.empty or (late.max() - limit) > AHEAD_OF_UTC:
+        return ""
+    return (
+        " If those times are your shop's own clock, not UTC, set it at the top of your "
+        'config (e.g. time_zone = "Asia/Tokyo") and they count as the times they are.'
+    )
 
 
 def _not_sales(tables: Mapping[str, pd.DataFrame], currency: str = "") -> list[Notice]:

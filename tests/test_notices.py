@@ -376,3 +376,39 @@ def test_scores_on_data_that_ends_early_say_so(store):
     result = run_pipeline(FrameSource(contacts=contacts, orders=orders), store, options)
     (line,) = result.steps["churn_value"].summary
     assert "the orders end on 2024-06-28, long before 2025-06-01" in line
+
+
+def test_times_just_after_a_utc_run_hint_at_the_shops_own_clock():
+    """A Tokyo shop with no time zone set had this morning's orders listed as after the
+    run at 13:20 UTC (22:20 there): its times were read as UTC, and nothing said why (the
+    one-day grace that hid it is gone; review53 item 7)."""
+    from smbml_connect.data_checks import check_data
+    from smbml_connect.schema import REJECT_COLUMNS
+
+    as_of = pd.Timestamp("2026-12-07 13:20", tz="UTC")
+    orders = pd.DataFrame(
+        {
+            "order_id": ["1", "2", "3"],
+            "contact_id": ["a", "a", "b"],
+            "ordered_at": pd.to_datetime(
+                ["2026-12-06 09:00", "2026-12-07 12:00", "2026-12-07 21:15"], utc=True
+            ),
+            "total": [10.0, 12.0, 9.0],
+        }
+    )
+    no_rejects = pd.DataFrame(columns=REJECT_COLUMNS)
+    lines = pd.DataFrame({"order_id": ["1"], "line_no": [1], "product_id": ["P"]})
+    (said,) = [n.message for n in check_data({"orders": orders, "order_lines": lines}, as_of,
+                                             no_rejects).notices
+               if n.check == "future_dates"]  # fmt: skip
+    assert 'set it at the top of your config (e.g. time_zone = "Asia/Tokyo")' in said
+    far = orders.assign(ordered_at=orders["ordered_at"] + pd.Timedelta(days=2))
+    (far_said,) = [n.message for n in check_data({"orders": far, "order_lines": lines}, as_of,
+                                                 no_rejects).notices
+                   if n.check == "future_dates"]  # fmt: skip
+    assert "time_zone" not in far_said  # days ahead: no clock explains them
+    tokyo = as_of.tz_convert("Asia/Tokyo")  # a zone set: nothing to hint
+    (zoned,) = [n.message for n in check_data({"orders": orders, "order_lines": lines}, tokyo,
+                                              no_rejects).notices
+                if n.check == "future_dates"]  # fmt: skip
+    assert "time_zone" not in zoned
