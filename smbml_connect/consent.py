@@ -204,7 +204,7 @@ def under_header(value: Any, header: str) -> Any:
     """``value`` as read under ``header``: a value under a header that says no
     ("Unsubscribed", "Do Not Email") becomes "Unsubscribed: TRUE", so that the header's
     meaning survives when the value is stored as ``marketing_consent``."""
-    if not is_negative_header(header) or _blank(value):
+    if not is_negative_header(header) or is_blank(value):
         return value
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # Excel's 1.0
@@ -222,7 +222,8 @@ def keep_header_meaning(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.D
     return frame.assign(marketing_consent=values)
 
 
-def _blank(value: Any) -> bool:
+def is_blank(value: Any) -> bool:
+    """No answer at all: None, NaN, NA or spaces (a cell no one filled in)."""
     if value is None or value is pd.NA or value is pd.NaT:
         return True
     if isinstance(value, float) and math.isnan(value):
@@ -233,7 +234,7 @@ def _blank(value: Any) -> bool:
 def read_consent(value: Any, column: str = "") -> Reading:
     """Read one consent value of ``column``; see the module docstring for the rules."""
     negative, dated = is_negative_header(column), is_opt_out_date(column)
-    if _blank(value):
+    if is_blank(value):
         return Reading("missing", "", "is empty")
     shown = str(value).strip()
     suppressed = _suppression(shown, column)
@@ -302,7 +303,7 @@ _MARKETABLE_WORDS = {"true": "marketing contact", "false": "non-marketing contac
 
 def _given(value: Any) -> str | None:
     """A cell or property as text; None only when it is empty."""
-    return None if _blank(value) else str(value).strip()
+    return None if is_blank(value) else str(value).strip()
 
 
 def hubspot_consent(optout: Any, marketable: Any, legal_basis: Any) -> str | None:

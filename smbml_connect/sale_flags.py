@@ -15,7 +15,6 @@ would silently hide products the shop still sells.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from smbml_connect.coerce import Reading
+from smbml_connect.consent import is_blank
 
 __all__ = [
     "ON_SALE_HEADERS",
@@ -69,14 +69,6 @@ def _own(header: str) -> bool:
     return _normal(header) == "on sale" and "_" in header
 
 
-def _blank(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
-
-
 def _shown(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))  # Excel's and Sheets' 1.0
@@ -95,7 +87,7 @@ def keep_sale_meaning(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.Dat
     if header is None or "on_sale" not in frame:
         return frame
     own = _own(header)
-    values = frame["on_sale"].map(lambda v: v if _blank(v) or own else f"{header}: {_shown(v)}")
+    values = frame["on_sale"].map(lambda v: v if is_blank(v) or own else f"{header}: {_shown(v)}")
     mapped = set(columns.values())
     others = [
         str(c)
@@ -103,7 +95,7 @@ def keep_sale_meaning(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.Dat
         if c not in mapped and _normal(c) in _SALE_NAMES and not _counts(frame[c])
     ]
     if others:
-        said = [frame[c].map(lambda v, h=c: None if _blank(v) else f"{h}: {_shown(v)}")
+        said = [frame[c].map(lambda v, h=c: None if is_blank(v) else f"{h}: {_shown(v)}")
                 for c in others]  # fmt: skip
         counted = _counts(frame["on_sale"])  # its numbers say nothing: read_column
         rows = zip(values, *said, strict=True)
@@ -117,7 +109,7 @@ _SALE_NAMES = frozenset(_normal(h) for h in ON_SALE_HEADERS)
 def _counts(values: pd.Series) -> bool:
     """Whether a column holds other numbers than 0 and 1: a stock count ("Available" 12),
     whose 0 is sold out, not off sale."""
-    texts = (_shown(v) for v in values if not _blank(v) and not isinstance(v, bool))
+    texts = (_shown(v) for v in values if not is_blank(v) and not isinstance(v, bool))
     return any(_NUMBER.fullmatch(t) and _normal(t) not in ("0", "1") for t in texts)
 
 
@@ -126,7 +118,7 @@ def _settle(said: tuple[Any, ...], counted: bool) -> Any:
     stock count, not read): any that says not for sale wins (it keeps a product out of
     suggestions only when a column says so plainly), then the first that says for sale,
     then the first not understood (said in the data check), else blank."""
-    filled = [(i, v) for i, v in enumerate(said) if not _blank(v)]
+    filled = [(i, v) for i, v in enumerate(said) if not is_blank(v)]
     read = [None if counted and i == 0 else read_on_sale(v) for i, v in filled]
     for want in (False, True, None):
         for (_, value), got in zip(filled, read, strict=True):
@@ -146,7 +138,7 @@ def _split(value: Any) -> tuple[str, str]:
 
 def read_on_sale(value: Any) -> bool | None:
     """For sale (True), not (False), or None when empty or not understood."""
-    if _blank(value):
+    if is_blank(value):
         return None
     if isinstance(value, bool):
         return value
@@ -214,7 +206,7 @@ def read_column(values: pd.Series) -> Reading:
     out: list[bool | None] = []
     invalid: list[bool] = []
     for value in values.astype(object):
-        if _blank(value):
+        if is_blank(value):
             out.append(None)
             invalid.append(False)
             continue
