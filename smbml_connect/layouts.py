@@ -1241,6 +1241,15 @@ def _shopify_buyers(frame: pd.DataFrame) -> pd.DataFrame:
                  last_name=last)  # fmt: skip
 
 
+# A Shopify orders export's buyer columns (Squarespace's export writes the same).
+_SHOPIFY_BUYER_COLUMNS = _map(
+    "Email -> email",
+    "Billing Company -> company",
+    "Billing Country -> country",
+    "Accepts Marketing -> marketing_consent",
+)
+
+
 SHOPIFY_ORDERS = Layout(
     name="Shopify orders export",
     signature=("Name", "Email", "Financial Status", "Lineitem quantity", "Lineitem name"),
@@ -1264,12 +1273,7 @@ SHOPIFY_ORDERS = Layout(
             _shopify_lines,
         ),
         "contacts": LayoutTable(
-            _map(
-                "Email -> email",
-                "Billing Company -> company",
-                "Billing Country -> country",
-                "Accepts Marketing -> marketing_consent",
-            ),
+            dict(_SHOPIFY_BUYER_COLUMNS),
             _shopify_buyers,
         ),
         # last: a products export or a file named for products gives them first
@@ -2720,12 +2724,7 @@ SQUARESPACE_ORDERS = Layout(
             _as_shopify(_shopify_lines),
         ),
         "contacts": LayoutTable(
-            _map(
-                "Email -> email",
-                "Billing Company -> company",
-                "Billing Country -> country",
-                "Accepts Marketing -> marketing_consent",
-            ),
+            dict(_SHOPIFY_BUYER_COLUMNS),
             _as_shopify(_shopify_buyers),
         ),
         "products": LayoutTable({}, _as_shopify(_shopify_line_products)),
