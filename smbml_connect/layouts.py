@@ -668,7 +668,9 @@ def _line_numbers(
     (``lost``: key -> that line): numbered by the lines read alone, the lines after it
     moved up one, the store's line 2 took line 3's product while its line 3 stayed (the
     table is held while a line is unread), and that product counted twice."""
-    numbers = (key.groupby(key.fillna("").to_numpy()).cumcount() + 1).astype("Int64")
+    numbers = (key.groupby(key.astype("string").fillna("").to_numpy()).cumcount() + 1).astype(
+        "Int64"
+    )
     unread = [] if frame is None else frame.attrs.get(UNREAD_ROWS, [])
     if frame is None or FILE in frame.columns or SOURCE_ROW not in frame.columns:
         return numbers
