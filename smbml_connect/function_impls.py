@@ -275,8 +275,8 @@ def _as_of(value: Any, orders: pd.DataFrame) -> tuple[pd.Timestamp, list[str]]:
     cell = single(value, "as_of")
     first, last = orders["ordered_at"].min(), orders["ordered_at"].max()
     if cell is None:
-        when = last.floor("D") + pd.Timedelta(days=1)
-        return when, [f"as of {when:%Y-%m-%d}"]
+        when = last.floor("D") + pd.Timedelta(days=1)  # the end of the last order's day
+        return when, [f"as of {last:%Y-%m-%d}"]  # typed, that date gives the same answer
     try:
         when, timed = _moment(cell)
     except ValueError as error:
@@ -693,7 +693,7 @@ def price(
         columns["prices"], columns["quantities"], columns.get("dates"), guardrails.digits == 0
     )
     guardrails, grid_note = _on_their_grid(guardrails, kept_prices)
-    one_day = dated and len(set(kept_dates)) == 1  # fitted as without dates: said so
+    one_day = dated and _dates_tie_to_prices(kept_dates, kept_prices)  # fitted as without
     result = suggest_price(
         kept_prices,
         kept_units,
@@ -704,7 +704,7 @@ def price(
     if pd.isna(result["suggested_price"]):
         grid_note = []  # no price suggested: no grid to keep to
     time_note = (
-        _one_date_note(kept_dates[0])
+        _one_date_note(kept_dates)
         if one_day
         else _held_apart_note(result["estimate"])
         if dated
@@ -724,13 +724,32 @@ def price(
     return frame, [*currency_notes, *notes, time_note, *grid_note, f"current price {current}"]
 
 
-def _one_date_note(day: pd.Timestamp) -> str:
-    """Every row on one date: no trend over time can be told from it (the fit's trend is
-    flat), so the answer is the one without dates, and the note says so, not "held apart"."""
+def _dates_tie_to_prices(dates: list[Any], prices: list[float]) -> bool:
+    """Whether the dates cannot hold a trend apart from the price: one date for every row,
+    or two dates with one price on each (a week at one price, the next at another: a
+    trend through two points is the price change itself)."""
+    days = set(dates)
+    if len(days) == 1:
+        return True
+    if len(days) > 2:
+        return False
+    prices_on = {d: {p for d2, p in zip(dates, prices, strict=True) if d2 == d} for d in days}
+    return all(len(p) == 1 for p in prices_on.values())
+
+
+def _one_date_note(dates: list[Any]) -> str:
+    """Dates that cannot tell a trend from the price (`_dates_tie_to_prices`): the answer is
+    the one without dates, and the note says so, not "held apart"."""
+    days = sorted(set(dates))
+    if len(days) == 1:
+        said = f"every row has the same date ({days[0]:%Y-%m-%d})"
+    else:
+        said = (f"each of the two dates ({days[0]:%Y-%m-%d}, {days[1]:%Y-%m-%d}) has one "
+                "price, so a trend through them is the price change itself")  # fmt: skip
     return (
-        f"dates given, but every row has the same date ({day:%Y-%m-%d}): nothing can be held "
-        "apart from the price, so sales that grew (or a season) while the price moved count "
-        "as its effect; give each period's own date"
+        f"dates given, but {said}: nothing can be held apart from the price, so sales that "
+        "grew (or a season) while the price moved count as its effect; give each period's "
+        "own date"
     )
 
 

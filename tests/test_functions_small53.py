@@ -86,6 +86,31 @@ def test_price_with_one_date_for_every_row_says_nothing_was_held_apart() -> None
     assert any(n.startswith("dates given: a trend held apart") for n in dated.notes)
 
 
+def test_price_with_a_week_at_each_of_two_prices_says_nothing_was_held_apart() -> None:
+    """A week at 10.00, the next at 12.00 (the commonest test a shop runs): a trend through
+    two dates is the price change itself, yet the note said "a trend held apart"."""
+    prices = [[10.0]] * 12 + [[12.0]] * 12
+    units = [[30 + i % 3] for i in range(12)] + [[24 + i % 3] for i in range(12)]
+    dates = [[dt.datetime(2026, 1, 5)]] * 12 + [[dt.datetime(2026, 1, 12)]] * 12
+    undated = call("PRICE", [prices, units, 6], fresh())
+    two = call("PRICE", [prices, units, 6, None, None, dates], fresh())
+    assert two.error is None, two.error
+    assert two.value == undated.value
+    assert not any("a trend held apart" in n for n in two.notes), two.notes
+    assert any("each of the two dates (2026-01-05, 2026-01-12) has one price" in n
+               for n in two.notes)  # fmt: skip
+
+
+def test_segment_without_as_of_names_the_day_that_typed_gives_the_same_answer() -> None:
+    """The default said "as of 2026-11-01" (the next midnight), but typing 2026-11-01 now
+    means the end of that day: every recency one day higher (review53b item 5)."""
+    ids, dates, amounts = _shop_orders()
+    default = call("SEGMENT", [ids, dates, amounts], fresh())
+    (said,) = [n for n in default.notes if n.startswith("as of ")]
+    typed = call("SEGMENT", [ids, dates, amounts, said.removeprefix("as of ")], fresh())
+    assert typed.value == default.value
+
+
 def _kuwait_orders(written) -> tuple[list[list[str]], list[list[dt.datetime]], list[list[object]]]:
     """A Kuwaiti shop's orders: dinars with their three decimals (fils), as typed."""
     rng = np.random.default_rng(7)
