@@ -92,7 +92,7 @@ def keep_sale_meaning(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.Dat
     others = [
         str(c)
         for c in frame.columns
-        if c not in mapped and _normal(c) in _SALE_NAMES and not _counts(frame[c])
+        if c not in mapped and _normal(c) in _SALE_NAMES and not _numbers(frame[c])
     ]
     if others:
         said = [frame[c].map(lambda v, h=c: None if is_blank(v) else f"{h}: {_shown(v)}")
@@ -111,6 +111,14 @@ def _counts(values: pd.Series) -> bool:
     whose 0 is sold out, not off sale."""
     texts = (_shown(v) for v in values if not is_blank(v) and not isinstance(v, bool))
     return any(_NUMBER.fullmatch(t) and _normal(t) not in ("0", "1") for t in texts)
+
+
+def _numbers(values: pd.Series) -> bool:
+    """Whether a second sale column holds numbers only, 0 and 1 too: an "Available" stock
+    of a one-of-a-kind shop (0 sold out for now) took products a `Status` called active
+    out of suggestions (review53b item 2). Beside a column of words it is not read."""
+    texts = [_shown(v) for v in values if not is_blank(v) and not isinstance(v, bool)]
+    return bool(texts) and all(_NUMBER.fullmatch(t) for t in texts)
 
 
 def _settle(said: tuple[Any, ...], counted: bool) -> Any:

@@ -150,6 +150,10 @@ def test_a_stock_count_under_available_is_not_read_as_for_sale(tmp_path: Path) -
         # A stock count says nothing of sale: its 0 is sold out, Active still reads.
         ({"Active": ["TRUE", "TRUE", "FALSE", ""], "Available": ["12", "0", "3", "0"]},
          [True, True, False, None], []),
+        # A one-of-a-kind shop's stock of 0s and 1s beside Status: 0 is sold out for now,
+        # not off sale (it took active products out of suggestions, review53b item 2).
+        ({"Status": ["active", "active", "archived", "active"], "Available": ["1", "0", "1", "0"]},
+         [True, True, False, True], []),
     ],
 )  # fmt: skip
 def test_every_sale_column_is_read_and_a_plain_not_for_sale_wins(
