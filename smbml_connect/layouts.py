@@ -334,20 +334,73 @@ EXPORT_COPY = "export_copy"  # the data check that says a copy of an export was 
 def _order_keys(frame: pd.DataFrame, layout: Layout) -> pd.Series | None:
     """Each row's order id as the layout reads it (stripped text), or None when the
     layout gives no orders: the key by which two copies of one export are told apart."""
-    for table in ("order_lines", "orders"):
+    return _layout_column(frame, layout, "order_id", ("order_lines", "orders"))
+
+
+def _layout_column(
+    frame: pd.DataFrame, layout: Layout, column: str, tables: tuple[str, ...]
+) -> pd.Series | None:
+    """The cells of the header the layout (or the user's mapping) reads as ``column`` of
+    the first of ``tables`` that has one, as stripped text; None when none does."""
+    for table in tables:
         if table not in layout.tables:
             continue
         spec = layout.tables[table]
-        header = next((h for h, c in spec.columns.items() if c == "order_id"), None)
+        header = next((h for h, c in spec.columns.items() if c == column), None)
         if header is None:
             mapped = map_headers(table, _headers(frame), _user_map(frame, table))
-            header = next((h for h, c in mapped.columns.items() if c == "order_id"), None)
+            header = next((h for h, c in mapped.columns.items() if c == column), None)
         found = next(
             (c for c in frame.columns if normalise(str(c)) == normalise(str(header))), None
         )
         if header is not None and found is not None:
             return frame[found].map(lambda v: str(v).strip() if _text(v) else None)
     return None
+
+
+def _newest_first(frames: list[pd.DataFrame], layout: Layout) -> list[int]:
+    """The files of a join, the newest export first (the latest order date it holds, as
+    text of one export's one format), else as placed: a later download ("(2)", dated
+    names, a tab imported beside the old one) holds orders' newer state (a refund)."""
+    latest = []
+    for frame in frames:
+        when = _layout_column(frame, layout, "ordered_at", ("orders",))
+        stamps = (
+            pd.to_datetime(when, errors="coerce", utc=True, format="mixed")
+            if when is not None
+            else None
+        )
+        top = stamps.max() if stamps is not None and stamps.notna().any() else pd.NaT
+        latest.append(top)
+    known = [t for t in latest if not pd.isna(t)]
+    if len(known) < len(frames):
+        return list(range(len(frames)))
+    return sorted(range(len(frames)), key=lambda k: (-latest[k].value, k))
+
+
+def _same_orders(
+    frame: pd.DataFrame, earlier: pd.DataFrame, layout: Layout, keys: pd.Series, held: pd.Series
+) -> bool:
+    """Whether the orders two files share are the same orders (most with the same buyer
+    and date): a second shop's export numbers its orders from #1001 too, and was set
+    aside as a "copy", every one of its buyers gone (review53b item 1)."""
+
+    def firsts(data: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
+        parts = {"id": ids}
+        for column, tables in (("email", ("contacts",)), ("ordered_at", ("orders",))):
+            cells = _layout_column(data, layout, column, tables)
+            if cells is not None:
+                parts[column] = cells.str.lower()
+        table = pd.DataFrame(parts).dropna(subset=["id"])
+        return table.drop_duplicates("id").set_index("id")
+
+    mine, theirs = firsts(frame, keys), firsts(earlier, held)
+    shared = mine.index.intersection(theirs.index)
+    columns = [c for c in mine.columns if c in theirs.columns]
+    if shared.empty or not columns:
+        return True
+    agree = (mine.loc[shared, columns] == theirs.loc[shared, columns]).all(axis=1)
+    return bool(agree.mean() >= 0.5)
 
 
 def _set_aside_copies(
@@ -364,22 +417,36 @@ def _set_aside_copies(
     if layout is None:
         return [], [], {}
     seen: dict[str, str] = {}  # order id -> the file it is read from
+    read: dict[str, tuple[pd.DataFrame, pd.Series]] = {}  # file -> its rows and order ids
     aside: list[pd.DataFrame] = []
     said: list[tuple[int, str]] = []
     held: dict[str, str] = {}
-    for k, (frame, name) in enumerate(zip(frames, files, strict=True)):
+    for k in _newest_first(frames, layout):
+        frame, name = frames[k], files[k]
         keys = _order_keys(frame, layout)
         if keys is None:
             return [], [], {}
         again = keys.isin(list(seen)).to_numpy()
         if again.any():
-            rows = frame[again]
             where = keys[again].map(seen)
             first = str(where.mode().iloc[0])
+            earlier, earlier_keys = read[first]
+            if not _same_orders(frame, earlier, layout, keys, earlier_keys):
+                shared = keys[again].nunique()
+                said.append((int(again.sum()), (
+                    f"{name!r} uses {shared:,} order number{'' if shared == 1 else 's'} that "
+                    f"{first!r} uses too, for other buyers or dates: not a copy of it, so both "
+                    "are read, and a number both use is read as one order with the lines of "
+                    "both (two shops' exports need their own folder or config)."
+                )))  # fmt: skip
+                again[:] = False
+        if again.any():
+            rows = frame[again]
             aside.append(rows.assign(reason=[f"order {o} is read from {w!r} (a copy of it)"
                                              for o, w in zip(keys[again], where, strict=True)]))  # fmt: skip
             frames[k] = frame[~again].reset_index(drop=True)
-            held.update(_said_no_in(rows, layout, name))
+            theirs = _said_no_in(rows, layout, name)
+            held.update(theirs)
             orders = keys[again].nunique()
             said.append(
                 (
@@ -389,13 +456,16 @@ def _set_aside_copies(
                     f"orders and their lines are read once, from {first!r}; the copy's rows are "
                     "listed as skipped"
                     + (
-                        f", and the {len(held):,} people it says opted out are opted out"
-                        if held
+                        f", and the {len(theirs):,} "
+                        f"{'person it says opted out is' if len(theirs) == 1 else 'people it says opted out are'}"
+                        " opted out"
+                        if theirs
                         else ""
                     )
                     + ".",
                 )
             )
+        read[name] = (frame, keys)
         for key in keys[~again].dropna():
             seen.setdefault(key, name)
     return aside, said, held

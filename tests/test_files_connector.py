@@ -258,3 +258,42 @@ def test_a_copy_of_an_export_counts_once_parts_are_read_together_and_buyers_no_c
     listed = contacts["Opt-out list"].dropna()
     assert set(listed.index) == said_no and len(said_no) == 2
     assert set(listed) == {"orders_export_1.csv"}  # the file that said no, by name
+
+
+def test_the_newest_download_of_an_export_is_read_and_another_shop_is_no_copy(
+    tmp_path: Path,
+) -> None:
+    """Copies were told apart by order id alone and the first file won: a newer download
+    sorted after the older ("(2)", dated names) lost its refund, and a second shop's
+    export, numbered from #1001 too, was set aside as a "copy" with all its buyers
+    (review53b item 1)."""
+    from smbml_connect.connectors.files.source import FilesSource
+
+    fixture = Path(__file__).parent / "fixtures" / "layouts" / "shopify_orders_export_1.csv"
+    header, *rows = fixture.read_text(encoding="utf-8").splitlines()
+    older = [r for r in rows if not r.startswith("#1012,")]  # before #1012 was placed
+    newer = [r.replace("#1010,anna.k@example.de,partially_refunded,",
+                       "#1010,anna.k@example.de,refunded,") for r in rows]  # fmt: skip
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    (folder / "orders_export_1 (1).csv").write_text("\n".join([header, *older]) + "\n")
+    (folder / "orders_export_1 (2).csv").write_text("\n".join([header, *newer]) + "\n")
+    source = FilesSource(folder)
+    orders = source.pull("orders").set_index("order_id")
+    assert orders.loc["#1010", "status"] == "refunded"  # the newer state of the order
+    assert len(source.pull("order_lines")) == len(rows)
+    (page,) = source.pull_pages("orders")
+    (copy,) = [n for n in page.notices if n.check == "export_copy"]
+    assert copy.message.startswith("'orders_export_1 (1).csv' holds ")
+    assert "read once, from 'orders_export_1 (2).csv'" in copy.message
+
+    shops = tmp_path / "two shops"
+    shops.mkdir()
+    (shops / "orders_export_1.csv").write_text("\n".join([header, *rows]) + "\n")
+    other = [r.replace("@example.", "@store-b.example.") for r in rows]
+    (shops / "store_b_orders_export_1.csv").write_text("\n".join([header, *other]) + "\n")
+    source = FilesSource(shops)
+    assert len(source.pull("order_lines")) == 2 * len(rows)  # nothing set aside
+    (page,) = source.pull_pages("orders")
+    (said,) = [n for n in page.notices if n.check == "export_copy"]
+    assert "for other buyers or dates: not a copy of it" in said.message
