@@ -170,17 +170,18 @@ def _point_is_decimal(texts: list[str], numbers: list[float]) -> str | None:
     if named and named <= THREE_DECIMALS:
         verb = "is" if len(named) == 1 else "are"
         return f"{' and '.join(sorted(named))} {verb} written with three decimals"
-    fractions = [n for n in numbers if not float(n).is_integer()]
-    if fractions:
-        return f"the numbers beside them have decimals (like {fractions[0]:g})"
     sizes = [abs(n) for n in numbers if n]
     read = [
         abs(v)
         for v in read_numbers(pd.Series(texts, dtype=object), hint=_POINT_HINT).values.dropna()
         if v
     ]
-    # Nearer, on a log scale, to the decimals' size than to a thousand times it.
+    # Nearer, on a log scale, to the decimals' size than to a thousand times it. Cents
+    # alone do not decide: 1999.99 beside "1.500" is on the thousands' scale (review53b 8).
     if sizes and read and _median(sizes) < _median(read) * math.sqrt(1000):
+        fractions = [n for n in numbers if not float(n).is_integer()]
+        if fractions:
+            return f"the numbers beside them have decimals (like {fractions[0]:g})"
         return f"the numbers beside them (like {_median(sizes):g}) are on that scale"
     return None
 

@@ -163,11 +163,11 @@ def test_leadscore_scores_only_rows_without_an_outcome():
     assert referral > other
 
 
-def test_segment_and_churn_default_to_the_day_after_the_last_order():
+def test_segment_and_churn_default_to_the_end_of_the_last_orders_day():
     ids, dates, amounts = orders(60)
     segments = call("SEGMENT", [ids, dates, amounts], fresh())
     assert segments.error is None
-    last = max(d[0] for d in dates).date() + dt.timedelta(days=1)
+    last = max(d[0] for d in dates).date()  # a date as_of means the end of that day
     assert f"as of {last:%Y-%m-%d}" in segments.notes
     assert len(segments.value) == 61
     given = call("SEGMENT", [ids, dates, amounts, "2030-01-01"], fresh())

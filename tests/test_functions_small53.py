@@ -179,3 +179,14 @@ def test_the_run_reads_every_three_decimal_currency_code_it_knows() -> None:
     for code in sorted(THREE_DECIMALS):
         assert parse_number(f"{code} 1.500") == 1.5, code
         assert parse_number(f"12.750 {code}") == 12.75, code
+
+
+def test_cents_beside_text_amounts_on_the_thousands_scale_do_not_make_them_decimals() -> None:
+    """{"1.500"; 1999.99; 2450.5; "2.000"}: one number with cents read the text as 1.5 and
+    2.0, though the numbers beside them are on the thousands' scale (review53b item 8)."""
+    ids = [["A"], ["A"], ["B"], ["B"]]
+    dates = [[dt.datetime(2026, 1, d)] for d in (5, 9, 12, 20)]
+    amounts = [["1.500"], [1999.99], [2450.5], ["2.000"]]
+    result = call("SEGMENT", [ids, dates, amounts, "2026-03-01"], fresh())
+    spend = {row[0]: row[4] for row in result.value[1:]}
+    assert spend == {"A": 3499.99, "B": 4450.5}, (spend, result.notes)
