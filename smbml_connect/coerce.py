@@ -90,7 +90,10 @@ _CODES = (
     "try|ils|zar|brl|mxn|ars|clp|cop|pen|sgd|hkd|twd|krw|thb|myr|idr|php|vnd|aed|sar|qar|kwd|"
     "bhd|jod|omr|tnd|iqd|lyd|egp|ngn|kes|mad|pkr"
 )
-_LOCAL = "kr|zł|zl|ft|kč|lei|лв|руб|din|sfr|fr|rs|tl|rm|rp"
+_LOCAL = (
+    "kr|zł|zl|ft|kč|lei|лв|руб|din|sfr|fr|rs|tl|rm|rp|"
+    r"k\.d|kd|b\.d|bd|j\.d|jd|r\.o|ro|د\.ك|د\.ب|د\.ا|ر\.ع"  # Gulf dinars and rial
+)
 _CURRENCY_BEFORE = re.compile(
     rf"^([+-]?)(?:[a-z]{{0,3}}[{_SYMBOLS}]|(?:{_CODES}|{_LOCAL}|r)\.?)(?=[\d.,(])", re.IGNORECASE
 )

@@ -682,6 +682,15 @@ _LONGEST_FIRST = sorted(_MARKS, key=len, reverse=True)  # "CA$" is not "A$"
 # and beside another mark they make the shop's unknown.
 _SHARED_SIGNS = ("$", "¥", "kr")
 _CODE = re.compile(r"^\s*([A-Z]{3})\s*[-+(\d]|[\d)]\s*([A-Z]{3})\s*$")
+# The local marks of the three-decimal dinars and rial, as Gulf shops write them ("KD
+# 12.500", "12.500 K.D.", "12.500 د.ك"): whole words beside the number only ("EURO" holds
+# "RO", and is no rial).
+_DINARS = {"KD": "KWD", "BD": "BHD", "JD": "JOD", "RO": "OMR"}
+_DINAR = re.compile(
+    r"^\s*(KD|BD|JD|RO|K\.D\.?|B\.D\.?|J\.D\.?|R\.O\.?)\s*[-+(\d]"
+    r"|[\d)]\s*(KD|BD|JD|RO|K\.D\.?|B\.D\.?|J\.D\.?|R\.O\.?)\s*$"
+)
+_ARABIC_MARKS = {"د.ك": "KWD", "د.ب": "BHD", "د.ا": "JOD", "ر.ع.": "OMR", "ر.ع": "OMR"}
 
 
 def currency_mark(value: str) -> str | None:
@@ -695,6 +704,12 @@ def _mark_of(value: str) -> str | None:
     if mark is None:
         code = _CODE.search(value)
         mark = (code[1] or code[2]) if code else None
+    if mark is None:
+        dinar = _DINAR.search(value)
+        word = (dinar[1] or dinar[2]).replace(".", "") if dinar else None
+        mark = _DINARS.get(word) if word else None
+    if mark is None:
+        mark = next((code for sign, code in _ARABIC_MARKS.items() if sign in value), None)
     if mark is None and any(sign in value for sign in _SHARED_SIGNS):
         mark = "?"  # a currency, but which one is not written
     return mark

@@ -171,6 +171,25 @@ def test_whole_numbers_beside_text_amounts_in_thousands_keep_them_thousands() ->
     assert any("read as thousands" in n and "numbers beside them" in n for n in result.notes)
 
 
+def test_dinars_and_rials_written_as_gulf_shops_write_them_are_read() -> None:
+    """ "KD 12.500" (and "K.D.", "د.ك", "BD", "JD", "RO") was no number: SEGMENT said "no
+    rows with a customer id, a date and an amount" (review53b item 4). "EURO" is no rial."""
+    from smbml_connect.schema import money_mark
+
+    for written, code in (("KD {}", "KWD"), ("{} K.D.", "KWD"), ("{} د.ك", "KWD"),
+                          ("BD {}", "BHD"), ("JD {}", "JOD"), ("RO {}", "OMR")):  # fmt: skip
+        ids, dates, typed = _kuwait_orders(
+            lambda f, w=written: w.format(f"{f // 1000}.{f % 1000:03d}")
+        )
+        _, _, numbers = _kuwait_orders(lambda f: f / 1000)
+        result = call("SEGMENT", [ids, dates, typed, "2026-12-01"], fresh())
+        assert result.error is None, (written, result.error)
+        expected = _spend(call("SEGMENT", [ids, dates, numbers, "2026-12-01"], fresh()))
+        assert _spend(result) == expected, written
+        assert money_mark(written.format("12.500")) == code
+    assert money_mark("EURO 12") is None and money_mark("12 EUR") == "EUR"
+
+
 def test_the_run_reads_every_three_decimal_currency_code_it_knows() -> None:
     """ "BHD 1.500" was not a number at all (the code was unknown), in a run as in SEGMENT."""
     from smbml_connect.coerce import parse_number
