@@ -399,7 +399,10 @@ def _same_orders(
     columns = [c for c in mine.columns if c in theirs.columns]
     if shared.empty or not columns:
         return True
-    agree = (mine.loc[shared, columns] == theirs.loc[shared, columns]).all(axis=1)
+    # a cell empty in both agrees: identical copies of an export of guest checkouts (no
+    # e-mail) were taken for two shops and their lines read twice
+    left, right = mine.loc[shared, columns].fillna(""), theirs.loc[shared, columns].fillna("")
+    agree = (left == right).all(axis=1)
     return bool(agree.mean() >= 0.5)
 
 

@@ -287,6 +287,13 @@ def test_the_newest_download_of_an_export_is_read_and_another_shop_is_no_copy(
     assert copy.message.startswith("'orders_export_1 (1).csv' holds ")
     assert "read once, from 'orders_export_1 (2).csv'" in copy.message
 
+    guests = tmp_path / "guest checkouts"  # no e-mail on any order: still the same orders
+    guests.mkdir()
+    blank = [",".join([r.split(",")[0], "", *r.split(",")[2:]]) for r in rows]
+    for name in ("orders_export_1.csv", "orders_export_1 (1).csv"):
+        (guests / name).write_text("\n".join([header, *blank]) + "\n")
+    assert len(FilesSource(guests).pull("order_lines")) == len(rows)
+
     shops = tmp_path / "two shops"
     shops.mkdir()
     (shops / "orders_export_1.csv").write_text("\n".join([header, *rows]) + "\n")
