@@ -15,7 +15,8 @@ Last, an order may name its customer by name only: WooCommerce's Analytics order
 writes the customer's name, which its customers report writes too (both read WooCommerce's
 one customer lookup, first and last name). Such an order is the one contact whose first and
 last name are that name (case and spaces aside); a name two contacts share names no one
-for sure, so the order stays no one's, and one notice counts both (``_by_name``). A name is
+for sure, so the order stays no one's, and one notice counts both, naming each shared name
+with its orders (``_by_name``). A name is
 never matched to an id or an e-mail, nor one that holds digits or an '@'.
 """
 
@@ -67,6 +68,23 @@ def _full_names(contacts: pd.DataFrame) -> tuple[dict[str, str], set[str]]:
     return dict(single.to_numpy().tolist()), set(counts[counts > 1].index)
 
 
+def _shared(written: pd.Series, key: pd.Series, contacts: pd.DataFrame, shown: int = 5) -> str:
+    """The shared names as written, most orders first: "'Leo Khan' (2 orders, 2 contacts)"."""
+    first = contacts["first_name"].astype("string").fillna("")
+    names = (first + " " + contacts["last_name"].astype("string").fillna("")).map(_name_key)
+    people = names.value_counts()
+    counts = key.value_counts()
+    parts = []
+    for name, n in counts.head(shown).items():
+        as_written = written[key == name].iloc[0]
+        orders = "1 order" if n == 1 else f"{n:,} orders"
+        parts.append(f"'{as_written}' ({orders}, {int(people.get(name, 0)):,} contacts)")
+    rest = len(counts) - shown
+    return ", ".join(parts) + (
+        f" and {rest:,} more {'name' if rest == 1 else 'names'}" if rest > 0 else ""
+    )
+
+
 def _by_name(orders: pd.DataFrame, contacts: pd.DataFrame) -> tuple[pd.DataFrame, list[Notice]]:
     """Orders naming their customer by name, given to the one contact of that name."""
     known = set(contacts["contact_id"].astype("string").dropna())
@@ -88,11 +106,10 @@ def _by_name(orders: pd.DataFrame, contacts: pd.DataFrame) -> tuple[pd.DataFrame
         "customer by name only: counted as the one contact of that name"
     )
     if not twice.empty:
-        example = ", ".join(f"'{w}'" for w in pd.unique(written[twice.index])[:3])
-        more = ", ..." if written[twice.index].nunique() > 3 else ""
         said += (
             f"; {len(twice):,} {'order names' if len(twice) == 1 else 'orders name'} a customer "
-            f"two or more contacts share ({example}{more}): left without a customer (an orders "
+            f"two or more contacts share ({_shared(written[twice.index], twice, contacts)}): "
+            "kept as orders with no known buyer, given to none of them by guess (an orders "
             "export with the customer's e-mail would tell them apart)"
         )
     return out, [Notice("contact_named", "orders", len(found) + len(twice), said + ".")]

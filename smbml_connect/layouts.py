@@ -931,6 +931,29 @@ def _is_flat_sales(head: pd.DataFrame) -> bool:
     } <= lines.keys()
 
 
+# Amazon's order reports (All Orders: "amazon-order-id ... quantity ... item-price"; New
+# Orders: "order-id, order-item-id, ..., quantity-purchased, currency, item-price") write
+# one row per item, and its item-price is the price of all the line's units together
+# (Amazon's order item: "the selling price of the item multiplied by the quantity
+# ordered", developer docs of ListOrderItems; SP-API "Order reports attributes" lists the
+# columns). Their headers are written in lower case with hyphens, which tells them from a
+# shop's own "Item Price" (a unit's price).
+_AMAZON_AMOUNT = "item-price"
+_AMAZON_REPORT = ({"purchase-date", "item-price"}, {"amazon-order-id", "order-item-id"})
+
+
+def _line_amount(frame: pd.DataFrame) -> str | None:
+    """The header of each line's amount (all its units together), when the file is an
+    Amazon order report and the user did not call that column a unit's price."""
+    written = {str(c).strip().lower(): str(c) for c in _headers(frame)}
+    needed, one_of = _AMAZON_REPORT
+    if not needed <= written.keys() or not one_of & written.keys():
+        return None
+    header = written[_AMAZON_AMOUNT]
+    said = {normalise(h): c for h, c in _user_map(frame, "order_lines").items()}
+    return None if said.get(normalise(header)) == "unit_price" else header
+
+
 def _email_header(frame: pd.DataFrame) -> str | None:
     """ "Customer Email", "Billing E-mail", "Email Address": the buyer's e-mail column."""
     for column in _headers(frame):
@@ -967,6 +990,9 @@ def _flat_columns(frame: pd.DataFrame) -> _FlatColumns:
     contact = email if email and (named is None or normalise(named) in _NAME_HEADERS) else named
     total = orders.get("total")
     of_lines = total if total is not None and _varies(frame, key, total) else None
+    amount = _line_amount(frame)
+    if amount is not None and total in (None, amount):  # Amazon's item-price: always a line's
+        of_lines = amount
     order_mapped = {h for c, h in orders.items() if c != "order_id" and h != of_lines}
     line_mapped = {h for c, h in lines.items() if c != "order_id"}
     known = order_mapped | line_mapped | {key, email, FILE}
@@ -997,6 +1023,9 @@ def _flat_orders(frame: pd.DataFrame) -> pd.DataFrame:
             kept.append(cols.total_of_lines)
         else:
             made["total"] = summed
+            if cols.total_of_lines == _line_amount(frame):
+                how = f"each order's total is the sum of its lines' {cols.total_of_lines}"
+                derived["total"] = (how, int(summed.notna().sum()))
     elif "total" not in _flat_headers(frame)[0]:  # no total at all: the lines' sum
         total = _lines_total(frame, cols.key)[first.index]
         made["total"] = total
@@ -1053,7 +1082,8 @@ def _flat_lines(frame: pd.DataFrame) -> pd.DataFrame:
     if amount is not None and found.get("unit_price") == amount and amount not in user:
         # The header the user called the order's total ("item-price" of Amazon's report, the
         # price of the line's units together) is the line's amount, not a unit's price.
-        made["unit_price"] = (_number(frame[amount]) / _number(frame[found["quantity"]])).round(4)
+        units = _number(frame[found["quantity"]])
+        made["unit_price"] = (_number(frame[amount]) / units.where(units > 0)).round(4)
         lines = lines.drop(columns=[amount])
     return _with(lines, **made)
 
@@ -2529,6 +2559,35 @@ WOOCOMMERCE_ORDERS = Layout(
         ),
     },
 )
+# The customers report counts each person's orders and spend itself ("Orders", "Total
+# spend": WooCommerce's orders_count and total_spend, refunds taken off), so a person it
+# says bought is a customer even when no order of the orders report can be given to them
+# (a name two customers share): marked in the lifecycle stage, as a CRM marks a customer,
+# and never scored as an open lead. It gives no date of a first order: such a customer
+# is dated by the orders linked to them, else left out of the lead model as undated.
+_BOUGHT = "customer"
+_WC_BOUGHT = (
+    f"'{_BOUGHT}' where the customers report's Orders or Total spend says the person "
+    "bought (their orders date it where the orders report can be linked to them)"
+)
+
+
+def _bought(frame: pd.DataFrame, *headers: str) -> pd.Series:
+    """Whether each row's counts (orders, spend) say the person bought: one above 0."""
+    out = pd.Series(False, index=frame.index)
+    for header in headers:
+        out |= _number(_col(frame, header)).gt(0).to_numpy()
+    return out
+
+
+def _woocommerce_customers(frame: pd.DataFrame) -> pd.DataFrame:
+    people = _people(_key("Email", "Username", by_row=True), name="Name")(frame)
+    bought = _bought(people, "Orders", "Total spend")
+    out = _with(people, lifecycle_stage=bought.map({True: _BOUGHT, False: None}))
+    out.attrs[DERIVED] = {"lifecycle_stage": (_WC_BOUGHT, int(bought.sum()))}
+    return out
+
+
 WOOCOMMERCE_CUSTOMERS = Layout(
     name="WooCommerce customers report (Analytics)",
     signature=("Name", "Email", "Orders", "Total spend", "AOV"),
@@ -2542,7 +2601,7 @@ WOOCOMMERCE_CUSTOMERS = Layout(
                 "Last active -> last_activity_at",
                 "Country / Region -> country",
             ),
-            _people(_key("Email", "Username", by_row=True), name="Name"),
+            _woocommerce_customers,
         ),
     },
 )

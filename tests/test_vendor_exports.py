@@ -351,7 +351,10 @@ def test_woocommerce_orders_count_for_the_one_customer_of_their_name(tmp_path: P
     assert segments.loc["hannah.berg@example.no", "monetary"] == 34.0 + 21.5
     said = {n.check: n for n in result.notices}["contact_named"]
     assert said.message.startswith("4 orders named their customer by name only")
-    assert "2 orders name a customer two or more contacts share ('Leo Khan')" in said.message
+    assert (
+        "2 orders name a customer two or more contacts share ('Leo Khan' (2 orders, 2 contacts))"
+        in said.message
+    )
     view = {n.check: n for n in result.notices}
     assert view["unknown_contacts"].count == 2  # Leo Khan's two orders: no one's
 
@@ -373,3 +376,107 @@ def test_a_line_that_lost_its_product_is_kept_not_taken_for_an_order_row(tmp_pat
     lines = tables["order_lines"].set_index("line_no")
     assert len(lines) == 3 and pd.isna(lines.loc[1, "product_id"])
     assert lines.loc[1, ["quantity", "unit_price"]].tolist() == [2, 9.0]
+
+
+def test_woocommerce_customers_the_report_says_bought_are_no_open_leads(tmp_path: Path):
+    """Two customers of one name keep their orders unlinked, yet the customers report
+    counts their orders: they are customers, never scored as open leads; a person who
+    registered and never bought stays a lead. The line names each shared name."""
+    from smbml_connect.analytics.leads.contact_features import lead_scoring_frame
+    from smbml_connect.contact_links import link_to_contacts, unknown_as_none
+
+    people = [  # name, username, e-mail, orders, spend
+        ("Hannah Berg", "hannahb", "hannah.berg@example.no", 2, "55.50"),
+        ("Leo Khan", "leok", "leo.khan@example.com", 1, "12.00"),
+        ("Leo Khan", "leok2", "leo.k@example.org", 2, "31.00"),
+        ("Mia Lund", "mial", "mia.lund@example.se", 0, "0.00"),
+        ("Ivo Petrov", "", "ivo@example.bg", "", "18.00"),  # Orders hidden, spend shown
+    ]
+    customers = [
+        {"Name": n, "Username": u, "Last active": "2026-10-31", "Email": e,
+         "Date registered": "2025-01-05 10:00:00", "Orders": k, "Total spend": t,
+         "AOV": "20.00"}
+        for n, u, e, k, t in people
+    ]  # fmt: skip
+    orders = [
+        ("2026-10-31 09:12:40", 1207, "processing", "Hannah Berg", "34.00"),
+        ("2026-10-22 12:00:00", 1205, "completed", "Leo Khan", "12.00"),
+        ("2026-10-21 12:00:00", 1204, "completed", "Leo Khan", "19.00"),
+        ("2026-10-12 08:30:00", 1203, "completed", "Hannah Berg", "21.50"),
+        ("2026-09-02 17:45:00", 1201, "completed", "Leo Khan", "12.00"),
+        ("2026-08-30 11:00:00", 1200, "completed", "Ivo Petrov", "18.00"),
+    ]
+    _write(tmp_path / "in" / "wc-customers-report-export-17.csv", WC_CUSTOMERS.split(","),
+           customers)  # fmt: skip
+    _write(
+        tmp_path / "in" / "wc-orders-report-export-17.csv",
+        WC_ORDERS.split(","),
+        [{"Date": d, "Order #": n, "Status": s, "Customer": c, "Customer type": "returning",
+          "Product(s)": "1× Linen Apron", "Items sold": 1, "Net Sales": t}
+         for d, n, s, c, t in orders],
+    )  # fmt: skip
+    result, tables = _run(tmp_path / "in", tmp_path / "store.db")
+    stage = tables["contacts"].set_index("contact_id")["lifecycle_stage"]
+    assert stage.drop("mia.lund@example.se").eq("customer").all()
+    assert pd.isna(stage["mia.lund@example.se"])
+    with Store(tmp_path / "store.db") as store:
+        every = {t: store.read(t) for t in ("contacts", "orders", "deals", "activities")}
+    linked = unknown_as_none(link_to_contacts(every)[0])  # as the run's steps read them
+    leads = lead_scoring_frame(linked, AS_OF)
+    assert leads["contact_id"].tolist() == ["mia.lund@example.se"]
+    owners = tables["orders"].set_index("order_id")["contact_id"]
+    assert owners[["1205", "1204", "1201"]].eq("Leo Khan").all()  # given to neither
+    said = {n.check: n for n in result.notices}["contact_named"].message
+    assert "3 orders name a customer two or more contacts share ('Leo Khan' (3 orders, 2 " in said
+    assert "kept as orders with no known buyer" in said
+
+
+AMAZON_NEW = (
+    "order-id\torder-item-id\tpurchase-date\tpayments-date\tbuyer-email\tbuyer-name\tsku\t"
+    "product-name\tquantity-purchased\tcurrency\titem-price\titem-tax\tshipping-price\t"
+    "shipping-tax\tship-city\tship-country\tsales-channel"
+).split("\t")
+
+
+def test_an_amazon_new_orders_report_is_read_with_no_mapping(tmp_path: Path):
+    """quantity-purchased is the line's quantity and item-price the price of all its units:
+    an order's revenue is the sum of its item prices, counted once (not times the
+    quantity again), and a unit's price is item-price / quantity."""
+
+    def item(oid, n, when, email, sku, qty, price):
+        return {"order-id": oid, "order-item-id": f"{oid[-4:]}{n}", "purchase-date": when,
+                "payments-date": when, "buyer-email": email, "buyer-name": email[:3].title(),
+                "sku": sku, "product-name": sku.title(), "quantity-purchased": qty,
+                "currency": "USD", "item-price": f"{qty * price:.2f}",
+                "item-tax": f"{qty * price * 0.08:.2f}", "shipping-price": "5.95",
+                "shipping-tax": "0.00", "ship-city": "Austin", "ship-country": "US",
+                "sales-channel": "Amazon.com"}  # fmt: skip
+
+    rows = [
+        item("113-0000001-0000001", 1, "2026-11-20T09:00:00-08:00", "ana@marketplace.amazon.com",
+             "MUG-01", 3, 18.0),
+        item("113-0000001-0000001", 2, "2026-11-20T09:00:00-08:00", "ana@marketplace.amazon.com",
+             "SOAP-05", 2, 7.5),
+        item("112-0000002-0000002", 1, "2026-10-02T16:00:00-07:00", "ben@marketplace.amazon.com",
+             "TEE-02", 4, 25.0),
+        item("111-0000003-0000003", 1, "2026-09-14T12:00:00-07:00", "ana@marketplace.amazon.com",
+             "CAN-03", 1, 14.5),
+    ]  # fmt: skip
+    _write(tmp_path / "in" / "orders.txt", AMAZON_NEW, rows, delimiter="\t")
+    result, tables = _run(tmp_path / "in", tmp_path / "store.db")
+    assert result.status == "ok" and set(result.rejects["action"]) == {"column note"}
+    assert result.rejects["reason"].tolist() == [
+        "total: not in the file; each order's total is the sum of its lines' item-price"
+    ]
+    assert {t: n for t, n in result.loaded.items() if n} == {
+        "orders": 3, "order_lines": 4, "contacts": 2
+    }  # fmt: skip
+    orders = tables["orders"].set_index("order_id")["total"]
+    assert orders.to_dict() == {
+        "113-0000001-0000001": 3 * 18.0 + 2 * 7.5, "112-0000002-0000002": 100.0,
+        "111-0000003-0000003": 14.5,
+    }  # fmt: skip
+    lines = tables["order_lines"].set_index(["order_id", "line_no"])
+    assert lines.loc[("112-0000002-0000002", 1), ["quantity", "unit_price"]].tolist() == [4, 25.0]
+    counted = tables["order_lines"].eval("quantity * unit_price").sum()
+    assert round(counted, 2) == round(orders.sum(), 2)  # the lines add up to the orders
