@@ -34,7 +34,7 @@ from smbml_connect.consent import OPT_OUT_LIST, hubspot_consent, keep_header_mea
 from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
 from smbml_connect.opt_out_lists import said_no
-from smbml_connect.ports import SourceReject
+from smbml_connect.ports import Notice, SourceReject
 from smbml_connect.sale_flags import keep_sale_meaning
 from smbml_connect.sales import (
     NOT_A_SALE_ROW,
@@ -83,6 +83,9 @@ Mappings = Mapping[str, Mapping[str, str]]
 # source_row, column (canonical), value (as written) and reason; listed as values cleared.
 CLEARED = "cleared_values"
 CLEARED_ACTION = "value cleared"
+# frame.attrs key a shape sets: data checks it has to say about the rows it read, each a
+# (check, rows, line) the source gives as a notice (a TimeZone PayPal wrote not known here).
+SAID = "layout_said"
 # frame.attrs key a shape sets: canonical columns it made because the export lacks them,
 # each with how (a sentence) and on how many rows; said as a column note and a notice.
 DERIVED = "derived_columns"
@@ -146,6 +149,11 @@ class Prepared:
     # copy was set aside, and the people who said no in the rows set aside (key -> file).
     copies: list[tuple[int, str]] = field(default_factory=list)  # (rows, line)
     held_no: dict[str, str] = field(default_factory=dict)
+    said: dict[str, list[tuple[str, int, str]]] = field(default_factory=dict)  # per table
+
+    def notices(self, table: str) -> list[Notice]:
+        """The data checks the layout's shape of ``table`` had to say (``SAID``)."""
+        return [Notice(check, table, n, line) for check, n, line in self.said.get(table, [])]
 
     def table(
         self, table: str, overrides: Mapping[str, str] | None = None
@@ -161,6 +169,7 @@ class Prepared:
         claimed = set(user.values())
         said = shaped.attrs.pop(CLEARED, [])
         derived = shaped.attrs.pop(DERIVED, {})
+        self.said[table] = list(shaped.attrs.pop(SAID, []))
         self.cleared[table] = [n for n in said if n["column"] not in claimed]
         # A canonical column the shape made yields to the user's choice for that column.
         made = [c for c in shaped.columns if c in claimed and normalise(c) not in mine]
@@ -2884,7 +2893,13 @@ SQUARESPACE_ORDERS = Layout(
 # off that buyer's earlier sale, ``sales.refunds``). Every other row (a withdrawal to the
 # bank, a transfer, a fee, a hold or its release, a currency conversion, a payment the shop
 # sent, one not completed, a memo) sold nothing: left out, each with its kind, and counted
-# in one data check. Dates and times are read as written, on the business's clock.
+# in one data check. Each row's Date and Time are on the clock its TimeZone names: PayPal
+# writes the abbreviation in force that day ("PST" in winter, "PDT" in summer), so each
+# is read at its own offset (``_PAYPAL_OFFSETS``). Abbreviations name no one zone in
+# general (CST is Chicago's or China's), so only those PayPal is seen to write are read:
+# PST/PDT (US accounts, and the default of others), CET/CEST and GMT/BST (others' readers
+# of German and British downloads); a row naming another is read on the business's
+# clock, as before, and one data check names the value.
 _PAYPAL_OTHER = re.compile(
     r"\b(hold|withdrawal|transfer|conversion|fee|authori[sz]ation|deposit|bank|memo)\b"
 )
@@ -2893,6 +2908,8 @@ _PAYPAL_REFUND = re.compile(r"\b(refund|reversal|chargeback)\b")
 # ``refunded`` of it, so the run says the layout made the column)
 _PAYPAL_REFUNDED = "Refunded (refund rows)"
 _PAYPAL_CENT = 0.005  # refunds this close to the payment gave it all back
+_PAYPAL_OFFSETS = {"PST": "-08:00", "PDT": "-07:00", "CET": "+01:00", "CEST": "+02:00",
+                   "GMT": "+00:00", "BST": "+01:00"}  # fmt: skip
 
 
 def _paypal_kind(said: str, done: str, moved: str, amount: float) -> tuple[str, str | None]:
@@ -2966,10 +2983,47 @@ def _paypal_orders(frame: pd.DataFrame) -> pd.DataFrame:
     status = status.where(~((back > 0) & (back < gross - _PAYPAL_CENT)), "partially refunded")
     status = status.where(~((back > 0) & (back >= gross - _PAYPAL_CENT)), "refunded")
     status = status.where(~gross.lt(0), "refund")
+    out = _with(frame.drop(columns=[_PAYPAL_REFUNDED], errors="ignore"), refunded=back.where(back > 0),
+                contact_id=_paypal_buyer(frame), ordered_at=_paypal_when(frame), status=status)  # fmt: skip
+    out.attrs[SAID] = _paypal_zones_unknown(frame)
+    return out
+
+
+def _paypal_zone(frame: pd.DataFrame) -> pd.Series:
+    """Each row's TimeZone as written, in capitals ("" when empty)."""
+    return _stripped(_col(frame, "TimeZone")).fillna("").map(lambda z: str(z).upper())
+
+
+def _paypal_when(frame: pd.DataFrame) -> pd.Series:
+    """Date and Time, with the offset of the TimeZone the row names where it is known
+    ("10/01/2026 23:30:00 -07:00"), so the row is the moment it was, on any business clock."""
     date, time = _col(frame, "Date"), _col(frame, "Time")
-    when = date.where(~_filled(time), date.astype(str) + " " + time.astype(str))
-    return _with(frame.drop(columns=[_PAYPAL_REFUNDED], errors="ignore"), refunded=back.where(back > 0),
-                 contact_id=_paypal_buyer(frame), ordered_at=when, status=status)  # fmt: skip
+    timed = _filled(time) & _filled(date)
+    when = date.where(~timed, date.astype(str).str.strip() + " " + time.astype(str).str.strip())
+    offset = _paypal_zone(frame).map(_PAYPAL_OFFSETS)
+    known = timed & offset.notna()
+    return when.where(~known, when.astype(str) + " " + offset.astype(str))
+
+
+def _paypal_zones_unknown(frame: pd.DataFrame) -> list[tuple[str, int, str]]:
+    """One data check for the rows whose TimeZone names a clock not known here."""
+    zone = _paypal_zone(frame)
+    odd = zone.ne("") & ~zone.isin(list(_PAYPAL_OFFSETS)) & _filled(_col(frame, "Time"))
+    if not odd.any():
+        return []
+    n = int(odd.sum())
+    values = ", ".join(f"'{v}'" for v in pd.unique(zone[odd])[:3])
+    rows = ", ".join(str(r) for r in frame.loc[odd, SOURCE_ROW].head(3))
+    return [
+        (
+            "paypal_time_zone",
+            n,
+            f"{n:,} PayPal {'row names' if n == 1 else 'rows name'} a TimeZone not known here "
+            f"({values}; row{'' if n == 1 else 's'} {rows}{', ...' if n > 3 else ''}): "
+            f"{'its time is' if n == 1 else 'their times are'} read on the business's clock. "
+            f"Known: {', '.join(_PAYPAL_OFFSETS)}.",
+        )
+    ]
 
 
 def _paypal_buyers(frame: pd.DataFrame) -> pd.DataFrame:

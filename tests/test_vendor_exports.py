@@ -480,3 +480,32 @@ def test_an_amazon_new_orders_report_is_read_with_no_mapping(tmp_path: Path):
     assert lines.loc[("112-0000002-0000002", 1), ["quantity", "unit_price"]].tolist() == [4, 25.0]
     counted = tables["order_lines"].eval("quantity * unit_price").sum()
     assert round(counted, 2) == round(orders.sum(), 2)  # the lines add up to the orders
+
+
+def test_a_paypal_row_is_read_on_the_clock_its_timezone_names(tmp_path: Path):
+    """A Berlin shop's download written in PayPal's US time (PST in winter, PDT in summer):
+    a payment late in the Pacific evening is the next morning in Berlin, New Year's Eve's
+    the next year. A TimeZone not known here is read on the shop's clock, and said."""
+    rows = [
+        _paid("12/31/2025", "Ana Lopez", "ana.lopez@example.com", "54.00", "P1", Time="23:30:00"),
+        _paid("07/14/2026", "Ben Meyer", "ben.meyer@example.com", "61.50", "P2", Time="16:05:00",
+              TimeZone="PDT"),
+        _paid("07/15/2026", "Gia Khan", "gia.khan@example.com", "20.00", "P3", Time="00:40:00",
+              TimeZone="CEST"),
+        _paid("03/02/2026", "Dan Ito", "dan.ito@example.com", "12.00", "P4", Time="23:10:00",
+              TimeZone="HKT"),
+    ]  # fmt: skip
+    _write(tmp_path / "in" / "Download.CSV", PAYPAL, rows, quote="yes")
+    options = RunOptions(steps=(), as_of=AS_OF, time_zone="Europe/Berlin")
+    with Store(tmp_path / "store.db") as store:
+        result = run_pipeline(FilesSource(tmp_path / "in"), store, options)
+        orders = store.read("orders").set_index("order_id")
+    moment = pd.to_datetime(orders["ordered_at"], utc=True)
+    assert moment["P1"] == pd.Timestamp("2026-01-01 07:30", tz="UTC")  # 23:30 PST
+    berlin = moment.dt.tz_convert("Europe/Berlin")
+    assert berlin.dt.strftime("%Y-%m-%d %H:%M").to_dict() == {
+        "P1": "2026-01-01 08:30", "P2": "2026-07-15 01:05", "P3": "2026-07-15 00:40",
+        "P4": "2026-03-02 23:10",  # HKT is not read: on the shop's clock, as written
+    }  # fmt: skip
+    said = {n.check: n.message for n in result.notices}["paypal_time_zone"]
+    assert said.startswith("1 PayPal row names a TimeZone not known here ('HKT'; row 5)")

@@ -342,7 +342,9 @@ class FilesSource:
         return Page(
             tables={entity: frame},
             rejects={entity: found} if found else {},
-            notices=[*self._notices(entity, notes), *copies] if listed else [],
+            notices=[*self._notices(entity, notes), *copies, *prepared.notices(entity)]
+            if listed
+            else prepared.notices(entity),
         )
 
     def _notices(self, entity: str, notes: list[tuple[int, str]]) -> list[Notice]:

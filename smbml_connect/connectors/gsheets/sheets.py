@@ -214,7 +214,7 @@ class SheetsSource:
         )
         self._unread[entity] = unread if listed else []
         page = Page(tables={entity: frame}, rejects={entity: unread} if unread and listed else {})
-        page.notices = _locale_dates(entity, frame, self._locale, main)
+        page.notices = _locale_dates(entity, frame, self._locale, main) + prepared.notices(entity)
         if listed:  # "Copy of Orders" beside "Orders": its orders read once (``join_prepared``)
             page.notices += [Notice(EXPORT_COPY, entity, n, line) for n, line in prepared.copies]
         if entity in _OWN_MONEY and "currency" not in frame.columns:
