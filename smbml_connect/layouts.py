@@ -1178,6 +1178,61 @@ FLAT_SALES = Layout(
 )
 
 
+# -- eBay Seller Hub Orders report (Orders > Download report, CSV) --------------------
+# Others' readers of real downloads quote its header (find_string "Sales Record Number,
+# Order Number,Buyer Username": "..., Buyer Email, ..., Item Number, Item Title, Custom
+# Label, ..., Quantity, Sold For, Shipping And Handling, ..., Total Price, ..., Sale Date,
+# ...") with a blank first line and a trailer ("N record(s) downloaded, from ...",
+# "Seller ID : ..."). One row per item; an order of several items has its own row above
+# them (``_summary_rows``). Read as the flat sales file is, with eBay's names for the
+# columns: a file mapped for orders only (the run's advice before it knew the report) gave
+# each further item as a duplicate order. A line's product is its Custom Label (the
+# seller's SKU) where there is one, else the listing's Item Number.
+_EBAY_COLUMNS = {
+    "orders": _map("Order Number -> order_id", "Sale Date -> ordered_at", "Total Price -> total"),
+    "order_lines": _map("Order Number -> order_id", "Quantity -> quantity",
+                        "Sold For -> unit_price", "Item Number -> product_id"),
+}  # fmt: skip
+
+
+def _ebay(shape: Shape) -> Shape:
+    """A flat sales shape told eBay's names for the columns, under the user's own."""
+
+    def read(frame: pd.DataFrame) -> pd.DataFrame:
+        user = frame.attrs.get(USER_MAPPING, {})
+        merged = {}
+        for table in {*_EBAY_COLUMNS, *user}:
+            mine = dict(user.get(table, {}))
+            named, claimed = {normalise(h) for h in mine}, set(mine.values())
+            ours = _EBAY_COLUMNS.get(table, {})
+            base = {h: c for h, c in ours.items() if normalise(h) not in named and c not in claimed}
+            merged[table] = {**base, **mine}
+        told = frame.copy(deep=False)
+        told.attrs = {**frame.attrs, USER_MAPPING: merged}
+        return shape(told)
+
+    return read
+
+
+def _ebay_lines(frame: pd.DataFrame) -> pd.DataFrame:
+    out = _ebay(_flat_lines)(frame)
+    label = _stripped(_col(frame, "Custom Label")).loc[out.index]
+    return _with(out, product_id=label.where(label.notna(), out["product_id"]))
+
+
+EBAY_ORDERS = Layout(
+    name="eBay orders report",
+    signature=("Sales Record Number", "Order Number", "Item Number", "Sold For", "Sale Date"),
+    tables={
+        "orders": LayoutTable(_EBAY_COLUMNS["orders"], _ebay(_flat_orders), synonyms=True),
+        "order_lines": LayoutTable(_EBAY_COLUMNS["order_lines"], _ebay_lines, synonyms=True),
+        "contacts": LayoutTable({}, _ebay(_flat_buyers)),
+    },
+    together=("orders", "order_lines"),
+    unread=_footer_notes,
+)
+
+
 # -- Shopify ------------------------------------------------------------------------
 # Orders export (Orders > Export): no Shopify help page with the column list was found in
 # the search tools; the header was checked against others' readers of real exports
@@ -3074,6 +3129,7 @@ LAYOUTS: tuple[Layout, ...] = (
     HUBSPOT_CONTACTS,
     PIPEDRIVE_DEALS,
     PIPEDRIVE_PEOPLE,
+    EBAY_ORDERS,
     FLAT_SALES,
     UNNUMBERED_LINES,
     HAND_KEPT,

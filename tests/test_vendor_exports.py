@@ -509,3 +509,35 @@ def test_a_paypal_row_is_read_on_the_clock_its_timezone_names(tmp_path: Path):
     }  # fmt: skip
     said = {n.check: n.message for n in result.notices}["paypal_time_zone"]
     assert said.startswith("1 PayPal row names a TimeZone not known here ('HKT'; row 5)")
+
+
+def test_an_ebay_orders_report_gives_its_items_mapped_for_orders_only_or_not_at_all(
+    tmp_path: Path,
+):
+    """The report is known by its headers: mapped for orders only (the run's advice
+    before), or not at all, each further item is a line of its order, not a duplicate
+    order; a line without a Custom Label is its listing's Item Number."""
+    rows = _ebay_rows()
+    rows[2] = {**rows[2], "Custom Label": ""}  # the mug has no SKU of the seller's
+    name = "eBay-OrdersReport-Nov-30-2026.csv"
+    _write(tmp_path / "in" / name, EBAY, rows, before="\n",
+           after="\n4 record(s) downloaded,from Jan-01-25 00:00:00 to Nov-30-26 12:00:00\n"
+           "Seller ID : crafty_shop_53")  # fmt: skip
+    orders_only = {
+        "tables": {"orders": name},
+        "mappings": {"orders": {"Sale Date": "ordered_at", "Buyer Email": "contact_id"}},
+    }
+    for n, given in enumerate([orders_only, {}]):
+        result, tables = _run(tmp_path / "in", tmp_path / f"store{n}.db", **given)
+        assert result.status == "ok"
+        assert set(result.rejects["action"]) == {"row skipped"}  # nothing rejected
+        assert result.loaded == {"orders": 2, "order_lines": 3, "contacts": 2}
+        orders = tables["orders"].set_index("order_id")
+        assert orders.loc["04-33333-44444", ["contact_id", "total"]].tolist() == [
+            "ben.ito@example.com", 52.39
+        ]  # fmt: skip
+        lines = tables["order_lines"].sort_values(["order_id", "line_no"])
+        assert lines[["order_id", "product_id", "quantity", "unit_price"]].values.tolist() == [
+            ["04-33333-44444", "302", 2, 18.0], ["04-33333-44444", "CARD-06", 1, 7.0],
+            ["05-11111-22222", "SCARF-08", 1, 39.0],
+        ]  # fmt: skip
