@@ -1461,8 +1461,21 @@ def _shopify_customers(frame: pd.DataFrame) -> pd.DataFrame:
     ids = _col(frame, "Customer ID").map(lambda v: str(v).strip().lstrip("'") if _text(v) else None)
     email = _email_key(_col(frame, "Email"))
     key = email.where(_filled(email), ids)
-    return _with(frame, contact_id=key.where(_filled(key), _row_keys(frame)),
-                 marketing_consent=consent)  # fmt: skip
+    # Its Total Orders / Total Spent count what the person bought at the shop, also what
+    # an orders export filtered by date leaves out: such a person is a customer, never an
+    # open lead (as WooCommerce's customers report, `_bought`).
+    bought = _bought(frame, "Total Orders", "Total Spent")
+    out = _with(frame, contact_id=key.where(_filled(key), _row_keys(frame)),
+                marketing_consent=consent,
+                lifecycle_stage=bought.map({True: _BOUGHT, False: None}))  # fmt: skip
+    out.attrs[DERIVED] = {"lifecycle_stage": (_SHOPIFY_BOUGHT, int(bought.sum()))}
+    return out
+
+
+_SHOPIFY_BOUGHT = (
+    "'customer' where the customers export's Total Orders or Total Spent says the person "
+    "bought (their orders date it where the orders export names them)"
+)
 
 
 SHOPIFY_CUSTOMERS = Layout(
