@@ -396,7 +396,7 @@ def test_functions_js_under_node_against_the_server(server):
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "# fail 0" in done.stdout and "# skipped 0" in done.stdout
-    assert "# pass 19" in done.stdout
+    assert "# pass 23" in done.stdout
 
 
 def test_the_add_in_packs_its_requests_under_the_servers_cap():
