@@ -94,7 +94,7 @@ const sent = [];
 const realFetch = window.fetch;
 window.fetch = async (url, init) => {
   const response = await realFetch(url, init);
-  if (String(url).endsWith("/api/call")) sent.push([init.body.byteLength, response.status]);
+  if (String(url).endsWith("/api/batch")) sent.push([init.body.byteLength, response.status]);
   return response;
 };
 async function settle(promise) {
@@ -133,6 +133,63 @@ async function recalculate(f, regions, company) {
   const again = await recalculate(f, regions, company);
   document.getElementById("out").textContent = JSON.stringify(
     { first, firstSent, again, againSent: sent });
+  document.title = "done";
+})();
+</script></body></html>"""
+
+# A sheet whose formulas are filled down over the same ranges: FORECAST.ETS and its
+# CONFINT per target hour over one hourly history, and FORECAST per product over one date
+# column. The page first sends each call alone with its ranges inline, as add-ins before
+# shared ranges did (to /api/call), then lets the add-in recalculate them all. The test
+# lowers the server's cap to 10 KB, under what the recalculation sends in all.
+FILLED = """<!DOCTYPE html><html><head><meta charset="UTF-8"><title>running</title>%STUBS%
+<script src="client.js"></script><script src="functions.js"></script></head>
+<body><pre id="out"></pre><script>
+const sent = [];
+const realFetch = window.fetch;
+window.fetch = async (url, init) => {
+  const response = await realFetch(url, init);
+  if (String(url).endsWith("/api/batch")) {
+    const ranges = Object.keys(JSON.parse(new TextDecoder().decode(init.body)).ranges).length;
+    sent.push([init.body.byteLength, response.status, ranges]);
+  }
+  return response;
+};
+async function settle(promise) {
+  try { return { value: await promise }; }
+  catch (e) { return { error: { code: e.code, message: e.message } }; }
+}
+const timeline = [], values = [];
+for (let i = 0; i < 240; i++) {
+  timeline.push([45292 + i / 24]);
+  values.push([Math.round(100 * (100 + (i % 24) * 3.7 + ((i * 7919) % 13) * 0.61)) / 100]);
+}
+const months = [], products = [[], [], [], []];
+for (let i = 0; i < 36; i++) {
+  months.push([Date.UTC(2022, i, 1) / 86400000 + 25569]);
+  products.forEach((p, j) => p.push([Math.round(100 * ((j + 2) * 60 + 3 * i + 30 * Math.sin(i / 2 + j))) / 100]));
+}
+const copy = (rows) => rows.map((row) => [...row]);  // each cell its own copy, as Excel does
+const cells = [];
+for (let k = 1; k <= 30; k++) {
+  const target = [[timeline[239][0] + k / 24]];
+  cells.push(["FORECAST.ETS", [target, copy(values), copy(timeline), null, null, null]]);
+  cells.push(["FORECAST.ETS.CONFINT", [target, copy(values), copy(timeline), 0.9, null, null, null]]);
+}
+for (const p of products) cells.push(["FORECAST", [copy(months), copy(p), 6, null, null, null]]);
+(async () => {
+  const f = CustomFunctions.associated;
+  const alone = [];
+  for (const [name, args] of cells) {
+    const response = await realFetch("/api/call", { method: "POST",
+      headers: { "Content-Type": "application/json", "X-SMBML-Pairing": "%CODE%" },
+      body: JSON.stringify({ calls: [{ name, args }] }) });
+    const result = (await response.json()).results[0];
+    alone.push(result.error ? { error: result.error } : { value: smbCells(result) });
+  }
+  const together = await Promise.all(cells.map(([name, args]) => settle(f[name](...args))));
+  const inlineBytes = cells.reduce((n, [name, args]) => n + JSON.stringify({ name, args }).length, 0);
+  document.getElementById("out").textContent = JSON.stringify({ alone, together, sent, inlineBytes });
   document.title = "done";
 })();
 </script></body></html>"""
@@ -198,6 +255,7 @@ def browser_server(tmp_path_factory):
     stubs = STUBS.replace("%CODE%", CODE)
     (web / "harness.html").write_text(HARNESS.replace("%STUBS%", stubs))
     (web / "sizes.html").write_text(SIZES.replace("%STUBS%", stubs))
+    (web / "filled.html").write_text(FILLED.replace("%STUBS%", stubs).replace("%CODE%", CODE))
     pane = (web / "taskpane.html").read_text()
     office_js = '<script src="https://appsforoffice.microsoft.com/lib/1/hosted/office.js" type="text/javascript"></script>'
     assert office_js in pane
@@ -259,6 +317,29 @@ def test_a_recalculation_too_big_for_one_request_fails_only_the_cell_too_big_alo
     # The next recalculation packs under the learnt cap at once: no request is refused.
     assert out["again"] == out["first"]
     assert out["againSent"] and all(s <= cap and st == 200 for s, st in out["againSent"])
+
+
+def test_cells_filled_down_over_the_same_ranges_send_them_once_per_request(
+    browser_server, tmp_path, monkeypatch
+):
+    """Each call answers as it did alone with its ranges inline; the ranges travel once in
+    each request that needs them, and every request stays under the server's cap."""
+    cap = 10 * 1024
+    monkeypatch.setattr(serve_module, "MAX_BODY_BYTES", cap)
+    base = browser_server["base"]
+    dom = dump_dom(base + "/filled.html", browser_server["certs"].cert, tmp_path / "profile")
+    out = json.loads(_out(dom))
+    assert out["together"] == out["alone"]
+    assert all("value" in cell for cell in out["together"]), out["together"]
+    assert len({json.dumps(c["value"]) for c in out["together"][:60:2]}) == 30  # each hour
+    # All of it in one request is 14 KB (inline 388 KB): over the cap, learnt from the 413.
+    # Packed again under it, each request holds the ranges its own calls use: the hourly
+    # two in both requests the 60 hourly cells fill, the months with the FORECASTs.
+    sent = out["sent"]
+    assert sent[0][1] == 413 and sent[0][0] > cap
+    assert all(size <= cap and status == 200 for size, status, _ in sent[1:])
+    assert [ranges for *_, ranges in sent] == [3, 2, 3, 1]
+    assert sum(size for size, *_ in sent[1:]) < out["inlineBytes"] / 10
 
 
 def test_a_page_from_another_origin_is_refused_by_the_browser(browser_server, tmp_path):

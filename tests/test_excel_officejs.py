@@ -18,16 +18,17 @@ import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import orjson
 import pytest
 import requests
-from excel_helpers import leads_table, monthly
+from excel_helpers import leads_table, monthly, orders
 
 from smbml_connect.credentials import Secret
 from smbml_connect.excel_addin import officejs
 from smbml_connect.excel_addin import serve as serve_module
 from smbml_connect.excel_addin.local_cert import ensure_certificate
 from smbml_connect.excel_addin.serve import PAIRING_HEADER, ServerThread, ServeSettings
-from smbml_connect.functions import REGISTRY, FunctionContext
+from smbml_connect.functions import REGISTRY, FunctionContext, call
 
 ADDIN = Path(__file__).resolve().parents[1] / "excel_addin"  # the npm test tools
 WEB = officejs.WEB_ROOT
@@ -111,6 +112,115 @@ def test_bad_requests_get_clear_errors(server, monkeypatch):
     big = post(server, [{"name": "FORECAST", "args": [*series(200), 3]}])
     assert big.status_code == 413
     assert big.json()["max_bytes"] == 1000  # the add-in packs its calls again under it
+
+
+def hourly(n):
+    """An hourly timeline as Excel serials and readings with a daily rhythm."""
+    timeline = [[45292 + i / 24] for i in range(n)]
+    values = [[round(100 + (i % 24) * 3.7 + (i * 7919 % 13) * 0.61, 2)] for i in range(n)]
+    return timeline, values
+
+
+def as_serials(rows):
+    return [[(v - serve_module.EXCEL_EPOCH) / dt.timedelta(days=1) for v in row] for row in rows]
+
+
+def filled_down_calls():
+    """One sheet's recalculation: cells filled down or across over the same ranges (an hourly
+    FORECAST.ETS per target hour, two products' FORECAST over one date column, SEGMENT and
+    CHURN of one shop's orders as of several days), each with its ranges inline."""
+    timeline, values = hourly(240)
+    last = timeline[-1][0]
+    calls = [
+        {"name": "FORECAST.ETS", "args": [[[last + k / 24]], values, timeline, None, None, None]}
+        for k in range(1, 7)
+    ]
+    calls.append({"name": "FORECAST.ETS.CONFINT", "args": [[[last + 1 / 24]], values, timeline]})
+    calls.append({"name": "FORECAST.ETS.SEASONALITY", "args": [values, timeline]})
+    dates, first = monthly(30)
+    second = [[round(v[0] * 0.4 + 17 * (i % 5), 2)] for i, v in enumerate(first)]
+    for product in (first, second):
+        calls.append({"name": "FORECAST", "args": [dates_as_text(dates), product, 4]})
+    ids, when, amounts = orders(customers=40, seed=5)
+    for as_of in ("2024-12-31", "2025-03-31", "2025-06-30"):
+        calls.append({"name": "SEGMENT", "args": [ids, as_serials(when), amounts, as_of, False]})
+    calls.append({"name": "CHURN", "args": [ids, as_serials(when), amounts, "2025-06-30"]})
+    calls.append({"name": "ABTEST", "args": [40, 1000, 60, 1000]})
+    return calls
+
+
+def shared(calls):
+    """The calls as the add-in sends them: each distinct range once, named where used."""
+    ranges: dict[str, list] = {}
+    ids: dict[bytes, str] = {}
+    sent = []
+    for entry in calls:
+        args, refs = [], {}
+        for position, arg in enumerate(entry["args"]):
+            if isinstance(arg, list) and len(arg) > 1:
+                key = ids.setdefault(orjson.dumps(arg), str(len(ids)))
+                ranges[key] = arg
+                args.append(None)
+                refs[str(position)] = int(key)
+            else:
+                args.append(arg)
+        sent.append({"name": entry["name"], "args": args, "refs": refs})
+    return {"ranges": ranges, "calls": sent}
+
+
+def test_calls_that_share_ranges_answer_as_each_call_with_its_own(server):
+    """/api/batch puts each shared range back in every call that names it: every answer
+    is what the same call computes alone (a fresh cache, in this process) and what the
+    server answers with the ranges inline (/api/call, the form older add-ins send)."""
+    calls = filled_down_calls()
+    body = shared(calls)
+    assert len(body["ranges"]) == 8  # the hourly two, FORECAST's three, the orders' three
+    response = server["session"].post(
+        server["base"] + "/api/batch", data=orjson.dumps(body),
+        headers={PAIRING_HEADER: CODE, "Content-Type": "application/json"}, timeout=120,
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    answers = response.json()["results"]
+    fresh = FunctionContext()
+    alone = [
+        json.loads(
+            orjson.dumps(serve_module._answer(call(c["name"], c["args"], fresh)), default=str)
+        )
+        for c in calls
+    ]
+    inline = post(server, calls, timeout=120).json()["results"]
+    for answer, one, old in zip(answers, alone, inline, strict=True):
+        assert "error" not in answer, answer
+        assert {**answer, "cached": None} == {**one, "cached": None}
+        assert {**answer, "cached": None} == {**old, "cached": None}
+    assert len({a["value"][0][0] for a in answers[:6]}) == 6  # each target hour its own
+    assert len(orjson.dumps(body)) < len(orjson.dumps({"calls": calls})) / 4
+
+
+def test_a_request_naming_a_range_it_does_not_hold_is_refused(server):
+    timeline, values = hourly(30)
+    target = [[timeline[-1][0] + 1 / 24]]
+    s, url = server["session"], server["base"] + "/api/batch"
+    headers = {PAIRING_HEADER: CODE, "Content-Type": "application/json"}
+
+    def sent(ranges, refs, args=None):
+        etc = {"name": "FORECAST.ETS", "args": args or [target, None, None], "refs": refs}
+        return s.post(url, data=orjson.dumps({"ranges": ranges, "calls": [etc]}), headers=headers)
+
+    held = {"0": values, "1": timeline}
+    assert sent(held, {"1": 0, "2": 1}).status_code == 200
+    missing = sent({"0": values}, {"1": 0, "2": 1})
+    assert missing.status_code == 400
+    assert missing.json()["error"] == "call 0 refers to range 1, which the request does not hold"
+    given = sent(held, {"0": 0, "1": 0, "2": 1})  # position 0 holds the target
+    assert given.json()["error"] == "call 0: refs names argument '0', which is not a null argument"
+    beyond = sent(held, {"1": 0, "2": 1, "3": 1})
+    assert beyond.json()["error"] == "call 0: refs names argument '3', which is not a null argument"
+    assert (
+        sent(held, [1, 0]).json()["error"]
+        == "call 0: refs must map argument positions to range ids"
+    )
+    assert sent([values], {}).json()["error"] == "ranges must map ids to ranges (lists)"
 
 
 def test_one_bad_call_is_one_error_cell_not_a_failed_batch(server):
@@ -286,7 +396,7 @@ def test_functions_js_under_node_against_the_server(server):
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "# fail 0" in done.stdout and "# skipped 0" in done.stdout
-    assert "# pass 19" in done.stdout
+    assert "# pass 23" in done.stdout
 
 
 def test_the_add_in_packs_its_requests_under_the_servers_cap():

@@ -221,6 +221,150 @@ function regionOrders(n, prefix) {
   return [ids, dates, amounts];
 }
 
+// A request as the server reads it: each call with the shared ranges it names put back.
+// Fails when a call names a range its own request does not hold.
+function onTheWire(body) {
+  const payload = JSON.parse(new TextDecoder().decode(body));
+  const ranges = payload.ranges;
+  const calls = payload.calls.map((call) => {
+    const args = [...call.args];
+    for (const [position, id] of Object.entries(call.refs || {})) {
+      assert.ok(String(id) in ranges, "a call names range " + id + " its request does not hold");
+      assert.equal(args[Number(position)], null);
+      args[Number(position)] = ranges[String(id)];
+    }
+    return { name: call.name, args };
+  });
+  return { calls, ranges: Object.values(ranges).map((range) => JSON.stringify(range)) };
+}
+
+// An hourly timeline (Excel serials) and readings with a daily rhythm, as a sheet holds them.
+function hourly(n) {
+  const timeline = [];
+  const values = [];
+  for (let i = 0; i < n; i++) {
+    timeline.push([45292 + i / 24]);
+    values.push([Math.round(100 * (100 + (i % 24) * 3.7 + ((i * 7919) % 13) * 0.61)) / 100]);
+  }
+  return { timeline, values };
+}
+
+// =SMB.FORECAST.ETS(D2, $B$2:$B$n, $A$2:$A$n) filled down `cells` rows: Excel hands each
+// cell its own copy of the ranges, so equal ranges are never the same object.
+function filledDown(cells, { timeline, values }) {
+  const copy = (rows) => rows.map((row) => [...row]);
+  const last = timeline[timeline.length - 1][0];
+  return Array.from({ length: cells }, (_, k) => [[[last + (k + 1) / 24]], copy(values), copy(timeline)]);
+}
+
+test("a range many calls pass travels once per request, and each call reads its own arguments", () => {
+  const { smbRequests, smbBody } = require("../../smbml_connect/excel_addin/web/client.js");
+  const series = hourly(150);
+  const items = filledDown(12, series).map((args) => queued("FORECAST.ETS", [...args, null, null, null]));
+  const [ids, dates, amounts] = regionOrders(30, "N");
+  items.splice(3, 0, queued("SEGMENT", [ids, dates, amounts, "2025-12-31"]));
+  const copy = (rows) => rows.map((row) => [...row]);
+  const more = amounts.map((row) => [row[0] + 1]);
+  items.splice(5, 0, queued("CHURN", [copy(ids), copy(dates), more, null])); // the same ids and dates
+  items.push(queued("ABTEST", [40, 1000, 60, 1000]));
+  // The same numbers in a row instead of a column are another range.
+  items.push(queued("FORECAST.ETS", [[[45300]], [series.values.map((r) => r[0])], series.timeline]));
+  const inline = items.reduce((n, i) => n + JSON.stringify({ name: i.name, args: i.args }).length + 1, 0);
+
+  const one = smbRequests(items, 1 << 20, 100);
+  assert.equal(one.length, 1);
+  const wire = onTheWire(smbBody(one[0]));
+  assert.deepEqual(wire.calls, items.map((i) => ({ name: i.name, args: i.args })));
+  const texts = [series.values, series.timeline, ids, dates].map((r) => JSON.stringify(r));
+  assert.deepEqual([...wire.ranges].sort(), [...texts].sort()); // each once, nothing else
+  assert.ok(smbBody(one[0]).length < inline / 5, [smbBody(one[0]).length, inline]);
+
+  // Under a cap that holds a few calls, every request carries the ranges its calls use.
+  const cap = 5200;
+  const requests = smbRequests(items, cap, 100);
+  assert.ok(requests.length >= 3, requests.length);
+  assert.deepEqual(requests.flatMap((r) => r.items), items);
+  for (const request of requests) {
+    const body = smbBody(request);
+    assert.ok(body.length <= cap, body.length);
+    const read = onTheWire(body);
+    assert.deepEqual(read.calls, request.items.map((i) => ({ name: i.name, args: i.args })));
+    assert.equal(new Set(read.ranges).size, read.ranges.length); // none twice in a request
+  }
+  assert.equal(items.filter((i) => i.settled).length, 0); // all wait for their answers
+});
+
+test("a request of shared ranges exactly at the cap goes as one; a byte less makes two that both hold them", () => {
+  const { smbRequests, smbBody } = require("../../smbml_connect/excel_addin/web/client.js");
+  const three = () => filledDown(3, hourly(60)).map((args) => queued("FORECAST.ETS", args));
+  const exact = smbBody(smbRequests(three(), 1 << 20, 10)[0]).length;
+  assert.equal(smbRequests(three(), exact, 10).length, 1);
+  const split = smbRequests(three(), exact - 1, 10);
+  assert.equal(split.length, 2);
+  for (const request of split) {
+    assert.ok(smbBody(request).length <= exact - 1);
+    assert.equal(onTheWire(smbBody(request)).ranges.length, 2); // values and timeline
+  }
+});
+
+test("cells filled down over the same ranges get what each got with its ranges inline", { skip }, async () => {
+  pair();
+  const series = hourly(240);
+  const cells = filledDown(24, series);
+  // The way an add-in before shared ranges sent them: every range in every call.
+  const calls = cells.map((args) => ({ name: "FORECAST.ETS", args: [...args, null, null, null] }));
+  calls.push({ name: "FORECAST.ETS.SEASONALITY", args: [series.values, series.timeline, null, null] });
+  const inline = await fetch(URL_ + "/api/call", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-SMBML-Pairing": CODE },
+    body: JSON.stringify({ calls }),
+  }).then((r) => r.json());
+  const { smbCells } = require("../../smbml_connect/excel_addin/web/client.js");
+  const before = inline.results.map((result) => smbCells(result));
+
+  const sent = [];
+  const realFetch = global.fetch;
+  global.fetch = (url, init) => {
+    sent.push({ url, wire: onTheWire(init.body), bytes: init.body.length });
+    return realFetch(url, init);
+  };
+  let after;
+  try {
+    after = await Promise.all([
+      ...cells.map((args) => associated["FORECAST.ETS"](...args)),
+      associated["FORECAST.ETS.SEASONALITY"](series.values, series.timeline),
+    ]);
+  } finally {
+    global.fetch = realFetch;
+  }
+  assert.deepEqual(after, before);
+  assert.equal(sent.length, 1);
+  assert.ok(sent[0].url.endsWith("/api/batch"));
+  assert.equal(sent[0].wire.ranges.length, 2); // the values and the timeline, once
+  assert.ok(sent[0].bytes < JSON.stringify({ calls }).length / 10);
+  assert.equal(new Set(after.slice(0, 24).map((c) => c[0][0])).size, 24); // each its own hour
+});
+
+test("an add-in newer than its server says so in every cell", { skip }, async () => {
+  pair();
+  const realFetch = global.fetch;
+  // What a server before /api/batch answers: its static files take the path, not POST.
+  global.fetch = async () => new Response("Method Not Allowed", { status: 405 });
+  try {
+    const cells = await Promise.allSettled([associated.ABTEST(1, 10, 2, 10), associated.ABTEST(2, 10, 2, 10)]);
+    for (const cell of cells) {
+      assert.equal(cell.reason.code, "#N/A");
+      assert.equal(
+        cell.reason.message,
+        "SMB: smbml serve at " + URL_ + " is older than this add-in (it has no /api/batch): " +
+          "update smbml_connect and start it again",
+      );
+    }
+  } finally {
+    global.fetch = realFetch;
+  }
+});
+
 test("calls that together pass the size cap go in requests under it, in order", () => {
   const { smbRequests, smbBody } = require("../../smbml_connect/excel_addin/web/client.js");
   const items = [queued("ABTEST", [40, 1000, 60, 1000])];
@@ -231,15 +375,15 @@ test("calls that together pass the size cap go in requests under it, in order", 
   items.push(queued("ABTEST", [1, 10, 2, 10]));
   const cap = 1200;
   const requests = smbRequests(items, cap, 3);
-  const sent = requests.flat();
+  const sent = requests.flatMap((r) => r.items);
   assert.deepEqual(sent, [...items.slice(0, 6), items[7]]);
   assert.ok(requests.length >= 3);
   for (const request of requests) {
-    assert.ok(request.length <= 3);
+    assert.ok(request.items.length <= 3);
     const body = smbBody(request);
     assert.ok(body.length <= cap, body.length);
-    const wire = JSON.stringify({ calls: request.map((i) => ({ name: i.name, args: i.args })) });
-    assert.equal(new TextDecoder().decode(body), wire); // the server reads the same calls
+    const wire = onTheWire(body).calls;
+    assert.deepEqual(wire, request.items.map((i) => ({ name: i.name, args: i.args }))); // the server reads the same calls
   }
   const big = items[6].settled.error;
   assert.equal(big.code, "#VALUE!");
@@ -268,7 +412,7 @@ test("a range too big for the browser to write out fails alone, named", () => {
   };
   const items = [queued("FORECAST.ETS", [45000, [[huge]], [[1]]]), queued("ABTEST", [1, 10, 2, 10])];
   const requests = smbRequests(items, 1 << 20, 10);
-  assert.deepEqual(requests, [[items[1]]]);
+  assert.deepEqual(requests.map((r) => r.items), [[items[1]]]);
   assert.equal(items[0].settled.error.code, "#VALUE!");
   assert.match(
     items[0].settled.error.message,

@@ -92,6 +92,34 @@ def _answer(result: CallResult) -> dict[str, Any]:
     }
 
 
+def _with_ranges(calls: list[dict[str, Any]], ranges: Any) -> list[list[Any]] | str:
+    """Each call's arguments with the shared ranges it names put back in their places.
+
+    The add-in sends a range that several calls of a request pass once, in the body's
+    `ranges` ({id: range}); a call holding it has null at that position and
+    {position: id} in its `refs`. Every call gets the same parsed range (the functions
+    only read their arguments). Returns the argument lists, or what is wrong."""
+    if ranges is None:
+        ranges = {}
+    if not isinstance(ranges, dict) or not all(isinstance(r, list) for r in ranges.values()):
+        return "ranges must map ids to ranges (lists)"
+    resolved = []
+    for i, entry in enumerate(calls):
+        args = list(entry.get("args", []))
+        refs = entry.get("refs", {})
+        if not isinstance(refs, dict):
+            return f"call {i}: refs must map argument positions to range ids"
+        for position, range_id in refs.items():
+            at = int(position) if position.isdigit() else -1
+            if not 0 <= at < len(args) or args[at] is not None:
+                return f"call {i}: refs names argument {position!r}, which is not a null argument"
+            if str(range_id) not in ranges:
+                return f"call {i} refers to range {range_id!r}, which the request does not hold"
+            args[at] = ranges[str(range_id)]
+        resolved.append(args)
+    return resolved
+
+
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse(
         {"error": message, **extra}, status_code=status, headers={"Cache-Control": "no-store"}
@@ -259,11 +287,20 @@ def create_app(settings: ServeSettings) -> Guard:
         ]  # fmt: skip
         if problems:
             return _error(400, f"call {problems[0]} needs a name (text) and args (a list)")
+        arguments = _with_ranges(calls, payload.get("ranges"))
+        if isinstance(arguments, str):
+            return _error(400, arguments)
+        names = [c["name"] for c in calls]
         started = time.perf_counter()
         results = await run_in_threadpool(
-            lambda: list(pool.map(lambda c: call(c["name"], c.get("args", []), context), calls))
+            lambda: list(pool.map(lambda n, a: call(n, a, context), names, arguments))
         )
-        log.info("served %d call(s) in %.0f ms", len(calls), 1000 * (time.perf_counter() - started))
+        log.info(
+            "served %d call(s) with %d shared range(s) in %.0f ms",
+            len(calls),
+            len(payload.get("ranges") or ()),
+            1000 * (time.perf_counter() - started),
+        )
         return Response(
             orjson.dumps({"results": [_answer(r) for r in results]}, default=str),
             media_type="application/json",
@@ -280,6 +317,10 @@ def create_app(settings: ServeSettings) -> Guard:
             Route("/api/health", health),
             Route("/api/status", status),
             Route("/api/functions", functions),
+            # The add-in posts to /api/batch, which older servers lack (so an add-in
+            # newer than its server is told so); /api/call, the older form with every
+            # range inline, answers an add-in page loaded before an upgrade.
+            Route("/api/batch", call_batch, methods=["POST"]),
             Route("/api/call", call_batch, methods=["POST"]),
             Route("/manifest.xml", manifest),
             Mount("/", StaticFiles(directory=settings.web_root, html=True)),

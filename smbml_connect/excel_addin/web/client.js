@@ -2,13 +2,15 @@
 //
 // One recalculation can ask for hundreds of cells at once, so calls made within
 // BATCH_MS of each other go to the server together and each promise is settled from its
-// slot in the answer. A request holds at most SMB_MAX_BATCH calls and SMB_MAX_BYTES of
-// body (the server's cap), so calls that together are too big go in several requests:
-// only a call too big on its own fails, with words naming it. A server that refuses a
-// body with a smaller cap of its own (413 with max_bytes) has the calls packed again
-// under that cap, which is then kept. The pairing code (typed once in the task pane) is
-// kept in OfficeRuntime.storage. The add-in declares a shared runtime: this file runs in
-// the task pane's page, served by `smbml serve` itself, so every request is same-origin.
+// slot in the answer. A range several of them pass (a formula filled down over the same
+// rows) travels once per request. A request holds at most SMB_MAX_BATCH calls and
+// SMB_MAX_BYTES of body (the server's cap), so calls that together are too big go in
+// several requests: only a call too big on its own fails, with words naming it. A server
+// that refuses a body with a smaller cap of its own (413 with max_bytes) has the calls
+// packed again under that cap, which is then kept. The pairing code (typed once in the
+// task pane) is kept in OfficeRuntime.storage. The add-in declares a shared runtime:
+// this file runs in the task pane's page, served by `smbml serve` itself, so every
+// request is same-origin.
 //
 // A failure rejects with an Excel error value (CustomFunctions.Error) that carries the
 // message, as Excel's own functions do: IFERROR catches it and no message text is
@@ -124,21 +126,115 @@ function smbTooBig(item, bytes, maxBytes) {
   return smbError("#VALUE!", item.name + words);
 }
 
-const SMB_OPEN = '{"calls":[';
-const SMB_CLOSE = "]}";
-const SMB_FRAME = SMB_OPEN.length + SMB_CLOSE.length;
+// The request body: {"ranges": {"0": [[...]], ...}, "calls": [{"name", "args", "refs"}]}.
+// A range that several calls of a request pass (a formula filled down over $B$2:$B$20001)
+// is in `ranges` once; each call holding it has null in its place and {"position": id} in
+// refs, and the server puts it back before the call runs. Older servers have no
+// SMB_CALL_PATH and answer 404 or 405: the cells then say the server is older.
+const SMB_CALL_PATH = "/api/batch";
+const SMB_SHARE_MIN = 64; // bytes: a shorter range costs less inline than by reference
+const SMB_ENCODER = new TextEncoder();
+const SMB_OPEN = SMB_ENCODER.encode('{"ranges":{');
+const SMB_MIDDLE = SMB_ENCODER.encode('},"calls":[');
+const SMB_CLOSE = SMB_ENCODER.encode("]}");
+const SMB_COMMA = SMB_ENCODER.encode(",");
+const SMB_NULL = SMB_ENCODER.encode("null");
+const SMB_FRAME = SMB_OPEN.length + SMB_MIDDLE.length + SMB_CLOSE.length;
 
-// Each call as it goes on the wire, UTF-8 encoded once; a call too big on its own is
-// rejected here and never sent. The rest go in requests in their order, each under
-// both caps, so a recalculation's size never fails a cell that fits.
+// A call's arguments as wire pieces, each encoded once: a range (any array) is the entry
+// of `ranges` for its JSON text, one per distinct text, so equal values in the same shape
+// are one entry however many cells pass them; any other argument is its own bytes.
+function smbPieces(item, ranges) {
+  if (item.pieces) return;
+  item.pieces = item.args.map((arg) => {
+    const text = JSON.stringify(arg);
+    if (!Array.isArray(arg)) return SMB_ENCODER.encode(text);
+    let range = ranges.get(text);
+    if (!range) {
+      range = { id: ranges.size, bytes: SMB_ENCODER.encode(text) };
+      ranges.set(text, range);
+    }
+    return range;
+  });
+}
+
+// The ranges that travel once: passed more than once in the batch, and long enough that
+// a reference is shorter than the range written out again.
+function smbShared(items) {
+  const uses = new Map();
+  for (const item of items) {
+    for (const piece of item.pieces) {
+      if (!(piece instanceof Uint8Array)) uses.set(piece, (uses.get(piece) || 0) + 1);
+    }
+  }
+  const shared = new Set();
+  for (const [range, count] of uses) {
+    if (count > 1 && range.bytes.length >= SMB_SHARE_MIN) shared.add(range);
+  }
+  return shared;
+}
+
+// One call as it goes on the wire, in chunks: a range in `shared` is null in its place.
+function smbCallChunks(item, shared) {
+  const chunks = [SMB_ENCODER.encode('{"name":' + JSON.stringify(item.name) + ',"args":[')];
+  const refs = [];
+  item.pieces.forEach((piece, i) => {
+    if (i > 0) chunks.push(SMB_COMMA);
+    if (piece instanceof Uint8Array) {
+      chunks.push(piece);
+    } else if (shared.has(piece)) {
+      chunks.push(SMB_NULL);
+      refs.push('"' + i + '":' + piece.id);
+    } else {
+      chunks.push(piece.bytes);
+    }
+  });
+  chunks.push(SMB_ENCODER.encode(refs.length ? '],"refs":{' + refs.join(",") + "}}" : "]}"));
+  return chunks;
+}
+
+function smbEntryHead(range) {
+  return SMB_ENCODER.encode('"' + range.id + '":');
+}
+
+function smbLength(chunks) {
+  return chunks.reduce((total, chunk) => total + chunk.length, 0);
+}
+
+// What a call adds to a request: its own text, and the shared ranges it needs that the
+// request does not hold yet (a comma before every entry but the first).
+function smbAdded(request, item, shared) {
+  let bytes = smbLength(smbCallChunks(item, shared)) + (request.items.length > 0 ? 1 : 0);
+  let held = request.shared.size;
+  for (const piece of new Set(item.pieces)) {
+    if (!shared.has(piece) || request.shared.has(piece)) continue;
+    bytes += (held > 0 ? 1 : 0) + smbEntryHead(piece).length + piece.bytes.length;
+    held += 1;
+  }
+  return bytes;
+}
+
+function smbTake(request, item, shared, bytes) {
+  request.items.push(item);
+  request.bytes += bytes;
+  for (const piece of item.pieces) if (shared.has(piece)) request.shared.add(piece);
+}
+
+function smbNewRequest() {
+  return { items: [], shared: new Set(), bytes: SMB_FRAME };
+}
+
+// The calls in requests, in their order, each under both caps; every request holds the
+// shared ranges its own calls refer to (a range goes in each request that needs it). A
+// call too big on its own (with its ranges) is rejected here and never sent, so a
+// recalculation's size never fails a cell that fits.
 function smbRequests(batch, maxBytes = SMB_MAX_BYTES, maxCalls = SMB_MAX_BATCH) {
-  const encoder = new TextEncoder();
-  const requests = [];
-  let current = [];
-  let bytes = SMB_FRAME;
+  const ranges = new Map();
+  const live = [];
   for (const item of batch) {
     try {
-      item.body = item.body || encoder.encode(JSON.stringify({ name: item.name, args: item.args }));
+      smbPieces(item, ranges);
+      live.push(item);
     } catch (error) {
       // V8 caps one string near 512 MB: JSON.stringify throws a RangeError past it.
       item.reject(
@@ -146,41 +242,57 @@ function smbRequests(batch, maxBytes = SMB_MAX_BYTES, maxCalls = SMB_MAX_BATCH) 
           ? smbTooBig(item, null, maxBytes)
           : smbError("#VALUE!", item.name + ": its arguments cannot be sent: " + error.message),
       );
-      continue;
     }
-    const size = item.body.length;
-    if (SMB_FRAME + size > maxBytes) {
-      item.reject(smbTooBig(item, size, maxBytes));
-      continue;
-    }
-    if (current.length >= maxCalls || (current.length > 0 && bytes + 1 + size > maxBytes)) {
-      requests.push(current);
-      current = [];
-      bytes = SMB_FRAME;
-    }
-    bytes += (current.length > 0 ? 1 : 0) + size; // a comma between calls
-    current.push(item);
   }
-  if (current.length > 0) requests.push(current);
+  const shared = smbShared(live);
+  const requests = [];
+  let current = smbNewRequest();
+  for (const item of live) {
+    const alone = SMB_FRAME + smbAdded(smbNewRequest(), item, shared);
+    if (alone > maxBytes) {
+      item.reject(smbTooBig(item, alone, maxBytes));
+      continue;
+    }
+    let bytes = smbAdded(current, item, shared);
+    if (current.items.length >= maxCalls || (current.items.length > 0 && current.bytes + bytes > maxBytes)) {
+      requests.push(current);
+      current = smbNewRequest();
+      bytes = alone - SMB_FRAME;
+    }
+    smbTake(current, item, shared, bytes);
+  }
+  if (current.items.length > 0) requests.push(current);
   return requests;
 }
 
-// The body of one request, built from the calls' encoded bytes (no second encoding).
-function smbBody(batch) {
-  const encoder = new TextEncoder();
-  const open = encoder.encode(SMB_OPEN);
-  const close = encoder.encode(SMB_CLOSE);
-  let size = open.length + close.length + batch.length - 1;
-  for (const item of batch) size += item.body.length;
-  const body = new Uint8Array(size);
-  body.set(open, 0);
-  let at = open.length;
-  batch.forEach((item, i) => {
-    if (i > 0) body[at++] = 44; // ","
-    body.set(item.body, at);
-    at += item.body.length;
+// Some of a request's calls as a request of their own, with only the ranges they use.
+function smbPart(request, items) {
+  const used = new Set(items.flatMap((item) => item.pieces));
+  const shared = new Set([...request.shared].filter((range) => used.has(range)));
+  return { items, shared, bytes: null };
+}
+
+// The body of one request, built from the encoded pieces (no second encoding).
+function smbBody(request) {
+  const chunks = [SMB_OPEN];
+  let first = true;
+  for (const range of request.shared) {
+    if (!first) chunks.push(SMB_COMMA);
+    chunks.push(smbEntryHead(range), range.bytes);
+    first = false;
+  }
+  chunks.push(SMB_MIDDLE);
+  request.items.forEach((item, i) => {
+    if (i > 0) chunks.push(SMB_COMMA);
+    chunks.push(...smbCallChunks(item, request.shared));
   });
-  body.set(close, at);
+  chunks.push(SMB_CLOSE);
+  const body = new Uint8Array(smbLength(chunks));
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.length;
+  }
   return body;
 }
 
@@ -190,11 +302,12 @@ async function smbFlush() {
   if (batch.length === 0) return;
   for (const request of smbRequests(batch, smbMaxBytes)) {
     await smbSend(request);
-    for (const item of request) item.body = null; // settled: its bytes can go
+    for (const item of request.items) item.pieces = null; // settled: its bytes can go
   }
 }
 
-async function smbSend(batch) {
+async function smbSend(request) {
+  const batch = request.items;
   const settings = await smbSettings();
   if (!settings.code) {
     smbFail(batch, "SMB: not paired yet: open the SMB ML pane and enter the pairing code");
@@ -202,10 +315,10 @@ async function smbSend(batch) {
   }
   let response;
   try {
-    response = await fetch(settings.url + "/api/call", {
+    response = await fetch(settings.url + SMB_CALL_PATH, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-SMBML-Pairing": settings.code },
-      body: smbBody(batch),
+      body: smbBody(request),
     });
   } catch (error) {
     smbFail(batch, "SMB: cannot reach smbml serve at " + settings.url + ": is it running?");
@@ -218,7 +331,12 @@ async function smbSend(batch) {
     answer = null;
   }
   if (response.status === 413) {
-    await smbRefused(batch, answer);
+    await smbRefused(request, answer);
+    return;
+  }
+  if (response.status === 404 || response.status === 405) {
+    const words = " is older than this add-in (it has no " + SMB_CALL_PATH + "): ";
+    smbFail(batch, "SMB: smbml serve at " + settings.url + words + "update smbml_connect and start it again");
     return;
   }
   if (!response.ok || !answer || !Array.isArray(answer.results)) {
@@ -232,17 +350,18 @@ async function smbSend(batch) {
 // A 413 answered nothing. A server that names a cap below ours gets the calls packed
 // again under it (and keeps it); otherwise halves go again until a call that still
 // fails is alone, so it fails alone.
-async function smbRefused(batch, answer) {
+async function smbRefused(request, answer) {
+  const batch = request.items;
   const cap = answer && Number.isInteger(answer.max_bytes) ? answer.max_bytes : null;
   if (cap !== null && cap > 0 && cap < smbMaxBytes) {
     smbMaxBytes = cap;
-    for (const request of smbRequests(batch, cap)) await smbSend(request);
+    for (const again of smbRequests(batch, cap)) await smbSend(again);
   } else if (batch.length > 1) {
     const half = Math.ceil(batch.length / 2);
-    await smbSend(batch.slice(0, half));
-    await smbSend(batch.slice(half));
+    await smbSend(smbPart(request, batch.slice(0, half)));
+    await smbSend(smbPart(request, batch.slice(half)));
   } else {
-    batch[0].reject(smbTooBig(batch[0], batch[0].body.length, cap));
+    batch[0].reject(smbTooBig(batch[0], smbBody(request).length, cap));
   }
 }
 
@@ -292,6 +411,7 @@ if (typeof module !== "undefined") {
     smbTrim,
     smbRequests,
     smbBody,
+    SMB_CALL_PATH,
     SMB_MAX_BATCH,
     SMB_MAX_BYTES,
     SMB_PAIRING_KEY,
