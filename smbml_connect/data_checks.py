@@ -439,8 +439,7 @@ def _cleared_notice(table: str, hits: pd.DataFrame, why: str) -> Notice:
 
 def _unread_on_sale(rejects: pd.DataFrame) -> list[Notice]:
     """Products whose for-sale column says something not understood (``sale_flags``)."""
-    said = unread_notice(rejects)
-    return [] if said is None else [Notice("unread_on_sale", "products", *said)]
+    return [Notice("unread_on_sale", "products", *said) for said in unread_notice(rejects)]
 
 
 def _supplier_bills(rejects: pd.DataFrame) -> list[Notice]:

@@ -530,7 +530,9 @@ def _load(
                 continue
             raw, unsettled = _deal_outcomes(source, table, source.pull(table, since=cursor))
             stated = _formats(source, table, formats)
-            checked = validate(table, raw, source.name, stated, result.zone.name, money.shop())
+            checked = validate(
+                table, raw, source.name, stated, result.zone.name, money.shop(), result.as_of
+            )
             checked.rejects = _stacked_rejects(unsettled, checked.rejects)
             money.met(table, checked)
             _offsets_said(result, table, raw)
@@ -594,7 +596,9 @@ def _load_pages(
                 continue
             frame, unsettled = _deal_outcomes(source, table, frame)
             stated = _formats(source, table, formats)
-            checked = validate(table, frame, source.name, stated, result.zone.name, money.shop())
+            checked = validate(
+                table, frame, source.name, stated, result.zone.name, money.shop(), result.as_of
+            )
             rejects.append(unsettled)
             money.met(table, checked)
             _offsets_said(result, table, frame)

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal, TypeGuard, get_args
 
 import numpy as np
@@ -23,7 +24,7 @@ from smbml_connect.consent import is_consent_header, is_opt_out_header, says_no
 from smbml_connect.distinct import Distinct
 from smbml_connect.errors import DataValidationError
 from smbml_connect.money_words import minor_digits
-from smbml_connect.sale_flags import read_column
+from smbml_connect.sale_flags import read_column, unread_beside
 
 __all__ = [
     "FILE",
@@ -481,6 +482,7 @@ def validate(
     formats: Mapping[str, coerce.ColumnFormat] | None = None,
     zone: str | None = None,
     currency: str | None = None,
+    as_of: pd.Timestamp | None = None,
 ) -> Validation:
     """Return the clean typed rows of ``frame`` and every problem found in it.
 
@@ -490,7 +492,9 @@ def validate(
     the decimal mark or date order the values cannot show (from the config). Times
     written without an offset are read on ``zone``'s clock (UTC when None; see
     business_zone). ``currency`` is the shop's, for rows no currency column names: yen
-    and won have no decimals, so their "14,300" is a number, not a question.
+    and won have no decimals, so their "14,300" is a number, not a question. ``as_of`` is
+    the run's moment (now when None): a product "Discontinued" on a later day is still
+    for sale.
     """
     spec = _spec(table)
     missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
@@ -527,7 +531,7 @@ def validate(
         reading = _read(
             column, raw, formats.get(column.name), hint, scans.get(column.name), zone,
             column.name in no_cents,
-        ) if (table, column.name) != ON_SALE else read_column(raw)  # fmt: skip
+        ) if (table, column.name) != ON_SALE else read_column(raw, _today(as_of, zone))  # fmt: skip
         if column.name in SHARES.get(table, ()):
             reading = _as_share(reading, raw, formats.get(column.name), table, column.name)
         values, invalid = reading.values, reading.invalid
@@ -569,6 +573,12 @@ def validate(
                     "action": NOTE,
                 }
             )
+    if table == ON_SALE[0]:  # "Discontinued" soon beside "Status" active
+        problems += [
+            {"column": "on_sale", "position": at, "value": value, "reason": f"on_sale {why}",
+             "action": "value cleared"}
+            for at, value, why in unread_beside(frame, spec.names, _today(as_of, zone))
+        ]  # fmt: skip
     if table == "orders" and "currency" not in frame.columns and "total" in frame.columns:
         marked = _currency_of(frame["total"])
         if marked is not None:
@@ -589,6 +599,13 @@ def validate(
     refused = clean.loc[keyed, key].assign(source_row=rows.to_numpy()[keyed])
     return Validation(clean[kept].reset_index(drop=True), rejects, np.flatnonzero(kept), seen,
                       sign, refused.reset_index(drop=True))  # fmt: skip
+
+
+def _today(as_of: pd.Timestamp | None, zone: str | None) -> date:
+    """The run's date on the business's clock (today when the run gives no moment)."""
+    moment = pd.Timestamp.now(tz="UTC") if as_of is None else pd.Timestamp(as_of)
+    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment
+    return moment.tz_convert(zone or "UTC").date()
 
 
 def _without_cents(table: str, frame: pd.DataFrame, currency: str | None) -> bool:
