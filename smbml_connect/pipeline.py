@@ -367,7 +367,7 @@ def _checked(
     tables: dict[str, pd.DataFrame], store: Store, result: RunResult, currency: str
 ) -> dict[str, pd.DataFrame]:
     """The data checks: notices for the run, rows dated in the future left out (and listed)."""
-    checked = check_data(tables, result.local_as_of, result.rejects, currency)
+    checked = check_data(tables, result.local_as_of, result.rejects, currency, result.zone.guessed)
     result.notices = [*result.notices, *checked.notices]  # the source's own come first
     if not checked.rejects.empty:
         store.add_rejects(result.run_id, checked.rejects)
