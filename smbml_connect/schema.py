@@ -9,6 +9,7 @@ contact. Columns the schema does not know are kept in ``extra`` as JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -23,7 +24,7 @@ from smbml_connect import coerce
 from smbml_connect.consent import is_consent_header, is_opt_out_header, says_no
 from smbml_connect.distinct import Distinct
 from smbml_connect.errors import DataValidationError
-from smbml_connect.money_words import minor_digits
+from smbml_connect.money_words import THREE_DECIMALS, minor_digits
 from smbml_connect.sale_flags import read_column, unread_beside
 
 __all__ = [
@@ -516,6 +517,7 @@ def validate(
     scans: dict[str, coerce.NumberScan | coerce.DateScan] = {}
     no_cents = set(MONEY.get(table, ())) if _without_cents(table, frame, currency) else set()
     hint = _table_hint(spec, frame, scans, no_cents)
+    mils = _mils_hint(table, frame, currency, hint)  # "12.500" of a dinar: 12.5, as FUNCTIONS
     problems: list[dict[str, Any]] = []
     reject = pd.Series(False, index=frame.index)
     clean = pd.DataFrame(index=frame.index)
@@ -529,7 +531,8 @@ def validate(
             continue
         raw = frame[column.name]
         reading = _read(
-            column, raw, formats.get(column.name), hint, scans.get(column.name), zone,
+            column, raw, formats.get(column.name),
+            mils if mils and column.name in MONEY[table] else hint, scans.get(column.name), zone,
             column.name in no_cents,
         ) if (table, column.name) != ON_SALE else read_column(raw, _today(as_of, zone))  # fmt: skip
         if column.name in SHARES.get(table, ()):
@@ -612,8 +615,35 @@ def _without_cents(table: str, frame: pd.DataFrame, currency: str | None) -> boo
     """Whether every amount of the table is in a currency without a minor unit (yen, won):
     its currency column's, the shop's for rows without one, the sign of an order total
     ("₩14,300") when neither says."""
+    codes = _amount_currencies(table, frame, currency)
+    return bool(codes) and all(code and minor_digits(code) == 0 for code in codes)
+
+
+def _mils_hint(
+    table: str, frame: pd.DataFrame, currency: str | None, hint: coerce.Hint
+) -> coerce.Hint | None:
+    """For the table's amounts, when every one is in a currency written with three
+    decimals (a dinar's fils: "12.500 KWD", the shop's `currency = "KWD"`) and the table
+    proves no decimal mark: a point that fits either mark is a decimal one, as the
+    worksheet functions read it ("12.500" is 12.5, said in a note). Such a column was left
+    empty as "could be thousands or decimals". None otherwise."""
+    if hint.decimal is not None:
+        return None
+    codes = _amount_currencies(table, frame, currency)
+    if not codes or not all(code in THREE_DECIMALS for code in codes):
+        return None
+    named = " and ".join(sorted(str(c) for c in codes))
+    verb = "is" if len(codes) == 1 else "are"
+    return dataclasses.replace(
+        hint, decimal=".", decimal_why=f"{named} {verb} written with three decimals"
+    )
+
+
+def _amount_currencies(table: str, frame: pd.DataFrame, currency: str | None) -> set[str | None]:
+    """The currencies of the table's amounts: its currency column's, the shop's for rows
+    without one, the sign of an order total ("₩14,300", "KD 12.500") when neither says."""
     if table not in MONEY:
-        return False
+        return set()
     codes: set[str | None] = set()
     written = pd.Series(dtype=object)
     if "currency" in frame.columns:
@@ -625,7 +655,7 @@ def _without_cents(table: str, frame: pd.DataFrame, currency: str | None) -> boo
         if currency is None and table == "orders" and "total" in frame.columns:
             marked = _currency_of(frame["total"])
         codes |= set(marked.dropna()) if marked is not None else {currency}
-    return bool(codes) and all(code and minor_digits(code) == 0 for code in codes)
+    return codes
 
 
 def _shared_sign(table: str, frame: pd.DataFrame) -> str | None:
