@@ -89,8 +89,16 @@ class BusinessZone:
     def words(self) -> str:
         return f"{self.name} ({self.why})"
 
+    @property
+    def guessed(self) -> bool:
+        """Whether no one chose this zone: none is set in the config or the source, or the
+        source's cannot be read here. Only then may times read as UTC be the shop's own
+        clock; a shop that wrote ``time_zone = "UTC"`` said they are not."""
+        return self.why == NO_ZONE_WHY or bool(self.unread)
 
-NO_ZONE = BusinessZone(UTC_ZONE, "none set: add time_zone to the config")
+
+NO_ZONE_WHY = "none set: add time_zone to the config"
+NO_ZONE = BusinessZone(UTC_ZONE, NO_ZONE_WHY)
 
 
 # Google Sheets documents "a custom time zone such as GMT-07:00" beside IANA names.

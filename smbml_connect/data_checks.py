@@ -103,7 +103,7 @@ def _booked(frame: pd.DataFrame, dates: pd.Series, as_of: pd.Timestamp) -> np.nd
 
 
 def _future(
-    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp
+    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, guessed: bool = True
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, list[Notice]]:
     limit = _utc(as_of)  # the steps count up to it: no row is neither counted nor listed
     zone = pd.Timestamp(as_of).tz or "UTC"  # times are shown on the business's clock
@@ -149,7 +149,8 @@ def _future(
                 int(late.sum()),
                 f"{_plural(int(late.sum()), noun, table)} dated after {shown}, e.g. "
                 f"{_dates(rows, column).max().tz_convert(zone):%Y-%m-%d}: "
-                "not used (listed in Rejects)." + _clock_hint(_dates(rows, column), limit, zone),
+                "not used (listed in Rejects)."
+                + _clock_hint(_dates(rows, column), limit, zone, guessed),
             )
         )
     if "orders" in view and len(view["orders"]) < len(tables["orders"]):
@@ -164,11 +165,12 @@ def _future(
 AHEAD_OF_UTC = pd.Timedelta(hours=14)
 
 
-def _clock_hint(late: pd.Series, limit: pd.Timestamp, zone: Any) -> str:
+def _clock_hint(late: pd.Series, limit: pd.Timestamp, zone: Any, guessed: bool = True) -> str:
     """A shop east of UTC with no time zone set had this morning's orders listed as after
     the run (its times read as UTC; the one-day grace that hid it is gone): when every
-    late row lies within a clock's reach of UTC, say how to set the shop's clock."""
-    if str(zone) != "UTC" or late.empty or (late.max() - limit) > AHEAD_OF_UTC:
+    late row lies within a clock's reach of UTC, say how to set the shop's clock. Not to
+    a shop whose UTC was chosen (``guessed`` False: its config's ``time_zone = "UTC"``)."""
+    if not guessed or str(zone) != "UTC" or late.empty or (late.max() - limit) > AHEAD_OF_UTC:
         return ""
     return (
         " If those times are your shop's own clock, not UTC, set it at the top of your "
@@ -439,8 +441,7 @@ def _cleared_notice(table: str, hits: pd.DataFrame, why: str) -> Notice:
 
 def _unread_on_sale(rejects: pd.DataFrame) -> list[Notice]:
     """Products whose for-sale column says something not understood (``sale_flags``)."""
-    said = unread_notice(rejects)
-    return [] if said is None else [Notice("unread_on_sale", "products", *said)]
+    return [Notice("unread_on_sale", "products", *said) for said in unread_notice(rejects)]
 
 
 def _supplier_bills(rejects: pd.DataFrame) -> list[Notice]:
@@ -524,10 +525,12 @@ def check_data(
     as_of: pd.Timestamp,
     rejects: pd.DataFrame,
     currency: str = "",
+    zone_guessed: bool = True,
 ) -> Checked:
     """The tables the steps may use, the rows left out, and what people should know
-    (money in ``currency``, as every other line of the run writes it)."""
-    view, left_out, notices = _future(tables, as_of)
+    (money in ``currency``, as every other line of the run writes it; ``zone_guessed``:
+    no one chose the run's zone, ``BusinessZone.guessed``)."""
+    view, left_out, notices = _future(tables, as_of, zone_guessed)
     notices += _not_sales(view, currency) + _unknown_contacts(view) + _text_in_numbers(rejects)
     notices += _deals_of_unknown_contacts(view) + _sales_without_amount(view)
     notices += _supplier_bills(rejects) + _unread_on_sale(rejects) + _not_sale_rows(rejects)

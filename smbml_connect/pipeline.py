@@ -367,7 +367,7 @@ def _checked(
     tables: dict[str, pd.DataFrame], store: Store, result: RunResult, currency: str
 ) -> dict[str, pd.DataFrame]:
     """The data checks: notices for the run, rows dated in the future left out (and listed)."""
-    checked = check_data(tables, result.local_as_of, result.rejects, currency)
+    checked = check_data(tables, result.local_as_of, result.rejects, currency, result.zone.guessed)
     result.notices = [*result.notices, *checked.notices]  # the source's own come first
     if not checked.rejects.empty:
         store.add_rejects(result.run_id, checked.rejects)
@@ -530,7 +530,9 @@ def _load(
                 continue
             raw, unsettled = _deal_outcomes(source, table, source.pull(table, since=cursor))
             stated = _formats(source, table, formats)
-            checked = validate(table, raw, source.name, stated, result.zone.name, money.shop())
+            checked = validate(
+                table, raw, source.name, stated, result.zone.name, money.shop(), result.as_of
+            )
             checked.rejects = _stacked_rejects(unsettled, checked.rejects)
             money.met(table, checked)
             _offsets_said(result, table, raw)
@@ -594,7 +596,9 @@ def _load_pages(
                 continue
             frame, unsettled = _deal_outcomes(source, table, frame)
             stated = _formats(source, table, formats)
-            checked = validate(table, frame, source.name, stated, result.zone.name, money.shop())
+            checked = validate(
+                table, frame, source.name, stated, result.zone.name, money.shop(), result.as_of
+            )
             rejects.append(unsettled)
             money.met(table, checked)
             _offsets_said(result, table, frame)

@@ -7,21 +7,26 @@ yes under "Discontinued" or "Archived" is not. As consent does (``consent.under_
 a value keeps its header ("Discontinued: yes") when stored as ``on_sale``, so that
 ``read_on_sale`` reads it the same way whichever source gave it.
 
-A value not understood ("pending", a stock count 12 under "Available") counts as on
-sale and is listed with its column, never guessed: not for sale only keeps a product
-out of suggestions and price suggestions, so reading an unknown word as "off sale"
-would silently hide products the shop still sells.
+A date under a header that says not for sale ("Discontinued" 2025-11-30) is the day
+it stopped: not for sale from that day on, still for sale before it (a date after the
+run's date is not yet). A value not understood ("pending", a stock count 12 under
+"Available") counts as on sale and is listed with its column, never guessed: not for
+sale only keeps a product out of suggestions and price suggestions, so reading an unknown
+word as "off sale" would silently hide products the shop still sells. That holds for a
+second sale column too ("Discontinued" soon beside "Status" active): the column that can
+be read decides, and the value passed over is listed (``unread_beside``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from datetime import date
 from typing import Any
 
 import pandas as pd
 
-from smbml_connect.coerce import Reading
+from smbml_connect.coerce import Reading, parse_datetime
 from smbml_connect.consent import is_blank
 
 __all__ = [
@@ -30,6 +35,7 @@ __all__ = [
     "read_column",
     "read_on_sale",
     "sale_reason",
+    "unread_beside",
     "unread_notice",
 ]
 
@@ -64,6 +70,18 @@ def _normal(text: object) -> str:
     return re.sub(r"[^0-9a-z]+", " ", str(text).lower()).strip()
 
 
+def _off_day(header: str, text: str) -> date | None:
+    """The day written under a header that says not for sale ("Discontinued" 2025-11-30,
+    a sheet's date number 45991): the day the product stopped being sold. None when the
+    header says something else or the text is no date."""
+    if _normal(header) not in _OFF_NAMES or not text:
+        return None
+    try:
+        return parse_datetime(text).date()
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
 def _own(header: str) -> bool:
     """Whether ``header`` is the canonical column itself (its values need no header)."""
     return _normal(header) == "on sale" and "_" in header
@@ -88,44 +106,57 @@ def keep_sale_meaning(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.Dat
         return frame
     own = _own(header)
     values = frame["on_sale"].map(lambda v: v if is_blank(v) or own else f"{header}: {_shown(v)}")
-    mapped = set(columns.values())
-    others = [
-        str(c)
-        for c in frame.columns
-        if c not in mapped and _normal(c) in _SALE_NAMES and not _numbers(frame[c])
-    ]
+    others = _others(frame, set(columns.values()))
     if others:
         said = [frame[c].map(lambda v, h=c: None if is_blank(v) else f"{h}: {_shown(v)}")
                 for c in others]  # fmt: skip
-        counted = _counts(frame["on_sale"])  # its numbers say nothing: read_column
+        counted = _counts(frame["on_sale"], header)  # its numbers say nothing: read_column
         rows = zip(values, *said, strict=True)
         values = pd.Series([_settle(row, counted) for row in rows], index=frame.index)
     return frame.assign(on_sale=values.astype(object))
 
 
 _SALE_NAMES = frozenset(_normal(h) for h in ON_SALE_HEADERS)
+_OFF_NAMES = frozenset(_normal(h) for h in _SAYS_OFF)
 
 
-def _counts(values: pd.Series) -> bool:
+def _others(frame: pd.DataFrame, mapped: set[str]) -> list[str]:
+    """The sale columns of ``frame`` besides the one read as ``on_sale`` (kept in extra)."""
+    return [
+        str(c)
+        for c in frame.columns
+        if c not in mapped and _normal(c) in _SALE_NAMES and not _numbers(frame[c], str(c))
+    ]
+
+
+def _counts(values: pd.Series, header: str = "") -> bool:
     """Whether a column holds other numbers than 0 and 1: a stock count ("Available" 12),
-    whose 0 is sold out, not off sale."""
+    whose 0 is sold out, not off sale. A sheet's date numbers under "Discontinued" are
+    dates, not counts."""
     texts = (_shown(v) for v in values if not is_blank(v) and not isinstance(v, bool))
-    return any(_NUMBER.fullmatch(t) and _normal(t) not in ("0", "1") for t in texts)
+    return any(
+        _NUMBER.fullmatch(t) and _normal(t) not in ("0", "1") and _off_day(header, t) is None
+        for t in texts
+    )
 
 
-def _numbers(values: pd.Series) -> bool:
+def _numbers(values: pd.Series, header: str = "") -> bool:
     """Whether a second sale column holds numbers only, 0 and 1 too: an "Available" stock
     of a one-of-a-kind shop (0 sold out for now) took products a `Status` called active
-    out of suggestions (review53b item 2). Beside a column of words it is not read."""
+    out of suggestions (review53b item 2). Beside a column of words it is not read. Date
+    numbers under "Discontinued" (a Google sheet's dates) are dates: it is read."""
     texts = [_shown(v) for v in values if not is_blank(v) and not isinstance(v, bool)]
-    return bool(texts) and all(_NUMBER.fullmatch(t) for t in texts)
+    dates = [t for t in texts if _off_day(header, t) is not None]
+    return bool(texts) and all(_NUMBER.fullmatch(t) for t in texts) and len(dates) < len(texts)
 
 
 def _settle(said: tuple[Any, ...], counted: bool) -> Any:
     """One row's word on sale from its sale columns, the held one first (``counted``: a
     stock count, not read): any that says not for sale wins (it keeps a product out of
-    suggestions only when a column says so plainly), then the first that says for sale,
-    then the first not understood (said in the data check), else blank."""
+    suggestions only when a column says so plainly; a day under "Discontinued" says it
+    from that day, which ``read_column`` weighs against the run's date), then the first
+    that says for sale, then the first not understood (said in the data check), else
+    blank."""
     filled = [(i, v) for i, v in enumerate(said) if not is_blank(v)]
     read = [None if counted and i == 0 else read_on_sale(v) for i, v in filled]
     for want in (False, True, None):
@@ -144,8 +175,10 @@ def _split(value: Any) -> tuple[str, str]:
     return "", text
 
 
-def read_on_sale(value: Any) -> bool | None:
-    """For sale (True), not (False), or None when empty or not understood."""
+def read_on_sale(value: Any, today: date | None = None) -> bool | None:
+    """For sale (True), not (False), or None when empty or not understood. A day under
+    "Discontinued" is not for sale from that day on: for sale only when it is after
+    ``today`` (the run's date; None: it counts as said)."""
     if is_blank(value):
         return None
     if isinstance(value, bool):
@@ -159,6 +192,9 @@ def read_on_sale(value: Any) -> bool | None:
     if word in _YES | _NO:
         off = _normal(header) in _SAYS_OFF
         return (word in _YES) != off
+    day = _off_day(header, text)
+    if day is not None:
+        return today is not None and day > today
     return None
 
 
@@ -173,18 +209,45 @@ def sale_reason(value: Any) -> str:
     )
 
 
-def unread_notice(rejects: pd.DataFrame) -> tuple[int, str] | None:
-    """The data check of the values cleared from on_sale: how many, and one line naming
-    the column and a value, and why they count as on sale."""
+def unread_beside(
+    frame: pd.DataFrame, spec_names: Collection[str], today: date | None = None
+) -> list[tuple[int, str, str]]:
+    """Values of a second sale column not understood ("Discontinued" soon beside "Status"
+    active) on rows whose ``on_sale`` another column gave: (position, value with its
+    header, why). ``keep_sale_meaning`` passes them over for the value it can read, so
+    they went unsaid while the same value alone was said (review53b item 3)."""
+    if "on_sale" not in frame:
+        return []
+    out = []
+    for column in _others(frame, {*spec_names, "extra"}):
+        for at, (value, held) in enumerate(zip(frame[column], frame["on_sale"], strict=True)):
+            if is_blank(value):
+                continue
+            said = f"{column}: {_shown(value)}"
+            if said == held or read_on_sale(said, today) is not None:
+                continue  # read, or it is the row's on_sale (said with it)
+            decides = None if is_blank(held) else (_split(held)[0] or "on_sale")
+            why = sale_reason(said).removesuffix(": counted as on sale")
+            end = f"{decides!r} decides for this row" if decides else "counted as on sale"
+            out.append((at, said, f"{why}: {end}"))
+    return out
+
+
+def unread_notice(rejects: pd.DataFrame) -> list[tuple[int, str]]:
+    """The data checks of the values cleared from on_sale, one per column: how many, one
+    naming the column, a value and its row, and why they count as on sale."""
     if rejects.empty:
-        return None
+        return []
     cleared = rejects[
         rejects["table"].eq("products")
         & rejects["column"].eq("on_sale")
         & rejects["action"].eq("value cleared")
     ]
-    if cleared.empty:
-        return None
+    headers = cleared["value"].map(lambda v: _split(v)[0])
+    return [_unread_line(cleared[headers.eq(h).to_numpy()]) for h in pd.unique(headers)]
+
+
+def _unread_line(cleared: pd.DataFrame) -> tuple[int, str]:
     first = cleared.iloc[0]
     header, text = _split(first["value"])
     column = repr(header) if header else "on_sale"
@@ -195,21 +258,28 @@ def unread_notice(rejects: pd.DataFrame) -> tuple[int, str] | None:
         if n == 1
         else f"{n:,} values of {column} do not say, e.g. {text!r}{row},"
     )
+    beside = cleared["reason"].str.endswith(" decides for this row").any()
+    counted = (
+        "another sale column that says decides, else it is counted as on sale"
+        if beside
+        else "counted as on sale"
+    )
     return n, (
-        f"Products: {said} whether the product is for sale: counted as on sale (not for "
+        f"Products: {said} whether the product is for sale: {counted} (not for "
         "sale only keeps a product out of suggestions and prices, so a guess could hide "
         f"products you sell); write {_OFF_SHOWN} for one you no longer sell (listed in "
         "Rejects)."
     )
 
 
-def read_column(values: pd.Series) -> Reading:
-    """``read_on_sale`` for a column (once per distinct value), with each value not
-    understood invalid and its reason. A column holding other numbers than 0 and 1 is a
-    stock count ("Available" 12): its 0 is sold out, not off sale, so no number is read."""
-    texts = {v: _split(v)[1] for v in values.dropna().unique() if not isinstance(v, bool)}
-    numbers = {v for v, t in texts.items() if _NUMBER.fullmatch(t)}
-    counts = any(_normal(texts[v]) not in ("0", "1") for v in numbers)
+def read_column(values: pd.Series, today: date | None = None) -> Reading:
+    """``read_on_sale`` for a column (once per distinct value) on the run's date, with
+    each value not understood invalid and its reason. A column holding other numbers than
+    0 and 1 is a stock count ("Available" 12): its 0 is sold out, not off sale, so no
+    number is read (a date number under "Discontinued" is a date)."""
+    texts = {v: _split(v) for v in values.dropna().unique() if not isinstance(v, bool)}
+    numbers = {v for v, (h, t) in texts.items() if _NUMBER.fullmatch(t) and _off_day(h, t) is None}
+    counts = any(_normal(texts[v][1]) not in ("0", "1") for v in numbers)
     read: dict[Any, bool | None] = {}
     out: list[bool | None] = []
     invalid: list[bool] = []
@@ -219,7 +289,7 @@ def read_column(values: pd.Series) -> Reading:
             invalid.append(False)
             continue
         if value not in read:
-            read[value] = None if counts and value in numbers else read_on_sale(value)
+            read[value] = None if counts and value in numbers else read_on_sale(value, today)
         out.append(read[value])
         invalid.append(read[value] is None)
     reasons = {v: sale_reason(v) for v, bad in zip(values, invalid, strict=True) if bad}

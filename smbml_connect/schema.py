@@ -9,10 +9,12 @@ contact. Columns the schema does not know are kept in ``extra`` as JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal, TypeGuard, get_args
 
 import numpy as np
@@ -22,8 +24,8 @@ from smbml_connect import coerce
 from smbml_connect.consent import is_consent_header, is_opt_out_header, says_no
 from smbml_connect.distinct import Distinct
 from smbml_connect.errors import DataValidationError
-from smbml_connect.money_words import minor_digits
-from smbml_connect.sale_flags import read_column
+from smbml_connect.money_words import THREE_DECIMALS, minor_digits
+from smbml_connect.sale_flags import read_column, unread_beside
 
 __all__ = [
     "FILE",
@@ -481,6 +483,7 @@ def validate(
     formats: Mapping[str, coerce.ColumnFormat] | None = None,
     zone: str | None = None,
     currency: str | None = None,
+    as_of: pd.Timestamp | None = None,
 ) -> Validation:
     """Return the clean typed rows of ``frame`` and every problem found in it.
 
@@ -490,7 +493,9 @@ def validate(
     the decimal mark or date order the values cannot show (from the config). Times
     written without an offset are read on ``zone``'s clock (UTC when None; see
     business_zone). ``currency`` is the shop's, for rows no currency column names: yen
-    and won have no decimals, so their "14,300" is a number, not a question.
+    and won have no decimals, so their "14,300" is a number, not a question. ``as_of`` is
+    the run's moment (now when None): a product "Discontinued" on a later day is still
+    for sale.
     """
     spec = _spec(table)
     missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
@@ -512,6 +517,7 @@ def validate(
     scans: dict[str, coerce.NumberScan | coerce.DateScan] = {}
     no_cents = set(MONEY.get(table, ())) if _without_cents(table, frame, currency) else set()
     hint = _table_hint(spec, frame, scans, no_cents)
+    mils = _mils_hint(table, frame, currency, hint)  # "12.500" of a dinar: 12.5, as FUNCTIONS
     problems: list[dict[str, Any]] = []
     reject = pd.Series(False, index=frame.index)
     clean = pd.DataFrame(index=frame.index)
@@ -525,9 +531,10 @@ def validate(
             continue
         raw = frame[column.name]
         reading = _read(
-            column, raw, formats.get(column.name), hint, scans.get(column.name), zone,
+            column, raw, formats.get(column.name),
+            mils if mils and column.name in MONEY[table] else hint, scans.get(column.name), zone,
             column.name in no_cents,
-        ) if (table, column.name) != ON_SALE else read_column(raw)  # fmt: skip
+        ) if (table, column.name) != ON_SALE else read_column(raw, _today(as_of, zone))  # fmt: skip
         if column.name in SHARES.get(table, ()):
             reading = _as_share(reading, raw, formats.get(column.name), table, column.name)
         values, invalid = reading.values, reading.invalid
@@ -569,6 +576,12 @@ def validate(
                     "action": NOTE,
                 }
             )
+    if table == ON_SALE[0]:  # "Discontinued" soon beside "Status" active
+        problems += [
+            {"column": "on_sale", "position": at, "value": value, "reason": f"on_sale {why}",
+             "action": "value cleared"}
+            for at, value, why in unread_beside(frame, spec.names, _today(as_of, zone))
+        ]  # fmt: skip
     if table == "orders" and "currency" not in frame.columns and "total" in frame.columns:
         marked = _currency_of(frame["total"])
         if marked is not None:
@@ -591,12 +604,46 @@ def validate(
                       sign, refused.reset_index(drop=True))  # fmt: skip
 
 
+def _today(as_of: pd.Timestamp | None, zone: str | None) -> date:
+    """The run's date on the business's clock (today when the run gives no moment)."""
+    moment = pd.Timestamp.now(tz="UTC") if as_of is None else pd.Timestamp(as_of)
+    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment
+    return moment.tz_convert(zone or "UTC").date()
+
+
 def _without_cents(table: str, frame: pd.DataFrame, currency: str | None) -> bool:
     """Whether every amount of the table is in a currency without a minor unit (yen, won):
     its currency column's, the shop's for rows without one, the sign of an order total
     ("₩14,300") when neither says."""
+    codes = _amount_currencies(table, frame, currency)
+    return bool(codes) and all(code and minor_digits(code) == 0 for code in codes)
+
+
+def _mils_hint(
+    table: str, frame: pd.DataFrame, currency: str | None, hint: coerce.Hint
+) -> coerce.Hint | None:
+    """For the table's amounts, when every one is in a currency written with three
+    decimals (a dinar's fils: "12.500 KWD", the shop's `currency = "KWD"`) and the table
+    proves no decimal mark: a point that fits either mark is a decimal one, as the
+    worksheet functions read it ("12.500" is 12.5, said in a note). Such a column was left
+    empty as "could be thousands or decimals". None otherwise."""
+    if hint.decimal is not None:
+        return None
+    codes = _amount_currencies(table, frame, currency)
+    if not codes or not all(code in THREE_DECIMALS for code in codes):
+        return None
+    named = " and ".join(sorted(str(c) for c in codes))
+    verb = "is" if len(codes) == 1 else "are"
+    return dataclasses.replace(
+        hint, decimal=".", decimal_why=f"{named} {verb} written with three decimals"
+    )
+
+
+def _amount_currencies(table: str, frame: pd.DataFrame, currency: str | None) -> set[str | None]:
+    """The currencies of the table's amounts: its currency column's, the shop's for rows
+    without one, the sign of an order total ("₩14,300", "KD 12.500") when neither says."""
     if table not in MONEY:
-        return False
+        return set()
     codes: set[str | None] = set()
     written = pd.Series(dtype=object)
     if "currency" in frame.columns:
@@ -608,7 +655,7 @@ def _without_cents(table: str, frame: pd.DataFrame, currency: str | None) -> boo
         if currency is None and table == "orders" and "total" in frame.columns:
             marked = _currency_of(frame["total"])
         codes |= set(marked.dropna()) if marked is not None else {currency}
-    return bool(codes) and all(code and minor_digits(code) == 0 for code in codes)
+    return codes
 
 
 def _shared_sign(table: str, frame: pd.DataFrame) -> str | None:

@@ -18,7 +18,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -1441,7 +1441,7 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
     gone = off_sale(product_sale_days(orders, lines), as_of, products)
     if products is not None and "archived_at" in products.columns:  # archived: off sale too
         gone |= set(products.loc[products["archived_at"].notna(), "product_id"].astype(str))
-    gone |= _marked_not_for_sale(products)  # in any of its list's sale columns
+    gone |= _marked_not_for_sale(products, out.result.local_as_of.date())  # any sale column
     shown = [(f"workbook {t!r}", _tab_frame(r)) for t, r in out.workbook.items()]
     shown += [(f"sheets {t!r}", f) for t, f in out.sheets.items()]
     for where, frame in shown:
@@ -1464,11 +1464,12 @@ _SALE_ON_HEADERS = {"on sale", "for sale", "available", "available for sale", "a
 _SALE_WORDS_OFF = {"archived", "draft", "discontinued", "inactive", "not for sale"}
 
 
-def _marked_not_for_sale(products: pd.DataFrame | None) -> set[str]:
+def _marked_not_for_sale(products: pd.DataFrame | None, today: date | None = None) -> set[str]:
     """Products their list marks not for sale in any of its sale columns: the stored
     on_sale, and each sale column kept in extra beside it ("Status" in stock held on_sale
     while "Discontinued" yes went unread), read here on their own. A column of other
-    numbers than 0 and 1 is a stock count: its 0 is sold out, not off sale."""
+    numbers than 0 and 1 is a stock count: its 0 is sold out, not off sale. A day under
+    "Discontinued" on or before the run's date (``today``) is not for sale."""
     if products is None or products.empty:
         return set()
     marked = set()
@@ -1489,17 +1490,27 @@ def _marked_not_for_sale(products: pd.DataFrame | None) -> set[str]:
             continue  # a stock count
         for product, value in values:
             yes, no = value in {"yes", "true", "y", "1", "x"}, value in {"no", "false", "n", "0"}
+            stopped = (
+                key in _SALE_OFF_HEADERS and today is not None and _day_at_latest(value, today)
+            )
             if (value in _SALE_WORDS_OFF or (key in _SALE_OFF_HEADERS and yes)
-                    or (key in _SALE_ON_HEADERS and no)):  # fmt: skip
+                    or (key in _SALE_ON_HEADERS and no) or stopped):  # fmt: skip
                 marked.add(product)
     return marked
+
+
+def _day_at_latest(value: str, today: date) -> bool:
+    """Whether ``value`` is an ISO day ("2025-11-30", as the store keeps a date cell) on or
+    before ``today``."""
+    found = re.fullmatch(r"(\d{4}-\d{2}-\d{2})([ t]\d{2}:\d{2}(:\d{2})?)?", value)
+    return found is not None and date.fromisoformat(found.group(1)) <= today
 
 
 def check_off_sale_prices(out: Outputs, tally: Tally) -> None:
     """A product the products list marks not for sale ("Status" archived, "Discontinued"
     yes) gets no price to change in the Prices tab: an explorer's Prices tab asked an
     owner to reprice products they no longer sell, their "Status" column unread."""
-    marked = _marked_not_for_sale(out.store.get("products"))
+    marked = _marked_not_for_sale(out.store.get("products"), out.result.local_as_of.date())
     if not marked:
         return
     shown = [(f"workbook {t!r}", _tab_frame(r)) for t, r in out.workbook.items()]

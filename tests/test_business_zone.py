@@ -697,3 +697,25 @@ def test_a_result_tab_says_the_business_date(tmp_path: Path) -> None:
             )
         first = emu.state.values_get(book.spreadsheet_id, "'Scores'!A1")["values"][0][0]
     assert "data up to 2026-12-01)" in str(first)
+
+
+@pytest.mark.parametrize(
+    ("configured", "hinted"), [(None, True), ("UTC", False), ("Etc/UTC", False)]
+)
+def test_the_clock_hint_is_for_a_shop_that_set_no_zone(
+    tmp_path: Path, configured: str | None, hinted: bool
+) -> None:
+    """Two orders typed at 09:10 and 11:40 on a run at 08:00 UTC: a shop east of UTC that
+    set no zone may be reading its own clock as UTC, so the run says how to set it; a shop
+    that wrote `time_zone = "UTC"` chose UTC, and the hint told it to set what it had set."""
+    folder = _csv_shop(tmp_path / "shop")
+    with open(folder / "orders.csv", "a") as f:
+        f.write("L1,C1,2026-12-01 09:10,18.50,paid\nL2,C7,2026-12-01 11:40,42.00,paid\n")
+    as_of = pd.Timestamp("2026-12-01T08:00:00Z")
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(
+            FilesSource(folder, {}, {}), store, RunOptions(RFM, as_of=as_of, time_zone=configured)
+        )
+    (late,) = [n.message for n in result.notices if n.check == "future_dates"]
+    assert late.startswith("2 orders dated after")
+    assert ("If those times are your shop's own clock" in late) == hinted

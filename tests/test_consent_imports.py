@@ -432,3 +432,47 @@ def test_a_suppressed_klaviyo_profile_is_an_opt_out_whatever_its_consent_says(tm
     assert "anything written there is an opt-out" in line
     assert read_consent("HARD_BOUNCE", "Email Suppressions").decision == "opt-out"
     assert is_opt_out_header("Email Suppressions") and is_opt_out_header("Suppressed")
+
+
+def test_each_opt_out_line_counts_its_own_people_and_names_the_export_s_parts(tmp_path, store):
+    """A person in both a Mailchimp list and a Shopify export was counted under the first
+    list only, so the export's line said its buyers "named no contact" although they were
+    contacts; and the export in two parts was named by its first part alone, which held
+    none of the "no"s (review53b item 6)."""
+    (tmp_path / "customers.csv").write_text(
+        "Email,First Name,Accepts Marketing\nann@shop.test,Ann,yes\nbo@shop.test,Bo,yes\n"
+        "cy@shop.test,Cy,no\ndee@shop.test,Dee,yes\neve@shop.test,Eve,yes\n",
+        encoding="utf-8",
+    )
+    shopify_orders(tmp_path / "orders_export_1.csv", [("#1001", "ann@shop.test", "yes", "2025-01-02"),
+                                                      ("#1002", "bo@shop.test", "yes", "2025-01-03")])  # fmt: skip
+    shopify_orders(tmp_path / "orders_export_2.csv", [("#1003", "cy@shop.test", "no", "2025-02-01"),
+                                                      ("#1004", "Dee@Shop.test", "no", "2025-02-02"),
+                                                      ("#1005", "eve@shop.test", "no", "2025-02-03"),
+                                                      ("#1006", "zed@shop.test", "no", "2025-02-04")])  # fmt: skip
+    mailchimp_file(tmp_path / "unsubscribed_members_export_1.csv", "unsubscribed",
+                   ["DEE@shop.test", "olga@example.ru"])  # fmt: skip
+    result = run_files(tmp_path, store)
+    assert result.status == "ok", result.errors
+    assert result.consent_skipped == 3  # Cy by her own consent, Dee and Eve by the lists
+    lines = said(result, "opt_out_list")
+    (export,) = [line for line in lines if "orders_export_1.csv" in line]
+    assert "with its other part 'orders_export_2.csv')" in export
+    assert "4 people in it said no to marketing there: 3 matched a contact" in export
+    assert "1 was opted out by this file alone" in export  # Eve: Cy and Dee said no elsewhere
+    assert "1 matches no contact" in export  # Zed bought, but the customer list lacks him
+    (mailchimp,) = [line for line in lines if "unsubscribed_members_export_1.csv" in line]
+    assert "1 of its 2 addresses matched a contact" in mailchimp
+    assert "0 were opted out by this file alone" in mailchimp and "1 named no contact" in mailchimp
+
+
+def test_an_export_with_one_opt_out_says_one_person(tmp_path, store):
+    (tmp_path / "customers.csv").write_text(
+        "Email,First Name\nann@shop.test,Ann\nbo@shop.test,Bo\n", encoding="utf-8"
+    )
+    shopify_orders(tmp_path / "orders_export_1.csv", [("#1001", "ann@shop.test", "no", "2025-01-02"),
+                                                      ("#1002", "bo@shop.test", "yes", "2025-01-03")])  # fmt: skip
+    (line,) = said(run_files(tmp_path, store), "opt_out_list")
+    assert line.startswith("File 'orders_export_1.csv' (Shopify orders export) gives the orders")
+    assert "1 person in it said no to marketing there: 1 matched a contact" in line
+    assert "1 was opted out by this file alone" in line and "0 match no contact" in line

@@ -208,3 +208,75 @@ def test_a_product_discontinued_beside_its_status_is_suggested_to_no_one(tmp_pat
     tally = audit(out)
     assert tally.problems == []
     assert tally.checked["no price suggested for a product marked not for sale"] >= 1
+
+
+def _serial(day: str) -> int:
+    """A date as a Google sheet or a workbook keeps it: days since 30 December 1899."""
+    return (pd.Timestamp(day) - pd.Timestamp("1899-12-30")).days
+
+
+@pytest.mark.parametrize("with_word", [True, False])
+def test_a_date_under_discontinued_is_the_day_the_product_stopped(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path, with_word: bool
+) -> None:
+    """`Discontinued` holding the day each product was dropped, beside `Status` active:
+    the date was passed over without a word and a discontinued product stayed the top
+    suggestion (review53b item 3). A day on or before the run's date is not for sale, a
+    later one not yet; a word still not understood is said, naming column, value and row."""
+    days = ["", "2025-11-30", "2026-03-01", "soon" if with_word else "2026-01-15"]
+    rows = [[*PRODUCTS[0], "Status", "Discontinued"]] + [
+        [*r, "active", day] for r, day in zip(PRODUCTS[1:], days, strict=True)
+    ]
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    with (folder / "Products.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    book = Workbook()
+    book.active.title = "Products"
+    for row in rows:  # a workbook's dates are date cells
+        book.active.append([pd.Timestamp(v).to_pydatetime() if v[:2] == "20" else v for v in row])
+    book.save(tmp_path / "shop.xlsx")
+    key = f"1DiscontinuedOn{with_word}".ljust(40, "0")
+    sheet = [rows[0]] + [
+        [*r[:-1], _serial(r[-1]) if r[-1][:2] == "20" else r[-1]] for r in rows[1:]
+    ]
+    emu.state.create(key, "Shop", {"Products": sheet})  # a sheet's dates are date numbers
+    sources = [FilesSource(folder, {}, {}), FilesSource(tmp_path / "shop.xlsx", {}, {}),
+               SheetsSource(api, key)]  # fmt: skip
+    as_of = pd.Timestamp("2026-01-15 12:00", tz="UTC")
+    for source in sources:
+        checked = validate("products", source.pull("products"), source="s", as_of=as_of)
+        got = checked.clean.set_index("product_id")["on_sale"]
+        assert [bool(v) for v in got] == [True, False, True, with_word], source.name
+        cleared = checked.rejects[checked.rejects["column"].eq("on_sale")]
+        if not with_word:
+            assert cleared.empty, source.name
+            continue
+        (value,) = cleared["value"]
+        assert value == "Discontinued: soon", source.name
+        (reason,) = cleared["reason"]
+        assert reason.endswith("'Status' decides for this row"), source.name
+        assert [json.loads(r)["product_id"] for r in cleared["row"]] == ["TEA-SN"]
+
+
+def test_a_product_discontinued_on_a_past_day_is_suggested_to_no_one(tmp_path: Path) -> None:
+    """The tiny shop (run on 2026-11-01) with `Status` active and `Discontinued` dates:
+    S3 stopped in October is out of suggestions and prices, S2 stopping in December is
+    still sold, and S1's "soon" gets the data check with column, value and row."""
+    config = write_tiny_shop(tmp_path / "shop")
+    products = pd.read_csv(tmp_path / "shop" / "Products.csv", dtype=str)
+    products["Status"] = "active"
+    products["Discontinued"] = products["SKU"].map(
+        {"S1": "soon", "S2": "2026-12-01", "S3": "2026-10-01"}
+    )
+    products.to_csv(tmp_path / "shop" / "Products.csv", index=False)
+    out = run_config(config, "tiny shop with Status and the day each was discontinued")
+    stored = out.store["products"].set_index("product_id")["on_sale"]
+    assert stored["S3"] == 0 and stored["S2"] == 1 and stored["S1"] == 1
+    (said,) = [n for n in out.result.notices if n.check == "unread_on_sale"]
+    assert said.count == 1
+    assert said.message.startswith("Products: 'Discontinued' = 'soon' (row 2) does not say")
+    assert "another sale column that says decides" in said.message
+    tally = audit(out)
+    assert tally.problems == []
+    assert tally.checked["no price suggested for a product marked not for sale"] >= 1

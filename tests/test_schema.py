@@ -124,3 +124,40 @@ def test_a_rejected_rows_spreadsheet_date_number_shows_as_its_date():
     assert '"note": 45731' in row  # a number in a column that is no date stays a number
     timed = frame.assign(ordered_at=[45731.5])
     assert '"ordered_at": "2025-03-15 12:00"' in validate("orders", timed).rejects["row"].iloc[0]
+
+
+@pytest.mark.parametrize(
+    ("shop", "written", "read"),
+    [
+        ("KWD", ["12.500", "3.250", "7.000", "1.125"], [12.5, 3.25, 7.0, 1.125]),  # the config's
+        (None, ["KD 12.500", "KD 3.250", "KD 7.000", "KD 1.125"], [12.5, 3.25, 7.0, 1.125]),
+        ("EUR", ["12.500", "3.250", "7.000", "1.125"], [None] * 4),  # a euro's: either, unread
+    ],
+)
+def test_a_dinar_amount_with_three_decimals_is_read_as_the_functions_read_it(
+    shop: str | None, written: list[str], read: list[float | None]
+) -> None:
+    """A Kuwaiti shop's totals "12.500" were left empty as "could be thousands or
+    decimals" by a run, while the worksheet functions read them as 12.5 dinars (stop 53)."""
+    orders = pd.DataFrame(
+        {
+            "order_id": ["K-101", "K-102", "K-103", "K-104"],
+            "contact_id": [
+                "fahad@shop.test",
+                "noura@shop.test",
+                "fahad@shop.test",
+                "ali@shop.test",
+            ],
+            "ordered_at": ["2026-01-03", "2026-01-05", "2026-02-01", "2026-02-03"],
+            "total": written,
+        }
+    )
+    checked = validate("orders", orders, "s", currency=shop)
+    assert [None if pd.isna(v) else v for v in checked.clean["total"]] == read
+    (note,) = checked.rejects.loc[checked.rejects["action"].eq("column note"), "reason"]
+    if shop == "EUR":
+        assert "could be thousands or decimals" in note
+    else:
+        assert (
+            "read with '.' as the decimal mark because KWD is written with three decimals" in note
+        )

@@ -1130,3 +1130,27 @@ def test_a_no_in_any_tab_of_a_shopify_export_opts_the_buyer_out_and_a_copy_count
             f"'Copy of Orders' holds {orders} orders that 'Orders' holds too ({len(rows) - 1} rows)"
         )
         assert checks["export_copy"].startswith(said)
+
+
+def test_an_export_in_two_tabs_is_named_with_both_where_its_buyers_said_no(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
+) -> None:
+    """Shopify's export in parts, pasted as tabs `orders_export_1` and `orders_export_2`
+    beside `Customers`: the opt-out line named the first tab only, although a "no" of
+    m.rossi is in the second (review53b item 6)."""
+    rows = _shopify_rows()
+    cut = next(i for i, row in enumerate(rows) if row[0] == "#1007")
+    people = sorted({r[1].lower() for r in rows[1:] if r[1]})
+    customers = [["Email", "First Name"], *[[p, p.split(".")[0].title()] for p in people]]
+    key = "1ShopifyPartsTabs".ljust(39, "0")
+    emu.state.create(key, "Shop", {"Customers": customers, "orders_export_1": rows[:cut],
+                                   "orders_export_2": [rows[0], *rows[cut:]]})  # fmt: skip
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
+    assert result.consent_skipped == 2  # james.o (in both tabs) and m.rossi (in the second)
+    (line,) = [n.message for n in result.notices if n.check == "opt_out_list"]
+    assert line.startswith(
+        "Tab 'orders_export_1' (Shopify orders export, with its other part 'orders_export_2') "
+        "gives the orders"
+    )
+    assert "2 people in it said no to marketing there: 2 matched a contact" in line

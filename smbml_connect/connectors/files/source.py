@@ -118,7 +118,8 @@ class FilesSource:
         lists = opt_out_lists(self._locations, self._layouts, used, self._head, self.mappings)
         givers = buyers_elsewhere(self._locations, self._layouts)  # an orders export's "no"s
         lists.update({n: self._layouts[n].name for n in givers})
-        self._opt_outs = OptOutLists(lists, self._opt_out_members, gives=givers)  # to contacts
+        read_with = {n: self._companions[n] for n in lists if n in self._companions}
+        self._opt_outs = OptOutLists(lists, self._opt_out_members, gives=givers, parts=read_with)
         self._not_read = self._unused()
         self.header_mappings: dict[str, HeaderMapping] = {}
         self.rejects: dict[str, list[SourceReject]] = {}  # of the last pull()

@@ -343,7 +343,13 @@ class SheetsSource:
             # "Accepts Marketing = no" counts too (consent fails closed).
             givers = placing.buyers_elsewhere(self._locate(), self._layouts)
             names.update({title: self._layouts[title].name for title in givers})
-            self._lists = OptOutLists(names, self._list_members, noun="Tab", gives=givers)
+            more = {
+                t: [*self._companions.get(t, []), *self._period_tabs().get(t, [])] for t in names
+            }
+            parts = {t: tabs for t, tabs in more.items() if tabs}  # orders_export_2 with _1
+            self._lists = OptOutLists(
+                names, self._list_members, noun="Tab", gives=givers, parts=parts
+            )
         return self._lists
 
     def _list_members(self, title: str) -> tuple[pd.DataFrame, list[SourceReject]]:
