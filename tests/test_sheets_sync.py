@@ -238,3 +238,37 @@ def test_a_tab_whose_header_was_deleted_is_left_as_it_is_and_said(
     assert sheet(emu, book, "Scores").cells == before
     (said,) = [line for line in report.unwritten if line.startswith("Scores: left as it is")]
     assert "header row" in said
+
+
+# -- item 5: the user's charts and frozen rows stay ---------------------------------------
+def test_a_chart_the_user_made_and_rows_they_froze_stay_through_refreshes(
+    emu: SheetsEmulator, api: SheetsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = _book(emu, "Charts")
+    months = pd.Series(["2026-11-01", "2026-12-01", "2027-01-01"])
+    frame = pd.DataFrame({"month": months, "forecast": [148.6, 151.2, 139.9]})
+    ours = {"title": "All sales: revenue forecast", "domain": "month", "series": ["forecast"], "rows": 3}  # fmt: skip
+
+    def tabs() -> list[ResultTab]:
+        return [ResultTab("forecast", "Forecast", frame.copy(), chart=dict(ours))]
+
+    publish(api, monkeypatch, book, tabs(), run=1)
+    tab_id = sheet(emu, book, "Forecast").sheet_id
+    source = {"sourceRange": {"sources": [{"sheetId": tab_id, "startRowIndex": 1, "endRowIndex": 5,
+                                           "startColumnIndex": 1, "endColumnIndex": 2}]}}  # fmt: skip
+    batch(
+        emu,
+        book,
+        {"addChart": {"chart": {"spec": {"title": "My product chart", "basicChart": {
+            "chartType": "COLUMN", "domains": [{"domain": source}], "series": [{"series": source}]}},
+            "position": {"overlayPosition": {"anchorCell": {"sheetId": tab_id, "rowIndex": 8}}}}}},
+        {"updateSheetProperties": {"properties": {"sheetId": tab_id, "gridProperties": {
+            "frozenRowCount": 3, "frozenColumnCount": 1}},
+            "fields": "gridProperties.frozenRowCount,gridProperties.frozenColumnCount"}},
+    )  # fmt: skip
+    for run in (2, 3):
+        publish(api, monkeypatch, book, tabs(), run=run)
+        titles = sorted(c["spec"]["title"] for c in sheet(emu, book, "Forecast").charts)
+        assert titles == ["All sales: revenue forecast", "My product chart"]
+        forecast = sheet(emu, book, "Forecast")
+        assert (forecast.frozen_rows, forecast.frozen_cols) == (3, 1)

@@ -846,7 +846,7 @@ def tab_requests(
     else:
         first += [
             {"deleteEmbeddedObject": {"objectId": chart["chartId"]}}
-            for chart in existing.get("charts", []) or []
+            for chart in _our_charts(existing, tab)
         ]
         now = existing["properties"].get("gridProperties", {})
         if now.get("frozenRowCount", 0) >= height:
@@ -904,7 +904,9 @@ def tab_requests(
     last.append(note_request(sheet_id, f"Last refreshed {refreshed}" + (f". {note}." if note else "")))  # fmt: skip
     if write is not None:
         last += _mark(sheet_id, REFRESHED_KEY, refreshed)
-    mark = columns_mark(sheet_header(frame), records, sheet=sheet_id, rows=height)
+    chart_id = _new_chart_id(existing, sheet_id) if tab.chart else None
+    charts = [chart_id] if chart_id is not None else []
+    mark = columns_mark(sheet_header(frame), records, sheet=sheet_id, rows=height, charts=charts)
     last += _mark(sheet_id, COLUMNS_KEY, mark)
     if kept is not None:  # with our first rows: they land together or not at all
         body = [{"values": cells} for cells in kept.rows]
@@ -950,16 +952,18 @@ def tab_requests(
                     }
                 }
             )
+    frozen = (existing or {}).get("properties", {}).get("gridProperties", {}).get("frozenRowCount", 0)  # fmt: skip
     last.append(
         {
-            "updateSheetProperties": {
-                "properties": {"sheetId": sheet_id, "gridProperties": {"frozenRowCount": 2}},
+            "updateSheetProperties": {  # ours are 2; more the user froze stay, if they fit
+                "properties": {"sheetId": sheet_id,
+                               "gridProperties": {"frozenRowCount": frozen if 2 < frozen < height else 2}},
                 "fields": "gridProperties.frozenRowCount",
             }
         }
-    )
-    if tab.chart:
-        last.append(_chart(sheet_id, frame, tab.chart))
+    )  # fmt: skip
+    if tab.chart and chart_id is not None:
+        last.append(_chart(sheet_id, frame, tab.chart, chart_id))
     return lists
 
 
@@ -1027,7 +1031,30 @@ def _chunk(rows: list[dict[str, Any]]) -> list[tuple[int, list[dict[str, Any]]]]
     return chunks
 
 
-def _chart(sheet_id: int, frame: pd.DataFrame, chart: Mapping[str, Any]) -> dict[str, Any]:
+def _our_charts(existing: Mapping[str, Any], tab: ResultTab) -> list[Mapping[str, Any]]:
+    """The charts smbml drew on the tab (their ids are in its mark): a user's own chart
+    on a result tab stays. A tab from before the mark: ours by the title we give them."""
+    charts = existing.get("charts", []) or []
+    mark = write_mark(existing)
+    if mark is not None and isinstance(mark.get("charts"), list):
+        return [c for c in charts if c.get("chartId") in mark["charts"]]
+    title = (tab.chart or {}).get("title")
+    return [c for c in charts if title and (c.get("spec") or {}).get("title") == title]
+
+
+def _new_chart_id(existing: Mapping[str, Any] | None, sheet_id: int) -> int:
+    """An id for the chart we draw, kept in the tab's mark to know it by next time."""
+    taken = {c.get("chartId") for c in ((existing or {}).get("charts", []) or [])}
+    rng = random.Random(sheet_id ^ secrets.randbits(31))
+    chart_id = rng.randrange(1, 2**31 - 1)
+    while chart_id in taken:
+        chart_id = rng.randrange(1, 2**31 - 1)
+    return chart_id
+
+
+def _chart(
+    sheet_id: int, frame: pd.DataFrame, chart: Mapping[str, Any], chart_id: int
+) -> dict[str, Any]:
     columns = list(frame.columns)
 
     def source(name: str) -> dict[str, Any]:
@@ -1049,6 +1076,7 @@ def _chart(sheet_id: int, frame: pd.DataFrame, chart: Mapping[str, Any]) -> dict
     return {
         "addChart": {
             "chart": {
+                "chartId": chart_id,
                 "spec": {
                     "title": chart["title"],
                     "basicChart": {
