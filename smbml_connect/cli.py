@@ -263,6 +263,11 @@ def _print_result(result: RunResult, outputs: list[Path]) -> None:
     for line in result.skipped:
         _echo(f"skipped: {line}")
     for push in result.pushes:
+        if push.kind == "sheets":  # the tabs written, then what was not kept or left
+            _echo(f"{push.destination}: {_plural(push.written, 'row')} written.")
+            for line in [*push.detail, *push.unwritten]:
+                _echo(f"  {line}")
+            continue
         if push.kind != "crm":
             continue  # files are named below
         verb = "would write" if "dry run" in push.destination else "wrote"

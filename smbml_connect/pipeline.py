@@ -393,6 +393,8 @@ def _publish(destination: Destination, result: RunResult, store: Store) -> None:
 def _push_words(report: PushReport) -> str:
     """What a push wrote and what it could not ("wrote 1,258 values (1,258 on contacts);
     96 values on 32 products not written: ..."), for the run's problems and `smbml status`."""
+    if report.kind == "sheets":  # rows are not values: what was not kept, tab by tab
+        return "; ".join(report.unwritten)
     wrote = ", ".join(f"{n:,} on {kind}" for kind, n in report.written_on.items() if n)
     said = f"wrote {report.written:,} values ({wrote})" if wrote else "wrote no values"
     return "; ".join([said, *report.unwritten])

@@ -40,6 +40,9 @@ SUPPORTED = (
     "createDeveloperMetadata",
     "deleteDeveloperMetadata",
     "updateSpreadsheetProperties",
+    "duplicateSheet",
+    "insertDimension",
+    "deleteDimension",
 )
 
 
@@ -239,6 +242,8 @@ def _refuse_protected(book: Spreadsheet, kind: str, args: Mapping[str, Any]) -> 
         "repeatCell": lambda: (args.get("range") or {}).get("sheetId"),
         "updateSheetProperties": lambda: (args.get("properties") or {}).get("sheetId"),
         "deleteSheet": lambda: args.get("sheetId"),
+        "insertDimension": lambda: (args.get("range") or {}).get("sheetId"),
+        "deleteDimension": lambda: (args.get("range") or {}).get("sheetId"),
     }
     if kind not in where:
         return
@@ -268,6 +273,10 @@ class SheetsState:
     def __init__(self) -> None:
         self.books: dict[str, Spreadsheet] = {}
         self._ids = random.Random(20261122)
+        # Whether Duplicate copies a sheet's developer metadata to the copy. Google's docs
+        # do not say (checked: DuplicateSheetRequest says "duplicates the contents of a
+        # sheet"); the writer must be right either way, so tests set both.
+        self.duplicate_copies_metadata = True
 
     # -- setting up ------------------------------------------------------------------
     def create(
@@ -543,6 +552,75 @@ class SheetsState:
         book.check_cap()
         return {"addSheet": {"properties": sheet.properties()}}
 
+    def _do_duplicateSheet(self, book: Spreadsheet, args: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of a tab (the UI's Duplicate does the same): cells, grid, frozen rows,
+        charts with new ids, and its developer metadata if `duplicate_copies_metadata`."""
+        source = book.by_id(args["sourceSheetId"])
+        title = args.get("newSheetName") or f"Copy of {source.title}"
+        if title in book.titles():
+            raise SheetsError(
+                400, f'A sheet with the name "{title}" already exists. Please enter another name.'
+            )
+        sheet_id = args.get("newSheetId")
+        if sheet_id is None:
+            sheet_id = self._new_id(book)
+        elif sheet_id < 0 or sheet_id in {s.sheet_id for s in book.sheets}:
+            raise SheetsError(400, f"Sheet with id {sheet_id} already exists.")
+        copy = source.copy()
+        copy.sheet_id, copy.title, copy.protected = sheet_id, title, False
+        taken = {c["chartId"] for s in book.sheets for c in s.charts}
+        for chart in copy.charts:
+            chart["chartId"] = self._ids.randrange(1, 2**31 - 1)
+            while chart["chartId"] in taken:
+                chart["chartId"] = self._ids.randrange(1, 2**31 - 1)
+        copy.metadata = [
+            {**m, "metadataId": next(book.metadata_ids),
+             "location": {"locationType": "SHEET", "sheetId": sheet_id}}
+            for m in source.metadata
+        ] if self.duplicate_copies_metadata else []  # fmt: skip
+        book.sheets.insert(min(args.get("insertSheetIndex", source.index + 1), len(book.sheets)), copy)  # fmt: skip
+        book.reindex()
+        book.check_cap()
+        return {"duplicateSheet": {"properties": copy.properties()}}
+
+    def _do_insertDimension(self, book: Spreadsheet, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Rows or columns inserted before ``startIndex``: cells after it move on (as in
+        the UI's Insert row above). Formulas and charts are not rewritten here."""
+        sheet, rows, start, n = _dimension(book, args["range"])
+        limit = sheet.rows if rows else sheet.cols
+        if start > limit:
+            raise SheetsError(400, f"Invalid range: startIndex {start} is past the grid")
+        axis = 0 if rows else 1
+        sheet.cells = {
+            tuple(k[i] + n if i == axis and k[i] >= start else k[i] for i in (0, 1)): v  # type: ignore[misc]
+            for k, v in sheet.cells.items()
+        }
+        if rows:
+            sheet.rows += n
+        else:
+            sheet.cols += n
+        book.check_cap()
+        return {}
+
+    def _do_deleteDimension(self, book: Spreadsheet, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Rows or columns deleted: cells after them move back, theirs are gone."""
+        sheet, rows, start, n = _dimension(book, args["range"])
+        limit = sheet.rows if rows else sheet.cols
+        if start + n > limit or n >= limit:
+            raise SheetsError(400, "Invalid range: it must be inside the grid and leave one")
+        axis = 0 if rows else 1
+        sheet.cells = {
+            tuple(k[i] - n if i == axis and k[i] >= start + n else k[i] for i in (0, 1)): v  # type: ignore[misc]
+            for k, v in sheet.cells.items()
+            if not start <= k[axis] < start + n
+        }
+        if rows:
+            sheet.rows -= n
+            sheet.frozen_rows = min(sheet.frozen_rows, sheet.rows - 1)
+        else:
+            sheet.cols -= n
+        return {}
+
     def _do_deleteSheet(self, book: Spreadsheet, args: Mapping[str, Any]) -> dict[str, Any]:
         sheet = book.by_id(args["sheetId"])
         if len(book.sheets) == 1:
@@ -810,6 +888,17 @@ class SheetsState:
                     sheet.cells.pop(key, None)
                 else:
                     sheet.cells[key] = new
+
+
+def _dimension(book: Spreadsheet, span: Mapping[str, Any]) -> tuple[Sheet, bool, int, int]:
+    """A DimensionRange: its sheet, whether it is rows, its start and how many."""
+    sheet = book.by_id(span.get("sheetId", 0))
+    if span.get("dimension") not in ("ROWS", "COLUMNS"):
+        raise SheetsError(400, "Invalid range: dimension must be ROWS or COLUMNS")
+    start, end = int(span.get("startIndex", 0)), int(span["endIndex"])
+    if end <= start or start < 0:
+        raise SheetsError(400, "Invalid range: endIndex must be after startIndex")
+    return sheet, span["dimension"] == "ROWS", start, end - start
 
 
 _BLANK = Cell()

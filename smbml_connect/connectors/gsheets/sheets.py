@@ -43,6 +43,7 @@ from smbml_connect.connectors.gsheets.user_columns import (
     last_write,
     place,
     with_old_columns,
+    write_mark,
 )
 from smbml_connect.errors import ConfigError, SmbmlError, SourceFatalError
 from smbml_connect.headers import (
@@ -525,6 +526,36 @@ def _quote(title: str) -> str:
     return "'" + title.replace("'", "''") + "'"
 
 
+def _our_tabs(sheets: list[Mapping[str, Any]], report: PushReport) -> dict[str, Mapping[str, Any]]:
+    """Role -> the tab of ours to refresh. A copy of one ("Copy of Scores", made with the
+    tab's developer metadata) carries its role too: the tab the last refresh wrote (its
+    mark names its own sheet) stays the one refreshed, wherever the copy is dragged; for
+    tabs from before that mark, the first in tab order. The others are named, left alone."""
+    roles: dict[str, list[Mapping[str, Any]]] = {}
+    for sheet in sheets:
+        role = _our_role(sheet)
+        if role:
+            roles.setdefault(role, []).append(sheet)
+    ours: dict[str, Mapping[str, Any]] = {}
+    for role, found in roles.items():
+        written = [s for s in found if _written_here(s)]
+        ours[role] = chosen = (written or found)[0]
+        for sheet in found:
+            if sheet is not chosen:
+                report.unwritten.append(
+                    f"{sheet['properties']['title']}: left as it is, not refreshed (it carries "
+                    f"the mark of {chosen['properties']['title']!r}, which is refreshed: a copy "
+                    "of it, or made by two syncs at once; delete it if you do not need it)"
+                )
+    return ours
+
+
+def _written_here(sheet: Mapping[str, Any]) -> bool:
+    """Whether the tab's last refresh was written on this very tab (not copied with it)."""
+    mark = write_mark(sheet)
+    return mark is not None and mark.get("sheet") == sheet["properties"].get("sheetId")
+
+
 def _our_role(sheet: Mapping[str, Any]) -> str | None:
     for meta in sheet.get("developerMetadata", []) or []:
         if meta.get("metadataKey") == METADATA_KEY:
@@ -821,7 +852,7 @@ def tab_requests(
     else:
         first += [
             {"deleteEmbeddedObject": {"objectId": chart["chartId"]}}
-            for chart in existing.get("charts", []) or []
+            for chart in _our_charts(existing, tab)
         ]
         now = existing["properties"].get("gridProperties", {})
         if now.get("frozenRowCount", 0) >= height:
@@ -879,7 +910,10 @@ def tab_requests(
     last.append(note_request(sheet_id, f"Last refreshed {refreshed}" + (f". {note}." if note else "")))  # fmt: skip
     if write is not None:
         last += _mark(sheet_id, REFRESHED_KEY, refreshed)
-    last += _mark(sheet_id, COLUMNS_KEY, columns_mark(sheet_header(frame), records))
+    chart_id = _new_chart_id(existing, sheet_id) if tab.chart else None
+    charts = [chart_id] if chart_id is not None else []
+    mark = columns_mark(sheet_header(frame), records, sheet=sheet_id, rows=height, charts=charts)
+    last += _mark(sheet_id, COLUMNS_KEY, mark)
     if kept is not None:  # with our first rows: they land together or not at all
         body = [{"values": cells} for cells in kept.rows]
         body += [{"values": cells} for _, cells in kept.leftover]
@@ -924,16 +958,18 @@ def tab_requests(
                     }
                 }
             )
+    frozen = (existing or {}).get("properties", {}).get("gridProperties", {}).get("frozenRowCount", 0)  # fmt: skip
     last.append(
         {
-            "updateSheetProperties": {
-                "properties": {"sheetId": sheet_id, "gridProperties": {"frozenRowCount": 2}},
+            "updateSheetProperties": {  # ours are 2; more the user froze stay, if they fit
+                "properties": {"sheetId": sheet_id,
+                               "gridProperties": {"frozenRowCount": frozen if 2 < frozen < height else 2}},
                 "fields": "gridProperties.frozenRowCount",
             }
         }
-    )
-    if tab.chart:
-        last.append(_chart(sheet_id, frame, tab.chart))
+    )  # fmt: skip
+    if tab.chart and chart_id is not None:
+        last.append(_chart(sheet_id, frame, tab.chart, chart_id))
     return lists
 
 
@@ -1001,7 +1037,30 @@ def _chunk(rows: list[dict[str, Any]]) -> list[tuple[int, list[dict[str, Any]]]]
     return chunks
 
 
-def _chart(sheet_id: int, frame: pd.DataFrame, chart: Mapping[str, Any]) -> dict[str, Any]:
+def _our_charts(existing: Mapping[str, Any], tab: ResultTab) -> list[Mapping[str, Any]]:
+    """The charts smbml drew on the tab (their ids are in its mark): a user's own chart
+    on a result tab stays. A tab from before the mark: ours by the title we give them."""
+    charts = existing.get("charts", []) or []
+    mark = write_mark(existing)
+    if mark is not None and isinstance(mark.get("charts"), list):
+        return [c for c in charts if c.get("chartId") in mark["charts"]]
+    title = (tab.chart or {}).get("title")
+    return [c for c in charts if title and (c.get("spec") or {}).get("title") == title]
+
+
+def _new_chart_id(existing: Mapping[str, Any] | None, sheet_id: int) -> int:
+    """An id for the chart we draw, kept in the tab's mark to know it by next time."""
+    taken = {c.get("chartId") for c in ((existing or {}).get("charts", []) or [])}
+    rng = random.Random(sheet_id ^ secrets.randbits(31))
+    chart_id = rng.randrange(1, 2**31 - 1)
+    while chart_id in taken:
+        chart_id = rng.randrange(1, 2**31 - 1)
+    return chart_id
+
+
+def _chart(
+    sheet_id: int, frame: pd.DataFrame, chart: Mapping[str, Any], chart_id: int
+) -> dict[str, Any]:
     columns = list(frame.columns)
 
     def source(name: str) -> dict[str, Any]:
@@ -1023,6 +1082,7 @@ def _chart(sheet_id: int, frame: pd.DataFrame, chart: Mapping[str, Any]) -> dict
     return {
         "addChart": {
             "chart": {
+                "chartId": chart_id,
                 "spec": {
                     "title": chart["title"],
                     "basicChart": {
@@ -1082,17 +1142,7 @@ class SheetsResults:
         report = PushReport(destination=f"Google Sheets {self.key[:12]}…", kind="sheets")
         meta = self.api.client.http_client.fetch_sheet_metadata(self.key)
         sheets = meta.get("sheets", [])
-        ours: dict[str, Mapping[str, Any]] = {}
-        for sheet in sheets:  # in tab order: the first tab carrying a role is the one we write
-            role = _our_role(sheet)
-            if role and role in ours:
-                report.detail.append(
-                    f"{sheet['properties']['title']}: left as it is (it carries the mark of "
-                    f"{ours[role]['properties']['title']!r}, which is refreshed; a copy of it, "
-                    "or made by two syncs at once: delete it if it is not yours)"
-                )
-            elif role:
-                ours[role] = sheet
+        ours = _our_tabs(sheets, report)
         titles = {s["properties"]["title"] for s in sheets}
         ids = {s["properties"]["sheetId"] for s in sheets}
         cells = sum(_cells(s) for s in sheets)
@@ -1161,7 +1211,7 @@ class SheetsResults:
                 kept.append(f"{tab.title} (Google refused it: {exc.detail})")
                 continue
             except SmbmlError as exc:  # quota spent, network gone, access lost: stop here
-                raise SheetsNotAllWritten(_stopped(exc, plans, done)) from exc
+                raise SheetsNotAllWritten(_also(_stopped(exc, plans, done), report)) from exc
             pending = {}
             cells = after
             done.append(tab.title)
@@ -1172,8 +1222,11 @@ class SheetsResults:
             report.detail.append(f"{tab.title}: {len(tab.frame):,} rows")
         if kept:
             raise SheetsNotAllWritten(
-                f"tabs left with an earlier run's rows: {'; '.join(kept)}"
-                + (f". Refreshed: {', '.join(done)}" if done else "")
+                _also(
+                    f"tabs left with an earlier run's rows: {'; '.join(kept)}"
+                    + (f". Refreshed: {', '.join(done)}" if done else ""),
+                    report,
+                )
             )
         return report
 
@@ -1195,8 +1248,10 @@ class SheetsResults:
                 continue
             last = last_write(existing)  # None: a tab from before, which did not say
             ours, before = last or (sheet_header(tab.frame), None)
-            columns = existing["properties"].get("gridProperties", {}).get("columnCount", 0)
-            if columns > len(ours):
+            grid = existing["properties"].get("gridProperties", {})
+            rows = (write_mark(existing) or {}).get("rows")
+            moved = rows is not None and grid.get("rowCount", 0) != rows  # rows added, deleted
+            if grid.get("columnCount", 0) > len(ours) or moved:
                 wanted.append((tab, sheet_id, ours, before))
         if not wanted:
             return {}
@@ -1207,24 +1262,39 @@ class SheetsResults:
         )  # fmt: skip
         grids = {int(s["properties"]["sheetId"]): grid_rows(s) for s in answer.get("sheets", [])}
         kept: dict[int, Kept] = {}
+        lost: set[int] = set()
         for tab, sheet_id, ours, before in wanted:
             label = column_label(tab.key) if tab.key else ""
             grid = grids.get(sheet_id, [])
             found = find_user_columns(grid, ours, _labels_written(tab), label)
             if found is None:
                 continue
+            if found.lost:
+                lost.add(sheet_id)
+                report.unwritten.append(
+                    f"{tab.title}: left as it is, not refreshed: smbml's header row "
+                    f"({', '.join(ours[:3])}, ...) is not in it, so the columns you added "
+                    "could not be told from smbml's; type the header back (row 2), or delete "
+                    "the tab and the next run makes it again"
+                )
+                continue
             if tab.key is None:
-                report.detail.append(
+                report.unwritten.append(
                     f"{tab.title}: the columns you added ({found.names}) were not kept: its "
                     "rows name no record to keep them beside (keep notes in a tab of your own)"
                 )
                 continue
             tab.frame = with_old_columns(tab.frame, ours)
             found = find_user_columns(grid, ours, _labels_written(tab), label) or found
+            if found.header_row > _HEADER_ROW + 1:
+                report.unwritten.append(
+                    f"{tab.title}: the rows you added above smbml's header were not kept "
+                    "(row 1 is smbml's note); your columns are kept beside their rows"
+                )
             if records is not None and before is not None and before != records:
                 found.problem = "the results now come from another account than when you typed them"
             if found.problem:
-                report.detail.append(
+                report.unwritten.append(
                     f"{tab.title}: {found.problem}, so the rows with your columns are kept at "
                     "the bottom as they were, with the IDs they had"
                 )
@@ -1235,6 +1305,7 @@ class SheetsResults:
             )
             keys = column.astype("string").fillna("").str.strip().tolist()
             kept[sheet_id] = place(found, keys, _HEADER_ROW + 1)
+        plans[:] = [p for p in plans if p[1] not in lost]  # left as they are, said above
         return kept
 
     def _send(self, requests: list[dict[str, Any]], sheet_id: int, mark: str) -> None:
@@ -1273,6 +1344,11 @@ def _stopped(
         f"{failure}. {written}; not refreshed: {', '.join(rest)}, each saying on its first "
         "line which run its rows are from. The next run writes them again."
     )
+
+
+def _also(message: str, report: PushReport) -> str:
+    """A stopped sync's message with what the tabs written had to say (a column not kept)."""
+    return "; ".join([message.rstrip("."), *report.unwritten]) if report.unwritten else message
 
 
 def _not_refreshed(run_id: int, stamp: str, existing: Mapping[str, Any]) -> str:

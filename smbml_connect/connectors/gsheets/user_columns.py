@@ -44,10 +44,12 @@ __all__ = [
     "columns_mark",
     "find_user_columns",
     "grid_rows",
+    "header_row",
     "last_write",
     "move_formula",
     "place",
     "with_old_columns",
+    "write_mark",
 ]
 
 COLUMNS_KEY = "smbml_connect.columns"  # the header labels of our columns at the last write
@@ -56,6 +58,7 @@ GRID_FIELDS = (
 )
 _HEADER_ROW = 1  # zero-based: row 1 holds "last refreshed", row 2 the header
 _FIRST = _HEADER_ROW + 1  # the first row of data
+_SEARCH_ROWS = 50  # rows a user's title, notes or deleted row may have moved the header to
 # A cell or a range of cells: not part of a name (LOG10( is a function, Q1 2024 a word),
 # each end optionally anchored with $; ``sheet`` is set when a tab name and "!" come just
 # before it (both ends are then that tab's).
@@ -79,6 +82,8 @@ class UserColumns:
     # per column: the formula its rows share (template, and a row and cell of it), or None
     filled: list[tuple[str, int, Cell] | None] = field(default_factory=list)
     problem: str = ""  # why rows could not be matched by key (they go to the bottom)
+    header_row: int = _HEADER_ROW  # where our header was found (a title row inserted above)
+    lost: bool = False  # our header is nowhere: the tab is left as it is
 
     @property
     def names(self) -> str:
@@ -95,9 +100,8 @@ class Kept:
     leftover: list[tuple[str, list[dict[str, Any]]]]
 
 
-def last_write(sheet: Mapping[str, Any]) -> tuple[list[str], str] | None:
-    """Our header labels at the tab's last refresh and whose records its rows were (the
-    account, "" when the source has none), if that refresh recorded them."""
+def write_mark(sheet: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What the tab's last refresh recorded of itself (`columns_mark`), if it did."""
     for meta in sheet.get("developerMetadata", []) or []:
         if meta.get("metadataKey") == COLUMNS_KEY:
             try:
@@ -106,12 +110,24 @@ def last_write(sheet: Mapping[str, Any]) -> tuple[list[str], str] | None:
                 return None
             if not isinstance(mark, dict) or not isinstance(mark.get("columns"), list):
                 return None
-            return [str(x) for x in mark["columns"]], str(mark.get("records", ""))
+            return mark
     return None
 
 
-def columns_mark(labels: Sequence[str], records: str) -> str:
-    return json.dumps({"columns": list(labels), "records": records}, ensure_ascii=False)
+def last_write(sheet: Mapping[str, Any]) -> tuple[list[str], str] | None:
+    """Our header labels at the tab's last refresh and whose records its rows were (the
+    account, "" when the source has none), if that refresh recorded them."""
+    mark = write_mark(sheet)
+    if mark is None:
+        return None
+    return [str(x) for x in mark["columns"]], str(mark.get("records", ""))
+
+
+def columns_mark(labels: Sequence[str], records: str, **more: Any) -> str:
+    """Our labels and whose records the rows are, with what else the refresh leaves to
+    know the tab by next time (the sheet it was written on, the header row, ...)."""
+    mark = {"columns": list(labels), "records": records, **more}
+    return json.dumps(mark, ensure_ascii=False)
 
 
 def with_old_columns(frame: pd.DataFrame, ours: Sequence[str]) -> pd.DataFrame:
@@ -146,7 +162,11 @@ def find_user_columns(
 ) -> UserColumns | None:
     """The user's columns in ``grid`` (`grid_rows`), None when there are none. ``ours``:
     our header labels at the last refresh; ``now``: this refresh's."""
-    header = list(grid[_HEADER_ROW]) if len(grid) > _HEADER_ROW else []
+    at = header_row(grid, ours)
+    if at is None:  # our columns cannot be told from the user's: touch nothing
+        return UserColumns([], {}, lost=True)
+    start = at + 1
+    header = list(grid[at])
     width = max((len(r) for r in grid), default=0)
     header += [{}] * (width - len(header))
     labels = [_plain(c) for c in header]
@@ -159,17 +179,17 @@ def find_user_columns(
     mine = [
         i
         for i in range(width)
-        if i not in taken and (labels[i].strip() or any(_cell_at(row, i) for row in grid[_FIRST:]))
+        if i not in taken and (labels[i].strip() or any(_cell_at(row, i) for row in grid[start:]))
     ]
     if not mine:
         return None
     moves = {i: now.index(label) for label, i in place_of.items() if label in now}
     moves.update({i: len(now) + j for j, i in enumerate(mine)})
-    found = UserColumns([header[i] for i in mine], moves)
+    found = UserColumns([header[i] for i in mine], moves, header_row=at)
     where = place_of.get(key_label)
     if where is None:
         found.problem = f"the {key_label} column was not found"
-    rows = [(r, [_cell_at(row, i) for i in mine]) for r, row in enumerate(grid[_FIRST:], _FIRST)]
+    rows = [(r, [_cell_at(row, i) for i in mine]) for r, row in enumerate(grid[start:], start)]
     found.filled = [_filled([(r, cells[j]) for r, cells in rows]) for j in range(len(mine))]
     for r, cells in rows:
         if not any(_typed(c, j, r, found.filled) for j, c in enumerate(cells)):
@@ -185,6 +205,20 @@ def find_user_columns(
         else:
             found.unmatched.append((key, r, cells))
     return found
+
+
+def header_row(grid: Sequence[Sequence[Cell]], ours: Sequence[str]) -> int | None:
+    """The row holding our header: the one with most of our labels (at least half), the
+    first of equals; not a fixed row 2, since a title row inserted above moves it down
+    and a deleted row 1 up. None when no row has them (the header was deleted)."""
+    need = max(1, (len(ours) + 1) // 2)
+    best: tuple[int, int] | None = None
+    for r, row in enumerate(grid[:_SEARCH_ROWS]):
+        labels = {_plain(c) for c in row}
+        hits = sum(1 for label in set(ours) if label in labels)
+        if hits >= need and (best is None or hits > best[1]):
+            best = (r, hits)
+    return None if best is None else best[0]
 
 
 def place(found: UserColumns, keys: Sequence[str], first_row: int = _FIRST) -> Kept:
@@ -209,7 +243,8 @@ def place(found: UserColumns, keys: Sequence[str], first_row: int = _FIRST) -> K
         (key, [_moved(c, old, start + j, found.old_columns) for c in cells])
         for j, (key, old, cells) in enumerate(leftovers)
     ]
-    headers = [_moved(h, _HEADER_ROW, _HEADER_ROW, found.old_columns) for h in found.headers]
+    old = found.header_row
+    headers = [_moved(h, old, _HEADER_ROW, found.old_columns) for h in found.headers]
     return Kept(headers, rows, kept)
 
 

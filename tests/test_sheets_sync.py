@@ -1,0 +1,274 @@
+"""Result tabs kept fresh while people use the spreadsheet (find54_sync): what the
+Sheets destination has to say reaches the user, a copy of a tab does not take over, a
+title row or a deleted row does not detach the user's notes, smbml's columns keep their
+places, two configs do not take turns over one spreadsheet, and the user's charts,
+frozen rows and cells typed below the results stay."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import smbml_connect.connectors.gsheets.sheets as gsheets
+from smbml_connect.cli import cli
+from smbml_connect.connectors.gsheets.http import SheetsApi
+from smbml_connect.connectors.gsheets.sheets import ResultTab, SheetsResults
+from smbml_connect.credentials import Secret
+from smbml_connect.ports import PushReport, RunResult
+from smbml_connect.testing.clock import FakeClock
+from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account
+from smbml_connect.testing.sheets_values import parse_user_entered
+
+CLOCK = FakeClock()
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[SheetsEmulator]:
+    with SheetsEmulator(clock=CLOCK) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def api(emu: SheetsEmulator) -> SheetsApi:
+    CLOCK.advance(61)
+    return SheetsApi(Secret(json.dumps(make_service_account(emu))), api_url=emu.url, clock=CLOCK)
+
+
+def _book(emu: SheetsEmulator, name: str) -> str:
+    key = f"1SyncTabs{name}".ljust(39, "0")
+    emu.state.create(key, name, {"Notes": [["the shop's own notes"]]})
+    return key
+
+
+def scores(ids: list[str], **more: list[Any]) -> pd.DataFrame:
+    """A Scores tab as a small shop's run gives it: a few customers, one churn risk each."""
+    rng = random.Random(len(ids))
+    frame = pd.DataFrame(
+        {
+            "contact_id": pd.Series(ids, dtype="string"),
+            "name": [f"Ana {i}" for i in ids],
+            "churn_risk": [round(rng.uniform(0.01, 0.6), 3) for _ in ids],
+            "segment": [rng.choice(["Champions", "At Risk", "Loyal Customers"]) for _ in ids],
+        }
+    )
+    return frame.assign(**more) if more else frame
+
+
+def publish(
+    api: SheetsApi,
+    monkeypatch: pytest.MonkeyPatch,
+    book: str,
+    tabs: list[ResultTab],
+    run: int,
+    source: str = "files:shop~1a2b",
+    **kw: Any,
+) -> PushReport:
+    monkeypatch.setattr(gsheets, "result_tabs", lambda result: tabs)
+    result = RunResult(run_id=run, as_of=pd.Timestamp("2026-10-31", tz="UTC"), source=source)
+    return SheetsResults(api, book, clock=CLOCK, **kw).publish(result)
+
+
+def sheet(emu: SheetsEmulator, book: str, title: str) -> Any:
+    return emu.state.book(book).sheet(title)
+
+
+def head(emu: SheetsEmulator, book: str, title: str) -> str:
+    return str(sheet(emu, book, title).cells[(0, 0)].value)
+
+
+def put(emu: SheetsEmulator, book: str, title: str, row: int, col: int, text: str) -> None:
+    """The user types into a cell (a formula, a number or text, as Sheets reads it)."""
+    sheet(emu, book, title).cells[(row, col)] = parse_user_entered(text, "en_US")
+
+
+def row_of(emu: SheetsEmulator, book: str, title: str, key: str) -> int:
+    cells = sheet(emu, book, title).cells
+    return next(r for (r, c), cell in cells.items() if c == 0 and cell.value == key)
+
+
+def batch(emu: SheetsEmulator, book: str, *requests: dict[str, Any]) -> dict[str, Any]:
+    """What the user does in Sheets' UI, as the API request that does the same."""
+    return emu.state.batch_update(book, {"requests": list(requests)})
+
+
+# -- item 2: what the destination says reaches the user; a copy does not take over ------
+def _shop_tabs(n: int = 14) -> dict[str, list[list[Any]]]:
+    """A small shop's spreadsheet: a few customers, irregular orders over two years."""
+    rng = random.Random(7)
+    customers: list[list[Any]] = [["Customer ID", "Full Name", "Email"]]
+    orders: list[list[Any]] = [["Order ID", "Customer ID", "Ordered At", "Total"]]
+    for i in range(1, n + 1):
+        customers.append([f"C{i:03d}", f"Name{i} Family{i}", f"p{i}@shop.test"])
+        for _ in range(rng.randint(1, 7)):
+            month = rng.randint(1, 22)
+            day = f"{2024 + (month - 1) // 12}-{(month - 1) % 12 + 1:02d}-{rng.randint(1, 28):02d}"
+            orders.append([f"O{len(orders):04d}", f"C{i:03d}", day, round(rng.uniform(8, 140), 2)])
+    return {"Customers": customers, "Orders": orders}
+
+
+def test_the_run_prints_and_keeps_what_the_sheets_tabs_could_not_keep(
+    emu: SheetsEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = "1SyncTabsCli".ljust(39, "0")
+    emu.state.create(book, "Shop", _shop_tabs())
+    monkeypatch.setenv("SMBML_GOOGLE_SERVICE_ACCOUNT", json.dumps(make_service_account(emu)))
+    config = tmp_path / "smbml.toml"
+    config.write_text(
+        f'[source]\nkind = "gsheets"\nspreadsheet = "{book}"\n[google]\napi_url = "{emu.url}"\n'
+        '[analytics]\nas_of = 2025-10-31\nenabled = ["rfm_segments", "sales_forecast"]\n',
+        encoding="utf-8",
+    )
+    store = str(tmp_path / "s.sqlite")
+    CLOCK.advance(61)
+    first = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+    assert first.exit_code == 0, first.output
+    assert "Google Sheets 1SyncTabsCli…" in first.output and "Forecast: 12 rows" in first.output
+    batch(emu, book, {"insertDimension": {"range": {
+        "sheetId": sheet(emu, book, "Forecast").sheet_id, "dimension": "COLUMNS",
+        "startIndex": 10, "endIndex": 11}}})  # fmt: skip
+    put(emu, book, "Forecast", 1, 10, "Comment")
+    put(emu, book, "Forecast", 2, 10, "Boss wants 10% more here")
+    CLOCK.advance(61)
+    second = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+    said = "Forecast: the columns you added (Comment) were not kept"
+    assert said in second.output, second.output
+    shown = CliRunner().invoke(cli, ["status", "-c", str(config), "--store", store])
+    assert said in shown.output and "run 2 [run] partial" in shown.output, shown.output
+
+
+@pytest.mark.parametrize("copies_metadata", [True, False])
+def test_a_copy_of_a_result_tab_dragged_first_does_not_take_over(
+    emu: SheetsEmulator,
+    api: SheetsApi,
+    monkeypatch: pytest.MonkeyPatch,
+    copies_metadata: bool,
+) -> None:
+    book = _book(emu, f"Copy{copies_metadata}")
+    tabs = [ResultTab("scores", "Scores", scores(["K1", "K2", "K3"]), key="contact_id")]
+    publish(api, monkeypatch, book, tabs, run=1)
+    emu.state.duplicate_copies_metadata = copies_metadata
+    try:  # Google's docs do not say whether Duplicate copies developer metadata: both
+        batch(emu, book, {"duplicateSheet": {
+            "sourceSheetId": sheet(emu, book, "Scores").sheet_id, "insertSheetIndex": 0}})  # fmt: skip
+    finally:
+        emu.state.duplicate_copies_metadata = True
+    assert emu.state.book(book).titles()[0] == "Copy of Scores"
+    for run in (2, 3):
+        report = publish(api, monkeypatch, book, tabs, run=run)
+        assert f"(run {run}," in head(emu, book, "Scores")
+        assert "(run 1," in head(emu, book, "Copy of Scores")
+    named = [line for line in report.unwritten if line.startswith("Copy of Scores: left as it is")]
+    assert len(named) == (1 if copies_metadata else 0)
+
+
+# -- item 3: the header is found by our labels --------------------------------------------
+def _with_notes(emu: SheetsEmulator, book: str, ids: list[str]) -> dict[str, str]:
+    """The rep inserts a "Called?" column right of ours and notes each contact."""
+    scores_tab = sheet(emu, book, "Scores")
+    width = scores_tab.cols
+    batch(emu, book, {"insertDimension": {"range": {
+        "sheetId": scores_tab.sheet_id, "dimension": "COLUMNS",
+        "startIndex": width, "endIndex": width + 1}}})  # fmt: skip
+    put(emu, book, "Scores", 1, width, "Called?")
+    notes = {key: f"called {key} on Monday" for key in ids}
+    for key, note in notes.items():
+        put(emu, book, "Scores", row_of(emu, book, "Scores", key), width, note)
+    return notes
+
+
+def _notes_beside(emu: SheetsEmulator, book: str) -> dict[str, str]:
+    """Contact ID -> the text in the same row right of ours, as the user reads the tab."""
+    tab = sheet(emu, book, "Scores")
+    header = [tab.cells.get((1, c)) for c in range(tab.cols)]
+    at = next(c for c, cell in enumerate(header) if cell is not None and cell.value == "Called?")
+    out = {}
+    for (r, c), cell in tab.cells.items():
+        if c == 0 and r > 1 and cell.value and (r, at) in tab.cells:
+            out[str(cell.value)] = str(tab.cells[(r, at)].value)
+    return out
+
+
+@pytest.mark.parametrize("change", ["title row above", "row 1 deleted"])
+def test_a_row_added_above_or_row_1_deleted_keeps_every_note_beside_its_contact(
+    emu: SheetsEmulator, api: SheetsApi, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    book = _book(emu, "Title" + change.split()[0])
+    ids = ["K059", "K010", "K002", "K031", "K017"]
+    publish(api, monkeypatch, book, [ResultTab("scores", "Scores", scores(ids), key="contact_id")], run=1)  # fmt: skip
+    notes = _with_notes(emu, book, ids)
+    tab_id = sheet(emu, book, "Scores").sheet_id
+    if change == "title row above":
+        batch(emu, book, {"insertDimension": {"range": {
+            "sheetId": tab_id, "dimension": "ROWS", "startIndex": 0, "endIndex": 1}}})  # fmt: skip
+        put(emu, book, "Scores", 0, 0, "CALL LIST - week 45")
+    else:
+        batch(emu, book, {"deleteDimension": {"range": {
+            "sheetId": tab_id, "dimension": "ROWS", "startIndex": 0, "endIndex": 1}}})  # fmt: skip
+    now = ["K017", "K002", "K059", "K010", "K031", "K044"]  # re-sorted, one new contact
+    for run in (2, 3):
+        publish(api, monkeypatch, book, [ResultTab("scores", "Scores", scores(now), key="contact_id")], run=run)  # fmt: skip
+        assert _notes_beside(emu, book) == notes
+        tab = sheet(emu, book, "Scores")
+        assert [tab.cells[(1, c)].value for c in range(5)] == [
+            "Contact ID", "Name", "Churn risk", "Segment", "Called?"
+        ]  # fmt: skip
+        assert tab.cols == 5  # no copy of the old table kept as "your columns"
+        assert "no longer in the results" not in head(emu, book, "Scores")
+
+
+def test_a_tab_whose_header_was_deleted_is_left_as_it_is_and_said(
+    emu: SheetsEmulator, api: SheetsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = _book(emu, "NoHeader")
+    ids = ["K1", "K2", "K3"]
+    publish(api, monkeypatch, book, [ResultTab("scores", "Scores", scores(ids), key="contact_id")], run=1)  # fmt: skip
+    _with_notes(emu, book, ids)
+    batch(emu, book, {"deleteDimension": {"range": {
+        "sheetId": sheet(emu, book, "Scores").sheet_id, "dimension": "ROWS",
+        "startIndex": 0, "endIndex": 2}}})  # fmt: skip
+    before = dict(sheet(emu, book, "Scores").cells)
+    report = publish(api, monkeypatch, book, [ResultTab("scores", "Scores", scores(ids[::-1]), key="contact_id")], run=2)  # fmt: skip
+    assert sheet(emu, book, "Scores").cells == before
+    (said,) = [line for line in report.unwritten if line.startswith("Scores: left as it is")]
+    assert "header row" in said
+
+
+# -- item 5: the user's charts and frozen rows stay ---------------------------------------
+def test_a_chart_the_user_made_and_rows_they_froze_stay_through_refreshes(
+    emu: SheetsEmulator, api: SheetsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = _book(emu, "Charts")
+    months = pd.Series(["2026-11-01", "2026-12-01", "2027-01-01"])
+    frame = pd.DataFrame({"month": months, "forecast": [148.6, 151.2, 139.9]})
+    ours = {"title": "All sales: revenue forecast", "domain": "month", "series": ["forecast"], "rows": 3}  # fmt: skip
+
+    def tabs() -> list[ResultTab]:
+        return [ResultTab("forecast", "Forecast", frame.copy(), chart=dict(ours))]
+
+    publish(api, monkeypatch, book, tabs(), run=1)
+    tab_id = sheet(emu, book, "Forecast").sheet_id
+    source = {"sourceRange": {"sources": [{"sheetId": tab_id, "startRowIndex": 1, "endRowIndex": 5,
+                                           "startColumnIndex": 1, "endColumnIndex": 2}]}}  # fmt: skip
+    batch(
+        emu,
+        book,
+        {"addChart": {"chart": {"spec": {"title": "My product chart", "basicChart": {
+            "chartType": "COLUMN", "domains": [{"domain": source}], "series": [{"series": source}]}},
+            "position": {"overlayPosition": {"anchorCell": {"sheetId": tab_id, "rowIndex": 8}}}}}},
+        {"updateSheetProperties": {"properties": {"sheetId": tab_id, "gridProperties": {
+            "frozenRowCount": 3, "frozenColumnCount": 1}},
+            "fields": "gridProperties.frozenRowCount,gridProperties.frozenColumnCount"}},
+    )  # fmt: skip
+    for run in (2, 3):
+        publish(api, monkeypatch, book, tabs(), run=run)
+        titles = sorted(c["spec"]["title"] for c in sheet(emu, book, "Forecast").charts)
+        assert titles == ["All sales: revenue forecast", "My product chart"]
+        forecast = sheet(emu, book, "Forecast")
+        assert (forecast.frozen_rows, forecast.frozen_cols) == (3, 1)
