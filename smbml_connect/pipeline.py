@@ -525,6 +525,8 @@ def _load(
         try:
             if isinstance(source, Inspectable):
                 where[table] = source.where(table)
+                if where[table] and ", " not in where[table]:  # one file or tab, no more
+                    result.files[table] = where[table]
             if isinstance(source, PagedSource):
                 _load_pages(source, table, cursor, store, result, progress, formats, gone, money)
                 continue
