@@ -4,6 +4,7 @@ named by its file, and the customer-value words naming a cleared value as Reject
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -66,6 +67,31 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunResult]:
 def _listed(result: RunResult, action: str) -> pd.Series:
     (row,) = [r for _, r in result.rejects.iterrows() if r["action"] == action]
     return row
+
+
+def test_customer_value_names_a_cleared_total_as_rejects_does(shop):
+    """The report said "e.g. row 168, total = <NA>" for the order Rejects lists as row 204,
+    value 'lots': the model's row is its place in the frame it got, its value the cleared
+    one."""
+    _, result = shop
+    cleared = _listed(result, "value cleared")
+    assert cleared["value"] == "lots" and json.loads(cleared["row"])["order_id"] == "T0191"
+    (section,) = [s for step in result.steps.values() for s in step.sections
+                  if s.title == "Churn risk and customer value"]  # fmt: skip
+    (said,) = [p for p in section.paragraphs if "could not be counted" in p]
+    row = int(cleared["source_row"])
+    assert f"e.g. row {row} of Orders 2025.csv, total 'lots': total is not a number" in said
+    assert not re.search(r"<NA>|\bnan\b|\bNone\b", said)
+    card = result.steps["churn_value"].models["customer_value"].card  # its own lines too
+    assert (
+        [line for line in card["orders_left_out"] if "total" in line]
+        == [
+            line
+            for line in card["orders_left_out"]
+            if line.endswith("total empty: missing or not a number")
+        ]
+        != []
+    )
 
 
 def test_rejects_to_act_on_come_first_each_named_by_its_file(shop):
