@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import re
 import textwrap
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +30,7 @@ __all__ = [
     "demand_curves",
     "forecast_chart",
     "histogram",
+    "period_ticks",
 ]
 
 _BLUE = "#1F4E78"
@@ -176,6 +178,101 @@ def calibration_chart(predicted: Sequence[float], observed: Sequence[float], tit
     return _svg(figure)
 
 
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+# A label's size on the page, from the font size in points: DejaVu Sans' digits and
+# capitals are 0.64 of it wide (its widest; lower case is narrower) and a line 1.2 high.
+_CHAR, _LINE = 0.64, 1.2
+
+
+def _month_slots(labels: Sequence[str]) -> list[int] | None:
+    """Each "YYYY-MM" label's place counted in months from the first, so a month without a
+    bar keeps its place on the axis (the pipeline's January with no deal was simply left
+    out between December and February); None when the labels are not all months in order."""
+    found = [_MONTH.fullmatch(label) for label in labels]
+    if not labels or not all(found):
+        return None
+    months = [int(m.group(1)) * 12 + int(m.group(2)) - 1 for m in found if m]
+    if any(b <= a for a, b in itertools.pairwise(months)):
+        return None
+    return [m - months[0] for m in months]
+
+
+def _month_words(index: int, short: bool) -> str:
+    """A month (counted from year 0) as a person reads it: "Nov 2025", or (``short``) "Nov"
+    with the year on a line below."""
+    year, month = divmod(index, 12)
+    return f"{_MONTHS[month]}\n{year}" if short else f"{_MONTHS[month]} {year}"
+
+
+def _text_width(text: str, size: float) -> float:
+    """The widest line of ``text`` in points at ``size``, by the font's widest characters."""
+    return max(len(line) for line in text.split("\n")) * _CHAR * size
+
+
+def period_ticks(
+    labels: Sequence[str], width: float, size: float = _SMALL
+) -> tuple[list[float], list[str], int]:
+    """Where the ticks of bars side by side go, what they say and at what angle, so that
+    labels never run into one another in ``width`` points of axis: "2025-112025-12..."
+    under seven bars on a 5-inch chart, and worse under twelve.
+
+    Months ("YYYY-MM") keep their place when one has no bar and read "Nov" with the year
+    below at the first and each January; when that does not fit they are "Nov 2025" at 45
+    degrees, and only every second (third, ...) one is named when even those would touch.
+    Other labels stay as given, turned and thinned the same way. Returns the tick places
+    (the bars' places), their labels ("" for a tick left unnamed) and the angle."""
+    slots = _month_slots(labels)
+    ticks = [float(t) for t in (range(slots[-1] + 1) if slots else range(len(labels)))]
+    room = width / max(len(ticks), 1)  # points per bar's place
+    if slots:
+        found = _MONTH.fullmatch(labels[0])
+        first = int(found.group(1)) * 12 + int(found.group(2)) - 1 if found else 0
+        flat = [
+            _month_words(first + i, short=True) if i == 0 or (first + i) % 12 == 0
+            else _MONTHS[(first + i) % 12]
+            for i in range(len(ticks))
+        ]  # fmt: skip
+        if all(_text_width(t, size) <= 0.9 * room for t in flat):
+            return ticks, flat, 0
+        words = [_month_words(first + i, short=False) for i in range(len(ticks))]
+    else:
+        words = list(labels)
+        if all(_text_width(t, size) <= 0.9 * room for t in words):
+            return ticks, words, 0
+    across = _LINE * size * 1.42  # a line turned 45 degrees, measured along the axis
+    step = int(np.ceil(across / room)) if across > room else 1
+    return ticks, [w if i % step == 0 else "" for i, w in enumerate(words)], 45
+
+
+def _band_figure(
+    labels: Sequence[str],
+    expected: Sequence[float],
+    low: Sequence[float],
+    high: Sequence[float],
+    title: str,
+    ylabel: str,
+) -> Figure:
+    figure = Figure(figsize=(_WIDTH, 3))
+    axes = figure.subplots()
+    slots = _month_slots(labels)
+    x = slots if slots is not None else list(range(len(labels)))
+    middle = [(lo + hi) / 2 for lo, hi in zip(low, high, strict=True)]
+    half = [(hi - lo) / 2 for lo, hi in zip(low, high, strict=True)]
+    axes.bar(x, list(expected), color=_BLUE)
+    width = axes.get_position().width * _WIDTH * 72  # the axis' length in points
+    places, words, angle = period_ticks(labels, width)
+    caps = min(4.0, 0.2 * width / max(len(places), 1))  # caps of narrow bars do not touch
+    axes.errorbar(x, middle, yerr=half, fmt="none", capsize=caps, ecolor="#333333")
+    axes.set_xticks(places, words, rotation=angle, ha="right" if angle else "center",
+                    rotation_mode="anchor" if angle else "default")  # fmt: skip
+    _numbers_axis(axes.yaxis)
+    axes.set_title(title, loc="left", fontsize=_TITLE)
+    axes.set_ylabel(ylabel)
+    axes.spines[["top", "right"]].set_visible(False)
+    return figure
+
+
 @_text_is_text
 def band_chart(
     labels: Sequence[str],
@@ -188,21 +285,10 @@ def band_chart(
     """Expected values per period as bars, each with its interval drawn from low to high.
 
     The interval need not contain the bar: one deal at 95% has an expected value of 95%
-    of its amount, but in 80% of outcomes it is won in full.
+    of its amount, but in 80% of outcomes it is won in full. Its labels never touch
+    (`period_ticks`).
     """
-    figure = Figure(figsize=(_WIDTH, 3))
-    axes = figure.subplots()
-    x = list(range(len(labels)))
-    middle = [(lo + hi) / 2 for lo, hi in zip(low, high, strict=True)]
-    half = [(hi - lo) / 2 for lo, hi in zip(low, high, strict=True)]
-    axes.bar(x, list(expected), color=_BLUE)
-    axes.errorbar(x, middle, yerr=half, fmt="none", capsize=4, ecolor="#333333")
-    axes.set_xticks(x, list(labels))
-    _numbers_axis(axes.yaxis)
-    axes.set_title(title, loc="left", fontsize=_TITLE)
-    axes.set_ylabel(ylabel)
-    axes.spines[["top", "right"]].set_visible(False)
-    return _svg(figure)
+    return _svg(_band_figure(labels, expected, low, high, title, ylabel))
 
 
 @_text_is_text

@@ -793,6 +793,9 @@ def serve(
     serve_forever(settings, certs)
 
 
+REJECTS_LISTED = 20  # rejects `smbml status` lists unless asked for all
+
+
 @cli.command()
 @_config_option("The config file whose `store =` to read, if it has one.")
 @_store_option(
@@ -808,10 +811,17 @@ def serve(
     show_default=True,
     help="How many recent runs to show.",
 )
-def status(config_path: Path, store_path: Path | None, limit: int) -> None:
+@click.option(
+    "--all-rejects",
+    "all_rejects",
+    is_flag=True,
+    help=f"List every reject of the latest run, not the first {REJECTS_LISTED}.",
+)
+def status(config_path: Path, store_path: Path | None, limit: int, all_rejects: bool) -> None:
     """Show the last runs, what they loaded, the data checks, and the rows they rejected."""
     given = click.get_current_context().get_parameter_source("config_path")
-    _status(_status_store(config_path, store_path, given != ParameterSource.DEFAULT), limit)
+    store = _status_store(config_path, store_path, given != ParameterSource.DEFAULT)
+    _status(store, limit, None if all_rejects else REJECTS_LISTED)
 
 
 def _status_store(config_path: Path, store_path: Path | None, named: bool = False) -> Path:
@@ -836,7 +846,7 @@ def _status_store(config_path: Path, store_path: Path | None, named: bool = Fals
     return max(found, key=lambda p: p.stat().st_mtime)
 
 
-def _status(path: Path, limit: int) -> None:
+def _status(path: Path, limit: int, listed: int | None = REJECTS_LISTED) -> None:
     from smbml_connect.store import Store
 
     with Store(path) as store:
@@ -854,15 +864,40 @@ def _status(path: Path, limit: int) -> None:
         latest = int(runs["run_id"].iloc[0])
         rejects = store.rejects(latest)
         if not rejects.empty:
-            shown = rejects.drop(columns=["row"]).head(20)
-            rows = shown["source_row"].astype("Int64").astype("string")  # 3, not 3.0
-            shown["source_row"] = rows.fillna("")  # a row left out after loading has none
-            which = (
-                f"first {len(shown)} of {len(rejects):,}" if len(shown) < len(rejects) else "all"
-            )
-            _echo(f"Rejects of run {latest} ({which}):")
-            with pd.option_context("display.width", 200, "display.max_colwidth", 60):
-                _echo(shown.to_string(index=False, na_rep="", max_colwidth=60))
+            _print_rejects(rejects, latest, _run_files(runs["counts"].iloc[0]), listed)
+
+
+def _run_files(counts: Any) -> dict[str, str]:
+    """table -> the file or tab a run read it from, as its counts keep it."""
+    kept = json.loads(counts) if isinstance(counts, str) and counts else {}
+    files = kept.get("files", {}) if isinstance(kept, dict) else {}
+    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+
+
+def _print_rejects(
+    rejects: pd.DataFrame, run: int, files: dict[str, str], listed: int | None
+) -> None:
+    """A run's rejects, the rows to act on first and skipped rows last, each named by its
+    file where the source has files; the first ``listed`` (all for None), and how many
+    more there are and how to see them."""
+    from smbml_connect.ports import SKIPPED_ROW
+    from smbml_connect.value_words import reject_files, rejects_to_act_on_first
+
+    ordered = rejects_to_act_on_first(rejects)
+    ordered = ordered.assign(source=reject_files(ordered, files))
+    shown = ordered.drop(columns=["row"]).head(len(ordered) if listed is None else listed)
+    rows = shown["source_row"].astype("Int64").astype("string")  # 3, not 3.0
+    shown["source_row"] = rows.fillna("")  # a row left out after loading has none
+    more = len(rejects) - len(shown)
+    which = f"first {len(shown)} of {len(rejects):,}" if more else "all"
+    order = ", the rows to act on first" if more and (shown["action"] != SKIPPED_ROW).any() else ""
+    _echo(f"Rejects of run {run} ({which}{order}):")
+    with pd.option_context("display.width", 200, "display.max_colwidth", 60):
+        _echo(shown.to_string(index=False, na_rep="", max_colwidth=60))
+    if more:
+        skipped = int((ordered["action"].iloc[len(shown) :] == SKIPPED_ROW).sum())
+        kinds = f" ({skipped:,} of them skipped rows)" if skipped else ""
+        _echo(f"... and {more:,} more{kinds}: `smbml status --all-rejects` lists them all.")
 
 
 def _print_run(row: Any) -> None:

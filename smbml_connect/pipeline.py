@@ -82,7 +82,7 @@ from smbml_connect.schema import (
 from smbml_connect.source_account import same_account
 from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
-from smbml_connect.value_words import portal_words
+from smbml_connect.value_words import portal_words, reject_files
 
 __all__ = ["ZONE_CHANGED", "ZONE_UNREAD", "ZONE_UNSET", "Progress", "RunOptions", "run_pipeline"]
 
@@ -204,6 +204,7 @@ def run_pipeline(
             settings=options.settings,
             previous_model=lambda name: getattr(store.load_model(name), "payload", None),
             sold=product_sale_days(tables["orders"], tables["order_lines"]),
+            rejects=result.rejects.assign(source=reject_files(result.rejects, result.files)),
         )
         result.currency = context.currency
         # no exchange rates offline: amounts in other currencies count in no money figure
@@ -527,6 +528,8 @@ def _load(
         try:
             if isinstance(source, Inspectable):
                 where[table] = source.where(table)
+                if where[table] and ", " not in where[table]:  # one file or tab, no more
+                    result.files[table] = where[table]
             if isinstance(source, PagedSource):
                 _load_pages(source, table, cursor, store, result, progress, formats, gone, money)
                 continue

@@ -440,6 +440,9 @@ class RunResult:
     failed: dict[str, str] = field(default_factory=dict)  # step -> why it failed (values kept)
     currency: str = ""  # the main currency of the orders (amounts written are in it)
     zone: BusinessZone = NO_ZONE  # the clock times written without an offset were read on
+    # table -> the one file or tab it was read from (a files or sheets source), which names
+    # its rejects' rows where the row does not name its own (`value_words.reject_files`)
+    files: dict[str, str] = field(default_factory=dict)
 
     @property
     def local_as_of(self) -> pd.Timestamp:
@@ -493,6 +496,7 @@ class RunResult:
             "purged": {table: len(ids) for table, ids in self.purged.items()},
             "not_loaded": self.not_loaded,
             "skipped_tables": self.skipped_tables,
+            "files": self.files,
             "notices": [
                 {"check": n.check, "table": n.table, "count": n.count, "message": n.message}
                 for n in self.notices

@@ -20,7 +20,7 @@ from smbml_connect.money_words import shown_digits, shown_in
 from smbml_connect.ports import PushReport, RunResult
 from smbml_connect.schema import REJECT_COLUMNS, REJECTS_TAB
 from smbml_connect.store import Store
-from smbml_connect.value_words import rejects_for_people
+from smbml_connect.value_words import reject_files, rejects_for_people, rejects_to_act_on_first
 from smbml_connect.whole_files import replaced
 from smbml_connect.workbook_extras import add_extras
 from smbml_connect.xlsx import build_workbook, prepare_for_print, save_workbook
@@ -106,7 +106,8 @@ def _data_checks(result: RunResult) -> pd.DataFrame:
 
 def _rejects_sheet(result: RunResult, overflow: str | None) -> tuple[pd.DataFrame, str]:
     """The Rejects tab and its note: the first rows a sheet holds, and where the rest are."""
-    rejects = rejects_for_people(result.rejects, REJECT_COLUMNS)
+    rejects = _rejects_in_order(result)
+    rejects = rejects_for_people(rejects, REJECT_COLUMNS)
     note = (
         "Rows or values we could not use. 'row rejected': the row was left out (or, where its "
         "reason says so, the version an earlier run read still counts); 'value cleared': "
@@ -122,6 +123,31 @@ def _rejects_sheet(result: RunResult, overflow: str | None) -> tuple[pd.DataFram
         )
         rejects = rejects.head(room)
     return rejects, note
+
+
+def _rejects_in_order(result: RunResult) -> pd.DataFrame:
+    """The rejects with the rows to act on first and skipped rows last, each named by its
+    file (or tab) where the source has files, as every list of them shows them."""
+    ordered = rejects_to_act_on_first(result.rejects)
+    return ordered.assign(source=reject_files(ordered, result.files))
+
+
+def _shown_words(result: RunResult, shown: int) -> str:
+    """How many rejects the report lists, and in which order, and where the rest are."""
+    total = len(result.rejects)
+    if shown >= total:
+        return f"{'it is' if total == 1 else f'all {total:,} are'} shown here."
+    skipped = result.rows_skipped
+    first = (
+        " the rows to act on (rejected, not used, values left empty) first, then the "
+        f"{_count(skipped, 'skipped row')};"
+        if skipped
+        else ""
+    )
+    return (
+        f"the first {shown:,} of {total:,} are shown here,{first} the other {total - shown:,} "
+        "are in the Rejects tab and in `smbml status --all-rejects`."
+    )
 
 
 def render_report(result: RunResult, title: str = "smbml_connect report") -> str:
@@ -140,7 +166,7 @@ def _render_report(result: RunResult, title: str) -> str:
     cards = [(table.replace("_", " "), f"{n:,}") for table, n in loaded.items() if n]
     cards.append((_count(result.rejected_rows, "row").split(" ", 1)[1] + " rejected",
                   f"{result.rejected_rows:,}"))  # fmt: skip
-    rejects = result.rejects.drop(columns=["row"]).head(_REJECTS_SHOWN)
+    rejects = _rejects_in_order(result).drop(columns=["row"]).head(_REJECTS_SHOWN)
     rejects_text = (
         f"{_count(result.rejected_rows, 'row')} could not be used and "
         f"{_count(result.cleared_values, 'value')} {'was' if result.cleared_values == 1 else 'were'} "
@@ -166,7 +192,7 @@ def _render_report(result: RunResult, title: str) -> str:
         rejects=rejects,
         rejects_total=len(result.rejects),
         rejects_text=rejects_text,
-        shown=len(rejects),
+        shown=_shown_words(result, len(rejects)),
         consent_skipped=result.consent_skipped,
         consent_unreadable=result.consent_unreadable,
         notices=[n.message for n in result.notices],

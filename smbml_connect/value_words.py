@@ -30,7 +30,9 @@ __all__ = [
     "lead_source_label",
     "portal_words",
     "readable_row",
+    "reject_files",
     "rejects_for_people",
+    "rejects_to_act_on_first",
     "stage_label",
 ]
 
@@ -193,6 +195,50 @@ def readable_row(text: Any) -> Any:
     if not isinstance(row, dict):
         return text
     return "; ".join(f"{name}: {_value_text(value)}" for name, value in row.items())
+
+
+# Rows that held no record of their table (blank, a total, a copy of an export read from
+# its newer file) come after the rejects a person must act on (a row left out, an order
+# dated later, a value cleared, a consent read as no): 383 copy rows of a set-aside export
+# filled the report's list and `smbml status`, and the one late order the data checks
+# said was "listed in Rejects" was in neither.
+_SKIPPED = "row skipped"  # ports.SKIPPED_ROW (ports sits above this module)
+
+
+def rejects_to_act_on_first(rejects: pd.DataFrame) -> pd.DataFrame:
+    """The rejects with skipped rows last, the others (column notes first, as found) and
+    the skipped ones each in the order they were found."""
+    if rejects.empty or "action" not in rejects.columns:
+        return rejects
+    last = rejects["action"].eq(_SKIPPED).to_numpy()
+    return rejects.iloc[last.argsort(kind="stable")]
+
+
+def _file_in(text: Any) -> str | None:
+    if not isinstance(text, str) or '"File"' not in text:
+        return None
+    try:
+        row = json.loads(text)
+    except ValueError:
+        return None
+    value = row.get("File") if isinstance(row, dict) else None
+    return str(value) if value not in (None, "") else None
+
+
+def reject_files(rejects: pd.DataFrame, files: dict[str, str] | None = None) -> pd.Series:
+    """Each reject's file or tab: the one its row names (a table read from several files),
+    else the one its table was read from (``files``: table -> file, for a table read from
+    one), else its source ("files:shop#1b4285", "hubspot:123"): "row 415" of a folder with
+    two orders exports said nothing of which one."""
+    files = files or {}
+    named = rejects["row"].map(_file_in) if "row" in rejects.columns else None
+    table = rejects["table"].map(files) if "table" in rejects.columns else None
+    out = rejects["source"].astype(object) if "source" in rejects.columns else None
+    out = pd.Series(None, index=rejects.index, dtype=object) if out is None else out
+    for better in (table, named):  # the row's own file wins
+        if better is not None:
+            out = better.where(better.notna(), out)
+    return out
 
 
 def rejects_for_people(rejects: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

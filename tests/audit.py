@@ -1524,6 +1524,39 @@ def check_off_sale_prices(out: Outputs, tally: Tally) -> None:
                         f"{where}: {row['product_id']} {str(row['reason'])[:80]!r}")  # fmt: skip
 
 
+def check_off_sale_forecasts(out: Outputs, tally: Tally) -> None:
+    """No product the products list marks not for sale has a forecast of its own: an
+    explorer's archived kit was a shop's first forecast product while Next products and
+    Prices called it not for sale now. Looked for by id in the stored forecasts, and by
+    name (or id) in the Forecast tabs and the report's product table."""
+    products = out.store.get("products")
+    marked = _marked_not_for_sale(products)
+    if products is not None and "archived_at" in products.columns:
+        marked |= set(products.loc[products["archived_at"].notna(), "product_id"].astype(str))
+    if not marked or products is None:
+        return
+    ids = products["product_id"].astype(str)
+    names = products["name"].where(products["name"].notna(), ids).astype(str).str.strip()
+    selling = set(names[~ids.isin(marked).to_numpy()]) | set(ids[~ids.isin(marked)])
+    shown_as = ({*names[ids.isin(marked).to_numpy()], *marked}) - selling
+    stored = out.store.get("forecasts")
+    if stored is not None and len(stored):
+        for uid in stored["series_id"].astype(str).unique():
+            tally.check("no forecast of a product marked not for sale",
+                        uid.partition(":")[2] not in marked, f"stored forecasts: {uid}")  # fmt: skip
+    shown = [(f"workbook {t!r}", _tab_frame(r), "series") for t, r in out.workbook.items()]
+    shown += [(f"sheets {t!r}", f, "series") for t, f in out.sheets.items()]
+    shown += [("report", t, "product") for t in out.report_tables]
+    for where, frame, column in shown:
+        if frame is None or column not in frame.columns:
+            continue
+        if not ({"forecast", "low_80"} <= set(frame.columns) or "method" in frame.columns):
+            continue  # not a forecast's rows (the Forecast check names what it left out)
+        for value in frame[column].dropna().astype(str).str.strip():
+            tally.check("no forecast of a product marked not for sale", value not in shown_as,
+                        f"{where}: a forecast of {value!r}, marked not for sale")  # fmt: skip
+
+
 def check_product_names(out: Outputs, tally: Tally) -> None:
     """Every product a Forecast or Prices row shows has a name a person can read: a
     product list without one gave three Forecast series with no name (a Shopify shop's
@@ -1847,6 +1880,9 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "no product suggested to a customer who returned it, nor one off sale": check_suggestions,
     "every product a Forecast or Prices row shows has a name": check_product_names,
     "no price suggested for a product its list marks not for sale": check_off_sale_prices,
+    "no forecast line of its own for a product its list marks not for sale": (
+        check_off_sale_forecasts
+    ),
     "a customer's chances agree; one-time buyers' from a model that lets them leave": (
         check_customer_chances
     ),

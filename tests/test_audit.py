@@ -530,3 +530,19 @@ def test_the_audit_finds_a_yen_amount_written_to_hubspot_with_cents(yen: Outputs
     planted = Outputs(**{**vars(yen), "hubspot": {**yen.hubspot, "smbml_value_12m": values}})
     found = [p for p in audit(planted).problems if p.startswith(MONEY_DIGITS)]
     assert found == [f"{MONEY_DIGITS}: hubspot smbml_value_12m: '565207.34'"]
+
+
+def test_the_audit_finds_a_forecast_of_a_product_marked_not_for_sale(sample: Outputs):
+    """The first product of the Forecast tab marked not for sale in the store's products
+    list, as an explorer's archived kit was: its forecast lines are then found."""
+    tab = _tab_frame(sample.workbook["Forecast"])
+    assert tab is not None
+    products = sample.store["products"]
+    named = tab["series"].isin(set(products["name"].dropna()))
+    name = str(tab.loc[named, "series"].iloc[0])
+    marked = products.assign(on_sale=products["name"].eq(name).map({True: 0, False: 1}))
+    broken = Outputs(**{**vars(sample), "store": {**sample.store, "products": marked}})
+    found = [p for p in audit(broken).problems if "marked not for sale" in p]
+    assert any(f"workbook 'Forecast': a forecast of {name!r}" in p for p in found), found
+    assert any(p.startswith("no forecast of a product marked not for sale: stored") for p in found)
+    assert not [p for p in audit(sample).problems if "marked not for sale" in p]

@@ -705,3 +705,70 @@ def test_a_panel_says_when_its_forecast_reaches_further_than_its_tests():
     )
     near, _ = forecast_panel_results(frame, 4)
     assert not any("tests on past data" in n for r in near.values() for n in r.notes)
+
+
+def _tea_shop(winter_blend: bool = True) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
+    """A tea shop's 28 months: Sencha and Matcha sell all year, a Winter Blend was the best
+    seller each October to February and was archived after its last sale in February 2026.
+    Orders carry €4.50 shipping. Without ``winter_blend`` the same orders lack its lines
+    and their totals its value (an order of the blend alone is shipping only)."""
+    rng = np.random.default_rng(54)
+    prices = {"SEN": 9.0, "MAT": 24.0, "WIN": 18.0}
+    orders, lines = [], []
+    for month in pd.period_range("2024-07", "2026-10", freq="M"):
+        winter = month.month in (10, 11, 12, 1, 2) and month <= pd.Period("2026-02", "M")
+        for k in range(int(rng.integers(6, 11)) + (8 if winter else 0)):
+            day = month.start_time + pd.Timedelta(days=int(rng.integers(0, month.days_in_month)))
+            oid = f"#{1000 + len(orders)}"
+            basket = ["WIN"] if winter and k % 3 != 2 else []
+            basket += ["SEN"] if k % 2 else ["MAT"]
+            kept = [p for p in basket if winter_blend or p != "WIN"]
+            for n, product in enumerate(kept):
+                lines.append({"order_id": oid, "line_no": n + 1, "product_id": product,
+                              "quantity": float(1 + (k % 3 == 0)), "unit_price": prices[product],
+                              "discount": 0.0})  # fmt: skip
+            value = sum(x["quantity"] * x["unit_price"] for x in lines if x["order_id"] == oid)
+            orders.append({"order_id": oid, "contact_id": f"c{int(rng.integers(0, 40))}",
+                           "ordered_at": pd.Timestamp(day, tz="UTC") + pd.Timedelta(hours=11),
+                           "total": value + 4.5, "status": "paid"})  # fmt: skip
+    products = pd.DataFrame({
+        "product_id": ["SEN", "MAT", "WIN"], "name": ["Sencha", "Matcha", "Winter Blend"],
+        "on_sale": [True, True, False],
+    })  # fmt: skip
+    tables = {"orders": pd.DataFrame(orders), "order_lines": pd.DataFrame(lines),
+              "products": products}  # fmt: skip
+    return tables, pd.Timestamp("2026-10-31", tz="UTC")
+
+
+def test_a_product_not_for_sale_gets_no_forecast_and_the_total_does_not_carry_it_on():
+    """An archived product that was a shop's best seller was its first forecast line (€878
+    of €2,948, its 80% range from €129 up) while Next products and Prices called it not for
+    sale now, and all sales' forecast repeated last season's sales of it."""
+    tables, as_of = _tea_shop()
+    context = StepContext(as_of=as_of, settings={"forecast": {"products": 5}})
+    result = forecast_step(tables, context)
+    tab = result.sheets["Forecast"]
+    assert "Winter Blend" not in set(tab["series"]) and {"Sencha", "Matcha"} <= set(tab["series"])
+    stored = set(result.outputs["forecasts"]["series_id"])
+    assert not {"revenue:WIN", "units:WIN"} & stored and "revenue:SEN" in stored
+    section = result.sections[0]
+    assert section.table is not None and "Winter Blend" not in set(section.table["product"])
+    said = next(p for p in section.paragraphs if p.startswith("Left out of the forecast"))
+    assert "Winter Blend (marked so in your products list" in said
+    assert said in result.notes["Forecast"]
+    check = result.sheets["Forecast check"].set_index("series")
+    assert check.loc["Winter Blend", "model"] == "not forecast"
+    # All sales' forecast is the one of the same orders without the blend's lines: the
+    # seasonal total does not bring back last winter's blend sales
+    without, _ = _tea_shop(winter_blend=False)
+    plain = forecast_step(without, context).sheets["Forecast"]
+    for frame in (tab, plain):
+        frame.drop(frame.index[frame["series"] != "All sales"], inplace=True)
+    pd.testing.assert_frame_equal(tab.reset_index(drop=True), plain.reset_index(drop=True))
+    # while the history shown is what the shop sold, the blend included
+    chart = result.sheets["Forecast chart"].dropna(subset=["actual"])
+    sold = tables["orders"].assign(month=tables["orders"]["ordered_at"].dt.strftime("%Y-%m"))
+    monthly = sold.groupby("month")["total"].sum()
+    shown = chart.assign(month=pd.to_datetime(chart["month"]).dt.strftime("%Y-%m"))
+    for month, value in zip(shown["month"], shown["actual"], strict=True):
+        assert value == pytest.approx(monthly[month], abs=0.01)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -280,3 +281,65 @@ def test_chart_numbers_are_grouped_and_tick_labels_neither_overlap_nor_clip(
     assert "1,000,000" in forecast
     assert any(re.fullmatch(r"1\d0,000", t) for t in spend), spend
     assert "5,000" in demand or "4,000" in demand, demand
+
+
+def _pipeline_months(n: int, first: int = 2025 * 12 + 10, skip: tuple[int, ...] = ()) -> list[str]:
+    """Close months as the pipeline forecast names them ("2025-11"), ``skip`` left out."""
+    return [f"{m // 12}-{m % 12 + 1:02d}" for m in range(first, first + n) if m - first not in skip]
+
+
+def test_pipeline_month_labels_fit_turn_or_thin_by_the_room_they_have():
+    """The pipeline chart's "2025-112025-122026-02..." ran together under seven bars (and
+    skipped January, which had no deal, without a mark); a full year would be worse."""
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from smbml_connect.charts import _PLAIN_TEXT, _band_figure, period_ticks
+
+    places, words, angle = period_ticks(_pipeline_months(8, skip=(2,)), 280.0)
+    assert angle == 0 and places == [float(i) for i in range(8)]
+    assert words == ["Nov\n2025", "Dec", "Jan\n2026", "Feb", "Mar", "Apr", "May", "Jun"]
+    _, words, angle = period_ticks(_pipeline_months(12), 280.0)
+    assert angle == 45 and words[0] == "Nov 2025" and all(words)
+    _, words, angle = period_ticks(_pipeline_months(40), 280.0)
+    assert angle == 45 and words[0] == "Nov 2025" and 0 < sum(map(bool, words)) < 40
+    _, words, angle = period_ticks(["Won", "Open"], 280.0)  # not months: as given
+    assert (words, angle) == (["Won", "Open"], 0)
+    for n in (3, 7, 12, 24, 40):  # as matplotlib draws them: no two named ticks touch
+        labels = _pipeline_months(n, skip=(1,) if n > 3 else ())
+        values = [1000.0 + 50 * i for i in range(len(labels))]
+        with rc_context(_PLAIN_TEXT):  # as band_chart draws it
+            figure = _band_figure(labels, values, [v * 0.7 for v in values],
+                                  [v * 1.2 for v in values], "Pipeline", "$")  # fmt: skip
+            renderer = FigureCanvasAgg(figure).get_renderer()
+            named = [t for t in figure.axes[0].get_xticklabels() if t.get_text()]
+            boxes = [t.get_window_extent(renderer) for t in named]
+        for a, b, p, q in zip(named, named[1:], boxes, boxes[1:], strict=False):
+            if a.get_rotation():  # slanted lines: apart, across them, by more than a line
+                across = (q.x1 - p.x1) * np.sin(np.radians(45))
+                assert across >= 1.1 * a.get_fontsize() * figure.dpi / 72, (n, a.get_text())
+            else:
+                assert p.x1 <= q.x0, (n, a.get_text(), b.get_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", WIDTHS)
+def test_pipeline_chart_month_labels_do_not_run_together(browser: Any, tmp_path: Path, width: int):
+    """Seven close months, January without a deal, as a yen shop's report drew them: the
+    labels read "2025-112025-122026-022026-03..." on a desktop and on a phone."""
+    from smbml_connect import charts
+
+    labels = _pipeline_months(8, skip=(2,))
+    expected = [1_370_000.0, 1_450_000.0, 780_000.0, 1_620_000.0, 1_710_000.0, 880_000.0, 910_000.0]
+    figure = charts.band_chart(labels, expected, [e * 0.6 for e in expected],
+                               [e * 1.15 for e in expected], "Expected won revenue by close "
+                               "month (JPY, 80% range)", "JPY")  # fmt: skip
+    result = RunResult(run_id=1, as_of=pd.Timestamp("2025-10-31", tz="UTC"), source="files")
+    result.steps["s"] = StepResult(sections=[ReportSection("Deals", [], [figure], None)])
+    path = tmp_path / "report.html"
+    path.write_text(render_report(result), encoding="utf-8")
+    page = _page(browser, path, width)
+    (chart,) = page.evaluate(TICKS)
+    page.close()
+    assert not chart["overlaps"] and not chart["clipped"], chart
+    assert {"Nov", "Dec", "Jan", "Feb", "Jun", "2025", "2026"} <= set(chart["texts"]), chart

@@ -83,6 +83,10 @@ class StepContext:
     # product_id, ordered_at of every sale of the shop, whoever bought (``sales.
     # product_sale_days``): facts about products, which a personal step's view lacks
     sold: pd.DataFrame | None = None
+    # The run's rejects before the steps, each `source` its file or tab where known
+    # (`value_words.reject_files`): a step that leaves out an order for a value cleared on
+    # the way in names it as the Rejects tab does (its row, the value as written).
+    rejects: pd.DataFrame | None = None
 
     def settings_for(self, model: type[S]) -> S:
         """A step's settings: as validated from the config, or the model's defaults."""

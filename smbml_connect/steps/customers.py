@@ -115,6 +115,47 @@ def _gap_words(days: int) -> str:
     return plural(round(weeks), "week") if weeks < 9 else plural(round(weeks / 4.35), "month")
 
 
+_NOT_GIVEN = {"contact_id": "no customer", "ordered_at": "no date", "total": "no total"}
+
+
+def _left_out_example(
+    skipped: pd.DataFrame, orders: pd.DataFrame, rejects: pd.DataFrame | None
+) -> str:
+    """The first order the model left out, named as the Rejects tab names it: its file and
+    row and the value as written ("row 204 of Orders.csv, total 'lots': total is not a
+    number"), where a value was cleared on the way in; else by its order id. The model's
+    own row is its place in the frame it was given and the value it saw there is the
+    cleared one: "row 168, total = <NA>" for the Rejects tab's row 204, 'lots'."""
+    first = skipped.iloc[0]
+    column, row = str(first["column"]), first["row"]
+    known = "order_id" in orders.columns and row in orders.index
+    order = str(orders.at[row, "order_id"]) if known else None
+    listed = _rejected_as(rejects, order, column) if order is not None else None
+    if listed is not None:
+        return listed
+    value = first["value"]
+    said = f"{column} {value!r}" if pd.notna(value) else _NOT_GIVEN.get(column, f"no {column}")
+    return f"order {order}: {said}" if order is not None else said
+
+
+def _rejected_as(rejects: pd.DataFrame | None, order: str, column: str) -> str | None:
+    """The Rejects row of ``order``'s ``column``, in words, or None."""
+    if rejects is None or rejects.empty or not {"row", "column"} <= set(rejects.columns):
+        return None
+    mine = rejects[(rejects["table"] == "orders") & (rejects["column"] == column)]
+    for r in mine.itertuples(index=False):
+        try:
+            written = json.loads(r.row) if isinstance(r.row, str) else {}
+        except ValueError:
+            continue
+        if not isinstance(written, dict) or str(written.get("order_id")) != order:
+            continue
+        place = f"row {int(r.source_row)}" if pd.notna(r.source_row) else f"order {order}"
+        where = f" of {r.source}" if isinstance(r.source, str) and r.source else ""
+        return f"{place}{where}, {column} '{r.value}': {r.reason} (listed in Rejects)"
+    return None
+
+
 def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
     horizon = context.settings_for(CustomersSettings).horizon_days
     model = CustomerValueModel().fit(tables["orders"], context.as_of)
@@ -231,7 +272,8 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
     if card["orders_left_out_count"]:
         paragraphs.append(
             f"{plural(card['orders_left_out_count'], 'order')} could not be counted (no "
-            f"customer, date or total), e.g. {card['orders_left_out'][0]}."
+            f"customer, date or total), e.g. "
+            f"{_left_out_example(model.skipped_, tables['orders'], context.rejects)}."
         )
     chosen = validation.get("models", {}).get(model.chosen_)
     if chosen:

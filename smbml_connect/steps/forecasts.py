@@ -11,6 +11,7 @@ import pandas as pd
 from pydantic import Field
 
 from smbml_connect import charts
+from smbml_connect.analytics.customers.recommend import OFF_SALE_WEEKS, off_sale
 from smbml_connect.analytics.forecast.engine import (
     MODEL_WORDS,
     SeriesForecast,
@@ -32,6 +33,7 @@ from smbml_connect.column_labels import column_label
 from smbml_connect.data_checks import data_ends_early
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.ports import SheetsChart, SheetsPart, SheetsTab, StepOutputs, Tab, WorkbookChart
+from smbml_connect.sales import product_sale_days
 from smbml_connect.schema import FORECASTS
 from smbml_connect.steps.base import (
     ReportSection,
@@ -347,6 +349,71 @@ def _so_far_words(sales: SalesSeries, r: SeriesForecast, uid: str, freq: str, cu
     )
 
 
+def _not_for_sale(tables: Mapping[str, pd.DataFrame], context: StepContext) -> set[str]:
+    """Products not for sale now, read as Next products reads them (`off_sale`): marked so
+    in the products list, or bought by no one for weeks, longer than ever before."""
+    lines = tables.get("order_lines")
+    if context.sold is not None:
+        sold = context.sold
+    elif lines is not None:
+        sold = product_sale_days(tables["orders"], lines)
+    else:
+        return set()
+    return off_sale(sold, context.as_of, tables.get("products"))
+
+
+def _marked(products: pd.DataFrame | None) -> set[str]:
+    """Products the products list itself marks not for sale (`on_sale` no)."""
+    if products is None or "on_sale" not in products.columns:
+        return set()
+    flag = products["on_sale"].astype("boolean").eq(False).fillna(False).to_numpy()
+    return set(products.loc[flag, "product_id"].astype(str))
+
+
+def _with_history_shown(
+    results: dict[str, SeriesForecast], sales: SalesSeries
+) -> dict[str, SeriesForecast]:
+    """The totals' history as sold, the stopped products' sales back in: they were sold, a
+    person compares the forecast with what the shop took, and the forecast was made
+    without them (`sales_series`)."""
+    out = dict(results)
+    for uid, part in sales.left_out.groupby("unique_id"):
+        r = results.get(str(uid))
+        if r is None or r.history is None:
+            continue
+        extra = part.set_index(pd.to_datetime(part["ds"]))["y"]
+        ds = pd.to_datetime(r.history["ds"])
+        added = extra.reindex(ds.dt.tz_localize(None) if ds.dt.tz else ds).fillna(0.0)
+        history = r.history.assign(y=r.history["y"].to_numpy() + added.to_numpy())
+        out[str(uid)] = replace(r, history=history)
+    return out
+
+
+def _stopped_words(
+    sales: SalesSeries, marked: set[str], names: Mapping[str, str], currency: str, freq: str
+) -> str:
+    """The products left out of the forecast as not for sale now, and why, or ''."""
+    if not sales.stopped:
+        return ""
+    order = sorted(sales.stopped, key=lambda p: (-sales.stopped[p], names.get(p, p)))
+    shown = [names.get(p, p) for p in order[:5]]
+    listed = ", ".join(shown) + (f" and {len(order) - 5} more" if len(order) > 5 else "")
+    why = []
+    if set(order) & marked:
+        why.append("marked so in your products list: archived, a draft, discontinued or inactive")
+    if set(order) - marked:
+        why.append(f"bought by no one for {OFF_SALE_WEEKS} weeks or more, longer than ever before")
+    year, (word, length, _) = sum(sales.stopped.values()), FREQUENCIES[freq]
+    return (
+        f"Left out of the forecast: {plural(len(order), 'product')} not for sale now, "
+        f"{listed} ({'; or '.join(why)}). "
+        f"{'Its' if len(order) == 1 else 'Their'} sales ({money(year, currency)} in the last "
+        f"{plural(length, word)}) count in the history shown, but no forecast "
+        "carries them on: all sales' forecast is made from what the products still for sale "
+        "sold (with shipping and tax), and no product not for sale gets a forecast of its own."
+    )
+
+
 def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
     settings = context.settings_for(ForecastSettings)
     horizon, freq = settings.horizon, settings.frequency
@@ -360,7 +427,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         )
     sales = sales_series(
         tables["orders"], tables.get("order_lines"), context.as_of, freq,
-        settings.products,
+        settings.products, _not_for_sale(tables, context),
     )  # fmt: skip
     if sales.frame.empty:
         raise NotEnoughDataError("no counted orders before the current period to forecast from")
@@ -370,6 +437,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         raise NotEnoughDataError(f"sales forecast skipped: {reason}")
     results, reconciled = _reconciled(results, freq)
     results = _with_sales_so_far(results, sales, freq)
+    results = _with_history_shown(results, sales)
     cur, current = context.currency, period_words(sales.current, freq)
     opening = current[0].upper() + current[1:]  # "The week of ...", starting a sentence
     names: dict[str, str] = {}
@@ -412,6 +480,12 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         measure, label = _label(uid, names)
         check_rows.append({"series": label, "measure": measure, "model": "not forecast",
                            "notes": reason})  # fmt: skip
+    stopped = _stopped_words(sales, _marked(tables.get("products")), names, cur, freq)
+    for pid in sorted(sales.stopped, key=lambda p: names.get(p, p)):
+        check_rows.append({"series": names.get(pid, pid), "measure": "revenue",
+                           "model": "not forecast",
+                           "notes": "not for sale now: its past sales count in All sales' "
+                                    "history, but no forecast carries them on"})  # fmt: skip
     total = results[f"revenue:{TOTAL}"]
     span = _span(total.frame["ds"], freq)
     opened = _so_far_words(sales, total, f"revenue:{TOTAL}", freq, cur)
@@ -427,7 +501,10 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         pd.DataFrame(sheet_rows),
         f"Sales forecast per {word} for {span} ({plural(horizon, word)}): 8 in 10 outcomes "
         "should fall between the low and high ends of the 80% range, 19 in 20 within the 95% "
-        "range." + rows_note + _adds_up_words(results, reconciled, rest_rows, word),
+        "range."
+        + rows_note
+        + _adds_up_words(results, reconciled, rest_rows, word)
+        + (f" {stopped}" if stopped else ""),
     )
     result.add_tab(
         CHART_TAB,
@@ -462,6 +539,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         f"Method: {MODEL_WORDS.get(total.model, total.model)}. Seasonality: {total.seasonality}. "
         + _accuracy_words(total),
         *[note[0].upper() + note[1:] + "." for note in sales.notes + total.notes],
+        *([stopped] if stopped else []),
     ]
     figures = [_chart(total, f"Revenue per {word} ({cur})", cur)]
     units = results.get(f"units:{TOTAL}")

@@ -546,7 +546,9 @@ class CustomerValueModel:
             "validation": self.report_,
             "chosen": self.chosen_,
             "orders_left_out": [
-                f"row {r.row}, {r.column} = {r.value!r}: {r.reason}"
+                f"row {r.row}, {r.column} "
+                + (f"= {r.value!r}" if pd.notna(r.value) else "empty")  # no "<NA>"
+                + f": {r.reason}"
                 for r in self.skipped_.head(20).itertuples(index=False)
             ],
             "orders_left_out_count": len(self.skipped_),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import pandas as pd
 
@@ -13,6 +15,7 @@ __all__ = ["SalesSeries", "period_words", "sales_series", "with_sales_so_far"]
 
 TOTAL = "total"
 OTHER = "other"
+ORDER_TOTAL = "_order_total"  # an order's counted total beside its lines
 
 
 class SalesSeries:
@@ -42,6 +45,11 @@ class SalesSeries:
         # per series: the variance one period's sales get from day-to-day noise alone
         # (`_day_noise` times the open period's days); empty for daily periods
         self.day_noise: dict[str, float] = {}
+        # products not for sale now (`sales_series`'s `stopped`) that sold in the history:
+        # their revenue over the last year, and what they added to the totals per period
+        # (unique_id, ds, y), which the totals' series leave out and their history shows
+        self.stopped: dict[str, float] = {}
+        self.left_out = pd.DataFrame({"unique_id": [], "ds": [], "y": []})
 
 
 def _complete(frame: pd.DataFrame, last: pd.Period) -> pd.DataFrame:
@@ -148,12 +156,30 @@ def with_sales_so_far(
     return out
 
 
+def _left_out(lines: pd.DataFrame) -> list[pd.DataFrame]:
+    """What the lines of stopped products added to the totals: their units, and their
+    revenue up to each order's counted total (a partly refunded order's lines can come to
+    more; an order without a known total added nothing to the revenue)."""
+    per_order = lines.groupby("order_id", sort=False).agg(
+        period=("period", "first"), day=("day", "first"), revenue=("revenue", "sum"),
+        total=(ORDER_TOTAL, "first"),
+    )  # fmt: skip
+    revenue = np.minimum(per_order["revenue"], per_order["total"].clip(lower=0.0)).fillna(0.0)
+    return [
+        pd.DataFrame({"unique_id": f"revenue:{TOTAL}", "period": per_order["period"],
+                      "day": per_order["day"], "y": revenue.to_numpy(dtype=float)}),
+        pd.DataFrame({"unique_id": f"units:{TOTAL}", "period": lines["period"],
+                      "day": lines["day"], "y": lines["quantity"].to_numpy(dtype=float)}),
+    ]  # fmt: skip
+
+
 def sales_series(
     orders: pd.DataFrame,
     order_lines: pd.DataFrame | None,
     as_of: pd.Timestamp,
     freq: str = "M",
     top_products: int = 20,
+    stopped: Collection[str] = (),
 ) -> SalesSeries:
     """Revenue and units in total and for the best-selling products, per period.
 
@@ -164,6 +190,12 @@ def sales_series(
     rest of it. Products beyond the top ones by revenue are added up as `other`. Periods
     are the business's: days, weeks and months on the clock of `as_of`'s zone (UTC when
     it has none; see business_zone).
+
+    Products in `stopped` are not for sale now: they get no series of their own, and the
+    totals' series are what the other products sold (with shipping and tax), so that no
+    forecast carries on a product the shop no longer sells (an archived kit, a third of a
+    shop's last year, was its first forecast product and held up the total's). What they
+    sold is kept in `SalesSeries.left_out` for the history a person sees, and in `sold`.
     """
     alias = FREQUENCIES[freq][2]
     stamp = pd.Timestamp(as_of)
@@ -214,6 +246,8 @@ def sales_series(
             "as nothing in all sales' revenue, though their lines count in units and per "
             "product"
         )
+    left_out: list[pd.DataFrame] = []  # what stopped products added to the totals
+    out_stopped: dict[str, float] = {}
     rows = [
         pd.DataFrame({"unique_id": f"revenue:{TOTAL}", "period": counted["period"],
                       "day": counted["day"],
@@ -221,7 +255,9 @@ def sales_series(
     ]  # fmt: skip
     if order_lines is not None and len(order_lines):
         lines = order_lines.merge(
-            counted[["order_id", "period", "day"]], on="order_id", how="inner"
+            counted[["order_id", "period", "day", "total"]].rename(columns={"total": ORDER_TOTAL}),
+            on="order_id",
+            how="inner",
         )
         unknown = int(lines["quantity"].isna().sum())
         if unknown:
@@ -238,7 +274,15 @@ def sales_series(
         revenue = lines["quantity"] * lines["unit_price"].fillna(0.0) * (1 - discount)
         lines = lines.assign(revenue=revenue.to_numpy(dtype=float))
         lines["product_id"] = lines["product_id"].fillna(OTHER).astype(str)
-        recent = lines[(lines["period"] > last - FREQUENCIES[freq][1]) & (lines["period"] <= last)]
+        in_year = (lines["period"] > last - FREQUENCIES[freq][1]) & (lines["period"] <= last)
+        gone = lines["product_id"].isin(set(stopped)) & lines["product_id"].ne(OTHER)
+        every = lines  # units of every sale count in the total's, less the stopped ones' below
+        if gone.any():
+            left_out.extend(_left_out(lines[gone.to_numpy()]))
+            year = lines[(gone & in_year).to_numpy()].groupby("product_id")["revenue"].sum()
+            out_stopped = {p: float(year.get(p, 0.0)) for p in set(lines.loc[gone, "product_id"])}
+            lines, in_year = lines[~gone.to_numpy()], in_year[~gone]
+        recent = lines[in_year.to_numpy()]
         ranking = recent.groupby("product_id")["revenue"].sum().sort_values(ascending=False)
         top = set(ranking.index[:top_products]) - {OTHER}
         if len(ranking) > len(top):
@@ -246,9 +290,9 @@ def sales_series(
                 f"{len(ranking) - len(top)} smaller products are forecast together as '{OTHER}'"
             )
         product = lines["product_id"].where(lines["product_id"].isin(top), OTHER)
-        rows.append(pd.DataFrame({"unique_id": f"units:{TOTAL}", "period": lines["period"],
-                                  "day": lines["day"],
-                                  "y": lines["quantity"].to_numpy(dtype=float)}))  # fmt: skip
+        rows.append(pd.DataFrame({"unique_id": f"units:{TOTAL}", "period": every["period"],
+                                  "day": every["day"],
+                                  "y": every["quantity"].to_numpy(dtype=float)}))  # fmt: skip
         for measure, column in (("revenue", "revenue"), ("units", "quantity")):
             rows.append(
                 pd.DataFrame({"unique_id": measure + ":" + product, "period": lines["period"],
@@ -258,7 +302,17 @@ def sales_series(
     frame = frame[np.isfinite(frame["y"])]
     now = frame["period"] == current
     sold = {str(k): float(v) for k, v in frame[now].groupby("unique_id")["y"].sum().items()}
+    gone_rows = pd.concat([frame.iloc[0:0], *left_out], ignore_index=True)
+    gone_rows = gone_rows[gone_rows["period"] <= last]
+    if len(gone_rows):  # the totals less what the stopped products sold, per day
+        frame = pd.concat([frame, gone_rows.assign(y=-gone_rows["y"])], ignore_index=True)
+        now = frame["period"] == current
     out = SalesSeries(_complete(frame[~now], last), last, notes, sold, to_come, ends, clock)
+    out.frame["y"] = out.frame["y"].clip(lower=0.0)  # a rounding cent below nothing
+    out.stopped = out_stopped
+    if len(gone_rows):
+        shown = _complete(gone_rows, last)
+        out.left_out = shown[shown["unique_id"].isin(set(out.frame["unique_id"]))]
     days = (current + 1).start_time - current.start_time
     if days > pd.Timedelta(days=1):  # a period of several days: their noise is known
         noise = _day_noise(frame[~now], last)
