@@ -772,3 +772,25 @@ def test_a_product_not_for_sale_gets_no_forecast_and_the_total_does_not_carry_it
     shown = chart.assign(month=pd.to_datetime(chart["month"]).dt.strftime("%Y-%m"))
     for month, value in zip(shown["month"], shown["actual"], strict=True):
         assert value == pytest.approx(monthly[month], abs=0.01)
+
+
+def test_daily_best_sellers_are_ranked_on_the_year_not_on_the_last_week():
+    """A daily forecast ranked its products on one week (a season of 7 days): the shop's
+    biggest seller, quiet for a week, went into "other" beside a small product forecast
+    on its own for one good week."""
+    days = pd.date_range("2025-11-01", "2026-10-30", freq="D", tz="UTC")
+    big = [d for d in days if d < pd.Timestamp("2026-10-23", tz="UTC")]  # quiet last week
+    small = [d for d in days if d.day == 1] + list(days[-7:])  # a good last week
+    when = big + small
+    orders = pd.DataFrame({
+        "order_id": [f"o{i}" for i in range(len(when))], "contact_id": "c1",
+        "ordered_at": when, "total": [50.0] * len(big) + [10.0] * len(small), "status": "paid",
+    })  # fmt: skip
+    lines = pd.DataFrame({
+        "order_id": orders["order_id"], "line_no": 1,
+        "product_id": ["BIG"] * len(big) + ["SMALL"] * len(small), "quantity": 1.0,
+        "unit_price": orders["total"], "discount": 0.0,
+    })  # fmt: skip
+    sales = sales_series(orders, lines, pd.Timestamp("2026-10-31", tz="UTC"), "D", top_products=1)
+    ids = set(sales.frame["unique_id"])
+    assert "revenue:BIG" in ids and "revenue:SMALL" not in ids

@@ -52,6 +52,12 @@ class SalesSeries:
         self.left_out = pd.DataFrame({"unique_id": [], "ds": [], "y": []})
 
 
+# The best sellers are ranked on the last year whatever the period: a season's length in
+# days (7) ranked a daily forecast's products on one week, so a product's quiet week put
+# the shop's biggest seller into "other" beside the year's smallest forecast on its own.
+PERIODS_A_YEAR = {"D": 365, "W": 52, "M": 12, "Q": 4, "Y": 1}
+
+
 def _complete(frame: pd.DataFrame, last: pd.Period) -> pd.DataFrame:
     """Every period from a series' first sale to the last complete one; no sale is zero."""
     parts = []
@@ -274,7 +280,7 @@ def sales_series(
         revenue = lines["quantity"] * lines["unit_price"].fillna(0.0) * (1 - discount)
         lines = lines.assign(revenue=revenue.to_numpy(dtype=float))
         lines["product_id"] = lines["product_id"].fillna(OTHER).astype(str)
-        in_year = (lines["period"] > last - FREQUENCIES[freq][1]) & (lines["period"] <= last)
+        in_year = (lines["period"] > last - PERIODS_A_YEAR[freq]) & (lines["period"] <= last)
         gone = lines["product_id"].isin(set(stopped)) & lines["product_id"].ne(OTHER)
         every = lines  # units of every sale count in the total's, less the stopped ones' below
         if gone.any():
