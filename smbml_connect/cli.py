@@ -629,7 +629,7 @@ def _show_left_out(source: object, table: str, shown: int = 5) -> None:
     """What a run will not load from this table, before it runs: rows that cannot be
     read (rejected), rows that hold no record (skipped), supplier bills (left out) and
     values a known export's layout could not read (left empty)."""
-    from smbml_connect.layouts import CLEARED_ACTION
+    from smbml_connect.layouts import CLEARED_ACTION, COPY_ROW
     from smbml_connect.ports import ListsUnreadable, SkipsRows
     from smbml_connect.sales import NOT_A_SALE_ROW, REFUND_TAKEN_OFF, SUPPLIER_BILL
 
@@ -650,8 +650,12 @@ def _show_left_out(source: object, table: str, shown: int = 5) -> None:
     moved = listed["reason"].astype(str).str.startswith(NOT_A_SALE_ROW)
     refund = listed["reason"].astype(str).str.startswith(REFUND_TAKEN_OFF)
     cleared = listed["action"].eq(CLEARED_ACTION)
+    copied = listed["reason"].astype(str).str.endswith(COPY_ROW)
     groups = (
-        (listed[~bill & ~moved & ~refund & ~cleared], "hold no record (blank, total or header "
+        (listed[copied], "hold orders another file holds too (a copy of the export) and will "
+         "be skipped:", "holds an order another file holds too (a copy of the export) and will "
+         "be skipped:"),
+        (listed[~bill & ~moved & ~refund & ~cleared & ~copied], "hold no record (blank, total or header "
          "rows) and will be skipped:", "holds no record (a blank, total or header row) and will "
          "be skipped:"),
         (listed[bill], "are supplier bills (purchases, not sales) and will be left out:",
@@ -667,10 +671,30 @@ def _show_left_out(source: object, table: str, shown: int = 5) -> None:
         if rows.empty:
             continue
         _echo(f"  {_plural(len(rows), 'row')} {many}" if len(rows) > 1 else f"  1 row {one}")
-        for row, reason in rows[["source_row", "reason"]].head(shown).itertuples(index=False):
-            _echo(f"    row {row}: {reason}")
+        for row, reason, file in zip(
+            rows["source_row"].head(shown),
+            rows["reason"].head(shown),
+            _files(rows.head(shown)),
+            strict=True,
+        ):
+            _echo(f"    row {row}{f' of {file!r}' if file else ''}: {reason}")
         if len(rows) > shown:
             _echo(f"    ... and {len(rows) - shown:,} more")
+
+
+def _files(rows: pd.DataFrame) -> list[str]:
+    """The file each skipped row is in, when an export of several files says (row 2 of a
+    copy set aside is not row 2 of the file read)."""
+    from smbml_connect.schema import FILE
+
+    out = []
+    for raw in rows.get("row", pd.Series("", index=rows.index)):
+        try:
+            found = json.loads(raw).get(FILE, "") if isinstance(raw, str) and raw else ""
+        except (ValueError, AttributeError):
+            found = ""
+        out.append(found if isinstance(found, str) else "")
+    return out
 
 
 @cli.command()

@@ -49,9 +49,17 @@ from smbml_connect.coerce import (
     read_numbers,
 )
 from smbml_connect.errors import DataValidationError, NotEnoughDataError
-from smbml_connect.excel_ets import Timeline, chosen_season, fit_aaa, prepare, steps_ahead
+from smbml_connect.excel_ets import (
+    EtsModel,
+    Timeline,
+    chosen_season,
+    fit_aaa,
+    prepare,
+    steps_ahead,
+)
 from smbml_connect.layouts import total_row_label
 from smbml_connect.money_words import THREE_DECIMALS
+from smbml_connect.result_cache import ResultCache, input_hash
 from smbml_connect.schema import money_mark
 
 __all__ = [
@@ -960,6 +968,29 @@ def _ets_series(values: Any, timeline: Any, completion: Any, aggregation: Any) -
     return replace(series, notes=(*number_notes, *series.notes))
 
 
+# FORECAST.ETS fits, by the history they were fitted to: the target only picks the step,
+# so the cells of a formula filled down over one history (and its CONFINT beside it) fit
+# once, not once per cell (130 fits of 4-7 s over 2,000-3,000 hourly points). Bounded as
+# the result cache is, by count and by points held.
+_ETS_FITS: ResultCache[tuple[Timeline, int, EtsModel]] = ResultCache(
+    max_entries=64, max_weight=2_000_000, weigh=lambda fit: len(fit[0].y)
+)
+
+
+def _ets_fit(
+    values: Any, timeline: Any, seasonality: Any, completion: Any, aggregation: Any
+) -> tuple[Timeline, int, EtsModel]:
+    """The history as read, its season and the model fitted to it, from ``_ETS_FITS``."""
+
+    def fit() -> tuple[Timeline, int, EtsModel]:
+        series = _ets_series(values, timeline, completion, aggregation)
+        m = chosen_season(series.y, seasonality)
+        return series, m, fit_aaa(series.y, m)
+
+    key = input_hash("FORECAST.ETS fit", [values, timeline, seasonality, completion, aggregation])
+    return _ETS_FITS.get_or_compute(key, fit)
+
+
 def _per_target(target_date: Any, compute: Any) -> pd.DataFrame:
     """One answer per target cell, in the target's shape (one date or a range of them)."""
     rows = [
@@ -981,9 +1012,7 @@ def forecast_ets(
     data_completion: Any = None,
     aggregation: Any = None,
 ) -> Result:
-    series = _ets_series(values, timeline, data_completion, aggregation)
-    m = chosen_season(series.y, seasonality)
-    model = fit_aaa(series.y, m)
+    series, m, model = _ets_fit(values, timeline, seasonality, data_completion, aggregation)
     frame = _per_target(target_date, lambda t: model.forecast(steps_ahead(series, t)))
     return frame, _ets_notes(series, m)
 
@@ -1003,9 +1032,7 @@ def forecast_ets_confint(
             f"confidence_level must be between 0 and 1 (0.95 for 95%), got {confidence_level!r}",
             "#NUM!",
         )
-    series = _ets_series(values, timeline, data_completion, aggregation)
-    m = chosen_season(series.y, seasonality)
-    model = fit_aaa(series.y, m)
+    series, m, model = _ets_fit(values, timeline, seasonality, data_completion, aggregation)
     frame = _per_target(target_date, lambda t: model.half_width(steps_ahead(series, t), confidence))
     return frame, _ets_notes(series, m)
 

@@ -33,7 +33,7 @@ from smbml_connect.business_zone import zone_of_words
 from smbml_connect.consent import OPT_OUT_LIST, hubspot_consent, keep_header_meaning, says_no
 from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
-from smbml_connect.opt_out_lists import said_no
+from smbml_connect.opt_out_lists import EXPORT_FILES, ExportFiles, said_no
 from smbml_connect.ports import Notice, SourceReject
 from smbml_connect.sale_flags import keep_sale_meaning
 from smbml_connect.sales import (
@@ -47,6 +47,7 @@ from smbml_connect.schema import FILE, REJECT_COLUMNS, SOURCE_ROW, TABLES
 from smbml_connect.sheet_rows import BLANK_ROWS
 
 __all__ = [
+    "COPY_ROW",
     "DERIVED",
     "EXPORT_COPY",
     "FILE",
@@ -149,6 +150,7 @@ class Prepared:
     # copy was set aside, and the people who said no in the rows set aside (key -> file).
     copies: list[tuple[int, str]] = field(default_factory=list)  # (rows, line)
     held_no: dict[str, str] = field(default_factory=dict)
+    files: ExportFiles | None = None  # of a join: which files were read, which set aside
     said: dict[str, list[tuple[str, int, str]]] = field(default_factory=dict)  # per table
 
     def notices(self, table: str) -> list[Notice]:
@@ -183,7 +185,12 @@ class Prepared:
         mapping.made = [c for c in made_here if mapping.columns.get(c) == c]
         mapping.derived = {c: how for c, how in derived.items() if mapping.columns.get(c) == c}
         out = _meanings(mapping.apply(shaped), mapping.columns)
-        return (_held_no(out, self.held_no) if table == "contacts" else out), mapping
+        if table != "contacts":
+            return out, mapping
+        out = _held_no(out, self.held_no)
+        if self.files is not None:  # the lists of opt-outs name the file read, not a copy
+            out.attrs[EXPORT_FILES] = self.files
+        return out, mapping
 
     def settle(self, unread: list[SourceReject]) -> list[SourceReject]:
         """The lines the reader could not split, as the layout reads them.
@@ -329,15 +336,27 @@ def join_prepared(pieces: list[Prepared], files: list[str]) -> Prepared:
         for p, f in zip(pieces, files, strict=True)
     ]
     skipped = [p.skipped.assign(**{FILE: f}) for p, f in zip(pieces, files, strict=True)]
-    copies, said, held = _set_aside_copies(frames, files, pieces[0].layout)
+    had = [len(f) for f in frames]
+    copies, said, held, whole = _set_aside_copies(frames, files, pieces[0].layout)
+    read = tuple(f for frame, f in zip(frames, files, strict=True) if len(frame))
+    by_file: dict[str, set[str]] = {}
+    for key, name in held.items():
+        by_file.setdefault(name, set()).add(key)
+    kept = ExportFiles(
+        read,
+        tuple((f, whole[f]) for f, n, frame in zip(files, had, frames, strict=True)
+              if n and not len(frame) and f in whole),
+        tuple((f, frozenset(keys)) for f, keys in by_file.items()),
+    )  # fmt: skip
     joined = pd.concat(frames, ignore_index=True)
     if USER_MAPPING in pieces[0].frame.attrs:
         joined.attrs[USER_MAPPING] = pieces[0].frame.attrs[USER_MAPPING]
     skips = pd.concat([*skipped, *copies], ignore_index=True)
-    return Prepared(joined, skips, pieces[0].layout, copies=said, held_no=held)
+    return Prepared(joined, skips, pieces[0].layout, copies=said, held_no=held, files=kept)
 
 
 EXPORT_COPY = "export_copy"  # the data check that says a copy of an export was set aside
+COPY_ROW = "(a copy of it)"  # how the reason of a copy's row set aside ends
 
 
 def _order_keys(frame: pd.DataFrame, layout: Layout) -> pd.Series | None:
@@ -417,27 +436,29 @@ def _same_orders(
 
 def _set_aside_copies(
     frames: list[pd.DataFrame], files: list[str], layout: Layout | None
-) -> tuple[list[pd.DataFrame], list[tuple[int, str]], dict[str, str]]:
+) -> tuple[list[pd.DataFrame], list[tuple[int, str]], dict[str, str], dict[str, str]]:
     """Rows of an order an earlier file of the join already holds, set aside in place.
 
     Two copies of one export (Google's "Copy of Orders", a re-downloaded
     "orders_export_1 (1).csv") were joined as parts of it, and every line counted twice;
     the parts Shopify splits an export into hold different orders. An order is read from
     the first file that has it (the located one first). Returns the rows set aside (as
-    skipped rows), one data-check line per copy, and the people who said no in them (so
-    an older copy's "no" is not lost: consent fails closed)."""
+    skipped rows), one data-check line per copy, the people who said no in them (so
+    an older copy's "no" is not lost: consent fails closed), and each file set aside -> the
+    file its orders are read from."""
     if layout is None:
-        return [], [], {}
+        return [], [], {}, {}
     seen: dict[str, str] = {}  # order id -> the file it is read from
     read: dict[str, tuple[pd.DataFrame, pd.Series]] = {}  # file -> its rows and order ids
     aside: list[pd.DataFrame] = []
     said: list[tuple[int, str]] = []
     held: dict[str, str] = {}
+    whole: dict[str, str] = {}
     for k in _newest_first(frames, layout):
         frame, name = frames[k], files[k]
         keys = _order_keys(frame, layout)
         if keys is None:
-            return [], [], {}
+            return [], [], {}, {}
         again = keys.isin(list(seen)).to_numpy()
         if again.any():
             where = keys[again].map(seen)
@@ -454,11 +475,12 @@ def _set_aside_copies(
                 again[:] = False
         if again.any():
             rows = frame[again]
-            aside.append(rows.assign(reason=[f"order {o} is read from {w!r} (a copy of it)"
+            aside.append(rows.assign(reason=[f"order {o} is read from {w!r} {COPY_ROW}"
                                              for o, w in zip(keys[again], where, strict=True)]))  # fmt: skip
             frames[k] = frame[~again].reset_index(drop=True)
             theirs = _said_no_in(rows, layout, name)
             held.update(theirs)
+            whole[name] = first
             orders = keys[again].nunique()
             said.append(
                 (
@@ -470,7 +492,7 @@ def _set_aside_copies(
                     + (
                         f", and the {len(theirs):,} "
                         f"{'person it says opted out is' if len(theirs) == 1 else 'people it says opted out are'}"
-                        " opted out"
+                        " opted out" + _also_read(theirs, read, layout)
                         if theirs
                         else ""
                     )
@@ -480,7 +502,24 @@ def _set_aside_copies(
         read[name] = (frame, keys)
         for key in keys[~again].dropna():
             seen.setdefault(key, name)
-    return aside, said, held
+    return aside, said, held, whole
+
+
+def _also_read(
+    theirs: Mapping[str, str], read: Mapping[str, tuple[pd.DataFrame, pd.Series]], layout: Layout
+) -> str:
+    """How many of the people a copy says opted out the files read say so too: the lists
+    of opt-outs count the people of the files read (and those only a copy names)."""
+    said = {key for name, (frame, _) in read.items() for key in _said_no_in(frame, layout, name)}
+    both = len(set(theirs) & said)
+    files = " and ".join(repr(n) for n in read)
+    if both == len(theirs):
+        return f" (they say so in {files} too)"
+    only = len(theirs) - both
+    return (
+        f" ({both:,} of them {'says' if both == 1 else 'say'} so in {files} too; {only:,} "
+        "only here, whose no counts: consent fails closed)"
+    )
 
 
 def _said_no_in(rows: pd.DataFrame, layout: Layout, name: str) -> dict[str, str]:

@@ -26,10 +26,28 @@ from smbml_connect.consent import (
 )
 from smbml_connect.ports import Notice, SourceReject
 
-__all__ = ["OptOutLists", "said_no"]
+__all__ = ["EXPORT_FILES", "ExportFiles", "OptOutLists", "said_no"]
 
 # A list's members and the lines of it that could not be read.
 Reader = Callable[[str], tuple[pd.DataFrame, list[SourceReject]]]
+EXPORT_FILES = "export_files"  # members.attrs key: the ``ExportFiles`` they were read from
+
+
+@dataclass(frozen=True)
+class ExportFiles:
+    """The files (or tabs) of one export read together, as the join read them: those whose
+    rows were read, in order, and the copies set aside whole (a re-downloaded "orders_export_1
+    (1).csv" whose every order another file holds), with the people each copy says said no.
+    The list is named by the first file read, not by a copy the run set aside."""
+
+    read: tuple[str, ...]
+    copies: tuple[tuple[str, str], ...] = ()  # (copy, the file its orders are read from)
+    held: tuple[tuple[str, frozenset[str]], ...] = ()  # (file, keys it alone said no in)
+
+    def copy_no(self) -> set[str]:
+        """The addresses the copies set aside say opted out."""
+        copies = {c for c, _ in self.copies}
+        return {a for f, keys in self.held if f in copies for a in keys if "@" in a}
 
 
 def said_no(members: pd.DataFrame) -> list[bool]:
@@ -43,6 +61,28 @@ def said_no(members: pd.DataFrame) -> list[bool]:
             said = [read_consent(v, header).decision == "opt-out" for v in members[header]]
             no = [a or b for a, b in zip(no, said, strict=True)]
     return no
+
+
+def _said_no_by(members: pd.DataFrame, files: ExportFiles | None) -> set[str]:
+    """The addresses of the members who said no in the rows read. A copy set aside marked
+    its people in ``OPT_OUT_LIST`` (``layouts._held_no``): those are counted as the copy's,
+    the rows a part of the export set aside (an order another part holds) as the export's."""
+    if files is not None and files.held:
+        members = members.drop(columns=[OPT_OUT_LIST], errors="ignore")
+    out = said_no(members)
+    emails = map(_address, members.get("email", []))
+    found = {a for a, no in zip(emails, out, strict=False) if a and no}
+    if files is not None:
+        found |= {a for f, keys in files.held if f in files.read for a in keys if "@" in a}
+    return found
+
+
+def _copies_of(files: ExportFiles | None) -> dict[str, str]:
+    """Address -> the copy set aside that says it opted out."""
+    if files is None:
+        return {}
+    copies = {c for c, _ in files.copies}
+    return {a: f for f, keys in files.held if f in copies for a in keys}
 
 
 def _says_no_itself(contacts: pd.DataFrame) -> pd.Series:
@@ -81,21 +121,25 @@ class OptOutLists:
     _matched: set[str] = field(default_factory=set)  # addresses some contact has
     _own_no: set[str] = field(default_factory=set)  # of those, whose contact said no itself
     _emails: bool = False  # whether any contact had an e-mail to match
+    _files: dict[str, ExportFiles] = field(default_factory=dict)  # list -> files it was read from
+    _read_no: dict[str, set[str]] = field(default_factory=dict)  # list -> its rows' own "no"s
 
     def _load(self) -> dict[str, str]:
         if self._listed is None:
             self._listed = {}
             for name in self.names:
                 members, rejects = self.read(name)
-                out = said_no(members)
-                addresses = {
-                    a
-                    for a, no in zip(map(_address, members.get("email", [])), out, strict=False)
-                    if a and no
-                }
-                for address in sorted(addresses):
-                    self._listed.setdefault(address, name)
+                files = members.attrs.get(EXPORT_FILES)
+                if isinstance(files, ExportFiles) and files.read:
+                    self._files[name] = files
+                own = _said_no_by(members, self._files.get(name))
+                addresses = own | (files.copy_no() if name in self._files else set())
+                copied = _copies_of(self._files.get(name))
+                for address in sorted(addresses):  # a copy's own "no" names that copy
+                    said = copied.get(address) if address not in own else None
+                    self._listed.setdefault(address, said or self.shown(name))
                 self._addresses[name] = addresses
+                self._read_no[name] = own
                 self._rows[name] = sum(1 for a in map(_address, members.get("email", [])) if a)
                 self._unread[name] = [r.row for r in rejects]
         return self._listed
@@ -178,9 +222,10 @@ class OptOutLists:
         total = len(self._addresses[name])
         matched = len(self._addresses[name] & self._matched)
         people = f"{total:,} {'person' if total == 1 else 'people'}"
+        where, copies = self._copies_words(name)
         text = (
-            f"{self._named(name)} gives the {self.gives[name]}, and {people} in it said no "
-            f"to marketing there: {matched:,} matched a contact, who is opted out whatever "
+            f"{self._named(name)} gives the {self.gives[name]}, and {people} {where} said no "
+            f"to marketing there{copies}: {matched:,} matched a contact, who is opted out whatever "
             f"the contact's own consent says (column {OPT_OUT_LIST!r})"
             f"{self._alone_words(name, matched)}; {total - matched:,} "
             f"match{'es' if total - matched == 1 else ''} no contact"
@@ -189,28 +234,70 @@ class OptOutLists:
             text += " (the contacts have no e-mail to match them by)"
         return text + self._unread_words(name) + "."
 
+    def shown(self, name: str) -> str:
+        """The list's file as the user should know it: the first file of its export whose
+        rows were read (a copy set aside whole does not name the export it copies)."""
+        files = self._files.get(name)
+        return files.read[0] if files is not None else name
+
+    def sources(self, name: str) -> list[str]:
+        """Each file a list's "no"s come from, with how it was read (for `smbml inspect`)."""
+        self._load()
+        files = self._files.get(name)
+        if files is None:
+            return [f"{name} (opt-outs)", *(f"{p} (opt-outs)" for p in self.parts.get(name, []))]
+        copies = [f"{c} (opt-outs; a copy of {of}, set aside)" for c, of in files.copies]
+        return [*(f"{f} (opt-outs)" for f in files.read), *copies]
+
+    def _others(self, name: str) -> list[str]:
+        files = self._files.get(name)
+        return list(files.read[1:]) if files is not None else self.parts.get(name, [])
+
     def _named(self, name: str) -> str:
         """The list as the user knows it, with the other parts of its export read with it
         (Shopify's orders_export_2.csv holds the "no"s as much as _1 does)."""
-        parts = self.parts.get(name, [])
+        parts, shown = self._others(name), self.shown(name)
         if not parts:
-            return f"{self.noun} {name!r} ({self.names[name]})"
-        shown = [repr(p) for p in parts]
+            return f"{self.noun} {shown!r} ({self.names[name]})"
+        said = [repr(p) for p in parts]
         listed = (
-            ", ".join(shown[:3]) + ", ..."
-            if len(shown) > 3
-            else " and ".join([", ".join(shown[:-1]), shown[-1]] if len(shown) > 1 else shown)
+            ", ".join(said[:3]) + ", ..."
+            if len(said) > 3
+            else " and ".join([", ".join(said[:-1]), said[-1]] if len(said) > 1 else said)
         )
         other = "other part" if len(parts) == 1 else f"{len(parts)} other parts"
-        return f"{self.noun} {name!r} ({self.names[name]}, with its {other} {listed})"
+        return f"{self.noun} {shown!r} ({self.names[name]}, with its {other} {listed})"
+
+    def _copies_words(self, name: str) -> tuple[str, str]:
+        """Where the list's people said no, and what its copies set aside add: how many of
+        them a copy names, and how many only a copy names (an older state of a person whose
+        "no" still counts: consent fails closed)."""
+        files = self._files.get(name)
+        if files is None or not files.copies:
+            return "in it", ""
+        one = len(files.copies) == 1
+        copies = " and ".join(repr(c) for c, _ in files.copies)
+        read_from = " and ".join(dict.fromkeys(repr(of) for _, of in files.copies))
+        theirs = files.copy_no()
+        only = theirs - self._read_no[name]
+        text = (
+            f", {len(theirs):,} of them in {'its copy' if one else 'its copies'} {copies}"
+            f"{'' if only else ' too'} (set aside: {'its' if one else 'their'} orders are read "
+            f"from {read_from})"
+        )
+        if only:
+            text += f", {len(only):,} only there (a copy's no counts too)"
+        return ("in it" if not only else f"in it or {'its copy' if one else 'its copies'}"), text
 
     def _alone_words(self, name: str, matched: int) -> str:
         if not matched:
             return ""
         alone = self._alone(name)
+        files = self._files.get(name)
+        copy = "" if files is None or not files.copies else " or its copy"
         return (
             f"; {alone:,} {'was' if alone == 1 else 'were'} opted out by this "
-            f"{self.noun.lower()} alone (neither another list nor their own consent said no)"
+            f"{self.noun.lower()}{copy} alone (neither another list nor their own consent said no)"
         )
 
     def _unread_words(self, name: str) -> str:

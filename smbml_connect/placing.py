@@ -175,7 +175,8 @@ def buyers_elsewhere(located: Mapping[str, str], layouts: Mapping[str, Layout]) 
     for name, layout in layouts.items():
         gives = [t for t in TABLES if located.get(t) == name]
         if name != contacts and gives and "contacts" in layout.tables:
-            out[name] = " and ".join(t.replace("_", " ") for t in gives)
+            said = [t.replace("_", " ") for t in gives]
+            out[name] = " and ".join([", ".join(said[:-1]), said[-1]] if len(said) > 1 else said)
     return out
 
 

@@ -1814,6 +1814,26 @@ def check_own_files(out: Outputs, tally: Tally) -> None:
                             said not in text, f"{where}: {said}")  # fmt: skip
 
 
+COPY_NOT_NAMED = "a copy the run set aside is not named as the file that gives a table"
+_COPY = re.compile(r"'(.+?)' holds [\d,]+ orders? that '(.+?)' holds too")
+
+
+def check_copies_not_named(out: Outputs, tally: Tally) -> None:
+    """An export's copy set aside (every order of it read from another file) is named as
+    such, never as the file that "gives the orders" in an opt-out line (an older
+    "orders_export_1 (1).csv" sorts first by name and was named so, find54 report 5)."""
+    copies = {
+        m.group(1)
+        for n in out.result.notices
+        if n.check == "export_copy" and (m := _COPY.match(n.message))
+    }
+    lines = [n.message for n in out.result.notices if n.check == "opt_out_list"]
+    for copy in sorted(copies):
+        for line in lines:
+            named = line.startswith((f"File {copy!r} (", f"Tab {copy!r} ("))
+            tally.check(COPY_NOT_NAMED, not named, f"data checks: {line}")
+
+
 ABTEST_AGREES = "an A/B test's chance and its verdict agree"
 
 
@@ -1894,6 +1914,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
         check_price_words
     ),
     "a run's own files are not listed as data it did not read": check_own_files,
+    COPY_NOT_NAMED: check_copies_not_named,
     EXAMPLE_AGREES: check_forecast_example,
     ABTEST_AGREES: check_abtest_verdicts,
     "an order after the run's date is listed, one up to it is counted": (

@@ -260,6 +260,79 @@ def test_a_copy_of_an_export_counts_once_parts_are_read_together_and_buyers_no_c
     assert set(listed) == {"orders_export_1.csv"}  # the file that said no, by name
 
 
+def test_the_opt_out_line_and_inspect_name_the_file_read_not_the_copy_set_aside(
+    tmp_path: Path,
+) -> None:
+    """An older "orders_export_1 (1).csv" sorts before "orders_export_1.csv", so the opt-out
+    line said the copy the run set aside "gives the orders", with a count the copy's own
+    line did not match, and `inspect` named the copy as the source of opt-outs (find54
+    report item 5). The file read is named; the copy's "no"s are counted as its own."""
+    from click.testing import CliRunner
+
+    from smbml_connect.cli import cli
+    from smbml_connect.connectors.files.source import FilesSource
+
+    fixture = Path(__file__).parent / "fixtures" / "layouts" / "shopify_orders_export_1.csv"
+    header, *rows = fixture.read_text(encoding="utf-8").splitlines()
+    width = len(header.split(","))
+    zed = ["#1013", "zed@example.eu", "paid", "2025-10-08 10:00:00 +0200", "fulfilled", "",
+           "no", "EUR", "12.50", "0.00", "0.00", "12.50", "", "0.00", "Standard",
+           "2025-10-08 10:00:00 +0200", "1", "Clay Soap", "12.50", "", "SOAP-CLAY"]  # fmt: skip
+    zed_row = ",".join(zed + [""] * (width - len(zed)))
+    # Marco said no when the copy was downloaded and yes since: the copy's no still counts.
+    newer = [zed_row, *(r.replace(",no,EUR,179.30", ",yes,EUR,179.30") for r in rows)]
+    older = [r for r in rows if not r.startswith(("#1012,", "#1011,"))]
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "orders_export_1 (1).csv").write_text("\n".join([header, *older]) + "\n")
+    (folder / "orders_export_1.csv").write_text("\n".join([header, *newer]) + "\n")
+    people = sorted({r.split(",")[1].lower() for r in newer if r.split(",")[1]})
+    (folder / "customers.csv").write_text(
+        "Email,First Name\n" + "\n".join(f"{p},A" for p in people) + "\n"
+    )
+    source = FilesSource(folder)
+    pages = list(source.pull_pages("contacts"))
+    (line,) = [n for p in pages for n in p.notices if n.check == "opt_out_list"]
+    assert line.message.startswith(
+        "File 'orders_export_1.csv' (Shopify orders export) gives the orders, order lines and "
+        "products, and 3 people in it or its copy said no to marketing there, 2 of them in its copy "
+        "'orders_export_1 (1).csv' (set aside: its orders are read from 'orders_export_1.csv'), "
+        "1 only there"
+    ), line.message
+    assert line.count == 3 and "'orders_export_1 (1).csv' (Shopify" not in line.message
+    (copy,) = [
+        n for p in source.pull_pages("orders") for n in p.notices if n.check == "export_copy"
+    ]
+    assert "the 2 people it says opted out are opted out (1 of them says so in " in copy.message
+    contacts = source.pull("contacts").set_index("email")
+    assert contacts["Opt-out list"].dropna().to_dict() == {
+        "james.o@example.co.uk": "orders_export_1.csv",
+        "zed@example.eu": "orders_export_1.csv",  # only the file read holds his orders
+        "m.rossi@example.it": "orders_export_1 (1).csv",  # only the copy says no
+    }
+    assert source.where("orders") == (
+        "orders_export_1.csv, orders_export_1 (1).csv (a copy of orders_export_1.csv, set aside)"
+    )
+    assert source.where("contacts") == (
+        "customers.csv, orders_export_1.csv (opt-outs), orders_export_1 (1).csv (opt-outs; "
+        "a copy of orders_export_1.csv, set aside)"
+    )
+    config = tmp_path / "smbml.toml"
+    config.write_text('[source]\nkind = "files"\npath = "shop"\n', encoding="utf-8")
+    log = str(tmp_path / "log.txt")
+    shown = CliRunner().invoke(cli, ["--log-file", log, "inspect", "-c", str(config)])
+    assert shown.exit_code == 0, shown.output
+    assert (
+        f"orders: {len(set(r.split(',')[0] for r in newer))} rows from 'orders_export_1.csv, "
+        in (shown.output)
+    )
+    assert f"{len(older)} rows hold orders another file holds too (a copy of the export)" in (
+        shown.output
+    )
+    assert "    row 2 of 'orders_export_1 (1).csv': order #1010 is read from " in shown.output
+    assert "hold no record" not in shown.output
+
+
 def test_the_newest_download_of_an_export_is_read_and_another_shop_is_no_copy(
     tmp_path: Path,
 ) -> None:

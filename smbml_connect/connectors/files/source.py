@@ -147,8 +147,19 @@ class FilesSource:
     def where(self, table: str) -> str:
         """The sheet or file a table comes from (for `smbml inspect`)."""
         location = self._locations.get(table, "")
-        lists = [f"{n} (opt-outs)" for n in self._opt_outs.names] if table == "contacts" else []
-        return ", ".join([location, *self._companions.get(location, []), *lists])
+        lists = self._opt_outs.names if table == "contacts" else []
+        sources = [s for n in lists for s in self._opt_outs.sources(n)]
+        return ", ".join([*self._read_from(location), *sources])
+
+    def _read_from(self, location: str) -> list[str]:
+        """The files a table is read from, as the run reads them: an export in several
+        files names the ones its rows come from, then any copy of it set aside whole."""
+        if location not in self._companions:
+            return [location] if location else []
+        files = self._prepare(location)[0].files
+        if files is None or not files.read:
+            return [location, *self._companions[location]]
+        return [*files.read, *(f"{c} (a copy of {of}, set aside)" for c, of in files.copies)]
 
     def not_read(self) -> list[str]:
         """Every file or tab that gives no table, and why (for `smbml inspect` and the run)."""
