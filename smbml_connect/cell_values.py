@@ -218,6 +218,8 @@ def as_text(value: Any, name: str) -> str | None:
 
 
 def _cell(value: Any) -> Any:
+    if type(value) is str:  # most cells of a table (tiers, reasons): nothing to convert
+        return value
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, pd.Timestamp):

@@ -325,16 +325,26 @@ class GammaGamma:
         return (g + x * m) * p / (p * x + q - 1)
 
     def total_quantiles(
-        self, counts: np.ndarray, x: np.ndarray, m: np.ndarray, levels: tuple[float, ...]
+        self,
+        counts: np.ndarray,
+        x: np.ndarray,
+        m: np.ndarray,
+        levels: tuple[float, ...],
+        which: np.ndarray | None = None,
     ) -> np.ndarray:
         """Quantiles of the total spent on future purchases (customers x levels), given
         P(n purchases) per customer (`purchase_pmf`): what `simulate_spend` draws, exactly.
         Each purchase is Gamma(p) at the customer's rate nu, whose posterior is
-        Gamma(p x + q, gamma + x m)."""
+        Gamma(p x + q, gamma + x m). With `which`, `counts` are per distinct history
+        (`ranges.distinct`, x among its columns) and `which` names each customer's."""
         check_fitted(self, "params_", "Gamma-Gamma model")
         p, q, g = self.params_
         m = np.where((x > 0) & (m > 0), m, 0.0)
-        return spend_quantiles(counts, p, p * x + q, g + x * m, levels)
+        posterior = p * x + q
+        if which is not None:
+            posterior = np.zeros(len(counts))
+            posterior[which] = p * x + q  # one x per history
+        return spend_quantiles(counts, p, posterior, g + x * m, levels, which)
 
     def simulate_spend(
         self, counts: np.ndarray, x: np.ndarray, m: np.ndarray, rng: np.random.Generator

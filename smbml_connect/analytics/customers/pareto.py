@@ -23,7 +23,12 @@ import numpy as np
 from scipy.special import gammaln, hyp2f1, roots_legendre
 
 from smbml_connect.analytics.customers.btyd import Fit, fit_four
-from smbml_connect.analytics.customers.ranges import count_bound, negative_binomial, with_alive
+from smbml_connect.analytics.customers.ranges import (
+    count_bound,
+    count_terms,
+    negative_binomial,
+    with_alive,
+)
 from smbml_connect.analytics.shared.contract import check_fitted, read_text, write_text
 
 __all__ = ["ParetoNBD"]
@@ -219,15 +224,18 @@ class ParetoNBD:
         r, alpha, s, beta = self.params_
         shape = r + x
         whole = np.exp(-s * np.log1p(t / (beta + T)))  # chance of staying all t
+        terms = count_terms(shape, most)  # the same for every stay
         counts = whole[:, None] * np.exp(
-            negative_binomial(shape, (alpha + T) / (alpha + T + t), most)
+            negative_binomial(shape, (alpha + T) / (alpha + T + t), most, terms)
         )
         leaving = 1 - whole
         for node, weight in zip(_STAY_NODES, _STAY_WEIGHTS, strict=True):
             # L's quantile at chance `leaving * node`: (beta + T) ((1 - w)^(-1/s) - 1)
             stay = (beta + T) * np.expm1(-np.log1p(-leaving * node) / s)
             success = (alpha + T) / (alpha + T + stay)
-            counts += (leaving * weight)[:, None] * np.exp(negative_binomial(shape, success, most))
+            counts += (leaving * weight)[:, None] * np.exp(
+                negative_binomial(shape, success, most, terms)
+            )
         return with_alive(counts, self.p_alive(x, t_x, T))
 
     def simulate_purchases(

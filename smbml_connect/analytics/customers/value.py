@@ -36,6 +36,7 @@ from smbml_connect.analytics.customers.pareto import ParetoNBD
 from smbml_connect.analytics.customers.ranges import (
     blocks,
     count_quantiles,
+    distinct,
     poisson_bound,
     poisson_counts,
 )
@@ -515,15 +516,19 @@ class CustomerValueModel:
         bound = poisson_bound(purchases) if boosted else self.btyd_.count_bound(weeks, x, T)
         levels = tuple(level / 100 for level in INTERVAL)
         out = np.zeros((len(x), len(levels)))
+        # what a customer's counts (and spend shares) are made of: the same, worked out once
+        history = (purchases, x) if boosted else (x, t_x, T)
         for part, most in blocks(bound):
+            first, which = distinct(*(column[part] for column in history))
+            one = part[first]
             if boosted:  # the corrected expectation, with Poisson scatter around it
-                counts = poisson_counts(purchases[part], most)
+                counts = poisson_counts(purchases[one], most)
             else:
-                counts = self.btyd_.purchase_pmf(weeks, x[part], t_x[part], T[part], most)
+                counts = self.btyd_.purchase_pmf(weeks, x[one], t_x[one], T[one], most)
             if self.spend_ is not None:
-                out[part] = self.spend_.total_quantiles(counts, x[part], m[part], levels)
+                out[part] = self.spend_.total_quantiles(counts, x[part], m[part], levels, which)
             else:
-                out[part] = count_quantiles(counts, levels) * spend[part, None]
+                out[part] = count_quantiles(counts, levels)[which] * spend[part, None]
         return out[:, 0], out[:, 1]
 
     def card(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ chances, which no model saw while training, are what the calibrator is fitted on
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,7 @@ from smbml_connect.analytics.shared.learners import (
     blend_chances,
 )
 from smbml_connect.analytics.shared.tabular import ColumnPlan
+from smbml_connect.analytics.shared.threads import one_blas_thread
 
 __all__ = [
     "BLEND_WEIGHTS",
@@ -133,8 +135,9 @@ def choose_learner(
         return model.out_of_fold(X, y, folds)
 
     # The first tree shape's folds run in a second thread meanwhile (LightGBM releases
-    # the GIL); the numbers are the same as one after the other.
-    with ThreadPoolExecutor(1) as pool:
+    # the GIL); the numbers are the same as one after the other. BLAS keeps to one
+    # thread meanwhile (`threads`): its threads waited on the trees' core.
+    with one_blas_thread() if with_trees else nullcontext(), ThreadPoolExecutor(1) as pool:
         first = pool.submit(trees, TREE_SHAPES[0]) if with_trees else None
         lines, inverse_l2, flags = Logistic(plans, random_state).out_of_fold(X, y, folds)
         second = trees(TREE_SHAPES[1]) if first is not None else None
