@@ -258,8 +258,14 @@ def _print_result(result: RunResult, outputs: list[Path]) -> None:
             f"{unreadable:,} of them have a consent value that could not be read, so it counts "
             "as an opt-out: see the Rejects tab (action 'treated as opt-out')."
         )
+    said = {  # a Sheets push's lines are printed under it, one a line, not twice
+        f"{push.destination}: {'; '.join(push.unwritten)}"
+        for push in result.pushes
+        if push.kind == "sheets" and push.unwritten
+    }
     for error in result.errors:
-        _echo(f"problem: {error}")
+        if error not in said:
+            _echo(f"problem: {error}")
     for line in result.skipped:
         _echo(f"skipped: {line}")
     for push in result.pushes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -322,6 +323,13 @@ def _rebuild_activities(conn: sqlite3.Connection, columns: list[str]) -> None:
     conn.execute('ALTER TABLE "activities_with_ids" RENAME TO "activities"')
 
 
+def _migration_11_store_facts(conn: sqlite3.Connection) -> None:
+    """Facts about the store itself: its writer id (`Store.writer_id`)."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS store_facts (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_1,
     _migration_2,
@@ -333,6 +341,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_8_hubspot_merges_again,
     _migration_9_source_accounts,
     _migration_10_activity_ids,
+    _migration_11_store_facts,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -745,6 +754,21 @@ class Store:
             "SELECT account, words FROM source_accounts WHERE source = ?", (source,)
         ).fetchone()
         return None if row is None else (str(row[0]), str(row[1]))
+
+    def writer_id(self) -> str:
+        """A random id of this store, made once. Result tabs it writes carry it, so a second
+        config (another store) writing the same spreadsheet is noticed; random, so it tells
+        nothing of the shop, the account or where the store is kept."""
+        query = "SELECT value FROM store_facts WHERE name = 'writer_id'"
+        row = self._conn.execute(query).fetchone()
+        if row is None:
+            with self.transaction() as conn:
+                conn.execute(
+                    "INSERT OR IGNORE INTO store_facts VALUES ('writer_id', ?)",
+                    (secrets.token_hex(8),),
+                )
+            row = self._conn.execute(query).fetchone()
+        return str(row[0])
 
     def has_rows_of(self, source: str) -> bool:
         """Whether any canonical table holds a row ``source`` gave."""

@@ -469,7 +469,8 @@ def test_a_tab_over_the_size_limit_is_split_and_lands_whole(
     assert values[1:] == [[f"C{i:05d}", i] for i in range(500)]
 
 
-def test_rewrite_shrinks_and_clears_old_rows(emu: SheetsEmulator, api: SheetsApi) -> None:
+def test_rewrite_clears_old_rows_and_keeps_the_grid(emu: SheetsEmulator, api: SheetsApi) -> None:
+    """Cleared, not deleted: Google turns a formula naming a deleted cell into #REF!."""
     book_key = "1ShrinkSpreadsheet000000000000000000000"
     emu.state.create(book_key, "S", {"Sheet1": [["x"]]})
     big = pd.DataFrame({"a": range(50), "b": ["x"] * 50, "c": [1.0] * 50})
@@ -481,8 +482,12 @@ def test_rewrite_shrinks_and_clears_old_rows(emu: SheetsEmulator, api: SheetsApi
     for requests in tab_requests(ResultTab("prices", "Prices", small), 9, existing, "now"):
         api.client.http_client.batch_update(book_key, {"requests": requests})
     sheet = emu.state.book(book_key).sheet("Prices")
-    assert (sheet.rows, sheet.cols) == (4, 1)
+    assert (sheet.rows, sheet.cols) == (52, 3)
     assert emu.state.values_get(book_key, "Prices")["values"] == [["Last refreshed now"], ["A"], ["1"], ["2"]]  # fmt: skip
+    for requests in tab_requests(ResultTab("prices", "Prices", small), 9, existing, "now", shrink=True):  # fmt: skip
+        api.client.http_client.batch_update(book_key, {"requests": requests})
+    sheet = emu.state.book(book_key).sheet("Prices")
+    assert (sheet.rows, sheet.cols) == (4, 1)  # near Google's cap only (_grid_need)
 
 
 def test_forecast_chart_is_redrawn_not_duplicated(emu: SheetsEmulator, api: SheetsApi) -> None:
@@ -868,7 +873,9 @@ def test_a_tab_growing_longer_and_narrower_near_the_cap_is_resized_columns_first
     meta = api.client.http_client.fetch_sheet_metadata(book_key)
     existing = next(s for s in meta["sheets"] if s["properties"]["sheetId"] == 8)
     narrow = pd.DataFrame({"id": range(9_000), "n": range(9_000)})  # 18,004 cells: fits
-    for requests in tab_requests(ResultTab("scores", "Scores", narrow), 8, existing, "now"):
+    for requests in tab_requests(
+        ResultTab("scores", "Scores", narrow), 8, existing, "now", shrink=True
+    ):
         api.client.http_client.batch_update(book_key, {"requests": requests})
     sheet = emu.state.book(book_key).sheet("Scores")
     assert (sheet.rows, sheet.cols) == (9_002, 2)

@@ -213,15 +213,20 @@ def grid(emu: SheetsEmulator, book: str) -> dict[str, list[Any]]:
     """Contact ID -> the row's cells right of ours, as (value or formula); repeated keys
     get a suffix."""
     sheet = emu.state.book(book).sheet("Scores")
-    width = len(json.loads(next(m["metadataValue"] for m in sheet.metadata
-                                if m["metadataKey"] == COLUMNS_KEY))["columns"])  # fmt: skip
+    mark = json.loads(next(m["metadataValue"] for m in sheet.metadata
+                           if m["metadataKey"] == COLUMNS_KEY))  # fmt: skip
+    width = len(mark["columns"])
     out: dict[str, list[Any]] = {}
-    for r in range(2, sheet.rows):
+    headed = [
+        c for c in range(sheet.cols) if (1, c) in sheet.cells and not sheet.cells[(1, c)].empty
+    ]
+    theirs = max(headed, default=width - 1) + 1  # the grid never shrinks: cleared columns after
+    for r in range(2, 2 + mark["data"]):  # the rows written (cleared ones after)
         key = sheet.cells.get((r, 0))
         name = str(key.value) if key is not None and key.value else f"row{r}"
         while name in out:
             name += "'"
-        cells = [sheet.cells.get((r, c)) for c in range(width, sheet.cols)]
+        cells = [sheet.cells.get((r, c)) for c in range(width, theirs)]
         out[name] = [None if c is None or c.empty else (c.formula or c.value) for c in cells]
     return out
 

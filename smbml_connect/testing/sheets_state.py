@@ -43,6 +43,7 @@ SUPPORTED = (
     "duplicateSheet",
     "insertDimension",
     "deleteDimension",
+    "appendDimension",
 )
 
 
@@ -244,6 +245,7 @@ def _refuse_protected(book: Spreadsheet, kind: str, args: Mapping[str, Any]) -> 
         "deleteSheet": lambda: args.get("sheetId"),
         "insertDimension": lambda: (args.get("range") or {}).get("sheetId"),
         "deleteDimension": lambda: (args.get("range") or {}).get("sheetId"),
+        "appendDimension": lambda: args.get("sheetId"),
     }
     if kind not in where:
         return
@@ -599,6 +601,21 @@ class SheetsState:
             sheet.rows += n
         else:
             sheet.cols += n
+        book.check_cap()
+        return {}
+
+    def _do_appendDimension(self, book: Spreadsheet, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Empty rows or columns added at the end (the UI's "Add 1000 more rows")."""
+        sheet = next((s for s in book.sheets if s.sheet_id == args.get("sheetId")), None)
+        if sheet is None:
+            raise SheetsError(400, f"No grid with id: {args.get('sheetId')}")
+        length = int(args.get("length", 0))
+        if length < 1:
+            raise SheetsError(400, "Invalid appendDimension: length must be at least 1")
+        if args.get("dimension") == "ROWS":
+            sheet.rows += length
+        else:
+            sheet.cols += length
         book.check_cap()
         return {}
 

@@ -34,6 +34,7 @@ class GoogleSettings(BaseModel):
     token_url: str | None = None  # None: the key's token_uri; set for a local emulator
     timeout_seconds: float = Field(120.0, gt=0, le=600)
     attempts: int = Field(6, ge=1, le=20)  # per request, for 429, 5xx and timeouts
+    take_over_tabs: bool = False  # result tabs another config wrote become this one's
 
     @field_validator("api_url", "token_url")
     @classmethod
@@ -111,14 +112,18 @@ def _same_spreadsheet(context: ConnectorContext) -> list[Destination]:
     if not config.section(GoogleSettings).write_results:
         return []
     spreadsheet = config.source.settings_as(SheetsSourceSettings).spreadsheet
-    return [SheetsResults(_api(context), spreadsheet)]
+    return [SheetsResults(_api(context), spreadsheet, take_over=_take_over(context))]
 
 
 def _destination(context: ConnectorContext, entry: DestinationConfig) -> Destination | None:
     if context.dry_run:
         return None
     spreadsheet = entry.settings_as(SheetsDestinationSettings).spreadsheet
-    return SheetsResults(_api(context), spreadsheet)
+    return SheetsResults(_api(context), spreadsheet, take_over=_take_over(context))
+
+
+def _take_over(context: ConnectorContext) -> bool:
+    return context.config.section(GoogleSettings).take_over_tabs
 
 
 CONNECTOR = Connector(

@@ -40,8 +40,10 @@ from smbml_connect.connectors.gsheets.user_columns import (
     columns_mark,
     find_user_columns,
     grid_rows,
+    header_row,
     last_write,
     place,
+    place_below,
     with_old_columns,
     write_mark,
 )
@@ -806,6 +808,8 @@ def tab_requests(
     write: str | None = None,
     kept: Kept | None = None,
     records: str = "",
+    writer: str = "",
+    shrink: bool = False,
 ) -> list[list[dict[str, Any]]]:
     """The batchUpdate request lists for one tab: one list unless the body passes 9 MB.
 
@@ -814,7 +818,9 @@ def tab_requests(
     and the last list leaves ``refreshed``, which a later sync quotes if it cannot finish.
     ``kept``: the user's columns, written right of ours (values only), in the first list
     with every row's key: a tab that stops part way keeps each key beside its cells.
-    ``records``: whose records the rows are (the source's account), kept with our labels."""
+    ``records``: whose records the rows are (the source's account), kept with our labels;
+    ``writer``: which store wrote them (`writer_id`), so another one does not take over;
+    ``shrink``: the grid is cut to this run's rows and columns (only near Google's cap)."""
     frame = written_frame(tab, kept)
     ours = max(len(frame.columns), 1)
     for name in frame.columns:
@@ -822,8 +828,7 @@ def tab_requests(
             frame[name]
         ):
             frame[name] = pd.to_datetime(frame[name], errors="coerce")
-    width = ours + (len(kept.headers) if kept is not None else 0)
-    height = len(frame) + 2 + (1 if frame.empty else 0)
+    width, height = grid_size(frame, kept, None if shrink else existing)
     first: list[dict[str, Any]] = []
     if existing is None:
         first.append(
@@ -854,13 +859,19 @@ def tab_requests(
             {"deleteEmbeddedObject": {"objectId": chart["chartId"]}}
             for chart in _our_charts(existing, tab)
         ]
+        # The grid only grows: rows and columns past this run's are cleared, never
+        # deleted, since Google turns a formula naming a deleted cell into #REF! for good
         now = existing["properties"].get("gridProperties", {})
-        if now.get("frozenRowCount", 0) >= height:
+        if shrink and now.get("frozenRowCount", 0) >= height:
             first.append(_grid(sheet_id, "frozenRowCount", 0))
+        resize = []
+        if height != now.get("rowCount", 0):
+            resize.append(_grid(sheet_id, "rowCount", height))
+        if width != now.get("columnCount", 0):
+            resize.append(_grid(sheet_id, "columnCount", width))
         # Google applies rowCount, checks its cell cap, then applies columnCount: the
         # dimension that shrinks goes first, or a tab growing longer and narrower is
         # refused though it would fit (robin900/gspread-dataframe#38)
-        resize = [_grid(sheet_id, "rowCount", height), _grid(sheet_id, "columnCount", width)]
         first += resize[::-1] if width < now.get("columnCount", width) else resize
     body_rows = _rows_json(frame)
     chunks = _chunk(body_rows)
@@ -870,7 +881,7 @@ def tab_requests(
         where: dict[str, Any]
         if i == 0:  # a range over the whole grid also clears whatever was there before
             span = {"sheetId": sheet_id, "startRowIndex": _HEADER_ROW, "startColumnIndex": 0}
-            if kept is not None:  # ours only: the user's columns are written below
+            if kept is not None and kept.headers:  # ours only: the user's are written below
                 span["endColumnIndex"] = ours
             where = {"range": span}
             requests.append(
@@ -912,16 +923,17 @@ def tab_requests(
         last += _mark(sheet_id, REFRESHED_KEY, refreshed)
     chart_id = _new_chart_id(existing, sheet_id) if tab.chart else None
     charts = [chart_id] if chart_id is not None else []
-    mark = columns_mark(sheet_header(frame), records, sheet=sheet_id, rows=height, charts=charts)
+    mark = columns_mark(sheet_header(frame), records, sheet=sheet_id, rows=height, charts=charts,
+                        data=len(frame), writer=writer)  # fmt: skip
     last += _mark(sheet_id, COLUMNS_KEY, mark)
-    if kept is not None:  # with our first rows: they land together or not at all
+    if kept is not None and kept.headers:  # with our first rows: together or not at all
         body = [{"values": cells} for cells in kept.rows]
         body += [{"values": cells} for _, cells in kept.leftover]
         lists[0].append(
             {
                 "updateCells": {
                     "range": {"sheetId": sheet_id, "startRowIndex": _HEADER_ROW,
-                              "startColumnIndex": ours, "endColumnIndex": width},
+                              "startColumnIndex": ours},
                     "rows": [{"values": kept.headers}, *body],
                     "fields": "userEnteredValue",
                 }
@@ -970,7 +982,40 @@ def tab_requests(
     )  # fmt: skip
     if tab.chart and chart_id is not None:
         last.append(_chart(sheet_id, frame, tab.chart, chart_id))
+    if kept is not None and kept.below:  # after every clear: what the user typed below ours
+        top = kept.below[0][0]
+        rows_below: list[dict[str, Any]] = [
+            {"values": []} for _ in range(kept.below[-1][0] + 1 - top)
+        ]
+        for row, cells in kept.below:
+            rows_below[row - top] = {"values": cells}
+        last.append(
+            {
+                "updateCells": {
+                    "start": {"sheetId": sheet_id, "rowIndex": top, "columnIndex": 0},
+                    "rows": rows_below,
+                    "fields": "userEnteredValue",
+                }
+            }
+        )
     return lists
+
+
+def grid_size(
+    frame: pd.DataFrame, kept: Kept | None, existing: Mapping[str, Any] | None
+) -> tuple[int, int]:
+    """(columns, rows) the tab's grid has after the write: what this run writes, or the
+    grid as it is when that is bigger (cleared, not deleted: see `tab_requests`)."""
+    width = max(len(frame.columns), 1) + (len(kept.headers) if kept is not None else 0)
+    height = len(frame) + 2 + (1 if frame.empty else 0)
+    if kept is not None and kept.below:
+        height = max(height, kept.below[-1][0] + 1)
+        width = max(width, *(len(cells) for _, cells in kept.below))
+    if existing is not None:
+        now = existing["properties"].get("gridProperties", {})
+        width = max(width, int(now.get("columnCount", 0)))
+        height = max(height, int(now.get("rowCount", 0)))
+    return width, height
 
 
 def note_request(sheet_id: int, text: str) -> dict[str, Any]:
@@ -1125,6 +1170,7 @@ class SheetsResults:
     spreadsheet: str
     name: str = "Google Sheets result tabs"
     clock: Clock = SYSTEM_CLOCK  # the "refreshed" stamp on every tab
+    take_over: bool = False  # `[google] take_over_tabs`: tabs another store wrote become ours
 
     def __post_init__(self) -> None:
         self.key = spreadsheet_key(self.spreadsheet)
@@ -1149,6 +1195,8 @@ class SheetsResults:
         refreshed = f"{self.clock.now().astimezone(UTC):%Y-%m-%d %H:%M} UTC (run {result.run_id}, data up to {result.local_as_of:%Y-%m-%d})"
         write = f"run {result.run_id} {secrets.token_hex(6)}"
         rng = random.Random()
+        writer = _writer_of(store)
+        taken = self._others_tabs(ours, writer, report)
         held = held_back_tabs(result)
         plans: list[tuple[ResultTab, int, Mapping[str, Any] | None]] = []
         for tab in result_tabs(result):
@@ -1159,6 +1207,7 @@ class SheetsResults:
             if existing is not None:
                 sheet_id = int(existing["properties"]["sheetId"])
                 tab.title = existing["properties"]["title"]
+                _in_place(tab, existing)
             else:
                 tab.title = _free_title(tab.title, titles)
                 titles.add(tab.title)
@@ -1168,7 +1217,7 @@ class SheetsResults:
                 ids.add(sheet_id)
             plans.append((tab, sheet_id, existing))
         records = _records_of(result, store)
-        theirs = self._user_columns(plans, report, records)
+        theirs = self._user_columns(plans, report, records, taken)
         stamp = refreshed.split(" (")[0]
         pending = {  # until one request lands: the note each other tab of ours gets with it
             sheet_id: note_request(sheet_id, _not_refreshed(result.run_id, stamp, existing))
@@ -1178,14 +1227,12 @@ class SheetsResults:
         kept: list[str] = []
         done: list[str] = []
         for tab, sheet_id, existing in plans:
+            need, after, shrink = _grid_need(written_frame(tab, theirs.get(sheet_id)), theirs.get(sheet_id), existing, cells)  # fmt: skip
             lists = tab_requests(
-                tab, sheet_id, existing, refreshed, write, theirs.get(sheet_id), records or ""
-            )
+                tab, sheet_id, existing, refreshed, write, theirs.get(sheet_id), records or "",
+                writer, shrink,
+            )  # fmt: skip
             notes = [n for i, n in pending.items() if i != sheet_id]
-            shown = written_frame(tab, theirs.get(sheet_id))
-            extra = len(theirs[sheet_id].headers) if sheet_id in theirs else 0
-            need = (len(shown) + 2 + (1 if shown.empty else 0)) * (max(len(shown.columns), 1) + extra)  # fmt: skip
-            after = cells - (_cells(existing) if existing else 0) + need
             if after > CELL_CAP:
                 kept.append(
                     f"{tab.title} ({need:,} cells would take the spreadsheet to {after:,}, over "
@@ -1215,10 +1262,18 @@ class SheetsResults:
             pending = {}
             cells = after
             done.append(tab.title)
+            if shrink:
+                report.unwritten.append(
+                    f"{tab.title}: its rows and columns past this run's were deleted, since the "
+                    f"spreadsheet is near Google's limit of {CELL_CAP:,} cells: a formula that "
+                    "named one of them now shows #REF!"
+                )
             report.written += len(tab.frame)
-            if sheet_id in theirs:
+            if sheet_id in theirs and theirs[sheet_id].headers:
                 names = ", ".join(_shown(h) or "(no header)" for h in theirs[sheet_id].headers)
                 report.detail.append(f"{tab.title}: your columns kept beside their rows ({names})")
+            if sheet_id in theirs and theirs[sheet_id].below:
+                report.detail.append(_below_line(tab.title, theirs[sheet_id].below))
             report.detail.append(f"{tab.title}: {len(tab.frame):,} rows")
         if kept:
             raise SheetsNotAllWritten(
@@ -1230,29 +1285,63 @@ class SheetsResults:
             )
         return report
 
+    def _others_tabs(
+        self, ours: Mapping[str, Mapping[str, Any]], writer: str, report: PushReport
+    ) -> set[int]:
+        """The tabs of ours another store wrote last (another config, maybe another shop):
+        refused in one line unless ``take_over`` (then their ids, whose rows the user's
+        notes no longer match). A tab from before the writer mark is taken as ours."""
+        others = {
+            int(sheet["properties"]["sheetId"]): str(sheet["properties"]["title"])
+            for sheet in ours.values()
+            if writer and (write_mark(sheet) or {}).get("writer") not in (None, "", writer)
+        }
+        if others and not self.take_over:
+            names = ", ".join(repr(t) for t in others.values())
+            raise SheetsNotAllWritten(
+                f"nothing written: the result tabs {names} were written by another smbml "
+                "config (another store, maybe another shop), and this run would replace its "
+                "figures and put notes typed beside its people beside yours. Send this "
+                "config's results to another spreadsheet, or, if these tabs are to be this "
+                "config's from now on, set take_over_tabs = true under [google] for one run"
+            )
+        if others:
+            report.detail.append(
+                f"taken over from another smbml config (take_over_tabs): {', '.join(others.values())}"
+            )
+        return set(others)
+
     def _user_columns(
         self,
         plans: list[tuple[ResultTab, int, Mapping[str, Any] | None]],
         report: PushReport,
         records: str | None,
+        taken: set[int],
     ) -> dict[int, Kept]:
-        """The columns users added to our tabs, placed beside this refresh's rows.
+        """The columns users added to our tabs, placed beside this refresh's rows, and what
+        they typed below our rows (a total, a note), placed below this refresh's.
 
-        A refresh sizes the grid to our columns, so a user can only add one by inserting a
-        column: only a tab wider than our last header is read (one request for them all,
-        typed cells), and a run on tabs nobody widened reads nothing more. ``records``:
-        the account this run's rows belong to (None: not known here, not compared)."""
-        wanted: list[tuple[ResultTab, int, list[str], str | None]] = []
+        A tab is read only when its grid holds cells our last write did not (columns
+        inserted, rows added, or a grid larger than this run's rows since it never
+        shrinks): one request for them all, typed cells; a run on tabs nobody touched
+        reads nothing more. ``records``: the account this run's rows belong to (None: not
+        known here, not compared); ``taken``: tabs another config wrote (no row matched)."""
+        wanted: list[tuple[ResultTab, int, list[str], str | None, int | None]] = []
         for tab, sheet_id, existing in plans:
             if existing is None:
                 continue
             last = last_write(existing)  # None: a tab from before, which did not say
             ours, before = last or (sheet_header(tab.frame), None)
             grid = existing["properties"].get("gridProperties", {})
-            rows = (write_mark(existing) or {}).get("rows")
+            mark = write_mark(existing) or {}
+            rows = mark.get("rows")
+            data = mark.get("data", rows - 2 if isinstance(rows, int) else None)
             moved = rows is not None and grid.get("rowCount", 0) != rows  # rows added, deleted
-            if grid.get("columnCount", 0) > len(ours) or moved:
-                wanted.append((tab, sheet_id, ours, before))
+            spare = data is not None and grid.get("rowCount", 0) > data + 2  # rows we cleared
+            if grid.get("columnCount", 0) > len(ours) or moved or spare:
+                if sheet_id in taken:
+                    before = "another config"
+                wanted.append((tab, sheet_id, ours, before, data))
         if not wanted:
             return {}
         answer = self.api.client.http_client.fetch_sheet_metadata(
@@ -1263,10 +1352,16 @@ class SheetsResults:
         grids = {int(s["properties"]["sheetId"]): grid_rows(s) for s in answer.get("sheets", [])}
         kept: dict[int, Kept] = {}
         lost: set[int] = set()
-        for tab, sheet_id, ours, before in wanted:
+        for tab, sheet_id, ours, before, data in wanted:
             label = column_label(tab.key) if tab.key else ""
             grid = grids.get(sheet_id, [])
-            found = find_user_columns(grid, ours, _labels_written(tab), label)
+            above = _above_header(grid, ours)
+            if above:
+                report.unwritten.append(
+                    f"{tab.title}: what you typed above smbml's header ({above}) was not "
+                    "kept: row 1 is smbml's note (put a title in a tab of your own)"
+                )
+            found = find_user_columns(grid, ours, _labels_written(tab), label, data)
             if found is None:
                 continue
             if found.lost:
@@ -1278,20 +1373,21 @@ class SheetsResults:
                     "the tab and the next run makes it again"
                 )
                 continue
-            if tab.key is None:
-                report.unwritten.append(
-                    f"{tab.title}: the columns you added ({found.names}) were not kept: its "
-                    "rows name no record to keep them beside (keep notes in a tab of your own)"
-                )
+            new_end = _HEADER_ROW + 1 + len(tab.frame)
+            if tab.key is None or not found.headers:
+                if found.headers:
+                    report.unwritten.append(
+                        f"{tab.title}: the columns you added ({found.names}) were not kept: "
+                        "its rows name no record to keep them beside (keep notes in a tab of "
+                        "your own)"
+                    )
+                if found.below:  # a total or a note under a tab without user columns
+                    kept[sheet_id] = Kept([], [], [], place_below(found, new_end))
                 continue
-            tab.frame = with_old_columns(tab.frame, ours)
-            found = find_user_columns(grid, ours, _labels_written(tab), label) or found
-            if found.header_row > _HEADER_ROW + 1:
-                report.unwritten.append(
-                    f"{tab.title}: the rows you added above smbml's header were not kept "
-                    "(row 1 is smbml's note); your columns are kept beside their rows"
-                )
-            if records is not None and before is not None and before != records:
+            found = find_user_columns(grid, ours, _labels_written(tab), label, data) or found
+            if before == "another config":
+                found.problem = "the results now come from another config than when you typed them"
+            elif records is not None and before is not None and before != records:
                 found.problem = "the results now come from another account than when you typed them"
             if found.problem:
                 report.unwritten.append(
@@ -1305,6 +1401,8 @@ class SheetsResults:
             )
             keys = column.astype("string").fillna("").str.strip().tolist()
             kept[sheet_id] = place(found, keys, _HEADER_ROW + 1)
+            ends = _HEADER_ROW + 1 + len(keys) + len(kept[sheet_id].leftover)  # as written
+            kept[sheet_id].below = place_below(found, ends)
         plans[:] = [p for p in plans if p[1] not in lost]  # left as they are, said above
         return kept
 
@@ -1392,3 +1490,75 @@ def _records_of(result: RunResult, store: Any) -> str | None:
         return None
     kept = account(result.source)
     return "" if kept is None else str(kept[0])
+
+
+def _writer_of(store: Any) -> str:
+    """This store's id on the tabs it writes ("" without a store: not compared)."""
+    writer = getattr(store, "writer_id", None)
+    return "" if writer is None else str(writer())
+
+
+def _in_place(tab: ResultTab, existing: Mapping[str, Any]) -> None:
+    """Our columns where the tab's last refresh put them, a new one after them, one this
+    run cannot fill kept empty in its place (row 1 says so): a formula or a lookup
+    elsewhere names them by letter, and a moved column would make it read its
+    neighbour's figure without a word (find54_sync item 4)."""
+    last = last_write(existing)
+    if last is None:  # a tab from before the mark: this run's order
+        return
+    frame = tab.frame
+    if tab.key is not None and tab.key not in frame.columns:  # a run with no rows
+        frame = frame.assign(**{tab.key: pd.Series(dtype="string", index=frame.index)})
+    filled = set(sheet_header(frame))
+    tab.frame = with_old_columns(frame, last[0])
+    empty = [label for label in last[0] if label not in filled]
+    if empty and not frame.empty:
+        said = (
+            f"{', '.join(empty)}: not filled by this run (see its messages), kept empty in "
+            f"{'its' if len(empty) == 1 else 'their'} place so formulas naming smbml's "
+            "columns by letter keep working"
+        )
+        tab.note = f"{tab.note.rstrip('.')}. {said}" if tab.note else said
+
+
+_OUR_NOTES = ("Last refreshed ", "Not refreshed by run ", "Being refreshed (")
+
+
+def _above_header(grid: list[list[dict[str, Any]]], ours: list[str]) -> str:
+    """What the user typed in rows inserted above our header (a title), quoted."""
+    at = header_row(grid, ours)
+    if at is None or at <= _HEADER_ROW:
+        return ""
+    texts = [
+        text
+        for row in grid[:at]
+        for cell in row
+        if (text := _shown({"userEnteredValue": cell}).strip()) and not text.startswith(_OUR_NOTES)
+    ]
+    more = f" and {len(texts) - 3} more" if len(texts) > 3 else ""
+    return ", ".join(repr(t) for t in texts[:3]) + more
+
+
+def _below_line(title: str, below: list[tuple[int, list[dict[str, Any]]]]) -> str:
+    """The run's line for cells the user typed below the results, moved below this run's."""
+    texts = [_shown(c) for _, cells in below for c in cells if c and _shown(c)]
+    shown = ", ".join(repr(t) for t in texts[:3]) + (f" and {len(texts) - 3} more" if len(texts) > 3 else "")  # fmt: skip
+    first = below[0][0] + 1
+    return f"{title}: what you typed below the results ({shown}) was moved below this run's rows, from row {first:,}"
+
+
+def _grid_need(
+    frame: pd.DataFrame, kept: Kept | None, existing: Mapping[str, Any] | None, cells: int
+) -> tuple[int, int, bool]:
+    """(cells the tab takes, the spreadsheet's cells after, whether its grid is cut). A
+    grid is cut to this run's rows and columns only when keeping it would pass Google's
+    cap and cutting it would not."""
+    width, height = grid_size(frame, kept, existing)
+    before = _cells(existing) if existing else 0
+    need = width * height
+    if cells - before + need <= CELL_CAP or existing is None:
+        return need, cells - before + need, False
+    width, height = grid_size(frame, kept, None)
+    if cells - before + width * height > CELL_CAP:
+        return need, cells - before + need, False  # refused either way: named as before
+    return width * height, cells - before + width * height, True

@@ -46,8 +46,10 @@ __all__ = [
     "grid_rows",
     "header_row",
     "last_write",
+    "move_below",
     "move_formula",
     "place",
+    "place_below",
     "with_old_columns",
     "write_mark",
 ]
@@ -84,6 +86,8 @@ class UserColumns:
     problem: str = ""  # why rows could not be matched by key (they go to the bottom)
     header_row: int = _HEADER_ROW  # where our header was found (a title row inserted above)
     lost: bool = False  # our header is nowhere: the tab is left as it is
+    end: int = 0  # the grid row after the last one of ours: below it, the user's own rows
+    below: list[tuple[int, list[Cell]]] = field(default_factory=list)  # (row, its cells)
 
     @property
     def names(self) -> str:
@@ -98,6 +102,7 @@ class Kept:
     headers: list[dict[str, Any]]
     rows: list[list[dict[str, Any]]]
     leftover: list[tuple[str, list[dict[str, Any]]]]
+    below: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)  # (row, cells)
 
 
 def write_mark(sheet: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -131,13 +136,12 @@ def columns_mark(labels: Sequence[str], records: str, **more: Any) -> str:
 
 
 def with_old_columns(frame: pd.DataFrame, ours: Sequence[str]) -> pd.DataFrame:
-    """The frame with a column of ours that this run lacks (a failed step's) kept empty
-    in its old place: the user's formulas name columns by letter, and one gone would
-    make each later letter name its right-hand neighbour for good."""
+    """The frame with our columns in the order ``ours`` gave them (a new one after them)
+    and one this run lacks (a failed step's) kept empty in its old place: formulas and
+    lookups name columns by letter, and one moved or gone would make each later letter
+    name its neighbour for good."""
     by_label = {column_label(c): c for c in frame.columns}
     missing = [label for label in ours if label not in by_label]
-    if not missing:
-        return frame
     frame = frame.assign(
         **{label: pd.Series(None, index=frame.index, dtype="object") for label in missing}
     )
@@ -158,14 +162,21 @@ def grid_rows(sheet: Mapping[str, Any]) -> list[list[Cell]]:
 
 
 def find_user_columns(
-    grid: Sequence[Sequence[Cell]], ours: Sequence[str], now: Sequence[str], key_label: str
+    grid: Sequence[Sequence[Cell]],
+    ours: Sequence[str],
+    now: Sequence[str],
+    key_label: str,
+    data: int | None = None,
 ) -> UserColumns | None:
-    """The user's columns in ``grid`` (`grid_rows`), None when there are none. ``ours``:
-    our header labels at the last refresh; ``now``: this refresh's."""
+    """The user's columns in ``grid`` (`grid_rows`), and the rows they typed below ours
+    (a total, a note), None when there are neither. ``ours``: our header labels at the
+    last refresh; ``now``: this refresh's; ``data``: how many rows that refresh wrote
+    under the header (None: not known, every row is taken as one of ours)."""
     at = header_row(grid, ours)
     if at is None:  # our columns cannot be told from the user's: touch nothing
         return UserColumns([], {}, lost=True)
     start = at + 1
+    end = len(grid) if data is None else min(start + data, len(grid))
     header = list(grid[at])
     width = max((len(r) for r in grid), default=0)
     header += [{}] * (width - len(header))
@@ -179,17 +190,19 @@ def find_user_columns(
     mine = [
         i
         for i in range(width)
-        if i not in taken and (labels[i].strip() or any(_cell_at(row, i) for row in grid[start:]))
+        if i not in taken
+        and (labels[i].strip() or any(_cell_at(row, i) for row in grid[start:end]))
     ]
-    if not mine:
+    below = [(r, list(grid[r])) for r in range(end, len(grid)) if any(grid[r])]
+    if not mine and not below:
         return None
     moves = {i: now.index(label) for label, i in place_of.items() if label in now}
     moves.update({i: len(now) + j for j, i in enumerate(mine)})
-    found = UserColumns([header[i] for i in mine], moves, header_row=at)
+    found = UserColumns([header[i] for i in mine], moves, header_row=at, end=end, below=below)
     where = place_of.get(key_label)
-    if where is None:
+    if where is None and mine:
         found.problem = f"the {key_label} column was not found"
-    rows = [(r, [_cell_at(row, i) for i in mine]) for r, row in enumerate(grid[start:], start)]
+    rows = [(r, [_cell_at(row, i) for i in mine]) for r, row in enumerate(grid[start:end], start)]
     found.filled = [_filled([(r, cells[j]) for r, cells in rows]) for j in range(len(mine))]
     for r, cells in rows:
         if not any(_typed(c, j, r, found.filled) for j, c in enumerate(cells)):
@@ -246,6 +259,55 @@ def place(found: UserColumns, keys: Sequence[str], first_row: int = _FIRST) -> K
     old = found.header_row
     headers = [_moved(h, old, _HEADER_ROW, found.old_columns) for h in found.headers]
     return Kept(headers, rows, kept)
+
+
+def place_below(found: UserColumns, new_end: int) -> list[tuple[int, list[dict[str, Any]]]]:
+    """The rows the user typed below ours, as far below this refresh's last row as they
+    were below the last one's: cells in the columns they moved to, formulas rewritten as
+    Sheets rewrites them when rows are inserted or deleted above (a ``SUM(F3:F46)`` over
+    the whole table ends on the new last row)."""
+    placed: list[tuple[int, list[dict[str, Any]]]] = []
+    for row, cells in found.below:
+        at = new_end + row - found.end
+        out: list[dict[str, Any]] = []
+        for column, cell in enumerate(cells):
+            if not cell:
+                continue
+            new = found.old_columns.get(column, column)
+            out += [{}] * (new + 1 - len(out))
+            if "formulaValue" in cell:
+                text = move_below(str(cell["formulaValue"]), found.end, new_end, found.old_columns)
+                out[new] = {"userEnteredValue": {"formulaValue": text}}
+            else:
+                out[new] = {"userEnteredValue": dict(cell)}
+        placed.append((at, out))
+    return placed
+
+
+def move_below(text: str, old_end: int, new_end: int, columns: Mapping[int, int]) -> str:
+    """A formula typed below our rows (which ended before grid row ``old_end``, zero-based)
+    once they end before ``new_end``: rows below ours move with them, a range that ends on
+    our last row ends on the new last row, columns move by ``columns``; other tabs and
+    quoted text stay."""
+
+    def end(ref: str, last: bool) -> str:
+        cabs, letters, rabs, row = _PARTS.fullmatch(ref).groups()  # type: ignore[union-attr]
+        column = column_index_from_string(letters.upper()) - 1
+        number = int(row)
+        if number > old_end or (last and number == old_end):
+            number += new_end - old_end
+        letter = get_column_letter(columns.get(column, column) + 1)
+        return f"{cabs}{letter}{rabs}{max(number, 1)}"
+
+    def moved(match: re.Match[str]) -> str:
+        if match["sheet"]:  # another tab's cells
+            return match.group(0)
+        if not match["b"]:
+            return end(match["a"], last=False)
+        return end(match["a"], last=False) + ":" + end(match["b"], last=True)
+
+    parts = _QUOTED.split(text)
+    return "".join(p if p[:1] in ('"', "'") else _REF.sub(moved, p) for p in parts)
 
 
 def move_formula(text: str, old_row: int, new_row: int, columns: Mapping[int, int]) -> str:
