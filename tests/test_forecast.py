@@ -774,6 +774,18 @@ def test_a_product_not_for_sale_gets_no_forecast_and_the_total_does_not_carry_it
         assert value == pytest.approx(monthly[month], abs=0.01)
 
 
+def test_a_product_only_quiet_for_months_keeps_its_forecast_and_its_share_of_the_total():
+    """Unsold for longer than ever before, yet not marked: a seasonal blend between its
+    seasons (or a best seller out of stock) comes back, so the forecast keeps it; only
+    the shop's own word takes a product's sales out of the total (review54 item 3)."""
+    tables, as_of = _tea_shop()
+    tables["products"] = tables["products"].assign(on_sale=True)
+    context = StepContext(as_of=as_of, settings={"forecast": {"products": 5}})
+    result = forecast_step(tables, context)
+    assert "Winter Blend" in set(result.sheets["Forecast"]["series"])
+    assert not any(p.startswith("Left out of the forecast") for p in result.sections[0].paragraphs)
+
+
 def test_daily_best_sellers_are_ranked_on_the_year_not_on_the_last_week():
     """A daily forecast ranked its products on one week (a season of 7 days): the shop's
     biggest seller, quiet for a week, went into "other" beside a small product forecast

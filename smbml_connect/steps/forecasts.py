@@ -11,7 +11,6 @@ import pandas as pd
 from pydantic import Field
 
 from smbml_connect import charts
-from smbml_connect.analytics.customers.recommend import OFF_SALE_WEEKS, off_sale
 from smbml_connect.analytics.forecast.engine import (
     MODEL_WORDS,
     SeriesForecast,
@@ -20,6 +19,7 @@ from smbml_connect.analytics.forecast.engine import (
 from smbml_connect.analytics.forecast.reconcile import Reconciled, to_total
 from smbml_connect.analytics.forecast.sales_series import (
     OTHER,
+    PERIODS_A_YEAR,
     TOTAL,
     SalesSeries,
     covered_words,
@@ -33,7 +33,6 @@ from smbml_connect.column_labels import column_label
 from smbml_connect.data_checks import data_ends_early
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.ports import SheetsChart, SheetsPart, SheetsTab, StepOutputs, Tab, WorkbookChart
-from smbml_connect.sales import product_sale_days
 from smbml_connect.schema import FORECASTS
 from smbml_connect.steps.base import (
     ReportSection,
@@ -349,21 +348,15 @@ def _so_far_words(sales: SalesSeries, r: SeriesForecast, uid: str, freq: str, cu
     )
 
 
-def _not_for_sale(tables: Mapping[str, pd.DataFrame], context: StepContext) -> set[str]:
-    """Products not for sale now, read as Next products reads them (`off_sale`): marked so
-    in the products list, or bought by no one for weeks, longer than ever before."""
-    lines = tables.get("order_lines")
-    if context.sold is not None:
-        sold = context.sold
-    elif lines is not None:
-        sold = product_sale_days(tables["orders"], lines)
-    else:
-        return set()
-    return off_sale(sold, context.as_of, tables.get("products"))
-
-
 def _marked(products: pd.DataFrame | None) -> set[str]:
-    """Products the products list itself marks not for sale (`on_sale` no)."""
+    """Products the shop itself says are not for sale (`on_sale` no: marked so in the
+    products list or the CRM, archived, or no longer listed while sales name them).
+
+    Only these leave the forecast. Next products also leaves out a product no one bought
+    for 13 weeks, longer than ever before (`off_sale`), which is a fair guess for what to
+    suggest but not for revenue: a seasonal product between its first two seasons and a
+    best seller out of stock for 14 weeks took their sales out of the total's forecast
+    (review54 item 3)."""
     if products is None or "on_sale" not in products.columns:
         return set()
     flag = products["on_sale"].astype("boolean").eq(False).fillna(False).to_numpy()
@@ -389,24 +382,18 @@ def _with_history_shown(
     return out
 
 
-def _stopped_words(
-    sales: SalesSeries, marked: set[str], names: Mapping[str, str], currency: str, freq: str
-) -> str:
+def _stopped_words(sales: SalesSeries, names: Mapping[str, str], currency: str, freq: str) -> str:
     """The products left out of the forecast as not for sale now, and why, or ''."""
     if not sales.stopped:
         return ""
     order = sorted(sales.stopped, key=lambda p: (-sales.stopped[p], names.get(p, p)))
     shown = [names.get(p, p) for p in order[:5]]
     listed = ", ".join(shown) + (f" and {len(order) - 5} more" if len(order) > 5 else "")
-    why = []
-    if set(order) & marked:
-        why.append("marked so in your products list: archived, a draft, discontinued or inactive")
-    if set(order) - marked:
-        why.append(f"bought by no one for {OFF_SALE_WEEKS} weeks or more, longer than ever before")
-    year, (word, length, _) = sum(sales.stopped.values()), FREQUENCIES[freq]
+    year, word, length = sum(sales.stopped.values()), FREQUENCIES[freq][0], PERIODS_A_YEAR[freq]
     return (
         f"Left out of the forecast: {plural(len(order), 'product')} not for sale now, "
-        f"{listed} ({'; or '.join(why)}). "
+        f"{listed} (marked so in your products list or CRM: archived, a draft, discontinued "
+        "or inactive, or no longer listed). "
         f"{'Its' if len(order) == 1 else 'Their'} sales ({money(year, currency)} in the last "
         f"{plural(length, word)}) count in the history shown, but no forecast "
         "carries them on: all sales' forecast is made from what the products still for sale "
@@ -427,7 +414,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         )
     sales = sales_series(
         tables["orders"], tables.get("order_lines"), context.as_of, freq,
-        settings.products, _not_for_sale(tables, context),
+        settings.products, _marked(tables.get("products")),
     )  # fmt: skip
     if sales.frame.empty:
         raise NotEnoughDataError("no counted orders before the current period to forecast from")
@@ -480,7 +467,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         measure, label = _label(uid, names)
         check_rows.append({"series": label, "measure": measure, "model": "not forecast",
                            "notes": reason})  # fmt: skip
-    stopped = _stopped_words(sales, _marked(tables.get("products")), names, cur, freq)
+    stopped = _stopped_words(sales, names, cur, freq)
     for pid in sorted(sales.stopped, key=lambda p: names.get(p, p)):
         check_rows.append({"series": names.get(pid, pid), "measure": "revenue",
                            "model": "not forecast",
