@@ -115,6 +115,16 @@ def _gap_words(days: int) -> str:
     return plural(round(weeks), "week") if weeks < 9 else plural(round(weeks / 4.35), "month")
 
 
+def _free_words(paid_share: float, currency: str) -> str:
+    """Why a customer who took free orders is expected to spend less than others: the
+    model counts a day of 0 as a purchase worth 0, not one of unknown value."""
+    if paid_share >= 1:
+        return ""
+    if paid_share <= 0:
+        return f": every purchase so far was {money(0.0, currency)}"
+    return f": {1 - paid_share:.0%} of the days with an order so far were {money(0.0, currency)}"
+
+
 def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
     horizon = context.settings_for(CustomersSettings).horizon_days
     model = CustomerValueModel().fit(tables["orders"], context.as_of)
@@ -135,7 +145,7 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
             f"{money(float(r.spend_so_far), cur)} in total",
             f"Expected to spend {money(float(r.expected_value), cur)} in the next {months} "
             f"months (80% range {money(float(r.value_lo80), cur)}-"
-            f"{money(float(r.value_hi80), cur)})",
+            f"{money(float(r.value_hi80), cur)})" + _free_words(r.paid_share, cur),
         ]
         for r in table.itertuples(index=False)
     ]
