@@ -1382,8 +1382,10 @@ def cluster_name_problems(profiles: pd.DataFrame) -> list[str]:
         if not said or int(said.group(1)) != max(1, round(orders)):
             problems.append(f"{name!r}: median orders {orders:g}")
         # A rhythm is said only while the median customer keeps it: quiet for at most 1.5
-        # times the longest gap the words allow (45 days a month, 21 every few weeks).
-        if ("every month" in name and quiet > 67.5) or ("every few weeks" in name and quiet > 31.5):
+        # times the longest gap the words allow (45 days a month, 21 every few weeks, 10
+        # a week, 4 every few days).
+        allowed = {"every month": 45, "every few weeks": 21, "every week": 10, "every few days": 4}
+        if any(words in name and quiet > 1.5 * gap for words, gap in allowed.items()):
             problems.append(f"{name!r}: quiet for {quiet:.0f} days")
         if ("quiet for" in name) != (quiet >= 180):
             problems.append(f"{name!r}: median days since an order {quiet:.0f}")

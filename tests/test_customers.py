@@ -592,3 +592,29 @@ def test_often_bought_with_rests_on_several_buyers_and_no_gift_card_or_sample_is
     assert not_a_next_product(tables["products"]) == {"GC50", "SAMP"}
     words = " ".join(p for s in result.sections for p in s.paragraphs)
     assert "Free sample, Gift card $50 (gift cards and free products)" in words
+
+
+@pytest.mark.parametrize(
+    ("gap", "words"),
+    [
+        (1.8, "buy every few days"),
+        (7.0, "buy about every week"),
+        (14.0, "buy every few weeks"),
+        (30.0, "buy about every month"),
+    ],
+)
+def test_a_clusters_rhythm_follows_its_median_gap(gap: float, words: str):
+    """An owner's test account ordering every two days was "buy every few weeks", as a
+    weekly subscription box would be (find54_customers item 7)."""
+    from smbml_connect.analytics.customers.clusters import _rhythm
+
+    rng = np.random.default_rng(4)
+    orders = rng.integers(20, 60, 9).astype(float)
+    part = pd.DataFrame(
+        {
+            "orders": orders,
+            "tenure_days": (orders - 1) * gap * rng.uniform(0.9, 1.1, 9),
+            "recency_days": rng.uniform(0, gap, 9),
+        }
+    )
+    assert _rhythm(part).endswith(words)
