@@ -48,6 +48,7 @@ from smbml_connect.sales import NEGATIVE, REFUNDED, is_sale, product_sale_days, 
 from smbml_connect.sample import SampleConfig, generate
 from smbml_connect.schema import TABLES
 from smbml_connect.steps import STEPS
+from smbml_connect.steps.customers import MEDIUM_RISK
 from smbml_connect.store import Store
 from smbml_connect.value_words import DEAL_STAGE_LABELS
 
@@ -1381,8 +1382,10 @@ def cluster_name_problems(profiles: pd.DataFrame) -> list[str]:
         if not said or int(said.group(1)) != max(1, round(orders)):
             problems.append(f"{name!r}: median orders {orders:g}")
         # A rhythm is said only while the median customer keeps it: quiet for at most 1.5
-        # times the longest gap the words allow (45 days a month, 21 every few weeks).
-        if ("every month" in name and quiet > 67.5) or ("every few weeks" in name and quiet > 31.5):
+        # times the longest gap the words allow (45 days a month, 21 every few weeks, 10
+        # a week, 4 every few days).
+        allowed = {"every month": 45, "every few weeks": 21, "every week": 10, "every few days": 4}
+        if any(words in name and quiet > 1.5 * gap for words, gap in allowed.items()):
             problems.append(f"{name!r}: quiet for {quiet:.0f} days")
         if ("quiet for" in name) != (quiet >= 180):
             problems.append(f"{name!r}: median days since an order {quiet:.0f}")
@@ -1614,6 +1617,38 @@ def check_new_customers(out: Outputs, tally: Tally) -> None:
         tally.check("a New Customer first bought very recently", first_days.get(who, -1) <= recent,
                     f"Segments {who}: New Customers, first order {first_days.get(who)} days "
                     f"ago, R 5 runs to {recent} days")  # fmt: skip
+
+
+# Segments whose words say "often" ("buy often", "used to buy often", "among the best"),
+# and those that say the customer is long gone or quiet ("not for a long time", "now quiet").
+OFTEN_SEGMENTS = ("Champions", "Loyal Customers", "At Risk", "Can't Lose Them")
+QUIET_SEGMENTS = ("At Risk", "Can't Lose Them", "Hibernating")
+SEGMENT_WORDS = "a segment's words fit the customer and their churn risk"
+
+
+def check_segment_words(out: Outputs, tally: Tally) -> None:
+    """No customer who bought once is in a segment that says they buy often (a one-off
+    buyer was "Champions: buy often" where most bought once), and none with Low churn
+    risk in Customer value is in a segment that says they have gone quiet (a subscriber
+    billed 29 days before was At Risk beside a 1% churn risk)."""
+    segments = _tab_frame(out.workbook.get("Segments", []))
+    if segments is None or segments.empty:
+        return
+    segments = segments.set_index(segments["contact_id"].astype(str))
+    for who, row in segments.iterrows():
+        if int(row["frequency"]) == 1:
+            tally.check(SEGMENT_WORDS, row["segment"] not in OFTEN_SEGMENTS,
+                        f"Segments {who}: {row['segment']} with one order")  # fmt: skip
+    value = _tab_frame(out.workbook.get("Customer value", []))
+    if value is None or value.empty or "churn_risk" not in value.columns:
+        return
+    risk = pd.to_numeric(value.set_index(value["contact_id"].astype(str))["churn_risk"])
+    quiet = segments[segments["segment"].isin(QUIET_SEGMENTS)]
+    for who, segment in quiet["segment"].items():
+        if who in risk.index:
+            tally.check(SEGMENT_WORDS, float(risk[who]) >= MEDIUM_RISK,
+                        f"Segments {who}: {segment} beside a Low churn risk of "
+                        f"{float(risk[who]):.1%} in Customer value")  # fmt: skip
 
 
 # Points between a contact's lead score and its open deal's win chance beyond which the two
@@ -1907,6 +1942,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
         check_customer_chances
     ),
     "a New Customer first bought very recently": check_new_customers,
+    SEGMENT_WORDS: check_segment_words,
     "codes as words, reasons say which way, no JSON in Rejects, counts and dates typed": check_words,
     "no contact who said no (anywhere) is shown or scored": check_opt_outs,
     "only open deals get a win chance; a won deal is closed": check_open_deals,

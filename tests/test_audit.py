@@ -17,6 +17,7 @@ from audit import (
     INVARIANTS,
     MONEY_DIGITS,
     PRICE_GRID,
+    SEGMENT_WORDS,
     SHOPS,
     Outputs,
     Shop,
@@ -479,6 +480,8 @@ def test_the_audit_finds_customer_chances_and_new_customers_that_contradict(samp
         "a New Customer first bought very recently": _planted(
             sample, "Segments", "segment", lambda v: "New Customers", row=None
         ),
+        # find54_customers items 1 and 2: a one-off buyer "buy often", a regular "now quiet"
+        SEGMENT_WORDS: _planted(sample, "Segments", "segment", lambda v: "At Risk", row=None),
     }
     for invariant, broken in planted.items():
         found = {problem.split(":")[0] for problem in audit(broken).problems}

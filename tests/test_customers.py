@@ -15,6 +15,7 @@ from smbml_connect.analytics.customers.clusters import CustomerClusters, custome
 from smbml_connect.analytics.customers.recommend import (
     CoPurchaseRecommender,
     hit_rate_at_k,
+    not_a_next_product,
     off_sale,
     purchases_by_customer,
     returned_by_customer,
@@ -465,6 +466,9 @@ def test_whether_a_product_still_sells_is_the_shops_fact_not_only_its_consenting
         {"product_id": "ADVENT", "ordered_at": [*pd.date_range("2024-11-15", "2024-12-24"),
                                                 *pd.date_range("2025-11-15", "2025-12-24")]}
     )  # fmt: skip
+    tea = pd.DataFrame({"product_id": "TEA", "ordered_at": pd.date_range("2024-10-01",
+                                                                          "2027-02-27", freq="W")})  # fmt: skip
+    advent = pd.concat([advent, tea], ignore_index=True)
     advent["ordered_at"] = advent["ordered_at"].dt.tz_localize("UTC")
     for day in ("2026-10-15", "2026-11-14"):
         assert off_sale(advent, pd.Timestamp(day, tz="UTC")) == set(), day
@@ -494,3 +498,123 @@ def test_cluster_names_follow_each_clusters_own_medians(business):
         features = customer_features(t["orders"], t["order_lines"], t["products"], business.as_of)
         model = CustomerClusters(random_state=seed).fit(features)
         assert cluster_name_problems(model.profiles(features)) == []
+
+
+def test_a_seasonal_shops_new_line_is_not_off_sale_while_the_whole_shop_is_quiet():
+    """A Christmas shop sells from mid-November to Christmas only. Its new nutcracker, sold
+    in its first season, was "not for sale now" in July (quiet longer than its own gaps),
+    while the older lines, just as quiet, were suggested (find54_customers item 5)."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for year in (2022, 2023, 2024, 2025):
+        for day in pd.date_range(f"{year}-11-15", f"{year}-12-22"):
+            for product in rng.choice(["WREATH", "STOCKING", "ADVENT"], int(rng.integers(1, 4))):
+                rows.append((product, day + pd.Timedelta(hours=int(rng.integers(9, 20)))))
+            if year == 2025 and rng.random() < 0.4:
+                rows.append(("NUTCRACKER", day + pd.Timedelta(hours=12)))
+    sold = pd.DataFrame(rows, columns=["product_id", "ordered_at"])
+    sold["ordered_at"] = sold["ordered_at"].dt.tz_localize("UTC")
+    assert off_sale(sold, pd.Timestamp("2026-07-15", tz="UTC")) == set()
+    assert off_sale(sold, pd.Timestamp("2026-11-10", tz="UTC")) == set()
+    # The next season sells everything but the nutcracker: now it is off sale.
+    later = pd.DataFrame(
+        {"product_id": "WREATH", "ordered_at": pd.date_range("2026-11-15", "2026-12-22")}
+    )
+    later["ordered_at"] = later["ordered_at"].dt.tz_localize("UTC")
+    both = pd.concat([sold, later], ignore_index=True)
+    assert "NUTCRACKER" in off_sale(both, pd.Timestamp("2027-01-10", tz="UTC"))
+
+
+def _gift_shop() -> dict[str, pd.DataFrame]:
+    """A bath shop: 50 customers buy soap, lotion, bath salts and candles in irregular
+    baskets over a year; one buys a $50 gift card four times (and lotion), one takes a
+    free sample (and lotion), one buys the new bath bomb (and lotion)."""
+    rng = np.random.default_rng(21)
+    orders, lines = [], []
+    start = pd.Timestamp("2025-10-01 10:00")
+    prices = {"SOAP": 6.0, "LOT": 22.0, "SALT": 14.0, "CAND": 18.0}
+    for i in range(50):
+        for k in range(int(rng.integers(1, 4))):
+            basket = rng.choice(list(prices), int(rng.integers(1, 3)), replace=False).tolist()
+            day = start + pd.Timedelta(days=int(rng.integers(0, 360)), hours=k)
+            orders.append((f"o{i}-{k}", f"c{i}", day, 0.0, "paid"))
+            lines.extend((f"o{i}-{k}", n, p, 1.0, prices[p]) for n, p in enumerate(basket))
+    extra = [("c0", "GC50", 50.0), ("c0", "GC50", 50.0), ("c0", "GC50", 50.0),
+             ("c0", "GC50", 50.0), ("c1", "SAMP", 0.0), ("c2", "BOMB", 7.5)]  # fmt: skip
+    for j, (who, product, price) in enumerate(extra):
+        day = start + pd.Timedelta(days=300 + 9 * j)
+        orders.append((f"x{j}", who, day, price + 22.0, "paid"))
+        lines += [(f"x{j}", 0, product, 1.0, price), (f"x{j}", 1, "LOT", 1.0, 22.0)]
+    return {
+        "orders": pd.DataFrame(
+            orders, columns=["order_id", "contact_id", "ordered_at", "total", "status"]
+        ),
+        "order_lines": pd.DataFrame(
+            lines, columns=["order_id", "line_no", "product_id", "quantity", "unit_price"]
+        ),
+        "contacts": pd.DataFrame(
+            {"contact_id": [f"c{i}" for i in range(50)], "first_name": "Kim", "last_name": "Ng"}
+        ),
+        "products": pd.DataFrame(
+            {
+                "product_id": ["SOAP", "LOT", "SALT", "CAND", "GC50", "SAMP", "BOMB"],
+                "name": [
+                    "Lavender soap",
+                    "Body lotion",
+                    "Bath salts",
+                    "Candle",
+                    "Gift card $50",
+                    "Free sample",
+                    "Bath bomb",
+                ],
+                "price": [6.0, 22.0, 14.0, 18.0, 50.0, 0.0, 7.5],
+            }
+        ),
+    }
+
+
+def test_often_bought_with_rests_on_several_buyers_and_no_gift_card_or_sample_is_suggested():
+    """A gift card and a free sample, each taken by one customer, were suggested to most
+    customers as "Often bought with Body lotion"; 128 of 228 suggestions rested on a
+    single shared buyer (find54_customers item 4)."""
+    tables = _gift_shop()
+    as_of = pd.Timestamp("2026-10-31", tz="UTC")
+    result = next_product_step(tables, StepContext(as_of=as_of))
+    picks = result.sheets["Next products"]
+    assert not {"GC50", "SAMP", "BOMB"} & set(picks["product_id"])  # one buyer each
+    purchases = purchases_by_customer(tables["orders"], tables["order_lines"], as_of)
+    who = purchases.groupby("product_id")["contact_id"].agg(set)
+    names = dict(zip(tables["products"]["name"], tables["products"]["product_id"], strict=True))
+    for row in picks.itertuples(index=False):
+        if row.reason.startswith("Often bought with "):
+            because = names[row.reason.removeprefix("Often bought with ")]
+            assert len(who[row.product_id] & who[because]) >= 3, row
+    assert not_a_next_product(tables["products"]) == {"GC50", "SAMP"}
+    words = " ".join(p for s in result.sections for p in s.paragraphs)
+    assert "Free sample, Gift card $50 (gift cards and free products)" in words
+
+
+@pytest.mark.parametrize(
+    ("gap", "words"),
+    [
+        (1.8, "buy every few days"),
+        (7.0, "buy about every week"),
+        (14.0, "buy every few weeks"),
+        (30.0, "buy about every month"),
+    ],
+)
+def test_a_clusters_rhythm_follows_its_median_gap(gap: float, words: str):
+    """An owner's test account ordering every two days was "buy every few weeks", as a
+    weekly subscription box would be (find54_customers item 7)."""
+    from smbml_connect.analytics.customers.clusters import _rhythm
+
+    rng = np.random.default_rng(4)
+    orders = rng.integers(20, 60, 9).astype(float)
+    part = pd.DataFrame(
+        {
+            "orders": orders,
+            "tenure_days": (orders - 1) * gap * rng.uniform(0.9, 1.1, 9),
+            "recency_days": rng.uniform(0, gap, 9),
+        }
+    )
+    assert _rhythm(part).endswith(words)

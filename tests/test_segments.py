@@ -4,6 +4,7 @@ import pytest
 
 from smbml_connect.analytics.customers.segments import (
     SEGMENTS,
+    on_schedule,
     quintile_score,
     rfm_table,
     segment_for,
@@ -54,11 +55,11 @@ def test_hand_computed_example():
     assert table["r_score"].to_dict() == {"a": 5, "b": 4, "c": 3, "d": 2, "e": 1}
     assert table["f_score"].to_dict() == {"a": 5, "b": 1, "c": 4, "d": 2, "e": 3}
     assert table["m_score"].to_dict() == {"a": 4, "b": 2, "c": 3, "d": 1, "e": 5}
-    # FM = round-half-up of (F + M) / 2: a 4.5->5, b 1.5->2, c 3.5->4, d 1.5->2, e 4
-    assert table["fm_score"].to_dict() == {"a": 5, "b": 2, "c": 4, "d": 2, "e": 4}
+    # FM = round-half-up of (F + M) / 2: a 4.5->5, c 3.5->4, d 1.5->2, e 4; b bought once: 1
+    assert table["fm_score"].to_dict() == {"a": 5, "b": 1, "c": 4, "d": 2, "e": 4}
     assert table["segment"].to_dict() == {
         "a": "Champions",
-        "b": "Potential Loyalists",
+        "b": "Promising",
         "c": "Loyal Customers",
         "d": "Hibernating",
         "e": "At Risk",
@@ -140,3 +141,89 @@ def test_new_customers_first_bought_very_recently_and_others_of_their_cell_are_p
     meanings = {s.name: s for s in SEGMENTS}
     assert "first purchase" not in meanings["New Customers"].action  # some have bought twice
     assert table.at["K031", "segment"] == "Hibernating"
+
+
+OFTEN = {"Champions", "Loyal Customers", "At Risk", "Can't Lose Them"}  # words say "often"
+
+
+def _mostly_one_off_buyers() -> pd.DataFrame:
+    """A craft shop two years old: 26 people bought once, at irregular times and amounts
+    (two of them last week), four came back once or twice."""
+    rng = np.random.default_rng(11)
+    rows = []
+    for i in range(24):
+        day = pd.Timestamp("2024-11-01") + pd.Timedelta(days=int(rng.integers(0, 700)))
+        rows.append((f"A{i:02d}", f"{day} 14:00", round(float(rng.uniform(15, 180)), 2),
+                     "completed"))  # fmt: skip
+    rows += [
+        ("A90", "2026-10-26 10:00", 160.0, "completed"),  # a big first order last week
+        ("A91", "2026-10-29 18:30", 22.5, "completed"),
+        ("R1", "2025-03-02", 40.0, "completed"),
+        ("R1", "2026-02-11", 55.0, "completed"),
+        ("R1", "2026-10-20", 61.0, "completed"),
+        ("R2", "2025-12-01", 30.0, "completed"),
+        ("R2", "2026-09-14", 35.0, "completed"),
+        ("R3", "2024-12-12", 80.0, "completed"),
+        ("R3", "2025-06-30", 95.0, "completed"),
+        ("R4", "2026-04-04", 18.0, "completed"),
+        ("R4", "2026-08-08", 26.0, "completed"),
+    ]
+    return orders(rows)
+
+
+def test_one_order_is_never_called_often_and_recent_first_orders_are_new():
+    table = rfm_table(_mostly_one_off_buyers(), pd.Timestamp("2026-10-31", tz="UTC"))
+    once = table[table["frequency"] == 1].set_index("contact_id")
+    assert len(once) == 26
+    # 26 of 30 tie at one order: the average rank made them all F 3 ("buy often" in
+    # Champions and At Risk); one order is the lowest frequency there is.
+    assert (once["f_score"] == 1).all() and (once["fm_score"] == 1).all()
+    assert not set(once["segment"]) & OFTEN, once["segment"].value_counts()
+    assert once.loc[["A90", "A91"], "segment"].tolist() == ["New Customers"] * 2
+    repeat = table[table["frequency"] > 1]
+    assert (repeat["f_score"] > 1).all()  # two orders beat one, however the ranks tie
+
+
+def _subscribers() -> pd.DataFrame:
+    """A coffee subscription: ten subscribers billed monthly on their own day (a card that
+    fails moves a bill a few days), three who cancelled in spring, and one customer who
+    bought monthly until June and has been quiet since."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for i, day in enumerate([2, 5, 7, 9, 12, 15, 18, 21, 24, 28]):
+        for month in pd.date_range("2025-11-01", "2026-10-01", freq="MS"):
+            bill = month + pd.Timedelta(days=day - 1 + int(rng.integers(0, 3)), hours=6)
+            if bill <= pd.Timestamp("2026-10-31"):
+                rows.append((f"S{i:02d}", f"{bill}", 24.0 + 6 * (i % 3), "completed"))
+    for i, last in enumerate(["2026-03-10", "2026-04-03", "2026-04-20"]):
+        for month in pd.date_range("2025-11-01", last, freq="MS"):
+            rows.append((f"X{i}", f"{month + pd.Timedelta(days=3 + i)}", 24.0, "completed"))
+    for month in pd.date_range("2025-11-01", "2026-06-01", freq="MS"):
+        rows.append(("Q", f"{month + pd.Timedelta(days=9)}", 30.0, "completed"))
+    return orders(rows)
+
+
+def test_subscribers_on_schedule_are_not_long_ago_nor_quiet():
+    table = rfm_table(_subscribers(), pd.Timestamp("2026-10-31", tz="UTC"))
+    table = table.set_index("contact_id")
+    active = table[table.index.str.startswith("S")]
+    # Everyone bought within a month: by rank alone a subscriber billed 29 days ago was
+    # "the oldest fifth", At Risk ("used to buy often, but not for a long time").
+    assert active["recency_days"].max() >= 25
+    assert (active["r_score"] >= 4).all(), active[["recency_days", "r_score", "segment"]]
+    assert set(active["segment"]) <= {"Champions", "Loyal Customers", "Potential Loyalists"}
+    # Quiet for four months after buying every month is late by their own measure.
+    gone = table.loc[["X0", "X1", "X2", "Q"]]
+    assert (gone["r_score"] <= 2).all() and set(gone["segment"]) <= {"At Risk", "Hibernating"}
+
+
+def test_a_yearly_customer_is_on_schedule_until_half_a_year_late():
+    rows = [("Y", f"{year}-11-20", 90.0, "completed") for year in (2022, 2023, 2024)]
+    rows += [("Z", f"{year}-05-02", 90.0, "completed") for year in (2022, 2023, 2024)]
+    # An irregular buyer who once came back after 287 days is not gone at 210.
+    rows += [("I", day, 40.0, "completed") for day in ("2024-10-25", "2024-12-17",
+             "2025-05-29", "2025-06-20", "2026-04-03")]  # fmt: skip
+    on_time = on_schedule(orders(rows), pd.Timestamp("2025-12-20", tz="UTC"))
+    assert on_time["Y"] and not on_time["Z"]  # 395 days against a year; 597 days
+    assert on_schedule(orders(rows), pd.Timestamp("2026-10-30", tz="UTC"))["I"]
+    assert not on_schedule(orders(rows), pd.Timestamp("2027-01-30", tz="UTC"))["I"]

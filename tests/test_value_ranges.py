@@ -198,7 +198,7 @@ def test_the_ranges_are_the_slow_ways_to_many_digits(family: str, shop: str) -> 
     weeks = 365 / 7
     purchases = model.btyd_.expected_purchases(weeks, x, t_x, T)
     spend = model.spend_.expected_spend(x, m)
-    lo, hi = model._value_interval(weeks, x, t_x, T, m, purchases, spend)
+    lo, hi = model._value_interval(weeks, x, t_x, T, s, purchases, spend)
     reference = _reference_interval(model, weeks)
     assert lo == pytest.approx(reference[:, 0], rel=1e-7, abs=1e-9)
     assert hi == pytest.approx(reference[:, 1], rel=1e-7, abs=1e-9)
@@ -282,3 +282,42 @@ def test_counts_left_out_of_the_search_are_surely_negligible() -> None:
     skipped = _negligible(log_size, (a + b) / (a + 1), z)
     assert skipped.mean() > 0.2  # it does leave some out
     assert (weight[skipped] * betainc(a[skipped], b[skipped], z[skipped]) < 1e-22).all()
+
+
+def test_a_known_zero_spend_is_zero_not_the_shops_average(orders: pd.DataFrame) -> None:
+    """Free samples and staff orders at 100% off are purchases worth 0: a customer who took
+    five free samples was expected to spend $85 next year (the shop's average spend, as if
+    their value were unknown), more than 82 of 87 customers (find54_customers item 3)."""
+    free = [("F1", f"2026-{m:02d}-0{d} 10:00", 0.0) for m, d in ((5, 3), (6, 9), (8, 1),
+                                                                 (9, 4), (10, 7))]  # fmt: skip
+    free += [("F2", f"2026-{m:02d}-1{d} 16:30", 0.0) for m, d in ((7, 2), (9, 5), (10, 8))]
+    mixed = [("F3", "2026-03-14 12:00", 34.0), ("F3", "2026-06-20 12:00", 0.0),
+             ("F3", "2026-09-02 12:00", 0.0)]  # fmt: skip
+    extra = pd.DataFrame(
+        {
+            "order_id": [f"Z{n}" for n in range(len(free + mixed))],
+            "contact_id": [r[0] for r in free + mixed],
+            "ordered_at": [r[1] for r in free + mixed],
+            "total": [r[2] for r in free + mixed],
+            "status": "paid",
+        }
+    )
+    table = (
+        CustomerValueModel()
+        .fit(pd.concat([orders, extra], ignore_index=True), AS_OF)
+        .predict(365)
+        .set_index("contact_id")
+    )
+    for who in ("F1", "F2"):
+        assert table.loc[who, ["expected_value", "value_lo80", "value_hi80"]].tolist() == [0, 0, 0]
+        assert table.at[who, "paid_share"] == 0
+    # One paid day in three: a third of what a paid purchase is expected to be worth.
+    assert table.at["F3", "paid_share"] == pytest.approx(1 / 3)
+    paid = table.loc[table["paid_share"] == 1]
+    assert 0 < table.at["F3", "expected_value"] < paid["expected_value"].median()
+    assert table.at["F3", "value_lo80"] <= table.at["F3", "expected_value"]
+    assert table.at["F3", "expected_value"] <= table.at["F3", "value_hi80"]
+    # Free days teach the spend model nothing: the others' spend per purchase is as before.
+    alone = CustomerValueModel().fit(orders, AS_OF).predict(365).set_index("contact_id")
+    shared = table.loc[alone.index, "spend_per_purchase"]
+    assert np.allclose(shared.to_numpy(), alone["spend_per_purchase"].to_numpy(), rtol=1e-9)

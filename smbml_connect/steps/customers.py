@@ -13,9 +13,11 @@ from smbml_connect import charts
 from smbml_connect.analytics.customers.clusters import CustomerClusters, customer_features
 from smbml_connect.analytics.customers.history import order_history
 from smbml_connect.analytics.customers.recommend import (
+    MIN_SHARED_BUYERS,
     OFF_SALE_WEEKS,
     CoPurchaseRecommender,
     hit_rate_at_k,
+    not_a_next_product,
     off_sale,
     purchases_by_customer,
     returned_by_customer,
@@ -156,6 +158,16 @@ def _rejected_as(rejects: pd.DataFrame | None, order: str, column: str) -> str |
     return None
 
 
+def _free_words(paid_share: float, currency: str) -> str:
+    """Why a customer who took free orders is expected to spend less than others: the
+    model counts a day of 0 as a purchase worth 0, not one of unknown value."""
+    if paid_share >= 1:
+        return ""
+    if paid_share <= 0:
+        return f": every purchase so far was {money(0.0, currency)}"
+    return f": {1 - paid_share:.0%} of the days with an order so far were {money(0.0, currency)}"
+
+
 def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
     horizon = context.settings_for(CustomersSettings).horizon_days
     model = CustomerValueModel().fit(tables["orders"], context.as_of)
@@ -176,7 +188,7 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
             f"{money(float(r.spend_so_far), cur)} in total",
             f"Expected to spend {money(float(r.expected_value), cur)} in the next {months} "
             f"months (80% range {money(float(r.value_lo80), cur)}-"
-            f"{money(float(r.value_hi80), cur)})",
+            f"{money(float(r.value_hi80), cur)})" + _free_words(r.paid_share, cur),
         ]
         for r in table.itertuples(index=False)
     ]
@@ -414,7 +426,10 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
     sold = context.sold if context.sold is not None else purchases
     retired = off_sale(sold, context.as_of, tables.get("products"))
     _not_stale(tables["orders"], context.as_of, bool(set(model.products_) - retired))
-    picks = model.recommend(3, names, never=returned, retired=retired)
+    # Gift cards and free products (samples) still link what is bought together, but are
+    # no one's next purchase.
+    unsuggested = not_a_next_product(products, tables["order_lines"]) - retired
+    picks = model.recommend(3, names, never=returned, retired=retired | unsuggested)
     if picks.empty:
         raise NotEnoughDataError(
             f"every customer has already bought (or sent back) every one of the "
@@ -442,10 +457,12 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
         NEXT_TAB,
         NEXT_TAB.select(shown),
         "Up to three products each customer has not bought yet, from what people who bought "
-        "the same things also bought; best sellers where there is no such signal. A product "
-        "the customer returned is never suggested to them, nor one not for sale now (marked "
-        "so in the products list: archived, a draft, discontinued or inactive; or bought by "
-        "no one for 13 weeks, longer than ever before); cancelled orders count as not placed.",
+        f"the same things also bought (by {MIN_SHARED_BUYERS} or more of the same customers); "
+        "best sellers where there is no such signal. A product the customer returned is never "
+        "suggested to them, nor a gift card, a free product (price 0), or one not for sale "
+        "now (marked so in the products list: archived, a draft, discontinued or inactive; or "
+        "bought by no one for 13 weeks, longer than ever before and longer than the whole "
+        "shop went without a sale); cancelled orders count as not placed.",
     )
     paragraphs = [
         f"Suggestions for {plural(picks['contact_id'].nunique(), 'customer')} from "
@@ -453,6 +470,13 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
     ]
     if retired:
         paragraphs.append(f"Not suggested: {_off_sale_words(retired, names)}.")
+    if unsuggested:
+        shown = sorted(names.get(p, p) for p in unsuggested)
+        paragraphs.append(
+            f"Not suggested as anyone's next product: {', '.join(shown[:5])}"
+            + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+            + " (gift cards and free products)."
+        )
     try:
         check = hit_rate_at_k(purchases, returned=returned)
         paragraphs.append(

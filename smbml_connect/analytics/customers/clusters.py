@@ -315,6 +315,16 @@ def _figures(name: str) -> str:
     return name.replace("mixed baskets, most in ", "mostly ")
 
 
+def _often(gap: float) -> str:
+    """A median gap of 45 days or less in words that follow it: an account ordering every
+    two days was "buy every few weeks", as was a weekly subscription box."""
+    if gap <= 4:
+        return "buy every few days"
+    if gap <= 10:
+        return "buy about every week"
+    return "buy every few weeks" if gap <= 21 else "buy about every month"
+
+
 def _rhythm(part: pd.DataFrame) -> str:
     """How often the cluster buys, from its own medians: the median number of orders, and
     a rhythm only while the median customer still keeps it (a pair of orders a month apart
@@ -330,7 +340,7 @@ def _rhythm(part: pd.DataFrame) -> str:
     if float(part["recency_days"].median()) > 1.5 * gap:  # overdue by half a cycle or more
         return count
     if gap <= 45:
-        return f"{count}, " + ("buy about every month" if gap > 21 else "buy every few weeks")
+        return f"{count}, {_often(gap)}"
     if gap <= 120:
         return f"{count}, buy every few months"
     return f"{count}, buy once or twice a year"

@@ -14,6 +14,7 @@ more than not bought: they tried it, so it is never suggested to them again.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ from smbml_connect.sales import NEGATIVE, REFUNDED, is_sale, why_not_sale
 __all__ = [
     "CoPurchaseRecommender",
     "hit_rate_at_k",
+    "not_a_next_product",
     "off_sale",
     "purchases_by_customer",
     "returned_by_customer",
@@ -36,6 +38,13 @@ __all__ = [
 
 OFF_SALE_WEEKS = 13  # as `pricing.price_history.SILENT_WEEKS`: unsold this long, maybe off sale
 SHRINK = 10.0  # pseudo-count: a pair bought together by 2 people is weak evidence
+# Buyers two products must share before one is "often bought with" the other (Surprise's
+# `min_support` for item similarities): one or two shared buyers are a coincidence, and a
+# gift card one customer bought was suggested to 75 of 90 on the strength of one buyer.
+# Best-seller fill takes only products this many people bought, or it is no best seller.
+MIN_SHARED_BUYERS = 3
+# A gift card, certificate or voucher is money, not a product to suggest next.
+GIFT_CARD = re.compile(r"\bgift[\s-]?(?:cards?|certificates?|vouchers?)\b|\be-?gift\b", re.I)
 CELLS_PER_CHUNK = 20_000_000  # dense customers x products scores computed per chunk
 
 
@@ -98,7 +107,10 @@ def off_sale(
     (product_id, ordered_at), whoever bought it. Measured against the longest quiet spell
     before, a seasonal product (an Advent calendar sold November to December two years
     running) is not off sale in the October before its season, nor a slow seller that
-    sells every few months; a product sold on one day only is, after 13 weeks.
+    sells every few months; a product sold on one day only is, after 13 weeks. Nor is a
+    product off sale while the whole shop is quiet: it must have gone longer without a
+    sale than the shop itself ever did (a Christmas shop's new line, one season old, was
+    off sale in July).
     """
     gone: set[str] = set()
     if products is not None and "on_sale" in products.columns:
@@ -112,8 +124,49 @@ def off_sale(
     gaps = days.groupby("product_id")["day"].diff().dt.days
     longest = gaps.groupby(days["product_id"]).max().fillna(0)
     quiet = (end - days.groupby("product_id")["day"].max()).dt.days
-    silent = (quiet >= 7 * OFF_SALE_WEEKS) & (quiet > longest.reindex(quiet.index))
+    silent = (
+        (quiet >= 7 * OFF_SALE_WEEKS)
+        & (quiet > longest.reindex(quiet.index))
+        & (quiet > _shop_quiet_spell(days["day"], end))
+    )
     return gone | {str(product) for product in quiet.index[silent.to_numpy()]}
+
+
+def _shop_quiet_spell(days: pd.Series, end: pd.Timestamp) -> int:
+    """The longest the whole shop went without a sale, the spell up to `end` included: a
+    Christmas shop sells nothing from January to November, and its products are not off
+    sale for keeping the shop's own season."""
+    shop = pd.Series(np.sort(days.unique()))
+    spells = shop.diff().dt.days.dropna()
+    return int(max(spells.max() if len(spells) else 0, (end - shop.iloc[-1]).days))
+
+
+def not_a_next_product(
+    products: pd.DataFrame | None, order_lines: pd.DataFrame | None = None
+) -> set[str]:
+    """Products no one should be offered as their next purchase: a gift card (its name or
+    category says gift card, certificate or voucher, `GIFT_CARD`: money, not a product),
+    and a free product (price 0 in the products list, or every line of it sold at 0: a
+    free sample). A free sample one customer took was suggested to 53 of 90."""
+    out: set[str] = set()
+    if products is not None and len(products):
+        words = (
+            products["name"] if "name" in products.columns else pd.Series("", index=products.index)
+        ).fillna("")
+        if "category" in products.columns:
+            words = words.astype(str) + " " + products["category"].fillna("").astype(str)
+        gift = words.astype(str).str.contains(GIFT_CARD)
+        price = (
+            products["price"] if "price" in products.columns else pd.Series(index=products.index)
+        )
+        free = pd.to_numeric(price, errors="coerce").eq(0)
+        out |= set(products.loc[(gift | free).to_numpy(), "product_id"].astype(str))
+    if order_lines is not None and len(order_lines) and "unit_price" in order_lines.columns:
+        price = pd.to_numeric(order_lines["unit_price"], errors="coerce")
+        sold = order_lines.assign(price=price).dropna(subset=["product_id", "price"])
+        highest = sold.groupby(sold["product_id"].astype(str))["price"].max()
+        out |= set(highest.index[highest.eq(0).to_numpy()])
+    return out
 
 
 @dataclass
@@ -149,7 +202,7 @@ class CoPurchaseRecommender:
         buyers = np.asarray(self.bought_.sum(axis=0)).ravel()
         co = (self.bought_.T @ self.bought_).toarray()
         norm = np.sqrt(np.outer(buyers, buyers))
-        sim = co / (norm + self.shrink)
+        sim = np.where(co >= MIN_SHARED_BUYERS, co / (norm + self.shrink), 0.0)
         np.fill_diagonal(sim, 0.0)
         self.similarity_ = sim.astype(np.float32)
         self.popularity_ = buyers
@@ -285,7 +338,9 @@ class CoPurchaseRecommender:
             extra = [
                 self.products_[p]
                 for p in popular_order
-                if not skip[p] and self.products_[p] not in taken
+                if not skip[p]
+                and self.products_[p] not in taken
+                and self.popularity_[p] >= MIN_SHARED_BUYERS
             ][: k - len(strong)]
             filler = pd.DataFrame(
                 {

@@ -5,6 +5,17 @@ among all customers (ties share a score, so the order of rows never matters). Th
 segment name comes from the widely used R x FM grid, where FM is the mean of F and M
 rounded half up: Champions bought recently, often and much; Hibernating did none of it.
 
+Two facts overrule a rank. One order is F 1 and FM 1, whatever the ranks: where most
+customers bought once they all share the middle rank, and a one-off buyer was "Champions:
+buy often" or "At Risk: used to buy often" (the rule-based frequency bands RFM practice
+uses where order counts tie, "F 1 = one order"); a recent one is a New Customer. And a
+customer still on their own schedule is never "long ago", "now quiet" nor "fading" (R 1-3):
+whoever bought in the last `RECENT_DAYS` days, or within 1.5 times their own usual
+interval between order days (`USUAL_GAP_SLACK`) or their longest gap so far (they came
+back after it), from three order days, scores R 4 or 5. In a
+shop of monthly subscribers everyone bought within a month, and the quintile made a
+subscriber billed 29 days ago "the oldest fifth": At Risk beside a 1% churn risk.
+
 One cell of the grid is split by a fact rather than a score: R 5 with FM 1 are New
 Customers only if their first order is itself as recent as the R 5 customers' last
 orders; the rest are Promising. F is a rank, not a count: where most customers buy
@@ -19,9 +30,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from smbml_connect.analytics.customers.history import order_history
+from smbml_connect.analytics.customers.history import counted_orders, days_since, order_history
 
-__all__ = ["SEGMENTS", "quintile_score", "rfm_table", "segment_for"]
+__all__ = ["SEGMENTS", "on_schedule", "quintile_score", "rfm_table", "segment_for"]
+
+RECENT_DAYS = 30  # bought within a month: not "long ago" in any shop
+USUAL_GAP_SLACK = 1.5  # half an interval late is still on schedule (a late card, a holiday)
+CURRENT_SCORE = 4  # the lowest R whose segments say "recent" ("fairly recently" at R 4)
 
 
 @dataclass(frozen=True)
@@ -97,10 +112,14 @@ def rfm_table(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
             "monetary": history["spend"],
         }
     )
-    table["r_score"] = quintile_score(table["recency_days"], higher_is_better=False)
-    table["f_score"] = quintile_score(table["frequency"])
+    r_score = quintile_score(table["recency_days"], higher_is_better=False)
+    current = on_schedule(orders, as_of, history)
+    table["r_score"] = r_score.where(~current, r_score.clip(lower=CURRENT_SCORE))
+    once = table["frequency"] <= 1
+    table["f_score"] = quintile_score(table["frequency"]).where(~once, 1)
     table["m_score"] = quintile_score(table["monetary"])
-    table["fm_score"] = np.floor((table["f_score"] + table["m_score"]) / 2 + 0.5).astype(int)
+    fm = np.floor((table["f_score"] + table["m_score"]) / 2 + 0.5).astype(int)
+    table["fm_score"] = fm.where(~once, 1)
     table["rfm_code"] = table["r_score"] * 100 + table["f_score"] * 10 + table["m_score"]
     table["segment"] = [
         segment_for(r, fm, new).name
@@ -109,6 +128,28 @@ def rfm_table(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         )
     ]
     return table.reset_index()[columns]
+
+
+def on_schedule(
+    orders: pd.DataFrame, as_of: pd.Timestamp, history: pd.DataFrame | None = None
+) -> pd.Series:
+    """Per customer (indexed as `order_history`): bought in the last `RECENT_DAYS` days, or
+    within `USUAL_GAP_SLACK` times their usual interval (the median of the gaps between
+    their order days) or their longest gap, after which they came back (from three order
+    days: one gap is no habit yet)."""
+    history = order_history(orders, as_of) if history is None else history
+    as_of = pd.Timestamp(as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    counted = counted_orders(orders, as_of)
+    ago = days_since(counted["ordered_at"], as_of).rename("ago")
+    days = pd.concat([counted["contact_id"], ago], axis=1).drop_duplicates()
+    days = days.sort_values(["contact_id", "ago"], ascending=[True, False])
+    gaps = -days.groupby("contact_id")["ago"].diff()
+    gaps = gaps[gaps > 0].groupby(days["contact_id"])
+    habit = np.maximum(USUAL_GAP_SLACK * gaps.median(), gaps.max())
+    habit = habit.where(gaps.size() >= 2).reindex(history.index)
+    quiet = history["days_since_last_order"]
+    return (quiet <= RECENT_DAYS) | (quiet <= habit).fillna(False)
 
 
 def _new(history: pd.DataFrame, table: pd.DataFrame) -> pd.Series:

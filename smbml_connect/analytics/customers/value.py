@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binom
 from sklearn.metrics import roc_auc_score
 
 from smbml_connect.analytics.customers.boosted import BoostedCorrection
@@ -129,6 +130,33 @@ def unreadable_orders(orders: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(problems, columns=["row", "column", "value", "reason"])
 
 
+def _spend_inputs(s: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the spend model reads per customer: repeat days paid for, their mean value and
+    the share of days of known value that were paid for. A model saved before these
+    columns existed reads its repeat days and mean, all paid for, as it did then."""
+    if "paid_share" not in s.columns:
+        return s["x"].to_numpy(float), s["m"].to_numpy(float), np.ones(len(s))
+    return (
+        s["x_paid"].to_numpy(float),
+        s["m_paid"].to_numpy(float),
+        s["paid_share"].to_numpy(float),
+    )
+
+
+def thin_counts(counts: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """P(k paid purchases) from P(n purchases) (customers x 0..most) when each purchase is
+    paid for with the customer's own chance `share` (binomial thinning); unchanged at 1."""
+    if np.all(share >= 1.0):
+        return counts
+    n = np.arange(counts.shape[1])
+    out = counts.copy()
+    for i in np.flatnonzero(share < 1.0):
+        # kernel[n, k] = P(k of n paid)
+        kernel = binom.pmf(n[None, :], n[:, None], share[i])
+        out[i] = counts[i] @ kernel
+    return out
+
+
 def history_summary(days: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     """Per customer with a purchase before `at`: the BTYD summary plus boosted features.
 
@@ -157,6 +185,15 @@ def history_summary(days: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     # purchase of unknown value): the sum less the first over x when every value is known
     repeats = seen[seen["contact_id"].duplicated(keep="first")]
     out["m"] = repeats.groupby("contact_id")["value"].mean().reindex(out.index).fillna(0.0)
+    # A day of known value 0 (a free sample, a 100% discount) is a purchase worth 0, not
+    # one of unknown value: the spend model (Gamma-Gamma, positive spends only) learns
+    # from the paid days, and the share of days paid for scales what it expects.
+    paid = repeats[repeats["value"] > 0].groupby("contact_id")["value"]
+    free = repeats["value"].eq(0).groupby(repeats["contact_id"]).sum()
+    out["x_paid"] = out["x"] - free.reindex(out.index).fillna(0.0)
+    out["m_paid"] = paid.mean().reindex(out.index).fillna(0.0)
+    known = g["value"].count()
+    out["paid_share"] = (g["value"].apply(lambda v: (v > 0).sum()) / known).where(known > 0, 1.0)
     for weeks in (4, 8, 13, 26, 52):
         out[f"purchases_{weeks}w"] = (
             seen.assign(inside=weeks_before <= weeks).groupby("contact_id")["inside"].sum()
@@ -170,7 +207,6 @@ def history_summary(days: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     out["gap_sd"] = pd.Series(gaps, index=seen["contact_id"].to_numpy()).groupby(level=0).std()
     out["overdue"] = out["recency"] / out["mean_gap"]
     out["recency_share"] = out["recency"] / out["T"].clip(lower=1 / 7)
-    known = g["value"].count()
     out["value_trend"] = out["last_value"] / (out["spend"] / known).replace(0, np.nan)
     return out
 
@@ -317,10 +353,11 @@ class CustomerValueModel:
         return self
 
     def _fit_spend(self, summary: pd.DataFrame) -> GammaGamma | None:
-        repeat = summary[(summary["x"] > 0) & (summary["m"] > 0)]
-        if len(repeat) < MIN_REPEAT_BUYERS:
+        x, m, _ = _spend_inputs(summary)
+        repeat = (x > 0) & (m > 0)
+        if repeat.sum() < MIN_REPEAT_BUYERS:
             return None
-        return GammaGamma().fit(repeat["x"].to_numpy(float), repeat["m"].to_numpy(float))
+        return GammaGamma().fit(x[repeat], m[repeat])
 
     @staticmethod
     def _fit_btyd(
@@ -447,7 +484,8 @@ class CustomerValueModel:
     # -- predicting ---------------------------------------------------------------------
     def predict(self, horizon_days: int = 365, orders: pd.DataFrame | None = None) -> pd.DataFrame:
         """One row per customer: contact_id, p_alive, expected_purchases, expected_value,
-        value_lo80, value_hi80, churn_risk (chance of no purchase in the horizon).
+        value_lo80, value_hi80, churn_risk (chance of no purchase in the horizon), and
+        paid_share (of the days of known value, those paid for: free samples are not).
 
         The customers are those seen in `fit`, or, given `orders`, those in these orders,
         each with their history up to the fitted `as_of`.
@@ -458,7 +496,7 @@ class CustomerValueModel:
             end = calendar_day(self.as_of_) + pd.Timedelta(days=1)
             s = history_summary(daily_purchases(orders, self.as_of_), end)
         weeks = horizon_days / 7
-        x, t_x, T, m = (s[c].to_numpy(float) for c in ("x", "t_x", "T", "m"))
+        x, t_x, T = (s[c].to_numpy(float) for c in ("x", "t_x", "T"))
         bg = self.btyd_
         purchases = bg.expected_purchases(weeks, x, t_x, T)
         churn = bg.p_no_purchase(weeks, x, t_x, T)
@@ -470,9 +508,9 @@ class CustomerValueModel:
             # is above BTYD's P(alive), P(alive) is raised to it ("40% still active, 50%
             # will buy" would contradict itself).
             alive = np.maximum(alive, 1 - churn)
-        spend = self._spend_per_purchase(x, m, s)
+        spend = self._spend_per_purchase(s)
         expected = purchases * spend
-        lo, hi = self._value_interval(weeks, x, t_x, T, m, purchases, spend)
+        lo, hi = self._value_interval(weeks, x, t_x, T, s, purchases, spend)
         # A customer who has most likely left has a 10-90% range of $0-$0 while the mean,
         # pulled up by the chance they come back, is above zero. A range that leaves out
         # the expected value reads as a contradiction, so the range is widened to hold it
@@ -488,16 +526,22 @@ class CustomerValueModel:
                 "value_hi80": hi,
                 "churn_risk": churn,
                 "spend_per_purchase": spend,
+                "paid_share": _spend_inputs(s)[2],
                 "purchases_so_far": s["purchases"].to_numpy(),
                 "spend_so_far": s["spend"].to_numpy(),
                 "weeks_since_last": s["recency"].to_numpy(),
             }
         )
 
-    def _spend_per_purchase(self, x: np.ndarray, m: np.ndarray, s: pd.DataFrame) -> np.ndarray:
+    def _spend_per_purchase(self, s: pd.DataFrame) -> np.ndarray:
+        """Expected spend of a purchase: the share of the customer's days of known value
+        that were paid for, times the spend model's expectation of a paid one. A customer
+        who only ever paid 0 is expected to spend 0: nothing in their history says more."""
+        x, m, share = _spend_inputs(s)
         if self.spend_ is not None:
-            return self.spend_.expected_spend(x, m)
-        return np.full(len(x), float(s["spend"].sum() / s["purchases"].sum()))
+            return share * self.spend_.expected_spend(x, m)
+        paid = float((s["purchases"] * s.get("paid_share", 1.0)).sum())
+        return share * float(s["spend"].sum() / max(paid, 1.0))
 
     def _value_interval(
         self,
@@ -505,7 +549,7 @@ class CustomerValueModel:
         x: np.ndarray,
         t_x: np.ndarray,
         T: np.ndarray,
-        m: np.ndarray,
+        s: pd.DataFrame,
         purchases: np.ndarray,
         spend: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -515,9 +559,12 @@ class CustomerValueModel:
         boosted = self.chosen_ == "boosted" and self.booster_ is not None
         bound = poisson_bound(purchases) if boosted else self.btyd_.count_bound(weeks, x, T)
         levels = tuple(level / 100 for level in INTERVAL)
+        x_paid, m, share = _spend_inputs(s)
         out = np.zeros((len(x), len(levels)))
         # what a customer's counts (and spend shares) are made of: the same, worked out once
-        history = (purchases, x) if boosted else (x, t_x, T)
+        # (x_paid too: the spend's posterior reads it, and a day of unknown value is
+        # neither paid nor free, so it may differ between customers of one history)
+        history = (purchases, x, x_paid) if boosted else (x, t_x, T, x_paid)
         for part, most in blocks(bound):
             first, which = distinct(*(column[part] for column in history))
             one = part[first]
@@ -526,7 +573,19 @@ class CustomerValueModel:
             else:
                 counts = self.btyd_.purchase_pmf(weeks, x[one], t_x[one], T[one], most)
             if self.spend_ is not None:
-                out[part] = self.spend_.total_quantiles(counts, x[part], m[part], levels, which)
+                rows = np.arange(len(x))[part]
+                if np.all(share[rows] >= 1.0):  # all paid: per distinct history, as counted
+                    out[part] = self.spend_.total_quantiles(
+                        counts, x_paid[part], m[part], levels, which
+                    )
+                else:
+                    # Of n purchases, each is paid for with the customer's paid share; who
+                    # has only ever paid 0 spends 0 at every level.
+                    paying = share[rows] > 0
+                    thinned = thin_counts(counts[which][paying], share[rows[paying]])
+                    who = rows[paying]
+                    if len(who):
+                        out[who] = self.spend_.total_quantiles(thinned, x_paid[who], m[who], levels)
             else:
                 out[part] = count_quantiles(counts, levels)[which] * spend[part, None]
         return out[:, 0], out[:, 1]
