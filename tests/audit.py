@@ -1763,6 +1763,26 @@ def _named_months(sentence: str) -> set[pd.Period]:
     return named
 
 
+def _sold_said_only_where_sold(notes: list[str], out: Outputs, tally: Tally) -> None:
+    """A line under the example that blames what was already sold in a month names a month
+    whose All sales revenue row on the Forecast tab holds a "Sold so far": a run dated 31
+    October said it of November, of which nothing was in the data (find54_forecast item 3)."""
+    forecast = _tab_frame(out.workbook.get("Forecast", []))
+    for note in notes:
+        if "already sold" not in note:
+            continue
+        for month in sorted(_named_months(note)):
+            sold = None
+            if forecast is not None and {"month", "sold_so_far"} <= set(forecast.columns):
+                rows = forecast[(forecast["series"] == "All sales")
+                                & (forecast["measure"] == "revenue")]  # fmt: skip
+                at = pd.to_datetime(rows["month"], errors="coerce").dt.to_period("M") == month
+                sold = pd.to_numeric(rows.loc[at, "sold_so_far"], errors="coerce").dropna()
+            tally.check(EXAMPLE_AGREES, sold is not None and len(sold) > 0,
+                        f"Instructions example: {note!r}, but the Forecast tab shows nothing "
+                        f"sold so far in {month}")  # fmt: skip
+
+
 def check_forecast_example(out: Outputs, tally: Tally) -> None:
     """The Instructions tab's FORECAST example gives the Forecast chart tab's forecast and
     80% range for each month both show, or a line under it names that month and why: the
@@ -1774,6 +1794,7 @@ def check_forecast_example(out: Outputs, tally: Tally) -> None:
     if example is None or chart is None or "month" not in chart.columns:
         return
     figures, notes = example
+    _sold_said_only_where_sold(notes, out, tally)
     ahead = chart[chart["actual"].isna() & chart["forecast"].notna()]
     shown = {pd.Timestamp(r["month"]).to_period("M"): r for _, r in ahead.iterrows()}
     for month_at, forecast, low, high in figures:

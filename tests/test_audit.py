@@ -546,3 +546,21 @@ def test_the_audit_finds_a_forecast_of_a_product_marked_not_for_sale(sample: Out
     assert any(f"workbook 'Forecast': a forecast of {name!r}" in p for p in found), found
     assert any(p.startswith("no forecast of a product marked not for sale: stored") for p in found)
     assert not [p for p in audit(sample).problems if "marked not for sale" in p]
+
+
+def test_the_audit_finds_sales_so_far_blamed_in_a_month_with_none(yen: Outputs):
+    """find54_forecast item 3: a run dated 31 October said "this call is not told what was
+    already sold in November 2026", of which nothing was in the data. The yen shop's run
+    is dated 1 November: November has its "Sold so far", December none."""
+    assert [p for p in audit(yen).problems if p.startswith(EXAMPLE_AGREES)] == []
+    rows = [list(r) for r in yen.workbook["Instructions"]]
+    at = next(i for i, r in enumerate(rows) if str(r[3] or "").startswith("From the complete"))
+    for month, caught in (("November 2026", False), ("December 2026", True)):
+        planted = [list(r) for r in rows]
+        planted[at + 1][3] = (
+            f"Unlike the Forecast tab, this call is not told what was already sold in {month}, "
+            "so the two differ for that month."
+        )
+        broken = Outputs(**{**vars(yen), "workbook": {**yen.workbook, "Instructions": planted}})
+        found = [p for p in audit(broken).problems if "shows nothing sold so far" in p]
+        assert bool(found) == caught, found

@@ -567,9 +567,79 @@ def test_a_run_dated_at_a_month_start_forecasts_that_month_whole():
     assert first["forecast"] == round(whole["revenue:total"].frame["yhat"].iloc[0], 2)
     assert pd.isna(first["sold_so_far"]) and first["note"] == ""
     assert "already sold" not in result.summary[0]
-    assert "nothing of it is in the data, and the whole month is forecast" in " ".join(
-        result.sections[0].paragraphs
-    )
+    words = " ".join(result.sections[0].paragraphs)
+    assert "nothing of it is in the data, and the whole month is forecast" in words
+    # a month that has not begun is not "not over yet" (find54_forecast item 5)
+    assert "October 2026 has not started yet (the data runs to" in words
+    assert "not over" not in words
+
+
+def _young_shop(months: int, end: str = "2026-10-31") -> dict[str, pd.DataFrame]:
+    """A shop open `months` months: a few orders most days from four customers, two
+    products, as a small web shop's export has them."""
+    rng = np.random.default_rng(11)
+    days = pd.date_range(end=end, periods=months * 30, freq="D")
+    stamps = [d + pd.Timedelta(hours=int(rng.integers(8, 20))) for d in days
+              for _ in range(int(rng.poisson(1.5)))]  # fmt: skip
+    n = len(stamps)
+    units = rng.integers(1, 4, n)
+    product = np.where(rng.random(n) < 0.6, "P1", "P2")
+    price = np.where(product == "P1", 24.0, 9.5)
+    orders = pd.DataFrame({
+        "order_id": [f"o{i}" for i in range(n)], "contact_id": [f"c{i % 4}" for i in range(n)],
+        "ordered_at": pd.to_datetime(stamps, utc=True), "total": units * price + 4.95,
+        "status": "paid",
+    })  # fmt: skip
+    lines = pd.DataFrame({
+        "order_id": orders["order_id"], "line_no": 1, "product_id": product,
+        "quantity": units, "unit_price": price, "discount": 0.0,
+    })  # fmt: skip
+    products = pd.DataFrame({"product_id": ["P1", "P2"], "name": ["Candle", "Soap"]})
+    return {"orders": orders, "order_lines": lines, "products": products}
+
+
+def test_a_forecast_without_a_season_says_what_its_simple_rule_repeated():
+    """A 14-month shop has no season (26 months are needed to see one), so its error is
+    scaled by the change from one month to the next and the simple rule repeats the last
+    month; the report said "repeating last season" beside "not checked" (find54_forecast
+    item 5). A daily forecast's ranges are "daily", not "dayly"."""
+    tables = _young_shop(14)
+    as_of = pd.Timestamp("2026-11-01", tz="UTC")
+    result = forecast_step(tables, StepContext(as_of=as_of, settings={"forecast": {"products": 2}}))
+    words = " ".join(result.sections[0].paragraphs)
+    assert "Seasonality: not checked" in words
+    assert "the typical change in sales from one month to the next" in words
+    assert "simply repeating the last month scored" in words
+    assert "last season" not in words and "one season to the next" not in words
+    note = result.notes["Forecast check"]
+    assert "Where a forecast has no season" in note and "repeats the last month" in note
+    daily = forecast_step(tables, StepContext(
+        as_of=as_of, settings={"forecast": {"frequency": "D", "horizon": 14, "products": 1}}))  # fmt: skip
+    words = " ".join(daily.sections[0].paragraphs)
+    assert "Adding up the daily 80% ranges" in words and "dayly" not in words
+
+
+def test_the_worksheet_example_blames_sales_so_far_only_when_some_are_in(business):
+    """A run dated at a month's end has nothing of the next month in its data, yet the
+    Instructions tab's example said "this call is not told what was already sold in
+    November 2026" (find54_forecast item 3). Its difference there is the method's, which
+    the line after says; a run dated inside a month keeps the line."""
+    from smbml_connect.functions import FunctionContext, call
+    from smbml_connect.workbook_extras import _example_caveat
+
+    said = {}
+    for as_of in ("2026-10-01", "2026-10-20"):  # the end of 30 September; inside October
+        result = forecast_step(business.tables, StepContext(as_of=pd.Timestamp(as_of, tz="UTC")))
+        table = result.sheets["Forecast chart"]
+        history = table.dropna(subset=["actual"])
+        dates = [[d.to_pydatetime()] for d in history["month"]]
+        call_result = call("FORECAST", [dates, [[float(v)] for v in history["actual"]], 6],
+                           FunctionContext())  # fmt: skip
+        said[as_of] = _example_caveat(table, call_result.value)
+    at_end, inside = said["2026-10-01"], said["2026-10-20"]
+    assert not any("already sold" in line for line in at_end), at_end
+    assert any(line.startswith("October 2026") and "differs" in line for line in at_end), at_end
+    assert any("already sold in October 2026" in line for line in inside), inside
 
 
 def test_the_forecast_check_says_what_its_error_is_measured_against(business):
