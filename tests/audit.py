@@ -1897,6 +1897,36 @@ def check_orders_counted_or_listed(out: Outputs, tally: Tally) -> None:
                     f"date, {'listed' if order in listed else 'not listed'} as not used")  # fmt: skip
 
 
+GROWN = "ranges past every test grow at least as a random walk's"
+_REACHED = re.compile(r"tests on past data reached (\d+) (\w+?)s? ahead")
+
+
+def check_ranges_grown(out: Outputs, tally: Tally) -> None:
+    """Past the steps the tests reached (the Forecast check's note on all sales' revenue),
+    all sales' revenue ranges are at least the last tested step's grown by the square root
+    of the steps over it: 24 quarters from 11 had +-8% to the sixth year, no wider than
+    next quarter's (find54_forecast item 4). From the store's rows, whose upper side is
+    the model's (the lower stops at zero); a reach of one step is the open period's,
+    which what was sold so far narrows, so it is not the yardstick."""
+    check = _tab_frame(out.workbook.get("Forecast check", []))
+    forecasts = out.store["forecasts"]
+    if check is None or "notes" not in check.columns or forecasts.empty:
+        return
+    total = check[(check["series"] == "All sales") & (check["measure"] == "revenue")]
+    found = _REACHED.search(" ".join(str(n) for n in total["notes"]))
+    rows = forecasts[forecasts["series_id"] == "revenue:total"].sort_values("ds")
+    if found is None or int(found[1]) < 2 or rows.empty:
+        return
+    reach = int(found[1])
+    half = (rows["hi80"] - rows["yhat"]).to_numpy(dtype=float)
+    for step in range(reach + 1, len(half) + 1):
+        floor = half[reach - 1] * np.sqrt(step / reach)
+        tally.check(GROWN, half[step - 1] >= floor * (1 - 1e-9) - 0.005,
+                    f"all sales' revenue {step} {found[2]}s ahead: 80% range reaches "
+                    f"{half[step - 1]:,.2f} above its forecast, under the {floor:,.2f} of the "
+                    f"{reach} tested grown as a random walk's")  # fmt: skip
+
+
 INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "ranges hold their centre; 95% holds 80%": check_ranges,
     "chances within [0, 1]; no exact 0%/100% shown": check_chances,
@@ -1910,6 +1940,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "totals equal the sum of their parts (the pipeline as shown too)": check_totals,
     "the period not over yet shows at least what was sold in it": check_open_period,
     "period stated and the same everywhere": check_periods,
+    GROWN: check_ranges_grown,
     "a model no better than guessing says so, no tiers": check_baselines,
     "words match pictures (seasonality, cluster names ranked by median spend)": check_pictures,
     "plain column headers": check_headers,

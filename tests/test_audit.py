@@ -14,6 +14,7 @@ import pytest
 from audit import (
     ABTEST_AGREES,
     EXAMPLE_AGREES,
+    GROWN,
     INVARIANTS,
     MONEY_DIGITS,
     PRICE_GRID,
@@ -64,6 +65,7 @@ AT_LEAST = {
     "no one who said no is shown": 100,
     "every product shown has a name": 20,
     ABTEST_AGREES: 1,
+    GROWN: 1,
 }
 
 
@@ -564,3 +566,21 @@ def test_the_audit_finds_sales_so_far_blamed_in_a_month_with_none(yen: Outputs):
         broken = Outputs(**{**vars(yen), "workbook": {**yen.workbook, "Instructions": planted}})
         found = [p for p in audit(broken).problems if "shows nothing sold so far" in p]
         assert bool(found) == caught, found
+
+
+def test_the_audit_finds_ranges_that_stop_growing_past_the_tests(tmp_path: Path):
+    """A sample shop's 35 months are tested 9 months ahead: months 10-12 of all sales'
+    revenue are checked against month 9's range grown by the root of the steps, and a
+    range planted at month 9's width there is found (find54_forecast item 4)."""
+    shop = run_shop(SHOPS[0], tmp_path)
+    tally = audit(shop)
+    assert [p for p in tally.problems if p.startswith(GROWN)] == []
+    assert tally.checked[GROWN] >= 3
+    store = {k: v.copy() for k, v in shop.store.items()}
+    rows = store["forecasts"]
+    total = rows.index[rows["series_id"] == "revenue:total"]
+    ninth, last = rows.loc[total[8]], total[-1]
+    rows.loc[last, "hi80"] = rows.loc[last, "yhat"] + (ninth["hi80"] - ninth["yhat"])
+    found = [p for p in audit(Outputs(**{**vars(shop), "store": store})).problems
+             if p.startswith(GROWN)]  # fmt: skip
+    assert len(found) == 1 and "12 months ahead" in found[0], found
