@@ -314,6 +314,12 @@ class SheetsPart:
     order: int = 0  # where the rows go among other parts' rows
 
 
+# In a "forecast_history" example's frame.attrs: whether its first forecast period holds
+# sales so far (the run is dated inside it), which the Instructions tab's FORECAST call on
+# the complete periods is not told of.
+OPENED_WITH_SALES = "opened_with_sales"
+
+
 @dataclass(frozen=True)
 class Tab:
     """A tab of results: in the workbook, and in Google Sheets through ``sheets``."""

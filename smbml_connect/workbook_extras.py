@@ -31,7 +31,7 @@ from smbml_connect.column_labels import column_label
 from smbml_connect.function_impls import TESTED_HORIZON
 from smbml_connect.functions import REGISTRY, FunctionContext, call
 from smbml_connect.money_words import money_format, shown_currency
-from smbml_connect.ports import ColourScale, Tab, WorkbookChart
+from smbml_connect.ports import OPENED_WITH_SALES, ColourScale, Tab, WorkbookChart
 
 __all__ = ["add_extras"]
 
@@ -301,15 +301,18 @@ def _compare(table: pd.DataFrame, spilled: Sequence[Sequence[Any]], freq: str) -
 def _example_caveat(table: pd.DataFrame, spilled: Sequence[Sequence[Any]]) -> list[str]:
     """How the example's figures compare with the Forecast chart tab's for the periods both
     show, and why they differ where they do, one sentence a line. The tab's first period
-    adds what was already sold in it; its ranges are calibrated on every series of the
-    shop's forecast together (each product's too), the call's on these totals alone; and
-    a panel may choose its method otherwise, or test it over another horizon."""
+    adds what was already sold in it, when the run is dated inside it (`OPENED_WITH_SALES`:
+    a run dated 31 October has nothing of November, and the line had blamed sales that did
+    not exist); its ranges are calibrated on every series of the shop's forecast together
+    (each product's too), the call's on these totals alone; and a panel may choose its
+    method otherwise, or test it over another horizon."""
     word = str(table.columns[0])
     freq = next((f for f, (w, *_) in FREQUENCIES.items() if w == word), "M")
     seen = _compare(table, spilled, freq)
     points = seen.points
     lines = [f"From the complete {word}s above, the history the Forecast chart tab draws."]
-    if seen.opened in points:  # the method's own difference, if any, is said below too
+    if seen.opened in points and table.attrs.get(OPENED_WITH_SALES):
+        # the method's own difference, if any, is said below too
         if points == [seen.opened]:
             points = []
         lines.append(

@@ -1798,6 +1798,26 @@ def _named_months(sentence: str) -> set[pd.Period]:
     return named
 
 
+def _sold_said_only_where_sold(notes: list[str], out: Outputs, tally: Tally) -> None:
+    """A line under the example that blames what was already sold in a month names a month
+    whose All sales revenue row on the Forecast tab holds a "Sold so far": a run dated 31
+    October said it of November, of which nothing was in the data (find54_forecast item 3)."""
+    forecast = _tab_frame(out.workbook.get("Forecast", []))
+    for note in notes:
+        if "already sold" not in note:
+            continue
+        for month in sorted(_named_months(note)):
+            sold = None
+            if forecast is not None and {"month", "sold_so_far"} <= set(forecast.columns):
+                rows = forecast[(forecast["series"] == "All sales")
+                                & (forecast["measure"] == "revenue")]  # fmt: skip
+                at = pd.to_datetime(rows["month"], errors="coerce").dt.to_period("M") == month
+                sold = pd.to_numeric(rows.loc[at, "sold_so_far"], errors="coerce").dropna()
+            tally.check(EXAMPLE_AGREES, sold is not None and len(sold) > 0,
+                        f"Instructions example: {note!r}, but the Forecast tab shows nothing "
+                        f"sold so far in {month}")  # fmt: skip
+
+
 def check_forecast_example(out: Outputs, tally: Tally) -> None:
     """The Instructions tab's FORECAST example gives the Forecast chart tab's forecast and
     80% range for each month both show, or a line under it names that month and why: the
@@ -1809,6 +1829,7 @@ def check_forecast_example(out: Outputs, tally: Tally) -> None:
     if example is None or chart is None or "month" not in chart.columns:
         return
     figures, notes = example
+    _sold_said_only_where_sold(notes, out, tally)
     ahead = chart[chart["actual"].isna() & chart["forecast"].notna()]
     shown = {pd.Timestamp(r["month"]).to_period("M"): r for _, r in ahead.iterrows()}
     for month_at, forecast, low, high in figures:
@@ -1911,6 +1932,36 @@ def check_orders_counted_or_listed(out: Outputs, tally: Tally) -> None:
                     f"date, {'listed' if order in listed else 'not listed'} as not used")  # fmt: skip
 
 
+GROWN = "ranges past every test grow at least as a random walk's"
+_REACHED = re.compile(r"tests on past data reached (\d+) (\w+?)s? ahead")
+
+
+def check_ranges_grown(out: Outputs, tally: Tally) -> None:
+    """Past the steps the tests reached (the Forecast check's note on all sales' revenue),
+    all sales' revenue ranges are at least the last tested step's grown by the square root
+    of the steps over it: 24 quarters from 11 had +-8% to the sixth year, no wider than
+    next quarter's (find54_forecast item 4). From the store's rows, whose upper side is
+    the model's (the lower stops at zero); a reach of one step is the open period's,
+    which what was sold so far narrows, so it is not the yardstick."""
+    check = _tab_frame(out.workbook.get("Forecast check", []))
+    forecasts = out.store["forecasts"]
+    if check is None or "notes" not in check.columns or forecasts.empty:
+        return
+    total = check[(check["series"] == "All sales") & (check["measure"] == "revenue")]
+    found = _REACHED.search(" ".join(str(n) for n in total["notes"]))
+    rows = forecasts[forecasts["series_id"] == "revenue:total"].sort_values("ds")
+    if found is None or int(found[1]) < 2 or rows.empty:
+        return
+    reach = int(found[1])
+    half = (rows["hi80"] - rows["yhat"]).to_numpy(dtype=float)
+    for step in range(reach + 1, len(half) + 1):
+        floor = half[reach - 1] * np.sqrt(step / reach)
+        tally.check(GROWN, half[step - 1] >= floor * (1 - 1e-9) - 0.005,
+                    f"all sales' revenue {step} {found[2]}s ahead: 80% range reaches "
+                    f"{half[step - 1]:,.2f} above its forecast, under the {floor:,.2f} of the "
+                    f"{reach} tested grown as a random walk's")  # fmt: skip
+
+
 INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "ranges hold their centre; 95% holds 80%": check_ranges,
     "chances within [0, 1]; no exact 0%/100% shown": check_chances,
@@ -1924,6 +1975,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "totals equal the sum of their parts (the pipeline as shown too)": check_totals,
     "the period not over yet shows at least what was sold in it": check_open_period,
     "period stated and the same everywhere": check_periods,
+    GROWN: check_ranges_grown,
     "a model no better than guessing says so, no tiers": check_baselines,
     "words match pictures (seasonality, cluster names ranked by median spend)": check_pictures,
     "plain column headers": check_headers,

@@ -14,6 +14,7 @@ import pytest
 from audit import (
     ABTEST_AGREES,
     EXAMPLE_AGREES,
+    GROWN,
     INVARIANTS,
     MONEY_DIGITS,
     PRICE_GRID,
@@ -65,6 +66,7 @@ AT_LEAST = {
     "no one who said no is shown": 100,
     "every product shown has a name": 20,
     ABTEST_AGREES: 1,
+    GROWN: 1,
 }
 
 
@@ -549,3 +551,39 @@ def test_the_audit_finds_a_forecast_of_a_product_marked_not_for_sale(sample: Out
     assert any(f"workbook 'Forecast': a forecast of {name!r}" in p for p in found), found
     assert any(p.startswith("no forecast of a product marked not for sale: stored") for p in found)
     assert not [p for p in audit(sample).problems if "marked not for sale" in p]
+
+
+def test_the_audit_finds_sales_so_far_blamed_in_a_month_with_none(yen: Outputs):
+    """find54_forecast item 3: a run dated 31 October said "this call is not told what was
+    already sold in November 2026", of which nothing was in the data. The yen shop's run
+    is dated 1 November: November has its "Sold so far", December none."""
+    assert [p for p in audit(yen).problems if p.startswith(EXAMPLE_AGREES)] == []
+    rows = [list(r) for r in yen.workbook["Instructions"]]
+    at = next(i for i, r in enumerate(rows) if str(r[3] or "").startswith("From the complete"))
+    for month, caught in (("November 2026", False), ("December 2026", True)):
+        planted = [list(r) for r in rows]
+        planted[at + 1][3] = (
+            f"Unlike the Forecast tab, this call is not told what was already sold in {month}, "
+            "so the two differ for that month."
+        )
+        broken = Outputs(**{**vars(yen), "workbook": {**yen.workbook, "Instructions": planted}})
+        found = [p for p in audit(broken).problems if "shows nothing sold so far" in p]
+        assert bool(found) == caught, found
+
+
+def test_the_audit_finds_ranges_that_stop_growing_past_the_tests(tmp_path: Path):
+    """A sample shop's 35 months are tested 9 months ahead: months 10-12 of all sales'
+    revenue are checked against month 9's range grown by the root of the steps, and a
+    range planted at month 9's width there is found (find54_forecast item 4)."""
+    shop = run_shop(SHOPS[0], tmp_path)
+    tally = audit(shop)
+    assert [p for p in tally.problems if p.startswith(GROWN)] == []
+    assert tally.checked[GROWN] >= 3
+    store = {k: v.copy() for k, v in shop.store.items()}
+    rows = store["forecasts"]
+    total = rows.index[rows["series_id"] == "revenue:total"]
+    ninth, last = rows.loc[total[8]], total[-1]
+    rows.loc[last, "hi80"] = rows.loc[last, "yhat"] + (ninth["hi80"] - ninth["yhat"])
+    found = [p for p in audit(Outputs(**{**vars(shop), "store": store})).problems
+             if p.startswith(GROWN)]  # fmt: skip
+    assert len(found) == 1 and "12 months ahead" in found[0], found

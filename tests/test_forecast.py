@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -567,9 +569,79 @@ def test_a_run_dated_at_a_month_start_forecasts_that_month_whole():
     assert first["forecast"] == round(whole["revenue:total"].frame["yhat"].iloc[0], 2)
     assert pd.isna(first["sold_so_far"]) and first["note"] == ""
     assert "already sold" not in result.summary[0]
-    assert "nothing of it is in the data, and the whole month is forecast" in " ".join(
-        result.sections[0].paragraphs
-    )
+    words = " ".join(result.sections[0].paragraphs)
+    assert "nothing of it is in the data, and the whole month is forecast" in words
+    # a month that has not begun is not "not over yet" (find54_forecast item 5)
+    assert "October 2026 has not started yet (the data runs to" in words
+    assert "not over" not in words
+
+
+def _young_shop(months: int, end: str = "2026-10-31") -> dict[str, pd.DataFrame]:
+    """A shop open `months` months: a few orders most days from four customers, two
+    products, as a small web shop's export has them."""
+    rng = np.random.default_rng(11)
+    days = pd.date_range(end=end, periods=months * 30, freq="D")
+    stamps = [d + pd.Timedelta(hours=int(rng.integers(8, 20))) for d in days
+              for _ in range(int(rng.poisson(1.5)))]  # fmt: skip
+    n = len(stamps)
+    units = rng.integers(1, 4, n)
+    product = np.where(rng.random(n) < 0.6, "P1", "P2")
+    price = np.where(product == "P1", 24.0, 9.5)
+    orders = pd.DataFrame({
+        "order_id": [f"o{i}" for i in range(n)], "contact_id": [f"c{i % 4}" for i in range(n)],
+        "ordered_at": pd.to_datetime(stamps, utc=True), "total": units * price + 4.95,
+        "status": "paid",
+    })  # fmt: skip
+    lines = pd.DataFrame({
+        "order_id": orders["order_id"], "line_no": 1, "product_id": product,
+        "quantity": units, "unit_price": price, "discount": 0.0,
+    })  # fmt: skip
+    products = pd.DataFrame({"product_id": ["P1", "P2"], "name": ["Candle", "Soap"]})
+    return {"orders": orders, "order_lines": lines, "products": products}
+
+
+def test_a_forecast_without_a_season_says_what_its_simple_rule_repeated():
+    """A 14-month shop has no season (26 months are needed to see one), so its error is
+    scaled by the change from one month to the next and the simple rule repeats the last
+    month; the report said "repeating last season" beside "not checked" (find54_forecast
+    item 5). A daily forecast's ranges are "daily", not "dayly"."""
+    tables = _young_shop(14)
+    as_of = pd.Timestamp("2026-11-01", tz="UTC")
+    result = forecast_step(tables, StepContext(as_of=as_of, settings={"forecast": {"products": 2}}))
+    words = " ".join(result.sections[0].paragraphs)
+    assert "Seasonality: not checked" in words
+    assert "the typical change in sales from one month to the next" in words
+    assert "simply repeating the last month scored" in words
+    assert "last season" not in words and "one season to the next" not in words
+    note = result.notes["Forecast check"]
+    assert "Where a forecast has no season" in note and "repeats the last month" in note
+    daily = forecast_step(tables, StepContext(
+        as_of=as_of, settings={"forecast": {"frequency": "D", "horizon": 14, "products": 1}}))  # fmt: skip
+    words = " ".join(daily.sections[0].paragraphs)
+    assert "Adding up the daily 80% ranges" in words and "dayly" not in words
+
+
+def test_the_worksheet_example_blames_sales_so_far_only_when_some_are_in(business):
+    """A run dated at a month's end has nothing of the next month in its data, yet the
+    Instructions tab's example said "this call is not told what was already sold in
+    November 2026" (find54_forecast item 3). Its difference there is the method's, which
+    the line after says; a run dated inside a month keeps the line."""
+    from smbml_connect.functions import FunctionContext, call
+    from smbml_connect.workbook_extras import _example_caveat
+
+    said = {}
+    for as_of in ("2026-10-01", "2026-10-20"):  # the end of 30 September; inside October
+        result = forecast_step(business.tables, StepContext(as_of=pd.Timestamp(as_of, tz="UTC")))
+        table = result.sheets["Forecast chart"]
+        history = table.dropna(subset=["actual"])
+        dates = [[d.to_pydatetime()] for d in history["month"]]
+        call_result = call("FORECAST", [dates, [[float(v)] for v in history["actual"]], 6],
+                           FunctionContext())  # fmt: skip
+        said[as_of] = _example_caveat(table, call_result.value)
+    at_end, inside = said["2026-10-01"], said["2026-10-20"]
+    assert not any("already sold" in line for line in at_end), at_end
+    assert any(line.startswith("October 2026") and "differs" in line for line in at_end), at_end
+    assert any("already sold in October 2026" in line for line in inside), inside
 
 
 def test_the_forecast_check_says_what_its_error_is_measured_against(business):
@@ -701,7 +773,8 @@ def test_a_panel_says_when_its_forecast_reaches_further_than_its_tests():
     assert len(notes) == 6
     assert notes[0] == (
         "tests on past data reached 4 months ahead; months 5 to 12 go further than any test, "
-        "so their ranges rest on the general pattern of errors and can be wider"
+        "so their ranges rest on the general pattern of errors and widen with the distance "
+        "(at least as a random walk's do)"
     )
     near, _ = forecast_panel_results(frame, 4)
     assert not any("tests on past data" in n for r in near.values() for n in r.notes)
@@ -806,3 +879,129 @@ def test_daily_best_sellers_are_ranked_on_the_year_not_on_the_last_week():
     sales = sales_series(orders, lines, pd.Timestamp("2026-10-31", tz="UTC"), "D", top_products=1)
     ids = set(sales.frame["unique_id"])
     assert "revenue:BIG" in ids and "revenue:SMALL" not in ids
+
+
+def _shop_orders(closed: tuple[str, str] | None, seed: int = 3) -> dict[str, pd.DataFrame]:
+    """34 months of a small shop's orders (a yearly cycle peaking in December, three
+    products, one of them slow, 4.95 shipping on each order), with no orders at all from
+    `closed[0]` up to `closed[1]` (a refit, a lockdown). The same draws either way."""
+    rng = np.random.default_rng(seed)
+    rates = {"P1": 2.0, "P2": 1.5, "P3": 0.25}
+    prices = {"P1": 24.0, "P2": 9.5, "P3": 45.0}
+    rows = []
+    for day in pd.date_range("2024-01-01", "2026-10-31", freq="D"):
+        season = 1 + 0.25 * np.cos(2 * np.pi * (day.month - 12) / 12)
+        for product, rate in rates.items():
+            for _ in range(int(rng.poisson(rate * season))):
+                hour = int(rng.integers(8, 20))
+                rows.append((day + pd.Timedelta(hours=hour), product, int(rng.integers(1, 3))))
+    frame = pd.DataFrame(rows, columns=["at", "product_id", "quantity"])
+    if closed is not None:
+        frame = frame[(frame["at"] < closed[0]) | (frame["at"] >= closed[1])]
+    n = len(frame)
+    price = frame["product_id"].map(prices).to_numpy()
+    orders = pd.DataFrame({
+        "order_id": [f"o{i}" for i in range(n)], "contact_id": [f"c{i % 40}" for i in range(n)],
+        "ordered_at": pd.to_datetime(frame["at"].to_numpy(), utc=True),
+        "total": frame["quantity"].to_numpy() * price + 4.95, "status": "paid",
+    })  # fmt: skip
+    lines = pd.DataFrame({
+        "order_id": orders["order_id"], "line_no": 1, "product_id": frame["product_id"].to_numpy(),
+        "quantity": frame["quantity"].to_numpy(), "unit_price": price, "discount": 0.0,
+    })  # fmt: skip
+    products = pd.DataFrame({"product_id": list(rates), "name": ["Candle", "Soap", "Gift Box"]})
+    return {"orders": orders, "order_lines": lines, "products": products}
+
+
+def test_a_shop_closed_for_two_months_is_a_closure_not_a_season():
+    """find54_forecast item 1: a shop with no orders in April and May 2026 was told "lowest in
+    April (about 56% below a typical month)", its next April forecast fell 16% below the
+    same shop's without the closure and its 80% ranges reached 0. The empty months are
+    named a closure, left out of the level, the season and the ranges, and every product
+    shares them though a slow one's own zeros prove nothing."""
+    as_of = pd.Timestamp("2026-11-01", tz="UTC")
+    context = StepContext(as_of=as_of, settings={"forecast": {"products": 3}})
+    shut = forecast_step(_shop_orders(("2026-04-01", "2026-06-01")), context)
+    open_ = forecast_step(_shop_orders(None), context)
+    check = shut.sheets["Forecast check"].set_index(["series", "measure"])
+    said = "no sales at all in April to May 2026: treated as a closure (or a time off sale), not a season"
+    for series in ("All sales", "Candle", "Soap", "Gift Box"):
+        assert said in check.loc[(series, "revenue"), "notes"], series
+    words = " ".join(shut.sections[0].paragraphs)
+    assert "No sales at all in April to May 2026" in words
+
+    def low(result: Any) -> tuple[str, int]:
+        """The month the report names as the yearly low, and how far below."""
+        found = re.search(r"lowest in (\w+) \(about (\d+)% below", result.sections[0].paragraphs[2])
+        assert found, result.sections[0].paragraphs[2]
+        return found[1], int(found[2])
+
+    (month, below), (open_month, open_below) = low(shut), low(open_)
+    assert month == open_month and abs(below - open_below) <= 10, (month, below, open_month)
+
+    def total(result: Any) -> pd.DataFrame:
+        tab = result.sheets["Forecast"]
+        rows = tab[(tab["series"] == "All sales") & (tab["measure"] == "revenue")]
+        return rows.set_index("month")
+
+    shut_rows, open_rows = total(shut), total(open_)
+    april = pd.Timestamp("2027-04-01")
+    assert shut_rows.loc[april, "forecast"] == pytest.approx(
+        open_rows.loc[april, "forecast"], rel=0.1
+    )
+    typical = float(open_rows["forecast"].mean())
+    assert (shut_rows["low_80"] > 0.4 * typical).all(), shut_rows["low_80"]
+    width = (shut_rows["high_80"] - shut_rows["low_80"]).sum()
+    assert width <= 1.25 * (open_rows["high_80"] - open_rows["low_80"]).sum()
+
+
+def test_a_closure_must_be_unlikely_and_not_a_season():
+    """`fill_closures` on shop-like monthly series: two empty months beside a shop's usual
+    level are filled from the months around them; a slow product's lone empty months are
+    its noise, and a shop shut every January has a season."""
+    rng = np.random.default_rng(7)
+    months = np.arange(34)
+    level = 4000 * (1 + 0.25 * np.cos(2 * np.pi * (months - 11) / 12))
+    shop = rng.normal(level, 250)
+    shop[27:29] = 0.0
+    filled, runs = timeseries.fill_closures(shop, 12)
+    assert runs == [(27, 29)]
+    assert (filled[27:29] > 0.6 * level[27:29]).all() and (filled[27:29] < 1.4 * level[27:29]).all()
+    assert np.array_equal(np.delete(filled, [27, 28]), np.delete(shop, [27, 28]))
+    slow = rng.poisson(3 * (1 + 0.25 * np.cos(2 * np.pi * months / 12))).astype(float)
+    slow[[5, 17]] = 0.0
+    assert timeseries.fill_closures(slow, 12)[1] == []
+    ski = shop.copy()
+    ski[27:29] = rng.normal(level[27:29], 250)
+    ski[[0, 12, 24]] = 0.0  # every January
+    assert timeseries.fill_closures(ski, 12)[1] == []
+
+
+def test_ranges_past_every_test_grow_with_the_distance():
+    """find54_forecast item 4: 24 quarters forecast from 11, whose tests reached one quarter
+    ahead, had 80% ranges of +-8% to the sixth year, no wider than next quarter's. Past
+    the tested reach a range is at least the last tested one's grown as a random walk's
+    (the square root of the steps), and the note says the horizon outruns the history."""
+    settings = {"forecast": {"frequency": "Q", "horizon": 24, "products": 3}}
+    result = forecast_step(
+        _shop_orders(None),
+        StepContext(as_of=pd.Timestamp("2026-11-01", tz="UTC"), settings=settings),
+    )
+    tab = result.sheets["Forecast"]
+    words = " ".join(result.sections[0].paragraphs)
+    assert "reaches 24 quarters ahead from 11 quarters of history" in words
+    assert "not backed by the data" in words
+    assert "tests on past data reached 1 quarter ahead" in words.lower()
+    total = tab[(tab["series"] == "All sales") & (tab["measure"] == "revenue")]
+    width = (total["high_80"] - total["low_80"]).to_numpy()[1:]  # past the open quarter
+    assert width[-4:].min() > 2.5 * width[0], width
+    # in the engine: each step's half-width past the reach at least the next period's
+    # times the root of the step (the upper side: the lower one stops at zero)
+    sales = sales_series(*(_shop_orders(None)[k] for k in ("orders", "order_lines")),
+                         pd.Timestamp("2026-11-01", tz="UTC"), "Q", 3)  # fmt: skip
+    results, _ = forecast_panel_results(sales.frame, 24, levels=(80, 95), gaps="zero")
+    for uid, r in results.items():
+        for level in (80, 95):
+            half = (r.frame[f"hi{level}"] - r.frame["yhat"]).to_numpy()
+            floor = half[0] * np.sqrt(np.arange(1, 25))
+            assert (half >= floor - 1e-6 * floor).all(), (uid, level, half / floor)

@@ -122,7 +122,8 @@ def _backtested(newest: dict[str, float], older: dict[str, float]) -> engine.Fit
     }
     scores = {name: float(np.abs(errors).mean()) for name, (errors, _) in backtests.items()}
     fit = SimpleNamespace(origins=[50, 48, 46], switchable=True, scores=scores,
-                          backtests=backtests, y=y, season_length=12, candidates={})  # fmt: skip
+                          backtests=backtests, y=y, season_length=12, candidates={},
+                          closed=None)  # fmt: skip
     return cast(engine.Fitted, fit)
 
 

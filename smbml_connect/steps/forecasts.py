@@ -32,7 +32,15 @@ from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.column_labels import column_label
 from smbml_connect.data_checks import data_ends_early
 from smbml_connect.errors import NotEnoughDataError
-from smbml_connect.ports import SheetsChart, SheetsPart, SheetsTab, StepOutputs, Tab, WorkbookChart
+from smbml_connect.ports import (
+    OPENED_WITH_SALES,
+    SheetsChart,
+    SheetsPart,
+    SheetsTab,
+    StepOutputs,
+    Tab,
+    WorkbookChart,
+)
 from smbml_connect.schema import FORECASTS
 from smbml_connect.steps.base import (
     ReportSection,
@@ -208,6 +216,18 @@ CHECK_NOTE = (
 )
 
 
+def _no_season_words(results: Mapping[str, SeriesForecast], word: str) -> str:
+    """For rows forecast without a season (too short a history to show one), what the
+    note's "season" was there: one period."""
+    if all(r.season_length > 1 for r in results.values()):
+        return ""
+    return (
+        f" Where a forecast has no season (its seasonality says why), a season is one {word}: "
+        f"its error is measured against the change from one {word} to the next, and the simple "
+        f"rule repeats the last {word}."
+    )
+
+
 def _label(series_id: str, names: Mapping[str, str]) -> tuple[str, str]:
     measure, _, what = series_id.partition(":")
     if what == TOTAL:
@@ -251,8 +271,10 @@ def _history_words(result: SeriesForecast, word: str) -> str:
     return f"the last {plural(shown, word)} of history"
 
 
-def _chart_table(result: SeriesForecast, word: str) -> pd.DataFrame:
-    """History then forecast in one table, the shape a native Excel chart needs."""
+def _chart_table(result: SeriesForecast, word: str, opened: bool = False) -> pd.DataFrame:
+    """History then forecast in one table, the shape a native Excel chart needs; `opened`:
+    its first forecast period holds sales so far (kept in its attrs for the Instructions
+    tab's example, whose call is not told of them)."""
     history = result.history.tail(HISTORY_SHOWN) if result.history is not None else None
     past = pd.DataFrame(
         {word: history["ds"], "actual": history["y"].round(2)}
@@ -271,7 +293,20 @@ def _chart_table(result: SeriesForecast, word: str) -> pd.DataFrame:
     )
     table = pd.concat([past, future], ignore_index=True)
     table[word] = pd.to_datetime(table[word]).dt.tz_localize(None)
-    return table.reindex(columns=[word, "actual", "forecast", "low_80", "high_80", "range_80"])
+    table = table.reindex(columns=[word, "actual", "forecast", "low_80", "high_80", "range_80"])
+    table.attrs[OPENED_WITH_SALES] = opened
+    return table
+
+
+def _season_words(result: SeriesForecast) -> tuple[str, str]:
+    """What the error is scaled by and what the simple rule copied: a season earlier where
+    the models had one, else one period earlier (`engine._scale`; the seasonal naive
+    with no season repeats the last period). A 14-month shop, too short to show a season,
+    was told "repeating last season" beside "26 months are needed to see a pattern"."""
+    if result.season_length > 1:
+        return "from one season to the next", "repeating last season"
+    word = FREQUENCIES[result.freq][0] if result.freq in FREQUENCIES else "period"
+    return f"from one {word} to the next", f"repeating the last {word}"
 
 
 def _accuracy_words(result: SeriesForecast) -> str:
@@ -281,21 +316,26 @@ def _accuracy_words(result: SeriesForecast) -> str:
     score = result.backtest.get(result.model)
     if score is None:
         return "There was too little history to test it on its own past."
+    change, rule = _season_words(result)
     words = (
         f"Tested on its own past, its average error was {score:.2f} times the typical change "
-        "in sales from one season to the next in its history (below 1: it erred by less than "
-        "that change)"
+        f"in sales {change} in its history (below 1: it erred by less than that change)"
     )
     comparison = result.backtest.get("seasonal_naive")
     if comparison is None or result.model == "seasonal_naive":
         return words + "."
-    words += f"; simply repeating last season scored {comparison:.2f} in the same tests (lower is better)."
+    words += f"; simply {rule} scored {comparison:.2f} in the same tests (lower is better)."
     if round(comparison, 2) < round(score, 2):
         words += (
             " That rule did better on this past, but a lead over a few test periods often does "
             "not last, so the steadier method above is kept."
         )
     return words
+
+
+def _adjective(word: str) -> str:
+    """'monthly', 'weekly', 'daily' (not 'dayly'): the ranges of each period."""
+    return "daily" if word == "day" else f"{word}ly"
 
 
 def _span(dates: pd.Series, freq: str) -> str:
@@ -495,15 +535,13 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     )
     result.add_tab(
         CHART_TAB,
-        _chart_table(total, word),
+        _chart_table(total, word, bool(opened)),
         f"Total revenue: {_history_words(total, word)} and the forecast "
         "with its 80% range (the chart's shaded band)."
         + (f" The point for {current}: {opened}." if opened else ""),
     )
     result.add_tab(
-        CHECK_TAB,
-        pd.DataFrame(check_rows),
-        CHECK_NOTE,
+        CHECK_TAB, pd.DataFrame(check_rows), CHECK_NOTE + _no_season_words(results, word)
     )
     expected = float(total.frame["yhat"].sum())
     low, high = float(total.frame["lo80"].sum()), float(total.frame["hi80"].sum())
@@ -521,7 +559,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         f"{money(expected, cur)}."
         + (f" {opening} is not over: {opened}." if opened else "")
         + f" In each {word}, 8 in 10 outcomes should fall in the darker band.",
-        f"Adding up the {word}ly 80% ranges gives {money(low, cur)} to {money(high, cur)}; the "
+        f"Adding up the {_adjective(word)} 80% ranges gives {money(low, cur)} to {money(high, cur)}; the "
         "real total is more certain than that, because good and bad periods partly cancel out.",
         f"Method: {MODEL_WORDS.get(total.model, total.model)}. Seasonality: {total.seasonality}. "
         + _accuracy_words(total),

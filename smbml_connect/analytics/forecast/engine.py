@@ -46,6 +46,7 @@ from smbml_connect.analytics.forecast.timeseries import (
     FREQUENCIES,
     RegularSeries,
     damp_outliers,
+    fill_closures,
     regularise,
     regularise_panel,
 )
@@ -269,6 +270,74 @@ def _season(
     return m, describe_season(check, periods, freq, word, m)
 
 
+def _season_length(n: int, freq: str, season_length: int | None) -> int:
+    """The season length `_season` gives a history of `n` periods (it depends on the
+    length alone), before the values are looked at: closures and outliers are judged
+    against it, and the words then come from the series as fitted."""
+    if season_length is not None:
+        if season_length < 1:
+            raise DataValidationError(f"season_length must be 1 or more, got {season_length}")
+        return 1 if season_length > 1 and n < 2 * season_length + 2 else season_length
+    m = FREQUENCIES[freq][1]
+    return 1 if m <= 1 or n < 2 * m + 2 else m
+
+
+def _closure_words(series: RegularSeries, runs: list[tuple[int, int]]) -> str:
+    """'no sales at all in April to May 2026: ...' for the runs `fill_closures` filled."""
+    shown = [_periods_words(series.periods[start], series.periods[end - 1], series.freq)
+             for start, end in runs]  # fmt: skip
+    when = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+    return (
+        f"no sales at all in {when}: treated as a closure (or a time off sale), not a season; "
+        "filled in from the periods around it for the level and the season, and left out of "
+        "the tests that set the ranges"
+    )
+
+
+def _periods_words(first: pd.Period, last: pd.Period, freq: str) -> str:
+    """'April 2026', 'April to May 2026', 'December 2025 to January 2026', 'Q2 2026'."""
+
+    def one(period: pd.Period, year: bool = True) -> str:
+        if freq == "M":
+            return f"{period.start_time:%B}" + (f" {period.year}" if year else "")
+        if freq == "Q":
+            return f"Q{period.quarter} {period.year}"
+        if freq == "Y":
+            return str(period.year)
+        word = "the week of " if freq == "W" else ""
+        return f"{word}{period.start_time.day} {period.start_time:%B %Y}"
+
+    if first == last:
+        return one(first)
+    return f"{one(first, freq != 'M' or first.year != last.year)} to {one(last)}"
+
+
+def _hidden(
+    results: dict[str, tuple[np.ndarray, np.ndarray]],
+    closed: np.ndarray,
+    origins: list[int],
+    steps: int,
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """The backtest's errors with those on a closure's filled periods blank (NaN), so they
+    neither choose the model nor set the ranges, and where the errors that count are. A
+    backtest that scored only filled periods keeps them: there is nothing else to go on."""
+    hidden = np.concatenate([closed[origin : origin + steps] for origin in origins])
+    if not hidden.any() or hidden.all():
+        return results, np.ones(len(hidden), dtype=bool)
+    blank = {name: (np.where(hidden, np.nan, err), np.where(hidden, np.nan, std))
+             for name, (err, std) in results.items()}  # fmt: skip
+    return blank, ~hidden
+
+
+def _origin_means(errors: np.ndarray, count: int) -> np.ndarray:
+    """Each cut-off's mean absolute error, blanks (a closure's periods) skipped; NaN for a
+    cut-off with none."""
+    rows = np.abs(errors).reshape(count, -1)
+    counted = (~np.isnan(rows)).sum(axis=1)
+    sums = np.nansum(rows, axis=1)
+    return np.where(counted > 0, sums / np.maximum(counted, 1), np.nan)
+
+
 def _scale(y: np.ndarray, m: int) -> float:
     lag = m if m > 1 and len(y) > m + 1 else 1
     diffs = np.abs(y[lag:] - y[:-lag])
@@ -454,7 +523,13 @@ def _switching_helps(fits: Sequence[Fitted], plain: str | None) -> bool:
         if not fit.switchable or count < 2:
             continue
         names = [k for k in fit.scores if "lightgbm" not in k and np.isfinite(fit.scores[k])]
-        by_origin = {k: np.abs(fit.backtests[k][0]).reshape(count, -1).mean(axis=1) for k in names}
+        if fit.closed is not None and fit.closed.any():  # a closure's periods are blank
+            by_origin = {k: _origin_means(fit.backtests[k][0], count) for k in names}
+            if any(np.isnan(v).any() for v in by_origin.values()):  # a cut-off saw only those
+                continue
+        else:
+            by_origin = {k: np.abs(fit.backtests[k][0]).reshape(count, -1).mean(axis=1)
+                         for k in names}  # fmt: skip
         older = {k: float(v[1:].mean()) for k, v in by_origin.items()}  # origins: newest first
         default = _default(older, plain)
         if default is None:
@@ -502,7 +577,8 @@ def pooled_widths(
     business's held-out months 86% / 98% at 80% / 95% (MSIS 3.64). With this, the
     calibration cut-offs of `_calibrated` and recency weights, the demo's draw of the
     sample is covered 89.4% / 97.7% (MSIS 3.50) and twelve draws 77.7% / 93.4% on average
-    (MSIS 3.39; benchmarks/forecast.py, groups sample and sample_draws).
+    (MSIS 3.39; benchmarks/forecast.py, groups sample and sample_draws); with `_grown`
+    (stop 54, quick mode) 89.8% / 97.3% (3.615) and 79.6% / 93.9% (3.414).
     """
     errors = [(f.standard, f.steps) for f in fits]
     weights = [recency(f.ages, horizon, f.season_length) for f in fits]
@@ -531,6 +607,8 @@ class Fitted:
     switchable: bool = True  # whole horizon scored and `_may_switch` (see `_choose`)
     ages: np.ndarray | None = field(default=None, repr=False)  # cut-off to end, per error
     kept: Kept = field(default_factory=Kept, repr=False)  # calibration fits made ahead
+    closed: np.ndarray | None = field(default=None, repr=False)  # periods of a closure
+    reach: int = 0  # steps ahead any test of its panel scored (`_bounds`); its own if more
 
 
 def _check(horizon: int, levels: Sequence[int]) -> None:
@@ -557,7 +635,8 @@ def forecast_regular(
     _check(horizon, levels)
     tested = tested_horizon or horizon
     reach = max(horizon, tested)
-    fit = _calibrated(fit_regular(series, reach, season_length, extra, tested), tested)
+    fit = _beyond_history(_calibrated(fit_regular(series, reach, season_length, extra, tested),
+                                      tested), horizon)  # fmt: skip
     result = _intervals(fit, reach, levels)
     if reach > horizon:
         result = replace(result, frame=result.frame.iloc[:horizon].copy())
@@ -570,10 +649,12 @@ def fit_regular(
     season_length: int | None = None,
     extra: dict[str, Candidate] | None = None,
     tested_horizon: int | None = None,
+    closed: set[pd.Period] | None = None,
 ) -> Fitted:
     """Choose the model on backtests of `tested_horizon` periods (by default the horizon)
     and forecast `horizon` periods, leaving the intervals for later (a panel sets them
-    once every series' errors are known)."""
+    once every series' errors are known). `closed`: periods the panel found closed
+    (`_panel_closures`)."""
     _check(horizon, ())
     tested = tested_horizon or horizon
     y_raw = series.y
@@ -584,21 +665,32 @@ def fit_regular(
         notes.append(f"{count} {'row' if count == 1 else 'rows'} could not be read and "
                      f"{'was' if count == 1 else 'were'} left out ({shown})")  # fmt: skip
     n = len(y_raw)
-    m, seasonality = _season(y_raw, series.periods, series.freq, season_length)
+    m = _season_length(n, series.freq, season_length)
     zeros = float(np.mean(y_raw == 0))
     intermittent = zeros >= 0.3
     y = y_raw
+    shut = np.zeros(n, dtype=bool)
     calendar = calendar_candidate(series.periods, series.freq, y_raw)
     # Where the calendar model is tried, a holiday is a season rather than a freak value:
-    # pulled back, it would also be the yardstick the backtests score every model on.
+    # pulled back, it would also be the yardstick the backtests score every model on. Its
+    # regression weighs a lockdown down itself (`calendar._robust_fit`).
     if not intermittent and not calendar:
-        y, flagged = damp_outliers(y_raw, m)
+        known = series.periods.isin(list(closed)) if closed else None
+        y, runs = fill_closures(y_raw, m, known)
+        for start, end in runs:
+            shut[start:end] = True
+        if runs:
+            notes.append(_closure_words(series, runs))
+        y, flagged = damp_outliers(y, m)
         if len(flagged):
             shown = ", ".join(f"{series.periods[i]}: {y_raw[i]:,.0f}" for i in flagged[:3])
             notes.append(
                 f"{len(flagged)} unusual value{'s' if len(flagged) > 1 else ''} ({shown}) "
                 "pulled back to normal before fitting"
             )
+    # what a person is told comes from the series the forecast is fitted on: with two empty
+    # months in, an April closure read as "lowest in April (about 56% below)"
+    _, seasonality = _season(y, series.periods, series.freq, season_length)
     if intermittent:
         notes.append(f"{zeros:.0%} of {series.word}s have no sales; occasional-demand models tried")
     candidates = _candidates(y, intermittent, m, bool(calendar)) | (extra or {})
@@ -612,8 +704,10 @@ def fit_regular(
     scale = _scale(y, m)
     switchable = bool(origins) and steps >= tested and _may_switch(m, intermittent, calendar)
     if origins:
-        results = _backtest(y, m, candidates, origins, steps)
-        scores = {name: float(np.mean(np.abs(err))) / scale for name, (err, _) in results.items()}
+        results, kept_errors = _hidden(_backtest(y, m, candidates, origins, steps), shut,
+                                       origins, steps)  # fmt: skip
+        scores = {name: float(np.mean(np.abs(err[kept_errors]))) / scale
+                  for name, (err, _) in results.items()}  # fmt: skip
         scores = {name: score if np.isfinite(score) else np.inf for name, score in scores.items()}
         name = _choose(scores, None, switchable, _regular_calendar(candidates))
         standard = results[name][1]
@@ -626,7 +720,7 @@ def fit_regular(
     return Fitted(series, name, prediction, standard, bool(origins), m, seasonality, scores,
                   notes, candidates, results if origins else {}, y,
                   np.tile(np.arange(steps), len(origins)), origins, members, switchable,
-                  kept=kept)  # fmt: skip
+                  kept=kept, closed=shut)  # fmt: skip
 
 
 def _untested(
@@ -705,6 +799,8 @@ def _calibrated(fit: Fitted, horizon: int) -> Fitted:
         prediction = _predict(fit.model, fit.candidates, fit.y[:origin], m, ahead)
         sd = prediction.sd[:ahead]
         error = fit.y[origin : origin + ahead] - prediction.mean[:ahead]
+        if fit.closed is not None:  # a closure's filled periods set no range
+            error = np.where(fit.closed[origin : origin + ahead], np.nan, error)
         standard.append(_standardised(error, sd, fit.y))
         steps.append(np.arange(ahead))
         ages.append(np.full(ahead, n - origin))
@@ -757,6 +853,7 @@ def _bounds(
     for level in levels:
         multiple = width(fit.standard, level, horizon, prior.get(level) if prior else None, weight)
         half = multiple * prediction.sd * (1.0 if fit.backtested else 1.5)
+        half = _grown(half, max(fit.reach, int(fit.steps.max()) + 1 if len(fit.steps) else 0))
         lo = prediction.mean - half
         columns[f"lo{level}"] = np.maximum(lo, 0.0) if never_negative else lo
         # Where a falling trend takes the mean below zero, the forecast shown is zero and
@@ -767,6 +864,34 @@ def _bounds(
     if never_negative:
         columns["yhat"] = np.maximum(prediction.mean, 0.0)
     return columns
+
+
+def _beyond_history(fit: Fitted, horizon: int) -> Fitted:
+    """The note of a forecast further ahead than its history goes back: 24 quarters from
+    11 were shown with the same words as a year ahead from five years."""
+    n, word = len(fit.series.y), fit.series.word
+    if horizon <= n:
+        return fit
+    note = (f"the forecast reaches {horizon} {word}s ahead from {n} {word}"
+            f"{'s' if n > 1 else ''} of history: a horizon longer than the history is not "
+            f"backed by the data, so treat its later {word}s as a rough guess")  # fmt: skip
+    return replace(fit, notes=[*fit.notes, note])
+
+
+def _grown(half: np.ndarray, reach: int) -> np.ndarray:
+    """Half-widths past the `reach` steps any test scored, no narrower than the last tested
+    one's grown as a random walk's, by the square root of the steps over `reach` (from the
+    next period's when nothing was tested): the model's own spread growth where that is
+    wider. Nothing measured how far off a forecast is there, and a model's spread can hold
+    still (ETS on a calm series) or shrink (Theta): 24 quarters forecast from 11, tested
+    one quarter ahead, had 80% ranges of +-8% in every quarter to the sixth year, a third
+    of the worksheet FORECAST's on the same history (find54_forecast item 4)."""
+    reach = max(reach, 1)
+    if len(half) <= reach:
+        return half
+    steps = np.arange(1, len(half) + 1)
+    floor = half[reach - 1] * np.sqrt(steps / reach)
+    return np.where(steps > reach, np.maximum(half, floor), half)
 
 
 def _intervals(
@@ -831,8 +956,9 @@ def _panel_fits(
     extras: dict[str, dict[str, Candidate]] = {}
     if boosted or (boosted is None and len(regular) >= GBM_MIN_SERIES):
         extras = boosted_candidates(regular, horizon, random_state=random_state)
+    closed = _panel_closures(regular, season_length)
     fits = {
-        uid: fit_regular(series, horizon, season_length, extras.get(uid))
+        uid: fit_regular(series, horizon, season_length, extras.get(uid), closed=closed)
         for uid, series in regular.items()
     }
     boosting = bool(extras) and (bool(boosted) or _boosting_helps(list(fits.values())))
@@ -845,23 +971,46 @@ def _panel_fits(
     fits = {uid: _calibrated(fit, horizon) for uid, fit in fits.items()}
     prior = pooled_widths(list(fits.values()), levels, horizon)
     reached = max((int(f.steps.max()) + 1 for f in fits.values() if len(f.steps)), default=0)
+    fits = {uid: _beyond_history(replace(fit, reach=reached), horizon) for uid, fit in fits.items()}
     if prior is not None and 0 < reached < horizon:
         fits = {uid: _reach_noted(fit, reached, horizon) for uid, fit in fits.items()}
     return fits, prior, skipped
+
+
+def _panel_closures(
+    regular: Mapping[str, RegularSeries], season_length: int | None
+) -> set[pd.Period]:
+    """Periods a series of the panel calls a closure (`fill_closures`) in which no series
+    of the panel sold anything: the shop was shut, so every product's empty months there
+    are that closure too, though a slow product's own zeros are too few to prove it (a
+    Gift Box selling €300 to €1,000 a month kept an "April low")."""
+    called: set[pd.Period] = set()
+    for series in regular.values():
+        if float(np.mean(series.y == 0)) >= 0.3:  # occasional sales: Croston's, no closure
+            continue
+        _, runs = fill_closures(series.y, _season_length(len(series.y), series.freq,
+                                                         season_length))  # fmt: skip
+        called |= {series.periods[i] for start, end in runs for i in range(start, end)}
+    for series in regular.values():
+        if called:
+            called -= set(series.periods[(series.y != 0) & series.periods.isin(list(called))])
+    return called
 
 
 def _reach_noted(fit: Fitted, reached: int, horizon: int) -> Fitted:
     """The forecast's note when it reaches further ahead than any test on the panel's past
     (`reached` periods): those periods keep the general later-step width
     (`intervals.step_shape` has seen no error there), so the ranges can step up where the
-    tested ones end, and a person looking at the chart is told why. Only in a panel with
-    pooled widths (five series with errors or more); a series alone has one multiple for
-    every later step."""
+    tested ones end, and grow at least as a random walk's (`_grown`), and a person
+    looking at the chart is told why. Only in a panel with pooled widths (five series
+    with errors or more); a series alone has one multiple for every later step, grown
+    past its tests the same way."""
     word = fit.series.word
     later = f"{word} {horizon}" if reached + 1 == horizon else f"{word}s {reached + 1} to {horizon}"
     ahead = f"{reached} {word}{'s' if reached > 1 else ''}"
     note = (f"tests on past data reached {ahead} ahead; {later} go further than any test, so "
-            "their ranges rest on the general pattern of errors and can be wider")  # fmt: skip
+            "their ranges rest on the general pattern of errors and widen with the distance "
+            "(at least as a random walk's do)")  # fmt: skip
     return replace(fit, notes=[*fit.notes, note])
 
 

@@ -224,7 +224,7 @@ def sales_series(
         )
     else:  # the run is dated at the period's very start: nothing of it is known yet
         opening = (
-            f"{period_words(current, freq)} is not over yet (the data runs to "
+            f"{period_words(current, freq)} has not started yet (the data runs to "
             f"{stamp:%d %B %Y}): nothing of it is in the data, and the whole {word} is forecast"
         )
     notes = [opening]
