@@ -318,6 +318,9 @@ class SheetsPart:
 # sales so far (the run is dated inside it), which the Instructions tab's FORECAST call on
 # the complete periods is not told of.
 OPENED_WITH_SALES = "opened_with_sales"
+# ... and the names of the products its forecast left out as not for sale, whose past
+# sales the history still holds (the call forecasts them on; the tab does not).
+LEFT_OUT_PRODUCTS = "left_out_products"
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,13 @@ from smbml_connect.column_labels import column_label
 from smbml_connect.function_impls import TESTED_HORIZON
 from smbml_connect.functions import REGISTRY, FunctionContext, call
 from smbml_connect.money_words import money_format, shown_currency
-from smbml_connect.ports import OPENED_WITH_SALES, ColourScale, Tab, WorkbookChart
+from smbml_connect.ports import (
+    LEFT_OUT_PRODUCTS,
+    OPENED_WITH_SALES,
+    ColourScale,
+    Tab,
+    WorkbookChart,
+)
 
 __all__ = ["add_extras"]
 
@@ -331,6 +337,18 @@ def _example_caveat(table: pd.DataFrame, spilled: Sequence[Sequence[Any]]) -> li
             "80% range. This call judges how far off it may be from these totals alone; the "
             "Forecast tab also learns that from how far off its forecasts of each product's "
             "sales were in tests on the past."
+        )
+    left_out = list(table.attrs.get(LEFT_OUT_PRODUCTS) or [])
+    if left_out and (points or seen.ranges):
+        named = ", ".join(left_out[:3]) + (
+            f" and {len(left_out) - 3} more" if len(left_out) > 3 else ""
+        )
+        one = len(left_out) == 1
+        lines.append(
+            f"The Forecast tab leaves out {'1 product' if one else f'{len(left_out)} products'} "
+            f"not for sale now ({named}); the history above still holds "
+            f"{'its' if one else 'their'} past sales, so this call forecasts "
+            f"{'it' if one else 'them'} on and the tab does not."
         )
     if points:
         shown = int(table["forecast"].notna().sum())  # the tab's horizon, its tests' too

@@ -847,6 +847,29 @@ def test_a_product_not_for_sale_gets_no_forecast_and_the_total_does_not_carry_it
         assert value == pytest.approx(monthly[month], abs=0.01)
 
 
+def test_the_worksheet_example_says_the_tab_left_out_a_product_not_for_sale():
+    """The example runs on the history shown, which holds an archived product's past
+    sales; the Forecast tab's forecast leaves them out. The lines said only that the tab
+    chooses its method otherwise (review54 item 4)."""
+    from smbml_connect.functions import FunctionContext, call
+    from smbml_connect.workbook_extras import _example_caveat
+
+    tables, as_of = _tea_shop()
+    result = forecast_step(tables, StepContext(as_of=as_of, settings={"forecast": {"products": 5}}))
+    table = result.sheets["Forecast chart"]
+    history = table.dropna(subset=["actual"])
+    dates = [[d.to_pydatetime()] for d in history["month"]]
+    answer = call("FORECAST", [dates, [[float(v)] for v in history["actual"]], 6],
+                  FunctionContext())  # fmt: skip
+    lines = _example_caveat(table, answer.value)
+    said = [line for line in lines if "not for sale now" in line]
+    assert len(said) == 1 and "1 product not for sale now (Winter Blend)" in said[0], lines
+    tables["products"] = tables["products"].assign(on_sale=True)
+    kept = forecast_step(tables, StepContext(as_of=as_of, settings={"forecast": {"products": 5}}))
+    table = kept.sheets["Forecast chart"]
+    assert not any("not for sale" in line for line in _example_caveat(table, answer.value))
+
+
 def test_a_product_only_quiet_for_months_keeps_its_forecast_and_its_share_of_the_total():
     """Unsold for longer than ever before, yet not marked: a seasonal blend between its
     seasons (or a best seller out of stock) comes back, so the forecast keeps it; only

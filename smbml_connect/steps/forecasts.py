@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
@@ -33,6 +33,7 @@ from smbml_connect.column_labels import column_label
 from smbml_connect.data_checks import data_ends_early
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.ports import (
+    LEFT_OUT_PRODUCTS,
     OPENED_WITH_SALES,
     SheetsChart,
     SheetsPart,
@@ -271,7 +272,9 @@ def _history_words(result: SeriesForecast, word: str) -> str:
     return f"the last {plural(shown, word)} of history"
 
 
-def _chart_table(result: SeriesForecast, word: str, opened: bool = False) -> pd.DataFrame:
+def _chart_table(
+    result: SeriesForecast, word: str, opened: bool = False, left_out: Sequence[str] = ()
+) -> pd.DataFrame:
     """History then forecast in one table, the shape a native Excel chart needs; `opened`:
     its first forecast period holds sales so far (kept in its attrs for the Instructions
     tab's example, whose call is not told of them)."""
@@ -295,6 +298,7 @@ def _chart_table(result: SeriesForecast, word: str, opened: bool = False) -> pd.
     table[word] = pd.to_datetime(table[word]).dt.tz_localize(None)
     table = table.reindex(columns=[word, "actual", "forecast", "low_80", "high_80", "range_80"])
     table.attrs[OPENED_WITH_SALES] = opened
+    table.attrs[LEFT_OUT_PRODUCTS] = list(left_out)
     return table
 
 
@@ -535,7 +539,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     )
     result.add_tab(
         CHART_TAB,
-        _chart_table(total, word, bool(opened)),
+        _chart_table(total, word, bool(opened), sorted(names.get(p, p) for p in sales.stopped)),
         f"Total revenue: {_history_words(total, word)} and the forecast "
         "with its 80% range (the chart's shaded band)."
         + (f" The point for {current}: {opened}." if opened else ""),
