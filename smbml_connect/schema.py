@@ -534,7 +534,9 @@ def validate(
             column, raw, formats.get(column.name),
             mils if mils and column.name in MONEY[table] else hint, scans.get(column.name), zone,
             column.name in no_cents,
-        ) if (table, column.name) != ON_SALE else read_column(raw, _today(as_of, zone))  # fmt: skip
+        ) if (table, column.name) != ON_SALE else read_column(
+            raw, _today(as_of, zone), formats.get(column.name), hint, zone
+        )  # fmt: skip
         if column.name in SHARES.get(table, ()):
             reading = _as_share(reading, raw, formats.get(column.name), table, column.name)
         values, invalid = reading.values, reading.invalid
