@@ -74,8 +74,9 @@ SOURCE_ROW = "_source_row"
 FILE = "File"
 # Tables whose stored rows keep the row they were read from (beside ``source``): consent is
 # decided over every stored contact, and a contact whose consent cannot be read is listed
-# with its source, row, column and value.
-ROWS_KEPT = frozenset({"contacts"})
+# with its source, row, column and value; an order or activity dated after the run is
+# listed by the data checks (which read the store) with its file and row.
+ROWS_KEPT = frozenset({"contacts", "orders", "activities"})
 STORED_ROW = "source_row"
 REJECTS_TAB = "Rejects"  # the tab of rows and values a run could not use, wherever results go
 NOTE = "column note"  # a rejects row about a whole column (how it was read), not a problem row
