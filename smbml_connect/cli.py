@@ -271,7 +271,7 @@ def _print_result(result: RunResult, outputs: list[Path]) -> None:
     for push in result.pushes:
         if push.kind == "sheets":  # the tabs written, then what was not kept or left
             _echo(f"{push.destination}: {_plural(push.written, 'row')} written.")
-            for line in [*push.detail, *push.unwritten]:
+            for line in [*push.detail, *push.notes, *push.unwritten]:
                 _echo(f"  {line}")
             continue
         if push.kind != "crm":
@@ -960,6 +960,11 @@ def _print_run(row: Any) -> None:
             _echo("    data checks:")
         for notice in notices:
             _echo(f"      {notice.get('message', '')}")
+        notes = counts.get("push_notes", [])  # all was written: a note, not a problem
+        if notes:
+            _echo("    notes:")
+        for note in notes:
+            _echo(f"      {note}")
     if isinstance(row.error, str) and row.error:  # a run without a problem has none (not "nan")
         _echo(f"    problem: {row.error}")
 

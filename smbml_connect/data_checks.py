@@ -26,7 +26,7 @@ from smbml_connect.layouts import SKIPPED
 from smbml_connect.money_words import money_text
 from smbml_connect.ports import Notice
 from smbml_connect.sale_flags import unread_notice
-from smbml_connect.schema import REJECT_COLUMNS, TABLES, key_values
+from smbml_connect.schema import FILE, REJECT_COLUMNS, STORED_ROW, TABLES, key_values
 
 __all__ = [
     "STALE_AFTER",
@@ -128,7 +128,7 @@ def _future(
                 {
                     "table": table,
                     "source": rows.get("source"),
-                    "source_row": None,
+                    "source_row": _stored_rows(rows),
                     "column": column,
                     "value": _dates(rows, column).dt.tz_convert(zone).dt.strftime("%Y-%m-%d %H:%M"),
                     "reason": [
@@ -137,7 +137,7 @@ def _future(
                         for _, r in rows.iterrows()
                     ],
                     "action": FUTURE_ACTION,
-                    "row": [json.dumps(key_values(spec, r)) for _, r in rows.iterrows()],
+                    "row": [json.dumps(_late_row(spec, r)) for _, r in rows.iterrows()],
                 },
                 columns=REJECT_COLUMNS,
             )
@@ -159,6 +159,28 @@ def _future(
         view["order_lines"] = lines[lines["order_id"].isin(kept)].reset_index(drop=True)
     rejects = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=REJECT_COLUMNS)
     return view, rejects, notices
+
+
+def _stored_rows(rows: pd.DataFrame) -> list[Any]:
+    """The row each was read from (``schema.ROWS_KEPT``), None where the source has none."""
+    if STORED_ROW not in rows.columns:
+        return [None] * len(rows)
+    return list(rows[STORED_ROW].astype("Int64").to_numpy(dtype=object, na_value=None))
+
+
+def _late_row(spec: Any, row: pd.Series) -> dict[str, str]:
+    """A late row's key, with the file it was read from (kept in extra when the table came
+    from several, ``schema.FILE``): its reject named the store's source id alone, the file
+    and row the data checks sent the owner to unnamed (review54 item 6)."""
+    out = key_values(spec, row)
+    extra = row.get("extra")
+    try:
+        kept = json.loads(extra) if isinstance(extra, str) and extra else {}
+    except ValueError:
+        kept = {}
+    if isinstance(kept, dict) and kept.get(FILE) not in (None, ""):
+        out[FILE] = str(kept[FILE])
+    return out
 
 
 # The most a business's clock runs ahead of UTC (Kiribati, UTC+14).

@@ -64,6 +64,10 @@ class PushReport:
     # What a push could not send at all, one line each ("96 values on 32 products not
     # written: ..."): the rest went through and is counted above; the run is partial.
     unwritten: list[str] = field(default_factory=list)
+    # What the user should know though all was written (a copy of a result tab left as it
+    # is, a title typed above the header): printed with the run and kept for `smbml
+    # status`, but the run is not partial for it (a scheduler would see a failure daily).
+    notes: list[str] = field(default_factory=list)
     # How the CLI reports it: "file" (destination is its path, named at the end), "sheets"
     # (the tabs, in detail) or "crm" (values written, unchanged, not written).
     kind: Literal["file", "sheets", "crm"] = "file"
@@ -510,6 +514,7 @@ class RunResult:
                 {"check": n.check, "table": n.table, "count": n.count, "message": n.message}
                 for n in self.notices
             ],
+            "push_notes": [f"{p.destination}: {line}" for p in self.pushes for line in p.notes],
             "outputs": {
                 f"{name}.{kind}": len(frame)
                 for name, result in self.steps.items()

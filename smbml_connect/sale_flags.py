@@ -9,7 +9,8 @@ a value keeps its header ("Discontinued: yes") when stored as ``on_sale``, so th
 
 A date under a header that says not for sale ("Discontinued" 2025-11-30) is the day
 it stopped: not for sale from that day on, still for sale before it (a date after the
-run's date is not yet). A value not understood ("pending", a stock count 12 under
+run's date is not yet). The column's days are read together, in its own day order, as
+any date column's are. A value not understood ("pending", a stock count 12 under
 "Available") counts as on sale and is listed with its column, never guessed: not for
 sale only keeps a product out of suggestions and price suggestions, so reading an unknown
 word as "off sale" would silently hide products the shop still sells. That holds for a
@@ -26,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from smbml_connect.coerce import Reading, parse_datetime
+from smbml_connect.coerce import ColumnFormat, Hint, Reading, parse_datetime, read_dates
 from smbml_connect.consent import is_blank
 
 __all__ = [
@@ -272,14 +273,27 @@ def _unread_line(cleared: pd.DataFrame) -> tuple[int, str]:
     )
 
 
-def read_column(values: pd.Series, today: date | None = None) -> Reading:
+def read_column(
+    values: pd.Series,
+    today: date | None = None,
+    fmt: ColumnFormat | None = None,
+    hint: Hint | None = None,
+    zone: str | None = None,
+) -> Reading:
     """``read_on_sale`` for a column (once per distinct value) on the run's date, with
     each value not understood invalid and its reason. A column holding other numbers than
     0 and 1 is a stock count ("Available" 12): its 0 is sold out, not off sale, so no
-    number is read (a date number under "Discontinued" is a date)."""
+    number is read (a date number under "Discontinued" is a date).
+
+    The days under "Discontinued" are read together, as any date column is
+    (``read_dates``): "25/11/2025" in the column makes its "10/11/2025" 10 November, and
+    when no value tells the order the config (``fmt``), the table (``hint``), else
+    month/day decide, with a note. A time with an offset is taken on the business's
+    clock (``zone``) before its date is."""
     texts = {v: _split(v) for v in values.dropna().unique() if not isinstance(v, bool)}
     numbers = {v for v, (h, t) in texts.items() if _NUMBER.fullmatch(t) and _off_day(h, t) is None}
     counts = any(_normal(texts[v][1]) not in ("0", "1") for v in numbers)
+    days, dated = _column_days(values, fmt, hint, zone)
     read: dict[Any, bool | None] = {}
     out: list[bool | None] = []
     invalid: list[bool] = []
@@ -289,10 +303,57 @@ def read_column(values: pd.Series, today: date | None = None) -> Reading:
             invalid.append(False)
             continue
         if value not in read:
-            read[value] = None if counts and value in numbers else read_on_sale(value, today)
+            if (counts and value in numbers) or _split(value)[1] in dated.reasons:
+                read[value] = None  # a count, or a day that contradicts its column
+            elif value in days:  # a day under "Discontinued", read with its column
+                read[value] = today is not None and days[value] > today
+            else:
+                read[value] = read_on_sale(value, today)
         out.append(read[value])
         invalid.append(read[value] is None)
-    reasons = {v: sale_reason(v) for v, bad in zip(values, invalid, strict=True) if bad}
+    reasons = {v: _reason(v, dated) for v, bad in zip(values, invalid, strict=True) if bad}
     index = values.index
     flags = pd.Series(out, index=index, dtype="boolean")
-    return Reading(flags, pd.Series(invalid, index=index, dtype=bool), reasons)
+    return Reading(flags, pd.Series(invalid, index=index, dtype=bool), reasons, dated.notes)
+
+
+def _column_days(
+    values: pd.Series, fmt: ColumnFormat | None, hint: Hint | None, zone: str | None
+) -> tuple[dict[Any, date], Reading]:
+    """The day each value under a not-for-sale header stopped (value -> day), read by
+    ``read_dates`` with the column's own day order, and that reading (its reasons, keyed
+    by the text as written, and its notes, which name the header)."""
+    texts = values.map(_date_text, na_action="ignore").astype(object)
+    dated = read_dates(texts, fmt, hint, zone=zone)
+    local = dated.values.dt.tz_convert(zone or "UTC")  # the business's day, not UTC's
+    days = {
+        value: stamp.date()
+        for value, stamp, bad in zip(values, local, dated.invalid, strict=True)
+        if not bad and pd.notna(stamp)
+    }
+    headers = sorted({_split(v)[0] for v, t in zip(values, texts, strict=True) if t})
+    under = f"the days under {', '.join(map(repr, headers))}"
+    dated.notes = [(kind, f"{under}: {text}") for kind, text in dated.notes]
+    return days, dated
+
+
+def _date_text(value: Any) -> str | None:
+    """The text of a value that can only be a day: one under a not-for-sale header that
+    is no yes, no or word (those ``read_on_sale`` reads); None for any other."""
+    if isinstance(value, bool):
+        return None
+    header, text = _split(value)
+    word = _normal(text)
+    if _normal(header) not in _OFF_NAMES or word in _OFF_WORDS | _ON_WORDS | _YES | _NO:
+        return None
+    return text or None
+
+
+def _reason(value: Any, dated: Reading) -> str:
+    """``sale_reason``, or the date reading's own when it refused a day (one that fits
+    only the order the column is not: left out rather than swapped)."""
+    header, text = _split(value)
+    why = dated.reasons.get(text)
+    if why is None:
+        return sale_reason(value)
+    return f"from {header!r}: {text!r} {why}: counted as on sale"

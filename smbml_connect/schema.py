@@ -74,8 +74,9 @@ SOURCE_ROW = "_source_row"
 FILE = "File"
 # Tables whose stored rows keep the row they were read from (beside ``source``): consent is
 # decided over every stored contact, and a contact whose consent cannot be read is listed
-# with its source, row, column and value.
-ROWS_KEPT = frozenset({"contacts"})
+# with its source, row, column and value; an order or activity dated after the run is
+# listed by the data checks (which read the store) with its file and row.
+ROWS_KEPT = frozenset({"contacts", "orders", "activities"})
 STORED_ROW = "source_row"
 REJECTS_TAB = "Rejects"  # the tab of rows and values a run could not use, wherever results go
 NOTE = "column note"  # a rejects row about a whole column (how it was read), not a problem row
@@ -534,7 +535,9 @@ def validate(
             column, raw, formats.get(column.name),
             mils if mils and column.name in MONEY[table] else hint, scans.get(column.name), zone,
             column.name in no_cents,
-        ) if (table, column.name) != ON_SALE else read_column(raw, _today(as_of, zone))  # fmt: skip
+        ) if (table, column.name) != ON_SALE else read_column(
+            raw, _today(as_of, zone), formats.get(column.name), hint, zone
+        )  # fmt: skip
         if column.name in SHARES.get(table, ()):
             reading = _as_share(reading, raw, formats.get(column.name), table, column.name)
         values, invalid = reading.values, reading.invalid

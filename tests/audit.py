@@ -1527,6 +1527,34 @@ def check_off_sale_prices(out: Outputs, tally: Tally) -> None:
                         f"{where}: {row['product_id']} {str(row['reason'])[:80]!r}")  # fmt: skip
 
 
+CUSTOMER_NOT_LEAD = "no contact its source calls a customer is scored as an open lead"
+
+
+def check_customers_not_leads(out: Outputs, tally: Tally) -> None:
+    """A contact in a customer stage (a CRM's, or a customers export's order count) that
+    nothing dates (no order, no won deal, no customer date, whatever their day) gets no
+    lead score, under any lead label: under "order" a Shopify buyer the export said ordered
+    twice was scored as one who had not ordered yet (review54 item 5)."""
+    contacts, scores = out.store.get("contacts"), out.store.get("scores")
+    if contacts is None or scores is None or "lifecycle_stage" not in contacts.columns:
+        return
+    stage = contacts["lifecycle_stage"].fillna("").astype(str).str.lower()
+    undated = contacts[stage.isin(("customer", "evangelist")).to_numpy()]
+    if "converted_at" in undated.columns:
+        undated = undated[undated["converted_at"].isna().to_numpy()]
+    dated = set()
+    for table in ("orders", "deals"):
+        frame = out.store.get(table)
+        if frame is not None and "contact_id" in frame.columns:
+            dated |= set(frame["contact_id"].dropna().astype(str))
+    undated_ids = set(undated["contact_id"].astype(str)) - dated
+    if not undated_ids:
+        return
+    for entity in scores.loc[scores["model"].eq("lead_score"), "entity_id"].astype(str):
+        tally.check(CUSTOMER_NOT_LEAD, entity not in undated_ids,
+                    f"lead score for {entity}, a customer by their stage")  # fmt: skip
+
+
 def check_off_sale_forecasts(out: Outputs, tally: Tally) -> None:
     """No product the products list marks not for sale has a forecast of its own: an
     explorer's archived kit was a shop's first forecast product while Next products and
@@ -1987,6 +2015,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "no product suggested to a customer who returned it, nor one off sale": check_suggestions,
     "every product a Forecast or Prices row shows has a name": check_product_names,
     "no price suggested for a product its list marks not for sale": check_off_sale_prices,
+    CUSTOMER_NOT_LEAD: check_customers_not_leads,
     "no forecast line of its own for a product its list marks not for sale": (
         check_off_sale_forecasts
     ),

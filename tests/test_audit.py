@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from audit import (
     ABTEST_AGREES,
+    CUSTOMER_NOT_LEAD,
     EXAMPLE_AGREES,
     GROWN,
     INVARIANTS,
@@ -313,6 +314,24 @@ def test_the_audit_finds_a_suggestion_of_a_returned_product(sample: Outputs):
     )
     found = [p for p in audit(broken).problems if p.startswith("no product suggested")]
     assert any(f"{product} to {contact}" in p for p in found), found
+
+
+def test_the_audit_finds_a_customer_scored_as_an_open_lead(sample: Outputs):
+    """A scored lead whose stage is planted as customer, with no order or deal that dates
+    it (a Shopify customers export's buyer under label "order", review54 item 5)."""
+    scores = sample.store["scores"]
+    leads = scores.loc[scores["model"].eq("lead_score"), "entity_id"].astype(str)
+    busy = {str(c) for t in ("orders", "deals") for c in sample.store[t]["contact_id"].dropna()}
+    lead = next(c for c in leads if c not in busy)
+    contacts = sample.store["contacts"]
+    stage = contacts["lifecycle_stage"].where(
+        contacts["contact_id"].astype(str) != lead, "customer"
+    )
+    planted = {**sample.store, "contacts": contacts.assign(lifecycle_stage=stage)}
+    found = [p for p in audit(Outputs(**{**vars(sample), "store": planted})).problems
+             if p.startswith(CUSTOMER_NOT_LEAD)]  # fmt: skip
+    assert any(lead in p for p in found), found
+    assert not [p for p in audit(sample).problems if p.startswith(CUSTOMER_NOT_LEAD)]
 
 
 def test_the_audit_finds_a_suggestion_of_a_product_no_one_buys(sample: Outputs):

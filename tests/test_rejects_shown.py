@@ -146,3 +146,19 @@ def test_the_order_keeps_each_kind_as_found():
     assert reject_files(ordered, {"orders": "a.csv"}).tolist() == [
         "a.csv", "b.csv", "a.csv", "a.csv", "a.csv"]  # fmt: skip
     assert reject_files(ordered).tolist()[1:3] == ["b.csv", "files:x#1"]
+
+
+def test_the_late_order_names_its_file_and_row(shop):
+    """The order dated after the run, which the data checks say is "listed in Rejects",
+    named the folder's id and no row ("files:eu#6a351a", row empty; review54 item 6): the
+    data checks build it from the store, which kept neither. Rejects and `status` name
+    the file it was read from and its line there."""
+    config, result = shop
+    late = _listed(result, "row not used")
+    lines = (config.parent / "Orders 2025.csv").read_text().splitlines()
+    row = next(i for i, line in enumerate(lines, start=1) if line.startswith("T9999,"))
+    assert int(late["source_row"]) == row
+    assert reject_files(pd.DataFrame([late]), result.files).tolist() == ["Orders 2025.csv"]
+    shown = CliRunner().invoke(cli, ["status", "-c", str(config)])
+    (said,) = [line for line in shown.output.splitlines() if "order T9999: dated" in line]
+    assert said.split()[1:4] == ["Orders", "2025.csv", str(row)], said

@@ -280,3 +280,71 @@ def test_a_product_discontinued_on_a_past_day_is_suggested_to_no_one(tmp_path: P
     tally = audit(out)
     assert tally.problems == []
     assert tally.checked["no price suggested for a product marked not for sale"] >= 1
+
+
+def _european_list(folder: Path, days: list[str]) -> FilesSource:
+    """A hand-kept products list of a shop in France: prices with decimal commas, the
+    day each product stops under `Discontinued`, one still undecided (blank)."""
+    folder.mkdir()
+    rows = [["product_id", "name", "price", "Status", "Discontinued"]] + [
+        [f"P{i}", name, price, "active", day]
+        for i, (name, price, day) in enumerate(
+            zip(
+                ["Rose Soap", "Clay Soap", "Oat Soap"], ["12,50", "7,25", "3,10"], days, strict=True
+            ),
+            start=1,
+        )
+    ]
+    with (folder / "products.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    return FilesSource(folder, {}, {})
+
+
+def test_discontinued_days_are_read_in_the_columns_own_order(tmp_path: Path) -> None:
+    """ "25/11/2025" in the column proves day/month, so its "10/11/2025" is 10 November,
+    a day after the run's date (31 October): Clay Soap is still for sale. It was read
+    alone, month/day, as 11 October, and the product was silently taken out of
+    suggestions, prices and the forecast (review54 item 1)."""
+    source = _european_list(tmp_path / "eu", ["25/11/2025", "10/11/2025", ""])
+    as_of = pd.Timestamp("2025-10-31 12:00", tz="UTC")
+    checked = validate("products", source.pull("products"), source="s", as_of=as_of)
+    got = checked.clean.set_index("product_id")["on_sale"]
+    assert [bool(v) for v in got] == [True, True, True]
+    assert checked.rejects.empty
+
+
+def test_discontinued_days_no_value_decides_are_said_in_a_note(tmp_path: Path) -> None:
+    """Only days that fit both orders: the table's decimal commas decide day/month, as
+    they do for any date column, and a note says so and how to state it (the README's
+    promise; there was none). A day that fits only the order the column is not is left
+    out, named with its row, not swapped."""
+    as_of = pd.Timestamp("2025-10-31 12:00", tz="UTC")
+    source = _european_list(tmp_path / "eu", ["10/11/2025", "03/04/2025", ""])
+    checked = validate("products", source.pull("products"), source="s", as_of=as_of)
+    got = checked.clean.set_index("product_id")["on_sale"]
+    assert got["P1"] and not got["P2"]  # 10 November is to come, 3 April is past
+    (note,) = checked.rejects["reason"]
+    assert note.startswith("on_sale: the days under 'Discontinued': 2 dates (like 03/04/2025)")
+    assert "read as day/month because the table's numbers use decimal commas" in note
+    assert 'to state it: [source.formats.products] on_sale = "dayfirst"' in note
+    source = _european_list(tmp_path / "mixed", ["25/11/2025", "13/11/2025", "11/25/2025"])
+    checked = validate("products", source.pull("products"), source="s", as_of=as_of)
+    assert pd.isna(checked.clean.set_index("product_id")["on_sale"]["P3"])  # counted on sale
+    cleared = checked.rejects[checked.rejects["action"].eq("value cleared")]
+    assert list(cleared["value"]) == ["Discontinued: 11/25/2025"]
+    assert list(cleared["source_row"]) == [4]
+    assert "fits only month/day but this column is day/month" in cleared["reason"].iloc[0]
+
+
+def test_a_discontinued_time_with_an_offset_is_a_day_on_the_business_clock(
+    tmp_path: Path,
+) -> None:
+    """ "2025-11-30T23:30:00-08:00" is 30 November in Los Angeles, the shop's zone: on
+    the run of 30 November the product has stopped. Moved to UTC first, it was taken as
+    1 December, a day still to come, and the product stayed for sale."""
+    source = _european_list(tmp_path / "la", ["2025-11-30T23:30:00-08:00", "", ""])
+    as_of = pd.Timestamp("2025-11-30 20:00", tz="UTC")  # noon in Los Angeles
+    checked = validate(
+        "products", source.pull("products"), source="s", as_of=as_of, zone="America/Los_Angeles"
+    )
+    assert not checked.clean.set_index("product_id")["on_sale"]["P1"]

@@ -908,7 +908,7 @@ def test_a_second_tab_with_our_mark_is_left_alone(
     kept = dict(copy.cells)
     report = SheetsResults(api, book_key, clock=CLOCK).publish(written)
     assert emu.state.book(book_key).sheet("Scores copy").cells == kept
-    assert any(line.startswith("Scores copy: left as it is") for line in report.unwritten)
+    assert any(line.startswith("Scores copy: left as it is") for line in report.notes)
 
 
 def test_an_infinite_number_is_an_empty_cell_as_in_the_workbook() -> None:

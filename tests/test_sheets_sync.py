@@ -143,6 +143,42 @@ def test_the_run_prints_and_keeps_what_the_sheets_tabs_could_not_keep(
     assert said in shown.output and "run 2 [run] partial" in shown.output, shown.output
 
 
+def test_a_copy_kept_of_a_result_tab_is_a_note_not_a_partial_run(
+    emu: SheetsEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The owner duplicates Segments to keep last week's figures: the copy is left as it
+    is and named, but every tab was written, so the run is ok and exits 0. It was filed as
+    not written: every later run was "partial" and exited 1 for as long as the copy was
+    kept, a failure for any scheduler (review54 item 2). The line stays, as a note."""
+    book = "1SyncCopyKept".ljust(39, "0")
+    emu.state.create(book, "Shop", _shop_tabs())
+    monkeypatch.setenv("SMBML_GOOGLE_SERVICE_ACCOUNT", json.dumps(make_service_account(emu)))
+    config = tmp_path / "smbml.toml"
+    config.write_text(
+        f'[source]\nkind = "gsheets"\nspreadsheet = "{book}"\n[google]\napi_url = "{emu.url}"\n'
+        '[analytics]\nas_of = 2025-10-31\nenabled = ["rfm_segments", "sales_forecast"]\n',
+        encoding="utf-8",
+    )
+    store = str(tmp_path / "s.sqlite")
+    CLOCK.advance(61)
+    first = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+    assert first.exit_code == 0, first.output
+    segments = sheet(emu, book, "Segments")
+    batch(emu, book, {"duplicateSheet": {"sourceSheetId": segments.sheet_id,
+                                         "insertSheetIndex": segments.index + 1}})  # fmt: skip
+    said = "Copy of Segments: left as it is, not refreshed"
+    for _ in (2, 3):
+        CLOCK.advance(61)
+        again = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+        assert again.exit_code == 0, again.output
+        assert again.output.count(said) == 1 and "problem:" not in again.output, again.output
+    shown = CliRunner().invoke(cli, ["status", "-c", str(config), "--store", store])
+    assert "run 3 [run] ok" in shown.output and "run 2 [run] ok" in shown.output, shown.output
+    assert "problem:" not in shown.output
+    notes = shown.output.split("run 3 [run] ok")[1].split("run 2 [run]")[0]
+    assert "    notes:\n      Google Sheets 1SyncCopyKep" in notes and f"…: {said}" in notes
+
+
 @pytest.mark.parametrize("copies_metadata", [True, False])
 def test_a_copy_of_a_result_tab_dragged_first_does_not_take_over(
     emu: SheetsEmulator,
@@ -164,7 +200,7 @@ def test_a_copy_of_a_result_tab_dragged_first_does_not_take_over(
         report = publish(api, monkeypatch, book, tabs, run=run)
         assert f"(run {run}," in head(emu, book, "Scores")
         assert "(run 1," in head(emu, book, "Copy of Scores")
-    named = [line for line in report.unwritten if line.startswith("Copy of Scores: left as it is")]
+    named = [line for line in report.notes if line.startswith("Copy of Scores: left as it is")]
     assert len(named) == (1 if copies_metadata else 0)
 
 
@@ -433,5 +469,5 @@ def test_a_title_typed_above_a_tab_without_user_columns_is_named(
         "startIndex": 0, "endIndex": 1}}})  # fmt: skip
     put(emu, book, "Scores", 0, 0, "CALL LIST - week 45")
     report = publish(api, monkeypatch, book, [ResultTab("scores", "Scores", scores(ids), key="contact_id")], run=2)  # fmt: skip
-    (said,) = [line for line in report.unwritten if "above smbml's header" in line]
+    (said,) = [line for line in report.notes if "above smbml's header" in line]
     assert "'CALL LIST - week 45'" in said and "Last refreshed" not in said

@@ -407,4 +407,4 @@ def test_notes_typed_on_another_accounts_rows_are_not_put_beside_this_ones(
     report = SheetsResults(api, book, clock=CLOCK).publish(result, _Accounts("222"))
     rows = grid(emu, book)
     assert rows["C1"] == [None] and rows["C1'"] == ["asked us never to call again"]  # at the bottom
-    assert any("another account" in d for d in report.unwritten)
+    assert any("another account" in d for d in report.notes)

@@ -555,7 +555,10 @@ def test_a_shopify_customer_whose_orders_the_export_leaves_out_is_no_open_lead(
     """An orders export filtered to the last months leaves out older buyers' orders, yet
     the customers export counts them: such a person is a customer, never scored as an
     open lead; one who never bought stays a lead."""
-    from smbml_connect.analytics.leads.contact_features import lead_scoring_frame
+    from smbml_connect.analytics.leads.contact_features import (
+        lead_scoring_frame,
+        lead_training_frame,
+    )
     from smbml_connect.contact_links import link_to_contacts, unknown_as_none
 
     people = [  # id, first, last, e-mail, spent, orders
@@ -576,6 +579,12 @@ def test_a_shopify_customer_whose_orders_the_export_leaves_out_is_no_open_lead(
     assert pd.isna(stage["james.o@example.co.uk"])
     with Store(tmp_path / "store.db") as store:
         every = {t: store.read(t) for t in ("contacts", "orders", "deals", "activities")}
-    leads = lead_scoring_frame(unknown_as_none(link_to_contacts(every)[0]), AS_OF)
-    assert leads["contact_id"].tolist() == ["james.o@example.co.uk"]
+    linked = unknown_as_none(link_to_contacts(every)[0])
+    # Whatever counts as converting: under label "order" the stage was passed over and
+    # Sophie, who ordered twice, was scored as one who had not ordered yet (review54 5).
+    for label in ("customer", "order", "won_deal"):
+        leads = lead_scoring_frame(linked, AS_OF, label)
+        assert leads["contact_id"].tolist() == ["james.o@example.co.uk"], label
+    (said,) = [n for n in lead_training_frame(linked, AS_OF, 90, "order").notes if "2 " in n]
+    assert said.startswith("2 customers have no order in the orders read to date when")
     assert "Total Orders or Total Spent says the person bought" in _checks(result)

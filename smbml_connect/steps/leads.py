@@ -12,11 +12,11 @@ from smbml_connect import charts
 from smbml_connect.analytics.leads.contact_features import (
     CONTACT_PHRASES,
     DEAL_STAGE,
-    UNDATED_LACKS,
     conversion_times,
     has_stage_history,
     lead_scoring_frame,
     lead_training_frame,
+    undated_lacks,
     undated_words,
 )
 from smbml_connect.analytics.leads.deals import (
@@ -342,7 +342,7 @@ def _too_few_leads(
         (int(recent.sum()), f"were created in the last {horizon} days, too recently to "
                             "see what came of them"),
         (int(no_date.sum()), "have no created date"),
-        (int(no_conversion_date.sum()), _undated_reason(int(no_conversion_date.sum()))),
+        (int(no_conversion_date.sum()), _undated_reason(int(no_conversion_date.sum()), label)),
         (rest, "had their open deal go back to an earlier stage, so what they looked like "
                "then is not known"),
     ]  # fmt: skip
@@ -359,9 +359,9 @@ def _too_few_leads(
     )
 
 
-def _undated_reason(count: int) -> str:
+def _undated_reason(count: int, label: str) -> str:
     """The undated customers' words after their count ("are customers with no order ...")."""
-    return f"{'is a customer' if count == 1 else 'are customers'} with {UNDATED_LACKS}"
+    return f"{'is a customer' if count == 1 else 'are customers'} with {undated_lacks(label)}"
 
 
 def _one_outcome(
@@ -382,7 +382,7 @@ def _one_outcome(
         f"(contacts created more than {horizon} days ago that were {_NOT_YET[label]} when "
         f"created), {yes:,} {_BECAME[label]} within {horizon} days of a moment looked at "
         f"and {no:,} did not"
-        + (f"; {undated_words(undated)}, and were left out" if undated else "")
+        + (f"; {undated_words(undated, label)}, and were left out" if undated else "")
     )
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "lead_scoring_frame",
     "lead_training_frame",
     "stepped_back",
+    "undated_lacks",
     "undated_words",
 ]
 
@@ -49,11 +50,26 @@ UNDATED_LACKS = (
 )
 
 
-def undated_words(count: int) -> str:
-    """Why customers were left out of the lead model: with no order, won deal or customer
-    date, when they converted is not known."""
+# ... under the other labels, where only an order (or only a won deal) dates it.
+_LACKS = {
+    "customer": UNDATED_LACKS,
+    "order": "no order in the orders read to date when they bought, though their customer "
+    "stage (a CRM's, or a customers export's order count) says they did",
+    "won_deal": "no won deal to date their conversion, though their customer stage says "
+    "they are a customer",
+}
+
+
+def undated_lacks(label: str = "customer") -> str:
+    """What an undated customer lacks under ``label`` (what would date their conversion)."""
+    return _LACKS.get(label, UNDATED_LACKS)
+
+
+def undated_words(count: int, label: str = "customer") -> str:
+    """Why customers were left out of the lead model: with nothing that dates a conversion
+    under ``label``, when they converted is not known."""
     who, has = ("1 customer", "has") if count == 1 else (f"{count:,} customers", "have")
-    return f"{who} {has} {UNDATED_LACKS}"
+    return f"{who} {has} {undated_lacks(label)}"
 
 
 _KNOWN_KINDS = {  # activity kind -> (feature name, phrase)
@@ -173,6 +189,12 @@ def conversion_times(
     those (undated); order: a counted order; won_deal: a won deal. Orders that are not
     sales (``sales.is_sale``: cancelled, refunded, failed, ...) do not count. A CRM of
     contacts alone (a marketing list, no deals or orders) dates its customers only so.
+
+    Under every label a contact in a customer stage that nothing dates is undated: done,
+    never an open lead, and left out of training. A Shopify or WooCommerce customers
+    export sets that stage from its order count, so under ``order`` a person it says
+    ordered twice was scored as one who had not ordered yet (review54 item 5); a CRM's
+    customer under ``won_deal`` is no open lead either.
     """
     if label not in LABELS:
         raise DataValidationError(f"lead label must be one of {', '.join(LABELS)}, not {label!r}")
@@ -193,13 +215,12 @@ def conversion_times(
     events = pd.concat(moments, ignore_index=True).dropna()
     events["at"] = _utc(events["at"])
     first = events.groupby("contact_id")["at"].min()
-    undated: set[str] = set()
-    if label == "customer":
-        contacts = tables["contacts"]
-        stage = contacts["lifecycle_stage"].fillna("").str.lower()
-        customers = set(contacts.loc[stage.isin(CUSTOMER_STAGES), "contact_id"])
-        undated = customers - set(first.index)
-    return first, undated
+    contacts = tables.get("contacts")
+    if contacts is None or "lifecycle_stage" not in contacts.columns:
+        return first, set()
+    stage = contacts["lifecycle_stage"].fillna("").str.lower()
+    customers = set(contacts.loc[stage.isin(CUSTOMER_STAGES), "contact_id"])
+    return first, customers - set(first.index)
 
 
 def _codes(ids: pd.Series, universe: pd.Index) -> np.ndarray:
@@ -442,7 +463,7 @@ def lead_training_frame(
             )
     notes = []
     if undated:
-        notes.append(f"{undated_words(len(undated))}, and were left out of training")
+        notes.append(f"{undated_words(len(undated), label)}, and were left out of training")
     if tables["activities"].empty:
         notes.append(
             "no timestamped activities: engagement totals were left out, because they "

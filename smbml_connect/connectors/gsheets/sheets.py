@@ -543,8 +543,8 @@ def _our_tabs(sheets: list[Mapping[str, Any]], report: PushReport) -> dict[str, 
         written = [s for s in found if _written_here(s)]
         ours[role] = chosen = (written or found)[0]
         for sheet in found:
-            if sheet is not chosen:
-                report.unwritten.append(
+            if sheet is not chosen:  # a note: all was written, the copy is the user's
+                report.notes.append(
                     f"{sheet['properties']['title']}: left as it is, not refreshed (it carries "
                     f"the mark of {chosen['properties']['title']!r}, which is refreshed: a copy "
                     "of it, or made by two syncs at once; delete it if you do not need it)"
@@ -1356,8 +1356,8 @@ class SheetsResults:
             label = column_label(tab.key) if tab.key else ""
             grid = grids.get(sheet_id, [])
             above = _above_header(grid, ours)
-            if above:
-                report.unwritten.append(
+            if above:  # a note: row 1 is smbml's, a title goes in a tab of the user's
+                report.notes.append(
                     f"{tab.title}: what you typed above smbml's header ({above}) was not "
                     "kept: row 1 is smbml's note (put a title in a tab of your own)"
                 )
@@ -1389,8 +1389,8 @@ class SheetsResults:
                 found.problem = "the results now come from another config than when you typed them"
             elif records is not None and before is not None and before != records:
                 found.problem = "the results now come from another account than when you typed them"
-            if found.problem:
-                report.unwritten.append(
+            if found.problem:  # a note: the user's cells are all kept, at the bottom
+                report.notes.append(
                     f"{tab.title}: {found.problem}, so the rows with your columns are kept at "
                     "the bottom as they were, with the IDs they had"
                 )
@@ -1445,8 +1445,10 @@ def _stopped(
 
 
 def _also(message: str, report: PushReport) -> str:
-    """A stopped sync's message with what the tabs written had to say (a column not kept)."""
-    return "; ".join([message.rstrip("."), *report.unwritten]) if report.unwritten else message
+    """A stopped sync's message with what the tabs written had to say (a column not kept, a
+    copy left as it is): the report itself is not returned, so its lines go with it."""
+    said = [*report.unwritten, *report.notes]
+    return "; ".join([message.rstrip("."), *said]) if said else message
 
 
 def _not_refreshed(run_id: int, stamp: str, existing: Mapping[str, Any]) -> str:
