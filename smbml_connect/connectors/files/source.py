@@ -108,6 +108,7 @@ class FilesSource:
             )
         self._layouts: dict[str, Layout] = {}  # file or tab -> the known export it is
         self._names: list[str] = []  # every file of the folder or tab of the workbook
+        self._charts: list[str] = []  # a workbook's chart sheets: tabs that hold no cells
         self._locations = self._locate()
         self._companions = companions(self._locations, self._layouts)  # more of one export
         used = {*self._locations.values(), *(n for m in self._companions.values() for n in m)}
@@ -164,6 +165,7 @@ class FilesSource:
         out = [
             f"{noun} {n!r} was not read: {self._why_not(n)}." for n in self._names if n not in used
         ]
+        out += [f"Tab {n!r} was not read: it is a chart, not a table." for n in self._charts]
         if self.path.is_dir():
             others = [p for p in self._folder() if p.suffix.lower() in _OTHER_SPREADSHEETS]
             out += [
@@ -396,7 +398,7 @@ class FilesSource:
             ]
             self._names = names
         elif self.path.suffix.lower() in _EXCEL_SUFFIXES:
-            names = _sheet_names(self.path)
+            names, self._charts = _sheet_names(self.path)
             self._names = list(names)
         elif self.path.suffix.lower() in {".csv", *_TEXT}:
             located, self._layouts = place(
@@ -608,10 +610,13 @@ def head_of_sheet(path: Path, sheet: str) -> pd.DataFrame:
     return frame_from_rows(rows, first_row_number=1, where=f"{path.name} / {sheet}")
 
 
-def _sheet_names(path: Path) -> list[str]:
+def _sheet_names(path: Path) -> tuple[list[str], list[str]]:
+    """The workbook's worksheets, and apart its chart sheets (a chart moved to a tab of its
+    own, often beside the data): they hold no cells, so no table."""
     workbook = _open_workbook(path)
     try:
-        return list(workbook.sheetnames)
+        charts = [s.title for s in workbook.chartsheets]
+        return [n for n in workbook.sheetnames if n not in charts], charts
     finally:
         workbook.close()
 
