@@ -73,3 +73,50 @@ def test_a_chart_on_its_own_tab_is_named_not_read_and_the_tables_load(tmp_path: 
     assert len(store.read("contacts")) == len(CUSTOMERS)
     assert "Tab 'Chart1' was not read: it is a chart, not a table." in source.not_read()
     assert rejected(result).empty
+
+
+# -- 2: merged cells -------------------------------------------------------------------
+def test_a_customer_id_merged_down_over_their_orders_belongs_to_every_order(
+    tmp_path: Path, store: Store
+):
+    """A list tidied by merging each customer's ID over their orders: Excel shows the ID on
+    every row, but a read-only workbook gives it to the first row only, and the other
+    orders lost their customer without a word."""
+    book = shop()
+    orders = book["Orders"]
+    for first, last in [(2, 4), (5, 6)]:  # C1's three orders, C2's two; C3's one alone
+        for row in range(first + 1, last + 1):
+            orders.cell(row, 3).value = None
+        orders.merge_cells(start_row=first, start_column=3, end_row=last, end_column=3)
+    book.save(tmp_path / "shop.xlsx")
+    result, _ = run(tmp_path / "shop.xlsx", store)
+    stored = store.read("orders").set_index("order_id")["contact_id"].to_dict()
+    assert stored == {order: customer for order, _, customer, _ in ORDERS}
+    said = [n for n in result.notices if n.check == "merged_cells"]
+    assert len(said) == 1 and said[0].count == 3
+    assert "'Orders'" in said[0].message and "C2:C4, C5:C6" in said[0].message
+
+
+def test_an_order_id_merged_over_its_lines_is_not_a_rejected_line(tmp_path: Path, store: Store):
+    """As on an invoice: the order's ID merged down over its lines. Each line was rejected
+    for an empty order ID the user could see in Excel. A heading merged across the top
+    stays a heading (only ranges below the header are filled)."""
+    book = shop()
+    lines = book.create_sheet("Order Lines")
+    rows = [
+        ("Invoice lines", None, None, None),
+        (None, None, None, None),
+        ("Order ID", "Product", "Quantity", "Unit Price"),
+        ("A1", "Mug", 2, 10.0),
+        (None, "Tea", 1, 20.0),
+        ("A2", "Mug", 1, 25.5),
+    ]
+    for number, row in enumerate(rows, 1):
+        for column, value in enumerate(row, 1):
+            lines.cell(number, column).value = value
+    lines.merge_cells("A1:A2")  # a title over two rows, above the header: not a value
+    lines.merge_cells("A4:A5")
+    book.save(tmp_path / "shop.xlsx")
+    result, _ = run(tmp_path / "shop.xlsx", store)
+    assert rejected(result).empty
+    assert sorted(store.read("order_lines")["order_id"]) == ["A1", "A1", "A2"]

@@ -25,6 +25,7 @@ from xml.etree.ElementTree import ParseError
 
 import pandas as pd
 from openpyxl import load_workbook
+from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
 from smbml_connect.coerce import UNSAVED_FORMULA, UnreadCell
@@ -76,6 +77,7 @@ Batch = tuple[pd.DataFrame, list[SourceReject]]
 _NO_REJECTS = pd.DataFrame(columns=REJECT_COLUMNS)
 READ_NOTES = "read_notes"  # frame.attrs key: (lines, sentence) of how a file was decoded
 MIXED_ENCODING = "mixed_encoding"  # the notice's check
+MERGED_CELLS = "merged_cells"  # the notice's check: cells filled from a merged range
 
 
 @dataclass
@@ -126,7 +128,7 @@ class FilesSource:
         self.rejects: dict[str, list[SourceReject]] = {}  # of the last pull()
         self._prepared: dict[str, tuple[Prepared, list[SourceReject]]] = {}
         self._skipped: dict[str, pd.DataFrame] = {}
-        self._notes: dict[str, list[tuple[int, str]]] = {}  # file -> how it was decoded
+        self._notes: dict[str, list[tuple[Any, ...]]] = {}  # file -> how it was read
         self._above: dict[str, tuple[list[Any], int]] = {}  # file -> rows over its header
 
     @property
@@ -350,8 +352,9 @@ class FilesSource:
             else prepared.notices(entity),
         )
 
-    def _notices(self, entity: str, notes: list[tuple[int, str]]) -> list[Notice]:
-        return [Notice(MIXED_ENCODING, entity, lines, said) for lines, said in notes]
+    def _notices(self, entity: str, notes: list[tuple[Any, ...]]) -> list[Notice]:
+        """``READ_NOTES`` as notices: (count, sentence), or (count, sentence, check)."""
+        return [Notice(n[2] if len(n) > 2 else MIXED_ENCODING, entity, n[0], n[1]) for n in notes]
 
     def _prepare(self, location: str) -> tuple[Prepared, list[SourceReject]]:
         if location in self._prepared:
@@ -490,11 +493,13 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
                 return
             names = column_names(head[start])
             above = (above_header(head, start, range(1, start + 1)), start + 1)
+            merges = MergedDown(merges_of(workbook, sheet), below=start + 1)
             body: list[list[Any]] = []
             numbers: list[int] = []
             rejects: list[SourceReject] = []
             blanks: list[int] = []
             for number, row in enumerate(itertools.chain(head[start + 1 :], rows), start + 2):
+                row = merges.fill(number, row)
                 if is_blank(row):
                     blanks.append(number)
                     continue
@@ -506,11 +511,93 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
                 if len(body) >= batch_rows:
                     yield _with_blanks(body_frame(body, numbers, names), blanks, above), rejects
                     body, numbers, rejects, blanks, above = [], [], [], [], ([], 0)
-            yield _with_blanks(body_frame(body, numbers, names), blanks, above), rejects
+            last = _with_blanks(body_frame(body, numbers, names), blanks, above)
+            last.attrs[READ_NOTES] = merges.note(sheet)
+            yield last, rejects
     finally:
         workbook.close()
         if formulas is not None:
             formulas.close()
+
+
+_MERGE_TAG = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+
+
+def merges_of(workbook: Any, sheet: str) -> list[tuple[int, int, int]]:
+    """A sheet's cells merged over rows, as (first row, last row, column number) of each
+    range's first column. A workbook opened read-only (fast on big files) ignores merges,
+    so the ranges are read from the sheet's XML: its ``<mergeCells>`` follow the rows."""
+    try:
+        archive, part = workbook._archive, workbook[sheet]._worksheet_path
+    except (AttributeError, KeyError):
+        return []
+    found: list[tuple[int, int, int]] = []
+    tail = b""
+    with archive.open(part) as xml:
+        while chunk := xml.read(1 << 20):
+            text = tail + chunk
+            if b"mergeCell" not in text:  # most chunks: rows only, passed over fast
+                tail = text[-64:]
+                continue
+            cut = text.rfind(b"<")  # a tag cut by the chunk's end is read with the next one
+            cut = cut if cut > 0 else len(text)
+            for first_col, first, _, last in _MERGE_TAG.findall(text[:cut]):
+                if int(last) > int(first):
+                    found.append(
+                        (int(first), int(last), column_index_from_string(first_col.decode()))
+                    )
+            tail = text[cut:]
+    return sorted(found)
+
+
+class MergedDown:
+    """Fills each cell of a range merged over rows with the range's value, as Excel shows
+    it on every row (a customer's ID merged down over their orders, an order's ID over its
+    lines). Only ranges that start below the header (row ``below``) are filled."""
+
+    def __init__(self, ranges: list[tuple[int, int, int]], below: int) -> None:
+        self._waiting = [r for r in ranges if r[0] > below][::-1]  # next to start at the end
+        self._open: list[tuple[int, int, Any, str]] = []  # (last row, column, value, range)
+        self.filled = 0
+        self._where: dict[str, None] = {}  # the ranges that gave a value, in order
+
+    def fill(self, number: int, row: list[Any]) -> list[Any]:
+        while self._waiting and self._waiting[-1][0] <= number:
+            first, last, column = self._waiting.pop()
+            if first == number and column <= len(row) and row[column - 1] is not None:
+                letter = get_column_letter(column)
+                self._open.append(
+                    (last, column, row[column - 1], f"{letter}{first}:{letter}{last}")
+                )
+        if not self._open:
+            return row
+        for _, column, value, where in self._open:
+            if len(row) < column:
+                row = row + [None] * (column - len(row))
+            if row[column - 1] is None:
+                row[column - 1] = value
+                self.filled += 1
+                self._where[where] = None
+        self._open = [m for m in self._open if m[0] > number]
+        return row
+
+    def note(self, sheet: str) -> list[tuple[int, str, str]]:
+        """The one line of the run saying how many cells were filled, and where."""
+        if not self.filled:
+            return []
+        shown = ", ".join(list(self._where)[:3]) + (
+            f" and {len(self._where) - 3:,} more" if len(self._where) > 3 else ""
+        )
+        cells = "1 cell" if self.filled == 1 else f"{self.filled:,} cells"
+        ranges = "range" if len(self._where) == 1 else "ranges"
+        return [
+            (
+                self.filled,
+                f"{cells} of tab {sheet!r} in merged {ranges} ({shown}) were read as the merged "
+                "value, as Excel shows it on every row",
+                MERGED_CELLS,
+            )
+        ]
 
 
 UNSAVED = (
