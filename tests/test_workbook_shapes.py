@@ -120,3 +120,49 @@ def test_an_order_id_merged_over_its_lines_is_not_a_rejected_line(tmp_path: Path
     result, _ = run(tmp_path / "shop.xlsx", store)
     assert rejected(result).empty
     assert sorted(store.read("order_lines")["order_id"]) == ["A1", "A1", "A2"]
+
+
+# -- 3: the currency in the amount cells' number format ----------------------------------
+def formatted(book: Workbook, formats: dict[int, str]) -> Workbook:
+    """The Orders tab's Total cells in the number formats given (sheet row -> format)."""
+    for row, pattern in formats.items():
+        book["Orders"].cell(row, 4).number_format = pattern
+    return book
+
+
+EURO = "#,##0.00 [$€-407]"  # Excel's "€ Euro (€ 123)" German format: shown 40,00 €
+
+
+def test_a_workbook_of_euro_formatted_totals_is_a_euro_shop(tmp_path: Path, store: Store):
+    """No currency column: the amounts' format is all that says euro, and every figure
+    was shown in dollars. Excel writes the format as a style the cells point at."""
+    formatted(shop(), {row: EURO for row in range(2, 2 + len(ORDERS))}).save(tmp_path / "a.xlsx")
+    result, _ = run(tmp_path / "a.xlsx", store)
+    assert set(store.read("orders")["currency"]) == {"EUR"}
+    assert result.currency == "EUR"
+    assert not [n for n in result.notices if "currenc" in n.check]
+
+
+def test_totals_formatted_in_two_currencies_are_each_their_own_and_said(
+    tmp_path: Path, store: Store
+):
+    """A shop selling to Japan in yen beside its euro sales: each order is in the currency
+    its cell shows, and one data check says how many of each."""
+    formats = {row: EURO for row in range(2, 2 + len(ORDERS))}
+    formats[3] = "[$¥-411]#,##0"  # A2, from the Japanese locale's yen format
+    formatted(shop(), formats).save(tmp_path / "a.xlsx")
+    result, _ = run(tmp_path / "a.xlsx", store)
+    currency = store.read("orders").set_index("order_id")["currency"]
+    assert currency["A2"] == "JPY" and set(currency.drop("A2")) == {"EUR"}
+    (said,) = [n for n in result.notices if n.check == "currency_formats"]
+    assert "'Total'" in said.message and "5 in EUR, 1 in JPY" in said.message
+
+
+def test_dollar_formatted_totals_say_which_dollar_they_are_shown_in(tmp_path: Path, store: Store):
+    """Excel's built-in currency format ("$"#,##0.00) names no one currency: the run says
+    which it shows them in, as a Google Sheet of such amounts does."""
+    formatted(shop(), {row: '"$"#,##0.00' for row in range(2, 8)}).save(tmp_path / "a.xlsx")
+    result, _ = run(tmp_path / "a.xlsx", store)
+    (said,) = [n for n in result.notices if n.check == "unnamed_currency"]
+    assert "marked $" in said.message
+    assert store.read("orders")["currency"].isna().all()

@@ -25,6 +25,9 @@ from xml.etree.ElementTree import ParseError
 
 import pandas as pd
 from openpyxl import load_workbook
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.styles.numbers import BUILTIN_FORMATS
+from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
@@ -37,6 +40,7 @@ from smbml_connect.connectors.files.csv_lines import (
     opened,
 )
 from smbml_connect.consent import keep_header_meaning
+from smbml_connect.currency_formats import pattern_currency
 from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.headers import HeaderMapping, map_headers, match_table, normalise, table_part
 from smbml_connect.layouts import EXPORT_COPY, SKIPPED, Layout, Prepared, join_prepared, prepare
@@ -78,6 +82,7 @@ _NO_REJECTS = pd.DataFrame(columns=REJECT_COLUMNS)
 READ_NOTES = "read_notes"  # frame.attrs key: (lines, sentence) of how a file was decoded
 MIXED_ENCODING = "mixed_encoding"  # the notice's check
 MERGED_CELLS = "merged_cells"  # the notice's check: cells filled from a merged range
+_OWN_MONEY = {"orders": "total", "deals": "amount"}  # amounts a currency column would name
 
 
 @dataclass
@@ -130,6 +135,9 @@ class FilesSource:
         self._skipped: dict[str, pd.DataFrame] = {}
         self._notes: dict[str, list[tuple[Any, ...]]] = {}  # file -> how it was read
         self._above: dict[str, tuple[list[Any], int]] = {}  # file -> rows over its header
+        self._unnamed: dict[str, tuple[str, str | None]] = {}  # table -> where, shared sign
+        # table -> the one currency of its amounts' formats, else each row's, and what to say
+        self._currencies: dict[str, tuple[str | None, dict[int, str], list[Notice]]] = {}
 
     @property
     def name(self) -> str:
@@ -301,7 +309,7 @@ class FilesSource:
                     last = max(last, int(raw[SOURCE_ROW].max()))
                 last = max([last, *(r.row for r in rejects)])
                 if mapping is None:
-                    headers = [c for c in raw.columns if c != SOURCE_ROW]
+                    headers: list[str] = [c for c in raw.columns if c != SOURCE_ROW]
                     mapping = map_headers(entity, headers, self.mappings.get(entity))
                     self.header_mappings[entity] = mapping
                     # Missing required columns fail now, even for a file with no rows.
@@ -313,10 +321,11 @@ class FilesSource:
                     mapping.apply(prepared.frame), mapping.columns
                 )  # "Unsubscribed" stays a no
                 page = keep_sale_meaning(page, mapping.columns)  # "Discontinued: yes" too
+                page, said = self._cell_currencies(entity, page, location, headers)
                 yield Page(
                     tables={entity: page},
                     rejects={entity: rejects} if rejects else {},
-                    notices=notices,
+                    notices=notices + said,
                 )
             skipped.append(_blank_rows(entity, self.name, [b for b in blanks if b < last]))
             listed = pd.concat([f for f in skipped if not f.empty] or [_NO_REJECTS])
@@ -351,6 +360,73 @@ class FilesSource:
             if listed
             else prepared.notices(entity),
         )
+
+    def unnamed_amounts(self) -> dict[str, tuple[str, str | None]]:
+        """Tables whose amounts are numbers formatted with a sign that names no one
+        currency ("$", "¥"), nothing else naming it (``ports.SaysUnnamedAmounts``)."""
+        return dict(self._unnamed)
+
+    def _cell_currencies(
+        self, entity: str, page: pd.DataFrame, location: str, headers: list[str]
+    ) -> tuple[pd.DataFrame, list[Notice]]:
+        """A workbook's amounts take the currency their cells' number format names, as a
+        currency column would (Excel keeps "286,79 €" as 286.79 formatted ``#,##0.00
+        [$€-407]``, and a euro shop was shown in dollars). One currency: every row's.
+        Several: each row its own cell's, said once. A shared sign only: noted for the run
+        to say which currency it shows them in. No currency format: as before."""
+        column = _OWN_MONEY.get(entity)
+        mapped = self.header_mappings[entity].columns
+        header = next((h for h, c in mapped.items() if c == column), None)
+        excel = self.path.suffix.lower() in _EXCEL_SUFFIXES and not self.path.is_dir()
+        if not excel or header is None or header not in headers or "currency" in page.columns:
+            return page, []
+        said: list[Notice] = []
+        if entity not in self._currencies:
+            with _readable(self.path):
+                formats = cell_formats(self.path, location, headers.index(header) + 1)
+            self._currencies[entity] = self._decided(entity, formats, location, header)
+            said = self._currencies[entity][2]
+        every, codes, _ = self._currencies[entity]
+        if every is not None:
+            return page.assign(currency=every), said
+        if not codes:
+            return page, said
+        rows = page[SOURCE_ROW].astype("Int64")
+        return page.assign(
+            currency=[codes.get(int(r)) if pd.notna(r) else None for r in rows]
+        ), said
+
+    def _decided(
+        self, entity: str, formats: dict[int, str], location: str, header: str
+    ) -> tuple[str | None, dict[int, str], list[Notice]]:
+        """From the amount cells' formats: the one currency, else each sheet row's, and
+        what to say."""
+        named_by = {p: pattern_currency(p) for p in set(formats.values())}
+        codes = {row: named_by[pattern] for row, pattern in formats.items()}
+        named = pd.Series([c for c in codes.values() if c and c != "?"], dtype=object)
+        counts = named.value_counts()
+        where = f"tab {location!r}, column {header!r}"
+        if counts.empty:
+            shown = [p for r, p in formats.items() if codes[r] == "?"]
+            if shown:
+                sign = next((s for s in ("$", "¥", "kr") if s in shown[0]), None)
+                self._unnamed[entity] = (where, sign)
+            return None, {}, []
+        if len(counts) == 1:  # one currency: the column's, formatted on every cell or not
+            return str(counts.index[0]), {}, []
+        noun = "order" if entity == "orders" else "deal"
+        listed = ", ".join(f"{n:,} in {code}" for code, n in counts.items())
+        said = Notice(
+            "currency_formats",
+            entity,
+            int(counts.sum()),
+            f"Tab {location!r}, column {header!r}: its amounts are formatted in several "
+            f"currencies ({listed}): each {noun} is counted in the currency its cell shows, "
+            "and those in another currency than the shop's are kept out of the money "
+            "figures. If they are all in one, format the column in it (Home > Number "
+            "Format > Currency).",
+        )
+        return None, {r: c for r, c in codes.items() if c and c != "?"}, [said]
 
     def _notices(self, entity: str, notes: list[tuple[Any, ...]]) -> list[Notice]:
         """``READ_NOTES`` as notices: (count, sentence), or (count, sentence, check)."""
@@ -598,6 +674,78 @@ class MergedDown:
                 MERGED_CELLS,
             )
         ]
+
+
+_ATTRIBUTE = re.compile(rb'\b(s|t)="([^"]*)"')
+
+
+def cell_formats(path: Path, sheet: str, column: int) -> dict[int, str]:
+    """Sheet row -> the number format of ``column``'s number cells, read from the sheet's
+    XML (a workbook opened read-only gives values, not formats) and its styles."""
+    try:
+        reader, part = _styles_of(path, sheet)
+    except (InvalidFileException, KeyError, AttributeError, StopIteration, OSError, *_DAMAGE):
+        return {}  # read as before: the values are read (and their damage said) elsewhere
+    archive, styles, custom = reader.archive, reader.wb._cell_styles, reader.wb._number_formats
+    letter = get_column_letter(column).encode()
+    cells: re.Pattern[bytes] | None = None
+    formats: dict[bytes, str | None] = {}  # a tag's attributes -> its number format
+    found: dict[int, str] = {}
+    tail = b""
+    try:
+        with archive.open(part) as xml:
+            while chunk := xml.read(1 << 20):
+                text = tail + chunk
+                cut = text.rfind(b"<")
+                cut = cut if cut > 0 else len(text)
+                if cells is None:  # <c r="D2" s="3">, or <x:c r=...> as some programs write
+                    prefix = re.search(rb"<(\w+:)?(?:worksheet|sheetData)\b", text)
+                    tag = re.escape(prefix[1]) if prefix and prefix[1] else b""
+                    # the address first, as Excel and openpyxl write it: a fast literal search
+                    cells = re.compile(b"<" + tag + b'c r="' + letter + rb'(\d+)"([^>]*)>')
+                for row, attributes in cells.findall(text[:cut]):
+                    if attributes not in formats:
+                        formats[attributes] = _number_format(attributes, styles, custom)
+                    pattern = formats[attributes]
+                    if pattern is not None:
+                        found[int(row)] = pattern
+                tail = text[cut:]
+    finally:
+        archive.close()
+    return found
+
+
+def _styles_of(path: Path, sheet: str) -> tuple[Any, str]:
+    """The workbook's styles and the part of ``sheet``, without reading its sheets: opening
+    a workbook, even read-only, reads each sheet whole when its size is not written."""
+    reader = ExcelReader(str(path), read_only=True, data_only=True)
+    reader.read_manifest()
+    reader.read_workbook()
+    apply_stylesheet(reader.archive, reader.wb)
+    part = next(rel.target for found, rel in reader.parser.find_sheets() if found.name == sheet)
+    return reader, part
+
+
+def _number_format(attributes: bytes, styles: Any, custom: Any) -> str | None:
+    """The number format a number cell's tag names through its style (``s``), or None for
+    a cell that is empty, not a number (text, a shared string, an error) or ``General``."""
+    said = dict(_ATTRIBUTE.findall(attributes))
+    if attributes.endswith(b"/") or said.get(b"t", b"n") != b"n":
+        return None
+    pattern = _pattern(styles, custom, int(said.get(b"s", b"0")))
+    return None if pattern in ("", "General") else pattern
+
+
+def _pattern(styles: Any, custom: Any, style: int) -> str:
+    """The number format pattern of a cell style: Excel's built-in ones by id (from 164:
+    the workbook's own)."""
+    try:
+        number = styles[style].numFmtId
+    except (IndexError, AttributeError):
+        return ""
+    if number >= 164:
+        return str(custom[number - 164]) if number - 164 < len(custom) else ""
+    return str(BUILTIN_FORMATS.get(number, ""))
 
 
 UNSAVED = (
