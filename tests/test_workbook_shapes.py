@@ -12,6 +12,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 
@@ -166,3 +167,38 @@ def test_dollar_formatted_totals_say_which_dollar_they_are_shown_in(tmp_path: Pa
     (said,) = [n for n in result.notices if n.check == "unnamed_currency"]
     assert "marked $" in said.message
     assert store.read("orders")["currency"].isna().all()
+
+
+# -- 4: one column of whole names --------------------------------------------------------
+def test_a_customer_name_column_beside_an_id_gives_every_result_its_name(
+    tmp_path: Path, store: Store
+):
+    """`Customer ID, Customer Name, Email`: the commonest customer list. The names went
+    to extra and every result tab's Name column was empty."""
+    for header in ("Name", "Customer Name"):
+        shop(("Customer ID", header, "Email")).save(tmp_path / "a.xlsx")
+        _, source = run(tmp_path / "a.xlsx", store)
+        people = store.read("contacts").set_index("contact_id")
+        assert people.loc["C1", ["first_name", "last_name"]].tolist() == ["Anna", "Berg"]
+        assert people.loc["C3", "first_name"] == "Clara" and pd.isna(people.loc["C3", "last_name"])
+        described = source.header_mappings["contacts"].describe()
+        assert f"{header!r} -> first_name and last_name" in " ".join(described)
+
+
+def test_the_name_column_is_the_name_result_tabs_show(tmp_path: Path, store: Store):
+    """Result tabs join first and last name (``contact_names``): the name as typed."""
+    from smbml_connect.steps.base import contact_names
+
+    shop(("Customer ID", "Customer Name", "Email")).save(tmp_path / "a.xlsx")
+    run(tmp_path / "a.xlsx", store)
+    shown = contact_names(store.read("contacts")).to_dict()
+    assert shown == {person: name for person, name, _ in CUSTOMERS}
+
+
+def test_first_and_last_name_columns_keep_a_name_column_in_extra():
+    """A list with first and last names and a `Name` (a company, a nickname) beside them:
+    the name columns are the ones the list says."""
+    from smbml_connect.headers import map_headers
+
+    mapping = map_headers("contacts", ["Customer ID", "First Name", "Last Name", "Name"])
+    assert mapping.full_name is None and "Name" in mapping.unmapped
