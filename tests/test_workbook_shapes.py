@@ -202,3 +202,26 @@ def test_first_and_last_name_columns_keep_a_name_column_in_extra():
 
     mapping = map_headers("contacts", ["Customer ID", "First Name", "Last Name", "Name"])
     assert mapping.full_name is None and "Name" in mapping.unmapped
+
+
+# -- 6: Excel's error values -----------------------------------------------------------------
+def test_every_excel_error_in_a_table_column_is_named_with_its_row(tmp_path: Path, store: Store):
+    """A VLOOKUP that found nothing saves #N/A: it was read as a blank, no row named, while
+    the #DIV/0! beside it was. Each error is now listed with its row, column and value."""
+    book = shop()
+    orders = book["Orders"]
+    errors = {2: "#N/A", 3: "#DIV/0!", 4: "#REF!", 5: "#GETTING_DATA"}
+    for row, code in errors.items():
+        orders.cell(row, 4).value = code
+        orders.cell(row, 4).data_type = "e"  # an error cell, t="e", as Excel saves it
+    orders.cell(7, 3).value = "#N/A"  # the customer looked up from another tab
+    orders.cell(7, 3).data_type = "e"
+    book.save(tmp_path / "a.xlsx")
+    result, _ = run(tmp_path / "a.xlsx", store)
+    cleared = rejected(result, "value cleared").set_index("source_row")
+    assert cleared["value"].to_dict() == {**errors, 7: "#N/A"}
+    assert cleared.loc[7, "column"] == "contact_id"
+    assert "Excel's error #N/A (a lookup that found nothing)" in cleared.loc[2, "reason"]
+    assert result.cleared_values == len(errors) + 1
+    stored = store.read("orders").set_index("order_id")
+    assert stored["total"].isna().sum() == len(errors) and pd.isna(stored.loc["A6", "contact_id"])

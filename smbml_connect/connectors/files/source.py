@@ -323,7 +323,7 @@ class FilesSource:
                 page = keep_sale_meaning(page, mapping.columns)  # "Discontinued: yes" too
                 page, said = self._cell_currencies(entity, page, location, headers)
                 yield Page(
-                    tables={entity: page},
+                    tables={entity: self._excel_errors(entity, page)},
                     rejects={entity: rejects} if rejects else {},
                     notices=notices + said,
                 )
@@ -354,12 +354,34 @@ class FilesSource:
                  for n in self._notes.get(part, [])]  # fmt: skip
         copies = [Notice(EXPORT_COPY, entity, n, line) for n, line in prepared.copies]
         return Page(
-            tables={entity: frame},
+            tables={entity: self._excel_errors(entity, frame)},
             rejects={entity: found} if found else {},
             notices=[*self._notices(entity, notes), *copies, *prepared.notices(entity)]
             if listed
             else prepared.notices(entity),
         )
+
+    def _excel_errors(self, entity: str, page: pd.DataFrame) -> pd.DataFrame:
+        """A workbook's error values (``#N/A`` of a lookup that found nothing, ``#DIV/0!``)
+        in a table's own columns as unreadable cells: each is listed with its row, column
+        and value (``#N/A`` read as a blank before, unlisted). Consent is left to its reader,
+        which counts an error as no consent; extra columns keep the text."""
+        excel = self.path.suffix.lower() in _EXCEL_SUFFIXES and not self.path.is_dir()
+        if not excel or page.empty:
+            return page
+        spec = TABLES[entity]
+        out = page
+        for name in [c for c in page.columns if c in spec.names]:
+            if spec.column(name).kind in ("consent", "bool") or page[name].dtype != object:
+                continue
+            hits = page[name].isin(EXCEL_ERRORS).to_numpy(dtype=bool)
+            if hits.any():
+                out = out.copy() if out is page else out
+                out[name] = [
+                    UnreadCell(v, _error_reason(v)) if hit else v
+                    for v, hit in zip(page[name].tolist(), hits.tolist(), strict=True)
+                ]
+        return out
 
     def unnamed_amounts(self) -> dict[str, tuple[str, str | None]]:
         """Tables whose amounts are numbers formatted with a sign that names no one
@@ -746,6 +768,30 @@ def _pattern(styles: Any, custom: Any, style: int) -> str:
     if number >= 164:
         return str(custom[number - 164]) if number - 164 < len(custom) else ""
     return str(BUILTIN_FORMATS.get(number, ""))
+
+
+# Excel's error values, as a workbook saves a formula's failed result (typing one in
+# Excel makes the error too): never a value.
+_ERROR_MEANINGS = {
+    "#N/A": "a lookup that found nothing",
+    "#DIV/0!": "a division by zero",
+    "#VALUE!": "a formula given the wrong kind of value",
+    "#REF!": "a formula pointing at cells that were deleted",
+    "#NAME?": "a formula naming something Excel does not know",
+    "#NUM!": "a number a formula cannot compute",
+    "#NULL!": "ranges that do not meet",
+    "#GETTING_DATA": "a value Excel was still fetching when the file was saved",
+    "#SPILL!": "a formula whose results had no room",
+    "#CALC!": "a formula that could not be calculated",
+}
+EXCEL_ERRORS = frozenset(_ERROR_MEANINGS)
+
+
+def _error_reason(code: str) -> str:
+    return (
+        f"is Excel's error {code} ({_ERROR_MEANINGS[code]}), not a value: correct the formula "
+        "in the workbook or type the value"
+    )
 
 
 UNSAVED = (
