@@ -225,3 +225,56 @@ def test_every_excel_error_in_a_table_column_is_named_with_its_row(tmp_path: Pat
     assert result.cleared_values == len(errors) + 1
     stored = store.read("orders").set_index("order_id")
     assert stored["total"].isna().sum() == len(errors) and pd.isna(stored.loc["A6", "contact_id"])
+
+
+# -- 5 and 7: text dates with a zone word, dotted dates --------------------------------------
+def dated_shop(dates: list[str]) -> Workbook:
+    """The Orders tab's dates typed as text, as pasted from a mail or another system."""
+    book = shop()
+    for row, text in enumerate(dates, 2):
+        book["Orders"].cell(row, 2).value = text
+    return book
+
+
+def test_a_zone_word_is_read_as_its_offset_or_refused_with_its_row(
+    tmp_path: Path, store: Store, recwarn: Any
+):
+    """ "10:00 PM EST" was read as 22:00 UTC (the true instant is 03:00 the next day), with
+    a Python warning printed in the run. CST names three zones: refused, one line."""
+    dates = [
+        "Mar 4, 2025 10:00 PM EST",
+        "04.03.2025 10:00 CET",
+        "Mar 4, 2025 10:00 CST",
+        "Jul 4, 2025 10:00 PDT",
+        "Mar 5, 2025 10:00 XYZ",
+        "Mar 6, 2025 09:30 Uhr",
+    ]
+    dated_shop(dates).save(tmp_path / "a.xlsx")
+    result, _ = run(tmp_path / "a.xlsx", store)
+    stored = store.read("orders").set_index("order_id")["ordered_at"].astype(str).to_dict()
+    assert stored["A1"].startswith("2025-03-05 03:00")
+    assert stored["A2"].startswith("2025-03-04 09:00")
+    assert stored["A4"].startswith("2025-07-04 17:00")
+    assert stored["A6"].startswith("2025-03-06 09:30")
+    refused = rejected(result).set_index("source_row")
+    assert refused["value"].to_dict() == {4: "Mar 4, 2025 10:00 CST", 6: "Mar 5, 2025 10:00 XYZ"}
+    assert "names several time zones" in refused.loc[4, "reason"]
+    assert not [w for w in recwarn if "tz" in str(w.message).lower()]
+
+
+def test_a_cst_time_is_the_shops_own_when_its_zone_writes_cst(tmp_path: Path, store: Store):
+    from smbml_connect.coerce import read_dates
+
+    read = read_dates(pd.Series(["Jan 4, 2025 10:00 CST"]), zone="America/Chicago")
+    assert str(read.values.iloc[0]).startswith("2025-01-04 16:00")
+
+
+def test_dotted_dates_are_day_first_and_the_note_says_so(tmp_path: Path, store: Store):
+    """Seven dotted dates, every day 1-12: read month first, 4 March became 3 April."""
+    dates = ["04.03.2025", "05.03.2025", "06.03.2025", "07.03.2025", "01.02.2025", "02.03.2025"]
+    dated_shop(dates).save(tmp_path / "a.xlsx")
+    result, _ = run(tmp_path / "a.xlsx", store)
+    stored = store.read("orders").set_index("order_id")["ordered_at"].astype(str)
+    assert stored["A1"].startswith("2025-03-04") and stored["A5"].startswith("2025-02-01")
+    notes = result.rejects[result.rejects["action"] == "column note"]["reason"].tolist()
+    assert any("written with dots (like 04.03.2025)" in n and "day first" in n for n in notes)
