@@ -278,3 +278,23 @@ def test_dotted_dates_are_day_first_and_the_note_says_so(tmp_path: Path, store: 
     assert stored["A1"].startswith("2025-03-04") and stored["A5"].startswith("2025-02-01")
     notes = result.rejects[result.rejects["action"] == "column note"]["reason"].tolist()
     assert any("written with dots (like 04.03.2025)" in n and "day first" in n for n in notes)
+
+
+# -- 10: an .xls or .ods workbook ----------------------------------------------------------
+def test_an_old_workbook_in_a_folder_is_told_to_be_saved_as_xlsx(tmp_path: Path):
+    """The advice was "point source.path at the workbook", which then failed: an .xls or
+    .ods is not read even so. Both places now say the one thing that works."""
+    import pytest
+
+    from smbml_connect.errors import ConfigError
+
+    (tmp_path / "orders.csv").write_text("Order ID,Order Date,Total\nA1,2026-03-02,40\n")
+    for name in ("shop.xls", "shop.ods"):
+        (tmp_path / name).write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504)
+    lines = FilesSource(tmp_path).not_read()
+    assert len(lines) == 2
+    for line in lines:
+        assert "save it as an Excel Workbook (.xlsx)" in line
+        assert "point source.path at the workbook)" not in line
+    with pytest.raises(ConfigError, match=r"shop.xls: .*save it as an Excel Workbook \(.xlsx\)"):
+        FilesSource(tmp_path / "shop.xls")

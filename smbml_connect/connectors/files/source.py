@@ -178,11 +178,7 @@ class FilesSource:
         out += [f"Tab {n!r} was not read: it is a chart, not a table." for n in self._charts]
         if self.path.is_dir():
             others = [p for p in self._folder() if p.suffix.lower() in _OTHER_SPREADSHEETS]
-            out += [
-                f"File {p.name!r} was not read: only .csv files are read from a folder (export "
-                "its tabs as CSV, or point source.path at the workbook)."
-                for p in others
-            ]
+            out += [f"File {p.name!r} was not read: {_why_not_in_folder(p)}." for p in others]
             out += [
                 f"File {p.name!r} was not read: it is not a table (no line of values "
                 "separated by commas, semicolons, tabs or bars under a header)."
@@ -515,6 +511,8 @@ class FilesSource:
                     'source.tables, e.g. orders = "' + self.path.name + '"'
                 )
             return located
+        elif self.path.suffix.lower() in _OTHER_SPREADSHEETS:  # .xls, .ods
+            raise ConfigError(f"{self.path.name}: an {_OLD_WORKBOOK}")
         else:
             raise ConfigError(f"{self.path.name}: use an .xlsx workbook, a .csv file or a folder")
         located, self._layouts = place(
@@ -535,6 +533,23 @@ class FilesSource:
         if self.path.suffix.lower() in _EXCEL_SUFFIXES and not self.path.is_dir():
             return read_sheet(self.path, location, self.page_rows)
         return read_csv(self._file(location), self.page_rows)
+
+
+_OLD_WORKBOOK = (
+    ".xls or .ods workbook is not read at all: open it in Excel or LibreOffice, save it as "
+    "an Excel Workbook (.xlsx) with File > Save As, and point source.path at that file"
+)
+
+
+def _why_not_in_folder(path: Path) -> str:
+    """What to do with a spreadsheet in a folder of CSV files: an .xlsx can be the source
+    itself, an old .xls or an .ods cannot (it must be saved as .xlsx first)."""
+    if path.suffix.lower() in _EXCEL_SUFFIXES:
+        return (
+            "only .csv files are read from a folder (export its tabs as CSV, or point "
+            "source.path at the workbook)"
+        )
+    return f"only .csv files are read from a folder, and an {_OLD_WORKBOOK}, or export its tabs as CSV into this folder"
 
 
 def _one_file(a: Path, b: Path) -> bool:
