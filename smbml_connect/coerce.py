@@ -27,6 +27,7 @@ from smbml_connect.business_zone import in_zone, is_utc
 from smbml_connect.distinct import MISSING_TOKENS, Distinct
 
 __all__ = [
+    "EXCEL_SERIALS",
     "MISSING_TOKENS",
     "UNSAVED_FORMULA",
     "ColumnFormat",
@@ -109,6 +110,7 @@ _MINUS = "\u2212"
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)*|[.,]\d+)([eE][+-]?\d+)?$")
 # Excel stores dates as days since 1899-12-30; these bounds are 1954..2119.
 _EXCEL_SERIAL = (20_000, 80_000)
+EXCEL_SERIALS = _EXCEL_SERIAL  # numbers read as spreadsheet dates (1954 to 2119)
 _EPOCH_SECONDS = (1e8, 1e10)
 _EPOCH_MILLIS = (1e11, 1e14)
 _SLASHED = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})\b")

@@ -298,3 +298,22 @@ def test_an_old_workbook_in_a_folder_is_told_to_be_saved_as_xlsx(tmp_path: Path)
         assert "point source.path at the workbook)" not in line
     with pytest.raises(ConfigError, match=r"shop.xls: .*save it as an Excel Workbook \(.xlsx\)"):
         FilesSource(tmp_path / "shop.xls")
+
+
+# -- 9: the 1904 date system -----------------------------------------------------------------
+def test_a_serial_in_a_1904_workbook_is_the_date_excel_shows(tmp_path: Path, store: Store):
+    """A Mac workbook counting from 1904: a date pasted as a value into a General cell was
+    read in the 1900 system, four years and a day early. Date cells were right already."""
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    for epoch, shown in [(CALENDAR_MAC_1904, "2029-03-05"), (None, "2025-03-04")]:
+        book = shop()
+        if epoch is not None:
+            book.epoch = epoch
+        book["Orders"].cell(3, 2).value = 45720  # A2, in a General cell
+        book["Orders"].cell(3, 2).number_format = "General"
+        book.save(tmp_path / "a.xlsx")
+        run(tmp_path / "a.xlsx", store)
+        stored = store.read("orders").set_index("order_id")["ordered_at"].astype(str)
+        assert stored["A2"].startswith(shown)
+        assert stored["A1"].startswith("2026-03-02 10:00")  # a date cell, either system

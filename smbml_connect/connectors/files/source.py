@@ -29,9 +29,10 @@ from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles.numbers import BUILTIN_FORMATS
 from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.utils import column_index_from_string, get_column_letter
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.utils.exceptions import InvalidFileException
 
-from smbml_connect.coerce import UNSAVED_FORMULA, UnreadCell
+from smbml_connect.coerce import EXCEL_SERIALS, UNSAVED_FORMULA, UnreadCell
 from smbml_connect.connectors.files.csv_lines import (
     BATCH_LINES,
     cannot_read,
@@ -82,6 +83,7 @@ _NO_REJECTS = pd.DataFrame(columns=REJECT_COLUMNS)
 READ_NOTES = "read_notes"  # frame.attrs key: (lines, sentence) of how a file was decoded
 MIXED_ENCODING = "mixed_encoding"  # the notice's check
 MERGED_CELLS = "merged_cells"  # the notice's check: cells filled from a merged range
+DATE_1904 = "date1904"  # frame.attrs key: the workbook counts its dates from 1904 (a Mac's)
 _OWN_MONEY = {"orders": "total", "deals": "amount"}  # amounts a currency column would name
 
 
@@ -136,6 +138,7 @@ class FilesSource:
         self._notes: dict[str, list[tuple[Any, ...]]] = {}  # file -> how it was read
         self._above: dict[str, tuple[list[Any], int]] = {}  # file -> rows over its header
         self._unnamed: dict[str, tuple[str, str | None]] = {}  # table -> where, shared sign
+        self._from_1904: set[str] = set()  # tabs of a workbook in the 1904 date system
         # table -> the one currency of its amounts' formats, else each row's, and what to say
         self._currencies: dict[str, tuple[str | None, dict[int, str], list[Notice]]] = {}
 
@@ -318,6 +321,8 @@ class FilesSource:
                 )  # "Unsubscribed" stays a no
                 page = keep_sale_meaning(page, mapping.columns)  # "Discontinued: yes" too
                 page, said = self._cell_currencies(entity, page, location, headers)
+                if raw.attrs.get(DATE_1904):
+                    page = serials_of_1904(entity, page)
                 yield Page(
                     tables={entity: self._excel_errors(entity, page)},
                     rejects={entity: rejects} if rejects else {},
@@ -349,6 +354,8 @@ class FilesSource:
         notes = [n for part in [location, *self._companions.get(location, [])]
                  for n in self._notes.get(part, [])]  # fmt: skip
         copies = [Notice(EXPORT_COPY, entity, n, line) for n, line in prepared.copies]
+        if location in self._from_1904:
+            frame = serials_of_1904(entity, frame)
         return Page(
             tables={entity: self._excel_errors(entity, frame)},
             rejects={entity: found} if found else {},
@@ -478,6 +485,8 @@ class FilesSource:
             if above:
                 self._above[location] = (above, row)
             blanks += frame.attrs.get(BLANK_ROWS, [])
+            if frame.attrs.get(DATE_1904):
+                self._from_1904.add(location)
         whole = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         numbers = whole[SOURCE_ROW].dropna().astype(int).tolist() if SOURCE_ROW in whole else []
         # Blank rows above a rejected last line (a report's footer) are inside the table.
@@ -607,6 +616,7 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
             names = column_names(head[start])
             above = (above_header(head, start, range(1, start + 1)), start + 1)
             merges = MergedDown(merges_of(workbook, sheet), below=start + 1)
+            mac_dates = getattr(workbook, "epoch", None) == CALENDAR_MAC_1904
             body: list[list[Any]] = []
             numbers: list[int] = []
             rejects: list[SourceReject] = []
@@ -622,15 +632,61 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
                 body.append((row + [None] * len(names))[: len(names)])
                 numbers.append(number)
                 if len(body) >= batch_rows:
-                    yield _with_blanks(body_frame(body, numbers, names), blanks, above), rejects
+                    full = _with_blanks(body_frame(body, numbers, names), blanks, above)
+                    full.attrs[DATE_1904] = mac_dates
+                    yield full, rejects
                     body, numbers, rejects, blanks, above = [], [], [], [], ([], 0)
             last = _with_blanks(body_frame(body, numbers, names), blanks, above)
             last.attrs[READ_NOTES] = merges.note(sheet)
+            last.attrs[DATE_1904] = mac_dates
             yield last, rejects
     finally:
         workbook.close()
         if formulas is not None:
             formulas.close()
+
+
+def serials_of_1904(entity: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Date serials in a 1904 workbook's date columns as the dates Excel shows for them.
+
+    A Mac workbook of the 1904 date system counts days from 1 January 1904: 45720 there is
+    5 March 2029, not 4 March 2025. Its date cells come as dates already; a serial pasted
+    as a value into a General cell comes as a number, which ``coerce`` reads in the 1900
+    system, 1,462 days early."""
+    low, high = EXCEL_SERIALS
+    out = frame
+    for column in TABLES[entity].columns:
+        if column.kind != "datetime" or column.name not in frame.columns:
+            continue
+        values = frame[column.name]
+        if values.dtype != object and not pd.api.types.is_numeric_dtype(values):
+            continue
+        numbers = pd.to_numeric(
+            values.map(lambda v: v if _serial_like(v) else None), errors="coerce"
+        )
+        serial = numbers.between(low, high).to_numpy(dtype=bool)
+        if serial.any():
+            out = out.copy() if out is frame else out
+            shown = [
+                _MAC_EPOCH + pd.to_timedelta(round(float(n) * 86_400_000), "ms") if hit else v
+                for v, n, hit in zip(
+                    values.tolist(), numbers.tolist(), serial.tolist(), strict=True
+                )
+            ]
+            out[column.name] = pd.Series(shown, index=frame.index, dtype=object)
+    return out
+
+
+def _serial_like(value: Any) -> bool:
+    """A number, or a number typed as text, as ``coerce`` would read a date serial."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    return isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value) is not None
+
+
+_MAC_EPOCH = pd.Timestamp(CALENDAR_MAC_1904)
 
 
 _MERGE_TAG = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
