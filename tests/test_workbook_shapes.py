@@ -317,3 +317,30 @@ def test_a_serial_in_a_1904_workbook_is_the_date_excel_shows(tmp_path: Path, sto
         stored = store.read("orders").set_index("order_id")["ordered_at"].astype(str)
         assert stored["A2"].startswith(shown)
         assert stored["A1"].startswith("2026-03-02 10:00")  # a date cell, either system
+
+
+# -- 8: Excel's Data > Subtotal rows -----------------------------------------------------------
+def test_excels_subtotal_rows_are_skipped_as_totals(tmp_path: Path, store: Store):
+    """Data > Subtotal writes "<group> Total" under each group and "Grand Total" at the
+    end, each with its saved sum: they were rejected as orders without a date."""
+    book = Workbook()
+    orders = book.active
+    assert orders is not None
+    orders.title = "Orders"
+    orders.append(["Order ID", "Order Date", "Customer ID", "Total"])
+    for month in ("2026-03", "2026-04"):
+        group = [o for o in ORDERS if f"{o[1]:%Y-%m}" == month]
+        for order in group:
+            orders.append(list(order))
+        orders.append([f"{month} Total", None, None, sum(o[3] for o in group)])
+    orders.append(["Grand Total", None, None, sum(o[3] for o in ORDERS if o[1].month < 5)])
+    book.save(tmp_path / "a.xlsx")
+    result, _ = run(tmp_path / "a.xlsx", store)
+    assert rejected(result).empty
+    skipped = rejected(result, "row skipped")
+    assert sorted(skipped["reason"]) == [
+        "total row ('2026-03 Total')",
+        "total row ('2026-04 Total')",
+        "total row ('Grand Total')",
+    ]
+    assert len(store.read("orders")) == sum(o[1].month < 5 for o in ORDERS)
