@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
@@ -20,7 +19,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from dateutil import parser as date_parser
-from dateutil.parser import UnknownTimezoneWarning
 
 from smbml_connect import plain_numbers
 from smbml_connect.business_zone import in_zone, is_utc
@@ -759,15 +757,9 @@ def _read_stamp(
         else:
             # A default in year 1 makes "March 5" (no year) fail below instead of
             # silently taking today's year.
-            with warnings.catch_warnings():  # a zone word dateutil does not know: refused
-                warnings.simplefilter("error", UnknownTimezoneWarning)
-                try:
-                    parsed = date_parser.parse(text, dayfirst=day_first, default=datetime(1, 1, 1))
-                except UnknownTimezoneWarning:
-                    raise ZoneWordError(
-                        "ends in a word that is no time zone we know: write the time with its "
-                        "offset (+01:00) or without a zone"
-                    ) from None
+            parsed = date_parser.parse(
+                text, dayfirst=day_first, default=datetime(1, 1, 1), tzinfos=_dateutil_zone
+            )
             if parsed.year < 1900:
                 raise ValueError("a date without a year")
             stamp = pd.Timestamp(parsed)
@@ -816,14 +808,25 @@ def _in_zone_word(stamp: pd.Timestamp, word: str, zone: tzinfo | str | None) -> 
         return stamp.tz_localize(timezone(timedelta(hours=_ZONE_WORDS[word])))
     if word in _SHARED_ZONE_WORDS:
         raise ZoneWordError(
-            f"ends in {word}, which names several time zones ({_SHARED_ZONE_WORDS[word]}) and "
+            f"has the zone {word}, which names several time zones ({_SHARED_ZONE_WORDS[word]}) and "
             "not the business's: write the time with its offset (+01:00), or set time_zone "
             "in the config to the zone you mean"
         )
     raise ZoneWordError(
-        f"ends in {word}, which is no time zone we know: write the time with its offset "
-        "(+01:00) or without a zone"
+        f"has the zone word {word}, which is no time zone we know: write the time with its "
+        "offset (+01:00) or without a zone"
     )
+
+
+def _dateutil_zone(name: str | None, offset: int | None) -> tzinfo | None:
+    """The zone of a zone word dateutil finds elsewhere than at the end ("Tue Mar 4
+    10:00:00 EST 2025"): its offset, or the value is refused. Without it dateutil reads
+    the time as the clock's and prints a warning into the run."""
+    if offset is not None:  # an offset written: dateutil's reading, as before
+        return timezone(timedelta(seconds=offset))
+    if name is None:
+        return None
+    return _in_zone_word(pd.Timestamp(2000, 1, 1), name.upper(), None).tzinfo
 
 
 def _other_zone(zone: tzinfo | str | None) -> bool:
