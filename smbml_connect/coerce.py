@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any, Literal
 
 import numpy as np
@@ -25,6 +25,7 @@ from smbml_connect.business_zone import in_zone, is_utc
 from smbml_connect.distinct import MISSING_TOKENS, Distinct
 
 __all__ = [
+    "EXCEL_SERIALS",
     "MISSING_TOKENS",
     "UNSAVED_FORMULA",
     "ColumnFormat",
@@ -107,6 +108,7 @@ _MINUS = "\u2212"
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)*|[.,]\d+)([eE][+-]?\d+)?$")
 # Excel stores dates as days since 1899-12-30; these bounds are 1954..2119.
 _EXCEL_SERIAL = (20_000, 80_000)
+EXCEL_SERIALS = _EXCEL_SERIAL  # numbers read as spreadsheet dates (1954 to 2119)
 _EPOCH_SECONDS = (1e8, 1e10)
 _EPOCH_MILLIS = (1e11, 1e14)
 _SLASHED = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})\b")
@@ -637,11 +639,15 @@ def date_evidence(series: pd.Series) -> dict[str, int]:
     for value, n in _present_counts(series).items():
         proof = _date_proof(value)
         if proof:
-            counts[proof] += int(n)
+            counts["day" if proof == "dots" else proof] += int(n)
     return counts
 
 
 def _date_proof(value: Any) -> str:
+    """Which order a date written with slashes, dashes or dots proves: "day", "month", "?"
+    (fits both), or "" (no such date, or the same day and month). Dots fit both only in
+    form: day.month.year is how every locale that writes dots writes a date (German, Swiss,
+    Austrian, Nordic, Russian...), so "04.03.2025" proves day first ("dots")."""
     match = _SLASHED.match(value) if isinstance(value, str) else None
     if not match:
         return ""
@@ -650,7 +656,9 @@ def _date_proof(value: Any) -> str:
         return "day"
     if second > 12 >= first:
         return "month"
-    return "?" if first != second and first <= 12 and second <= 12 else ""
+    if first != second and first <= 12 and second <= 12:
+        return "dots" if value.strip()[len(match.group(1))] == "." else "?"
+    return ""
 
 
 def parse_bool(value: Any) -> bool:
@@ -709,7 +717,7 @@ def parse_datetime(
     """Read one date or time as a UTC instant. One written without an offset (and an
     Excel date number) is what ``zone``'s clock showed (UTC when None); an epoch number
     is an instant (see business_zone)."""
-    stamp = _read_stamp(value, day_first)
+    stamp = _read_stamp(value, day_first, zone)
     if stamp.tzinfo is None:
         if _other_zone(zone):
             local = stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
@@ -718,9 +726,13 @@ def parse_datetime(
     return stamp.tz_convert(UTC)
 
 
-def _read_stamp(value: Any, day_first: bool = False) -> pd.Timestamp:
+def _read_stamp(
+    value: Any, day_first: bool = False, zone: tzinfo | str | None = None
+) -> pd.Timestamp:
     """One date or time as written: with a zone when it had an offset (or was an epoch
-    number), without one when it was a clock's reading."""
+    number), without one when it was a clock's reading. A zone word at the end ("10:00 PM
+    EST") is its offset; one several zones write (CST) is the shop's ``zone`` when that
+    zone writes it then, else the value is refused (``ZoneWordError``)."""
     if isinstance(value, bool):
         raise ValueError("a true/false value is not a date")
     if isinstance(value, pd.Timestamp | datetime | date):
@@ -738,16 +750,83 @@ def _read_stamp(value: Any, day_first: bool = False) -> pd.Timestamp:
             # "2025-13-01" as 13 January, and "2025/03/04" as 3 April when day-first.
             year, month, day, rest = year_first.groups()
             stamp = pd.Timestamp(f"{year}-{month:0>2}-{day:0>2}{rest}")
+        elif (worded := _ZONE_WORD.match(text)) and worded[2].upper() in ("UHR", "H"):
+            stamp = _read_stamp(worded[1], day_first)  # "10:00 Uhr", "10:00 h": no zone
+        elif worded and worded[2].upper() not in ("AM", "PM"):
+            stamp = _in_zone_word(_read_stamp(worded[1], day_first), worded[2].upper(), zone)
         else:
             # A default in year 1 makes "March 5" (no year) fail below instead of
             # silently taking today's year.
-            parsed = date_parser.parse(text, dayfirst=day_first, default=datetime(1, 1, 1))
+            parsed = date_parser.parse(
+                text, dayfirst=day_first, default=datetime(1, 1, 1), tzinfos=_dateutil_zone
+            )
             if parsed.year < 1900:
                 raise ValueError("a date without a year")
             stamp = pd.Timestamp(parsed)
     if stamp is pd.NaT or not 1900 <= stamp.year <= 2200:
         raise ValueError("not a date between 1900 and 2200")
     return stamp
+
+
+class ZoneWordError(ValueError):
+    """A time whose zone word cannot be read as one offset; its message is the reason."""
+
+
+# A time, then a zone's abbreviation: "Mar 4, 2025 10:00 PM EST", "07.03.2025 10:00 CET".
+_ZONE_WORD = re.compile(
+    r"^(.*\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?)\s*\(?([A-Za-z]{1,5})\)?$"
+)
+# Abbreviations one zone writes, as hours from UTC.
+_ZONE_WORDS = {
+    "UTC": 0, "GMT": 0, "UT": 0, "Z": 0, "WET": 0, "WEST": 1, "CET": 1, "CEST": 2,
+    "MET": 1, "MEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "SAST": 2, "EST": -5, "EDT": -4,
+    "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "AKST": -9, "AKDT": -8,
+    "HST": -10, "NST": -3.5, "NDT": -2.5, "JST": 9, "KST": 9, "HKT": 8, "SGT": 8,
+    "AWST": 8, "ACST": 9.5, "ACDT": 10.5, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
+}  # fmt: skip
+# Abbreviations several zones write: which, for the line that refuses them.
+_SHARED_ZONE_WORDS = {
+    "CST": "US Central (UTC-6), China (UTC+8) or Cuba (UTC-5)",
+    "IST": "India (UTC+5:30), Ireland (UTC+1) or Israel (UTC+2)",
+    "BST": "British summer time (UTC+1) or Bangladesh (UTC+6)",
+    "AST": "Atlantic (UTC-4) or Arabia (UTC+3)",
+    "ADT": "Atlantic daylight time (UTC-3) or Arabia daylight time (UTC+4)",
+}
+
+
+def _in_zone_word(stamp: pd.Timestamp, word: str, zone: tzinfo | str | None) -> pd.Timestamp:
+    """``stamp`` (a clock's reading) in the zone ``word`` names: its offset when one zone
+    writes it; a word several write is the shop's ``zone`` when that zone writes it at that
+    time (CST in America/Chicago in winter); anything else is refused."""
+    if stamp.tzinfo is not None:
+        raise ZoneWordError(f"has both an offset and the zone {word}")
+    if zone is not None and not is_utc(zone):
+        local = stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
+        if local.tzname() == word:
+            return local
+    if word in _ZONE_WORDS:
+        return stamp.tz_localize(timezone(timedelta(hours=_ZONE_WORDS[word])))
+    if word in _SHARED_ZONE_WORDS:
+        raise ZoneWordError(
+            f"has the zone {word}, which names several time zones ({_SHARED_ZONE_WORDS[word]}) and "
+            "not the business's: write the time with its offset (+01:00), or set time_zone "
+            "in the config to the zone you mean"
+        )
+    raise ZoneWordError(
+        f"has the zone word {word}, which is no time zone we know: write the time with its "
+        "offset (+01:00) or without a zone"
+    )
+
+
+def _dateutil_zone(name: str | None, offset: int | None) -> tzinfo | None:
+    """The zone of a zone word dateutil finds elsewhere than at the end ("Tue Mar 4
+    10:00:00 EST 2025"): its offset, or the value is refused. Without it dateutil reads
+    the time as the clock's and prints a warning into the run."""
+    if offset is not None:  # an offset written: dateutil's reading, as before
+        return timezone(timedelta(seconds=offset))
+    if name is None:
+        return None
+    return _in_zone_word(pd.Timestamp(2000, 1, 1), name.upper(), None).tzinfo
 
 
 def _other_zone(zone: tzinfo | str | None) -> bool:
@@ -792,6 +871,9 @@ class DateScan:
     texts: pd.Series
     iso: pd.Series
     votes: dict[str, int]
+    dots: int = 0  # of the "day" votes, dotted dates that fit both orders ("04.03.2025")
+    dotted: str = ""  # the first of those, as written
+    fits_both: str = ""  # the first other date that fits both orders ("03/04/2025")
 
 
 def scan_dates(series: pd.Series) -> DateScan:
@@ -805,11 +887,18 @@ def scan_dates(series: pd.Series) -> DateScan:
     counts = np.bincount(codes[codes >= 0], minlength=len(texts))
     others = ~np.array(flags, dtype=bool) & ~distinct.missing(stripped) & (counts > 0)
     votes = {"day": 0, "month": 0, "?": 0}
+    dots = 0
+    dotted = both = ""  # the first dotted date, and other date, fitting both orders
     for i in np.flatnonzero(others).tolist():
         proof = _date_proof(distinct.values[i])
+        if proof == "dots":
+            dots += int(counts[i])
+            dotted = dotted or str(distinct.values[i]).strip()
+        elif proof == "?":
+            both = both or str(distinct.values[i]).strip()
         if proof:
-            votes[proof] += int(counts[i])
-    return DateScan(distinct.take(texts, "", series.index), iso, votes)
+            votes["day" if proof == "dots" else proof] += int(counts[i])
+    return DateScan(distinct.take(texts, "", series.index), iso, votes, dots, dotted, both)
 
 
 def _iso_flags(texts: list[str], matrix_from: int = 1_000) -> list[bool]:
@@ -891,19 +980,29 @@ def read_dates(
     done = fast.notna()
     rest = series.where(~done)
     votes = dict(scan.votes)  # an ISO text out of range proves no order: the same votes
-    ambiguous = votes.pop("?")
+    ambiguous, dots = votes.pop("?"), scan.dots
     order, how = _decide(votes, _order(fmt.day_first), _order(hint.day_first), "month")
     reasons: dict[Any, str] = {}
 
     def parse(value: Any) -> pd.Timestamp:
         proof = _date_proof(value)
+        if proof == "dots" and order != "day":
+            reasons[value] = (
+                f"is written with dots, day first, but this column is {_ORDER_NAMES[order]}; "
+                "left out rather than swapped"
+            )
+            raise ValueError("contradicts the column")
         if proof in ("day", "month") and proof != order:
             reasons[value] = (
                 f"fits only {_ORDER_NAMES[proof]} but this column is {_ORDER_NAMES[order]}; "
                 "left out rather than swapped"
             )
             raise ValueError("contradicts the column")
-        stamp = _read_stamp(value, order == "day")
+        try:
+            stamp = _read_stamp(value, order == "day", zone)
+        except ZoneWordError as refused:
+            reasons[value] = str(refused)
+            raise
         if stamp.tzinfo is None:
             naive.append(value)
         return stamp
@@ -925,10 +1024,16 @@ def read_dates(
              f"{minority:,} fit only the other order; read as {name} and those {minority:,} "
              f"left out, not swapped; {ambiguous:,} that fit both were read as {name}")
         )  # fmt: skip
-    elif ambiguous and how in ("hint", "default"):
+    elif dots and order == "day":
+        reading.notes.append(
+            ("dates", f"{_n(dots, 'date')} written with dots (like {scan.dotted}) fit both "
+             "orders and were read day first (day.month.year), as every locale that writes "
+             "dates with dots does")
+        )  # fmt: skip
+    if ambiguous and how in ("hint", "default") and not minority:
         why = hint.day_first_why if how == "hint" else "that is the default"
         reading.notes.append(
-            ("dates", f"{_n(ambiguous, 'date')} (like 03/04/2025) fit both day/month and month/day "
+            ("dates", f"{_n(ambiguous, 'date')} (like {scan.fits_both or '03/04/2025'}) fit both day/month and month/day "
              f"and none tells which; read as {name} because {why}")
         )  # fmt: skip
     return reading

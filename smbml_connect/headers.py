@@ -194,6 +194,9 @@ class HeaderMapping:
     formats: dict[str, ColumnFormat] = field(default_factory=dict)
     # Columns the layout worked out because the export lacks them: column -> (how, rows).
     derived: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # A contacts header of whole names ("Name", "Customer Name") beside no first or last
+    # name: split into both (``split_full_names``).
+    full_name: str | None = None
 
     def describe(self) -> list[str]:
         lines = [f"layout: {self.layout}"] if self.layout else []
@@ -209,6 +212,8 @@ class HeaderMapping:
             for column in self.made
         ]
         lines += [f"{h!r} -> {self._merge_text(m)}" for h, m in self.merged.items()]
+        if self.full_name is not None:
+            lines.append(f"{self.full_name!r} -> {_FULL_NAME_WORDS}")
         lines += [f"{h!r} -> extra ({_kept_why(self.table, h)})" for h in self.unmapped]
         lines += [f"{h!r} -> extra ({self._held(c, holder)})" for h, c, holder in self.conflicts]
         return lines
@@ -244,6 +249,9 @@ class HeaderMapping:
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with canonical headers, each second header's values merged (``Merge``)."""
         out = frame.rename(columns=self.columns)
+        if self.full_name is not None and self.full_name in out.columns:
+            first, last = split_full_names(out.pop(self.full_name))
+            out = out.assign(first_name=first.to_numpy(), last_name=last.to_numpy())
         for merge in self.merged.values():
             column = self.columns.get(merge.into)
             if column is None or column not in out.columns or merge.header not in out.columns:
@@ -260,6 +268,39 @@ class HeaderMapping:
             else:
                 merge.differ += [int(i) + 1 for i in differ.to_numpy().nonzero()[0]]
         return out
+
+
+# Headers of a contact's whole name: read as first and last name when neither is there.
+FULL_NAME_HEADERS = {"name", "full name", "customer name", "client name", "contact name",
+                     "name of customer", "customer full name", "contact full name"}  # fmt: skip
+_FULL_NAME_WORDS = "first_name and last_name (a full name: the last word is the last name)"
+
+
+def _full_name(mapping: HeaderMapping) -> str | None:
+    """The header of whole names a contacts table without first and last name has."""
+    if mapping.table != "contacts" or {"first_name", "last_name"} & set(mapping.columns.values()):
+        return None
+    return next((h for h in mapping.unmapped if normalise(h) in FULL_NAME_HEADERS), None)
+
+
+def split_full_names(names: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """ "Anna Maria Berg" -> ("Anna Maria", "Berg"), "Clara" -> ("Clara", None): shown again
+    as the whole name wherever first and last name are joined. A cell that cannot be read
+    (``coerce.UnreadCell``) stays whole in the first name, to be reported."""
+    first: list[object] = []
+    last: list[object] = []
+    for value, empty in zip(names.tolist(), _missing(names).tolist(), strict=True):
+        if empty or not isinstance(value, str):
+            first.append(None if empty else value)
+            last.append(None)
+            continue
+        parts = " ".join(value.split()).rsplit(" ", 1)
+        first.append(parts[0])
+        last.append(parts[1] if len(parts) == 2 else None)
+    return (
+        pd.Series(first, index=names.index, dtype=object),
+        pd.Series(last, index=names.index, dtype=object),
+    )
 
 
 def _format_words(fmt: ColumnFormat | None) -> str:
@@ -358,6 +399,9 @@ def map_headers(
             mapping.merged[header] = Merge(header, holder)
         else:
             mapping.conflicts.append((header, target, holder))
+    mapping.full_name = _full_name(mapping) if synonyms else None  # an export's are known
+    if mapping.full_name is not None:
+        mapping.unmapped.remove(mapping.full_name)
     return mapping
 
 

@@ -555,10 +555,10 @@ def _held_no(contacts: pd.DataFrame, held: Mapping[str, str]) -> pd.DataFrame:
 
 
 _TOTAL = re.compile(r"(grand |sub ?)totals?( .*)?|totals?( for .*)?|sum|summe|gesamt|totaal|totale")
-_TOTAL_LIKE = re.compile(r"totals? .*")
+_TOTAL_LIKE = re.compile(r"totals? .*|.* totals?")  # Excel's Subtotal: "2025-01 Total"
 
 
-_TOTAL_START = r"\W*(?:grand|sub|total|sum|gesamt|totaal|totale)"
+_TOTAL_START = r"\W*(?:grand|sub|total|sum|gesamt|totaal|totale)|.*\Wtotals?\s*$"
 
 
 def _candidates(cells: pd.DataFrame) -> list[int]:

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     inspectable: list[type[Inspectable]] = [FilesSource, SheetsSource]
     skipping: list[type[SkipsRows]] = [FilesSource]
     listing: list[type[ListsNotRead]] = [FilesSource, SheetsSource]
-    unnamed_amounts: list[type[SaysUnnamedAmounts]] = [SheetsSource]
+    unnamed_amounts: list[type[SaysUnnamedAmounts]] = [SheetsSource, FilesSource]
     destinations: list[type[Destination]] = [
         ResultsWorkbook,
         HtmlReport,

@@ -14,17 +14,15 @@ import hashlib
 import itertools
 import os
 import re
-import zipfile
-import zlib
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import ParseError
 
 import pandas as pd
 from openpyxl import load_workbook
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.utils.exceptions import InvalidFileException
 
 from smbml_connect.coerce import UNSAVED_FORMULA, UnreadCell
@@ -35,7 +33,18 @@ from smbml_connect.connectors.files.csv_lines import (
     open_csv,
     opened,
 )
+from smbml_connect.connectors.files.workbook_cells import (
+    DAMAGE,
+    DATE_1904,
+    EXCEL_ERRORS,
+    MergedDown,
+    cell_formats,
+    error_reason,
+    merges_of,
+    serials_of_1904,
+)
 from smbml_connect.consent import keep_header_meaning
+from smbml_connect.currency_formats import pattern_currency
 from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.headers import HeaderMapping, map_headers, match_table, normalise, table_part
 from smbml_connect.layouts import EXPORT_COPY, SKIPPED, Layout, Prepared, join_prepared, prepare
@@ -76,6 +85,7 @@ Batch = tuple[pd.DataFrame, list[SourceReject]]
 _NO_REJECTS = pd.DataFrame(columns=REJECT_COLUMNS)
 READ_NOTES = "read_notes"  # frame.attrs key: (lines, sentence) of how a file was decoded
 MIXED_ENCODING = "mixed_encoding"  # the notice's check
+_OWN_MONEY = {"orders": "total", "deals": "amount"}  # amounts a currency column would name
 
 
 @dataclass
@@ -108,6 +118,7 @@ class FilesSource:
             )
         self._layouts: dict[str, Layout] = {}  # file or tab -> the known export it is
         self._names: list[str] = []  # every file of the folder or tab of the workbook
+        self._charts: list[str] = []  # a workbook's chart sheets: tabs that hold no cells
         self._locations = self._locate()
         self._companions = companions(self._locations, self._layouts)  # more of one export
         used = {*self._locations.values(), *(n for m in self._companions.values() for n in m)}
@@ -125,8 +136,12 @@ class FilesSource:
         self.rejects: dict[str, list[SourceReject]] = {}  # of the last pull()
         self._prepared: dict[str, tuple[Prepared, list[SourceReject]]] = {}
         self._skipped: dict[str, pd.DataFrame] = {}
-        self._notes: dict[str, list[tuple[int, str]]] = {}  # file -> how it was decoded
+        self._notes: dict[str, list[tuple[Any, ...]]] = {}  # file -> how it was read
         self._above: dict[str, tuple[list[Any], int]] = {}  # file -> rows over its header
+        self._unnamed: dict[str, tuple[str, str | None]] = {}  # table -> where, shared sign
+        self._from_1904: set[str] = set()  # tabs of a workbook in the 1904 date system
+        # table -> the one currency of its amounts' formats, else each row's, and what to say
+        self._currencies: dict[str, tuple[str | None, dict[int, str], list[Notice]]] = {}
 
     @property
     def name(self) -> str:
@@ -175,13 +190,10 @@ class FilesSource:
         out = [
             f"{noun} {n!r} was not read: {self._why_not(n)}." for n in self._names if n not in used
         ]
+        out += [f"Tab {n!r} was not read: it is a chart, not a table." for n in self._charts]
         if self.path.is_dir():
             others = [p for p in self._folder() if p.suffix.lower() in _OTHER_SPREADSHEETS]
-            out += [
-                f"File {p.name!r} was not read: only .csv files are read from a folder (export "
-                "its tabs as CSV, or point source.path at the workbook)."
-                for p in others
-            ]
+            out += [f"File {p.name!r} was not read: {_why_not_in_folder(p)}." for p in others]
             out += [
                 f"File {p.name!r} was not read: it is not a table (no line of values "
                 "separated by commas, semicolons, tabs or bars under a header)."
@@ -308,7 +320,7 @@ class FilesSource:
                     last = max(last, int(raw[SOURCE_ROW].max()))
                 last = max([last, *(r.row for r in rejects)])
                 if mapping is None:
-                    headers = [c for c in raw.columns if c != SOURCE_ROW]
+                    headers: list[str] = [c for c in raw.columns if c != SOURCE_ROW]
                     mapping = map_headers(entity, headers, self.mappings.get(entity))
                     self.header_mappings[entity] = mapping
                     # Missing required columns fail now, even for a file with no rows.
@@ -320,10 +332,13 @@ class FilesSource:
                     mapping.apply(prepared.frame), mapping.columns
                 )  # "Unsubscribed" stays a no
                 page = keep_sale_meaning(page, mapping.columns)  # "Discontinued: yes" too
+                page, said = self._cell_currencies(entity, page, location, headers)
+                if raw.attrs.get(DATE_1904):
+                    page = serials_of_1904(entity, page)
                 yield Page(
-                    tables={entity: page},
+                    tables={entity: self._excel_errors(entity, page)},
                     rejects={entity: rejects} if rejects else {},
-                    notices=notices,
+                    notices=notices + said,
                 )
             skipped.append(_blank_rows(entity, self.name, [b for b in blanks if b < last]))
             listed = pd.concat([f for f in skipped if not f.empty] or [_NO_REJECTS])
@@ -351,16 +366,108 @@ class FilesSource:
         notes = [n for part in [location, *self._companions.get(location, [])]
                  for n in self._notes.get(part, [])]  # fmt: skip
         copies = [Notice(EXPORT_COPY, entity, n, line) for n, line in prepared.copies]
+        if location in self._from_1904:
+            frame = serials_of_1904(entity, frame)
         return Page(
-            tables={entity: frame},
+            tables={entity: self._excel_errors(entity, frame)},
             rejects={entity: found} if found else {},
             notices=[*self._notices(entity, notes), *copies, *prepared.notices(entity)]
             if listed
             else prepared.notices(entity),
         )
 
-    def _notices(self, entity: str, notes: list[tuple[int, str]]) -> list[Notice]:
-        return [Notice(MIXED_ENCODING, entity, lines, said) for lines, said in notes]
+    def _excel_errors(self, entity: str, page: pd.DataFrame) -> pd.DataFrame:
+        """A workbook's error values (``#N/A`` of a lookup that found nothing, ``#DIV/0!``)
+        in a table's own columns as unreadable cells: each is listed with its row, column
+        and value (``#N/A`` read as a blank before, unlisted). Consent is left to its reader,
+        which counts an error as no consent; extra columns keep the text."""
+        excel = self.path.suffix.lower() in _EXCEL_SUFFIXES and not self.path.is_dir()
+        if not excel or page.empty:
+            return page
+        spec = TABLES[entity]
+        out = page
+        for name in [c for c in page.columns if c in spec.names]:
+            if spec.column(name).kind in ("consent", "bool") or page[name].dtype != object:
+                continue
+            hits = page[name].isin(EXCEL_ERRORS).to_numpy(dtype=bool)
+            if hits.any():
+                out = out.copy() if out is page else out
+                out[name] = [
+                    UnreadCell(v, error_reason(v)) if hit else v
+                    for v, hit in zip(page[name].tolist(), hits.tolist(), strict=True)
+                ]
+        return out
+
+    def unnamed_amounts(self) -> dict[str, tuple[str, str | None]]:
+        """Tables whose amounts are numbers formatted with a sign that names no one
+        currency ("$", "¥"), nothing else naming it (``ports.SaysUnnamedAmounts``)."""
+        return dict(self._unnamed)
+
+    def _cell_currencies(
+        self, entity: str, page: pd.DataFrame, location: str, headers: list[str]
+    ) -> tuple[pd.DataFrame, list[Notice]]:
+        """A workbook's amounts take the currency their cells' number format names, as a
+        currency column would (Excel keeps "286,79 €" as 286.79 formatted ``#,##0.00
+        [$€-407]``, and a euro shop was shown in dollars). One currency: every row's.
+        Several: each row its own cell's, said once. A shared sign only: noted for the run
+        to say which currency it shows them in. No currency format: as before."""
+        column = _OWN_MONEY.get(entity)
+        mapped = self.header_mappings[entity].columns
+        header = next((h for h, c in mapped.items() if c == column), None)
+        excel = self.path.suffix.lower() in _EXCEL_SUFFIXES and not self.path.is_dir()
+        if not excel or header is None or header not in headers or "currency" in page.columns:
+            return page, []
+        said: list[Notice] = []
+        if entity not in self._currencies:
+            with _readable(self.path):
+                formats = cell_formats(self.path, location, headers.index(header) + 1)
+            self._currencies[entity] = self._decided(entity, formats, location, header)
+            said = self._currencies[entity][2]
+        every, codes, _ = self._currencies[entity]
+        if every is not None:
+            return page.assign(currency=every), said
+        if not codes:
+            return page, said
+        rows = page[SOURCE_ROW].astype("Int64")
+        return page.assign(
+            currency=[codes.get(int(r)) if pd.notna(r) else None for r in rows]
+        ), said
+
+    def _decided(
+        self, entity: str, formats: dict[int, str], location: str, header: str
+    ) -> tuple[str | None, dict[int, str], list[Notice]]:
+        """From the amount cells' formats: the one currency, else each sheet row's, and
+        what to say."""
+        named_by = {p: pattern_currency(p) for p in set(formats.values())}
+        codes = {row: named_by[pattern] for row, pattern in formats.items()}
+        named = pd.Series([c for c in codes.values() if c and c != "?"], dtype=object)
+        counts = named.value_counts()
+        where = f"tab {location!r}, column {header!r}"
+        if counts.empty:
+            shown = [p for r, p in formats.items() if codes[r] == "?"]
+            if shown:
+                sign = next((s for s in ("$", "¥", "kr") if s in shown[0]), None)
+                self._unnamed[entity] = (where, sign)
+            return None, {}, []
+        if len(counts) == 1:  # one currency: the column's, formatted on every cell or not
+            return str(counts.index[0]), {}, []
+        noun = "order" if entity == "orders" else "deal"
+        listed = ", ".join(f"{n:,} in {code}" for code, n in counts.items())
+        said = Notice(
+            "currency_formats",
+            entity,
+            int(counts.sum()),
+            f"Tab {location!r}, column {header!r}: its amounts are formatted in several "
+            f"currencies ({listed}): each {noun} is counted in the currency its cell shows, "
+            "and those in another currency than the shop's are kept out of the money "
+            "figures. If they are all in one, format the column in it (Home > Number "
+            "Format > Currency).",
+        )
+        return None, {r: c for r, c in codes.items() if c and c != "?"}, [said]
+
+    def _notices(self, entity: str, notes: list[tuple[Any, ...]]) -> list[Notice]:
+        """``READ_NOTES`` as notices: (count, sentence), or (count, sentence, check)."""
+        return [Notice(n[2] if len(n) > 2 else MIXED_ENCODING, entity, n[0], n[1]) for n in notes]
 
     def _prepare(self, location: str) -> tuple[Prepared, list[SourceReject]]:
         if location in self._prepared:
@@ -390,6 +497,8 @@ class FilesSource:
             if above:
                 self._above[location] = (above, row)
             blanks += frame.attrs.get(BLANK_ROWS, [])
+            if frame.attrs.get(DATE_1904):
+                self._from_1904.add(location)
         whole = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         numbers = whole[SOURCE_ROW].dropna().astype(int).tolist() if SOURCE_ROW in whole else []
         # Blank rows above a rejected last line (a report's footer) are inside the table.
@@ -407,7 +516,7 @@ class FilesSource:
             ]
             self._names = names
         elif self.path.suffix.lower() in _EXCEL_SUFFIXES:
-            names = _sheet_names(self.path)
+            names, self._charts = _sheet_names(self.path)
             self._names = list(names)
         elif self.path.suffix.lower() in {".csv", *_TEXT}:
             located, self._layouts = place(
@@ -423,6 +532,8 @@ class FilesSource:
                     'source.tables, e.g. orders = "' + self.path.name + '"'
                 )
             return located
+        elif self.path.suffix.lower() in _OTHER_SPREADSHEETS:  # .xls, .ods
+            raise ConfigError(f"{self.path.name}: an {_OLD_WORKBOOK}")
         else:
             raise ConfigError(f"{self.path.name}: use an .xlsx workbook, a .csv file or a folder")
         located, self._layouts = place(
@@ -443,6 +554,23 @@ class FilesSource:
         if self.path.suffix.lower() in _EXCEL_SUFFIXES and not self.path.is_dir():
             return read_sheet(self.path, location, self.page_rows)
         return read_csv(self._file(location), self.page_rows)
+
+
+_OLD_WORKBOOK = (
+    ".xls or .ods workbook is not read at all: open it in Excel or LibreOffice, save it as "
+    "an Excel Workbook (.xlsx) with File > Save As, and point source.path at that file"
+)
+
+
+def _why_not_in_folder(path: Path) -> str:
+    """What to do with a spreadsheet in a folder of CSV files: an .xlsx can be the source
+    itself, an old .xls or an .ods cannot (it must be saved as .xlsx first)."""
+    if path.suffix.lower() in _EXCEL_SUFFIXES:
+        return (
+            "only .csv files are read from a folder (export its tabs as CSV, or point "
+            "source.path at the workbook)"
+        )
+    return f"only .csv files are read from a folder, and an {_OLD_WORKBOOK}, or export its tabs as CSV into this folder"
 
 
 def _one_file(a: Path, b: Path) -> bool:
@@ -499,11 +627,14 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
                 return
             names = column_names(head[start])
             above = (above_header(head, start, range(1, start + 1)), start + 1)
+            merges = MergedDown(merges_of(workbook, sheet), below=start + 1)
+            mac_dates = getattr(workbook, "epoch", None) == CALENDAR_MAC_1904
             body: list[list[Any]] = []
             numbers: list[int] = []
             rejects: list[SourceReject] = []
             blanks: list[int] = []
             for number, row in enumerate(itertools.chain(head[start + 1 :], rows), start + 2):
+                row = merges.fill(number, row)
                 if is_blank(row):
                     blanks.append(number)
                     continue
@@ -513,9 +644,14 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
                 body.append((row + [None] * len(names))[: len(names)])
                 numbers.append(number)
                 if len(body) >= batch_rows:
-                    yield _with_blanks(body_frame(body, numbers, names), blanks, above), rejects
+                    full = _with_blanks(body_frame(body, numbers, names), blanks, above)
+                    full.attrs[DATE_1904] = mac_dates
+                    yield full, rejects
                     body, numbers, rejects, blanks, above = [], [], [], [], ([], 0)
-            yield _with_blanks(body_frame(body, numbers, names), blanks, above), rejects
+            last = _with_blanks(body_frame(body, numbers, names), blanks, above)
+            last.attrs[READ_NOTES] = merges.note(sheet)
+            last.attrs[DATE_1904] = mac_dates
+            yield last, rejects
     finally:
         workbook.close()
         if formulas is not None:
@@ -567,18 +703,12 @@ def _with_blanks(
     return frame
 
 
-# What a damaged or hostile workbook raises while its parts are read: XML that is not
-# well-formed (or whose entities expand without end: expat stops a "billion laughs"),
-# a compressed part cut short or altered.
-_DAMAGE = (ParseError, zlib.error, zipfile.BadZipFile, EOFError)
-
-
 @contextmanager
 def _readable(path: Path) -> Iterator[None]:
     """Damage found while a workbook is read is one line naming the file, not a traceback."""
     try:
         yield
-    except _DAMAGE as exc:
+    except DAMAGE as exc:
         raise SourceFatalError(
             f"{path.name} is damaged: a part of it cannot be read ({type(exc).__name__}: "
             f"{str(exc)[:120]}): open it in Excel and save it again as an Excel Workbook "
@@ -605,7 +735,7 @@ def _open_workbook(path: Path) -> Any:
         raise not_workbook
     try:
         return load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, OSError, *_DAMAGE) as exc:
+    except (InvalidFileException, KeyError, OSError, *DAMAGE) as exc:
         raise not_workbook from exc
 
 
@@ -619,10 +749,13 @@ def head_of_sheet(path: Path, sheet: str) -> pd.DataFrame:
     return frame_from_rows(rows, first_row_number=1, where=f"{path.name} / {sheet}")
 
 
-def _sheet_names(path: Path) -> list[str]:
+def _sheet_names(path: Path) -> tuple[list[str], list[str]]:
+    """The workbook's worksheets, and apart its chart sheets (a chart moved to a tab of its
+    own, often beside the data): they hold no cells, so no table."""
     workbook = _open_workbook(path)
     try:
-        return list(workbook.sheetnames)
+        charts = [s.title for s in workbook.chartsheets]
+        return [n for n in workbook.sheetnames if n not in charts], charts
     finally:
         workbook.close()
 

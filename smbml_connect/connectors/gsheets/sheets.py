@@ -31,7 +31,6 @@ import pandas as pd
 
 from smbml_connect import placing
 from smbml_connect.column_labels import column_label, yes_no
-from smbml_connect.connectors.gsheets.currency_formats import pattern_currency
 from smbml_connect.connectors.gsheets.http import SheetsApi, SheetsHttpError
 from smbml_connect.connectors.gsheets.user_columns import (
     COLUMNS_KEY,
@@ -47,6 +46,7 @@ from smbml_connect.connectors.gsheets.user_columns import (
     with_old_columns,
     write_mark,
 )
+from smbml_connect.currency_formats import pattern_currency
 from smbml_connect.errors import ConfigError, SmbmlError, SourceFatalError
 from smbml_connect.headers import (
     HeaderMapping,

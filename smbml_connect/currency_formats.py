@@ -1,7 +1,7 @@
-"""The currency a Google Sheets cell's number format names.
+"""The currency a spreadsheet cell's number format names (Google Sheets and Excel).
 
-Sheets keeps an amount typed as "95,35 €" or "¥14,300" as the bare number, with a number
-format of type CURRENCY whose pattern names the sign: ``#,##0.00 "€"``,
+Sheets and Excel keep an amount typed as "95,35 €" or "¥14,300" as the bare number, with a
+number format whose pattern names the sign: ``#,##0.00 "€"``,
 ``[$€-407]#,##0.00`` (the bracket: a sign and the locale it comes from, in Windows'
 hexadecimal locale ids), ``"¥"#,##0``. The values the source reads are unformatted, so
 such a column's currency is only in its formats; a shared sign ("$", "¥", "kr") is named

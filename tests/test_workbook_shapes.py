@@ -1,0 +1,346 @@
+"""Workbooks as shop owners keep them in Excel: a chart on its own tab, merged cells,
+euro-formatted amounts, one full-name column, error cells (find54_workbooks).
+
+Each workbook is built here the way Excel writes it (a chart sheet, real merge ranges,
+number formats, error cells ``t="e"``) with a few customers, and read through the files
+source into a store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+
+from smbml_connect.connectors.files.source import FilesSource
+from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.ports import RunResult
+from smbml_connect.store import Store
+
+CUSTOMERS = [
+    ("C1", "Anna Berg", "anna@x.com"),
+    ("C2", "Ben Okafor", "ben@x.com"),
+    ("C3", "Clara", "clara@x.com"),
+]
+ORDERS = [  # sorted by customer, as a list people tidy with merged cells
+    ("A1", dt.datetime(2026, 3, 2, 10), "C1", 40.0),
+    ("A2", dt.datetime(2026, 4, 9, 11), "C1", 25.5),
+    ("A3", dt.datetime(2026, 6, 1, 9), "C1", 60.0),
+    ("A4", dt.datetime(2026, 3, 5, 14), "C2", 12.0),
+    ("A5", dt.datetime(2026, 7, 20, 16), "C2", 80.0),
+    ("A6", dt.datetime(2026, 5, 11, 12), "C3", 33.3),
+]
+
+
+def shop(customers_header: tuple[str, ...] = ("Customer ID", "Name", "Email")) -> Workbook:
+    book = Workbook()
+    people = book.active
+    assert people is not None
+    people.title = "Customers"
+    people.append(list(customers_header))
+    for row in CUSTOMERS:
+        people.append(list(row))
+    orders = book.create_sheet("Orders")
+    orders.append(["Order ID", "Order Date", "Customer ID", "Total"])
+    for row in ORDERS:
+        orders.append(list(row))
+    return book
+
+
+def run(path: Path, store: Store) -> tuple[RunResult, FilesSource]:
+    source = FilesSource(path)
+    return run_pipeline(source, store, RunOptions(steps=[])), source
+
+
+def rejected(result: RunResult, action: str = "row rejected") -> Any:
+    return result.rejects[result.rejects["action"] == action]
+
+
+# -- 1: a chart sheet ------------------------------------------------------------------
+def test_a_chart_on_its_own_tab_is_named_not_read_and_the_tables_load(tmp_path: Path, store: Store):
+    """Excel's Move Chart > New sheet makes a chart sheet: it has no cells, and reading it
+    as a table crashed the whole run with an "unexpected AttributeError"."""
+    book = shop()
+    chart = BarChart()
+    chart.add_data(Reference(book["Orders"], min_col=4, min_row=1, max_row=7))
+    book.create_chartsheet("Chart1", 0).add_chart(chart)
+    book.save(tmp_path / "shop.xlsx")
+    result, source = run(tmp_path / "shop.xlsx", store)
+    assert len(store.read("orders")) == len(ORDERS)
+    assert len(store.read("contacts")) == len(CUSTOMERS)
+    assert "Tab 'Chart1' was not read: it is a chart, not a table." in source.not_read()
+    assert rejected(result).empty
+
+
+# -- 2: merged cells -------------------------------------------------------------------
+def test_a_customer_id_merged_down_over_their_orders_belongs_to_every_order(
+    tmp_path: Path, store: Store
+):
+    """A list tidied by merging each customer's ID over their orders: Excel shows the ID on
+    every row, but a read-only workbook gives it to the first row only, and the other
+    orders lost their customer without a word."""
+    book = shop()
+    orders = book["Orders"]
+    for first, last in [(2, 4), (5, 6)]:  # C1's three orders, C2's two; C3's one alone
+        for row in range(first + 1, last + 1):
+            orders.cell(row, 3).value = None
+        orders.merge_cells(start_row=first, start_column=3, end_row=last, end_column=3)
+    book.save(tmp_path / "shop.xlsx")
+    result, _ = run(tmp_path / "shop.xlsx", store)
+    stored = store.read("orders").set_index("order_id")["contact_id"].to_dict()
+    assert stored == {order: customer for order, _, customer, _ in ORDERS}
+    said = [n for n in result.notices if n.check == "merged_cells"]
+    assert len(said) == 1 and said[0].count == 3
+    assert "'Orders'" in said[0].message and "C2:C4, C5:C6" in said[0].message
+
+
+def test_an_order_id_merged_over_its_lines_is_not_a_rejected_line(tmp_path: Path, store: Store):
+    """As on an invoice: the order's ID merged down over its lines. Each line was rejected
+    for an empty order ID the user could see in Excel. A heading merged across the top
+    stays a heading (only ranges below the header are filled)."""
+    book = shop()
+    lines = book.create_sheet("Order Lines")
+    rows = [
+        ("Invoice lines", None, None, None),
+        (None, None, None, None),
+        ("Order ID", "Product", "Quantity", "Unit Price"),
+        ("A1", "Mug", 2, 10.0),
+        (None, "Tea", 1, 20.0),
+        ("A2", "Mug", 1, 25.5),
+    ]
+    for number, row in enumerate(rows, 1):
+        for column, value in enumerate(row, 1):
+            lines.cell(number, column).value = value
+    lines.merge_cells("A1:A2")  # a title over two rows, above the header: not a value
+    lines.merge_cells("A4:A5")
+    book.save(tmp_path / "shop.xlsx")
+    result, _ = run(tmp_path / "shop.xlsx", store)
+    assert rejected(result).empty
+    assert sorted(store.read("order_lines")["order_id"]) == ["A1", "A1", "A2"]
+
+
+# -- 3: the currency in the amount cells' number format ----------------------------------
+def formatted(book: Workbook, formats: dict[int, str]) -> Workbook:
+    """The Orders tab's Total cells in the number formats given (sheet row -> format)."""
+    for row, pattern in formats.items():
+        book["Orders"].cell(row, 4).number_format = pattern
+    return book
+
+
+EURO = "#,##0.00 [$€-407]"  # Excel's "€ Euro (€ 123)" German format: shown 40,00 €
+
+
+def test_a_workbook_of_euro_formatted_totals_is_a_euro_shop(tmp_path: Path, store: Store):
+    """No currency column: the amounts' format is all that says euro, and every figure
+    was shown in dollars. Excel writes the format as a style the cells point at."""
+    formatted(shop(), {row: EURO for row in range(2, 2 + len(ORDERS))}).save(tmp_path / "a.xlsx")
+    result, _ = run(tmp_path / "a.xlsx", store)
+    assert set(store.read("orders")["currency"]) == {"EUR"}
+    assert result.currency == "EUR"
+    assert not [n for n in result.notices if "currenc" in n.check]
+
+
+def test_totals_formatted_in_two_currencies_are_each_their_own_and_said(
+    tmp_path: Path, store: Store
+):
+    """A shop selling to Japan in yen beside its euro sales: each order is in the currency
+    its cell shows, and one data check says how many of each."""
+    formats = {row: EURO for row in range(2, 2 + len(ORDERS))}
+    formats[3] = "[$¥-411]#,##0"  # A2, from the Japanese locale's yen format
+    formatted(shop(), formats).save(tmp_path / "a.xlsx")
+    result, _ = run(tmp_path / "a.xlsx", store)
+    currency = store.read("orders").set_index("order_id")["currency"]
+    assert currency["A2"] == "JPY" and set(currency.drop("A2")) == {"EUR"}
+    (said,) = [n for n in result.notices if n.check == "currency_formats"]
+    assert "'Total'" in said.message and "5 in EUR, 1 in JPY" in said.message
+
+
+def test_dollar_formatted_totals_say_which_dollar_they_are_shown_in(tmp_path: Path, store: Store):
+    """Excel's built-in currency format ("$"#,##0.00) names no one currency: the run says
+    which it shows them in, as a Google Sheet of such amounts does."""
+    formatted(shop(), {row: '"$"#,##0.00' for row in range(2, 8)}).save(tmp_path / "a.xlsx")
+    result, _ = run(tmp_path / "a.xlsx", store)
+    (said,) = [n for n in result.notices if n.check == "unnamed_currency"]
+    assert "marked $" in said.message
+    assert store.read("orders")["currency"].isna().all()
+
+
+# -- 4: one column of whole names --------------------------------------------------------
+def test_a_customer_name_column_beside_an_id_gives_every_result_its_name(
+    tmp_path: Path, store: Store
+):
+    """`Customer ID, Customer Name, Email`: the commonest customer list. The names went
+    to extra and every result tab's Name column was empty."""
+    for header in ("Name", "Customer Name"):
+        shop(("Customer ID", header, "Email")).save(tmp_path / "a.xlsx")
+        _, source = run(tmp_path / "a.xlsx", store)
+        people = store.read("contacts").set_index("contact_id")
+        assert people.loc["C1", ["first_name", "last_name"]].tolist() == ["Anna", "Berg"]
+        assert people.loc["C3", "first_name"] == "Clara" and pd.isna(people.loc["C3", "last_name"])
+        described = source.header_mappings["contacts"].describe()
+        assert f"{header!r} -> first_name and last_name" in " ".join(described)
+
+
+def test_the_name_column_is_the_name_result_tabs_show(tmp_path: Path, store: Store):
+    """Result tabs join first and last name (``contact_names``): the name as typed."""
+    from smbml_connect.steps.base import contact_names
+
+    shop(("Customer ID", "Customer Name", "Email")).save(tmp_path / "a.xlsx")
+    run(tmp_path / "a.xlsx", store)
+    shown = contact_names(store.read("contacts")).to_dict()
+    assert shown == {person: name for person, name, _ in CUSTOMERS}
+
+
+def test_first_and_last_name_columns_keep_a_name_column_in_extra():
+    """A list with first and last names and a `Name` (a company, a nickname) beside them:
+    the name columns are the ones the list says."""
+    from smbml_connect.headers import map_headers
+
+    mapping = map_headers("contacts", ["Customer ID", "First Name", "Last Name", "Name"])
+    assert mapping.full_name is None and "Name" in mapping.unmapped
+
+
+# -- 6: Excel's error values -----------------------------------------------------------------
+def test_every_excel_error_in_a_table_column_is_named_with_its_row(tmp_path: Path, store: Store):
+    """A VLOOKUP that found nothing saves #N/A: it was read as a blank, no row named, while
+    the #DIV/0! beside it was. Each error is now listed with its row, column and value."""
+    book = shop()
+    orders = book["Orders"]
+    errors = {2: "#N/A", 3: "#DIV/0!", 4: "#REF!", 5: "#GETTING_DATA"}
+    for row, code in errors.items():
+        orders.cell(row, 4).value = code
+        orders.cell(row, 4).data_type = "e"  # an error cell, t="e", as Excel saves it
+    orders.cell(7, 3).value = "#N/A"  # the customer looked up from another tab
+    orders.cell(7, 3).data_type = "e"
+    book.save(tmp_path / "a.xlsx")
+    result, _ = run(tmp_path / "a.xlsx", store)
+    cleared = rejected(result, "value cleared").set_index("source_row")
+    assert cleared["value"].to_dict() == {**errors, 7: "#N/A"}
+    assert cleared.loc[7, "column"] == "contact_id"
+    assert "Excel's error #N/A (a lookup that found nothing)" in cleared.loc[2, "reason"]
+    assert result.cleared_values == len(errors) + 1
+    stored = store.read("orders").set_index("order_id")
+    assert stored["total"].isna().sum() == len(errors) and pd.isna(stored.loc["A6", "contact_id"])
+
+
+# -- 5 and 7: text dates with a zone word, dotted dates --------------------------------------
+def dated_shop(dates: list[str]) -> Workbook:
+    """The Orders tab's dates typed as text, as pasted from a mail or another system."""
+    book = shop()
+    for row, text in enumerate(dates, 2):
+        book["Orders"].cell(row, 2).value = text
+    return book
+
+
+def test_a_zone_word_is_read_as_its_offset_or_refused_with_its_row(
+    tmp_path: Path, store: Store, recwarn: Any
+):
+    """ "10:00 PM EST" was read as 22:00 UTC (the true instant is 03:00 the next day), with
+    a Python warning printed in the run. CST names three zones: refused, one line."""
+    dates = [
+        "Mar 4, 2025 10:00 PM EST",
+        "04.03.2025 10:00 CET",
+        "Mar 4, 2025 10:00 CST",
+        "Jul 4, 2025 10:00 PDT",
+        "Mar 5, 2025 10:00 XYZ",
+        "Mar 6, 2025 09:30 Uhr",
+    ]
+    dated_shop(dates).save(tmp_path / "a.xlsx")
+    result, _ = run(tmp_path / "a.xlsx", store)
+    stored = store.read("orders").set_index("order_id")["ordered_at"].astype(str).to_dict()
+    assert stored["A1"].startswith("2025-03-05 03:00")
+    assert stored["A2"].startswith("2025-03-04 09:00")
+    assert stored["A4"].startswith("2025-07-04 17:00")
+    assert stored["A6"].startswith("2025-03-06 09:30")
+    refused = rejected(result).set_index("source_row")
+    assert refused["value"].to_dict() == {4: "Mar 4, 2025 10:00 CST", 6: "Mar 5, 2025 10:00 XYZ"}
+    assert "names several time zones" in refused.loc[4, "reason"]
+    assert not [w for w in recwarn if "tz" in str(w.message).lower()]
+
+
+def test_a_cst_time_is_the_shops_own_when_its_zone_writes_cst(tmp_path: Path, store: Store):
+    from smbml_connect.coerce import read_dates
+
+    read = read_dates(pd.Series(["Jan 4, 2025 10:00 CST"]), zone="America/Chicago")
+    assert str(read.values.iloc[0]).startswith("2025-01-04 16:00")
+
+
+def test_dotted_dates_are_day_first_and_the_note_says_so(tmp_path: Path, store: Store):
+    """Seven dotted dates, every day 1-12: read month first, 4 March became 3 April."""
+    dates = ["04.03.2025", "05.03.2025", "06.03.2025", "07.03.2025", "01.02.2025", "02.03.2025"]
+    dated_shop(dates).save(tmp_path / "a.xlsx")
+    result, _ = run(tmp_path / "a.xlsx", store)
+    stored = store.read("orders").set_index("order_id")["ordered_at"].astype(str)
+    assert stored["A1"].startswith("2025-03-04") and stored["A5"].startswith("2025-02-01")
+    notes = result.rejects[result.rejects["action"] == "column note"]["reason"].tolist()
+    assert any("written with dots (like 04.03.2025)" in n and "day first" in n for n in notes)
+
+
+# -- 10: an .xls or .ods workbook ----------------------------------------------------------
+def test_an_old_workbook_in_a_folder_is_told_to_be_saved_as_xlsx(tmp_path: Path):
+    """The advice was "point source.path at the workbook", which then failed: an .xls or
+    .ods is not read even so. Both places now say the one thing that works."""
+    import pytest
+
+    from smbml_connect.errors import ConfigError
+
+    (tmp_path / "orders.csv").write_text("Order ID,Order Date,Total\nA1,2026-03-02,40\n")
+    for name in ("shop.xls", "shop.ods"):
+        (tmp_path / name).write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504)
+    lines = FilesSource(tmp_path).not_read()
+    assert len(lines) == 2
+    for line in lines:
+        assert "save it as an Excel Workbook (.xlsx)" in line
+        assert "point source.path at the workbook)" not in line
+    with pytest.raises(ConfigError, match=r"shop.xls: .*save it as an Excel Workbook \(.xlsx\)"):
+        FilesSource(tmp_path / "shop.xls")
+
+
+# -- 9: the 1904 date system -----------------------------------------------------------------
+def test_a_serial_in_a_1904_workbook_is_the_date_excel_shows(tmp_path: Path, store: Store):
+    """A Mac workbook counting from 1904: a date pasted as a value into a General cell was
+    read in the 1900 system, four years and a day early. Date cells were right already."""
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    for epoch, shown in [(CALENDAR_MAC_1904, "2029-03-05"), (None, "2025-03-04")]:
+        book = shop()
+        if epoch is not None:
+            book.epoch = epoch
+        book["Orders"].cell(3, 2).value = 45720  # A2, in a General cell
+        book["Orders"].cell(3, 2).number_format = "General"
+        book.save(tmp_path / "a.xlsx")
+        run(tmp_path / "a.xlsx", store)
+        stored = store.read("orders").set_index("order_id")["ordered_at"].astype(str)
+        assert stored["A2"].startswith(shown)
+        assert stored["A1"].startswith("2026-03-02 10:00")  # a date cell, either system
+
+
+# -- 8: Excel's Data > Subtotal rows -----------------------------------------------------------
+def test_excels_subtotal_rows_are_skipped_as_totals(tmp_path: Path, store: Store):
+    """Data > Subtotal writes "<group> Total" under each group and "Grand Total" at the
+    end, each with its saved sum: they were rejected as orders without a date."""
+    book = Workbook()
+    orders = book.active
+    assert orders is not None
+    orders.title = "Orders"
+    orders.append(["Order ID", "Order Date", "Customer ID", "Total"])
+    for month in ("2026-03", "2026-04"):
+        group = [o for o in ORDERS if f"{o[1]:%Y-%m}" == month]
+        for order in group:
+            orders.append(list(order))
+        orders.append([f"{month} Total", None, None, sum(o[3] for o in group)])
+    orders.append(["Grand Total", None, None, sum(o[3] for o in ORDERS if o[1].month < 5)])
+    book.save(tmp_path / "a.xlsx")
+    result, _ = run(tmp_path / "a.xlsx", store)
+    assert rejected(result).empty
+    skipped = rejected(result, "row skipped")
+    assert sorted(skipped["reason"]) == [
+        "total row ('2026-03 Total')",
+        "total row ('2026-04 Total')",
+        "total row ('Grand Total')",
+    ]
+    assert len(store.read("orders")) == sum(o[1].month < 5 for o in ORDERS)
