@@ -48,7 +48,7 @@ from smbml_connect.sales import NEGATIVE, REFUNDED, is_sale, product_sale_days, 
 from smbml_connect.sample import SampleConfig, generate
 from smbml_connect.schema import TABLES
 from smbml_connect.steps import STEPS
-from smbml_connect.steps.customers import MEDIUM_RISK
+from smbml_connect.steps.customers import HIGH_RISK, MEDIUM_RISK
 from smbml_connect.store import Store
 from smbml_connect.value_words import DEAL_STAGE_LABELS
 
@@ -1651,6 +1651,7 @@ def check_new_customers(out: Outputs, tally: Tally) -> None:
 # and those that say the customer is long gone or quiet ("not for a long time", "now quiet").
 OFTEN_SEGMENTS = ("Champions", "Loyal Customers", "At Risk", "Can't Lose Them")
 QUIET_SEGMENTS = ("At Risk", "Can't Lose Them", "Hibernating")
+RECENT_SEGMENTS = ("Champions", "Potential Loyalists", "New Customers", "Promising")
 SEGMENT_WORDS = "a segment's words fit the customer and their churn risk"
 
 
@@ -1658,7 +1659,9 @@ def check_segment_words(out: Outputs, tally: Tally) -> None:
     """No customer who bought once is in a segment that says they buy often (a one-off
     buyer was "Champions: buy often" where most bought once), and none with Low churn
     risk in Customer value is in a segment that says they have gone quiet (a subscriber
-    billed 29 days before was At Risk beside a 1% churn risk)."""
+    billed 29 days before was At Risk beside a 1% churn risk), nor any with High churn
+    risk in one that says they bought recently (a subscriber who cancelled 234 days before
+    was Potential Loyalists beside a 92% churn risk)."""
     segments = _tab_frame(out.workbook.get("Segments", []))
     if segments is None or segments.empty:
         return
@@ -1676,6 +1679,12 @@ def check_segment_words(out: Outputs, tally: Tally) -> None:
         if who in risk.index:
             tally.check(SEGMENT_WORDS, float(risk[who]) >= MEDIUM_RISK,
                         f"Segments {who}: {segment} beside a Low churn risk of "
+                        f"{float(risk[who]):.1%} in Customer value")  # fmt: skip
+    recent = segments[segments["segment"].isin(RECENT_SEGMENTS)]
+    for who, segment in recent["segment"].items():
+        if who in risk.index:
+            tally.check(SEGMENT_WORDS, float(risk[who]) < HIGH_RISK,
+                        f"Segments {who}: {segment} beside a High churn risk of "
                         f"{float(risk[who]):.1%} in Customer value")  # fmt: skip
 
 

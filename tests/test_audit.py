@@ -509,6 +509,14 @@ def test_the_audit_finds_customer_chances_and_new_customers_that_contradict(samp
         assert invariant in found, (invariant, found)
 
 
+def test_the_audit_finds_a_recent_segment_beside_a_high_churn_risk(sample: Outputs):
+    """A subscriber who cancelled 234 days before was Potential Loyalists ("recent
+    customers") beside a 92% churn risk (review54b item 1)."""
+    broken = _planted(sample, "Customer value", "churn_risk", lambda v: 0.92, row=None)
+    found = [p for p in audit(broken).problems if "beside a High churn risk" in p]
+    assert found and all(p.startswith(SEGMENT_WORDS) for p in found), found[:3]
+
+
 def test_the_audit_finds_a_contact_who_said_no_in_a_tab(sample: Outputs):
     """A contact shown in Segments whose stored consent, or a second consent column kept
     beside it, says no: the audit names them wherever they are shown."""

@@ -220,10 +220,30 @@ def test_subscribers_on_schedule_are_not_long_ago_nor_quiet():
 def test_a_yearly_customer_is_on_schedule_until_half_a_year_late():
     rows = [("Y", f"{year}-11-20", 90.0, "completed") for year in (2022, 2023, 2024)]
     rows += [("Z", f"{year}-05-02", 90.0, "completed") for year in (2022, 2023, 2024)]
-    # An irregular buyer who once came back after 287 days is not gone at 210.
-    rows += [("I", day, 40.0, "completed") for day in ("2024-10-25", "2024-12-17",
-             "2025-05-29", "2025-06-20", "2026-04-03")]  # fmt: skip
+    # An irregular buyer (gaps of 40-60 days, once 140) is not gone 120 days after.
+    rows += [("J", day, 40.0, "completed") for day in ("2025-01-06", "2025-02-15",
+             "2025-04-06", "2025-06-05", "2025-10-23")]  # fmt: skip
     on_time = on_schedule(orders(rows), pd.Timestamp("2025-12-20", tz="UTC"))
     assert on_time["Y"] and not on_time["Z"]  # 395 days against a year; 597 days
-    assert on_schedule(orders(rows), pd.Timestamp("2026-10-30", tz="UTC"))["I"]
-    assert not on_schedule(orders(rows), pd.Timestamp("2027-01-30", tz="UTC"))["I"]
+    assert on_schedule(orders(rows), pd.Timestamp("2026-02-20", tz="UTC"))["J"]  # 120 days
+    assert not on_schedule(orders(rows), pd.Timestamp("2026-03-30", tz="UTC"))["J"]
+
+
+def test_one_long_break_is_not_a_customers_rhythm():
+    """Someone who came back once after a long break is not "recent" for as long as that
+    break: a monthly subscriber back after 8 months' pause was Potential Loyalists 234 days
+    after cancelling, beside a 92% churn risk."""
+    months = [*pd.date_range("2024-06-10", "2024-12-10", freq="MS"),
+              *pd.date_range("2025-08-01", "2025-10-01", freq="MS")]  # fmt: skip
+    rows = [("P", f"{month + pd.Timedelta(days=9)}", 24.0, "completed") for month in months]
+    # Gaps of 22-163 days around a typical 108, then one of 287: 210 days is late.
+    rows += [("I", day, 40.0, "completed") for day in ("2024-10-25", "2024-12-17",
+             "2025-05-29", "2025-06-20", "2026-04-03")]  # fmt: skip
+    # Two orders in a January, back once after 2 years, quiet 2 years since.
+    rows += [("G", day, 200.0, "completed") for day in ("2022-01-10", "2022-01-20", "2024-06-01")]
+    rows += [(f"C{i}", f"2026-0{1 + i % 5}-1{i}", 30.0 + i, "completed") for i in range(8)]
+    assert not on_schedule(orders(rows), pd.Timestamp("2026-06-01", tz="UTC"))[["P", "G"]].any()
+    assert on_schedule(orders(rows), pd.Timestamp("2026-09-05", tz="UTC"))["I"]  # 155 days
+    assert not on_schedule(orders(rows), pd.Timestamp("2026-10-30", tz="UTC"))["I"]
+    table = rfm_table(orders(rows), pd.Timestamp("2026-06-01", tz="UTC")).set_index("contact_id")
+    assert (table.loc[["P", "G"], "r_score"] <= 2).all(), table.loc[["P", "G"]]

@@ -12,7 +12,8 @@ uses where order counts tie, "F 1 = one order"); a recent one is a New Customer.
 customer still on their own schedule is never "long ago", "now quiet" nor "fading" (R 1-3):
 whoever bought in the last `RECENT_DAYS` days, or within 1.5 times their own usual
 interval between order days (`USUAL_GAP_SLACK`) or their longest gap so far (they came
-back after it), from three order days, scores R 4 or 5. In a
+back after it) up to `LONGEST_GAP_CAP` times their other gaps' median, from three order
+days, scores R 4 or 5. In a
 shop of monthly subscribers everyone bought within a month, and the quintile made a
 subscriber billed 29 days ago "the oldest fifth": At Risk beside a 1% churn risk.
 
@@ -36,6 +37,11 @@ __all__ = ["SEGMENTS", "on_schedule", "quintile_score", "rfm_table", "segment_fo
 
 RECENT_DAYS = 30  # bought within a month: not "long ago" in any shop
 USUAL_GAP_SLACK = 1.5  # half an interval late is still on schedule (a late card, a holiday)
+# A longest gap counts up to 3 times the median of the other gaps; beyond that it was a
+# break, not a rhythm: a monthly subscriber once back after an 8-month pause stayed
+# "recent" for 8 months beside a 92% churn risk, and one who bought twice in a January
+# and came back 2 years later was "Loyal, fairly recently" 2 years after that.
+LONGEST_GAP_CAP = 3
 CURRENT_SCORE = 4  # the lowest R whose segments say "recent" ("fairly recently" at R 4)
 
 
@@ -135,8 +141,9 @@ def on_schedule(
 ) -> pd.Series:
     """Per customer (indexed as `order_history`): bought in the last `RECENT_DAYS` days, or
     within `USUAL_GAP_SLACK` times their usual interval (the median of the gaps between
-    their order days) or their longest gap, after which they came back (from three order
-    days: one gap is no habit yet)."""
+    their order days) or their longest gap, after which they came back, as far as
+    `LONGEST_GAP_CAP` times the median of their other gaps (from three order days: one gap
+    is no habit yet)."""
     history = order_history(orders, as_of) if history is None else history
     as_of = pd.Timestamp(as_of)
     as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
@@ -145,9 +152,14 @@ def on_schedule(
     days = pd.concat([counted["contact_id"], ago], axis=1).drop_duplicates()
     days = days.sort_values(["contact_id", "ago"], ascending=[True, False])
     gaps = -days.groupby("contact_id")["ago"].diff()
-    gaps = gaps[gaps > 0].groupby(days["contact_id"])
-    habit = np.maximum(USUAL_GAP_SLACK * gaps.median(), gaps.max())
-    habit = habit.where(gaps.size() >= 2).reindex(history.index)
+    gaps = pd.concat([days["contact_id"], gaps.rename("gap")], axis=1)
+    gaps = gaps[gaps["gap"] > 0]
+    by_customer = gaps.groupby("contact_id")["gap"]
+    longest = by_customer.rank(method="first", ascending=False).eq(1)
+    others = gaps[~longest].groupby("contact_id")["gap"].median()
+    cap = LONGEST_GAP_CAP * others.reindex(by_customer.max().index)
+    habit = np.maximum(USUAL_GAP_SLACK * by_customer.median(), np.minimum(by_customer.max(), cap))
+    habit = habit.where(by_customer.size() >= 2).reindex(history.index)
     quiet = history["days_since_last_order"]
     return (quiet <= RECENT_DAYS) | (quiet <= habit).fillna(False)
 
