@@ -591,7 +591,50 @@ def test_often_bought_with_rests_on_several_buyers_and_no_gift_card_or_sample_is
             assert len(who[row.product_id] & who[because]) >= 3, row
     assert not_a_next_product(tables["products"]) == {"GC50", "SAMP"}
     words = " ".join(p for s in result.sections for p in s.paragraphs)
-    assert "Free sample, Gift card $50 (gift cards and free products)" in words
+    assert "Free sample, Gift card $50 (gift cards, vouchers and free products)" in words
+
+
+def test_a_voucher_in_any_common_wording_is_money_and_a_product_listed_at_0_but_sold_is_not_free():
+    """ "£20 Voucher" (category "Vouchers") was the most suggested next product, to 48 of 87,
+    while a "Gift card holder sleeve" was never suggested; a "Mystery box" listed at 0 and
+    sold 40 times at 25 was called free and never suggested (review54b items 2 and 4)."""
+    tables = _gift_shop()
+    rng = np.random.default_rng(5)
+    extra = {"VOU": 20.0, "MYST": 25.0, "HOLD": 4.0}
+    orders, lines = [tables["orders"]], [tables["order_lines"]]
+    for i in range(3, 33):
+        chosen = [p for p in extra if rng.random() < 0.4] or ["MYST"]
+        day = pd.Timestamp("2026-09-01 12:00") + pd.Timedelta(days=int(rng.integers(0, 50)))
+        total = 22.0 + sum(extra[p] for p in chosen)
+        orders.append(pd.DataFrame([(f"v{i}", f"c{i}", day, total, "paid")],
+                                   columns=tables["orders"].columns))  # fmt: skip
+        rows = [(f"v{i}", 0, "LOT", 1.0, 22.0)]
+        rows += [(f"v{i}", n + 1, p, 1.0, extra[p]) for n, p in enumerate(chosen)]
+        lines.append(pd.DataFrame(rows, columns=tables["order_lines"].columns))
+    more = pd.DataFrame(
+        {
+            "product_id": ["VOU", "MYST", "HOLD", "GUT", "BON", "TAR", "BUO", "CAD", "CRED",
+                           "NEVER"],
+            "name": ["£20 Voucher", "Mystery box", "Gift card holder sleeve",
+                     "Geschenkgutschein 25 EUR", "Bon cadeau 30 €", "Tarjeta regalo",
+                     "Buono regalo", "Cadeaubon", "Store credit", "Sample sachet"],
+            "price": [20.0, 0.0, 4.0, 25.0, 30.0, 15.0, 10.0, 20.0, 5.0, 0.0],
+            "category": ["Vouchers", "Boxes", "Gift cards", "Gutscheine", "", "", "", "", "",
+                         "Samples"],
+        }
+    )  # fmt: skip
+    tables = {
+        **tables,
+        "orders": pd.concat(orders, ignore_index=True),
+        "order_lines": pd.concat(lines, ignore_index=True),
+        "products": pd.concat([tables["products"], more], ignore_index=True),
+    }
+    left_out = not_a_next_product(tables["products"], tables["order_lines"])
+    assert left_out == {"GC50", "SAMP", "VOU", "GUT", "BON", "TAR", "BUO", "CAD", "CRED",
+                        "NEVER"}  # fmt: skip
+    result = next_product_step(tables, StepContext(as_of=pd.Timestamp("2026-10-31", tz="UTC")))
+    picks = set(result.sheets["Next products"]["product_id"])
+    assert "VOU" not in picks and {"MYST", "HOLD"} <= picks, picks
 
 
 @pytest.mark.parametrize(

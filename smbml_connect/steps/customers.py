@@ -459,7 +459,8 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
         "Up to three products each customer has not bought yet, from what people who bought "
         f"the same things also bought (by {MIN_SHARED_BUYERS} or more of the same customers); "
         "best sellers where there is no such signal. A product the customer returned is never "
-        "suggested to them, nor a gift card, a free product (price 0), or one not for sale "
+        "suggested to them, nor a gift card or voucher, a free product (never sold at a "
+        "price), or one not for sale "
         "now (marked so in the products list: archived, a draft, discontinued or inactive; or "
         "bought by no one for 13 weeks, longer than ever before and longer than the whole "
         "shop went without a sale); cancelled orders count as not placed.",
@@ -475,7 +476,7 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
         paragraphs.append(
             f"Not suggested as anyone's next product: {', '.join(shown[:5])}"
             + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
-            + " (gift cards and free products)."
+            + " (gift cards, vouchers and free products)."
         )
     try:
         check = hit_rate_at_k(purchases, returned=returned)

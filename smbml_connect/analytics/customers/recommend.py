@@ -43,8 +43,24 @@ SHRINK = 10.0  # pseudo-count: a pair bought together by 2 people is weak eviden
 # gift card one customer bought was suggested to 75 of 90 on the strength of one buyer.
 # Best-seller fill takes only products this many people bought, or it is no best seller.
 MIN_SHARED_BUYERS = 3
-# A gift card, certificate or voucher is money, not a product to suggest next.
-GIFT_CARD = re.compile(r"\bgift[\s-]?(?:cards?|certificates?|vouchers?)\b|\be-?gift\b", re.I)
+# A gift card, certificate, voucher or store credit is money, not a product to suggest
+# next ("£20 Voucher" in "Vouchers" was suggested to 48 of 87), in the languages small
+# shops most often sell in: German Gutschein (Geschenkgutschein, Gutscheine), French carte
+# / bon / chèque cadeau, Spanish tarjeta / vale / cheque (de) regalo, Italian buono /
+# carta regalo, Dutch cadeaubon / cadeaukaart, Scandinavian gavekort / presentkort.
+GIFT_CARD = re.compile(
+    r"\bgift[\s-]?(?:cards?|certificates?|vouchers?|tokens?)\b|\be-?gift\b|\bvouchers?\b"
+    r"|\bstore[\s-]credit\b|gutschein|\b(?:cartes?|bons?|ch[eè]ques?)[\s-]cadeaux?\b"
+    r"|\b(?:tarjetas?|vales?|cheques?)[\s-](?:de[\s-])?regalo\b|\b(?:buoni|buono|carta)[\s-]regalo\b"
+    r"|\bcadeau(?:bon|kaart)|\b(?:gavekort|presentkort)",
+    re.I,
+)
+# What holds or shows one is a product: "Gift card holder sleeve", "Voucher holder".
+GIFT_CARD_ITEM = re.compile(
+    r"\b(?:holders?|sleeves?|envelopes?|wallets?|cases?|stands?|display|accessor(?:y|ies))\b"
+    r"|h[üu]lle|halter|umschlag|\b(?:porte|funda|sobre|busta|portabuoni)",
+    re.I,
+)
 CELLS_PER_CHUNK = 20_000_000  # dense customers x products scores computed per chunk
 
 
@@ -145,9 +161,10 @@ def not_a_next_product(
     products: pd.DataFrame | None, order_lines: pd.DataFrame | None = None
 ) -> set[str]:
     """Products no one should be offered as their next purchase: a gift card (its name or
-    category says gift card, certificate or voucher, `GIFT_CARD`: money, not a product),
-    and a free product (price 0 in the products list, or every line of it sold at 0: a
-    free sample). A free sample one customer took was suggested to 53 of 90."""
+    category says gift card, voucher or store credit, `GIFT_CARD`, and not that it holds
+    one, `GIFT_CARD_ITEM`: money, not a product), and a free product (every line of it
+    sold at 0, such as a free sample, or price 0 in the products list and never sold at a
+    price). A free sample one customer took was suggested to 53 of 90."""
     out: set[str] = set()
     if products is not None and len(products):
         words = (
@@ -155,18 +172,35 @@ def not_a_next_product(
         ).fillna("")
         if "category" in products.columns:
             words = words.astype(str) + " " + products["category"].fillna("").astype(str)
-        gift = words.astype(str).str.contains(GIFT_CARD)
+        words = words.astype(str)
+        gift = words.str.contains(GIFT_CARD) & ~words.str.contains(GIFT_CARD_ITEM)
         price = (
             products["price"] if "price" in products.columns else pd.Series(index=products.index)
         )
-        free = pd.to_numeric(price, errors="coerce").eq(0)
-        out |= set(products.loc[(gift | free).to_numpy(), "product_id"].astype(str))
-    if order_lines is not None and len(order_lines) and "unit_price" in order_lines.columns:
-        price = pd.to_numeric(order_lines["unit_price"], errors="coerce")
-        sold = order_lines.assign(price=price).dropna(subset=["product_id", "price"])
-        highest = sold.groupby(sold["product_id"].astype(str))["price"].max()
-        out |= set(highest.index[highest.eq(0).to_numpy()])
+        listed_free = pd.to_numeric(price, errors="coerce").eq(0).to_numpy()
+        ids = products["product_id"].astype(str)
+        out |= set(ids[gift.to_numpy()])
+        # Price 0 in the list is free only where no sale says otherwise: a made-to-order
+        # or variable-priced product is often listed at 0 and sold at 25.
+        out |= set(ids[listed_free]) - _sold_at_a_price(order_lines)
+    highest = _highest_price_sold(order_lines)
+    out |= set(highest.index[highest.eq(0).to_numpy()])
     return out
+
+
+def _highest_price_sold(order_lines: pd.DataFrame | None) -> pd.Series:
+    """The highest unit price each product was sold at, by product_id (as text)."""
+    if order_lines is None or not len(order_lines) or "unit_price" not in order_lines.columns:
+        return pd.Series(dtype=float)
+    price = pd.to_numeric(order_lines["unit_price"], errors="coerce")
+    sold = order_lines.assign(price=price).dropna(subset=["product_id", "price"])
+    return sold.groupby(sold["product_id"].astype(str))["price"].max()
+
+
+def _sold_at_a_price(order_lines: pd.DataFrame | None) -> set[str]:
+    """Products with at least one line sold above 0: whatever the list says, not free."""
+    highest = _highest_price_sold(order_lines)
+    return set(highest.index[(highest > 0).to_numpy()])
 
 
 @dataclass
