@@ -490,6 +490,37 @@ def test_next_product_is_skipped_in_words_when_everyone_has_everything():
         next_product_step(tables, StepContext(as_of=pd.Timestamp("2026-03-02", tz="UTC")))
 
 
+def test_next_product_skipped_for_too_few_buyers_says_so_not_that_everyone_has_everything():
+    """12 customers each bought one of 6 products (2 buyers each) and were told "every
+    customer has already bought every one of the 6 products" (review54b item 3)."""
+    rng = np.random.default_rng(3)
+    days = pd.Timestamp("2026-03-01") + pd.to_timedelta(rng.integers(0, 90, 12), unit="D")
+    orders = pd.DataFrame({"order_id": [f"o{i}" for i in range(12)],
+                           "contact_id": [f"C{i:02d}" for i in range(12)],
+                           "ordered_at": days, "total": 10.0 + np.arange(12) % 6,
+                           "status": "paid"})  # fmt: skip
+    lines = pd.DataFrame({"order_id": orders["order_id"], "line_no": 0,
+                          "product_id": [p for p in "ABCDEF" for _ in range(2)],
+                          "quantity": 1.0, "unit_price": orders["total"]})  # fmt: skip
+    tables = {
+        "orders": orders,
+        "order_lines": lines,
+        "contacts": pd.DataFrame({"contact_id": orders["contact_id"], "first_name": "N"}),
+        "products": pd.DataFrame(
+            {
+                "product_id": list("ABCDEF"),
+                "name": [f"Product {p}" for p in "ABCDEF"],
+                "price": 10.0 + np.arange(6),
+            }
+        ),
+    }
+    with pytest.raises(NotEnoughDataError) as why:
+        next_product_step(tables, StepContext(as_of=pd.Timestamp("2026-06-01", tz="UTC")))
+    assert "no product still selling was bought by 3 or more customers" in str(why.value)
+    assert "the most any was bought by is 2" in str(why.value)
+    assert "already bought" not in str(why.value)
+
+
 def test_cluster_names_follow_each_clusters_own_medians(business):
     """Issue 24: "Light spenders, buy about every month, quiet for 6 months" had a median of
     2 orders, and both clusters "buy about every month"."""

@@ -398,6 +398,28 @@ def _off_sale_words(retired: set[str], names: Mapping[str, str]) -> str:
     )
 
 
+def _nothing_to_suggest(model: CoPurchaseRecommender, left_out: set[str]) -> str:
+    """Why no customer got a suggestion, in the shop's own counts: where no product has
+    `MIN_SHARED_BUYERS` buyers, that (a shop of 12 customers each buying one of 6
+    products was told everyone had bought every product)."""
+    offered = ~model.products_.isin(list(left_out))
+    buyers = model.popularity_[offered]
+    enough = int((buyers >= MIN_SHARED_BUYERS).sum())
+    if not enough:
+        most = int(buyers.max()) if len(buyers) else 0
+        return (
+            f"no product still selling was bought by {MIN_SHARED_BUYERS} or more customers "
+            f"(the most any was bought by is {most}), and a suggestion needs "
+            f"{MIN_SHARED_BUYERS} customers who bought both products, or a best seller "
+            f"{MIN_SHARED_BUYERS} buyers; fewer are a coincidence"
+        )
+    return (
+        f"every customer has already bought (or sent back) every one of the "
+        f"{plural(enough, 'product')} still selling that {MIN_SHARED_BUYERS} or more "
+        "customers bought, so there is nothing new to suggest"
+    )
+
+
 def _not_stale(orders: pd.DataFrame, as_of: pd.Timestamp, selling: bool) -> None:
     """Data that stopped long before the run's date makes every product look off sale
     (no one bought it for weeks): said as that, not as the products list's doing."""
@@ -432,9 +454,7 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
     picks = model.recommend(3, names, never=returned, retired=retired | unsuggested)
     if picks.empty:
         raise NotEnoughDataError(
-            f"every customer has already bought (or sent back) every one of the "
-            f"{plural(len(model.products_) - len(retired), 'product')} still selling, so "
-            "there is nothing new to suggest"
+            _nothing_to_suggest(model, retired | unsuggested)
             + (f" ({_off_sale_words(retired, names)})" if retired else "")
         )
     result = StepResult()
