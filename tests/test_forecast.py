@@ -1000,6 +1000,37 @@ def test_a_closure_must_be_unlikely_and_not_a_season():
     assert timeseries.fill_closures(ski, 12)[1] == []
 
 
+def test_empty_months_just_before_the_run_are_named_with_both_readings():
+    """review54b item 5: a shop selling every month had no orders in September and October
+    2026 and was forecast at 19 for the next 12 months with nothing said (a closure inside
+    the history is named; one at the end was not). The forecast keeps the data's zeros
+    and says so, with the other reading: a break, or an export that stops early."""
+    context = StepContext(
+        as_of=pd.Timestamp("2026-11-01", tz="UTC"), settings={"forecast": {"products": 3}}
+    )
+    stopped = forecast_step(_shop_orders(("2026-09-01", "2026-11-01")), context)
+    check = stopped.sheets["Forecast check"].set_index(["series", "measure"])
+    said = "no sales at all in September to October 2026, the last 2 months"
+    assert said in check.loc[("All sales", "revenue"), "notes"]
+    words = " ".join(stopped.sections[0].paragraphs)
+    assert "No sales at all in September to October 2026" in words
+    assert (
+        "the data stops early (check that the export holds every order up to 31 October 2026)"
+        in words
+    )
+    selling = forecast_step(_shop_orders(None), context)
+    assert "the last 2 months" not in " ".join(selling.sections[0].paragraphs)
+    # A shop shut every November and December has a season; one empty month proves nothing.
+    rng = np.random.default_rng(4)
+    months = np.arange(36)
+    shop = rng.normal(4000 * (1 + 0.25 * np.cos(2 * np.pi * (months - 5) / 12)), 250)
+    assert timeseries.empty_at_end(np.r_[shop, 0.0, 0.0], 12) == 2
+    assert timeseries.empty_at_end(np.r_[shop, 0.0], 12) == 0
+    winter = np.r_[shop, 0.0, 0.0]
+    winter[[24, 25]] = 0.0  # the same two months a year before
+    assert timeseries.empty_at_end(winter, 12) == 0
+
+
 def test_ranges_past_every_test_grow_with_the_distance():
     """find54_forecast item 4: 24 quarters forecast from 11, whose tests reached one quarter
     ahead, had 80% ranges of +-8% to the sixth year, no wider than next quarter's. Past

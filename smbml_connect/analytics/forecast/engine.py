@@ -46,6 +46,7 @@ from smbml_connect.analytics.forecast.timeseries import (
     FREQUENCIES,
     RegularSeries,
     damp_outliers,
+    empty_at_end,
     fill_closures,
     regularise,
     regularise_panel,
@@ -291,6 +292,19 @@ def _closure_words(series: RegularSeries, runs: list[tuple[int, int]]) -> str:
         f"no sales at all in {when}: treated as a closure (or a time off sale), not a season; "
         "filled in from the periods around it for the level and the season, and left out of "
         "the tests that set the ranges"
+    )
+
+
+def _empty_end_words(series: RegularSeries, empty: int) -> str:
+    """The empty periods at the end (`empty_at_end`), and both readings of them: the
+    forecast keeps them, since the data shows no sale after them either way."""
+    first, last = series.periods[-empty], series.periods[-1]
+    when = _periods_words(first, last, series.freq)
+    return (
+        f"no sales at all in {when}, the last {empty} {series.word}s, after sales in nearly "
+        f"every {series.word} before: the forecast takes sales as stopped; if it was a break, "
+        "or the data stops early (check that the export holds every order up to "
+        f"{last.end_time:%d %B %Y}), the forecast is too low"
     )
 
 
@@ -688,6 +702,8 @@ def fit_regular(
                 f"{len(flagged)} unusual value{'s' if len(flagged) > 1 else ''} ({shown}) "
                 "pulled back to normal before fitting"
             )
+    if empty := empty_at_end(y_raw, m):
+        notes.append(_empty_end_words(series, empty))
     # what a person is told comes from the series the forecast is fitted on: with two empty
     # months in, an April closure read as "lowest in April (about 56% below)"
     _, seasonality = _season(y, series.periods, series.freq, season_length)

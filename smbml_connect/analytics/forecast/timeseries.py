@@ -507,6 +507,24 @@ def _zero_runs(y: np.ndarray, m: int) -> list[tuple[int, int]]:
                        for i in range(a, b) for lag in (m, -m))]  # fmt: skip
 
 
+def empty_at_end(y: np.ndarray, m: int) -> int:
+    """How many periods at the end had no sales at all (2 or more), in a series that sold
+    in nearly every period before (under 10% empty, 4 periods at least) and had no empty
+    periods a season before them (a shop shut every winter has a season); 0 otherwise.
+    `_zero_runs` stops at the last selling period: the two empty months before the run
+    forecast a 5,000-a-month shop at 19 for a year, with nothing said."""
+    selling = np.flatnonzero(y != 0)
+    if not len(selling):
+        return 0
+    empty = len(y) - 1 - int(selling[-1])
+    before = y[: len(y) - empty]
+    if empty < 2 or len(before) < 4 or float(np.mean(before == 0)) >= 0.1:
+        return 0
+    if m > 1 and any(y[i - m] == 0 for i in range(len(y) - empty, len(y)) if i >= m):
+        return 0
+    return empty
+
+
 def fill_closures(
     y: np.ndarray, m: int, known: np.ndarray | None = None
 ) -> tuple[np.ndarray, list[tuple[int, int]]]:
