@@ -48,7 +48,7 @@ from smbml_connect.sales import NEGATIVE, REFUNDED, is_sale, product_sale_days, 
 from smbml_connect.sample import SampleConfig, generate
 from smbml_connect.schema import TABLES
 from smbml_connect.steps import STEPS
-from smbml_connect.steps.customers import HIGH_RISK, MEDIUM_RISK
+from smbml_connect.steps.customers import HIGH_RISK
 from smbml_connect.store import Store
 from smbml_connect.value_words import DEAL_STAGE_LABELS
 
@@ -1345,11 +1345,16 @@ def check_pictures(out: Outputs, tally: Tally) -> None:
             said = str(words.iloc[0])
             seen = check_seasonality(y, 12) if len(y) >= 26 else None
             whole = str(check_rows.loc[words.index[0], "history"]) == f"{len(y)} months"
-            if seen is not None and whole:  # the chart draws the whole history
+            # The words describe the series the forecast was fitted on (stop 54: a closure's
+            # zeros made a false "April low"); where its notes say values were pulled back
+            # or a closure filled, that series is not the one the chart draws.
+            notes = str(check_rows.loc[words.index[0]].get("notes", ""))
+            adjusted = "pulled back" in notes or "closure" in notes
+            if seen is not None and whole and not adjusted:  # the chart draws the whole history
                 tally.check("seasonality words match the chart",
                             said.startswith("detected") == seen.seasonal,
                             f"{said[:60]!r} but the test on the chart says {seen.seasonal}")  # fmt: skip
-            if said.startswith("detected"):
+            if said.startswith("detected") and not adjusted:
                 peak = re.search(r"highest in (\w+)", said)
                 months = pd.to_datetime(history.iloc[:, 0])
                 by_month = pd.Series(y).groupby(months.dt.month_name().to_numpy()).mean()
@@ -1653,12 +1658,18 @@ OFTEN_SEGMENTS = ("Champions", "Loyal Customers", "At Risk", "Can't Lose Them")
 QUIET_SEGMENTS = ("At Risk", "Can't Lose Them", "Hibernating")
 RECENT_SEGMENTS = ("Champions", "Potential Loyalists", "New Customers", "Promising")
 SEGMENT_WORDS = "a segment's words fit the customer and their churn risk"
+# A quiet segment beside a churn risk under this is a contradiction (subscribers billed
+# days before were At Risk at 1-3%). Not the Low tier's 40%: a customer quiet 210 days
+# after gaps of about two months is "not for a long time" by their own rhythm, while the
+# churn model, which saw them come back once after 287 days, puts 37% (sample seed 113's
+# C00126); both readings are fair, and the tiers' edges are not the segments'.
+QUIET_FLOOR = 0.20
 
 
 def check_segment_words(out: Outputs, tally: Tally) -> None:
     """No customer who bought once is in a segment that says they buy often (a one-off
     buyer was "Champions: buy often" where most bought once), and none with Low churn
-    risk in Customer value is in a segment that says they have gone quiet (a subscriber
+    risk under `QUIET_FLOOR` is in a segment that says they have gone quiet (a subscriber
     billed 29 days before was At Risk beside a 1% churn risk), nor any with High churn
     risk in one that says they bought recently (a subscriber who cancelled 234 days before
     was Potential Loyalists beside a 92% churn risk)."""
@@ -1677,8 +1688,8 @@ def check_segment_words(out: Outputs, tally: Tally) -> None:
     quiet = segments[segments["segment"].isin(QUIET_SEGMENTS)]
     for who, segment in quiet["segment"].items():
         if who in risk.index:
-            tally.check(SEGMENT_WORDS, float(risk[who]) >= MEDIUM_RISK,
-                        f"Segments {who}: {segment} beside a Low churn risk of "
+            tally.check(SEGMENT_WORDS, float(risk[who]) >= QUIET_FLOOR,
+                        f"Segments {who}: {segment} beside a churn risk of only "
                         f"{float(risk[who]):.1%} in Customer value")  # fmt: skip
     recent = segments[segments["segment"].isin(RECENT_SEGMENTS)]
     for who, segment in recent["segment"].items():

@@ -155,9 +155,11 @@ def test_every_steps_cut_takes_the_whole_day_and_nothing_after(tmp_path: Path) -
 
 
 def test_next_products_on_data_that_stopped_says_so(tmp_path: Path) -> None:
-    """Run months after the last order, every product looks off sale (no one bought it for
+    """Run months after the last order, every product looked off sale (no one bought it for
     13 weeks); the step said "every one of the 0 products still selling", blaming the
-    products list, when the orders had simply stopped."""
+    products list, when the orders had simply stopped. Since stop 54 a product is off sale
+    only when its quiet outlasts the whole shop's, so the product sold until the orders
+    stopped is still suggested, the others are not, and the run says the data stopped."""
     config = _shop(tmp_path / "shop")
     with (config.parent / "products.csv").open("a") as f:
         f.write("P4,Green Mug,12.99,5.85\nP5,Earl Grey,9.50,3.20\n")
@@ -174,9 +176,12 @@ def test_next_products_on_data_that_stopped_says_so(tmp_path: Path) -> None:
             store,
             RunOptions(steps_by_name(["next_product"]), as_of=date(2026, 6, 1), time_zone=LONDON),
         )
-    (said,) = [s for s in result.skipped if s.startswith("Next best product")]
-    assert (
-        "the newest sale is dated 2025-11-07, 29 weeks before the run's date (2026-06-01)" in said
-    )
-    assert "set as_of in [analytics] to 2025-11-07" in said
-    assert "0 products" not in said
+    assert not [s for s in result.skipped if s.startswith("Next best product")]
+    (said,) = [n.message for n in result.notices if n.message.startswith("The newest order")]
+    assert "dated 2025-11-07, 206 days before the run's date (2026-06-01)" in said
+    assert "set as_of in [analytics] to that date" in said
+    step = result.steps["next_product"]
+    suggested = set(step.sheets["Next products"]["product_id"])
+    words = " ".join(p for s in step.sections for p in s.paragraphs)
+    assert "Not suggested: 4 products not for sale now" in words  # quiet before the orders stopped
+    assert len(suggested) == 1 and not suggested & {"P3", "P4", "P5"}

@@ -324,7 +324,8 @@ def test_discontinued_days_no_value_decides_are_said_in_a_note(tmp_path: Path) -
     got = checked.clean.set_index("product_id")["on_sale"]
     assert got["P1"] and not got["P2"]  # 10 November is to come, 3 April is past
     (note,) = checked.rejects["reason"]
-    assert note.startswith("on_sale: the days under 'Discontinued': 2 dates (like 03/04/2025)")
+    # the example is one of the column's own dates (the note shows a value of its column)
+    assert note.startswith("on_sale: the days under 'Discontinued': 2 dates (like 10/11/2025)")
     assert "read as day/month because the table's numbers use decimal commas" in note
     assert 'to state it: [source.formats.products] on_sale = "dayfirst"' in note
     source = _european_list(tmp_path / "mixed", ["25/11/2025", "13/11/2025", "11/25/2025"])

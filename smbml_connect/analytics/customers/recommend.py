@@ -177,14 +177,15 @@ def not_a_next_product(
         price = (
             products["price"] if "price" in products.columns else pd.Series(index=products.index)
         )
-        listed_free = pd.to_numeric(price, errors="coerce").eq(0).to_numpy()
+        # a price of unknown value (NA in a nullable column) is not 0
+        listed_free = pd.to_numeric(price, errors="coerce").eq(0).fillna(False).to_numpy(bool)
         ids = products["product_id"].astype(str)
         out |= set(ids[gift.to_numpy()])
         # Price 0 in the list is free only where no sale says otherwise: a made-to-order
         # or variable-priced product is often listed at 0 and sold at 25.
         out |= set(ids[listed_free]) - _sold_at_a_price(order_lines)
     highest = _highest_price_sold(order_lines)
-    out |= set(highest.index[highest.eq(0).to_numpy()])
+    out |= set(highest.index[highest.eq(0).fillna(False).to_numpy(bool)])
     return out
 
 
