@@ -44,7 +44,7 @@ from smbml_connect.connectors.files.workbook_cells import (
     serials_of_1904,
 )
 from smbml_connect.consent import keep_header_meaning
-from smbml_connect.currency_formats import pattern_currency
+from smbml_connect.currency_formats import column_currencies, pattern_currency
 from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.headers import HeaderMapping, map_headers, match_table, normalise, table_part
 from smbml_connect.layouts import EXPORT_COPY, SKIPPED, Layout, Prepared, join_prepared, prepare
@@ -440,30 +440,11 @@ class FilesSource:
         what to say."""
         named_by = {p: pattern_currency(p) for p in set(formats.values())}
         codes = {row: named_by[pattern] for row, pattern in formats.items()}
-        named = pd.Series([c for c in codes.values() if c and c != "?"], dtype=object)
-        counts = named.value_counts()
         where = f"tab {location!r}, column {header!r}"
-        if counts.empty:
-            shown = [p for r, p in formats.items() if codes[r] == "?"]
-            if shown:
-                sign = next((s for s in ("$", "¥", "kr") if s in shown[0]), None)
-                self._unnamed[entity] = (where, sign)
-            return None, {}, []
-        if len(counts) == 1:  # one currency: the column's, formatted on every cell or not
-            return str(counts.index[0]), {}, []
-        noun = "order" if entity == "orders" else "deal"
-        listed = ", ".join(f"{n:,} in {code}" for code, n in counts.items())
-        said = Notice(
-            "currency_formats",
-            entity,
-            int(counts.sum()),
-            f"Tab {location!r}, column {header!r}: its amounts are formatted in several "
-            f"currencies ({listed}): each {noun} is counted in the currency its cell shows, "
-            "and those in another currency than the shop's are kept out of the money "
-            "figures. If they are all in one, format the column in it (Home > Number "
-            "Format > Currency).",
-        )
-        return None, {r: c for r, c in codes.items() if c and c != "?"}, [said]
+        read = column_currencies(codes, formats, where, entity, "Home > Number Format > Currency")
+        if read.unnamed is not None:
+            self._unnamed[entity] = read.unnamed
+        return read.every, {int(r): c for r, c in read.rows.items()}, read.notices
 
     def _notices(self, entity: str, notes: list[tuple[Any, ...]]) -> list[Notice]:
         """``READ_NOTES`` as notices: (count, sentence), or (count, sentence, check)."""

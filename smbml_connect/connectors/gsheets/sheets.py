@@ -46,7 +46,7 @@ from smbml_connect.connectors.gsheets.user_columns import (
     with_old_columns,
     write_mark,
 )
-from smbml_connect.currency_formats import pattern_currency
+from smbml_connect.currency_formats import column_currencies, pattern_currency
 from smbml_connect.errors import ConfigError, SmbmlError, SourceFatalError
 from smbml_connect.headers import (
     HeaderMapping,
@@ -260,28 +260,16 @@ class SheetsSource:
             dtype=object,
         )
         codes = patterns.map(lambda p: pattern_currency(p, self._locale) if p else None)
-        named = codes.dropna()
-        counts = named[named != "?"].value_counts()
         where = f"tab {main!r}, column {header!r}"
-        if counts.empty:
-            shown = patterns[codes == "?"]
-            sign = next((s for s in ("$", "¥", "kr") if len(shown) and s in str(shown.iloc[0])), None)  # fmt: skip
-            self._unnamed[entity] = (where, sign)
+        read = column_currencies(codes.to_dict(), patterns.to_dict(), where, entity,
+                                 "Format > Number > Currency", plain_unnamed=True)  # fmt: skip
+        if read.unnamed is not None:
+            self._unnamed[entity] = read.unnamed
+        if read.every is not None:  # one currency: the column's, typed plain or not
+            return frame.assign(currency=read.every), []
+        if not read.rows:
             return frame, []
-        if len(counts) == 1:  # one currency: the column's, typed plain or not
-            return frame.assign(currency=str(counts.index[0])), []
-        noun = "order" if entity == "orders" else "deal"
-        listed = ", ".join(f"{n:,} in {code}" for code, n in counts.items())
-        said = Notice(
-            "currency_formats",
-            entity,
-            int(counts.sum()),
-            f"Tab {main!r}, column {header!r}: its amounts are formatted in several currencies "
-            f"({listed}): each {noun} is counted in the currency its cell shows, and those "
-            "in another currency than the shop's are kept out of the money figures. If they "
-            "are all in one, format the column in it (Format > Number > Currency).",
-        )
-        return frame.assign(currency=codes.where(codes != "?")), [said]
+        return frame.assign(currency=codes.where(codes != "?")), read.notices
 
     def _formats(self, header: str, tabs: list[str]) -> dict[tuple[str, int], str]:
         """(tab, sheet row) -> the number format pattern of ``header``'s cell, for every
