@@ -751,3 +751,16 @@ def test_forecast_shows_the_same_periods_whatever_the_horizon(freq, count):
     longest = answers[-1]
     for answer in answers[:-1]:
         assert answer == longest[: len(answer)]
+
+
+def test_abtest_where_a_converts_above_half_and_b_below_gives_a_chance():
+    """The complement turn for rates near 1 turned A above a half and B below back and
+    forth without end: ABTEST(60, 100, 40, 100) was "unexpected error" (a RecursionError
+    in the log). The two chances of one test add up to 1 whichever way round."""
+    from smbml_connect.analytics.experiments.abtest import ab_test
+
+    ahead, behind = ab_test(60, 100, 40, 100), ab_test(40, 100, 60, 100)
+    assert 0 < ahead.prob_b_beats_a < 0.01 < 0.99 < behind.prob_b_beats_a < 1
+    assert ahead.prob_b_beats_a + behind.prob_b_beats_a == pytest.approx(1, abs=1e-6)
+    result = call("ABTEST", [60, 100, 40, 100], fresh())
+    assert result.error is None, result.error

@@ -82,9 +82,11 @@ def _prob_b_beats_a(a: tuple[float, float], b: tuple[float, float]) -> float:
     if min(*a, *b) >= NORMAL_FROM:
         (mean_a, var_a), (mean_b, var_b) = _moments(a), _moments(b)
         return float(ndtr((mean_b - mean_a) / np.sqrt(var_a + var_b)))
-    if a[0] > a[1]:
+    if a[0] > a[1] and b[0] > b[1]:
         # Mass near 1 has few floats to lay a grid on (a rate of 1 - 1e-15): the same
-        # chance on the non-conversion rates, B's below A's, whose mass is near 0.
+        # chance on the non-conversion rates, B's below A's, whose mass is near 0. Only
+        # when both rates are above a half: with A's above and B's below, the turned
+        # pair turned back again, without end (60% against 40%: "unexpected error").
         return _prob_b_beats_a((b[1], b[0]), (a[1], a[0]))
     lo, hi = betaincinv(*a, np.array([1e-10, 1 - 1e-10]))
     x = np.linspace(lo, hi, GRID)
