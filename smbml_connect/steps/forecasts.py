@@ -11,6 +11,7 @@ import pandas as pd
 from pydantic import Field
 
 from smbml_connect import charts
+from smbml_connect.analytics.customers.recommend import marked_not_for_sale
 from smbml_connect.analytics.forecast.engine import (
     MODEL_WORDS,
     SeriesForecast,
@@ -392,21 +393,6 @@ def _so_far_words(sales: SalesSeries, r: SeriesForecast, uid: str, freq: str, cu
     )
 
 
-def _marked(products: pd.DataFrame | None) -> set[str]:
-    """Products the shop itself says are not for sale (`on_sale` no: marked so in the
-    products list or the CRM, archived, or no longer listed while sales name them).
-
-    Only these leave the forecast. Next products also leaves out a product no one bought
-    for 13 weeks, longer than ever before (`off_sale`), which is a fair guess for what to
-    suggest but not for revenue: a seasonal product between its first two seasons and a
-    best seller out of stock for 14 weeks took their sales out of the total's forecast
-    (review54 item 3)."""
-    if products is None or "on_sale" not in products.columns:
-        return set()
-    flag = products["on_sale"].astype("boolean").eq(False).fillna(False).to_numpy()
-    return set(products.loc[flag, "product_id"].astype(str))
-
-
 def _with_history_shown(
     results: dict[str, SeriesForecast], sales: SalesSeries
 ) -> dict[str, SeriesForecast]:
@@ -456,9 +442,12 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
             f"({context.as_of:%Y-%m-%d}): no forecast of the {plural(horizon, word)} ahead "
             "(load newer orders, or set as_of in [analytics] to that date)"
         )
+    # Only the shop's own word takes a product's sales out, not Next products' guess from
+    # silence (`off_sale`): that took a seasonal product between its first two seasons and
+    # a best seller out of stock for 14 weeks out of the total (review54 item 3).
     sales = sales_series(
         tables["orders"], tables.get("order_lines"), context.as_of, freq,
-        settings.products, _marked(tables.get("products")),
+        settings.products, marked_not_for_sale(tables.get("products")),
     )  # fmt: skip
     if sales.frame.empty:
         raise NotEnoughDataError("no counted orders before the current period to forecast from")

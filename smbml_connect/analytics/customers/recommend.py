@@ -30,6 +30,7 @@ from smbml_connect.sales import NEGATIVE, REFUNDED, is_sale, why_not_sale
 __all__ = [
     "CoPurchaseRecommender",
     "hit_rate_at_k",
+    "marked_not_for_sale",
     "not_a_next_product",
     "off_sale",
     "purchases_by_customer",
@@ -109,6 +110,16 @@ def returned_by_customer(
     )
 
 
+def marked_not_for_sale(products: pd.DataFrame | None) -> set[str]:
+    """Products the shop itself says are not for sale (`on_sale` no: its products list's
+    words, archived in the CRM, or no longer listed while sales name them): what every
+    step leaves out, where `off_sale` adds the guess from silence for suggestions."""
+    if products is None or "on_sale" not in products.columns:
+        return set()
+    flag = products["on_sale"].astype("boolean").eq(False).fillna(False).to_numpy()
+    return set(products.loc[flag, "product_id"].astype(str))
+
+
 def off_sale(
     sold: pd.DataFrame, as_of: pd.Timestamp | None = None, products: pd.DataFrame | None = None
 ) -> set[str]:
@@ -128,10 +139,7 @@ def off_sale(
     sale than the shop itself ever did (a Christmas shop's new line, one season old, was
     off sale in July).
     """
-    gone: set[str] = set()
-    if products is not None and "on_sale" in products.columns:
-        flag = products["on_sale"].astype("boolean")
-        gone |= set(products.loc[flag.eq(False).fillna(False).to_numpy(), "product_id"].astype(str))
+    gone = marked_not_for_sale(products)
     if sold.empty:
         return gone
     end = as_of if as_of is not None else sold["ordered_at"].max()
