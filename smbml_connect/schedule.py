@@ -13,7 +13,9 @@ run is logged and the next one still happens.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import signal
 import time
@@ -185,14 +187,19 @@ def run_forever(
 
     state = {"running": False, "asked": False}
 
+    presses = _PressCounter()
+
     def ctrl_c(signum: int, frame: object) -> None:
+        pressed = presses.since_last()
         if state["running"] and not state["asked"]:
             state["asked"] = True
             on_stop_asked()
-            return
+            if pressed < 2:
+                return
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, ctrl_c)
+    presses.start()
     try:
         due = _now() if first == "now" else trigger.get_next_fire_time(None, _now())
         while due is not None:
@@ -214,7 +221,45 @@ def run_forever(
     except KeyboardInterrupt:
         return "between runs"
     finally:
+        presses.stop()
         signal.signal(signal.SIGINT, previous)
+
+
+class _PressCounter:
+    """How many times Ctrl+C was pressed since the handler last ran. Python runs a handler
+    between bytecodes, so two quick presses during a long C call (a model fit) reach it as
+    one call, and "again to stop now" was lost; the C-level handler still writes one byte
+    per signal to the wakeup descriptor, which is counted here."""
+
+    def __init__(self) -> None:
+        self._reader = self._writer = -1
+        self._previous = -1
+
+    def start(self) -> None:
+        try:
+            self._reader, self._writer = os.pipe()
+            os.set_blocking(self._reader, False)
+            os.set_blocking(self._writer, False)
+            self._previous = signal.set_wakeup_fd(self._writer, warn_on_full_buffer=False)
+        except (OSError, ValueError):  # not the main thread, or a platform without it
+            self.stop()
+
+    def since_last(self) -> int:
+        if self._reader < 0:
+            return 1
+        try:
+            return max(1, os.read(self._reader, 4096).count(signal.SIGINT))
+        except OSError:  # nothing written (the byte went to an earlier read)
+            return 1
+
+    def stop(self) -> None:
+        if self._writer >= 0:
+            with contextlib.suppress(OSError, ValueError):
+                signal.set_wakeup_fd(self._previous)
+        for fd in (self._reader, self._writer):
+            if fd >= 0:
+                os.close(fd)
+        self._reader = self._writer = self._previous = -1
 
 
 def _now() -> datetime:

@@ -140,6 +140,34 @@ def test_forever_keeps_going_after_a_failed_run(
     assert [s for _, s, _ in _runs(tmp_path)] == ["failed", "ok"]
 
 
+@pytest.mark.usefixtures("ctrl_c_raises")
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
+def test_two_quick_ctrl_c_during_a_long_c_call_stop_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python runs a handler between bytecodes: two presses while the run sat in one C call
+    reached it as one, the run went on to the end and the next began (a CI run saw it)."""
+    asked = []
+
+    def busy_run(config_path: Path, store_path: Path | None = None) -> schedule.Outcome:
+        # A read restarted by the kernel after each signal (no EINTR back to Python), like
+        # a model fit in C: both presses land before any Python handler can run.
+        signal.siginterrupt(signal.SIGINT, False)
+        presser = subprocess.Popen(
+            ["sh", "-c", f"kill -INT {os.getpid()}; sleep 0.2; kill -INT {os.getpid()}; "
+             "sleep 0.2; echo done"],
+            stdout=subprocess.PIPE,
+        )  # fmt: skip
+        assert presser.stdout is not None
+        assert presser.stdout.read(4) == b"done"
+        presser.wait()
+        return schedule.Outcome("ok", None, "run 1 ok")
+
+    monkeypatch.setattr(schedule, "run_once", busy_run)
+    stopped = run_forever(tmp_path / "x.toml", every="1h", on_stop_asked=lambda: asked.append(1))
+    assert (stopped, asked) == ("now", [1])
+
+
 def test_cron_expressions_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--cron"):
         run_forever(tmp_path / "x.toml", cron="61 * * * *")
