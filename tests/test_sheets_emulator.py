@@ -14,7 +14,7 @@ from smbml_connect.testing.faults import Fault
 from smbml_connect.testing.sheets_a1 import A1Error, GridSpan, parse_a1, quote_title
 from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account
 from smbml_connect.testing.sheets_state import CELL_CAP
-from smbml_connect.testing.sheets_values import parse_user_entered
+from smbml_connect.testing.sheets_values import ERRORS, error_cell, parse_user_entered
 
 KEY = "1TestSpreadsheetKey00000000000000000000"
 
@@ -358,3 +358,56 @@ def test_second_client_with_googles_discovery_document(emu: SheetsEmulator) -> N
         body={"requests": [{"addSheet": {"properties": {"title": "From client two"}}}]},
     ).execute()
     assert reply["replies"][0]["addSheet"]["properties"]["sheetType"] == "GRID"
+
+
+def test_merged_cells_keep_the_top_value_and_are_listed_in_the_metadata(
+    emu: SheetsEmulator, gc: gspread.Client
+) -> None:
+    """Format > Merge cells keeps the top-left value only, so values.get gives it on the
+    first row of the merge; spreadsheets.get lists each merge as a GridRange (zero-based,
+    ends exclusive), in the metadata gspread reads anyway."""
+    emu.state.create("1MergedCellsKey000000000000000000000000", "Merges", {"Orders": [
+        ["Order ID", "Customer ID", "Total"], ["A1", "C1", "40"], ["A2", "C1", "25"], ["A3", "C2", "12"],
+    ]})  # fmt: skip
+    book = gc.open_by_key("1MergedCellsKey000000000000000000000000")
+    ws = book.worksheet("Orders")
+    ws.merge_cells("B2:B3", merge_type="MERGE_COLUMNS")
+    assert ws.get_all_values() == [
+        ["Order ID", "Customer ID", "Total"], ["A1", "C1", "40"], ["A2", "", "25"],
+        ["A3", "C2", "12"],
+    ]  # fmt: skip
+    (sheet,) = gc.http_client.fetch_sheet_metadata(book.id)["sheets"]
+    assert sheet["merges"] == [{"sheetId": ws.id, "startRowIndex": 1, "endRowIndex": 3,
+                                "startColumnIndex": 1, "endColumnIndex": 2}]  # fmt: skip
+    with pytest.raises(gspread.exceptions.APIError, match="crosses the merge"):
+        ws.merge_cells("B3:B4")
+    book.batch_update({"requests": [{"insertDimension": {
+        "range": {"sheetId": ws.id, "dimension": "ROWS", "startIndex": 1, "endIndex": 2}}}]})  # fmt: skip
+    assert emu.state.book(book.id).sheet("Orders").merges == [(2, 4, 1, 2)]  # moved down
+    book.batch_update({"requests": [{"deleteDimension": {
+        "range": {"sheetId": ws.id, "dimension": "ROWS", "startIndex": 3, "endIndex": 4}}}]})  # fmt: skip
+    assert emu.state.book(book.id).sheet("Orders").merges == []  # one cell left: no merge
+    ws.unmerge_cells("A1:C5")  # nothing left to undo
+
+
+def test_an_error_reads_as_its_text_in_every_value_render(
+    emu: SheetsEmulator, gc: gspread.Client
+) -> None:
+    """A failed formula (a VLOOKUP's #N/A, a division's #DIV/0!) is answered by values.get as
+    its text, formatted or not (a value is a bool, a string or a number); only the grid says
+    it is an error. #N/A typed in is the error too."""
+    key = "1ErrorCellsKey0000000000000000000000000"
+    emu.state.create(key, "Errors", {"Orders": [["Customer ID", "Total"], ["#N/A", "3"]]})
+    sheet = emu.state.book(key).sheet("Orders")
+    sheet.cells[(1, 1)] = error_cell("DIVIDE_BY_ZERO", "=B9/C9")
+    ws = gc.open_by_key(key).worksheet("Orders")
+    for render in ("FORMATTED_VALUE", "UNFORMATTED_VALUE"):
+        assert ws.get("A2:B2", value_render_option=render) == [["#N/A", "#DIV/0!"]]
+    assert ws.get("B2", value_render_option="FORMULA") == [["=B9/C9"]]
+    grid = gc.http_client.fetch_sheet_metadata(
+        key, params={"includeGridData": "true", "ranges": ["Orders!A2:B2"]}
+    )
+    cells = grid["sheets"][0]["data"][0]["rowData"][0]["values"]
+    assert [c["effectiveValue"]["errorValue"]["type"] for c in cells] == ["N_A", "DIVIDE_BY_ZERO"]
+    assert [c["formattedValue"] for c in cells] == ["#N/A", "#DIV/0!"]
+    assert set(ERRORS.values()) >= {"#N/A", "#REF!", "#VALUE!", "#NAME?", "#NUM!", "#NULL!"}

@@ -31,6 +31,8 @@ _INPUT = ("RAW", "USER_ENTERED")
 # Request kinds this emulator applies; any other kind in Google's list gets a clear 400.
 SUPPORTED = (
     "addSheet",
+    "mergeCells",
+    "unmergeCells",
     "deleteSheet",
     "updateSheetProperties",
     "updateCells",
@@ -80,11 +82,15 @@ class Sheet:
     metadata: list[dict[str, Any]] = field(default_factory=list)
     # The whole tab protected by its owner, the caller not among its editors (`protect`).
     protected: bool = False
+    # Merged ranges as (first row, end row, first column, end column): zero-based, the ends
+    # exclusive, as a GridRange counts them.
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)
 
     def copy(self) -> Sheet:
         return replace(
             self,
             cells=dict(self.cells),
+            merges=list(self.merges),
             charts=[dict(c) for c in self.charts],
             metadata=[dict(m) for m in self.metadata],
         )
@@ -217,6 +223,12 @@ class Spreadsheet:
                 entry["charts"] = s.charts
             if s.metadata:
                 entry["developerMetadata"] = s.metadata
+            if s.merges:  # Google leaves out an empty list, as every repeated field
+                entry["merges"] = [
+                    {"sheetId": s.sheet_id, "startRowIndex": r0, "endRowIndex": r1,
+                     "startColumnIndex": c0, "endColumnIndex": c1}
+                    for r0, r1, c0, c1 in s.merges
+                ]  # fmt: skip
             if s.protected:
                 entry["protectedRanges"] = [
                     {
@@ -597,6 +609,7 @@ class SheetsState:
             tuple(k[i] + n if i == axis and k[i] >= start else k[i] for i in (0, 1)): v  # type: ignore[misc]
             for k, v in sheet.cells.items()
         }
+        sheet.merges = _merges_after_insert(sheet.merges, rows, start, n)
         if rows:
             sheet.rows += n
         else:
@@ -631,6 +644,7 @@ class SheetsState:
             for k, v in sheet.cells.items()
             if not start <= k[axis] < start + n
         }
+        sheet.merges = _kept_merges(sheet.merges, rows, start, n)
         if rows:
             sheet.rows -= n
             sheet.frozen_rows = min(sheet.frozen_rows, sheet.rows - 1)
@@ -706,6 +720,9 @@ class SheetsState:
         sheet.cells = {
             k: v for k, v in sheet.cells.items() if k[0] < sheet.rows and k[1] < sheet.cols
         }
+        sheet.merges = [
+            m for m in sheet.merges if m[1] <= sheet.rows and m[3] <= sheet.cols
+        ]  # a merge the grid no longer holds whole is gone
 
     def _do_updateCells(self, book: Spreadsheet, args: Mapping[str, Any]) -> dict[str, Any]:
         fields = _fields(args.get("fields"))
@@ -791,6 +808,52 @@ class SheetsState:
             sheet.cells.pop(key, None)
         else:
             sheet.cells[key] = cell
+
+    def _do_mergeCells(self, book: Spreadsheet, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Cells merged as Format > Merge cells does: MERGE_ALL one block, MERGE_COLUMNS
+        one merge per column (a customer's ID down over their orders), MERGE_ROWS one per
+        row. Only the top-left value of each merge is kept (the UI warns of it), so
+        values.get gives the value on the first row only. A merge inside the new one goes;
+        one that crosses its edge is refused (the emulator's words: Google's are unknown);
+        a "merge" of one cell is none."""
+        sheet, r0, r1, c0, c1 = _grid_range(book, args.get("range") or {})
+        kind = args.get("mergeType", "MERGE_ALL")
+        _check_enum("mergeType", kind, ("MERGE_ALL", "MERGE_COLUMNS", "MERGE_ROWS"))
+        if kind == "MERGE_ALL":
+            wanted = [(r0, r1, c0, c1)]
+        elif kind == "MERGE_COLUMNS":
+            wanted = [(r0, r1, c, c + 1) for c in range(c0, c1)]
+        else:
+            wanted = [(r, r + 1, c0, c1) for r in range(r0, r1)]
+        wanted = [m for m in wanted if (m[1] - m[0]) * (m[3] - m[2]) > 1]
+        kept = []
+        for old in sheet.merges:
+            if _inside(old, (r0, r1, c0, c1)):
+                continue
+            if any(_overlap(old, new) for new in wanted):
+                raise SheetsError(400, f"The range crosses the merge {_merge_a1(sheet, old)}.")
+            kept.append(old)
+        for m0, m1, n0, n1 in wanted:
+            for key in itertools.product(range(m0, m1), range(n0, n1)):
+                if key != (m0, n0) and key in sheet.cells:
+                    cell = replace(sheet.cells[key], value=None, formula=None, error=None)
+                    if cell.number_type or cell.style:
+                        sheet.cells[key] = cell  # its format stays
+                    else:
+                        del sheet.cells[key]
+        sheet.merges = sorted(kept + wanted)
+        return {}
+
+    def _do_unmergeCells(self, book: Spreadsheet, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Every merge inside the range undone; the range must not cut a merge (Google's
+        docs), the emulator's words for refusing one."""
+        sheet, *bounds = _grid_range(book, args.get("range") or {})
+        span = (bounds[0], bounds[1], bounds[2], bounds[3])
+        for old in sheet.merges:
+            if _overlap(old, span) and not _inside(old, span):
+                raise SheetsError(400, f"The range cuts the merge {_merge_a1(sheet, old)}.")
+        sheet.merges = [m for m in sheet.merges if not _inside(m, span)]
+        return {}
 
     def _do_addChart(self, book: Spreadsheet, args: Mapping[str, Any]) -> dict[str, Any]:
         chart = dict(args["chart"])
@@ -881,7 +944,7 @@ class SheetsState:
                 key = (r0 + i, c0 + j)
                 old = sheet.cells.get(key, Cell())
                 if value == "":
-                    new = replace(old, value=None, formula=None)
+                    new = replace(old, value=None, formula=None, error=None)
                 elif isinstance(value, list | dict):
                     raise SheetsError(
                         400,
@@ -891,13 +954,14 @@ class SheetsState:
                     raise SheetsError(400, _TOO_LONG)
                 elif input_option == "RAW":
                     stored = float(value) if type(value) is int else value
-                    new = replace(old, value=stored, formula=None)
+                    new = replace(old, value=stored, formula=None, error=None)
                 else:
                     parsed = parse_user_entered(value, book.locale)
                     new = replace(
                         old,
                         value=parsed.value,
                         formula=parsed.formula,
+                        error=parsed.error,
                         number_type=parsed.number_type or old.number_type,
                         pattern=parsed.pattern or old.pattern,
                     )
@@ -918,18 +982,83 @@ def _dimension(book: Spreadsheet, span: Mapping[str, Any]) -> tuple[Sheet, bool,
     return sheet, span["dimension"] == "ROWS", start, end - start
 
 
+def _grid_range(book: Spreadsheet, grid: Mapping[str, Any]) -> tuple[Sheet, int, int, int, int]:
+    """A GridRange's sheet and bounds (zero-based, ends exclusive; a missing end is the
+    grid's), inside the grid."""
+    sheet = book.by_id(grid.get("sheetId", 0))
+    r0, c0 = int(grid.get("startRowIndex", 0)), int(grid.get("startColumnIndex", 0))
+    r1, c1 = int(grid.get("endRowIndex", sheet.rows)), int(grid.get("endColumnIndex", sheet.cols))
+    if not (0 <= r0 <= r1 <= sheet.rows and 0 <= c0 <= c1 <= sheet.cols):
+        raise SheetsError(
+            400,
+            f"Range ({quote_title(sheet.title)}!{col_letter(c0)}{r0 + 1}:{col_letter(max(c1, 1) - 1)}"
+            f"{r1}) exceeds grid limits. Max rows: {sheet.rows}, max columns: {sheet.cols}",
+        )
+    return sheet, r0, r1, c0, c1
+
+
+def _merge_a1(sheet: Sheet, merge: tuple[int, int, int, int]) -> str:
+    r0, r1, c0, c1 = merge
+    return _a1(sheet, r0, c0, r1, c1)
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+
+
+def _inside(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return b[0] <= a[0] and a[1] <= b[1] and b[2] <= a[2] and a[3] <= b[3]
+
+
+def _merges_after_insert(
+    merges: list[tuple[int, int, int, int]], rows: bool, start: int, n: int
+) -> list[tuple[int, int, int, int]]:
+    """Merges after ``n`` rows or columns were inserted at ``start``: later ones move on, one
+    the new rows land inside grows (as in the UI)."""
+
+    def moved(i: int, end: bool) -> int:
+        return i + n if (i > start if end else i >= start) else i
+
+    return [
+        (moved(r0, False), moved(r1, True), c0, c1) if rows
+        else (r0, r1, moved(c0, False), moved(c1, True))
+        for r0, r1, c0, c1 in merges
+    ]  # fmt: skip
+
+
+def _kept_merges(
+    merges: list[tuple[int, int, int, int]], rows: bool, start: int, n: int
+) -> list[tuple[int, int, int, int]]:
+    """Merges after rows or columns ``start`` to ``start + n`` were deleted: later ones move
+    back, one they cut shrinks, one left a single cell is gone."""
+
+    def moved(i: int) -> int:
+        return i if i < start else max(start, i - n)
+
+    kept = []
+    for r0, r1, c0, c1 in merges:
+        if rows:
+            r0, r1 = moved(r0), moved(r1)
+        else:
+            c0, c1 = moved(c0), moved(c1)
+        if (r1 - r0) * (c1 - c0) > 1:
+            kept.append((r0, r1, c0, c1))
+    return kept
+
+
 _BLANK = Cell()
 _WHOLE_CELL = {"userEnteredValue", "userEnteredFormat"}
 
 
 def _with_value(cell: Cell, value: Mapping[str, Any] | None) -> Cell:
     if not value:
-        return replace(cell, value=None, formula=None)
+        return replace(cell, value=None, formula=None, error=None)
     if len(value) != 1:
         raise SheetsError(400, "Exactly one of the ExtendedValue kinds must be set.")
     kind, raw = next(iter(value.items()))
     if isinstance(raw, str) and len(raw) > CELL_CHARS:
         raise SheetsError(400, _TOO_LONG)
+    cell = replace(cell, error=None) if cell.error else cell
     if cell is _BLANK and kind in ("stringValue", "numberValue"):
         return Cell(value=str(raw) if kind == "stringValue" else float(raw))
     if kind == "stringValue":
@@ -1015,7 +1144,10 @@ def _cell_data(cell: Cell, fields: str | None) -> dict[str, Any]:
     """A cell as spreadsheets.get gives it with grid data, cut to the parts ``fields``
     names in its ``values(...)`` (all of them without)."""
     data = _entered(cell)
-    if cell.formula is None and cell.value is not None:
+    if cell.error is not None:  # a formula's failed result, or #N/A typed in
+        data["effectiveValue"] = {"errorValue": {"type": cell.error, "message": cell.value}}
+        data["formattedValue"] = cell.value
+    elif cell.formula is None and cell.value is not None:
         data["effectiveValue"] = data["userEnteredValue"]
     if cell.number_type:
         number = {"type": cell.number_type, **({"pattern": cell.pattern} if cell.pattern else {})}
@@ -1038,6 +1170,8 @@ def _entered(cell: Cell) -> dict[str, Any]:
     """A cell's ``userEnteredValue`` as the API gives it with grid data."""
     if cell.formula is not None:
         return {"userEnteredValue": {"formulaValue": cell.formula}}
+    if cell.error is not None:  # #N/A typed in
+        return {"userEnteredValue": {"errorValue": {"type": cell.error, "message": cell.value}}}
     if isinstance(cell.value, bool):
         return {"userEnteredValue": {"boolValue": cell.value}}
     if isinstance(cell.value, float | int):

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["Cell", "from_serial", "parse_user_entered", "render", "to_serial"]
+__all__ = [
+    "ERRORS",
+    "Cell",
+    "error_cell",
+    "from_serial",
+    "parse_user_entered",
+    "render",
+    "to_serial",
+]
 
 EPOCH = datetime(1899, 12, 30)
 _NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?([eE][+-]?\d+)?$")
@@ -26,6 +34,21 @@ _SIGNS = "$€£¥₹₩"
 _AMOUNT = re.compile(
     rf"^(?P<before>[{_SIGNS}])?\s*(?P<number>[\d.,\s]*\d)\s*(?P<after>[{_SIGNS}])?$"
 )
+# A formula's failed result, by the type spreadsheets.get names it (ErrorValue.type), and the
+# text Sheets shows for it. values.get has no other way to say an error: it answers this
+# text whatever the valueRenderOption (a value is a bool, a string or a number), so a
+# lookup's #N/A reads exactly like the typed text "#N/A".
+ERRORS = {
+    "ERROR": "#ERROR!",
+    "NULL_VALUE": "#NULL!",
+    "DIVIDE_BY_ZERO": "#DIV/0!",
+    "VALUE": "#VALUE!",
+    "REF": "#REF!",
+    "NAME": "#NAME?",
+    "NUM": "#NUM!",
+    "N_A": "#N/A",
+    "LOADING": "Loading...",
+}
 # Locales that write 1.234,56 (a comma before the decimals), as Sheets reads them.
 _COMMA_DECIMALS = ("de", "fr", "es", "it", "nl", "pt", "da", "sv", "nb", "fi", "pl", "cs")
 
@@ -39,6 +62,7 @@ class Cell:
     number_type: str | None = None  # NUMBER, PERCENT, CURRENCY, DATE, DATE_TIME, TEXT
     pattern: str | None = None
     style: tuple[tuple[str, Any], ...] = ()  # other userEnteredFormat keys, frozen
+    error: str | None = None  # a failed formula's ErrorValue type (N_A); ``value`` its text
 
     @property
     def empty(self) -> bool:
@@ -53,6 +77,12 @@ def from_serial(serial: float) -> datetime:
     return EPOCH + timedelta(days=serial)
 
 
+def error_cell(kind: str, formula: str | None = None) -> Cell:
+    """A cell whose formula failed (``kind`` as in ``ERRORS``: ``N_A`` for a VLOOKUP that
+    found nothing), or ``#N/A`` typed in (Sheets makes that an error too)."""
+    return Cell(value=ERRORS[kind], formula=formula, error=kind)
+
+
 def parse_user_entered(text: Any, locale: str = "en_US") -> Cell:
     """What Sheets stores when a person types ``text`` (valueInputOption USER_ENTERED)."""
     if not isinstance(text, str):
@@ -62,6 +92,8 @@ def parse_user_entered(text: Any, locale: str = "en_US") -> Cell:
     stripped = text.strip()
     if stripped.startswith("="):
         return Cell(value=None, formula=stripped)
+    if stripped.upper() == "#N/A":
+        return error_cell("N_A")
     if stripped.upper() in ("TRUE", "FALSE"):
         return Cell(value=stripped.upper() == "TRUE")
     if _NUMBER.match(stripped) and any(ch.isdigit() for ch in stripped):
@@ -74,7 +106,7 @@ def parse_user_entered(text: Any, locale: str = "en_US") -> Cell:
         return amount
     if stripped[:1] in "+-" and len(stripped) > 1:
         # Sheets reads a leading + or - as the start of a formula: "+1 555" is #ERROR!.
-        return Cell(value="#ERROR!", formula="=" + stripped)
+        return error_cell("ERROR", "=" + stripped)
     moment = _parse_date(stripped, day_first=not locale.startswith("en_US"))
     if moment is not None:
         timed = bool(moment.hour or moment.minute or moment.second) or ":" in stripped
