@@ -24,6 +24,8 @@ from smbml_connect.schema import SOURCE_ROW, TABLES
 __all__ = [
     "ABOVE_HEADER",
     "BLANK_ROWS",
+    "MERGED_CELLS",
+    "MergedDown",
     "beyond_header",
     "body_frame",
     "column_names",
@@ -187,3 +189,64 @@ def inside(blanks: Sequence[int], numbers: Sequence[int]) -> list[int]:
     """Blank rows between the header and the last row with data (trailing ones are not rows)."""
     last = max(numbers, default=0)
     return [b for b in blanks if b < last]
+
+
+MERGED_CELLS = "merged_cells"  # the notice's check: cells filled from a merged range
+
+
+class MergedDown:
+    """Fills each cell of a range merged over rows with the range's value, as the program
+    (``shown_by``: Excel, Google Sheets) shows it on every row: a customer's ID merged down
+    over their orders, an order's ID over its lines. Both keep the value in the range's
+    first cell only. ``ranges`` are (first row, last row, column number) of each range's
+    first column; only ranges that start below the header (row ``below``) are filled."""
+
+    def __init__(self, ranges: list[tuple[int, int, int]], below: int, shown_by: str) -> None:
+        self._waiting = sorted(r for r in ranges if r[0] > below)[::-1]  # next at the end
+        self._open: list[tuple[int, int, Any, str]] = []  # (last row, column, value, range)
+        self.filled = 0
+        self._where: dict[str, None] = {}  # the ranges that gave a value, in order
+        self._shown_by = shown_by
+
+    def fill(self, number: int, row: list[Any]) -> list[Any]:
+        while self._waiting and self._waiting[-1][0] <= number:
+            first, last, column = self._waiting.pop()
+            if first == number and column <= len(row) and not _empty(row[column - 1]):
+                letter = get_column_letter(column)
+                self._open.append(
+                    (last, column, row[column - 1], f"{letter}{first}:{letter}{last}")
+                )
+        if not self._open:
+            return row
+        for _, column, value, where in self._open:
+            if len(row) < column:
+                row = row + [None] * (column - len(row))
+            if _empty(row[column - 1]):
+                row[column - 1] = value
+                self.filled += 1
+                self._where[where] = None
+        self._open = [m for m in self._open if m[0] > number]
+        return row
+
+    def note(self, sheet: str) -> list[tuple[int, str, str]]:
+        """The one line of the run saying how many cells were filled, and where."""
+        if not self.filled:
+            return []
+        shown = ", ".join(list(self._where)[:3]) + (
+            f" and {len(self._where) - 3:,} more" if len(self._where) > 3 else ""
+        )
+        cells = "1 cell" if self.filled == 1 else f"{self.filled:,} cells"
+        ranges = "range" if len(self._where) == 1 else "ranges"
+        return [
+            (
+                self.filled,
+                f"{cells} of tab {sheet!r} in merged {ranges} ({shown}) were read as the merged "
+                f"value, as {self._shown_by} shows it on every row",
+                MERGED_CELLS,
+            )
+        ]
+
+
+def _empty(value: Any) -> bool:
+    """An empty cell: None from a workbook, "" from Google Sheets (before a filled one)."""
+    return value is None or value == ""

@@ -25,6 +25,7 @@ from openpyxl import load_workbook
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.utils.exceptions import InvalidFileException
 
+from smbml_connect.cell_errors import EXCEL, unreadable_errors
 from smbml_connect.coerce import UNSAVED_FORMULA, UnreadCell
 from smbml_connect.connectors.files.csv_lines import (
     BATCH_LINES,
@@ -36,10 +37,7 @@ from smbml_connect.connectors.files.csv_lines import (
 from smbml_connect.connectors.files.workbook_cells import (
     DAMAGE,
     DATE_1904,
-    EXCEL_ERRORS,
-    MergedDown,
     cell_formats,
-    error_reason,
     merges_of,
     serials_of_1904,
 )
@@ -63,6 +61,7 @@ from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
 from smbml_connect.sheet_rows import (
     ABOVE_HEADER,
     BLANK_ROWS,
+    MergedDown,
     above_header,
     beyond_header,
     body_frame,
@@ -377,26 +376,10 @@ class FilesSource:
         )
 
     def _excel_errors(self, entity: str, page: pd.DataFrame) -> pd.DataFrame:
-        """A workbook's error values (``#N/A`` of a lookup that found nothing, ``#DIV/0!``)
-        in a table's own columns as unreadable cells: each is listed with its row, column
-        and value (``#N/A`` read as a blank before, unlisted). Consent is left to its reader,
-        which counts an error as no consent; extra columns keep the text."""
+        """A workbook's error values as unreadable cells (``cell_errors``); CSV files as
+        before."""
         excel = self.path.suffix.lower() in _EXCEL_SUFFIXES and not self.path.is_dir()
-        if not excel or page.empty:
-            return page
-        spec = TABLES[entity]
-        out = page
-        for name in [c for c in page.columns if c in spec.names]:
-            if spec.column(name).kind in ("consent", "bool") or page[name].dtype != object:
-                continue
-            hits = page[name].isin(EXCEL_ERRORS).to_numpy(dtype=bool)
-            if hits.any():
-                out = out.copy() if out is page else out
-                out[name] = [
-                    UnreadCell(v, error_reason(v)) if hit else v
-                    for v, hit in zip(page[name].tolist(), hits.tolist(), strict=True)
-                ]
-        return out
+        return unreadable_errors(entity, page, EXCEL) if excel else page
 
     def unnamed_amounts(self) -> dict[str, tuple[str, str | None]]:
         """Tables whose amounts are numbers formatted with a sign that names no one
@@ -608,7 +591,7 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
                 return
             names = column_names(head[start])
             above = (above_header(head, start, range(1, start + 1)), start + 1)
-            merges = MergedDown(merges_of(workbook, sheet), below=start + 1)
+            merges = MergedDown(merges_of(workbook, sheet), below=start + 1, shown_by="Excel")
             mac_dates = getattr(workbook, "epoch", None) == CALENDAR_MAC_1904
             body: list[list[Any]] = []
             numbers: list[int] = []

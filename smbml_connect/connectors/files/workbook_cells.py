@@ -29,16 +29,11 @@ from smbml_connect.schema import TABLES
 __all__ = [
     "DAMAGE",
     "DATE_1904",
-    "EXCEL_ERRORS",
-    "MERGED_CELLS",
-    "MergedDown",
     "cell_formats",
-    "error_reason",
     "merges_of",
     "serials_of_1904",
 ]
 
-MERGED_CELLS = "merged_cells"  # the notice's check: cells filled from a merged range
 DATE_1904 = "date1904"  # frame.attrs key: the workbook counts its dates from 1904 (a Mac's)
 # What a damaged or hostile workbook raises while its parts are read: XML that is not
 # well-formed (or whose entities expand without end: expat stops a "billion laughs"),
@@ -119,56 +114,6 @@ def merges_of(workbook: Any, sheet: str) -> list[tuple[int, int, int]]:
     return sorted(found)
 
 
-class MergedDown:
-    """Fills each cell of a range merged over rows with the range's value, as Excel shows
-    it on every row (a customer's ID merged down over their orders, an order's ID over its
-    lines). Only ranges that start below the header (row ``below``) are filled."""
-
-    def __init__(self, ranges: list[tuple[int, int, int]], below: int) -> None:
-        self._waiting = [r for r in ranges if r[0] > below][::-1]  # next to start at the end
-        self._open: list[tuple[int, int, Any, str]] = []  # (last row, column, value, range)
-        self.filled = 0
-        self._where: dict[str, None] = {}  # the ranges that gave a value, in order
-
-    def fill(self, number: int, row: list[Any]) -> list[Any]:
-        while self._waiting and self._waiting[-1][0] <= number:
-            first, last, column = self._waiting.pop()
-            if first == number and column <= len(row) and row[column - 1] is not None:
-                letter = get_column_letter(column)
-                self._open.append(
-                    (last, column, row[column - 1], f"{letter}{first}:{letter}{last}")
-                )
-        if not self._open:
-            return row
-        for _, column, value, where in self._open:
-            if len(row) < column:
-                row = row + [None] * (column - len(row))
-            if row[column - 1] is None:
-                row[column - 1] = value
-                self.filled += 1
-                self._where[where] = None
-        self._open = [m for m in self._open if m[0] > number]
-        return row
-
-    def note(self, sheet: str) -> list[tuple[int, str, str]]:
-        """The one line of the run saying how many cells were filled, and where."""
-        if not self.filled:
-            return []
-        shown = ", ".join(list(self._where)[:3]) + (
-            f" and {len(self._where) - 3:,} more" if len(self._where) > 3 else ""
-        )
-        cells = "1 cell" if self.filled == 1 else f"{self.filled:,} cells"
-        ranges = "range" if len(self._where) == 1 else "ranges"
-        return [
-            (
-                self.filled,
-                f"{cells} of tab {sheet!r} in merged {ranges} ({shown}) were read as the merged "
-                "value, as Excel shows it on every row",
-                MERGED_CELLS,
-            )
-        ]
-
-
 _ATTRIBUTE = re.compile(rb'\b(s|t)="([^"]*)"')
 
 
@@ -239,27 +184,3 @@ def _pattern(styles: Any, custom: Any, style: int) -> str:
     if number >= 164:
         return str(custom[number - 164]) if number - 164 < len(custom) else ""
     return str(BUILTIN_FORMATS.get(number, ""))
-
-
-# Excel's error values, as a workbook saves a formula's failed result (typing one in
-# Excel makes the error too): never a value.
-_ERROR_MEANINGS = {
-    "#N/A": "a lookup that found nothing",
-    "#DIV/0!": "a division by zero",
-    "#VALUE!": "a formula given the wrong kind of value",
-    "#REF!": "a formula pointing at cells that were deleted",
-    "#NAME?": "a formula naming something Excel does not know",
-    "#NUM!": "a number a formula cannot compute",
-    "#NULL!": "ranges that do not meet",
-    "#GETTING_DATA": "a value Excel was still fetching when the file was saved",
-    "#SPILL!": "a formula whose results had no room",
-    "#CALC!": "a formula that could not be calculated",
-}
-EXCEL_ERRORS = frozenset(_ERROR_MEANINGS)
-
-
-def error_reason(code: str) -> str:
-    return (
-        f"is Excel's error {code} ({_ERROR_MEANINGS[code]}), not a value: correct the formula "
-        "in the workbook or type the value"
-    )
