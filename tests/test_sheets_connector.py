@@ -34,7 +34,7 @@ from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.faults import Fault
 from smbml_connect.testing.sheets_emulator import SheetsEmulator, make_service_account
 from smbml_connect.testing.sheets_sample import SAMPLE_KEY, TAB_TITLES, load_sample_sheets
-from smbml_connect.testing.sheets_values import Cell
+from smbml_connect.testing.sheets_values import Cell, error_cell
 
 CLOCK = FakeClock()  # the module's emulator and clients share it: waits take no wall time
 NOTES_BEFORE = {"values": [["Our own notes: smbml must never touch this tab"]]}
@@ -1021,6 +1021,91 @@ def test_plain_amounts_with_no_currency_anywhere_are_said_not_shown_in_dollars_s
         result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
     (said,) = [n.message for n in result.notices if n.check == "unnamed_currency"]
     assert said.startswith("Amounts in orders are marked ¥, which names no one currency")
+
+
+def _merge_down(
+    emu: SheetsEmulator, key: str, tab: str, column: int, *rows: tuple[int, int]
+) -> None:
+    """Format > Merge cells > Merge vertically over sheet rows ``first`` to ``last`` of a
+    column (zero-based), as Google's mergeCells request does it."""
+    sheet_id = emu.state.book(key).sheet(tab).sheet_id
+    emu.state.batch_update(key, {"requests": [
+        {"mergeCells": {"mergeType": "MERGE_COLUMNS", "range": {
+            "sheetId": sheet_id, "startRowIndex": first - 1, "endRowIndex": last,
+            "startColumnIndex": column, "endColumnIndex": column + 1}}}
+        for first, last in rows
+    ]})  # fmt: skip
+
+
+def test_a_customer_id_merged_down_over_their_orders_belongs_to_every_order(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
+) -> None:
+    """A list tidied by merging each customer's ID over their orders: Sheets shows the ID
+    over all of them but answers it on the first row only, and the other orders lost their
+    customer without a word. They are read as the workbook's are, said in one line, and
+    the merges come with the metadata the read already asks for: no request more."""
+    key = "1MergedIdsSpreadsheet00000000000000000"
+    orders = _shop_in(emu, key, [40.0, 25.5, 60.0, 12.0, 80.0, 33.3], "en_GB")
+    _merge_down(emu, key, "Orders", 1, (3, 4), (5, 7))  # C2's two orders, C3's three
+    emu.reset_counts()
+    with Store(tmp_path / "merged.sqlite") as store:
+        result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
+        stored = store.read("orders").set_index("order_id")["contact_id"].to_dict()
+    assert stored == {row[0]: row[1] for row in orders[1:]}
+    assert emu.total() == 3  # metadata, the values, the amounts' formats: as before
+    (said,) = [n for n in result.notices if n.check == "merged_cells"]
+    assert said.count == 3 and said.table == "orders"
+    assert "tab 'Orders' in merged ranges (B3:B4, B5:B7)" in said.message
+    assert said.message.endswith("as Google Sheets shows it on every row")
+    assert result.rejects[result.rejects["action"] == "row rejected"].empty
+
+
+def test_an_order_id_merged_over_its_lines_and_a_title_merged_above_the_header(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
+) -> None:
+    """As on an invoice: the order's ID merged down over its lines, each line rejected
+    before for an empty order ID the user could see. A title merged over the rows above
+    the header stays a title."""
+    key = "1MergedLinesSpreadsheet000000000000000"
+    _shop_in(emu, key, [20.0, 25.5], "en_GB")
+    lines = [["Invoice lines"], [], ["Order ID", "Product", "Quantity", "Unit Price"],
+             ["O1", "Mug", "2", "10"], ["O1", "Tea", "1", "20"], ["O2", "Mug", "1", "25.5"]]  # fmt: skip
+    emu.state.batch_update(key, {"requests": [{"addSheet": {"properties": {"title": "Order Lines"}}}]})  # fmt: skip
+    emu.state.values_update(key, "'Order Lines'!A1", lines, "USER_ENTERED")
+    _merge_down(emu, key, "Order Lines", 0, (1, 2), (4, 5))
+    with Store(tmp_path / "lines.sqlite") as store:
+        result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
+        got = sorted(store.read("order_lines")["order_id"])
+    assert got == ["O1", "O1", "O2"]
+    assert result.rejects[result.rejects["action"] == "row rejected"].empty
+
+
+def test_every_sheets_error_in_a_table_column_is_named_with_its_row(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
+) -> None:
+    """A VLOOKUP that found nothing gives #N/A: it was read as a blank (a placeholder
+    word), no row named, while the #DIV/0! beside it was "not a number". Each error is now
+    listed with its row, column, value and what it means, as a workbook's are."""
+    key = "1SheetsErrorsSpreadsheet00000000000000"
+    _shop_in(emu, key, [40.0, 25.5, 60.0, 12.0, 80.0, 33.3], "en_GB")
+    sheet = emu.state.book(key).sheet("Orders")
+    errors = {2: "DIVIDE_BY_ZERO", 3: "REF", 4: "NAME", 5: "LOADING"}
+    for row, kind in errors.items():
+        sheet.cells[(row - 1, 3)] = error_cell(kind, f"=C{row}*Prices!B2")
+    sheet.cells[(6, 1)] = error_cell("N_A", "=VLOOKUP(A7,Customers!A:B,1,FALSE)")
+    emu.state.values_update(key, "Orders!D4", [["#N/A"]], "USER_ENTERED")  # typed
+    with Store(tmp_path / "errors.sqlite") as store:
+        result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
+        stored = store.read("orders").set_index("order_id")
+    cleared = result.rejects[result.rejects["action"] == "value cleared"].set_index("source_row")
+    shown = {2: "#DIV/0!", 3: "#REF!", 4: "#N/A", 5: "Loading...", 7: "#N/A"}
+    assert cleared["value"].to_dict() == shown
+    assert cleared.loc[7, "column"] == "contact_id" and cleared.loc[4, "column"] == "total"
+    assert "Google Sheets' error #N/A (a lookup that found nothing)" in cleared.loc[7, "reason"]
+    assert "correct the formula in the spreadsheet" in cleared.loc[2, "reason"]
+    assert result.cleared_values == len(shown)
+    assert stored["total"].isna().sum() == 4 and pd.isna(stored.loc["O6", "contact_id"])
+    assert not (result.rejects["action"] == "column note").any()  # not "#N/A read as missing"
 
 
 def test_an_empty_tab_names_only_the_steps_that_fill_it(

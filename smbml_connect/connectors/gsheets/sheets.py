@@ -1,10 +1,11 @@
 """Google Sheets: tables in from a spreadsheet's tabs, result tabs out.
 
-Reading costs two requests whatever the size: the spreadsheet's metadata (tab names),
-then one values:batchGet of every table tab, unformatted (numbers stay numbers, "00123"
-typed as text stays text) with dates as serial numbers, which are unambiguous where a
-formatted "03/04/2025" is not. Headers are matched like a workbook's
-(smbml_connect.headers) and every row keeps its sheet row number for rejects.
+Reading costs two requests whatever the size: the spreadsheet's metadata (tab names and
+merged ranges), then one values:batchGet of every table tab, unformatted (numbers stay
+numbers, "00123" typed as text stays text) with dates as serial numbers, which are
+unambiguous where a formatted "03/04/2025" is not. Headers are matched like a workbook's
+(smbml_connect.headers), every row keeps its sheet row number for rejects, and merged
+cells and error values are read as a workbook's are.
 
 Writing costs one request per result tab plus the metadata read: a spreadsheets
 batchUpdate that (re)creates the tab, sizes the grid, writes typed cells (a string is
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from smbml_connect import placing
+from smbml_connect.cell_errors import GOOGLE_SHEETS, unreadable_errors
 from smbml_connect.column_labels import column_label, yes_no
 from smbml_connect.connectors.gsheets.http import SheetsApi, SheetsHttpError
 from smbml_connect.connectors.gsheets.user_columns import (
@@ -72,7 +74,13 @@ from smbml_connect.ports import (
     Tab,
 )
 from smbml_connect.schema import FILE, REJECT_COLUMNS, REJECTS_TAB, SOURCE_ROW, TABLES
-from smbml_connect.sheet_rows import column_names, frame_from_rows, header_index, split_rows
+from smbml_connect.sheet_rows import (
+    MergedDown,
+    column_names,
+    frame_from_rows,
+    header_index,
+    split_rows,
+)
 from smbml_connect.value_words import rejects_for_people
 from smbml_connect.xlsx import number_format
 
@@ -139,6 +147,7 @@ class SheetsSource:
             raise ConfigError(f"source.tables: unknown table(s) {', '.join(unknown)}")
         self._located: dict[str, str] | None = None
         self._rows: dict[str, list[list[Any]]] | None = None  # tab title -> its rows
+        self._merge_notes: dict[str, list[tuple[int, str, str]]] = {}  # tab -> what was filled
         self._maybe_parts: list[str] = []  # tabs whose name says a located table and a period
         self._parts: dict[str, list[str]] | None = None  # main tab -> its period tabs
         self._refused: dict[str, str] = {}
@@ -209,6 +218,7 @@ class SheetsSource:
         main = located[entity]
         prepared, unread = self._prepare(main)
         frame, self.header_mappings[entity] = prepared.table(entity, self.mappings.get(entity))
+        frame = unreadable_errors(entity, frame, GOOGLE_SHEETS)
         layout = self._layouts.get(main)
         gives = list(layout.tables) if layout else [entity]
         listed = next((t for t in gives if located.get(t) == main), entity) == entity
@@ -220,6 +230,9 @@ class SheetsSource:
         page.notices = _locale_dates(entity, frame, self._locale, main) + prepared.notices(entity)
         if listed:  # "Copy of Orders" beside "Orders": its orders read once (``join_prepared``)
             page.notices += [Notice(EXPORT_COPY, entity, n, line) for n, line in prepared.copies]
+            tabs = [main, *self._companions.get(main, []), *self._period_tabs().get(main, [])]
+            page.notices += [Notice(check, entity, count, line) for tab in tabs
+                             for count, line, check in self._merge_notes.get(tab, [])]  # fmt: skip
         if entity in _OWN_MONEY and "currency" not in frame.columns:
             page.tables[entity], said = self._cell_currencies(entity, frame, main)
             page.notices += said
@@ -376,7 +389,8 @@ class SheetsSource:
         ]
         where = f"the spreadsheet {self.title!r}"
         named = locate_tables(self.tables, titles, where, noun="tab")  # config's tabs exist
-        self._fetch(titles)
+        merges = {s["properties"]["title"]: s.get("merges", []) for s in meta.get("sheets", [])}
+        self._fetch(titles, merges)
         located, self._layouts = placing.place(
             self.tables, titles, self._head, where, noun="tab", mappings=self.mappings
         )
@@ -446,9 +460,10 @@ class SheetsSource:
             self._locate()
         return self._rows or {}
 
-    def _fetch(self, tabs: list[str]) -> None:
+    def _fetch(self, tabs: list[str], merges: Mapping[str, list[Mapping[str, Any]]]) -> None:
         """Every tab but ours in one request (Google counts a batchGet as one read): which
-        table a tab gives may depend on its rows, as a workbook sheet's does."""
+        table a tab gives may depend on its rows, as a workbook sheet's does. Cells merged
+        down over rows get the merge's value on each row (``_merged_down``)."""
         answer = self.api.client.http_client.values_batch_get(
             self.key,
             [_quote(t) for t in tabs],
@@ -460,6 +475,32 @@ class SheetsSource:
         )
         ranges = answer.get("valueRanges", [])
         self._rows = {t: r.get("values", []) for t, r in zip(tabs, ranges, strict=True)}
+        for tab, rows in self._rows.items():
+            if merges.get(tab):
+                self._merge_notes[tab] = _merged_down(rows, merges[tab], tab)
+
+
+def _merged_down(
+    rows: list[list[Any]], merges: list[Mapping[str, Any]], tab: str
+) -> list[tuple[int, str, str]]:
+    """Fills ``rows`` in place where cells are merged down over rows below the header, as a
+    workbook's are (``sheet_rows.MergedDown``): Sheets keeps a merge's value in its first
+    cell, and values.get gives it on the first row alone (a customer's ID merged over their
+    orders left the others without one). The merges are GridRanges from the metadata
+    (zero-based, ends exclusive, a start of 0 left out); returns the run's line on them."""
+    start = header_index(rows)
+    if start is None:
+        return []
+    ranges = [
+        (int(m.get("startRowIndex", 0)) + 1, int(m["endRowIndex"]),
+         int(m.get("startColumnIndex", 0)) + 1)
+        for m in merges
+        if int(m.get("endRowIndex", 0)) - int(m.get("startRowIndex", 0)) > 1
+    ]  # fmt: skip
+    filler = MergedDown(ranges, below=start + 1, shown_by="Google Sheets")
+    for index in range(start + 1, len(rows)):
+        rows[index] = filler.fill(index + 1, rows[index])
+    return filler.note(tab)
 
 
 # Locales whose spreadsheets read a typed 06/01/2025 as June 1 (Google's default is en_US).
