@@ -485,7 +485,7 @@ def test_an_amazon_new_orders_report_is_read_with_no_mapping(tmp_path: Path):
 def test_a_paypal_row_is_read_on_the_clock_its_timezone_names(tmp_path: Path):
     """A Berlin shop's download written in PayPal's US time (PST in winter, PDT in summer):
     a payment late in the Pacific evening is the next morning in Berlin, New Year's Eve's
-    the next year. A TimeZone not known here is read on the shop's clock, and said."""
+    the next year. A TimeZone several zones write is read on the shop's clock, and said."""
     rows = [
         _paid("12/31/2025", "Ana Lopez", "ana.lopez@example.com", "54.00", "P1", Time="23:30:00"),
         _paid("07/14/2026", "Ben Meyer", "ben.meyer@example.com", "61.50", "P2", Time="16:05:00",
@@ -493,7 +493,7 @@ def test_a_paypal_row_is_read_on_the_clock_its_timezone_names(tmp_path: Path):
         _paid("07/15/2026", "Gia Khan", "gia.khan@example.com", "20.00", "P3", Time="00:40:00",
               TimeZone="CEST"),
         _paid("03/02/2026", "Dan Ito", "dan.ito@example.com", "12.00", "P4", Time="23:10:00",
-              TimeZone="HKT"),
+              TimeZone="IST"),
     ]  # fmt: skip
     _write(tmp_path / "in" / "Download.CSV", PAYPAL, rows, quote="yes")
     options = RunOptions(steps=(), as_of=AS_OF, time_zone="Europe/Berlin")
@@ -505,10 +505,55 @@ def test_a_paypal_row_is_read_on_the_clock_its_timezone_names(tmp_path: Path):
     berlin = moment.dt.tz_convert("Europe/Berlin")
     assert berlin.dt.strftime("%Y-%m-%d %H:%M").to_dict() == {
         "P1": "2026-01-01 08:30", "P2": "2026-07-15 01:05", "P3": "2026-07-15 00:40",
-        "P4": "2026-03-02 23:10",  # HKT is not read: on the shop's clock, as written
+        "P4": "2026-03-02 23:10",  # IST is India's, Ireland's or Israel's: as written
     }  # fmt: skip
     said = {n.check: n.message for n in result.notices}["paypal_time_zone"]
-    assert said.startswith("1 PayPal row names a TimeZone not known here ('HKT'; row 5)")
+    assert said.startswith(
+        "1 PayPal row names a TimeZone that is not read here ('IST', which may be India "
+        "(UTC+5:30), Ireland (UTC+1) or Israel (UTC+2); row 5)"
+    ), said
+
+
+def test_paypal_downloads_of_other_countries_are_read_on_their_own_clocks(tmp_path: Path):
+    """PayPal writes each row in the account's own zone: a Sydney shop's download says
+    AEDT in summer and AEST in winter, a New York one's EST / EDT, a Chicago one's CST /
+    CDT (CST alone is also China's), a Tokyo one's JST. Each row is the moment it was; a
+    word several zones write with nothing in the file to tell which stays on the shop's
+    clock with one line naming it."""
+    downloads = {  # file: rows (day, time, zone, expected UTC)
+        "sydney": [("01/15/2026", "09:30:00", "AEDT", "2026-01-14 22:30"),
+                   ("07/15/2026", "09:30:00", "AEST", "2026-07-14 23:30")],
+        "newyork": [("01/15/2026", "21:00:00", "EST", "2026-01-16 02:00"),
+                    ("07/15/2026", "21:00:00", "EDT", "2026-07-16 01:00")],
+        "chicago": [("01/15/2026", "20:00:00", "CST", "2026-01-16 02:00"),
+                    ("07/15/2026", "20:00:00", "CDT", "2026-07-16 01:00")],
+        "tokyo": [("03/10/2026", "08:00:00", "JST", "2026-03-09 23:00")],
+        "dublin": [("01/15/2026", "18:00:00", "GMT", "2026-01-15 18:00"),
+                   ("07/15/2026", "18:00:00", "IST", "2026-07-15 17:00")],
+    }  # fmt: skip
+    for place, rows in downloads.items():
+        paid = [_paid(d, "Ana Lopez", f"ana{n}@example.com", "20.00", f"{place}{n}", Time=t,
+                      TimeZone=z) for n, (d, t, z, _) in enumerate(rows)]  # fmt: skip
+        _write(tmp_path / place / "Download.CSV", PAYPAL, paid, quote="yes")
+        options = RunOptions(steps=(), as_of=AS_OF, time_zone="Europe/Berlin")
+        with Store(tmp_path / f"{place}.db") as store:
+            result = run_pipeline(FilesSource(tmp_path / place), store, options)
+            orders = store.read("orders").set_index("order_id")
+        moment = pd.to_datetime(orders["ordered_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M")
+        assert moment.to_dict() == {f"{place}{n}": r[3] for n, r in enumerate(rows)}, place
+        assert "paypal_time_zone" not in {n.check for n in result.notices}, place
+    # China's CST, with no CDT beside it: US Central or China, so the shop's clock, said.
+    china = [_paid("07/15/2026", "Li Wei", "li@example.cn", "20.00", "C1", Time="20:00:00",
+                   TimeZone="CST")]  # fmt: skip
+    _write(tmp_path / "china" / "Download.CSV", PAYPAL, china, quote="yes")
+    options = RunOptions(steps=(), as_of=AS_OF, time_zone="Europe/Berlin")
+    with Store(tmp_path / "china.db") as store:
+        result = run_pipeline(FilesSource(tmp_path / "china"), store, options)
+        orders = store.read("orders").set_index("order_id")
+    berlin = pd.to_datetime(orders["ordered_at"], utc=True).dt.tz_convert("Europe/Berlin")
+    assert berlin["C1"].strftime("%Y-%m-%d %H:%M") == "2026-07-15 20:00"
+    said = {n.check: n.message for n in result.notices}["paypal_time_zone"]
+    assert "'CST', which may be US Central (UTC-6), China (UTC+8) or Cuba (UTC-5)" in said
 
 
 def test_an_ebay_orders_report_gives_its_items_mapped_for_orders_only_or_not_at_all(
