@@ -1557,9 +1557,12 @@ SHOPIFY_CUSTOMERS = Layout(
 # variant's option values joined by " / " ("Organic Tee - M / Blue"), the title alone for
 # a product's single "Default Title" variant (Shopify's line_item.name, community.shopify.com
 # answers quoting it): the orders export keys a line without SKU by that name
-# (``_shopify_lines``), and a variant without SKU here is keyed the same way.
+# (``_shopify_lines``), and a variant without SKU here is keyed the same way. "Gift Card"
+# ("Gift card" in the newer header: TRUE or FALSE, on the product's first row) says the
+# product is one of Shopify's gift cards, whatever its title's language
+# (``recommend.not_a_next_product``).
 _PRODUCT_FIELDS = ("Title", "Type", "Product Category", "Vendor", "Status", "Published",
-                   "Published on online store")  # fmt: skip
+                   "Published on online store", "Gift Card")  # fmt: skip
 _VARIANT_FIELDS = ("Variant SKU", "SKU", "Variant Price", "Price", "Cost per item",
                    "Option1 Value", "Option2 Value", "Option3 Value")  # fmt: skip
 _IMAGE_FIELDS = ("Image Src", "Product image URL")
@@ -1642,7 +1645,12 @@ SHOPIFY_PRODUCTS = Layout(
     ),
     tables={
         "products": LayoutTable(
-            _map("Variant Price -> price", "Price -> price", "Cost per item -> unit_cost"),
+            _map(
+                "Variant Price -> price",
+                "Price -> price",
+                "Cost per item -> unit_cost",
+                "Gift Card -> gift_card",
+            ),
             _shopify_products,
         )
     },

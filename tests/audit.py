@@ -1426,7 +1426,9 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
     """No product is suggested to a customer who sent it back: a line of their refunded
     order (or one of a negative total) or of negative quantity. A newcomer saw the demo
     suggest 10 products to the customers who had refunded them. Nor one no one buys any
-    more (`off_sale`): an explorer's shop suggested a poster archived a year before."""
+    more (`off_sale`): an explorer's shop suggested a poster archived a year before. Nor
+    a product the list marks a gift card (Shopify's "Gift Card" column), whatever its
+    name: a "Geschenkkarte" was suggested 22 times in a shop of 30 customers."""
     orders, lines = out.store.get("orders"), out.store.get("order_lines")
     if orders is None or lines is None or orders.empty or lines.empty:
         return
@@ -1449,6 +1451,10 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
     if products is not None and "archived_at" in products.columns:  # archived: off sale too
         gone |= set(products.loc[products["archived_at"].notna(), "product_id"].astype(str))
     gone |= _marked_not_for_sale(products, out.result.local_as_of.date())  # any sale column
+    gift_cards = set()  # marked so in the list (Shopify's "Gift Card"), whatever the name
+    if products is not None and "gift_card" in products.columns:
+        marked = products["gift_card"].astype("boolean").eq(True).fillna(False).to_numpy()
+        gift_cards = set(products.loc[marked, "product_id"].astype(str))
     shown = [(f"workbook {t!r}", _tab_frame(r)) for t, r in out.workbook.items()]
     shown += [(f"sheets {t!r}", f) for t, f in out.sheets.items()]
     for where, frame in shown:
@@ -1462,6 +1468,9 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
             tally.check("no product suggested that no one buys any more",
                         str(product) not in gone, f"{where}: {product} to {contact}, "
                         "which no one has bought for months")  # fmt: skip
+            tally.check("no gift card suggested as a next product",
+                        str(product) not in gift_cards,
+                        f"{where}: {product} to {contact}, marked a gift card")  # fmt: skip
 
 
 _SALE_OFF_HEADERS = {"discontinued", "is discontinued", "archived", "is archived", "inactive",

@@ -349,6 +349,19 @@ def test_the_audit_finds_a_suggestion_of_a_product_no_one_buys(sample: Outputs):
     assert any(f"{product} to " in p for p in found), found
 
 
+def test_the_audit_finds_a_suggestion_of_a_product_marked_a_gift_card(sample: Outputs):
+    """The first suggested product marked a gift card in the stored products list (as
+    Shopify's products export's "Gift Card" column marks one), its name unchanged."""
+    picks = _tab_frame(sample.workbook["Next products"])
+    assert picks is not None
+    product = str(picks["product_id"].iloc[0])
+    products = sample.store["products"].copy()
+    products["gift_card"] = products["product_id"].astype(str).eq(product)
+    broken = Outputs(**{**vars(sample), "store": {**sample.store, "products": products}})
+    found = [p for p in audit(broken).problems if "marked a gift card" in p]
+    assert any(f"{product} to " in p for p in found), found
+
+
 @pytest.mark.parametrize(("title", "column"), [("Forecast", "series"), ("Prices", "product")])
 def test_the_audit_finds_a_product_shown_without_a_name(sample: Outputs, title: str, column: str):
     """A product list without a name gave Forecast series no one could tell apart."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from smbml_connect.connectors.files.source import FilesSource
@@ -633,3 +634,69 @@ def test_a_shopify_customer_whose_orders_the_export_leaves_out_is_no_open_lead(
     (said,) = [n for n in lead_training_frame(linked, AS_OF, 90, "order").notes if "2 " in n]
     assert said.startswith("2 customers have no order in the orders read to date when")
     assert "Total Orders or Total Spent says the person bought" in _checks(result)
+
+
+# -- Shopify products export: its own "Gift Card" column --------------------------------
+SHOPIFY_PRODUCTS = (
+    "Handle,Title,Body (HTML),Vendor,Product Category,Type,Tags,Published,Option1 Name,"
+    "Option1 Value,Variant SKU,Variant Price,Variant Compare At Price,Image Src,Gift Card,"
+    "Cost per item,Status"
+).split(",")
+
+
+def test_a_product_shopify_marks_a_gift_card_is_suggested_to_no_one(tmp_path: Path):
+    """A German shop's "Geschenkkarte" (two amounts, the mark on its first row only) says
+    gift card in no word the names are read by, yet its buyers bought it beside the shop's
+    candles: it was "often bought with" them. Shopify's own column says what it is."""
+    from smbml_connect.analytics.customers.recommend import not_a_next_product
+
+    def product(handle, title, sku, price, gift="FALSE", option="Default Title", kind="Kerzen"):
+        return {"Handle": handle, "Title": title, "Vendor": "Lichtwerk", "Type": kind,
+                "Published": "TRUE", "Option1 Name": "Title", "Option1 Value": option,
+                "Variant SKU": sku, "Variant Price": price, "Gift Card": gift,
+                "Cost per item": "", "Status": "active"}  # fmt: skip
+
+    products = [
+        product("bienenwachs", "Bienenwachskerze", "KERZE-1", "12.90"),
+        product("duftkerze", "Duftkerze Lavendel", "KERZE-2", "16.50"),
+        product("teelichter", "Teelichter 24er", "TEE-24", "6.90"),
+        product("kerzenhalter", "Kerzenhalter Messing", "HALT-1", "24.00", kind="Zubehör"),
+        product("streichholz", "Streichhölzer", "STR-1", "3.50", kind="Zubehör"),
+        product("geschenkkarte", "Geschenkkarte", "GK-25", "25.00", gift="TRUE",
+                option="25 €", kind=""),
+        {"Handle": "geschenkkarte", "Option1 Value": "50 €", "Variant SKU": "GK-50",
+         "Variant Price": "50.00"},  # a further variant: Shopify leaves the mark blank
+    ]  # fmt: skip
+    _write(tmp_path / "in" / "products_export_1.csv", SHOPIFY_PRODUCTS, products)
+    rng = np.random.default_rng(55)
+    prices = {"KERZE-1": 12.9, "KERZE-2": 16.5, "TEE-24": 6.9, "HALT-1": 24.0, "STR-1": 3.5,
+              "GK-25": 25.0, "GK-50": 50.0}  # fmt: skip
+    rows = []
+    for i in range(30):
+        email = f"kunde{i}@example.de"
+        for k in range(int(rng.integers(1, 4))):
+            day = pd.Timestamp("2026-02-01") + pd.Timedelta(days=int(rng.integers(0, 280)))
+            basket = list(rng.choice(["KERZE-1", "KERZE-2", "TEE-24", "STR-1"],
+                                     int(rng.integers(1, 3)), replace=False))  # fmt: skip
+            if i % 3 == 0 and k == 0:  # a third of the customers also give a gift card
+                basket.append("GK-25" if i % 2 else "GK-50")
+            if i % 5 == 1:
+                basket.append("HALT-1")
+            rows += [{"Order ID": f"{i}-{k}", "Date": f"{day:%Y-%m-%d}",
+                      "Customer Email": email, "SKU": sku, "Qty": 1, "Price": prices[sku]}
+                     for sku in basket]  # fmt: skip
+    _write(tmp_path / "in" / "sales.csv", list(rows[0]), rows)
+    options = RunOptions(steps=steps_by_name(["next_product"]), as_of=AS_OF)
+    with Store(tmp_path / "store.db") as store:
+        result = run_pipeline(FilesSource(tmp_path / "in", tables={"orders": "sales.csv"}),
+                              store, options)  # fmt: skip
+        stored = store.read("products").set_index("product_id")
+    assert stored["gift_card"].to_dict() == {
+        "KERZE-1": False, "KERZE-2": False, "TEE-24": False, "HALT-1": False,
+        "STR-1": False, "GK-25": True, "GK-50": True,
+    }  # fmt: skip
+    assert not_a_next_product(stored.reset_index()) == {"GK-25", "GK-50"}
+    picks = result.steps["next_product"].sheets["Next products"]
+    assert len(picks) and not {"GK-25", "GK-50"} & set(picks["product_id"])
+    words = " ".join(p for s in result.steps["next_product"].sections for p in s.paragraphs)
+    assert "Geschenkkarte - 25 €, Geschenkkarte - 50 € (gift cards, vouchers" in words
