@@ -1517,8 +1517,8 @@ def _shopify_customers(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 _SHOPIFY_BOUGHT = (
-    "'customer' where the customers export's Total Orders or Total Spent says the person "
-    "bought (their orders date it where the orders export names them)"
+    "'customer' where the customers export's Total Spent (else its Total Orders) says the "
+    "person bought (their orders date it where the orders export names them)"
 )
 
 
@@ -1535,6 +1535,7 @@ SHOPIFY_CUSTOMERS = Layout(
                 "Default Address Company -> company",
                 "Country Code -> country",
                 "Default Address Country Code -> country",
+                "Total Orders -> orders_count",
             ),
             _shopify_customers,
         )
@@ -2696,17 +2697,21 @@ WOOCOMMERCE_ORDERS = Layout(
 # is dated by the orders linked to them, else left out of the lead model as undated.
 _BOUGHT = "customer"
 _WC_BOUGHT = (
-    f"'{_BOUGHT}' where the customers report's Orders or Total spend says the person "
-    "bought (their orders date it where the orders report can be linked to them)"
+    f"'{_BOUGHT}' where the customers report's Total spend (else its Orders) says the "
+    "person bought (their orders date it where the orders report can be linked to them)"
 )
 
 
-def _bought(frame: pd.DataFrame, *headers: str) -> pd.Series:
-    """Whether each row's counts (orders, spend) say the person bought: one above 0."""
-    out = pd.Series(False, index=frame.index)
-    for header in headers:
-        out |= _number(_col(frame, header)).gt(0).to_numpy()
-    return out
+def _bought(frame: pd.DataFrame, orders: str, spend: str) -> pd.Series:
+    """Whether each row's counts say the person bought: their spend above 0, or, where the
+    spend is not given, their order count above 0. Orders whose spend is 0 brought
+    nothing: all the money went back (WooCommerce's report takes refunds off its spend)
+    or every order was free, so such a person is no customer by these counts; their
+    orders decide where the orders read hold them. Shopify's help does not say whether
+    its Total Spent is net of refunds: there, a person whose every order read went back
+    is told by ``contact_features.conversion_times`` (with ``orders_count``)."""
+    paid = _number(_col(frame, spend))
+    return (paid.gt(0) | (paid.isna() & _number(_col(frame, orders)).gt(0))).astype(bool)
 
 
 def _woocommerce_customers(frame: pd.DataFrame) -> pd.DataFrame:
@@ -2729,6 +2734,7 @@ WOOCOMMERCE_CUSTOMERS = Layout(
                 "Sign Up -> created_at",
                 "Last active -> last_activity_at",
                 "Country / Region -> country",
+                "Orders -> orders_count",
             ),
             _woocommerce_customers,
         ),
