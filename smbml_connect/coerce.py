@@ -27,7 +27,9 @@ from smbml_connect.distinct import MISSING_TOKENS, Distinct
 __all__ = [
     "EXCEL_SERIALS",
     "MISSING_TOKENS",
+    "SHARED_ZONE_WORDS",
     "UNSAVED_FORMULA",
+    "ZONE_WORDS",
     "ColumnFormat",
     "DateScan",
     "Hint",
@@ -777,7 +779,7 @@ _ZONE_WORD = re.compile(
     r"^(.*\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?)\s*\(?([A-Za-z]{1,5})\)?$"
 )
 # Abbreviations one zone writes, as hours from UTC.
-_ZONE_WORDS = {
+ZONE_WORDS = {
     "UTC": 0, "GMT": 0, "UT": 0, "Z": 0, "WET": 0, "WEST": 1, "CET": 1, "CEST": 2,
     "MET": 1, "MEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "SAST": 2, "EST": -5, "EDT": -4,
     "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "AKST": -9, "AKDT": -8,
@@ -785,7 +787,7 @@ _ZONE_WORDS = {
     "AWST": 8, "ACST": 9.5, "ACDT": 10.5, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
 }  # fmt: skip
 # Abbreviations several zones write: which, for the line that refuses them.
-_SHARED_ZONE_WORDS = {
+SHARED_ZONE_WORDS = {
     "CST": "US Central (UTC-6), China (UTC+8) or Cuba (UTC-5)",
     "IST": "India (UTC+5:30), Ireland (UTC+1) or Israel (UTC+2)",
     "BST": "British summer time (UTC+1) or Bangladesh (UTC+6)",
@@ -804,11 +806,11 @@ def _in_zone_word(stamp: pd.Timestamp, word: str, zone: tzinfo | str | None) -> 
         local = stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
         if local.tzname() == word:
             return local
-    if word in _ZONE_WORDS:
-        return stamp.tz_localize(timezone(timedelta(hours=_ZONE_WORDS[word])))
-    if word in _SHARED_ZONE_WORDS:
+    if word in ZONE_WORDS:
+        return stamp.tz_localize(timezone(timedelta(hours=ZONE_WORDS[word])))
+    if word in SHARED_ZONE_WORDS:
         raise ZoneWordError(
-            f"has the zone {word}, which names several time zones ({_SHARED_ZONE_WORDS[word]}) and "
+            f"has the zone {word}, which names several time zones ({SHARED_ZONE_WORDS[word]}) and "
             "not the business's: write the time with its offset (+01:00), or set time_zone "
             "in the config to the zone you mean"
         )

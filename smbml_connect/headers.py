@@ -137,6 +137,7 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "unit_cost": ["cost", "unit cost", "cost price", "cogs", "purchase price", "hs cost of goods sold"],
         "category": ["product category", "type", "product type", "group", "department"],
         "on_sale": list(ON_SALE_HEADERS),  # "Status" archived, "Active" FALSE (sale_flags)
+        "gift_card": ["is gift card", "giftcard"],
     },
     "associations": {
         "from_type": ["from type", "object type"], "from_id": ["from id", "object id"],

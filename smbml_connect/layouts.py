@@ -1517,8 +1517,8 @@ def _shopify_customers(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 _SHOPIFY_BOUGHT = (
-    "'customer' where the customers export's Total Orders or Total Spent says the person "
-    "bought (their orders date it where the orders export names them)"
+    "'customer' where the customers export's Total Spent (else its Total Orders) says the "
+    "person bought (their orders date it where the orders export names them)"
 )
 
 
@@ -1535,6 +1535,7 @@ SHOPIFY_CUSTOMERS = Layout(
                 "Default Address Company -> company",
                 "Country Code -> country",
                 "Default Address Country Code -> country",
+                "Total Orders -> orders_count",
             ),
             _shopify_customers,
         )
@@ -1557,9 +1558,12 @@ SHOPIFY_CUSTOMERS = Layout(
 # variant's option values joined by " / " ("Organic Tee - M / Blue"), the title alone for
 # a product's single "Default Title" variant (Shopify's line_item.name, community.shopify.com
 # answers quoting it): the orders export keys a line without SKU by that name
-# (``_shopify_lines``), and a variant without SKU here is keyed the same way.
+# (``_shopify_lines``), and a variant without SKU here is keyed the same way. "Gift Card"
+# ("Gift card" in the newer header: TRUE or FALSE, on the product's first row) says the
+# product is one of Shopify's gift cards, whatever its title's language
+# (``recommend.not_a_next_product``).
 _PRODUCT_FIELDS = ("Title", "Type", "Product Category", "Vendor", "Status", "Published",
-                   "Published on online store")  # fmt: skip
+                   "Published on online store", "Gift Card")  # fmt: skip
 _VARIANT_FIELDS = ("Variant SKU", "SKU", "Variant Price", "Price", "Cost per item",
                    "Option1 Value", "Option2 Value", "Option3 Value")  # fmt: skip
 _IMAGE_FIELDS = ("Image Src", "Product image URL")
@@ -1642,7 +1646,12 @@ SHOPIFY_PRODUCTS = Layout(
     ),
     tables={
         "products": LayoutTable(
-            _map("Variant Price -> price", "Price -> price", "Cost per item -> unit_cost"),
+            _map(
+                "Variant Price -> price",
+                "Price -> price",
+                "Cost per item -> unit_cost",
+                "Gift Card -> gift_card",
+            ),
             _shopify_products,
         )
     },
@@ -2688,17 +2697,21 @@ WOOCOMMERCE_ORDERS = Layout(
 # is dated by the orders linked to them, else left out of the lead model as undated.
 _BOUGHT = "customer"
 _WC_BOUGHT = (
-    f"'{_BOUGHT}' where the customers report's Orders or Total spend says the person "
-    "bought (their orders date it where the orders report can be linked to them)"
+    f"'{_BOUGHT}' where the customers report's Total spend (else its Orders) says the "
+    "person bought (their orders date it where the orders report can be linked to them)"
 )
 
 
-def _bought(frame: pd.DataFrame, *headers: str) -> pd.Series:
-    """Whether each row's counts (orders, spend) say the person bought: one above 0."""
-    out = pd.Series(False, index=frame.index)
-    for header in headers:
-        out |= _number(_col(frame, header)).gt(0).to_numpy()
-    return out
+def _bought(frame: pd.DataFrame, orders: str, spend: str) -> pd.Series:
+    """Whether each row's counts say the person bought: their spend above 0, or, where the
+    spend is not given, their order count above 0. Orders whose spend is 0 brought
+    nothing: all the money went back (WooCommerce's report takes refunds off its spend)
+    or every order was free, so such a person is no customer by these counts; their
+    orders decide where the orders read hold them. Shopify's help does not say whether
+    its Total Spent is net of refunds: there, a person whose every order read went back
+    is told by ``contact_features.conversion_times`` (with ``orders_count``)."""
+    paid = _number(_col(frame, spend))
+    return (paid.gt(0) | (paid.isna() & _number(_col(frame, orders)).gt(0))).astype(bool)
 
 
 def _woocommerce_customers(frame: pd.DataFrame) -> pd.DataFrame:
@@ -2721,6 +2734,7 @@ WOOCOMMERCE_CUSTOMERS = Layout(
                 "Sign Up -> created_at",
                 "Last active -> last_activity_at",
                 "Country / Region -> country",
+                "Orders -> orders_count",
             ),
             _woocommerce_customers,
         ),
@@ -3007,11 +3021,18 @@ SQUARESPACE_ORDERS = Layout(
 # sent, one not completed, a memo) sold nothing: left out, each with its kind, and counted
 # in one data check. Each row's Date and Time are on the clock its TimeZone names: PayPal
 # writes the abbreviation in force that day ("PST" in winter, "PDT" in summer), so each
-# is read at its own offset (``_PAYPAL_OFFSETS``). Abbreviations name no one zone in
-# general (CST is Chicago's or China's), so only those PayPal is seen to write are read:
-# PST/PDT (US accounts, and the default of others), CET/CEST and GMT/BST (others' readers
-# of German and British downloads); a row naming another is read on the business's
-# clock, as before, and one data check names the value.
+# is read at its own offset (``_paypal_offsets``). Seen in others' readers of real
+# downloads: PST/PDT (US accounts, and the default of others), CET/CEST and GMT/BST
+# (German and British downloads). An account elsewhere has its own zone's words (EST/EDT,
+# AEST/AEDT, JST, ...; no download of one was found in the search tools): every word
+# one zone writes (``coerce.ZONE_WORDS``, as a date column's zone word is read) is read
+# at its offset, and BST is British summer time, as in British downloads. A word several
+# zones write (CST: US Central or China; IST: India, Ireland or Israel; AST / ADT:
+# Atlantic or Arabia) is read only where the file's other rows tell which: the same
+# account's other season (CDT beside CST is US Central; IDT beside IST is Israel; GMT
+# beside IST, with no BST, is Ireland; ADT beside AST and AST beside ADT are Atlantic).
+# Else, and for a word not known here, the row is read on the business's clock, as
+# before, and one data check names the value and what it may mean.
 _PAYPAL_OTHER = re.compile(
     r"\b(hold|withdrawal|transfer|conversion|fee|authori[sz]ation|deposit|bank|memo)\b"
 )
@@ -3020,8 +3041,14 @@ _PAYPAL_REFUND = re.compile(r"\b(refund|reversal|chargeback)\b")
 # ``refunded`` of it, so the run says the layout made the column)
 _PAYPAL_REFUNDED = "Refunded (refund rows)"
 _PAYPAL_CENT = 0.005  # refunds this close to the payment gave it all back
-_PAYPAL_OFFSETS = {"PST": "-08:00", "PDT": "-07:00", "CET": "+01:00", "CEST": "+02:00",
-                   "GMT": "+00:00", "BST": "+01:00"}  # fmt: skip
+_PAYPAL_HOURS = {**coerce.ZONE_WORDS, "BST": 1}  # British summer time in PayPal's downloads
+# A shared word -> (another word the file holds, no word it holds, hours): the zone told.
+_PAYPAL_SEASONS: dict[str, tuple[tuple[str, str | None, float], ...]] = {
+    "CST": (("CDT", None, -6),),
+    "IST": (("IDT", None, 2), ("GMT", "BST", 1)),
+    "AST": (("ADT", None, -4),),
+    "ADT": (("AST", None, -3),),
+}
 
 
 def _paypal_kind(said: str, done: str, moved: str, amount: float) -> tuple[str, str | None]:
@@ -3112,30 +3139,55 @@ def _paypal_when(frame: pd.DataFrame) -> pd.Series:
     date, time = _col(frame, "Date"), _col(frame, "Time")
     timed = _filled(time) & _filled(date)
     when = date.where(~timed, date.astype(str).str.strip() + " " + time.astype(str).str.strip())
-    offset = _paypal_zone(frame).map(_PAYPAL_OFFSETS)
+    offset = _paypal_zone(frame).map(_paypal_offsets(frame))
     known = timed & offset.notna()
     return when.where(~known, when.astype(str) + " " + offset.astype(str))
 
 
+def _paypal_offsets(frame: pd.DataFrame) -> dict[str, str]:
+    """The offset ("-06:00") of each TimeZone word the file's rows name that can be read:
+    one zone's word, or a shared one the file's other words tell (``_PAYPAL_SEASONS``)."""
+    held = set(_paypal_zone(frame)) - {""}
+    out: dict[str, str] = {}
+    for word in held:
+        hours = _PAYPAL_HOURS.get(word)
+        for beside, never, told in _PAYPAL_SEASONS.get(word, ()):
+            if hours is None and beside in held and never not in held:
+                hours = told
+        if hours is not None:
+            minutes = round(abs(hours) * 60)
+            out[word] = f"{'-' if hours < 0 else '+'}{minutes // 60:02d}:{minutes % 60:02d}"
+    return out
+
+
 def _paypal_zones_unknown(frame: pd.DataFrame) -> list[tuple[str, int, str]]:
-    """One data check for the rows whose TimeZone names a clock not known here."""
+    """One data check for the rows whose TimeZone names a clock not read here: a word no
+    zone writes, or one several write that the file's other rows do not tell apart."""
     zone = _paypal_zone(frame)
-    odd = zone.ne("") & ~zone.isin(list(_PAYPAL_OFFSETS)) & _filled(_col(frame, "Time"))
+    odd = zone.ne("") & ~zone.isin(list(_paypal_offsets(frame))) & _filled(_col(frame, "Time"))
     if not odd.any():
         return []
     n = int(odd.sum())
-    values = ", ".join(f"'{v}'" for v in pd.unique(zone[odd])[:3])
+    words = list(pd.unique(zone[odd]))
+    values = "; ".join(_zone_word_meaning(str(v)) for v in words[:3])
     rows = ", ".join(str(r) for r in frame.loc[odd, SOURCE_ROW].head(3))
+    it = "its time is" if n == 1 else "their times are"
     return [
         (
             "paypal_time_zone",
             n,
-            f"{n:,} PayPal {'row names' if n == 1 else 'rows name'} a TimeZone not known here "
-            f"({values}; row{'' if n == 1 else 's'} {rows}{', ...' if n > 3 else ''}): "
-            f"{'its time is' if n == 1 else 'their times are'} read on the business's clock. "
-            f"Known: {', '.join(_PAYPAL_OFFSETS)}.",
+            f"{n:,} PayPal {'row names' if n == 1 else 'rows name'} a TimeZone that is not "
+            f"read here ({values}; row{'' if n == 1 else 's'} {rows}{', ...' if n > 3 else ''}): "
+            f"{it} read on the business's clock, which is right only if your time_zone is "
+            "the zone PayPal meant (set it in the config).",
         )
     ]
+
+
+def _zone_word_meaning(word: str) -> str:
+    """'CST' and the zones it may name, or 'XYZ' as no zone known here."""
+    meant = coerce.SHARED_ZONE_WORDS.get(word)
+    return f"'{word}', which may be {meant}" if meant else f"'{word}', no zone known here"
 
 
 def _paypal_buyers(frame: pd.DataFrame) -> pd.DataFrame:

@@ -134,7 +134,8 @@ TABLES: dict[str, TableSpec] = {
                 "lifecycle_stage:str lead_source:str country:str industry:str "
                 "created_at:datetime updated_at:datetime last_activity_at:datetime "
                 "converted_at:datetime page_views:count sessions:count email_opens:count email_clicks:count "
-                "form_submissions:count marketing_consent:consent archived_at:datetime"
+                "form_submissions:count marketing_consent:consent archived_at:datetime "
+                "orders_count:count"
             ),
         ),
         TableSpec(
@@ -180,7 +181,7 @@ TABLES: dict[str, TableSpec] = {
             ("product_id",),
             _cols(
                 "product_id:str! name:str price:float unit_cost:float category:str "
-                "archived_at:datetime on_sale:bool"
+                "archived_at:datetime on_sale:bool gift_card:bool"
             ),
         ),
         TableSpec(

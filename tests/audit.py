@@ -1426,7 +1426,9 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
     """No product is suggested to a customer who sent it back: a line of their refunded
     order (or one of a negative total) or of negative quantity. A newcomer saw the demo
     suggest 10 products to the customers who had refunded them. Nor one no one buys any
-    more (`off_sale`): an explorer's shop suggested a poster archived a year before."""
+    more (`off_sale`): an explorer's shop suggested a poster archived a year before. Nor
+    a product the list marks a gift card (Shopify's "Gift Card" column), whatever its
+    name: a "Geschenkkarte" was suggested 22 times in a shop of 30 customers."""
     orders, lines = out.store.get("orders"), out.store.get("order_lines")
     if orders is None or lines is None or orders.empty or lines.empty:
         return
@@ -1449,6 +1451,10 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
     if products is not None and "archived_at" in products.columns:  # archived: off sale too
         gone |= set(products.loc[products["archived_at"].notna(), "product_id"].astype(str))
     gone |= _marked_not_for_sale(products, out.result.local_as_of.date())  # any sale column
+    gift_cards = set()  # marked so in the list (Shopify's "Gift Card"), whatever the name
+    if products is not None and "gift_card" in products.columns:
+        marked = products["gift_card"].astype("boolean").eq(True).fillna(False).to_numpy()
+        gift_cards = set(products.loc[marked, "product_id"].astype(str))
     shown = [(f"workbook {t!r}", _tab_frame(r)) for t, r in out.workbook.items()]
     shown += [(f"sheets {t!r}", f) for t, f in out.sheets.items()]
     for where, frame in shown:
@@ -1462,6 +1468,9 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
             tally.check("no product suggested that no one buys any more",
                         str(product) not in gone, f"{where}: {product} to {contact}, "
                         "which no one has bought for months")  # fmt: skip
+            tally.check("no gift card suggested as a next product",
+                        str(product) not in gift_cards,
+                        f"{where}: {product} to {contact}, marked a gift card")  # fmt: skip
 
 
 _SALE_OFF_HEADERS = {"discontinued", "is discontinued", "archived", "is archived", "inactive",
@@ -1557,6 +1566,45 @@ def check_customers_not_leads(out: Outputs, tally: Tally) -> None:
     for entity in scores.loc[scores["model"].eq("lead_score"), "entity_id"].astype(str):
         tally.check(CUSTOMER_NOT_LEAD, entity not in undated_ids,
                     f"lead score for {entity}, a customer by their stage")  # fmt: skip
+
+
+GAVE_BACK_LEAD = "a shop's buyer who gave every order back is an open lead, not a customer"
+
+
+def check_gave_back_leads(out: Outputs, tally: Tally) -> None:
+    """A contact a customers export counts (``orders_count``: Shopify's Total Orders,
+    WooCommerce's Orders) whose every order in the store is no sale (refunded in full,
+    cancelled) and no more than the store holds, with no won deal, bought nothing they
+    kept: no customer model counts them, so when leads are scored they are scored too
+    (unless they said no). Such a Shopify buyer was marked a customer and scored nowhere."""
+    contacts, scores = out.store.get("contacts"), out.store.get("scores")
+    orders, deals = out.store.get("orders"), out.store.get("deals")
+    if contacts is None or scores is None or orders is None or orders.empty:
+        return
+    if "orders_count" not in contacts.columns or not scores["model"].eq("lead_score").any():
+        return
+    counted = contacts[contacts["orders_count"].notna().to_numpy()]
+    if "archived_at" in counted.columns:
+        counted = counted[counted["archived_at"].isna().to_numpy()]
+    mine = orders.drop_duplicates("order_id").assign(
+        sale=why_not_sale(orders.drop_duplicates("order_id")).isna().to_numpy()
+    )
+    per = mine.groupby(mine["contact_id"].astype(str))["sale"].agg(["size", "any"])
+    won = set()
+    if deals is not None and "is_won" in deals.columns:
+        won = set(deals.loc[deals["is_won"].astype("boolean").eq(True).fillna(False).to_numpy(),
+                            "contact_id"].dropna().astype(str))  # fmt: skip
+    scored = set(scores.loc[scores["model"].eq("lead_score"), "entity_id"].astype(str))
+    said_no = _said_no(out)
+    for contact, count in zip(counted["contact_id"].astype(str), counted["orders_count"],
+                              strict=True):  # fmt: skip
+        if contact not in per.index or contact in won or contact in said_no:
+            continue
+        size, any_sale = per.loc[contact, "size"], per.loc[contact, "any"]
+        if any_sale or size < float(count):
+            continue
+        tally.check(GAVE_BACK_LEAD, contact in scored,
+                    f"{contact}: {int(size)} orders, none kept, no lead score")  # fmt: skip
 
 
 def check_off_sale_forecasts(out: Outputs, tally: Tally) -> None:
@@ -2038,6 +2086,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "every product a Forecast or Prices row shows has a name": check_product_names,
     "no price suggested for a product its list marks not for sale": check_off_sale_prices,
     CUSTOMER_NOT_LEAD: check_customers_not_leads,
+    GAVE_BACK_LEAD: check_gave_back_leads,
     "no forecast line of its own for a product its list marks not for sale": (
         check_off_sale_forecasts
     ),

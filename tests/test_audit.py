@@ -9,12 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from audit import (
     ABTEST_AGREES,
     CUSTOMER_NOT_LEAD,
     EXAMPLE_AGREES,
+    GAVE_BACK_LEAD,
     GROWN,
     INVARIANTS,
     MONEY_DIGITS,
@@ -346,6 +348,42 @@ def test_the_audit_finds_a_suggestion_of_a_product_no_one_buys(sample: Outputs):
     kept = lines[~(lines["order_id"].isin(recent) & (lines["product_id"].astype(str) == product))]
     broken = Outputs(**{**vars(sample), "store": {**sample.store, "order_lines": kept}})
     found = [p for p in audit(broken).problems if "no one buys any more" in p]
+    assert any(f"{product} to " in p for p in found), found
+
+
+def test_the_audit_finds_a_buyer_who_gave_everything_back_left_out_of_the_leads(
+    sample: Outputs,
+):
+    """A customer of the sample whose every order is then refunded, counted by a customers
+    export as having just those orders: kept out of the lead scores, as before stop 55."""
+    scores = sample.store["scores"]
+    leads = set(scores.loc[scores["model"].eq("lead_score"), "entity_id"].astype(str))
+    orders = sample.store["orders"].copy()
+    buyers = orders["contact_id"].dropna().astype(str)
+    contact = next(c for c in buyers if c not in leads)
+    theirs = orders["contact_id"].astype(str).eq(contact)
+    orders.loc[theirs, "status"] = "refunded"
+    contacts = sample.store["contacts"].copy()
+    contacts["orders_count"] = np.where(
+        contacts["contact_id"].astype(str).eq(contact), int(theirs.sum()), np.nan
+    )
+    store = {**sample.store, "orders": orders, "contacts": contacts}
+    found = [p for p in audit(Outputs(**{**vars(sample), "store": store})).problems
+             if GAVE_BACK_LEAD in p]  # fmt: skip
+    assert any(contact in p for p in found), found
+    assert not [p for p in audit(sample).problems if GAVE_BACK_LEAD in p]
+
+
+def test_the_audit_finds_a_suggestion_of_a_product_marked_a_gift_card(sample: Outputs):
+    """The first suggested product marked a gift card in the stored products list (as
+    Shopify's products export's "Gift Card" column marks one), its name unchanged."""
+    picks = _tab_frame(sample.workbook["Next products"])
+    assert picks is not None
+    product = str(picks["product_id"].iloc[0])
+    products = sample.store["products"].copy()
+    products["gift_card"] = products["product_id"].astype(str).eq(product)
+    broken = Outputs(**{**vars(sample), "store": {**sample.store, "products": products}})
+    found = [p for p in audit(broken).problems if "marked a gift card" in p]
     assert any(f"{product} to " in p for p in found), found
 
 

@@ -168,8 +168,9 @@ def _shop_quiet_spell(days: pd.Series, end: pd.Timestamp) -> int:
 def not_a_next_product(
     products: pd.DataFrame | None, order_lines: pd.DataFrame | None = None
 ) -> set[str]:
-    """Products no one should be offered as their next purchase: a gift card (its name or
-    category says gift card, voucher or store credit, `GIFT_CARD`, and not that it holds
+    """Products no one should be offered as their next purchase: a gift card (the products
+    list marks it one, as Shopify's "Gift Card" column does, whatever its name; or its name
+    or category says gift card, voucher or store credit, `GIFT_CARD`, and not that it holds
     one, `GIFT_CARD_ITEM`: money, not a product), and a free product (every line of it
     sold at 0, such as a free sample, or price 0 in the products list and never sold at a
     price). A free sample one customer took was suggested to 53 of 90."""
@@ -182,6 +183,8 @@ def not_a_next_product(
             words = words.astype(str) + " " + products["category"].fillna("").astype(str)
         words = words.astype(str)
         gift = words.str.contains(GIFT_CARD) & ~words.str.contains(GIFT_CARD_ITEM)
+        if "gift_card" in products.columns:  # the list's own mark wins over any name
+            gift |= products["gift_card"].astype("boolean").eq(True).fillna(False)
         price = (
             products["price"] if "price" in products.columns else pd.Series(index=products.index)
         )

@@ -30,6 +30,7 @@ __all__ = [
     "closed_stages",
     "contact_snapshot",
     "conversion_times",
+    "gave_everything_back",
     "has_stage_history",
     "lead_scoring_frame",
     "lead_training_frame",
@@ -220,7 +221,30 @@ def conversion_times(
         return first, set()
     stage = contacts["lifecycle_stage"].fillna("").str.lower()
     customers = set(contacts.loc[stage.isin(CUSTOMER_STAGES), "contact_id"])
-    return first, customers - set(first.index)
+    undated = customers - set(first.index)
+    return first, undated - gave_everything_back(tables, undated)
+
+
+def gave_everything_back(tables: dict[str, pd.DataFrame], who: set[str]) -> set[str]:
+    """Of ``who``, those a shop's customers export counts (``orders_count``: Shopify's Total
+    Orders, WooCommerce's Orders) whose every order read is no sale (refunded in full,
+    cancelled, ...), with no more orders counted than read: they bought and gave it all
+    back, so they are no customer, as no customer model counts them one. One with more
+    orders counted than read bought outside the export read (filtered by date): still a
+    customer. A stage with no count (a CRM's own) is the CRM's word and is kept."""
+    contacts = tables.get("contacts")
+    if not who or contacts is None or "orders_count" not in contacts.columns:
+        return set()
+    counts = contacts.drop_duplicates("contact_id").set_index("contact_id")["orders_count"]
+    counts = pd.to_numeric(counts, errors="coerce").reindex(sorted(who)).dropna()
+    orders = tables["orders"]
+    mine = orders[orders["contact_id"].isin(counts.index)].drop_duplicates("order_id")
+    if counts.empty or mine.empty:
+        return set()
+    read = pd.DataFrame({"contact_id": mine["contact_id"].to_numpy(),
+                         "sale": is_sale(mine).to_numpy()}).groupby("contact_id")["sale"]  # fmt: skip
+    done = ~read.any() & (read.size() >= counts.reindex(read.size().index))
+    return set(done.index[done.to_numpy()])
 
 
 def _codes(ids: pd.Series, universe: pd.Index) -> np.ndarray:
