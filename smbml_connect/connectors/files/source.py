@@ -13,19 +13,17 @@ import dataclasses
 import hashlib
 import itertools
 import os
-import re
 from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from openpyxl import load_workbook
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.utils.exceptions import InvalidFileException
 
-from smbml_connect.coerce import UNSAVED_FORMULA, UnreadCell
+from smbml_connect.coerce import UnreadCell
 from smbml_connect.connectors.files.csv_lines import (
     BATCH_LINES,
     cannot_read,
@@ -43,6 +41,7 @@ from smbml_connect.connectors.files.workbook_cells import (
     merges_of,
     serials_of_1904,
 )
+from smbml_connect.connectors.files.workbook_rows import open_workbook, sheet_rows
 from smbml_connect.consent import keep_header_meaning
 from smbml_connect.currency_formats import column_currencies, pattern_currency
 from smbml_connect.errors import ConfigError, SourceFatalError
@@ -591,16 +590,8 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
     A row with a value to the right of the last named column is rejected, not cut.
     """
     workbook = _open_workbook(path)
-    with _readable(path):
-        formulas = _open_formulas(path, workbook, sheet)
     try:
-        with _readable(path):
-            rows: Iterator[list[Any]] = (
-                list(r) for r in workbook[sheet].iter_rows(values_only=True)
-            )
-            if formulas is not None:  # the same rows again as formulas: which empty cells are not
-                written = formulas[sheet].iter_rows(values_only=True)
-                rows = (_unsaved(row, list(f)) for row, f in zip(rows, written, strict=False))
+        with _readable(path), closing(sheet_rows(workbook, sheet)) as rows:
             head = list(itertools.islice(rows, 50))
             start = header_index(head)
             if start is None:
@@ -635,45 +626,6 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
             yield last, rejects
     finally:
         workbook.close()
-        if formulas is not None:
-            formulas.close()
-
-
-UNSAVED = (
-    f"{UNSAVED_FORMULA}: open the file in Excel or LibreOffice and save it, then load it again"
-)
-_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
-
-
-def _open_formulas(path: Path, workbook: Any, sheet: str) -> Any:
-    """The workbook again with formulas instead of their saved values, when the sheet has
-    any formula (a cell whose formula Excel never calculated reads as empty otherwise)."""
-    try:
-        archive, part = workbook._archive, workbook[sheet]._worksheet_path
-    except (AttributeError, KeyError):
-        archive = part = None
-    if archive is not None and part is not None:
-        tail = b""
-        with archive.open(part) as xml:
-            while chunk := xml.read(1 << 20):
-                if _FORMULA_TAG.search(tail + chunk):
-                    break
-                tail = chunk[-16:]
-            else:
-                return None
-    return load_workbook(path, read_only=True, data_only=False)
-
-
-def _unsaved(row: list[Any], written: list[Any]) -> list[Any]:
-    """``row`` with each empty cell that holds a formula as a ``coerce.UnreadCell``."""
-    for i, value in enumerate(row):
-        if value is not None or i >= len(written):
-            continue
-        formula = written[i]
-        text = formula if isinstance(formula, str) else getattr(formula, "text", None)
-        if isinstance(text, str) and text.startswith("="):
-            row[i] = UnreadCell(text, UNSAVED)
-    return row
 
 
 def _with_blanks(
@@ -715,16 +667,17 @@ def _open_workbook(path: Path) -> Any:
     if not magic.startswith(b"PK"):
         raise not_workbook
     try:
-        return load_workbook(path, read_only=True, data_only=True)
+        return open_workbook(path)
     except (InvalidFileException, KeyError, OSError, *DAMAGE) as exc:
         raise not_workbook from exc
 
 
 def head_of_sheet(path: Path, sheet: str) -> pd.DataFrame:
     """A sheet's first rows, which decide its layout (``placing.place``)."""
-    workbook = load_workbook(path, read_only=True, data_only=True)
+    workbook = open_workbook(path)
     try:
-        rows = [list(r) for r in workbook[sheet].iter_rows(max_row=HEAD_ROWS, values_only=True)]
+        with closing(sheet_rows(workbook, sheet, unsaved=False)) as read:
+            rows = list(itertools.islice(read, HEAD_ROWS))
     finally:
         workbook.close()
     return frame_from_rows(rows, first_row_number=1, where=f"{path.name} / {sheet}")
