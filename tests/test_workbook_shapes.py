@@ -423,3 +423,53 @@ def test_each_sheet_is_parsed_once_for_its_rows(tmp_path: Path, monkeypatch: Any
     assert [v.text for v in vat] == [f"=D{row}*0.2" for row in rows]
     assert all(isinstance(v, UnreadCell) for v in vat)
     assert "Tab 'Chart1' was not read: it is a chart, not a table." in source.not_read()
+
+
+# -- stop 55: currency formats of a table read whole ---------------------------------------
+def test_a_known_export_of_euro_formatted_amounts_is_a_euro_shop(tmp_path: Path, store: Store):
+    """A sales list of one row per line item is a known layout, read whole: its euro
+    formats were read on the paged path only, and the shop was shown in dollars."""
+    book = Workbook()
+    sales = book.active
+    assert sales is not None
+    sales.title = "Sales"
+    sales.append(["Order ID", "Order Date", "Email", "Product", "Quantity", "Price", "Total"])
+    for number, (order, when, customer, total) in enumerate(ORDERS):
+        email = dict((c, e) for c, _, e in CUSTOMERS)[customer]
+        sales.append([order, when, email, "Mug", 1, total, total])
+        if number % 2:  # every other order has a second line, the same total
+            sales.append([order, when, email, "Card", 1, 0.0, total])
+    for row in range(2, sales.max_row + 1):
+        for column in (6, 7):
+            sales.cell(row, column).number_format = EURO
+    book.save(tmp_path / "a.xlsx")
+    result, source = run(tmp_path / "a.xlsx", store)
+    assert source.header_mappings["orders"].layout is not None  # read whole
+    assert set(store.read("orders")["currency"]) == {"EUR"}
+    assert result.currency == "EUR"
+
+
+def test_a_tab_a_year_each_counts_its_orders_in_their_own_cells_currency(
+    tmp_path: Path, store: Store
+):
+    """Orders kept a tab a year ("Orders", "Orders 2025") are read whole, together: row 3
+    of each tab is a different order, so a yen cell on one is that order's alone."""
+    book = formatted(shop(), {row: EURO for row in range(2, 2 + len(ORDERS))})
+    older = book.create_sheet("Orders 2025")
+    older.append(["Order ID", "Order Date", "Customer ID", "Total"])
+    for order, customer, total, pattern in [
+        ("Z1", "C1", 18.0, EURO),
+        ("Z2", "C3", 4300, "[$¥-411]#,##0"),  # a yen order on row 3
+        ("Z3", "C2", 22.9, EURO),
+    ]:
+        older.append([order, dt.datetime(2025, 10, 3, 12), customer, total])
+        older.cell(older.max_row, 4).number_format = pattern
+    book.save(tmp_path / "a.xlsx")
+    result, _ = run(tmp_path / "a.xlsx", store)
+    currency = store.read("orders").set_index("order_id")["currency"]
+    assert currency["Z2"] == "JPY" and set(currency.drop("Z2")) == {"EUR"}
+    (said,) = [n for n in result.notices if n.check == "currency_formats"]
+    assert (
+        "Tabs 'Orders', 'Orders 2025', column 'Total'" in said.message
+        and "8 in EUR, 1 in JPY" in said.message
+    )

@@ -58,7 +58,7 @@ from smbml_connect.placing import (
 )
 from smbml_connect.ports import Notice, Page, SourceReject
 from smbml_connect.sale_flags import keep_sale_meaning
-from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
+from smbml_connect.schema import FILE, REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
 from smbml_connect.sheet_rows import (
     ABOVE_HEADER,
     BLANK_ROWS,
@@ -140,7 +140,10 @@ class FilesSource:
         self._unnamed: dict[str, tuple[str, str | None]] = {}  # table -> where, shared sign
         self._from_1904: set[str] = set()  # tabs of a workbook in the 1904 date system
         # table -> the one currency of its amounts' formats, else each row's, and what to say
-        self._currencies: dict[str, tuple[str | None, dict[int, str], list[Notice]]] = {}
+        self._currencies: dict[
+            str, tuple[str | None, dict[tuple[str, int], str], list[Notice]]
+        ] = {}
+        self._headers: dict[str, list[str]] = {}  # tab read whole -> its columns, in order
 
     @property
     def name(self) -> str:
@@ -331,7 +334,7 @@ class FilesSource:
                     mapping.apply(prepared.frame), mapping.columns
                 )  # "Unsubscribed" stays a no
                 page = keep_sale_meaning(page, mapping.columns)  # "Discontinued: yes" too
-                page, said = self._cell_currencies(entity, page, location, headers)
+                page, said = self._cell_currencies(entity, page, {location: headers})
                 if raw.attrs.get(DATE_1904):
                     page = serials_of_1904(entity, page)
                 yield Page(
@@ -367,12 +370,16 @@ class FilesSource:
         copies = [Notice(EXPORT_COPY, entity, n, line) for n, line in prepared.copies]
         if location in self._from_1904:
             frame = serials_of_1904(entity, frame)
+        parts = [location, *self._companions.get(location, [])]
+        frame, said = self._cell_currencies(
+            entity, frame, {p: self._headers[p] for p in parts if p in self._headers}
+        )
         return Page(
             tables={entity: self._excel_errors(entity, frame)},
             rejects={entity: found} if found else {},
-            notices=[*self._notices(entity, notes), *copies, *prepared.notices(entity)]
+            notices=[*self._notices(entity, notes), *copies, *prepared.notices(entity), *said]
             if listed
-            else prepared.notices(entity),
+            else [*prepared.notices(entity), *said],
         )
 
     def _excel_errors(self, entity: str, page: pd.DataFrame) -> pd.DataFrame:
@@ -403,47 +410,72 @@ class FilesSource:
         return dict(self._unnamed)
 
     def _cell_currencies(
-        self, entity: str, page: pd.DataFrame, location: str, headers: list[str]
+        self, entity: str, page: pd.DataFrame, tabs: Mapping[str, list[str]]
     ) -> tuple[pd.DataFrame, list[Notice]]:
         """A workbook's amounts take the currency their cells' number format names, as a
         currency column would (Excel keeps "286,79 €" as 286.79 formatted ``#,##0.00
         [$€-407]``, and a euro shop was shown in dollars). One currency: every row's.
         Several: each row its own cell's, said once. A shared sign only: noted for the run
-        to say which currency it shows them in. No currency format: as before."""
+        to say which currency it shows them in. No currency format: as before.
+
+        ``tabs``: the tabs the rows come from and their headers, one for a table read in
+        pages, an export's every part for one read whole (a row's ``File`` names its tab).
+        An amount the export's layout makes (the sum of an order's lines) has no cell."""
         column = _OWN_MONEY.get(entity)
-        mapped = self.header_mappings[entity].columns
-        header = next((h for h, c in mapped.items() if c == column), None)
+        mapping = self.header_mappings[entity]
+        header = next((h for h, c in mapping.columns.items() if c == column), None)
         excel = self.path.suffix.lower() in _EXCEL_SUFFIXES and not self.path.is_dir()
-        if not excel or header is None or header not in headers or "currency" in page.columns:
+        made = header in mapping.made or column in mapping.derived  # no cell holds it
+        if not excel or header is None or made or "currency" in page.columns:
             return page, []
         said: list[Notice] = []
         if entity not in self._currencies:
-            with _readable(self.path):
-                formats = cell_formats(self.path, location, headers.index(header) + 1)
-            self._currencies[entity] = self._decided(entity, formats, location, header)
+            self._currencies[entity] = self._decided(entity, tabs, header)
             said = self._currencies[entity][2]
         every, codes, _ = self._currencies[entity]
         if every is not None:
             return page.assign(currency=every), said
         if not codes:
             return page, said
-        rows = page[SOURCE_ROW].astype("Int64")
+        first = next(iter(tabs))
+        files = page[FILE].tolist() if FILE in page.columns else [first] * len(page)
+        rows = page[SOURCE_ROW].astype("Int64").tolist()
         return page.assign(
-            currency=[codes.get(int(r)) if pd.notna(r) else None for r in rows]
+            currency=[
+                codes.get((f, int(r))) if pd.notna(r) else None
+                for f, r in zip(files, rows, strict=True)
+            ]
         ), said
 
     def _decided(
-        self, entity: str, formats: dict[int, str], location: str, header: str
-    ) -> tuple[str | None, dict[int, str], list[Notice]]:
-        """From the amount cells' formats: the one currency, else each sheet row's, and
-        what to say."""
+        self, entity: str, tabs: Mapping[str, list[str]], header: str
+    ) -> tuple[str | None, dict[tuple[str, int], str], list[Notice]]:
+        """From the amount cells' formats in each tab: the one currency, else each (tab,
+        sheet row)'s, and what to say."""
+        formats: dict[tuple[str, int], str] = {}
+        where: list[str] = []
+        for tab, headers in tabs.items():
+            found = [i for i, h in enumerate(headers) if h == header] or [
+                i for i, h in enumerate(headers) if normalise(h) == normalise(header)
+            ]  # a later part's "order total" is the first's "Order Total" (join_prepared)
+            if not found:  # the header is not a cell of this tab: made by the layout
+                continue
+            where.append(tab)
+            with _readable(self.path):
+                cells = cell_formats(self.path, tab, found[0] + 1)
+            formats.update({(tab, row): pattern for row, pattern in cells.items()})
+        if not where:
+            return None, {}, []
         named_by = {p: pattern_currency(p) for p in set(formats.values())}
-        codes = {row: named_by[pattern] for row, pattern in formats.items()}
-        where = f"tab {location!r}, column {header!r}"
-        read = column_currencies(codes, formats, where, entity, "Home > Number Format > Currency")
+        codes = {at: named_by[pattern] for at, pattern in formats.items()}
+        tab_words = (
+            "tab " + repr(where[0]) if len(where) == 1 else "tabs " + ", ".join(map(repr, where))
+        )
+        said = f"{tab_words}, column {header!r}"
+        read = column_currencies(codes, formats, said, entity, "Home > Number Format > Currency")
         if read.unnamed is not None:
             self._unnamed[entity] = read.unnamed
-        return read.every, {int(r): c for r, c in read.rows.items()}, read.notices
+        return read.every, dict(read.rows), read.notices
 
     def _notices(self, entity: str, notes: list[tuple[Any, ...]]) -> list[Notice]:
         """``READ_NOTES`` as notices: (count, sentence), or (count, sentence, check)."""
@@ -480,6 +512,7 @@ class FilesSource:
             if frame.attrs.get(DATE_1904):
                 self._from_1904.add(location)
         whole = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        self._headers[location] = [c for c in whole.columns if c != SOURCE_ROW]
         numbers = whole[SOURCE_ROW].dropna().astype(int).tolist() if SOURCE_ROW in whole else []
         # Blank rows above a rejected last line (a report's footer) are inside the table.
         whole.attrs[BLANK_ROWS] = inside(blanks, numbers + [r.row for r in rejects])
