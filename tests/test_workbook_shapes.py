@@ -9,13 +9,18 @@ source into a store.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import zipfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import openpyxl.worksheet._reader as sheet_parser
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 
+from smbml_connect.coerce import UnreadCell
 from smbml_connect.connectors.files.source import FilesSource
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.ports import RunResult
@@ -344,3 +349,127 @@ def test_excels_subtotal_rows_are_skipped_as_totals(tmp_path: Path, store: Store
         "total row ('Grand Total')",
     ]
     assert len(store.read("orders")) == sum(o[1].month < 5 for o in ORDERS)
+
+
+# -- stop 55: sheets that state no size, or a wrong one -------------------------------------
+def sized(path: Path, book: Workbook, sizes: dict[str, str | None]) -> Path:
+    """``book`` saved with its sheets' ``<dimension>`` as exporters write it: left out
+    (None: openpyxl's write-only mode and many exporters) or stale ("A1:C4")."""
+    plain = path.with_name("plain.xlsx")
+    book.save(plain)
+    parts = {f"xl/worksheets/sheet{i}.xml": name for i, name in enumerate(book.sheetnames, 1)}
+    with zipfile.ZipFile(plain) as given, zipfile.ZipFile(path, "w") as out:
+        for item in given.infolist():
+            data = given.read(item.filename)
+            if parts.get(item.filename) in sizes:
+                said = sizes[parts[item.filename]]
+                size = b"" if said is None else f'<dimension ref="{said}"/>'.encode()
+                data = re.sub(rb"<dimension [^>]*/>", size, data)
+            out.writestr(item, data)
+    return path
+
+
+def test_a_sheet_stating_a_smaller_size_than_it_holds_loses_no_row_or_column(
+    tmp_path: Path, store: Store
+):
+    """An exporter that wrote the sheet's size before adding rows ("A1:C4" over six orders
+    and a Total column): the rows and the column beyond that size were left out, unsaid."""
+    result, _ = run(sized(tmp_path / "a.xlsx", shop(), {"Orders": "A1:C4"}), store)
+    stored = store.read("orders").set_index("order_id")["total"].to_dict()
+    assert stored == {order: total for order, _, _, total in ORDERS}
+    assert rejected(result).empty
+
+
+def test_each_sheet_is_parsed_once_for_its_rows(tmp_path: Path, monkeypatch: Any):
+    """A sheet that states no size was parsed whole to measure it at every open of the
+    workbook, every sheet each time (about 5 s on 200,000 rows, six times a run), and a
+    sheet with formulas a second time for them. Chart sheets, merged cells and the unsaved
+    formula (said, not read as empty) keep their meaning."""
+    book = shop()
+    orders = book["Orders"]
+    more = [  # a season of orders, longer than the rows read to recognise a layout
+        (f"B{i}", dt.datetime(2026, 8, 1, 9) + dt.timedelta(days=i * 2, hours=i % 7),
+         "C" + "12132"[i % 5], round(12.5 + (i * 7.3) % 90, 2))
+        for i in range(60)
+    ]  # fmt: skip
+    for order in more:
+        orders.append(list(order))
+    rows = range(2, 2 + len(ORDERS) + len(more))
+    orders.cell(1, 5).value = "VAT"
+    for row in rows:
+        orders.cell(row, 5).value = f"=D{row}*0.2"  # saved by a script: no value
+    for row in range(3, 5):
+        orders.cell(row, 3).value = None
+    orders.merge_cells("C2:C4")  # C1's three first orders
+    chart = BarChart()
+    chart.add_data(Reference(orders, min_col=4, min_row=1, max_row=7))
+    book.create_chartsheet("Chart1").add_chart(chart)
+    path = sized(tmp_path / "a.xlsx", book, {"Customers": None, "Orders": None})
+    whole: Counter[str] = Counter()  # sheet part -> parses that reached its </sheetData>
+    parse = sheet_parser.iterparse
+
+    def counting(source: Any, *args: Any, **kwargs: Any) -> Any:
+        for event, element in parse(source, *args, **kwargs):
+            if element.tag.endswith("}sheetData"):
+                whole[source.name] += 1
+            yield event, element
+
+    monkeypatch.setattr(sheet_parser, "iterparse", counting)
+    source = FilesSource(path)
+    tables = {t: source.pull(t) for t in source.available()}
+    assert whole["xl/worksheets/sheet2.xml"] == 1  # Orders; Customers' head is all of it
+    assert list(tables["orders"]["contact_id"]) == [o[2] for o in [*ORDERS, *more]]
+    vat = tables["orders"]["VAT"]
+    assert [v.text for v in vat] == [f"=D{row}*0.2" for row in rows]
+    assert all(isinstance(v, UnreadCell) for v in vat)
+    assert "Tab 'Chart1' was not read: it is a chart, not a table." in source.not_read()
+
+
+# -- stop 55: currency formats of a table read whole ---------------------------------------
+def test_a_known_export_of_euro_formatted_amounts_is_a_euro_shop(tmp_path: Path, store: Store):
+    """A sales list of one row per line item is a known layout, read whole: its euro
+    formats were read on the paged path only, and the shop was shown in dollars."""
+    book = Workbook()
+    sales = book.active
+    assert sales is not None
+    sales.title = "Sales"
+    sales.append(["Order ID", "Order Date", "Email", "Product", "Quantity", "Price", "Total"])
+    for number, (order, when, customer, total) in enumerate(ORDERS):
+        email = dict((c, e) for c, _, e in CUSTOMERS)[customer]
+        sales.append([order, when, email, "Mug", 1, total, total])
+        if number % 2:  # every other order has a second line, the same total
+            sales.append([order, when, email, "Card", 1, 0.0, total])
+    for row in range(2, sales.max_row + 1):
+        for column in (6, 7):
+            sales.cell(row, column).number_format = EURO
+    book.save(tmp_path / "a.xlsx")
+    result, source = run(tmp_path / "a.xlsx", store)
+    assert source.header_mappings["orders"].layout is not None  # read whole
+    assert set(store.read("orders")["currency"]) == {"EUR"}
+    assert result.currency == "EUR"
+
+
+def test_a_tab_a_year_each_counts_its_orders_in_their_own_cells_currency(
+    tmp_path: Path, store: Store
+):
+    """Orders kept a tab a year ("Orders", "Orders 2025") are read whole, together: row 3
+    of each tab is a different order, so a yen cell on one is that order's alone."""
+    book = formatted(shop(), {row: EURO for row in range(2, 2 + len(ORDERS))})
+    older = book.create_sheet("Orders 2025")
+    older.append(["Order ID", "Order Date", "Customer ID", "Total"])
+    for order, customer, total, pattern in [
+        ("Z1", "C1", 18.0, EURO),
+        ("Z2", "C3", 4300, "[$¥-411]#,##0"),  # a yen order on row 3
+        ("Z3", "C2", 22.9, EURO),
+    ]:
+        older.append([order, dt.datetime(2025, 10, 3, 12), customer, total])
+        older.cell(older.max_row, 4).number_format = pattern
+    book.save(tmp_path / "a.xlsx")
+    result, _ = run(tmp_path / "a.xlsx", store)
+    currency = store.read("orders").set_index("order_id")["currency"]
+    assert currency["Z2"] == "JPY" and set(currency.drop("Z2")) == {"EUR"}
+    (said,) = [n for n in result.notices if n.check == "currency_formats"]
+    assert (
+        "Tabs 'Orders', 'Orders 2025', column 'Total'" in said.message
+        and "8 in EUR, 1 in JPY" in said.message
+    )

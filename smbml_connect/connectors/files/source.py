@@ -13,20 +13,17 @@ import dataclasses
 import hashlib
 import itertools
 import os
-import re
 from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from openpyxl import load_workbook
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.utils.exceptions import InvalidFileException
 
 from smbml_connect.cell_errors import EXCEL, unreadable_errors
-from smbml_connect.coerce import UNSAVED_FORMULA, UnreadCell
 from smbml_connect.connectors.files.csv_lines import (
     BATCH_LINES,
     cannot_read,
@@ -41,6 +38,7 @@ from smbml_connect.connectors.files.workbook_cells import (
     merges_of,
     serials_of_1904,
 )
+from smbml_connect.connectors.files.workbook_rows import open_workbook, sheet_rows
 from smbml_connect.consent import keep_header_meaning
 from smbml_connect.currency_formats import column_currencies, pattern_currency
 from smbml_connect.errors import ConfigError, SourceFatalError
@@ -57,7 +55,7 @@ from smbml_connect.placing import (
 )
 from smbml_connect.ports import Notice, Page, SourceReject
 from smbml_connect.sale_flags import keep_sale_meaning
-from smbml_connect.schema import REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
+from smbml_connect.schema import FILE, REJECT_COLUMNS, SOURCE_ROW, TABLES, validate
 from smbml_connect.sheet_rows import (
     ABOVE_HEADER,
     BLANK_ROWS,
@@ -140,7 +138,10 @@ class FilesSource:
         self._unnamed: dict[str, tuple[str, str | None]] = {}  # table -> where, shared sign
         self._from_1904: set[str] = set()  # tabs of a workbook in the 1904 date system
         # table -> the one currency of its amounts' formats, else each row's, and what to say
-        self._currencies: dict[str, tuple[str | None, dict[int, str], list[Notice]]] = {}
+        self._currencies: dict[
+            str, tuple[str | None, dict[tuple[str, int], str], list[Notice]]
+        ] = {}
+        self._headers: dict[str, list[str]] = {}  # tab read whole -> its columns, in order
 
     @property
     def name(self) -> str:
@@ -331,7 +332,7 @@ class FilesSource:
                     mapping.apply(prepared.frame), mapping.columns
                 )  # "Unsubscribed" stays a no
                 page = keep_sale_meaning(page, mapping.columns)  # "Discontinued: yes" too
-                page, said = self._cell_currencies(entity, page, location, headers)
+                page, said = self._cell_currencies(entity, page, {location: headers})
                 if raw.attrs.get(DATE_1904):
                     page = serials_of_1904(entity, page)
                 yield Page(
@@ -367,12 +368,16 @@ class FilesSource:
         copies = [Notice(EXPORT_COPY, entity, n, line) for n, line in prepared.copies]
         if location in self._from_1904:
             frame = serials_of_1904(entity, frame)
+        parts = [location, *self._companions.get(location, [])]
+        frame, said = self._cell_currencies(
+            entity, frame, {p: self._headers[p] for p in parts if p in self._headers}
+        )
         return Page(
             tables={entity: self._excel_errors(entity, frame)},
             rejects={entity: found} if found else {},
-            notices=[*self._notices(entity, notes), *copies, *prepared.notices(entity)]
+            notices=[*self._notices(entity, notes), *copies, *prepared.notices(entity), *said]
             if listed
-            else prepared.notices(entity),
+            else [*prepared.notices(entity), *said],
         )
 
     def _excel_errors(self, entity: str, page: pd.DataFrame) -> pd.DataFrame:
@@ -387,47 +392,72 @@ class FilesSource:
         return dict(self._unnamed)
 
     def _cell_currencies(
-        self, entity: str, page: pd.DataFrame, location: str, headers: list[str]
+        self, entity: str, page: pd.DataFrame, tabs: Mapping[str, list[str]]
     ) -> tuple[pd.DataFrame, list[Notice]]:
         """A workbook's amounts take the currency their cells' number format names, as a
         currency column would (Excel keeps "286,79 €" as 286.79 formatted ``#,##0.00
         [$€-407]``, and a euro shop was shown in dollars). One currency: every row's.
         Several: each row its own cell's, said once. A shared sign only: noted for the run
-        to say which currency it shows them in. No currency format: as before."""
+        to say which currency it shows them in. No currency format: as before.
+
+        ``tabs``: the tabs the rows come from and their headers, one for a table read in
+        pages, an export's every part for one read whole (a row's ``File`` names its tab).
+        An amount the export's layout makes (the sum of an order's lines) has no cell."""
         column = _OWN_MONEY.get(entity)
-        mapped = self.header_mappings[entity].columns
-        header = next((h for h, c in mapped.items() if c == column), None)
+        mapping = self.header_mappings[entity]
+        header = next((h for h, c in mapping.columns.items() if c == column), None)
         excel = self.path.suffix.lower() in _EXCEL_SUFFIXES and not self.path.is_dir()
-        if not excel or header is None or header not in headers or "currency" in page.columns:
+        made = header in mapping.made or column in mapping.derived  # no cell holds it
+        if not excel or header is None or made or "currency" in page.columns:
             return page, []
         said: list[Notice] = []
         if entity not in self._currencies:
-            with _readable(self.path):
-                formats = cell_formats(self.path, location, headers.index(header) + 1)
-            self._currencies[entity] = self._decided(entity, formats, location, header)
+            self._currencies[entity] = self._decided(entity, tabs, header)
             said = self._currencies[entity][2]
         every, codes, _ = self._currencies[entity]
         if every is not None:
             return page.assign(currency=every), said
         if not codes:
             return page, said
-        rows = page[SOURCE_ROW].astype("Int64")
+        first = next(iter(tabs))
+        files = page[FILE].tolist() if FILE in page.columns else [first] * len(page)
+        rows = page[SOURCE_ROW].astype("Int64").tolist()
         return page.assign(
-            currency=[codes.get(int(r)) if pd.notna(r) else None for r in rows]
+            currency=[
+                codes.get((f, int(r))) if pd.notna(r) else None
+                for f, r in zip(files, rows, strict=True)
+            ]
         ), said
 
     def _decided(
-        self, entity: str, formats: dict[int, str], location: str, header: str
-    ) -> tuple[str | None, dict[int, str], list[Notice]]:
-        """From the amount cells' formats: the one currency, else each sheet row's, and
-        what to say."""
+        self, entity: str, tabs: Mapping[str, list[str]], header: str
+    ) -> tuple[str | None, dict[tuple[str, int], str], list[Notice]]:
+        """From the amount cells' formats in each tab: the one currency, else each (tab,
+        sheet row)'s, and what to say."""
+        formats: dict[tuple[str, int], str] = {}
+        where: list[str] = []
+        for tab, headers in tabs.items():
+            found = [i for i, h in enumerate(headers) if h == header] or [
+                i for i, h in enumerate(headers) if normalise(h) == normalise(header)
+            ]  # a later part's "order total" is the first's "Order Total" (join_prepared)
+            if not found:  # the header is not a cell of this tab: made by the layout
+                continue
+            where.append(tab)
+            with _readable(self.path):
+                cells = cell_formats(self.path, tab, found[0] + 1)
+            formats.update({(tab, row): pattern for row, pattern in cells.items()})
+        if not where:
+            return None, {}, []
         named_by = {p: pattern_currency(p) for p in set(formats.values())}
-        codes = {row: named_by[pattern] for row, pattern in formats.items()}
-        where = f"tab {location!r}, column {header!r}"
-        read = column_currencies(codes, formats, where, entity, "Home > Number Format > Currency")
+        codes = {at: named_by[pattern] for at, pattern in formats.items()}
+        tab_words = (
+            "tab " + repr(where[0]) if len(where) == 1 else "tabs " + ", ".join(map(repr, where))
+        )
+        said = f"{tab_words}, column {header!r}"
+        read = column_currencies(codes, formats, said, entity, "Home > Number Format > Currency")
         if read.unnamed is not None:
             self._unnamed[entity] = read.unnamed
-        return read.every, {int(r): c for r, c in read.rows.items()}, read.notices
+        return read.every, dict(read.rows), read.notices
 
     def _notices(self, entity: str, notes: list[tuple[Any, ...]]) -> list[Notice]:
         """``READ_NOTES`` as notices: (count, sentence), or (count, sentence, check)."""
@@ -464,6 +494,7 @@ class FilesSource:
             if frame.attrs.get(DATE_1904):
                 self._from_1904.add(location)
         whole = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        self._headers[location] = [c for c in whole.columns if c != SOURCE_ROW]
         numbers = whole[SOURCE_ROW].dropna().astype(int).tolist() if SOURCE_ROW in whole else []
         # Blank rows above a rejected last line (a report's footer) are inside the table.
         whole.attrs[BLANK_ROWS] = inside(blanks, numbers + [r.row for r in rejects])
@@ -574,16 +605,8 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
     A row with a value to the right of the last named column is rejected, not cut.
     """
     workbook = _open_workbook(path)
-    with _readable(path):
-        formulas = _open_formulas(path, workbook, sheet)
     try:
-        with _readable(path):
-            rows: Iterator[list[Any]] = (
-                list(r) for r in workbook[sheet].iter_rows(values_only=True)
-            )
-            if formulas is not None:  # the same rows again as formulas: which empty cells are not
-                written = formulas[sheet].iter_rows(values_only=True)
-                rows = (_unsaved(row, list(f)) for row, f in zip(rows, written, strict=False))
+        with _readable(path), closing(sheet_rows(workbook, sheet)) as rows:
             head = list(itertools.islice(rows, 50))
             start = header_index(head)
             if start is None:
@@ -618,45 +641,6 @@ def read_sheet(path: Path, sheet: str, batch_rows: int = BATCH_LINES) -> Iterato
             yield last, rejects
     finally:
         workbook.close()
-        if formulas is not None:
-            formulas.close()
-
-
-UNSAVED = (
-    f"{UNSAVED_FORMULA}: open the file in Excel or LibreOffice and save it, then load it again"
-)
-_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
-
-
-def _open_formulas(path: Path, workbook: Any, sheet: str) -> Any:
-    """The workbook again with formulas instead of their saved values, when the sheet has
-    any formula (a cell whose formula Excel never calculated reads as empty otherwise)."""
-    try:
-        archive, part = workbook._archive, workbook[sheet]._worksheet_path
-    except (AttributeError, KeyError):
-        archive = part = None
-    if archive is not None and part is not None:
-        tail = b""
-        with archive.open(part) as xml:
-            while chunk := xml.read(1 << 20):
-                if _FORMULA_TAG.search(tail + chunk):
-                    break
-                tail = chunk[-16:]
-            else:
-                return None
-    return load_workbook(path, read_only=True, data_only=False)
-
-
-def _unsaved(row: list[Any], written: list[Any]) -> list[Any]:
-    """``row`` with each empty cell that holds a formula as a ``coerce.UnreadCell``."""
-    for i, value in enumerate(row):
-        if value is not None or i >= len(written):
-            continue
-        formula = written[i]
-        text = formula if isinstance(formula, str) else getattr(formula, "text", None)
-        if isinstance(text, str) and text.startswith("="):
-            row[i] = UnreadCell(text, UNSAVED)
-    return row
 
 
 def _with_blanks(
@@ -698,16 +682,17 @@ def _open_workbook(path: Path) -> Any:
     if not magic.startswith(b"PK"):
         raise not_workbook
     try:
-        return load_workbook(path, read_only=True, data_only=True)
+        return open_workbook(path)
     except (InvalidFileException, KeyError, OSError, *DAMAGE) as exc:
         raise not_workbook from exc
 
 
 def head_of_sheet(path: Path, sheet: str) -> pd.DataFrame:
     """A sheet's first rows, which decide its layout (``placing.place``)."""
-    workbook = load_workbook(path, read_only=True, data_only=True)
+    workbook = open_workbook(path)
     try:
-        rows = [list(r) for r in workbook[sheet].iter_rows(max_row=HEAD_ROWS, values_only=True)]
+        with closing(sheet_rows(workbook, sheet, unsaved=False)) as read:
+            rows = list(itertools.islice(read, HEAD_ROWS))
     finally:
         workbook.close()
     return frame_from_rows(rows, first_row_number=1, where=f"{path.name} / {sheet}")
