@@ -1826,7 +1826,8 @@ def check_opt_outs(out: Outputs, tally: Tally) -> None:
 
 
 EXAMPLE_AGREES = "the FORECAST example agrees with the Forecast chart tab, or says why not"
-_MONTHS = re.compile(r"([A-Z][a-z]+ \d{4})(?: to ([A-Z][a-z]+ \d{4}))?")
+# "May 2026", "November 2026 to March 2027", "April to June 2026" (the year said once)
+_MONTHS = re.compile(r"([A-Z][a-z]+(?: \d{4})?) to ([A-Z][a-z]+ \d{4})|([A-Z][a-z]+ \d{4})")
 
 
 def _forecast_example(rows: list[list[Any]]) -> tuple[list[list[Any]], list[str]] | None:
@@ -1850,10 +1851,11 @@ def _forecast_example(rows: list[list[Any]]) -> tuple[list[list[Any]], list[str]
 
 def _named_months(sentence: str) -> set[pd.Period]:
     named: set[pd.Period] = set()
-    for first, last in _MONTHS.findall(sentence):
+    for first, last, alone in _MONTHS.findall(sentence):
         try:
-            start = pd.Period(pd.Timestamp(first), "M")
-            end = pd.Period(pd.Timestamp(last), "M") if last else start
+            end = pd.Period(pd.Timestamp(last or alone), "M")
+            year = "" if not first or first[-1].isdigit() else f" {end.year}"
+            start = pd.Period(pd.Timestamp(first + year), "M") if first else end
         except ValueError:
             continue
         named |= set(pd.period_range(start, end, freq="M"))
