@@ -733,8 +733,9 @@ def _read_stamp(
 ) -> pd.Timestamp:
     """One date or time as written: with a zone when it had an offset (or was an epoch
     number), without one when it was a clock's reading. A zone word at the end ("10:00 PM
-    EST") is its offset; one several zones write (CST) is the shop's ``zone`` when that
-    zone writes it then, else the value is refused (``ZoneWordError``)."""
+    EST"), or between the time and the year as `date` and Unix exports write it ("Tue Mar
+    4 10:00:00 CST 2025"), is its offset; one several zones write (CST) is the shop's
+    ``zone`` when that zone writes it then, else the value is refused (``ZoneWordError``)."""
     if isinstance(value, bool):
         raise ValueError("a true/false value is not a date")
     if isinstance(value, pd.Timestamp | datetime | date):
@@ -756,6 +757,9 @@ def _read_stamp(
             stamp = _read_stamp(worded[1], day_first)  # "10:00 Uhr", "10:00 h": no zone
         elif worded and worded[2].upper() not in ("AM", "PM"):
             stamp = _in_zone_word(_read_stamp(worded[1], day_first), worded[2].upper(), zone)
+        elif (unix := _UNIX_ZONE_WORD.match(text)) and unix[2].upper() not in _NOT_ZONES:
+            clock = _read_stamp(f"{unix[1]} {unix[3]}", day_first)  # the year back in place
+            stamp = _in_zone_word(clock, unix[2].upper(), zone)
         else:
             # A default in year 1 makes "March 5" (no year) fail below instead of
             # silently taking today's year.
@@ -778,6 +782,14 @@ class ZoneWordError(ValueError):
 _ZONE_WORD = re.compile(
     r"^(.*\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?)\s*\(?([A-Za-z]{1,5})\)?$"
 )
+# A zone word between the time and the year, as `date` and Unix exports write it: "Tue Mar
+# 4 10:00:00 CST 2025". Read as one at the end is; dateutil's own reading took no account
+# of the shop's zone, so CST was refused even in Chicago.
+_UNIX_ZONE_WORD = re.compile(
+    r"^(.*\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?)\s+\(?([A-Za-z]{1,5})\)?"
+    r"\s+(\d{4})$"
+)
+_NOT_ZONES = frozenset({"AM", "PM", "UHR", "H"})  # words after a time that name no zone
 # Abbreviations one zone writes, as hours from UTC.
 ZONE_WORDS = {
     "UTC": 0, "GMT": 0, "UT": 0, "Z": 0, "WET": 0, "WEST": 1, "CET": 1, "CEST": 2,

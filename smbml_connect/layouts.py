@@ -33,7 +33,7 @@ from smbml_connect.business_zone import zone_of_words
 from smbml_connect.consent import OPT_OUT_LIST, hubspot_consent, keep_header_meaning, says_no
 from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
-from smbml_connect.opt_out_lists import EXPORT_FILES, ExportFiles, said_no
+from smbml_connect.opt_out_lists import EXPORT_FILES, ExportFiles, join_lists, said_no
 from smbml_connect.ports import Notice, SourceReject
 from smbml_connect.sale_flags import keep_sale_meaning
 from smbml_connect.sales import (
@@ -479,7 +479,9 @@ def _set_aside_copies(
                                              for o, w in zip(keys[again], where, strict=True)]))  # fmt: skip
             frames[k] = frame[~again].reset_index(drop=True)
             theirs = _said_no_in(rows, layout, name)
-            held.update(theirs)
+            held.update(
+                {key: join_lists(held.get(key), copy) or copy for key, copy in theirs.items()}
+            )
             whole[name] = first
             orders = keys[again].nunique()
             said.append(
@@ -550,7 +552,7 @@ def _held_no(contacts: pd.DataFrame, held: Mapping[str, str]) -> pd.DataFrame:
     if not found.notna().any():
         return contacts
     if OPT_OUT_LIST in contacts.columns:
-        found = found.where(found.notna(), contacts[OPT_OUT_LIST])
+        found = pd.Series(map(join_lists, contacts[OPT_OUT_LIST], found), index=contacts.index)
     return contacts.assign(**{OPT_OUT_LIST: found})
 
 

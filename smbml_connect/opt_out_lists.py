@@ -3,8 +3,9 @@
 Shared by the files source and the Google Sheets source (a tab "Unsubscribes" beside
 "Customers" was ignored there). A Mailchimp export of unsubscribed or cleaned members next
 to a customer list gives no table of its own (the customer list gives contacts), yet every address in it said no.
-Each contact whose e-mail (case and spaces aside) is listed gets the list's name in the
-column ``consent.OPT_OUT_LIST``, kept in ``extra``, which the pipeline reads as it reads
+Each contact whose e-mail (case and spaces aside) is listed gets the names of every list
+that holds it in the column ``consent.OPT_OUT_LIST`` (`join_lists`: in alphabetical order,
+"; " between), kept in ``extra``, which the pipeline reads as it reads
 every opt-out column: an opt-out whatever the contact's own consent says, or whichever
 column ``[consent] column`` names. One line per list says, of its own addresses, how many
 matched a contact, how many of those it alone opted out, and how many named none.
@@ -26,7 +27,7 @@ from smbml_connect.consent import (
 )
 from smbml_connect.ports import Notice, SourceReject
 
-__all__ = ["EXPORT_FILES", "ExportFiles", "OptOutLists", "said_no"]
+__all__ = ["EXPORT_FILES", "ExportFiles", "OptOutLists", "join_lists", "said_no"]
 
 # A list's members and the lines of it that could not be read.
 Reader = Callable[[str], tuple[pd.DataFrame, list[SourceReject]]]
@@ -48,6 +49,24 @@ class ExportFiles:
         """The addresses the copies set aside say opted out."""
         copies = {c for c, _ in self.copies}
         return {a for f, keys in self.held if f in copies for a in keys if "@" in a}
+
+
+LIST_SEPARATOR = "; "  # the consent reader splits a value at ";" and reads each part
+
+
+def join_lists(*values: object) -> str | None:
+    """Every list named in ``values`` (each a name, names already joined, or nothing), once,
+    in alphabetical order so that a run names them alike whichever file it read first: a
+    person on two lists was named by the first alone, so a count of the contacts either
+    list opted out fell short of its own line's."""
+    names = {
+        part.strip()
+        for value in values
+        if isinstance(value, str)
+        for part in value.split(LIST_SEPARATOR.strip())
+        if part.strip()
+    }
+    return LIST_SEPARATOR.join(sorted(names, key=lambda n: (n.casefold(), n))) or None
 
 
 def said_no(members: pd.DataFrame) -> list[bool]:
@@ -77,12 +96,16 @@ def _said_no_by(members: pd.DataFrame, files: ExportFiles | None) -> set[str]:
     return found
 
 
-def _copies_of(files: ExportFiles | None) -> dict[str, str]:
-    """Address -> the copy set aside that says it opted out."""
+def _copies_of(files: ExportFiles | None) -> dict[str, set[str]]:
+    """Address -> the copies set aside that say it opted out."""
     if files is None:
         return {}
     copies = {c for c, _ in files.copies}
-    return {a: f for f, keys in files.held if f in copies for a in keys}
+    out: dict[str, set[str]] = {}
+    for f, keys in files.held:
+        for a in keys if f in copies else ():
+            out.setdefault(a, set()).add(f)
+    return out
 
 
 def _says_no_itself(contacts: pd.DataFrame) -> pd.Series:
@@ -114,7 +137,7 @@ class OptOutLists:
     gives: dict[str, str] = field(default_factory=dict)
     # A list read with other parts of one export (orders_export_2.csv) -> those parts.
     parts: dict[str, list[str]] = field(default_factory=dict)
-    _listed: dict[str, str] | None = None  # address -> the first list that holds it
+    _listed: dict[str, str] | None = None  # address -> every list that holds it (`join_lists`)
     _addresses: dict[str, set[str]] = field(default_factory=dict)  # list -> its opt-outs
     _rows: dict[str, int] = field(default_factory=dict)  # list -> its rows with an address
     _unread: dict[str, list[int]] = field(default_factory=dict)  # list -> lines not read
@@ -126,7 +149,7 @@ class OptOutLists:
 
     def _load(self) -> dict[str, str]:
         if self._listed is None:
-            self._listed = {}
+            named: dict[str, set[str]] = {}
             for name in self.names:
                 members, rejects = self.read(name)
                 files = members.attrs.get(EXPORT_FILES)
@@ -135,17 +158,18 @@ class OptOutLists:
                 own = _said_no_by(members, self._files.get(name))
                 addresses = own | (files.copy_no() if name in self._files else set())
                 copied = _copies_of(self._files.get(name))
-                for address in sorted(addresses):  # a copy's own "no" names that copy
+                for address in addresses:  # a copy's own "no" names that copy
                     said = copied.get(address) if address not in own else None
-                    self._listed.setdefault(address, said or self.shown(name))
+                    named.setdefault(address, set()).update(said or {self.shown(name)})
                 self._addresses[name] = addresses
                 self._read_no[name] = own
                 self._rows[name] = sum(1 for a in map(_address, members.get("email", [])) if a)
                 self._unread[name] = [r.row for r in rejects]
+            self._listed = {a: join_lists(*lists) or "" for a, lists in named.items()}
         return self._listed
 
     def apply(self, contacts: pd.DataFrame) -> pd.DataFrame:
-        """``contacts`` with ``OPT_OUT_LIST`` naming the list for each contact it lists."""
+        """``contacts`` with ``OPT_OUT_LIST`` naming the lists of each contact they list."""
         listed = self._load()
         found = pd.Series(None, index=contacts.index, dtype=object)
         itself = None
@@ -163,8 +187,8 @@ class OptOutLists:
         if not found.notna().any():
             return contacts
         out = contacts.copy()
-        if OPT_OUT_LIST in out.columns:  # the user's own column of that name: kept elsewhere
-            found = found.where(found.notna(), out[OPT_OUT_LIST])
+        if OPT_OUT_LIST in out.columns:  # a copy set aside (`layouts._held_no`) named some
+            found = pd.Series(map(join_lists, out[OPT_OUT_LIST], found), index=out.index)
         out[OPT_OUT_LIST] = found
         return out
 

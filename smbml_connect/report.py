@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from smbml_connect.column_labels import column_label, yes_no
 from smbml_connect.functions import FunctionContext
 from smbml_connect.money_words import shown_digits, shown_in
+from smbml_connect.period_names import day_words
 from smbml_connect.ports import PushReport, RunResult
 from smbml_connect.schema import REJECT_COLUMNS, REJECTS_TAB
 from smbml_connect.store import Store
@@ -181,7 +182,7 @@ def _render_report(result: RunResult, title: str) -> str:
         )
     return env.get_template("report.html").render(
         title=title,
-        as_of=f"{result.local_as_of:%d %B %Y}",
+        as_of=day_words(result.local_as_of),
         source=result.source,
         run_id=result.run_id,
         cards=cards,

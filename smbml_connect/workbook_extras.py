@@ -25,12 +25,12 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook import Workbook
 
-from smbml_connect.analytics.forecast.sales_series import period_words
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.column_labels import column_label
 from smbml_connect.function_impls import TESTED_HORIZON
 from smbml_connect.functions import REGISTRY, FunctionContext, call
 from smbml_connect.money_words import money_format, shown_currency
+from smbml_connect.period_names import period_words, periods_words
 from smbml_connect.ports import (
     LEFT_OUT_PRODUCTS,
     OPENED_WITH_SALES,
@@ -375,12 +375,7 @@ def _periods(periods: Sequence[pd.Period], freq: str) -> str:
             runs[-1].append(period)
         else:
             runs.append([period])
-    named = [
-        period_words(run[0], freq)
-        if len(run) == 1
-        else f"{period_words(run[0], freq)} to {period_words(run[-1], freq)}"
-        for run in runs
-    ]
+    named = [periods_words(run[0], run[-1], freq) for run in runs]
     text = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
     return text[0].upper() + text[1:]
 

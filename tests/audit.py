@@ -430,6 +430,12 @@ ONE_PLURAL = re.compile(
     r"months|weeks|days|changes|lines|tables|groups|segments|purchases|series|are|have|were)\b"
 )
 FIRST_OF = re.compile(r"first ([\d,]+) of ([\d,]+)")
+# A day in words as people write it: "1 November 2026", not "01 November 2026" (a daily
+# forecast's summary, its tabs and report read so).
+ZERO_DAY = re.compile(
+    r"\b0\d (?:January|February|March|April|May|June|July|August|September|October|"
+    r"November|December)\b"
+)
 # Columns whose text is the shop's own data (a CRM's "organic_search", a rejected value).
 DATA_COLUMNS = {"lead_source", "country", "industry", "stage", "pipeline", "category", "email",
                 "value", "product", "name", "segment", "original row", "source", "column"}  # fmt: skip
@@ -444,7 +450,8 @@ def _allowed_names(headers: list[Any]) -> set[str]:
 
 
 def check_text(out: Outputs, tally: Tally) -> None:
-    """No "nan", "None", "<NA>" or code names in any text a person reads."""
+    """No "nan", "None", "<NA>" or code names in any text a person reads, and no day written
+    with a leading zero ("01 November 2026": a daily forecast read so)."""
     every_header = {
         str(h)
         for rows in out.workbook.values()
@@ -487,6 +494,9 @@ def check_text(out: Outputs, tally: Tally) -> None:
             if int(a.replace(",", "")) > int(b.replace(",", ""))
         ]
         tally.check("plural agreement", not wrong, f"{where}: {wrong} in {text[:100]!r}")
+        zero = ZERO_DAY.findall(text)
+        tally.check("days written as people write them", not zero,
+                    f"{where}: {zero} in {text[:100]!r}")  # fmt: skip
         missing = MISSING_WORDS.findall(text)
         tally.check(
             "no nan/None/<NA> in text", not missing, f"{where}: {missing} in {text[:100]!r}"
@@ -1145,7 +1155,8 @@ def check_periods(out: Outputs, tally: Tally) -> None:
     if total.empty:
         return
     months = pd.to_datetime(total["ds"], utc=True).dt.tz_convert(None).dt.to_period("M")
-    span = f"{months.min().start_time:%B %Y} to {months.max().start_time:%B %Y}"
+    first, last = months.min().start_time, months.max().start_time
+    span = f"{first:%B}{'' if first.year == last.year else f' {first.year}'} to {last:%B %Y}"
     step = out.result.steps["sales_forecast"]
     places = {"summary": " ".join(step.summary), "report": out.report_text,
               "workbook Forecast note": str(out.workbook["Forecast"][0][0])}  # fmt: skip
@@ -1156,7 +1167,8 @@ def check_periods(out: Outputs, tally: Tally) -> None:
     end = data_end(as_of).tz_convert(None)  # a run dated a whole day: that day is over
     if end != end.to_period("M").start_time:  # a month under way
         open_month = (
-            f"{as_of.tz_convert(None):%B %Y} is not over yet (the data runs to {as_of:%d %B %Y})"
+            f"{as_of.tz_convert(None):%B %Y} is not over yet (the data runs to "
+            f"{as_of.day} {as_of:%B %Y})"
         )
         tally.check("period stated and the same everywhere", open_month in out.report_text,
                     f"the report does not say {open_month!r}")  # fmt: skip
@@ -1862,7 +1874,8 @@ def check_opt_outs(out: Outputs, tally: Tally) -> None:
 
 
 EXAMPLE_AGREES = "the FORECAST example agrees with the Forecast chart tab, or says why not"
-_MONTHS = re.compile(r"([A-Z][a-z]+ \d{4})(?: to ([A-Z][a-z]+ \d{4}))?")
+# "May 2026", "November 2026 to March 2027", "April to June 2026" (the year said once)
+_MONTHS = re.compile(r"([A-Z][a-z]+(?: \d{4})?) to ([A-Z][a-z]+ \d{4})|([A-Z][a-z]+ \d{4})")
 
 
 def _forecast_example(rows: list[list[Any]]) -> tuple[list[list[Any]], list[str]] | None:
@@ -1886,10 +1899,11 @@ def _forecast_example(rows: list[list[Any]]) -> tuple[list[list[Any]], list[str]
 
 def _named_months(sentence: str) -> set[pd.Period]:
     named: set[pd.Period] = set()
-    for first, last in _MONTHS.findall(sentence):
+    for first, last, alone in _MONTHS.findall(sentence):
         try:
-            start = pd.Period(pd.Timestamp(first), "M")
-            end = pd.Period(pd.Timestamp(last), "M") if last else start
+            end = pd.Period(pd.Timestamp(last or alone), "M")
+            year = "" if not first or first[-1].isdigit() else f" {end.year}"
+            start = pd.Period(pd.Timestamp(first + year), "M") if first else end
         except ValueError:
             continue
         named |= set(pd.period_range(start, end, freq="M"))
@@ -2064,7 +2078,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     "ranges hold their centre; 95% holds 80%": check_ranges,
     "chances within [0, 1]; no exact 0%/100% shown": check_chances,
     "tiers monotonic, meaning written beside": check_tiers,
-    "no nan/None/<NA>/code names in text": check_text,
+    "no nan/None/<NA>/code names in text; days as people write them": check_text,
     MONEY_DIGITS: check_money,
     "guardrails hold or the reason says which cannot": check_guardrails,
     "a suggested price is on its currency's smallest unit and the shop's own grid": (

@@ -46,6 +46,7 @@ AT_LEAST = {
     "tier meaning written beside": 1,
     "no nan/None/<NA> in text": 1000,
     "no code names in text": 1000,
+    "days written as people write them": 1000,
     MONEY_DIGITS: 500,
     "guardrails hold": 20,
     PRICE_GRID: 20,
@@ -476,6 +477,10 @@ def test_the_audit_finds_what_the_words_review_saw(sample: Outputs):
         "days as a lead with two decimals": (
             _formatted(sample, "Lead scores", "days_as_lead", "#,##0.00"),
             "whole counts as whole numbers",
+        ),
+        "a day with a leading zero": (
+            _planted(sample, "Lead scores", "why", lambda v: "Last visit on 01 November 2026"),
+            "days written as people write them",
         ),
         "a close date as text": (
             _planted(sample, "Deal win chances", "close_date", lambda v: f"{v:%Y-%m-%d}"),

@@ -8,6 +8,8 @@ and runs the whole pipeline: a contact who said no anywhere is not scored.
 from __future__ import annotations
 
 import csv
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -476,3 +478,39 @@ def test_an_export_with_one_opt_out_says_one_person(tmp_path, store):
     assert line.startswith("File 'orders_export_1.csv' (Shopify orders export) gives the orders")
     assert "1 person in it said no to marketing there: 1 matched a contact" in line
     assert "1 was opted out by this file alone" in line and "0 match no contact" in line
+
+
+def test_a_contact_on_several_lists_of_opt_outs_names_every_one(tmp_path, store):
+    """A contact named by two lists of opt-outs had only the first in its 'Opt-out list':
+    a count of the contacts a list opted out fell short of that list's own line. Every
+    list that says no is named, alphabetically, and each line's count is its contacts'."""
+    (tmp_path / "customers.csv").write_text(
+        "Customer ID,First Name,Email,Accepts Marketing\nC1,Ann,ann@shop.test,yes\n"
+        "C2,Bo,bo@shop.test,yes\nC3,Dee,Dee@Shop.test,yes\nC4,Eve,eve@shop.test,yes\n"
+        "C5,Fay,fay@shop.test,no\n"
+    )
+    orders_of(tmp_path, ["C1", "C2", "C3", "C4", "C5"])
+    mailchimp_file(tmp_path / "unsubscribed_members_export_1.csv", "unsubscribed",
+                   ["dee@shop.test", "eve@shop.test"])  # fmt: skip
+    mailchimp_file(tmp_path / "cleaned_members_export_1.csv", "cleaned",
+                   ["DEE@shop.test", "fay@shop.test", "zed@shop.test"])  # fmt: skip
+    (tmp_path / "unsubscribes.csv").write_text(
+        "Email,Unsubscribed At\neve@shop.test,2025-04-01\ndee@shop.test,2025-05-02\n"
+    )
+    result = run_files(tmp_path, store)
+    assert result.status == "ok", result.errors
+    assert scored(result, store) == {"C1", "C2"}
+    extra = store.read("contacts").set_index("contact_id")["extra"].dropna().map(json.loads)
+    named = {who: values[OPT_OUT_LIST] for who, values in extra.items()}
+    assert named == {
+        "C3": "cleaned_members_export_1.csv; unsubscribed_members_export_1.csv; unsubscribes.csv",
+        "C4": "unsubscribed_members_export_1.csv; unsubscribes.csv",
+        "C5": "cleaned_members_export_1.csv",
+    }
+    lines = [n for n in result.notices if n.check == "opt_out_list"]
+    assert len(lines) == 3
+    for line in lines:
+        (name,) = re.findall(r"^File '([^']+)'", line.message)
+        matched = int(re.search(r"(\d+) of its \d+ address", line.message)[1])
+        theirs = [who for who, lists in named.items() if name in lists.split("; ")]
+        assert matched == line.count == len(theirs), (line.message, theirs)

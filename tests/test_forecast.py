@@ -34,6 +34,7 @@ from smbml_connect.analytics.forecast.sales_series import sales_series, with_sal
 from smbml_connect.analytics.forecast.seasonality import check_seasonality
 from smbml_connect.analytics.forecast.timeseries import regularise
 from smbml_connect.errors import NotEnoughDataError
+from smbml_connect.period_names import period_words, periods_words
 from smbml_connect.steps import StepContext
 from smbml_connect.steps.forecasts import FORECAST_TAB, forecast_step
 
@@ -1018,8 +1019,15 @@ def test_empty_months_just_before_the_run_are_named_with_both_readings():
         "the data stops early (check that the export holds every order up to 31 October 2026)"
         in words
     )
+    # The one-line summary (the run's output, the report, the workbook's Summary) and the
+    # Forecast tab say it too: a forecast of $889 for three months read as the shop's
+    # own figure there, with the reason only in the Forecast check tab and the report.
+    told = "No sales at all in September to October 2026, the last 2 months"
+    assert told in stopped.summary[0] and told in stopped.notes["Forecast"]
+    assert stopped.summary[0].startswith("Sales forecast: $") and "\n" not in stopped.summary[0]
     selling = forecast_step(_shop_orders(None), context)
     assert "the last 2 months" not in " ".join(selling.sections[0].paragraphs)
+    assert "no sales at all" not in selling.summary[0] + selling.notes["Forecast"]
     # A shop shut every November and December has a season; one empty month proves nothing.
     rng = np.random.default_rng(4)
     months = np.arange(36)
@@ -1029,6 +1037,49 @@ def test_empty_months_just_before_the_run_are_named_with_both_readings():
     winter = np.r_[shop, 0.0, 0.0]
     winter[[24, 25]] = 0.0  # the same two months a year before
     assert timeseries.empty_at_end(winter, 12) == 0
+
+
+def _step_words(result: Any) -> str:
+    """Every text a forecast step gives a person: summary, tab notes, report, check notes."""
+    return " | ".join([*result.summary, *result.notes.values(),
+                       *(p for s in result.sections for p in s.paragraphs),
+                       *result.sheets["Forecast check"]["notes"].astype(str)])  # fmt: skip
+
+
+def test_periods_read_as_people_write_them():
+    """Days read "01 November 2026" and weeks "the week of 02 November 2026 to the week of
+    16 November 2026" in the summary, the Forecast tab, the report; the closure note said
+    "1 November" beside them. One namer now: no leading zero, the year said once."""
+    assert periods_words(pd.Period("2026-04", "M"), pd.Period("2026-06", "M"), "M") == (
+        "April to June 2026"
+    )
+    assert periods_words(pd.Period("2026-12", "M"), pd.Period("2027-02", "M"), "M") == (
+        "December 2026 to February 2027"
+    )
+    assert periods_words(pd.Period("2026Q1", "Q"), pd.Period("2026Q3", "Q"), "Q") == "Q1 to Q3 2026"
+    assert periods_words(pd.Period("2026Q4", "Q"), pd.Period("2027Q2", "Q"), "Q") == (
+        "Q4 2026 to Q2 2027"
+    )
+    week = pd.Period("2026-12-28", "W")
+    assert period_words(week, "W") == "the week of 28 December 2026"
+    assert periods_words(week, week + 2, "W") == "the weeks of 28 December 2026 to 11 January 2027"
+    tables = _shop_orders(None)
+    daily = forecast_step(tables, StepContext(
+        as_of=pd.Timestamp("2026-11-01", tz="UTC"),
+        settings={"forecast": {"products": 2, "frequency": "D", "horizon": 5}}))  # fmt: skip
+    assert daily.summary[0].endswith(" expected from 1 to 5 November 2026")
+    assert "Sales forecast per day for 1 to 5 November 2026 (5 days)" in daily.notes["Forecast"]
+    assert "Revenue from 1 to 5 November 2026 (5 days)" in _step_words(daily)
+    weekly = forecast_step(tables, StepContext(
+        as_of=pd.Timestamp("2026-11-04", tz="UTC"),
+        settings={"forecast": {"products": 2, "frequency": "W", "horizon": 3}}))  # fmt: skip
+    assert weekly.summary[0].endswith(
+        " expected in the weeks of 2 to 16 November 2026, $0 of it already sold in the week of "
+        "2 November 2026"
+    )
+    assert "(the data runs to 4 November 2026)" in _step_words(weekly)
+    for words in (_step_words(daily), _step_words(weekly)):
+        assert not re.search(r"\b0\d [A-Z][a-z]+", words), words
 
 
 def test_ranges_past_every_test_grow_with_the_distance():

@@ -247,3 +247,30 @@ def test_one_long_break_is_not_a_customers_rhythm():
     assert not on_schedule(orders(rows), pd.Timestamp("2026-10-30", tz="UTC"))["I"]
     table = rfm_table(orders(rows), pd.Timestamp("2026-06-01", tz="UTC")).set_index("contact_id")
     assert (table.loc[["P", "G"], "r_score"] <= 2).all(), table.loc[["P", "G"]]
+
+
+def test_a_rhythm_rests_on_gaps_that_agree():
+    """Two gaps that disagree are no rhythm: the median of two is their mean, and gaps of
+    10 and 863 days kept a customer "recent" until about 655 days after their last order."""
+    rows = [("T", day, 60.0, "completed") for day in ("2022-01-10", "2022-01-20", "2024-06-01")]
+    # One gap (two orders) is no habit yet; three gaps with one long break rest on the two
+    # short ones; a regular every-six-weeks customer with two gaps keeps their rhythm.
+    rows += [("O", day, 60.0, "completed") for day in ("2022-01-10", "2024-06-01")]
+    rows += [("B", day, 60.0, "completed") for day in ("2021-12-01", "2022-01-10",
+             "2022-01-20", "2024-06-01")]  # fmt: skip
+    rows += [("W", day, 35.0, "completed") for day in ("2025-06-02", "2025-07-14", "2025-08-22")]
+    # A monthly subscriber who paused once for two months is on time within that pause.
+    months = [m for m in pd.date_range("2024-09-01", "2025-08-01", freq="MS") if m.month != 3]
+    rows += [("S", f"{month + pd.Timedelta(days=4)}", 24.0, "completed") for month in months]
+    rows += [(f"C{i}", f"2025-0{1 + i % 8}-1{i}", 30.0 + i, "completed") for i in range(8)]
+    later = on_schedule(orders(rows), pd.Timestamp("2026-01-22", tz="UTC"))  # 600 days
+    assert not later[["T", "O", "B"]].any(), later
+    soon = on_schedule(orders(rows), pd.Timestamp("2024-07-15", tz="UTC"))  # 44 days
+    assert soon["B"] and not soon["T"]  # B's gaps of 40 and 10 days agree: to 75 days
+    assert not on_schedule(orders(rows), pd.Timestamp("2024-09-10", tz="UTC"))["B"]
+    assert on_schedule(orders(rows), pd.Timestamp("2025-10-20", tz="UTC"))["W"]  # 59 days
+    assert not on_schedule(orders(rows), pd.Timestamp("2025-11-10", tz="UTC"))["W"]
+    assert on_schedule(orders(rows), pd.Timestamp("2025-10-01", tz="UTC"))["S"]  # 57 days
+    assert not on_schedule(orders(rows), pd.Timestamp("2025-10-20", tz="UTC"))["S"]
+    table = rfm_table(orders(rows), pd.Timestamp("2026-01-22", tz="UTC")).set_index("contact_id")
+    assert table.at["T", "r_score"] <= 2, table.loc["T"]

@@ -274,6 +274,41 @@ def test_a_cst_time_is_the_shops_own_when_its_zone_writes_cst(tmp_path: Path, st
     assert str(read.values.iloc[0]).startswith("2025-01-04 16:00")
 
 
+def test_a_zone_word_inside_a_unix_date_is_read_as_one_at_the_end(tmp_path: Path, store: Store):
+    """`date` and some exports write the zone between the time and the year ("Tue Mar 4
+    10:00:00 CST 2025"): dateutil read it without the shop's zone, so CST was refused even
+    in a Chicago shop, where "Mar 4, 2025 10:00 CST" was read. A word several zones write
+    that the shop's zone does not write then, or no zone at all, is still one line."""
+    dates = [
+        "Tue Mar  4 10:00:00 CST 2025",  # Chicago in winter: UTC-6
+        "Fri Jul  4 10:00:00 CDT 2025",
+        "Fri Jul  4 10:00:00 CST 2025",  # Chicago writes CDT in July: CST is not its own
+        "Wed Mar  5 09:30:00 EST 2025",
+        "Wed Mar  5 09:30:00 IST 2025",
+        "Thu Mar  6 08:15:00 2025",  # no zone word: the shop's clock
+    ]
+    dated_shop(dates).save(tmp_path / "a.xlsx")
+    source = FilesSource(tmp_path / "a.xlsx")
+    result = run_pipeline(source, store, RunOptions(steps=[], time_zone="America/Chicago"))
+    stored = store.read("orders").set_index("order_id")["ordered_at"].astype(str).to_dict()
+    assert stored["A1"].startswith("2025-03-04 16:00")
+    assert stored["A2"].startswith("2025-07-04 15:00")
+    assert stored["A4"].startswith("2025-03-05 14:30")
+    assert stored["A6"].startswith("2025-03-06 14:15")
+    refused = rejected(result).set_index("source_row")
+    assert refused["value"].to_dict() == {4: dates[2], 6: dates[4]}
+    assert all("names several time zones" in r for r in refused["reason"])
+    from smbml_connect.coerce import read_dates
+
+    elsewhere = read_dates(pd.Series(["Tue Mar 4 10:00:00 CST 2025"]), zone="Asia/Shanghai")
+    assert str(elsewhere.values.iloc[0]).startswith("2025-03-04 02:00")
+    unknown = read_dates(pd.Series(["Tue Mar 4 10:00:00 CST 2025", "Tue Mar 4 10:00:00 XYZ 2025"]))
+    assert (
+        unknown.invalid.all()
+        and "no time zone we know" in unknown.reasons["Tue Mar 4 10:00:00 XYZ 2025"]
+    )
+
+
 def test_dotted_dates_are_day_first_and_the_note_says_so(tmp_path: Path, store: Store):
     """Seven dotted dates, every day 1-12: read month first, 4 March became 3 April."""
     dates = ["04.03.2025", "05.03.2025", "06.03.2025", "07.03.2025", "01.02.2025", "02.03.2025"]

@@ -24,7 +24,6 @@ from smbml_connect.analytics.forecast.sales_series import (
     TOTAL,
     SalesSeries,
     covered_words,
-    period_words,
     rest_words,
     sales_series,
     with_sales_so_far,
@@ -33,6 +32,7 @@ from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.column_labels import column_label
 from smbml_connect.data_checks import data_ends_early
 from smbml_connect.errors import NotEnoughDataError
+from smbml_connect.period_names import period_words, periods_words
 from smbml_connect.ports import (
     LEFT_OUT_PRODUCTS,
     OPENED_WITH_SALES,
@@ -347,9 +347,21 @@ def _span(dates: pd.Series, freq: str) -> str:
     """The periods a forecast covers, named as a person would: 'October 2026 to September 2027'."""
     alias = FREQUENCIES[freq][2]
     first, last = (pd.Timestamp(d).to_period(alias) for d in (dates.min(), dates.max()))
-    if first == last:
-        return period_words(first, freq)
-    return f"{period_words(first, freq)} to {period_words(last, freq)}"
+    return periods_words(first, last, freq)
+
+
+def _over(span: str, freq: str) -> str:
+    """The span with the word before it: 'in November 2026 to January 2027', 'on 1
+    November 2026', 'from 1 to 5 November 2026' (not 'in 1 to 5 November')."""
+    if freq != "D":
+        return f"in {span}"
+    return f"from {span}" if " to " in span else f"on {span}"
+
+
+def _ends_empty(total: SeriesForecast) -> str:
+    """All sales' note on empty periods just before the run, as a sentence, or ''."""
+    said = total.ends_empty
+    return f" {said[0].upper()}{said[1:]}." if said else ""
 
 
 def _with_sales_so_far(
@@ -523,6 +535,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
         "should fall between the low and high ends of the 80% range, 19 in 20 within the 95% "
         "range."
         + rows_note
+        + _ends_empty(total)
         + _adds_up_words(results, reconciled, rest_rows, word)
         + (f" {stopped}" if stopped else ""),
     )
@@ -540,15 +553,12 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     low, high = float(total.frame["lo80"].sum()), float(total.frame["hi80"].sum())
     sold = sales.sold.get(f"revenue:{TOTAL}", 0.0)
     result.summary.append(
-        f"Sales forecast: {money(expected, cur)} expected in {span}"
-        + (
-            f", {money(sold, cur)} of it already sold {'on' if freq == 'D' else 'in'} {current}"
-            if opened
-            else ""
-        )
+        f"Sales forecast: {money(expected, cur)} expected {_over(span, freq)}"
+        + (f", {money(sold, cur)} of it already sold {_over(current, freq)}" if opened else "")
+        + (f".{_ends_empty(total)}" if total.ends_empty else "")
     )
     paragraphs = [
-        f"Revenue in {span} ({plural(horizon, word)}) is expected to be about "
+        f"Revenue {_over(span, freq)} ({plural(horizon, word)}) is expected to be about "
         f"{money(expected, cur)}."
         + (f" {opening} is not over: {opened}." if opened else "")
         + f" In each {word}, 8 in 10 outcomes should fall in the darker band.",

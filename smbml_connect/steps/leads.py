@@ -37,6 +37,7 @@ from smbml_connect.analytics.leads.scoring import (
 from smbml_connect.analytics.shared.tabular import humanise
 from smbml_connect.business_zone import clock_words, on_clock, wall_clock
 from smbml_connect.errors import NotEnoughDataError
+from smbml_connect.period_names import day_words
 from smbml_connect.ports import (
     ColourScale,
     CrmProperty,
@@ -473,7 +474,7 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
         "0.5 is guessing, 1 perfect)"
     )
     paragraphs = [
-        f"{plural(len(leads), 'open lead')} scored as of {context.as_of:%d %B %Y}. A score is the "
+        f"{plural(len(leads), 'open lead')} scored as of {day_words(context.as_of)}. A score is the "
         f"chance in % of becoming a {label.replace('_', ' ')} within {horizon} days. "
         + (
             untiered

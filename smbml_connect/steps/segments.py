@@ -9,6 +9,7 @@ import pandas as pd
 from smbml_connect import charts
 from smbml_connect.analytics.customers.segments import SEGMENTS, rfm_table
 from smbml_connect.business_zone import wall_clock
+from smbml_connect.period_names import day_words
 from smbml_connect.ports import (
     CrmProperty,
     SheetsPart,
@@ -118,7 +119,7 @@ def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepRe
         f"{top['segment']} bring {top['share_of_revenue']:.0%} of revenue"
     )
     paragraphs = [
-        f"{plural(len(table), 'customer')} with counted orders up to {context.as_of:%d %B %Y} "
+        f"{plural(len(table), 'customer')} with counted orders up to {day_words(context.as_of)} "
         f"fall into {len(summary)} segments. {top['segment']} ({int(top['customers'])} people) "
         f"bring {top['share_of_revenue']:.0%} of all revenue.",
     ]

@@ -12,8 +12,9 @@ uses where order counts tie, "F 1 = one order"); a recent one is a New Customer.
 customer still on their own schedule is never "long ago", "now quiet" nor "fading" (R 1-3):
 whoever bought in the last `RECENT_DAYS` days, or within 1.5 times their own usual
 interval between order days (`USUAL_GAP_SLACK`) or their longest gap so far (they came
-back after it) up to `LONGEST_GAP_CAP` times their other gaps' median, from three order
-days, scores R 4 or 5. In a
+back after it) up to `LONGEST_GAP_CAP` times their other gaps' median, scores R 4 or 5. The
+rhythm rests on two gaps at least that agree: a longest gap beyond that cap is a break and
+not part of the usual interval (gaps of 10 and 863 days are no rhythm at all). In a
 shop of monthly subscribers everyone bought within a month, and the quintile made a
 subscriber billed 29 days ago "the oldest fifth": At Risk beside a 1% churn risk.
 
@@ -142,8 +143,8 @@ def on_schedule(
     """Per customer (indexed as `order_history`): bought in the last `RECENT_DAYS` days, or
     within `USUAL_GAP_SLACK` times their usual interval (the median of the gaps between
     their order days) or their longest gap, after which they came back, as far as
-    `LONGEST_GAP_CAP` times the median of their other gaps (from three order days: one gap
-    is no habit yet)."""
+    `LONGEST_GAP_CAP` times the median of their other gaps (`_usual_reach`: one gap is no
+    habit yet, nor is one beside a break)."""
     history = order_history(orders, as_of) if history is None else history
     as_of = pd.Timestamp(as_of)
     as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
@@ -154,14 +155,31 @@ def on_schedule(
     gaps = -days.groupby("contact_id")["ago"].diff()
     gaps = pd.concat([days["contact_id"], gaps.rename("gap")], axis=1)
     gaps = gaps[gaps["gap"] > 0]
+    return _on_time(history["days_since_last_order"], _usual_reach(gaps))
+
+
+def _usual_reach(gaps: pd.DataFrame) -> pd.Series:
+    """Per customer with a rhythm, the days of quiet their own gaps allow.
+
+    A longest gap beyond `LONGEST_GAP_CAP` times the median of the others is a break: it
+    reaches only as far as that cap and takes no part in the usual interval, which rests
+    on the gaps that agree with each other, two at least. Gaps of 10 and 863 days have no
+    rhythm (the median of two is their mean: recent until about 655 days).
+    """
     by_customer = gaps.groupby("contact_id")["gap"]
+    customers = by_customer.size().index
     longest = by_customer.rank(method="first", ascending=False).eq(1)
-    others = gaps[~longest].groupby("contact_id")["gap"].median()
-    cap = LONGEST_GAP_CAP * others.reindex(by_customer.max().index)
-    habit = np.maximum(USUAL_GAP_SLACK * by_customer.median(), np.minimum(by_customer.max(), cap))
-    habit = habit.where(by_customer.size() >= 2).reindex(history.index)
-    quiet = history["days_since_last_order"]
-    return (quiet <= RECENT_DAYS) | (quiet <= habit).fillna(False)
+    others = gaps[~longest].groupby("contact_id")["gap"].median().reindex(customers)
+    cap = LONGEST_GAP_CAP * others
+    pause = by_customer.max() > cap
+    usual = by_customer.median().where(~pause, others)
+    habit = np.maximum(USUAL_GAP_SLACK * usual, np.minimum(by_customer.max(), cap))
+    return habit.where(by_customer.size() - pause.astype(int) >= 2)
+
+
+def _on_time(quiet: pd.Series, reach: pd.Series) -> pd.Series:
+    """Bought in the last `RECENT_DAYS` days or within the customer's own reach."""
+    return (quiet <= RECENT_DAYS) | (quiet <= reach.reindex(quiet.index)).fillna(False)
 
 
 def _new(history: pd.DataFrame, table: pd.DataFrame) -> pd.Series:

@@ -52,6 +52,7 @@ from smbml_connect.analytics.forecast.timeseries import (
     regularise_panel,
 )
 from smbml_connect.errors import DataValidationError
+from smbml_connect.period_names import day_words, periods_words
 
 __all__ = [
     "MODEL_WORDS",
@@ -127,6 +128,7 @@ class SeriesForecast:
     backtest: dict[str, float] = field(default_factory=dict)  # candidate -> scaled error
     notes: list[str] = field(default_factory=list)
     history: pd.DataFrame | None = None  # ds, y as used
+    ends_empty: str = ""  # the note on empty periods just before the run, also in `notes`
 
 
 Candidate = Callable[[np.ndarray, int, int], Prediction]
@@ -285,7 +287,7 @@ def _season_length(n: int, freq: str, season_length: int | None) -> int:
 
 def _closure_words(series: RegularSeries, runs: list[tuple[int, int]]) -> str:
     """'no sales at all in April to May 2026: ...' for the runs `fill_closures` filled."""
-    shown = [_periods_words(series.periods[start], series.periods[end - 1], series.freq)
+    shown = [periods_words(series.periods[start], series.periods[end - 1], series.freq)
              for start, end in runs]  # fmt: skip
     when = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
     return (
@@ -299,31 +301,13 @@ def _empty_end_words(series: RegularSeries, empty: int) -> str:
     """The empty periods at the end (`empty_at_end`), and both readings of them: the
     forecast keeps them, since the data shows no sale after them either way."""
     first, last = series.periods[-empty], series.periods[-1]
-    when = _periods_words(first, last, series.freq)
+    when = periods_words(first, last, series.freq)
     return (
         f"no sales at all in {when}, the last {empty} {series.word}s, after sales in nearly "
         f"every {series.word} before: the forecast takes sales as stopped; if it was a break, "
         "or the data stops early (check that the export holds every order up to "
-        f"{last.end_time:%d %B %Y}), the forecast is too low"
+        f"{day_words(last.end_time)}), the forecast is too low"
     )
-
-
-def _periods_words(first: pd.Period, last: pd.Period, freq: str) -> str:
-    """'April 2026', 'April to May 2026', 'December 2025 to January 2026', 'Q2 2026'."""
-
-    def one(period: pd.Period, year: bool = True) -> str:
-        if freq == "M":
-            return f"{period.start_time:%B}" + (f" {period.year}" if year else "")
-        if freq == "Q":
-            return f"Q{period.quarter} {period.year}"
-        if freq == "Y":
-            return str(period.year)
-        word = "the week of " if freq == "W" else ""
-        return f"{word}{period.start_time.day} {period.start_time:%B %Y}"
-
-    if first == last:
-        return one(first)
-    return f"{one(first, freq != 'M' or first.year != last.year)} to {one(last)}"
 
 
 def _hidden(
@@ -623,6 +607,7 @@ class Fitted:
     kept: Kept = field(default_factory=Kept, repr=False)  # calibration fits made ahead
     closed: np.ndarray | None = field(default=None, repr=False)  # periods of a closure
     reach: int = 0  # steps ahead any test of its panel scored (`_bounds`); its own if more
+    ends_empty: str = ""  # `_empty_end_words`, one of `notes`: the summary says it too
 
 
 def _check(horizon: int, levels: Sequence[int]) -> None:
@@ -702,8 +687,9 @@ def fit_regular(
                 f"{len(flagged)} unusual value{'s' if len(flagged) > 1 else ''} ({shown}) "
                 "pulled back to normal before fitting"
             )
-    if empty := empty_at_end(y_raw, m):
-        notes.append(_empty_end_words(series, empty))
+    empty = empty_at_end(y_raw, m)
+    ends_empty = _empty_end_words(series, empty) if empty else ""
+    notes += [ends_empty] if ends_empty else []
     # what a person is told comes from the series the forecast is fitted on: with two empty
     # months in, an April closure read as "lowest in April (about 56% below)"
     _, seasonality = _season(y, series.periods, series.freq, season_length)
@@ -736,7 +722,7 @@ def fit_regular(
     return Fitted(series, name, prediction, standard, bool(origins), m, seasonality, scores,
                   notes, candidates, results if origins else {}, y,
                   np.tile(np.arange(steps), len(origins)), origins, members, switchable,
-                  kept=kept, closed=shut)  # fmt: skip
+                  kept=kept, closed=shut, ends_empty=ends_empty)  # fmt: skip
 
 
 def _untested(
@@ -920,7 +906,7 @@ def _intervals(
     frame = pd.DataFrame(columns)
     history = pd.DataFrame({"ds": series.dates(series.periods), "y": series.y})
     return SeriesForecast(frame, fit.model, series.freq, fit.season_length, fit.seasonality,
-                          fit.scores, fit.notes, history)  # fmt: skip
+                          fit.scores, fit.notes, history, fit.ends_empty)  # fmt: skip
 
 
 def forecast_series(

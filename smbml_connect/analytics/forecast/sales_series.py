@@ -9,9 +9,10 @@ import pandas as pd
 
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.business_zone import clock_words, data_end, wall_clock
+from smbml_connect.period_names import day_words, period_words
 from smbml_connect.sales import describe, net_total, why_not_sale
 
-__all__ = ["SalesSeries", "period_words", "sales_series", "with_sales_so_far"]
+__all__ = ["SalesSeries", "sales_series", "with_sales_so_far"]
 
 TOTAL = "total"
 OTHER = "other"
@@ -71,26 +72,14 @@ def _complete(frame: pd.DataFrame, last: pd.Period) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else frame.iloc[0:0]
 
 
-def period_words(period: pd.Period, freq: str) -> str:
-    """A period as a person names it: 'October 2026', 'Q4 2026', 'week of 5 October 2026'."""
-    start = period.start_time
-    if freq == "M":
-        return f"{start:%B %Y}"
-    if freq == "Q":
-        return f"Q{period.quarter} {period.year}"
-    if freq == "W":
-        return f"the week of {start:%d %B %Y}"
-    return f"{start:%d %B %Y}"
-
-
 def covered_words(through: pd.Timestamp, clock: str = "UTC") -> str:
     """Where the data ends, as a person says it: 'the end of 30 October' for a run dated
     31 October (midnight), '14:35 UTC on 31 October' for a run at that time (``clock``
     names the business's: '14:35 Pacific/Auckland time')."""
     if through == through.normalize():
         day = through - pd.Timedelta(days=1)
-        return f"the end of {day.day} {day:%B}"
-    return f"{through:%H:%M} {clock} on {through.day} {through:%B}"
+        return f"the end of {day_words(day, year=False)}"
+    return f"{through:%H:%M} {clock} on {day_words(through, year=False)}"
 
 
 def rest_words(current: pd.Period, through: pd.Timestamp) -> str:
@@ -217,7 +206,7 @@ def sales_series(
     if to_come < 1:
         opening = (
             f"{period_words(current, freq)} is not over yet (the data runs to "
-            f"{stamp:%d %B %Y}): its sales so far are not used as history, since a part "
+            f"{day_words(stamp)}): its sales so far are not used as history, since a part "
             f"{word} would look like a slump; its figures are what was sold up to "
             f"{covered_words(ends, clock)} plus the {word}'s forecast for the part still to come "
             f"({rest_words(current, ends)}), and its ranges are what that part may bring"
@@ -225,7 +214,7 @@ def sales_series(
     else:  # the run is dated at the period's very start: nothing of it is known yet
         opening = (
             f"{period_words(current, freq)} has not started yet (the data runs to "
-            f"{stamp:%d %B %Y}): nothing of it is in the data, and the whole {word} is forecast"
+            f"{day_words(stamp)}): nothing of it is in the data, and the whole {word} is forecast"
         )
     notes = [opening]
     counted = orders.dropna(subset=["ordered_at"])
