@@ -879,7 +879,7 @@ def _status_store(config_path: Path, store_path: Path | None, named: bool = Fals
 def _status(path: Path, limit: int, listed: int | None = REJECTS_LISTED) -> None:
     from smbml_connect.store import Store
 
-    with Store(path) as store:
+    with Store.reading(path) as store:
         runs = store.runs(limit)
         _echo(f"Store: {path}")
         for source, (_, words, since) in store.accounts().items():  # which portal it holds

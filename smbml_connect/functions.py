@@ -397,7 +397,7 @@ class FunctionContext:
 
         if self.store_path is None or not Path(self.store_path).exists():
             return None
-        with self._lock, Store(self.store_path) as store:
+        with self._lock, Store.reading(self.store_path) as store:
             newest = store.latest_run_with("scores")
             if self._scores is None or self._scores[0] != newest:
                 scores = store.latest_outputs("scores")
