@@ -761,7 +761,10 @@ def _stopping() -> None:
 
 
 @cli.command()
-@_store_option("Store whose synced scores LEADSCORE_OF reads (default: your user data folder).")
+@_store_option(
+    "Store whose synced scores LEADSCORE_OF reads (default: $SMBML_STORE, else the store in "
+    "your user data folder)."
+)
 @click.option("--port", type=click.IntRange(1024, 65535), default=None, help="Port (default 8765).")
 @click.option(
     "--origin",
@@ -795,7 +798,7 @@ def serve(
     from smbml_connect.excel_addin.officejs import DEFAULT_PORT
     from smbml_connect.excel_addin.serve import ServeSettings, serve_forever
     from smbml_connect.runtime import freeze_loaded_objects
-    from smbml_connect.store import default_store_path
+    from smbml_connect.store import worksheet_store_path
 
     port = port or DEFAULT_PORT
     certs = office_dev_certs()
@@ -808,7 +811,7 @@ def serve(
     settings = ServeSettings(
         secret=code,
         port=port,
-        store_path=store_path or default_store_path(),
+        store_path=store_path or worksheet_store_path(),
         extra_origins=origins,
     )
     base = f"https://localhost:{port}"

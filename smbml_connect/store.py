@@ -66,6 +66,31 @@ def default_store_path() -> Path:
     return Path(platformdirs.user_data_dir("smbml_connect", appauthor=False)) / "store.sqlite"
 
 
+STORE_VARIABLE = "SMBML_STORE"  # names the worksheet functions' store
+_SHELL_SAFE = re.compile(r"[\w@%+=:,./\\~-]+")  # a path no shell splits or expands
+
+
+def worksheet_store_path() -> Path:
+    """The store whose scores the worksheet functions read when no --store names one:
+    SMBML_STORE (the xlwings add-in, started by Excel, has no command line to take a
+    --store), else the default store that `smbml run` writes without a config's `store =`."""
+    named = os.environ.get(STORE_VARIABLE, "").strip()
+    return Path(named).expanduser() if named else default_store_path()
+
+
+def serve_command(store: Path) -> str:
+    """The `smbml serve` that reads `store`: its --store only where serve would not find
+    it by itself, the path in double quotes where a shell would split it (a space)."""
+    if store.resolve() == worksheet_store_path().resolve():
+        return "smbml serve"
+    text = str(store.resolve())
+    return (
+        f"smbml serve --store {text}"
+        if _SHELL_SAFE.fullmatch(text)
+        else f'smbml serve --store "{text}"'
+    )
+
+
 def now_text(clock: Clock = SYSTEM_CLOCK) -> str:
     """The clock's UTC time as the store writes it (a fake clock makes it reproducible)."""
     return clock.now().astimezone(UTC).strftime(_TIME_FORMAT)
