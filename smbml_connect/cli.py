@@ -346,7 +346,7 @@ def demo(out_dir: Path, store_path: Path | None, seed: int, contacts: int, quiet
     from smbml_connect.report import HtmlReport, ResultsWorkbook
     from smbml_connect.sample import SampleConfig, generate
     from smbml_connect.steps import STEPS
-    from smbml_connect.store import Store
+    from smbml_connect.store import STORE_VARIABLE, Store, serve_command
 
     out_dir.mkdir(parents=True, exist_ok=True)
     store_file = store_path or out_dir / DEMO_STORE
@@ -366,6 +366,11 @@ def demo(out_dir: Path, store_path: Path | None, seed: int, contacts: int, quiet
                 progress,
             )
     _print_result(result, [p.resolve() for p in outputs])
+    _echo(
+        "The Instructions tab's =SMB.LEADSCORE_OF example reads this demo's store: for the "
+        f"Excel add-in, run `{serve_command(store_file)}` (xlwings add-in: set "
+        f"{STORE_VARIABLE} to {store_file.resolve()})."
+    )
 
 
 def _source_kinds() -> list[str]:
