@@ -330,3 +330,24 @@ def test_the_instructions_lead_to_a_live_leadscore_of(
         ).json()["results"][0]
     assert "error" not in answer, answer
     assert answer["value"][1][:2] == shown and shown[1] in "ABCD"
+
+
+def test_the_readme_quotes_the_demo_as_it_is(demo_dir: Path):
+    """find55_readme item 5: the README quoted the demo's October as $738 expected in the
+    rest of the month, which the demo had long since printed as $794."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    quoted = re.search(r'"(October \d{4} is not over: [^"]+)", the\s+demo\'s October', readme)
+    assert quoted is not None
+    notes = [row[9] for row in load_workbook(demo_dir / "results.xlsx")["Forecast"]
+             .iter_rows(min_row=4, values_only=True) if row[:2] == ("All sales", "revenue")]  # fmt: skip
+    assert " ".join(quoted.group(1).split()) in notes
+    size = re.search(
+        r"\(([\d,]+) contacts, ~([\d,]+) deals, three\s+years of orders over (\d+) products\)",
+        readme,
+    )
+    assert size is not None
+    loaded = (demo_dir / "state" / "demo-output.txt").read_text().splitlines()[0]
+    counts = {m[2]: int(m[1].replace(",", "")) for m in re.finditer(r"([\d,]+) ([a-z]+)", loaded)}
+    assert counts["contacts"] == int(size[1].replace(",", ""))
+    assert counts["products"] == int(size[3])
+    assert abs(counts["deals"] - int(size[2].replace(",", ""))) <= 0.05 * counts["deals"]
