@@ -346,7 +346,7 @@ def demo(out_dir: Path, store_path: Path | None, seed: int, contacts: int, quiet
     from smbml_connect.report import HtmlReport, ResultsWorkbook
     from smbml_connect.sample import SampleConfig, generate
     from smbml_connect.steps import STEPS
-    from smbml_connect.store import Store
+    from smbml_connect.store import STORE_VARIABLE, Store, serve_command
 
     out_dir.mkdir(parents=True, exist_ok=True)
     store_file = store_path or out_dir / DEMO_STORE
@@ -366,6 +366,11 @@ def demo(out_dir: Path, store_path: Path | None, seed: int, contacts: int, quiet
                 progress,
             )
     _print_result(result, [p.resolve() for p in outputs])
+    _echo(
+        "The Instructions tab's =SMB.LEADSCORE_OF example reads this demo's store: for the "
+        f"Excel add-in, run `{serve_command(store_file)}` (xlwings add-in: set "
+        f"{STORE_VARIABLE} to {store_file.resolve()})."
+    )
 
 
 def _source_kinds() -> list[str]:
@@ -761,7 +766,10 @@ def _stopping() -> None:
 
 
 @cli.command()
-@_store_option("Store whose synced scores LEADSCORE_OF reads (default: your user data folder).")
+@_store_option(
+    "Store whose synced scores LEADSCORE_OF reads (default: $SMBML_STORE, else the store in "
+    "your user data folder)."
+)
 @click.option("--port", type=click.IntRange(1024, 65535), default=None, help="Port (default 8765).")
 @click.option(
     "--origin",
@@ -795,7 +803,7 @@ def serve(
     from smbml_connect.excel_addin.officejs import DEFAULT_PORT
     from smbml_connect.excel_addin.serve import ServeSettings, serve_forever
     from smbml_connect.runtime import freeze_loaded_objects
-    from smbml_connect.store import default_store_path
+    from smbml_connect.store import worksheet_store_path
 
     port = port or DEFAULT_PORT
     certs = office_dev_certs()
@@ -808,7 +816,7 @@ def serve(
     settings = ServeSettings(
         secret=code,
         port=port,
-        store_path=store_path or default_store_path(),
+        store_path=store_path or worksheet_store_path(),
         extra_origins=origins,
     )
     base = f"https://localhost:{port}"
@@ -879,7 +887,7 @@ def _status_store(config_path: Path, store_path: Path | None, named: bool = Fals
 def _status(path: Path, limit: int, listed: int | None = REJECTS_LISTED) -> None:
     from smbml_connect.store import Store
 
-    with Store(path) as store:
+    with Store.reading(path) as store:
         runs = store.runs(limit)
         _echo(f"Store: {path}")
         for source, (_, words, since) in store.accounts().items():  # which portal it holds

@@ -395,9 +395,16 @@ class FunctionContext:
         """Latest lead scores with emails, reloaded only when a newer run has stored some."""
         from smbml_connect.store import Store
 
-        if self.store_path is None or not Path(self.store_path).exists():
+        if self.store_path is None:
             return None
-        with self._lock, Store(self.store_path) as store:
+        if not Path(self.store_path).exists():
+            raise CellError(
+                f"no store at {self.store_path}, so no lead scores: run smbml run (or smbml "
+                "demo) first, or name the store it wrote (smbml serve --store PATH; for the "
+                "xlwings add-in, the SMBML_STORE environment variable)",
+                "#N/A",
+            )
+        with self._lock, Store.reading(self.store_path) as store:
             newest = store.latest_run_with("scores")
             if self._scores is None or self._scores[0] != newest:
                 scores = store.latest_outputs("scores")

@@ -58,11 +58,37 @@ _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # the latest of its group (a step skipped since still shows its last values). Every run
 # added its rows: a 20,000-customer shop's store grew 15 MB a run, 11 GB a month hourly.
 KEEP_RUNS = 10
+INTERRUPTED = "the process ended before the run finished"  # a 'running' run's process gone
 ZONE_CURSOR = "time_zone"  # beside a source's cursors: the zone its times were read in
 
 
 def default_store_path() -> Path:
     return Path(platformdirs.user_data_dir("smbml_connect", appauthor=False)) / "store.sqlite"
+
+
+STORE_VARIABLE = "SMBML_STORE"  # names the worksheet functions' store
+_SHELL_SAFE = re.compile(r"[\w@%+=:,./\\~-]+")  # a path no shell splits or expands
+
+
+def worksheet_store_path() -> Path:
+    """The store whose scores the worksheet functions read when no --store names one:
+    SMBML_STORE (the xlwings add-in, started by Excel, has no command line to take a
+    --store), else the default store that `smbml run` writes without a config's `store =`."""
+    named = os.environ.get(STORE_VARIABLE, "").strip()
+    return Path(named).expanduser() if named else default_store_path()
+
+
+def serve_command(store: Path) -> str:
+    """The `smbml serve` that reads `store`: its --store only where serve would not find
+    it by itself, the path in double quotes where a shell would split it (a space)."""
+    if store.resolve() == worksheet_store_path().resolve():
+        return "smbml serve"
+    text = str(store.resolve())
+    return (
+        f"smbml serve --store {text}"
+        if _SHELL_SAFE.fullmatch(text)
+        else f'smbml serve --store "{text}"'
+    )
 
 
 def now_text(clock: Clock = SYSTEM_CLOCK) -> str:
@@ -359,10 +385,20 @@ class SavedModel:
 class Store:
     """The embedded store. Open one per process; it is not shared across threads."""
 
-    def __init__(self, path: str | Path | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        *,
+        read_only: bool = False,
+    ) -> None:
         self.path = Path(path) if path is not None else default_store_path()
         self._outputs: dict[str, OutputTable] = dict(SHARED_OUTPUTS)
         self.clock = clock  # stamps runs, cursors, models and pushes
+        self.read_only = read_only
+        if read_only:
+            self._conn = _open_for_reading(self.path)
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
@@ -371,6 +407,27 @@ class Store:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
+
+    @classmethod
+    def reading(cls, path: str | Path) -> Store:
+        """The store opened for commands that only read it (`smbml status`, the worksheet
+        functions' lookups): nothing is written, no write lock is waited for, and a store
+        in a folder the user cannot write (a backup, a read-only share) still opens. One
+        from an older release is brought up to date first where it can be written; where
+        it cannot, that is said, since its tables are not what this release reads."""
+        store = cls(path, read_only=True)
+        if store.schema_version >= SCHEMA_VERSION:
+            store._refuse_newer()
+            return store
+        store.close()
+        try:
+            cls(path).close()  # the upgrade a run would do
+        except StoreError as exc:
+            raise StoreError(
+                f"the store {path} was written by an older smbml_connect and cannot be "
+                f"brought up to date here ({exc}); run smbml once where it can be written"
+            ) from None
+        return cls(path, read_only=True)
 
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
@@ -406,13 +463,17 @@ class Store:
     def schema_version(self) -> int:
         return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
-    def _migrate(self) -> None:
+    def _refuse_newer(self) -> None:
         current = self.schema_version
         if current > SCHEMA_VERSION:
             raise StoreError(
                 f"the store at {self.path} was written by a newer smbml_connect "
                 f"(schema {current}, this version knows {SCHEMA_VERSION}); upgrade smbml_connect"
             )
+
+    def _migrate(self) -> None:
+        self._refuse_newer()
+        current = self.schema_version
         for version in range(current + 1, SCHEMA_VERSION + 1):
             with self.transaction() as conn:
                 MIGRATIONS[version - 1](conn)
@@ -895,9 +956,8 @@ class Store:
         for run_id, pid in conn.execute("SELECT run_id, pid FROM runs WHERE status = 'running'"):
             if pid is None or not _process_alive(int(pid)):
                 conn.execute(
-                    "UPDATE runs SET status = 'interrupted', "
-                    "error = 'the process ended before the run finished' WHERE run_id = ?",
-                    (run_id,),
+                    "UPDATE runs SET status = 'interrupted', error = ? WHERE run_id = ?",
+                    (INTERRUPTED, run_id),
                 )
 
     def finish_run(
@@ -914,17 +974,25 @@ class Store:
             )
 
     def runs(self, limit: int = 10) -> pd.DataFrame:
-        try:
-            with self.transaction() as conn:
-                self._mark_interrupted(conn)
-        except StoreError:  # a read-only store still shows its runs
-            pass
-        return pd.read_sql_query(
-            "SELECT run_id, kind, source, started_at, finished_at, status, counts, error "
+        if not self.read_only:
+            try:
+                with self.transaction() as conn:
+                    self._mark_interrupted(conn)
+            except StoreError:  # a read-only store still shows its runs
+                pass
+        frame = pd.read_sql_query(
+            "SELECT run_id, kind, source, started_at, finished_at, status, counts, error, pid "
             "FROM runs ORDER BY run_id DESC LIMIT ?",
             self._conn,
             params=(limit,),
         )
+        # what _mark_interrupted would have written, shown without writing it
+        gone = (frame["status"] == "running") & ~frame["pid"].map(
+            lambda pid: pid is not None and not pd.isna(pid) and _process_alive(int(pid))
+        )
+        frame.loc[gone, "status"] = "interrupted"
+        frame.loc[gone, "error"] = INTERRUPTED
+        return frame.drop(columns="pid")
 
     def add_rejects(self, run_id: int | None, rejects: pd.DataFrame) -> None:
         if rejects.empty:
@@ -1229,6 +1297,45 @@ class Store:
 
 
 _MISSING = object()
+
+
+def _open_for_reading(path: Path) -> sqlite3.Connection:
+    """A read-only connection. SQLite reads a WAL store through its -shm file, which it
+    must create when it is missing: in a folder the user cannot write it refuses, and the
+    store is then read as a file no one changes (`immutable`), which is true only when no
+    -wal file beside it holds changes not yet in the store itself."""
+    if not path.is_file():
+        raise StoreError(f"no store at {path}")
+    target = path.resolve().as_uri()
+    try:
+        return _checked(sqlite3.connect(f"{target}?mode=ro", uri=True, isolation_level=None))
+    except sqlite3.OperationalError as exc:
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code not in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN):
+            raise StoreError(f"cannot read the store at {path}: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot read the store at {path}: {exc}") from exc
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise StoreError(
+            f"the store {path} has changes in {wal.name} that SQLite can read only by writing "
+            "a file beside it, and that folder cannot be written: open it where it can be, "
+            f"or copy {path.name} with its -wal and -shm files to a folder you can write"
+        )
+    try:
+        return _checked(sqlite3.connect(f"{target}?immutable=1", uri=True, isolation_level=None))
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot read the store at {path}: {exc}") from exc
+
+
+def _checked(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """The connection once a first read worked (SQLite opens files lazily), else closed."""
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def _cannot_write(path: Path, exc: sqlite3.OperationalError) -> StoreError | None:

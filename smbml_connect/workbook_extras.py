@@ -38,6 +38,7 @@ from smbml_connect.ports import (
     Tab,
     WorkbookChart,
 )
+from smbml_connect.store import STORE_VARIABLE, serve_command, worksheet_store_path
 
 __all__ = ["add_extras"]
 
@@ -200,12 +201,14 @@ def _instructions(
     sheet["A1"] = "Worksheet functions"
     sheet["A1"].font = Font(bold=True, size=14)
     lines = [
-        "Excel on Windows, Mac or the web: run `smbml serve`, sideload the manifest it prints "
-        "(Excel on the web: Home > Add-ins > More Add-ins > My Add-ins > Upload My Add-in; "
-        "Mac and Windows: see the README), enter the pairing code in the SMB ML pane, "
+        f"Excel on Windows, Mac or the web: run `{_serve(context)}`, sideload the manifest it "
+        "prints (Excel on the web: Home > Add-ins > More Add-ins > My Add-ins > Upload My "
+        "Add-in; Mac and Windows: see the README), enter the pairing code in the SMB ML pane, "
         "then type =SMB.FORECAST(...) and the others below.",
         "Windows desktop with xlwings: `xlwings addin install`, set UDF Modules to "
-        "smbml_connect.excel_addin.udfs, Import Functions; the names are SMB_FORECAST and so on.",
+        "smbml_connect.excel_addin.udfs, Import Functions; the names are SMB_FORECAST and so on"
+        + _xlwings_store(context)
+        + ".",
         "Each function spills a table with a header row. A problem shows as an Excel error value "
         "(#VALUE!, #NUM!, #N/A) whose message, e.g. 'FORECAST: need at least 8 dates, got 5', "
         "is in the SMB ML pane and the log.",
@@ -229,6 +232,19 @@ def _instructions(
     _lead_example(sheet, row + 1, examples.get("lead_emails"), context)
     for letter, width in zip("ABCDEFGH", (44, 16, 70, 40, 14, 14, 14, 30), strict=True):
         sheet.column_dimensions[letter].width = width
+
+
+def _serve(context: FunctionContext) -> str:
+    """The command whose LEADSCORE_OF reads the store this workbook's examples read."""
+    return "smbml serve" if context.store_path is None else serve_command(context.store_path)
+
+
+def _xlwings_store(context: FunctionContext) -> str:
+    """Where the xlwings add-in is told this workbook's store, when it would not find it."""
+    path = context.store_path
+    if path is None or path.resolve() == worksheet_store_path().resolve():
+        return ""
+    return f" (for LEADSCORE_OF on this workbook's data, set {STORE_VARIABLE} to {path.resolve()})"
 
 
 def _forecast_example(

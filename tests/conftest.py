@@ -53,6 +53,8 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert completed.returncode == 0, completed.stderr
     assert f"Wrote {out / 'results.xlsx'}" in completed.stdout
+    (out / "state").mkdir(exist_ok=True)
+    (out / "state" / "demo-output.txt").write_text(completed.stdout)  # what the user read
     return out
 
 

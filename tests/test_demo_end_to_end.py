@@ -1,14 +1,22 @@
 """The main job as a user runs it: the console script on a fresh folder."""
 
+import os
+import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
+from smbml_connect import runtime
 from smbml_connect.cli import cli
+from smbml_connect.excel_addin import serve as serve_module
+from smbml_connect.excel_addin.serve import PAIRING_HEADER, ServerThread
 
 
 def test_workbook_has_a_tab_per_output_and_rejects(demo_dir: Path):
@@ -286,3 +294,60 @@ def test_libreoffice_prints_the_demo_workbook_in_under_80_pages(demo_dir: Path, 
     assert len(pages) < 80
     first = pages[0].extract_text()  # Summary: labels and values on one page
     assert "Rows rejected" in first and "2,000" in first and "Summary, page 1 of" in first
+
+
+def test_the_instructions_lead_to_a_live_leadscore_of(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """find55_readme item 2: the tab said "run `smbml serve`", which reads the user data
+    folder's store, not the demo's, so its =SMB.LEADSCORE_OF example (99, A) was #N/A.
+    The command the tab and the demo give is run here, from another folder with an empty
+    user data folder, and the formula's call is sent to it as the add-in sends it."""
+    sheet = load_workbook(demo_dir / "results.xlsx")["Instructions"]
+    said = next(str(c.value) for c in sheet["A"] if "smbml serve" in str(c.value or ""))
+    command = re.search(r"run `(smbml serve[^`]*)`", said)
+    assert command is not None, said
+    printed = (demo_dir / "state" / "demo-output.txt").read_text()
+    assert f"run `{command.group(1)}`" in printed  # the demo says the same
+    email = next(c for c in sheet["A"] if c.value == "email")
+    shown = [sheet.cell(row=email.row + 2, column=c).value for c in (4, 5)]
+    started: dict[str, Any] = {}
+    monkeypatch.setattr(serve_module, "serve_forever", lambda s, c: started.update(s=s, c=c))
+    monkeypatch.setattr(runtime, "freeze_loaded_objects", lambda: None)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("SMBML_STORE", raising=False)
+    port = 19765 + os.getpid() % 1000
+    args = [*shlex.split(command.group(1))[1:], "--port", str(port), "--cert-dir", "certs"]
+    result = CliRunner().invoke(cli, ["--log-file", "log.txt", *args])
+    assert result.exit_code == 0, result.output
+    with ServerThread(started["s"], started["c"]), requests.Session() as session:
+        session.verify, session.trust_env = str(started["c"].ca), False
+        answer = session.post(
+            f"https://localhost:{port}/api/batch",
+            json={"calls": [{"name": "LEADSCORE_OF", "args": [sheet.cell(email.row, 2).value]}]},
+            headers={PAIRING_HEADER: started["s"].secret.reveal()},
+        ).json()["results"][0]
+    assert "error" not in answer, answer
+    assert answer["value"][1][:2] == shown and shown[1] in "ABCD"
+
+
+def test_the_readme_quotes_the_demo_as_it_is(demo_dir: Path):
+    """find55_readme item 5: the README quoted the demo's October as $738 expected in the
+    rest of the month, which the demo had long since printed as $794."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    quoted = re.search(r'"(October \d{4} is not over: [^"]+)", the\s+demo\'s October', readme)
+    assert quoted is not None
+    notes = [row[9] for row in load_workbook(demo_dir / "results.xlsx")["Forecast"]
+             .iter_rows(min_row=4, values_only=True) if row[:2] == ("All sales", "revenue")]  # fmt: skip
+    assert " ".join(quoted.group(1).split()) in notes
+    size = re.search(
+        r"\(([\d,]+) contacts, ~([\d,]+) deals, three\s+years of orders over (\d+) products\)",
+        readme,
+    )
+    assert size is not None
+    loaded = (demo_dir / "state" / "demo-output.txt").read_text().splitlines()[0]
+    counts = {m[2]: int(m[1].replace(",", "")) for m in re.finditer(r"([\d,]+) ([a-z]+)", loaded)}
+    assert counts["contacts"] == int(size[1].replace(",", ""))
+    assert counts["products"] == int(size[3])
+    assert abs(counts["deals"] - int(size[2].replace(",", ""))) <= 0.05 * counts["deals"]

@@ -16,6 +16,7 @@ import sys
 import types
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,13 @@ import xlwings as xw
 from excel_helpers import leads_table, monthly, orders
 from xlwings import conversion
 
-from smbml_connect.functions import REGISTRY
+import smbml_connect.store as store_module
+from smbml_connect.connectors.sample.source import SampleSource
+from smbml_connect.functions import REGISTRY, FunctionContext, call
+from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.sample import SampleConfig, generate
+from smbml_connect.steps import steps_by_name
+from smbml_connect.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 MISSING = object()
@@ -281,3 +288,42 @@ def test_ets_reads_values_stored_as_text(udfs):
     out = call_like_excel(udfs.SMB_FORECAST_ETS, target, as_text, dates, MISSING)
     assert out == call_like_excel(udfs.SMB_FORECAST_ETS, target, values, dates, MISSING)
     assert isinstance(out[0][0], float)
+
+
+def _scored_store(path: Path, business) -> tuple[str, int, str]:
+    """A store after a run of the lead scores: (email, score, tier) of a scored contact."""
+    with Store(path) as store:
+        options = RunOptions(steps=steps_by_name(["lead_scores"]), as_of=business.as_of)
+        run_pipeline(SampleSource(business), store, options)
+        scores = store.latest_outputs("scores")
+        contacts = store.read("contacts").set_index("contact_id")
+    lead = scores[scores["model"] == "lead_score"].iloc[-1]
+    return str(contacts.loc[lead["entity_id"], "email"]), round(lead["value"]), lead["label"]
+
+
+def test_leadscore_of_reads_the_store_smbml_serve_reads(udfs, small, tmp_path, monkeypatch):
+    """find55_readme item 1: the add-in called the registry without a store, so every
+    SMB_LEADSCORE_OF was #N/A "no lead scores stored yet: run smbml run" after a run."""
+    default = tmp_path / "user data" / "store.sqlite"
+    default.parent.mkdir()
+    monkeypatch.setattr(store_module, "default_store_path", lambda: default)
+    monkeypatch.delenv("SMBML_STORE", raising=False)
+    email, score, tier = _scored_store(default, small)
+    out = call_like_excel(udfs.SMB_LEADSCORE_OF, email.upper(), MISSING)
+    assert out[0] == ["score", "tier", "reasons", "scored at"]
+    assert out[1][:2] == [score, tier] and out[1][2]
+    assert call("LEADSCORE_OF", [email], FunctionContext(store_path=default)).value[1][:2] == [
+        score,
+        tier,
+    ]  # what smbml serve answers with its default store
+    # another store, named as the add-in can be told it (it has no command line)
+    other = tmp_path / "shop" / "shop.sqlite"
+    other.parent.mkdir()
+    shop = generate(SampleConfig(contacts=200, seed=11))  # another shop's contacts
+    other_email, other_score, other_tier = _scored_store(other, shop)
+    monkeypatch.setenv("SMBML_STORE", str(other))
+    assert call_like_excel(udfs.SMB_LEADSCORE_OF, other_email, False) == [
+        [other_score, other_tier, mock.ANY, mock.ANY]
+    ]
+    monkeypatch.setenv("SMBML_STORE", str(tmp_path / "nowhere.sqlite"))
+    assert call_like_excel(udfs.SMB_LEADSCORE_OF, email) == [[excel_error("#N/A")]]

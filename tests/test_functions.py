@@ -235,7 +235,9 @@ def test_leadscore_of_reads_the_latest_synced_scores(tmp_path, business):
     assert missing.error == "LEADSCORE_OF: no scored contact with email or id 'nobody@example.com'"
     assert missing.code == "#N/A"  # a lookup without a match, as VLOOKUP's
     empty = call("LEADSCORE_OF", ["x@example.com"], FunctionContext(store_path=tmp_path / "none"))
-    assert empty.error.startswith("LEADSCORE_OF: no lead scores stored yet")
+    # which store was read, and how to name another (the demo's, a config's `store =`)
+    assert empty.error.startswith(f"LEADSCORE_OF: no store at {tmp_path / 'none'}, so no lead")
+    assert "smbml serve --store PATH" in empty.error and "SMBML_STORE" in empty.error
     assert empty.code == "#N/A"
 
 

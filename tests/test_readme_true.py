@@ -104,3 +104,27 @@ def test_the_quickstart_demo_tells_where_the_smbml_command_is(
     monkeypatch.chdir(tmp_path)  # run from another folder: the path must still be right
     quickstart.next_steps()
     assert f"`source {ROOT / '.venv' / 'bin' / 'activate'}`" in capsys.readouterr().out
+
+
+def test_the_scheduler_and_command_examples_keep_comments_where_their_tools_allow_them():
+    """find55_readme item 4: the systemd unit had `EnvironmentFile=... # SMBML_...`, and
+    systemd takes only whole lines as comments, so the path read ended in the comment and
+    every timed run failed. TOML and shells take a comment after a value; these do not."""
+    units = _blocks("ini")
+    assert units
+    for _, block in units:  # systemd: whole-line comments (# or ;), sections, Key=value
+        for line in block.splitlines():
+            text = line.strip()
+            if not text or text[0] in "#;" or re.fullmatch(r"\[\w+\]", text):
+                continue
+            key, sign, value = text.partition("=")
+            assert sign and re.fullmatch(r"-?[A-Z][A-Za-z]+", key), line
+            assert not re.search(r"\s[#;]", value), f"a comment inside a setting: {line}"
+    for _, block in _blocks("cron"):  # five time fields and a command, where % is a newline
+        for line in block.splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                fields = line.split(None, 5)
+                assert len(fields) == 6, line
+                assert "%" not in fields[5].replace("\\%", ""), line
+    for _, block in _blocks("bat"):  # cmd.exe has REM, no #: it passed "#" on to smbml
+        assert all("#" not in line for line in block.splitlines()), block

@@ -12,7 +12,7 @@ import pytest
 
 from smbml_connect.errors import StoreError
 from smbml_connect.schema import validate
-from smbml_connect.store import SCHEMA_VERSION, Store
+from smbml_connect.store import INTERRUPTED, SCHEMA_VERSION, Store
 
 
 def contacts(ids, email_domain="x.com"):
@@ -77,6 +77,9 @@ def test_runs_rejects_and_interrupted_runs(store):
         conn.execute(
             "INSERT INTO runs (kind, started_at, status, pid) VALUES ('run', 'x', 'running', 999999999)"
         )
+    with Store.reading(store.path) as reader:  # status: said so without writing it
+        shown = reader.runs()
+    assert shown.loc[0, "status"] == "interrupted" and shown.loc[0, "error"] == INTERRUPTED
     assert "interrupted" in set(store.runs()["status"])
 
 

@@ -224,7 +224,7 @@ def create_app(settings: ServeSettings) -> Guard:
             path = settings.store_path
             if path is None or not Path(path).exists():
                 return {"path": str(path) if path else None, "scores_run": None}
-            with Store(path) as store:
+            with Store.reading(path) as store:
                 return {"path": str(path), "scores_run": store.latest_run_with("scores")}
 
         stats = context.cache.stats

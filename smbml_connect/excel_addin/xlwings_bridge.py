@@ -7,21 +7,24 @@ A missing number is #N/A, as in Excel's own functions. A failure is an Excel err
 value (#VALUE!, #NUM!, #N/A...) that IFERROR can catch, returned as the COM error
 variant pywin32 provides, the form xlwings itself reads cell errors in (the free part
 of xlwings has no error type of its own for UDF results); its message goes to the
-smbml log, since a cell holding an error value has no room for text.
+smbml log, since a cell holding an error value has no room for text. LEADSCORE_OF reads
+the store `smbml serve` reads without --store: SMBML_STORE, else the default store.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
 
 from smbml_connect.cell_values import header_text
-from smbml_connect.functions import call, function
+from smbml_connect.functions import FunctionContext, call, function
+from smbml_connect.store import worksheet_store_path
 
-__all__ = ["CATEGORY", "XL_ERRORS", "arg_doc", "described", "error_value", "run"]
+__all__ = ["CATEGORY", "XL_ERRORS", "arg_doc", "context", "described", "error_value", "run"]
 
 log = logging.getLogger(__name__)
 CATEGORY = "SMB ML"
@@ -77,10 +80,20 @@ def _cells(value: Any) -> Any:
     return value
 
 
+_CONTEXTS: dict[Path, FunctionContext] = {}
+
+
+def context() -> FunctionContext:
+    """What the calls read: the store `smbml serve` reads without --store (SMBML_STORE,
+    else the default store), one context per store so its scores are loaded once."""
+    path = worksheet_store_path()
+    return _CONTEXTS.setdefault(path, FunctionContext(store_path=path))
+
+
 def run(name: str, *args: Any) -> Any:
     """The answer as rows (the header row first, unless asked to leave it out), with
     Excel's error values where a number is missing or the call failed."""
-    result = call(name, [_cells(a) for a in args])
+    result = call(name, [_cells(a) for a in args], context())
     if result.error is not None or result.value is None:
         log.warning("SMB_%s: %s %s", name.replace(".", "_"), result.code, result.error)
         return error_value(result.code)
