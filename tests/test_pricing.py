@@ -693,3 +693,61 @@ def test_a_range_wholly_above_zero_keeps_the_price_and_says_sales_rose_with_it()
     assert "barely react" not in reason_for(forced, 0.6, "JPY")
     negative = choose_price(-0.6, 0.15, 1150, 400, 20, rails)  # a real small reaction
     assert negative.suggested > 1150 and not negative.guess
+
+
+def _quantity_break(weeks: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A B2B product at 50.00 for 1-9 units and 45.00 for 10 or more, in the same weeks: its
+    weekly price is set by the size of the orders that came in, not chosen by buyers."""
+    rng = np.random.default_rng(seed)
+    lines, orders = [], []
+    for week in range(weeks):
+        for _ in range(int(rng.poisson(3))):
+            units = int(rng.choice([2, 4, 6, 12, 20, 30]))
+            order = f"QB-{len(orders)}"
+            day = pd.Timestamp("2025-06-02", tz="UTC") + pd.Timedelta(
+                days=7 * week + int(rng.integers(0, 7)), hours=10
+            )
+            price = 45.0 if units >= 10 else 50.0
+            orders.append({"order_id": order, "ordered_at": day, "total": price * units})
+            lines.append({"order_id": order, "line_no": 1, "product_id": "QB",
+                          "quantity": float(units), "unit_price": price, "discount": 0.0})  # fmt: skip
+    return pd.DataFrame(lines), pd.DataFrame(orders)
+
+
+def test_a_product_sold_at_a_mix_of_prices_teaches_no_other_product_how_buyers_react():
+    """A quantity break (find55_prices item 1) was refused as "a mix of prices", but its
+    elasticity of -12 (big orders at the low price) still went into its category's fit and
+    the pool: a kitchen product that barely reacts to price was cut 9% as "very
+    price-sensitive (-2.4)", and three others with it. The shop with the quantity break and
+    the shop without it now get the same estimates for every other product."""
+    rng = np.random.default_rng(55)
+    levels = (1.0, 1.1, 0.9, 1.05)  # a new price every 13 weeks
+    plan = {"INE": (30.0, -0.5, 25), "ELA": (20.0, -3.0, 25), "NOC": (25.0, -1.2, 15)}
+    weekly = {
+        product: [
+            (round(base * levels[(w // 13) % 4], 2),
+             int(rng.poisson(pace * levels[(w // 13) % 4] ** elasticity)))
+            for w in range(78)
+        ]
+        for product, (base, elasticity, pace) in plan.items()
+    }  # fmt: skip
+    lines, orders = _orders_of(weekly, start="2025-06-02")
+    qb_lines, qb_orders = _quantity_break(78, seed=5)
+    products = pd.DataFrame({
+        "product_id": ["INE", "ELA", "NOC", "QB"], "name": ["Pan", "Lamp", "Tee", "Beans"],
+        "category": ["Kitchen", "Gadgets", "Apparel", "Kitchen"],
+        "unit_cost": [12.0, 4.0, None, 30.0],
+    })  # fmt: skip
+    as_of = pd.Timestamp("2026-12-01", tz="UTC")
+    both = suggest_prices(pd.concat([lines, qb_lines]), products, pd.concat([orders, qb_orders]),
+                          as_of=as_of).set_index("product_id")  # fmt: skip
+    alone = suggest_prices(lines, products[products["product_id"] != "QB"], orders,
+                           as_of=as_of).set_index("product_id")  # fmt: skip
+    assert both.loc["QB", "reason"].startswith("No suggestion: sold at several prices in the same")
+    assert pd.isna(both.loc["QB", "suggested_price"]) and both.loc["QB", "weeks_with_sales"] > 70
+    for product in plan:
+        for column in ("elasticity", "elasticity_lo", "elasticity_hi", "suggested_price"):
+            assert both.loc[product, column] == pytest.approx(alone.loc[product, column]), (
+                product, column, both.loc[product, "reason"], alone.loc[product, "reason"],
+            )  # fmt: skip
+    assert "Kitchen" not in both.loc["INE", "reason"]  # its category's other product taught none

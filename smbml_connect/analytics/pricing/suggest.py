@@ -617,10 +617,8 @@ def _only_promoted(paid: Mapping[str, float] | None, facts: Mapping[str, float])
     return same and float(facts["price_high"]) > float(facts["price_low"]) + 0.005
 
 
-def _mixed(prices: tuple[float, float, float] | None, rails: Guardrails) -> str | None:
+def _mixed(prices: tuple[float, float, float], rails: Guardrails) -> str:
     """Why a product sold at several prices in the same weeks gets no suggestion."""
-    if prices is None:
-        return None
     low, high, share = prices
     return (
         f"sold at several prices in the same week ({rails.money(low)} to {rails.money(high)}, "
@@ -691,8 +689,13 @@ def suggest_prices(
     listed_prices = [p for p in map(_positive, prices.values()) if p is not None]
     rails, grid_words = _shop_rails(rails, history.currency or currency,
                                     [*history.list_prices, *listed_prices])  # fmt: skip
+    # A product sold at a mix of prices each week teaches no one how buyers react: it is left
+    # out of the fits and of the pool, and refused with the reason.
+    mixed = {pid: _mixed(prices, rails) for pid, prices in history.mixed.items()}
     demands = (
-        fit_product_demand(history.frame, categories, rails.currency) if len(history.frame) else []
+        fit_product_demand(history.frame, categories, rails.currency, mixed)
+        if len(history.frame)
+        else []
     )
     usable = [d for d in demands if d.refusal is None and d.product_id not in history.silent]
     pooled = dict(
@@ -733,7 +736,7 @@ def suggest_prices(
         if demand.refusal:
             rows.append(_refused(pid, demand.refusal, current) | facts)
             continue
-        apart = _listed_apart(listed, paid.get(pid), rails) or _mixed(history.mixed.get(pid), rails)
+        apart = _listed_apart(listed, paid.get(pid), rails)
         if apart:
             rows.append(_refused(pid, apart, current) | facts)
             continue
