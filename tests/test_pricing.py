@@ -751,3 +751,47 @@ def test_a_product_sold_at_a_mix_of_prices_teaches_no_other_product_how_buyers_r
                 product, column, both.loc[product, "reason"], alone.loc[product, "reason"],
             )  # fmt: skip
     assert "Kitchen" not in both.loc["INE", "reason"]  # its category's other product taught none
+
+
+def test_a_floor_above_its_ceiling_or_keyed_to_no_product_is_one_clear_line():
+    """find55_prices item 4: ELA's floor 30 and ceiling 20 gave "Lower to 20.95", under the
+    one and above the other; a floor keyed "ine" for product INE (a SKU typed in lower case)
+    was not applied and INE was cut under it, without a word."""
+    with pytest.raises(ValueError, match="ELA's floor 30 is above its ceiling 20"):
+        PricingSettings(floor={"ELA": 30.0}, ceiling={"ELA": 20.0})
+    with pytest.raises(ValueError, match="ela's floor 30 is above its ceiling 20"):
+        PricingSettings(floor={"ela": 30.0}, ceiling={"ELA": 20.0})  # the same product
+    with pytest.raises(ValueError, match="floor names one product twice, as 'ELA' and 'ela'"):
+        PricingSettings(floor={"ELA": 30.0, "ela": 25.0})
+    with pytest.raises(ValueError, match="INE's ceiling must be a price above 0, got -5"):
+        PricingSettings(ceiling={"INE": -5.0})
+    with pytest.raises(ConfigError, match="A's floor 30 is above its ceiling 25"):
+        Guardrails(floor={"A": 30.0}, ceiling=25.0)
+    assert PricingSettings(floor={"ELA": 19.0}, ceiling={"ELA": 20.0}).floor == {"ELA": 19.0}
+
+    rng = np.random.default_rng(12)
+    weekly = {
+        product: [(base * (1.1 if (w // 13) % 2 else 1.0), int(rng.poisson(20)))
+                  for w in range(78)]
+        for product, base in (("INE", 33.95), ("ELA", 22.95), ("ela2", 9.5))
+    }  # fmt: skip
+    lines, orders = _orders_of(weekly, start="2025-06-02")
+    products = pd.DataFrame({"product_id": ["INE", "ELA", "ela2"], "name": ["Pan", "Lamp", "Cup"],
+                             "price": [33.95, 22.95, 9.5], "unit_cost": [12.0, 4.0, 3.0]})  # fmt: skip
+    rails = Guardrails(floor={"ine": 35.0, "XYZ": 3.0}, ceiling={"ELA": 23.0})
+    frame = suggest_prices(lines, products, orders, rails,
+                           pd.Timestamp("2026-12-01", tz="UTC")).set_index("product_id")  # fmt: skip
+    assert frame.loc["INE", "suggested_price"] >= 35.0  # the floor holds, typed in any case
+    assert frame.attrs["limits"] == [
+        "your floor for 'XYZ' is not applied: no product in your products list or order lines "
+        "has that id (the Prices tab's Product ID column)",
+        "product ids match whatever their case: your floor for 'ine' is applied to INE",
+    ]
+    context = StepContext(
+        pd.Timestamp("2026-12-01", tz="UTC"), "EUR",
+        settings={"pricing": PricingSettings(floor={"ine": 35.0, "XYZ": 3.0})},
+    )  # fmt: skip
+    result = pricing_step({"order_lines": lines, "orders": orders, "products": products}, context)
+    said = "Prices: your floor for 'XYZ' is not applied: no product in your products list"
+    assert sum(line.startswith(said) for line in result.summary) == 1
+    assert "Your floor for 'XYZ' is not applied" in result.notes["Prices"]

@@ -59,6 +59,39 @@ def _per_product(value: float | Mapping[str, float] | None, product: str) -> flo
     return None if value is None else float(value)
 
 
+Limit = float | Mapping[str, float] | None
+
+
+def limits_problem(floor: Limit, ceiling: Limit) -> str | None:
+    """What is wrong with a floor and a ceiling, in one line naming the product and the
+    values, or None. A floor above its ceiling was taken: ELA's floor 30 and ceiling 20 gave
+    20.95, under the one and above the other, "short of the price floor" (find55_prices
+    item 4). Product ids match whatever their case, so "ela" and "ELA" in one table are the
+    same product twice."""
+    tables: dict[str, dict[str, tuple[str, float]]] = {}
+    for kind, value in (("floor", floor), ("ceiling", ceiling)):
+        named = value if isinstance(value, Mapping) else {"": value} if value is not None else {}
+        folded: dict[str, tuple[str, float]] = {}
+        for key, number in named.items():
+            product = f"{key}'s {kind}" if key else f"price {kind}"
+            if pd.isna(number) or number <= 0:
+                return f"{product} must be a price above 0, got {number}"
+            if str(key).casefold() in folded:
+                first = folded[str(key).casefold()][0]
+                return (
+                    f"{kind} names one product twice, as {first!r} and {key!r} (product ids "
+                    "match whatever their case)"
+                )
+            folded[str(key).casefold()] = (str(key), float(number))
+        tables[kind] = folded
+    for key, (name, low) in tables["floor"].items():
+        for other, (theirs, high) in tables["ceiling"].items():
+            if low > high and (key == other or "" in (key, other)):
+                whose = f"{name or theirs}'s" if name or theirs else "the price"
+                return f"{whose} floor {low:g} is above its ceiling {high:g}"
+    return None
+
+
 @dataclass(frozen=True)
 class Guardrails:
     """Limits every suggestion stays inside; floor and ceiling may be set per product.
@@ -84,9 +117,9 @@ class Guardrails:
             raise ConfigError(f"min_margin must be from 0 up to 1, got {self.min_margin}")
         if self.ending is not None and not 0 <= self.ending < 1:
             raise ConfigError(f"ending must be the cents part, like 0.99, got {self.ending}")
-        floor, ceiling = self.floor, self.ceiling
-        if isinstance(floor, int | float) and isinstance(ceiling, int | float) and floor > ceiling:
-            raise ConfigError(f"price floor {self.floor} is above the ceiling {self.ceiling}")
+        problem = limits_problem(self.floor, self.ceiling)
+        if problem:
+            raise ConfigError(problem)
         smallest = self.money(10.0**-self.digits)
         for key, value in (("round_to", self.round_to), ("ending", self.ending)):
             if value is None:
@@ -652,6 +685,44 @@ def _shop_rails(
     )
 
 
+def _limits_for(rails: Guardrails, ids: set[str]) -> tuple[Guardrails, list[str]]:
+    """The per-product floors and ceilings keyed by the products' own ids, and a line for
+    each one that names no product. A SKU is typed in either case, so a key matches the one
+    product whose id it is whatever the case; a floor keyed "ine" for product INE was not
+    applied, without a word, and INE was cut under it (find55_prices item 4)."""
+    folded: dict[str, list[str]] = {}
+    for pid in ids:
+        folded.setdefault(pid.casefold(), []).append(pid)
+    said: list[str] = []
+    recased: list[str] = []
+    keyed: dict[str, Limit] = {"floor": rails.floor, "ceiling": rails.ceiling}
+    for kind, value in list(keyed.items()):
+        if not isinstance(value, Mapping):
+            continue
+        mine: dict[str, float] = {}
+        for key, number in value.items():
+            found = [key] if key in ids else sorted(folded.get(str(key).casefold(), []))
+            if len(found) == 1:
+                mine[found[0]] = number
+                if found[0] != key:
+                    recased.append(f"your {kind} for {key!r} is applied to {found[0]}")
+            elif found:
+                said.append(
+                    f"your {kind} for {key!r} is not applied: it matches products "
+                    f"{' and '.join(found)} only when their case is ignored (write the id as "
+                    "in your data)"
+                )
+            else:
+                said.append(
+                    f"your {kind} for {key!r} is not applied: no product in your products "
+                    "list or order lines has that id (the Prices tab's Product ID column)"
+                )
+        keyed[kind] = mine
+    if recased:
+        said.append(f"product ids match whatever their case: {'; '.join(recased)}")
+    return replace(rails, floor=keyed["floor"], ceiling=keyed["ceiling"]), said
+
+
 def suggest_prices(
     order_lines: pd.DataFrame,
     products: pd.DataFrame | None = None,
@@ -689,6 +760,10 @@ def suggest_prices(
     listed_prices = [p for p in map(_positive, prices.values()) if p is not None]
     rails, grid_words = _shop_rails(rails, history.currency or currency,
                                     [*history.list_prices, *listed_prices])  # fmt: skip
+    known = {*map(str, catalogue.index), *history.frame["product_id"].astype(str)}
+    if "product_id" in order_lines.columns:
+        known |= set(order_lines["product_id"].dropna().astype(str))
+    rails, limit_notes = _limits_for(rails, known)
     # A product sold at a mix of prices each week teaches no one how buyers react: it is left
     # out of the fits and of the pool, and refused with the reason.
     mixed = {pid: _mixed(prices, rails) for pid, prices in history.mixed.items()}
@@ -805,6 +880,7 @@ def suggest_prices(
     frame["expected_profit_change"] = frame.get("profit_change", np.nan)
     frame = frame.sort_values("product_id", ignore_index=True)
     frame.attrs["notes"] = history.notes
+    frame.attrs["limits"] = limit_notes
     frame.attrs["price_grid"] = grid_words
     frame.attrs["controls"] = sorted({c for d in demands for c in d.controls})
     frame.attrs["weeks"] = int(history.frame["week"].nunique()) if len(history.frame) else 0
