@@ -795,3 +795,62 @@ def test_a_floor_above_its_ceiling_or_keyed_to_no_product_is_one_clear_line():
     said = "Prices: your floor for 'XYZ' is not applied: no product in your products list"
     assert sum(line.startswith(said) for line in result.summary) == 1
     assert "Your floor for 'XYZ' is not applied" in result.notes["Prices"]
+
+
+def test_a_price_a_guardrail_keeps_names_it_and_what_the_price_would_be_without_it():
+    """find55_prices item 2: the floor at today's price (a margin, a ceiling the same) held a
+    product whose best price within a step was 10% away, and the reason said "Keep 22.95: it
+    is already close to the best price", so the owner never learnt what the rule cost."""
+    free = choose_price(-2.9, 0.3, 22.95, 4.59, 20, Guardrails(currency="EUR"), "P")
+    assert free.suggested == 20.66
+    for rails, rule in (
+        (Guardrails(floor={"P": 22.95}, currency="EUR"), "your price floor of €22.95"),
+        (Guardrails(min_margin=0.8, currency="EUR"),
+         "your minimum margin of 80% (the unit cost of €4.59 needs €22.95)"),
+    ):  # fmt: skip
+        kept = choose_price(-2.9, 0.3, 22.95, 4.59, 20, rails, "P")
+        reason = reason_for(kept, -2.9, "EUR")
+        assert kept.suggested == 22.95 and "close to the best price" not in reason
+        assert reason.startswith(
+            f"Keep €22.95: {rule} holds it; without it, the best price within the 10% limit "
+            f"per step would be €20.66 (-10%), expected profit +€{free.changes['profit'][0]:,.0f}"
+            " a month (elasticity -2.9)."
+        ), reason
+    ceiling = choose_price(-0.5, 0.2, 22.95, 4.59, 20, Guardrails(ceiling={"P": 22.95}), "P")
+    assert reason_for(ceiling, -0.5).startswith(
+        "Keep 22.95: your price ceiling of 22.95 holds it; without it, the best price within "
+        "the 10% limit per step would be 25.24 (+10%)"
+    )
+    # a floor under today's price that leaves only a move too small to pay
+    near = choose_price(-2.19, 0.18, 10.52, 5.13, 20,
+                        Guardrails(max_change=0.2, floor={"P": 10.33}, ceiling={"P": 10.87}), "P")  # fmt: skip
+    assert reason_for(near, -2.19).startswith(
+        "Keep 10.52: your price floor of 10.33 leaves no change that clearly pays; without it,"
+    )
+    # uncertain without the floor too: that is the reason, not "close to the best price"
+    unsure = choose_price(-2.9, 1.6, 22.95, 4.59, 20, Guardrails(floor={"P": 22.95}), "P")
+    without = choose_price(-2.9, 1.6, 22.95, 4.59, 20)
+    assert unsure.kept_because == without.kept_because
+    assert "so a cut would rest on a guess" in (unsure.kept_because or "")
+
+
+def test_a_margin_that_cannot_be_checked_and_a_move_under_half_a_percent_are_said():
+    """find55_prices item 6: a 60% minimum margin on a product without a unit cost was not
+    applied without a word, and a forced move of 0.1% read "Raise to 41.00 (+0%)"."""
+    rng = np.random.default_rng(6)
+    weekly = {p: [(base * (1.1 if (w // 13) % 2 else 1.0), int(rng.poisson(25))) for w in range(78)]
+              for p, base in (("NOC", 25.95), ("INE", 33.95))}  # fmt: skip
+    lines, orders = _orders_of(weekly, start="2025-06-02")
+    products = pd.DataFrame({"product_id": ["NOC", "INE"], "unit_cost": [None, 12.0]})
+    frame = suggest_prices(lines, products, orders, Guardrails(min_margin=0.6),
+                           pd.Timestamp("2026-12-01", tz="UTC")).set_index("product_id")  # fmt: skip
+    assert frame.loc["NOC", "reason"].endswith(
+        "Unit cost unknown, so this aims at revenue, and your minimum margin of 60% cannot be "
+        "checked; add the cost to aim at profit."
+    )
+    assert "cannot be checked" not in frame.loc["INE", "reason"]
+    rails = Guardrails(min_margin=0.5, ceiling={"S": 41.0}, ending=0.95, currency="EUR")
+    up = choose_price(-1.4, 0.4, 40.95, 20.5, 6, rails, "S")
+    assert up.suggested == 41.0 and reason_for(up, -1.4, "EUR").startswith(
+        "Raise to €41.00 (+0.1%)"
+    )
