@@ -854,3 +854,27 @@ def test_a_margin_that_cannot_be_checked_and_a_move_under_half_a_percent_are_sai
     assert up.suggested == 41.0 and reason_for(up, -1.4, "EUR").startswith(
         "Raise to €41.00 (+0.1%)"
     )
+
+
+def test_a_sale_price_off_the_shops_grid_is_named_when_it_turns_the_grid_off():
+    """find55_prices item 5: one 30%-off week typed as the line price (28.66 among prices that
+    all end in .95) turned the .95 grid off for every product without a word. The grid is
+    still read from every price; the note names the price and the setting that keeps it."""
+    rng = np.random.default_rng(5)
+    weekly = {p: [(base + (1.0 if (w // 13) % 2 else 0.0), int(rng.poisson(20))) for w in range(78)]
+              for p, base in (("A", 22.95), ("B", 33.95), ("C", 40.95), ("D", 12.95))}  # fmt: skip
+    lines, orders = _orders_of(weekly, start="2025-06-02")
+    frame = suggest_prices(lines, None, orders, as_of=pd.Timestamp("2026-12-01", tz="UTC"))
+    assert frame.attrs["price_grid"].startswith("suggested prices end in .95, as all 8 prices")
+    sale = (lines["product_id"] == "C") & (lines.index % 9 == 0)
+    lines.loc[sale, "unit_price"] = 28.66
+    frame = suggest_prices(lines, None, orders, as_of=pd.Timestamp("2026-12-01", tz="UTC"))
+    assert (
+        frame.attrs["price_grid"]
+        == frame.attrs["grid_broken"]
+        == (
+            "suggested prices keep to no price grid: 8 of the 9 prices in your products list and "
+            "order lines end in .95, but 28.66 does not (a sale price typed as the line price?); "
+            "`ending = 0.95` under [analytics.pricing] keeps suggestions on that grid"
+        )
+    )

@@ -179,7 +179,11 @@ def pricing_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
         raise NotEnoughDataError("no product sold in a complete week yet")
     result = StepResult()
     result.outputs["price_suggestions"] = _store_rows(frame).assign(scored_at=context.as_of)
-    limits = [note[0].upper() + note[1:] + "." for note in frame.attrs.get("limits", [])]
+    limits = [
+        note[0].upper() + note[1:] + "."
+        for note in [*frame.attrs.get("limits", []), frame.attrs.get("grid_broken", "")]
+        if note
+    ]
     result.add_tab(
         PRICES_TAB,
         _sheet(frame),

@@ -791,7 +791,7 @@ def _shop_rails(
                        if rails.coarse else "")  # fmt: skip
     grid = price_grid(prices, rails.currency)
     if grid is None:
-        return rails, ""
+        return rails, _grid_broken(prices, rails)
     rails = replace(rails, round_to=grid[0], ending=grid[1])
     return rails, (
         f"suggested prices {rails.grid_rule()}, as all {len(set(prices)):,} prices in your "
@@ -836,6 +836,36 @@ def _limits_for(rails: Guardrails, ids: set[str]) -> tuple[Guardrails, list[str]
     if recased:
         said.append(f"product ids match whatever their case: {'; '.join(recased)}")
     return replace(rails, floor=keyed["floor"], ceiling=keyed["ceiling"]), said
+
+
+def _grid_broken(prices: Sequence[float], rails: Guardrails) -> str:
+    """Why suggestions keep to no grid when all but a few of the shop's prices keep one ("" when
+    they are not that close): a sale typed as the line price (28.66 among .95 prices) turned
+    the grid off for every product without a word (find55_prices item 5). The grid is read
+    from every price, so the few are not dropped; the words name them and the setting."""
+    scale = 10**rails.digits
+    found = sorted({round(float(p), rails.digits) for p in prices if p and p > 0})
+    units = np.round(np.asarray(found) * scale).astype(np.int64)
+    most = max(1, len(found) // 10)  # at most one price in ten off the grid
+    for step in sorted((s for s in GRID_STEPS[1:] if s <= max(100, scale)), reverse=True):
+        rests, counts = np.unique(units % step, return_counts=True)
+        rest = int(rests[np.argmax(counts)])
+        off = [p for p, u in zip(found, units, strict=True) if u % step != rest]
+        kept = [p for p, u in zip(found, units, strict=True) if u % step == rest]
+        grid = price_grid(kept, rails.currency) if 0 < len(off) <= most else None
+        if grid is None:
+            continue
+        near = replace(rails, round_to=grid[0], ending=grid[1])
+        setting = (f"ending = {grid[1]:g}" if grid[1] is not None and grid[0] * scale == scale
+                   else f"round_to = {grid[0]:g}" + (f" and ending = {grid[1]:g}" if grid[1] else ""))  # fmt: skip
+        named = ", ".join(near.money(p) for p in off[:3]) + (" ..." if len(off) > 3 else "")
+        return (
+            f"suggested prices keep to no price grid: {len(kept):,} of the {len(found):,} prices "
+            f"in your products list and order lines {near.grid_rule()}, but {named} "
+            f"{'does' if len(off) == 1 else 'do'} not (a sale price typed as the line price?); "
+            f"`{setting}` under [analytics.pricing] keeps suggestions on that grid"
+        )
+    return ""
 
 
 def suggest_prices(
@@ -1006,6 +1036,7 @@ def suggest_prices(
     frame.attrs["notes"] = history.notes
     frame.attrs["limits"] = limit_notes
     frame.attrs["price_grid"] = grid_words
+    frame.attrs["grid_broken"] = grid_words if grid_words and not rails.coarse else ""
     frame.attrs["controls"] = sorted({c for d in demands for c in d.controls})
     frame.attrs["weeks"] = int(history.frame["week"].nunique()) if len(history.frame) else 0
     return frame
