@@ -627,6 +627,54 @@ def check_guardrails(out: Outputs, tally: Tally) -> None:
             cents = round(row.suggested_price % 1, 2)
             tally.check("guardrails hold", abs(cents - ending) < 1e-6 or said,
                         f"{where}: does not end in {ending}")  # fmt: skip
+        _check_floor_and_ceiling(row, rails, cost if pd.notna(cost) and cost > 0 else None, tally)
+
+
+def _limit_of(rails: dict[str, Any], kind: str, product: str) -> float | None:
+    """A product's floor or ceiling from the config, its id matched whatever the case."""
+    table = rails.get(kind) or {}
+    found = [v for k, v in table.items() if str(k).casefold() == str(product).casefold()]
+    return float(found[0]) if found else None
+
+
+KEEP_AT_GUARDRAIL = "a price kept by a guardrail never reads close to the best price"
+
+
+def _check_floor_and_ceiling(
+    row: Any, rails: dict[str, Any], cost: float | None, tally: Tally
+) -> None:
+    """A floor or ceiling one step can keep is kept, whatever the grid (find55_prices item 3:
+    ¥2,300 over a ¥2,250 ceiling, said to hold it below); one beyond a step is said short of.
+    A price kept at a floor, ceiling or margin, where its elasticity puts the best price more
+    than a step beyond it, names the guardrail rather than "close to the best price" (item 2)."""
+    current, price = float(row.current_price), float(row.suggested_price)
+    step = float(rails.get("max_change", 0.10))
+    floor, ceiling = (
+        _limit_of(rails, "floor", row.product_id),
+        _limit_of(rails, "ceiling", row.product_id),
+    )
+    where = f"price of {row.product_id}: {current} -> {price}"
+    said = "still short of" in str(row.reason)
+    if ceiling is not None and price > ceiling + 0.005:
+        reachable = ceiling >= current * (1 - step) - 0.005
+        tally.check("guardrails hold", not reachable and said,
+                    f"{where}: over the ceiling {ceiling}" + ("" if reachable else " and not said"))  # fmt: skip
+    if floor is not None and price < floor - 0.005:
+        reachable = floor <= min(current * (1 + step), ceiling or np.inf) + 0.005
+        tally.check("guardrails hold", not reachable and said,
+                    f"{where}: under the floor {floor}" + ("" if reachable else " and not said"))  # fmt: skip
+    if "close to the best price" not in str(row.reason) or abs(price - current) >= 0.005:
+        return
+    e = float(row.elasticity) if pd.notna(row.elasticity) else np.nan
+    margin = float(rails.get("min_margin", 0.0))
+    lows = [v for v in (floor, cost / (1 - margin) if cost and margin else None) if v is not None]
+    at_low = any(current * 0.99 <= v <= current for v in lows)
+    at_high = ceiling is not None and current <= ceiling <= current * 1.01
+    best = cost * e / (1 + e) if cost and e < -1 else np.inf  # the point optimum
+    held = (at_low and best < current * (1 - step)) or (at_high and best > current * (1 + step))
+    tally.check(KEEP_AT_GUARDRAIL, not held,
+                f"{where}: kept at a guardrail, its best price {best:.2f} a step beyond, and "
+                f"the reason says close to the best price")  # fmt: skip
 
 
 PRICE_GRID = "a suggested price is one the shop can charge"
@@ -998,7 +1046,7 @@ _SYMBOL = r"[$€£]?"
 _CODE = r"(?: [A-Z]{3})?"
 PRICE_REASON = re.compile(
     rf"^(?:(?P<keep>Keep) {_SYMBOL}(?P<kept>[\d,]+\.\d\d){_CODE}:"
-    rf"|(?P<verb>Raise|Lower) to {_SYMBOL}(?P<to>[\d,]+\.\d\d){_CODE} \((?P<pct>[+-]\d+)%\)"
+    rf"|(?P<verb>Raise|Lower) to {_SYMBOL}(?P<to>[\d,]+\.\d\d){_CODE} \((?P<pct>[+-]\d+(?:\.\d+)?)%\)"
     r"|(?P<none>No suggestion):)"
 )
 PRICE_GAIN = re.compile(
@@ -1034,7 +1082,7 @@ def _price_word_problems(row: pd.Series) -> list[str]:
         if abs(to - suggested) >= 0.005 or (suggested > current) != up:
             wrong.append(f"{said['verb']} to {to} beside {current} -> {suggested}")
         # the tab shows tenths, the reason whole %: -8.51% is "-9%" beside -8.5 (a tie for round)
-        if abs(int(said["pct"]) - row["change_pct"]) > 0.55:
+        if abs(float(said["pct"]) - row["change_pct"]) > 0.55:
             wrong.append(f"{said['pct']}% beside a {row['change_pct']}% change")
         gain = PRICE_GAIN.search(str(row["reason"]))
         column = f"{gain['aim']}_change_per_month" if gain else None

@@ -19,6 +19,7 @@ from audit import (
     GAVE_BACK_LEAD,
     GROWN,
     INVARIANTS,
+    KEEP_AT_GUARDRAIL,
     MONEY_DIGITS,
     PRICE_GRID,
     SEGMENT_WORDS,
@@ -190,6 +191,41 @@ def test_the_audit_finds_a_price_the_shop_cannot_charge(yen: Outputs, tiny: Outp
     nines = tiny.store["price_suggestions"].assign(current_price=16.99, suggested_price=17.49)
     broken = Outputs(**{**vars(tiny), "store": {**store, "price_suggestions": nines}})
     assert any("ends in .99" in p for p in audit(broken).problems if p.startswith(PRICE_GRID))
+
+
+def test_the_audit_finds_a_price_over_its_ceiling_and_a_keep_at_a_floor_said_as_best(
+    yen: Outputs,
+):
+    """find55_prices items 2 and 3: ¥2,300 over a ¥2,250 ceiling a step could keep, and "Keep
+    22.95: it is already close to the best price" of a product its floor held there."""
+    prices = yen.store["price_suggestions"]
+    pid, current = prices["product_id"].iloc[0], 2400.0  # the tiny shop suggests none
+    assert not [
+        p for p in audit(yen).problems if p.startswith(("guardrails hold", KEEP_AT_GUARDRAIL))
+    ]
+    mine = prices["product_id"] == pid
+    over = prices.assign(
+        current_price=np.where(mine, current, prices["current_price"]),
+        suggested_price=np.where(mine, current, prices["suggested_price"]),
+    )
+    settings = {**yen.settings, "pricing": {"ceiling": {str(pid).lower(): current - 50}}}
+    broken = Outputs(**{**vars(yen), "settings": settings,
+                        "store": {**yen.store, "price_suggestions": over}})  # fmt: skip
+    found = [p for p in audit(broken).problems if p.startswith("guardrails hold")]
+    assert found and "over the ceiling" in found[0]
+    kept = over.assign(
+        reason=np.where(over["product_id"] == pid,
+                        f"Keep ¥{current:,.0f}: it is already close to the best price "
+                        "(elasticity -3.0).", over["reason"]),
+        elasticity=np.where(over["product_id"] == pid, -3.0, over["elasticity"]),
+    )  # fmt: skip
+    products = yen.store["products"].copy()
+    products.loc[products["product_id"] == pid, "unit_cost"] = 0.2 * current
+    settings = {**yen.settings, "pricing": {"floor": {pid: current}}}
+    broken = Outputs(**{**vars(yen), "settings": settings,
+                        "store": {**yen.store, "price_suggestions": kept, "products": products}})  # fmt: skip
+    found = [p for p in audit(broken).problems if p.startswith(KEEP_AT_GUARDRAIL)]
+    assert found and "kept at a guardrail" in found[0]
 
 
 def test_the_audit_finds_what_issue_24_saw(tiny: Outputs):

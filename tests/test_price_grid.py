@@ -253,3 +253,41 @@ def test_a_sure_smaller_step_is_taken_over_a_doubtful_bigger_one_and_named():
     # and a keep stays a keep when no price is clearly better
     unsure = choose_price(-1.5, 0.9, 110.99, 57.09, 10, rails)
     assert unsure.kept_because is not None and unsure.surer is None
+
+
+def test_a_suggestion_never_crosses_a_floor_or_ceiling_a_step_can_keep_whatever_the_grid():
+    """find55_prices item 3: a ¥2,250 ceiling under a margin that needs ¥3,000, on a ¥100
+    grid: "Lower to 2,300 JPY ... your price ceiling of 2,250 JPY holds it below that". The
+    band's edge was rounded towards today's price, the right way for a step, the wrong way
+    for a ceiling. A floor or ceiling a step can reach now holds whatever the grid; when no
+    grid price fits, the price leaves the grid and the reason says so."""
+    yen = Guardrails(currency="JPY", round_to=100, min_margin=0.3, ceiling={"P": 2250.0})
+    choice = choose_price(-1.5, 0.3, 2400.0, 2100.0, 20, yen, "P")
+    assert choice.suggested == 2200.0
+    assert "your price ceiling of 2,250 JPY holds it below that" in reason_for(choice, -1.5, "JPY")
+    cents = Guardrails(currency="EUR", round_to=0.05, min_margin=0.5, max_change=0.05,
+                       ceiling={"P": 71.64})  # fmt: skip
+    small = choose_price(-3.2, 0.4, 71.90, 74.23, 20, cents, "P")
+    assert small.suggested == 71.60  # was 71.65, over the ceiling, "Lower to €71.65 (-0%)"
+    assert reason_for(small, -3.2, "EUR").startswith("Lower to €71.60 (-0.4%)")
+    # a floor a step reaches, no price on the grid between it and the step: off the grid
+    halves = Guardrails(currency="USD", round_to=0.5, floor={"P": 9.60})
+    floor = choose_price(-1.0, 0.3, 8.99, 4.0, 40, halves, "P")
+    assert 9.60 <= floor.suggested <= 8.99 * 1.1 and floor.off_grid  # was 9.50, under it
+    rng = np.random.default_rng(55)
+    for _ in range(300):
+        current = round(float(rng.uniform(5, 80)), 0) + 0.95
+        step = float(rng.choice([0.03, 0.05, 0.1]))
+        cost = round(current * float(rng.uniform(0.2, 1.2)), 2)
+        floor_at, ceiling_at = sorted(round(current * float(rng.uniform(0.85, 1.15)), 2)
+                                      for _ in range(2))  # fmt: skip
+        rails = Guardrails(max_change=step, min_margin=float(rng.choice([0.0, 0.3, 0.5])),
+                           floor={"P": floor_at} if rng.random() < 0.5 else None,
+                           ceiling={"P": ceiling_at}, ending=0.95, currency="EUR")  # fmt: skip
+        e, sd = float(rng.uniform(-4, 0)), float(rng.uniform(0.05, 1.0))
+        price = choose_price(e, sd, current, cost, 20, rails, "P").suggested
+        if ceiling_at >= current * (1 - step):  # the step can keep the ceiling
+            assert price <= ceiling_at + 1e-9, (current, cost, rails, e, sd, price)
+        need = max(floor_at if rails.floor else 0.0, cost / (1 - rails.min_margin))
+        if need <= min(ceiling_at, current * (1 + step)):  # ... and the floor and margin
+            assert price >= need - 0.005, (current, cost, rails, e, sd, price)

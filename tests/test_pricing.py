@@ -693,3 +693,188 @@ def test_a_range_wholly_above_zero_keeps_the_price_and_says_sales_rose_with_it()
     assert "barely react" not in reason_for(forced, 0.6, "JPY")
     negative = choose_price(-0.6, 0.15, 1150, 400, 20, rails)  # a real small reaction
     assert negative.suggested > 1150 and not negative.guess
+
+
+def _quantity_break(weeks: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A B2B product at 50.00 for 1-9 units and 45.00 for 10 or more, in the same weeks: its
+    weekly price is set by the size of the orders that came in, not chosen by buyers."""
+    rng = np.random.default_rng(seed)
+    lines, orders = [], []
+    for week in range(weeks):
+        for _ in range(int(rng.poisson(3))):
+            units = int(rng.choice([2, 4, 6, 12, 20, 30]))
+            order = f"QB-{len(orders)}"
+            day = pd.Timestamp("2025-06-02", tz="UTC") + pd.Timedelta(
+                days=7 * week + int(rng.integers(0, 7)), hours=10
+            )
+            price = 45.0 if units >= 10 else 50.0
+            orders.append({"order_id": order, "ordered_at": day, "total": price * units})
+            lines.append({"order_id": order, "line_no": 1, "product_id": "QB",
+                          "quantity": float(units), "unit_price": price, "discount": 0.0})  # fmt: skip
+    return pd.DataFrame(lines), pd.DataFrame(orders)
+
+
+def test_a_product_sold_at_a_mix_of_prices_teaches_no_other_product_how_buyers_react():
+    """A quantity break (find55_prices item 1) was refused as "a mix of prices", but its
+    elasticity of -12 (big orders at the low price) still went into its category's fit and
+    the pool: a kitchen product that barely reacts to price was cut 9% as "very
+    price-sensitive (-2.4)", and three others with it. The shop with the quantity break and
+    the shop without it now get the same estimates for every other product."""
+    rng = np.random.default_rng(55)
+    levels = (1.0, 1.1, 0.9, 1.05)  # a new price every 13 weeks
+    plan = {"INE": (30.0, -0.5, 25), "ELA": (20.0, -3.0, 25), "NOC": (25.0, -1.2, 15)}
+    weekly = {
+        product: [
+            (round(base * levels[(w // 13) % 4], 2),
+             int(rng.poisson(pace * levels[(w // 13) % 4] ** elasticity)))
+            for w in range(78)
+        ]
+        for product, (base, elasticity, pace) in plan.items()
+    }  # fmt: skip
+    lines, orders = _orders_of(weekly, start="2025-06-02")
+    qb_lines, qb_orders = _quantity_break(78, seed=5)
+    products = pd.DataFrame({
+        "product_id": ["INE", "ELA", "NOC", "QB"], "name": ["Pan", "Lamp", "Tee", "Beans"],
+        "category": ["Kitchen", "Gadgets", "Apparel", "Kitchen"],
+        "unit_cost": [12.0, 4.0, None, 30.0],
+    })  # fmt: skip
+    as_of = pd.Timestamp("2026-12-01", tz="UTC")
+    both = suggest_prices(pd.concat([lines, qb_lines]), products, pd.concat([orders, qb_orders]),
+                          as_of=as_of).set_index("product_id")  # fmt: skip
+    alone = suggest_prices(lines, products[products["product_id"] != "QB"], orders,
+                           as_of=as_of).set_index("product_id")  # fmt: skip
+    assert both.loc["QB", "reason"].startswith("No suggestion: sold at several prices in the same")
+    assert pd.isna(both.loc["QB", "suggested_price"]) and both.loc["QB", "weeks_with_sales"] > 70
+    for product in plan:
+        for column in ("elasticity", "elasticity_lo", "elasticity_hi", "suggested_price"):
+            assert both.loc[product, column] == pytest.approx(alone.loc[product, column]), (
+                product, column, both.loc[product, "reason"], alone.loc[product, "reason"],
+            )  # fmt: skip
+    assert "Kitchen" not in both.loc["INE", "reason"]  # its category's other product taught none
+
+
+def test_a_floor_above_its_ceiling_or_keyed_to_no_product_is_one_clear_line():
+    """find55_prices item 4: ELA's floor 30 and ceiling 20 gave "Lower to 20.95", under the
+    one and above the other; a floor keyed "ine" for product INE (a SKU typed in lower case)
+    was not applied and INE was cut under it, without a word."""
+    with pytest.raises(ValueError, match="ELA's floor 30 is above its ceiling 20"):
+        PricingSettings(floor={"ELA": 30.0}, ceiling={"ELA": 20.0})
+    with pytest.raises(ValueError, match="ela's floor 30 is above its ceiling 20"):
+        PricingSettings(floor={"ela": 30.0}, ceiling={"ELA": 20.0})  # the same product
+    with pytest.raises(ValueError, match="floor names one product twice, as 'ELA' and 'ela'"):
+        PricingSettings(floor={"ELA": 30.0, "ela": 25.0})
+    with pytest.raises(ValueError, match="INE's ceiling must be a price above 0, got -5"):
+        PricingSettings(ceiling={"INE": -5.0})
+    with pytest.raises(ConfigError, match="A's floor 30 is above its ceiling 25"):
+        Guardrails(floor={"A": 30.0}, ceiling=25.0)
+    assert PricingSettings(floor={"ELA": 19.0}, ceiling={"ELA": 20.0}).floor == {"ELA": 19.0}
+
+    rng = np.random.default_rng(12)
+    weekly = {
+        product: [(base * (1.1 if (w // 13) % 2 else 1.0), int(rng.poisson(20)))
+                  for w in range(78)]
+        for product, base in (("INE", 33.95), ("ELA", 22.95), ("ela2", 9.5))
+    }  # fmt: skip
+    lines, orders = _orders_of(weekly, start="2025-06-02")
+    products = pd.DataFrame({"product_id": ["INE", "ELA", "ela2"], "name": ["Pan", "Lamp", "Cup"],
+                             "price": [33.95, 22.95, 9.5], "unit_cost": [12.0, 4.0, 3.0]})  # fmt: skip
+    rails = Guardrails(floor={"ine": 35.0, "XYZ": 3.0}, ceiling={"ELA": 23.0})
+    frame = suggest_prices(lines, products, orders, rails,
+                           pd.Timestamp("2026-12-01", tz="UTC")).set_index("product_id")  # fmt: skip
+    assert frame.loc["INE", "suggested_price"] >= 35.0  # the floor holds, typed in any case
+    assert frame.attrs["limits"] == [
+        "your floor for 'XYZ' is not applied: no product in your products list or order lines "
+        "has that id (the Prices tab's Product ID column)",
+        "product ids match whatever their case: your floor for 'ine' is applied to INE",
+    ]
+    context = StepContext(
+        pd.Timestamp("2026-12-01", tz="UTC"), "EUR",
+        settings={"pricing": PricingSettings(floor={"ine": 35.0, "XYZ": 3.0})},
+    )  # fmt: skip
+    result = pricing_step({"order_lines": lines, "orders": orders, "products": products}, context)
+    said = "Prices: your floor for 'XYZ' is not applied: no product in your products list"
+    assert sum(line.startswith(said) for line in result.summary) == 1
+    assert "Your floor for 'XYZ' is not applied" in result.notes["Prices"]
+
+
+def test_a_price_a_guardrail_keeps_names_it_and_what_the_price_would_be_without_it():
+    """find55_prices item 2: the floor at today's price (a margin, a ceiling the same) held a
+    product whose best price within a step was 10% away, and the reason said "Keep 22.95: it
+    is already close to the best price", so the owner never learnt what the rule cost."""
+    free = choose_price(-2.9, 0.3, 22.95, 4.59, 20, Guardrails(currency="EUR"), "P")
+    assert free.suggested == 20.66
+    for rails, rule in (
+        (Guardrails(floor={"P": 22.95}, currency="EUR"), "your price floor of €22.95"),
+        (Guardrails(min_margin=0.8, currency="EUR"),
+         "your minimum margin of 80% (the unit cost of €4.59 needs €22.95)"),
+    ):  # fmt: skip
+        kept = choose_price(-2.9, 0.3, 22.95, 4.59, 20, rails, "P")
+        reason = reason_for(kept, -2.9, "EUR")
+        assert kept.suggested == 22.95 and "close to the best price" not in reason
+        assert reason.startswith(
+            f"Keep €22.95: {rule} holds it; without it, the best price within the 10% limit "
+            f"per step would be €20.66 (-10%), expected profit +€{free.changes['profit'][0]:,.0f}"
+            " a month (elasticity -2.9)."
+        ), reason
+    ceiling = choose_price(-0.5, 0.2, 22.95, 4.59, 20, Guardrails(ceiling={"P": 22.95}), "P")
+    assert reason_for(ceiling, -0.5).startswith(
+        "Keep 22.95: your price ceiling of 22.95 holds it; without it, the best price within "
+        "the 10% limit per step would be 25.24 (+10%)"
+    )
+    # a floor under today's price that leaves only a move too small to pay
+    near = choose_price(-2.19, 0.18, 10.52, 5.13, 20,
+                        Guardrails(max_change=0.2, floor={"P": 10.33}, ceiling={"P": 10.87}), "P")  # fmt: skip
+    assert reason_for(near, -2.19).startswith(
+        "Keep 10.52: your price floor of 10.33 leaves no change that clearly pays; without it,"
+    )
+    # uncertain without the floor too: that is the reason, not "close to the best price"
+    unsure = choose_price(-2.9, 1.6, 22.95, 4.59, 20, Guardrails(floor={"P": 22.95}), "P")
+    without = choose_price(-2.9, 1.6, 22.95, 4.59, 20)
+    assert unsure.kept_because == without.kept_because
+    assert "so a cut would rest on a guess" in (unsure.kept_because or "")
+
+
+def test_a_margin_that_cannot_be_checked_and_a_move_under_half_a_percent_are_said():
+    """find55_prices item 6: a 60% minimum margin on a product without a unit cost was not
+    applied without a word, and a forced move of 0.1% read "Raise to 41.00 (+0%)"."""
+    rng = np.random.default_rng(6)
+    weekly = {p: [(base * (1.1 if (w // 13) % 2 else 1.0), int(rng.poisson(25))) for w in range(78)]
+              for p, base in (("NOC", 25.95), ("INE", 33.95))}  # fmt: skip
+    lines, orders = _orders_of(weekly, start="2025-06-02")
+    products = pd.DataFrame({"product_id": ["NOC", "INE"], "unit_cost": [None, 12.0]})
+    frame = suggest_prices(lines, products, orders, Guardrails(min_margin=0.6),
+                           pd.Timestamp("2026-12-01", tz="UTC")).set_index("product_id")  # fmt: skip
+    assert frame.loc["NOC", "reason"].endswith(
+        "Unit cost unknown, so this aims at revenue, and your minimum margin of 60% cannot be "
+        "checked; add the cost to aim at profit."
+    )
+    assert "cannot be checked" not in frame.loc["INE", "reason"]
+    rails = Guardrails(min_margin=0.5, ceiling={"S": 41.0}, ending=0.95, currency="EUR")
+    up = choose_price(-1.4, 0.4, 40.95, 20.5, 6, rails, "S")
+    assert up.suggested == 41.0 and reason_for(up, -1.4, "EUR").startswith(
+        "Raise to €41.00 (+0.1%)"
+    )
+
+
+def test_a_sale_price_off_the_shops_grid_is_named_when_it_turns_the_grid_off():
+    """find55_prices item 5: one 30%-off week typed as the line price (28.66 among prices that
+    all end in .95) turned the .95 grid off for every product without a word. The grid is
+    still read from every price; the note names the price and the setting that keeps it."""
+    rng = np.random.default_rng(5)
+    weekly = {p: [(base + (1.0 if (w // 13) % 2 else 0.0), int(rng.poisson(20))) for w in range(78)]
+              for p, base in (("A", 22.95), ("B", 33.95), ("C", 40.95), ("D", 12.95))}  # fmt: skip
+    lines, orders = _orders_of(weekly, start="2025-06-02")
+    frame = suggest_prices(lines, None, orders, as_of=pd.Timestamp("2026-12-01", tz="UTC"))
+    assert frame.attrs["price_grid"].startswith("suggested prices end in .95, as all 8 prices")
+    sale = (lines["product_id"] == "C") & (lines.index % 9 == 0)
+    lines.loc[sale, "unit_price"] = 28.66
+    frame = suggest_prices(lines, None, orders, as_of=pd.Timestamp("2026-12-01", tz="UTC"))
+    assert (
+        frame.attrs["price_grid"]
+        == frame.attrs["grid_broken"]
+        == (
+            "suggested prices keep to no price grid: 8 of the 9 prices in your products list and "
+            "order lines end in .95, but 28.66 does not (a sale price typed as the line price?); "
+            "`ending = 0.95` under [analytics.pricing] keeps suggestions on that grid"
+        )
+    )

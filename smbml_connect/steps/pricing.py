@@ -7,11 +7,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from smbml_connect import charts
 from smbml_connect.analytics.pricing.elasticity import Z95
-from smbml_connect.analytics.pricing.suggest import WEEKS_PER_MONTH, Guardrails, suggest_prices
+from smbml_connect.analytics.pricing.suggest import (
+    WEEKS_PER_MONTH,
+    Guardrails,
+    limits_problem,
+    suggest_prices,
+)
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.ports import CrmProperty, SheetsPart, SheetsTab, StepOutputs, Tab
 from smbml_connect.schema import PRICE_SUGGESTIONS
@@ -42,6 +47,15 @@ class PricingSettings(StepSettings):
     round_to: float | None = Field(None, gt=0)
     floor: dict[str, float] = Field(default_factory=dict)  # product_id: lowest price allowed
     ceiling: dict[str, float] = Field(default_factory=dict)  # product_id: highest price allowed
+
+    @model_validator(mode="after")
+    def _limits_agree(self) -> PricingSettings:
+        """A floor above its ceiling, a price not above 0 or a product named twice is one
+        line when the config is read, not a suggestion that breaks both (find55_prices 4)."""
+        problem = limits_problem(self.floor or None, self.ceiling or None)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 PRICES_TAB = Tab("Prices", sheets=(SheetsPart(SheetsTab("prices", key="product_id")),))
@@ -165,13 +179,21 @@ def pricing_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
         raise NotEnoughDataError("no product sold in a complete week yet")
     result = StepResult()
     result.outputs["price_suggestions"] = _store_rows(frame).assign(scored_at=context.as_of)
+    limits = [
+        note[0].upper() + note[1:] + "."
+        for note in [*frame.attrs.get("limits", []), frame.attrs.get("grid_broken", "")]
+        if note
+    ]
     result.add_tab(
         PRICES_TAB,
         _sheet(frame),
-        f"One step per product, at most {rails.max_change:.0%} from today's price. Changes per "
-        "month are at the recent pace of sales, with an 80% range; elasticity is how many % "
-        "sales change when the price rises 1%.",
-    )
+        " ".join([
+            f"One step per product, at most {rails.max_change:.0%} from today's price. Changes "
+            "per month are at the recent pace of sales, with an 80% range; elasticity is how "
+            "many % sales change when the price rises 1%.",
+            *limits,
+        ]),
+    )  # fmt: skip
     suggested = frame[frame["suggested_price"].notna()]
     moving = suggested[suggested["suggested_price"] != suggested["current_price"]]
     up = int((moving["suggested_price"] > moving["current_price"]).sum())
@@ -182,6 +204,7 @@ def pricing_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
         f"Prices: {plural(len(moving), 'change')} suggested ({up} up, {len(moving) - up} down), "
         f"{len(suggested) - len(moving)} kept, {refused} without a suggestion"
     )
+    result.summary += [f"Prices: {note}" for note in frame.attrs.get("limits", [])]
     costed = moving["profit_change"].notna() if "profit_change" in moving else moving.index < 0
     gain = (
         f"Together the changes with a known unit cost are expected to add about "

@@ -268,16 +268,33 @@ def _fit_chunk(panel: pd.DataFrame, category: str, currency: str = "") -> list[P
 
 
 def fit_product_demand(
-    weekly: pd.DataFrame, categories: Mapping[str, str] | None = None, currency: str = ""
+    weekly: pd.DataFrame,
+    categories: Mapping[str, str] | None = None,
+    currency: str = "",
+    refused: Mapping[str, str] | None = None,
 ) -> list[ProductDemand]:
     """Own elasticity of every product in a weekly price history (see price_history);
-    weeks marked `stocked_out` are not demand at their price, so they are left out."""
+    weeks marked `stocked_out` are not demand at their price, so they are left out.
+
+    `refused` products (product: why) have a weekly price that is no price buyers chose
+    between (sizes mixed under one product): they are left out of every fit and come back
+    with that reason and their evidence. In the fit, their price moves with their order
+    sizes, which taught their category's season and drift, and through the pool every
+    product, how buyers react (find55_prices item 1: a quantity break's -12 made a product
+    of -0.5 "very price-sensitive (-2.4)").
+    """
     if "stocked_out" in weekly.columns:
         weekly = weekly[~weekly["stocked_out"].to_numpy(dtype=bool)]
     known = {p: str(c) for p, c in (categories or {}).items() if pd.notna(c) and str(c).strip()}
     category = weekly["product_id"].map(known).astype(object)  # all missing: float NaN otherwise
     frame = weekly.assign(category=category.fillna("Uncategorised"))
-    results: list[ProductDemand] = []
+    refused = refused or {}
+    left_out = frame["product_id"].isin(list(refused)).to_numpy()
+    apart = frame[left_out]
+    facts = evidence(apart).to_dict("index")
+    where = apart.groupby("product_id")["category"].first()
+    results = [ProductDemand(p, str(where[p]), facts[p], refused[p]) for p in sorted(facts)]
+    frame = frame[~left_out]
     for category, group in frame.groupby("category", sort=True):
         products = sorted(group["product_id"].unique())
         for start in range(0, len(products), CHUNK):

@@ -59,6 +59,39 @@ def _per_product(value: float | Mapping[str, float] | None, product: str) -> flo
     return None if value is None else float(value)
 
 
+Limit = float | Mapping[str, float] | None
+
+
+def limits_problem(floor: Limit, ceiling: Limit) -> str | None:
+    """What is wrong with a floor and a ceiling, in one line naming the product and the
+    values, or None. A floor above its ceiling was taken: ELA's floor 30 and ceiling 20 gave
+    20.95, under the one and above the other, "short of the price floor" (find55_prices
+    item 4). Product ids match whatever their case, so "ela" and "ELA" in one table are the
+    same product twice."""
+    tables: dict[str, dict[str, tuple[str, float]]] = {}
+    for kind, value in (("floor", floor), ("ceiling", ceiling)):
+        named = value if isinstance(value, Mapping) else {"": value} if value is not None else {}
+        folded: dict[str, tuple[str, float]] = {}
+        for key, number in named.items():
+            product = f"{key}'s {kind}" if key else f"price {kind}"
+            if pd.isna(number) or number <= 0:
+                return f"{product} must be a price above 0, got {number}"
+            if str(key).casefold() in folded:
+                first = folded[str(key).casefold()][0]
+                return (
+                    f"{kind} names one product twice, as {first!r} and {key!r} (product ids "
+                    "match whatever their case)"
+                )
+            folded[str(key).casefold()] = (str(key), float(number))
+        tables[kind] = folded
+    for key, (name, low) in tables["floor"].items():
+        for other, (theirs, high) in tables["ceiling"].items():
+            if low > high and (key == other or "" in (key, other)):
+                whose = f"{name or theirs}'s" if name or theirs else "the price"
+                return f"{whose} floor {low:g} is above its ceiling {high:g}"
+    return None
+
+
 @dataclass(frozen=True)
 class Guardrails:
     """Limits every suggestion stays inside; floor and ceiling may be set per product.
@@ -84,9 +117,9 @@ class Guardrails:
             raise ConfigError(f"min_margin must be from 0 up to 1, got {self.min_margin}")
         if self.ending is not None and not 0 <= self.ending < 1:
             raise ConfigError(f"ending must be the cents part, like 0.99, got {self.ending}")
-        floor, ceiling = self.floor, self.ceiling
-        if isinstance(floor, int | float) and isinstance(ceiling, int | float) and floor > ceiling:
-            raise ConfigError(f"price floor {self.floor} is above the ceiling {self.ceiling}")
+        problem = limits_problem(self.floor, self.ceiling)
+        if problem:
+            raise ConfigError(problem)
         smallest = self.money(10.0**-self.digits)
         for key, value in (("round_to", self.round_to), ("ending", self.ending)):
             if value is None:
@@ -215,6 +248,7 @@ class PriceChoice:
     unmet: str | None = None  # a guardrail the suggestion still breaks, and why, in words
     off_grid: str | None = None  # why a forced move leaves the shop's price grid, in words
     surer: str | None = None  # the bigger move passed over for a surer one, in words
+    forgone: float | None = None  # a month's gain a guardrail keeping today's price forgoes
     changes: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     lo95: float = float("nan")  # the elasticity's 95% range the choice was made on
     hi95: float = float("nan")
@@ -247,13 +281,25 @@ def rose_with_price(lo95: float) -> bool:
     return bool(lo95 > 0)
 
 
-def _band(
-    current: float, cost: float | None, rails: Guardrails, product: str
-) -> tuple[float, float, dict[str, str]]:
+@dataclass(frozen=True)
+class _Band:
+    """Where a price may go: `low` to `high`, what sets each end (`by`), and the limits no
+    price may cross (`hard`): the step, and each floor, margin or ceiling a price within the
+    step can keep. A guardrail beyond a step, or a floor or margin above the ceiling, is a
+    target the price moves towards (`low`, `high`) but may stop short of."""
+
+    low: float
+    high: float
+    by: dict[str, str]
+    hard: tuple[float, float]
+
+
+def _band(current: float, cost: float | None, rails: Guardrails, product: str) -> _Band:
     """Lowest and highest allowed price, and which guardrail sets each end."""
     step = rails.step_words()
-    low, low_by = current * (1 - rails.max_change), step
-    high, high_by = current * (1 + rails.max_change), step
+    reach_low, reach_high = current * (1 - rails.max_change), current * (1 + rails.max_change)
+    low, low_by = reach_low, step
+    high, high_by = reach_high, step
     floor, ceiling = _per_product(rails.floor, product), _per_product(rails.ceiling, product)
     if floor is not None and floor > low:
         low, low_by = floor, "the price floor"
@@ -262,21 +308,27 @@ def _band(
         low_by = "your minimum margin" if rails.min_margin > 0 else "the unit cost"
     if ceiling is not None and ceiling < high:
         high, high_by = ceiling, "the price ceiling"
+    # A ceiling within a step's reach is never crossed; a floor or margin neither, unless it
+    # is beyond the step or above the ceiling (find55_prices item 3: ¥2,300 over a ¥2,250
+    # ceiling that held the price under the margin).
+    hard_high = high if high >= reach_low else reach_high
+    hard_low = low if low <= min(high, reach_high) else reach_low
     # The step limit wins over a floor or ceiling that is more than a step away.
-    low = min(max(low, current * (1 - rails.max_change)), current * (1 + rails.max_change))
-    high = max(min(high, current * (1 + rails.max_change)), current * (1 - rails.max_change))
+    low = min(max(low, reach_low), reach_high)
+    high = max(min(high, reach_high), reach_low)
     if low > high:  # today's price is far outside a floor/margin: go as far as a step allows
         low = high if low_by != step else low
         high = max(high, low)
-    return low, high, {"low": low_by, "high": high_by}
+    return _Band(low, high, {"low": low_by, "high": high_by}, (hard_low, hard_high))
 
 
-def _candidates(low: float, high: float, current: float, rails: Guardrails) -> np.ndarray:
+def _candidates(band: _Band, current: float, rails: Guardrails) -> np.ndarray:
     """Prices to weigh: up to 201 on the grid within the band, and today's when allowed.
 
     Each is rounded to the grid and kept only inside the band, so the step limit, floor,
     ceiling and margin hold for the price shown, not just for the one computed.
     """
+    low, high = band.low, band.high
     prices = rails.on_grid(np.linspace(low, high, 201))
     prices = prices[(prices >= low - 1e-9) & (prices <= high + 1e-9)]
     allowed_now = low - 1e-9 <= current <= high + 1e-9
@@ -284,15 +336,23 @@ def _candidates(low: float, high: float, current: float, rails: Guardrails) -> n
         prices = np.append(prices, current)
     elif len(prices) == 0:
         # A guardrail forces a move, and the band (its reach within a step) holds no price on
-        # the grid: the grid's price nearest the guardrail within the step, else the nearest
-        # the currency can write (its smallest unit), else the band's inner edge.
+        # the grid: the grid's price nearest the band that crosses no hard limit and still
+        # moves the way the guardrail asks, else the nearest the currency can write (its
+        # smallest unit), else the band's inner edge.
         up = current < low
-        edge = float(rails.on_grid(np.array([high if up else low]), "down" if up else "up")[0])
-        if (edge > current) if up else (edge < current):
-            return np.array([edge])
+        hard_low, hard_high = band.hard
+        sides = rails.on_grid(np.array([low]), "down")[0], rails.on_grid(np.array([high]), "up")[0]
+        fits = [
+            float(p)
+            for p in sides
+            if hard_low - 1e-9 <= p <= hard_high + 1e-9 and ((p > current) if up else (p < current))
+        ]
+        if fits:
+            return np.array([min(fits, key=lambda p: max(low - p, p - high))])
         if rails.coarse:
-            return _candidates(low, high, current, replace(rails, ending=None, round_to=None))
-        prices = np.array([edge])
+            return _candidates(band, current, replace(rails, ending=None, round_to=None))
+        edge = rails.on_grid(np.array([high if up else low]), "down" if up else "up")
+        prices = edge
     return np.unique(np.round(prices, rails.digits))
 
 
@@ -314,8 +374,9 @@ def choose_price(
     cost = None if unit_cost is None or pd.isna(unit_cost) else float(unit_cost)
     margin_cost = 0.0 if cost is None else cost
     objective = "revenue" if cost is None else "profit"
-    low, high, binding = _band(current, cost, rails, product)
-    prices = _candidates(low, high, current, rails)
+    band = _band(current, cost, rails, product)
+    low, high, binding = band.low, band.high, band.by
+    prices = _candidates(band, current, rails)
     # Evenly spaced quantiles of the elasticity's normal posterior: smoother and cheaper
     # than random draws, and the same answer every run.
     draws = elasticity + max(sd, 1e-9) * _NORMAL_QUANTILES
@@ -358,7 +419,16 @@ def choose_price(
             )
     elif suggested == current:
         kept_because = "it is already close to the best price"
-    if kept_because and rails.coarse and current_allowed:
+    forgone = None
+    if kept_because and current_allowed:
+        held = _held_by_guardrail(elasticity, sd, current, cost, weekly_units, rails, product,
+                                  periods_per_month, binding)  # fmt: skip
+        if held is not None and held.kept_because:
+            kept_because = held.kept_because  # the reason without the guardrail holds too
+        elif held is not None:
+            kept_because = _held_words(held, current, cost, rails, product, binding)
+            forgone = held.changes[held.objective][0]
+    if kept_because and rails.coarse and current_allowed and forgone is None:
         kept_because = _no_ending_within(
             kept_because, elasticity, sd, current, unit_cost, weekly_units, rails, product,
             periods_per_month, prices, (low, high), binding,
@@ -410,7 +480,80 @@ def choose_price(
         off_grid = f"no {rails.grid_words()} is within {limit}"
     return PriceChoice(current, suggested, objective, confidence, capped_by, kept_because,
                        forced_by=forced_by, unmet=unmet, off_grid=off_grid, surer=surer,
-                       changes=changes, lo95=lo95, hi95=hi95)  # fmt: skip
+                       changes=changes, lo95=lo95, hi95=hi95, forgone=forgone)  # fmt: skip
+
+
+def _held_by_guardrail(
+    elasticity: float,
+    sd: float,
+    current: float,
+    cost: float | None,
+    weekly_units: float,
+    rails: Guardrails,
+    product: str,
+    periods_per_month: float,
+    binding: dict[str, str],
+) -> PriceChoice | None:
+    """The choice without the floor, ceiling and minimum margin, when one of them is what
+    keeps today's price: the Prices tab said "Keep 22.95: it is already close to the best
+    price" of a product its floor held 10% above the best price within a step, so the owner
+    never learnt what the floor cost (find55_prices item 2). None when no guardrail but
+    the step is on the side the price would move, or the move would not be made anyway."""
+    free_rails = replace(rails, floor=None, ceiling=None, min_margin=0.0)
+    if free_rails == rails:
+        return None
+    free = choose_price(elasticity, sd, current, cost, weekly_units, free_rails, product,
+                        periods_per_month)  # fmt: skip
+    if free.suggested == current and not free.kept_because:
+        return None
+    if free.kept_because:  # kept without the guardrails too: that is the reason
+        return free if free.kept_because != "it is already close to the best price" else None
+    side = "high" if free.suggested > current else "low"
+    return None if binding[side] == rails.step_words() else free
+
+
+def _held_words(
+    free: PriceChoice,
+    current: float,
+    cost: float | None,
+    rails: Guardrails,
+    product: str,
+    binding: dict[str, str],
+) -> str:
+    """Which guardrail keeps today's price, and what the price would be without it."""
+    money = rails.money
+    limit = binding["high" if free.suggested > current else "low"]
+    if limit == "the price floor":
+        value = _per_product(rails.floor, product) or current
+        rule = f"your price floor of {money(value)}"
+    elif limit == "the price ceiling":
+        value = _per_product(rails.ceiling, product) or current
+        rule = f"your price ceiling of {money(value)}"
+    else:
+        value = (cost or 0.0) / (1 - rails.min_margin)
+        rule = (
+            f"your minimum margin of {rails.min_margin:.0%} (the unit cost of {money(cost or 0.0)} "
+            f"needs {money(np.ceil(value * 10**rails.digits - 1e-6) / 10**rails.digits)})"
+            if rails.min_margin > 0
+            else f"the unit cost of {money(cost or 0.0)}"
+        )
+    at_today = abs(float(rails.on_grid(np.array([value]), "nearest")[0]) - current) < (
+        rails.grid()[0] / 10**rails.digits
+    )
+    held = "holds it" if at_today else "leaves no change that clearly pays"
+    return (
+        f"{rule} {held}; without it, the best price within {rails.step_words()} would be "
+        f"{money(free.suggested)} ({percent(free.change)})"
+    )
+
+
+def percent(change: float) -> str:
+    """A change in % with a sign, with as many decimals as it takes not to read 0%: a forced
+    move of 71.90 to 71.60 read "Lower to 71.60 (-0%)" (find55_prices item 6)."""
+    digits = 0
+    while digits < 2 and round(abs(change) * 100, digits) == 0 and change != 0:
+        digits += 1
+    return f"{change * 100:+.{digits}f}%"
 
 
 def _best_clear_change(values: np.ndarray, expected: np.ndarray, today: float) -> int | None:
@@ -531,12 +674,17 @@ def reason_for(
     e = _elasticity_words(elasticity, choice.lo95, choice.hi95)
     if choice.kept_because:
         said = "" if e in choice.kept_because else f" ({e})"
+        if choice.forgone is not None:
+            amount = money_text(choice.forgone, currency, cents=abs(choice.forgone) < 10, sign=True)
+            said = f", expected {choice.objective} {amount} {per}{said}"
         kept = (
             f"Keep {money_text(choice.current, currency, cents=True)}: {choice.kept_because}{said}."
         )
         return kept + (f" Still short of a guardrail: {choice.unmet}." if choice.unmet else "")
     verb = "Raise" if choice.suggested > choice.current else "Lower"
-    head = f"{verb} to {money_text(choice.suggested, currency, cents=True)} ({choice.change:+.0%})"
+    head = (
+        f"{verb} to {money_text(choice.suggested, currency, cents=True)} ({percent(choice.change)})"
+    )
     gain = choice.changes.get(choice.objective, (0.0, 0.0, 0.0))[0]
     # Cents under 10: a slow seller's "+$0 a month" read as a change that gains nothing.
     amount = money_text(gain, currency, cents=abs(gain) < 10, sign=True)
@@ -617,10 +765,8 @@ def _only_promoted(paid: Mapping[str, float] | None, facts: Mapping[str, float])
     return same and float(facts["price_high"]) > float(facts["price_low"]) + 0.005
 
 
-def _mixed(prices: tuple[float, float, float] | None, rails: Guardrails) -> str | None:
+def _mixed(prices: tuple[float, float, float], rails: Guardrails) -> str:
     """Why a product sold at several prices in the same weeks gets no suggestion."""
-    if prices is None:
-        return None
     low, high, share = prices
     return (
         f"sold at several prices in the same week ({rails.money(low)} to {rails.money(high)}, "
@@ -645,13 +791,81 @@ def _shop_rails(
                        if rails.coarse else "")  # fmt: skip
     grid = price_grid(prices, rails.currency)
     if grid is None:
-        return rails, ""
+        return rails, _grid_broken(prices, rails)
     rails = replace(rails, round_to=grid[0], ending=grid[1])
     return rails, (
         f"suggested prices {rails.grid_rule()}, as all {len(set(prices)):,} prices in your "
         "products list and order lines do (`round_to` under [analytics.pricing] sets another "
         "step)"
     )
+
+
+def _limits_for(rails: Guardrails, ids: set[str]) -> tuple[Guardrails, list[str]]:
+    """The per-product floors and ceilings keyed by the products' own ids, and a line for
+    each one that names no product. A SKU is typed in either case, so a key matches the one
+    product whose id it is whatever the case; a floor keyed "ine" for product INE was not
+    applied, without a word, and INE was cut under it (find55_prices item 4)."""
+    folded: dict[str, list[str]] = {}
+    for pid in ids:
+        folded.setdefault(pid.casefold(), []).append(pid)
+    said: list[str] = []
+    recased: list[str] = []
+    keyed: dict[str, Limit] = {"floor": rails.floor, "ceiling": rails.ceiling}
+    for kind, value in list(keyed.items()):
+        if not isinstance(value, Mapping):
+            continue
+        mine: dict[str, float] = {}
+        for key, number in value.items():
+            found = [key] if key in ids else sorted(folded.get(str(key).casefold(), []))
+            if len(found) == 1:
+                mine[found[0]] = number
+                if found[0] != key:
+                    recased.append(f"your {kind} for {key!r} is applied to {found[0]}")
+            elif found:
+                said.append(
+                    f"your {kind} for {key!r} is not applied: it matches products "
+                    f"{' and '.join(found)} only when their case is ignored (write the id as "
+                    "in your data)"
+                )
+            else:
+                said.append(
+                    f"your {kind} for {key!r} is not applied: no product in your products "
+                    "list or order lines has that id (the Prices tab's Product ID column)"
+                )
+        keyed[kind] = mine
+    if recased:
+        said.append(f"product ids match whatever their case: {'; '.join(recased)}")
+    return replace(rails, floor=keyed["floor"], ceiling=keyed["ceiling"]), said
+
+
+def _grid_broken(prices: Sequence[float], rails: Guardrails) -> str:
+    """Why suggestions keep to no grid when all but a few of the shop's prices keep one ("" when
+    they are not that close): a sale typed as the line price (28.66 among .95 prices) turned
+    the grid off for every product without a word (find55_prices item 5). The grid is read
+    from every price, so the few are not dropped; the words name them and the setting."""
+    scale = 10**rails.digits
+    found = sorted({round(float(p), rails.digits) for p in prices if p and p > 0})
+    units = np.round(np.asarray(found) * scale).astype(np.int64)
+    most = max(1, len(found) // 10)  # at most one price in ten off the grid
+    for step in sorted((s for s in GRID_STEPS[1:] if s <= max(100, scale)), reverse=True):
+        rests, counts = np.unique(units % step, return_counts=True)
+        rest = int(rests[np.argmax(counts)])
+        off = [p for p, u in zip(found, units, strict=True) if u % step != rest]
+        kept = [p for p, u in zip(found, units, strict=True) if u % step == rest]
+        grid = price_grid(kept, rails.currency) if 0 < len(off) <= most else None
+        if grid is None:
+            continue
+        near = replace(rails, round_to=grid[0], ending=grid[1])
+        setting = (f"ending = {grid[1]:g}" if grid[1] is not None and grid[0] * scale == scale
+                   else f"round_to = {grid[0]:g}" + (f" and ending = {grid[1]:g}" if grid[1] else ""))  # fmt: skip
+        named = ", ".join(near.money(p) for p in off[:3]) + (" ..." if len(off) > 3 else "")
+        return (
+            f"suggested prices keep to no price grid: {len(kept):,} of the {len(found):,} prices "
+            f"in your products list and order lines {near.grid_rule()}, but {named} "
+            f"{'does' if len(off) == 1 else 'do'} not (a sale price typed as the line price?); "
+            f"`{setting}` under [analytics.pricing] keeps suggestions on that grid"
+        )
+    return ""
 
 
 def suggest_prices(
@@ -691,8 +905,17 @@ def suggest_prices(
     listed_prices = [p for p in map(_positive, prices.values()) if p is not None]
     rails, grid_words = _shop_rails(rails, history.currency or currency,
                                     [*history.list_prices, *listed_prices])  # fmt: skip
+    known = {*map(str, catalogue.index), *history.frame["product_id"].astype(str)}
+    if "product_id" in order_lines.columns:
+        known |= set(order_lines["product_id"].dropna().astype(str))
+    rails, limit_notes = _limits_for(rails, known)
+    # A product sold at a mix of prices each week teaches no one how buyers react: it is left
+    # out of the fits and of the pool, and refused with the reason.
+    mixed = {pid: _mixed(prices, rails) for pid, prices in history.mixed.items()}
     demands = (
-        fit_product_demand(history.frame, categories, rails.currency) if len(history.frame) else []
+        fit_product_demand(history.frame, categories, rails.currency, mixed)
+        if len(history.frame)
+        else []
     )
     usable = [d for d in demands if d.refusal is None and d.product_id not in history.silent]
     pooled = dict(
@@ -733,7 +956,7 @@ def suggest_prices(
         if demand.refusal:
             rows.append(_refused(pid, demand.refusal, current) | facts)
             continue
-        apart = _listed_apart(listed, paid.get(pid), rails) or _mixed(history.mixed.get(pid), rails)
+        apart = _listed_apart(listed, paid.get(pid), rails)
         if apart:
             rows.append(_refused(pid, apart, current) | facts)
             continue
@@ -764,7 +987,16 @@ def suggest_prices(
                 "lasting change."
             )
         if cost is None:
-            reason += " Unit cost unknown, so this aims at revenue; add the cost to aim at profit."
+            # an owner who set a 60% minimum margin assumed every suggestion kept it (item 6)
+            unchecked = (
+                f", and your minimum margin of {rails.min_margin:.0%} cannot be checked"
+                if rails.min_margin > 0
+                else ""
+            )
+            reason += (
+                f" Unit cost unknown, so this aims at revenue{unchecked}; add the cost to aim at "
+                "profit."
+            )
         row = {
             "product_id": pid, "current_price": current, "suggested_price": choice.suggested,
             "change": choice.change, "unit_cost": cost, "aims_at": choice.objective,
@@ -802,7 +1034,9 @@ def suggest_prices(
     frame["expected_profit_change"] = frame.get("profit_change", np.nan)
     frame = frame.sort_values("product_id", ignore_index=True)
     frame.attrs["notes"] = history.notes
+    frame.attrs["limits"] = limit_notes
     frame.attrs["price_grid"] = grid_words
+    frame.attrs["grid_broken"] = grid_words if grid_words and not rails.coarse else ""
     frame.attrs["controls"] = sorted({c for d in demands for c in d.controls})
     frame.attrs["weeks"] = int(history.frame["week"].nunique()) if len(history.frame) else 0
     return frame
