@@ -110,7 +110,7 @@ def _with_ranges(calls: list[dict[str, Any]], ranges: Any) -> list[list[Any]] | 
         if not isinstance(refs, dict):
             return f"call {i}: refs must map argument positions to range ids"
         for position, range_id in refs.items():
-            at = int(position) if position.isdigit() else -1
+            at = int(position) if position.isascii() and position.isdigit() else -1
             if not 0 <= at < len(args) or args[at] is not None:
                 return f"call {i}: refs names argument {position!r}, which is not a null argument"
             if str(range_id) not in ranges:
@@ -264,7 +264,7 @@ def create_app(settings: ServeSettings) -> Guard:
 
     async def call_batch(request: Request) -> Response:
         size = request.headers.get("content-length")
-        if size is not None and size.isdigit() and int(size) > MAX_BODY_BYTES:
+        if size is not None and size.isascii() and size.isdigit() and int(size) > MAX_BODY_BYTES:
             return _too_big()
         body = bytearray()  # a chunked body says no size: stop reading at the cap, not after
         async for chunk in request.stream():
