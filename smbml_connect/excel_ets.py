@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import fft, optimize, stats
 
+from smbml_connect.call_limits import check
 from smbml_connect.cell_values import CellError, blank
 
 __all__ = [
@@ -422,7 +423,10 @@ def fit_aaa(y: np.ndarray, m: int) -> EtsModel:
         a, b, g = np.clip(p, 0.0, 1.0)
         return float(a), float(a * b), float((1 - a) * g if m > 1 else 0.0)
 
+    work = f"the fit of {len(y):,} points"
+
     def loss(p: np.ndarray) -> float:
+        check(work)  # one pass over the history between looks (a second at a million)
         sse, _ = _run(y, m, *unpack(p))
         return sse if math.isfinite(sse) else 1e300
 

@@ -356,3 +356,32 @@ def test_the_season_search_reads_at_most_its_last_points(monkeypatch):
     y = 50 + 20 * np.sin(2 * np.pi * hours / 24) + rng.normal(0, 5, len(hours))
     assert excel_ets.season_length(y) == 24
     assert read == [excel_ets.SEASON_SEARCH_POINTS]
+
+
+def test_a_fit_past_its_time_limit_is_a_num_naming_the_limit_and_not_kept():
+    """`smbml serve` runs each call under a limit; the fit looks at it between passes."""
+    import threading
+
+    from smbml_connect import function_impls
+    from smbml_connect.call_limits import CallLimit, limited
+
+    function_impls._ETS_FITS.clear()  # a fit kept by an earlier test would not look
+    values, dates = seasonal(60)
+    context = FunctionContext()
+    target = [[dt.datetime(2025, 1, 1)]]
+    with limited(CallLimit(0.0, threading.Event())):
+        late = call("FORECAST.ETS", [target, values, dates], context)
+    assert (late.code, late.value) == ("#NUM!", None)
+    assert late.error == (
+        "FORECAST.ETS: the fit of 60 points took over 0 s, the longest smbml serve gives "
+        "one call: pass fewer points (the most recent ones) or a coarser timeline"
+    )
+    stopping = threading.Event()
+    stopping.set()
+    with limited(CallLimit(60.0, stopping)):
+        stopped = call("FORECAST.ETS", [target, values, dates], context)
+    assert (
+        stopped.error == "FORECAST.ETS: the fit of 60 points was stopped: smbml serve is stopping"
+    )
+    again = call("FORECAST.ETS", [target, values, dates], context)  # no limit: computed
+    assert again.error is None and not again.cached
