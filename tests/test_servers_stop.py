@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 
@@ -66,6 +67,51 @@ def test_server_thread_stops_at_once_with_keep_alive_connections_open(certs):
     finally:
         idle.close()
         session.close()
+
+
+def test_stopping_answers_a_call_in_flight_and_ends_its_computation(certs):
+    """A FORECAST.ETS over 20,000 hourly points computes for seconds (minutes past
+    100,000). Stopping used to wait the grace, cancel the request with a traceback and
+    leave the fit running (Ctrl+C on `smbml serve` waited 80-111 s for it): now the
+    request is answered 503 at once and the fit stops at its next pass."""
+    from smbml_connect.excel_addin.serve import PAIRING_HEADER
+
+    stopping = "smbml serve stopped before answering: start it again, then recalculate"
+    port = PORT + 1
+    settings = ServeSettings(secret=Secret("code"), port=port, context=FunctionContext())
+    session = requests.Session()
+    session.verify = str(certs.ca)
+    session.trust_env = False
+    hours = np.arange(20_000)
+    rng = np.random.default_rng(11)
+    takings = 80 + 30 * np.sin(2 * np.pi * hours / 24) + rng.normal(0, 8, len(hours))
+    values = [[round(float(v), 2)] for v in takings]
+    timeline = [[45_000 + float(h) / 24] for h in hours]  # Office.js serials, hourly
+    body = {
+        "calls": [{"name": "FORECAST.ETS", "args": [[[45_000 + 20_000 / 24]], values, timeline]}]
+    }
+    answers: list[requests.Response] = []
+
+    def ask() -> None:
+        url = f"https://localhost:{port}/api/batch"
+        answers.append(session.post(url, json=body, headers={PAIRING_HEADER: "code"}))
+
+    running = ServerThread(settings, certs)
+    with running:
+        asking = threading.Thread(target=ask)
+        asking.start()
+        time.sleep(2)  # read, season found, the fit under way
+        assert not answers
+        started = time.monotonic()
+    took = time.monotonic() - started
+    asking.join(timeout=5)
+    assert took < GRACE_SECONDS
+    assert (answers[0].status_code, answers[0].json()) == (503, {"error": stopping})
+    deadline = time.monotonic() + 5
+    while any(t.name.startswith("smb_") for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the fit still runs after the server stopped"
+        time.sleep(0.05)
+    session.close()
 
 
 @pytest.mark.slow

@@ -10,15 +10,18 @@ holds.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import hmac
 import logging
 import os
+import queue
 import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from smbml_connect import __version__
+from smbml_connect.call_limits import CallLimit, limited
 from smbml_connect.credentials import Secret
 from smbml_connect.excel_addin.local_cert import CertFiles
 from smbml_connect.excel_addin.officejs import DEFAULT_PORT, WEB_ROOT, manifest_xml
@@ -47,6 +51,11 @@ MAX_CALLS = 10_000
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 # When stopping, a request in flight gets this long to finish; idle connections none.
 GRACE_SECONDS = 3  # uvicorn takes whole seconds
+# The longest one function call may compute (cooperatively: the loops that can run long
+# look at it, `call_limits`): one FORECAST.ETS over a long history kept a worker for
+# minutes, and the pool's two for every other SMB call of the workbook.
+CALL_SECONDS = 60.0
+STOPPING = "smbml serve stopped before answering: start it again, then recalculate"
 
 
 @dataclass
@@ -110,7 +119,7 @@ def _with_ranges(calls: list[dict[str, Any]], ranges: Any) -> list[list[Any]] | 
         if not isinstance(refs, dict):
             return f"call {i}: refs must map argument positions to range ids"
         for position, range_id in refs.items():
-            at = int(position) if position.isdigit() else -1
+            at = int(position) if position.isascii() and position.isdigit() else -1
             if not 0 <= at < len(args) or args[at] is not None:
                 return f"call {i}: refs names argument {position!r}, which is not a null argument"
             if str(range_id) not in ranges:
@@ -135,6 +144,51 @@ def _too_big() -> JSONResponse:
     )
 
 
+class _Workers:
+    """The threads the function calls run on: daemon threads, so a call still computing
+    when the server stops cannot hold the process (a ThreadPoolExecutor's threads are
+    joined at exit: Ctrl+C waited 80 s for one FORECAST.ETS, and a second Ctrl+C
+    printed a traceback from that join)."""
+
+    def __init__(self, count: int) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self.stopping = threading.Event()
+        for i in range(count):
+            threading.Thread(target=self._work, name=f"smb_{i}", daemon=True).start()
+
+    def submit(self, job: Callable[[], Any]) -> Future[Any]:
+        if self.stopping.is_set():
+            raise RuntimeError("cannot take calls after shutdown: smbml serve is stopping")
+        future: Future[Any] = Future()
+        self._jobs.put((future, job))
+        return future
+
+    def _work(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            future, job = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(job())
+            except BaseException as error:  # handed to the request that waits for it
+                future.set_exception(error)
+
+    def shutdown(self) -> None:
+        """Cancel the queued calls and tell the running ones to stop (`call_limits`)."""
+        self.stopping.set()
+        while True:
+            try:
+                item = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].cancel()
+        for _ in range(64):  # more than there are workers: each takes one and ends
+            self._jobs.put(None)
+
+
 class Guard:
     """Host, origin and pairing checks in front of everything (pure ASGI, so static too)."""
 
@@ -142,16 +196,23 @@ class Guard:
         self,
         app: Callable[..., Awaitable[None]],
         settings: ServeSettings,
-        pool: ThreadPoolExecutor | None = None,
+        pool: _Workers | None = None,
+        stopped: asyncio.Event | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
         self.pool = pool
+        self.stopped = stopped
 
     def close(self) -> None:
-        """Drop the function calls still queued: a stopping server answers none of them."""
+        """Drop the function calls still queued, stop the running ones where they look
+        (`call_limits.check`), and answer the requests waiting for them at once: a
+        stopping server answers none of them (503), so none is left for uvicorn to cancel
+        with a traceback after its grace."""
+        if self.stopped is not None:
+            self.stopped.set()
         if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool.shutdown()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -211,8 +272,37 @@ class Guard:
 
 def create_app(settings: ServeSettings) -> Guard:
     context = settings.context
-    pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="smb")
+    pool = _Workers(max(2, os.cpu_count() or 2))
     pool.submit(warm_up)  # on one of the workers: the first calls take the others
+    limit = CallLimit(CALL_SECONDS, pool.stopping)
+    stopped = asyncio.Event()
+
+    def limited_call(name: str, args: list[Any]) -> CallResult:
+        with limited(limit):
+            return call(name, args, context)
+
+    async def answers(names: list[str], arguments: list[list[Any]]) -> list[CallResult] | None:
+        """Every call's result, or None when the server stops before they are all in."""
+        try:
+            futures = [
+                pool.submit(functools.partial(limited_call, n, a))
+                for n, a in zip(names, arguments, strict=True)
+            ]
+        except RuntimeError:  # the server is stopping
+            return None
+        results = asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
+        stop = asyncio.ensure_future(stopped.wait())
+        waiting: list[asyncio.Future[Any]] = [results, stop]
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if stopped.is_set():  # calls told to stop said so too: one answer for them all
+            results.cancel()  # nothing when they are all in
+            results.add_done_callback(lambda done: done.cancelled() or done.exception())
+            return None
+        try:
+            return list(results.result())
+        except asyncio.CancelledError:  # a call the stopping server took off the queue
+            return None
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "version": __version__})
@@ -264,7 +354,7 @@ def create_app(settings: ServeSettings) -> Guard:
 
     async def call_batch(request: Request) -> Response:
         size = request.headers.get("content-length")
-        if size is not None and size.isdigit() and int(size) > MAX_BODY_BYTES:
+        if size is not None and size.isascii() and size.isdigit() and int(size) > MAX_BODY_BYTES:
             return _too_big()
         body = bytearray()  # a chunked body says no size: stop reading at the cap, not after
         async for chunk in request.stream():
@@ -292,9 +382,9 @@ def create_app(settings: ServeSettings) -> Guard:
             return _error(400, arguments)
         names = [c["name"] for c in calls]
         started = time.perf_counter()
-        results = await run_in_threadpool(
-            lambda: list(pool.map(lambda n, a: call(n, a, context), names, arguments))
-        )
+        results = await answers(names, arguments)
+        if results is None:
+            return _error(503, STOPPING)
         log.info(
             "served %d call(s) with %d shared range(s) in %.0f ms",
             len(calls),
@@ -326,7 +416,7 @@ def create_app(settings: ServeSettings) -> Guard:
             Mount("/", StaticFiles(directory=settings.web_root, html=True)),
         ]
     )
-    return Guard(app, settings, pool)
+    return Guard(app, settings, pool, stopped)
 
 
 def _config(settings: ServeSettings, certs: CertFiles) -> uvicorn.Config:
@@ -352,21 +442,38 @@ class _Server(uvicorn.Server):
     connections open without reading them, so Ctrl+C took ~30 s and a test's server
     10 s. Nothing is in flight on an idle connection: it is dropped at once. A request
     in flight gets `GRACE_SECONDS` to finish (a second Ctrl+C cuts that short), and
-    whatever is still open after that is dropped too. Calls not yet started are dropped.
+    whatever is still open after that is dropped too. Calls not yet started are dropped;
+    a request waiting for calls is answered 503 at once (`Guard.close`), and its
+    connection, idle from then on, is dropped as soon as the answer is out.
     """
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._drop_idle()
+        # Queued calls would otherwise all run before the process could exit, and a
+        # request waiting for a long call would be cancelled after the grace, with a
+        # traceback (a recalculation can queue 10,000 calls).
+        if isinstance(self.config.app, Guard):
+            self.config.app.close()
+        dropping = asyncio.ensure_future(self._keep_dropping_idle())
+        try:
+            await super().shutdown(sockets)
+        finally:
+            dropping.cancel()
+        for connection in list(self.server_state.connections):
+            connection.transport.abort()
+
+    def _drop_idle(self) -> None:
         for connection in list(self.server_state.connections):
             cycle = getattr(connection, "cycle", None)
             if cycle is None or cycle.response_complete:
                 connection.transport.abort()
-        # Queued calls would otherwise all run before the process could exit (its exit
-        # waits for the pool's threads, and a recalculation can queue 10,000 calls).
-        if isinstance(self.config.app, Guard):
-            self.config.app.close()
-        await super().shutdown(sockets)
-        for connection in list(self.server_state.connections):
-            connection.transport.abort()
+
+    async def _keep_dropping_idle(self) -> None:
+        """Drop each connection whose answer went out while stopping (a polite TLS close
+        would wait for the client's close_notify, and uvicorn for it, the whole grace)."""
+        while True:
+            await asyncio.sleep(0.05)
+            self._drop_idle()
 
 
 def serve_forever(settings: ServeSettings, certs: CertFiles) -> None:
