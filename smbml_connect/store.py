@@ -416,8 +416,8 @@ class Store:
         from an older release is brought up to date first where it can be written; where
         it cannot, that is said, since its tables are not what this release reads."""
         store = cls(path, read_only=True)
-        if store.schema_version >= SCHEMA_VERSION:
-            store._refuse_newer()
+        store._refuse_newer()
+        if not store._behind():
             return store
         store.close()
         try:
@@ -482,6 +482,26 @@ class Store:
             self._add_new_columns(conn)
             for table in self._outputs.values():
                 _ensure_output(conn, table)
+
+    def _behind(self) -> bool:
+        """Whether an open for writing would change this store: a migration, or a column
+        a release added without one (`_add_new_columns`: the last release's store has no
+        `orders_count`, and a read-only lookup of its contacts failed on it)."""
+        if self.schema_version < SCHEMA_VERSION:
+            return True
+        for name, wanted in self._wanted_columns().items():
+            have = {row[1] for row in self._conn.execute(f'PRAGMA table_info("{name}")')}
+            if not wanted <= have:
+                return True
+        return False
+
+    def _wanted_columns(self) -> dict[str, set[str]]:
+        wanted = {spec.name: {c.name for c in spec.columns} for spec in TABLES.values()}
+        for name in ROWS_KEPT:
+            wanted[name].add(STORED_ROW)
+        for table in self._outputs.values():
+            wanted[table.name] = {c.name for c in table.columns}
+        return wanted
 
     def _add_new_columns(self, conn: sqlite3.Connection) -> None:
         for spec in TABLES.values():

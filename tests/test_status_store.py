@@ -198,3 +198,21 @@ def test_status_answers_while_a_run_holds_the_write_lock(here: Path):
         writer.close()
     assert code == 0, output
     assert "run 1 [demo] ok" in output and took < 10
+
+
+def test_a_lookup_right_after_an_upgrade_reads_a_store_without_the_new_columns(
+    tmp_path: Path, small
+):
+    """A release adds columns without a migration (`_add_new_columns` on each open to
+    write): the read-only open took the last release's store as up to date, and
+    LEADSCORE_OF was "unexpected error" (KeyError: orders_count) until the next run."""
+    path = tmp_path / "shop.sqlite"
+    email = _scored_store(path, small)
+    with sqlite3.connect(path) as conn:  # the store as the release before wrote it
+        conn.execute('ALTER TABLE contacts DROP COLUMN "orders_count"')
+        conn.execute('ALTER TABLE products DROP COLUMN "gift_card"')
+    lookup = call("LEADSCORE_OF", [email], FunctionContext(store_path=path))
+    assert lookup.error is None, lookup.error
+    assert 0 <= lookup.value[1][0] <= 100 and lookup.value[1][1] in "ABCD"
+    with Store.reading(path) as store:
+        assert "orders_count" in store.read("contacts").columns
