@@ -745,18 +745,22 @@ def _read_stamp(
     ):
         stamp = _from_number(float(value))
     else:
-        text = str(value).strip()
+        text = _written_offset(str(value).strip())
         # (?!\d), not \b: "2025-10-07T09:50-04" has no word boundary before its "T".
         year_first = re.match(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)(.*)$", text)
-        if year_first:
-            # Year first is always year-month-day, and strict: dateutil would read
-            # "2025-13-01" as 13 January, and "2025/03/04" as 3 April when day-first.
-            year, month, day, rest = year_first.groups()
-            stamp = pd.Timestamp(f"{year}-{month:0>2}-{day:0>2}{rest}")
-        elif (worded := _ZONE_WORD.match(text)) and worded[2].upper() in ("UHR", "H"):
+        # The zone word first, whatever the date's form: pandas dropped the word of a
+        # year-first date ("2025-03-04 10:00 EST" on the shop's clock, with its warning).
+        if (worded := _ZONE_WORD.match(text)) and worded[2].upper() in ("UHR", "H"):
             stamp = _read_stamp(worded[1], day_first)  # "10:00 Uhr", "10:00 h": no zone
         elif worded and worded[2].upper() not in ("AM", "PM"):
             stamp = _in_zone_word(_read_stamp(worded[1], day_first), worded[2].upper(), zone)
+        elif year_first:
+            # Year first is always year-month-day, and strict: dateutil would read
+            # "2025-13-01" as 13 January, and "2025/03/04" as 3 April when day-first.
+            year, month, day, rest = year_first.groups()
+            if _LIKE_ZONE.search(_AM_PM.sub("", rest)):  # a zone-like word no rule above read
+                raise ValueError("a date with a word pandas would drop")
+            stamp = pd.Timestamp(f"{year}-{month:0>2}-{day:0>2}{rest}")
         elif (unix := _UNIX_ZONE_WORD.match(text)) and unix[2].upper() not in _NOT_ZONES:
             clock = _read_stamp(f"{unix[1]} {unix[3]}", day_first)  # the year back in place
             stamp = _in_zone_word(clock, unix[2].upper(), zone)
@@ -790,6 +794,25 @@ _UNIX_ZONE_WORD = re.compile(
     r"\s+(\d{4})$"
 )
 _NOT_ZONES = frozenset({"AM", "PM", "UHR", "H"})  # words after a time that name no zone
+_AM_PM = re.compile(r"\b[AaPp]\.?[Mm]\b\.?")
+_LIKE_ZONE = re.compile(r"(?<![A-Za-z])[A-Z]{2,5}(?![A-Za-z])")  # what pandas takes for a zone
+# "GMT+0100", "UTC-5", "GMT+05:30": an offset as people and JavaScript's Date write it, UTC
+# plus the hours. dateutil read the sign the POSIX way (GMT+1 as UTC-1), two hours off.
+_GMT_OFFSET = re.compile(r"\b(?:GMT|UTC)\s*([+-])(\d{1,2})(?::?(\d{2}))?(?!\d)", re.IGNORECASE)
+# After an offset, the zone's name in words, as JavaScript's Date.toString() writes it:
+# "GMT+0100 (Central European Standard Time)". The offset says it all.
+_NAME_AFTER_OFFSET = re.compile(r"([+-]\d{2}:\d{2})\s*\([^()]*\)$")
+
+
+def _written_offset(text: str) -> str:
+    """``text`` with "GMT+0100" as "+01:00", and a zone's name after an offset left out."""
+    upper = text.upper()
+    if "GMT" not in upper and "UTC" not in upper and not text.endswith(")"):
+        return text
+    text = _GMT_OFFSET.sub(lambda m: f" {m[1]}{int(m[2]):02d}:{m[3] or '00'}", text)
+    return _NAME_AFTER_OFFSET.sub(r"\1", text).strip()
+
+
 # Abbreviations one zone writes, as hours from UTC.
 ZONE_WORDS = {
     "UTC": 0, "GMT": 0, "UT": 0, "Z": 0, "WET": 0, "WEST": 1, "CET": 1, "CEST": 2,

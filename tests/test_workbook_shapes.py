@@ -309,6 +309,46 @@ def test_a_zone_word_inside_a_unix_date_is_read_as_one_at_the_end(tmp_path: Path
     )
 
 
+def test_every_form_of_date_reads_its_zone_word_or_offset_by_the_same_rules(
+    tmp_path: Path, store: Store, recwarn: Any
+):
+    """A Berlin shop's CSV export, times written by several systems (review55 item 2). A
+    year-first date's word went to pandas, which dropped it with a FutureWarning in the
+    terminal: "2025-03-04 10:00 EST" was read on Berlin's clock (6 hours off) and "XYZ" was
+    not refused. JavaScript's Date writes "GMT+0100", which dateutil read as UTC-1."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "contacts.csv").write_text("contact_id,email\nC1,a@x.test\nC2,b@x.test\n")
+    (tmp_path / "data" / "orders.csv").write_text(
+        "order_id,contact_id,ordered_at,total\n"
+        "O1,C1,2025-03-04 10:00 EST,10\n"
+        "O2,C1,Tue Mar 4 10:00:00 EST 2025,12.5\n"
+        "O3,C2,Mar 4 2025 10:00 AM EST,8\n"
+        "O4,C2,2025-03-04 10:00 XYZ,20\n"
+        "O5,C1,Tue Mar 04 2025 10:00:00 GMT+0100 (Central European Standard Time),9\n"
+        "O6,C2,2025/03/05 18:30:00 UTC+5:30,14\n"
+        "O7,C1,2025-03-05 09:15,11\n"
+    )
+    source = FilesSource(tmp_path / "data")
+    result = run_pipeline(source, store, RunOptions(steps=[], time_zone="Europe/Berlin"))
+    stored = store.read("orders").set_index("order_id")["ordered_at"].astype(str).to_dict()
+    assert {k: stored[k][:16] for k in ("O1", "O2", "O3")} == dict.fromkeys(
+        ("O1", "O2", "O3"), "2025-03-04 15:00"
+    )
+    assert stored["O5"].startswith("2025-03-04 09:00")  # 10:00 at UTC+1
+    assert stored["O6"].startswith("2025-03-05 13:00")  # 18:30 at UTC+5:30
+    assert stored["O7"].startswith("2025-03-05 08:15")  # no zone: Berlin's clock
+    refused = rejected(result).set_index("source_row")
+    assert refused["value"].to_dict() == {5: "2025-03-04 10:00 XYZ"}
+    assert "no time zone we know" in refused.loc[5, "reason"]
+    assert not [w for w in recwarn if "timezone" in str(w.message).lower()]
+    from smbml_connect.coerce import read_dates
+
+    chicago = read_dates(
+        pd.Series(["2025-03-04 10:00 CET", "2025-03-04 10:00 CST"]), zone="America/Chicago"
+    )
+    assert [str(v)[:16] for v in chicago.values] == ["2025-03-04 09:00", "2025-03-04 16:00"]
+
+
 def test_dotted_dates_are_day_first_and_the_note_says_so(tmp_path: Path, store: Store):
     """Seven dotted dates, every day 1-12: read month first, 4 March became 3 April."""
     dates = ["04.03.2025", "05.03.2025", "06.03.2025", "07.03.2025", "01.02.2025", "02.03.2025"]
