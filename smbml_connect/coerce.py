@@ -838,8 +838,8 @@ def _in_zone_word(stamp: pd.Timestamp, word: str, zone: tzinfo | str | None) -> 
     if stamp.tzinfo is not None:
         raise ZoneWordError(f"has both an offset and the zone {word}")
     if zone is not None and not is_utc(zone):
-        local = stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
-        if local.tzname() == word:
+        local = _as_the_zone_writes(stamp, word, zone)
+        if local is not None:
             return local
     if word in ZONE_WORDS:
         return stamp.tz_localize(timezone(timedelta(hours=ZONE_WORDS[word])))
@@ -853,6 +853,44 @@ def _in_zone_word(stamp: pd.Timestamp, word: str, zone: tzinfo | str | None) -> 
         f"has the zone word {word}, which is no time zone we know: write the time with its "
         "offset (+01:00) or without a zone"
     )
+
+
+def _as_the_zone_writes(stamp: pd.Timestamp, word: str, zone: tzinfo | str) -> pd.Timestamp | None:
+    """``stamp`` in ``zone`` when the zone's clock showed it under ``word``, else None. The
+    hour repeated when summer time ends has two readings, and the word names one ("01:30
+    CST" is the second in Chicago, "01:30 CDT" the first). A shared word on a time the
+    clocks skipped when summer time began is refused: the zone never wrote it."""
+    local = stamp.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")  # one reading
+    if local is not pd.NaT:
+        return local if local.tzname() == word else None
+    summer = stamp.tz_localize(zone, ambiguous=True, nonexistent="NaT")
+    if summer is not pd.NaT:  # the repeated hour: the word says which
+        winter = stamp.tz_localize(zone, ambiguous=False)
+        return next((local for local in (summer, winter) if local.tzname() == word), None)
+    after = stamp.tz_localize(zone, nonexistent="shift_forward")  # the first time after the gap
+    before = after - pd.Timedelta(1, "ns")
+    if word in ZONE_WORDS or word not in (before.tzname(), after.tzname()):
+        return None  # a word with one offset is read at it; one the zone does not write, refused
+    went = after.tz_localize(None)  # the clock's reading after the gap
+    gap = _offset(after) - _offset(before)
+    offset = _offset_text(_offset(after if word == after.tzname() else before))
+    raise ZoneWordError(
+        f"is {stamp:%H:%M} {word} on {stamp.day} {stamp:%B %Y}, a time the clocks of {zone} "
+        f"skipped when summer time began (they went from {went - gap:%H:%M} to {went:%H:%M}): "
+        f"write the time with its offset ({offset}) or as the clock showed it"
+    )
+
+
+def _offset(stamp: pd.Timestamp) -> pd.Timedelta:
+    """How far ``stamp``'s clock is from UTC's."""
+    return stamp.tz_localize(None) - stamp.tz_convert(UTC).tz_localize(None)
+
+
+def _offset_text(offset: pd.Timedelta) -> str:
+    """An offset from UTC as written after a time: "-06:00"."""
+    minutes = round(offset.total_seconds() / 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _dateutil_zone(name: str | None, offset: int | None) -> tzinfo | None:

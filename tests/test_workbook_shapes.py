@@ -349,6 +349,41 @@ def test_every_form_of_date_reads_its_zone_word_or_offset_by_the_same_rules(
     assert [str(v)[:16] for v in chicago.values] == ["2025-03-04 09:00", "2025-03-04 16:00"]
 
 
+def test_the_word_names_which_of_the_repeated_hour_and_a_skipped_time_is_one_line(
+    tmp_path: Path, store: Store
+):
+    """A Chicago shop's orders around both clock changes of 2025 (review55 item 3). When
+    summer time ends 01:00-02:00 comes twice: "01:30 CDT" is the first (06:30 UTC), "01:30
+    CST" the second (07:30 UTC), which was refused as "not the business's" zone. When it
+    begins, 02:00-03:00 is skipped: "02:30 CST" was never on a Chicago clock."""
+    dates = [
+        "Sun Nov  2 01:30:00 CDT 2025",
+        "Sun Nov  2 01:30:00 CST 2025",
+        "Nov 2 2025 1:45 AM CST",
+        "2025-11-02 01:10 CST",
+        "Sun Mar  9 02:30:00 CST 2025",
+        "Sun Mar  9 03:30:00 CDT 2025",
+    ]
+    dated_shop(dates).save(tmp_path / "a.xlsx")
+    source = FilesSource(tmp_path / "a.xlsx")
+    result = run_pipeline(source, store, RunOptions(steps=[], time_zone="America/Chicago"))
+    stored = store.read("orders").set_index("order_id")["ordered_at"].astype(str).to_dict()
+    assert {k: v[:16] for k, v in stored.items()} == {
+        "A1": "2025-11-02 06:30",
+        "A2": "2025-11-02 07:30",
+        "A3": "2025-11-02 07:45",
+        "A4": "2025-11-02 07:10",
+        "A6": "2025-03-09 08:30",
+    }
+    refused = rejected(result).set_index("source_row")
+    assert refused["value"].to_dict() == {6: dates[4]}
+    assert refused.loc[6, "reason"].endswith(
+        "is 02:30 CST on 9 March 2025, a time the clocks of America/Chicago skipped when summer "
+        "time began (they went from 02:00 to 03:00): write the time with its offset (-06:00) "
+        "or as the clock showed it"
+    )
+
+
 def test_dotted_dates_are_day_first_and_the_note_says_so(tmp_path: Path, store: Store):
     """Seven dotted dates, every day 1-12: read month first, 4 March became 3 April."""
     dates = ["04.03.2025", "05.03.2025", "06.03.2025", "07.03.2025", "01.02.2025", "02.03.2025"]
