@@ -103,6 +103,28 @@ def test_a_customer_id_merged_down_over_their_orders_belongs_to_every_order(
     assert "'Orders'" in said[0].message and "C2:C4, C5:C6" in said[0].message
 
 
+def test_a_blank_row_inside_a_merged_range_is_a_skipped_blank_row(tmp_path: Path, store: Store):
+    """review55 item 5: a blank row left between a customer's orders, inside the range their
+    ID is merged over, was filled with that ID and then rejected for its empty order ID and
+    date, and counted among the cells read as the merged value."""
+    book = shop()
+    orders = book["Orders"]
+    orders.insert_rows(3)  # a blank row between C1's first and second orders (sheet row 3)
+    for row in (4, 5):
+        orders.cell(row, 3).value = None
+    orders.merge_cells("C2:C5")  # C1's three orders and the blank row between them
+    book.save(tmp_path / "shop.xlsx")
+    result, _ = run(tmp_path / "shop.xlsx", store)
+    stored = store.read("orders").set_index("order_id")["contact_id"].to_dict()
+    assert stored == {order: customer for order, _, customer, _ in ORDERS}
+    assert rejected(result).empty
+    assert rejected(result, "row skipped")[["source_row", "reason"]].values.tolist() == [
+        [3, "blank row"]
+    ]
+    (said,) = [n for n in result.notices if n.check == "merged_cells"]
+    assert said.count == 2 and "(C2:C5)" in said.message
+
+
 def test_an_order_id_merged_over_its_lines_is_not_a_rejected_line(tmp_path: Path, store: Store):
     """As on an invoice: the order's ID merged down over its lines. Each line was rejected
     for an empty order ID the user could see in Excel. A heading merged across the top
