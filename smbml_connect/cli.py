@@ -368,7 +368,7 @@ def demo(out_dir: Path, store_path: Path | None, seed: int, contacts: int, quiet
     _print_result(result, [p.resolve() for p in outputs])
     _echo(
         "The Instructions tab's =SMB.LEADSCORE_OF example reads this demo's store: for the "
-        f"Excel add-in, run `{serve_command(store_file)}` (xlwings add-in: set "
+        f"Excel add-in, run {serve_command(store_file)} (xlwings add-in: set "
         f"{STORE_VARIABLE} to {store_file.resolve()})."
     )
 

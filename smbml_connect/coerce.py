@@ -745,18 +745,22 @@ def _read_stamp(
     ):
         stamp = _from_number(float(value))
     else:
-        text = str(value).strip()
+        text = _written_offset(str(value).strip())
         # (?!\d), not \b: "2025-10-07T09:50-04" has no word boundary before its "T".
         year_first = re.match(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)(.*)$", text)
-        if year_first:
-            # Year first is always year-month-day, and strict: dateutil would read
-            # "2025-13-01" as 13 January, and "2025/03/04" as 3 April when day-first.
-            year, month, day, rest = year_first.groups()
-            stamp = pd.Timestamp(f"{year}-{month:0>2}-{day:0>2}{rest}")
-        elif (worded := _ZONE_WORD.match(text)) and worded[2].upper() in ("UHR", "H"):
+        # The zone word first, whatever the date's form: pandas dropped the word of a
+        # year-first date ("2025-03-04 10:00 EST" on the shop's clock, with its warning).
+        if (worded := _ZONE_WORD.match(text)) and worded[2].upper() in ("UHR", "H"):
             stamp = _read_stamp(worded[1], day_first)  # "10:00 Uhr", "10:00 h": no zone
         elif worded and worded[2].upper() not in ("AM", "PM"):
             stamp = _in_zone_word(_read_stamp(worded[1], day_first), worded[2].upper(), zone)
+        elif year_first:
+            # Year first is always year-month-day, and strict: dateutil would read
+            # "2025-13-01" as 13 January, and "2025/03/04" as 3 April when day-first.
+            year, month, day, rest = year_first.groups()
+            if _LIKE_ZONE.search(_AM_PM.sub("", rest)):  # a zone-like word no rule above read
+                raise ValueError("a date with a word pandas would drop")
+            stamp = pd.Timestamp(f"{year}-{month:0>2}-{day:0>2}{rest}")
         elif (unix := _UNIX_ZONE_WORD.match(text)) and unix[2].upper() not in _NOT_ZONES:
             clock = _read_stamp(f"{unix[1]} {unix[3]}", day_first)  # the year back in place
             stamp = _in_zone_word(clock, unix[2].upper(), zone)
@@ -790,6 +794,25 @@ _UNIX_ZONE_WORD = re.compile(
     r"\s+(\d{4})$"
 )
 _NOT_ZONES = frozenset({"AM", "PM", "UHR", "H"})  # words after a time that name no zone
+_AM_PM = re.compile(r"\b[AaPp]\.?[Mm]\b\.?")
+_LIKE_ZONE = re.compile(r"(?<![A-Za-z])[A-Z]{2,5}(?![A-Za-z])")  # what pandas takes for a zone
+# "GMT+0100", "UTC-5", "GMT+05:30": an offset as people and JavaScript's Date write it, UTC
+# plus the hours. dateutil read the sign the POSIX way (GMT+1 as UTC-1), two hours off.
+_GMT_OFFSET = re.compile(r"\b(?:GMT|UTC)\s*([+-])(\d{1,2})(?::?(\d{2}))?(?!\d)", re.IGNORECASE)
+# After an offset, the zone's name in words, as JavaScript's Date.toString() writes it:
+# "GMT+0100 (Central European Standard Time)". The offset says it all.
+_NAME_AFTER_OFFSET = re.compile(r"([+-]\d{2}:\d{2})\s*\([^()]*\)$")
+
+
+def _written_offset(text: str) -> str:
+    """``text`` with "GMT+0100" as "+01:00", and a zone's name after an offset left out."""
+    upper = text.upper()
+    if "GMT" not in upper and "UTC" not in upper and not text.endswith(")"):
+        return text
+    text = _GMT_OFFSET.sub(lambda m: f" {m[1]}{int(m[2]):02d}:{m[3] or '00'}", text)
+    return _NAME_AFTER_OFFSET.sub(r"\1", text).strip()
+
+
 # Abbreviations one zone writes, as hours from UTC.
 ZONE_WORDS = {
     "UTC": 0, "GMT": 0, "UT": 0, "Z": 0, "WET": 0, "WEST": 1, "CET": 1, "CEST": 2,
@@ -815,8 +838,8 @@ def _in_zone_word(stamp: pd.Timestamp, word: str, zone: tzinfo | str | None) -> 
     if stamp.tzinfo is not None:
         raise ZoneWordError(f"has both an offset and the zone {word}")
     if zone is not None and not is_utc(zone):
-        local = stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
-        if local.tzname() == word:
+        local = _as_the_zone_writes(stamp, word, zone)
+        if local is not None:
             return local
     if word in ZONE_WORDS:
         return stamp.tz_localize(timezone(timedelta(hours=ZONE_WORDS[word])))
@@ -830,6 +853,44 @@ def _in_zone_word(stamp: pd.Timestamp, word: str, zone: tzinfo | str | None) -> 
         f"has the zone word {word}, which is no time zone we know: write the time with its "
         "offset (+01:00) or without a zone"
     )
+
+
+def _as_the_zone_writes(stamp: pd.Timestamp, word: str, zone: tzinfo | str) -> pd.Timestamp | None:
+    """``stamp`` in ``zone`` when the zone's clock showed it under ``word``, else None. The
+    hour repeated when summer time ends has two readings, and the word names one ("01:30
+    CST" is the second in Chicago, "01:30 CDT" the first). A shared word on a time the
+    clocks skipped when summer time began is refused: the zone never wrote it."""
+    local = stamp.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")  # one reading
+    if local is not pd.NaT:
+        return local if local.tzname() == word else None
+    summer = stamp.tz_localize(zone, ambiguous=True, nonexistent="NaT")
+    if summer is not pd.NaT:  # the repeated hour: the word says which
+        winter = stamp.tz_localize(zone, ambiguous=False)
+        return next((local for local in (summer, winter) if local.tzname() == word), None)
+    after = stamp.tz_localize(zone, nonexistent="shift_forward")  # the first time after the gap
+    before = after - pd.Timedelta(1, "ns")
+    if word in ZONE_WORDS or word not in (before.tzname(), after.tzname()):
+        return None  # a word with one offset is read at it; one the zone does not write, refused
+    went = after.tz_localize(None)  # the clock's reading after the gap
+    gap = _offset(after) - _offset(before)
+    offset = _offset_text(_offset(after if word == after.tzname() else before))
+    raise ZoneWordError(
+        f"is {stamp:%H:%M} {word} on {stamp.day} {stamp:%B %Y}, a time the clocks of {zone} "
+        f"skipped when summer time began (they went from {went - gap:%H:%M} to {went:%H:%M}): "
+        f"write the time with its offset ({offset}) or as the clock showed it"
+    )
+
+
+def _offset(stamp: pd.Timestamp) -> pd.Timedelta:
+    """How far ``stamp``'s clock is from UTC's."""
+    return stamp.tz_localize(None) - stamp.tz_convert(UTC).tz_localize(None)
+
+
+def _offset_text(offset: pd.Timedelta) -> str:
+    """An offset from UTC as written after a time: "-06:00"."""
+    minutes = round(offset.total_seconds() / 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _dateutil_zone(name: str | None, offset: int | None) -> tzinfo | None:

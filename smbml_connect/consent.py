@@ -17,7 +17,8 @@ same way wherever it is stored.
 A date under a header that says when someone opted out ("Unsubscribe Date") is an
 opt-out. Other columns whose header is itself an opt-out list or a consent column
 (``is_opt_out_header``, ``is_consent_header``) are read beside the consent column, and
-any opt-out among them wins.
+any opt-out among them wins. ``OPT_OUT_LIST`` holds the names of the lists of opt-outs
+that name a contact: anything written there is an opt-out.
 """
 
 from __future__ import annotations
@@ -240,6 +241,9 @@ def read_consent(value: Any, column: str = "") -> Reading:
     suppressed = _suppression(shown, column)
     if suppressed is not None:
         return suppressed
+    if _normal(column) == _normal(OPT_OUT_LIST):
+        # Names of lists, not answers: one named "Opt-in" or "No" was read as consent.
+        return Reading("opt-out", shown, "is the list of opt-outs that names them")
     if isinstance(value, bool) or (isinstance(value, int | float) and value in (0, 1)):
         value = "true" if value else "false"
     elif isinstance(value, str):
@@ -253,8 +257,6 @@ def read_consent(value: Any, column: str = "") -> Reading:
     words = [_word(p, negative) for p in parts if p]
     if dated and None in words and re.search(r"\d", text):
         return Reading("opt-out", shown, "is the date they opted out")
-    if _normal(column) == _normal(OPT_OUT_LIST) and None in words:
-        return Reading("opt-out", shown, "is the list of opt-outs that names them")
     if not words or None in words:
         return Reading("unreadable", shown, "is not a consent wording we know")
     if "opt-out" in words:

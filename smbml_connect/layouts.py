@@ -33,7 +33,14 @@ from smbml_connect.business_zone import zone_of_words
 from smbml_connect.consent import OPT_OUT_LIST, hubspot_consent, keep_header_meaning, says_no
 from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
-from smbml_connect.opt_out_lists import EXPORT_FILES, ExportFiles, join_lists, said_no
+from smbml_connect.opt_out_lists import (
+    EXPORT_FILES,
+    ExportFiles,
+    join_lists,
+    merge_lists,
+    said_no,
+    split_lists,
+)
 from smbml_connect.ports import Notice, SourceReject
 from smbml_connect.sale_flags import keep_sale_meaning
 from smbml_connect.sales import (
@@ -340,8 +347,9 @@ def join_prepared(pieces: list[Prepared], files: list[str]) -> Prepared:
     copies, said, held, whole = _set_aside_copies(frames, files, pieces[0].layout)
     read = tuple(f for frame, f in zip(frames, files, strict=True) if len(frame))
     by_file: dict[str, set[str]] = {}
-    for key, name in held.items():
-        by_file.setdefault(name, set()).add(key)
+    for key, names in held.items():  # the copies that say a person opted out, joined
+        for name in split_lists(names):
+            by_file.setdefault(name, set()).add(key)
     kept = ExportFiles(
         read,
         tuple((f, whole[f]) for f, n, frame in zip(files, had, frames, strict=True)
@@ -480,7 +488,10 @@ def _set_aside_copies(
             frames[k] = frame[~again].reset_index(drop=True)
             theirs = _said_no_in(rows, layout, name)
             held.update(
-                {key: join_lists(held.get(key), copy) or copy for key, copy in theirs.items()}
+                {
+                    key: merge_lists(held.get(key), join_lists([copy])) or copy
+                    for key, copy in theirs.items()
+                }
             )
             whole[name] = first
             orders = keys[again].nunique()
@@ -552,7 +563,7 @@ def _held_no(contacts: pd.DataFrame, held: Mapping[str, str]) -> pd.DataFrame:
     if not found.notna().any():
         return contacts
     if OPT_OUT_LIST in contacts.columns:
-        found = pd.Series(map(join_lists, contacts[OPT_OUT_LIST], found), index=contacts.index)
+        found = pd.Series(map(merge_lists, contacts[OPT_OUT_LIST], found), index=contacts.index)
     return contacts.assign(**{OPT_OUT_LIST: found})
 
 

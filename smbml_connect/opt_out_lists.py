@@ -5,7 +5,7 @@ Shared by the files source and the Google Sheets source (a tab "Unsubscribes" be
 to a customer list gives no table of its own (the customer list gives contacts), yet every address in it said no.
 Each contact whose e-mail (case and spaces aside) is listed gets the names of every list
 that holds it in the column ``consent.OPT_OUT_LIST`` (`join_lists`: in alphabetical order,
-"; " between), kept in ``extra``, which the pipeline reads as it reads
+"; " between, each name whole), kept in ``extra``, which the pipeline reads as it reads
 every opt-out column: an opt-out whatever the contact's own consent says, or whichever
 column ``[consent] column`` names. One line per list says, of its own addresses, how many
 matched a contact, how many of those it alone opted out, and how many named none.
@@ -13,7 +13,8 @@ matched a contact, how many of those it alone opted out, and how many named none
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -27,7 +28,15 @@ from smbml_connect.consent import (
 )
 from smbml_connect.ports import Notice, SourceReject
 
-__all__ = ["EXPORT_FILES", "ExportFiles", "OptOutLists", "join_lists", "said_no"]
+__all__ = [
+    "EXPORT_FILES",
+    "ExportFiles",
+    "OptOutLists",
+    "join_lists",
+    "merge_lists",
+    "said_no",
+    "split_lists",
+]
 
 # A list's members and the lines of it that could not be read.
 Reader = Callable[[str], tuple[pd.DataFrame, list[SourceReject]]]
@@ -51,22 +60,35 @@ class ExportFiles:
         return {a for f, keys in self.held if f in copies for a in keys if "@" in a}
 
 
-LIST_SEPARATOR = "; "  # the consent reader splits a value at ";" and reads each part
+LIST_SEPARATOR = "; "
 
 
-def join_lists(*values: object) -> str | None:
-    """Every list named in ``values`` (each a name, names already joined, or nothing), once,
-    in alphabetical order so that a run names them alike whichever file it read first: a
+def join_lists(names: Iterable[str]) -> str | None:
+    """The lists ``names`` (each a list's own name, kept whole) as one value: once each, in
+    alphabetical order so that a run names them alike whichever file it read first (a
     person on two lists was named by the first alone, so a count of the contacts either
-    list opted out fell short of its own line's."""
-    names = {
-        part.strip()
-        for value in values
-        if isinstance(value, str)
-        for part in value.split(LIST_SEPARATOR.strip())
-        if part.strip()
-    }
-    return LIST_SEPARATOR.join(sorted(names, key=lambda n: (n.casefold(), n))) or None
+    list opted out fell short of its own line's), "; " between. A name that holds ";"
+    (a tab "Opt-outs; 2024") is in double quotes, as a CSV field is, so it reads back as
+    one list: split at its ";", it was shown as two lists, reordered."""
+    whole = {n.strip() for n in names if n.strip()}
+    ordered = sorted(whole, key=lambda n: (n.casefold(), n))
+    return LIST_SEPARATOR.join(map(_quoted, ordered)) or None
+
+
+def merge_lists(*values: object) -> str | None:
+    """Values ``join_lists`` made (or nothing) as one: every list of each, read back whole."""
+    return join_lists(
+        name for value in values if isinstance(value, str) for name in split_lists(value)
+    )
+
+
+def split_lists(value: str) -> list[str]:
+    """The names of the lists ``join_lists`` joined into ``value``."""
+    return [n.strip() for n in next(csv.reader([value], delimiter=";", skipinitialspace=True))]
+
+
+def _quoted(name: str) -> str:
+    return f'"{name.replace(chr(34), chr(34) * 2)}"' if ";" in name or name[0] == '"' else name
 
 
 def said_no(members: pd.DataFrame) -> list[bool]:
@@ -165,7 +187,7 @@ class OptOutLists:
                 self._read_no[name] = own
                 self._rows[name] = sum(1 for a in map(_address, members.get("email", [])) if a)
                 self._unread[name] = [r.row for r in rejects]
-            self._listed = {a: join_lists(*lists) or "" for a, lists in named.items()}
+            self._listed = {a: join_lists(lists) or "" for a, lists in named.items()}
         return self._listed
 
     def apply(self, contacts: pd.DataFrame) -> pd.DataFrame:
@@ -188,7 +210,7 @@ class OptOutLists:
             return contacts
         out = contacts.copy()
         if OPT_OUT_LIST in out.columns:  # a copy set aside (`layouts._held_no`) named some
-            found = pd.Series(map(join_lists, out[OPT_OUT_LIST], found), index=out.index)
+            found = pd.Series(map(merge_lists, out[OPT_OUT_LIST], found), index=out.index)
         out[OPT_OUT_LIST] = found
         return out
 

@@ -209,6 +209,9 @@ class MergedDown:
         self._shown_by = shown_by
 
     def fill(self, number: int, row: list[Any]) -> list[Any]:
+        """Sheet row ``number`` with its merged cells' values. A row blank but for them
+        stays blank, a row skipped as blank rows are: filled, it was rejected for its
+        empty required cells (an order's ID, its date) and counted among the filled."""
         while self._waiting and self._waiting[-1][0] <= number:
             first, last, column = self._waiting.pop()
             if first == number and column <= len(row) and not _empty(row[column - 1]):
@@ -216,7 +219,8 @@ class MergedDown:
                 self._open.append(
                     (last, column, row[column - 1], f"{letter}{first}:{letter}{last}")
                 )
-        if not self._open:
+        if not self._open or is_blank(row):
+            self._open = [m for m in self._open if m[0] > number]
             return row
         for _, column, value, where in self._open:
             if len(row) < column:

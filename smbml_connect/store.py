@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -67,7 +68,12 @@ def default_store_path() -> Path:
 
 
 STORE_VARIABLE = "SMBML_STORE"  # names the worksheet functions' store
-_SHELL_SAFE = re.compile(r"[\w@%+=:,./\\~-]+")  # a path no shell splits or expands
+# A Windows path Command Prompt and PowerShell both take bare (PowerShell splits at ",",
+# and "@" starts a splat), and the characters double quotes leave special in one of them:
+# "%NAME%" in Command Prompt, "$name" and "`" in PowerShell.
+_WINDOWS_SAFE = re.compile(r"[\w.:\\/-]+")
+_EXPANDED_IN_QUOTES = re.compile(r"[$`%]")
+_POWERSHELL_QUOTES = re.compile(r"['\u2018\u2019\u201a\u201b]")  # all close a '...' there
 
 
 def worksheet_store_path() -> Path:
@@ -78,17 +84,35 @@ def worksheet_store_path() -> Path:
     return Path(named).expanduser() if named else default_store_path()
 
 
-def serve_command(store: Path) -> str:
-    """The `smbml serve` that reads `store`: its --store only where serve would not find
-    it by itself, the path in double quotes where a shell would split it (a space)."""
+def serve_command(store: Path, windows: bool = os.name == "nt") -> str:
+    """How to run the `smbml serve` that reads `store`, as the words after "run": its
+    --store only where serve would not find it by itself, and the path quoted the way the
+    user's shell reads it, naming the shell when the quoting is one shell's."""
     if store.resolve() == worksheet_store_path().resolve():
-        return "smbml serve"
-    text = str(store.resolve())
-    return (
-        f"smbml serve --store {text}"
-        if _SHELL_SAFE.fullmatch(text)
-        else f'smbml serve --store "{text}"'
-    )
+        return "`smbml serve`"
+    return _quoted_for_shells(str(store.resolve()), windows)
+
+
+def _quoted_for_shells(path: str, windows: bool) -> str:
+    """`smbml serve --store PATH` with PATH as a shell reads it back whole. POSIX shells:
+    ``shlex.quote`` (single quotes: "$HOME", a backtick or a '"' in a folder's name stay
+    as written, where double quotes ran them). Windows: bare or in double quotes when both
+    Command Prompt and PowerShell read it so, else PowerShell's single quotes (which keep
+    "$" and "`") and, unless a "%" could expand there, Command Prompt's double quotes."""
+    command = "smbml serve --store "
+    if not windows:
+        quoted = shlex.quote(path)
+        said = "" if quoted == path else " (quoted for bash, zsh and other POSIX shells)"
+        return f"`{command}{quoted}`{said}"
+    if _WINDOWS_SAFE.fullmatch(path):
+        return f"`{command}{path}`"
+    if not _EXPANDED_IN_QUOTES.search(path):
+        return f'`{command}"{path}"`'
+    literal = _POWERSHELL_QUOTES.sub(lambda quote: quote[0] * 2, path)
+    powershell = f"`{command}'{literal}'` in PowerShell"
+    if "%" in path:  # Command Prompt expands %NAME% even in quotes, and has no escape there
+        return powershell
+    return f'{powershell} (in Command Prompt: `{command}"{path}"`)'
 
 
 def now_text(clock: Clock = SYSTEM_CLOCK) -> str:

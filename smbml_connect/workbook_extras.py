@@ -201,7 +201,7 @@ def _instructions(
     sheet["A1"] = "Worksheet functions"
     sheet["A1"].font = Font(bold=True, size=14)
     lines = [
-        f"Excel on Windows, Mac or the web: run `{_serve(context)}`, sideload the manifest it "
+        f"Excel on Windows, Mac or the web: run {_serve(context)}, sideload the manifest it "
         "prints (Excel on the web: Home > Add-ins > More Add-ins > My Add-ins > Upload My "
         "Add-in; Mac and Windows: see the README), enter the pairing code in the SMB ML pane, "
         "then type =SMB.FORECAST(...) and the others below.",
@@ -236,7 +236,7 @@ def _instructions(
 
 def _serve(context: FunctionContext) -> str:
     """The command whose LEADSCORE_OF reads the store this workbook's examples read."""
-    return "smbml serve" if context.store_path is None else serve_command(context.store_path)
+    return "`smbml serve`" if context.store_path is None else serve_command(context.store_path)
 
 
 def _xlwings_store(context: FunctionContext) -> str:

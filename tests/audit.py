@@ -37,8 +37,9 @@ from smbml_connect.column_labels import code_name
 from smbml_connect.connectors.gsheets.sheets import _number_spec, result_tabs, sheet_header
 from smbml_connect.connectors.hubspot.push import _text as hubspot_text
 from smbml_connect.connectors.sample.source import SampleSource
-from smbml_connect.consent import is_consent_header, is_opt_out_header, says_no
+from smbml_connect.consent import OPT_OUT_LIST, is_consent_header, is_opt_out_header, says_no
 from smbml_connect.money_words import minor_digits, shown_in
+from smbml_connect.opt_out_lists import split_lists
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.ports import RunResult
 from smbml_connect.registry import load_config, parse_config
@@ -2050,6 +2051,25 @@ def check_copies_not_named(out: Outputs, tally: Tally) -> None:
             tally.check(COPY_NOT_NAMED, not named, f"data checks: {line}")
 
 
+LISTS_NAMED_WHOLE = "each list a contact's 'Opt-out list' names is one the data checks name"
+
+
+def check_opt_out_lists_named(out: Outputs, tally: Tally) -> None:
+    """A contact's 'Opt-out list' names lists the run read, each whole: a file named
+    "Opt-outs; 2024.csv" was shown as the lists "2024.csv" and "Opt-outs", which no line of
+    the run names (review55 item 6). A copy set aside names itself in its own line."""
+    contacts = out.store.get("contacts")
+    if contacts is None or contacts.empty or "extra" not in contacts:
+        return
+    lines = [n.message for n in out.result.notices if n.check in ("opt_out_list", "export_copy")]
+    for contact, extra in contacts[["contact_id", "extra"]].itertuples(index=False):
+        listed = (json.loads(extra) if isinstance(extra, str) and extra else {}).get(OPT_OUT_LIST)
+        for name in split_lists(listed) if isinstance(listed, str) else []:
+            named = any(line.startswith((f"File {name!r}", f"Tab {name!r}", f"{name!r} holds"))
+                        for line in lines)  # fmt: skip
+            tally.check(LISTS_NAMED_WHOLE, named, f"contact {contact}: {listed!r} names {name!r}")
+
+
 ABTEST_AGREES = "an A/B test's chance and its verdict agree"
 
 
@@ -2165,6 +2185,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     ),
     "a run's own files are not listed as data it did not read": check_own_files,
     COPY_NOT_NAMED: check_copies_not_named,
+    LISTS_NAMED_WHOLE: check_opt_out_lists_named,
     EXAMPLE_AGREES: check_forecast_example,
     ABTEST_AGREES: check_abtest_verdicts,
     "an order after the run's date is listed, one up to it is counted": (

@@ -10,9 +10,11 @@ from __future__ import annotations
 import csv
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from audit import LISTS_NAMED_WHOLE, Outputs, Tally, check_opt_out_lists_named
 from test_consent import AS_OF, RFM, UNREADABLE_CONSENT, listed, mailchimp_file, orders_of, scored
 
 from smbml_connect.connectors.files.source import FilesSource
@@ -22,6 +24,7 @@ from smbml_connect.consent import (
     is_opt_out_header,
     read_consent,
 )
+from smbml_connect.opt_out_lists import join_lists, split_lists
 from smbml_connect.pipeline import RunOptions, run_pipeline
 
 
@@ -514,3 +517,45 @@ def test_a_contact_on_several_lists_of_opt_outs_names_every_one(tmp_path, store)
         matched = int(re.search(r"(\d+) of its \d+ address", line.message)[1])
         theirs = [who for who, lists in named.items() if name in lists.split("; ")]
         assert matched == line.count == len(theirs), (line.message, theirs)
+
+
+def test_a_list_whose_name_holds_a_semicolon_is_named_whole(tmp_path, store):
+    """review55 item 6: a file of opt-outs named "Opt-outs; 2024.csv" was shown in 'Opt-out
+    list' as two lists, reordered ("2024.csv; Opt-outs"), as the names were joined and then
+    split again at ";". Each name is kept whole (in quotes when it holds ";"), a contact
+    named by it still opts out, and a list's name is never read as an answer: one named
+    "Opt-in" or "No" gave its people consent."""
+    (tmp_path / "customers.csv").write_text(
+        "Customer ID,First Name,Email,Accepts Marketing\nC1,Ann,ann@shop.test,yes\n"
+        "C2,Bo,bo@shop.test,yes\nC3,Dee,dee@shop.test,yes\nC4,Eve,eve@shop.test,yes\n"
+    )
+    orders_of(tmp_path, ["C1", "C2", "C3", "C4"])
+    (tmp_path / "Opt-outs; 2024.csv").write_text(
+        "Email,Unsubscribed At\nDee@shop.test,2024-11-02\neve@shop.test,2024-12-24\n"
+    )
+    (tmp_path / "unsubscribes.csv").write_text("Email,Unsubscribed At\neve@shop.test,2025-03-01\n")
+    result = run_files(tmp_path, store)
+    assert result.status == "ok", result.errors
+    assert scored(result, store) == {"C1", "C2"}
+    extra = store.read("contacts").set_index("contact_id")["extra"].dropna().map(json.loads)
+    named = {who: values[OPT_OUT_LIST] for who, values in extra.items() if OPT_OUT_LIST in values}
+    assert named == {"C3": '"Opt-outs; 2024.csv"', "C4": '"Opt-outs; 2024.csv"; unsubscribes.csv'}
+    assert {who: split_lists(lists) for who, lists in named.items()} == {
+        "C3": ["Opt-outs; 2024.csv"],
+        "C4": ["Opt-outs; 2024.csv", "unsubscribes.csv"],
+    }
+    lines = said(result, "opt_out_list")
+    assert any(line.startswith("File 'Opt-outs; 2024.csv'") for line in lines), lines
+    for name in ("Opt-in", "No", "Subscribed", join_lists(["Opt-in", "Yes; please"])):
+        assert read_consent(name, OPT_OUT_LIST).decision == "opt-out", name
+    # The audit's invariant holds here, and finds the value as it was shown before.
+    contacts = store.read("contacts")
+    audited = Outputs("lists", result, {}, {"contacts": contacts}, {}, {}, {}, "", [], [], {}, {})
+    tally = Tally()
+    check_opt_out_lists_named(audited, tally)
+    assert tally.checked[LISTS_NAMED_WHOLE] == 3 and not tally.problems
+    before = '"Opt-outs; 2024.csv"', "2024.csv; Opt-outs"  # as the old join showed it
+    inside = [json.dumps(text)[1:-1] for text in before]  # as it is inside the JSON of extra
+    split = contacts.assign(extra=contacts["extra"].str.replace(*inside))
+    check_opt_out_lists_named(replace(audited, store={"contacts": split}), tally)
+    assert len(tally.problems) == 4  # "2024.csv" and "Opt-outs", for each of the two

@@ -1060,6 +1060,34 @@ def test_a_customer_id_merged_down_over_their_orders_belongs_to_every_order(
     assert result.rejects[result.rejects["action"] == "row rejected"].empty
 
 
+def test_a_blank_row_inside_a_merged_range_is_a_skipped_blank_row(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
+) -> None:
+    """review55 item 5: a blank row between C2's orders, inside the range their ID is merged
+    over, was filled with C2 and rejected for its empty order ID and date."""
+    key = "1MergedBlankSpreadsheet000000000000000"
+    orders = [
+        ["Order ID", "Customer ID", "Order date", "Total"],
+        ["O1", "C1", "2025-01-10", 40.0],
+        ["O2", "C2", "2025-02-03", 25.5],
+        [],  # sheet row 4: a blank row between C2's orders
+        ["O3", "", "2025-03-17", 60.0],
+        ["O4", "C3", "2025-03-20", 12.0],
+    ]
+    customers = [["Customer ID", "Email"], ["C1", "a@x.com"], ["C2", "b@x.com"], ["C3", "c@x.com"]]
+    emu.state.create(key, "Shop", {"Customers": customers, "Orders": orders}, locale="en_GB")
+    _merge_down(emu, key, "Orders", 1, (3, 5))  # C2's two orders and the blank row
+    with Store(tmp_path / "merged.sqlite") as store:
+        result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
+        stored = store.read("orders").set_index("order_id")["contact_id"].to_dict()
+    assert stored == {"O1": "C1", "O2": "C2", "O3": "C2", "O4": "C3"}
+    actions = result.rejects.set_index("source_row")
+    assert actions.loc[[4], ["action", "reason"]].values.tolist() == [["row skipped", "blank row"]]
+    assert result.rejects[result.rejects["action"] == "row rejected"].empty
+    (said,) = [n for n in result.notices if n.check == "merged_cells"]
+    assert said.count == 1 and "(B3:B5)" in said.message
+
+
 def test_an_order_id_merged_over_its_lines_and_a_title_merged_above_the_header(
     emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
 ) -> None:

@@ -1,4 +1,5 @@
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -281,3 +282,55 @@ def test_rows_naming_a_merged_record_name_the_one_it_became(tmp_path: Path) -> N
             ("c2", "k9"),
             ("d1", "c2"),
         ]
+
+
+@pytest.mark.parametrize(
+    "folder", ["$HOME shop", 'a"b c', "x`id`y", "Bob's shop", "plain", "50% off; & more"]
+)
+def test_the_demos_serve_command_names_its_store_in_a_posix_shell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str
+):
+    """review55 item 4: the printed `smbml serve --store "..."` put a folder named with "$",
+    a backtick or '"' in double quotes, where the shell expanded, ran or ended them. The
+    command is run here by the shells a user pastes it into, with printf for smbml."""
+    from smbml_connect.store import serve_command
+
+    monkeypatch.setenv("SMBML_STORE", str(tmp_path / "elsewhere.sqlite"))
+    store = tmp_path / folder / "demo-store.sqlite"
+    store.parent.mkdir()
+    store.touch()
+    said = serve_command(store, windows=False)
+    shown = re.fullmatch(r"`(smbml serve --store .*)`( \(quoted for [^)]*\))?", said)
+    assert shown is not None, said
+    command = shown[1]
+    assert ("POSIX shells" in said) == (command != f"smbml serve --store {store}")
+    for shell in ("sh", "bash"):
+        echo = command.replace("smbml serve --store ", "printf '%s' ", 1)
+        read = subprocess.run([shell, "-c", echo], capture_output=True, text=True, check=True)
+        assert read.stdout == str(store.resolve())
+
+
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [
+        (r"C:\Users\ann\demo\d.sqlite", r"`smbml serve --store C:\Users\ann\demo\d.sqlite`"),
+        (r"C:\My Shop\d.sqlite", r'`smbml serve --store "C:\My Shop\d.sqlite"`'),
+        (r"C:\a,b\d.sqlite", r'`smbml serve --store "C:\a,b\d.sqlite"`'),
+        (
+            r"C:\$ales\Bob's\d.sqlite",
+            r"`smbml serve --store 'C:\$ales\Bob''s\d.sqlite'` in PowerShell"
+            r' (in Command Prompt: `smbml serve --store "C:\$ales\Bob' + "'" + r's\d.sqlite"`)',
+        ),
+        (r"C:\50%OFF%\d.sqlite", r"`smbml serve --store 'C:\50%OFF%\d.sqlite'` in PowerShell"),
+        (
+            "C:\\Bob\u2019s `x`\\d.sqlite",
+            "`smbml serve --store 'C:\\Bob\u2019\u2019s `x`\\d.sqlite'` in PowerShell (in Command Prompt: `smbml serve --store \"C:\\Bob\u2019s `x`\\d.sqlite\"`)",
+        ),
+    ],
+)
+def test_on_windows_the_serve_command_is_quoted_for_the_shell_it_names(path: str, said: str):
+    """Command Prompt expands %NAME% in double quotes, PowerShell "$name" and "`" there, and
+    PowerShell splits a bare path at ",": each path comes out in a form its shell keeps."""
+    from smbml_connect.store import _quoted_for_shells
+
+    assert _quoted_for_shells(path, windows=True) == said

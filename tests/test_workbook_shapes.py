@@ -103,6 +103,28 @@ def test_a_customer_id_merged_down_over_their_orders_belongs_to_every_order(
     assert "'Orders'" in said[0].message and "C2:C4, C5:C6" in said[0].message
 
 
+def test_a_blank_row_inside_a_merged_range_is_a_skipped_blank_row(tmp_path: Path, store: Store):
+    """review55 item 5: a blank row left between a customer's orders, inside the range their
+    ID is merged over, was filled with that ID and then rejected for its empty order ID and
+    date, and counted among the cells read as the merged value."""
+    book = shop()
+    orders = book["Orders"]
+    orders.insert_rows(3)  # a blank row between C1's first and second orders (sheet row 3)
+    for row in (4, 5):
+        orders.cell(row, 3).value = None
+    orders.merge_cells("C2:C5")  # C1's three orders and the blank row between them
+    book.save(tmp_path / "shop.xlsx")
+    result, _ = run(tmp_path / "shop.xlsx", store)
+    stored = store.read("orders").set_index("order_id")["contact_id"].to_dict()
+    assert stored == {order: customer for order, _, customer, _ in ORDERS}
+    assert rejected(result).empty
+    assert rejected(result, "row skipped")[["source_row", "reason"]].values.tolist() == [
+        [3, "blank row"]
+    ]
+    (said,) = [n for n in result.notices if n.check == "merged_cells"]
+    assert said.count == 2 and "(C2:C5)" in said.message
+
+
 def test_an_order_id_merged_over_its_lines_is_not_a_rejected_line(tmp_path: Path, store: Store):
     """As on an invoice: the order's ID merged down over its lines. Each line was rejected
     for an empty order ID the user could see in Excel. A heading merged across the top
@@ -306,6 +328,81 @@ def test_a_zone_word_inside_a_unix_date_is_read_as_one_at_the_end(tmp_path: Path
     assert (
         unknown.invalid.all()
         and "no time zone we know" in unknown.reasons["Tue Mar 4 10:00:00 XYZ 2025"]
+    )
+
+
+def test_every_form_of_date_reads_its_zone_word_or_offset_by_the_same_rules(
+    tmp_path: Path, store: Store, recwarn: Any
+):
+    """A Berlin shop's CSV export, times written by several systems (review55 item 2). A
+    year-first date's word went to pandas, which dropped it with a FutureWarning in the
+    terminal: "2025-03-04 10:00 EST" was read on Berlin's clock (6 hours off) and "XYZ" was
+    not refused. JavaScript's Date writes "GMT+0100", which dateutil read as UTC-1."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "contacts.csv").write_text("contact_id,email\nC1,a@x.test\nC2,b@x.test\n")
+    (tmp_path / "data" / "orders.csv").write_text(
+        "order_id,contact_id,ordered_at,total\n"
+        "O1,C1,2025-03-04 10:00 EST,10\n"
+        "O2,C1,Tue Mar 4 10:00:00 EST 2025,12.5\n"
+        "O3,C2,Mar 4 2025 10:00 AM EST,8\n"
+        "O4,C2,2025-03-04 10:00 XYZ,20\n"
+        "O5,C1,Tue Mar 04 2025 10:00:00 GMT+0100 (Central European Standard Time),9\n"
+        "O6,C2,2025/03/05 18:30:00 UTC+5:30,14\n"
+        "O7,C1,2025-03-05 09:15,11\n"
+    )
+    source = FilesSource(tmp_path / "data")
+    result = run_pipeline(source, store, RunOptions(steps=[], time_zone="Europe/Berlin"))
+    stored = store.read("orders").set_index("order_id")["ordered_at"].astype(str).to_dict()
+    assert {k: stored[k][:16] for k in ("O1", "O2", "O3")} == dict.fromkeys(
+        ("O1", "O2", "O3"), "2025-03-04 15:00"
+    )
+    assert stored["O5"].startswith("2025-03-04 09:00")  # 10:00 at UTC+1
+    assert stored["O6"].startswith("2025-03-05 13:00")  # 18:30 at UTC+5:30
+    assert stored["O7"].startswith("2025-03-05 08:15")  # no zone: Berlin's clock
+    refused = rejected(result).set_index("source_row")
+    assert refused["value"].to_dict() == {5: "2025-03-04 10:00 XYZ"}
+    assert "no time zone we know" in refused.loc[5, "reason"]
+    assert not [w for w in recwarn if "timezone" in str(w.message).lower()]
+    from smbml_connect.coerce import read_dates
+
+    chicago = read_dates(
+        pd.Series(["2025-03-04 10:00 CET", "2025-03-04 10:00 CST"]), zone="America/Chicago"
+    )
+    assert [str(v)[:16] for v in chicago.values] == ["2025-03-04 09:00", "2025-03-04 16:00"]
+
+
+def test_the_word_names_which_of_the_repeated_hour_and_a_skipped_time_is_one_line(
+    tmp_path: Path, store: Store
+):
+    """A Chicago shop's orders around both clock changes of 2025 (review55 item 3). When
+    summer time ends 01:00-02:00 comes twice: "01:30 CDT" is the first (06:30 UTC), "01:30
+    CST" the second (07:30 UTC), which was refused as "not the business's" zone. When it
+    begins, 02:00-03:00 is skipped: "02:30 CST" was never on a Chicago clock."""
+    dates = [
+        "Sun Nov  2 01:30:00 CDT 2025",
+        "Sun Nov  2 01:30:00 CST 2025",
+        "Nov 2 2025 1:45 AM CST",
+        "2025-11-02 01:10 CST",
+        "Sun Mar  9 02:30:00 CST 2025",
+        "Sun Mar  9 03:30:00 CDT 2025",
+    ]
+    dated_shop(dates).save(tmp_path / "a.xlsx")
+    source = FilesSource(tmp_path / "a.xlsx")
+    result = run_pipeline(source, store, RunOptions(steps=[], time_zone="America/Chicago"))
+    stored = store.read("orders").set_index("order_id")["ordered_at"].astype(str).to_dict()
+    assert {k: v[:16] for k, v in stored.items()} == {
+        "A1": "2025-11-02 06:30",
+        "A2": "2025-11-02 07:30",
+        "A3": "2025-11-02 07:45",
+        "A4": "2025-11-02 07:10",
+        "A6": "2025-03-09 08:30",
+    }
+    refused = rejected(result).set_index("source_row")
+    assert refused["value"].to_dict() == {6: dates[4]}
+    assert refused.loc[6, "reason"].endswith(
+        "is 02:30 CST on 9 March 2025, a time the clocks of America/Chicago skipped when summer "
+        "time began (they went from 02:00 to 03:00): write the time with its offset (-06:00) "
+        "or as the clock showed it"
     )
 
 
