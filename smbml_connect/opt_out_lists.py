@@ -21,6 +21,7 @@ from smbml_connect.consent import (
     OPT_OUT_LIST,
     is_consent_header,
     is_opt_out_header,
+    opt_out_list_value,
     read_consent,
     says_no,
 )
@@ -137,7 +138,7 @@ class OptOutLists:
                 copied = _copies_of(self._files.get(name))
                 for address in sorted(addresses):  # a copy's own "no" names that copy
                     said = copied.get(address) if address not in own else None
-                    self._listed.setdefault(address, said or self.shown(name))
+                    self._listed.setdefault(address, opt_out_list_value(said or self.shown(name)))
                 self._addresses[name] = addresses
                 self._read_no[name] = own
                 self._rows[name] = sum(1 for a in map(_address, members.get("email", [])) if a)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from openpyxl import Workbook
 from test_consent import AS_OF, RFM, UNREADABLE_CONSENT, listed, mailchimp_file, orders_of, scored
 
 from smbml_connect.connectors.files.source import FilesSource
@@ -476,3 +478,46 @@ def test_an_export_with_one_opt_out_says_one_person(tmp_path, store):
     assert line.startswith("File 'orders_export_1.csv' (Shopify orders export) gives the orders")
     assert "1 person in it said no to marketing there: 1 matched a contact" in line
     assert "1 was opted out by this file alone" in line and "0 match no contact" in line
+
+
+# -- find55 security item 1: a list's name never grants consent ----------------------------
+@pytest.mark.parametrize("tab", ["Opt-in", "Subscribed", "Opted in", "Granted", "Consented", "No"])
+def test_a_tab_of_unsubscribes_named_like_consent_still_opts_them_out(tmp_path, store, tab):
+    """A shop keeps its newsletter sign-ups on a tab "Opt-in" with the date each person
+    unsubscribed: the list's name was read as consent, so the two who unsubscribed were
+    segmented while the data check said they were opted out (an explorer)."""
+    book = Workbook()
+    customers = book.active
+    customers.title = "Customers"
+    customers.append(["Customer ID", "First Name", "Email"])
+    for n, name in enumerate(["Ann", "Bo", "Cy", "Di"], start=1):
+        customers.append([f"C{n}", name, f"{name.lower()}@shop.test"])
+    orders = book.create_sheet("Orders")
+    orders.append(["Order ID", "Customer ID", "Order Date", "Total"])
+    for n, (contact, day) in enumerate([("C1", 3), ("C1", 40), ("C2", 9), ("C3", 12),
+                                        ("C3", 70), ("C4", 20), ("C4", 90)]):  # fmt: skip
+        orders.append([f"O{n}", contact, pd.Timestamp("2025-01-01") + pd.Timedelta(days=day), 25])
+    signups = book.create_sheet(tab)
+    signups.append(["Email", "Signed up", "Unsubscribed At"])
+    signups.append(["ANN@shop.test ", "2024-01-02", "2025-03-01"])
+    signups.append(["bo@shop.test", "2024-02-11", "2025-04-01"])
+    signups.append(["cy@shop.test", "2024-03-05", None])
+    book.save(tmp_path / "shop.xlsx")
+    result = run_files(tmp_path / "shop.xlsx", store)
+    assert scored(result, store) == {"C3", "C4"}
+    assert result.consent_skipped == 2
+    (line,) = said(result, "opt_out_list")
+    assert "2 of its 2 addresses matched" in line and "2 were opted out by this file alone" in line
+
+
+@pytest.mark.parametrize("name", ["Opt-in", "Subscribed", "opted in", "GRANTED", "Consented",
+                                  "No", "0", "False", "Unsubscribed: no", "x.csv"])  # fmt: skip
+def test_a_list_s_name_under_the_opt_out_list_column_is_always_an_opt_out(name):
+    """What a source writes for a listed contact says no whatever the list is called; only a
+    bare no in a user's own column of that name says they are not on it."""
+    from smbml_connect.consent import opt_out_list_value
+
+    assert read_consent(opt_out_list_value(name), OPT_OUT_LIST).decision == "opt-out"
+    assert read_consent(name, OPT_OUT_LIST).decision == "opt-out" or name in ("No", "0", "False")
+    assert opt_out_list_value("Opt-in") == "Opt-in"  # the name stays as the user knows it
+    assert read_consent(True, OPT_OUT_LIST).decision == "opt-out"
