@@ -4,14 +4,20 @@ gigabytes, a link to a device or out of the folder, a key file that is no object
 
 from __future__ import annotations
 
+import sys
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from openpyxl import Workbook
 
+import smbml_connect.connectors.files.source as files_source
+from smbml_connect.cli import cli
+from smbml_connect.connectors.files import unpacked
 from smbml_connect.connectors.files.source import FilesSource
+from smbml_connect.errors import ConfigError, SourceFatalError
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.report import ResultsWorkbook
 from smbml_connect.secret_columns import is_secret_header
@@ -126,3 +132,135 @@ def test_headers_that_name_a_secret(header: str) -> None:
 )  # fmt: skip
 def test_headers_that_do_not(header: str) -> None:
     assert not is_secret_header(header)
+
+
+# -- item 4: a workbook that unpacks past memory, links in a folder -----------------------
+def _shop_book(path: Path) -> None:
+    """A small shop's workbook: a few customers and their orders."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Customers"
+    for row in [["Customer ID", "Email"], ["C1", "ann@shop.test"], ["C2", "bo@shop.test"]]:
+        sheet.append(row)
+    orders = book.create_sheet("Orders")
+    for row in ORDERS:
+        orders.append(row)
+    book.save(path)
+
+
+def _bomb(path: Path, megabytes: int) -> None:
+    """``path`` with a shared-strings part holding one string of ``megabytes`` MB of "a":
+    a file of about 100 KB per 100 MB (deflate packs a repeated byte ~1,000 times)."""
+    plain = path.with_name("plain.xlsx")
+    _shop_book(plain)
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "[Content_Types].xml" and b"sharedStrings" not in data:
+                data = data.replace(
+                    b"</Types>",
+                    b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                    b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+                )
+            if item.filename == "xl/_rels/workbook.xml.rels" and b"sharedStrings" not in data:
+                data = data.replace(
+                    b"</Relationships>",
+                    b'<Relationship Id="rIdSS" Type="http://schemas.openxmlformats.org/'
+                    b'officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
+                    b"</Relationships>",
+                )
+            if item.filename != "xl/sharedStrings.xml":
+                out.writestr(item, data)
+        with out.open("xl/sharedStrings.xml", "w") as part:
+            part.write(b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/')
+            part.write(b'spreadsheetml/2006/main" count="1" uniqueCount="1"><si><t>')
+            for _ in range(megabytes):
+                part.write(b"a" * (1 << 20))
+            part.write(b"</t></si></sst>")
+
+
+def test_a_workbook_that_unpacks_a_thousand_fold_is_refused_before_it_is_read(
+    tmp_path: Path,
+) -> None:
+    """A 100 KB workbook whose shared strings unpack to 100 MB took 905 MB to read, and a
+    400 KB one 2.3 GB before "Orders (0 MB) is too big for this computer's memory"."""
+    book = tmp_path / "shop.xlsx"
+    _bomb(book, 100)
+    assert book.stat().st_size < 200_000
+    config = tmp_path / "smbml.toml"
+    config.write_text(
+        f'store = "store.sqlite"\n[source]\nkind = "files"\npath = "{book.as_posix()}"\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        cli, ["--log-file", str(tmp_path / "log"), "run", "-c", str(config)]
+    )
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == SourceFatalError.exit_code, result.output
+    assert len(lines) == 1 and "unexpected" not in result.output
+    assert "shop.xlsx (" in lines[0] and "unpacks to 100 MB" in lines[0]
+    assert "xl/sharedStrings.xml" in lines[0] and "it is not read" in lines[0]
+
+
+def test_a_workbook_past_this_computer_s_memory_is_refused_with_its_real_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ordinary workbook on a computer too small for it: said with the sizes, not read."""
+    book = tmp_path / "shop.xlsx"
+    _shop_book(book)
+    monkeypatch.setattr(unpacked, "machine_memory", lambda: 64 << 10)
+    with pytest.raises(SourceFatalError, match=r"memory \(64 KB\) than it can spare") as said:
+        FilesSource(book)
+    assert "shop.xlsx (" in str(said.value) and " KB) unpacks to " in str(said.value)
+    monkeypatch.setattr(unpacked, "machine_memory", lambda: 8 << 30)
+    assert FilesSource(book).available() == ["contacts", "orders"]
+
+
+def test_a_tab_too_big_for_memory_says_the_workbook_s_real_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The line said "Orders (0 MB) is too big": a tab's name and the file packed."""
+    book = tmp_path / "shop.xlsx"
+    _shop_book(book)
+
+    def no_memory(*_: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(files_source, "read_sheet", no_memory)
+    with Store(tmp_path / "store.sqlite") as store:
+        result = run_pipeline(FilesSource(book), store, RunOptions(steps=[], as_of=AS_OF))
+    said = " ".join(result.errors)
+    assert "Tab 'Orders' of shop.xlsx (" in said and " KB unpacked) is too big" in said
+    assert "(0 MB)" not in said
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links need privileges there")
+def test_links_in_a_data_folder_out_of_it_or_to_a_device_are_named_not_read(
+    tmp_path: Path,
+) -> None:
+    """orders.csv -> /dev/zero was read until memory ran out ("unexpected MemoryError"), and
+    deals.csv -> a file elsewhere was read and its first line quoted in an error."""
+    folder, elsewhere = tmp_path / "shop", tmp_path / "home"
+    folder.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "passwd").write_text("ann:x:1000:1000:Ann:/home/ann:/bin/bash\n")
+    (folder / "contacts.csv").write_text("Customer ID,Email\nC1,ann@shop.test\nC2,bo@shop.test\n")
+    (folder / "orders.csv").write_text("\n".join(",".join(r) for r in ORDERS) + "\n")
+    (folder / "deals.csv").symlink_to(elsewhere / "passwd")
+    (folder / "products.csv").symlink_to("/dev/null")
+    (folder / "customers-current.csv").symlink_to("contacts.csv")  # inside: read as a file
+    source = FilesSource(folder, tables={"contacts": "customers-current.csv"})
+    lines = {line.split("'")[1]: line for line in source.not_read()}
+    assert lines["products.csv"].startswith(
+        "File 'products.csv' was not read: it is a link to a device, not a file"
+    )
+    assert lines["deals.csv"].startswith(
+        "File 'deals.csv' was not read: it is a link to 'passwd', a file outside this folder"
+    )
+    assert source.available() == ["contacts", "orders"]
+    with Store(tmp_path / "store.sqlite") as store:
+        result = run_pipeline(source, store, RunOptions(steps=[], as_of=AS_OF))
+    assert result.loaded["contacts"] == 2 and not result.errors
+    assert "ann:x" not in " ".join(n.message for n in result.notices)
+    with pytest.raises(ConfigError, match="is a device, not a file or a folder"):
+        FilesSource(Path("/dev/null"))
