@@ -17,7 +17,9 @@ import smbml_connect.connectors.files.source as files_source
 from smbml_connect.cli import cli
 from smbml_connect.connectors.files import unpacked
 from smbml_connect.connectors.files.source import FilesSource
-from smbml_connect.errors import ConfigError, SourceFatalError
+from smbml_connect.connectors.gsheets.http import SheetsApi
+from smbml_connect.credentials import Secret
+from smbml_connect.errors import AuthError, ConfigError, SourceFatalError
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.report import ResultsWorkbook
 from smbml_connect.secret_columns import is_secret_header
@@ -264,3 +266,33 @@ def test_links_in_a_data_folder_out_of_it_or_to_a_device_are_named_not_read(
     assert "ann:x" not in " ".join(n.message for n in result.notices)
     with pytest.raises(ConfigError, match="is a device, not a file or a folder"):
         FilesSource(Path("/dev/null"))
+
+
+# -- item 7: a key file that is JSON but no object ----------------------------------------
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [('["-----BEGIN PRIVATE KEY-----abc", "x"]', "a list"), ('"just a string"', "a text"),
+     ("42", "a number"), ("null", "nothing")],
+)  # fmt: skip
+def test_a_google_key_that_is_json_but_no_object_is_one_line(
+    tmp_path: Path, text: str, kind: str
+) -> None:
+    """A key file holding a JSON list or text was "unexpected AttributeError" (exit 70),
+    from `smbml auth google` and from SMBML_GOOGLE_SERVICE_ACCOUNT alike."""
+    key_file = tmp_path / "key.json"
+    key_file.write_text(text + "\n", encoding="utf-8")
+    args = [
+        "--log-file",
+        str(tmp_path / "log"),
+        "auth",
+        "google",
+        "-c",
+        str(tmp_path / "none.toml"),
+    ]
+    result = CliRunner().invoke(cli, [*args, "--key-file", str(key_file)])
+    assert result.exit_code == AuthError.exit_code, result.output
+    (line,) = result.output.strip().splitlines()
+    assert "unexpected" not in line and "PRIVATE KEY" not in line
+    assert f"not a service-account key: they hold {kind}, not the key's fields" in line
+    with pytest.raises(AuthError, match=f"they hold {kind}"):
+        SheetsApi(Secret(text))
