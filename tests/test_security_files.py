@@ -20,6 +20,7 @@ from smbml_connect.connectors.files.source import FilesSource
 from smbml_connect.connectors.gsheets.http import SheetsApi
 from smbml_connect.credentials import Secret
 from smbml_connect.errors import AuthError, ConfigError, SourceFatalError
+from smbml_connect.headers import map_headers
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.report import ResultsWorkbook
 from smbml_connect.secret_columns import is_secret_header
@@ -296,3 +297,12 @@ def test_a_google_key_that_is_json_but_no_object_is_one_line(
     assert f"not a service-account key: they hold {kind}, not the key's fields" in line
     with pytest.raises(AuthError, match=f"they hold {kind}"):
         SheetsApi(Secret(text))
+
+
+def test_inspect_says_a_secret_column_is_left_out() -> None:
+    """`smbml inspect` showed "'Password' -> extra (no canonical column)": kept, it said."""
+    lines = map_headers("contacts", ["Customer ID", "Email", "Password", "Notes"]).describe()
+    assert (
+        "'Password' -> left out (its header names a password, token or key: never stored)" in lines
+    )
+    assert "'Notes' -> extra (no canonical column)" in lines
