@@ -45,6 +45,7 @@ __all__ = [
     "is_opt_out_header",
     "is_suppression_header",
     "keep_header_meaning",
+    "opt_out_list_value",
     "read_column",
     "read_consent",
     "says_no",
@@ -131,8 +132,10 @@ _NO_ENTRIES = frozenset({"[]", "{}"})  # an empty list of suppressions
 # (yes/no)"): left out before the header is compared.
 _ANSWER_HINT = re.compile(r"\(\s*[a-z0-9]{1,5}\s*/\s*[a-z0-9]{1,5}\s*\)", re.IGNORECASE)
 # The column a source adds to contacts named in a list of opt-outs (a Mailchimp export of
-# unsubscribed members beside a customer list): read as every opt-out header is.
+# unsubscribed members beside a customer list): the list's name, which says no whatever
+# it is called (``opt_out_list_value``, ``_list_reading``).
 OPT_OUT_LIST = "Opt-out list"
+_LISTED = " (a list of opt-outs)"  # added to a list's name that alone would read as "not on it"
 UNREADABLE_CONSENT = "treated as opt-out"  # the rejects action of an unreadable consent value
 _DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2012": "-", "\u2212": "-"})
 
@@ -232,18 +235,39 @@ def is_blank(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
+def opt_out_list_value(name: str) -> str:
+    """What ``OPT_OUT_LIST`` holds for a contact a list of opt-outs names: the list's name,
+    so the user can tell which list it was, made never to read as "not on it" (a tab named
+    "No" or "0" gets ``_LISTED`` added; ``_list_reading``)."""
+    return name + _LISTED if _list_reading(name).decision != "opt-out" else name
+
+
+def _list_reading(value: Any) -> Reading:
+    """A value under ``OPT_OUT_LIST``: an opt-out whatever it says. A list's name never
+    grants consent: a tab of unsubscribe dates kept on "Opt-in" or "Subscribed" let its
+    people through (find55 security 1). Only a bare no ("no", "false", "0"), as a user's
+    own yes/no column of that name writes it, says the contact is not on it."""
+    if isinstance(value, bool) or (isinstance(value, int | float) and value in (0, 1)):
+        value = "true" if value else "false"
+    shown = str(value).strip()
+    if _normal(shown) in _NO:
+        return Reading("consent", shown, "says they are not on a list of opt-outs")
+    if _normal(shown) in _YES:
+        return Reading("opt-out", shown, "is an opt-out")
+    return Reading("opt-out", shown, "is the list of opt-outs that names them")
+
+
 def read_consent(value: Any, column: str = "") -> Reading:
     """Read one consent value of ``column``; see the module docstring for the rules."""
     negative, dated = is_negative_header(column), is_opt_out_date(column)
     if is_blank(value):
         return Reading("missing", "", "is empty")
+    if _normal(column) == _normal(OPT_OUT_LIST):
+        return _list_reading(value)
     shown = str(value).strip()
     suppressed = _suppression(shown, column)
     if suppressed is not None:
         return suppressed
-    if _normal(column) == _normal(OPT_OUT_LIST):
-        # Names of lists, not answers: one named "Opt-in" or "No" was read as consent.
-        return Reading("opt-out", shown, "is the list of opt-outs that names them")
     if isinstance(value, bool) or (isinstance(value, int | float) and value in (0, 1)):
         value = "true" if value else "false"
     elif isinstance(value, str):

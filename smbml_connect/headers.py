@@ -18,6 +18,7 @@ from smbml_connect.consent import is_consent_header, is_opt_out_header
 from smbml_connect.errors import ConfigError
 from smbml_connect.sale_flags import ON_SALE_HEADERS
 from smbml_connect.schema import SHARES, SOURCE_ROW, TABLES, TableSpec
+from smbml_connect.secret_columns import is_secret_header
 
 __all__ = [
     "SYNONYMS",
@@ -215,7 +216,12 @@ class HeaderMapping:
         lines += [f"{h!r} -> {self._merge_text(m)}" for h, m in self.merged.items()]
         if self.full_name is not None:
             lines.append(f"{self.full_name!r} -> {_FULL_NAME_WORDS}")
-        lines += [f"{h!r} -> extra ({_kept_why(self.table, h)})" for h in self.unmapped]
+        lines += [
+            f"{h!r} -> left out (its header names a password, token or key: never stored)"
+            if is_secret_header(h)
+            else f"{h!r} -> extra ({_kept_why(self.table, h)})"
+            for h in self.unmapped
+        ]
         lines += [f"{h!r} -> extra ({self._held(c, holder)})" for h, c, holder in self.conflicts]
         return lines
 

@@ -30,7 +30,13 @@ import pandas as pd
 
 from smbml_connect import coerce
 from smbml_connect.business_zone import zone_of_words
-from smbml_connect.consent import OPT_OUT_LIST, hubspot_consent, keep_header_meaning, says_no
+from smbml_connect.consent import (
+    OPT_OUT_LIST,
+    hubspot_consent,
+    keep_header_meaning,
+    opt_out_list_value,
+    says_no,
+)
 from smbml_connect.distinct import Distinct
 from smbml_connect.headers import SYNONYMS, HeaderMapping, map_headers, normalise
 from smbml_connect.opt_out_lists import (
@@ -549,6 +555,10 @@ def _said_no_in(rows: pd.DataFrame, layout: Layout, name: str) -> dict[str, str]
     return out
 
 
+def _listed(name: object) -> object:
+    return opt_out_list_value(name) if isinstance(name, str) else name
+
+
 def _held_no(contacts: pd.DataFrame, held: Mapping[str, str]) -> pd.DataFrame:
     """Contacts a set-aside copy says opted out, with that copy's name as their opt-out."""
     if not held:
@@ -559,7 +569,7 @@ def _held_no(contacts: pd.DataFrame, held: Mapping[str, str]) -> pd.DataFrame:
             keys = contacts[column].map(
                 lambda v: v.strip().casefold() if isinstance(v, str) else None
             )
-            found = found.where(found.notna(), keys.map(held))
+            found = found.where(found.notna(), keys.map(held).map(_listed))
     if not found.notna().any():
         return contacts
     if OPT_OUT_LIST in contacts.columns:

@@ -23,6 +23,7 @@ from smbml_connect.consent import (
     OPT_OUT_LIST,
     is_consent_header,
     is_opt_out_header,
+    opt_out_list_value,
     read_consent,
     says_no,
 )
@@ -187,7 +188,9 @@ class OptOutLists:
                 self._read_no[name] = own
                 self._rows[name] = sum(1 for a in map(_address, members.get("email", [])) if a)
                 self._unread[name] = [r.row for r in rejects]
-            self._listed = {a: join_lists(lists) or "" for a, lists in named.items()}
+            self._listed = {
+                a: join_lists(map(opt_out_list_value, lists)) or "" for a, lists in named.items()
+            }
         return self._listed
 
     def apply(self, contacts: pd.DataFrame) -> pd.DataFrame:

@@ -79,6 +79,7 @@ from smbml_connect.schema import (
     Validation,
     validate,
 )
+from smbml_connect.secret_columns import redacted_rejects
 from smbml_connect.source_account import same_account
 from smbml_connect.steps import Step, StepContext
 from smbml_connect.store import Store
@@ -150,7 +151,7 @@ def _stacked_rejects(*parts: pd.DataFrame) -> pd.DataFrame:
     filled = [p.dropna(axis=1, how="all") for p in parts if not p.empty]
     if not filled:
         return parts[0].iloc[:0].reindex(columns=columns)
-    return pd.concat(filled, ignore_index=True).reindex(columns=columns)
+    return redacted_rejects(pd.concat(filled, ignore_index=True).reindex(columns=columns))
 
 
 def run_pipeline(
@@ -539,6 +540,7 @@ def _load(
                 table, raw, source.name, stated, result.zone.name, money.shop(), result.as_of
             )
             checked.rejects = _stacked_rejects(unsettled, checked.rejects)
+            _secrets_said(result, table, checked.secrets)
             money.met(table, checked)
             _offsets_said(result, table, raw)
             gone.met(table, checked.seen)
@@ -573,6 +575,25 @@ def _load(
     gone.finish(result, where)
 
 
+def _secrets_said(result: RunResult, table: str, secrets: Sequence[str]) -> None:
+    """One line per table for its columns left out because their headers name a secret
+    (said once, though a large file's every page leaves them out)."""
+    if not secrets or any(n.check == "secret_columns" and n.table == table for n in result.notices):
+        return
+    named = ", ".join(repr(c) for c in secrets)
+    result.notices.append(
+        Notice(
+            "secret_columns",
+            table,
+            len(secrets),
+            f"{table.replace('_', ' ').capitalize()}: column{'s' if len(secrets) > 1 else ''} "
+            f"{named} left out: {'their headers name' if len(secrets) > 1 else 'its header names'}"
+            " a password, token or key, which is never stored or shown (rename the column if it "
+            "holds something else).",
+        )
+    )
+
+
 def _load_pages(
     source: PagedSource,
     entity: str,
@@ -605,6 +626,7 @@ def _load_pages(
                 table, frame, source.name, stated, result.zone.name, money.shop(), result.as_of
             )
             rejects.append(unsettled)
+            _secrets_said(result, table, checked.secrets)
             money.met(table, checked)
             _offsets_said(result, table, frame)
             gone.met(table, checked.seen)

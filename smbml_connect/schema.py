@@ -26,6 +26,7 @@ from smbml_connect.distinct import Distinct
 from smbml_connect.errors import DataValidationError
 from smbml_connect.money_words import THREE_DECIMALS, minor_digits
 from smbml_connect.sale_flags import read_column, unread_beside
+from smbml_connect.secret_columns import redacted, redacted_all, secret_headers, secret_note
 
 __all__ = [
     "FILE",
@@ -419,6 +420,8 @@ class Validation:
     # The key and source row of each rejected row whose key could be read: a version of it
     # an earlier run stored still counts, and its reject says so.
     refused: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Columns left out because their header names a secret ("Password", "API Token").
+    secrets: tuple[str, ...] = ()
 
     @property
     def rejected_rows(self) -> int:
@@ -452,14 +455,15 @@ def _rows_json(
     A date column's spreadsheet date number (Google Sheets answers 45731) is shown as the
     date it is ("2025-03-14"), as the user sees it in the sheet."""
     unique = sorted(set(positions))
-    subset = frame.drop(columns=[SOURCE_ROW], errors="ignore").iloc[unique]
+    hidden = [SOURCE_ROW, *secret_headers(frame.columns)]
+    subset = frame.drop(columns=hidden, errors="ignore").iloc[unique]
     present = ~pd.DataFrame({c: coerce._missing(subset[c]) for c in subset.columns})
     cells = subset.astype(object).where(present.to_numpy(), None).to_numpy()
     names = [str(c) for c in subset.columns]
     return {
         position: json.dumps(
             {
-                name: value if isinstance(value, str) else _shown(value, name in dates)
+                name: redacted(value) if isinstance(value, str) else _shown(value, name in dates)
                 for name, value in zip(names, row, strict=True)
                 if value is not None
             },
@@ -508,6 +512,8 @@ def validate(
             f" (name the header that holds it in the config: [source.mapping.{table}] "
             f'"Your header" = "{missing[0]}"; `smbml inspect` shows how headers were read)'
         )
+    secrets = [c for c in secret_headers(frame.columns) if c not in spec.names]
+    frame = frame.drop(columns=secrets)  # a "Password" column: never stored nor shown
     original = _whole_characters(frame.reset_index(drop=True))
     frame, unread = _unread_cells(original)
     rows = (
@@ -520,7 +526,10 @@ def validate(
     no_cents = set(MONEY.get(table, ())) if _without_cents(table, frame, currency) else set()
     hint = _table_hint(spec, frame, scans, no_cents)
     mils = _mils_hint(table, frame, currency, hint)  # "12.500" of a dinar: 12.5, as FUNCTIONS
-    problems: list[dict[str, Any]] = []
+    problems: list[dict[str, Any]] = [
+        {"column": c, "position": None, "value": "", "reason": secret_note(c), "action": NOTE}
+        for c in secrets
+    ]
     reject = pd.Series(False, index=frame.index)
     clean = pd.DataFrame(index=frame.index)
     for column in spec.columns:
@@ -605,7 +614,7 @@ def validate(
     keyed = reject.to_numpy() & clean[key].notna().all(axis=1).to_numpy()
     refused = clean.loc[keyed, key].assign(source_row=rows.to_numpy()[keyed])
     return Validation(clean[kept].reset_index(drop=True), rejects, np.flatnonzero(kept), seen,
-                      sign, refused.reset_index(drop=True))  # fmt: skip
+                      sign, refused.reset_index(drop=True), tuple(map(str, secrets)))  # fmt: skip
 
 
 def _today(as_of: pd.Timestamp | None, zone: str | None) -> date:
@@ -1136,7 +1145,7 @@ def _extra(frame: pd.DataFrame, spec: TableSpec) -> pd.Series:
     records = frame[unknown].to_dict("records") if unknown else [{}] * len(frame)
     for record, before in zip(records, base, strict=True):
         merged = json.loads(before) if isinstance(before, str) and before.strip() else {}
-        merged.update({str(k): _jsonable(v) for k, v in record.items() if not _blank(v)})
+        merged.update({str(k): redacted(_jsonable(v)) for k, v in record.items() if not _blank(v)})
         out.append(json.dumps(merged, default=str, sort_keys=True) if merged else pd.NA)
     return pd.Series(out, index=frame.index, dtype="string")
 
@@ -1172,9 +1181,14 @@ def _extra_columns(frame: pd.DataFrame, unknown: list[Any]) -> pd.Series:
         part = np.full(len(frame), "", dtype=object)
         if values.dtype == object and pd.api.types.infer_dtype(values) != "string":
             # Mixed cells (1, True, 1.0 are equal as dict keys): each is encoded itself.
-            part[present.to_numpy()] = [key + json.dumps(_jsonable(v), default=str) for v in values]
+            shown = redacted_all([_jsonable(v) for v in values])
+            part[present.to_numpy()] = [key + json.dumps(v, default=str) for v in shown]
         else:
-            encoded = {v: key + json.dumps(_jsonable(v), default=str) for v in pd.unique(values)}
+            unique = pd.unique(values)
+            shown = redacted_all([_jsonable(v) for v in unique])
+            encoded = {
+                v: key + json.dumps(w, default=str) for v, w in zip(unique, shown, strict=True)
+            }
             part[present.to_numpy()] = values.map(encoded).to_numpy(dtype=object)
         has = part != ""
         sep = np.where((joined != "") & has, ", ", "")

@@ -45,6 +45,7 @@ from smbml_connect.schema import (
     key_values,
     system_columns,
 )
+from smbml_connect.secret_columns import redacted_rejects
 
 __all__ = ["KEEP_RUNS", "SCHEMA_VERSION", "SavedModel", "Store", "default_store_path"]
 
@@ -1051,7 +1052,7 @@ class Store:
         rows = [
             (run_id, r["table"], r["source"], _int_or_none(r["source_row"]), r["column"],
              r["value"], r["reason"], r["action"], r["row"], stamp)
-            for r in rejects.to_dict("records")
+            for r in redacted_rejects(rejects).to_dict("records")  # a token never stored
         ]  # fmt: skip
         conn.executemany(
             "INSERT INTO rejects (run_id, table_name, source, source_row, column_name, value, "

@@ -48,6 +48,7 @@ from smbml_connect.runner import build_run
 from smbml_connect.sales import NEGATIVE, REFUNDED, is_sale, product_sale_days, why_not_sale
 from smbml_connect.sample import SampleConfig, generate
 from smbml_connect.schema import TABLES
+from smbml_connect.secret_columns import is_secret_header, redacted
 from smbml_connect.steps import STEPS
 from smbml_connect.store import Store
 from smbml_connect.value_words import DEAL_STAGE_LABELS
@@ -56,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # run as a script: shops.py besi
 from shops import write_tiny_shop
 
 __all__ = [
-    "EXAMPLE_AGREES", "INVARIANTS", "PRICE_GRID", "SHOPS", "Outputs", "Shop", "audit", "check_own_files",
+    "EXAMPLE_AGREES", "INVARIANTS", "NO_SECRETS", "PRICE_GRID", "SHOPS", "Outputs", "Shop", "audit", "check_own_files",
     "cluster_name_problems", "cluster_rank_problems", "run_shop",
 ]  # fmt: skip
 
@@ -193,6 +194,7 @@ def gather(
                 "orders",
                 "order_lines",
                 "deals",
+                "rejects",
             )
         }
         models = {
@@ -1922,6 +1924,41 @@ def check_opt_outs(out: Outputs, tally: Tally) -> None:
                         f"{where}: contact {contact} said no to marketing")  # fmt: skip
 
 
+NO_SECRETS = "no secret in any output or the store"
+
+
+def _shown_texts(out: Outputs) -> Iterator[tuple[str, str]]:
+    """Every text a person or a CRM sees, and every text the store keeps beside the rows."""
+    for title, rows in out.workbook.items():
+        yield from ((f"workbook {title!r}", v) for row in rows for v in row if isinstance(v, str))
+    for title, frame in out.sheets.items():
+        for column in frame.columns:
+            yield from ((f"sheets {title!r}", v) for v in frame[column] if isinstance(v, str))
+    yield from (("report", line) for line in out.report_text.splitlines())
+    for name, values in out.hubspot.items():
+        yield from ((f"hubspot {name}", v) for v in values if isinstance(v, str))
+    for table, frame in out.store.items():
+        for column in ("extra", "value", "reason", "row_json"):
+            if column in frame.columns:
+                texts = (v for v in frame[column] if isinstance(v, str))
+                yield from ((f"store {table}.{column}", v) for v in texts)
+
+
+def check_no_secrets(out: Outputs, tally: Tally) -> None:
+    """Secrets never reach the store or an output (find55 security 5): no text is shaped
+    like a token or key (``redact`` would change it), and no column kept with a row or
+    shown in an original row is named after a secret (a "Password" column)."""
+    for where, text in _shown_texts(out):
+        tally.check(NO_SECRETS, redacted(text) == text, f"{where}: {text[:40]!r}... holds a secret")
+        if where.startswith("store") and text.startswith("{"):
+            try:
+                keys = list(json.loads(text))
+            except (ValueError, TypeError):
+                continue
+            named = [k for k in keys if is_secret_header(k)]
+            tally.check(NO_SECRETS, not named, f"{where}: a column named {named} is kept")
+
+
 EXAMPLE_AGREES = "the FORECAST example agrees with the Forecast chart tab, or says why not"
 # "May 2026", "November 2026 to March 2027", "April to June 2026" (the year said once)
 _MONTHS = re.compile(r"([A-Z][a-z]+(?: \d{4})?) to ([A-Z][a-z]+ \d{4})|([A-Z][a-z]+ \d{4})")
@@ -2179,6 +2216,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     SEGMENT_WORDS: check_segment_words,
     "codes as words, reasons say which way, no JSON in Rejects, counts and dates typed": check_words,
     "no contact who said no (anywhere) is shown or scored": check_opt_outs,
+    NO_SECRETS: check_no_secrets,
     "only open deals get a win chance; a won deal is closed": check_open_deals,
     "a price's reason says its figures; the report's prices are the Prices tab's": (
         check_price_words

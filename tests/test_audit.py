@@ -5,6 +5,7 @@ values it looked at."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from audit import (
     INVARIANTS,
     KEEP_AT_GUARDRAIL,
     MONEY_DIGITS,
+    NO_SECRETS,
     PRICE_GRID,
     SEGMENT_WORDS,
     SHOPS,
@@ -692,3 +694,21 @@ def test_the_audit_finds_ranges_that_stop_growing_past_the_tests(tmp_path: Path)
     found = [p for p in audit(Outputs(**{**vars(shop), "store": store})).problems
              if p.startswith(GROWN)]  # fmt: skip
     assert len(found) == 1 and "12 months ahead" in found[0], found
+
+
+def test_the_audit_finds_a_secret_in_the_rejects_tab_or_the_store(tiny: Outputs):
+    """A token quoted in a rejected row's Original row, and a Password column kept with a
+    contact (find55 security 5): each is a problem of its own."""
+    token = "pat-na1-11111111-2222-3333-4444-555555555555"
+    planted = ["contacts", "contacts.csv", 3, "email", "x", "email is not an email address",
+               "value cleared", f"email: x; API Token: {token}"]  # fmt: skip
+    book = {**tiny.workbook, "Rejects": [*tiny.workbook["Rejects"], planted]}
+    formats = {**tiny.formats, "Rejects": [*tiny.formats["Rejects"], ["General"] * 8]}
+    contacts = tiny.store["contacts"].copy()
+    contacts.loc[contacts.index[0], "extra"] = json.dumps({"Password": "***"})
+    store = {**tiny.store, "contacts": contacts}
+    broken = Outputs(**{**vars(tiny), "workbook": book, "formats": formats, "store": store})
+    found = [p for p in audit(broken).problems if p.startswith(NO_SECRETS)]
+    assert any("workbook 'Rejects'" in p for p in found), found
+    assert any("a column named ['Password'] is kept" in p for p in found), found
+    assert not [p for p in audit(tiny).problems if p.startswith(NO_SECRETS)]

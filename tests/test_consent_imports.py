@@ -13,8 +13,10 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from audit import LISTS_NAMED_WHOLE, Outputs, Tally, check_opt_out_lists_named
+from openpyxl import Workbook
 from test_consent import AS_OF, RFM, UNREADABLE_CONSENT, listed, mailchimp_file, orders_of, scored
 
 from smbml_connect.connectors.files.source import FilesSource
@@ -22,6 +24,7 @@ from smbml_connect.consent import (
     OPT_OUT_LIST,
     is_consent_header,
     is_opt_out_header,
+    opt_out_list_value,
     read_consent,
 )
 from smbml_connect.opt_out_lists import join_lists, split_lists
@@ -546,7 +549,10 @@ def test_a_list_whose_name_holds_a_semicolon_is_named_whole(tmp_path, store):
     }
     lines = said(result, "opt_out_list")
     assert any(line.startswith("File 'Opt-outs; 2024.csv'") for line in lines), lines
-    for name in ("Opt-in", "No", "Subscribed", join_lists(["Opt-in", "Yes; please"])):
+    # a list named "No" is kept as "No (a list of opt-outs)": a bare no under that header
+    # is a user's own yes/no column saying "not on it" (s55-secfiles)
+    kept = (opt_out_list_value("No"), join_lists(["Opt-in", "Yes; please", "No"]))
+    for name in ("Opt-in", "Subscribed", *kept):
         assert read_consent(name, OPT_OUT_LIST).decision == "opt-out", name
     # The audit's invariant holds here, and finds the value as it was shown before.
     contacts = store.read("contacts")
@@ -559,3 +565,46 @@ def test_a_list_whose_name_holds_a_semicolon_is_named_whole(tmp_path, store):
     split = contacts.assign(extra=contacts["extra"].str.replace(*inside))
     check_opt_out_lists_named(replace(audited, store={"contacts": split}), tally)
     assert len(tally.problems) == 4  # "2024.csv" and "Opt-outs", for each of the two
+
+
+# -- find55 security item 1: a list's name never grants consent ----------------------------
+@pytest.mark.parametrize("tab", ["Opt-in", "Subscribed", "Opted in", "Granted", "Consented", "No"])
+def test_a_tab_of_unsubscribes_named_like_consent_still_opts_them_out(tmp_path, store, tab):
+    """A shop keeps its newsletter sign-ups on a tab "Opt-in" with the date each person
+    unsubscribed: the list's name was read as consent, so the two who unsubscribed were
+    segmented while the data check said they were opted out (an explorer)."""
+    book = Workbook()
+    customers = book.active
+    customers.title = "Customers"
+    customers.append(["Customer ID", "First Name", "Email"])
+    for n, name in enumerate(["Ann", "Bo", "Cy", "Di"], start=1):
+        customers.append([f"C{n}", name, f"{name.lower()}@shop.test"])
+    orders = book.create_sheet("Orders")
+    orders.append(["Order ID", "Customer ID", "Order Date", "Total"])
+    for n, (contact, day) in enumerate([("C1", 3), ("C1", 40), ("C2", 9), ("C3", 12),
+                                        ("C3", 70), ("C4", 20), ("C4", 90)]):  # fmt: skip
+        orders.append([f"O{n}", contact, pd.Timestamp("2025-01-01") + pd.Timedelta(days=day), 25])
+    signups = book.create_sheet(tab)
+    signups.append(["Email", "Signed up", "Unsubscribed At"])
+    signups.append(["ANN@shop.test ", "2024-01-02", "2025-03-01"])
+    signups.append(["bo@shop.test", "2024-02-11", "2025-04-01"])
+    signups.append(["cy@shop.test", "2024-03-05", None])
+    book.save(tmp_path / "shop.xlsx")
+    result = run_files(tmp_path / "shop.xlsx", store)
+    assert scored(result, store) == {"C3", "C4"}
+    assert result.consent_skipped == 2
+    (line,) = said(result, "opt_out_list")
+    assert "2 of its 2 addresses matched" in line and "2 were opted out by this file alone" in line
+
+
+@pytest.mark.parametrize("name", ["Opt-in", "Subscribed", "opted in", "GRANTED", "Consented",
+                                  "No", "0", "False", "Unsubscribed: no", "x.csv"])  # fmt: skip
+def test_a_list_s_name_under_the_opt_out_list_column_is_always_an_opt_out(name):
+    """What a source writes for a listed contact says no whatever the list is called; only a
+    bare no in a user's own column of that name says they are not on it."""
+    from smbml_connect.consent import opt_out_list_value
+
+    assert read_consent(opt_out_list_value(name), OPT_OUT_LIST).decision == "opt-out"
+    assert read_consent(name, OPT_OUT_LIST).decision == "opt-out" or name in ("No", "0", "False")
+    assert opt_out_list_value("Opt-in") == "Opt-in"  # the name stays as the user knows it
+    assert read_consent(True, OPT_OUT_LIST).decision == "opt-out"

@@ -221,6 +221,36 @@ def test_an_unsubscribes_tab_opts_out_the_customers_it_names(
     assert said.startswith("Tab 'Unsubscribes' (") and "1 of its 1 address matched" in said
 
 
+@pytest.mark.parametrize("tab", ["Opt-in", "Subscribed", "No"])
+def test_a_tab_of_unsubscribes_named_like_consent_opts_them_out(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path, tab: str
+) -> None:
+    """A newsletter sign-up tab ("Opt-in", "Subscribed") with the date each person
+    unsubscribed: its name was read as consent, so its people were scored while the data
+    check said they were opted out (find55 security 1). A list's name only adds opt-outs."""
+    key = "1OptInTabSpreadsheet" + tab.replace("-", "").ljust(18, "0")
+    emu.state.create(
+        key,
+        "Sign-ups",
+        {
+            "Customers": [["Customer ID", "Email"], ["C1", "c1@x.com"], ["C2", "c2@x.com"],
+                          ["C3", "c3@x.com"]],
+            "Orders": [["Order ID", "Customer ID", "Order date", "Total"],
+                       ["O1", "C1", "2025-01-02", 10], ["O2", "C2", "2025-01-03", 20],
+                       ["O3", "C3", "2025-01-04", 30], ["O4", "C3", "2025-02-09", 12]],
+            tab: [["Email", "Signed up", "Unsubscribed At"], ["C2@X.COM", "2024-05-01", "2025-06-01"],
+                  ["c3@x.com", "2024-05-02", ""]],
+        },
+    )  # fmt: skip
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
+    assert result.consent_skipped == 1
+    (said,) = [n.message for n in result.notices if n.check == "opt_out_list"]
+    assert said.startswith(f"Tab {tab!r} (") and "1 of its 1 address matched" in said
+    (opted,) = [n.message for n in result.notices if n.check == "opt_out_column"]
+    assert opted.startswith("1 contact opted out by the column 'Opt-out list'")
+
+
 def test_dates_typed_day_first_in_a_us_spreadsheet_are_said_to_be_unsure(
     emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
 ) -> None:

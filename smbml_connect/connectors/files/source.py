@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import itertools
 import os
+import stat
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from smbml_connect.connectors.files.csv_lines import (
     open_csv,
     opened,
 )
+from smbml_connect.connectors.files.unpacked import size_words, too_big, unpacked
 from smbml_connect.connectors.files.workbook_cells import (
     DAMAGE,
     DATE_1904,
@@ -108,6 +110,10 @@ class FilesSource:
         self.path = Path(self.path)
         if not self.path.exists():
             raise ConfigError(f"source path {self.path} does not exist")
+        kind = _kind(self.path)
+        if kind is not None:  # /dev/zero was read until memory ran out
+            raise ConfigError(f"source path {self.path} is {kind}, not a file or a folder")
+        self._odd: dict[str, str] = {}  # file of the folder -> why it is not read (a link out)
         unknown = [t for t in self.tables if t not in TABLES]
         if unknown:
             raise ConfigError(
@@ -194,6 +200,7 @@ class FilesSource:
         if self.path.is_dir():
             others = [p for p in self._folder() if p.suffix.lower() in _OTHER_SPREADSHEETS]
             out += [f"File {p.name!r} was not read: {_why_not_in_folder(p)}." for p in others]
+            out += [f"File {name!r} was not read: {why}." for name, why in self._odd.items()]
             out += [
                 f"File {p.name!r} was not read: it is not a table (no line of values "
                 "separated by commas, semicolons, tabs or bars under a header)."
@@ -209,7 +216,9 @@ class FilesSource:
             names = sorted(self.path.iterdir())
         except OSError as exc:  # a folder the user may not list
             raise cannot_read(self.path, exc) from None
-        return [p for p in names if not p.name.startswith(("~$", ".")) and not self._written(p)]
+        shown = [p for p in names if not p.name.startswith(("~$", ".")) and not self._written(p)]
+        self._odd = {p.name: why for p in shown if (why := _not_here(p, self.path)) is not None}
+        return [p for p in shown if p.name not in self._odd]
 
     def _written(self, path: Path) -> bool:
         return any(_one_file(path, output) for output in self.outputs)
@@ -344,12 +353,23 @@ class FilesSource:
             listed = pd.concat([f for f in skipped if not f.empty] or [_NO_REJECTS])
             self._skipped[entity] = listed.sort_values("source_row", ignore_index=True)
         except MemoryError:
-            size = self._file(location).stat().st_size / 1e6
             raise SourceFatalError(
-                f"{location} ({size:,.0f} MB) is too big for this computer's memory: close "
+                f"{self._sized(location)} is too big for this computer's memory: close "
                 "other programs, or split it into smaller files (a folder of CSV files is read "
                 "one file at a time)"
             ) from None
+
+    def _sized(self, location: str) -> str:
+        """The file or tab with its size as it is read: a workbook's unpacked, since its
+        packed size ("Orders (0 MB)") says nothing of what it takes."""
+        path = self._file(location)
+        sizes = unpacked(path) if path.suffix.lower() in _EXCEL_SUFFIXES else None
+        if sizes is None:
+            return f"{location} ({size_words(path.stat().st_size)})"
+        return (
+            f"Tab {location!r} of {path.name} ({size_words(sizes.packed)}, "
+            f"{size_words(sizes.total)} unpacked)"
+        )
 
     def _whole(self, entity: str, location: str) -> Page:
         """A known export, or a file that gives several tables: read whole, then prepared."""
@@ -557,6 +577,42 @@ _OLD_WORKBOOK = (
 )
 
 
+def _kind(path: Path) -> str | None:
+    """What ``path`` is when it is neither a file nor a folder ("a device"); None otherwise."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # said when it is opened
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "no file"
+
+
+def _not_here(path: Path, folder: Path) -> str | None:
+    """Why a file of the folder that looks like a table is not read, or None to read it: a
+    device or a pipe (a link to /dev/zero was read until memory ran out), a folder, or a link
+    that leads out of the folder (it was read, and an error quoted the other file's first
+    line). A link inside the folder is read as its file is."""
+    if path.suffix.lower() not in {".csv", *_TEXT, *_OTHER_SPREADSHEETS}:
+        return None
+    link = path.is_symlink()
+    if link and not path.exists():
+        return "it is a link to a file that does not exist"
+    kind = "a folder" if path.is_dir() else _kind(path)
+    if kind is not None:
+        return f"it is {'a link to ' if link else ''}{kind}, not a file, so it holds no table"
+    if link and not path.resolve().is_relative_to(folder.resolve()):
+        return (
+            f"it is a link to {path.resolve().name!r}, a file outside this folder; links out "
+            "of the folder are not followed, since a folder that came as a zip or from a "
+            "shared drive could bring any file of this computer into the results (copy the "
+            "file into the folder to read it)"
+        )
+    return None
+
+
 def _why_not_in_folder(path: Path) -> str:
     """What to do with a spreadsheet in a folder of CSV files: an .xlsx can be the source
     itself, an old .xls or an .ods cannot (it must be saved as .xlsx first)."""
@@ -682,14 +738,24 @@ def _open_workbook(path: Path) -> Any:
     if not magic.startswith(b"PK"):
         raise not_workbook
     try:
-        return open_workbook(path)
+        return _load(path)
     except (InvalidFileException, KeyError, OSError, *DAMAGE) as exc:
         raise not_workbook from exc
 
 
+def _load(path: Path) -> Any:
+    """The workbook, read-only (`open_workbook`); one that would unpack past this
+    computer's memory (a zip bomb: 400 KB holding a 400 MB string) is refused first, in
+    one line (``too_big``)."""
+    refused = too_big(path)
+    if refused is not None:
+        raise SourceFatalError(refused)
+    return open_workbook(path)
+
+
 def head_of_sheet(path: Path, sheet: str) -> pd.DataFrame:
     """A sheet's first rows, which decide its layout (``placing.place``)."""
-    workbook = open_workbook(path)
+    workbook = _load(path)
     try:
         with closing(sheet_rows(workbook, sheet, unsaved=False)) as read:
             rows = list(itertools.islice(read, HEAD_ROWS))

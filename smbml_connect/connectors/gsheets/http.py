@@ -105,8 +105,14 @@ def service_account_info(secret: Secret) -> dict[str, Any]:
             "the Google credentials are not a service-account JSON key file: download one in "
             "Google Cloud Console > IAM > Service accounts > Keys, then run `smbml auth google`"
         ) from None
+    if not isinstance(info, dict):  # valid JSON, but a list or a text ("unexpected AttributeError")
+        raise AuthError(
+            f"the Google credentials are not a service-account key: they hold {_json_kind(info)}, "
+            "not the key's fields (type, client_email, private_key, ...): use the JSON key of a "
+            "service account as Google Cloud Console downloads it, then run `smbml auth google`"
+        )
     missing = [k for k in ("client_email", "private_key", "token_uri") if not info.get(k)]
-    if not isinstance(info, dict) or info.get("type") != "service_account" or missing:
+    if info.get("type") != "service_account" or missing:
         raise AuthError(
             "the Google credentials are not a service-account key"
             + (f" (missing {', '.join(missing)})" if missing else "")
@@ -114,6 +120,19 @@ def service_account_info(secret: Secret) -> dict[str, Any]:
         )
     Secret(info["private_key"])  # registered, so it is redacted even on its own
     return info
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in words (never the value: it may hold the key's text)."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a text"
+    return (
+        "a number"
+        if isinstance(value, int | float) and not isinstance(value, bool)
+        else ("nothing" if value is None else "a yes or no")
+    )
 
 
 def _signing_credentials(info: dict[str, Any]) -> Any:
