@@ -410,11 +410,13 @@ class HubSpotDestination:
         lead became a customer, the deal closed, the customer left the segment, or the step
         that computed them was skipped since (too little data: its outputs are withdrawn).
         Only values this destination wrote, of our own fields, on records HubSpot still has;
-        they ride in the same batches as the rest."""
+        they ride in the same batches as the rest. A value not known (None: a merge may
+        have brought one of ours from the other record) is cleared too: consent fails
+        closed."""
         before = store.pushed(self.key, object_type)
         before = before[
             before["field"].isin(fields)
-            & before["value"].fillna("").ne("")
+            & (before["value"].isna() | before["value"].ne(""))
             & before["entity_id"].isin(live)
         ]
         now = {
