@@ -1272,8 +1272,23 @@ class Store:
         ]
         return values[np.array(keep, dtype=bool)].reset_index(drop=True)
 
+    def forget_pushed(self, destination: str, entity: str, fields: Iterable[str]) -> int:
+        """Forget what was pushed to these fields (a property HubSpot lost and that was
+        made again holds none of it): the next push writes every value. Returns rows."""
+        names = list(fields)
+        if not names:
+            return 0
+        marks = ", ".join("?" * len(names))
+        with self.transaction() as conn:
+            return conn.execute(
+                f"DELETE FROM pushed_values WHERE destination = ? AND entity = ? "
+                f"AND field IN ({marks})",
+                (destination, entity, *names),
+            ).rowcount
+
     def pushed(self, destination: str, entity: str) -> pd.DataFrame:
-        """What was last written to ``destination`` (entity_id, field, value): to clear it."""
+        """What was last written to ``destination`` (entity_id, field, value): to clear it.
+        A value of None (NULL) is unknown: a merge may have left one of ours there."""
         return pd.read_sql_query(
             "SELECT entity_id, field, value FROM pushed_values "
             "WHERE destination = ? AND entity = ?",
