@@ -1317,8 +1317,23 @@ class Store:
         ]
         return values[np.array(keep, dtype=bool)].reset_index(drop=True)
 
+    def forget_pushed(self, destination: str, entity: str, fields: Iterable[str]) -> int:
+        """Forget what was pushed to these fields (a property HubSpot lost and that was
+        made again holds none of it): the next push writes every value. Returns rows."""
+        names = list(fields)
+        if not names:
+            return 0
+        marks = ", ".join("?" * len(names))
+        with self.transaction() as conn:
+            return conn.execute(
+                f"DELETE FROM pushed_values WHERE destination = ? AND entity = ? "
+                f"AND field IN ({marks})",
+                (destination, entity, *names),
+            ).rowcount
+
     def pushed(self, destination: str, entity: str) -> pd.DataFrame:
-        """What was last written to ``destination`` (entity_id, field, value): to clear it."""
+        """What was last written to ``destination`` (entity_id, field, value): to clear it.
+        A value of None (NULL) is unknown: a merge may have left one of ours there."""
         return pd.read_sql_query(
             "SELECT entity_id, field, value FROM pushed_values "
             "WHERE destination = ? AND entity = ?",
@@ -1462,9 +1477,10 @@ def _repoint(
     """Rows of ``source`` that name a record merged away name the one it became (another
     source's ids are its own). Where the name is part of a key and the new name's row is
     there already, the old row goes. One statement per table, not per merge: a store
-    upgraded by migration 8 may meet thousands of merges at once. Values pushed to either
-    record are forgotten: HubSpot keeps the newest value of each property on the merged
-    record, perhaps the other one's, so the next push writes them again."""
+    upgraded by migration 8 may meet thousands of merges at once. What was pushed to
+    either record may now be on the kept one (HubSpot keeps the primary's value of each
+    property, the other's where it had none; articles before 2024 said the newest), so
+    each such field is remembered on the kept record as unknown (`_pushed_merged`)."""
     pairs = [(old, new) for old, new in moves if old != new]
     if not pairs:
         return
@@ -1486,9 +1502,37 @@ def _repoint(
         conn.execute(f'{verb} "{other}" SET "{column}" = {moved} WHERE {where}', bound)
         if keyed:
             conn.execute(f'DELETE FROM "{other}" WHERE {where}', bound)
+    _pushed_merged(conn, table)
+
+
+def _pushed_merged(conn: sqlite3.Connection, table: str) -> None:
+    """Every field pushed a value to a record merged away, or to the one it became, is
+    remembered on the kept record with no value (NULL: "something of ours may be there").
+    The next push then writes it, or clears it when the run has no value for it (the lead
+    merged into a customer, the merged contact who opted out): forgetting the fields left
+    the merged-away lead's score on the customer for good. Only merges that bring values
+    of ours count: a kept record HubSpot lists again (it names its merged ids for good)
+    or one merged with a record we never wrote to keeps what it was sent."""
+    brought = (
+        "SELECT 1 FROM _moves m JOIN pushed_values o ON o.entity_id = m.old "
+        "WHERE m.new = pushed_values.entity_id AND o.entity = pushed_values.entity "
+        "AND o.destination = pushed_values.destination AND (o.value IS NULL OR o.value != '')"
+    )
     conn.execute(
-        "DELETE FROM pushed_values WHERE entity = ? AND (entity_id IN (SELECT old FROM _moves) "
-        "OR entity_id IN (SELECT new FROM _moves))",
+        f"UPDATE pushed_values SET value = NULL WHERE entity = ? AND value != '' "
+        f"AND EXISTS ({brought})",
+        (table,),
+    )
+    conn.execute(
+        "INSERT INTO pushed_values SELECT p.destination, p.entity, m.new, p.field, NULL, "
+        "p.pushed_at FROM pushed_values p JOIN _moves m ON p.entity_id = m.old "
+        "WHERE p.entity = ? AND (p.value IS NULL OR p.value != '') "
+        "ON CONFLICT (destination, entity, entity_id, field) DO UPDATE SET value = NULL",
+        (table,),
+    )
+    conn.execute(
+        "DELETE FROM pushed_values WHERE entity = ? AND entity_id IN (SELECT old FROM _moves) "
+        "AND entity_id NOT IN (SELECT new FROM _moves)",
         (table,),
     )
 

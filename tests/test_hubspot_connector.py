@@ -826,6 +826,70 @@ def test_a_property_group_made_meanwhile_is_used(hub, store) -> None:
     assert emulator.statuses[409] >= 1
 
 
+def _with_value(emulator: HubSpotEmulator, name: str) -> set[str]:
+    contacts = emulator.state.objects["contacts"]
+    return {i for i, record in contacts.items() if record.properties.get(name)}
+
+
+def test_a_property_deleted_in_hubspot_is_made_again_with_every_value(hub, store) -> None:
+    """An admin tidies up HubSpot's properties and deletes our segment with its values.
+    The next push that reads the property list makes it again and writes every value,
+    not only the few that changed since (before: 1 of 30 segments came back)."""
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:30]
+    _scores(store, ids, [40.0] * 30)
+    HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    assert _with_value(emulator, "smbml_segment") == set(ids)
+    emulator.state.archive_property("contacts", "smbml_segment")
+    emulator.state.delete_property_for_good("contacts", "smbml_segment")  # 90 days on
+    emulator.reset_counts()
+    _scores(store, ids, [40.0] * 29 + [90.0])
+    report = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(
+        None, store
+    )
+    assert _with_value(emulator, "smbml_segment") == set(ids)
+    assert report.written == 2 + 30 and report.unwritten == []  # score and tier; segments
+    assert report.detail == [
+        '"Customer segment (SMB ML)" (smbml_segment) on contacts was gone from HubSpot (deleted there, with '
+        "its values): made again, and every value is written this run"
+    ]
+    assert emulator.requests["POST batch"] == 1  # in the same batch as the changed score
+    emulator.reset_counts()
+    again = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    assert again.written == 0 and emulator.total_requests() == 0  # nothing new: no request
+
+
+def test_a_property_deleted_and_archived_in_hubspot_says_what_to_do(hub, store) -> None:
+    """HubSpot keeps a deleted property archived for 90 days: its name cannot be made
+    again (409). One line names it and what to do, the run's other values are written,
+    and once the admin restores it nothing needs writing: its values come back with it."""
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:30]
+    _scores(store, ids, [40.0] * 30)
+    HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    emulator.state.archive_property("contacts", "smbml_segment")
+    _scores(store, ids, [40.0] * 29 + [90.0], segment="Loyal Customers")
+    emulator.reset_counts()
+    report = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(
+        None, store
+    )
+    (line,) = report.unwritten  # before: "0 not written", and no segment on any contact
+    assert line.startswith(
+        '30 values of "Customer segment (SMB ML)" (smbml_segment) on contacts not written: '
+    )
+    assert "restore it in HubSpot (Settings > Properties > Archived properties)" in line
+    assert report.failed == [] and report.written == 2  # the score and tier that moved
+    assert emulator.requests["POST batch"] == 1  # no batch refused for the archived name
+    emulator.state.restore_property("contacts", "smbml_segment")
+    after = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    assert after.unwritten == [] and after.written == 30  # the segments that changed
+    assert {emulator.state.objects["contacts"][i].properties["smbml_segment"] for i in ids} == {
+        "Loyal Customers"
+    }
+
+
 class _SlowFirstBatch(HubSpotDestination):
     first = ""
 

@@ -347,3 +347,51 @@ def test_a_list_url_past_the_limit_is_refused_with_414(hub: HubSpotEmulator) -> 
     answer = http.request("GET", f"{hub.url}/crm/v3/objects/deals?limit=100&{many}",
                           headers={"Authorization": f"Bearer {TEST_TOKEN}"})  # fmt: skip
     assert answer.status == 414
+
+
+def test_a_merged_record_takes_the_other_ones_values_where_it_has_none(
+    hub: HubSpotEmulator,
+) -> None:
+    """HubSpot's "Merge records": the primary's values win, the other's fill its empty
+    ones; the primary's email stays, and the lifecycle stage furthest down the funnel."""
+    lead = hub.state.add(
+        "contacts",
+        {"email": "lead@example.com", "lifecyclestage": "lead", "firstname": "Ann",
+         "jobtitle": "Owner", "city": "Leeds"},
+    )  # fmt: skip
+    customer = hub.state.add(
+        "contacts", {"email": "ann@example.com", "lifecyclestage": "customer", "city": "York"}
+    )
+    hub.state.merge("contacts", customer.id, lead.id)
+    got = client(hub).crm.contacts.basic_api.get_by_id(
+        customer.id, properties=["email", "lifecyclestage", "firstname", "jobtitle", "city"]
+    )
+    assert got.properties["email"] == "ann@example.com"
+    assert got.properties["lifecyclestage"] == "customer"  # not the lead's, though it came in
+    assert (got.properties["firstname"], got.properties["jobtitle"]) == ("Ann", "Owner")
+    assert got.properties["city"] == "York"  # the primary's own value wins
+
+
+def test_a_deleted_property_is_archived_listed_apart_and_its_name_taken(
+    hub: HubSpotEmulator,
+) -> None:
+    """DELETE archives a property (restorable for 90 days): gone from the list and from
+    the records, listed with archived=true, and its name cannot be made again (409)."""
+    api = client(hub).crm.properties
+    made = PropertyCreate(name="smbml_x", label="X", type="string", field_type="text",
+                          group_name="contactinformation")  # fmt: skip
+    api.core_api.create("contacts", made)
+    (contact,) = list(hub.state.objects["contacts"])[:1]
+    hub.state.touch("contacts", [contact], smbml_x="kept")
+    api.core_api.archive("contacts", "smbml_x")
+    assert "smbml_x" not in {p.name for p in api.core_api.get_all("contacts").results}
+    archived = api.core_api.get_all("contacts", archived=True).results
+    assert [p.name for p in archived] == ["smbml_x"] and archived[0].archived
+    assert "smbml_x" not in hub.state.objects["contacts"][contact].properties
+    with pytest.raises(Exception, match="409"):
+        api.core_api.create("contacts", made)
+    hub.state.restore_property("contacts", "smbml_x")
+    assert hub.state.objects["contacts"][contact].properties["smbml_x"] == "kept"
+    hub.state.delete_property_for_good("contacts", "smbml_x")
+    api.core_api.create("contacts", made)  # the name is free again, with no value
+    assert "smbml_x" not in hub.state.objects["contacts"][contact].properties

@@ -195,3 +195,39 @@ def test_cleared_values_are_explained_per_object_and_until_filled_again(tmp_path
         assert "not computed (x)" in _cleared_lines("products", stamps, why)[0]
         store.settle_step("price_suggestions", 4, {"price_suggestions": {""}}, "")
         assert _withdrawn_now(dataclasses.replace(result, run_id=5), store) == {}
+
+
+SMBML_LEAD = ("smbml_lead_score", "smbml_lead_tier", "smbml_lead_reasons")
+
+
+def _ours(emulator: HubSpotEmulator, contact: str) -> dict[str, str]:
+    values = emulator.state.objects["contacts"][contact].properties
+    return {name: value for name, value in values.items() if name.startswith("smbml_")}
+
+
+def test_a_merge_leaves_none_of_the_other_records_values_behind(hub, store) -> None:
+    """A lead merged into a customer: HubSpot gives the customer the lead's score (it had
+    none), and the run, which scores no customer as a lead, clears it. Two customers merged
+    (HubSpot's 2024 way: a new record) and the person unsubscribes the same day: consent
+    fails closed, nothing of ours stays on the merged record."""
+    _run(hub, store)
+    leads = sorted(_with(hub, "contacts", "smbml_lead_score"))
+    customers = sorted(_with(hub, "contacts", "smbml_churn_risk") - set(leads))
+    lead, customer, (third, fourth) = leads[0], customers[0], customers[1:3]
+    assert _ours(hub, customer) and not set(SMBML_LEAD) & set(_ours(hub, customer))
+    hub.state.merge("contacts", customer, lead)
+    assert _ours(hub, customer)["smbml_lead_tier"]  # the emulator merges values as HubSpot
+    became = str(hub.state.next_id + 1000)
+    hub.state.merge("contacts", third, fourth, new_id=became)
+    hub.state.touch("contacts", [became], hs_email_optout="true")
+    second = _run(hub, store)
+    kept = _ours(hub, customer)
+    assert not set(SMBML_LEAD) & set(kept), kept  # before: "Lead score 3, tier D" stayed
+    segments = store.latest_outputs("scores").query("model == 'rfm_segment'")
+    assert kept["smbml_segment"] == segments.set_index("entity_id").loc[customer, "label"]
+    assert _ours(hub, became) == {}  # before: segment, churn risk, value, next product
+    (push,) = second.pushes
+    assert any("cleared: they no longer apply" in line for line in push.detail), push.detail
+    writes = sum(hub.state.writes.values())
+    third_run = _run(hub, store)  # nothing new: nothing written, nothing cleared again
+    assert third_run.pushes[0].written == 0 and sum(hub.state.writes.values()) == writes

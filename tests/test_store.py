@@ -272,8 +272,18 @@ def test_rows_naming_a_merged_record_name_the_one_it_became(tmp_path: Path) -> N
         )
         deals = store.read("deals").set_index("deal_id")["contact_id"]
         assert deals.to_dict() == {"d1": "c2", "d2": "c3", "f7": "c1"}  # f7: another source's c1
-        pushed = store._conn.execute("SELECT entity_id FROM pushed_values").fetchall()
-        assert pushed == [("c3",)]  # c2 shows whichever value HubSpot kept: written again
+        pushed = "SELECT entity_id, field, value FROM pushed_values ORDER BY 1, 2"
+        # c1 was never written to: c2 holds what it was sent, nothing needs writing again
+        assert store._conn.execute(pushed).fetchall() == [
+            ("c2", "smbml_segment", "A"), ("c3", "smbml_segment", "B")]  # fmt: skip
+        store.mark_pushed("hubspot:default", "contacts", pd.DataFrame(
+            {"entity_id": ["c4"], "field": ["smbml_lead_score"], "value": ["3"]}))  # fmt: skip
+        store.commit_page(
+            None, {}, pd.DataFrame(), merged={"contacts": [("c4", "c2")]}, source="hubspot"
+        )  # a lead written to merged in: either record's value may be on c2 now, unknown
+        assert store._conn.execute(pushed).fetchall() == [
+            ("c2", "smbml_lead_score", None), ("c2", "smbml_segment", None),
+            ("c3", "smbml_segment", "B")]  # fmt: skip
         assert store.read("orders")["contact_id"].tolist() == ["c2"]
         acts = store.read("activities")
         assert acts["contact_id"].tolist() == ["c2", "c2"] and acts["occurred_at"].nunique() == 2

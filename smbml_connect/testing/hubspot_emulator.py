@@ -181,6 +181,7 @@ ROUTES: list[Route] = [
     ("POST", re.compile(rf"^/crm/v3/properties/{_T}$"), "property_create"),
     ("GET", re.compile(rf"^/crm/v3/properties/{_T}/(?P<name>[^/]+)$"), "property_get"),
     ("PATCH", re.compile(rf"^/crm/v3/properties/{_T}/(?P<name>[^/]+)$"), "property_patch"),
+    ("DELETE", re.compile(rf"^/crm/v3/properties/{_T}/(?P<name>[^/]+)$"), "property_delete"),
     (
         "POST",
         re.compile(rf"^/crm/v4/associations/{_T}/(?P<to>[a-z_]+|\d+-\d+)/batch/read$"),
@@ -626,15 +627,28 @@ class _Handler(QuietHandler):
         raise ApiError(404, f"Unable to find pipeline {args['pipeline']}.", "OBJECT_NOT_FOUND")
 
     # -- properties ------------------------------------------------------------------
-    def _properties(self, args: dict[str, str], *_: Any) -> tuple[int, Any]:
+    def _properties(
+        self, args: dict[str, str], query: Mapping[str, list[str]], _: Any
+    ) -> tuple[int, Any]:
+        """The live properties, or with ``archived=true`` the archived ones alone."""
+        archived = _one(query, "archived", "false").lower() == "true"
         props = self.hub.state.properties[args["type"]].values()
-        return 200, {"results": [p for p in props if not p["archived"]]}
+        return 200, {"results": [p for p in props if bool(p["archived"]) == archived]}
 
-    def _property_get(self, args: dict[str, str], *_: Any) -> tuple[int, Any]:
+    def _property_get(
+        self, args: dict[str, str], query: Mapping[str, list[str]], _: Any
+    ) -> tuple[int, Any]:
         prop = self.hub.state.properties[args["type"]].get(args["name"])
-        if prop is None:
+        archived = _one(query, "archived", "false").lower() == "true"
+        if prop is None or bool(prop["archived"]) != archived:
             raise ApiError(404, f"Unable to find property {args['name']}", "OBJECT_NOT_FOUND")
         return 200, prop
+
+    def _property_delete(self, args: dict[str, str], *_: Any) -> tuple[int, Any]:
+        """DELETE archives the property (HubSpot's "Archive a property": to the recycling
+        bin, restorable for 90 days); 204 whatever its state was."""
+        self.hub.state.archive_property(args["type"], args["name"])
+        return 204, None
 
     def _property_create(
         self, args: dict[str, str], _: Any, body: Mapping[str, Any]

@@ -320,6 +320,9 @@ class CrmState:
     _id_order: dict[tuple[str, bool], tuple[int, list[int], list[Record]]] = field(
         default_factory=dict
     )
+    # An archived property's values, (object type, name) -> {record id: value}: hidden
+    # from the records until the property is restored.
+    archived_values: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         stamp = iso_ms(now_ms())
@@ -546,10 +549,20 @@ class CrmState:
         ``new_id``: contacts and companies merged since HubSpot's 2024 change become a new
         record with a new id, both old ids merged into it ("Updated merge functionality
         for contacts and companies", developers.hubspot.com/changelog).
+
+        Values: the kept record takes the merged one's where it has none (`_merged_values`).
         """
         with self.lock:
             keep = self.objects[object_type][primary]
             away = self.objects[object_type].pop(merged)
+            computed = {
+                name
+                for name, spec in self.properties[object_type].items()
+                if spec["modificationMetadata"]["readOnlyValue"]
+            }
+            keep.properties = _merged_values(
+                object_type, keep.properties, away.properties, computed
+            )
             gone = [merged]
             if new_id is not None:
                 self.objects[object_type].pop(primary)
@@ -570,6 +583,40 @@ class CrmState:
             for old in gone:
                 self._move_links(object_type, old, keep.id)
             self.revision[object_type] += 1
+
+    # -- properties deleted -----------------------------------------------------------
+    def archive_property(self, object_type: str, name: str) -> None:
+        """A property deleted in HubSpot (Settings > Properties > Delete, or DELETE
+        /crm/v3/properties/{type}/{name}): archived, restorable for 90 days, its name still
+        taken (a create gets 409); its values leave every record until it is restored."""
+        with self.lock:
+            spec = self.properties[object_type].get(name)
+            if spec is None or spec.get("archived"):
+                return
+            spec.update(archived=True, archivedAt=iso_ms(now_ms()))
+            hidden = self.archived_values.setdefault((object_type, name), {})
+            for record in self.objects[object_type].values():
+                if name in record.properties:
+                    hidden[record.id] = record.properties.pop(name)
+
+    def restore_property(self, object_type: str, name: str) -> None:
+        """An archived property restored: live again, with the values it had."""
+        with self.lock:
+            spec = self.properties[object_type][name]
+            spec["archived"] = False
+            spec.pop("archivedAt", None)
+            for rid, value in self.archived_values.pop((object_type, name), {}).items():
+                if rid in self.objects[object_type]:
+                    self.objects[object_type][rid].properties[name] = value
+
+    def delete_property_for_good(self, object_type: str, name: str) -> None:
+        """A property deleted for good (from the archived list, or 90 days after its
+        delete): gone with every value; its name can be made again."""
+        with self.lock:
+            self.properties[object_type].pop(name, None)
+            self.archived_values.pop((object_type, name), None)
+            for record in self.objects[object_type].values():
+                record.properties.pop(name, None)
 
     def delete_for_good(self, object_type: str, record_id: str) -> None:
         """A GDPR delete (``POST /crm/v3/objects/contacts/gdpr-delete``), or a record's 90
@@ -739,6 +786,34 @@ class CrmState:
         if end < len(rows) and end < cap:
             out["paging"] = {"next": {"after": str(end)}}
         return out
+
+
+# Kept as the primary record has them whatever the merged one holds: the record's own
+# identity and times, which the merge sets itself.
+_MERGE_OWN = ("hs_object_id", "hs_merged_object_ids", "email")
+_FUNNEL = _ENUMS["lifecyclestage"].split()
+
+
+def _merged_values(
+    object_type: str, primary: Mapping[str, str], merged: Mapping[str, str], computed: set[str]
+) -> dict[str, str]:
+    """The properties of a merged record, by HubSpot's "Merge records" article: the
+    primary record's values win, and where it has none (null or empty) the merged
+    record's value is used, so a lead's score lands on the customer it was merged into;
+    the contact's email stays the primary's, and the lifecycle stage furthest down the
+    funnel is kept (a lead merged into a customer stays a customer). Articles before 2024
+    said "the most recent value of each property": either way a value of either record
+    may end on the kept one. Values HubSpot computes (read-only: a deal's stage times)
+    are its own to set, not taken."""
+    own = {*_MERGE_OWN, *computed, CREATED_PROPERTY[object_type], MODIFIED_PROPERTY[object_type]}
+    out = dict(primary)
+    for name, value in merged.items():
+        if name not in own and value not in (None, "") and out.get(name) in (None, ""):
+            out[name] = value
+    stages = [s for s in (primary.get("lifecyclestage"), merged.get("lifecyclestage")) if s]
+    if object_type == "contacts" and stages:
+        out["lifecyclestage"] = max(stages, key=lambda s: _FUNNEL.index(s) if s in _FUNNEL else -1)
+    return out
 
 
 def _id_key(rid: str) -> tuple[int, str]:

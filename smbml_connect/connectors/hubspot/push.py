@@ -199,7 +199,7 @@ class HubSpotDestination:
         currency = result.currency if result is not None else ""
         if not self.dry_run and self._nothing_to_write(store, declared, report, currency):
             return report
-        usable = self._ensure_properties(report, declared, currency)
+        usable = self._ensure_properties(report, declared, currency, store)
         values = self._values(store, usable, currency=currency)
         stamps = {p.name for p in usable if p.type in ("datetime", "date")}
         withdrawn = _withdrawn_now(result, store)
@@ -239,13 +239,13 @@ class HubSpotDestination:
 
     # -- properties ------------------------------------------------------------------
     def _ensure_properties(
-        self, report: PushReport, declared: list[CrmProperty], currency: str = ""
+        self, report: PushReport, declared: list[CrmProperty], currency: str, store: Any
     ) -> list[CrmProperty]:
         usable: list[CrmProperty] = []
         for object_type in dict.fromkeys(p.object_type for p in declared):
             ours = [p for p in declared if p.object_type == object_type]
             try:
-                usable += self._ensure_of(object_type, ours, report, currency)
+                usable += self._ensure_of(object_type, ours, report, currency, store)
             except SmbmlError as exc:  # the other object types are still written
                 if isinstance(exc, TokenRejectedError):
                     raise
@@ -256,18 +256,18 @@ class HubSpotDestination:
         return usable
 
     def _ensure_of(
-        self, object_type: str, ours: list[CrmProperty], report: PushReport, currency: str
+        self,
+        object_type: str,
+        ours: list[CrmProperty],
+        report: PushReport,
+        currency: str,
+        store: Any,
     ) -> list[CrmProperty]:
-        """The properties of one object type that can be written, made where missing."""
+        """The properties of one object type that can be written, made where missing. A
+        property made again (deleted in HubSpot, with its values) holds none of what was
+        pushed to it: that is forgotten, so every value is written, not only the changed."""
         usable: list[CrmProperty] = []
-        existing = {
-            p["name"]: p
-            for p in self.api.json(
-                f"reading the {object_type} property list",
-                self.api.client.crm.properties.core_api.get_all,
-                object_type,
-            ).get("results", [])
-        }
+        existing = self._listed(object_type)
         missing = [p for p in ours if p.name not in existing]
         if missing and not self.dry_run:  # our properties exist only inside our group
             self._ensure_group(object_type)
@@ -281,12 +281,57 @@ class HubSpotDestination:
             if found is not None and not self.dry_run:
                 self._label(object_type, spec, found, currency)
         if missing and not self.dry_run:
-            self._create_properties(object_type, missing, currency)
+            blocked = self._create_properties(object_type, missing, currency)
+            if blocked:
+                self._blocked(object_type, blocked, store, report, currency)
+                usable = [p for p in usable if p not in blocked]
+            for spec in (p for p in missing if p not in blocked):
+                if store.forget_pushed(self.key, object_type, [spec.name]):
+                    report.detail.append(
+                        f'"{spec.label}" ({spec.name}) on {object_type} was gone from HubSpot '
+                        "(deleted there, with its values): made again, and every value is "
+                        "written this run"
+                    )
         for name, prop in existing.items():
             self._options[(object_type, name)] = {o["value"] for o in prop.get("options") or []}
         for spec in missing:
             self._options[(object_type, spec.name)] = set(spec.options)
         return usable
+
+    def _listed(self, object_type: str, archived: bool = False) -> dict[str, dict[str, Any]]:
+        """The object type's properties by name: the live ones, or the archived ones."""
+        body = self.api.json(
+            f"reading the {object_type} property list",
+            self.api.client.crm.properties.core_api.get_all,
+            object_type,
+            **({"archived": True} if archived else {}),
+        )
+        return {p["name"]: p for p in body.get("results", [])}
+
+    def _blocked(
+        self,
+        object_type: str,
+        specs: list[CrmProperty],
+        store: Any,
+        report: PushReport,
+        currency: str,
+    ) -> None:
+        """One line per property deleted in HubSpot that cannot be made again: what to do."""
+        values = self._values(store, specs, add_options=False, currency=currency)
+        frame = values.get(object_type)
+        for spec in specs:
+            n = (
+                0
+                if frame is None
+                else int((frame["field"].eq(spec.name) & frame["value"].ne("")).sum())
+            )
+            report.unwritten.append(
+                f'{_values_text(n)} of "{spec.label}" ({spec.name}) on {object_type} not '
+                "written: the property was deleted in HubSpot and is kept there as archived, "
+                "so it cannot be made again; restore it in HubSpot (Settings > Properties > "
+                "Archived properties) or delete it there for good, and the next run writes "
+                "every value"
+            )
 
     def _ensure_group(self, object_type: str) -> None:
         groups = self.api.json(
@@ -324,7 +369,10 @@ class HubSpotDestination:
 
     def _create_properties(
         self, object_type: str, specs: list[CrmProperty], currency: str = ""
-    ) -> None:
+    ) -> list[CrmProperty]:
+        """Makes the properties; returns those HubSpot keeps as archived (deleted, restorable
+        for 90 days), whose name it will not give again. One made meanwhile (another run, a
+        colleague) is fine; any other refusal is raised."""
         inputs = [
             PropertyCreate(
                 name=s.name, label=s.label, type=s.type, field_type=s.field_type,
@@ -334,15 +382,27 @@ class HubSpotDestination:
             )
             for s in specs
         ]  # fmt: skip
-        body = self.api.json(
-            f"creating {len(specs)} {object_type} properties",
-            self.api.client.crm.properties.batch_api.create,
-            object_type,
-            BatchInputPropertyCreate(inputs=inputs),
-        )
-        for error in body.get("errors") or []:
-            if error.get("category") != "OBJECT_ALREADY_EXISTS":  # made meanwhile: fine
-                raise HubSpotHttpError(400, error, f"creating {object_type} properties")
+        refused: HubSpotHttpError | None = None
+        try:
+            body = self.api.json(
+                f"creating {len(specs)} {object_type} properties",
+                self.api.client.crm.properties.batch_api.create,
+                object_type,
+                BatchInputPropertyCreate(inputs=inputs),
+            )
+        except HubSpotHttpError as exc:  # all refused: each name is looked at below
+            if exc.status not in (400, 409):
+                raise
+            refused, body = exc, {"errors": [{}]}
+        errors = body.get("errors") or []
+        if not errors:
+            return []
+        live = self._listed(object_type)
+        left = [s for s in specs if s.name not in live]
+        archived = self._listed(object_type, archived=True) if left else {}
+        if any(s.name not in archived for s in left):
+            raise refused or HubSpotHttpError(400, errors[0], f"creating {object_type} properties")
+        return left
 
     def _add_options(self, object_type: str, spec: CrmProperty, values: Iterable[str]) -> None:
         """A new segment name appears: add it as an option of our own property first."""
@@ -410,11 +470,13 @@ class HubSpotDestination:
         lead became a customer, the deal closed, the customer left the segment, or the step
         that computed them was skipped since (too little data: its outputs are withdrawn).
         Only values this destination wrote, of our own fields, on records HubSpot still has;
-        they ride in the same batches as the rest."""
+        they ride in the same batches as the rest. A value not known (None: a merge may
+        have brought one of ours from the other record) is cleared too: consent fails
+        closed."""
         before = store.pushed(self.key, object_type)
         before = before[
             before["field"].isin(fields)
-            & before["value"].fillna("").ne("")
+            & (before["value"].isna() | before["value"].ne(""))
             & before["entity_id"].isin(live)
         ]
         now = {
