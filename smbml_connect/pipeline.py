@@ -341,7 +341,7 @@ def _held_back(
                     "older_input",
                     failed[0],
                     0,
-                    f"{step.name.replace('_', ' ')}: computed from the last complete copy "
+                    f"{step.label}: computed from the last complete copy "
                     f"({dates}), as {names} did not load this run",
                 )
             )
@@ -353,7 +353,7 @@ def _held_back(
     _skipped(
         result,
         step.name,
-        f"{step.name}: held back, {reason}; nothing computed from it was written or published",
+        f"{step.label}: held back, {reason}; nothing computed from it was written or published",
     )
     return True
 
