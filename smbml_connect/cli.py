@@ -279,7 +279,7 @@ def _print_result(result: RunResult, outputs: list[Path]) -> None:
         verb = "would write" if "dry run" in push.destination else "wrote"
         _echo(
             f"{push.destination}: {verb} {push.written:,} values, {push.unchanged:,} unchanged, "
-            f"{len(push.failed) + len(push.unwritten):,} not written."
+            f"{push.not_written:,} not written."
         )
         for line in [*push.detail, *push.unwritten]:
             _echo(f"  {line}")

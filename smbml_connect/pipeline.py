@@ -342,7 +342,7 @@ def _held_back(
                     "older_input",
                     failed[0],
                     0,
-                    f"{step.name.replace('_', ' ')}: computed from the last complete copy "
+                    f"{step.label}: computed from the last complete copy "
                     f"({dates}), as {names} did not load this run",
                 )
             )
@@ -354,7 +354,7 @@ def _held_back(
     _skipped(
         result,
         step.name,
-        f"{step.name}: held back, {reason}; nothing computed from it was written or published",
+        f"{step.label}: held back, {reason}; nothing computed from it was written or published",
     )
     return True
 
@@ -382,7 +382,7 @@ def _publish(destination: Destination, result: RunResult, store: Store) -> None:
     try:
         report = destination.publish(result, store)
         result.pushes.append(report)
-        if report.unwritten:  # part went through: say what, with what did not
+        if report.unwritten or report.refused:  # part went through: say what, and what not
             result.errors.append(f"{report.destination}: {_push_words(report)}")
     except OSError as exc:
         log.warning("%s not written", destination.name, exc_info=True)
@@ -399,7 +399,7 @@ def _push_words(report: PushReport) -> str:
         return "; ".join(report.unwritten)
     wrote = ", ".join(f"{n:,} on {kind}" for kind, n in report.written_on.items() if n)
     said = f"wrote {report.written:,} values ({wrote})" if wrote else "wrote no values"
-    return "; ".join([said, *report.unwritten])
+    return "; ".join([said, *report.unwritten, *report.refused])
 
 
 _OS_REASONS = {

@@ -64,6 +64,13 @@ class PushReport:
     # What a push could not send at all, one line each ("96 values on 32 products not
     # written: ..."): the rest went through and is counted above; the run is partial.
     unwritten: list[str] = field(default_factory=list)
+    # Records HubSpot refused one by one (a value it will not take), one line per reason
+    # naming them: the run is partial and `smbml status` keeps the line, so a record
+    # refused on every scheduled run shows there. ``failed`` holds them one by one.
+    refused: list[str] = field(default_factory=list)
+    # Values not written, of every kind above: written + unchanged + not_written is what
+    # the run had to write.
+    not_written: int = 0
     # What the user should know though all was written (a copy of a result tab left as it
     # is, a title typed above the header): printed with the run and kept for `smbml
     # status`, but the run is not partial for it (a scheduler would see a failure daily).

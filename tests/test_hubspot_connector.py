@@ -648,7 +648,7 @@ def test_a_table_that_fails_part_way_holds_back_what_reads_it(hub, store) -> Non
     for step in ("rfm_segments", "churn_value", "lead_scores", "sales_forecast"):
         assert "orders did not load" in result.held_back[step]
         assert step not in result.steps
-    assert any(line.startswith("rfm_segments: held back") for line in result.skipped)
+    assert any(line.startswith("Customer segments (RFM): held back") for line in result.skipped)
     assert _ours(emulator, "contacts") == 0 and _ours(emulator, "deals") == 0
     assert store.latest_outputs("scores").empty
 

@@ -22,7 +22,7 @@ from hubspot.crm.contacts import (
     PublicObjectSearchRequest,
     SimplePublicObjectInputForCreate,
 )
-from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
+from hubspot.crm.properties import BatchInputPropertyCreate, PropertyCreate, PropertyGroupCreate
 
 from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, Fault, HubSpotEmulator
@@ -112,6 +112,40 @@ def test_batch_limit_and_validation_errors_match_hubspot(hub: HubSpotEmulator) -
     assert "READ_ONLY_VALUE" in body["message"]
 
 
+def test_an_invalid_value_in_a_batch_update_can_come_back_as_a_207(hub: HubSpotEmulator) -> None:
+    """As hubspot-api-ruby#403 quotes it: the valid inputs written, the invalid one a
+    VALIDATION_ERROR that names no record."""
+    hub.invalid_in_207 = True
+    first, second = list(hub.state.objects["contacts"])[:2]
+    update = BatchInputSimplePublicObjectBatchInput(
+        inputs=[{"id": first, "properties": {"firstname": "Ann"}},
+                {"id": second, "properties": {"hs_analytics_num_page_views": "7"}}])  # fmt: skip
+    result, status, _ = client(hub).crm.contacts.batch_api.update_with_http_info(update)
+    assert status == 207 and result.num_errors == 1 and len(result.results) == 1
+    assert result.errors[0].category == "VALIDATION_ERROR" and result.errors[0].context == {}
+    assert "Property values were not valid" in result.errors[0].message
+    assert hub.state.objects["contacts"][first].properties["firstname"] == "Ann"
+
+
+def test_past_the_custom_property_limit_a_batch_create_makes_what_fits(
+    hub: HubSpotEmulator,
+) -> None:
+    hub.property_limit = 2
+    props = client(hub).crm.properties
+    props.groups_api.create("contacts", PropertyGroupCreate(name="smbml", label="SMB ML"))
+    inputs = [PropertyCreate(name=f"smbml_p{i}", label=f"P{i}", type="string",
+                             field_type="text", group_name="smbml") for i in range(3)]  # fmt: skip
+    result, status, _ = props.batch_api.create_with_http_info(
+        "contacts", BatchInputPropertyCreate(inputs=inputs)
+    )
+    assert status == 207 and [p.name for p in result.results] == ["smbml_p0", "smbml_p1"]
+    assert result.errors[0].category == "VALIDATION_ERROR"
+    assert "limit of 2 custom properties" in result.errors[0].message
+    with pytest.raises(Exception) as caught:
+        props.core_api.create("contacts", inputs[2])
+    assert caught.value.status == 400
+
+
 def test_search_sorts_filters_pages_and_stops_at_the_cap() -> None:
     with HubSpotEmulator(search_cap=300, rate_limits=False) as hub:
         for i in range(500):
@@ -189,6 +223,12 @@ def test_rate_limit_429_body_and_search_limit_without_headers() -> None:
                          body=b"{}").status for _ in range(6)
         ]  # fmt: skip
         assert search.count(429) == 1  # 5 a second, and not counted in the 10-second window
+    with HubSpotEmulator(daily_limit=2, clock=FakeClock()) as hub:
+        for _ in range(3):
+            refused = http.request("GET", f"{hub.url}/crm/v3/objects/contacts", headers=auth)
+        body = json.loads(refused.data)
+        assert refused.status == 429 and body["policyName"] == "DAILY" and body["requestId"]
+        assert body["message"] == "You have reached your daily limit."
 
 
 def test_auth_scopes_and_faults(hub: HubSpotEmulator) -> None:

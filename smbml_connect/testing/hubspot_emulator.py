@@ -4,8 +4,9 @@ It copies what a client can tell apart: exact status codes (201 on create, 207 o
 failure, 204 on archive), JSON shapes that pass the client's own validation, string
 property values, paging tokens, the batch limit of 100, search pages of 200 and the
 10,000-result cap, the rolling 10-second limit with its headers and HubSpot's 429 body,
-search's own per-second limit (without headers), 401/403 bodies that name the missing
-scope, archived and merged records, each deal stage's "date entered" and "date exited"
+search's own per-second limit (without headers), the daily limit's 429, a limit of
+custom properties per object type (``property_limit``), a 207 for a batch update holding
+invalid values (``invalid_in_207``), 401/403 bodies that name the missing scope, archived and merged records, each deal stage's "date entered" and "date exited"
 properties, the 414 of a URL past about 16,000 characters, and which account a token
 belongs to (GET /account-info/v3/details). Faults (429 bursts, 5xx,
 slow answers, dropped connections) are injected per test, and every request is counted
@@ -117,6 +118,13 @@ class HubSpotEmulator(LocalServer):
         # (HubSpot lists no scope for it; a test makes both refuse).
         self.account_info_refused = False
         self.account_me_refused = False
+        # Custom properties an object type may have (HubSpot's limit depends on the
+        # subscription; GET /crm/v3/limits/custom-properties reports it). None: no limit.
+        self.property_limit: int | None = None
+        # True: a batch update whose inputs hold invalid values writes the valid inputs and
+        # answers 207 with one VALIDATION_ERROR per invalid input that names no record,
+        # as the 207 quoted in hubspot-api-ruby#403. False: the whole batch is a 400.
+        self.invalid_in_207 = False
 
     # -- test controls (start, stop, inject, offline, reset_counts: LocalServer) --------
     def total_requests(self) -> int:
@@ -332,6 +340,8 @@ class _Handler(QuietHandler):
             "policyName": policy,
             "groupName": f"publicapi:private-app-api-calls-{policy.lower()}:1234567",
         }
+        if policy == "DAILY":  # HubSpot's own example of the daily 429 carries a requestId
+            body["requestId"] = "3d3e35b7-0000-4000-8000-000000000429"
         extra = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
         self._send(429, body, rate=policy != "SECONDLY", headers=extra)
 
@@ -491,9 +501,9 @@ class _Handler(QuietHandler):
                 state.validate(object_type, item.get("properties") or {})
             results = [self._create_one(object_type, item) for item in inputs]
             return 201, _batch_body(results, [], started)
+        invalid: list[ApiError] = []
         if op in ("update", "upsert"):
-            for item in inputs:
-                state.validate(object_type, item.get("properties") or {})
+            inputs, invalid = self._valid_inputs(object_type, inputs)
         results, missing = [], []
         id_property = body.get("idProperty") if op == "read" else None
         by_property = self._by_property(object_type, id_property)
@@ -532,7 +542,7 @@ class _Handler(QuietHandler):
             else:
                 state.update(object_type, record, item.get("properties") or {})
                 results.append(record.shape(object_type, item.get("properties")))
-        errors = []
+        errors = [_item_error(exc) for exc in invalid]
         if missing:
             errors.append(
                 {
@@ -546,6 +556,23 @@ class _Handler(QuietHandler):
                 }
             )
         return (207 if errors else 200), _batch_body(results, errors, started)
+
+    def _valid_inputs(
+        self, object_type: str, inputs: list[Any]
+    ) -> tuple[list[Any], list[ApiError]]:
+        """The inputs to write, and the refusals of the invalid ones for a 207. Without
+        ``invalid_in_207`` the first invalid input refuses the batch as a whole (400)."""
+        valid, invalid = [], []
+        for item in inputs:
+            try:
+                self.hub.state.validate(object_type, item.get("properties") or {})
+            except ApiError as exc:
+                if not self.hub.invalid_in_207:
+                    raise
+                invalid.append(exc)
+                continue
+            valid.append(item)
+        return valid, invalid
 
     def _by_property(self, object_type: str, name: str | None) -> dict[str, str]:
         """Live records by a unique property's value, as HubSpot matches it (emails in any
@@ -665,9 +692,27 @@ class _Handler(QuietHandler):
                     "OBJECT_ALREADY_EXISTS",
                     context={"name": [body["name"]]},
                 )
+            self._within_property_limit(object_type)
             prop = property_shape(body, object_type, state.groups[object_type])
             state.properties[object_type][prop["name"]] = prop
             return prop
+
+    def _within_property_limit(self, object_type: str) -> None:
+        """HubSpot documents the limit and where to read it, not the answer to a create past
+        it: the 400 VALIDATION_ERROR and its words here are the emulator's, in HubSpot's
+        shape. A batch create then answers 207 with the properties it did make (HubSpot does
+        not say whether it is all-or-nothing; a client must handle both)."""
+        limit = self.hub.property_limit
+        if limit is None:
+            return
+        props = self.hub.state.properties[object_type].values()
+        custom = sum(1 for p in props if not p.get("hubspotDefined") and not p.get("archived"))
+        if custom >= limit:
+            raise ApiError(
+                400,
+                f"You have reached your limit of {limit} custom properties for {object_type}.",
+                "VALIDATION_ERROR",
+            )
 
     def _property_batch_create(
         self, args: dict[str, str], _: Any, body: Mapping[str, Any]
@@ -821,6 +866,12 @@ def _missing_scopes(needed: list[str], legacy: bool = False) -> ApiError:
         ],
         links={"scopes": "https://developers.hubspot.com/scopes"},
     )
+
+
+def _item_error(exc: ApiError) -> dict[str, Any]:
+    """One refused input of a 207, as hubspot-api-ruby#403 quotes it: no record id."""
+    body = {k: v for k, v in exc.body.items() if k != "correlationId"}
+    return body | {"context": {}, "errors": [], "links": {}}
 
 
 def _batch_body(results: list[Any], errors: list[Any], started: str) -> dict[str, Any]:

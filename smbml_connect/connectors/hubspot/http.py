@@ -47,7 +47,7 @@ from smbml_connect.http import (
 )
 from smbml_connect.http.clock import with_sleep
 
-__all__ = ["HubSpotApi", "HubSpotHttpError", "Limits"]
+__all__ = ["DailyLimitError", "HubSpotApi", "HubSpotHttpError", "Limits"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -83,6 +83,17 @@ class Limits:
             backoff_cap=self.backoff_cap,
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
+        )
+
+
+class DailyLimitError(SourceRetriableError):
+    """The account's daily API limit is used up (a 429 with policyName DAILY): every
+    request fails until it resets at midnight in the account's time zone."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "HubSpot's daily API limit for this account is used up; it resets at midnight "
+            "in the account's time zone. Run again then."
         )
 
 
@@ -213,10 +224,7 @@ class HubSpotApi:
     def rate_wait(self, failure: Failure, window: str, attempt: int) -> float:
         policy = str(failure.json().get("policyName", "TEN_SECONDLY_ROLLING"))
         if policy == "DAILY":
-            raise SourceRetriableError(
-                "HubSpot's daily API limit for this account is used up; it resets at midnight "
-                "in the account's time zone. Run again then."
-            )
+            raise DailyLimitError()
         if window == "search" or policy == "SECONDLY":
             return self.limits.search_window_seconds * (1 + random.random())
         # The window is full with requests we may never have seen (another process, a

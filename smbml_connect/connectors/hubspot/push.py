@@ -12,6 +12,7 @@ until the one bad record is found, so that record alone is reported.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -139,16 +140,101 @@ def _failure_words(exc: Exception) -> str:
     return _PULL_WORDS.sub("", str(exc).strip()).rstrip(". ")
 
 
+class _TokenRefused(Exception):
+    """The token was refused part way: ``left`` values of the object type being written
+    were not, and every further request would be refused too."""
+
+    def __init__(self, failure: TokenRejectedError, left: int) -> None:
+        super().__init__(str(failure))
+        self.failure, self.left = failure, left
+
+
 def _unsent(object_type: str, left: pd.DataFrame, report: PushReport, failure: SmbmlError) -> None:
     """What HubSpot kept failing on (or refused) goes in the report, counted, and the push
     goes on with the next object type: contacts written are not "not written" because
     products failed. A refused token stops the push: every request would fail."""
     if isinstance(failure, TokenRejectedError):
-        raise failure
+        raise _TokenRefused(failure, len(left)) from failure
+    report.not_written += len(left)
     report.unwritten.append(
         f"{_values_text(len(left))} on {left['entity_id'].nunique():,} {object_type} not "
         f"written: {_failure_words(failure)}; they are sent again on the next run"
     )
+
+
+_INVALID = "Property values were not valid: "
+
+
+def _plain(reason: str, labels: dict[str, str]) -> str:
+    """HubSpot's "Property values were not valid: [{...json...}]" as "Lead tier: C was not
+    one of the allowed options"; any other reason (or JSON cut short) as it came."""
+    if not reason.startswith(_INVALID):
+        return reason
+    try:
+        items = json.loads(reason[len(_INVALID) :])
+    except ValueError:  # cut short (a long list of options): the first one's words
+        message, name = _MESSAGE.search(reason), _NAME.search(reason)
+        if message is None:
+            return reason
+        words = message[1].split(": [")[0]
+        return words if name is None else f"{labels.get(name[1], name[1])}: {words}"
+    try:
+        return "; ".join(
+            f"{labels.get(i['name'], i['name'])}: {str(i['message']).rstrip(': ')}" for i in items
+        )
+    except (TypeError, KeyError):
+        return reason
+
+
+_MESSAGE = re.compile(r'"message":"((?:[^"\\]|\\.)*)')  # its end may be cut off
+_NAME = re.compile(r'"name":"([^"]*)"')
+
+
+_LIMIT = re.compile(r"\blimit\b", re.IGNORECASE)
+
+
+def _not_made_line(object_type: str, specs: list[CrmProperty], not_made: dict[str, str]) -> str:
+    """One line: which properties HubSpot did not make, why, and what to do."""
+    labels = ", ".join(s.label for s in specs if s.name in not_made)
+    why = next(iter(not_made.values())).rstrip(". ")
+    n = len(not_made)
+    head = f"{n} {object_type} propert{'y' if n == 1 else 'ies'} not made ({labels})"
+    if _LIMIT.search(why):
+        return (
+            f'{head}: HubSpot said "{why}". Archive {n} custom {object_type} '
+            f"propert{'y' if n == 1 else 'ies'} no longer used (HubSpot: Settings > "
+            "Properties); the next run makes them and writes their values"
+        )
+    return f'{head}: HubSpot said "{why}"; their values are not written until it makes them'
+
+
+def _refused_lines(
+    failed: list[tuple[str, str]],
+    refused: set[str],
+    counts: dict[str, int],
+    labels: dict[str, str],
+) -> list[str]:
+    """Records HubSpot refused, one line per object type naming a few, with the reason
+    (HubSpot's words quote each record's value, so the first one's stands for all)."""
+    by: dict[str, list[tuple[str, str]]] = {}
+    for record, reason in failed:
+        if record in refused:  # a record, not a property left alone nor a deleted record
+            object_type, _, rid = record.partition(" ")
+            by.setdefault(object_type, []).append((rid, reason))
+    lines = []
+    for object_type, records in by.items():
+        records.sort(key=lambda r: (len(r[0]), r[0]))  # batches end in any order
+        ids = [rid for rid, _ in records]
+        values = sum(counts[f"{object_type} {rid}"] for rid in ids)
+        named = ", ".join(ids[:5]) + (f" and {len(ids) - 5:,} more" if len(ids) > 5 else "")
+        why = _plain(records[0][1], labels).rstrip(". ")
+        if len({reason for _, reason in records}) > 1:
+            why = f"{ids[0]}: {why}; the run's output lists each one"
+        lines.append(
+            f"{_values_text(values)} on {len(ids):,} {object_type} not written ({named}): "
+            f"HubSpot refused them: {why}; they are sent again on the next run"
+        )
+    return lines
 
 
 def _error_ids(error: dict[str, Any]) -> list[Any]:
@@ -184,12 +270,15 @@ class HubSpotDestination:
         self.key = f"hubspot:{account}"  # pushed values are remembered per account
         self.properties = tuple(properties) if properties is not None else None
         self._options: dict[tuple[str, str], set[str]] = {}  # enumeration values known per property
+        self._failed_values: dict[str, int] = {}  # "contacts 123" -> its values not written
+        self._refused: set[str] = set()  # of those, records HubSpot refused (not gone)
 
     # -- the one entry point ---------------------------------------------------------
     def publish(self, result: RunResult | None, store: Any) -> PushReport:
         report = PushReport(
             destination="HubSpot (dry run)" if self.dry_run else "HubSpot", kind="crm"
         )
+        self._failed_values, self._refused = {}, set()
         if self.properties is not None:
             declared = list(self.properties)
         else:
@@ -200,15 +289,19 @@ class HubSpotDestination:
         if not self.dry_run and self._nothing_to_write(store, declared, report, currency):
             return report
         usable = self._ensure_properties(report, declared, currency, store)
+        self._count_unwritable(store, [p for p in declared if p not in usable], report, currency)
         values = self._values(store, usable, currency=currency)
         stamps = {p.name for p in usable if p.type in ("datetime", "date")}
         withdrawn = _withdrawn_now(result, store)
+        pending: list[tuple[str, pd.DataFrame]] = []
         for object_type, frame in values.items():
-            changed = store.changed_since_push(self.key, object_type, frame)
-            changed = _without_lone_stamps(changed, stamps)
+            changed = _without_lone_stamps(
+                store.changed_since_push(self.key, object_type, frame), stamps
+            )
             report.unchanged += len(frame) - len(changed)
-            if changed.empty:
-                continue
+            if not changed.empty:
+                pending.append((object_type, changed))
+        for position, (object_type, changed) in enumerate(pending):
             report.detail.extend(_cleared_lines(object_type, changed, withdrawn, self.dry_run))
             if self.dry_run:
                 report.written += len(changed)
@@ -220,8 +313,41 @@ class HubSpotDestination:
                     + ", ".join(f"{f} {n:,}" for f, n in counts.items())
                 )
                 continue
-            self._write(object_type, changed, store, report)
+            try:
+                self._write(object_type, changed, store, report)
+            except _TokenRefused as stop:
+                if not report.written:  # nothing went through: the run's one line says it
+                    raise stop.failure from None
+                left = stop.left + sum(len(c) for _, c in pending[position + 1 :])
+                report.not_written += left
+                report.unwritten.append(
+                    f"{_values_text(left)} not written: {_failure_words(stop.failure)}; they "
+                    "are sent on the first run with a token HubSpot accepts"
+                )
+                break
+        report.not_written += sum(self._failed_values.values())
+        labels = {p.name: p.label.removesuffix(" (SMB ML)") for p in declared}
+        report.refused.extend(
+            _refused_lines(report.failed, self._refused, self._failed_values, labels)
+        )
         return report
+
+    def _count_unwritable(
+        self, store: Any, specs: list[CrmProperty], report: PushReport, currency: str
+    ) -> None:
+        """The values of properties that cannot be written this run (not made, someone
+        else's, their object type's list not read) count as not written, or as unchanged
+        where HubSpot already holds them: the summary's numbers add up to the run's."""
+        if not specs:
+            return
+        stamps = {p.name for p in specs if p.type in ("datetime", "date")}
+        values = self._values(store, specs, add_options=False, currency=currency)
+        for object_type, frame in values.items():
+            changed = _without_lone_stamps(
+                store.changed_since_push(self.key, object_type, frame), stamps
+            )
+            report.unchanged += len(frame) - len(changed)
+            report.not_written += len(changed)
 
     def _nothing_to_write(
         self, store: Any, declared: list[CrmProperty], report: PushReport, currency: str = ""
@@ -281,11 +407,15 @@ class HubSpotDestination:
             if found is not None and not self.dry_run:
                 self._label(object_type, spec, found, currency)
         if missing and not self.dry_run:
-            blocked = self._create_properties(object_type, missing, currency)
+            blocked, not_made = self._create_properties(object_type, missing, currency)
             if blocked:
                 self._blocked(object_type, blocked, store, report, currency)
-                usable = [p for p in usable if p not in blocked]
-            for spec in (p for p in missing if p not in blocked):
+            if not_made:
+                report.unwritten.append(_not_made_line(object_type, missing, not_made))
+            gone = {p.name for p in blocked} | set(not_made)
+            usable = [p for p in usable if p.name not in gone]
+            missing = [p for p in missing if p.name not in gone]
+            for spec in missing:
                 if store.forget_pushed(self.key, object_type, [spec.name]):
                     report.detail.append(
                         f'"{spec.label}" ({spec.name}) on {object_type} was gone from HubSpot '
@@ -369,10 +499,12 @@ class HubSpotDestination:
 
     def _create_properties(
         self, object_type: str, specs: list[CrmProperty], currency: str = ""
-    ) -> list[CrmProperty]:
+    ) -> tuple[list[CrmProperty], dict[str, str]]:
         """Makes the properties; returns those HubSpot keeps as archived (deleted, restorable
-        for 90 days), whose name it will not give again. One made meanwhile (another run, a
-        colleague) is fine; any other refusal is raised."""
+        for 90 days), whose name it will not give again, and those it did not make for
+        another reason (past the portal's custom-property limit it makes what fits, a 207,
+        or none, a 400), with its reason. One made meanwhile (another run, a colleague) is
+        fine."""
         inputs = [
             PropertyCreate(
                 name=s.name, label=s.label, type=s.type, field_type=s.field_type,
@@ -393,16 +525,22 @@ class HubSpotDestination:
         except HubSpotHttpError as exc:  # all refused: each name is looked at below
             if exc.status not in (400, 409):
                 raise
-            refused, body = exc, {"errors": [{}]}
+            refused, body = exc, {"errors": [{"message": exc.message}]}
+        made = {str(p.get("name")) for p in body.get("results") or []}
         errors = body.get("errors") or []
         if not errors:
-            return []
+            return [], {}
         live = self._listed(object_type)
-        left = [s for s in specs if s.name not in live]
-        archived = self._listed(object_type, archived=True) if left else {}
-        if any(s.name not in archived for s in left):
-            raise refused or HubSpotHttpError(400, errors[0], f"creating {object_type} properties")
-        return left
+        left = [s for s in specs if s.name not in live and s.name not in made]
+        if not left:  # made meanwhile (another run, a colleague): fine
+            return [], {}
+        archived = self._listed(object_type, archived=True)
+        others = [s for s in left if s.name not in archived]
+        if others and refused is not None and refused.status == 409:
+            raise refused  # said to exist, yet neither live nor archived
+        said = [e for e in errors if e.get("category") != "OBJECT_ALREADY_EXISTS"] or errors
+        reason = str(said[0].get("message") or said[0].get("category") or "refused")[:300]
+        return [s for s in left if s.name in archived], {s.name: reason for s in others}
 
     def _add_options(self, object_type: str, spec: CrmProperty, values: Iterable[str]) -> None:
         """A new segment name appears: add it as an option of our own property first."""
@@ -420,6 +558,23 @@ class HubSpotDestination:
                          for i, o in enumerate(options)]},
         )  # fmt: skip
         known.update(new)
+
+    def _refuse(
+        self,
+        report: PushReport,
+        object_type: str,
+        rid: str,
+        why: str,
+        values: dict[str, dict[str, str]],
+        category: Any = None,
+    ) -> None:
+        """A record HubSpot refused; its values are counted when the push ends (batches
+        run in threads: a count in the report would race). One deleted or merged since the
+        pull is not kept as refused: the next pull drops it, and nothing disagrees."""
+        report.failed.append((f"{object_type} {rid}", why))
+        self._failed_values[f"{object_type} {rid}"] = len(values[rid])
+        if category != "OBJECT_NOT_FOUND":
+            self._refused.add(f"{object_type} {rid}")
 
     # -- values ----------------------------------------------------------------------
     def _values(
@@ -537,6 +692,8 @@ class HubSpotDestination:
                 report.written += written
                 report.written_on[object_type] = written
         if failure is not None:
+            refused = {r for r, _ in report.failed}
+            unsent = [rid for rid in unsent if f"{object_type} {rid}" not in refused]
             _unsent(object_type, changed[changed["entity_id"].isin(unsent)], report, failure)
 
     def _send(
@@ -561,7 +718,7 @@ class HubSpotDestination:
             if exc.status != 400 or exc.category != "VALIDATION_ERROR":
                 raise
             if len(ids) == 1:
-                report.failed.append((f"{object_type} {ids[0]}", exc.message))
+                self._refuse(report, object_type, ids[0], exc.message, values, exc.category)
                 return []
             half = len(ids) // 2
             return self._send(object_type, ids[:half], values, report) + self._send(
@@ -575,7 +732,9 @@ class HubSpotDestination:
                 unnamed.append(error)
             for rid in sorted(named - gone):
                 gone.add(rid)
-                report.failed.append((f"{object_type} {rid}", _reason(error)))
+                self._refuse(
+                    report, object_type, rid, _reason(error), values, error.get("category")
+                )
         if not unnamed:
             return [i for i in ids if i not in gone]
         # Some records failed and HubSpot did not say which: none of the rest counts as
@@ -583,7 +742,10 @@ class HubSpotDestination:
         # until each failure comes back on a batch of one record.
         rest = [i for i in ids if i not in gone]
         if len(rest) == 1:
-            report.failed.append((f"{object_type} {rest[0]}", _reason(unnamed[0])))
+            first = unnamed[0]
+            self._refuse(
+                report, object_type, rest[0], _reason(first), values, first.get("category")
+            )
             return []
         half = len(rest) // 2
         return self._send(object_type, rest[:half], values, report) + self._send(

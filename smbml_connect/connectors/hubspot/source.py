@@ -44,7 +44,7 @@ from smbml_connect.connectors.hubspot.engagements import (
     engagement_rows,
     not_read,
 )
-from smbml_connect.connectors.hubspot.http import HubSpotApi, HubSpotHttpError
+from smbml_connect.connectors.hubspot.http import DailyLimitError, HubSpotApi, HubSpotHttpError
 from smbml_connect.connectors.hubspot.mapping import (
     COMPANY_PROPERTIES,
     OBJECTS,
@@ -145,8 +145,8 @@ class HubSpotSource:
                 raise
             except (AuthError, HubSpotHttpError):
                 body = self.api.json(ACCOUNT_ME, self.api.account_me)
-        except TokenRejectedError:
-            raise  # every further request would be refused too
+        except (TokenRejectedError, DailyLimitError):
+            raise  # every further request would be refused too: say why, not "busy"
         except SourceRetriableError as exc:
             self.account_unknown = (
                 "HubSpot did not answer which account the token is for (it kept failing or "
@@ -194,8 +194,12 @@ class HubSpotSource:
             listed_ms is None or self.started_ms - listed_ms >= ID_CHECK_MS
         )
         stage_ids: list[str] = []
+        said: list[Notice] = []  # the pipelines' notice, once the deals are read
         if spec.table == "deals":
             pipelines = self._pipelines()
+            # "The deals were loaded" is said only if they were: a token that cannot read
+            # the pipelines often cannot read the deals either, and that is the one line.
+            said, pipelines.notices = pipelines.notices, []
             yield pipelines
             read = pipelines.tables.get("deal_pipeline_stages")
             stage_ids = [] if read is None or read.empty else read["stage"].astype(str).tolist()
@@ -234,6 +238,8 @@ class HubSpotSource:
                 last, buffer, cursor = _marked(cursor, stages) or last, [], None
         yield self._page(spec, buffer, kinds, cursor, full, stages, listed_ms, listing)
         last = _marked(cursor, stages) or last
+        if said:
+            yield Page(notices=said)
         if check and not full:  # a list resumed part way leaves the check to the next run
             for batch, _ in self._list(spec, [], archived=False, inline=False):
                 yield Page(listed={entity: [str(r["id"]) for r in batch]})
