@@ -400,9 +400,11 @@ class FunctionContext:
             return None
         if not Path(self.store_path).exists():
             raise CellError(
-                f"no store at {self.store_path}, so no lead scores: run smbml run (or smbml "
-                "demo) first, or name the store it wrote (smbml serve --store PATH; for the "
-                "xlwings add-in, the SMBML_STORE environment variable)",
+                # the advice first: a cell's error is cut at 240 characters, and a long
+                # path at the front cut it off (a CI run's temporary folder did)
+                "no lead scores: run smbml run (or smbml demo) first, or name the store it "
+                "wrote (smbml serve --store PATH; for the xlwings add-in, the SMBML_STORE "
+                f"environment variable); there is no store at {self.store_path}",
                 "#N/A",
             )
         with self._lock, Store.reading(self.store_path) as store:

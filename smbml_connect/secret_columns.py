@@ -38,7 +38,17 @@ _WORDS = frozenset(
 _PHRASES = (("api", "key"), ("private", "key"), ("secret", "key"), ("access", "key"),
             ("auth", "key"), ("mot", "de", "passe"), ("clave", "de", "acceso"),
             ("api", "schlüssel"), ("clé", "api"), ("cle", "api"), ("clave", "api"),
-            ("chave", "api"), ("chiave", "api"))  # fmt: skip
+            ("chave", "api"), ("chiave", "api"), ("user", "pass"))  # fmt: skip
+# Words that make a header about a secret, not the secret ("Token count", "Last password
+# change", "Secret Santa"): such a column is kept (rv55b).
+_ABOUT = frozenset(
+    {
+        "count", "number", "num", "change", "changed", "changes", "date", "last", "reset",
+        "expires", "expiry", "expiration", "length", "strength", "santa", "updated",
+        "created", "age", "at", "on", "type", "method", "status", "policy", "hint", "set",
+        "required", "enabled", "used", "since", "sent", "when",
+    }
+)  # fmt: skip
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-zà-ÿ])|[A-ZÀ-Þ]?[a-zß-ÿł]+|[A-ZÀ-ÞŁ]+|\d+")
 # What each shape ``redact`` knows contains, in lower case: a cheap test before its dozen
 # patterns run (a case-blind regex took 11 s per million notes, these 0.5 s).
@@ -52,10 +62,13 @@ def _words(header: str) -> list[str]:
 
 def is_secret_header(header: Any) -> bool:
     """Whether ``header`` names a password, a token or a key ("Password", "API Token",
-    "api_key", "Passwort"); "Card Tokenization Method" or "Key account" do not."""
+    "api_key", "Passwort", WordPress's "user_pass"); "Card Tokenization Method", "Key
+    account", "Token count" or "Last password change" do not."""
     if not isinstance(header, str):
         return False
     words = _words(header)
+    if any(w in _ABOUT for w in words):
+        return False
     if any(w in _WORDS for w in words) or "".join(words) in _WORDS:
         return True
     return any(

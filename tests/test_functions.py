@@ -236,8 +236,11 @@ def test_leadscore_of_reads_the_latest_synced_scores(tmp_path, business):
     assert missing.code == "#N/A"  # a lookup without a match, as VLOOKUP's
     empty = call("LEADSCORE_OF", ["x@example.com"], FunctionContext(store_path=tmp_path / "none"))
     # which store was read, and how to name another (the demo's, a config's `store =`)
-    assert empty.error.startswith(f"LEADSCORE_OF: no store at {tmp_path / 'none'}, so no lead")
+    assert empty.error.startswith("LEADSCORE_OF: no lead scores: run smbml run")
     assert "smbml serve --store PATH" in empty.error and "SMBML_STORE" in empty.error
+    deep = tmp_path / ("a-folder-with-a-long-name-" * 8) / "none"  # the advice is never cut
+    far = call("LEADSCORE_OF", ["x@example.com"], FunctionContext(store_path=deep))
+    assert "SMBML_STORE" in far.error and far.error.startswith(empty.error[:60])
     assert empty.code == "#N/A"
 
 

@@ -4,6 +4,7 @@ gigabytes, a link to a device or out of the folder, a key file that is no object
 
 from __future__ import annotations
 
+import random
 import sys
 import zipfile
 from pathlib import Path
@@ -122,7 +123,7 @@ def test_secret_columns_of_a_workbook_are_left_out_on_every_tab(tmp_path: Path) 
     "header",
     ["Password", "password_hash", "API Token", "api_key", "APIKey", "Access Token", "Secret",
      "Client Secret", "Passwort", "Mot de passe", "Contraseña", "Wachtwoord", "PWD",
-     "Private key", "Square Token", "API-Schlüssel", "Clé API"],
+     "Private key", "Square Token", "API-Schlüssel", "Clé API", "user_pass"],
 )  # fmt: skip
 def test_headers_that_name_a_secret(header: str) -> None:
     assert is_secret_header(header)
@@ -131,7 +132,8 @@ def test_headers_that_name_a_secret(header: str) -> None:
 @pytest.mark.parametrize(
     "header",
     ["Card Tokenization Method", "Key account", "Passport", "Keywords", "Secretary",
-     "Gift card", "Email", "Notes", "Pass-through"],
+     "Gift card", "Email", "Notes", "Pass-through", "Token count", "Last password change",
+     "Secret Santa", "Password changed at", "Password reset date"],
 )  # fmt: skip
 def test_headers_that_do_not(header: str) -> None:
     assert not is_secret_header(header)
@@ -216,6 +218,21 @@ def test_a_workbook_past_this_computer_s_memory_is_refused_with_its_real_size(
         FilesSource(book)
     assert "shop.xlsx (" in str(said.value) and " KB) unpacks to " in str(said.value)
     monkeypatch.setattr(unpacked, "machine_memory", lambda: 8 << 30)
+    assert FilesSource(book).available() == ["contacts", "orders"]
+
+
+def test_pictures_in_a_workbook_do_not_count_against_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A products list with its photos: the pictures are never read, but counted with the
+    XML they made a 160 MB workbook too big for a 4 GB laptop (rv55b item 1)."""
+    book = tmp_path / "shop.xlsx"
+    _shop_book(book)
+    with zipfile.ZipFile(book, "a") as archive:  # 2 MB of photo bytes (do not pack)
+        photo = bytes(random.Random(7).getrandbits(8) for _ in range(2 << 20))
+        archive.writestr("xl/media/image1.jpeg", photo)
+    monkeypatch.setattr(unpacked, "machine_memory", lambda: 8 << 20)
+    assert unpacked.too_big(book) is None
     assert FilesSource(book).available() == ["contacts", "orders"]
 
 

@@ -845,6 +845,8 @@ def _grid_broken(prices: Sequence[float], rails: Guardrails) -> str:
     from every price, so the few are not dropped; the words name them and the setting."""
     scale = 10**rails.digits
     found = sorted({round(float(p), rails.digits) for p in prices if p and p > 0})
+    if not found:  # no price of known value (every amount unknown): no grid to speak of
+        return ""
     units = np.round(np.asarray(found) * scale).astype(np.int64)
     most = max(1, len(found) // 10)  # at most one price in ten off the grid
     for step in sorted((s for s in GRID_STEPS[1:] if s <= max(100, scale)), reverse=True):
