@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -233,19 +234,21 @@ class _PressCounter:
 
     def __init__(self) -> None:
         self._reader = self._writer = -1
-        self._previous = -1
+        self._previous: int | None = None  # the wakeup descriptor before ours, once set
 
     def start(self) -> None:
+        if sys.platform == "win32":  # Windows' wakeup descriptor is a socket, and
+            return  # os.set_blocking takes no pipe before 3.12: one press per call there
         try:
             self._reader, self._writer = os.pipe()
             os.set_blocking(self._reader, False)
             os.set_blocking(self._writer, False)
             self._previous = signal.set_wakeup_fd(self._writer, warn_on_full_buffer=False)
-        except (OSError, ValueError):  # not the main thread, or a platform without it
+        except (OSError, ValueError):  # not the main thread
             self.stop()
 
     def since_last(self) -> int:
-        if self._reader < 0:
+        if self._previous is None:
             return 1
         try:
             return max(1, os.read(self._reader, 4096).count(signal.SIGINT))
@@ -253,13 +256,14 @@ class _PressCounter:
             return 1
 
     def stop(self) -> None:
-        if self._writer >= 0:
+        if self._previous is not None:  # only a descriptor this counter set is put back
             with contextlib.suppress(OSError, ValueError):
                 signal.set_wakeup_fd(self._previous)
         for fd in (self._reader, self._writer):
             if fd >= 0:
                 os.close(fd)
-        self._reader = self._writer = self._previous = -1
+        self._reader = self._writer = -1
+        self._previous = None
 
 
 def _now() -> datetime:
