@@ -54,6 +54,9 @@ LABELS: dict[str, str] = {
     "value_low_80": f"Value, low end {_80}",
     "value_high_80": f"Value, high end {_80}",
     "purchases_so_far": "Days with an order so far",
+    # a shop that sells in one season a year counts seasons
+    "expected_seasons": "Expected seasons with an order",
+    "seasons_bought": "Seasons with an order so far",
     "spend_so_far": "Spent so far",
     "mae": "Average error per customer (purchases)",
     "rmse": "Typical error per customer, large misses weigh more (purchases)",

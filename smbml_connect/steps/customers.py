@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pandas as pd
 from pydantic import Field
@@ -22,7 +22,12 @@ from smbml_connect.analytics.customers.recommend import (
     purchases_by_customer,
     returned_by_customer,
 )
-from smbml_connect.analytics.customers.value import MODEL_LABELS, CustomerValueModel
+from smbml_connect.analytics.customers.seasons import Season
+from smbml_connect.analytics.customers.value import (
+    MODEL_LABELS,
+    CustomerValueModel,
+    seasons_ahead,
+)
 from smbml_connect.data_checks import data_ends_early
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.ports import ColourScale, CrmProperty, SheetsPart, StepOutputs, Tab
@@ -168,26 +173,70 @@ def _free_words(paid_share: float, currency: str) -> str:
     return f": {1 - paid_share:.0%} of the days with an order so far were {money(0.0, currency)}"
 
 
+def _bought_words(row: Any, season: Season | None, currency: str) -> str:
+    """What the customer has bought so far: days with an order, or in a shop that sells
+    in one season a year the seasons ("Bought in 2 of the last 3 seasons")."""
+    spent = money(float(row.spend_so_far), currency)
+    if season is None:
+        return f"Bought on {plural(int(row.purchases_so_far), 'day')} so far, {spent} in total"
+    if int(row.seasons_seen) == 1:
+        return f"First bought in the latest season, {spent} in total"
+    return f"Bought in {int(row.seasons_bought)} of the last {int(row.seasons_seen)} seasons, {spent} in total"
+
+
+def _ahead_words(horizon: int, season: Season | None) -> str:
+    """How far the figures look: "the next 12 months", or "the next season"."""
+    if season is None:
+        return f"the next {round(horizon / 30.4)} months"
+    ahead = seasons_ahead(horizon)
+    return "the next season" if ahead == 1 else f"the next {ahead} seasons"
+
+
+def _season_words(season: Season) -> str:
+    """A seasonal shop's paragraph: what a season is, where this one stands, and what
+    "chance still a customer" means where customers skip seasons and come back."""
+    now = ""
+    if season.counts_now and season.done < 1:
+        now = (
+            f" This season is {season.done:.0%} through by the orders of earlier ones: "
+            "who has not bought in it yet counts as not buying this season."
+        )
+    elif not season.counts_now and season.done > 0:
+        now = (
+            f" This season has begun ({season.done:.0%} of a usual season's orders so far) "
+            "and counts as the next season, still to come."
+        )
+    return (
+        f"Your customers buy in one season a year (most orders between "
+        f"{season.words('and')}), so each season counts as one chance to buy: churn risk is "
+        "the chance of not buying in the coming season(s), and value what is spent in them."
+        + now
+        + " Chance still a customer is the chance they have not left for good: one who skips "
+        "seasons and comes back may still be a customer while unlikely to buy next season."
+    )
+
+
 def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
     horizon = context.settings_for(CustomersSettings).horizon_days
     model = CustomerValueModel().fit(tables["orders"], context.as_of)
     table = model.predict(horizon)
+    season = model.season_
     # A chance shown as 100.0% or 0.0% reads as certain; a customer quiet for years is
     # very likely, not surely, gone.
     for column in ("churn_risk", "p_alive"):
         table[column] = table[column].clip(SHOWN_CHANCES[0], SHOWN_CHANCES[1])
     cur = context.currency
     months = round(horizon / 30.4)
+    ahead = _ahead_words(horizon, season)
     quiet = order_history(tables["orders"], context.as_of)["days_since_last_order"]
     # The models count a day with orders as one purchase (several orders on a day are one
     # shopping trip); the words say days, as the Segments tab counts every order.
     reasons = [
         [
             f"Last bought {_gap_words(int(quiet[r.contact_id]))} ago",
-            f"Bought on {plural(int(r.purchases_so_far), 'day')} so far, "
-            f"{money(float(r.spend_so_far), cur)} in total",
-            f"Expected to spend {money(float(r.expected_value), cur)} in the next {months} "
-            f"months (80% range {money(float(r.value_lo80), cur)}-"
+            _bought_words(r, season, cur),
+            f"Expected to spend {money(float(r.expected_value), cur)} in {ahead} "
+            f"(80% range {money(float(r.value_lo80), cur)}-"
             f"{money(float(r.value_hi80), cur)})" + _free_words(r.paid_share, cur),
         ]
         for r in table.itertuples(index=False)
@@ -229,11 +278,15 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
             "churn_risk": table["churn_risk"].round(3),
             "risk": table["churn_risk"].map(_risk_label),
             "chance_still_a_customer": table["p_alive"].round(3),
-            "expected_purchases": table["expected_purchases"].round(2),
+            # a seasonal shop's purchases are seasons bought in
+            ("expected_purchases" if season is None else "expected_seasons"): table[
+                "expected_purchases"
+            ].round(2),
             **{f"expected_value_{m}m": t["expected_value"].round(2) for m, t in by_months.items()},
             "value_low_80": table["value_lo80"].round(2),
             "value_high_80": table["value_hi80"].round(2),
             "purchases_so_far": table["purchases_so_far"],
+            **({} if season is None else {"seasons_bought": table["seasons_bought"]}),
             "spend_so_far": table["spend_so_far"].round(2),
             "why": ["; ".join(r) for r in reasons],
         }
@@ -241,9 +294,15 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
     result.add_tab(
         VALUE_TAB,
         sheet,
-        f"Churn risk = chance of no purchase in the next {months} months; value = expected "
-        f"spend in that time with an 80% range; as of {context.as_of:%Y-%m-%d}. Several orders "
-        "on one day count as one day with an order (the Segments tab counts every order). "
+        f"Churn risk = chance of no purchase in {ahead}; value = expected "
+        f"spend in that time with an 80% range; as of {context.as_of:%Y-%m-%d}. "
+        + (
+            "Several orders on one day count as one day with an order (the Segments tab "
+            "counts every order). "
+            if season is None
+            else f"Most orders fall between {season.words('and')} each year: each season "
+            "counts as one chance to buy, and all of a customer's orders in it as one. "
+        )
         + RISK_WORDS,
     )
     validation = card["validation"]
@@ -255,9 +314,16 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
         result.add_tab(
             VALUE_MODEL_TAB,
             pd.DataFrame(rows).round(3),
-            "Each candidate predicted purchases (days with an order) in "
-            f"{validation['holdout']} from the history before it; the lowest root mean squared "
-            "error per customer is used."
+            (
+                "Each candidate predicted purchases (days with an order) in "
+                f"{validation['holdout']} from the history before it; the lowest root mean "
+                "squared error per customer is used."
+                if season is None
+                else "Each candidate predicted who would buy in "
+                f"{validation['holdout']} from the seasons before it (a purchase is a season "
+                "bought in); BG/BB is used, the naive share of seasons bought is shown beside "
+                "it."
+            )
             + "".join(f" {why}." for why in validation.get("barred", {}).values()),
         )
     high = table["churn_risk"].map(_risk_label) == "High"
@@ -272,14 +338,16 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
     )
     result.summary.append(
         f"Customer value: {money(total_value, cur)} expected from {plural(len(table), 'customer')} "
-        f"in {months} months; {int(high.sum())} at high churn risk{stale}"
+        f"in {f'{months} months' if season is None else ahead}; {int(high.sum())} at high "
+        f"churn risk{stale}"
     )
     paragraphs = [
-        f"Over the next {months} months the {plural(len(table), 'customer')} are expected to "
+        f"Over {ahead} the {plural(len(table), 'customer')} are expected to "
         f"spend {money(total_value, cur)} in total. {int(high.sum())} are at high risk of "
         f"not buying again (churn risk {HIGH_RISK:.0%} or more; they have spent "
         f"{money(at_stake, cur)} so far).{stale}",
         f"Model used: {validation['why']}.",
+        *([] if season is None else [_season_words(season)]),
     ]
     if card["orders_left_out_count"]:
         paragraphs.append(
@@ -291,7 +359,8 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
     if chosen:
         paragraphs.append(
             f"On that held-out period it predicted {chosen['total_predicted']:,.0f} purchases "
-            f"(days with an order) against {chosen['total_actual']:,.0f} that happened "
+            + ("(days with an order)" if season is None else "(customers buying in that season)")
+            + f" against {chosen['total_actual']:,.0f} that happened "
             f"({chosen['total_error_pct']:+.0f}%), and told buyers from non-buyers with an "
             f"AUC of {chosen['churn_auc']:.2f}."
         )
@@ -302,7 +371,7 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
             [
                 charts.histogram(
                     table["expected_value"].clip(upper=table["expected_value"].quantile(0.99)),
-                    f"Expected spend per customer, next {months} months ({cur})",
+                    f"Expected spend per customer, {ahead.removeprefix('the ')} ({cur})",
                     cur,
                 ),
                 charts.histogram(

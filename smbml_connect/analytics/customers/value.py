@@ -22,7 +22,7 @@ past rate) reported beside it. Orders on the same day count as one purchase, as 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,14 @@ from smbml_connect.analytics.customers.ranges import (
     poisson_bound,
     poisson_counts,
 )
+from smbml_connect.analytics.customers.seasons import (
+    MIN_SEASONS,
+    BetaGeoBetaBinom,
+    Season,
+    find_season,
+    season_summary,
+    season_year_start,
+)
 from smbml_connect.analytics.shared.contract import (
     check_fitted,
     frame_from_dict,
@@ -58,6 +66,7 @@ __all__ = [
     "CustomerValueModel",
     "daily_purchases",
     "history_summary",
+    "seasons_ahead",
     "unreadable_orders",
 ]
 
@@ -72,6 +81,7 @@ MIN_CUSTOMERS = 30  # fewer and four parameters are guesswork
 MIN_REPEAT_BUYERS = 10
 GBM_MIN_CUSTOMERS = 1000  # below this the boosted candidate is not tried
 INTERVAL = (10, 90)  # percentiles of the 80% interval
+YEAR_DAYS = 365
 
 
 def daily_purchases(orders: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -255,6 +265,7 @@ MODEL_LABELS = {
     "pnbd": "Pareto/NBD",
     "boosted": "MBG/NBD corrected by boosted trees",
     "naive": "naive (past rate)",
+    "bgbb": "BG/BB",
 }
 BASE_FAMILY = "mbgnbd"  # what the boosted trees correct
 # What each model assumes, in words, for the report's "Model used" (the names alone are
@@ -267,11 +278,36 @@ MODEL_WORDS = {
     "boosted": "a 'buy till you die' model whose estimates are corrected by decision trees "
     "learnt from past customers",
     "naive": "each customer keeps buying at their past rate",
+    "bgbb": "a 'buy till you die' model for a shop that sells in one season a year: in each "
+    "season a customer still there buys with their own chance, and before each season they "
+    "may stop for good",
 }
 
 
 FAMILIES = ("bgnbd", "mbgnbd", "pnbd")  # the buy-till-you-die candidates
 PurchaseModel = BetaGeo | ParetoNBD
+SeasonSeen = tuple[np.ndarray, np.ndarray, np.ndarray]  # x, t_x, n of BG/BB
+
+
+def seasons_ahead(horizon_days: int) -> int:
+    """The seasons a horizon covers in a shop that sells in one season a year: one a
+    year, at least the next one."""
+    return max(1, round(horizon_days / YEAR_DAYS))
+
+
+def _seen(summary: pd.DataFrame) -> SeasonSeen:
+    """What BG/BB reads of each customer: x, t_x and n (see `seasons.season_summary`)."""
+    x, t_x, n = (summary[c].to_numpy(float) for c in ("x", "t_x", "n"))
+    return x, t_x, n
+
+
+def _season_label(season: Season, year: int) -> str:
+    """A season year as a shop says it: "2025", or "2025/26" for one across New Year."""
+    begin = season_year_start(year, season.turn) + pd.Timedelta(
+        days=(season.start - season.turn) % YEAR_DAYS
+    )
+    end = begin + pd.Timedelta(days=season.days - 1)
+    return f"{begin.year}" if begin.year == end.year else f"{begin.year}/{end:%y}"
 
 
 @dataclass
@@ -326,6 +362,9 @@ class CustomerValueModel:
             raise NotEnoughDataError(
                 f"need at least {MIN_CUSTOMERS} customers with counted orders; got {customers}"
             )
+        self.season_ = find_season(days, end)
+        if self.season_ is not None:
+            return self._fit_seasons(days, end)
         span_days = (end - days["day"].min()).days
         _require_repeat_buyers(self.summary_, span_days - 1, as_of)
         holdout = self.holdout_days or int(min(365, max(28, span_days // 3)))
@@ -340,7 +379,9 @@ class CustomerValueModel:
         # p_alive and the value range's shape come from the better buy-till-you-die
         # family, also when the boosted correction gives the counts and churn risk.
         self.family_ = self.report_["family"]
-        self.btyd_ = self._fit_btyd(self.summary_, self.family_, starts.get(self.family_))
+        self.btyd_: PurchaseModel | BetaGeoBetaBinom = self._fit_btyd(
+            self.summary_, self.family_, starts.get(self.family_)
+        )
         self.booster_: BoostedCorrection | None = None
         self.base_: PurchaseModel | None = None
         if self.chosen_ == "boosted":
@@ -351,6 +392,98 @@ class CustomerValueModel:
             base = self.btyd_ if self.family_ == BASE_FAMILY else None
             self.base_ = base or self._fit_btyd(self.summary_, BASE_FAMILY, starts.get(BASE_FAMILY))
         return self
+
+    # -- a shop that sells in one season a year -------------------------------------------
+    def _fit_seasons(self, days: pd.DataFrame, end: pd.Timestamp) -> CustomerValueModel:
+        """BG/BB over the seasons each customer bought in (see `seasons`), checked on the
+        last season seen. The continuous-time models are not tried: a year-long gap is
+        the rhythm of such a shop, and they read it as a slow buyer still there (every
+        customer of a Christmas shop 57-72% churn risk, a one-time buyer of three years
+        before "87% still a customer")."""
+        season = self.season_
+        assert season is not None
+        where = f"most orders fall between {season.words('and')} each year"
+        if season.seasons < MIN_SEASONS:
+            raise NotEnoughDataError(
+                f"your customers buy in one season a year ({where}), so each season is one "
+                f"chance to come back; churn risk and value need {MIN_SEASONS} seasons (the "
+                f"last to check the model on), and the orders cover {season.seasons}"
+            )
+        summary = season_summary(days, season, end)
+        repeat = int((summary["x"] > 0).sum())
+        if repeat < MIN_REPEAT_BUYERS:
+            came = "no customer has" if repeat == 0 else f"only {repeat} of {len(summary):,} have"
+            raise NotEnoughDataError(
+                f"churn risk and value need at least {MIN_REPEAT_BUYERS} customers who came "
+                f"back in a later season ({where}); {came} so far"
+            )
+        self.season_summary_ = summary
+        self.holdout_days_ = YEAR_DAYS
+        self.spend_ = self._fit_spend(summary)
+        self.report_, start = self._check_seasons(days, season)
+        self.chosen_ = self.family_ = "bgbb"
+        self.btyd_ = self._fit_bgbb(summary, start)
+        self.booster_ = None
+        self.base_ = None
+        return self
+
+    @staticmethod
+    def _fit_bgbb(summary: pd.DataFrame, start: np.ndarray | None = None) -> BetaGeoBetaBinom:
+        penalty = 0.0 if len(summary) >= 200 else 0.1  # as the other models
+        return BetaGeoBetaBinom(penalty).fit(*_seen(summary), start)
+
+    def _check_seasons(
+        self, days: pd.DataFrame, season: Season
+    ) -> tuple[dict[str, Any], np.ndarray | None]:
+        """Fit on the seasons before the last one seen and predict who buys in it: BG/BB
+        against the naive share of seasons bought. Also the report's words."""
+        held = season.last
+        cut = season_year_start(held, season.turn)
+        upto = cut + pd.Timedelta(days=YEAR_DAYS)
+        label = f"the {_season_label(season, held)} season ({season.words()})"
+        report: dict[str, Any] = {
+            "holdout": label,
+            "holdout_days": (min(upto, days["day"].max() + pd.Timedelta(days=1)) - cut).days,
+            "season": season.to_dict(),
+            "seasons": season.words(),
+            "chosen": "bgbb",
+            "family": "bgbb",
+        }
+        lead = (
+            f"{MODEL_LABELS['bgbb']} ({MODEL_WORDS['bgbb']}): each season counts as one chance "
+            "to buy; the models that read a year-long gap as a slow buyer are not used"
+        )
+        earlier = replace(season, now=held - 1, done=1.0, seasons=season.seasons - 1)
+        before = season_summary(days, earlier, cut)
+        report["customers"] = len(before)
+        if len(before) < MIN_CUSTOMERS:
+            report["why"] = (
+                f"{lead}; only {len(before)} customers bought before {label}, too few to check "
+                "it on that season"
+            )
+            return report, None
+        inside = days[(days["day"] >= cut) & (days["day"] < upto)]
+        bought = before.index.isin(inside["contact_id"].unique()).astype(float)
+        model = self._fit_bgbb(before)
+        seen = _seen(before)
+        x, _, n = seen
+        results = {
+            "bgbb": _Candidate(
+                "bgbb", model.expected_purchases(1, *seen), model.p_no_purchase(1, *seen)
+            ),
+            "naive": _Candidate(
+                "naive", np.where(n > 0, x / np.maximum(n, 1), 0.0), -x / np.maximum(n, 1)
+            ),
+        }
+        report["models"] = {name: _scores(bought, c) for name, c in results.items()}
+        errors = ", ".join(
+            f"{MODEL_LABELS[k]} {v['rmse']:.3f}" for k, v in report["models"].items()
+        )
+        report["why"] = (
+            f"{lead}; checked on who bought in {label}, from the seasons before it (root mean "
+            f"squared error {errors})"
+        )
+        return report, model.params_
 
     def _fit_spend(self, summary: pd.DataFrame) -> GammaGamma | None:
         x, m, _ = _spend_inputs(summary)
@@ -491,13 +624,15 @@ class CustomerValueModel:
         each with their history up to the fitted `as_of`.
         """
         check_fitted(self, "btyd_", "customer value model")
+        if self.season_ is not None:
+            return self._predict_seasons(horizon_days, orders)
         s = self.summary_
         if orders is not None:
             end = calendar_day(self.as_of_) + pd.Timedelta(days=1)
             s = history_summary(daily_purchases(orders, self.as_of_), end)
         weeks = horizon_days / 7
         x, t_x, T = (s[c].to_numpy(float) for c in ("x", "t_x", "T"))
-        bg = self.btyd_
+        bg = self._continuous()
         purchases = bg.expected_purchases(weeks, x, t_x, T)
         churn = bg.p_no_purchase(weeks, x, t_x, T)
         alive = bg.p_alive(x, t_x, T)
@@ -533,6 +668,58 @@ class CustomerValueModel:
             }
         )
 
+    def _predict_seasons(self, horizon_days: int, orders: pd.DataFrame | None) -> pd.DataFrame:
+        """`predict` for a shop that sells in one season a year: the horizon is the next
+        seasons (one a year, at least one), a purchase a season bought in, and its value
+        what the customer spent in that season."""
+        assert self.season_ is not None and isinstance(self.btyd_, BetaGeoBetaBinom)
+        s = self.season_summary_
+        if orders is not None:
+            end = calendar_day(self.as_of_) + pd.Timedelta(days=1)
+            s = season_summary(daily_purchases(orders, self.as_of_), self.season_, end)
+        ahead = seasons_ahead(horizon_days)
+        seen = _seen(s)
+        counts = self.btyd_.purchase_pmf(ahead, *seen)
+        purchases = counts @ np.arange(ahead + 1.0)
+        spend = self._spend_per_purchase(s)
+        expected = purchases * spend
+        x_paid, m, share = _spend_inputs(s)
+        levels = tuple(level / 100 for level in INTERVAL)
+        if self.spend_ is None:
+            ends = count_quantiles(counts, levels) * spend[:, None]
+        else:
+            ends = np.zeros((len(s), len(levels)))
+            paying = share > 0  # who only ever paid 0 spends 0 at every level
+            if paying.any():
+                thinned = thin_counts(counts[paying], share[paying])
+                ends[paying] = self.spend_.total_quantiles(
+                    thinned, x_paid[paying], m[paying], levels
+                )
+        lo, hi = np.minimum(ends[:, 0], expected), np.maximum(ends[:, 1], expected)
+        return pd.DataFrame(
+            {
+                "contact_id": s.index.to_numpy(),
+                "p_alive": self.btyd_.p_alive(*seen),
+                "expected_purchases": purchases,
+                "expected_value": expected,
+                "value_lo80": lo,
+                "value_hi80": hi,
+                "churn_risk": counts[:, 0],
+                "spend_per_purchase": spend,
+                "paid_share": share,
+                "purchases_so_far": s["purchases"].to_numpy(),
+                "spend_so_far": s["spend"].to_numpy(),
+                "weeks_since_last": s["recency"].to_numpy(),
+                "seasons_bought": s["seasons_bought"].to_numpy(),
+                "seasons_seen": s["seasons_seen"].to_numpy(),
+            }
+        )
+
+    def _continuous(self) -> PurchaseModel:
+        """The continuous-time model of a shop that sells all year."""
+        assert not isinstance(self.btyd_, BetaGeoBetaBinom)
+        return self.btyd_
+
     def _spend_per_purchase(self, s: pd.DataFrame) -> np.ndarray:
         """Expected spend of a purchase: the share of the customer's days of known value
         that were paid for, times the spend model's expectation of a paid one. A customer
@@ -540,7 +727,9 @@ class CustomerValueModel:
         x, m, share = _spend_inputs(s)
         if self.spend_ is not None:
             return share * self.spend_.expected_spend(x, m)
-        paid = float((s["purchases"] * s.get("paid_share", 1.0)).sum())
+        # a season's purchases are one purchase of a seasonal shop
+        bought = s["seasons_bought"] if "seasons_bought" in s.columns else s["purchases"]
+        paid = float((bought * s.get("paid_share", 1.0)).sum())
         return share * float(s["spend"].sum() / max(paid, 1.0))
 
     def _value_interval(
@@ -557,7 +746,8 @@ class CustomerValueModel:
         from the distributions (`ranges`), not read from random draws: 200 draws moved a
         customer's low end from 9,680 to 17,149 between two neighbouring days."""
         boosted = self.chosen_ == "boosted" and self.booster_ is not None
-        bound = poisson_bound(purchases) if boosted else self.btyd_.count_bound(weeks, x, T)
+        btyd = self._continuous()
+        bound = poisson_bound(purchases) if boosted else btyd.count_bound(weeks, x, T)
         levels = tuple(level / 100 for level in INTERVAL)
         x_paid, m, share = _spend_inputs(s)
         out = np.zeros((len(x), len(levels)))
@@ -571,7 +761,7 @@ class CustomerValueModel:
             if boosted:  # the corrected expectation, with Poisson scatter around it
                 counts = poisson_counts(purchases[one], most)
             else:
-                counts = self.btyd_.purchase_pmf(weeks, x[one], t_x[one], T[one], most)
+                counts = btyd.purchase_pmf(weeks, x[one], t_x[one], T[one], most)
             if self.spend_ is not None:
                 rows = np.arange(len(x))[part]
                 if np.all(share[rows] >= 1.0):  # all paid: per distinct history, as counted
@@ -616,6 +806,12 @@ class CustomerValueModel:
                 for r in self.skipped_.head(20).itertuples(index=False)
             ],
             "orders_left_out_count": len(self.skipped_),
+            # a shop that sells in one season a year: when, and how far into this one
+            "season": (
+                {**self.season_.to_dict(), "words": self.season_.words()}
+                if self.season_ is not None
+                else None
+            ),
         }
 
     # -- saving as text -------------------------------------------------------------------
@@ -642,6 +838,10 @@ class CustomerValueModel:
                 "btyd": self.btyd_.to_dict(),
                 "booster": self.booster_.to_dict() if self.booster_ is not None else None,
                 "base": self.base_.to_dict() if self.base_ is not None else None,
+                "season": self.season_.to_dict() if self.season_ is not None else None,
+                "season_summary": (
+                    frame_to_dict(self.season_summary_) if self.season_ is not None else None
+                ),
             },
         )
 
@@ -659,9 +859,14 @@ class CustomerValueModel:
         model.report_ = data["report"]
         model.chosen_ = data["chosen"]
         model.family_ = data["family"]
+        model.season_ = Season.from_dict(data["season"]) if data.get("season") else None
+        if model.season_ is not None:
+            model.season_summary_ = frame_from_dict(data["season_summary"])
         model.btyd_ = (
             ParetoNBD.from_dict(data["btyd"])
             if data["family"] == "pnbd"
+            else BetaGeoBetaBinom.from_dict(data["btyd"])
+            if data["family"] == "bgbb"
             else BetaGeo.from_dict(data["btyd"])
         )
         model.booster_ = BoostedCorrection.from_dict(data["booster"]) if data["booster"] else None
