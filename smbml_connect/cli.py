@@ -10,6 +10,7 @@ import json
 import logging
 import logging.handlers
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from rich.console import Console
 
 from smbml_connect import __version__
 from smbml_connect.credentials import RedactingFilter, redact
-from smbml_connect.errors import ConfigError, DataValidationError, SmbmlError
+from smbml_connect.errors import ConfigError, DataValidationError, SmbmlError, Terminated
 from smbml_connect.redaction import escape_controls
 
 if TYPE_CHECKING:
@@ -145,12 +146,36 @@ def _quiet_when_the_reader_leaves() -> Iterator[None]:
         sys.exit(0)
 
 
+_RECORDED = ("run", "demo", "schedule")  # commands whose stopped run the store records
+
+
+@contextmanager
+def _ended_by_sigterm() -> Iterator[None]:
+    """SIGTERM (a shutdown, `systemctl stop`, `kill`) raises `Terminated`: by default it
+    ends the process where it stands, so a run stayed "running" (then "interrupted") with
+    nothing of what it loaded or left out said (find56_weeks item 1). `smbml serve`'s
+    server puts its own handler in place while it runs (uvicorn stops gracefully)."""
+
+    def ended(signum: int, frame: object) -> None:
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, ended)
+    except ValueError:  # not the main thread (an embedding app): nothing to catch with
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class _Group(click.Group):
     """Turn every expected error into one line and an exit code; log the traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            with _quiet_when_the_reader_leaves():
+            with _quiet_when_the_reader_leaves(), _ended_by_sigterm():
                 return super().invoke(ctx)
         except SmbmlError as exc:
             log.error("%s", exc, exc_info=True)
@@ -158,9 +183,18 @@ class _Group(click.Group):
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except Terminated:
+            log.info("stopped by SIGTERM")
+            recorded = ctx.invoked_subcommand in _RECORDED
+            _echo(
+                "Stopped: the system asked smbml to end (SIGTERM)"
+                + (": `smbml status` shows the run as stopped." if recorded else "."),
+                err=True,
+            )
+            sys.exit(143)  # 128 + SIGTERM, what a shell reports for a command it ended
         except KeyboardInterrupt:  # click would print "Aborted!" and nothing of what stopped
             log.info("stopped by Ctrl+C")
-            recorded = ctx.invoked_subcommand in ("run", "demo")
+            recorded = ctx.invoked_subcommand in _RECORDED
             _echo(
                 "Stopped by Ctrl+C"
                 + (": `smbml status` shows the run as stopped." if recorded else "."),
@@ -938,6 +972,18 @@ def _print_rejects(
         _echo(f"... and {more:,} more{kinds}: `smbml status --all-rejects` lists them all.")
 
 
+def _nothing_loaded(status: str, counts: dict[str, Any]) -> str:
+    """A run with no loaded counts: one still loading, or ended while it loaded (what it
+    stored by then is not counted anywhere), is not one that loaded nothing."""
+    if counts:
+        return "nothing loaded"
+    if status == "running":
+        return "loading"
+    if status == "interrupted":
+        return "ended while loading (what it stored by then is not counted)"
+    return "nothing loaded"
+
+
 def _print_run(row: Any) -> None:
     """One run of `smbml status`: what it loaded, rejected and noticed, and what went wrong."""
     counts = json.loads(row.counts) if isinstance(row.counts, str) and row.counts else {}
@@ -945,7 +991,7 @@ def _print_run(row: Any) -> None:
     started = row.started_at[:19] if isinstance(row.started_at, str) else "?"
     _echo(
         f"run {row.run_id} [{row.kind}] {row.status:<11} started {started}Z  "
-        f"{loaded or 'nothing loaded'}"
+        f"{loaded or _nothing_loaded(row.status, counts)}"
     )
     if counts:
         parts = [

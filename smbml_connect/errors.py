@@ -112,6 +112,12 @@ class NotFittedError(SmbmlError, ValueError):
     exit_code = 8
 
 
+class Terminated(BaseException):
+    """SIGTERM (a shutdown, `systemctl stop`, `kill`, a scheduler's time limit) turned into
+    an exception, so a stopped run is recorded with what it did, as Ctrl+C's is. Not a
+    KeyboardInterrupt: its words and exit code are its own."""
+
+
 def failure_words(exc: BaseException) -> str:
     """What a run's record says stopped it: our own errors say it in words; Ctrl+C is not
     "KeyboardInterrupt: "; anything else (a bug) keeps its class for the log reader."""
@@ -119,4 +125,8 @@ def failure_words(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, KeyboardInterrupt):
         return "stopped by Ctrl+C"
+    if isinstance(exc, Terminated):
+        return (
+            "stopped: the system asked smbml to end (SIGTERM: a shutdown, a service stop or kill)"
+        )
     return f"{type(exc).__name__}: {exc}"

@@ -22,6 +22,8 @@ the person), and what was computed about it.
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from smbml_connect.ports import Notice, Page, Renamed, RunResult, Source
@@ -221,11 +223,13 @@ class GoneRows:
                 if held:
                     result.notices.append(Notice(GONE_CHECK, table, len(gone), held))
                 continue
-            self.store.leave_out_unseen(table, self.names, when)
             result.archived[table] = result.archived.get(table, 0) + len(gone)
             result.notices.append(
                 Notice(GONE_CHECK, table, len(gone), _message(table, gone, place))
             )
+            # said before it is done: a run ended between the two says it twice, never none
+            self.store.note_progress(result.run_id, result.counts())
+            self.store.leave_out_unseen(table, self.names, when)
 
     def _others(self, table: str, result: RunResult) -> None:
         """Rows another folder, workbook or spreadsheet of this kind gave this store: this
@@ -309,3 +313,32 @@ def _message(table: str, gone: list[str], where: str | None) -> str:
         f"{said}: left out of the results ({kept}{back} back). To keep counting rows a "
         'newer export no longer has, set removed_rows = "keep" in [source].'
     )
+
+
+_CARRIED = "Said by run "  # a stopped run's line said again (not carried twice)
+
+
+def said_by_stopped(store: Store, run_id: int, source: str) -> list[Notice]:
+    """What the runs stopped since the last finished one left out, said again: they
+    archived those rows and were ended before their data checks reached a workbook, and
+    this run finds nothing left to leave out (find56_weeks item 1)."""
+    runs = store.runs(limit=50)
+    runs = runs[(runs["run_id"] < run_id) & (runs["source"] == source)]
+    said: list[Notice] = []
+    for run in runs.itertuples():  # newest first
+        if run.status in ("ok", "partial"):
+            break
+        counts = json.loads(run.counts) if isinstance(run.counts, str) else {}
+        for notice in counts.get("notices", []):
+            carried = str(notice.get("message", "")).startswith(_CARRIED)
+            if notice.get("check") in (GONE_CHECK, PURGED_CHECK) and not carried:
+                said.append(
+                    Notice(
+                        notice["check"],
+                        notice.get("table", ""),
+                        int(notice.get("count", 0)),
+                        f"{_CARRIED}{run.run_id}, which was stopped before it finished: "
+                        f"{notice['message']}",
+                    )
+                )
+    return said

@@ -49,7 +49,7 @@ from smbml_connect.errors import (
     TokenRejectedError,
     failure_words,
 )
-from smbml_connect.gone_from_source import GoneRows
+from smbml_connect.gone_from_source import GoneRows, said_by_stopped
 from smbml_connect.headers import HeaderMapping
 from smbml_connect.layouts import CLEARED_ACTION, deal_outcomes, no_outcomes
 from smbml_connect.order_currencies import amounts_in
@@ -169,7 +169,9 @@ def run_pipeline(
         zone = _business_zone(source, store, result, options.time_zone)
         result.as_of = as_of = _moment(options.as_of, zone.name)
         money = _Currencies(options.currency)
+        result.notices += said_by_stopped(store, run_id, source.name)
         _load(source, store, result, progress, options, money)
+        store.note_progress(run_id, result.counts())  # a run ended later still tells this
         _mark_complete(source, store, result)
         tables = {name: _live(store.read(name)) for name in TABLES}
         tables["products"] = _with_retired(tables["products"], store.read("products"), tables)

@@ -11,7 +11,7 @@ from smbml_connect import registry
 from smbml_connect.config import Config, refuse_overwrites
 from smbml_connect.connector import ConnectorContext
 from smbml_connect.credentials import CredentialSpec, Secret, get_secret
-from smbml_connect.errors import ConfigError, SmbmlError, StoreError, failure_words
+from smbml_connect.errors import ConfigError, SmbmlError, StoreError, Terminated, failure_words
 from smbml_connect.pipeline import Progress, RunOptions, run_pipeline
 from smbml_connect.ports import Destination, RunResult, Source
 from smbml_connect.steps import steps_by_name
@@ -94,7 +94,7 @@ def build_run(
         context = connector_context(config, dry_run, clients)
         source = make_source(context)
         destinations = make_destinations(context)
-    except (SmbmlError, KeyboardInterrupt) as exc:  # before the pipeline records the run
+    except (SmbmlError, KeyboardInterrupt, Terminated) as exc:  # before the pipeline records it
         _record_failure(path, kind, config.source.kind, failure_words(exc))
         raise
     as_of = config.analytics.as_of

@@ -1018,6 +1018,18 @@ class Store:
                 (now_text(self.clock), status, json.dumps(counts, sort_keys=True), error, run_id),
             )
 
+    def note_progress(self, run_id: int | None, counts: dict[str, Any]) -> None:
+        """What a run has done so far, kept while it is still running: a run ended where it
+        stood (SIGKILL, a power cut) then shows what it loaded and left out in `smbml
+        status`, and the next run can say again what only it knew (`said_by_stopped`)."""
+        if run_id is None:
+            return
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET counts = ? WHERE run_id = ? AND status = 'running'",
+                (json.dumps(counts, sort_keys=True), run_id),
+            )
+
     def runs(self, limit: int = 10) -> pd.DataFrame:
         if not self.read_only:
             try:

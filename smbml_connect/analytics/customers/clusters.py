@@ -144,7 +144,7 @@ class CustomerClusters:
             tried[k] = float(silhouette_score(X[sample], km.labels_[sample]))
         if not tried:
             raise NotEnoughDataError("too few customers to split into at least two groups")
-        k = max(tried, key=lambda key: tried[key])
+        k = clearest = max(tried, key=lambda key: tried[key])
         previous_k = int(previous["k"]) if previous is not None else None
         if (
             previous_k is not None
@@ -169,9 +169,7 @@ class CustomerClusters:
         self.card_ = {
             "clusters": k,
             "silhouette_by_k": {str(key): round(v, 3) for key, v in tried.items()},
-            "why": f"{k} groups: the clearest separation between groups (silhouette "
-            f"{tried[k]:.2f}, from -1 to 1, higher is clearer) among "
-            + ", ".join(f"{key} ({v:.2f})" for key, v in tried.items()),
+            "why": _why(k, clearest, tried),
             "features": self.columns_,
             "renames_avoided": kept,
         }
@@ -344,3 +342,22 @@ def _rhythm(part: pd.DataFrame) -> str:
     if gap <= 120:
         return f"{count}, buy every few months"
     return f"{count}, buy once or twice a year"
+
+
+def _why(k: int, clearest: int, tried: dict[int, float]) -> str:
+    """Why this many groups, true also when last run's number was kept over one that
+    separates a little more clearly (find56_weeks item 2: "the clearest" beside a
+    higher silhouette of another number)."""
+    among = ", ".join(f"{key} ({v:.2f})" for key, v in tried.items())
+    scale = "from -1 to 1, higher is clearer"
+    if k == clearest:
+        return (
+            f"{k} groups: the clearest separation between groups (silhouette "
+            f"{tried[k]:.2f}, {scale}) among {among}"
+        )
+    return (
+        f"{k} groups, as in the last run: {clearest} would separate groups only a little "
+        f"more clearly (silhouette {tried[clearest]:.2f} against {tried[k]:.2f}, {scale}; "
+        f"kept while within {KEEP_K_WITHIN:.2f}, so groups do not change from run to run "
+        f"for nothing) among {among}"
+    )
