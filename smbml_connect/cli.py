@@ -46,13 +46,16 @@ _NOT_LOADED = {
 }
 
 
-def _echo(message: str = "", **styles: Any) -> None:
+def _echo(message: str = "", *, reveal: bool = False, **styles: Any) -> None:
     """Every line the command prints: lines quote source text (names, values, stage
-    labels), whose control characters are shown as escapes, not obeyed by the terminal."""
+    labels, a line of a file that could not be read), so anything shaped like a secret is
+    shown as *** and control characters as escapes, not obeyed by the terminal. ``reveal``:
+    the one line meant to show a secret (the pairing code `smbml serve` gives)."""
+    text = escape_controls(message if reveal else redact(message))
     if styles:
-        click.secho(escape_controls(message), **styles)
+        click.secho(text, **styles)
     else:
-        click.echo(escape_controls(message))
+        click.echo(text)
 
 
 def default_log_path() -> Path:
@@ -625,6 +628,7 @@ def inspect(config_path: Path) -> None:
     from smbml_connect import registry
     from smbml_connect.connector import Inspectable
     from smbml_connect.runner import connector_context, make_source
+    from smbml_connect.secret_columns import left_out_columns
 
     config = registry.load_config(config_path)
     if not registry.connector(config.source.kind).spreadsheet:
@@ -653,7 +657,7 @@ def inspect(config_path: Path) -> None:
         rows = f"{len(frame):,} row" + ("" if len(frame) == 1 else "s")
         _echo(f"\n{table}: {rows}" + (f" from {where!r}" if where else ""))
         mapping = source.header_mappings.get(table)
-        for line in mapping.describe() if mapping else []:
+        for line in mapping.describe(left_out_columns(frame)) if mapping else []:
             _echo(f"  {line}")
         _show_left_out(source, table)
     _show_not_read(source)
@@ -856,7 +860,7 @@ def serve(
     base = f"https://localhost:{port}"
     _echo(f"Add-in manifest: {base}/manifest.xml (sideload it once in Excel)")
     # The code is shown on this terminal only; it never goes to the log.
-    _echo(f"Pairing code:    {code.reveal()}")
+    _echo(f"Pairing code:    {code.reveal()}", reveal=True)
     if not kept:
         _echo("  (no keyring here: the code changes when the server restarts)")
     _echo(f"Serving on {base} (this computer only); Ctrl+C stops.")

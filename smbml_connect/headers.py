@@ -8,7 +8,7 @@ and "email_address" all land on ``email``. The user's explicit mapping always wi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -200,7 +200,11 @@ class HeaderMapping:
     # name: split into both (``split_full_names``).
     full_name: str | None = None
 
-    def describe(self) -> list[str]:
+    def describe(self, hidden: Collection[str] | None = None) -> list[str]:
+        """One line per header: where it goes. ``hidden``: the columns a run leaves out as
+        secrets (``left_out_columns`` of the rows read); without it, each whose header
+        names a secret."""
+        left_out = (lambda h: h in hidden) if hidden is not None else is_secret_header
         lines = [f"layout: {self.layout}"] if self.layout else []
         lines += [
             f"{source!r} -> {target}{_format_words(self.formats.get(target))}"
@@ -217,12 +221,17 @@ class HeaderMapping:
         if self.full_name is not None:
             lines.append(f"{self.full_name!r} -> {_FULL_NAME_WORDS}")
         lines += [
-            f"{h!r} -> left out (its header names a password, token or key: never stored)"
-            if is_secret_header(h)
+            f"{h!r} -> {SECRET_WORDS}"
+            if left_out(h)
             else f"{h!r} -> extra ({_kept_why(self.table, h)})"
             for h in self.unmapped
         ]
-        lines += [f"{h!r} -> extra ({self._held(c, holder)})" for h, c, holder in self.conflicts]
+        lines += [
+            f"{h!r} -> {SECRET_WORDS}"
+            if left_out(h)
+            else f"{h!r} -> extra ({self._held(c, holder)})"
+            for h, c, holder in self.conflicts
+        ]
         return lines
 
     def _held(self, column: str, holder: str) -> str:
@@ -280,6 +289,9 @@ class HeaderMapping:
 # Headers of a contact's whole name: read as first and last name when neither is there.
 FULL_NAME_HEADERS = {"name", "full name", "customer name", "client name", "contact name",
                      "name of customer", "customer full name", "contact full name"}  # fmt: skip
+SECRET_WORDS = (
+    "left out (its header names a password, token or key and its values may be ones: never stored)"
+)
 _FULL_NAME_WORDS = "first_name and last_name (a full name: the last word is the last name)"
 
 

@@ -57,6 +57,7 @@ from smbml_connect.sales import (
     status_key,
 )
 from smbml_connect.schema import FILE, REJECT_COLUMNS, SOURCE_ROW, TABLES
+from smbml_connect.secret_columns import left_out_columns
 from smbml_connect.sheet_rows import BLANK_ROWS
 
 __all__ = [
@@ -237,11 +238,13 @@ class Prepared:
 
     def rejects(self, table: str, source: str) -> pd.DataFrame:
         """The rows left out as rejects rows (action 'row skipped'), for the run's list,
-        and the values of ``table`` its shape could not read (after ``table``)."""
+        and the values of ``table`` its shape could not read (after ``table``). Neither
+        shows a column that may hold a secret (``left_out_columns``, judged on both)."""
+        hidden = frozenset(left_out_columns(self.frame, self.skipped))
         cleared = [
             {"table": table, "source": source, "source_row": int(n["source_row"]),
              "column": n["column"], "value": n["value"], "reason": n["reason"],
-             "action": CLEARED_ACTION, "row": _row_json(row.iloc[0]) if len(row) else None}
+             "action": CLEARED_ACTION, "row": _row_json(row.iloc[0], hidden) if len(row) else None}
             for n in self.cleared.get(table, [])
             for row in [self.frame[self.frame[SOURCE_ROW] == n["source_row"]].head(1)]
         ]  # fmt: skip
@@ -254,7 +257,7 @@ class Prepared:
                 "value": "",
                 "reason": row["reason"],
                 "action": SKIPPED,
-                "row": _row_json(row),
+                "row": _row_json(row, hidden),
             }
             for _, row in self.skipped.iterrows()
         ]
@@ -271,11 +274,11 @@ def _meanings(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
     return keep_sale_meaning(keep_header_meaning(frame, columns), columns)
 
 
-def _row_json(row: pd.Series) -> str | None:
+def _row_json(row: pd.Series, hidden: frozenset[str] = frozenset()) -> str | None:
     values = {
         str(k): str(v)
         for k, v in row.items()
-        if k not in (SOURCE_ROW, "reason") and not coerce.is_missing(v) and str(v).strip()
+        if k not in (SOURCE_ROW, "reason", *hidden) and not coerce.is_missing(v) and str(v).strip()
     }
     return json.dumps(values) if values else None
 

@@ -69,6 +69,7 @@ from smbml_connect.ports import (
     SourceReject,
     StepResult,
 )
+from smbml_connect.redaction import redact
 from smbml_connect.sales import no_amounts, product_sale_days
 from smbml_connect.schema import (
     NOTE,
@@ -556,7 +557,8 @@ def _load(
         except TokenRejectedError:
             raise  # every further request would be refused too: one line, not one per table
         except (SmbmlError, MemoryError) as exc:
-            message = str(exc) if isinstance(exc, SmbmlError) else _TOO_BIG.format(table)
+            # its words can quote the file (a header row that is data): shapes of secrets out
+            message = redact(str(exc)) if isinstance(exc, SmbmlError) else _TOO_BIG.format(table)
             log.warning("table %s skipped: %s", table, message)
             result.errors.append(message)
             result.incomplete[table] = message
@@ -579,21 +581,34 @@ def _load(
 
 def _secrets_said(result: RunResult, table: str, secrets: Sequence[str]) -> None:
     """One line per table for its columns left out because their headers name a secret
-    (said once, though a large file's every page leaves them out)."""
-    if not secrets or any(n.check == "secret_columns" and n.table == table for n in result.notices):
-        return
-    named = ", ".join(repr(c) for c in secrets)
-    result.notices.append(
-        Notice(
-            "secret_columns",
-            table,
-            len(secrets),
-            f"{table.replace('_', ' ').capitalize()}: column{'s' if len(secrets) > 1 else ''} "
-            f"{named} left out: {'their headers name' if len(secrets) > 1 else 'its header names'}"
-            " a password, token or key, which is never stored or shown (rename the column if it "
-            "holds something else).",
-        )
+    and their values may be ones. ``secrets``: every column of ``table`` left out so far
+    this run; a large file's later page can add one (its values there are not only dates),
+    and the line is said again naming all."""
+    said = next(
+        (
+            i
+            for i, n in enumerate(result.notices)
+            if n.check == "secret_columns" and n.table == table
+        ),
+        None,
     )
+    if not secrets or (said is not None and result.notices[said].count == len(secrets)):
+        return
+    many = len(secrets) > 1
+    notice = Notice(
+        "secret_columns",
+        table,
+        len(secrets),
+        f"{table.replace('_', ' ').capitalize()}: column{'s' if many else ''} "
+        f"{', '.join(map(repr, secrets))} left out: "
+        f"{'their headers name' if many else 'its header names'} a password, token or key and "
+        f"{'their' if many else 'its'} values may be ones (not only dates, yes/no or counts), "
+        "which is never stored or shown (rename the column if it holds something else).",
+    )
+    if said is None:
+        result.notices.append(notice)
+    else:
+        result.notices[said] = notice
 
 
 def _load_pages(
@@ -610,6 +625,7 @@ def _load_pages(
     """A source that pages (HubSpot, a large CSV): each page, its rejects and its cursor
     commit together. Rows the source could not read come with the page as its rejects."""
     seen = KeysSeen(enabled=not source.incremental)
+    secrets: dict[str, list[str]] = {}  # per table, the columns left out by any page
     for page in source.pull_pages(entity, since=cursor):
         clean, rejects = {}, []
         for table, unread in page.rejects.items():
@@ -628,7 +644,8 @@ def _load_pages(
                 table, frame, source.name, stated, result.zone.name, money.shop(), result.as_of
             )
             rejects.append(unsettled)
-            _secrets_said(result, table, checked.secrets)
+            secrets[table] = list(dict.fromkeys([*secrets.get(table, []), *checked.secrets]))
+            _secrets_said(result, table, secrets[table])
             money.met(table, checked)
             _offsets_said(result, table, frame)
             gone.met(table, checked.seen)

@@ -44,6 +44,14 @@ _PATTERNS = [
         re.IGNORECASE,
     ),
     re.compile(r"([?&](?:key|sig|signature|resourcekey)=)" + _NAMED, re.IGNORECASE),
+    # password hashes a shop's users export holds: WordPress's $P$, bcrypt's $2y$, crypt's
+    # $1$ $5$ $6$ $y$, argon2, Django's pbkdf2_sha256$ (each as good as the password to a
+    # cracker)
+    re.compile(r"\$(?:2[abxy]|P|H|1|5|6|7|y|gy|argon2(?:id|i|d))\$[./A-Za-z0-9$=,+-]{8,}"),
+    re.compile(
+        r"\b(?:pbkdf2_sha256|pbkdf2_sha1|bcrypt_sha256|bcrypt|argon2|scrypt|sha1|md5)"
+        r"\$[./A-Za-z0-9$=,+-]{8,}"
+    ),
 ]
 
 

@@ -26,7 +26,7 @@ from smbml_connect.distinct import Distinct
 from smbml_connect.errors import DataValidationError
 from smbml_connect.money_words import THREE_DECIMALS, minor_digits
 from smbml_connect.sale_flags import read_column, unread_beside
-from smbml_connect.secret_columns import redacted, redacted_all, secret_headers, secret_note
+from smbml_connect.secret_columns import left_out_columns, redacted, redacted_all, secret_note
 
 __all__ = [
     "FILE",
@@ -455,7 +455,7 @@ def _rows_json(
     A date column's spreadsheet date number (Google Sheets answers 45731) is shown as the
     date it is ("2025-03-14"), as the user sees it in the sheet."""
     unique = sorted(set(positions))
-    hidden = [SOURCE_ROW, *secret_headers(frame.columns)]
+    hidden = [SOURCE_ROW, *left_out_columns(frame)]
     subset = frame.drop(columns=hidden, errors="ignore").iloc[unique]
     present = ~pd.DataFrame({c: coerce._missing(subset[c]) for c in subset.columns})
     cells = subset.astype(object).where(present.to_numpy(), None).to_numpy()
@@ -512,7 +512,7 @@ def validate(
             f" (name the header that holds it in the config: [source.mapping.{table}] "
             f'"Your header" = "{missing[0]}"; `smbml inspect` shows how headers were read)'
         )
-    secrets = [c for c in secret_headers(frame.columns) if c not in spec.names]
+    secrets = [c for c in left_out_columns(frame) if c not in spec.names]
     frame = frame.drop(columns=secrets)  # a "Password" column: never stored nor shown
     original = _whole_characters(frame.reset_index(drop=True))
     frame, unread = _unread_cells(original)

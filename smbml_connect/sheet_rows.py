@@ -20,6 +20,7 @@ from openpyxl.utils import get_column_letter
 from smbml_connect.headers import SYNONYMS, normalise
 from smbml_connect.ports import SourceReject
 from smbml_connect.schema import SOURCE_ROW, TABLES
+from smbml_connect.secret_columns import hidden_cells
 
 __all__ = [
     "ABOVE_HEADER",
@@ -174,7 +175,9 @@ def split_rows(
 
 def beyond_header(number: int, row: list[Any], names: list[str]) -> SourceReject:
     """A row with a value right of the last named column: where it would go is unknown."""
-    shown = ", ".join("" if v is None else str(v) for v in row)[:200]
+    shown = ", ".join("" if v is None else str(v) for v in hidden_cells(row, names, shifted=False))[
+        :200
+    ]
     return SourceReject(
         number,
         "",

@@ -11,6 +11,8 @@ at. Run as a script, it audits the seeds of `SHOPS` and prints what it checked a
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import sqlite3
@@ -48,7 +50,7 @@ from smbml_connect.runner import build_run
 from smbml_connect.sales import NEGATIVE, REFUNDED, is_sale, product_sale_days, why_not_sale
 from smbml_connect.sample import SampleConfig, generate
 from smbml_connect.schema import TABLES
-from smbml_connect.secret_columns import is_secret_header, redacted
+from smbml_connect.secret_columns import is_plain_value, redacted
 from smbml_connect.steps import STEPS
 from smbml_connect.store import Store
 from smbml_connect.value_words import DEAL_STAGE_LABELS
@@ -195,6 +197,7 @@ def gather(
                 "order_lines",
                 "deals",
                 "rejects",
+                "runs",
             )
         }
         models = {
@@ -1938,25 +1941,38 @@ def _shown_texts(out: Outputs) -> Iterator[tuple[str, str]]:
     for name, values in out.hubspot.items():
         yield from ((f"hubspot {name}", v) for v in values if isinstance(v, str))
     for table, frame in out.store.items():
-        for column in ("extra", "value", "reason", "row_json"):
+        for column in ("extra", "value", "reason", "row_json", "error"):
             if column in frame.columns:
                 texts = (v for v in frame[column] if isinstance(v, str))
                 yield from ((f"store {table}.{column}", v) for v in texts)
+    yield from (("smbml run", line) for line in _printed(out.result))
+
+
+def _printed(result: RunResult) -> list[str]:
+    """The lines `smbml run` prints for ``result`` (a problem's words quote the file)."""
+    from smbml_connect.cli import _print_result
+
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        _print_result(result, [])
+    return shown.getvalue().splitlines()
 
 
 def check_no_secrets(out: Outputs, tally: Tally) -> None:
     """Secrets never reach the store or an output (find55 security 5): no text is shaped
     like a token or key (``redact`` would change it), and no column kept with a row or
-    shown in an original row is named after a secret (a "Password" column)."""
+    shown in an original row is named after a secret with a value that may be one (a
+    "Password" column; "Token count" keeps its counts, "Last password change" its dates)."""
     for where, text in _shown_texts(out):
         tally.check(NO_SECRETS, redacted(text) == text, f"{where}: {text[:40]!r}... holds a secret")
         if where.startswith("store") and text.startswith("{"):
             try:
-                keys = list(json.loads(text))
+                row = dict(json.loads(text))
             except (ValueError, TypeError):
                 continue
-            named = [k for k in keys if is_secret_header(k)]
-            tally.check(NO_SECRETS, not named, f"{where}: a column named {named} is kept")
+            named = [k for k, v in row.items() if not is_plain_value(k, v)]
+            tally.check(NO_SECRETS, not named, f"{where}: a column named {named} is kept "
+                        "with a value that may be a secret")  # fmt: skip
 
 
 EXAMPLE_AGREES = "the FORECAST example agrees with the Forecast chart tab, or says why not"

@@ -24,6 +24,7 @@ import pandas as pd
 
 from smbml_connect.errors import SourceFatalError
 from smbml_connect.ports import SourceReject
+from smbml_connect.secret_columns import hidden_line
 from smbml_connect.sheet_rows import (
     above_header,
     body_frame,
@@ -508,7 +509,7 @@ class _Reader:
                 if problem:
                     column, reason = problem
                     batch.rejects.append(
-                        SourceReject(number + start, column, _shown(lines[start]), reason)
+                        SourceReject(number + start, column, self._shown(lines[start]), reason)
                     )
                     pos = start + 1
                     break
@@ -554,4 +555,8 @@ class _Reader:
             )
         else:
             reason = f"the line cannot be read as CSV ({error}); it is not loaded"
-        return SourceReject(number, "", _shown(line), reason)
+        return SourceReject(number, "", self._shown(line), reason)
+
+    def _shown(self, line: str) -> str:
+        """The line as a reject shows it: a cell under a header naming a secret as ***."""
+        return _shown(hidden_line(line, self.names, self.dialect))
