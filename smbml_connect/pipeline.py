@@ -217,6 +217,7 @@ def run_pipeline(
         result.notices += elsewhere
         for step in _declaring(options.steps):
             result.declared[step.name] = step.outputs
+            result.labels[step.name] = step.label  # "Lead scores", not "lead_scores"
             for table in step.outputs.tables:
                 store.ensure_output(table)
         _forget_opted_out(store, result, tables, personal, opted_out)

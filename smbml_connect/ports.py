@@ -458,6 +458,7 @@ class RunResult:
     incomplete: dict[str, str] = field(default_factory=dict)  # table -> why it did not load
     held_back: dict[str, str] = field(default_factory=dict)  # step -> why it was not computed
     failed: dict[str, str] = field(default_factory=dict)  # step -> why it failed (values kept)
+    labels: dict[str, str] = field(default_factory=dict)  # step -> its name for people
     currency: str = ""  # the main currency of the orders (amounts written are in it)
     zone: BusinessZone = NO_ZONE  # the clock times written without an offset were read on
     # table -> the one file or tab it was read from (a files or sheets source), which names

@@ -253,6 +253,14 @@ def test_auth_scopes_and_faults(hub: HubSpotEmulator) -> None:
     with pytest.raises(urllib3.exceptions.HTTPError):
         client(hub).crm.contacts.basic_api.get_page()
     assert hub.requests["GET list"] >= 4
+    hub.inject(Fault("refuse", status=404, path="/crm/v3/properties/deals",
+                     message="Unable to find object type deals"))  # fmt: skip
+    with pytest.raises(Exception) as caught:
+        client(hub).crm.properties.core_api.get_all("deals")
+    body = json.loads(caught.value.body)
+    assert caught.value.status == 404 and body["category"] == "OBJECT_NOT_FOUND"
+    assert body["message"] == "Unable to find object type deals" and body["correlationId"]
+    assert client(hub).crm.properties.core_api.get_all("deals").results  # once only
 
 
 def test_deal_pipelines_default_and_custom_with_stage_metadata(hub: HubSpotEmulator) -> None:

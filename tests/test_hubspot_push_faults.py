@@ -12,8 +12,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
-from smbml_connect.cli import _print_result
+from smbml_connect.cli import _print_result, cli
 from smbml_connect.connectors.hubspot.http import DailyLimitError, HubSpotApi, Limits
 from smbml_connect.connectors.hubspot.push import HubSpotDestination
 from smbml_connect.connectors.hubspot.source import HubSpotSource
@@ -206,9 +207,20 @@ def test_not_written_counts_values_so_the_three_numbers_add_up(hub, store, kind)
         assert line.startswith(f"{second.not_written} values on 3 contacts not written (")
         assert line.startswith(f"{second.not_written} values on 3 contacts not written ({ids[3]}, ")
         assert f"HubSpot refused them: {ids[3]}: 98 was not one of the allowed options;" in line
+    elif kind == "daily":  # every further request would fail: the push stops, one line
+        assert second.unwritten == [
+            f"{second.not_written:,} values not written: HubSpot's daily API limit for this "
+            "account is used up; it resets at midnight in the account's time zone; they are "
+            "sent by the first run after that"
+        ]  # before: "... Run again then; they are sent again on the next run"
     else:
         [line] = second.unwritten
         assert line.startswith(f"{second.not_written:,} values on ")
+        assert "retrying will not help" not in line and line.endswith(
+            "; they are sent again on the next run"
+            if kind == "429"
+            else "; they are sent by the first run after that"
+        )
     # HubSpot answers again: the next push writes exactly what this one did not.
     _lifted(emulator, kind, take)
     third = push(emulator, store)
@@ -285,3 +297,90 @@ def test_deals_not_readable_give_one_line_and_held_back_steps_by_their_names(hub
     held = [line for line in result.skipped if "held back" in line]
     assert held and all(line.startswith(("Lead scores:", "Deal win chances:")) for line in held)
     assert not [line for line in result.skipped if line.startswith(("lead_scores", "deal_win"))]
+
+
+def _daily_from_groups(emulator: HubSpotEmulator) -> None:
+    """Another app uses up today's calls while the push looks at the property groups."""
+    emulator.rate_limits = True
+
+    def used_up(route: str) -> None:
+        if route == "GET groups":
+            emulator.daily_limit = emulator._daily_used
+
+    emulator.after_request = used_up
+
+
+CREATE = "/crm/v3/properties/contacts/batch/create"
+LOCKED = "The property group smbml is locked."
+WHEN_REFUSED = (
+    "sent by the first run after what HubSpot names is put right (running again alone will "
+    "not get past it)"
+)
+MAKING = {  # a first run on a portal: how making our contacts properties fails, and the line
+    "refused": (
+        lambda e: e.inject(Fault("refuse", status=400, path=CREATE, count=10, message=LOCKED)),
+        '8 contacts properties not made ({labels}): HubSpot said "The property group smbml '
+        f'is locked"; their values are {WHEN_REFUSED.replace("HubSpot names", "it names")}',
+    ),
+    "failing": (
+        lambda e: e.inject(Fault("5xx", path=CREATE, count=100)),
+        "nothing written on contacts: HubSpot kept failing on creating 8 contacts properties "
+        "after 2 attempts (last: HTTP 503 on creating 8 contacts properties); its values are "
+        "sent again on the next run",
+    ),
+    "scope": (  # the private app may read the properties, not make them
+        lambda e: setattr(e, "scopes", SCOPES - {"crm.schemas.contacts.write"}),
+        "nothing written on contacts: HubSpot refused creating the contacts property group "
+        "smbml (403): the private app's token lacks the scope crm.schemas.contacts.write. Add "
+        "it in HubSpot under Settings > Integrations > Private Apps > Scopes, then run `smbml "
+        "auth hubspot` with the new token; its values are sent by the first run after that",
+    ),
+    "daily": (
+        _daily_from_groups,
+        "nothing written: HubSpot's daily API limit for this account is used up; it resets at "
+        "midnight in the account's time zone; the values are sent by the first run after that",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", MAKING)
+def test_making_properties_that_fails_says_one_true_line_in_the_run_and_status(
+    hub, store, kind
+) -> None:
+    emulator, _ = hub
+    scored(emulator, store, 30)
+    fault, said = MAKING[kind]
+    fault(emulator)
+    api = make_api(emulator, attempts=2)
+    destination = HubSpotDestination(api, properties=crm_properties())
+    result = run_pipeline(HubSpotSource(api), store, RunOptions(steps=[]), [destination])
+    (report,) = result.pushes
+    labels = ", ".join(p.label for p in crm_properties() if p.object_type == "contacts")
+    assert report.unwritten == [said.format(labels=labels)]  # before: "retrying will not help"
+    assert report.written == report.unchanged == 0 and report.not_written > 0
+    problem = f"HubSpot: wrote no values; {report.unwritten[0]}"
+    assert result.status == "partial" and problem in result.errors
+    assert store.runs(1)["error"].iloc[0] == "; ".join(result.errors)
+    shown = CliRunner().invoke(cli, ["status", "--store", str(store.path)]).output
+    assert problem in shown
+    for words in ("retrying will not help", "Run again", "run again", "_"):
+        assert words not in problem.replace("smbml auth", "").replace("crm.", ""), words
+    # The cause goes away: the next run writes every value this one did not.
+    emulator.faults.clear()
+    emulator.scopes, emulator.daily_limit, emulator.after_request = None, None, None
+    after = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    assert after.unwritten == [] and after.written == report.not_written
+
+
+def test_a_property_list_hubspot_refuses_says_what_to_do_once(hub, store) -> None:
+    emulator, _ = hub
+    scored(emulator, store, 30)
+    emulator.inject(Fault("refuse", status=404, path="/crm/v3/properties/contacts", method="GET",
+                          message="Unable to find object type contacts."))  # fmt: skip
+    report = push(emulator, store)
+    assert report.unwritten == [
+        "nothing written on contacts: HubSpot refused reading the contacts property list "
+        f"(HTTP 404): Unable to find object type contacts; its values are {WHEN_REFUSED}"
+    ]  # before: "...; fix the value or setting HubSpot names; retrying will not help; its
+    # values are sent on the next run"
+    assert report.written == 0 and report.not_written == 30 * CONTACT_VALUES

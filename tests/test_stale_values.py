@@ -97,10 +97,11 @@ def test_a_failed_step_keeps_its_values_but_an_opted_out_contact_keeps_none(hub,
     assert stays["smbml_lead_score"] and stays["smbml_scored_at"]  # kept from the first run
     (push,) = second.pushes
     assert any(
-        line.startswith("lead scores failed this run (unexpected error, see the log): its "
+        line.startswith("Lead scores failed this run (unexpected error, see the log): its "
                         "values on contacts are kept as run 1 computed them on ")
         for line in push.detail
     ), push.detail  # fmt: skip
+    assert not [line for line in push.detail if line.startswith(("lead scores", "rfm "))]
     latest = store.latest_outputs("scores")
     assert not latest["entity_id"].isin(leaving).any()
     assert latest["entity_id"].isin(scored[5:]).any()

@@ -12,11 +12,12 @@ __all__ = ["Fault", "RollingWindow"]
 class Fault:
     """One injected misbehaviour for the next ``count`` matching requests."""
 
-    kind: str  # "429", "5xx", "slow", "drop"
+    kind: str  # "429", "5xx", "slow", "drop"; HubSpot's also "refuse"
     count: int = 1
     path: str = ""  # only requests whose path contains this
     method: str = ""  # only this method
-    status: int = 503  # for 5xx
+    status: int = 503  # for 5xx and refuse
+    message: str = ""  # for refuse: the service's words
     delay: float = 0.0  # for slow
     retry_after: float | None = None  # for 429
     skip: int = 0  # let this many matching requests through first (a fault mid-sync)

@@ -8,9 +8,9 @@ search's own per-second limit (without headers), the daily limit's 429, a limit 
 custom properties per object type (``property_limit``), a 207 for a batch update holding
 invalid values (``invalid_in_207``), 401/403 bodies that name the missing scope, archived and merged records, each deal stage's "date entered" and "date exited"
 properties, the 414 of a URL past about 16,000 characters, and which account a token
-belongs to (GET /account-info/v3/details). Faults (429 bursts, 5xx,
-slow answers, dropped connections) are injected per test, and every request is counted
-so a benchmark can compare the connector's calls with the lower bound. Time can be
+belongs to (GET /account-info/v3/details). Faults (429 bursts, 5xx, slow answers, dropped
+connections, a refusal in HubSpot's words) are injected per test, and every request is
+counted so a benchmark can compare the connector's calls with the lower bound. Time can be
 scaled so rate limits bite fast.
 """
 
@@ -56,6 +56,9 @@ ENGAGEMENT_SCOPES = {
     t: ("crm.objects.contacts.read",)
     for t in ("calls", "meetings", "notes", "tasks", "communications")
 } | {"emails": ("crm.objects.contacts.read", "sales-email-read")}
+# A refusal's category by its status, as HubSpot's error bodies give them (a "refuse"
+# fault: HubSpot saying no for a reason the client could not foresee).
+REFUSED = {400: "VALIDATION_ERROR", 404: "OBJECT_NOT_FOUND", 409: "CONFLICT", 423: "LOCKED"}
 # The legacy marketing routes' scopes (their 403 names them as ``requiredScopes``).
 MARKETING_SCOPES = {
     "email_events": ("content",),
@@ -232,6 +235,11 @@ class _Handler(QuietHandler):
                 time.sleep(fault.delay)
             elif fault.kind == "429":
                 self._rate_limited("TEN_SECONDLY_ROLLING", fault.retry_after)
+                return
+            elif fault.kind == "refuse":  # for good: what the client cannot foresee
+                self._send(fault.status, ApiError(
+                    fault.status, fault.message or f"HTTP {fault.status}",
+                    REFUSED.get(fault.status, "VALIDATION_ERROR")).body)  # fmt: skip
                 return
             elif fault.kind == "5xx":
                 self._send(

@@ -90,11 +90,14 @@ class DailyLimitError(SourceRetriableError):
     """The account's daily API limit is used up (a 429 with policyName DAILY): every
     request fails until it resets at midnight in the account's time zone."""
 
+    # What happened, without what to do: a push says itself when its values go.
+    reason = (
+        "HubSpot's daily API limit for this account is used up; it resets at midnight in the "
+        "account's time zone"
+    )
+
     def __init__(self) -> None:
-        super().__init__(
-            "HubSpot's daily API limit for this account is used up; it resets at midnight "
-            "in the account's time zone. Run again then."
-        )
+        super().__init__(f"{self.reason}. Run again then.")
 
 
 class HubSpotHttpError(ApiError):
@@ -148,6 +151,7 @@ class HubSpotApi:
         self.http = HttpCaller(self, policy, clock, limiters)
         self.limiter = self.http.limiters["default"]
         self.search_limiter = self.http.limiters["search"]
+        self._property_lists: dict[str, list[dict[str, Any]]] = {}
 
     @property
     def requests(self) -> int:
@@ -182,6 +186,23 @@ class HubSpotApi:
         body = json.loads(response.data) if response.data else {}
         body["_status"] = int(getattr(response, "status", 200))
         return body
+
+    def property_list(self, object_type: str, fresh: bool = False) -> list[dict[str, Any]]:
+        """The object type's live properties. A client serves one run, so a list read
+        earlier in it (the pull's, checking the mapping) is given again unless ``fresh``:
+        the push's check that its properties still exist then costs no request."""
+        if fresh or object_type not in self._property_lists:
+            body = self.json(
+                f"reading the {object_type} property list",
+                self.client.crm.properties.core_api.get_all,
+                object_type,
+            )
+            self._property_lists[object_type] = list(body.get("results", []))
+        return self._property_lists[object_type]
+
+    def properties_changed(self, object_type: str) -> None:
+        """Properties were made: the next look at the list reads it again."""
+        self._property_lists.pop(object_type, None)
 
     def account_details(self, **kwargs: Any) -> Any:
         """GET /account-info/v3/details (the account's portal id): the client has no API

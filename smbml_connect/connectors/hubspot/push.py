@@ -24,8 +24,8 @@ import pandas as pd
 from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput
 from hubspot.crm.properties import BatchInputPropertyCreate, PropertyCreate, PropertyGroupCreate
 
-from smbml_connect.connectors.hubspot.http import HubSpotApi, HubSpotHttpError
-from smbml_connect.errors import SmbmlError, TokenRejectedError
+from smbml_connect.connectors.hubspot.http import DailyLimitError, HubSpotApi, HubSpotHttpError
+from smbml_connect.errors import AuthError, GaveUpError, SmbmlError, TokenRejectedError
 from smbml_connect.money_words import minor_digits
 from smbml_connect.ports import CrmProperty, PushReport, RunResult
 
@@ -123,42 +123,64 @@ def _kept_lines(result: RunResult, store: Any) -> list[str]:
         run_id, started = filled
         objects = " and ".join(dict.fromkeys(p.object_type for p in outputs.properties))
         when = pd.Timestamp(started).tz_convert("UTC")
+        name = result.labels.get(step, "An analytic")
         lines.append(
-            f"{step.replace('_', ' ')} failed this run ({why}): its values on {objects} are "
+            f"{name} failed this run ({why}): its values on {objects} are "
             f"kept as run {run_id} computed them on {when:%Y-%m-%d %H:%M} UTC (see Scored at)"
         )
     return lines
 
 
-# The pull's words for giving up ("nothing after the last saved page was lost"): a push
-# has no pages saved, so they are left out of what it says.
-_PULL_WORDS = re.compile(r";\s*nothing after the last saved page was lost[^;]*$")
+def _why(exc: SmbmlError) -> str:
+    """What happened, without the advice written for a pull ("run again later", "retrying
+    will not help"): the push says itself when the values go (``_when``)."""
+    if isinstance(exc, DailyLimitError):
+        return exc.reason
+    if isinstance(exc, HubSpotHttpError):
+        return f"HubSpot refused {exc.what} (HTTP {exc.status}): {exc.message.rstrip('. ')}"
+    if isinstance(exc, GaveUpError):
+        return exc.failure.rstrip(". ")
+    return str(exc).strip().rstrip(". ")
 
 
-def _failure_words(exc: Exception) -> str:
-    """Why HubSpot wrote nothing more, in words about the push."""
-    return _PULL_WORDS.sub("", str(exc).strip()).rstrip(". ")
+def _when(exc: SmbmlError) -> str:
+    """When the values held back by ``exc`` go, in words that agree with what happened."""
+    if isinstance(exc, TokenRejectedError):
+        return "sent by the first run with a token HubSpot accepts"
+    if isinstance(exc, DailyLimitError | AuthError):  # the reset, or the scope added
+        return "sent by the first run after that"
+    if isinstance(exc, HubSpotHttpError):
+        return (
+            "sent by the first run after what HubSpot names is put right (running again "
+            "alone will not get past it)"
+        )
+    return "sent again on the next run"  # gave up on an answer that may come later
 
 
-class _TokenRefused(Exception):
-    """The token was refused part way: ``left`` values of the object type being written
-    were not, and every further request would be refused too."""
+class _Stopped(Exception):
+    """Every further request would fail (the token refused, the daily limit used up):
+    ``left`` values of the object type being written were not."""
 
-    def __init__(self, failure: TokenRejectedError, left: int) -> None:
+    def __init__(self, failure: SmbmlError, left: int) -> None:
         super().__init__(str(failure))
         self.failure, self.left = failure, left
+
+
+def _stops(failure: SmbmlError) -> bool:
+    return isinstance(failure, TokenRejectedError | DailyLimitError)
 
 
 def _unsent(object_type: str, left: pd.DataFrame, report: PushReport, failure: SmbmlError) -> None:
     """What HubSpot kept failing on (or refused) goes in the report, counted, and the push
     goes on with the next object type: contacts written are not "not written" because
-    products failed. A refused token stops the push: every request would fail."""
-    if isinstance(failure, TokenRejectedError):
-        raise _TokenRefused(failure, len(left)) from failure
+    products failed. A refused token or a used-up daily limit stops the push: every request
+    would fail."""
+    if _stops(failure):
+        raise _Stopped(failure, len(left)) from failure
     report.not_written += len(left)
     report.unwritten.append(
         f"{_values_text(len(left))} on {left['entity_id'].nunique():,} {object_type} not "
-        f"written: {_failure_words(failure)}; they are sent again on the next run"
+        f"written: {_why(failure)}; they are {_when(failure)}"
     )
 
 
@@ -205,7 +227,10 @@ def _not_made_line(object_type: str, specs: list[CrmProperty], not_made: dict[st
             f"propert{'y' if n == 1 else 'ies'} no longer used (HubSpot: Settings > "
             "Properties); the next run makes them and writes their values"
         )
-    return f'{head}: HubSpot said "{why}"; their values are not written until it makes them'
+    return (
+        f'{head}: HubSpot said "{why}"; their values are sent by the first run after what it '
+        "names is put right (running again alone will not get past it)"
+    )
 
 
 def _refused_lines(
@@ -272,6 +297,7 @@ class HubSpotDestination:
         self._options: dict[tuple[str, str], set[str]] = {}  # enumeration values known per property
         self._failed_values: dict[str, int] = {}  # "contacts 123" -> its values not written
         self._refused: set[str] = set()  # of those, records HubSpot refused (not gone)
+        self._archived: set[tuple[str, str]] = set()  # (object type, name) deleted in HubSpot
 
     # -- the one entry point ---------------------------------------------------------
     def publish(self, result: RunResult | None, store: Any) -> PushReport:
@@ -286,9 +312,19 @@ class HubSpotDestination:
         if result is not None:
             report.detail.extend(_kept_lines(result, store))
         currency = result.currency if result is not None else ""
-        if not self.dry_run and self._nothing_to_write(store, declared, report, currency):
+        if not self.dry_run:
+            declared = self._to_make_sure_of(store, declared, currency)
+        if not declared:  # no value of ours anywhere: nothing to write or to look at
             return report
-        usable = self._ensure_properties(report, declared, currency, store)
+        self._archived = set()
+        try:
+            usable = self._ensure_properties(report, declared, currency, store)
+        except _Stopped as stop:  # before any write: every value waits
+            self._count_unwritable(store, declared, report, currency)
+            report.unwritten.append(
+                f"nothing written: {_why(stop.failure)}; the values are {_when(stop.failure)}"
+            )
+            return report
         self._count_unwritable(store, [p for p in declared if p not in usable], report, currency)
         values = self._values(store, usable, currency=currency)
         stamps = {p.name for p in usable if p.type in ("datetime", "date")}
@@ -315,14 +351,15 @@ class HubSpotDestination:
                 continue
             try:
                 self._write(object_type, changed, store, report)
-            except _TokenRefused as stop:
-                if not report.written:  # nothing went through: the run's one line says it
+            except _Stopped as stop:
+                refused = isinstance(stop.failure, TokenRejectedError)
+                if refused and not report.written:  # nothing went through: the run's one line
                     raise stop.failure from None
                 left = stop.left + sum(len(c) for _, c in pending[position + 1 :])
                 report.not_written += left
                 report.unwritten.append(
-                    f"{_values_text(left)} not written: {_failure_words(stop.failure)}; they "
-                    "are sent on the first run with a token HubSpot accepts"
+                    f"{_values_text(left)} not written: {_why(stop.failure)}; they are "
+                    f"{_when(stop.failure)}"
                 )
                 break
         report.not_written += sum(self._failed_values.values())
@@ -335,33 +372,38 @@ class HubSpotDestination:
     def _count_unwritable(
         self, store: Any, specs: list[CrmProperty], report: PushReport, currency: str
     ) -> None:
-        """The values of properties that cannot be written this run (not made, someone
-        else's, their object type's list not read) count as not written, or as unchanged
-        where HubSpot already holds them: the summary's numbers add up to the run's."""
+        """The values of properties that cannot be written this run (not made, archived,
+        someone else's, their object type's list not read) count as not written, or as
+        unchanged where HubSpot already holds them: the summary's numbers add up to the
+        run's. An archived property's hold none that can be read: all are not written."""
         if not specs:
             return
         stamps = {p.name for p in specs if p.type in ("datetime", "date")}
         values = self._values(store, specs, add_options=False, currency=currency)
         for object_type, frame in values.items():
+            hidden = frame["field"].map(lambda f, t=object_type: (t, f) in self._archived)
             changed = _without_lone_stamps(
-                store.changed_since_push(self.key, object_type, frame), stamps
+                store.changed_since_push(self.key, object_type, frame[~hidden]), stamps
             )
-            report.unchanged += len(frame) - len(changed)
-            report.not_written += len(changed)
+            report.unchanged += int((~hidden).sum()) - len(changed)
+            report.not_written += len(changed) + int(hidden.sum())
 
-    def _nothing_to_write(
-        self, store: Any, declared: list[CrmProperty], report: PushReport, currency: str = ""
-    ) -> bool:
-        """True, without a request, when every value is as last written (or there is none):
-        an unchanged hourly run then costs no property reads."""
+    def _to_make_sure_of(
+        self, store: Any, declared: list[CrmProperty], currency: str
+    ) -> list[CrmProperty]:
+        """The properties to look at in HubSpot: all of them when a value moved; on a run
+        with nothing new, those of the object types we hold values on. A property deleted
+        in HubSpot holds none of its values, so it is looked for even then (in the list the
+        pull read this run, where there is one: no request), made again with its values or
+        said to be gone, and its values never counted unchanged; none when there are no
+        values at all (no request)."""
         values = self._values(store, declared, add_options=False, currency=currency)
         stamps = {p.name for p in declared if p.type in ("datetime", "date")}
         for object_type, frame in values.items():
             changed = store.changed_since_push(self.key, object_type, frame)
             if not _without_lone_stamps(changed, stamps).empty:
-                return False
-        report.unchanged += sum(len(frame) for frame in values.values())
-        return True
+                return declared
+        return [p for p in declared if p.object_type in values]
 
     # -- properties ------------------------------------------------------------------
     def _ensure_properties(
@@ -375,9 +417,10 @@ class HubSpotDestination:
             except SmbmlError as exc:  # the other object types are still written
                 if isinstance(exc, TokenRejectedError):
                     raise
+                if _stops(exc):
+                    raise _Stopped(exc, 0) from exc
                 report.unwritten.append(
-                    f"nothing written on {object_type}: {_failure_words(exc)}; its values are "
-                    "sent on the next run"
+                    f"nothing written on {object_type}: {_why(exc)}; its values are {_when(exc)}"
                 )
         return usable
 
@@ -408,9 +451,12 @@ class HubSpotDestination:
                 self._label(object_type, spec, found, currency)
         if missing and not self.dry_run:
             blocked, not_made = self._create_properties(object_type, missing, currency)
+            self.api.properties_changed(object_type)
             if blocked:
+                self._archived |= {(object_type, p.name) for p in blocked}
                 self._blocked(object_type, blocked, store, report, currency)
-            if not_made:
+            if not_made:  # HubSpot holds none of their values: all are not written
+                store.forget_pushed(self.key, object_type, list(not_made))
                 report.unwritten.append(_not_made_line(object_type, missing, not_made))
             gone = {p.name for p in blocked} | set(not_made)
             usable = [p for p in usable if p.name not in gone]
@@ -428,13 +474,18 @@ class HubSpotDestination:
             self._options[(object_type, spec.name)] = set(spec.options)
         return usable
 
-    def _listed(self, object_type: str, archived: bool = False) -> dict[str, dict[str, Any]]:
-        """The object type's properties by name: the live ones, or the archived ones."""
+    def _listed(
+        self, object_type: str, archived: bool = False, fresh: bool = False
+    ) -> dict[str, dict[str, Any]]:
+        """The object type's properties by name: the live ones (as read this run, unless
+        ``fresh``), or the archived ones."""
+        if not archived:
+            return {p["name"]: p for p in self.api.property_list(object_type, fresh)}
         body = self.api.json(
-            f"reading the {object_type} property list",
+            f"reading the archived {object_type} properties",
             self.api.client.crm.properties.core_api.get_all,
             object_type,
-            **({"archived": True} if archived else {}),
+            archived=True,
         )
         return {p["name"]: p for p in body.get("results", [])}
 
@@ -449,12 +500,8 @@ class HubSpotDestination:
         """One line per property deleted in HubSpot that cannot be made again: what to do."""
         values = self._values(store, specs, add_options=False, currency=currency)
         frame = values.get(object_type)
-        for spec in specs:
-            n = (
-                0
-                if frame is None
-                else int((frame["field"].eq(spec.name) & frame["value"].ne("")).sum())
-            )
+        for spec in specs:  # its values, and those it should have cleared
+            n = 0 if frame is None else int(frame["field"].eq(spec.name).sum())
             report.unwritten.append(
                 f'{_values_text(n)} of "{spec.label}" ({spec.name}) on {object_type} not '
                 "written: the property was deleted in HubSpot and is kept there as archived, "
@@ -530,7 +577,7 @@ class HubSpotDestination:
         errors = body.get("errors") or []
         if not errors:
             return [], {}
-        live = self._listed(object_type)
+        live = self._listed(object_type, fresh=True)
         left = [s for s in specs if s.name not in live and s.name not in made]
         if not left:  # made meanwhile (another run, a colleague): fine
             return [], {}

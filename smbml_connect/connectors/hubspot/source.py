@@ -383,12 +383,8 @@ class HubSpotSource:
 
     def _property_kinds(self, object_type: str) -> dict[str, str]:
         if object_type not in self._kinds:
-            body = self.api.json(
-                f"reading the {object_type} property list",
-                self.api.client.crm.properties.core_api.get_all,
-                object_type,
-            )
-            self._kinds[object_type] = {p["name"]: p["type"] for p in body.get("results", [])}
+            listed = self.api.property_list(object_type, fresh=True)
+            self._kinds[object_type] = {p["name"]: p["type"] for p in listed}
         return self._kinds[object_type]
 
     def _full_list(
