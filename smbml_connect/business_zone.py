@@ -28,11 +28,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import numpy as np
 import pandas as pd
 
+from smbml_connect.period_names import day_words
+
 __all__ = [
     "NO_ZONE",
     "UTC_ZONE",
     "BusinessZone",
     "KeepsTimeZone",
+    "as_of_words",
     "business_zone",
     "calendar_day",
     "calendar_days",
@@ -242,6 +245,21 @@ def data_end(stamp: pd.Timestamp) -> pd.Timestamp:
     of 13 December", from it."""
     after = stamp + DAY_END_GAP
     return after if after == after.normalize() else stamp
+
+
+def as_of_words(as_of: pd.Timestamp) -> str:
+    """The moment a run counts up to, written so that typed as SEGMENT's or CHURN's
+    ``as_of`` it gives the tab's figures: "the end of 2026-11-20" for a run dated a day
+    (type the date), "2026-10-31 00:00 UTC (the end of 30 October 2026)" for one dated
+    midnight, "2026-12-08 07:59:34 Australia/Sydney time" for a run at its own moment. A
+    bare date printed for the last two was read as the whole day: a day further on."""
+    if data_end(as_of) != as_of:
+        return f"the end of {as_of:%Y-%m-%d}"
+    shown = f"{as_of:%Y-%m-%d %H:%M}" + ("" if as_of.second == 0 else f":{as_of:%S}")
+    said = f"{shown} {clock_words(as_of.tz)}"
+    if as_of == as_of.normalize():
+        return f"{said} (the end of {day_words(as_of - pd.Timedelta(days=1))})"
+    return said
 
 
 def calendar_day(stamp: pd.Timestamp) -> pd.Timestamp:

@@ -248,8 +248,8 @@ def _moment(given: pd.Timestamp | date | None, zone: str) -> pd.Timestamp:
     business's when it names no zone. A date (the config's ``as_of = 2026-10-31``) is the
     last instant of that day (`day_end`): the steps count orders up to the run's moment
     and the data checks list those after it, so the day named is counted whole."""
-    if given is None:
-        return pd.Timestamp.now(tz="UTC")
+    if given is None:  # to the second, so the tabs can print it exactly (`as_of_words`)
+        return pd.Timestamp.now(tz="UTC").floor("s")
     stamp = pd.Timestamp(given) if isinstance(given, datetime) else day_end(given)
     if stamp.tzinfo is None:
         stamp = stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")

@@ -60,7 +60,7 @@ from shops import write_tiny_shop
 
 __all__ = [
     "EXAMPLE_AGREES", "INVARIANTS", "NO_SECRETS", "PRICE_GRID", "SHOPS", "Outputs", "Shop", "audit", "check_own_files",
-    "cluster_name_problems", "cluster_rank_problems", "run_shop",
+    "cluster_mix_problems", "cluster_name_problems", "cluster_rank_problems", "run_shop",
 ]  # fmt: skip
 
 
@@ -1025,6 +1025,10 @@ def _check_customer_words(out: Outputs, tally: Tally) -> None:
                     == (int(row["recency_days"]), int(row["frequency"])),
                     f"Segments {who}: {str(row['why'])[:60]!r} beside {row['recency_days']} days, "
                     f"{row['frequency']} orders")  # fmt: skip
+        spent = pd.isna(_numbers(pd.Series([row["monetary"]]))[0])
+        tally.check("unknown spend is said, not 0",
+                    spent == ("spend unknown" in str(row["why"])),
+                    f"Segments {who}: {str(row['why'])[-60:]!r} beside spend {row['monetary']!r}")  # fmt: skip
     if value is None or value.empty:
         return
     for who, row in value.set_index("contact_id").iterrows():
@@ -1437,6 +1441,10 @@ def check_pictures(out: Outputs, tally: Tally) -> None:
             tally.check("cluster names match their medians", not problems, "; ".join(problems))
         problems = cluster_rank_problems(shown)
         tally.check("cluster names match their medians", not problems, "; ".join(problems))
+        for i in range(len(profiles)):
+            problems = cluster_mix_problems(profiles.iloc[[i]])
+            tally.check("a cluster name's category is its largest share", not problems,
+                        "; ".join(problems))  # fmt: skip
 
 
 def cluster_name_problems(profiles: pd.DataFrame) -> list[str]:
@@ -1464,6 +1472,27 @@ def cluster_name_problems(profiles: pd.DataFrame) -> list[str]:
     return problems
 
 
+def cluster_mix_problems(profiles: pd.DataFrame) -> list[str]:
+    """A name that says "mostly X" or "most in X" shows X's share as the largest of its
+    row, and above 0: a cluster whose lines all had unknown prices (another currency) was
+    "mixed baskets, most in Accessories" beside 0% in every category, the first column."""
+    shares = {
+        re.sub(r"[ _]share$", "", str(c), flags=re.IGNORECASE).lower(): c
+        for c in profiles.columns
+        if re.search(r"[ _]share$", str(c), re.IGNORECASE) and not str(c).startswith("share")
+    }
+    problems = []
+    for _, row in profiles.iterrows():
+        said = re.search(r"(?:mostly|most in) ([^,]+)$", str(row["name"]))
+        if not said or said[1] == "other categories" or not shares:
+            continue
+        values = {k: float(_numbers(pd.Series([row[c]]))[0]) for k, c in shares.items()}
+        mine = values.get(said[1].lower(), values.get(said[1].lower().replace(" ", "_"), np.nan))
+        if not (mine > 0 and mine >= np.nanmax(list(values.values())) - 1e-9):
+            problems.append(f"{row['name']!r}: shares {values}")
+    return problems
+
+
 def cluster_rank_problems(profiles: pd.DataFrame) -> list[str]:
     """Names rank the clusters by median spend, as the tab shows them: the highest median
     is "Top spenders", the lowest "Lowest" ("Lower" of two), one between "Middle", several
@@ -1473,6 +1502,14 @@ def cluster_rank_problems(profiles: pd.DataFrame) -> list[str]:
     problems = []
     if profiles["name"].nunique() != k:
         problems.append(f"names repeat: {profiles['name'].tolist()}")
+    # A cluster of unknown spend (every amount in another currency) is named so, unranked.
+    unknown = profiles["median_spend"].isna()
+    problems += [f"{n!r}: spend unknown" for n in profiles.loc[unknown, "name"]
+                 if not str(n).startswith("Spend unknown")]  # fmt: skip
+    profiles = profiles[~unknown]
+    k = len(profiles)
+    if k == 1 and unknown.any() and not str(profiles["name"].iloc[0]).startswith("Known"):
+        problems.append(f"{profiles['name'].iloc[0]!r}: the only cluster of known spend")
     if k < 2:
         return problems
     ranked = profiles.sort_values("median_spend", ascending=False, kind="stable")

@@ -28,19 +28,19 @@ def test_hand_computed_example():
     table = rfm_table(
         orders(
             [
-                ("a", "2025-01-30", 500, "completed"),  # R: 1 day, F: 5, M: 2500
+                ("a", "2025-01-30", 500, "completed"),  # R: 0 days, F: 5, M: 2500
                 ("a", "2025-01-20", 500, "completed"),
                 ("a", "2025-01-10", 500, "completed"),
                 ("a", "2024-12-30", 500, "completed"),
                 ("a", "2024-12-01", 500, "completed"),
-                ("b", "2025-01-21", 100, "completed"),  # R: 10, F: 1, M: 100
-                ("c", "2024-12-02", 300, "completed"),  # R: 60, F: 4, M: 900
+                ("b", "2025-01-21", 100, "completed"),  # R: 9, F: 1, M: 100
+                ("c", "2024-12-02", 300, "completed"),  # R: 59, F: 4, M: 900
                 ("c", "2024-11-02", 300, "completed"),
                 ("c", "2024-10-02", 200, "completed"),
                 ("c", "2024-09-02", 100, "completed"),
-                ("d", "2024-11-02", 40, "completed"),  # R: 90, F: 2, M: 50
+                ("d", "2024-11-02", 40, "completed"),  # R: 89, F: 2, M: 50
                 ("d", "2024-08-02", 10, "completed"),
-                ("e", "2024-02-01", 1000, "completed"),  # R: 365, F: 3, M: 3000
+                ("e", "2024-02-01", 1000, "completed"),  # R: 364, F: 3, M: 3000
                 ("e", "2024-01-01", 1000, "completed"),
                 ("e", "2023-12-01", 1000, "completed"),
                 ("e", "2025-01-31", 9999, "cancelled"),  # not counted
@@ -49,7 +49,10 @@ def test_hand_computed_example():
         ),
         AS_OF,
     ).set_index("contact_id")
-    assert table["recency_days"].to_dict() == {"a": 1, "b": 10, "c": 60, "d": 90, "e": 365}
+    # Calendar days to the last day counted: a run dated midnight 31 January counts up to
+    # the end of 30 January, so a's order that day is 0 days ago (24 hours rounded down
+    # said 1, and 1 microsecond earlier, as_of = 2025-01-30, 0).
+    assert table["recency_days"].to_dict() == {"a": 0, "b": 9, "c": 59, "d": 89, "e": 364}
     assert table["frequency"].to_dict() == {"a": 5, "b": 1, "c": 4, "d": 2, "e": 3}
     assert table["monetary"].to_dict() == {"a": 2500, "b": 100, "c": 900, "d": 50, "e": 3000}
     assert table["r_score"].to_dict() == {"a": 5, "b": 4, "c": 3, "d": 2, "e": 1}

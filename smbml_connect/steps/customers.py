@@ -11,7 +11,7 @@ from pydantic import Field
 
 from smbml_connect import charts
 from smbml_connect.analytics.customers.clusters import CustomerClusters, customer_features
-from smbml_connect.analytics.customers.history import order_history
+from smbml_connect.analytics.customers.history import counted_rows, order_history
 from smbml_connect.analytics.customers.recommend import (
     MIN_SHARED_BUYERS,
     OFF_SALE_WEEKS,
@@ -28,9 +28,11 @@ from smbml_connect.analytics.customers.value import (
     CustomerValueModel,
     seasons_ahead,
 )
+from smbml_connect.business_zone import as_of_words
 from smbml_connect.data_checks import data_ends_early
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.ports import ColourScale, CrmProperty, SheetsPart, StepOutputs, Tab
+from smbml_connect.sales import net_total
 from smbml_connect.schema import SCORES
 from smbml_connect.steps.base import (
     SCORES_SHEET,
@@ -112,8 +114,8 @@ def _risk_label(risk: float) -> str:
 def _gap_words(days: int) -> str:
     """How long ago the last order was: days under a week ("0 weeks ago" said nothing), then
     weeks or months, from the same whole days the Segments and Cluster members tabs show,
-    so "8 weeks" never stands beside "62 days". Whole days are rounded down, so 0 is "less
-    than a day", not "today" (the order may be from yesterday evening)."""
+    so "8 weeks" never stands beside "62 days". 0 is an order on the last day counted, "less
+    than a day" before its end, not "today" (a run dated midnight counts the day before)."""
     if days < 1:
         return "less than a day"
     if days < 7:
@@ -143,6 +145,50 @@ def _left_out_example(
     value = first["value"]
     said = f"{column} {value!r}" if pd.notna(value) else _NOT_GIVEN.get(column, f"no {column}")
     return f"order {order}: {said}" if order is not None else said
+
+
+def _foreign(orders: pd.DataFrame, currency: str) -> pd.Series:
+    """Per order, whether it names another currency than ``currency`` (its amount cleared)."""
+    codes = orders.get("currency", pd.Series(pd.NA, index=orders.index))
+    codes = codes.astype("string").str.strip().str.upper().replace("", pd.NA)
+    return (codes.notna() & codes.ne(currency.strip().upper())).astype(bool)
+
+
+def _unpriced_words(
+    orders: pd.DataFrame,
+    as_of: pd.Timestamp,
+    currency: str,
+    skipped: pd.DataFrame,
+    rejects: pd.DataFrame | None,
+) -> str:
+    """The counted orders of no known amount, why, and where they count: "253 orders of
+    these customers have no amount in AUD (253 in NZD, with no exchange rate): ...", with
+    an example of a total that could not be read, named as Rejects names it. The data
+    checks and the forecast count opted-out buyers' orders too (the checks also refunded
+    ones), so their figures can be higher; the sentence says so."""
+    keep, _ = counted_rows(orders, as_of)
+    unknown = keep & net_total(orders).isna()
+    if not unknown.any():
+        return ""
+    foreign = _foreign(orders, currency)
+    codes = orders.get("currency", pd.Series(pd.NA, index=orders.index))
+    codes = codes.astype("string").str.strip().str.upper()[unknown & foreign]
+    parts = [f"{n:,} in {code}" for code, n in codes.value_counts().sort_index().items()]
+    why = ", ".join(parts) + (", with no exchange rate" if parts else "")
+    unread = unknown & ~foreign
+    if unread.any():
+        listed = skipped[(skipped["column"] == "total") & skipped["row"].isin(orders.index[unread])]
+        example = f", e.g. {_left_out_example(listed, orders, rejects)}" if len(listed) else ""
+        words = f"{int(unread.sum()):,} with no total that can be read{example}"
+        why = f"{why}; {words}" if why else words
+    n = int(unknown.sum())
+    return (
+        f"{plural(n, 'order')} of these customers {'has' if n == 1 else 'have'} no amount in "
+        f"{currency} ({why}): each counts as a purchase of unknown value, and spend so far "
+        "leaves it out. The data checks and the sales forecast count such orders of every "
+        "buyer, those who opted out too (the data checks also orders that are not sales), "
+        "so their counts can be higher."
+    )
 
 
 def _rejected_as(rejects: pd.DataFrame | None, order: str, column: str) -> str | None:
@@ -176,12 +222,22 @@ def _free_words(paid_share: float, currency: str) -> str:
 def _bought_words(row: Any, season: Season | None, currency: str) -> str:
     """What the customer has bought so far: days with an order, or in a shop that sells
     in one season a year the seasons ("Bought in 2 of the last 3 seasons")."""
-    spent = money(float(row.spend_so_far), currency)
+    if pd.isna(row.spend_so_far):  # unknown, not 0: said, not shown as "0 AUD in total"
+        spent = f"spend unknown (no order with an amount in {currency})"
+    else:
+        spent = f"{money(float(row.spend_so_far), currency)} in total"
     if season is None:
-        return f"Bought on {plural(int(row.purchases_so_far), 'day')} so far, {spent} in total"
+        return f"Bought on {plural(int(row.purchases_so_far), 'day')} so far, {spent}"
     if int(row.seasons_seen) == 1:
-        return f"First bought in the latest season, {spent} in total"
-    return f"Bought in {int(row.seasons_bought)} of the last {int(row.seasons_seen)} seasons, {spent} in total"
+        return f"First bought in the latest season, {spent}"
+    return (
+        f"Bought in {int(row.seasons_bought)} of the last {int(row.seasons_seen)} seasons, {spent}"
+    )
+
+
+def _usual_spend(currency: str) -> str:
+    """Where an expected spend comes from when the customer's own is unknown."""
+    return f", resting on other customers' spend (theirs is not known in {currency})"
 
 
 def _ahead_words(horizon: int, season: Season | None) -> str:
@@ -228,7 +284,11 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
     cur = context.currency
     months = round(horizon / 30.4)
     ahead = _ahead_words(horizon, season)
-    quiet = order_history(tables["orders"], context.as_of)["days_since_last_order"]
+    history = order_history(tables["orders"], context.as_of)
+    quiet = history["days_since_last_order"]
+    # Spend so far is unknown, not 0, for a customer with no amount in the shop's currency.
+    known = table["contact_id"].map(history["spend"]).notna().to_numpy()
+    table["spend_so_far"] = table["spend_so_far"].where(known)
     # The models count a day with orders as one purchase (several orders on a day are one
     # shopping trip); the words say days, as the Segments tab counts every order.
     reasons = [
@@ -237,7 +297,8 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
             _bought_words(r, season, cur),
             f"Expected to spend {money(float(r.expected_value), cur)} in {ahead} "
             f"(80% range {money(float(r.value_lo80), cur)}-"
-            f"{money(float(r.value_hi80), cur)})" + _free_words(r.paid_share, cur),
+            f"{money(float(r.value_hi80), cur)})"
+            + (_free_words(r.paid_share, cur) if pd.notna(r.spend_so_far) else _usual_spend(cur)),
         ]
         for r in table.itertuples(index=False)
     ]
@@ -295,7 +356,7 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
         VALUE_TAB,
         sheet,
         f"Churn risk = chance of no purchase in {ahead}; value = expected "
-        f"spend in that time with an 80% range; as of {context.as_of:%Y-%m-%d}. "
+        f"spend in that time with an 80% range; as of {as_of_words(context.as_of)}. "
         + (
             "Several orders on one day count as one day with an order (the Segments tab "
             "counts every order). "
@@ -349,12 +410,18 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
         f"Model used: {validation['why']}.",
         *([] if season is None else [_season_words(season)]),
     ]
-    if card["orders_left_out_count"]:
+    # A missing total is counted, as a purchase of unknown value: said apart, with why.
+    lost = model.skipped_[model.skipped_["column"] != "total"]
+    if len(lost):
         paragraphs.append(
-            f"{plural(card['orders_left_out_count'], 'order')} could not be counted (no "
-            f"customer, date or total), e.g. "
-            f"{_left_out_example(model.skipped_, tables['orders'], context.rejects)}."
+            f"{plural(len(lost), 'order')} could not be counted (no customer or date), e.g. "
+            f"{_left_out_example(lost, tables['orders'], context.rejects)}."
         )
+    unpriced = _unpriced_words(
+        tables["orders"], context.as_of, cur, model.skipped_, context.rejects
+    )
+    if unpriced:
+        paragraphs.append(unpriced)
     chosen = validation.get("models", {}).get(model.chosen_)
     if chosen:
         paragraphs.append(
@@ -411,7 +478,7 @@ def cluster_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
     result.add_tab(
         CLUSTERS_TAB,
         shown,
-        f"Customers grouped by behaviour as of {context.as_of:%Y-%m-%d}; {model.card_['why']}.",
+        f"Customers grouped by behaviour as of {as_of_words(context.as_of)}; {model.card_['why']}.",
     )
     names = assigned.set_index("contact_id")["cluster_name"]
     members = pd.DataFrame(
@@ -435,7 +502,12 @@ def cluster_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
         f"have been customers and what they buy gives {model.k_} groups ({model.card_['why']}).",
         *[
             f"{r.name}: {plural(int(r.customers), 'customer')} "
-            f"({r.share_of_customers:.0%}), {r.share_of_revenue:.0%} of revenue."
+            f"({r.share_of_customers:.0%}), "
+            + (
+                f"{r.share_of_revenue:.0%} of revenue."
+                if pd.notna(r.share_of_revenue)
+                else f"revenue unknown (no order with an amount in {context.currency})."
+            )
             for r in profiles.itertuples(index=False)
         ],
     ]

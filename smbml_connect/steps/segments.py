@@ -8,7 +8,7 @@ import pandas as pd
 
 from smbml_connect import charts
 from smbml_connect.analytics.customers.segments import SEGMENTS, rfm_table
-from smbml_connect.business_zone import wall_clock
+from smbml_connect.business_zone import as_of_words, wall_clock
 from smbml_connect.period_names import day_words
 from smbml_connect.ports import (
     CrmProperty,
@@ -57,6 +57,18 @@ OUTPUTS = StepOutputs(
 )  # fmt: skip
 
 
+def spent_words(spend: float, orders: int, unpriced: int, currency: str) -> str:
+    """What a customer spent, as far as it is known: "1,339 AUD spent", "420 AUD spent on
+    the 3 orders with an amount in AUD", "spend unknown: no order with an amount in AUD"
+    (in another currency with no exchange rate, or none written): unknown is not 0."""
+    if pd.isna(spend):
+        return f"spend unknown: no order with an amount in {currency}"
+    if unpriced:
+        priced = plural(orders - unpriced, "order")
+        return f"{money(spend, currency)} spent on the {priced} with an amount in {currency}"
+    return f"{money(spend, currency)} spent"
+
+
 def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
     table = rfm_table(tables["orders"], context.as_of)
     result = StepResult()
@@ -67,7 +79,7 @@ def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepRe
         [
             f"Last order {plural(int(r.recency_days), 'day')} ago",
             f"{plural(int(r.frequency), 'order')} in total",
-            f"{money(float(r.monetary), context.currency)} spent",
+            spent_words(float(r.monetary), int(r.frequency), int(r.unpriced), context.currency),
         ]
         for r in table.itertuples(index=False)
     ]
@@ -87,9 +99,14 @@ def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepRe
     result.add_tab(
         SEGMENTS_TAB,
         SEGMENTS_TAB.select(detail).sort_values(["segment", "monetary"]),
-        f"RFM segments as of {context.as_of:%Y-%m-%d}: scores 1-5 for how recently, how often "
-        "and how much each customer bought, compared with all other customers. Days since "
-        "last order are whole days, rounded down; orders in total count every order.",
+        f"RFM segments as of {as_of_words(context.as_of)}: scores 1-5 for how recently, how "
+        "often and how much each customer bought, compared with all other customers. Days "
+        "since last order are calendar days (an order that day is 0 days ago); orders in "
+        "total count every order. Contacts who opted out are left out with their orders, so "
+        "the scores compare the others only. Spent in total adds the orders with an amount "
+        f"in {context.currency}; a customer with none (all in another currency, with no "
+        "exchange rate) has it blank, no spend score, and a segment from recency and "
+        "frequency alone.",
     )
     summary = (
         table.groupby("segment")

@@ -97,7 +97,8 @@ def _category_mix(
     frame["category"] = frame["category"].where(frame["category"].isin(keep), "other")
     wide = frame.pivot_table(index="contact_id", columns="category", values="value", aggfunc="sum")
     wide = wide.reindex(index=customers).fillna(0.0)
-    shares = wide.div(wide.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
+    # No line of known value (all in another currency): the mix is unknown, not 0 in each.
+    shares = wide.div(wide.sum(axis=1).replace(0, np.nan), axis=0)
     return shares.rename(columns=lambda c: f"share:{c}")
 
 
@@ -112,6 +113,8 @@ class CustomerClusters:
         X = features.astype(float).copy()
         for c in LOGGED & set(X.columns):
             X[c] = np.log1p(X[c].clip(lower=0))
+        # An unknown (spend or mix in another currency) stays NaN: it takes no part in a
+        # distance (`predict_number`) nor in the fit.
         return ((X - self.mean_) / self.scale_).to_numpy()
 
     def fit(
@@ -132,8 +135,11 @@ class CustomerClusters:
         self.mean_ = logged.mean()
         self.scale_ = logged.std(ddof=0).replace(0, 1.0)
         X_all = self._matrix(features)
+        complete = np.flatnonzero(~np.isnan(X_all).any(axis=1))
+        if len(complete) < MIN_CUSTOMERS:  # too few known in full: unknowns at the mean
+            X_all, complete = np.nan_to_num(X_all), np.arange(len(X_all))
         rng = np.random.default_rng(self.random_state)
-        fit_rows = np.sort(rng.choice(len(X_all), min(len(X_all), FIT_SAMPLE), replace=False))
+        fit_rows = np.sort(rng.choice(complete, min(len(complete), FIT_SAMPLE), replace=False))
         X = X_all[fit_rows]
         sample = rng.choice(len(X), min(len(X), SILHOUETTE_SAMPLE), replace=False)
         tried: dict[int, float] = {}
@@ -213,7 +219,8 @@ class CustomerClusters:
     def predict_number(self, features: pd.DataFrame) -> np.ndarray:
         check_fitted(self, "centres_", "customer clustering")
         X = self._matrix(features.reindex(columns=self.columns_, fill_value=0.0))
-        distance = ((X[:, None, :] - self.centres_[None, :, :]) ** 2).sum(axis=2)
+        # over the figures known: a customer of unknown spend is placed by the others
+        distance = np.nansum((X[:, None, :] - self.centres_[None, :, :]) ** 2, axis=2)
         return distance.argmin(axis=1) + 1
 
     def assign(self, features: pd.DataFrame) -> pd.DataFrame:
@@ -231,12 +238,15 @@ class CustomerClusters:
         rows = []
         for n in range(1, self.k_ + 1):
             part = features[number == n]
+            known = part["spend"].notna().any()  # else its revenue share is unknown, not 0
             row: dict[str, Any] = {
                 "cluster": n,
                 "name": self.names_[n],
                 "customers": len(part),
                 "share_of_customers": len(part) / len(features),
-                "share_of_revenue": part["spend"].sum() / max(features["spend"].sum(), 1e-9),
+                "share_of_revenue": part["spend"].sum() / max(features["spend"].sum(), 1e-9)
+                if known
+                else np.nan,
                 "median_days_since_order": part["recency_days"].median(),
                 "median_orders": part["orders"].median(),
                 "median_spend": part["spend"].median(),
@@ -278,16 +288,25 @@ class CustomerClusters:
 
 def _names(features: pd.DataFrame, labels: np.ndarray, k: int) -> dict[int, str]:
     """Clusters 1..k (numbered by median spend, biggest first) named by that rank and their
-    own medians; distinct because the ranks are."""
+    own medians; distinct because the ranks are. A cluster whose spend is unknown (every
+    amount in another currency) comes last and is named so, not ranked as spending 0, and
+    a category mix of no known value names no category."""
     names: dict[int, str] = {}
+    priced = [n for n in range(1, k + 1) if features.loc[labels == n, "spend"].notna().any()]
     for n in range(1, k + 1):
         part = features[labels == n]
-        words = [spend_rank(n, k), _rhythm(part)]
+        if n not in priced:
+            rank = "Spend unknown" + ("" if n == k else f" ({n})")
+        elif len(priced) == 1:
+            rank = "Known spenders"
+        else:
+            rank = spend_rank(n, len(priced))
+        words = [rank, _rhythm(part)]
         quiet = part["recency_days"].median()
         if quiet >= 180:
             words.append(f"quiet for {round(quiet / 30.4)} months")
-        mix = part[[c for c in part.columns if c.startswith("share:")]].mean()
-        if not mix.empty:
+        mix = part[[c for c in part.columns if c.startswith("share:")]].mean().dropna()
+        if not mix.empty and mix.max() > 0:
             top = mix.idxmax()
             what = "other categories" if top[6:] == "other" else top[6:]
             words.append(f"mostly {what}" if mix[top] >= 0.5 else f"mixed baskets, most in {what}")

@@ -10,21 +10,41 @@ from __future__ import annotations
 
 import pandas as pd
 
+from smbml_connect.business_zone import DAY_END_GAP, calendar_day, calendar_days, data_end
 from smbml_connect.coerce import coerce_datetime
 from smbml_connect.sales import is_sale, net_total
 
-__all__ = ["counted_orders", "days_since", "order_history"]
-
-DAY_SECONDS = 86400
+__all__ = ["counted_orders", "counted_rows", "days_since", "last_day", "order_history"]
 
 
 def days_since(when: pd.Series, as_of: pd.Timestamp) -> pd.Series:
-    """Whole days from each moment to `as_of`, rounded down: an order 55.2 days before is
-    55 days ago, one placed earlier on the same day 0. Days are counted from the order's own
-    time, not its calendar date, so the figure does not depend on the time zone a date is
-    read in; whole days rounded down is how "N days ago" is usually meant."""
-    seconds = (as_of - when).dt.total_seconds()
-    return (seconds // DAY_SECONDS).astype(int)
+    """Calendar days on the business's clock (``as_of``'s zone; UTC without one) from each
+    moment's day to the last day the run counts (`last_day`): an order that day is 0 days
+    ago, one the day before 1. Calendar days, not 24-hour spans, so the figure follows the
+    dates the tabs show, also across a clock change (an order at 23:49 in winter was one
+    day short), and a date typed into SEGMENT counts the same days as the tab."""
+    zone = as_of.tz if as_of.tzinfo is not None else "UTC"
+    ago = (last_day(as_of) - calendar_days(when, zone)).dt.days
+    # An order at the very midnight a run is dated (counted: ``<= as_of``) is of that day.
+    return ago.clip(lower=0).astype(int)
+
+
+def last_day(as_of: pd.Timestamp) -> pd.Timestamp:
+    """The last calendar day a run counts, on its own clock, as `calendar_day` gives it: the
+    day named for a run dated a day (its end), the day before for one dated midnight ("up
+    to the end of 30 October"), the run's own day for a run at a time of day."""
+    return calendar_day(data_end(as_of) - DAY_END_GAP)
+
+
+def counted_rows(orders: pd.DataFrame, as_of: pd.Timestamp | None) -> tuple[pd.Series, pd.Series]:
+    """Which of ``orders``' rows `counted_orders` counts, and their times read (UTC)."""
+    when = orders["ordered_at"]
+    if not isinstance(when.dtype, pd.DatetimeTZDtype):
+        when = coerce_datetime(when)[0]
+    keep = orders["contact_id"].notna() & when.notna() & is_sale(orders)
+    if as_of is not None:
+        keep &= when <= as_of
+    return keep, when
 
 
 def counted_orders(orders: pd.DataFrame, as_of: pd.Timestamp | None) -> pd.DataFrame:
@@ -34,14 +54,9 @@ def counted_orders(orders: pd.DataFrame, as_of: pd.Timestamp | None) -> pd.DataF
     (``sales.net_total``: less what went back on the order, partly refunded or credited).
     A missing total still counts as an order, of unknown value. Columns contact_id (text),
     ordered_at (UTC) and total (a number or missing), in the orders' own order."""
-    when = orders["ordered_at"]
-    if not isinstance(when.dtype, pd.DatetimeTZDtype):
-        when = coerce_datetime(when)[0]
+    keep, when = counted_rows(orders, as_of)
     # A nullable <NA> total becomes NaN: an order of unknown value.
     total = net_total(orders).astype(float)
-    keep = orders["contact_id"].notna() & when.notna() & is_sale(orders)
-    if as_of is not None:
-        keep &= when <= as_of
     frame = pd.DataFrame(
         {"contact_id": orders["contact_id"].astype(str), "ordered_at": when, "total": total}
     )
@@ -51,9 +66,11 @@ def counted_orders(orders: pd.DataFrame, as_of: pd.Timestamp | None) -> pd.DataF
 def order_history(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """One row per customer with a counted order, indexed by contact_id: first_order_at,
     last_order_at, orders (every counted order, several on one day each counted), spend
-    (the known totals, to the cent), days_since_last_order and days_since_first_order."""
+    (the known totals, to the cent; missing when none is known: an order in another
+    currency with no exchange rate is of unknown value, not 0), unpriced (the orders of
+    unknown value among them), days_since_last_order and days_since_first_order."""
     as_of = pd.Timestamp(as_of)
-    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of  # days on its clock
     counted = counted_orders(orders, as_of)
     grouped = counted.groupby("contact_id", sort=True)
     history = pd.DataFrame(
@@ -61,7 +78,9 @@ def order_history(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
             "first_order_at": grouped["ordered_at"].min(),
             "last_order_at": grouped["ordered_at"].max(),
             "orders": grouped.size().astype(int),
-            "spend": grouped["total"].sum(min_count=0).astype(float).round(2),
+            # Unknown, not 0, when no order has a known total (all in another currency).
+            "spend": grouped["total"].sum(min_count=1).astype(float).round(2),
+            "unpriced": grouped["total"].agg(lambda t: int(t.isna().sum())).astype(int),
         }
     )
     history["days_since_last_order"] = days_since(history["last_order_at"], as_of)

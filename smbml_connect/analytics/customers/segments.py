@@ -34,7 +34,7 @@ import pandas as pd
 
 from smbml_connect.analytics.customers.history import counted_orders, days_since, order_history
 
-__all__ = ["SEGMENTS", "on_schedule", "quintile_score", "rfm_table", "segment_for"]
+__all__ = ["SEGMENTS", "on_schedule", "quintile_score", "rfm_table", "segment_for", "spend_score"]
 
 RECENT_DAYS = 30  # bought within a month: not "long ago" in any shop
 USUAL_GAP_SLACK = 1.5  # half an interval late is still on schedule (a late card, a holiday)
@@ -108,7 +108,7 @@ def rfm_table(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """
     history = order_history(orders, as_of)
     columns = ["contact_id", "last_order_at", "recency_days", "frequency", "monetary",
-               "r_score", "f_score", "m_score", "fm_score", "rfm_code", "segment"]  # fmt: skip
+               "unpriced", "r_score", "f_score", "m_score", "fm_score", "rfm_code", "segment"]  # fmt: skip
     if history.empty:
         return pd.DataFrame(columns=columns)
     table = pd.DataFrame(
@@ -117,6 +117,7 @@ def rfm_table(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
             "recency_days": history["days_since_last_order"],
             "frequency": history["orders"],
             "monetary": history["spend"],
+            "unpriced": history["unpriced"],
         }
     )
     r_score = quintile_score(table["recency_days"], higher_is_better=False)
@@ -124,8 +125,10 @@ def rfm_table(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     table["r_score"] = r_score.where(~current, r_score.clip(lower=CURRENT_SCORE))
     once = table["frequency"] <= 1
     table["f_score"] = quintile_score(table["frequency"]).where(~once, 1)
-    table["m_score"] = quintile_score(table["monetary"])
-    fm = np.floor((table["f_score"] + table["m_score"]) / 2 + 0.5).astype(int)
+    table["m_score"] = spend_score(table["monetary"])
+    fm = np.floor((table["f_score"] + table["m_score"]) / 2 + 0.5)
+    # Spend unknown (no amount in the shop's currency): FM is F alone, not a spend of 0.
+    fm = fm.fillna(table["f_score"]).astype(int)
     table["fm_score"] = fm.where(~once, 1)
     table["rfm_code"] = table["r_score"] * 100 + table["f_score"] * 10 + table["m_score"]
     table["segment"] = [
@@ -135,6 +138,14 @@ def rfm_table(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         )
     ]
     return table.reset_index()[columns]
+
+
+def spend_score(spend: pd.Series) -> pd.Series:
+    """M 1-5 by quintile among the customers whose spend is known; none (<NA>) for one of
+    unknown spend, who is left out of the ranks rather than ranked lowest as 0."""
+    known = spend.dropna()
+    scores = quintile_score(known) if len(known) else known.astype(int)
+    return scores.reindex(spend.index).astype("Int64")
 
 
 def on_schedule(
@@ -147,7 +158,7 @@ def on_schedule(
     habit yet, nor is one beside a break)."""
     history = order_history(orders, as_of) if history is None else history
     as_of = pd.Timestamp(as_of)
-    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of  # days on its clock
     counted = counted_orders(orders, as_of)
     ago = days_since(counted["ordered_at"], as_of).rename("ago")
     days = pd.concat([counted["contact_id"], ago], axis=1).drop_duplicates()
