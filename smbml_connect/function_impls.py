@@ -25,7 +25,7 @@ from smbml_connect.analytics.forecast.models import warm_up
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES, RegularSeries, regularise
 from smbml_connect.analytics.leads.scoring import LeadScorer, parse_target
 from smbml_connect.analytics.pricing.suggest import Guardrails, price_grid, suggest_price
-from smbml_connect.business_zone import day_end
+from smbml_connect.business_zone import day_end, zone_named
 from smbml_connect.cell_values import (
     CellError,
     as_number,
@@ -670,10 +670,18 @@ def leadscore_of(email_or_id: Any, scores: pd.DataFrame | None) -> Result:
             "score": [round(float(row["value"]))],  # stored as 0-100 already
             "tier": [row["label"]],
             "reasons": ["; ".join(row["reasons"])],
-            "scored at": [pd.Timestamp(row["scored_at"])],
+            "scored at": [_on_business_clock(row["scored_at"], row.get("zone"))],
         }
     )
     return frame, []
+
+
+def _on_business_clock(stamp: Any, zone: Any) -> pd.Timestamp:
+    """A stored instant (UTC) as the business's clock showed it, without a zone, as the
+    workbook shows every time ("Trained at 15:57 US/Eastern time", not UTC's 20:57)."""
+    when = pd.Timestamp(stamp)
+    when = when.tz_localize("UTC") if when.tzinfo is None else when
+    return when.tz_convert(zone_named(str(zone)) if zone else "UTC").tz_localize(None)
 
 
 def price(

@@ -417,8 +417,16 @@ class FunctionContext:
                     emails, how="left", left_on="entity_id", right_on="contact_id"
                 )
                 merged["email"] = merged["email"].astype("string").fillna("")
+                merged["zone"] = _run_zones(store, merged["run_id"])
                 self._scores = (newest, merged)
             return self._scores[1]
+
+
+def _run_zones(store: Any, run_ids: pd.Series) -> pd.Series:
+    """The business's clock of each run (its source's zone, as the run kept it; UTC where
+    none was kept): "scored at" is shown on it, as every time in the workbook is."""
+    runs, zones = store.run_sources(), store.zones()
+    return run_ids.map(runs).map(zones).fillna("UTC").astype(str)
 
 
 DEFAULT_CONTEXT = FunctionContext()

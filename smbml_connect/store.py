@@ -963,6 +963,11 @@ class Store:
         )
         return {str(r[0]): str(r[1]) for r in rows}
 
+    def run_sources(self) -> dict[int, str]:
+        """run_id -> the source it read: whose zone (`zones`) its times are on."""
+        rows = self._conn.execute("SELECT run_id, source FROM runs")
+        return {int(r[0]): str(r[1]) for r in rows}
+
     def keep_zone(self, source: str, zone: str, read_again: bool = False) -> None:
         """Note ``zone`` as the one ``source``'s times are read in; ``read_again`` drops
         its tables' cursors in the same transaction, so the next pull reads every record

@@ -1054,3 +1054,39 @@ def test_a_yen_amount_is_written_in_whole_yen_as_the_workbook_shows_it(hub, stor
         records = [emulator.state.objects["contacts"][i].properties for i in ids]
         assert [r["smbml_value_12m"] for r in records] == shown
         assert [r["smbml_churn_risk"] for r in records] == ["99.9", "12.3", "50", "4.5"]
+
+
+def test_an_existing_propertys_description_is_brought_up_to_date_unless_someone_rewrote_it(
+    hub, store
+) -> None:
+    """Churn risk was described as "Chance this customer has stopped buying" while it held
+    the chance of no purchase in the next 12 months; a property made by that version kept
+    the words, since only an amount's currency was ever rewritten."""
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:20]
+    _scores(store, ids, [float(i) for i in range(20)])
+    run = store.start_run("test", "hubspot")
+    store.write_outputs("scores", run, pd.DataFrame([
+        {"entity": "contact", "entity_id": c, "model": "churn_risk", "value": 0.56, "label": "Medium",
+         "reasons": [], "model_version": "v1", "scored_at": SCORED} for c in ids
+    ]))  # fmt: skip
+    store.finish_run(run, "ok", {}, None)
+    HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    prop = emulator.state.properties["contacts"]["smbml_churn_risk"]
+    assert "no purchase" not in prop["description"]  # the words say it plainly
+    assert "buys nothing in the next 12 months" in prop["description"]
+    assert "Not the chance they have already stopped buying" in prop["description"]
+    wanted = prop["description"]
+    # As the older version left it: its words on HubSpot, and no value changed since.
+    prop["description"] = (
+        "Chance this customer has stopped buying, in percent. Written by smbml_connect."
+    )
+    push = HubSpotDestination(make_api(emulator), properties=crm_properties())
+    assert push.publish(None, store).written == 0
+    assert emulator.state.properties["contacts"]["smbml_churn_risk"]["description"] == wanted
+    emulator.state.properties["contacts"]["smbml_churn_risk"]["description"] = "Ask Sam first."
+    HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    assert (
+        emulator.state.properties["contacts"]["smbml_churn_risk"]["description"] == "Ask Sam first."
+    )

@@ -5,6 +5,7 @@ times and descriptions a CRM user or a worksheet cell shows."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import numpy as np
@@ -18,11 +19,13 @@ from smbml_connect.analytics.customers.clusters import (
     customer_features,
 )
 from smbml_connect.business_zone import day_end
-from smbml_connect.functions import call
+from smbml_connect.function_impls import leadscore_of
+from smbml_connect.functions import FunctionContext, call
 from smbml_connect.order_currencies import amounts_in
 from smbml_connect.steps.base import StepContext
 from smbml_connect.steps.customers import churn_value_step
 from smbml_connect.steps.segments import rfm_step
+from smbml_connect.store import Store
 
 SYDNEY = "Australia/Sydney"
 
@@ -208,3 +211,23 @@ def test_customer_value_says_unknown_spend_and_why_orders_have_no_amount(kiwi_sh
     assert said and said[1] == said[2]
     counted = t["orders"][t["orders"]["contact_id"].isin(kiwis)]
     assert int(said[1].replace(",", "")) <= len(counted)
+
+
+def test_leadscore_of_shows_scored_at_on_the_business_clock(tmp_path):
+    """The Lead model tab said "Trained at 15:57 US/Eastern time" while LEADSCORE_OF gave
+    20:57, UTC unlabelled; in Sydney the date itself changed."""
+    with Store(tmp_path / "store.sqlite") as store:
+        store.keep_zone("hubspot", "Australia/Sydney")
+        run = store.start_run("run", "hubspot")
+        store.upsert("contacts", pd.DataFrame({"contact_id": ["7"], "email": ["ugo@post.example"]}))
+        store.write_outputs("scores", run, pd.DataFrame([{
+            "entity": "contact", "entity_id": "7", "model": "lead_score", "value": 71.0,
+            "label": "B", "reasons": ["Came from a referral"], "model_version": "v1",
+            "scored_at": pd.Timestamp("2026-12-07 20:57:24", tz="UTC"),
+        }]))  # fmt: skip
+        store.finish_run(run, "ok", {}, None)
+    context = FunctionContext(store_path=tmp_path / "store.sqlite")
+    frame, _ = leadscore_of("ugo@post.example", context.lead_scores())
+    assert frame["scored at"].iloc[0] == pd.Timestamp("2026-12-08 07:57:24")
+    answer = call("LEADSCORE_OF", ["UGO@post.example"], context)
+    assert answer.value[1][3] == dt.datetime(2026, 12, 8, 7, 57, 24)  # as a cell shows it

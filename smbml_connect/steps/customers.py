@@ -672,6 +672,13 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
     return result
 
 
+# The number held, with its horizon: read as "has stopped buying", a 56% beside an 85%
+# chance still a customer told a rep the odds that the customer had already left.
+CHURN_RISK_MEANS = (
+    "Chance, in percent, that this customer buys nothing in the next 12 months (the "
+    "horizon_days setting; the next season in a shop that sells in one season a year): "
+    "Churn risk on the Customer value tab. Not the chance they have already stopped buying."
+)
 CHURN_VALUE = Step(
     "churn_value", title="Churn risk and customer value", needs=("orders",), personal=True,
     needs_amounts=True, run=churn_value_step, reads=("contacts",),
@@ -680,7 +687,7 @@ CHURN_VALUE = Step(
         tabs=(VALUE_TAB, VALUE_MODEL_TAB),
         properties=(
             CrmProperty("contacts", "smbml_churn_risk", "Churn risk % (SMB ML)", "number",
-                        "number", "Chance this customer has stopped buying, in percent.",
+                        "number", CHURN_RISK_MEANS,
                         "scores", percent_of("contact", "churn_risk")),
             CrmProperty("contacts", "smbml_value_12m", "Expected 12-month value (SMB ML)",
                         "number", "number",

@@ -532,12 +532,18 @@ class HubSpotDestination:
     def _label(
         self, object_type: str, spec: CrmProperty, found: dict[str, Any], currency: str
     ) -> None:
-        """An amount's property says its currency; when the currency changes, so does it."""
+        """A property says what it holds as this version describes it, and an amount's its
+        currency: a description of an older version (churn risk "has stopped buying") or
+        currency is written over. One someone rewrote in HubSpot (no longer ending in our
+        mark) is theirs, and kept; an amount's still gets its currency."""
         wanted = _description(spec, currency)
-        if not spec.money or not currency or found.get("description") == wanted:
+        had = str(found.get("description") or "")
+        if had == wanted:
+            return
+        if not had.endswith(MARK) and had and not (spec.money and currency):
             return
         self.api.json(
-            f"labelling {spec.name} with its currency",
+            f"describing {spec.name}",
             self.api.client.crm.properties.core_api.update,
             object_type,
             spec.name,
