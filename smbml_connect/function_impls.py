@@ -920,9 +920,9 @@ def abtest(conversions_a: Any, visitors_a: Any, conversions_b: Any, visitors_b: 
             "lift": [_finite(r.lift)],
             "lift low (95%)": [_finite(r.lift_lo95)],
             "lift high (95%)": [_finite(r.lift_hi95)],
-            "visitors still needed": [
-                r.visitors_needed if np.isfinite(r.visitors_needed) else None
-            ],
+            # each version's own: a 90/10 holdout's large version may have enough
+            "more visitors on A": [_finite(r.visitors_needed_a)],
+            "more visitors on B": [_finite(r.visitors_needed_b)],
             "verdict": [r.verdict],
         }
     )
@@ -931,7 +931,8 @@ def abtest(conversions_a: Any, visitors_a: Any, conversions_b: Any, visitors_b: 
         "lift": "0.0%",
         "lift low (95%)": "0.0%",
         "lift high (95%)": "0.0%",
-        "visitors still needed": "#,##0",
+        "more visitors on A": "#,##0",
+        "more visitors on B": "#,##0",
     }
     return frame, notes
 
