@@ -187,6 +187,28 @@ def test_bad_order_rows_are_left_out_and_named():
     )
 
 
+def test_a_refund_row_is_named_where_it_went():
+    """A sheet of sales with a refund typed as a negative amount: the customer whose only
+    row was a refund was missing from SEGMENT's answer, and an order a refund took back in
+    full no longer counted, with no note (find56_marketer item 7)."""
+    rows = [("A", "2026-01-05", 120), ("A", "2026-01-10", -120), ("A", "2026-03-01", 40),
+            ("B", "2026-02-01", 60), ("B", "2026-04-01", 60), ("C", "2026-05-20", 30),
+            ("D", "2025-06-01", 80), ("E", "2026-05-01", -25), ("B", "2026-04-20", -15)]  # fmt: skip
+    args = [[[r[0]] for r in rows], [[r[1]] for r in rows], [[r[2]] for r in rows]]
+    result = call("SEGMENT", [*args, "2026-06-01"], fresh())
+    assert result.error is None
+    answered = {row[0]: row for row in result.value[1:]}
+    assert set(answered) == {"A", "B", "C", "D"}
+    assert answered["A"][3:5] == [1, 40.0] and answered["B"][3:5] == [2, 105.0]
+    assert result.notes[:4] == (
+        "row 1: A's order of 2026-01-05 (120.00) was refunded in full, so it is not counted",
+        "row 2, amounts: -120.00 is a refund, taken off A's earlier orders",
+        "row 8, amounts: -25.00 is a refund with no earlier order of E to take it off, so it "
+        "was left out",
+        "row 9, amounts: -15.00 is a refund, taken off B's earlier orders",
+    )
+
+
 def _exact_prob_b_beats_a(ca: int, na: int, cb: int, nb: int) -> float:
     """Evan Miller's closed form for Beta(1,1) priors."""
     a_a, b_a, a_b, b_b = ca + 1, na - ca + 1, cb + 1, nb - cb + 1
