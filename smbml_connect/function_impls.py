@@ -60,6 +60,7 @@ from smbml_connect.excel_ets import (
 from smbml_connect.layouts import total_row_label
 from smbml_connect.money_words import THREE_DECIMALS
 from smbml_connect.result_cache import ResultCache, input_hash
+from smbml_connect.sales import REFUNDED, refunds, why_not_sale
 from smbml_connect.schema import money_mark
 
 __all__ = [
@@ -279,6 +280,39 @@ def _orders(customer_ids: Any, order_dates: Any, amounts: Any) -> tuple[pd.DataF
     return orders, notes
 
 
+def _refund_notes(orders: pd.DataFrame, when: pd.Timestamp) -> list[str]:
+    """One line per row up to ``when`` that is not counted as typed, as `rfm_table` and
+    the value model count (``sales.refunds``): a negative amount is a refund, taken off the
+    customer's earlier orders, or left out when they have none; an order a later refund
+    took back in full is no order. A customer whose one row was a refund was missing from
+    the answer, unsaid (find56_marketer item 7)."""
+    back = refunds(orders)
+    whole = why_not_sale(orders).eq(REFUNDED).to_numpy()
+    shown = orders["ordered_at"].le(when).to_numpy()
+    notes = []
+    for at, row in enumerate(orders.itertuples()):
+        if not shown[at]:
+            continue
+        who, amount = row.contact_id, f"{row.total:,.2f}"
+        credit, left = back.credit.iloc[at], back.unmatched.iloc[at]
+        if credit > 0 and left <= 0:
+            notes.append(f"row {row.Index + 1}, amounts: {amount} is a refund, taken off "
+                         f"{who}'s earlier orders")  # fmt: skip
+        elif credit > left:
+            notes.append(f"row {row.Index + 1}, amounts: {amount} is a refund larger than "
+                         f"{who}'s earlier orders: {credit - left:,.2f} taken off them, "
+                         f"{left:,.2f} left out")  # fmt: skip
+        elif credit > 0:
+            notes.append(f"row {row.Index + 1}, amounts: {amount} is a refund with no earlier "
+                         f"order of {who} to take it off, so it was left out")  # fmt: skip
+        elif whole[at]:
+            notes.append(f"row {row.Index + 1}: {who}'s order of {row.ordered_at:%Y-%m-%d} "
+                         f"({amount}) was refunded in full, so it is not counted")  # fmt: skip
+    if len(notes) > MAX_ROW_NOTES:
+        notes = [*notes[:MAX_ROW_NOTES], f"and {len(notes) - MAX_ROW_NOTES} more refund rows"]
+    return notes
+
+
 def _as_of(value: Any, orders: pd.DataFrame) -> tuple[pd.Timestamp, list[str]]:
     """The moment to measure from, and notes: the orders after it (left out), and "as of"."""
     cell = single(value, "as_of")
@@ -318,6 +352,7 @@ _TIME = re.compile(r"\d:\d{2}|\d\s*[ap]\.?m\b|[0-9]T[0-9]", re.IGNORECASE)
 def segment(customer_ids: Any, order_dates: Any, amounts: Any, as_of: Any = None) -> Result:
     orders, notes = _orders(customer_ids, order_dates, amounts)
     when, later = _as_of(as_of, orders)
+    notes += _refund_notes(orders, when)
     table = rfm_table(orders, when)
     frame = pd.DataFrame(
         {
@@ -335,6 +370,7 @@ def segment(customer_ids: Any, order_dates: Any, amounts: Any, as_of: Any = None
 def churn(customer_ids: Any, order_dates: Any, amounts: Any, as_of: Any = None) -> Result:
     orders, notes = _orders(customer_ids, order_dates, amounts)
     when, later = _as_of(as_of, orders)
+    notes += _refund_notes(orders, when)
     model = CustomerValueModel().fit(orders, when)
     table = model.predict(365)
     frame = pd.DataFrame(
@@ -928,9 +964,9 @@ def abtest(conversions_a: Any, visitors_a: Any, conversions_b: Any, visitors_b: 
             "lift": [_finite(r.lift)],
             "lift low (95%)": [_finite(r.lift_lo95)],
             "lift high (95%)": [_finite(r.lift_hi95)],
-            "visitors still needed": [
-                r.visitors_needed if np.isfinite(r.visitors_needed) else None
-            ],
+            # each version's own: a 90/10 holdout's large version may have enough
+            "more visitors on A": [_finite(r.visitors_needed_a)],
+            "more visitors on B": [_finite(r.visitors_needed_b)],
             "verdict": [r.verdict],
         }
     )
@@ -939,7 +975,8 @@ def abtest(conversions_a: Any, visitors_a: Any, conversions_b: Any, visitors_b: 
         "lift": "0.0%",
         "lift low (95%)": "0.0%",
         "lift high (95%)": "0.0%",
-        "visitors still needed": "#,##0",
+        "more visitors on A": "#,##0",
+        "more visitors on B": "#,##0",
     }
     return frame, notes
 

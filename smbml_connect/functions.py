@@ -284,8 +284,8 @@ REGISTRY: dict[str, WorksheetFunction] = {
         ),
         WorksheetFunction(
             "ABTEST",
-            "Chance version B beats A, the lift with a 95% range, and the visitors still "
-            "needed per version.",
+            "Chance version B beats A, the lift with a 95% range, and the visitors each "
+            "version still needs.",
             (
                 Arg("conversions_a", "Conversions of version A", range=False, type="number"),
                 Arg("visitors_a", "Visitors of version A", range=False, type="number"),
@@ -298,7 +298,8 @@ REGISTRY: dict[str, WorksheetFunction] = {
                 "lift",
                 "lift low (95%)",
                 "lift high (95%)",
-                "visitors still needed",
+                "more visitors on A",
+                "more visitors on B",
                 "verdict",
             ),
             "one",

@@ -139,6 +139,10 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "category": ["product category", "type", "product type", "group", "department"],
         "on_sale": list(ON_SALE_HEADERS),  # "Status" archived, "Active" FALSE (sale_flags)
         "gift_card": ["is gift card", "giftcard"],
+        # the product a variant (size, colour) belongs to: Google Merchant's item group id,
+        # WooCommerce's "Parent", a Shopify-like handle
+        "variant_of": ["parent", "parent sku", "parent id", "parent product", "item group id",
+                       "handle", "product handle"],
     },
     "associations": {
         "from_type": ["from type", "object type"], "from_id": ["from id", "object id"],

@@ -182,7 +182,8 @@ TABLES: dict[str, TableSpec] = {
             ("product_id",),
             _cols(
                 "product_id:str! name:str price:float unit_cost:float category:str "
-                "archived_at:datetime on_sale:bool gift_card:bool"
+                "archived_at:datetime on_sale:bool gift_card:bool variant_of:str variant:str "
+                "in_stock:bool"
             ),
         ),
         TableSpec(

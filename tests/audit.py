@@ -29,7 +29,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 
-from smbml_connect.analytics.customers.recommend import off_sale
+from smbml_connect.analytics.customers.recommend import not_a_next_product, off_sale
 from smbml_connect.analytics.forecast.seasonality import check_seasonality
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.analytics.leads.deals import NO_CLOSE_DATE
@@ -1531,7 +1531,11 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
     suggest 10 products to the customers who had refunded them. Nor one no one buys any
     more (`off_sale`): an explorer's shop suggested a poster archived a year before. Nor
     a product the list marks a gift card (Shopify's "Gift Card" column), whatever its
-    name: a "Geschenkkarte" was suggested 22 times in a shop of 30 customers."""
+    name: a "Geschenkkarte" was suggested 22 times in a shop of 30 customers. Nor one the
+    list says cannot be ordered (`in_stock` no: Shopify's stock 0 with policy deny): an
+    out-of-stock cap was suggested to 70 of 300. Nor is a gift card, a free product or a
+    sold-out one the reason ("Often bought with Sticker", a free sticker in every first
+    order, was the reason for half of a shop's suggestions)."""
     orders, lines = out.store.get("orders"), out.store.get("order_lines")
     if orders is None or lines is None or orders.empty or lines.empty:
         return
@@ -1558,12 +1562,28 @@ def check_suggestions(out: Outputs, tally: Tally) -> None:
     if products is not None and "gift_card" in products.columns:
         marked = products["gift_card"].astype("boolean").eq(True).fillna(False).to_numpy()
         gift_cards = set(products.loc[marked, "product_id"].astype(str))
+    sold_out: set[str] = set()
+    if products is not None and "in_stock" in products.columns:
+        flag = products["in_stock"].astype("boolean").eq(False).fillna(False).to_numpy()
+        sold_out = set(products.loc[flag, "product_id"].astype(str))
+    no_reason = gift_cards | not_a_next_product(products, lines)
+    named = {} if products is None else dict(zip(products["product_id"].astype(str),
+                                                 products["name"].astype(str), strict=True))  # fmt: skip
+    no_reason_names = {f"Often bought with {named.get(p, p)}" for p in no_reason}
     shown = [(f"workbook {t!r}", _tab_frame(r)) for t, r in out.workbook.items()]
     shown += [(f"sheets {t!r}", f) for t, f in out.sheets.items()]
     for where, frame in shown:
         if frame is None or not {"contact_id", "rank", "product_id"} <= set(frame.columns):
             continue
         frame = frame.dropna(subset=["contact_id", "product_id"])
+        for contact, product in zip(frame["contact_id"], frame["product_id"], strict=True):
+            tally.check("no product suggested that cannot be ordered",
+                        str(product) not in sold_out,
+                        f"{where}: {product} to {contact}, out of stock (policy deny)")  # fmt: skip
+        for contact, reason in zip(frame["contact_id"], frame.get("reason", []), strict=False):
+            tally.check("no gift card or free product given as a reason",
+                        str(reason) not in no_reason_names,
+                        f"{where}: {reason!r} to {contact}")  # fmt: skip
         for contact, product in zip(frame["contact_id"], frame["product_id"], strict=True):
             tally.check("no product suggested to who returned it",
                         (str(contact), str(product)) not in sent_back,

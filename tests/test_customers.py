@@ -692,3 +692,100 @@ def test_a_clusters_rhythm_follows_its_median_gap(gap: float, words: str):
         }
     )
     assert _rhythm(part).endswith(words)
+
+
+def _apparel_shop() -> dict[str, pd.DataFrame]:
+    """A clothing shop as Shopify lists it: a tee in S/M/L x Blue/Black/White and a hoodie
+    in S/M/L (variants of one product each), socks and a cap, a free sticker in every
+    first order. 80 customers, each keeping to one size; most buy a tee or two, some the
+    hoodie in their size, socks or the cap. The cap is out of stock with policy deny."""
+    rng = np.random.default_rng(56)
+    sizes, colours = ["S", "M", "L"], ["Blue", "Black", "White"]
+    products = [(f"TEE-{s}-{c[:3].upper()}", f"Organic Tee - {s} / {c}", 25.0, "organic-tee",
+                 f"{s} / {c}", True) for s in sizes for c in colours]  # fmt: skip
+    products += [(f"HOO-{s}", f"Hoodie - {s}", 60.0, "hoodie", s, True) for s in sizes]
+    products += [("SOCK", "Socks 3-pack", 12.0, "socks", None, True),
+                 ("CAP", "Dad Cap", 20.0, "cap", None, False),
+                 ("STK", "Sticker", 0.0, "sticker", None, True)]  # fmt: skip
+    price = {p[0]: p[2] for p in products}
+    orders, lines = [], []
+    start = pd.Timestamp("2025-09-01 10:00")
+    for i in range(80):
+        size = sizes[i % 3]
+        shirts = [f"TEE-{size}-{c[:3].upper()}" for c in rng.permutation(colours)]
+        for k in range(int(rng.integers(1, 4))):
+            basket = [shirts[k]] if k < 2 else []
+            basket += [p for p, chance in ((f"HOO-{size}", 0.3), ("SOCK", 0.4), ("CAP", 0.25))
+                       if rng.random() < chance]  # fmt: skip
+            basket = (basket or [shirts[0]]) + (["STK"] if k == 0 else [])
+            day = start + pd.Timedelta(days=int(rng.integers(0, 240)) + 40 * k)
+            total = sum(price[p] for p in basket)
+            orders.append((f"o{i}-{k}", f"c{i}", day, total, "paid"))
+            lines.extend((f"o{i}-{k}", n, p, 1.0, price[p]) for n, p in enumerate(basket))
+    return {
+        "orders": pd.DataFrame(
+            orders, columns=["order_id", "contact_id", "ordered_at", "total", "status"]
+        ),
+        "order_lines": pd.DataFrame(
+            lines, columns=["order_id", "line_no", "product_id", "quantity", "unit_price"]
+        ),
+        "contacts": pd.DataFrame(
+            {"contact_id": [f"c{i}" for i in range(80)], "first_name": "Ana", "last_name": "Ruiz"}
+        ),
+        "products": pd.DataFrame(
+            products,
+            columns=["product_id", "name", "price", "variant_of", "variant", "in_stock"],
+        ),
+    }
+
+
+def test_no_other_size_of_what_a_customer_has_no_free_reason_and_nothing_sold_out():
+    """A size-S customer who had the tee in S in every colour was offered it in M, "Often
+    bought with Sticker" (a $0 sticker in every first order) was the reason for half of
+    all suggestions, and an out-of-stock cap was suggested to 70 (find56_marketer items 2
+    and 4)."""
+    tables = _apparel_shop()
+    as_of = pd.Timestamp("2026-06-01", tz="UTC")
+    result = next_product_step(tables, StepContext(as_of=as_of))
+    picks = result.sheets["Next products"]
+    assert len(picks) and "CAP" not in set(picks["product_id"])
+    assert not picks["reason"].str.contains("Sticker").any()
+    listed = tables["products"].set_index("product_id")
+    bought = purchases_by_customer(tables["orders"], tables["order_lines"], as_of)
+    own = bought.groupby("contact_id")["product_id"].agg(set)
+    third_colour = 0
+    for row in picks.itertuples(index=False):
+        family = listed.loc[row.product_id, "variant_of"]
+        mine = [p for p in own[row.contact_id] if listed.loc[p, "variant_of"] == family]
+        if not mine:
+            continue
+        # only another colour, in the size the customer keeps to, of a tee they took in
+        # two colours already
+        size = listed.loc[row.product_id, "variant"].split(" / ")[0]
+        assert {listed.loc[p, "variant"].split(" / ")[0] for p in mine} == {size}, row
+        assert len({listed.loc[p, "variant"].split(" / ")[1] for p in mine}) >= 2, row
+        third_colour += 1
+    assert third_colour  # the exception is used, not only the rule
+    words = " ".join(p for s in result.sections for p in s.paragraphs)
+    assert "Not suggested while out of stock: Dad Cap" in words
+
+
+def test_often_bought_with_only_where_buying_one_makes_the_other_likelier():
+    """Books bought independently: "Often bought with Book 11" was said where Book 11's
+    buyers bought the suggestion less often than everyone else (find56_marketer item 6)."""
+    rng = np.random.default_rng(6)
+    rows = [(f"c{i}", f"B{b}") for i in range(300) for b in range(12) if rng.random() < 0.15]
+    purchases = pd.DataFrame(rows, columns=["contact_id", "product_id"]).assign(
+        ordered_at=pd.Timestamp("2026-01-01", tz="UTC"), order_id="o"
+    )
+    model = CoPurchaseRecommender().fit(purchases)
+    picks = model.recommend(3)
+    who = purchases.groupby("product_id")["contact_id"].agg(set)
+    everyone = set(purchases["contact_id"])
+    linked = picks[picks["reason"].str.startswith("Often bought with ")]
+    assert len(linked)
+    for row in linked.itertuples(index=False):
+        because = who[row.reason.removeprefix("Often bought with ")]
+        with_it = len(who[row.product_id] & because) / len(because)
+        without = len(who[row.product_id] - because) / len(everyone - because)
+        assert with_it > without, row

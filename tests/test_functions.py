@@ -127,10 +127,10 @@ def test_identical_calls_are_computed_once_even_when_concurrent(monkeypatch):
 
 def test_cache_is_bounded_by_cells_too():
     context = FunctionContext()
-    context.cache.max_weight = 20  # an ABTEST answer is 12 cells
+    context.cache.max_weight = 20  # an ABTEST answer is 14 cells
     call("ABTEST", [1, 100, 5, 100], context)
     call("ABTEST", [2, 100, 5, 100], context)
-    assert len(context.cache) == 1 and context.cache.weight == 12
+    assert len(context.cache) == 1 and context.cache.weight == 14
     assert call("ABTEST", [2, 100, 5, 100], context).cached
 
 
@@ -187,6 +187,28 @@ def test_bad_order_rows_are_left_out_and_named():
     )
 
 
+def test_a_refund_row_is_named_where_it_went():
+    """A sheet of sales with a refund typed as a negative amount: the customer whose only
+    row was a refund was missing from SEGMENT's answer, and an order a refund took back in
+    full no longer counted, with no note (find56_marketer item 7)."""
+    rows = [("A", "2026-01-05", 120), ("A", "2026-01-10", -120), ("A", "2026-03-01", 40),
+            ("B", "2026-02-01", 60), ("B", "2026-04-01", 60), ("C", "2026-05-20", 30),
+            ("D", "2025-06-01", 80), ("E", "2026-05-01", -25), ("B", "2026-04-20", -15)]  # fmt: skip
+    args = [[[r[0]] for r in rows], [[r[1]] for r in rows], [[r[2]] for r in rows]]
+    result = call("SEGMENT", [*args, "2026-06-01"], fresh())
+    assert result.error is None
+    answered = {row[0]: row for row in result.value[1:]}
+    assert set(answered) == {"A", "B", "C", "D"}
+    assert answered["A"][3:5] == [1, 40.0] and answered["B"][3:5] == [2, 105.0]
+    assert result.notes[:4] == (
+        "row 1: A's order of 2026-01-05 (120.00) was refunded in full, so it is not counted",
+        "row 2, amounts: -120.00 is a refund, taken off A's earlier orders",
+        "row 8, amounts: -25.00 is a refund with no earlier order of E to take it off, so it "
+        "was left out",
+        "row 9, amounts: -15.00 is a refund, taken off B's earlier orders",
+    )
+
+
 def _exact_prob_b_beats_a(ca: int, na: int, cb: int, nb: int) -> float:
     """Evan Miller's closed form for Beta(1,1) priors."""
     a_a, b_a, a_b, b_b = ca + 1, na - ca + 1, cb + 1, nb - cb + 1
@@ -210,8 +232,53 @@ def test_ab_test_matches_the_closed_form(ca, na, cb, nb):
 def test_ab_test_visitors_needed_follows_the_power_formula():
     # 10% vs 12%: the textbook answer (two-sided 5%, 80% power) is 3,841 per group.
     result = ab_test(10, 100, 12, 100)
-    assert result.visitors_needed == pytest.approx(3841 - 100, abs=2)
-    assert "Too early" in result.verdict
+    assert result.visitors_needed_a == result.visitors_needed_b == pytest.approx(3841 - 100, abs=2)
+    assert "Too early" in result.verdict and "3,741 more visitors per version" in result.verdict
+
+
+def _enough_by_scipy(p_big: float, p_small: float, n_big: float, n_small: float) -> bool:
+    """The power of the two-proportion z test (5% two-sided) at these sizes, pooled rate
+    under no difference (Fleiss), reaches 80%: computed here from scipy's normal."""
+    from scipy.stats import norm
+
+    pooled = (n_big * p_big + n_small * p_small) / (n_big + n_small)
+    null_se = np.sqrt(pooled * (1 - pooled) * (1 / n_big + 1 / n_small))
+    se = np.sqrt(p_big * (1 - p_big) / n_big + p_small * (1 - p_small) / n_small)
+    power = norm.cdf((abs(p_big - p_small) - norm.ppf(0.975) * null_se) / se)
+    return bool(power >= 0.8)
+
+
+@pytest.mark.parametrize(
+    ("ca", "na", "cb", "nb", "short"),
+    [(450, 9000, 62, 1000, "b"), (50, 1000, 600, 10000, "a"), (1000, 20000, 60, 1000, "b")],
+)
+def test_ab_test_with_unequal_versions_asks_each_version_for_its_own_visitors(
+    ca, na, cb, nb, short
+):
+    """A 90/10 holdout (9,000 and 1,000) was asked "4,762 more visitors per version", where
+    about 3,100 more on the small version alone reach the power, and a version already
+    holding 10,000 was asked for 7,158 more (find56_marketer item 5)."""
+    result = ab_test(ca, na, cb, nb)
+    more = {"a": result.visitors_needed_a, "b": result.visitors_needed_b}
+    has = "a" if short == "b" else "b"
+    assert more[has] == 0 and more[short] > 0
+    big, small = (na, nb) if short == "b" else (nb, na)
+    p_big, p_small = (ca / na, cb / nb) if short == "b" else (cb / nb, ca / na)
+    assert _enough_by_scipy(p_big, p_small, big, small + more[short])
+    assert not _enough_by_scipy(p_big, p_small, big, small + more[short] - 1)
+    words = f"about {more[short]:,.0f} more visitors needed on {short.upper()}"
+    assert words in result.verdict and f"{has.upper()} has enough" in result.verdict
+    cells = call("ABTEST", [ca, na, cb, nb], fresh()).value
+    row = dict(zip(cells[0], cells[1], strict=True))
+    assert (row["more visitors on A"], row["more visitors on B"]) == (more["a"], more["b"])
+
+
+def test_ab_test_already_big_enough_for_its_split_is_called():
+    """1,000 and 1,200 visitors reach the power for 10% against 6.7% as they stand: no
+    version needs more, whatever an even split of that size would have asked."""
+    result = ab_test(100, 1000, 80, 1200)
+    assert result.visitors_needed_a == result.visitors_needed_b == 0
+    assert result.verdict.startswith("A is better (")
 
 
 def test_leadscore_of_reads_the_latest_synced_scores(tmp_path, business):
@@ -536,12 +603,12 @@ def test_ab_test_calls_no_winner_before_the_visitors_it_needs():
     # that lift needs about 2,000 a version; stopped at the first 95%, a test checked daily
     # calls a winner that is not one far more often than 1 time in 20.
     early = ab_test(120, 1000, 150, 1000)
-    assert early.prob_b_beats_a > 0.95 and early.visitors_needed > 0
+    assert early.prob_b_beats_a > 0.95 and early.visitors_needed_a > 0
     assert early.verdict.startswith("B leads (97.5% sure so far)")
-    assert f"{early.visitors_needed:,.0f} more visitors" in early.verdict
+    assert f"{early.visitors_needed_a:,.0f} more visitors per version" in early.verdict
     # the same rates on the visitors the plan asked for: now it is called
     done = ab_test(360, 3000, 450, 3000)
-    assert done.visitors_needed == 0
+    assert done.visitors_needed_a == done.visitors_needed_b == 0
     assert done.verdict.startswith("B is better (") and "sure)" in done.verdict
     # A ahead reads the same way round, and the chance is written as its cell shows it
     behind = ab_test(150, 1000, 120, 1000)
@@ -565,7 +632,7 @@ def test_ab_test_with_no_conversions_anywhere_calls_no_winner():
     cells = call("ABTEST", [0, 1000, 0, 10], FunctionContext())
     assert cells.error is None
     assert cells.value[1][:4] == [None, None, None, None]
-    assert cells.value[1][5] == "No conversions yet on either version"
+    assert cells.value[1][6] == "No conversions yet on either version"
 
 
 def _signed_up(table: list[list], start: dt.datetime, seed: int = 3) -> list[list]:

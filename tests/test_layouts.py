@@ -958,3 +958,40 @@ def test_a_discount_code_on_the_whole_shopify_order_is_taken_off_its_lines(tmp_p
         ("#1", 1): 0.2, ("#1", 2): 0.2, ("#2", 1): 0.0, ("#3", 1): 0.28, ("#3", 2): 0.1,
         ("#4", 1): 1.0, ("#5", 1): 0.2, ("#5", 2): 0.0,
     }  # fmt: skip
+
+
+def test_a_shopify_products_export_says_what_cannot_be_ordered_and_which_variants_are_one(
+    tmp_path: Path,
+):
+    """Shopify's stock at 0 with inventory policy "deny" cannot be ordered, and an
+    out-of-stock cap was suggested to 70 customers; the handle ties a tee's sizes and
+    colours together, and none of it was read (find56_marketer items 2 and 4)."""
+    head = ("Handle,Title,Option1 Name,Option1 Value,Option2 Name,Option2 Value,Variant SKU,"
+            "Variant Inventory Tracker,Variant Inventory Qty,Variant Inventory Policy,"
+            "Variant Price,Cost per item,Status\n")  # fmt: skip
+    (tmp_path / "products_export_1.csv").write_text(
+        head
+        + "organic-tee,Organic Tee,Size,S,Color,Blue,TEE-S-BLU,shopify,4,deny,25.00,8,active\n"
+        + "organic-tee,,,M,,Blue,TEE-M-BLU,shopify,0,deny,25.00,8,\n"
+        + "organic-tee,,,L,,Blue,TEE-L-BLU,shopify,0,continue,25.00,8,\n"
+        + "dad-cap,Dad Cap,Title,Default Title,,,CAP,,0,deny,20.00,5,active\n"
+        + "tote,Canvas Tote,Title,Default Title,,,TOTE,shopify,-2,deny,15.00,5,active\n",
+        encoding="utf-8",
+    )
+    rows = load(tmp_path)["products"].clean.set_index("product_id")
+    assert rows["in_stock"].to_dict() == {
+        "TEE-S-BLU": True, "TEE-M-BLU": False, "TEE-L-BLU": True, "CAP": True, "TOTE": False,
+    }  # fmt: skip
+    assert rows.loc["TEE-M-BLU", ["variant_of", "variant"]].tolist() == ["organic-tee", "M / Blue"]
+    assert pd.isna(rows.loc["CAP", "variant"]) and rows.loc["CAP", "variant_of"] == "dad-cap"
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    (newer / "products_export_1.csv").write_text(
+        "Title,URL handle,Status,SKU,Option1 name,Option1 value,Price,Cost per item,"
+        "Inventory tracker,Inventory quantity,Continue selling when out of stock\n"
+        "Organic Tee,organic-tee,active,TEE-M-NV,Size,M,18.00,7.00,shopify,0,DENY\n"
+        ",organic-tee,,TEE-L-NV,,L,18.00,7.00,shopify,0,CONTINUE\n",
+        encoding="utf-8",
+    )
+    rows = load(newer)["products"].clean.set_index("product_id")
+    assert rows["in_stock"].to_dict() == {"TEE-M-NV": False, "TEE-L-NV": True}

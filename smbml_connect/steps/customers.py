@@ -539,6 +539,15 @@ def _off_sale_words(retired: set[str], names: Mapping[str, str]) -> str:
     )
 
 
+def _sold_out(products: pd.DataFrame) -> set[str]:
+    """Products the shop's own list says cannot be ordered now (`in_stock` no: Shopify's
+    stock at 0 with its inventory policy "deny"): suggested to no one until they are back."""
+    if "in_stock" not in products.columns:
+        return set()
+    flag = products["in_stock"].astype("boolean").eq(False).fillna(False).to_numpy()
+    return set(products.loc[flag, "product_id"].astype(str))
+
+
 def _nothing_to_suggest(model: CoPurchaseRecommender, left_out: set[str]) -> str:
     """Why no customer got a suggestion, in the shop's own counts: where no product has
     `MIN_SHARED_BUYERS` buyers, that (a shop of 12 customers each buying one of 6
@@ -585,17 +594,22 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
         str(k): str(v)
         for k, v in products.dropna(subset=["name"]).set_index("product_id")["name"].items()
     }
+    # Gift cards and free products (samples) are no one's next purchase, nor what one is
+    # "often bought with": a $0 sticker in every first order was the reason given for half
+    # of a shop's suggestions, though it says nothing of what goes with what.
+    free = not_a_next_product(products, tables["order_lines"])
+    purchases = purchases[~purchases["product_id"].isin(list(free))]
     model = CoPurchaseRecommender().fit(purchases)
     sold = context.sold if context.sold is not None else purchases
     retired = off_sale(sold, context.as_of, tables.get("products"))
     _not_stale(tables["orders"], context.as_of, bool(set(model.products_) - retired))
-    # Gift cards and free products (samples) still link what is bought together, but are
-    # no one's next purchase.
-    unsuggested = not_a_next_product(products, tables["order_lines"]) - retired
-    picks = model.recommend(3, names, never=returned, retired=retired | unsuggested)
+    unsuggested = free - retired
+    sold_out = _sold_out(products) - retired - unsuggested
+    left_out = retired | unsuggested | sold_out
+    picks = model.recommend(3, names, never=returned, retired=left_out, variants=products)
     if picks.empty:
         raise NotEnoughDataError(
-            _nothing_to_suggest(model, retired | unsuggested)
+            _nothing_to_suggest(model, left_out)
             + (f" ({_off_sale_words(retired, names)})" if retired else "")
         )
     result = StepResult()
@@ -618,10 +632,14 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
         NEXT_TAB,
         NEXT_TAB.select(shown),
         "Up to three products each customer has not bought yet, from what people who bought "
-        f"the same things also bought (by {MIN_SHARED_BUYERS} or more of the same customers); "
-        "best sellers where there is no such signal. A product the customer returned is never "
-        "suggested to them, nor a gift card or voucher, a free product (never sold at a "
-        "price), or one not for sale "
+        f"the same things also bought (by {MIN_SHARED_BUYERS} or more of the same customers, "
+        "and more often than other customers did); best sellers where there is no such "
+        "signal. A product the customer returned is never suggested to them, nor another "
+        "size or colour of a product they bought (only another value of an option they "
+        "already bought several of, such as a third colour), nor a gift card or voucher or a "
+        "free product (never sold at a price; neither is a reason either), one out of stock "
+        "that the shop does not sell out of stock (Shopify's stock at 0 with inventory "
+        "policy deny), or one not for sale "
         "now (marked so in the products list: archived, a draft, discontinued or inactive; or "
         "bought by no one for 13 weeks, longer than ever before and longer than the whole "
         "shop went without a sale); cancelled orders count as not placed.",
@@ -632,6 +650,13 @@ def next_product_step(tables: Mapping[str, pd.DataFrame], context: StepContext) 
     ]
     if retired:
         paragraphs.append(f"Not suggested: {_off_sale_words(retired, names)}.")
+    if sold_out:
+        shown = sorted(names.get(p, p) for p in sold_out)
+        paragraphs.append(
+            f"Not suggested while out of stock: {', '.join(shown[:5])}"
+            + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+            + " (no stock, and your products list says not to sell them without)."
+        )
     if unsuggested:
         shown = sorted(names.get(p, p) for p in unsuggested)
         paragraphs.append(

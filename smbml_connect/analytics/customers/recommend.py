@@ -215,6 +215,65 @@ def _sold_at_a_price(order_lines: pd.DataFrame | None) -> set[str]:
     return set(highest.index[(highest > 0).to_numpy()])
 
 
+class _Variants:
+    """Which products are variants (sizes, colours) of one product, and which of them a
+    customer would take as new: a variant of a product the customer bought is another
+    size or colour of something they have, not a next product ("you bought the tee in S
+    in every colour; here it is in M"). Only where they already chose several values of
+    an option (tees in three colours, lip balms in two flavours) is another value of that
+    option a suggestion, and then only in the values they kept to for the others (their
+    size): one who bought the same balm in the same flavour every time keeps to it.
+    """
+
+    def __init__(self, products: pd.Index, variants: pd.DataFrame | None) -> None:
+        self.groups = np.full(len(products), -1)
+        self.known = np.zeros(len(products), dtype=bool)
+        self.options: list[np.ndarray] = []
+        if variants is None or variants.empty or "variant_of" not in variants.columns:
+            return
+        listed = variants.dropna(subset=["variant_of"]).drop_duplicates("product_id")
+        listed = listed.set_index(listed["product_id"].astype(str))
+        of = listed["variant_of"].astype(str).reindex(products)
+        sizes = of.map(of.value_counts())
+        of = of.where(sizes.gt(1))  # a product of one variant is just itself
+        codes, _ = pd.factorize(of)
+        self.groups = np.asarray(codes)
+        words = (
+            listed["variant"].reindex(products)
+            if "variant" in listed.columns
+            else pd.Series(None, index=products, dtype=object)
+        )
+        split = [str(w).split(" / ") if isinstance(w, str) and w.strip() else [] for w in words]
+        width = max((len(v) for v in split), default=0)
+        self.known = np.array([bool(v) for v in split])
+        for at in range(width):  # each option's value, numbered within the whole list
+            values = pd.Series([v[at] if at < len(v) else "" for v in split])
+            self.options.append(np.asarray(pd.factorize(values)[0]))
+
+    def other(self, owned: np.ndarray) -> np.ndarray:
+        """customers x products: a variant of a product the customer owns, in an option
+        value they never took where they kept to one value of it (or whose options are not
+        known)."""
+        out = np.zeros_like(owned, dtype=bool)
+        if (self.groups < 0).all():
+            return out
+        for group in np.unique(self.groups[self.groups >= 0]):
+            members = np.flatnonzero(self.groups == group)
+            mine = owned[:, members]
+            has = mine.any(axis=1)
+            if not has.any():
+                continue
+            fits = np.ones(mine.shape, dtype=bool) & self.known[members]
+            for values in self.options:
+                value = values[members]
+                taken = np.stack([(mine & (value == v)).any(axis=1) for v in value], axis=1)
+                kinds = np.stack([(mine & (value == v)) for v in np.unique(value)], axis=2)
+                varied = np.asarray(kinds.any(axis=1).sum(axis=1) >= 2)
+                fits &= taken | varied[:, None]
+            out[:, members] = np.asarray(has)[:, None] & ~fits
+        return out
+
+
 @dataclass
 class CoPurchaseRecommender:
     """Item-item co-purchase similarity; deterministic, so it takes no random_state."""
@@ -248,7 +307,11 @@ class CoPurchaseRecommender:
         buyers = np.asarray(self.bought_.sum(axis=0)).ravel()
         co = (self.bought_.T @ self.bought_).toarray()
         norm = np.sqrt(np.outer(buyers, buyers))
-        sim = np.where(co >= MIN_SHARED_BUYERS, co / (norm + self.shrink), 0.0)
+        # A link only where buying one makes the other likelier than among the rest (lift
+        # above 1: co * customers > buyers x * buyers y): "Often bought with Book 11" was
+        # said where Book 11's buyers bought the suggestion less often than everyone else.
+        above_chance = co * len(self.customers_) > np.outer(buyers, buyers)
+        sim = np.where((co >= MIN_SHARED_BUYERS) & above_chance, co / (norm + self.shrink), 0.0)
         np.fill_diagonal(sim, 0.0)
         self.similarity_ = sim.astype(np.float32)
         self.popularity_ = buyers
@@ -291,12 +354,14 @@ class CoPurchaseRecommender:
         customers: Any = None,
         never: pd.DataFrame | None = None,
         retired: set[str] | None = None,
+        variants: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """contact_id, rank, product_id, product, score, reason: k per known customer.
 
         ``never`` holds (contact_id, product_id) pairs not to suggest besides what the
         customer bought: what they sent back (`returned_by_customer`). ``retired`` holds
-        products suggested to no one (`off_sale`).
+        products suggested to no one (`off_sale`). ``variants`` (product_id, variant_of,
+        variant) says which products are sizes or colours of one (`other_variants`).
         """
         check_fitted(self, "similarity_", "next-product recommender")
         names = names or {}
@@ -309,11 +374,12 @@ class CoPurchaseRecommender:
         chunk = max(1, CELLS_PER_CHUNK // max(n_products, 1))
         popular_order = np.argsort(-self.popularity_, kind="stable")
         gone = self.products_.isin(list(retired or ()))
+        family = _Variants(self.products_, variants)
         out: list[pd.DataFrame] = []
         for start in range(0, len(index), chunk):
             rows = index[start : start + chunk]
             owned = self.bought_[rows].toarray().astype(bool)
-            skip = owned | barred[rows].toarray().astype(bool) | gone
+            skip = owned | barred[rows].toarray().astype(bool) | gone | family.other(owned)
             scores = (self.weight_[rows] @ self.similarity_).astype(np.float64)
             scores[skip] = -np.inf
             top = np.argsort(-scores, axis=1, kind="stable")[:, :k]

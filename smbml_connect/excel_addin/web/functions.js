@@ -86,7 +86,7 @@ function price(prices, quantities, unit_cost, max_change, headers, dates) {
 }
 
 /**
- * Chance version B beats A, the lift with a 95% range, and the visitors still needed per version. Spills: chance B beats A, lift, lift low (95%), lift high (95%), visitors still needed, verdict.
+ * Chance version B beats A, the lift with a 95% range, and the visitors each version still needs. Spills: chance B beats A, lift, lift low (95%), lift high (95%), more visitors on A, more visitors on B, verdict.
  * @customfunction ABTEST
  * @param {number} conversions_a Conversions of version A
  * @param {number} visitors_a Visitors of version A
