@@ -8,9 +8,10 @@ read is recorded and the rest of the run goes on; the run ends 'partial' then.
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -61,6 +62,7 @@ from smbml_connect.ports import (
     Page,
     PagedSource,
     PushReport,
+    ReadsAgain,
     Renamed,
     RunResult,
     SaysUnnamedAmounts,
@@ -75,8 +77,10 @@ from smbml_connect.schema import (
     REJECT_COLUMNS,
     STORED_ROW,
     TABLES,
+    Evidence,
     OutputTable,
     Validation,
+    evidence,
     validate,
 )
 from smbml_connect.secret_columns import redacted_rejects
@@ -608,7 +612,8 @@ def _load_pages(
     """A source that pages (HubSpot, a large CSV): each page, its rejects and its cursor
     commit together. Rows the source could not read come with the page as its rejects."""
     seen = KeysSeen(enabled=not source.incremental)
-    for page in source.pull_pages(entity, since=cursor):
+    pages, told = _told_pages(source, entity, cursor, money, progress)
+    for page in pages:
         clean, rejects = {}, []
         for table, unread in page.rejects.items():
             _still_there(source, table, unread, gone)
@@ -623,8 +628,9 @@ def _load_pages(
             frame, unsettled = _deal_outcomes(source, table, frame)
             stated = _formats(source, table, formats)
             checked = validate(
-                table, frame, source.name, stated, result.zone.name, money.shop(), result.as_of
-            )
+                table, frame, source.name, stated, result.zone.name, money.shop(), result.as_of,
+                told.get(table),
+            )  # fmt: skip
             rejects.append(unsettled)
             _secrets_said(result, table, checked.secrets)
             money.met(table, checked)
@@ -668,6 +674,34 @@ def _load_pages(
     if not notes.empty:  # a second header of a column: what it gave, over all pages
         store.add_rejects(result.run_id, notes)
         result.rejects = _stacked_rejects(result.rejects, notes)
+
+
+def _told_pages(
+    source: PagedSource, entity: str, cursor: str | None, money: _Currencies, progress: Progress
+) -> tuple[Iterator[Page], dict[str, Evidence]]:
+    """``entity``'s pages and, when they are several pages of local files, what all of
+    their values prove per table (``schema.Evidence``): read once for that, then again to
+    load, so that whatever a column's values prove (day/month dates, a decimal comma, the
+    totals' currency) holds for every row, whichever page it falls in. A source whose
+    pages are requests (a CRM) is read once: its values come in one format (ISO dates,
+    plain numbers)."""
+    pages = source.pull_pages(entity, since=cursor)
+    if not (isinstance(source, ReadsAgain) and source.reads_again):
+        return pages, {}
+    first = next(pages, None)
+    if first is None:
+        return iter(()), {}
+    second = next(pages, None)
+    if second is None:  # one page: it decides for itself
+        return iter([first]), {}
+    progress(f"Reading {entity.replace('_', ' ')}: how its values are written, over all of it")
+    told: dict[str, Evidence] = {}
+    for page in itertools.chain([first, second], pages):
+        for table, frame in page.tables.items():
+            if not frame.empty:
+                found = evidence(table, frame, money.shop())
+                told[table] = told[table] + found if table in told else found
+    return source.pull_pages(entity, since=cursor), told
 
 
 def _archived_rows(clean: pd.DataFrame, table: str, page: Page) -> int:

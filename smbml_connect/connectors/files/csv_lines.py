@@ -401,23 +401,29 @@ class _Reader:
 
     def batches(self, stream: TextIO, head: list[str], number: int) -> Iterator[CsvBatch]:
         """Batches of records from ``head`` (starting at line ``number``) and the rest of
-        ``stream``; the last record of a batch waits for the next, as it may go on there."""
+        ``stream``; the last record of a batch waits for the next, as it may go on there.
+
+        The next lines are read before a batch is cut, so the file's last batch holds its
+        last record: without that, every file longer than the header search ended with a
+        batch of one row, which was read alone (its date order and decimal mark decided
+        by itself, see ``schema.Evidence``)."""
         with stream:
-            carry = head
+            carry, fresh = head, self._next_lines(stream)
             while True:
-                fresh = _decoded(
-                    self.path, stream, lambda s: list(itertools.islice(s, self.batch_lines))
-                )
+                ahead = self._next_lines(stream) if fresh else []
                 lines = carry + fresh
-                end = not fresh
+                end = not ahead
                 if not lines:
                     return
                 batch, used = self._batch(lines, number, end)
                 if batch.numbers or batch.rejects or batch.blanks:
                     yield batch
-                carry, number = lines[used:], number + used
+                carry, number, fresh = lines[used:], number + used, ahead
                 if end and not carry:
                     return
+
+    def _next_lines(self, stream: TextIO) -> list[str]:
+        return _decoded(self.path, stream, lambda s: list(itertools.islice(s, self.batch_lines)))
 
     def _batch(self, lines: list[str], number: int, end: bool) -> tuple[CsvBatch, int]:
         """Records of ``lines`` (starting at line ``number``) and how many lines they used."""

@@ -105,6 +105,7 @@ class FilesSource:
     outputs: Collection[Path] = ()
     page_rows: int = BATCH_LINES
     incremental = False
+    reads_again = True  # files: a second reading costs no requests (ports.ReadsAgain)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
