@@ -227,7 +227,7 @@ def run_pipeline(
                     continue
                 progress(f"Computing {step.name.replace('_', ' ')}")
                 view = personal if step.personal else tables if step.own_currencies else sales
-                written = _run_step(step, view, context, store, result, opted_out, lacking)
+                written = _run_step(step, view, context, store, result, opted_out, lacking, tables)
                 _settle(step, written, store, result)
         for destination in destinations:
             progress(f"Writing {destination.name}")
@@ -1048,6 +1048,31 @@ def _unreadable_rejects(
     return pd.DataFrame(records, columns=REJECT_COLUMNS)
 
 
+def _no_data(missing: Sequence[str], loaded: Mapping[str, pd.DataFrame]) -> str:
+    """Why a step has no rows of the tables ``missing``: none loaded, or every one is of a
+    contact left out for consent (it said "no orders data" right after "169 orders")."""
+    named = [t.replace("_", " ") for t in missing if loaded[t].empty]
+    said = [f"no {', '.join(named)} data"] if named else []
+    for table in (t for t in missing if not loaded[t].empty):
+        n, word = len(loaded[table]), table.replace("_", " ")
+        one, many = _NAMES.get(table, (word, word))
+        rows = f"all {n:,} {many}" if n > 1 else f"the one {one}"
+        whose = ("" if table == "contacts" else "are of contacts who " if n > 1
+                 else "is of a contact who ")  # fmt: skip
+        said.append(
+            f"{rows} {whose}opted out of processing or {'have' if n > 1 else 'has'} a consent "
+            "value that could not be read (see the consent lines above)"
+        )
+    return "; ".join(said)
+
+
+_NAMES = {
+    "orders": ("order", "orders"), "order_lines": ("order line", "order lines"),
+    "deals": ("deal", "deals"), "activities": ("activity", "activities"),
+    "contacts": ("contact", "contacts"), "products": ("product", "products"),
+}  # fmt: skip
+
+
 def _main_currency(tables: dict[str, pd.DataFrame], stated: str | None = None) -> str:
     """The currency amounts are shown in: the orders' most common, else the deals' (a
     business that sells through deals only), else the one stated: the config's
@@ -1071,15 +1096,17 @@ def _run_step(
     result: RunResult,
     opted_out: set[str],
     lacking: Mapping[str, str] | None = None,
+    loaded: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, set[str]] | str | None:
     """Run one step and store its outputs.
 
     Returns what it stored (output table -> groups, see ``Store.settle_step``), the reason
     when it was skipped on purpose (no or too little data), or None when it failed.
+    ``loaded``: the tables before opted-out contacts were left out of ``tables``.
     """
     missing = [t for t in step.needs if tables[t].empty]
     if missing:
-        why = f"no {', '.join(t.replace('_', ' ') for t in missing)} data"
+        why = _no_data(missing, loaded or tables)
         _skipped(result, step.name, f"{step.label}: {why}")
         return why
     unknown = no_amounts(tables["orders"], context.currency) if step.needs_amounts else None
