@@ -51,7 +51,7 @@ from smbml_connect.errors import (
     failure_words,
 )
 from smbml_connect.gone_from_source import GoneRows
-from smbml_connect.headers import HeaderMapping
+from smbml_connect.headers import HeaderMapping, normalise
 from smbml_connect.layouts import CLEARED_ACTION, deal_outcomes, no_outcomes
 from smbml_connect.order_currencies import amounts_in
 from smbml_connect.page_duplicates import KeysSeen
@@ -183,6 +183,10 @@ def run_pipeline(
         result.notices += [
             Notice("no_outcomes", t, 1, f"{t}: {why}.") for t, why in lacking.items()
         ]
+        undated = _no_dates(source, tables)
+        result.notices += [Notice("no_dates", t, 1, f"{t}: {why}.") for t, why in undated.items()]
+        lacking = {t: "; ".join(w for w in (lacking.get(t), undated.get(t)) if w)
+                   for t in {*lacking, *undated}}  # fmt: skip
         currency = _main_currency(
             tables, options.currency or (account.currency if account else None)
         )
@@ -786,6 +790,53 @@ def _no_outcomes(source: Source, deals: pd.DataFrame | None) -> dict[str, str]:
     mapping = (source.header_mappings if isinstance(source, Inspectable) else {}).get("deals")
     unread = [*mapping.unmapped, *(h for h, _, _ in mapping.conflicts)] if mapping else []
     return {"deals": no_outcomes(len(deals), unread)}
+
+
+# The dates a step learns from, when no row of the table has one: (table, column, rows
+# that need it, the words for it, the words a header holding it has).
+_NEEDED_DATES = (
+    ("contacts", "created_at", None, "a created date", ("creat", "add", "signup", "since")),
+    ("deals", "created_at", None, "a created date", ("creat", "add", "open")),
+    ("deals", "closed_at", "is_closed", "a close date", ("clos", "won", "lost", "end")),
+)
+
+
+def _no_dates(source: Source, tables: Mapping[str, pd.DataFrame]) -> dict[str, str]:
+    """Table -> what to map when none of its rows has a date a step learns from (a
+    contact's created date, a closed deal's close date): the skip line said "no closed
+    deals" of a Zoho export's 155, whose "Closing Date" was kept in extra. Names the
+    file's unread header most like it ("Closing Date"), else says "Your column"."""
+    mappings = source.header_mappings if isinstance(source, Inspectable) else {}
+    out: dict[str, list[str]] = {}
+    for table, column, among, words, hints in _NEEDED_DATES:
+        frame = tables.get(table)
+        if frame is None or frame.empty or column not in frame:
+            continue
+        rows = frame[frame[among].astype("boolean").fillna(False)] if among else frame
+        if rows.empty or rows[column].notna().any():
+            continue
+        mapping = mappings.get(table)
+        unread = [*mapping.unmapped, *(h for h, _, _ in mapping.conflicts)] if mapping else []
+        named = _date_header(unread, hints)
+        target = "close_date" if column == "closed_at" else column
+        whose = f"{'closed ' if among else ''}{table.replace('_', ' ')}"
+        out.setdefault(table, []).append(
+            f"none of the {whose} has {words}; map the column that holds it in "
+            f'smbml.toml: [source.mapping.{table}] {json.dumps(named)} = "{target}"'
+        )
+    return {t: "; ".join(said) for t, said in out.items()}
+
+
+def _date_header(headers: Sequence[str], hints: tuple[str, ...]) -> str:
+    """Of ``headers``, the first that names a date or time of the kind ``hints`` say
+    ("Closing Date", "Created Time"), else "Your column": a "Modified Time" is no
+    created date."""
+    for header in headers:
+        words = normalise(header).split()
+        dated = set(words) & {"date", "time", "day", "at", "on", "timestamp"}
+        if dated and any(w.startswith(hints) for w in words):
+            return header
+    return "Your column"
 
 
 def _derived_columns(source: Source) -> list[Notice]:
