@@ -9,6 +9,7 @@ Parsing works on unique values, because real columns repeat a lot.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable
@@ -32,6 +33,7 @@ __all__ = [
     "ZONE_WORDS",
     "ColumnFormat",
     "DateScan",
+    "DateVotes",
     "Hint",
     "NumberScan",
     "Reading",
@@ -312,8 +314,17 @@ class NumberScan:
     floats: np.ndarray
     whole: bool
     no_cents: bool = False
+    # The votes of the whole file when this is one page of it (``schema.Evidence``): a
+    # page decides as its file's values do, not by its own few.
+    told: dict[str, int] | None = None
 
     def votes(self) -> dict[str, int]:
+        if self.told is not None:
+            return dict(self.told)
+        return self.own_votes()
+
+    def own_votes(self) -> dict[str, int]:
+        """How many of this scan's values prove each mark (",", "."), or fit either ("?")."""
         return {mark: int(self.counts[self.proofs == mark].sum()) for mark in (",", ".", "?")}
 
 
@@ -949,6 +960,37 @@ class DateScan:
     dots: int = 0  # of the "day" votes, dotted dates that fit both orders ("04.03.2025")
     dotted: str = ""  # the first of those, as written
     fits_both: str = ""  # the first other date that fits both orders ("03/04/2025")
+
+
+@dataclass(frozen=True)
+class DateVotes:
+    """What a column's dates prove about day/month order (a ``DateScan``'s votes, and the
+    first dates shown in its notes), addable over the pages of one file."""
+
+    votes: dict[str, int]
+    dots: int = 0
+    dotted: str = ""
+    fits_both: str = ""
+
+    @classmethod
+    def of(cls, scan: DateScan) -> DateVotes:
+        return cls(dict(scan.votes), scan.dots, scan.dotted, scan.fits_both)
+
+    def __add__(self, other: DateVotes) -> DateVotes:
+        votes = {k: n + other.votes.get(k, 0) for k, n in self.votes.items()}
+        return DateVotes(
+            votes,
+            self.dots + other.dots,
+            self.dotted or other.dotted,
+            self.fits_both or other.fits_both,
+        )
+
+    def over(self, scan: DateScan) -> DateScan:
+        """``scan`` deciding by these votes (a page of the file these are of)."""
+        return dataclasses.replace(
+            scan, votes=dict(self.votes), dots=self.dots, dotted=self.dotted,
+            fits_both=self.fits_both,
+        )  # fmt: skip
 
 
 def scan_dates(series: pd.Series) -> DateScan:

@@ -54,8 +54,23 @@ __all__ = [
 
 Decision = Literal["consent", "opt-out", "missing", "unreadable"]
 
-_YES = frozenset({"true", "t", "yes", "y", "1", "on", "x", "checked"})
-_NO = frozenset({"false", "f", "no", "n", "0", "off", "unchecked"})
+# Yes and no as written in the languages whose deal stages the layouts read (German,
+# French, Spanish, Italian, Portuguese), with Chinese and Japanese, and TRUE and FALSE as
+# a localised Excel writes them ("WAHR", "VRAI", "VERDADERO"): a German shop's "Ja" read
+# as an unknown word made every contact an opt-out. Any other word still fails closed.
+_YES = frozenset(
+    {
+        "true", "t", "yes", "y", "1", "on", "x", "checked",
+        "ja", "j", "wahr", "oui", "vrai", "sí", "si", "sì", "verdadero", "vero", "sim",
+        "verdadeiro", "是", "はい",
+    }
+)  # fmt: skip
+_NO = frozenset(
+    {
+        "false", "f", "no", "n", "0", "off", "unchecked",
+        "nein", "falsch", "non", "faux", "falso", "não", "nao", "否", "いいえ",
+    }
+)  # fmt: skip
 # Wordings that say yes whatever the column is called.
 CONSENT_WORDS = frozenset(
     {

@@ -36,10 +36,11 @@ __all__ = [
 
 _COMMON = {
     "source": [],
+    # Zoho CRM writes "Created Time" and "Modified Time" on every module's export.
     "created_at": ["created", "create date", "created date", "date created", "created on",
-                   "createdate", "signup date", "sign up date"],
+                   "createdate", "signup date", "sign up date", "created time"],
     "updated_at": ["updated", "last modified", "last modified date", "modified", "lastmodifieddate",
-                   "hs lastmodifieddate", "updated on"],
+                   "hs lastmodifieddate", "updated on", "modified time", "last modified time"],
 }  # fmt: skip
 SYNONYMS: dict[str, dict[str, list[str]]] = {
     "contacts": {
@@ -59,7 +60,7 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "country": ["country/region", "country code", "nation"],
         "industry": ["sector", "business type", "vertical"],
         "last_activity_at": ["last activity", "last activity date", "notes last updated",
-                             "last engagement", "last seen"],
+                             "last engagement", "last seen", "last activity time"],
         # When the contact became a customer (HubSpot's "Became a Customer Date") or its
         # lead was converted (Salesforce): it dates the conversion the lead score learns.
         # Not "conversion date": HubSpot's "First/Recent Conversion Date" is a form filled in.
@@ -88,7 +89,8 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "stage": ["deal stage", "dealstage", "status"],
         "is_closed": ["closed", "is closed", "hs is closed"],
         "is_won": ["won", "is won", "hs is closed won", "closed won"],
-        "close_date": ["close date", "closedate", "expected close date", "expected close"],
+        "close_date": ["close date", "closedate", "expected close date", "expected close",
+                       "closing date"],  # Zoho CRM's
         # Won and lost times (Pipedrive) are read by the deal's outcome
         # (``layouts.deal_outcomes``), not as synonyms: a file has both.
         "closed_at": ["closed at", "closed date", "date closed", "closed on", "deal closed on",

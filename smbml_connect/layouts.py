@@ -2135,6 +2135,74 @@ def _hubspot_companies(frame: pd.DataFrame) -> pd.DataFrame:
     return _with(frame, contact_id=key)
 
 
+# Zoho CRM's module exports (Leads_001.csv, Contacts_001.csv, Deals_001.csv). Their "Record
+# Id" is HubSpot's "Record ID" once normalised: each names its owner column ("Lead Owner",
+# "Contact Owner", "Deal Owner"), HubSpot's do not, and they come before HubSpot's. A
+# lead's "Lead Status" is where it stands, as Salesforce's; "Email Opt Out" is read as the
+# opt-out column it is (``consent.is_opt_out_header``). "Closing Date" is the expected
+# close of an open deal and the close of a closed one (``deal_dates``).
+_ZOHO_PEOPLE = (
+    "Record Id -> contact_id",
+    "First Name -> first_name",
+    "Last Name -> last_name",
+    "Email -> email",
+    "Lead Source -> lead_source",
+    "Industry -> industry",
+    "Created Time -> created_at",
+    "Modified Time -> updated_at",
+    "Last Activity Time -> last_activity_at",
+)
+# HubSpot's contacts export has a "Contact owner" too, never Zoho's "Created Time".
+_NOT_HUBSPOT = _has_any("Create Date", "Lifecycle Stage", "Deal Stage")
+ZOHO_LEADS = Layout(
+    name="Zoho CRM leads export",
+    signature=("Record Id", "Lead Owner", "Email"),
+    check=lambda head: not _NOT_HUBSPOT(head),
+    tables={
+        "contacts": LayoutTable(
+            _map(
+                *_ZOHO_PEOPLE,
+                "Company -> company",
+                "Lead Status -> lifecycle_stage",
+                "Country -> country",
+            ),
+            synonyms=True,
+        )
+    },
+)
+ZOHO_CONTACTS = Layout(
+    name="Zoho CRM contacts export",
+    signature=("Record Id", "Contact Owner", "Email", "Created Time"),
+    check=lambda head: not _NOT_HUBSPOT(head),
+    tables={
+        "contacts": LayoutTable(
+            _map(*_ZOHO_PEOPLE, "Account Name -> company", "Mailing Country -> country"),
+            synonyms=True,
+        )
+    },
+)
+ZOHO_DEALS = Layout(
+    name="Zoho CRM deals export",
+    signature=("Record Id", "Deal Owner", "Deal Name", "Stage"),
+    check=lambda head: not _NOT_HUBSPOT(head),
+    tables={
+        "deals": LayoutTable(
+            _map(
+                "Record Id -> deal_id",
+                "Deal Name -> name",
+                "Amount -> amount",
+                "Currency -> currency",
+                "Pipeline -> pipeline",
+                "Stage -> stage",
+                "Closing Date -> close_date",
+                "Created Time -> created_at",
+                "Modified Time -> updated_at",
+                "Deal Owner -> owner_id",
+            ),
+            synonyms=True,
+        )
+    },
+)
 HUBSPOT_CONTACTS = Layout(
     name="HubSpot contacts export",
     signature=("Record ID", "Email"),
@@ -3297,6 +3365,9 @@ LAYOUTS: tuple[Layout, ...] = (
     SQUARESPACE_ORDERS,
     SHOPIFY_CUSTOMERS,
     SHOPIFY_PRODUCTS,
+    ZOHO_DEALS,
+    ZOHO_LEADS,
+    ZOHO_CONTACTS,
     HUBSPOT_DEALS,
     HUBSPOT_COMPANIES,
     HUBSPOT_CONTACTS,

@@ -8,9 +8,10 @@ read is recorded and the rest of the run goes on; the run ends 'partial' then.
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -50,7 +51,7 @@ from smbml_connect.errors import (
     failure_words,
 )
 from smbml_connect.gone_from_source import GoneRows, said_by_stopped
-from smbml_connect.headers import HeaderMapping
+from smbml_connect.headers import HeaderMapping, normalise
 from smbml_connect.layouts import CLEARED_ACTION, deal_outcomes, no_outcomes
 from smbml_connect.order_currencies import amounts_in
 from smbml_connect.page_duplicates import KeysSeen
@@ -61,6 +62,7 @@ from smbml_connect.ports import (
     Page,
     PagedSource,
     PushReport,
+    ReadsAgain,
     Renamed,
     RunResult,
     SaysUnnamedAmounts,
@@ -76,8 +78,10 @@ from smbml_connect.schema import (
     REJECT_COLUMNS,
     STORED_ROW,
     TABLES,
+    Evidence,
     OutputTable,
     Validation,
+    evidence,
     validate,
 )
 from smbml_connect.secret_columns import redacted_rejects
@@ -182,6 +186,9 @@ def run_pipeline(
         result.notices += [
             Notice("no_outcomes", t, 1, f"{t}: {why}.") for t, why in lacking.items()
         ]
+        undated = _no_dates(source, tables)  # said in skip lines only: a plain list has none
+        lacking = {t: "; ".join(w for w in (lacking.get(t), undated.get(t)) if w)
+                   for t in {*lacking, *undated}}  # fmt: skip
         currency = _main_currency(
             tables, options.currency or (account.currency if account else None)
         )
@@ -227,7 +234,7 @@ def run_pipeline(
                     continue
                 progress(f"Computing {step.name.replace('_', ' ')}")
                 view = personal if step.personal else tables if step.own_currencies else sales
-                written = _run_step(step, view, context, store, result, opted_out, lacking)
+                written = _run_step(step, view, context, store, result, opted_out, lacking, tables)
                 _settle(step, written, store, result)
         for destination in destinations:
             progress(f"Writing {destination.name}")
@@ -627,7 +634,8 @@ def _load_pages(
     commit together. Rows the source could not read come with the page as its rejects."""
     seen = KeysSeen(enabled=not source.incremental)
     secrets: dict[str, list[str]] = {}  # per table, the columns left out by any page
-    for page in source.pull_pages(entity, since=cursor):
+    pages, told = _told_pages(source, entity, cursor, money, progress)
+    for page in pages:
         clean, rejects = {}, []
         for table, unread in page.rejects.items():
             _still_there(source, table, unread, gone)
@@ -642,8 +650,9 @@ def _load_pages(
             frame, unsettled = _deal_outcomes(source, table, frame)
             stated = _formats(source, table, formats)
             checked = validate(
-                table, frame, source.name, stated, result.zone.name, money.shop(), result.as_of
-            )
+                table, frame, source.name, stated, result.zone.name, money.shop(), result.as_of,
+                told.get(table),
+            )  # fmt: skip
             rejects.append(unsettled)
             secrets[table] = list(dict.fromkeys([*secrets.get(table, []), *checked.secrets]))
             _secrets_said(result, table, secrets[table])
@@ -688,6 +697,34 @@ def _load_pages(
     if not notes.empty:  # a second header of a column: what it gave, over all pages
         store.add_rejects(result.run_id, notes)
         result.rejects = _stacked_rejects(result.rejects, notes)
+
+
+def _told_pages(
+    source: PagedSource, entity: str, cursor: str | None, money: _Currencies, progress: Progress
+) -> tuple[Iterator[Page], dict[str, Evidence]]:
+    """``entity``'s pages and, when they are several pages of local files, what all of
+    their values prove per table (``schema.Evidence``): read once for that, then again to
+    load, so that whatever a column's values prove (day/month dates, a decimal comma, the
+    totals' currency) holds for every row, whichever page it falls in. A source whose
+    pages are requests (a CRM) is read once: its values come in one format (ISO dates,
+    plain numbers)."""
+    pages = source.pull_pages(entity, since=cursor)
+    if not (isinstance(source, ReadsAgain) and source.reads_again):
+        return pages, {}
+    first = next(pages, None)
+    if first is None:
+        return iter(()), {}
+    second = next(pages, None)
+    if second is None:  # one page: it decides for itself
+        return iter([first]), {}
+    progress(f"Reading {entity.replace('_', ' ')}: how its values are written, over all of it")
+    told: dict[str, Evidence] = {}
+    for page in itertools.chain([first, second], pages):
+        for table, frame in page.tables.items():
+            if not frame.empty:
+                found = evidence(table, frame, money.shop())
+                told[table] = told[table] + found if table in told else found
+    return source.pull_pages(entity, since=cursor), told
 
 
 def _archived_rows(clean: pd.DataFrame, table: str, page: Page) -> int:
@@ -772,6 +809,53 @@ def _no_outcomes(source: Source, deals: pd.DataFrame | None) -> dict[str, str]:
     mapping = (source.header_mappings if isinstance(source, Inspectable) else {}).get("deals")
     unread = [*mapping.unmapped, *(h for h, _, _ in mapping.conflicts)] if mapping else []
     return {"deals": no_outcomes(len(deals), unread)}
+
+
+# The dates a step learns from, when no row of the table has one: (table, column, rows
+# that need it, the words for it, the words a header holding it has).
+_NEEDED_DATES = (
+    ("contacts", "created_at", None, "a created date", ("creat", "add", "signup", "since")),
+    ("deals", "created_at", None, "a created date", ("creat", "add", "open")),
+    ("deals", "closed_at", "is_closed", "a close date", ("clos", "won", "lost", "end")),
+)
+
+
+def _no_dates(source: Source, tables: Mapping[str, pd.DataFrame]) -> dict[str, str]:
+    """Table -> what to map when none of its rows has a date a step learns from (a
+    contact's created date, a closed deal's close date): the skip line said "no closed
+    deals" of a Zoho export's 155, whose "Closing Date" was kept in extra. Names the
+    file's unread header most like it ("Closing Date"), else says "Your column"."""
+    mappings = source.header_mappings if isinstance(source, Inspectable) else {}
+    out: dict[str, list[str]] = {}
+    for table, column, among, words, hints in _NEEDED_DATES:
+        frame = tables.get(table)
+        if frame is None or frame.empty or column not in frame:
+            continue
+        rows = frame[frame[among].astype("boolean").fillna(False)] if among else frame
+        if rows.empty or rows[column].notna().any():
+            continue
+        mapping = mappings.get(table)
+        unread = [*mapping.unmapped, *(h for h, _, _ in mapping.conflicts)] if mapping else []
+        named = _date_header(unread, hints)
+        target = "close_date" if column == "closed_at" else column
+        whose = f"{'closed ' if among else ''}{table.replace('_', ' ')}"
+        out.setdefault(table, []).append(
+            f"none of the {whose} has {words}; map the column that holds it in "
+            f'smbml.toml: [source.mapping.{table}] {json.dumps(named)} = "{target}"'
+        )
+    return {t: "; ".join(said) for t, said in out.items()}
+
+
+def _date_header(headers: Sequence[str], hints: tuple[str, ...]) -> str:
+    """Of ``headers``, the first that names a date or time of the kind ``hints`` say
+    ("Closing Date", "Created Time"), else "Your column": a "Modified Time" is no
+    created date."""
+    for header in headers:
+        words = normalise(header).split()
+        dated = set(words) & {"date", "time", "day", "at", "on", "timestamp"}
+        if dated and any(w.startswith(hints) for w in words):
+            return header
+    return "Your column"
 
 
 def _derived_columns(source: Source) -> list[Notice]:
@@ -1034,6 +1118,31 @@ def _unreadable_rejects(
     return pd.DataFrame(records, columns=REJECT_COLUMNS)
 
 
+def _no_data(missing: Sequence[str], loaded: Mapping[str, pd.DataFrame]) -> str:
+    """Why a step has no rows of the tables ``missing``: none loaded, or every one is of a
+    contact left out for consent (it said "no orders data" right after "169 orders")."""
+    named = [t.replace("_", " ") for t in missing if loaded[t].empty]
+    said = [f"no {', '.join(named)} data"] if named else []
+    for table in (t for t in missing if not loaded[t].empty):
+        n, word = len(loaded[table]), table.replace("_", " ")
+        one, many = _NAMES.get(table, (word, word))
+        rows = f"all {n:,} {many}" if n > 1 else f"the one {one}"
+        whose = ("" if table == "contacts" else "are of contacts who " if n > 1
+                 else "is of a contact who ")  # fmt: skip
+        said.append(
+            f"{rows} {whose}opted out of processing or {'have' if n > 1 else 'has'} a consent "
+            "value that could not be read (see the consent lines above)"
+        )
+    return "; ".join(said)
+
+
+_NAMES = {
+    "orders": ("order", "orders"), "order_lines": ("order line", "order lines"),
+    "deals": ("deal", "deals"), "activities": ("activity", "activities"),
+    "contacts": ("contact", "contacts"), "products": ("product", "products"),
+}  # fmt: skip
+
+
 def _main_currency(tables: dict[str, pd.DataFrame], stated: str | None = None) -> str:
     """The currency amounts are shown in: the orders' most common, else the deals' (a
     business that sells through deals only), else the one stated: the config's
@@ -1057,15 +1166,17 @@ def _run_step(
     result: RunResult,
     opted_out: set[str],
     lacking: Mapping[str, str] | None = None,
+    loaded: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, set[str]] | str | None:
     """Run one step and store its outputs.
 
     Returns what it stored (output table -> groups, see ``Store.settle_step``), the reason
     when it was skipped on purpose (no or too little data), or None when it failed.
+    ``loaded``: the tables before opted-out contacts were left out of ``tables``.
     """
     missing = [t for t in step.needs if tables[t].empty]
     if missing:
-        why = f"no {', '.join(t.replace('_', ' ') for t in missing)} data"
+        why = _no_data(missing, loaded or tables)
         _skipped(result, step.name, f"{step.label}: {why}")
         return why
     unknown = no_amounts(tables["orders"], context.currency) if step.needs_amounts else None

@@ -34,6 +34,7 @@ __all__ = [
     "Page",
     "PagedSource",
     "PushReport",
+    "ReadsAgain",
     "ReportSection",
     "RunResult",
     "SavedModelText",
@@ -139,6 +140,16 @@ class SkipsRows(Protocol):
     """
 
     def skipped_rows(self, entity: str) -> pd.DataFrame: ...
+
+
+@runtime_checkable
+class ReadsAgain(Protocol):
+    """A paged source read from this computer's files: reading a table twice costs no
+    requests, so a table of several pages is first read for what its values prove
+    (``schema.Evidence``), then loaded page by page as the whole of it decides.
+    ``pull_pages`` starts again from the top each time it is called."""
+
+    reads_again: bool
 
 
 @runtime_checkable

@@ -40,6 +40,7 @@ __all__ = [
     "SHARED_OUTPUTS",
     "TABLES",
     "Column",
+    "Evidence",
     "KeptOnly",
     "OutputColumn",
     "OutputTable",
@@ -48,6 +49,7 @@ __all__ = [
     "Validation",
     "currency_mark",
     "empty_frame",
+    "evidence",
     "key_values",
     "money_mark",
     "shown_key",
@@ -430,6 +432,64 @@ class Validation:
         return int(rows["source_row"].nunique())
 
 
+@dataclass
+class Evidence:
+    """What the values of a table read in pages (a large CSV, a long tab) prove about how
+    its columns are written, over all of its pages: each page is then read as its whole
+    file's values decide. Alone, a page's few rows decided for themselves: the file's last
+    order, in a page of its own, was read month/day ("04/12/2025": 12 April) where every
+    other date proved day/month, and a "1.299 €" was left empty as "no value shows its
+    decimal mark". Gathered by ``evidence``, added page by page with ``+``."""
+
+    numbers: dict[str, dict[str, int]] = field(default_factory=dict)
+    dates: dict[str, coerce.DateVotes] = field(default_factory=dict)
+    marks: dict[str, int] = field(default_factory=dict)  # order totals' currency marks
+    totals: int = 0  # order totals written (marked or not), for ``_currency_of``
+
+    def __add__(self, other: Evidence) -> Evidence:
+        numbers = {c: dict(v) for c, v in self.numbers.items()}
+        for column, votes in other.numbers.items():
+            mine = numbers.setdefault(column, dict.fromkeys(votes, 0))
+            numbers[column] = {k: mine.get(k, 0) + n for k, n in votes.items()}
+        dates = dict(self.dates)
+        for column, said in other.dates.items():
+            dates[column] = dates[column] + said if column in dates else said
+        marks = dict(self.marks)
+        for mark, n in other.marks.items():
+            marks[mark] = marks.get(mark, 0) + n
+        return Evidence(numbers, dates, marks, self.totals + other.totals)
+
+    def numbers_of(self, column: str, scan: coerce.NumberScan) -> coerce.NumberScan:
+        """``scan`` (one page's) deciding by the file's votes of ``column``."""
+        if column not in self.numbers:
+            return scan
+        return dataclasses.replace(scan, told=self.numbers[column])
+
+    def dates_of(self, column: str, scan: coerce.DateScan) -> coerce.DateScan:
+        """``scan`` (one page's) deciding by the file's votes of ``column``."""
+        return self.dates[column].over(scan) if column in self.dates else scan
+
+
+def evidence(table: str, frame: pd.DataFrame, currency: str | None = None) -> Evidence:
+    """What ``frame`` (one page of ``table``, canonical names) proves: the votes its number
+    and date columns cast, and its order totals' currency marks (see ``Evidence``)."""
+    spec = _spec(table)
+    frame = _unread_cells(_whole_characters(frame.reset_index(drop=True)))[0]
+    no_cents = set(MONEY.get(table, ())) if _without_cents(table, frame, currency) else set()
+    scans: dict[str, coerce.NumberScan | coerce.DateScan] = {}
+    _table_hint(spec, frame, scans, no_cents)
+    numbers = {c: s.own_votes() for c, s in scans.items() if isinstance(s, coerce.NumberScan)}
+    dates = {c: coerce.DateVotes.of(s) for c, s in scans.items() if isinstance(s, coerce.DateScan)}
+    marks: dict[str, int] = {}
+    totals = 0
+    if table == "orders" and "total" in frame.columns:
+        text = _written_totals(frame["total"])
+        totals = len(text)
+        for mark, n in text.map(_mark_of).dropna().value_counts().items():
+            marks[str(mark)] = int(n)
+    return Evidence(numbers, dates, marks, totals)
+
+
 def _spec(table: str) -> TableSpec:
     try:
         return TABLES[table]
@@ -491,6 +551,7 @@ def validate(
     zone: str | None = None,
     currency: str | None = None,
     as_of: pd.Timestamp | None = None,
+    told: Evidence | None = None,
 ) -> Validation:
     """Return the clean typed rows of ``frame`` and every problem found in it.
 
@@ -502,7 +563,8 @@ def validate(
     business_zone). ``currency`` is the shop's, for rows no currency column names: yen
     and won have no decimals, so their "14,300" is a number, not a question. ``as_of`` is
     the run's moment (now when None): a product "Discontinued" on a later day is still
-    for sale.
+    for sale. ``told``: what the whole file's values prove, when ``frame`` is one page of
+    it (``Evidence``); the page's decimal marks, date orders and currency follow it.
     """
     spec = _spec(table)
     missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
@@ -524,9 +586,9 @@ def validate(
     )
     formats = formats or {}
     scans: dict[str, coerce.NumberScan | coerce.DateScan] = {}
-    no_cents = set(MONEY.get(table, ())) if _without_cents(table, frame, currency) else set()
-    hint = _table_hint(spec, frame, scans, no_cents)
-    mils = _mils_hint(table, frame, currency, hint)  # "12.500" of a dinar: 12.5, as FUNCTIONS
+    no_cents = set(MONEY.get(table, ())) if _without_cents(table, frame, currency, told) else set()
+    hint = _table_hint(spec, frame, scans, no_cents, told)
+    mils = _mils_hint(table, frame, currency, hint, told)  # "12.500" of a dinar: 12.5, as FUNCTIONS
     problems: list[dict[str, Any]] = [
         {"column": c, "position": None, "value": "", "reason": secret_note(c), "action": NOTE}
         for c in secrets
@@ -597,7 +659,7 @@ def validate(
             for at, value, why in unread_beside(frame, spec.names, _today(as_of, zone))
         ]  # fmt: skip
     if table == "orders" and "currency" not in frame.columns and "total" in frame.columns:
-        marked = _currency_of(frame["total"])
+        marked = _currency_of(frame["total"], told)
         if marked is not None:
             clean["currency"] = marked.astype("string")
     for name, cells in unread.items():  # columns kept in extra: left out of it, said
@@ -625,16 +687,22 @@ def _today(as_of: pd.Timestamp | None, zone: str | None) -> date:
     return moment.tz_convert(zone or "UTC").date()
 
 
-def _without_cents(table: str, frame: pd.DataFrame, currency: str | None) -> bool:
+def _without_cents(
+    table: str, frame: pd.DataFrame, currency: str | None, told: Evidence | None = None
+) -> bool:
     """Whether every amount of the table is in a currency without a minor unit (yen, won):
     its currency column's, the shop's for rows without one, the sign of an order total
     ("₩14,300") when neither says."""
-    codes = _amount_currencies(table, frame, currency)
+    codes = _amount_currencies(table, frame, currency, told)
     return bool(codes) and all(code and minor_digits(code) == 0 for code in codes)
 
 
 def _mils_hint(
-    table: str, frame: pd.DataFrame, currency: str | None, hint: coerce.Hint
+    table: str,
+    frame: pd.DataFrame,
+    currency: str | None,
+    hint: coerce.Hint,
+    told: Evidence | None = None,
 ) -> coerce.Hint | None:
     """For the table's amounts, when every one is in a currency written with three
     decimals (a dinar's fils: "12.500 KWD", the shop's `currency = "KWD"`) and the table
@@ -643,7 +711,7 @@ def _mils_hint(
     empty as "could be thousands or decimals". None otherwise."""
     if hint.decimal is not None:
         return None
-    codes = _amount_currencies(table, frame, currency)
+    codes = _amount_currencies(table, frame, currency, told)
     if not codes or not all(code in THREE_DECIMALS for code in codes):
         return None
     named = " and ".join(sorted(str(c) for c in codes))
@@ -653,7 +721,9 @@ def _mils_hint(
     )
 
 
-def _amount_currencies(table: str, frame: pd.DataFrame, currency: str | None) -> set[str | None]:
+def _amount_currencies(
+    table: str, frame: pd.DataFrame, currency: str | None, told: Evidence | None = None
+) -> set[str | None]:
     """The currencies of the table's amounts: its currency column's, the shop's for rows
     without one, the sign of an order total ("₩14,300", "KD 12.500") when neither says."""
     if table not in MONEY:
@@ -667,7 +737,7 @@ def _amount_currencies(table: str, frame: pd.DataFrame, currency: str | None) ->
     if len(written) < len(frame):
         marked = None
         if currency is None and table == "orders" and "total" in frame.columns:
-            marked = _currency_of(frame["total"])
+            marked = _currency_of(frame["total"], told)
         codes |= set(marked.dropna()) if marked is not None else {currency}
     return codes
 
@@ -782,7 +852,7 @@ def money_mark(value: str) -> str | None:
     return _mark_of(value)
 
 
-def _currency_of(totals: pd.Series) -> pd.Series | None:
+def _currency_of(totals: pd.Series, told: Evidence | None = None) -> pd.Series | None:
     """Each order's currency as its total is written ("12,99 €", "EUR 12.99"), when the
     orders have no currency column: otherwise a euro shop's prices were said in USD.
 
@@ -791,21 +861,23 @@ def _currency_of(totals: pd.Series) -> pd.Series | None:
     are kept out of the money figures (``order_currencies``) instead of "$10,100 spent".
     "$" and "¥" are not read (several dollars; yen and yuan): such a shop keeps the
     default, and "$" totals beside "€" ones make the currency unknown (they were all
-    read as euros, review).
+    read as euros, review). ``told``: the marks of the whole file, when ``totals`` is
+    one page of it: the page's orders take the currency the file's totals decide.
     """
-    text = totals.dropna().astype(str)
-    text = text[text.str.strip() != ""]
-    if text.empty:
-        return None
+    text = _written_totals(totals)
     distinct = {value: _mark_of(value) for value in text.unique()}  # once per distinct total
     marks = text.map(distinct).dropna()
-    named = marks[marks != "?"]
-    if named.empty or (marks == "?").sum() >= len(named):
+    counts = {str(m): int(n) for m, n in marks.value_counts().items()}
+    written = len(text)
+    if told is not None and told.totals:
+        counts, written = dict(told.marks), told.totals
+    named = sum(n for m, n in counts.items() if m != "?")
+    if not named or counts.get("?", 0) >= named:
         return None  # no currency written, or as many that name none ("$" beside "€")
-    if marks.nunique() == 1:
-        if 2 * len(marks) < len(text):
+    if len(counts) == 1:
+        if 2 * named < written:
             return None
-        return pd.Series(marks.iloc[0], index=totals.index, dtype=object)
+        return pd.Series(next(iter(counts)), index=totals.index, dtype=object)
     # each order its own; one whose sign names several currencies ("$12.50" in a euro
     # shop) is kept apart by that sign, not counted as the shop's (it made every figure
     # "$" and a "¥1250" was added to the euros)
@@ -813,6 +885,12 @@ def _currency_of(totals: pd.Series) -> pd.Series | None:
              if m == "?"}  # fmt: skip
     own = text.map(lambda v: signs.get(v) or distinct.get(v))
     return own.reindex(totals.index)
+
+
+def _written_totals(totals: pd.Series) -> pd.Series:
+    """The totals written as text or numbers, blanks left out."""
+    text = totals.dropna().astype(str)
+    return text[text.str.strip() != ""]
 
 
 def _unread_cells(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[int, Any]]]:
@@ -936,11 +1014,13 @@ def _table_hint(
     frame: pd.DataFrame,
     scans: dict[str, coerce.NumberScan | coerce.DateScan],
     no_cents: set[str],
+    told: Evidence | None = None,
 ) -> coerce.Hint:
     """What the table's other columns show: a column no value decides follows its table.
 
     Each number and date column's scan is kept in ``scans`` for its own reading; the
-    columns in ``no_cents`` hold amounts in a currency without decimals.
+    columns in ``no_cents`` hold amounts in a currency without decimals. ``told``: the
+    whole file's votes, when ``frame`` is one page of it.
     """
     numbers = {",": 0, ".": 0}
     dates = {"day": 0, "month": 0}
@@ -951,6 +1031,7 @@ def _table_hint(
             scan = coerce.scan_numbers(
                 frame[column.name], column.kind != "float", column.name in no_cents
             )
+            scan = told.numbers_of(column.name, scan) if told else scan
             scans[column.name] = scan
             found = scan.votes()
             numbers = {k: n + found[k] for k, n in numbers.items()}
@@ -958,6 +1039,7 @@ def _table_hint(
             frame[column.name]
         ):
             dated = coerce.scan_dates(frame[column.name])
+            dated = told.dates_of(column.name, dated) if told else dated
             scans[column.name] = dated
             found = dated.votes
             dates = {k: n + found[k] for k, n in dates.items()}

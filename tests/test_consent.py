@@ -422,7 +422,8 @@ def test_a_consent_column_of_your_own_that_is_all_placeholders_is_no_config_erro
     orders_of(tmp_path, ["a", "b"])
     result = run_files(tmp_path, store, "Newsletter OK")
     assert result.status == "ok", result.errors
-    assert result.consent_skipped == 2 and "no orders data" in result.skipped[0]  # none to score
+    assert result.consent_skipped == 2  # no one to score: every order is an opt-out's
+    assert "all 4 orders are of contacts who opted out" in result.skipped[0]
     assert listed(result) == {"a": "N/A", "b": "N/A"}
 
 
@@ -547,7 +548,8 @@ def test_a_mailchimp_file_whose_status_cannot_be_told_opts_out(tmp_path, store, 
     orders_of(tmp_path, ["a@shop.test", "b@shop.test"])
     result = run_files(tmp_path, store)
     assert result.status == "ok", result.errors
-    assert result.consent_skipped == 2 and "no orders data" in result.skipped[0]  # none to score
+    assert result.consent_skipped == 2  # no one to score: every order is an opt-out's
+    assert "all 4 orders are of contacts who opted out" in result.skipped[0]
     shown = listed(result)
     assert set(shown) == {"a@shop.test", "b@shop.test"}
     assert name in shown["a@shop.test"] and "Mailchimp status unknown" in shown["a@shop.test"]

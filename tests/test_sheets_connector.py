@@ -1188,7 +1188,7 @@ def test_an_empty_tab_names_only_the_steps_that_fill_it(
     result.failed["churn_value"] = "a timeout."
     result.declared["churn_value"] = steps_by_name(["churn_value"])[0].outputs
     (scores,) = [tab.note for tab in gsheets.result_tabs(result) if tab.role == "scores"]
-    assert scores.endswith("have no created date; churn value failed: a timeout).")
+    assert scores.endswith('= "created_at"); churn value failed: a timeout).')  # map it
 
 
 def test_a_report_of_one_row_per_item_mapped_by_the_user_is_read_as_lines(

@@ -273,6 +273,35 @@ def deal_scoring_frame(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> 
     return pd.concat([rows, deal_snapshot(tables, rows, _zone(as_of))], axis=1)
 
 
+def _none_to_learn_from(deals: pd.DataFrame, as_of: pd.Timestamp) -> str:
+    """Why no closed deal can be learnt from: there is none, or those there are lack the
+    dates that say how long they stayed open (a Zoho export's "Closing Date" and "Created
+    Time" were not read, and 155 closed deals were called none)."""
+    deals = deals.drop_duplicates("deal_id")
+    closed = deals[deals["is_closed"].fillna(False).astype(bool)]
+    n = len(closed)
+    if not n:
+        return "no closed deals to learn from: win rates need won and lost deals"
+    lacks = [
+        (int(closed[column].isna().sum()), words)
+        for column, words in (("closed_at", "no close date"), ("created_at", "no created date"))
+    ]
+    lacks = [(m, words) for m, words in lacks if m]
+    if not lacks:
+        return (
+            f"no deal closed by {as_of:%Y-%m-%d} to learn from: win rates need won and lost deals"
+        )
+    if all(m == n for m, _ in lacks):
+        said = f"the {_deals(n, 'closed')} {'have' if n > 1 else 'has'} " + " and ".join(
+            w for _, w in lacks
+        )
+    else:
+        said = f"of the {_deals(n, 'closed')}, " + " and ".join(
+            f"{m:,} {'have' if m > 1 else 'has'} {w}" for m, w in lacks
+        )
+    return f"{said}: how long a deal stayed open, which win rates learn from, cannot be told"
+
+
 def _deals(n: int, outcome: str) -> str:
     return f"{n:,} {outcome} deal{'' if n == 1 else 's'}"
 
@@ -305,9 +334,7 @@ class DealWinModel:
     def fit(self, tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> DealWinModel:
         frame = deal_training_frame(tables, as_of)
         if frame.empty:
-            raise NotEnoughDataError(
-                "no closed deals to learn from: win rates need won and lost deals"
-            )
+            raise NotEnoughDataError(_none_to_learn_from(tables["deals"], as_of))
         _enough_deals(frame, as_of)
         self.scorer_ = LeadScorer(
             random_state=self.random_state,

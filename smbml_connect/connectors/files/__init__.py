@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from smbml_connect.connector import Connector, ConnectorContext
 from smbml_connect.connectors.files.source import FilesSource
@@ -19,13 +20,32 @@ class FilesSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: Path  # a workbook, a folder of CSV files, or one CSV file
+    # The CSV files' encoding ("cp1250", "cp932"), for files whose text does not tell it.
+    encoding: str | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(
+                f'{value!r} is not an encoding; use a name such as "cp1250" (Central '
+                'European), "cp1251" (Cyrillic), "cp932" (Japanese) or "utf-8"'
+            ) from None
+        return value
 
 
 def _source(context: ConnectorContext) -> Source:
     source = context.config.source
     path = source.settings_as(FilesSettings).path
     written = tuple(p for _, p in context.config.written_files())  # results.xlsx beside the CSVs
-    return FilesSource(path, source.tables, source.mapping, outputs=written)
+    settings = source.settings_as(FilesSettings)
+    return FilesSource(
+        path, source.tables, source.mapping, outputs=written, encoding=settings.encoding
+    )
 
 
 CONNECTOR = Connector(

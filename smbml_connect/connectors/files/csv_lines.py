@@ -15,12 +15,15 @@ import codecs
 import csv
 import itertools
 import re
+import unicodedata
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 import pandas as pd
+from charset_normalizer import from_bytes
 
 from smbml_connect.errors import SourceFatalError
 from smbml_connect.ports import SourceReject
@@ -89,9 +92,21 @@ class Decoding:
     errors: str = "strict"
     odd: int = 0
     first_odd: int = 0
+    said: bool = False  # a code page judged from the text (``_code_page``): the run says so
 
     def note(self, name: str) -> list[tuple[int, str]]:
-        """What the run says of a file with odd lines: (how many, the sentence)."""
+        """What the run says of a file with odd lines, or read in a code page judged from
+        its text: (how many, the sentence)."""
+        if self.said:
+            return [
+                (
+                    1,
+                    f"{name} is not UTF-8: it was read as {_CODE_PAGES[self.encoding]}, the "
+                    'encoding its letters fit (as Excel\'s plain "CSV" saves on a Windows '
+                    "set to that language); if names look wrong, set it in smbml.toml: "
+                    f'[source] encoding = "{self.encoding}" (or another), or {_ADVICE}',
+                )
+            ]
         if not self.odd:
             return []
         one = self.odd == 1
@@ -141,7 +156,8 @@ def cannot_read(path: Path, exc: OSError) -> CannotRead:
 def open_csv(
     path: Path, batch_lines: int = BATCH_LINES, decoding: Decoding | None = None
 ) -> CsvFile:
-    """Decide the encoding and dialect, find the header; records come lazily."""
+    """Decide the encoding (unless ``decoding`` says it) and dialect, find the header;
+    records come lazily."""
     decoding = decoding or detect_encoding(path)
     encoding = decoding.encoding
     stream = opened(path, encoding=encoding, newline="", errors=_errors(decoding))
@@ -168,12 +184,14 @@ def open_csv(
     return CsvFile(names, batches, encoding, notes, above, firsts[start])
 
 
-def head_of_csv(path: Path, rows: int = 40) -> pd.DataFrame:
+def head_of_csv(path: Path, rows: int = 40, encoding: str | None = None) -> pd.DataFrame:
     """The header and first ``rows`` rows of a CSV, read as ``open_csv`` reads it (which
     file is which export is decided from these, so they must split the same way); the
-    encoding is judged from the first 64 KB, as the whole file may be large."""
+    encoding (unless the config says it) is judged from the first 64 KB, as the whole file
+    may be large."""
+    decoding = Decoding(encoding) if encoding else None
     try:
-        opened = open_csv(path, rows * 4, detect_encoding(path, limit=65_536))
+        opened = open_csv(path, rows * 4, decoding or detect_encoding(path, limit=65_536))
     except CannotRead:
         raise  # said now: an empty head would misplace the file
     except SourceFatalError:
@@ -212,9 +230,143 @@ def detect_encoding(path: Path, limit: int | None = None) -> Decoding:
     odd, first, utf8 = _odd_lines(path, limit)
     if utf8:
         return Decoding("utf-8-sig", _AS_CP1252, odd, first)
-    if _decodes(path, "cp1252", limit):  # Excel's plain "CSV (Comma delimited)" on Windows
-        return Decoding("cp1252")
-    raise SourceFatalError(f"{path.name} is not text in an encoding smbml reads: {_ADVICE}")
+    western = _decodes(path, "cp1252", limit)
+    sample = _sample(path)
+    if western and _reads_as_words(sample.decode("cp1252", "replace"), latin=True):
+        return Decoding("cp1252")  # Excel's plain "CSV (Comma delimited)" in the West
+    found = _code_page(sample)
+    if found is not None and _decodes(path, found, limit):
+        return Decoding(found, said=True)
+    if not western and found is None:
+        raise SourceFatalError(f"{path.name} is not text in an encoding smbml reads: {_ADVICE}")
+    raise SourceFatalError(
+        f"{path.name} is not UTF-8 and its encoding cannot be told with confidence (read as "
+        f"Windows-1252, Excel's Western one, its letters come out as {_odd_word(sample)!r}): "
+        'say which it is in smbml.toml, [source] encoding = "cp1250" (Central European; '
+        "cp1251 Cyrillic, cp1253 Greek, cp1254 Turkish, cp932 Japanese, gbk Chinese, cp949 "
+        f"Korean), or {_ADVICE}"
+    )
+
+
+# Excel's plain "CSV" on Windows writes the system's ANSI code page. Western European is
+# cp1252, judged first; these are the others, by locale. Thai (cp874) and Vietnamese
+# (cp1258) are left out: their letters fit the bytes of Chinese and Korean text too well.
+_CODE_PAGES = {
+    "cp1250": "Central European (Windows-1250)", "cp1251": "Cyrillic (Windows-1251)",
+    "cp1253": "Greek (Windows-1253)", "cp1254": "Turkish (Windows-1254)",
+    "cp1255": "Hebrew (Windows-1255)", "cp1256": "Arabic (Windows-1256)",
+    "cp1257": "Baltic (Windows-1257)", "cp932": "Japanese (Shift-JIS)",
+    "gb18030": "Simplified Chinese (GBK)", "cp949": "Korean (Windows-949)",
+    "big5": "Traditional Chinese (Big5)",
+}  # fmt: skip
+_SAMPLE = 1 << 18  # bytes the encoding is judged from: names repeat, 256 KB hold plenty
+# Marks that begin a word as punctuation does ("„Müller", "«Oui»", "¿Qué?"), and the degree
+# sign before C or F: any other symbol followed by a letter is a letter of another code page
+# ("£ukasz" is Polish "Łukasz", "Ma³gorzata" "Małgorzata" read as Windows-1252).
+_OPENERS = frozenset("„‚“‘«¿¡°")
+_WORD = re.compile(r"[^\s,;\t|\"]+")
+
+
+def _sample(path: Path) -> bytes:
+    with opened(path, "rb") as raw:
+        return raw.read(_SAMPLE)
+
+
+def _odd(word: str, latin: bool) -> bool:
+    """Whether ``word`` cannot be written this way: a symbol inside it followed by a
+    letter, or (``latin``: decoded to a Latin code page) four or more letters none of
+    them ASCII ("Èâàíîâ" is Cyrillic "Иванов" read as Windows-1252)."""
+    for at, char in enumerate(word[:-1]):
+        if char.isascii() or (unicodedata.category(char)[0] in "LMN" and char not in "¹²³"):
+            continue
+        if word[at + 1].isalpha() and not (at == 0 and char in _OPENERS):
+            return True
+    return latin and len(word) >= 4 and word.isalpha() and not any(c.isascii() for c in word)
+
+
+def _reads_as_words(text: str, latin: bool) -> bool:
+    """Whether the words of ``text`` that hold a letter beyond ASCII read as words: at
+    most one in twenty may not (a "5°C" or a typo is no other encoding)."""
+    words = [w for w in _WORD.findall(text) if not w.isascii()]
+    odd = sum(_odd(w, latin) for w in words)
+    return odd * 20 <= len(words)
+
+
+def _odd_word(sample: bytes) -> str:
+    text = sample.decode("cp1252", "replace")
+    return next((w for w in _WORD.findall(text) if not w.isascii() and _odd(w, True)), "")
+
+
+def _code_page(sample: bytes) -> str | None:
+    """The one code page of ``_CODE_PAGES`` ``sample`` is text in, with confidence, else
+    None. East Asian ones first (``_common_share``): the bytes of a Japanese file decode
+    as Korean or Chinese too, but to rare characters only. Then the single-byte ones,
+    ranked by charset-normalizer (how much each decoding looks like a mess, then like a
+    language): the first is taken when its words read as words and no other decodes the
+    sample differently about as well (a few Polish names fit Windows-1250 and Turkish
+    Windows-1254 alike). charset-normalizer alone took a short Japanese file for Korean."""
+    shares = {e: _common_share(sample, e) for e in _WIDE}
+    top = max(shares.values())
+    wide = [e for e, share in shares.items() if share >= 0.95 and share >= top - 0.02]
+    if len(wide) == 1:
+        return wide[0]
+    if wide:  # Korean and Chinese share their everyday bytes: the languages decide
+        return _ranked_first(sample, wide, words=False)
+    return _ranked_first(sample, [e for e in _CODE_PAGES if e not in _WIDE], words=True)
+
+
+def _ranked_first(sample: bytes, encodings: list[str], words: bool) -> str | None:
+    """charset-normalizer's first of ``encodings`` for ``sample``, when (``words``) its
+    words read as words and no other decodes it differently about as well."""
+    ranked = [m for m in from_bytes(sample, cp_isolation=encodings) if m.encoding in encodings]
+    if not ranked:
+        return None
+    best, *others = ranked
+    text = str(best)
+    if words and not _reads_as_words(text, latin=best.encoding in _LATIN):
+        return None
+    for other in others:
+        if str(other) == text:
+            continue
+        if other.chaos <= best.chaos + 0.01 and other.coherence >= best.coherence - 0.05:
+            return None
+    return best.encoding
+
+
+# East Asian code pages and the standard of their everyday characters: a character of the
+# code page beyond it (a Korean syllable only Windows-949 adds, a half-width katakana
+# amid kanji) is what another code page's text decodes to.
+_WIDE = {"cp932": "shift_jis", "gb18030": "gb2312", "cp949": "euc_kr", "big5": "big5"}
+
+
+def _common_share(sample: bytes, encoding: str) -> float:
+    """The share of ``sample``'s characters beyond ASCII that are everyday ones of
+    ``encoding`` (two bytes in its core standard); 0 when it does not decode."""
+    try:
+        text = codecs.getincrementaldecoder(encoding)().decode(sample)  # a cut end waits
+    except UnicodeDecodeError:
+        return 0.0
+    counts = {c: n for c, n in Counter(text).items() if not c.isascii()}
+    if not counts:
+        return 0.0
+    core = _WIDE[encoding]
+    common = sum(n for c, n in counts.items() if _everyday(c, core))
+    return common / sum(counts.values())
+
+
+def _everyday(char: str, core: str) -> bool:
+    if "\uff61" <= char <= "\uff9f":  # half-width katakana
+        return False
+    try:
+        encoded = char.encode(core)
+    except UnicodeEncodeError:
+        return False
+    if len(encoded) != 2:
+        return False
+    return core != "big5" or b"\xa4\x40" <= encoded <= b"\xc6\x7e"  # Big5's frequent ones
+
+
+_LATIN = frozenset({"cp1250", "cp1254", "cp1257"})
 
 
 def _blocks(path: Path, limit: int | None) -> Iterator[bytes]:
@@ -402,23 +554,29 @@ class _Reader:
 
     def batches(self, stream: TextIO, head: list[str], number: int) -> Iterator[CsvBatch]:
         """Batches of records from ``head`` (starting at line ``number``) and the rest of
-        ``stream``; the last record of a batch waits for the next, as it may go on there."""
+        ``stream``; the last record of a batch waits for the next, as it may go on there.
+
+        The next lines are read before a batch is cut, so the file's last batch holds its
+        last record: without that, every file longer than the header search ended with a
+        batch of one row, which was read alone (its date order and decimal mark decided
+        by itself, see ``schema.Evidence``)."""
         with stream:
-            carry = head
+            carry, fresh = head, self._next_lines(stream)
             while True:
-                fresh = _decoded(
-                    self.path, stream, lambda s: list(itertools.islice(s, self.batch_lines))
-                )
+                ahead = self._next_lines(stream) if fresh else []
                 lines = carry + fresh
-                end = not fresh
+                end = not ahead
                 if not lines:
                     return
                 batch, used = self._batch(lines, number, end)
                 if batch.numbers or batch.rejects or batch.blanks:
                     yield batch
-                carry, number = lines[used:], number + used
+                carry, number, fresh = lines[used:], number + used, ahead
                 if end and not carry:
                     return
+
+    def _next_lines(self, stream: TextIO) -> list[str]:
+        return _decoded(self.path, stream, lambda s: list(itertools.islice(s, self.batch_lines)))
 
     def _batch(self, lines: list[str], number: int, end: bool) -> tuple[CsvBatch, int]:
         """Records of ``lines`` (starting at line ``number``) and how many lines they used."""

@@ -27,6 +27,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from smbml_connect.cell_errors import EXCEL, unreadable_errors
 from smbml_connect.connectors.files.csv_lines import (
     BATCH_LINES,
+    Decoding,
     cannot_read,
     head_of_csv,
     open_csv,
@@ -104,7 +105,11 @@ class FilesSource:
     # neither read nor listed as not read.
     outputs: Collection[Path] = ()
     page_rows: int = BATCH_LINES
+    # The config's ``[source] encoding`` of its CSV files ("cp1250"), when their text does
+    # not tell it with confidence; None: judged per file (``csv_lines.detect_encoding``).
+    encoding: str | None = None
     incremental = False
+    reads_again = True  # files: a second reading costs no requests (ports.ReadsAgain)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -226,7 +231,9 @@ class FilesSource:
     def _delimited(self, path: Path) -> bool:
         """Whether a .txt file is a table: a header of two or more columns."""
         try:
-            return sum(c != SOURCE_ROW for c in head_of_csv(path).columns) >= 2
+            return (
+                sum(c != SOURCE_ROW for c in head_of_csv(path, encoding=self.encoding).columns) >= 2
+            )
         except (OSError, SourceFatalError):
             return False
 
@@ -560,7 +567,7 @@ class FilesSource:
         if self.path.suffix.lower() in _EXCEL_SUFFIXES:
             with _readable(self.path):
                 return head_of_sheet(self.path, location)
-        return head_of_csv(self._file(location))
+        return head_of_csv(self._file(location), encoding=self.encoding)
 
     def _file(self, location: str) -> Path:
         return self.path / location if self.path.is_dir() else self.path
@@ -568,7 +575,7 @@ class FilesSource:
     def _read(self, location: str) -> Iterator[Batch]:
         if self.path.suffix.lower() in _EXCEL_SUFFIXES and not self.path.is_dir():
             return read_sheet(self.path, location, self.page_rows)
-        return read_csv(self._file(location), self.page_rows)
+        return read_csv(self._file(location), self.page_rows, self.encoding)
 
 
 _OLD_WORKBOOK = (
@@ -632,14 +639,16 @@ def _one_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
 
 
-def read_csv(path: Path, batch_rows: int = BATCH_LINES) -> Iterator[Batch]:
+def read_csv(
+    path: Path, batch_rows: int = BATCH_LINES, encoding: str | None = None
+) -> Iterator[Batch]:
     """Every value as text (leading zeros survive); ``,`` ``;`` ``|`` or tab separated.
 
     UTF-8, UTF-16 (Excel's "Unicode Text") and Windows-1252 are read, and a UTF-8 file's
     odd Windows-1252 lines (said in ``READ_NOTES``). A line that cannot
     be split into the header's cells is rejected, and reading goes on at the next line.
     """
-    opened = open_csv(path, batch_rows)
+    opened = open_csv(path, batch_rows, Decoding(encoding) if encoding else None)
     notes, yielded = opened.notes, False  # the notes go with the first frame: said once
     for batch in opened.batches:
         frame = batch.frame(opened.names)
