@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
@@ -42,6 +43,7 @@ __all__ = [
     "coerce_int",
     "coerce_string",
     "date_evidence",
+    "fold_width",
     "is_missing",
     "number_evidence",
     "read_dates",
@@ -87,7 +89,9 @@ _FALSE = frozenset(
 # Money as people type it, marks before or after the number: symbols ("$", "zł" is a
 # word below), a symbol with its country ("US$", "NZ$", "R$", "HK$"), ISO codes and the
 # local abbreviations a spreadsheet shows ("1 234,50 kr", "Fr. 12.50", "1 234 Ft").
-_SYMBOLS = "$€£¥₹₩₽₺₪₫฿₴₦₱₲₵₡₭₮₸₼₾¢₨"
+# "円", "元"/"圆" and "원" are yen, yuan and won as Japanese, Chinese and Korean write them
+# after the number ("1,650円"); full-width forms are folded first (``fold_width``).
+_SYMBOLS = "$€£¥₹₩₽₺₪₫฿₴₦₱₲₵₡₭₮₸₼₾¢₨円元圆圓원"
 _CODES = (
     "usd|eur|gbp|cad|aud|nzd|chf|jpy|cny|rmb|inr|sek|nok|dkk|isk|pln|czk|huf|ron|bgn|rub|uah|"
     "try|ils|zar|brl|mxn|ars|clp|cop|pen|sgd|hkd|twd|krw|thb|myr|idr|php|vnd|aed|sar|qar|kwd|"
@@ -105,6 +109,23 @@ _CURRENCY = re.compile(rf"[{_SYMBOLS}]")
 # Spaces that group thousands (no-break, narrow no-break as current French locales write
 # them, thin, figure) and the apostrophes Swiss amounts use; U+2212 is the minus sign
 # Nordic formats write.
+# Full-width forms as a Japanese, Chinese or Korean keyboard types them with the input
+# method on ("１，６５０", "￥", "＄", the ideographic space): their NFKC forms, ASCII digits
+# and the usual signs. Only these blocks: NFKC of the whole text would also make numbers of
+# superscripts ("5²" as 52) and circled digits ("①").
+_WIDE = {
+    c: folded
+    for c in (*range(0xFF01, 0xFF5F), *range(0xFFE0, 0xFFE7), 0x3000)
+    if len(folded := unicodedata.normalize("NFKC", chr(c))) == 1
+}
+
+
+def fold_width(text: str) -> str:
+    """``text`` with full-width digits, marks and signs as their ordinary forms ("￥１，６５０"
+    is "¥1,650"); anything else as it is."""
+    return text.translate(_WIDE) if not text.isascii() else text
+
+
 _GROUPING = str.maketrans({c: None for c in "\u00a0\u202f\u2009\u2007 '\u2019"})
 _MINUS = "\u2212"
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)*|[.,]\d+)([eE][+-]?\d+)?$")
@@ -219,7 +240,7 @@ _WHOLE_AMOUNT = re.compile(r"(?<=\d)[.,](?:--?|[\u2013\u2014])$")
 def _unwrap(value: str) -> tuple[str, bool, bool]:
     """A number as typed without spaces, currency, brackets, "%" or a trailing minus:
     (what is left, negative, percent)."""
-    text = value.strip().translate(_GROUPING).replace(_MINUS, "-")
+    text = fold_width(value).strip().translate(_GROUPING).replace(_MINUS, "-")
     text = _CURRENCY_AFTER.sub("", _CURRENCY_BEFORE.sub(r"\1", text, count=1), count=1)
     negative = text.startswith("(") and text.endswith(")")
     if negative:

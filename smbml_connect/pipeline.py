@@ -488,14 +488,15 @@ class _Currencies:
             ]
         table = next(t for t in ("orders", *signs) if t in signs)  # the sales first
         sign = signs[table]
-        which, example = _SHARED_SIGNS[sign]
+        which, example = _SHARED_SIGNS.get(sign, ("", "EUR"))
+        names = f"no one currency ({which})" if which else "no currency we know"
         return [
             Notice(
                 "unnamed_currency",
                 table,
                 len(signs),
-                f"Amounts in {table.replace('_', ' ')} are marked {sign}, which names no "
-                f"one currency ({which}), and no currency column says which: every money "
+                f"Amounts in {table.replace('_', ' ')} are marked {sign}, which names "
+                f"{names}, and no currency column says which: every money "
                 f"figure is shown in {currency}. If yours is another, state it at the top of "
                 f'the config: currency = "{example}" (or add a currency column).',
             )
@@ -507,6 +508,7 @@ _SHARED_SIGNS = {
     "¥": ("yen or yuan", "JPY"),
     "$": ("US, Canadian, Australian and other dollars", "CAD"),
     "kr": ("Swedish, Norwegian, Danish or Icelandic crowns", "SEK"),
+    "元": ("Chinese yuan or New Taiwan dollars", "CNY"),
 }
 
 
