@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from dateutil import parser as date_parser
 
-from smbml_connect import plain_numbers
+from smbml_connect import month_names, plain_numbers
 from smbml_connect.business_zone import in_zone, is_utc
 from smbml_connect.distinct import MISSING_TOKENS, Distinct
 
@@ -151,13 +151,16 @@ class ColumnFormat:
     "decimal=.") and the date order ("dayfirst" or "monthfirst"), in any order; "percent"
     says a share column (a discount) holds percentages, as a "%" in its header does;
     "utc" says times written without an offset are UTC's, not the business's clock, as
-    "(UTC)" in a header does (Stripe's "Created date (UTC)").
+    "(UTC)" in a header does (Stripe's "Created date (UTC)"); "date=" and a pattern, last,
+    says how a date column is written when its values cannot tell ("date=DD/MM/YY", "date=D
+    MMMM YYYY" with the month's name in the shop's language: ``month_names.DatePattern``).
     """
 
     decimal: Decimal | None = None
     day_first: bool | None = None
     percent: bool | None = None
     utc: bool | None = None
+    date: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> ColumnFormat:
@@ -165,6 +168,10 @@ class ColumnFormat:
         day_first: bool | None = None
         percent: bool | None = None
         utc: bool | None = None
+        date: str | None = None
+        text, said, pattern = text.partition("date=")
+        if said:
+            date = month_names.DatePattern(pattern).text  # ValueError when it names no date
         for word in text.split():
             if word in ("decimal=,", "decimal=."):
                 decimal = "," if word.endswith(",") else "."
@@ -177,9 +184,10 @@ class ColumnFormat:
             else:
                 raise ValueError(
                     f"{word!r} is not a column format; use decimal=, or decimal=. and/or "
-                    'dayfirst or monthfirst, or percent, or utc (e.g. "decimal=, dayfirst")'
+                    "dayfirst or monthfirst, or percent, or utc, or date= and a pattern, last "
+                    '(e.g. "decimal=, dayfirst", "utc date=DD.MM.YY")'
                 )
-        return cls(decimal, day_first, percent, utc)
+        return cls(decimal, day_first, percent, utc, date)
 
     def over(self, other: ColumnFormat | None) -> ColumnFormat:
         """This format where it says something, ``other`` where it does not (the config's
@@ -191,6 +199,7 @@ class ColumnFormat:
             self.day_first if self.day_first is not None else other.day_first,
             self.percent if self.percent is not None else other.percent,
             self.utc if self.utc is not None else other.utc,
+            self.date if self.date is not None else other.date,
         )
 
 
@@ -671,7 +680,8 @@ def _date_proof(value: Any) -> str:
     (fits both), or "" (no such date, or the same day and month). Dots fit both only in
     form: day.month.year is how every locale that writes dots writes a date (German, Swiss,
     Austrian, Nordic, Russian...), so "04.03.2025" proves day first ("dots")."""
-    match = _SLASHED.match(value) if isinstance(value, str) else None
+    text = fold_width(value) if isinstance(value, str) else ""
+    match = _SLASHED.match(text)
     if not match:
         return ""
     first, second = int(match.group(1)), int(match.group(2))
@@ -680,7 +690,7 @@ def _date_proof(value: Any) -> str:
     if second > 12 >= first:
         return "month"
     if first != second and first <= 12 and second <= 12:
-        return "dots" if value.strip()[len(match.group(1))] == "." else "?"
+        return "dots" if text.strip()[len(match.group(1))] == "." else "?"
     return ""
 
 
@@ -766,7 +776,9 @@ def _read_stamp(
     ):
         stamp = _from_number(float(value))
     else:
-        text = _written_offset(str(value).strip())
+        text = _written_offset(fold_width(str(value)).strip())
+        named = month_names.iso_date(text)  # "3 févr. 2025", "2025年3月20日": year first
+        text = named if named is not None else text
         # (?!\d), not \b: "2025-10-07T09:50-04" has no word boundary before its "T".
         year_first = re.match(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)(.*)$", text)
         # The zone word first, whatever the date's form: pandas dropped the word of a
@@ -1076,12 +1088,22 @@ def read_dates(
     done = fast.notna()
     rest = series.where(~done)
     votes = dict(scan.votes)  # an ISO text out of range proves no order: the same votes
-    ambiguous, dots = votes.pop("?"), scan.dots
+    stated = month_names.DatePattern(fmt.date) if fmt.date else None
+    if stated is not None:  # the config's pattern says the order: nothing to note
+        votes = {"day": 0, "month": 0, "?": 0}
+    ambiguous, dots = votes.pop("?"), (0 if stated else scan.dots)
     order, how = _decide(votes, _order(fmt.day_first), _order(hint.day_first), "month")
     reasons: dict[Any, str] = {}
 
-    def parse(value: Any) -> pd.Timestamp:
-        proof = _date_proof(value)
+    def parse(written: Any) -> pd.Timestamp:
+        value = written  # as the config's pattern reads it, if it states one
+        if stated is not None and isinstance(written, str):
+            try:
+                value = stated.iso(fold_width(written))
+            except ValueError as unfit:
+                reasons[written] = str(unfit)
+                raise
+        proof = "" if stated is not None else _date_proof(value)
         if proof == "dots" and order != "day":
             reasons[value] = (
                 f"is written with dots, day first, but this column is {_ORDER_NAMES[order]}; "
@@ -1097,10 +1119,10 @@ def read_dates(
         try:
             stamp = _read_stamp(value, order == "day", zone)
         except ZoneWordError as refused:
-            reasons[value] = str(refused)
+            reasons[written] = str(refused)
             raise
         if stamp.tzinfo is None:
-            naive.append(value)
+            naive.append(written)
         return stamp
 
     naive: list[Any] = []  # values read as a clock showed them: in the zone, all at once

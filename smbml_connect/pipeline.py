@@ -170,6 +170,7 @@ def run_pipeline(
         result.as_of = as_of = _moment(options.as_of, zone.name)
         money = _Currencies(options.currency)
         _load(source, store, result, progress, options, money)
+        result.errors += _all_rejected(result)
         _mark_complete(source, store, result)
         tables = {name: _live(store.read(name)) for name in TABLES}
         tables["products"] = _with_retired(tables["products"], store.read("products"), tables)
@@ -303,6 +304,33 @@ def _offsets_said(result: RunResult, table: str, frame: pd.DataFrame) -> None:
     said = offsets_hint(frame["ordered_at"], "The orders' times")
     if said:
         result.notices.append(Notice(ZONE_UNSET, "orders", 0, said))
+
+
+def _all_rejected(result: RunResult) -> list[str]:
+    """One line for each table whose every row read this run was rejected (a column of
+    dates none of which could be read): the run is not plain "ok", and the line names the
+    first reason. 531 orders lost to their dates were recorded "ok"."""
+    rejected = result.rejects[result.rejects["action"] == "row rejected"]
+    lines = []
+    for table, loaded in result.loaded.items():
+        mine = rejected[rejected["table"] == table]
+        if loaded or mine.empty:
+            continue
+        rows = mine[["source_row", "row"]].astype(str).drop_duplicates()
+        first = mine.iloc[0]
+        value = f" ({first['value']!r})" if str(first["value"] or "").strip() else ""
+        name = table.replace("_", " ")
+        said = (
+            f"all {len(rows):,} rows of {name} read were"
+            if len(rows) > 1
+            else (f"the only row of {name} read was")
+        )
+        lines.append(
+            f"{said} rejected, so none was loaded: the first because {first['reason']}{value}. "
+            "See the Rejects tab or `smbml status`, fix the column or state its format in "
+            "the config, and run again."
+        )
+    return lines
 
 
 def _mark_complete(source: Source, store: Store, result: RunResult) -> None:

@@ -1,5 +1,5 @@
 """Shops outside the US and UK: yen, yuan and won as Japanese, Chinese and Korean shops type
-them (find56_intl item 3).
+them, and dates with the shop's own month names (find56_intl items 3 and 5).
 
 Each shop is a few customers' orders written the way the local Excel, keyboard or shop
 system writes them, read through the files source into a store.
@@ -13,10 +13,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from smbml_connect.coerce import parse_number
+from smbml_connect.coerce import ColumnFormat, parse_number, read_dates
 from smbml_connect.connectors.files.source import FilesSource
+from smbml_connect.errors import ConfigError
+from smbml_connect.month_names import MONTHS, iso_date
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.ports import RunResult
+from smbml_connect.registry import parse_config
 from smbml_connect.schema import validate
 from smbml_connect.store import Store
 
@@ -109,3 +112,90 @@ def test_only_full_width_forms_are_folded_into_numbers():
         with pytest.raises(ValueError):
             parse_number(text)
     assert fold_width("ｶﾀｶﾅ 5²") == "ｶﾀｶﾅ 5²"  # half-width kana and the rest as typed
+
+
+# -- item 5: 3 févr. 2025, 15. März 2025, 12 de dezembro de 2025, 2025年3月20日 ------------
+def test_local_month_names_and_cjk_dates_are_read():
+    """The long date forms Excel and shop systems write in those locales: each one was
+    "not a date we can read", so every row of a shop writing them was rejected."""
+    written = {
+        "3 févr. 2025": "2025-02-03", "17 mars 2025": "2025-03-17",
+        "lundi 3 février 2025": "2025-02-03", "le 1er mars 2025": "2025-03-01",
+        "15. März 2025": "2025-03-15", "Montag, 3. Februar 2025 14:30": "2025-02-03 14:30",
+        "12 de dezembro de 2025": "2025-12-12", "3 de febrero de 2025": "2025-02-03",
+        "3 marzo 2025": "2025-03-03", "3 maart 2025": "2025-03-03", "3 mars 2025": "2025-03-03",
+        "3 marca 2025": "2025-03-03", "3 марта 2025 г.": "2025-03-03", "04-mars-25": "2025-03-04",
+        "2025. március 20.": "2025-03-20", "2025年3月20日": "2025-03-20",
+        "2025年3月20日(木) 14:30": "2025-03-20 14:30", "２０２５年３月２０日": None,
+        "2025년 3월 20일": "2025-03-20", "2025. 3. 20.": "2025-03-20",
+    }  # fmt: skip
+    for text, iso in written.items():
+        assert iso_date(text) == iso or iso is None, text
+    values = read_dates(pd.Series(list(written)), zone="Asia/Tokyo").values
+    days = values.dt.tz_convert("Asia/Tokyo").dt.strftime("%Y-%m-%d")
+    expected = [(iso or "2025-03-20")[:10] for iso in written.values()]
+    assert days.tolist() == expected
+
+
+def test_a_month_name_is_read_whole_and_in_one_month_only():
+    """No word names two months (Croatian "listopad" is October, Czech and Polish
+    November: left out); a word that is not a month, or a leading word that is not a
+    weekday, is no date of ours; an impossible day is no date."""
+    assert MONTHS["listopad"] == 11 and "lipanj" not in MONTHS
+    for text in ("3 foo 2025", "about 3 mars 2025", "31 février 2025", "3 mars à 14h30"):
+        reading = read_dates(pd.Series([text]))
+        assert reading.invalid.tolist() == [True], text
+
+
+def test_a_shop_writing_its_own_month_names_loads_every_order(tmp_path: Path, store: Store):
+    """find56_intl item 5's orders: five rows, five rejected before."""
+    orders = (
+        "Order ID;Customer ID;Order Date;Total\n"
+        'O1;C1;3 févr. 2025;"104,85 €"\nO2;C2;17 mars 2025;"12,50 €"\n'
+        'O3;C1;15. März 2025;"12,50 €"\nO4;C3;2025年3月20日;"9,00 €"\n'
+        'O5;C3;12 de dezembro de 2025;"9,00 €"\n'
+    )
+    result = run(write(tmp_path / "shop", orders), store, time_zone="Europe/Paris")
+    assert result.rejected_rows == 0 and result.status == "ok"
+    days = store.read("orders").set_index("order_id")["ordered_at"].dt.tz_convert("Europe/Paris")
+    assert days.dt.strftime("%Y-%m-%d").to_dict() == {
+        "O1": "2025-02-03", "O2": "2025-03-17", "O3": "2025-03-15", "O4": "2025-03-20",
+        "O5": "2025-12-12",
+    }  # fmt: skip
+
+
+def test_the_config_states_a_date_format_a_column_cannot_tell():
+    """`[source.formats.orders] ordered_at = "date=DD/MM/YY"`: every date read with it (no
+    order guessed, no note); one that does not fit is left out and says why."""
+    dates = pd.Series(["03/04/25", "05/06/25", "3.4.25", "2025-01-02"])
+    reading = read_dates(dates, ColumnFormat.parse("date=DD/MM/YY"))
+    assert reading.values.dt.strftime("%Y-%m-%d").tolist()[:2] == ["2025-04-03", "2025-06-05"]
+    assert reading.invalid.tolist() == [False, False, True, False] and not reading.notes
+    assert "does not fit the date format date=DD/MM/YY" in reading.reasons["3.4.25"]
+    named = read_dates(pd.Series(["3 de fev 2025"]), ColumnFormat.parse("utc date=D de MMM YYYY"))
+    assert str(named.values[0]) == "2025-02-03 00:00:00+00:00"
+
+
+def test_a_date_format_that_names_no_date_is_a_config_error(tmp_path: Path):
+    """A pattern without a year, a month or a day is refused when the config is read."""
+    source = {
+        "kind": "files",
+        "path": str(tmp_path),
+        "formats": {"orders": {"ordered_at": "date=DD/MM"}},
+    }
+    with pytest.raises(ConfigError, match="year, the month and the day"):
+        parse_config({"source": source}, tmp_path)
+
+
+def test_a_run_that_rejects_every_order_is_not_recorded_ok(tmp_path: Path, store: Store):
+    """531 orders lost to dates none of which could be read left a run "ok": it is
+    "partial", with one line naming the table, how many rows and the first reason."""
+    orders = (
+        "Order ID,Customer ID,Order Date,Total\nO1,C1,3 foo 2025,12.50\nO2,C2,4 bar 2025,9.00\n"
+    )
+    result = run(write(tmp_path / "shop", orders), store)
+    assert result.status == "partial"
+    (line,) = [e for e in result.errors if "orders" in e]
+    assert "all 2 rows of orders read were rejected" in line and "'3 foo 2025'" in line
+    (recorded,) = store.runs()["status"].tolist()
+    assert recorded == "partial"
