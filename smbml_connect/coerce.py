@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 from dateutil import parser as date_parser
 
-from smbml_connect import plain_numbers
+from smbml_connect import month_names, plain_numbers
 from smbml_connect.business_zone import in_zone, is_utc
 from smbml_connect.distinct import MISSING_TOKENS, Distinct
 
@@ -44,6 +45,7 @@ __all__ = [
     "coerce_int",
     "coerce_string",
     "date_evidence",
+    "fold_width",
     "is_missing",
     "number_evidence",
     "read_dates",
@@ -89,7 +91,9 @@ _FALSE = frozenset(
 # Money as people type it, marks before or after the number: symbols ("$", "zł" is a
 # word below), a symbol with its country ("US$", "NZ$", "R$", "HK$"), ISO codes and the
 # local abbreviations a spreadsheet shows ("1 234,50 kr", "Fr. 12.50", "1 234 Ft").
-_SYMBOLS = "$€£¥₹₩₽₺₪₫฿₴₦₱₲₵₡₭₮₸₼₾¢₨"
+# "円", "元"/"圆" and "원" are yen, yuan and won as Japanese, Chinese and Korean write them
+# after the number ("1,650円"); full-width forms are folded first (``fold_width``).
+_SYMBOLS = "$€£¥₹₩₽₺₪₫฿₴₦₱₲₵₡₭₮₸₼₾¢₨円元圆圓원"
 _CODES = (
     "usd|eur|gbp|cad|aud|nzd|chf|jpy|cny|rmb|inr|sek|nok|dkk|isk|pln|czk|huf|ron|bgn|rub|uah|"
     "try|ils|zar|brl|mxn|ars|clp|cop|pen|sgd|hkd|twd|krw|thb|myr|idr|php|vnd|aed|sar|qar|kwd|"
@@ -107,6 +111,23 @@ _CURRENCY = re.compile(rf"[{_SYMBOLS}]")
 # Spaces that group thousands (no-break, narrow no-break as current French locales write
 # them, thin, figure) and the apostrophes Swiss amounts use; U+2212 is the minus sign
 # Nordic formats write.
+# Full-width forms as a Japanese, Chinese or Korean keyboard types them with the input
+# method on ("１，６５０", "￥", "＄", the ideographic space): their NFKC forms, ASCII digits
+# and the usual signs. Only these blocks: NFKC of the whole text would also make numbers of
+# superscripts ("5²" as 52) and circled digits ("①").
+_WIDE = {
+    c: folded
+    for c in (*range(0xFF01, 0xFF5F), *range(0xFFE0, 0xFFE7), 0x3000)
+    if len(folded := unicodedata.normalize("NFKC", chr(c))) == 1
+}
+
+
+def fold_width(text: str) -> str:
+    """``text`` with full-width digits, marks and signs as their ordinary forms ("￥１，６５０"
+    is "¥1,650"); anything else as it is."""
+    return text.translate(_WIDE) if not text.isascii() else text
+
+
 _GROUPING = str.maketrans({c: None for c in "\u00a0\u202f\u2009\u2007 '\u2019"})
 _MINUS = "\u2212"
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)*|[.,]\d+)([eE][+-]?\d+)?$")
@@ -132,13 +153,16 @@ class ColumnFormat:
     "decimal=.") and the date order ("dayfirst" or "monthfirst"), in any order; "percent"
     says a share column (a discount) holds percentages, as a "%" in its header does;
     "utc" says times written without an offset are UTC's, not the business's clock, as
-    "(UTC)" in a header does (Stripe's "Created date (UTC)").
+    "(UTC)" in a header does (Stripe's "Created date (UTC)"); "date=" and a pattern, last,
+    says how a date column is written when its values cannot tell ("date=DD/MM/YY", "date=D
+    MMMM YYYY" with the month's name in the shop's language: ``month_names.DatePattern``).
     """
 
     decimal: Decimal | None = None
     day_first: bool | None = None
     percent: bool | None = None
     utc: bool | None = None
+    date: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> ColumnFormat:
@@ -146,6 +170,10 @@ class ColumnFormat:
         day_first: bool | None = None
         percent: bool | None = None
         utc: bool | None = None
+        date: str | None = None
+        text, said, pattern = text.partition("date=")
+        if said:
+            date = month_names.DatePattern(pattern).text  # ValueError when it names no date
         for word in text.split():
             if word in ("decimal=,", "decimal=."):
                 decimal = "," if word.endswith(",") else "."
@@ -158,9 +186,10 @@ class ColumnFormat:
             else:
                 raise ValueError(
                     f"{word!r} is not a column format; use decimal=, or decimal=. and/or "
-                    'dayfirst or monthfirst, or percent, or utc (e.g. "decimal=, dayfirst")'
+                    "dayfirst or monthfirst, or percent, or utc, or date= and a pattern, last "
+                    '(e.g. "decimal=, dayfirst", "utc date=DD.MM.YY")'
                 )
-        return cls(decimal, day_first, percent, utc)
+        return cls(decimal, day_first, percent, utc, date)
 
     def over(self, other: ColumnFormat | None) -> ColumnFormat:
         """This format where it says something, ``other`` where it does not (the config's
@@ -172,6 +201,7 @@ class ColumnFormat:
             self.day_first if self.day_first is not None else other.day_first,
             self.percent if self.percent is not None else other.percent,
             self.utc if self.utc is not None else other.utc,
+            self.date if self.date is not None else other.date,
         )
 
 
@@ -221,7 +251,7 @@ _WHOLE_AMOUNT = re.compile(r"(?<=\d)[.,](?:--?|[\u2013\u2014])$")
 def _unwrap(value: str) -> tuple[str, bool, bool]:
     """A number as typed without spaces, currency, brackets, "%" or a trailing minus:
     (what is left, negative, percent)."""
-    text = value.strip().translate(_GROUPING).replace(_MINUS, "-")
+    text = fold_width(value).strip().translate(_GROUPING).replace(_MINUS, "-")
     text = _CURRENCY_AFTER.sub("", _CURRENCY_BEFORE.sub(r"\1", text, count=1), count=1)
     negative = text.startswith("(") and text.endswith(")")
     if negative:
@@ -661,7 +691,8 @@ def _date_proof(value: Any) -> str:
     (fits both), or "" (no such date, or the same day and month). Dots fit both only in
     form: day.month.year is how every locale that writes dots writes a date (German, Swiss,
     Austrian, Nordic, Russian...), so "04.03.2025" proves day first ("dots")."""
-    match = _SLASHED.match(value) if isinstance(value, str) else None
+    text = fold_width(value) if isinstance(value, str) else ""
+    match = _SLASHED.match(text)
     if not match:
         return ""
     first, second = int(match.group(1)), int(match.group(2))
@@ -670,7 +701,7 @@ def _date_proof(value: Any) -> str:
     if second > 12 >= first:
         return "month"
     if first != second and first <= 12 and second <= 12:
-        return "dots" if value.strip()[len(match.group(1))] == "." else "?"
+        return "dots" if text.strip()[len(match.group(1))] == "." else "?"
     return ""
 
 
@@ -756,7 +787,9 @@ def _read_stamp(
     ):
         stamp = _from_number(float(value))
     else:
-        text = _written_offset(str(value).strip())
+        text = _written_offset(fold_width(str(value)).strip())
+        named = month_names.iso_date(text)  # "3 févr. 2025", "2025年3月20日": year first
+        text = named if named is not None else text
         # (?!\d), not \b: "2025-10-07T09:50-04" has no word boundary before its "T".
         year_first = re.match(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)(.*)$", text)
         # The zone word first, whatever the date's form: pandas dropped the word of a
@@ -1097,12 +1130,22 @@ def read_dates(
     done = fast.notna()
     rest = series.where(~done)
     votes = dict(scan.votes)  # an ISO text out of range proves no order: the same votes
-    ambiguous, dots = votes.pop("?"), scan.dots
+    stated = month_names.DatePattern(fmt.date) if fmt.date else None
+    if stated is not None:  # the config's pattern says the order: nothing to note
+        votes = {"day": 0, "month": 0, "?": 0}
+    ambiguous, dots = votes.pop("?"), (0 if stated else scan.dots)
     order, how = _decide(votes, _order(fmt.day_first), _order(hint.day_first), "month")
     reasons: dict[Any, str] = {}
 
-    def parse(value: Any) -> pd.Timestamp:
-        proof = _date_proof(value)
+    def parse(written: Any) -> pd.Timestamp:
+        value = written  # as the config's pattern reads it, if it states one
+        if stated is not None and isinstance(written, str):
+            try:
+                value = stated.iso(fold_width(written))
+            except ValueError as unfit:
+                reasons[written] = str(unfit)
+                raise
+        proof = "" if stated is not None else _date_proof(value)
         if proof == "dots" and order != "day":
             reasons[value] = (
                 f"is written with dots, day first, but this column is {_ORDER_NAMES[order]}; "
@@ -1118,10 +1161,10 @@ def read_dates(
         try:
             stamp = _read_stamp(value, order == "day", zone)
         except ZoneWordError as refused:
-            reasons[value] = str(refused)
+            reasons[written] = str(refused)
             raise
         if stamp.tzinfo is None:
-            naive.append(value)
+            naive.append(written)
         return stamp
 
     naive: list[Any] = []  # values read as a clock showed them: in the zone, all at once

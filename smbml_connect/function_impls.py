@@ -61,7 +61,7 @@ from smbml_connect.layouts import total_row_label
 from smbml_connect.money_words import THREE_DECIMALS
 from smbml_connect.result_cache import ResultCache, input_hash
 from smbml_connect.sales import REFUNDED, refunds, why_not_sale
-from smbml_connect.schema import money_mark
+from smbml_connect.schema import money_mark, shared_sign
 
 __all__ = [
     "Result",
@@ -831,7 +831,7 @@ def _prices_currency(prices: list[Any], unit_cost: Any) -> tuple[str, list[str]]
     currency, notes = "", []
     if named and 2 * marks.count(next(iter(named))) >= len(texts):
         currency = next(iter(named))
-    elif not named and texts and 2 * sum("¥" in t for t in texts) >= len(texts):
+    elif not named and texts and 2 * sum(shared_sign(t) == "¥" for t in texts) >= len(texts):
         read = _numbers_from_text(texts, no_cents=True)[0]
         if all(_is_amount(v) and float(v).is_integer() for v in read):
             currency = "JPY"

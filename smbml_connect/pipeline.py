@@ -176,6 +176,7 @@ def run_pipeline(
         money = _Currencies(options.currency)
         result.notices += said_by_stopped(store, run_id, source.name)
         _load(source, store, result, progress, options, money)
+        result.errors += _all_rejected(result)
         store.note_progress(run_id, result.counts())  # a run ended later still tells this
         _mark_complete(source, store, result)
         tables = {name: _live(store.read(name)) for name in TABLES}
@@ -314,6 +315,33 @@ def _offsets_said(result: RunResult, table: str, frame: pd.DataFrame) -> None:
     said = offsets_hint(frame["ordered_at"], "The orders' times")
     if said:
         result.notices.append(Notice(ZONE_UNSET, "orders", 0, said))
+
+
+def _all_rejected(result: RunResult) -> list[str]:
+    """One line for each table whose every row read this run was rejected (a column of
+    dates none of which could be read): the run is not plain "ok", and the line names the
+    first reason. 531 orders lost to their dates were recorded "ok"."""
+    rejected = result.rejects[result.rejects["action"] == "row rejected"]
+    lines = []
+    for table, loaded in result.loaded.items():
+        mine = rejected[rejected["table"] == table]
+        if loaded or mine.empty:
+            continue
+        rows = mine[["source_row", "row"]].astype(str).drop_duplicates()
+        first = mine.iloc[0]
+        value = f" ({first['value']!r})" if str(first["value"] or "").strip() else ""
+        name = table.replace("_", " ")
+        said = (
+            f"all {len(rows):,} rows of {name} read were"
+            if len(rows) > 1
+            else (f"the only row of {name} read was")
+        )
+        lines.append(
+            f"{said} rejected, so none was loaded: the first because {first['reason']}{value}. "
+            "See the Rejects tab or `smbml status`, fix the column or state its format in "
+            "the config, and run again."
+        )
+    return lines
 
 
 def _mark_complete(source: Source, store: Store, result: RunResult) -> None:
@@ -499,14 +527,15 @@ class _Currencies:
             ]
         table = next(t for t in ("orders", *signs) if t in signs)  # the sales first
         sign = signs[table]
-        which, example = _SHARED_SIGNS[sign]
+        which, example = _SHARED_SIGNS.get(sign, ("", "EUR"))
+        names = f"no one currency ({which})" if which else "no currency we know"
         return [
             Notice(
                 "unnamed_currency",
                 table,
                 len(signs),
-                f"Amounts in {table.replace('_', ' ')} are marked {sign}, which names no "
-                f"one currency ({which}), and no currency column says which: every money "
+                f"Amounts in {table.replace('_', ' ')} are marked {sign}, which names "
+                f"{names}, and no currency column says which: every money "
                 f"figure is shown in {currency}. If yours is another, state it at the top of "
                 f'the config: currency = "{example}" (or add a currency column).',
             )
@@ -518,6 +547,7 @@ _SHARED_SIGNS = {
     "¥": ("yen or yuan", "JPY"),
     "$": ("US, Canadian, Australian and other dollars", "CAD"),
     "kr": ("Swedish, Norwegian, Danish or Icelandic crowns", "SEK"),
+    "元": ("Chinese yuan or New Taiwan dollars", "CNY"),
 }
 
 

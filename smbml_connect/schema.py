@@ -52,6 +52,7 @@ __all__ = [
     "evidence",
     "key_values",
     "money_mark",
+    "shared_sign",
     "shown_key",
     "system_columns",
     "validate",
@@ -755,9 +756,7 @@ def _shared_sign(table: str, frame: pd.DataFrame) -> str | None:
     marks = {value: _mark_of(value) for value in text.unique()}
     if any(mark not in (None, "?") for mark in marks.values()):
         return None  # a currency is named: _currency_of reads it
-    signs = text.map(
-        {v: next((s for s in _SHARED_SIGNS if s in v), "") for v, m in marks.items() if m}
-    ).dropna()
+    signs = text.map({v: shared_sign(v) for v, m in marks.items() if m}).dropna()
     if 2 * len(signs) < len(text):
         return None
     return str(signs.mode().iloc[0])
@@ -806,12 +805,23 @@ _MARKS = {
     "HK$": "HKD", "SG$": "SGD", "S$": "SGD", "R$": "BRL", "Mex$": "MXN", "€": "EUR",
     "£": "GBP", "₹": "INR", "₩": "KRW", "₽": "RUB", "₺": "TRY", "₪": "ILS", "₫": "VND",
     "฿": "THB", "₴": "UAH", "₦": "NGN", "₱": "PHP", "zł": "PLN", "Kč": "CZK", "Ft": "HUF",
+    "円": "JPY", "원": "KRW",
 }  # fmt: skip
 _LONGEST_FIRST = sorted(_MARKS, key=len, reverse=True)  # "CA$" is not "A$"
 # Signs several currencies share ("$": US, Canadian, Australian dollars; "¥": yen and
-# yuan; "kr": Swedish, Norwegian, Danish and Icelandic crowns): no currency of their own,
-# and beside another mark they make the shop's unknown.
-_SHARED_SIGNS = ("$", "¥", "kr")
+# yuan; "kr": Swedish, Norwegian, Danish and Icelandic crowns; "元": yuan and New Taiwan
+# dollars, "圆" and "圓" its formal forms): no currency of their own, and beside another
+# mark they make the shop's unknown. Full-width ones ("￥", "＄") are folded first.
+_SHARED_SIGNS = ("$", "¥", "kr", "元")
+_YUAN = str.maketrans({"圆": "元", "圓": "元"})
+
+
+def shared_sign(value: str) -> str:
+    """The shared sign ``value`` is marked with ("¥" for "￥1,650", "元" for "12圆"), or ""."""
+    folded = coerce.fold_width(value).translate(_YUAN)
+    return next((s for s in _SHARED_SIGNS if s in folded), "")
+
+
 _CODE = re.compile(r"^\s*([A-Z]{3})\s*[-+(\d]|[\d)]\s*([A-Z]{3})\s*$")
 # The local marks of the three-decimal dinars and rial, as Gulf shops write them ("KD
 # 12.500", "12.500 K.D.", "12.500 د.ك"): whole words beside the number only ("EURO" holds
@@ -831,6 +841,7 @@ def currency_mark(value: str) -> str | None:
 
 
 def _mark_of(value: str) -> str | None:
+    value = coerce.fold_width(value)
     mark = next((_MARKS[sign] for sign in _LONGEST_FIRST if sign in value), None)
     if mark is None:
         code = _CODE.search(value)
@@ -841,7 +852,7 @@ def _mark_of(value: str) -> str | None:
         mark = _DINARS.get(word) if word else None
     if mark is None:
         mark = next((code for sign, code in _ARABIC_MARKS.items() if sign in value), None)
-    if mark is None and any(sign in value for sign in _SHARED_SIGNS):
+    if mark is None and shared_sign(value):
         mark = "?"  # a currency, but which one is not written
     return mark
 
@@ -881,8 +892,7 @@ def _currency_of(totals: pd.Series, told: Evidence | None = None) -> pd.Series |
     # each order its own; one whose sign names several currencies ("$12.50" in a euro
     # shop) is kept apart by that sign, not counted as the shop's (it made every figure
     # "$" and a "¥1250" was added to the euros)
-    signs = {value: next(s for s in _SHARED_SIGNS if s in value) for value, m in distinct.items()
-             if m == "?"}  # fmt: skip
+    signs = {value: shared_sign(value) for value, m in distinct.items() if m == "?"}
     own = text.map(lambda v: signs.get(v) or distinct.get(v))
     return own.reindex(totals.index)
 

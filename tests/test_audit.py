@@ -5,6 +5,7 @@ values it looked at."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 from audit import (
     ABTEST_AGREES,
+    ALL_REJECTED,
     CUSTOMER_NOT_LEAD,
     EXAMPLE_AGREES,
     GAVE_BACK_LEAD,
@@ -712,3 +714,21 @@ def test_the_audit_finds_a_secret_in_the_rejects_tab_or_the_store(tiny: Outputs)
     assert any("workbook 'Rejects'" in p for p in found), found
     assert any("a column named ['Password'] is kept" in p for p in found), found
     assert not [p for p in audit(tiny).problems if p.startswith(NO_SECRETS)]
+
+
+def test_the_audit_finds_a_run_recorded_ok_after_losing_every_row_of_a_table(tiny: Outputs):
+    """Every deal rejected (their dates unreadable) while the run says "ok": a problem;
+    the same run marked partial with a line naming the deals is not."""
+    lost = ["deals", "deals.csv", 2, "created_at", "3 foo 2025", "created_at is not a date",
+            "row rejected", None]  # fmt: skip
+    result = copy.copy(tiny.result)
+    result.rejects = pd.concat(
+        [tiny.result.rejects, pd.DataFrame([lost], columns=tiny.result.rejects.columns)]
+    )
+    result.loaded = {**tiny.result.loaded, "deals": 0}
+    broken = Outputs(**{**vars(tiny), "result": result})
+    found = [p for p in audit(broken).problems if p.startswith(ALL_REJECTED)]
+    assert len(found) == 1 and "every row of deals" in found[0], found
+    result.status, result.errors = "partial", ["the only row of deals read was rejected"]
+    assert not [p for p in audit(broken).problems if p.startswith(ALL_REJECTED)]
+    assert not [p for p in audit(tiny).problems if p.startswith(ALL_REJECTED)]

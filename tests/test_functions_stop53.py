@@ -132,6 +132,13 @@ def test_prices_written_in_yen_get_whole_yen_named_in_the_reason():
     assert "1,230.50" not in reason and "JPY a period" in reason
     assert any("read as yen, JPY" in n for n in result.notes)
     assert not any("fit either decimal mark" in n for n in result.notes)  # "1,150" is no 1.15
+    # the full-width sign a Japanese keyboard types, and full-width digits (find56_intl 3)
+    wide = [
+        [f"￥{p:,}".translate({ord(d): ord(d) + 0xFEE0 for d in "0123456789,"})] for p in prices
+    ]
+    assert wide[1] == ["￥１，１５０"]
+    result = call("PRICE", [wide, [[u] for u in units], "￥400", "7%"], fresh())
+    assert result.value[1][0] == 1230 and any("read as yen, JPY" in n for n in result.notes)
     named = call("PRICE", [[[f"{p} JPY"] for p in prices], [[u] for u in units]], fresh())
     assert named.value[1][0] == float(round(named.value[1][0]))
     assert not any("yen or yuan" in n for n in named.notes)

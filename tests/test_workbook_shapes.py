@@ -196,6 +196,48 @@ def test_dollar_formatted_totals_say_which_dollar_they_are_shown_in(tmp_path: Pa
     assert store.read("orders")["currency"].isna().all()
 
 
+def test_yen_formats_of_japanese_excel_are_yen(tmp_path: Path, store: Store):
+    """Japanese Excel's usual custom yen format (`#,##0"円"`) and its currency list's "￥
+    日本語" entry (`[$￥-411]`, the full-width sign) name yen: both were shown in dollars
+    with no data check (find56_intl item 4); `[$¥-411]` already was yen."""
+    for pattern in ('#,##0"円"', "[$￥-411]#,##0", '#,##0"円";[Red]-#,##0"円"'):
+        formatted(shop(), {row: pattern for row in range(2, 8)}).save(tmp_path / "a.xlsx")
+        result, _ = run(tmp_path / "a.xlsx", store)
+        assert set(store.read("orders")["currency"]) == {"JPY"}, pattern
+        assert result.currency == "JPY", pattern
+        assert not [n for n in result.notices if n.check == "unnamed_currency"], pattern
+
+
+def test_a_locale_id_names_the_currency_of_a_sign_we_do_not_know(tmp_path: Path, store: Store):
+    """Excel's `[$<sign>-<locale id>]`: the locale id says the currency when the sign does
+    not ("R" is South Africa's rand, 1C09 its English locale); a sign and id that name
+    nothing get the one line saying what the figures are shown in."""
+    formatted(shop(), {row: "[$R-1C09]#,##0.00" for row in range(2, 8)}).save(tmp_path / "a.xlsx")
+    result, _ = run(tmp_path / "a.xlsx", store)
+    assert result.currency == "ZAR"
+    formatted(shop(), {row: "[$Rx-7777]#,##0" for row in range(2, 8)}).save(tmp_path / "b.xlsx")
+    result, _ = run(tmp_path / "b.xlsx", store)
+    (said,) = [n for n in result.notices if n.check == "unnamed_currency"]
+    assert "marked Rx, which names no currency we know" in said.message
+
+
+def test_pattern_currency_reads_signs_and_locale_ids_as_excel_does():
+    """Each of Excel's ways to show a currency, and formats that show none."""
+    from smbml_connect.currency_formats import pattern_currency
+
+    named = {
+        '#,##0"円"': "JPY", "[$￥-411]#,##0": "JPY", "[$¥-804]#,##0.00": "CNY",
+        "#,##0원": "KRW", "[$₩-412]#,##0": "KRW", "[$NT$-404]#,##0": "TWD",
+        "[$Rp-421]#,##0": "IDR", "[$kr.-406]#,##0.00": "DKK", "[$$-C09]#,##0.00": "AUD",
+        "[$$-480A]#,##0.00": "HNL", "[$€-407]#,##0.00": "EUR", '#,##0.00 "zł"': "PLN",
+        '"￥"#,##0': "?", '#,##0" 元"': "?", "[$Rx-7777]#,##0": "?",
+        "General": None, "yyyy-mm-dd": None, "[$-409]d-mmm-yy": None, '0" pcs"': None,
+        'yyyy"年"m"月"d"日"': None, "yyyy年m月d日": None,
+    }  # fmt: skip
+    assert {p: pattern_currency(p) for p in named} == named
+    assert pattern_currency('#,##0" 元"', "zh_TW") == "TWD"
+
+
 # -- 4: one column of whole names --------------------------------------------------------
 def test_a_customer_name_column_beside_an_id_gives_every_result_its_name(
     tmp_path: Path, store: Store
