@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # run as a script: shops.py besi
 from shops import write_tiny_shop
 
 __all__ = [
-    "EXAMPLE_AGREES", "INVARIANTS", "NO_SECRETS", "PRICE_GRID", "SHOPS", "Outputs", "Shop", "audit", "check_own_files",
+    "EXAMPLE_AGREES", "INVARIANTS", "NO_SECRETS", "PRICE_GRID", "SHOPS", "SPEND_WITHIN_DATA", "Outputs", "Shop", "audit", "check_own_files",
     "cluster_name_problems", "cluster_rank_problems", "run_shop",
 ]  # fmt: skip
 
@@ -1741,6 +1741,41 @@ def check_customer_chances(out: Outputs, tally: Tally) -> None:
                     f"{once} one-time buyers, {what} is {card.get(what)}")  # fmt: skip
 
 
+SPEND_WITHIN_DATA = "no one expected to spend more a purchase than the largest purchase seen"
+
+
+def _largest_purchase(orders: pd.DataFrame) -> float:
+    """The most any customer spent on one day, counting every order (sale or not) and two
+    UTC dates as one: a business's day falls on at most two, so this is at least the
+    largest purchase the value model saw, whatever its zone and whichever orders it kept."""
+    when = pd.to_datetime(orders["ordered_at"], utc=True, errors="coerce", format="ISO8601")
+    total = pd.to_numeric(orders["total"], errors="coerce").clip(lower=0)
+    frame = pd.DataFrame({"who": orders["contact_id"], "day": when.dt.floor("D"), "total": total})
+    daily = frame.dropna().groupby(["who", "day"])["total"].sum().reset_index()
+    after = daily.assign(day=daily["day"] - pd.Timedelta(days=1)).set_index(["who", "day"])
+    both = daily.set_index(["who", "day"])["total"].add(after["total"], fill_value=0)
+    return float(both.max()) if len(both) else float("inf")
+
+
+def check_spend_within_data(out: Outputs, tally: Tally) -> None:
+    """No customer's expected value is more than their expected days with an order times
+    the largest purchase in the orders: a few wholesale accounts made the spend model's
+    average purchase $14,624 where the largest order was $4,944, and a $6 one-time buyer
+    was "expected to spend $17,027". (Days are shown to 0.01, hence the half-hundredth.)"""
+    value, orders = _tab_frame(out.workbook.get("Customer value", [])), out.store.get("orders")
+    if value is None or value.empty or orders is None or orders.empty:
+        return
+    column = next((c for c in value.columns if str(c).startswith("expected_value")), None)
+    if column is None or "expected_purchases" not in value.columns:
+        return
+    largest = _largest_purchase(orders)
+    for who, row in value.set_index("contact_id").iterrows():
+        days, expected = float(row["expected_purchases"]), float(row[column])
+        tally.check(SPEND_WITHIN_DATA, expected <= (days + 0.005) * largest + 0.01,
+                    f"Customer value {who}: {expected:,.2f} expected from {days:.2f} days with "
+                    f"an order, at most {largest:,.2f} a day in the orders")  # fmt: skip
+
+
 def check_new_customers(out: Outputs, tally: Tally) -> None:
     """Every New Customer's first counted order is as recent as the last orders that score
     R 5: "Bought for the first time very recently" is true of each (a customer with two
@@ -2213,6 +2248,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
         check_customer_chances
     ),
     "a New Customer first bought very recently": check_new_customers,
+    SPEND_WITHIN_DATA: check_spend_within_data,
     SEGMENT_WORDS: check_segment_words,
     "codes as words, reasons say which way, no JSON in Rejects, counts and dates typed": check_words,
     "no contact who said no (anywhere) is shown or scored": check_opt_outs,

@@ -26,6 +26,7 @@ from audit import (
     PRICE_GRID,
     SEGMENT_WORDS,
     SHOPS,
+    SPEND_WITHIN_DATA,
     Outputs,
     Shop,
     _tab_frame,
@@ -73,6 +74,7 @@ AT_LEAST = {
     "no one who said no is shown": 100,
     "every product shown has a name": 20,
     ABTEST_AGREES: 1,
+    SPEND_WITHIN_DATA: 100,
 }  # GROWN: none where the tests reached the whole horizon (seed 119)
 
 
@@ -587,6 +589,15 @@ def test_the_audit_finds_customer_chances_and_new_customers_that_contradict(samp
     for invariant, broken in planted.items():
         found = {problem.split(":")[0] for problem in audit(broken).problems}
         assert invariant in found, (invariant, found)
+
+
+def test_the_audit_finds_a_customer_expected_to_outspend_every_order(sample: Outputs):
+    """A few wholesale accounts made the spend model's average purchase $14,624 where the
+    largest order was $4,944: one-time buyers of $6 "expected to spend $17,027"
+    (find56_marketer item 1). Values 100 times as large are found."""
+    broken = _planted(sample, "Customer value", "expected_value_12m", lambda v: v * 100, row=None)
+    found = [p for p in audit(broken).problems if p.startswith(SPEND_WITHIN_DATA)]
+    assert found and "days with an order, at most" in found[0], found[:3]
 
 
 def test_the_audit_finds_a_recent_segment_beside_a_high_churn_risk(sample: Outputs):
