@@ -1801,7 +1801,12 @@ def check_new_customers(out: Outputs, tally: Tally) -> None:
 # and those that say the customer is long gone or quiet ("not for a long time", "now quiet").
 OFTEN_SEGMENTS = ("Champions", "Loyal Customers", "At Risk", "Can't Lose Them")
 QUIET_SEGMENTS = ("At Risk", "Can't Lose Them", "Hibernating")
-RECENT_SEGMENTS = ("Champions", "Potential Loyalists", "New Customers", "Promising")
+RECENT_SEGMENTS = ("Champions", "Potential Loyalists", "New Customers", "Big First Order",
+                   "Promising")  # fmt: skip
+# Segments whose words say little was spent ("not bought much yet", "below average", "for
+# little"), and those that say the customer "spent more than most customers".
+LITTLE_SEGMENTS = ("Promising", "About to Sleep", "Hibernating")
+BIG_ONCE_SEGMENTS = ("Big First Order", "Big One-Off Buyers")
 SEGMENT_WORDS = "a segment's words fit the customer and their churn risk"
 # A quiet segment beside a churn risk under this is a contradiction (subscribers billed
 # days before were At Risk at 1-3%). Not the Low tier's 40%: a customer quiet 210 days
@@ -1816,7 +1821,9 @@ QUIET_FLOOR = 0.20
 
 def check_segment_words(out: Outputs, tally: Tally) -> None:
     """No customer who bought once is in a segment that says they buy often (a one-off
-    buyer was "Champions: buy often" where most bought once), and none with Low churn
+    buyer was "Champions: buy often" where most bought once), nor, with a spend score of
+    4-5 above the median, in one that says little was spent; a "Big" one-off segment holds
+    one-order customers who spent more than the median; and none with Low churn
     risk under `QUIET_FLOOR` is in a segment that says they have gone quiet (a subscriber
     billed 29 days before was At Risk beside a 1% churn risk), nor any with High churn
     risk over 1 - `QUIET_FLOOR` in one that says they bought recently (a subscriber who
@@ -1825,10 +1832,22 @@ def check_segment_words(out: Outputs, tally: Tally) -> None:
     if segments is None or segments.empty:
         return
     segments = segments.set_index(segments["contact_id"].astype(str))
+    spend = pd.to_numeric(segments["monetary"], errors="coerce").fillna(0)
     for who, row in segments.iterrows():
-        if int(row["frequency"]) == 1:
+        once, more = int(row["frequency"]) == 1, float(spend[who]) > float(spend.median())
+        if once:
             tally.check(SEGMENT_WORDS, row["segment"] not in OFTEN_SEGMENTS,
                         f"Segments {who}: {row['segment']} with one order")  # fmt: skip
+            # find56_marketer item 3: a trade buyer's $4,824 order "not spent much yet"
+            tally.check(SEGMENT_WORDS,
+                        row["segment"] not in LITTLE_SEGMENTS or not more
+                        or int(row["m_score"]) < 4,
+                        f"Segments {who}: {row['segment']} (little spent) beside one order of "
+                        f"{float(spend[who]):,.2f}, spend score {row['m_score']}")  # fmt: skip
+        if row["segment"] in BIG_ONCE_SEGMENTS:
+            tally.check(SEGMENT_WORDS, once and more,
+                        f"Segments {who}: {row['segment']} with {row['frequency']} orders, "
+                        f"{float(spend[who]):,.2f} spent (median {spend.median():,.2f})")  # fmt: skip
     value = _tab_frame(out.workbook.get("Customer value", []))
     if value is None or value.empty or "churn_risk" not in value.columns:
         return

@@ -600,6 +600,14 @@ def test_the_audit_finds_a_customer_expected_to_outspend_every_order(sample: Out
     assert found and "days with an order, at most" in found[0], found[:3]
 
 
+def test_the_audit_finds_a_big_one_off_segment_that_is_not_true(sample: Outputs):
+    """ "Big One-Off Buyers" says one order, for more than most customers spent: a regular,
+    or someone who spent less than the median, in it is found (find56_marketer item 3)."""
+    broken = _planted(sample, "Segments", "segment", lambda v: "Big One-Off Buyers", row=None)
+    found = [p for p in audit(broken).problems if "Big One-Off Buyers with" in p]
+    assert found and all(p.startswith(SEGMENT_WORDS) for p in found), found[:3]
+
+
 def test_the_audit_finds_a_recent_segment_beside_a_high_churn_risk(sample: Outputs):
     """A subscriber who cancelled 234 days before was Potential Loyalists ("recent
     customers") beside a 92% churn risk (review54b item 1)."""
