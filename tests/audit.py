@@ -59,7 +59,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # run as a script: shops.py besi
 from shops import write_tiny_shop
 
 __all__ = [
-    "ALL_REJECTED", "EXAMPLE_AGREES", "INVARIANTS", "NO_SECRETS", "PRICE_GRID", "SHOPS", "Outputs", "Shop", "audit", "check_own_files",
+    "ALL_REJECTED", "EXAMPLE_AGREES", "INVARIANTS", "NO_SECRETS", "PRICE_GRID", "SHOPS", "SPEND_WITHIN_DATA", "Outputs", "Shop", "audit", "check_own_files",
     "cluster_mix_problems", "cluster_name_problems", "cluster_rank_problems", "run_shop",
 ]  # fmt: skip
 
@@ -1816,6 +1816,41 @@ def check_customer_chances(out: Outputs, tally: Tally) -> None:
                     f"{once} one-time buyers, {what} is {card.get(what)}")  # fmt: skip
 
 
+SPEND_WITHIN_DATA = "no one expected to spend more a purchase than the largest purchase seen"
+
+
+def _largest_purchase(orders: pd.DataFrame) -> float:
+    """The most any customer spent on one day, counting every order (sale or not) and two
+    UTC dates as one: a business's day falls on at most two, so this is at least the
+    largest purchase the value model saw, whatever its zone and whichever orders it kept."""
+    when = pd.to_datetime(orders["ordered_at"], utc=True, errors="coerce", format="ISO8601")
+    total = pd.to_numeric(orders["total"], errors="coerce").clip(lower=0)
+    frame = pd.DataFrame({"who": orders["contact_id"], "day": when.dt.floor("D"), "total": total})
+    daily = frame.dropna().groupby(["who", "day"])["total"].sum().reset_index()
+    after = daily.assign(day=daily["day"] - pd.Timedelta(days=1)).set_index(["who", "day"])
+    both = daily.set_index(["who", "day"])["total"].add(after["total"], fill_value=0)
+    return float(both.max()) if len(both) else float("inf")
+
+
+def check_spend_within_data(out: Outputs, tally: Tally) -> None:
+    """No customer's expected value is more than their expected days with an order times
+    the largest purchase in the orders: a few wholesale accounts made the spend model's
+    average purchase $14,624 where the largest order was $4,944, and a $6 one-time buyer
+    was "expected to spend $17,027". (Days are shown to 0.01, hence the half-hundredth.)"""
+    value, orders = _tab_frame(out.workbook.get("Customer value", [])), out.store.get("orders")
+    if value is None or value.empty or orders is None or orders.empty:
+        return
+    column = next((c for c in value.columns if str(c).startswith("expected_value")), None)
+    if column is None or "expected_purchases" not in value.columns:
+        return
+    largest = _largest_purchase(orders)
+    for who, row in value.set_index("contact_id").iterrows():
+        days, expected = float(row["expected_purchases"]), float(row[column])
+        tally.check(SPEND_WITHIN_DATA, expected <= (days + 0.005) * largest + 0.01,
+                    f"Customer value {who}: {expected:,.2f} expected from {days:.2f} days with "
+                    f"an order, at most {largest:,.2f} a day in the orders")  # fmt: skip
+
+
 def check_new_customers(out: Outputs, tally: Tally) -> None:
     """Every New Customer's first counted order is as recent as the last orders that score
     R 5: "Bought for the first time very recently" is true of each (a customer with two
@@ -1841,7 +1876,12 @@ def check_new_customers(out: Outputs, tally: Tally) -> None:
 # and those that say the customer is long gone or quiet ("not for a long time", "now quiet").
 OFTEN_SEGMENTS = ("Champions", "Loyal Customers", "At Risk", "Can't Lose Them")
 QUIET_SEGMENTS = ("At Risk", "Can't Lose Them", "Hibernating")
-RECENT_SEGMENTS = ("Champions", "Potential Loyalists", "New Customers", "Promising")
+RECENT_SEGMENTS = ("Champions", "Potential Loyalists", "New Customers", "Big First Order",
+                   "Promising")  # fmt: skip
+# Segments whose words say little was spent ("not bought much yet", "below average", "for
+# little"), and those that say the customer "spent more than most customers".
+LITTLE_SEGMENTS = ("Promising", "About to Sleep", "Hibernating")
+BIG_ONCE_SEGMENTS = ("Big First Order", "Big One-Off Buyers")
 SEGMENT_WORDS = "a segment's words fit the customer and their churn risk"
 # A quiet segment beside a churn risk under this is a contradiction (subscribers billed
 # days before were At Risk at 1-3%). Not the Low tier's 40%: a customer quiet 210 days
@@ -1856,7 +1896,9 @@ QUIET_FLOOR = 0.20
 
 def check_segment_words(out: Outputs, tally: Tally) -> None:
     """No customer who bought once is in a segment that says they buy often (a one-off
-    buyer was "Champions: buy often" where most bought once), and none with Low churn
+    buyer was "Champions: buy often" where most bought once), nor, with a spend score of
+    4-5 above the median, in one that says little was spent; a "Big" one-off segment holds
+    one-order customers who spent more than the median; and none with Low churn
     risk under `QUIET_FLOOR` is in a segment that says they have gone quiet (a subscriber
     billed 29 days before was At Risk beside a 1% churn risk), nor any with High churn
     risk over 1 - `QUIET_FLOOR` in one that says they bought recently (a subscriber who
@@ -1865,10 +1907,22 @@ def check_segment_words(out: Outputs, tally: Tally) -> None:
     if segments is None or segments.empty:
         return
     segments = segments.set_index(segments["contact_id"].astype(str))
+    spend = pd.to_numeric(segments["monetary"], errors="coerce").fillna(0)
     for who, row in segments.iterrows():
-        if int(row["frequency"]) == 1:
+        once, more = int(row["frequency"]) == 1, float(spend[who]) > float(spend.median())
+        if once:
             tally.check(SEGMENT_WORDS, row["segment"] not in OFTEN_SEGMENTS,
                         f"Segments {who}: {row['segment']} with one order")  # fmt: skip
+            # find56_marketer item 3: a trade buyer's $4,824 order "not spent much yet"
+            tally.check(SEGMENT_WORDS,
+                        row["segment"] not in LITTLE_SEGMENTS or not more
+                        or int(row["m_score"]) < 4,
+                        f"Segments {who}: {row['segment']} (little spent) beside one order of "
+                        f"{float(spend[who]):,.2f}, spend score {row['m_score']}")  # fmt: skip
+        if row["segment"] in BIG_ONCE_SEGMENTS:
+            tally.check(SEGMENT_WORDS, once and more,
+                        f"Segments {who}: {row['segment']} with {row['frequency']} orders, "
+                        f"{float(spend[who]):,.2f} spent (median {spend.median():,.2f})")  # fmt: skip
     value = _tab_frame(out.workbook.get("Customer value", []))
     if value is None or value.empty or "churn_risk" not in value.columns:
         return
@@ -2301,6 +2355,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
         check_customer_chances
     ),
     "a New Customer first bought very recently": check_new_customers,
+    SPEND_WITHIN_DATA: check_spend_within_data,
     SEGMENT_WORDS: check_segment_words,
     "codes as words, reasons say which way, no JSON in Rejects, counts and dates typed": check_words,
     "no contact who said no (anywhere) is shown or scored": check_opt_outs,

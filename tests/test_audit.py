@@ -28,6 +28,7 @@ from audit import (
     PRICE_GRID,
     SEGMENT_WORDS,
     SHOPS,
+    SPEND_WITHIN_DATA,
     Outputs,
     Shop,
     _tab_frame,
@@ -75,6 +76,7 @@ AT_LEAST = {
     "no one who said no is shown": 100,
     "every product shown has a name": 20,
     ABTEST_AGREES: 1,
+    SPEND_WITHIN_DATA: 100,
 }  # GROWN: none where the tests reached the whole horizon (seed 119)
 
 
@@ -589,6 +591,23 @@ def test_the_audit_finds_customer_chances_and_new_customers_that_contradict(samp
     for invariant, broken in planted.items():
         found = {problem.split(":")[0] for problem in audit(broken).problems}
         assert invariant in found, (invariant, found)
+
+
+def test_the_audit_finds_a_customer_expected_to_outspend_every_order(sample: Outputs):
+    """A few wholesale accounts made the spend model's average purchase $14,624 where the
+    largest order was $4,944: one-time buyers of $6 "expected to spend $17,027"
+    (find56_marketer item 1). Values 100 times as large are found."""
+    broken = _planted(sample, "Customer value", "expected_value_12m", lambda v: v * 100, row=None)
+    found = [p for p in audit(broken).problems if p.startswith(SPEND_WITHIN_DATA)]
+    assert found and "days with an order, at most" in found[0], found[:3]
+
+
+def test_the_audit_finds_a_big_one_off_segment_that_is_not_true(sample: Outputs):
+    """ "Big One-Off Buyers" says one order, for more than most customers spent: a regular,
+    or someone who spent less than the median, in it is found (find56_marketer item 3)."""
+    broken = _planted(sample, "Segments", "segment", lambda v: "Big One-Off Buyers", row=None)
+    found = [p for p in audit(broken).problems if "Big One-Off Buyers with" in p]
+    assert found and all(p.startswith(SEGMENT_WORDS) for p in found), found[:3]
 
 
 def test_the_audit_finds_a_recent_segment_beside_a_high_churn_risk(sample: Outputs):

@@ -789,3 +789,67 @@ def test_often_bought_with_only_where_buying_one_makes_the_other_likelier():
         with_it = len(who[row.product_id] & because) / len(because)
         without = len(who[row.product_id] - because) / len(everyone - because)
         assert with_it > without, row
+
+
+def _deli_with_trade_accounts(seed: int = 56) -> pd.DataFrame:
+    """A deli's orders over two years: 150 shoppers with one to three baskets of $6-$90,
+    and a few trade accounts who order about $3,500 each month (one started later, one
+    orders each quarter). The trade accounts are a handful of customers and most of the
+    money."""
+    rng = np.random.default_rng(seed)
+    start, end = pd.Timestamp("2024-06-01"), pd.Timestamp("2026-05-31")
+    rows: list[tuple[str, pd.Timestamp, float]] = []
+    for i in range(150):
+        first = start + pd.Timedelta(days=int(rng.integers(0, (end - start).days)))
+        gaps = rng.integers(30, 300, int(rng.choice([0, 0, 1, 2])))
+        for day in [first, *(first + pd.Timedelta(days=int(g)) for g in gaps)]:
+            basket = rng.choice([14.0, 11.0, 6.0, 7.0, 45.0], int(rng.integers(1, 3)))
+            rows.append((f"C{i:03d}", day, float(basket.sum())))
+    trade = {
+        "W1": pd.date_range("2024-07-05", end, freq="MS"),
+        "W2": pd.date_range("2024-09-15", end, freq="MS"),
+        "W3": pd.date_range("2025-01-21", end, freq="MS"),
+        "W5": pd.date_range("2025-03-22", end, freq="QS"),
+    }
+    for who, days in trade.items():
+        rows += [(who, day, float(80 * rng.integers(20, 60) + 8 * rng.integers(10, 40)))
+                 for day in days]  # fmt: skip
+    return pd.DataFrame(
+        {
+            "order_id": [f"O{n:05d}" for n in range(len(rows))],
+            "contact_id": [r[0] for r in rows],
+            "ordered_at": pd.to_datetime([r[1] for r in rows]).tz_localize("UTC"),
+            "total": [r[2] for r in rows],
+            "status": "paid",
+        }
+    )
+
+
+def test_a_few_trade_accounts_do_not_make_every_one_time_shopper_a_big_spender():
+    """Learnt from repeat purchases only, the spend model gave everyone who bought once
+    the average of everyone's average, which three trade accounts made $14,624 a purchase
+    (the largest order ever was $4,944): a $6 shopper "expected to spend $17,027", and the
+    shop told $683,203 would come in where $130,809 did. Each customer's own purchases
+    count now (the held-out year chose it), and no one is expected to spend more a
+    purchase than the largest purchase seen."""
+    orders = _deli_with_trade_accounts()
+    as_of = pd.Timestamp("2025-06-01", tz="UTC")
+    model = CustomerValueModel().fit(orders, as_of)
+    table = model.predict(365).set_index("contact_id")
+    seen = daily_purchases(orders, as_of)
+    largest = seen["value"].max()
+    assert (table["spend_per_purchase"] <= largest + 1e-9).all()
+    assert model.spend_basis_ == "all" and model.report_["spend"]["chosen"] == "all"
+    # a shopper who bought once keeps to a shopper's basket (to the cent), not a trade order
+    once = table[(table["purchases_so_far"] == 1) & ~table.index.str.startswith("W")]
+    assert len(once) > 20
+    shoppers = seen[~seen["contact_id"].str.startswith("W")]["value"]
+    assert (once["spend_per_purchase"] <= shoppers.max() + 0.01).all()
+    # the year after: what each customer did spend on the days they bought, against the
+    # spend model's price of those days
+    later = daily_purchases(orders)
+    later = later[(later["day"] > as_of) & (later["day"] <= as_of + pd.Timedelta(days=365))]
+    came = later.groupby("contact_id")["value"].agg(["size", "sum"]).reindex(table.index)
+    came = came.fillna(0)
+    priced = (came["size"] * table["spend_per_purchase"]).sum()
+    assert priced == pytest.approx(came["sum"].sum(), rel=0.2)

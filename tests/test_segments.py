@@ -81,18 +81,22 @@ def test_grid_covers_every_score_pair_once():
     for r in range(1, 6):
         for fm in range(1, 6):
             for new in (False, True):
-                matches = [
-                    s
-                    for s in SEGMENTS
-                    if s.recency[0] <= r <= s.recency[1]
-                    and s.fm[0] <= fm <= s.fm[1]
-                    and s.new in (None, new)
-                ]
-                assert len(matches) == 1 or (
-                    # the one split cell: a first order that recent is New, the rest Promising
-                    (r, fm) == (5, 1)
-                    and [m.name for m in matches] == ["New Customers", "Promising"]
-                ), (r, fm, new)
+                for big in (False, True) if fm == 1 else (False,):
+                    matches = [
+                        s
+                        for s in SEGMENTS
+                        if s.recency[0] <= r <= s.recency[1]
+                        and s.fm[0] <= fm <= s.fm[1]
+                        and s.new in (None, new)
+                        and s.big_once in (None, big)
+                    ]
+                    # the split cell: a first order that recent is New (whatever it cost),
+                    # the rest Promising or, one big order, Big First Order
+                    first = "Big First Order" if big else "Promising"
+                    assert len(matches) == 1 or (
+                        (r, fm) == (5, 1) and [m.name for m in matches] == ["New Customers", first]
+                    ), (r, fm, new, big)
+                    assert segment_for(r, fm, new, big) == matches[0]
     with pytest.raises(ValueError, match="scores run from 1 to 5"):
         segment_for(0, 3)
 
@@ -185,6 +189,52 @@ def test_one_order_is_never_called_often_and_recent_first_orders_are_new():
     assert once.loc[["A90", "A91"], "segment"].tolist() == ["New Customers"] * 2
     repeat = table[table["frequency"] > 1]
     assert (repeat["f_score"] > 1).all()  # two orders beat one, however the ranks tie
+
+
+def _shop_with_trade_orders() -> pd.DataFrame:
+    """A gift shop: 20 regulars (three orders of about $30 over two years), 20 people who
+    bought once for $25 at different times, and four trade buyers who each placed one
+    order of $6,000, 12, 92, 203 and 407 days before the end of October 2026."""
+    rng = np.random.default_rng(1)
+    end = pd.Timestamp("2026-10-24")
+    rows = []
+    for i in range(20):
+        for _ in range(3):
+            day = end - pd.Timedelta(days=int(rng.integers(0, 700)))
+            rows.append((f"R{i:02d}", f"{day} 11:00", round(float(rng.uniform(25, 35)), 2),
+                         "completed"))  # fmt: skip
+        rows.append((f"S{i:02d}", f"{end - pd.Timedelta(days=35 * i)} 15:00", 25.0, "completed"))
+    for who, ago in (("T012", 12), ("T092", 92), ("T203", 203), ("T407", 407)):
+        day = pd.Timestamp("2026-10-31") - pd.Timedelta(days=ago)
+        rows.append((who, f"{day} 09:00", 6000.0, "completed"))
+    return orders(rows)
+
+
+def test_a_big_one_time_order_is_named_for_its_money_not_for_little():
+    """One order is the lowest frequency, not the lowest spend: the trade buyers' $6,000
+    orders were "Promising: Recent shoppers who have not spent much yet", "About to Sleep:
+    Below average and fading" and "Hibernating: rarely and for little" (find56_marketer
+    item 3). They keep their spend score, and their segment says they spent more than most."""
+    table = rfm_table(_shop_with_trade_orders(), pd.Timestamp("2026-10-31", tz="UTC"))
+    table = table.set_index("contact_id")
+    trade = table.loc[["T012", "T092", "T203", "T407"]]
+    assert (trade["f_score"] == 1).all() and (trade["m_score"] == 5).all()
+    assert trade["segment"].tolist() == [
+        "New Customers",  # bought for the first time very recently: true at any amount
+        "Big First Order",
+        "Big One-Off Buyers",
+        "Big One-Off Buyers",
+    ]
+    meaning = {s.name: s.meaning for s in SEGMENTS}
+    for segment in trade["segment"]:
+        words = ("little", "not bought much", "not spent much", "Below average")
+        assert not any(w in meaning[segment] for w in words), (segment, meaning[segment])
+    # the $25 one-time buyers spent less than most: none is called a big spender
+    small = table[table.index.str.startswith("S")]
+    assert not set(small["segment"]) & {"Big First Order", "Big One-Off Buyers"}
+    assert set(small["segment"]) <= {"New Customers", "Promising", "About to Sleep", "Hibernating"}
+    big = table[table["segment"].isin(["Big First Order", "Big One-Off Buyers"])]
+    assert (big["frequency"] == 1).all() and (big["monetary"] > table["monetary"].median()).all()
 
 
 def _subscribers() -> pd.DataFrame:

@@ -16,7 +16,7 @@ import pytest
 
 from smbml_connect.analytics.customers.btyd import BetaGeo
 from smbml_connect.analytics.customers.pareto import ParetoNBD
-from smbml_connect.analytics.customers.value import CustomerValueModel
+from smbml_connect.analytics.customers.value import CustomerValueModel, _spend_inputs
 
 AS_OF = pd.Timestamp("2026-10-31", tz="UTC")
 
@@ -113,10 +113,11 @@ def test_value_range_agrees_with_a_long_simulation(orders: pd.DataFrame) -> None
     table = model.predict(365)
     assert model.spend_ is not None
     s = model.summary_
-    x, t_x, T, m = (s[c].to_numpy(float) for c in ("x", "t_x", "T", "m"))
+    x, t_x, T = (s[c].to_numpy(float) for c in ("x", "t_x", "T"))
+    paid, m, _ = _spend_inputs(s, model.spend_basis_)
     rng = np.random.default_rng(2)
     counts = model.btyd_.simulate_purchases(365 / 7, x, t_x, T, 40_000, rng)
-    values = model.spend_.simulate_spend(counts, x, m, rng)
+    values = model.spend_.simulate_spend(counts, paid, m, rng)
     lo, hi = np.percentile(values, (10, 90), axis=1)
     width = table["value_hi80"].to_numpy() - table["value_lo80"].to_numpy()
     expected = table["expected_value"].to_numpy()
@@ -162,18 +163,19 @@ def _reference_interval(model: CustomerValueModel, weeks: float) -> np.ndarray:
     from scipy.special import betainc
 
     s = model.summary_
-    x, t_x, T, m = (s[c].to_numpy(float) for c in ("x", "t_x", "T", "m"))
+    x, t_x, T = (s[c].to_numpy(float) for c in ("x", "t_x", "T"))
+    paid, m, _ = _spend_inputs(s, model.spend_basis_)  # the purchases the spend model read
     p, q, g = model.spend_.params_
     most = int(model.btyd_.count_bound(weeks, x, T).max()) + 20
     counts = model.btyd_.purchase_pmf(weeks, x, t_x, T, most)
     n = np.arange(1, most + 1.0)
     out = np.zeros((len(x), 2))
     for i in range(len(x)):
-        scale = g + x[i] * (m[i] if x[i] > 0 and m[i] > 0 else 0.0)
+        scale = g + paid[i] * (m[i] if paid[i] > 0 and m[i] > 0 else 0.0)
 
         def cdf(log_total: float, i: int = i, scale: float = scale) -> float:
             total = np.exp(log_total)
-            share = betainc(p * n, p * x[i] + q, total / (total + scale))
+            share = betainc(p * n, p * paid[i] + q, total / (total + scale))
             return float(counts[i, 0] + counts[i, 1:] @ share)
 
         for j, level in enumerate((0.1, 0.9)):
@@ -194,10 +196,10 @@ def test_the_ranges_are_the_slow_ways_to_many_digits(family: str, shop: str) -> 
     orders = _shop() if shop == "regulars" else _market_day_shop()
     model = CustomerValueModel(candidates=(family,)).fit(orders, AS_OF)
     s = model.summary_
-    x, t_x, T, m = (s[c].to_numpy(float) for c in ("x", "t_x", "T", "m"))
+    x, t_x, T = (s[c].to_numpy(float) for c in ("x", "t_x", "T"))
     weeks = 365 / 7
     purchases = model.btyd_.expected_purchases(weeks, x, t_x, T)
-    spend = model.spend_.expected_spend(x, m)
+    spend = model._spend_per_purchase(s)
     lo, hi = model._value_interval(weeks, x, t_x, T, s, purchases, spend)
     reference = _reference_interval(model, weeks)
     assert lo == pytest.approx(reference[:, 0], rel=1e-7, abs=1e-9)
@@ -226,11 +228,12 @@ def test_customers_with_the_same_history_are_worked_out_once(
     # the couples: same days, the second spends more, so a higher range in money
     one, two = table.loc["P1"], table.loc["P2"]
     assert two["value_hi80"] > one["value_hi80"] > 0
-    # one-time buyers: spend per purchase is learnt from repeat purchases only, so the
-    # same Saturday gives the same range and the two Saturdays two ranges
+    # one-time buyers: the spend model learnt from every purchase here, so each one's own
+    # amount counts: on the same Saturday, who spent more has the higher range
+    assert model.spend_basis_ == "all"
     market = table.loc[[f"M{i:02d}" for i in range(12)], "value_hi80"]
-    assert market.iloc[0::2].nunique() == market.iloc[1::2].nunique() == 1
-    assert market.iloc[0] != market.iloc[1]
+    assert market.iloc[0::2].is_monotonic_increasing and market.iloc[0::2].nunique() == 6
+    assert market.iloc[1::2].is_monotonic_increasing and market.iloc[1::2].nunique() == 6
 
 
 @pytest.mark.parametrize("family", ["pnbd"])

@@ -25,6 +25,7 @@ from smbml_connect.analytics.customers.recommend import (
 from smbml_connect.analytics.customers.seasons import Season
 from smbml_connect.analytics.customers.value import (
     MODEL_LABELS,
+    SPEND_WORDS,
     CustomerValueModel,
     seasons_ahead,
 )
@@ -272,6 +273,29 @@ def _season_words(season: Season) -> str:
     )
 
 
+def _spend_words(model: CustomerValueModel, currency: str) -> str:
+    """What a purchase is expected to be worth, learnt from what, and how the choice did on
+    the held-out period: a few large accounts can make everyone's average far above what
+    most customers spend, so the choice is shown, not assumed."""
+    unit = "purchase" if model.season_ is None else "season"  # a season bought in is one
+    words = (
+        f"Spend per {unit} is learnt from {SPEND_WORDS[model.spend_basis_]}, and no customer "
+        f"is expected to spend more in a {unit} than anyone's largest so far "
+        f"({money(model.largest_purchase(), currency)})."
+    )
+    check = model.report_.get("spend", {}).get("models", {})
+    if len(check) < 2:
+        return words
+    used, other = model.spend_basis_, next(k for k in check if k != model.spend_basis_)
+    return words + (
+        f" On the held-out period, priced into the purchases predicted there, this gave "
+        f"{money(check[used]['total_predicted'], currency)} against "
+        f"{money(check[used]['total_actual'], currency)} spent, and was closer per customer "
+        f"than learning from {SPEND_WORDS[other]} "
+        f"({money(check[other]['total_predicted'], currency)})."
+    )
+
+
 def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
     horizon = context.settings_for(CustomersSettings).horizon_days
     model = CustomerValueModel().fit(tables["orders"], context.as_of)
@@ -431,6 +455,8 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
             f"({chosen['total_error_pct']:+.0f}%), and told buyers from non-buyers with an "
             f"AUC of {chosen['churn_auc']:.2f}."
         )
+    if model.spend_ is not None:
+        paragraphs.append(_spend_words(model, cur))
     result.sections.append(
         ReportSection(
             "Churn risk and customer value",

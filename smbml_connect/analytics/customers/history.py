@@ -14,7 +14,25 @@ from smbml_connect.business_zone import DAY_END_GAP, calendar_day, calendar_days
 from smbml_connect.coerce import coerce_datetime
 from smbml_connect.sales import is_sale, net_total
 
-__all__ = ["counted_orders", "counted_rows", "days_since", "last_day", "order_history"]
+__all__ = [
+    "add_paid_purchases",
+    "counted_orders",
+    "counted_rows",
+    "days_since",
+    "last_day",
+    "order_history",
+]
+
+
+def add_paid_purchases(out: pd.DataFrame, purchases: pd.DataFrame) -> None:
+    """Add to `out` (one row per customer) every paid purchase of each, the first included:
+    how many (paid_days), their mean (paid_mean), and the largest purchase of known value
+    (largest). A one-time buyer's one purchase says what they spend; the spend model may
+    learn from it. `purchases`: contact_id and value, one row per purchase."""
+    paid = purchases[purchases["value"] > 0].groupby("contact_id")["value"]
+    out["paid_days"] = paid.size().reindex(out.index).fillna(0).astype(float)
+    out["paid_mean"] = paid.mean().reindex(out.index).fillna(0.0)
+    out["largest"] = purchases.groupby("contact_id")["value"].max().reindex(out.index)
 
 
 def days_since(when: pd.Series, as_of: pd.Timestamp) -> pd.Series:

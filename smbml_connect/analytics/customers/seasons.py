@@ -23,6 +23,7 @@ import pandas as pd
 from scipy.special import betaln, gammaln
 
 from smbml_connect.analytics.customers.btyd import Fit, fit_four
+from smbml_connect.analytics.customers.history import add_paid_purchases
 from smbml_connect.analytics.shared.contract import check_fitted
 
 __all__ = [
@@ -173,6 +174,7 @@ def season_summary(days: pd.DataFrame, season: Season, end: pd.Timestamp) -> pd.
     known = per.groupby("contact_id")["value"].count()
     paid_seasons = per["value"].gt(0).groupby(per["contact_id"]).sum()
     out["paid_share"] = (paid_seasons / known).where(known > 0, 1.0).reindex(out.index)
+    add_paid_purchases(out, per)  # a season bought in is one purchase
     return out
 
 

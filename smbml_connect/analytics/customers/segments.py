@@ -8,7 +8,11 @@ rounded half up: Champions bought recently, often and much; Hibernating did none
 Two facts overrule a rank. One order is F 1 and FM 1, whatever the ranks: where most
 customers bought once they all share the middle rank, and a one-off buyer was "Champions:
 buy often" or "At Risk: used to buy often" (the rule-based frequency bands RFM practice
-uses where order counts tie, "F 1 = one order"); a recent one is a New Customer. And a
+uses where order counts tie, "F 1 = one order"); a recent one is a New Customer. One
+order says nothing of money, though: a one-order customer whose spend scores M 4-5 and is
+above the median "spent more than most customers" (Big First Order if recent, else Big
+One-Off Buyers), where the FM 1 cells would have said "not spent much yet" and "for
+little" of a trade buyer's $4,824 first order. And a
 customer still on their own schedule is never "long ago", "now quiet" nor "fading" (R 1-3):
 whoever bought in the last `RECENT_DAYS` days, or within 1.5 times their own usual
 interval between order days (`USUAL_GAP_SLACK`) or their longest gap so far (they came
@@ -44,6 +48,7 @@ USUAL_GAP_SLACK = 1.5  # half an interval late is still on schedule (a late card
 # and came back 2 years later was "Loyal, fairly recently" 2 years after that.
 LONGEST_GAP_CAP = 3
 CURRENT_SCORE = 4  # the lowest R whose segments say "recent" ("fairly recently" at R 4)
+BIG_SPEND = 4  # the spend scores of a one-order customer who "spent more than most"
 
 
 @dataclass(frozen=True)
@@ -54,39 +59,59 @@ class Segment:
     meaning: str
     action: str
     new: bool | None = None  # True: only first bought very recently; None: either way
+    big_once: bool | None = None  # True: only one order, for more than most spent; None: either
 
 
+# Each meaning is true of every member by the scores that place them: F and M as the
+# grid reads them, averaged (FM), so "taken together" where one may be low.
 SEGMENTS: tuple[Segment, ...] = (
-    Segment("Champions", (5, 5), (4, 5), "Bought very recently, buy often and spend the most.",
+    Segment("Champions", (5, 5), (4, 5),
+            "Bought very recently; among the best on how often and how much they buy, "
+            "taken together.",
             "Reward them; ask for reviews and referrals."),
-    Segment("Loyal Customers", (3, 4), (4, 5), "Buy often and spend well, fairly recently.",
+    Segment("Loyal Customers", (3, 4), (4, 5),
+            "Among the best on how often and how much they buy, taken together; bought "
+            "fairly recently.",
             "Offer loyalty perks and early access."),
-    Segment("Potential Loyalists", (4, 5), (2, 3), "Recent customers with average frequency.",
+    Segment("Potential Loyalists", (4, 5), (2, 3),
+            "Recent customers, average or below on how often and how much they buy, taken "
+            "together.",
             "Recommend related products; invite to a loyalty scheme."),
     Segment("New Customers", (5, 5), (1, 1), "Bought for the first time very recently.",
             "Welcome them and help them get value from what they bought.", new=True),
-    Segment("Promising", (4, 5), (1, 1), "Recent shoppers who have not spent much yet.",
-            "Build the relationship with a small offer."),
-    Segment("Need Attention", (3, 3), (3, 3), "Average on recency, frequency and spend.",
+    Segment("Big First Order", (4, 5), (1, 1),
+            "Bought once, recently, and spent more than most customers.",
+            "Thank them personally and ask what they would like next.", big_once=True),
+    Segment("Big One-Off Buyers", (1, 3), (1, 1),
+            "Bought once, a while ago, and spent more than most customers.",
+            "Ask them personally what they would like now.", big_once=True),
+    Segment("Promising", (4, 5), (1, 1), "Recent shoppers who have not bought much yet.",
+            "Build the relationship with a small offer.", big_once=False),
+    Segment("Need Attention", (3, 3), (3, 3),
+            "Average on recency, and on how often and how much they buy, taken together.",
             "Reach out with a limited-time offer before they slip."),
     Segment("About to Sleep", (3, 3), (1, 2), "Below average and fading.",
-            "Share popular products; a gentle discount can wake them."),
-    Segment("At Risk", (1, 2), (3, 4), "Used to buy often, but not for a long time.",
+            "Share popular products; a gentle discount can wake them.", big_once=False),
+    Segment("At Risk", (1, 2), (3, 4),
+            "Were average or better on how often and how much they bought, but not for a "
+            "long time.",
             "Send a personal win-back message."),
     Segment("Can't Lose Them", (1, 2), (5, 5), "Were among the best customers, now quiet.",
             "Call them; find out what changed."),
-    Segment("Hibernating", (1, 2), (1, 2), "Last bought long ago, rarely and for little.",
-            "Include in seasonal campaigns only."),
+    Segment("Hibernating", (1, 2), (1, 2), "Last bought long ago, rarely or for little.",
+            "Include in seasonal campaigns only.", big_once=False),
 )  # fmt: skip
 
 
-def segment_for(r_score: int, fm_score: int, new: bool = False) -> Segment:
-    """The segment of the scores; `new`: the first order is as recent as R 5's last ones."""
+def segment_for(r_score: int, fm_score: int, new: bool = False, big_once: bool = False) -> Segment:
+    """The segment of the scores; `new`: the first order is as recent as R 5's last ones;
+    `big_once`: one order, for more than most customers spent (`_big_once`)."""
     for segment in SEGMENTS:
         if (
             segment.recency[0] <= r_score <= segment.recency[1]
             and segment.fm[0] <= fm_score <= segment.fm[1]
             and segment.new in (None, new)
+            and segment.big_once in (None, big_once)
         ):
             return segment
     raise ValueError(f"no segment for R={r_score}, FM={fm_score}; scores run from 1 to 5")
@@ -131,10 +156,11 @@ def rfm_table(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     fm = fm.fillna(table["f_score"]).astype(int)
     table["fm_score"] = fm.where(~once, 1)
     table["rfm_code"] = table["r_score"] * 100 + table["f_score"] * 10 + table["m_score"]
+    big = _big_once(table)
     table["segment"] = [
-        segment_for(r, fm, new).name
-        for r, fm, new in zip(
-            table["r_score"], table["fm_score"], _new(history, table), strict=True
+        segment_for(r, fm, new, one).name
+        for r, fm, new, one in zip(
+            table["r_score"], table["fm_score"], _new(history, table), big, strict=True
         )
     ]
     return table.reset_index()[columns]
@@ -191,6 +217,17 @@ def _usual_reach(gaps: pd.DataFrame) -> pd.Series:
 def _on_time(quiet: pd.Series, reach: pd.Series) -> pd.Series:
     """Bought in the last `RECENT_DAYS` days or within the customer's own reach."""
     return (quiet <= RECENT_DAYS) | (quiet <= reach.reindex(quiet.index)).fillna(False)
+
+
+def _big_once(table: pd.DataFrame) -> pd.Series:
+    """One order, for a spend score of 4 or 5 and more than the median customer spent:
+    "spent more than most customers" is true of each (where many spent the same, a score
+    of 4 alone is not). Such a buyer is low on frequency, not on money: "not spent much
+    yet" and "for little" were said of a trade buyer's $4,824 first order."""
+    monetary = table["monetary"].fillna(0)
+    return (
+        (table["frequency"] <= 1) & (table["m_score"] >= BIG_SPEND) & (monetary > monetary.median())
+    )
 
 
 def _new(history: pd.DataFrame, table: pd.DataFrame) -> pd.Series:

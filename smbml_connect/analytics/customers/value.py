@@ -32,7 +32,7 @@ from sklearn.metrics import roc_auc_score
 
 from smbml_connect.analytics.customers.boosted import BoostedCorrection
 from smbml_connect.analytics.customers.btyd import BetaGeo, GammaGamma
-from smbml_connect.analytics.customers.history import counted_orders
+from smbml_connect.analytics.customers.history import add_paid_purchases, counted_orders
 from smbml_connect.analytics.customers.pareto import ParetoNBD
 from smbml_connect.analytics.customers.ranges import (
     blocks,
@@ -79,6 +79,7 @@ MIN_CUSTOMERS = 30  # fewer and four parameters are guesswork
 # the share shown at High risk 23-32 points above the share that bought nothing; from 8
 # to 14, 39-40% off and no such lean.
 MIN_REPEAT_BUYERS = 10
+DEFAULT_SPEND = "all"  # where no held-out period can choose: each customer's own spend counts
 GBM_MIN_CUSTOMERS = 1000  # below this the boosted candidate is not tried
 INTERVAL = (10, 90)  # percentiles of the 80% interval
 YEAR_DAYS = 365
@@ -140,17 +141,27 @@ def unreadable_orders(orders: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(problems, columns=["row", "column", "value", "reason"])
 
 
-def _spend_inputs(s: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What the spend model reads per customer: repeat days paid for, their mean value and
-    the share of days of known value that were paid for. A model saved before these
-    columns existed reads its repeat days and mean, all paid for, as it did then."""
+# What the spend model learns a customer's spend per purchase from (`SPEND_BASES`):
+# "repeat", the purchases after the first, as Fader and Hardie's Gamma-Gamma does; or
+# "all", every paid purchase, the first included. Chosen on the held-out period.
+SPEND_BASES = ("all", "repeat")
+SPEND_WORDS = {
+    "all": "every paid purchase, the first included",
+    "repeat": "the purchases after each customer's first",
+}
+
+
+def _spend_inputs(
+    s: pd.DataFrame, basis: str = "repeat"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the spend model reads per customer: the purchases paid for (after the first,
+    or with `basis` "all" every one), their mean value and the share of days of known
+    value that were paid for. A model saved before these columns existed reads its repeat
+    days and mean, all paid for, as it did then."""
     if "paid_share" not in s.columns:
         return s["x"].to_numpy(float), s["m"].to_numpy(float), np.ones(len(s))
-    return (
-        s["x_paid"].to_numpy(float),
-        s["m_paid"].to_numpy(float),
-        s["paid_share"].to_numpy(float),
-    )
+    x, m = ("paid_days", "paid_mean") if basis == "all" else ("x_paid", "m_paid")
+    return s[x].to_numpy(float), s[m].to_numpy(float), s["paid_share"].to_numpy(float)
 
 
 def thin_counts(counts: np.ndarray, share: np.ndarray) -> np.ndarray:
@@ -165,6 +176,23 @@ def thin_counts(counts: np.ndarray, share: np.ndarray) -> np.ndarray:
         kernel = binom.pmf(n[None, :], n[:, None], share[i])
         out[i] = counts[i] @ kernel
     return out
+
+
+def _largest(summary: pd.DataFrame) -> float:
+    """The largest purchase of known value among these customers (infinite for a summary
+    saved before it was kept)."""
+    if "largest" not in summary.columns or not summary["largest"].notna().any():
+        return float("inf")
+    return float(summary["largest"].max())
+
+
+def _per_purchase(spend: GammaGamma, s: pd.DataFrame, basis: str, largest: float) -> np.ndarray:
+    """The share of days paid for times the spend model's expected paid purchase, at most
+    the largest purchase the shop has seen: no order ever came near a mean above it, so
+    nothing in the data supports one (a few wholesale accounts gave a $6 one-time buyer
+    $14,624 a purchase, three times any order the shop ever took)."""
+    x, m, share = _spend_inputs(s, basis)
+    return share * np.minimum(spend.expected_spend(x, m), largest)
 
 
 def history_summary(days: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
@@ -204,6 +232,7 @@ def history_summary(days: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     out["m_paid"] = paid.mean().reindex(out.index).fillna(0.0)
     known = g["value"].count()
     out["paid_share"] = (g["value"].apply(lambda v: (v > 0).sum()) / known).where(known > 0, 1.0)
+    add_paid_purchases(out, seen)
     for weeks in (4, 8, 13, 26, 52):
         out[f"purchases_{weeks}w"] = (
             seen.assign(inside=weeks_before <= weeks).groupby("contact_id")["inside"].sum()
@@ -369,11 +398,12 @@ class CustomerValueModel:
         _require_repeat_buyers(self.summary_, span_days - 1, as_of)
         holdout = self.holdout_days or int(min(365, max(28, span_days // 3)))
         self.holdout_days_ = holdout
-        self.spend_ = self._fit_spend(self.summary_)
         fitted: dict[str, PurchaseModel] = {}  # the holdout fits, to start from
         self.report_ = self._validate(
             days, end, pd.Timedelta(days=holdout), fitted, _barred(self.summary_)
         )
+        self.spend_basis_ = self.report_.get("spend", {}).get("chosen", DEFAULT_SPEND)
+        self.spend_ = self._fit_spend(self.summary_, self.spend_basis_)
         starts = {family: model.params_ for family, model in fitted.items()}
         self.chosen_ = self.report_["chosen"]
         # p_alive and the value range's shape come from the better buy-till-you-die
@@ -419,8 +449,9 @@ class CustomerValueModel:
             )
         self.season_summary_ = summary
         self.holdout_days_ = YEAR_DAYS
-        self.spend_ = self._fit_spend(summary)
         self.report_, start = self._check_seasons(days, season)
+        self.spend_basis_ = self.report_.get("spend", {}).get("chosen", DEFAULT_SPEND)
+        self.spend_ = self._fit_spend(summary, self.spend_basis_)
         self.chosen_ = self.family_ = "bgbb"
         self.btyd_ = self._fit_bgbb(summary, start)
         self.booster_ = None
@@ -476,6 +507,8 @@ class CustomerValueModel:
             ),
         }
         report["models"] = {name: _scores(bought, c) for name, c in results.items()}
+        spent = inside.groupby("contact_id")["value"].sum().reindex(before.index, fill_value=0)
+        report["spend"] = self._check_spend(before, results["bgbb"].predicted, spent.to_numpy())
         errors = ", ".join(
             f"{MODEL_LABELS[k]} {v['rmse']:.3f}" for k, v in report["models"].items()
         )
@@ -485,12 +518,40 @@ class CustomerValueModel:
         )
         return report, model.params_
 
-    def _fit_spend(self, summary: pd.DataFrame) -> GammaGamma | None:
-        x, m, _ = _spend_inputs(summary)
-        repeat = (x > 0) & (m > 0)
-        if repeat.sum() < MIN_REPEAT_BUYERS:
+    @staticmethod
+    def _fit_spend(summary: pd.DataFrame, basis: str) -> GammaGamma | None:
+        """Gamma-Gamma over the purchases `basis` names; none without `MIN_REPEAT_BUYERS`
+        customers who paid on a later day (how a customer's spend varies is not known)."""
+        x, m, _ = _spend_inputs(summary, "repeat")
+        if ((x > 0) & (m > 0)).sum() < MIN_REPEAT_BUYERS:
             return None
-        return GammaGamma().fit(x[repeat], m[repeat])
+        x, m, _ = _spend_inputs(summary, basis)
+        return GammaGamma().fit(x, m)  # it keeps the customers with a paid purchase
+
+    def _check_spend(
+        self, before: pd.DataFrame, purchases: np.ndarray, spent: np.ndarray
+    ) -> dict[str, Any]:
+        """Each spend basis fitted on the customers `before` the held-out period, priced
+        into the chosen model's expected purchases there, against what they spent (of
+        known value): the lower error per customer is used. Learning only from repeat
+        purchases (Fader and Hardie) gives a one-time buyer everyone's average, which a few
+        large accounts made $14,624 in a shop whose largest order was $4,944 (and $6 buyers
+        "expected to spend $17,027"); learning from every purchase lets their own count."""
+        scores: dict[str, dict[str, float]] = {}
+        for basis in SPEND_BASES:
+            model = self._fit_spend(before, basis)
+            if model is None:
+                continue
+            value = purchases * _per_purchase(model, before, basis, _largest(before))
+            scores[basis] = {
+                "rmse": float(np.sqrt(((value - spent) ** 2).mean())),
+                "total_predicted": float(value.sum()),
+                "total_actual": float(spent.sum()),
+                "total_error_pct": float(100 * (value.sum() - spent.sum()) / max(spent.sum(), 1)),
+            }
+        if not scores:
+            return {}
+        return {"models": scores, "chosen": min(scores, key=lambda k: scores[k]["rmse"])}
 
     @staticmethod
     def _fit_btyd(
@@ -598,6 +659,12 @@ class CustomerValueModel:
         } or {"mbgnbd": report["models"]["mbgnbd"]}  # every candidate asked for was barred
         chosen = min(eligible, key=lambda k: eligible[k]["rmse"])
         report["chosen"] = chosen
+        spent = days[(days["day"] >= cut) & (days["day"] < end)].groupby("contact_id")["value"]
+        report["spend"] = self._check_spend(
+            before,
+            results[chosen].predicted,
+            spent.sum().reindex(before.index, fill_value=0).to_numpy(),
+        )
         families = [k for k in FAMILIES if k in eligible] or ["mbgnbd"]
         report["family"] = min(families, key=lambda k: report["models"][k]["rmse"])
         errors = ", ".join(
@@ -683,7 +750,7 @@ class CustomerValueModel:
         purchases = counts @ np.arange(ahead + 1.0)
         spend = self._spend_per_purchase(s)
         expected = purchases * spend
-        x_paid, m, share = _spend_inputs(s)
+        x_paid, m, share = _spend_inputs(s, self._spend_basis())
         levels = tuple(level / 100 for level in INTERVAL)
         if self.spend_ is None:
             ends = count_quantiles(counts, levels) * spend[:, None]
@@ -720,13 +787,22 @@ class CustomerValueModel:
         assert not isinstance(self.btyd_, BetaGeoBetaBinom)
         return self.btyd_
 
+    def _spend_basis(self) -> str:
+        """What the spend model learnt from; a model saved before the choice, repeat days."""
+        return getattr(self, "spend_basis_", "repeat")
+
+    def largest_purchase(self) -> float:
+        """The largest purchase of known value in the fitted history (see `_per_purchase`)."""
+        fitted = self.summary_ if self.season_ is None else self.season_summary_
+        return _largest(fitted)
+
     def _spend_per_purchase(self, s: pd.DataFrame) -> np.ndarray:
         """Expected spend of a purchase: the share of the customer's days of known value
         that were paid for, times the spend model's expectation of a paid one. A customer
         who only ever paid 0 is expected to spend 0: nothing in their history says more."""
-        x, m, share = _spend_inputs(s)
         if self.spend_ is not None:
-            return share * self.spend_.expected_spend(x, m)
+            return _per_purchase(self.spend_, s, self._spend_basis(), self.largest_purchase())
+        share = _spend_inputs(s)[2]
         # a season's purchases are one purchase of a seasonal shop
         bought = s["seasons_bought"] if "seasons_bought" in s.columns else s["purchases"]
         paid = float((bought * s.get("paid_share", 1.0)).sum())
@@ -749,7 +825,7 @@ class CustomerValueModel:
         btyd = self._continuous()
         bound = poisson_bound(purchases) if boosted else btyd.count_bound(weeks, x, T)
         levels = tuple(level / 100 for level in INTERVAL)
-        x_paid, m, share = _spend_inputs(s)
+        x_paid, m, share = _spend_inputs(s, self._spend_basis())
         out = np.zeros((len(x), len(levels)))
         # what a customer's counts (and spend shares) are made of: the same, worked out once
         # (x_paid too: the spend's posterior reads it, and a day of unknown value is
@@ -797,6 +873,7 @@ class CustomerValueModel:
                 if self.spend_ is not None
                 else None
             ),
+            "spend_learnt_from": SPEND_WORDS[self._spend_basis()],
             "validation": self.report_,
             "chosen": self.chosen_,
             "orders_left_out": [
@@ -832,6 +909,7 @@ class CustomerValueModel:
                 "summary": frame_to_dict(self.summary_),
                 "holdout_days_": self.holdout_days_,
                 "spend": self.spend_.to_dict() if self.spend_ is not None else None,
+                "spend_basis": self._spend_basis(),
                 "report": self.report_,
                 "chosen": self.chosen_,
                 "family": self.family_,
@@ -856,6 +934,7 @@ class CustomerValueModel:
         model.summary_ = frame_from_dict(data["summary"])
         model.holdout_days_ = data["holdout_days_"]
         model.spend_ = GammaGamma.from_dict(data["spend"]) if data["spend"] is not None else None
+        model.spend_basis_ = data.get("spend_basis", "repeat")  # saved before the choice
         model.report_ = data["report"]
         model.chosen_ = data["chosen"]
         model.family_ = data["family"]
