@@ -790,6 +790,17 @@ def schedule(
     if stopped == "now":
         _echo("Stopped: the run that was going is recorded as stopped by Ctrl+C.")
         sys.exit(130)  # the shell's code for a command ended by Ctrl+C
+    if stopped in ("ended now", "ended between runs"):
+        _echo(
+            "Stopped: the system asked smbml to end (SIGTERM)"
+            + (
+                "; the run that was going is recorded as stopped."
+                if stopped == "ended now"
+                else ", between runs."
+            ),
+            err=True,
+        )
+        sys.exit(143)  # 128 + SIGTERM
     _echo("Stopped after the run." if stopped == "after the run" else "Stopped.")
 
 
@@ -1006,8 +1017,10 @@ def _print_run(row: Any) -> None:
                 else []
             ),
             f"{_plural(counts.get('cleared_values', 0), 'value')} left empty",
-            f"{_plural(counts.get('consent_skipped', 0), 'contact')} opted out",
         ]
+        # A run stopped before consent was read counted no opt-outs: "0" would be false.
+        if counts.get("consent_skipped") or row.status in ("ok", "partial"):
+            parts.append(f"{_plural(counts.get('consent_skipped', 0), 'contact')} opted out")
         if counts.get("consent_unreadable"):
             parts.append(f"{_plural(counts['consent_unreadable'], 'unreadable consent value')}")
         if counts.get("skipped_tables"):

@@ -71,6 +71,17 @@ _NO = frozenset(
         "nein", "falsch", "non", "faux", "falso", "não", "nao", "否", "いいえ",
     }
 )  # fmt: skip
+# The yes and no words of other languages: read only under a header whose meaning is
+# known (`keep_header_meaning`). Under "Newsletter abgemeldet" ("unsubscribed") a German
+# "Ja" is a no; read as a plain yes under a header we could not tell, it scored the people
+# who opted out (rv56 item 1).
+_FOREIGN = frozenset(
+    {
+        "ja", "j", "wahr", "oui", "vrai", "sí", "si", "sì", "verdadero", "vero", "sim",
+        "verdadeiro", "是", "はい", "nein", "falsch", "non", "faux", "falso", "não", "nao",
+        "否", "いいえ",
+    }
+)  # fmt: skip
 # Wordings that say yes whatever the column is called.
 CONSENT_WORDS = frozenset(
     {
@@ -106,7 +117,20 @@ _NO_MARKETING_BASIS = frozenset(
 # Column names under which yes means "do not market to them".
 NEGATIVE_HEADERS = re.compile(
     r"do.?not|\bdnc\b|unsubscri|opt(ed)?.?out|optout|non.?marketing|suppress|blacklist|"
-    r"block(ed|list)|bounced|^\s*no[\s_-]*(e-?mails?|newsletters?|marketing|contact)\b",
+    r"block(ed|list)|bounced|^\s*no[\s_-]*(e-?mails?|newsletters?|marketing|contact)\b|"
+    # the same in the languages whose yes and no are read (`_FOREIGN`)
+    r"abgemeldet|abbestellt|abmeldung|austragung|ausgetragen|werbesperre|sperrliste|"
+    r"keine.?(werbung|e-?mails?|newsletter|kontakt)|nicht.?(kontaktieren|anschreiben)|"
+    r"d[ée]sabonn|d[ée]sinscri|ne.?pas.?(contacter|solliciter)|liste.?rouge|"
+    r"\bbaja\b|no.?contactar|no.?enviar|darse.?de.?baja|"
+    r"disiscri|non.?contattare|"
+    r"descadastr|n[ãa]o.?(contatar|enviar)|"
+    r"配信停止|配信拒否|購読解除|退会|退订|取消订阅|拒收",
+)
+# Headers in those languages that name consent (compared lowercased, accents kept).
+_FOREIGN_CONSENT_HEADERS = re.compile(
+    r"einwillig|zustimm|newsletter|consentement|abonn[ée]|inscri|consentimiento|suscri|"
+    r"consenso|iscri|consentimento|同意|購読|订阅|許諾",
 )
 # Headers that are themselves an opt-out list ("Do Not Email", "Unsubscribed", "Email Opt
 # Out", Salesforce's HasOptedOutOfEmail), compared as letters only. Such a column says no
@@ -235,10 +259,25 @@ def keep_header_meaning(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.D
     a ``marketing_consent`` taken from a header that says no written ``under_header``'s way:
     renamed, "TRUE" under "Unsubscribed" would read as consent."""
     header = next((h for h, c in columns.items() if c == "marketing_consent" and h != c), None)
-    if header is None or "marketing_consent" not in frame or not is_negative_header(header):
+    if header is None or "marketing_consent" not in frame:
         return frame
-    values = frame["marketing_consent"].map(lambda v: under_header(v, header))
+    if is_negative_header(header):
+        values = frame["marketing_consent"].map(lambda v: under_header(v, header))
+        return frame.assign(marketing_consent=values)
+    # Another language's yes or no under a header we cannot tell: kept with the header, so
+    # that it reads as unreadable (an opt-out) and the Rejects tab names the column.
+    values = frame["marketing_consent"].map(lambda v: _with_unknown_header(v, header))
     return frame.assign(marketing_consent=values)
+
+
+def _with_unknown_header(value: Any, header: str) -> Any:
+    """``value`` with ``header`` before it when it is another language's yes or no and the
+    header says neither consent nor an opt-out (read so as unreadable: an opt-out)."""
+    if not isinstance(value, str) or _normal(value) not in _FOREIGN:
+        return value
+    if is_consent_header(header) or _FOREIGN_CONSENT_HEADERS.search(header.lower()):
+        return value
+    return f"{header.strip()}: {value.strip()}"
 
 
 def is_blank(value: Any) -> bool:
@@ -279,6 +318,8 @@ def read_consent(value: Any, column: str = "") -> Reading:
         return Reading("missing", "", "is empty")
     if _normal(column) == _normal(OPT_OUT_LIST):
         return _list_reading(value)
+    if column and not negative:  # another language's yes or no needs a header we know
+        value = _with_unknown_header(value, column)
     shown = str(value).strip()
     suppressed = _suppression(shown, column)
     if suppressed is not None:
@@ -297,6 +338,15 @@ def read_consent(value: Any, column: str = "") -> Reading:
     if dated and None in words and re.search(r"\d", text):
         return Reading("opt-out", shown, "is the date they opted out")
     if not words or None in words:
+        said = shown.rpartition(": ")[2]
+        if shown != said and _normal(said) in _FOREIGN:
+            return Reading(
+                "unreadable",
+                shown,
+                "is a yes or no under a column we cannot tell says consent or an opt-out "
+                "(name it in your config's [source.mapping] with a header such as "
+                '"Newsletter consent" or "Unsubscribed")',
+            )
         return Reading("unreadable", shown, "is not a consent wording we know")
     if "opt-out" in words:
         return Reading("opt-out", shown, "is an opt-out")

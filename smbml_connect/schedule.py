@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
-from smbml_connect.errors import ConfigError, SmbmlError, StoreError
+from smbml_connect.errors import ConfigError, SmbmlError, StoreError, Terminated
 from smbml_connect.redaction import redact
 from smbml_connect.registry import load_config
 from smbml_connect.store import Store, default_store_path
@@ -213,6 +213,8 @@ def run_forever(
                 on_outcome(run_once(config_path, store_path))
             except KeyboardInterrupt:  # the second Ctrl+C: the pipeline recorded the run
                 return "now"
+            except Terminated:  # SIGTERM: the pipeline recorded the run as stopped
+                return "ended now"
             finally:
                 state["running"] = False
             if state["asked"]:
@@ -221,6 +223,8 @@ def run_forever(
         return "between runs"  # a cron expression with no time left
     except KeyboardInterrupt:
         return "between runs"
+    except Terminated:  # no run was going: none is recorded as stopped
+        return "ended between runs"
     finally:
         presses.stop()
         signal.signal(signal.SIGINT, previous)

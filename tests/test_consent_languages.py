@@ -38,13 +38,13 @@ def test_other_words_still_fail_closed(word: str):
     assert read_consent(word, "Accepts Marketing").decision == "unreadable"
 
 
-def _german_shop(folder: Path, answers: list[str]) -> None:
+def _german_shop(folder: Path, answers: list[str], header: str = "Accepts Marketing") -> None:
     """Customers of a German shop with the consent column as typed, and their orders
     (two or three each, amounts with decimal commas)."""
     folder.mkdir()
     names = ["Jürgen Müller", "Grete Weiß", "Anna Schäfer", "Lukas Bauer", "Eva Krüger",
              "Paul Vogel", "Mia Hoffmann", "Ben Koch"]  # fmt: skip
-    rows = ["Customer ID;First Name;Last Name;Email;Accepts Marketing"]
+    rows = [f"Customer ID;First Name;Last Name;Email;{header}"]
     orders = ["Order ID;Customer ID;Order Date;Total"]
     for n, answer in enumerate(answers):
         first, last = names[n % len(names)].split()
@@ -63,6 +63,43 @@ def test_a_german_shops_ja_and_nein_score_those_who_said_ja(tmp_path: Path, stor
     assert scored(result, store) == said_ja
     assert result.consent_skipped == 2
     assert not (result.rejects["action"] == UNREADABLE_CONSENT).any()
+
+
+@pytest.mark.parametrize(
+    ("header", "yes_means"),
+    [
+        ("Newsletter abgemeldet", "opt-out"),  # "unsubscribed from the newsletter"
+        ("Werbesperre", "opt-out"),
+        ("Désabonné", "opt-out"),
+        ("Dado de baja", "opt-out"),
+        ("配信停止", "opt-out"),
+        ("Newsletter-Einwilligung", "consent"),
+        ("Kundengruppe", "unreadable"),  # a header we cannot tell: fails closed
+    ],
+)
+def test_a_yes_in_the_shops_language_follows_what_the_header_says(
+    tmp_path: Path, store: Store, header: str, yes_means: str
+):
+    """rv56 item 1: "Ja" under "Newsletter abgemeldet" scored the people who unsubscribed
+    and left out the rest, since the header's no was known in English only."""
+    answers = ["Ja", "Nein", "Ja", "Nein", "Nein", "Ja"]
+    _german_shop(tmp_path / "shop", answers, header)
+    options = RunOptions(steps=RFM, as_of=AS_OF, consent_column=header)
+    result = run_pipeline(FilesSource(tmp_path / "shop"), store, options)
+    said = {"Ja": set(), "Nein": set()}  # type: dict[str, set[str]]
+    for n, answer in enumerate(answers):
+        said[answer].add(f"K{n:03d}")
+    if yes_means == "unreadable":  # no one: the step has no buyer left to score
+        assert "rfm_segments" not in result.steps
+    else:
+        assert scored(result, store) == said["Ja" if yes_means == "consent" else "Nein"]
+    unreadable = result.rejects[result.rejects["action"] == UNREADABLE_CONSENT]
+    if yes_means == "unreadable":
+        assert len(unreadable) == len(answers)
+        assert unreadable["reason"].str.contains("a column we cannot tell").all()
+        assert unreadable["value"].str.startswith(f"{header}: ").all()
+    else:
+        assert unreadable.empty
 
 
 def test_when_every_buyer_is_left_out_the_skip_line_says_so(tmp_path: Path, store: Store):

@@ -327,3 +327,30 @@ def test_a_rhythm_rests_on_gaps_that_agree():
     assert not on_schedule(orders(rows), pd.Timestamp("2025-10-20", tz="UTC"))["S"]
     table = rfm_table(orders(rows), pd.Timestamp("2026-01-22", tz="UTC")).set_index("contact_id")
     assert table.at["T", "r_score"] <= 2, table.loc["T"]
+
+
+def test_spent_more_than_most_is_measured_among_customers_whose_spend_is_known():
+    """rv56 item 2: ten buyers who paid only in another currency (spend unknown) counted
+    as 0 in the median, so a one-time buyer of $50, beside six known buyers who also spent
+    $50, was "Big One-Off Buyers: spent more than most customers"."""
+    rows = [("k0", "2025-01-20", 10.0)]
+    rows += [(f"k{i}", f"2024-05-2{i}", 50.0) for i in range(1, 5)]
+    rows += [(f"r{i}", f"2024-0{m}-1{i}", 5.0) for i in range(3) for m in range(1, 10)]
+    rows += [(f"r{i}", "2024-10-01", 5.0) for i in range(3)]  # 50 each, 10 orders
+    rows += [(f"u{i}", f"2025-01-1{i}", np.nan) for i in range(10)]  # spend unknown
+    orders = pd.DataFrame(
+        [
+            {"order_id": f"o{n}", "contact_id": c, "ordered_at": pd.Timestamp(d, tz="UTC"),
+             "total": t, "status": "completed"}
+            for n, (c, d, t) in enumerate(rows)
+        ]
+    )  # fmt: skip
+    table = rfm_table(orders, pd.Timestamp("2025-01-31", tz="UTC")).set_index("contact_id")
+    known = table["monetary"].dropna()
+    assert known.median() == 50.0
+    big = table[table["segment"].isin(["Big First Order", "Big One-Off Buyers"])]
+    assert (big["monetary"] > known.median()).all(), big[["monetary", "segment"]]
+    assert not set(table.loc[["k1", "k2", "k3", "k4"], "segment"]) & {
+        "Big First Order",
+        "Big One-Off Buyers",
+    }

@@ -168,3 +168,53 @@ def test_clusters_say_when_last_runs_number_of_groups_was_kept(
     assert "the clearest" not in why
     best, mine = fresh.silhouette_[fresh.k_], fresh.silhouette_[other]
     assert f"(silhouette {best:.2f} against {mine:.2f}" in why
+
+
+SCHEDULED = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    from smbml_connect import pipeline, schedule
+    from smbml_connect.cli import main
+
+    def ended(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises here
+
+    if sys.argv[2] == "during":  # in the run's analytics
+        pipeline._run_step = ended
+    schedule.time.sleep = ended  # else after the first run, waiting for the next
+    sys.argv[1:] = ["schedule", "-c", sys.argv[1], "--every", "1h"]
+    main()
+    """
+)
+
+
+def test_sigterm_stops_a_schedule_and_says_whether_a_run_was_going(tmp_path: Path) -> None:
+    """rv56 item 3: a schedule ended by SIGTERM between runs said "`smbml status` shows the
+    run as stopped", where no run was going and status shows the last run as ok."""
+    folder = _folder(tmp_path, ORDERS)
+    config = tmp_path / "smbml.toml"
+    config.write_text(
+        f'store = "{(tmp_path / "s.sqlite").as_posix()}"\n[source]\nkind = "files"\n'
+        f'path = "{folder.as_posix()}"\n[analytics]\nas_of = {AS_OF}\n'
+        'enabled = ["rfm_segments"]\n',
+        encoding="utf-8",
+    )
+    script = tmp_path / "scheduled.py"
+    script.write_text(SCHEDULED, encoding="utf-8")
+    said = {}
+    for when in ("during", "between"):
+        done = subprocess.run(
+            [sys.executable, str(script), str(config), when],
+            env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
+            timeout=180,
+        )  # fmt: skip
+        assert done.returncode == 143, done.stderr
+        assert "Traceback" not in done.stderr
+        said[when] = done.stderr
+    assert "the run that was going is recorded as stopped" in said["during"]
+    assert "between runs" in said["between"] and "recorded as stopped" not in said["between"]
+    with Store.reading(tmp_path / "s.sqlite") as store:
+        runs = store.runs(limit=5)
+    # the first schedule was stopped in its run; the second ran once, then was stopped
+    assert runs["status"].tolist() == ["ok", "failed"]

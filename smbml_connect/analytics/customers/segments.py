@@ -223,11 +223,13 @@ def _big_once(table: pd.DataFrame) -> pd.Series:
     """One order, for a spend score of 4 or 5 and more than the median customer spent:
     "spent more than most customers" is true of each (where many spent the same, a score
     of 4 alone is not). Such a buyer is low on frequency, not on money: "not spent much
-    yet" and "for little" were said of a trade buyer's $4,824 first order."""
-    monetary = table["monetary"].fillna(0)
-    return (
-        (table["frequency"] <= 1) & (table["m_score"] >= BIG_SPEND) & (monetary > monetary.median())
-    )
+    yet" and "for little" were said of a trade buyer's $4,824 first order. The median is
+    of the customers whose spend is known: those who paid only in another currency have
+    none, and counted as 0 they made a tie with most known spenders "more than most"
+    (rv56 item 2)."""
+    monetary = table["monetary"]
+    above = (monetary > monetary.median(skipna=True)).fillna(False).astype(bool)
+    return (table["frequency"] <= 1) & (table["m_score"] >= BIG_SPEND) & above
 
 
 def _new(history: pd.DataFrame, table: pd.DataFrame) -> pd.Series:
