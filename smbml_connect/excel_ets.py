@@ -364,7 +364,7 @@ def _season_pays(y: np.ndarray, m: int) -> bool:
     Under four seasons of data the check is Schwarz's (log n a term, not 2): the starting
     season is read off the first two, a large part of the data, and a chance pattern
     there fits itself. Short noise, random walks and trends (12 to 90 points) then found
-    a season in 23 of 2,400 series, 21 before two seasons were let through; with
+    a season in 20 of 2,400 series, 16 before two seasons were let through; with
     Akaike's, in 41 of 1,600 (ARCHITECTURE "Excel worksheet functions")."""
     n = len(y)
     seasonal, plain = fit_aaa(y, m), fit_aaa(y, 1)
