@@ -302,7 +302,7 @@ def season_length(y: np.ndarray) -> int:
     window = recent[-max(8 * best, SEASON_CHECK_POINTS) :]
     if not _season_pays(window, best, strict=peaks[best] <= 2 / math.sqrt(n)):
         return 0
-    return _shortest_explaining(window, best, peaks)
+    return _shortest_explaining(window, best, peaks, n)
 
 
 def _peaks(detrended: np.ndarray) -> dict[int, float]:
@@ -325,18 +325,19 @@ def _peaks(detrended: np.ndarray) -> dict[int, float]:
     return {int(lag): float(acf[lag]) for lag in lags[passing]}
 
 
-def _shortest_explaining(window: np.ndarray, lag: int, peaks: dict[int, float]) -> int:
+def _shortest_explaining(
+    window: np.ndarray, lag: int, peaks: dict[int, float], searched: int
+) -> int:
     """The shortest divisor of ``lag`` that explains its peak: a cycle of d repeats at 2d,
     3d, ..., and a chance can make a multiple the strongest (hourly takings with a daily
     cycle and a busy Saturday: 48, not 24). A divisor is taken when its autocorrelation,
     scaled up for the pairs its lag loses, is within two standard errors of the
-    multiple's, and its model scores no worse on the same criterion: a part of the
+    multiple's (``searched``: the points the autocorrelation read), and its model scores
+    no worse on Akaike's criterion over ``window``: a part of the
     season (a quarter of a year that looks alike) leaves the rest of the pattern out
     and scores worse, and a weekly pattern over a daily one keeps 168."""
-    n = len(window)
-    strength = {k: r * n / (n - k) for k, r in peaks.items() if k < n}
-    if lag not in strength:
-        return lag
+    n = searched
+    strength = {k: r * n / (n - k) for k, r in peaks.items()}
     margin = 2 / math.sqrt(n - lag)
     close = sorted(
         d for d in strength if d < lag and lag % d == 0 and strength[d] >= strength[lag] - margin
