@@ -26,6 +26,7 @@ from hubspot.crm.properties import BatchInputPropertyCreate, PropertyCreate, Pro
 
 from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, Fault, HubSpotEmulator
+from smbml_connect.testing.hubspot_state import now_ms
 
 
 @pytest.fixture
@@ -443,3 +444,37 @@ def test_a_deleted_property_is_archived_listed_apart_and_its_name_taken(
     hub.state.delete_property_for_good("contacts", "smbml_x")
     api.core_api.create("contacts", made)  # the name is free again, with no value
     assert "smbml_x" not in hub.state.objects["contacts"][contact].properties
+
+
+def test_changes_in_a_row_are_dated_in_order_and_never_ahead_of_the_clock(
+    hub: HubSpotEmulator,
+) -> None:
+    """HubSpot dates a change by its clock when the change is made. Changes straight after
+    one another (a user's edits, a batch update, a merge and an unsubscribe) each get a
+    later time, none ahead of the clock: a search for "changed until now" made at once
+    finds the record (one dated ahead was left out of a run started in its millisecond)."""
+    first, second = list(hub.state.objects["contacts"])[:2]
+    dated: list[tuple[int, int]] = []  # (the record's time, the clock's) after each change
+
+    def changed(record_id: str) -> None:
+        dated.append((hub.state.objects["contacts"][record_id].updated_ms, now_ms()))
+
+    for status in ("NEW", "OPEN", "IN_PROGRESS", "CONNECTED"):
+        hub.state.touch("contacts", [first], hs_lead_status=status)
+        changed(first)
+    api = client(hub).crm.contacts
+    for name in ("Ann", "Anne"):
+        edit = {"id": first, "properties": {"firstname": name}}
+        api.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=[edit]))
+        changed(first)
+    hub.state.merge("contacts", first, second, new_id="990001")
+    changed("990001")
+    hub.state.touch("contacts", ["990001"], hs_email_optout="true")
+    changed("990001")
+    times = [when for when, _ in dated]
+    assert times == sorted(set(times))
+    assert [when - clock for when, clock in dated if when > clock] == []  # ms ahead
+    since = {"propertyName": "lastmodifieddate", "operator": "GT", "value": str(times[0])}
+    until = {"propertyName": "lastmodifieddate", "operator": "LTE", "value": str(now_ms())}
+    request = PublicObjectSearchRequest(filter_groups=[{"filters": [since, until]}])
+    assert [r.id for r in api.search_api.do_search(request).results] == ["990001"]

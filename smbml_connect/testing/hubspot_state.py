@@ -251,6 +251,26 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+# A record dated this far past the clock was dated so on purpose (a sample's or a test's
+# time): a change to it is dated just after, as no real wait could reach it.
+_SET_AHEAD_MS = 5
+
+
+def changed_ms(previous: int) -> int:
+    """When a record last changed at ``previous`` changes now: HubSpot's clock at the
+    change, never ahead of it. A second change inside the first one's millisecond waits
+    for the next (the two are told apart by time, as HubSpot's are: no API call takes
+    under a millisecond). Dated a millisecond ahead instead, a change made just before a
+    run was newer than the run's start, left out of its "changed until now" search."""
+    now = now_ms()
+    if previous > now + _SET_AHEAD_MS:
+        return previous + 1
+    while now <= previous:
+        time.sleep(0.0002)
+        now = now_ms()
+    return now
+
+
 def iso_ms(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -578,7 +598,7 @@ class CrmState:
                 if i
             ]
             keep.properties["hs_merged_object_ids"] = ";".join(dict.fromkeys([*ids, *gone]))
-            keep.updated_ms = max(now_ms(), keep.updated_ms + 1)
+            keep.updated_ms = changed_ms(keep.updated_ms)
             self._stamp(object_type, keep)
             for old in gone:
                 self._move_links(object_type, old, keep.id)
@@ -656,9 +676,7 @@ class CrmState:
             for rid in record_ids:
                 record = self.objects[object_type][rid]
                 record.properties.update({k: _text(v) for k, v in properties.items()})
-                record.updated_ms = (
-                    at_ms if at_ms is not None else max(now_ms(), record.updated_ms + 1)
-                )
+                record.updated_ms = at_ms if at_ms is not None else changed_ms(record.updated_ms)
                 self._stamp(object_type, record)
 
     def archive(self, object_type: str, record_ids: Iterable[str]) -> None:
@@ -678,7 +696,7 @@ class CrmState:
                     record.properties.pop(name, None)
                 else:
                     record.properties[name] = self._normalise(object_type, name, value)
-            record.updated_ms = max(now_ms(), record.updated_ms + 1)
+            record.updated_ms = changed_ms(record.updated_ms)
             self._stamp(object_type, record)
             self.writes[(object_type, record.id)] += 1
 
