@@ -1186,9 +1186,11 @@ def test_an_empty_tab_names_only_the_steps_that_fill_it(
     assert "order lines" not in notes["scores"] and "Deal" not in notes["scores"]
     # Two steps fill Scores: both reasons, apart; a failed one says so.
     result.failed["churn_value"] = "a timeout."
-    result.declared["churn_value"] = steps_by_name(["churn_value"])[0].outputs
+    (churn,) = steps_by_name(["churn_value"])
+    result.declared["churn_value"], result.labels["churn_value"] = churn.outputs, churn.label
     (scores,) = [tab.note for tab in gsheets.result_tabs(result) if tab.role == "scores"]
-    assert scores.endswith('= "created_at"); churn value failed: a timeout).')  # map it
+    # named as people read it, not "churn value" (s56-hubspot's note on the Sheets push)
+    assert scores.endswith('= "created_at"); Churn risk and customer value failed: a timeout).')
 
 
 def test_a_report_of_one_row_per_item_mapped_by_the_user_is_read_as_lines(

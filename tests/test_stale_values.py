@@ -154,10 +154,11 @@ def test_a_sheets_tab_of_a_failed_step_says_it_failed_and_keeps_no_older_rows() 
 
     result = RunResult(run_id=2, as_of=AS_OF, source="sheets")
     result.declared = {s.name: s.outputs for s in STEPS}
+    result.labels = {s.name: s.label for s in STEPS}  # as the pipeline names them
     result.failed["price_suggestions"] = "unexpected error, see the log"
     (prices,) = [t for t in result_tabs(result) if t.role == "prices"]
     assert prices.frame.empty
-    assert "(price suggestions failed: unexpected error, see the log)." in prices.note
+    assert "(Price suggestions failed: unexpected error, see the log)." in prices.note
 
 
 def test_a_dry_run_says_what_would_be_cleared_and_why() -> None:

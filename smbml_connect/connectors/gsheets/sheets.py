@@ -654,8 +654,13 @@ def _why_empty(result: RunResult, role: str) -> str:
         if any(part.tab.role == role for tab in outputs.tabs for part in tab.sheets)
     ]
     lines = [result.skipped_steps[s] for s in steps if s in result.skipped_steps]
-    lines += [f"{s.replace('_', ' ')} failed: {result.failed[s]}" for s in steps if s in result.failed]  # fmt: skip
+    lines += [f"{_label(result, s)} failed: {result.failed[s]}" for s in steps if s in result.failed]  # fmt: skip
     return "; ".join(line.rstrip(".") for line in lines)
+
+
+def _label(result: RunResult, step: str) -> str:
+    """A step as people read it ("Churn risk and customer value", not "churn value")."""
+    return result.labels.get(step) or step.replace("_", " ")
 
 
 def held_back_tabs(result: RunResult) -> dict[str, str]:
@@ -665,7 +670,7 @@ def held_back_tabs(result: RunResult) -> dict[str, str]:
         if step in result.held_back:
             for tab in outputs.tabs:
                 for part in tab.sheets:
-                    held.setdefault(part.tab.role, f"{step.replace('_', ' ')} held back: "
+                    held.setdefault(part.tab.role, f"{_label(result, step)} held back: "
                                     f"{result.held_back[step]}")  # fmt: skip
     return held
 
