@@ -58,30 +58,23 @@ Decision = Literal["consent", "opt-out", "missing", "unreadable"]
 # French, Spanish, Italian, Portuguese), with Chinese and Japanese, and TRUE and FALSE as
 # a localised Excel writes them ("WAHR", "VRAI", "VERDADERO"): a German shop's "Ja" read
 # as an unknown word made every contact an opt-out. Any other word still fails closed.
-_YES = frozenset(
+_ENGLISH_YES = frozenset({"true", "t", "yes", "y", "1", "on", "x", "checked"})
+_ENGLISH_NO = frozenset({"false", "f", "no", "n", "0", "off", "unchecked"})
+_YES = _ENGLISH_YES | frozenset(
     {
-        "true", "t", "yes", "y", "1", "on", "x", "checked",
         "ja", "j", "wahr", "oui", "vrai", "sí", "si", "sì", "verdadero", "vero", "sim",
         "verdadeiro", "是", "はい",
     }
 )  # fmt: skip
-_NO = frozenset(
-    {
-        "false", "f", "no", "n", "0", "off", "unchecked",
-        "nein", "falsch", "non", "faux", "falso", "não", "nao", "否", "いいえ",
-    }
+_NO = _ENGLISH_NO | frozenset(
+    {"nein", "falsch", "non", "faux", "falso", "não", "nao", "否", "いいえ"}
 )  # fmt: skip
 # The yes and no words of other languages: read only under a header whose meaning is
 # known (`keep_header_meaning`). Under "Newsletter abgemeldet" ("unsubscribed") a German
 # "Ja" is a no; read as a plain yes under a header we could not tell, it scored the people
-# who opted out (rv56 item 1).
-_FOREIGN = frozenset(
-    {
-        "ja", "j", "wahr", "oui", "vrai", "sí", "si", "sì", "verdadero", "vero", "sim",
-        "verdadeiro", "是", "はい", "nein", "falsch", "non", "faux", "falso", "não", "nao",
-        "否", "いいえ",
-    }
-)  # fmt: skip
+# who opted out (rv56 item 1). Worked out from `_YES` and `_NO`, so that a word added to
+# either is held to a known header unless it is English.
+_FOREIGN = (_YES | _NO) - _ENGLISH_YES - _ENGLISH_NO
 # Wordings that say yes whatever the column is called.
 CONSENT_WORDS = frozenset(
     {

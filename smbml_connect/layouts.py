@@ -2154,54 +2154,49 @@ _ZOHO_PEOPLE = (
 )
 # HubSpot's contacts export has a "Contact owner" too, never Zoho's "Created Time".
 _NOT_HUBSPOT = _has_any("Create Date", "Lifecycle Stage", "Deal Stage")
-ZOHO_LEADS = Layout(
-    name="Zoho CRM leads export",
-    signature=("Record Id", "Lead Owner", "Email"),
-    check=lambda head: not _NOT_HUBSPOT(head),
-    tables={
-        "contacts": LayoutTable(
-            _map(
-                *_ZOHO_PEOPLE,
-                "Company -> company",
-                "Lead Status -> lifecycle_stage",
-                "Country -> country",
-            ),
-            synonyms=True,
-        )
-    },
+
+
+def _zoho(module: str, signature: tuple[str, ...], *lines: str, table: str = "contacts") -> Layout:
+    """The export of a Zoho CRM module: "Record Id" and the headers of ``signature`` name
+    it (unless HubSpot's headers are there too), the header lines ``lines`` map it to
+    ``table`` and the usual synonyms map the rest."""
+    return Layout(
+        name=f"Zoho CRM {module} export",
+        signature=("Record Id", *signature),
+        check=lambda head: not _NOT_HUBSPOT(head),
+        tables={table: LayoutTable(_map(*lines), synonyms=True)},
+    )
+
+
+ZOHO_LEADS = _zoho(
+    "leads",
+    ("Lead Owner", "Email"),
+    *_ZOHO_PEOPLE,
+    "Company -> company",
+    "Lead Status -> lifecycle_stage",
+    "Country -> country",
 )
-ZOHO_CONTACTS = Layout(
-    name="Zoho CRM contacts export",
-    signature=("Record Id", "Contact Owner", "Email", "Created Time"),
-    check=lambda head: not _NOT_HUBSPOT(head),
-    tables={
-        "contacts": LayoutTable(
-            _map(*_ZOHO_PEOPLE, "Account Name -> company", "Mailing Country -> country"),
-            synonyms=True,
-        )
-    },
+ZOHO_CONTACTS = _zoho(
+    "contacts",
+    ("Contact Owner", "Email", "Created Time"),
+    *_ZOHO_PEOPLE,
+    "Account Name -> company",
+    "Mailing Country -> country",
 )
-ZOHO_DEALS = Layout(
-    name="Zoho CRM deals export",
-    signature=("Record Id", "Deal Owner", "Deal Name", "Stage"),
-    check=lambda head: not _NOT_HUBSPOT(head),
-    tables={
-        "deals": LayoutTable(
-            _map(
-                "Record Id -> deal_id",
-                "Deal Name -> name",
-                "Amount -> amount",
-                "Currency -> currency",
-                "Pipeline -> pipeline",
-                "Stage -> stage",
-                "Closing Date -> close_date",
-                "Created Time -> created_at",
-                "Modified Time -> updated_at",
-                "Deal Owner -> owner_id",
-            ),
-            synonyms=True,
-        )
-    },
+ZOHO_DEALS = _zoho(
+    "deals",
+    ("Deal Owner", "Deal Name", "Stage"),
+    "Record Id -> deal_id",
+    "Deal Name -> name",
+    "Amount -> amount",
+    "Currency -> currency",
+    "Pipeline -> pipeline",
+    "Stage -> stage",
+    "Closing Date -> close_date",
+    "Created Time -> created_at",
+    "Modified Time -> updated_at",
+    "Deal Owner -> owner_id",
+    table="deals",
 )
 HUBSPOT_CONTACTS = Layout(
     name="HubSpot contacts export",

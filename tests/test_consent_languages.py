@@ -14,7 +14,7 @@ import pytest
 from test_consent import AS_OF, RFM, UNREADABLE_CONSENT, scored
 
 from smbml_connect.connectors.files.source import FilesSource
-from smbml_connect.consent import read_consent
+from smbml_connect.consent import _NO, _YES, read_consent
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.store import Store
 
@@ -36,6 +36,32 @@ def test_yes_and_no_of_the_shops_language_are_read(yes: str, no: str):
 @pytest.mark.parametrize("word", ["Vielleicht", "peut-être", "talvez", "多分", "ok?", "Jein"])
 def test_other_words_still_fail_closed(word: str):
     assert read_consent(word, "Accepts Marketing").decision == "unreadable"
+
+
+# The English (and language-free) yes and no words: read under any header. Written out here
+# apart from consent.py, so that the words consent.py holds to a known header are checked.
+ENGLISH = {
+    "true", "t", "yes", "y", "1", "on", "x", "checked",
+    "false", "f", "no", "n", "0", "off", "unchecked",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("word", sorted(_YES | _NO))
+def test_every_yes_or_no_of_another_language_needs_a_header_we_can_tell(word: str):
+    """Each word of `_YES` and `_NO` but the English ones is another language's and is
+    unreadable under a header that says neither consent nor an opt-out ("Kundengruppe"):
+    one left out of the words held to a known header (`_FOREIGN`) read as a plain yes
+    there, and scored people whose column may say they opted out (rv56 item 1)."""
+    yes = word in _YES
+    if word in ENGLISH:
+        assert read_consent(word, "Kundengruppe").decision == ("consent" if yes else "opt-out")
+        return
+    reading = read_consent(word, "Kundengruppe")
+    assert reading.decision == "unreadable"
+    assert "a column we cannot tell" in reading.reason
+    assert read_consent(word, "Newsletter-Einwilligung").decision == (
+        "consent" if yes else "opt-out"
+    )
 
 
 def _german_shop(folder: Path, answers: list[str], header: str = "Accepts Marketing") -> None:

@@ -14,8 +14,8 @@ Time is in weeks throughout, as in the papers: it keeps the parameters near 1.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from scipy.optimize import minimize
@@ -30,7 +30,15 @@ from smbml_connect.analytics.customers.ranges import (
 )
 from smbml_connect.analytics.shared.contract import check_fitted, read_text, write_text
 
-__all__ = ["BetaGeo", "Fit", "GammaGamma", "compress", "hessian_errors", "simulate_histories"]
+__all__ = [
+    "BetaGeo",
+    "Fit",
+    "Fitted",
+    "GammaGamma",
+    "compress",
+    "hessian_errors",
+    "simulate_histories",
+]
 
 
 # Tight enough to reproduce published estimates to three decimals; Nelder-Mead polishing
@@ -114,7 +122,31 @@ def compress(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return unique, counts.astype(float)
 
 
-class BetaGeo:
+class Fitted:
+    """A model fitted by maximum likelihood (`BetaGeo`, `GammaGamma`, `ParetoNBD`,
+    `BetaGeoBetaBinom`), saved in one shape: what it was made with (`made_with`, its
+    arguments' names), then its parameters and their `Fit`. One shape written and read in
+    one place, so that a saved model of one kind cannot drift from the others'."""
+
+    what: ClassVar[str]  # its name in "this BG/NBD model is not fitted yet"
+    made_with: ClassVar[tuple[str, ...]] = ()  # __init__'s arguments, kept as attributes
+    params_: np.ndarray
+    fit_: Fit
+
+    def to_dict(self) -> dict[str, Any]:
+        check_fitted(self, "params_", self.what)
+        made = {name: getattr(self, name) for name in self.made_with}
+        return {**made, "params": self.params_.tolist(), "fit": asdict(self.fit_)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        model = cls(**{name: data[name] for name in cls.made_with})
+        model.params_ = np.asarray(data["params"], dtype=float)
+        model.fit_ = Fit(**data["fit"])
+        return model
+
+
+class BetaGeo(Fitted):
     """BG/NBD: purchases follow a Poisson process with a gamma-distributed rate, and after
     each purchase a customer drops out for good with a beta-distributed probability.
 
@@ -127,6 +159,8 @@ class BetaGeo:
     """
 
     names = ("r", "alpha", "a", "b")
+    what = "BG/NBD model"
+    made_with = ("penalty", "modified")
 
     def __init__(self, penalty: float = 0.0, modified: bool = False) -> None:
         self.penalty = penalty  # small L2 on log-parameters keeps tiny datasets finite
@@ -163,7 +197,7 @@ class BetaGeo:
         return self
 
     def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
-        check_fitted(self, "params_", "BG/NBD model")
+        check_fitted(self, "params_", self.what)
         r, alpha, a, b = self.params_
         odds = np.zeros(len(x))
         leave = (x > 0) | self.modified
@@ -178,7 +212,7 @@ class BetaGeo:
     ) -> np.ndarray:
         """E[purchases in the next t weeks | history] (Fader, Hardie and Lee, eq. 10;
         Batislam et al. for the modified model)."""
-        check_fitted(self, "params_", "BG/NBD model")
+        check_fitted(self, "params_", self.what)
         r, alpha, a, b = self.params_
         s = self.shift
         z = t / (alpha + T + t)
@@ -190,7 +224,7 @@ class BetaGeo:
 
     def p_no_purchase(self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
         """Chance of no purchase at all in the next t weeks: gone, or alive and quiet."""
-        check_fitted(self, "params_", "BG/NBD model")
+        check_fitted(self, "params_", self.what)
         r, alpha, _, _ = self.params_
         alive = self.p_alive(x, t_x, T)
         quiet = ((alpha + T) / (alpha + T + t)) ** (r + x)
@@ -199,7 +233,7 @@ class BetaGeo:
     def count_bound(self, t: float, x: np.ndarray, T: np.ndarray) -> np.ndarray:
         """A count of purchases in the next t weeks each customer passes with chance under
         `ranges.TAIL`."""
-        check_fitted(self, "params_", "BG/NBD model")
+        check_fitted(self, "params_", self.what)
         r, alpha, _, _ = self.params_
         return count_bound(r + x, (alpha + T) / (alpha + T + t))
 
@@ -215,7 +249,7 @@ class BetaGeo:
         C > n and L = n; the Beta expectations of (1 - p)^(n - 1) and p (1 - p)^(n - 1)
         are ratios of beta functions.
         """
-        check_fitted(self, "params_", "BG/NBD model")
+        check_fitted(self, "params_", self.what)
         r, alpha, a, b = self.params_
         success = (alpha + T) / (alpha + T + t)
         count = np.exp(negative_binomial(r + x, success, most))
@@ -249,7 +283,7 @@ class BetaGeo:
         probability from its posterior Beta(a, b + x (+1)) given survival so far; then the
         count is a Poisson count over t stopped at the purchase after which they leave.
         """
-        check_fitted(self, "params_", "BG/NBD model")
+        check_fitted(self, "params_", self.what)
         r, alpha, a, b = self.params_
         n = len(x)
         alive = rng.uniform(size=(n, draws)) < self.p_alive(x, t_x, T)[:, None]
@@ -259,14 +293,6 @@ class BetaGeo:
         lifetime = rng.geometric(np.clip(p, 1e-9, 1.0))
         return np.where(alive, np.minimum(counts, lifetime), 0)
 
-    def to_dict(self) -> dict[str, Any]:
-        check_fitted(self, "params_", "BG/NBD model")
-        return {"penalty": self.penalty, "modified": self.modified, **_fit_dict(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BetaGeo:
-        return _restore_fit(cls(data["penalty"], data["modified"]), data)
-
     def to_text(self) -> str:
         return write_text("smbml-bgnbd", 1, self.to_dict())
 
@@ -275,11 +301,12 @@ class BetaGeo:
         return cls.from_dict(read_text(text, "smbml-bgnbd"))
 
 
-class GammaGamma:
+class GammaGamma(Fitted):
     """Gamma-Gamma: each purchase's value is gamma around the customer's own mean spend,
     and those means vary across customers; fitted on customers with repeat purchases."""
 
     names = ("p", "q", "gamma")
+    what = "Gamma-Gamma model"
 
     @staticmethod
     def _log_lik(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -313,13 +340,13 @@ class GammaGamma:
 
     @property
     def population_mean(self) -> float:
-        check_fitted(self, "params_", "Gamma-Gamma model")
+        check_fitted(self, "params_", self.what)
         p, q, g = self.params_
         return float(p * g / (q - 1))
 
     def expected_spend(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
         """Posterior mean spend per purchase: a weighted blend of own mean and everyone's."""
-        check_fitted(self, "params_", "Gamma-Gamma model")
+        check_fitted(self, "params_", self.what)
         p, q, g = self.params_
         m = np.where((x > 0) & (m > 0), m, 0.0)
         return (g + x * m) * p / (p * x + q - 1)
@@ -337,7 +364,7 @@ class GammaGamma:
         Each purchase is Gamma(p) at the customer's rate nu, whose posterior is
         Gamma(p x + q, gamma + x m). With `which`, `counts` are per distinct history
         (`ranges.distinct`, x among its columns) and `which` names each customer's."""
-        check_fitted(self, "params_", "Gamma-Gamma model")
+        check_fitted(self, "params_", self.what)
         p, q, g = self.params_
         m = np.where((x > 0) & (m > 0), m, 0.0)
         posterior = p * x + q
@@ -350,7 +377,7 @@ class GammaGamma:
         self, counts: np.ndarray, x: np.ndarray, m: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
         """Total spend of `counts` future purchases (customers x draws) from the posterior."""
-        check_fitted(self, "params_", "Gamma-Gamma model")
+        check_fitted(self, "params_", self.what)
         p, q, g = self.params_
         m = np.where((x > 0) & (m > 0), m, 0.0)
         nu = rng.gamma((p * x + q)[:, None], 1.0 / (g + x * m)[:, None], size=counts.shape)
@@ -359,42 +386,12 @@ class GammaGamma:
         value[bought] = rng.gamma(p * counts[bought], 1.0 / nu[bought])
         return value
 
-    def to_dict(self) -> dict[str, Any]:
-        check_fitted(self, "params_", "Gamma-Gamma model")
-        return _fit_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GammaGamma:
-        return _restore_fit(cls(), data)
-
     def to_text(self) -> str:
         return write_text("smbml-gamma-gamma", 1, self.to_dict())
 
     @classmethod
     def from_text(cls, text: str) -> GammaGamma:
         return cls.from_dict(read_text(text, "smbml-gamma-gamma"))
-
-
-def _fit_dict(model: BetaGeo | GammaGamma) -> dict[str, Any]:
-    fit = model.fit_
-    return {
-        "params": model.params_.tolist(),
-        "fit": {
-            "params": fit.params,
-            "errors": fit.errors,
-            "log_likelihood": fit.log_likelihood,
-            "customers": fit.customers,
-        },
-    }
-
-
-_Fitter = TypeVar("_Fitter", BetaGeo, GammaGamma)
-
-
-def _restore_fit(model: _Fitter, data: dict[str, Any]) -> _Fitter:
-    model.params_ = np.asarray(data["params"], dtype=float)
-    model.fit_ = Fit(**data["fit"])
-    return model
 
 
 def simulate_histories(

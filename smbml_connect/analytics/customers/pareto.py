@@ -17,12 +17,10 @@ parameters that note publishes for the CDNOW sample. Time is in weeks.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from scipy.special import gammaln, hyp2f1, roots_legendre
 
-from smbml_connect.analytics.customers.btyd import Fit, fit_four
+from smbml_connect.analytics.customers.btyd import Fitted, fit_four
 from smbml_connect.analytics.customers.ranges import (
     count_bound,
     count_terms,
@@ -89,11 +87,13 @@ def _log_dropout_integral(
         return top + np.log(summed) + np.log(share / rate)
 
 
-class ParetoNBD:
+class ParetoNBD(Fitted):
     """x is the number of repeat purchases, t_x the time of the last one and T the time
     since the first, all per customer (as for `BetaGeo`)."""
 
     names = ("r", "alpha", "s", "beta")
+    what = "Pareto/NBD model"
+    made_with = ("penalty",)
 
     def __init__(self, penalty: float = 0.0) -> None:
         self.penalty = penalty  # small L2 on log-parameters keeps tiny datasets finite
@@ -165,7 +165,7 @@ class ParetoNBD:
         return self
 
     def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
-        check_fitted(self, "params_", "Pareto/NBD model")
+        check_fitted(self, "params_", self.what)
         log_lik, alive = self._parts(self.params_, x, t_x, T)
         return np.clip(np.exp(alive - log_lik), 0.0, 1.0)
 
@@ -175,7 +175,7 @@ class ParetoNBD:
         """E[purchases in the next t weeks | history]: P(alive) times the expected count of
         a customer alive now, whose rate and dropout rate have gamma posteriors
         (r + x, alpha + T) and (s, beta + T)."""
-        check_fitted(self, "params_", "Pareto/NBD model")
+        check_fitted(self, "params_", self.what)
         r, alpha, s, beta = self.params_
         grow = np.log1p(t / (beta + T))  # log((beta + T + t) / (beta + T))
         k = s - 1.0
@@ -191,7 +191,7 @@ class ParetoNBD:
         For a customer alive now, P(next purchase at u <= t and still there at u) is the
         integral over [0, t] of E[lambda e^-lambda u] E[e^-mu u]; Gauss-Legendre does it.
         """
-        check_fitted(self, "params_", "Pareto/NBD model")
+        check_fitted(self, "params_", self.what)
         r, alpha, s, beta = self.params_
         u = (_NODES + 1.0) * (t / 2.0)
         shape, a_rate, b_rate = (r + x)[:, None], (alpha + T)[:, None], (beta + T)[:, None]
@@ -205,7 +205,7 @@ class ParetoNBD:
     def count_bound(self, t: float, x: np.ndarray, T: np.ndarray) -> np.ndarray:
         """A count of purchases in the next t weeks each customer passes with chance under
         `ranges.TAIL`."""
-        check_fitted(self, "params_", "Pareto/NBD model")
+        check_fitted(self, "params_", self.what)
         r, alpha, _, _ = self.params_
         return count_bound(r + x, (alpha + T) / (alpha + T + t))
 
@@ -220,7 +220,7 @@ class ParetoNBD:
         whole period are exact; the rest are a Gauss-Legendre sum over the chance of
         leaving (L at the quantile of each node), which puts the nodes where they leave.
         """
-        check_fitted(self, "params_", "Pareto/NBD model")
+        check_fitted(self, "params_", self.what)
         r, alpha, s, beta = self.params_
         shape = r + x
         whole = np.exp(-s * np.log1p(t / (beta + T)))  # chance of staying all t
@@ -249,7 +249,7 @@ class ParetoNBD:
     ) -> np.ndarray:
         """Draws of future purchase counts from each customer's posterior (customers x draws):
         alive with the posterior chance, then a Poisson count over the part of t they stay."""
-        check_fitted(self, "params_", "Pareto/NBD model")
+        check_fitted(self, "params_", self.what)
         r, alpha, s, beta = self.params_
         n = len(x)
         alive = rng.uniform(size=(n, draws)) < self.p_alive(x, t_x, T)[:, None]
@@ -258,27 +258,6 @@ class ParetoNBD:
         with np.errstate(divide="ignore", over="ignore"):  # a dropout rate drawn as 0: stays
             stay = np.minimum(rng.exponential(1.0, size=(n, draws)) / dropout, t)
         return np.where(alive, rng.poisson(rate * stay), 0)
-
-    def to_dict(self) -> dict[str, Any]:
-        check_fitted(self, "params_", "Pareto/NBD model")
-        fit = self.fit_
-        return {
-            "penalty": self.penalty,
-            "params": self.params_.tolist(),
-            "fit": {
-                "params": fit.params,
-                "errors": fit.errors,
-                "log_likelihood": fit.log_likelihood,
-                "customers": fit.customers,
-            },
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ParetoNBD:
-        model = cls(data["penalty"])
-        model.params_ = np.asarray(data["params"], dtype=float)
-        model.fit_ = Fit(**data["fit"])
-        return model
 
     def to_text(self) -> str:
         return write_text("smbml-pareto-nbd", 1, self.to_dict())

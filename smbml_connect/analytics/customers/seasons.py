@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, gammaln
 
-from smbml_connect.analytics.customers.btyd import Fit, fit_four
+from smbml_connect.analytics.customers.btyd import Fitted, fit_four
 from smbml_connect.analytics.customers.history import add_paid_purchases
 from smbml_connect.analytics.shared.contract import check_fitted
 
@@ -178,7 +178,7 @@ def season_summary(days: pd.DataFrame, season: Season, end: pd.Timestamp) -> pd.
     return out
 
 
-class BetaGeoBetaBinom:
+class BetaGeoBetaBinom(Fitted):
     """BG/BB: in each season a customer still there buys with chance p; before each
     season after the first they leave for good with chance theta. p is Beta(alpha, beta)
     and theta Beta(gamma, delta) across customers.
@@ -188,6 +188,8 @@ class BetaGeoBetaBinom:
     """
 
     names = ("alpha", "beta", "gamma", "delta")
+    what = "BG/BB model"
+    made_with = ("penalty",)
 
     def __init__(self, penalty: float = 0.0) -> None:
         self.penalty = penalty  # as BetaGeo's: keeps a small shop's parameters finite
@@ -228,7 +230,7 @@ class BetaGeoBetaBinom:
 
     def p_alive(self, x: np.ndarray, t_x: np.ndarray, n: np.ndarray) -> np.ndarray:
         """P(still a customer in the next season | history) (eq. 11)."""
-        check_fitted(self, "params_", "BG/BB model")
+        check_fitted(self, "params_", self.what)
         _, _, gamma, delta = self.params_
         return self._still_there(x, t_x, n) * (delta + n) / (gamma + delta + n)
 
@@ -240,7 +242,7 @@ class BetaGeoBetaBinom:
         Beta(alpha + x, beta + n - x), theta Beta(gamma, delta + n); they stay j of the
         next seasons with the Beta expectation of (1 - theta)^j theta (all of them:
         (1 - theta)^seasons), and buy in k of those j, beta-binomially."""
-        check_fitted(self, "params_", "BG/BB model")
+        check_fitted(self, "params_", self.what)
         alpha, beta, gamma, delta = self.params_
         most = seasons if most is None else most
         a, b, d = alpha + x, beta + n - x, delta + n
@@ -274,27 +276,6 @@ class BetaGeoBetaBinom:
     ) -> np.ndarray:
         """Chance of buying in none of the next `seasons`: the likelihood of the same
         history over n + seasons seasons over its likelihood over n."""
-        check_fitted(self, "params_", "BG/BB model")
+        check_fitted(self, "params_", self.what)
         later = self._log_lik(self.params_, x, t_x, n + seasons)
         return np.exp(later - self._log_lik(self.params_, x, t_x, n))
-
-    def to_dict(self) -> dict[str, Any]:
-        check_fitted(self, "params_", "BG/BB model")
-        fit = self.fit_
-        return {
-            "penalty": self.penalty,
-            "params": self.params_.tolist(),
-            "fit": {
-                "params": fit.params,
-                "errors": fit.errors,
-                "log_likelihood": fit.log_likelihood,
-                "customers": fit.customers,
-            },
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BetaGeoBetaBinom:
-        model = cls(data["penalty"])
-        model.params_ = np.asarray(data["params"], dtype=float)
-        model.fit_ = Fit(**data["fit"])
-        return model
