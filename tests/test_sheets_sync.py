@@ -471,3 +471,42 @@ def test_a_title_typed_above_a_tab_without_user_columns_is_named(
     report = publish(api, monkeypatch, book, [ResultTab("scores", "Scores", scores(ids), key="contact_id")], run=2)  # fmt: skip
     (said,) = [line for line in report.notes if "above smbml's header" in line]
     assert "'CALL LIST - week 45'" in said and "Last refreshed" not in said
+
+
+# -- find57_sheets item 1: an empty Forecast tab is refreshed again ----------------------
+def test_an_empty_forecast_tab_is_refreshed_by_later_runs_and_gets_the_forecast(
+    emu: SheetsEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run with no forecast writes the Forecast tab with no header. Every later run took
+    the missing header for one the user deleted: the tab was left as it was ("smbml's
+    header row (, ...) is not in it"), the run was partial and exited 1, and a later
+    forecast never reached the tab (find57_sheets item 1)."""
+    book = "1SyncEmptyForecast".ljust(39, "0")
+    emu.state.create(book, "Shop", _shop_tabs())
+    monkeypatch.setenv("SMBML_GOOGLE_SERVICE_ACCOUNT", json.dumps(make_service_account(emu)))
+    config = tmp_path / "smbml.toml"
+    head_of = f'[source]\nkind = "gsheets"\nspreadsheet = "{book}"\n[google]\napi_url = "{emu.url}"\n'  # fmt: skip
+    config.write_text(head_of + '[analytics]\nas_of = 2025-10-31\nenabled = ["rfm_segments"]\n')
+    store = str(tmp_path / "s.sqlite")
+    for run in (1, 2):  # two runs in a row with nothing to forecast: both ok
+        CLOCK.advance(61)
+        ran = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+        assert ran.exit_code == 0 and "not refreshed" not in ran.output, ran.output
+        said = head(emu, book, "Forecast")
+        assert said.startswith("Last refreshed") and f"(run {run}," in said, said
+    note = "Forecast starts once we have 2 years of sales"  # typed in the empty tab: kept
+    put(emu, book, "Forecast", 3, 0, note)
+    config.write_text(
+        head_of + '[analytics]\nas_of = 2025-10-31\nenabled = ["rfm_segments", "sales_forecast"]\n'
+    )
+    CLOCK.advance(61)
+    third = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+    assert third.exit_code == 0 and "Forecast: 12 rows" in third.output, third.output
+    tab = sheet(emu, book, "Forecast")
+    said = head(emu, book, "Forecast")
+    assert said.startswith("Last refreshed") and "(run 3," in said, said
+    assert [tab.cells[(1, c)].value for c in range(3)] == ["Series", "Measure", "Month"]
+    # as far below the header as it was: two rows under the last month
+    assert tab.cells[(2 + 12 + 2, 0)].value == note
+    shown = CliRunner().invoke(cli, ["status", "-c", str(config), "--store", store])
+    assert "partial" not in shown.output and "run 3 [run] ok" in shown.output, shown.output
