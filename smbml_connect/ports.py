@@ -38,6 +38,7 @@ __all__ = [
     "ReportSection",
     "RunResult",
     "SavedModelText",
+    "SaysDateOrder",
     "SheetsChart",
     "SheetsPart",
     "SheetsTab",
@@ -177,6 +178,16 @@ class SaysUnnamedAmounts(Protocol):
     one it shows them in, rather than "$" without a word."""
 
     def unnamed_amounts(self) -> dict[str, tuple[str, str | None]]: ...
+
+
+@runtime_checkable
+class SaysDateOrder(Protocol):
+    """A source whose own setting says how its dates are written (a spreadsheet's locale:
+    en_GB writes 06/01/2025 for 6 January): (day first, why in words), or None when it
+    says nothing the default does not. Read where neither a date column's values nor its
+    table's other dates tell (``schema.validate``'s ``order``)."""
+
+    def date_order(self) -> tuple[bool, str] | None: ...
 
 
 @dataclass

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         KnowsAccount,
         ListsNotRead,
         PagedSource,
+        SaysDateOrder,
         SaysUnnamedAmounts,
         SkipsRows,
         Source,
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     skipping: list[type[SkipsRows]] = [FilesSource]
     listing: list[type[ListsNotRead]] = [FilesSource, SheetsSource]
     unnamed_amounts: list[type[SaysUnnamedAmounts]] = [SheetsSource, FilesSource]
+    date_orders: list[type[SaysDateOrder]] = [SheetsSource]
     destinations: list[type[Destination]] = [
         ResultsWorkbook,
         HtmlReport,

@@ -181,6 +181,14 @@ class SheetsSource:
         self._locate()
         return self._zone
 
+    def date_order(self) -> tuple[bool, str] | None:
+        """The spreadsheet's locale as the order of its dates typed as text (a pasted CSV,
+        a Plain text column), for a column none of whose values tells: Sheets reads what
+        is typed by that locale, so the text beside it is written so too. None for a
+        month-first locale, which says what the default says, and a year-first one."""
+        self._locate()
+        return _locale_order(self._locale)
+
     def where(self, table: str) -> str:
         parts = self._period_tabs() if table in self._locate() else {}
         location = self._locate().get(table, "")
@@ -505,7 +513,17 @@ def _merged_down(
 
 # Locales whose spreadsheets read a typed 06/01/2025 as June 1 (Google's default is en_US).
 _MONTH_FIRST_LOCALES = ("en_US", "en_PH", "fil_PH", "en_CA", "es_US")
+# Locales that write the year first (2025/01/06): what they make of 06/01/2025 is not known.
+_YEAR_FIRST_LOCALES = ("ja", "zh", "ko", "hu", "lt", "mn", "sv")
 _DAY_FIRST_TEXT = re.compile(r"^\s*(1[3-9]|2\d|3[01])[/.-](0?[1-9]|1[0-2])[/.-]\d{2,4}\b")
+
+
+def _locale_order(locale: str) -> tuple[bool, str] | None:
+    """Day first, with the words naming the setting, for a day-first locale (en_GB, de_DE);
+    None for one Google reads month first (a bare "en" too) or year first, or none."""
+    if locale in ("", "en") or locale.startswith(_MONTH_FIRST_LOCALES + _YEAR_FIRST_LOCALES):
+        return None
+    return True, f"the spreadsheet is set to {locale} (File > Settings > Locale), which writes the day first"  # fmt: skip
 
 
 def _locale_dates(entity: str, frame: pd.DataFrame, locale: str, tab: str) -> list[Notice]:
