@@ -39,6 +39,7 @@ __all__ = [
     "RunResult",
     "SavedModelText",
     "SaysDateOrder",
+    "SaysWhereTablesWent",
     "SheetsChart",
     "SheetsPart",
     "SheetsTab",
@@ -188,6 +189,15 @@ class SaysDateOrder(Protocol):
     table's other dates tell (``schema.validate``'s ``order``)."""
 
     def date_order(self) -> tuple[bool, str] | None: ...
+
+
+@runtime_checkable
+class SaysWhereTablesWent(Protocol):
+    """A source of tabs that, for a table it gave last run (from ``before``, when one tab
+    gave it) and gives no more, says where to look: the tabs it did not read, and how to
+    read one as the table again. A renamed tab looks like every row deleted at once."""
+
+    def missing_table(self, table: str, before: str | None) -> str: ...
 
 
 @dataclass

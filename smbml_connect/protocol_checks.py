@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         PagedSource,
         SaysDateOrder,
         SaysUnnamedAmounts,
+        SaysWhereTablesWent,
         SkipsRows,
         Source,
     )
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     listing: list[type[ListsNotRead]] = [FilesSource, SheetsSource]
     unnamed_amounts: list[type[SaysUnnamedAmounts]] = [SheetsSource, FilesSource]
     date_orders: list[type[SaysDateOrder]] = [SheetsSource]
+    tables_went: list[type[SaysWhereTablesWent]] = [SheetsSource]
     destinations: list[type[Destination]] = [
         ResultsWorkbook,
         HtmlReport,

@@ -510,3 +510,47 @@ def test_an_empty_forecast_tab_is_refreshed_by_later_runs_and_gets_the_forecast(
     assert tab.cells[(2 + 12 + 2, 0)].value == note
     shown = CliRunner().invoke(cli, ["status", "-c", str(config), "--store", store])
     assert "partial" not in shown.output and "run 3 [run] ok" in shown.output, shown.output
+
+
+# -- find57_sheets item 4: a source tab renamed between runs ----------------------------
+def test_a_source_tab_renamed_is_named_with_how_to_read_it_again_not_accept_removals(
+    emu: SheetsEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The owner renames "Orders" to "Data" between runs. The run blamed "a file being
+    replaced or synced" and said to run --accept-removals, which would have removed every
+    order; nothing named the tab. Now it names the tab the orders came from last run and
+    the tabs not read, and says to rename it back or name it in [source.tables]; the
+    orders still count, and renamed back they are read as before."""
+    book = "1SyncRenamedSourceTab".ljust(39, "0")
+    emu.state.create(book, "Shop", {**_shop_tabs(), "Notes": [["Call the printer on Monday"]]})
+    monkeypatch.setenv("SMBML_GOOGLE_SERVICE_ACCOUNT", json.dumps(make_service_account(emu)))
+    config = tmp_path / "smbml.toml"
+    config.write_text(
+        f'[source]\nkind = "gsheets"\nspreadsheet = "{book}"\n[google]\napi_url = "{emu.url}"\n'
+        '[analytics]\nas_of = 2025-10-31\nenabled = ["rfm_segments"]\n',
+        encoding="utf-8",
+    )
+    store = str(tmp_path / "s.sqlite")
+    CLOCK.advance(61)
+    first = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+    assert first.exit_code == 0 and "48 orders" in first.output, first.output
+    (segmented,) = [line for line in first.output.splitlines() if "RFM segments:" in line]
+    orders = sheet(emu, book, "Orders")
+    batch(emu, book, {"updateSheetProperties": {"properties": {"sheetId": orders.sheet_id, "title": "Data"},
+                                                "fields": "title"}})  # fmt: skip
+    CLOCK.advance(61)
+    second = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+    out = " ".join(second.output.split())
+    assert "--accept-removals" not in out and "being replaced" not in out, second.output
+    assert (
+        "still count this run: no tab gives orders now; the last run read them from tab "
+        "'Orders' (tabs not read: 'Data', 'Notes')" in out
+    ), second.output
+    assert "rename the tab back to 'Orders'" in out and '[source.tables] orders = "Data"' in out
+    assert segmented in second.output  # the stored orders still count, as before
+    batch(emu, book, {"updateSheetProperties": {"properties": {"sheetId": orders.sheet_id, "title": "Orders"},
+                                                "fields": "title"}})  # fmt: skip
+    CLOCK.advance(61)
+    third = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+    assert third.exit_code == 0 and "48 orders" in third.output, third.output
+    assert "still count" not in third.output, third.output

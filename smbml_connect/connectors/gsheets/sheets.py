@@ -162,6 +162,7 @@ class SheetsSource:
         self._lists: OptOutLists | None = None
         self._list_layouts: dict[str, str] = {}
         self._locale = ""
+        self._titles: list[str] = []  # every tab but ours, in the spreadsheet's order
         self._layouts: dict[str, Layout] = {}  # tab -> the known export it holds
         self._companions: dict[str, list[str]] = {}  # tab -> more tabs of the same export
         self._heads: dict[str, pd.DataFrame] = {}
@@ -188,6 +189,27 @@ class SheetsSource:
         month-first locale, which says what the default says, and a year-first one."""
         self._locate()
         return _locale_order(self._locale)
+
+    def missing_table(self, table: str, before: str | None) -> str:
+        """Words for a table the last run read (from tab ``before``) that no tab gives now,
+        most often a tab renamed: the tabs not read, and how to read one as the table."""
+        self._locate()
+        unread = self._unplaced()
+        said = f"no tab gives {table.replace('_', ' ')} now"
+        if before:
+            said += f"; the last run read them from tab {before!r}"
+        said += f" (tabs not read: {', '.join(map(repr, unread))})" if unread else " (every tab was read)"  # fmt: skip
+        back = f"rename the tab back to {before!r}, or " if before else ""
+        name = json.dumps(unread[0] if unread else "Your tab", ensure_ascii=False)
+        return f"{said}. If you renamed it, {back}name it in the config: [source.tables] {table} = {name}"  # fmt: skip
+
+    def _unplaced(self) -> list[str]:
+        """The tabs but ours that gave no table, nor more rows of one, nor a list of opt-outs."""
+        used = {*self._locate().values()}
+        used |= {t for more in self._companions.values() for t in more}
+        used |= {t for more in self._period_tabs().values() for t in more}
+        used |= set(self._lists.names) if self._lists is not None else set()
+        return [t for t in self._titles if t not in used]
 
     def where(self, table: str) -> str:
         parts = self._period_tabs() if table in self._locate() else {}
@@ -395,6 +417,7 @@ class SheetsSource:
             for s in meta.get("sheets", [])
             if s["properties"]["title"] not in ours
         ]
+        self._titles = titles
         where = f"the spreadsheet {self.title!r}"
         named = locate_tables(self.tables, titles, where, noun="tab")  # config's tabs exist
         merges = {s["properties"]["title"]: s.get("merges", []) for s in meta.get("sheets", [])}
