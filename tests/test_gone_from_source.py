@@ -205,15 +205,21 @@ def test_removed_rows_is_refused_for_a_source_that_says_what_it_deleted(tmp_path
         parse_config({"source": {"kind": "files", "path": str(tmp_path), "removed_rows": "drop"}})
 
 
+def _shop_sheet(emu: SheetsEmulator, name: str, clock: FakeClock) -> tuple[str, SheetsApi]:
+    """A spreadsheet of CONTACTS and ORDERS, and a client for it."""
+    rows = [line.split(",") for line in ORDERS.strip().splitlines()]
+    people = [line.split(",") for line in CONTACTS.strip().splitlines()]
+    book = f"1{name}".ljust(39, "0")
+    emu.state.create(book, "Shop", {"Contacts": people, "Orders": rows})
+    api = SheetsApi(Secret(json.dumps(make_service_account(emu))), api_url=emu.url, clock=clock)
+    return book, api
+
+
 def test_a_row_deleted_from_a_google_sheet_leaves_the_results(tmp_path: Path) -> None:
     clock = FakeClock()
     rows = [line.split(",") for line in ORDERS.strip().splitlines()]
-    people = [line.split(",") for line in CONTACTS.strip().splitlines()]
     with SheetsEmulator(clock=clock) as emu:
-        book = "1GoneRows".ljust(39, "0")
-        emu.state.create(book, "Shop", {"Contacts": people, "Orders": rows})
-        api = SheetsApi(Secret(json.dumps(make_service_account(emu))), api_url=emu.url,
-                        clock=clock)  # fmt: skip
+        book, api = _shop_sheet(emu, "GoneRows", clock)
         with Store(tmp_path / "s.sqlite") as store:
             run_pipeline(SheetsSource(api, book), store, RunOptions(steps=RFM, as_of=AS_OF))
             emu.state.values_clear(book, "Orders!A1:Z")
@@ -232,13 +238,8 @@ def test_a_few_rows_of_a_tab_renamed_are_left_out_with_the_tab_named(tmp_path: P
     read); its line names the tab it came from and the tabs not read, not just "no file
     or tab gives orders any more" (find57_sheets item 4)."""
     clock = FakeClock()
-    rows = [line.split(",") for line in ORDERS.strip().splitlines()]
-    people = [line.split(",") for line in CONTACTS.strip().splitlines()]
     with SheetsEmulator(clock=clock) as emu:
-        book = "1GoneRenamed".ljust(39, "0")
-        emu.state.create(book, "Shop", {"Contacts": people, "Orders": rows})
-        api = SheetsApi(Secret(json.dumps(make_service_account(emu))), api_url=emu.url,
-                        clock=clock)  # fmt: skip
+        book, api = _shop_sheet(emu, "GoneRenamed", clock)
         with Store(tmp_path / "s.sqlite") as store:
             run_pipeline(SheetsSource(api, book), store, RunOptions(steps=RFM, as_of=AS_OF))
             emu.state.book(book).sheet("Orders").title = "Orders (old)"

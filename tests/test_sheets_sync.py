@@ -113,21 +113,34 @@ def _shop_tabs(n: int = 14) -> dict[str, list[list[Any]]]:
     return {"Customers": customers, "Orders": orders}
 
 
+def _config(
+    emu: SheetsEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, book: str, steps: str
+) -> tuple[Path, str]:
+    """A config reading ``book`` and writing its results back, with the ``steps`` given
+    (the TOML list's inside); and a store for it."""
+    monkeypatch.setenv("SMBML_GOOGLE_SERVICE_ACCOUNT", json.dumps(make_service_account(emu)))
+    config = tmp_path / "smbml.toml"
+    config.write_text(
+        f'[source]\nkind = "gsheets"\nspreadsheet = "{book}"\n[google]\napi_url = "{emu.url}"\n'
+        f"[analytics]\nas_of = 2025-10-31\nenabled = [{steps}]\n",
+        encoding="utf-8",
+    )
+    return config, str(tmp_path / "s.sqlite")
+
+
+def _run(config: Path, store: str) -> Any:
+    """`smbml run` a minute after the last (a fresh minute of quota)."""
+    CLOCK.advance(61)
+    return CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+
+
 def test_the_run_prints_and_keeps_what_the_sheets_tabs_could_not_keep(
     emu: SheetsEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     book = "1SyncTabsCli".ljust(39, "0")
     emu.state.create(book, "Shop", _shop_tabs())
-    monkeypatch.setenv("SMBML_GOOGLE_SERVICE_ACCOUNT", json.dumps(make_service_account(emu)))
-    config = tmp_path / "smbml.toml"
-    config.write_text(
-        f'[source]\nkind = "gsheets"\nspreadsheet = "{book}"\n[google]\napi_url = "{emu.url}"\n'
-        '[analytics]\nas_of = 2025-10-31\nenabled = ["rfm_segments", "sales_forecast"]\n',
-        encoding="utf-8",
-    )
-    store = str(tmp_path / "s.sqlite")
-    CLOCK.advance(61)
-    first = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+    config, store = _config(emu, tmp_path, monkeypatch, book, '"rfm_segments", "sales_forecast"')
+    first = _run(config, store)
     assert first.exit_code == 0, first.output
     assert "Google Sheets 1SyncTabsCli…" in first.output and "Forecast: 12 rows" in first.output
     batch(emu, book, {"insertDimension": {"range": {
@@ -135,8 +148,7 @@ def test_the_run_prints_and_keeps_what_the_sheets_tabs_could_not_keep(
         "startIndex": 10, "endIndex": 11}}})  # fmt: skip
     put(emu, book, "Forecast", 1, 10, "Comment")
     put(emu, book, "Forecast", 2, 10, "Boss wants 10% more here")
-    CLOCK.advance(61)
-    second = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+    second = _run(config, store)
     said = "Forecast: the columns you added (Comment) were not kept"
     assert second.output.count(said) == 1, second.output  # under the push, not again as a problem
     shown = CliRunner().invoke(cli, ["status", "-c", str(config), "--store", store])
@@ -152,24 +164,15 @@ def test_a_copy_kept_of_a_result_tab_is_a_note_not_a_partial_run(
     kept, a failure for any scheduler (review54 item 2). The line stays, as a note."""
     book = "1SyncCopyKept".ljust(39, "0")
     emu.state.create(book, "Shop", _shop_tabs())
-    monkeypatch.setenv("SMBML_GOOGLE_SERVICE_ACCOUNT", json.dumps(make_service_account(emu)))
-    config = tmp_path / "smbml.toml"
-    config.write_text(
-        f'[source]\nkind = "gsheets"\nspreadsheet = "{book}"\n[google]\napi_url = "{emu.url}"\n'
-        '[analytics]\nas_of = 2025-10-31\nenabled = ["rfm_segments", "sales_forecast"]\n',
-        encoding="utf-8",
-    )
-    store = str(tmp_path / "s.sqlite")
-    CLOCK.advance(61)
-    first = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+    config, store = _config(emu, tmp_path, monkeypatch, book, '"rfm_segments", "sales_forecast"')
+    first = _run(config, store)
     assert first.exit_code == 0, first.output
     segments = sheet(emu, book, "Segments")
     batch(emu, book, {"duplicateSheet": {"sourceSheetId": segments.sheet_id,
                                          "insertSheetIndex": segments.index + 1}})  # fmt: skip
     said = "Copy of Segments: left as it is, not refreshed"
     for _ in (2, 3):
-        CLOCK.advance(61)
-        again = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+        again = _run(config, store)
         assert again.exit_code == 0, again.output
         assert again.output.count(said) == 1 and "problem:" not in again.output, again.output
     shown = CliRunner().invoke(cli, ["status", "-c", str(config), "--store", store])
@@ -483,24 +486,16 @@ def test_an_empty_forecast_tab_is_refreshed_by_later_runs_and_gets_the_forecast(
     forecast never reached the tab (find57_sheets item 1)."""
     book = "1SyncEmptyForecast".ljust(39, "0")
     emu.state.create(book, "Shop", _shop_tabs())
-    monkeypatch.setenv("SMBML_GOOGLE_SERVICE_ACCOUNT", json.dumps(make_service_account(emu)))
-    config = tmp_path / "smbml.toml"
-    head_of = f'[source]\nkind = "gsheets"\nspreadsheet = "{book}"\n[google]\napi_url = "{emu.url}"\n'  # fmt: skip
-    config.write_text(head_of + '[analytics]\nas_of = 2025-10-31\nenabled = ["rfm_segments"]\n')
-    store = str(tmp_path / "s.sqlite")
+    config, store = _config(emu, tmp_path, monkeypatch, book, '"rfm_segments"')
     for run in (1, 2):  # two runs in a row with nothing to forecast: both ok
-        CLOCK.advance(61)
-        ran = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+        ran = _run(config, store)
         assert ran.exit_code == 0 and "not refreshed" not in ran.output, ran.output
         said = head(emu, book, "Forecast")
         assert said.startswith("Last refreshed") and f"(run {run}," in said, said
     note = "Forecast starts once we have 2 years of sales"  # typed in the empty tab: kept
     put(emu, book, "Forecast", 3, 0, note)
-    config.write_text(
-        head_of + '[analytics]\nas_of = 2025-10-31\nenabled = ["rfm_segments", "sales_forecast"]\n'
-    )
-    CLOCK.advance(61)
-    third = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+    config, store = _config(emu, tmp_path, monkeypatch, book, '"rfm_segments", "sales_forecast"')
+    third = _run(config, store)
     assert third.exit_code == 0 and "Forecast: 12 rows" in third.output, third.output
     tab = sheet(emu, book, "Forecast")
     said = head(emu, book, "Forecast")
@@ -523,23 +518,14 @@ def test_a_source_tab_renamed_is_named_with_how_to_read_it_again_not_accept_remo
     orders still count, and renamed back they are read as before."""
     book = "1SyncRenamedSourceTab".ljust(39, "0")
     emu.state.create(book, "Shop", {**_shop_tabs(), "Notes": [["Call the printer on Monday"]]})
-    monkeypatch.setenv("SMBML_GOOGLE_SERVICE_ACCOUNT", json.dumps(make_service_account(emu)))
-    config = tmp_path / "smbml.toml"
-    config.write_text(
-        f'[source]\nkind = "gsheets"\nspreadsheet = "{book}"\n[google]\napi_url = "{emu.url}"\n'
-        '[analytics]\nas_of = 2025-10-31\nenabled = ["rfm_segments"]\n',
-        encoding="utf-8",
-    )
-    store = str(tmp_path / "s.sqlite")
-    CLOCK.advance(61)
-    first = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+    config, store = _config(emu, tmp_path, monkeypatch, book, '"rfm_segments"')
+    first = _run(config, store)
     assert first.exit_code == 0 and "48 orders" in first.output, first.output
     (segmented,) = [line for line in first.output.splitlines() if "RFM segments:" in line]
     orders = sheet(emu, book, "Orders")
     batch(emu, book, {"updateSheetProperties": {"properties": {"sheetId": orders.sheet_id, "title": "Data"},
                                                 "fields": "title"}})  # fmt: skip
-    CLOCK.advance(61)
-    second = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+    second = _run(config, store)
     out = " ".join(second.output.split())
     assert "--accept-removals" not in out and "being replaced" not in out, second.output
     assert (
@@ -550,7 +536,6 @@ def test_a_source_tab_renamed_is_named_with_how_to_read_it_again_not_accept_remo
     assert segmented in second.output  # the stored orders still count, as before
     batch(emu, book, {"updateSheetProperties": {"properties": {"sheetId": orders.sheet_id, "title": "Orders"},
                                                 "fields": "title"}})  # fmt: skip
-    CLOCK.advance(61)
-    third = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+    third = _run(config, store)
     assert third.exit_code == 0 and "48 orders" in third.output, third.output
     assert "still count" not in third.output, third.output
