@@ -26,7 +26,7 @@ import json
 
 import pandas as pd
 
-from smbml_connect.ports import Notice, Page, Renamed, RunResult, Source
+from smbml_connect.ports import Notice, Page, Renamed, RunResult, SaysWhereTablesWent, Source
 from smbml_connect.schema import TABLES
 from smbml_connect.store import Store
 
@@ -217,7 +217,8 @@ class GoneRows:
             place = (where.get(table) or self.source.name) if table in given else None
             if place is not None and place in unsure_places:  # one file gives several tables
                 self._unsure.add(table)
-            held = self._held(table, gone, live, place, bool(given))
+            went = self._went(table, result) if place is None and given and gone else None
+            held = self._held(table, gone, live, place, bool(given), went)
             if held or not gone:
                 self.store.end_seen(table)
                 if held:
@@ -225,7 +226,7 @@ class GoneRows:
                 continue
             result.archived[table] = result.archived.get(table, 0) + len(gone)
             result.notices.append(
-                Notice(GONE_CHECK, table, len(gone), _message(table, gone, place))
+                Notice(GONE_CHECK, table, len(gone), _message(table, gone, place, went))
             )
             # said before it is done: a run ended between the two says it twice, never none
             self.store.note_progress(result.run_id, result.counts())
@@ -249,6 +250,21 @@ class GoneRows:
                 )
             )
 
+    def _went(self, table: str, result: RunResult) -> str | None:
+        """The source's words on a table it gave before and gives no more (a renamed tab),
+        naming where the last run that read it found it; None from a source without."""
+        if not isinstance(self.source, SaysWhereTablesWent):
+            return None
+        runs = self.store.runs(limit=50)
+        runs = runs[(runs["run_id"] < result.run_id) & runs["source"].isin(self.names)]
+        before = None
+        for run in runs.itertuples():  # newest first
+            counts = json.loads(run.counts) if isinstance(run.counts, str) else {}
+            before = (counts.get("files") or {}).get(table) if isinstance(counts, dict) else None
+            if before:
+                break
+        return self.source.missing_table(table, str(before) if before else None)
+
     def _held(
         self,
         table: str,
@@ -256,8 +272,11 @@ class GoneRows:
         live: int,
         place: str | None,
         any_given: bool,
+        went: str | None = None,
     ) -> str | None:
-        """Why rows that look gone still count this run (None: they go)."""
+        """Why rows that look gone still count this run (None: they go). ``went``: the
+        source's words on a table no tab gives now, said in place of "a file being
+        replaced" and --accept-removals, which would remove every row of a renamed tab."""
         if not gone:
             return None
         still = f"{_count(table, gone)} read before ({_examples(gone)}) still count this run"
@@ -269,6 +288,8 @@ class GoneRows:
                 "a row is left out once every line reads."
             )
         if not self.accept and len(gone) >= SURE_ROWS and len(gone) > live / 2:
+            if went is not None:
+                return f"The {still}: {went}."
             return (
                 f"{len(gone):,} of the {live:,} {_many(table)} read before are not in "
                 f"{place or 'the source'} now ({_examples(gone)}): they still count this run, "
@@ -299,7 +320,13 @@ def _examples(gone: list[str]) -> str:
     return ", ".join(gone[:_EXAMPLES]) + (", ..." if len(gone) > _EXAMPLES else "")
 
 
-def _message(table: str, gone: list[str], where: str | None) -> str:
+def _message(table: str, gone: list[str], where: str | None, went: str | None = None) -> str:
+    if went is not None:  # a table no tab gives now, in the source's words
+        back = "it counts again if it comes" if len(gone) == 1 else "they count again if they come"
+        return (
+            f"{_count(table, gone)} read before ({_examples(gone)}) left out of the results "
+            f"(kept in the store; {back} back): {went}."
+        )
     if where:
         said = f"{_count(table, gone)} no longer in {where} ({_examples(gone)})"
     else:

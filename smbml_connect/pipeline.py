@@ -65,6 +65,7 @@ from smbml_connect.ports import (
     ReadsAgain,
     Renamed,
     RunResult,
+    SaysDateOrder,
     SaysUnnamedAmounts,
     SkipsRows,
     Source,
@@ -681,7 +682,7 @@ def _load_pages(
             stated = _formats(source, table, formats)
             checked = validate(
                 table, frame, source.name, stated, result.zone.name, money.shop(), result.as_of,
-                told.get(table),
+                told.get(table), source.date_order() if isinstance(source, SaysDateOrder) else None,
             )  # fmt: skip
             rejects.append(unsettled)
             secrets[table] = list(dict.fromkeys([*secrets.get(table, []), *checked.secrets]))

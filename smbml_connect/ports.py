@@ -38,6 +38,8 @@ __all__ = [
     "ReportSection",
     "RunResult",
     "SavedModelText",
+    "SaysDateOrder",
+    "SaysWhereTablesWent",
     "SheetsChart",
     "SheetsPart",
     "SheetsTab",
@@ -177,6 +179,25 @@ class SaysUnnamedAmounts(Protocol):
     one it shows them in, rather than "$" without a word."""
 
     def unnamed_amounts(self) -> dict[str, tuple[str, str | None]]: ...
+
+
+@runtime_checkable
+class SaysDateOrder(Protocol):
+    """A source whose own setting says how its dates are written (a spreadsheet's locale:
+    en_GB writes 06/01/2025 for 6 January): (day first, why in words), or None when it
+    says nothing the default does not. Read where neither a date column's values nor its
+    table's other dates tell (``schema.validate``'s ``order``)."""
+
+    def date_order(self) -> tuple[bool, str] | None: ...
+
+
+@runtime_checkable
+class SaysWhereTablesWent(Protocol):
+    """A source of tabs that, for a table it gave last run (from ``before``, when one tab
+    gave it) and gives no more, says where to look: the tabs it did not read, and how to
+    read one as the table again. A renamed tab looks like every row deleted at once."""
+
+    def missing_table(self, table: str, before: str | None) -> str: ...
 
 
 @dataclass

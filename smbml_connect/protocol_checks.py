@@ -41,7 +41,9 @@ if TYPE_CHECKING:
         KnowsAccount,
         ListsNotRead,
         PagedSource,
+        SaysDateOrder,
         SaysUnnamedAmounts,
+        SaysWhereTablesWent,
         SkipsRows,
         Source,
     )
@@ -56,6 +58,8 @@ if TYPE_CHECKING:
     skipping: list[type[SkipsRows]] = [FilesSource]
     listing: list[type[ListsNotRead]] = [FilesSource, SheetsSource]
     unnamed_amounts: list[type[SaysUnnamedAmounts]] = [SheetsSource, FilesSource]
+    date_orders: list[type[SaysDateOrder]] = [SheetsSource]
+    tables_went: list[type[SaysWhereTablesWent]] = [SheetsSource]
     destinations: list[type[Destination]] = [
         ResultsWorkbook,
         HtmlReport,

@@ -553,6 +553,7 @@ def validate(
     currency: str | None = None,
     as_of: pd.Timestamp | None = None,
     told: Evidence | None = None,
+    order: tuple[bool, str] | None = None,
 ) -> Validation:
     """Return the clean typed rows of ``frame`` and every problem found in it.
 
@@ -566,6 +567,9 @@ def validate(
     the run's moment (now when None): a product "Discontinued" on a later day is still
     for sale. ``told``: what the whole file's values prove, when ``frame`` is one page of
     it (``Evidence``); the page's decimal marks, date orders and currency follow it.
+    ``order``: what the source's own setting says of its dates (day first, and why:
+    a spreadsheet's locale), for date columns neither their values nor the table's
+    other dates decide.
     """
     spec = _spec(table)
     missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
@@ -588,7 +592,7 @@ def validate(
     formats = formats or {}
     scans: dict[str, coerce.NumberScan | coerce.DateScan] = {}
     no_cents = set(MONEY.get(table, ())) if _without_cents(table, frame, currency, told) else set()
-    hint = _table_hint(spec, frame, scans, no_cents, told)
+    hint = _table_hint(spec, frame, scans, no_cents, told, order)
     mils = _mils_hint(table, frame, currency, hint, told)  # "12.500" of a dinar: 12.5, as FUNCTIONS
     problems: list[dict[str, Any]] = [
         {"column": c, "position": None, "value": "", "reason": secret_note(c), "action": NOTE}
@@ -1025,12 +1029,15 @@ def _table_hint(
     scans: dict[str, coerce.NumberScan | coerce.DateScan],
     no_cents: set[str],
     told: Evidence | None = None,
+    order: tuple[bool, str] | None = None,
 ) -> coerce.Hint:
     """What the table's other columns show: a column no value decides follows its table.
 
     Each number and date column's scan is kept in ``scans`` for its own reading; the
     columns in ``no_cents`` hold amounts in a currency without decimals. ``told``: the
-    whole file's votes, when ``frame`` is one page of it.
+    whole file's votes, when ``frame`` is one page of it. ``order``: the source's word
+    on its dates (a spreadsheet's locale), below the table's dates, above its decimal
+    commas: a setting the user chose says more than a habit most day-first countries have.
     """
     numbers = {",": 0, ".": 0}
     dates = {"day": 0, "month": 0}
@@ -1060,6 +1067,8 @@ def _table_hint(
     if dates["day"] != dates["month"]:
         day_first = dates["day"] > dates["month"]
         why = f"the table's other dates are {'day/month' if day_first else 'month/day'}"
+    elif order is not None:
+        day_first, why = order
     elif decimal == ",":
         day_first, why = True, "the table's numbers use decimal commas, as day/month countries do"
     return coerce.Hint(

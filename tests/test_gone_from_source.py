@@ -205,15 +205,21 @@ def test_removed_rows_is_refused_for_a_source_that_says_what_it_deleted(tmp_path
         parse_config({"source": {"kind": "files", "path": str(tmp_path), "removed_rows": "drop"}})
 
 
+def _shop_sheet(emu: SheetsEmulator, name: str, clock: FakeClock) -> tuple[str, SheetsApi]:
+    """A spreadsheet of CONTACTS and ORDERS, and a client for it."""
+    rows = [line.split(",") for line in ORDERS.strip().splitlines()]
+    people = [line.split(",") for line in CONTACTS.strip().splitlines()]
+    book = f"1{name}".ljust(39, "0")
+    emu.state.create(book, "Shop", {"Contacts": people, "Orders": rows})
+    api = SheetsApi(Secret(json.dumps(make_service_account(emu))), api_url=emu.url, clock=clock)
+    return book, api
+
+
 def test_a_row_deleted_from_a_google_sheet_leaves_the_results(tmp_path: Path) -> None:
     clock = FakeClock()
     rows = [line.split(",") for line in ORDERS.strip().splitlines()]
-    people = [line.split(",") for line in CONTACTS.strip().splitlines()]
     with SheetsEmulator(clock=clock) as emu:
-        book = "1GoneRows".ljust(39, "0")
-        emu.state.create(book, "Shop", {"Contacts": people, "Orders": rows})
-        api = SheetsApi(Secret(json.dumps(make_service_account(emu))), api_url=emu.url,
-                        clock=clock)  # fmt: skip
+        book, api = _shop_sheet(emu, "GoneRows", clock)
         with Store(tmp_path / "s.sqlite") as store:
             run_pipeline(SheetsSource(api, book), store, RunOptions(steps=RFM, as_of=AS_OF))
             emu.state.values_clear(book, "Orders!A1:Z")
@@ -225,6 +231,31 @@ def test_a_row_deleted_from_a_google_sheet_leaves_the_results(tmp_path: Path) ->
             assert _live(store, "orders") == ["O1", "O2", "O4"]
             (message,) = _gone(result)
             assert message.startswith("1 order no longer in Orders (O3)")
+
+
+def test_a_few_rows_of_a_tab_renamed_are_left_out_with_the_tab_named(tmp_path: Path) -> None:
+    """Under 20 rows, a table no tab gives now is left out as before (it counts again once
+    read); its line names the tab it came from and the tabs not read, not just "no file
+    or tab gives orders any more" (find57_sheets item 4)."""
+    clock = FakeClock()
+    with SheetsEmulator(clock=clock) as emu:
+        book, api = _shop_sheet(emu, "GoneRenamed", clock)
+        with Store(tmp_path / "s.sqlite") as store:
+            run_pipeline(SheetsSource(api, book), store, RunOptions(steps=RFM, as_of=AS_OF))
+            emu.state.book(book).sheet("Orders").title = "Orders (old)"
+            clock.advance(61)
+            result = run_pipeline(
+                SheetsSource(api, book), store, RunOptions(steps=RFM, as_of=AS_OF)
+            )
+            assert _live(store, "orders") == []
+            (message,) = _gone(result)
+            assert message == (
+                "4 orders read before (O1, O2, O3, O4) left out of the results (kept in the "
+                "store; they count again if they come back): no tab gives orders now; the "
+                "last run read them from tab 'Orders' (tabs not read: 'Orders (old)'). If you "
+                "renamed it, rename the tab back to 'Orders', or name it in the config: "
+                '[source.tables] orders = "Orders (old)".'
+            )
 
 
 def test_the_config_key_reaches_the_run(tmp_path: Path) -> None:

@@ -277,6 +277,40 @@ def test_dates_typed_day_first_in_a_us_spreadsheet_are_said_to_be_unsure(
     assert "set to en_US" in said.message and "Locale" in said.message
 
 
+@pytest.mark.parametrize(
+    ("locale", "first"), [("en_GB", "2025-06-12"), ("de_DE", "2025-06-12"), ("en_US", "2025-12-06")]
+)
+def test_text_dates_no_value_decides_follow_the_spreadsheets_locale(
+    emu: SheetsEmulator, api: SheetsApi, tmp_path: Path, locale: str, first: str
+) -> None:
+    """Order dates kept as text (a CSV pasted with "convert dates" off, a Plain text
+    column), every day 12 or less: no value shows the order. In an en_GB spreadsheet
+    12/06/2025 was read as 6 December, "because that is the default", though the
+    spreadsheet's own locale writes the day first: 68 of 73 orders moved months in the
+    probe (find57_sheets item 2). A month-first locale reads them month first, as before."""
+    key = f"1LocaleTextDates{locale}".ljust(39, "0")
+    texts = ["'12/06/2025", "'03/11/2025", "'07/02/2025", "'11/10/2025"]  # typed as text
+    emu.state.create(
+        key,
+        "Locale",
+        {"Orders": [["Order ID", "Customer ID", "Order date", "Total"],
+                    *[[f"O{i}", f"C{i % 2}", text, 10 + i] for i, text in enumerate(texts)]]},
+        locale=locale,
+    )  # fmt: skip
+    with Store(tmp_path / "s.sqlite") as store:
+        result = run_pipeline(SheetsSource(api, key), store, RunOptions(steps=[]))
+        orders = store.read("orders").sort_values("order_id")
+    assert str(pd.Timestamp(orders["ordered_at"].iloc[0]).date()) == first
+    (note,) = [r for r in result.rejects["reason"] if str(r).startswith("ordered_at: 4 dates")]
+    if locale == "en_US":
+        assert "read as month/day because that is the default" in note, note
+    else:
+        assert (
+            f"read as day/month because the spreadsheet is set to {locale} "
+            "(File > Settings > Locale)" in note
+        ), note
+
+
 def test_a_year_tab_with_headers_retyped_and_an_order_in_both_years_is_read(
     emu: SheetsEmulator, api: SheetsApi, tmp_path: Path
 ) -> None:

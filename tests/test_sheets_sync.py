@@ -113,21 +113,34 @@ def _shop_tabs(n: int = 14) -> dict[str, list[list[Any]]]:
     return {"Customers": customers, "Orders": orders}
 
 
+def _config(
+    emu: SheetsEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, book: str, steps: str
+) -> tuple[Path, str]:
+    """A config reading ``book`` and writing its results back, with the ``steps`` given
+    (the TOML list's inside); and a store for it."""
+    monkeypatch.setenv("SMBML_GOOGLE_SERVICE_ACCOUNT", json.dumps(make_service_account(emu)))
+    config = tmp_path / "smbml.toml"
+    config.write_text(
+        f'[source]\nkind = "gsheets"\nspreadsheet = "{book}"\n[google]\napi_url = "{emu.url}"\n'
+        f"[analytics]\nas_of = 2025-10-31\nenabled = [{steps}]\n",
+        encoding="utf-8",
+    )
+    return config, str(tmp_path / "s.sqlite")
+
+
+def _run(config: Path, store: str) -> Any:
+    """`smbml run` a minute after the last (a fresh minute of quota)."""
+    CLOCK.advance(61)
+    return CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+
+
 def test_the_run_prints_and_keeps_what_the_sheets_tabs_could_not_keep(
     emu: SheetsEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     book = "1SyncTabsCli".ljust(39, "0")
     emu.state.create(book, "Shop", _shop_tabs())
-    monkeypatch.setenv("SMBML_GOOGLE_SERVICE_ACCOUNT", json.dumps(make_service_account(emu)))
-    config = tmp_path / "smbml.toml"
-    config.write_text(
-        f'[source]\nkind = "gsheets"\nspreadsheet = "{book}"\n[google]\napi_url = "{emu.url}"\n'
-        '[analytics]\nas_of = 2025-10-31\nenabled = ["rfm_segments", "sales_forecast"]\n',
-        encoding="utf-8",
-    )
-    store = str(tmp_path / "s.sqlite")
-    CLOCK.advance(61)
-    first = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+    config, store = _config(emu, tmp_path, monkeypatch, book, '"rfm_segments", "sales_forecast"')
+    first = _run(config, store)
     assert first.exit_code == 0, first.output
     assert "Google Sheets 1SyncTabsCli…" in first.output and "Forecast: 12 rows" in first.output
     batch(emu, book, {"insertDimension": {"range": {
@@ -135,8 +148,7 @@ def test_the_run_prints_and_keeps_what_the_sheets_tabs_could_not_keep(
         "startIndex": 10, "endIndex": 11}}})  # fmt: skip
     put(emu, book, "Forecast", 1, 10, "Comment")
     put(emu, book, "Forecast", 2, 10, "Boss wants 10% more here")
-    CLOCK.advance(61)
-    second = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+    second = _run(config, store)
     said = "Forecast: the columns you added (Comment) were not kept"
     assert second.output.count(said) == 1, second.output  # under the push, not again as a problem
     shown = CliRunner().invoke(cli, ["status", "-c", str(config), "--store", store])
@@ -152,24 +164,15 @@ def test_a_copy_kept_of_a_result_tab_is_a_note_not_a_partial_run(
     kept, a failure for any scheduler (review54 item 2). The line stays, as a note."""
     book = "1SyncCopyKept".ljust(39, "0")
     emu.state.create(book, "Shop", _shop_tabs())
-    monkeypatch.setenv("SMBML_GOOGLE_SERVICE_ACCOUNT", json.dumps(make_service_account(emu)))
-    config = tmp_path / "smbml.toml"
-    config.write_text(
-        f'[source]\nkind = "gsheets"\nspreadsheet = "{book}"\n[google]\napi_url = "{emu.url}"\n'
-        '[analytics]\nas_of = 2025-10-31\nenabled = ["rfm_segments", "sales_forecast"]\n',
-        encoding="utf-8",
-    )
-    store = str(tmp_path / "s.sqlite")
-    CLOCK.advance(61)
-    first = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+    config, store = _config(emu, tmp_path, monkeypatch, book, '"rfm_segments", "sales_forecast"')
+    first = _run(config, store)
     assert first.exit_code == 0, first.output
     segments = sheet(emu, book, "Segments")
     batch(emu, book, {"duplicateSheet": {"sourceSheetId": segments.sheet_id,
                                          "insertSheetIndex": segments.index + 1}})  # fmt: skip
     said = "Copy of Segments: left as it is, not refreshed"
     for _ in (2, 3):
-        CLOCK.advance(61)
-        again = CliRunner().invoke(cli, ["run", "-c", str(config), "--store", store])
+        again = _run(config, store)
         assert again.exit_code == 0, again.output
         assert again.output.count(said) == 1 and "problem:" not in again.output, again.output
     shown = CliRunner().invoke(cli, ["status", "-c", str(config), "--store", store])
@@ -471,3 +474,68 @@ def test_a_title_typed_above_a_tab_without_user_columns_is_named(
     report = publish(api, monkeypatch, book, [ResultTab("scores", "Scores", scores(ids), key="contact_id")], run=2)  # fmt: skip
     (said,) = [line for line in report.notes if "above smbml's header" in line]
     assert "'CALL LIST - week 45'" in said and "Last refreshed" not in said
+
+
+# -- find57_sheets item 1: an empty Forecast tab is refreshed again ----------------------
+def test_an_empty_forecast_tab_is_refreshed_by_later_runs_and_gets_the_forecast(
+    emu: SheetsEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run with no forecast writes the Forecast tab with no header. Every later run took
+    the missing header for one the user deleted: the tab was left as it was ("smbml's
+    header row (, ...) is not in it"), the run was partial and exited 1, and a later
+    forecast never reached the tab (find57_sheets item 1)."""
+    book = "1SyncEmptyForecast".ljust(39, "0")
+    emu.state.create(book, "Shop", _shop_tabs())
+    config, store = _config(emu, tmp_path, monkeypatch, book, '"rfm_segments"')
+    for run in (1, 2):  # two runs in a row with nothing to forecast: both ok
+        ran = _run(config, store)
+        assert ran.exit_code == 0 and "not refreshed" not in ran.output, ran.output
+        said = head(emu, book, "Forecast")
+        assert said.startswith("Last refreshed") and f"(run {run}," in said, said
+    note = "Forecast starts once we have 2 years of sales"  # typed in the empty tab: kept
+    put(emu, book, "Forecast", 3, 0, note)
+    config, store = _config(emu, tmp_path, monkeypatch, book, '"rfm_segments", "sales_forecast"')
+    third = _run(config, store)
+    assert third.exit_code == 0 and "Forecast: 12 rows" in third.output, third.output
+    tab = sheet(emu, book, "Forecast")
+    said = head(emu, book, "Forecast")
+    assert said.startswith("Last refreshed") and "(run 3," in said, said
+    assert [tab.cells[(1, c)].value for c in range(3)] == ["Series", "Measure", "Month"]
+    # as far below the header as it was: two rows under the last month
+    assert tab.cells[(2 + 12 + 2, 0)].value == note
+    shown = CliRunner().invoke(cli, ["status", "-c", str(config), "--store", store])
+    assert "partial" not in shown.output and "run 3 [run] ok" in shown.output, shown.output
+
+
+# -- find57_sheets item 4: a source tab renamed between runs ----------------------------
+def test_a_source_tab_renamed_is_named_with_how_to_read_it_again_not_accept_removals(
+    emu: SheetsEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The owner renames "Orders" to "Data" between runs. The run blamed "a file being
+    replaced or synced" and said to run --accept-removals, which would have removed every
+    order; nothing named the tab. Now it names the tab the orders came from last run and
+    the tabs not read, and says to rename it back or name it in [source.tables]; the
+    orders still count, and renamed back they are read as before."""
+    book = "1SyncRenamedSourceTab".ljust(39, "0")
+    emu.state.create(book, "Shop", {**_shop_tabs(), "Notes": [["Call the printer on Monday"]]})
+    config, store = _config(emu, tmp_path, monkeypatch, book, '"rfm_segments"')
+    first = _run(config, store)
+    assert first.exit_code == 0 and "48 orders" in first.output, first.output
+    (segmented,) = [line for line in first.output.splitlines() if "RFM segments:" in line]
+    orders = sheet(emu, book, "Orders")
+    batch(emu, book, {"updateSheetProperties": {"properties": {"sheetId": orders.sheet_id, "title": "Data"},
+                                                "fields": "title"}})  # fmt: skip
+    second = _run(config, store)
+    out = " ".join(second.output.split())
+    assert "--accept-removals" not in out and "being replaced" not in out, second.output
+    assert (
+        "still count this run: no tab gives orders now; the last run read them from tab "
+        "'Orders' (tabs not read: 'Data', 'Notes')" in out
+    ), second.output
+    assert "rename the tab back to 'Orders'" in out and '[source.tables] orders = "Data"' in out
+    assert segmented in second.output  # the stored orders still count, as before
+    batch(emu, book, {"updateSheetProperties": {"properties": {"sheetId": orders.sheet_id, "title": "Orders"},
+                                                "fields": "title"}})  # fmt: skip
+    third = _run(config, store)
+    assert third.exit_code == 0 and "48 orders" in third.output, third.output
+    assert "still count" not in third.output, third.output

@@ -162,6 +162,7 @@ class SheetsSource:
         self._lists: OptOutLists | None = None
         self._list_layouts: dict[str, str] = {}
         self._locale = ""
+        self._titles: list[str] = []  # every tab but ours, in the spreadsheet's order
         self._layouts: dict[str, Layout] = {}  # tab -> the known export it holds
         self._companions: dict[str, list[str]] = {}  # tab -> more tabs of the same export
         self._heads: dict[str, pd.DataFrame] = {}
@@ -180,6 +181,35 @@ class SheetsSource:
         an offset were typed on that clock (the same request finds the tabs)."""
         self._locate()
         return self._zone
+
+    def date_order(self) -> tuple[bool, str] | None:
+        """The spreadsheet's locale as the order of its dates typed as text (a pasted CSV,
+        a Plain text column), for a column none of whose values tells: Sheets reads what
+        is typed by that locale, so the text beside it is written so too. None for a
+        month-first locale, which says what the default says, and a year-first one."""
+        self._locate()
+        return _locale_order(self._locale)
+
+    def missing_table(self, table: str, before: str | None) -> str:
+        """Words for a table the last run read (from tab ``before``) that no tab gives now,
+        most often a tab renamed: the tabs not read, and how to read one as the table."""
+        self._locate()
+        unread = self._unplaced()
+        said = f"no tab gives {table.replace('_', ' ')} now"
+        if before:
+            said += f"; the last run read them from tab {before!r}"
+        said += f" (tabs not read: {', '.join(map(repr, unread))})" if unread else " (every tab was read)"  # fmt: skip
+        back = f"rename the tab back to {before!r}, or " if before else ""
+        name = json.dumps(unread[0] if unread else "Your tab", ensure_ascii=False)
+        return f"{said}. If you renamed it, {back}name it in the config: [source.tables] {table} = {name}"  # fmt: skip
+
+    def _unplaced(self) -> list[str]:
+        """The tabs but ours that gave no table, nor more rows of one, nor a list of opt-outs."""
+        used = {*self._locate().values()}
+        used |= {t for more in self._companions.values() for t in more}
+        used |= {t for more in self._period_tabs().values() for t in more}
+        used |= set(self._lists.names) if self._lists is not None else set()
+        return [t for t in self._titles if t not in used]
 
     def where(self, table: str) -> str:
         parts = self._period_tabs() if table in self._locate() else {}
@@ -387,6 +417,7 @@ class SheetsSource:
             for s in meta.get("sheets", [])
             if s["properties"]["title"] not in ours
         ]
+        self._titles = titles
         where = f"the spreadsheet {self.title!r}"
         named = locate_tables(self.tables, titles, where, noun="tab")  # config's tabs exist
         merges = {s["properties"]["title"]: s.get("merges", []) for s in meta.get("sheets", [])}
@@ -505,7 +536,17 @@ def _merged_down(
 
 # Locales whose spreadsheets read a typed 06/01/2025 as June 1 (Google's default is en_US).
 _MONTH_FIRST_LOCALES = ("en_US", "en_PH", "fil_PH", "en_CA", "es_US")
+# Locales that write the year first (2025/01/06): what they make of 06/01/2025 is not known.
+_YEAR_FIRST_LOCALES = ("ja", "zh", "ko", "hu", "lt", "mn", "sv")
 _DAY_FIRST_TEXT = re.compile(r"^\s*(1[3-9]|2\d|3[01])[/.-](0?[1-9]|1[0-2])[/.-]\d{2,4}\b")
+
+
+def _locale_order(locale: str) -> tuple[bool, str] | None:
+    """Day first, with the words naming the setting, for a day-first locale (en_GB, de_DE);
+    None for one Google reads month first (a bare "en" too) or year first, or none."""
+    if locale in ("", "en") or locale.startswith(_MONTH_FIRST_LOCALES + _YEAR_FIRST_LOCALES):
+        return None
+    return True, f"the spreadsheet is set to {locale} (File > Settings > Locale), which writes the day first"  # fmt: skip
 
 
 def _locale_dates(entity: str, frame: pd.DataFrame, locale: str, tab: str) -> list[Notice]:

@@ -172,6 +172,10 @@ def find_user_columns(
     (a total, a note), None when there are neither. ``ours``: our header labels at the
     last refresh; ``now``: this refresh's; ``data``: how many rows that refresh wrote
     under the header (None: not known, every row is taken as one of ours)."""
+    if not ours:  # the last refresh had nothing to show and wrote no header (a Forecast
+        # with no forecast): nothing of ours to find, every cell under row 1 is the user's
+        below = [(r, list(grid[r])) for r in range(_HEADER_ROW, len(grid)) if any(grid[r])]
+        return UserColumns([], {}, end=_HEADER_ROW, below=below) if below else None
     at = header_row(grid, ours)
     if at is None:  # our columns cannot be told from the user's: touch nothing
         return UserColumns([], {}, lost=True)
