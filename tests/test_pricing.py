@@ -856,16 +856,18 @@ def test_a_margin_that_cannot_be_checked_and_a_move_under_half_a_percent_are_sai
     )
 
 
-def test_a_sale_price_off_the_shops_grid_is_named_when_it_turns_the_grid_off():
+def test_a_sale_price_off_the_shops_grid_is_set_aside_and_named():
     """find55_prices item 5: one 30%-off week typed as the line price (28.66 among prices that
-    all end in .95) turned the .95 grid off for every product without a word. The grid is
-    still read from every price; the note names the price and the setting that keeps it."""
+    all end in .95) turned the .95 grid off for every product without a word. find57_pricing
+    item 2: a grid all but one price in ten keep is taken; the note names the price set
+    aside and the setting that puts suggestions on a grid every price keeps."""
     rng = np.random.default_rng(5)
     weekly = {p: [(base + (1.0 if (w // 13) % 2 else 0.0), int(rng.poisson(20))) for w in range(78)]
               for p, base in (("A", 22.95), ("B", 33.95), ("C", 40.95), ("D", 12.95))}  # fmt: skip
     lines, orders = _orders_of(weekly, start="2025-06-02")
     frame = suggest_prices(lines, None, orders, as_of=pd.Timestamp("2026-12-01", tz="UTC"))
     assert frame.attrs["price_grid"].startswith("suggested prices end in .95, as all 8 prices")
+    assert frame.attrs["grid_broken"] == ""
     sale = (lines["product_id"] == "C") & (lines.index % 9 == 0)
     lines.loc[sale, "unit_price"] = 28.66
     frame = suggest_prices(lines, None, orders, as_of=pd.Timestamp("2026-12-01", tz="UTC"))
@@ -873,8 +875,37 @@ def test_a_sale_price_off_the_shops_grid_is_named_when_it_turns_the_grid_off():
         frame.attrs["price_grid"]
         == frame.attrs["grid_broken"]
         == (
-            "suggested prices keep to no price grid: 8 of the 9 prices in your products list and "
-            "order lines end in .95, but 28.66 does not (a sale price typed as the line price?); "
-            "`ending = 0.95` under [analytics.pricing] keeps suggestions on that grid"
+            "suggested prices end in .95, as 8 of the 9 prices in your products list and order "
+            "lines do; 28.66 does not (a sale price typed as the line price?) and is set aside "
+            "for the grid: `round_to = 0.01` under [analytics.pricing] puts suggestions on a "
+            "grid every price keeps"
         )
     )
+    shown = frame["suggested_price"].dropna().map(lambda p: f"{p:.2f}")
+    assert len(shown) and shown.str.endswith(".95").all()
+
+
+def test_a_sale_price_on_a_finer_grid_does_not_move_every_suggestion_to_it():
+    """find57_pricing item 2: a whole-dollar shop whose one sale week was typed as the line
+    price 22.40 (28 x 0.8) got every suggestion in 10-cent steps ("Lower to $25.20"), and
+    words saying all its prices are multiples of 0.10; now whole amounts, and 22.40 named."""
+    rng = np.random.default_rng(5)
+    price = {p: [base + (2.0 if (w // 13) % 2 else 0.0) for w in range(78)]
+             for p, base in (("A", 25.0), ("B", 33.0), ("C", 28.0), ("D", 12.0))}  # fmt: skip
+    price["C"][70] = 22.40  # its sale week
+    weekly = {p: [(v, int(rng.poisson(40 * (v / prices[0]) ** -3))) for v in prices]
+              for p, prices in price.items()}  # fmt: skip
+    lines, orders = _orders_of(weekly, start="2025-06-02")
+    frame = suggest_prices(lines, None, orders, as_of=pd.Timestamp("2026-12-01", tz="UTC"))
+    assert (
+        frame.attrs["price_grid"]
+        == frame.attrs["grid_broken"]
+        == (
+            "suggested prices are multiples of 1.00, as 8 of the 9 prices in your products list "
+            "and order lines do; 22.40 does not (a sale price typed as the line price?) and is "
+            "set aside for the grid: `round_to = 0.1` under [analytics.pricing] puts suggestions "
+            "on a grid every price keeps"
+        )
+    )
+    moved = frame[frame["suggested_price"] != frame["current_price"]]
+    assert len(moved) == 4 and (moved["suggested_price"] % 1 == 0).all()  # was 24.30, 30.60 ...
