@@ -35,6 +35,7 @@ __all__ = [
     "Guardrails",
     "PriceChoice",
     "choose_price",
+    "confidence_text",
     "estimate_elasticity",
     "price_grid",
     "suggest_price",
@@ -720,6 +721,26 @@ def _positive(value: Any) -> float | None:
 
 def _confidence_words(p: float) -> str:
     return "high" if p >= 0.9 else "medium" if p >= 0.75 else "low"
+
+
+def _chance_text(p: float) -> str:
+    """A chance in %, never an exact 0% or 100%: 1,000 draws that all agree are not certainty."""
+    if p >= 0.995:
+        return "over 99%"
+    if p < 0.005:
+        return "under 1%"
+    return f"{p:.0%}"
+
+
+def confidence_text(words: str, chance: float) -> str:
+    """A suggestion's confidence as the Prices tab and the PRICE function write it: "high
+    (86%)", "high (over 99%)", "keep" or "no suggestion" (``words`` is a result's
+    `confidence_words`, "none" when no price is suggested)."""
+    if words == "none":  # alone, "none" read like a missing value: the reason says why
+        return "no suggestion"
+    if words == "keep":
+        return "keep"
+    return f"{words} ({_chance_text(chance)})"
 
 
 def _weekly_units(demand: ProductDemand, elasticity: float, current: float) -> float:
