@@ -909,3 +909,55 @@ def test_a_sale_price_on_a_finer_grid_does_not_move_every_suggestion_to_it():
     )
     moved = frame[frame["suggested_price"] != frame["current_price"]]
     assert len(moved) == 4 and (moved["suggested_price"] % 1 == 0).all()  # was 24.30, 30.60 ...
+
+
+def test_a_product_never_sold_at_a_price_is_told_why_in_the_notes_words():
+    """find57_pricing item 4: a free sticker (every line 0.00) and a lamp whose one order was
+    refunded were told "no price buyers paid can be read there (their unit prices are empty
+    or could not be read)", while the notes said the lines were given away or not sales."""
+    rng = np.random.default_rng(0)
+    lines, orders = [], []
+    for week in range(60):
+        day = pd.Timestamp("2025-01-06", tz="UTC") + pd.Timedelta(weeks=week)
+        for k in range(int(rng.poisson(6))):
+            order = f"#{week}-{k}"
+            orders.append({"order_id": order, "ordered_at": day + pd.Timedelta(hours=k),
+                           "status": "paid"})  # fmt: skip
+            lines += [{"order_id": order, "line_no": 1, "product_id": "TEE", "quantity": 1,
+                       "unit_price": 20.0 if week < 30 else 22.0},
+                      {"order_id": order, "line_no": 2, "product_id": "STICKER", "quantity": 1,
+                       "unit_price": 0.0}]  # fmt: skip
+    for order, day, status, product, price in [
+        ("#R1", "2026-01-10", "refunded", "LAMP", 80.0),
+        ("#N1", "2026-03-03", "paid", "NEW", 30.0),  # in the week under way
+        ("#B1", "2026-01-10", "paid", "BLANK", None),
+    ]:
+        orders.append({"order_id": order, "ordered_at": pd.Timestamp(day, tz="UTC"),
+                       "status": status})  # fmt: skip
+        lines.append({"order_id": order, "line_no": 1, "product_id": product, "quantity": 1,
+                      "unit_price": price})  # fmt: skip
+    ids = ["TEE", "STICKER", "LAMP", "NEW", "BLANK", "NEVER"]
+    products = pd.DataFrame({"product_id": ids, "price": [22.0, 0.0, 80.0, 30.0, 9.0, 5.0]})
+    frame = suggest_prices(
+        pd.DataFrame(lines), products, pd.DataFrame(orders),
+        as_of=pd.Timestamp("2026-03-04", tz="UTC"),
+    ).set_index("product_id")  # fmt: skip
+    said = frame["reason"].to_dict()
+    assert said["STICKER"] == (
+        "No suggestion: it was only ever given away (a price of 0 or 100% off): nobody paid a "
+        "price for it."
+    )
+    assert any(n.endswith("given away (a price of 0 or 100% off) left out of pricing: nobody "
+                          "paid a price for them") for n in frame.attrs["notes"])  # fmt: skip
+    assert said["LAMP"] == (
+        "No suggestion: it sold only in orders that are not sales (refunded, cancelled, ...)."
+    )
+    assert (
+        "1 line of orders that are not sales (refunded, cancelled, ...) left out"
+        in (frame.attrs["notes"])
+    )
+    assert said["NEW"] == (
+        "No suggestion: it sold only in the week under way, not complete yet: the next run can say."
+    )
+    assert said["BLANK"].startswith("No suggestion: it is in the order lines, but no price")
+    assert said["NEVER"] == "No suggestion: no sales in the order lines."

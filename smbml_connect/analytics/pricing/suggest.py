@@ -27,7 +27,7 @@ from smbml_connect.analytics.pricing.elasticity import (
     fit_product_demand,
     pool_elasticities,
 )
-from smbml_connect.analytics.pricing.price_history import weekly_prices
+from smbml_connect.analytics.pricing.price_history import PriceHistory, weekly_prices
 from smbml_connect.errors import ConfigError, NotEnoughDataError
 from smbml_connect.money_words import minor_digits, money_text
 
@@ -911,6 +911,26 @@ def _nearly_kept_grid(
     return None
 
 
+def _unpriced(pid: str, sold: set[str], history: PriceHistory) -> str:
+    """Why a listed product has no week of sales to learn from, in the words the notes on
+    the lines left out use. A free sticker (every line at 0.00) and a lamp whose one order
+    was refunded were told their unit prices "are empty or could not be read"
+    (find57_pricing item 4); sold, at no price that can be read, is not "no sales" either:
+    the user would look for sales that are there."""
+    if pid in history.given_away:
+        return "it was only ever given away (a price of 0 or 100% off): nobody paid a price for it"
+    if pid in history.not_sales:
+        return "it sold only in orders that are not sales (refunded, cancelled, ...)"
+    if pid in history.this_week:
+        return "it sold only in the week under way, not complete yet: the next run can say"
+    if pid in sold:
+        return (
+            "it is in the order lines, but no price buyers paid can be read there (their "
+            "unit prices are empty or could not be read)"
+        )
+    return "no sales in the order lines"
+
+
 def suggest_prices(
     order_lines: pd.DataFrame,
     products: pd.DataFrame | None = None,
@@ -1058,17 +1078,9 @@ def suggest_prices(
             f"sold only in other currencies than {history.currency}, the one prices are read in"
         )
         rows.append(_refused(pid, reason, None))
-    # sold, but at no price that can be read (blank or unreadable unit prices and totals),
-    # is not "no sales": the user would look for sales that are there
     sold = set(order_lines["product_id"].dropna().astype(str)) if len(order_lines) else set()
     for pid in catalogue.index.difference([d.product_id for d in demands] + history.foreign):
-        why = (
-            "it is in the order lines, but no price buyers paid can be read there (their "
-            "unit prices are empty or could not be read)"
-            if str(pid) in sold
-            else "no sales in the order lines"
-        )
-        rows.append(_refused(pid, why, _positive(prices.get(pid))))
+        rows.append(_refused(pid, _unpriced(str(pid), sold, history), _positive(prices.get(pid))))
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
