@@ -856,6 +856,18 @@ def test_a_margin_that_cannot_be_checked_and_a_move_under_half_a_percent_are_sai
     )
 
 
+_SET_ASIDE = (
+    "(a sale price typed as the line price?) and is set aside for the grid: `round_to = %g` "
+    "under [analytics.pricing] puts suggestions on a grid every price keeps"
+)
+
+
+def _said_on_tab_and_report(frame: pd.DataFrame) -> str:
+    """The grid's words, the same in the report and the Prices tab's note."""
+    assert frame.attrs["price_grid"] == frame.attrs["grid_broken"]
+    return str(frame.attrs["price_grid"])
+
+
 def test_a_sale_price_off_the_shops_grid_is_set_aside_and_named():
     """find55_prices item 5: one 30%-off week typed as the line price (28.66 among prices that
     all end in .95) turned the .95 grid off for every product without a word. find57_pricing
@@ -871,16 +883,8 @@ def test_a_sale_price_off_the_shops_grid_is_set_aside_and_named():
     sale = (lines["product_id"] == "C") & (lines.index % 9 == 0)
     lines.loc[sale, "unit_price"] = 28.66
     frame = suggest_prices(lines, None, orders, as_of=pd.Timestamp("2026-12-01", tz="UTC"))
-    assert (
-        frame.attrs["price_grid"]
-        == frame.attrs["grid_broken"]
-        == (
-            "suggested prices end in .95, as 8 of the 9 prices in your products list and order "
-            "lines do; 28.66 does not (a sale price typed as the line price?) and is set aside "
-            "for the grid: `round_to = 0.01` under [analytics.pricing] puts suggestions on a "
-            "grid every price keeps"
-        )
-    )
+    said = "suggested prices end in .95, as 8 of the 9 prices in your products list and order lines"
+    assert _said_on_tab_and_report(frame) == f"{said} do; 28.66 does not {_SET_ASIDE % 0.01}"
     shown = frame["suggested_price"].dropna().map(lambda p: f"{p:.2f}")
     assert len(shown) and shown.str.endswith(".95").all()
 
@@ -897,15 +901,9 @@ def test_a_sale_price_on_a_finer_grid_does_not_move_every_suggestion_to_it():
               for p, prices in price.items()}  # fmt: skip
     lines, orders = _orders_of(weekly, start="2025-06-02")
     frame = suggest_prices(lines, None, orders, as_of=pd.Timestamp("2026-12-01", tz="UTC"))
-    assert (
-        frame.attrs["price_grid"]
-        == frame.attrs["grid_broken"]
-        == (
-            "suggested prices are multiples of 1.00, as 8 of the 9 prices in your products list "
-            "and order lines do; 22.40 does not (a sale price typed as the line price?) and is "
-            "set aside for the grid: `round_to = 0.1` under [analytics.pricing] puts suggestions "
-            "on a grid every price keeps"
-        )
+    said = "suggested prices are multiples of 1.00, as 8 of the 9 prices in your products list"
+    assert _said_on_tab_and_report(frame) == f"{said} and order lines do; 22.40 does not " + (
+        _SET_ASIDE % 0.1
     )
     moved = frame[frame["suggested_price"] != frame["current_price"]]
     assert len(moved) == 4 and (moved["suggested_price"] % 1 == 0).all()  # was 24.30, 30.60 ...
