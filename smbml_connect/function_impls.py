@@ -24,7 +24,12 @@ from smbml_connect.analytics.forecast.engine import MODEL_WORDS, forecast_regula
 from smbml_connect.analytics.forecast.models import warm_up
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES, RegularSeries, regularise
 from smbml_connect.analytics.leads.scoring import LeadScorer, parse_target
-from smbml_connect.analytics.pricing.suggest import Guardrails, price_grid, suggest_price
+from smbml_connect.analytics.pricing.suggest import (
+    Guardrails,
+    confidence_text,
+    price_grid,
+    suggest_price,
+)
 from smbml_connect.business_zone import day_end, zone_named
 from smbml_connect.cell_values import (
     CellError,
@@ -768,7 +773,8 @@ def price(
         {
             "suggested price": [result["suggested_price"]],
             "elasticity": [result["elasticity"]],
-            "confidence": [result["confidence"]],
+            # the Prices tab's words ("high (over 99%)"): a bare 1 read as certainty
+            "confidence": [confidence_text(result["confidence_words"], result["confidence"])],
             "reason": [result["reason"]],
         }
     )

@@ -1429,9 +1429,78 @@ def _shopify_lines(frame: pd.DataFrame) -> pd.DataFrame:
     discount = _share(_col(frame, "Lineitem discount"), quantity, price)
     whole = _order_discount_shares(frame)
     discount = discount.where(whole.isna(), whole.astype(object))
-    return _with(frame[[*keep, "Name"]], line_no=_line_numbers(order, frame, _lost_first_rows(frame)),
-                 product_id=sku.where(_filled(sku), _col(frame, "Lineitem name")),
-                 discount=discount)  # fmt: skip
+    key = sku.where(_filled(sku), _col(frame, "Lineitem name"))
+    was, said = _compare_at_sales(frame, key)
+    sale = was.notna() & discount.map(lambda v: v is None or isinstance(v, float)).astype(bool)
+    paid = _number(price) * (1 - discount.where(sale).astype("float64").fillna(0.0))
+    # the compare-at price is the list price and the sale a promotion, as a code would be
+    discount = discount.where(~sale, (1 - paid / was).round(6).astype(object))
+    out = _with(frame[[*keep, "Name"]], line_no=_line_numbers(order, frame, _lost_first_rows(frame)),
+                product_id=key, discount=discount)  # fmt: skip
+    if sale.any():
+        written = _col(frame, "Lineitem compare at price")  # as written: text beside text
+        out[_layout_name(frame, "Lineitem price")] = price.where(~sale, written).to_numpy()
+    out.attrs[SAID] = said
+    return out
+
+
+# A compare-at price on most of a product's weeks is its "was" price, not a sale.
+COMPARE_AT_SALE_SHARE = 0.5
+
+
+def _compare_at_sales(frame: pd.DataFrame, key: pd.Series) -> tuple[pd.Series, list[Any]]:
+    """Each line's compare-at price where the line was sold below it on a sale (NaN on the
+    others), and a data check saying how many lines were read so.
+
+    Shopify's usual way to put an item on sale is to lower its price and keep the old one
+    as `Lineitem compare at price`. Read as the price, a Black Friday at 20% off with twice
+    the buyers looked like buyers rushing to a lasting cut: every product was told to cut
+    10% with high confidence (find57_pricing item 1). A compare-at kept on most of a
+    product's weeks is a "was" price the shop always shows: its price is the line price.
+    """
+    compare = _number(_col(frame, "Lineitem compare at price"))
+    price = _number(_col(frame, "Lineitem price"))
+    below = (compare > price + 0.005) & price.gt(0)
+    if not below.any():
+        return compare.where(below), []
+    when = pd.to_datetime(_line_created(frame), utc=True)
+    week = when.dt.tz_convert(None).dt.to_period("W").astype(str).where(when.notna())
+    weeks = pd.DataFrame({"key": _stripped(key), "week": week, "below": below})
+    weeks = weeks.dropna(subset=["key", "week"]).groupby(["key", "week"])["below"].any()
+    share = weeks.groupby(level="key").mean()
+    lasting = _stripped(key).map(share).gt(COMPARE_AT_SALE_SHARE).to_numpy()
+    sale = below & ~lasting
+    said = []
+    if sale.any():
+        n, products = int(sale.sum()), int(_stripped(key)[sale].nunique())
+        said.append(("compare_at_sale", n, (
+            f"{n:,} order line{'' if n == 1 else 's'} of {products:,} "
+            f"product{'' if products == 1 else 's'} sold below their Lineitem compare at price "
+            "are read as on sale: the compare-at price is the list price and the cut a "
+            "promotion, as a discount code is")))  # fmt: skip
+    if (below & lasting).any():
+        n = int((below & lasting).sum())
+        named = ", ".join(sorted(_stripped(key)[below & lasting].dropna().unique())[:3])
+        said.append(("compare_at_kept", n, (
+            f"{n:,} order line{'' if n == 1 else 's'} ({named}) carry a Lineitem compare at "
+            f"price on more than {COMPARE_AT_SALE_SHARE:.0%} of their product's weeks: read "
+            "as a 'was' price the shop always shows, so the line price is the price")))  # fmt: skip
+    return compare.where(sale), said
+
+
+def _layout_name(frame: pd.DataFrame, header: str) -> str:
+    """The frame's own spelling of ``header`` (compared normalised), else ``header``."""
+    return next((c for c in frame.columns if normalise(c) == normalise(header)), header)
+
+
+def _line_created(frame: pd.DataFrame) -> pd.Series:
+    """When each line row's order was created (Shopify writes it on the order's first row
+    only; NaT when no row of the order says)."""
+    carriers = _order_rows(frame, keep_lost=True)
+    stamps = pd.to_datetime(_col(carriers, "Created at"), errors="coerce", utc=True, format="mixed")
+    created = pd.Series(stamps.to_numpy(), index=_stripped(_col(carriers, "Name")).to_numpy())
+    created = created[created.index.notna() & ~created.index.duplicated()]
+    return _stripped(_col(frame, "Name")).map(created)
 
 
 def _shopify_line_products(frame: pd.DataFrame) -> pd.DataFrame:
@@ -1442,13 +1511,7 @@ def _shopify_line_products(frame: pd.DataFrame) -> pd.DataFrame:
     sku = _col(frame, "Lineitem sku")
     key = _stripped(sku.where(_filled(sku), _col(frame, "Lineitem name")))
     named = _stripped(_col(frame, "Lineitem name"))
-    carriers = _order_rows(frame, keep_lost=True)
-    created = pd.Series(
-        pd.to_datetime(_col(carriers, "Created at"), errors="coerce", utc=True, format="mixed"),
-        index=_stripped(_col(carriers, "Name")).to_numpy(),
-    )
-    created = created[created.index.notna() & ~created.index.duplicated()]
-    when = _stripped(_col(frame, "Name")).map(created)
+    when = _line_created(frame)
     newest = when.sort_values(ascending=False, kind="stable", na_position="last").index
     keys = key[newest]
     first = keys.notna().to_numpy() & ~keys.duplicated().to_numpy()

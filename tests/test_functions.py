@@ -554,6 +554,27 @@ def test_price_names_the_rows_it_cannot_use(row, price, units, note):
     assert f"{note}, so the row was left out" in result.notes
 
 
+def test_price_writes_its_confidence_as_the_prices_tab_does_never_100_percent():
+    """find57_pricing item 3: the confidence cell was a bare fraction, 1 (read as 100%,
+    certainty) where the Prices tab writes "high (over 99%)", and 0.89 beside "medium (89%)";
+    a kept price left it empty (#N/A in Office.js) where the tab says "keep". Both add-ins
+    answer from `call`, so each shows these words."""
+    from smbml_connect.analytics.pricing.suggest import suggest_price
+
+    weeks = [[dt.datetime(2025, 1, 6) + dt.timedelta(weeks=i)] for i in range(20)]
+    sure_units = [[u] for u in [100, 98, 101, 99, 102, 100, 97, 103, 99, 101]]
+    sure_units += [[u] for u in [80, 82, 79, 81, 80, 78, 83, 80, 79, 81]]
+    sure = call("PRICE", [[[10.0]] * 10 + [[11.0]] * 10, sure_units, 2, None, None, weeks], fresh())
+    assert sure.value[1][2] == "high (over 99%)"
+    prices = [10.0, 11.0] * 8
+    units = [50, 40, 58, 45, 56, 41, 46, 36, 43, 49, 51, 44, 53, 46, 49, 47]
+    columns = [[p] for p in prices], [[u] for u in units]
+    assert suggest_price(prices, units)["confidence"] == pytest.approx(0.89, abs=0.005)
+    assert call("PRICE", [*columns], fresh()).value[1][2] == "medium (89%)"
+    kept = call("PRICE", [*columns, 4], fresh()).value[1]
+    assert kept[0] == 11.0 and kept[2] == "keep"
+
+
 def test_price_keeps_to_the_grid_its_prices_keep_to():
     """PRICE suggested 14.41 for a product always priced at .99, where the Prices tab
     (which reads the shop's grid) would say 14.99."""

@@ -185,7 +185,7 @@ def test_sales_that_rose_with_the_price_get_no_suggestion_and_say_why():
     prices, units, days = _growing_shop()
     result = call("PRICE", [prices, units, 6], fresh())
     suggested, elasticity, confidence, reason = result.value[1]
-    assert suggested is None and confidence is None and elasticity > 0
+    assert suggested is None and confidence == "no suggestion" and elasticity > 0
     assert reason.startswith("No suggestion: sales rose with the price (elasticity +2.0")
     assert "barely react" not in reason
     assert "without the dates of the rows" in reason

@@ -856,25 +856,106 @@ def test_a_margin_that_cannot_be_checked_and_a_move_under_half_a_percent_are_sai
     )
 
 
-def test_a_sale_price_off_the_shops_grid_is_named_when_it_turns_the_grid_off():
+_SET_ASIDE = (
+    "(a sale price typed as the line price?) and is set aside for the grid: `round_to = %g` "
+    "under [analytics.pricing] puts suggestions on a grid every price keeps"
+)
+
+
+def _said_on_tab_and_report(frame: pd.DataFrame) -> str:
+    """The grid's words, the same in the report and the Prices tab's note."""
+    assert frame.attrs["price_grid"] == frame.attrs["grid_broken"]
+    return str(frame.attrs["price_grid"])
+
+
+def test_a_sale_price_off_the_shops_grid_is_set_aside_and_named():
     """find55_prices item 5: one 30%-off week typed as the line price (28.66 among prices that
-    all end in .95) turned the .95 grid off for every product without a word. The grid is
-    still read from every price; the note names the price and the setting that keeps it."""
+    all end in .95) turned the .95 grid off for every product without a word. find57_pricing
+    item 2: a grid all but one price in ten keep is taken; the note names the price set
+    aside and the setting that puts suggestions on a grid every price keeps."""
     rng = np.random.default_rng(5)
     weekly = {p: [(base + (1.0 if (w // 13) % 2 else 0.0), int(rng.poisson(20))) for w in range(78)]
               for p, base in (("A", 22.95), ("B", 33.95), ("C", 40.95), ("D", 12.95))}  # fmt: skip
     lines, orders = _orders_of(weekly, start="2025-06-02")
     frame = suggest_prices(lines, None, orders, as_of=pd.Timestamp("2026-12-01", tz="UTC"))
     assert frame.attrs["price_grid"].startswith("suggested prices end in .95, as all 8 prices")
+    assert frame.attrs["grid_broken"] == ""
     sale = (lines["product_id"] == "C") & (lines.index % 9 == 0)
     lines.loc[sale, "unit_price"] = 28.66
     frame = suggest_prices(lines, None, orders, as_of=pd.Timestamp("2026-12-01", tz="UTC"))
-    assert (
-        frame.attrs["price_grid"]
-        == frame.attrs["grid_broken"]
-        == (
-            "suggested prices keep to no price grid: 8 of the 9 prices in your products list and "
-            "order lines end in .95, but 28.66 does not (a sale price typed as the line price?); "
-            "`ending = 0.95` under [analytics.pricing] keeps suggestions on that grid"
-        )
+    said = "suggested prices end in .95, as 8 of the 9 prices in your products list and order lines"
+    assert _said_on_tab_and_report(frame) == f"{said} do; 28.66 does not {_SET_ASIDE % 0.01}"
+    shown = frame["suggested_price"].dropna().map(lambda p: f"{p:.2f}")
+    assert len(shown) and shown.str.endswith(".95").all()
+
+
+def test_a_sale_price_on_a_finer_grid_does_not_move_every_suggestion_to_it():
+    """find57_pricing item 2: a whole-dollar shop whose one sale week was typed as the line
+    price 22.40 (28 x 0.8) got every suggestion in 10-cent steps ("Lower to $25.20"), and
+    words saying all its prices are multiples of 0.10; now whole amounts, and 22.40 named."""
+    rng = np.random.default_rng(5)
+    price = {p: [base + (2.0 if (w // 13) % 2 else 0.0) for w in range(78)]
+             for p, base in (("A", 25.0), ("B", 33.0), ("C", 28.0), ("D", 12.0))}  # fmt: skip
+    price["C"][70] = 22.40  # its sale week
+    weekly = {p: [(v, int(rng.poisson(40 * (v / prices[0]) ** -3))) for v in prices]
+              for p, prices in price.items()}  # fmt: skip
+    lines, orders = _orders_of(weekly, start="2025-06-02")
+    frame = suggest_prices(lines, None, orders, as_of=pd.Timestamp("2026-12-01", tz="UTC"))
+    said = "suggested prices are multiples of 1.00, as 8 of the 9 prices in your products list"
+    assert _said_on_tab_and_report(frame) == f"{said} and order lines do; 22.40 does not " + (
+        _SET_ASIDE % 0.1
     )
+    moved = frame[frame["suggested_price"] != frame["current_price"]]
+    assert len(moved) == 4 and (moved["suggested_price"] % 1 == 0).all()  # was 24.30, 30.60 ...
+
+
+def test_a_product_never_sold_at_a_price_is_told_why_in_the_notes_words():
+    """find57_pricing item 4: a free sticker (every line 0.00) and a lamp whose one order was
+    refunded were told "no price buyers paid can be read there (their unit prices are empty
+    or could not be read)", while the notes said the lines were given away or not sales."""
+    rng = np.random.default_rng(0)
+    lines, orders = [], []
+    for week in range(60):
+        day = pd.Timestamp("2025-01-06", tz="UTC") + pd.Timedelta(weeks=week)
+        for k in range(int(rng.poisson(6))):
+            order = f"#{week}-{k}"
+            orders.append({"order_id": order, "ordered_at": day + pd.Timedelta(hours=k),
+                           "status": "paid"})  # fmt: skip
+            lines += [{"order_id": order, "line_no": 1, "product_id": "TEE", "quantity": 1,
+                       "unit_price": 20.0 if week < 30 else 22.0},
+                      {"order_id": order, "line_no": 2, "product_id": "STICKER", "quantity": 1,
+                       "unit_price": 0.0}]  # fmt: skip
+    for order, day, status, product, price in [
+        ("#R1", "2026-01-10", "refunded", "LAMP", 80.0),
+        ("#N1", "2026-03-03", "paid", "NEW", 30.0),  # in the week under way
+        ("#B1", "2026-01-10", "paid", "BLANK", None),
+    ]:
+        orders.append({"order_id": order, "ordered_at": pd.Timestamp(day, tz="UTC"),
+                       "status": status})  # fmt: skip
+        lines.append({"order_id": order, "line_no": 1, "product_id": product, "quantity": 1,
+                      "unit_price": price})  # fmt: skip
+    ids = ["TEE", "STICKER", "LAMP", "NEW", "BLANK", "NEVER"]
+    products = pd.DataFrame({"product_id": ids, "price": [22.0, 0.0, 80.0, 30.0, 9.0, 5.0]})
+    frame = suggest_prices(
+        pd.DataFrame(lines), products, pd.DataFrame(orders),
+        as_of=pd.Timestamp("2026-03-04", tz="UTC"),
+    ).set_index("product_id")  # fmt: skip
+    said = frame["reason"].to_dict()
+    assert said["STICKER"] == (
+        "No suggestion: it was only ever given away (a price of 0 or 100% off): nobody paid a "
+        "price for it."
+    )
+    assert any(n.endswith("given away (a price of 0 or 100% off) left out of pricing: nobody "
+                          "paid a price for them") for n in frame.attrs["notes"])  # fmt: skip
+    assert said["LAMP"] == (
+        "No suggestion: it sold only in orders that are not sales (refunded, cancelled, ...)."
+    )
+    assert (
+        "1 line of orders that are not sales (refunded, cancelled, ...) left out"
+        in (frame.attrs["notes"])
+    )
+    assert said["NEW"] == (
+        "No suggestion: it sold only in the week under way, not complete yet: the next run can say."
+    )
+    assert said["BLANK"].startswith("No suggestion: it is in the order lines, but no price")
+    assert said["NEVER"] == "No suggestion: no sales in the order lines."

@@ -14,6 +14,7 @@ from smbml_connect.analytics.pricing.elasticity import Z95
 from smbml_connect.analytics.pricing.suggest import (
     WEEKS_PER_MONTH,
     Guardrails,
+    confidence_text,
     limits_problem,
     suggest_prices,
 )
@@ -75,22 +76,8 @@ def guardrails_from(settings: PricingSettings) -> Guardrails:
     )
 
 
-def _chance_text(p: float) -> str:
-    """A chance in %, never an exact 0% or 100%: 1,000 draws that all agree are not certainty."""
-    if p >= 0.995:
-        return "over 99%"
-    if p < 0.005:
-        return "under 1%"
-    return f"{p:.0%}"
-
-
 def _confidence_text(row: pd.Series) -> str:
-    # "none" alone read like a missing value: the product has no suggestion (its reason says why)
-    if row["confidence_words"] == "none":
-        return "no suggestion"
-    if row["confidence_words"] == "keep":
-        return "keep"
-    return f"{row['confidence_words']} ({_chance_text(float(row['confidence']))})"
+    return confidence_text(row["confidence_words"], float(row["confidence"]))
 
 
 def _store_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -44,11 +44,26 @@ class PriceHistory:
     mixed: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     # every distinct list price on the lines priced in `currency`: the shop's price grid
     list_prices: tuple[float, ...] = ()
+    # Why a product on the order lines has no weeks, when not for an unreadable price:
+    # every line given away, every line in orders that are not sales, or sold only in the
+    # week under way (not complete yet).
+    given_away: frozenset[str] = frozenset()
+    not_sales: frozenset[str] = frozenset()
+    this_week: frozenset[str] = frozenset()
+
+
+def _only(ids: pd.Series, rows: np.ndarray) -> frozenset[str]:
+    """Products whose every line is one of ``rows`` (a boolean mask over ``ids``)."""
+    named = ids.notna().to_numpy()
+    text = ids.astype(str)
+    return frozenset(text[rows & named]) - frozenset(text[~rows & named])
 
 
 def _lines_with_dates(
     order_lines: pd.DataFrame, orders: pd.DataFrame | None
-) -> tuple[pd.DataFrame, list[str]]:
+) -> tuple[pd.DataFrame, list[str], frozenset[str]]:
+    """The lines with their order's date and currency, less the lines of orders that are
+    not sales; notes; and the products whose every line was in such an order."""
     notes: list[str] = []
     lines = order_lines.copy()
     if "ordered_at" not in lines.columns:
@@ -67,8 +82,10 @@ def _lines_with_dates(
             "sales (refunded, cancelled, "
             "...) left out"
         )
+    gone = _only(lines["product_id"], dropped) if dropped.any() else frozenset()
+    if dropped.any():
         lines = lines[~dropped]
-    return lines, notes
+    return lines, notes, gone
 
 
 def _in_currency(lines: pd.DataFrame, currency: str | None) -> tuple[pd.Series, str, list[str]]:
@@ -112,7 +129,10 @@ def _shown(value: Any) -> str:
 
 def _usable(
     lines: pd.DataFrame, priced: pd.Series, zone: Any = None
-) -> tuple[pd.DataFrame, list[str]]:
+) -> tuple[pd.DataFrame, list[str], frozenset[str]]:
+    """The lines pricing can read; notes on those left out; and the products whose every
+    line was given away (a price of 0 or 100% off)."""
+
     def numbers(name: str) -> pd.Series:  # plain floats: store columns are nullable
         return pd.to_numeric(lines[name], errors="coerce").astype("float64")
 
@@ -165,7 +185,7 @@ def _usable(
             "priced": priced.to_numpy(dtype=bool),
         }
     )[~bad]
-    return usable, notes
+    return usable, notes, _only(lines["product_id"], free & bad)
 
 
 def _nearest(prices: pd.Series, product: pd.Series) -> pd.Series:
@@ -284,13 +304,13 @@ def weekly_prices(
     `SILENT_WEEKS` weeks. Orders in several currencies: only the lines in `currency`
     (else the most common one) count, and a note says how many were left out.
     """
-    lines, notes = _lines_with_dates(order_lines, orders)
+    lines, notes, not_sales = _lines_with_dates(order_lines, orders)
     priced, main, more = _in_currency(lines, currency)
     notes += more
     stamp = pd.Timestamp(as_of)  # its zone is the business's: weeks are counted on it
     zone = stamp.tz if stamp.tzinfo else None
     stamp = stamp.tz_localize(None) if stamp.tzinfo else stamp
-    usable, more = _usable(lines, priced, zone)
+    usable, more, given_away = _usable(lines, priced, zone)
     notes += more
     foreign = usable.groupby("product_id")["priced"].any()
     foreign = sorted(foreign.index[~foreign.to_numpy()])  # sold only in other currencies
@@ -345,7 +365,9 @@ def weekly_prices(
     points = paid["net_price"].round(2).groupby(paid["product_id"]).nunique()
     frame["price_points"] = frame["product_id"].map(points).fillna(0).astype(int)
     listed = tuple(float(p) for p in np.unique(paid["list_price"].to_numpy(dtype=float)))
-    return PriceHistory(frame, last_week, silent, notes, main, foreign, mixed, listed)
+    this_week = frozenset(usable["product_id"]) - frozenset(frame["product_id"])
+    return PriceHistory(frame, last_week, silent, notes, main, foreign, mixed, listed,
+                        given_away, not_sales, this_week)  # fmt: skip
 
 
 def evidence(frame: pd.DataFrame) -> pd.DataFrame:

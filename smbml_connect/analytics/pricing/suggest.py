@@ -27,7 +27,7 @@ from smbml_connect.analytics.pricing.elasticity import (
     fit_product_demand,
     pool_elasticities,
 )
-from smbml_connect.analytics.pricing.price_history import weekly_prices
+from smbml_connect.analytics.pricing.price_history import PriceHistory, weekly_prices
 from smbml_connect.errors import ConfigError, NotEnoughDataError
 from smbml_connect.money_words import minor_digits, money_text
 
@@ -35,6 +35,7 @@ __all__ = [
     "Guardrails",
     "PriceChoice",
     "choose_price",
+    "confidence_text",
     "estimate_elasticity",
     "price_grid",
     "suggest_price",
@@ -722,6 +723,26 @@ def _confidence_words(p: float) -> str:
     return "high" if p >= 0.9 else "medium" if p >= 0.75 else "low"
 
 
+def _chance_text(p: float) -> str:
+    """A chance in %, never an exact 0% or 100%: 1,000 draws that all agree are not certainty."""
+    if p >= 0.995:
+        return "over 99%"
+    if p < 0.005:
+        return "under 1%"
+    return f"{p:.0%}"
+
+
+def confidence_text(words: str, chance: float) -> str:
+    """A suggestion's confidence as the Prices tab and the PRICE function write it: "high
+    (86%)", "high (over 99%)", "keep" or "no suggestion" (``words`` is a result's
+    `confidence_words`, "none" when no price is suggested)."""
+    if words == "none":  # alone, "none" read like a missing value: the reason says why
+        return "no suggestion"
+    if words == "keep":
+        return "keep"
+    return f"{words} ({_chance_text(chance)})"
+
+
 def _weekly_units(demand: ProductDemand, elasticity: float, current: float) -> float:
     """Units a week at today's price, at the recent pace, without promotions."""
     recent = demand.recent
@@ -778,26 +799,51 @@ def _mixed(prices: tuple[float, float, float], rails: Guardrails) -> str:
 
 def _shop_rails(
     rails: Guardrails, currency: str, prices: Sequence[float]
-) -> tuple[Guardrails, str]:
+) -> tuple[Guardrails, str, bool]:
     """The guardrails in the shop's currency, on the grid its own prices keep to when the
-    config sets none; and that grid in words for the report ("" for any amount).
+    config sets none; that grid in words for the report ("" for any amount); and whether
+    the words name prices set aside (the Prices tab's note repeats them then).
 
     A shop whose every price is a multiple of ¥10, of 0.05 CHF, or ends in .99 got
-    suggestions of 4,169 JPY, 57.42 CHF: prices it would never put on a shelf.
+    suggestions of 4,169 JPY, 57.42 CHF: prices it would never put on a shelf. The grid
+    all but one price in ten keep wins over the finer one every price keeps (or none): one
+    sale price typed as the line price (22.40 in a whole-dollar shop) put every suggestion
+    on 10-cent steps, in words that said all 13 prices keep them (find57_pricing item 2),
+    and 22.49 instead turned the grid off (find55_prices item 5). The words name the prices
+    set aside and the setting that keeps them.
     """
     rails = replace(rails, currency=rails.currency or currency)
     if rails.round_to is not None or rails.ending is not None:
         return rails, (f"suggested prices {rails.grid_rule()}, as your settings ask"
-                       if rails.coarse else "")  # fmt: skip
+                       if rails.coarse else ""), False  # fmt: skip
+    near = _nearly_kept_grid(prices, rails)
+    if near is not None:
+        (step, ending), kept, off = near
+        every = price_grid(prices, rails.currency)
+        finer = f"round_to = {every[0] if every else 10.0**-rails.digits:g}" + (
+            f" and ending = {every[1]:g}" if every and every[1] else ""
+        )
+        taken = replace(rails, round_to=step, ending=ending)
+        named = ", ".join(taken.money(p) for p in off[:3]) + (" ..." if len(off) > 3 else "")
+        one = len(off) == 1
+        words = (
+            f"suggested prices {taken.grid_rule()}, as {len(kept):,} of the "
+            f"{len(kept) + len(off):,} prices in your products list and order lines do; {named} "
+            f"{'does' if one else 'do'} not (a sale price typed as the line price?) and "
+            f"{'is' if one else 'are'} set aside for the grid: `{finer}` under "
+            "[analytics.pricing] puts suggestions on a grid every price keeps"
+        )
+        return taken, words, True
     grid = price_grid(prices, rails.currency)
     if grid is None:
-        return rails, _grid_broken(prices, rails)
+        return rails, "", False
     rails = replace(rails, round_to=grid[0], ending=grid[1])
-    return rails, (
+    words = (
         f"suggested prices {rails.grid_rule()}, as all {len(set(prices)):,} prices in your "
         "products list and order lines do (`round_to` under [analytics.pricing] sets another "
         "step)"
     )
+    return rails, words, False
 
 
 def _limits_for(rails: Guardrails, ids: set[str]) -> tuple[Guardrails, list[str]]:
@@ -838,36 +884,51 @@ def _limits_for(rails: Guardrails, ids: set[str]) -> tuple[Guardrails, list[str]
     return replace(rails, floor=keyed["floor"], ceiling=keyed["ceiling"]), said
 
 
-def _grid_broken(prices: Sequence[float], rails: Guardrails) -> str:
-    """Why suggestions keep to no grid when all but a few of the shop's prices keep one ("" when
-    they are not that close): a sale typed as the line price (28.66 among .95 prices) turned
-    the grid off for every product without a word (find55_prices item 5). The grid is read
-    from every price, so the few are not dropped; the words name them and the setting."""
+def _nearly_kept_grid(
+    prices: Sequence[float], rails: Guardrails
+) -> tuple[tuple[float, float | None], list[float], list[float]] | None:
+    """The coarsest grid that all but at most one price in ten keep (the few off it are
+    not needed to show it: `price_grid` finds it in the rest alone), with the prices on it
+    and the prices off it; None when every price keeps the shop's grid or none is that near.
+    """
     scale = 10**rails.digits
     found = sorted({round(float(p), rails.digits) for p in prices if p and p > 0})
     if not found:  # no price of known value (every amount unknown): no grid to speak of
-        return ""
+        return None
     units = np.round(np.asarray(found) * scale).astype(np.int64)
     most = max(1, len(found) // 10)  # at most one price in ten off the grid
     for step in sorted((s for s in GRID_STEPS[1:] if s <= max(100, scale)), reverse=True):
         rests, counts = np.unique(units % step, return_counts=True)
         rest = int(rests[np.argmax(counts)])
-        off = [p for p, u in zip(found, units, strict=True) if u % step != rest]
         kept = [p for p, u in zip(found, units, strict=True) if u % step == rest]
-        grid = price_grid(kept, rails.currency) if 0 < len(off) <= most else None
+        grid = price_grid(kept, rails.currency) if len(found) - len(kept) <= most else None
         if grid is None:
             continue
         near = replace(rails, round_to=grid[0], ending=grid[1])
-        setting = (f"ending = {grid[1]:g}" if grid[1] is not None and grid[0] * scale == scale
-                   else f"round_to = {grid[0]:g}" + (f" and ending = {grid[1]:g}" if grid[1] else ""))  # fmt: skip
-        named = ", ".join(near.money(p) for p in off[:3]) + (" ..." if len(off) > 3 else "")
+        off = [p for p in found if not near.keeps_to_grid(p)]
+        if 0 < len(off) <= most:
+            return grid, [p for p in found if near.keeps_to_grid(p)], off
+    return None
+
+
+def _unpriced(pid: str, sold: set[str], history: PriceHistory) -> str:
+    """Why a listed product has no week of sales to learn from, in the words the notes on
+    the lines left out use. A free sticker (every line at 0.00) and a lamp whose one order
+    was refunded were told their unit prices "are empty or could not be read"
+    (find57_pricing item 4); sold, at no price that can be read, is not "no sales" either:
+    the user would look for sales that are there."""
+    if pid in history.given_away:
+        return "it was only ever given away (a price of 0 or 100% off): nobody paid a price for it"
+    if pid in history.not_sales:
+        return "it sold only in orders that are not sales (refunded, cancelled, ...)"
+    if pid in history.this_week:
+        return "it sold only in the week under way, not complete yet: the next run can say"
+    if pid in sold:
         return (
-            f"suggested prices keep to no price grid: {len(kept):,} of the {len(found):,} prices "
-            f"in your products list and order lines {near.grid_rule()}, but {named} "
-            f"{'does' if len(off) == 1 else 'do'} not (a sale price typed as the line price?); "
-            f"`{setting}` under [analytics.pricing] keeps suggestions on that grid"
+            "it is in the order lines, but no price buyers paid can be read there (their "
+            "unit prices are empty or could not be read)"
         )
-    return ""
+    return "no sales in the order lines"
 
 
 def suggest_prices(
@@ -905,8 +966,8 @@ def suggest_prices(
     flags = pd.Series(column("on_sale"), dtype=object)
     retired = set(flags.index[flags.astype("boolean").eq(False).fillna(False).to_numpy()])
     listed_prices = [p for p in map(_positive, prices.values()) if p is not None]
-    rails, grid_words = _shop_rails(rails, history.currency or currency,
-                                    [*history.list_prices, *listed_prices])  # fmt: skip
+    rails, grid_words, set_aside = _shop_rails(rails, history.currency or currency,
+                                               [*history.list_prices, *listed_prices])  # fmt: skip
     known = {*map(str, catalogue.index), *history.frame["product_id"].astype(str)}
     if "product_id" in order_lines.columns:
         known |= set(order_lines["product_id"].dropna().astype(str))
@@ -1017,17 +1078,9 @@ def suggest_prices(
             f"sold only in other currencies than {history.currency}, the one prices are read in"
         )
         rows.append(_refused(pid, reason, None))
-    # sold, but at no price that can be read (blank or unreadable unit prices and totals),
-    # is not "no sales": the user would look for sales that are there
     sold = set(order_lines["product_id"].dropna().astype(str)) if len(order_lines) else set()
     for pid in catalogue.index.difference([d.product_id for d in demands] + history.foreign):
-        why = (
-            "it is in the order lines, but no price buyers paid can be read there (their "
-            "unit prices are empty or could not be read)"
-            if str(pid) in sold
-            else "no sales in the order lines"
-        )
-        rows.append(_refused(pid, why, _positive(prices.get(pid))))
+        rows.append(_refused(pid, _unpriced(str(pid), sold, history), _positive(prices.get(pid))))
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
@@ -1038,7 +1091,7 @@ def suggest_prices(
     frame.attrs["notes"] = history.notes
     frame.attrs["limits"] = limit_notes
     frame.attrs["price_grid"] = grid_words
-    frame.attrs["grid_broken"] = grid_words if grid_words and not rails.coarse else ""
+    frame.attrs["grid_broken"] = grid_words if set_aside else ""  # the tab names them too
     frame.attrs["controls"] = sorted({c for d in demands for c in d.controls})
     frame.attrs["weeks"] = int(history.frame["week"].nunique()) if len(history.frame) else 0
     return frame
