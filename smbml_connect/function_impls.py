@@ -326,9 +326,8 @@ def _as_of(value: Any, orders: pd.DataFrame) -> tuple[pd.Timestamp, list[str]]:
     except ValueError as error:
         raise DataValidationError(f"as_of: {cell!r} is {error}") from None
     if when < first:
-        raise CellError(
-            f"as_of {when:%Y-%m-%d} is before every order (the first is {first:%Y-%m-%d})",
-            "#NUM!",
+        raise DataValidationError(
+            f"as_of {when:%Y-%m-%d} is before every order (the first is {first:%Y-%m-%d})"
         )
     shown = f"{when:%Y-%m-%d %H:%M}" if timed else f"{when:%Y-%m-%d}"
     later = int((orders["ordered_at"] > when).sum())
@@ -396,7 +395,7 @@ def forecast(
     if steps is None or steps < 1 or not float(steps).is_integer():
         raise DataValidationError(f"horizon must be a whole number of 1 or more, got {horizon!r}")
     if steps > MAX_HORIZON:
-        raise CellError(f"horizon can be at most {MAX_HORIZON} periods, got {steps:g}", "#NUM!")
+        raise DataValidationError(f"horizon can be at most {MAX_HORIZON} periods, got {steps:g}")
     season = as_number(season_length, "season_length")
     if season is not None and (season < 1 or not float(season).is_integer()):
         raise DataValidationError(f"season_length must be a whole number, got {season_length!r}")
@@ -488,15 +487,14 @@ LAST_FORECAST_DAY = pd.Timestamp.max.normalize()
 def _check_reach(series: RegularSeries, horizon: int) -> None:
     """A horizon within MAX_HORIZON periods can still pass the last date a forecast can
     hold (20 years ahead of yearly data from 2000 is fine, 300 is not): past it the dates
-    wrapped round to 1678. #NUM! with the most this history allows instead."""
+    wrapped round to 1678. #VALUE! with the most this history allows instead."""
     limit = pd.Period(LAST_FORECAST_DAY, freq=series.periods.freq).ordinal
     allowed = limit - (1 if series.at_period_end else 0)  # a period ending after the limit
     most = allowed - series.periods[-1].ordinal
     if horizon > most:
-        raise CellError(
+        raise DataValidationError(
             f"horizon {horizon} reaches past {LAST_FORECAST_DAY:%Y-%m-%d}, the last date a "
-            f"forecast can give; from this history at most {max(most, 0):,} {series.word}s ahead",
-            "#NUM!",
+            f"forecast can give; from this history at most {max(most, 0):,} {series.word}s ahead"
         )
 
 
@@ -534,9 +532,8 @@ def _level_percent(level: Any) -> int:
         return 80
     percent = chosen * 100 if 0 < chosen < 1 else chosen
     if not 50 <= percent < 100 or abs(percent - round(percent)) > 1e-9:
-        raise CellError(
-            f"level must be a whole percent from 50 to 99 (or 0.5 to 0.99), got {chosen:g}",
-            "#NUM!",
+        raise DataValidationError(
+            f"level must be a whole percent from 50 to 99 (or 0.5 to 0.99), got {chosen:g}"
         )
     return round(percent)
 
@@ -1160,9 +1157,8 @@ def forecast_ets_confint(
 ) -> Result:
     confidence = as_number(confidence_level, "confidence_level", 0.95)
     if confidence is None or not 0 < confidence < 1:
-        raise CellError(
-            f"confidence_level must be between 0 and 1 (0.95 for 95%), got {confidence_level!r}",
-            "#NUM!",
+        raise DataValidationError(
+            f"confidence_level must be between 0 and 1 (0.95 for 95%), got {confidence_level!r}"
         )
     series, m, model = _ets_fit(values, timeline, seasonality, data_completion, aggregation)
     frame = _per_target(target_date, lambda t: model.half_width(steps_ahead(series, t), confidence))

@@ -6,10 +6,11 @@ Office.js metadata (functions.json) and the routes of `smbml serve` are loops ov
 `REGISTRY`, so a new function is one entry here and one implementation.
 
 `call` never raises: a bad input comes back as an Excel error value with a short
-message, as Excel's own functions do (#VALUE! for an input that cannot be read, #NUM!
-for one that cannot be computed on, #N/A for a lookup with no match), such as #NUM!
-"FORECAST: need at least 8 dates, got 5"; anything unexpected is logged in full and
-the message says to look at the log. IFERROR and ISERROR catch every one of them.
+message (#VALUE! for an input that cannot be read or computed on, #N/A for a lookup
+with no match), such as #VALUE! "FORECAST: need at least 8 dates, got 5"; anything
+unexpected is logged in full and the message says to look at the log. IFERROR and
+ISERROR catch every one of them. Not #NUM!, as Excel's own functions would: Office.js
+shows a custom function's message with #VALUE! and #N/A only.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from smbml_connect.cell_values import (
     flag,
     matrix_from_frame,
 )
-from smbml_connect.errors import DataValidationError, NotEnoughDataError, SmbmlError
+from smbml_connect.errors import DataValidationError, SmbmlError
 from smbml_connect.result_cache import ResultCache, input_hash
 
 __all__ = [
@@ -465,11 +466,7 @@ def _compute(spec: WorksheetFunction, args: Sequence[Any], context: FunctionCont
 
 
 def _code(error: Exception) -> ErrorCode:
-    if isinstance(error, CellError):
-        return error.code
-    if isinstance(error, NotEnoughDataError):
-        return "#NUM!"  # readable, but too little to compute on: Excel's #NUM!
-    return "#VALUE!"
+    return error.code if isinstance(error, CellError) else "#VALUE!"
 
 
 def _short(error: Exception) -> str:
@@ -489,7 +486,7 @@ def call(name: str, args: Sequence[Any], context: FunctionContext | None = None)
     try:
         spec = function(name)
     except KeyError as error:
-        return _failure(str(error.args[0]), "#NAME?", context)
+        return _failure(str(error.args[0]), "#VALUE!", context)
     args = without_blank_tail([_today_resolved(a) for a in args])
     deep = next((i for i, a in enumerate(args) if _too_deep(a)), None)
     if deep is not None:

@@ -189,8 +189,8 @@ def test_a_single_column_read_as_one_cell_still_works(udfs):
 def test_errors_are_excel_error_values_with_the_message_in_the_log(udfs, caplog):
     dates, values = monthly(5)
     out = call_like_excel(udfs.SMB_FORECAST, dates, values, 3.0, MISSING, MISSING)
-    assert out == [[excel_error("#NUM!")]]
-    assert "SMB_FORECAST: #NUM! FORECAST: need at least 8 dates, got 5" in caplog.text
+    assert out == [[excel_error("#VALUE!")]]
+    assert "SMB_FORECAST: #VALUE! FORECAST: need at least 8 dates, got 5" in caplog.text
     bad = call_like_excel(udfs.SMB_ABTEST, 30.0, 20.0, 1.0, 10.0)
     assert bad == [[excel_error("#VALUE!")]]
     assert "ABTEST: conversions_a (30) cannot exceed visitors_a (20)" in caplog.text

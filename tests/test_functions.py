@@ -54,10 +54,10 @@ def test_whole_column_references_drop_trailing_blank_rows():
     ("name", "args", "code", "message"),
     [
         ("FORECAST", [[[1], [2]], [[1]], 3], "#VALUE!", "FORECAST: the ranges differ in length (2 dates, 1 values)"),
-        ("FORECAST", [*monthly(5), 3], "#NUM!", "FORECAST: need at least 8 dates, got 5"),
+        ("FORECAST", [*monthly(5), 3], "#VALUE!", "FORECAST: need at least 8 dates, got 5"),
         ("FORECAST", [*monthly(24), 0], "#VALUE!", "FORECAST: horizon must be a whole number of 1 or more, got 0"),
-        ("FORECAST", [*monthly(24), 100_000], "#NUM!", "FORECAST: horizon can be at most 1000 periods, got 100000"),
-        ("FORECAST", [*monthly(24), 3, None, 120], "#NUM!", "FORECAST: level must be a whole percent from 50 to 99 (or 0.5 to 0.99), got 120"),
+        ("FORECAST", [*monthly(24), 100_000], "#VALUE!", "FORECAST: horizon can be at most 1000 periods, got 100000"),
+        ("FORECAST", [*monthly(24), 3, None, 120], "#VALUE!", "FORECAST: level must be a whole percent from 50 to 99 (or 0.5 to 0.99), got 120"),
         ("FORECAST", [[[1, 2], [3, 4]], [[1], [2]], 3], "#VALUE!", "FORECAST: dates must be one column or one row, got 2 rows x 2 columns"),
         ("ABTEST", [5, 0, 1, 10], "#VALUE!", "ABTEST: visitors_a must be more than 0"),
         ("ABTEST", ["many", 10, 1, 10], "#VALUE!", "ABTEST: conversions_a must be a number, got 'many'"),
@@ -66,9 +66,9 @@ def test_whole_column_references_drop_trailing_blank_rows():
         ("LEADSCORE", [leads_table(50, 0), "Converted"], "#VALUE!", "LEADSCORE: every row has an outcome in 'Converted'; leave it blank on the rows to score"),
         ("LEADSCORE", [leads_table(50, 10), "Nope"], "#VALUE!", "LEADSCORE: no column named 'Nope'; columns are Email, Source, Visits, Emails opened, Country, Converted"),
         ("SEGMENT", [[["C1"]], [["not a date"]], [[5]]], "#VALUE!", "SEGMENT: no rows with a customer id, a date and an amount"),
-        ("PRICE", [[[10]] * 3, [[5]] * 3], "#NUM!", "PRICE: no elasticity: "),
+        ("PRICE", [[[10]] * 3, [[5]] * 3], "#VALUE!", "PRICE: no elasticity: "),
         ("FORECAST", [[[1]]], "#VALUE!", "FORECAST: takes 3 to 6 arguments, got 1: FORECAST(dates, values, horizon, [season_length], [level], [headers])"),
-        ("NOPE", [], "#NAME?", "no worksheet function 'NOPE'"),
+        ("NOPE", [], "#VALUE!", "no worksheet function 'NOPE'"),
     ],
 )  # fmt: skip
 def test_bad_input_is_an_excel_error_value_with_one_short_message(name, args, code, message):
@@ -435,7 +435,7 @@ def test_as_of_today_is_todays_date_and_before_every_order_is_an_error():
     today = call("SEGMENT", [ids, dates, amounts, "today"], fresh())
     assert f"as of {dt.date.today():%Y-%m-%d}" in today.notes
     early = call("SEGMENT", [ids, dates, amounts, "2001-01-01"], fresh())
-    assert early.code == "#NUM!"
+    assert early.code == "#VALUE!"
     assert early.error.startswith("SEGMENT: as_of 2001-01-01 is before every order (the first is")
     middle = call("SEGMENT", [ids, dates, amounts, "2024-01-01"], fresh())
     assert any(n.endswith("orders after as_of 2024-01-01 left out") for n in middle.notes)
@@ -574,7 +574,7 @@ def test_price_keeps_to_the_grid_its_prices_keep_to():
 
 def test_price_with_no_usable_row_says_why():
     result = call("PRICE", [[["€0"]] * 3, [[5]] * 3], fresh())
-    assert result.code == "#NUM!"
+    assert result.code == "#VALUE!"
     assert result.error == (
         "PRICE: no row has a price above 0 and units sold (row 1, prices: 0 is not a price "
         "above 0, so the row was left out)"
@@ -743,7 +743,7 @@ def test_forecast_counts_the_dates_it_can_read_not_the_cells_filled():
     }
     for name, (d, v) in shapes.items():
         result = call("FORECAST", [d, v, 3], fresh())
-        assert result.code == "#NUM!", name
+        assert result.code == "#VALUE!", name
         assert result.error.startswith("FORECAST: need at least 8 dates, got 7"), (
             name,
             result.error,
@@ -785,7 +785,7 @@ def test_forecast_dates_never_wrap_past_2262():
     years = [[dt.datetime(2000 + i, 1, 1)] for i in range(20)]
     values = [[100.0 + i + (3 if i % 3 else 0)] for i in range(20)]
     refused = call("FORECAST", [years, values, 300], fresh())
-    assert refused.code == "#NUM!"
+    assert refused.code == "#VALUE!"
     assert refused.error == (
         "FORECAST: horizon 300 reaches past 2262-04-11, the last date a forecast can give; "
         "from this history at most 243 years ahead"
@@ -795,7 +795,7 @@ def test_forecast_dates_never_wrap_past_2262():
     assert dates[-1] == dt.date(2262, 1, 1)
     assert dates == sorted(set(dates))  # each year once, in order
     quarters = [[dt.datetime(2015 + i // 4, 1 + 3 * (i % 4), 1)] for i in range(20)]
-    assert call("FORECAST", [quarters, values, 1000], fresh()).code == "#NUM!"
+    assert call("FORECAST", [quarters, values, 1000], fresh()).code == "#VALUE!"
     panel = pd.DataFrame(
         {"unique_id": "shop", "ds": [y[0] for y in years], "y": [v[0] for v in values]}
     )
