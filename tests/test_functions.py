@@ -81,6 +81,45 @@ def test_bad_input_is_an_excel_error_value_with_one_short_message(name, args, co
     assert context.recent_notes[-1] == f"{code} {result.error}"  # the task pane lists it
 
 
+def _formatted(number: float, number_format: str = "yyyy-mm-dd") -> dict:
+    """A cell as Office.js hands it to an `any` parameter when it holds a formatted number
+    (what client.js spills for every date and percent), allowCustomDataForDataTypeAny on."""
+    return {"type": "FormattedNumber", "basicValue": number, "numberFormat": number_format}
+
+
+def test_spilled_dates_and_percents_passed_on_are_read_as_their_numbers():
+    """README's =SMB.FORECAST.ETS(D2, B2:B37, A2:A37), D2 a date of an =SMB.FORECAST spill,
+    was #VALUE! "target_date must be a value or a range of cells, got nested lists"."""
+    epoch = dt.datetime(1899, 12, 30)
+    dates, values = monthly(36)
+    serials = [[(row[0] - epoch) / dt.timedelta(days=1)] for row in dates]
+    spill = call("FORECAST", [serials, values, 3], fresh())
+    first = (dt.datetime.combine(spill.value[1][0], dt.time()) - epoch) / dt.timedelta(days=1)
+    plain = call("FORECAST.ETS", [[[first]], values, serials], fresh())
+    passed = call("FORECAST.ETS", [[[_formatted(first)]], values, serials], fresh())
+    assert passed.error is None, passed.error
+    assert passed.value == plain.value
+    as_objects = [[_formatted(row[0])] for row in serials]
+    percent = _formatted(0.95, "0%")  # a percent cell as the level, a scalar argument
+    again = call("FORECAST", [as_objects, values, 3, None, percent], fresh())
+    assert again.error is None, again.error
+    assert again.value == call("FORECAST", [serials, values, 3, None, 0.95], fresh()).value
+    # a stock or currency (an entity) is the text its cell shows; an error cell is blank
+    ids, order_dates, amounts = orders(30)
+    entities = [[{"type": "Entity", "text": row[0], "properties": {}}] for row in ids]
+    errored = [[{"type": "Error", "basicValue": "#DIV/0!"}], *amounts[1:]]
+    shown = call("SEGMENT", [entities, order_dates, errored], fresh())
+    expected = call("SEGMENT", [ids, order_dates, [[None], *amounts[1:]]], fresh())
+    assert shown.error is None, shown.error
+    assert shown.value == expected.value
+    image = {"type": "WebImage", "address": "https://example.com/a.png", "basicType": "Error"}
+    refused = call("ABTEST", [[[image]], 10, 1, 10], fresh())
+    assert refused.error == (
+        "ABTEST: conversions_a holds an Excel data type (WebImage) that is not a number, "
+        "text or date: give the cells' values"
+    )
+
+
 def test_an_unexpected_failure_is_logged_not_shown(monkeypatch, caplog):
     def broken(*args):
         raise ZeroDivisionError("inner detail")
