@@ -352,6 +352,10 @@ def test_functions_json_lists_every_function_with_stable_ids():
         assert [p.get("optional", False) for p in entry["parameters"]] == [
             a.optional for a in spec.args
         ]
+        # Typed `number`, Excel would read typed text itself ("1.000" visitors as 1 in
+        # en-US, "5 EUR" a bare #VALUE!) before the server's readers could.
+        typed = {p["name"]: p["type"] for p in entry["parameters"]}
+        assert "number" not in typed.values(), (entry["id"], typed)
 
 
 def test_manifest_is_well_formed_and_points_at_this_machine():
