@@ -4,7 +4,7 @@ Python cannot stop a thread from outside, so `smbml serve` runs each call under 
 `CallLimit` (its deadline, and the server's "stopping" flag) and the loops whose work
 grows with the input (FORECAST.ETS's fit: about 5 CPU seconds at 20,000 points and
 minutes at a million) call `check` between passes. A call past its deadline, or running
-when the server stops, ends there with `OutOfTime`, a #NUM! that names the limit; it is
+when the server stops, ends there with `OutOfTime`, a #VALUE! that names the limit; it is
 not cached, since the same inputs may finish on a quieter machine. Outside a limit
 (`smbml run`, xlwings, tests), `check` does nothing.
 """
@@ -28,7 +28,7 @@ class OutOfTime(CellError):
     """A call stopped by its time limit or by the server stopping."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, "#NUM!")
+        super().__init__(message, "#VALUE!")
 
 
 @dataclass(frozen=True)

@@ -42,13 +42,16 @@ __all__ = [
 
 Matrix = list[list[Any]]
 # The Excel error values a worksheet function answers with (Office.js ErrorCode names
-# and COM codes are looked up from these in the add-ins).
-ErrorCode = Literal["#VALUE!", "#NUM!", "#N/A", "#NAME?"]
+# and COM codes are looked up from these in the add-ins). Only these two: Office.js
+# drops the message of every other (#NUM!, #DIV/0!, #NULL!; #NAME? and #REF! cannot be
+# a custom function's answer at all), and the message is what tells the user what to
+# change, so an input that cannot be computed on is #VALUE! too, in both add-ins.
+ErrorCode = Literal["#VALUE!", "#N/A"]
 
 
 class CellError(DataValidationError):
     """Bad input whose Excel error value is not the default #VALUE!: a lookup with no
-    match is #N/A, a number out of range #NUM!, as in Excel's own functions."""
+    match is #N/A, as in Excel's own functions."""
 
     def __init__(self, message: str, code: ErrorCode) -> None:
         super().__init__(message)

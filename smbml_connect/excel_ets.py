@@ -6,7 +6,8 @@ not be sorted, up to 30% of its points missing and filled in (by interpolation, 
 zeros), duplicate points aggregated with codes 1-7 (AVERAGE, COUNT, COUNTA, MAX,
 MEDIAN, MIN, SUM); seasonality 1 = find it, 0 = none, n = n points per season (up to
 8,760); a target before the end of the timeline is #NUM!. This module keeps that
-contract with Excel's error values; the smoothing parameters are fitted by least
+contract, but answers #VALUE! where Excel answers #NUM! (Office.js drops a #NUM!'s
+message, and the message says what to change); the smoothing parameters are fitted by least
 squares on one-step errors, so numbers agree with Excel's closely, not digit for digit.
 A timeline of dates on the same day of each month, or on the last day of each month,
 steps by calendar months.
@@ -28,6 +29,7 @@ from scipy import fft, optimize, stats
 
 from smbml_connect.call_limits import check
 from smbml_connect.cell_values import CellError, blank
+from smbml_connect.errors import DataValidationError
 
 __all__ = [
     "AGGREGATIONS",
@@ -84,8 +86,8 @@ def serial(value: Any, name: str, row: int | None = None) -> float:
     if _is_number(value):
         number = float(value)
         if number < 0:
-            raise CellError(
-                f"{name}: {number:g}{where} cannot be a date or a point in time", "#NUM!"
+            raise DataValidationError(
+                f"{name}: {number:g}{where} cannot be a date or a point in time"
             )
         return number
     raise CellError(
@@ -197,7 +199,7 @@ def prepare(
     if code == 0:
         code = 1  # Excel's page calls AVERAGE both 0 and 1
     if code not in AGGREGATIONS:
-        raise CellError(f"aggregation must be a whole number from 1 to 7, got {code}", "#NUM!")
+        raise DataValidationError(f"aggregation must be a whole number from 1 to 7, got {code}")
     zeros = _completion(completion)
     points: dict[float, list[Any]] = {}
     for row, (value, when) in enumerate(zip(values, timeline, strict=True), start=1):
@@ -209,7 +211,7 @@ def prepare(
             raise CellError(f"values: {_shown(value)} (row {row}) is not a number", "#VALUE!")
         points.setdefault(serial(when, "timeline", row), []).append(value)
     if len(points) < 3:
-        raise CellError(f"timeline: need at least 3 distinct points, got {len(points)}", "#NUM!")
+        raise DataValidationError(f"timeline: need at least 3 distinct points, got {len(points)}")
     order = np.array(sorted(points))
     monthly = _month_index(order)
     axis = monthly[0] if monthly is not None else order
@@ -217,11 +219,10 @@ def prepare(
     length = round((axis[-1] - axis[0]) / step) + 1 if step else 0
     if step is None or length > 2 * len(order):  # over half missing: not a step at all
         gaps = np.diff(order)
-        raise CellError(
+        raise DataValidationError(
             f"timeline: no constant step between its points (gaps from {gaps.min():g} to "
             f"{gaps.max():g}); is it the values? FORECAST.ETS takes (target_date, values, "
-            "timeline)",
-            "#NUM!",
+            "timeline)"
         )
     name, aggregate = AGGREGATIONS[code]
     merged = [len(points[p]) for p in order if len(points[p]) > 1]
@@ -229,10 +230,9 @@ def prepare(
     index = np.round((axis - axis[0]) / step).astype(int)
     missing = length - len(index) + int(np.isnan(observed).sum())
     if missing / length > MAX_MISSING_SHARE:
-        raise CellError(
+        raise DataValidationError(
             f"timeline: {missing} of {length} points are missing, more than the 30% "
-            "that can be filled in",
-            "#NUM!",
+            "that can be filled in"
         )
     y = np.full(length, np.nan)
     y[index] = observed
@@ -262,7 +262,7 @@ def _whole(value: Any, name: str, default: int) -> int:
     if blank(value):
         return default
     if isinstance(value, bool) or not _is_number(value) or float(value) != int(value):
-        raise CellError(f"{name} must be a whole number, got {value!r}", "#NUM!")
+        raise DataValidationError(f"{name} must be a whole number, got {value!r}")
     return int(value)
 
 
@@ -274,7 +274,7 @@ def _completion(value: Any) -> bool:
         return not value
     if _is_number(value) and float(value) in (0.0, 1.0):
         return float(value) == 0.0
-    raise CellError(f"data_completion must be 1 or 0 (TRUE or FALSE), got {value!r}", "#NUM!")
+    raise DataValidationError(f"data_completion must be 1 or 0 (TRUE or FALSE), got {value!r}")
 
 
 def season_length(y: np.ndarray) -> int:
@@ -392,12 +392,12 @@ def _autocorrelation(x: np.ndarray, lags: int) -> np.ndarray:
 def chosen_season(y: np.ndarray, seasonality: Any) -> int:
     m = _whole(seasonality, "seasonality", 1)
     if m < 0 or m > MAX_SEASON:
-        raise CellError(f"seasonality must be from 0 to {MAX_SEASON}, got {m}", "#NUM!")
+        raise DataValidationError(f"seasonality must be from 0 to {MAX_SEASON}, got {m}")
     if m == 1:
         return season_length(y)
     if m > len(y) // 2:
-        raise CellError(
-            f"seasonality {m} needs at least two seasons ({2 * m} points), got {len(y)}", "#NUM!"
+        raise DataValidationError(
+            f"seasonality {m} needs at least two seasons ({2 * m} points), got {len(y)}"
         )
     return m
 
@@ -435,10 +435,9 @@ class EtsModel:
         variance = self.sigma**2 * (1 + _sum_of_squares(self, steps - 1))
         half = float(stats.norm.ppf(0.5 + confidence / 2) * math.sqrt(variance))
         if not math.isfinite(half):
-            raise CellError(
+            raise DataValidationError(
                 f"the target is {h:.4g} steps after the end of the timeline: too far for a "
-                "range (its width is larger than a number can hold)",
-                "#NUM!",
+                "range (its width is larger than a number can hold)"
             )
         return half
 
@@ -539,14 +538,13 @@ def steps_ahead(series: Timeline, target: Any, row: int | None = None) -> float:
     """How many timeline steps the target date lies after the last point."""
     when = serial(target, "target_date", row)
     if series.months and when > LAST_EXCEL_SERIAL:
-        raise CellError(
-            f"target_date {when:g} is after 9999-12-31, the last date Excel can show", "#NUM!"
+        raise DataValidationError(
+            f"target_date {when:g} is after 9999-12-31, the last date Excel can show"
         )
     if when < series.end - 1e-9:
-        raise CellError(
+        raise DataValidationError(
             f"target_date {_serial_shown(when, series)} is before the end of the timeline "
-            f"({_serial_shown(series.end, series)})",
-            "#NUM!",
+            f"({_serial_shown(series.end, series)})"
         )
     if not series.months:
         return (when - series.end) / series.step

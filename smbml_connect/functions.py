@@ -6,10 +6,11 @@ Office.js metadata (functions.json) and the routes of `smbml serve` are loops ov
 `REGISTRY`, so a new function is one entry here and one implementation.
 
 `call` never raises: a bad input comes back as an Excel error value with a short
-message, as Excel's own functions do (#VALUE! for an input that cannot be read, #NUM!
-for one that cannot be computed on, #N/A for a lookup with no match), such as #NUM!
-"FORECAST: need at least 8 dates, got 5"; anything unexpected is logged in full and
-the message says to look at the log. IFERROR and ISERROR catch every one of them.
+message (#VALUE! for an input that cannot be read or computed on, #N/A for a lookup
+with no match), such as #VALUE! "FORECAST: need at least 8 dates, got 5"; anything
+unexpected is logged in full and the message says to look at the log. IFERROR and
+ISERROR catch every one of them. Not #NUM!, as Excel's own functions would: Office.js
+shows a custom function's message with #VALUE! and #N/A only.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from smbml_connect.cell_values import (
     flag,
     matrix_from_frame,
 )
-from smbml_connect.errors import DataValidationError, NotEnoughDataError, SmbmlError
+from smbml_connect.errors import DataValidationError, SmbmlError
 from smbml_connect.result_cache import ResultCache, input_hash
 
 __all__ = [
@@ -465,11 +466,7 @@ def _compute(spec: WorksheetFunction, args: Sequence[Any], context: FunctionCont
 
 
 def _code(error: Exception) -> ErrorCode:
-    if isinstance(error, CellError):
-        return error.code
-    if isinstance(error, NotEnoughDataError):
-        return "#NUM!"  # readable, but too little to compute on: Excel's #NUM!
-    return "#VALUE!"
+    return error.code if isinstance(error, CellError) else "#VALUE!"
 
 
 def _short(error: Exception) -> str:
@@ -489,12 +486,18 @@ def call(name: str, args: Sequence[Any], context: FunctionContext | None = None)
     try:
         spec = function(name)
     except KeyError as error:
-        return _failure(str(error.args[0]), "#NAME?", context)
-    args = without_blank_tail([_today_resolved(a) for a in args])
+        return _failure(str(error.args[0]), "#VALUE!", context)
+    args = without_blank_tail([_today_resolved(_plain(a)) for a in args])
     deep = next((i for i, a in enumerate(args) if _too_deep(a)), None)
     if deep is not None:
         name_of = spec.args[deep].name if deep < len(spec.args) else f"argument {deep + 1}"
-        message = f"{spec.name}: {name_of} must be a value or a range of cells, got nested lists"
+        kind = _data_type(args[deep])
+        message = (
+            f"{spec.name}: {name_of} holds an Excel data type ({kind}) that is not a number, "
+            "text or date: give the cells' values"
+            if kind is not None
+            else f"{spec.name}: {name_of} must be a value or a range of cells, got nested lists"
+        )
         return _failure(message, "#VALUE!", context)
     while len(args) > spec.required and args and args[-1] is None:
         args.pop()  # Excel passes omitted optional arguments as null
@@ -565,12 +568,53 @@ def _today_resolved(value: Any) -> Any:
     return value
 
 
+def _plain(value: Any) -> Any:
+    """A cell's plain value where Office.js hands over an object. With the manifest's
+    allowCustomDataForDataTypeAny an `any` parameter receives a formatted number (the
+    dates and percents an SMB function spills, passed on to another one) as
+    {"type": "FormattedNumber", "basicValue": 45292, ...}, and an entity (a stock, a
+    currency) as {"type": "Entity", "text": ...}: their number, and the text the cell
+    shows, as the xlwings add-in receives them. An error cell is blank, as in xlwings.
+    Type sets, not loops, for ranges without objects: a whole column is a million cells."""
+    if isinstance(value, dict):
+        return _basic(value)
+    if not isinstance(value, list) or not value:
+        return value
+    if set(map(type, value)) <= {list, tuple}:
+        if dict not in set(map(type, itertools.chain.from_iterable(value))):
+            return value
+        return [[_basic(c) if isinstance(c, dict) else c for c in row] for row in value]
+    if dict not in set(map(type, value)):
+        return value
+    return [_basic(c) if isinstance(c, dict) else c for c in value]
+
+
+def _basic(cell: dict[str, Any]) -> Any:
+    kind = str(cell.get("type", ""))
+    if kind == "Error":
+        return None
+    if "Entity" in kind and isinstance(cell.get("text"), str):
+        return cell["text"]
+    if cell.get("basicType") == "Error":
+        return cell  # an image or another type with no value: refused, named
+    basic = cell.get("basicValue", cell)
+    return basic if isinstance(basic, str | int | float | bool) or basic is None else cell
+
+
+def _data_type(value: Any) -> str | None:
+    """The type of the first object left in an argument (one `_plain` could not read)."""
+    cells = value if isinstance(value, list) else [value]
+    rows = [c if isinstance(c, list) else [c] for c in cells]
+    found = next((c for c in itertools.chain.from_iterable(rows) if isinstance(c, dict)), None)
+    return None if found is None else str(found.get("type", "an object"))
+
+
 def _too_deep(value: Any) -> bool:
     """Lists inside the rows of a range: not something Excel sends, and hashing or
     reading it would only fail further in (a body nested 254 levels deep once cost a
     whole batch of calls). Type sets, not loops: a whole column is a million cells."""
     if not isinstance(value, list | tuple):
-        return False
+        return isinstance(value, dict)
     containers = {list, tuple, dict}
     row_types = set(map(type, value))
     if not row_types <= {list, tuple}:

@@ -210,8 +210,8 @@ def _instructions(
         + _xlwings_store(context)
         + ".",
         "Each function spills a table with a header row. A problem shows as an Excel error value "
-        "(#VALUE!, #NUM!, #N/A) whose message, e.g. 'FORECAST: need at least 8 dates, got 5', "
-        "is in the SMB ML pane and the log.",
+        "(#VALUE!, #N/A) whose message, e.g. 'FORECAST: need at least 8 dates, got 5', "
+        "is in the cell's error flag (Office.js), the SMB ML pane and the log.",
     ]
     for i, line in enumerate(lines, start=2):
         _text(sheet, i, 1, line)

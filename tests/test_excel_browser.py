@@ -40,7 +40,10 @@ PORT = 19765 + os.getpid() % 1000
 STUBS = """
 <script>
   // What Excel provides in the shared runtime, minus the workbook itself.
-  class FakeError { constructor(code, message) { this.code = code; this.message = message; } }
+  // Excel shows a custom function's message with #VALUE! and #N/A only.
+  class FakeError { constructor(code, message) {
+    this.code = code; this.message = ["#VALUE!", "#N/A"].includes(code) ? message : undefined;
+  } }
   window.CustomFunctions = {
     Error: FakeError,
     ErrorCode: { invalidValue: "#VALUE!", notAvailable: "#N/A", invalidNumber: "#NUM!",
@@ -279,7 +282,7 @@ def test_functions_called_from_the_add_ins_page_in_chromium(browser_server, tmp_
     assert out["abtest"]["value"][1][0]["numberFormat"] == "0.0%"
     # a failure is an Excel error value with its message, not text in the cell
     assert out["short"]["error"] == {
-        "code": "#NUM!",
+        "code": "#VALUE!",
         "message": "FORECAST: need at least 8 dates, got 5",
         "fake": True,
     }

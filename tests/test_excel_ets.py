@@ -98,7 +98,7 @@ def test_missing_points_are_filled_in_up_to_30_percent():
     dropped = (2, 4, 6, 8, 10, 12, 14)  # 7 of 20: 35%
     sparse = [p for i, p in enumerate(zip(values, timeline, strict=True)) if i not in dropped]
     refused = run("FORECAST.ETS", [[21.0]], [p[0] for p in sparse], [p[1] for p in sparse])
-    assert refused.code == "#NUM!"
+    assert refused.code == "#VALUE!"
     assert "more than the 30% that can be filled in" in refused.error
 
 
@@ -106,14 +106,14 @@ def test_missing_points_are_filled_in_up_to_30_percent():
     ("args", "code", "message"),
     [
         # values and timeline swapped: the values have no constant step
-        ("swapped", "#NUM!", "FORECAST.ETS: timeline: no constant step between its points"),
+        ("swapped", "#VALUE!", "FORECAST.ETS: timeline: no constant step between its points"),
         ("text", "#VALUE!", "FORECAST.ETS: timeline: 'March' (row 3) is not a date or a number"),
-        ("negative", "#NUM!", "FORECAST.ETS: timeline: -3 (row 1) cannot be a date"),
-        ("before", "#NUM!", "FORECAST.ETS: target_date 5 is before the end of the timeline (30)"),
-        ("season", "#NUM!", "FORECAST.ETS: seasonality must be from 0 to 8760, got 9000"),
-        ("long season", "#NUM!", "FORECAST.ETS: seasonality 20 needs at least two seasons"),
-        ("aggregation", "#NUM!", "FORECAST.ETS: aggregation must be a whole number from 1 to 7, got 9"),
-        ("completion", "#NUM!", "FORECAST.ETS: data_completion must be 1 or 0 (TRUE or FALSE), got 2"),
+        ("negative", "#VALUE!", "FORECAST.ETS: timeline: -3 (row 1) cannot be a date"),
+        ("before", "#VALUE!", "FORECAST.ETS: target_date 5 is before the end of the timeline (30)"),
+        ("season", "#VALUE!", "FORECAST.ETS: seasonality must be from 0 to 8760, got 9000"),
+        ("long season", "#VALUE!", "FORECAST.ETS: seasonality 20 needs at least two seasons"),
+        ("aggregation", "#VALUE!", "FORECAST.ETS: aggregation must be a whole number from 1 to 7, got 9"),
+        ("completion", "#VALUE!", "FORECAST.ETS: data_completion must be 1 or 0 (TRUE or FALSE), got 2"),
         ("sizes", "#N/A", "FORECAST.ETS: the ranges differ in length (30 values, 29 timeline)"),
         ("boolean", "#VALUE!", "FORECAST.ETS: values: TRUE/FALSE (row 2) is not a number"),
         ("date in values", "#VALUE!", "FORECAST.ETS: values: 2024-01-01 (row 1) is not a number"),
@@ -156,7 +156,7 @@ def test_level_takes_excels_fraction_and_names_what_was_given():
     assert as_fraction.value == as_percent.value
     assert as_fraction.value[0][2] == "low (95%)"
     refused = run("FORECAST", dates, values, 3, None, 99.5)
-    assert refused.code == "#NUM!"
+    assert refused.code == "#VALUE!"
     assert refused.error.endswith("got 99.5")
 
 
@@ -206,7 +206,7 @@ def test_a_month_end_timeline_steps_by_month_ends_whatever_month_it_starts_in(st
     halfway = run("FORECAST.ETS", [[middle]], values, timeline[:n], 0)
     assert halfway.value[0][0] == pytest.approx(100 + 5 * (n - 0.5), abs=1e-6)
     before = run("FORECAST.ETS", [[last - dt.timedelta(days=2)]], values, timeline[:n], 0)
-    assert before.code == "#NUM!"
+    assert before.code == "#VALUE!"
     assert f"is before the end of the timeline ({last:%Y-%m-%d})" in before.error
 
 
@@ -215,7 +215,7 @@ def test_a_timeline_on_one_day_of_the_month_still_steps_by_that_day():
     values = [[50.0 + 2 * i] for i in range(24)]
     result = run("FORECAST.ETS", timeline[24:], values, timeline[:24], 0)
     assert [r[0] for r in result.value] == pytest.approx([98.0, 100.0, 102.0])
-    assert run("FORECAST.ETS", [[dt.date(2023, 12, 14)]], values, timeline[:24]).code == "#NUM!"
+    assert run("FORECAST.ETS", [[dt.date(2023, 12, 14)]], values, timeline[:24]).code == "#VALUE!"
 
 
 def test_a_far_target_gets_its_range_or_a_num_naming_why():
@@ -231,11 +231,11 @@ def test_a_far_target_gets_its_range_or_a_num_naming_why():
         widths.append(result.value[0][0])
     assert 0 < widths[0] < widths[1] < widths[2] and math.isfinite(widths[2])
     huge = run("FORECAST.ETS.CONFINT", [[1e300]], values, timeline, 0.95, 4)
-    assert huge.code == "#NUM!"
+    assert huge.code == "#VALUE!"
     assert "too far for a range" in huge.error
     dates = [[dt.date(2020 + i // 12, i % 12 + 1, 1)] for i in range(24)]
     past_excel = run("FORECAST.ETS", [[4e6]], values, dates)
-    assert past_excel.code == "#NUM!"
+    assert past_excel.code == "#VALUE!"
     assert "after 9999-12-31, the last date Excel can show" in past_excel.error
 
 
@@ -371,7 +371,7 @@ def test_a_fit_past_its_time_limit_is_a_num_naming_the_limit_and_not_kept():
     target = [[dt.datetime(2025, 1, 1)]]
     with limited(CallLimit(0.0, threading.Event())):
         late = call("FORECAST.ETS", [target, values, dates], context)
-    assert (late.code, late.value) == ("#NUM!", None)
+    assert (late.code, late.value) == ("#VALUE!", None)
     assert late.error == (
         "FORECAST.ETS: the fit of 60 points took over 0 s, the longest smbml serve gives "
         "one call: pass fewer points (the most recent ones) or a coarser timeline"

@@ -12,6 +12,7 @@ import ast
 import datetime as dt
 import importlib
 import math
+import re
 import sys
 import types
 from pathlib import Path
@@ -188,8 +189,8 @@ def test_a_single_column_read_as_one_cell_still_works(udfs):
 def test_errors_are_excel_error_values_with_the_message_in_the_log(udfs, caplog):
     dates, values = monthly(5)
     out = call_like_excel(udfs.SMB_FORECAST, dates, values, 3.0, MISSING, MISSING)
-    assert out == [[excel_error("#NUM!")]]
-    assert "SMB_FORECAST: #NUM! FORECAST: need at least 8 dates, got 5" in caplog.text
+    assert out == [[excel_error("#VALUE!")]]
+    assert "SMB_FORECAST: #VALUE! FORECAST: need at least 8 dates, got 5" in caplog.text
     bad = call_like_excel(udfs.SMB_ABTEST, 30.0, 20.0, 1.0, 10.0)
     assert bad == [[excel_error("#VALUE!")]]
     assert "ABTEST: conversions_a (30) cannot exceed visitors_a (20)" in caplog.text
@@ -288,6 +289,79 @@ def test_ets_reads_values_stored_as_text(udfs):
     out = call_like_excel(udfs.SMB_FORECAST_ETS, target, as_text, dates, MISSING)
     assert out == call_like_excel(udfs.SMB_FORECAST_ETS, target, values, dates, MISSING)
     assert isinstance(out[0][0], float)
+
+
+def _as_office_js(cell: Any) -> Any:
+    """A cell as Office.js hands it to a custom function: a date is its serial number."""
+    if isinstance(cell, dt.datetime):
+        return (cell - dt.datetime(1899, 12, 30)) / dt.timedelta(days=1)
+    return "" if cell is None else cell
+
+
+def _office_js_cells(table: list[list]) -> tuple[list[list], list[str]]:
+    """LEADSCORE as the Office.js add-in shows it: `smbml serve`'s answer, a null as #N/A."""
+    from smbml_connect.excel_addin.serve import _answer
+
+    sent = [[_as_office_js(c) for c in row] for row in table]
+    answer = _answer(call("LEADSCORE", [sent], FunctionContext()))
+    assert "error" not in answer, answer
+    shown = [[excel_error("#N/A") if c is None else c for c in row] for row in answer["value"]]
+    return shown, answer["notes"]
+
+
+def _with_dates(header: str, first: dt.datetime, na_every: int | None = None) -> list[list]:
+    """The leads table with one date column, `n/a` on every `na_every`-th row."""
+    rng = np.random.default_rng(3)
+    table = leads_table(300, unknown=60)
+    out = [[*table[0][:4], header, *table[0][4:]]]
+    for i, row in enumerate(table[1:]):
+        when = first + dt.timedelta(days=int(rng.integers(0, 400)), hours=int(rng.integers(0, 24)))
+        cell = "n/a" if na_every and i % na_every == 7 else when
+        out.append([*row[:4], cell, *row[4:]])
+    return out
+
+
+@pytest.mark.parametrize(
+    ("header", "first", "na_every"),
+    [
+        ("Created", dt.datetime(2024, 1, 1), 100),  # three "n/a" cells among the dates
+        ("Last login", dt.datetime(2024, 1, 1), None),  # headers the date words missed
+        ("Renewal", dt.datetime(2024, 1, 1), None),
+        ("Trial start", dt.datetime(2024, 1, 1), None),
+        ("Next follow-up", dt.datetime(2024, 1, 1), None),
+        ("Date of birth", dt.datetime(1935, 1, 1), None),  # dates before 1954
+    ],
+)
+def test_leadscore_scores_and_explains_alike_in_both_add_ins(udfs, header, first, na_every):
+    """Office.js sends a date cell as its serial. "Created" with 3 "n/a" cells in 300,
+    "Last login", "Renewal" or birth dates before 1954 stayed numbers there: 60 of 60
+    scores differed from the xlwings add-in's, 8 tiers, and reasons read "Last login:
+    45,615". Both now read the column as the dates it holds."""
+    table = _with_dates(header, first, na_every)
+    office_js, notes = _office_js_cells(table)
+    xlwings = call_like_excel(udfs.SMB_LEADSCORE, table, MISSING)
+    assert office_js[0] == xlwings[0] == ["score", "tier", "reasons"]
+    assert sum(1 for row in xlwings[1:] if row[1]) == 60  # the leads without an outcome
+    assert office_js == xlwings  # scores, tiers and reasons
+    assert f"{header}: Excel date numbers read as dates" in notes
+    assert not any(re.search(rf"{header}: \d", row[2]) for row in office_js[1:])
+
+
+def test_numbers_that_may_be_dates_are_said_to_stay_numbers():
+    """Where Office.js leaves a column as numbers that look like dates, a note says so."""
+    table = _with_dates("Created", dt.datetime(2024, 1, 1))
+    odd = [table[0], *(row[:] for row in table[1:])]
+    odd[5][4] = 12.0  # one number that cannot be a date: the column stays numbers
+    misnamed = [[*table[0][:4], "Demo", *table[0][5:]], *table[1:]]
+    _, odd_notes = _office_js_cells(odd)
+    assert "Created: kept as numbers (12 is not an Excel date of 1954-2119)" in odd_notes
+    _, misnamed_notes = _office_js_cells(misnamed)
+    assert any(n.startswith("Demo: its numbers look like Excel dates (45,") for n in misnamed_notes)
+    born = [[*table[0][:4], "Born", *table[0][5:]]] + [
+        [*row[:4], float(1950 + i % 50), *row[5:]] for i, row in enumerate(table[1:])
+    ]
+    _, born_notes = _office_js_cells(born)  # years of birth stay years, unremarked
+    assert not any(n.startswith("Born:") for n in born_notes)
 
 
 def _scored_store(path: Path, business) -> tuple[str, int, str]:

@@ -54,10 +54,10 @@ def test_whole_column_references_drop_trailing_blank_rows():
     ("name", "args", "code", "message"),
     [
         ("FORECAST", [[[1], [2]], [[1]], 3], "#VALUE!", "FORECAST: the ranges differ in length (2 dates, 1 values)"),
-        ("FORECAST", [*monthly(5), 3], "#NUM!", "FORECAST: need at least 8 dates, got 5"),
+        ("FORECAST", [*monthly(5), 3], "#VALUE!", "FORECAST: need at least 8 dates, got 5"),
         ("FORECAST", [*monthly(24), 0], "#VALUE!", "FORECAST: horizon must be a whole number of 1 or more, got 0"),
-        ("FORECAST", [*monthly(24), 100_000], "#NUM!", "FORECAST: horizon can be at most 1000 periods, got 100000"),
-        ("FORECAST", [*monthly(24), 3, None, 120], "#NUM!", "FORECAST: level must be a whole percent from 50 to 99 (or 0.5 to 0.99), got 120"),
+        ("FORECAST", [*monthly(24), 100_000], "#VALUE!", "FORECAST: horizon can be at most 1000 periods, got 100000"),
+        ("FORECAST", [*monthly(24), 3, None, 120], "#VALUE!", "FORECAST: level must be a whole percent from 50 to 99 (or 0.5 to 0.99), got 120"),
         ("FORECAST", [[[1, 2], [3, 4]], [[1], [2]], 3], "#VALUE!", "FORECAST: dates must be one column or one row, got 2 rows x 2 columns"),
         ("ABTEST", [5, 0, 1, 10], "#VALUE!", "ABTEST: visitors_a must be more than 0"),
         ("ABTEST", ["many", 10, 1, 10], "#VALUE!", "ABTEST: conversions_a must be a number, got 'many'"),
@@ -66,9 +66,9 @@ def test_whole_column_references_drop_trailing_blank_rows():
         ("LEADSCORE", [leads_table(50, 0), "Converted"], "#VALUE!", "LEADSCORE: every row has an outcome in 'Converted'; leave it blank on the rows to score"),
         ("LEADSCORE", [leads_table(50, 10), "Nope"], "#VALUE!", "LEADSCORE: no column named 'Nope'; columns are Email, Source, Visits, Emails opened, Country, Converted"),
         ("SEGMENT", [[["C1"]], [["not a date"]], [[5]]], "#VALUE!", "SEGMENT: no rows with a customer id, a date and an amount"),
-        ("PRICE", [[[10]] * 3, [[5]] * 3], "#NUM!", "PRICE: no elasticity: "),
+        ("PRICE", [[[10]] * 3, [[5]] * 3], "#VALUE!", "PRICE: no elasticity: "),
         ("FORECAST", [[[1]]], "#VALUE!", "FORECAST: takes 3 to 6 arguments, got 1: FORECAST(dates, values, horizon, [season_length], [level], [headers])"),
-        ("NOPE", [], "#NAME?", "no worksheet function 'NOPE'"),
+        ("NOPE", [], "#VALUE!", "no worksheet function 'NOPE'"),
     ],
 )  # fmt: skip
 def test_bad_input_is_an_excel_error_value_with_one_short_message(name, args, code, message):
@@ -79,6 +79,45 @@ def test_bad_input_is_an_excel_error_value_with_one_short_message(name, args, co
     assert result.error.startswith(message)
     assert "Traceback" not in result.error and len(result.error) <= 240
     assert context.recent_notes[-1] == f"{code} {result.error}"  # the task pane lists it
+
+
+def _formatted(number: float, number_format: str = "yyyy-mm-dd") -> dict:
+    """A cell as Office.js hands it to an `any` parameter when it holds a formatted number
+    (what client.js spills for every date and percent), allowCustomDataForDataTypeAny on."""
+    return {"type": "FormattedNumber", "basicValue": number, "numberFormat": number_format}
+
+
+def test_spilled_dates_and_percents_passed_on_are_read_as_their_numbers():
+    """README's =SMB.FORECAST.ETS(D2, B2:B37, A2:A37), D2 a date of an =SMB.FORECAST spill,
+    was #VALUE! "target_date must be a value or a range of cells, got nested lists"."""
+    epoch = dt.datetime(1899, 12, 30)
+    dates, values = monthly(36)
+    serials = [[(row[0] - epoch) / dt.timedelta(days=1)] for row in dates]
+    spill = call("FORECAST", [serials, values, 3], fresh())
+    first = (dt.datetime.combine(spill.value[1][0], dt.time()) - epoch) / dt.timedelta(days=1)
+    plain = call("FORECAST.ETS", [[[first]], values, serials], fresh())
+    passed = call("FORECAST.ETS", [[[_formatted(first)]], values, serials], fresh())
+    assert passed.error is None, passed.error
+    assert passed.value == plain.value
+    as_objects = [[_formatted(row[0])] for row in serials]
+    percent = _formatted(0.95, "0%")  # a percent cell as the level, a scalar argument
+    again = call("FORECAST", [as_objects, values, 3, None, percent], fresh())
+    assert again.error is None, again.error
+    assert again.value == call("FORECAST", [serials, values, 3, None, 0.95], fresh()).value
+    # a stock or currency (an entity) is the text its cell shows; an error cell is blank
+    ids, order_dates, amounts = orders(30)
+    entities = [[{"type": "Entity", "text": row[0], "properties": {}}] for row in ids]
+    errored = [[{"type": "Error", "basicValue": "#DIV/0!"}], *amounts[1:]]
+    shown = call("SEGMENT", [entities, order_dates, errored], fresh())
+    expected = call("SEGMENT", [ids, order_dates, [[None], *amounts[1:]]], fresh())
+    assert shown.error is None, shown.error
+    assert shown.value == expected.value
+    image = {"type": "WebImage", "address": "https://example.com/a.png", "basicType": "Error"}
+    refused = call("ABTEST", [[[image]], 10, 1, 10], fresh())
+    assert refused.error == (
+        "ABTEST: conversions_a holds an Excel data type (WebImage) that is not a number, "
+        "text or date: give the cells' values"
+    )
 
 
 def test_an_unexpected_failure_is_logged_not_shown(monkeypatch, caplog):
@@ -435,7 +474,7 @@ def test_as_of_today_is_todays_date_and_before_every_order_is_an_error():
     today = call("SEGMENT", [ids, dates, amounts, "today"], fresh())
     assert f"as of {dt.date.today():%Y-%m-%d}" in today.notes
     early = call("SEGMENT", [ids, dates, amounts, "2001-01-01"], fresh())
-    assert early.code == "#NUM!"
+    assert early.code == "#VALUE!"
     assert early.error.startswith("SEGMENT: as_of 2001-01-01 is before every order (the first is")
     middle = call("SEGMENT", [ids, dates, amounts, "2024-01-01"], fresh())
     assert any(n.endswith("orders after as_of 2024-01-01 left out") for n in middle.notes)
@@ -595,7 +634,7 @@ def test_price_keeps_to_the_grid_its_prices_keep_to():
 
 def test_price_with_no_usable_row_says_why():
     result = call("PRICE", [[["€0"]] * 3, [[5]] * 3], fresh())
-    assert result.code == "#NUM!"
+    assert result.code == "#VALUE!"
     assert result.error == (
         "PRICE: no row has a price above 0 and units sold (row 1, prices: 0 is not a price "
         "above 0, so the row was left out)"
@@ -764,7 +803,7 @@ def test_forecast_counts_the_dates_it_can_read_not_the_cells_filled():
     }
     for name, (d, v) in shapes.items():
         result = call("FORECAST", [d, v, 3], fresh())
-        assert result.code == "#NUM!", name
+        assert result.code == "#VALUE!", name
         assert result.error.startswith("FORECAST: need at least 8 dates, got 7"), (
             name,
             result.error,
@@ -806,7 +845,7 @@ def test_forecast_dates_never_wrap_past_2262():
     years = [[dt.datetime(2000 + i, 1, 1)] for i in range(20)]
     values = [[100.0 + i + (3 if i % 3 else 0)] for i in range(20)]
     refused = call("FORECAST", [years, values, 300], fresh())
-    assert refused.code == "#NUM!"
+    assert refused.code == "#VALUE!"
     assert refused.error == (
         "FORECAST: horizon 300 reaches past 2262-04-11, the last date a forecast can give; "
         "from this history at most 243 years ahead"
@@ -816,7 +855,7 @@ def test_forecast_dates_never_wrap_past_2262():
     assert dates[-1] == dt.date(2262, 1, 1)
     assert dates == sorted(set(dates))  # each year once, in order
     quarters = [[dt.datetime(2015 + i // 4, 1 + 3 * (i % 4), 1)] for i in range(20)]
-    assert call("FORECAST", [quarters, values, 1000], fresh()).code == "#NUM!"
+    assert call("FORECAST", [quarters, values, 1000], fresh()).code == "#VALUE!"
     panel = pd.DataFrame(
         {"unique_id": "shop", "ds": [y[0] for y in years], "y": [v[0] for v in values]}
     )

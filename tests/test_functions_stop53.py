@@ -37,7 +37,7 @@ def test_huge_counts_keep_the_exact_chance_and_beyond_them_are_refused():
         0.125, abs=1e-6
     )
     refused = call("ABTEST", [10**15, 10**16, 10**15, 10**16], fresh())
-    assert refused.code == "#NUM!"
+    assert refused.code == "#VALUE!"
     assert "visitors_a can be at most 1,000,000,000,000,000" in refused.error
 
 

@@ -15,10 +15,13 @@ const storage = {};
 const associated = {};
 let fetches = 0;
 
+// Excel's CustomFunctions.Error: the message shows with #VALUE! and #N/A only; with any
+// other code Excel drops it (Microsoft's CustomFunctions.ErrorCode reference).
+const MESSAGE_CODES = new Set(["#VALUE!", "#N/A"]);
 class FakeError {
   constructor(code, message) {
     this.code = code;
-    this.message = message;
+    this.message = MESSAGE_CODES.has(code) ? message : undefined;
   }
 }
 
@@ -43,6 +46,9 @@ before(() => {
     invalidValue: "#VALUE!",
     invalidNumber: "#NUM!",
     invalidName: "#NAME?",
+    divisionByZero: "#DIV/0!",
+    invalidReference: "#REF!",
+    nullReference: "#NULL!",
   };
   const realFetch = global.fetch;
   global.fetch = (...args) => {
@@ -114,7 +120,7 @@ test("FORECAST.ETS takes Excel's argument order and returns bare values", { skip
   assert.equal(cells.length, 1);
   assert.equal(typeof cells[0][0], "number");
   const swapped = await excelError(associated["FORECAST.ETS"]([[next]], dates, values));
-  assert.equal(swapped.code, "#NUM!");
+  assert.equal(swapped.code, "#VALUE!");
   assert.match(swapped.message, /^FORECAST.ETS: timeline: no constant step/);
 });
 
@@ -164,11 +170,27 @@ test("bad input is an Excel error value with a short message", { skip }, async (
   pair();
   const { dates, values } = monthly(5);
   const short = await excelError(associated.FORECAST(dates, values, 3));
-  assert.equal(short.code, "#NUM!");
+  assert.equal(short.code, "#VALUE!"); // #NUM! would show no message
   assert.equal(short.message, "FORECAST: need at least 8 dates, got 5");
   const text = await excelError(associated.ABTEST("many", 10, 1, 10));
   assert.equal(text.code, "#VALUE!");
   assert.equal(text.message, "ABTEST: conversions_a must be a number, got 'many'");
+});
+
+test("every error answer keeps its message in the cell, whatever code the server sent", () => {
+  // A server of before stop 57 answered #NUM! (too few dates, horizon too long): Excel
+  // shows no message with #NUM!, so the cell is #VALUE! with it.
+  const { smbCells } = require("../../smbml_connect/excel_addin/web/client.js");
+  for (const code of ["#NUM!", "#NAME?", "#DIV/0!", "#VALUE!", undefined]) {
+    assert.throws(
+      () => smbCells({ error: "FORECAST: need at least 8 dates, got 5", code }),
+      (error) => error.code === "#VALUE!" && error.message === "FORECAST: need at least 8 dates, got 5",
+    );
+  }
+  assert.throws(
+    () => smbCells({ error: "SMB: not paired yet", code: "#N/A" }),
+    (error) => error.code === "#N/A" && error.message === "SMB: not paired yet",
+  );
 });
 
 test("a missing number shows as #N/A", { skip }, async () => {

@@ -37,7 +37,10 @@ NAMESPACE = "SMB"
 DEFAULT_PORT = 8765
 # Fixed for ever: Excel keys installed add-ins (and the functions in saved workbooks) by it.
 ADDIN_ID = "5f0b8e2c-4a7d-4c1e-9b3a-6d2f8c1e7a40"
-_JS_TYPES = {"number": "number", "text": "string", "date": "any", "any": "any"}
+# A number argument is `any`, not `number`: with `number` Excel converts typed text itself
+# ("1.000" to 1 in en-US) or answers a bare #VALUE! without calling, so the server's own
+# reading ("10%", "5 EUR", ABTEST's "1.000" visitors as 1,000) never applied.
+_JS_TYPES = {"number": "any", "text": "string", "date": "any", "any": "any"}
 
 
 def _js_type(arg: Arg) -> str:

@@ -13,7 +13,7 @@
 // request is same-origin.
 //
 // A failure rejects with an Excel error value (CustomFunctions.Error) that carries the
-// message, as Excel's own functions do: IFERROR catches it and no message text is
+// message, shown in the cell's error flag: IFERROR catches it and no message text is
 // saved into the workbook as if it were a result. The latest messages are kept for
 // the task pane (smbRecentErrors).
 /* global OfficeRuntime, CustomFunctions */
@@ -25,15 +25,13 @@ const SMB_MB = 1024 * 1024;
 const SMB_PAIRING_KEY = "smbml-pairing-code";
 const SMB_SERVER_KEY = "smbml-server-url";
 
-// The server's error values, as names of CustomFunctions.ErrorCode.
+// The server's error values, as names of CustomFunctions.ErrorCode: the only two whose
+// custom message Excel shows (Microsoft's ErrorCode reference: #NUM!, #DIV/0! and #NULL!
+// take none, #NAME? and #REF! cannot be a function's answer). Any other code a server
+// sends is #VALUE!, so its message still reaches the cell.
 const SMB_ERROR_CODES = {
   "#VALUE!": "invalidValue",
   "#N/A": "notAvailable",
-  "#NUM!": "invalidNumber",
-  "#NAME?": "invalidName",
-  "#DIV/0!": "divisionByZero",
-  "#REF!": "invalidReference",
-  "#NULL!": "nullReference",
 };
 const SMB_RECENT_MAX = 50;
 

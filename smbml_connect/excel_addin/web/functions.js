@@ -60,9 +60,9 @@ function churn(customer_ids, order_dates, amounts, as_of, headers) {
  * @customfunction FORECAST
  * @param {any[][]} dates Dates of the history (daily, weekly, monthly or quarterly)
  * @param {any[][]} values Values of the history, one per date
- * @param {number} horizon How many periods ahead
- * @param {number} [season_length] Periods per season, e.g. 12 for months (default: found)
- * @param {number} [level] Range width: 0.8 or 80 for 80% (default), 0.95 or 95 for 95%
+ * @param {any} horizon How many periods ahead
+ * @param {any} [season_length] Periods per season, e.g. 12 for months (default: found)
+ * @param {any} [level] Range width: 0.8 or 80 for 80% (default), 0.95 or 95 for 95%
  * @param {any} [headers] TRUE (default) spills a header row first; FALSE leaves it out
  * @returns {any[][]} A table with a header row.
  */
@@ -75,8 +75,8 @@ function forecast(dates, values, horizon, season_length, level, headers) {
  * @customfunction PRICE
  * @param {any[][]} prices Price in each period
  * @param {any[][]} quantities Units sold in each period
- * @param {number} [unit_cost] Cost of one unit (keeps the price above it)
- * @param {number} [max_change] Largest change in one step, e.g. 10% (default 10%)
+ * @param {any} [unit_cost] Cost of one unit (keeps the price above it)
+ * @param {any} [max_change] Largest change in one step, e.g. 10% (default 10%)
  * @param {any} [headers] TRUE (default) spills a header row first; FALSE leaves it out
  * @param {any[][]} [dates] Date of each period: a trend in sales is then held apart from the price
  * @returns {any[][]} A table with a header row.
@@ -88,10 +88,10 @@ function price(prices, quantities, unit_cost, max_change, headers, dates) {
 /**
  * Chance version B beats A, the lift with a 95% range, and the visitors each version still needs. Spills: chance B beats A, lift, lift low (95%), lift high (95%), more visitors on A, more visitors on B, verdict.
  * @customfunction ABTEST
- * @param {number} conversions_a Conversions of version A
- * @param {number} visitors_a Visitors of version A
- * @param {number} conversions_b Conversions of version B
- * @param {number} visitors_b Visitors of version B
+ * @param {any} conversions_a Conversions of version A
+ * @param {any} visitors_a Visitors of version A
+ * @param {any} conversions_b Conversions of version B
+ * @param {any} visitors_b Visitors of version B
  * @param {any} [headers] TRUE (default) spills a header row first; FALSE leaves it out
  * @returns {any[][]} A table with a header row.
  */
@@ -105,9 +105,9 @@ function abtest(conversions_a, visitors_a, conversions_b, visitors_b, headers) {
  * @param {any[][]} target_date The date (or range of dates) to forecast, after the end of the timeline
  * @param {any[][]} values The history: one number per point of the timeline
  * @param {any[][]} timeline Dates (or numbers) with a constant step, e.g. the 1st of each month; need not be sorted
- * @param {number} [seasonality] 1 (default) finds the season, 0 means none, n means n points per season (up to 8760)
- * @param {number} [data_completion] 1 (default) fills missing points from their neighbours, 0 counts them as zero
- * @param {number} [aggregation] How values on the same date combine: 1 AVERAGE (default), 2 COUNT, 3 COUNTA, 4 MAX, 5 MEDIAN, 6 MIN, 7 SUM
+ * @param {any} [seasonality] 1 (default) finds the season, 0 means none, n means n points per season (up to 8760)
+ * @param {any} [data_completion] 1 (default) fills missing points from their neighbours, 0 counts them as zero
+ * @param {any} [aggregation] How values on the same date combine: 1 AVERAGE (default), 2 COUNT, 3 COUNTA, 4 MAX, 5 MEDIAN, 6 MIN, 7 SUM
  * @returns {any[][]} One value per target.
  */
 function forecast_ets(target_date, values, timeline, seasonality, data_completion, aggregation) {
@@ -120,10 +120,10 @@ function forecast_ets(target_date, values, timeline, seasonality, data_completio
  * @param {any[][]} target_date The date (or range of dates) to forecast, after the end of the timeline
  * @param {any[][]} values The history: one number per point of the timeline
  * @param {any[][]} timeline Dates (or numbers) with a constant step, e.g. the 1st of each month; need not be sorted
- * @param {number} [confidence_level] Between 0 and 1 (default 0.95)
- * @param {number} [seasonality] 1 (default) finds the season, 0 means none, n means n points per season (up to 8760)
- * @param {number} [data_completion] 1 (default) fills missing points from their neighbours, 0 counts them as zero
- * @param {number} [aggregation] How values on the same date combine: 1 AVERAGE (default), 2 COUNT, 3 COUNTA, 4 MAX, 5 MEDIAN, 6 MIN, 7 SUM
+ * @param {any} [confidence_level] Between 0 and 1 (default 0.95)
+ * @param {any} [seasonality] 1 (default) finds the season, 0 means none, n means n points per season (up to 8760)
+ * @param {any} [data_completion] 1 (default) fills missing points from their neighbours, 0 counts them as zero
+ * @param {any} [aggregation] How values on the same date combine: 1 AVERAGE (default), 2 COUNT, 3 COUNTA, 4 MAX, 5 MEDIAN, 6 MIN, 7 SUM
  * @returns {any[][]} One value per target.
  */
 function forecast_ets_confint(target_date, values, timeline, confidence_level, seasonality, data_completion, aggregation) {
@@ -135,8 +135,8 @@ function forecast_ets_confint(target_date, values, timeline, confidence_level, s
  * @customfunction FORECAST.ETS.SEASONALITY
  * @param {any[][]} values The history: one number per point of the timeline
  * @param {any[][]} timeline Dates (or numbers) with a constant step, e.g. the 1st of each month; need not be sorted
- * @param {number} [data_completion] 1 (default) fills missing points from their neighbours, 0 counts them as zero
- * @param {number} [aggregation] How values on the same date combine: 1 AVERAGE (default), 2 COUNT, 3 COUNTA, 4 MAX, 5 MEDIAN, 6 MIN, 7 SUM
+ * @param {any} [data_completion] 1 (default) fills missing points from their neighbours, 0 counts them as zero
+ * @param {any} [aggregation] How values on the same date combine: 1 AVERAGE (default), 2 COUNT, 3 COUNTA, 4 MAX, 5 MEDIAN, 6 MIN, 7 SUM
  * @returns {any[][]} One value per target.
  */
 function forecast_ets_seasonality(values, timeline, data_completion, aggregation) {
