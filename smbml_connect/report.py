@@ -26,7 +26,9 @@ from smbml_connect.whole_files import replaced
 from smbml_connect.workbook_extras import add_extras
 from smbml_connect.xlsx import build_workbook, prepare_for_print, save_workbook
 
-__all__ = ["HtmlReport", "ResultsWorkbook", "rejects_file", "render_report", "workbook_sheets"]
+__all__ = [
+    "HtmlReport", "ResultsWorkbook", "held_back", "rejects_file", "render_report", "workbook_sheets",
+]  # fmt: skip
 
 _REJECTS_SHOWN = 50
 SHEET_ROWS = 1_048_576  # Excel's rows per sheet: more rejects than fit go to a CSV beside it
@@ -151,6 +153,12 @@ def _shown_words(result: RunResult, shown: int) -> str:
     )
 
 
+def held_back(result: RunResult) -> list[str]:
+    """The skipped lines of steps held back because a table they read did not load: their
+    data is there, a file failed, so they are not said to lack data."""
+    return [result.skipped_steps[s] for s in result.held_back if s in result.skipped_steps]
+
+
 def render_report(result: RunResult, title: str = "smbml_connect report") -> str:
     with shown_in(result.currency):  # money columns: no decimals for yen
         return _render_report(result, title)
@@ -188,7 +196,8 @@ def _render_report(result: RunResult, title: str) -> str:
         cards=cards,
         summary=summary,
         errors=result.errors,
-        skipped=result.skipped,
+        skipped=[line for line in result.skipped if line not in held_back(result)],
+        held_back=held_back(result),
         sections=sections,
         rejects=rejects,
         rejects_total=len(result.rejects),
@@ -214,6 +223,7 @@ def workbook_sheets(
 
     ``overflow`` names the CSV that holds every reject when there are more than a sheet holds.
     """
+    held = held_back(result)
     # Values are numbers and dates (formatted by the workbook), so they sum and sort.
     summary_rows: list[tuple[str, object]] = [
         ("Data up to", _day(result.local_as_of)),
@@ -233,7 +243,7 @@ def workbook_sheets(
         ("of them: consent value unreadable", int(result.consent_unreadable)),
         *(("Finding", line) for step in result.steps.values() for line in step.summary),
         *(("Problem", line) for line in result.errors),
-        *(("Skipped", line) for line in result.skipped),
+        *(("Held back" if line in held else "Skipped", line) for line in result.skipped),
     ]
     sheets: dict[str, pd.DataFrame] = {
         "Summary": pd.DataFrame(summary_rows, columns=["item", "value"]),

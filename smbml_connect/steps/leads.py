@@ -693,8 +693,13 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     return result
 
 
+# What the lead and deal models read besides what they need (and the contacts, for
+# opt-outs): never order lines or products, so a damaged order-lines file no longer holds
+# back the sales team's scores. The deal model reads no orders either.
+_DEALS_READ = ("deal_stages", "activities", "associations")
 LEAD_SCORES = Step(
     "lead_scores", title=LEAD_TAB.title, needs=("contacts",), personal=True, run=lead_step,
+    reads=("orders", "deals", *_DEALS_READ),
     outputs=StepOutputs(
         tables=(SCORES,),
         tabs=(LEAD_TAB, LEAD_MODEL_TAB, FAIRNESS_TAB),
@@ -717,6 +722,7 @@ LEAD_SCORES = Step(
 )  # fmt: skip
 DEAL_WIN = Step(
     "deal_win", title=DEALS_TAB.title, needs=("deals",), personal=True, run=deal_step,
+    reads=_DEALS_READ,
     outputs=StepOutputs(
         tables=(SCORES, FORECASTS),
         tabs=(DEALS_TAB, PIPELINE_TAB, DEAL_MODEL_TAB),
