@@ -26,6 +26,7 @@ from rich.console import Console
 from smbml_connect import __version__
 from smbml_connect.credentials import RedactingFilter, redact
 from smbml_connect.errors import ConfigError, DataValidationError, SmbmlError, Terminated
+from smbml_connect.log_file import PrivateLog
 from smbml_connect.redaction import escape_controls
 
 if TYPE_CHECKING:
@@ -62,18 +63,6 @@ def default_log_path() -> Path:
     return Path(platformdirs.user_log_dir("smbml_connect", appauthor=False)) / "smbml.log"
 
 
-class _PrivateLog(logging.handlers.RotatingFileHandler):
-    """The log names customers (a rejected row's e-mail): only the user may read it. The
-    mode os.open gives applies to a new file only, so an older, wider log is narrowed;
-    rotated files are this one renamed and keep its mode."""
-
-    def _open(self) -> Any:
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        if hasattr(os, "fchmod"):  # not on Windows, whose files have no such mode bits
-            os.fchmod(fd, 0o600)
-        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
-
-
 def _setup_logging(path: Path, verbose: bool, chosen: bool = True) -> Path | None:
     """The log file, or None when the default one cannot be written (a service account
     whose home is not writable): the command goes on and says so in one line. A file the
@@ -107,7 +96,7 @@ def _setup_logging(path: Path, verbose: bool, chosen: bool = True) -> Path | Non
 
 def _log_file(path: Path) -> logging.Handler:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = _PrivateLog(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    handler = PrivateLog(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     for n in range(1, handler.backupCount + 1):  # rotated by an older release: 0644
         older = path.with_name(f"{path.name}.{n}")
         if older.exists() and hasattr(os, "fchmod"):

@@ -53,6 +53,7 @@ from smbml_connect.errors import (
 from smbml_connect.gone_from_source import GoneRows, said_by_stopped
 from smbml_connect.headers import HeaderMapping, normalise
 from smbml_connect.layouts import CLEARED_ACTION, deal_outcomes, no_outcomes
+from smbml_connect.log_file import log_details
 from smbml_connect.order_currencies import amounts_in
 from smbml_connect.page_duplicates import KeysSeen
 from smbml_connect.ports import (
@@ -1222,7 +1223,7 @@ def _run_step(
         return str(exc)
     except Exception as exc:  # one failing analytic must not cost the others their results
         log.exception("step %s failed", step.name)
-        detail = str(exc) if isinstance(exc, SmbmlError) else "unexpected error, see the log"
+        detail = str(exc) if isinstance(exc, SmbmlError) else f"unexpected error, {log_details()}"
         result.errors.append(f"{step.label}: {detail}")
         result.failed[step.name] = detail
         return None

@@ -7,6 +7,7 @@ text that came from a source is escaped by Jinja2 in the report and stored as te
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,12 +217,46 @@ def _day(moment: pd.Timestamp) -> pd.Timestamp:
     return (stamp.tz_localize(None) if stamp.tzinfo else stamp).normalize()
 
 
+Earlier = Callable[[str], tuple[int, str] | None]  # step -> the run (id, start) of its values
+
+
+def _not_computed_tabs(
+    result: RunResult,
+    step: str,
+    earlier: Earlier | None,
+    sheets: dict[str, pd.DataFrame],
+    notes: dict[str, str],
+) -> None:
+    """The workbook tabs of a step that failed or was held back, empty, each with a note
+    saying so and which run's values HubSpot and the Excel functions still show: the tabs
+    vanished without a word (a Sheets tab says as much, `sheets.result_tabs`)."""
+    label = result.labels.get(step) or step.replace("_", " ")
+    if step in result.failed:
+        why = f"{label} failed: {result.failed[step]}"
+    elif step in result.held_back:
+        why = f"{label} held back: {result.held_back[step]}"
+    else:
+        return  # skipped or not enabled: the Summary says so; HubSpot no longer shows it
+    filled = earlier(step) if earlier is not None else None
+    kept = (
+        f"; the values run {filled[0]} computed on {pd.Timestamp(filled[1]):%Y-%m-%d} are "
+        "kept: the Excel functions, and HubSpot where the run writes to it, still show them"
+        if filled
+        else ""
+    )
+    for tab in result.declared[step].tabs:
+        if tab.workbook and tab.title not in sheets:
+            sheets[tab.title] = pd.DataFrame(columns=list(tab.columns))
+            notes[tab.title] = f"Not computed this run: {why.rstrip('. ')}{kept}."
+
+
 def workbook_sheets(
-    result: RunResult, overflow: str | None = None
+    result: RunResult, overflow: str | None = None, earlier: Earlier | None = None
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """A Summary tab, Data checks, every step's tabs, then Rejects (always present).
 
     ``overflow`` names the CSV that holds every reject when there are more than a sheet holds.
+    ``earlier`` finds the run whose values of a step that failed this run are still shown.
     """
     held = held_back(result)
     # Values are numbers and dates (formatted by the workbook), so they sum and sort.
@@ -256,7 +291,11 @@ def workbook_sheets(
         else "The data checks found nothing to report."
     }
     declared = result.tabs()
-    for step in result.steps.values():
+    for name in [*result.declared, *(s for s in result.steps if s not in result.declared)]:
+        step = result.steps.get(name)
+        if step is None:
+            _not_computed_tabs(result, name, earlier, sheets, notes)
+            continue
         for title, frame in step.sheets.items():
             if title not in declared or declared[title].workbook:
                 sheets[title] = frame
@@ -287,7 +326,9 @@ class ResultsWorkbook:
             # it as a new row's first cell: "'\r=1+1" ran =1+1).
             with replaced(overflow) as temporary:
                 _csv_safe(result.rejects).to_csv(temporary, index=False, lineterminator="\r\n")
-        sheets, notes = workbook_sheets(result, overflow.name if overflow else None)
+        sheets, notes = workbook_sheets(
+            result, overflow.name if overflow else None, store.last_filled
+        )
         tabs = result.tabs()
         formats = {title: tab.formats for title, tab in tabs.items() if tab.formats}
         with shown_in(result.currency):
