@@ -401,15 +401,18 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
             pd.DataFrame(rows).round(3),
             (
                 "Each candidate predicted purchases (days with an order) in "
-                f"{validation['holdout']} from the history before it; the lowest root mean "
-                "squared error per customer is used."
+                f"{validation['holdout']} from the history before it; of the models that "
+                "can be used, the one with the lowest root mean squared error per customer "
+                "is. Naive (past rate) is a baseline shown beside them, never used: it gives "
+                "no churn risk, no chance a customer is still there and no range."
                 if season is None
                 else "Each candidate predicted who would buy in "
                 f"{validation['holdout']} from the seasons before it (a purchase is a season "
                 "bought in); BG/BB is used, the naive share of seasons bought is shown beside "
                 "it."
             )
-            + "".join(f" {why}." for why in validation.get("barred", {}).values()),
+            + "".join(f" {why}." for why in validation.get("barred", {}).values())
+            + (f" {validation['baseline']}." if "baseline" in validation else ""),
         )
     high = table["churn_risk"].map(_risk_label) == "High"
     at_stake = float(table.loc[high, "spend_so_far"].sum())
