@@ -49,6 +49,7 @@ from smbml_connect.errors import (
     SmbmlError,
     TokenRejectedError,
     failure_words,
+    mark_recorded,
 )
 from smbml_connect.gone_from_source import GoneRows, said_by_stopped
 from smbml_connect.headers import HeaderMapping, normalise
@@ -246,6 +247,7 @@ def run_pipeline(
         result.status = "failed"
         result.errors.append(failure_words(exc))
         store.finish_run(run_id, result.status, result.counts(), "; ".join(result.errors))
+        mark_recorded(exc)
         raise
     store.finish_run(run_id, result.status, result.counts(), "; ".join(result.errors) or None)
     store.keep_recent_runs()
