@@ -209,3 +209,12 @@ def test_a_model_that_beats_the_past_rate_says_nothing_of_it(young):
     assert rows.loc["naive (past rate)", "rmse"] > rows.loc[chosen, "rmse"]
     assert "erred more than" not in " ".join(result.sections[0].paragraphs)
     assert "erred more than" not in result.notes[VALUE_MODEL_TAB.title]
+
+
+def test_one_customer_slipping_away_is_said_in_the_singular():
+    """find57 item 7: "1 once-valuable customers are slipping away"."""
+    from smbml_connect.steps.segments import rfm_step
+
+    words = " ".join(rfm_step(_steady_shop(), StepContext(as_of=AS_OF)).sections[0].paragraphs)
+    assert "1 once-valuable customer is slipping away" in words
+    assert " 1 people" not in words and " 1 segments" not in words

@@ -1128,3 +1128,16 @@ def test_a_seasons_low_is_never_more_than_all_below_and_a_month_that_never_sells
     assert 2 <= low <= 9 and "(no sales at all in it;" in words
     by_month = pd.Series(y, index=months.month).groupby(level=0).mean()
     assert check.peak_share == pytest.approx(by_month[12] / y.mean() - 1)
+
+
+def test_too_short_a_history_does_not_repeat_the_steps_name():
+    """find57 item 7: "Sales forecast: sales forecast skipped: need at least 4 months"."""
+    orders = pd.DataFrame(
+        {"order_id": ["A", "B", "C"], "contact_id": ["K1", "K2", "K1"],
+         "ordered_at": ["2026-09-03", "2026-09-20", "2026-10-05"], "total": [10.0, 12.0, 9.0],
+         "status": "paid"}
+    )  # fmt: skip
+    with pytest.raises(NotEnoughDataError) as said:
+        forecast_step({"orders": orders}, StepContext(as_of=pd.Timestamp("2026-10-31", tz="UTC")))
+    assert "need at least" in str(said.value)
+    assert "sales forecast skipped" not in str(said.value)

@@ -431,7 +431,8 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
     )
     paragraphs = [
         f"Over {ahead} the {plural(len(table), 'customer')} are expected to "
-        f"spend {money(total_value, cur)} in total. {int(high.sum())} are at high risk of "
+        f"spend {money(total_value, cur)} in total. {int(high.sum()):,} "
+        f"{'is' if int(high.sum()) == 1 else 'are'} at high risk of "
         f"not buying again (churn risk {HIGH_RISK:.0%} or more; they have spent "
         f"{money(at_stake, cur)} so far).{stale}",
         f"Model used: {validation['why']}.",
@@ -523,7 +524,7 @@ def cluster_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
     result.add_tab(MEMBERS_TAB, members)
     top = profiles.sort_values("share_of_revenue", ascending=False).iloc[0]
     result.summary.append(
-        f'Customer clusters: {model.k_} groups; "{top["name"]}" bring '
+        f'Customer clusters: {plural(model.k_, "group")}; "{top["name"]}" bring '
         f"{top['share_of_revenue']:.0%} of revenue"
     )
     paragraphs = [
