@@ -60,8 +60,23 @@ sys.path.insert(0, str(Path(__file__).parent))  # run as a script: shops.py besi
 from shops import write_tiny_shop
 
 __all__ = [
-    "ALL_REJECTED", "EXAMPLE_AGREES", "INVARIANTS", "LOWEST_ERROR", "NO_SECRETS", "PRICE_GRID", "SHOPS", "SPEND_WITHIN_DATA", "Outputs", "Shop", "audit", "check_own_files",
-    "cluster_mix_problems", "cluster_name_problems", "cluster_rank_problems", "run_shop",
+    "ALL_REJECTED",
+    "EXAMPLE_AGREES",
+    "INVARIANTS",
+    "LOWEST_ERROR",
+    "NO_SECRETS",
+    "PRICE_GRID",
+    "SHARE_BELOW",
+    "SHOPS",
+    "SPEND_WITHIN_DATA",
+    "Outputs",
+    "Shop",
+    "audit",
+    "check_own_files",
+    "cluster_mix_problems",
+    "cluster_name_problems",
+    "cluster_rank_problems",
+    "run_shop",
 ]  # fmt: skip
 
 
@@ -1201,6 +1216,21 @@ def check_held_out_counts(out: Outputs, tally: Tally) -> None:
                 added = _numbers(groups[column]).sum() if found else float("nan")
                 tally.check("held-out counts add up", found and added == total,
                             f"Lead fairness {column} adds to {added:g}, Lead model says {total}")  # fmt: skip
+
+
+SHARE_BELOW = "nothing sells more than 100% below a typical period"
+_BELOW = re.compile(r"about (\d[\d,]*)% below")
+
+
+def check_shares_below(out: Outputs, tally: Tally) -> None:
+    """A period cannot sell more than all of a typical one below it: a Christmas tree
+    farm's January was "about 101% below a typical month" (find57 item 5)."""
+    texts = [out.report_text, *(str(v) for rows in out.workbook.values() for r in rows[:3]
+                                for v in r if isinstance(v, str))]  # fmt: skip
+    for text in texts:
+        for found in _BELOW.finditer(text):
+            share = int(found.group(1).replace(",", ""))
+            tally.check(SHARE_BELOW, share <= 100, f"'{found.group(0)}'")
 
 
 LOWEST_ERROR = "the value model called lowest error has it; a baseline that beats it is said"
@@ -2405,6 +2435,7 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
     ),
     ALL_REJECTED: check_all_rejected,
     LOWEST_ERROR: check_value_model,
+    SHARE_BELOW: check_shares_below,
 }
 
 

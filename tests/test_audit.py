@@ -28,6 +28,7 @@ from audit import (
     NO_SECRETS,
     PRICE_GRID,
     SEGMENT_WORDS,
+    SHARE_BELOW,
     SHOPS,
     SPEND_WITHIN_DATA,
     Outputs,
@@ -768,3 +769,12 @@ def test_the_audit_finds_a_value_model_called_lowest_error_that_is_not(sample: O
     for broken, said in ((worse, "is used among"), (better, "unsaid")):
         found = [p for p in audit(broken).problems if p.startswith(LOWEST_ERROR)]
         assert found and said in found[0], found
+
+
+def test_the_audit_finds_a_month_said_to_sell_more_than_all_below(sample: Outputs):
+    """find57 item 5: "lowest in January (about 101% below a typical month)"."""
+    assert not [p for p in audit(sample).problems if p.startswith(SHARE_BELOW)]
+    broken = Outputs(**{**vars(sample), "report_text": sample.report_text
+                        + " lowest in January (about 101% below; stable-seasonality test)"})  # fmt: skip
+    found = [p for p in audit(broken).problems if p.startswith(SHARE_BELOW)]
+    assert found == [f"{SHARE_BELOW}: 'about 101% below'"]
