@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 
 from smbml_connect.connectors.sample.source import SampleSource
 from smbml_connect.errors import SourceFatalError
 from smbml_connect.pipeline import RunOptions, run_pipeline
-from smbml_connect.report import render_report, workbook_sheets
+from smbml_connect.report import ResultsWorkbook, render_report, workbook_sheets
 from smbml_connect.sample import SampleBusiness
 from smbml_connect.steps import steps_by_name
 from smbml_connect.steps.base import StepContext
@@ -36,15 +37,23 @@ class DamagedLines(SampleSource):
 def test_damaged_order_lines_hold_back_only_the_steps_that_read_them(
     small_business: SampleBusiness, tmp_path: Path
 ) -> None:
-    steps = steps_by_name(["lead_scores", "deal_win", "next_product"])
+    steps = steps_by_name(["lead_scores", "deal_win", "next_product", "sales_forecast"])
+    book = tmp_path / "results.xlsx"
     with Store(tmp_path / "store.sqlite") as store:
         result = run_pipeline(
             DamagedLines(small_business, messy=False),
             store,
             RunOptions(steps=steps, as_of=small_business.as_of),
+            [ResultsWorkbook(book)],
         )
     assert "order_lines" in result.incomplete
-    assert set(result.held_back) == {"next_product"}
+    assert set(result.held_back) == {"next_product", "sales_forecast"}
+    assert not result.errors[1:], result.errors  # the workbook was written
+    workbook = openpyxl.load_workbook(book)
+    for title in ("Forecast", "Forecast chart", "Lead scores"):
+        assert title in workbook.sheetnames
+    note = str(workbook["Forecast chart"].cell(row=1, column=1).value)
+    assert note.startswith("Not computed this run: Sales forecast held back: order lines")
     assert {"lead_scores", "deal_win"} <= set(result.steps)  # computed, from complete tables
     html = render_report(result)
     held = html.index("Held back because a table did not load:")
@@ -53,7 +62,7 @@ def test_damaged_order_lines_hold_back_only_the_steps_that_read_them(
     assert "Not computed for lack of data" not in html  # nothing lacked data
     summary = workbook_sheets(result)[0]["Summary"]
     said = summary.loc[summary["value"].astype(str).str.contains("held back"), "item"]
-    assert list(said) == ["Held back"]
+    assert list(said) == ["Held back", "Held back"]
 
 
 def _without(tables: dict[str, pd.DataFrame], names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
