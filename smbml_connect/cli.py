@@ -25,7 +25,14 @@ from rich.console import Console
 
 from smbml_connect import __version__
 from smbml_connect.credentials import RedactingFilter, redact
-from smbml_connect.errors import ConfigError, DataValidationError, SmbmlError, Terminated
+from smbml_connect.errors import (
+    ConfigError,
+    DataValidationError,
+    SmbmlError,
+    Terminated,
+    run_recorded,
+)
+from smbml_connect.log_file import PrivateLog
 from smbml_connect.redaction import escape_controls
 
 if TYPE_CHECKING:
@@ -62,18 +69,6 @@ def default_log_path() -> Path:
     return Path(platformdirs.user_log_dir("smbml_connect", appauthor=False)) / "smbml.log"
 
 
-class _PrivateLog(logging.handlers.RotatingFileHandler):
-    """The log names customers (a rejected row's e-mail): only the user may read it. The
-    mode os.open gives applies to a new file only, so an older, wider log is narrowed;
-    rotated files are this one renamed and keep its mode."""
-
-    def _open(self) -> Any:
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        if hasattr(os, "fchmod"):  # not on Windows, whose files have no such mode bits
-            os.fchmod(fd, 0o600)
-        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
-
-
 def _setup_logging(path: Path, verbose: bool, chosen: bool = True) -> Path | None:
     """The log file, or None when the default one cannot be written (a service account
     whose home is not writable): the command goes on and says so in one line. A file the
@@ -107,7 +102,7 @@ def _setup_logging(path: Path, verbose: bool, chosen: bool = True) -> Path | Non
 
 def _log_file(path: Path) -> logging.Handler:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = _PrivateLog(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    handler = PrivateLog(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     for n in range(1, handler.backupCount + 1):  # rotated by an older release: 0644
         older = path.with_name(f"{path.name}.{n}")
         if older.exists() and hasattr(os, "fchmod"):
@@ -173,6 +168,16 @@ def _ended_by_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _stopped_run(ctx: click.Context, exc: BaseException) -> str:
+    """What a stop left of a run: recorded as stopped, or none begun yet (a stop while
+    the config was read said `smbml status` showed a run it had no record of)."""
+    if ctx.invoked_subcommand not in _RECORDED:
+        return "."
+    if run_recorded(exc):
+        return ": `smbml status` shows the run as stopped."
+    return ": stopped before the run began; nothing was read."
+
+
 class _Group(click.Group):
     """Turn every expected error into one line and an exit code; log the traceback."""
 
@@ -186,23 +191,16 @@ class _Group(click.Group):
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
-        except Terminated:
+        except Terminated as exc:
             log.info("stopped by SIGTERM")
-            recorded = ctx.invoked_subcommand in _RECORDED
             _echo(
-                "Stopped: the system asked smbml to end (SIGTERM)"
-                + (": `smbml status` shows the run as stopped." if recorded else "."),
+                "Stopped: the system asked smbml to end (SIGTERM)" + _stopped_run(ctx, exc),
                 err=True,
             )
             sys.exit(143)  # 128 + SIGTERM, what a shell reports for a command it ended
-        except KeyboardInterrupt:  # click would print "Aborted!" and nothing of what stopped
+        except KeyboardInterrupt as exc:  # click would print "Aborted!", nothing of what stopped
             log.info("stopped by Ctrl+C")
-            recorded = ctx.invoked_subcommand in _RECORDED
-            _echo(
-                "Stopped by Ctrl+C"
-                + (": `smbml status` shows the run as stopped." if recorded else "."),
-                err=True,
-            )
+            _echo("Stopped by Ctrl+C" + _stopped_run(ctx, exc), err=True)
             sys.exit(130)  # the shell's code for a command ended by Ctrl+C
         except PermissionError as exc:  # a file or folder the user may not open: not a bug
             log.error("permission denied", exc_info=True)

@@ -24,7 +24,7 @@ from smbml_connect.business_zone import clock_words, data_end
 from smbml_connect.coerce import UNSAVED_FORMULA
 from smbml_connect.layouts import SKIPPED
 from smbml_connect.money_words import money_text
-from smbml_connect.ports import Notice
+from smbml_connect.ports import Notice, cleared_in_kept_rows
 from smbml_connect.sale_flags import unread_notice
 from smbml_connect.schema import FILE, REJECT_COLUMNS, STORED_ROW, TABLES, key_values
 
@@ -414,7 +414,7 @@ def _text_in_numbers(rejects: pd.DataFrame) -> list[Notice]:
         if column.kind in NUMBER_KINDS
     }
     unsaved = rejects["reason"].astype(str).str.contains(UNSAVED_FORMULA, regex=False)
-    cleared = rejects[rejects["action"].eq("value cleared") & ~unsaved]  # not text: formulas
+    cleared = cleared_in_kept_rows(rejects[~unsaved])  # not text: formulas; rows kept
     notices = []
     for table, group in cleared.groupby("table", sort=False):
         hits = group[[(table, c) in numeric for c in group["column"]]]

@@ -20,6 +20,8 @@ __all__ = [
     "StoreError",
     "TokenRejectedError",
     "failure_words",
+    "mark_recorded",
+    "run_recorded",
 ]
 
 
@@ -116,6 +118,21 @@ class Terminated(BaseException):
     """SIGTERM (a shutdown, `systemctl stop`, `kill`, a scheduler's time limit) turned into
     an exception, so a stopped run is recorded with what it did, as Ctrl+C's is. Not a
     KeyboardInterrupt: its words and exit code are its own."""
+
+
+_RECORDED = "smbml_run_recorded"
+
+
+def mark_recorded(exc: BaseException) -> None:
+    """Say on ``exc`` that the run it stopped is in the store's run table (as failed), so
+    the command line tells `smbml status` shows it only when it does: a stop during
+    start-up, before any run was recorded, was said to be shown there."""
+    setattr(exc, _RECORDED, True)
+
+
+def run_recorded(exc: BaseException) -> bool:
+    """Whether the run ``exc`` stopped was recorded (``mark_recorded``)."""
+    return bool(getattr(exc, _RECORDED, False))
 
 
 def failure_words(exc: BaseException) -> str:

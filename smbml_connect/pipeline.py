@@ -49,10 +49,12 @@ from smbml_connect.errors import (
     SmbmlError,
     TokenRejectedError,
     failure_words,
+    mark_recorded,
 )
 from smbml_connect.gone_from_source import GoneRows, said_by_stopped
 from smbml_connect.headers import HeaderMapping, normalise
 from smbml_connect.layouts import CLEARED_ACTION, deal_outcomes, no_outcomes
+from smbml_connect.log_file import log_details
 from smbml_connect.order_currencies import amounts_in
 from smbml_connect.page_duplicates import KeysSeen
 from smbml_connect.ports import (
@@ -200,7 +202,7 @@ def run_pipeline(
         result.notices += linked + closed_on
         if isinstance(source, ListsNotRead):  # a tab or file that gave no table says why
             result.notices += [Notice("not_read", "", 1, line) for line in source.not_read()]
-        result.notices += _derived_columns(source)
+        result.notices += _derived_columns(source, result.loaded)
         result.notices += _unsaved_formulas(result.rejects)
         gone = store.read("contacts")  # an opt-out stands when its row leaves the source
         gone = gone[gone["archived_at"].notna()].reset_index(drop=True)
@@ -246,6 +248,7 @@ def run_pipeline(
         result.status = "failed"
         result.errors.append(failure_words(exc))
         store.finish_run(run_id, result.status, result.counts(), "; ".join(result.errors))
+        mark_recorded(exc)
         raise
     store.finish_run(run_id, result.status, result.counts(), "; ".join(result.errors) or None)
     store.keep_recent_runs()
@@ -889,21 +892,32 @@ def _date_header(headers: Sequence[str], hints: tuple[str, ...]) -> str:
     return "Your column"
 
 
-def _derived_columns(source: Source) -> list[Notice]:
+# A worked-out column as people say it lacks: "4 deals without a is_closed column" named
+# the code's column, for a file that has none, as most deal exports do.
+_DERIVED_WORDS = {
+    "is_closed": "a column saying whether each is closed",
+    "is_won": "a column saying whether each was won",
+    "closed_at": "a column with the date each closed",
+    "total": "a total column",
+}
+
+
+def _derived_columns(source: Source, loaded: Mapping[str, int]) -> list[Notice]:
     """A notice per column a layout worked out because the file lacks it (an order's total
-    from its lines), so the run says where the figures came from."""
+    from its lines), so the run says where the figures came from. The layout counts the
+    rows before validation: no more are said than were loaded (it said 4 deals of 3)."""
     mappings = source.header_mappings if isinstance(source, Inspectable) else {}
-    return [
-        Notice(
-            "derived_column",
-            table,
-            rows,
-            f"{rows:,} {table.replace('_', ' ')} without a {column} column in the file: {how}.",
-        )
-        for table, mapping in mappings.items()
-        for column, (how, rows) in mapping.derived.items()
-        if rows
-    ]
+    notices = []
+    for table, mapping in mappings.items():
+        for column, (how, worked) in mapping.derived.items():
+            rows = min(worked, loaded.get(table, worked))
+            if not rows:
+                continue
+            lacks = _DERIVED_WORDS.get(column, f"a {column.replace('_', ' ')} column")
+            name = table.replace("_", " ")
+            said = f"{rows:,} {name} without {lacks} in the file: {how}."
+            notices.append(Notice("derived_column", table, rows, said))
+    return notices
 
 
 def _header_notes(source: Source, table: str) -> pd.DataFrame:
@@ -1223,7 +1237,7 @@ def _run_step(
         return str(exc)
     except Exception as exc:  # one failing analytic must not cost the others their results
         log.exception("step %s failed", step.name)
-        detail = str(exc) if isinstance(exc, SmbmlError) else "unexpected error, see the log"
+        detail = str(exc) if isinstance(exc, SmbmlError) else f"unexpected error, {log_details()}"
         result.errors.append(f"{step.label}: {detail}")
         result.failed[step.name] = detail
         return None

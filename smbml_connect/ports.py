@@ -51,6 +51,7 @@ __all__ = [
     "StepResult",
     "Tab",
     "WorkbookChart",
+    "cleared_in_kept_rows",
 ]
 
 
@@ -466,6 +467,20 @@ _NOT_A_REJECTED_ROW = (
 )
 
 
+def cleared_in_kept_rows(rejects: pd.DataFrame) -> pd.DataFrame:
+    """The "value cleared" rejects of rows that were kept: a rejected row's unreadable
+    values stay listed (they explain the row) but were counted again as values "left
+    empty (the rest of their row was kept)", when nothing of the row was kept."""
+    cleared = rejects[rejects["action"] == "value cleared"]
+    rejected = rejects[rejects["action"] == "row rejected"]
+    if cleared.empty or rejected.empty:
+        return cleared
+    key = ["table", "source", "source_row", "row"]
+    gone = set(map(tuple, rejected[key].astype(str).to_numpy()))
+    mine = [tuple(r) not in gone for r in cleared[key].astype(str).to_numpy()]
+    return cleared[mine]
+
+
 @dataclass
 class RunResult:
     """Everything a run produced, for destinations and for the person watching."""
@@ -529,7 +544,7 @@ class RunResult:
 
     @property
     def cleared_values(self) -> int:
-        return int((self.rejects["action"] == "value cleared").sum())
+        return len(cleared_in_kept_rows(self.rejects))
 
     @property
     def consent_unreadable(self) -> int:

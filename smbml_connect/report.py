@@ -7,6 +7,7 @@ text that came from a source is escaped by Jinja2 in the report and stored as te
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,9 @@ from smbml_connect.whole_files import replaced
 from smbml_connect.workbook_extras import add_extras
 from smbml_connect.xlsx import build_workbook, prepare_for_print, save_workbook
 
-__all__ = ["HtmlReport", "ResultsWorkbook", "rejects_file", "render_report", "workbook_sheets"]
+__all__ = [
+    "HtmlReport", "ResultsWorkbook", "held_back", "rejects_file", "render_report", "workbook_sheets",
+]  # fmt: skip
 
 _REJECTS_SHOWN = 50
 SHEET_ROWS = 1_048_576  # Excel's rows per sheet: more rejects than fit go to a CSV beside it
@@ -151,6 +154,12 @@ def _shown_words(result: RunResult, shown: int) -> str:
     )
 
 
+def held_back(result: RunResult) -> list[str]:
+    """The skipped lines of steps held back because a table they read did not load: their
+    data is there, a file failed, so they are not said to lack data."""
+    return [result.skipped_steps[s] for s in result.held_back if s in result.skipped_steps]
+
+
 def render_report(result: RunResult, title: str = "smbml_connect report") -> str:
     with shown_in(result.currency):  # money columns: no decimals for yen
         return _render_report(result, title)
@@ -188,7 +197,8 @@ def _render_report(result: RunResult, title: str) -> str:
         cards=cards,
         summary=summary,
         errors=result.errors,
-        skipped=result.skipped,
+        skipped=[line for line in result.skipped if line not in held_back(result)],
+        held_back=held_back(result),
         sections=sections,
         rejects=rejects,
         rejects_total=len(result.rejects),
@@ -207,13 +217,48 @@ def _day(moment: pd.Timestamp) -> pd.Timestamp:
     return (stamp.tz_localize(None) if stamp.tzinfo else stamp).normalize()
 
 
+Earlier = Callable[[str], tuple[int, str] | None]  # step -> the run (id, start) of its values
+
+
+def _not_computed_tabs(
+    result: RunResult,
+    step: str,
+    earlier: Earlier | None,
+    sheets: dict[str, pd.DataFrame],
+    notes: dict[str, str],
+) -> None:
+    """The workbook tabs of a step that failed or was held back, empty, each with a note
+    saying so and which run's values HubSpot and the Excel functions still show: the tabs
+    vanished without a word (a Sheets tab says as much, `sheets.result_tabs`)."""
+    label = result.labels.get(step) or step.replace("_", " ")
+    if step in result.failed:
+        why = f"{label} failed: {result.failed[step]}"
+    elif step in result.held_back:
+        why = f"{label} held back: {result.held_back[step]}"
+    else:
+        return  # skipped or not enabled: the Summary says so; HubSpot no longer shows it
+    filled = earlier(step) if earlier is not None else None
+    kept = (
+        f"; the values run {filled[0]} computed on {pd.Timestamp(filled[1]):%Y-%m-%d} are "
+        "kept: the Excel functions, and HubSpot where the run writes to it, still show them"
+        if filled
+        else ""
+    )
+    for tab in result.declared[step].tabs:
+        if tab.workbook and tab.title not in sheets:
+            sheets[tab.title] = pd.DataFrame(columns=list(tab.columns))
+            notes[tab.title] = f"Not computed this run: {why.rstrip('. ')}{kept}."
+
+
 def workbook_sheets(
-    result: RunResult, overflow: str | None = None
+    result: RunResult, overflow: str | None = None, earlier: Earlier | None = None
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """A Summary tab, Data checks, every step's tabs, then Rejects (always present).
 
     ``overflow`` names the CSV that holds every reject when there are more than a sheet holds.
+    ``earlier`` finds the run whose values of a step that failed this run are still shown.
     """
+    held = held_back(result)
     # Values are numbers and dates (formatted by the workbook), so they sum and sort.
     summary_rows: list[tuple[str, object]] = [
         ("Data up to", _day(result.local_as_of)),
@@ -233,7 +278,7 @@ def workbook_sheets(
         ("of them: consent value unreadable", int(result.consent_unreadable)),
         *(("Finding", line) for step in result.steps.values() for line in step.summary),
         *(("Problem", line) for line in result.errors),
-        *(("Skipped", line) for line in result.skipped),
+        *(("Held back" if line in held else "Skipped", line) for line in result.skipped),
     ]
     sheets: dict[str, pd.DataFrame] = {
         "Summary": pd.DataFrame(summary_rows, columns=["item", "value"]),
@@ -246,7 +291,11 @@ def workbook_sheets(
         else "The data checks found nothing to report."
     }
     declared = result.tabs()
-    for step in result.steps.values():
+    for name in [*result.declared, *(s for s in result.steps if s not in result.declared)]:
+        step = result.steps.get(name)
+        if step is None:
+            _not_computed_tabs(result, name, earlier, sheets, notes)
+            continue
         for title, frame in step.sheets.items():
             if title not in declared or declared[title].workbook:
                 sheets[title] = frame
@@ -277,7 +326,9 @@ class ResultsWorkbook:
             # it as a new row's first cell: "'\r=1+1" ran =1+1).
             with replaced(overflow) as temporary:
                 _csv_safe(result.rejects).to_csv(temporary, index=False, lineterminator="\r\n")
-        sheets, notes = workbook_sheets(result, overflow.name if overflow else None)
+        sheets, notes = workbook_sheets(
+            result, overflow.name if overflow else None, store.last_filled
+        )
         tabs = result.tabs()
         formats = {title: tab.formats for title, tab in tabs.items() if tab.formats}
         with shown_in(result.currency):

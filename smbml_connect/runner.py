@@ -11,7 +11,14 @@ from smbml_connect import registry
 from smbml_connect.config import Config, refuse_overwrites
 from smbml_connect.connector import ConnectorContext
 from smbml_connect.credentials import CredentialSpec, Secret, get_secret
-from smbml_connect.errors import ConfigError, SmbmlError, StoreError, Terminated, failure_words
+from smbml_connect.errors import (
+    ConfigError,
+    SmbmlError,
+    StoreError,
+    Terminated,
+    failure_words,
+    mark_recorded,
+)
 from smbml_connect.pipeline import Progress, RunOptions, run_pipeline
 from smbml_connect.ports import Destination, RunResult, Source
 from smbml_connect.steps import steps_by_name
@@ -61,15 +68,17 @@ def make_destinations(context: ConnectorContext) -> list[Destination]:
     return made
 
 
-def _record_failure(path: Path | None, kind: str, source: str, message: str) -> None:
+def _record_failure(path: Path | None, kind: str, source: str, exc: BaseException) -> None:
     """A run that failed before its source could be read (a file Excel holds open, a key
     refused) is recorded as failed too, so `smbml status` tells it; a store that cannot
     record it (read-only) leaves only the log line."""
     try:
         with Store(path) as store:
-            store.finish_run(store.start_run(kind, source), "failed", {}, message)
-    except StoreError as exc:
-        log.warning("the failed run could not be recorded: %s", exc)
+            store.finish_run(store.start_run(kind, source), "failed", {}, failure_words(exc))
+    except StoreError as error:
+        log.warning("the failed run could not be recorded: %s", error)
+    else:
+        mark_recorded(exc)
 
 
 def _written_files(result: RunResult) -> list[Path]:
@@ -95,7 +104,7 @@ def build_run(
         source = make_source(context)
         destinations = make_destinations(context)
     except (SmbmlError, KeyboardInterrupt, Terminated) as exc:  # before the pipeline records it
-        _record_failure(path, kind, config.source.kind, failure_words(exc))
+        _record_failure(path, kind, config.source.kind, exc)
         raise
     as_of = config.analytics.as_of
     options = RunOptions(

@@ -440,6 +440,8 @@ def add_extras(
         if title not in placed:
             continue
         sheet, top = placed[title]
+        if sheets[title].empty:  # not computed this run (its note says why): nothing to draw
+            continue
         if tab.chart is not None:
             _CHARTS[tab.chart.kind](sheet, top, sheets[title], tab.chart)
             if tab.chart.kind != "histogram":  # the table is the chart's data, not a list

@@ -30,6 +30,7 @@ import openpyxl
 import pandas as pd
 
 from smbml_connect.analytics.customers.recommend import not_a_next_product, off_sale
+from smbml_connect.analytics.customers.value import MODEL_LABELS
 from smbml_connect.analytics.forecast.seasonality import check_seasonality
 from smbml_connect.analytics.forecast.timeseries import FREQUENCIES
 from smbml_connect.analytics.leads.deals import NO_CLOSE_DATE
@@ -59,8 +60,23 @@ sys.path.insert(0, str(Path(__file__).parent))  # run as a script: shops.py besi
 from shops import write_tiny_shop
 
 __all__ = [
-    "ALL_REJECTED", "EXAMPLE_AGREES", "INVARIANTS", "NO_SECRETS", "PRICE_GRID", "SHOPS", "SPEND_WITHIN_DATA", "Outputs", "Shop", "audit", "check_own_files",
-    "cluster_mix_problems", "cluster_name_problems", "cluster_rank_problems", "run_shop",
+    "ALL_REJECTED",
+    "EXAMPLE_AGREES",
+    "INVARIANTS",
+    "LOWEST_ERROR",
+    "NO_SECRETS",
+    "PRICE_GRID",
+    "SHARE_BELOW",
+    "SHOPS",
+    "SPEND_WITHIN_DATA",
+    "Outputs",
+    "Shop",
+    "audit",
+    "check_own_files",
+    "cluster_mix_problems",
+    "cluster_name_problems",
+    "cluster_rank_problems",
+    "run_shop",
 ]  # fmt: skip
 
 
@@ -1200,6 +1216,51 @@ def check_held_out_counts(out: Outputs, tally: Tally) -> None:
                 added = _numbers(groups[column]).sum() if found else float("nan")
                 tally.check("held-out counts add up", found and added == total,
                             f"Lead fairness {column} adds to {added:g}, Lead model says {total}")  # fmt: skip
+
+
+SHARE_BELOW = "nothing sells more than 100% below a typical period"
+_BELOW = re.compile(r"about (\d[\d,]*)% below")
+
+
+def check_shares_below(out: Outputs, tally: Tally) -> None:
+    """A period cannot sell more than all of a typical one below it: a Christmas tree
+    farm's January was "about 101% below a typical month" (find57 item 5)."""
+    texts = [out.report_text, *(str(v) for rows in out.workbook.values() for r in rows[:3]
+                                for v in r if isinstance(v, str))]  # fmt: skip
+    for text in texts:
+        for found in _BELOW.finditer(text):
+            share = int(found.group(1).replace(",", ""))
+            tally.check(SHARE_BELOW, share <= 100, f"'{found.group(0)}'")
+
+
+LOWEST_ERROR = "the value model called lowest error has it; a baseline that beats it is said"
+
+
+def check_value_model(out: Outputs, tally: Tally) -> None:
+    """The Value model tab's used model has the lowest error of the models it was chosen
+    from (not the baseline, nor a model barred with why); where the baseline, which is never
+    used, erred less, the tab's note and the report say so (it read "lowest error" beside a
+    baseline with half the error, find57 item 2)."""
+    rows, card = out.workbook.get("Value model"), out.models.get("customer_value")
+    frame = _tab_frame(rows) if rows else None
+    if frame is None or card is None or "rmse" not in frame.columns:
+        return
+    frame = frame[frame["model"].notna()]
+    rmse = dict(zip(frame["model"].astype(str), _numbers(frame["rmse"]), strict=True))
+    used = [str(m) for m, yes in zip(frame["model"], frame["chosen"], strict=True) if _yes(yes)]
+    tally.check(LOWEST_ERROR, len(used) == 1, f"Value model tab marks {used} as used")
+    if len(used) != 1:
+        return
+    barred = {MODEL_LABELS[k] for k in card["validation"].get("barred", {})}
+    naive = MODEL_LABELS["naive"]
+    chosen_from = {m: e for m, e in rmse.items() if m != naive and m not in barred}
+    tally.check(LOWEST_ERROR, rmse[used[0]] <= min(chosen_from.values()) + 1e-9,
+                f"{used[0]} ({rmse[used[0]]:.3f}) is used among {chosen_from}")  # fmt: skip
+    if naive in rmse and rmse[naive] < rmse[used[0]]:
+        note = str(rows[0][0])
+        said = f"This time {used[0]} erred more than assuming each customer keeps buying"
+        tally.check(LOWEST_ERROR, said in note and said in out.report_text,
+                    f"{naive} {rmse[naive]:.3f} beats {used[0]} {rmse[used[0]]:.3f} unsaid")  # fmt: skip
 
 
 ALL_REJECTED = "a run that rejected every row of a table it read is not recorded plain ok"
@@ -2373,6 +2434,8 @@ INVARIANTS: dict[str, Callable[[Outputs, Tally], None]] = {
         check_orders_counted_or_listed
     ),
     ALL_REJECTED: check_all_rejected,
+    LOWEST_ERROR: check_value_model,
+    SHARE_BELOW: check_shares_below,
 }
 
 

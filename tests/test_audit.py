@@ -23,10 +23,12 @@ from audit import (
     GROWN,
     INVARIANTS,
     KEEP_AT_GUARDRAIL,
+    LOWEST_ERROR,
     MONEY_DIGITS,
     NO_SECRETS,
     PRICE_GRID,
     SEGMENT_WORDS,
+    SHARE_BELOW,
     SHOPS,
     SPEND_WITHIN_DATA,
     Outputs,
@@ -77,6 +79,7 @@ AT_LEAST = {
     "every product shown has a name": 20,
     ABTEST_AGREES: 1,
     SPEND_WITHIN_DATA: 50,  # one per customer valued: 89 on the 300-contact seeds
+    LOWEST_ERROR: 2,  # one used model, the lowest error of those it was chosen from
 }  # GROWN: none where the tests reached the whole horizon (seed 119)
 
 
@@ -751,3 +754,27 @@ def test_the_audit_finds_a_run_recorded_ok_after_losing_every_row_of_a_table(tin
     result.status, result.errors = "partial", ["the only row of deals read was rejected"]
     assert not [p for p in audit(broken).problems if p.startswith(ALL_REJECTED)]
     assert not [p for p in audit(tiny).problems if p.startswith(ALL_REJECTED)]
+
+
+def test_the_audit_finds_a_value_model_called_lowest_error_that_is_not(sample: Outputs):
+    """find57 item 2: "lowest error" beside a baseline with half the error, unsaid."""
+    assert not [p for p in audit(sample).problems if p.startswith(LOWEST_ERROR)]
+    frame = pd.DataFrame(sample.workbook["Value model"][3:], columns=["model", "used", *range(6)])
+    used = int(
+        np.flatnonzero(frame["used"].map(lambda v: str(v).lower() in ("yes", "true", "1")))[0]
+    )
+    worse = _planted(sample, "Value model", "rmse", lambda v: 99.0, row=used)
+    naive = int(np.flatnonzero(frame["model"] == "naive (past rate)")[0])
+    better = _planted(sample, "Value model", "rmse", lambda v: 0.0001, row=naive)
+    for broken, said in ((worse, "is used among"), (better, "unsaid")):
+        found = [p for p in audit(broken).problems if p.startswith(LOWEST_ERROR)]
+        assert found and said in found[0], found
+
+
+def test_the_audit_finds_a_month_said_to_sell_more_than_all_below(sample: Outputs):
+    """find57 item 5: "lowest in January (about 101% below a typical month)"."""
+    assert not [p for p in audit(sample).problems if p.startswith(SHARE_BELOW)]
+    broken = Outputs(**{**vars(sample), "report_text": sample.report_text
+                        + " lowest in January (about 101% below; stable-seasonality test)"})  # fmt: skip
+    found = [p for p in audit(broken).problems if p.startswith(SHARE_BELOW)]
+    assert found == [f"{SHARE_BELOW}: 'about 101% below'"]

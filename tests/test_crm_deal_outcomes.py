@@ -71,7 +71,8 @@ def test_a_salesforce_report_is_closed_and_won_by_its_stage_and_probability(tmp_
     assert deals.loc["0062", "owner_id"] == "Bob Rep"
     said = [n.message for n in result.notices if n.check == "derived_column"]
     assert said == [
-        "5 deals without a is_closed column in the file: whether each is open, won or lost is "
+        "5 deals without a column saying whether each is closed in the file: whether each is "
+        "open, won or lost is "
         "read from the words of 'Stage' (Won, Lost) and 'Probability (%)' (100% is won, 0% "
         "lost)."
     ]
@@ -211,3 +212,36 @@ def test_pipedrive_marketing_status_is_read_for_consent(tmp_path: Path):
     assert result.consent_skipped == 2  # Unsubscribed and No consent; Subscribed may be scored
     unread = result.rejects[result.rejects["column"].astype(str).str.contains("consent")]
     assert unread.empty  # "No consent" is a word for no, not a value that cannot be read
+
+
+DAMAGED_DEALS = (
+    "Deal ID,Deal Name,Amount,Deal Stage,Close Date\n"
+    "D1,Candles bulk,1200,Won,2026-05-10\nD2,Soap refill,300,Lost,2026-05-20\n"
+    "D3,Towels,450,Negotiation,2026-07-20\n,Damaged row,abc,Won,never\n"
+)
+
+
+def test_a_rejected_rows_values_are_not_counted_as_left_empty_nor_its_row_as_worked_out(
+    tmp_path: Path,
+):
+    """find57 item 4: a row with no Deal ID, 'abc' as amount and 'never' as close date was
+    '1 row rejected and 2 values left empty (the rest of their row was kept)', and '4 deals
+    without a is_closed column' of the 3 loaded."""
+    from smbml_connect.report import render_report, workbook_sheets
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "Deals.csv").write_text(DAMAGED_DEALS)
+    result, deals = _run(folder, tmp_path)
+    assert len(deals) == 3 and result.rejected_rows == 1
+    assert result.cleared_values == 0
+    assert (result.rejects["action"] == "value cleared").sum() == 2  # still listed
+    assert not [n for n in result.notices if n.check == "text_in_numbers"]
+    said = [n.message for n in result.notices if n.check == "derived_column"]
+    assert said == [
+        "3 deals without a column saying whether each is closed in the file: whether each is "
+        "open, won or lost is read from the words of 'Deal Stage' (Won, Lost)."
+    ]
+    assert "0 values were unreadable" in render_report(result)
+    summary = workbook_sheets(result)[0]["Summary"].set_index("item")["value"]
+    assert summary["Values left empty"] == 0

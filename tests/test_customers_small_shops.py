@@ -165,3 +165,56 @@ def test_a_shop_three_weeks_old_gets_no_churn_risk_or_value():
     ]  # fmt: skip
     with pytest.raises(NotEnoughDataError, match="long enough to check them"):
         CustomerValueModel().fit(_tables(rows)["orders"], AS_OF)
+
+
+def _steady_shop() -> dict[str, pd.DataFrame]:
+    """35 customers buying every 10-20 days, one lapsed regular, one old one-timer: each
+    keeping their past rate predicts the held-out year better than any model that can be
+    used (find57 item 2)."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(1, 36):
+        every = f"{int(rng.integers(10, 20))}D"
+        for day in pd.date_range("2025-06-01", "2026-10-25", freq=every):
+            rows.append((f"K{i:02d}", f"{day:%Y-%m-%d}", float(rng.integers(20, 60))))
+    rows += [("K99", f"{day:%Y-%m-%d}", 80.0) for day in pd.date_range("2024-01-01", "2025-01-01", freq="14D")]  # fmt: skip
+    rows.append(("K98", "2024-03-01", 15.0))
+    return _tables(rows)
+
+
+def test_a_model_that_errs_more_than_the_past_rate_says_so_and_is_not_called_lowest():
+    """It read 'lowest error per customer' beside 'naive (past rate) 2.218', half the chosen
+    model's 4.075, and the tab's note said the lowest error is used."""
+    result = churn_value_step(_steady_shop(), StepContext(as_of=AS_OF))
+    rows = result.sheets[VALUE_MODEL_TAB.title].set_index("model")
+    note, why = result.notes[VALUE_MODEL_TAB.title], result.sections[0].paragraphs[1]
+    chosen = rows.index[rows["chosen"]][0]
+    naive = rows.loc["naive (past rate)", "rmse"]
+    assert naive < rows.loc[chosen, "rmse"]  # the shop shows what it is meant to
+    said = (
+        f"This time {chosen} erred more than assuming each customer keeps buying at their "
+        f"past rate (root mean squared error {rows.loc[chosen, 'rmse']:.3f} against "
+        f"{naive:.3f}); it is still used"
+    )
+    assert said in why and said in note
+    assert "naive (past rate), a baseline that is never used, 2.218" in why
+    assert "the lowest root mean squared error per customer is used" not in note
+    assert "Naive (past rate) is a baseline shown beside them, never used" in note
+
+
+def test_a_model_that_beats_the_past_rate_says_nothing_of_it(young):
+    result = churn_value_step(young, StepContext(as_of=AS_OF))
+    rows = result.sheets[VALUE_MODEL_TAB.title].set_index("model")
+    chosen = rows.index[rows["chosen"]][0]
+    assert rows.loc["naive (past rate)", "rmse"] > rows.loc[chosen, "rmse"]
+    assert "erred more than" not in " ".join(result.sections[0].paragraphs)
+    assert "erred more than" not in result.notes[VALUE_MODEL_TAB.title]
+
+
+def test_one_customer_slipping_away_is_said_in_the_singular():
+    """find57 item 7: "1 once-valuable customers are slipping away"."""
+    from smbml_connect.steps.segments import rfm_step
+
+    words = " ".join(rfm_step(_steady_shop(), StepContext(as_of=AS_OF)).sections[0].paragraphs)
+    assert "1 once-valuable customer is slipping away" in words
+    assert " 1 people" not in words and " 1 segments" not in words

@@ -31,7 +31,7 @@ from smbml_connect.analytics.forecast.ets import fit_ets
 from smbml_connect.analytics.forecast.intervals import recency, width
 from smbml_connect.analytics.forecast.models import seasonal_naive, theta
 from smbml_connect.analytics.forecast.sales_series import sales_series, with_sales_so_far
-from smbml_connect.analytics.forecast.seasonality import check_seasonality
+from smbml_connect.analytics.forecast.seasonality import check_seasonality, describe_season
 from smbml_connect.analytics.forecast.timeseries import regularise
 from smbml_connect.errors import NotEnoughDataError
 from smbml_connect.period_names import period_words, periods_words
@@ -1110,3 +1110,34 @@ def test_ranges_past_every_test_grow_with_the_distance():
             half = (r.frame[f"hi{level}"] - r.frame["yhat"]).to_numpy()
             floor = half[0] * np.sqrt(np.arange(1, 25))
             assert (half >= floor - 1e-6 * floor).all(), (uid, level, half / floor)
+
+
+def test_a_seasons_low_is_never_more_than_all_below_and_a_month_that_never_sells_says_so():
+    """find57 item 5: a Christmas tree farm read "lowest in January (about 101% below a
+    typical month)", and June, which never sold in five years, "about 87% below"."""
+    rng = np.random.default_rng(4)
+    months = pd.period_range("2021-01", periods=60, freq="M")
+    share = {11: 0.15, 12: 1.0, 1: 0.02, 10: 0.03}  # nothing from February to September
+    y = np.array([share.get(m.month, 0.0) * rng.uniform(800, 1200) for m in months])
+    check = check_seasonality(y, 12)
+    assert check is not None and check.seasonal
+    assert 0 <= check.low_share <= 1
+    words = describe_season(check, months, "M", "month", 12)
+    assert "highest in December" in words
+    low = months[check.low].month
+    assert 2 <= low <= 9 and "(no sales at all in it;" in words
+    by_month = pd.Series(y, index=months.month).groupby(level=0).mean()
+    assert check.peak_share == pytest.approx(by_month[12] / y.mean() - 1)
+
+
+def test_too_short_a_history_does_not_repeat_the_steps_name():
+    """find57 item 7: "Sales forecast: sales forecast skipped: need at least 4 months"."""
+    orders = pd.DataFrame(
+        {"order_id": ["A", "B", "C"], "contact_id": ["K1", "K2", "K1"],
+         "ordered_at": ["2026-09-03", "2026-09-20", "2026-10-05"], "total": [10.0, 12.0, 9.0],
+         "status": "paid"}
+    )  # fmt: skip
+    with pytest.raises(NotEnoughDataError) as said:
+        forecast_step({"orders": orders}, StepContext(as_of=pd.Timestamp("2026-10-31", tz="UTC")))
+    assert "need at least" in str(said.value)
+    assert "sales forecast skipped" not in str(said.value)

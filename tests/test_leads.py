@@ -658,3 +658,15 @@ def test_a_column_to_always_explain_is_among_every_row_reasons_where_it_has_a_va
     assert added.sum() > 100
     assert (kept[added].map(lambda r: r[:-1]) == plain[added].map(lambda r: r[:-1])).all()
     assert fitted.score(table, always=("not a column",))["reasons"].equals(plain)
+
+
+def test_a_group_too_small_to_judge_shows_neither_gap_nor_auc():
+    """find57 item 8: FR with 5 leads (23 scorings) showed no gap, with no reason, beside
+    an AUC of 1."""
+    rng = np.random.default_rng(0)
+    groups = pd.Series(["US"] * 60 + ["FR"] * 23)
+    y = np.array([0, 1] * 30 + [0, 1] * 11 + [1])
+    p = np.clip(y * 0.6 + rng.uniform(0, 0.3, len(y)), 0, 1)  # FR ranks perfectly
+    rows = {r["group"]: r for r in LeadScorer._fairness_rows(groups, y, p)}
+    assert rows["US"]["auc"] is not None and rows["US"]["calibration_error"] is not None
+    assert rows["FR"]["auc"] is None and rows["FR"]["calibration_error"] is None

@@ -2,6 +2,7 @@ import pandas as pd
 import pytest
 
 from smbml_connect.connectors.sample.source import SampleSource
+from smbml_connect.log_file import log_details
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.steps import STEPS, Step, StepResult, steps_by_name
 
@@ -105,7 +106,7 @@ def test_a_failing_step_does_not_cost_the_others(store):
     ]
     result = run_pipeline(tiny(), store, RunOptions(steps=steps, as_of=AS_OF))
     assert result.status == "partial"
-    assert result.errors == ["broken: unexpected error, see the log"]
+    assert result.errors == [f"broken: unexpected error, {log_details()}"]
     assert result.steps["counting"].summary == ["3 orders"]
 
 

@@ -16,6 +16,7 @@ from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
 from smbml_connect.connectors.hubspot.push import HubSpotDestination
 from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
+from smbml_connect.log_file import log_details
 from smbml_connect.pipeline import RunOptions, run_pipeline
 from smbml_connect.ports import RunResult
 from smbml_connect.schema import SCORES
@@ -97,8 +98,8 @@ def test_a_failed_step_keeps_its_values_but_an_opted_out_contact_keeps_none(hub,
     assert stays["smbml_lead_score"] and stays["smbml_scored_at"]  # kept from the first run
     (push,) = second.pushes
     assert any(
-        line.startswith("Lead scores failed this run (unexpected error, see the log): its "
-                        "values on contacts are kept as run 1 computed them on ")
+        line.startswith(f"Lead scores failed this run (unexpected error, {log_details()}): "
+                        "its values on contacts are kept as run 1 computed them on ")
         for line in push.detail
     ), push.detail  # fmt: skip
     assert not [line for line in push.detail if line.startswith(("lead scores", "rfm "))]

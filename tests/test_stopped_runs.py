@@ -133,7 +133,10 @@ def test_sigterm_records_the_run_as_stopped_with_what_it_did(tmp_path: Path) -> 
         env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 143, done.stderr
-    assert "Stopped: the system asked smbml to end (SIGTERM)" in done.stderr
+    assert (
+        "Stopped: the system asked smbml to end (SIGTERM): `smbml status` shows the run as "
+        "stopped." in done.stderr
+    )
     assert "Traceback" not in done.stderr
     with Store.reading(store_path) as store:
         run = store.runs(limit=1).iloc[0]
@@ -218,3 +221,20 @@ def test_sigterm_stops_a_schedule_and_says_whether_a_run_was_going(tmp_path: Pat
         runs = store.runs(limit=5)
     # the first schedule was stopped in its run; the second ran once, then was stopped
     assert runs["status"].tolist() == ["ok", "failed"]
+
+
+def test_a_stop_while_starting_up_does_not_say_status_shows_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """find57 item 6: stopped while the config was read, the run said "`smbml status` shows
+    the run as stopped" and status had no store yet."""
+    from smbml_connect import cli as cli_module
+
+    def stopped(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_module, "_read_config", stopped)
+    done = CliRunner().invoke(cli, ["run", "-c", str(tmp_path / "smbml.toml")])
+    assert done.exit_code == 130
+    assert "Stopped by Ctrl+C: stopped before the run began; nothing was read." in done.output
+    assert "shows the run as stopped" not in done.output

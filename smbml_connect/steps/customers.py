@@ -401,15 +401,18 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
             pd.DataFrame(rows).round(3),
             (
                 "Each candidate predicted purchases (days with an order) in "
-                f"{validation['holdout']} from the history before it; the lowest root mean "
-                "squared error per customer is used."
+                f"{validation['holdout']} from the history before it; of the models that "
+                "can be used, the one with the lowest root mean squared error per customer "
+                "is. Naive (past rate) is a baseline shown beside them, never used: it gives "
+                "no churn risk, no chance a customer is still there and no range."
                 if season is None
                 else "Each candidate predicted who would buy in "
                 f"{validation['holdout']} from the seasons before it (a purchase is a season "
                 "bought in); BG/BB is used, the naive share of seasons bought is shown beside "
                 "it."
             )
-            + "".join(f" {why}." for why in validation.get("barred", {}).values()),
+            + "".join(f" {why}." for why in validation.get("barred", {}).values())
+            + (f" {validation['baseline']}." if "baseline" in validation else ""),
         )
     high = table["churn_risk"].map(_risk_label) == "High"
     at_stake = float(table.loc[high, "spend_so_far"].sum())
@@ -428,7 +431,8 @@ def churn_value_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -
     )
     paragraphs = [
         f"Over {ahead} the {plural(len(table), 'customer')} are expected to "
-        f"spend {money(total_value, cur)} in total. {int(high.sum())} are at high risk of "
+        f"spend {money(total_value, cur)} in total. {int(high.sum()):,} "
+        f"{'is' if int(high.sum()) == 1 else 'are'} at high risk of "
         f"not buying again (churn risk {HIGH_RISK:.0%} or more; they have spent "
         f"{money(at_stake, cur)} so far).{stale}",
         f"Model used: {validation['why']}.",
@@ -520,7 +524,7 @@ def cluster_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> St
     result.add_tab(MEMBERS_TAB, members)
     top = profiles.sort_values("share_of_revenue", ascending=False).iloc[0]
     result.summary.append(
-        f'Customer clusters: {model.k_} groups; "{top["name"]}" bring '
+        f'Customer clusters: {plural(model.k_, "group")}; "{top["name"]}" bring '
         f"{top['share_of_revenue']:.0%} of revenue"
     )
     paragraphs = [

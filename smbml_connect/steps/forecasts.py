@@ -466,7 +466,7 @@ def forecast_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> S
     results, skipped = forecast_panel_results(sales.frame, horizon, levels=LEVELS, gaps="zero")
     if f"revenue:{TOTAL}" not in results:
         reason = skipped.get(f"revenue:{TOTAL}", "no sales history")
-        raise NotEnoughDataError(f"sales forecast skipped: {reason}")
+        raise NotEnoughDataError(reason)  # the step's name is put in front of it
     results, reconciled = _reconciled(results, freq)
     results = _with_sales_so_far(results, sales, freq)
     results = _with_history_shown(results, sales)

@@ -29,6 +29,7 @@ from smbml_connect.analytics.leads.deals import (
     worth_in_currency,
 )
 from smbml_connect.analytics.leads.scoring import (
+    MIN_GROUP_SCORINGS,
     MIN_PER_CLASS,
     TIER_SHARES,
     LeadScorer,
@@ -506,12 +507,14 @@ def lead_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
             f"Held-out leads per {card['fairness']['column']}: a lead is scored at several "
             "ages, once per age, and the rates, all in %, are over those scorings: the average "
             "predicted chance, how many became customers, and how far the chances were off on "
-            "average (the average gap). Large differences in that gap deserve a look.",
+            "average (the average gap). Large differences in that gap deserve a look. A group "
+            f"with fewer than {MIN_GROUP_SCORINGS} scorings shows no gap or AUC: too few to judge.",
         )
         paragraphs.append(
             f"The table compares scores and outcomes per {card['fairness']['column']} on held-out "
             "leads (the rates over their scorings); a group whose predicted and observed rates "
-            "differ a lot is served worse."
+            "differ a lot is served worse. A group with fewer than "
+            f"{MIN_GROUP_SCORINGS} scorings shows no gap or AUC: too few to judge."
         )
     result.sections.append(ReportSection(LEAD_TAB.title, paragraphs, figures, fairness_table))
     return result
@@ -693,8 +696,13 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
     return result
 
 
+# What the lead and deal models read besides what they need (and the contacts, for
+# opt-outs): never order lines or products, so a damaged order-lines file no longer holds
+# back the sales team's scores. The deal model reads no orders either.
+_DEALS_READ = ("deal_stages", "activities", "associations")
 LEAD_SCORES = Step(
     "lead_scores", title=LEAD_TAB.title, needs=("contacts",), personal=True, run=lead_step,
+    reads=("orders", "deals", *_DEALS_READ),
     outputs=StepOutputs(
         tables=(SCORES,),
         tabs=(LEAD_TAB, LEAD_MODEL_TAB, FAIRNESS_TAB),
@@ -717,6 +725,7 @@ LEAD_SCORES = Step(
 )  # fmt: skip
 DEAL_WIN = Step(
     "deal_win", title=DEALS_TAB.title, needs=("deals",), personal=True, run=deal_step,
+    reads=_DEALS_READ,
     outputs=StepOutputs(
         tables=(SCORES, FORECASTS),
         tabs=(DEALS_TAB, PIPELINE_TAB, DEAL_MODEL_TAB),

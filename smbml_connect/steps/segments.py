@@ -69,6 +69,16 @@ def spent_words(spend: float, orders: int, unpriced: int, currency: str) -> str:
     return f"{money(spend, currency)} spent"
 
 
+def _people(row: pd.Series) -> str:
+    n = int(row["customers"])
+    return "1 person" if n == 1 else f"{n:,} people"
+
+
+def _slipping(n: int) -> str:
+    """ "1 once-valuable customers are slipping away" read wrong."""
+    return f"{plural(n, 'once-valuable customer')} {'is' if n == 1 else 'are'} slipping away"
+
+
 def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepResult:
     table = rfm_table(tables["orders"], context.as_of)
     result = StepResult()
@@ -137,12 +147,12 @@ def rfm_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepRe
     )
     paragraphs = [
         f"{plural(len(table), 'customer')} with counted orders up to {day_words(context.as_of)} "
-        f"fall into {len(summary)} segments. {top['segment']} ({int(top['customers'])} people) "
+        f"fall into {plural(len(summary), 'segment')}. {top['segment']} ({_people(top)}) "
         f"bring {top['share_of_revenue']:.0%} of all revenue.",
     ]
     if not at_risk.empty:
         paragraphs.append(
-            f"{int(at_risk['customers'].sum())} once-valuable customers are slipping away "
+            f"{_slipping(int(at_risk['customers'].sum()))} "
             f"(At Risk or Can't Lose Them), worth "
             f"{money(float(at_risk['revenue'].sum()), context.currency)} so far: "
             "a personal win-back message is the cheapest revenue available."

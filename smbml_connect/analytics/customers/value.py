@@ -314,6 +314,24 @@ MODEL_WORDS = {
 
 
 FAMILIES = ("bgnbd", "mbgnbd", "pnbd")  # the buy-till-you-die candidates
+# "Each keeps their past rate" gives expected purchases only: no chance a customer is still
+# there, no churn risk, no range, which the Customer value tab needs. It is scored as the
+# yardstick a model should beat, never used.
+NAIVE_BASELINE = f"{MODEL_LABELS['naive']}, a baseline that is never used,"
+
+
+def _baseline_better(chosen: str, models: dict[str, dict[str, float]]) -> str:
+    """The plain words for a chosen model that erred more than the naive baseline: it was
+    called "lowest error" beside a baseline with half its error, and nothing said so."""
+    return (
+        f"This time {MODEL_LABELS[chosen]} erred more than assuming each customer keeps "
+        f"buying at their past rate (root mean squared error {models[chosen]['rmse']:.3f} "
+        f"against {models['naive']['rmse']:.3f}); it is still used because the past rate "
+        "gives no churn risk, no chance a customer is still there and no range, so treat "
+        "the expected purchases and values as rough"
+    )
+
+
 PurchaseModel = BetaGeo | ParetoNBD
 SeasonSeen = tuple[np.ndarray, np.ndarray, np.ndarray]  # x, t_x, n of BG/BB
 
@@ -667,18 +685,21 @@ class CustomerValueModel:
         )
         families = [k for k in FAMILIES if k in eligible] or ["mbgnbd"]
         report["family"] = min(families, key=lambda k: report["models"][k]["rmse"])
-        errors = ", ".join(
-            f"{MODEL_LABELS[k]} {v['rmse']:.3f}" for k, v in report["models"].items()
-        )
-        report["barred"] = {k: why for k, why in barred.items() if k in report["models"]}
-        among = " of the models that can be used" if report["barred"] else ""
+        models = report["models"]
+        errors = ", ".join(f"{MODEL_LABELS[k]} {v['rmse']:.3f}" for k, v in models.items()
+                           if k != "naive")  # fmt: skip
+        report["barred"] = {k: why for k, why in barred.items() if k in models}
+        among = " of the models that can be used" if set(models) - {"naive"} - set(eligible) else ""
         report["why"] = (
             f"{MODEL_LABELS[chosen]} ({MODEL_WORDS[chosen]}): lowest error per customer{among} on "
             f"purchases from {report['holdout']} "
-            f"(root mean squared error {errors})"
+            f"(root mean squared error {errors}; {NAIVE_BASELINE} {models['naive']['rmse']:.3f})"
             + "".join(f"; {why}" for why in report["barred"].values())
             + (f"; {skipped}" if skipped else "")
         )
+        if models["naive"]["rmse"] < models[chosen]["rmse"]:
+            report["baseline"] = _baseline_better(chosen, models)
+            report["why"] += f". {report['baseline']}"
         return report
 
     # -- predicting ---------------------------------------------------------------------

@@ -60,9 +60,18 @@ def check_seasonality(y: np.ndarray, m: int) -> SeasonCheck | None:
     if not np.isfinite(p_value):
         p_value = 1.0
     means = np.array([g.mean() for g in groups])
-    centre = 1.0 if relative else float(np.abs(y).mean())
-    shares = (means - 1.0) if relative else means / centre
     peak, low = int(np.argmax(means)), int(np.argmin(means))
+    if relative:
+        shares = means - 1.0
+    else:
+        # A place with no sales (June on a Christmas tree farm) leaves no ratio: each place's
+        # average against the average period, so no share falls below -100% ("about 101%
+        # below", from the deviation from a moving average) and one that never sells is -100%.
+        at = np.arange(len(y)) % m
+        average = float(np.abs(y).mean())
+        shares = np.array([y[at == p].mean() for p in range(m)]) / average - 1.0
+        shares = np.maximum(shares, -1.0)
+        peak, low = int(np.argmax(shares)), int(np.argmin(shares))  # the words' own months
     return SeasonCheck(p_value < SIGNIFICANCE, p_value, peak, float(shares[peak]), low,
                        float(-shares[low]), relative)  # fmt: skip
 
@@ -92,8 +101,11 @@ def describe_season(
         )
     peak = _place_name(periods[check.peak], freq)
     low = _place_name(periods[check.low], freq)
+    below = (
+        "no sales at all in it" if check.low_share >= 1 else f"about {check.low_share:.0%} below"
+    )
     return (
         f"detected: a pattern that repeats every {m} {word}s, highest in {peak} (about "
-        f"{check.peak_share:.0%} above a typical {word}) and lowest in {low} (about "
-        f"{check.low_share:.0%} below; stable-seasonality test {_p_text(check.p_value)})"
+        f"{check.peak_share:.0%} above a typical {word}) and lowest in {low} ({below}; "
+        f"stable-seasonality test {_p_text(check.p_value)})"
     )

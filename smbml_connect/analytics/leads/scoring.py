@@ -78,6 +78,7 @@ __all__ = [
     "CV_LGBM_MIN_ROWS",
     "LGBM_MIN_MINORITY",
     "LGBM_MIN_ROWS",
+    "MIN_GROUP_SCORINGS",
     "PROTECTED_WORDS",
     "SHOWN_LIMITS",
     "TRY_BOTH_MINORITY",
@@ -185,6 +186,11 @@ def reason_words(subject: str) -> tuple[str, str]:
     (lowers, raises)."""
     what = "chance" if subject == "deal" else "score"
     return f"(lowers the {what})", f"(raises the {what})"
+
+
+# Scorings a fairness group needs before its rate gap and AUC are shown: fewer are too few
+# to judge (both are left blank, and the tab says why).
+MIN_GROUP_SCORINGS = 25
 
 
 class LeadScorer:
@@ -628,9 +634,12 @@ class LeadScorer:
                     "observed_rate": float(yy.mean()),
                     "mean_predicted": float(pp.mean()),
                     "calibration_error": calibration_error(yy, pp, bins=5)
-                    if hit.sum() >= 25
+                    if hit.sum() >= MIN_GROUP_SCORINGS
                     else None,
-                    "auc": float(roc_auc_score(yy, pp)) if 0 < yy.sum() < len(yy) else None,
+                    # an AUC of 1 from 5 leads was shown beside a gap left blank for too few
+                    "auc": float(roc_auc_score(yy, pp))
+                    if hit.sum() >= MIN_GROUP_SCORINGS and 0 < yy.sum() < len(yy)
+                    else None,
                 }
             )
         return sorted(rows, key=lambda r: -r["rows"])
