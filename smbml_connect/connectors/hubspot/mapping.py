@@ -172,6 +172,10 @@ OBJECTS: dict[str, ObjectSpec] = {
     )
 }
 COMPANY_PROPERTIES = ("name", "industry", "numberofemployees", "domain")
+# Links of which HubSpot marks one as the record's main one, (from, to) -> its v4 type id and
+# its inline type: a contact's primary company is also listed as ``contact_to_company``
+# (typeId 1), beside ``contact_to_company_unlabeled`` (279) that every company link has.
+PRIMARY_LINKS = {("contacts", "companies"): (1, "contact_to_company")}
 
 
 def cast_value(value: Any, kind: str) -> Any:
@@ -344,28 +348,30 @@ def pipeline_stage_rows(pipelines: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def association_rows(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """The canonical associations table from the links each object carries."""
-    pairs = [
-        ("contacts", "contact_id", "contact", "company_id", "company"),
-        ("deals", "deal_id", "deal", "contact_id", "contact"),
-        ("orders", "order_id", "order", "contact_id", "contact"),
+# The associations table's names of the HubSpot objects whose links it holds.
+ASSOCIATION_NAMES = {
+    "contacts": "contact",
+    "deals": "deal",
+    "orders": "order",
+    "companies": "company",
+}
+ASSOCIATION_COLUMNS = ["from_type", "from_id", "to_type", "to_id", SOURCE_ROW]
+
+
+def association_rows(
+    spec: ObjectSpec, frame: pd.DataFrame, links: Mapping[str, Mapping[str, list[str]]]
+) -> pd.DataFrame:
+    """The canonical associations table: one row per linked record, every one of them.
+
+    The record's own column (a deal's ``contact_id``) names one link, the first; a deal's
+    other contacts (a buyer beside the decision maker) were in no table, so customers on a
+    won deal were scored as cold open leads."""
+    if frame.empty:
+        return pd.DataFrame(columns=ASSOCIATION_COLUMNS)
+    rows = [
+        (ASSOCIATION_NAMES[spec.object_type], rid, ASSOCIATION_NAMES[to_type], to, row)
+        for column, to_type in spec.links.items()
+        for rid, row in zip(frame[spec.key].astype(str), frame[SOURCE_ROW], strict=True)
+        for to in links.get(column, {}).get(rid, [])
     ]
-    parts = []
-    for table, key, from_type, column, to_type in pairs:
-        frame = frames.get(table)
-        if frame is None or frame.empty or column not in frame:
-            continue
-        linked = frame[frame[column].notna()]
-        parts.append(
-            pd.DataFrame(
-                {
-                    "from_type": from_type,
-                    "from_id": linked[key].astype(str),
-                    "to_type": to_type,
-                    "to_id": linked[column].astype(str),
-                    SOURCE_ROW: linked[SOURCE_ROW],
-                }
-            )
-        )
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return pd.DataFrame(rows, columns=ASSOCIATION_COLUMNS)

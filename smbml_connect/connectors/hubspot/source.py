@@ -48,6 +48,7 @@ from smbml_connect.connectors.hubspot.http import DailyLimitError, HubSpotApi, H
 from smbml_connect.connectors.hubspot.mapping import (
     COMPANY_PROPERTIES,
     OBJECTS,
+    PRIMARY_LINKS,
     ObjectSpec,
     association_rows,
     deal_stage_rows,
@@ -537,13 +538,15 @@ class HubSpotSource:
         for column, to_type in spec.links.items():
             found: dict[str, list[str]] = {}
             ids = [str(r["id"]) for r in records]
+            _, main = PRIMARY_LINKS.get((spec.object_type, to_type), (None, None))
             if inline:
                 more = []  # over 100 links: HubSpot pages them; the rest by the batch read
                 for r in records:
                     given = (r.get("associations") or {}).get(to_type) or {}
                     linked = given.get("results") or []
                     if linked:
-                        found[str(r["id"])] = sorted({str(a["id"]) for a in linked}, key=id_order)
+                        first = {str(a["id"]) for a in linked if a.get("type") == main}
+                        found[str(r["id"])] = primary_first({str(a["id"]) for a in linked}, first)
                     if (given.get("paging") or {}).get("next"):
                         more.append(str(r["id"]))
                 ids = more
@@ -553,10 +556,12 @@ class HubSpotSource:
         return out
 
     def _associated(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[str]]:
-        """Every ``to_type`` id linked to each of ``ids`` (v4 batch read, 1,000 inputs a
-        request; an input with more links than one answer holds is asked again from its
-        ``paging.next.after``)."""
+        """Every ``to_type`` id linked to each of ``ids``, the primary first (v4 batch read,
+        1,000 inputs a request; an input with more links than one answer holds is asked
+        again from its ``paging.next.after``)."""
+        main, _ = PRIMARY_LINKS.get((from_type, to_type), (None, None))
         found: dict[str, set[str]] = {}
+        primary: dict[str, set[str]] = {}
         asked = [{"id": i} for i in ids]
         seen: set[tuple[str, str]] = set()  # a page HubSpot names again is not asked again
         while asked:
@@ -574,15 +579,19 @@ class HubSpotSource:
                 )
                 for result in body.get("results", []):
                     rid = str(result["from"]["id"])
-                    found.setdefault(rid, set()).update(
-                        str(t["toObjectId"]) for t in result.get("to", [])
+                    linked = result.get("to", [])
+                    found.setdefault(rid, set()).update(str(t["toObjectId"]) for t in linked)
+                    primary.setdefault(rid, set()).update(
+                        str(t["toObjectId"])
+                        for t in linked
+                        if any(k.get("typeId") == main for k in t.get("associationTypes") or [])
                     )
                     after = ((result.get("paging") or {}).get("next") or {}).get("after")
                     if after and (rid, str(after)) not in seen:
                         seen.add((rid, str(after)))
                         further.append({"id": rid, "after": str(after)})
             asked = further
-        return {rid: sorted(linked, key=id_order) for rid, linked in found.items()}
+        return {rid: primary_first(linked, primary[rid]) for rid, linked in found.items()}
 
     def _read_properties(
         self, spec: ObjectSpec, records: list[dict[str, Any]], properties: list[str]
@@ -665,7 +674,7 @@ class HubSpotSource:
         if spec.table in ("contacts", "deals"):
             self._merged(spec.table, records, page)
         if spec.table in ("contacts", "deals", "orders"):
-            page.tables["associations"] = association_rows({spec.table: frame})
+            page.tables["associations"] = association_rows(spec, frame, links)
         return page
 
     @staticmethod
@@ -773,6 +782,12 @@ def _not_read(exc: SmbmlError) -> str:
         "stages show by the names an earlier run read, else by HubSpot's default labels, else "
         "by their ids, until a run reads them."
     )
+
+
+def primary_first(ids: set[str], primary: set[str]) -> list[str]:
+    """Linked ids in id order, the one HubSpot marks as the primary first (a contact's
+    primary company: its company, industry and size are read from it)."""
+    return sorted(ids, key=lambda i: (i not in primary, id_order(i)))
 
 
 def _not_in(ids: set[str]) -> dict[str, Any]:
