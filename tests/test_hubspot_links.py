@@ -30,7 +30,7 @@ from smbml_connect.schema import TABLES
 from smbml_connect.store import Store
 from smbml_connect.testing.clock import FakeClock
 from smbml_connect.testing.hubspot_emulator import TEST_TOKEN, HubSpotEmulator
-from smbml_connect.testing.hubspot_state import CrmState
+from smbml_connect.testing.hubspot_state import CrmState, property_shape
 
 
 def _sync(hub: HubSpotEmulator, store: Store, **source_args: Any) -> Any:
@@ -144,3 +144,42 @@ def test_every_contact_on_a_deal_counts_the_won_ones_customers_and_no_lead(
     assert buyer not in scored.index  # a customer: on a won deal
     assert scored.loc[joiner, "open_deals"] == 1
     assert leads[0] in scored.index and scored.loc[leads[0], "open_deals"] == 0
+
+
+def test_enumeration_values_reach_people_as_their_labels(
+    portal: HubSpotEmulator, store: Store
+) -> None:
+    """HubSpot fills in a company's industry from its own data, as a code
+    (COMPUTER_SOFTWARE): the contact that took it showed "Industry: COMPUTER_SOFTWARE" in
+    its lead reasons, the Scores tab and the report; a mapped enumeration likewise."""
+    state = portal.state
+    channels = {
+        "name": "preferred_channels", "label": "Preferred channels", "type": "enumeration",
+        "fieldType": "checkbox", "groupName": "contactinformation",
+        "options": [{"label": "Email", "value": "em", "hidden": False},
+                    {"label": "Phone call", "value": "ph", "hidden": False}],
+    }  # fmt: skip
+    state.properties["contacts"]["preferred_channels"] = property_shape(
+        channels, "contacts", state.groups["contacts"]
+    )
+    industries = {
+        o["value"]: o["label"] for o in state.properties["companies"]["industry"]["options"]
+    }
+    assert industries["COMPUTER_SOFTWARE"] == "Computer Software"
+    contact = state.add("contacts", {"email": "bo@x.example", "lifecyclestage": "customer",
+                                     "hs_analytics_source": "PAID_SEARCH",
+                                     "preferred_channels": "em;ph"}).id  # fmt: skip
+    company = state.add("companies", {"name": "Bits", "industry": "COMPUTER_SOFTWARE"}).id
+    state.associate("contacts", contact, "companies", company)
+    mapping = {"contacts": {"channels": "preferred_channels"}}
+    _sync(portal, store, mapping=mapping)
+    row = store.read("contacts").set_index("contact_id").loc[contact]
+    assert row["industry"] == "Computer Software"
+    assert json.loads(row["extra"])["channels"] == "Email; Phone call"
+    # the values the code compares stay HubSpot's own
+    assert (row["lifecycle_stage"], row["lead_source"]) == ("customer", "paid_search")
+    state.properties["contacts"]["preferred_channels"]["options"][1]["label"] = "Call"
+    state.touch("contacts", [contact], firstname="Bo")
+    _sync(portal, store, mapping=mapping)  # the options are read again each run
+    row = store.read("contacts").set_index("contact_id").loc[contact]
+    assert json.loads(row["extra"])["channels"] == "Email; Call"

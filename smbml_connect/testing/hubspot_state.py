@@ -116,6 +116,22 @@ _ENUMS = {
     "hs_task_status": "NOT_STARTED IN_PROGRESS WAITING COMPLETED DEFERRED",
     "hs_communication_channel_type": "SMS WHATS_APP LINKEDIN_MESSAGE",
 }
+# Enumerations whose values are codes and whose labels are words, (object, property) ->
+# "CODE:Label" items: a company's industry is one of LinkedIn's industries, which HubSpot
+# fills in itself from its company data (a subset here).
+_CODED_ENUMS = {
+    ("companies", "industry"): (
+        "ACCOUNTING:Accounting|APPAREL_FASHION:Apparel & Fashion|AUTOMOTIVE:Automotive|"
+        "COMPUTER_SOFTWARE:Computer Software|CONSTRUCTION:Construction|"
+        "CONSUMER_GOODS:Consumer Goods|CONSUMER_SERVICES:Consumer Services|"
+        "FINANCIAL_SERVICES:Financial Services|FOOD_BEVERAGES:Food & Beverages|"
+        "FURNITURE:Furniture|HEALTH_WELLNESS_AND_FITNESS:Health, Wellness and Fitness|"
+        "HOSPITAL_HEALTH_CARE:Hospital & Health Care|HOSPITALITY:Hospitality|"
+        "INFORMATION_TECHNOLOGY_AND_SERVICES:Information Technology and Services|"
+        "LEGAL_SERVICES:Legal Services|MARKETING_AND_ADVERTISING:Marketing and Advertising|"
+        "REAL_ESTATE:Real Estate|RESTAURANTS:Restaurants|RETAIL:Retail|WHOLESALE:Wholesale"
+    ),
+}
 # What every engagement type has: when it happened (a task's: when it is due).
 _ENGAGEMENT = (
     "hs_timestamp:datetime hs_createdate:datetime! hs_lastmodifieddate:datetime! "
@@ -131,7 +147,7 @@ _DEFAULTS = {
     "hs_email_optout:bool hs_marketable_status:enumeration "
     "hs_legal_basis:enumeration hs_object_id:number! "
     "hs_merged_object_ids:enumeration!",
-    "companies": "name domain industry numberofemployees:number createdate:datetime "
+    "companies": "name domain industry:enumeration numberofemployees:number createdate:datetime "
     "hs_lastmodifieddate:datetime! hs_object_id:number!",
     "deals": "dealname amount:number deal_currency_code pipeline dealstage "
     "hs_is_closed:bool! hs_is_closed_won:bool! createdate:datetime closedate:datetime "
@@ -373,9 +389,15 @@ class CrmState:
                 name, _, kind = item.partition(":")
                 read_only = name.endswith("!") or kind.endswith("!")
                 name, kind = name.rstrip("!"), (kind.rstrip("!") or "string")
+                coded = _CODED_ENUMS.get((object_type, name))
+                pairs = (
+                    [tuple(o.split(":", 1)) for o in coded.split("|")]
+                    if coded
+                    else [(v, v) for v in _ENUMS.get(name, "").split()]
+                )
                 options = [
-                    {"label": v, "value": v, "hidden": False, "displayOrder": i}
-                    for i, v in enumerate(_ENUMS.get(name, "").split())
+                    {"label": label, "value": v, "hidden": False, "displayOrder": i}
+                    for i, (v, label) in enumerate(pairs)
                 ]
                 if kind == "bool":
                     options = [

@@ -52,6 +52,8 @@ from smbml_connect.connectors.hubspot.mapping import (
     ObjectSpec,
     association_rows,
     deal_stage_rows,
+    labelled,
+    option_labels,
     pipeline_stage_rows,
     records_to_frame,
     stage_properties,
@@ -121,6 +123,7 @@ class HubSpotSource:
         self.started_ms = int((started or datetime.now(tz=UTC)).timestamp() * 1000)
         self.settled_ms = self.started_ms - SETTLE_MS  # what search has surely indexed
         self._kinds: dict[str, dict[str, str]] = {}
+        self._labels: dict[str, dict[str, dict[str, str]]] = {}  # per object: option_labels
         self._companies: dict[str, dict[str, Any]] = {}
         self.account_unknown = ""
         self.account_refused = False
@@ -257,7 +260,10 @@ class HubSpotSource:
             retired += batch if shown else []
         page = Page(archived={entity: archived} if archived else {})
         if retired:
-            page.tables[spec.table] = records_to_frame(spec, retired, kinds, {}, self._companies)
+            labels = self._labels.get(spec.object_type, {})
+            page.tables[spec.table] = records_to_frame(
+                spec, retired, kinds, {}, self._companies, labels
+            )
         if archived and spec.table == "deals":  # a deleted deal's stage history goes with it
             page.replace["deal_stages"] = [rid for rid, _ in archived]
         if listing:  # in the recycle bin is not gone for good: it can be restored
@@ -384,9 +390,12 @@ class HubSpotSource:
         return spec
 
     def _property_kinds(self, object_type: str) -> dict[str, str]:
+        """Each property's type, and each enumeration's option labels (`_labels`), read
+        once a run: an option relabelled in HubSpot shows by its new words next run."""
         if object_type not in self._kinds:
             listed = self.api.property_list(object_type, fresh=True)
             self._kinds[object_type] = {p["name"]: p["type"] for p in listed}
+            self._labels[object_type] = option_labels(listed)
         return self._kinds[object_type]
 
     def _full_list(
@@ -619,7 +628,11 @@ class HubSpotSource:
             record.setdefault("properties", {}).update({p: props.get(p) for p in properties})
 
     def _fetch_companies(self, ids: set[str]) -> None:
+        """The companies' details a contact takes (its industry by its label)."""
         missing = sorted(ids - set(self._companies), key=id_order)
+        if missing:
+            self._property_kinds("companies")
+        labels = self._labels.get("companies", {})
         for start in range(0, len(missing), READ_BATCH):
             chunk = missing[start : start + READ_BATCH]
             request = BatchReadInputSimplePublicObjectId(
@@ -634,7 +647,10 @@ class HubSpotSource:
                 request,
             )
             for record in body.get("results", []):
-                self._companies[str(record["id"])] = record.get("properties") or {}
+                props = record.get("properties") or {}
+                self._companies[str(record["id"])] = {
+                    name: labelled(value, labels.get(name)) for name, value in props.items()
+                }
 
     def _page(
         self,
@@ -652,7 +668,8 @@ class HubSpotSource:
         links = self._links(spec, records, inline=full)
         if "company_id" in links:
             self._fetch_companies({c[0] for c in links["company_id"].values() if c})
-        frame = records_to_frame(spec, records, kinds, links, self._companies)
+        labels = self._labels.get(spec.object_type, {})
+        frame = records_to_frame(spec, records, kinds, links, self._companies, labels)
         page = Page(cursor=with_listed(_marked(cursor, stages), listed_ms))
         if listing:
             page.listed[spec.table] = [str(r["id"]) for r in records]
