@@ -365,6 +365,29 @@ def test_push_creates_properties_once_and_sends_only_changes(hub, store) -> None
     assert "Rising Star" in options
 
 
+def test_an_option_added_by_the_push_keeps_the_users_labels_on_the_others(hub, store) -> None:
+    """A PATCH of options replaces the list: the push rebuilt it from the values, and the
+    user's "A - call today" went back to "A" and a hidden option showed again."""
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:20]
+    _scores(store, ids, [80.0] * 10 + [20.0] * 10)  # tiers A and C
+    HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    prop = emulator.state.properties["contacts"]["smbml_lead_tier"]
+    edits = {"A": {"label": "A - call today"}, "B": {"hidden": True}, "D": {"label": "D - later"}}
+    prop["options"] = [{**o, **edits[o["value"]]} for o in prop["options"] if o["value"] in edits]
+    users = [dict(o) for o in prop["options"]]  # C deleted: no one should see it, they said
+    _scores(store, ids, [20.0] * 10 + [80.0] * 10)  # tier C again: HubSpot needs its option
+    report = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(
+        None, store
+    )
+    assert report.failed == []
+    options = emulator.state.properties["contacts"]["smbml_lead_tier"]["options"]
+    assert [{k: o[k] for k in users[0]} for o in options[:3]] == users
+    assert (options[3]["value"], options[3]["label"], options[3]["hidden"]) == ("C", "C", False)
+    assert emulator.state.objects["contacts"][ids[0]].properties["smbml_lead_tier"] == "C"
+
+
 def test_push_reports_deleted_records_and_leaves_foreign_properties_alone(hub, store) -> None:
     emulator, _ = hub
     sync(emulator, store)
