@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
+from smbml_connect.connectors.hubspot.marketing import SETTLE_MS
 from smbml_connect.connectors.hubspot.push import HubSpotDestination
 from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.credentials import Secret
@@ -31,3 +32,9 @@ def hubspot_run(
     api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits, clock=hub.clock)
     destinations = [HubSpotDestination(api)] if push else []
     return run_pipeline(source(api, started=at), store, options, destinations)
+
+
+def settled() -> datetime:
+    """When a run starts that finds every change made until now: HubSpot's search index
+    lags, so a run searches up to `SETTLE_MS` before its start (a scheduler's next run)."""
+    return datetime.now(tz=UTC) + timedelta(milliseconds=SETTLE_MS + 1)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hubspot_runs import settled
 
 from smbml_connect.analytics.leads.contact_features import (
     DEAL_STAGE,
@@ -40,7 +41,7 @@ def sync(hub: HubSpotEmulator, store: Store) -> Any:
     hub.clock.advance(limits.window_seconds)
     api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits,
                      client_side_validation=True, clock=hub.clock)  # fmt: skip
-    result = run_pipeline(HubSpotSource(api), store, RunOptions(steps=[]))
+    result = run_pipeline(HubSpotSource(api, started=settled()), store, RunOptions(steps=[]))
     assert result.status == "ok", result.errors
     return result
 

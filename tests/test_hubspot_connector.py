@@ -12,15 +12,17 @@ import dataclasses
 import logging
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from hubspot_runs import settled
 
 from smbml_connect.connectors.hubspot.cursor import split_listed
 from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
+from smbml_connect.connectors.hubspot.marketing import SETTLE_MS
 from smbml_connect.connectors.hubspot.push import HubSpotDestination
 from smbml_connect.connectors.hubspot.source import HubSpotSource
 from smbml_connect.consent import read_consent
@@ -49,7 +51,7 @@ def make_api(hub: HubSpotEmulator, token: str = TEST_TOKEN, **changes: Any) -> H
 
 
 def sync(hub: HubSpotEmulator, store: Store, **source_args: Any) -> Any:
-    source = HubSpotSource(make_api(hub), **source_args)
+    source = HubSpotSource(make_api(hub), **{"started": settled(), **source_args})
     return run_pipeline(source, store, RunOptions(steps=[]))
 
 
@@ -108,7 +110,7 @@ def test_incremental_pull_takes_only_changes_and_never_passes_the_start(hub, sto
     changed = list(emulator.state.objects["contacts"])[10:25]
     emulator.state.touch("contacts", changed, country="NZ")
     emulator.reset_counts()
-    started = datetime.now(tz=UTC)
+    started = settled()  # a run once HubSpot's search has indexed the changes
     result = run_pipeline(HubSpotSource(make_api(emulator), started=started), store,
                           RunOptions(steps=[]))  # fmt: skip
     # the cursor names the ids taken at its millisecond: nothing is read twice
@@ -123,6 +125,31 @@ def test_incremental_pull_takes_only_changes_and_never_passes_the_start(hub, sto
     # one page per object and per engagement type: no second page
     assert emulator.requests["POST search"] == 5 + 5
     assert emulator.requests["GET list"] == 5  # only the archived pass lists (engagements': daily)
+
+
+def test_a_change_search_had_not_indexed_yet_arrives_on_a_later_run(store: Store) -> None:
+    """HubSpot's search index lags, unevenly: a contact changed just before a run was not
+    found while one changed after it was, the cursor passed the first, and it kept its old
+    country in the store for good. Searches stop `SETTLE_MS` before the run's start."""
+    with HubSpotEmulator(clock=FakeClock()) as emulator:
+        ids = [emulator.state.add("contacts", {"email": f"c{i}@x.com", "country": "US"}).id
+               for i in range(50)]  # fmt: skip
+        first = sync(emulator, store)
+        assert first.loaded["contacts"] == 50  # the first pull lists: every record, as it is
+        a, b = ids[3], ids[7]
+        emulator.state.touch("contacts", [a], country="NZ")
+        time.sleep(0.05)
+        emulator.state.touch("contacts", [b], country="DE")  # changed after a ...
+        emulator.state.lag_index("contacts", [a], 1_500)  # ... and indexed before it
+        now = run_pipeline(HubSpotSource(make_api(emulator)), store, RunOptions(steps=[]))
+        time.sleep(1.6)  # the index catches up
+        later = datetime.now(tz=UTC) + timedelta(milliseconds=SETTLE_MS + 1_000)
+        after = run_pipeline(HubSpotSource(make_api(emulator), started=later), store,
+                             RunOptions(steps=[]))  # fmt: skip
+        country = store.read("contacts").set_index("contact_id")["country"]
+        assert (country.loc[a], country.loc[b]) == ("NZ", "DE")
+        assert now.loaded["contacts"] + after.loaded["contacts"] == 2  # each read once
+        assert len(country) == 50
 
 
 def test_search_past_the_cap_loses_and_repeats_nothing(store: Store) -> None:
@@ -336,6 +363,29 @@ def test_push_creates_properties_once_and_sends_only_changes(hub, store) -> None
         o["value"] for o in emulator.state.properties["contacts"]["smbml_segment"]["options"]
     }
     assert "Rising Star" in options
+
+
+def test_an_option_added_by_the_push_keeps_the_users_labels_on_the_others(hub, store) -> None:
+    """A PATCH of options replaces the list: the push rebuilt it from the values, and the
+    user's "A - call today" went back to "A" and a hidden option showed again."""
+    emulator, _ = hub
+    sync(emulator, store)
+    ids = sorted(store.read("contacts")["contact_id"])[:20]
+    _scores(store, ids, [80.0] * 10 + [20.0] * 10)  # tiers A and C
+    HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(None, store)
+    prop = emulator.state.properties["contacts"]["smbml_lead_tier"]
+    edits = {"A": {"label": "A - call today"}, "B": {"hidden": True}, "D": {"label": "D - later"}}
+    prop["options"] = [{**o, **edits[o["value"]]} for o in prop["options"] if o["value"] in edits]
+    users = [dict(o) for o in prop["options"]]  # C deleted: no one should see it, they said
+    _scores(store, ids, [20.0] * 10 + [80.0] * 10)  # tier C again: HubSpot needs its option
+    report = HubSpotDestination(make_api(emulator), properties=crm_properties()).publish(
+        None, store
+    )
+    assert report.failed == []
+    options = emulator.state.properties["contacts"]["smbml_lead_tier"]["options"]
+    assert [{k: o[k] for k in users[0]} for o in options[:3]] == users
+    assert (options[3]["value"], options[3]["label"], options[3]["hidden"]) == ("C", "C", False)
+    assert emulator.state.objects["contacts"][ids[0]].properties["smbml_lead_tier"] == "C"
 
 
 def test_push_reports_deleted_records_and_leaves_foreign_properties_alone(hub, store) -> None:
@@ -580,8 +630,8 @@ def test_changes_made_while_a_sync_pages_are_neither_skipped_nor_lost(store: Sto
         ids = [emulator.state.add("contacts", {"email": f"c{i}@x.com"},
                                   updated_ms=1_600_000_000_000).id for i in range(700)]  # fmt: skip
         sync(emulator, store)
-        started = datetime.now(tz=UTC)
-        start_ms = int(started.timestamp() * 1000)
+        started = settled()
+        start_ms = int(started.timestamp() * 1000) - SETTLE_MS  # what it searches up to
         # 700 changes before the sync, one per millisecond, oldest first
         for n, rid in enumerate(ids):
             emulator.state.touch("contacts", [rid], at_ms=start_ms - 5_000 + n, country="NZ")

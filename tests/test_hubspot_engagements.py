@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hubspot_runs import settled
 
 from smbml_connect.analytics.leads.contact_features import contact_snapshot, contacts_own
 from smbml_connect.analytics.leads.deals import _recent_activity
@@ -54,7 +55,7 @@ def sync(hub: HubSpotEmulator, store: Store, at: datetime | None = None) -> RunR
     limits = Limits(read_timeout=2.0)
     hub.clock.advance(limits.window_seconds)  # runs are minutes apart: a fresh window
     api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=limits, clock=hub.clock)
-    source = HubSpotSource(api, started=at or datetime.now(tz=UTC))
+    source = HubSpotSource(api, started=at or settled())
     return run_pipeline(source, store, RunOptions(steps=[]))
 
 

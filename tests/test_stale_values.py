@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 import pytest
+from hubspot_runs import settled
 
 from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
 from smbml_connect.connectors.hubspot.push import HubSpotDestination
@@ -39,7 +40,10 @@ def _run(emulator: HubSpotEmulator, store: Store, steps: list[Step] | None = Non
     )
     options = RunOptions(steps=steps if steps is not None else steps_by_name(None), as_of=AS_OF)
     return run_pipeline(
-        HubSpotSource(api, page_rows=100), store, options, [HubSpotDestination(api)]
+        HubSpotSource(api, page_rows=100, started=settled()),
+        store,
+        options,
+        [HubSpotDestination(api)],
     )
 
 

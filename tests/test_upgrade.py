@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hubspot_runs import settled
 
 from smbml_connect.connectors.hubspot.http import HubSpotApi, Limits
 from smbml_connect.connectors.hubspot.source import HubSpotSource
@@ -35,7 +36,7 @@ def _sync(hub: HubSpotEmulator, path: Path) -> None:
     api = HubSpotApi(Secret(TEST_TOKEN), host=hub.url, limits=Limits(read_timeout=2.0),
                      clock=hub.clock)  # fmt: skip
     with Store(path) as store:
-        result = run_pipeline(HubSpotSource(api), store, RunOptions(steps=[]))
+        result = run_pipeline(HubSpotSource(api, started=settled()), store, RunOptions(steps=[]))
     assert result.status == "ok", result.errors
 
 

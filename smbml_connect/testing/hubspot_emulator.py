@@ -32,6 +32,7 @@ from smbml_connect.testing.faults import Fault, RollingWindow
 from smbml_connect.testing.hubspot_marketing import MarketingState, Refused
 from smbml_connect.testing.hubspot_state import (
     ASSOCIATION_TYPES,
+    UNLABELED_TYPES,
     ApiError,
     CrmState,
     iso_ms,
@@ -425,9 +426,14 @@ class _Handler(QuietHandler):
                 to_type = state.object_type(to)
                 linked_ids = state.associated(object_type, record.id, to_type)
                 if linked_ids:
-                    label = f"{_singular(object_type)}_to_{_singular(to_type)}"
                     shown = linked_ids[:INLINE_LINKS]
-                    links[to] = {"results": [{"id": i, "type": label} for i in shown]}
+                    links[to] = {
+                        "results": [
+                            {"id": i, "type": label}
+                            for i in shown
+                            for label in _inline_types(state, object_type, record.id, to_type, i)
+                        ]
+                    }
                     if len(linked_ids) > INLINE_LINKS:  # paged since January 2021
                         after = shown[-1]
                         path = f"/crm/v4/objects/{object_type}/{record.id}/associations/{to}"
@@ -467,10 +473,15 @@ class _Handler(QuietHandler):
         state.update(object_type, record, values)
         for link in body.get("associations") or []:
             type_id = link["types"][0]["associationTypeId"]
+            unlabeled = {(f, t): i for (f, t), i in UNLABELED_TYPES.items() if i == type_id}
             to_type = next(
-                t for (f, t), i in ASSOCIATION_TYPES.items() if f == object_type and i == type_id
+                t
+                for (f, t), i in (ASSOCIATION_TYPES | unlabeled).items()
+                if f == object_type and i == type_id
             )
-            state.associate(object_type, record.id, to_type, str(link["to"]["id"]))
+            # a contact-company link of the primary type (1 or 2) moves the primary there
+            primary = False if unlabeled else (object_type, to_type) in UNLABELED_TYPES or None
+            state.associate(object_type, record.id, to_type, str(link["to"]["id"]), primary)
         return record.shape(object_type, values)
 
     def _patch(self, args: dict[str, str], _: Any, body: Mapping[str, Any]) -> tuple[int, Any]:
@@ -798,7 +809,6 @@ class _Handler(QuietHandler):
                 "VALIDATION_ERROR",
             )
         started, results, errors = iso_ms(now_ms()), [], []
-        type_id = ASSOCIATION_TYPES.get((from_type, to_type), 0)
         for item in inputs:
             rid = str(item["id"])
             ids = state.associated(from_type, rid, to_type)
@@ -824,9 +834,7 @@ class _Handler(QuietHandler):
                 "to": [
                     {
                         "toObjectId": int(i),
-                        "associationTypes": [
-                            {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}
-                        ],
+                        "associationTypes": _v4_types(state, from_type, rid, to_type, i),
                     }
                     for i in page
                 ],
@@ -837,19 +845,48 @@ class _Handler(QuietHandler):
         return (207 if errors else 200), _batch_body(results, errors, started)
 
     def _assoc_list(self, args: dict[str, str], *_: Any) -> tuple[int, Any]:
-        ids = self.hub.state.associated(args["type"], args["id"], args["to"])
-        type_id = ASSOCIATION_TYPES.get((args["type"], args["to"]), 0)
+        state, from_type, rid, to_type = self.hub.state, args["type"], args["id"], args["to"]
+        ids = state.associated(from_type, rid, to_type)
         return 200, {
             "results": [
                 {
                     "toObjectId": int(i),
-                    "associationTypes": [
-                        {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}
-                    ],
+                    "associationTypes": _v4_types(state, from_type, rid, to_type, i),
                 }
                 for i in ids
             ]
         }
+
+
+def _v4_types(
+    state: CrmState, from_type: str, from_id: str, to_type: str, to_id: str
+) -> list[dict[str, Any]]:
+    """A link's types as v4 gives them: a primary company's "Primary" beside its unlabeled."""
+    primary = ASSOCIATION_TYPES.get((from_type, to_type))
+    return [
+        {
+            "category": "HUBSPOT_DEFINED",
+            "typeId": type_id,
+            "label": "Primary"
+            if type_id == primary and (from_type, to_type) in UNLABELED_TYPES
+            else None,
+        }
+        for type_id in state.link_types(from_type, from_id, to_type, to_id)
+    ]
+
+
+def _inline_types(
+    state: CrmState, from_type: str, from_id: str, to_type: str, to_id: str
+) -> list[str]:
+    """A link's types as a v3 list gives them inline, one entry each: a contact's primary
+    company twice (``contact_to_company`` and ``contact_to_company_unlabeled``), its
+    other companies once (unlabeled)."""
+    name = f"{_singular(from_type)}_to_{_singular(to_type)}"
+    unlabeled = UNLABELED_TYPES.get((from_type, to_type))
+    return [
+        f"{name}_unlabeled" if type_id == unlabeled else name
+        for type_id in state.link_types(from_type, from_id, to_type, to_id)
+    ]
 
 
 def _id_after(rid: str, after: str) -> bool:

@@ -26,6 +26,7 @@ __all__ = [
     "OBJECT_TYPE_IDS",
     "STAGE_ENTERED",
     "STAGE_EXITED",
+    "UNLABELED_TYPES",
     "ApiError",
     "CrmState",
     "iso_ms",
@@ -95,6 +96,11 @@ ASSOCIATION_TYPES = {
     ("communications", "contacts"): 81,
     ("contacts", "communications"): 82,
 }
+# Pairs whose links come in two kinds: every link is of the unlabeled type (these ids), and
+# one of them, the contact's primary company, is also of the type above (1: "Primary";
+# inline, ``contact_to_company`` beside ``contact_to_company_unlabeled``). HubSpot makes a
+# contact's first company its primary; an association made with type 1 moves it there.
+UNLABELED_TYPES = {("contacts", "companies"): 279, ("companies", "contacts"): 280}
 _ENUMS = {
     "lifecyclestage": "subscriber lead marketingqualifiedlead salesqualifiedlead opportunity "
     "customer evangelist other",
@@ -109,6 +115,22 @@ _ENUMS = {
     "hs_meeting_outcome": "SCHEDULED COMPLETED RESCHEDULED NO_SHOW CANCELED",
     "hs_task_status": "NOT_STARTED IN_PROGRESS WAITING COMPLETED DEFERRED",
     "hs_communication_channel_type": "SMS WHATS_APP LINKEDIN_MESSAGE",
+}
+# Enumerations whose values are codes and whose labels are words, (object, property) ->
+# "CODE:Label" items: a company's industry is one of LinkedIn's industries, which HubSpot
+# fills in itself from its company data (a subset here).
+_CODED_ENUMS = {
+    ("companies", "industry"): (
+        "ACCOUNTING:Accounting|APPAREL_FASHION:Apparel & Fashion|AUTOMOTIVE:Automotive|"
+        "COMPUTER_SOFTWARE:Computer Software|CONSTRUCTION:Construction|"
+        "CONSUMER_GOODS:Consumer Goods|CONSUMER_SERVICES:Consumer Services|"
+        "FINANCIAL_SERVICES:Financial Services|FOOD_BEVERAGES:Food & Beverages|"
+        "FURNITURE:Furniture|HEALTH_WELLNESS_AND_FITNESS:Health, Wellness and Fitness|"
+        "HOSPITAL_HEALTH_CARE:Hospital & Health Care|HOSPITALITY:Hospitality|"
+        "INFORMATION_TECHNOLOGY_AND_SERVICES:Information Technology and Services|"
+        "LEGAL_SERVICES:Legal Services|MARKETING_AND_ADVERTISING:Marketing and Advertising|"
+        "REAL_ESTATE:Real Estate|RESTAURANTS:Restaurants|RETAIL:Retail|WHOLESALE:Wholesale"
+    ),
 }
 # What every engagement type has: when it happened (a task's: when it is due).
 _ENGAGEMENT = (
@@ -125,7 +147,7 @@ _DEFAULTS = {
     "hs_email_optout:bool hs_marketable_status:enumeration "
     "hs_legal_basis:enumeration hs_object_id:number! "
     "hs_merged_object_ids:enumeration!",
-    "companies": "name domain industry numberofemployees:number createdate:datetime "
+    "companies": "name domain industry:enumeration numberofemployees:number createdate:datetime "
     "hs_lastmodifieddate:datetime! hs_object_id:number!",
     "deals": "dealname amount:number deal_currency_code pipeline dealstage "
     "hs_is_closed:bool! hs_is_closed_won:bool! createdate:datetime closedate:datetime "
@@ -294,6 +316,7 @@ class Record:
     updated_ms: int
     archived_ms: int | None = None
     stage: str | None = None  # a deal's stage when last stamped: a change is an entry
+    indexed_ms: int = 0  # from when search finds the record as it is (`CrmState.index_lag_ms`)
 
     def shape(self, object_type: str, wanted: Iterable[str] | None) -> dict[str, Any]:
         """The record as the API returns it: strings only, defaults always present."""
@@ -323,6 +346,11 @@ class CrmState:
     properties: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     groups: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     links: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
+    # HubSpot's search index lags its records, unevenly (supaglue-labs/supaglue#665): a
+    # change is found by search this long after it is made (``lag_index``: one record's).
+    index_lag_ms: int = 0
+    # A contact's primary company: contact id -> company id (one of its links).
+    primary: dict[str, str] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     next_id: int = 100_001
     # The account, as GET /account-info/v3/details gives it. Two emulators give the same
@@ -361,9 +389,15 @@ class CrmState:
                 name, _, kind = item.partition(":")
                 read_only = name.endswith("!") or kind.endswith("!")
                 name, kind = name.rstrip("!"), (kind.rstrip("!") or "string")
+                coded = _CODED_ENUMS.get((object_type, name))
+                pairs = (
+                    [tuple(o.split(":", 1)) for o in coded.split("|")]
+                    if coded
+                    else [(v, v) for v in _ENUMS.get(name, "").split()]
+                )
                 options = [
-                    {"label": v, "value": v, "hidden": False, "displayOrder": i}
-                    for i, v in enumerate(_ENUMS.get(name, "").split())
+                    {"label": label, "value": v, "hidden": False, "displayOrder": i}
+                    for i, (v, label) in enumerate(pairs)
                 ]
                 if kind == "bool":
                     options = [
@@ -518,7 +552,15 @@ class CrmState:
         self.next_id += 1
         return self.next_id
 
+    def lag_index(self, object_type: str, record_ids: Iterable[str], lag_ms: int) -> None:
+        """Search finds these records' last change ``lag_ms`` from now, not before: HubSpot
+        indexes changes unevenly, a later one may be found first."""
+        with self.lock:
+            for rid in record_ids:
+                self.objects[object_type][rid].indexed_ms = now_ms() + lag_ms
+
     def _stamp(self, object_type: str, record: Record) -> None:
+        record.indexed_ms = now_ms() + self.index_lag_ms
         record.properties["hs_object_id"] = record.id
         record.properties.setdefault(CREATED_PROPERTY[object_type], iso_ms(record.created_ms))
         record.properties[MODIFIED_PROPERTY[object_type]] = iso_ms(record.updated_ms)
@@ -651,6 +693,10 @@ class CrmState:
             self.revision[object_type] += 1
 
     def _move_links(self, object_type: str, old: str, new: str) -> None:
+        if object_type == "contacts" and old in self.primary:
+            self.primary.setdefault(new, self.primary.pop(old))  # the kept one's stays
+        if object_type == "companies":
+            self.primary = {c: new if p == old else p for c, p in self.primary.items()}
         for from_type, from_id, to_type in list(self.links):
             if from_type == object_type and from_id == old:
                 for target in self.links.pop((from_type, from_id, to_type)):
@@ -744,21 +790,50 @@ class CrmState:
             )
 
     # -- associations ----------------------------------------------------------------
-    def associate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+    def associate(
+        self, from_type: str, from_id: str, to_type: str, to_id: str, primary: bool | None = None
+    ) -> None:
+        """Link two records, both ways. A contact-company link is the contact's primary
+        when ``primary`` says so, or (None) when the contact has no primary company yet."""
         with self.lock:
             self.links.setdefault((from_type, from_id, to_type), set()).add(to_id)
             self.links.setdefault((to_type, to_id, from_type), set()).add(from_id)
+            pair = _contact_company(from_type, from_id, to_type, to_id)
+            if pair is not None:
+                contact, company = pair
+                if primary or (primary is None and self.primary_of(contact) is None):
+                    self.primary[contact] = company
 
     def dissociate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
         """Remove a link, both ways. Neither record's last-modified time moves (HubSpot does
-        not date association changes)."""
+        not date association changes). A primary company unlinked leaves none."""
         with self.lock:
             self.links.get((from_type, from_id, to_type), set()).discard(to_id)
             self.links.get((to_type, to_id, from_type), set()).discard(from_id)
+            pair = _contact_company(from_type, from_id, to_type, to_id)
+            if pair is not None and self.primary.get(pair[0]) == pair[1]:
+                del self.primary[pair[0]]
 
     def associated(self, from_type: str, from_id: str, to_type: str) -> list[str]:
         targets = self.links.get((from_type, from_id, to_type), set())
         return sorted((t for t in targets if self.live(to_type, t)), key=_id_key)
+
+    def primary_of(self, contact: str) -> str | None:
+        """The contact's primary company, if it is still linked and live."""
+        company = self.primary.get(contact)
+        linked = self.links.get(("contacts", contact, "companies"), set())
+        return company if company in linked and self.live("companies", company) else None
+
+    def link_types(self, from_type: str, from_id: str, to_type: str, to_id: str) -> list[int]:
+        """The association type ids of one link, as v4 lists them: the unlabeled type of a
+        contact-company link, and the primary type (1 or 2) where it is the primary."""
+        unlabeled = UNLABELED_TYPES.get((from_type, to_type))
+        own = ASSOCIATION_TYPES.get((from_type, to_type), 0)
+        if unlabeled is None:
+            return [own]
+        pair = _contact_company(from_type, from_id, to_type, to_id)
+        first = pair is not None and self.primary_of(pair[0]) == pair[1]
+        return [own, unlabeled] if first else [unlabeled]
 
     # -- search ----------------------------------------------------------------------
     def search(self, object_type: str, body: Mapping[str, Any], cap: int) -> dict[str, Any]:
@@ -776,11 +851,13 @@ class CrmState:
                 "VALIDATION_ERROR",
             )
         props = self.properties[object_type]
+        indexed = now_ms()  # a change not indexed yet is not found (``index_lag_ms``)
         with self.lock:
             rows = [
                 r
                 for r in self.objects[object_type].values()
                 if r.archived_ms is None
+                and r.indexed_ms <= indexed
                 and (not groups or any(_matches(r, g["filters"], props) for g in groups))
             ]
         sorts = body.get("sorts") or []
@@ -832,6 +909,17 @@ def _merged_values(
     if object_type == "contacts" and stages:
         out["lifecyclestage"] = max(stages, key=lambda s: _FUNNEL.index(s) if s in _FUNNEL else -1)
     return out
+
+
+def _contact_company(
+    from_type: str, from_id: str, to_type: str, to_id: str
+) -> tuple[str, str] | None:
+    """(contact id, company id) of a contact-company link, either way round; else None."""
+    if (from_type, to_type) == ("contacts", "companies"):
+        return from_id, to_id
+    if (from_type, to_type) == ("companies", "contacts"):
+        return to_id, from_id
+    return None
 
 
 def _id_key(rid: str) -> tuple[int, str]:

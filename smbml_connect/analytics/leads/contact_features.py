@@ -30,6 +30,7 @@ __all__ = [
     "closed_stages",
     "contact_snapshot",
     "conversion_times",
+    "deals_per_contact",
     "gave_everything_back",
     "has_stage_history",
     "lead_scoring_frame",
@@ -179,6 +180,33 @@ def _utc(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series, utc=True)
 
 
+def deals_per_contact(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The deals once per contact on each: its own ``contact_id`` and every other contact
+    the associations table links it to (a B2B deal's buyer beside its decision maker).
+
+    A deal names one contact; its others, customers once it is won, were scored as cold
+    open leads, and a contact on an open deal had no open deal. Each added row is the
+    deal's own row with that contact in ``contact_id``."""
+    deals = tables["deals"]
+    links = tables.get("associations")
+    if links is None or links.empty or deals.empty:
+        return deals
+    linked = links[links["from_type"].eq("deal") & links["to_type"].eq("contact")]
+    pairs = pd.DataFrame({"_deal": linked["from_id"].astype(str).to_numpy(),
+                          "contact_id": linked["to_id"].astype(str).to_numpy()})  # fmt: skip
+    own = set(zip(deals["deal_id"].astype(str), deals["contact_id"].astype(str), strict=True))
+    pairs = pairs[
+        [pair not in own for pair in zip(pairs["_deal"], pairs["contact_id"], strict=True)]
+    ]
+    if pairs.empty:
+        return deals
+    first = deals.drop_duplicates("deal_id").drop(columns="contact_id")
+    more = first.assign(_deal=first["deal_id"].astype(str)).merge(
+        pairs.drop_duplicates(), on="_deal"
+    )
+    return pd.concat([deals, more.drop(columns="_deal")[deals.columns]], ignore_index=True)
+
+
 def conversion_times(
     tables: dict[str, pd.DataFrame], label: str = "customer"
 ) -> tuple[pd.Series, set[str]]:
@@ -204,8 +232,8 @@ def conversion_times(
         orders = tables["orders"]
         counted = orders[is_sale(orders).to_numpy()]
         moments.append(counted[["contact_id", "ordered_at"]].set_axis(["contact_id", "at"], axis=1))
-    if label in ("customer", "won_deal"):
-        deals = tables["deals"]
+    if label in ("customer", "won_deal"):  # every contact on a won deal is its customer
+        deals = deals_per_contact(tables)
         won = deals[deals["is_won"].fillna(False).astype(bool)]
         at = _utc(won["closed_at"]).fillna(_utc(won["close_date"]))
         moments.append(pd.DataFrame({"contact_id": won["contact_id"], "at": at}))
@@ -303,7 +331,7 @@ def contact_snapshot(tables: dict[str, pd.DataFrame], pairs: pd.DataFrame) -> pd
         name = _KNOWN_KINDS.get(kind, (f"{kind}_count", None))[0]
         keys = _sorted_keys(activities[(kinds == kind).to_numpy()], "occurred_at", universe)
         out[name] = np.searchsorted(keys, upper) - np.searchsorted(keys, start)
-    deals = tables["deals"]
+    deals = deals_per_contact(tables)  # a deal counts for each contact on it
     if len(deals):
         never = pd.Timestamp("2200-01-01", tz="UTC")
         opened = deals.assign(at=_utc(deals["created_at"]).fillna(never))
@@ -522,7 +550,7 @@ def _before_a_step_back(tables: dict[str, pd.DataFrame], rows: pd.DataFrame) -> 
     back = stepped_back(history, tables.get("deal_pipeline_stages"))
     if back.empty:
         return out
-    deals = tables["deals"].drop_duplicates("deal_id")
+    deals = deals_per_contact(tables).drop_duplicates(["deal_id", "contact_id"])
     deals = deals[deals["deal_id"].astype(str).isin(back.index)]
     never = pd.Timestamp("2200-01-01", tz="UTC")
     moved = pd.DataFrame({

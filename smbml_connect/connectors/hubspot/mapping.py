@@ -28,6 +28,8 @@ __all__ = [
     "ObjectSpec",
     "cast_value",
     "deal_stage_rows",
+    "labelled",
+    "option_labels",
     "pipeline_stage_rows",
     "records_to_frame",
     "stage_properties",
@@ -172,6 +174,31 @@ OBJECTS: dict[str, ObjectSpec] = {
     )
 }
 COMPANY_PROPERTIES = ("name", "industry", "numberofemployees", "domain")
+# Enumerations kept as HubSpot's internal values, as the code compares them: the lifecycle
+# stage ("customer"), the source's code (`LEAD_SOURCES`), pipelines and stages (by id, named
+# by `deal_pipeline_stages`), currency codes, the owner's id, the consent properties
+# (`consent.hubspot_consent`), merged ids and an order's status (`sales.is_sale`). Any
+# other reaches people as its label (find57 item 3: "Industry: HOME").
+CODED = frozenset(
+    {
+        "lifecyclestage",
+        "hs_analytics_source",
+        "pipeline",
+        "dealstage",
+        "deal_currency_code",
+        "hs_currency_code",
+        "hubspot_owner_id",
+        "hs_email_optout",
+        "hs_marketable_status",
+        "hs_legal_basis",
+        "hs_merged_object_ids",
+        "hs_fulfillment_status",
+    }
+)
+# Links of which HubSpot marks one as the record's main one, (from, to) -> its v4 type id and
+# its inline type: a contact's primary company is also listed as ``contact_to_company``
+# (typeId 1), beside ``contact_to_company_unlabeled`` (279) that every company link has.
+PRIMARY_LINKS = {("contacts", "companies"): (1, "contact_to_company")}
 
 
 def cast_value(value: Any, kind: str) -> Any:
@@ -195,19 +222,44 @@ def cast_value(value: Any, kind: str) -> Any:
     return value
 
 
+def option_labels(listed: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    """{property: {value: label}} of each enumeration in a property list, but those whose
+    internal values the code compares (`CODED`)."""
+    return {
+        p["name"]: {str(o["value"]): str(o["label"]) for o in p["options"]}
+        for p in listed
+        if p.get("type") == "enumeration" and p.get("options") and p["name"] not in CODED
+    }
+
+
+def labelled(value: Any, options: Mapping[str, str] | None) -> Any:
+    """An enumeration's value as people read it: its option's label ("Computer Software",
+    not COMPUTER_SOFTWARE); a multiple choice's (HubSpot joins values with ';') each.
+    A value no option has (the option since deleted) stays as it is."""
+    if not options or not isinstance(value, str):
+        return value
+    if value in options:
+        return options[value]
+    parts = value.split(";")
+    return "; ".join(options.get(v, v) for v in parts) if len(parts) > 1 else value
+
+
 def records_to_frame(
     spec: ObjectSpec,
     records: list[dict[str, Any]],
     kinds: Mapping[str, str],
     links: Mapping[str, Mapping[str, list[str]]],
     companies: Mapping[str, Mapping[str, Any]],
+    labels: Mapping[str, Mapping[str, str]] | None = None,
 ) -> pd.DataFrame:
-    """Canonical rows from API records; ``links[column][record id]`` are associated ids."""
+    """Canonical rows from API records; ``links[column][record id]`` are associated ids;
+    ``labels`` (`option_labels`) turn enumeration values into the words people read."""
+    labels = labels or {}
     rows = []
     for record in records:
         props = record.get("properties") or {}
         row: dict[str, Any] = {
-            name: cast_value(props.get(prop), kinds.get(prop, "string"))
+            name: labelled(cast_value(props.get(prop), kinds.get(prop, "string")), labels.get(prop))
             for name, prop in spec.columns.items()
         }
         rid = str(record["id"])
@@ -344,28 +396,30 @@ def pipeline_stage_rows(pipelines: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def association_rows(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """The canonical associations table from the links each object carries."""
-    pairs = [
-        ("contacts", "contact_id", "contact", "company_id", "company"),
-        ("deals", "deal_id", "deal", "contact_id", "contact"),
-        ("orders", "order_id", "order", "contact_id", "contact"),
+# The associations table's names of the HubSpot objects whose links it holds.
+ASSOCIATION_NAMES = {
+    "contacts": "contact",
+    "deals": "deal",
+    "orders": "order",
+    "companies": "company",
+}
+ASSOCIATION_COLUMNS = ["from_type", "from_id", "to_type", "to_id", SOURCE_ROW]
+
+
+def association_rows(
+    spec: ObjectSpec, frame: pd.DataFrame, links: Mapping[str, Mapping[str, list[str]]]
+) -> pd.DataFrame:
+    """The canonical associations table: one row per linked record, every one of them.
+
+    The record's own column (a deal's ``contact_id``) names one link, the first; a deal's
+    other contacts (a buyer beside the decision maker) were in no table, so customers on a
+    won deal were scored as cold open leads."""
+    if frame.empty:
+        return pd.DataFrame(columns=ASSOCIATION_COLUMNS)
+    rows = [
+        (ASSOCIATION_NAMES[spec.object_type], rid, ASSOCIATION_NAMES[to_type], to, row)
+        for column, to_type in spec.links.items()
+        for rid, row in zip(frame[spec.key].astype(str), frame[SOURCE_ROW], strict=True)
+        for to in links.get(column, {}).get(rid, [])
     ]
-    parts = []
-    for table, key, from_type, column, to_type in pairs:
-        frame = frames.get(table)
-        if frame is None or frame.empty or column not in frame:
-            continue
-        linked = frame[frame[column].notna()]
-        parts.append(
-            pd.DataFrame(
-                {
-                    "from_type": from_type,
-                    "from_id": linked[key].astype(str),
-                    "to_type": to_type,
-                    "to_id": linked[column].astype(str),
-                    SOURCE_ROW: linked[SOURCE_ROW],
-                }
-            )
-        )
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return pd.DataFrame(rows, columns=ASSOCIATION_COLUMNS)

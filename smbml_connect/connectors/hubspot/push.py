@@ -215,6 +215,14 @@ _NAME = re.compile(r'"name":"([^"]*)"')
 _LIMIT = re.compile(r"\blimit\b", re.IGNORECASE)
 
 
+def _new_options(values: Iterable[str], first: int = 0) -> list[dict[str, Any]]:
+    """Options of ours as made: each value its own label, in order from ``first``."""
+    return [
+        {"label": v, "value": v, "hidden": False, "displayOrder": first + i}
+        for i, v in enumerate(values)
+    ]
+
+
 def _not_made_line(object_type: str, specs: list[CrmProperty], not_made: dict[str, str]) -> str:
     """One line: which properties HubSpot did not make, why, and what to do."""
     labels = ", ".join(s.label for s in specs if s.name in not_made)
@@ -294,7 +302,8 @@ class HubSpotDestination:
         self.dry_run = dry_run
         self.key = f"hubspot:{account}"  # pushed values are remembered per account
         self.properties = tuple(properties) if properties is not None else None
-        self._options: dict[tuple[str, str], set[str]] = {}  # enumeration values known per property
+        # each enumeration of ours: its options as HubSpot holds them (labels, hidden flags)
+        self._options: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._failed_values: dict[str, int] = {}  # "contacts 123" -> its values not written
         self._refused: set[str] = set()  # of those, records HubSpot refused (not gone)
         self._archived: set[tuple[str, str]] = set()  # (object type, name) deleted in HubSpot
@@ -469,9 +478,9 @@ class HubSpotDestination:
                         "written this run"
                     )
         for name, prop in existing.items():
-            self._options[(object_type, name)] = {o["value"] for o in prop.get("options") or []}
+            self._options[(object_type, name)] = [dict(o) for o in prop.get("options") or []]
         for spec in missing:
-            self._options[(object_type, spec.name)] = set(spec.options)
+            self._options[(object_type, spec.name)] = _new_options(spec.options)
         return usable
 
     def _listed(
@@ -562,8 +571,7 @@ class HubSpotDestination:
             PropertyCreate(
                 name=s.name, label=s.label, type=s.type, field_type=s.field_type,
                 group_name=GROUP, description=_description(s, currency), form_field=False,
-                options=[{"label": o, "value": o, "hidden": False, "displayOrder": i}
-                         for i, o in enumerate(s.options)],
+                options=_new_options(s.options),
             )
             for s in specs
         ]  # fmt: skip
@@ -596,21 +604,24 @@ class HubSpotDestination:
         return [s for s in left if s.name in archived], {s.name: reason for s in others}
 
     def _add_options(self, object_type: str, spec: CrmProperty, values: Iterable[str]) -> None:
-        """A new segment name appears: add it as an option of our own property first."""
-        known = self._options.setdefault((object_type, spec.name), set())
-        new = sorted(set(values) - known)
+        """A value none of our property's options has (a new segment name, or an option
+        the user deleted): added after the options HubSpot holds, which go as they were
+        read. A PATCH replaces the whole list: rebuilt from the values, it reset every
+        label, hidden flag and order the user had set ("A - call today" back to "A")."""
+        held = self._options.setdefault((object_type, spec.name), [])
+        new = sorted(set(values) - {str(o["value"]) for o in held})
         if not new:
             return
-        options = [*sorted(known), *new]
+        after = max((int(o.get("displayOrder", -1)) for o in held), default=-1) + 1
+        options = [*held, *_new_options(new, after)]
         self.api.json(
             f"adding options to {spec.name}",
             self.api.client.crm.properties.core_api.update,
             object_type,
             spec.name,
-            {"options": [{"label": o, "value": o, "hidden": False, "displayOrder": i}
-                         for i, o in enumerate(options)]},
-        )  # fmt: skip
-        known.update(new)
+            {"options": options},
+        )
+        held[:] = options
 
     def _refuse(
         self,

@@ -48,14 +48,17 @@ from smbml_connect.connectors.hubspot.http import DailyLimitError, HubSpotApi, H
 from smbml_connect.connectors.hubspot.mapping import (
     COMPANY_PROPERTIES,
     OBJECTS,
+    PRIMARY_LINKS,
     ObjectSpec,
     association_rows,
     deal_stage_rows,
+    labelled,
+    option_labels,
     pipeline_stage_rows,
     records_to_frame,
     stage_properties,
 )
-from smbml_connect.connectors.hubspot.marketing import MarketingReader
+from smbml_connect.connectors.hubspot.marketing import SETTLE_MS, MarketingReader
 from smbml_connect.errors import (
     AuthError,
     ConfigError,
@@ -118,7 +121,9 @@ class HubSpotSource:
         self.page_rows = page_rows
         self.entities = list(entities or [*OBJECTS, ACTIVITIES])
         self.started_ms = int((started or datetime.now(tz=UTC)).timestamp() * 1000)
+        self.settled_ms = self.started_ms - SETTLE_MS  # what search has surely indexed
         self._kinds: dict[str, dict[str, str]] = {}
+        self._labels: dict[str, dict[str, dict[str, str]]] = {}  # per object: option_labels
         self._companies: dict[str, dict[str, Any]] = {}
         self.account_unknown = ""
         self.account_refused = False
@@ -255,7 +260,10 @@ class HubSpotSource:
             retired += batch if shown else []
         page = Page(archived={entity: archived} if archived else {})
         if retired:
-            page.tables[spec.table] = records_to_frame(spec, retired, kinds, {}, self._companies)
+            labels = self._labels.get(spec.object_type, {})
+            page.tables[spec.table] = records_to_frame(
+                spec, retired, kinds, {}, self._companies, labels
+            )
         if archived and spec.table == "deals":  # a deleted deal's stage history goes with it
             page.replace["deal_stages"] = [rid for rid, _ in archived]
         if listing:  # in the recycle bin is not gone for good: it can be restored
@@ -382,9 +390,12 @@ class HubSpotSource:
         return spec
 
     def _property_kinds(self, object_type: str) -> dict[str, str]:
+        """Each property's type, and each enumeration's option labels (`_labels`), read
+        once a run: an option relabelled in HubSpot shows by its new words next run."""
         if object_type not in self._kinds:
             listed = self.api.property_list(object_type, fresh=True)
             self._kinds[object_type] = {p["name"]: p["type"] for p in listed}
+            self._labels[object_type] = option_labels(listed)
         return self._kinds[object_type]
 
     def _full_list(
@@ -466,8 +477,14 @@ class HubSpotSource:
                 yield from self._walk_millisecond(spec, properties, mark)
 
     def _after(self, prop: str, mark: Mark) -> list[list[dict[str, Any]]]:
-        """Filter groups for "changed after the mark, and not after the sync started"."""
-        until = {"propertyName": prop, "operator": "LTE", "value": str(self.started_ms)}
+        """Filter groups for "changed after the mark, and before the last minutes".
+
+        HubSpot's search index lags its records (supaglue-labs/supaglue#665; Estuary's
+        connector searches behind an hour, estuary/connectors#2210), unevenly: a record
+        changed a moment before the run may be missing while one changed after it is
+        there, and the cursor, moved to the later one, never met the first again. Changes
+        of the last `SETTLE_MS` are left to the next run, as the marketing events are."""
+        until = {"propertyName": prop, "operator": "LTE", "value": str(self.settled_ms)}
         at = {"propertyName": prop, "operator": "EQ", "value": str(mark.ms)}
         later = [{"propertyName": prop, "operator": "GT", "value": str(mark.ms)}, until]
         if mark.upto is not None:
@@ -530,13 +547,15 @@ class HubSpotSource:
         for column, to_type in spec.links.items():
             found: dict[str, list[str]] = {}
             ids = [str(r["id"]) for r in records]
+            _, main = PRIMARY_LINKS.get((spec.object_type, to_type), (None, None))
             if inline:
                 more = []  # over 100 links: HubSpot pages them; the rest by the batch read
                 for r in records:
                     given = (r.get("associations") or {}).get(to_type) or {}
                     linked = given.get("results") or []
                     if linked:
-                        found[str(r["id"])] = sorted({str(a["id"]) for a in linked}, key=id_order)
+                        first = {str(a["id"]) for a in linked if a.get("type") == main}
+                        found[str(r["id"])] = primary_first({str(a["id"]) for a in linked}, first)
                     if (given.get("paging") or {}).get("next"):
                         more.append(str(r["id"]))
                 ids = more
@@ -546,10 +565,12 @@ class HubSpotSource:
         return out
 
     def _associated(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[str]]:
-        """Every ``to_type`` id linked to each of ``ids`` (v4 batch read, 1,000 inputs a
-        request; an input with more links than one answer holds is asked again from its
-        ``paging.next.after``)."""
+        """Every ``to_type`` id linked to each of ``ids``, the primary first (v4 batch read,
+        1,000 inputs a request; an input with more links than one answer holds is asked
+        again from its ``paging.next.after``)."""
+        main, _ = PRIMARY_LINKS.get((from_type, to_type), (None, None))
         found: dict[str, set[str]] = {}
+        primary: dict[str, set[str]] = {}
         asked = [{"id": i} for i in ids]
         seen: set[tuple[str, str]] = set()  # a page HubSpot names again is not asked again
         while asked:
@@ -567,15 +588,19 @@ class HubSpotSource:
                 )
                 for result in body.get("results", []):
                     rid = str(result["from"]["id"])
-                    found.setdefault(rid, set()).update(
-                        str(t["toObjectId"]) for t in result.get("to", [])
+                    linked = result.get("to", [])
+                    found.setdefault(rid, set()).update(str(t["toObjectId"]) for t in linked)
+                    primary.setdefault(rid, set()).update(
+                        str(t["toObjectId"])
+                        for t in linked
+                        if any(k.get("typeId") == main for k in t.get("associationTypes") or [])
                     )
                     after = ((result.get("paging") or {}).get("next") or {}).get("after")
                     if after and (rid, str(after)) not in seen:
                         seen.add((rid, str(after)))
                         further.append({"id": rid, "after": str(after)})
             asked = further
-        return {rid: sorted(linked, key=id_order) for rid, linked in found.items()}
+        return {rid: primary_first(linked, primary[rid]) for rid, linked in found.items()}
 
     def _read_properties(
         self, spec: ObjectSpec, records: list[dict[str, Any]], properties: list[str]
@@ -603,7 +628,11 @@ class HubSpotSource:
             record.setdefault("properties", {}).update({p: props.get(p) for p in properties})
 
     def _fetch_companies(self, ids: set[str]) -> None:
+        """The companies' details a contact takes (its industry by its label)."""
         missing = sorted(ids - set(self._companies), key=id_order)
+        if missing:
+            self._property_kinds("companies")
+        labels = self._labels.get("companies", {})
         for start in range(0, len(missing), READ_BATCH):
             chunk = missing[start : start + READ_BATCH]
             request = BatchReadInputSimplePublicObjectId(
@@ -618,7 +647,10 @@ class HubSpotSource:
                 request,
             )
             for record in body.get("results", []):
-                self._companies[str(record["id"])] = record.get("properties") or {}
+                props = record.get("properties") or {}
+                self._companies[str(record["id"])] = {
+                    name: labelled(value, labels.get(name)) for name, value in props.items()
+                }
 
     def _page(
         self,
@@ -636,7 +668,8 @@ class HubSpotSource:
         links = self._links(spec, records, inline=full)
         if "company_id" in links:
             self._fetch_companies({c[0] for c in links["company_id"].values() if c})
-        frame = records_to_frame(spec, records, kinds, links, self._companies)
+        labels = self._labels.get(spec.object_type, {})
+        frame = records_to_frame(spec, records, kinds, links, self._companies, labels)
         page = Page(cursor=with_listed(_marked(cursor, stages), listed_ms))
         if listing:
             page.listed[spec.table] = [str(r["id"]) for r in records]
@@ -658,7 +691,7 @@ class HubSpotSource:
         if spec.table in ("contacts", "deals"):
             self._merged(spec.table, records, page)
         if spec.table in ("contacts", "deals", "orders"):
-            page.tables["associations"] = association_rows({spec.table: frame})
+            page.tables["associations"] = association_rows(spec, frame, links)
         return page
 
     @staticmethod
@@ -766,6 +799,12 @@ def _not_read(exc: SmbmlError) -> str:
         "stages show by the names an earlier run read, else by HubSpot's default labels, else "
         "by their ids, until a run reads them."
     )
+
+
+def primary_first(ids: set[str], primary: set[str]) -> list[str]:
+    """Linked ids in id order, the one HubSpot marks as the primary first (a contact's
+    primary company: its company, industry and size are read from it)."""
+    return sorted(ids, key=lambda i: (i not in primary, id_order(i)))
 
 
 def _not_in(ids: set[str]) -> dict[str, Any]:
