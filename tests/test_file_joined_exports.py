@@ -1,0 +1,96 @@
+"""Large files as shops make them: exports joined into one, late lines of another code
+page, column notes of a file read in pages (find57_bigfiles).
+
+Pages are made small here (``page_rows``, as tests/test_file_pages_agree.py does) so that
+a few hundred lines take the paths a file of millions takes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from smbml_connect.connectors.files.source import FilesSource
+from smbml_connect.pipeline import RunOptions, run_pipeline
+from smbml_connect.ports import RunResult
+from smbml_connect.store import Store
+
+BOM = b"\xef\xbb\xbf"
+
+
+def _run(source: FilesSource, store: Store) -> RunResult:
+    return run_pipeline(source, store, RunOptions(steps=[]))
+
+
+def _joined(header: str, rows: list[str]) -> bytes:
+    """Two halves each saved with a BOM (Excel's "CSV UTF-8"), joined by `copy /b a+b`:
+    the second header starts with a BOM mid-file."""
+    half = len(rows) // 2
+    parts = [rows[:half], rows[half:]]
+    return b"".join(BOM + ("\r\n".join([header, *p]) + "\r\n").encode() for p in parts)
+
+
+def _skipped(result: RunResult) -> list[tuple[int, str]]:
+    skipped = result.rejects[result.rejects["action"] == "row skipped"]
+    return [(int(r), str(w)) for r, w in zip(skipped["source_row"], skipped["reason"], strict=True)]
+
+
+_ORDERS = "Order ID,Customer ID,Order Date,Total"
+
+
+@pytest.mark.parametrize("page_rows", [None, 7])
+def test_a_second_header_starting_with_a_bom_is_skipped_in_a_generic_file(
+    tmp_path: Path, store: Store, page_rows: int | None
+):
+    """Read whole and in pages: the joined header was an order rejected for its date
+    ("Order Date") and a data check "total = 'Total'"; now a repeated header row."""
+    rows = [f"O{i:03d},C{i % 7},2025-03-{1 + i % 28:02d},{10 + i}.50" for i in range(40)]
+    path = tmp_path / "orders.csv"
+    path.write_bytes(_joined(_ORDERS, rows))
+    source = FilesSource(path, {"orders": "orders.csv"}, page_rows=page_rows or 100_000)
+    result = _run(source, store)
+    assert result.loaded["orders"] == 40
+    assert _skipped(result) == [(22, "repeated header row")]
+    assert result.rejects[result.rejects["action"] == "row rejected"].empty
+    assert not [n for n in result.notices if "Total" in n.message]
+
+
+_SHOPIFY = (
+    "Name,Email,Financial Status,Paid at,Accepts Marketing,Currency,Subtotal,Total,Created at,"
+    "Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Billing Name,Billing Company,"
+    "Billing Country,Refunded Amount"
+)
+_HUBSPOT = (
+    "Record ID,First Name,Last Name,Email,Lifecycle Stage,Create Date,Company Name,Country/Region"
+)
+
+
+def test_two_shopify_exports_joined_load_no_header_as_an_order(tmp_path: Path, store: Store):
+    """The header was a customer "Billing Name", a product "Lineitem sku" and an order line."""
+    rows = [
+        f"#{n},b{n}@example.com,paid,2024-03-0{n % 9 + 1} 10:00:00 -0500,yes,USD,10.00,10.00,"
+        f"2024-03-0{n % 9 + 1} 10:00:00 -0500,1,Blue Mug,10.00,MUG-BL,Ann Lee,,US,0.00"
+        for n in range(1001, 1021)
+    ]
+    (tmp_path / "orders_export_1.csv").write_bytes(_joined(_SHOPIFY, rows))
+    result = _run(FilesSource(tmp_path), store)
+    assert result.loaded["orders"] == 20 and result.loaded["order_lines"] == 20
+    assert (12, "repeated header row") in _skipped(result)
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("select product_id from products").fetchall() == [("MUG-BL",)]
+        names = db.execute("select count(*) from contacts where last_name like '%Name%'")
+        assert names.fetchone() == (0,)
+
+
+def test_two_hubspot_exports_joined_make_no_lead_called_first_name(tmp_path: Path, store: Store):
+    rows = [
+        f"{n},Ann,Lee,h{n}@example.com,lead,2024-03-01 10:00,Acme,United States"
+        for n in range(1, 21)
+    ]
+    (tmp_path / "hubspot-crm-exports-all-contacts.csv").write_bytes(_joined(_HUBSPOT, rows))
+    result = _run(FilesSource(tmp_path), store)
+    assert result.loaded["contacts"] == 20
+    assert (12, "repeated header row") in _skipped(result)
+    assert not (store.read("contacts")["first_name"] == "First Name").any()
