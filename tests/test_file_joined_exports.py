@@ -94,3 +94,40 @@ def test_two_hubspot_exports_joined_make_no_lead_called_first_name(tmp_path: Pat
     assert result.loaded["contacts"] == 20
     assert (12, "repeated header row") in _skipped(result)
     assert not (store.read("contacts")["first_name"] == "First Name").any()
+
+
+_POLISH = [("Łukasz", "Wójcik"), ("Małgorzata", "Żółkiewska"), ("Paweł", "Kowalczyk"),
+           ("Zofia", "Wiśniewska"), ("Jędrzej", "Dąbrowski"), ("Agnieszka", "Szczęsna"),
+           ("Michał", "Woźniak"), ("Bożena", "Kołodziej")]  # fmt: skip
+
+
+@pytest.mark.parametrize("polish_at", ["top", "end"])
+def test_polish_names_past_the_sample_are_read_as_those_on_top(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch, polish_at: str
+):
+    """A Windows-1250 customer list sorted so that its first Polish name lies past the
+    bytes the encoding is judged from (256 KB; 2 KB here): its names were stored as
+    "£ukasz Wó³cik" without a word, while the same file with them on top is read as
+    Windows-1250 and says so. Now both are read alike."""
+    monkeypatch.setattr("smbml_connect.connectors.files.csv_lines._SAMPLE", 2048)
+    plain = [(f"C{i:04d}", "Anna", "Smith") for i in range(200)]  # ~6 KB of ASCII
+    polish = [(f"P{i:04d}", first, last) for i, (first, last) in enumerate(_POLISH)]
+    people = polish + plain if polish_at == "top" else plain + polish
+    rows = ["Customer ID;First Name;Last Name;Email"]
+    rows += [f"{key};{first};{last};{key.lower()}@example.com" for key, first, last in people]
+    (tmp_path / "customers.csv").write_bytes(("\r\n".join(rows) + "\r\n").encode("cp1250"))
+    result = _run(FilesSource(tmp_path), store)
+    assert result.loaded["contacts"] == 208
+    contacts = store.read("contacts").set_index("contact_id")
+    assert (
+        list(
+            zip(
+                contacts.loc["P0000":"P0007", "first_name"],
+                contacts.loc["P0000":"P0007", "last_name"],
+                strict=True,
+            )
+        )
+        == _POLISH
+    )
+    said = [n.message for n in result.notices if "is not UTF-8" in n.message]
+    assert len(said) == 1 and 'encoding = "cp1250"' in said[0]
