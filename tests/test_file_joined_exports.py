@@ -131,3 +131,48 @@ def test_polish_names_past_the_sample_are_read_as_those_on_top(
     )
     said = [n.message for n in result.notices if "is not UTF-8" in n.message]
     assert len(said) == 1 and 'encoding = "cp1250"' in said[0]
+
+
+def _orders_with_notes(path: Path, rows: int, missing_every: int) -> int:
+    """Orders with dates that fit both orders, a Password column and a total written
+    "N/A" every ``missing_every`` rows, one per page of 7; how many such totals."""
+    lines = ["Order ID,Customer ID,Order Date,Total,Currency,Password"]
+    missing = 0
+    for i in range(rows):
+        total = f"{10 + i % 50}.25"
+        if i % missing_every == 3:
+            total, missing = "N/A", missing + 1
+        lines.append(
+            f"O{i:04d},C{i % 9},{1 + i % 12:02d}/{1 + (i * 5 + 1) % 12:02d}/2025,{total},USD,pw{i}x!"
+        )
+    path.write_text("\n".join(lines) + "\n")
+    return missing
+
+
+def test_a_paged_files_column_notes_are_said_once_with_the_whole_files_counts(
+    tmp_path: Path, store: Store
+):
+    """Pages of 7 rows: each column note came once per page with that page's count
+    ("total: 1 value written as 'N/A' were read as missing" on each), four "Password"
+    notes; now one note a column, counting the whole file, as the data check does."""
+    path = tmp_path / "orders.csv"
+    missing = _orders_with_notes(path, 120, 7)
+    result = _run(FilesSource(path, {"orders": "orders.csv"}, page_rows=7), store)
+    assert result.loaded["orders"] == 120
+    notes = result.rejects[result.rejects["action"] == "column note"]
+    assert sorted(notes["column"]) == ["Password", "ordered_at", "total"]
+    said = dict(zip(notes["column"], notes["reason"], strict=True))
+    assert said["total"].startswith(f"total: {missing} values written as 'N/A' were read as")
+    assert said["ordered_at"].startswith("ordered_at: 120 dates (like ")
+    assert f"{missing} of 120 sales have no total" in " ".join(n.message for n in result.notices)
+    with sqlite3.connect(store.path) as db:
+        stored = db.execute("select count(*) from rejects where action = 'column note'")
+        assert stored.fetchone() == (3,)
+
+
+def test_one_value_read_as_missing_is_said_in_the_singular(tmp_path: Path, store: Store):
+    path = tmp_path / "orders.csv"
+    assert _orders_with_notes(path, 12, 50) == 1
+    result = _run(FilesSource(path, {"orders": "orders.csv"}), store)
+    notes = result.rejects[result.rejects["column"] == "total"]["reason"].tolist()
+    assert [n for n in notes if "1 value written as 'N/A' was read as missing" in n]
