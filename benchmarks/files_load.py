@@ -91,7 +91,8 @@ def measure(kind: str, path: Path) -> dict[str, float | int]:
                     as_of=pd.Timestamp.now(tz="UTC"),
                     source=source.name,
                 )
-                pipeline._load(source, store, result, lambda _: None, options)
+                money = pipeline._Currencies(options.currency)
+                pipeline._load(source, store, result, lambda _: None, options, money)
                 return result
 
             if kind.startswith("reload"):  # the same file (a source is its path), last line gone

@@ -581,7 +581,8 @@ def read_numbers(
     shown, count = _written_missing(scan)
     if count:
         reading.notes.append(
-            ("text", f"{_n(count, 'value')} written as {', '.join(shown[:3])} were read as "
+            ("text", f"{_n(count, 'value')} written as {', '.join(shown[:3])} "
+             f"{'was' if count == 1 else 'were'} read as "
              "missing, not as a number (leave the cell empty, or type the number)")
         )  # fmt: skip
     return reading

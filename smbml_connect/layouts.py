@@ -585,6 +585,10 @@ _TOTAL_LIKE = re.compile(r"totals? .*|.* totals?")  # Excel's Subtotal: "2025-01
 
 
 _TOTAL_START = r"\W*(?:grand|sub|total|sum|gesamt|totaal|totale)|.*\Wtotals?\s*$"
+# Blanks before a repeated header's first cell, and the BOM and zero-width spaces a second
+# export keeps when two are joined (`copy /b a.csv+b.csv`, `cat`): only the file's first
+# BOM is read as one, so the header after it began "\ufeffName" and was loaded as a record.
+_INVISIBLE = r"[\s\ufeff\u200b\u200c\u200d\u2060]"
 
 
 def _candidates(cells: pd.DataFrame) -> list[int]:
@@ -598,7 +602,8 @@ def _candidates(cells: pd.DataFrame) -> list[int]:
     for column in list(cells.columns)[:3]:
         if not pending.any():
             break
-        pattern = re.compile(rf"{_TOTAL_START}|\s*{re.escape(str(column).strip())}\s*$", re.I)
+        header = re.escape(str(column).strip())
+        pattern = re.compile(rf"{_TOTAL_START}|{_INVISIBLE}*{header}\s*$", re.I)
         distinct = Distinct.of(cells[column])
         stripped = distinct.stripped()
         filled = np.array([isinstance(v, str) and v != "" for v in stripped], dtype=bool)

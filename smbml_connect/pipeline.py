@@ -57,6 +57,7 @@ from smbml_connect.layouts import CLEARED_ACTION, deal_outcomes, no_outcomes
 from smbml_connect.log_file import log_details
 from smbml_connect.order_currencies import amounts_in
 from smbml_connect.page_duplicates import KeysSeen
+from smbml_connect.page_notes import held_notes, merged_notes
 from smbml_connect.ports import (
     Destination,
     ListsNotRead,
@@ -669,6 +670,7 @@ def _load_pages(
     seen = KeysSeen(enabled=not source.incremental)
     secrets: dict[str, list[str]] = {}  # per table, the columns left out by any page
     pages, told = _told_pages(source, entity, cursor, money, progress)
+    notes: list[pd.DataFrame] = []  # column notes, said once after the last page
     for page in pages:
         clean, rejects = {}, []
         for table, unread in page.rejects.items():
@@ -708,7 +710,8 @@ def _load_pages(
             gone.listed(table, ids)
         done = [gone.purge(t, result) for t in sorted(page.listed_whole)]  # before the cursor
         gone.kept_only(page, result)
-        found = _stacked_rejects(result.rejects.iloc[:0], *rejects)
+        found, noted = held_notes(_stacked_rejects(result.rejects.iloc[:0], *rejects))
+        notes.append(noted)
         mark = (source.name, entity, page.cursor) if page.cursor and all(done) else None
         store.commit_page(
             result.run_id, clean, found, mark, page.archived, page.whole, page.replace,
@@ -727,10 +730,12 @@ def _load_pages(
     if listed is not None and not listed.empty:  # blank, total, header-again rows
         store.add_rejects(result.run_id, listed)
         result.rejects = _stacked_rejects(result.rejects, listed)
-    notes = _header_notes(source, entity)
-    if not notes.empty:  # a second header of a column: what it gave, over all pages
-        store.add_rejects(result.run_id, notes)
-        result.rejects = _stacked_rejects(result.rejects, notes)
+    said = merged_notes(notes, bool(told)) if notes else pd.DataFrame(columns=REJECT_COLUMNS)
+    headers = _header_notes(source, entity)  # a second header of a column, over all pages
+    for found in (said, headers):
+        if not found.empty:
+            store.add_rejects(result.run_id, found)
+            result.rejects = _stacked_rejects(result.rejects, found)
 
 
 def _told_pages(

@@ -227,11 +227,10 @@ def detect_encoding(path: Path, limit: int | None = None) -> Decoding:
         return Decoding("utf-16-le" if le else "utf-16-be")
     if _decodes(path, "utf-8", limit):
         return Decoding("utf-8-sig")
-    odd, first, utf8 = _odd_lines(path, limit)
+    odd, first, utf8, sample = _odd_lines(path, limit)
     if utf8:
         return Decoding("utf-8-sig", _AS_CP1252, odd, first)
     western = _decodes(path, "cp1252", limit)
-    sample = _sample(path)
     if western and _reads_as_words(sample.decode("cp1252", "replace"), latin=True):
         return Decoding("cp1252")  # Excel's plain "CSV (Comma delimited)" in the West
     found = _code_page(sample)
@@ -265,11 +264,6 @@ _SAMPLE = 1 << 18  # bytes the encoding is judged from: names repeat, 256 KB hol
 # ("£ukasz" is Polish "Łukasz", "Ma³gorzata" "Małgorzata" read as Windows-1252).
 _OPENERS = frozenset("„‚“‘«¿¡°")
 _WORD = re.compile(r"[^\s,;\t|\"]+")
-
-
-def _sample(path: Path) -> bytes:
-    with opened(path, "rb") as raw:
-        return raw.read(_SAMPLE)
 
 
 def _odd(word: str, latin: bool) -> bool:
@@ -395,21 +389,30 @@ def _decodes(path: Path, encoding: str, limit: int | None = None) -> bool:
     return True
 
 
-def _odd_lines(path: Path, limit: int | None) -> tuple[int, int, bool]:
-    """Lines that are not UTF-8 (how many, and the first's number), and whether another
-    line is UTF-8 beyond ASCII: then the file is UTF-8 with a few lines from elsewhere."""
+def _odd_lines(path: Path, limit: int | None) -> tuple[int, int, bool, bytes]:
+    """Lines that are not UTF-8 (how many, and the first's number), whether another
+    line is UTF-8 beyond ASCII (then the file is UTF-8 with a few lines from elsewhere),
+    and the sample the encoding is judged from: the lines beyond ASCII, wherever they
+    are, up to ``_SAMPLE`` bytes. The file's first 256 KB were the sample: a Polish list
+    whose first accented name came later was all ASCII there, passed as Windows-1252,
+    and its names were stored as "£ukasz" without a word."""
     odd = first = 0
     utf8 = False
+    sample: list[bytes] = []
+    size = 0
     for number, line in enumerate(_byte_lines(path, limit), 1):
         if line.isascii():
             continue
+        if size < _SAMPLE:
+            sample.append(line)
+            size += len(line)
         try:
             line.decode("utf-8")
             utf8 = True
         except UnicodeDecodeError:
             odd += 1
             first = first or number
-    return odd, first, utf8
+    return odd, first, utf8, b"".join(sample)[:_SAMPLE]
 
 
 def _byte_lines(path: Path, limit: int | None) -> Iterator[bytes]:
