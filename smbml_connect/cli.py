@@ -642,13 +642,15 @@ def inspect(config_path: Path) -> None:
             "cannot show where tables come from (a bug in that connector)"
         )
     tables = source.available()
-    _echo(f"Source: {source.name}")
-    if not tables:
-        raise DataValidationError(
-            f"no tab or file in {source.name} matches a table name (contacts, deals, orders, "
-            "order lines, products, ...): rename a tab, or name it in the config, e.g. "
-            '[source.tables] orders = "Sheet1"'
-        )
+    _echo(f"Source: {_source_words(config.source.settings, source.name)}")
+    if not tables:  # each file's own reason first: "rename a tab" was all it said
+        from smbml_connect.pipeline import nothing_read
+        from smbml_connect.ports import ListsNotRead
+
+        lines = source.not_read() if isinstance(source, ListsNotRead) else []
+        _show_not_read(source)
+        listed = ['each is listed above under "Not read", with why and what to do'] if lines else []
+        raise DataValidationError(nothing_read(listed))
     for table in tables:
         frame = source.pull(table)
         where = source.where(table)
@@ -659,6 +661,15 @@ def inspect(config_path: Path) -> None:
             _echo(f"  {line}")
         _show_left_out(source, table)
     _show_not_read(source)
+
+
+def _source_words(settings: object, name: str) -> str:
+    """Where the source is, as the config names it (a path, a spreadsheet), not its store
+    name: "files:fold#145728" is an id the user never wrote."""
+    for key in ("path", "spreadsheet"):
+        if (where := getattr(settings, key, None)) is not None:
+            return str(where)
+    return name.split("#")[0]
 
 
 def _show_not_read(source: object) -> None:

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -251,14 +251,40 @@ def _find_secret_keys(data: object, prefix: str = "") -> list[str]:
     return found
 
 
+_TOP_KEYS = ("store", "profile", "time_zone", "currency")  # Config's keys that hold a value
+
+
+def _unknown_key(
+    where: str,
+    keys: Iterable[str] = (),
+    otherwise: str = "check the spelling; see the README for the keys",
+) -> str:
+    """What an unknown key at ``where`` is told: a top-level key under a section (TOML puts
+    a key under the last [section] above it; the data checks say "set time_zone at the top
+    of the config") belongs at the top, not "check the spelling"; else the close one of the
+    section's own ``keys`` ("enable" for "enabled")."""
+    key = where.rsplit(".", 1)[-1]
+    if "." in where and key in _TOP_KEYS:
+        return (
+            f"{key} belongs at the top of the file, above [source] (a key below a [section] "
+            "line belongs to that section)"
+        )
+    close = difflib.get_close_matches(key, list(keys), n=1)
+    if close:
+        return f"unknown key (did you mean {close[0]!r}?)"
+    return f"unknown key ({otherwise})"
+
+
 def _check(model: type[M], data: object, where: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise _config_error(exc, where) from None
+        raise _config_error(exc, where, model) from None
 
 
-def _config_error(exc: ValidationError, prefix: str = "") -> ConfigError:
+def _config_error(
+    exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None
+) -> ConfigError:
     first = exc.errors()[0]
     parts = [*(prefix.split(".") if prefix else []), *(str(p) for p in first["loc"])]
     where = ".".join(parts)
@@ -266,7 +292,8 @@ def _config_error(exc: ValidationError, prefix: str = "") -> ConfigError:
     if first["type"] == "value_error":  # our own sentence, without pydantic's "Value error, "
         message = str(first.get("ctx", {}).get("error", message))
     elif first["type"] == "extra_forbidden":
-        message = "unknown key (check the spelling; see the README for the keys)"
+        own = model.model_fields if model is not None and len(first["loc"]) == 1 else {}
+        message = _unknown_key(where, own)
     elif first["type"] == "missing":
         message = "this kind needs it (see the README)"
     return ConfigError(f"config error at {where or '(top level)'}: {message}")
@@ -293,7 +320,7 @@ def parse_config(data: dict[str, object], schema: ConfigSchema, base: Path | Non
     if unknown or "sections" in data:
         where = "sections" if "sections" in data else unknown[0]
         raise ConfigError(
-            f"config error at {where}: unknown key (check the spelling; see the README for the keys)"
+            f"config error at {where}: {_unknown_key(where, {*reserved, *schema.sections})}"
         )
     config = _check(Config, own, "")
     source = config.source
@@ -314,10 +341,13 @@ def parse_config(data: dict[str, object], schema: ConfigSchema, base: Path | Non
     stray = [k for k in own_keys if k not in schema.analytics]
     given = data.get("analytics")  # a table: Config has validated it above
     if stray or (isinstance(given, dict) and "settings" in given):
-        raise ConfigError(
-            f"config error at analytics.{stray[0] if stray else 'settings'}: unknown key "
-            f"(the analytics' own sections are: {', '.join(schema.analytics)})"
+        where = f"analytics.{stray[0] if stray else 'settings'}"
+        keys = [k for k in AnalyticsConfig.model_fields if k != "settings"]
+        listed = f"the analytics' own keys are: {', '.join(keys)}; its sections are: " + ", ".join(
+            schema.analytics
         )
+        told = _unknown_key(where, [*keys, *schema.analytics], listed)
+        raise ConfigError(f"config error at {where}: {told}")
     analytics = {
         key: _check(model, own_keys.get(key, {}), f"analytics.{key}")
         for key, model in schema.analytics.items()

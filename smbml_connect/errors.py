@@ -98,6 +98,12 @@ class DataValidationError(SmbmlError):
     exit_code = 6
 
 
+class NothingReadError(SmbmlError):
+    """The source gave no table and the store holds no row from an earlier run: a run
+    pointed at the wrong folder (or at a folder holding only a workbook) was "ok" every
+    hour with empty results. It fails (exit 1, README's "the run failed") and writes none."""
+
+
 class NotEnoughDataError(DataValidationError):
     """Too little history for an analytic: it is skipped and the run still counts as ok."""
 

@@ -46,6 +46,7 @@ from smbml_connect.deal_dates import closed_on_close_date
 from smbml_connect.errors import (
     ConfigError,
     NotEnoughDataError,
+    NothingReadError,
     SmbmlError,
     TokenRejectedError,
     failure_words,
@@ -183,8 +184,12 @@ def run_pipeline(
         result.errors += _all_rejected(result)
         store.note_progress(run_id, result.counts())  # a run ended later still tells this
         _mark_complete(source, store, result)
-        tables = {name: _live(store.read(name)) for name in TABLES}
-        tables["products"] = _with_retired(tables["products"], store.read("products"), tables)
+        stored = {name: store.read(name) for name in TABLES}
+        if not result.loaded and not result.incomplete and all(f.empty for f in stored.values()):
+            lines = source.not_read() if isinstance(source, ListsNotRead) else []
+            raise NothingReadError(nothing_read(lines, "and no earlier run stored any rows"))
+        tables = {name: _live(frame) for name, frame in stored.items()}
+        tables["products"] = _with_retired(tables["products"], stored["products"], tables)
         tables, linked = link_to_contacts(tables)  # "c2" or "Anna@x.com" for contact C2
         tables, closed_on = closed_on_close_date(tables)  # a closed deal's close date
         lacking = _no_outcomes(source, tables.get("deals"))
@@ -254,6 +259,19 @@ def run_pipeline(
     store.finish_run(run_id, result.status, result.counts(), "; ".join(result.errors) or None)
     store.keep_recent_runs()
     return result
+
+
+def nothing_read(lines: Sequence[str], also: str = "") -> str:
+    """One line for a source that gives no table: each tab or file's own reason and what
+    to do (`ListsNotRead`), else the advice to name a table; the run and `smbml inspect`
+    say the same. "rename a tab" was said of a folder whose workbook has an Orders tab."""
+    head = "no tab or file gives a table" + (f", {also}" if also else "")
+    if lines:
+        return f"{head}: {' '.join(lines)}"
+    return (
+        f"{head}: none is named as a table (contacts, deals, orders, order lines, products, "
+        '...); rename a tab or file, or name it in the config, e.g. [source.tables] orders = "Sheet1"'
+    )
 
 
 def _moment(given: pd.Timestamp | date | None, zone: str) -> pd.Timestamp:

@@ -72,6 +72,36 @@ def test_config_errors_name_the_key(data, message):
         parse_config(data)
 
 
+_FILES = {"kind": "files", "path": "shop"}
+_TOP = "belongs at the top of the file, above [source] (a key below a [section] line belongs to that section)"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"source": {**_FILES, "store": "s.sqlite"}}, f"source.store: store {_TOP}"),
+        (
+            {"source": _FILES, "destinations": [{"kind": "workbook", "path": "r.xlsx",
+                                                 "time_zone": "America/New_York"}]},
+            f"destinations[0].time_zone: time_zone {_TOP}",
+        ),
+        ({"source": _FILES, "analytics": {"currency": "EUR"}}, f"analytics.currency: currency {_TOP}"),
+        ({"source": _FILES, "analytics": {"enable": []}}, "analytics.enable: unknown key (did you mean 'enabled'?)"),
+        ({"source": _FILES, "time_zon": "UTC"}, "time_zon: unknown key (did you mean 'time_zone'?)"),
+        ({"source": {**_FILES, "encodng": "cp1252"}}, "source.encodng: unknown key (did you mean 'encoding'?)"),
+        (
+            {"source": _FILES, "analytics": {"foo": 1}},
+            "analytics.foo: unknown key (the analytics' own keys are: enabled, as_of, incomplete_inputs;",
+        ),
+    ],
+)  # fmt: skip
+def test_a_misplaced_or_misspelt_key_is_told_where_it_belongs(data, message):
+    """A top-level key written under the last [section] (the data checks say "set time_zone
+    at the top of the config") was told "check the spelling" (find57_newcomer item 3)."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config(data)
+
+
 def test_secrets_are_refused_in_the_config():
     with pytest.raises(ConfigError, match=r"source\.api_token looks like a secret") as info:
         parse_config({"source": {"kind": "sample", "api_token": "pat-na1-0123456789abcdef0123"}})

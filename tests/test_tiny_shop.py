@@ -59,4 +59,5 @@ def test_inspect_of_a_workbook_with_no_known_tab_fails_with_one_clear_line(tmp_p
     (tmp_path / "smbml.toml").write_text('[source]\nkind = "files"\npath = "book.xlsx"\n')
     code, output = _cli("inspect", "-c", str(tmp_path / "smbml.toml"), folder=tmp_path)
     assert code != 0
-    assert "no tab or file in" in output and '[source.tables] orders = "Sheet1"' in output
+    assert "no tab or file gives a table" in output, output
+    assert "Tab 'Sheet1' was not read" in output and '[source.tables] <table> = "Sheet1"' in output
