@@ -87,3 +87,23 @@ def test_lead_and_deal_steps_read_no_table_they_do_not_declare(
     pd.testing.assert_frame_equal(
         whole.drop(columns="scored_at"), bare.drop(columns="scored_at"), check_exact=False
     )
+
+
+def test_every_table_the_lead_code_names_is_declared_read() -> None:
+    """A table the lead and deal code looks up but the steps do not declare is not waited
+    for: a pipeline-stages table that failed to load let both run on without it (review57
+    item 4). Every table the code names must be in the steps' needs or reads."""
+    import re
+
+    root = Path(__file__).resolve().parents[1] / "smbml_connect"
+    files = [*sorted((root / "analytics" / "leads").glob("*.py")), root / "steps" / "leads.py"]
+    named = {
+        m
+        for f in files
+        for m in re.findall(r'tables(?:\.get\(|\[)"([a-z_]+)"', f.read_text(encoding="utf-8"))
+    }
+    assert named >= {"deals", "deal_pipeline_stages"}  # the pattern still finds lookups
+    declared = set(LEAD_SCORES.needs) | set(LEAD_SCORES.reads or ())
+    assert named <= declared, sorted(named - declared)
+    assert "orders" not in (DEAL_WIN.reads or ())
+    assert {"deal_stages", "deal_pipeline_stages"} <= set(DEAL_WIN.reads or ())

@@ -699,7 +699,7 @@ def deal_step(tables: Mapping[str, pd.DataFrame], context: StepContext) -> StepR
 # What the lead and deal models read besides what they need (and the contacts, for
 # opt-outs): never order lines or products, so a damaged order-lines file no longer holds
 # back the sales team's scores. The deal model reads no orders either.
-_DEALS_READ = ("deal_stages", "activities", "associations")
+_DEALS_READ = ("deal_stages", "deal_pipeline_stages", "activities", "associations")
 LEAD_SCORES = Step(
     "lead_scores", title=LEAD_TAB.title, needs=("contacts",), personal=True, run=lead_step,
     reads=("orders", "deals", *_DEALS_READ),
