@@ -291,3 +291,16 @@ def test_a_suggestion_never_crosses_a_floor_or_ceiling_a_step_can_keep_whatever_
         need = max(floor_at if rails.floor else 0.0, cost / (1 - rails.min_margin))
         if need <= min(ceiling_at, current * (1 + step)):  # ... and the floor and margin
             assert price >= need - 0.005, (current, cost, rails, e, sd, price)
+
+
+def test_one_price_off_a_grid_among_a_few_is_not_set_aside_as_a_stray_sale():
+    """review57 item 3: one price in ten is the most set aside, so among four prices
+    (9.99, 19.99, 24.99 and 14.50) 14.50 is not called a sale price typed as the line price
+    and put on .99 prices; among nine or more, one price off the grid is set aside."""
+    from smbml_connect.analytics.pricing.suggest import _nearly_kept_grid
+
+    rails = Guardrails(currency="USD")
+    assert _nearly_kept_grid([9.99, 19.99, 24.99, 14.50], rails) is None
+    nine = [9.99, 12.99, 14.99, 19.99, 22.99, 24.99, 29.99, 34.99, 14.50]
+    found = _nearly_kept_grid(nine, rails)
+    assert found is not None and found[2] == [14.50] and found[0][1] is not None
