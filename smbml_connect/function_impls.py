@@ -662,6 +662,11 @@ _DATE_HEADER = re.compile(
 _NOT_A_DATE_HEADER = re.compile(
     r"\b(days?|weeks?|months?|years?|count|number|amount|value|age|total|#)\b|#", re.IGNORECASE
 )
+# ... or money: "Renewal revenue", "Balance due", "Start MRR" hold amounts of 20,000-80,000
+# that read as 1960s dates (review57 item 2).
+_MONEY_HEADER = re.compile(
+    r"\b(price|cost|revenue|spend|income|salary|budget|mrr|arr|balance|fees?)\b", re.IGNORECASE
+)
 # A birth date may lie before 1954: such a header takes every Excel date from 1900-03-01
 # (serial 61, past Excel's phantom 1900-02-29), except whole numbers of 1800-2200, years.
 _BIRTH_HEADER = re.compile(r"\b(birthday|birth|born|dob)\b", re.IGNORECASE)
@@ -693,7 +698,11 @@ def _serial_dates_read(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         numbers = _number_cells(frame[column])
         if not len(numbers):
             continue
-        names_date = bool(_DATE_HEADER.search(header)) and not _NOT_A_DATE_HEADER.search(header)
+        names_date = (
+            bool(_DATE_HEADER.search(header))
+            and not _NOT_A_DATE_HEADER.search(header)
+            and not _MONEY_HEADER.search(header)
+        )
         if not names_date:
             notes += _looks_like_dates(header, numbers)
             continue

@@ -401,3 +401,27 @@ def test_leadscore_of_reads_the_store_smbml_serve_reads(udfs, small, tmp_path, m
     ]
     monkeypatch.setenv("SMBML_STORE", str(tmp_path / "nowhere.sqlite"))
     assert call_like_excel(udfs.SMB_LEADSCORE_OF, email) == [[excel_error("#N/A")]]
+
+
+def test_money_under_a_date_word_is_not_read_as_dates():
+    """review57 item 2: "Renewal revenue", "Balance due" and "Start MRR" hold amounts of
+    20,000-80,000, which Office.js read as 1960s dates once renewal, due and start became
+    date words; an amount stays a number in both add-ins."""
+    import pandas as pd
+
+    from smbml_connect.function_impls import _serial_dates_read
+
+    money = pd.DataFrame(
+        {
+            "Renewal revenue": [24000.0, 36000, 52000, 41000],
+            "Balance due": [25000.0, 30500, 47000, 61000],
+            "Start MRR": [22000.0, 30000, 45000, 50000],
+            "Renewal date": [45600.0, 45700, 45800, 45900],
+        }
+    )
+    read, _ = _serial_dates_read(money)
+    for column in ("Renewal revenue", "Balance due", "Start MRR"):
+        assert read[column].tolist() == money[column].tolist(), column
+    assert pd.api.types.is_datetime64_any_dtype(read["Renewal date"]) or isinstance(
+        read["Renewal date"].iloc[0], pd.Timestamp
+    )
