@@ -153,6 +153,12 @@ def _sqlite_floor(path: Path) -> dict[str, float | int]:
             "rows_per_s": round(len(rows) / seconds), "peak_rss_mb": round(peak_mb)}  # fmt: skip
 
 
+def _ratio(part: float, whole: float, digits: int = 2) -> float | None:
+    """``part / whole``, or None when ``whole`` rounded to 0 (a small file's pandas read):
+    ``--rows 1000`` stopped there with a ZeroDivisionError and printed nothing."""
+    return round(part / whole, digits) if whole else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
@@ -185,16 +191,16 @@ def main() -> None:
     base = out["pandas_read_csv"]["seconds"]  # type: ignore[index]
     base_cpu = out["pandas_read_csv"]["cpu_seconds"]  # type: ignore[index]
     for kind in kinds[1:]:
-        out[kind]["x_pandas_time"] = round(out[kind]["seconds"] / base, 2)  # type: ignore[index]
-        out[kind]["x_pandas_cpu"] = round(out[kind]["cpu_seconds"] / base_cpu, 2)  # type: ignore[index]
+        out[kind]["x_pandas_time"] = _ratio(out[kind]["seconds"], base)  # type: ignore[index]
+        out[kind]["x_pandas_cpu"] = _ratio(out[kind]["cpu_seconds"], base_cpu)  # type: ignore[index]
     # CPU seconds, not wall: on a busy machine the wall clock measures the neighbours.
     load, plain = out["load"]["cpu_seconds"], out["load_without_duplicate_check"]["cpu_seconds"]  # type: ignore[index]
-    out["duplicate_check_share"] = round((load - plain) / plain, 3)
+    out["duplicate_check_share"] = _ratio(load - plain, plain, 3)
     kept = out["load_keeping_removed_rows"]["cpu_seconds"]  # type: ignore[index]
-    out["removed_rows_listing_share"] = round((load - kept) / kept, 3)
+    out["removed_rows_listing_share"] = _ratio(load - kept, kept, 3)
     again = out["reload"]["cpu_seconds"]  # type: ignore[index]
     again_kept = out["reload_keeping_removed_rows"]["cpu_seconds"]  # type: ignore[index]
-    out["removed_rows_listing_share_on_reload"] = round((again - again_kept) / again_kept, 3)
+    out["removed_rows_listing_share_on_reload"] = _ratio(again - again_kept, again_kept, 3)
     print(json.dumps(out, indent=2))
 
 

@@ -486,6 +486,10 @@ def evidence(table: str, frame: pd.DataFrame, currency: str | None = None) -> Ev
     if table == "orders" and "total" in frame.columns:
         text = _written_totals(frame["total"])
         totals = len(text)
+        # a plain number names no currency: one vectorised pass leaves those out, so the
+        # per-value look for a mark (most of a large file's second read) runs on the few
+        # marked ones only ("12,99 €"); stop 57: 350,000 calls on a file of plain totals
+        text = text[~text.str.fullmatch(_PLAIN_AMOUNT)]
         for mark, n in text.map(_mark_of).dropna().value_counts().items():
             marks[str(mark)] = int(n)
     return Evidence(numbers, dates, marks, totals)
@@ -842,6 +846,9 @@ def currency_mark(value: str) -> str | None:
     """The currency an amount's text names ("12,99 €" -> EUR, "EUR 12.99" -> EUR), "?"
     for a sign several currencies share ("$", "¥", "kr"), None for none."""
     return _mark_of(value)
+
+
+_PLAIN_AMOUNT = r"[0-9.,\s+-]*"  # ASCII digits: a full-width or Arabic one is folded first
 
 
 def _mark_of(value: str) -> str | None:

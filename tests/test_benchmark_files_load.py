@@ -30,3 +30,12 @@ def test_the_load_benchmark_measures_a_small_file(tmp_path: Path, kind: str):
     figures = bench.measure(kind, path)
     assert figures["rows"] == (300 if kind == "load" else 299)
     assert figures["cpu_seconds"] >= 0 and figures["peak_rss_mb"] > 0
+
+
+def test_a_ratio_to_a_time_too_short_to_measure_is_none_not_a_crash():
+    """``--rows 1000``: pandas reads it in under 5 ms, rounded to 0.0, and the benchmark
+    stopped with a ZeroDivisionError before printing any figure."""
+    bench = _benchmark()
+    assert bench._ratio(0.1, 0.0) is None
+    assert bench._ratio(3.0, 1.5) == 2.0
+    assert bench._ratio(0.111, 1.0, 3) == 0.111
